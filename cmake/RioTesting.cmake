@@ -1,0 +1,30 @@
+include_guard(GLOBAL)
+find_package(Qt6 6.4 REQUIRED COMPONENTS Core Test)
+
+# Tests labelled `sanitize` are the ones .ci/run also runs under ThreadSanitizer and
+# AddressSanitizer+UBSan; building this target builds exactly them.
+if(NOT TARGET rio_sanitize)
+  add_custom_target(rio_sanitize)
+endif()
+
+# rio_add_test(<name> SOURCES <files...> [LIBS <targets...>] [LABELS <labels...>]
+#              [TIMEOUT <seconds>] [ENV <VAR=value...>] [ARGS <args...>])
+# One Qt Test executable per concern, registered with CTest under the same name.
+function(rio_add_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;ENV;ARGS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} Qt6::Test)
+  rio_target_defaults(${name})
+  add_test(NAME ${name} COMMAND ${name} ${T_ARGS})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;${T_ENV}")
+  if(T_LABELS)
+    set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+  if("sanitize" IN_LIST T_LABELS)
+    add_dependencies(rio_sanitize ${name})
+  endif()
+endfunction()

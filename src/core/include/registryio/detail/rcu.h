@@ -1,0 +1,186 @@
+#pragma once
+
+// The reclamation domain: epoch-based RCU with asymmetric fences.
+//
+// Shaped like C++26 std::rcu (P2545): a read-side guard (ReadSection ~ rcu_reader), retire
+// (~ rcu_retire), synchronize (~ rcu_synchronize) and barrier (~ rcu_barrier), so that it can be
+// swapped for the standard one when compilers ship it. See docs/ARCHITECTURE.md for the protocol
+// and its correctness argument, and tests/model/ for the Promela model of it.
+//
+// Readers: one record per thread, a nesting count, and the global epoch the outermost section
+// entered at. Entering is a relaxed store plus a compiler barrier; the writer pays instead with
+// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED). Where membarrier is unavailable both sides use
+// sequentially consistent fences, and in ThreadSanitizer builds (which do not model fences) both
+// sides use sequentially consistent atomic operations.
+
+#include <atomic>
+#include <cstdint>
+
+#if defined(__SANITIZE_THREAD__)
+#define RIO_RCU_SEQ_CST_OPS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RIO_RCU_SEQ_CST_OPS 1
+#endif
+#endif
+#ifndef RIO_RCU_SEQ_CST_OPS
+#define RIO_RCU_SEQ_CST_OPS 0
+#endif
+
+namespace rio::detail::rcu {
+
+/// Something retired: freed by `destroy` once no read section that could still see it is active.
+struct Retired
+{
+    Retired *next = nullptr;
+    std::uint64_t tag = 0;       // epoch at which it was unpublished
+    const void *owner = nullptr; // the registry it belongs to (for reclaimOwner)
+    void (*destroy)(Retired *) noexcept = nullptr;
+};
+
+/// One thread's reader state. Written by its thread only; read by reclaimers.
+struct alignas(64) ReaderRecord
+{
+    std::atomic<std::uint64_t> epoch{0}; // 0: outside any read section
+    std::uint32_t nesting = 0;           // owner thread only
+    std::atomic<bool> inUse{false};
+    ReaderRecord *next = nullptr; // immutable once linked into the global list
+};
+
+/// How the two sides fence; decided once, before the first registry exists.
+enum class FenceMode : std::uint8_t { SeqCstFences, Membarrier };
+
+/// Global read-mostly state. Readers only load from these (no shared-line writes on notify).
+struct alignas(64) Globals
+{
+    std::atomic<std::uint64_t> epoch{1};
+    FenceMode fenceMode = FenceMode::SeqCstFences;
+    alignas(64) std::atomic<std::uint64_t> maxPendingTag{0}; // a reader at or below it may block work
+};
+
+extern constinit Globals globals;
+[[gnu::tls_model("initial-exec")]] extern thread_local constinit ReaderRecord *threadRecord;
+
+/// Sets up the fence mode; called by every registry constructor. Cheap after the first call.
+void initialize() noexcept;
+
+/// Registers the calling thread's reader record (first read section on a thread).
+[[gnu::cold]] ReaderRecord *registerThread();
+
+/// Called by a reader leaving its outermost section while work it may block is pending.
+[[gnu::cold]] void onReaderExit() noexcept;
+
+/// Tags a chain of unpublished objects with the current epoch and queues them. Returns true when
+/// enough is pending that the caller should reclaim() (plain memory is batched).
+bool retire(Retired *first, Retired *last) noexcept;
+
+/// Retires and, for `urgent` work (closures of removed handlers), reclaims at once if possible.
+/// Inside a read section it only queues: the caller's own section blocks the work, and its exit
+/// reclaims.
+void retireAndReclaim(Retired *first, Retired *last, bool urgent) noexcept;
+
+/// Frees what can be freed now (never waits).
+void reclaim() noexcept;
+
+/// Waits until every read section on other threads that began before the call has ended, then
+/// frees what that releases. Inside a read section it does not wait for the caller's own.
+void synchronize() noexcept;
+
+/// synchronize(), then everything retired before the call that no active section on this thread
+/// can see is freed.
+void barrier() noexcept;
+
+/// Frees every retired object of `owner` at once: the owner is being destroyed, so no read
+/// section can reach them any more.
+void reclaimOwner(const void *owner) noexcept;
+
+/// Number of retired objects not yet freed (all owners).
+std::size_t pendingCount() noexcept;
+
+/// True while the calling thread is inside a read section.
+inline bool inReadSection() noexcept
+{
+    const ReaderRecord *r = threadRecord;
+    return r != nullptr && r->nesting != 0;
+}
+
+/// The read-side fence that pairs with the writer's heavy fence.
+inline void readerFence() noexcept
+{
+#if !RIO_RCU_SEQ_CST_OPS
+    if (globals.fenceMode == FenceMode::Membarrier)
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    else
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
+/// RAII read-side critical section. Never blocks; no allocation after a thread's first use.
+class ReadSection
+{
+public:
+    ReadSection() noexcept
+    {
+        ReaderRecord *r = threadRecord;
+        if (r == nullptr) [[unlikely]]
+            r = registerThread();
+        m_record = r;
+        if (r->nesting++ == 0) {
+#if RIO_RCU_SEQ_CST_OPS
+            r->epoch.store(globals.epoch.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+#else
+            r->epoch.store(globals.epoch.load(std::memory_order_acquire), std::memory_order_relaxed);
+            readerFence();
+#endif
+        }
+    }
+
+    ~ReadSection()
+    {
+        ReaderRecord *r = m_record;
+        if (--r->nesting == 0) {
+#if RIO_RCU_SEQ_CST_OPS
+            const std::uint64_t entered = r->epoch.load(std::memory_order_relaxed);
+            r->epoch.store(0, std::memory_order_seq_cst);
+            if (entered <= globals.maxPendingTag.load(std::memory_order_seq_cst)) [[unlikely]]
+                onReaderExit();
+#else
+            const std::uint64_t entered = r->epoch.load(std::memory_order_relaxed);
+            r->epoch.store(0, std::memory_order_release);
+            readerFence();
+            if (entered <= globals.maxPendingTag.load(std::memory_order_relaxed)) [[unlikely]]
+                onReaderExit();
+#endif
+        }
+    }
+
+    ReadSection(const ReadSection &) = delete;
+    ReadSection &operator=(const ReadSection &) = delete;
+
+private:
+    ReaderRecord *m_record;
+};
+
+/// Load of an RCU-protected pointer inside a read section.
+template <typename T>
+inline T *dereference(const std::atomic<T *> &p) noexcept
+{
+#if RIO_RCU_SEQ_CST_OPS
+    return p.load(std::memory_order_seq_cst);
+#else
+    return p.load(std::memory_order_acquire);
+#endif
+}
+
+/// Publication of a new value for an RCU-protected pointer (writers, under their own lock).
+template <typename T>
+inline T *publish(std::atomic<T *> &p, T *value) noexcept
+{
+#if RIO_RCU_SEQ_CST_OPS
+    return p.exchange(value, std::memory_order_seq_cst);
+#else
+    return p.exchange(value, std::memory_order_acq_rel);
+#endif
+}
+
+} // namespace rio::detail::rcu

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <registryio/handler_id.h>
+
+#include <memory>
+
+namespace rio {
+
+namespace detail {
+struct RegistryLink;
+}
+
+/// Move-only RAII handle: destroying it removes the handler; release() keeps the handler.
+/// It may outlive its registry (then it does nothing).
+class HandlerGuard
+{
+public:
+    /// An empty guard that owns no handler.
+    HandlerGuard() noexcept = default;
+    /// Used by Registry::addScoped.
+    HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId id) noexcept;
+    /// Removes the handler, if the guard still owns one.
+    ~HandlerGuard();
+
+    /// Takes over `other`'s handler; `other` becomes empty.
+    HandlerGuard(HandlerGuard &&other) noexcept;
+    /// Removes the current handler, then takes over `other`'s.
+    HandlerGuard &operator=(HandlerGuard &&other) noexcept;
+    HandlerGuard(const HandlerGuard &) = delete;
+    HandlerGuard &operator=(const HandlerGuard &) = delete;
+
+    /// The guarded handler's id; invalid when empty.
+    [[nodiscard]] HandlerId id() const noexcept { return m_id; }
+    /// True while the guard owns a handler.
+    [[nodiscard]] bool isActive() const noexcept { return m_id.isValid(); }
+    /// Stops guarding: the handler stays registered. Returns its id.
+    HandlerId release() noexcept;
+    /// Removes the handler now. True if this removed it (false if empty, or gone already).
+    bool reset() noexcept;
+
+private:
+    std::shared_ptr<detail::RegistryLink> m_link;
+    HandlerId m_id;
+};
+
+} // namespace rio

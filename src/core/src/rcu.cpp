@@ -1,0 +1,289 @@
+#include <registryio/detail/rcu.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace rio::detail::rcu {
+
+constinit Globals globals;
+thread_local constinit ReaderRecord *threadRecord = nullptr;
+
+namespace {
+
+// Reader records: a lock-free push-only list; records are reused, never freed.
+constinit std::atomic<ReaderRecord *> recordsHead{nullptr};
+
+// Retired objects of every registry, oldest first. Guarded by retiredMutex.
+constinit std::mutex retiredMutex;
+constinit Retired *retiredHead = nullptr;
+constinit Retired *retiredTail = nullptr;
+constinit std::size_t retiredCount = 0;
+constinit std::atomic<std::size_t> retiredCountPublic{0};
+// Set by a reclaimer that could not take retiredMutex; the holder runs one more pass.
+constinit std::atomic<bool> reclaimAgain{false};
+
+// Plain memory is batched: this many pending objects trigger a reclaim pass.
+constexpr std::size_t batchLimit = 64;
+
+bool registerMembarrier() noexcept
+{
+#if defined(__linux__) && defined(__NR_membarrier) && !RIO_RCU_SEQ_CST_OPS
+    const long supported = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (supported < 0 || (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+        return false;
+    return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+    return false;
+#endif
+}
+
+// The writer's side of the asymmetric fence: after it returns, every other thread's accesses
+// before its "fence point" are visible to us and its accesses after it see our earlier stores.
+void heavyFence() noexcept
+{
+#if RIO_RCU_SEQ_CST_OPS
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#else
+#if defined(__linux__) && defined(__NR_membarrier)
+    if (globals.fenceMode == FenceMode::Membarrier) {
+        if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+            return;
+    }
+#endif
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
+struct ThreadRecordReleaser
+{
+    ~ThreadRecordReleaser()
+    {
+        if (ReaderRecord *r = threadRecord) {
+            threadRecord = nullptr;
+            r->nesting = 0;
+            r->epoch.store(0, std::memory_order_release);
+            r->inUse.store(false, std::memory_order_release);
+        }
+    }
+};
+
+// Smallest epoch of an active reader (other than `skip`); max() when there is none.
+std::uint64_t oldestActiveEpoch(const ReaderRecord *skip) noexcept
+{
+    std::uint64_t oldest = std::numeric_limits<std::uint64_t>::max();
+    for (ReaderRecord *r = recordsHead.load(std::memory_order_acquire); r; r = r->next) {
+        if (r == skip)
+            continue;
+        const std::uint64_t e = r->epoch.load(std::memory_order_seq_cst);
+        if (e != 0 && e < oldest)
+            oldest = e;
+    }
+    return oldest;
+}
+
+// Unlinks every retired object with tag < bound (or every one of `owner`) and returns the
+// chain. Caller holds retiredMutex.
+Retired *takeFreeable(std::uint64_t bound, const void *owner) noexcept
+{
+    Retired *freeHead = nullptr;
+    Retired **freeLink = &freeHead;
+    Retired *prev = nullptr;
+    std::uint64_t maxRemaining = 0;
+    for (Retired *r = retiredHead; r;) {
+        Retired *next = r->next;
+        const bool take = owner ? r->owner == owner : r->tag < bound;
+        if (take) {
+            (prev ? prev->next : retiredHead) = next;
+            if (retiredTail == r)
+                retiredTail = prev;
+            r->next = nullptr;
+            *freeLink = r;
+            freeLink = &r->next;
+            --retiredCount;
+        } else {
+            maxRemaining = std::max(maxRemaining, r->tag);
+            prev = r;
+        }
+        r = next;
+    }
+    globals.maxPendingTag.store(maxRemaining, std::memory_order_seq_cst);
+    retiredCountPublic.store(retiredCount, std::memory_order_relaxed);
+    return freeHead;
+}
+
+// Destroys a chain outside every lock: a closure's destructor may use registries itself.
+void destroyChain(Retired *r) noexcept
+{
+    while (r) {
+        Retired *next = r->next;
+        r->destroy(r);
+        r = next;
+    }
+}
+
+// One reclaim pass under retiredMutex: fence, find the oldest reader, take what it cannot see.
+Retired *reclaimPassLocked() noexcept
+{
+    if (retiredHead == nullptr)
+        return nullptr;
+    heavyFence();
+    // The caller's own record counts: it may itself hold a snapshot.
+    return takeFreeable(oldestActiveEpoch(nullptr), nullptr);
+}
+
+void reclaimWithRetry() noexcept
+{
+    reclaimAgain.store(true, std::memory_order_seq_cst);
+    while (reclaimAgain.load(std::memory_order_seq_cst) && retiredMutex.try_lock()) {
+        reclaimAgain.store(false, std::memory_order_seq_cst);
+        Retired *done = reclaimPassLocked();
+        retiredMutex.unlock();
+        destroyChain(done);
+    }
+}
+
+} // namespace
+
+void initialize() noexcept
+{
+    static const bool once = [] {
+        if (registerMembarrier())
+            globals.fenceMode = FenceMode::Membarrier;
+        return true;
+    }();
+    (void)once;
+}
+
+ReaderRecord *registerThread()
+{
+    initialize();
+    static thread_local ThreadRecordReleaser releaser;
+    (void)releaser;
+    for (ReaderRecord *r = recordsHead.load(std::memory_order_acquire); r; r = r->next) {
+        bool expected = false;
+        if (!r->inUse.load(std::memory_order_relaxed) &&
+            r->inUse.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+            threadRecord = r;
+            return r;
+        }
+    }
+    auto *r = new ReaderRecord;
+    r->inUse.store(true, std::memory_order_relaxed);
+    ReaderRecord *head = recordsHead.load(std::memory_order_relaxed);
+    do {
+        r->next = head;
+    } while (
+        !recordsHead.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
+    threadRecord = r;
+    return r;
+}
+
+void onReaderExit() noexcept
+{
+    reclaimWithRetry();
+}
+
+bool retire(Retired *first, Retired *last) noexcept
+{
+    if (first == nullptr)
+        return false;
+    std::size_t added = 0;
+    for (Retired *r = first; r; r = r->next)
+        ++added;
+    bool reclaimNow = false;
+    {
+        std::lock_guard lock(retiredMutex);
+        // Every object in the chain is already unpublished: readers that enter from now on get a
+        // larger epoch and cannot reach it.
+#if RIO_RCU_SEQ_CST_OPS
+        const std::uint64_t tag = globals.epoch.fetch_add(1, std::memory_order_seq_cst);
+#else
+        const std::uint64_t tag = globals.epoch.fetch_add(1, std::memory_order_acq_rel);
+#endif
+        for (Retired *r = first; r; r = r->next)
+            r->tag = tag;
+        (retiredTail ? retiredTail->next : retiredHead) = first;
+        retiredTail = last;
+        retiredCount += added;
+        retiredCountPublic.store(retiredCount, std::memory_order_relaxed);
+        // Published before the reclaim pass's heavy fence: a reader leaving after that fence
+        // sees it and reclaims on its way out.
+        if (tag > globals.maxPendingTag.load(std::memory_order_relaxed))
+            globals.maxPendingTag.store(tag, std::memory_order_seq_cst);
+        reclaimNow = retiredCount >= batchLimit;
+    }
+    return reclaimNow;
+}
+
+void retireAndReclaim(Retired *first, Retired *last, bool urgent) noexcept
+{
+    const bool batchFull = retire(first, last);
+    // A writer inside a read section would only find itself blocking the work: its own exit
+    // will reclaim instead.
+    if ((urgent || batchFull) && first != nullptr && !inReadSection())
+        reclaimWithRetry();
+}
+
+void reclaim() noexcept
+{
+    reclaimWithRetry();
+}
+
+void synchronize() noexcept
+{
+    initialize();
+    const ReaderRecord *self = inReadSection() ? threadRecord : nullptr;
+#if RIO_RCU_SEQ_CST_OPS
+    const std::uint64_t target = globals.epoch.fetch_add(1, std::memory_order_seq_cst);
+#else
+    const std::uint64_t target = globals.epoch.fetch_add(1, std::memory_order_acq_rel);
+#endif
+    heavyFence();
+    // Wait for readers that entered at or before `target`. Readers are short; back off from
+    // spinning to yielding to short sleeps so a long handler does not burn a core.
+    for (unsigned spins = 0; oldestActiveEpoch(self) <= target; ++spins) {
+        if (spins < 64)
+            std::this_thread::yield();
+        else
+            std::this_thread::sleep_for(std::chrono::microseconds(spins < 1024 ? 20 : 200));
+    }
+    // Blocking here (unlike a reader's try-lock) so that what the wait released is freed before
+    // we return.
+    Retired *done = nullptr;
+    {
+        std::lock_guard lock(retiredMutex);
+        done = reclaimPassLocked();
+    }
+    destroyChain(done);
+}
+
+void barrier() noexcept
+{
+    synchronize();
+}
+
+void reclaimOwner(const void *owner) noexcept
+{
+    Retired *done = nullptr;
+    {
+        std::lock_guard lock(retiredMutex);
+        done = takeFreeable(0, owner);
+    }
+    destroyChain(done);
+}
+
+std::size_t pendingCount() noexcept
+{
+    return retiredCountPublic.load(std::memory_order_relaxed);
+}
+
+} // namespace rio::detail::rcu
