@@ -1,0 +1,3 @@
+#include <registryio/logging.h>
+
+Q_LOGGING_CATEGORY(lcRegistryIO, "registryio")
