@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -18,6 +19,11 @@ constinit Globals globals;
 thread_local constinit ReaderRecord *threadRecord = nullptr;
 
 namespace {
+// The calling thread's record in every mode (threadRecord mirrors it only in membarrier mode).
+thread_local constinit ReaderRecord *ownRecord = nullptr;
+} // namespace
+
+namespace {
 
 // Reader records: a lock-free push-only list; records are reused, never freed.
 constinit std::atomic<ReaderRecord *> recordsHead{nullptr};
@@ -30,6 +36,15 @@ constinit std::size_t retiredCount = 0;
 constinit std::atomic<std::size_t> retiredCountPublic{0};
 // Set by a reclaimer that could not take retiredMutex; the holder runs one more pass.
 constinit std::atomic<bool> reclaimAgain{false};
+// Largest tag still pending (0: nothing pending). Mirrored into globals.exitHint in membarrier mode.
+constinit std::atomic<std::uint64_t> pendingTag{0};
+
+void setPendingTag(std::uint64_t tag) noexcept
+{
+    pendingTag.store(tag, std::memory_order_seq_cst);
+    if (globals.fenceMode == FenceMode::Membarrier)
+        globals.exitHint.store(tag, std::memory_order_seq_cst);
+}
 
 // Plain memory is batched: this many pending objects trigger a reclaim pass.
 constexpr std::size_t batchLimit = 64;
@@ -67,9 +82,9 @@ struct ThreadRecordReleaser
 {
     ~ThreadRecordReleaser()
     {
-        if (ReaderRecord *r = threadRecord) {
+        if (ReaderRecord *r = ownRecord) {
             threadRecord = nullptr;
-            r->nesting = 0;
+            ownRecord = nullptr;
             r->epoch.store(0, std::memory_order_release);
             r->inUse.store(false, std::memory_order_release);
         }
@@ -115,7 +130,7 @@ Retired *takeFreeable(std::uint64_t bound, const void *owner) noexcept
         }
         r = next;
     }
-    globals.maxPendingTag.store(maxRemaining, std::memory_order_seq_cst);
+    setPendingTag(maxRemaining);
     retiredCountPublic.store(retiredCount, std::memory_order_relaxed);
     return freeHead;
 }
@@ -156,12 +171,16 @@ void reclaimWithRetry() noexcept
 void initialize() noexcept
 {
     static const bool once = [] {
-        if (registerMembarrier())
+        if (registerMembarrier()) {
             globals.fenceMode = FenceMode::Membarrier;
+            globals.exitHint.store(pendingTag.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+        }
         return true;
     }();
     (void)once;
 }
+
+namespace {
 
 ReaderRecord *registerThread()
 {
@@ -172,7 +191,7 @@ ReaderRecord *registerThread()
         bool expected = false;
         if (!r->inUse.load(std::memory_order_relaxed) &&
             r->inUse.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
-            threadRecord = r;
+            ownRecord = r;
             return r;
         }
     }
@@ -183,12 +202,53 @@ ReaderRecord *registerThread()
         r->next = head;
     } while (
         !recordsHead.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
-    threadRecord = r;
+    ownRecord = r;
     return r;
 }
 
-void onReaderExit() noexcept
+} // namespace
+
+bool inReadSection() noexcept
 {
+    const ReaderRecord *r = ownRecord;
+    return r != nullptr && r->epoch.load(std::memory_order_relaxed) != 0;
+}
+
+ReaderRecord *enterSlow() noexcept
+{
+    ReaderRecord *r = ownRecord;
+    if (r == nullptr) {
+        try {
+            r = registerThread();
+        } catch (...) {
+            // No memory for a reader record: nothing sensible is left for a noexcept notify.
+            std::terminate();
+        }
+        if (globals.fenceMode == FenceMode::Membarrier)
+            threadRecord = r; // from now on this thread enters inline
+    }
+    if (r->epoch.load(std::memory_order_relaxed) != 0)
+        return nullptr;
+#if RIO_RCU_SEQ_CST_OPS
+    r->epoch.store(globals.epoch.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+#else
+    r->epoch.store(globals.epoch.load(std::memory_order_acquire), std::memory_order_relaxed);
+    if (globals.fenceMode == FenceMode::Membarrier)
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    else
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+    return r;
+}
+
+void onReaderExit(std::uint64_t entered) noexcept
+{
+    if (globals.fenceMode != FenceMode::Membarrier) {
+        // The fallback's reader fence: orders the epoch clear before the pending check.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (entered > pendingTag.load(std::memory_order_seq_cst))
+            return;
+    }
     reclaimWithRetry();
 }
 
@@ -217,8 +277,8 @@ bool retire(Retired *first, Retired *last) noexcept
         retiredCountPublic.store(retiredCount, std::memory_order_relaxed);
         // Published before the reclaim pass's heavy fence: a reader leaving after that fence
         // sees it and reclaims on its way out.
-        if (tag > globals.maxPendingTag.load(std::memory_order_relaxed))
-            globals.maxPendingTag.store(tag, std::memory_order_seq_cst);
+        if (tag > pendingTag.load(std::memory_order_relaxed))
+            setPendingTag(tag);
         reclaimNow = retiredCount >= batchLimit;
     }
     return reclaimNow;
@@ -241,7 +301,7 @@ void reclaim() noexcept
 void synchronize() noexcept
 {
     initialize();
-    const ReaderRecord *self = inReadSection() ? threadRecord : nullptr;
+    const ReaderRecord *self = inReadSection() ? ownRecord : nullptr;
 #if RIO_RCU_SEQ_CST_OPS
     const std::uint64_t target = globals.epoch.fetch_add(1, std::memory_order_seq_cst);
 #else

@@ -71,6 +71,7 @@ struct Snapshot : rcu::Retired
 {
     std::uint32_t size = 0;
     std::uint32_t capacity = 0;
+    const Entry<E> *end = entries(); // one past the last entry: saves notify the size arithmetic
 
     Entry<E> *entries() noexcept { return reinterpret_cast<Entry<E> *>(this + 1); }
     const Entry<E> *entries() const noexcept { return reinterpret_cast<const Entry<E> *>(this + 1); }
@@ -84,6 +85,7 @@ struct Snapshot : rcu::Retired
         auto *s = new (memory) Snapshot;
         s->size = static_cast<std::uint32_t>(size);
         s->capacity = static_cast<std::uint32_t>(capacity);
+        s->end = s->entries() + size;
         s->destroy = [](rcu::Retired *r) noexcept {
             auto *snapshot = static_cast<Snapshot *>(r);
             snapshot->~Snapshot();
@@ -249,11 +251,11 @@ public:
     {
         detail::rcu::ReadSection section;
         const Snapshot *s = detail::rcu::dereference(m_head);
-        for (const Entry *it = s->entries(), *end = it + s->size; it != end; ++it) {
+        for (const Entry *it = s->entries(), *end = s->end; it != end; ++it) {
             try {
                 it->invoke(it->box, event);
             } catch (...) {
-                reportFailure(it->box->id);
+                reportFailure(it->box);
             }
         }
     }
@@ -405,12 +407,15 @@ private:
         return m_link;
     }
 
-    // Out of line and cold: the no-throw path of notify pays nothing for it. Called inside the
-    // catch block, so the exception is current.
-    [[gnu::cold, gnu::noinline]] void reportFailure(HandlerId id) const noexcept
+    // Out of line and cold: the no-throw path of notify pays nothing for it (not even a register
+    // for `this`: the box knows its registry). Called inside the catch block, so the exception is
+    // current.
+    [[gnu::cold, gnu::noinline]] static void reportFailure(const Box *box) noexcept
     {
+        const auto *self = static_cast<const Registry *>(box->owner);
+        const HandlerId id = box->id;
         try {
-            detail::ExceptionHandlerBase *callback = detail::rcu::dereference(m_onException);
+            detail::ExceptionHandlerBase *callback = detail::rcu::dereference(self->m_onException);
             if (callback == nullptr)
                 return;
             ExceptionInfo info{id, {}, std::current_exception()};

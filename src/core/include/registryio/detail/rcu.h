@@ -7,8 +7,8 @@
 // swapped for the standard one when compilers ship it. See docs/ARCHITECTURE.md for the protocol
 // and its correctness argument, and tests/model/ for the Promela model of it.
 //
-// Readers: one record per thread, a nesting count, and the global epoch the outermost section
-// entered at. Entering is a relaxed store plus a compiler barrier; the writer pays instead with
+// Readers: one record per thread holding the global epoch its outermost section entered at. Entering is a
+// relaxed store plus a compiler barrier; the writer pays instead with
 // membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED). Where membarrier is unavailable both sides use
 // sequentially consistent fences, and in ThreadSanitizer builds (which do not model fences) both
 // sides use sequentially consistent atomic operations.
@@ -41,8 +41,9 @@ struct Retired
 /// One thread's reader state. Written by its thread only; read by reclaimers.
 struct alignas(64) ReaderRecord
 {
-    std::atomic<std::uint64_t> epoch{0}; // 0: outside any read section
-    std::uint32_t nesting = 0;           // owner thread only
+    // Epoch the outermost read section entered at; 0 outside any section. Nested sections leave
+    // it alone, so the owner thread learns whether it is nested from its own last store.
+    std::atomic<std::uint64_t> epoch{0};
     std::atomic<bool> inUse{false};
     ReaderRecord *next = nullptr; // immutable once linked into the global list
 };
@@ -55,20 +56,22 @@ struct alignas(64) Globals
 {
     std::atomic<std::uint64_t> epoch{1};
     FenceMode fenceMode = FenceMode::SeqCstFences;
-    alignas(64) std::atomic<std::uint64_t> maxPendingTag{0}; // a reader at or below it may block work
+    // A reader that entered at or below this may be blocking retired work and reclaims on its way
+    // out. In the fallback fence mode it is pinned to the maximum, so every outermost exit goes
+    // out of line (where the fallback's fence lives) and the inline exit tests no mode.
+    alignas(64) std::atomic<std::uint64_t> exitHint{~std::uint64_t{0}};
 };
 
 extern constinit Globals globals;
+/// The calling thread's record in membarrier mode once registered; null otherwise.
 [[gnu::tls_model("initial-exec")]] extern thread_local constinit ReaderRecord *threadRecord;
 
 /// Sets up the fence mode; called by every registry constructor. Cheap after the first call.
 void initialize() noexcept;
 
-/// Registers the calling thread's reader record (first read section on a thread).
-[[gnu::cold]] ReaderRecord *registerThread();
-
-/// Called by a reader leaving its outermost section while work it may block is pending.
-[[gnu::cold]] void onReaderExit() noexcept;
+/// Called by a reader that entered at `entered` leaving its outermost section while work it may
+/// block is pending (and on every outermost exit in the fallback fence mode).
+[[gnu::cold]] void onReaderExit(std::uint64_t entered) noexcept;
 
 /// Tags a chain of unpublished objects with the current epoch and queues them. Returns true when
 /// enough is pending that the caller should reclaim() (plain memory is batched).
@@ -98,22 +101,12 @@ void reclaimOwner(const void *owner) noexcept;
 std::size_t pendingCount() noexcept;
 
 /// True while the calling thread is inside a read section.
-inline bool inReadSection() noexcept
-{
-    const ReaderRecord *r = threadRecord;
-    return r != nullptr && r->nesting != 0;
-}
+bool inReadSection() noexcept;
 
-/// The read-side fence that pairs with the writer's heavy fence.
-inline void readerFence() noexcept
-{
-#if !RIO_RCU_SEQ_CST_OPS
-    if (globals.fenceMode == FenceMode::Membarrier)
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-    else
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-#endif
-}
+/// The out-of-line entry: a thread's first section, every section in the fallback fence mode
+/// (whose reader fence lives here, keeping the inline path free of a mode test) and in
+/// ThreadSanitizer builds. Returns the record when this is the outermost section, else null.
+[[gnu::cold]] ReaderRecord *enterSlow() noexcept;
 
 /// RAII read-side critical section. Never blocks; no allocation after a thread's first use.
 class ReadSection
@@ -121,36 +114,34 @@ class ReadSection
 public:
     ReadSection() noexcept
     {
-        ReaderRecord *r = threadRecord;
-        if (r == nullptr) [[unlikely]]
-            r = registerThread();
-        m_record = r;
-        if (r->nesting++ == 0) {
-#if RIO_RCU_SEQ_CST_OPS
-            r->epoch.store(globals.epoch.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
-#else
-            r->epoch.store(globals.epoch.load(std::memory_order_acquire), std::memory_order_relaxed);
-            readerFence();
-#endif
+        ReaderRecord *r = threadRecord; // stays null in the fallback mode: see enterSlow()
+        if (r == nullptr) [[unlikely]] {
+            m_outer = enterSlow();
+            return;
         }
+        if (r->epoch.load(std::memory_order_relaxed) != 0) {
+            m_outer = nullptr; // nested: the outermost section keeps the epoch
+            return;
+        }
+        r->epoch.store(globals.epoch.load(std::memory_order_acquire), std::memory_order_relaxed);
+        // Membarrier mode: the writer's membarrier supplies the store-load ordering.
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        m_outer = r;
     }
 
     ~ReadSection()
     {
-        ReaderRecord *r = m_record;
-        if (--r->nesting == 0) {
+        if (ReaderRecord *r = m_outer) {
+            const std::uint64_t entered = r->epoch.load(std::memory_order_relaxed);
 #if RIO_RCU_SEQ_CST_OPS
-            const std::uint64_t entered = r->epoch.load(std::memory_order_relaxed);
             r->epoch.store(0, std::memory_order_seq_cst);
-            if (entered <= globals.maxPendingTag.load(std::memory_order_seq_cst)) [[unlikely]]
-                onReaderExit();
 #else
-            const std::uint64_t entered = r->epoch.load(std::memory_order_relaxed);
             r->epoch.store(0, std::memory_order_release);
-            readerFence();
-            if (entered <= globals.maxPendingTag.load(std::memory_order_relaxed)) [[unlikely]]
-                onReaderExit();
+            std::atomic_signal_fence(std::memory_order_seq_cst);
 #endif
+            // In the fallback mode exitHint is pinned to the maximum: onReaderExit fences first.
+            if (entered <= globals.exitHint.load(std::memory_order_relaxed)) [[unlikely]]
+                onReaderExit(entered);
         }
     }
 
@@ -158,7 +149,7 @@ public:
     ReadSection &operator=(const ReadSection &) = delete;
 
 private:
-    ReaderRecord *m_record;
+    ReaderRecord *m_outer; // the thread's record if this section is the outermost, else null
 };
 
 /// Load of an RCU-protected pointer inside a read section.
