@@ -1,0 +1,163 @@
+# Install and export rules for RegistryIO. Included at the end of the top-level CMakeLists.txt, so
+# every layer's target exists (or does not, in configurations that leave it out) by now.
+#
+# Layout under CMAKE_INSTALL_PREFIX (GNUInstallDirs; LIBDIR is lib, or lib/<multiarch> for /usr):
+#   include/registryio/...                      public headers of every installed layer
+#   LIBDIR/libRegistryIOCore.so*, ...Qt, ...Qml   the libraries
+#   LIBDIR/cmake/RegistryIO/                    RegistryIOConfig.cmake, RegistryIOConfigVersion.cmake,
+#                                               RegistryIO{Core,Qt,Qml}Targets*.cmake
+#   LIBDIR/pkgconfig/registryio-core.pc          pkg-config file of the Core
+#   RIO_INSTALL_QMLDIR/RegistryIO/               the QML module: qmldir, plugin, .qmltypes
+#                                               (default LIBDIR/qt6/qml: Debian's Qt layout, so a
+#                                               /usr install needs no QML2_IMPORT_PATH)
+#
+# Consumers: find_package(RegistryIO 0.1 CONFIG REQUIRED COMPONENTS Core Qt Qml).
+include_guard(GLOBAL)
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+# Off when RegistryIO is a subproject (add_subdirectory): the parent decides what it installs.
+option(RIO_INSTALL "Generate RegistryIO's install and export rules" ${PROJECT_IS_TOP_LEVEL})
+if(NOT RIO_INSTALL)
+  return()
+endif()
+
+set(RIO_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/RegistryIO"
+  CACHE STRING "Where RegistryIOConfig.cmake is installed (relative to the prefix)")
+set(RIO_INSTALL_QMLDIR "${CMAKE_INSTALL_LIBDIR}/qt6/qml"
+  CACHE STRING "QML import path the RegistryIO module is installed under (relative to the prefix)")
+
+set(rio_root "${RegistryIO_SOURCE_DIR}")
+set(rio_installed_components "")
+
+# Qt6 components a target links against, so the package config asks for exactly those.
+function(rio_qt_components_of target out)
+  get_target_property(libs ${target} INTERFACE_LINK_LIBRARIES)
+  get_target_property(private_libs ${target} LINK_LIBRARIES)
+  set(components "")
+  foreach(lib IN LISTS libs private_libs)
+    if(lib MATCHES "Qt6::([A-Za-z]+)")
+      list(APPEND components ${CMAKE_MATCH_1})
+    endif()
+  endforeach()
+  list(REMOVE_DUPLICATES components)
+  set(${out} "${components}" PARENT_SCOPE)
+endfunction()
+
+# One export set (and targets file) per layer, so a component is loaded only when asked for.
+function(rio_install_library target component)
+  install(TARGETS ${target} EXPORT RegistryIO${component}Targets
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT RegistryIO${component}Targets
+    NAMESPACE RegistryIO::
+    FILE RegistryIO${component}Targets.cmake
+    DESTINATION ${RIO_INSTALL_CMAKEDIR})
+endfunction()
+
+# --- Core ------------------------------------------------------------------------------------
+if(TARGET RegistryIOCore)
+  rio_install_library(RegistryIOCore Core)
+  install(DIRECTORY "${rio_root}/src/core/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+    FILES_MATCHING PATTERN "*.h")
+  list(APPEND rio_installed_components Core)
+
+  # pkg-config: relocatable (paths relative to the .pc file) unless LIBDIR is absolute.
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+    set(rio_pc_prefix "${CMAKE_INSTALL_PREFIX}")
+    set(rio_pc_libdir "${CMAKE_INSTALL_LIBDIR}")
+  else()
+    file(RELATIVE_PATH rio_pc_up "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+    string(REGEX REPLACE "/$" "" rio_pc_up "${rio_pc_up}")
+    set(rio_pc_prefix "\${pcfiledir}/${rio_pc_up}")
+    set(rio_pc_libdir "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+  endif()
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+    set(rio_pc_includedir "${CMAKE_INSTALL_INCLUDEDIR}")
+  else()
+    set(rio_pc_includedir "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+  endif()
+  configure_file("${rio_root}/cmake/registryio-core.pc.in" "${PROJECT_BINARY_DIR}/registryio-core.pc" @ONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/registryio-core.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()
+
+# --- Qt facade -------------------------------------------------------------------------------
+set(RIO_QT_COMPONENTS "")
+if(TARGET RegistryIOQt)
+  rio_install_library(RegistryIOQt Qt)
+  install(DIRECTORY "${rio_root}/src/qt/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+    FILES_MATCHING PATTERN "*.h")
+  rio_qt_components_of(RegistryIOQt RIO_QT_COMPONENTS)
+  list(APPEND rio_installed_components Qt)
+endif()
+
+# --- QML module ------------------------------------------------------------------------------
+# rio_install_qml_module(<backing target>): installs the backing library (exported as
+# RegistryIO::Qml), the plugin, qmldir and .qmltypes into RIO_INSTALL_QMLDIR/<uri path>.
+# Called below for the target of qml/ whose QML_MODULE_URI is RegistryIO; set
+# RIO_QML_INSTALL_HANDLED=ON in qml/CMakeLists.txt to install the module yourself instead.
+function(rio_install_qml_module backing)
+  get_target_property(uri ${backing} QT_QML_MODULE_URI)
+  get_target_property(plugin ${backing} QT_QML_MODULE_PLUGIN_TARGET)
+  get_target_property(outdir ${backing} QT_QML_MODULE_OUTPUT_DIRECTORY)
+  get_target_property(typeinfo ${backing} QT_QML_MODULE_TYPEINFO)
+  string(REPLACE "." "/" uri_path "${uri}")
+  set(dest "${RIO_INSTALL_QMLDIR}/${uri_path}")
+
+  get_target_property(backing_type ${backing} TYPE)
+  if(backing_type MATCHES "LIBRARY" AND NOT backing_type STREQUAL "MODULE_LIBRARY")
+    rio_install_library(${backing} Qml)
+    set_property(GLOBAL APPEND PROPERTY RIO_INSTALLED_COMPONENTS Qml)
+  endif()
+  if(plugin AND TARGET ${plugin} AND NOT plugin STREQUAL backing)
+    # The plugin finds the backing library in LIBDIR from the QML directory.
+    file(RELATIVE_PATH to_libdir "/prefix/${dest}" "/prefix/${CMAKE_INSTALL_LIBDIR}")
+    set_target_properties(${plugin} PROPERTIES INSTALL_RPATH "$ORIGIN/${to_libdir}")
+    install(TARGETS ${plugin}
+      LIBRARY DESTINATION "${dest}"
+      ARCHIVE DESTINATION "${dest}"
+      RUNTIME DESTINATION "${dest}")
+  endif()
+  install(FILES "${outdir}/qmldir" DESTINATION "${dest}")
+  if(typeinfo)
+    install(FILES "${outdir}/${typeinfo}" DESTINATION "${dest}" OPTIONAL)
+  endif()
+endfunction()
+
+set(RIO_QML_COMPONENTS "")
+if(NOT RIO_QML_INSTALL_HANDLED AND EXISTS "${rio_root}/qml/CMakeLists.txt" AND TARGET RegistryIOQt)
+  get_property(rio_qml_added DIRECTORY "${rio_root}" PROPERTY SUBDIRECTORIES)
+  if("${rio_root}/qml" IN_LIST rio_qml_added)
+    get_property(rio_qml_targets DIRECTORY "${rio_root}/qml" PROPERTY BUILDSYSTEM_TARGETS)
+    foreach(t IN LISTS rio_qml_targets)
+      get_target_property(t_uri ${t} QT_QML_MODULE_URI)
+      if(t_uri STREQUAL "RegistryIO")
+        rio_install_qml_module(${t})
+        rio_qt_components_of(${t} RIO_QML_COMPONENTS)
+        list(APPEND RIO_QML_COMPONENTS Qml)
+        list(REMOVE_DUPLICATES RIO_QML_COMPONENTS)
+        break()
+      endif()
+    endforeach()
+  endif()
+  install(DIRECTORY "${rio_root}/qml/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+    OPTIONAL FILES_MATCHING PATTERN "*.h")
+endif()
+get_property(rio_more GLOBAL PROPERTY RIO_INSTALLED_COMPONENTS)
+list(APPEND rio_installed_components ${rio_more})
+
+# --- Package config --------------------------------------------------------------------------
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(rio_compat SameMinorVersion) # 0.x: a minor release may break the API
+else()
+  set(rio_compat SameMajorVersion)
+endif()
+configure_package_config_file("${rio_root}/cmake/RegistryIOConfig.cmake.in"
+  "${PROJECT_BINARY_DIR}/RegistryIOConfig.cmake"
+  INSTALL_DESTINATION ${RIO_INSTALL_CMAKEDIR}
+  PATH_VARS RIO_INSTALL_QMLDIR)
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/RegistryIOConfigVersion.cmake"
+  VERSION ${PROJECT_VERSION} COMPATIBILITY ${rio_compat})
+install(FILES "${PROJECT_BINARY_DIR}/RegistryIOConfig.cmake" "${PROJECT_BINARY_DIR}/RegistryIOConfigVersion.cmake"
+  DESTINATION ${RIO_INSTALL_CMAKEDIR})
