@@ -329,6 +329,7 @@ private:
             std::lock_guard lock(m_writeMutex);
             old = m_head.load(std::memory_order_relaxed);
             Snapshot *next = Snapshot::create(old->size + std::size_t{1}, m_capacityHint);
+            next->owner = this; // so reclaimOwner() frees it with the registry
             const Entry *begin = old->entries();
             const Entry *end = begin + old->size;
             const Entry *pos = std::partition_point(
@@ -365,6 +366,7 @@ private:
             Snapshot *next = &m_empty;
             if (old->size > 1) {
                 next = Snapshot::create(old->size - std::size_t{1}, m_capacityHint);
+                next->owner = this;
                 std::copy(pos + 1, end, std::copy(begin, pos, next->entries()));
             }
             detail::rcu::publish(m_head, next);
