@@ -1,0 +1,77 @@
+#include <registryio/event_flags.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace rio {
+
+namespace {
+
+[[noreturn]] void throwUnknownId(int id, int count)
+{
+    throw std::invalid_argument("rio::EventFlags: unknown event id " + std::to_string(id) +
+                                " (valid ids are 0.." + std::to_string(count - 1) + ")");
+}
+
+int checkedCount(int count)
+{
+    if (count < 0)
+        throw std::invalid_argument("rio::EventFlags: negative event count " + std::to_string(count));
+    return count;
+}
+
+} // namespace
+
+EventFlags::EventFlags(int count)
+    : m_count(checkedCount(count)), m_slots(std::make_unique<Slot[]>(static_cast<std::size_t>(count)))
+{ }
+
+EventFlags::~EventFlags() = default;
+
+bool EventFlags::isPending(EventId id) const noexcept
+{
+    return contains(id) && m_slots[static_cast<std::size_t>(id)].pending.load(std::memory_order_acquire);
+}
+
+bool EventFlags::broadcast() noexcept
+{
+    bool reached = false;
+    for (int i = 0; i < m_count; ++i) {
+        Slot &slot = m_slots[static_cast<std::size_t>(i)];
+        // The plain load skips the read-modify-write for the (usual) ids that are not pending.
+        if (!slot.pending.load(std::memory_order_relaxed) ||
+            !slot.pending.exchange(false, std::memory_order_acquire))
+            continue;
+        if (slot.listeners.isEmpty())
+            continue; // consumed: a listener added later does not see this event
+        slot.listeners.notify(i);
+        reached = true;
+    }
+    return reached;
+}
+
+EventFlags::Listeners &EventFlags::listeners(EventId id)
+{
+    if (!contains(id))
+        throwUnknownId(id, m_count);
+    return m_slots[static_cast<std::size_t>(id)].listeners;
+}
+
+const EventFlags::Listeners &EventFlags::listeners(EventId id) const
+{
+    if (!contains(id))
+        throwUnknownId(id, m_count);
+    return m_slots[static_cast<std::size_t>(id)].listeners;
+}
+
+bool EventFlags::remove(EventId id, HandlerId handler)
+{
+    return contains(id) && m_slots[static_cast<std::size_t>(id)].listeners.remove(handler);
+}
+
+std::size_t EventFlags::listenerCount(EventId id) const noexcept
+{
+    return contains(id) ? m_slots[static_cast<std::size_t>(id)].listeners.size() : 0;
+}
+
+} // namespace rio

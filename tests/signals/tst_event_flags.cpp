@@ -1,0 +1,217 @@
+#include <registryio/event_flags.h>
+
+#include <QTest>
+
+#include <atomic>
+#include <latch>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+// The cases of tokio's signal registry, plus what EventFlags adds: late listeners, consumption of
+// pending events nobody listens to, and concurrent recording.
+class tst_EventFlags : public QObject
+{
+    Q_OBJECT
+private slots:
+    void recordsCoalescePerListener()
+    {
+        rio::EventFlags flags(3);
+        std::vector<int> seen0a, seen0b, seen1, seen2;
+        flags.add(0, [&](const int &id) { seen0a.push_back(id); });
+        flags.add(0, [&](const int &id) { seen0b.push_back(id); });
+        flags.add(1, [&](const int &id) { seen1.push_back(id); });
+        flags.add(2, [&](const int &id) { seen2.push_back(id); });
+
+        flags.record(0);
+        flags.record(0);
+        flags.record(1);
+        flags.record(1);
+        QVERIFY(flags.isPending(0));
+        QVERIFY(flags.isPending(1));
+        QVERIFY(!flags.isPending(2));
+        QVERIFY(seen0a.empty()); // recording never notifies
+
+        QVERIFY(flags.broadcast());
+        QCOMPARE(seen0a, std::vector<int>{0});
+        QCOMPARE(seen0b, std::vector<int>{0});
+        QCOMPARE(seen1, std::vector<int>{1});
+        QVERIFY(seen2.empty());
+        QVERIFY(!flags.isPending(0));
+
+        QVERIFY(!flags.broadcast()); // nothing pending any more
+        QCOMPARE(seen0a.size(), std::size_t{1});
+    }
+
+    void broadcastReturnsWhetherAListenerWasReached()
+    {
+        rio::EventFlags flags(2);
+        QVERIFY(!flags.broadcast()); // nothing recorded
+
+        flags.record(0);
+        QVERIFY(!flags.broadcast()); // recorded, but no listener
+
+        int calls = 0;
+        const rio::HandlerId id = flags.add(0, [&calls] { ++calls; });
+        QVERIFY(!flags.broadcast()); // listener, nothing recorded
+        flags.record(0);
+        QVERIFY(flags.broadcast());
+        QCOMPARE(calls, 1);
+
+        flags.record(1); // pending elsewhere, without listeners
+        QVERIFY(!flags.broadcast());
+
+        QVERIFY(flags.remove(0, id));
+        QVERIFY(!flags.remove(0, id));
+        flags.record(0);
+        QVERIFY(!flags.broadcast());
+        QCOMPARE(calls, 1);
+    }
+
+    void unknownIds()
+    {
+        rio::EventFlags flags(1);
+        QCOMPARE(flags.size(), 1);
+        QVERIFY(!flags.contains(1));
+        QVERIFY(!flags.contains(-1));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, flags.add(1, [] {}));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, flags.add(-1, [] {}));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, (void)flags.listeners(7));
+        QCOMPARE(flags.listenerCount(0), std::size_t{0}); // the failed adds changed nothing
+
+        int calls = 0;
+        flags.add(0, [&calls] { ++calls; });
+        flags.record(1); // does nothing
+        flags.record(-5);
+        flags.record(1 << 30);
+        QVERIFY(!flags.isPending(1));
+        QVERIFY(!flags.broadcast());
+        QCOMPARE(calls, 0);
+        QVERIFY(!flags.remove(3, rio::HandlerId{1}));
+        QCOMPARE(flags.listenerCount(3), std::size_t{0});
+
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, rio::EventFlags(-1));
+        rio::EventFlags none(0);
+        none.record(0);
+        QVERIFY(!none.broadcast());
+    }
+
+    void emptyCallableRefused()
+    {
+        rio::EventFlags flags(1);
+        void (*null)(const int &) = nullptr;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, flags.add(0, null));
+        QCOMPARE(flags.listenerCount(0), std::size_t{0});
+    }
+
+    void lateListenerReceivesPendingEvent()
+    {
+        rio::EventFlags flags(2);
+        flags.record(1);
+        int got = -1;
+        flags.add(1, [&got](int id) { got = id; });
+        QVERIFY(flags.broadcast());
+        QCOMPARE(got, 1);
+    }
+
+    void pendingWithoutListenersIsConsumed()
+    {
+        rio::EventFlags flags(1);
+        flags.record(0);
+        QVERIFY(!flags.broadcast());
+        QVERIFY(!flags.isPending(0));
+        int calls = 0;
+        flags.add(0, [&calls] { ++calls; });
+        QVERIFY(!flags.broadcast()); // the earlier event is gone
+        QCOMPARE(calls, 0);
+    }
+
+    void priorityGuardsOnceAndExceptions()
+    {
+        rio::EventFlags flags(1);
+        std::vector<int> order;
+        flags.add(
+            0, [&order] { order.push_back(1); }, 1);
+        flags.add(
+            0, [&order] { order.push_back(5); }, 5);
+        flags.addOnce(0, [&order] { order.push_back(99); });
+        flags.add(
+            0, [] { throw std::runtime_error("boom"); }, 3);
+        std::vector<std::string> failures;
+        flags.setExceptionHandler(
+            [&failures](const rio::ExceptionInfo &info) { failures.push_back(info.message); });
+        {
+            rio::HandlerGuard guard = flags.addScoped(
+                0, [&order] { order.push_back(7); }, 7);
+            flags.record(0);
+            QVERIFY(flags.broadcast());
+        }
+        QCOMPARE(order, (std::vector<int>{7, 5, 1, 99}));
+        QCOMPARE(failures, std::vector<std::string>{"boom"});
+        order.clear();
+        flags.record(0);
+        QVERIFY(flags.broadcast());
+        QCOMPARE(order, (std::vector<int>{5, 1})); // guard gone, once-handler spent
+        QCOMPARE(flags.listenerCount(0), std::size_t{3});
+    }
+
+    void listenerMayRecordForTheNextBroadcast()
+    {
+        rio::EventFlags flags(1);
+        int calls = 0;
+        flags.add(0, [&] {
+            if (++calls == 1)
+                flags.record(0);
+        });
+        flags.record(0);
+        QVERIFY(flags.broadcast());
+        QCOMPARE(calls, 1); // not re-entered within the same broadcast
+        QVERIFY(flags.isPending(0));
+        QVERIFY(flags.broadcast());
+        QCOMPARE(calls, 2);
+    }
+
+    // Many threads record while one broadcasts: no event recorded after the last broadcast began
+    // is lost, and no listener sees more deliveries than recordings.
+    void recordFromManyThreads()
+    {
+        constexpr int kIds = 8;
+        constexpr int kThreads = 4;
+        constexpr int kRounds = 20000;
+        rio::EventFlags flags(kIds);
+        std::vector<std::atomic<int>> delivered(kIds);
+        for (int id = 0; id < kIds; ++id)
+            flags.add(id, [&delivered](int e) { delivered[static_cast<std::size_t>(e)].fetch_add(1); });
+
+        std::atomic<bool> done{false};
+        std::latch start(kThreads + 1);
+        std::vector<std::thread> recorders;
+        for (int t = 0; t < kThreads; ++t) {
+            recorders.emplace_back([&, t] {
+                start.arrive_and_wait();
+                for (int i = 0; i < kRounds; ++i)
+                    flags.record((i + t) % kIds);
+            });
+        }
+        std::thread broadcaster([&] {
+            start.arrive_and_wait();
+            while (!done.load())
+                flags.broadcast();
+        });
+        for (auto &t : recorders)
+            t.join();
+        done.store(true);
+        broadcaster.join();
+        flags.broadcast(); // whatever the broadcaster missed
+
+        for (int id = 0; id < kIds; ++id) {
+            QVERIFY(!flags.isPending(id));
+            const int n = delivered[static_cast<std::size_t>(id)].load();
+            QVERIFY2(n >= 1, qPrintable(QString("id %1 never delivered").arg(id)));
+            QVERIFY(n <= kThreads * kRounds / kIds);
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(tst_EventFlags)
+#include "tst_event_flags.moc"
