@@ -36,6 +36,7 @@ private:
 template <>
 struct std::hash<rio::HandlerId>
 {
+    /// The hash of the id's raw value.
     std::size_t operator()(rio::HandlerId id) const noexcept
     {
         return std::hash<std::uint64_t>{}(id.value());

@@ -1,0 +1,187 @@
+// The code in README.md and docs/*.md is real code. A fenced block preceded by
+// `<!-- snippet: <path>[#<region>] -->` must equal the named region of that file (the lines
+// between two comment lines ending in `[region]`, dedented), or the whole file when no region is
+// named. The files are examples that build and run as tests, so the docs compile and stay true.
+#include <QDir>
+#include <QFile>
+#include <QRegularExpression>
+#include <QTest>
+
+#include <optional>
+
+namespace {
+
+const QString sourceDir = QStringLiteral(RIO_SOURCE_DIR);
+
+std::optional<QString> readText(const QString &relativePath)
+{
+    QFile file(QDir(sourceDir).filePath(relativePath));
+    if (!file.open(QIODevice::ReadOnly))
+        return std::nullopt;
+    return QString::fromUtf8(file.readAll());
+}
+
+// One fenced code block of a markdown file, with the snippet reference in front of it (if any).
+struct Block
+{
+    QString document;
+    int line = 0; // 1-based line of the opening fence
+    QString language;
+    QString reference; // empty when the block is not marked
+    QString code;
+};
+
+QList<Block> codeBlocks(const QString &document, const QString &text)
+{
+    static const QRegularExpression marker(QStringLiteral(R"(^\s*<!--\s*snippet:\s*(\S+)\s*-->\s*$)"));
+    static const QRegularExpression fence(QStringLiteral(R"(^\s*```\s*([\w+-]*)\s*$)"));
+    const QStringList lines = text.split(QLatin1Char('\n'));
+    QList<Block> blocks;
+    QString pending;
+    for (int i = 0; i < lines.size(); ++i) {
+        if (const auto m = marker.match(lines[i]); m.hasMatch()) {
+            pending = m.captured(1);
+            continue;
+        }
+        const auto open = fence.match(lines[i]);
+        if (!open.hasMatch()) {
+            if (!lines[i].trimmed().isEmpty())
+                pending.clear(); // a marker applies to the block right after it
+            continue;
+        }
+        Block block{document, i + 1, open.captured(1), pending, {}};
+        QStringList code;
+        for (++i; i < lines.size() && !lines[i].trimmed().startsWith(QLatin1String("```")); ++i)
+            code << lines[i];
+        block.code = code.join(QLatin1Char('\n'));
+        blocks << block;
+        pending.clear();
+    }
+    return blocks;
+}
+
+QString stripTrailingNewlines(QString s)
+{
+    while (s.endsWith(QLatin1Char('\n')))
+        s.chop(1);
+    return s;
+}
+
+// The region `name` of `text`: lines strictly between the first two comment lines that end in
+// `[name]`, with their common indentation removed. nullopt when the markers are missing.
+std::optional<QString> region(const QString &text, const QString &name)
+{
+    if (name.isEmpty())
+        return stripTrailingNewlines(text);
+    const QString tag = QLatin1Char('[') + name + QLatin1Char(']');
+    const QStringList lines = text.split(QLatin1Char('\n'));
+    QList<int> markers;
+    for (int i = 0; i < lines.size() && markers.size() < 2; ++i) {
+        const QString t = lines[i].trimmed();
+        const bool comment = t.startsWith(QLatin1String("//")) || t.startsWith(QLatin1Char('#'));
+        if (comment && t.endsWith(tag))
+            markers << i;
+    }
+    if (markers.size() < 2)
+        return std::nullopt;
+    QStringList body = lines.mid(markers[0] + 1, markers[1] - markers[0] - 1);
+    qsizetype indent = -1;
+    for (const QString &l : body) {
+        if (l.trimmed().isEmpty())
+            continue;
+        qsizetype n = 0;
+        while (n < l.size() && l[n] == QLatin1Char(' '))
+            ++n;
+        indent = indent < 0 ? n : std::min(indent, n);
+    }
+    for (QString &l : body)
+        l = l.trimmed().isEmpty() ? QString() : l.mid(std::max<qsizetype>(indent, 0));
+    return stripTrailingNewlines(body.join(QLatin1Char('\n')));
+}
+
+QStringList documents()
+{
+    QStringList docs{QStringLiteral("README.md")};
+    const QStringList names = QDir(QDir(sourceDir).filePath(QStringLiteral("docs")))
+                                  .entryList({QStringLiteral("*.md")}, QDir::Files, QDir::Name);
+    for (const QString &n : names)
+        docs << QStringLiteral("docs/") + n;
+    return docs;
+}
+
+} // namespace
+
+class TestDocSnippets : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void regionExtractionFindsMarkedLines()
+    {
+        const QString file = QStringLiteral("a\n    //! [x]\n    int v = 1;\n      f(v);\n    //! [x]\nb\n");
+        QCOMPARE(region(file, QStringLiteral("x")).value_or(QString()),
+                 QStringLiteral("int v = 1;\n  f(v);"));
+        QVERIFY(!region(file, QStringLiteral("y")).has_value());
+        QCOMPARE(region(file, QString()).value_or(QString()), stripTrailingNewlines(file));
+    }
+
+    void markedBlocksMatchTheirSource_data()
+    {
+        QTest::addColumn<QString>("reference");
+        QTest::addColumn<QString>("code");
+        for (const QString &doc : documents()) {
+            const auto text = readText(doc);
+            QVERIFY2(text, qPrintable(doc));
+            for (const Block &b : codeBlocks(doc, *text))
+                if (!b.reference.isEmpty())
+                    QTest::addRow("%s:%d %s", qPrintable(doc), b.line, qPrintable(b.reference))
+                        << b.reference << b.code;
+        }
+    }
+
+    void markedBlocksMatchTheirSource()
+    {
+        QFETCH(QString, reference);
+        QFETCH(QString, code);
+        const QString path = reference.section(QLatin1Char('#'), 0, 0);
+        const QString name = reference.section(QLatin1Char('#'), 1);
+        const auto text = readText(path);
+        QVERIFY2(text, qPrintable(QStringLiteral("cannot read ") + path));
+        const auto expected = region(*text, name);
+        QVERIFY2(expected, qPrintable(QStringLiteral("no region [%1] in %2").arg(name, path)));
+        if (code != *expected) {
+            const QStringList got = code.split(QLatin1Char('\n'));
+            const QStringList want = expected->split(QLatin1Char('\n'));
+            qsizetype i = 0;
+            while (i < got.size() && i < want.size() && got[i] == want[i])
+                ++i;
+            QFAIL(qPrintable(QStringLiteral("block differs from %1 at its line %2:\n  doc:  %3\n  file: %4")
+                                 .arg(reference)
+                                 .arg(i + 1)
+                                 .arg(i < got.size() ? got[i] : QStringLiteral("<end>"),
+                                      i < want.size() ? want[i] : QStringLiteral("<end>"))));
+        }
+    }
+
+    // The README's C++ and QML quick starts must be tested, so every such block there is marked.
+    void readmeCodeBlocksAreAllMarked()
+    {
+        const auto text = readText(QStringLiteral("README.md"));
+        QVERIFY(text);
+        int marked = 0;
+        for (const Block &b : codeBlocks(QStringLiteral("README.md"), *text)) {
+            if (b.language != QLatin1String("cpp") && b.language != QLatin1String("qml"))
+                continue;
+            QVERIFY2(
+                !b.reference.isEmpty(),
+                qPrintable(QStringLiteral("README.md:%1: untested %2 block").arg(b.line).arg(b.language)));
+            ++marked;
+        }
+        QVERIFY2(text->contains(QLatin1String("<!-- snippet: examples/quickstart/main.cpp")),
+                 "README.md has no C++ quick start from examples/quickstart/main.cpp");
+        QVERIFY(marked >= 1);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDocSnippets)
+#include "tst_doc_snippets.moc"
