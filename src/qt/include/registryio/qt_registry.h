@@ -1,0 +1,342 @@
+#pragma once
+
+#include <registryio/delivery.h>
+#include <registryio/detail/qt_handler.h>
+#include <registryio/detail/registry_link.h>
+#include <registryio/handler_guard.h>
+#include <registryio/handler_id.h>
+#include <registryio/qt_registry_base.h>
+#include <registryio/registry.h>
+
+#include <QFuture>
+#include <QObject>
+
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace rio {
+
+/// A handler QtRegistry<E> accepts: callable with `const E&` or with nothing; it may return
+/// QFuture<void> for work of its own (awaited by notifyAsync/notifySequential).
+template <typename F, typename E>
+concept QtHandlerFor = std::is_invocable_v < std::decay_t<F>
+&, const E & > || std::is_invocable_v<std::decay_t<F> &>;
+
+/// The Qt facade of Registry<E>: handlers run on a context object's thread with Qt's connection
+/// semantics, optionally coalesced; async and sequential notifies return QFuture<void>; failures
+/// reach the exception callback, handlerFailed() and the `registryio` logging category.
+template <typename E>
+class QtRegistry : public QtRegistryBase
+{
+    static_assert(std::is_copy_constructible_v<E>, "rio::QtRegistry<E>: E must be copyable (queued "
+                                                   "deliveries share one copy per notify)");
+
+public:
+    /// The event type handlers receive as `const E&`.
+    using Event = E;
+
+    /// An empty registry.
+    explicit QtRegistry(QObject *parent = nullptr) : QtRegistryBase(parent)
+    {
+        m_core.setExceptionHandler([this](const ExceptionInfo &info) { reportFailure(info); });
+    }
+
+    /// Cancels every pending delivery and destroys every handler no delivery still holds. No
+    /// notify of this registry may be running. Guards that outlive it become inert.
+    ~QtRegistry() override
+    {
+        detachShared();
+        std::unordered_map<HandlerId, std::shared_ptr<Handler>> handlers;
+        {
+            std::lock_guard lock(m_mutex);
+            handlers.swap(m_handlers);
+        }
+        for (auto &entry : handlers)
+            entry.second->cancel();
+    }
+
+    QtRegistry(const QtRegistry &) = delete;
+    QtRegistry &operator=(const QtRegistry &) = delete;
+
+    /// Registers `handler` to run on the notifying thread (higher priority first; equal
+    /// priorities in registration order). Throws std::invalid_argument for an empty callable.
+    template <QtHandlerFor<E> F>
+    HandlerId add(F &&handler, int priority = 0)
+    {
+        return addImpl(nullptr, std::forward<F>(handler), priority, Qt::DirectConnection, Delivery::Every,
+                       false);
+    }
+
+    /// Registers `handler` to run on `context`'s thread as `type` says (Auto: directly when
+    /// notified on that thread, queued otherwise; Queued; BlockingQueued: the notifier waits, and
+    /// a notify from the context's own thread is refused and reported; Direct: on the notifying
+    /// thread). `delivery` Latest coalesces queued deliveries. Removed when `context` dies.
+    /// Throws std::invalid_argument for a null context, an empty callable, an unknown type, or
+    /// Latest with Direct or BlockingQueued.
+    template <QtHandlerFor<E> F>
+    HandlerId add(QObject *context, F &&handler, int priority = 0,
+                  Qt::ConnectionType type = Qt::AutoConnection, Delivery delivery = Delivery::Every)
+    {
+        return addImpl(requireContext(context), std::forward<F>(handler), priority, type, delivery, false);
+    }
+
+    /// As add(context, handler, priority, Qt::AutoConnection, delivery).
+    template <QtHandlerFor<E> F>
+    HandlerId add(QObject *context, F &&handler, int priority, Delivery delivery)
+    {
+        return add(context, std::forward<F>(handler), priority, Qt::AutoConnection, delivery);
+    }
+
+    /// Registers a member function of `receiver` (which is also the context), like QObject::connect.
+    template <typename Receiver, typename Method>
+    requires std::derived_from<Receiver, QObject> && std::is_member_function_pointer_v<Method> &&
+        (std::is_invocable_v<Method, Receiver *, const E &> ||
+         std::is_invocable_v<Method, Receiver *>)HandlerId
+        add(Receiver *receiver, Method method, int priority = 0, Qt::ConnectionType type = Qt::AutoConnection,
+            Delivery delivery = Delivery::Every)
+    {
+        if (method == nullptr)
+            throw std::invalid_argument("rio::QtRegistry::add: the member function is null");
+        return add(static_cast<QObject *>(requireContext(receiver)), bindMember(receiver, method), priority,
+                   type, delivery);
+    }
+
+    /// Registers a handler that runs at most once, on the notifying thread.
+    template <QtHandlerFor<E> F>
+    HandlerId addOnce(F &&handler, int priority = 0)
+    {
+        return addImpl(nullptr, std::forward<F>(handler), priority, Qt::DirectConnection, Delivery::Every,
+                       true);
+    }
+
+    /// Registers a handler that runs at most once, on `context`'s thread (see add()).
+    template <QtHandlerFor<E> F>
+    HandlerId addOnce(QObject *context, F &&handler, int priority = 0,
+                      Qt::ConnectionType type = Qt::AutoConnection)
+    {
+        return addImpl(requireContext(context), std::forward<F>(handler), priority, type, Delivery::Every,
+                       true);
+    }
+
+    /// As add(handler, priority); destroying the returned guard removes the handler.
+    template <QtHandlerFor<E> F>
+    [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0)
+    {
+        return HandlerGuard(m_link, add(std::forward<F>(handler), priority));
+    }
+
+    /// As add(context, handler, priority, type, delivery); the guard removes the handler.
+    template <QtHandlerFor<E> F>
+    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, int priority = 0,
+                                         Qt::ConnectionType type = Qt::AutoConnection,
+                                         Delivery delivery = Delivery::Every)
+    {
+        return HandlerGuard(m_link, add(context, std::forward<F>(handler), priority, type, delivery));
+    }
+
+    /// As addScoped(context, handler, priority, Qt::AutoConnection, delivery).
+    template <QtHandlerFor<E> F>
+    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, int priority, Delivery delivery)
+    {
+        return HandlerGuard(m_link, add(context, std::forward<F>(handler), priority, delivery));
+    }
+
+    /// Removes a handler: true the first time. Deliveries queued for it never run; one already
+    /// running on another thread may still be running.
+    bool remove(HandlerId id) { return removeHandler(id, true); }
+
+    /// As remove(); on return the handler is not running on any other thread (queued
+    /// deliveries included). From inside that handler it does not wait for itself. Do not call
+    /// it from a thread that a BlockingQueued notify in progress is waiting for: that deadlocks.
+    bool removeAndWait(HandlerId id)
+    {
+        if (!removeHandler(id, true))
+            return false;
+        m_core.synchronize();
+        return true;
+    }
+
+    /// Removes every handler and cancels their pending deliveries.
+    void clear()
+    {
+        std::unordered_map<HandlerId, std::shared_ptr<Handler>> handlers;
+        {
+            std::lock_guard lock(m_mutex);
+            handlers.swap(m_handlers);
+            m_core.clear();
+        }
+        for (auto &entry : handlers)
+            entry.second->cancel();
+        if (!handlers.empty())
+            Q_EMIT countChanged();
+    }
+
+    /// Number of registered handlers.
+    [[nodiscard]] std::size_t size() const noexcept { return m_core.size(); }
+    /// True when no handler is registered.
+    [[nodiscard]] bool isEmpty() const noexcept { return m_core.isEmpty(); }
+    /// True while `id` is registered here.
+    [[nodiscard]] bool contains(HandlerId id) const noexcept { return m_core.contains(id); }
+
+    /// Delivers `event` to every handler in priority order: direct ones run now, queued ones get
+    /// one shared immutable copy of the event. Lock-free for direct handlers; never throws.
+    void notify(const E &event) const noexcept
+    {
+        detail::QtEnvelope<E> env;
+        env.event = &event;
+        m_core.notify(env);
+    }
+
+    /// As notify(); the future finishes when every handler has finished, including queued
+    /// deliveries and the QFuture<void>s handlers return. Failures are reported, never fail it.
+    /// A coalesced delivery replaced by a newer event counts as finished.
+    [[nodiscard]] QFuture<void> notifyAsync(const E &event) const
+    {
+        auto join = std::make_shared<detail::AsyncJoin>();
+        QFuture<void> future = join->promise.future();
+        detail::QtEnvelope<E> env;
+        env.event = &event;
+        env.token = std::move(join);
+        m_core.notify(env);
+        return future;
+    }
+
+    /// Runs the handlers one after the other in priority order, each starting when the previous
+    /// one (its queued delivery, its returned future) finished. Handlers without a context run
+    /// on the thread where the previous step finished. Failures are reported, never fail it.
+    [[nodiscard]] QFuture<void> notifySequential(const E &event) const
+    {
+        std::vector<std::shared_ptr<Handler>> steps;
+        {
+            detail::QtEnvelope<E> env;
+            env.event = &event;
+            env.collect = &steps;
+            m_core.notify(env);
+        }
+        auto sequence =
+            std::make_shared<detail::QtSequence<E>>(std::move(steps), std::make_shared<const E>(event));
+        QFuture<void> future = sequence->promise.future();
+        sequence->advance();
+        return future;
+    }
+
+    /// Waits until no notify or queued delivery that began before the call can still reach a
+    /// removed handler. Same deadlock caveat as removeAndWait().
+    void synchronize() { m_core.synchronize(); }
+
+protected:
+    std::size_t handlerCount() const noexcept override { return m_core.size(); }
+
+    bool removeHandler(HandlerId id, bool cancel) noexcept override
+    {
+        std::shared_ptr<Handler> handler;
+        {
+            std::lock_guard lock(m_mutex);
+            auto it = m_handlers.find(id);
+            if (it == m_handlers.end())
+                return false;
+            handler = std::move(it->second);
+            m_handlers.erase(it);
+            if (cancel)
+                handler->cancel();
+            m_core.remove(id);
+        }
+        try {
+            Q_EMIT countChanged();
+        } catch (...) {
+        }
+        return true;
+    }
+
+private:
+    using Handler = detail::QtHandler<E>;
+
+    static QObject *requireContext(QObject *context)
+    {
+        if (context == nullptr)
+            throw std::invalid_argument("rio::QtRegistry::add: the context object is null");
+        return context;
+    }
+
+    template <typename Receiver, typename Method>
+    static auto bindMember(Receiver *receiver, Method method)
+    {
+        return [receiver, method](const E &event) {
+            if constexpr (std::is_invocable_v<Method, Receiver *, const E &>)
+                std::invoke(method, receiver, event);
+            else
+                std::invoke(method, receiver);
+        };
+    }
+
+    static void validate(Qt::ConnectionType type, Delivery delivery)
+    {
+        switch (type) {
+        case Qt::AutoConnection:
+        case Qt::QueuedConnection:
+            return;
+        case Qt::DirectConnection:
+        case Qt::BlockingQueuedConnection:
+            if (delivery == Delivery::Latest)
+                throw std::invalid_argument(
+                    "rio::QtRegistry::add: Delivery::Latest needs a queued connection "
+                    "(Qt::AutoConnection or Qt::QueuedConnection)");
+            return;
+        default:
+            throw std::invalid_argument(
+                "rio::QtRegistry::add: the connection type must be Qt::AutoConnection, "
+                "Qt::DirectConnection, Qt::QueuedConnection or "
+                "Qt::BlockingQueuedConnection");
+        }
+    }
+
+    template <typename F>
+    HandlerId addImpl(QObject *context, F &&handler, int priority, Qt::ConnectionType type, Delivery delivery,
+                      bool once)
+    {
+        if (detail::isEmptyCallable(handler))
+            throw std::invalid_argument("rio::QtRegistry::add: the handler is empty");
+        validate(type, delivery);
+        auto h = std::make_shared<detail::QtHandlerImpl<E, std::decay_t<F>>>(std::forward<F>(handler));
+        h->priority = priority;
+        h->type = type;
+        h->delivery = delivery;
+        h->once = once;
+        h->control = m_control;
+        h->hasContext = context != nullptr;
+        h->context = context;
+        HandlerId id;
+        {
+            std::lock_guard lock(m_mutex);
+            id = m_core.add(detail::QtDispatcher<E>{h}, priority);
+            h->id = id;
+            m_handlers.emplace(id, h);
+        }
+        if (context != nullptr) {
+            std::weak_ptr<detail::QtHandlerCore> weak = h;
+            auto connection = QObject::connect(context, &QObject::destroyed, [weak] {
+                if (auto alive = weak.lock())
+                    alive->contextDestroyed();
+            });
+            std::lock_guard lock(h->mutex);
+            h->contextConnection = connection;
+        }
+        h->armed.store(true, std::memory_order_release);
+        Q_EMIT countChanged();
+        return id;
+    }
+
+    mutable Registry<detail::QtEnvelope<E>> m_core;
+    std::mutex m_mutex; // guards m_handlers; taken before the core's write lock
+    std::unordered_map<HandlerId, std::shared_ptr<Handler>> m_handlers;
+};
+
+} // namespace rio

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <registryio/exception_info.h>
+#include <registryio/handler_id.h>
+#include <registryio/qt_support.h>
+
+#include <QObject>
+#include <QString>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+namespace rio {
+
+namespace detail {
+struct QtRegistryControl;
+struct RegistryLink;
+} // namespace detail
+
+/// The non-template QObject half of QtRegistry<E>: its signals, its `count` property and the
+/// failure reporting shared by every event type.
+class QtRegistryBase : public QObject
+{
+    Q_OBJECT
+    /// Number of registered handlers.
+    Q_PROPERTY(int count READ count NOTIFY countChanged)
+
+public:
+    ~QtRegistryBase() override;
+
+    /// Number of registered handlers (saturates at INT_MAX).
+    [[nodiscard]] int count() const noexcept;
+
+    /// Sets (or replaces) the callback that learns about failing handlers, on whatever thread
+    /// the failure happened. An exception thrown by the callback is swallowed.
+    void setExceptionHandler(std::function<void(const ExceptionInfo &)> callback);
+    /// Removes the exception callback (handlerFailed and the log still report failures).
+    void clearExceptionHandler();
+
+Q_SIGNALS:
+    /// A handler threw (or its future failed, or its delivery was refused); emitted on the
+    /// thread where that happened, after the exception callback ran.
+    void handlerFailed(rio::HandlerId id, const QString &message);
+    /// A handler was added or removed (emitted on the thread that changed the set).
+    void countChanged();
+
+protected:
+    /// Used by QtRegistry<E>.
+    explicit QtRegistryBase(QObject *parent);
+
+    /// Number of registered handlers, from the typed half.
+    [[nodiscard]] virtual std::size_t handlerCount() const noexcept = 0;
+    /// Removes `id`; `cancel` also drops its pending deliveries. True the first time.
+    virtual bool removeHandler(HandlerId id, bool cancel) noexcept = 0;
+
+    /// Reports a failure through the exception callback, handlerFailed and the `registryio`
+    /// logging category. Never throws.
+    void reportFailure(const ExceptionInfo &info) noexcept;
+
+    /// Detaches the shared control block and the guard link: afterwards nothing that outlives
+    /// the registry (queued deliveries, guards, context connections) reaches it. Waits for
+    /// reports in progress on other threads. Called first by the typed destructor.
+    void detachShared() noexcept;
+
+    /// Reaches this registry from deliveries, context connections and handler futures.
+    std::shared_ptr<detail::QtRegistryControl> m_control;
+    /// Lets HandlerGuards from addScoped() remove handlers while the registry lives.
+    std::shared_ptr<detail::RegistryLink> m_link;
+
+private:
+    friend struct detail::QtRegistryControl;
+
+    static bool removeThroughLink(void *registry, HandlerId id) noexcept;
+
+    mutable std::mutex m_callbackMutex;
+    std::shared_ptr<const std::function<void(const ExceptionInfo &)>> m_callback;
+};
+
+} // namespace rio

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <registryio/exception_info.h>
+#include <registryio/handler_id.h>
+
+#include <QDebug>
+#include <QMetaType>
+
+namespace rio {
+
+/// Writes `rio::HandlerId(42)` (or `rio::HandlerId(invalid)`).
+QDebug operator<<(QDebug debug, HandlerId id);
+
+/// Writes the handler id and the message of a handler failure.
+QDebug operator<<(QDebug debug, const ExceptionInfo &info);
+
+} // namespace rio
+
+/// HandlerId travels in QVariant and queued signals.
+Q_DECLARE_METATYPE(rio::HandlerId)

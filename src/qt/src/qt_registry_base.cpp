@@ -1,0 +1,265 @@
+#include <registryio/detail/qt_handler.h>
+#include <registryio/detail/rcu.h>
+#include <registryio/detail/registry_link.h>
+#include <registryio/logging.h>
+#include <registryio/qt_registry_base.h>
+
+#include <QThread>
+
+#include <climits>
+#include <exception>
+#include <stdexcept>
+#include <utility>
+
+namespace rio {
+
+namespace {
+
+// Runs once per process: HandlerId is known to QMetaType by name for queued connections.
+const int handlerIdMetaType = qRegisterMetaType<rio::HandlerId>("rio::HandlerId");
+
+} // namespace
+
+QtRegistryBase::QtRegistryBase(QObject *parent)
+    : QObject(parent), m_control(std::make_shared<detail::QtRegistryControl>()),
+      m_link(std::make_shared<detail::RegistryLink>())
+{
+    static_cast<void>(handlerIdMetaType);
+    m_control->registry.store(this, std::memory_order_release);
+    m_link->registry = this;
+    m_link->removeFn = &QtRegistryBase::removeThroughLink;
+}
+
+QtRegistryBase::~QtRegistryBase()
+{
+    detachShared();
+}
+
+int QtRegistryBase::count() const noexcept
+{
+    const std::size_t n = handlerCount();
+    return n > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(n);
+}
+
+void QtRegistryBase::setExceptionHandler(std::function<void(const ExceptionInfo &)> callback)
+{
+    if (!callback)
+        throw std::invalid_argument("rio::QtRegistry::setExceptionHandler: the callback is empty");
+    auto next = std::make_shared<const std::function<void(const ExceptionInfo &)>>(std::move(callback));
+    std::lock_guard lock(m_callbackMutex);
+    m_callback.swap(next);
+}
+
+void QtRegistryBase::clearExceptionHandler()
+{
+    std::shared_ptr<const std::function<void(const ExceptionInfo &)>> old;
+    std::lock_guard lock(m_callbackMutex);
+    m_callback.swap(old);
+}
+
+void QtRegistryBase::reportFailure(const ExceptionInfo &info) noexcept
+{
+    try {
+        std::shared_ptr<const std::function<void(const ExceptionInfo &)>> callback;
+        {
+            std::lock_guard lock(m_callbackMutex);
+            callback = m_callback;
+        }
+        if (callback)
+            (*callback)(info);
+    } catch (...) {
+    }
+    const QString message = QString::fromStdString(info.message);
+    try {
+        Q_EMIT handlerFailed(info.handlerId, message);
+    } catch (...) {
+    }
+    try {
+        qCWarning(lcRegistryIO).nospace() << "handler " << info.handlerId.value() << " failed: " << message;
+    } catch (...) {
+    }
+}
+
+void QtRegistryBase::detachShared() noexcept
+{
+    if (m_link)
+        m_link->detach();
+    if (m_control)
+        m_control->detach();
+}
+
+bool QtRegistryBase::removeThroughLink(void *registry, HandlerId id) noexcept
+{
+    return static_cast<QtRegistryBase *>(registry)->removeHandler(id, true);
+}
+
+namespace detail {
+
+AsyncJoin::AsyncJoin()
+{
+    promise.start();
+}
+
+AsyncJoin::~AsyncJoin()
+{
+    promise.finish();
+}
+
+QtRegistryBase *QtRegistryControl::enter() noexcept
+{
+    users.fetch_add(1, std::memory_order_seq_cst);
+    QtRegistryBase *r = registry.load(std::memory_order_seq_cst);
+    if (r == nullptr)
+        leave();
+    return r;
+}
+
+void QtRegistryControl::leave() noexcept
+{
+    if (users.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        users.notify_all();
+}
+
+void QtRegistryControl::detach() noexcept
+{
+    registry.store(nullptr, std::memory_order_seq_cst);
+    for (int n = users.load(std::memory_order_acquire); n != 0; n = users.load(std::memory_order_acquire))
+        users.wait(n, std::memory_order_acquire);
+}
+
+void QtRegistryControl::reportCurrentException(HandlerId id) noexcept
+{
+    QtRegistryBase *r = enter();
+    if (r == nullptr)
+        return;
+    ExceptionInfo info{id, {}, std::current_exception()};
+    try {
+        std::rethrow_exception(info.exception);
+    } catch (const std::exception &e) {
+        try {
+            info.message = e.what();
+        } catch (...) {
+        }
+    } catch (...) {
+    }
+    r->reportFailure(info);
+    leave();
+}
+
+void QtRegistryControl::reportMessage(HandlerId id, const char *message) noexcept
+{
+    try {
+        throw std::runtime_error(message);
+    } catch (...) {
+        reportCurrentException(id);
+    }
+}
+
+bool QtRegistryControl::remove(HandlerId id, bool cancel) noexcept
+{
+    QtRegistryBase *r = enter();
+    if (r == nullptr)
+        return false;
+    const bool removed = r->removeHandler(id, cancel);
+    leave();
+    return removed;
+}
+
+void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRegistryControl> control,
+                 AsyncToken token)
+{
+    // Our functor, so that its handover to the thread finishing the future is visible to TSan.
+    struct Watch : TsanHandover
+    {
+        HandlerId id;
+        std::shared_ptr<QtRegistryControl> control;
+        AsyncToken token;
+
+        Watch(HandlerId i, std::shared_ptr<QtRegistryControl> c, AsyncToken t) noexcept
+            : id(i), control(std::move(c)), token(std::move(t))
+        {
+            RIO_TSAN_RELEASE(this);
+        }
+        Watch(Watch &&other) noexcept
+            : TsanHandover(std::move(other)), id(other.id), control(std::move(other.control)),
+              token(std::move(other.token))
+        {
+            RIO_TSAN_RELEASE(this);
+        }
+        Watch(const Watch &other) noexcept
+            : TsanHandover(other), id(other.id), control(other.control), token(other.token)
+        {
+            RIO_TSAN_RELEASE(this);
+        }
+        Watch &operator=(const Watch &) = delete;
+        Watch &operator=(Watch &&) = delete;
+        ~Watch() { RIO_TSAN_ACQUIRE(this); }
+
+        void operator()(QFuture<void> finished)
+        {
+            RIO_TSAN_ACQUIRE(this);
+            try {
+                finished.waitForFinished(); // rethrows the handler future's exception
+            } catch (...) {
+                if (control)
+                    control->reportCurrentException(id);
+            }
+            token.reset();
+        }
+    };
+    QFuture<void>(future).then(QtFuture::Launch::Sync, Watch(id, std::move(control), std::move(token)));
+}
+
+QtHandlerCore::~QtHandlerCore() = default;
+
+QtHandlerCore::Route QtHandlerCore::route() noexcept
+{
+    std::lock_guard lock(mutex);
+    if (context == nullptr)
+        return Route::Skip;
+    switch (type) {
+    case Qt::DirectConnection:
+        return Route::Here;
+    case Qt::QueuedConnection:
+        return Route::Post;
+    case Qt::BlockingQueuedConnection:
+        return context->thread() == QThread::currentThread() ? Route::Refuse : Route::Block;
+    default:
+        return context->thread() == QThread::currentThread() ? Route::Here : Route::Post;
+    }
+}
+
+void QtHandlerCore::cancel() noexcept
+{
+    cancelled.store(true, std::memory_order_release);
+    QMetaObject::Connection connection;
+    {
+        std::lock_guard lock(mutex);
+        connection = std::exchange(contextConnection, QMetaObject::Connection());
+    }
+    if (connection)
+        QObject::disconnect(connection);
+    dropPending();
+}
+
+void QtHandlerCore::contextDestroyed() noexcept
+{
+    {
+        std::lock_guard lock(mutex);
+        context = nullptr;
+    }
+    cancel();
+    if (control)
+        control->remove(id, true);
+}
+
+void throwBlockingOnOwnThread()
+{
+    throw std::logic_error(
+        "rio::QtRegistry: Qt::BlockingQueuedConnection to a context on the notifying thread "
+        "would deadlock; the delivery was refused");
+}
+
+} // namespace detail
+
+} // namespace rio
