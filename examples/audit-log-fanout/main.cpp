@@ -22,6 +22,7 @@ int main()
     int reportedFailures = 0;
     audit.setExceptionHandler([&reportedFailures](const rio::ExceptionInfo &) { ++reportedFailures; });
 
+    //! [sinks]
     std::deque<AuditRecord> memory; // the last records, for an admin page
     audit.add([&memory](const AuditRecord &r) {
         memory.push_back(r);
@@ -46,6 +47,8 @@ int main()
     });
 
     audit.add([](const AuditRecord &) { throw std::runtime_error("remote sink: disk full"); });
+
+    //! [sinks]
 
     audit.notify({"alice", "login", "web"});
     audit.notify({"bob", "update", "invoice/7"});

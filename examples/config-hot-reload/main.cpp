@@ -3,8 +3,10 @@
 // a component that goes away stops listening on its own.
 #include <registryio/registry.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -16,27 +18,34 @@ struct Config
 };
 using ConfigPtr = std::shared_ptr<const Config>;
 
+//! [store]
 class ConfigStore
 {
 public:
-    ConfigPtr current() const { return m_current; }
+    // Any thread may read the current configuration.
+    ConfigPtr current() const { return m_current.load(); }
     // Handlers get the new config; they may keep the pointer (it is immutable).
     rio::Registry<ConfigPtr> &changed() { return m_changed; }
 
-    // Validates first: a bad config is refused and nothing changes.
+    // Validates first: a bad config is refused and nothing changes. Reloads are serialised, so
+    // subscribers see versions in order (and must not reload from inside a handler).
     void reload(Config next)
     {
         if (next.poolSize <= 0)
             throw std::invalid_argument("poolSize must be positive");
-        next.version = m_current->version + 1;
-        m_current = std::make_shared<const Config>(std::move(next));
-        m_changed.notify(m_current);
+        std::lock_guard lock(m_reloadMutex);
+        next.version = current()->version + 1;
+        auto published = std::make_shared<const Config>(std::move(next));
+        m_current.store(published);
+        m_changed.notify(published);
     }
 
 private:
-    ConfigPtr m_current = std::make_shared<const Config>();
+    std::atomic<ConfigPtr> m_current{std::make_shared<const Config>()};
+    std::mutex m_reloadMutex;
     rio::Registry<ConfigPtr> m_changed;
 };
+//! [store]
 
 class Logger
 {
@@ -56,6 +65,7 @@ private:
     rio::HandlerGuard m_guard;
 };
 
+//! [subscriber]
 class ConnectionPool
 {
 public:
@@ -73,6 +83,7 @@ private:
     int m_size;
     rio::HandlerGuard m_guard;
 };
+//! [subscriber]
 
 int main()
 {

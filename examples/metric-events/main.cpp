@@ -16,9 +16,11 @@ struct Metric
     std::int64_t value;
 };
 
+//! [aggregate]
 struct Aggregate
 {
     std::atomic<std::int64_t> count{0};
+    //! [aggregate]
     std::atomic<std::int64_t> sum{0};
     std::atomic<std::int64_t> max{0};
 
@@ -60,6 +62,7 @@ int main()
             slow.fetch_add(1, std::memory_order_relaxed);
     });
 
+    //! [exporter]
     std::atomic<int> exported{0};
     {
         // An exporter attached only while, say, a monitoring client is connected.
@@ -67,6 +70,7 @@ int main()
             [&exported](const Metric &) { exported.fetch_add(1, std::memory_order_relaxed); });
         serveRequests(metrics, 4);
     }
+    //! [exporter]
     const int whileAttached = exported.load();
     serveRequests(metrics, 4);
 

@@ -13,6 +13,7 @@ struct Transaction
     long amount;
 };
 
+//! [manager]
 // Passed to before-commit hooks. The veto is shared state of this one commit.
 struct BeforeCommit
 {
@@ -45,6 +46,7 @@ public:
         return trace;
     }
 };
+//! [manager]
 
 static void step(std::string &trace, const char *name)
 {
@@ -56,6 +58,7 @@ int main()
     TransactionManager tm;
     constexpr long limit = 1000;
 
+    //! [hooks]
     // Registered in an arbitrary order: priorities decide when each runs.
     tm.beforeCommit.add([](const BeforeCommit &c) {
         if (c.veto.empty())
@@ -79,6 +82,7 @@ int main()
                 c.veto = "amount " + std::to_string(c.tx.amount) + " exceeds limit " + std::to_string(limit);
         },
         50);
+    //! [hooks]
 
     const std::string t1 = tm.commit({1, 250});
     const std::string t2 = tm.commit({2, 5000});
