@@ -1,0 +1,104 @@
+// slow_path: the writer side. Names:
+//   add_remove/<library>/<existing>         add one handler and remove it again, with 0, 16, 100
+//                                           or 1000 handlers already registered
+//   guard/<library>/<existing>              create an RAII guard and drop it (RegistryIO addScoped,
+//                                           Boost.Signals2 scoped_connection)
+//   add_remove_and_wait/rio/<existing>      add, then removeAndWait with no notify in flight
+
+#include "common/peers.h"
+
+#include <benchmark/benchmark.h>
+
+#include <boost/signals2/connection.hpp>
+
+#include <string>
+
+namespace {
+
+using namespace rio::bench;
+
+constexpr int existingCounts[] = {0, 16, 100, 1000};
+
+template <typename Peer>
+void addRemoveBenchmark(benchmark::State &state, int existing)
+{
+    Peer peer;
+    for (int i = 0; i < existing; ++i)
+        peer.add();
+    for (auto _ : state) {
+        auto id = peer.add();
+        peer.remove(id);
+    }
+    peer.notify(0); // a library that defers clean-up does it here, outside the timing
+}
+
+void rioRemoveAndWaitBenchmark(benchmark::State &state, int existing)
+{
+    RioPeer peer;
+    for (int i = 0; i < existing; ++i)
+        peer.add();
+    for (auto _ : state) {
+        rio::HandlerId id = peer.add();
+        if (!peer.registry.removeAndWait(id))
+            state.SkipWithError("removeAndWait returned false");
+    }
+}
+
+void rioGuardBenchmark(benchmark::State &state, int existing)
+{
+    RioPeer peer;
+    for (int i = 0; i < existing; ++i)
+        peer.add();
+    for (auto _ : state) {
+        rio::HandlerGuard guard = peer.registry.addScoped([](const Event &) noexcept { handlerBody(); });
+        benchmark::DoNotOptimize(guard);
+    }
+    if (peer.registry.size() != static_cast<std::size_t>(existing))
+        state.SkipWithError("a guard did not remove its handler");
+}
+
+void boostGuardBenchmark(benchmark::State &state, int existing)
+{
+    BoostPeer peer;
+    for (int i = 0; i < existing; ++i)
+        peer.add();
+    for (auto _ : state) {
+        boost::signals2::scoped_connection guard = peer.signal.connect([](const Event &) { handlerBody(); });
+        benchmark::DoNotOptimize(guard);
+    }
+}
+
+template <typename Peer>
+void registerAddRemove()
+{
+    for (int existing : existingCounts)
+        benchmark::RegisterBenchmark(
+            ("add_remove/" + std::string(Peer::key) + "/" + std::to_string(existing)).c_str(),
+            [existing](benchmark::State &state) { addRemoveBenchmark<Peer>(state, existing); });
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    registerAddRemove<RioPeer>();
+    registerAddRemove<QtLambdaPeer>();
+    registerAddRemove<BoostPeer>();
+    registerAddRemove<SigcPeer>();
+    for (int existing : existingCounts) {
+        benchmark::RegisterBenchmark(("guard/rio/" + std::to_string(existing)).c_str(),
+                                     [existing](benchmark::State &s) { rioGuardBenchmark(s, existing); });
+        benchmark::RegisterBenchmark(("guard/boost_signals2/" + std::to_string(existing)).c_str(),
+                                     [existing](benchmark::State &s) { boostGuardBenchmark(s, existing); });
+    }
+    for (int existing : existingCounts)
+        benchmark::RegisterBenchmark(
+            ("add_remove_and_wait/rio/" + std::to_string(existing)).c_str(),
+            [existing](benchmark::State &s) { rioRemoveAndWaitBenchmark(s, existing); });
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

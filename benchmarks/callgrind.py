@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Instructions per notify for RegistryIO and every peer, counted with valgrind's callgrind.
+
+Runs rio_callgrind_driver <library> <handlers> <iterations> under `valgrind --tool=callgrind` at two
+iteration counts; (Ir(high) - Ir(low)) / (high - low) is the cost of one notify (start-up, set-up
+and the first notify's one-off work cancel out). Counts are repeatable on a noisy machine.
+
+    benchmarks/callgrind.py --driver build/bench/benchmarks/rio_callgrind_driver [--handlers 1 16]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+LIBRARIES = ["rio", "qt_lambda", "qt_member", "boost_signals2", "sigcpp", "std_function", "fnptr"]
+
+
+def total_instructions(driver, library, handlers, iterations):
+    """Ir of one whole run of the driver."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        proc = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, driver, library,
+             str(handlers), str(iterations)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+            env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+        if proc.returncode != 0:
+            raise RuntimeError(f"{library}/{handlers}: driver failed ({proc.returncode}):\n{proc.stdout}")
+        with open(out, encoding="utf-8") as f:
+            for line in f:
+                m = re.match(r"(?:summary|totals):\s+(\d+)", line)
+                if m:
+                    return int(m.group(1))
+    raise RuntimeError(f"{library}/{handlers}: no totals in callgrind output")
+
+
+def per_notify(driver, library, handlers, low=1000, high=11000):
+    """Instructions per notify (a float; exact loops give an integer)."""
+    a = total_instructions(driver, library, handlers, low)
+    b = total_instructions(driver, library, handlers, high)
+    return (b - a) / (high - low)
+
+
+def measure(driver, libraries=LIBRARIES, handler_counts=(1, 16), low=1000, high=11000):
+    """{library: {handlers: instructions per notify}}."""
+    return {lib: {n: per_notify(driver, lib, n, low, high) for n in handler_counts} for lib in libraries}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--driver", required=True, help="path to rio_callgrind_driver")
+    p.add_argument("--handlers", type=int, nargs="+", default=[1, 16])
+    p.add_argument("--libraries", nargs="+", default=LIBRARIES)
+    p.add_argument("--json", help="also write the counts here")
+    args = p.parse_args()
+    counts = measure(args.driver, args.libraries, args.handlers)
+    print("library".ljust(16) + "".join(f"{n:>10} h" for n in args.handlers) + "   (instructions per notify)")
+    for lib, row in counts.items():
+        print(lib.ljust(16) + "".join(f"{row[n]:>12.1f}" for n in args.handlers))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(counts, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace rio::bench {
+
+/// The event every library in the suite carries.
+using Event = int;
+
+/// The calling thread's own counter: handlers bump it, so no two threads write one cache line.
+/// Local-exec TLS (the suite is executables only): Qt forces -fPIC, whose default general-dynamic
+/// model would pad every handler body with a __tls_get_addr sequence.
+[[gnu::tls_model("local-exec")]] inline constinit thread_local std::atomic<std::uint64_t> threadCount{0};
+
+/// The one handler body every library runs: a relaxed increment of the thread's own counter.
+inline void handlerBody() noexcept
+{
+    threadCount.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// The same body behind a plain function: what the function-pointer floor calls.
+[[gnu::noinline]] inline void floorHandler(const Event &) noexcept
+{
+    handlerBody();
+}
+
+} // namespace rio::bench

@@ -1,0 +1,10 @@
+#include "qt_peer.h"
+
+namespace rio::bench {
+
+void QtReceiver::onFired(int)
+{
+    handlerBody();
+}
+
+} // namespace rio::bench
