@@ -1,0 +1,138 @@
+#pragma once
+
+#include <registryio/event_flags.h>
+#include <registryio/handler_guard.h>
+#include <registryio/handler_id.h>
+#include <registryio/registry.h>
+
+#include <QObject>
+#include <QString>
+
+#include <csignal>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace rio {
+
+namespace detail {
+struct RegistryLink;
+class UnixSignalsPrivate;
+
+// Keeps one signal of one UnixSignals subscribed (OS handler installed) while it lives; it travels
+// inside each listener's closure, so every way a listener goes (remove, guard, once, clear)
+// releases the signal once the closure is destroyed.
+class UnixSignalSubscription
+{
+public:
+    UnixSignalSubscription(UnixSignalsPrivate *d, int signal) noexcept : m_d(d), m_signal(signal) { }
+    UnixSignalSubscription(UnixSignalSubscription &&other) noexcept
+        : m_d(std::exchange(other.m_d, nullptr)), m_signal(other.m_signal)
+    { }
+    UnixSignalSubscription &operator=(UnixSignalSubscription &&) = delete;
+    UnixSignalSubscription(const UnixSignalSubscription &) = delete;
+    ~UnixSignalSubscription();
+
+private:
+    UnixSignalsPrivate *m_d;
+    int m_signal;
+};
+
+template <typename F>
+struct UnixSignalListener
+{
+    F fn;
+    UnixSignalSubscription subscription;
+    void operator()(const int &signal)
+    {
+        if constexpr (std::is_invocable_v<F &, const int &>)
+            std::invoke(fn, signal);
+        else
+            std::invoke(fn);
+    }
+};
+} // namespace detail
+
+/// Unix signals (SIGTERM, SIGHUP, SIGINT, real-time signals...) delivered as ordinary calls on the
+/// event loop of this object's thread. Repeats of a signal before the loop runs coalesce into one
+/// delivery. Handlers receive the signal number (`void(int)`, or no arguments). Uncatchable and
+/// fault signals are refused with std::invalid_argument. See docs/SIGNALS.md.
+class UnixSignals : public QObject
+{
+    Q_OBJECT
+public:
+    /// A signal source delivering on this object's thread (needs an event dispatcher there, e.g. a
+    /// QCoreApplication; its loop need not be running yet). Throws std::system_error when no
+    /// wake-up fd can be created and std::runtime_error beyond 64 live instances.
+    explicit UnixSignals(QObject *parent = nullptr);
+    /// Removes every handler, restores dispositions nobody else listens to, closes the fds.
+    ~UnixSignals() override;
+
+    /// True for the signals add() accepts: 1..SIGRTMAX except SIGKILL, SIGSTOP, SIGSEGV, SIGBUS,
+    /// SIGILL, SIGFPE and the C library's reserved real-time signals.
+    [[nodiscard]] static bool isCatchable(int signal) noexcept;
+
+    /// Calls `handler` on this object's thread whenever `signal` arrives (higher priority first).
+    /// Installs the OS handler on the signal's first listener in the process. Throws
+    /// std::invalid_argument for a signal isCatchable() refuses or an empty handler (nothing changes).
+    template <HandlerFor<int> F>
+    HandlerId add(int signal, F &&handler, int priority = 0)
+    {
+        return addImpl<false>(signal, std::forward<F>(handler), priority);
+    }
+
+    /// As add(), for a handler that runs at most once.
+    template <HandlerFor<int> F>
+    HandlerId addOnce(int signal, F &&handler, int priority = 0)
+    {
+        return addImpl<true>(signal, std::forward<F>(handler), priority);
+    }
+
+    /// As add(); the returned guard removes the handler when destroyed.
+    template <HandlerFor<int> F>
+    [[nodiscard]] HandlerGuard addScoped(int signal, F &&handler, int priority = 0)
+    {
+        std::shared_ptr<detail::RegistryLink> link = makeLink();
+        const HandlerId id = add(signal, std::forward<F>(handler), priority);
+        return HandlerGuard(std::move(link), id);
+    }
+
+    /// Removes a handler: true the first time. On return it is not running on another thread;
+    /// when it was the signal's last listener in the process, the previous disposition is back.
+    bool remove(HandlerId id);
+
+    /// Number of handlers of `signal` on this object.
+    [[nodiscard]] std::size_t listenerCount(int signal) const noexcept;
+
+    /// The signal a handler id of this class belongs to (0 for an invalid id).
+    [[nodiscard]] static int signalOf(HandlerId id) noexcept { return static_cast<int>(id.value() & 0xff); }
+
+Q_SIGNALS:
+    /// A handler threw: its id, the signal and `what()` (also logged to the `registryio` category).
+    void handlerFailed(rio::HandlerId id, int signal, const QString &message);
+
+private:
+    template <bool Once, typename F>
+    HandlerId addImpl(int signal, F &&handler, int priority)
+    {
+        if (detail::isEmptyCallable(handler))
+            throw std::invalid_argument("rio::UnixSignals::add: the handler is empty");
+        EventFlags::Listeners &target = listenersFor(signal);
+        detail::UnixSignalListener<std::decay_t<F>> listener{std::forward<F>(handler), subscribe(signal)};
+        const HandlerId inner =
+            Once ? target.addOnce(std::move(listener), priority) : target.add(std::move(listener), priority);
+        return HandlerId{(inner.value() << 8) | static_cast<unsigned>(signal)};
+    }
+
+    EventFlags::Listeners &listenersFor(int signal);
+    detail::UnixSignalSubscription subscribe(int signal);
+    std::shared_ptr<detail::RegistryLink> makeLink();
+
+    friend class detail::UnixSignalsPrivate;
+    std::unique_ptr<detail::UnixSignalsPrivate> d;
+};
+
+} // namespace rio
