@@ -1,0 +1,253 @@
+// Threads notifying while others add, remove, clear and removeAndWait: every notify sees one
+// consistent published state, and no handler runs after removeAndWait(id) returned.
+#include "rio_test_support.h"
+
+#include <registryio/registry.h>
+
+#include <QTest>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <initializer_list>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+namespace {
+
+// What one notify saw, in call order. Filled by the handlers on the notifying thread.
+struct Visit
+{
+    static constexpr int capacity = 256;
+    std::array<std::uint64_t, capacity> tags{};
+    int count = 0;
+    void record(std::uint64_t tag) noexcept
+    {
+        if (count < capacity)
+            tags[count] = tag;
+        ++count;
+    }
+};
+
+// A handler's tag: lane (writer) | generation | index within the generation.
+constexpr std::uint64_t makeTag(std::uint64_t lane, std::uint64_t generation, std::uint64_t index)
+{
+    return (lane << 56) | (generation << 16) | index;
+}
+constexpr std::uint64_t laneOf(std::uint64_t tag)
+{
+    return tag >> 56;
+}
+constexpr std::uint64_t generationOf(std::uint64_t tag)
+{
+    return (tag >> 16) & 0xFFFFFFFFFFu;
+}
+constexpr std::uint64_t indexOf(std::uint64_t tag)
+{
+    return tag & 0xFFFFu;
+}
+
+// Every state a writer publishes has, per lane, handlers of a single generation with
+// consecutive indices in ascending order, and lanes in ascending order (by priority). Writers
+// only add at a lane's end, remove from its end, and clear everything, which keeps that shape;
+// a torn or stale mix of two states would break it.
+bool consistent(const Visit &v)
+{
+    if (v.count > Visit::capacity)
+        return false;
+    for (int i = 1; i < v.count; ++i) {
+        const std::uint64_t prev = v.tags[i - 1];
+        const std::uint64_t cur = v.tags[i];
+        if (laneOf(cur) < laneOf(prev))
+            return false; // lanes out of priority order
+        if (laneOf(cur) == laneOf(prev) &&
+            (generationOf(cur) != generationOf(prev) || indexOf(cur) != indexOf(prev) + 1))
+            return false; // a mix of generations, a gap, a repeat or a reordering
+    }
+    return true;
+}
+
+struct HandlerState
+{
+    std::atomic<bool> waitedOut{false}; // set once removeAndWait(id) returned true
+};
+
+} // namespace
+
+class tst_Concurrency : public QObject
+{
+    Q_OBJECT
+private slots:
+    // The invariant itself: it accepts what a single published state looks like and rejects
+    // mixes, so the concurrent test below can fail.
+    void invariantRejectsMixedStates()
+    {
+        auto visit = [](std::initializer_list<std::uint64_t> tags) {
+            Visit v;
+            for (std::uint64_t t : tags)
+                v.record(t);
+            return v;
+        };
+        QVERIFY(consistent(visit({})));
+        QVERIFY(consistent(visit({makeTag(0, 3, 0), makeTag(0, 3, 1), makeTag(1, 9, 4)})));
+        QVERIFY(consistent(visit({makeTag(0, 3, 2), makeTag(0, 3, 3)})));  // after a clear
+        QVERIFY(!consistent(visit({makeTag(0, 3, 0), makeTag(0, 4, 1)}))); // two generations
+        QVERIFY(!consistent(visit({makeTag(0, 3, 0), makeTag(0, 3, 2)}))); // a gap
+        QVERIFY(!consistent(visit({makeTag(0, 3, 1), makeTag(0, 3, 0)}))); // reordered
+        QVERIFY(!consistent(visit({makeTag(0, 3, 0), makeTag(0, 3, 0)}))); // a repeat
+        QVERIFY(!consistent(visit({makeTag(1, 3, 0), makeTag(0, 3, 0)}))); // lanes reordered
+    }
+
+    void notifiesSeeConsistentSnapshots()
+    {
+        constexpr int writers = 2;
+        constexpr int notifiers = 2;
+        constexpr int maxPerGeneration = 6;
+        const int rounds = rio::test::scaled(1500, 15);
+
+        rio::Registry<Visit *> registry;
+        std::atomic<int> writersLeft{writers};
+        std::atomic<int> inconsistent{0};
+        std::atomic<int> callsAfterWait{0};
+        std::atomic<long> notifies{0};
+        std::atomic<long> nonEmptyNotifies{0};
+        std::atomic<int> waitedRemovals{0};
+
+        std::vector<std::thread> threads;
+        for (int n = 0; n < notifiers; ++n) {
+            threads.emplace_back([&] {
+                Visit visit;
+                // Keep notifying until every writer is done (writers are bounded by `rounds`).
+                while (writersLeft.load() > 0) {
+                    visit.count = 0;
+                    registry.notify(&visit);
+                    if (!consistent(visit))
+                        inconsistent.fetch_add(1);
+                    notifies.fetch_add(1, std::memory_order_relaxed);
+                    if (visit.count > 0)
+                        nonEmptyNotifies.fetch_add(1, std::memory_order_relaxed);
+                }
+            });
+        }
+        for (int w = 0; w < writers; ++w) {
+            threads.emplace_back([&, w] {
+                std::deque<HandlerState> states; // stable addresses, outlive every call
+                std::vector<rio::HandlerId> ids;
+                std::array<HandlerState *, maxPerGeneration> roundStates{};
+                for (int round = 1; round <= rounds; ++round) {
+                    const int k = 1 + (round * 7 + w) % maxPerGeneration;
+                    ids.clear();
+                    for (int i = 0; i < k; ++i) {
+                        const std::uint64_t tag =
+                            makeTag(std::uint64_t(w), std::uint64_t(round), std::uint64_t(i));
+                        HandlerState *state = &states.emplace_back();
+                        roundStates[std::size_t(i)] = state;
+                        ids.push_back(registry.add(
+                            [tag, state, &callsAfterWait](Visit *const &visit) {
+                                if (state->waitedOut.load())
+                                    callsAfterWait.fetch_add(1);
+                                visit->record(tag);
+                                if (state->waitedOut.load())
+                                    callsAfterWait.fetch_add(1);
+                            },
+                            (writers - w) * 1000 - i));
+                    }
+                    // Remove from the end, mixing remove() and removeAndWait().
+                    for (int i = k - 1; i >= 0; --i) {
+                        if ((round + i) % 3 == 0) {
+                            if (registry.removeAndWait(ids[std::size_t(i)])) {
+                                roundStates[std::size_t(i)]->waitedOut.store(true);
+                                waitedRemovals.fetch_add(1, std::memory_order_relaxed);
+                            }
+                        } else {
+                            registry.remove(ids[std::size_t(i)]);
+                        }
+                    }
+                    // Now and then one writer clears everything (the other lane too) mid-way.
+                    if (w == 0 && round % 17 == 0)
+                        registry.clear();
+                }
+                writersLeft.fetch_sub(1);
+            });
+        }
+        for (std::thread &t : threads)
+            t.join();
+        QCOMPARE(inconsistent.load(), 0);
+        QCOMPARE(callsAfterWait.load(), 0);
+        QVERIFY(waitedRemovals.load() > 0);
+        qDebug("%ld notifies, %ld saw handlers, %d removeAndWait", notifies.load(), nonEmptyNotifies.load(),
+               waitedRemovals.load());
+        QVERIFY(registry.isEmpty());
+    }
+
+    void concurrentAddsGetUniqueIds()
+    {
+        constexpr int threads = 4;
+        const int perThread = rio::test::scaled(2000, 10);
+        rio::Registry<int> registry;
+        std::vector<std::vector<rio::HandlerId>> ids(threads);
+        std::vector<std::thread> workers;
+        for (int t = 0; t < threads; ++t) {
+            workers.emplace_back([&, t] {
+                for (int i = 0; i < perThread; ++i) {
+                    ids[t].push_back(registry.add([] {}, i % 5));
+                    if (i % 2)
+                        registry.remove(ids[t].back()); // churn, and ids of removed stay used
+                }
+            });
+        }
+        for (std::thread &t : workers)
+            t.join();
+        std::unordered_set<std::uint64_t> seen;
+        std::uint64_t maxId = 0;
+        for (const auto &list : ids) {
+            QVERIFY(std::is_sorted(list.begin(), list.end())); // increasing per thread
+            for (rio::HandlerId id : list) {
+                QVERIFY(id.isValid());
+                QVERIFY(seen.insert(id.value()).second);
+                maxId = std::max(maxId, id.value());
+            }
+        }
+        QCOMPARE(maxId, std::uint64_t(threads) * std::uint64_t(perThread)); // no gaps, none skipped
+        QCOMPARE(registry.size(), std::size_t(threads) * std::size_t((perThread + 1) / 2));
+        int calls = 0;
+        registry.add([&calls] { ++calls; }, -100);
+        registry.notify(0);
+        QCOMPARE(calls, 1);
+    }
+
+    // Guards created and destroyed on several threads while others notify.
+    void guardsOnManyThreads()
+    {
+        const int rounds = rio::test::scaled(2000, 20);
+        rio::Registry<int> registry;
+        std::atomic<bool> stop{false};
+        std::atomic<long> calls{0};
+        std::thread notifier([&] {
+            while (!stop.load())
+                registry.notify(1);
+        });
+        std::vector<std::thread> owners;
+        for (int t = 0; t < 2; ++t) {
+            owners.emplace_back([&] {
+                for (int r = 0; r < rounds; ++r) {
+                    rio::HandlerGuard a = registry.addScoped([&calls] { calls.fetch_add(1); });
+                    rio::HandlerGuard b = registry.addScoped([&calls] { calls.fetch_add(1); }, 1);
+                    if (r % 2)
+                        a = std::move(b);
+                }
+            });
+        }
+        for (std::thread &t : owners)
+            t.join();
+        stop.store(true);
+        notifier.join();
+        QVERIFY(registry.isEmpty());
+    }
+};
+
+QTEST_APPLESS_MAIN(tst_Concurrency)
+#include "tst_concurrency.moc"
