@@ -1,0 +1,165 @@
+#pragma once
+
+// Shared helpers of the Qt facade tests: a running QThread with a context object, a capture of
+// the `registryio` logging category, and the sanitizer switches.
+
+#include <registryio/detail/qt_tsan.h>
+
+#include <QCoreApplication>
+#include <QFile>
+#include <QMetaObject>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QThread>
+
+#include <atomic>
+#include <cstddef>
+#include <latch>
+#include <memory>
+#include <mutex>
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define RIO_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define RIO_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef RIO_TEST_SANITIZED
+#define RIO_TEST_SANITIZED 0
+#endif
+
+namespace riotest {
+
+// A started QThread with an event loop and a context object living on it.
+class Worker
+{
+public:
+    Worker()
+    {
+        thread.setObjectName(QStringLiteral("rio-test-worker"));
+        thread.start();
+        context = new QObject;
+        context->moveToThread(&thread);
+        runner = new QObject;
+        runner->moveToThread(&thread);
+    }
+    ~Worker()
+    {
+        thread.quit();
+        thread.wait();
+        delete context; // the thread has finished: deleting its objects here is safe
+        delete runner;
+    }
+    Worker(const Worker &) = delete;
+    Worker &operator=(const Worker &) = delete;
+
+    // Runs `f` on the worker thread and waits for it.
+    template <typename F>
+    void run(F f)
+    {
+        std::latch done(1);
+        QMetaObject::invokeMethod(runner, rio::detail::Handover([&] {
+                                      f();
+                                      done.count_down();
+                                  }));
+        done.wait();
+    }
+
+    // Waits until everything queued to the worker before this call has run.
+    void flush()
+    {
+        run([] {});
+    }
+
+    // Blocks the worker's event loop until the returned latch counts down.
+    std::shared_ptr<std::latch> block()
+    {
+        auto gate = std::make_shared<std::latch>(1);
+        auto entered = std::make_shared<std::latch>(1);
+        QMetaObject::invokeMethod(runner, rio::detail::Handover([gate, entered] {
+                                      entered->count_down();
+                                      gate->wait();
+                                  }));
+        entered->wait();
+        return gate;
+    }
+
+    void destroyContext()
+    {
+        QObject *c = context;
+        context = nullptr;
+        run([c] { delete c; });
+    }
+
+    QThread thread;
+    QObject *context = nullptr;
+    QObject *runner = nullptr; // runs test code on the thread
+};
+
+// Counts (and keeps) messages of the `registryio` category, from any thread.
+class LogCapture
+{
+public:
+    LogCapture()
+    {
+        instance().store(this);
+        m_previous = qInstallMessageHandler(&LogCapture::handle);
+    }
+    ~LogCapture()
+    {
+        qInstallMessageHandler(m_previous);
+        instance().store(nullptr);
+    }
+    LogCapture(const LogCapture &) = delete;
+    LogCapture &operator=(const LogCapture &) = delete;
+
+    int count() const
+    {
+        std::lock_guard lock(m_mutex);
+        return static_cast<int>(m_messages.size());
+    }
+    QStringList messages() const
+    {
+        std::lock_guard lock(m_mutex);
+        return m_messages;
+    }
+
+private:
+    static std::atomic<LogCapture *> &instance()
+    {
+        static std::atomic<LogCapture *> current{nullptr};
+        return current;
+    }
+    static void handle(QtMsgType type, const QMessageLogContext &context, const QString &message)
+    {
+        LogCapture *self = instance().load();
+        if (self != nullptr && context.category != nullptr && qstrcmp(context.category, "registryio") == 0) {
+            std::lock_guard lock(self->m_mutex);
+            self->m_messages.append(message);
+            return;
+        }
+        if (self != nullptr && self->m_previous != nullptr)
+            self->m_previous(type, context, message);
+    }
+
+    QtMessageHandler m_previous = nullptr;
+    mutable std::mutex m_mutex;
+    QStringList m_messages;
+};
+
+// Resident set size of this process in KiB, from /proc/self/status.
+inline long residentKiB()
+{
+    QFile status(QStringLiteral("/proc/self/status"));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLong();
+    }
+    return -1;
+}
+
+} // namespace riotest

@@ -1,0 +1,378 @@
+// Delivery on a context object's thread: every connection type from the same and from other
+// threads, context death and removal with deliveries pending, priority order, the shared copy.
+#include "qt_test_support.h"
+
+#include <registryio/qt_registry.h>
+
+#include <QSignalSpy>
+#include <QTest>
+
+#include <atomic>
+#include <latch>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// An event that counts its copies.
+struct Counted
+{
+    static inline std::atomic<int> copies{0};
+    int value = 0;
+    explicit Counted(int v) : value(v) { }
+    Counted(const Counted &other) : value(other.value) { copies.fetch_add(1); }
+    Counted &operator=(const Counted &) = delete;
+};
+
+// What one delivery saw.
+struct Seen
+{
+    std::atomic<int> calls{0};
+    std::atomic<QThread *> thread{nullptr};
+    std::atomic<int> value{0};
+
+    auto recorder()
+    {
+        return [this](const int &v) {
+            thread.store(QThread::currentThread());
+            value.store(v);
+            calls.fetch_add(1);
+        };
+    }
+};
+
+} // namespace
+
+class TstQtDelivery : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    // Context on a worker thread, notify from the main thread.
+    void connectionTypesToOtherThread()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        Seen direct, autoSeen, queued, blocking;
+        registry.add(worker.context, direct.recorder(), 0, Qt::DirectConnection);
+        registry.add(worker.context, autoSeen.recorder(), 0, Qt::AutoConnection);
+        registry.add(worker.context, queued.recorder(), 0, Qt::QueuedConnection);
+        registry.add(worker.context, blocking.recorder(), 0, Qt::BlockingQueuedConnection);
+
+        registry.notify(7);
+        // Direct and blocking have run when notify returns.
+        QCOMPARE(direct.calls.load(), 1);
+        QCOMPARE(direct.thread.load(), QThread::currentThread());
+        QCOMPARE(blocking.calls.load(), 1);
+        QCOMPARE(blocking.thread.load(), &worker.thread);
+        QCOMPARE(blocking.value.load(), 7);
+        worker.flush();
+        QCOMPARE(autoSeen.calls.load(), 1);
+        QCOMPARE(autoSeen.thread.load(), &worker.thread);
+        QCOMPARE(queued.calls.load(), 1);
+        QCOMPARE(queued.thread.load(), &worker.thread);
+        QCOMPARE(queued.value.load(), 7);
+    }
+
+    // Context on the main thread, notify from the main thread.
+    void connectionTypesOnSameThread()
+    {
+        rio::QtRegistry<int> registry;
+        QObject context;
+        riotest::LogCapture log;
+        QSignalSpy failed(&registry, &rio::QtRegistryBase::handlerFailed);
+        Seen direct, autoSeen, queued, blocking;
+        registry.add(&context, direct.recorder(), 0, Qt::DirectConnection);
+        registry.add(&context, autoSeen.recorder(), 0, Qt::AutoConnection);
+        registry.add(&context, queued.recorder(), 0, Qt::QueuedConnection);
+        const rio::HandlerId blockingId =
+            registry.add(&context, blocking.recorder(), 0, Qt::BlockingQueuedConnection);
+
+        registry.notify(3);
+        QCOMPARE(direct.calls.load(), 1);
+        QCOMPARE(autoSeen.calls.load(), 1); // auto on the same thread is direct
+        QCOMPARE(autoSeen.thread.load(), QThread::currentThread());
+        QCOMPARE(queued.calls.load(), 0); // queued waits for the event loop
+        QTRY_COMPARE(queued.calls.load(), 1);
+        QCOMPARE(queued.thread.load(), QThread::currentThread());
+
+        // BlockingQueued on the context's own thread would deadlock: refused and reported.
+        QCOMPARE(blocking.calls.load(), 0);
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(0).value<rio::HandlerId>(), blockingId);
+        QVERIFY(failed.at(0).at(1).toString().contains(QStringLiteral("BlockingQueuedConnection")));
+        QCOMPARE(log.count(), 1);
+        QCoreApplication::processEvents();
+        QCOMPARE(blocking.calls.load(), 0);
+    }
+
+    // Context on the main thread, notify from a worker thread.
+    void connectionTypesFromOtherThread()
+    {
+        rio::QtRegistry<int> registry;
+        QObject context;
+        Seen direct, autoSeen, queued, blocking;
+        registry.add(&context, direct.recorder(), 0, Qt::DirectConnection);
+        registry.add(&context, autoSeen.recorder(), 0, Qt::AutoConnection);
+        registry.add(&context, queued.recorder(), 0, Qt::QueuedConnection);
+        registry.add(&context, blocking.recorder(), 0, Qt::BlockingQueuedConnection);
+
+        std::atomic<bool> returned{false};
+        std::atomic<int> blockingCallsWhenReturned{-1};
+        std::atomic<QThread *> notifier{nullptr};
+        std::thread thread([&] {
+            notifier.store(QThread::currentThread());
+            registry.notify(11);
+            blockingCallsWhenReturned.store(blocking.calls.load());
+            returned.store(true);
+        });
+        QTRY_VERIFY(returned.load()); // the main loop serves the blocking delivery meanwhile
+        thread.join();
+        QCOMPARE(blockingCallsWhenReturned.load(), 1);
+        QCOMPARE(blocking.thread.load(), QThread::currentThread());
+        QCOMPARE(direct.thread.load(), notifier.load());
+        QTRY_COMPARE(autoSeen.calls.load(), 1);
+        QCOMPARE(autoSeen.thread.load(), QThread::currentThread());
+        QTRY_COMPARE(queued.calls.load(), 1);
+        QCOMPARE(queued.thread.load(), QThread::currentThread());
+        QCOMPARE(queued.value.load(), 11);
+    }
+
+    void blockingOnOwnWorkerThreadIsRefused()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        std::atomic<int> calls{0};
+        std::atomic<int> failures{0};
+        registry.setExceptionHandler([&failures](const rio::ExceptionInfo &) { failures.fetch_add(1); });
+        registry.add(
+            worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::BlockingQueuedConnection);
+        riotest::LogCapture log;
+        worker.run([&registry] { registry.notify(1); }); // notify on the context's own thread
+        QCOMPARE(calls.load(), 0);
+        QCOMPARE(failures.load(), 1);
+        QCOMPARE(log.count(), 1);
+        worker.flush();
+        QCOMPARE(calls.load(), 0);
+    }
+
+    void contextDestroyedWithDeliveriesPending()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        std::atomic<int> calls{0};
+        registry.add(
+            worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::QueuedConnection);
+        registry.add(
+            worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::AutoConnection, rio::Delivery::Latest);
+        QObject *context = worker.context;
+        worker.context = nullptr;
+
+        // The worker deletes the context as soon as it is released, ahead of the deliveries
+        // queued behind the blocker.
+        auto gate = std::make_shared<std::latch>(1);
+        QMetaObject::invokeMethod(worker.runner, rio::detail::Handover([gate, context] {
+                                      gate->wait();
+                                      delete context;
+                                  }));
+        for (int i = 0; i < 100; ++i)
+            registry.notify(i);
+        QCOMPARE(registry.count(), 2);
+        gate->count_down();
+        worker.flush();
+        QCOMPARE(calls.load(), 0);
+        QCOMPARE(registry.count(), 0);
+        registry.notify(1);
+        worker.flush();
+        QCOMPARE(calls.load(), 0);
+    }
+
+    // Notifies race with the context's destruction on its thread: no crash, no late call.
+    void contextDestroyedWhileNotifying()
+    {
+        const int rounds = RIO_TEST_SANITIZED ? 20 : 100;
+        for (int round = 0; round < rounds; ++round) {
+            riotest::Worker worker;
+            rio::QtRegistry<int> registry;
+            std::atomic<bool> dead{false};
+            std::atomic<int> lateCalls{0};
+            registry.add(worker.context, [&] { lateCalls.fetch_add(dead.load() ? 1 : 0); });
+            registry.add(
+                worker.context, [&] { lateCalls.fetch_add(dead.load() ? 1 : 0); }, 0, rio::Delivery::Latest);
+            std::atomic<bool> stop{false};
+            std::thread notifier([&] {
+                for (int i = 0; !stop.load(); ++i)
+                    registry.notify(i);
+            });
+            QObject *context = worker.context;
+            worker.context = nullptr;
+            worker.run([&] {
+                delete context;
+                dead.store(true);
+            });
+            stop.store(true);
+            notifier.join();
+            worker.flush();
+            QCOMPARE(lateCalls.load(), 0);
+            QCOMPARE(registry.count(), 0);
+        }
+    }
+
+    void removalWithDeliveriesPending()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        std::atomic<int> calls{0};
+        const rio::HandlerId every = registry.add(worker.context, [&calls] { calls.fetch_add(1); });
+        const rio::HandlerId latest = registry.add(
+            worker.context, [&calls] { calls.fetch_add(1); }, 0, rio::Delivery::Latest);
+        rio::HandlerGuard guard = registry.addScoped(worker.context, [&calls] { calls.fetch_add(1); });
+        auto gate = worker.block();
+        for (int i = 0; i < 50; ++i)
+            registry.notify(i);
+        QVERIFY(registry.remove(every));
+        QVERIFY(registry.remove(latest));
+        QVERIFY(guard.reset());
+        gate->count_down();
+        worker.flush();
+        QCOMPARE(calls.load(), 0);
+    }
+
+    // removeAndWait returns only once a delivery running on the context's thread finished.
+    void removeAndWaitWaitsForRunningDelivery()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        std::latch entered(1);
+        std::latch release(1);
+        std::atomic<bool> finished{false};
+        const rio::HandlerId id = registry.add(worker.context, [&] {
+            entered.count_down();
+            release.wait();
+            for (int i = 0; i < 1000; ++i) // widen the window in which a broken wait returns early
+                std::this_thread::yield();
+            finished.store(true);
+        });
+        registry.notify(1);
+        entered.wait();
+        std::latch removing(1);
+        std::atomic<bool> finishedWhenRemoved{false};
+        std::atomic<bool> removedOk{false};
+        std::thread remover([&] {
+            removing.count_down();
+            removedOk.store(registry.removeAndWait(id));
+            finishedWhenRemoved.store(finished.load());
+        });
+        removing.wait();
+        release.count_down();
+        remover.join();
+        QVERIFY(removedOk.load());
+        QVERIFY(finishedWhenRemoved.load());
+    }
+
+    void priorityOrderAmongQueuedHandlers()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        QObject *second = nullptr;
+        worker.run([&] { second = new QObject; });
+        std::mutex mutex;
+        std::vector<int> order;
+        auto record = [&](int tag) {
+            return [&, tag](const int &event) {
+                std::lock_guard lock(mutex);
+                order.push_back(event * 100 + tag);
+            };
+        };
+        registry.add(worker.context, record(1), 1, Qt::QueuedConnection);
+        registry.add(second, record(5), 5, Qt::QueuedConnection);
+        registry.add(worker.context, record(3), 3, Qt::QueuedConnection);
+        registry.add(second, record(4), 3, Qt::QueuedConnection); // equal priority: registration order
+        registry.add(worker.context, record(9), 9, Qt::AutoConnection);
+        auto gate = worker.block();
+        registry.notify(1);
+        registry.notify(2);
+        gate->count_down();
+        worker.flush();
+        std::lock_guard lock(mutex);
+        QCOMPARE(order, (std::vector<int>{109, 105, 103, 104, 101, 209, 205, 203, 204, 201}));
+        worker.run([second] { delete second; });
+    }
+
+    void oneSharedCopyPerNotify()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<Counted> registry;
+        std::mutex mutex;
+        std::vector<const Counted *> addresses;
+        for (int i = 0; i < 5; ++i) {
+            registry.add(worker.context, [&](const Counted &event) {
+                std::lock_guard lock(mutex);
+                addresses.push_back(&event);
+            });
+        }
+        Counted::copies.store(0);
+        registry.notify(Counted(1));
+        worker.flush();
+        QCOMPARE(Counted::copies.load(), 1);
+        std::lock_guard lock(mutex);
+        QCOMPARE(addresses.size(), std::size_t{5});
+        for (const Counted *address : addresses)
+            QCOMPARE(address, addresses.front());
+    }
+
+    void queuedOnceRunsOnceOnContextThread()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        Seen seen;
+        registry.addOnce(worker.context, seen.recorder());
+        registry.notify(1);
+        registry.notify(2);
+        QCOMPARE(registry.count(), 0);
+        worker.flush();
+        QCOMPARE(seen.calls.load(), 1);
+        QCOMPARE(seen.value.load(), 1);
+        QCOMPARE(seen.thread.load(), &worker.thread);
+    }
+
+    // A context moved to another thread takes its handler's deliveries with it.
+    void contextMovedToAnotherThread()
+    {
+        riotest::Worker first;
+        riotest::Worker second;
+        rio::QtRegistry<int> registry;
+        Seen seen;
+        registry.add(first.context, seen.recorder());
+        QObject *context = first.context;
+        first.context = nullptr;
+        first.run([&] { context->moveToThread(&second.thread); });
+        second.context = context;
+        registry.notify(5);
+        second.flush();
+        QTRY_COMPARE(seen.calls.load(), 1);
+        QCOMPARE(seen.thread.load(), &second.thread);
+    }
+
+    void registryDestroyedWithDeliveriesPending()
+    {
+        riotest::Worker worker;
+        std::atomic<int> calls{0};
+        auto gate = worker.block();
+        {
+            rio::QtRegistry<int> registry;
+            registry.add(worker.context, [&calls] { calls.fetch_add(1); });
+            registry.add(
+                worker.context, [&calls] { calls.fetch_add(1); }, 0, rio::Delivery::Latest);
+            registry.notify(1);
+            registry.notify(2);
+        }
+        gate->count_down();
+        worker.flush();
+        QCOMPARE(calls.load(), 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TstQtDelivery)
+#include "tst_qt_delivery.moc"
