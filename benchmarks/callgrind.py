@@ -18,13 +18,13 @@ import tempfile
 LIBRARIES = ["rio", "qt_lambda", "qt_member", "boost_signals2", "sigcpp", "std_function", "fnptr"]
 
 
-def total_instructions(driver, library, handlers, iterations):
+def total_instructions(driver, library, handlers, iterations, op="notify"):
     """Ir of one whole run of the driver."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
         proc = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, driver, library,
-             str(handlers), str(iterations)],
+             str(handlers), str(iterations), op],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
             env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
         if proc.returncode != 0:
@@ -37,10 +37,10 @@ def total_instructions(driver, library, handlers, iterations):
     raise RuntimeError(f"{library}/{handlers}: no totals in callgrind output")
 
 
-def per_notify(driver, library, handlers, low=1000, high=11000):
-    """Instructions per notify (a float; exact loops give an integer)."""
-    a = total_instructions(driver, library, handlers, low)
-    b = total_instructions(driver, library, handlers, high)
+def per_notify(driver, library, handlers, low=1000, high=11000, op="notify"):
+    """Instructions per notify, or per add + remove with op="add_remove" (a float)."""
+    a = total_instructions(driver, library, handlers, low, op)
+    b = total_instructions(driver, library, handlers, high, op)
     return (b - a) / (high - low)
 
 
@@ -49,17 +49,31 @@ def measure(driver, libraries=LIBRARIES, handler_counts=(1, 16), low=1000, high=
     return {lib: {n: per_notify(driver, lib, n, low, high) for n in handler_counts} for lib in libraries}
 
 
+ADD_REMOVE_LIBRARIES = ["rio", "qt_lambda", "boost_signals2", "sigcpp"]
+
+
+def measure_add_remove(driver, libraries=ADD_REMOVE_LIBRARIES, existing=16, low=100, high=1100):
+    """{library: instructions per add + remove with `existing` handlers registered} (user space only:
+    callgrind does not count the kernel's side of a system call)."""
+    return {lib: per_notify(driver, lib, existing, low, high, "add_remove") for lib in libraries}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--driver", required=True, help="path to rio_callgrind_driver")
     p.add_argument("--handlers", type=int, nargs="+", default=[1, 16])
     p.add_argument("--libraries", nargs="+", default=LIBRARIES)
+    p.add_argument("--add-remove", action="store_true", help="also count add + remove with 16 handlers")
     p.add_argument("--json", help="also write the counts here")
     args = p.parse_args()
     counts = measure(args.driver, args.libraries, args.handlers)
     print("library".ljust(16) + "".join(f"{n:>10} h" for n in args.handlers) + "   (instructions per notify)")
     for lib, row in counts.items():
         print(lib.ljust(16) + "".join(f"{row[n]:>12.1f}" for n in args.handlers))
+    if args.add_remove:
+        print("\ninstructions per add + remove with 16 handlers registered (user space only)")
+        for lib, n in measure_add_remove(args.driver).items():
+            print(f"{lib:16}{n:12.1f}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(counts, f, indent=1)
