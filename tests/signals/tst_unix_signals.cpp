@@ -28,18 +28,45 @@
 
 extern char **environ;
 
+// Qt is not built with ThreadSanitizer: its futex-based mutexes are invisible to TSan, so the
+// pthread calls Qt makes (QtTest's watchdog, QThread::wait) look racy. Judge only our code.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+extern "C" __attribute__((used, visibility("default"))) const char *__tsan_default_options()
+{
+    return "ignore_noninstrumented_modules=1";
+}
+#endif
+#endif
+
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RIO_TEST_TSAN 1
+#endif
 #if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define RIO_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define RIO_TEST_TSAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define RIO_TEST_SANITIZED 1
+#endif
+#ifdef RIO_TEST_SANITIZED
 constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
 #endif
+
+// ThreadSanitizer (clang 14) aborts in a child forked by a multithreaded process (CHECK failed:
+// tsan_rtl.cpp:234 "!thr->slot"); the tests that start processes run in the gcc and ASan builds.
+#ifdef RIO_TEST_TSAN
+#define SKIP_FORK_UNDER_TSAN() QSKIP("fork() of a multithreaded process aborts ThreadSanitizer 14")
 #else
-constexpr bool kSanitized = false;
+#define SKIP_FORK_UNDER_TSAN() (void)0
 #endif
 
 struct sigaction query(int signal)
@@ -412,26 +439,32 @@ private slots:
 
     void ownerOnWorkerThread()
     {
-        QThread loopThread;
-        QObject context;
-        context.moveToThread(&loopThread);
-        loopThread.start();
-        rio::UnixSignals *source = nullptr;
+        // The source lives on a worker's event loop; the signal is raised (and handled by the OS
+        // handler) on this thread. Synchronised through atomics only, so ThreadSanitizer sees
+        // every edge (Qt's own queues are not instrumented).
         std::atomic<QThread *> ranOn{nullptr};
-        QMetaObject::invokeMethod(
-            &context,
-            [&] {
-                source = new rio::UnixSignals;
-                source->add(SIGUSR1, [&ranOn] { ranOn.store(QThread::currentThread()); });
-            },
-            Qt::BlockingQueuedConnection);
-        ::raise(SIGUSR1); // handled on this thread, delivered on loopThread
-        QTRY_COMPARE(ranOn.load(), &loopThread);
-        QMetaObject::invokeMethod(
-            &context, [&] { delete source; }, Qt::BlockingQueuedConnection);
-        loopThread.quit();
-        loopThread.wait();
-        QVERIFY(query(SIGUSR1).sa_handler == SIG_DFL);
+        std::atomic<bool> ready{false};
+        std::atomic<bool> finished{false};
+        std::unique_ptr<QThread> loopThread(QThread::create([&] {
+            {
+                rio::UnixSignals source;
+                QEventLoop loop;
+                source.add(SIGUSR1, [&] {
+                    ranOn.store(QThread::currentThread());
+                    loop.quit();
+                });
+                ready.store(true);
+                loop.exec();
+            }
+            finished.store(true);
+        }));
+        loopThread->start();
+        QTRY_VERIFY(ready.load());
+        ::raise(SIGUSR1);
+        QTRY_COMPARE(ranOn.load(), loopThread.get());
+        QTRY_VERIFY(finished.load());
+        QVERIFY(loopThread->wait(10000));
+        QVERIFY(query(SIGUSR1).sa_handler == SIG_DFL); // the worker's source restored it
     }
 
     void severalInstancesEachGetTheSignal()
@@ -542,6 +575,7 @@ private slots:
 
     void qprocessFinishesWhileSigchldIsListened()
     {
+        SKIP_FORK_UNDER_TSAN();
         auto owned = std::make_unique<rio::UnixSignals>();
         rio::UnixSignals &source = *owned;
         int sigchld = 0;
@@ -582,6 +616,7 @@ private slots:
     void fdsAreCloseOnExecAndNotLeakedToChildren()
     {
         QFETCH(bool, pipe);
+        SKIP_FORK_UNDER_TSAN();
         const QSet<int> before = openFds();
         if (pipe)
             qputenv("RIO_UNIX_SIGNALS_PIPE", "1");
