@@ -18,6 +18,7 @@
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define RIO_TEST_SANITIZED 1
@@ -32,25 +33,24 @@
 
 namespace riotest {
 
-// A started QThread with an event loop and a context object living on it.
+// A started QThread with an event loop and a context object living on it. The objects are
+// created and deleted on the thread itself (no moveToThread), so ThreadSanitizer sees every
+// handover: Qt's own synchronisation is invisible to it (see detail/qt_tsan.h).
 class Worker
 {
 public:
     Worker()
     {
-        thread.setObjectName(QStringLiteral("rio-test-worker"));
-        thread.start();
-        context = new QObject;
-        context->moveToThread(&thread);
-        runner = new QObject;
-        runner->moveToThread(&thread);
+        m_thread.setObjectName(QStringLiteral("rio-test-worker"));
+        m_thread.start();
+        m_thread.ready.wait();
+        context = m_thread.context;
+        runner = m_thread.runner;
     }
     ~Worker()
     {
-        thread.quit();
-        thread.wait();
-        delete context; // the thread has finished: deleting its objects here is safe
-        delete runner;
+        m_thread.quit();
+        m_thread.wait();
     }
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
@@ -60,10 +60,17 @@ public:
     void run(F f)
     {
         std::latch done(1);
-        QMetaObject::invokeMethod(runner, rio::detail::Handover([&] {
-                                      f();
-                                      done.count_down();
-                                  }));
+        {
+            // Held while Qt allocates the event, taken by the thread before Qt frees it.
+            std::lock_guard lock(m_postMutex);
+            QMetaObject::invokeMethod(runner, rio::detail::Handover([&] {
+                                          {
+                                              std::lock_guard sync(m_postMutex);
+                                          }
+                                          f();
+                                          done.count_down();
+                                      }));
+        }
         done.wait();
     }
 
@@ -78,24 +85,62 @@ public:
     {
         auto gate = std::make_shared<std::latch>(1);
         auto entered = std::make_shared<std::latch>(1);
-        QMetaObject::invokeMethod(runner, rio::detail::Handover([gate, entered] {
-                                      entered->count_down();
-                                      gate->wait();
-                                  }));
+        {
+            std::lock_guard lock(m_postMutex);
+            QMetaObject::invokeMethod(runner, rio::detail::Handover([this, gate, entered] {
+                                          {
+                                              std::lock_guard sync(m_postMutex);
+                                          }
+                                          entered->count_down();
+                                          gate->wait();
+                                      }));
+        }
         entered->wait();
         return gate;
     }
 
+    // Hands the context over to the test (which must destroy it on the thread); the worker no
+    // longer deletes it at the end.
+    QObject *takeContext()
+    {
+        QObject *taken = nullptr;
+        run([&] { taken = std::exchange(m_thread.context, nullptr); });
+        context = nullptr;
+        return taken;
+    }
+
+    // Deletes the context on the worker thread.
     void destroyContext()
     {
-        QObject *c = context;
-        context = nullptr;
+        QObject *c = takeContext();
         run([c] { delete c; });
     }
 
-    QThread thread;
+    QThread *thread() { return &m_thread; }
+
     QObject *context = nullptr;
     QObject *runner = nullptr; // runs test code on the thread
+
+private:
+    class Thread : public QThread
+    {
+    public:
+        void run() override
+        {
+            context = new QObject;
+            runner = new QObject;
+            ready.count_down();
+            exec();
+            delete context;
+            delete runner;
+        }
+        std::latch ready{1};
+        QObject *context = nullptr;
+        QObject *runner = nullptr;
+    };
+
+    Thread m_thread;
+    std::mutex m_postMutex;
 };
 
 // Counts (and keeps) messages of the `registryio` category, from any thread.

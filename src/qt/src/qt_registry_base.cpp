@@ -75,7 +75,8 @@ void QtRegistryBase::reportFailure(const ExceptionInfo &info) noexcept
     } catch (...) {
     }
     try {
-        qCWarning(lcRegistryIO).nospace() << "handler " << info.handlerId.value() << " failed: " << message;
+        qCWarning(lcRegistryIO).nospace().noquote()
+            << "handler " << info.handlerId.value() << " failed: " << message;
     } catch (...) {
     }
 }
@@ -205,6 +206,7 @@ void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRe
                     control->reportCurrentException(id);
             }
             token.reset();
+            RIO_TSAN_RELEASE(this); // Qt may destroy this functor on another thread
         }
     };
     QFuture<void>(future).then(QtFuture::Launch::Sync, Watch(id, std::move(control), std::move(token)));

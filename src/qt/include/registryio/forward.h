@@ -1,5 +1,6 @@
 #pragma once
 
+#include <registryio/detail/qt_tsan.h>
 #include <registryio/qt_registry.h>
 
 #include <QMetaObject>
@@ -34,6 +35,11 @@ concept ForwardableTo = (sizeof...(Args) == 0 && std::is_default_constructible_v
     E{args...};
 };
 
+template <typename Map, typename E, typename... Args>
+concept EventMapper = std::is_invocable_r_v < E,
+        Map &, const std::remove_cvref_t<Args>
+&... > ;
+
 } // namespace detail
 
 /// Forwards every emission of `signal` into `registry`: the signal's arguments make the event
@@ -47,28 +53,26 @@ forward(const Sender *sender, void (SignalOwner::*signal)(Args...), QtRegistry<E
     if (sender == nullptr || signal == nullptr)
         throw std::invalid_argument("rio::forward: the sender or the signal is null");
     QtRegistry<E> *target = &registry;
-    return QObject::connect(
-        sender, signal, target,
-        [target](Args... args) { target->notify(detail::makeForwardedEvent<E>(std::as_const(args)...)); },
-        Qt::DirectConnection);
+    return QObject::connect(sender, signal, target, detail::Handover([target](Args... args) {
+                                target->notify(detail::makeForwardedEvent<E>(std::as_const(args)...));
+                            }),
+                            Qt::DirectConnection);
 }
 
 /// As forward(sender, signal, registry), with `map(args...)` making the event.
 template <typename E, typename Sender, typename SignalOwner, typename... Args, typename Map>
-requires std::derived_from<Sender, SignalOwner> && std::is_invocable_r_v < E, Map &,
-    const std::remove_cvref_t<Args>
-&... > QMetaObject::Connection forward(const Sender *sender, void (SignalOwner::*signal)(Args...),
-                                       QtRegistry<E> &registry, Map map)
+requires std::derived_from<Sender, SignalOwner> && detail::EventMapper<Map, E, Args...>
+    QMetaObject::Connection forward(const Sender *sender, void (SignalOwner::*signal)(Args...),
+                                    QtRegistry<E> &registry, Map map)
 {
     if (sender == nullptr || signal == nullptr)
         throw std::invalid_argument("rio::forward: the sender or the signal is null");
     QtRegistry<E> *target = &registry;
-    return QObject::connect(
-        sender, signal, target,
-        [target, map = std::move(map)](Args... args) mutable {
-            target->notify(std::invoke(map, std::as_const(args)...));
-        },
-        Qt::DirectConnection);
+    return QObject::connect(sender, signal, target,
+                            detail::Handover([target, map = std::move(map)](Args... args) mutable {
+                                target->notify(std::invoke(map, std::as_const(args)...));
+                            }),
+                            Qt::DirectConnection);
 }
 
 } // namespace rio

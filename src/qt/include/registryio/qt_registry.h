@@ -322,10 +322,10 @@ private:
         }
         if (context != nullptr) {
             std::weak_ptr<detail::QtHandlerCore> weak = h;
-            auto connection = QObject::connect(context, &QObject::destroyed, [weak] {
-                if (auto alive = weak.lock())
-                    alive->contextDestroyed();
-            });
+            auto connection = QObject::connect(context, &QObject::destroyed, detail::Handover([weak] {
+                                                   if (auto alive = weak.lock())
+                                                       alive->contextDestroyed();
+                                               }));
             std::lock_guard lock(h->mutex);
             h->contextConnection = connection;
         }

@@ -24,6 +24,10 @@
 #define RIO_TSAN_ACQUIRE(address) static_cast<void>(address)
 #endif
 
+#include <functional>
+#include <type_traits>
+#include <utility>
+
 namespace rio::detail {
 
 // First base of a functor Qt moves into another thread: the move acquires what the source's
@@ -36,6 +40,38 @@ struct TsanHandover
     TsanHandover &operator=(TsanHandover &&) = delete;
     TsanHandover &operator=(const TsanHandover &) = delete;
     ~TsanHandover() = default;
+};
+
+// Wraps a functor Qt stores and calls on another thread (a connection's slot object): every
+// copy releases what its creator wrote; calls and destruction acquire it.
+template <typename F>
+struct Handover : TsanHandover
+{
+    explicit Handover(F f) : fn(std::move(f)) { RIO_TSAN_RELEASE(this); }
+    Handover(Handover &&other) noexcept(std::is_nothrow_move_constructible_v<F>)
+        : TsanHandover(std::move(other)), fn(std::move(other.fn))
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    Handover(const Handover &other) : TsanHandover(other), fn(other.fn) { RIO_TSAN_RELEASE(this); }
+    Handover &operator=(const Handover &) = delete;
+    Handover &operator=(Handover &&) = delete;
+    ~Handover() { RIO_TSAN_ACQUIRE(this); }
+
+    template <typename... A>
+    requires std::is_invocable_v<F &, A &&...>
+    decltype(auto) operator()(A &&...args)
+    {
+        RIO_TSAN_ACQUIRE(this);
+        struct Publish // after the call, also when it throws: Qt may destroy us on another thread
+        {
+            const void *self;
+            ~Publish() { RIO_TSAN_RELEASE(self); }
+        } publish{this};
+        return std::invoke(fn, std::forward<A>(args)...);
+    }
+
+    F fn;
 };
 
 } // namespace rio::detail

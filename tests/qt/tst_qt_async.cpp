@@ -1,0 +1,244 @@
+// notifyAsync and notifySequential: completion waits for every handler (queued deliveries and
+// returned futures included), sequential order, and failures that never fail the future.
+#include "qt_test_support.h"
+
+#include <registryio/qt_registry.h>
+
+#include <QFuture>
+#include <QPromise>
+#include <QTest>
+
+#include <atomic>
+#include <exception>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace {
+
+// A QFuture<void> finished by a thread of its own once released: work a handler started.
+class Later
+{
+public:
+    enum class End { Succeed, Fail, Cancel };
+
+    ~Later()
+    {
+        release();
+        if (m_thread.joinable())
+            m_thread.join();
+    }
+
+    QFuture<void> start(End end = End::Succeed)
+    {
+        auto promise = std::make_shared<QPromise<void>>();
+        promise->start();
+        QFuture<void> future = promise->future();
+        m_thread = std::thread([promise, gate = m_gate, end]() mutable {
+            gate->wait();
+            if (end == End::Fail)
+                promise->setException(std::make_exception_ptr(std::runtime_error("later work failed")));
+            if (end == End::Cancel) {
+                promise.reset(); // a promise destroyed unfinished cancels its future
+                return;
+            }
+            promise->finish();
+        });
+        return future;
+    }
+
+    void release()
+    {
+        if (!m_released.exchange(true))
+            m_gate->count_down();
+    }
+    void finish()
+    {
+        release();
+        m_thread.join();
+    }
+
+private:
+    std::shared_ptr<std::latch> m_gate = std::make_shared<std::latch>(1);
+    std::atomic<bool> m_released{false};
+    std::thread m_thread;
+};
+
+bool finishedCleanly(QFuture<void> future)
+{
+    if (!future.isFinished() || future.isCanceled())
+        return false;
+    try {
+        future.waitForFinished();
+    } catch (...) {
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+class TstQtAsync : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void notifyAsyncWaitsForEveryHandler()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        Later later;
+        std::atomic<int> direct{0};
+        std::atomic<int> queued{0};
+        registry.add([&direct](const int &v) { direct.store(v); });
+        registry.add([&later] { return later.start(); });
+        registry.add(worker.context, [&queued](const int &v) { queued.store(v); });
+
+        auto gate = worker.block();
+        QFuture<void> future = registry.notifyAsync(4);
+        QCOMPARE(direct.load(), 4);
+        QVERIFY(!future.isFinished());
+        later.finish(); // the returned future is done; the queued delivery is not
+        QVERIFY(!future.isFinished());
+        gate->count_down();
+        QTRY_VERIFY(future.isFinished());
+        QVERIFY(finishedCleanly(future));
+        QCOMPARE(queued.load(), 4);
+    }
+
+    void notifyAsyncWithoutHandlersIsFinished()
+    {
+        rio::QtRegistry<int> registry;
+        QVERIFY(finishedCleanly(registry.notifyAsync(1)));
+        QVERIFY(finishedCleanly(registry.notifySequential(1)));
+    }
+
+    void notifyAsyncIsolatesFailures()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        riotest::LogCapture log;
+        std::atomic<int> failures{0};
+        registry.setExceptionHandler([&failures](const rio::ExceptionInfo &) { failures.fetch_add(1); });
+        Later failing;
+        Later cancelled;
+        std::atomic<int> ok{0};
+        registry.add([]() -> QFuture<void> { throw std::runtime_error("sync throw"); }, 5);
+        registry.add([] {
+            return QtFuture::makeExceptionalFuture<void>(
+                std::make_exception_ptr(std::runtime_error("ready failure")));
+        });
+        registry.add([&failing] { return failing.start(Later::End::Fail); });
+        registry.add([&cancelled] { return cancelled.start(Later::End::Cancel); });
+        registry.add(worker.context, [] { throw std::runtime_error("queued throw"); });
+        registry.add([&ok] { ok.fetch_add(1); }, -5);
+
+        QFuture<void> future = registry.notifyAsync(1);
+        failing.finish();
+        cancelled.finish();
+        QTRY_VERIFY(future.isFinished());
+        QVERIFY(finishedCleanly(future));
+        QCOMPARE(ok.load(), 1);
+        QTRY_COMPARE(failures.load(), 4); // cancelled work is not a failure
+        QTRY_COMPARE(log.count(), 4);
+    }
+
+    void notifySequentialRunsOneAfterTheOther()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        Later first;
+        std::mutex mutex;
+        QStringList steps;
+        auto step = [&](const QString &name) {
+            std::lock_guard lock(mutex);
+            steps.append(name);
+        };
+        std::atomic<QThread *> queuedThread{nullptr};
+        registry.add(
+            [&] {
+                step(QStringLiteral("a"));
+                return first.start();
+            },
+            10);
+        registry.add(
+            worker.context,
+            [&] {
+                queuedThread.store(QThread::currentThread());
+                step(QStringLiteral("b"));
+            },
+            5);
+        registry.add([&] { step(QStringLiteral("c")); }, 0);
+
+        QFuture<void> future = registry.notifySequential(2);
+        {
+            std::lock_guard lock(mutex);
+            QCOMPARE(steps, QStringList{QStringLiteral("a")}); // b waits for a's future
+        }
+        QVERIFY(!future.isFinished());
+        first.finish();
+        QTRY_VERIFY(future.isFinished());
+        QVERIFY(finishedCleanly(future));
+        std::lock_guard lock(mutex);
+        QCOMPARE(steps, (QStringList{QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c")}));
+        QCOMPARE(queuedThread.load(), worker.thread());
+    }
+
+    void notifySequentialGoesOnAfterFailures()
+    {
+        rio::QtRegistry<int> registry;
+        std::atomic<int> failures{0};
+        registry.setExceptionHandler([&failures](const rio::ExceptionInfo &) { failures.fetch_add(1); });
+        Later failing;
+        std::atomic<int> last{0};
+        registry.add([]() -> void { throw std::runtime_error("first"); }, 3);
+        registry.add([&failing] { return failing.start(Later::End::Fail); }, 2);
+        registry.add([&last](const int &v) { last.store(v); }, 1);
+        QFuture<void> future = registry.notifySequential(9);
+        QCOMPARE(last.load(), 0);
+        failing.finish();
+        QTRY_VERIFY(future.isFinished());
+        QVERIFY(finishedCleanly(future));
+        QCOMPARE(last.load(), 9);
+        QCOMPARE(failures.load(), 2);
+    }
+
+    // A coalesced payload replaced by a newer one counts as delivered for its notifyAsync.
+    void replacedCoalescedDeliveryFinishesItsFuture()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        std::atomic<int> seen{0};
+        registry.add(
+            worker.context, [&seen](const int &v) { seen.store(v); }, 0, rio::Delivery::Latest);
+        auto gate = worker.block();
+        QFuture<void> older = registry.notifyAsync(1);
+        QFuture<void> newer = registry.notifyAsync(2);
+        QVERIFY(older.isFinished());
+        QVERIFY(!newer.isFinished());
+        gate->count_down();
+        QTRY_VERIFY(newer.isFinished());
+        QCOMPARE(seen.load(), 2);
+    }
+
+    // Removing a handler with a pending delivery releases its part of the async notify.
+    void removalFinishesPendingAsyncWork()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        std::atomic<int> calls{0};
+        const rio::HandlerId id = registry.add(worker.context, [&calls] { calls.fetch_add(1); });
+        auto gate = worker.block();
+        QFuture<void> future = registry.notifyAsync(1);
+        QVERIFY(!future.isFinished());
+        registry.remove(id);
+        gate->count_down();
+        QTRY_VERIFY(future.isFinished());
+        QCOMPARE(calls.load(), 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TstQtAsync)
+#include "tst_qt_async.moc"
