@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 
     // Created before the loop runs; handlers run on this (the main) thread, so they may touch
     // the service freely. Signals sent before exec() starts are delivered once it does.
+    //! [signals]
     rio::UnixSignals unixSignals;
     unixSignals.add(SIGHUP, [&service] {
         say("SIGHUP received: reloading configuration");
@@ -135,6 +136,7 @@ int main(int argc, char **argv)
     });
     unixSignals.add(SIGINT, [&service](int signal) { service.shutDown(signal); });
     unixSignals.add(SIGTERM, [&service](int signal) { service.shutDown(signal); });
+    //! [signals]
 
     if (selfTest) {
         // Drive the scenario from the work itself: after 5 items change the configuration and
