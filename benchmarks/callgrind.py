@@ -18,6 +18,12 @@ import tempfile
 LIBRARIES = ["rio", "qt_lambda", "qt_member", "boost_signals2", "sigcpp", "std_function", "fnptr"]
 
 
+def driver_libraries(driver):
+    """The libraries the driver was built with (RegistryIO's Qt facade, qt_registry, is optional)."""
+    out = subprocess.run([driver, "--list"], stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+    return [lib for lib in LIBRARIES if lib in out] + [lib for lib in out if lib not in LIBRARIES]
+
+
 def total_instructions(driver, library, handlers, iterations, op="notify"):
     """Ir of one whole run of the driver."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -44,8 +50,9 @@ def per_notify(driver, library, handlers, low=1000, high=11000, op="notify"):
     return (b - a) / (high - low)
 
 
-def measure(driver, libraries=LIBRARIES, handler_counts=(1, 16), low=1000, high=11000):
-    """{library: {handlers: instructions per notify}}."""
+def measure(driver, libraries=None, handler_counts=(1, 16), low=1000, high=11000):
+    """{library: {handlers: instructions per notify}} (every library the driver has by default)."""
+    libraries = libraries or driver_libraries(driver)
     return {lib: {n: per_notify(driver, lib, n, low, high) for n in handler_counts} for lib in libraries}
 
 
@@ -62,7 +69,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--driver", required=True, help="path to rio_callgrind_driver")
     p.add_argument("--handlers", type=int, nargs="+", default=[1, 16])
-    p.add_argument("--libraries", nargs="+", default=LIBRARIES)
+    p.add_argument("--libraries", nargs="+", help="default: every library the driver was built with")
     p.add_argument("--add-remove", action="store_true", help="also count add + remove with 16 handlers")
     p.add_argument("--json", help="also write the counts here")
     args = p.parse_args()

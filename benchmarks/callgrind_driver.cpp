@@ -5,6 +5,9 @@
 // by the difference of the iterations is the cost of one notify, free of start-up and set-up.
 
 #include "common/peers.h"
+#if RIO_BENCH_HAVE_QT_REGISTRY
+#include "common/qt_registry_peer.h"
+#endif
 
 #include <cstdio>
 #include <cstdlib>
@@ -52,8 +55,22 @@ int run(int handlers, long iterations, bool addRemove)
 
 } // namespace
 
+// Every library this driver knows, RegistryIO's Qt facade included when it was built.
+template <typename F>
+void forEachDriverPeer(F &&f)
+{
+    forEachPeer(f);
+#if RIO_BENCH_HAVE_QT_REGISTRY
+    f.template operator()<QtRegistryPeer>();
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && std::string_view(argv[1]) == "--list") {
+        forEachDriverPeer([]<typename Peer>() { std::printf("%s\n", Peer::key.data()); });
+        return 0;
+    }
     if (argc != 4 && argc != 5) {
         std::fprintf(stderr, "usage: %s <library> <handlers> <iterations> [notify|add_remove]\n", argv[0]);
         return 2;
@@ -67,7 +84,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int status = -1;
-    forEachPeer([&]<typename Peer>() {
+    forEachDriverPeer([&]<typename Peer>() {
         if (library == Peer::key)
             status = run<Peer>(handlers, iterations, op == "add_remove");
     });
