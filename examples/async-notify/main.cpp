@@ -40,6 +40,7 @@ int main(int argc, char *argv[])
         finished << what;
     };
 
+    //! [async]
     // Priorities set the order of notifySequential (higher first); notifyAsync runs them at once.
     uploads.add([&](const Upload &) { done(QStringLiteral("index")); }, 30); // on the notifying thread
     uploads.add(
@@ -83,6 +84,7 @@ int main(int argc, char *argv[])
             });
         },
         Qt::QueuedConnection);
+    //! [async]
     app.exec();
 
     worker.quit();

@@ -1,0 +1,184 @@
+// Every snippet of docs/API.md's Qt section is a region of this file (tst_doc_snippets checks
+// that the two agree); running it checks what the snippets claim.
+#include <registryio/forward.h>
+#include <registryio/logging.h>
+#include <registryio/qt_registry.h>
+#include <registryio/qt_support.h>
+#include <registryio/unix_signals.h>
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QThread>
+#include <QTimer>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+
+namespace {
+
+int failures = 0;
+
+void check(bool condition, const char *what)
+{
+    if (!condition) {
+        ++failures;
+        std::printf("FAILED: %s\n", what);
+    }
+}
+
+// Runs the event loop until `done` or 5 s passed (deliveries to this thread are queued events).
+template <typename Done>
+bool waitUntil(Done done)
+{
+    QDeadlineTimer deadline(5000);
+    while (!done() && !deadline.hasExpired())
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+    return done();
+}
+
+struct Progress
+{
+    int percent;
+};
+
+class Window : public QObject
+{
+public:
+    int shown = -1;
+    void onProgress(const Progress &p) { shown = p.percent; }
+};
+
+class Button : public QObject
+{
+    Q_OBJECT
+Q_SIGNALS:
+    void clicked(int times);
+};
+
+void qtRegistryItems()
+{
+    QThread worker;
+    worker.start();
+    QObject onWorker;
+    onWorker.moveToThread(&worker);
+
+    //! [qt-add]
+    rio::QtRegistry<Progress> progress;
+    Window window; // a QObject living on this (the main) thread
+    std::atomic<int> logged{-1};
+
+    // No context: runs on the notifying thread, like Registry::add.
+    progress.add([&logged](const Progress &p) { logged = p.percent; });
+    // A context object: runs on its thread, and is removed when it is destroyed.
+    progress.add(&window, [&window](const Progress &p) { window.shown = p.percent; });
+    // A member function, like QObject::connect(sender, signal, receiver, slot).
+    progress.add(&window, &Window::onProgress);
+    // Coalesced: at most one pending delivery; a newer event replaces the payload.
+    progress.add(
+        &window, [](const Progress &) { /* repaint */ }, 0, rio::Delivery::Latest);
+    // Connection types as in Qt: Auto (default), Direct, Queued, BlockingQueued.
+    progress.add(
+        &onWorker, [](const Progress &) { /* on the worker */ }, 0, Qt::QueuedConnection);
+
+    std::thread producer([&progress] { progress.notify({42}); }); // from any thread
+    producer.join();
+    // ... the main thread's event loop delivers to `window`
+    //! [qt-add]
+    check(logged == 42, "qt-add direct");
+    check(waitUntil([&] { return window.shown == 42; }), "qt-add context");
+    check(progress.count() == 5, "qt-add count");
+
+    //! [qt-context-dies]
+    {
+        QObject temporary;
+        progress.add(&temporary, [](const Progress &) {});
+    } // destroyed: its handler is removed (and queued deliveries for it never run)
+    //! [qt-context-dies]
+    check(progress.size() == 5, "qt-context-dies");
+
+    //! [qt-once-scoped]
+    progress.addOnce(&window, [](const Progress &) { /* first progress only */ });
+    rio::HandlerGuard guard = progress.addScoped(&window, [](const Progress &) {});
+    //! [qt-once-scoped]
+    check(progress.size() == 7 && guard.isActive(), "qt-once-scoped");
+    guard.reset();
+
+    //! [qt-refused]
+    try {
+        progress.add(nullptr, [](const Progress &) {});
+    } catch (const std::invalid_argument &e) {
+        // a null context (or an empty callable, an unknown connection type,
+        // Latest with Direct or BlockingQueued) is refused; nothing changes
+    }
+    //! [qt-refused]
+    check(progress.size() == 6, "qt-refused");
+
+    //! [qt-failures]
+    progress.setExceptionHandler([](const rio::ExceptionInfo &info) { qWarning() << info; });
+    QObject::connect(&progress, &rio::QtRegistryBase::handlerFailed,
+                     [](rio::HandlerId id, const QString &message) { qWarning() << id << message; });
+    const rio::HandlerId failing =
+        progress.add([](const Progress &) { throw std::runtime_error("no disk"); });
+    progress.notify({50}); // logged three times: callback, signal, category `registryio`
+    //! [qt-failures]
+    progress.clearExceptionHandler();
+
+    //! [qt-remove]
+    progress.remove(failing);        // true the first time; queued deliveries for it never run
+    progress.removeAndWait(failing); // false: already gone. For a live id: returns once the
+                                     // handler runs on no other thread (queued ones included)
+    progress.synchronize();          // no notify begun before this can still reach a removed handler
+    progress.clear();                // every handler, and every pending delivery
+    //! [qt-remove]
+    check(progress.isEmpty() && progress.count() == 0, "qt-remove");
+
+    worker.quit();
+    worker.wait();
+}
+
+void forwardItems()
+{
+    //! [qt-forward]
+    Button button;
+    rio::QtRegistry<int> clicks;
+    int total = 0;
+    clicks.add([&total](const int &times) { total += times; });
+    rio::forward(&button, &Button::clicked, clicks); // every emission notifies `clicks`
+    emit button.clicked(2);
+    //! [qt-forward]
+    check(total == 2, "qt-forward");
+}
+
+void unixSignalItems()
+{
+    //! [unix-signals]
+    rio::UnixSignals unixSignals;
+    int reloads = 0;
+    unixSignals.add(SIGUSR1, [&reloads] { ++reloads; }); // runs on this thread's event loop
+    std::raise(SIGUSR1);                                 // e.g. `kill -USR1 <pid>`
+    //! [unix-signals]
+    check(waitUntil([&] { return reloads == 1; }), "unix-signals");
+    check(!rio::UnixSignals::isCatchable(SIGKILL) && unixSignals.listenerCount(SIGUSR1) == 1,
+          "unix-signals-catchable");
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    qtRegistryItems();
+    forwardItems();
+    unixSignalItems();
+    //! [logging]
+    QLoggingCategory::setFilterRules(QStringLiteral("registryio.debug=true")); // or QT_LOGGING_RULES
+    qCInfo(lcRegistryIO) << "category" << lcRegistryIO().categoryName();
+    //! [logging]
+    std::printf("api-tour-qt: %s\n", failures == 0 ? "ok" : "FAILED");
+    return failures == 0 ? 0 : 1;
+}
+
+#include "main.moc"
