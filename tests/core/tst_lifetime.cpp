@@ -265,7 +265,7 @@ private slots:
     void noGrowthUnderChurn()
     {
         constexpr int batch = 500;
-        const int batches = rio::test::scaled(40, 10);
+        const int batches = rio::test::scaled(40, 4);
         Counters c;
         rio::Registry<int> registry;
         std::atomic<bool> stop{false};
@@ -329,7 +329,7 @@ private slots:
 
     void onceChurnReclaims()
     {
-        const int rounds = rio::test::scaled(5000, 10);
+        const int rounds = rio::test::scaled(5000, 5);
         Counters c;
         rio::Registry<int> registry;
         int calls = 0;
@@ -348,7 +348,7 @@ private slots:
     // destroyed while a call through it is running.
     void concurrentRemovalNeverDestroysARunningClosure()
     {
-        const int rounds = rio::test::scaled(3000, 20);
+        const int rounds = rio::test::scaled(3000, 5);
         Counters c;
         rio::Registry<int> registry;
         std::atomic<bool> stop{false};

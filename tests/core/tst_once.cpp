@@ -68,7 +68,7 @@ private slots:
     {
         QFETCH(int, threads);
         constexpr int handlersPerRound = 3;
-        const int rounds = rio::test::scaled(2000, 20);
+        const int rounds = rio::test::scaled(2000, 5);
         rio::Registry<int> registry;
         std::atomic<int> plainCalls{0};
         registry.add([&plainCalls] { plainCalls.fetch_add(1, std::memory_order_relaxed); });
@@ -116,7 +116,7 @@ private slots:
     // had already taken its snapshot), never neither; it is gone afterwards.
     void racingNotifyAndRemoveCallAtMostOnce()
     {
-        const int rounds = rio::test::scaled(2000, 20);
+        const int rounds = rio::test::scaled(2000, 5);
         rio::Registry<int> registry;
         std::barrier sync(3); // notifier, remover and the main thread
         std::atomic<int> calls{0};

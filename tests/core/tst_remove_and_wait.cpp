@@ -48,7 +48,7 @@ private slots:
     // it returns) already true. Repeated over many rounds.
     void waitsForTheRunningHandler()
     {
-        const int rounds = rio::test::scaled(200, 10);
+        const int rounds = rio::test::scaled(200, 4);
         rio::Registry<int> registry;
         int earlyReturns = 0;
         int unfinishedOnReturn = 0;
@@ -91,7 +91,7 @@ private slots:
     // notifiers running flat out: the handler raises a violation if it runs after the return.
     void noCallAfterReturn()
     {
-        const int rounds = rio::test::scaled(300, 10);
+        const int rounds = rio::test::scaled(300, 4);
         rio::Registry<int> registry;
         std::atomic<bool> stop{false};
         std::atomic<int> violations{0};
@@ -106,12 +106,19 @@ private slots:
         for (int round = 0; round < rounds; ++round) {
             auto gone = std::make_shared<std::atomic<bool>>(false);
             auto running = std::make_shared<std::atomic<int>>(0);
-            const rio::HandlerId id = registry.add([gone, running, &violations] {
+            auto calls = std::make_shared<std::atomic<int>>(0);
+            const rio::HandlerId id = registry.add([gone, running, calls, &violations] {
                 running->fetch_add(1);
+                calls->fetch_add(1);
+                if (gone->load())
+                    violations.fetch_add(1);
+                std::this_thread::yield(); // widens the window a wrong removeAndWait would leave
                 if (gone->load())
                     violations.fetch_add(1);
                 running->fetch_sub(1);
             });
+            // Remove it while the notifiers are busy calling it.
+            spinUntil([&calls] { return calls->load() > 0; });
             QVERIFY(registry.removeAndWait(id));
             gone->store(true);
             inFlightAtReturn.fetch_add(running->load());
@@ -149,7 +156,7 @@ private slots:
     // running on thread B (it only skips its own call).
     void fromInsideTheHandlerWaitsForOtherThreads()
     {
-        const int rounds = rio::test::scaled(100, 10);
+        const int rounds = rio::test::scaled(100, 4);
         rio::Registry<int> registry;
         int earlyReturns = 0;
         int unfinishedOnReturn = 0;
