@@ -51,6 +51,7 @@ public:
     {
         m_thread.quit();
         m_thread.wait();
+        m_thread.finished.wait(); // QThread::wait synchronises invisibly to TSan; the latch does not
     }
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
@@ -61,12 +62,8 @@ public:
     {
         std::latch done(1);
         {
-            // Held while Qt allocates the event, taken by the thread before Qt frees it.
-            std::lock_guard lock(m_postMutex);
+            [[maybe_unused]] const rio::detail::TsanPostScope posting; // see detail/qt_tsan.h
             QMetaObject::invokeMethod(runner, rio::detail::Handover([&] {
-                                          {
-                                              std::lock_guard sync(m_postMutex);
-                                          }
                                           f();
                                           done.count_down();
                                       }));
@@ -86,11 +83,8 @@ public:
         auto gate = std::make_shared<std::latch>(1);
         auto entered = std::make_shared<std::latch>(1);
         {
-            std::lock_guard lock(m_postMutex);
-            QMetaObject::invokeMethod(runner, rio::detail::Handover([this, gate, entered] {
-                                          {
-                                              std::lock_guard sync(m_postMutex);
-                                          }
+            [[maybe_unused]] const rio::detail::TsanPostScope posting;
+            QMetaObject::invokeMethod(runner, rio::detail::Handover([gate, entered] {
                                           entered->count_down();
                                           gate->wait();
                                       }));
@@ -133,14 +127,15 @@ private:
             exec();
             delete context;
             delete runner;
+            finished.count_down();
         }
         std::latch ready{1};
+        std::latch finished{1};
         QObject *context = nullptr;
         QObject *runner = nullptr;
     };
 
     Thread m_thread;
-    std::mutex m_postMutex;
 };
 
 // Counts (and keeps) messages of the `registryio` category, from any thread.

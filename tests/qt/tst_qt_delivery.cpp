@@ -171,10 +171,13 @@ private Q_SLOTS:
         // The worker deletes the context as soon as it is released, ahead of the deliveries
         // queued behind the blocker.
         auto gate = std::make_shared<std::latch>(1);
-        QMetaObject::invokeMethod(worker.runner, rio::detail::Handover([gate, context] {
-                                      gate->wait();
-                                      delete context;
-                                  }));
+        {
+            [[maybe_unused]] const rio::detail::TsanPostScope posting;
+            QMetaObject::invokeMethod(worker.runner, rio::detail::Handover([gate, context] {
+                                          gate->wait();
+                                          delete context;
+                                      }));
+        }
         for (int i = 0; i < 100; ++i)
             registry.notify(i);
         QCOMPARE(registry.count(), 2);

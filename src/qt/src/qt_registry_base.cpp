@@ -8,6 +8,7 @@
 
 #include <climits>
 #include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <utility>
 
@@ -254,6 +255,37 @@ void QtHandlerCore::contextDestroyed() noexcept
     if (control)
         control->remove(id, true);
 }
+
+#if defined(RIO_TSAN)
+namespace {
+std::mutex tsanPostMutex;
+thread_local bool tsanPosting = false;
+} // namespace
+
+TsanPostScope::TsanPostScope() noexcept : m_outer(!tsanPosting)
+{
+    if (m_outer) {
+        tsanPostMutex.lock();
+        tsanPosting = true;
+    }
+}
+
+TsanPostScope::~TsanPostScope()
+{
+    if (m_outer) {
+        tsanPosting = false;
+        tsanPostMutex.unlock();
+    }
+}
+
+void tsanSyncWithPosters() noexcept
+{
+    if (!tsanPosting) {
+        tsanPostMutex.lock();
+        tsanPostMutex.unlock();
+    }
+}
+#endif
 
 void throwBlockingOnOwnThread()
 {

@@ -191,27 +191,6 @@ struct QtEnvelope
     }
 };
 
-#if defined(RIO_TSAN)
-// True while this thread queues a delivery holding the handler's mutex (Qt may then destroy an
-// already delivered functor right here).
-inline thread_local bool tsanPosting = false;
-#endif
-
-// Sets tsanPosting for the lifetime of a post (TSan builds only).
-struct TsanPostingScope
-{
-#if defined(RIO_TSAN)
-    TsanPostingScope() noexcept
-    {
-        tsanPosting = true;
-    }
-    ~TsanPostingScope()
-    {
-        tsanPosting = false;
-    }
-#endif
-};
-
 // The functor Qt queues to the context: moved into Qt's slot object, run on the context's
 // thread, destroyed unrun when the context dies. A null payload means "take the coalesced one".
 template <typename E>
@@ -241,7 +220,7 @@ struct QtPosted : TsanHandover
     ~QtPosted()
     {
         RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPoster();
+        tsanSyncWithPosters();
         token.reset();
         if (done) {
             RIO_TSAN_RELEASE(done.get());
@@ -252,7 +231,7 @@ struct QtPosted : TsanHandover
     void operator()()
     {
         RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPoster();
+        tsanSyncWithPosters();
         deliver();
         // Qt may destroy this functor on the posting thread (its reference counts are invisible
         // to TSan): publish what the delivery did to whoever runs the destructor.
@@ -260,17 +239,6 @@ struct QtPosted : TsanHandover
     }
 
 private:
-    // TSan only: the poster held the handler's mutex while Qt allocated and queued the event,
-    // so taking it here orders Qt's allocation before Qt's later free on this thread.
-    void tsanSyncWithPoster() noexcept
-    {
-#if defined(RIO_TSAN)
-        if (handler && !tsanPosting) {
-            std::lock_guard lock(handler->mutex);
-        }
-#endif
-    }
-
     void deliver()
     {
         if (!handler)
@@ -300,7 +268,7 @@ bool post(const std::shared_ptr<QtHandler<E>> &h, std::shared_ptr<const E> paylo
     std::unique_lock lock(h->mutex);
     if (h->context == nullptr)
         return false;
-    [[maybe_unused]] const TsanPostingScope posting;
+    [[maybe_unused]] const TsanPostScope posting;
     return QMetaObject::invokeMethod(h->context,
                                      QtPosted<E>(h, std::move(payload), std::move(token), std::move(done)),
                                      Qt::QueuedConnection);
@@ -320,7 +288,7 @@ void postLatest(const std::shared_ptr<QtHandler<E>> &h, std::shared_ptr<const E>
     if (h->scheduled)
         return;
     h->scheduled = true;
-    [[maybe_unused]] const TsanPostingScope posting;
+    [[maybe_unused]] const TsanPostScope posting;
     QMetaObject::invokeMethod(h->context, QtPosted<E>(h, nullptr, nullptr, nullptr), Qt::QueuedConnection);
 }
 

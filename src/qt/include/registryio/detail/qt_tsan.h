@@ -30,6 +30,30 @@
 
 namespace rio::detail {
 
+#if defined(RIO_TSAN)
+// Held (TSan builds only) around every post RegistryIO makes: posters to one thread then touch
+// Qt's posted-event list in an order TSan can see. Re-entrant use on one thread is a no-op.
+class TsanPostScope
+{
+public:
+    TsanPostScope() noexcept;
+    ~TsanPostScope();
+    TsanPostScope(const TsanPostScope &) = delete;
+    TsanPostScope &operator=(const TsanPostScope &) = delete;
+
+private:
+    bool m_outer;
+};
+// Called by a delivered functor before it runs and before it is destroyed: orders everything
+// posters did (Qt's event allocation included) before what this thread does next.
+void tsanSyncWithPosters() noexcept;
+#else
+// No-op outside TSan builds.
+struct TsanPostScope
+{ };
+inline void tsanSyncWithPosters() noexcept { }
+#endif
+
 // First base of a functor Qt moves into another thread: the move acquires what the source's
 // writer released, and the derived move constructor releases the new object.
 struct TsanHandover
@@ -56,13 +80,18 @@ struct Handover : TsanHandover
     Handover(const Handover &other) : TsanHandover(other), fn(other.fn) { RIO_TSAN_RELEASE(this); }
     Handover &operator=(const Handover &) = delete;
     Handover &operator=(Handover &&) = delete;
-    ~Handover() { RIO_TSAN_ACQUIRE(this); }
+    ~Handover()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+    }
 
     template <typename... A>
     requires std::is_invocable_v<F &, A &&...>
     decltype(auto) operator()(A &&...args)
     {
         RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
         struct Publish // after the call, also when it throws: Qt may destroy us on another thread
         {
             const void *self;
