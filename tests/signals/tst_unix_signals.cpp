@@ -414,6 +414,45 @@ private slots:
         (void)before;
     }
 
+    void reinstalledWhenAForeignHandlerLeftNoChain()
+    {
+        rio::UnixSignals source;
+        int calls = 0;
+        const rio::HandlerId id = source.add(SIGURG, [&calls] { ++calls; });
+        const struct sigaction ours = query(SIGURG);
+        struct sigaction foreign
+        { };
+        foreign.sa_handler = [](int) {};
+        sigemptyset(&foreign.sa_mask);
+        ::sigaction(SIGURG, &foreign, nullptr);
+        QVERIFY(source.remove(id)); // theirs is on top: left alone
+        QVERIFY(sameDisposition(query(SIGURG), foreign));
+        setDisposition(SIGURG, SIG_DFL); // and they go, without putting ours back
+        source.add(SIGURG, [&calls] { ++calls; });
+        QVERIFY(sameDisposition(query(SIGURG), ours)); // so ours goes in again
+        ::raise(SIGURG);
+        QTRY_COMPARE(calls, 1);
+    }
+
+    void atMost64Instances()
+    {
+        std::vector<std::unique_ptr<rio::UnixSignals>> all;
+        const QSet<int> fdsBefore = openFds();
+        for (int i = 0; i < 64; ++i)
+            all.push_back(std::make_unique<rio::UnixSignals>());
+        const QSet<int> fdsAt64 = openFds();
+        QVERIFY_THROWS_EXCEPTION(std::runtime_error, rio::UnixSignals());
+        QCOMPARE(openFds(), fdsAt64); // the refused one closed what it opened
+        all.pop_back();
+        all.push_back(std::make_unique<rio::UnixSignals>()); // a freed place is reused
+        int calls = 0;
+        all.back()->add(SIGUSR2, [&calls] { ++calls; });
+        ::raise(SIGUSR2);
+        QTRY_COMPARE(calls, 1);
+        all.clear();
+        QCOMPARE(openFds(), fdsBefore);
+    }
+
     void manySignalsNeverBlockTheOsHandler_data()
     {
         QTest::addColumn<bool>("pipe");

@@ -35,6 +35,7 @@ constexpr int kMaxInstances = 64; // one bit each in SignalState::instances
 
 using SigactionFn = void (*)(int, siginfo_t *, void *);
 using HandlerFn = void (*)(int);
+using SigAction = struct sigaction; // spelled without `struct` (and without its brace quirks)
 
 // Process-wide state of one signal number. The atomics are read by the OS handler; the rest is
 // guarded by Globals::mutex.
@@ -45,8 +46,7 @@ struct SignalState
     std::atomic<HandlerFn> chainHandler{nullptr};
     int listeners = 0;      // instances listening
     bool installed = false; // our handler went in and was not restored
-    struct sigaction previous
-    { };
+    SigAction previous{};
 };
 
 // One live UnixSignals, as the OS handler sees it.
@@ -105,13 +105,13 @@ void onSignal(int signal, siginfo_t *info, void *context)
     errno = savedErrno;
 }
 
-bool isOurs(const struct sigaction &action)
+bool isOurs(const SigAction &action)
 {
     return (action.sa_flags & SA_SIGINFO) != 0 && action.sa_sigaction == &onSignal;
 }
 
 // Makes the OS handler call `previous` after recording (nothing for SIG_DFL and SIG_IGN).
-void publishChain(SignalState &state, const struct sigaction &previous)
+void publishChain(SignalState &state, const SigAction &previous)
 {
     if ((previous.sa_flags & SA_SIGINFO) != 0) {
         state.chainHandler.store(nullptr, std::memory_order_release);
@@ -164,23 +164,31 @@ public:
     void installLocked(int signal)
     {
         SignalState &state = g.states[static_cast<std::size_t>(signal)];
-        if (state.listeners > 0 || state.installed) {
-            // Ours is in (or was replaced by a handler that, like Qt's forkfd, chains to it).
+        if (state.listeners > 0) {
             ++state.listeners;
             return;
         }
-        struct sigaction current
-        { };
+        SigAction current{};
         if (::sigaction(signal, nullptr, &current) != 0)
             throwErrno("rio::UnixSignals: sigaction");
+        if (state.installed) {
+            // Our handler stayed in when the last listener went, because another one had replaced
+            // it. Ours, or a foreign function (which, like Qt's forkfd, chains to the handler it
+            // replaced): keep it. SIG_DFL or SIG_IGN: ours is gone, install it afresh.
+            const bool function = (current.sa_flags & SA_SIGINFO) != 0 ||
+                                  (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN);
+            if (function) {
+                ++state.listeners;
+                return;
+            }
+            state.installed = false;
+        }
         publishChain(state, current); // before ours can run
-        struct sigaction ours
-        { };
+        SigAction ours{};
         ours.sa_sigaction = &onSignal;
         ours.sa_mask = current.sa_mask;
         ours.sa_flags = SA_SIGINFO | SA_RESTART | (current.sa_flags & SA_ONSTACK);
-        struct sigaction old
-        { };
+        SigAction old{};
         if (::sigaction(signal, &ours, &old) != 0)
             throwErrno("rio::UnixSignals: sigaction");
         publishChain(state, old); // in case another thread changed it in between
@@ -196,8 +204,7 @@ public:
         SignalState &state = g.states[static_cast<std::size_t>(signal)];
         if (--state.listeners > 0 || !state.installed)
             return;
-        struct sigaction current
-        { };
+        SigAction current{};
         if (::sigaction(signal, nullptr, &current) == 0 && isOurs(current)) {
             if (::sigaction(signal, &state.previous, nullptr) == 0)
                 state.installed = false;
