@@ -46,6 +46,9 @@ endfunction()
 
 # One export set (and targets file) per layer, so a component is loaded only when asked for.
 function(rio_install_library target component)
+  # Installed libraries find each other next to themselves (RUNPATH is not inherited: a QML
+  # plugin that loads RegistryIOQml must still find RegistryIOQt from there).
+  set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN")
   install(TARGETS ${target} EXPORT RegistryIO${component}Targets
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

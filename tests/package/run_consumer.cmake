@@ -39,10 +39,11 @@ if(MODE STREQUAL "find_package")
   endif()
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_PREFIX_PATH=${prefix}
-    -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON ${qml_arg})
+    -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DRIO_CONSUMER_QT=${WITH_QT} ${qml_arg})
 elseif(MODE STREQUAL "add_subdirectory")
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
-    -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DRIO_CONSUMER_SOURCE_DIR=${RIO_SOURCE_DIR})
+    -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DRIO_CONSUMER_SOURCE_DIR=${RIO_SOURCE_DIR}
+    -DRIO_CONSUMER_QT=${WITH_QT})
 elseif(MODE STREQUAL "pkg_config")
   file(GLOB pc_dirs "${prefix}/lib*/pkgconfig" "${prefix}/lib/*/pkgconfig")
   set(ENV{PKG_CONFIG_PATH} "${pc_dirs}")
@@ -63,7 +64,9 @@ endif()
 
 run(${CMAKE_COMMAND} --build "${consumer_build}" --config ${BUILD_TYPE} -j 2)
 check_program("${consumer_build}/consumer" "consumer: total=12 handlers=0")
-check_program("${consumer_build}/consumer_qt" "consumer_qt: category=registryio")
+if(WITH_QT)
+  check_program("${consumer_build}/consumer_qt" "consumer_qt: category=registryio event=hello")
+endif()
 if(EXISTS "${consumer_build}/consumer_qml")
-  check_program("${consumer_build}/consumer_qml" "consumer_qml: import RegistryIO ok")
+  check_program("${consumer_build}/consumer_qml" "consumer_qml: import RegistryIO ok, total=12")
 endif()
