@@ -1,0 +1,76 @@
+#pragma once
+
+#include <registryio/handler_id.h>
+#include <registryio/qml_registry_sender.h>
+#include <registryio/qt_registry.h>
+#include <registryio/registry_handle.h>
+
+#include <QJSValue>
+#include <QObject>
+#include <QString>
+#include <QVariant>
+#include <QtQml/qqmlregistration.h>
+
+#include <memory>
+
+namespace rio {
+
+/// A registry of QVariant events for QML, on rio::QtRegistry<QVariant>: JavaScript handlers run
+/// on the engine's thread in priority order, whichever thread notifies.
+class QmlRegistry : public QObject
+{
+    Q_OBJECT
+    QML_ELEMENT
+    /// Number of registered handlers (JavaScript, RegistryHandler and C++ ones).
+    Q_PROPERTY(int count READ count NOTIFY countChanged)
+
+public:
+    /// An empty registry.
+    explicit QmlRegistry(QObject *parent = nullptr);
+    /// Removes every handler; senders and handles that outlive it become inert.
+    ~QmlRegistry() override;
+
+    /// Registers the JavaScript function `handler` (higher priority first). `options` may hold
+    /// `coalesce` (bool: events from other threads are coalesced, the newest wins), `once`
+    /// (bool) and `owner` (a QtObject/Item: the handler goes when it is destroyed). Returns the
+    /// handle; destroying it removes the handler. A non-function: QML warning, null, nothing
+    /// registered. Call it on the registry's (the engine's) thread.
+    Q_INVOKABLE rio::RegistryHandle *add(const QJSValue &handler, int priority = 0,
+                                         const QJSValue &options = QJSValue());
+
+    /// Delivers `event` to every handler in priority order. Callable from any thread: JavaScript
+    /// handlers run on the engine's thread (directly when notified there, queued otherwise).
+    /// JavaScript objects and arrays are copied into QVariantMap / QVariantList.
+    Q_INVOKABLE void notify(const QVariant &event) const;
+
+    /// Removes the handler with this id: true the first time, false for unknown ids.
+    Q_INVOKABLE bool remove(qint64 id);
+
+    /// Number of registered handlers.
+    [[nodiscard]] int count() const noexcept;
+
+    /// The C++ facade underneath, for C++ handlers with contexts, coalescing and async notifies.
+    [[nodiscard]] QtRegistry<QVariant> &registry() noexcept { return m_registry; }
+
+    /// A thread-safe reference for C++ workers that may outlive this registry.
+    [[nodiscard]] QmlRegistrySender sender() const;
+
+Q_SIGNALS:
+    /// The number of handlers changed (emitted on the registry's thread).
+    void countChanged();
+    /// A handler failed: a JavaScript handler threw (also printed as a QML warning with its file
+    /// and line) or a C++ handler threw. Emitted on the registry's thread.
+    void handlerFailed(qint64 id, const QString &message);
+
+private:
+    friend class RegistryHandle;
+    friend class RegistryHandler;
+
+    // Emits handlerFailed and, if `warn`, a QML warning at `file`:`line` (when known).
+    void reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line, bool warn);
+
+    QtRegistry<QVariant> m_registry;
+    std::shared_ptr<detail::QmlRegistryShared> m_shared;
+};
+
+} // namespace rio

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <QVariant>
+
+#include <memory>
+
+namespace rio {
+
+namespace detail {
+struct QmlRegistryShared;
+} // namespace detail
+
+/// A copyable, thread-safe reference to a QmlRegistry that may outlive it: C++ worker threads
+/// keep one instead of a raw pointer to a registry that QML owns.
+class QmlRegistrySender
+{
+public:
+    /// An empty sender: notify() returns false.
+    QmlRegistrySender() noexcept = default;
+
+    /// Notifies the registry (see QmlRegistry::notify) and returns true; when the registry was
+    /// destroyed, drops the event, warns once in the `registryio` category and returns false.
+    /// Do not destroy the registry from a C++ handler that this call runs directly.
+    bool notify(const QVariant &event) const;
+
+    /// True while the registry lives.
+    [[nodiscard]] bool isAlive() const;
+
+private:
+    friend class QmlRegistry;
+    explicit QmlRegistrySender(std::shared_ptr<detail::QmlRegistryShared> shared) noexcept;
+
+    std::shared_ptr<detail::QmlRegistryShared> m_shared;
+};
+
+} // namespace rio

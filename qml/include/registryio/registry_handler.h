@@ -1,0 +1,107 @@
+#pragma once
+
+#include <registryio/handler_id.h>
+#include <registryio/qml_registry.h>
+
+#include <QMetaObject>
+#include <QObject>
+#include <QPointer>
+#include <QQmlParserStatus>
+#include <QVariant>
+#include <QtQml/qqmlregistration.h>
+
+namespace rio {
+
+/// Declarative handler, like Connections with priority order and exception isolation:
+/// `RegistryHandler { registry: r; priority: 10; onNotified: (event) => ... }`.
+class RegistryHandler : public QObject, public QQmlParserStatus
+{
+    Q_OBJECT
+    QML_ELEMENT
+    Q_INTERFACES(QQmlParserStatus)
+    /// The registry to listen to; changing it re-registers.
+    Q_PROPERTY(rio::QmlRegistry *registry READ registry WRITE setRegistry NOTIFY registryChanged)
+    /// Higher runs first; changing it re-registers.
+    Q_PROPERTY(int priority READ priority WRITE setPriority NOTIFY priorityChanged)
+    /// False unregisters; true registers again (and re-arms a `once` handler that fired).
+    Q_PROPERTY(bool enabled READ isEnabled WRITE setEnabled NOTIFY enabledChanged)
+    /// Runs for the first event only.
+    Q_PROPERTY(bool once READ once WRITE setOnce NOTIFY onceChanged)
+    /// Events from other threads are coalesced: at most one pending, the newest wins.
+    Q_PROPERTY(bool coalesce READ coalesce WRITE setCoalesce NOTIFY coalesceChanged)
+    /// True while registered.
+    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged)
+    /// The current registration's id, 0 when not registered.
+    Q_PROPERTY(qint64 handlerId READ handlerId NOTIFY activeChanged)
+
+public:
+    /// A handler with no registry yet.
+    explicit RegistryHandler(QObject *parent = nullptr);
+    /// Unregisters.
+    ~RegistryHandler() override;
+
+    /// The registry listened to.
+    [[nodiscard]] QmlRegistry *registry() const noexcept { return m_registry; }
+    /// Sets the registry (re-registers).
+    void setRegistry(QmlRegistry *registry);
+    /// The priority.
+    [[nodiscard]] int priority() const noexcept { return m_priority; }
+    /// Sets the priority (re-registers).
+    void setPriority(int priority);
+    /// True when it should be registered.
+    [[nodiscard]] bool isEnabled() const noexcept { return m_enabled; }
+    /// Registers or unregisters.
+    void setEnabled(bool enabled);
+    /// True for a one-shot handler.
+    [[nodiscard]] bool once() const noexcept { return m_once; }
+    /// Makes it one-shot (re-registers).
+    void setOnce(bool once);
+    /// True when cross-thread events are coalesced.
+    [[nodiscard]] bool coalesce() const noexcept { return m_coalesce; }
+    /// Turns coalescing on or off (re-registers).
+    void setCoalesce(bool coalesce);
+    /// True while registered.
+    [[nodiscard]] bool isActive() const;
+    /// The registration's id, 0 when not registered.
+    [[nodiscard]] qint64 handlerId() const noexcept;
+
+    /// QQmlParserStatus: nothing before the component is complete.
+    void classBegin() override { }
+    /// QQmlParserStatus: registers.
+    void componentComplete() override;
+
+Q_SIGNALS:
+    /// An event arrived (on this object's thread).
+    void notified(const QVariant &event);
+    /// The registry property changed.
+    void registryChanged();
+    /// The priority property changed.
+    void priorityChanged();
+    /// The enabled property changed.
+    void enabledChanged();
+    /// The once property changed.
+    void onceChanged();
+    /// The coalesce property changed.
+    void coalesceChanged();
+    /// Registered or unregistered.
+    void activeChanged();
+
+private:
+    void reRegister(bool warnWithoutRegistry);
+    void unregister();
+    void deliver(const QVariant &event);
+    void registryDestroyed();
+
+    QPointer<QmlRegistry> m_registry;
+    QPointer<QmlRegistry> m_registeredOn;
+    QMetaObject::Connection m_destroyedConnection;
+    HandlerId m_id;
+    int m_priority = 0;
+    bool m_enabled = true;
+    bool m_once = false;
+    bool m_coalesce = false;
+    bool m_complete = false;
+    bool m_fired = false;
+};
+
+} // namespace rio

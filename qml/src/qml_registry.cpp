@@ -1,0 +1,205 @@
+#include "qml_registry_shared.h"
+
+#include <registryio/logging.h>
+#include <registryio/qml_registry.h>
+#include <registryio/registry_handle.h>
+
+#include <QJSEngine>
+#include <QQmlEngine>
+#include <QQmlError>
+#include <QQmlInfo>
+#include <QThread>
+#include <QUrl>
+
+#include <mutex>
+#include <utility>
+
+namespace rio {
+
+namespace {
+
+QString typeName(const QJSValue &value)
+{
+    if (value.isUndefined())
+        return QStringLiteral("undefined");
+    if (value.isNull())
+        return QStringLiteral("null");
+    if (value.isBool())
+        return QStringLiteral("a boolean");
+    if (value.isNumber())
+        return QStringLiteral("a number");
+    if (value.isString())
+        return QStringLiteral("a string");
+    if (value.isArray())
+        return QStringLiteral("an array");
+    if (value.isQObject())
+        return QStringLiteral("an object");
+    return QStringLiteral("an object");
+}
+
+} // namespace
+
+QmlRegistry::QmlRegistry(QObject *parent)
+    : QObject(parent), m_registry(this), m_shared(std::make_shared<detail::QmlRegistryShared>())
+{
+    m_shared->registry = this;
+    connect(&m_registry, &QtRegistryBase::countChanged, this, &QmlRegistry::countChanged);
+    // C++ handlers' failures, re-emitted on this thread with a JavaScript-friendly id.
+    connect(&m_registry, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
+        Q_EMIT handlerFailed(static_cast<qint64>(id.value()), message);
+    });
+}
+
+QmlRegistry::~QmlRegistry()
+{
+    {
+        std::unique_lock lock(m_shared->mutex);
+        m_shared->registry = nullptr;
+    }
+    m_registry.clear();
+}
+
+RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJSValue &options)
+{
+    if (QThread::currentThread() != thread()) {
+        qCWarning(lcRegistryIO, "QmlRegistry.add: called from a thread other than the registry's; "
+                                "nothing was registered");
+        return nullptr;
+    }
+    if (!handler.isCallable()) {
+        qmlWarning(this) << "QmlRegistry.add: the handler must be a function, got " << typeName(handler)
+                         << "; nothing was registered";
+        return nullptr;
+    }
+    bool coalesce = false;
+    bool once = false;
+    QObject *owner = nullptr;
+    if (!options.isUndefined() && !options.isNull()) {
+        if (!options.isObject() || options.isCallable() || options.isArray()) {
+            qmlWarning(this) << "QmlRegistry.add: options must be an object like { coalesce: true, once: "
+                                "false, owner: item }, got "
+                             << typeName(options) << "; nothing was registered";
+            return nullptr;
+        }
+        coalesce = options.property(QStringLiteral("coalesce")).toBool();
+        once = options.property(QStringLiteral("once")).toBool();
+        const QJSValue ownerValue = options.property(QStringLiteral("owner"));
+        if (!ownerValue.isUndefined() && !ownerValue.isNull()) {
+            owner = ownerValue.toQObject();
+            if (owner == nullptr || owner->thread() != thread()) {
+                qmlWarning(this) << "QmlRegistry.add: options.owner must be a QML object on the registry's "
+                                    "thread; nothing was registered";
+                return nullptr;
+            }
+        }
+    }
+    QJSEngine *engine = qjsEngine(this);
+    if (engine == nullptr) {
+        qmlWarning(this) << "QmlRegistry.add: the registry is not used by a QML engine; nothing was "
+                            "registered";
+        return nullptr;
+    }
+
+    auto *handle = new RegistryHandle(m_shared, engine, handler, priority, owner != nullptr ? owner : this);
+    auto deliver = [handle](const QVariant &event) { handle->deliver(event); };
+    try {
+        if (once)
+            handle->m_id = m_registry.addOnce(handle, deliver, priority);
+        else
+            handle->m_id = m_registry.add(handle, deliver, priority, Qt::AutoConnection,
+                                          coalesce ? Delivery::Latest : Delivery::Every);
+    } catch (const std::exception &e) {
+        qmlWarning(this) << "QmlRegistry.add: " << e.what();
+        delete handle;
+        return nullptr;
+    }
+    handle->m_wasActive = true;
+    connect(this, &QmlRegistry::countChanged, handle, [handle] {
+        if (handle->m_wasActive && !handle->isActive()) {
+            handle->m_wasActive = false;
+            Q_EMIT handle->activeChanged();
+        }
+    });
+    // Collected by nobody while it has a parent, yet destroy() works on it from JavaScript.
+    QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
+    return handle;
+}
+
+void QmlRegistry::notify(const QVariant &event) const
+{
+    if (event.metaType() == QMetaType::fromType<QJSValue>()) {
+        // A JavaScript value belongs to its engine's thread: make a plain copy there.
+        if (QThread::currentThread() != thread()) {
+            qCWarning(lcRegistryIO, "QmlRegistry.notify: a QJSValue event from another thread was dropped; "
+                                    "send plain QVariant values from C++ threads");
+            return;
+        }
+        m_registry.notify(event.value<QJSValue>().toVariant());
+        return;
+    }
+    m_registry.notify(event);
+}
+
+bool QmlRegistry::remove(qint64 id)
+{
+    if (id <= 0)
+        return false;
+    return m_registry.remove(HandlerId{static_cast<std::uint64_t>(id)});
+}
+
+int QmlRegistry::count() const noexcept
+{
+    return m_registry.count();
+}
+
+QmlRegistrySender QmlRegistry::sender() const
+{
+    return QmlRegistrySender(m_shared);
+}
+
+void QmlRegistry::reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line,
+                                      bool warn)
+{
+    if (warn) {
+        QQmlError error;
+        error.setMessageType(QtWarningMsg);
+        if (!file.isEmpty())
+            error.setUrl(QUrl(file));
+        if (line > 0)
+            error.setLine(line);
+        error.setDescription(QStringLiteral("RegistryIO: handler %1 threw: %2").arg(id.value()).arg(message));
+        qmlWarning(this, error);
+    }
+    Q_EMIT handlerFailed(static_cast<qint64>(id.value()), message);
+}
+
+QmlRegistrySender::QmlRegistrySender(std::shared_ptr<detail::QmlRegistryShared> shared) noexcept
+    : m_shared(std::move(shared))
+{ }
+
+bool QmlRegistrySender::notify(const QVariant &event) const
+{
+    if (!m_shared)
+        return false;
+    {
+        std::shared_lock lock(m_shared->mutex);
+        if (QmlRegistry *registry = m_shared->registry) {
+            registry->notify(event);
+            return true;
+        }
+    }
+    if (!m_shared->warnedDead.exchange(true))
+        qCWarning(lcRegistryIO, "QmlRegistrySender::notify: the QmlRegistry was destroyed; its events are "
+                                "dropped");
+    return false;
+}
+
+bool QmlRegistrySender::isAlive() const
+{
+    if (!m_shared)
+        return false;
+    std::shared_lock lock(m_shared->mutex);
+    return m_shared->registry != nullptr;
+}
+
+} // namespace rio

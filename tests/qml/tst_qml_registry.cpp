@@ -1,0 +1,325 @@
+// QmlRegistry from QML: priority order, handles and their owners, count, once, event values,
+// JavaScript exceptions and bad input.
+
+#include "qml_test_support.h"
+
+#include <registryio/qml_registry.h>
+#include <registryio/registry_handle.h>
+
+#include <QSignalSpy>
+#include <QTest>
+
+#include <stdexcept>
+
+using rio::QmlRegistry;
+using rio::RegistryHandle;
+using rio::test::eval;
+using rio::test::exactly;
+
+class TestQmlRegistry : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<QQmlEngine> m_engine;
+    std::unique_ptr<QObject> m_root;
+
+    QmlRegistry *registry() const { return m_root->property("registry").value<QmlRegistry *>(); }
+    QString trace() const { return m_root->property("trace").toString(); }
+    QJSValue call(QObject *object, const QString &method)
+    {
+        return rio::test::call(*m_engine, object, method);
+    }
+    RegistryHandle *handle(const QString &expression)
+    {
+        return qobject_cast<RegistryHandle *>(eval(m_root.get(), expression).value<QObject *>());
+    }
+
+private Q_SLOTS:
+    void init()
+    {
+        m_engine = rio::test::makeEngine();
+        m_root = rio::test::load(*m_engine, QStringLiteral("registry.qml"));
+        QVERIFY(m_root);
+        QVERIFY(registry());
+    }
+
+    void cleanup()
+    {
+        m_root.reset();
+        m_engine.reset();
+    }
+
+    void handlersRunInPriorityOrderWithStableTies()
+    {
+        QVERIFY(handle(QStringLiteral("addTagged('a', 0)")));
+        QVERIFY(handle(QStringLiteral("addTagged('b', 10)")));
+        QVERIFY(handle(QStringLiteral("addTagged('c', 5)")));
+        QVERIFY(handle(QStringLiteral("addTagged('d', 10)")));
+        QCOMPARE(registry()->count(), 4);
+        eval(m_root.get(), QStringLiteral("registry.notify(7)"));
+        QCOMPARE(trace(), QStringLiteral("b=7;d=7;c=7;a=7;"));
+    }
+
+    void handleCarriesIdPriorityAndRemoves()
+    {
+        RegistryHandle *first = handle(QStringLiteral("addTagged('a', 3)"));
+        RegistryHandle *second = handle(QStringLiteral("addTagged('b', -2)"));
+        QVERIFY(first && second);
+        QVERIFY(first->id() > 0);
+        QVERIFY(second->id() > first->id());
+        QCOMPARE(first->priority(), 3);
+        QCOMPARE(second->priority(), -2);
+        QVERIFY(first->isActive());
+        QSignalSpy inactive(first, &RegistryHandle::activeChanged);
+
+        QCOMPARE(call(first, QStringLiteral("remove")).toBool(), true);
+        QCOMPARE(call(first, QStringLiteral("remove")).toBool(), false);
+        QVERIFY(!first->isActive());
+        QCOMPARE(inactive.count(), 1);
+        QCOMPARE(registry()->count(), 1);
+
+        // remove(id) on the registry: true once, false for unknown and invalid ids.
+        QCOMPARE(registry()->remove(second->id()), true);
+        QCOMPARE(registry()->remove(second->id()), false);
+        QCOMPARE(registry()->remove(0), false);
+        QCOMPARE(registry()->remove(-5), false);
+        eval(m_root.get(), QStringLiteral("registry.notify(1)"));
+        QCOMPARE(trace(), QString());
+    }
+
+    void destroyingTheHandleRemovesTheHandler()
+    {
+        QVERIFY(handle(QStringLiteral("addTagged('a', 0)")));
+        RegistryHandle *doomed = handle(QStringLiteral("addTagged('b', 0)"));
+        QVERIFY(doomed);
+        QSignalSpy count(registry(), &QmlRegistry::countChanged);
+        call(doomed, QStringLiteral("destroy"));
+        QTRY_COMPARE(registry()->count(), 1);
+        QCOMPARE(count.count(), 1);
+        eval(m_root.get(), QStringLiteral("registry.notify(2)"));
+        QCOMPARE(trace(), QStringLiteral("a=2;"));
+    }
+
+    void destroyingTheOwnerRemovesTheHandler()
+    {
+        QObject *owner =
+            eval(m_root.get(), QStringLiteral("ownerComponent.createObject(root)")).value<QObject *>();
+        QVERIFY(owner);
+        QPointer<RegistryHandle> owned = handle(QStringLiteral("addOwned('owned', null)"));
+        QVERIFY(owned); // owner null: owned by the registry
+        QMetaObject::invokeMethod(m_root.get(), "addOwned", Q_ARG(QVariant, QStringLiteral("x")),
+                                  Q_ARG(QVariant, QVariant::fromValue(owner)));
+        QCOMPARE(registry()->count(), 2);
+        call(owner, QStringLiteral("destroy"));
+        QTRY_COMPARE(registry()->count(), 1);
+        eval(m_root.get(), QStringLiteral("registry.notify(3)"));
+        QCOMPARE(trace(), QStringLiteral("owned=3;"));
+        QVERIFY(owned);
+    }
+
+    void handlersSurviveGarbageCollection()
+    {
+        eval(m_root.get(), QStringLiteral("addTagged('kept', 0), undefined"));
+        m_engine->collectGarbage();
+        QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
+        QCoreApplication::processEvents();
+        QCOMPARE(registry()->count(), 1);
+        eval(m_root.get(), QStringLiteral("registry.notify(4)"));
+        QCOMPARE(trace(), QStringLiteral("kept=4;"));
+    }
+
+    void countPropertyNotifies()
+    {
+        QSignalSpy changed(registry(), &QmlRegistry::countChanged);
+        RegistryHandle *h = handle(QStringLiteral("addTagged('a', 0)"));
+        QCOMPARE(eval(m_root.get(), QStringLiteral("registry.count")).toInt(), 1);
+        QCOMPARE(changed.count(), 1);
+        h->remove();
+        QCOMPARE(eval(m_root.get(), QStringLiteral("registry.count")).toInt(), 0);
+        QCOMPARE(changed.count(), 2);
+    }
+
+    void onceHandlerRunsOnce()
+    {
+        RegistryHandle *h = handle(QStringLiteral("addOnce('o')"));
+        QVERIFY(h && h->isActive());
+        eval(m_root.get(), QStringLiteral("registry.notify(1), registry.notify(2)"));
+        QCOMPARE(trace(), QStringLiteral("o=1;"));
+        QVERIFY(!h->isActive());
+        QCOMPARE(registry()->count(), 0);
+    }
+
+    void javaScriptAndCppValuesArriveAsJavaScriptValues()
+    {
+        QVERIFY(handle(QStringLiteral("addDescriber()")));
+        eval(m_root.get(), QStringLiteral("registry.notify({ a: 1, b: ['x', 'y'], c: { d: true } })"));
+        QCOMPARE(trace(), QStringLiteral("a=1,b1=y,c=true;"));
+        registry()->notify(QVariantMap{{QStringLiteral("a"), 2},
+                                       {QStringLiteral("b"), QVariantList{3, 4}},
+                                       {QStringLiteral("c"), QVariantMap{{QStringLiteral("d"), false}}}});
+        QCOMPARE(trace(), QStringLiteral("a=1,b1=y,c=true;a=2,b1=4,c=false;"));
+    }
+
+    void handlerMayRemoveItselfWhileRunning()
+    {
+        QVERIFY(handle(QStringLiteral("addSelfRemoving('s')")));
+        QVERIFY(handle(QStringLiteral("addTagged('t', -1)")));
+        eval(m_root.get(), QStringLiteral("registry.notify(1), registry.notify(2)"));
+        QCOMPARE(trace(), QStringLiteral("s=1;t=1;t=2;"));
+        QCOMPARE(registry()->count(), 1);
+    }
+
+    void throwingHandlerIsReportedAndIsolated()
+    {
+        QVERIFY(handle(QStringLiteral("addTagged('high', 10)")));
+        RegistryHandle *thrower = handle(QStringLiteral("addThrowing(5)"));
+        QVERIFY(handle(QStringLiteral("addTagged('low', 0)")));
+        QVERIFY(thrower);
+        QSignalSpy failed(registry(), &QmlRegistry::handlerFailed);
+        const int line = rio::test::lineOf(QStringLiteral("registry.qml"), QStringLiteral("THROW_ERROR"));
+        QVERIFY(line > 0);
+        QTest::ignoreMessage(QtWarningMsg,
+                             exactly(QStringLiteral("%1:%2: RegistryIO: handler %3 threw: Error: boom 9")
+                                         .arg(rio::test::dataUrl(QStringLiteral("registry.qml")).toString())
+                                         .arg(line)
+                                         .arg(thrower->id())));
+        eval(m_root.get(), QStringLiteral("registry.notify(9)"));
+        QCOMPARE(trace(), QStringLiteral("high=9;low=9;"));
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(0).toLongLong(), thrower->id());
+        QCOMPARE(failed.at(0).at(1).toString(), QStringLiteral("Error: boom 9"));
+        QCOMPARE(m_root->property("failures").toInt(), 1);
+        QCOMPARE(m_root->property("lastFailedId").toLongLong(), thrower->id());
+        QVERIFY(thrower->isActive()); // a failure does not remove the handler
+    }
+
+    void throwingANonErrorValueIsReportedToo()
+    {
+        RegistryHandle *thrower = handle(QStringLiteral("addThrowingValue(0)"));
+        QVERIFY(thrower);
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(
+                QStringLiteral("RegistryIO: handler %1 threw: plain value$").arg(thrower->id())));
+        eval(m_root.get(), QStringLiteral("registry.notify(1)"));
+        QCOMPARE(m_root->property("lastFailure").toString(), QStringLiteral("plain value"));
+    }
+
+    void cppHandlerFailuresReachQml()
+    {
+        const rio::HandlerId id =
+            registry()->registry().add([](const QVariant &) { throw std::runtime_error("cpp failure"); });
+        QTest::ignoreMessage(QtWarningMsg,
+                             exactly(QStringLiteral("handler %1 failed: cpp failure").arg(id.value())));
+        registry()->notify(1);
+        QTRY_COMPARE(m_root->property("failures").toInt(), 1);
+        QCOMPARE(m_root->property("lastFailure").toString(), QStringLiteral("cpp failure"));
+        QCOMPARE(m_root->property("lastFailedId").toULongLong(), id.value());
+    }
+
+    void addRefusesNonFunctions_data()
+    {
+        QTest::addColumn<QString>("argument");
+        QTest::addColumn<QString>("described");
+        QTest::newRow("number") << QStringLiteral("42") << QStringLiteral("a number");
+        QTest::newRow("string") << QStringLiteral("'f'") << QStringLiteral("a string");
+        QTest::newRow("undefined") << QStringLiteral("undefined") << QStringLiteral("undefined");
+        QTest::newRow("null") << QStringLiteral("null") << QStringLiteral("null");
+        QTest::newRow("object") << QStringLiteral("({ call: 1 })") << QStringLiteral("an object");
+        QTest::newRow("array") << QStringLiteral("[1]") << QStringLiteral("an array");
+    }
+
+    void addRefusesNonFunctions()
+    {
+        QFETCH(QString, argument);
+        QFETCH(QString, described);
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(QStringLiteral("QmlRegistry.add: the handler must be a function, got %1; "
+                                              "nothing was registered$")
+                                   .arg(QRegularExpression::escape(described))));
+        const QVariant result = eval(m_root.get(), QStringLiteral("registry.add(%1, 3)").arg(argument));
+        QCOMPARE(result.value<QObject *>(), nullptr);
+        QCOMPARE(registry()->count(), 0);
+    }
+
+    void addRefusesBadOptions()
+    {
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "QmlRegistry.add: options must be an object.*got a number; "
+                                               "nothing was registered$")));
+        QCOMPARE(eval(m_root.get(), QStringLiteral("registry.add(() => {}, 0, 5)")).value<QObject *>(),
+                 nullptr);
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("QmlRegistry.add: options.owner must be a QML "
+                                                               "object.*nothing was registered$")));
+        QCOMPARE(eval(m_root.get(), QStringLiteral("registry.add(() => {}, 0, { owner: 'me' })"))
+                     .value<QObject *>(),
+                 nullptr);
+        QCOMPARE(registry()->count(), 0);
+    }
+
+    void senderOfADestroyedRegistryWarnsAndDrops()
+    {
+        auto *registry = new QmlRegistry;
+        rio::QmlRegistrySender sender = registry->sender();
+        QVERIFY(sender.isAlive());
+        int calls = 0;
+        registry->registry().add([&calls](const QVariant &) { ++calls; });
+        QVERIFY(sender.notify(1));
+        QCOMPARE(calls, 1);
+        delete registry;
+        QVERIFY(!sender.isAlive());
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "QmlRegistrySender::notify: the QmlRegistry was destroyed")));
+        QVERIFY(!sender.notify(2)); // warns once...
+        QVERIFY(!sender.notify(3)); // ...and stays quiet
+        QCOMPARE(calls, 1);
+        QVERIFY(!rio::QmlRegistrySender().notify(1));
+    }
+
+    void handleOutlivingItsRegistryIsInert()
+    {
+        QObject *owner =
+            eval(m_root.get(), QStringLiteral("ownerComponent.createObject(null)")).value<QObject *>();
+        QVERIFY(owner);
+        std::unique_ptr<QObject> ownerGuard(owner);
+        QQmlEngine::setObjectOwnership(owner, QQmlEngine::CppOwnership);
+        auto *doomed = new QmlRegistry;
+        m_engine->setObjectOwnership(doomed, QQmlEngine::CppOwnership);
+        m_root->setProperty("trace", QString());
+        QJSValue registryValue = m_engine->newQObject(doomed);
+        QJSValue fn = m_engine->evaluate(QStringLiteral("(function (e) {})"));
+        QJSValue options = m_engine->newObject();
+        options.setProperty(QStringLiteral("owner"), m_engine->newQObject(owner));
+        QJSValue result =
+            registryValue.property(QStringLiteral("add")).callWithInstance(registryValue, {fn, 0, options});
+        QPointer<RegistryHandle> h = qobject_cast<RegistryHandle *>(result.toQObject());
+        QVERIFY(h);
+        QVERIFY(h->isActive());
+        delete doomed;
+        QVERIFY(h);
+        QVERIFY(!h->isActive());
+        QVERIFY(!h->remove());
+        ownerGuard.reset();
+        QVERIFY(!h);
+    }
+
+    void notifyOnADestroyedQmlRegistryIsAScriptErrorNotACrash()
+    {
+        QPointer<QObject> dynamic =
+            eval(m_root.get(), QStringLiteral("keptRegistry = registryComponent.createObject(root)"))
+                .value<QObject *>();
+        QVERIFY(dynamic);
+        eval(m_root.get(), QStringLiteral("keptRegistry.destroy()"));
+        QTRY_VERIFY(!dynamic);
+        // The engine refuses the call with a TypeError naming `notify`; nothing crashes.
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("eval failed:.*notify")));
+        eval(m_root.get(), QStringLiteral("keptRegistry.notify(1)"));
+        QCOMPARE(registry()->count(), 0);
+    }
+};
+
+QTEST_MAIN(TestQmlRegistry)
+#include "tst_qml_registry.moc"
