@@ -1,0 +1,184 @@
+// RegistryHandler: registration on completion, re-registration on property changes, enabled,
+// once, destruction, exception isolation and a missing registry.
+
+#include "qml_test_support.h"
+
+#include <registryio/qml_registry.h>
+#include <registryio/registry_handler.h>
+
+#include <QSignalSpy>
+#include <QTest>
+
+using rio::QmlRegistry;
+using rio::RegistryHandler;
+using rio::test::eval;
+using rio::test::exactly;
+
+class TestQmlHandler : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<QQmlEngine> m_engine;
+    std::unique_ptr<QObject> m_root;
+
+    QmlRegistry *registry(const char *name = "registry") const
+    {
+        return m_root->property(name).value<QmlRegistry *>();
+    }
+    RegistryHandler *handler(const char *name) const
+    {
+        return m_root->property(name).value<RegistryHandler *>();
+    }
+    QString trace() const { return m_root->property("trace").toString(); }
+    QString notify(const QString &value)
+    {
+        m_root->setProperty("trace", QString());
+        registry()->notify(value);
+        return trace();
+    }
+    RegistryHandler *create(const QString &component)
+    {
+        return qobject_cast<RegistryHandler *>(
+            eval(m_root.get(), component + QStringLiteral(".createObject(root)")).value<QObject *>());
+    }
+
+private Q_SLOTS:
+    void init()
+    {
+        m_engine = rio::test::makeEngine();
+        m_root = rio::test::load(*m_engine, QStringLiteral("handler.qml"));
+        QVERIFY(m_root);
+    }
+
+    void cleanup()
+    {
+        m_root.reset();
+        m_engine.reset();
+    }
+
+    void registersWhenCompleteInPriorityOrder()
+    {
+        QCOMPARE(registry()->count(), 2);
+        QVERIFY(handler("low")->isActive());
+        QVERIFY(handler("high")->handlerId() > 0);
+        QCOMPARE(notify(QStringLiteral("1")), QStringLiteral("high=1;low=1;"));
+    }
+
+    void priorityChangeReRegisters()
+    {
+        QSignalSpy active(handler("low"), &RegistryHandler::activeChanged);
+        const qint64 before = handler("low")->handlerId();
+        handler("low")->setPriority(20);
+        QCOMPARE(registry()->count(), 2);
+        QVERIFY(handler("low")->handlerId() > before);
+        QVERIFY(active.count() >= 1);
+        QCOMPARE(notify(QStringLiteral("2")), QStringLiteral("low=2;high=2;"));
+        eval(m_root.get(), QStringLiteral("low.priority = 0"));
+        QCOMPARE(notify(QStringLiteral("3")), QStringLiteral("high=3;low=3;"));
+    }
+
+    void registryChangeMovesTheHandler()
+    {
+        QSignalSpy changed(handler("low"), &RegistryHandler::registryChanged);
+        eval(m_root.get(), QStringLiteral("low.registry = other"));
+        QCOMPARE(changed.count(), 1);
+        QCOMPARE(registry()->count(), 1);
+        QCOMPARE(registry("other")->count(), 1);
+        QCOMPARE(notify(QStringLiteral("4")), QStringLiteral("high=4;"));
+        registry("other")->notify(QStringLiteral("5"));
+        QCOMPARE(trace(), QStringLiteral("high=4;low=5;"));
+    }
+
+    void disablingUnregistersAndEnablingRegistersAgain()
+    {
+        eval(m_root.get(), QStringLiteral("high.enabled = false"));
+        QVERIFY(!handler("high")->isActive());
+        QCOMPARE(handler("high")->handlerId(), 0);
+        QCOMPARE(registry()->count(), 1);
+        QCOMPARE(notify(QStringLiteral("6")), QStringLiteral("low=6;"));
+        eval(m_root.get(), QStringLiteral("high.enabled = true"));
+        QCOMPARE(registry()->count(), 2);
+        QCOMPARE(notify(QStringLiteral("7")), QStringLiteral("high=7;low=7;"));
+    }
+
+    void destroyedHandlerUnregisters()
+    {
+        RegistryHandler *dynamic = create(QStringLiteral("plainComponent"));
+        QVERIFY(dynamic);
+        QCOMPARE(registry()->count(), 3);
+        QCOMPARE(notify(QStringLiteral("8")), QStringLiteral("high=8;dyn=8;low=8;"));
+        QPointer<RegistryHandler> guard(dynamic);
+        rio::test::call(*m_engine, dynamic, QStringLiteral("destroy"));
+        QTRY_VERIFY(!guard);
+        QCOMPARE(registry()->count(), 2);
+        QCOMPARE(notify(QStringLiteral("9")), QStringLiteral("high=9;low=9;"));
+    }
+
+    void onceRunsOnceUntilReEnabled()
+    {
+        RegistryHandler *once = create(QStringLiteral("onceComponent"));
+        QVERIFY(once && once->isActive());
+        QSignalSpy active(once, &RegistryHandler::activeChanged);
+        QCOMPARE(notify(QStringLiteral("a")), QStringLiteral("high=a;low=a;once=a;"));
+        QVERIFY(!once->isActive());
+        QVERIFY(active.count() >= 1);
+        QCOMPARE(notify(QStringLiteral("b")), QStringLiteral("high=b;low=b;"));
+        once->setPriority(50); // a fired once-handler stays fired...
+        QCOMPARE(notify(QStringLiteral("c")), QStringLiteral("high=c;low=c;"));
+        once->setEnabled(false); // ...until it is enabled again
+        once->setEnabled(true);
+        QCOMPARE(notify(QStringLiteral("d")), QStringLiteral("once=d;high=d;low=d;"));
+    }
+
+    void throwingOnNotifiedIsReportedAndIsolated()
+    {
+        RegistryHandler *thrower = create(QStringLiteral("throwingComponent"));
+        QVERIFY(thrower);
+        const int line = rio::test::lineOf(QStringLiteral("handler.qml"), QStringLiteral("THROW_HANDLER"));
+        QVERIFY(line > 0);
+        QTest::ignoreMessage(QtWarningMsg,
+                             exactly(QStringLiteral("%1:%2: Error: handler boom x")
+                                         .arg(rio::test::dataUrl(QStringLiteral("handler.qml")).toString())
+                                         .arg(line)));
+        QCOMPARE(notify(QStringLiteral("x")), QStringLiteral("high=x;low=x;"));
+        QCOMPARE(m_root->property("failures").toInt(), 1);
+        QCOMPARE(m_root->property("lastFailedId").toLongLong(), thrower->handlerId());
+        QCOMPARE(m_root->property("lastFailure").toString(), QStringLiteral("Error: handler boom x"));
+        QVERIFY(thrower->isActive());
+    }
+
+    void withoutRegistryWarnsAndRegistersNothing()
+    {
+        QTest::ignoreMessage(
+            QtWarningMsg, QRegularExpression(QStringLiteral(
+                              "RegistryHandler: no registry is set; nothing is registered until one is$")));
+        RegistryHandler *orphan = create(QStringLiteral("orphanComponent"));
+        QVERIFY(orphan);
+        QVERIFY(!orphan->isActive());
+        QCOMPARE(registry()->count(), 2);
+        orphan->setRegistry(registry()); // a registry set later registers it
+        QVERIFY(orphan->isActive());
+        QCOMPARE(notify(QStringLiteral("y")), QStringLiteral("high=y;low=y;orphan=y;"));
+    }
+
+    void destroyedRegistryLeavesHandlersInert()
+    {
+        QPointer<QmlRegistry> doomed =
+            eval(m_root.get(), QStringLiteral("registryComponent.createObject(root)")).value<QmlRegistry *>();
+        QVERIFY(doomed);
+        RegistryHandler *h = handler("low");
+        h->setRegistry(doomed);
+        QVERIFY(h->isActive());
+        QSignalSpy changed(h, &RegistryHandler::registryChanged);
+        delete doomed.data();
+        QCOMPARE(h->registry(), nullptr);
+        QVERIFY(!h->isActive());
+        QCOMPARE(changed.count(), 1);
+        h->setPriority(3); // no registry: nothing to do, no crash
+        QCOMPARE(notify(QStringLiteral("z")), QStringLiteral("high=z;"));
+    }
+};
+
+QTEST_MAIN(TestQmlHandler)
+#include "tst_qml_handler.moc"
