@@ -179,6 +179,9 @@ private slots:
         }
         QVERIFY2(text->contains(QLatin1String("<!-- snippet: examples/quickstart/main.cpp")),
                  "README.md has no C++ quick start from examples/quickstart/main.cpp");
+        if (QFile::exists(QDir(sourceDir).filePath(QStringLiteral("examples/quickstart-qml/Main.qml"))))
+            QVERIFY2(text->contains(QLatin1String("<!-- snippet: examples/quickstart-qml/Main.qml")),
+                     "README.md has no QML quick start from examples/quickstart-qml/Main.qml");
         QVERIFY(marked >= 1);
     }
 };

@@ -1,0 +1,24 @@
+import QtQml
+import RegistryIO
+
+QtObject {
+    id: app
+    property string log: ""
+
+    property QmlRegistry orders: QmlRegistry { }
+
+    // Declarative, like Connections: higher priority runs first.
+    property RegistryHandler audit: RegistryHandler {
+        registry: app.orders
+        priority: 100
+        onNotified: (event) => app.log += "audit " + event.id + "; "
+    }
+
+    Component.onCompleted: {
+        // Imperative: add() returns a handle; remove() (or destroying it) removes the handler.
+        const mail = orders.add((event) => app.log += "mail " + event.amount + "; ")
+        orders.notify({ id: 42, amount: 9.99 }) // from QML, or from any C++ thread
+        mail.remove()
+        orders.notify({ id: 43, amount: 5 })
+    }
+}
