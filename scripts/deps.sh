@@ -12,7 +12,7 @@ packages=(
   qml6-module-qtquick-window qml6-module-qtquick-controls qml6-module-qtquick-layouts
   qml6-module-qtquick-templates qml6-module-qttest libgl-dev
   # tests, benchmarks and their peers
-  librapidcheck-dev libbenchmark-dev libboost-dev libsigc++-3.0-dev valgrind
+  librapidcheck-dev libbenchmark-dev libboost-dev libsigc++-3.0-dev valgrind python3
   # verification, docs and plots
   spin doxygen gnuplot-nox
 )
