@@ -155,10 +155,32 @@ const char *refusalReason(int signal) noexcept
 
 namespace detail {
 
+// What subscriptions hold on to: `d` is cleared (under Globals::mutex) when the UnixSignals dies.
+struct UnixSignalsAnchor
+{
+    UnixSignalsPrivate *d = nullptr;
+};
+
 class UnixSignalsPrivate
 {
 public:
-    explicit UnixSignalsPrivate(UnixSignals *q) : q(q) { }
+    explicit UnixSignalsPrivate(UnixSignals *q) : q(q), anchor(std::make_shared<UnixSignalsAnchor>())
+    {
+        anchor->d = this;
+    }
+
+    // Releases what subscriptions still hold (their closures may be freed later, by another
+    // thread's reclamation) and cuts them off.
+    void releaseAllLocked() noexcept
+    {
+        for (int signal = 1; signal < NSIG; ++signal) {
+            if (counts[static_cast<std::size_t>(signal)] > 0) {
+                counts[static_cast<std::size_t>(signal)] = 1;
+                releaseLocked(signal);
+            }
+        }
+        anchor->d = nullptr;
+    }
 
     // Installs our OS handler for `signal` if this is its first listener in the process.
     void installLocked(int signal)
@@ -223,9 +245,8 @@ public:
         ++count;
     }
 
-    void release(int signal) noexcept
+    void releaseLocked(int signal) noexcept
     {
-        std::lock_guard lock(g.mutex);
         int &count = counts[static_cast<std::size_t>(signal)];
         if (--count > 0)
             return;
@@ -298,6 +319,7 @@ public:
     }
 
     UnixSignals *q;
+    std::shared_ptr<UnixSignalsAnchor> anchor;
     std::unique_ptr<EventFlags> flags;
     QSocketNotifier *notifier = nullptr;
     int slot = -1;
@@ -311,8 +333,11 @@ public:
 
 UnixSignalSubscription::~UnixSignalSubscription()
 {
-    if (m_d != nullptr)
-        m_d->release(m_signal);
+    if (!m_anchor)
+        return; // moved from
+    std::lock_guard lock(g.mutex);
+    if (m_anchor->d != nullptr)
+        m_anchor->d->releaseLocked(m_signal);
 }
 
 } // namespace detail
@@ -367,6 +392,7 @@ UnixSignals::~UnixSignals()
     d->flags.reset();
     {
         std::lock_guard lock(g.mutex);
+        d->releaseAllLocked();
         slot.used = false;
         slot.writeFd.store(-1, std::memory_order_relaxed);
     }
@@ -388,7 +414,7 @@ EventFlags::Listeners &UnixSignals::listenersFor(int signal)
 detail::UnixSignalSubscription UnixSignals::subscribe(int signal)
 {
     d->subscribe(signal);
-    return detail::UnixSignalSubscription(d.get(), signal);
+    return detail::UnixSignalSubscription(d->anchor, signal);
 }
 
 std::shared_ptr<detail::RegistryLink> UnixSignals::makeLink()

@@ -22,22 +22,25 @@ namespace detail {
 struct RegistryLink;
 class UnixSignalsPrivate;
 
+struct UnixSignalsAnchor;
+
 // Keeps one signal of one UnixSignals subscribed (OS handler installed) while it lives; it travels
 // inside each listener's closure, so every way a listener goes (remove, guard, once, clear)
-// releases the signal once the closure is destroyed.
+// releases the signal once the closure is destroyed. It refers to its UnixSignals through a
+// shared anchor, so a closure freed late (by another thread's reclamation) finds it gone safely.
 class UnixSignalSubscription
 {
 public:
-    UnixSignalSubscription(UnixSignalsPrivate *d, int signal) noexcept : m_d(d), m_signal(signal) { }
-    UnixSignalSubscription(UnixSignalSubscription &&other) noexcept
-        : m_d(std::exchange(other.m_d, nullptr)), m_signal(other.m_signal)
+    UnixSignalSubscription(std::shared_ptr<UnixSignalsAnchor> anchor, int signal) noexcept
+        : m_anchor(std::move(anchor)), m_signal(signal)
     { }
+    UnixSignalSubscription(UnixSignalSubscription &&other) noexcept = default;
     UnixSignalSubscription &operator=(UnixSignalSubscription &&) = delete;
     UnixSignalSubscription(const UnixSignalSubscription &) = delete;
     ~UnixSignalSubscription();
 
 private:
-    UnixSignalsPrivate *m_d;
+    std::shared_ptr<UnixSignalsAnchor> m_anchor;
     int m_signal;
 };
 
