@@ -1,0 +1,44 @@
+import QtQml
+import RegistryIO
+
+QtObject {
+    id: root
+
+    // A C++ object with a `registry` property (a QmlRegistry) and record(tag, event).
+    required property var source
+    property bool withCoalesced: false
+    property RegistryHandle jsHandle: null
+
+    property RegistryHandler high: RegistryHandler {
+        registry: root.source.registry
+        priority: 10
+        onNotified: event => root.source.record("high", event)
+    }
+    property RegistryHandler latest: RegistryHandler {
+        registry: root.source.registry
+        enabled: root.withCoalesced
+        coalesce: true
+        priority: 5
+        onNotified: event => root.source.record("latest", event)
+    }
+    property RegistryHandler low: RegistryHandler {
+        registry: root.source.registry
+        priority: 1
+        onNotified: event => root.source.record("low", event)
+    }
+    property Component dynamicHandler: Component {
+        RegistryHandler {
+            registry: root.source.registry
+            onNotified: event => root.source.record("dynamic", event)
+        }
+    }
+
+    Component.onCompleted: {
+        if (withCoalesced)
+            jsHandle = source.registry.add(event => root.source.record("js", event), 3, { coalesce: true });
+    }
+
+    function addTransient() {
+        return source.registry.add(event => root.source.record("transient", event), 7);
+    }
+}
