@@ -1,0 +1,55 @@
+// The QML snippets of docs/API.md are regions of this file (tst_doc_snippets checks that the
+// two agree); main.cpp loads it, adds a C++ worker, and checks the log.
+import QtQml
+import RegistryIO
+
+QtObject {
+    id: tour
+    property var log: []
+    function record(entry) { log.push(entry) }
+
+    // [registry]
+    property QmlRegistry registry: QmlRegistry {
+        onHandlerFailed: (id, message) => tour.record("failed: " + message)
+        onCountChanged: console.log("handlers:", count)
+    }
+    // [registry]
+
+    // [handler]
+    property RegistryHandler declarative: RegistryHandler {
+        registry: tour.registry
+        priority: 10    // higher runs first; changing it re-registers
+        enabled: true   // false unregisters; true registers again
+        once: false     // true: the first event only
+        coalesce: false // true: events from other threads coalesce, the newest wins
+        onNotified: (event) => tour.record("declarative " + event.n)
+    }
+    // [handler]
+
+    function run() {
+        // [add]
+        const handle = registry.add((event) => tour.record("js " + event.n), 5)
+        registry.add(() => tour.record("once"), 0, { once: true })
+        registry.notify({ n: 1 }) // declarative 1, js 1, once
+        registry.notify({ n: 2 }) // declarative 2, js 2
+        // [add]
+
+        // [handle]
+        const id = handle.id     // positive, never reused within the registry
+        handle.remove()          // true; handle.active is now false
+        registry.remove(id)      // false: already gone
+        // [handle]
+        record("active " + handle.active + ", priority " + handle.priority)
+
+        // [failure]
+        const bad = registry.add(() => { throw new Error("bad handler") })
+        registry.notify({ n: 3 }) // a QML warning with file and line, then handlerFailed
+        bad.remove()
+        // [failure]
+
+        // [refused]
+        const none = registry.add("not a function") // QML warning; returns null, adds nothing
+        // [refused]
+        record("refused " + (none === null) + ", count " + registry.count)
+    }
+}

@@ -1,0 +1,48 @@
+// Loads Tour.qml (the QML snippets of docs/API.md), runs it, then notifies its registry from a
+// C++ worker thread through QmlRegistry::sender(), and checks the log.
+#include <registryio/qml_registry.h>
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QQmlComponent>
+#include <QQmlEngine>
+#include <QStringList>
+
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QQmlEngine engine;
+    engine.addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH));
+    QQmlComponent component(&engine, QUrl::fromLocalFile(QStringLiteral(RIO_TOUR_QML)));
+    std::unique_ptr<QObject> root(component.create());
+    if (!root) {
+        std::printf("api-tour-qml: %s\n", qPrintable(component.errorString()));
+        return 1;
+    }
+    QMetaObject::invokeMethod(root.get(), "run");
+
+    //! [sender]
+    auto *registry = root->property("registry").value<rio::QmlRegistry *>();
+    rio::QmlRegistrySender sender = registry->sender(); // copyable; safe to outlive the registry
+    std::thread worker([sender] { sender.notify(QVariantMap{{"n", 4}}); });
+    worker.join(); // the QML handlers run on the engine's thread, from its event loop
+    //! [sender]
+
+    auto log = [&] { return root->property("log").toStringList(); };
+    QDeadlineTimer deadline(5000);
+    while (!log().contains(QStringLiteral("declarative 4")) && !deadline.hasExpired())
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+
+    const QString joined = log().join(QStringLiteral(" | "));
+    std::printf("log: %s\n", qPrintable(joined));
+    const QString expected =
+        QStringLiteral("declarative 1 | js 1 | once | declarative 2 | js 2 | active false, "
+                       "priority 5 | declarative 3 | failed: Error: bad handler | refused "
+                       "true, count 1 | declarative 4");
+    std::printf("api-tour-qml: %s\n", joined == expected ? "ok" : "FAILED");
+    return joined == expected ? 0 : 1;
+}
