@@ -1,15 +1,17 @@
 # Runs doxygen on docs/Doxyfile with the output redirected to OUTPUT_DIR; fails on any warning.
-# Public header folders of layers that exist (e.g. qml/include) are added to INPUT.
+# Public header folders of layers that do not exist in this checkout are dropped from INPUT.
 cmake_minimum_required(VERSION 3.25)
 file(READ "${SOURCE_DIR}/docs/Doxyfile" config)
 file(REMOVE_RECURSE "${OUTPUT_DIR}")
 file(MAKE_DIRECTORY "${OUTPUT_DIR}")
 string(APPEND config "\nOUTPUT_DIRECTORY = ${OUTPUT_DIR}\nWARN_LOGFILE =\n")
-foreach(extra IN ITEMS qml/include)
-  if(IS_DIRECTORY "${SOURCE_DIR}/${extra}" AND NOT config MATCHES "INPUT[^\n]*${extra}")
-    string(APPEND config "INPUT += ${extra}\nSTRIP_FROM_PATH += ${extra}\nSTRIP_FROM_INC_PATH += ${extra}\n")
+set(inputs "")
+foreach(dir IN ITEMS src/core/include src/qt/include qml/include)
+  if(IS_DIRECTORY "${SOURCE_DIR}/${dir}")
+    string(APPEND inputs " ${dir}")
   endif()
 endforeach()
+string(APPEND config "INPUT =${inputs}\n")
 file(WRITE "${OUTPUT_DIR}/Doxyfile" "${config}")
 execute_process(COMMAND "${DOXYGEN}" "${OUTPUT_DIR}/Doxyfile" WORKING_DIRECTORY "${SOURCE_DIR}"
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
