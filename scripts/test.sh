@@ -31,7 +31,7 @@ for stage in $stages; do
       configure "$root/build/test-tsan" -DCMAKE_CXX_COMPILER=clang++-14 -DRIO_SANITIZE=thread \
         -DRIO_BUILD_EXAMPLES=OFF -DRIO_BUILD_BENCHMARKS=OFF
       cmake --build "$root/build/test-tsan" -j "$jobs" --target rio_sanitize
-      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/tsan.supp" \
+      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 suppressions=$root/tests/tsan.supp" \
         ctest --test-dir "$root/build/test-tsan" -j "$jobs" --label-regex sanitize
       ;;
     asan)
