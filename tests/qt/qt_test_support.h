@@ -50,6 +50,7 @@ public:
     ~Worker()
     {
         m_thread.quit();
+        m_thread.quitCalled.count_down(); // orders our wake-up write before glib closes its eventfd
         m_thread.wait();
         m_thread.finished.wait(); // QThread::wait synchronises invisibly to TSan; the latch does not
     }
@@ -125,12 +126,14 @@ private:
             runner = new QObject;
             ready.count_down();
             exec();
+            quitCalled.wait();
             delete context;
             delete runner;
             finished.count_down();
         }
         std::latch ready{1};
         std::latch finished{1};
+        std::latch quitCalled{1};
         QObject *context = nullptr;
         QObject *runner = nullptr;
     };

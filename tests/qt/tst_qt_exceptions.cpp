@@ -236,9 +236,31 @@ private Q_SLOTS:
         QCOMPARE(signalled.load(), 2);
     }
 
-    // HandlerId travels through a queued signal connection to another thread.
+    // HandlerId travels through queued signal connections (it is a registered metatype).
+    void handlerFailedThroughQueuedConnection()
+    {
+        rio::QtRegistry<int> registry;
+        riotest::LogCapture log;
+        QObject receiver;
+        std::atomic<quint64> received{0};
+        connect(
+            &registry, &rio::QtRegistryBase::handlerFailed, &receiver,
+            [&received](rio::HandlerId id, const QString &) { received.store(id.value()); },
+            Qt::QueuedConnection);
+        const rio::HandlerId id = registry.add(&fail);
+        registry.notify(1);
+        QCOMPARE(received.load(), quint64{0}); // queued: not yet
+        QTRY_COMPARE(received.load(), id.value());
+    }
+
     void handlerFailedQueuedAcrossThreads()
     {
+#if defined(RIO_TSAN)
+        // Qt copies the QString argument into its (uninstrumented) event and frees it on the
+        // receiving thread; TSan cannot see that handover. The same-thread test covers the
+        // metatype; the delivery of failures from other threads is covered above.
+        QSKIP("queued signal arguments are handed over invisibly to ThreadSanitizer");
+#endif
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         riotest::LogCapture log;
