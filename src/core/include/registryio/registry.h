@@ -145,12 +145,22 @@ public:
     {
         if (m_link)
             m_link->detach();
-        Snapshot *s = m_head.load(std::memory_order_acquire);
-        for (std::uint32_t i = 0; i < s->size; ++i)
-            s->entries()[i].box->destroy(s->entries()[i].box);
-        if (s != &m_empty)
+        // Unpublish before destroying: a closure's destructor may still call this registry
+        // (remove, clear, add) and must find it consistent, not a snapshot being freed under it.
+        for (;;) {
+            Snapshot *s = nullptr;
+            {
+                std::lock_guard lock(m_writeMutex);
+                s = detail::rcu::publish(m_head, &m_empty);
+                m_size.store(0, std::memory_order_relaxed);
+            }
+            if (s == &m_empty)
+                break;
+            for (std::uint32_t i = 0; i < s->size; ++i)
+                s->entries()[i].box->destroy(s->entries()[i].box);
             s->destroy(s);
-        if (auto *h = m_onException.load(std::memory_order_acquire))
+        }
+        if (auto *h = m_onException.exchange(nullptr, std::memory_order_acq_rel))
             h->destroy(h);
         detail::rcu::reclaimOwner(this);
     }
