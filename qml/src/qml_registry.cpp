@@ -11,6 +11,7 @@
 #include <QThread>
 #include <QUrl>
 
+#include <cmath>
 #include <mutex>
 #include <utility>
 
@@ -46,7 +47,7 @@ QmlRegistry::QmlRegistry(QObject *parent)
     connect(&m_registry, &QtRegistryBase::countChanged, this, &QmlRegistry::countChanged);
     // C++ handlers' failures, re-emitted on this thread with a JavaScript-friendly id.
     connect(&m_registry, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
-        Q_EMIT handlerFailed(static_cast<qint64>(id.value()), message);
+        Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
     });
 }
 
@@ -140,9 +141,10 @@ void QmlRegistry::notify(const QVariant &event) const
     m_registry.notify(event);
 }
 
-bool QmlRegistry::remove(qint64 id)
+bool QmlRegistry::remove(double id)
 {
-    if (id <= 0)
+    // Ids are integers from 1; JavaScript numbers hold them exactly up to 2^53.
+    if (!(id >= 1.0 && id <= 9007199254740992.0) || std::floor(id) != id)
         return false;
     return m_registry.remove(HandlerId{static_cast<std::uint64_t>(id)});
 }
@@ -170,7 +172,7 @@ void QmlRegistry::reportScriptFailure(HandlerId id, const QString &message, cons
         error.setDescription(QStringLiteral("RegistryIO: handler %1 threw: %2").arg(id.value()).arg(message));
         qmlWarning(this, error);
     }
-    Q_EMIT handlerFailed(static_cast<qint64>(id.value()), message);
+    Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
 }
 
 QmlRegistrySender::QmlRegistrySender(std::shared_ptr<detail::QmlRegistryShared> shared) noexcept

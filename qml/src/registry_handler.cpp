@@ -80,9 +80,9 @@ bool RegistryHandler::isActive() const
     return m_registeredOn && m_registeredOn->registry().contains(m_id);
 }
 
-qint64 RegistryHandler::handlerId() const noexcept
+double RegistryHandler::handlerId() const noexcept
 {
-    return isActive() ? static_cast<qint64>(m_id.value()) : 0;
+    return isActive() ? static_cast<double>(m_id.value()) : 0.0;
 }
 
 void RegistryHandler::componentComplete()

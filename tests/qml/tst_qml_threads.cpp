@@ -195,7 +195,9 @@ private Q_SLOTS:
         });
         for (int round = 0; round < kRounds; ++round) {
             QObject *dynamic =
-                eval(m_root.get(), QStringLiteral("dynamicHandler.createObject(root)")).value<QObject *>();
+                eval(m_root.get(),
+                     QStringLiteral("dynamicHandler.createObject(root, { registry: source.registry })"))
+                    .value<QObject *>();
             QVERIFY(dynamic);
             QObject *handle = eval(m_root.get(), QStringLiteral("addTransient()")).value<QObject *>();
             QVERIFY(handle);

@@ -43,8 +43,9 @@ public:
     /// JavaScript objects and arrays are copied into QVariantMap / QVariantList.
     Q_INVOKABLE void notify(const QVariant &event) const;
 
-    /// Removes the handler with this id: true the first time, false for unknown ids.
-    Q_INVOKABLE bool remove(qint64 id);
+    /// Removes the handler with this id: true the first time, false for unknown ids and for
+    /// anything that is not a positive integer.
+    Q_INVOKABLE bool remove(double id);
 
     /// Number of registered handlers.
     [[nodiscard]] int count() const noexcept;
@@ -60,7 +61,7 @@ Q_SIGNALS:
     void countChanged();
     /// A handler failed: a JavaScript handler threw (also printed as a QML warning with its file
     /// and line) or a C++ handler threw. Emitted on the registry's thread.
-    void handlerFailed(qint64 id, const QString &message);
+    void handlerFailed(double id, const QString &message);
 
 private:
     friend class RegistryHandle;

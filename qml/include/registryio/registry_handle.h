@@ -24,8 +24,8 @@ class RegistryHandle : public QObject
     Q_OBJECT
     QML_ELEMENT
     QML_UNCREATABLE("RegistryHandle is returned by QmlRegistry.add()")
-    /// The handler's id (positive, never reused within its registry).
-    Q_PROPERTY(qint64 id READ id CONSTANT)
+    /// The handler's id (a positive integer, never reused within its registry).
+    Q_PROPERTY(double id READ id CONSTANT)
     /// The handler's priority.
     Q_PROPERTY(int priority READ priority CONSTANT)
     /// True while the handler is registered.
@@ -35,8 +35,10 @@ public:
     /// Removes the handler, if it is still registered.
     ~RegistryHandle() override;
 
+    /// The handler's id as a JavaScript number.
+    [[nodiscard]] double id() const noexcept { return static_cast<double>(m_id.value()); }
     /// The handler's id.
-    [[nodiscard]] qint64 id() const noexcept { return static_cast<qint64>(m_id.value()); }
+    [[nodiscard]] HandlerId handlerId() const noexcept { return m_id; }
     /// The handler's priority.
     [[nodiscard]] int priority() const noexcept { return m_priority; }
     /// True while the handler is registered.

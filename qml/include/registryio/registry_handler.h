@@ -32,7 +32,7 @@ class RegistryHandler : public QObject, public QQmlParserStatus
     /// True while registered.
     Q_PROPERTY(bool active READ isActive NOTIFY activeChanged)
     /// The current registration's id, 0 when not registered.
-    Q_PROPERTY(qint64 handlerId READ handlerId NOTIFY activeChanged)
+    Q_PROPERTY(double handlerId READ handlerId NOTIFY activeChanged)
 
 public:
     /// A handler with no registry yet.
@@ -63,7 +63,7 @@ public:
     /// True while registered.
     [[nodiscard]] bool isActive() const;
     /// The registration's id, 0 when not registered.
-    [[nodiscard]] qint64 handlerId() const noexcept;
+    [[nodiscard]] double handlerId() const noexcept;
 
     /// QQmlParserStatus: nothing before the component is complete.
     void classBegin() override { }

@@ -26,16 +26,15 @@ QtObject {
         priority: 10
         onNotified: event => { root.trace += "high=" + event + ";"; }
     }
+    // Components get their registry from createObject(root, { registry: ... }).
     property Component onceComponent: Component {
         RegistryHandler {
-            registry: root.registry
             once: true
             onNotified: event => { root.trace += "once=" + event + ";"; }
         }
     }
     property Component throwingComponent: Component {
         RegistryHandler {
-            registry: root.registry
             priority: 5
             onNotified: event => {
                 throw new Error("handler boom " + event); // THROW_HANDLER
@@ -44,7 +43,6 @@ QtObject {
     }
     property Component plainComponent: Component {
         RegistryHandler {
-            registry: root.registry
             priority: 5
             onNotified: event => { root.trace += "dyn=" + event + ";"; }
         }

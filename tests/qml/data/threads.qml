@@ -27,8 +27,7 @@ QtObject {
         onNotified: event => root.source.record("low", event)
     }
     property Component dynamicHandler: Component {
-        RegistryHandler {
-            registry: root.source.registry
+        RegistryHandler { // created with { registry: source.registry }
             onNotified: event => root.source.record("dynamic", event)
         }
     }
