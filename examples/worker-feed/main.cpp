@@ -8,6 +8,7 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <memory>
 
 namespace {
 
@@ -50,14 +51,13 @@ int main(int argc, char **argv)
     progress.add(
         &view, [&view](const Progress &p) { view.show(p); }, 0, rio::Delivery::Latest);
 
-    QThread *worker = QThread::create([&progress] {
+    std::unique_ptr<QThread> worker(QThread::create([&progress] {
         for (int i = 1; i <= total; ++i)
             progress.notify(Progress{i, total});
-    });
-    QObject::connect(worker, &QThread::finished, worker, &QObject::deleteLater);
-    QTimer::singleShot(0, worker, [worker] { worker->start(); }); // start inside the event loop
+    }));
+    QTimer::singleShot(0, worker.get(), [&worker] { worker->start(); }); // start inside the event loop
 
     const int rc = QCoreApplication::exec();
-    worker->wait();
+    worker->wait(); // no notify may run while the registry is destroyed
     return rc;
 }
