@@ -115,7 +115,15 @@ function(rio_install_qml_module backing)
   endif()
   if(plugin AND TARGET ${plugin} AND NOT plugin STREQUAL backing)
     # The plugin finds the backing library in LIBDIR from the QML directory.
-    file(RELATIVE_PATH to_libdir "/prefix/${dest}" "/prefix/${CMAKE_INSTALL_LIBDIR}")
+    set(abs_dest "${dest}")
+    set(abs_libdir "${CMAKE_INSTALL_LIBDIR}")
+    if(NOT IS_ABSOLUTE "${abs_dest}")
+      set(abs_dest "${CMAKE_INSTALL_PREFIX}/${dest}")
+    endif()
+    if(NOT IS_ABSOLUTE "${abs_libdir}")
+      set(abs_libdir "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}")
+    endif()
+    file(RELATIVE_PATH to_libdir "${abs_dest}" "${abs_libdir}")
     set_target_properties(${plugin} PROPERTIES INSTALL_RPATH "$ORIGIN/${to_libdir}")
     install(TARGETS ${plugin}
       LIBRARY DESTINATION "${dest}"
