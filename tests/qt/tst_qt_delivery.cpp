@@ -190,6 +190,45 @@ private Q_SLOTS:
         QCOMPARE(calls.load(), 0);
     }
 
+    // Queued deliveries to one thread wait behind one Qt event posted through the first
+    // handler's context; when that context dies first, the others' deliveries still arrive.
+    void otherContextsSurviveTheDeathOfTheFirst()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        QObject *second = nullptr;
+        worker.run([&] { second = new QObject; });
+        std::atomic<int> firstCalls{0};
+        std::atomic<int> secondCalls{0};
+        std::atomic<int> secondLast{0};
+        registry.add(
+            worker.context, [&firstCalls] { firstCalls.fetch_add(1); }, 5, Qt::QueuedConnection);
+        registry.add(
+            second,
+            [&](const int &v) {
+                secondCalls.fetch_add(1);
+                secondLast.store(v);
+            },
+            1, Qt::QueuedConnection);
+        QObject *first = worker.takeContext();
+        auto gate = std::make_shared<std::latch>(1);
+        {
+            [[maybe_unused]] const rio::detail::TsanPostScope posting;
+            QMetaObject::invokeMethod(worker.runner, rio::detail::Handover([gate, first] {
+                                          gate->wait();
+                                          delete first;
+                                      }));
+        }
+        for (int i = 1; i <= 3; ++i)
+            registry.notify(i);
+        gate->count_down();
+        worker.flush();
+        QTRY_COMPARE(secondCalls.load(), 3);
+        QCOMPARE(secondLast.load(), 3);
+        QCOMPARE(firstCalls.load(), 0);
+        worker.run([second] { delete second; });
+    }
+
     // Notifies race with the context's destruction on its thread: no crash, no late call.
     void contextDestroyedWhileNotifying()
     {

@@ -213,6 +213,107 @@ void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRe
     QFuture<void>(future).then(QtFuture::Launch::Sync, Watch(id, std::move(control), std::move(token)));
 }
 
+namespace {
+
+// The one Qt event a mailbox waits behind. Discarded unrun (its context died), it sends the
+// items again, so they find a live context or are dropped.
+struct MailboxDrain : TsanHandover
+{
+    std::shared_ptr<QtMailboxes> boxes;
+    QThread *thread;
+    bool ran = false;
+
+    MailboxDrain(std::shared_ptr<QtMailboxes> b, QThread *t) noexcept : boxes(std::move(b)), thread(t)
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    MailboxDrain(MailboxDrain &&other) noexcept
+        : TsanHandover(std::move(other)), boxes(std::move(other.boxes)), thread(other.thread), ran(other.ran)
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    MailboxDrain(const MailboxDrain &) = delete;
+    MailboxDrain &operator=(const MailboxDrain &) = delete;
+    MailboxDrain &operator=(MailboxDrain &&) = delete;
+    ~MailboxDrain()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+        if (!ran && boxes)
+            boxes->lost(thread);
+    }
+
+    void operator()()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+        ran = true;
+        if (boxes) {
+            if (QThread::currentThread() == thread)
+                boxes->drain(thread);
+            else
+                boxes->lost(thread);
+        }
+        RIO_TSAN_RELEASE(this);
+    }
+};
+
+} // namespace
+
+void QtMailboxes::enqueue(QThread *thread, QObject *context, std::unique_ptr<MailItem> item)
+{
+    bool idle = false;
+    {
+        std::lock_guard lock(m_mutex);
+        auto [it, inserted] = m_boxes.try_emplace(thread);
+        Box &box = it->second;
+        MailItem *raw = item.release();
+        if (box.tail != nullptr)
+            box.tail->next = raw;
+        else
+            box.head = raw;
+        box.tail = raw;
+        idle = inserted;
+    }
+    if (idle) {
+        [[maybe_unused]] const TsanPostScope posting;
+        QMetaObject::invokeMethod(context, MailboxDrain(shared_from_this(), thread), Qt::QueuedConnection);
+    }
+}
+
+MailItem *QtMailboxes::take(QThread *thread) noexcept
+{
+    std::lock_guard lock(m_mutex);
+    auto it = m_boxes.find(thread);
+    if (it == m_boxes.end())
+        return nullptr;
+    MailItem *head = it->second.head;
+    m_boxes.erase(it);
+    return head;
+}
+
+void QtMailboxes::drain(QThread *thread) noexcept
+{
+    for (MailItem *item = take(thread); item != nullptr;) {
+        MailItem *next = std::exchange(item->next, nullptr);
+        item->deliver(std::unique_ptr<MailItem>(item));
+        item = next;
+    }
+}
+
+void QtMailboxes::lost(QThread *thread) noexcept
+{
+    for (MailItem *item = take(thread); item != nullptr;) {
+        MailItem *next = std::exchange(item->next, nullptr);
+        // Bounded: a thread that died with live objects must not bounce items forever.
+        if (++item->resends > 8)
+            delete item;
+        else
+            item->resend(std::unique_ptr<MailItem>(item));
+        item = next;
+    }
+}
+
 QtHandlerCore::~QtHandlerCore() = default;
 
 QtHandlerCore::Route QtHandlerCore::route() noexcept

@@ -13,6 +13,7 @@
 #include <QMetaObject>
 #include <QObject>
 #include <QPromise>
+#include <QThread>
 
 #include <atomic>
 #include <cstddef>
@@ -21,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -46,12 +48,57 @@ struct AsyncJoin final : AsyncOp
     QPromise<void> promise;
 };
 
+// One queued delivery waiting in a thread's mailbox.
+struct MailItem
+{
+    MailItem() = default;
+    MailItem(const MailItem &) = delete;
+    MailItem &operator=(const MailItem &) = delete;
+    virtual ~MailItem() = default;
+    // On the mailbox's thread: runs, drops (cancelled handler, dead context) or resends (the
+    // context moved to another thread).
+    virtual void deliver(std::unique_ptr<MailItem> self) noexcept = 0;
+    // Queues the item again for its context's current thread; drops it if the context died.
+    virtual void resend(std::unique_ptr<MailItem> self) noexcept = 0;
+
+    MailItem *next = nullptr;
+    int resends = 0;
+};
+
+// A registry's mailboxes, one per receiving thread: queued deliveries to one thread wait in
+// notify and priority order behind a single Qt event, so a busy notifier pays one lock and one
+// allocation per delivery instead of one Qt event (and wake-up) each.
+class QtMailboxes : public std::enable_shared_from_this<QtMailboxes>
+{
+public:
+    // Appends `item` for `thread`. When that mailbox was idle, posts its drain through
+    // `context`, which lives on `thread` (the caller holds the context's handler mutex).
+    void enqueue(QThread *thread, QObject *context, std::unique_ptr<MailItem> item);
+    // Runs everything queued for `thread` (called on it by the drain event).
+    void drain(QThread *thread) noexcept;
+    // The drain event for `thread` was discarded (its context died) or ran on the wrong
+    // thread (its context moved): every waiting item is sent again.
+    void lost(QThread *thread) noexcept;
+
+private:
+    struct Box
+    {
+        MailItem *head = nullptr;
+        MailItem *tail = nullptr;
+    };
+    MailItem *take(QThread *thread) noexcept;
+
+    std::mutex m_mutex;
+    std::unordered_map<QThread *, Box> m_boxes; // an entry exists while its drain is pending
+};
+
 // Shared by a registry and everything that may outlive it. Reaches the registry only while it
 // lives; the registry's destructor waits for calls in progress.
 struct QtRegistryControl
 {
     std::atomic<QtRegistryBase *> registry{nullptr};
     std::atomic<int> users{0};
+    std::shared_ptr<QtMailboxes> mailboxes = std::make_shared<QtMailboxes>();
 
     // Reports the exception being handled as a failure of `id`.
     void reportCurrentException(HandlerId id) noexcept;
@@ -274,6 +321,63 @@ bool post(const std::shared_ptr<QtHandler<E>> &h, std::shared_ptr<const E> paylo
                                      Qt::QueuedConnection);
 }
 
+// A queued delivery of one event to one handler, waiting in a mailbox.
+template <typename E>
+struct QtMailItem final : MailItem
+{
+    QtMailItem(std::shared_ptr<QtHandler<E>> h, std::shared_ptr<const E> p, AsyncToken t) noexcept
+        : handler(std::move(h)), payload(std::move(p)), token(std::move(t))
+    { }
+
+    void deliver(std::unique_ptr<MailItem> self) noexcept override
+    {
+        QObject *context = nullptr;
+        bool here = false;
+        {
+            std::lock_guard lock(handler->mutex);
+            context = handler->context;
+            here = context != nullptr && context->thread() == QThread::currentThread();
+        }
+        if (context == nullptr)
+            return;
+        if (!here) {
+            resend(std::move(self));
+            return;
+        }
+        handler->run(*payload, token);
+    }
+
+    void resend(std::unique_ptr<MailItem> self) noexcept override
+    {
+        std::shared_ptr<QtHandler<E>> h = handler; // `self` may go away in enqueue
+        std::unique_ptr<MailItem> dropped;         // destroyed after the lock is released
+        std::lock_guard lock(h->mutex);
+        if (h->context == nullptr || h->cancelled.load(std::memory_order_acquire)) {
+            dropped = std::move(self);
+            return;
+        }
+        try {
+            h->control->mailboxes->enqueue(h->context->thread(), h->context, std::move(self));
+        } catch (...) {
+        }
+    }
+
+    std::shared_ptr<QtHandler<E>> handler;
+    std::shared_ptr<const E> payload;
+    AsyncToken token;
+};
+
+// Queues one delivery in the mailbox of the context's thread.
+template <typename E>
+void postMail(const std::shared_ptr<QtHandler<E>> &h, std::shared_ptr<const E> payload, AsyncToken token)
+{
+    auto item = std::make_unique<QtMailItem<E>>(h, std::move(payload), std::move(token));
+    std::lock_guard lock(h->mutex);
+    if (h->context == nullptr)
+        return;
+    h->control->mailboxes->enqueue(h->context->thread(), h->context, std::move(item));
+}
+
 // Coalesced: replaces the pending payload; queues a delivery only when none is pending.
 template <typename E>
 void postLatest(const std::shared_ptr<QtHandler<E>> &h, std::shared_ptr<const E> payload, AsyncToken token)
@@ -317,7 +421,7 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, c
         if (h->delivery == Delivery::Latest)
             postLatest(h, env.payload(), token);
         else
-            post(h, env.payload(), token, nullptr);
+            postMail(h, env.payload(), token);
         return;
     case QtHandlerCore::Route::Block: {
         auto done = std::make_shared<std::latch>(1);
