@@ -281,7 +281,10 @@ bool retire(Retired *first, Retired *last) noexcept
             setPendingTag(tag);
         reclaimNow = retiredCount >= batchLimit;
     }
-    return reclaimNow;
+    // A reclaimer (typically a reader leaving its section) whose try_lock failed while we held
+    // retiredMutex left its pass to the lock holder, and this holder does not loop: ask the
+    // caller to run it, or the work that reader was blocking stays queued.
+    return reclaimNow || reclaimAgain.load(std::memory_order_seq_cst);
 }
 
 void retireAndReclaim(Retired *first, Retired *last, bool urgent) noexcept
@@ -324,6 +327,9 @@ void synchronize() noexcept
         done = reclaimPassLocked();
     }
     destroyChain(done);
+    // A failed try_lock during our pass left its own pass to us (see retire()).
+    if (reclaimAgain.load(std::memory_order_seq_cst))
+        reclaimWithRetry();
 }
 
 void barrier() noexcept
@@ -339,6 +345,8 @@ void reclaimOwner(const void *owner) noexcept
         done = takeFreeable(0, owner);
     }
     destroyChain(done);
+    if (reclaimAgain.load(std::memory_order_seq_cst))
+        reclaimWithRetry();
 }
 
 std::size_t pendingCount() noexcept

@@ -74,7 +74,8 @@ void initialize() noexcept;
 [[gnu::cold]] void onReaderExit(std::uint64_t entered) noexcept;
 
 /// Tags a chain of unpublished objects with the current epoch and queues them. Returns true when
-/// enough is pending that the caller should reclaim() (plain memory is batched).
+/// the caller should reclaim(): enough is pending (plain memory is batched), or a reclaimer that
+/// could not take the lock meanwhile left its pass to us.
 bool retire(Retired *first, Retired *last) noexcept;
 
 /// Retires and, for `urgent` work (closures of removed handlers), reclaims at once if possible.
