@@ -4,6 +4,9 @@
 //   guard/<library>/<existing>              create an RAII guard and drop it (RegistryIO addScoped,
 //                                           Boost.Signals2 scoped_connection)
 //   add_remove_and_wait/rio/<existing>      add, then removeAndWait with no notify in flight
+//   add/<library>/<existing>, remove/<library>/<existing>
+//                                           one add (or one remove) alone, timed by hand over a
+//                                           batch of objects prepared outside the timing
 
 #include "common/peers.h"
 
@@ -11,6 +14,9 @@
 
 #include <boost/signals2/connection.hpp>
 
+#include <array>
+#include <chrono>
+#include <memory>
 #include <string>
 
 namespace {
@@ -68,6 +74,52 @@ void boostGuardBenchmark(benchmark::State &state, int existing)
     }
 }
 
+constexpr int batch = 32; // objects per timed batch
+
+// Times one add (or, with `remove`, one remove) on each of `batch` objects that already hold
+// `existing` handlers; preparing and destroying the objects is outside the timing.
+template <typename Peer>
+void singleOpBenchmark(benchmark::State &state, int existing, bool remove)
+{
+    using Id = decltype(std::declval<Peer &>().add());
+    for (auto _ : state) {
+        std::array<std::unique_ptr<Peer>, batch> peers;
+        std::array<Id, batch> ids{};
+        for (int b = 0; b < batch; ++b) {
+            peers[b] = std::make_unique<Peer>();
+            for (int i = 0; i < existing; ++i)
+                peers[b]->add();
+            if (remove)
+                ids[b] = peers[b]->add();
+        }
+        const auto start = std::chrono::steady_clock::now();
+        for (int b = 0; b < batch; ++b) {
+            if (remove)
+                peers[b]->remove(ids[b]);
+            else
+                ids[b] = peers[b]->add();
+        }
+        const auto end = std::chrono::steady_clock::now();
+        benchmark::DoNotOptimize(ids);
+        state.SetIterationTime(std::chrono::duration<double>(end - start).count() / batch);
+    }
+}
+
+template <typename Peer>
+void registerSingleOps()
+{
+    for (int existing : {0, 16, 100})
+        for (bool remove : {false, true})
+            benchmark::RegisterBenchmark(
+                ((remove ? "remove/" : "add/") + std::string(Peer::key) + "/" + std::to_string(existing))
+                    .c_str(),
+                [existing, remove](benchmark::State &state) {
+                    singleOpBenchmark<Peer>(state, existing, remove);
+                })
+                ->UseManualTime()
+                ->Iterations(existing > 16 ? 100 : 300); // fixed: each iteration also prepares a batch
+}
+
 template <typename Peer>
 void registerAddRemove()
 {
@@ -95,6 +147,10 @@ int main(int argc, char **argv)
         benchmark::RegisterBenchmark(
             ("add_remove_and_wait/rio/" + std::to_string(existing)).c_str(),
             [existing](benchmark::State &s) { rioRemoveAndWaitBenchmark(s, existing); });
+    registerSingleOps<RioPeer>();
+    registerSingleOps<QtLambdaPeer>();
+    registerSingleOps<BoostPeer>();
+    registerSingleOps<SigcPeer>();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv))
         return 1;
