@@ -201,7 +201,9 @@ public:
     }
 
     /// As remove(); on return the handler is not running on any other thread. From inside that
-    /// handler it does not wait for itself. Unknown ids return false at once.
+    /// handler it does not wait for itself. Unknown ids return false at once. It waits for every
+    /// notify (of any registry) that other threads began earlier: two threads calling it from
+    /// inside handlers at the same time wait for each other and deadlock.
     bool removeAndWait(HandlerId id)
     {
         if (!unpublish(id, /*reclaimNow=*/false))
@@ -287,7 +289,8 @@ public:
     void clearExceptionHandler() { replaceExceptionHandler(nullptr); }
 
     /// Waits until no notify that began before the call can still reach a removed handler, and
-    /// frees what that releases. From inside a handler it does not wait for its own notify.
+    /// frees what that releases. From inside a handler it does not wait for its own notify (the
+    /// same caveat as removeAndWait() applies to two threads doing so at once).
     void synchronize() { detail::rcu::synchronize(); }
 
     /// The capacity hint given at construction.
