@@ -4,6 +4,7 @@
 // named. The files are examples that build and run as tests, so the docs compile and stay true.
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QRegularExpression>
 #include <QTest>
 
@@ -161,6 +162,32 @@ private slots:
                                  .arg(i < got.size() ? got[i] : QStringLiteral("<end>"),
                                       i < want.size() ? want[i] : QStringLiteral("<end>"))));
         }
+    }
+
+    // Relative links of README.md and docs/*.md point at files that exist.
+    void relativeLinksResolve()
+    {
+        static const QRegularExpression link(QStringLiteral(R"(\]\(([^)\s]+)\))"));
+        QStringList broken;
+        for (const QString &doc : documents()) {
+            const auto text = readText(doc);
+            QVERIFY2(text, qPrintable(doc));
+            const QDir base = QFileInfo(QDir(sourceDir).filePath(doc)).dir();
+            // Code is not prose: drop fenced blocks and inline code spans first.
+            static const QRegularExpression code(QStringLiteral(R"(```.*?```|`[^`\n]*`)"),
+                                                 QRegularExpression::DotMatchesEverythingOption);
+            const QString prose = QString(*text).remove(code);
+            for (auto it = link.globalMatch(prose); it.hasNext();) {
+                const QString target = it.next().captured(1).section(QLatin1Char('#'), 0, 0);
+                if (target.isEmpty() || target.contains(QLatin1String("://")) ||
+                    target.startsWith(QLatin1String("mailto:")))
+                    continue;
+                if (!QFileInfo::exists(base.filePath(target)))
+                    broken << doc + QLatin1String(" -> ") + target;
+            }
+        }
+        QVERIFY2(broken.isEmpty(),
+                 qPrintable(QStringLiteral("broken links:\n  ") + broken.join(QStringLiteral("\n  "))));
     }
 
     // The README's C++ and QML quick starts must be tested, so every such block there is marked.
