@@ -12,6 +12,9 @@
 #include <cstdint>
 #include <deque>
 #include <initializer_list>
+#include <latch>
+#include <memory>
+#include <stdexcept>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -115,6 +118,7 @@ private slots:
         std::atomic<long> notifies{0};
         std::atomic<long> nonEmptyNotifies{0};
         std::atomic<int> waitedRemovals{0};
+        std::array<std::atomic<long>, writers> laneSeen{}; // notifies that saw each lane
 
         std::vector<std::thread> threads;
         for (int n = 0; n < notifiers; ++n) {
@@ -126,6 +130,10 @@ private slots:
                     registry.notify(&visit);
                     if (!consistent(visit))
                         inconsistent.fetch_add(1);
+                    for (int i = 0; i < std::min(visit.count, Visit::capacity); ++i) {
+                        if (i == 0 || laneOf(visit.tags[i]) != laneOf(visit.tags[i - 1]))
+                            laneSeen[laneOf(visit.tags[i])].fetch_add(1, std::memory_order_relaxed);
+                    }
                     notifies.fetch_add(1, std::memory_order_relaxed);
                     if (visit.count > 0)
                         nonEmptyNotifies.fetch_add(1, std::memory_order_relaxed);
@@ -157,6 +165,10 @@ private slots:
                             },
                             (writers - w) * 1000 - i));
                     }
+                    // Let a notify see this generation (unless the other writer cleared it).
+                    const long seenBefore = laneSeen[std::size_t(w)].load();
+                    while (laneSeen[std::size_t(w)].load() == seenBefore && registry.contains(ids.back()))
+                        std::this_thread::yield();
                     // Remove from the end, mixing remove() and removeAndWait().
                     for (int i = k - 1; i >= 0; --i) {
                         if ((round + i) % 3 == 0) {
@@ -248,6 +260,80 @@ private slots:
         stop.store(true);
         notifier.join();
         QVERIFY(registry.isEmpty());
+    }
+
+    // The exception callback is replaced and cleared while other threads' handlers throw: every
+    // call reaches a live callback (its capture is checked), and nothing reaches the caller.
+    void exceptionCallbackReplacedWhileNotifying()
+    {
+        const int replacements = rio::test::scaled(200, 2);
+        struct Capture
+        {
+            std::atomic<long> *calls;
+            unsigned magic = 0xC0FFEE;
+            explicit Capture(std::atomic<long> *c) : calls(c) { }
+            Capture(const Capture &other) : calls(other.calls), magic(other.magic) { }
+            ~Capture() { magic = 0; }
+        };
+        rio::Registry<int> registry;
+        registry.add([] { throw std::runtime_error("always"); });
+        std::atomic<long> reports{0};
+        std::atomic<long> deadCaptures{0};
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> notifiers;
+        for (int n = 0; n < 1; ++n) { // one notifier: with more, the main thread starves on 2 cores
+            notifiers.emplace_back([&] {
+                while (!stop.load(std::memory_order_relaxed))
+                    registry.notify(0);
+            });
+        }
+        for (int i = 0; i < replacements; ++i) {
+            if (i % 10 == 9) {
+                registry.clearExceptionHandler();
+                continue;
+            }
+            const long before = reports.load();
+            registry.setExceptionHandler(
+                [c = Capture(&reports), &deadCaptures](const rio::ExceptionInfo &info) {
+                    if (c.magic != 0xC0FFEE || info.message != "always")
+                        deadCaptures.fetch_add(1);
+                    c.calls->fetch_add(1, std::memory_order_relaxed);
+                });
+            // Replace it only once the notifiers are using it.
+            while (reports.load() == before)
+                std::this_thread::yield();
+        }
+        stop.store(true);
+        for (std::thread &t : notifiers)
+            t.join();
+        QCOMPARE(deadCaptures.load(), 0L);
+        QVERIFY(reports.load() >= replacements * 9 / 10); // each callback that was set got called
+        qDebug("%ld failures reported across %d callback replacements", reports.load(), replacements);
+    }
+
+    // A guard is reset on one thread while its registry is destroyed on another, both released
+    // at once: either the handler is removed or the guard finds the registry gone; no crash
+    // (ASan) and no race (TSan).
+    void guardResetRacesRegistryDestruction()
+    {
+        const int rounds = rio::test::scaled(2000, 5);
+        int removedByGuard = 0;
+        for (int r = 0; r < rounds; ++r) {
+            auto registry = std::make_unique<rio::Registry<int>>();
+            rio::HandlerGuard guard = registry->addScoped([] {});
+            std::latch start(2);
+            bool removed = false;
+            std::thread resetter([&] {
+                start.arrive_and_wait();
+                removed = guard.reset();
+            });
+            start.arrive_and_wait();
+            registry.reset();
+            resetter.join();
+            removedByGuard += removed;
+            QVERIFY(!guard.isActive());
+        }
+        qDebug("the guard removed its handler first in %d of %d rounds", removedByGuard, rounds);
     }
 };
 
