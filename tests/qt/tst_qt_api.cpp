@@ -108,6 +108,20 @@ private Q_SLOTS:
         QCOMPARE(calls, 3);
     }
 
+    // A closure that owns a guard of the same registry: removing it through its own guard
+    // destroys the closure, which removes the inner handler (no deadlock on the guard link).
+    void closureOwningAGuardOfTheSameRegistry()
+    {
+        rio::QtRegistry<int> registry;
+        auto inner = std::make_shared<rio::HandlerGuard>(registry.addScoped([] {}));
+        rio::HandlerGuard outer = registry.addScoped([owned = inner] { static_cast<void>(owned); });
+        inner.reset();
+        QCOMPARE(registry.count(), 2);
+        QVERIFY(outer.reset());
+        registry.synchronize();
+        QCOMPARE(registry.count(), 0);
+    }
+
     void guardOutlivesRegistry()
     {
         rio::HandlerGuard guard;

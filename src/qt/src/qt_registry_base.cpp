@@ -9,6 +9,7 @@
 #include <climits>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <utility>
 
@@ -90,9 +91,37 @@ void QtRegistryBase::detachShared() noexcept
         m_control->detach();
 }
 
+namespace {
+
+// >0 while this thread removes a handler for a HandlerGuard (under the guard link's lock).
+thread_local int linkRemovalDepth = 0;
+
+struct RetiredHandler final : detail::rcu::Retired
+{
+    std::shared_ptr<detail::QtHandlerCore> ref;
+};
+
+} // namespace
+
 bool QtRegistryBase::removeThroughLink(void *registry, HandlerId id) noexcept
 {
-    return static_cast<QtRegistryBase *>(registry)->removeHandler(id, true);
+    ++linkRemovalDepth;
+    const bool removed = static_cast<QtRegistryBase *>(registry)->removeHandler(id, true);
+    --linkRemovalDepth;
+    return removed;
+}
+
+void detail::releaseHandler(std::shared_ptr<QtHandlerCore> &handler) noexcept
+{
+    if (linkRemovalDepth == 0 || !handler)
+        return; // the caller drops it
+    auto *retired = new (std::nothrow) RetiredHandler;
+    if (retired == nullptr)
+        return;
+    retired->ref = std::move(handler);
+    retired->destroy = [](detail::rcu::Retired *r) noexcept { delete static_cast<RetiredHandler *>(r); };
+    // RegistryLink::remove reclaims after releasing its lock (or the read section's exit does).
+    detail::rcu::retire(retired, retired);
 }
 
 namespace detail {

@@ -249,6 +249,8 @@ protected:
                 handler->cancel();
             m_core.remove(id);
         }
+        std::shared_ptr<detail::QtHandlerCore> last = std::move(handler);
+        detail::releaseHandler(last);
         try {
             Q_EMIT countChanged();
         } catch (...) {

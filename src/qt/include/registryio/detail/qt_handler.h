@@ -321,6 +321,11 @@ bool post(const std::shared_ptr<QtHandler<E>> &h, std::shared_ptr<const E> paylo
                                      Qt::QueuedConnection);
 }
 
+// Called with a removed handler's last registry reference. Inside a guard's removal (which
+// holds the guard link's lock) the reference is retired to the reclamation domain, so a closure
+// whose destructor resets guards of the same registry runs after that lock is released.
+void releaseHandler(std::shared_ptr<QtHandlerCore> &handler) noexcept;
+
 // A queued delivery of one event to one handler, waiting in a mailbox.
 template <typename E>
 struct QtMailItem final : MailItem
