@@ -91,7 +91,7 @@ private slots:
     // notifiers running flat out: the handler raises a violation if it runs after the return.
     void noCallAfterReturn()
     {
-        const int rounds = rio::test::scaled(300, 4);
+        const int rounds = rio::test::scaled(100, 4);
         rio::Registry<int> registry;
         std::atomic<bool> stop{false};
         std::atomic<int> violations{0};
