@@ -5,6 +5,7 @@
 #include <registryio/registry_handle.h>
 
 #include <QJSEngine>
+#include <QPointer>
 #include <QQmlEngine>
 #include <QQmlError>
 #include <QQmlInfo>
@@ -102,12 +103,18 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
     }
 
     auto *handle = new RegistryHandle(m_shared, engine, handler, priority, owner != nullptr ? owner : this);
-    auto deliver = [handle](const QVariant &event) { handle->deliver(event); };
+    // The registry is the delivery context (handles live on its thread): it outlives every
+    // delivery it has queued, while a handle may die with deliveries pending. Its destructor
+    // removes the handler, and the QPointer skips a delivery that would still race with that.
+    auto deliver = [handle = QPointer<RegistryHandle>(handle)](const QVariant &event) {
+        if (handle)
+            handle->deliver(event);
+    };
     try {
         if (once)
-            handle->m_id = m_registry.addOnce(handle, deliver, priority);
+            handle->m_id = m_registry.addOnce(this, deliver, priority);
         else
-            handle->m_id = m_registry.add(handle, deliver, priority, Qt::AutoConnection,
+            handle->m_id = m_registry.add(this, deliver, priority, Qt::AutoConnection,
                                           coalesce ? Delivery::Latest : Delivery::Every);
     } catch (const std::exception &e) {
         qmlWarning(this) << "QmlRegistry.add: " << e.what();

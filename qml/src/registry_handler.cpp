@@ -109,11 +109,19 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
         if (!m_registry) {
             if (warnWithoutRegistry)
                 qmlWarning(this) << "RegistryHandler: no registry is set; nothing is registered until one is";
+        } else if (m_registry->thread() != thread()) {
+            qmlWarning(this) << "RegistryHandler: the registry lives on another thread; nothing is "
+                                "registered";
         } else {
-            auto deliver = [this](const QVariant &event) { this->deliver(event); };
+            // The registry is the delivery context: it outlives the deliveries it queued, while
+            // this object may die with some pending (its destructor removes the handler first).
+            auto deliver = [self = QPointer<RegistryHandler>(this)](const QVariant &event) {
+                if (self)
+                    self->deliver(event);
+            };
             QtRegistry<QVariant> &target = m_registry->registry();
-            m_id = m_once ? target.addOnce(this, deliver, m_priority)
-                          : target.add(this, deliver, m_priority, Qt::AutoConnection,
+            m_id = m_once ? target.addOnce(m_registry.data(), deliver, m_priority)
+                          : target.add(m_registry.data(), deliver, m_priority, Qt::AutoConnection,
                                        m_coalesce ? Delivery::Latest : Delivery::Every);
             m_registeredOn = m_registry;
         }
