@@ -279,6 +279,36 @@ private Q_SLOTS:
         QCOMPARE(calls.load(), 0);
     }
 
+    // A removed handler's context may die before its queued delivery is drained (through
+    // another context): the delivery is dropped without touching the dead context.
+    void removedHandlersContextDiesBeforeTheDrain()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        QObject *doomed = nullptr;
+        worker.run([&] { doomed = new QObject; });
+        std::atomic<int> kept{0};
+        std::atomic<int> removed{0};
+        registry.add(
+            worker.context, [&kept] { kept.fetch_add(1); }, 5); // the drain goes here
+        const rio::HandlerId id = registry.add(
+            doomed, [&removed] { removed.fetch_add(1); }, 1);
+        auto gate = std::make_shared<std::latch>(1);
+        {
+            [[maybe_unused]] const rio::detail::TsanPostScope posting;
+            QMetaObject::invokeMethod(worker.runner, rio::detail::Handover([gate, doomed] {
+                                          gate->wait();
+                                          delete doomed; // after remove(): the registry no longer watches it
+                                      }));
+        }
+        registry.notify(1);
+        QVERIFY(registry.remove(id));
+        gate->count_down();
+        worker.flush();
+        QTRY_COMPARE(kept.load(), 1);
+        QCOMPARE(removed.load(), 0);
+    }
+
     // removeAndWait returns only once a delivery running on the context's thread finished.
     void removeAndWaitWaitsForRunningDelivery()
     {

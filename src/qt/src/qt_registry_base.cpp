@@ -369,6 +369,9 @@ void QtHandlerCore::cancel() noexcept
     {
         std::lock_guard lock(mutex);
         connection = std::exchange(contextConnection, QMetaObject::Connection());
+        // Disconnected, we would not learn of the context's death: forget it now, so no
+        // pending delivery or resend ever touches it again.
+        context = nullptr;
     }
     if (connection)
         QObject::disconnect(connection);

@@ -336,6 +336,8 @@ struct QtMailItem final : MailItem
 
     void deliver(std::unique_ptr<MailItem> self) noexcept override
     {
+        if (handler->cancelled.load(std::memory_order_acquire))
+            return;
         QObject *context = nullptr;
         bool here = false;
         {
