@@ -180,6 +180,34 @@ private Q_SLOTS:
         QVERIFY(accepted.load() >= delivered.load());
     }
 
+    void handlersDestroyedWithDeliveriesQueuedNeverRun()
+    {
+        load(false);
+        QVERIFY(m_root);
+        auto *dynamic = qobject_cast<rio::RegistryHandler *>(
+            eval(m_root.get(),
+                 QStringLiteral("dynamicHandler.createObject(root, { registry: source.registry })"))
+                .value<QObject *>());
+        QObject *handle = eval(m_root.get(), QStringLiteral("addTransient()")).value<QObject *>();
+        QVERIFY(dynamic && handle);
+        // Deliveries for every handler wait in the engine thread's queue...
+        std::thread worker([registry = m_source->registry()] {
+            for (int i = 0; i < 10; ++i)
+                registry->notify(i);
+        });
+        worker.join();
+        // ...when the handle is removed and then destroyed, and the item re-registers and dies.
+        QVERIFY(rio::test::call(*m_engine, handle, QStringLiteral("remove")).toBool());
+        delete handle;
+        dynamic->setPriority(3);
+        delete dynamic;
+        QTRY_COMPARE(m_source->take(QStringLiteral("low")).size(), std::size_t(10));
+        QCOMPARE(m_source->take(QStringLiteral("high")).size(), std::size_t(10));
+        QVERIFY(m_source->take(QStringLiteral("transient")).empty());
+        QVERIFY(m_source->take(QStringLiteral("dynamic")).empty());
+        QCOMPARE(m_source->registry()->count(), 2);
+    }
+
     void handlersComeAndGoWhileAWorkerNotifies()
     {
         load(false);
