@@ -343,7 +343,12 @@ void QtMailboxes::lost(QThread *thread) noexcept
     }
 }
 
-QtHandlerCore::~QtHandlerCore() = default;
+QtHandlerCore::~QtHandlerCore()
+{
+    // A once-handler leaves the registry without being cancelled: drop its watch on the context.
+    if (contextConnection)
+        QObject::disconnect(contextConnection);
+}
 
 QtHandlerCore::Route QtHandlerCore::route() noexcept
 {
