@@ -201,16 +201,12 @@ private slots:
         QCOMPARE(c.destroyedWhileRunning.load(), 0L);
     }
 
-    // KNOWN BUG (runs only with RIO_TEST_KNOWN_BUGS=1): a reader leaving its section reclaims
-    // a registry's closures on its own thread; when the registry is destroyed meanwhile,
-    // ~Registry (reclaimOwner) finds nothing left to take and returns while that closure's
-    // destructor is still running elsewhere, so "at the latest when the registry dies" does not
-    // hold. The closure's destructor here blocks until the main thread releases it.
+    // A reader leaving its section reclaims a registry's closures on its own thread; when the
+    // registry is destroyed meanwhile, ~Registry must wait until that closure's destructor has
+    // finished there ("at the latest when the registry dies"). The closure's destructor here
+    // blocks until the main thread releases it.
     void registryDeathWaitsForItsClosuresBeingDestroyedElsewhere()
     {
-        if (qEnvironmentVariableIntValue("RIO_TEST_KNOWN_BUGS") == 0)
-            QSKIP("known bug: ~Registry does not wait for closure destructors running on other "
-                  "threads; set RIO_TEST_KNOWN_BUGS=1 to run");
         struct SlowToDie
         {
             std::latch *inDestructor;

@@ -135,14 +135,98 @@ Retired *takeFreeable(std::uint64_t bound, const void *owner) noexcept
     return freeHead;
 }
 
-// Destroys a chain outside every lock: a closure's destructor may use registries itself.
-void destroyChain(Retired *r) noexcept
+// A chain taken off the retired list and being destroyed outside the lock (a closure's
+// destructor may use registries itself). Linked into `inFlightHead` while it runs, so that
+// reclaimOwner() can wait until no other thread is still destroying an object of its owner:
+// "destroyed at the latest when the registry dies" must hold even when another thread's reader
+// exit took the object first.
+struct InFlight
 {
-    while (r) {
-        Retired *next = r->next;
-        r->destroy(r);
-        r = next;
+    static constexpr int maxOwners = 8;
+    InFlight *next = nullptr;
+    Retired *remaining = nullptr; // only the destroying thread touches it
+    std::thread::id thread;
+    const void *owners[maxOwners] = {};
+    int ownerCount = 0;
+    bool anyOwner = false; // more owners than fit: treated as holding every owner
+
+    bool holds(const void *owner) const noexcept
+    {
+        return anyOwner || std::find(owners, owners + ownerCount, owner) != owners + ownerCount;
     }
+};
+constinit InFlight *inFlightHead = nullptr; // guarded by retiredMutex
+
+// Registers `chain` as in flight on the calling thread. Caller holds retiredMutex, the same
+// hold that took the chain off the retired list, so an object is always findable somewhere.
+void beginInFlight(InFlight &f, Retired *chain) noexcept
+{
+    f.remaining = chain;
+    if (chain == nullptr)
+        return;
+    f.thread = std::this_thread::get_id();
+    for (Retired *r = chain; r && !f.anyOwner; r = r->next) {
+        if (r->owner == nullptr || f.holds(r->owner))
+            continue;
+        if (f.ownerCount == InFlight::maxOwners)
+            f.anyOwner = true;
+        else
+            f.owners[f.ownerCount++] = r->owner;
+    }
+    f.next = inFlightHead;
+    inFlightHead = &f;
+}
+
+// Destroys an in-flight chain outside every lock, then unlinks it.
+void runInFlight(InFlight &f) noexcept
+{
+    if (f.remaining == nullptr)
+        return;
+    while (Retired *r = f.remaining) {
+        f.remaining = r->next;
+        r->destroy(r);
+    }
+    std::lock_guard lock(retiredMutex);
+    for (InFlight **link = &inFlightHead; *link; link = &(*link)->next) {
+        if (*link == &f) {
+            *link = f.next;
+            break;
+        }
+    }
+}
+
+// Moves the objects of `owner` still queued in this thread's own in-flight chains (we are
+// inside one of their destructors) onto `out`. Caller holds retiredMutex.
+Retired *takeOwnInFlight(const void *owner, Retired *out) noexcept
+{
+    const std::thread::id self = std::this_thread::get_id();
+    for (InFlight *f = inFlightHead; f; f = f->next) {
+        if (f->thread != self)
+            continue;
+        for (Retired **link = &f->remaining; *link;) {
+            Retired *r = *link;
+            if (r->owner == owner) {
+                *link = r->next;
+                r->next = out;
+                out = r;
+            } else {
+                link = &r->next;
+            }
+        }
+    }
+    return out;
+}
+
+// True while another thread is destroying a chain that may hold an object of `owner`.
+bool ownerInFlightElsewhere(const void *owner) noexcept
+{
+    const std::thread::id self = std::this_thread::get_id();
+    std::lock_guard lock(retiredMutex);
+    for (const InFlight *f = inFlightHead; f; f = f->next) {
+        if (f->thread != self && f->holds(owner))
+            return true;
+    }
+    return false;
 }
 
 // One reclaim pass under retiredMutex: fence, find the oldest reader, take what it cannot see.
@@ -160,9 +244,10 @@ void reclaimWithRetry() noexcept
     reclaimAgain.store(true, std::memory_order_seq_cst);
     while (reclaimAgain.load(std::memory_order_seq_cst) && retiredMutex.try_lock()) {
         reclaimAgain.store(false, std::memory_order_seq_cst);
-        Retired *done = reclaimPassLocked();
+        InFlight done;
+        beginInFlight(done, reclaimPassLocked());
         retiredMutex.unlock();
-        destroyChain(done);
+        runInFlight(done);
     }
 }
 
@@ -321,12 +406,17 @@ void synchronize() noexcept
     }
     // Blocking here (unlike a reader's try-lock) so that what the wait released is freed before
     // we return.
-    Retired *done = nullptr;
+    // Everything tagged at or before `target` is unreachable now, except by our own section: no
+    // second heavy fence is needed to free it.
+    std::uint64_t bound = target + 1;
+    if (self != nullptr)
+        bound = std::min(bound, self->epoch.load(std::memory_order_relaxed));
+    InFlight done;
     {
         std::lock_guard lock(retiredMutex);
-        done = reclaimPassLocked();
+        beginInFlight(done, retiredHead ? takeFreeable(bound, nullptr) : nullptr);
     }
-    destroyChain(done);
+    runInFlight(done);
     // A failed try_lock during our pass left its own pass to us (see retire()).
     if (reclaimAgain.load(std::memory_order_seq_cst))
         reclaimWithRetry();
@@ -339,12 +429,20 @@ void barrier() noexcept
 
 void reclaimOwner(const void *owner) noexcept
 {
-    Retired *done = nullptr;
+    InFlight done;
     {
         std::lock_guard lock(retiredMutex);
-        done = takeFreeable(0, owner);
+        beginInFlight(done, takeOwnInFlight(owner, takeFreeable(0, owner)));
     }
-    destroyChain(done);
+    runInFlight(done);
+    // Another thread's reclaim pass may have taken some of ours just before: wait until its
+    // destructors ran, so nothing of this owner outlives the owner.
+    for (unsigned spins = 0; ownerInFlightElsewhere(owner); ++spins) {
+        if (spins < 64)
+            std::this_thread::yield();
+        else
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
     if (reclaimAgain.load(std::memory_order_seq_cst))
         reclaimWithRetry();
 }
