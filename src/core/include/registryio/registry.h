@@ -266,8 +266,10 @@ public:
         for (const Entry *it = s->entries(), *end = s->end; it != end; ++it) {
             try {
                 it->invoke(it->box, event);
+            } catch (const std::exception &e) {
+                reportFailure(it->box, e.what());
             } catch (...) {
-                reportFailure(it->box);
+                reportFailure(it->box, nullptr);
             }
         }
     }
@@ -423,23 +425,18 @@ private:
     }
 
     // Out of line and cold: the no-throw path of notify pays nothing for it (not even a register
-    // for `this`: the box knows its registry). Called inside the catch block, so the exception is
-    // current.
-    [[gnu::cold, gnu::noinline]] static void reportFailure(const Box *box) noexcept
+    // for `this`: the box knows its registry). Called inside notify's catch clauses, so the
+    // exception is current; `what` is null for a non-std exception.
+    [[gnu::cold, gnu::noinline]] static void reportFailure(const Box *box, const char *what) noexcept
     {
         const auto *self = static_cast<const Registry *>(box->owner);
-        const HandlerId id = box->id;
         try {
             detail::ExceptionHandlerBase *callback = detail::rcu::dereference(self->m_onException);
             if (callback == nullptr)
                 return;
-            ExceptionInfo info{id, {}, std::current_exception()};
-            try {
-                std::rethrow_exception(info.exception);
-            } catch (const std::exception &e) {
-                info.message = e.what();
-            } catch (...) {
-            }
+            // `what` comes from notify's own catch clause: no rethrow just to read it.
+            const ExceptionInfo info{box->id, what ? std::string(what) : std::string(),
+                                     std::current_exception()};
             callback->call(callback, info);
         } catch (...) {
         }
