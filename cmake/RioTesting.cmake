@@ -12,6 +12,13 @@ endif()
 # One Qt Test executable per concern, registered with CTest under the same name.
 function(rio_add_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;ENV;ARGS" ${ARGN})
+  # A test of a layer that this configuration does not build (RIO_BUILD_QT/QML off) is skipped.
+  foreach(lib IN LISTS T_LIBS)
+    if(lib MATCHES "^RegistryIO::" AND NOT TARGET ${lib})
+      message(STATUS "${name}: skipped, ${lib} is not built in this configuration")
+      return()
+    endif()
+  endforeach()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} Qt6::Test)
   rio_target_defaults(${name})
