@@ -2,3 +2,20 @@
 function(rio_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
 endfunction()
+
+# rio_add_example(<target> SOURCES <files...> LIBS <targets...>
+#                 [TEST <name> PASS <regex> [ARGS <args...>] [LABELS <labels...>]])
+# An example program in ${CMAKE_BINARY_DIR}/examples; with TEST, also a CTest test (label
+# `example`) whose output must match PASS.
+function(rio_add_example target)
+  cmake_parse_arguments(E "" "TEST;PASS" "SOURCES;LIBS;ARGS;LABELS" ${ARGN})
+  add_executable(${target} ${E_SOURCES})
+  target_link_libraries(${target} PRIVATE ${E_LIBS})
+  rio_target_defaults(${target})
+  set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/examples")
+  if(RIO_BUILD_TESTS AND E_TEST)
+    add_test(NAME ${E_TEST} COMMAND ${target} ${E_ARGS})
+    set_tests_properties(${E_TEST} PROPERTIES LABELS "example;${E_LABELS}" TIMEOUT 60
+      ENVIRONMENT "QT_QPA_PLATFORM=offscreen" PASS_REGULAR_EXPRESSION "${E_PASS}")
+  endif()
+endfunction()
