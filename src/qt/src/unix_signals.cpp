@@ -17,7 +17,7 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <signal.h>
+#include <signal.h> // NOLINT(modernize-deprecated-headers): sigaction and siginfo_t are POSIX
 #include <unistd.h>
 
 #if defined(__linux__) && __has_include(<sys/eventfd.h>)
@@ -295,7 +295,7 @@ public:
 
     // Reads until the fd would block, then broadcasts: a signal that arrives after the read
     // writes again and is delivered on the next pass.
-    void dispatch()
+    void dispatch() const
     {
         std::array<char, 256> buffer;
         for (;;) {
@@ -309,7 +309,7 @@ public:
         flags->broadcast();
     }
 
-    void reportFailure(int signal, const ExceptionInfo &info)
+    void reportFailure(int signal, const ExceptionInfo &info) const
     {
         const HandlerId id{(info.handlerId.value() << 8) | static_cast<unsigned>(signal)};
         const QString message = QString::fromStdString(info.message);
@@ -414,7 +414,7 @@ EventFlags::Listeners &UnixSignals::listenersFor(int signal)
 detail::UnixSignalSubscription UnixSignals::subscribe(int signal)
 {
     d->subscribe(signal);
-    return detail::UnixSignalSubscription(d->anchor, signal);
+    return {d->anchor, signal};
 }
 
 std::shared_ptr<detail::RegistryLink> UnixSignals::makeLink()

@@ -24,7 +24,8 @@ public:
     constexpr explicit operator bool() const noexcept { return isValid(); }
 
     /// Ids compare by value.
-    friend constexpr auto operator<=>(HandlerId, HandlerId) noexcept = default;
+    friend constexpr auto operator<=>(HandlerId, HandlerId) noexcept =
+        default; // NOLINT(modernize-use-nullptr): clang-tidy 14 misreads the defaulted <=>
 
 private:
     std::uint64_t m_value = 0;

@@ -46,8 +46,9 @@ struct HandlerBoxBase : rcu::Retired
 template <typename E, typename F>
 struct HandlerBox final : HandlerBoxBase<E>
 {
+    // The tag keeps this from competing with the copy and move constructors.
     template <typename G>
-    explicit HandlerBox(G &&g) : fn(std::forward<G>(g))
+    HandlerBox(std::in_place_t, G &&g) : fn(std::forward<G>(g))
     {
         this->destroy = [](rcu::Retired *r) noexcept { delete static_cast<HandlerBox *>(r); };
     }
@@ -73,8 +74,11 @@ struct Snapshot : rcu::Retired
     std::uint32_t capacity = 0;
     const Entry<E> *end = entries(); // one past the last entry: saves notify the size arithmetic
 
-    Entry<E> *entries() noexcept { return reinterpret_cast<Entry<E> *>(this + 1); }
-    const Entry<E> *entries() const noexcept { return reinterpret_cast<const Entry<E> *>(this + 1); }
+    [[nodiscard]] Entry<E> *entries() noexcept { return reinterpret_cast<Entry<E> *>(this + 1); }
+    [[nodiscard]] const Entry<E> *entries() const noexcept
+    {
+        return reinterpret_cast<const Entry<E> *>(this + 1);
+    }
 
     static Snapshot *create(std::size_t size, std::size_t capacityHint)
     {
@@ -104,7 +108,7 @@ template <typename F>
 struct ExceptionHandlerBox final : ExceptionHandlerBase
 {
     template <typename G>
-    explicit ExceptionHandlerBox(G &&g) : fn(std::forward<G>(g))
+    ExceptionHandlerBox(std::in_place_t, G &&g) : fn(std::forward<G>(g))
     {
         call = [](ExceptionHandlerBase *b, const ExceptionInfo &info) {
             std::invoke(static_cast<ExceptionHandlerBox *>(b)->fn, info);
@@ -282,7 +286,8 @@ public:
     {
         if (detail::isEmptyCallable(callback))
             throw std::invalid_argument("rio::Registry::setExceptionHandler: the callback is empty");
-        auto *box = new detail::ExceptionHandlerBox<std::decay_t<F>>(std::forward<F>(callback));
+        auto *box =
+            new detail::ExceptionHandlerBox<std::decay_t<F>>(std::in_place, std::forward<F>(callback));
         box->owner = this;
         replaceExceptionHandler(box);
     }
@@ -331,7 +336,7 @@ private:
         using Fn = std::decay_t<F>;
         if (detail::isEmptyCallable(handler))
             throw std::invalid_argument("rio::Registry::add: the handler is empty");
-        auto box = std::make_unique<detail::HandlerBox<E, Fn>>(std::forward<F>(handler));
+        auto box = std::make_unique<detail::HandlerBox<E, Fn>>(std::in_place, std::forward<F>(handler));
         box->priority = priority;
         box->owner = this;
         if constexpr (Once)

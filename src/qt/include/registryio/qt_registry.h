@@ -307,7 +307,8 @@ private:
         if (detail::isEmptyCallable(handler))
             throw std::invalid_argument("rio::QtRegistry::add: the handler is empty");
         validate(type, delivery);
-        auto h = std::make_shared<detail::QtHandlerImpl<E, std::decay_t<F>>>(std::forward<F>(handler));
+        auto h = std::make_shared<detail::QtHandlerImpl<E, std::decay_t<F>>>(std::in_place,
+                                                                             std::forward<F>(handler));
         h->priority = priority;
         h->type = type;
         h->delivery = delivery;

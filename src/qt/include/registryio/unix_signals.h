@@ -100,7 +100,7 @@ public:
     {
         std::shared_ptr<detail::RegistryLink> link = makeLink();
         const HandlerId id = add(signal, std::forward<F>(handler), priority);
-        return HandlerGuard(std::move(link), id);
+        return {std::move(link), id};
     }
 
     /// Removes a handler: true the first time. On return it is not running on another thread;

@@ -195,8 +195,9 @@ struct QtHandler : QtHandlerCore
 template <typename E, typename F>
 struct QtHandlerImpl final : QtHandler<E>
 {
+    // The tag keeps this from competing with the copy and move constructors.
     template <typename G>
-    explicit QtHandlerImpl(G &&g) : fn(std::forward<G>(g))
+    QtHandlerImpl(std::in_place_t, G &&g) : fn(std::forward<G>(g))
     { }
 
     void invoke(const E &event, const AsyncToken &token) override
