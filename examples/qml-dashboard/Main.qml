@@ -25,7 +25,7 @@ Window {
     property bool alertsAfterLog: true
     property RegistryHandle alertHandle: null
 
-    width: 720
+    width: 800
     height: 300
     visible: true
     title: "RegistryIO dashboard"
@@ -131,7 +131,7 @@ Window {
         }
 
         Rectangle {
-            width: 200
+            width: 240
             height: parent.height
             color: "#2a2f38"
             radius: 6
@@ -168,7 +168,7 @@ Window {
         }
 
         Rectangle {
-            width: 160
+            width: 200
             height: parent.height
             color: "#2a2f38"
             radius: 6
