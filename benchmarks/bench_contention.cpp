@@ -4,6 +4,7 @@
 // per thread (time x threads) and throughput (1e9 / time).
 
 #include "common/peers.h"
+#include "common/run_main.h"
 
 #include <benchmark/benchmark.h>
 
@@ -66,10 +67,5 @@ int main(int argc, char **argv)
     registerPeer<QtLambdaPeer>();
     registerPeer<BoostPeer>();
     registerPeer<FloorPeer>(); // read-only after set-up, so safe to share: the ideal scaling
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv))
-        return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return rio::bench::runBenchmarks(argc, argv);
 }

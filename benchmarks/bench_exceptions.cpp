@@ -4,6 +4,7 @@
 // and std::function catch per handler, as RegistryIO does. Names: exceptions/<library>/<variant>.
 
 #include "common/peers.h"
+#include "common/run_main.h"
 
 #include <benchmark/benchmark.h>
 
@@ -127,10 +128,5 @@ int main(int argc, char **argv)
         propagatingBenchmark<SigcPeer>(
             s, [](SigcPeer &p) { p.signal.connect([](const Event &) { throwingBody(); }); });
     });
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv))
-        return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return rio::bench::runBenchmarks(argc, argv);
 }

@@ -2,6 +2,7 @@
 // Names: notify/<library>/<handlers>.
 
 #include "common/peers.h"
+#include "common/run_main.h"
 
 #include <benchmark/benchmark.h>
 
@@ -39,10 +40,5 @@ int main(int argc, char **argv)
                 ("notify/" + std::string(Peer::key) + "/" + std::to_string(handlers)).c_str(),
                 [handlers](benchmark::State &state) { notifyBenchmark<Peer>(state, handlers); });
     });
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv))
-        return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return rio::bench::runBenchmarks(argc, argv);
 }

@@ -9,6 +9,7 @@
 //                                           batch of objects prepared outside the timing
 
 #include "common/peers.h"
+#include "common/run_main.h"
 
 #include <benchmark/benchmark.h>
 
@@ -151,10 +152,5 @@ int main(int argc, char **argv)
     registerSingleOps<QtLambdaPeer>();
     registerSingleOps<BoostPeer>();
     registerSingleOps<SigcPeer>();
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv))
-        return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return rio::bench::runBenchmarks(argc, argv);
 }
