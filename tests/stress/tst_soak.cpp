@@ -263,7 +263,7 @@ private slots:
 
         // Quiescent: once nothing runs, a removed handler's closure is gone and nothing is queued.
         soak.registry->synchronize();
-        QCOMPARE(rio::detail::rcu::pendingCount(), std::size_t{0});
+        QCOMPARE(rio::detail::pendingCountAll(), std::size_t{0});
         std::size_t registered = 0;
         std::size_t states = 0;
         for (Writer &w : writers) {
@@ -283,7 +283,7 @@ private slots:
 
         // The registry dies before some guards: they become inert, and every closure is gone.
         soak.registry.reset();
-        QCOMPARE(rio::detail::rcu::pendingCount(), std::size_t{0});
+        QCOMPARE(rio::detail::pendingCountAll(), std::size_t{0});
         for (Writer &w : writers) {
             for (auto &[guard, state] : w.guards)
                 QVERIFY(!guard.reset());

@@ -1,4 +1,3 @@
-#include <registryio/detail/rcu.h>
 #include <registryio/detail/registry_link.h>
 #include <registryio/handler_guard.h>
 
@@ -10,21 +9,26 @@ namespace detail {
 
 bool RegistryLink::remove(HandlerId id) noexcept
 {
-    bool removed = false;
+    void *target = nullptr;
     {
         std::lock_guard lock(mutex);
-        if (registry != nullptr)
-            removed = removeFn(registry, id);
+        if (registry == nullptr)
+            return false;
+        target = registry;
+        ++busy;
     }
-    if (removed && !rcu::inReadSection())
-        rcu::reclaim();
+    const bool removed = removeFn(target, id);
+    std::lock_guard lock(mutex);
+    if (--busy == 0)
+        idle.notify_all();
     return removed;
 }
 
 void RegistryLink::detach() noexcept
 {
-    std::lock_guard lock(mutex);
+    std::unique_lock lock(mutex);
     registry = nullptr;
+    idle.wait(lock, [this] { return busy == 0; });
 }
 
 } // namespace detail

@@ -1,0 +1,184 @@
+#pragma once
+
+// The type-independent part of Registry<E>, compiled once in the core library: handler arrays,
+// ids, removal, the registry's own retired list and its reclaim passes. Registry<E> adds only
+// what depends on the event and closure types (boxing a closure and calling it), so that no code
+// pointer into a user's module (a plugin) is left behind once its handlers are destroyed.
+
+#include <registryio/detail/config.h>
+#include <registryio/detail/hazard.h>
+#include <registryio/exception_info.h>
+#include <registryio/handler_id.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace rio::detail {
+
+class RegistryCore;
+struct RegistryLink;
+
+/// Something a registry unpublished and frees once no reader can reach it.
+struct Retired
+{
+    enum class Kind : std::uint8_t { Snapshot, Handler, Callback };
+
+    Retired *next = nullptr;
+    void (*destroy)(Retired *) noexcept = nullptr;
+    std::uint64_t seq = 0;   // the registry's retire sequence number (writer-only)
+    std::uint32_t bytes = 0; // for the pass trigger: batches are bounded in bytes too
+    Kind kind = Kind::Handler;
+    bool markOther = false; // reclaim-pass scratch: protected by another thread
+    bool markSelf = false;  // reclaim-pass scratch: protected by the passing thread
+};
+
+/// A registered handler; the closure lives in a derived type of Registry<E>.
+struct HandlerBox : Retired
+{
+    HandlerId id;
+    int priority = 0;
+    std::uint32_t index = 0;            // position in the current snapshot (writer-only)
+    std::uint64_t birth = 0;            // version of the first snapshot that holds it
+    std::uint64_t death = ~0ull;        // version of the first snapshot that does not
+    RegistryCore *core = nullptr;       // its registry (once-handlers, failure reports)
+    std::atomic<bool> fired{false};     // once-handlers only
+    bool removed = false;               // unpublished (writer-only)
+};
+
+/// Order of notify's running announcement and invoke load (sequentially consistent under TSan).
+inline constexpr std::memory_order announceOrder =
+    RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_relaxed;
+
+/// The type-erased call of a handler: the box and a pointer to the event.
+using Invoke = void (*)(HandlerBox *, const void *);
+
+/// Called in place of a removed handler's invoke; lives in the core library.
+RIO_CORE_EXPORT void skipRemoved(HandlerBox *, const void *) noexcept;
+
+/// One slot of a published array. `invoke` turns into skipRemoved when the handler is removed.
+struct Entry
+{
+    std::atomic<Invoke> invoke;
+    HandlerBox *box;
+};
+
+/// A priority-sorted handler array. Entries before `end` never change except that a removed
+/// handler's `invoke` becomes skipRemoved; appends write past `end`, then move it.
+struct Snapshot : Retired
+{
+    std::atomic<const Entry *> end{nullptr};
+    std::uint32_t size = 0;     // entries written, removed ones included (writer-only)
+    std::uint32_t capacity = 0; // writer-only
+    std::uint32_t dead = 0;     // removed entries (writer-only)
+    std::uint64_t version = 0;
+
+    [[nodiscard]] Entry *entries() noexcept { return reinterpret_cast<Entry *>(this + 1); }
+    [[nodiscard]] const Entry *entries() const noexcept { return reinterpret_cast<const Entry *>(this + 1); }
+};
+
+/// The registry's exception callback, type-erased.
+struct CallbackBox : Retired
+{
+    void (*call)(CallbackBox *, const ExceptionInfo &) = nullptr;
+};
+
+/// The writer side and shared state of one registry.
+class RIO_CORE_EXPORT RegistryCore
+{
+public:
+    explicit RegistryCore(std::size_t capacityHint);
+    ~RegistryCore();
+    RegistryCore(const RegistryCore &) = delete;
+    RegistryCore &operator=(const RegistryCore &) = delete;
+
+    /// Publishes `box` with `invoke`; takes ownership on success (the caller keeps it on a throw).
+    HandlerId add(HandlerBox *box, Invoke invoke, int priority);
+    /// Unpublishes; never allocates. Runs a reclaim pass when the batch is full.
+    bool remove(HandlerId id) noexcept;
+    /// remove(), then waits until the handler (if it was ever handed out) is not running on
+    /// another thread and is destroyed.
+    bool removeAndWait(HandlerId id) noexcept;
+    /// Unpublishes every handler.
+    void clear() noexcept;
+    /// Waits until nothing retired before the call can still be reached by another thread's
+    /// notify, and destroys it.
+    void synchronize() noexcept;
+    [[nodiscard]] bool contains(HandlerId id) const noexcept;
+    [[nodiscard]] std::size_t size() const noexcept { return m_live.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::size_t capacityHint() const noexcept { return m_capacityHint; }
+    /// Objects retired and not yet destroyed.
+    [[nodiscard]] std::size_t pendingCount() const noexcept;
+    /// Replaces the exception callback (null clears it); the old one is retired.
+    void replaceCallback(CallbackBox *box) noexcept;
+    /// The link guards hold (created on first use).
+    std::shared_ptr<RegistryLink> link();
+
+    /// A once-handler that fired unpublishes itself (from inside notify: never reclaims).
+    void retireFired(HandlerBox *box) noexcept;
+    /// Reports a throwing handler to the callback; `what` is null for a non-std exception.
+    RIO_COLD static void reportFailure(const HandlerBox *box, const char *what) noexcept;
+
+    // Read by every notify: on its own cache line, away from what writers touch.
+    alignas(64) std::atomic<Snapshot *> head;
+    std::atomic<CallbackBox *> callback{nullptr};
+
+    // Process-life hooks (fork): see process_life.cpp.
+    void lockForFork() noexcept;
+    void unlockAfterFork(bool child) noexcept;
+
+private:
+    struct PassResult
+    {
+        bool blockedByOthers = false; // an awaited box may still run on another thread
+    };
+
+    Snapshot *createSnapshot(std::size_t capacity);
+    Snapshot *copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt);
+    void publishLocked(Snapshot *next) noexcept;
+    void compactLocked() noexcept;
+    HandlerBox *findLocked(HandlerId id) const noexcept;
+    void tombstoneLocked(HandlerBox *box) noexcept;
+    void retireLocked(Retired *r) noexcept;
+    bool passDueLocked() const noexcept;
+    // One reclaim pass; destroys what it frees after dropping the lock (which it takes).
+    PassResult pass(std::unique_lock<std::mutex> &lock, bool fence, const HandlerBox *target,
+                    std::uint64_t awaitSeq) noexcept;
+    void destroyChain(Retired *chain) noexcept;
+    void waitForOtherDestruction() noexcept;
+    void wait(std::uint64_t awaitSeq, HandlerId target) noexcept;
+
+    mutable std::mutex m_mutex;
+    std::atomic<std::size_t> m_live{0};
+    std::uint64_t m_lastId = 0;
+    std::uint64_t m_version = 0;
+    std::size_t m_capacityHint = 0;
+    std::vector<std::pair<std::uint64_t, HandlerBox *>> m_byId; // sorted by id; box null once removed
+    std::size_t m_byIdNulls = 0;
+    // Retired and not yet destroyed: handler boxes, and snapshots/callbacks (few) apart.
+    Retired *m_boxes = nullptr;
+    Retired *m_others = nullptr;
+    std::size_t m_pending = 0;
+    std::size_t m_pendingBytes = 0;
+    std::atomic<std::size_t> m_pendingPublic{0};
+    std::size_t m_nextPass = 64;
+    std::size_t m_nextPassBytes = 64 * 1024;
+    std::uint64_t m_retireSeq = 0;
+    std::uint64_t m_fencedSeq = 0; // everything retired up to this was unpublished before a fence
+    std::atomic<std::uint32_t> m_destroying{0}; // chains of ours being destroyed, all threads
+    std::shared_ptr<RegistryLink> m_link;
+    RegistryCore *m_prev = nullptr; // the process-wide registry list (fork)
+    RegistryCore *m_next = nullptr;
+    Snapshot m_empty;
+
+    friend struct RegistryList;
+};
+
+/// Number of objects retired by every registry and not yet destroyed (tests, diagnostics).
+RIO_CORE_EXPORT std::size_t pendingCountAll() noexcept;
+
+} // namespace rio::detail

@@ -1,0 +1,43 @@
+// The Linux heavy fence: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED).
+
+#include "domain.h"
+
+#include <atomic>
+
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace rio::detail::hazard {
+
+namespace testing {
+// Test hook: makes membarrier fail from now on, as a seccomp filter installed later would.
+RIO_CORE_EXPORT constinit std::atomic<bool> failMembarrier{false};
+} // namespace testing
+
+bool membarrierRegister() noexcept
+{
+#if defined(__linux__) && defined(__NR_membarrier)
+    const long supported = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (supported < 0 || (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+        return false;
+    return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+    return false;
+#endif
+}
+
+bool membarrierFence() noexcept
+{
+#if defined(__linux__) && defined(__NR_membarrier)
+    if (testing::failMembarrier.load(std::memory_order_relaxed))
+        return false;
+    return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+    return false;
+#endif
+}
+
+} // namespace rio::detail::hazard

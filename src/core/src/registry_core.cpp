@@ -1,0 +1,624 @@
+// The writer side of a registry: handler arrays, removal by tombstone, and the registry's own
+// reclaim passes. See docs/ARCHITECTURE.md ("Core v2") for the protocol and its proof.
+
+#include "domain.h"
+#include "registry_list.h"
+
+#include <registryio/detail/registry_core.h>
+#include <registryio/detail/registry_link.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <new>
+#include <stdexcept>
+#include <thread>
+
+namespace rio::detail {
+
+namespace {
+
+constexpr std::size_t passObjects = 64;        // a pass runs once this many objects wait...
+constexpr std::size_t passBytes = 64 * 1024;   // ...or this many bytes
+constexpr std::uint32_t compactAfterDead = 8; // tombstones tolerated before compaction
+
+constexpr std::memory_order publishOrder = RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_release;
+constexpr std::memory_order scanOrder = RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acquire;
+
+constinit std::atomic<std::size_t> pendingAll{0};
+
+// This thread's chains being destroyed, innermost first: a registry does not wait for its own
+// thread (a closure destructor may call removeAndWait or synchronize of its registry).
+struct DestroyFrame
+{
+    const RegistryCore *core;
+    DestroyFrame *next;
+};
+thread_local constinit DestroyFrame *destroyFrames = nullptr;
+
+std::uint32_t ownFrames(const RegistryCore *core) noexcept
+{
+    std::uint32_t n = 0;
+    for (const DestroyFrame *f = destroyFrames; f; f = f->next)
+        n += f->core == core ? 1u : 0u;
+    return n;
+}
+
+void freeSnapshot(Retired *r) noexcept
+{
+    auto *s = static_cast<Snapshot *>(r);
+    s->~Snapshot();
+    ::operator delete(s);
+}
+
+int *priorities(Snapshot *s) noexcept
+{
+    return reinterpret_cast<int *>(s->entries() + s->capacity);
+}
+
+bool removeThroughLink(void *core, HandlerId id) noexcept
+{
+    return static_cast<RegistryCore *>(core)->remove(id);
+}
+
+void backoff(unsigned spins) noexcept
+{
+    if (spins < 64)
+        std::this_thread::yield();
+    else
+        std::this_thread::sleep_for(std::chrono::microseconds(spins < 1024 ? 50 : 1000));
+}
+
+} // namespace
+
+void skipRemoved(HandlerBox *, const void *) noexcept { }
+
+std::size_t pendingCountAll() noexcept
+{
+    return pendingAll.load(std::memory_order_relaxed);
+}
+
+RegistryCore::RegistryCore(std::size_t capacityHint)
+    : head(&m_empty), m_capacityHint(std::min<std::size_t>(capacityHint, std::size_t{1} << 20))
+{
+    hazard::initialize();
+    m_empty.kind = Retired::Kind::Snapshot;
+    m_empty.end.store(m_empty.entries(), std::memory_order_relaxed);
+    RegistryList::add(this);
+}
+
+RegistryCore::~RegistryCore()
+{
+    if (m_link)
+        m_link->detach();
+    // Closure destructors may still call this registry (remove, clear, add): take everything
+    // under the lock, destroy outside it, until nothing is left.
+    for (;;) {
+        Retired *chain = nullptr;
+        std::unique_lock lock(m_mutex);
+        Snapshot *s = head.load(std::memory_order_relaxed);
+        for (std::uint32_t i = 0; i < s->size; ++i) {
+            Entry &e = s->entries()[i];
+            if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved) {
+                e.box->next = chain;
+                chain = e.box;
+            }
+        }
+        if (s != &m_empty) {
+            head.store(&m_empty, publishOrder);
+            s->next = chain;
+            chain = s;
+        }
+        if (CallbackBox *c = callback.exchange(nullptr, std::memory_order_acq_rel)) {
+            c->next = chain;
+            chain = c;
+        }
+        for (Retired **list : {&m_boxes, &m_others}) {
+            while (Retired *r = *list) {
+                *list = r->next;
+                r->next = chain;
+                chain = r;
+            }
+        }
+        pendingAll.fetch_sub(m_pending, std::memory_order_relaxed);
+        m_pending = m_pendingBytes = 0;
+        m_pendingPublic.store(0, std::memory_order_relaxed);
+        m_byId.clear();
+        m_byIdNulls = 0;
+        m_live.store(0, std::memory_order_relaxed);
+        if (chain == nullptr)
+            break;
+        m_destroying.fetch_add(1, std::memory_order_relaxed);
+        lock.unlock();
+        destroyChain(chain);
+    }
+    waitForOtherDestruction();
+    RegistryList::remove(this);
+}
+
+Snapshot *RegistryCore::createSnapshot(std::size_t capacity)
+{
+    if (capacity > std::numeric_limits<std::uint32_t>::max() / 2)
+        throw std::length_error("rio::Registry: too many handlers");
+    const std::size_t bytes = sizeof(Snapshot) + capacity * (sizeof(Entry) + sizeof(int));
+    auto *s = new (::operator new(bytes)) Snapshot;
+    s->kind = Retired::Kind::Snapshot;
+    s->destroy = &freeSnapshot;
+    s->bytes = static_cast<std::uint32_t>(std::min<std::size_t>(bytes, std::numeric_limits<std::uint32_t>::max()));
+    s->capacity = static_cast<std::uint32_t>(capacity);
+    return s;
+}
+
+// A copy of the head without its tombstones, with `insert` at `insertAt` (an index into the
+// head) if given. Throws std::bad_alloc with nothing changed.
+Snapshot *RegistryCore::copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt)
+{
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    Snapshot *next = createSnapshot(capacity);
+    Entry *out = next->entries();
+    int *outPriority = priorities(next);
+    std::uint32_t n = 0;
+    auto place = [&](Invoke f, HandlerBox *b, int priority) {
+        new (&out[n]) Entry{{f}, b};
+        outPriority[n] = priority;
+        b->index = n++;
+    };
+    const int *curPriority = cur == &m_empty ? nullptr : priorities(cur);
+    for (std::uint32_t i = 0; i <= cur->size; ++i) {
+        if (insert != nullptr && i == insertAt)
+            place(nullptr, const_cast<HandlerBox *>(insert), insert->priority); // invoke set by add()
+        if (i == cur->size)
+            break;
+        const Entry &e = cur->entries()[i];
+        const Invoke f = e.invoke.load(std::memory_order_relaxed);
+        if (f != &skipRemoved)
+            place(f, e.box, curPriority[i]);
+    }
+    next->size = n;
+    next->end.store(out + n, std::memory_order_relaxed);
+    next->version = m_version + 1;
+    return next;
+}
+
+// Makes `next` the head. Every tombstone of the old head is gone from `next`: their boxes die
+// at its version. The old head is retired.
+void RegistryCore::publishLocked(Snapshot *next) noexcept
+{
+    Snapshot *old = head.load(std::memory_order_relaxed);
+    m_version = next->version;
+    head.store(next, publishOrder);
+    for (Retired *r = m_boxes; r; r = r->next) {
+        auto *b = static_cast<HandlerBox *>(r);
+        if (b->death == ~0ull)
+            b->death = next->version;
+    }
+    if (old != &m_empty)
+        retireLocked(old);
+}
+
+HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
+{
+    std::unique_lock lock(m_mutex);
+    // Everything that can throw comes first: on a throw nothing has changed.
+    if (m_byIdNulls > 32 && m_byIdNulls * 2 > m_byId.size()) {
+        std::erase_if(m_byId, [](const auto &entry) { return entry.second == nullptr; });
+        m_byIdNulls = 0;
+    }
+    if (m_byId.size() == m_byId.capacity())
+        m_byId.reserve(std::max<std::size_t>(16, 2 * m_byId.size())); // amortised O(1)
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    const int *curPriority = cur == &m_empty ? nullptr : priorities(cur);
+    // After every entry of equal or higher priority (registration order within a priority).
+    const auto pos = static_cast<std::uint32_t>(
+        curPriority == nullptr ? 0
+                               : std::partition_point(curPriority, curPriority + cur->size,
+                                                      [priority](int p) { return p >= priority; }) -
+                curPriority);
+    box->priority = priority;
+    box->core = this;
+    box->kind = Retired::Kind::Handler;
+    const HandlerId id{++m_lastId};
+    box->id = id;
+    if (pos == cur->size && cur->size < cur->capacity) {
+        // Append into the head's spare room: readers that already loaded `end` never see it.
+        Entry *slot = cur->entries() + cur->size;
+        new (slot) Entry{{invoke}, box};
+        priorities(cur)[cur->size] = priority;
+        box->index = cur->size;
+        box->birth = cur->version;
+        ++cur->size;
+        cur->end.store(slot + 1, publishOrder);
+    } else {
+        const std::size_t live = m_live.load(std::memory_order_relaxed) + 1;
+        const std::size_t capacity = std::max({m_capacityHint, 2 * live, std::size_t{4}});
+        Snapshot *next = nullptr;
+        try {
+            next = copyLocked(capacity, box, pos);
+        } catch (...) {
+            --m_lastId;
+            throw;
+        }
+        next->entries()[box->index].invoke.store(invoke, std::memory_order_relaxed);
+        box->birth = next->version;
+        publishLocked(next);
+    }
+    m_byId.emplace_back(id.value(), box); // capacity reserved above
+    m_live.fetch_add(1, std::memory_order_relaxed);
+    return id;
+}
+
+HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept
+{
+    // Ids grow with every add, so m_byId is sorted by id.
+    const auto it = std::lower_bound(m_byId.begin(), m_byId.end(), id.value(),
+                                     [](const auto &entry, std::uint64_t v) { return entry.first < v; });
+    return it != m_byId.end() && it->first == id.value() ? it->second : nullptr;
+}
+
+void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
+{
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    cur->entries()[box->index].invoke.store(&skipRemoved, publishOrder);
+    ++cur->dead;
+    box->removed = true;
+    const auto it = std::lower_bound(m_byId.begin(), m_byId.end(), box->id.value(),
+                                     [](const auto &entry, std::uint64_t v) { return entry.first < v; });
+    it->second = nullptr;
+    ++m_byIdNulls;
+    m_live.fetch_sub(1, std::memory_order_relaxed);
+    retireLocked(box);
+}
+
+void RegistryCore::retireLocked(Retired *r) noexcept
+{
+    r->seq = ++m_retireSeq;
+    Retired **list = r->kind == Retired::Kind::Handler ? &m_boxes : &m_others;
+    r->next = *list;
+    *list = r;
+    ++m_pending;
+    m_pendingBytes += r->bytes;
+    m_pendingPublic.store(m_pending, std::memory_order_relaxed);
+    pendingAll.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool RegistryCore::passDueLocked() const noexcept
+{
+    return m_pending >= m_nextPass || m_pendingBytes >= m_nextPassBytes;
+}
+
+void RegistryCore::compactLocked() noexcept
+{
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    if (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size)
+        return;
+    const std::size_t live = m_live.load(std::memory_order_relaxed);
+    if (live == 0) {
+        m_empty.version = m_version + 1;
+        publishLocked(&m_empty);
+        return;
+    }
+    try {
+        publishLocked(copyLocked(std::max({m_capacityHint, 2 * live, std::size_t{4}}), nullptr, 0));
+    } catch (...) {
+        // No memory: the tombstones stay until a later compaction. Removal never needs memory.
+    }
+}
+
+bool RegistryCore::remove(HandlerId id) noexcept
+{
+    if (!id.isValid())
+        return false;
+    std::unique_lock lock(m_mutex);
+    HandlerBox *box = findLocked(id);
+    if (box == nullptr)
+        return false;
+    tombstoneLocked(box);
+    compactLocked();
+    if (passDueLocked())
+        pass(lock, /*fence=*/true, nullptr, 0);
+    return true;
+}
+
+void RegistryCore::retireFired(HandlerBox *box) noexcept
+{
+    // Inside notify: unpublish only; the next writer of this registry reclaims.
+    std::lock_guard lock(m_mutex);
+    if (!box->removed)
+        tombstoneLocked(box);
+}
+
+void RegistryCore::clear() noexcept
+{
+    std::unique_lock lock(m_mutex);
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    if (cur == &m_empty)
+        return;
+    for (std::uint32_t i = 0; i < cur->size; ++i) {
+        Entry &e = cur->entries()[i];
+        if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
+            continue;
+        e.invoke.store(&skipRemoved, publishOrder);
+        e.box->removed = true;
+        retireLocked(e.box);
+    }
+    m_byId.clear();
+    m_byIdNulls = 0;
+    m_live.store(0, std::memory_order_relaxed);
+    m_empty.version = m_version + 1;
+    publishLocked(&m_empty);
+    if (passDueLocked())
+        pass(lock, true, nullptr, 0);
+}
+
+bool RegistryCore::contains(HandlerId id) const noexcept
+{
+    if (!id.isValid())
+        return false;
+    std::lock_guard lock(m_mutex);
+    return findLocked(id) != nullptr;
+}
+
+std::size_t RegistryCore::pendingCount() const noexcept
+{
+    return m_pendingPublic.load(std::memory_order_relaxed);
+}
+
+void RegistryCore::replaceCallback(CallbackBox *box) noexcept
+{
+    std::unique_lock lock(m_mutex);
+    if (box != nullptr)
+        box->kind = Retired::Kind::Callback;
+    CallbackBox *old = callback.exchange(box, RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acq_rel);
+    if (old != nullptr) {
+        retireLocked(old);
+        if (passDueLocked())
+            pass(lock, true, nullptr, 0);
+    }
+}
+
+std::shared_ptr<RegistryLink> RegistryCore::link()
+{
+    std::lock_guard lock(m_mutex);
+    if (!m_link) {
+        auto l = std::make_shared<RegistryLink>();
+        l->registry = this;
+        l->removeFn = &removeThroughLink;
+        m_link = std::move(l);
+    }
+    return m_link;
+}
+
+// One reclaim pass. With `fence`, first the heavy fence: every reader either published its slot
+// and running announcement before it (the scan sees them) or loads the head and each invoke
+// after it (and cannot reach what was unpublished before it). Then every slot is read: values
+// that are this registry's snapshots or callbacks mark them protected; running announcements
+// that are this registry's removed boxes mark them running. Other values are never dereferenced.
+// A removed box is freed once nobody runs it: readers that still hold a snapshot with its entry
+// read skipRemoved there and never touch the box. In the fallback fence mode readers announce
+// without a fence, so there every snapshot that holds the box keeps it (versions [birth, death)).
+RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, bool fence,
+                                            const HandlerBox *target, std::uint64_t awaitSeq) noexcept
+{
+    PassResult result;
+    if (fence) {
+        hazard::heavyFence();
+        m_fencedSeq = m_retireSeq;
+    }
+    const bool coarse = hazard::fenceMode() == hazard::FenceMode::Fallback && !RIO_SEQ_CST_OPS;
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    bool headOther = false;
+    bool headSelf = false;
+    bool pinOther = false;
+    bool pinSelf = false;
+    for (Retired *list : {m_others, m_boxes})
+        for (Retired *r = list; r; r = r->next)
+            r->markOther = r->markSelf = false;
+    const hazard::ReaderRecord *self = hazard::currentRecord();
+    hazard::forEachRecord([&](hazard::ReaderRecord *rec) {
+        const bool mine = rec == self;
+        if (rec->overflow.load(scanOrder) != 0)
+            (mine ? pinSelf : pinOther) = true;
+        for (std::uint32_t d = 0; d < hazard::slotCount; ++d) {
+            const void *v = rec->slots[d].load(scanOrder);
+            if (v == nullptr)
+                continue;
+            if (v == cur) {
+                (mine ? headSelf : headOther) = true;
+            } else {
+                for (Retired *r = m_others; r; r = r->next) {
+                    if (r == v) {
+                        (mine ? r->markSelf : r->markOther) = true;
+                        break;
+                    }
+                }
+            }
+            if (const void *b = rec->running[d].load(scanOrder)) {
+                for (Retired *r = m_boxes; r; r = r->next) {
+                    if (r == b) {
+                        (mine ? r->markSelf : r->markOther) = true;
+                        break;
+                    }
+                }
+            }
+        }
+    });
+
+    Retired *chain = nullptr;
+    std::size_t freed = 0;
+    std::size_t freedBytes = 0;
+    auto take = [&](Retired **link, Retired *r) {
+        *link = r->next;
+        r->next = chain;
+        chain = r;
+        ++freed;
+        freedBytes += r->bytes;
+    };
+    // Whether a box is (or, in the coarse mode, may be) running on other threads or on this one.
+    auto runs = [&](const HandlerBox *b, bool others) {
+        if ((others ? pinOther : pinSelf) || (others ? b->markOther : b->markSelf))
+            return true;
+        if (!coarse)
+            return false;
+        const auto inside = [b](std::uint64_t v) { return v >= b->birth && v < b->death; };
+        if ((others ? headOther : headSelf) && inside(cur->version))
+            return true;
+        for (const Retired *r = m_others; r; r = r->next) {
+            if (r->kind == Retired::Kind::Snapshot && (others ? r->markOther : r->markSelf) &&
+                inside(static_cast<const Snapshot *>(r)->version))
+                return true;
+        }
+        return false;
+    };
+    for (Retired **link = &m_boxes; Retired *r = *link;) {
+        auto *b = static_cast<HandlerBox *>(r);
+        const bool others = r->seq > m_fencedSeq || runs(b, true);
+        if (!others && !runs(b, false)) {
+            take(link, r);
+            continue;
+        }
+        if (others && ((target != nullptr && r == target) || r->seq <= awaitSeq))
+            result.blockedByOthers = true;
+        link = &r->next;
+    }
+    // Snapshots and callbacks: freed once no slot holds them (nobody waits for these).
+    for (Retired **link = &m_others; Retired *r = *link;) {
+        if (r->seq <= m_fencedSeq && !pinOther && !pinSelf && !r->markOther && !r->markSelf) {
+            take(link, r);
+            continue;
+        }
+        link = &r->next;
+    }
+
+    m_pending -= freed;
+    m_pendingBytes -= freedBytes;
+    m_pendingPublic.store(m_pending, std::memory_order_relaxed);
+    pendingAll.fetch_sub(freed, std::memory_order_relaxed);
+    // The next pass when as much again is pending: a reader parked on a snapshot keeps what it
+    // pins, and writers then pay O(1) amortised per retirement instead of a pass each.
+    m_nextPass = m_pending + std::max(passObjects, m_pending);
+    m_nextPassBytes = m_pendingBytes + std::max(passBytes, m_pendingBytes);
+    if (chain != nullptr)
+        m_destroying.fetch_add(1, std::memory_order_relaxed);
+    lock.unlock();
+    if (chain != nullptr)
+        destroyChain(chain);
+    return result;
+}
+
+void RegistryCore::destroyChain(Retired *chain) noexcept
+{
+    DestroyFrame frame{this, destroyFrames};
+    destroyFrames = &frame;
+    while (Retired *r = chain) {
+        chain = r->next;
+        r->destroy(r);
+    }
+    destroyFrames = frame.next;
+    m_destroying.fetch_sub(1, std::memory_order_release);
+    m_destroying.notify_all();
+}
+
+void RegistryCore::waitForOtherDestruction() noexcept
+{
+    const std::uint32_t own = ownFrames(this);
+    for (std::uint32_t n; (n = m_destroying.load(std::memory_order_acquire)) > own;)
+        m_destroying.wait(n, std::memory_order_acquire);
+}
+
+void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
+{
+    std::unique_lock lock(m_mutex, std::defer_lock);
+    for (unsigned spins = 0;; ++spins) {
+        lock.lock();
+        // Find the awaited box among the pending ones (it may have gone meanwhile).
+        const HandlerBox *box = nullptr;
+        if (target.isValid()) {
+            for (Retired *r = m_boxes; r; r = r->next) {
+                if (static_cast<HandlerBox *>(r)->id == target) {
+                    box = static_cast<HandlerBox *>(r);
+                    break;
+                }
+            }
+            if (box == nullptr)
+                break; // destroyed, or being destroyed (waited for below)
+        }
+        const PassResult r = pass(lock, spins == 0, box, awaitSeq);
+        if (!r.blockedByOthers)
+            return waitForOtherDestruction();
+        backoff(spins);
+    }
+    lock.unlock();
+    waitForOtherDestruction();
+}
+
+bool RegistryCore::removeAndWait(HandlerId id) noexcept
+{
+    if (!id.isValid())
+        return false;
+    bool removed = false;
+    {
+        std::lock_guard lock(m_mutex);
+        if (id.value() > m_lastId)
+            return false; // never handed out: nothing can be running
+        if (HandlerBox *box = findLocked(id)) {
+            tombstoneLocked(box);
+            removed = true;
+        }
+    }
+    wait(0, id);
+    return removed;
+}
+
+void RegistryCore::synchronize() noexcept
+{
+    std::uint64_t seq = 0;
+    {
+        std::lock_guard lock(m_mutex);
+        seq = m_retireSeq;
+    }
+    wait(seq, HandlerId{});
+}
+
+void RegistryCore::reportFailure(const HandlerBox *box, const char *what) noexcept
+{
+    try {
+        hazard::Protected<CallbackBox> callback(box->core->callback);
+        CallbackBox *c = callback.get();
+        if (c == nullptr)
+            return;
+        const ExceptionInfo info{box->id, what ? std::string(what) : std::string(), std::current_exception()};
+        c->call(c, info);
+    } catch (...) {
+    }
+}
+
+void RegistryCore::lockForFork() noexcept
+{
+    m_mutex.lock();
+    if (m_link)
+        m_link->mutex.lock();
+}
+
+void RegistryCore::unlockAfterFork(bool child) noexcept
+{
+    if (child) {
+        // Threads that were destroying our objects or removing through guards do not exist here.
+        m_destroying.store(ownFrames(this), std::memory_order_relaxed);
+        if (m_link)
+            m_link->busy = 0;
+    }
+    if (m_link)
+        m_link->mutex.unlock();
+    m_mutex.unlock();
+}
+
+} // namespace rio::detail
+
+namespace rio::detail {
+
+void freePlainBox(Retired *r) noexcept
+{
+    ::operator delete(r);
+}
+
+} // namespace rio::detail
