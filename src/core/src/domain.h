@@ -10,8 +10,10 @@ namespace rio::detail::hazard {
 void initialize() noexcept;
 /// The writer's side of the asymmetric fence (a plain seq_cst fence in the fallback mode).
 void heavyFence() noexcept;
-/// The calling thread's record (own or transient), or null if it has none.
+/// The calling thread's first record, or null if it has none.
 ReaderRecord *currentRecord() noexcept;
+/// True if `r` is one of the calling thread's records (deeper ones included).
+bool ownsRecord(const ReaderRecord *r) noexcept;
 /// Calls `f(record)` for every record ever created (in use or not).
 template <typename F>
 void forEachRecord(F &&f);

@@ -1,9 +1,21 @@
-// Reader records: one per thread, reused after the thread ends, never freed.
+// Reader records: one per thread (plus one per further 8 levels of nesting), reused after the
+// thread ends, never freed.
 
 #include "domain.h"
 
 #include <exception>
 #include <new>
+
+#if defined(_WIN32) && !defined(__MINGW32__)
+#define RIO_RECORD_KEY_FLS 1
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#else
+#define RIO_RECORD_KEY_FLS 0
+#include <pthread.h>
+#endif
 
 namespace rio::detail::hazard {
 
@@ -14,13 +26,10 @@ thread_local constinit ReaderRecord *threadRecord = nullptr;
 namespace {
 
 constinit std::atomic<ReaderRecord *> recordsHead{nullptr};
+constinit std::atomic<std::size_t> recordsCount{0};
 
 // The calling thread's record in every mode (threadRecord mirrors it in asymmetric modes).
 thread_local constinit ReaderRecord *ownRecord = nullptr;
-// Set once the thread's releaser ran: a later section (a thread_local destructor that notifies)
-// gets a transient record, released again at its outermost exit.
-thread_local constinit bool released = false;
-thread_local constinit ReaderRecord *transientRecord = nullptr;
 
 ReaderRecord *acquireRecord()
 {
@@ -36,55 +45,90 @@ ReaderRecord *acquireRecord()
     do {
         r->next = head;
     } while (!recordsHead.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
+    recordsCount.fetch_add(1, std::memory_order_relaxed);
     return r;
 }
 
-void releaseRecord(ReaderRecord *r) noexcept
+// Gives a thread's records back for reuse (its sections are all closed).
+void releaseRecords(ReaderRecord *r) noexcept
 {
-    for (auto &slot : r->slots)
-        slot.store(nullptr, std::memory_order_relaxed);
-    for (auto &running : r->running)
-        running.store(nullptr, std::memory_order_relaxed);
-    r->overflow.store(0, std::memory_order_relaxed);
-    r->depth.store(0, std::memory_order_relaxed);
-    r->transient = false;
-    r->inUse.store(false, std::memory_order_release);
+    while (r != nullptr) {
+        ReaderRecord *deeper = r->deeper;
+        for (auto &cell : r->cells)
+            cell.store(nullptr, std::memory_order_relaxed);
+        r->top.store(&r->cells[0], std::memory_order_relaxed);
+        r->deeper = nullptr;
+        r->inUse.store(false, std::memory_order_release);
+        r = deeper;
+    }
 }
 
-// Releases the thread's record when the thread ends. It owns the record pointer itself: with
-// MinGW's emulated TLS another thread_local may already be gone when this destructor runs.
-struct Releaser
+// Thread exit: a key destructor, not a thread_local one, because key destructors run after
+// every C++ thread_local destructor (one of those may still notify), and run again if such a
+// late notify registered the thread anew. The record comes as the key's value: with MinGW's
+// emulated TLS our own thread_locals may already be gone.
+void onThreadExit(void *record) noexcept
 {
-    ReaderRecord *record = nullptr;
-    ~Releaser()
-    {
-        released = true;
 #if RIO_INLINE_READER_TLS
-        threadRecord = nullptr;
+    threadRecord = nullptr;
 #endif
-        ownRecord = nullptr;
-        if (record != nullptr)
-            releaseRecord(record);
-    }
-};
+    ownRecord = nullptr;
+    releaseRecords(static_cast<ReaderRecord *>(record));
+}
+
+#if RIO_RECORD_KEY_FLS
+void WINAPI flsExit(void *record)
+{
+    if (record != nullptr)
+        onThreadExit(record);
+}
+DWORD recordKey() noexcept
+{
+    static const DWORD key = FlsAlloc(&flsExit);
+    return key;
+}
+bool setKey(ReaderRecord *r) noexcept
+{
+    return recordKey() != FLS_OUT_OF_INDEXES && FlsSetValue(recordKey(), r);
+}
+#else
+extern "C" void rioOnThreadExit(void *record)
+{
+    onThreadExit(record);
+}
+pthread_key_t *recordKey() noexcept
+{
+    static pthread_key_t *key = [] {
+        static pthread_key_t k;
+        return pthread_key_create(&k, &rioOnThreadExit) == 0 ? &k : static_cast<pthread_key_t *>(nullptr);
+    }();
+    return key;
+}
+bool setKey(ReaderRecord *r) noexcept
+{
+    pthread_key_t *key = recordKey();
+    return key != nullptr && pthread_setspecific(*key, r) == 0;
+}
+#endif
 
 ReaderRecord *registerThread() noexcept
 {
     initialize();
+    ReaderRecord *r = nullptr;
     try {
-        static thread_local Releaser releaser;
-        ReaderRecord *r = acquireRecord();
-        releaser.record = r;
-        ownRecord = r;
-#if RIO_INLINE_READER_TLS
-        if (fenceMode() != FenceMode::Fallback && !RIO_SEQ_CST_OPS)
-            threadRecord = r; // from now on this thread enters inline
-#endif
-        return r;
+        r = acquireRecord();
     } catch (...) {
-        // No memory for a thread's first record: a noexcept notify has nothing sensible left.
+        // No memory for a thread's first record: a notify has nothing sensible left.
         std::terminate();
     }
+    // Without a key (none left) the record is never released: a leak, never an error.
+    (void)setKey(r);
+    ownRecord = r;
+#if RIO_INLINE_READER_TLS
+    if (fenceMode() != FenceMode::Fallback && !RIO_SEQ_CST_OPS)
+        threadRecord = r; // from now on this thread enters inline
+#endif
+    return r;
 }
 
 } // namespace
@@ -94,64 +138,61 @@ ReaderRecord *firstRecord() noexcept
     return recordsHead.load(std::memory_order_acquire);
 }
 
+std::size_t recordCount() noexcept
+{
+    return recordsCount.load(std::memory_order_relaxed);
+}
+
 ReaderRecord *currentRecord() noexcept
 {
-    return ownRecord != nullptr ? ownRecord : transientRecord;
+    return ownRecord;
+}
+
+bool ownsRecord(const ReaderRecord *r) noexcept
+{
+    for (const ReaderRecord *own = ownRecord; own != nullptr; own = own->deeper)
+        if (own == r)
+            return true;
+    return false;
 }
 
 void prepareThread() noexcept
 {
-    if (ownRecord == nullptr && !released)
+    if (ownRecord == nullptr)
         registerThread();
 }
 
-SlowEntry acquireSlow() noexcept
+std::atomic<const void *> *acquireSlow() noexcept
 {
     ReaderRecord *r = ownRecord;
-    if (r == nullptr) {
-        if (!released) {
-            r = registerThread();
-        } else if ((r = transientRecord) == nullptr) {
+    if (r == nullptr)
+        r = registerThread();
+    // The first record with a free slot; nesting deeper than a record holds chains another.
+    for (;;) {
+        std::atomic<const void *> *slot = r->top.load(std::memory_order_relaxed);
+        if (slot != &r->cells[slotCount]) {
+            r->top.store(slot + 1, std::memory_order_relaxed);
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+            return slot;
+        }
+        if (r->deeper == nullptr) {
             try {
-                r = acquireRecord();
+                r->deeper = acquireRecord();
             } catch (...) {
                 std::terminate();
             }
-            r->transient = true;
-            transientRecord = r;
         }
-    }
-    const std::uint32_t d = r->depth.load(std::memory_order_relaxed);
-    r->depth.store(d + 1, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (d >= slotCount) {
-        // Nested too deep for a slot: pin everything while this section lasts.
-        r->overflow.fetch_add(1, std::memory_order_seq_cst);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        return {r, nullptr, d};
-    }
-    return {r, &r->slots[d], d};
-}
-
-void releaseSlow(ReaderRecord *r, std::uint32_t depth, bool overflow) noexcept
-{
-    if (overflow) {
-        r->overflow.fetch_sub(1, RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_release);
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        r->depth.store(depth, std::memory_order_relaxed);
-    }
-    if (depth == 0 && r->transient) {
-        transientRecord = nullptr;
-        releaseRecord(r);
+        r = r->deeper;
     }
 }
 
 void resetRecordsInChild() noexcept
 {
-    const ReaderRecord *self = currentRecord();
-    forEachRecord([self](ReaderRecord *r) {
-        if (r != self && r->inUse.load(std::memory_order_relaxed))
-            releaseRecord(r);
+    forEachRecord([](ReaderRecord *r) {
+        if (!ownsRecord(r) && r->inUse.load(std::memory_order_relaxed)) {
+            r->deeper = nullptr; // a thread's deeper records are in the list too: released in turn
+            releaseRecords(r);
+        }
     });
 }
 

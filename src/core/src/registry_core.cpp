@@ -408,18 +408,13 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     Snapshot *cur = head.load(std::memory_order_relaxed);
     bool headOther = false;
     bool headSelf = false;
-    bool pinOther = false;
-    bool pinSelf = false;
     for (Retired *list : {m_others, m_boxes})
         for (Retired *r = list; r; r = r->next)
             r->markOther = r->markSelf = false;
-    const hazard::ReaderRecord *self = hazard::currentRecord();
     hazard::forEachRecord([&](hazard::ReaderRecord *rec) {
-        const bool mine = rec == self;
-        if (rec->overflow.load(scanOrder) != 0)
-            (mine ? pinSelf : pinOther) = true;
+        const bool mine = hazard::ownsRecord(rec);
         for (std::uint32_t d = 0; d < hazard::slotCount; ++d) {
-            const void *v = rec->slots[d].load(scanOrder);
+            const void *v = rec->hazard(d).load(scanOrder);
             if (v == nullptr)
                 continue;
             if (v == cur) {
@@ -432,7 +427,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
                     }
                 }
             }
-            if (const void *b = rec->running[d].load(scanOrder)) {
+            if (const void *b = rec->running(d).load(scanOrder)) {
                 for (Retired *r = m_boxes; r; r = r->next) {
                     if (r == b) {
                         (mine ? r->markSelf : r->markOther) = true;
@@ -455,7 +450,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     };
     // Whether a box is (or, in the coarse mode, may be) running on other threads or on this one.
     auto runs = [&](const HandlerBox *b, bool others) {
-        if ((others ? pinOther : pinSelf) || (others ? b->markOther : b->markSelf))
+        if (others ? b->markOther : b->markSelf)
             return true;
         if (!coarse)
             return false;
@@ -482,7 +477,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     }
     // Snapshots and callbacks: freed once no slot holds them (nobody waits for these).
     for (Retired **link = &m_others; Retired *r = *link;) {
-        if (r->seq <= m_fencedSeq && !pinOther && !pinSelf && !r->markOther && !r->markSelf) {
+        if (r->seq <= m_fencedSeq && !r->markOther && !r->markSelf) {
             take(link, r);
             continue;
         }

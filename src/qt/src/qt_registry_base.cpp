@@ -1,5 +1,4 @@
 #include <registryio/detail/qt_handler.h>
-#include <registryio/detail/rcu.h>
 #include <registryio/detail/registry_link.h>
 #include <registryio/logging.h>
 #include <registryio/qt_registry_base.h>
@@ -91,37 +90,17 @@ void QtRegistryBase::detachShared() noexcept
         m_control->detach();
 }
 
-namespace {
-
-// >0 while this thread removes a handler for a HandlerGuard (under the guard link's lock).
-thread_local int linkRemovalDepth = 0;
-
-struct RetiredHandler final : detail::rcu::Retired
-{
-    std::shared_ptr<detail::QtHandlerCore> ref;
-};
-
-} // namespace
 
 bool QtRegistryBase::removeThroughLink(void *registry, HandlerId id) noexcept
 {
-    ++linkRemovalDepth;
-    const bool removed = static_cast<QtRegistryBase *>(registry)->removeHandler(id, true);
-    --linkRemovalDepth;
-    return removed;
+    return static_cast<QtRegistryBase *>(registry)->removeHandler(id, true);
 }
 
 void detail::releaseHandler(std::shared_ptr<QtHandlerCore> &handler) noexcept
 {
-    if (linkRemovalDepth == 0 || !handler)
-        return; // the caller drops it
-    auto *retired = new (std::nothrow) RetiredHandler;
-    if (retired == nullptr)
-        return;
-    retired->ref = std::move(handler);
-    retired->destroy = [](detail::rcu::Retired *r) noexcept { delete static_cast<RetiredHandler *>(r); };
-    // RegistryLink::remove reclaims after releasing its lock (or the read section's exit does).
-    detail::rcu::retire(retired, retired);
+    // A guard's removal runs without the link's lock (RegistryLink::remove), so the caller can
+    // drop the last reference itself, whatever its closure's destructor does.
+    (void)handler;
 }
 
 namespace detail {
@@ -364,6 +343,30 @@ QtHandlerCore::Route QtHandlerCore::route() noexcept
         return context->thread() == QThread::currentThread() ? Route::Refuse : Route::Block;
     default:
         return context->thread() == QThread::currentThread() ? Route::Here : Route::Post;
+    }
+}
+
+QtHandlerCore::RunningMark::RunningMark(QtHandlerCore &h) noexcept : handler(h)
+{
+    handler.runningThread.store(QThread::currentThread(), std::memory_order_relaxed);
+    handler.runningQueued.fetch_add(1, std::memory_order_acq_rel);
+}
+
+QtHandlerCore::RunningMark::~RunningMark()
+{
+    handler.runningQueued.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void QtHandlerCore::waitForQueuedRuns() const noexcept
+{
+    // Queued deliveries run on one thread at a time: if it is ours, we are inside one.
+    if (runningThread.load(std::memory_order_relaxed) == QThread::currentThread())
+        return;
+    for (unsigned spins = 0; runningQueued.load(std::memory_order_acquire) != 0; ++spins) {
+        if (spins < 64)
+            QThread::yieldCurrentThread();
+        else
+            QThread::usleep(spins < 1024 ? 50 : 1000);
     }
 }
 

@@ -175,9 +175,9 @@ public:
         std::atomic<const void *> *running = snapshot.running();
         for (const detail::Entry *it = s->entries(), *end = s->end.load(std::memory_order_acquire);
              it != end; ++it) {
-            detail::HandlerBox *box = it->box;
             // Announce the call before reading whether the handler is still there: a remover
             // either sees this or makes us read skipRemoved (the heavy fence orders both sides).
+            detail::HandlerBox *box = it->box;
             running->store(box, detail::announceOrder);
             std::atomic_signal_fence(std::memory_order_seq_cst);
             try {
@@ -189,9 +189,9 @@ public:
             }
 #endif
             catch (const std::exception &e) {
-                detail::RegistryCore::reportFailure(box, e.what());
+                detail::RegistryCore::reportFailure(it->box, e.what());
             } catch (...) {
-                detail::RegistryCore::reportFailure(box, nullptr);
+                detail::RegistryCore::reportFailure(it->box, nullptr);
             }
         }
     }

@@ -158,10 +158,17 @@ public:
     /// it from a thread that a BlockingQueued notify in progress is waiting for: that deadlocks.
     bool removeAndWait(HandlerId id)
     {
-        if (!removeHandler(id, true))
-            return false;
-        m_core.synchronize();
-        return true;
+        std::shared_ptr<Handler> handler;
+        {
+            std::lock_guard lock(m_mutex);
+            if (auto it = m_handlers.find(id); it != m_handlers.end())
+                handler = it->second;
+        }
+        const bool removed = removeHandler(id, true);
+        m_core.removeAndWait(id); // direct calls through the core, for any id handed out
+        if (handler)
+            handler->waitForQueuedRuns();
+        return removed;
     }
 
     /// Removes every handler and cancels their pending deliveries.

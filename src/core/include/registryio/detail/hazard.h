@@ -20,23 +20,27 @@
 
 namespace rio::detail::hazard {
 
-/// Hazard slots per thread: sections nested deeper use the record's overflow count instead.
-inline constexpr std::uint32_t slotCount = 7;
+/// Hazard slots per record; a thread nesting deeper chains a further record.
+inline constexpr std::uint32_t slotCount = 8;
 
 /// One thread's reader state. Written by its thread (and its signal handlers) only; read by
-/// reclaim passes.
+/// reclaim passes. Laid out so that a section needs a single pointer, its slot: the record is
+/// the slot's address rounded down to 64 bytes, and the section's running cell sits slotCount
+/// cells after its slot.
 struct alignas(64) ReaderRecord
 {
-    std::atomic<const void *> slots[slotCount] = {};
-    // The handler box each section is calling (or last called); the extra one serves overflow
-    // sections, which pin everything anyway.
-    std::atomic<const void *> running[slotCount + 1] = {};
-    std::atomic<std::uint32_t> depth{0};    // sections open on the owner thread
-    std::atomic<std::uint32_t> overflow{0}; // open sections beyond slotCount: pin everything
+    // cells[d]: the snapshot the section at depth d holds. cells[slotCount + d]: the handler box
+    // that section is calling (or last called; only meaningful while cells[d] is set).
+    std::atomic<const void *> cells[2 * slotCount] = {};
+    std::atomic<std::atomic<const void *> *> top{&cells[0]}; // the next free slot
     std::atomic<bool> inUse{false};
-    bool transient = false;       // held for one outermost section only (see acquireSlow)
-    ReaderRecord *next = nullptr; // immutable once linked into the global list
+    ReaderRecord *deeper = nullptr; // the same thread's record for sections nested deeper
+    ReaderRecord *next = nullptr;   // immutable once linked into the global list
+
+    [[nodiscard]] std::atomic<const void *> &hazard(std::uint32_t d) noexcept { return cells[d]; }
+    [[nodiscard]] std::atomic<const void *> &running(std::uint32_t d) noexcept { return cells[slotCount + d]; }
 };
+static_assert(sizeof(std::atomic<const void *>) * slotCount == 64, "a record's hazard cells fill one 64-byte line");
 
 /// How writers fence and readers enter; chosen once at start-up (RIO_FENCE overrides).
 enum class FenceMode : std::uint8_t {
@@ -51,26 +55,23 @@ enum class FenceMode : std::uint8_t {
 RIO_TLS_INITIAL_EXEC extern thread_local constinit ReaderRecord *threadRecord;
 #endif
 
-/// What acquireSlow() hands a section: the record, the slot (null for an overflow section) and
-/// whether exit must go out of line.
-struct SlowEntry
-{
-    ReaderRecord *record;
-    std::atomic<const void *> *slot;
-    std::uint32_t depth;
-};
-
 /// Enters a section out of line: a thread's first section, every section in the fallback mode, a
-/// nested section beyond slotCount, a thread whose record was already released. Never blocks;
-/// allocates only for a thread's first record (see prepareThread()).
-RIO_CORE_EXPORT SlowEntry acquireSlow() noexcept;
+/// section nested deeper than slotCount. Returns the section's slot. Never blocks; allocates
+/// only for a thread's first record or first deep nesting (see prepareThread()).
+RIO_CORE_EXPORT std::atomic<const void *> *acquireSlow() noexcept;
 
-/// Leaves a section entered by acquireSlow() (overflow count, transient record release).
-RIO_CORE_EXPORT void releaseSlow(ReaderRecord *record, std::uint32_t depth, bool overflow) noexcept;
+/// The record a slot belongs to.
+inline ReaderRecord *recordOf(std::atomic<const void *> *slot) noexcept
+{
+    return reinterpret_cast<ReaderRecord *>(reinterpret_cast<std::uintptr_t>(slot) & ~std::uintptr_t{63});
+}
 
 /// Registers the calling thread's record (and its release at thread exit) now, so that later
 /// sections on this thread never allocate or lock.
 RIO_CORE_EXPORT void prepareThread() noexcept;
+
+/// Reader records that exist (in use or free): bounded by the threads alive at once.
+RIO_CORE_EXPORT std::size_t recordCount() noexcept;
 
 /// The heavy fence mode in use.
 RIO_CORE_EXPORT FenceMode fenceMode() noexcept;
@@ -84,12 +85,11 @@ public:
     {
 #if RIO_INLINE_READER_TLS && !RIO_SEQ_CST_OPS
         if (ReaderRecord *r = threadRecord) [[likely]] {
-            const std::uint32_t d = r->depth.load(std::memory_order_relaxed);
-            if (d < slotCount) [[likely]] {
-                // Depth first: a signal handler interrupting us takes the next slot, not ours.
-                r->depth.store(d + 1, std::memory_order_relaxed);
+            std::atomic<const void *> *slot = r->top.load(std::memory_order_relaxed);
+            if (slot != &r->cells[slotCount]) [[likely]] {
+                // Claim the slot first: a signal handler interrupting us takes the next one.
+                r->top.store(slot + 1, std::memory_order_relaxed);
                 std::atomic_signal_fence(std::memory_order_seq_cst);
-                std::atomic<const void *> *slot = &r->slots[d];
                 T *p = source.load(std::memory_order_relaxed);
                 for (;;) {
                     slot->store(p, std::memory_order_relaxed);
@@ -101,26 +101,23 @@ public:
                     p = q;
                 }
                 m_value = p;
-                m_record = r;
-                m_slot = slot;
-                m_depth = d;
-                m_slow = false;
+                m_running = slot + slotCount;
                 return;
             }
         }
 #endif
-        enterSlow(source);
+        std::atomic<const void *> *slot = acquireSlow();
+        m_value = protectSlow(slot, source);
+        m_running = slot + slotCount;
     }
 
     ~Protected()
     {
-        if (m_slot != nullptr) [[likely]] {
-            m_slot->store(nullptr, RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_release);
-            std::atomic_signal_fence(std::memory_order_seq_cst);
-            m_record->depth.store(m_depth, std::memory_order_relaxed);
-        }
-        if (m_slow) [[unlikely]]
-            releaseSlow(m_record, m_depth, m_slot == nullptr);
+        // Only the running cell is kept: notify's loop needs it anyway, and the slot is derived.
+        std::atomic<const void *> *slot = m_running - slotCount;
+        slot->store(nullptr, RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_release);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        recordOf(slot)->top.store(slot, std::memory_order_relaxed);
     }
 
     Protected(const Protected &) = delete;
@@ -130,40 +127,25 @@ public:
     [[nodiscard]] T *get() const noexcept { return m_value; }
 
     /// Where the section announces the handler it is about to call (see Registry::notify).
-    [[nodiscard]] std::atomic<const void *> *running() const noexcept
-    {
-        return &m_record->running[m_depth < slotCount ? m_depth : slotCount];
-    }
+    [[nodiscard]] std::atomic<const void *> *running() const noexcept { return m_running; }
 
 private:
-    RIO_COLD void enterSlow(const std::atomic<T *> &source) noexcept
+    // The out-of-line entry's protect loop: sequentially consistent, right in every mode.
+    static T *protectSlow(std::atomic<const void *> *slot, const std::atomic<T *> &source) noexcept
     {
-        const SlowEntry e = acquireSlow();
-        m_record = e.record;
-        m_slot = e.slot;
-        m_depth = e.depth;
-        m_slow = true;
         T *p = source.load(std::memory_order_seq_cst);
-        if (m_slot == nullptr) { // overflow: acquireSlow raised the record's pin-everything count
-            m_value = p;
-            return;
-        }
         for (;;) {
-            m_slot->store(p, std::memory_order_seq_cst);
+            slot->store(p, std::memory_order_seq_cst);
             std::atomic_thread_fence(std::memory_order_seq_cst);
             T *q = source.load(std::memory_order_seq_cst);
             if (q == p)
-                break;
+                return p;
             p = q;
         }
-        m_value = p;
     }
 
     T *m_value;
-    ReaderRecord *m_record;
-    std::atomic<const void *> *m_slot;
-    std::uint32_t m_depth;
-    bool m_slow;
+    std::atomic<const void *> *m_running; // the section's running cell (its slot + slotCount)
 };
 
 } // namespace rio::detail::hazard

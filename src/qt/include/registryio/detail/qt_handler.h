@@ -5,7 +5,6 @@
 
 #include <registryio/delivery.h>
 #include <registryio/detail/qt_tsan.h>
-#include <registryio/detail/rcu.h>
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
 
@@ -128,6 +127,21 @@ struct QtHandlerCore
     QtHandlerCore &operator=(const QtHandlerCore &) = delete;
     virtual ~QtHandlerCore();
 
+    // Queued deliveries of this handler running now (removeAndWait waits for them to end).
+    struct RunningMark
+    {
+        explicit RunningMark(QtHandlerCore &h) noexcept;
+        ~RunningMark();
+        RunningMark(const RunningMark &) = delete;
+        RunningMark &operator=(const RunningMark &) = delete;
+        QtHandlerCore &handler;
+    };
+    std::atomic<int> runningQueued{0};
+    std::atomic<const void *> runningThread{nullptr}; // the thread of the running deliveries
+    // Returns once no queued delivery runs on another thread (on the context's own thread the
+    // caller is that delivery, or none runs).
+    void waitForQueuedRuns() const noexcept;
+
     HandlerId id;
     int priority = 0;
     Qt::ConnectionType type = Qt::DirectConnection;
@@ -167,7 +181,7 @@ struct QtHandler : QtHandlerCore
     // waits for it.
     void run(const E &event, const AsyncToken &token) noexcept
     {
-        rcu::ReadSection section;
+        RunningMark mark(*this);
         if (cancelled.load(std::memory_order_acquire))
             return;
         try {
