@@ -19,6 +19,8 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 namespace {
 
@@ -130,10 +132,54 @@ void registerAddRemove()
             [existing](benchmark::State &state) { addRemoveBenchmark<Peer>(state, existing); });
 }
 
+// n adds, then n removes in registration order, on one registry (a window with many widgets
+// connecting, then closing). `mixed` gives the handlers seven interleaved priorities (RegistryIO
+// only: the peers have no priorities): inserts land in the middle of the array.
+template <typename Peer>
+void bulkBenchmark(benchmark::State &state, int n, bool mixed)
+{
+    using Id = decltype(std::declval<Peer &>().add());
+    std::vector<Id> ids;
+    ids.reserve(static_cast<std::size_t>(n));
+    for (auto _ : state) {
+        Peer peer;
+        ids.clear();
+        for (int i = 0; i < n; ++i) {
+            if constexpr (std::is_same_v<Peer, RioPeer>) {
+                if (mixed) {
+                    ids.push_back(peer.registry.add([](const Event &) noexcept { handlerBody(); }, (i * 5) % 7));
+                    continue;
+                }
+            }
+            ids.push_back(peer.add());
+        }
+        for (const Id &id : ids)
+            peer.remove(id);
+    }
+    state.SetItemsProcessed(state.iterations() * n);
+}
+
+template <typename Peer>
+void registerBulk()
+{
+    for (int n : {1000, 10000, 40000})
+        benchmark::RegisterBenchmark(("bulk/" + std::string(Peer::key) + "/" + std::to_string(n)).c_str(),
+                                     [n](benchmark::State &s) { bulkBenchmark<Peer>(s, n, false); })
+            ->Unit(benchmark::kMillisecond);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
+    registerBulk<RioPeer>();
+    registerBulk<QtLambdaPeer>();
+    registerBulk<BoostPeer>();
+    registerBulk<SigcPeer>();
+    for (int n : {1000, 10000, 40000})
+        benchmark::RegisterBenchmark(("bulk_mixed/rio/" + std::to_string(n)).c_str(),
+                                     [n](benchmark::State &s) { bulkBenchmark<RioPeer>(s, n, true); })
+            ->Unit(benchmark::kMillisecond);
     registerAddRemove<RioPeer>();
     registerAddRemove<QtLambdaPeer>();
     registerAddRemove<BoostPeer>();

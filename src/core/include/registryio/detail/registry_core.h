@@ -42,7 +42,6 @@ struct HandlerBox : Retired
 {
     HandlerId id;
     int priority = 0;
-    std::uint32_t index = 0;            // position in the current snapshot (writer-only)
     std::uint64_t birth = 0;            // version of the first snapshot that holds it
     std::uint64_t death = ~0ull;        // version of the first snapshot that does not
     RegistryCore *core = nullptr;       // its registry (once-handlers, failure reports)
@@ -138,7 +137,7 @@ private:
     };
 
     Snapshot *createSnapshot(std::size_t capacity);
-    Snapshot *copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt);
+    Snapshot *copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt, Invoke invoke);
     void publishLocked(Snapshot *next) noexcept;
     void compactLocked() noexcept;
     HandlerBox *findLocked(HandlerId id) const noexcept;
