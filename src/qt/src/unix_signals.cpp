@@ -307,6 +307,12 @@ public:
             break; // EAGAIN (drained), or EOF/error: nothing more to read
         }
         flags->broadcast();
+        // A once-listener that fired is destroyed by its registry's next reclaim pass; its
+        // subscription restores the disposition, so run that pass now (signals are rare).
+        for (int signal = 1; signal < NSIG; ++signal) {
+            if (UnixSignals::isCatchable(signal) && flags->listeners(signal).pendingCount() != 0)
+                flags->listeners(signal).synchronize();
+        }
     }
 
     void reportFailure(int signal, const ExceptionInfo &info) const
