@@ -51,9 +51,36 @@ void freeSnapshot(Retired *r) noexcept
     ::operator delete(s);
 }
 
+// Beside the entries, each array keeps its handlers' ids and priorities (writer-only), so that
+// a writer finds an entry in an old array without touching its box, which may be freed.
+std::uint64_t *entryIds(Snapshot *s) noexcept
+{
+    return reinterpret_cast<std::uint64_t *>(s->entries() + s->capacity);
+}
+
 int *priorities(Snapshot *s) noexcept
 {
-    return reinterpret_cast<int *>(s->entries() + s->capacity);
+    return reinterpret_cast<int *>(entryIds(s) + s->capacity);
+}
+
+// Tombstones `box`'s entry in a retired array that a notify may still be iterating (the entry
+// of a removed handler must read skipRemoved in every array, not only in the head).
+void tombstoneIn(Snapshot *s, const HandlerBox *box) noexcept
+{
+    const std::uint64_t *ids = entryIds(s);
+    const int *p = priorities(s);
+    // Entries are sorted by priority (descending), then by id (registration order).
+    std::uint32_t lo = 0;
+    std::uint32_t hi = s->size;
+    while (lo < hi) {
+        const std::uint32_t mid = lo + (hi - lo) / 2;
+        if (p[mid] > box->priority || (p[mid] == box->priority && ids[mid] < box->id.value()))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->size && ids[lo] == box->id.value())
+        s->entries()[lo].invoke.store(&skipRemoved, publishOrder);
 }
 
 bool removeThroughLink(void *core, HandlerId id) noexcept
@@ -140,7 +167,8 @@ Snapshot *RegistryCore::createSnapshot(std::size_t capacity)
 {
     if (capacity > std::numeric_limits<std::uint32_t>::max() / 2)
         throw std::length_error("rio::Registry: too many handlers");
-    const std::size_t bytes = sizeof(Snapshot) + capacity * (sizeof(Entry) + sizeof(int));
+    const std::size_t bytes =
+        sizeof(Snapshot) + capacity * (sizeof(Entry) + sizeof(std::uint64_t) + sizeof(int));
     auto *s = new (::operator new(bytes)) Snapshot;
     s->kind = Retired::Kind::Snapshot;
     s->destroy = &freeSnapshot;
@@ -157,10 +185,12 @@ Snapshot *RegistryCore::copyLocked(std::size_t capacity, const HandlerBox *inser
     Snapshot *next = createSnapshot(capacity);
     Entry *out = next->entries();
     int *outPriority = priorities(next);
+    std::uint64_t *outId = entryIds(next);
     std::uint32_t n = 0;
     auto place = [&](Invoke f, HandlerBox *b, int priority) {
         new (&out[n]) Entry{{f}, b};
         outPriority[n] = priority;
+        outId[n] = b->id.value();
         b->index = n++;
     };
     const int *curPriority = cur == &m_empty ? nullptr : priorities(cur);
@@ -224,6 +254,7 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
         Entry *slot = cur->entries() + cur->size;
         new (slot) Entry{{invoke}, box};
         priorities(cur)[cur->size] = priority;
+        entryIds(cur)[cur->size] = id.value();
         box->index = cur->size;
         box->birth = cur->version;
         ++cur->size;
@@ -260,6 +291,12 @@ void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
     Snapshot *cur = head.load(std::memory_order_relaxed);
     cur->entries()[box->index].invoke.store(&skipRemoved, publishOrder);
     ++cur->dead;
+    // Notifies that started before a copy-on-write still iterate an older array: the removal
+    // must reach them too (and the box may be freed once nobody runs it).
+    for (Retired *r = m_others; r; r = r->next) {
+        if (r->kind == Retired::Kind::Snapshot)
+            tombstoneIn(static_cast<Snapshot *>(r), box);
+    }
     box->removed = true;
     const auto it = std::lower_bound(m_byId.begin(), m_byId.end(), box->id.value(),
                                      [](const auto &entry, std::uint64_t v) { return entry.first < v; });
@@ -333,6 +370,14 @@ void RegistryCore::clear() noexcept
     Snapshot *cur = head.load(std::memory_order_relaxed);
     if (cur == &m_empty)
         return;
+    // Older arrays that notifies may still iterate hold only boxes removed now or before.
+    for (Retired *r = m_others; r; r = r->next) {
+        if (r->kind != Retired::Kind::Snapshot)
+            continue;
+        auto *old = static_cast<Snapshot *>(r);
+        for (std::uint32_t i = 0; i < old->size; ++i)
+            old->entries()[i].invoke.store(&skipRemoved, publishOrder);
+    }
     for (std::uint32_t i = 0; i < cur->size; ++i) {
         Entry &e = cur->entries()[i];
         if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
