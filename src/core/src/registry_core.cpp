@@ -275,6 +275,10 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
     }
     m_byId.emplace_back(id.value(), box); // capacity reserved above
     m_live.fetch_add(1, std::memory_order_relaxed);
+    // Copy-on-write retires arrays, and once-handlers that fired wait here too: without a pass
+    // on add, a loop of addOnce() and notify() would never reclaim anything.
+    if (passDueLocked())
+        pass(lock, /*fence=*/true, nullptr, 0);
     return id;
 }
 
