@@ -327,10 +327,10 @@ bool RegistryCore::passDueLocked() const noexcept
     return m_pending >= m_nextPass || m_pendingBytes >= m_nextPassBytes;
 }
 
-void RegistryCore::compactLocked() noexcept
+void RegistryCore::compactLocked(bool force) noexcept
 {
     Snapshot *cur = head.load(std::memory_order_relaxed);
-    if (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size)
+    if (cur->dead == 0 || (!force && (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size)))
         return;
     const std::size_t live = m_live.load(std::memory_order_relaxed);
     if (live == 0) {
@@ -471,20 +471,33 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
             const void *v = rec->slots[d].load(scanOrder);
             if (v == nullptr)
                 continue;
+            // The array this section iterates, if it is one of ours.
+            const Snapshot *held = nullptr;
             if (v == cur) {
                 (mine ? headSelf : headOther) = true;
+                held = cur;
             } else {
                 for (Retired *r = m_others; r; r = r->next) {
                     if (r == v) {
                         (mine ? r->markSelf : r->markOther) = true;
+                        if (r->kind == Retired::Kind::Snapshot)
+                            held = static_cast<const Snapshot *>(r);
                         break;
                     }
                 }
             }
+            // A section announces only boxes of the array it holds: an announcement of a box
+            // that array does not hold is left over from an earlier section at this depth (the
+            // slot's array has no entry for it), and would otherwise block waits for as long
+            // as the thread keeps notifying.
+            if (held == nullptr)
+                continue;
             if (const void *b = rec->running[d].load(scanOrder)) {
                 for (Retired *r = m_boxes; r; r = r->next) {
                     if (r == b) {
-                        (mine ? r->markSelf : r->markOther) = true;
+                        const auto *box = static_cast<const HandlerBox *>(r);
+                        if (held->version >= box->birth && held->version < box->death)
+                            (mine ? r->markSelf : r->markOther) = true;
                         break;
                     }
                 }
@@ -591,7 +604,13 @@ void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
             if (box == nullptr)
                 break; // destroyed, or being destroyed (waited for below)
         }
-        const PassResult r = pass(lock, spins == 0, box, awaitSeq);
+        if (spins == 1) {
+            // Still blocked: drop the tombstones from the head, so that notifies starting from
+            // now on no longer announce the awaited boxes (each would, then skip them) and
+            // only sections already under way can hold the wait up.
+            compactLocked(/*force=*/true);
+        }
+        const PassResult r = pass(lock, spins <= 1, box, awaitSeq);
         if (!r.blockedByOthers)
             return waitForOtherDestruction();
         backoff(spins);
