@@ -315,9 +315,10 @@ private slots:
     //  - handlers of the same registry, each removing itself and a third handler that nobody
     //    runs (neither removes the handler the other is running).
     // The genuine cycle, where each removes the handler the OTHER thread is running at that
-    // moment, is a deadlock by contract (each waits for the other's call to return) and is
-    // documented in docs/API.md, not tested. Hangs are reported through futures with a
-    // generous bound; a deadlocked thread can never finish, so the process ends there.
+    // moment, is a deadlock by contract (each waits for the other's call to return, which
+    // waits for it): documented here and in the API docs, not tested. Hangs are reported
+    // through futures with a generous bound; a deadlocked thread can never finish, so the
+    // process ends there.
     void twoHandlersRemovingConcurrently_data()
     {
         QTest::addColumn<bool>("sameRegistry");
