@@ -1,5 +1,7 @@
-// Threads notifying while others add, remove, clear and removeAndWait: every notify sees one
-// consistent published state, and no handler runs after removeAndWait(id) returned.
+// Threads notifying while others add, remove, clear and removeAndWait: every notify sees what
+// the v2 contract allows (the state it started from, less what was removed before it got
+// there, never anything added meanwhile), no notify calls a handler whose remove() returned
+// before the notify began, and no handler runs after removeAndWait(id) returned.
 #include "rio_test_support.h"
 
 #include <registryio/registry.h>
@@ -25,6 +27,7 @@ namespace {
 struct Visit
 {
     static constexpr int capacity = 256;
+    std::uint64_t startedAt = 0; // the removal clock when the notify began
     std::array<std::uint64_t, capacity> tags{};
     int count = 0;
     void record(std::uint64_t tag) noexcept
@@ -55,8 +58,13 @@ constexpr std::uint64_t indexOf(std::uint64_t tag)
 
 // Every state a writer publishes has, per lane, handlers of a single generation with
 // consecutive indices in ascending order, and lanes in ascending order (by priority). Writers
-// only add at a lane's end, remove from its end, and clear everything, which keeps that shape;
-// a torn or stale mix of two states would break it.
+// only add at a lane's end, remove from its end, and clear everything (also between two adds
+// of the other lane: then that lane's run starts past index 0), which keeps that shape. A
+// notify sees the state it started from, except that handlers removed before it reaches them
+// are skipped and handlers added meanwhile are not seen: removals from a lane's end (or a
+// clear) shorten the run from its end, so what it sees per lane is still one consecutive run
+// of one generation. A torn or stale mix of two states (two generations, a gap, a repeat, a
+// reordering) or a removal applied out of order would break it.
 bool consistent(const Visit &v)
 {
     if (v.count > Visit::capacity)
@@ -75,7 +83,8 @@ bool consistent(const Visit &v)
 
 struct HandlerState
 {
-    std::atomic<bool> waitedOut{false}; // set once removeAndWait(id) returned true
+    std::atomic<bool> waitedOut{false};      // set once removeAndWait(id) returned true
+    std::atomic<std::uint64_t> removedAt{0}; // the removal clock's tick after remove() returned true
 };
 
 } // namespace
@@ -115,6 +124,10 @@ private slots:
         std::atomic<int> writersLeft{writers};
         std::atomic<int> inconsistent{0};
         std::atomic<int> callsAfterWait{0};
+        std::atomic<int> callsAfterRemoval{0};
+        // Ticks after every successful removal; a notify reads it before it starts. A handler
+        // whose removal ticked at or before that reading was removed before the notify began.
+        std::atomic<std::uint64_t> removalClock{0};
         std::atomic<long> notifies{0};
         std::atomic<long> nonEmptyNotifies{0};
         std::atomic<int> waitedRemovals{0};
@@ -127,6 +140,7 @@ private slots:
                 // Keep notifying until every writer is done (writers are bounded by `rounds`).
                 while (writersLeft.load() > 0) {
                     visit.count = 0;
+                    visit.startedAt = removalClock.load();
                     registry.notify(&visit);
                     if (!consistent(visit))
                         inconsistent.fetch_add(1);
@@ -154,9 +168,12 @@ private slots:
                         HandlerState *state = &states.emplace_back();
                         roundStates[std::size_t(i)] = state;
                         ids.push_back(registry.add(
-                            [tag, state, &callsAfterWait](Visit *const &visit) {
+                            [tag, state, &callsAfterWait, &callsAfterRemoval](Visit *const &visit) {
                                 if (state->waitedOut.load())
                                     callsAfterWait.fetch_add(1);
+                                const std::uint64_t removedAt = state->removedAt.load();
+                                if (removedAt != 0 && removedAt <= visit->startedAt)
+                                    callsAfterRemoval.fetch_add(1);
                                 visit->record(tag);
                                 if (indexOf(tag) == 0) // widens the window a wrong removeAndWait would leave
                                     std::this_thread::yield();
@@ -174,10 +191,11 @@ private slots:
                         if ((round + i) % 3 == 0) {
                             if (registry.removeAndWait(ids[std::size_t(i)])) {
                                 roundStates[std::size_t(i)]->waitedOut.store(true);
+                                roundStates[std::size_t(i)]->removedAt.store(removalClock.fetch_add(1) + 1);
                                 waitedRemovals.fetch_add(1, std::memory_order_relaxed);
                             }
-                        } else {
-                            registry.remove(ids[std::size_t(i)]);
+                        } else if (registry.remove(ids[std::size_t(i)])) {
+                            roundStates[std::size_t(i)]->removedAt.store(removalClock.fetch_add(1) + 1);
                         }
                     }
                     // Now and then one writer clears everything (the other lane too) mid-way.
@@ -191,6 +209,7 @@ private slots:
             t.join();
         QCOMPARE(inconsistent.load(), 0);
         QCOMPARE(callsAfterWait.load(), 0);
+        QCOMPARE(callsAfterRemoval.load(), 0);
         QVERIFY(waitedRemovals.load() > 0);
         qDebug("%ld notifies, %ld saw handlers, %d removeAndWait", notifies.load(), nonEmptyNotifies.load(),
                waitedRemovals.load());

@@ -3,12 +3,14 @@
 
 #include <QTest>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <future>
 #include <latch>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -238,8 +240,11 @@ private slots:
         QVERIFY(registry.contains(b));
     }
 
-    // removeAndWait of an id that is not registered returns false without waiting, even while a
-    // notify is blocked inside a handler on another thread (waiting would hang until released).
+    // removeAndWait of an id that is not registered (invalid, never handed out, or removed and
+    // not running) returns false without waiting, even while a notify is blocked inside ANOTHER
+    // handler of the same registry on another thread: it waits only for notifies running that
+    // handler (waiting for the blocked one would hang until released). The stale one's closure
+    // is destroyed before it returns.
     void removeAndWaitOfUnknownIdReturnsAtOnce()
     {
         rio::Registry<int> registry;
@@ -254,10 +259,11 @@ private slots:
         std::thread notifier([&registry] { registry.notify(1); });
         entered.wait();
 
+        QCOMPARE(registry.pendingCount(), std::size_t{1}); // the stale closure waits
         auto attempt = std::async(std::launch::async, [&] {
             return !registry.removeAndWait(rio::HandlerId{}) &&
                    !registry.removeAndWait(rio::HandlerId{stale.value() + 100}) &&
-                   !registry.removeAndWait(stale);
+                   !registry.removeAndWait(stale) && registry.pendingCount() == 0;
         });
         // A generous bound that only matters when the code is wrong: then it would hang.
         const bool returned = attempt.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
@@ -267,6 +273,79 @@ private slots:
         QVERIFY(attempt.get());
         QVERIFY(registry.contains(blocker));
         QCOMPARE(registry.size(), std::size_t{1});
+    }
+
+    // pendingCount() is per registry and pendingCountAll() their sum; a registry's call never
+    // reclaims another registry's objects. A pass runs once 64 objects are pending (here no
+    // reader holds anything, so it frees all of them); remove() alone destroys nothing before.
+    void pendingCountsPerRegistryAndThePassThreshold()
+    {
+        QCOMPARE(rio::detail::pendingCountAll(), std::size_t{0});
+        // Room for every add (appends, no copy-on-write) and enough live handlers that the
+        // tombstones never trigger a compaction: only removed handlers are pending.
+        rio::Registry<int> a(1024);
+        rio::Registry<int> b(1024);
+        for (int i = 0; i < 100; ++i) {
+            a.add([] {});
+            b.add([] {});
+        }
+        QCOMPARE(a.pendingCount(), std::size_t{0});
+        for (int i = 0; i < 10; ++i)
+            QVERIFY(a.remove(a.add([] {})));
+        for (int i = 0; i < 5; ++i)
+            QVERIFY(b.remove(b.add([] {})));
+        QCOMPARE(a.pendingCount(), std::size_t{10});
+        QCOMPARE(b.pendingCount(), std::size_t{5});
+        QCOMPARE(rio::detail::pendingCountAll(), std::size_t{15});
+        b.synchronize();
+        QCOMPARE(b.pendingCount(), std::size_t{0});
+        QCOMPARE(a.pendingCount(), std::size_t{10}); // not reclaimed by b's call
+        QCOMPARE(rio::detail::pendingCountAll(), std::size_t{10});
+
+        int destroyed = 0;
+        struct Count
+        {
+            int *destroyed;
+            bool active = true;
+            explicit Count(int *d) : destroyed(d) { }
+            Count(Count &&o) noexcept : destroyed(o.destroyed), active(std::exchange(o.active, false)) { }
+            ~Count()
+            {
+                if (active)
+                    ++*destroyed;
+            }
+        };
+        while (a.pendingCount() < 63)
+            QVERIFY(a.remove(a.add([c = Count(&destroyed)] {})));
+        QCOMPARE(destroyed, 0);
+        QVERIFY(a.remove(a.add([c = Count(&destroyed)] {}))); // the 64th: a pass
+        QCOMPARE(a.pendingCount(), std::size_t{0});
+        QCOMPARE(destroyed, 64 - 10);
+
+        // A once-handler that fires is pending until a reclaiming call; removeAndWait of its id
+        // returns false (this call did not remove it) and destroys it.
+        const rio::HandlerId once = a.addOnce([c = Count(&destroyed)] {});
+        a.notify(0);
+        QVERIFY(!a.contains(once));
+        QCOMPARE(a.pendingCount(), std::size_t{1});
+        QCOMPARE(destroyed, 54);
+        QVERIFY(!a.removeAndWait(once));
+        QCOMPARE(destroyed, 55);
+        QCOMPARE(a.pendingCount(), std::size_t{0});
+        QCOMPARE(rio::detail::pendingCountAll(), std::size_t{0});
+    }
+
+    // The batch is bounded in bytes too: one removed closure of more than 64 KiB is reclaimed
+    // by the removal that retires it.
+    void aLargeClosureIsReclaimedByItsRemoval()
+    {
+        rio::Registry<int> registry(16);
+        registry.add([] {});
+        std::array<char, 70 * 1024> big{};
+        big[1] = 1;
+        const rio::HandlerId id = registry.add([big](const int &) { (void)big[1]; });
+        QVERIFY(registry.remove(id));
+        QCOMPARE(registry.pendingCount(), std::size_t{0});
     }
 };
 

@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <barrier>
+#include <cstdint>
 #include <thread>
+#include <utility>
 #include <vector>
 
 class tst_Once : public QObject
@@ -113,7 +115,8 @@ private slots:
 
     // One thread notifies while another removes the once-handler, released together: the
     // handler runs at most once, and it either ran or was removed (or both, when the notify
-    // had already taken its snapshot), never neither; it is gone afterwards.
+    // had already read the handler's entry before the removal), never neither; it is gone
+    // afterwards.
     void racingNotifyAndRemoveCallAtMostOnce()
     {
         const int rounds = rio::test::scaled(2000, 5);
@@ -154,6 +157,94 @@ private slots:
         QCOMPARE(failures, 0);
         QVERIFY(registry.isEmpty());
         qDebug("rounds where the handler ran and remove() was also true: %d of %d", ranAndRemoved, rounds);
+    }
+
+    // As above with removeAndWait: whichever bool it returns, the once-handler is not running
+    // when it returns. false means the handler fired first, so by then its one call has
+    // completed; true means this call removed it (it may still have started just before, and
+    // then it has finished too). Its closure is destroyed either way.
+    void racingNotifyAndRemoveAndWait()
+    {
+        const int rounds = rio::test::scaled(2000, 5);
+        rio::Registry<int> registry;
+        std::barrier sync(3);
+        std::atomic<int> calls{0};
+        std::atomic<int> running{0};
+        std::atomic<int> closures{0};
+        std::atomic<std::uint64_t> currentId{0};
+        std::atomic<int> runningAtReturn{0};
+        std::atomic<int> falseButNotCalled{0};
+        std::atomic<int> aliveAtReturn{0};
+        std::atomic<int> falseResults{0};
+        struct Closure
+        {
+            std::atomic<int> *calls;
+            std::atomic<int> *running;
+            std::atomic<int> *closures;
+            bool owner = true;
+            Closure(std::atomic<int> *c, std::atomic<int> *r, std::atomic<int> *n)
+                : calls(c), running(r), closures(n)
+            {
+                closures->fetch_add(1);
+            }
+            Closure(Closure &&o) noexcept
+                : calls(o.calls), running(o.running), closures(o.closures),
+                  owner(std::exchange(o.owner, false))
+            { }
+            ~Closure()
+            {
+                if (owner)
+                    closures->fetch_sub(1);
+            }
+            void operator()() const
+            {
+                running->fetch_add(1);
+                calls->fetch_add(1);
+                std::this_thread::yield(); // widens the window a wrong removeAndWait would leave
+                running->fetch_sub(1);
+            }
+        };
+        std::thread notifier([&] {
+            for (int r = 0; r < rounds; ++r) {
+                sync.arrive_and_wait();
+                for (int i = 0; i < r % 8; ++i) // staggered, so that both sides win some rounds
+                    std::this_thread::yield();
+                registry.notify(r);
+                sync.arrive_and_wait();
+            }
+        });
+        std::thread remover([&] {
+            for (int r = 0; r < rounds; ++r) {
+                sync.arrive_and_wait();
+                const bool removed = registry.removeAndWait(rio::HandlerId{currentId.load()});
+                runningAtReturn.fetch_add(running.load());
+                aliveAtReturn.fetch_add(closures.load());
+                if (!removed) {
+                    falseResults.fetch_add(1);
+                    if (calls.load() != 1)
+                        falseButNotCalled.fetch_add(1);
+                }
+                sync.arrive_and_wait();
+            }
+        });
+        int failures = 0;
+        for (int r = 0; r < rounds; ++r) {
+            calls.store(0);
+            currentId.store(registry.addOnce(Closure(&calls, &running, &closures)).value());
+            sync.arrive_and_wait();
+            sync.arrive_and_wait();
+            if (calls.load() > 1 || registry.contains(rio::HandlerId{currentId.load()}))
+                ++failures;
+        }
+        notifier.join();
+        remover.join();
+        QCOMPARE(failures, 0);
+        QCOMPARE(runningAtReturn.load(), 0);
+        QCOMPARE(aliveAtReturn.load(), 0);
+        QCOMPARE(falseButNotCalled.load(), 0);
+        QVERIFY(registry.isEmpty());
+        qDebug("removeAndWait returned false (the handler fired first) in %d of %d rounds",
+               falseResults.load(), rounds);
     }
 };
 

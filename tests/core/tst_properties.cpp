@@ -1,6 +1,8 @@
 // RapidCheck properties: random sequences of add/addOnce/remove/removeAndWait/clear/notify on a
 // Registry agree with a simple reference model (which handlers ran, in which order, how often;
-// ids; sizes; contains; remove's result). Reproduce a failure with RC_PARAMS="seed=<n>".
+// ids; sizes; contains; remove's result), also when handlers change the registry while it
+// notifies (v2: removals apply at once to the notify in progress, additions do not).
+// Reproduce a failure with RC_PARAMS="seed=<n>".
 #include <registryio/registry.h>
 
 #include <QTest>
@@ -9,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <tuple>
 #include <vector>
 
@@ -126,68 +129,187 @@ void runPlain(const std::vector<Op> &ops)
     }
 }
 
-// As runPlain, but some handlers remove another id (live, stale, invalid or unknown) each time
-// they are called. A notify calls exactly its starting snapshot; the removals apply to later
-// notifies.
-void runReentrant(const std::vector<Op> &ops)
+// What a handler of the reentrant model does when it is called.
+enum class Action { None, Remove, RemoveAndWait, Add, Clear, NestedNotify };
+
+struct ReentrantHandler
+{
+    std::uint64_t id;
+    int priority;
+    bool once;
+    Action action;
+    std::uint64_t target; // Remove, RemoveAndWait: the id it removes (live, stale, invalid or unknown)
+    int addPriority;      // Add: the priority of the plain handler it adds
+};
+
+// The v2 model of a notify: it walks the handlers live when it starts, in call order, and
+// skips each one no longer live when it gets there (removed by an earlier handler, by a
+// nested notify's once-handler firing or by a clear); handlers added meanwhile are not in its
+// list. A once-handler leaves the live set as it starts.
+struct ReentrantModel
+{
+    std::vector<ReentrantHandler> live; // registration order
+    std::uint64_t lastId = 0;
+    std::vector<std::uint64_t> log, results;
+
+    bool contains(std::uint64_t id) const
+    {
+        return std::any_of(live.begin(), live.end(), [id](const ReentrantHandler &h) { return h.id == id; });
+    }
+    bool remove(std::uint64_t id)
+    {
+        const auto it =
+            std::find_if(live.begin(), live.end(), [id](const ReentrantHandler &h) { return h.id == id; });
+        if (it == live.end())
+            return false;
+        live.erase(it);
+        return true;
+    }
+    void notify(int depth)
+    {
+        std::vector<ReentrantHandler> order = live;
+        std::stable_sort(
+            order.begin(), order.end(),
+            [](const ReentrantHandler &a, const ReentrantHandler &b) { return a.priority > b.priority; });
+        for (const ReentrantHandler &h : order) {
+            if (!contains(h.id))
+                continue; // removed before this notify reached it
+            log.push_back(h.id);
+            if (h.once)
+                remove(h.id);
+            switch (h.action) {
+            case Action::None:
+                break;
+            case Action::Remove:
+            case Action::RemoveAndWait:
+                results.push_back(h.target != 0 && remove(h.target) ? 1 : 0);
+                break;
+            case Action::Add:
+                live.push_back({++lastId, h.addPriority, false, Action::None, 0, 0});
+                results.push_back(lastId);
+                break;
+            case Action::Clear:
+                live.clear();
+                break;
+            case Action::NestedNotify:
+                if (depth == 0)
+                    notify(1);
+                break;
+            }
+        }
+    }
+};
+
+struct ReentrantRun
 {
     rio::Registry<int> registry;
-    Model model;
-    std::vector<std::uint64_t> log;
-    std::vector<std::uint64_t> removeResults;
+    std::vector<std::uint64_t> log, results;
+
+    // The real handler for `h`: logs its id, then does what the model says it does.
+    auto handlerFor(const ReentrantHandler &h)
+    {
+        return [this, h](const int &depth) {
+            log.push_back(h.id);
+            switch (h.action) {
+            case Action::None:
+                break;
+            case Action::Remove:
+                results.push_back(registry.remove(rio::HandlerId{h.target}) ? 1 : 0);
+                break;
+            case Action::RemoveAndWait:
+                results.push_back(registry.removeAndWait(rio::HandlerId{h.target}) ? 1 : 0);
+                break;
+            case Action::Add: {
+                // Filled in once add() returns: a notify that called the new handler during
+                // this one (which the contract forbids) would log 0.
+                auto id = std::make_shared<std::uint64_t>(0);
+                const rio::HandlerId added = registry.add([this, id] { log.push_back(*id); }, h.addPriority);
+                *id = added.value();
+                results.push_back(added.value());
+                break;
+            }
+            case Action::Clear:
+                registry.clear();
+                break;
+            case Action::NestedNotify:
+                if (depth == 0)
+                    registry.notify(1);
+                break;
+            }
+        };
+    }
+};
+
+// As runPlain, but handlers also act when called: remove or removeAndWait another id (live,
+// stale, invalid or unknown), add a handler, clear, or notify again (one level deep). Checks
+// the v2 semantics of removals and additions during a notify, exactly.
+void runReentrant(const std::vector<Op> &ops)
+{
+    ReentrantRun run;
+    ReentrantModel model;
+    auto checkAll = [&] {
+        RC_ASSERT(run.registry.size() == model.live.size());
+        RC_ASSERT(run.registry.isEmpty() == model.live.empty());
+        for (std::uint64_t id = 0; id <= model.lastId + 1; ++id)
+            RC_ASSERT(run.registry.contains(rio::HandlerId{id}) == model.contains(id));
+    };
     for (const auto &[kind, priority, pick] : ops) {
         switch (kind) {
         case 0:
         case 1:
         case 2: {
-            const bool once = kind == 2;
-            const bool acts = pick % 2 == 1;
-            const std::uint64_t expectedId = model.lastId + 1;
-            const std::uint64_t target = acts ? pickId(model, pick / 2) : 0;
-            auto handler = [&registry, &log, &removeResults, expectedId, target] {
-                log.push_back(expectedId);
-                if (target != 0)
-                    removeResults.push_back(registry.remove(rio::HandlerId{target}) ? 1 : 0);
-            };
-            const rio::HandlerId id =
-                once ? registry.addOnce(handler, priority) : registry.add(handler, priority);
-            RC_ASSERT(id.value() == expectedId);
-            model.lastId = expectedId;
-            model.live.push_back({expectedId, priority, once, target});
+            ReentrantHandler h{model.lastId + 1, priority, kind == 2, Action::None, 0, 0};
+            switch (pick % 8) {
+            case 2:
+            case 3:
+                h.action = pick % 16 < 8 ? Action::Remove : Action::RemoveAndWait;
+                h.target = std::uint64_t(pick / 16) % (model.lastId + 3); // up to one past this id
+                break;
+            case 4:
+                h.action = Action::Add;
+                h.addPriority = (pick / 8) % 7 - 3;
+                break;
+            case 5:
+                h.action = pick % 32 == 5 ? Action::Clear : Action::None;
+                break;
+            case 6:
+                h.action = Action::NestedNotify;
+                break;
+            default:
+                break;
+            }
+            const rio::HandlerId id = h.once ? run.registry.addOnce(run.handlerFor(h), priority)
+                                             : run.registry.add(run.handlerFor(h), priority);
+            RC_ASSERT(id.value() == h.id);
+            model.lastId = h.id;
+            model.live.push_back(h);
             break;
         }
         case 3: {
-            const std::uint64_t id = pickId(model, pick);
-            RC_ASSERT(registry.remove(rio::HandlerId{id}) == model.remove(id));
+            const std::uint64_t id = pickId(Model{{}, model.lastId}, pick);
+            RC_ASSERT(run.registry.remove(rio::HandlerId{id}) == model.remove(id));
             break;
         }
         case 4:
             if (pick % 4 == 0) {
-                registry.clear();
+                run.registry.clear();
                 model.live.clear();
                 break;
             }
             [[fallthrough]];
         default: {
-            log.clear();
-            removeResults.clear();
-            registry.notify(pick);
-            std::vector<std::uint64_t> expected;
-            std::vector<std::uint64_t> expectedResults;
-            const std::vector<Model::Handler> snapshot = model.snapshot();
-            for (const Model::Handler &h : snapshot) {
-                expected.push_back(h.id);
-                if (h.once) // a once-handler takes itself out as it starts
-                    model.remove(h.id);
-                if (h.removes != 0)
-                    expectedResults.push_back(model.remove(h.removes) ? 1 : 0);
-            }
-            RC_ASSERT(log == expected);
-            RC_ASSERT(removeResults == expectedResults);
+            run.log.clear();
+            run.results.clear();
+            model.log.clear();
+            model.results.clear();
+            run.registry.notify(0);
+            model.notify(0);
+            RC_ASSERT(run.log == model.log);
+            RC_ASSERT(run.results == model.results);
             break;
         }
         }
-        checkState(registry, model);
+        checkAll();
     }
 }
 
@@ -202,10 +324,11 @@ private slots:
         QVERIFY(rc::check("registry behaves like the reference model", [] { runPlain(*operations()); }));
     }
 
-    void reentrantRemovalsFollowSnapshotSemantics()
+    void reentrantChangesFollowTheV2Semantics()
     {
-        QVERIFY(rc::check("handlers removing handlers during notify behave like the model",
-                          [] { runReentrant(*operations()); }));
+        QVERIFY(
+            rc::check("handlers removing, adding, clearing and notifying during notify behave like the model",
+                      [] { runReentrant(*operations()); }));
     }
 };
 

@@ -1,11 +1,14 @@
-// Handlers that change or notify the registry that is calling them. A notify works on the
-// snapshot it started with: changes made during it apply to notifies that start afterwards.
+// Handlers that change or notify the registry that is calling them. Removal is immediate: a
+// notify skips every handler removed (remove, clear, a guard's reset, a once-handler firing)
+// before it reaches it, also when an earlier handler of the same notify removed it. Additions
+// are not: a handler added during a notify is called by notifies that start afterwards.
 #include <registryio/registry.h>
 
 #include <QTest>
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 using Calls = std::vector<std::string>;
@@ -56,10 +59,10 @@ private slots:
         registry.add([&calls] { calls.push_back("B"); }, 1);
         later = registry.add([&calls] { calls.push_back("C"); }, 0);
 
-        registry.notify(0); // C is in this notify's snapshot: still called once
+        registry.notify(0); // C is removed before this notify reaches it: skipped
         QVERIFY(removed);
         registry.notify(0);
-        QCOMPARE(calls, (Calls{"A", "B", "C", "A", "B"}));
+        QCOMPARE(calls, (Calls{"A", "B", "A", "B"}));
         QCOMPARE(registry.size(), std::size_t{2});
     }
 
@@ -118,10 +121,10 @@ private slots:
             1);
         registry.add([&calls] { calls.push_back("C"); }, 0);
 
-        registry.notify(0);
+        registry.notify(0); // C is cleared before this notify reaches it
         QVERIFY(registry.isEmpty());
         registry.notify(0);
-        QCOMPARE(calls, (Calls{"A", "B", "B-after-clear", "C"}));
+        QCOMPARE(calls, (Calls{"A", "B", "B-after-clear"}));
     }
 
     void handlerNotifiesRecursively()
@@ -140,8 +143,9 @@ private slots:
         QCOMPARE(calls, (Calls{"A2", "A1", "A0", "B0", "B1", "B2"}));
     }
 
-    // Each nested notify takes its own snapshot: a handler added before the inner notify is
-    // called by it, and a handler removed before it is not, while the outer notify keeps its own.
+    // A nested notify sees a handler added before it; the outer notify does not see it, but
+    // skips a handler removed during it. The high-priority add forces a copy-on-write: the outer
+    // notify keeps iterating the old array, where the removal must be visible too.
     void recursiveNotifySeesChangesMadeBeforeIt()
     {
         rio::Registry<int> registry;
@@ -159,7 +163,71 @@ private slots:
             1);
         victim = registry.add([&calls](const int &d) { calls.push_back("V" + std::to_string(d)); }, 0);
         registry.notify(1);
-        QCOMPARE(calls, (Calls{"A1", "N0", "A0", "V1"}));
+        QCOMPARE(calls, (Calls{"A1", "N0", "A0"}));
+        calls.clear();
+        registry.notify(2);
+        QCOMPARE(calls, (Calls{"N2", "A2"}));
+    }
+
+    // The same with removeAndWait, which also destroys the closure at once: the outer notify,
+    // still iterating the array from before a copy-on-write, must not call the destroyed
+    // closure (ASan reports the use after free; `destroyed` the call itself).
+    void removeAndWaitAfterCopyOnWriteDuringNotify()
+    {
+        rio::Registry<int> registry;
+        Calls calls;
+        bool destroyed = false;
+        bool calledAfterDestruction = false;
+        struct Flag
+        {
+            bool *destroyed;
+            bool active = true;
+            explicit Flag(bool *d) : destroyed(d) { }
+            Flag(Flag &&o) noexcept : destroyed(o.destroyed), active(std::exchange(o.active, false)) { }
+            ~Flag()
+            {
+                if (active)
+                    *destroyed = true;
+            }
+        };
+        rio::HandlerId victim;
+        registry.add(
+            [&] {
+                calls.push_back("A");
+                registry.add([&calls] { calls.push_back("N"); }, 5); // copy-on-write
+                QVERIFY(registry.removeAndWait(victim));
+                QVERIFY(destroyed); // not running anywhere: destroyed before removeAndWait returns
+            },
+            1);
+        victim = registry.add(
+            [&, f = Flag(&destroyed)] {
+                calledAfterDestruction = destroyed;
+                calls.push_back("V");
+            },
+            0);
+        registry.notify(0);
+        QVERIFY(!calledAfterDestruction);
+        QCOMPARE(calls, (Calls{"A"}));
+    }
+
+    // clear() during a notify after a copy-on-write: the rest of the outer notify's old array
+    // is skipped too.
+    void clearAfterCopyOnWriteDuringNotify()
+    {
+        rio::Registry<int> registry;
+        Calls calls;
+        registry.add(
+            [&] {
+                calls.push_back("A");
+                registry.add([&calls] { calls.push_back("N"); }, 5);
+                registry.clear();
+            },
+            1);
+        registry.add([&calls] { calls.push_back("B"); }, 0);
+        registry.addOnce([&calls] { calls.push_back("C"); }, -1);
+        registry.notify(0);
+        QCOMPARE(calls, (Calls{"A"}));
+        QVERIFY(registry.isEmpty());
     }
 
     void onceHandlerNotifiesRecursively()
@@ -176,6 +244,50 @@ private slots:
         registry.notify(0);
         QCOMPARE(calls, (Calls{"once0", "B1", "B0"}));
         QCOMPARE(registry.size(), std::size_t{1});
+    }
+
+    // A once-handler fired by a nested notify is skipped by the outer notify, which reaches it
+    // afterwards: firing removes it like remove() does.
+    void onceHandlerFiredByANestedNotifyIsSkippedByTheOuterOne()
+    {
+        rio::Registry<int> registry;
+        Calls calls;
+        registry.add(
+            [&](const int &depth) {
+                calls.push_back("A" + std::to_string(depth));
+                if (depth == 0)
+                    registry.notify(1);
+            },
+            2);
+        registry.addOnce([&](const int &depth) { calls.push_back("O" + std::to_string(depth)); }, 1);
+        registry.add([&](const int &depth) { calls.push_back("B" + std::to_string(depth)); }, 0);
+        registry.notify(0);
+        QCOMPARE(calls, (Calls{"A0", "A1", "O1", "B1", "B0"}));
+    }
+
+    // A later handler removed and a replacement added in its place: this notify skips the old
+    // one and does not see the new one (appended past the end it loaded); the next sees only
+    // the new one.
+    void laterHandlerReplacedDuringNotify()
+    {
+        rio::Registry<int> registry;
+        Calls calls;
+        rio::HandlerId later;
+        int round = 0;
+        registry.add(
+            [&] {
+                calls.push_back("A");
+                if (round++ == 0) {
+                    QVERIFY(registry.remove(later));
+                    registry.add([&calls] { calls.push_back("new"); }, 0);
+                }
+            },
+            1);
+        later = registry.add([&calls] { calls.push_back("old"); }, 0);
+        registry.notify(0);
+        QCOMPARE(calls, (Calls{"A"}));
+        registry.notify(0);
+        QCOMPARE(calls, (Calls{"A", "A", "new"}));
     }
 
     void removeAndWaitOfItselfDoesNotDeadlock()

@@ -11,6 +11,7 @@
 #include <future>
 #include <latch>
 #include <thread>
+#include <utility>
 
 namespace {
 
@@ -196,40 +197,192 @@ private slots:
         QCOMPARE(unfinishedOnReturn, 0);
     }
 
-    // Two handlers (of two unrelated registries) remove themselves with removeAndWait at the
-    // same time on two threads. Each thread's own read section must not block the other's wait.
-    // KNOWN BUG: it deadlocks (each synchronize() waits for the other thread's read section), so
-    // the test only runs with RIO_TEST_KNOWN_BUGS=1 until the core tracks what readers run.
-    void twoHandlersRemovingThemselvesConcurrently()
+    // removeAndWait(id) for a handler that is still running on another thread but no longer
+    // registered: a once-handler that fired (it unpublishes itself before it runs), one taken
+    // out by clear(), one removed by remove() on a third thread. The call returns false (it did
+    // not remove it) but only once the handler has returned and its closure is destroyed.
+    void waitsForAnUnpublishedHandler_data()
     {
-        if (qEnvironmentVariableIntValue("RIO_TEST_KNOWN_BUGS") == 0)
-            QSKIP("known deadlock of concurrent removeAndWait(self) from handlers; "
-                  "set RIO_TEST_KNOWN_BUGS=1 to run");
-        rio::Registry<int> first;
-        rio::Registry<int> second;
-        std::latch bothInside(2);
-        bool removedFirst = false;
-        bool removedSecond = false;
-        rio::HandlerId a;
-        rio::HandlerId b;
-        a = first.add([&] {
-            bothInside.arrive_and_wait();
-            removedFirst = first.removeAndWait(a);
-        });
-        b = second.add([&] {
-            bothInside.arrive_and_wait();
-            removedSecond = second.removeAndWait(b);
-        });
-        auto one = std::async(std::launch::async, [&first] { first.notify(0); });
-        auto two = std::async(std::launch::async, [&second] { second.notify(0); });
-        const bool oneDone = one.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
-        const bool twoDone = two.wait_for(std::chrono::seconds(1)) == std::future_status::ready;
-        if (!oneDone || !twoDone) {
-            // Deadlocked: the futures' threads can never finish, so end the process here.
-            qFatal("removeAndWait(self) from two handlers on two threads deadlocked");
+        QTest::addColumn<int>("how");
+        QTest::newRow("once-handler fired") << 0;
+        QTest::newRow("clear()") << 1;
+        QTest::newRow("remove() on another thread") << 2;
+    }
+
+    void waitsForAnUnpublishedHandler()
+    {
+        QFETCH(int, how);
+        const int rounds = rio::test::scaled(100, 4);
+        rio::Registry<int> registry;
+        int earlyReturns = 0;
+        int unfinishedOnReturn = 0;
+        int aliveOnReturn = 0;
+        int trueResults = 0;
+        for (int round = 0; round < rounds; ++round) {
+            std::latch entered(1);
+            std::latch release(1);
+            std::latch waiterStarted(1);
+            std::atomic<bool> finished{false};
+            std::atomic<bool> returned{false};
+            std::atomic<bool> destroyed{false};
+            struct OnDestroy
+            {
+                std::atomic<bool> *flag;
+                bool active = true;
+                explicit OnDestroy(std::atomic<bool> *f) : flag(f) { }
+                OnDestroy(OnDestroy &&o) noexcept : flag(o.flag), active(std::exchange(o.active, false)) { }
+                ~OnDestroy()
+                {
+                    if (active)
+                        flag->store(true);
+                }
+            };
+            auto body = [&, d = OnDestroy(&destroyed)] {
+                entered.count_down();
+                release.wait();
+                finished.store(true);
+            };
+            const rio::HandlerId id =
+                how == 0 ? registry.addOnce(std::move(body)) : registry.add(std::move(body));
+            std::thread notifier([&registry] { registry.notify(0); });
+            entered.wait();
+            if (how == 1)
+                registry.clear();
+            else if (how == 2)
+                std::thread([&registry, id] { QVERIFY(registry.remove(id)); }).join();
+            QVERIFY(!registry.contains(id)); // unpublished, still running
+
+            bool removed = true;
+            bool finishedSeenByWaiter = false;
+            bool destroyedSeenByWaiter = false;
+            std::thread waiter([&] {
+                waiterStarted.count_down();
+                removed = registry.removeAndWait(id);
+                finishedSeenByWaiter = finished.load();
+                destroyedSeenByWaiter = destroyed.load();
+                returned.store(true);
+            });
+            waiterStarted.wait();
+            // Give a wrong removeAndWait (one that returns at once) every chance to show it
+            // before the release; correctness does not depend on how long this takes.
+            for (int i = 0; i < 2000 && !returned.load(); ++i)
+                std::this_thread::yield();
+            if (returned.load())
+                ++earlyReturns;
+            release.count_down();
+            waiter.join();
+            notifier.join();
+            trueResults += removed ? 1 : 0;
+            unfinishedOnReturn += finishedSeenByWaiter ? 0 : 1;
+            aliveOnReturn += destroyedSeenByWaiter ? 0 : 1;
         }
-        QVERIFY(removedFirst);
-        QVERIFY(removedSecond);
+        QCOMPARE(earlyReturns, 0);
+        QCOMPARE(unfinishedOnReturn, 0);
+        QCOMPARE(aliveOnReturn, 0);
+        QCOMPARE(trueResults, 0);
+        QCOMPARE(registry.pendingCount(), std::size_t{0});
+    }
+
+    // removeAndWait waits only for notifies of its own registry: a handler of another registry
+    // parked on another thread (even one that calls into this registry's notify) does not hold
+    // it up.
+    void doesNotWaitForAnotherRegistrysReader()
+    {
+        rio::Registry<int> parkedIn;
+        rio::Registry<int> registry;
+        std::latch entered(1);
+        std::latch release(1);
+        parkedIn.add([&] {
+            registry.notify(0); // a finished notify of `registry` inside the parked one
+            entered.count_down();
+            release.wait();
+        });
+        const rio::HandlerId id = registry.add([] {});
+        std::thread parked([&parkedIn] { parkedIn.notify(0); });
+        entered.wait();
+        auto attempt = std::async(std::launch::async, [&] { return registry.removeAndWait(id); });
+        // A generous bound that only matters when the code is wrong: then it would hang.
+        const bool returned = attempt.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+        release.count_down();
+        parked.join();
+        QVERIFY2(returned, "removeAndWait waited for a reader of another registry");
+        QVERIFY(attempt.get());
+    }
+
+    // Two threads, each inside a handler, call removeAndWait at the same time. v2 tracks which
+    // handler each reader runs, so these must not deadlock:
+    //  - handlers of two different registries, each removing itself;
+    //  - handlers of the same registry, each removing itself and a third handler that nobody
+    //    runs (neither removes the handler the other is running).
+    // The genuine cycle, where each removes the handler the OTHER thread is running at that
+    // moment, is a deadlock by contract (each waits for the other's call to return, which
+    // waits for it): documented here and in the API docs, not tested. Hangs are reported
+    // through futures with a generous bound; a deadlocked thread can never finish, so the
+    // process ends there.
+    void twoHandlersRemovingConcurrently_data()
+    {
+        QTest::addColumn<bool>("sameRegistry");
+        QTest::newRow("two registries") << false;
+        QTest::newRow("one registry, disjoint handlers") << true;
+    }
+
+    void twoHandlersRemovingConcurrently()
+    {
+        QFETCH(bool, sameRegistry);
+        // KNOWN LIMITATION of the fallback fence mode (RIO_FENCE=fallback, no membarrier): there
+        // a reader's announcement of the handler it runs is not fenced, so a pass counts every
+        // handler of an array a reader holds as possibly running, and the two waits block each
+        // other. Reported to the lead; run it anyway with RIO_TEST_KNOWN_BUGS=1.
+        if (sameRegistry && rio::detail::hazard::fenceMode() == rio::detail::hazard::FenceMode::Fallback &&
+            qEnvironmentVariableIntValue("RIO_TEST_KNOWN_BUGS") == 0)
+            QSKIP("fallback fence mode: removeAndWait from two handlers of one registry deadlocks "
+                  "(known); set RIO_TEST_KNOWN_BUGS=1 to run");
+        const int rounds = rio::test::scaled(50, 5);
+        for (int round = 0; round < rounds; ++round) {
+            rio::Registry<int> first;
+            rio::Registry<int> secondOwn;
+            rio::Registry<int> &second = sameRegistry ? first : secondOwn;
+            std::latch bothInside(2);
+            bool removedFirst = false;
+            bool removedSecond = false;
+            bool removedThirdByFirst = false;
+            bool removedFourthBySecond = false;
+            rio::HandlerId a;
+            rio::HandlerId b;
+            // The event says which thread is notifying: handler `a` acts on 1, `b` on 2.
+            const rio::HandlerId third = first.add([] {}, -10);
+            const rio::HandlerId fourth = second.add([] {}, -20);
+            a = first.add(
+                [&](const int &who) {
+                    if (who != 1)
+                        return;
+                    bothInside.arrive_and_wait();
+                    removedFirst = first.removeAndWait(a);
+                    removedThirdByFirst = first.removeAndWait(third);
+                },
+                2);
+            b = second.add(
+                [&](const int &who) {
+                    if (who != 2)
+                        return;
+                    bothInside.arrive_and_wait();
+                    removedSecond = second.removeAndWait(b);
+                    removedFourthBySecond = second.removeAndWait(fourth);
+                },
+                1);
+            auto one = std::async(std::launch::async, [&first] { first.notify(1); });
+            auto two = std::async(std::launch::async, [&second] { second.notify(2); });
+            const bool oneDone = one.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+            const bool twoDone = two.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+            if (!oneDone || !twoDone)
+                qFatal("removeAndWait from handlers on two threads deadlocked (round %d)", round);
+            QVERIFY(removedFirst);
+            QVERIFY(removedSecond);
+            QVERIFY(removedThirdByFirst);
+            QVERIFY(removedFourthBySecond);
+            QVERIFY(first.isEmpty());
+            QVERIFY(second.isEmpty());
+        }
     }
 };
 

@@ -267,6 +267,103 @@ private slots:
             registry.notify(3);
         QCOMPARE(count.newCalls(), 0L);
     }
+
+    // A notify that fires once-handlers allocates and frees nothing either: the firing
+    // unpublishes the handler without memory, and its closure is destroyed later by a writer
+    // (a notify never reclaims).
+    void noAllocationWhenOnceHandlersFire()
+    {
+        constexpr int onceHandlers = 200;
+        rio::Registry<int> registry;
+        registry.add(&countHit);
+        registry.notify(0); // warm-up
+        for (int i = 0; i < onceHandlers; ++i)
+            registry.addOnce(
+                [big = std::array<char, 64>{}] { hits.fetch_add(1 + big[0], std::memory_order_relaxed); },
+                i % 5 - 2);
+        registry.addOnce(
+            [&registry](const int &depth) {
+                if (depth == 0)
+                    registry.notify(1); // the nested notify fires the rest
+            },
+            10);
+        QCOMPARE(registry.size(), std::size_t(onceHandlers + 2));
+        hits.store(0);
+        long newCalls = 0;
+        long deleteCalls = 0;
+        {
+            AllocationCount count;
+            registry.notify(0);
+            registry.notify(0);
+            newCalls = count.newCalls();
+            deleteCalls = count.deleteCalls();
+        }
+        QCOMPARE(hits.load(), long(onceHandlers + 3)); // every once-handler ran (once), countHit 3 times
+        QCOMPARE(registry.size(), std::size_t{1});
+        QCOMPARE(newCalls, 0L);
+        QCOMPARE(deleteCalls, 0L);
+        QVERIFY(registry.pendingCount() >= std::size_t(onceHandlers + 1)); // destroyed later, elsewhere
+        registry.synchronize();
+        QCOMPARE(registry.pendingCount(), std::size_t{0});
+    }
+
+    // Notifies on the counted thread allocate and free nothing while another thread adds,
+    // removes, drops guards and adds once-handlers (which the notifies fire) on the same
+    // registry: copies, retirement and reclamation all happen on the writer's thread.
+    void noAllocationBesideAConcurrentWriter()
+    {
+        rio::Registry<int> registry;
+        for (int i = 0; i < 8; ++i)
+            registry.add([] { hits.fetch_add(1, std::memory_order_relaxed); }, i % 3);
+        for (int i = 0; i < 100; ++i)
+            registry.notify(i);
+        std::atomic<bool> stop{false};
+        std::atomic<long> writerOps{0};
+        std::thread writer([&] {
+            // Bounded in count as well as by `stop`.
+            for (long op = 0; op < 50'000'000 && !stop.load(std::memory_order_relaxed); ++op) {
+                switch (op % 4) {
+                case 0:
+                    registry.remove(registry.add([] {}, int(op % 7) - 3));
+                    break;
+                case 1: {
+                    rio::HandlerGuard guard = registry.addScoped([] {}, 5);
+                    break;
+                }
+                case 2:
+                    if (registry.size() < 64)
+                        registry.addOnce([] { hits.fetch_add(1, std::memory_order_relaxed); },
+                                         int(op % 5) - 2);
+                    break;
+                case 3:
+                    if (op % 4096 == 3)
+                        registry.synchronize();
+                    break;
+                }
+                writerOps.fetch_add(1, std::memory_order_relaxed);
+            }
+        });
+        while (writerOps.load() == 0)
+            std::this_thread::yield();
+        long newCalls = -1;
+        long deleteCalls = -1;
+        long opsDuring = 0;
+        {
+            const long opsBefore = writerOps.load();
+            AllocationCount count;
+            for (int i = 0; i < notifies; ++i)
+                registry.notify(i);
+            newCalls = count.newCalls();
+            deleteCalls = count.deleteCalls();
+            opsDuring = writerOps.load() - opsBefore;
+        }
+        stop.store(true);
+        writer.join();
+        qDebug("%ld writer operations during %d notifies", opsDuring, notifies);
+        QVERIFY(opsDuring > 0); // the writer really ran beside the counted notifies
+        QCOMPARE(newCalls, 0L);
+        QCOMPARE(deleteCalls, 0L);
+    }
 };
 
 QTEST_APPLESS_MAIN(tst_ZeroAlloc)

@@ -1,7 +1,10 @@
 // Multi-threaded soak: notifier threads fire while writer threads add, remove, removeAndWait,
-// clear, use guards and once-handlers; handlers throw at random and sometimes remove themselves.
-// At the end: no call after removeAndWait returned, no closure destroyed while running, every
-// closure destroyed exactly once, every throw reported, counts consistent, retired work drained.
+// clear, use guards and once-handlers; handlers throw at random and sometimes remove themselves;
+// short-lived threads notify a few times and exit all along (thread churn). At the end: no call
+// after removeAndWait returned (whether it returned true or false: a once-handler that fired,
+// one cleared, one that removed itself on a notifier), no closure destroyed while running,
+// every closure destroyed exactly once, every throw reported, pending objects bounded during
+// the run, counts consistent, retired work drained.
 //
 // Size: RIO_SOAK_OPS (operations per writer thread) overrides the default, which is smaller
 // under ThreadSanitizer.
@@ -59,7 +62,18 @@ struct Counters
     std::atomic<std::uint64_t> reported{0};
     std::atomic<std::uint64_t> notifies{0};
     std::atomic<std::uint64_t> writerOps{0};
+    std::atomic<std::uint64_t> waitedTrue{0};  // removeAndWait returned true
+    std::atomic<std::uint64_t> waitedFalse{0}; // ... false: removed by something else first
+    std::atomic<std::uint64_t> runningAtWaitReturn{0};
+    std::atomic<std::uint64_t> maxPending{0};
+    std::atomic<std::uint64_t> churnThreads{0};
+    std::atomic<std::uint64_t> churnThreadsBesideWriters{0};
 };
+
+// Pending objects allowed at any moment during the run: a pass runs at 64, and the notifiers
+// (each one read section at a time, plus the churn threads) keep back only what they hold. A
+// reclamation that stopped freeing would pass it early (the run retires tens of thousands).
+constexpr std::uint64_t pendingBound = 1024;
 
 // One registered handler as the test tracks it (owned by the writer that added it).
 struct HandlerState
@@ -67,7 +81,7 @@ struct HandlerState
     std::atomic<std::uint64_t> id{0}; // written after add() returns: its handler may run before
     std::uint64_t seed = 0;           // fixed before add()
     bool once = false;
-    std::atomic<bool> waitedOut{false}; // set right after removeAndWait(id) returned true
+    std::atomic<bool> waitedOut{false}; // set right after removeAndWait(id) returned, true or false
     std::atomic<int> running{0};
     std::atomic<int> calls{0};
     std::atomic<int> destroyed{0};
@@ -176,9 +190,14 @@ void runWriter(Soak &soak, Writer &w, unsigned seed, long ops)
         } else if (r < 450 && !w.live.empty()) {
             registry.remove(rio::HandlerId{takeLive()->id.load()});
         } else if (r < 550 && !w.live.empty()) {
+            // Whatever it returns (false: a once-handler that fired, a clear(), the handler's
+            // own remove() on a notifier), the handler is not running when it returns and no
+            // notify calls it afterwards.
             HandlerState *s = takeLive();
-            if (registry.removeAndWait(rio::HandlerId{s->id.load()}))
-                s->waitedOut.store(true);
+            const bool removed = registry.removeAndWait(rio::HandlerId{s->id.load()});
+            soak.counters.runningAtWaitReturn.fetch_add(static_cast<std::uint64_t>(s->running.load()));
+            s->waitedOut.store(true);
+            (removed ? soak.counters.waitedTrue : soak.counters.waitedFalse).fetch_add(1);
         } else if (r < 650 && w.guards.size() < 16) {
             HandlerState &s = w.states.emplace_back();
             s.seed = rng();
@@ -206,6 +225,10 @@ void runWriter(Soak &soak, Writer &w, unsigned seed, long ops)
             soak.counters.notifies.fetch_add(1);
         }
         soak.counters.writerOps.fetch_add(1, std::memory_order_relaxed);
+        const std::uint64_t pending = registry.pendingCount();
+        std::uint64_t seen = soak.counters.maxPending.load(std::memory_order_relaxed);
+        while (pending > seen && !soak.counters.maxPending.compare_exchange_weak(seen, pending)) {
+        }
     }
 }
 
@@ -224,6 +247,7 @@ private slots:
                 c.reported.fetch_add(1);
         });
         const long ops = opsPerWriter();
+        const std::uint64_t churnLimit = static_cast<std::uint64_t>(ops / 20); // threads, in all
         std::vector<Writer> writers(writerThreads);
         std::atomic<bool> stop{false};
         std::atomic<int> writersLeft{writerThreads};
@@ -237,6 +261,21 @@ private slots:
                     }
                 });
             }
+            // Thread churn: short-lived threads that notify a few times and exit, one after
+            // another, while the writers run (bounded in number).
+            threads.emplace_back([&soak, &stop, &writersLeft, churnLimit] {
+                for (std::uint64_t t = 0; t < churnLimit && !stop.load(); ++t) {
+                    std::thread([&soak, t] {
+                        for (std::uint64_t n = 0; n <= t % 8; ++n) {
+                            soak.registry->notify((t << 44) | n);
+                            soak.counters.notifies.fetch_add(1, std::memory_order_relaxed);
+                        }
+                    }).join();
+                    soak.counters.churnThreads.fetch_add(1);
+                    if (writersLeft.load() > 0)
+                        soak.counters.churnThreadsBesideWriters.fetch_add(1);
+                }
+            });
             for (int i = 0; i < writerThreads; ++i) {
                 threads.emplace_back([&, i] {
                     runWriter(soak, writers[static_cast<std::size_t>(i)], 1234u + static_cast<unsigned>(i),
@@ -246,14 +285,26 @@ private slots:
                 });
             }
         }
-        qInfo("soak: %llu writer operations, %llu notifies, %llu handler calls, %llu throws",
+        qInfo("soak: %llu writer operations, %llu notifies, %llu handler calls, %llu throws, "
+              "removeAndWait %llu true / %llu false, %llu short-lived threads (%llu beside writers), "
+              "at most %llu objects pending",
               static_cast<unsigned long long>(c.writerOps.load()),
               static_cast<unsigned long long>(c.notifies.load()),
               static_cast<unsigned long long>(c.calls.load()),
-              static_cast<unsigned long long>(c.throws.load()));
+              static_cast<unsigned long long>(c.throws.load()),
+              static_cast<unsigned long long>(c.waitedTrue.load()),
+              static_cast<unsigned long long>(c.waitedFalse.load()),
+              static_cast<unsigned long long>(c.churnThreads.load()),
+              static_cast<unsigned long long>(c.churnThreadsBesideWriters.load()),
+              static_cast<unsigned long long>(c.maxPending.load()));
 
         QCOMPARE(c.writerOps.load(), static_cast<std::uint64_t>(ops) * writerThreads);
         QCOMPARE(c.lateCalls.load(), std::uint64_t{0});
+        QCOMPARE(c.runningAtWaitReturn.load(), std::uint64_t{0});
+        QVERIFY(c.waitedTrue.load() > 0); // both results of removeAndWait were exercised
+        QVERIFY(c.waitedFalse.load() > 0);
+        QVERIFY(c.churnThreadsBesideWriters.load() > 0);
+        QVERIFY2(c.maxPending.load() <= pendingBound, "pending objects grew during the run");
         QCOMPARE(c.destroyedWhileRunning.load(), std::uint64_t{0});
         QCOMPARE(c.doubleDestroyed.load(), std::uint64_t{0});
         QCOMPARE(c.onceOverruns.load(), std::uint64_t{0});

@@ -64,6 +64,24 @@ int *priorities(Snapshot *s) noexcept
     return reinterpret_cast<int *>(ids(s) + s->capacity);
 }
 
+// Tombstones `box`'s entry in `s` if it has one: entries are sorted by priority (descending),
+// then id (registration order). A removal must reach every array a notify may still iterate,
+// not only the head: the box may be freed once nobody runs it.
+bool tombstoneIn(Snapshot *s, const HandlerBox *box) noexcept
+{
+    const int *prio = priorities(s);
+    const std::uint64_t *id = ids(s);
+    const auto lo = static_cast<std::uint32_t>(
+        std::partition_point(prio, prio + s->size, [p = box->priority](int q) { return q > p; }) - prio);
+    const auto hi = static_cast<std::uint32_t>(
+        std::partition_point(prio + lo, prio + s->size, [p = box->priority](int q) { return q >= p; }) - prio);
+    const auto index = static_cast<std::uint32_t>(std::lower_bound(id + lo, id + hi, box->id.value()) - id);
+    if (index == hi || id[index] != box->id.value())
+        return false;
+    s->entries()[index].invoke.store(&skipRemoved, publishOrder);
+    return true;
+}
+
 bool removeThroughLink(void *core, HandlerId id) noexcept
 {
     return static_cast<RegistryCore *>(core)->remove(id);
@@ -279,6 +297,10 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
     }
     m_byId.emplace_back(id.value(), box); // capacity reserved above
     m_live.fetch_add(1, std::memory_order_relaxed);
+    // Copy-on-write retires arrays, and once-handlers that fired wait here too: without a pass
+    // on add, a loop of addOnce() and notify() would never reclaim anything.
+    if (passDueLocked())
+        pass(lock, /*fence=*/true, nullptr, 0);
     return id;
 }
 
@@ -292,17 +314,13 @@ HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept
 
 void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
 {
-    // The head is sorted by (priority descending, id ascending): find the entry by both.
     Snapshot *cur = head.load(std::memory_order_relaxed);
-    const int *prio = priorities(cur);
-    const std::uint64_t *id = ids(cur);
-    const std::uint32_t lo = static_cast<std::uint32_t>(
-        std::partition_point(prio, prio + cur->size, [p = box->priority](int q) { return q > p; }) - prio);
-    const std::uint32_t hi = static_cast<std::uint32_t>(
-        std::partition_point(prio + lo, prio + cur->size, [p = box->priority](int q) { return q >= p; }) - prio);
-    const std::uint32_t index =
-        static_cast<std::uint32_t>(std::lower_bound(id + lo, id + hi, box->id.value()) - id);
-    cur->entries()[index].invoke.store(&skipRemoved, publishOrder);
+    tombstoneIn(cur, box);
+    // Notifies that started before a copy-on-write still iterate an older array.
+    for (Retired *r = m_others; r; r = r->next) {
+        if (r->kind == Retired::Kind::Snapshot)
+            tombstoneIn(static_cast<Snapshot *>(r), box);
+    }
     ++cur->dead;
     box->removed = true;
     const auto it = std::lower_bound(m_byId.begin(), m_byId.end(), box->id.value(),
@@ -330,10 +348,10 @@ bool RegistryCore::passDueLocked() const noexcept
     return m_pending >= m_nextPass || m_pendingBytes >= m_nextPassBytes;
 }
 
-void RegistryCore::compactLocked() noexcept
+void RegistryCore::compactLocked(bool force) noexcept
 {
     Snapshot *cur = head.load(std::memory_order_relaxed);
-    if (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size)
+    if (cur->dead == 0 || (!force && (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size)))
         return;
     const std::size_t live = m_live.load(std::memory_order_relaxed);
     if (live == 0) {
@@ -377,6 +395,14 @@ void RegistryCore::clear() noexcept
     Snapshot *cur = head.load(std::memory_order_relaxed);
     if (cur == &m_empty)
         return;
+    // Older arrays that notifies may still iterate hold only boxes removed now or before.
+    for (Retired *r = m_others; r; r = r->next) {
+        if (r->kind != Retired::Kind::Snapshot)
+            continue;
+        auto *old = static_cast<Snapshot *>(r);
+        for (std::uint32_t i = 0; i < old->size; ++i)
+            old->entries()[i].invoke.store(&skipRemoved, publishOrder);
+    }
     for (std::uint32_t i = 0; i < cur->size; ++i) {
         Entry &e = cur->entries()[i];
         if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
@@ -461,20 +487,32 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
             const void *v = rec->hazard(d).load(scanOrder);
             if (v == nullptr)
                 continue;
+            // The array this section iterates, if it is one of ours.
+            const Snapshot *held = nullptr;
             if (v == cur) {
                 (mine ? headSelf : headOther) = true;
+                held = cur;
             } else {
                 for (Retired *r = m_others; r; r = r->next) {
                     if (r == v) {
                         (mine ? r->markSelf : r->markOther) = true;
+                        if (r->kind == Retired::Kind::Snapshot)
+                            held = static_cast<const Snapshot *>(r);
                         break;
                     }
                 }
             }
+            if (held == nullptr)
+                continue;
+            // A section announces only boxes of the array it holds: another box is left over
+            // from an earlier section at this depth, and would block waits while the thread
+            // keeps notifying.
             if (const void *b = rec->running(d).load(scanOrder)) {
                 for (Retired *r = m_boxes; r; r = r->next) {
                     if (r == b) {
-                        (mine ? r->markSelf : r->markOther) = true;
+                        const auto *box = static_cast<const HandlerBox *>(r);
+                        if (held->version >= box->birth && held->version < box->death)
+                            (mine ? r->markSelf : r->markOther) = true;
                         break;
                     }
                 }
@@ -583,7 +621,13 @@ void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
             if (box == nullptr)
                 break; // destroyed, or being destroyed (waited for below)
         }
-        const PassResult r = pass(lock, spins == 0, box, awaitSeq);
+        if (spins == 1) {
+            // Still blocked: drop the tombstones from the head, so that notifies starting from
+            // now on no longer announce the awaited boxes (each would, then skip them) and only
+            // sections already under way can hold the wait up.
+            compactLocked(/*force=*/true);
+        }
+        const PassResult r = pass(lock, spins <= 1, box, awaitSeq);
         if (!r.blockedByOthers)
             return waitForOtherDestruction();
         backoff(spins);

@@ -139,7 +139,7 @@ private:
     Snapshot *createSnapshot(std::size_t capacity);
     Snapshot *copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt, Invoke invoke);
     void publishLocked(Snapshot *next) noexcept;
-    void compactLocked() noexcept;
+    void compactLocked(bool force = false) noexcept;
     HandlerBox *findLocked(HandlerId id) const noexcept;
     void tombstoneLocked(HandlerBox *box) noexcept;
     void retireLocked(Retired *r) noexcept;
