@@ -1,6 +1,15 @@
-# Warnings as errors on our own code, never on third-party headers.
+# Warnings on our own code, never on third-party headers. Errors only with RIO_WERROR (ON in
+# scripts/test.sh, scripts/demo.sh and CI; OFF for users, whose newer compilers may warn about
+# things ours do not).
+option(RIO_WERROR "Treat compiler warnings in RegistryIO's own targets as errors" OFF)
+
 function(rio_target_defaults target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
+  if(MSVC)
+    # /permissive-: standard conformance (two-phase lookup, no non-standard conversions).
+    target_compile_options(${target} PRIVATE /W4 /permissive- $<$<BOOL:${RIO_WERROR}>:/WX>)
+  else()
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic $<$<BOOL:${RIO_WERROR}>:-Werror>)
+  endif()
 endfunction()
 
 # rio_add_example(<target> SOURCES <files...> LIBS <targets...>

@@ -15,7 +15,7 @@ export CTEST_OUTPUT_ON_FAILURE=1
 
 configure() { # dir, extra cmake args...
   local dir=$1; shift
-  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIO_WERROR=ON "$@" >/dev/null
 }
 
 for stage in $stages; do
