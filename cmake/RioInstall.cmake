@@ -65,6 +65,8 @@ if(TARGET RegistryIOCore)
   install(DIRECTORY "${rio_root}/src/core/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
     FILES_MATCHING PATTERN "*.h")
   list(APPEND rio_installed_components Core)
+  # moc reads this before the sources of AUTOMOC targets of a consumer (see the package config).
+  install(FILES "${rio_root}/cmake/RegistryIOMocPrelude.h" DESTINATION ${RIO_INSTALL_CMAKEDIR})
 
   # pkg-config: relocatable (paths relative to the .pc file) unless LIBDIR is absolute.
   if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
