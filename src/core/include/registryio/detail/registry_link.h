@@ -1,5 +1,6 @@
 #pragma once
 
+#include <registryio/core_export.h>
 #include <registryio/handler_id.h>
 
 #include <mutex>
@@ -8,7 +9,7 @@ namespace rio::detail {
 
 // Shared between a registry and its guards, so a guard can outlive its registry without the
 // registry living in a shared_ptr. The registry detaches itself when it dies.
-struct RegistryLink
+struct RIO_CORE_EXPORT RegistryLink
 {
     std::mutex mutex;
     void *registry = nullptr;
