@@ -29,7 +29,12 @@ namespace {
 constinit std::atomic<ReaderRecord *> recordsHead{nullptr};
 
 // Retired objects of every registry, oldest first. Guarded by retiredMutex.
+#if defined(_WIN32)
+// TEMP (MinGW): winpthreads' std::mutex has no constexpr constructor, so it cannot be constinit.
+std::mutex retiredMutex;
+#else
 constinit std::mutex retiredMutex;
+#endif
 constinit Retired *retiredHead = nullptr;
 constinit Retired *retiredTail = nullptr;
 constinit std::size_t retiredCount = 0;

@@ -13,6 +13,8 @@
 // sequentially consistent fences, and in ThreadSanitizer builds (which do not model fences) both
 // sides use sequentially consistent atomic operations.
 
+#include <registryio/core_export.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -62,52 +64,52 @@ struct alignas(64) Globals
     alignas(64) std::atomic<std::uint64_t> exitHint{~std::uint64_t{0}};
 };
 
-extern constinit Globals globals;
+RIO_CORE_EXPORT extern constinit Globals globals;
 /// The calling thread's record in membarrier mode once registered; null otherwise.
-[[gnu::tls_model("initial-exec")]] extern thread_local constinit ReaderRecord *threadRecord;
+[[gnu::tls_model("initial-exec")]] RIO_CORE_EXPORT extern thread_local constinit ReaderRecord *threadRecord;
 
 /// Sets up the fence mode; called by every registry constructor. Cheap after the first call.
-void initialize() noexcept;
+RIO_CORE_EXPORT void initialize() noexcept;
 
 /// Called by a reader that entered at `entered` leaving its outermost section while work it may
 /// block is pending (and on every outermost exit in the fallback fence mode).
-[[gnu::cold]] void onReaderExit(std::uint64_t entered) noexcept;
+[[gnu::cold]] RIO_CORE_EXPORT void onReaderExit(std::uint64_t entered) noexcept;
 
 /// Tags a chain of unpublished objects with the current epoch and queues them. Returns true when
 /// the caller should reclaim(): enough is pending (plain memory is batched), or a reclaimer that
 /// could not take the lock meanwhile left its pass to us.
-bool retire(Retired *first, Retired *last) noexcept;
+RIO_CORE_EXPORT bool retire(Retired *first, Retired *last) noexcept;
 
 /// Retires and, for `urgent` work (closures of removed handlers), reclaims at once if possible.
 /// Inside a read section it only queues: the caller's own section blocks the work, and its exit
 /// reclaims.
-void retireAndReclaim(Retired *first, Retired *last, bool urgent) noexcept;
+RIO_CORE_EXPORT void retireAndReclaim(Retired *first, Retired *last, bool urgent) noexcept;
 
 /// Frees what can be freed now (never waits).
-void reclaim() noexcept;
+RIO_CORE_EXPORT void reclaim() noexcept;
 
 /// Waits until every read section on other threads that began before the call has ended, then
 /// frees what that releases. Inside a read section it does not wait for the caller's own.
-void synchronize() noexcept;
+RIO_CORE_EXPORT void synchronize() noexcept;
 
 /// synchronize(), then everything retired before the call that no active section on this thread
 /// can see is freed.
-void barrier() noexcept;
+RIO_CORE_EXPORT void barrier() noexcept;
 
 /// Frees every retired object of `owner` at once: the owner is being destroyed, so no read
 /// section can reach them any more.
-void reclaimOwner(const void *owner) noexcept;
+RIO_CORE_EXPORT void reclaimOwner(const void *owner) noexcept;
 
 /// Number of retired objects not yet freed (all owners).
-std::size_t pendingCount() noexcept;
+RIO_CORE_EXPORT std::size_t pendingCount() noexcept;
 
 /// True while the calling thread is inside a read section.
-bool inReadSection() noexcept;
+RIO_CORE_EXPORT bool inReadSection() noexcept;
 
 /// The out-of-line entry: a thread's first section, every section in the fallback fence mode
 /// (whose reader fence lives here, keeping the inline path free of a mode test) and in
 /// ThreadSanitizer builds. Returns the record when this is the outermost section, else null.
-[[gnu::cold]] ReaderRecord *enterSlow() noexcept;
+[[gnu::cold]] RIO_CORE_EXPORT ReaderRecord *enterSlow() noexcept;
 
 /// RAII read-side critical section. Never blocks; no allocation after a thread's first use.
 class ReadSection
