@@ -28,6 +28,13 @@ set(RIO_INSTALL_QMLDIR "${CMAKE_INSTALL_LIBDIR}/qt6/qml"
   CACHE STRING "QML import path the RegistryIO module is installed under (relative to the prefix)")
 
 set(rio_root "${RegistryIO_SOURCE_DIR}")
+# The folder of the library itself, as the platform's loader spells it (Windows has no run path:
+# DLLs are found next to the executable or on PATH).
+if(APPLE)
+  set(rio_rpath_origin "@loader_path")
+else()
+  set(rio_rpath_origin "$ORIGIN")
+endif()
 set(rio_installed_components "")
 
 # Qt6 components a target links against, so the package config asks for exactly those.
@@ -48,7 +55,7 @@ endfunction()
 function(rio_install_library target component)
   # Installed libraries find each other next to themselves (RUNPATH is not inherited: a QML
   # plugin that loads RegistryIOQml must still find RegistryIOQt from there).
-  set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN")
+  set_target_properties(${target} PROPERTIES INSTALL_RPATH "${rio_rpath_origin}")
   install(TARGETS ${target} EXPORT RegistryIO${component}Targets
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -65,6 +72,8 @@ if(TARGET RegistryIOCore)
   install(DIRECTORY "${rio_root}/src/core/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
     FILES_MATCHING PATTERN "*.h")
   list(APPEND rio_installed_components Core)
+  # moc reads this before the sources of AUTOMOC targets of a consumer (see the package config).
+  install(FILES "${rio_root}/cmake/RegistryIOMocPrelude.h" DESTINATION ${RIO_INSTALL_CMAKEDIR})
 
   # pkg-config: relocatable (paths relative to the .pc file) unless LIBDIR is absolute.
   if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
@@ -124,7 +133,7 @@ function(rio_install_qml_module backing)
       set(abs_libdir "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}")
     endif()
     file(RELATIVE_PATH to_libdir "${abs_dest}" "${abs_libdir}")
-    set_target_properties(${plugin} PROPERTIES INSTALL_RPATH "$ORIGIN/${to_libdir}")
+    set_target_properties(${plugin} PROPERTIES INSTALL_RPATH "${rio_rpath_origin}/${to_libdir}")
     install(TARGETS ${plugin}
       LIBRARY DESTINATION "${dest}"
       ARCHIVE DESTINATION "${dest}"
@@ -157,6 +166,12 @@ if(NOT RIO_QML_INSTALL_HANDLED AND EXISTS "${rio_root}/qml/CMakeLists.txt" AND T
 endif()
 get_property(rio_more GLOBAL PROPERTY RIO_INSTALLED_COMPONENTS)
 list(APPEND rio_installed_components ${rio_more})
+
+# The generated export headers (registryio/<layer>_export.h) of the layers built here.
+get_property(rio_export_headers GLOBAL PROPERTY RIO_EXPORT_HEADERS)
+if(rio_export_headers)
+  install(FILES ${rio_export_headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/registryio)
+endif()
 
 # --- Package config --------------------------------------------------------------------------
 if(PROJECT_VERSION_MAJOR EQUAL 0)

@@ -1,6 +1,35 @@
-# Warnings as errors on our own code, never on third-party headers.
+# Warnings on our own code, never on third-party headers. Errors only with RIO_WERROR (ON in
+# scripts/test.sh, scripts/demo.sh and CI; OFF for users, whose newer compilers may warn about
+# things ours do not).
+option(RIO_WERROR "Treat compiler warnings in RegistryIO's own targets as errors" OFF)
+
 function(rio_target_defaults target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
+  if(MSVC)
+    # /permissive-: standard conformance (two-phase lookup, no non-standard conversions).
+    target_compile_options(${target} PRIVATE /W4 /permissive- $<$<BOOL:${RIO_WERROR}>:/WX>)
+  else()
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic $<$<BOOL:${RIO_WERROR}>:-Werror>)
+  endif()
+endfunction()
+
+# rio_generate_export_header(<target> <name> <PREFIX>): generates
+# ${PROJECT_BINARY_DIR}/include/registryio/<name>_export.h with <PREFIX>_EXPORT (and
+# <PREFIX>_NO_EXPORT, <PREFIX>_DEPRECATED), puts it on the target's include path, and defines
+# <PREFIX>_STATIC_DEFINE for the target and its users when it is a static library (so that a
+# static build neither dllexports nor dllimports). RioInstall.cmake installs the generated folder.
+include(GenerateExportHeader)
+function(rio_generate_export_header target name prefix)
+  set(dir "${PROJECT_BINARY_DIR}/include")
+  generate_export_header(${target}
+    BASE_NAME ${prefix}
+    EXPORT_MACRO_NAME ${prefix}_EXPORT
+    EXPORT_FILE_NAME "${dir}/registryio/${name}_export.h")
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${dir}>)
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "STATIC_LIBRARY")
+    target_compile_definitions(${target} PUBLIC ${prefix}_STATIC_DEFINE)
+  endif()
+  set_property(GLOBAL APPEND PROPERTY RIO_EXPORT_HEADERS "${dir}/registryio/${name}_export.h")
 endfunction()
 
 # rio_add_example(<target> SOURCES <files...> LIBS <targets...>

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build g++ clang-14 libclang-rt-14-dev clang-format clang-tidy
+  # other platforms, as far as Debian can: libc++ (macOS's standard library), MinGW-w64 + wine
+  libc++-14-dev libc++abi-14-dev g++-mingw-w64-x86-64-posix wine64
   # Qt 6.4 and its QML runtime modules
   qt6-base-dev qt6-base-dev-tools qt6-declarative-dev qt6-declarative-dev-tools qt6-qpa-plugins
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtquick

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <registryio/detail/config.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -11,7 +13,7 @@ using Event = int;
 /// The calling thread's own counter: handlers bump it, so no two threads write one cache line.
 /// Local-exec TLS (the suite is executables only): Qt forces -fPIC, whose default general-dynamic
 /// model would pad every handler body with a __tls_get_addr sequence.
-[[gnu::tls_model("local-exec")]] inline constinit thread_local std::atomic<std::uint64_t> threadCount{0};
+RIO_TLS_LOCAL_EXEC inline constinit thread_local std::atomic<std::uint64_t> threadCount{0};
 
 /// The one handler body every library runs: a relaxed increment of the thread's own counter.
 inline void handlerBody() noexcept
@@ -20,7 +22,7 @@ inline void handlerBody() noexcept
 }
 
 /// The same body behind a plain function: what the function-pointer floor calls.
-[[gnu::noinline]] inline void floorHandler(const Event &) noexcept
+RIO_NOINLINE inline void floorHandler(const Event &) noexcept
 {
     handlerBody();
 }

@@ -252,7 +252,8 @@ private slots:
         std::atomic<bool> stop{false};
         std::atomic<int> writersLeft{writerThreads};
         {
-            std::vector<std::jthread> threads;
+            // std::thread, not std::jthread: libc++ before 18 (Apple's) has no jthread.
+            std::vector<std::thread> threads;
             for (int i = 0; i < notifierThreads; ++i) {
                 threads.emplace_back([&soak, &stop, i] {
                     for (std::uint64_t n = static_cast<std::uint64_t>(i) << 40; !stop.load(); ++n) {
@@ -284,6 +285,8 @@ private slots:
                         stop.store(true);
                 });
             }
+            for (std::thread &t : threads)
+                t.join();
         }
         qInfo("soak: %llu writer operations, %llu notifies, %llu handler calls, %llu throws, "
               "removeAndWait %llu true / %llu false, %llu short-lived threads (%llu beside writers), "

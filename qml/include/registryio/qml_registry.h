@@ -1,6 +1,7 @@
 #pragma once
 
 #include <registryio/handler_id.h>
+#include <registryio/qml_export.h>
 #include <registryio/qml_registry_sender.h>
 #include <registryio/qt_registry.h>
 #include <registryio/registry_handle.h>
@@ -17,7 +18,7 @@ namespace rio {
 
 /// A registry of QVariant events for QML, on rio::QtRegistry<QVariant>: JavaScript handlers run
 /// on the engine's thread in priority order, whichever thread notifies.
-class QmlRegistry : public QObject
+class RIO_QML_EXPORT QmlRegistry : public QObject
 {
     Q_OBJECT
     QML_ELEMENT

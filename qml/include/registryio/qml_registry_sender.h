@@ -1,5 +1,7 @@
 #pragma once
 
+#include <registryio/qml_export.h>
+
 #include <QVariant>
 
 #include <memory>
@@ -12,7 +14,7 @@ struct QmlRegistryShared;
 
 /// A copyable, thread-safe reference to a QmlRegistry that may outlive it: C++ worker threads
 /// keep one instead of a raw pointer to a registry that QML owns.
-class QmlRegistrySender
+class RIO_QML_EXPORT QmlRegistrySender
 {
 public:
     /// An empty sender: notify() returns false.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <registryio/handler_id.h>
+#include <registryio/qml_export.h>
 
 #include <QJSValue>
 #include <QObject>
@@ -19,7 +20,7 @@ struct QmlRegistryShared;
 } // namespace detail
 
 /// What QmlRegistry.add() returns: destroying it (or its owner) removes the handler.
-class RegistryHandle : public QObject
+class RIO_QML_EXPORT RegistryHandle : public QObject
 {
     Q_OBJECT
     QML_ELEMENT

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <registryio/handler_id.h>
+#include <registryio/qml_export.h>
 #include <registryio/qml_registry.h>
 
 #include <QMetaObject>
@@ -14,7 +15,7 @@ namespace rio {
 
 /// Declarative handler, like Connections with priority order and exception isolation:
 /// `RegistryHandler { registry: r; priority: 10; onNotified: (event) => ... }`.
-class RegistryHandler : public QObject, public QQmlParserStatus
+class RIO_QML_EXPORT RegistryHandler : public QObject, public QQmlParserStatus
 {
     Q_OBJECT
     QML_ELEMENT

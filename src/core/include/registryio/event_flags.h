@@ -1,5 +1,6 @@
 #pragma once
 
+#include <registryio/core_export.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
 #include <registryio/registry.h>
@@ -15,7 +16,7 @@ namespace rio {
 /// its own Registry of listeners. record() is async-signal-safe; broadcast() runs the listeners
 /// of every pending id once, however often it was recorded. Listeners receive the event id
 /// (`void(EventFlags::EventId)`, or no arguments).
-class EventFlags
+class RIO_CORE_EXPORT EventFlags
 {
 public:
     /// The type of an event id; listeners receive it as `const EventId&`.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <registryio/core_export.h>
 #include <registryio/handler_id.h>
 
 #include <memory>
@@ -12,7 +13,7 @@ struct RegistryLink;
 
 /// Move-only RAII handle: destroying it removes the handler; release() keeps the handler.
 /// It may outlive its registry (then it does nothing).
-class HandlerGuard
+class RIO_CORE_EXPORT HandlerGuard
 {
 public:
     /// An empty guard that owns no handler.

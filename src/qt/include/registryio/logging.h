@@ -1,6 +1,9 @@
 #pragma once
 
+#include <registryio/qt_export.h>
+
 #include <QLoggingCategory>
 
+// What Q_DECLARE_LOGGING_CATEGORY declares, exported (Qt 6.4 has no exported variant).
 /// The logging category `registryio`: handler failures and refused input are reported here.
-Q_DECLARE_LOGGING_CATEGORY(lcRegistryIO)
+RIO_QT_EXPORT const QLoggingCategory &lcRegistryIO();

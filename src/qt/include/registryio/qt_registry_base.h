@@ -2,6 +2,7 @@
 
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
+#include <registryio/qt_export.h>
 #include <registryio/qt_support.h>
 
 #include <QObject>
@@ -21,7 +22,7 @@ struct RegistryLink;
 
 /// The non-template QObject half of QtRegistry<E>: its signals, its `count` property and the
 /// failure reporting shared by every event type.
-class QtRegistryBase : public QObject
+class RIO_QT_EXPORT QtRegistryBase : public QObject
 {
     Q_OBJECT
     /// Number of registered handlers.

@@ -2,6 +2,7 @@
 
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
+#include <registryio/qt_export.h>
 
 #include <QDebug>
 #include <QMetaType>
@@ -9,10 +10,10 @@
 namespace rio {
 
 /// Writes `rio::HandlerId(42)` (or `rio::HandlerId(invalid)`).
-QDebug operator<<(QDebug debug, HandlerId id);
+RIO_QT_EXPORT QDebug operator<<(QDebug debug, HandlerId id);
 
 /// Writes the handler id and the message of a handler failure.
-QDebug operator<<(QDebug debug, const ExceptionInfo &info);
+RIO_QT_EXPORT QDebug operator<<(QDebug debug, const ExceptionInfo &info);
 
 } // namespace rio
 

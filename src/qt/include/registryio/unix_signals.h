@@ -3,6 +3,7 @@
 #include <registryio/event_flags.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
+#include <registryio/qt_export.h>
 #include <registryio/registry.h>
 
 #include <QObject>
@@ -28,7 +29,7 @@ struct UnixSignalsAnchor;
 // inside each listener's closure, so every way a listener goes (remove, guard, once, clear)
 // releases the signal once the closure is destroyed. It refers to its UnixSignals through a
 // shared anchor, so a closure freed late (by another thread's reclamation) finds it gone safely.
-class UnixSignalSubscription
+class RIO_QT_EXPORT UnixSignalSubscription
 {
 public:
     UnixSignalSubscription(std::shared_ptr<UnixSignalsAnchor> anchor, int signal) noexcept
@@ -63,7 +64,7 @@ struct UnixSignalListener
 /// event loop of this object's thread. Repeats of a signal before the loop runs coalesce into one
 /// delivery. Handlers receive the signal number (`void(int)`, or no arguments). Uncatchable and
 /// fault signals are refused with std::invalid_argument. See docs/SIGNALS.md.
-class UnixSignals : public QObject
+class RIO_QT_EXPORT UnixSignals : public QObject
 {
     Q_OBJECT
 public:

@@ -7,6 +7,7 @@
 #include <registryio/detail/qt_tsan.h>
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
+#include <registryio/qt_export.h>
 
 #include <QFuture>
 #include <QMetaObject>
@@ -40,7 +41,7 @@ struct AsyncOp
 using AsyncToken = std::shared_ptr<AsyncOp>;
 
 // notifyAsync's join: finishes the promise when the last piece of work lets go.
-struct AsyncJoin final : AsyncOp
+struct RIO_QT_EXPORT AsyncJoin final : AsyncOp
 {
     AsyncJoin();
     ~AsyncJoin() override;
@@ -67,7 +68,7 @@ struct MailItem
 // A registry's mailboxes, one per receiving thread: queued deliveries to one thread wait in
 // notify and priority order behind a single Qt event, so a busy notifier pays one lock and one
 // allocation per delivery instead of one Qt event (and wake-up) each.
-class QtMailboxes : public std::enable_shared_from_this<QtMailboxes>
+class RIO_QT_EXPORT QtMailboxes : public std::enable_shared_from_this<QtMailboxes>
 {
 public:
     // Appends `item` for `thread`. When that mailbox was idle, posts its drain through
@@ -93,7 +94,7 @@ private:
 
 // Shared by a registry and everything that may outlive it. Reaches the registry only while it
 // lives; the registry's destructor waits for calls in progress.
-struct QtRegistryControl
+struct RIO_QT_EXPORT QtRegistryControl
 {
     std::atomic<QtRegistryBase *> registry{nullptr};
     std::atomic<int> users{0};
@@ -114,11 +115,11 @@ private:
 };
 
 // Watches a handler's QFuture: reports its failure and holds `token` until it finishes.
-void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRegistryControl> control,
-                 AsyncToken token);
+RIO_QT_EXPORT void trackFuture(const QFuture<void> &future, HandlerId id,
+                               std::shared_ptr<QtRegistryControl> control, AsyncToken token);
 
 // The untyped part of a handler's state.
-struct QtHandlerCore
+struct RIO_QT_EXPORT QtHandlerCore
 {
     enum class Route { Skip, Here, Post, Block, Refuse };
 
@@ -339,7 +340,7 @@ bool post(const std::shared_ptr<QtHandler<E>> &h, std::shared_ptr<const E> paylo
 // Called with a removed handler's last registry reference. Inside a guard's removal (which
 // holds the guard link's lock) the reference is retired to the reclamation domain, so a closure
 // whose destructor resets guards of the same registry runs after that lock is released.
-void releaseHandler(std::shared_ptr<QtHandlerCore> &handler) noexcept;
+RIO_QT_EXPORT void releaseHandler(std::shared_ptr<QtHandlerCore> &handler) noexcept;
 
 // A queued delivery of one event to one handler, waiting in a mailbox.
 template <typename E>

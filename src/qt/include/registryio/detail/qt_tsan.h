@@ -24,6 +24,8 @@
 #define RIO_TSAN_ACQUIRE(address) static_cast<void>(address)
 #endif
 
+#include <registryio/qt_export.h>
+
 #include <functional>
 #include <type_traits>
 #include <utility>
@@ -33,7 +35,7 @@ namespace rio::detail {
 #if defined(RIO_TSAN)
 // Held (TSan builds only) around every post RegistryIO makes: posters to one thread then touch
 // Qt's posted-event list in an order TSan can see. Re-entrant use on one thread is a no-op.
-class TsanPostScope
+class RIO_QT_EXPORT TsanPostScope
 {
 public:
     TsanPostScope() noexcept;
@@ -46,7 +48,7 @@ private:
 };
 // Called by a delivered functor before it runs and before it is destroyed: orders everything
 // posters did (Qt's event allocation included) before what this thread does next.
-void tsanSyncWithPosters() noexcept;
+RIO_QT_EXPORT void tsanSyncWithPosters() noexcept;
 #else
 // No-op outside TSan builds.
 struct TsanPostScope

@@ -1,0 +1,34 @@
+// A QObject whose source file's first include is a RegistryIO header, built with AUTOMOC. With
+// CMake 3.25 and Qt 6.4, moc fails on such a file (`Parse error at "std"` in <concepts>) unless
+// the package config's moc prelude applies (cmake/RegistryIOMocPrelude.h).
+#include <registryio/registry.h>
+
+#include <QCoreApplication>
+#include <QObject>
+
+#include <cstdio>
+
+class Counter : public QObject
+{
+    Q_OBJECT
+public:
+    rio::Registry<int> registry;
+
+signals:
+    void counted(int total);
+};
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    Counter counter;
+    int total = 0;
+    QObject::connect(&counter, &Counter::counted, &counter, [&total](int n) { total += n; });
+    counter.registry.add([&counter](const int &n) { emit counter.counted(n); });
+    counter.registry.notify(5);
+    counter.registry.notify(7);
+    std::printf("consumer_moc: total=%d\n", total);
+    return total == 12 ? 0 : 1;
+}
+
+#include "main_moc.moc"
