@@ -41,10 +41,6 @@ bool isEmptyCallable(const F &f) noexcept
         return false;
 }
 
-// Frees a box whose closure needs no destructor: core-library code, so a plugin's trivially
-// destructible closures leave no code pointer into the plugin even while they wait to be freed.
-RIO_CORE_EXPORT void freePlainBox(Retired *r) noexcept;
-
 template <typename E, typename F>
 struct TypedBox final : HandlerBox
 {

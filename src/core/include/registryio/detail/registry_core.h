@@ -177,6 +177,10 @@ private:
     friend struct RegistryList;
 };
 
+/// Frees a box whose closure needs no destructor: core-library code, so a plugin's trivially
+/// destructible closures leave no code pointer into the plugin even while they wait to be freed.
+RIO_CORE_EXPORT void freePlainBox(Retired *r) noexcept;
+
 /// Number of objects retired by every registry and not yet destroyed (tests, diagnostics).
 RIO_CORE_EXPORT std::size_t pendingCountAll() noexcept;
 
