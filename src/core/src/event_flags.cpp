@@ -1,11 +1,14 @@
 #include <registryio/event_flags.h>
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 
 namespace rio {
 
 namespace {
+
+std::atomic<void (*)(int)> testHook{nullptr};
 
 [[noreturn]] void throwUnknownId(int id, int count)
 {
@@ -21,6 +24,11 @@ int checkedCount(int count)
 }
 
 } // namespace
+
+void detail::setEventFlagsTestHook(void (*hook)(int id)) noexcept
+{
+    testHook.store(hook, std::memory_order_release);
+}
 
 EventFlags::EventFlags(int count)
     : m_count(checkedCount(count)), m_slots(std::make_unique<Slot[]>(static_cast<std::size_t>(count)))
@@ -44,6 +52,8 @@ bool EventFlags::broadcast() noexcept
             continue;
         if (slot.listeners.isEmpty())
             continue; // consumed: a listener added later does not see this event
+        if (auto *hook = testHook.load(std::memory_order_acquire))
+            hook(i);
         slot.listeners.notify(i);
         reached = true;
     }

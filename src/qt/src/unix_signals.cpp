@@ -1,4 +1,5 @@
 #include <registryio/detail/registry_link.h>
+#include <registryio/detail/unix_signals_testing.h>
 #include <registryio/logging.h>
 #include <registryio/unix_signals.h>
 
@@ -67,6 +68,14 @@ struct Globals
 };
 
 constinit Globals g;
+
+std::atomic<detail::UnixSignalsTestHook> testHook{nullptr};
+
+void callTestHook(detail::UnixSignalsHookPoint point, int signal)
+{
+    if (detail::UnixSignalsTestHook hook = testHook.load(std::memory_order_acquire))
+        hook(point, signal);
+}
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<int>::is_always_lock_free &&
                   std::atomic<SigactionFn>::is_always_lock_free,
@@ -155,6 +164,11 @@ const char *refusalReason(int signal) noexcept
 
 namespace detail {
 
+void setUnixSignalsTestHook(UnixSignalsTestHook hook) noexcept
+{
+    testHook.store(hook, std::memory_order_release);
+}
+
 // What subscriptions hold on to: `d` is cleared (under Globals::mutex) when the UnixSignals dies.
 struct UnixSignalsAnchor
 {
@@ -217,6 +231,7 @@ public:
         state.previous = old;
         state.installed = true;
         ++state.listeners;
+        callTestHook(detail::UnixSignalsHookPoint::Installed, signal);
     }
 
     // Restores the previous disposition when the last listener in the process goes, if ours is
@@ -228,6 +243,7 @@ public:
             return;
         SigAction current{};
         if (::sigaction(signal, nullptr, &current) == 0 && isOurs(current)) {
+            callTestHook(detail::UnixSignalsHookPoint::Restoring, signal);
             if (::sigaction(signal, &state.previous, nullptr) == 0)
                 state.installed = false;
         }

@@ -11,6 +11,12 @@
 
 namespace rio {
 
+namespace detail {
+/// Test-only: called by EventFlags::broadcast() with the event id between deciding that a pending
+/// id has listeners and notifying them (nullptr: none). Not part of the public API.
+void setEventFlagsTestHook(void (*hook)(int id)) noexcept;
+} // namespace detail
+
 /// Record-and-broadcast flags: a fixed set of event ids 0..size()-1, each with a pending flag and
 /// its own Registry of listeners. record() is async-signal-safe; broadcast() runs the listeners
 /// of every pending id once, however often it was recorded. Listeners receive the event id
