@@ -197,6 +197,44 @@ private slots:
         QCOMPARE(calls, 2);
     }
 
+    // take() clears one pending flag without notifying; broadcast(unheard) names the pending ids
+    // it consumed without reaching a listener (none, empty, or only spent once-listeners).
+    void takeAndUnheardIds()
+    {
+        rio::EventFlags flags(4);
+        int calls = 0;
+        flags.add(0, [&calls] { ++calls; });
+        flags.addOnce(3, [&calls] { ++calls; });
+        QVERIFY(!flags.take(0));
+        QVERIFY(!flags.take(-1));
+        QVERIFY(!flags.take(4));
+        flags.record(0);
+        QVERIFY(flags.take(0));
+        QVERIFY(!flags.isPending(0));
+        QVERIFY(!flags.broadcast());
+        QCOMPARE(calls, 0);
+
+        std::vector<int> unheard;
+        for (int id : {0, 1, 2, 3})
+            flags.record(id);
+        QVERIFY(flags.broadcast([&unheard](int id) { unheard.push_back(id); }));
+        QCOMPARE(calls, 2);
+        QCOMPARE(unheard, (std::vector<int>{1, 2}));
+        unheard.clear();
+        flags.record(3); // its once-listener is spent
+        QVERIFY(!flags.broadcast([&unheard](int id) { unheard.push_back(id); }));
+        QCOMPARE(unheard, std::vector<int>{3});
+
+        // Listeners added through listeners(id) count as well; an empty one is refused there too.
+        flags.listeners(2).add([&calls](int id) { calls += id; });
+        flags.record(2);
+        QVERIFY(flags.broadcast());
+        QCOMPARE(calls, 4);
+        void (*null)() = nullptr;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, flags.listeners(2).add(null));
+        QCOMPARE(flags.listenerCount(2), std::size_t{1});
+    }
+
     // The last listener is removed (from another thread) just after broadcast() saw it and just
     // before it notifies (forced by the test hook): broadcast() returns false, and nothing ran.
     void broadcastFalseWhenTheLastListenerGoesBeforeTheNotify()
@@ -208,9 +246,8 @@ private slots:
         target = &flags;
         victim = flags.add(1, [&ran] { ran.fetch_add(1); });
         flags.record(1);
-        rio::detail::setEventFlagsTestHook([](int id) {
-            std::thread([id] { target->remove(id, victim); }).join();
-        });
+        rio::detail::setEventFlagsTestHook(
+            [](int id) { std::thread([id] { target->remove(id, victim); }).join(); });
         const bool reached = flags.broadcast();
         rio::detail::setEventFlagsTestHook(nullptr);
         QCOMPARE(ran.load(), 0);
@@ -222,9 +259,8 @@ private slots:
         victim = flags.add(1, [&ran] { ran.fetch_add(1); });
         flags.add(1, [&kept] { ++kept; });
         flags.record(1);
-        rio::detail::setEventFlagsTestHook([](int id) {
-            std::thread([id] { target->remove(id, victim); }).join();
-        });
+        rio::detail::setEventFlagsTestHook(
+            [](int id) { std::thread([id] { target->remove(id, victim); }).join(); });
         QVERIFY(flags.broadcast());
         rio::detail::setEventFlagsTestHook(nullptr);
         QCOMPARE(kept, 1);
