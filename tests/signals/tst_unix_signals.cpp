@@ -1147,8 +1147,7 @@ private slots:
         rio::UnixSignals source;
         int calls = 0;
         source.add(SIGUSR1, [&calls] { ++calls; });
-        union sigval value
-        { };
+        union sigval value { };
         value.sival_int = 4242;
         QCOMPARE(::sigqueue(::getpid(), SIGUSR1, value), 0);
         QTRY_COMPARE(calls, 1);

@@ -22,12 +22,12 @@ namespace {
 int failures = 0;
 QStringList warnings;
 
-#define CHECK(condition)                                                                                    \
-    do {                                                                                                    \
-        if (!(condition)) {                                                                                 \
-            std::fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #condition);                     \
-            ++failures;                                                                                     \
-        }                                                                                                   \
+#define CHECK(condition)                                                                                     \
+    do {                                                                                                     \
+        if (!(condition)) {                                                                                  \
+            std::fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #condition);                        \
+            ++failures;                                                                                      \
+        }                                                                                                    \
     } while (false)
 
 void capture(QtMsgType type, const QMessageLogContext &, const QString &message)

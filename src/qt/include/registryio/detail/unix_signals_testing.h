@@ -8,7 +8,8 @@ namespace rio::detail {
 /// The places UnixSignals calls the test hook from (under its process-wide lock).
 enum class UnixSignalsHookPoint {
     Installed, ///< Our OS handler just replaced the previous disposition of the signal.
-    Restoring, ///< The signal's last listener in the process is gone; the previous disposition is about to return.
+    Restoring, ///< The signal's last listener in the process is gone; the previous disposition is about to
+               ///< return.
 };
 
 /// A test hook: called with the point and the signal number. Must not call into UnixSignals.
