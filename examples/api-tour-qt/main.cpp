@@ -4,7 +4,9 @@
 #include <registryio/logging.h>
 #include <registryio/qt_registry.h>
 #include <registryio/qt_support.h>
-#include <registryio/unix_signals.h>
+#ifndef _WIN32
+#include <registryio/unix_signals.h> // Unix only
+#endif
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
@@ -152,6 +154,7 @@ void forwardItems()
     check(total == 2, "qt-forward");
 }
 
+#ifndef _WIN32
 void unixSignalItems()
 {
     //! [unix-signals]
@@ -164,6 +167,7 @@ void unixSignalItems()
     check(!rio::UnixSignals::isCatchable(SIGKILL) && unixSignals.listenerCount(SIGUSR1) == 1,
           "unix-signals-catchable");
 }
+#endif
 
 } // namespace
 
@@ -172,7 +176,9 @@ int main(int argc, char *argv[])
     QCoreApplication app(argc, argv);
     qtRegistryItems();
     forwardItems();
+#ifndef _WIN32
     unixSignalItems();
+#endif
     //! [logging]
     QLoggingCategory::setFilterRules(QStringLiteral("registryio.debug=true")); // or QT_LOGGING_RULES
     qCInfo(lcRegistryIO) << "category" << lcRegistryIO().categoryName();

@@ -3,6 +3,7 @@
 #include <QTest>
 
 #include <atomic>
+#include <barrier>
 #include <latch>
 #include <stdexcept>
 #include <thread>
@@ -17,6 +18,20 @@ extern "C" __attribute__((used, visibility("default"))) const char *__tsan_defau
     return "ignore_noninstrumented_modules=1";
 }
 #endif
+#endif
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define RIO_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define RIO_TEST_SANITIZED 1
+#endif
+#ifdef RIO_TEST_SANITIZED
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
 #endif
 
 // The cases of tokio's signal registry, plus what EventFlags adds: late listeners, consumption of
@@ -180,6 +195,123 @@ private slots:
         QVERIFY(flags.isPending(0));
         QVERIFY(flags.broadcast());
         QCOMPARE(calls, 2);
+    }
+
+    // take() clears one pending flag without notifying; broadcast(unheard) names the pending ids
+    // it consumed without reaching a listener (none, empty, or only spent once-listeners).
+    void takeAndUnheardIds()
+    {
+        rio::EventFlags flags(4);
+        int calls = 0;
+        flags.add(0, [&calls] { ++calls; });
+        flags.addOnce(3, [&calls] { ++calls; });
+        QVERIFY(!flags.take(0));
+        QVERIFY(!flags.take(-1));
+        QVERIFY(!flags.take(4));
+        flags.record(0);
+        QVERIFY(flags.take(0));
+        QVERIFY(!flags.isPending(0));
+        QVERIFY(!flags.broadcast());
+        QCOMPARE(calls, 0);
+
+        std::vector<int> unheard;
+        for (int id : {0, 1, 2, 3})
+            flags.record(id);
+        QVERIFY(flags.broadcast([&unheard](int id) { unheard.push_back(id); }));
+        QCOMPARE(calls, 2);
+        QCOMPARE(unheard, (std::vector<int>{1, 2}));
+        unheard.clear();
+        flags.record(3); // its once-listener is spent
+        QVERIFY(!flags.broadcast([&unheard](int id) { unheard.push_back(id); }));
+        QCOMPARE(unheard, std::vector<int>{3});
+
+        // Listeners added through listeners(id) count as well; an empty one is refused there too.
+        flags.listeners(2).add([&calls](int id) { calls += id; });
+        flags.record(2);
+        QVERIFY(flags.broadcast());
+        QCOMPARE(calls, 4);
+        void (*null)() = nullptr;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, flags.listeners(2).add(null));
+        QCOMPARE(flags.listenerCount(2), std::size_t{1});
+    }
+
+    // The last listener is removed (from another thread) just after broadcast() saw it and just
+    // before it notifies (forced by the test hook): broadcast() returns false, and nothing ran.
+    void broadcastFalseWhenTheLastListenerGoesBeforeTheNotify()
+    {
+        rio::EventFlags flags(2);
+        std::atomic<int> ran{0};
+        static rio::EventFlags *target = nullptr;
+        static rio::HandlerId victim;
+        target = &flags;
+        victim = flags.add(1, [&ran] { ran.fetch_add(1); });
+        flags.record(1);
+        rio::detail::setEventFlagsTestHook(
+            [](int id) { std::thread([id] { target->remove(id, victim); }).join(); });
+        const bool reached = flags.broadcast();
+        rio::detail::setEventFlagsTestHook(nullptr);
+        QCOMPARE(ran.load(), 0);
+        QVERIFY(!reached);
+        QCOMPARE(flags.listenerCount(1), std::size_t{0});
+
+        // With a second listener left, the event reaches it and broadcast() says so.
+        int kept = 0;
+        victim = flags.add(1, [&ran] { ran.fetch_add(1); });
+        flags.add(1, [&kept] { ++kept; });
+        flags.record(1);
+        rio::detail::setEventFlagsTestHook(
+            [](int id) { std::thread([id] { target->remove(id, victim); }).join(); });
+        QVERIFY(flags.broadcast());
+        rio::detail::setEventFlagsTestHook(nullptr);
+        QCOMPARE(kept, 1);
+        QCOMPARE(ran.load(), 0);
+    }
+
+    // Another thread removes the last listener while broadcast() runs: broadcast() returns true
+    // exactly when the listener ran, whichever side of the removal its notify fell on. Each round
+    // releases the remover through a spun-on atomic (so both threads start within a cache-line
+    // transfer of each other); the broadcaster then waits a varying number of spins, so the rounds
+    // sweep broadcast() across the whole of the removal. A barrier ends each round.
+    void broadcastTrueOnlyIfAListenerRanWhileTheLastOneIsRemoved()
+    {
+        const int rounds = kSanitized ? 20000 : 100000;
+        rio::EventFlags flags(1);
+        std::atomic<int> ran{0};
+        std::atomic<int> go{0};
+        rio::HandlerId id;
+        std::barrier roundOver(2);
+        std::thread remover([&] {
+            for (int i = 1; i <= rounds; ++i) {
+                for (int spins = 0; go.load(std::memory_order_acquire) != i; ++spins) {
+                    if (spins > 4096)
+                        std::this_thread::yield(); // not scheduled together: let the other run
+                }
+                flags.remove(0, id);
+                roundOver.arrive_and_wait();
+            }
+        });
+        int trueWithoutListener = 0;
+        int falseWithListener = 0;
+        int reachedRounds = 0;
+        for (int i = 1; i <= rounds; ++i) {
+            ran.store(0, std::memory_order_relaxed);
+            id = flags.add(0, [&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
+            flags.record(0);
+            go.store(i, std::memory_order_release);
+            for (int spin = i % 2048; spin > 0; --spin)
+                std::atomic_signal_fence(std::memory_order_seq_cst); // a delay the optimiser keeps
+            const bool reached = flags.broadcast();
+            roundOver.arrive_and_wait();
+            const bool listenerRan = ran.load(std::memory_order_relaxed) != 0;
+            trueWithoutListener += reached && !listenerRan ? 1 : 0;
+            falseWithListener += !reached && listenerRan ? 1 : 0;
+            reachedRounds += reached ? 1 : 0;
+        }
+        remover.join();
+        qDebug("%d of %d rounds reached the listener", reachedRounds, rounds);
+        QCOMPARE(trueWithoutListener, 0);
+        QCOMPARE(falseWithListener, 0);
+        QCOMPARE(flags.listenerCount(0), std::size_t{0});
     }
 
     // Many threads record while one broadcasts: no event recorded after the last broadcast began

@@ -1,5 +1,7 @@
+#include <registryio/detail/unix_signals_testing.h>
 #include <registryio/unix_signals.h>
 
+#include <QDeadlineTimer>
 #include <QDir>
 #include <QEventLoop>
 #include <QProcess>
@@ -10,6 +12,7 @@
 #include <QThread>
 #include <QTimer>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -71,6 +74,16 @@ constexpr bool kSanitized = false;
     QSKIP("QProcess aborts ThreadSanitizer 14 (tsan_rtl.cpp:234), with or without RegistryIO")
 #else
 #define SKIP_FORK_UNDER_TSAN() (void)0
+#endif
+
+// ThreadSanitizer gives up on the child of a multi-threaded fork (its ForkChildAfter turns on
+// "ignores for everything in the hope that we will exec soon"), and signals raised there may then
+// never reach the child's handlers. The forked-child tests run in the gcc and ASan builds.
+#ifdef RIO_TEST_TSAN
+#define SKIP_FORKED_CHILD_UNDER_TSAN()                                                                       \
+    QSKIP("ThreadSanitizer stops handling signals in the child of a multi-threaded fork")
+#else
+#define SKIP_FORKED_CHILD_UNDER_TSAN() (void)0
 #endif
 
 struct sigaction query(int signal)
@@ -165,6 +178,163 @@ std::pair<int, QByteArray> runShell(const char *command)
         return {-1, output};
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
+
+// --- Forked children -------------------------------------------------------------------------
+// A child runs a body that returns the bytes it reports, writes them to a pipe and always
+// _exit(0)s (an exception _exit(3)s). The parent may talk to it first, then reads the report with
+// a bounded poll, kills the child if it overstays, and reaps it.
+
+// Reads from `fd` until `expected` bytes or EOF arrived, or `timeoutMs` passed.
+QByteArray readBounded(int fd, int timeoutMs, qsizetype expected = -1)
+{
+    QByteArray data;
+    QDeadlineTimer deadline(timeoutMs);
+    while (expected < 0 || data.size() < expected) {
+        pollfd p{fd, POLLIN, 0};
+        const int ready = ::poll(&p, 1, static_cast<int>(deadline.remainingTime()));
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0)
+            break; // timed out
+        char buffer[256];
+        const ssize_t n = ::read(fd, buffer, expected < 0 ? sizeof buffer : 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; // EOF: the child is gone
+        data.append(buffer, n);
+    }
+    return data;
+}
+
+void writeAll(int fd, const QByteArray &data)
+{
+    qsizetype done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::write(fd, data.constData() + done, static_cast<std::size_t>(data.size() - done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        done += n;
+    }
+}
+
+struct ChildResult
+{
+    QByteArray report;
+    int status = -1; // from waitpid
+};
+
+// `body(fromParent, toParent)` runs in the child and returns its report; `parent(fromChild,
+// toChild)` runs in the parent meanwhile (it may exchange messages with the child).
+template <typename Body, typename Parent>
+ChildResult runInChild(Body body, Parent parent, int timeoutMs = 20000)
+{
+    int down[2];
+    int up[2];
+    if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0)
+        qFatal("pipe2 failed");
+    const pid_t pid = ::fork();
+    if (pid < 0)
+        qFatal("fork failed");
+    if (pid == 0) {
+        ::close(down[1]);
+        ::close(up[0]);
+        // QtTest's crash handler (inherited) would catch these: the child wants the defaults.
+        for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGABRT})
+            setDisposition(s, SIG_DFL);
+        int code = 0;
+        try {
+            writeAll(up[1], body(down[0], up[1]));
+        } catch (...) {
+            code = 3;
+        }
+        ::_exit(code);
+    }
+    ::close(down[0]);
+    ::close(up[1]);
+    parent(up[0], down[1]);
+    ChildResult result;
+    result.report = readBounded(up[0], timeoutMs);
+    ::close(up[0]);
+    ::close(down[1]);
+    // The report ends at EOF, i.e. when the child exited or was killed; if the read timed out the
+    // child is overstaying: it is killed, so this wait is bounded.
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+    }
+    result.status = status;
+    return result;
+}
+
+// Runs the event loop (without sleeping) until `done()` or `timeoutMs` passed.
+template <typename Done>
+bool spinUntil(Done done, int timeoutMs)
+{
+    QDeadlineTimer deadline(timeoutMs);
+    while (!done()) {
+        if (deadline.hasExpired())
+            return false;
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+    }
+    return true;
+}
+
+// --- Test hook ---------------------------------------------------------------------------------
+// Raises `hookSignal` once, from inside UnixSignals, at `hookPoint`.
+std::atomic<int> hookSignal{0};
+std::atomic<rio::detail::UnixSignalsHookPoint> hookPoint{rio::detail::UnixSignalsHookPoint::Installed};
+std::atomic<int> hookRaised{0};
+void raiseFromHook(rio::detail::UnixSignalsHookPoint point, int signal)
+{
+    if (point == hookPoint.load() && signal == hookSignal.load() && hookRaised.fetch_add(1) == 0)
+        ::raise(signal);
+}
+void armHook(rio::detail::UnixSignalsHookPoint point, int signal)
+{
+    hookPoint.store(point);
+    hookSignal.store(signal);
+    hookRaised.store(0);
+    rio::detail::setUnixSignalsTestHook(&raiseFromHook);
+}
+
+// --- Chained handlers with flags ---------------------------------------------------------------
+std::atomic<int> flagCalls{0};
+std::atomic<int> flagSelfBlocked{-1};  // 1 if the handler's own signal was blocked while it ran
+std::atomic<int> flagOtherBlocked{-1}; // 1 if SIGWINCH was blocked while it ran
+std::atomic<int> flagSiValue{0};
+std::atomic<int> flagSiCode{0};
+void flagHandler(int signal)
+{
+    flagCalls.fetch_add(1);
+    sigset_t blocked;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &blocked);
+    flagSelfBlocked.store(sigismember(&blocked, signal));
+    flagOtherBlocked.store(sigismember(&blocked, SIGWINCH));
+}
+void flagAction(int signal, siginfo_t *info, void *)
+{
+    flagHandler(signal);
+    flagSiValue.store(info != nullptr ? info->si_value.sival_int : -1);
+    flagSiCode.store(info != nullptr ? info->si_code : 0);
+}
+void installWithFlags(int signal, int flags, bool siginfo, const std::vector<int> &mask = {})
+{
+    struct sigaction action
+    { };
+    sigemptyset(&action.sa_mask);
+    for (int m : mask)
+        sigaddset(&action.sa_mask, m);
+    action.sa_flags = flags | (siginfo ? SA_SIGINFO : 0);
+    if (siginfo)
+        action.sa_sigaction = flagAction;
+    else
+        action.sa_handler = flagHandler;
+    ::sigaction(signal, &action, nullptr);
+}
 } // namespace
 
 class tst_UnixSignals : public QObject
@@ -176,10 +346,17 @@ private slots:
         priorCalls = 0;
         priorSigno = 0;
         priorTid = 0;
+        flagCalls = 0;
+        flagSelfBlocked = -1;
+        flagOtherBlocked = -1;
+        flagSiValue = 0;
+        flagSiCode = 0;
+        rio::detail::setUnixSignalsTestHook(nullptr);
         // Every test starts from the default disposition of the source it uses.
         for (int s : {SIGUSR1, SIGUSR2, SIGWINCH, SIGURG, SIGCHLD})
             setDisposition(s, SIG_DFL);
     }
+    void cleanup() { rio::detail::setUnixSignalsTestHook(nullptr); }
 
     void refusedSignalsLeaveDispositionUnchanged()
     {
@@ -354,7 +531,7 @@ private slots:
         QCOMPARE(rio::UnixSignals::signalOf(first), SIGWINCH);
         const struct sigaction ours = query(SIGWINCH);
         QVERIFY(!sameDisposition(ours, before));
-        QVERIFY(ours.sa_flags & SA_RESTART);
+        QVERIFY(!(ours.sa_flags & SA_RESTART)); // as the prior handler, installed without it
         QVERIFY(ours.sa_flags & SA_SIGINFO);
 
         rio::HandlerGuard guard = a->addScoped(SIGWINCH, [] {});
@@ -716,6 +893,328 @@ private slots:
             inChild.insert(line.trimmed().toInt());
         QVERIFY2(inChild.contains(1), "the listing worked");
         QVERIFY2(!inChild.intersects(ours), qPrintable(QString("leaked: %1").arg(lines.join(' '))));
+    }
+
+    // --- Issue 17 -------------------------------------------------------------------------------
+
+    // fork() without exec: the child gets its own signals through the instance it inherited and
+    // through a listener it adds, and neither process consumes the other's wake-ups.
+    void forkedChildGetsItsOwnSignals_data()
+    {
+        QTest::addColumn<bool>("pipe");
+        QTest::newRow("eventfd") << false;
+        QTest::newRow("pipe") << true;
+    }
+    void forkedChildGetsItsOwnSignals()
+    {
+        SKIP_FORKED_CHILD_UNDER_TSAN();
+        QFETCH(bool, pipe);
+        if (pipe)
+            qputenv("RIO_UNIX_SIGNALS_PIPE", "1");
+        rio::UnixSignals source;
+        qunsetenv("RIO_UNIX_SIGNALS_PIPE");
+        int usr1 = 0;
+        source.add(SIGUSR1, [&usr1] { ++usr1; });
+        spinEventLoop();
+
+        const ChildResult child = runInChild(
+            [&](int fromParent, int toParent) {
+                int usr2 = 0;
+                source.add(SIGUSR2, [&usr2] { ++usr2; }); // a listener of the child's own
+                ::raise(SIGUSR1);
+                ::raise(SIGUSR2);
+                writeAll(toParent, "r"); // raised: the parent now runs its loop
+                if (readBounded(fromParent, 10000, 1) != "g")
+                    return QByteArray("no go");
+                spinUntil([&] { return usr1 >= 1 && usr2 >= 1; }, 5000);
+                spinEventLoop();
+                return QByteArray::number(usr1) + ' ' + QByteArray::number(usr2);
+            },
+            [&](int fromChild, int toChild) {
+                QCOMPARE(readBounded(fromChild, 10000, 1), QByteArray("r"));
+                // If the wake-up channel were shared, this loop would drain the child's wake-ups.
+                spinEventLoop(50);
+                writeAll(toChild, "g");
+            });
+        QCOMPARE(child.report, QByteArray("1 1"));
+        QVERIFY(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0);
+        spinEventLoop();
+        QCOMPARE(usr1, 0); // the child's signals never reached the parent
+        ::raise(SIGUSR1);  // and the parent still gets its own
+        QTRY_COMPARE(usr1, 1);
+        QCOMPARE(source.listenerCount(SIGUSR2), std::size_t{0});
+    }
+
+    // A new instance made in the child works too, while the parent's keeps working.
+    void forkedChildMayCreateItsOwnInstance()
+    {
+        SKIP_FORKED_CHILD_UNDER_TSAN();
+        rio::UnixSignals source;
+        int calls = 0;
+        source.add(SIGUSR1, [&calls] { ++calls; });
+        const ChildResult child = runInChild(
+            [&](int, int) {
+                rio::UnixSignals mine;
+                int mineCalls = 0;
+                mine.add(SIGUSR1, [&mineCalls] { ++mineCalls; });
+                ::raise(SIGUSR1);
+                spinUntil([&] { return mineCalls >= 1 && calls >= 1; }, 5000);
+                return QByteArray::number(mineCalls) + ' ' + QByteArray::number(calls);
+            },
+            [](int, int) {});
+        QCOMPARE(child.report, QByteArray("1 1"));
+        ::raise(SIGUSR1);
+        QTRY_COMPARE(calls, 1);
+    }
+
+    // A signal arriving right after our OS handler went in (forced by the hook) reaches the
+    // listener that caused the install.
+    void signalInInstallWindowReachesTheListener()
+    {
+        armHook(rio::detail::UnixSignalsHookPoint::Installed, SIGUSR1);
+        rio::UnixSignals source;
+        int calls = 0;
+        source.add(SIGUSR1, [&calls] { ++calls; });
+        QCOMPARE(hookRaised.load(), 1);
+        QTRY_COMPARE(calls, 1);
+    }
+
+    // The same with SIGTERM in a child: the listener gets it and the child lives on.
+    void sigtermInInstallWindowReachesTheListener()
+    {
+        SKIP_FORKED_CHILD_UNDER_TSAN();
+        const ChildResult child = runInChild(
+            [](int, int) {
+                armHook(rio::detail::UnixSignalsHookPoint::Installed, SIGTERM);
+                rio::UnixSignals source;
+                int calls = 0;
+                source.add(SIGTERM, [&calls] { ++calls; });
+                spinUntil([&] { return calls >= 1; }, 5000);
+                return QByteArray::number(calls);
+            },
+            [](int, int) {});
+        QVERIFY2(WIFEXITED(child.status), "the child was killed");
+        QCOMPARE(child.report, QByteArray("1"));
+    }
+
+    // SIGTERM arriving while the last listener goes (forced by the hook, just before the previous
+    // disposition returns) gets SIG_DFL's behaviour: the child dies of it.
+    void sigtermInRestoreWindowGetsTheDefaultAction()
+    {
+        SKIP_FORKED_CHILD_UNDER_TSAN();
+        const ChildResult child = runInChild(
+            [](int, int) {
+                rio::UnixSignals source;
+                const rio::HandlerId id = source.add(SIGTERM, [] {});
+                armHook(rio::detail::UnixSignalsHookPoint::Restoring, SIGTERM);
+                source.remove(id);
+                spinEventLoop();
+                return QByteArray("survived");
+            },
+            [](int, int) {});
+        QVERIFY2(WIFSIGNALED(child.status), child.report.constData());
+        QCOMPARE(WTERMSIG(child.status), SIGTERM);
+    }
+
+    // The same when the instance is destroyed with its listener.
+    void sigtermInRestoreWindowOfDestructionGetsTheDefaultAction()
+    {
+        SKIP_FORKED_CHILD_UNDER_TSAN();
+        const ChildResult child = runInChild(
+            [](int, int) {
+                {
+                    rio::UnixSignals source;
+                    source.add(SIGTERM, [] {});
+                    armHook(rio::detail::UnixSignalsHookPoint::Restoring, SIGTERM);
+                }
+                spinEventLoop();
+                return QByteArray("survived");
+            },
+            [](int, int) {});
+        QVERIFY2(WIFSIGNALED(child.status), child.report.constData());
+        QCOMPARE(WTERMSIG(child.status), SIGTERM);
+    }
+
+    // A signal recorded while a listener existed, whose listener then went before the loop ran,
+    // is not swallowed either: with SIG_DFL before us, the default action runs.
+    void sigtermRecordedThenListenerRemovedGetsTheDefaultAction()
+    {
+        SKIP_FORKED_CHILD_UNDER_TSAN();
+        const ChildResult child = runInChild(
+            [](int, int) {
+                rio::UnixSignals source;
+                const rio::HandlerId id = source.add(SIGTERM, [] {});
+                ::raise(SIGTERM); // recorded; the loop has not run
+                source.remove(id);
+                spinEventLoop();
+                return QByteArray("survived");
+            },
+            [](int, int) {});
+        QVERIFY2(WIFSIGNALED(child.status), child.report.constData());
+        QCOMPARE(WTERMSIG(child.status), SIGTERM);
+    }
+
+    // Ids are unique across instances; one instance refuses another's id and changes nothing.
+    void idsAreUniqueAcrossInstances()
+    {
+        rio::UnixSignals a;
+        rio::UnixSignals b;
+        const rio::HandlerId idA = a.add(SIGUSR1, [] {});
+        const rio::HandlerId idB = b.add(SIGUSR1, [] {});
+        const rio::HandlerId onceA = a.addOnce(SIGUSR2, [] {});
+        const rio::HandlerId onceB = b.addOnce(SIGUSR2, [] {});
+        QVERIFY(idA != idB);
+        QVERIFY(onceA != onceB);
+        QCOMPARE(rio::UnixSignals::signalOf(idA), SIGUSR1);
+        QCOMPARE(rio::UnixSignals::signalOf(idB), SIGUSR1);
+        QVERIFY(!b.remove(idA));
+        QVERIFY(!a.remove(idB));
+        QVERIFY(!b.remove(onceA));
+        QCOMPARE(a.listenerCount(SIGUSR1), std::size_t{1});
+        QCOMPARE(b.listenerCount(SIGUSR1), std::size_t{1});
+        QCOMPARE(b.listenerCount(SIGUSR2), std::size_t{1});
+        // A guard of one instance only ever removes its own handler.
+        rio::HandlerGuard guard = a.addScoped(SIGUSR1, [] {});
+        QVERIFY(!b.remove(guard.id()));
+        QCOMPARE(a.listenerCount(SIGUSR1), std::size_t{2});
+        QVERIFY(guard.reset());
+        QVERIFY(a.remove(idA));
+        QVERIFY(b.remove(idB));
+        QCOMPARE(a.listenerCount(SIGUSR1), std::size_t{0});
+        // A later instance (possibly in the same slot) never gets an earlier one's ids.
+        rio::HandlerId previous = idB;
+        for (int i = 0; i < 3; ++i) {
+            rio::UnixSignals c;
+            const rio::HandlerId id = c.add(SIGUSR1, [] {});
+            QVERIFY(id != idA && id != idB && id != previous);
+            QVERIFY(!c.remove(idA));
+            QVERIFY(!c.remove(previous));
+            previous = id;
+        }
+    }
+
+    // A previous handler installed with SA_RESETHAND runs once, as the kernel would have run it;
+    // then the chain is SIG_DFL, and SIG_DFL is what comes back after the last listener.
+    void chainedResetHandRunsOnce()
+    {
+        installWithFlags(SIGUSR2, SA_RESETHAND, false);
+        {
+            rio::UnixSignals source;
+            int calls = 0;
+            const rio::HandlerId id = source.add(SIGUSR2, [&calls] { ++calls; });
+            for (int i = 1; i <= 3; ++i) {
+                ::raise(SIGUSR2);
+                QTRY_COMPARE(calls, i);
+            }
+            QCOMPARE(flagCalls.load(), 1);
+            QVERIFY(source.remove(id));
+        }
+        QVERIFY(query(SIGUSR2).sa_handler == SIG_DFL);
+
+        // The same for an SA_SIGINFO handler, across two instances.
+        installWithFlags(SIGUSR2, SA_RESETHAND, true);
+        flagCalls = 0;
+        {
+            rio::UnixSignals a;
+            rio::UnixSignals b;
+            int calls = 0;
+            a.add(SIGUSR2, [&calls] { ++calls; });
+            b.add(SIGUSR2, [&calls] { ++calls; });
+            ::raise(SIGUSR2);
+            ::raise(SIGUSR2);
+            QTRY_VERIFY(calls >= 2);
+            QCOMPARE(flagCalls.load(), 1);
+        }
+        QVERIFY(query(SIGUSR2).sa_handler == SIG_DFL);
+        QVERIFY(!(query(SIGUSR2).sa_flags & SA_SIGINFO));
+    }
+
+    // SA_NODEFER of the previous handler is kept (its signal is not blocked while it runs);
+    // without it, the signal is blocked as the kernel would block it. Its sa_mask is honoured.
+    void chainedHandlerKeepsNodeferAndMask()
+    {
+#ifdef RIO_TEST_TSAN
+        // ThreadSanitizer runs handlers from its own deferred-signal path, with its own mask.
+        QSKIP("ThreadSanitizer delivers signals to handlers with a mask of its own");
+#endif
+        installWithFlags(SIGUSR2, SA_NODEFER, false, {SIGWINCH});
+        {
+            rio::UnixSignals source;
+            source.add(SIGUSR2, [] {});
+            QVERIFY(query(SIGUSR2).sa_flags & SA_NODEFER);
+            ::raise(SIGUSR2);
+            QCOMPARE(flagCalls.load(), 1);
+            QCOMPARE(flagSelfBlocked.load(), 0);
+            QCOMPARE(flagOtherBlocked.load(), 1);
+        }
+        installWithFlags(SIGUSR2, 0, true, {});
+        flagCalls = 0;
+        {
+            rio::UnixSignals source;
+            source.add(SIGUSR2, [] {});
+            QVERIFY(!(query(SIGUSR2).sa_flags & SA_NODEFER));
+            ::raise(SIGUSR2);
+            QCOMPARE(flagCalls.load(), 1);
+            QCOMPARE(flagSelfBlocked.load(), 1);
+            QCOMPARE(flagOtherBlocked.load(), 0);
+        }
+    }
+
+    // SA_SIGINFO handlers get the real siginfo (a queued value and its code).
+    void chainedSiginfoHandlerGetsItsSiginfo()
+    {
+        installWithFlags(SIGUSR1, 0, true);
+        rio::UnixSignals source;
+        int calls = 0;
+        source.add(SIGUSR1, [&calls] { ++calls; });
+        union sigval value { };
+        value.sival_int = 4242;
+        QCOMPARE(::sigqueue(::getpid(), SIGUSR1, value), 0);
+        QTRY_COMPARE(calls, 1);
+        QCOMPARE(flagCalls.load(), 1);
+        QCOMPARE(flagSiValue.load(), 4242);
+        QCOMPARE(flagSiCode.load(), SI_QUEUE);
+    }
+
+    // SA_RESTART is not forced: a previous handler without it keeps interrupting blocking calls
+    // with EINTR (a thread blocked in read() returns); with SIG_DFL before us, calls restart.
+    void chainedHandlerWithoutRestartKeepsEintr()
+    {
+        installWithFlags(SIGUSR1, 0, false);
+        rio::UnixSignals source;
+        std::atomic<int> calls{0};
+        source.add(SIGUSR1, [&calls] { calls.fetch_add(1); });
+        QVERIFY(!(query(SIGUSR1).sa_flags & SA_RESTART));
+        int fds[2];
+        QCOMPARE(::pipe(fds), 0);
+        std::atomic<int> readResult{1000};
+        std::atomic<int> readErrno{0};
+        std::thread reader([&] {
+            char c = 0;
+            const ssize_t n = ::read(fds[0], &c, 1);
+            readErrno.store(errno);
+            readResult.store(static_cast<int>(n));
+        });
+        // Signal the reader until its read() returns; the deadline bounds a read that restarts.
+        QDeadlineTimer deadline(5000);
+        while (readResult.load() == 1000 && !deadline.hasExpired()) {
+            ::pthread_kill(reader.native_handle(), SIGUSR1);
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+        }
+        const bool interrupted = readResult.load() == -1;
+        if (!interrupted)
+            QCOMPARE(::write(fds[1], "x", 1), ssize_t{1}); // unblock a restarted read
+        reader.join();
+        ::close(fds[0]);
+        ::close(fds[1]);
+        QVERIFY2(interrupted, "read() was restarted: SA_RESTART was forced");
+        QCOMPARE(readErrno.load(), EINTR);
+        QTRY_VERIFY(calls.load() >= 1);
+
+        // With SIG_DFL before us, ours restarts interrupted calls.
+        QVERIFY(query(SIGUSR2).sa_handler == SIG_DFL);
+        source.add(SIGUSR2, [] {});
+        QVERIFY(query(SIGUSR2).sa_flags & SA_RESTART);
     }
 
     void stressAddRemoveWhileSignalled()

@@ -1,11 +1,20 @@
 #include <registryio/event_flags.h>
 
+#include <atomic>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
 namespace rio {
 
 namespace {
+
+std::atomic<void (*)(int)> testHook{nullptr};
+
+// Listener calls made on this thread: broadcast() compares it around each notify. Only the
+// notified id's listeners (and whatever they call) run inside that notify, so a change means one
+// of them ran; an empty snapshot, or spent once-listeners, leave it unchanged.
+thread_local std::uint64_t listenerCalls = 0;
 
 [[noreturn]] void throwUnknownId(int id, int count)
 {
@@ -22,6 +31,16 @@ int checkedCount(int count)
 
 } // namespace
 
+void detail::setEventFlagsTestHook(void (*hook)(int id)) noexcept
+{
+    testHook.store(hook, std::memory_order_release);
+}
+
+void detail::noteEventFlagsListenerCall() noexcept
+{
+    ++listenerCalls;
+}
+
 EventFlags::EventFlags(int count)
     : m_count(checkedCount(count)), m_slots(std::make_unique<Slot[]>(static_cast<std::size_t>(count)))
 { }
@@ -33,7 +52,7 @@ bool EventFlags::isPending(EventId id) const noexcept
     return contains(id) && m_slots[static_cast<std::size_t>(id)].pending.load(std::memory_order_acquire);
 }
 
-bool EventFlags::broadcast() noexcept
+bool EventFlags::broadcastImpl(void (*unheard)(void *, EventId), void *context) noexcept
 {
     bool reached = false;
     for (int i = 0; i < m_count; ++i) {
@@ -42,10 +61,19 @@ bool EventFlags::broadcast() noexcept
         if (!slot.pending.load(std::memory_order_relaxed) ||
             !slot.pending.exchange(false, std::memory_order_acquire))
             continue;
-        if (slot.listeners.isEmpty())
-            continue; // consumed: a listener added later does not see this event
-        slot.listeners.notify(i);
-        reached = true;
+        bool heard = false;
+        // Empty: consumed (a listener added later does not see this event). Otherwise a listener
+        // may still be removed before the notify takes its snapshot: only a call counts.
+        if (!slot.listeners.isEmpty()) {
+            if (auto *hook = testHook.load(std::memory_order_acquire))
+                hook(i);
+            const std::uint64_t before = listenerCalls;
+            slot.listeners.notify(i);
+            heard = listenerCalls != before;
+        }
+        reached = reached || heard;
+        if (!heard && unheard != nullptr)
+            unheard(context, i);
     }
     return reached;
 }

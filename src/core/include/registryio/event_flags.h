@@ -7,10 +7,37 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace rio {
+
+namespace detail {
+/// Test-only: called by EventFlags::broadcast() with the event id between deciding that a pending
+/// id has listeners and notifying them (nullptr: none). Not part of the public API.
+void setEventFlagsTestHook(void (*hook)(int id)) noexcept;
+
+/// Counts, per thread, the listener calls that broadcast() compares around each notify.
+void noteEventFlagsListenerCall() noexcept;
+
+// What EventFlags::Listeners stores: the listener, counted when it runs.
+template <typename F>
+struct CountedListener
+{
+    F fn;
+    void operator()(const int &id)
+    {
+        noteEventFlagsListenerCall();
+        if constexpr (std::is_invocable_v<F &, const int &>)
+            std::invoke(fn, id);
+        else
+            std::invoke(fn);
+    }
+};
+} // namespace detail
 
 /// Record-and-broadcast flags: a fixed set of event ids 0..size()-1, each with a pending flag and
 /// its own Registry of listeners. record() is async-signal-safe; broadcast() runs the listeners
@@ -21,8 +48,59 @@ class RIO_CORE_EXPORT EventFlags
 public:
     /// The type of an event id; listeners receive it as `const EventId&`.
     using EventId = int;
-    /// The registry type holding one id's listeners.
-    using Listeners = Registry<EventId>;
+
+    /// The listeners of one id: the Registry<EventId> API, through which every listener is
+    /// counted when it runs, so broadcast() knows whether one did.
+    class Listeners : private Registry<EventId>
+    {
+        using Base = Registry<EventId>;
+
+    public:
+        /// The event type listeners receive as `const EventId&`.
+        using Event = EventId;
+        /// An empty set of listeners.
+        Listeners() = default;
+
+        /// As Registry::add. Throws std::invalid_argument for an empty callable.
+        template <HandlerFor<EventId> F>
+        HandlerId add(F &&handler, int priority = 0)
+        {
+            return Base::add(counted(std::forward<F>(handler)), priority);
+        }
+        /// As Registry::addOnce.
+        template <HandlerFor<EventId> F>
+        HandlerId addOnce(F &&handler, int priority = 0)
+        {
+            return Base::addOnce(counted(std::forward<F>(handler)), priority);
+        }
+        /// As Registry::addScoped.
+        template <HandlerFor<EventId> F>
+        [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0)
+        {
+            return Base::addScoped(counted(std::forward<F>(handler)), priority);
+        }
+
+        using Base::capacityHint;
+        using Base::clear;
+        using Base::clearExceptionHandler;
+        using Base::contains;
+        using Base::isEmpty;
+        using Base::notify;
+        using Base::remove;
+        using Base::removeAndWait;
+        using Base::setExceptionHandler;
+        using Base::size;
+        using Base::synchronize;
+
+    private:
+        template <typename F>
+        static detail::CountedListener<std::decay_t<F>> counted(F &&handler)
+        {
+            if (detail::isEmptyCallable(handler))
+                throw std::invalid_argument("rio::EventFlags: the listener is empty");
+            return {std::forward<F>(handler)};
+        }
+    };
 
     /// Flags for ids 0..count-1, none pending. Throws std::invalid_argument for count < 0.
     explicit EventFlags(int count);
@@ -47,12 +125,34 @@ public:
     /// True while `id` is recorded and not yet broadcast (false for unknown ids).
     [[nodiscard]] bool isPending(EventId id) const noexcept;
 
+    /// Clears `id`'s pending flag without notifying: true if it was pending (false for unknown
+    /// ids). One lock-free exchange, so it is async-signal-safe.
+    bool take(EventId id) noexcept
+    {
+        return contains(id) &&
+               m_slots[static_cast<std::size_t>(id)].pending.exchange(false, std::memory_order_acquire);
+    }
+
     /// Takes every pending flag (exchange) and notifies that id's listeners once, with the id, on
     /// the calling thread, in id order. A pending id without listeners is consumed. Returns true
-    /// when at least one pending id had a listener.
-    bool broadcast() noexcept;
+    /// only if at least one pending event reached a listener (one ran), even when another thread
+    /// removes listeners meanwhile.
+    bool broadcast() noexcept { return broadcastImpl(nullptr, nullptr); }
 
-    /// The listeners of `id`: the full Registry API (addOnce, removeAndWait, exception handler...).
+    /// As broadcast(); also calls `unheard(id)` for every pending id it consumed without reaching a
+    /// listener, on the calling thread, after that id's notify. `unheard` must not throw.
+    template <typename F>
+    requires std::is_invocable_v<F &, EventId>
+    bool broadcast(F &&unheard) noexcept
+    {
+        return broadcastImpl(
+            [](void *context, EventId id) {
+                std::invoke(*static_cast<std::remove_reference_t<F> *>(context), id);
+            },
+            &unheard);
+    }
+
+    /// The listeners of `id`: the Registry API (addOnce, removeAndWait, exception handler...).
     /// Throws std::invalid_argument for an unknown id.
     [[nodiscard]] Listeners &listeners(EventId id);
     /// The listeners of `id`. Throws std::invalid_argument for an unknown id.
@@ -96,6 +196,8 @@ public:
     }
 
 private:
+    bool broadcastImpl(void (*unheard)(void *, EventId), void *context) noexcept;
+
     struct Slot
     {
         std::atomic<bool> pending{false};

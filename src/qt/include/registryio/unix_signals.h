@@ -1,5 +1,10 @@
 #pragma once
 
+#if defined(_WIN32)
+// rio::UnixSignals needs POSIX signals; docs/SIGNALS.md describes the Windows console-control design.
+#error "rio::UnixSignals is not available on Windows: it needs POSIX signals (see docs/SIGNALS.md)"
+#endif
+
 #include <registryio/event_flags.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
@@ -24,16 +29,20 @@ struct RegistryLink;
 class UnixSignalsPrivate;
 
 struct UnixSignalsAnchor;
+struct UnixSignalArming;
 
-// Keeps one signal of one UnixSignals subscribed (OS handler installed) while it lives; it travels
-// inside each listener's closure, so every way a listener goes (remove, guard, once, clear)
-// releases the signal once the closure is destroyed. It refers to its UnixSignals through a
-// shared anchor, so a closure freed late (by another thread's reclamation) finds it gone safely.
+// Keeps one signal of one UnixSignals subscribed (OS handler installed) while it lives and is
+// armed; it travels inside each listener's closure, so every way a listener goes (remove, guard,
+// once, clear) releases the signal once the closure is destroyed. The listener is added first and
+// armed after, so a signal that finds our handler installed finds a listener. It refers to its
+// UnixSignals through a shared anchor, so a closure freed late (by another thread's reclamation)
+// finds it gone safely.
 class RIO_QT_EXPORT UnixSignalSubscription
 {
 public:
-    UnixSignalSubscription(std::shared_ptr<UnixSignalsAnchor> anchor, int signal) noexcept
-        : m_anchor(std::move(anchor)), m_signal(signal)
+    UnixSignalSubscription(std::shared_ptr<UnixSignalsAnchor> anchor,
+                           std::shared_ptr<UnixSignalArming> arming, int signal) noexcept
+        : m_anchor(std::move(anchor)), m_arming(std::move(arming)), m_signal(signal)
     { }
     UnixSignalSubscription(UnixSignalSubscription &&other) noexcept = default;
     UnixSignalSubscription &operator=(UnixSignalSubscription &&) = delete;
@@ -42,6 +51,7 @@ public:
 
 private:
     std::shared_ptr<UnixSignalsAnchor> m_anchor;
+    std::shared_ptr<UnixSignalArming> m_arming;
     int m_signal;
 };
 
@@ -63,7 +73,8 @@ struct UnixSignalListener
 /// Unix signals (SIGTERM, SIGHUP, SIGINT, real-time signals...) delivered as ordinary calls on the
 /// event loop of this object's thread. Repeats of a signal before the loop runs coalesce into one
 /// delivery. Handlers receive the signal number (`void(int)`, or no arguments). Uncatchable and
-/// fault signals are refused with std::invalid_argument. See docs/SIGNALS.md.
+/// fault signals are refused with std::invalid_argument. Unix only; see docs/SIGNALS.md (also for
+/// fork() and for an instance that outlives its QCoreApplication).
 class RIO_QT_EXPORT UnixSignals : public QObject
 {
     Q_OBJECT
@@ -75,13 +86,15 @@ public:
     /// Removes every handler, restores dispositions nobody else listens to, closes the fds.
     ~UnixSignals() override;
 
-    /// True for the signals add() accepts: 1..SIGRTMAX except SIGKILL, SIGSTOP, SIGSEGV, SIGBUS,
-    /// SIGILL, SIGFPE and the C library's reserved real-time signals.
+    /// True for the signals add() accepts: 1..SIGRTMAX (NSIG-1 where there is no SIGRTMAX) except SIGKILL,
+    /// SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE and the C library's reserved real-time signals.
     [[nodiscard]] static bool isCatchable(int signal) noexcept;
 
     /// Calls `handler` on this object's thread whenever `signal` arrives (higher priority first).
     /// Installs the OS handler on the signal's first listener in the process. Throws
-    /// std::invalid_argument for a signal isCatchable() refuses or an empty handler (nothing changes).
+    /// std::invalid_argument for a signal isCatchable() refuses or an empty handler, and
+    /// std::logic_error when this object's QCoreApplication was destroyed and no new one exists
+    /// (nothing changes).
     template <HandlerFor<int> F>
     HandlerId add(int signal, F &&handler, int priority = 0)
     {
@@ -104,8 +117,9 @@ public:
         return {std::move(link), id};
     }
 
-    /// Removes a handler: true the first time. On return it is not running on another thread;
-    /// when it was the signal's last listener in the process, the previous disposition is back.
+    /// Removes a handler of this object: true the first time; false for another object's id. On
+    /// return it is not running on another thread; when it was the signal's last listener in the
+    /// process, the previous disposition is back.
     bool remove(HandlerId id);
 
     /// Number of handlers of `signal` on this object.
@@ -125,14 +139,18 @@ private:
         if (detail::isEmptyCallable(handler))
             throw std::invalid_argument("rio::UnixSignals::add: the handler is empty");
         EventFlags::Listeners &target = listenersFor(signal);
-        detail::UnixSignalListener<std::decay_t<F>> listener{std::forward<F>(handler), subscribe(signal)};
+        std::shared_ptr<detail::UnixSignalArming> arming = newArming();
+        detail::UnixSignalListener<std::decay_t<F>> listener{std::forward<F>(handler),
+                                                             subscription(signal, arming)};
         const HandlerId inner =
             Once ? target.addOnce(std::move(listener), priority) : target.add(std::move(listener), priority);
-        return HandlerId{(inner.value() << 8) | static_cast<unsigned>(signal)};
+        return arm(signal, inner, arming); // installs after the add; removes it again on failure
     }
 
     EventFlags::Listeners &listenersFor(int signal);
-    detail::UnixSignalSubscription subscribe(int signal);
+    static std::shared_ptr<detail::UnixSignalArming> newArming();
+    detail::UnixSignalSubscription subscription(int signal, std::shared_ptr<detail::UnixSignalArming> arming);
+    HandlerId arm(int signal, HandlerId inner, const std::shared_ptr<detail::UnixSignalArming> &arming);
     std::shared_ptr<detail::RegistryLink> makeLink();
 
     friend class detail::UnixSignalsPrivate;

@@ -1,0 +1,21 @@
+#pragma once
+
+// Test-only injection points of rio::UnixSignals: not part of the public API. The tests use them
+// to force a signal into the windows between the steps of installing and restoring a disposition.
+
+namespace rio::detail {
+
+/// The places UnixSignals calls the test hook from (under its process-wide lock).
+enum class UnixSignalsHookPoint {
+    Installed, ///< Our OS handler just replaced the previous disposition of the signal.
+    Restoring, ///< The signal's last listener in the process is gone; the previous disposition is about to
+               ///< return.
+};
+
+/// A test hook: called with the point and the signal number. Must not call into UnixSignals.
+using UnixSignalsTestHook = void (*)(UnixSignalsHookPoint point, int signal);
+
+/// Sets (or, with nullptr, clears) the test hook. For tests only.
+void setUnixSignalsTestHook(UnixSignalsTestHook hook) noexcept;
+
+} // namespace rio::detail
