@@ -86,6 +86,7 @@ public:
         using Base::contains;
         using Base::isEmpty;
         using Base::notify;
+        using Base::pendingCount;
         using Base::remove;
         using Base::removeAndWait;
         using Base::setExceptionHandler;
