@@ -41,11 +41,48 @@ QString typeName(const QJSValue &value)
 
 } // namespace
 
+QJSValue detail::QmlEventCache::get(const QVariant &event, QJSEngine *engine)
+{
+    if (!matches(event, engine)) {
+        m_value = engine->toScriptValue(event);
+        m_copy = event;
+        m_address = &event;
+        m_engine = engine;
+    }
+    return m_value;
+}
+
+void detail::QmlEventCache::seed(const QVariant &event, QJSValue value, QJSEngine *engine)
+{
+    m_value = std::move(value);
+    m_copy = event;
+    m_address = &event;
+    m_engine = engine;
+}
+
+void detail::QmlEventCache::clear()
+{
+    m_address = nullptr;
+    m_engine = nullptr;
+    m_copy = QVariant();
+    m_value = QJSValue();
+}
+
 QmlRegistry::QmlRegistry(QObject *parent)
     : QObject(parent), m_registry(this), m_shared(std::make_shared<detail::QmlRegistryShared>())
 {
     m_shared->registry = this;
-    connect(&m_registry, &QtRegistryBase::countChanged, this, &QmlRegistry::countChanged);
+    connect(&m_registry, &QtRegistryBase::countChanged, this, [this] {
+        // Fewer handlers than JavaScript registrations: some were removed through registry()
+        // from C++. Rare, so a scan is fine; the usual removals tell their registration directly.
+        if (m_registry.size() < std::size_t(m_shared->registrations.size())) {
+            const auto registrations = m_shared->registrations;
+            for (auto it = registrations.cbegin(); it != registrations.cend(); ++it)
+                if (!m_registry.contains(HandlerId{it.key()}))
+                    it.value()->registrationEnded();
+        }
+        Q_EMIT countChanged();
+    });
     // C++ handlers' failures, re-emitted on this thread with a JavaScript-friendly id.
     connect(&m_registry, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
         Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
@@ -59,6 +96,11 @@ QmlRegistry::~QmlRegistry()
         m_shared->registry = nullptr;
     }
     m_registry.clear();
+    m_shared->events.clear();
+    // Handles owned by other objects outlive the registry, inactive.
+    const auto registrations = std::exchange(m_shared->registrations, {});
+    for (detail::QmlRegistration *registration : registrations)
+        registration->registrationEnded();
 }
 
 RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJSValue &options)
@@ -102,7 +144,8 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         return nullptr;
     }
 
-    auto *handle = new RegistryHandle(m_shared, engine, handler, priority, owner != nullptr ? owner : this);
+    auto *handle =
+        new RegistryHandle(m_shared, engine, handler, priority, once, owner != nullptr ? owner : this);
     // The registry is the delivery context (handles live on its thread): it outlives every
     // delivery it has queued, while a handle may die with deliveries pending. Its destructor
     // removes the handler, and the QPointer skips a delivery that would still race with that.
@@ -121,13 +164,7 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         delete handle;
         return nullptr;
     }
-    handle->m_wasActive = true;
-    connect(this, &QmlRegistry::countChanged, handle, [handle] {
-        if (handle->m_wasActive && !handle->isActive()) {
-            handle->m_wasActive = false;
-            Q_EMIT handle->activeChanged();
-        }
-    });
+    handle->activate(handle->m_id);
     // Collected by nobody while it has a parent, yet destroy() works on it from JavaScript.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     return handle;
@@ -142,7 +179,14 @@ void QmlRegistry::notify(const QVariant &event) const
                                     "send plain QVariant values from C++ threads");
             return;
         }
-        m_registry.notify(event.value<QJSValue>().toVariant());
+        // C++ handlers and queued deliveries get a plain copy; JavaScript handlers on this
+        // thread get the caller's own value, as a signal's handlers do.
+        const QJSValue value = event.value<QJSValue>();
+        const QVariant plain = value.toVariant();
+        if (QJSEngine *engine = qjsEngine(this))
+            m_shared->events.seed(plain, value, engine);
+        m_registry.notify(plain);
+        m_shared->events.clear();
         return;
     }
     m_registry.notify(event);
@@ -153,7 +197,13 @@ bool QmlRegistry::remove(double id)
     // Ids are integers from 1; JavaScript numbers hold them exactly up to 2^53.
     if (!(id >= 1.0 && id <= 9007199254740992.0) || std::floor(id) != id)
         return false;
-    return m_registry.remove(HandlerId{static_cast<std::uint64_t>(id)});
+    const HandlerId handlerId{static_cast<std::uint64_t>(id)};
+    // Out of the registrations first, so the count change does not look like a C++ removal.
+    detail::QmlRegistration *registration = m_shared->registrations.take(handlerId.value());
+    const bool removed = m_registry.remove(handlerId);
+    if (registration != nullptr)
+        registration->registrationEnded();
+    return removed;
 }
 
 int QmlRegistry::count() const noexcept

@@ -2,6 +2,7 @@
 
 #include <registryio/handler_id.h>
 
+#include <QJSManagedValue>
 #include <QJSValue>
 #include <QObject>
 #include <QPointer>
@@ -16,6 +17,7 @@ namespace rio {
 
 namespace detail {
 struct QmlRegistryShared;
+class QmlRegistration;
 } // namespace detail
 
 /// What QmlRegistry.add() returns: destroying it (or its owner) removes the handler.
@@ -25,11 +27,11 @@ class RegistryHandle : public QObject
     QML_ELEMENT
     QML_UNCREATABLE("RegistryHandle is returned by QmlRegistry.add()")
     /// The handler's id (a positive integer, never reused within its registry).
-    Q_PROPERTY(double id READ id CONSTANT)
+    Q_PROPERTY(double id READ id CONSTANT FINAL)
     /// The handler's priority.
-    Q_PROPERTY(int priority READ priority CONSTANT)
+    Q_PROPERTY(int priority READ priority CONSTANT FINAL)
     /// True while the handler is registered.
-    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged)
+    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged FINAL)
 
 public:
     /// Removes the handler, if it is still registered.
@@ -42,7 +44,7 @@ public:
     /// The handler's priority.
     [[nodiscard]] int priority() const noexcept { return m_priority; }
     /// True while the handler is registered.
-    [[nodiscard]] bool isActive() const;
+    [[nodiscard]] bool isActive() const noexcept { return m_active; }
 
     /// Removes the handler (the handle stays, inactive): true the first time.
     Q_INVOKABLE bool remove();
@@ -53,19 +55,25 @@ Q_SIGNALS:
 
 private:
     friend class QmlRegistry;
-    RegistryHandle(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine, QJSValue handler,
-                   int priority, QObject *parent);
+    class Registration;
+    RegistryHandle(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
+                   const QJSValue &handler, int priority, bool once, QObject *parent);
 
     // Calls the JavaScript function on this thread and reports what it throws.
     void deliver(const QVariant &event);
+    // The handler left the registry: inactive from now on.
+    void deactivate();
+    // Registered under `id` (called once by QmlRegistry::add).
+    void activate(HandlerId id);
 
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
+    std::unique_ptr<Registration> m_registration;
     QPointer<QJSEngine> m_engine;
-    QJSValue m_handler;
-    QJSValue m_trampoline; // calls the handler inside try/catch, so any thrown value is seen
+    QJSManagedValue m_function; // called directly; what it throws stays in the engine for us
     HandlerId m_id;
     int m_priority = 0;
-    bool m_wasActive = false;
+    bool m_once = false;
+    bool m_active = false;
 };
 
 } // namespace rio
