@@ -10,6 +10,8 @@
 // (`QmlRegistry.add(fn)`), typed (the typed handler of RIO_QML_TYPED_REGISTRY; object payloads
 // are a Q_GADGET there, int payloads a plain int registry).
 // Payloads: int, object ({id, v}: a JavaScript object from js, a QVariantMap from C++).
+// RIO_BENCH_ITERATIONS=N runs every case exactly N iterations (for instruction counts with
+// callgrind at two values of N).
 
 #include "bench_qml_types.h"
 #include "common/run_main.h"
@@ -291,6 +293,7 @@ void benchScale(benchmark::State &state, std::string kind, int count)
 
 void registerAll()
 {
+    const int fixedIterations = qEnvironmentVariableIntValue("RIO_BENCH_ITERATIONS");
     for (const char *emitter : kEmitters)
         for (const char *kind : kKinds)
             for (const char *payload : kPayloads)
@@ -298,9 +301,12 @@ void registerAll()
                     const std::string name =
                         std::string("qml/") + emitter + "/" + kind + "/" + payload + "/" + std::to_string(n);
                     const bool object = std::string(payload) == "object";
-                    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State &state) {
+                    auto *b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State &state) {
                         benchEvents(state, emitter, kind, object, n);
-                    })->UseRealTime();
+                    });
+                    b->UseRealTime();
+                    if (fixedIterations > 0) // instruction counts: callgrind at two iteration counts
+                        b->Iterations(fixedIterations);
                 }
     for (const char *kind : {"connections", "connect", "handler", "add", "typed"})
         for (int count : {1000, 4000})

@@ -12,9 +12,11 @@
 #include <QThread>
 #include <QUrl>
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 namespace rio {
 
@@ -164,15 +166,83 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         delete handle;
         return nullptr;
     }
-    handle->activate(handle->m_id);
+    handle->activate(handle->m_id, handler);
     // Collected by nobody while it has a parent, yet destroy() works on it from JavaScript.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     return handle;
 }
 
+bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript) const
+{
+    // Every handler is a JavaScript function of ours (no C++ handler, RegistryHandler or `once`):
+    // one call into JavaScript runs them all in priority order, with the event converted once.
+    const std::shared_ptr<detail::QmlRegistryShared> shared = m_shared;
+    if (shared->registrations.isEmpty() || shared->unbatchable != 0 ||
+        m_registry.size() != std::size_t(shared->registrations.size()))
+        return false;
+    QJSEngine *engine = qjsEngine(this);
+    if (engine == nullptr)
+        return false;
+    if (shared->dispatch.isUndefined())
+        // try/catch around the loop, not in it: a throw resumes after the handler that threw.
+        shared->dispatch = engine->evaluate(QStringLiteral("(function (batch, event) {\n"
+                                                           "    const n = batch.length;\n"
+                                                           "    let failed = null;\n"
+                                                           "    let i = 0;\n"
+                                                           "    for (;;) {\n"
+                                                           "        try {\n"
+                                                           "            for (; i < n; ++i) {\n"
+                                                           "                const e = batch[i];\n"
+                                                           "                if (e.live) e.f(event);\n"
+                                                           "            }\n"
+                                                           "            return failed;\n"
+                                                           "        } catch (x) {\n"
+                                                           "            if (failed === null) failed = [];\n"
+                                                           "            failed.push(batch[i].id, x);\n"
+                                                           "            ++i;\n"
+                                                           "        }\n"
+                                                           "    }\n"
+                                                           "})"));
+    if (shared->batchDirty) {
+        std::vector<detail::QmlRegistration *> ordered(shared->registrations.cbegin(),
+                                                       shared->registrations.cend());
+        // The registry's order: higher priority first, then registration (id) order.
+        std::sort(ordered.begin(), ordered.end(),
+                  [](const detail::QmlRegistration *a, const detail::QmlRegistration *b) {
+                      return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
+                  });
+        QJSValue batch = engine->newArray(uint(ordered.size()));
+        for (quint32 i = 0; i < ordered.size(); ++i)
+            batch.setProperty(i, ordered[i]->batchEntry);
+        shared->batch = batch;
+        shared->batchDirty = false;
+    }
+    const QJSValue value = fromJavaScript ? event.value<QJSValue>() : engine->toScriptValue(event);
+    const QJSValue failed = shared->dispatch.call({shared->batch, value});
+    if (!failed.isArray())
+        return true;
+    const int n = failed.property(QStringLiteral("length")).toInt();
+    for (int i = 0; i + 1 < n; i += 2) {
+        const QJSValue thrown = failed.property(quint32(i + 1));
+        QString file;
+        int line = 0;
+        if (thrown.isError()) {
+            file = thrown.property(QStringLiteral("fileName")).toString();
+            line = thrown.property(QStringLiteral("lineNumber")).toInt();
+        }
+        if (QmlRegistry *registry = shared->local()) // a handler may have destroyed it
+            registry->reportScriptFailure(HandlerId{quint64(failed.property(quint32(i)).toNumber())},
+                                          thrown.toString(), file, line, true);
+    }
+    return true;
+}
+
 void QmlRegistry::notify(const QVariant &event) const
 {
-    if (event.metaType() == QMetaType::fromType<QJSValue>()) {
+    const bool fromJavaScript = event.metaType() == QMetaType::fromType<QJSValue>();
+    if (QThread::currentThread() == thread() && notifyInJavaScript(event, fromJavaScript))
+        return;
+    if (fromJavaScript) {
         // A JavaScript value belongs to its engine's thread: make a plain copy there.
         if (QThread::currentThread() != thread()) {
             qCWarning(lcRegistryIO, "QmlRegistry.notify: a QJSValue event from another thread was dropped; "
@@ -199,7 +269,7 @@ bool QmlRegistry::remove(double id)
         return false;
     const HandlerId handlerId{static_cast<std::uint64_t>(id)};
     // Out of the registrations first, so the count change does not look like a C++ removal.
-    detail::QmlRegistration *registration = m_shared->registrations.take(handlerId.value());
+    detail::QmlRegistration *registration = m_shared->takeRegistration(handlerId.value());
     const bool removed = m_registry.remove(handlerId);
     if (registration != nullptr)
         registration->registrationEnded();

@@ -27,6 +27,12 @@ class QmlRegistration
 public:
     virtual void registrationEnded() = 0;
 
+    quint64 id = 0;
+    int priority = 0;
+    // { f: function, id: number, live: bool } for the registry's one-call dispatch (see
+    // QmlRegistry::notifyInJavaScript), undefined when this registration cannot take part.
+    QJSValue batchEntry;
+
 protected:
     ~QmlRegistration() = default;
 };
@@ -73,6 +79,32 @@ struct QmlRegistryShared
     // Engine-thread state: the event being delivered and the live JavaScript registrations.
     QmlEventCache events;
     QHash<quint64, QmlRegistration *> registrations;
+    int unbatchable = 0;    // registrations without a batchEntry
+    bool batchDirty = true; // `batch` no longer lists the registrations
+    QJSValue batch;         // the batch entries in priority order
+    QJSValue dispatch;      // function (batch, event): calls them, returns [id, thrown, ...] or null
+
+    void addRegistration(QmlRegistration *registration)
+    {
+        registrations.insert(registration->id, registration);
+        if (registration->batchEntry.isUndefined())
+            ++unbatchable;
+        batchDirty = true;
+    }
+
+    // Forgets a registration (null if unknown); a dispatch in progress skips it from now on.
+    QmlRegistration *takeRegistration(quint64 id)
+    {
+        QmlRegistration *registration = registrations.take(id);
+        if (registration == nullptr)
+            return nullptr;
+        if (registration->batchEntry.isUndefined())
+            --unbatchable;
+        else
+            registration->batchEntry.setProperty(QStringLiteral("live"), false);
+        batchDirty = true;
+        return registration;
+    }
 
     // The registry, or null. Only on the registry's thread (handles), where it cannot change
     // concurrently.

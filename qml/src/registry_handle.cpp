@@ -29,17 +29,27 @@ RegistryHandle::RegistryHandle(std::shared_ptr<detail::QmlRegistryShared> shared
 RegistryHandle::~RegistryHandle()
 {
     if (m_active) {
-        m_shared->registrations.remove(m_id.value()); // first: see remove()
+        m_shared->takeRegistration(m_id.value()); // first: see remove()
         if (QmlRegistry *registry = m_shared->local())
             registry->registry().remove(m_id);
     }
 }
 
-void RegistryHandle::activate(HandlerId id)
+void RegistryHandle::activate(HandlerId id, const QJSValue &function)
 {
     m_id = id;
     m_active = true;
-    m_shared->registrations.insert(id.value(), m_registration.get());
+    m_registration->id = id.value();
+    m_registration->priority = m_priority;
+    // A `once` handler leaves the registry when it fires: the registry's own dispatch does that.
+    if (!m_once && m_engine) {
+        QJSValue entry = m_engine->newObject();
+        entry.setProperty(QStringLiteral("f"), function);
+        entry.setProperty(QStringLiteral("id"), static_cast<double>(id.value()));
+        entry.setProperty(QStringLiteral("live"), true);
+        m_registration->batchEntry = entry;
+    }
+    m_shared->addRegistration(m_registration.get());
 }
 
 void RegistryHandle::deactivate()
@@ -47,7 +57,7 @@ void RegistryHandle::deactivate()
     if (!m_active)
         return;
     m_active = false;
-    m_shared->registrations.remove(m_id.value());
+    m_shared->takeRegistration(m_id.value());
     Q_EMIT activeChanged();
 }
 
@@ -57,7 +67,7 @@ bool RegistryHandle::remove()
         return false;
     // Out of the registrations first: the registry's count change must not look like a removal
     // behind our back.
-    m_shared->registrations.remove(m_id.value());
+    m_shared->takeRegistration(m_id.value());
     QmlRegistry *registry = m_shared->local();
     const bool removed = registry != nullptr && registry->registry().remove(m_id);
     deactivate();

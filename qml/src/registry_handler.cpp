@@ -107,7 +107,7 @@ void RegistryHandler::unregister()
 {
     if (m_registeredOn && m_active) {
         // Out of the registrations first, so the count change does not look like a C++ removal.
-        m_registeredOn->m_shared->registrations.remove(m_id.value());
+        m_registeredOn->m_shared->takeRegistration(m_id.value());
         m_registeredOn->registry().remove(m_id);
     }
     m_registeredOn.clear();
@@ -120,7 +120,7 @@ void RegistryHandler::registrationEnded()
     // Removed by the registry's remove(id), a `once` handler fired, or the registry is going:
     // registered no more. m_registeredOn and m_id stay for a `once` delivery still on its way.
     if (m_registeredOn)
-        m_registeredOn->m_shared->registrations.remove(m_id.value());
+        m_registeredOn->m_shared->takeRegistration(m_id.value());
     if (std::exchange(m_active, false))
         Q_EMIT activeChanged();
 }
@@ -151,7 +151,9 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
                                        m_coalesce ? Delivery::Latest : Delivery::Every);
             m_registeredOn = m_registry;
             m_active = true;
-            m_registry->m_shared->registrations.insert(m_id.value(), m_registration.get());
+            m_registration->id = m_id.value();
+            m_registration->priority = m_priority;
+            m_registry->m_shared->addRegistration(m_registration.get());
         }
     }
     if (wasActive || isActive())
@@ -179,7 +181,7 @@ void RegistryHandler::deliver(const QVariant &event)
     bool ended = false;
     if (m_once) {
         m_fired = true;
-        registry->m_shared->registrations.remove(id.value());
+        registry->m_shared->takeRegistration(id.value());
         ended = std::exchange(m_active, false);
     }
 

@@ -171,6 +171,32 @@ private Q_SLOTS:
         QCOMPARE(registry()->count(), 1);
     }
 
+    void handlersRemovedOrAddedWhileNotifyingFollowTheSnapshot_data()
+    {
+        QTest::addColumn<bool>("withCppHandler");
+        QTest::newRow("JavaScript handlers only (one call into JavaScript)") << false;
+        QTest::newRow("with a C++ handler (one call per handler)") << true;
+    }
+
+    void handlersRemovedOrAddedWhileNotifyingFollowTheSnapshot()
+    {
+        QFETCH(bool, withCppHandler);
+        int cppCalls = 0;
+        if (withCppHandler)
+            registry()->registry().add([&cppCalls](const QVariant &) { ++cppCalls; }, -100);
+        // r (priority 10) removes v (0) before v's turn and adds `late`, which this notify
+        // must not reach; the next one does.
+        eval(m_root.get(),
+             QStringLiteral("(function () { const v = addTagged('v', 0); registry.add(e => { "
+                            "root.trace += 'r=' + e + ';'; v.remove(); addTagged('late', -5); }, "
+                            "10); })()"));
+        eval(m_root.get(), QStringLiteral("registry.notify(1)"));
+        QCOMPARE(trace(), QStringLiteral("r=1;"));
+        eval(m_root.get(), QStringLiteral("registry.notify(2)"));
+        QCOMPARE(trace(), QStringLiteral("r=1;r=2;late=2;"));
+        QCOMPARE(cppCalls, withCppHandler ? 2 : 0);
+    }
+
     void throwingHandlerIsReportedAndIsolated()
     {
         QVERIFY(handle(QStringLiteral("addTagged('high', 10)")));
@@ -315,7 +341,9 @@ private Q_SLOTS:
         eval(m_root.get(), QStringLiteral("keptRegistry.destroy()"));
         QTRY_VERIFY(!dynamic);
         // The engine refuses the call with a TypeError naming `notify`; nothing crashes.
-        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("eval failed:.*TypeError: Cannot call method 'notify' of null$")));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral(
+                                 "eval failed:.*TypeError: Cannot call method 'notify' of null$")));
         eval(m_root.get(), QStringLiteral("keptRegistry.notify(1)"));
         QCOMPARE(registry()->count(), 0);
     }

@@ -67,6 +67,8 @@ private:
     friend class RegistryHandle;
     friend class RegistryHandler;
 
+    // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.
+    bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
     // Emits handlerFailed and, if `warn`, a QML warning at `file`:`line` (when known).
     void reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line, bool warn);
 

@@ -64,7 +64,7 @@ private:
     // The handler left the registry: inactive from now on.
     void deactivate();
     // Registered under `id` (called once by QmlRegistry::add).
-    void activate(HandlerId id);
+    void activate(HandlerId id, const QJSValue &function);
 
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
     std::unique_ptr<Registration> m_registration;
