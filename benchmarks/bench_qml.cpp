@@ -304,7 +304,6 @@ void registerAll()
                     auto *b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State &state) {
                         benchEvents(state, emitter, kind, object, n);
                     });
-                    b->UseRealTime();
                     if (fixedIterations > 0) // instruction counts: callgrind at two iteration counts
                         b->Iterations(fixedIterations);
                 }
@@ -313,7 +312,6 @@ void registerAll()
             benchmark::RegisterBenchmark(
                 (std::string("qml_scale/") + kind + "/" + std::to_string(count)).c_str(),
                 [=](benchmark::State &state) { benchScale(state, kind, count); })
-                ->UseRealTime()
                 ->Unit(benchmark::kMillisecond);
 }
 
