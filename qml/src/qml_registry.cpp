@@ -83,6 +83,7 @@ QmlRegistry::QmlRegistry(QObject *parent)
                 if (!m_registry.contains(HandlerId{it.key()}))
                     it.value()->registrationEnded();
         }
+        m_countProperty.notify();
         Q_EMIT countChanged();
     });
     // C++ handlers' failures, re-emitted on this thread with a JavaScript-friendly id.

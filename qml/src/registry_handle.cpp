@@ -58,7 +58,7 @@ void RegistryHandle::deactivate()
         return;
     m_active = false;
     m_shared->takeRegistration(m_id.value());
-    Q_EMIT activeChanged();
+    emitActiveChanged();
 }
 
 bool RegistryHandle::remove()

@@ -122,7 +122,7 @@ void RegistryHandler::registrationEnded()
     if (m_registeredOn)
         m_registeredOn->m_shared->takeRegistration(m_id.value());
     if (std::exchange(m_active, false))
-        Q_EMIT activeChanged();
+        emitActiveChanged();
 }
 
 void RegistryHandler::reRegister(bool warnWithoutRegistry)
@@ -157,7 +157,7 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
         }
     }
     if (wasActive || isActive())
-        Q_EMIT activeChanged();
+        emitActiveChanged();
 }
 
 void RegistryHandler::registryDestroyed()
@@ -168,7 +168,7 @@ void RegistryHandler::registryDestroyed()
     const bool wasActive = std::exchange(m_active, false);
     Q_EMIT registryChanged();
     if (wasActive)
-        Q_EMIT activeChanged();
+        emitActiveChanged();
 }
 
 void RegistryHandler::deliver(const QVariant &event)
@@ -207,7 +207,7 @@ void RegistryHandler::deliver(const QVariant &event)
     if (!self)
         return; // destroyed by its own handler
     if (ended)
-        Q_EMIT activeChanged();
+        emitActiveChanged();
     // The engine printed the error with its file and line; the registry learns about it too.
     if (!errors.isEmpty() && registry)
         registry->reportScriptFailure(id, errors.constFirst().description(), QString(), 0, false);

@@ -6,6 +6,7 @@
 #include <registryio/qml_registry.h>
 #include <registryio/registry_handle.h>
 
+#include <QProperty>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -139,6 +140,21 @@ private Q_SLOTS:
         h->remove();
         QCOMPARE(eval(m_root.get(), QStringLiteral("registry.count")).toInt(), 0);
         QCOMPARE(changed.count(), 2);
+    }
+
+    void countAndActiveAreBindable()
+    {
+        RegistryHandle *h = handle(QStringLiteral("addTagged('a', 0)"));
+        QVERIFY(h);
+        QProperty<int> count;
+        count.setBinding(registry()->bindableCount().makeBinding());
+        QProperty<bool> active;
+        active.setBinding(h->bindableActive().makeBinding());
+        QCOMPARE(count.value(), 1);
+        QVERIFY(active.value());
+        QCOMPARE(call(h, QStringLiteral("remove")).toBool(), true);
+        QCOMPARE(count.value(), 0);
+        QVERIFY(!active.value());
     }
 
     void onceHandlerRunsOnce()

@@ -7,6 +7,7 @@
 
 #include <QJSValue>
 #include <QObject>
+#include <QProperty>
 #include <QString>
 #include <QVariant>
 #include <QtQml/qqmlregistration.h>
@@ -22,7 +23,7 @@ class QmlRegistry : public QObject
     Q_OBJECT
     QML_ELEMENT
     /// Number of registered handlers (JavaScript, RegistryHandler and C++ ones).
-    Q_PROPERTY(int count READ count NOTIFY countChanged)
+    Q_PROPERTY(int count READ count NOTIFY countChanged BINDABLE bindableCount FINAL)
 
 public:
     /// An empty registry.
@@ -49,6 +50,8 @@ public:
 
     /// Number of registered handlers.
     [[nodiscard]] int count() const noexcept;
+    /// The count as a bindable property (C++ bindings: QProperty, setBinding).
+    [[nodiscard]] QBindable<int> bindableCount() const { return &m_countProperty; }
 
     /// The C++ facade underneath, for C++ handlers with contexts, coalescing and async notifies.
     [[nodiscard]] QtRegistry<QVariant> &registry() noexcept { return m_registry; }
@@ -74,6 +77,7 @@ private:
 
     QtRegistry<QVariant> m_registry;
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
+    Q_OBJECT_COMPUTED_PROPERTY(QmlRegistry, int, m_countProperty, &QmlRegistry::count)
 };
 
 } // namespace rio

@@ -6,6 +6,7 @@
 #include <QJSValue>
 #include <QObject>
 #include <QPointer>
+#include <QProperty>
 #include <QVariant>
 #include <QtQml/qqmlregistration.h>
 
@@ -31,7 +32,7 @@ class RegistryHandle : public QObject
     /// The handler's priority.
     Q_PROPERTY(int priority READ priority CONSTANT FINAL)
     /// True while the handler is registered.
-    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged FINAL)
+    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged BINDABLE bindableActive FINAL)
 
 public:
     /// Removes the handler, if it is still registered.
@@ -45,6 +46,8 @@ public:
     [[nodiscard]] int priority() const noexcept { return m_priority; }
     /// True while the handler is registered.
     [[nodiscard]] bool isActive() const noexcept { return m_active; }
+    /// `active` as a bindable property.
+    [[nodiscard]] QBindable<bool> bindableActive() const { return &m_activeProperty; }
 
     /// Removes the handler (the handle stays, inactive): true the first time.
     Q_INVOKABLE bool remove();
@@ -74,6 +77,13 @@ private:
     int m_priority = 0;
     bool m_once = false;
     bool m_active = false;
+    // Emits activeChanged and tells the bindings on `active`.
+    void emitActiveChanged()
+    {
+        m_activeProperty.notify();
+        Q_EMIT activeChanged();
+    }
+    Q_OBJECT_COMPUTED_PROPERTY(RegistryHandle, bool, m_activeProperty, &RegistryHandle::isActive)
 };
 
 } // namespace rio

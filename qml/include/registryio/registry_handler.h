@@ -7,6 +7,7 @@
 #include <QMetaObject>
 #include <QObject>
 #include <QPointer>
+#include <QProperty>
 #include <QQmlParserStatus>
 #include <QVariant>
 #include <QtQml/qqmlregistration.h>
@@ -37,7 +38,7 @@ class RegistryHandler : public QObject, public QQmlParserStatus
     /// Events from other threads are coalesced: at most one pending, the newest wins.
     Q_PROPERTY(bool coalesce READ coalesce WRITE setCoalesce NOTIFY coalesceChanged FINAL)
     /// True while registered.
-    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged FINAL)
+    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged BINDABLE bindableActive FINAL)
     /// The current registration's id, 0 when not registered.
     Q_PROPERTY(double handlerId READ handlerId NOTIFY activeChanged FINAL)
 
@@ -69,6 +70,8 @@ public:
     void setCoalesce(bool coalesce);
     /// True while registered.
     [[nodiscard]] bool isActive() const noexcept { return m_active; }
+    /// `active` as a bindable property.
+    [[nodiscard]] QBindable<bool> bindableActive() const { return &m_activeProperty; }
     /// The registration's id, 0 when not registered.
     [[nodiscard]] double handlerId() const noexcept;
 
@@ -114,6 +117,13 @@ private:
     bool m_complete = false;
     bool m_fired = false;
     bool m_active = false;
+    // Emits activeChanged and tells the bindings on `active`.
+    void emitActiveChanged()
+    {
+        m_activeProperty.notify();
+        Q_EMIT activeChanged();
+    }
+    Q_OBJECT_COMPUTED_PROPERTY(RegistryHandler, bool, m_activeProperty, &RegistryHandler::isActive)
 };
 
 } // namespace rio
