@@ -318,9 +318,12 @@ bool QmlRegistrySender::notify(const QVariant &event) const
             return true;
         }
     }
-    if (!m_shared->warnedDead.exchange(true))
+    // Registries die in supported patterns (delegates, loaders): one warning per process says so,
+    // not one per registry; isAlive() tells a worker to stop.
+    static std::atomic<bool> warned{false};
+    if (!m_shared->warnedDead.exchange(true) && !warned.exchange(true))
         qCWarning(lcRegistryIO, "QmlRegistrySender::notify: the QmlRegistry was destroyed; its events are "
-                                "dropped");
+                                "dropped (said once per process; QmlRegistrySender::isAlive() tells)");
     return false;
 }
 

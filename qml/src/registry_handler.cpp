@@ -2,6 +2,8 @@
 
 #include <registryio/registry_handler.h>
 
+#include <registryio/logging.h>
+
 #include <QJSEngine>
 #include <QList>
 #include <QQmlEngine>
@@ -133,10 +135,11 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
     unregister();
     if (m_enabled && !(m_once && m_fired)) {
         if (!m_registry) {
+            // Silent, like Connections with a null target: a binding may set it later.
             if (warnWithoutRegistry)
-                qmlWarning(this) << "RegistryHandler: no registry is set; nothing is registered until one is";
+                qCDebug(lcRegistryIO, "RegistryHandler: no registry is set yet; nothing is registered");
         } else if (m_registry->thread() != thread()) {
-            qmlWarning(this) << "RegistryHandler: the registry lives on another thread; nothing is "
+            qmlWarning(this) << "the registry lives on another thread; nothing is "
                                 "registered";
         } else {
             // The registry is the delivery context: it outlives the deliveries it queued, while

@@ -318,6 +318,12 @@ private Q_SLOTS:
         QVERIFY(!sender.notify(2)); // warns once...
         QVERIFY(!sender.notify(3)); // ...and stays quiet
         QCOMPARE(calls, 1);
+        // Another destroyed registry: still quiet (once per process, not per registry).
+        auto *second = new QmlRegistry;
+        rio::QmlRegistrySender secondSender = second->sender();
+        delete second;
+        QTest::failOnWarning(QRegularExpression(QStringLiteral("QmlRegistry was destroyed")));
+        QVERIFY(!secondSender.notify(4));
         QVERIFY(!rio::QmlRegistrySender().notify(1));
     }
 
