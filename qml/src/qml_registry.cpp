@@ -114,8 +114,9 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         return nullptr;
     }
     if (!handler.isCallable()) {
-        qmlWarning(this) << "QmlRegistry.add: the handler must be a function, got " << typeName(handler)
-                         << "; nothing was registered";
+        warnAtCaller(QStringLiteral("QmlRegistry.add: the handler must be a function, got %1; nothing was "
+                                    "registered")
+                         .arg(typeName(handler)));
         return nullptr;
     }
     bool coalesce = false;
@@ -123,9 +124,9 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
     QObject *owner = nullptr;
     if (!options.isUndefined() && !options.isNull()) {
         if (!options.isObject() || options.isCallable() || options.isArray()) {
-            qmlWarning(this) << "QmlRegistry.add: options must be an object like { coalesce: true, once: "
-                                "false, owner: item }, got "
-                             << typeName(options) << "; nothing was registered";
+            warnAtCaller(QStringLiteral("QmlRegistry.add: options must be an object like { coalesce: true, "
+                                        "once: false, owner: item }, got %1; nothing was registered")
+                             .arg(typeName(options)));
             return nullptr;
         }
         coalesce = options.property(QStringLiteral("coalesce")).toBool();
@@ -134,8 +135,8 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         if (!ownerValue.isUndefined() && !ownerValue.isNull()) {
             owner = ownerValue.toQObject();
             if (owner == nullptr || owner->thread() != thread()) {
-                qmlWarning(this) << "QmlRegistry.add: options.owner must be a QML object on the registry's "
-                                    "thread; nothing was registered";
+                warnAtCaller(QStringLiteral("QmlRegistry.add: options.owner must be a QML object on the "
+                                            "registry's thread; nothing was registered"));
                 return nullptr;
             }
         }
@@ -285,6 +286,29 @@ int QmlRegistry::count() const noexcept
 QmlRegistrySender QmlRegistry::sender() const
 {
     return QmlRegistrySender(m_shared);
+}
+
+void QmlRegistry::warnAtCaller(const QString &message) const
+{
+    // The calling JavaScript line: an error made now carries it (and is taken back at once).
+    QString file;
+    int line = 0;
+    if (QJSEngine *engine = qjsEngine(this)) {
+        engine->throwError(message);
+        const QJSValue error = engine->catchError();
+        file = error.property(QStringLiteral("fileName")).toString();
+        line = error.property(QStringLiteral("lineNumber")).toInt();
+    }
+    if (file.isEmpty() || line <= 0) {
+        qmlWarning(this) << message;
+        return;
+    }
+    QQmlError error;
+    error.setMessageType(QtWarningMsg);
+    error.setUrl(QUrl(file));
+    error.setLine(line);
+    error.setDescription(message);
+    qmlWarning(this, error);
 }
 
 void QmlRegistry::reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line,

@@ -286,6 +286,21 @@ private Q_SLOTS:
         QCOMPARE(registry()->count(), 0);
     }
 
+    void badInputIsReportedAtTheCallingLine()
+    {
+        const int line = rio::test::lineOf(QStringLiteral("registry.qml"), QStringLiteral("BAD_ADD"));
+        QVERIFY(line > 0);
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            exactly(QStringLiteral(
+                        "%1:%2: QmlRegistry.add: the handler must be a function, got a number; nothing "
+                        "was registered")
+                        .arg(rio::test::dataUrl(QStringLiteral("registry.qml")).toString())
+                        .arg(line)));
+        QCOMPARE(eval(m_root.get(), QStringLiteral("addNotAFunction()")).value<QObject *>(), nullptr);
+        QCOMPARE(registry()->count(), 0);
+    }
+
     void addRefusesBadOptions()
     {
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(

@@ -72,6 +72,8 @@ private:
 
     // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.
     bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
+    // A QML warning at the JavaScript line that called us (the registry's declaration if none).
+    void warnAtCaller(const QString &message) const;
     // Emits handlerFailed and, if `warn`, a QML warning at `file`:`line` (when known).
     void reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line, bool warn);
 
