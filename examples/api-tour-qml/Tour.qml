@@ -6,7 +6,7 @@ import RegistryIO
 QtObject {
     id: tour
     property var log: []
-    function record(entry) { log.push(entry) }
+    function record(entry: string) { log.push(entry) }
 
     // [registry]
     property QmlRegistry registry: QmlRegistry {

@@ -16,7 +16,7 @@ QtObject {
 
     Component.onCompleted: {
         // Imperative: add() returns a handle; remove() (or destroying it) removes the handler.
-        const mail = orders.add((event) => app.log += "mail " + event.amount + "; ")
+        var mail = orders.add((event) => app.log += "mail " + event.amount + "; ")
         orders.notify({ id: 42, amount: 9.99 }) // from QML, or from any C++ thread
         mail.remove()
         orders.notify({ id: 43, amount: 5 })

@@ -12,9 +12,11 @@
 #include <QThread>
 #include <QUrl>
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 namespace rio {
 
@@ -41,11 +43,49 @@ QString typeName(const QJSValue &value)
 
 } // namespace
 
+QJSValue detail::QmlEventCache::get(const QVariant &event, QJSEngine *engine)
+{
+    if (!matches(event, engine)) {
+        m_value = engine->toScriptValue(event);
+        m_copy = event;
+        m_address = &event;
+        m_engine = engine;
+    }
+    return m_value;
+}
+
+void detail::QmlEventCache::seed(const QVariant &event, QJSValue value, QJSEngine *engine)
+{
+    m_value = std::move(value);
+    m_copy = event;
+    m_address = &event;
+    m_engine = engine;
+}
+
+void detail::QmlEventCache::clear()
+{
+    m_address = nullptr;
+    m_engine = nullptr;
+    m_copy = QVariant();
+    m_value = QJSValue();
+}
+
 QmlRegistry::QmlRegistry(QObject *parent)
     : QObject(parent), m_registry(this), m_shared(std::make_shared<detail::QmlRegistryShared>())
 {
     m_shared->registry = this;
-    connect(&m_registry, &QtRegistryBase::countChanged, this, &QmlRegistry::countChanged);
+    connect(&m_registry, &QtRegistryBase::countChanged, this, [this] {
+        // Fewer handlers than JavaScript registrations: some were removed through registry()
+        // from C++. Rare, so a scan is fine; the usual removals tell their registration directly.
+        if (m_registry.size() < std::size_t(m_shared->registrations.size())) {
+            const auto registrations = m_shared->registrations;
+            for (auto it = registrations.cbegin(); it != registrations.cend(); ++it)
+                if (!m_registry.contains(HandlerId{it.key()}))
+                    it.value()->registrationEnded();
+        }
+        m_countProperty.notify();
+        Q_EMIT countChanged();
+    });
     // C++ handlers' failures, re-emitted on this thread with a JavaScript-friendly id.
     connect(&m_registry, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
         Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
@@ -59,6 +99,11 @@ QmlRegistry::~QmlRegistry()
         m_shared->registry = nullptr;
     }
     m_registry.clear();
+    m_shared->events.clear();
+    // Handles owned by other objects outlive the registry, inactive.
+    const auto registrations = std::exchange(m_shared->registrations, {});
+    for (detail::QmlRegistration *registration : registrations)
+        registration->registrationEnded();
 }
 
 RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJSValue &options)
@@ -69,8 +114,9 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         return nullptr;
     }
     if (!handler.isCallable()) {
-        qmlWarning(this) << "QmlRegistry.add: the handler must be a function, got " << typeName(handler)
-                         << "; nothing was registered";
+        warnAtCaller(QStringLiteral("QmlRegistry.add: the handler must be a function, got %1; nothing was "
+                                    "registered")
+                         .arg(typeName(handler)));
         return nullptr;
     }
     bool coalesce = false;
@@ -78,9 +124,9 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
     QObject *owner = nullptr;
     if (!options.isUndefined() && !options.isNull()) {
         if (!options.isObject() || options.isCallable() || options.isArray()) {
-            qmlWarning(this) << "QmlRegistry.add: options must be an object like { coalesce: true, once: "
-                                "false, owner: item }, got "
-                             << typeName(options) << "; nothing was registered";
+            warnAtCaller(QStringLiteral("QmlRegistry.add: options must be an object like { coalesce: true, "
+                                        "once: false, owner: item }, got %1; nothing was registered")
+                             .arg(typeName(options)));
             return nullptr;
         }
         coalesce = options.property(QStringLiteral("coalesce")).toBool();
@@ -89,8 +135,8 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         if (!ownerValue.isUndefined() && !ownerValue.isNull()) {
             owner = ownerValue.toQObject();
             if (owner == nullptr || owner->thread() != thread()) {
-                qmlWarning(this) << "QmlRegistry.add: options.owner must be a QML object on the registry's "
-                                    "thread; nothing was registered";
+                warnAtCaller(QStringLiteral("QmlRegistry.add: options.owner must be a QML object on the "
+                                            "registry's thread; nothing was registered"));
                 return nullptr;
             }
         }
@@ -102,7 +148,8 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         return nullptr;
     }
 
-    auto *handle = new RegistryHandle(m_shared, engine, handler, priority, owner != nullptr ? owner : this);
+    auto *handle =
+        new RegistryHandle(m_shared, engine, handler, priority, once, owner != nullptr ? owner : this);
     // The registry is the delivery context (handles live on its thread): it outlives every
     // delivery it has queued, while a handle may die with deliveries pending. Its destructor
     // removes the handler, and the QPointer skips a delivery that would still race with that.
@@ -121,28 +168,97 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         delete handle;
         return nullptr;
     }
-    handle->m_wasActive = true;
-    connect(this, &QmlRegistry::countChanged, handle, [handle] {
-        if (handle->m_wasActive && !handle->isActive()) {
-            handle->m_wasActive = false;
-            Q_EMIT handle->activeChanged();
-        }
-    });
+    handle->activate(handle->m_id, handler);
     // Collected by nobody while it has a parent, yet destroy() works on it from JavaScript.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     return handle;
 }
 
+bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript) const
+{
+    // Every handler is a JavaScript function of ours (no C++ handler, RegistryHandler or `once`):
+    // one call into JavaScript runs them all in priority order, with the event converted once.
+    const std::shared_ptr<detail::QmlRegistryShared> shared = m_shared;
+    if (shared->registrations.isEmpty() || shared->unbatchable != 0 ||
+        m_registry.size() != std::size_t(shared->registrations.size()))
+        return false;
+    QJSEngine *engine = qjsEngine(this);
+    if (engine == nullptr)
+        return false;
+    if (shared->dispatch.isUndefined())
+        // try/catch around the loop, not in it: a throw resumes after the handler that threw.
+        shared->dispatch = engine->evaluate(QStringLiteral("(function (batch, event) {\n"
+                                                           "    const n = batch.length;\n"
+                                                           "    let failed = null;\n"
+                                                           "    let i = 0;\n"
+                                                           "    for (;;) {\n"
+                                                           "        try {\n"
+                                                           "            for (; i < n; ++i) {\n"
+                                                           "                const e = batch[i];\n"
+                                                           "                if (e.live) e.f(event);\n"
+                                                           "            }\n"
+                                                           "            return failed;\n"
+                                                           "        } catch (x) {\n"
+                                                           "            if (failed === null) failed = [];\n"
+                                                           "            failed.push(batch[i].id, x);\n"
+                                                           "            ++i;\n"
+                                                           "        }\n"
+                                                           "    }\n"
+                                                           "})"));
+    if (shared->batchDirty) {
+        std::vector<detail::QmlRegistration *> ordered(shared->registrations.cbegin(),
+                                                       shared->registrations.cend());
+        // The registry's order: higher priority first, then registration (id) order.
+        std::sort(ordered.begin(), ordered.end(),
+                  [](const detail::QmlRegistration *a, const detail::QmlRegistration *b) {
+                      return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
+                  });
+        QJSValue batch = engine->newArray(uint(ordered.size()));
+        for (quint32 i = 0; i < ordered.size(); ++i)
+            batch.setProperty(i, ordered[i]->batchEntry);
+        shared->batch = batch;
+        shared->batchDirty = false;
+    }
+    const QJSValue value = fromJavaScript ? event.value<QJSValue>() : engine->toScriptValue(event);
+    const QJSValue failed = shared->dispatch.call({shared->batch, value});
+    if (!failed.isArray())
+        return true;
+    const int n = failed.property(QStringLiteral("length")).toInt();
+    for (int i = 0; i + 1 < n; i += 2) {
+        const QJSValue thrown = failed.property(quint32(i + 1));
+        QString file;
+        int line = 0;
+        if (thrown.isError()) {
+            file = thrown.property(QStringLiteral("fileName")).toString();
+            line = thrown.property(QStringLiteral("lineNumber")).toInt();
+        }
+        if (QmlRegistry *registry = shared->local()) // a handler may have destroyed it
+            registry->reportScriptFailure(HandlerId{quint64(failed.property(quint32(i)).toNumber())},
+                                          thrown.toString(), file, line, true);
+    }
+    return true;
+}
+
 void QmlRegistry::notify(const QVariant &event) const
 {
-    if (event.metaType() == QMetaType::fromType<QJSValue>()) {
+    const bool fromJavaScript = event.metaType() == QMetaType::fromType<QJSValue>();
+    if (QThread::currentThread() == thread() && notifyInJavaScript(event, fromJavaScript))
+        return;
+    if (fromJavaScript) {
         // A JavaScript value belongs to its engine's thread: make a plain copy there.
         if (QThread::currentThread() != thread()) {
             qCWarning(lcRegistryIO, "QmlRegistry.notify: a QJSValue event from another thread was dropped; "
                                     "send plain QVariant values from C++ threads");
             return;
         }
-        m_registry.notify(event.value<QJSValue>().toVariant());
+        // C++ handlers and queued deliveries get a plain copy; JavaScript handlers on this
+        // thread get the caller's own value, as a signal's handlers do.
+        const QJSValue value = event.value<QJSValue>();
+        const QVariant plain = value.toVariant();
+        if (QJSEngine *engine = qjsEngine(this))
+            m_shared->events.seed(plain, value, engine);
+        m_registry.notify(plain);
+        m_shared->events.clear();
         return;
     }
     m_registry.notify(event);
@@ -153,7 +269,13 @@ bool QmlRegistry::remove(double id)
     // Ids are integers from 1; JavaScript numbers hold them exactly up to 2^53.
     if (!(id >= 1.0 && id <= 9007199254740992.0) || std::floor(id) != id)
         return false;
-    return m_registry.remove(HandlerId{static_cast<std::uint64_t>(id)});
+    const HandlerId handlerId{static_cast<std::uint64_t>(id)};
+    // Out of the registrations first, so the count change does not look like a C++ removal.
+    detail::QmlRegistration *registration = m_shared->takeRegistration(handlerId.value());
+    const bool removed = m_registry.remove(handlerId);
+    if (registration != nullptr)
+        registration->registrationEnded();
+    return removed;
 }
 
 int QmlRegistry::count() const noexcept
@@ -164,6 +286,29 @@ int QmlRegistry::count() const noexcept
 QmlRegistrySender QmlRegistry::sender() const
 {
     return QmlRegistrySender(m_shared);
+}
+
+void QmlRegistry::warnAtCaller(const QString &message) const
+{
+    // The calling JavaScript line: an error made now carries it (and is taken back at once).
+    QString file;
+    int line = 0;
+    if (QJSEngine *engine = qjsEngine(this)) {
+        engine->throwError(message);
+        const QJSValue error = engine->catchError();
+        file = error.property(QStringLiteral("fileName")).toString();
+        line = error.property(QStringLiteral("lineNumber")).toInt();
+    }
+    if (file.isEmpty() || line <= 0) {
+        qmlWarning(this) << message;
+        return;
+    }
+    QQmlError error;
+    error.setMessageType(QtWarningMsg);
+    error.setUrl(QUrl(file));
+    error.setLine(line);
+    error.setDescription(message);
+    qmlWarning(this, error);
 }
 
 void QmlRegistry::reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line,
@@ -197,9 +342,12 @@ bool QmlRegistrySender::notify(const QVariant &event) const
             return true;
         }
     }
-    if (!m_shared->warnedDead.exchange(true))
+    // Registries die in supported patterns (delegates, loaders): one warning per process says so,
+    // not one per registry; isAlive() tells a worker to stop.
+    static std::atomic<bool> warned{false};
+    if (!m_shared->warnedDead.exchange(true) && !warned.exchange(true))
         qCWarning(lcRegistryIO, "QmlRegistrySender::notify: the QmlRegistry was destroyed; its events are "
-                                "dropped");
+                                "dropped (said once per process; QmlRegistrySender::isAlive() tells)");
     return false;
 }
 

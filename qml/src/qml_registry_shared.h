@@ -2,8 +2,17 @@
 
 // Shared between a QmlRegistry, its handles and its senders (private to the QML module).
 
+#include <registryio/handler_id.h>
+
+#include <QHash>
+#include <QJSValue>
+#include <QVariant>
+
 #include <atomic>
+#include <cstring>
 #include <shared_mutex>
+
+class QJSEngine;
 
 namespace rio {
 class QmlRegistry;
@@ -11,12 +20,91 @@ class QmlRegistry;
 
 namespace rio::detail {
 
+/// A JavaScript registration (a RegistryHandle or a RegistryHandler) that the registry tells
+/// when its handler was removed behind its back (remove(id), the registry's death).
+class QmlRegistration
+{
+public:
+    virtual void registrationEnded() = 0;
+
+    quint64 id = 0;
+    int priority = 0;
+    // { f: function, id: number, live: bool } for the registry's one-call dispatch (see
+    // QmlRegistry::notifyInJavaScript), undefined when this registration cannot take part.
+    QJSValue batchEntry;
+
+protected:
+    ~QmlRegistration() = default;
+};
+
+/// The JavaScript value of the event being delivered on the engine thread: made once per notify
+/// and handed to every JavaScript handler of it. An event is recognised by its address (the
+/// notifier's QVariant, or the one shared copy queued deliveries carry) and its data, which the
+/// cache keeps alive with a copy, so a later event at the same address is never mistaken for it.
+class QmlEventCache
+{
+public:
+    QJSValue get(const QVariant &event, QJSEngine *engine);
+    /// The next get(event) returns `value` (notify() from JavaScript: the caller's own value).
+    void seed(const QVariant &event, QJSValue value, QJSEngine *engine);
+    void clear();
+
+private:
+    bool matches(const QVariant &event, const QJSEngine *engine) const noexcept
+    {
+        if (&event != m_address || engine != m_engine || event.metaType() != m_copy.metaType())
+            return false;
+        const void *data = event.constData();
+        const auto *self = reinterpret_cast<const char *>(&event);
+        const auto *bytes = static_cast<const char *>(data);
+        if (bytes < self || bytes >= self + sizeof(QVariant))
+            return data == m_copy.constData(); // shared data, kept alive by m_copy
+        const qsizetype size = event.metaType().sizeOf();
+        return size > 0 && std::memcmp(data, m_copy.constData(), std::size_t(size)) == 0;
+    }
+
+    const QVariant *m_address = nullptr;
+    const QJSEngine *m_engine = nullptr;
+    QVariant m_copy;
+    QJSValue m_value;
+};
+
 struct QmlRegistryShared
 {
     // Senders notify under a shared lock; the registry's destructor takes it exclusively.
     std::shared_mutex mutex;
     QmlRegistry *registry = nullptr; // null once the registry is being destroyed
     std::atomic<bool> warnedDead{false};
+
+    // Engine-thread state: the event being delivered and the live JavaScript registrations.
+    QmlEventCache events;
+    QHash<quint64, QmlRegistration *> registrations;
+    int unbatchable = 0;    // registrations without a batchEntry
+    bool batchDirty = true; // `batch` no longer lists the registrations
+    QJSValue batch;         // the batch entries in priority order
+    QJSValue dispatch;      // function (batch, event): calls them, returns [id, thrown, ...] or null
+
+    void addRegistration(QmlRegistration *registration)
+    {
+        registrations.insert(registration->id, registration);
+        if (registration->batchEntry.isUndefined())
+            ++unbatchable;
+        batchDirty = true;
+    }
+
+    // Forgets a registration (null if unknown); a dispatch in progress skips it from now on.
+    QmlRegistration *takeRegistration(quint64 id)
+    {
+        QmlRegistration *registration = registrations.take(id);
+        if (registration == nullptr)
+            return nullptr;
+        if (registration->batchEntry.isUndefined())
+            --unbatchable;
+        else
+            registration->batchEntry.setProperty(QStringLiteral("live"), false);
+        batchDirty = true;
+        return registration;
+    }
 
     // The registry, or null. Only on the registry's thread (handles), where it cannot change
     // concurrently.

@@ -9,32 +9,69 @@
 
 namespace rio {
 
-RegistryHandle::RegistryHandle(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
-                               QJSValue handler, int priority, QObject *parent)
-    : QObject(parent), m_shared(std::move(shared)), m_engine(engine), m_handler(std::move(handler)),
-      m_priority(priority)
+// The handle as its registry's registrations see it.
+class RegistryHandle::Registration final : public detail::QmlRegistration
 {
-    // Any thrown value (not only Error objects) comes back as { thrown: value }.
-    m_trampoline = engine->evaluate(QStringLiteral(
-        "(function (handler, event) { try { handler(event); } catch (e) { return { thrown: e }; } })"));
-}
+public:
+    explicit Registration(RegistryHandle *handle) : m_handle(handle) { }
+    void registrationEnded() override { m_handle->deactivate(); }
+
+private:
+    RegistryHandle *m_handle;
+};
+
+RegistryHandle::RegistryHandle(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
+                               const QJSValue &handler, int priority, bool once, QObject *parent)
+    : QObject(parent), m_shared(std::move(shared)), m_registration(std::make_unique<Registration>(this)),
+      m_engine(engine), m_function(handler, engine), m_priority(priority), m_once(once)
+{ }
 
 RegistryHandle::~RegistryHandle()
 {
-    if (QmlRegistry *registry = m_shared->local())
-        registry->registry().remove(m_id);
+    if (m_active) {
+        m_shared->takeRegistration(m_id.value()); // first: see remove()
+        if (QmlRegistry *registry = m_shared->local())
+            registry->registry().remove(m_id);
+    }
 }
 
-bool RegistryHandle::isActive() const
+void RegistryHandle::activate(HandlerId id, const QJSValue &function)
 {
-    QmlRegistry *registry = m_shared->local();
-    return registry != nullptr && registry->registry().contains(m_id);
+    m_id = id;
+    m_active = true;
+    m_registration->id = id.value();
+    m_registration->priority = m_priority;
+    // A `once` handler leaves the registry when it fires: the registry's own dispatch does that.
+    if (!m_once && m_engine) {
+        QJSValue entry = m_engine->newObject();
+        entry.setProperty(QStringLiteral("f"), function);
+        entry.setProperty(QStringLiteral("id"), static_cast<double>(id.value()));
+        entry.setProperty(QStringLiteral("live"), true);
+        m_registration->batchEntry = entry;
+    }
+    m_shared->addRegistration(m_registration.get());
+}
+
+void RegistryHandle::deactivate()
+{
+    if (!m_active)
+        return;
+    m_active = false;
+    m_shared->takeRegistration(m_id.value());
+    emitActiveChanged();
 }
 
 bool RegistryHandle::remove()
 {
+    if (!m_active)
+        return false;
+    // Out of the registrations first: the registry's count change must not look like a removal
+    // behind our back.
+    m_shared->takeRegistration(m_id.value());
     QmlRegistry *registry = m_shared->local();
-    return registry != nullptr && registry->registry().remove(m_id);
+    const bool removed = registry != nullptr && registry->registry().remove(m_id);
+    deactivate();
+    return removed;
 }
 
 void RegistryHandle::deliver(const QVariant &event)
@@ -42,22 +79,22 @@ void RegistryHandle::deliver(const QVariant &event)
     QJSEngine *engine = m_engine.data();
     if (engine == nullptr)
         return;
-    const QJSValue result = m_trampoline.call({m_handler, engine->toScriptValue(event)});
-    QJSValue thrown;
-    if (result.isError())
-        thrown = result; // the trampoline itself failed (should not happen)
-    else if (result.isObject() && result.hasOwnProperty(QStringLiteral("thrown")))
-        thrown = result.property(QStringLiteral("thrown"));
-    else
+    if (m_once)
+        deactivate(); // the registry removed it before this delivery
+    const std::shared_ptr<detail::QmlRegistryShared> shared = m_shared; // the handler may destroy us
+    const HandlerId id = m_id;
+    m_function.call({shared->events.get(event, engine)});
+    if (!engine->hasError())
         return;
+    const QJSValue thrown = engine->catchError();
     QString file;
     int line = 0;
     if (thrown.isError()) {
         file = thrown.property(QStringLiteral("fileName")).toString();
         line = thrown.property(QStringLiteral("lineNumber")).toInt();
     }
-    if (QmlRegistry *registry = m_shared->local())
-        registry->reportScriptFailure(m_id, thrown.toString(), file, line, true);
+    if (QmlRegistry *registry = shared->local())
+        registry->reportScriptFailure(id, thrown.toString(), file, line, true);
 }
 
 } // namespace rio

@@ -1,5 +1,10 @@
+#include "qml_registry_shared.h"
+
 #include <registryio/registry_handler.h>
 
+#include <registryio/logging.h>
+
+#include <QJSEngine>
 #include <QList>
 #include <QQmlEngine>
 #include <QQmlError>
@@ -12,10 +17,24 @@ namespace {
 // The RegistryHandler whose onNotified is running on this thread: engine warnings raised
 // meanwhile (a thrown exception, a TypeError) are its failures, not an outer handler's.
 thread_local RegistryHandler *t_running = nullptr;
+thread_local QList<QQmlError> *t_errors = nullptr;
 
 } // namespace
 
-RegistryHandler::RegistryHandler(QObject *parent) : QObject(parent) { }
+// The handler as its registry's registrations see it.
+class RegistryHandler::Registration final : public detail::QmlRegistration
+{
+public:
+    explicit Registration(RegistryHandler *handler) : m_handler(handler) { }
+    void registrationEnded() override { m_handler->registrationEnded(); }
+
+private:
+    RegistryHandler *m_handler;
+};
+
+RegistryHandler::RegistryHandler(QObject *parent)
+    : QObject(parent), m_registration(std::make_unique<Registration>(this))
+{ }
 
 RegistryHandler::~RegistryHandler()
 {
@@ -75,14 +94,9 @@ void RegistryHandler::setCoalesce(bool coalesce)
     Q_EMIT coalesceChanged();
 }
 
-bool RegistryHandler::isActive() const
-{
-    return m_registeredOn && m_registeredOn->registry().contains(m_id);
-}
-
 double RegistryHandler::handlerId() const noexcept
 {
-    return isActive() ? static_cast<double>(m_id.value()) : 0.0;
+    return m_active ? static_cast<double>(m_id.value()) : 0.0;
 }
 
 void RegistryHandler::componentComplete()
@@ -93,10 +107,24 @@ void RegistryHandler::componentComplete()
 
 void RegistryHandler::unregister()
 {
-    if (m_registeredOn)
+    if (m_registeredOn && m_active) {
+        // Out of the registrations first, so the count change does not look like a C++ removal.
+        m_registeredOn->m_shared->takeRegistration(m_id.value());
         m_registeredOn->registry().remove(m_id);
+    }
     m_registeredOn.clear();
     m_id = HandlerId{};
+    m_active = false;
+}
+
+void RegistryHandler::registrationEnded()
+{
+    // Removed by the registry's remove(id), a `once` handler fired, or the registry is going:
+    // registered no more. m_registeredOn and m_id stay for a `once` delivery still on its way.
+    if (m_registeredOn)
+        m_registeredOn->m_shared->takeRegistration(m_id.value());
+    if (std::exchange(m_active, false))
+        emitActiveChanged();
 }
 
 void RegistryHandler::reRegister(bool warnWithoutRegistry)
@@ -107,10 +135,11 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
     unregister();
     if (m_enabled && !(m_once && m_fired)) {
         if (!m_registry) {
+            // Silent, like Connections with a null target: a binding may set it later.
             if (warnWithoutRegistry)
-                qmlWarning(this) << "RegistryHandler: no registry is set; nothing is registered until one is";
+                qCDebug(lcRegistryIO, "RegistryHandler: no registry is set yet; nothing is registered");
         } else if (m_registry->thread() != thread()) {
-            qmlWarning(this) << "RegistryHandler: the registry lives on another thread; nothing is "
+            qmlWarning(this) << "the registry lives on another thread; nothing is "
                                 "registered";
         } else {
             // The registry is the delivery context: it outlives the deliveries it queued, while
@@ -124,48 +153,64 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
                           : target.add(m_registry.data(), deliver, m_priority, Qt::AutoConnection,
                                        m_coalesce ? Delivery::Latest : Delivery::Every);
             m_registeredOn = m_registry;
+            m_active = true;
+            m_registration->id = m_id.value();
+            m_registration->priority = m_priority;
+            m_registry->m_shared->addRegistration(m_registration.get());
         }
     }
     if (wasActive || isActive())
-        Q_EMIT activeChanged();
+        emitActiveChanged();
 }
 
 void RegistryHandler::registryDestroyed()
 {
-    // The registry cancelled our handler already; forget it.
+    // The registry cancelled our handler already (and told us through registrationEnded()).
     m_registeredOn.clear();
     m_id = HandlerId{};
+    const bool wasActive = std::exchange(m_active, false);
     Q_EMIT registryChanged();
-    Q_EMIT activeChanged();
+    if (wasActive)
+        emitActiveChanged();
 }
 
 void RegistryHandler::deliver(const QVariant &event)
 {
     const HandlerId id = m_id;
     const QPointer<QmlRegistry> registry = m_registeredOn;
-    if (m_once)
+    QQmlEngine *engine = qmlEngine(this);
+    if (!registry || engine == nullptr)
+        return;
+    bool ended = false;
+    if (m_once) {
         m_fired = true;
+        registry->m_shared->takeRegistration(id.value());
+        ended = std::exchange(m_active, false);
+    }
 
+    // The engine reports what onNotified throws as a warning (with file and line) from inside
+    // the emit: one connection per handler, made once, routes it to the running handler.
     QList<QQmlError> errors;
-    QMetaObject::Connection capture;
-    if (QQmlEngine *engine = qmlEngine(this))
-        capture = connect(
+    if (!m_warningTap)
+        m_warningTap = connect(
             engine, &QQmlEngine::warnings, this,
-            [this, &errors](const QList<QQmlError> &warnings) {
-                if (t_running == this)
-                    errors += warnings;
+            [this](const QList<QQmlError> &warnings) {
+                if (t_running == this && t_errors != nullptr)
+                    *t_errors += warnings;
             },
             Qt::DirectConnection);
     RegistryHandler *const outer = t_running;
+    QList<QQmlError> *const outerErrors = t_errors;
     t_running = this;
+    t_errors = &errors;
     const QPointer<RegistryHandler> self(this);
-    Q_EMIT notified(event);
+    Q_EMIT notified(registry->m_shared->events.get(event, engine));
     t_running = outer;
+    t_errors = outerErrors;
     if (!self)
-        return; // destroyed by its own handler (the capture connection went with it)
-    disconnect(capture);
-    if (m_once)
-        Q_EMIT activeChanged();
+        return; // destroyed by its own handler
+    if (ended)
+        emitActiveChanged();
     // The engine printed the error with its file and line; the registry learns about it too.
     if (!errors.isEmpty() && registry)
         registry->reportScriptFailure(id, errors.constFirst().description(), QString(), 0, false);

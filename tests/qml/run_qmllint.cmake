@@ -19,3 +19,23 @@ if(NOT rc EQUAL 0 OR NOT "${out}${err}" STREQUAL "")
   message(FATAL_ERROR "qml_lint: qmllint failed (exit ${rc}) on ${n} files:\n${out}${err}")
 endif()
 message(STATUS "qml_lint: ${n} files clean")
+
+# The QML compiler (qmllint --compiler, what qmlcachegen's AOT compiler does) must compile every
+# binding of the examples: nothing "can be shadowed" (properties are FINAL), no construct Qt 6.4's
+# compiler lacks. Functions without type annotations are left to the interpreter, by design.
+file(GLOB_RECURSE examples "${SOURCE_DIR}/examples/*.qml")
+list(SORT examples)
+set(refused "")
+foreach(f IN LISTS examples)
+  execute_process(COMMAND "${QMLLINT}" --compiler warning -I "${IMPORT_PATH}" "${f}"
+    OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(REGEX MATCHALL "[^\n]*(Could not compile binding|can be shadowed)[^\n]*" hits "${out}${err}")
+  foreach(h IN LISTS hits)
+    string(APPEND refused "${h}\n")
+  endforeach()
+endforeach()
+if(NOT refused STREQUAL "")
+  message(FATAL_ERROR "qml_lint: the QML compiler refuses bindings of the examples:\n${refused}")
+endif()
+list(LENGTH examples n)
+message(STATUS "qml_lint: the QML compiler compiles the bindings of ${n} example files")

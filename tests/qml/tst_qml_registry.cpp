@@ -6,6 +6,7 @@
 #include <registryio/qml_registry.h>
 #include <registryio/registry_handle.h>
 
+#include <QProperty>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -141,6 +142,21 @@ private Q_SLOTS:
         QCOMPARE(changed.count(), 2);
     }
 
+    void countAndActiveAreBindable()
+    {
+        RegistryHandle *h = handle(QStringLiteral("addTagged('a', 0)"));
+        QVERIFY(h);
+        QProperty<int> count;
+        count.setBinding(registry()->bindableCount().makeBinding());
+        QProperty<bool> active;
+        active.setBinding(h->bindableActive().makeBinding());
+        QCOMPARE(count.value(), 1);
+        QVERIFY(active.value());
+        QCOMPARE(call(h, QStringLiteral("remove")).toBool(), true);
+        QCOMPARE(count.value(), 0);
+        QVERIFY(!active.value());
+    }
+
     void onceHandlerRunsOnce()
     {
         RegistryHandle *h = handle(QStringLiteral("addOnce('o')"));
@@ -169,6 +185,32 @@ private Q_SLOTS:
         eval(m_root.get(), QStringLiteral("registry.notify(1), registry.notify(2)"));
         QCOMPARE(trace(), QStringLiteral("s=1;t=1;t=2;"));
         QCOMPARE(registry()->count(), 1);
+    }
+
+    void handlersRemovedOrAddedWhileNotifyingFollowTheSnapshot_data()
+    {
+        QTest::addColumn<bool>("withCppHandler");
+        QTest::newRow("JavaScript handlers only (one call into JavaScript)") << false;
+        QTest::newRow("with a C++ handler (one call per handler)") << true;
+    }
+
+    void handlersRemovedOrAddedWhileNotifyingFollowTheSnapshot()
+    {
+        QFETCH(bool, withCppHandler);
+        int cppCalls = 0;
+        if (withCppHandler)
+            registry()->registry().add([&cppCalls](const QVariant &) { ++cppCalls; }, -100);
+        // r (priority 10) removes v (0) before v's turn and adds `late`, which this notify
+        // must not reach; the next one does.
+        eval(m_root.get(),
+             QStringLiteral("(function () { const v = addTagged('v', 0); registry.add(e => { "
+                            "root.trace += 'r=' + e + ';'; v.remove(); addTagged('late', -5); }, "
+                            "10); })()"));
+        eval(m_root.get(), QStringLiteral("registry.notify(1)"));
+        QCOMPARE(trace(), QStringLiteral("r=1;"));
+        eval(m_root.get(), QStringLiteral("registry.notify(2)"));
+        QCOMPARE(trace(), QStringLiteral("r=1;r=2;late=2;"));
+        QCOMPARE(cppCalls, withCppHandler ? 2 : 0);
     }
 
     void throwingHandlerIsReportedAndIsolated()
@@ -244,6 +286,21 @@ private Q_SLOTS:
         QCOMPARE(registry()->count(), 0);
     }
 
+    void badInputIsReportedAtTheCallingLine()
+    {
+        const int line = rio::test::lineOf(QStringLiteral("registry.qml"), QStringLiteral("BAD_ADD"));
+        QVERIFY(line > 0);
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            exactly(QStringLiteral(
+                        "%1:%2: QmlRegistry.add: the handler must be a function, got a number; nothing "
+                        "was registered")
+                        .arg(rio::test::dataUrl(QStringLiteral("registry.qml")).toString())
+                        .arg(line)));
+        QCOMPARE(eval(m_root.get(), QStringLiteral("addNotAFunction()")).value<QObject *>(), nullptr);
+        QCOMPARE(registry()->count(), 0);
+    }
+
     void addRefusesBadOptions()
     {
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
@@ -276,6 +333,12 @@ private Q_SLOTS:
         QVERIFY(!sender.notify(2)); // warns once...
         QVERIFY(!sender.notify(3)); // ...and stays quiet
         QCOMPARE(calls, 1);
+        // Another destroyed registry: still quiet (once per process, not per registry).
+        auto *second = new QmlRegistry;
+        rio::QmlRegistrySender secondSender = second->sender();
+        delete second;
+        QTest::failOnWarning(QRegularExpression(QStringLiteral("QmlRegistry was destroyed")));
+        QVERIFY(!secondSender.notify(4));
         QVERIFY(!rio::QmlRegistrySender().notify(1));
     }
 
@@ -315,7 +378,9 @@ private Q_SLOTS:
         eval(m_root.get(), QStringLiteral("keptRegistry.destroy()"));
         QTRY_VERIFY(!dynamic);
         // The engine refuses the call with a TypeError naming `notify`; nothing crashes.
-        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("eval failed:.*TypeError: Cannot call method 'notify' of null$")));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral(
+                                 "eval failed:.*TypeError: Cannot call method 'notify' of null$")));
         eval(m_root.get(), QStringLiteral("keptRegistry.notify(1)"));
         QCOMPARE(registry()->count(), 0);
     }

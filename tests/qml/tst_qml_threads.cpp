@@ -6,13 +6,17 @@
 #include <registryio/qml_registry.h>
 #include <registryio/registry_handler.h>
 
+#include <QDeadlineTimer>
 #include <QPointer>
 #include <QSignalSpy>
 #include <QTest>
 #include <QThread>
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -37,6 +41,11 @@ constexpr int kEvents = 1000;
 constexpr int kRounds = 200;
 #endif
 
+// A worker that notifies while the engine thread works stays at most this many events ahead of
+// the first handler (its queue stays small), and stops after kMaxEvents whatever happens.
+constexpr int kWindow = 32;
+constexpr int kMaxEvents = 200000;
+
 } // namespace
 
 /// A C++ object that exposes a QmlRegistry to QML and records what QML handlers receive.
@@ -58,8 +67,38 @@ public:
     {
         if (QThread::currentThread() != thread())
             wrongThread.fetch_add(1);
+        {
+            std::lock_guard lock(mutex);
+            entries.push_back({tag, event.toInt()});
+            if (tag == QLatin1String("high"))
+                ++highSeen;
+        }
+        progress.notify_all();
+    }
+
+    /// Notes a step of the test in the record (main thread), e.g. that a handler was destroyed.
+    void mark(const QString &tag)
+    {
         std::lock_guard lock(mutex);
-        entries.push_back({tag, event.toInt()});
+        entries.push_back({tag, -1});
+    }
+
+    /// Worker side: waits until the "high" handler has seen all but `window` of `sent` events,
+    /// or `stop` is set. False when stopped.
+    bool waitForConsumer(int sent, int window, const std::atomic<bool> &stop)
+    {
+        std::unique_lock lock(mutex);
+        progress.wait(lock, [&] { return stop.load() || sent - highSeen <= window; });
+        return !stop.load();
+    }
+
+    /// Wakes a worker blocked in waitForConsumer() (after setting its stop flag).
+    void wake()
+    {
+        {
+            std::lock_guard lock(mutex);
+        }
+        progress.notify_all();
     }
 
     std::vector<Entry> take(const QString &tag)
@@ -79,7 +118,9 @@ public:
     }
 
     std::mutex mutex;
+    std::condition_variable progress;
     std::vector<Entry> entries;
+    int highSeen = 0; // events the "high" handler recorded (under mutex)
     std::atomic<int> wrongThread{0};
 
 private:
@@ -164,20 +205,48 @@ private Q_SLOTS:
                  QStringLiteral("Qt.createQmlObject('import RegistryIO; QmlRegistry {}', root)"))
                 .value<QmlRegistry *>();
         QVERIFY(dynamic);
-        std::atomic<int> delivered{0};
-        dynamic->registry().add(dynamic, [&delivered](const QVariant &) { delivered.fetch_add(1); });
+        // The worker keeps at most kWindow events in flight, so nothing piles up before the
+        // registry dies; `gone` releases it once the registry is destroyed.
+        std::mutex mutex;
+        std::condition_variable progress;
+        int delivered = 0;
+        bool gone = false;
+        dynamic->registry().add(dynamic, [&](const QVariant &) {
+            {
+                std::lock_guard lock(mutex);
+                ++delivered;
+            }
+            progress.notify_all();
+        });
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
                                                "QmlRegistrySender::notify: the QmlRegistry was destroyed")));
-        std::atomic<int> accepted{0};
-        std::thread worker([sender = dynamic->sender(), &accepted] {
-            while (sender.notify(1))
-                accepted.fetch_add(1);
+        int accepted = 0;
+        std::thread worker([&, sender = dynamic->sender()] {
+            for (int i = 0; i < kMaxEvents; ++i) {
+                {
+                    std::unique_lock lock(mutex);
+                    progress.wait(lock, [&] { return gone || accepted - delivered <= kWindow; });
+                }
+                if (!sender.notify(1))
+                    break;
+                std::lock_guard lock(mutex);
+                ++accepted;
+            }
             sender.notify(2); // quiet: warned once already
         });
-        QTRY_VERIFY(delivered.load() >= 10);
+        QTRY_VERIFY([&] {
+            std::lock_guard lock(mutex);
+            return delivered >= 10;
+        }());
         delete dynamic.data();
+        {
+            std::lock_guard lock(mutex);
+            gone = true;
+        }
+        progress.notify_all();
         worker.join();
-        QVERIFY(accepted.load() >= delivered.load());
+        QVERIFY(accepted >= delivered);
+        QVERIFY(accepted < kMaxEvents); // it stopped because the registry died
     }
 
     void handlersDestroyedWithDeliveriesQueuedNeverRun()
@@ -188,7 +257,7 @@ private Q_SLOTS:
             eval(m_root.get(),
                  QStringLiteral("dynamicHandler.createObject(root, { registry: source.registry })"))
                 .value<QObject *>());
-        QObject *handle = eval(m_root.get(), QStringLiteral("addTransient()")).value<QObject *>();
+        QObject *handle = eval(m_root.get(), QStringLiteral("addTransient('transient')")).value<QObject *>();
         QVERIFY(dynamic && handle);
         // Deliveries for every handler wait in the engine thread's queue...
         std::thread worker([registry = m_source->registry()] {
@@ -212,40 +281,76 @@ private Q_SLOTS:
     {
         load(false);
         QVERIFY(m_root);
+        // The worker notifies without pause but stays at most kWindow events ahead of the engine
+        // thread's "high" handler, and sends at most kMaxEvents: the queue stays small however
+        // slow the JavaScript handlers are.
         std::atomic<bool> stop{false};
         std::atomic<int> sent{0};
-        std::thread worker([sender = m_source->registry()->sender(), &stop, &sent] {
-            while (!stop.load()) {
-                sender.notify(sent.load());
-                sent.fetch_add(1);
-                std::this_thread::yield();
+        std::thread worker([source = m_source.get(), sender = m_source->registry()->sender(), &stop, &sent] {
+            for (int i = 0; i < kMaxEvents && source->waitForConsumer(i, kWindow, stop); ++i) {
+                sender.notify(i);
+                sent.store(i + 1);
             }
         });
+        auto recorded = [this](const QString &tag) { return m_source->take(tag).size(); };
         for (int round = 0; round < kRounds; ++round) {
+            const QString dynamicTag = QStringLiteral("dynamic-%1").arg(round);
+            const QString transientTag = QStringLiteral("transient-%1").arg(round);
             QObject *dynamic =
-                eval(m_root.get(),
-                     QStringLiteral("dynamicHandler.createObject(root, { registry: source.registry })"))
+                eval(m_root.get(), QStringLiteral("dynamicHandler.createObject(root, { registry: "
+                                                  "source.registry, tag: '%1' })")
+                                       .arg(dynamicTag))
                     .value<QObject *>();
             QVERIFY(dynamic);
-            QObject *handle = eval(m_root.get(), QStringLiteral("addTransient()")).value<QObject *>();
+            QObject *handle =
+                eval(m_root.get(), QStringLiteral("addTransient('%1')").arg(transientTag)).value<QObject *>();
             QVERIFY(handle);
-            QCoreApplication::processEvents();
+            // Each handler's destruction is a mark in the record: nothing of it may follow.
+            connect(dynamic, &QObject::destroyed, m_source.get(),
+                    [this, dynamicTag] { m_source->mark(QStringLiteral("gone ") + dynamicTag); });
+            connect(handle, &QObject::destroyed, m_source.get(),
+                    [this, transientTag] { m_source->mark(QStringLiteral("gone ") + transientTag); });
+            // Both come to see events the worker sent while they were registered.
+            QDeadlineTimer deadline(5000);
+            while ((recorded(dynamicTag) == 0 || recorded(transientTag) == 0) && !deadline.hasExpired())
+                QTest::qWait(1);
+            QVERIFY2(recorded(dynamicTag) > 0 && recorded(transientTag) > 0, qPrintable(dynamicTag));
             delete dynamic;
-            rio::test::call(*m_engine, handle, QStringLiteral("destroy"));
+            rio::test::call(*m_engine, handle, QStringLiteral("destroy")); // deferred
             QCoreApplication::processEvents();
         }
         stop.store(true);
+        m_source->wake();
         worker.join();
+        const int total = sent.load();
+        QVERIFY(total > 0 && total < kMaxEvents);
+        // The last transient handle goes with the deferred deletes; then every event sent reached
+        // the two fixed handlers.
         QTRY_COMPARE(m_source->registry()->count(), 2);
-        QCoreApplication::processEvents();
+        QTRY_COMPARE(recorded(QStringLiteral("low")), std::size_t(total));
+        QCOMPARE(recorded(QStringLiteral("high")), std::size_t(total));
         QCOMPARE(m_source->wrongThread.load(), 0);
-        // Each handler saw the worker's events in the order they were sent.
-        for (const char *tag : {"high", "low"}) {
-            const auto got = m_source->take(QString::fromLatin1(tag));
-            QVERIFY(!got.empty());
-            for (std::size_t i = 1; i < got.size(); ++i)
-                QVERIFY(got[i - 1].value < got[i].value);
+        std::lock_guard lock(m_source->mutex);
+        // Each handler saw the worker's events in the order they were sent, none after it died.
+        std::map<QString, int> last;
+        std::set<QString> dead;
+        int gone = 0;
+        for (const Source::Entry &e : m_source->entries) {
+            if (e.tag.startsWith(QStringLiteral("gone "))) {
+                dead.insert(e.tag.mid(5));
+                ++gone;
+                continue;
+            }
+            QVERIFY2(!dead.contains(e.tag),
+                     qPrintable(e.tag + QStringLiteral(" ran after it was destroyed")));
+            auto [it, first] = last.try_emplace(e.tag, e.value);
+            if (!first) {
+                QVERIFY2(it->second < e.value, qPrintable(e.tag));
+                it->second = e.value;
+            }
         }
+        QCOMPARE(gone, 2 * kRounds);
+        QCOMPARE(last.at(QStringLiteral("high")), total - 1);
     }
 };
 

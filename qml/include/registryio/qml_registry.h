@@ -8,6 +8,7 @@
 
 #include <QJSValue>
 #include <QObject>
+#include <QProperty>
 #include <QString>
 #include <QVariant>
 #include <QtQml/qqmlregistration.h>
@@ -23,7 +24,7 @@ class RIO_QML_EXPORT QmlRegistry : public QObject
     Q_OBJECT
     QML_ELEMENT
     /// Number of registered handlers (JavaScript, RegistryHandler and C++ ones).
-    Q_PROPERTY(int count READ count NOTIFY countChanged)
+    Q_PROPERTY(int count READ count NOTIFY countChanged BINDABLE bindableCount FINAL)
 
 public:
     /// An empty registry.
@@ -50,6 +51,8 @@ public:
 
     /// Number of registered handlers.
     [[nodiscard]] int count() const noexcept;
+    /// The count as a bindable property (C++ bindings: QProperty, setBinding).
+    [[nodiscard]] QBindable<int> bindableCount() const { return &m_countProperty; }
 
     /// The C++ facade underneath, for C++ handlers with contexts, coalescing and async notifies.
     [[nodiscard]] QtRegistry<QVariant> &registry() noexcept { return m_registry; }
@@ -68,11 +71,16 @@ private:
     friend class RegistryHandle;
     friend class RegistryHandler;
 
+    // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.
+    bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
+    // A QML warning at the JavaScript line that called us (the registry's declaration if none).
+    void warnAtCaller(const QString &message) const;
     // Emits handlerFailed and, if `warn`, a QML warning at `file`:`line` (when known).
     void reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line, bool warn);
 
     QtRegistry<QVariant> m_registry;
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
+    Q_OBJECT_COMPUTED_PROPERTY(QmlRegistry, int, m_countProperty, &QmlRegistry::count)
 };
 
 } // namespace rio

@@ -3,9 +3,11 @@
 #include <registryio/handler_id.h>
 #include <registryio/qml_export.h>
 
+#include <QJSManagedValue>
 #include <QJSValue>
 #include <QObject>
 #include <QPointer>
+#include <QProperty>
 #include <QVariant>
 #include <QtQml/qqmlregistration.h>
 
@@ -17,6 +19,7 @@ namespace rio {
 
 namespace detail {
 struct QmlRegistryShared;
+class QmlRegistration;
 } // namespace detail
 
 /// What QmlRegistry.add() returns: destroying it (or its owner) removes the handler.
@@ -26,11 +29,11 @@ class RIO_QML_EXPORT RegistryHandle : public QObject
     QML_ELEMENT
     QML_UNCREATABLE("RegistryHandle is returned by QmlRegistry.add()")
     /// The handler's id (a positive integer, never reused within its registry).
-    Q_PROPERTY(double id READ id CONSTANT)
+    Q_PROPERTY(double id READ id CONSTANT FINAL)
     /// The handler's priority.
-    Q_PROPERTY(int priority READ priority CONSTANT)
+    Q_PROPERTY(int priority READ priority CONSTANT FINAL)
     /// True while the handler is registered.
-    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged)
+    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged BINDABLE bindableActive FINAL)
 
 public:
     /// Removes the handler, if it is still registered.
@@ -43,7 +46,9 @@ public:
     /// The handler's priority.
     [[nodiscard]] int priority() const noexcept { return m_priority; }
     /// True while the handler is registered.
-    [[nodiscard]] bool isActive() const;
+    [[nodiscard]] bool isActive() const noexcept { return m_active; }
+    /// `active` as a bindable property.
+    [[nodiscard]] QBindable<bool> bindableActive() const { return &m_activeProperty; }
 
     /// Removes the handler (the handle stays, inactive): true the first time.
     Q_INVOKABLE bool remove();
@@ -54,19 +59,32 @@ Q_SIGNALS:
 
 private:
     friend class QmlRegistry;
-    RegistryHandle(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine, QJSValue handler,
-                   int priority, QObject *parent);
+    class Registration;
+    RegistryHandle(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
+                   const QJSValue &handler, int priority, bool once, QObject *parent);
 
     // Calls the JavaScript function on this thread and reports what it throws.
     void deliver(const QVariant &event);
+    // The handler left the registry: inactive from now on.
+    void deactivate();
+    // Registered under `id` (called once by QmlRegistry::add).
+    void activate(HandlerId id, const QJSValue &function);
 
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
+    std::unique_ptr<Registration> m_registration;
     QPointer<QJSEngine> m_engine;
-    QJSValue m_handler;
-    QJSValue m_trampoline; // calls the handler inside try/catch, so any thrown value is seen
+    QJSManagedValue m_function; // called directly; what it throws stays in the engine for us
     HandlerId m_id;
     int m_priority = 0;
-    bool m_wasActive = false;
+    bool m_once = false;
+    bool m_active = false;
+    // Emits activeChanged and tells the bindings on `active`.
+    void emitActiveChanged()
+    {
+        m_activeProperty.notify();
+        Q_EMIT activeChanged();
+    }
+    Q_OBJECT_COMPUTED_PROPERTY(RegistryHandle, bool, m_activeProperty, &RegistryHandle::isActive)
 };
 
 } // namespace rio

@@ -4,14 +4,22 @@
 #include <registryio/qml_export.h>
 #include <registryio/qml_registry.h>
 
+#include <QJSValue>
 #include <QMetaObject>
 #include <QObject>
 #include <QPointer>
+#include <QProperty>
 #include <QQmlParserStatus>
 #include <QVariant>
 #include <QtQml/qqmlregistration.h>
 
+#include <memory>
+
 namespace rio {
+
+namespace detail {
+class QmlRegistration;
+} // namespace detail
 
 /// Declarative handler, like Connections with priority order and exception isolation:
 /// `RegistryHandler { registry: r; priority: 10; onNotified: (event) => ... }`.
@@ -21,19 +29,19 @@ class RIO_QML_EXPORT RegistryHandler : public QObject, public QQmlParserStatus
     QML_ELEMENT
     Q_INTERFACES(QQmlParserStatus)
     /// The registry to listen to; changing it re-registers.
-    Q_PROPERTY(rio::QmlRegistry *registry READ registry WRITE setRegistry NOTIFY registryChanged)
+    Q_PROPERTY(rio::QmlRegistry *registry READ registry WRITE setRegistry NOTIFY registryChanged FINAL)
     /// Higher runs first; changing it re-registers.
-    Q_PROPERTY(int priority READ priority WRITE setPriority NOTIFY priorityChanged)
+    Q_PROPERTY(int priority READ priority WRITE setPriority NOTIFY priorityChanged FINAL)
     /// False unregisters; true registers again (and re-arms a `once` handler that fired).
-    Q_PROPERTY(bool enabled READ isEnabled WRITE setEnabled NOTIFY enabledChanged)
+    Q_PROPERTY(bool enabled READ isEnabled WRITE setEnabled NOTIFY enabledChanged FINAL)
     /// Runs for the first event only.
-    Q_PROPERTY(bool once READ once WRITE setOnce NOTIFY onceChanged)
+    Q_PROPERTY(bool once READ once WRITE setOnce NOTIFY onceChanged FINAL)
     /// Events from other threads are coalesced: at most one pending, the newest wins.
-    Q_PROPERTY(bool coalesce READ coalesce WRITE setCoalesce NOTIFY coalesceChanged)
+    Q_PROPERTY(bool coalesce READ coalesce WRITE setCoalesce NOTIFY coalesceChanged FINAL)
     /// True while registered.
-    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged)
+    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged BINDABLE bindableActive FINAL)
     /// The current registration's id, 0 when not registered.
-    Q_PROPERTY(double handlerId READ handlerId NOTIFY activeChanged)
+    Q_PROPERTY(double handlerId READ handlerId NOTIFY activeChanged FINAL)
 
 public:
     /// A handler with no registry yet.
@@ -62,7 +70,9 @@ public:
     /// Turns coalescing on or off (re-registers).
     void setCoalesce(bool coalesce);
     /// True while registered.
-    [[nodiscard]] bool isActive() const;
+    [[nodiscard]] bool isActive() const noexcept { return m_active; }
+    /// `active` as a bindable property.
+    [[nodiscard]] QBindable<bool> bindableActive() const { return &m_activeProperty; }
     /// The registration's id, 0 when not registered.
     [[nodiscard]] double handlerId() const noexcept;
 
@@ -72,8 +82,8 @@ public:
     void componentComplete() override;
 
 Q_SIGNALS:
-    /// An event arrived (on this object's thread).
-    void notified(const QVariant &event);
+    /// An event arrived (on this object's thread), as one JavaScript value per notify.
+    void notified(const QJSValue &event);
     /// The registry property changed.
     void registryChanged();
     /// The priority property changed.
@@ -88,14 +98,18 @@ Q_SIGNALS:
     void activeChanged();
 
 private:
+    class Registration;
     void reRegister(bool warnWithoutRegistry);
     void unregister();
     void deliver(const QVariant &event);
     void registryDestroyed();
+    void registrationEnded();
 
     QPointer<QmlRegistry> m_registry;
     QPointer<QmlRegistry> m_registeredOn;
     QMetaObject::Connection m_destroyedConnection;
+    QMetaObject::Connection m_warningTap; // the engine's warnings, while one of ours runs
+    std::unique_ptr<Registration> m_registration;
     HandlerId m_id;
     int m_priority = 0;
     bool m_enabled = true;
@@ -103,6 +117,14 @@ private:
     bool m_coalesce = false;
     bool m_complete = false;
     bool m_fired = false;
+    bool m_active = false;
+    // Emits activeChanged and tells the bindings on `active`.
+    void emitActiveChanged()
+    {
+        m_activeProperty.notify();
+        Q_EMIT activeChanged();
+    }
+    Q_OBJECT_COMPUTED_PROPERTY(RegistryHandler, bool, m_activeProperty, &RegistryHandler::isActive)
 };
 
 } // namespace rio

@@ -45,6 +45,9 @@ QtObject {
             root.trace += "a=" + event.a + ",b1=" + event.b[1] + ",c=" + event.c.d + ";";
         });
     }
+    function addNotAFunction() {
+        return registry.add(42); // BAD_ADD
+    }
     function addSelfRemoving(tag) {
         let handle = null;
         handle = registry.add(event => {

@@ -27,8 +27,9 @@ QtObject {
         onNotified: event => root.source.record("low", event)
     }
     property Component dynamicHandler: Component {
-        RegistryHandler { // created with { registry: source.registry }
-            onNotified: event => root.source.record("dynamic", event)
+        RegistryHandler { // created with { registry: source.registry } and maybe a tag
+            property string tag: "dynamic"
+            onNotified: event => root.source.record(tag, event)
         }
     }
 
@@ -37,7 +38,7 @@ QtObject {
             jsHandle = source.registry.add(event => root.source.record("js", event), 3, { coalesce: true });
     }
 
-    function addTransient() {
-        return source.registry.add(event => root.source.record("transient", event), 7);
+    function addTransient(tag: string): RegistryHandle {
+        return source.registry.add(event => root.source.record(tag, event), 7);
     }
 }

@@ -1,0 +1,32 @@
+import QtQml
+import TypedQuotes
+
+QtObject {
+    id: app
+    property string log: ""
+    property double total: 0
+
+    required property QuoteRegistry quotes
+
+    // notified(Quote event) is typed; in Qt 6.4 qmllint and the QML compiler check a typed
+    // function's parameter, so the handlers hand the event to one.
+    property QuoteRegistryHandler ticker: QuoteRegistryHandler {
+        registry: app.quotes
+        priority: 10
+        onNotified: (event) => app.show(event)
+    }
+    property QuoteRegistryHandler sum: QuoteRegistryHandler {
+        registry: app.quotes
+        onNotified: (event) => app.add(event)
+    }
+
+    // `event.price` is a double and `event.symbol` a string here: a typo fails qmllint.
+    function show(event: quote) {
+        log += event.symbol + " " + event.price + (event.price < 13 ? " (cheap)" : "") + "; ";
+    }
+    function add(event: quote) {
+        total += event.price;
+    }
+
+    Component.onCompleted: quotes.notify({ symbol: "ACME", price: 12.5 }) // from QML: an object
+}
