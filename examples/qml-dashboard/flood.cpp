@@ -1,0 +1,106 @@
+#include "flood.h"
+
+#include <algorithm>
+
+std::int64_t nowNs()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+Receiver::Receiver()
+{
+    m_thread.setObjectName(QStringLiteral("receiver"));
+    moveToThread(&m_thread);
+    m_thread.start();
+}
+
+Receiver::~Receiver()
+{
+    m_thread.quit();
+    m_thread.wait();
+}
+
+void Receiver::take(const Sample &sample)
+{
+    const auto done = std::chrono::steady_clock::now() + kUpdateCost;
+    while (std::chrono::steady_clock::now() < done) {
+        // the update's work
+    }
+    std::atomic<std::int64_t> &shown = shownSeq.at(static_cast<std::size_t>(sample.worker));
+    if (sample.seq <= shown.load(std::memory_order_relaxed))
+        inOrder.store(false, std::memory_order_relaxed);
+    shown.store(sample.seq, std::memory_order_relaxed);
+    latencyNs.store(nowNs() - sample.publishedNs, std::memory_order_relaxed);
+    handled.fetch_add(1, std::memory_order_release);
+}
+
+Flood::Flood(Receiver *qtSide, Receiver *registrySide) : m_qtSide(qtSide)
+{
+    if (qtSide == nullptr || registrySide == nullptr)
+        return;
+    // The Qt way: one queued signal per event, each one waits in the receiver's event queue.
+    connect(this, &Flood::sampled, qtSide, &Receiver::take, Qt::QueuedConnection);
+    // The registry way: the same slot, coalesced: at most one pending delivery, the newest wins.
+    registry.add(registrySide, &Receiver::take, 0, Qt::QueuedConnection, rio::Delivery::Latest);
+}
+
+Flood::~Flood()
+{
+    stop();
+}
+
+void Flood::setRate(int perWorker)
+{
+    m_rate.store(std::clamp(perWorker, 0, kMaxRate), std::memory_order_relaxed);
+}
+
+void Flood::start()
+{
+    for (int w = 0; w < Receiver::kWorkers; ++w)
+        m_workers.emplace_back([this, w](std::stop_token stop) { run(w, std::move(stop)); });
+}
+
+void Flood::stop()
+{
+    for (std::jthread &w : m_workers)
+        w.request_stop();
+    m_workers.clear(); // joins
+}
+
+std::int64_t Flood::qtQueued() const
+{
+    const std::int64_t handled = m_qtSide != nullptr ? m_qtSide->handled.load(std::memory_order_acquire) : 0;
+    return qtEmitted.load(std::memory_order_acquire) - handled;
+}
+
+void Flood::publish(const Sample &sample)
+{
+    if (qtQueued() < kQtCap) {
+        qtEmitted.fetch_add(1, std::memory_order_release);
+        Q_EMIT sampled(sample);
+    } else {
+        qtSkipped.fetch_add(1, std::memory_order_relaxed);
+    }
+    registry.notify(sample);
+}
+
+// Publishes at the set rate, in one batch per millisecond, until stopped.
+void Flood::run(int worker, std::stop_token stop)
+{
+    using namespace std::chrono;
+    std::atomic<std::int64_t> &seq = published.at(static_cast<std::size_t>(worker));
+    double budget = 0;
+    for (auto tick = steady_clock::now(); !stop.stop_requested();) {
+        const int rate = m_rate.load(std::memory_order_relaxed);
+        budget = std::min(budget + rate / 1000.0, rate / 100.0); // a late tick catches up 10 ms at most
+        for (; budget >= 1; budget -= 1) {
+            publish({worker, seq.load(std::memory_order_relaxed) + 1, nowNs()});
+            seq.fetch_add(1, std::memory_order_release);
+        }
+        tick += milliseconds(1);
+        std::this_thread::sleep_until(tick);
+        tick = std::max(tick, steady_clock::now() - milliseconds(10));
+    }
+}
