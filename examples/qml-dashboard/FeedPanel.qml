@@ -13,6 +13,7 @@ Frame {
     property var side: ({ queued: 0, latencyMs: 0, memoryBytes: 0, behind: 0, perSecond: 0, capped: false, skipped: 0 })
     property var latencies: []           // ms, oldest first
     property real cap: 0                 // the queue cap the demo enforces (0: none)
+    readonly property int valueSize: width < 500 ? 18 : 22
 
     ColumnLayout {
         anchors.fill: parent
@@ -37,32 +38,36 @@ Frame {
             Layout.fillWidth: true
         }
         GridLayout {
-            columns: panel.width > 520 ? 4 : 2
+            columns: panel.width > 340 ? 4 : 2
             columnSpacing: 12
             rowSpacing: 4
             Layout.fillWidth: true
 
             Metric {
-                caption: "Queued events"
+                caption: "Queued"
+                size: panel.valueSize
                 value: Format.count(panel.side.queued)
                 color: panel.side.queued > 1 ? "#e5c07b" : "#e6e6e6"
             }
             Metric {
                 caption: "Latency"
+                size: panel.valueSize
                 value: Format.duration(panel.side.latencyMs)
                 color: panel.side.latencyMs > 100 ? "#e06c75" : "#e6e6e6"
             }
             Metric {
-                caption: "Memory held"
+                caption: "Memory"
+                size: panel.valueSize
                 value: Format.bytes(panel.side.memoryBytes)
             }
             Metric {
                 caption: "Updates/s"
+                size: panel.valueSize
                 value: Format.count(panel.side.perSecond)
             }
         }
         Label {
-            text: "Latency, last 30 s (log scale, 10 µs to 10 s)"
+            text: "Latency, last 30 s (log scale)"
             opacity: 0.7
             elide: Text.ElideRight
             Layout.fillWidth: true
@@ -70,6 +75,7 @@ Frame {
         Sparkline {
             series: [{ values: panel.latencies, color: panel.accent }]
             logScale: true
+            gridLabels: [{ value: 0.1, text: "100 µs" }, { value: 10, text: "10 ms" }, { value: 1000, text: "1 s" }]
             Layout.fillWidth: true
             Layout.fillHeight: true
             Layout.minimumHeight: 30

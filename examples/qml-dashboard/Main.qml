@@ -107,8 +107,8 @@ ApplicationWindow {
         function onHandlerFailed(id, message) {
             root.exportFailures += 1;
             failures.insert(0, { when: Format.duration(root.last.seconds * 1000), message: message });
-            if (failures.count > 4)
-                failures.remove(4, failures.count - 4);
+            if (failures.count > 3)
+                failures.remove(3, failures.count - 3);
         }
     }
     ListModel {
@@ -167,7 +167,7 @@ ApplicationWindow {
         RowLayout {
             spacing: 10
             Layout.fillWidth: true
-            Layout.preferredHeight: 110
+            Layout.preferredHeight: root.height < 700 ? 96 : 120
 
             ChartCard {
                 title: "Published per worker (events/s)"
@@ -224,7 +224,7 @@ ApplicationWindow {
         RowLayout {
             spacing: 10
             Layout.fillWidth: true
-            Layout.preferredHeight: 120
+            Layout.preferredHeight: root.height < 700 ? 112 : 120
             Layout.maximumHeight: 120
 
             Frame {
@@ -324,8 +324,8 @@ ApplicationWindow {
             anchors.rightMargin: 12
             verticalAlignment: Text.AlignVCenter
             elide: Text.ElideRight
-            text: "Each receiver spends " + root.updateCostUs + " µs per update, so it can take "
-                  + Format.count(1e6 / root.updateCostUs) + " updates/s · snapshot "
+            text: "Each receiver stands for an app's UI thread: " + root.updateCostUs + " µs per update, "
+                  + Format.count(1e6 / root.updateCostUs) + " updates/s at most · snapshot "
                   + Format.count(root.snapshotsShown) + " · up " + Format.duration(root.last.seconds * 1000 || 0)
         }
     }

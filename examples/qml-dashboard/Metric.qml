@@ -9,6 +9,7 @@ ColumnLayout {
     required property string caption
     required property string value
     property color color: "#e6e6e6"
+    property int size: 22
 
     spacing: 0
     Layout.fillWidth: true
@@ -23,7 +24,7 @@ ColumnLayout {
     Label {
         text: metric.value
         color: metric.color
-        font.pixelSize: 22
+        font.pixelSize: metric.size
         font.bold: true
         elide: Text.ElideRight
         Layout.fillWidth: true

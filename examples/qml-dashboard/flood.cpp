@@ -59,7 +59,7 @@ void Flood::setRate(int perWorker)
 void Flood::start()
 {
     for (int w = 0; w < Receiver::kWorkers; ++w)
-        m_workers.emplace_back([this, w](std::stop_token stop) { run(w, std::move(stop)); });
+        m_workers.emplace_back([this, w](const std::stop_token &stop) { run(w, stop); });
 }
 
 void Flood::stop()
@@ -87,7 +87,7 @@ void Flood::publish(const Sample &sample)
 }
 
 // Publishes at the set rate, in one batch per millisecond, until stopped.
-void Flood::run(int worker, std::stop_token stop)
+void Flood::run(int worker, const std::stop_token &stop)
 {
     using namespace std::chrono;
     std::atomic<std::int64_t> &seq = published.at(static_cast<std::size_t>(worker));
@@ -95,7 +95,9 @@ void Flood::run(int worker, std::stop_token stop)
     for (auto tick = steady_clock::now(); !stop.stop_requested();) {
         const int rate = m_rate.load(std::memory_order_relaxed);
         budget = std::min(budget + rate / 1000.0, rate / 100.0); // a late tick catches up 10 ms at most
-        for (; budget >= 1; budget -= 1) {
+        const auto batch = static_cast<std::int64_t>(budget);
+        budget -= double(batch);
+        for (std::int64_t i = 0; i < batch; ++i) {
             publish({worker, seq.load(std::memory_order_relaxed) + 1, nowNs()});
             seq.fetch_add(1, std::memory_order_release);
         }

@@ -96,7 +96,7 @@ Q_SIGNALS:
     void sampled(const Sample &sample);
 
 private:
-    void run(int worker, std::stop_token stop);
+    void run(int worker, const std::stop_token &stop);
 
     Receiver *m_qtSide;
     std::atomic<int> m_rate{0};
