@@ -22,6 +22,7 @@
 #include <QGuiApplication>
 #include <QImage>
 #include <QQmlApplicationEngine>
+#include <QQmlComponent>
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QSet>
@@ -365,7 +366,22 @@ int main(int argc, char *argv[])
                     checked, static_cast<long long>(found.size()));
         for (const QString &f : found)
             std::printf("  overflow: %s\n", qPrintable(f));
-        return checked > 20 && found.isEmpty();
+        // The check itself: a label planted too long for its frame must be found.
+        QQmlComponent planted(&engine);
+        planted.setData(
+            "import QtQuick.Controls.Fusion\n"
+            "Frame { width: 120; height: 40; Label { text: 'a label far too long for its frame' } }",
+            QUrl());
+        std::unique_ptr<QObject> frame(planted.create());
+        auto *item = qobject_cast<QQuickItem *>(frame.get());
+        int plantedChecked = 0;
+        if (item != nullptr) {
+            item->setParentItem(window->contentItem());
+            window->grabWindow();
+        }
+        const bool checkerWorks = item != nullptr && !overflowingTexts(item, &plantedChecked).isEmpty();
+        std::printf("geometry check finds a planted overflow: %s\n", checkerWorks ? "yes" : "no");
+        return checked > 20 && found.isEmpty() && checkerWorks;
     };
     auto finish = [&] {
         ticker.stop();
