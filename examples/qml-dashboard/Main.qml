@@ -171,8 +171,8 @@ ApplicationWindow {
 
             ChartCard {
                 title: "Published per worker (events/s)"
-                series: [{ values: root.history.w1, color: "#61afef", label: "1: " + Format.count(root.last.published[0]) },
-                         { values: root.history.w2, color: "#c678dd", label: "2: " + Format.count(root.last.published[1]) }]
+                series: [{ values: root.history.w1, color: "#61afef", label: "steady " + Format.count(root.last.published[0]) },
+                         { values: root.history.w2, color: "#c678dd", label: "bursty " + Format.count(root.last.published[1]) }]
                 Layout.fillWidth: true
                 Layout.fillHeight: true
                 Layout.preferredWidth: 1

@@ -1,6 +1,7 @@
 #include "flood.h"
 
 #include <algorithm>
+#include <cmath>
 
 std::int64_t nowNs()
 {
@@ -86,14 +87,19 @@ void Flood::publish(const Sample &sample)
     registry.notify(sample);
 }
 
-// Publishes at the set rate, in one batch per millisecond, until stopped.
+// Publishes in one batch per millisecond until stopped: worker 0 steadily at the set rate, worker 1
+// in bursts (0.1 to 1.9 times the set rate, on a 10 s cycle).
 void Flood::run(int worker, const std::stop_token &stop)
 {
     using namespace std::chrono;
+    constexpr double twoPi = 6.283185307179586;
     std::atomic<std::int64_t> &seq = published.at(static_cast<std::size_t>(worker));
     double budget = 0;
-    for (auto tick = steady_clock::now(); !stop.stop_requested();) {
-        const int rate = m_rate.load(std::memory_order_relaxed);
+    const auto begin = steady_clock::now();
+    for (auto tick = begin; !stop.stop_requested();) {
+        const double phase = duration<double>(tick - begin).count() / 10.0;
+        const double rate = m_rate.load(std::memory_order_relaxed) *
+                            (worker == 0 ? 1.0 : 1.0 + 0.9 * std::sin(twoPi * phase));
         budget = std::min(budget + rate / 1000.0, rate / 100.0); // a late tick catches up 10 ms at most
         const auto batch = static_cast<std::int64_t>(budget);
         budget -= double(batch);

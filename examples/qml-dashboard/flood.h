@@ -74,7 +74,8 @@ public:
     Flood(const Flood &) = delete;
     Flood &operator=(const Flood &) = delete;
 
-    /// Sets the rate of each worker (events per second, clamped to [0, kMaxRate]).
+    /// Sets the rate of each worker (events per second, clamped to [0, kMaxRate]); the second
+    /// worker publishes in bursts around it.
     void setRate(int perWorker);
     /// Starts the workers.
     void start();
