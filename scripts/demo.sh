@@ -8,6 +8,7 @@
 #   bash scripts/demo.sh                 the dashboard (a window when a display is available)
 #   bash scripts/demo.sh --seconds 10    run for 10 seconds, check, print the summary
 #   bash scripts/demo.sh --rate 100000   start the flood at 100,000 events/s per worker
+#   bash scripts/demo.sh --ui-flood      also flood the window's own thread with Qt signals
 #   bash scripts/demo.sh --core          the console demo of the Qt-free core instead
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -13,12 +13,13 @@ ApplicationWindow {
 
     required property QmlRegistry stats
     property int floodRate: 10000        // events per second per worker; main.cpp reads it
+    property bool floodUi: false         // Qt signals to this window's thread too; main.cpp reads it
     property int maxRate: 200000
     property real qtCap: 50000
     property int updateCostUs: 20
 
     // The last snapshot and 30 s of history (bounded: 300 points).
-    property var last: ({ published: [0, 0], fps: 0, rssBytes: 0, qt: {}, registry: {} })
+    property var last: ({ published: [0, 0], fps: 0, rssBytes: 0, qt: {}, registry: {}, ui: {} })
     property var history: ({ w1: [], w2: [], fps: [], rss: [], qt: [], registry: [] })
 
     // What the handlers did; main.cpp checks these.
@@ -149,12 +150,17 @@ ApplicationWindow {
                 stepSize: 1000
                 value: root.floodRate
                 onMoved: root.floodRate = value
-                Layout.preferredWidth: 220
+                Layout.preferredWidth: root.width < 1000 ? 120 : 220
             }
             Label {
                 text: Format.count(root.floodRate) + "/s per worker"
                 Layout.preferredWidth: 130
                 elide: Text.ElideRight
+            }
+            Switch {
+                text: "Qt signals to this window too"
+                checked: root.floodUi
+                onToggled: root.floodUi = checked
             }
         }
     }
@@ -179,7 +185,11 @@ ApplicationWindow {
             }
             ChartCard {
                 title: "UI frames per second"
-                series: [{ values: root.history.fps, color: "#98c379", label: Format.count(root.last.fps) + " fps" }]
+                series: [{ values: root.history.fps, color: root.floodUi ? "#e06c75" : "#98c379",
+                           label: Format.count(root.last.fps) + " fps" + (root.floodUi
+                                  ? " · " + Format.count(root.last.ui.queued) + " signals queued, "
+                                    + Format.duration(root.last.ui.latencyMs) + " late"
+                                  : "") }]
                 Layout.fillWidth: true
                 Layout.fillHeight: true
                 Layout.preferredWidth: 1

@@ -10,8 +10,10 @@ std::int64_t nowNs()
         .count();
 }
 
-Receiver::Receiver()
+Receiver::Receiver(Placement placement)
 {
+    if (placement == Placement::CurrentThread)
+        return;
     m_thread.setObjectName(QStringLiteral("receiver"));
     moveToThread(&m_thread);
     m_thread.start();
@@ -37,8 +39,10 @@ void Receiver::take(const Sample &sample)
     handled.fetch_add(1, std::memory_order_release);
 }
 
-Flood::Flood(Receiver *qtSide, Receiver *registrySide) : m_qtSide(qtSide)
+Flood::Flood(Receiver *qtSide, Receiver *registrySide, Receiver *uiSide) : m_qtSide(qtSide), m_uiSide(uiSide)
 {
+    if (uiSide != nullptr)
+        connect(this, &Flood::sampledOnUi, uiSide, &Receiver::take, Qt::QueuedConnection);
     if (qtSide == nullptr || registrySide == nullptr)
         return;
     // The Qt way: one queued signal per event, each one waits in the receiver's event queue.
@@ -55,6 +59,11 @@ Flood::~Flood()
 void Flood::setRate(int perWorker)
 {
     m_rate.store(std::clamp(perWorker, 0, kMaxRate), std::memory_order_relaxed);
+}
+
+void Flood::setUiFlood(bool on)
+{
+    m_uiFlood.store(on && m_uiSide != nullptr, std::memory_order_relaxed);
 }
 
 void Flood::start()
@@ -76,8 +85,22 @@ std::int64_t Flood::qtQueued() const
     return qtEmitted.load(std::memory_order_acquire) - handled;
 }
 
+std::int64_t Flood::uiQueued() const
+{
+    const std::int64_t handled = m_uiSide != nullptr ? m_uiSide->handled.load(std::memory_order_acquire) : 0;
+    return uiEmitted.load(std::memory_order_acquire) - handled;
+}
+
 void Flood::publish(const Sample &sample)
 {
+    if (m_uiFlood.load(std::memory_order_relaxed)) {
+        if (uiQueued() < kUiCap) {
+            uiEmitted.fetch_add(1, std::memory_order_release);
+            Q_EMIT sampledOnUi(sample);
+        } else {
+            uiSkipped.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
     if (qtQueued() < kQtCap) {
         qtEmitted.fetch_add(1, std::memory_order_release);
         Q_EMIT sampled(sample);

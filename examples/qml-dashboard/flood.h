@@ -29,7 +29,7 @@ std::int64_t nowNs();
 
 /// Stands for the UI thread of an application: it runs in a thread of its own, and every update
 /// it takes costs it kUpdateCost of work (a model update and a re-layout, say). The Qt side and
-/// the registry side each get one, identical.
+/// the registry side each get one, identical. One more may live on the real UI thread.
 class Receiver : public QObject
 {
     Q_OBJECT
@@ -38,9 +38,12 @@ public:
     static constexpr int kWorkers = 2;
     static constexpr auto kUpdateCost = std::chrono::microseconds(20);
 
-    /// Starts the receiving thread (this object moves to it).
-    Receiver();
-    /// Stops and joins the receiving thread.
+    /// Where the receiver takes its updates.
+    enum class Placement { OwnThread, CurrentThread };
+
+    /// With OwnThread, starts the receiving thread (this object moves to it).
+    explicit Receiver(Placement placement = Placement::OwnThread);
+    /// Stops and joins the receiving thread, if it has one.
     ~Receiver() override;
     Receiver(const Receiver &) = delete;
     Receiver &operator=(const Receiver &) = delete;
@@ -57,7 +60,8 @@ private:
     QThread m_thread;
 };
 
-/// The workers and both routes. The Qt route stops emitting while kQtCap events are queued.
+/// The workers and both routes, and optionally a Qt route to the UI thread. A Qt route stops
+/// emitting while its cap of events is queued.
 class Flood : public QObject
 {
     Q_OBJECT
@@ -65,10 +69,12 @@ class Flood : public QObject
 public:
     static constexpr int kMaxRate = 200'000;       ///< events per second per worker, at most
     static constexpr std::int64_t kQtCap = 50'000; ///< queued Qt signals, at most
+    static constexpr std::int64_t kUiCap = 10'000; ///< queued Qt signals to the UI thread, at most
 
     /// Connects `qtSide` through a queued signal and `registrySide` through a coalesced handler
-    /// (nothing when either is null).
-    Flood(Receiver *qtSide, Receiver *registrySide);
+    /// (nothing when either is null), and `uiSide` (if not null) through a queued signal that
+    /// setUiFlood() turns on.
+    Flood(Receiver *qtSide, Receiver *registrySide, Receiver *uiSide = nullptr);
     /// Stops the workers.
     ~Flood() override;
     Flood(const Flood &) = delete;
@@ -77,6 +83,8 @@ public:
     /// Sets the rate of each worker (events per second, clamped to [0, kMaxRate]); the second
     /// worker publishes in bursts around it.
     void setRate(int perWorker);
+    /// Turns the Qt route to the UI-thread receiver on or off.
+    void setUiFlood(bool on);
     /// Starts the workers.
     void start();
     /// Stops and joins the workers.
@@ -86,20 +94,28 @@ public:
 
     /// Queued Qt signals not yet taken.
     [[nodiscard]] std::int64_t qtQueued() const;
+    /// Queued Qt signals to the UI thread not yet taken.
+    [[nodiscard]] std::int64_t uiQueued() const;
 
     std::array<std::atomic<std::int64_t>, Receiver::kWorkers> published{}; ///< newest seq, per worker
     std::atomic<std::int64_t> qtEmitted{0};                                ///< signals emitted
     std::atomic<std::int64_t> qtSkipped{0}; ///< events the Qt route skipped at the cap
+    std::atomic<std::int64_t> uiEmitted{0}; ///< signals emitted to the UI thread
+    std::atomic<std::int64_t> uiSkipped{0}; ///< events the UI route skipped at its cap
     rio::QtRegistry<Sample> registry;       ///< the registry route
 
 Q_SIGNALS:
     /// The Qt route: emitted on the worker threads, queued to the Qt-side receiver.
     void sampled(const Sample &sample);
+    /// The Qt route to the UI thread, while setUiFlood(true).
+    void sampledOnUi(const Sample &sample);
 
 private:
     void run(int worker, const std::stop_token &stop);
 
     Receiver *m_qtSide;
+    Receiver *m_uiSide;
     std::atomic<int> m_rate{0};
+    std::atomic<bool> m_uiFlood{false};
     std::vector<std::jthread> m_workers;
 };

@@ -8,6 +8,8 @@
 //                                          overflows its panel at 1280x800 and 800x600; exits
 //                                          (with QT_QPA_PLATFORM=offscreen: no display needed)
 //   --rate N         events per second per worker at the start (the window has a slider)
+//   --ui-flood       also send every event to the window's own thread through a Qt queued
+//                    signal (the window has a switch): its frame rate shows what that costs
 //   --size WxH       window size (default 1280x800)
 //   --screenshot F   with --seconds: grabs the window to the PNG file F after N seconds and
 //                    checks that it is not blank
@@ -52,7 +54,9 @@ int main(int argc, char *argv[])
     const QCommandLineOption shotOption(QStringLiteral("screenshot"),
                                         QStringLiteral("With --seconds: save the window to this PNG."),
                                         QStringLiteral("file"));
-    parser.addOptions({secondsOption, rateOption, sizeOption, shotOption});
+    const QCommandLineOption uiOption(QStringLiteral("ui-flood"),
+                                      QStringLiteral("Start with Qt signals to the window's thread too."));
+    parser.addOptions({secondsOption, rateOption, sizeOption, shotOption, uiOption});
     parser.process(app);
     bool secondsOk = true, rateOk = true, wOk = false, hOk = false;
     const int seconds = parser.isSet(secondsOption) ? parser.value(secondsOption).toInt(&secondsOk) : 0;
@@ -72,7 +76,8 @@ int main(int argc, char *argv[])
     const QueueCosts costs = measureQueueCosts();
     Receiver qtSide;
     Receiver registrySide;
-    Flood flood(&qtSide, &registrySide);
+    Receiver uiSide(Receiver::Placement::CurrentThread); // the window's own thread
+    Flood flood(&qtSide, &registrySide, &uiSide);
     rio::QmlRegistry stats; // what the window shows, ten snapshots a second
 
     QQmlApplicationEngine engine;
@@ -81,6 +86,7 @@ int main(int argc, char *argv[])
     engine.setInitialProperties({
         {QStringLiteral("stats"), QVariant::fromValue(&stats)},
         {QStringLiteral("floodRate"), rate},
+        {QStringLiteral("floodUi"), parser.isSet(uiOption)},
         {QStringLiteral("maxRate"), Flood::kMaxRate},
         {QStringLiteral("qtCap"), qint64(Flood::kQtCap)},
         {QStringLiteral("updateCostUs"), int(Receiver::kUpdateCost.count())},
@@ -99,9 +105,10 @@ int main(int argc, char *argv[])
         window, &QQuickWindow::frameSwapped, window, [&frames] { ++frames; }, Qt::DirectConnection);
 
     // Ten snapshots a second, notified on this thread: the QML handlers run now, in priority order.
-    Monitor monitor(flood, qtSide, registrySide, costs);
+    Monitor monitor(flood, qtSide, registrySide, uiSide, costs);
     auto snapshot = [&] {
         flood.setRate(window->property("floodRate").toInt());
+        flood.setUiFlood(window->property("floodUi").toBool());
         QVariantMap s = monitor.snapshot(frames.load());
         // Every 3 s the (simulated) export sink is down: the exporter's handler throws.
         const qint64 seq = s.value(QStringLiteral("seq")).toLongLong();
@@ -146,6 +153,11 @@ int main(int argc, char *argv[])
                     qtComplete ? "yes" : "no");
         std::printf("registry, Delivery::Latest: %lld updates, the last event delivered, in order: %s\n",
                     static_cast<long long>(registrySide.handled.load()), registryLatest ? "yes" : "no");
+        const bool uiComplete = uiSide.handled.load() == flood.uiEmitted.load() && uiSide.inOrder.load();
+        std::printf("Qt queued signal to the window's thread: %lld emitted (%lld skipped at the cap), every "
+                    "one delivered in order: %s\n",
+                    static_cast<long long>(flood.uiEmitted.load()),
+                    static_cast<long long>(flood.uiSkipped.load()), uiComplete ? "yes" : "no");
         std::printf("held per pending delivery: Qt queued signal %lld B each, coalesced %lld B in all\n",
                     static_cast<long long>(costs.perQueuedSignal),
                     static_cast<long long>(costs.perPendingLatest));
@@ -167,7 +179,9 @@ int main(int argc, char *argv[])
             const QString base = shot.endsWith(QStringLiteral(".png")) ? shot.chopped(4) : shot;
             window->grabWindow().save(base + QStringLiteral("-long-run.png"));
         }
-        status = qtComplete && registryLatest && pipelineOk && bounded && geometryOk && shotOk ? 0 : 1;
+        status = qtComplete && registryLatest && uiComplete && pipelineOk && bounded && geometryOk && shotOk
+                     ? 0
+                     : 1;
         std::printf("rio_qml_dashboard: %s\n", status == 0 ? "ok" : "FAILED");
         std::fflush(stdout);
         app.exit(status);
@@ -190,6 +204,7 @@ int main(int argc, char *argv[])
             &app,
             [&] {
                 return qtSide.handled.load() == flood.qtEmitted.load() &&
+                       uiSide.handled.load() == flood.uiEmitted.load() &&
                        registrySide.shownSeq[0].load() == flood.published[0].load();
             },
             [&](bool drained) { drained ? finish() : fail("the receivers did not drain in 20 s"); });

@@ -58,8 +58,9 @@ QueueCosts measureQueueCosts()
     return costs;
 }
 
-Monitor::Monitor(const Flood &flood, const Receiver &qtSide, const Receiver &registrySide, QueueCosts costs)
-    : m_flood(flood), m_qt(qtSide), m_registry(registrySide), m_costs(costs)
+Monitor::Monitor(const Flood &flood, const Receiver &qtSide, const Receiver &registrySide,
+                 const Receiver &uiSide, QueueCosts costs)
+    : m_flood(flood), m_qt(qtSide), m_registry(registrySide), m_ui(uiSide), m_costs(costs)
 { }
 
 QVariantMap Monitor::snapshot(qint64 frames)
@@ -102,6 +103,9 @@ QVariantMap Monitor::snapshot(qint64 frames)
         {QStringLiteral("fps"), perSecond(frames, m_frames)},
         {QStringLiteral("rssBytes"), residentBytes()},
         {QStringLiteral("qt"), qt},
+        {QStringLiteral("ui"),
+         QVariantMap{{QStringLiteral("queued"), qint64(m_flood.uiQueued())},
+                     {QStringLiteral("latencyMs"), double(m_ui.latencyNs.load()) / 1e6}}},
         {QStringLiteral("registry"),
          side(m_registry, registryQueued, registryQueued * m_costs.perPendingLatest, registryBehind,
               m_registryHandled)},

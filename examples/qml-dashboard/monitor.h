@@ -27,11 +27,13 @@ class Monitor
 {
 public:
     /// Watches `flood` and its receivers.
-    Monitor(const Flood &flood, const Receiver &qtSide, const Receiver &registrySide, QueueCosts costs);
+    Monitor(const Flood &flood, const Receiver &qtSide, const Receiver &registrySide, const Receiver &uiSide,
+            QueueCosts costs);
 
     /// A snapshot: `seq`, `seconds`, `published` (events/s per worker), `fps`, `rssBytes`, and
     /// for each side (`qt`, `registry`): `queued`, `latencyMs`, `memoryBytes`, `behind` (events
-    /// published since the newest one shown), `perSecond` (updates taken), `capped`, `skipped`.
+    /// published since the newest one shown), `perSecond` (updates taken), `capped`, `skipped`;
+    /// for the UI-thread route (`ui`): `queued`, `latencyMs`.
     /// Rates are over the time since the previous snapshot; `frames` counts frames swapped.
     QVariantMap snapshot(qint64 frames);
 
@@ -39,6 +41,7 @@ private:
     const Flood &m_flood;
     const Receiver &m_qt;
     const Receiver &m_registry;
+    const Receiver &m_ui;
     QueueCosts m_costs;
     qint64 m_seq = 0;
     qint64 m_frames = 0, m_qtHandled = 0, m_registryHandled = 0, m_skipped = 0;

@@ -103,6 +103,7 @@ QVariantMap longRunSnapshot(qint64 seq, bool failing)
          failing ? QStringLiteral("export sink offline: ") + QString(120, QLatin1Char('x')) : QString()},
         {QStringLiteral("qt"), side},
         {QStringLiteral("registry"), side},
+        {QStringLiteral("ui"), side},
     };
 }
 
