@@ -7,8 +7,9 @@ Frame {
     id: card
 
     required property string title
-    property var series: []    // as Sparkline.series; each may add `label`: its current value
+    property var series: []    // as Sparkline.series, one or two; each adds `label`: its current value
     property bool logScale: false
+    readonly property int labelSize: width < 300 ? 14 : 16
 
     ColumnLayout {
         anchors.fill: parent
@@ -24,18 +25,24 @@ Frame {
             spacing: 12
             Layout.fillWidth: true
 
-            Repeater {
-                model: card.series
-                delegate: Label {
-                    required property var modelData
-                    text: modelData.label
-                    color: modelData.color
-                    font.pixelSize: 16
-                    font.bold: true
-                    elide: Text.ElideRight
-                    Layout.fillWidth: true
-                    Layout.preferredWidth: 1
-                }
+            Label {
+                text: card.series.length > 0 ? card.series[0].label : ""
+                color: card.series.length > 0 ? card.series[0].color : "transparent"
+                font.pixelSize: card.labelSize
+                font.bold: true
+                elide: Text.ElideRight
+                Layout.fillWidth: true
+                Layout.preferredWidth: 1
+            }
+            Label {
+                visible: card.series.length > 1
+                text: visible ? card.series[1].label : ""
+                color: visible ? card.series[1].color : "transparent"
+                font.pixelSize: card.labelSize
+                font.bold: true
+                elide: Text.ElideRight
+                Layout.fillWidth: true
+                Layout.preferredWidth: 1
             }
         }
         Sparkline {

@@ -135,7 +135,7 @@ ApplicationWindow {
                 }
             }
             Label {
-                text: "<b>RegistryIO</b> · one worker flood, two deliveries"
+                text: root.width < 1000 ? "<b>RegistryIO</b>" : "<b>RegistryIO</b> · one worker flood, two deliveries"
                 font.pixelSize: 15
                 elide: Text.ElideRight
                 Layout.fillWidth: true
@@ -158,7 +158,7 @@ ApplicationWindow {
                 elide: Text.ElideRight
             }
             Switch {
-                text: "Qt signals to this window too"
+                text: "Qt signals to the UI thread"
                 checked: root.floodUi
                 onToggled: root.floodUi = checked
             }
@@ -187,7 +187,7 @@ ApplicationWindow {
                 title: "UI frames per second"
                 series: [{ values: root.history.fps, color: root.floodUi ? "#e06c75" : "#98c379",
                            label: Format.count(root.last.fps) + " fps" + (root.floodUi
-                                  ? " · " + Format.count(root.last.ui.queued) + " signals queued, "
+                                  ? " · " + Format.count(root.last.ui.queued) + " queued, "
                                     + Format.duration(root.last.ui.latencyMs) + " late"
                                   : "") }]
                 Layout.fillWidth: true
