@@ -100,6 +100,7 @@ int main(int argc, char *argv[])
     if (window == nullptr)
         return 1;
 
+    const qint64 loadedRss = residentBytes();
     std::atomic<qint64> frames{0};
     QObject::connect(
         window, &QQuickWindow::frameSwapped, window, [&frames] { ++frames; }, Qt::DirectConnection);
@@ -161,6 +162,8 @@ int main(int argc, char *argv[])
         std::printf("held per pending delivery: Qt queued signal %lld B each, coalesced %lld B in all\n",
                     static_cast<long long>(costs.perQueuedSignal),
                     static_cast<long long>(costs.perPendingLatest));
+        std::printf("resident memory: %.0f MB once loaded, %.0f MB after %d s\n", double(loadedRss) / 1e6,
+                    double(residentBytes()) / 1e6, seconds);
         const int shown = window->property("snapshotsShown").toInt();
         const bool pipelineOk = window->property("orderOk").toBool() &&
                                 window->property("panelUpdates").toInt() == shown &&
