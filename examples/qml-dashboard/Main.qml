@@ -18,9 +18,10 @@ ApplicationWindow {
     property real qtCap: 50000
     property int updateCostUs: 20
 
-    // The last snapshot and 30 s of history (bounded: 300 points).
-    property var last: ({ published: [0, 0], fps: 0, rssBytes: 0, qt: {}, registry: {}, ui: {} })
+    // 30 s of history (bounded: 300 points), the last snapshot, the status bar's figures.
     property var history: ({ w1: [], w2: [], fps: [], rss: [], qt: [], registry: [] })
+    property var last: ({ published: [0, 0], fps: 0, rssBytes: 0, qt: {}, registry: {}, ui: {} })
+    property real uptimeMs: 0
 
     // What the handlers did; main.cpp checks these.
     property var running: []             // the handlers that ran for the current snapshot
@@ -62,7 +63,6 @@ ApplicationWindow {
         priority: 10
         onNotified: s => {
             root.running = ["charts"];
-            root.last = s;
             root.history = {
                 w1: root.keep(root.history.w1, s.published[0]),
                 w2: root.keep(root.history.w2, s.published[1]),
@@ -83,12 +83,13 @@ ApplicationWindow {
                 throw new Error(s.exportError);
         }
     }
-    // Priority 5, after the exporter: the panels keep updating whatever the exporter does.
+    // Priority 5, after the exporter: the panels and chart figures, whatever the exporter does.
     RegistryHandler {
         registry: root.stats
         priority: 5
-        onNotified: () => {
+        onNotified: s => {
             root.running.push("panels");
+            root.last = s;
             root.panelUpdates += 1;
         }
     }
@@ -96,8 +97,9 @@ ApplicationWindow {
     RegistryHandler {
         registry: root.stats
         priority: 1
-        onNotified: () => {
+        onNotified: s => {
             root.running.push("status bar");
+            root.uptimeMs = s.seconds * 1000;
             root.orderOk = root.orderOk && /^charts,exporter( threw)?,panels,status bar$/.test(root.running.join());
             root.trace = root.running;
             root.snapshotsShown += 1;
@@ -107,7 +109,7 @@ ApplicationWindow {
         target: root.stats
         function onHandlerFailed(id, message) {
             root.exportFailures += 1;
-            failures.insert(0, { when: Format.duration(root.last.seconds * 1000), message: message });
+            failures.insert(0, { when: Format.duration(root.uptimeMs), message: message });
             if (failures.count > 3)
                 failures.remove(3, failures.count - 3);
         }
@@ -336,7 +338,7 @@ ApplicationWindow {
             elide: Text.ElideRight
             text: "Each receiver stands for an app's UI thread: " + root.updateCostUs + " µs per update, "
                   + Format.count(1e6 / root.updateCostUs) + " updates/s at most · snapshot "
-                  + Format.count(root.snapshotsShown) + " · up " + Format.duration(root.last.seconds * 1000 || 0)
+                  + Format.count(root.snapshotsShown) + " · up " + Format.duration(root.uptimeMs)
         }
     }
 }
