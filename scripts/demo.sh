@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Builds and runs the main demo, the Qt Quick dashboard (examples/qml-dashboard): worker threads
-# publish metrics through a registry and QML panels subscribe with priorities and coalescing.
-# Without a display it runs headless (offscreen) for 5 seconds and prints what the panels got.
-# Installs missing packages first; safe to rerun.
+# Builds and runs the main demo, the Qt Quick dashboard (examples/qml-dashboard): one worker flood
+# reaches two identical receivers, through a Qt queued signal and through a coalesced registry
+# handler, side by side; a slider raises the flood until the Qt side falls behind.
+# Without a display it runs headless (offscreen) for 5 seconds, prints what each side got and
+# checks the window's layout after a simulated long run. Installs missing packages first; safe
+# to rerun.
 #   bash scripts/demo.sh                 the dashboard (a window when a display is available)
-#   bash scripts/demo.sh --seconds 10    run for 10 seconds, then print the summary
+#   bash scripts/demo.sh --seconds 10    run for 10 seconds, check, print the summary
+#   bash scripts/demo.sh --rate 100000   start the flood at 100,000 events/s per worker
+#   bash scripts/demo.sh --ui-flood      also flood the window's own thread with Qt signals
 #   bash scripts/demo.sh --core          the console demo of the Qt-free core instead
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +26,6 @@ cmake --build "$build" -j "$(nproc)" --target rio_qml_dashboard
 args=("$@")
 if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" ]]; then
   export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
-  ((${#args[@]} > 0)) || args=(--seconds 5)
+  [[ " ${args[*]} " == *" --seconds "* ]] || args+=(--seconds 5) # headless: never runs forever
 fi
 exec "$build/examples/rio_qml_dashboard" "${args[@]}"

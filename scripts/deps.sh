@@ -15,6 +15,8 @@ packages=(
   qml6-module-qtquick-templates qml6-module-qttest libgl-dev
   # tests, benchmarks and their peers
   librapidcheck-dev libbenchmark-dev libboost-dev libsigc++-3.0-dev valgrind python3
+  # the demo's test in a real X window (xvfb-run needs xauth)
+  xvfb xauth
   # verification, docs and plots
   spin doxygen gnuplot-nox
 )

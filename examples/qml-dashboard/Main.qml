@@ -1,193 +1,344 @@
-// The dashboard: three panels subscribe to the `cpu` and `network` registries that C++ worker
-// threads publish to. Handlers run on this (the GUI) thread, in priority order.
+// The dashboard. main.cpp floods two identical receivers with the same events, one through a Qt
+// queued signal and one through a coalesced registry handler, and notifies `stats` ten times a
+// second with what each got. Four handlers below share those snapshots, in priority order; one
+// of them throws now and then, and the others never notice.
 import QtQuick
+import QtQuick.Controls.Fusion
+import QtQuick.Layouts
 import RegistryIO
+import "format.js" as Format
 
-Window {
+ApplicationWindow {
     id: root
 
-    required property QmlRegistry cpu
-    required property QmlRegistry network
+    required property QmlRegistry stats
+    property int floodRate: 10000        // events per second per worker; main.cpp reads it
+    property bool floodUi: false         // Qt signals to this window's thread too; main.cpp reads it
+    property int maxRate: 200000
+    property real qtCap: 50000
+    property int updateCostUs: 20
 
-    // What main.cpp prints at the end of a headless run.
-    property int logCpu: 0
-    property int logNetwork: 0
-    property int lastLogCpuSeq: 0
-    property int lastLogNetworkSeq: 0
-    property bool inOrder: true
-    property int gaugeCpuUpdates: 0
-    property int gaugeNetworkUpdates: 0
-    property int gaugeCpuSeq: 0
-    property int gaugeNetworkSeq: 0
-    property real gaugeCpu: 0
-    property real gaugeNetwork: 0
-    property int alerts: 0
-    property bool alertsAfterLog: true
-    property RegistryHandle alertHandle: null
+    // 30 s of history (bounded: 300 points), the last snapshot, the status bar's figures.
+    property var history: ({ w1: [], w2: [], fps: [], rss: [], qt: [], registry: [] })
+    property var last: ({ published: [0, 0], fps: 0, rssBytes: 0, qt: {}, registry: {}, ui: {} })
+    property real uptimeMs: 0
 
-    width: 800
-    height: 300
+    // What the handlers did; main.cpp checks these.
+    property var running: []             // the handlers that ran for the current snapshot
+    property var trace: []               // ... for the previous one, shown
+    property bool orderOk: true
+    property int snapshotsShown: 0
+    property int panelUpdates: 0
+    property int exportFailures: 0
+    property int failuresListed: failures.count
+
+    width: 1280
+    height: 800
+    minimumWidth: 800
+    minimumHeight: 600
     visible: true
-    title: "RegistryIO dashboard"
-    color: "#1e2229"
+    title: "RegistryIO: the same flood through a Qt signal and a registry"
+    font.pixelSize: 13
+    palette.window: "#1e2229"
+    palette.windowText: "#e6e6e6"
+    palette.base: "#262b33"
+    palette.alternateBase: "#2c323c"
+    palette.text: "#e6e6e6"
+    palette.button: "#2f353f"
+    palette.buttonText: "#e6e6e6"
+    palette.highlight: "#4fa3e0"
+    palette.highlightedText: "#ffffff"
+    palette.mid: "#3a414d"
+    palette.dark: "#15181d"
+    palette.light: "#3d4450"
+    palette.shadow: "#000000"
 
-    function remember(source, event) {
-        recent.insert(0, { line: source + " #" + event.seq + ": " + event.value.toFixed(1) });
-        if (recent.count > 10)
-            recent.remove(10);
+    function keep(values, value) {
+        return values.concat([value]).slice(-300);
     }
 
+    // Priority 10: the charts, first.
+    RegistryHandler {
+        registry: root.stats
+        priority: 10
+        onNotified: s => {
+            root.running = ["charts"];
+            root.history = {
+                w1: root.keep(root.history.w1, s.published[0]),
+                w2: root.keep(root.history.w2, s.published[1]),
+                fps: root.keep(root.history.fps, s.fps),
+                rss: root.keep(root.history.rss, s.rssBytes / 1e6),
+                qt: root.keep(root.history.qt, s.qt.latencyMs),
+                registry: root.keep(root.history.registry, s.registry.latencyMs)
+            };
+        }
+    }
+    // Priority 7: an exporter that throws when its sink is down.
+    RegistryHandler {
+        registry: root.stats
+        priority: 7
+        onNotified: s => {
+            root.running.push(s.exportError ? "exporter threw" : "exporter");
+            if (s.exportError)
+                throw new Error(s.exportError);
+        }
+    }
+    // Priority 5, after the exporter: the panels and chart figures, whatever the exporter does.
+    RegistryHandler {
+        registry: root.stats
+        priority: 5
+        onNotified: s => {
+            root.running.push("panels");
+            root.last = s;
+            root.panelUpdates += 1;
+        }
+    }
+    // Priority 1: the status bar, last; it checks the order the others ran in.
+    RegistryHandler {
+        registry: root.stats
+        priority: 1
+        onNotified: s => {
+            root.running.push("status bar");
+            root.uptimeMs = s.seconds * 1000;
+            root.orderOk = root.orderOk && /^charts,exporter( threw)?,panels,status bar$/.test(root.running.join());
+            root.trace = root.running;
+            root.snapshotsShown += 1;
+        }
+    }
+    Connections {
+        target: root.stats
+        function onHandlerFailed(id, message) {
+            root.exportFailures += 1;
+            failures.insert(0, { when: Format.duration(root.uptimeMs), message: message });
+            if (failures.count > 3)
+                failures.remove(3, failures.count - 3);
+        }
+    }
     ListModel {
-        id: recent
+        id: failures
     }
 
-    // Panel 1, priority 10: every event, in order.
-    RegistryHandler {
-        registry: root.cpu
-        priority: 10
-        onNotified: event => {
-            root.inOrder = root.inOrder && event.seq === root.lastLogCpuSeq + 1;
-            root.lastLogCpuSeq = event.seq;
-            root.logCpu += 1;
-            root.remember("cpu", event);
-        }
-    }
-    RegistryHandler {
-        registry: root.network
-        priority: 10
-        onNotified: event => {
-            root.inOrder = root.inOrder && event.seq === root.lastLogNetworkSeq + 1;
-            root.lastLogNetworkSeq = event.seq;
-            root.logNetwork += 1;
-            root.remember("net", event);
+    header: ToolBar {
+        RowLayout {
+            anchors.fill: parent
+            anchors.leftMargin: 12
+            anchors.rightMargin: 12
+            spacing: 10
+
+            Rectangle { // animates every frame: the frame rate below is the UI's real one
+                width: 10
+                height: 10
+                radius: 5
+                color: "#98c379"
+                SequentialAnimation on opacity {
+                    loops: Animation.Infinite
+                    NumberAnimation { to: 0.2; duration: 600 }
+                    NumberAnimation { to: 1; duration: 600 }
+                }
+            }
+            Label {
+                text: root.width < 1000 ? "<b>RegistryIO</b>" : "<b>RegistryIO</b> · one worker flood, two deliveries"
+                font.pixelSize: 15
+                elide: Text.ElideRight
+                Layout.fillWidth: true
+            }
+            Label {
+                text: "Flood"
+            }
+            Slider {
+                id: rate
+                from: 0
+                to: root.maxRate
+                stepSize: 1000
+                value: root.floodRate
+                onMoved: root.floodRate = value
+                Layout.preferredWidth: root.width < 1000 ? 120 : 220
+            }
+            Label {
+                text: Format.count(root.floodRate) + "/s per worker"
+                Layout.preferredWidth: 130
+                elide: Text.ElideRight
+            }
+            Switch {
+                text: "Qt signals to the UI thread"
+                checked: root.floodUi
+                onToggled: root.floodUi = checked
+            }
         }
     }
 
-    // Panel 2, priority 5, coalesced: at most one pending update each, the newest wins.
-    RegistryHandler {
-        registry: root.cpu
-        priority: 5
-        coalesce: true
-        onNotified: event => {
-            root.gaugeCpuUpdates += 1;
-            root.gaugeCpuSeq = event.seq;
-            root.gaugeCpu = event.value;
-        }
-    }
-    RegistryHandler {
-        registry: root.network
-        priority: 5
-        coalesce: true
-        onNotified: event => {
-            root.gaugeNetworkUpdates += 1;
-            root.gaugeNetworkSeq = event.seq;
-            root.gaugeNetwork = event.value;
-        }
-    }
-
-    // Panel 3, priority 1, added from JavaScript: runs after the log saw the same event.
-    Component.onCompleted: {
-        alertHandle = cpu.add(event => {
-            root.alertsAfterLog = root.alertsAfterLog && root.lastLogCpuSeq === event.seq;
-            if (event.value > 90)
-                root.alerts += 1;
-        }, 1);
-    }
-
-    Row {
+    ColumnLayout {
         anchors.fill: parent
-        anchors.margins: 12
-        spacing: 12
+        anchors.margins: 10
+        spacing: 10
 
-        Rectangle {
-            width: 300
-            height: parent.height
-            color: "#2a2f38"
-            radius: 6
+        RowLayout {
+            spacing: 10
+            Layout.fillWidth: true
+            Layout.preferredHeight: root.height < 700 ? 96 : 120
 
-            Text {
-                id: logTitle
-                x: 10
-                y: 8
-                color: "#e8e8e8"
-                font.bold: true
-                text: "Log (priority 10): cpu " + root.logCpu + ", net " + root.logNetwork
+            ChartCard {
+                title: "Published per worker (events/s)"
+                series: [{ values: root.history.w1, color: "#61afef", label: "steady " + Format.count(root.last.published[0]) },
+                         { values: root.history.w2, color: "#c678dd", label: "bursty " + Format.count(root.last.published[1]) }]
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                Layout.preferredWidth: 1
             }
-            ListView {
-                anchors.top: logTitle.bottom
-                anchors.bottom: parent.bottom
-                anchors.left: parent.left
-                anchors.right: parent.right
-                anchors.margins: 10
-                clip: true
-                model: recent
-                delegate: Text {
-                    required property string line
-                    color: "#b8c4d6"
-                    font.family: "monospace"
-                    text: line
-                }
+            ChartCard {
+                title: "UI frames per second"
+                series: [{ values: root.history.fps, color: root.floodUi ? "#e06c75" : "#98c379",
+                           label: Format.count(root.last.fps) + " fps" + (root.floodUi
+                                  ? " · " + Format.count(root.last.ui.queued) + " queued, "
+                                    + Format.duration(root.last.ui.latencyMs) + " late"
+                                  : "") }]
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                Layout.preferredWidth: 1
             }
-        }
-
-        Rectangle {
-            width: 240
-            height: parent.height
-            color: "#2a2f38"
-            radius: 6
-
-            Column {
-                x: 10
-                y: 8
-                spacing: 10
-
-                Text {
-                    color: "#e8e8e8"
-                    font.bold: true
-                    text: "Gauges (priority 5, coalesced)"
-                }
-                Text {
-                    color: "#b8c4d6"
-                    text: "cpu " + root.gaugeCpu.toFixed(1) + " %  (" + root.gaugeCpuUpdates + " updates)"
-                }
-                Rectangle {
-                    width: 1.8 * root.gaugeCpu
-                    height: 12
-                    color: root.gaugeCpu > 90 ? "#e06c75" : "#98c379"
-                }
-                Text {
-                    color: "#b8c4d6"
-                    text: "net " + root.gaugeNetwork.toFixed(1) + " MB/s  (" + root.gaugeNetworkUpdates + " updates)"
-                }
-                Rectangle {
-                    width: 1.8 * root.gaugeNetwork
-                    height: 12
-                    color: "#61afef"
-                }
+            ChartCard {
+                title: "Process memory (resident)"
+                series: [{ values: root.history.rss, color: "#e5c07b", label: Format.bytes(root.last.rssBytes) }]
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                Layout.preferredWidth: 1
             }
         }
 
-        Rectangle {
-            width: 200
-            height: parent.height
-            color: "#2a2f38"
-            radius: 6
+        RowLayout {
+            spacing: 10
+            Layout.fillWidth: true
+            Layout.fillHeight: true
 
-            Column {
-                x: 10
-                y: 8
-                spacing: 10
+            FeedPanel {
+                title: "Qt queued signal"
+                route: "connect(flood, &Flood::sampled, receiver, &Receiver::take, Qt::QueuedConnection)"
+                accent: "#e5a050"
+                side: root.last.qt
+                latencies: root.history.qt
+                cap: root.qtCap
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                Layout.preferredWidth: 1
+            }
+            FeedPanel {
+                title: "RegistryIO, Delivery::Latest"
+                route: "registry.add(receiver, &Receiver::take, 0, Qt::QueuedConnection, Delivery::Latest)"
+                accent: "#98c379"
+                side: root.last.registry
+                latencies: root.history.registry
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                Layout.preferredWidth: 1
+            }
+        }
 
-                Text {
-                    color: "#e8e8e8"
-                    font.bold: true
-                    text: "Alerts (priority 1)"
-                }
-                Text {
-                    color: root.alerts > 0 ? "#e06c75" : "#b8c4d6"
-                    text: root.alerts + " cpu samples > 90 %"
+        RowLayout {
+            spacing: 10
+            Layout.fillWidth: true
+            Layout.preferredHeight: root.height < 700 ? 112 : 120
+            Layout.maximumHeight: 120
+
+            Frame {
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                Layout.preferredWidth: 1
+
+                ColumnLayout {
+                    anchors.fill: parent
+                    spacing: 6
+
+                    Label {
+                        text: "Priority order, every snapshot"
+                        font.bold: true
+                        elide: Text.ElideRight
+                        Layout.fillWidth: true
+                    }
+                    Label {
+                        text: "Four RegistryHandlers on one QmlRegistry"
+                        opacity: 0.75
+                        elide: Text.ElideRight
+                        Layout.fillWidth: true
+                    }
+                    Flow {
+                        spacing: 6
+                        Layout.fillWidth: true
+                        Layout.fillHeight: true
+                        clip: true
+
+                        Repeater {
+                            model: root.trace
+                            delegate: Label {
+                                required property string modelData
+                                required property int index
+                                text: (index > 0 ? "→ " : "") + modelData
+                                color: modelData.endsWith("threw") ? "#e06c75" : "#98c379"
+                                font.bold: true
+                            }
+                        }
+                    }
+                    Label {
+                        text: (root.orderOk ? "In order for all " : "OUT OF ORDER among ")
+                              + Format.count(root.snapshotsShown) + " snapshots"
+                        opacity: 0.75
+                        elide: Text.ElideRight
+                        Layout.fillWidth: true
+                    }
                 }
             }
+            Frame {
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                Layout.preferredWidth: 1
+
+                ColumnLayout {
+                    anchors.fill: parent
+                    spacing: 6
+
+                    Label {
+                        text: "Isolation: a handler that throws"
+                        font.bold: true
+                        elide: Text.ElideRight
+                        Layout.fillWidth: true
+                    }
+                    Label {
+                        text: "Failures: " + Format.count(root.exportFailures) + " · the panels handler after it ran "
+                              + Format.count(root.panelUpdates) + " times"
+                        opacity: 0.75
+                        elide: Text.ElideRight
+                        Layout.fillWidth: true
+                    }
+                    ListView {
+                        model: failures
+                        clip: true
+                        interactive: false
+                        Layout.fillWidth: true
+                        Layout.fillHeight: true
+                        delegate: Label {
+                            required property string when
+                            required property string message
+                            width: ListView.view.width
+                            text: when + "  " + message
+                            color: "#e06c75"
+                            font.family: "monospace"
+                            elide: Text.ElideRight
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    footer: ToolBar {
+        Label {
+            anchors.fill: parent
+            anchors.leftMargin: 12
+            anchors.rightMargin: 12
+            verticalAlignment: Text.AlignVCenter
+            elide: Text.ElideRight
+            text: "Each receiver stands for an app's UI thread: " + root.updateCostUs + " µs per update, "
+                  + Format.count(1e6 / root.updateCostUs) + " updates/s at most · snapshot "
+                  + Format.count(root.snapshotsShown) + " · up " + Format.duration(root.uptimeMs)
         }
     }
 }

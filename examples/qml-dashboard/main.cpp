@@ -1,63 +1,36 @@
-// A Qt Quick dashboard: two C++ worker threads publish metrics through QmlRegistry objects, and
-// QML panels subscribe with different priorities and coalescing (see Main.qml).
-//   rio_qml_dashboard               a window, until it is closed
-//   rio_qml_dashboard --seconds N   runs N seconds, prints what the panels received, exits
-//                                   (with QT_QPA_PLATFORM=offscreen: no display needed)
+// The main demo: the same worker flood reaches two identical receivers, one through a Qt queued
+// signal and one through a coalesced registry handler, and a Qt Quick Controls window
+// (Main.qml) shows both side by side. The window itself is fed through a QmlRegistry: ten
+// snapshots a second, handled by QML handlers in priority order, one of which throws.
+//   rio_qml_dashboard                      a window, until it is closed
+//   rio_qml_dashboard --seconds N          runs N seconds, checks what every part received, then
+//                                          simulates a very long run and checks that no text
+//                                          overflows its panel at 1280x800 and 800x600; exits
+//                                          (with QT_QPA_PLATFORM=offscreen: no display needed)
+//   --rate N         events per second per worker at the start (the window has a slider)
+//   --ui-flood       also send every event to the window's own thread through a Qt queued
+//                    signal (the window has a switch): its frame rate shows what that costs
+//   --size WxH       window size (default 1280x800)
+//   --screenshot F   with --seconds: grabs the window to the PNG file F after N seconds and
+//                    checks that it is not blank
+
+#include "flood.h"
+#include "monitor.h"
+#include "selfcheck.h"
 
 #include <registryio/qml_registry.h>
 
 #include <QCommandLineParser>
 #include <QDir>
 #include <QGuiApplication>
+#include <QImage>
 #include <QQmlApplicationEngine>
 #include <QQuickWindow>
 #include <QTimer>
 #include <QVariantMap>
 
-#include <chrono>
-#include <cmath>
+#include <atomic>
 #include <cstdio>
-#include <stop_token>
-#include <thread>
-#include <vector>
-
-namespace {
-
-// One worker: publishes {seq, value} in bursts of ten, about once a millisecond, until stopped.
-struct Publisher
-{
-    rio::QmlRegistrySender sender;
-    double (*sample)(int seq);
-    int published = 0; // read after join()
-
-    void run(std::stop_token stop)
-    {
-        for (int seq = 1; !stop.stop_requested();) {
-            for (const int end = seq + 10; seq < end; ++seq)
-                sender.notify(
-                    QVariantMap{{QStringLiteral("seq"), seq}, {QStringLiteral("value"), sample(seq)}});
-            published = seq - 1;
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-    }
-};
-
-double cpuSample(int seq)
-{
-    return 50.0 + 45.0 * std::sin(seq / 400.0) + 4.0 * std::sin(seq * 1.7);
-}
-
-double networkSample(int seq)
-{
-    return 100.0 * std::fabs(std::sin(seq / 900.0));
-}
-
-int property(QObject *root, const char *name)
-{
-    return root->property(name).toInt();
-}
-
-} // namespace
 
 int main(int argc, char *argv[])
 {
@@ -67,86 +40,182 @@ int main(int argc, char *argv[])
     QGuiApplication app(argc, argv);
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("RegistryIO QML dashboard"));
+    parser.setApplicationDescription(QStringLiteral("RegistryIO dashboard: a Qt signal and a registry, "
+                                                    "side by side"));
     parser.addHelpOption();
     const QCommandLineOption secondsOption(QStringLiteral("seconds"),
-                                           QStringLiteral("Run N seconds, print a summary, exit."),
+                                           QStringLiteral("Run N seconds, check, print a summary, exit."),
                                            QStringLiteral("N"));
-    parser.addOption(secondsOption);
+    const QCommandLineOption rateOption(QStringLiteral("rate"),
+                                        QStringLiteral("Events per second per worker at the start."),
+                                        QStringLiteral("N"), QStringLiteral("10000"));
+    const QCommandLineOption sizeOption(QStringLiteral("size"), QStringLiteral("Window size."),
+                                        QStringLiteral("WxH"), QStringLiteral("1280x800"));
+    const QCommandLineOption shotOption(QStringLiteral("screenshot"),
+                                        QStringLiteral("With --seconds: save the window to this PNG."),
+                                        QStringLiteral("file"));
+    const QCommandLineOption uiOption(QStringLiteral("ui-flood"),
+                                      QStringLiteral("Start with Qt signals to the window's thread too."));
+    parser.addOptions({secondsOption, rateOption, sizeOption, shotOption, uiOption});
     parser.process(app);
-    bool ok = true;
-    const int seconds = parser.isSet(secondsOption) ? parser.value(secondsOption).toInt(&ok) : 0;
-    if (!ok || seconds < 0) {
-        std::fprintf(stderr, "rio_qml_dashboard: --seconds needs a positive number\n");
+    bool secondsOk = true, rateOk = true, wOk = false, hOk = false;
+    const int seconds = parser.isSet(secondsOption) ? parser.value(secondsOption).toInt(&secondsOk) : 0;
+    const int rate = parser.value(rateOption).toInt(&rateOk);
+    const QStringList size = parser.value(sizeOption).split(QLatin1Char('x'));
+    const int width = size.value(0).toInt(&wOk), height = size.value(1).toInt(&hOk);
+    const QString shot = parser.value(shotOption);
+    if (!secondsOk || seconds < 0 || !rateOk || rate < 0 || rate > Flood::kMaxRate || size.size() != 2 ||
+        !wOk || !hOk || width < 800 || height < 600 || (!shot.isEmpty() && seconds == 0)) {
+        std::fprintf(stderr,
+                     "rio_qml_dashboard: bad arguments (--seconds N >= 0, --rate 0..%d, --size WxH "
+                     "of at least 800x600, --screenshot needs --seconds)\n",
+                     Flood::kMaxRate);
         return 2;
     }
 
-    rio::QmlRegistry cpu;
-    rio::QmlRegistry network;
+    const QueueCosts costs = measureQueueCosts();
+    Receiver qtSide;
+    Receiver registrySide;
+    Receiver uiSide(Receiver::Placement::CurrentThread); // the window's own thread
+    Flood flood(&qtSide, &registrySide, &uiSide);
+    rio::QmlRegistry stats; // what the window shows, ten snapshots a second
 
     QQmlApplicationEngine engine;
     if (QDir(QStringLiteral(RIO_QML_IMPORT_PATH)).exists())
         engine.addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH)); // the build tree's module
-    engine.setInitialProperties({{QStringLiteral("cpu"), QVariant::fromValue(&cpu)},
-                                 {QStringLiteral("network"), QVariant::fromValue(&network)}});
+    engine.setInitialProperties({
+        {QStringLiteral("stats"), QVariant::fromValue(&stats)},
+        {QStringLiteral("floodRate"), rate},
+        {QStringLiteral("floodUi"), parser.isSet(uiOption)},
+        {QStringLiteral("maxRate"), Flood::kMaxRate},
+        {QStringLiteral("qtCap"), qint64(Flood::kQtCap)},
+        {QStringLiteral("updateCostUs"), int(Receiver::kUpdateCost.count())},
+        {QStringLiteral("width"), width},
+        {QStringLiteral("height"), height},
+    });
     engine.load(QUrl(QStringLiteral("qrc:/dashboard/Main.qml")));
     if (engine.rootObjects().isEmpty())
         return 1;
-    QObject *root = engine.rootObjects().constFirst();
+    auto *window = qobject_cast<QQuickWindow *>(engine.rootObjects().constFirst());
+    if (window == nullptr)
+        return 1;
 
-    std::vector<Publisher> publishers{{cpu.sender(), &cpuSample}, {network.sender(), &networkSample}};
-    std::vector<std::jthread> workers;
-    for (Publisher &p : publishers)
-        workers.emplace_back([&p](std::stop_token stop) { p.run(stop); });
-    auto stopWorkers = [&workers] {
-        for (std::jthread &w : workers)
-            w.request_stop();
-        workers.clear(); // joins
+    const qint64 loadedRss = residentBytes();
+    std::atomic<qint64> frames{0};
+    QObject::connect(
+        window, &QQuickWindow::frameSwapped, window, [&frames] { ++frames; }, Qt::DirectConnection);
+
+    // Ten snapshots a second, notified on this thread: the QML handlers run now, in priority order.
+    Monitor monitor(flood, qtSide, registrySide, uiSide, costs);
+    int notified = 0;
+    auto snapshot = [&] {
+        flood.setRate(window->property("floodRate").toInt());
+        flood.setUiFlood(window->property("floodUi").toBool());
+        QVariantMap s = monitor.snapshot(frames.load());
+        // Every 3 s the (simulated) export sink is down: the exporter's handler throws.
+        const qint64 seq = s.value(QStringLiteral("seq")).toLongLong();
+        if (seq % 30 == 5)
+            s.insert(QStringLiteral("exportError"),
+                     QStringLiteral("export sink offline (snapshot %1)").arg(seq));
+        stats.notify(s);
+        ++notified;
     };
+    QTimer ticker;
+    QObject::connect(&ticker, &QTimer::timeout, &app, snapshot);
+    ticker.start(100);
+    flood.setRate(rate);
+    flood.start();
 
     if (seconds == 0) {
         const int status = app.exec();
-        stopWorkers();
+        flood.stop();
         return status;
     }
 
     int status = 1;
+    bool shotOk = true;
+    auto fail = [&](const char *what) {
+        std::printf("rio_qml_dashboard: FAILED: %s\n", what);
+        std::fflush(stdout);
+        app.exit(1);
+    };
+    auto finish = [&] {
+        ticker.stop();
+        snapshot(); // the final state, on screen
+        const qint64 qtEmitted = flood.qtEmitted.load(), skipped = flood.qtSkipped.load();
+        const qint64 published = flood.published[0].load() + flood.published[1].load();
+        const bool qtComplete =
+            qtSide.handled.load() == qtEmitted && qtEmitted + skipped == published && qtSide.inOrder.load();
+        const bool registryLatest = registrySide.shownSeq[0].load() == flood.published[0].load() &&
+                                    registrySide.handled.load() <= published && registrySide.inOrder.load();
+        std::printf("rio_qml_dashboard: %d workers published %lld events in %d s\n", Receiver::kWorkers,
+                    static_cast<long long>(published), seconds);
+        std::printf("Qt queued signal: %lld emitted (%lld skipped at the cap), every one delivered in "
+                    "order: %s\n",
+                    static_cast<long long>(qtEmitted), static_cast<long long>(skipped),
+                    qtComplete ? "yes" : "no");
+        std::printf("registry, Delivery::Latest: %lld updates, the last event delivered, in order: %s\n",
+                    static_cast<long long>(registrySide.handled.load()), registryLatest ? "yes" : "no");
+        const bool uiComplete = uiSide.handled.load() == flood.uiEmitted.load() && uiSide.inOrder.load();
+        std::printf("Qt queued signal to the window's thread: %lld emitted (%lld skipped at the cap), every "
+                    "one delivered in order: %s\n",
+                    static_cast<long long>(flood.uiEmitted.load()),
+                    static_cast<long long>(flood.uiSkipped.load()), uiComplete ? "yes" : "no");
+        std::printf("held per pending delivery: Qt queued signal %lld B each, coalesced %lld B in all\n",
+                    static_cast<long long>(costs.perQueuedSignal),
+                    static_cast<long long>(costs.perPendingLatest));
+        std::printf("resident memory: %.0f MB once loaded, %.0f MB after %d s\n", double(loadedRss) / 1e6,
+                    double(residentBytes()) / 1e6, seconds);
+        const int shown = window->property("snapshotsShown").toInt();
+        // Every handler after the exporter ran for every snapshot, the ones it threw on included.
+        const bool pipelineOk = window->property("orderOk").toBool() && shown == notified &&
+                                window->property("panelUpdates").toInt() == notified &&
+                                window->property("exportFailures").toInt() >= 1;
+        std::printf("window: %d snapshots in priority order 10, 7, 5, 1 (%s): %s; exporter failures: %d, "
+                    "its sibling updated %d times\n",
+                    shown, qPrintable(window->property("trace").toStringList().join(QStringLiteral(", "))),
+                    window->property("orderOk").toBool() ? "yes" : "no",
+                    window->property("exportFailures").toInt(), window->property("panelUpdates").toInt());
+        for (int i = 0; i < 30; ++i) // a run of hours, compressed
+            stats.notify(longRunSnapshot(9876543210LL + i, i % 5 == 0));
+        const bool bounded = window->property("failuresListed").toInt() <= 3;
+        std::printf("failure list bounded: %s\n", bounded ? "yes" : "no");
+        const bool geometryOk = checkGeometry(window, &engine);
+        if (!shot.isEmpty()) { // what hours of running look like, at the smallest size
+            const QString base = shot.endsWith(QStringLiteral(".png")) ? shot.chopped(4) : shot;
+            window->grabWindow().save(base + QStringLiteral("-long-run.png"));
+        }
+        status = qtComplete && registryLatest && uiComplete && pipelineOk && bounded && geometryOk && shotOk
+                     ? 0
+                     : 1;
+        std::printf("rio_qml_dashboard: %s\n", status == 0 ? "ok" : "FAILED");
+        std::fflush(stdout);
+        app.exit(status);
+    };
     QTimer::singleShot(std::chrono::seconds(seconds), &app, [&] {
-        stopWorkers();
-        // Queued behind every delivery the workers posted: runs once the panels have them all.
-        QMetaObject::invokeMethod(
+        if (!shot.isEmpty()) {
+            const QImage image = window->grabWindow();
+            int colours = 0;
+            double spread = 0;
+            shotOk = looksDrawn(image, &colours, &spread) && image.save(shot);
+            std::printf("screenshot %s: %dx%d, %d colours, grey spread %.1f: %s\n", qPrintable(shot),
+                        image.width(), image.height(), colours, spread, shotOk ? "not blank" : "BLANK");
+        }
+        flood.stop();
+        // One last event, from this thread: both receivers must get it.
+        const qint64 last = flood.published[0].load() + 1;
+        flood.publish({0, last, nowNs()});
+        flood.published[0].store(last);
+        whenTrue(
             &app,
             [&] {
-                const int cpuSent = publishers[0].published;
-                const int netSent = publishers[1].published;
-                const bool logComplete = property(root, "logCpu") == cpuSent &&
-                                         property(root, "logNetwork") == netSent &&
-                                         root->property("inOrder").toBool();
-                const bool gaugesLatest = property(root, "gaugeCpuSeq") == cpuSent &&
-                                          property(root, "gaugeNetworkSeq") == netSent &&
-                                          property(root, "gaugeCpuUpdates") <= cpuSent &&
-                                          property(root, "gaugeNetworkUpdates") <= netSent;
-                const bool alertsOrdered = root->property("alertsAfterLog").toBool();
-                std::printf(
-                    "rio_qml_dashboard: 2 worker threads published cpu=%d network=%d events in %d s\n",
-                    cpuSent, netSent, seconds);
-                std::printf("log (priority 10, every event): cpu=%d network=%d, in order: %s\n",
-                            property(root, "logCpu"), property(root, "logNetwork"),
-                            root->property("inOrder").toBool() ? "yes" : "no");
-                std::printf("gauges (priority 5, coalesced): cpu=%d updates (last seq %d), network=%d "
-                            "updates (last seq %d)\n",
-                            property(root, "gaugeCpuUpdates"), property(root, "gaugeCpuSeq"),
-                            property(root, "gaugeNetworkUpdates"), property(root, "gaugeNetworkSeq"));
-                std::printf("alerts (priority 1, added from JavaScript): %d cpu samples over 90%%, after "
-                            "the log every time: %s\n",
-                            property(root, "alerts"), alertsOrdered ? "yes" : "no");
-                status = logComplete && gaugesLatest && alertsOrdered ? 0 : 1;
-                std::printf("rio_qml_dashboard: %s\n", status == 0 ? "ok" : "FAILED");
-                std::fflush(stdout);
-                app.exit(status);
+                return qtSide.handled.load() == flood.qtEmitted.load() &&
+                       uiSide.handled.load() == flood.uiEmitted.load() &&
+                       registrySide.shownSeq[0].load() == flood.published[0].load();
             },
-            Qt::QueuedConnection);
+            [&](bool drained) { drained ? finish() : fail("the receivers did not drain in 20 s"); });
     });
     app.exec();
+    flood.stop();
     return status;
 }

@@ -1,0 +1,144 @@
+#include "selfcheck.h"
+
+#include <QQmlComponent>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QSet>
+#include <QTimer>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+// Finds QML Text items (Label, Text) that overflow: wider or taller than their own box, or
+// outside the nearest Control (Frame, Pane, ToolBar...) around them. Returns one line each.
+QStringList overflowingTexts(QQuickItem *item, int *checked)
+{
+    QStringList found;
+    const auto children = item->childItems();
+    for (QQuickItem *child : children)
+        if (child->isVisible() && child->opacity() > 0)
+            found += overflowingTexts(child, checked);
+    if (!item->inherits("QQuickText") || item->property("text").toString().isEmpty())
+        return found;
+    ++*checked;
+    const double tolerance = 0.5;
+    const QString text = item->property("text").toString().left(60);
+    const QSizeF content(item->property("contentWidth").toReal(), item->property("contentHeight").toReal());
+    if (content.width() > item->width() + tolerance || content.height() > item->height() + tolerance)
+        found << QStringLiteral("'%1': text %2x%3 in a %4x%5 box")
+                     .arg(text)
+                     .arg(content.width())
+                     .arg(content.height())
+                     .arg(item->width())
+                     .arg(item->height());
+    for (QQuickItem *up = item->parentItem(); up != nullptr; up = up->parentItem()) {
+        if (up->clip())
+            break; // clipped: what lies outside is not drawn
+        if (!up->inherits("QQuickControl") && up->parentItem() != nullptr)
+            continue;
+        const QRectF box = item->mapRectToItem(up, QRectF(0, 0, item->width(), item->height()));
+        if (!QRectF(0, 0, up->width(), up->height())
+                 .adjusted(-tolerance, -tolerance, tolerance, tolerance)
+                 .contains(box))
+            found << QStringLiteral("'%1': box (%2,%3 %4x%5) outside its %6 (%7x%8)")
+                         .arg(text)
+                         .arg(box.x())
+                         .arg(box.y())
+                         .arg(box.width())
+                         .arg(box.height())
+                         .arg(QString::fromLatin1(up->metaObject()->className()))
+                         .arg(up->width())
+                         .arg(up->height());
+        break;
+    }
+    return found;
+}
+
+bool checkGeometry(QQuickWindow *window, QQmlEngine *engine)
+{
+    int checked = 0;
+    QStringList found;
+    for (const QSize s : {QSize(1280, 800), QSize(800, 600)}) {
+        window->resize(s);
+        window->grabWindow(); // polishes the layouts and renders at this size
+        found += overflowingTexts(window->contentItem(), &checked);
+    }
+    std::printf("geometry after a simulated long run: %d texts checked at 1280x800 and 800x600, "
+                "%lld overflow\n",
+                checked, static_cast<long long>(found.size()));
+    for (const QString &f : found)
+        std::printf("  overflow: %s\n", qPrintable(f));
+    QQmlComponent planted(engine);
+    planted.setData("import QtQuick.Controls.Fusion\n"
+                    "Frame { width: 120; height: 40; Label { text: 'a label far too long for its frame' } }",
+                    QUrl());
+    std::unique_ptr<QObject> frame(planted.create());
+    auto *item = qobject_cast<QQuickItem *>(frame.get());
+    int plantedChecked = 0;
+    if (item != nullptr) {
+        item->setParentItem(window->contentItem());
+        window->grabWindow();
+    }
+    const bool checkerWorks = item != nullptr && !overflowingTexts(item, &plantedChecked).isEmpty();
+    std::printf("geometry check finds a planted overflow: %s\n", checkerWorks ? "yes" : "no");
+    return checked > 20 && found.isEmpty() && checkerWorks;
+}
+
+QVariantMap longRunSnapshot(qint64 seq, bool failing)
+{
+    const QVariantMap side{
+        {QStringLiteral("queued"), 98765432109LL},          {QStringLiteral("latencyMs"), 98765432.1},
+        {QStringLiteral("memoryBytes"), 987654321098765LL}, {QStringLiteral("behind"), 9876543210987LL},
+        {QStringLiteral("perSecond"), 9876543.2},           {QStringLiteral("capped"), true},
+        {QStringLiteral("skipped"), 9876543210987LL}};
+    return {
+        {QStringLiteral("seq"), seq},
+        {QStringLiteral("seconds"), 987654.3},
+        {QStringLiteral("published"), QVariantList{9876543.2, 9876543.2}},
+        {QStringLiteral("fps"), 9876.5},
+        {QStringLiteral("rssBytes"), 987654321098765LL},
+        {QStringLiteral("exportError"),
+         failing ? QStringLiteral("export sink offline: ") + QString(120, QLatin1Char('x')) : QString()},
+        {QStringLiteral("qt"), side},
+        {QStringLiteral("registry"), side},
+        {QStringLiteral("ui"), side},
+    };
+}
+
+// Not blank: many colours and contrast.
+bool looksDrawn(const QImage &image, int *colours, double *spread)
+{
+    QSet<QRgb> seen;
+    double sum = 0, sumSq = 0;
+    const QImage rgb = image.convertToFormat(QImage::Format_RGB32);
+    for (int y = 0; y < rgb.height(); ++y) {
+        const auto *line = reinterpret_cast<const QRgb *>(rgb.constScanLine(y));
+        for (int x = 0; x < rgb.width(); ++x) {
+            seen.insert(line[x]);
+            const double v = qGray(line[x]);
+            sum += v;
+            sumSq += v * v;
+        }
+    }
+    const double n = double(rgb.width()) * rgb.height();
+    *colours = int(seen.size());
+    *spread = n > 0 ? std::sqrt(std::max(0.0, sumSq / n - (sum / n) * (sum / n))) : 0;
+    return *colours >= 64 && *spread >= 8;
+}
+
+// Calls `then` once `done` holds, checking every 10 ms for at most 20 s; `then(false)` on time-out.
+void whenTrue(QObject *context, const std::function<bool()> &done, const std::function<void(bool)> &then)
+{
+    auto *poll = new QTimer(context);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    QObject::connect(poll, &QTimer::timeout, context, [=] {
+        const bool ok = done();
+        if (!ok && std::chrono::steady_clock::now() < deadline)
+            return;
+        poll->deleteLater();
+        then(ok);
+    });
+    poll->start(10);
+}
