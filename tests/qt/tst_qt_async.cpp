@@ -5,6 +5,7 @@
 #include <registryio/qt_registry.h>
 
 #include <QFuture>
+#include <QtConcurrent/QtConcurrentRun>
 #include <QPromise>
 #include <QTest>
 

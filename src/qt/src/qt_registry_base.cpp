@@ -3,7 +3,10 @@
 #include <registryio/logging.h>
 #include <registryio/qt_registry_base.h>
 
+#include <QCoreApplication>
+#include <QFutureWatcher>
 #include <QThread>
+#include <QtGlobal>
 
 #include <climits>
 #include <exception>
@@ -175,6 +178,25 @@ bool QtRegistryControl::remove(HandlerId id, bool cancel) noexcept
     return removed;
 }
 
+#if QT_VERSION < QT_VERSION_CHECK(6, 5, 0)
+namespace {
+// The thread that owns every QFutureWatcher of trackFuture() on Qt < 6.5: started on first use,
+// never destroyed (watchers may finish during static destruction); it ends with the process.
+QObject *futureWatchHome()
+{
+    static QObject *home = [] {
+        auto *thread = new QThread;
+        thread->setObjectName(QStringLiteral("rio future watch"));
+        thread->start();
+        auto *object = new QObject;
+        object->moveToThread(thread);
+        return object;
+    }();
+    return home;
+}
+} // namespace
+#endif
+
 void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRegistryControl> control,
                  AsyncToken token)
 {
@@ -218,7 +240,27 @@ void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRe
             RIO_TSAN_RELEASE(this); // Qt may destroy this functor on another thread
         }
     };
+#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
     QFuture<void>(future).then(QtFuture::Launch::Sync, Watch(id, std::move(control), std::move(token)));
+#else
+    // Qt 6.4 races when a continuation is attached while another thread finishes the future (the
+    // continuation runs twice; a crash in QFutureInterfaceBase::reportStarted). A QFutureWatcher
+    // has no such race: one per tracked future, created, fed and destroyed on a watch thread of
+    // our own (the notifying thread may have no event loop).
+    QObject *home = futureWatchHome();
+    QMetaObject::invokeMethod(
+        home,
+        [future = QFuture<void>(future), watch = Watch(id, std::move(control), std::move(token))]() mutable {
+            auto *watcher = new QFutureWatcher<void>;
+            QObject::connect(watcher, &QFutureWatcher<void>::finished, watcher,
+                             [watcher, watch = std::move(watch)]() mutable {
+                                 watch(watcher->future());
+                                 watcher->deleteLater();
+                             });
+            watcher->setFuture(future);
+        },
+        Qt::QueuedConnection);
+#endif
 }
 
 namespace {
