@@ -771,13 +771,15 @@ end:
 proctype Writer(byte w) {
     WRITER_LOCALS;
     byte round, box;
+    bool cow;
 #if SCRIPT == 1
     /* add (append into the slack, or copy-on-write), remove (tombstone, maybe a pass),
      * removeAndWait of the other handler */
     if
-    :: add(2, false)
-    :: add(2, true)
+    :: cow = false
+    :: cow = true
     fi;
+    add(2, cow);
     remove(1);
     removeAndWait(2, w);
 #elif SCRIPT == 2
