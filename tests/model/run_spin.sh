@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Checks tests/model/rcu.pml with spin: generates the verifier, compiles it with gcc and runs an
-# exhaustive safety search (assertions and invalid end states).
+# Checks a Promela model (tests/model/rcu.pml, hazard.pml) with spin: generates the verifier,
+# compiles it with gcc and runs an exhaustive safety search (assertions and invalid end states).
+# PAN_CFLAGS adds compile options of the verifier (hazard.pml: -DCOLLAPSE, lossless compression);
+# PAN_OPT is its optimisation level (-O2; -O0 compiles 8x faster, for small state spaces).
 #   run_spin.sh pass <workdir> <model> [-DNAME=value...]           expects no error
 #   run_spin.sh fail:<regex> <workdir> <model> [-DNAME=value...]   expects an error whose
 #                                                                  message matches <regex>
@@ -12,7 +14,8 @@ spin=${SPIN:-spin} cc=${PAN_CC:-gcc}
 rm -rf "$workdir" && mkdir -p "$workdir" && cd "$workdir"
 cp "$model" model.pml
 "$spin" -a "$@" model.pml >spin.log
-"$cc" -O2 -w -DSAFETY -DMEMLIM=3072 -o pan pan.c
+# shellcheck disable=SC2086 # PAN_CFLAGS is a list of options
+"$cc" "${PAN_OPT:--O2}" -w -DSAFETY -DMEMLIM=3072 ${PAN_CFLAGS:-} -o pan pan.c
 set +e
 ./pan -m200000 >pan.log 2>&1
 status=$?
