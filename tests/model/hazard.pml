@@ -51,6 +51,8 @@
  *   MUTANT_ANNOUNCE_AFTER_INVOKE the reader loads invoke before announcing the box
  *   MUTANT_BOX_BY_IDENTITY       (FALLBACK) a box is kept only while the snapshot it was
  *                                removed from is protected, not every snapshot of [birth, death)
+ *   MUTANT_TOMBSTONE_HEAD_ONLY   a removal tombstones the head only, not the older arrays
+ *                                (main at 9f1f995, fixed by 44f8d21)
  *   MUTANT_NO_RETIRE             a tombstone does not retire the box
  *   MUTANT_DEATH_AT_TOMBSTONE    (FALLBACK) death = the head's version at tombstone time
  *   MUTANT_RELEASE_BEFORE_CLEAR  a record's inUse is released before its cells are cleared
@@ -248,6 +250,16 @@ inline copyAndPublish(ins) {
  * publish). */
 inline tombstone(b) {
     live[head * CAP + bindex[b]] = false;
+#ifndef MUTANT_TOMBSTONE_HEAD_ONLY
+    /* notifies that started before a copy-on-write still iterate an older array */
+    for (k : 1 .. NS * CAP - 1) {
+        if
+        :: sst[k / CAP] == RETIRED && ent[k] == b -> live[k] = false
+        :: else
+        fi
+    };
+    k = 0;
+#endif
     dead[head]++;
     removed[b] = true;
 #ifdef MUTANT_BOX_BY_IDENTITY
@@ -276,9 +288,7 @@ inline coarse(k) {
 #ifdef MUTANT_BOX_BY_IDENTITY
     keep = keep || (home[k] == head && headProt) || (home[k] != head && prot[home[k]])
 #else
-#ifdef FALLBACK
     keep = keep || (headProt && version >= birth[k] && version < death[k]);
-#endif
     for (s : 1 .. NS - 1) {
         keep = keep || (prot[s] && ver[s] >= birth[k] && ver[s] < death[k])
     };
@@ -346,11 +356,7 @@ inline pass(fence, target) {
 #if defined(MUTANT_PIN_ALL)
                 keep = keep || headProt;
                 for (s : 1 .. NS - 1) { keep = keep || prot[s] }; s = 0;
-#elif defined(CODE_9F1F995)
-#ifdef FALLBACK
-                coarse(k);
-#endif
-#else
+#elif defined(FALLBACK)
                 coarse(k);
 #endif
                 if
@@ -432,8 +438,12 @@ inline add(b, cow) {
             size[head]++
         :: else -> copyAndPublish(b)
         fi;
-        wmutex = NOPID
+        any = (pending >= nextPass)
     }
+    if
+    :: any -> any = false; pass(true, 0)   /* passDueLocked() */
+    :: else -> atomic { wmutex = NOPID }
+    fi
 }
 
 /* remove(b): tombstone, compaction, a pass when due. */
@@ -474,15 +484,29 @@ inline removeAndWait(b, w) {
 #endif
     spins = 0;
     do
-    :: atomic { lock(); dirty[w] = false; found = (bst[b] == RETIRED) }
+    :: atomic {
+           lock(); dirty[w] = false; found = (bst[b] == RETIRED);
+           if
+           :: found && spins == 1 && dead[head] > 0 -> copyAndPublish(0)   /* compactLocked(force) */
+           :: else
+           fi
+       }
        if
        :: !found -> atomic { wmutex = NOPID }; break
        :: else
        fi;
-       pass(spins == 0, b);
+       pass(spins <= 1, b);
        if
        :: !blocked -> break
-       :: else -> spins = 1; dirty[w]
+       :: else ->
+           if
+           :: spins < 2 -> spins++
+           :: else
+           fi;
+           if
+           :: spins == 2 -> dirty[w]   /* backoff: block until the scanned memory changes */
+           :: else
+           fi
        fi
     od;
     (destroying == 0);      /* waitForOtherDestruction() */
@@ -688,7 +712,7 @@ inline nestedNotify() {
 
 /* A thread in notify(): one section over the snapshot, calling each live handler. */
 proctype Reader(byte me; bool mayVanish; bool park) {
-    byte rec = NOREC, i, a, v, q, y;
+    byte rec = NOREC, i, k, a, v, q, y;
     byte r, d, p, e, j, b;
     byte r2, d2, p2, e2, j2, b2;
     bool f, f2, was, nested;

@@ -159,6 +159,9 @@ RegistryCore::~RegistryCore()
         destroyChain(chain);
     }
     waitForOtherDestruction();
+    { // the last destroyChain() elsewhere has left its notify_all (it holds the lock there)
+        std::lock_guard lock(m_mutex);
+    }
     RegistryList::remove(this);
 }
 
@@ -593,6 +596,9 @@ void RegistryCore::destroyChain(Retired *chain) noexcept
         r->destroy(r);
     }
     destroyFrames = frame.next;
+    // Under the lock: a ~Registry woken by this takes the lock before it frees the registry, so
+    // notify_all never touches freed memory.
+    std::lock_guard lock(m_mutex);
     m_destroying.fetch_sub(1, std::memory_order_release);
     m_destroying.notify_all();
 }

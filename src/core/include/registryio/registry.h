@@ -177,7 +177,7 @@ public:
             running->store(box, detail::announceOrder);
             std::atomic_signal_fence(std::memory_order_seq_cst);
             try {
-                it->invoke.load(detail::announceOrder)(box, &event);
+                it->invoke.load(detail::invokeOrder)(box, &event);
             }
 #if RIO_HAVE_FORCED_UNWIND
             catch (abi::__forced_unwind &) {

@@ -49,8 +49,13 @@ struct HandlerBox : Retired
     bool removed = false;               // unpublished (writer-only)
 };
 
-/// Order of notify's running announcement and invoke load (sequentially consistent under TSan).
+/// Order of notify's running announcement: release, so that on ARM/POWER the previous handler's
+/// loads are done before the next announcement can let a pass free that handler's box (a plain
+/// store on x86); sequentially consistent under TSan.
 inline constexpr std::memory_order announceOrder =
+    RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_release;
+/// Order of notify's invoke load (sequentially consistent under TSan).
+inline constexpr std::memory_order invokeOrder =
     RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_relaxed;
 
 /// The type-erased call of a handler: the box and a pointer to the event.
