@@ -5,6 +5,7 @@
 #include <atomic>
 #include <barrier>
 #include <latch>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -239,11 +240,12 @@ private slots:
     // before it notifies (forced by the test hook): broadcast() returns false, and nothing ran.
     void broadcastFalseWhenTheLastListenerGoesBeforeTheNotify()
     {
-        rio::EventFlags flags(2);
+        auto owned = std::make_unique<rio::EventFlags>(2); // the hook (no captures) reaches it by `target`
+        rio::EventFlags &flags = *owned;
         std::atomic<int> ran{0};
         static rio::EventFlags *target = nullptr;
         static rio::HandlerId victim;
-        target = &flags;
+        target = owned.get();
         victim = flags.add(1, [&ran] { ran.fetch_add(1); });
         flags.record(1);
         rio::detail::setEventFlagsTestHook(

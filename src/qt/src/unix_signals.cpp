@@ -455,7 +455,7 @@ public:
 
     // In a forked child: a wake-up channel of its own on the same fd numbers (so the notifier
     // keeps working), and none of the parent's pending signals.
-    void reopenWakeupInChild() noexcept
+    void reopenWakeupInChild() const noexcept
     {
         int newRead = -1;
         int newWrite = -1;
@@ -544,8 +544,10 @@ public:
         for (int signal = 1; signal < NSIG; ++signal) {
             if (UnixSignals::isCatchable(signal)) {
                 EventFlags::Listeners &listeners = flags->listeners(signal);
-                dropped += listeners.size();
-                listeners.clear();
+                const std::size_t n = listeners.size();
+                if (n > 0)
+                    listeners.clear();
+                dropped += n;
             }
         }
         std::array<bool, NSIG> toRaise{};
@@ -737,7 +739,7 @@ UnixSignals::~UnixSignals()
     // Destroying the listeners releases their subscriptions, restoring dispositions; a signal
     // recorded meanwhile is raised again when SIG_DFL is back (see releaseLocked).
     for (int signal = 1; signal < NSIG; ++signal) {
-        if (isCatchable(signal))
+        if (isCatchable(signal) && !d->flags->listeners(signal).isEmpty())
             d->flags->listeners(signal).clear();
     }
     std::array<bool, NSIG> toRaise{};
