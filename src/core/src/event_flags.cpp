@@ -52,7 +52,7 @@ bool EventFlags::isPending(EventId id) const noexcept
     return contains(id) && m_slots[static_cast<std::size_t>(id)].pending.load(std::memory_order_acquire);
 }
 
-bool EventFlags::broadcastImpl(void (*unheard)(void *, EventId), void *context) noexcept
+bool EventFlags::broadcastImpl(void (*unheard)(void *, EventId), void *context)
 {
     bool reached = false;
     for (int i = 0; i < m_count; ++i) {

@@ -138,13 +138,13 @@ public:
     /// the calling thread, in id order. A pending id without listeners is consumed. Returns true
     /// only if at least one pending event reached a listener (one ran), even when another thread
     /// removes listeners meanwhile.
-    bool broadcast() noexcept { return broadcastImpl(nullptr, nullptr); }
+    bool broadcast() { return broadcastImpl(nullptr, nullptr); }
 
     /// As broadcast(); also calls `unheard(id)` for every pending id it consumed without reaching a
     /// listener, on the calling thread, after that id's notify. `unheard` must not throw.
     template <typename F>
     requires std::is_invocable_v<F &, EventId>
-    bool broadcast(F &&unheard) noexcept
+    bool broadcast(F &&unheard)
     {
         return broadcastImpl(
             [](void *context, EventId id) {
@@ -197,7 +197,7 @@ public:
     }
 
 private:
-    bool broadcastImpl(void (*unheard)(void *, EventId), void *context) noexcept;
+    bool broadcastImpl(void (*unheard)(void *, EventId), void *context);
 
     struct Slot
     {
