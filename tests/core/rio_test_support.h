@@ -17,6 +17,21 @@
 
 namespace rio::test {
 
+#if defined(__SANITIZE_THREAD__)
+#define RIO_TEST_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RIO_TEST_UNDER_TSAN 1
+#endif
+#endif
+#ifndef RIO_TEST_UNDER_TSAN
+#define RIO_TEST_UNDER_TSAN 0
+#endif
+
+/// True in ThreadSanitizer builds, where the core uses sequentially consistent operations and
+/// its fallback fence mode then protects handlers as precisely as the fast modes.
+inline constexpr bool underTsan = RIO_TEST_UNDER_TSAN != 0;
+
 /// True in ThreadSanitizer and AddressSanitizer builds, which run several times slower.
 inline constexpr bool underSanitizer = RIO_TEST_UNDER_SANITIZER != 0;
 

@@ -1,6 +1,9 @@
 // libFuzzer target: reads the input as a sequence of registry operations and checks every result
 // against a reference model (which handlers ran, in which order, how many times, what each call
 // returned, which closures are alive). Any mismatch aborts, which libFuzzer reports as a crash.
+// v2 semantics: a notify skips handlers removed before it reaches them (also by an earlier
+// handler of the same notify) and never sees handlers added during it; a removed handler's
+// closure waits for a reclaiming call of its registry and is never destroyed inside a notify.
 
 #include <registryio/registry.h>
 
@@ -70,6 +73,20 @@ struct GuardSlot
 struct State;
 State *state = nullptr; // the harness is single-threaded; handlers find it here
 
+// The innermost registry call in progress: a closure must never be destroyed while it is a
+// notify (a notify never reclaims; only a writer call does, even inside a handler).
+enum class Call : std::uint8_t { None, Notify, Writer };
+Call innermost = Call::None;
+
+struct CallScope
+{
+    explicit CallScope(Call c) : previous(std::exchange(innermost, c)) { }
+    ~CallScope() { innermost = previous; }
+    CallScope(const CallScope &) = delete;
+    CallScope &operator=(const CallScope &) = delete;
+    Call previous;
+};
+
 constexpr int maxDepth = 2; // nested notifies: event value is the depth
 
 struct State
@@ -134,9 +151,10 @@ struct State
     {
         const std::vector<ModelEntry> snapshot = handlers;
         for (const ModelEntry &e : snapshot) {
+            if (!modelContains(e.id))
+                continue; // removed before this notify reached it
             if (e.once) {
-                if (!fired.insert(e.id).second)
-                    continue;
+                RIO_FUZZ_CHECK(fired.insert(e.id).second);
                 modelErase(e.id); // unpublished before it runs
             }
             expectedCalls.push_back(e.id);
@@ -197,6 +215,7 @@ struct Closure
             return;
         RIO_FUZZ_CHECK(spec->running == 0);
         RIO_FUZZ_CHECK(spec->live > 0);
+        RIO_FUZZ_CHECK(innermost != Call::Notify);
         --spec->live;
     }
 
@@ -223,6 +242,11 @@ void Closure::operator()(const int &depth) const
     st.calls.push_back(spec->id);
     RunningScope running(spec);
     rio::Registry<int> &registry = *st.registry;
+    // Inside a notify; the registry calls below (remove, add, clear) run as writer calls.
+    const bool writes = spec->kind == Kind::RemoveSelf || spec->kind == Kind::RemoveAndWaitSelf ||
+                        spec->kind == Kind::RemoveOther || spec->kind == Kind::AddPlain ||
+                        spec->kind == Kind::Clear;
+    CallScope scope(writes ? Call::Writer : Call::Notify);
     switch (spec->kind) {
     case Kind::Plain:
     case Kind::Count:
@@ -317,9 +341,28 @@ void checkInvariants(State &st)
         RIO_FUZZ_CHECK(st.registry->contains(rio::HandlerId{e.id}));
     RIO_FUZZ_CHECK(!st.registry->contains(rio::HandlerId{st.lastId + 1}));
     RIO_FUZZ_CHECK(!st.registry->contains(rio::HandlerId{}));
-    // Outside any notify nothing can reach a removed handler: its closure is gone already.
+    // A registered handler's closure is alive; a removed one's is alive only while it waits
+    // for reclamation (counted by pendingCount()); those of destroyed registries are gone.
+    std::size_t waiting = 0;
     for (const Spec &s : st.specs) {
         RIO_FUZZ_CHECK(s.running == 0);
+        const bool current = s.generation == st.generation && s.id != 0;
+        const bool registered = current && st.modelContains(s.id);
+        if (registered)
+            RIO_FUZZ_CHECK(s.live == 1);
+        else if (current)
+            RIO_FUZZ_CHECK(s.live == 0 || s.live == 1);
+        else
+            RIO_FUZZ_CHECK(s.live == 0);
+        waiting += current && !registered && s.live == 1 ? 1 : 0;
+    }
+    RIO_FUZZ_CHECK(waiting <= st.registry->pendingCount());
+}
+
+// After synchronize() outside any notify, no removed handler's closure is left.
+void checkReclaimed(State &st)
+{
+    for (const Spec &s : st.specs) {
         const bool registered = s.generation == st.generation && s.id != 0 && st.modelContains(s.id);
         RIO_FUZZ_CHECK(s.live == (registered ? 1 : 0));
     }
@@ -393,6 +436,11 @@ void runOne(State &st, Input &in)
         const rio::HandlerId id = pickId(st, in.byte());
         const bool expected = id.isValid() && st.modelErase(id.value());
         RIO_FUZZ_CHECK(st.registry->removeAndWait(id) == expected);
+        // Whatever it returned, the handler's closure is destroyed by now (nothing runs it).
+        for (const Spec &s : st.specs) {
+            if (s.generation == st.generation && s.id == id.value())
+                RIO_FUZZ_CHECK(s.live == 0);
+        }
         break;
     }
     case 5:
@@ -442,10 +490,12 @@ void runOne(State &st, Input &in)
         st.registry->clear();
         break;
     case 10:
-    case 11:
+    case 11: {
         st.modelNotify(0);
+        CallScope notifying(Call::Notify);
         st.registry->notify(0);
         break;
+    }
     case 12:
         setExceptionMode(st, in.byte() % 4);
         break;
@@ -469,6 +519,7 @@ void runOne(State &st, Input &in)
             RIO_FUZZ_CHECK(threw);
         } else {
             st.registry->synchronize();
+            checkReclaimed(st);
         }
         break;
     }
