@@ -398,15 +398,17 @@ void RegistryCore::clear() noexcept
     Snapshot *cur = head.load(std::memory_order_relaxed);
     if (cur == &m_empty)
         return;
+    // Last entry first, in every array: a notify walking one from the front meets the clear once,
+    // so it calls a prefix of the handlers and skips the rest, never a gap followed by more calls.
     // Older arrays that notifies may still iterate hold only boxes removed now or before.
     for (Retired *r = m_others; r; r = r->next) {
         if (r->kind != Retired::Kind::Snapshot)
             continue;
         auto *old = static_cast<Snapshot *>(r);
-        for (std::uint32_t i = 0; i < old->size; ++i)
+        for (std::uint32_t i = old->size; i-- > 0;)
             old->entries()[i].invoke.store(&skipRemoved, publishOrder);
     }
-    for (std::uint32_t i = 0; i < cur->size; ++i) {
+    for (std::uint32_t i = cur->size; i-- > 0;) {
         Entry &e = cur->entries()[i];
         if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
             continue;
