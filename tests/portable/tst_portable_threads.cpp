@@ -85,6 +85,7 @@ RIO_TEST(onceHandlerRunsOnceUnderConcurrentNotifies)
         registry.add([&always] { always.fetch_add(1); });
         rio::check::Latch start(threadCount);
         std::vector<std::thread> threads;
+        threads.reserve(threadCount);
         for (int t = 0; t < threadCount; ++t)
             threads.emplace_back([&] {
                 start.arrive_and_wait();
@@ -108,6 +109,7 @@ RIO_TEST(exceptionsAreIsolatedOnEveryThread)
     registry.add([](const int &e) { throw e; }, 1);
     registry.add([&after] { after.fetch_add(1); }, 0);
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t)
         threads.emplace_back([&] {
             for (int i = 0; i < 100; ++i)
@@ -147,6 +149,7 @@ RIO_TEST(shortLivedNotifyingThreadsWhileAWriterChurns)
         });
         for (int b = 0; b < batches; ++b) {
             std::vector<std::thread> threads;
+            threads.reserve(threadsPerBatch);
             for (int t = 0; t < threadsPerBatch; ++t)
                 threads.emplace_back([&] {
                     for (int i = 0; i < notifiesPerThread; ++i)
