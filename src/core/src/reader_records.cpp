@@ -35,7 +35,8 @@ ReaderRecord *acquireRecord()
     ReaderRecord *head = recordsHead.load(std::memory_order_relaxed);
     do {
         r->next = head;
-    } while (!recordsHead.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
+    } while (
+        !recordsHead.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
     return r;
 }
 
@@ -92,6 +93,13 @@ ReaderRecord *registerThread() noexcept
 ReaderRecord *firstRecord() noexcept
 {
     return recordsHead.load(std::memory_order_acquire);
+}
+
+std::size_t recordCount() noexcept
+{
+    std::size_t n = 0;
+    forEachRecord([&n](ReaderRecord *) { ++n; });
+    return n;
 }
 
 ReaderRecord *currentRecord() noexcept
