@@ -35,3 +35,20 @@ function(rio_add_test name)
     add_dependencies(rio_sanitize ${name})
   endif()
 endfunction()
+
+# rio_add_fallback_test(<name>): the test <name> again as <name>_fallback, with RIO_FENCE=fallback
+# (readers use sequentially consistent fences, writers no heavy fence), same labels and timeout,
+# so the sanitizer stages also judge the protocol of platforms without membarrier.
+function(rio_add_fallback_test name)
+  if(NOT TARGET ${name})
+    return()
+  endif()
+  get_test_property(${name} LABELS labels)
+  get_test_property(${name} TIMEOUT timeout)
+  get_test_property(${name} ENVIRONMENT env)
+  add_test(NAME ${name}_fallback COMMAND ${name})
+  set_tests_properties(${name}_fallback PROPERTIES TIMEOUT ${timeout} ENVIRONMENT "${env};RIO_FENCE=fallback")
+  if(labels)
+    set_tests_properties(${name}_fallback PROPERTIES LABELS "${labels}")
+  endif()
+endfunction()

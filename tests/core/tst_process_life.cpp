@@ -1,0 +1,253 @@
+// The accidents of a process's life (issue 11, defects 4 and 7): fork() while other threads are
+// inside a notify or writing, and thread cancellation (pthread_exit, pthread_cancel) inside a
+// handler. Every wait that could hang is bounded: a hung child is killed and counted, a hung
+// thread ends the test process with a message.
+#include "rio_hang_guard.h"
+#include "rio_test_support.h"
+
+#include <registryio/registry.h>
+
+#include <QTest>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <latch>
+#include <string>
+#include <thread>
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if __has_include(<registryio/detail/hazard.h>)
+#define RIO_TEST_CORE_V2 1
+#else
+#define RIO_TEST_CORE_V2 0
+#endif
+
+namespace {
+
+// A child that does not exit within 10 s counts as hung and is killed.
+constexpr auto childLimit = std::chrono::seconds(10);
+
+// Waits for `pid` with a bounded poll; returns its exit status, or -1 if it hung (then kills it).
+int waitChild(pid_t pid)
+{
+    const auto deadline = std::chrono::steady_clock::now() + childLimit;
+    int status = 0;
+    for (;;) {
+        const pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1)); // a poll interval, not a sync
+    }
+}
+
+// A closure with a destructor, so reclaim passes run user code while we fork.
+struct Payload
+{
+    std::string text = std::string(40, 'x');
+    void operator()(int) const { }
+};
+
+// Adds and removes on both registries until told to stop (remove, and removeAndWait, whose
+// passes destroy closures, so a fork can catch a writer mid-pass).
+void churn(rio::Registry<int> &r, rio::Registry<int> &r2, const std::atomic<bool> &stop)
+{
+    while (!stop.load(std::memory_order_relaxed)) {
+        r.remove(r.add(Payload{}));
+        r2.removeAndWait(r2.add(Payload{}));
+        r2.remove(r2.add(Payload{}, 1));
+    }
+}
+
+// What the child does: every call must complete; the exit code says which check failed.
+int childWork(rio::Registry<int> &r, rio::Registry<int> &r2, rio::HandlerId blockedId)
+{
+    r.synchronize();
+    if (blockedId.isValid() && !r.removeAndWait(blockedId))
+        return 10;
+    int calls = 0;
+    const rio::HandlerId a = r.add([&calls] { ++calls; });
+    r.notify(0);
+    if (calls != 1)
+        return 11;
+    if (!r.remove(a))
+        return 12;
+    const rio::HandlerId b = r2.add(Payload{});
+    if (!r2.removeAndWait(b))
+        return 13;
+    r2.remove(r2.add(Payload{}));
+    r2.synchronize();
+    r.synchronize();
+    return 0;
+}
+
+} // namespace
+
+class tst_ProcessLife : public QObject
+{
+    Q_OBJECT
+private slots:
+    // Defect 4: a child forked while one thread is blocked inside a notify of `r` and another
+    // churns add/remove on `r` and `r2` can still synchronize, removeAndWait (the blocked
+    // handler too: its thread does not exist in the child), add and remove. v1 hung here.
+    void forkWhileInsideNotifyAndWriting()
+    {
+        const int forks = rio::test::scaled(60, 6);
+        rio::Registry<int> r;
+        rio::Registry<int> r2;
+        std::latch entered(1);
+        std::promise<void> release;
+        std::shared_future<void> released = release.get_future().share();
+        const rio::HandlerId blockedId = r.add([&entered, released] {
+            entered.count_down();
+            released.wait();
+        });
+        std::thread reader([&r] { r.notify(0); });
+        entered.wait();
+        std::atomic<bool> stop{false};
+        std::thread writer([&] { churn(r, r2, stop); });
+
+        int hung = 0;
+        int failed = 0;
+        for (int i = 0; i < forks; ++i) {
+            const pid_t pid = fork();
+            QVERIFY(pid >= 0);
+            if (pid == 0)
+                _exit(childWork(r, r2, blockedId));
+            const int status = waitChild(pid);
+            if (status < 0)
+                ++hung;
+            else if (status != 0)
+                ++failed;
+        }
+        stop.store(true);
+        writer.join();
+        release.set_value();
+        reader.join();
+        QCOMPARE(hung, 0);
+        QCOMPARE(failed, 0);
+        QVERIFY(r.removeAndWait(blockedId));
+    }
+
+    // Defect 4: ~100 children forked while a writer churns (v1: 93 of 100 hung).
+    void forkWithChurningWriter()
+    {
+        const int forks = rio::test::scaled(100, 5);
+        rio::Registry<int> r;
+        rio::Registry<int> r2;
+        std::atomic<bool> stop{false};
+        std::thread writer([&] { churn(r, r2, stop); });
+        std::thread reader([&] {
+            while (!stop.load(std::memory_order_relaxed))
+                r.notify(1);
+        });
+        int hung = 0;
+        int failed = 0;
+        for (int i = 0; i < forks; ++i) {
+            const pid_t pid = fork();
+            QVERIFY(pid >= 0);
+            if (pid == 0)
+                _exit(childWork(r, r2, rio::HandlerId{}));
+            const int status = waitChild(pid);
+            if (status < 0)
+                ++hung;
+            else if (status != 0)
+                ++failed;
+        }
+        stop.store(true);
+        writer.join();
+        reader.join();
+        QCOMPARE(hung, 0);
+        QCOMPARE(failed, 0);
+    }
+
+    // Defect 7: pthread_exit() inside a handler ends the thread (v1 aborted the process:
+    // "exception not rethrown"); the registry is usable and its handler removable afterwards.
+    void pthreadExitInsideHandler()
+    {
+        rio::Registry<int> r;
+        const rio::HandlerId id = r.add([] { pthread_exit(nullptr); });
+        pthread_t t{};
+        QCOMPARE(pthread_create(
+                     &t, nullptr,
+                     +[](void *p) -> void * {
+                         static_cast<rio::Registry<int> *>(p)->notify(1);
+                         return p; // only if notify swallowed the exit
+                     },
+                     &r),
+                 0);
+        void *result = &r;
+        QCOMPARE(pthread_join(t, &result), 0);
+        QCOMPARE(result, nullptr);
+        checkUsableAfter(r, id);
+    }
+
+    // Defect 7: pthread_cancel() of a thread blocked at a cancellation point (read) inside a
+    // handler ends it with PTHREAD_CANCELED; the process does not abort.
+    void pthreadCancelInsideHandler()
+    {
+        rio::Registry<int> r;
+        int fds[2];
+        QCOMPARE(pipe(fds), 0);
+        struct Ctx
+        {
+            rio::Registry<int> *r;
+            std::latch entered{1};
+        } ctx{&r};
+        const int readFd = fds[0];
+        const rio::HandlerId id = r.add([&ctx, readFd] {
+            ctx.entered.count_down();
+            char c = 0;
+            (void)!read(readFd, &c, 1); // nobody writes: blocks until cancelled
+        });
+        pthread_t t{};
+        QCOMPARE(pthread_create(
+                     &t, nullptr,
+                     +[](void *p) -> void * {
+                         static_cast<Ctx *>(p)->r->notify(1);
+                         return nullptr;
+                     },
+                     &ctx),
+                 0);
+        ctx.entered.wait();
+        QCOMPARE(pthread_cancel(t), 0);
+        void *result = nullptr;
+        QCOMPARE(pthread_join(t, &result), 0);
+        QCOMPARE(result, PTHREAD_CANCELED);
+        close(fds[0]);
+        close(fds[1]);
+        checkUsableAfter(r, id);
+    }
+
+private:
+    // The cancelled thread left no section open: removeAndWait returns, nothing stays pending,
+    // and the registry still adds, notifies and removes.
+    static void checkUsableAfter(rio::Registry<int> &r, rio::HandlerId id)
+    {
+        auto waited = std::async(std::launch::async, [&r, id] { return r.removeAndWait(id); });
+        QVERIFY(rio::test::getOrDie(waited, 20, "removeAndWait after a cancelled handler"));
+        r.synchronize();
+#if RIO_TEST_CORE_V2
+        QCOMPARE(r.pendingCount(), std::size_t{0});
+        QCOMPARE(rio::detail::pendingCountAll(), std::size_t{0});
+#endif
+        int calls = 0;
+        const rio::HandlerId other = r.add([&calls] { ++calls; });
+        r.notify(2);
+        QCOMPARE(calls, 1);
+        QVERIFY(r.removeAndWait(other));
+        QCOMPARE(r.size(), std::size_t{0});
+    }
+};
+
+QTEST_APPLESS_MAIN(tst_ProcessLife)
+#include "tst_process_life.moc"
