@@ -77,9 +77,6 @@ RIO_CORE_EXPORT std::size_t recordCount() noexcept;
 /// The heavy fence mode in use.
 RIO_CORE_EXPORT FenceMode fenceMode() noexcept;
 
-/// Reader records ever created (in use or free): bounded by the threads alive at once (tests).
-RIO_CORE_EXPORT std::size_t recordCount() noexcept;
-
 /// A hazard pointer protecting the value of one atomic pointer for the object's lifetime.
 template <typename T>
 class Protected
