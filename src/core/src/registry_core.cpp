@@ -319,9 +319,10 @@ void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
 {
     Snapshot *cur = head.load(std::memory_order_relaxed);
     tombstoneIn(cur, box);
-    // Notifies that started before a copy-on-write still iterate an older array.
+    // Notifies that started before a copy-on-write still iterate an older array. Arrays older
+    // than the box cannot hold it (the common case under add/remove churn): skip their search.
     for (Retired *r = m_others; r; r = r->next) {
-        if (r->kind == Retired::Kind::Snapshot)
+        if (r->kind == Retired::Kind::Snapshot && static_cast<Snapshot *>(r)->version >= box->birth)
             tombstoneIn(static_cast<Snapshot *>(r), box);
     }
     ++cur->dead;
