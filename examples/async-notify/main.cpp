@@ -31,10 +31,11 @@ template <typename F>
 void whenFinished(const QFuture<void> &future, QObject *context, F f)
 {
     auto *watcher = new QFutureWatcher<void>(context);
-    QObject::connect(watcher, &QFutureWatcher<void>::finished, context, [watcher, f = std::move(f)]() mutable {
-        watcher->deleteLater();
-        f();
-    });
+    QObject::connect(watcher, &QFutureWatcher<void>::finished, context,
+                     [watcher, f = std::move(f)]() mutable {
+                         watcher->deleteLater();
+                         f();
+                     });
     watcher->setFuture(future);
 }
 

@@ -5,9 +5,9 @@
 #include <registryio/qt_registry.h>
 
 #include <QFuture>
-#include <QtConcurrent/QtConcurrentRun>
 #include <QPromise>
 #include <QTest>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <atomic>
 #include <exception>

@@ -36,7 +36,8 @@ Page *page() noexcept
         if (q == nullptr)
             return q;
         q->size = sysconf(_SC_PAGESIZE);
-        void *m = mmap(nullptr, static_cast<size_t>(q->size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *m = mmap(nullptr, static_cast<size_t>(q->size), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED) {
             delete q;
             return static_cast<Page *>(nullptr);

@@ -44,7 +44,8 @@ ReaderRecord *acquireRecord()
     ReaderRecord *head = recordsHead.load(std::memory_order_relaxed);
     do {
         r->next = head;
-    } while (!recordsHead.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
+    } while (
+        !recordsHead.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
     recordsCount.fetch_add(1, std::memory_order_relaxed);
     return r;
 }

@@ -8,24 +8,26 @@
 #include <registryio/detail/registry_link.h>
 
 #include <algorithm>
-#include <cstring>
-#include <type_traits>
 #include <chrono>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 namespace rio::detail {
 
 namespace {
 
-constexpr std::size_t passObjects = 64;        // a pass runs once this many objects wait...
-constexpr std::size_t passBytes = 64 * 1024;   // ...or this many bytes
+constexpr std::size_t passObjects = 64;       // a pass runs once this many objects wait...
+constexpr std::size_t passBytes = 64 * 1024;  // ...or this many bytes
 constexpr std::uint32_t compactAfterDead = 8; // tombstones tolerated before compaction
 
-constexpr std::memory_order publishOrder = RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_release;
-constexpr std::memory_order scanOrder = RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acquire;
+constexpr std::memory_order publishOrder =
+    RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_release;
+constexpr std::memory_order scanOrder =
+    RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acquire;
 
 constinit std::atomic<std::size_t> pendingAll{0};
 
@@ -74,7 +76,8 @@ bool tombstoneIn(Snapshot *s, const HandlerBox *box) noexcept
     const auto lo = static_cast<std::uint32_t>(
         std::partition_point(prio, prio + s->size, [p = box->priority](int q) { return q > p; }) - prio);
     const auto hi = static_cast<std::uint32_t>(
-        std::partition_point(prio + lo, prio + s->size, [p = box->priority](int q) { return q >= p; }) - prio);
+        std::partition_point(prio + lo, prio + s->size, [p = box->priority](int q) { return q >= p; }) -
+        prio);
     const auto index = static_cast<std::uint32_t>(std::lower_bound(id + lo, id + hi, box->id.value()) - id);
     if (index == hi || id[index] != box->id.value())
         return false;
@@ -169,11 +172,13 @@ Snapshot *RegistryCore::createSnapshot(std::size_t capacity)
 {
     if (capacity > std::numeric_limits<std::uint32_t>::max() / 2)
         throw std::length_error("rio::Registry: too many handlers");
-    const std::size_t bytes = sizeof(Snapshot) + capacity * (sizeof(Entry) + sizeof(std::uint64_t) + sizeof(int));
+    const std::size_t bytes =
+        sizeof(Snapshot) + capacity * (sizeof(Entry) + sizeof(std::uint64_t) + sizeof(int));
     auto *s = new (::operator new(bytes)) Snapshot;
     s->kind = Retired::Kind::Snapshot;
     s->destroy = &freeSnapshot;
-    s->bytes = static_cast<std::uint32_t>(std::min<std::size_t>(bytes, std::numeric_limits<std::uint32_t>::max()));
+    s->bytes =
+        static_cast<std::uint32_t>(std::min<std::size_t>(bytes, std::numeric_limits<std::uint32_t>::max()));
     s->capacity = static_cast<std::uint32_t>(capacity);
     return s;
 }
@@ -203,8 +208,8 @@ Snapshot *RegistryCore::copyLocked(std::size_t capacity, const HandlerBox *inser
         auto runs = [&](auto *to, const auto *from) {
             using T = std::remove_pointer_t<decltype(to)>;
             std::memcpy(static_cast<void *>(to), static_cast<const void *>(from), at * sizeof(T));
-            std::memcpy(static_cast<void *>(to + at + (insert != nullptr ? 1 : 0)), static_cast<const void *>(from + at),
-                        (cur->size - at) * sizeof(T));
+            std::memcpy(static_cast<void *>(to + at + (insert != nullptr ? 1 : 0)),
+                        static_cast<const void *>(from + at), (cur->size - at) * sizeof(T));
         };
         runs(out, cur->entries());
         runs(outId, ids(cur));
@@ -267,10 +272,11 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
     const int *curPriority = cur == &m_empty ? nullptr : priorities(cur);
     // After every entry of equal or higher priority (registration order within a priority).
     const auto pos = static_cast<std::uint32_t>(
-        curPriority == nullptr ? 0
-                               : std::partition_point(curPriority, curPriority + cur->size,
-                                                      [priority](int p) { return p >= priority; }) -
-                curPriority);
+        curPriority == nullptr
+            ? 0
+            : std::partition_point(curPriority, curPriority + cur->size, [priority](int p) {
+                  return p >= priority;
+              }) - curPriority);
     box->priority = priority;
     box->core = this;
     box->kind = Retired::Kind::Handler;
@@ -444,7 +450,8 @@ void RegistryCore::replaceCallback(CallbackBox *box) noexcept
     std::unique_lock lock(m_mutex);
     if (box != nullptr)
         box->kind = Retired::Kind::Callback;
-    CallbackBox *old = callback.exchange(box, RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acq_rel);
+    CallbackBox *old =
+        callback.exchange(box, RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acq_rel);
     if (old != nullptr) {
         retireLocked(old);
         if (passDueLocked())

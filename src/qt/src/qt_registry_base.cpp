@@ -93,7 +93,6 @@ void QtRegistryBase::detachShared() noexcept
         m_control->detach();
 }
 
-
 bool QtRegistryBase::removeThroughLink(void *registry, HandlerId id) noexcept
 {
     return static_cast<QtRegistryBase *>(registry)->removeHandler(id, true);

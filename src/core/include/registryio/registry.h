@@ -49,8 +49,7 @@ struct TypedBox final : HandlerBox
     TypedBox(std::in_place_t, G &&g) : fn(std::forward<G>(g))
     {
         bytes = sizeof(TypedBox);
-        if constexpr (std::is_trivially_destructible_v<F> &&
-                      alignof(F) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__)
+        if constexpr (std::is_trivially_destructible_v<F> && alignof(F) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__)
             destroy = &freePlainBox;
         else
             destroy = [](Retired *r) noexcept { delete static_cast<TypedBox *>(r); };
@@ -169,8 +168,8 @@ public:
         detail::hazard::Protected<detail::Snapshot> snapshot(m_core.head);
         const detail::Snapshot *s = snapshot.get();
         std::atomic<const void *> *running = snapshot.running();
-        for (const detail::Entry *it = s->entries(), *end = s->end.load(std::memory_order_acquire);
-             it != end; ++it) {
+        for (const detail::Entry *it = s->entries(), *end = s->end.load(std::memory_order_acquire); it != end;
+             ++it) {
             // Announce the call before reading whether the handler is still there: a remover
             // either sees this or makes us read skipRemoved (the heavy fence orders both sides).
             detail::HandlerBox *box = it->box;
@@ -200,22 +199,35 @@ public:
     {
         if (detail::isEmptyCallable(callback))
             throw std::invalid_argument("rio::Registry::setExceptionHandler: the callback is empty");
-        m_core.replaceCallback(new detail::TypedCallback<std::decay_t<F>>(std::in_place, std::forward<F>(callback)));
+        m_core.replaceCallback(
+            new detail::TypedCallback<std::decay_t<F>>(std::in_place, std::forward<F>(callback)));
     }
 
     /// Removes the exception callback; failures are then silently isolated.
-    void clearExceptionHandler() noexcept { m_core.replaceCallback(nullptr); }
+    void clearExceptionHandler() noexcept
+    {
+        m_core.replaceCallback(nullptr);
+    }
 
     /// Waits until no notify of this registry that began before the call on another thread can
     /// still reach a removed handler, and destroys what that releases. From inside a handler it
     /// does not wait for its own notify.
-    void synchronize() noexcept { m_core.synchronize(); }
+    void synchronize() noexcept
+    {
+        m_core.synchronize();
+    }
 
     /// The capacity hint given at construction.
-    [[nodiscard]] std::size_t capacityHint() const noexcept { return m_core.capacityHint(); }
+    [[nodiscard]] std::size_t capacityHint() const noexcept
+    {
+        return m_core.capacityHint();
+    }
 
     /// Removed handlers and arrays of this registry not yet destroyed (diagnostics, tests).
-    [[nodiscard]] std::size_t pendingCount() const noexcept { return m_core.pendingCount(); }
+    [[nodiscard]] std::size_t pendingCount() const noexcept
+    {
+        return m_core.pendingCount();
+    }
 
 private:
     template <typename F>

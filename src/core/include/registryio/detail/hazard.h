@@ -39,15 +39,19 @@ struct alignas(64) ReaderRecord
     ReaderRecord *next = nullptr;   // immutable once linked into the global list
 
     [[nodiscard]] std::atomic<const void *> &hazard(std::uint32_t d) noexcept { return cells[d]; }
-    [[nodiscard]] std::atomic<const void *> &running(std::uint32_t d) noexcept { return cells[slotCount + d]; }
+    [[nodiscard]] std::atomic<const void *> &running(std::uint32_t d) noexcept
+    {
+        return cells[slotCount + d];
+    }
 };
-static_assert(sizeof(std::atomic<const void *>) * slotCount == 64, "a record's hazard cells fill one 64-byte line");
+static_assert(sizeof(std::atomic<const void *>) * slotCount == 64,
+              "a record's hazard cells fill one 64-byte line");
 
 /// How writers fence and readers enter; chosen once at start-up (RIO_FENCE overrides).
 enum class FenceMode : std::uint8_t {
-    Fallback,   ///< no heavy fence: readers use a sequentially consistent fence, out of line
-    Membarrier, ///< Linux membarrier(PRIVATE_EXPEDITED)
-    Ipi,        ///< an mprotect-induced TLB shootdown (x86 only)
+    Fallback,                 ///< no heavy fence: readers use a sequentially consistent fence, out of line
+    Membarrier,               ///< Linux membarrier(PRIVATE_EXPEDITED)
+    Ipi,                      ///< an mprotect-induced TLB shootdown (x86 only)
     FlushProcessWriteBuffers, ///< Windows
 };
 
@@ -125,10 +129,16 @@ public:
     Protected &operator=(const Protected &) = delete;
 
     /// The protected value: valid until this object is destroyed.
-    [[nodiscard]] T *get() const noexcept { return m_value; }
+    [[nodiscard]] T *get() const noexcept
+    {
+        return m_value;
+    }
 
     /// Where the section announces the handler it is about to call (see Registry::notify).
-    [[nodiscard]] std::atomic<const void *> *running() const noexcept { return m_running; }
+    [[nodiscard]] std::atomic<const void *> *running() const noexcept
+    {
+        return m_running;
+    }
 
 private:
     // The out-of-line entry's protect loop: sequentially consistent, right in every mode.

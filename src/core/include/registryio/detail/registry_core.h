@@ -42,11 +42,11 @@ struct HandlerBox : Retired
 {
     HandlerId id;
     int priority = 0;
-    std::uint64_t birth = 0;            // version of the first snapshot that holds it
-    std::uint64_t death = ~0ull;        // version of the first snapshot that does not
-    RegistryCore *core = nullptr;       // its registry (once-handlers, failure reports)
-    std::atomic<bool> fired{false};     // once-handlers only
-    bool removed = false;               // unpublished (writer-only)
+    std::uint64_t birth = 0;        // version of the first snapshot that holds it
+    std::uint64_t death = ~0ull;    // version of the first snapshot that does not
+    RegistryCore *core = nullptr;   // its registry (once-handlers, failure reports)
+    std::atomic<bool> fired{false}; // once-handlers only
+    bool removed = false;           // unpublished (writer-only)
 };
 
 /// Order of notify's running announcement: release, so that on ARM/POWER the previous handler's
@@ -142,7 +142,8 @@ private:
     };
 
     Snapshot *createSnapshot(std::size_t capacity);
-    Snapshot *copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt, Invoke invoke);
+    Snapshot *copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt,
+                         Invoke invoke);
     void publishLocked(Snapshot *next) noexcept;
     void compactLocked(bool force = false) noexcept;
     HandlerBox *findLocked(HandlerId id) const noexcept;
