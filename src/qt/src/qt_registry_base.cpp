@@ -216,6 +216,9 @@ void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRe
               token(std::move(other.token))
         {
             RIO_TSAN_RELEASE(this);
+            // The moved-from one may be destroyed on another thread (Qt drops its last reference
+            // to a queued functor wherever that happens): its destructor acquires this.
+            RIO_TSAN_RELEASE(&other);
         }
         Watch(const Watch &other) noexcept
             : TsanHandover(other), id(other.id), control(other.control), token(other.token)
