@@ -15,20 +15,21 @@ jobs=$(nproc)
 export QT_QPA_PLATFORM=offscreen
 export CTEST_OUTPUT_ON_FAILURE=1
 
-configure() { # dir, extra cmake args...
-  local dir=$1; shift
-  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIO_WERROR=ON "$@" >/dev/null
-}
-
-# Only the Core and the portable tests: what the libc++ and MinGW stages build.
-core_only=(-DRIO_BUILD_QT=OFF -DRIO_BUILD_QML=OFF -DRIO_BUILD_TESTS=OFF -DRIO_BUILD_EXAMPLES=OFF
-  -DRIO_BUILD_BENCHMARKS=OFF -DRIO_BUILD_PORTABLE_TESTS=ON)
-# Ccache when installed (it only makes reruns cheaper).
+# Ccache when installed (it only makes reruns cheaper), for every stage.
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 
+configure() { # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIO_WERROR=ON \
+    "${launcher[@]}" "$@" >/dev/null
+}
+
+# Only the Core and the portable tests: what the libc++ and MinGW stages build.
+core_only=(-DRIO_BUILD_QT=OFF -DRIO_BUILD_QML=OFF -DRIO_BUILD_TESTS=OFF -DRIO_BUILD_EXAMPLES=OFF
+  -DRIO_BUILD_BENCHMARKS=OFF -DRIO_BUILD_PORTABLE_TESTS=ON)
 for stage in $stages; do
   echo "=== stage: $stage"
   stage_start=$SECONDS
@@ -57,7 +58,7 @@ for stage in $stages; do
     libcxx)
       # clang 14 with libc++ 14, as on macOS (whose libc++ also lacks std::jthread before 18).
       # Qt is built against libstdc++ here, so only the Core and its portable tests.
-      configure "$root/build/test-libcxx" -DCMAKE_CXX_COMPILER=clang++-14 "${launcher[@]}" \
+      configure "$root/build/test-libcxx" -DCMAKE_CXX_COMPILER=clang++-14 \
         -DCMAKE_CXX_FLAGS=-stdlib=libc++ -DCMAKE_EXE_LINKER_FLAGS=-stdlib=libc++ \
         -DCMAKE_SHARED_LINKER_FLAGS=-stdlib=libc++ "${core_only[@]}"
       cmake --build "$root/build/test-libcxx" -j "$jobs" --target rio_portable
@@ -79,7 +80,7 @@ for stage in $stages; do
         shared=OFF
         [[ $variant == shared ]] && shared=ON
         dir="$mingw_dir/$variant"
-        configure "$dir" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" "${launcher[@]}" \
+        configure "$dir" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" \
           -DBUILD_SHARED_LIBS=$shared -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$dir/bin" "${core_only[@]}"
         cmake --build "$dir" -j "$jobs" --target rio_portable
         # The MinGW runtime DLLs next to the executables (and the Core DLL, in the DLL build).

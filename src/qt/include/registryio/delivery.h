@@ -1,14 +1,53 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+
 namespace rio {
 
 /// How queued deliveries of one handler are batched: every event, or only the newest pending one.
 enum class Delivery {
-    /// Every notify queues its own delivery (the default).
+    /// Every notify queues its own delivery (the default), up to DeliveryOptions::capacity.
     Every,
     /// Coalesced: at most one pending delivery per handler; a newer event replaces its payload,
-    /// and the last event is always delivered.
+    /// and the last event is always delivered. Uses no memory per event.
     Latest,
+};
+
+/// What a queued delivery does when its handler already has `capacity` deliveries waiting.
+enum class Overflow {
+    /// The oldest waiting delivery is dropped for the new one (the default: a UI wants the
+    /// newest data).
+    DropOldest,
+    /// The new delivery is dropped; the waiting ones stay.
+    DropNewest,
+    /// The notifying thread waits up to DeliveryOptions::blockTimeout for room, then drops the
+    /// new delivery. Never waits on the receiver's own thread (it drops the new one there).
+    Block,
+};
+
+/// The options of a handler's queued deliveries. Dropped deliveries are counted
+/// (QtRegistryBase::droppedCount), signalled (QtRegistryBase::deliveriesDropped) and logged to
+/// the `registryio` category at most once a second per registry: never silent.
+struct DeliveryOptions
+{
+    /// The default capacity: a runaway producer stops growing memory at about this many waiting
+    /// events per handler (16-32 bytes each for a small event), far above what a responsive
+    /// receiver ever has waiting.
+    static constexpr std::size_t DefaultCapacity = 1'000'000;
+
+    /// Every (queue each event) or Latest (coalesce to the newest).
+    Delivery delivery = Delivery::Every;
+    /// Every: the most deliveries that wait for this handler at once; 0 means unbounded (as a
+    /// Qt queued connection).
+    std::size_t capacity = DefaultCapacity;
+    /// Every: what happens when `capacity` deliveries already wait.
+    Overflow overflow = Overflow::DropOldest;
+    /// Overflow::Block: the longest a notifying thread waits for room.
+    std::chrono::milliseconds blockTimeout{1000};
+    /// Latest: the shortest time between two deliveries to this handler (0: the next event-loop
+    /// turn). Events in between are coalesced; the newest is always delivered.
+    std::chrono::milliseconds minInterval{0};
 };
 
 } // namespace rio

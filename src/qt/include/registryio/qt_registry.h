@@ -71,28 +71,42 @@ public:
     template <QtHandlerFor<E> F>
     HandlerId add(F &&handler, int priority = 0)
     {
-        return addImpl(nullptr, std::forward<F>(handler), priority, Qt::DirectConnection, Delivery::Every,
-                       false);
+        return addImpl(nullptr, std::forward<F>(handler), priority, Qt::DirectConnection, {}, false);
     }
 
     /// Registers `handler` to run on `context`'s thread as `type` says (Auto: directly when
     /// notified on that thread, queued otherwise; Queued; BlockingQueued: the notifier waits, and
     /// a notify from the context's own thread is refused and reported; Direct: on the notifying
-    /// thread). `delivery` Latest coalesces queued deliveries. Removed when `context` dies.
-    /// Throws std::invalid_argument for a null context, an empty callable, an unknown type, or
-    /// Latest with Direct or BlockingQueued.
+    /// thread). `options` bound and coalesce queued deliveries (see DeliveryOptions). Removed when
+    /// `context` dies. Throws std::invalid_argument for a null context, an empty callable, an
+    /// unknown type, or Latest with Direct or BlockingQueued.
     template <QtHandlerFor<E> F>
     HandlerId add(QObject *context, F &&handler, int priority = 0,
-                  Qt::ConnectionType type = Qt::AutoConnection, Delivery delivery = Delivery::Every)
+                  Qt::ConnectionType type = Qt::AutoConnection, DeliveryOptions options = {})
     {
-        return addImpl(requireContext(context), std::forward<F>(handler), priority, type, delivery, false);
+        return addImpl(requireContext(context), std::forward<F>(handler), priority, type, options, false);
     }
 
-    /// As add(context, handler, priority, Qt::AutoConnection, delivery).
+    /// As add(context, handler, priority, type, DeliveryOptions{.delivery = delivery}).
+    template <QtHandlerFor<E> F>
+    HandlerId add(QObject *context, F &&handler, int priority, Qt::ConnectionType type, Delivery delivery)
+    {
+        return add(context, std::forward<F>(handler), priority, type, DeliveryOptions{.delivery = delivery});
+    }
+
+    /// As add(context, handler, priority, Qt::AutoConnection, options).
+    template <QtHandlerFor<E> F>
+    HandlerId add(QObject *context, F &&handler, int priority, DeliveryOptions options)
+    {
+        return add(context, std::forward<F>(handler), priority, Qt::AutoConnection, options);
+    }
+
+    /// As add(context, handler, priority, Qt::AutoConnection, DeliveryOptions{.delivery = delivery}).
     template <QtHandlerFor<E> F>
     HandlerId add(QObject *context, F &&handler, int priority, Delivery delivery)
     {
-        return add(context, std::forward<F>(handler), priority, Qt::AutoConnection, delivery);
+        return add(context, std::forward<F>(handler), priority, Qt::AutoConnection,
+                   DeliveryOptions{.delivery = delivery});
     }
 
     /// Registers a member function of `receiver` (which is also the context), like QObject::connect.
@@ -101,20 +115,29 @@ public:
         (std::is_invocable_v<Method, Receiver *, const E &> ||
          std::is_invocable_v<Method, Receiver *>)HandlerId
         add(Receiver *receiver, Method method, int priority = 0, Qt::ConnectionType type = Qt::AutoConnection,
-            Delivery delivery = Delivery::Every)
+            DeliveryOptions options = {})
     {
         if (method == nullptr)
             throw std::invalid_argument("rio::QtRegistry::add: the member function is null");
         return add(static_cast<QObject *>(requireContext(receiver)), bindMember(receiver, method), priority,
-                   type, delivery);
+                   type, options);
+    }
+
+    /// As add(receiver, method, priority, type, DeliveryOptions{.delivery = delivery}).
+    template <typename Receiver, typename Method>
+    requires std::derived_from<Receiver, QObject> && std::is_member_function_pointer_v<Method> &&
+        (std::is_invocable_v<Method, Receiver *, const E &> ||
+         std::is_invocable_v<Method, Receiver *>)HandlerId
+        add(Receiver *receiver, Method method, int priority, Qt::ConnectionType type, Delivery delivery)
+    {
+        return add(receiver, method, priority, type, DeliveryOptions{.delivery = delivery});
     }
 
     /// Registers a handler that runs at most once, on the notifying thread.
     template <QtHandlerFor<E> F>
     HandlerId addOnce(F &&handler, int priority = 0)
     {
-        return addImpl(nullptr, std::forward<F>(handler), priority, Qt::DirectConnection, Delivery::Every,
-                       true);
+        return addImpl(nullptr, std::forward<F>(handler), priority, Qt::DirectConnection, {}, true);
     }
 
     /// Registers a handler that runs at most once, on `context`'s thread (see add()).
@@ -122,8 +145,7 @@ public:
     HandlerId addOnce(QObject *context, F &&handler, int priority = 0,
                       Qt::ConnectionType type = Qt::AutoConnection)
     {
-        return addImpl(requireContext(context), std::forward<F>(handler), priority, type, Delivery::Every,
-                       true);
+        return addImpl(requireContext(context), std::forward<F>(handler), priority, type, {}, true);
     }
 
     /// As add(handler, priority); destroying the returned guard removes the handler.
@@ -133,16 +155,31 @@ public:
         return HandlerGuard(m_link, add(std::forward<F>(handler), priority));
     }
 
-    /// As add(context, handler, priority, type, delivery); the guard removes the handler.
+    /// As add(context, handler, priority, type, options); the guard removes the handler.
     template <QtHandlerFor<E> F>
     [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, int priority = 0,
                                          Qt::ConnectionType type = Qt::AutoConnection,
-                                         Delivery delivery = Delivery::Every)
+                                         DeliveryOptions options = {})
+    {
+        return HandlerGuard(m_link, add(context, std::forward<F>(handler), priority, type, options));
+    }
+
+    /// As addScoped(context, handler, priority, type, DeliveryOptions{.delivery = delivery}).
+    template <QtHandlerFor<E> F>
+    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, int priority, Qt::ConnectionType type,
+                                         Delivery delivery)
     {
         return HandlerGuard(m_link, add(context, std::forward<F>(handler), priority, type, delivery));
     }
 
-    /// As addScoped(context, handler, priority, Qt::AutoConnection, delivery).
+    /// As addScoped(context, handler, priority, Qt::AutoConnection, options).
+    template <QtHandlerFor<E> F>
+    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, int priority, DeliveryOptions options)
+    {
+        return HandlerGuard(m_link, add(context, std::forward<F>(handler), priority, options));
+    }
+
+    /// As addScoped(context, handler, priority, Qt::AutoConnection, DeliveryOptions{.delivery = delivery}).
     template <QtHandlerFor<E> F>
     [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, int priority, Delivery delivery)
     {
@@ -286,8 +323,19 @@ private:
         };
     }
 
-    static void validate(Qt::ConnectionType type, Delivery delivery)
+    static void validate(Qt::ConnectionType type, const DeliveryOptions &options)
     {
+        const Delivery delivery = options.delivery;
+        if (delivery != Delivery::Every && delivery != Delivery::Latest)
+            throw std::invalid_argument("rio::QtRegistry::add: unknown Delivery value");
+        if (options.overflow != Overflow::DropOldest && options.overflow != Overflow::DropNewest &&
+            options.overflow != Overflow::Block)
+            throw std::invalid_argument("rio::QtRegistry::add: unknown Overflow value");
+        if (options.blockTimeout.count() < 0 || options.minInterval.count() < 0)
+            throw std::invalid_argument("rio::QtRegistry::add: blockTimeout and minInterval must not be "
+                                        "negative");
+        if (options.minInterval.count() > 0 && delivery != Delivery::Latest)
+            throw std::invalid_argument("rio::QtRegistry::add: minInterval needs Delivery::Latest");
         switch (type) {
         case Qt::AutoConnection:
         case Qt::QueuedConnection:
@@ -308,17 +356,21 @@ private:
     }
 
     template <typename F>
-    HandlerId addImpl(QObject *context, F &&handler, int priority, Qt::ConnectionType type, Delivery delivery,
-                      bool once)
+    HandlerId addImpl(QObject *context, F &&handler, int priority, Qt::ConnectionType type,
+                      const DeliveryOptions &options, bool once)
     {
         if (detail::isEmptyCallable(handler))
             throw std::invalid_argument("rio::QtRegistry::add: the handler is empty");
-        validate(type, delivery);
+        validate(type, options);
         auto h = std::make_shared<detail::QtHandlerImpl<E, std::decay_t<F>>>(std::in_place,
                                                                              std::forward<F>(handler));
         h->priority = priority;
         h->type = type;
-        h->delivery = delivery;
+        h->delivery = options.delivery;
+        h->capacity = options.capacity;
+        h->overflow = options.overflow;
+        h->blockTimeout = options.blockTimeout;
+        h->minInterval = options.minInterval;
         h->once = once;
         h->control = m_control;
         h->hasContext = context != nullptr;

@@ -16,6 +16,7 @@
 #include <QThread>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <latch>
@@ -147,6 +148,10 @@ struct RIO_QT_EXPORT QtHandlerCore
     int priority = 0;
     Qt::ConnectionType type = Qt::DirectConnection;
     Delivery delivery = Delivery::Every;
+    std::size_t capacity = DeliveryOptions::DefaultCapacity; // Every: 0 = unbounded
+    Overflow overflow = Overflow::DropOldest;
+    std::chrono::milliseconds blockTimeout{1000};
+    std::chrono::milliseconds minInterval{0}; // Latest
     bool once = false;
     bool hasContext = false;
     std::atomic<bool> armed{false};     // set once `id` is assigned
