@@ -644,8 +644,14 @@ void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
             compactLocked(/*force=*/true);
         }
         const PassResult r = pass(lock, spins <= 1, box, awaitSeq);
-        if (!r.blockedByOthers)
+        if (!r.blockedByOthers) {
+            // The awaited box was found, so this pass destroyed it (or it runs only on this
+            // thread): done, without touching the registry again. A ~Registry that waited for
+            // this pass's destruction may free the registry the moment it finished.
+            if (box != nullptr)
+                return;
             return waitForOtherDestruction();
+        }
         backoff(spins);
     }
     lock.unlock();
