@@ -4,12 +4,15 @@
 #include <registryio/qt_registry_base.h>
 
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QFutureWatcher>
 #include <QThread>
 #include <QtGlobal>
 
+#include <algorithm>
 #include <climits>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <new>
 #include <stdexcept>
@@ -81,6 +84,24 @@ void QtRegistryBase::reportFailure(const ExceptionInfo &info) noexcept
     try {
         qCWarning(lcRegistryIO).nospace().noquote()
             << "handler " << info.handlerId.value() << " failed: " << message;
+    } catch (...) {
+    }
+}
+
+void QtRegistryBase::reportDropped(HandlerId id, quint64 total) noexcept
+{
+    try {
+        Q_EMIT deliveriesDropped(id, total);
+    } catch (...) {
+    }
+    // The log at most once a second per registry: a flood must not become a flood of warnings.
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    qint64 last = m_lastDropLog.load(std::memory_order_relaxed);
+    if (now - last < 1000 || !m_lastDropLog.compare_exchange_strong(last, now))
+        return;
+    try {
+        qCWarning(lcRegistryIO).nospace() << "handler " << id.value() << ": " << total
+                                          << " queued deliveries dropped so far (its queue is full)";
     } catch (...) {
     }
 }
@@ -165,6 +186,15 @@ void QtRegistryControl::reportMessage(HandlerId id, const char *message) noexcep
     } catch (...) {
         reportCurrentException(id);
     }
+}
+
+void QtRegistryControl::reportDropped(HandlerId id, std::uint64_t total) noexcept
+{
+    QtRegistryBase *r = enter();
+    if (r == nullptr)
+        return;
+    r->reportDropped(id, total);
+    leave();
 }
 
 bool QtRegistryControl::remove(HandlerId id, bool cancel) noexcept
@@ -312,58 +342,235 @@ struct MailboxDrain : TsanHandover
 
 } // namespace
 
-void QtMailboxes::enqueue(QThread *thread, QObject *context, std::unique_ptr<MailItem> item)
+void QtMailboxes::enqueue(QThread *thread, QObject *context, std::shared_ptr<QtHandlerCore> handler)
 {
-    bool idle = false;
+    bool post = false;
     {
         std::lock_guard lock(m_mutex);
-        auto [it, inserted] = m_boxes.try_emplace(thread);
-        Box &box = it->second;
-        MailItem *raw = item.release();
-        if (box.tail != nullptr)
-            box.tail->next = raw;
-        else
-            box.head = raw;
-        box.tail = raw;
-        idle = inserted;
+        std::unique_ptr<Box> &box = m_boxes[thread];
+        if (!box)
+            box = std::make_unique<Box>();
+        box->incoming.push_back(std::move(handler));
+        post = !std::exchange(box->posted, true);
     }
-    if (idle) {
+    if (post) {
         [[maybe_unused]] const TsanPostScope posting;
         QMetaObject::invokeMethod(context, MailboxDrain(shared_from_this(), thread), Qt::QueuedConnection);
     }
 }
 
-MailItem *QtMailboxes::take(QThread *thread) noexcept
+namespace {
+
+// What the draining thread found for one listed handler.
+enum class Batch { Ready, Done };
+
+// On the draining thread: makes sure the handler's batch has an event, or says it is done here
+// (no more work, cancelled, or its context moved and it was listed where it lives now).
+Batch refill(QtMailboxes &boxes, const std::shared_ptr<QtHandlerCore> &h, QThread *here,
+             std::uint64_t &report, std::size_t *waiting = nullptr) noexcept
 {
-    std::lock_guard lock(m_mutex);
-    auto it = m_boxes.find(thread);
-    if (it == m_boxes.end())
-        return nullptr;
-    MailItem *head = it->second.head;
-    m_boxes.erase(it);
-    return head;
+    std::unique_ptr<QtHandlerCore::Garbage> garbage; // destroyed after the lock is released
+    std::lock_guard lock(h->mutex);
+    if (h->cancelled.load(std::memory_order_acquire) || h->context == nullptr) {
+        garbage = h->clearQueue();
+        h->listed = false;
+        return Batch::Done;
+    }
+    if (h->context->thread() != here) {
+        h->returnBatch();
+        try {
+            boxes.enqueue(h->context->thread(), h->context, h);
+        } catch (...) {
+            garbage = h->clearQueue();
+            h->listed = false;
+        }
+        return Batch::Done;
+    }
+    h->resends = 0;
+    if (waiting != nullptr)
+        *waiting += h->waitingCount();
+    const std::uint64_t dropped = h->dropped.load(std::memory_order_relaxed);
+    if (dropped != h->droppedReported) {
+        h->droppedReported = dropped;
+        report = dropped;
+    }
+    if (!h->batchEmpty())
+        return Batch::Ready;
+    // A few dozen at a time: the notifiers wait for this lock, and a dropped-oldest event is
+    // one that has not been taken yet.
+    if (h->takeBatch(32) != 0 && h->blockedProducers != 0)
+        h->room.notify_all();
+    if (!h->batchEmpty())
+        return Batch::Ready;
+    h->listed = false;
+    return Batch::Done;
 }
+
+} // namespace
 
 void QtMailboxes::drain(QThread *thread) noexcept
 {
-    for (MailItem *item = take(thread); item != nullptr;) {
-        MailItem *next = std::exchange(item->next, nullptr);
-        item->deliver(std::unique_ptr<MailItem>(item));
-        item = next;
+    Box *box = nullptr;
+    {
+        std::lock_guard lock(m_mutex);
+        auto it = m_boxes.find(thread);
+        if (it == m_boxes.end())
+            return;
+        box = it->second.get();
+        box->posted = false;
+        for (auto &h : box->incoming)
+            box->active.push_back(std::move(h));
+        box->incoming.clear();
+    }
+    // A handler may run a nested event loop (a modal dialog) that waits for a later delivery:
+    // one more drain event lets that loop go on with this box. Found empty later, it costs
+    // one event per drain.
+    for (const auto &h : box->active) {
+        if (!h)
+            continue;
+        std::lock_guard handlerLock(h->mutex);
+        if (h->context == nullptr || h->context->thread() != thread)
+            continue;
+        {
+            std::lock_guard lock(m_mutex);
+            if (std::exchange(box->posted, true))
+                break;
+        }
+        [[maybe_unused]] const TsanPostScope posting;
+        QMetaObject::invokeMethod(h->context, MailboxDrain(shared_from_this(), thread), Qt::QueuedConnection);
+        break;
+    }
+    ++box->depth;
+    ++box->epoch;
+    // The deliveries of one drain: what waits when it starts (later ones may join in), so the
+    // event loop gets a turn between two drains however fast the notifiers are. A delivery is
+    // never later than a Qt event posted after its notify: what is left waits for the drain
+    // event posted above, which is ahead of those.
+    std::size_t budget = 0;
+    bool counted = false;
+    // Merged in notify order; within one notify, higher priority first, then listing order.
+    struct Entry
+    {
+        std::uint64_t sequence;
+        int priority;
+        std::size_t index;
+        bool operator>(const Entry &o) const noexcept
+        {
+            if (sequence != o.sequence)
+                return sequence > o.sequence;
+            if (priority != o.priority)
+                return priority < o.priority;
+            return index > o.index;
+        }
+    };
+    std::vector<Entry> heap;
+    const auto report = [](const std::shared_ptr<QtHandlerCore> &h, std::uint64_t total) {
+        if (total != 0)
+            h->control->reportDropped(h->id, total);
+    };
+    bool rebuild = true;
+    while (rebuild && (!counted || budget > 0)) {
+        rebuild = false;
+        // Every active handler with an event waiting; the others leave the list (a null entry
+        // is one that left it in an earlier round).
+        heap.clear();
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < box->active.size(); ++i) {
+            std::shared_ptr<QtHandlerCore> h = std::move(box->active[i]);
+            if (!h)
+                continue;
+            std::uint64_t dropped = 0;
+            const Batch b = refill(*this, h, thread, dropped, counted ? nullptr : &budget);
+            report(h, dropped);
+            if (b == Batch::Done)
+                continue;
+            heap.push_back({h->batchFront(), h->priority, kept});
+            box->active[kept++] = std::move(h);
+        }
+        box->active.resize(kept);
+        counted = true;
+        std::make_heap(heap.begin(), heap.end(), std::greater<>());
+        while (!heap.empty() && budget > 0) {
+            std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+            const std::size_t index = heap.back().index;
+            heap.pop_back();
+            const std::shared_ptr<QtHandlerCore> h = box->active[index];
+            const unsigned epoch = box->epoch;
+            h->deliverBatchFront();
+            --budget;
+            if (box->epoch != epoch) {
+                rebuild = true; // a nested event loop drained this box meanwhile
+                break;
+            }
+            std::uint64_t dropped = 0;
+            if (refill(*this, h, thread, dropped) == Batch::Ready) {
+                heap.push_back({h->batchFront(), h->priority, index});
+                std::push_heap(heap.begin(), heap.end(), std::greater<>());
+            } else {
+                box->active[index].reset(); // done here (or listed where its context moved)
+            }
+            report(h, dropped);
+        }
+    }
+    if (--box->depth != 0)
+        return; // the outer drain goes on with what is left
+    std::vector<std::shared_ptr<QtHandlerCore>> left;
+    for (auto &h : box->active)
+        if (h)
+            left.push_back(std::move(h));
+    box->active.clear();
+    {
+        std::lock_guard lock(m_mutex);
+        if (left.empty()) {
+            if (box->incoming.empty() && !box->posted)
+                m_boxes.erase(thread);
+            return;
+        }
+        // The budget ran out: what is left goes to the pending drain event (posted when this
+        // drain began, or by a notify since)...
+        if (box->posted) {
+            for (auto &h : left)
+                box->incoming.push_back(std::move(h));
+            return;
+        }
+    }
+    // ... or, if a nested drain took that one, behind a new one.
+    relist(std::move(left));
+}
+
+void QtMailboxes::relist(std::vector<std::shared_ptr<QtHandlerCore>> handlers) noexcept
+{
+    for (auto &h : handlers) {
+        std::unique_ptr<QtHandlerCore::Garbage> garbage; // destroyed after the lock is released
+        std::lock_guard lock(h->mutex);
+        h->returnBatch();
+        // Bounded: a thread that died with live objects must not bounce deliveries forever.
+        if (h->context == nullptr || h->cancelled.load(std::memory_order_acquire) || ++h->resends > 8) {
+            garbage = h->clearQueue();
+            h->listed = false;
+            continue;
+        }
+        try {
+            enqueue(h->context->thread(), h->context, h);
+        } catch (...) {
+            garbage = h->clearQueue();
+            h->listed = false;
+        }
     }
 }
 
 void QtMailboxes::lost(QThread *thread) noexcept
 {
-    for (MailItem *item = take(thread); item != nullptr;) {
-        MailItem *next = std::exchange(item->next, nullptr);
-        // Bounded: a thread that died with live objects must not bounce items forever.
-        if (++item->resends > 8)
-            delete item;
-        else
-            item->resend(std::unique_ptr<MailItem>(item));
-        item = next;
+    std::vector<std::shared_ptr<QtHandlerCore>> handlers;
+    {
+        std::lock_guard lock(m_mutex);
+        auto it = m_boxes.find(thread);
+        if (it == m_boxes.end())
+            return;
+        it->second->posted = false;
+        handlers.swap(it->second->incoming);
     }
+    relist(std::move(handlers));
 }
 
 QtHandlerCore::~QtHandlerCore()

@@ -223,6 +223,14 @@ public:
             Q_EMIT countChanged();
     }
 
+    /// Queued deliveries to `id` its overflow policy dropped so far (0 once it is removed).
+    [[nodiscard]] quint64 droppedCount(HandlerId id) const
+    {
+        std::lock_guard lock(m_mutex);
+        auto it = m_handlers.find(id);
+        return it == m_handlers.end() ? 0 : it->second->dropped.load(std::memory_order_relaxed);
+    }
+
     /// Number of registered handlers.
     [[nodiscard]] std::size_t size() const noexcept { return m_core.size(); }
     /// True when no handler is registered.
@@ -397,7 +405,7 @@ private:
     }
 
     mutable Registry<detail::QtEnvelope<E>> m_core;
-    std::mutex m_mutex; // guards m_handlers; taken before the core's write lock
+    mutable std::mutex m_mutex; // guards m_handlers; taken before the core's write lock
     std::unordered_map<HandlerId, std::shared_ptr<Handler>> m_handlers;
 };
 

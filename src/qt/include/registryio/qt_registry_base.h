@@ -8,6 +8,7 @@
 #include <QObject>
 #include <QString>
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -46,6 +47,11 @@ Q_SIGNALS:
     void handlerFailed(rio::HandlerId id, const QString &message);
     /// A handler was added or removed (emitted on the thread that changed the set).
     void countChanged();
+    /// Queued deliveries to `id` were dropped by its overflow policy: `total` so far. Emitted on
+    /// the notifying thread when one is dropped and on the receiving thread before the next
+    /// delivery to that handler (so a slot may see the same total twice); the `registryio`
+    /// category logs it at most once a second per registry.
+    void deliveriesDropped(rio::HandlerId id, quint64 total);
 
 protected:
     /// Used by QtRegistry<E>.
@@ -59,6 +65,9 @@ protected:
     /// Reports a failure through the exception callback, handlerFailed and the `registryio`
     /// logging category. Never throws.
     void reportFailure(const ExceptionInfo &info) noexcept;
+    /// Reports `total` dropped deliveries of `id` through deliveriesDropped and, rate-limited,
+    /// the log. Never throws.
+    void reportDropped(HandlerId id, quint64 total) noexcept;
 
     /// Detaches the shared control block and the guard link: afterwards nothing that outlives
     /// the registry (queued deliveries, guards, context connections) reaches it. Waits for
@@ -75,6 +84,7 @@ private:
 
     static bool removeThroughLink(void *registry, HandlerId id) noexcept;
 
+    std::atomic<qint64> m_lastDropLog{-1000000};
     mutable std::mutex m_callbackMutex;
     std::shared_ptr<const std::function<void(const ExceptionInfo &)>> m_callback;
 };

@@ -17,11 +17,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -49,48 +53,43 @@ struct RIO_QT_EXPORT AsyncJoin final : AsyncOp
     QPromise<void> promise;
 };
 
-// One queued delivery waiting in a thread's mailbox.
-struct MailItem
-{
-    MailItem() = default;
-    MailItem(const MailItem &) = delete;
-    MailItem &operator=(const MailItem &) = delete;
-    virtual ~MailItem() = default;
-    // On the mailbox's thread: runs, drops (cancelled handler, dead context) or resends (the
-    // context moved to another thread).
-    virtual void deliver(std::unique_ptr<MailItem> self) noexcept = 0;
-    // Queues the item again for its context's current thread; drops it if the context died.
-    virtual void resend(std::unique_ptr<MailItem> self) noexcept = 0;
+struct QtHandlerCore;
 
-    MailItem *next = nullptr;
-    int resends = 0;
-};
-
-// A registry's mailboxes, one per receiving thread: queued deliveries to one thread wait in
-// notify and priority order behind a single Qt event, so a busy notifier pays one lock and one
-// allocation per delivery instead of one Qt event (and wake-up) each.
+// A registry's mailboxes, one per receiving thread. Each handler with queued deliveries keeps
+// them in its own bounded queue; a thread's mailbox lists the handlers with work and waits
+// behind a single Qt event, whose drain delivers their events merged in notify order (then
+// priority order), a few dozen at a time per lock. A busy notifier pays one handler lock and no
+// allocation per delivery, instead of one Qt event (and wake-up) each.
 class RIO_QT_EXPORT QtMailboxes : public std::enable_shared_from_this<QtMailboxes>
 {
 public:
-    // Appends `item` for `thread`. When that mailbox was idle, posts its drain through
-    // `context`, which lives on `thread` (the caller holds the context's handler mutex).
-    void enqueue(QThread *thread, QObject *context, std::unique_ptr<MailItem> item);
-    // Runs everything queued for `thread` (called on it by the drain event).
+    // Lists `handler` (just given work, not listed anywhere) for `thread`. When that mailbox
+    // had no drain pending, posts one through `context`, which lives on `thread` (the caller
+    // holds the handler's mutex, so the context is alive).
+    void enqueue(QThread *thread, QObject *context, std::shared_ptr<QtHandlerCore> handler);
+    // Delivers what the listed handlers have waiting (called on `thread` by the drain event).
     void drain(QThread *thread) noexcept;
-    // The drain event for `thread` was discarded (its context died) or ran on the wrong
-    // thread (its context moved): every waiting item is sent again.
+    // The drain event for `thread` was discarded (its context died) or ran on the wrong thread
+    // (its context moved): every listed handler is listed again where its context lives.
     void lost(QThread *thread) noexcept;
+    // The order of a notify among all queued deliveries of this registry.
+    std::uint64_t nextSequence() noexcept { return m_sequence.fetch_add(1, std::memory_order_relaxed); }
 
 private:
     struct Box
     {
-        MailItem *head = nullptr;
-        MailItem *tail = nullptr;
+        std::vector<std::shared_ptr<QtHandlerCore>> incoming; // under m_mutex
+        bool posted = false;                                  // a drain event is pending
+        // Only the box's thread touches these, in drains (which nest in nested event loops).
+        std::vector<std::shared_ptr<QtHandlerCore>> active;
+        int depth = 0;
+        unsigned epoch = 0;
     };
-    MailItem *take(QThread *thread) noexcept;
+    void relist(std::vector<std::shared_ptr<QtHandlerCore>> handlers) noexcept;
 
     std::mutex m_mutex;
-    std::unordered_map<QThread *, Box> m_boxes; // an entry exists while its drain is pending
+    std::unordered_map<QThread *, std::unique_ptr<Box>> m_boxes;
+    std::atomic<std::uint64_t> m_sequence{1};
 };
 
 // Shared by a registry and everything that may outlive it. Reaches the registry only while it
@@ -105,6 +104,9 @@ struct RIO_QT_EXPORT QtRegistryControl
     void reportCurrentException(HandlerId id) noexcept;
     // Reports a failure of `id` with `message` (no exception object is thrown).
     void reportMessage(HandlerId id, const char *message) noexcept;
+    // Reports `total` deliveries of `id` dropped so far (signal and, at most once a second, the
+    // log).
+    void reportDropped(HandlerId id, std::uint64_t total) noexcept;
     // Removes `id` from the registry, if it still lives.
     bool remove(HandlerId id, bool cancel) noexcept;
     // Called by the registry's destructor: no call reaches it afterwards.
@@ -163,6 +165,35 @@ struct RIO_QT_EXPORT QtHandlerCore
     QObject *context = nullptr; // null once the context died
     QMetaObject::Connection contextConnection;
     bool scheduled = false; // Latest: a delivery is queued
+    // Every: listed in a mailbox (set and cleared under `mutex`; while set, exactly one mailbox
+    // holds this handler, and only its thread takes the queue).
+    bool listed = false;
+    int resends = 0;                       // drains lost in a row (a bound on bouncing)
+    int blockedProducers = 0;              // Overflow::Block: notifiers waiting for room
+    std::uint64_t droppedReported = 0;     // the last total reported
+    std::condition_variable room;          // Overflow::Block: signalled when room is made
+    std::atomic<std::uint64_t> dropped{0}; // deliveries dropped by the overflow policy
+
+    // Takes up to `max` waiting deliveries into the batch of the draining thread (under
+    // `mutex`); the number taken.
+    virtual std::size_t takeBatch(std::size_t max) = 0;
+    // What a cleared queue held, destroyed by the caller after releasing `mutex` (the tokens
+    // finish async notifies, whose continuations may run user code).
+    struct Garbage
+    {
+        virtual ~Garbage() = default;
+    };
+    // Drops the queue and the batch (under `mutex`).
+    [[nodiscard]] virtual std::unique_ptr<Garbage> clearQueue() noexcept = 0;
+    // Puts the batch back in front of the queue (under `mutex`; the context moved).
+    virtual void returnBatch() noexcept = 0;
+    // The draining thread's batch: whether it is empty, its first notify's sequence, and
+    // delivering its first event.
+    virtual bool batchEmpty() const noexcept = 0;
+    // Deliveries waiting, queued or in the batch (under `mutex`).
+    virtual std::size_t waitingCount() const noexcept = 0;
+    virtual std::uint64_t batchFront() const noexcept = 0;
+    virtual void deliverBatchFront() noexcept = 0;
 
     // Where a delivery requested on the calling thread goes now.
     Route route() noexcept;
@@ -201,15 +232,111 @@ struct QtHandler : QtHandlerCore
     {
         std::shared_ptr<const E> payload;
         AsyncToken token;
+        std::deque<Mail> queue;
+        std::deque<AsyncToken> tokens;
         {
             std::lock_guard lock(mutex);
             payload = std::move(pending);
             token = std::move(pendingToken);
+            queue.swap(mail);
+            tokens.swap(mailTokens);
+            if (blockedProducers != 0)
+                room.notify_all();
         }
+    }
+
+    // A small trivially copyable event waits by value; others share one copy per notify.
+    static constexpr bool storesByValue = std::is_trivially_copyable_v<E> && sizeof(E) <= 16;
+    using Payload = std::conditional_t<storesByValue, E, std::shared_ptr<const E>>;
+    static constexpr std::uint64_t hasToken = std::uint64_t(1) << 63;
+    // One waiting delivery: the notify's sequence (top bit: a token waits in the token queue)
+    // and the event.
+    struct Mail
+    {
+        std::uint64_t sequence;
+        Payload payload;
+    };
+
+    std::size_t takeBatch(std::size_t max) override
+    {
+        std::size_t n = 0;
+        for (; n < max && !mail.empty(); ++n) {
+            Mail &m = mail.front();
+            if ((m.sequence & hasToken) != 0) {
+                batchTokens.push_back(std::move(mailTokens.front()));
+                mailTokens.pop_front();
+            }
+            batch.push_back(std::move(m));
+            mail.pop_front();
+        }
+        return n;
+    }
+
+    struct Cleared final : QtHandlerCore::Garbage
+    {
+        std::deque<Mail> mail, batch;
+        std::deque<AsyncToken> mailTokens, batchTokens;
+    };
+
+    std::unique_ptr<QtHandlerCore::Garbage> clearQueue() noexcept override
+    {
+        if (blockedProducers != 0)
+            room.notify_all();
+        std::unique_ptr<Cleared> cleared;
+        try {
+            cleared = std::make_unique<Cleared>();
+        } catch (...) {
+            // Without memory for the move, clear here (tokens then finish under the lock).
+            mail.clear();
+            mailTokens.clear();
+            batch.clear();
+            batchTokens.clear();
+            return nullptr;
+        }
+        cleared->mail.swap(mail);
+        cleared->batch.swap(batch);
+        cleared->mailTokens.swap(mailTokens);
+        cleared->batchTokens.swap(batchTokens);
+        return cleared;
+    }
+
+    void returnBatch() noexcept override
+    {
+        while (!batch.empty()) {
+            if ((batch.back().sequence & hasToken) != 0) {
+                mailTokens.push_front(std::move(batchTokens.back()));
+                batchTokens.pop_back();
+            }
+            mail.push_front(std::move(batch.back()));
+            batch.pop_back();
+        }
+    }
+
+    bool batchEmpty() const noexcept override { return batch.empty(); }
+    std::size_t waitingCount() const noexcept override { return mail.size() + batch.size(); }
+    std::uint64_t batchFront() const noexcept override { return batch.front().sequence & ~hasToken; }
+
+    void deliverBatchFront() noexcept override
+    {
+        Mail m = std::move(batch.front());
+        batch.pop_front();
+        AsyncToken token;
+        if ((m.sequence & hasToken) != 0) {
+            token = std::move(batchTokens.front());
+            batchTokens.pop_front();
+        }
+        if constexpr (storesByValue)
+            run(m.payload, token);
+        else
+            run(*m.payload, token);
     }
 
     std::shared_ptr<const E> pending; // Latest: the newest undelivered payload (under mutex)
     AsyncToken pendingToken;          // Latest: keeps its async notify open
+    std::deque<Mail> mail;            // Every: the waiting deliveries (under mutex)
+    std::deque<AsyncToken> mailTokens;
+    std::deque<Mail> batch; // taken by the draining thread, delivered without the lock
+    std::deque<AsyncToken> batchTokens;
 };
 
 template <typename E, typename F>
@@ -248,6 +375,7 @@ struct QtEnvelope
 {
     const E *event = nullptr;
     mutable std::shared_ptr<const E> shared;
+    mutable std::uint64_t sequence = 0; // queued deliveries' order, taken on first need
     AsyncToken token;
     std::vector<std::shared_ptr<QtHandler<E>>> *collect = nullptr; // notifySequential gathers
 
@@ -347,63 +475,68 @@ bool post(const std::shared_ptr<QtHandler<E>> &h, std::shared_ptr<const E> paylo
 // whose destructor resets guards of the same registry runs after that lock is released.
 RIO_QT_EXPORT void releaseHandler(std::shared_ptr<QtHandlerCore> &handler) noexcept;
 
-// A queued delivery of one event to one handler, waiting in a mailbox.
+// Queues one delivery in the handler's bounded queue, applying its overflow policy, and lists
+// the handler in the mailbox of its context's thread.
 template <typename E>
-struct QtMailItem final : MailItem
+void postMail(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, const AsyncToken &token)
 {
-    QtMailItem(std::shared_ptr<QtHandler<E>> h, std::shared_ptr<const E> p, AsyncToken t) noexcept
-        : handler(std::move(h)), payload(std::move(p)), token(std::move(t))
-    { }
-
-    void deliver(std::unique_ptr<MailItem> self) noexcept override
+    using Handler = QtHandler<E>;
+    typename Handler::Payload payload;
+    if constexpr (Handler::storesByValue)
+        payload = *env.event;
+    else
+        payload = env.payload();
+    QtMailboxes &boxes = *h->control->mailboxes;
+    if (env.sequence == 0)
+        env.sequence = boxes.nextSequence();
+    std::uint64_t droppedTotal = 0;
+    std::optional<typename Handler::Mail> droppedMail; // destroyed after the lock is released
+    AsyncToken droppedToken;
     {
-        if (handler->cancelled.load(std::memory_order_acquire))
+        std::unique_lock lock(h->mutex);
+        if (h->context == nullptr)
             return;
-        QObject *context = nullptr;
-        bool here = false;
-        {
-            std::lock_guard lock(handler->mutex);
-            context = handler->context;
-            here = context != nullptr && context->thread() == QThread::currentThread();
+        if (h->capacity != 0 && h->mail.size() >= h->capacity) {
+            Overflow policy = h->overflow;
+            if (policy == Overflow::Block) {
+                policy = Overflow::DropNewest; // on the receiver's own thread, or after the timeout
+                if (h->context->thread() != QThread::currentThread()) {
+                    ++h->blockedProducers;
+                    h->room.wait_for(lock, h->blockTimeout,
+                                     [&] { return h->context == nullptr || h->mail.size() < h->capacity; });
+                    --h->blockedProducers;
+                    if (h->context == nullptr)
+                        return;
+                }
+            }
+            if (h->mail.size() >= h->capacity) {
+                droppedTotal = h->dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+                if (policy == Overflow::DropNewest) {
+                    lock.unlock();
+                    h->control->reportDropped(h->id, droppedTotal);
+                    return;
+                }
+                if ((h->mail.front().sequence & Handler::hasToken) != 0) {
+                    droppedToken = std::move(h->mailTokens.front());
+                    h->mailTokens.pop_front();
+                }
+                droppedMail.emplace(std::move(h->mail.front()));
+                h->mail.pop_front();
+            }
         }
-        if (context == nullptr)
-            return;
-        if (!here) {
-            resend(std::move(self));
-            return;
+        std::uint64_t sequence = env.sequence;
+        if (token) {
+            sequence |= Handler::hasToken;
+            h->mailTokens.push_back(token);
         }
-        handler->run(*payload, token);
+        h->mail.push_back({sequence, std::move(payload)});
+        if (!h->listed) {
+            h->listed = true;
+            boxes.enqueue(h->context->thread(), h->context, h);
+        }
     }
-
-    void resend(std::unique_ptr<MailItem> self) noexcept override
-    {
-        std::shared_ptr<QtHandler<E>> h = handler; // `self` may go away in enqueue
-        std::unique_ptr<MailItem> dropped;         // destroyed after the lock is released
-        std::lock_guard lock(h->mutex);
-        if (h->context == nullptr || h->cancelled.load(std::memory_order_acquire)) {
-            dropped = std::move(self);
-            return;
-        }
-        try {
-            h->control->mailboxes->enqueue(h->context->thread(), h->context, std::move(self));
-        } catch (...) {
-        }
-    }
-
-    std::shared_ptr<QtHandler<E>> handler;
-    std::shared_ptr<const E> payload;
-    AsyncToken token;
-};
-
-// Queues one delivery in the mailbox of the context's thread.
-template <typename E>
-void postMail(const std::shared_ptr<QtHandler<E>> &h, std::shared_ptr<const E> payload, AsyncToken token)
-{
-    auto item = std::make_unique<QtMailItem<E>>(h, std::move(payload), std::move(token));
-    std::lock_guard lock(h->mutex);
-    if (h->context == nullptr)
-        return;
-    h->control->mailboxes->enqueue(h->context->thread(), h->context, std::move(item));
+    if (droppedTotal != 0)
+        h->control->reportDropped(h->id, droppedTotal);
 }
 
 // Coalesced: replaces the pending payload; queues a delivery only when none is pending.
@@ -449,7 +582,7 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, c
         if (h->delivery == Delivery::Latest)
             postLatest(h, env.payload(), token);
         else
-            postMail(h, env.payload(), token);
+            postMail(h, env, token);
         return;
     case QtHandlerCore::Route::Block: {
         auto done = std::make_shared<std::latch>(1);
