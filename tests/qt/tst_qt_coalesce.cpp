@@ -4,10 +4,17 @@
 
 #include <registryio/qt_registry.h>
 
+#include <QCoreApplication>
 #include <QTest>
+#include <QTimer>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -132,6 +139,115 @@ private Q_SLOTS:
         receiver.flush();
         QCOMPARE(last.load(), -7);
         QVERIFY(calls.load() <= 2 * perThread + 1);
+    }
+
+    // On the receiver's own thread: Queued + Latest coalesces a flood into one delivery on the
+    // next event-loop turn (Auto would run each notify directly).
+    void sameThreadQueuedLatestCoalesces()
+    {
+        QObject context;
+        rio::QtRegistry<int> registry;
+        int calls = 0;
+        int last = -1;
+        registry.add(
+            &context,
+            [&](const int &v) {
+                ++calls;
+                last = v;
+            },
+            0, Qt::QueuedConnection, rio::Delivery::Latest);
+        for (int i = 0; i < 1000; ++i)
+            registry.notify(i);
+        QCOMPARE(calls, 0); // nothing runs inside notify
+        QCoreApplication::sendPostedEvents(&context);
+        QCOMPARE(calls, 1);
+        QCOMPARE(last, 999);
+        QCoreApplication::sendPostedEvents(&context);
+        QCOMPARE(calls, 1); // no second delivery for the same flood
+    }
+
+    // A minimum interval spaces the deliveries of one handler; the newest event of each burst
+    // is delivered, once. On the receiver's own thread and across threads.
+    void minIntervalSpacesDeliveries_data()
+    {
+        QTest::addColumn<bool>("crossThread");
+        QTest::newRow("same thread") << false;
+        QTest::newRow("cross thread") << true;
+    }
+    void minIntervalSpacesDeliveries()
+    {
+        QFETCH(bool, crossThread);
+        constexpr auto interval = std::chrono::milliseconds(30);
+        std::optional<riotest::Worker> worker;
+        QObject local;
+        QObject *context = &local;
+        if (crossThread) {
+            worker.emplace();
+            context = worker->context;
+        }
+        rio::QtRegistry<int> registry;
+        std::mutex mutex;
+        std::vector<std::pair<int, std::chrono::steady_clock::time_point>> seen;
+        rio::DeliveryOptions options;
+        options.delivery = rio::Delivery::Latest;
+        options.minInterval = interval;
+        registry.add(
+            context,
+            [&](const int &v) {
+                std::lock_guard lock(mutex);
+                seen.emplace_back(v, std::chrono::steady_clock::now());
+            },
+            0, Qt::QueuedConnection, options);
+        const auto lastSeen = [&] {
+            std::lock_guard lock(mutex);
+            return seen.empty() ? -1 : seen.back().first;
+        };
+        constexpr int bursts = 5;
+        for (int b = 0; b < bursts; ++b) {
+            for (int i = 0; i < 500; ++i)
+                registry.notify(b * 1000 + i);
+            QTRY_COMPARE_WITH_TIMEOUT(lastSeen(), b * 1000 + 499, 10000);
+        }
+        std::lock_guard lock(mutex);
+        // One delivery per burst, its newest event (across threads the receiver may also take one
+        // while the burst is under way), in order.
+        if (crossThread)
+            QVERIFY(int(seen.size()) >= bursts && int(seen.size()) <= 2 * bursts);
+        else
+            QCOMPARE(int(seen.size()), bursts);
+        for (std::size_t i = 1; i < seen.size(); ++i)
+            QVERIFY(seen[i].first > seen[i - 1].first);
+        for (std::size_t i = 1; i < seen.size(); ++i)
+            QVERIFY2(seen[i].second - seen[i - 1].second >= interval,
+                     qPrintable(QStringLiteral("deliveries %1 and %2 only %3 us apart")
+                                    .arg(i - 1)
+                                    .arg(i)
+                                    .arg(std::chrono::duration_cast<std::chrono::microseconds>(
+                                             seen[i].second - seen[i - 1].second)
+                                             .count())));
+    }
+
+    // A handler removed while its delayed delivery waits for the interval never runs.
+    void minIntervalDelayedDeliveryOfARemovedHandlerNeverRuns()
+    {
+        QObject context;
+        rio::QtRegistry<int> registry;
+        int calls = 0;
+        rio::DeliveryOptions options;
+        options.delivery = rio::Delivery::Latest;
+        options.minInterval = std::chrono::milliseconds(20);
+        const rio::HandlerId id = registry.add(
+            &context, [&calls] { ++calls; }, 0, Qt::QueuedConnection, options);
+        registry.notify(1);
+        QTRY_COMPARE(calls, 1);
+        registry.notify(2); // waits for the interval
+        QCoreApplication::sendPostedEvents(&context);
+        const int before = calls;
+        QVERIFY(registry.remove(id));
+        int ticks = 0;
+        QTimer::singleShot(100, &context, [&ticks] { ++ticks; }); // well past the interval
+        QTRY_COMPARE(ticks, 1);
+        QCOMPARE(calls, before);
     }
 };
 

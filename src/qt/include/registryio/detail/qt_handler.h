@@ -14,6 +14,7 @@
 #include <QObject>
 #include <QPromise>
 #include <QThread>
+#include <QTimer>
 
 #include <atomic>
 #include <chrono>
@@ -153,7 +154,8 @@ struct RIO_QT_EXPORT QtHandlerCore
     std::size_t capacity = DeliveryOptions::DefaultCapacity; // Every: 0 = unbounded
     Overflow overflow = Overflow::DropOldest;
     std::chrono::milliseconds blockTimeout{1000};
-    std::chrono::milliseconds minInterval{0}; // Latest
+    std::chrono::milliseconds minInterval{0};             // Latest
+    std::chrono::steady_clock::time_point lastDelivery{}; // Latest with minInterval (under mutex)
     bool once = false;
     bool hasContext = false;
     std::atomic<bool> armed{false};     // set once `id` is assigned
@@ -387,6 +389,9 @@ struct QtEnvelope
     }
 };
 
+template <typename E>
+void deliverLatest(const std::shared_ptr<QtHandler<E>> &handler);
+
 // The functor Qt queues to the context: moved into Qt's slot object, run on the context's
 // thread, destroyed unrun when the context dies. A null payload means "take the coalesced one".
 template <typename E>
@@ -443,18 +448,38 @@ private:
             handler->run(*payload, token);
             return;
         }
-        std::shared_ptr<const E> latest;
-        AsyncToken latestToken;
-        {
-            std::lock_guard lock(handler->mutex);
-            handler->scheduled = false;
-            latest = std::move(handler->pending);
-            latestToken = std::move(handler->pendingToken);
-        }
-        if (latest)
-            handler->run(*latest, latestToken);
+        deliverLatest(handler);
     }
 };
+
+// Latest: delivers the pending payload on the context's thread, or, when the handler's minimum
+// interval has not passed since its last delivery, retries when it has (the handler stays
+// scheduled meanwhile, so notifies only replace the payload).
+template <typename E>
+void deliverLatest(const std::shared_ptr<QtHandler<E>> &handler)
+{
+    std::shared_ptr<const E> latest;
+    AsyncToken latestToken;
+    {
+        std::lock_guard lock(handler->mutex);
+        const auto now = std::chrono::steady_clock::now();
+        if (handler->minInterval.count() > 0 && handler->context != nullptr &&
+            !handler->cancelled.load(std::memory_order_acquire) &&
+            now < handler->lastDelivery + handler->minInterval) {
+            const auto wait = std::chrono::ceil<std::chrono::milliseconds>(handler->lastDelivery +
+                                                                           handler->minInterval - now);
+            QTimer::singleShot(wait, Qt::PreciseTimer, handler->context,
+                               [handler] { deliverLatest(handler); });
+            return;
+        }
+        handler->scheduled = false;
+        handler->lastDelivery = now;
+        latest = std::move(handler->pending);
+        latestToken = std::move(handler->pendingToken);
+    }
+    if (latest)
+        handler->run(*latest, latestToken);
+}
 
 // Queues one delivery to the handler's context; false when the context is gone.
 template <typename E>
