@@ -14,10 +14,12 @@
 #include <QTimer>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -154,6 +156,48 @@ void forwardItems()
     check(total == 2, "qt-forward");
 }
 
+void boundedItems()
+{
+    //! [qt-bounded]
+    rio::QtRegistry<int> readings;
+    QObject ui; // on this thread, whose event loop does not run during the loop below
+    std::vector<int> shown;
+    rio::DeliveryOptions options;
+    options.capacity = 3;                         // at most 3 deliveries wait for this handler
+    options.overflow = rio::Overflow::DropOldest; // a full queue forgets its oldest event
+    const rio::HandlerId id = readings.add(
+        &ui, [&shown](const int &v) { shown.push_back(v); }, 0, Qt::QueuedConnection, options);
+    quint64 reported = 0;
+    QObject::connect(&readings, &rio::QtRegistryBase::deliveriesDropped,
+                     [&reported](rio::HandlerId, quint64 total) { reported = total; });
+    for (int i = 1; i <= 10; ++i)
+        readings.notify(i);
+    QCoreApplication::sendPostedEvents(); // delivers 8, 9, 10
+    // readings.droppedCount(id) == 7, deliveriesDropped said so, and the log (once a second)
+    //! [qt-bounded]
+    check(shown == std::vector<int>{8, 9, 10} && readings.droppedCount(id) == 7 && reported == 7,
+          "qt-bounded");
+    readings.remove(id);
+
+    //! [qt-paced]
+    rio::DeliveryOptions paced;
+    paced.delivery = rio::Delivery::Latest;
+    paced.minInterval = std::chrono::milliseconds(50); // at most 20 deliveries a second
+    int repaints = 0;
+    int lastShown = 0;
+    readings.add(
+        &ui,
+        [&](const int &v) {
+            ++repaints;
+            lastShown = v;
+        },
+        0, Qt::QueuedConnection, paced);
+    for (int i = 1; i <= 1000; ++i)
+        readings.notify(i); // one repaint now, the newest value at most 50 ms later
+    //! [qt-paced]
+    check(waitUntil([&] { return lastShown == 1000; }) && repaints <= 2, "qt-paced");
+}
+
 #ifndef _WIN32
 void unixSignalItems()
 {
@@ -176,6 +220,7 @@ int main(int argc, char *argv[])
     QCoreApplication app(argc, argv);
     qtRegistryItems();
     forwardItems();
+    boundedItems();
 #ifndef _WIN32
     unixSignalItems();
 #endif

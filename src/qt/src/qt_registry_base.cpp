@@ -88,11 +88,13 @@ void QtRegistryBase::reportFailure(const ExceptionInfo &info) noexcept
     }
 }
 
-void QtRegistryBase::reportDropped(HandlerId id, quint64 total) noexcept
+void QtRegistryBase::reportDropped(HandlerId id, quint64 total, bool signal) noexcept
 {
-    try {
-        Q_EMIT deliveriesDropped(id, total);
-    } catch (...) {
+    if (signal) {
+        try {
+            Q_EMIT deliveriesDropped(id, total);
+        } catch (...) {
+        }
     }
     // The log at most once a second per registry: a flood must not become a flood of warnings.
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
@@ -188,12 +190,12 @@ void QtRegistryControl::reportMessage(HandlerId id, const char *message) noexcep
     }
 }
 
-void QtRegistryControl::reportDropped(HandlerId id, std::uint64_t total) noexcept
+void QtRegistryControl::reportDropped(HandlerId id, std::uint64_t total, bool signal) noexcept
 {
     QtRegistryBase *r = enter();
     if (r == nullptr)
         return;
-    r->reportDropped(id, total);
+    r->reportDropped(id, total, signal);
     leave();
 }
 
@@ -466,7 +468,7 @@ void QtMailboxes::drain(QThread *thread) noexcept
     std::vector<Entry> heap;
     const auto report = [](const std::shared_ptr<QtHandlerCore> &h, std::uint64_t total) {
         if (total != 0)
-            h->control->reportDropped(h->id, total);
+            h->control->reportDropped(h->id, total, true);
     };
     bool rebuild = true;
     while (rebuild && (!counted || budget > 0)) {

@@ -48,9 +48,10 @@ Q_SIGNALS:
     /// A handler was added or removed (emitted on the thread that changed the set).
     void countChanged();
     /// Queued deliveries to `id` were dropped by its overflow policy: `total` so far. Emitted on
-    /// the notifying thread when one is dropped and on the receiving thread before the next
-    /// delivery to that handler (so a slot may see the same total twice); the `registryio`
-    /// category logs it at most once a second per registry.
+    /// the notifying thread at the first drop since the receiver last reported, and on the
+    /// receiving thread with the new total before its next delivery to that handler (so about
+    /// twice per drain however many drops; a slot may see the same total twice). The
+    /// `registryio` category logs drops at most once a second per registry.
     void deliveriesDropped(rio::HandlerId id, quint64 total);
 
 protected:
@@ -65,9 +66,9 @@ protected:
     /// Reports a failure through the exception callback, handlerFailed and the `registryio`
     /// logging category. Never throws.
     void reportFailure(const ExceptionInfo &info) noexcept;
-    /// Reports `total` dropped deliveries of `id` through deliveriesDropped and, rate-limited,
-    /// the log. Never throws.
-    void reportDropped(HandlerId id, quint64 total) noexcept;
+    /// Reports `total` dropped deliveries of `id` to the log (at most once a second) and, when
+    /// `signal`, through deliveriesDropped. Never throws.
+    void reportDropped(HandlerId id, quint64 total, bool signal) noexcept;
 
     /// Detaches the shared control block and the guard link: afterwards nothing that outlives
     /// the registry (queued deliveries, guards, context connections) reaches it. Waits for

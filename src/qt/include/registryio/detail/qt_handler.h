@@ -107,7 +107,8 @@ struct RIO_QT_EXPORT QtRegistryControl
     void reportMessage(HandlerId id, const char *message) noexcept;
     // Reports `total` deliveries of `id` dropped so far (signal and, at most once a second, the
     // log).
-    void reportDropped(HandlerId id, std::uint64_t total) noexcept;
+    // Logs (rate-limited) and, when `signal`, emits deliveriesDropped.
+    void reportDropped(HandlerId id, std::uint64_t total, bool signal) noexcept;
     // Removes `id` from the registry, if it still lives.
     bool remove(HandlerId id, bool cancel) noexcept;
     // Called by the registry's destructor: no call reaches it afterwards.
@@ -515,6 +516,7 @@ void postMail(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, 
     if (env.sequence == 0)
         env.sequence = boxes.nextSequence();
     std::uint64_t droppedTotal = 0;
+    bool signalDrop = false;
     std::optional<typename Handler::Mail> droppedMail; // destroyed after the lock is released
     AsyncToken droppedToken;
     {
@@ -536,9 +538,12 @@ void postMail(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, 
             }
             if (h->mail.size() >= h->capacity) {
                 droppedTotal = h->dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+                // The signal for the first drop since the receiver last reported; the receiver
+                // reports the total at its next drain (so a flood signals about once per drain).
+                signalDrop = droppedTotal == h->droppedReported + 1;
                 if (policy == Overflow::DropNewest) {
                     lock.unlock();
-                    h->control->reportDropped(h->id, droppedTotal);
+                    h->control->reportDropped(h->id, droppedTotal, signalDrop);
                     return;
                 }
                 if ((h->mail.front().sequence & Handler::hasToken) != 0) {
@@ -561,7 +566,7 @@ void postMail(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, 
         }
     }
     if (droppedTotal != 0)
-        h->control->reportDropped(h->id, droppedTotal);
+        h->control->reportDropped(h->id, droppedTotal, signalDrop);
 }
 
 // Coalesced: replaces the pending payload; queues a delivery only when none is pending.
