@@ -3,6 +3,9 @@
 //                                           or 1000 handlers already registered
 //   guard/<library>/<existing>              create an RAII guard and drop it (RegistryIO addScoped,
 //                                           Boost.Signals2 scoped_connection)
+//   add_remove/rio_parked/<existing>        add_remove/rio while another thread is parked inside
+//                                           a handler of an unrelated registry (counter
+//                                           pending_max: the churned registry's most pending)
 //   add_remove_and_wait/rio/<existing>      add, then removeAndWait with no notify in flight
 //   add/<library>/<existing>, remove/<library>/<existing>
 //                                           one add (or one remove) alone, timed by hand over a
@@ -15,10 +18,13 @@
 
 #include <boost/signals2/connection.hpp>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -51,6 +57,36 @@ void rioRemoveAndWaitBenchmark(benchmark::State &state, int existing)
         if (!peer.registry.removeAndWait(id))
             state.SkipWithError("removeAndWait returned false");
     }
+}
+
+// As add_remove/rio while another thread stays parked inside a handler of an unrelated registry
+// for the whole run (a modal dialog or blocking I/O inside a handler). Counter pending_max: the
+// most removed handlers the churned registry ever had waiting for reclamation.
+void rioParkedBenchmark(benchmark::State &state, int existing)
+{
+    rio::Registry<Event> parkedOn;
+    std::atomic<bool> inside{false};
+    std::atomic<bool> release{false};
+    parkedOn.add([&] {
+        inside.store(true);
+        inside.notify_all();
+        release.wait(false);
+    });
+    std::thread reader([&] { parkedOn.notify(Event{}); });
+    inside.wait(false);
+    RioPeer peer;
+    for (int i = 0; i < existing; ++i)
+        peer.add();
+    std::size_t pendingMax = 0;
+    for (auto _ : state) {
+        auto id = peer.add();
+        peer.remove(id);
+        pendingMax = std::max(pendingMax, peer.registry.pendingCount());
+    }
+    release.store(true);
+    release.notify_all();
+    reader.join();
+    state.counters["pending_max"] = static_cast<double>(pendingMax);
 }
 
 void rioGuardBenchmark(benchmark::State &state, int existing)
@@ -191,6 +227,9 @@ int main(int argc, char **argv)
         benchmark::RegisterBenchmark(("guard/boost_signals2/" + std::to_string(existing)).c_str(),
                                      [existing](benchmark::State &s) { boostGuardBenchmark(s, existing); });
     }
+    for (int existing : existingCounts)
+        benchmark::RegisterBenchmark(("add_remove/rio_parked/" + std::to_string(existing)).c_str(),
+                                     [existing](benchmark::State &s) { rioParkedBenchmark(s, existing); });
     for (int existing : existingCounts)
         benchmark::RegisterBenchmark(
             ("add_remove_and_wait/rio/" + std::to_string(existing)).c_str(),
