@@ -11,6 +11,7 @@
 #include <QFuture>
 #include <QObject>
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <functional>
@@ -268,11 +269,26 @@ public:
     {
         std::vector<std::shared_ptr<Handler>> steps;
         {
-            detail::QtEnvelope<E> env;
-            env.event = &event;
-            env.collect = &steps;
-            m_core.notify(env);
+            std::lock_guard lock(m_mutex);
+            steps.reserve(m_handlers.size());
+            for (const auto &entry : m_handlers) {
+                const std::shared_ptr<Handler> &h = entry.second;
+                if (h->armed.load(std::memory_order_acquire) && !h->cancelled.load(std::memory_order_acquire))
+                    steps.push_back(h);
+            }
         }
+        // The order notify() uses: higher priority first, then registration (id) order.
+        std::sort(steps.begin(), steps.end(), [](const auto &a, const auto &b) {
+            return a->priority != b->priority ? a->priority > b->priority : a->id.value() < b->id.value();
+        });
+        std::erase_if(steps, [](const std::shared_ptr<Handler> &h) {
+            if (!h->once)
+                return false;
+            if (h->fired.exchange(true, std::memory_order_acq_rel))
+                return true; // fired elsewhere meanwhile
+            h->control->remove(h->id, /*cancel=*/false);
+            return false;
+        });
         auto sequence =
             std::make_shared<detail::QtSequence<E>>(std::move(steps), std::make_shared<const E>(event));
         QFuture<void> future = sequence->promise.future();
@@ -386,7 +402,10 @@ private:
         HandlerId id;
         {
             std::lock_guard lock(m_mutex);
-            id = m_core.add(detail::QtDispatcher<E>{h}, priority);
+            if (context == nullptr && !once && !detail::QtHandlerImpl<E, std::decay_t<F>>::returnsFuture)
+                id = m_core.add(detail::QtDirectDispatcher<E, std::decay_t<F>>{h}, priority);
+            else
+                id = m_core.add(detail::QtDispatcher<E>{h}, priority);
             h->id = id;
             m_handlers.emplace(id, h);
         }

@@ -350,6 +350,11 @@ struct QtHandlerImpl final : QtHandler<E>
     QtHandlerImpl(std::in_place_t, G &&g) : fn(std::forward<G>(g))
     { }
 
+    // Whether the handler returns a QFuture<void> (tracked, its failure reported later).
+    static constexpr bool returnsFuture =
+        std::is_convertible_v<decltype(std::declval<QtHandlerImpl &>().call(std::declval<const E &>())),
+                              QFuture<void>>;
+
     void invoke(const E &event, const AsyncToken &token) override
     {
         using R = decltype(call(event));
@@ -380,7 +385,6 @@ struct QtEnvelope
     mutable std::shared_ptr<const E> shared;
     mutable std::uint64_t sequence = 0; // queued deliveries' order, taken on first need
     AsyncToken token;
-    std::vector<std::shared_ptr<QtHandler<E>>> *collect = nullptr; // notifySequential gathers
 
     const std::shared_ptr<const E> &payload() const
     {
@@ -641,11 +645,25 @@ struct QtDispatcher
                 return;
             h.control->remove(h.id, /*cancel=*/false);
         }
-        if (env.collect != nullptr) {
-            env.collect->push_back(handler);
-            return;
-        }
         deliver(handler, env, env.token);
+    }
+};
+
+// The callable stored for a handler without context object that may run any number of times:
+// the notifying thread runs it, so none of the routing above applies, and the handler's type is
+// known here, so the call is not virtual.
+template <typename E, typename F>
+struct QtDirectDispatcher
+{
+    std::shared_ptr<QtHandlerImpl<E, F>> handler;
+
+    // No flag is tested: the core calls no removed handler from a notify that starts after the
+    // removal (a notify already under way may, with or without a flag), and reports what the
+    // handler throws with the box's id. Handlers returning a future take QtDispatcher (their
+    // failures are reported later, with the id that `armed` publishes).
+    void operator()(const QtEnvelope<E> &env) const
+    {
+        handler->invoke(*env.event, env.token); // QtHandlerImpl is final: a direct call
     }
 };
 
