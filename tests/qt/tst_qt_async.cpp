@@ -211,6 +211,32 @@ private Q_SLOTS:
         QCOMPARE(queuedThread.load(), worker.thread());
     }
 
+    // notifySequential runs handlers in notify's order (priority, then registration, whatever
+    // order the ids hash in), a once-handler once across both kinds of notify, and no removed one.
+    void notifySequentialKeepsNotifyOrderAndOnce()
+    {
+        rio::QtRegistry<int> registry;
+        QStringList direct;
+        QStringList sequential;
+        QStringList *log = &direct;
+        const int priorities[] = {0, 5, -3, 5, 0, 9, -3, 0, 5, 1, 0, 9};
+        std::vector<rio::HandlerId> ids;
+        for (int i = 0; i < 12; ++i)
+            ids.push_back(registry.add([&log, i] { log->append(QString::number(i)); }, priorities[i]));
+        int onceRuns = 0;
+        registry.addOnce([&onceRuns] { ++onceRuns; }, 7);
+        QVERIFY(registry.remove(ids[4]));
+        log = &sequential;
+        QVERIFY(finishedCleanly(registry.notifySequential(1)));
+        log = &direct;
+        registry.notify(2);
+        QCOMPARE(sequential, direct);
+        QCOMPARE(direct, (QStringList{"5", "11", "1", "3", "8", "9", "0", "7", "10", "2", "6"}));
+        QCOMPARE(onceRuns, 1);
+        QVERIFY(finishedCleanly(registry.notifySequential(3)));
+        QCOMPARE(onceRuns, 1);
+    }
+
     void notifySequentialGoesOnAfterFailures()
     {
         rio::QtRegistry<int> registry;
