@@ -6,6 +6,7 @@ import RegistryIO
 QtObject {
     id: tour
     property var log: []
+    property int newest: 0
     function record(entry: string) { log.push(entry) }
 
     // [registry]
@@ -25,6 +26,16 @@ QtObject {
         onNotified: (event) => tour.record("declarative " + event.n)
     }
     // [handler]
+
+    // [bounded]
+    property RegistryHandler bounded: RegistryHandler {
+        registry: tour.registry
+        capacity: 100                        // at most 100 events wait for it; 0: unbounded
+        overflow: RegistryHandler.DropOldest // when full, the oldest goes: the newest stay
+        onNotified: (event) => tour.newest = event.n
+        onDroppedChanged: console.warn("bounded: dropped", dropped, "events so far")
+    }
+    // [bounded]
 
     function run() {
         // [add]

@@ -42,7 +42,7 @@ int main(int argc, char *argv[])
     const QString expected =
         QStringLiteral("declarative 1 | js 1 | once | declarative 2 | js 2 | active false, "
                        "priority 5 | declarative 3 | failed: Error: bad handler | refused "
-                       "true, count 1 | declarative 4");
+                       "true, count 2 | declarative 4");
     std::printf("api-tour-qml: %s\n", joined == expected ? "ok" : "FAILED");
     return joined == expected ? 0 : 1;
 }

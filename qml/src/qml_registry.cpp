@@ -1,6 +1,7 @@
 #include "qml_registry_shared.h"
 
 #include <registryio/logging.h>
+#include <registryio/qml_delivery.h>
 #include <registryio/qml_registry.h>
 #include <registryio/registry_handle.h>
 
@@ -13,6 +14,8 @@
 #include <QUrl>
 
 #include <algorithm>
+#include <chrono>
+#include <climits>
 #include <cmath>
 #include <mutex>
 #include <utility>
@@ -39,6 +42,54 @@ QString typeName(const QJSValue &value)
     if (value.isQObject())
         return QStringLiteral("an object");
     return QStringLiteral("an object");
+}
+
+// options[key] as a whole number from 0 to `max` into `out` (left alone when the key is absent);
+// the complaint when it is something else.
+QString readWholeOption(const QJSValue &options, const QString &key, double max, double &out)
+{
+    const QJSValue value = options.property(key);
+    if (value.isUndefined())
+        return {};
+    const double number = value.isNumber() ? value.toNumber() : -1.0;
+    if (!value.isNumber() || !(number >= 0.0 && number <= max) || std::floor(number) != number)
+        return QStringLiteral("options.%1 must be a whole number from 0 to %2, got %3")
+            .arg(key, QString::number(max, 'f', 0), value.isNumber() ? value.toString() : typeName(value));
+    out = number;
+    return {};
+}
+
+// options.overflow: RegistryHandler.DropOldest/DropNewest/Block (numbers) or their names as
+// strings, with a capital or a small first letter ("dropNewest", "DropNewest").
+QString readOverflowOption(const QJSValue &options, Overflow &out)
+{
+    const QJSValue value = options.property(QStringLiteral("overflow"));
+    if (value.isUndefined())
+        return {};
+    if (value.isNumber()) {
+        const double number = value.toNumber();
+        for (Overflow o : {Overflow::DropOldest, Overflow::DropNewest, Overflow::Block}) {
+            if (number == double(int(o))) {
+                out = o;
+                return {};
+            }
+        }
+    } else if (value.isString()) {
+        const QString name = value.toString();
+        for (Overflow o : {Overflow::DropOldest, Overflow::DropNewest, Overflow::Block}) {
+            const QString known = QString::fromLatin1(detail::QmlDeliverySettings::overflowName(int(o)));
+            if (name == known || (name.size() > 1 && name.front() == known.front().toLower() &&
+                                  QStringView(name).mid(1) == QStringView(known).mid(1))) {
+                out = o;
+                return {};
+            }
+        }
+    }
+    return QStringLiteral("options.overflow must be RegistryHandler.DropOldest, RegistryHandler.DropNewest "
+                          "or RegistryHandler.Block (or \"dropOldest\", \"dropNewest\", \"block\"), got %1")
+        .arg(value.isString()   ? QStringLiteral("\"%1\"").arg(value.toString())
+             : value.isNumber() ? value.toString()
+                                : typeName(value));
 }
 
 } // namespace
@@ -70,10 +121,57 @@ void detail::QmlEventCache::clear()
     m_value = QJSValue();
 }
 
+void detail::QmlRegistryShared::reportDrop(const std::shared_ptr<QmlRegistryShared> &shared, quint64 id,
+                                           quint64 total)
+{
+    bool here = false;
+    {
+        std::lock_guard lock(shared->dropMutex);
+        QObject *target = shared->dropTarget;
+        if (target == nullptr)
+            return;
+        quint64 &pending = shared->pendingDrops[id];
+        pending = std::max(pending, total);
+        here = QThread::currentThread() == target->thread();
+        if (!here && !shared->dropFlushQueued) {
+            shared->dropFlushQueued = true;
+            QMetaObject::invokeMethod(
+                target, [shared] { shared->flushDrops(true); }, Qt::QueuedConnection);
+        }
+    }
+    // On the registry's thread (the report before a delivery): `dropped` is current when the
+    // handler runs.
+    if (here)
+        shared->flushDrops(false);
+}
+
+void detail::QmlRegistryShared::flushDrops(bool queued)
+{
+    QHash<quint64, quint64> pending;
+    {
+        std::lock_guard lock(dropMutex);
+        pending.swap(pendingDrops);
+        if (queued)
+            dropFlushQueued = false;
+    }
+    // Looked up one by one: a registration's slot may remove others.
+    for (auto it = pending.cbegin(); it != pending.cend(); ++it)
+        if (QmlRegistration *registration = registrations.value(it.key()))
+            registration->dropsReported(it.value());
+}
+
 QmlRegistry::QmlRegistry(QObject *parent)
     : QObject(parent), m_registry(this), m_shared(std::make_shared<detail::QmlRegistryShared>())
 {
     m_shared->registry = this;
+    m_shared->dropTarget = this;
+    // Drops are reported on the notifying thread: recorded there, dispatched here by id.
+    connect(
+        &m_registry, &QtRegistryBase::deliveriesDropped, &m_registry,
+        [shared = m_shared](HandlerId id, quint64 total) {
+            detail::QmlRegistryShared::reportDrop(shared, id.value(), total);
+        },
+        Qt::DirectConnection);
     connect(&m_registry, &QtRegistryBase::countChanged, this, [this] {
         // Fewer handlers than JavaScript registrations: some were removed through registry()
         // from C++. Rare, so a scan is fine; the usual removals tell their registration directly.
@@ -94,6 +192,11 @@ QmlRegistry::QmlRegistry(QObject *parent)
 
 QmlRegistry::~QmlRegistry()
 {
+    {
+        std::lock_guard lock(m_shared->dropMutex);
+        m_shared->dropTarget = nullptr;
+        m_shared->pendingDrops.clear();
+    }
     {
         std::unique_lock lock(m_shared->mutex);
         m_shared->registry = nullptr;
@@ -122,6 +225,7 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
     bool coalesce = false;
     bool once = false;
     QObject *owner = nullptr;
+    DeliveryOptions delivery;
     if (!options.isUndefined() && !options.isNull()) {
         if (!options.isObject() || options.isCallable() || options.isArray()) {
             warnAtCaller(QStringLiteral("QmlRegistry.add: options must be an object like { coalesce: true, "
@@ -131,6 +235,25 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         }
         coalesce = options.property(QStringLiteral("coalesce")).toBool();
         once = options.property(QStringLiteral("once")).toBool();
+        double capacity = double(delivery.capacity);
+        double blockTimeout = double(delivery.blockTimeout.count());
+        double minInterval = 0;
+        QString refused = readWholeOption(options, QStringLiteral("capacity"), 9007199254740992.0, capacity);
+        if (refused.isEmpty())
+            refused = readOverflowOption(options, delivery.overflow);
+        if (refused.isEmpty())
+            refused = readWholeOption(options, QStringLiteral("blockTimeout"), INT_MAX, blockTimeout);
+        if (refused.isEmpty())
+            refused = readWholeOption(options, QStringLiteral("minInterval"), INT_MAX, minInterval);
+        if (refused.isEmpty() && minInterval > 0 && !coalesce)
+            refused = QStringLiteral("options.minInterval needs coalesce: true");
+        if (!refused.isEmpty()) {
+            warnAtCaller(QStringLiteral("QmlRegistry.add: %1; nothing was registered").arg(refused));
+            return nullptr;
+        }
+        delivery.capacity = std::size_t(capacity);
+        delivery.blockTimeout = std::chrono::milliseconds(qint64(blockTimeout));
+        delivery.minInterval = std::chrono::milliseconds(qint64(minInterval));
         const QJSValue ownerValue = options.property(QStringLiteral("owner"));
         if (!ownerValue.isUndefined() && !ownerValue.isNull()) {
             owner = ownerValue.toQObject();
@@ -158,11 +281,11 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
             handle->deliver(event);
     };
     try {
+        delivery.delivery = coalesce ? Delivery::Latest : Delivery::Every;
         if (once)
             handle->m_id = m_registry.addOnce(this, deliver, priority);
         else
-            handle->m_id = m_registry.add(this, deliver, priority, Qt::AutoConnection,
-                                          coalesce ? Delivery::Latest : Delivery::Every);
+            handle->m_id = m_registry.add(this, deliver, priority, Qt::AutoConnection, delivery);
     } catch (const std::exception &e) {
         qmlWarning(this) << "QmlRegistry.add: " << e.what();
         delete handle;

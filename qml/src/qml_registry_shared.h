@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <shared_mutex>
 
 class QJSEngine;
@@ -26,6 +28,9 @@ class QmlRegistration
 {
 public:
     virtual void registrationEnded() = 0;
+    /// The overflow policy dropped `total` events of this registration so far (a total may
+    /// arrive more than once, or after a larger one).
+    virtual void dropsReported(quint64 /*total*/) { }
 
     quint64 id = 0;
     int priority = 0;
@@ -105,6 +110,19 @@ struct QmlRegistryShared
         batchDirty = true;
         return registration;
     }
+
+    // Drops the registry reports on any thread (QtRegistryBase::deliveriesDropped), handed to
+    // their registrations on the registry's thread: the largest total per id, at most one flush
+    // queued at a time, so a flood of drops never becomes a flood of queued events.
+    std::mutex dropMutex;
+    QObject *dropTarget = nullptr;        // the registry until it is destroyed (under dropMutex)
+    QHash<quint64, quint64> pendingDrops; // id -> largest total reported (under dropMutex)
+    bool dropFlushQueued = false;         // under dropMutex
+
+    // Records a drop report (any thread); on the registry's thread it is handed on at once.
+    static void reportDrop(const std::shared_ptr<QmlRegistryShared> &shared, quint64 id, quint64 total);
+    // Hands the pending drop totals to their registrations (the registry's thread).
+    void flushDrops(bool queued);
 
     // The registry, or null. Only on the registry's thread (handles), where it cannot change
     // concurrently.

@@ -15,6 +15,7 @@ class RegistryHandle::Registration final : public detail::QmlRegistration
 public:
     explicit Registration(RegistryHandle *handle) : m_handle(handle) { }
     void registrationEnded() override { m_handle->deactivate(); }
+    void dropsReported(quint64 total) override { m_handle->dropsReported(total); }
 
 private:
     RegistryHandle *m_handle;
@@ -59,6 +60,14 @@ void RegistryHandle::deactivate()
     m_active = false;
     m_shared->takeRegistration(m_id.value());
     emitActiveChanged();
+}
+
+void RegistryHandle::dropsReported(quint64 total)
+{
+    if (total <= m_dropped)
+        return;
+    m_dropped = total;
+    Q_EMIT droppedChanged();
 }
 
 bool RegistryHandle::remove()

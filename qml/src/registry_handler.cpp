@@ -10,6 +10,9 @@
 #include <QQmlError>
 #include <QQmlInfo>
 
+#include <algorithm>
+#include <utility>
+
 namespace rio {
 
 namespace {
@@ -19,6 +22,11 @@ namespace {
 thread_local RegistryHandler *t_running = nullptr;
 thread_local QList<QQmlError> *t_errors = nullptr;
 
+// The QML enum is rio::Overflow by number: QmlDeliverySettings converts with a cast.
+static_assert(int(RegistryHandler::DropOldest) == int(Overflow::DropOldest) &&
+              int(RegistryHandler::DropNewest) == int(Overflow::DropNewest) &&
+              int(RegistryHandler::Block) == int(Overflow::Block));
+
 } // namespace
 
 // The handler as its registry's registrations see it.
@@ -27,6 +35,7 @@ class RegistryHandler::Registration final : public detail::QmlRegistration
 public:
     explicit Registration(RegistryHandler *handler) : m_handler(handler) { }
     void registrationEnded() override { m_handler->registrationEnded(); }
+    void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
 
 private:
     RegistryHandler *m_handler;
@@ -94,6 +103,48 @@ void RegistryHandler::setCoalesce(bool coalesce)
     Q_EMIT coalesceChanged();
 }
 
+void RegistryHandler::setCapacity(int capacity)
+{
+    if (!m_delivery.setCapacity(this, capacity))
+        return;
+    reRegister(false);
+    Q_EMIT capacityChanged();
+}
+
+void RegistryHandler::setOverflow(Overflow overflow)
+{
+    if (!m_delivery.setOverflow(this, int(overflow)))
+        return;
+    reRegister(false);
+    Q_EMIT overflowChanged();
+}
+
+void RegistryHandler::setBlockTimeout(int milliseconds)
+{
+    if (!m_delivery.setBlockTimeout(this, milliseconds))
+        return;
+    reRegister(false);
+    Q_EMIT blockTimeoutChanged();
+}
+
+void RegistryHandler::setMinInterval(int milliseconds)
+{
+    if (!m_delivery.setMinInterval(this, milliseconds))
+        return;
+    reRegister(false);
+    Q_EMIT minIntervalChanged();
+}
+
+void RegistryHandler::dropsReported(quint64 total)
+{
+    // Totals come from the current registration, possibly out of order (see QmlRegistryShared).
+    const quint64 dropped = m_droppedBefore + total;
+    if (dropped <= m_dropped)
+        return;
+    m_dropped = dropped;
+    Q_EMIT droppedChanged();
+}
+
 double RegistryHandler::handlerId() const noexcept
 {
     return m_active ? static_cast<double>(m_id.value()) : 0.0;
@@ -110,6 +161,8 @@ void RegistryHandler::unregister()
     if (m_registeredOn && m_active) {
         // Out of the registrations first, so the count change does not look like a C++ removal.
         m_registeredOn->m_shared->takeRegistration(m_id.value());
+        // Drops not reported yet (a report still on its way from another thread) count too.
+        m_dropped = std::max(m_dropped, m_droppedBefore + m_registeredOn->registry().droppedCount(m_id));
         m_registeredOn->registry().remove(m_id);
     }
     m_registeredOn.clear();
@@ -132,7 +185,9 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
     if (!m_complete)
         return;
     const bool wasActive = isActive();
+    const quint64 dropped = m_dropped;
     unregister();
+    m_droppedBefore = m_dropped; // the next registration counts from here
     if (m_enabled && !(m_once && m_fired)) {
         if (!m_registry) {
             // Silent, like Connections with a null target: a binding may set it later.
@@ -149,9 +204,11 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
                     self->deliver(event);
             };
             QtRegistry<QVariant> &target = m_registry->registry();
+            if (!m_once)
+                m_delivery.warnIfIgnored(this, m_coalesce);
             m_id = m_once ? target.addOnce(m_registry.data(), deliver, m_priority)
                           : target.add(m_registry.data(), deliver, m_priority, Qt::AutoConnection,
-                                       m_coalesce ? Delivery::Latest : Delivery::Every);
+                                       m_delivery.options(m_coalesce));
             m_registeredOn = m_registry;
             m_active = true;
             m_registration->id = m_id.value();
@@ -161,6 +218,8 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
     }
     if (wasActive || isActive())
         emitActiveChanged();
+    if (m_dropped != dropped)
+        Q_EMIT droppedChanged();
 }
 
 void RegistryHandler::registryDestroyed()

@@ -163,6 +163,82 @@ private Q_SLOTS:
         QCOMPARE(notify(QStringLiteral("y")), QStringLiteral("high=y;low=y;orphan=y;"));
     }
 
+    void deliveryPropertiesReRegister()
+    {
+        RegistryHandler *h = handler("low");
+        QCOMPARE(h->capacity(), 1000000);
+        QCOMPARE(h->overflow(), RegistryHandler::DropOldest);
+        QCOMPARE(h->blockTimeout(), 1000);
+        QCOMPARE(h->minInterval(), 0);
+        QCOMPARE(h->dropped(), 0.0);
+        QSignalSpy capacity(h, &RegistryHandler::capacityChanged);
+        QSignalSpy overflow(h, &RegistryHandler::overflowChanged);
+        double id = h->handlerId();
+        eval(m_root.get(), QStringLiteral("low.capacity = 0"));
+        QCOMPARE(h->capacity(), 0);
+        QCOMPARE(capacity.count(), 1);
+        QVERIFY(h->handlerId() > id);
+        id = h->handlerId();
+        eval(m_root.get(), QStringLiteral("low.overflow = RegistryHandler.DropNewest"));
+        QCOMPARE(h->overflow(), RegistryHandler::DropNewest);
+        QCOMPARE(overflow.count(), 1);
+        QVERIFY(h->handlerId() > id);
+        id = h->handlerId();
+        eval(m_root.get(), QStringLiteral("low.overflow = RegistryHandler.DropNewest")); // unchanged
+        QCOMPARE(h->handlerId(), id);
+        eval(m_root.get(),
+             QStringLiteral("low.blockTimeout = 50; low.coalesce = true; low.minInterval = 20"));
+        QCOMPARE(h->blockTimeout(), 50);
+        QCOMPARE(h->minInterval(), 20);
+        QCOMPARE(registry()->count(), 2);
+        QCOMPARE(notify(QStringLiteral("p")), QStringLiteral("high=p;low=p;"));
+    }
+
+    void badDeliveryPropertiesWarnAndKeepTheirValue()
+    {
+        RegistryHandler *h = handler("low");
+        const int line =
+            rio::test::lineOf(QStringLiteral("handler.qml"), QStringLiteral("property RegistryHandler low"));
+        QVERIFY(line > 0);
+        const QString at =
+            QStringLiteral("^%1:%2:\\d+: QML RegistryHandler: ")
+                .arg(QRegularExpression::escape(rio::test::dataUrl(QStringLiteral("handler.qml")).toString()))
+                .arg(line);
+        const double id = h->handlerId();
+        QSignalSpy capacity(h, &RegistryHandler::capacityChanged);
+        QTest::ignoreMessage(
+            QtWarningMsg, QRegularExpression(at + QStringLiteral("capacity must not be negative, got -1; it "
+                                                                 "stays 1000000 \\(0: unbounded\\)$")));
+        eval(m_root.get(), QStringLiteral("low.capacity = -1"));
+        QCOMPARE(h->capacity(), 1000000);
+        QCOMPARE(eval(m_root.get(), QStringLiteral("low.capacity")).toInt(), 1000000);
+        QCOMPARE(capacity.count(), 0);
+        QTest::ignoreMessage(
+            QtWarningMsg, QRegularExpression(at + QStringLiteral("overflow must be DropOldest, DropNewest or "
+                                                                 "Block, got 7; it stays DropOldest$")));
+        eval(m_root.get(), QStringLiteral("low.overflow = 7"));
+        QCOMPARE(h->overflow(), RegistryHandler::DropOldest);
+        QTest::ignoreMessage(
+            QtWarningMsg, QRegularExpression(at + QStringLiteral("blockTimeout must not be negative, got -2; "
+                                                                 "it stays 1000 ms$")));
+        eval(m_root.get(), QStringLiteral("low.blockTimeout = -2"));
+        QCOMPARE(h->blockTimeout(), 1000);
+        QTest::ignoreMessage(
+            QtWarningMsg, QRegularExpression(at + QStringLiteral("minInterval must not be negative, got -3; "
+                                                                 "it stays 0 ms$")));
+        eval(m_root.get(), QStringLiteral("low.minInterval = -3"));
+        QCOMPARE(h->minInterval(), 0);
+        QCOMPARE(h->handlerId(), id); // nothing re-registered
+        // minInterval without coalesce: kept, but the registration says it is ignored.
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(at + QStringLiteral("minInterval applies with coalesce: true "
+                                                                    "only; 40 ms is ignored$")));
+        eval(m_root.get(), QStringLiteral("low.minInterval = 40"));
+        QCOMPARE(h->minInterval(), 40);
+        QVERIFY(h->isActive());
+        QCOMPARE(notify(QStringLiteral("q")), QStringLiteral("high=q;low=q;"));
+    }
+
     void destroyedRegistryLeavesHandlersInert()
     {
         QPointer<QmlRegistry> doomed =

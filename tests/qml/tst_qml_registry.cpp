@@ -317,6 +317,75 @@ private Q_SLOTS:
         QCOMPARE(registry()->count(), 0);
     }
 
+    void addRefusesBadDeliveryOptions_data()
+    {
+        QTest::addColumn<QString>("options");
+        QTest::addColumn<QString>("complaint");
+        QTest::newRow("negative capacity")
+            << "{ capacity: -1 }"
+            << "options.capacity must be a whole number from 0 to 9007199254740992, got -1";
+        QTest::newRow("fractional capacity")
+            << "{ capacity: 1.5 }"
+            << "options.capacity must be a whole number from 0 to 9007199254740992, got 1.5";
+        QTest::newRow("string capacity") << "{ capacity: '10' }"
+                                         << "options.capacity must be a whole number from 0 to "
+                                            "9007199254740992, got a string";
+        QTest::newRow("unknown overflow name")
+            << "{ overflow: 'sideways' }"
+            << "options.overflow must be RegistryHandler.DropOldest, RegistryHandler.DropNewest or "
+               "RegistryHandler.Block (or \"dropOldest\", \"dropNewest\", \"block\"), got \"sideways\"";
+        QTest::newRow("unknown overflow number")
+            << "{ overflow: 7 }"
+            << "options.overflow must be RegistryHandler.DropOldest, RegistryHandler.DropNewest or "
+               "RegistryHandler.Block (or \"dropOldest\", \"dropNewest\", \"block\"), got 7";
+        QTest::newRow("negative blockTimeout")
+            << "{ overflow: 'block', blockTimeout: -5 }"
+            << "options.blockTimeout must be a whole number from 0 to 2147483647, got -5";
+        QTest::newRow("minInterval without coalesce") << "{ minInterval: 10 }"
+                                                      << "options.minInterval needs coalesce: true";
+        QTest::newRow("null minInterval") << "{ coalesce: true, minInterval: null }"
+                                          << "options.minInterval must be a whole number from 0 to "
+                                             "2147483647, got null";
+    }
+
+    void addRefusesBadDeliveryOptions()
+    {
+        QFETCH(QString, options);
+        QFETCH(QString, complaint);
+        const int line = rio::test::lineOf(QStringLiteral("registry.qml"), QStringLiteral("ADD_OPTIONS"));
+        QVERIFY(line > 0);
+        QTest::ignoreMessage(QtWarningMsg,
+                             exactly(QStringLiteral("%1:%2: QmlRegistry.add: %3; nothing was registered")
+                                         .arg(rio::test::dataUrl(QStringLiteral("registry.qml")).toString())
+                                         .arg(line)
+                                         .arg(complaint)));
+        QCOMPARE(eval(m_root.get(), QStringLiteral("addWithOptions(%1)").arg(options)).value<QObject *>(),
+                 nullptr);
+        QCOMPARE(registry()->count(), 0);
+    }
+
+    void addAcceptsDeliveryOptions_data()
+    {
+        QTest::addColumn<QString>("options");
+        QTest::newRow("unbounded") << "{ capacity: 0 }";
+        QTest::newRow("enum") << "{ capacity: 3, overflow: RegistryHandler.Block, blockTimeout: 0 }";
+        QTest::newRow("capitalised name") << "{ overflow: 'DropNewest' }";
+        QTest::newRow("small name") << "{ overflow: 'dropOldest' }";
+        QTest::newRow("coalesced with an interval") << "{ coalesce: true, minInterval: 5 }";
+        QTest::newRow("once ignores them") << "{ once: true, capacity: 1 }";
+    }
+
+    void addAcceptsDeliveryOptions()
+    {
+        QFETCH(QString, options);
+        QTest::failOnWarning(QRegularExpression(QStringLiteral(".*")));
+        RegistryHandle *h = handle(QStringLiteral("addWithOptions(%1)").arg(options));
+        QVERIFY(h && h->isActive());
+        QCOMPARE(h->dropped(), 0.0);
+        eval(m_root.get(), QStringLiteral("registry.notify(4)"));
+        QCOMPARE(trace(), QStringLiteral("opt=4;"));
+    }
+
     void senderOfADestroyedRegistryWarnsAndDrops()
     {
         auto *registry = new QmlRegistry;

@@ -4,6 +4,7 @@
 #include "qml_test_support.h"
 
 #include <registryio/qml_registry.h>
+#include <registryio/registry_handle.h>
 #include <registryio/registry_handler.h>
 
 #include <QDeadlineTimer>
@@ -136,6 +137,47 @@ private:
     std::unique_ptr<Source> m_source;
     std::unique_ptr<QObject> m_root;
 
+    // Sends kEvents events 0, 1, ... from a worker thread and returns when it is done: the engine
+    // thread runs no event loop meanwhile, so every queued delivery waits at once.
+    void flood()
+    {
+        std::thread worker([registry = m_source->registry()] {
+            for (int i = 0; i < kEvents; ++i)
+                registry->notify(i);
+        });
+        worker.join();
+    }
+
+    // What `tag` recorded once its deliveries arrived: waits for `expected` of them, then runs
+    // the event loop once more so that any extra delivery shows up too (a timeout shows as a
+    // shorter list).
+    std::vector<int> recordedValues(const QString &tag, std::size_t expected)
+    {
+        [[maybe_unused]] const bool arrived =
+            QTest::qWaitFor([&] { return m_source->take(tag).size() >= expected; }, 5000);
+        QCoreApplication::processEvents();
+        QCoreApplication::processEvents();
+        std::vector<int> values;
+        for (const Source::Entry &e : m_source->take(tag))
+            values.push_back(e.value);
+        return values;
+    }
+
+    // The `registryio` category logs drops (at most once a second per registry): expect it.
+    static void expectDropLog()
+    {
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "^handler \\d+: \\d+ queued deliveries dropped so far")));
+    }
+
+    static std::vector<int> range(int first, int last)
+    {
+        std::vector<int> values;
+        for (int i = first; i < last; ++i)
+            values.push_back(i);
+        return values;
+    }
+
     void load(bool withCoalesced)
     {
         m_engine = rio::test::makeEngine();
@@ -194,6 +236,113 @@ private Q_SLOTS:
             QCOMPARE(got.front().value, kEvents);
         }
         QCOMPARE(m_source->wrongThread.load(), 0);
+    }
+
+    void boundedHandlerAppliesItsOverflowPolicy_data()
+    {
+        QTest::addColumn<QString>("overflow");
+        QTest::addColumn<int>("capacity");
+        QTest::addColumn<int>("first"); // the first event delivered
+        QTest::addColumn<int>("delivered");
+        QTest::newRow("DropOldest keeps the newest")
+            << "RegistryHandler.DropOldest" << 10 << kEvents - 10 << 10;
+        QTest::newRow("DropNewest keeps the first") << "RegistryHandler.DropNewest" << 10 << 0 << 10;
+        QTest::newRow("capacity 0 keeps all") << "RegistryHandler.DropOldest" << 0 << 0 << kEvents;
+        QTest::newRow("default capacity keeps all") << "RegistryHandler.DropOldest" << -1 << 0 << kEvents;
+    }
+
+    void boundedHandlerAppliesItsOverflowPolicy()
+    {
+        QFETCH(QString, overflow);
+        QFETCH(int, capacity);
+        QFETCH(int, first);
+        QFETCH(int, delivered);
+        load(false);
+        QVERIFY(m_root);
+        const QString capacityProperty =
+            capacity < 0 ? QString() : QStringLiteral(", capacity: %1").arg(capacity);
+        auto *bounded = qobject_cast<rio::RegistryHandler *>(
+            eval(m_root.get(),
+                 QStringLiteral("boundedHandler.createObject(root, { registry: source.registry, "
+                                "overflow: %1%2 })")
+                     .arg(overflow, capacityProperty))
+                .value<QObject *>());
+        QVERIFY(bounded && bounded->isActive());
+        QCOMPARE(bounded->capacity(), capacity < 0 ? 1000000 : capacity);
+        QSignalSpy droppedChanged(bounded, &rio::RegistryHandler::droppedChanged);
+        if (delivered < kEvents)
+            expectDropLog();
+        else
+            QTest::failOnWarning(QRegularExpression(QStringLiteral("dropped")));
+        flood();
+        QCOMPARE(bounded->dropped(), 0.0); // reported on the engine thread, which was busy
+        QCOMPARE(recordedValues(QStringLiteral("bounded"), std::size_t(delivered)),
+                 range(first, first + delivered));
+        QTRY_COMPARE(bounded->dropped(), double(kEvents - delivered));
+        if (delivered < kEvents)
+            QVERIFY(droppedChanged.count() >= 1);
+        else
+            QCOMPARE(droppedChanged.count(), 0);
+        // The unbounded handlers of the same registry lost nothing.
+        QCOMPARE(recordedValues(QStringLiteral("high"), std::size_t(kEvents)), range(0, kEvents));
+        QCOMPARE(m_source->wrongThread.load(), 0);
+    }
+
+    void droppedSurvivesReRegistration()
+    {
+        load(false);
+        QVERIFY(m_root);
+        auto *bounded = qobject_cast<rio::RegistryHandler *>(
+            eval(m_root.get(),
+                 QStringLiteral("boundedHandler.createObject(root, { registry: source.registry, "
+                                "capacity: 10 })"))
+                .value<QObject *>());
+        QVERIFY(bounded);
+        const double firstId = bounded->handlerId();
+        QSignalSpy droppedChanged(bounded, &rio::RegistryHandler::droppedChanged);
+        expectDropLog();
+        flood();
+        // Re-registered before the engine thread saw any report: the drops still count, and the
+        // queued deliveries of the old registration never run.
+        bounded->setCapacity(20);
+        QVERIFY(bounded->handlerId() > firstId);
+        QCOMPARE(bounded->dropped(), double(kEvents - 10));
+        QCOMPARE(droppedChanged.count(), 1);
+        flood();
+        QCOMPARE(recordedValues(QStringLiteral("bounded"), 20), range(kEvents - 20, kEvents));
+        QTRY_COMPARE(bounded->dropped(), double(kEvents - 10 + kEvents - 20));
+    }
+
+    void boundedHandleThroughAddOptions()
+    {
+        load(false);
+        QVERIFY(m_root);
+        auto *handle = qobject_cast<rio::RegistryHandle *>(
+            eval(m_root.get(), QStringLiteral("addBounded({ capacity: 5, overflow: 'dropNewest' })"))
+                .value<QObject *>());
+        QVERIFY(handle && handle->isActive());
+        QSignalSpy droppedChanged(handle, &rio::RegistryHandle::droppedChanged);
+        expectDropLog();
+        flood();
+        QCOMPARE(recordedValues(QStringLiteral("handle"), 5), range(0, 5));
+        QTRY_COMPARE(handle->dropped(), double(kEvents - 5));
+        QVERIFY(droppedChanged.count() >= 1);
+        QCOMPARE(eval(m_root.get(), QStringLiteral("root.source.registry.count")).toInt(), 3);
+    }
+
+    void boundedHandleDropOldestByEnum()
+    {
+        load(false);
+        QVERIFY(m_root);
+        auto *handle = qobject_cast<rio::RegistryHandle *>(
+            eval(m_root.get(),
+                 QStringLiteral("addBounded({ capacity: 5, overflow: RegistryHandler.DropOldest })"))
+                .value<QObject *>());
+        QVERIFY(handle);
+        expectDropLog();
+        flood();
+        QCOMPARE(recordedValues(QStringLiteral("handle"), 5), range(kEvents - 5, kEvents));
+        QTRY_COMPARE(handle->dropped(), double(kEvents - 5));
     }
 
     void senderFromAWorkerOutlivesAQmlOwnedRegistry()

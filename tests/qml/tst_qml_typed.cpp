@@ -129,6 +129,37 @@ private Q_SLOTS:
         QVERIFY(trace().contains(QStringLiteral("latest:w=3;")));
     }
 
+    void boundedTypedHandlerDropsPastItsCapacity()
+    {
+        QObject *high = m_root->property("high").value<QObject *>();
+        QCOMPARE(high->property("capacity").toInt(), 1000000);
+        rio::test::eval(
+            m_root.get(),
+            QStringLiteral("high.capacity = 2; high.overflow = ReadingRegistryHandler.DropNewest"));
+        QCOMPARE(high->property("capacity").toInt(), 2);
+        QCOMPARE(high->property("overflow").toInt(), int(ReadingRegistryHandler::DropNewest));
+        QCOMPARE(readings()->count(), 2);
+        // A bad value warns at the handler's declaration and changes nothing.
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral(
+                                 "typed.qml:\\d+:\\d+: QML ReadingRegistryHandler: capacity must "
+                                 "not be negative, got -4; it stays 2 \\(0: unbounded\\)$")));
+        rio::test::eval(m_root.get(), QStringLiteral("high.capacity = -4"));
+        QCOMPARE(high->property("capacity").toInt(), 2);
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("queued deliveries dropped so far")));
+        std::thread worker([registry = readings()] {
+            for (int i = 1; i <= 5; ++i)
+                registry->notify(Reading{QStringLiteral("w"), double(i)});
+        });
+        worker.join();
+        QTRY_COMPARE(trace().count(QStringLiteral("low:")), 5);
+        QCoreApplication::processEvents();
+        QCOMPARE(trace().count(QStringLiteral("high:")), 2);
+        QVERIFY(trace().contains(QStringLiteral("high:w=1;")));
+        QVERIFY(trace().contains(QStringLiteral("high:w=2;")));
+    }
+
     void handlersOutliveTheirRegistryInertly()
     {
         auto *low = m_root->property("low").value<QObject *>();

@@ -7,6 +7,7 @@
 
 #include <registryio/delivery.h>
 #include <registryio/handler_id.h>
+#include <registryio/qml_delivery.h>
 #include <registryio/qt_registry.h>
 
 #include <QJSValue>
@@ -80,6 +81,7 @@ public:
     int priority = 0;
     bool enabled = true;
     bool coalesce = false;
+    QmlDeliverySettings delivery; // capacity and overflow, as RegistryHandler has them
     bool complete = false;
     bool active = false;
 
@@ -98,7 +100,7 @@ public:
                     if (self)
                         deliver(self.data(), event);
                 },
-                priority, Qt::AutoConnection, coalesce ? Delivery::Latest : Delivery::Every);
+                priority, Qt::AutoConnection, delivery.options(coalesce));
             registeredOn = registry;
             registeredTarget = target;
             active = true;
@@ -167,9 +169,15 @@ public:
         Q_PROPERTY(int priority READ priority WRITE setPriority NOTIFY priorityChanged FINAL)                \
         Q_PROPERTY(bool enabled READ isEnabled WRITE setEnabled NOTIFY enabledChanged FINAL)                 \
         Q_PROPERTY(bool coalesce READ coalesce WRITE setCoalesce NOTIFY coalesceChanged FINAL)               \
+        Q_PROPERTY(int capacity READ capacity WRITE setCapacity NOTIFY capacityChanged FINAL)                \
+        Q_PROPERTY(Overflow overflow READ overflow WRITE setOverflow NOTIFY overflowChanged FINAL)           \
         Q_PROPERTY(bool active READ isActive NOTIFY activeChanged FINAL)                                     \
     public:                                                                                                  \
         explicit Name##Handler(QObject *parent = nullptr) : QObject(parent) { }                              \
+        /* As RegistryHandler.Overflow, under this type: Name##Handler.DropNewest... */                      \
+        enum Overflow { DropOldest, DropNewest, Block };                                                     \
+        Q_ENUM(Overflow)                                                                                     \
+        static_assert(int(DropNewest) == int(::rio::Overflow::DropNewest));                                  \
         ~Name##Handler() override { m_state.unregister(); }                                                  \
         Name *registry() const { return static_cast<Name *>(m_state.registry.data()); }                      \
         void setRegistry(Name *registry)                                                                     \
@@ -215,6 +223,22 @@ public:
                 Q_EMIT coalesceChanged();                                                                    \
             }                                                                                                \
         }                                                                                                    \
+        int capacity() const noexcept { return m_state.delivery.capacity; }                                  \
+        void setCapacity(int capacity)                                                                       \
+        {                                                                                                    \
+            if (m_state.delivery.setCapacity(this, capacity)) {                                              \
+                update();                                                                                    \
+                Q_EMIT capacityChanged();                                                                    \
+            }                                                                                                \
+        }                                                                                                    \
+        Overflow overflow() const noexcept { return Overflow(m_state.delivery.overflow); }                   \
+        void setOverflow(Overflow overflow)                                                                  \
+        {                                                                                                    \
+            if (m_state.delivery.setOverflow(this, int(overflow))) {                                         \
+                update();                                                                                    \
+                Q_EMIT overflowChanged();                                                                    \
+            }                                                                                                \
+        }                                                                                                    \
         bool isActive() const noexcept { return m_state.active; }                                            \
         void classBegin() override { }                                                                       \
         void componentComplete() override                                                                    \
@@ -228,6 +252,8 @@ public:
         void priorityChanged();                                                                              \
         void enabledChanged();                                                                               \
         void coalesceChanged();                                                                              \
+        void capacityChanged();                                                                              \
+        void overflowChanged();                                                                              \
         void activeChanged();                                                                                \
                                                                                                              \
     private:                                                                                                 \

@@ -32,6 +32,8 @@ class RIO_QML_EXPORT RegistryHandle : public QObject
     Q_PROPERTY(double id READ id CONSTANT FINAL)
     /// The handler's priority.
     Q_PROPERTY(int priority READ priority CONSTANT FINAL)
+    /// Events the overflow policy (options.capacity, options.overflow) dropped so far.
+    Q_PROPERTY(double dropped READ dropped NOTIFY droppedChanged FINAL)
     /// True while the handler is registered.
     Q_PROPERTY(bool active READ isActive NOTIFY activeChanged BINDABLE bindableActive FINAL)
 
@@ -45,6 +47,8 @@ public:
     [[nodiscard]] HandlerId handlerId() const noexcept { return m_id; }
     /// The handler's priority.
     [[nodiscard]] int priority() const noexcept { return m_priority; }
+    /// Events dropped so far by the overflow policy.
+    [[nodiscard]] double dropped() const noexcept { return static_cast<double>(m_dropped); }
     /// True while the handler is registered.
     [[nodiscard]] bool isActive() const noexcept { return m_active; }
     /// `active` as a bindable property.
@@ -56,6 +60,8 @@ public:
 Q_SIGNALS:
     /// The handler was removed (or, for `once`, fired).
     void activeChanged();
+    /// More events were dropped (`dropped` grew); emitted on the registry's thread.
+    void droppedChanged();
 
 private:
     friend class QmlRegistry;
@@ -69,12 +75,15 @@ private:
     void deactivate();
     // Registered under `id` (called once by QmlRegistry::add).
     void activate(HandlerId id, const QJSValue &function);
+    // The registry reported `total` drops of this handler.
+    void dropsReported(quint64 total);
 
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
     std::unique_ptr<Registration> m_registration;
     QPointer<QJSEngine> m_engine;
     QJSManagedValue m_function; // called directly; what it throws stays in the engine for us
     HandlerId m_id;
+    quint64 m_dropped = 0;
     int m_priority = 0;
     bool m_once = false;
     bool m_active = false;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <registryio/handler_id.h>
+#include <registryio/qml_delivery.h>
 #include <registryio/qml_export.h>
 #include <registryio/qml_registry.h>
 
@@ -38,12 +39,33 @@ class RIO_QML_EXPORT RegistryHandler : public QObject, public QQmlParserStatus
     Q_PROPERTY(bool once READ once WRITE setOnce NOTIFY onceChanged FINAL)
     /// Events from other threads are coalesced: at most one pending, the newest wins.
     Q_PROPERTY(bool coalesce READ coalesce WRITE setCoalesce NOTIFY coalesceChanged FINAL)
+    /// Most events waiting for this handler at once (0: unbounded); changing it re-registers.
+    Q_PROPERTY(int capacity READ capacity WRITE setCapacity NOTIFY capacityChanged FINAL)
+    /// What a full queue does with the next event; changing it re-registers.
+    Q_PROPERTY(Overflow overflow READ overflow WRITE setOverflow NOTIFY overflowChanged FINAL)
+    /// Block: the longest (ms) a notifying thread waits for room; changing it re-registers.
+    Q_PROPERTY(int blockTimeout READ blockTimeout WRITE setBlockTimeout NOTIFY blockTimeoutChanged FINAL)
+    /// With coalesce: the shortest time (ms) between two deliveries; changing it re-registers.
+    Q_PROPERTY(int minInterval READ minInterval WRITE setMinInterval NOTIFY minIntervalChanged FINAL)
+    /// Events the overflow policy dropped so far, over every registration of this handler.
+    Q_PROPERTY(double dropped READ dropped NOTIFY droppedChanged FINAL)
     /// True while registered.
     Q_PROPERTY(bool active READ isActive NOTIFY activeChanged BINDABLE bindableActive FINAL)
     /// The current registration's id, 0 when not registered.
     Q_PROPERTY(double handlerId READ handlerId NOTIFY activeChanged FINAL)
 
 public:
+    /// What a full queue (`capacity` events waiting) does with the next event (rio::Overflow).
+    enum Overflow {
+        /// The oldest waiting event is dropped: the handler sees the newest ones (the default).
+        DropOldest,
+        /// The new event is dropped: the waiting ones stay.
+        DropNewest,
+        /// The notifying thread waits up to `blockTimeout` for room, then drops the new event.
+        Block,
+    };
+    Q_ENUM(Overflow)
+
     /// A handler with no registry yet.
     explicit RegistryHandler(QObject *parent = nullptr);
     /// Unregisters.
@@ -69,6 +91,24 @@ public:
     [[nodiscard]] bool coalesce() const noexcept { return m_coalesce; }
     /// Turns coalescing on or off (re-registers).
     void setCoalesce(bool coalesce);
+    /// Most events waiting at once, 0 for unbounded.
+    [[nodiscard]] int capacity() const noexcept { return m_delivery.capacity; }
+    /// Sets the capacity (re-registers); a negative one warns and changes nothing.
+    void setCapacity(int capacity);
+    /// The overflow policy.
+    [[nodiscard]] Overflow overflow() const noexcept { return Overflow(m_delivery.overflow); }
+    /// Sets the overflow policy (re-registers); an unknown value warns and changes nothing.
+    void setOverflow(Overflow overflow);
+    /// Block: the longest wait for room, in milliseconds.
+    [[nodiscard]] int blockTimeout() const noexcept { return m_delivery.blockTimeout; }
+    /// Sets the block timeout (re-registers); a negative one warns and changes nothing.
+    void setBlockTimeout(int milliseconds);
+    /// With coalesce: the shortest time between two deliveries, in milliseconds.
+    [[nodiscard]] int minInterval() const noexcept { return m_delivery.minInterval; }
+    /// Sets the minimum interval (re-registers); a negative one warns and changes nothing.
+    void setMinInterval(int milliseconds);
+    /// Events dropped so far by the overflow policy, over every registration.
+    [[nodiscard]] double dropped() const noexcept { return static_cast<double>(m_dropped); }
     /// True while registered.
     [[nodiscard]] bool isActive() const noexcept { return m_active; }
     /// `active` as a bindable property.
@@ -94,6 +134,16 @@ Q_SIGNALS:
     void onceChanged();
     /// The coalesce property changed.
     void coalesceChanged();
+    /// The capacity property changed.
+    void capacityChanged();
+    /// The overflow property changed.
+    void overflowChanged();
+    /// The blockTimeout property changed.
+    void blockTimeoutChanged();
+    /// The minInterval property changed.
+    void minIntervalChanged();
+    /// More events were dropped (`dropped` grew); emitted on this object's thread.
+    void droppedChanged();
     /// Registered or unregistered.
     void activeChanged();
 
@@ -104,6 +154,7 @@ private:
     void deliver(const QVariant &event);
     void registryDestroyed();
     void registrationEnded();
+    void dropsReported(quint64 total);
 
     QPointer<QmlRegistry> m_registry;
     QPointer<QmlRegistry> m_registeredOn;
@@ -111,6 +162,9 @@ private:
     QMetaObject::Connection m_warningTap; // the engine's warnings, while one of ours runs
     std::unique_ptr<Registration> m_registration;
     HandlerId m_id;
+    detail::QmlDeliverySettings m_delivery;
+    quint64 m_dropped = 0;       // `dropped`
+    quint64 m_droppedBefore = 0; // dropped by the registrations before the current one
     int m_priority = 0;
     bool m_enabled = true;
     bool m_once = false;

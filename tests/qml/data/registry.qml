@@ -56,4 +56,7 @@ QtObject {
         });
         return handle;
     }
+    function addWithOptions(options) {
+        return registry.add(event => { root.trace += "opt=" + event + ";"; }, 0, options); // ADD_OPTIONS
+    }
 }

@@ -33,6 +33,13 @@ QtObject {
         }
     }
 
+    // Bounded: created with { registry, capacity, overflow } while the engine thread is busy.
+    property Component boundedHandler: Component {
+        RegistryHandler {
+            onNotified: event => root.source.record("bounded", event)
+        }
+    }
+
     Component.onCompleted: {
         if (withCoalesced)
             jsHandle = source.registry.add(event => root.source.record("js", event), 3, { coalesce: true });
@@ -40,5 +47,9 @@ QtObject {
 
     function addTransient(tag: string): RegistryHandle {
         return source.registry.add(event => root.source.record(tag, event), 7);
+    }
+
+    function addBounded(options: var): RegistryHandle {
+        return source.registry.add(event => root.source.record("handle", event), 0, options);
     }
 }
