@@ -159,6 +159,7 @@ struct RIO_QT_EXPORT QtHandlerCore
     std::atomic<bool> armed{false};     // set once `id` is assigned
     std::atomic<bool> cancelled{false}; // removed, context dead or registry gone
     std::atomic<bool> fired{false};     // once-handlers
+    std::atomic<bool> suspended{false}; // setSuspended: notifies and queued deliveries skip it
     std::shared_ptr<QtRegistryControl> control;
 
     std::mutex mutex;           // guards the fields below
@@ -219,7 +220,7 @@ struct QtHandler : QtHandlerCore
     void run(const E &event, const AsyncToken &token) noexcept
     {
         RunningMark mark(*this);
-        if (cancelled.load(std::memory_order_acquire))
+        if (cancelled.load(std::memory_order_acquire) || suspended.load(std::memory_order_acquire))
             return;
         try {
             invoke(event, token);
@@ -604,7 +605,8 @@ struct QtDispatcher
     void operator()(const QtEnvelope<E> &env) const
     {
         QtHandler<E> &h = *handler;
-        if (!h.armed.load(std::memory_order_acquire) || h.cancelled.load(std::memory_order_acquire))
+        if (!h.armed.load(std::memory_order_acquire) || h.cancelled.load(std::memory_order_acquire) ||
+            h.suspended.load(std::memory_order_acquire))
             return;
         if (h.once) {
             if (h.fired.exchange(true, std::memory_order_acq_rel))
