@@ -7,21 +7,35 @@ namespace rio {
 
 namespace detail {
 
-bool RegistryLink::remove(HandlerId id) noexcept
+bool RegistryLink::call(bool (*fn)(void *, HandlerId) noexcept, HandlerId id) noexcept
 {
+    if (!id.isValid())
+        return false;
     void *target = nullptr;
     {
         std::lock_guard lock(mutex);
-        if (registry == nullptr)
+        if (registry == nullptr || fn == nullptr)
             return false;
         target = registry;
         ++busy;
     }
-    const bool removed = removeFn(target, id);
+    const bool result = fn(target, id);
     std::lock_guard lock(mutex);
     if (--busy == 0)
         idle.notify_all();
-    return removed;
+    return result;
+}
+
+bool RegistryLink::remove(HandlerId id) noexcept
+{
+    return call(removeFn, id);
+}
+
+bool RegistryLink::contains(HandlerId id) noexcept
+{
+    // Without `mutex` too: the registry's own lock is taken inside, and fork takes the two the
+    // other way round.
+    return call(containsFn, id);
 }
 
 void RegistryLink::detach() noexcept

@@ -90,6 +90,11 @@ bool removeThroughLink(void *core, HandlerId id) noexcept
     return static_cast<RegistryCore *>(core)->remove(id);
 }
 
+bool containsThroughLink(void *core, HandlerId id) noexcept
+{
+    return static_cast<const RegistryCore *>(core)->contains(id);
+}
+
 void backoff(unsigned spins) noexcept
 {
     if (spins < 64)
@@ -466,6 +471,7 @@ std::shared_ptr<RegistryLink> RegistryCore::link()
         auto l = std::make_shared<RegistryLink>();
         l->registry = this;
         l->removeFn = &removeThroughLink;
+        l->containsFn = &containsThroughLink;
         m_link = std::move(l);
     }
     return m_link;

@@ -35,6 +35,7 @@ QtRegistryBase::QtRegistryBase(QObject *parent)
     m_control->registry.store(this, std::memory_order_release);
     m_link->registry = this;
     m_link->removeFn = &QtRegistryBase::removeThroughLink;
+    m_link->containsFn = &QtRegistryBase::containsThroughLink;
 }
 
 QtRegistryBase::~QtRegistryBase()
@@ -119,6 +120,11 @@ void QtRegistryBase::detachShared() noexcept
 bool QtRegistryBase::removeThroughLink(void *registry, HandlerId id) noexcept
 {
     return static_cast<QtRegistryBase *>(registry)->removeHandler(id, true);
+}
+
+bool QtRegistryBase::containsThroughLink(void *registry, HandlerId id) noexcept
+{
+    return static_cast<const QtRegistryBase *>(registry)->containsHandler(id);
 }
 
 void detail::releaseHandler(std::shared_ptr<QtHandlerCore> &handler) noexcept

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <registryio/connection.h>
 #include <registryio/detail/hazard.h>
 #include <registryio/detail/registry_core.h>
 #include <registryio/detail/registry_link.h>
@@ -134,6 +135,9 @@ public:
         std::shared_ptr<detail::RegistryLink> link = m_core.link();
         return HandlerGuard(std::move(link), add(std::forward<F>(handler), priority));
     }
+
+    /// A copyable handle to `id` (isConnected() is false when `id` is not registered here).
+    [[nodiscard]] Connection connection(HandlerId id) { return Connection(m_core.link(), id); }
 
     /// Removes a handler: true the first time. Notifies that start later never call it; one
     /// already running on another thread may still be calling it. Never allocates. The closure

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <registryio/connection.h>
 #include <registryio/delivery.h>
 #include <registryio/detail/qt_handler.h>
 #include <registryio/detail/registry_link.h>
@@ -14,10 +15,12 @@
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -30,6 +33,11 @@ namespace rio {
 template <typename F, typename E>
 concept QtHandlerFor = std::is_invocable_v < std::decay_t<F>
 &, const E & > || std::is_invocable_v<std::decay_t<F> &>;
+
+/// A member function QtRegistry<E> accepts for `Receiver`: callable with `const E&` or with nothing.
+template <typename Method, typename Receiver, typename E>
+concept QtMemberSlotFor = std::derived_from<Receiver, QObject> && std::is_member_function_pointer_v<Method> &&
+    (std::is_invocable_v<Method, Receiver *, const E &> || std::is_invocable_v<Method, Receiver *>);
 
 /// The Qt facade of Registry<E>: handlers run on a context object's thread with Qt's connection
 /// semantics, optionally coalesced; async and sequential notifies return QFuture<void>; failures
@@ -111,25 +119,18 @@ public:
     }
 
     /// Registers a member function of `receiver` (which is also the context), like QObject::connect.
-    template <typename Receiver, typename Method>
-    requires std::derived_from<Receiver, QObject> && std::is_member_function_pointer_v<Method> &&
-        (std::is_invocable_v<Method, Receiver *, const E &> ||
-         std::is_invocable_v<Method, Receiver *>)HandlerId
-        add(Receiver *receiver, Method method, int priority = 0, Qt::ConnectionType type = Qt::AutoConnection,
-            DeliveryOptions options = {})
+    /// With Qt::UniqueConnection OR'd into `type`, a receiver and member function already
+    /// registered here are refused: an invalid id is returned and nothing changes.
+    template <typename Receiver, QtMemberSlotFor<Receiver, E> Method>
+    HandlerId add(Receiver *receiver, Method method, int priority = 0,
+                  Qt::ConnectionType type = Qt::AutoConnection, DeliveryOptions options = {})
     {
-        if (method == nullptr)
-            throw std::invalid_argument("rio::QtRegistry::add: the member function is null");
-        return add(static_cast<QObject *>(requireContext(receiver)), bindMember(receiver, method), priority,
-                   type, options);
+        return addMember(receiver, method, priority, type, options, false);
     }
 
     /// As add(receiver, method, priority, type, DeliveryOptions{.delivery = delivery}).
-    template <typename Receiver, typename Method>
-    requires std::derived_from<Receiver, QObject> && std::is_member_function_pointer_v<Method> &&
-        (std::is_invocable_v<Method, Receiver *, const E &> ||
-         std::is_invocable_v<Method, Receiver *>)HandlerId
-        add(Receiver *receiver, Method method, int priority, Qt::ConnectionType type, Delivery delivery)
+    template <typename Receiver, QtMemberSlotFor<Receiver, E> Method>
+    HandlerId add(Receiver *receiver, Method method, int priority, Qt::ConnectionType type, Delivery delivery)
     {
         return add(receiver, method, priority, type, DeliveryOptions{.delivery = delivery});
     }
@@ -147,6 +148,14 @@ public:
                       Qt::ConnectionType type = Qt::AutoConnection)
     {
         return addImpl(requireContext(context), std::forward<F>(handler), priority, type, {}, true);
+    }
+
+    /// Registers a member function of `receiver` that runs at most once (see add(receiver, method)).
+    template <typename Receiver, QtMemberSlotFor<Receiver, E> Method>
+    HandlerId addOnce(Receiver *receiver, Method method, int priority = 0,
+                      Qt::ConnectionType type = Qt::AutoConnection)
+    {
+        return addMember(receiver, method, priority, type, {}, true);
     }
 
     /// As add(handler, priority); destroying the returned guard removes the handler.
@@ -187,6 +196,39 @@ public:
         return HandlerGuard(m_link, add(context, std::forward<F>(handler), priority, delivery));
     }
 
+    /// As add(receiver, method, priority, type, options); the guard removes the handler (it is
+    /// empty when Qt::UniqueConnection refused the registration).
+    template <typename Receiver, QtMemberSlotFor<Receiver, E> Method>
+    [[nodiscard]] HandlerGuard addScoped(Receiver *receiver, Method method, int priority = 0,
+                                         Qt::ConnectionType type = Qt::AutoConnection,
+                                         DeliveryOptions options = {})
+    {
+        return HandlerGuard(m_link, addMember(receiver, method, priority, type, options, false));
+    }
+
+    /// A copyable handle to `id` (isConnected() is false when `id` is not registered here).
+    [[nodiscard]] Connection connection(HandlerId id) const noexcept { return Connection(m_link, id); }
+
+    /// Suspends (true) or resumes (false) delivery to `id` without removing it: notifies skip it
+    /// and its queued deliveries that have not started are dropped. False for an unknown id.
+    bool setSuspended(HandlerId id, bool suspended)
+    {
+        std::lock_guard lock(m_mutex);
+        auto it = m_handlers.find(id);
+        if (it == m_handlers.end())
+            return false;
+        it->second->suspended.store(suspended, std::memory_order_release);
+        return true;
+    }
+
+    /// True while `id` is registered here and suspended.
+    [[nodiscard]] bool isSuspended(HandlerId id) const
+    {
+        std::lock_guard lock(m_mutex);
+        auto it = m_handlers.find(id);
+        return it != m_handlers.end() && it->second->suspended.load(std::memory_order_acquire);
+    }
+
     /// Removes a handler: true the first time. Deliveries queued for it never run; one already
     /// running on another thread may still be running.
     bool remove(HandlerId id) { return removeHandler(id, true); }
@@ -216,6 +258,8 @@ public:
         {
             std::lock_guard lock(m_mutex);
             handlers.swap(m_handlers);
+            m_memberKeys.clear();
+            m_memberCounts.clear();
             m_core.clear();
         }
         for (auto &entry : handlers)
@@ -273,7 +317,8 @@ public:
             steps.reserve(m_handlers.size());
             for (const auto &entry : m_handlers) {
                 const std::shared_ptr<Handler> &h = entry.second;
-                if (h->armed.load(std::memory_order_acquire) && !h->cancelled.load(std::memory_order_acquire))
+                if (h->armed.load(std::memory_order_acquire) && !h->cancelled.load(std::memory_order_acquire) &&
+                    !h->suspended.load(std::memory_order_acquire))
                     steps.push_back(h);
             }
         }
@@ -302,6 +347,7 @@ public:
 
 protected:
     std::size_t handlerCount() const noexcept override { return m_core.size(); }
+    bool containsHandler(HandlerId id) const noexcept override { return m_core.contains(id); }
 
     bool removeHandler(HandlerId id, bool cancel) noexcept override
     {
@@ -313,6 +359,7 @@ protected:
                 return false;
             handler = std::move(it->second);
             m_handlers.erase(it);
+            forgetMemberLocked(id);
             if (cancel)
                 handler->cancel();
             m_core.remove(id);
@@ -334,6 +381,42 @@ private:
         if (context == nullptr)
             throw std::invalid_argument("rio::QtRegistry::add: the context object is null");
         return context;
+    }
+
+    // What identifies a member-function registration: the receiver and the member pointer's
+    // bytes (as QObject::connect compares them for Qt::UniqueConnection).
+    template <typename Receiver, typename Method>
+    static std::string memberKey(Receiver *receiver, Method method)
+    {
+        const QObject *object = receiver;
+        std::string key(sizeof object + sizeof method, '\0');
+        std::memcpy(key.data(), &object, sizeof object);
+        std::memcpy(key.data() + sizeof object, &method, sizeof method);
+        return key;
+    }
+
+    template <typename Receiver, typename Method>
+    HandlerId addMember(Receiver *receiver, Method method, int priority, Qt::ConnectionType type,
+                        const DeliveryOptions &options, bool once)
+    {
+        if (method == nullptr)
+            throw std::invalid_argument("rio::QtRegistry::add: the member function is null");
+        requireContext(receiver);
+        const std::string key = memberKey(receiver, method);
+        return addImpl(static_cast<QObject *>(receiver), bindMember(receiver, method), priority, type,
+                       options, once, &key);
+    }
+
+    // Under m_mutex: `id` is no longer registered.
+    void forgetMemberLocked(HandlerId id) noexcept
+    {
+        auto it = m_memberKeys.find(id);
+        if (it == m_memberKeys.end())
+            return;
+        if (auto count = m_memberCounts.find(it->second);
+            count != m_memberCounts.end() && --count->second == 0)
+            m_memberCounts.erase(count);
+        m_memberKeys.erase(it);
     }
 
     template <typename Receiver, typename Method>
@@ -375,16 +458,27 @@ private:
             throw std::invalid_argument(
                 "rio::QtRegistry::add: the connection type must be Qt::AutoConnection, "
                 "Qt::DirectConnection, Qt::QueuedConnection or "
-                "Qt::BlockingQueuedConnection");
+                "Qt::BlockingQueuedConnection (optionally with Qt::UniqueConnection or "
+                "Qt::SingleShotConnection)");
         }
     }
 
+    // `memberKey` identifies a member-function registration (null for other callables).
     template <typename F>
     HandlerId addImpl(QObject *context, F &&handler, int priority, Qt::ConnectionType type,
-                      const DeliveryOptions &options, bool once)
+                      const DeliveryOptions &options, bool once, const std::string *memberKey = nullptr)
     {
         if (detail::isEmptyCallable(handler))
             throw std::invalid_argument("rio::QtRegistry::add: the handler is empty");
+        // Qt's flags are OR'd into the type: take them off before validating it.
+        const int flags = static_cast<int>(type) & (Qt::UniqueConnection | Qt::SingleShotConnection);
+        const bool unique = (flags & Qt::UniqueConnection) != 0;
+        once = once || (flags & Qt::SingleShotConnection) != 0;
+        type = static_cast<Qt::ConnectionType>(static_cast<int>(type) & ~flags);
+        if (unique && memberKey == nullptr)
+            throw std::invalid_argument(
+                "rio::QtRegistry::add: Qt::UniqueConnection needs the member-function "
+                "form add(receiver, &Receiver::slot, ...)");
         validate(type, options);
         auto h = std::make_shared<detail::QtHandlerImpl<E, std::decay_t<F>>>(std::in_place,
                                                                              std::forward<F>(handler));
@@ -402,12 +496,28 @@ private:
         HandlerId id;
         {
             std::lock_guard lock(m_mutex);
+            if (unique) {
+                auto it = m_memberCounts.find(*memberKey);
+                if (it != m_memberCounts.end() && it->second != 0)
+                    return HandlerId{}; // already registered: refused, nothing changed
+            }
             if (context == nullptr && !once && !detail::QtHandlerImpl<E, std::decay_t<F>>::returnsFuture)
                 id = m_core.add(detail::QtDirectDispatcher<E, std::decay_t<F>>{h}, priority);
             else
                 id = m_core.add(detail::QtDispatcher<E>{h}, priority);
             h->id = id;
-            m_handlers.emplace(id, h);
+            try {
+                m_handlers.emplace(id, h);
+                if (memberKey != nullptr) {
+                    std::size_t &count = m_memberCounts[*memberKey]; // a 0 left by a throw is harmless
+                    m_memberKeys.emplace(id, *memberKey);
+                    ++count;
+                }
+            } catch (...) {
+                m_handlers.erase(id);
+                m_core.remove(id);
+                throw;
+            }
         }
         if (context != nullptr) {
             std::weak_ptr<detail::QtHandlerCore> weak = h;
@@ -426,6 +536,10 @@ private:
     mutable Registry<detail::QtEnvelope<E>> m_core;
     mutable std::mutex m_mutex; // guards m_handlers; taken before the core's write lock
     std::unordered_map<HandlerId, std::shared_ptr<Handler>> m_handlers;
+    // Member-function registrations (under m_mutex), for Qt::UniqueConnection: each one's key,
+    // and how many registrations each key has.
+    std::unordered_map<HandlerId, std::string> m_memberKeys;
+    std::unordered_map<std::string, std::size_t> m_memberCounts;
 };
 
 } // namespace rio

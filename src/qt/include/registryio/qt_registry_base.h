@@ -60,6 +60,8 @@ protected:
 
     /// Number of registered handlers, from the typed half.
     [[nodiscard]] virtual std::size_t handlerCount() const noexcept = 0;
+    /// True while `id` is registered, from the typed half.
+    [[nodiscard]] virtual bool containsHandler(HandlerId id) const noexcept = 0;
     /// Removes `id`; `cancel` also drops its pending deliveries. True the first time.
     virtual bool removeHandler(HandlerId id, bool cancel) noexcept = 0;
 
@@ -77,13 +79,14 @@ protected:
 
     /// Reaches this registry from deliveries, context connections and handler futures.
     std::shared_ptr<detail::QtRegistryControl> m_control;
-    /// Lets HandlerGuards from addScoped() remove handlers while the registry lives.
+    /// Lets HandlerGuards from addScoped() and Connections reach handlers while the registry lives.
     std::shared_ptr<detail::RegistryLink> m_link;
 
 private:
     friend struct detail::QtRegistryControl;
 
     static bool removeThroughLink(void *registry, HandlerId id) noexcept;
+    static bool containsThroughLink(void *registry, HandlerId id) noexcept;
 
     std::atomic<qint64> m_lastDropLog{-1000000};
     mutable std::mutex m_callbackMutex;

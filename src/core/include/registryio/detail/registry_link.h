@@ -9,22 +9,30 @@
 namespace rio::detail {
 
 // Shared between a registry and its guards, so a guard can outlive its registry without the
-// registry living in a shared_ptr. The registry detaches itself when it dies, and waits for
-// removals already under way. `removeFn` is a non-template function of a RegistryIO library,
-// never of the module that added the handler, so a plugin can unload while guards remain.
+// registry living in a shared_ptr (guards and rio::Connection hold it). The registry detaches
+// itself when it dies, and waits for calls already under way. `removeFn` and `containsFn` are
+// non-template functions of a RegistryIO library, never of the module that added the handler,
+// so a plugin can unload while guards and connections remain.
 struct RIO_CORE_EXPORT RegistryLink
 {
     std::mutex mutex;
     std::condition_variable idle;
-    unsigned busy = 0; // removals running without the mutex (under `mutex`)
+    unsigned busy = 0; // calls running without the mutex (under `mutex`)
     void *registry = nullptr;
     bool (*removeFn)(void *registry, HandlerId id) noexcept = nullptr;
+    bool (*containsFn)(void *registry, HandlerId id) noexcept = nullptr;
 
     // Removes through removeFn without holding `mutex`, so the removal may run closure
     // destructors that drop guards of the same registry.
     bool remove(HandlerId id) noexcept;
-    // No removal starts after this; returns once running ones finished.
+    // True while the registry lives and holds `id` (through containsFn, also without `mutex`).
+    bool contains(HandlerId id) noexcept;
+    // No call starts after this; returns once running ones finished.
     void detach() noexcept;
+
+private:
+    // Calls `fn` with the registry while it lives (false once detached or without `fn`).
+    bool call(bool (*fn)(void *, HandlerId) noexcept, HandlerId id) noexcept;
 };
 
 } // namespace rio::detail

@@ -162,6 +162,7 @@ struct RIO_QT_EXPORT QtHandlerCore
     std::atomic<bool> armed{false};     // set once `id` is assigned
     std::atomic<bool> cancelled{false}; // removed, context dead or registry gone
     std::atomic<bool> fired{false};     // once-handlers
+    std::atomic<bool> suspended{false}; // setSuspended: notifies and queued deliveries skip it
     std::shared_ptr<QtRegistryControl> control;
 
     std::mutex mutex;           // guards the fields below
@@ -222,7 +223,7 @@ struct QtHandler : QtHandlerCore
     void run(const E &event, const AsyncToken &token) noexcept
     {
         RunningMark mark(*this);
-        if (cancelled.load(std::memory_order_acquire))
+        if (cancelled.load(std::memory_order_acquire) || suspended.load(std::memory_order_acquire))
             return;
         try {
             invoke(event, token);
@@ -638,7 +639,8 @@ struct QtDispatcher
     void operator()(const QtEnvelope<E> &env) const
     {
         QtHandler<E> &h = *handler;
-        if (!h.armed.load(std::memory_order_acquire) || h.cancelled.load(std::memory_order_acquire))
+        if (!h.armed.load(std::memory_order_acquire) || h.cancelled.load(std::memory_order_acquire) ||
+            h.suspended.load(std::memory_order_acquire))
             return;
         if (h.once) {
             if (h.fired.exchange(true, std::memory_order_acq_rel))
@@ -657,13 +659,16 @@ struct QtDirectDispatcher
 {
     std::shared_ptr<QtHandlerImpl<E, F>> handler;
 
-    // No flag is tested: the core calls no removed handler from a notify that starts after the
-    // removal (a notify already under way may, with or without a flag), and reports what the
-    // handler throws with the box's id. Handlers returning a future take QtDispatcher (their
-    // failures are reported later, with the id that `armed` publishes).
+    // Only `suspended` is tested: the core calls no removed handler from a notify that starts
+    // after the removal (a notify already under way may, with or without a flag), and reports
+    // what the handler throws with the box's id. Handlers returning a future take QtDispatcher
+    // (their failures are reported later, with the id that `armed` publishes).
     void operator()(const QtEnvelope<E> &env) const
     {
-        handler->invoke(*env.event, env.token); // QtHandlerImpl is final: a direct call
+        QtHandlerImpl<E, F> &h = *handler;
+        if (h.suspended.load(std::memory_order_acquire)) [[unlikely]]
+            return;
+        h.invoke(*env.event, env.token); // QtHandlerImpl is final: a direct call
     }
 };
 
