@@ -69,7 +69,7 @@ int *priorities(Snapshot *s) noexcept
 // Tombstones `box`'s entry in `s` if it has one: entries are sorted by priority (descending),
 // then id (registration order). A removal must reach every array a notify may still iterate,
 // not only the head: the box may be freed once nobody runs it.
-bool tombstoneIn(Snapshot *s, const HandlerBox *box) noexcept
+Entry *entryIn(Snapshot *s, const HandlerBox *box) noexcept
 {
     const int *prio = priorities(s);
     const std::uint64_t *id = ids(s);
@@ -80,8 +80,16 @@ bool tombstoneIn(Snapshot *s, const HandlerBox *box) noexcept
         prio);
     const auto index = static_cast<std::uint32_t>(std::lower_bound(id + lo, id + hi, box->id.value()) - id);
     if (index == hi || id[index] != box->id.value())
+        return nullptr;
+    return s->entries() + index;
+}
+
+bool tombstoneIn(Snapshot *s, const HandlerBox *box) noexcept
+{
+    Entry *e = entryIn(s, box);
+    if (e == nullptr)
         return false;
-    s->entries()[index].invoke.store(&skipRemoved, publishOrder);
+    e->invoke.store(&skipRemoved, publishOrder);
     return true;
 }
 
@@ -106,6 +114,7 @@ void backoff(unsigned spins) noexcept
 } // namespace
 
 void skipRemoved(HandlerBox *, const void *) noexcept { }
+void skipSuspended(HandlerBox *, const void *) noexcept { }
 
 std::size_t pendingCountAll() noexcept
 {
@@ -283,6 +292,7 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
                   return p >= priority;
               }) - curPriority);
     box->priority = priority;
+    box->invoke = invoke;
     box->core = this;
     box->kind = Retired::Kind::Handler;
     const HandlerId id{++m_lastId};
@@ -316,6 +326,28 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
     if (passDueLocked())
         pass(lock, /*fence=*/true, nullptr, 0);
     return id;
+}
+
+bool RegistryCore::setSuspended(HandlerId id, bool suspended) noexcept
+{
+    std::lock_guard lock(m_mutex);
+    HandlerBox *box = findLocked(id);
+    if (box == nullptr || box->removed)
+        return false;
+    box->suspended = suspended;
+    // Only the head: a copy-on-write copies entries with their current invoke, and a notify
+    // already under way on an older array may still call the handler (as it may after remove).
+    Entry *e = entryIn(head.load(std::memory_order_relaxed), box);
+    if (e != nullptr && e->invoke.load(std::memory_order_relaxed) != &skipRemoved)
+        e->invoke.store(suspended ? &skipSuspended : box->invoke, publishOrder);
+    return true;
+}
+
+bool RegistryCore::isSuspended(HandlerId id) const noexcept
+{
+    std::lock_guard lock(m_mutex);
+    const HandlerBox *box = findLocked(id);
+    return box != nullptr && !box->removed && box->suspended;
 }
 
 HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept

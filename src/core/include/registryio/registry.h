@@ -162,6 +162,14 @@ public:
     /// True while `id` is registered here.
     [[nodiscard]] bool contains(HandlerId id) const noexcept { return m_core.contains(id); }
 
+    /// Suspends (true) or resumes (false) `id` without removing it: notifies that start later
+    /// skip it (a suspended once-handler is not used up); it keeps its id and its place in the
+    /// order. Costs notify nothing. False when `id` is not registered here.
+    bool setSuspended(HandlerId id, bool suspended) noexcept { return m_core.setSuspended(id, suspended); }
+
+    /// True while `id` is registered here and suspended.
+    [[nodiscard]] bool isSuspended(HandlerId id) const noexcept { return m_core.isSuspended(id); }
+
     /// Calls every handler with `event`, in priority order, on the calling thread. Lock-free and
     /// allocation-free; callable from any thread and from inside handlers. A throwing handler is
     /// reported to the exception handler and never stops the others; nothing a handler throws

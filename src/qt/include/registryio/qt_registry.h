@@ -217,7 +217,8 @@ public:
         auto it = m_handlers.find(id);
         if (it == m_handlers.end())
             return false;
-        it->second->suspended.store(suspended, std::memory_order_release);
+        it->second->suspended.store(suspended, std::memory_order_release); // queued deliveries
+        m_core.setSuspended(id, suspended);                                // notifies
         return true;
     }
 
@@ -317,7 +318,8 @@ public:
             steps.reserve(m_handlers.size());
             for (const auto &entry : m_handlers) {
                 const std::shared_ptr<Handler> &h = entry.second;
-                if (h->armed.load(std::memory_order_acquire) && !h->cancelled.load(std::memory_order_acquire) &&
+                if (h->armed.load(std::memory_order_acquire) &&
+                    !h->cancelled.load(std::memory_order_acquire) &&
                     !h->suspended.load(std::memory_order_acquire))
                     steps.push_back(h);
             }

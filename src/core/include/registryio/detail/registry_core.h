@@ -38,8 +38,13 @@ struct Retired
 };
 
 /// A registered handler; the closure lives in a derived type of Registry<E>.
+struct HandlerBox;
+/// The type-erased call of a handler: the box and a pointer to the event.
+using Invoke = void (*)(HandlerBox *, const void *);
+
 struct HandlerBox : Retired
 {
+    Invoke invoke = nullptr; // its call (entries hold skipRemoved or skipSuspended instead)
     HandlerId id;
     int priority = 0;
     std::uint64_t birth = 0;        // version of the first snapshot that holds it
@@ -47,6 +52,7 @@ struct HandlerBox : Retired
     RegistryCore *core = nullptr;   // its registry (once-handlers, failure reports)
     std::atomic<bool> fired{false}; // once-handlers only
     bool removed = false;           // unpublished (writer-only)
+    bool suspended = false;         // setSuspended (writer-only)
 };
 
 /// Order of notify's running announcement: release, so that on ARM/POWER the previous handler's
@@ -58,11 +64,10 @@ inline constexpr std::memory_order announceOrder =
 inline constexpr std::memory_order invokeOrder =
     RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_relaxed;
 
-/// The type-erased call of a handler: the box and a pointer to the event.
-using Invoke = void (*)(HandlerBox *, const void *);
-
 /// Called in place of a removed handler's invoke; lives in the core library.
 RIO_CORE_EXPORT void skipRemoved(HandlerBox *, const void *) noexcept;
+/// Called in place of a suspended handler's invoke (a live entry); lives in the core library.
+RIO_CORE_EXPORT void skipSuspended(HandlerBox *, const void *) noexcept;
 
 /// One slot of a published array. `invoke` turns into skipRemoved when the handler is removed.
 struct Entry
@@ -113,6 +118,10 @@ public:
     /// notify, and destroys it.
     void synchronize() noexcept;
     [[nodiscard]] bool contains(HandlerId id) const noexcept;
+    /// Suspends or resumes a registered handler: notifies that start later skip it (its entry
+    /// calls skipSuspended). False for an id not registered here.
+    bool setSuspended(HandlerId id, bool suspended) noexcept;
+    [[nodiscard]] bool isSuspended(HandlerId id) const noexcept;
     [[nodiscard]] std::size_t size() const noexcept { return m_live.load(std::memory_order_relaxed); }
     [[nodiscard]] std::size_t capacityHint() const noexcept { return m_capacityHint; }
     /// Objects retired and not yet destroyed.

@@ -659,16 +659,13 @@ struct QtDirectDispatcher
 {
     std::shared_ptr<QtHandlerImpl<E, F>> handler;
 
-    // Only `suspended` is tested: the core calls no removed handler from a notify that starts
-    // after the removal (a notify already under way may, with or without a flag), and reports
-    // what the handler throws with the box's id. Handlers returning a future take QtDispatcher
-    // (their failures are reported later, with the id that `armed` publishes).
+    // No flag is tested: the core calls no removed or suspended handler from a notify that
+    // starts after the removal or suspension (a notify already under way may, with or without a
+    // flag), and reports what the handler throws with the box's id. Handlers returning a future
+    // take QtDispatcher (their failures are reported later, with the id `armed` publishes).
     void operator()(const QtEnvelope<E> &env) const
     {
-        QtHandlerImpl<E, F> &h = *handler;
-        if (h.suspended.load(std::memory_order_acquire)) [[unlikely]]
-            return;
-        h.invoke(*env.event, env.token); // QtHandlerImpl is final: a direct call
+        handler->invoke(*env.event, env.token); // QtHandlerImpl is final: a direct call
     }
 };
 
