@@ -177,7 +177,11 @@ private Q_SLOTS:
     void minIntervalSpacesDeliveries()
     {
         QFETCH(bool, crossThread);
-        constexpr auto interval = std::chrono::milliseconds(30);
+        constexpr auto interval = std::chrono::milliseconds(50);
+        // The handler stamps its start, a little after the decision to deliver: a thread
+        // preempted between the two on a loaded machine shortens one measured gap a little.
+        // Without the interval the gaps would be microseconds.
+        constexpr auto tolerance = std::chrono::milliseconds(20);
         std::optional<riotest::Worker> worker;
         QObject local;
         QObject *context = &local;
@@ -218,7 +222,7 @@ private Q_SLOTS:
         for (std::size_t i = 1; i < seen.size(); ++i)
             QVERIFY(seen[i].first > seen[i - 1].first);
         for (std::size_t i = 1; i < seen.size(); ++i)
-            QVERIFY2(seen[i].second - seen[i - 1].second >= interval,
+            QVERIFY2(seen[i].second - seen[i - 1].second >= interval - tolerance,
                      qPrintable(QStringLiteral("deliveries %1 and %2 only %3 us apart")
                                     .arg(i - 1)
                                     .arg(i)

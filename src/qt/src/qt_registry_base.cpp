@@ -543,10 +543,10 @@ void QtMailboxes::drain(QThread *thread) noexcept
         }
     }
     // ... or, if a nested drain took that one, behind a new one.
-    relist(std::move(left));
+    relist(left);
 }
 
-void QtMailboxes::relist(std::vector<std::shared_ptr<QtHandlerCore>> handlers) noexcept
+void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerCore>> &handlers) noexcept
 {
     for (auto &h : handlers) {
         std::unique_ptr<QtHandlerCore::Garbage> garbage; // destroyed after the lock is released
@@ -578,7 +578,7 @@ void QtMailboxes::lost(QThread *thread) noexcept
         it->second->posted = false;
         handlers.swap(it->second->incoming);
     }
-    relist(std::move(handlers));
+    relist(handlers);
 }
 
 QtHandlerCore::~QtHandlerCore()

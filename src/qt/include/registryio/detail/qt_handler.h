@@ -86,7 +86,7 @@ private:
         int depth = 0;
         unsigned epoch = 0;
     };
-    void relist(std::vector<std::shared_ptr<QtHandlerCore>> handlers) noexcept;
+    void relist(const std::vector<std::shared_ptr<QtHandlerCore>> &handlers) noexcept;
 
     std::mutex m_mutex;
     std::unordered_map<QThread *, std::unique_ptr<Box>> m_boxes;
@@ -193,10 +193,10 @@ struct RIO_QT_EXPORT QtHandlerCore
     virtual void returnBatch() noexcept = 0;
     // The draining thread's batch: whether it is empty, its first notify's sequence, and
     // delivering its first event.
-    virtual bool batchEmpty() const noexcept = 0;
+    [[nodiscard]] virtual bool batchEmpty() const noexcept = 0;
     // Deliveries waiting, queued or in the batch (under `mutex`).
-    virtual std::size_t waitingCount() const noexcept = 0;
-    virtual std::uint64_t batchFront() const noexcept = 0;
+    [[nodiscard]] virtual std::size_t waitingCount() const noexcept = 0;
+    [[nodiscard]] virtual std::uint64_t batchFront() const noexcept = 0;
     virtual void deliverBatchFront() noexcept = 0;
 
     // Where a delivery requested on the calling thread goes now.
@@ -316,9 +316,12 @@ struct QtHandler : QtHandlerCore
         }
     }
 
-    bool batchEmpty() const noexcept override { return batch.empty(); }
-    std::size_t waitingCount() const noexcept override { return mail.size() + batch.size(); }
-    std::uint64_t batchFront() const noexcept override { return batch.front().sequence & ~hasToken; }
+    [[nodiscard]] bool batchEmpty() const noexcept override { return batch.empty(); }
+    [[nodiscard]] std::size_t waitingCount() const noexcept override { return mail.size() + batch.size(); }
+    [[nodiscard]] std::uint64_t batchFront() const noexcept override
+    {
+        return batch.front().sequence & ~hasToken;
+    }
 
     void deliverBatchFront() noexcept override
     {
