@@ -12,6 +12,7 @@
 #include <latch>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -280,6 +281,86 @@ private slots:
         QCOMPARE(unfinishedOnReturn, 0);
         QCOMPARE(aliveOnReturn, 0);
         QCOMPARE(trueResults, 0);
+        QCOMPARE(registry.pendingCount(), std::size_t{0});
+    }
+
+    // The waited-for handler runs at the bottom of a recursion of nested notifies on the
+    // notifier thread, so its section's slot and running cell are in a deeper record than the
+    // thread's first (a record holds 8 sections, 7 in the fallback mode): a reclaim pass must
+    // see them there, and the thread's slot must walk back up through the records afterwards.
+    void waitsForAHandlerNestedInADeeperRecord_data()
+    {
+        QTest::addColumn<int>("depth");
+        for (int depth : {0, 6, 7, 8, 9, 15, 16, 17, 40})
+            QTest::newRow(qPrintable(QStringLiteral("depth %1").arg(depth))) << depth;
+    }
+
+    void waitsForAHandlerNestedInADeeperRecord()
+    {
+        QFETCH(int, depth);
+        const int rounds = rio::test::scaled(50, 4);
+        rio::Registry<int> registry;
+        // Higher priority: recurse first, so the target runs only at the bottom.
+        registry.add(
+            [&registry](const int &d) {
+                if (d > 0)
+                    registry.notify(d - 1);
+            },
+            1);
+        int earlyReturns = 0;
+        int unfinishedOnReturn = 0;
+        std::size_t recordsAfterFirstRound = 0;
+        for (int round = 0; round < rounds; ++round) {
+            std::latch entered(1);
+            std::latch release(1);
+            std::latch waiterStarted(1);
+            std::atomic<bool> finished{false};
+            std::atomic<bool> returned{false};
+            std::atomic<int> calls{0};
+            const rio::HandlerId id = registry.add([&](const int &d) {
+                calls.fetch_add(1);
+                if (d != 0)
+                    return;
+                entered.count_down();
+                release.wait();
+                finished.store(true);
+            });
+            std::thread notifier([&registry, depth] { registry.notify(depth); });
+            entered.wait();
+
+            bool removed = false;
+            bool finishedSeenByWaiter = false;
+            std::thread waiter([&] {
+                waiterStarted.count_down();
+                removed = registry.removeAndWait(id);
+                finishedSeenByWaiter = finished.load();
+                returned.store(true);
+            });
+            waiterStarted.wait();
+            spinUntil([&] { return !registry.contains(id); });
+            // A pass that missed the deep record returns at once: give it every chance to.
+            for (int i = 0; i < 2000 && !returned.load(); ++i)
+                std::this_thread::yield();
+            if (returned.load())
+                ++earlyReturns;
+            release.count_down();
+            waiter.join();
+            notifier.join();
+            QVERIFY(removed);
+            QCOMPARE(calls.load(), 1); // removed before the outer levels reached it
+            unfinishedOnReturn += finishedSeenByWaiter ? 0 : 1;
+            if (round == 0)
+                recordsAfterFirstRound = rio::detail::hazard::recordCount();
+        }
+        QCOMPARE(earlyReturns, 0);
+        QCOMPARE(unfinishedOnReturn, 0);
+        // Each round's notifier thread ends and gives its records back for the next one.
+        QCOMPARE(rio::detail::hazard::recordCount(), recordsAfterFirstRound);
+        // The main thread's slot walks the same records and comes back to the first.
+        std::vector<int> seen;
+        registry.add([&seen](const int &d) { seen.push_back(d); });
+        registry.notify(depth);
+        QCOMPARE(seen.size(), std::size_t(depth) + 1);
         QCOMPARE(registry.pendingCount(), std::size_t{0});
     }
 

@@ -17,6 +17,10 @@ bool ownsRecord(const ReaderRecord *r) noexcept;
 /// Calls `f(record)` for every record ever created (in use or not).
 template <typename F>
 void forEachRecord(F &&f);
+/// The first hazard cell of a record (0, or slotCount in the fallback mode; see ReaderRecord).
+std::uint32_t hazardBase() noexcept;
+/// Hazard slots per record (slotCount, or one fewer in the fallback mode).
+std::uint32_t hazardSlots() noexcept;
 /// The head of the record list (for forEachRecord).
 ReaderRecord *firstRecord() noexcept;
 

@@ -19,8 +19,20 @@
 
 namespace rio::detail::hazard {
 
+namespace {
+
+// Never used as a record: threadSlot's "not registered" value is its cells[slotCount], whose
+// address has outOfLineBit set.
+constinit ReaderRecord unregistered;
+
+} // namespace
+
 #if RIO_INLINE_READER_TLS
-thread_local constinit ReaderRecord *threadRecord = nullptr;
+thread_local constinit std::atomic<std::atomic<const void *> *> threadSlot{&unregistered.cells[slotCount]};
+#else
+namespace {
+thread_local constinit std::atomic<std::atomic<const void *> *> threadSlot{&unregistered.cells[slotCount]};
+} // namespace
 #endif
 
 namespace {
@@ -28,7 +40,7 @@ namespace {
 constinit std::atomic<ReaderRecord *> recordsHead{nullptr};
 constinit std::atomic<std::size_t> recordsCount{0};
 
-// The calling thread's record in every mode (threadRecord mirrors it in asymmetric modes).
+// The calling thread's first record, in every mode.
 thread_local constinit ReaderRecord *ownRecord = nullptr;
 
 ReaderRecord *acquireRecord()
@@ -57,7 +69,6 @@ void releaseRecords(ReaderRecord *r) noexcept
         ReaderRecord *deeper = r->deeper;
         for (auto &cell : r->cells)
             cell.store(nullptr, std::memory_order_relaxed);
-        r->top.store(&r->cells[0], std::memory_order_relaxed);
         r->deeper = nullptr;
         r->inUse.store(false, std::memory_order_release);
         r = deeper;
@@ -70,9 +81,7 @@ void releaseRecords(ReaderRecord *r) noexcept
 // emulated TLS our own thread_locals may already be gone.
 void onThreadExit(void *record) noexcept
 {
-#if RIO_INLINE_READER_TLS
-    threadRecord = nullptr;
-#endif
+    threadSlot.store(&unregistered.cells[slotCount], std::memory_order_relaxed);
     ownRecord = nullptr;
     releaseRecords(static_cast<ReaderRecord *>(record));
 }
@@ -125,10 +134,8 @@ ReaderRecord *registerThread() noexcept
     // Without a key (none left) the record is never released: a leak, never an error.
     (void)setKey(r);
     ownRecord = r;
-#if RIO_INLINE_READER_TLS
-    if (fenceMode() != FenceMode::Fallback && !RIO_SEQ_CST_OPS)
-        threadRecord = r; // from now on this thread enters inline
-#endif
+    // From now on this thread enters inline, unless its slots have outOfLineBit set (fallback).
+    threadSlot.store(&r->cells[hazardBase()], std::memory_order_relaxed);
     return r;
 }
 
@@ -163,19 +170,24 @@ void prepareThread() noexcept
         registerThread();
 }
 
+std::uint32_t hazardBase() noexcept
+{
+    return fenceMode() == FenceMode::Fallback ? slotCount : 0;
+}
+
+std::uint32_t hazardSlots() noexcept
+{
+    return fenceMode() == FenceMode::Fallback ? slotCount - 1 : slotCount;
+}
+
 std::atomic<const void *> *acquireSlow() noexcept
 {
-    ReaderRecord *r = ownRecord;
-    if (r == nullptr)
-        r = registerThread();
-    // The first record with a free slot; nesting deeper than a record holds chains another.
-    for (;;) {
-        std::atomic<const void *> *slot = r->top.load(std::memory_order_relaxed);
-        if (slot != &r->cells[slotCount]) {
-            r->top.store(slot + 1, std::memory_order_relaxed);
-            std::atomic_signal_fence(std::memory_order_seq_cst);
-            return slot;
-        }
+    if (ownRecord == nullptr)
+        registerThread();
+    std::atomic<const void *> *slot = threadSlot.load(std::memory_order_relaxed);
+    // Past the last slot of its record: nesting deeper than a record holds chains another.
+    const std::uint32_t last = hazardBase() + hazardSlots();
+    for (ReaderRecord *r = recordOf(slot); slot == &r->cells[last]; r = r->deeper) {
         if (r->deeper == nullptr) {
             try {
                 r->deeper = acquireRecord();
@@ -183,9 +195,19 @@ std::atomic<const void *> *acquireSlow() noexcept
                 std::terminate();
             }
         }
-        r = r->deeper;
+        slot = &r->deeper->cells[hazardBase()];
     }
+    threadSlot.store(slot + 1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    return slot;
 }
+
+#if !RIO_INLINE_READER_TLS
+void releaseSlow(std::atomic<const void *> *slot) noexcept
+{
+    threadSlot.store(slot, std::memory_order_relaxed);
+}
+#endif
 
 void resetRecordsInChild() noexcept
 {

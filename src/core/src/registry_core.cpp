@@ -532,10 +532,12 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     for (Retired *list : {m_others, m_boxes})
         for (Retired *r = list; r; r = r->next)
             r->markOther = r->markSelf = false;
+    const std::uint32_t base = hazard::hazardBase();
+    const std::uint32_t slots = hazard::hazardSlots();
     hazard::forEachRecord([&](hazard::ReaderRecord *rec) {
         const bool mine = hazard::ownsRecord(rec);
-        for (std::uint32_t d = 0; d < hazard::slotCount; ++d) {
-            const void *v = rec->hazard(d).load(scanOrder);
+        for (std::uint32_t d = base; d < base + slots; ++d) {
+            const void *v = rec->cells[d].load(scanOrder);
             if (v == nullptr)
                 continue;
             // The array this section iterates, if it is one of ours.
@@ -558,7 +560,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
             // A section announces only boxes of the array it holds: another box is left over
             // from an earlier section at this depth, and would block waits while the thread
             // keeps notifying.
-            if (const void *b = rec->running(d).load(scanOrder)) {
+            if (const void *b = rec->cells[d + hazard::slotCount].load(scanOrder)) {
                 for (Retired *r = m_boxes; r; r = r->next) {
                     if (r == b) {
                         const auto *box = static_cast<const HandlerBox *>(r);

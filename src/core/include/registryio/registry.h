@@ -177,9 +177,10 @@ public:
     /// through it.
     void notify(const E &event) const
     {
-        detail::hazard::Protected<detail::Snapshot> snapshot(m_core.head);
-        const detail::Snapshot *s = snapshot.get();
-        std::atomic<const void *> *running = snapshot.running();
+        // No RAII guard: only a forced unwind leaves the loop early, and it closes the section
+        // itself, so the slot stays in a register instead of an object the unwinder could see.
+        const auto [slot, s] = detail::hazard::enter(m_core.head);
+        std::atomic<const void *> *running = slot + detail::hazard::slotCount;
         for (const detail::Entry *it = s->entries(), *end = s->end.load(std::memory_order_acquire); it != end;
              ++it) {
             // Announce the call before reading whether the handler is still there: a remover
@@ -192,6 +193,7 @@ public:
             }
 #if RIO_HAVE_FORCED_UNWIND
             catch (abi::__forced_unwind &) {
+                detail::hazard::leave(slot);
                 throw; // thread cancellation must unwind, not be swallowed
             }
 #endif
@@ -201,6 +203,7 @@ public:
                 detail::RegistryCore::reportFailure(it->box, nullptr);
             }
         }
+        detail::hazard::leave(slot);
     }
 
     /// Sets (or replaces) the callback that learns about throwing handlers. An exception thrown
