@@ -300,9 +300,10 @@ public:
     {
         auto join = std::make_shared<detail::AsyncJoin>();
         QFuture<void> future = join->promise.future();
+        const detail::AsyncToken token = std::move(join); // queued deliveries copy it
         detail::QtEnvelope<E> env;
         env.event = &event;
-        env.token = std::move(join);
+        env.token = &token;
         m_core.notify(env);
         return future;
     }

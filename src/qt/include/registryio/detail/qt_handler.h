@@ -380,15 +380,20 @@ private:
     }
 };
 
+// The token of a notify that nobody joins.
+inline const AsyncToken noAsyncToken{};
+
 // What one notify hands to every dispatcher: the event, its shared copy (made on first need,
-// so one allocation per notify serves every queued handler) and the async join, if any.
+// so one allocation per notify serves every queued handler) and the async join, if any. The
+// join is borrowed from notifyAsync's frame (a queued delivery copies it), so a plain notify
+// destroys nothing for it.
 template <typename E>
 struct QtEnvelope
 {
     const E *event = nullptr;
     mutable std::shared_ptr<const E> shared;
     mutable std::uint64_t sequence = 0; // queued deliveries' order, taken on first need
-    AsyncToken token;
+    const AsyncToken *token = &noAsyncToken;
 
     const std::shared_ptr<const E> &payload() const
     {
@@ -650,7 +655,7 @@ struct QtDispatcher
                 return;
             h.control->remove(h.id, /*cancel=*/false);
         }
-        deliver(handler, env, env.token);
+        deliver(handler, env, *env.token);
     }
 };
 
@@ -668,7 +673,7 @@ struct QtDirectDispatcher
     // take QtDispatcher (their failures are reported later, with the id `armed` publishes).
     void operator()(const QtEnvelope<E> &env) const
     {
-        handler->invoke(*env.event, env.token); // QtHandlerImpl is final: a direct call
+        handler->invoke(*env.event, *env.token); // QtHandlerImpl is final: a direct call
     }
 };
 
