@@ -20,9 +20,9 @@ namespace rio::detail {
 
 namespace {
 
-constexpr std::size_t passObjects = 64;       // a pass runs once this many objects wait...
-constexpr std::size_t passBytes = 64 * 1024;  // ...or this many bytes
-constexpr std::uint32_t compactAfterDead = 8; // tombstones tolerated before compaction
+constexpr std::size_t passObjects = 64;                   // a pass runs once this many objects wait...
+constexpr std::size_t passBytes = std::size_t{64} * 1024; // ...or this many bytes
+constexpr std::uint32_t compactAfterDead = 8;             // tombstones tolerated before compaction
 
 constexpr std::memory_order publishOrder =
     RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_release;

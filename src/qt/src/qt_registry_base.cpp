@@ -256,7 +256,7 @@ void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRe
             RIO_TSAN_RELEASE(this);
             // The moved-from one may be destroyed on another thread (Qt drops its last reference
             // to a queued functor wherever that happens): its destructor acquires this.
-            RIO_TSAN_RELEASE(&other);
+            RIO_TSAN_RELEASE(&other); // NOLINT(bugprone-use-after-move): its address only
         }
         Watch(const Watch &other) noexcept
             : TsanHandover(other), id(other.id), control(other.control), token(other.token)

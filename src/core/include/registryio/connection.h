@@ -26,7 +26,7 @@ public:
     /// True while the handler is registered in a registry that still lives.
     [[nodiscard]] bool isConnected() const noexcept;
     /// Removes the handler: true if this call removed it (false if empty, gone, or its registry died).
-    bool disconnect() const noexcept;
+    bool disconnect() const noexcept; // NOLINT(modernize-use-nodiscard): like QObject::disconnect
     /// True when both handles refer to the same handler of the same registry (or both are empty).
     friend bool operator==(const Connection &a, const Connection &b) noexcept
     {

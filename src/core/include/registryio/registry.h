@@ -137,7 +137,7 @@ public:
     }
 
     /// A copyable handle to `id` (isConnected() is false when `id` is not registered here).
-    [[nodiscard]] Connection connection(HandlerId id) { return Connection(m_core.link(), id); }
+    [[nodiscard]] Connection connection(HandlerId id) { return {m_core.link(), id}; }
 
     /// Removes a handler: true the first time. Notifies that start later never call it; one
     /// already running on another thread may still be calling it. Never allocates. The closure
@@ -274,7 +274,7 @@ private:
             throw std::invalid_argument("rio::Registry::add: the handler is empty");
         auto box = std::make_unique<detail::TypedBox<E, Fn>>(std::in_place, std::forward<F>(handler));
         const HandlerId id = m_core.add(box.get(), Once ? &invokeOnce<Fn> : &invokeHandler<Fn>, priority);
-        box.release(); // owned by the registry now
+        static_cast<void>(box.release()); // owned by the registry now
         return id;
     }
 

@@ -80,6 +80,8 @@ RIO_CORE_EXPORT void releaseSlow(std::atomic<const void *> *slot) noexcept;
 /// The record a slot belongs to.
 inline ReaderRecord *recordOf(std::atomic<const void *> *slot) noexcept
 {
+    // The address arithmetic is the point: a record is found from any of its slots.
+    // NOLINTNEXTLINE(performance-no-int-to-ptr)
     return reinterpret_cast<ReaderRecord *>(reinterpret_cast<std::uintptr_t>(slot) & ~std::uintptr_t{127});
 }
 

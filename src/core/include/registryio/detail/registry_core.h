@@ -180,7 +180,7 @@ private:
     std::size_t m_pendingBytes = 0;
     std::atomic<std::size_t> m_pendingPublic{0};
     std::size_t m_nextPass = 64;
-    std::size_t m_nextPassBytes = 64 * 1024;
+    std::size_t m_nextPassBytes = std::size_t{64} * 1024;
     std::uint64_t m_retireSeq = 0;
     std::uint64_t m_fencedSeq = 0; // everything retired up to this was unpublished before a fence
     std::atomic<std::uint32_t> m_destroying{0}; // chains of ours being destroyed, all threads
