@@ -21,6 +21,8 @@ void forEachRecord(F &&f);
 std::uint32_t hazardBase() noexcept;
 /// Hazard slots per record (slotCount, or one fewer in the fallback mode).
 std::uint32_t hazardSlots() noexcept;
+/// The running cell of the calling thread's innermost open section (inside a notify).
+std::atomic<const void *> *runningCell() noexcept;
 /// The head of the record list (for forEachRecord).
 ReaderRecord *firstRecord() noexcept;
 

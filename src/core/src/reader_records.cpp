@@ -180,6 +180,11 @@ std::uint32_t hazardSlots() noexcept
     return fenceMode() == FenceMode::Fallback ? slotCount - 1 : slotCount;
 }
 
+std::atomic<const void *> *runningCell() noexcept
+{
+    return threadSlot.load(std::memory_order_relaxed) - 1 + slotCount;
+}
+
 std::atomic<const void *> *acquireSlow() noexcept
 {
     if (ownRecord == nullptr)

@@ -15,14 +15,42 @@
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
+#include <vector>
+
+#if defined(__GLIBCXX__) && __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#define RIO_CORE_FORCED_UNWIND 1
+#else
+#define RIO_CORE_FORCED_UNWIND 0
+#endif
 
 namespace rio::detail {
+
+// A priority run (runs mode, see Snapshot): entries and their ids, appended in place; arrays list
+// a prefix of it. Freed when the last array listing it is destroyed.
+struct Run
+{
+    std::atomic<std::uint32_t> refs{0}; // arrays listing it, retired ones included
+    std::uint32_t size = 0;             // entries written (writer-only)
+    std::uint32_t capacity = 0;
+    std::uint32_t dead = 0; // removed entries (writer-only)
+    int priority = 0;
+    std::uint32_t bytes = 0;
+
+    [[nodiscard]] Entry *entries() noexcept { return reinterpret_cast<Entry *>(this + 1); }
+    [[nodiscard]] std::uint64_t *ids() noexcept
+    {
+        return reinterpret_cast<std::uint64_t *>(entries() + capacity);
+    }
+};
+static_assert(sizeof(Run) % alignof(Entry) == 0);
 
 namespace {
 
 constexpr std::size_t passObjects = 64;                   // a pass runs once this many objects wait...
 constexpr std::size_t passBytes = std::size_t{64} * 1024; // ...or this many bytes
 constexpr std::uint32_t compactAfterDead = 8;             // tombstones tolerated before compaction
+constexpr std::size_t runsFrom = 64; // an add inside the order of this many handlers turns to runs
 
 constexpr std::memory_order publishOrder =
     RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_release;
@@ -48,9 +76,42 @@ std::uint32_t ownFrames(const RegistryCore *core) noexcept
     return n;
 }
 
+RunRef *refsOf(Snapshot *s) noexcept
+{
+    return reinterpret_cast<RunRef *>(s->entries() + s->capacity);
+}
+
+Run *createRun(std::size_t capacity, int priority)
+{
+    if (capacity > std::numeric_limits<std::uint32_t>::max() / 2)
+        throw std::length_error("rio::Registry: too many handlers");
+    const std::size_t bytes = sizeof(Run) + capacity * (sizeof(Entry) + sizeof(std::uint64_t));
+    auto *r = new (::operator new(bytes)) Run;
+    r->capacity = static_cast<std::uint32_t>(capacity);
+    r->priority = priority;
+    r->bytes =
+        static_cast<std::uint32_t>(std::min<std::size_t>(bytes, std::numeric_limits<std::uint32_t>::max()));
+    return r;
+}
+
+// Arrays are destroyed outside the registry's lock, possibly on several threads at once.
+void freeRun(Run *r) noexcept
+{
+    r->~Run();
+    ::operator delete(r);
+}
+
+void releaseRun(Run *r) noexcept
+{
+    if (r->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        freeRun(r);
+}
+
 void freeSnapshot(Retired *r) noexcept
 {
     auto *s = static_cast<Snapshot *>(r);
+    for (std::uint32_t i = 0; i < s->runCount; ++i)
+        releaseRun(refsOf(s)[i].run);
     s->~Snapshot();
     ::operator delete(s);
 }
@@ -66,11 +127,80 @@ int *priorities(Snapshot *s) noexcept
     return reinterpret_cast<int *>(ids(s) + s->capacity);
 }
 
+// A runs-mode array's entry: calls its run's entries up to the array's count, as notify calls an
+// entry (announce, load the call, call; failures reported; only a forced unwind escapes). The
+// running cell is the calling section's: threadSlot is its slot + 1 until the section ends.
+void callRun(HandlerBox *b, const void *event)
+{
+    const auto *ref = reinterpret_cast<const RunRef *>(b);
+    std::atomic<const void *> *running = hazard::runningCell();
+    for (const Entry *it = ref->run->entries(), *end = it + ref->count; it != end; ++it) {
+        HandlerBox *box = it->box;
+        running->store(box, announceOrder);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        try {
+            it->invoke.load(invokeOrder)(box, event);
+        }
+#if RIO_CORE_FORCED_UNWIND
+        catch (abi::__forced_unwind &) {
+            throw; // notify closes the section
+        }
+#endif
+        catch (const std::exception &e) {
+            RegistryCore::reportFailure(box, e.what());
+        } catch (...) {
+            RegistryCore::reportFailure(box, nullptr);
+        }
+    }
+}
+
+// Calls f(entry, id, priority) for each entry `s` lists, in order.
+template <typename F>
+void forEachEntry(Snapshot *s, bool empty, F &&f)
+{
+    if (s->runCount == 0) {
+        for (std::uint32_t i = 0; i < s->size; ++i)
+            f(s->entries()[i], empty ? 0 : ids(s)[i], empty ? 0 : priorities(s)[i]);
+        return;
+    }
+    for (std::uint32_t r = 0; r < s->runCount; ++r) {
+        const RunRef &ref = refsOf(s)[r];
+        for (std::uint32_t i = 0; i < ref.count; ++i)
+            f(ref.run->entries()[i], ref.run->ids()[i], ref.priority);
+    }
+}
+
+// As forEachEntry, last entry first.
+template <typename F>
+void forEachEntryBackwards(Snapshot *s, F &&f)
+{
+    if (s->runCount == 0) {
+        for (std::uint32_t i = s->size; i-- > 0;)
+            f(s->entries()[i]);
+        return;
+    }
+    for (std::uint32_t r = s->runCount; r-- > 0;) {
+        const RunRef &ref = refsOf(s)[r];
+        for (std::uint32_t i = ref.count; i-- > 0;)
+            f(ref.run->entries()[i]);
+    }
+}
+
 // Tombstones `box`'s entry in `s` if it has one: entries are sorted by priority (descending),
 // then id (registration order). A removal must reach every array a notify may still iterate,
 // not only the head: the box may be freed once nobody runs it.
 Entry *entryIn(Snapshot *s, const HandlerBox *box) noexcept
 {
+    if (s->runCount != 0) {
+        const RunRef *refs = refsOf(s);
+        const RunRef *ref = std::partition_point(
+            refs, refs + s->runCount, [p = box->priority](const RunRef &r) { return r.priority > p; });
+        if (ref == refs + s->runCount || ref->priority != box->priority)
+            return nullptr;
+        const std::uint64_t *id = ref->run->ids();
+        const std::uint64_t *at = std::lower_bound(id, id + ref->count, box->id.value());
+        return at == id + ref->count || *at != box->id.value() ? nullptr : ref->run->entries() + (at - id);
+    }
     const int *prio = priorities(s);
     const std::uint64_t *id = ids(s);
     const auto lo = static_cast<std::uint32_t>(
@@ -82,6 +212,14 @@ Entry *entryIn(Snapshot *s, const HandlerBox *box) noexcept
     if (index == hi || id[index] != box->id.value())
         return nullptr;
     return s->entries() + index;
+}
+
+// A runs-mode array's record of the run for `priority` (it must have one).
+RunRef *runOf(Snapshot *s, int priority) noexcept
+{
+    RunRef *refs = refsOf(s);
+    return std::partition_point(refs, refs + s->runCount,
+                                [priority](const RunRef &r) { return r.priority > priority; });
 }
 
 bool tombstoneIn(Snapshot *s, const HandlerBox *box) noexcept
@@ -140,13 +278,12 @@ RegistryCore::~RegistryCore()
         Retired *chain = nullptr;
         std::unique_lock lock(m_mutex);
         Snapshot *s = head.load(std::memory_order_relaxed);
-        for (std::uint32_t i = 0; i < s->size; ++i) {
-            Entry &e = s->entries()[i];
+        forEachEntry(s, s == &m_empty, [&](Entry &e, std::uint64_t, int) {
             if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved) {
                 e.box->next = chain;
                 chain = e.box;
             }
-        }
+        });
         if (s != &m_empty) {
             head.store(&m_empty, publishOrder);
             s->next = chain;
@@ -272,6 +409,187 @@ void RegistryCore::publishLocked(Snapshot *next) noexcept
         retireLocked(old);
 }
 
+Snapshot *RegistryCore::createTop(const RunRef *refs, std::uint32_t count) const
+{
+    const std::size_t bytes = sizeof(Snapshot) + count * (sizeof(Entry) + sizeof(RunRef));
+    auto *s = new (::operator new(bytes)) Snapshot;
+    s->kind = Retired::Kind::Snapshot;
+    s->destroy = &freeSnapshot;
+    s->bytes = static_cast<std::uint32_t>(bytes);
+    s->capacity = s->size = s->runCount = count;
+    RunRef *out = refsOf(s);
+    for (std::uint32_t i = 0; i < count; ++i) {
+        out[i] = refs[i];
+        new (&s->entries()[i]) Entry{{&callRun}, reinterpret_cast<HandlerBox *>(&out[i])};
+    }
+    s->end.store(s->entries() + count, std::memory_order_relaxed);
+    s->version = m_version + 1;
+    return s;
+}
+
+void RegistryCore::publishTopLocked(Snapshot *top) noexcept
+{
+    for (std::uint32_t i = 0; i < top->runCount; ++i)
+        refsOf(top)[i].run->refs.fetch_add(1, std::memory_order_relaxed);
+    publishLocked(top);
+}
+
+namespace {
+
+// A new run for `priority` holding the live entries of `from` (its first `count`, may be null),
+// with room for `extra` more and then as many again.
+Run *copyRun(const Run *from, std::uint32_t count, int priority, std::size_t extra)
+{
+    std::size_t live = 0;
+    for (std::uint32_t i = 0; from != nullptr && i < count; ++i)
+        live += const_cast<Run *>(from)->entries()[i].invoke.load(std::memory_order_relaxed) != &skipRemoved;
+    Run *r = createRun(std::max<std::size_t>(4, 2 * (live + extra)), priority);
+    for (std::uint32_t i = 0; from != nullptr && i < count; ++i) {
+        Entry &e = const_cast<Run *>(from)->entries()[i];
+        const Invoke f = e.invoke.load(std::memory_order_relaxed);
+        if (f == &skipRemoved)
+            continue;
+        new (&r->entries()[r->size]) Entry{{f}, e.box};
+        r->ids()[r->size] = const_cast<Run *>(from)->ids()[i];
+        ++r->size;
+    }
+    return r;
+}
+
+} // namespace
+
+void RegistryCore::addToRunsLocked(HandlerBox *box, Invoke invoke, int priority)
+{
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    const RunRef *refs = refsOf(cur);
+    RunRef *at = runOf(cur, priority);
+    const auto idx = static_cast<std::size_t>(at - refs);
+    const bool found = idx < cur->runCount && at->priority == priority;
+    // Everything that can throw first.
+    std::vector<RunRef> next(refs, refs + cur->runCount);
+    Run *run = found ? at->run : nullptr;
+    const bool inPlace = found && run->size == at->count && run->size < run->capacity;
+    Run *fresh = nullptr;
+    Snapshot *top = nullptr;
+    try {
+        if (!inPlace) {
+            fresh = copyRun(run, found ? at->count : 0, priority, 1);
+            if (found)
+                next[idx] = {fresh, fresh->size, priority};
+            else
+                next.insert(next.begin() + static_cast<std::ptrdiff_t>(idx), RunRef{fresh, 0, priority});
+        }
+        top = createTop(next.data(), static_cast<std::uint32_t>(next.size()));
+    } catch (...) {
+        if (fresh != nullptr)
+            freeRun(fresh);
+        throw;
+    }
+    // Append past the count of every array that lists the run, then list it in the new array.
+    Run *target = inPlace ? run : fresh;
+    new (&target->entries()[target->size]) Entry{{invoke}, box};
+    target->ids()[target->size] = box->id.value();
+    ++target->size;
+    refsOf(top)[idx].count = target->size;
+    box->birth = top->version;
+    if (fresh != nullptr && found)
+        cur->bytes += run->bytes; // freed with the last array that lists it
+    publishTopLocked(top);
+}
+
+void RegistryCore::toRunsLocked(HandlerBox *box, Invoke invoke, std::uint32_t insertAt)
+{
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    std::vector<RunRef> next;
+    Snapshot *top = nullptr;
+    try {
+        // The live entries in order, `box` at insertAt, cut into runs of equal priority.
+        auto each = [&](auto &&f) {
+            for (std::uint32_t i = 0; i <= cur->size; ++i) {
+                if (i == insertAt)
+                    f(invoke, box, box->id.value(), box->priority);
+                if (i == cur->size)
+                    break;
+                Entry &e = cur->entries()[i];
+                const Invoke fn = e.invoke.load(std::memory_order_relaxed);
+                if (fn != &skipRemoved)
+                    f(fn, e.box, ids(cur)[i], priorities(cur)[i]);
+            }
+        };
+        std::vector<std::pair<int, std::size_t>> sizes; // (priority, live entries)
+        each([&](Invoke, HandlerBox *, std::uint64_t, int p) {
+            if (sizes.empty() || sizes.back().first != p)
+                sizes.emplace_back(p, 0);
+            ++sizes.back().second;
+        });
+        next.reserve(sizes.size());
+        for (const auto &[p, n] : sizes)
+            next.push_back({createRun(std::max<std::size_t>(4, 2 * n), p), 0, p});
+        std::size_t r = 0;
+        each([&](Invoke fn, HandlerBox *b, std::uint64_t id, int p) {
+            if (next[r].priority != p)
+                ++r;
+            Run *run = next[r].run;
+            new (&run->entries()[run->size]) Entry{{fn}, b};
+            run->ids()[run->size] = id;
+            next[r].count = ++run->size;
+        });
+        top = createTop(next.data(), static_cast<std::uint32_t>(next.size()));
+    } catch (...) {
+        for (const RunRef &ref : next)
+            freeRun(ref.run);
+        throw;
+    }
+    box->birth = top->version;
+    publishTopLocked(top);
+}
+
+void RegistryCore::compactRunsLocked(bool force) noexcept
+{
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    const RunRef *refs = refsOf(cur);
+    auto worn = [force](const RunRef &ref) {
+        return ref.run->dead == ref.count || (force && ref.run->dead != 0) ||
+               (ref.run->dead > compactAfterDead && ref.run->dead * 2 > ref.count);
+    };
+    if (std::none_of(refs, refs + cur->runCount, worn))
+        return;
+    std::vector<RunRef> next;
+    std::vector<Run *> made;
+    std::uint32_t replacedBytes = 0;
+    Snapshot *top = nullptr;
+    try {
+        next.reserve(cur->runCount);
+        made.reserve(cur->runCount);
+        for (std::uint32_t i = 0; i < cur->runCount; ++i) {
+            const RunRef &ref = refs[i];
+            if (!worn(ref)) {
+                next.push_back(ref);
+                continue;
+            }
+            replacedBytes += ref.run->bytes;
+            if (ref.run->dead == ref.count)
+                continue; // nothing left of this priority
+            Run *fresh = copyRun(ref.run, ref.count, ref.priority, 0);
+            made.push_back(fresh);
+            next.push_back({fresh, fresh->size, ref.priority});
+        }
+        if (!next.empty())
+            top = createTop(next.data(), static_cast<std::uint32_t>(next.size()));
+    } catch (...) {
+        for (Run *r : made)
+            freeRun(r);
+        return; // no memory: the tombstones stay until a later compaction
+    }
+    cur->bytes += replacedBytes;
+    if (top == nullptr) {
+        m_empty.version = m_version + 1;
+        publishLocked(&m_empty);
+        return;
+    }
+    publishTopLocked(top);
+}
+
 HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
 {
     std::unique_lock lock(m_mutex);
@@ -283,7 +601,7 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
     if (m_byId.size() == m_byId.capacity())
         m_byId.reserve(std::max<std::size_t>(16, 2 * m_byId.size())); // amortised O(1)
     Snapshot *cur = head.load(std::memory_order_relaxed);
-    const int *curPriority = cur == &m_empty ? nullptr : priorities(cur);
+    const int *curPriority = cur == &m_empty || cur->runCount != 0 ? nullptr : priorities(cur);
     // After every entry of equal or higher priority (registration order within a priority).
     const auto pos = static_cast<std::uint32_t>(
         curPriority == nullptr
@@ -297,7 +615,19 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
     box->kind = Retired::Kind::Handler;
     const HandlerId id{++m_lastId};
     box->id = id;
-    if (pos == cur->size && cur->size < cur->capacity) {
+    const std::size_t liveAfter = m_live.load(std::memory_order_relaxed) + 1;
+    if (cur->runCount != 0 || (pos < cur->size && liveAfter >= runsFrom)) {
+        // Runs mode: an add costs its run (amortised O(1)) and an array of one entry per run.
+        try {
+            if (cur->runCount != 0)
+                addToRunsLocked(box, invoke, priority);
+            else
+                toRunsLocked(box, invoke, pos);
+        } catch (...) {
+            --m_lastId;
+            throw;
+        }
+    } else if (pos == cur->size && cur->size < cur->capacity) {
         // Append into the head's spare room: readers that already loaded `end` never see it.
         Entry *slot = cur->entries() + cur->size;
         new (slot) Entry{{invoke}, box};
@@ -361,7 +691,8 @@ HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept
 void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
 {
     Snapshot *cur = head.load(std::memory_order_relaxed);
-    tombstoneIn(cur, box);
+    if (tombstoneIn(cur, box) && cur->runCount != 0)
+        ++runOf(cur, box->priority)->run->dead;
     // Notifies that started before a copy-on-write still iterate an older array. Arrays older
     // than the box cannot hold it (the common case under add/remove churn): skip their search.
     for (Retired *r = m_others; r; r = r->next) {
@@ -398,6 +729,10 @@ bool RegistryCore::passDueLocked() const noexcept
 void RegistryCore::compactLocked(bool force) noexcept
 {
     Snapshot *cur = head.load(std::memory_order_relaxed);
+    if (cur->runCount != 0) {
+        compactRunsLocked(force);
+        return;
+    }
     if (cur->dead == 0 || (!force && (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size)))
         return;
     const std::size_t live = m_live.load(std::memory_order_relaxed);
@@ -444,21 +779,21 @@ void RegistryCore::clear() noexcept
         return;
     // Last entry first, in every array: a notify walking one from the front meets the clear once,
     // so it calls a prefix of the handlers and skips the rest, never a gap followed by more calls.
-    // Older arrays that notifies may still iterate hold only boxes removed now or before.
-    for (Retired *r = m_others; r; r = r->next) {
-        if (r->kind != Retired::Kind::Snapshot)
-            continue;
-        auto *old = static_cast<Snapshot *>(r);
-        for (std::uint32_t i = old->size; i-- > 0;)
-            old->entries()[i].invoke.store(&skipRemoved, publishOrder);
-    }
-    for (std::uint32_t i = cur->size; i-- > 0;) {
-        Entry &e = cur->entries()[i];
+    // The head first: its live entries are the boxes to retire, and in runs mode older arrays
+    // share its runs. Older arrays that notifies may still iterate hold only boxes removed now or
+    // before.
+    forEachEntryBackwards(cur, [&](Entry &e) {
         if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
-            continue;
+            return;
         e.invoke.store(&skipRemoved, publishOrder);
         e.box->removed = true;
         retireLocked(e.box);
+    });
+    for (Retired *r = m_others; r; r = r->next) {
+        if (r->kind != Retired::Kind::Snapshot)
+            continue;
+        forEachEntryBackwards(static_cast<Snapshot *>(r),
+                              [](Entry &e) { e.invoke.store(&skipRemoved, publishOrder); });
     }
     m_byId.clear();
     m_byIdNulls = 0;

@@ -76,14 +76,30 @@ struct Entry
     HandlerBox *box;
 };
 
+/// The handlers of one priority in a large registry with several priorities ("runs mode"):
+/// shared by the arrays that list it, each up to its own count, and appended to in place.
+struct Run;
+/// A runs-mode array's record of one run: the run, how many of its entries the array lists, and
+/// their priority.
+struct RunRef
+{
+    Run *run;
+    std::uint32_t count;
+    int priority;
+};
+
 /// A priority-sorted handler array. Entries before `end` never change except that a removed
-/// handler's `invoke` becomes skipRemoved; appends write past `end`, then move it.
+/// handler's `invoke` becomes skipRemoved; appends write past `end`, then move it. In runs mode
+/// (runCount != 0) each entry calls one priority run, up to the count this array recorded, so an
+/// add inside the order appends to its run and publishes a new array of runCount entries
+/// instead of copying every handler.
 struct Snapshot : Retired
 {
     std::atomic<const Entry *> end{nullptr};
     std::uint32_t size = 0;     // entries written, removed ones included (writer-only)
     std::uint32_t capacity = 0; // writer-only
     std::uint32_t dead = 0;     // removed entries (writer-only)
+    std::uint32_t runCount = 0; // runs mode: entries are this many run calls (writer-only)
     std::uint64_t version = 0;
 
     [[nodiscard]] Entry *entries() noexcept { return reinterpret_cast<Entry *>(this + 1); }
@@ -151,6 +167,13 @@ private:
     };
 
     Snapshot *createSnapshot(std::size_t capacity);
+    // Runs mode (see Snapshot): publishes an array of `count` runs as the head (each run gains a
+    // reference); adds to the head's runs; turns a flat head into runs; drops tombstones.
+    Snapshot *createTop(const RunRef *refs, std::uint32_t count) const;
+    void publishTopLocked(Snapshot *top) noexcept;
+    void addToRunsLocked(HandlerBox *box, Invoke invoke, int priority);
+    void toRunsLocked(HandlerBox *box, Invoke invoke, std::uint32_t insertAt);
+    void compactRunsLocked(bool force) noexcept;
     Snapshot *copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt,
                          Invoke invoke);
     void publishLocked(Snapshot *next) noexcept;
