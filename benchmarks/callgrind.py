@@ -65,6 +65,13 @@ def measure_add_remove(driver, libraries=ADD_REMOVE_LIBRARIES, existing=16, low=
     return {lib: per_notify(driver, lib, existing, low, high, "add_remove") for lib in libraries}
 
 
+def measure_bulk(driver, ops=(("rio", "bulk"), ("rio", "bulk_mixed"), ("qt_lambda", "bulk")),
+                 sizes=(10000, 40000)):
+    """{(library, op): {n: instructions for n adds then n removes}}: one bulk run's instructions, as the
+    difference between two and one runs (start-up and the first run's one-off work cancel out)."""
+    return {(lib, op): {n: per_notify(driver, lib, n, 1, 2, op) for n in sizes} for lib, op in ops}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--driver", required=True, help="path to rio_callgrind_driver")

@@ -1,6 +1,8 @@
 // Fixed-iteration driver for instruction counts:
-//   rio_callgrind_driver <library> <handlers> <iterations> [notify|add_remove]
-// notifies <iterations> times (or adds and removes one handler <iterations> times). callgrind.py runs it
+//   rio_callgrind_driver <library> <handlers> <iterations> [notify|add_remove|bulk|bulk_mixed]
+// notifies <iterations> times (or adds and removes one handler <iterations> times; or, <iterations>
+// times, adds <handlers> handlers to a new registry and removes them in registration order,
+// bulk_mixed with seven interleaved priorities, RegistryIO only). callgrind.py runs it
 // twice with different iteration counts under valgrind --tool=callgrind; the difference of the totals divided
 // by the difference of the iterations is the cost of one notify, free of start-up and set-up.
 
@@ -12,6 +14,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -30,6 +35,30 @@ template <typename Peer>
     for (long i = 0; i < iterations; ++i) {
         auto id = peer.add();
         peer.remove(id);
+    }
+}
+
+// The bulk benchmark's work (bench_slow_path), counted: a window's widgets connect, then close.
+template <typename Peer>
+[[gnu::noinline]] void bulkLoop(int n, long iterations, bool mixed)
+{
+    using Id = decltype(std::declval<Peer &>().add());
+    std::vector<Id> ids;
+    ids.reserve(static_cast<std::size_t>(n));
+    for (long it = 0; it < iterations; ++it) {
+        Peer peer;
+        ids.clear();
+        for (int i = 0; i < n; ++i) {
+            if constexpr (std::is_same_v<Peer, RioPeer>) {
+                if (mixed) {
+                    ids.push_back(peer.registry.add([](const Event &) noexcept { handlerBody(); }, (i * 5) % 7));
+                    continue;
+                }
+            }
+            ids.push_back(peer.add());
+        }
+        for (const Id &id : ids)
+            peer.remove(id);
     }
 }
 
@@ -79,14 +108,24 @@ int main(int argc, char **argv)
     const int handlers = std::atoi(argv[2]);
     const long iterations = std::atol(argv[3]);
     const std::string_view op = argc == 5 ? argv[4] : "notify";
-    if (op != "notify" && op != "add_remove") {
+    if (op != "notify" && op != "add_remove" && op != "bulk" && op != "bulk_mixed") {
         std::fprintf(stderr, "unknown operation: %s\n", argv[4]);
+        return 2;
+    }
+    if (op == "bulk_mixed" && library != RioPeer::key) {
+        std::fprintf(stderr, "bulk_mixed: RegistryIO only (the peers have no priorities)\n");
         return 2;
     }
     int status = -1;
     forEachDriverPeer([&]<typename Peer>() {
-        if (library == Peer::key)
+        if (library != Peer::key)
+            return;
+        if (op == "bulk" || op == "bulk_mixed") {
+            bulkLoop<Peer>(handlers, iterations, op == "bulk_mixed");
+            status = 0;
+        } else {
             status = run<Peer>(handlers, iterations, op == "add_remove");
+        }
     });
     if (status < 0) {
         std::fprintf(stderr, "unknown library: %.*s\n", static_cast<int>(library.size()), library.data());
