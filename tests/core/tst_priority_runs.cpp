@@ -320,13 +320,13 @@ private Q_SLOTS:
     void randomOperationsMatchTheModel()
     {
         QFETCH(unsigned, seed);
+        int alive = 0; // declared before the registry: its destructor destroys closures that count
         rio::Registry<int> registry;
         std::mt19937 rng(seed);
         std::map<int, std::pair<int, rio::HandlerId>> live; // key -> (priority, id)
         std::vector<int> onceKeys;
         std::vector<int> calls;
         int next = 0;
-        int alive = 0;
         const int ops = rio::test::scaled(8000, 4);
         for (int op = 0; op < ops; ++op) {
             const unsigned r = rng() % 100;
