@@ -51,7 +51,8 @@ template <typename Peer>
         for (int i = 0; i < n; ++i) {
             if constexpr (std::is_same_v<Peer, RioPeer>) {
                 if (mixed) {
-                    ids.push_back(peer.registry.add([](const Event &) noexcept { handlerBody(); }, (i * 5) % 7));
+                    ids.push_back(
+                        peer.registry.add([](const Event &) noexcept { handlerBody(); }, (i * 5) % 7));
                     continue;
                 }
             }
