@@ -2,7 +2,12 @@
 
 // Shared by the core tests: how much to scale loops down in sanitizer builds.
 
+#include <registryio/handler_id.h>
+
 #include <algorithm>
+#include <atomic>
+#include <latch>
+#include <thread>
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define RIO_TEST_UNDER_SANITIZER 1
@@ -39,6 +44,56 @@ inline constexpr bool underSanitizer = RIO_TEST_UNDER_SANITIZER != 0;
 constexpr int scaled(int n, int divisor = 10)
 {
     return underSanitizer ? std::max(1, n / divisor) : n;
+}
+
+/// A handler body that parks on its notifier thread until released (removeAndWait tests).
+struct Parked
+{
+    std::latch entered{1};
+    std::latch release{1};
+    std::atomic<bool> finished{false};
+
+    /// Called by the handler: signals it is inside, waits for the release, marks itself done.
+    void park()
+    {
+        entered.count_down();
+        release.wait();
+        finished.store(true);
+    }
+};
+
+/// What removeAndWait did while a handler was parked on another thread.
+struct WaitOutcome
+{
+    bool removed = false;          // its return value
+    bool returnedEarly = false;    // it returned before the handler was released
+    bool finishedOnReturn = false; // the handler had finished when it returned
+};
+
+/// With `parked`'s handler `id` inside a notify on another thread (entered), calls
+/// removeAndWait(id) on a waiter thread, gives a wrong early return every chance to show once
+/// the handler is unpublished, then releases the handler and joins the waiter.
+template <typename Registry>
+WaitOutcome removeAndWaitWhileParked(Registry &registry, rio::HandlerId id, Parked &parked)
+{
+    WaitOutcome out;
+    std::latch waiterStarted(1);
+    std::atomic<bool> returned{false};
+    std::thread waiter([&] {
+        waiterStarted.count_down();
+        out.removed = registry.removeAndWait(id);
+        out.finishedOnReturn = parked.finished.load();
+        returned.store(true);
+    });
+    waiterStarted.wait();
+    while (registry.contains(id))
+        std::this_thread::yield();
+    for (int i = 0; i < 2000 && !returned.load(); ++i)
+        std::this_thread::yield();
+    out.returnedEarly = returned.load();
+    parked.release.count_down();
+    waiter.join();
+    return out;
 }
 
 } // namespace rio::test

@@ -191,39 +191,15 @@ private Q_SLOTS:
         int earlyReturns = 0;
         int unfinishedOnReturn = 0;
         for (int round = 0; round < rounds; ++round) {
-            std::latch entered(1);
-            std::latch release(1);
-            std::atomic<bool> finished{false};
-            std::atomic<bool> returned{false};
-            const rio::HandlerId id = registry.add(
-                [&] {
-                    entered.count_down();
-                    release.wait();
-                    finished.store(true);
-                },
-                priorityOf(round));
+            rio::test::Parked parked;
+            const rio::HandlerId id = registry.add([&parked] { parked.park(); }, priorityOf(round));
             std::thread notifier([&registry] { registry.notify(0); });
-            entered.wait();
-            std::latch waiterStarted(1);
-            bool removed = false;
-            bool finishedSeen = false;
-            std::thread waiter([&] {
-                waiterStarted.count_down();
-                removed = registry.removeAndWait(id);
-                finishedSeen = finished.load();
-                returned.store(true);
-            });
-            waiterStarted.wait();
-            while (registry.contains(id))
-                std::this_thread::yield();
-            for (int i = 0; i < 2000 && !returned.load(); ++i)
-                std::this_thread::yield();
-            earlyReturns += returned.load() ? 1 : 0;
-            release.count_down();
-            waiter.join();
+            parked.entered.wait();
+            const rio::test::WaitOutcome wait = rio::test::removeAndWaitWhileParked(registry, id, parked);
             notifier.join();
-            QVERIFY(removed);
-            unfinishedOnReturn += finishedSeen ? 0 : 1;
+            QVERIFY(wait.removed);
+            earlyReturns += wait.returnedEarly ? 1 : 0;
+            unfinishedOnReturn += wait.finishedOnReturn ? 0 : 1;
         }
         QCOMPARE(earlyReturns, 0);
         QCOMPARE(unfinishedOnReturn, 0);

@@ -311,44 +311,22 @@ private slots:
         int unfinishedOnReturn = 0;
         std::size_t recordsAfterFirstRound = 0;
         for (int round = 0; round < rounds; ++round) {
-            std::latch entered(1);
-            std::latch release(1);
-            std::latch waiterStarted(1);
-            std::atomic<bool> finished{false};
-            std::atomic<bool> returned{false};
+            rio::test::Parked parked;
             std::atomic<int> calls{0};
             const rio::HandlerId id = registry.add([&](const int &d) {
                 calls.fetch_add(1);
-                if (d != 0)
-                    return;
-                entered.count_down();
-                release.wait();
-                finished.store(true);
+                if (d == 0)
+                    parked.park();
             });
             std::thread notifier([&registry, depth] { registry.notify(depth); });
-            entered.wait();
-
-            bool removed = false;
-            bool finishedSeenByWaiter = false;
-            std::thread waiter([&] {
-                waiterStarted.count_down();
-                removed = registry.removeAndWait(id);
-                finishedSeenByWaiter = finished.load();
-                returned.store(true);
-            });
-            waiterStarted.wait();
-            spinUntil([&] { return !registry.contains(id); });
-            // A pass that missed the deep record returns at once: give it every chance to.
-            for (int i = 0; i < 2000 && !returned.load(); ++i)
-                std::this_thread::yield();
-            if (returned.load())
-                ++earlyReturns;
-            release.count_down();
-            waiter.join();
+            parked.entered.wait();
+            // A pass that missed the deep record would return at once.
+            const rio::test::WaitOutcome wait = rio::test::removeAndWaitWhileParked(registry, id, parked);
             notifier.join();
-            QVERIFY(removed);
+            QVERIFY(wait.removed);
             QCOMPARE(calls.load(), 1); // removed before the outer levels reached it
-            unfinishedOnReturn += finishedSeenByWaiter ? 0 : 1;
+            earlyReturns += wait.returnedEarly ? 1 : 0;
+            unfinishedOnReturn += wait.finishedOnReturn ? 0 : 1;
             if (round == 0)
                 recordsAfterFirstRound = rio::detail::hazard::recordCount();
         }
