@@ -92,12 +92,30 @@ QString readOverflowOption(const QJSValue &options, Overflow &out)
                                 : typeName(value));
 }
 
+// The JavaScript value of `event`: numbers, booleans and strings directly, the rest through the
+// engine's conversion.
+QJSValue scriptValue(QJSEngine *engine, const QVariant &event)
+{
+    switch (event.metaType().id()) {
+    case QMetaType::Int:
+        return QJSValue(*static_cast<const int *>(event.constData()));
+    case QMetaType::Double:
+        return QJSValue(*static_cast<const double *>(event.constData()));
+    case QMetaType::Bool:
+        return QJSValue(*static_cast<const bool *>(event.constData()));
+    case QMetaType::QString:
+        return QJSValue(*static_cast<const QString *>(event.constData()));
+    default:
+        return engine->toScriptValue(event);
+    }
+}
+
 } // namespace
 
 QJSValue detail::QmlEventCache::get(const QVariant &event, QJSEngine *engine)
 {
     if (!matches(event, engine)) {
-        m_value = engine->toScriptValue(event);
+        m_value = scriptValue(engine, event);
         m_copy = event;
         m_address = &event;
         m_engine = engine;
@@ -291,61 +309,95 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         delete handle;
         return nullptr;
     }
-    handle->activate(handle->m_id, handler);
+    handle->activate(handle->m_id, handler, prepareScript(engine) ? m_shared->scriptEntry : QJSValue());
     // Collected by nobody while it has a parent, yet destroy() works on it from JavaScript.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     return handle;
+}
+
+bool QmlRegistry::prepareScript(QJSEngine *engine) const
+{
+    detail::QmlRegistryShared &shared = *m_shared;
+    if (!shared.scriptRun.isUndefined())
+        return true;
+    // run(batch, event): calls the live entries in order and returns [id, thrown, ...] or null;
+    // try/catch around the loop, not in it, so a throw resumes after the handler that threw.
+    // entry(f, id): a batch entry (all made here, so all of one shape).
+    // Made by the Function constructor, not evaluate(): evaluated code is compiled without the
+    // engine's property lookup caches (it may see the caller's scope), which makes every
+    // `e.live`, `e.f` and `batch[i]` a slow generic lookup.
+    const QJSValue factory = engine->globalObject()
+                                 .property(QStringLiteral("Function"))
+                                 .callAsConstructor({QStringLiteral(
+                                     "    function run(batch, event) {\n"
+                                     "        const n = batch.length;\n"
+                                     "        let failed = null;\n"
+                                     "        let i = 0;\n"
+                                     "        for (;;) {\n"
+                                     "            try {\n"
+                                     "                for (; i < n; ++i) {\n"
+                                     "                    const e = batch[i];\n"
+                                     "                    if (e.live) e.f(event);\n"
+                                     "                }\n"
+                                     "                return failed;\n"
+                                     "            } catch (x) {\n"
+                                     "                if (failed === null) failed = [];\n"
+                                     "                failed.push(batch[i].id, x);\n"
+                                     "                ++i;\n"
+                                     "            }\n"
+                                     "        }\n"
+                                     "    }\n"
+                                     "    function entry(f, id) { return { f: f, id: id, live: true }; }\n"
+                                     "    return [run, entry];\n")});
+    const QJSValue script = factory.isCallable() ? factory.call() : QJSValue();
+    if (!script.isArray())
+        return false;
+    shared.scriptRun = script.property(0);
+    shared.scriptEntry = script.property(1);
+    return shared.scriptRun.isCallable() && shared.scriptEntry.isCallable();
 }
 
 bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript) const
 {
     // Every handler is a JavaScript function of ours (no C++ handler, RegistryHandler or `once`):
     // one call into JavaScript runs them all in priority order, with the event converted once.
-    const std::shared_ptr<detail::QmlRegistryShared> shared = m_shared;
-    if (shared->registrations.isEmpty() || shared->unbatchable != 0 ||
-        m_registry.size() != std::size_t(shared->registrations.size()))
+    detail::QmlRegistryShared &shared = *m_shared;
+    if (shared.registrations.isEmpty() || shared.unbatchable != 0 ||
+        m_registry.size() != std::size_t(shared.registrations.size()))
         return false;
     QJSEngine *engine = qjsEngine(this);
-    if (engine == nullptr)
+    if (engine == nullptr || (shared.scriptRun.isUndefined() && !prepareScript(engine)))
         return false;
-    if (shared->dispatch.isUndefined())
-        // try/catch around the loop, not in it: a throw resumes after the handler that threw.
-        shared->dispatch = engine->evaluate(QStringLiteral("(function (batch, event) {\n"
-                                                           "    const n = batch.length;\n"
-                                                           "    let failed = null;\n"
-                                                           "    let i = 0;\n"
-                                                           "    for (;;) {\n"
-                                                           "        try {\n"
-                                                           "            for (; i < n; ++i) {\n"
-                                                           "                const e = batch[i];\n"
-                                                           "                if (e.live) e.f(event);\n"
-                                                           "            }\n"
-                                                           "            return failed;\n"
-                                                           "        } catch (x) {\n"
-                                                           "            if (failed === null) failed = [];\n"
-                                                           "            failed.push(batch[i].id, x);\n"
-                                                           "            ++i;\n"
-                                                           "        }\n"
-                                                           "    }\n"
-                                                           "})"));
-    if (shared->batchDirty) {
-        std::vector<detail::QmlRegistration *> ordered(shared->registrations.cbegin(),
-                                                       shared->registrations.cend());
+    if (shared.batchDirty) {
+        std::vector<detail::QmlRegistration *> ordered(shared.registrations.cbegin(),
+                                                       shared.registrations.cend());
         // The registry's order: higher priority first, then registration (id) order.
         std::sort(ordered.begin(), ordered.end(),
                   [](const detail::QmlRegistration *a, const detail::QmlRegistration *b) {
                       return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
                   });
-        QJSValue batch = engine->newArray(uint(ordered.size()));
+        QJSValue batch = engine->newArray(); // filled in order: dense (a preset length makes it sparse)
         for (quint32 i = 0; i < ordered.size(); ++i)
             batch.setProperty(i, ordered[i]->batchEntry);
-        shared->batch = batch;
-        shared->batchDirty = false;
+        shared.batch = batch;
+        shared.runArguments = {batch, QJSValue()};
+        shared.batchDirty = false;
     }
-    const QJSValue value = fromJavaScript ? event.value<QJSValue>() : engine->toScriptValue(event);
-    const QJSValue failed = shared->dispatch.call({shared->batch, value});
-    if (!failed.isArray())
-        return true;
+    // run(batch, event) with a list kept for it (no allocation per notify). A nested notify may
+    // reuse it meanwhile: call() has copied the arguments by then.
+    shared.runArguments[1] =
+        fromJavaScript ? *static_cast<const QJSValue *>(event.constData()) : scriptValue(engine, event);
+    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
+    const QJSValue failed = shared.scriptRun.call(shared.runArguments);
+    keep->runArguments[1] = QJSValue(); // the event is not kept alive
+    if (failed.isArray())
+        reportBatchFailures(keep, failed);
+    return true;
+}
+
+void QmlRegistry::reportBatchFailures(const std::shared_ptr<detail::QmlRegistryShared> &shared,
+                                      const QJSValue &failed)
+{
     const int n = failed.property(QStringLiteral("length")).toInt();
     for (int i = 0; i + 1 < n; i += 2) {
         const QJSValue thrown = failed.property(quint32(i + 1));
@@ -359,7 +411,6 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
             registry->reportScriptFailure(HandlerId{quint64(failed.property(quint32(i)).toNumber())},
                                           thrown.toString(), file, line, true);
     }
-    return true;
 }
 
 void QmlRegistry::notify(const QVariant &event) const

@@ -6,6 +6,7 @@
 
 #include <QHash>
 #include <QJSValue>
+#include <QList>
 #include <QVariant>
 
 #include <atomic>
@@ -84,10 +85,15 @@ struct QmlRegistryShared
     // Engine-thread state: the event being delivered and the live JavaScript registrations.
     QmlEventCache events;
     QHash<quint64, QmlRegistration *> registrations;
-    int unbatchable = 0;    // registrations without a batchEntry
-    bool batchDirty = true; // `batch` no longer lists the registrations
-    QJSValue batch;         // the batch entries in priority order
-    QJSValue dispatch;      // function (batch, event): calls them, returns [id, thrown, ...] or null
+    int unbatchable = 0;          // registrations without a batchEntry
+    bool batchDirty = true;       // `batch` no longer lists the registrations
+    QJSValue batch;               // the batch entries in priority order
+    QList<QJSValue> runArguments; // { batch, event } for the script's run
+    // The registry's script, made on first use (QmlRegistry::prepareScript): run(batch, event)
+    // calls the entries and returns [id, thrown, ...] or null; entry(f, id) makes an entry
+    // ({ f, id, live }: all of one shape, which keeps the loop's property reads fast).
+    QJSValue scriptRun;
+    QJSValue scriptEntry;
 
     void addRegistration(QmlRegistration *registration)
     {

@@ -36,20 +36,15 @@ RegistryHandle::~RegistryHandle()
     }
 }
 
-void RegistryHandle::activate(HandlerId id, const QJSValue &function)
+void RegistryHandle::activate(HandlerId id, const QJSValue &function, const QJSValue &makeEntry)
 {
     m_id = id;
     m_active = true;
     m_registration->id = id.value();
     m_registration->priority = m_priority;
     // A `once` handler leaves the registry when it fires: the registry's own dispatch does that.
-    if (!m_once && m_engine) {
-        QJSValue entry = m_engine->newObject();
-        entry.setProperty(QStringLiteral("f"), function);
-        entry.setProperty(QStringLiteral("id"), static_cast<double>(id.value()));
-        entry.setProperty(QStringLiteral("live"), true);
-        m_registration->batchEntry = entry;
-    }
+    if (!m_once && makeEntry.isCallable())
+        m_registration->batchEntry = makeEntry.call({function, static_cast<double>(id.value())});
     m_shared->addRegistration(m_registration.get());
 }
 

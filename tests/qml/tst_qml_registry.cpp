@@ -10,6 +10,7 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <limits>
 #include <stdexcept>
 
 using rio::QmlRegistry;
@@ -176,6 +177,72 @@ private Q_SLOTS:
                                        {QStringLiteral("b"), QVariantList{3, 4}},
                                        {QStringLiteral("c"), QVariantMap{{QStringLiteral("d"), false}}}});
         QCOMPARE(trace(), QStringLiteral("a=1,b1=y,c=true;a=2,b1=4,c=false;"));
+    }
+
+    void scalarEventsFromCppArriveWithTheirJavaScriptTypes_data()
+    {
+        QTest::addColumn<bool>("withCppHandler");
+        QTest::newRow("JavaScript handlers only (one call into JavaScript)") << false;
+        QTest::newRow("with a C++ handler (one call per handler)") << true;
+    }
+
+    void scalarEventsFromCppArriveWithTheirJavaScriptTypes()
+    {
+        // Numbers, booleans and strings take a short cut to their JavaScript values.
+        QFETCH(bool, withCppHandler);
+        if (withCppHandler)
+            registry()->registry().add([](const QVariant &) {}, -100);
+        eval(m_root.get(),
+             QStringLiteral("registry.add(e => root.trace += typeof e + ':' + e + ';'), "
+                            "registry.add(e => root.trace += (e === 1 / 0 ? 'inf' : '') + '|')"));
+        registry()->notify(3);
+        registry()->notify(2.5);
+        registry()->notify(true);
+        registry()->notify(QStringLiteral("s\u00e9"));
+        registry()->notify(std::numeric_limits<double>::infinity());
+        registry()->notify(QVariant::fromValue(qint64(1) << 40)); // through the engine's conversion
+        QCOMPARE(trace(),
+                 QStringLiteral("number:3;|number:2.5;|boolean:true;|string:s\u00e9;|number:Infinity;inf|"
+                                "number:1099511627776;|"));
+    }
+
+    void nestedNotifiesKeepEachEventAndBlameTheRightHandler_data()
+    {
+        QTest::addColumn<bool>("withCppHandler");
+        QTest::newRow("JavaScript handlers only (one call into JavaScript)") << false;
+        QTest::newRow("with a C++ handler (one call per handler)") << true;
+    }
+
+    void nestedNotifiesKeepEachEventAndBlameTheRightHandler()
+    {
+        // `a` notifies 2 from inside event 1; `t` throws on event 2 (inner) and `u` on event 1
+        // (outer, after the inner notify returned): each event reaches the rest of its handlers,
+        // and each failure names its own handler.
+        QFETCH(bool, withCppHandler);
+        if (withCppHandler)
+            registry()->registry().add([](const QVariant &) {}, -100);
+        QSignalSpy failed(registry(), &QmlRegistry::handlerFailed);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: t2$")));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: u1$")));
+        const QVariant result =
+            eval(m_root.get(), QStringLiteral("[registry.add(e => { root.trace += 'a=' + e + ';'; if (e === "
+                                              "1) registry.notify(2) }, 10).id,"
+                                              " registry.add(e => { root.trace += 't=' + e + ';'; if (e === "
+                                              "2) throw new Error('t' + e) }, 5).id,"
+                                              " registry.add(e => { root.trace += 'u=' + e + ';'; if (e === "
+                                              "1) throw new Error('u' + e) }, 4).id,"
+                                              " registry.add(e => { root.trace += 'b=' + e + ';' }, 0).id]"));
+        const QVariantList ids = result.metaType() == QMetaType::fromType<QJSValue>()
+                                     ? result.value<QJSValue>().toVariant().toList()
+                                     : result.toList();
+        QCOMPARE(ids.size(), 4);
+        eval(m_root.get(), QStringLiteral("registry.notify(1)"));
+        QCOMPARE(trace(), QStringLiteral("a=1;a=2;t=2;u=2;b=2;t=1;u=1;b=1;"));
+        QCOMPARE(failed.count(), 2);
+        QCOMPARE(failed.at(0).at(0).toDouble(), ids.at(1).toDouble());
+        QCOMPARE(failed.at(0).at(1).toString(), QStringLiteral("Error: t2"));
+        QCOMPARE(failed.at(1).at(0).toDouble(), ids.at(2).toDouble());
+        QCOMPARE(failed.at(1).at(1).toString(), QStringLiteral("Error: u1"));
     }
 
     void handlerMayRemoveItselfWhileRunning()

@@ -45,7 +45,8 @@ public:
 
     /// Delivers `event` to every handler in priority order. Callable from any thread: JavaScript
     /// handlers run on the engine's thread (directly when notified there, queued otherwise).
-    /// JavaScript objects and arrays are copied into QVariantMap / QVariantList.
+    /// JavaScript objects and arrays are copied into QVariantMap / QVariantList for C++ handlers
+    /// and queued deliveries; JavaScript handlers on the engine's thread get the caller's value.
     Q_INVOKABLE void notify(const QVariant &event) const;
 
     /// Removes the handler with this id: true the first time, false for unknown ids and for
@@ -76,6 +77,11 @@ private:
 
     // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.
     bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
+    // Makes m_shared's script on first use; false if the engine refuses it.
+    bool prepareScript(QJSEngine *engine) const;
+    // Reports a batch's failures, [id, thrown, id, thrown, ...] (the registry may be gone).
+    static void reportBatchFailures(const std::shared_ptr<detail::QmlRegistryShared> &shared,
+                                    const QJSValue &failed);
     // A QML warning at the JavaScript line that called us (the registry's declaration if none).
     void warnAtCaller(const QString &message) const;
     // Emits handlerFailed and, if `warn`, a QML warning at `file`:`line` (when known).
