@@ -47,6 +47,8 @@ RegistryHandler::RegistryHandler(QObject *parent)
 
 RegistryHandler::~RegistryHandler()
 {
+    if (m_alive != nullptr)
+        *m_alive = false; // a delivery to us is running (our handler destroyed us)
     unregister();
 }
 
@@ -135,6 +137,29 @@ void RegistryHandler::setMinInterval(int milliseconds)
     Q_EMIT minIntervalChanged();
 }
 
+void RegistryHandler::setHandler(const QJSValue &handler)
+{
+    const bool clear = handler.isUndefined() || handler.isNull();
+    if (!clear && !handler.isCallable()) {
+        qmlWarning(this) << "handler must be a function (or null for the notified signal), got "
+                         << (handler.isString()   ? QStringLiteral("a string")
+                             : handler.isNumber() ? QStringLiteral("a number")
+                             : handler.isBool()   ? QStringLiteral("a boolean")
+                                                  : QStringLiteral("an object"))
+                         << "; the handler is unchanged";
+        return;
+    }
+    if (clear && m_handler.isUndefined())
+        return;
+    if (!clear && handler.strictlyEquals(m_handler))
+        return;
+    m_handler = clear ? QJSValue() : handler;
+    QJSEngine *engine = qjsEngine(this);
+    m_function = clear || engine == nullptr ? QJSManagedValue() : QJSManagedValue(m_handler, engine);
+    reRegister(false);
+    Q_EMIT handlerChanged();
+}
+
 void RegistryHandler::dropsReported(quint64 total)
 {
     // Totals come from the current registration, possibly out of order (see QmlRegistryShared).
@@ -184,6 +209,10 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
 {
     if (!m_complete)
         return;
+    if (m_handler.isCallable() && !m_function.isFunction()) {
+        if (QJSEngine *engine = qjsEngine(this)) // set before the engine was known
+            m_function = QJSManagedValue(m_handler, engine);
+    }
     const bool wasActive = isActive();
     const quint64 dropped = m_dropped;
     unregister();
@@ -213,6 +242,15 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
             m_active = true;
             m_registration->id = m_id.value();
             m_registration->priority = m_priority;
+            // A function handler joins the registry's one-call dispatch (a `once` one cannot:
+            // the registry's own dispatch removes it when it fires).
+            m_registration->batchEntry = QJSValue();
+            if (m_function.isFunction() && !m_once) {
+                if (QJSEngine *engine = qjsEngine(m_registry.data());
+                    engine != nullptr && m_registry->prepareScript(engine))
+                    m_registration->batchEntry = m_registry->m_shared->scriptEntry.call(
+                        {m_handler, static_cast<double>(m_id.value())});
+            }
             m_registry->m_shared->addRegistration(m_registration.get());
         }
     }
@@ -246,6 +284,36 @@ void RegistryHandler::deliver(const QVariant &event)
         registry->m_shared->takeRegistration(id.value());
         ended = std::exchange(m_active, false);
     }
+    // Our destructor clears `alive` if the handler destroys us; an outer delivery to us (the
+    // handler notified our registry again) learns it from us.
+    bool alive = true;
+    bool *const outerAlive = std::exchange(m_alive, &alive);
+    const auto leave = [&] {
+        if (alive)
+            m_alive = outerAlive;
+        else if (outerAlive != nullptr)
+            *outerAlive = false;
+        return alive;
+    };
+
+    if (m_function.isFunction()) {
+        m_function.call({registry->m_shared->events.get(event, engine)});
+        const bool stillAlive = leave();
+        if (engine->hasError()) {
+            const QJSValue thrown = engine->catchError();
+            QString file;
+            int line = 0;
+            if (thrown.isError()) {
+                file = thrown.property(QStringLiteral("fileName")).toString();
+                line = thrown.property(QStringLiteral("lineNumber")).toInt();
+            }
+            if (registry)
+                registry->reportScriptFailure(id, thrown.toString(), file, line, true);
+        }
+        if (stillAlive && ended)
+            emitActiveChanged();
+        return;
+    }
 
     // The engine reports what onNotified throws as a warning (with file and line) from inside
     // the emit: one connection per handler, made once, routes it to the running handler.
@@ -262,11 +330,10 @@ void RegistryHandler::deliver(const QVariant &event)
     QList<QQmlError> *const outerErrors = t_errors;
     t_running = this;
     t_errors = &errors;
-    const QPointer<RegistryHandler> self(this);
     Q_EMIT notified(registry->m_shared->events.get(event, engine));
     t_running = outer;
     t_errors = outerErrors;
-    if (!self)
+    if (!leave())
         return; // destroyed by its own handler
     if (ended)
         emitActiveChanged();

@@ -14,6 +14,15 @@ using rio::RegistryHandler;
 using rio::test::eval;
 using rio::test::exactly;
 
+// Deletes an object at once (QML's destroy() waits for the event loop).
+class Killer : public QObject
+{
+    Q_OBJECT
+
+public:
+    Q_INVOKABLE void destroyNow(QObject *object) { delete object; }
+};
+
 class TestQmlHandler : public QObject
 {
     Q_OBJECT
@@ -147,6 +156,121 @@ private Q_SLOTS:
         QCOMPARE(m_root->property("lastFailedId").toDouble(), thrower->handlerId());
         QCOMPARE(m_root->property("lastFailure").toString(), QStringLiteral("Error: handler boom x"));
         QVERIFY(thrower->isActive());
+    }
+
+    void functionHandlerIsCalledInsteadOfTheSignal_data()
+    {
+        QTest::addColumn<bool>("functionsOnly");
+        QTest::newRow("beside signal handlers (one call per handler)") << false;
+        QTest::newRow("functions only (one call into JavaScript)") << true;
+    }
+
+    void functionHandlerIsCalledInsteadOfTheSignal()
+    {
+        QFETCH(bool, functionsOnly);
+        if (functionsOnly)
+            eval(m_root.get(), QStringLiteral("low.enabled = false, high.enabled = false"));
+        eval(m_root.get(), QStringLiteral("registry.add(e => root.trace += 'add=' + e + ';', 7)"));
+        RegistryHandler *fn = create(QStringLiteral("functionComponent"));
+        QVERIFY(fn && fn->isActive());
+        QVERIFY(fn->handler().isCallable());
+        QSignalSpy notified(fn, &RegistryHandler::notified);
+        QCOMPARE(notify(QStringLiteral("1")),
+                 functionsOnly ? QStringLiteral("add=1;fn=1;") : QStringLiteral("high=1;add=1;fn=1;low=1;"));
+        QCOMPARE(notified.count(), 0);
+        fn->setPriority(8); // re-registers, still a function handler
+        QCOMPARE(notify(QStringLiteral("2")),
+                 functionsOnly ? QStringLiteral("fn=2;add=2;") : QStringLiteral("high=2;fn=2;add=2;low=2;"));
+        eval(m_root.get(),
+             QStringLiteral("root.trace = '', registry.notify({ k: 3 })")); // a JavaScript value
+        QCOMPARE(trace(), functionsOnly ? QStringLiteral("fn=[object Object];add=[object Object];")
+                                        : QStringLiteral("high=[object Object];fn=[object Object];"
+                                                         "add=[object Object];low=[object Object];"));
+        // null hands the events back to the signal.
+        QSignalSpy changed(fn, &RegistryHandler::handlerChanged);
+        fn->setHandler(QJSValue(QJSValue::NullValue));
+        QCOMPARE(changed.count(), 1);
+        QVERIFY(fn->handler().isUndefined());
+        QCOMPARE(notify(QStringLiteral("4")), functionsOnly ? QStringLiteral("signal=4;add=4;")
+                                                            : QStringLiteral("high=4;signal=4;add=4;low=4;"));
+        QCOMPARE(notified.count(), 1);
+    }
+
+    void functionHandlerRefusesWhatIsNotAFunction()
+    {
+        RegistryHandler *fn = create(QStringLiteral("functionComponent"));
+        QVERIFY(fn);
+        const double id = fn->handlerId();
+        QSignalSpy changed(fn, &RegistryHandler::handlerChanged);
+        for (const QString &bad :
+             {QStringLiteral("5"), QStringLiteral("'f'"), QStringLiteral("({})"), QStringLiteral("true")}) {
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                                   "handler must be a function \\(or null for the "
+                                                   "notified signal\\), got .*; the handler is "
+                                                   "unchanged$")));
+            m_root->setProperty("probe", QVariant::fromValue<QObject *>(fn));
+            eval(m_root.get(), QStringLiteral("root.probe.handler = ") + bad);
+        }
+        QCOMPARE(changed.count(), 0);
+        QCOMPARE(fn->handlerId(), id); // not even re-registered
+        QCOMPARE(notify(QStringLiteral("1")), QStringLiteral("high=1;fn=1;low=1;"));
+    }
+
+    void throwingFunctionHandlerIsReportedAndIsolated_data()
+    {
+        QTest::addColumn<bool>("functionsOnly");
+        QTest::newRow("beside signal handlers (one call per handler)") << false;
+        QTest::newRow("functions only (one call into JavaScript)") << true;
+    }
+
+    void throwingFunctionHandlerIsReportedAndIsolated()
+    {
+        QFETCH(bool, functionsOnly);
+        if (functionsOnly)
+            eval(m_root.get(), QStringLiteral("low.enabled = false, high.enabled = false"));
+        eval(m_root.get(), QStringLiteral("registry.add(e => root.trace += 'after=' + e + ';', 0)"));
+        RegistryHandler *thrower = create(QStringLiteral("throwingFunctionComponent"));
+        QVERIFY(thrower);
+        const int line = rio::test::lineOf(QStringLiteral("handler.qml"), QStringLiteral("THROW_FUNCTION"));
+        QVERIFY(line > 0);
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            exactly(QStringLiteral("%1:%2: RegistryIO: handler %3 threw: Error: function boom x")
+                        .arg(rio::test::dataUrl(QStringLiteral("handler.qml")).toString())
+                        .arg(line)
+                        .arg(thrower->handlerId())));
+        QCOMPARE(notify(QStringLiteral("x")),
+                 functionsOnly ? QStringLiteral("after=x;") : QStringLiteral("high=x;low=x;after=x;"));
+        QCOMPARE(m_root->property("failures").toInt(), 1);
+        QCOMPARE(m_root->property("lastFailedId").toDouble(), thrower->handlerId());
+        QCOMPARE(m_root->property("lastFailure").toString(), QStringLiteral("Error: function boom x"));
+        QVERIFY(thrower->isActive());
+    }
+
+    void functionHandlerMayDeleteItsHandler_data()
+    {
+        QTest::addColumn<bool>("nested");
+        QTest::newRow("deleted in its own delivery") << false;
+        QTest::newRow("deleted in a delivery nested in one to it") << true;
+    }
+
+    void functionHandlerMayDeleteItsHandler()
+    {
+        // The handler deletes its RegistryHandler at once (not destroy(), which waits): the
+        // delivery, and an outer one to the same handler, never touch it again (ASan watches).
+        QFETCH(bool, nested);
+        Killer killer;
+        m_root->setProperty("killer", QVariant::fromValue<QObject *>(&killer));
+        RegistryHandler *self = create(QStringLiteral("selfDestroyingComponent"));
+        QVERIFY(self);
+        self->setProperty("nest", nested);
+        QPointer<RegistryHandler> guard(self);
+        QCOMPARE(notify(QStringLiteral("1")), nested
+                                                  ? QStringLiteral("self=1;self=2;high=2;low=2;high=1;low=1;")
+                                                  : QStringLiteral("self=1;high=1;low=1;"));
+        QVERIFY(!guard);
+        QCOMPARE(registry()->count(), 2);
+        QCOMPARE(notify(QStringLiteral("3")), QStringLiteral("high=3;low=3;"));
     }
 
     void withoutRegistryIsSilentAndRegistersNothing()

@@ -175,7 +175,7 @@ public:
     public:                                                                                                  \
         explicit Name##Handler(QObject *parent = nullptr) : QObject(parent) { }                              \
         /* As RegistryHandler.Overflow, under this type: Name##Handler.DropNewest... */                      \
-        enum Overflow { DropOldest, DropNewest, Block };                                                     \
+        enum Overflow : int { DropOldest, DropNewest, Block };                                               \
         Q_ENUM(Overflow)                                                                                     \
         static_assert(int(DropNewest) == int(::rio::Overflow::DropNewest));                                  \
         ~Name##Handler() override { m_state.unregister(); }                                                  \

@@ -5,6 +5,7 @@
 #include <registryio/qml_export.h>
 #include <registryio/qml_registry.h>
 
+#include <QJSManagedValue>
 #include <QJSValue>
 #include <QMetaObject>
 #include <QObject>
@@ -23,7 +24,8 @@ class QmlRegistration;
 } // namespace detail
 
 /// Declarative handler, like Connections with priority order and exception isolation:
-/// `RegistryHandler { registry: r; priority: 10; onNotified: (event) => ... }`.
+/// `RegistryHandler { registry: r; priority: 10; onNotified: (event) => ... }`, or, without the
+/// signal hop, `RegistryHandler { registry: r; handler: (event) => ... }`.
 class RIO_QML_EXPORT RegistryHandler : public QObject, public QQmlParserStatus
 {
     Q_OBJECT
@@ -53,10 +55,13 @@ class RIO_QML_EXPORT RegistryHandler : public QObject, public QQmlParserStatus
     Q_PROPERTY(bool active READ isActive NOTIFY activeChanged BINDABLE bindableActive FINAL)
     /// The current registration's id, 0 when not registered.
     Q_PROPERTY(double handlerId READ handlerId NOTIFY activeChanged FINAL)
+    /// A function called with each event instead of emitting `notified`: the registry calls it
+    /// directly (with the registry's other JavaScript handlers in one call), no signal between.
+    Q_PROPERTY(QJSValue handler READ handler WRITE setHandler NOTIFY handlerChanged FINAL)
 
 public:
     /// What a full queue (`capacity` events waiting) does with the next event (rio::Overflow).
-    enum Overflow {
+    enum Overflow : int { // fixed type: a bad value from QML is refused, not undefined behaviour
         /// The oldest waiting event is dropped: the handler sees the newest ones (the default).
         DropOldest,
         /// The new event is dropped: the waiting ones stay.
@@ -115,6 +120,11 @@ public:
     [[nodiscard]] QBindable<bool> bindableActive() const { return &m_activeProperty; }
     /// The registration's id, 0 when not registered.
     [[nodiscard]] double handlerId() const noexcept;
+    /// The function that takes each event instead of `notified` (undefined: the signal does).
+    [[nodiscard]] QJSValue handler() const { return m_handler; }
+    /// Sets it: a function, or undefined/null for the signal again; anything else is refused with
+    /// a QML warning and changes nothing. Re-registers.
+    void setHandler(const QJSValue &handler);
 
     /// QQmlParserStatus: nothing before the component is complete.
     void classBegin() override { }
@@ -146,6 +156,7 @@ Q_SIGNALS:
     void droppedChanged();
     /// Registered or unregistered.
     void activeChanged();
+    void handlerChanged();
 
 private:
     class Registration;
@@ -161,6 +172,9 @@ private:
     QMetaObject::Connection m_destroyedConnection;
     QMetaObject::Connection m_warningTap; // the engine's warnings, while one of ours runs
     std::unique_ptr<Registration> m_registration;
+    QJSValue m_handler;         // `handler`
+    QJSManagedValue m_function; // m_handler, to call with what it throws left in the engine
+    bool *m_alive = nullptr;    // set to false by the destructor (a delivery in progress)
     HandlerId m_id;
     detail::QmlDeliverySettings m_delivery;
     quint64 m_dropped = 0;       // `dropped`

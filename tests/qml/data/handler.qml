@@ -8,6 +8,8 @@ QtObject {
     property int failures: 0
     property int lastFailedId: 0
     property string lastFailure: ""
+    property QtObject probe: null // a handler under test, for assignments from JavaScript
+    property var killer: null // a C++ object whose destroyNow(object) deletes at once
     property QmlRegistry registry: QmlRegistry {
         onHandlerFailed: (id, message) => {
             root.failures += 1;
@@ -50,6 +52,36 @@ QtObject {
     property Component orphanComponent: Component {
         RegistryHandler {
             onNotified: event => { root.trace += "orphan=" + event + ";"; }
+        }
+    }
+    // `handler:` functions: called directly, without the notified signal.
+    property Component functionComponent: Component {
+        RegistryHandler {
+            priority: 5
+            handler: event => { root.trace += "fn=" + event + ";"; }
+            onNotified: event => { root.trace += "signal=" + event + ";"; } // not emitted
+        }
+    }
+    property Component throwingFunctionComponent: Component {
+        RegistryHandler {
+            priority: 5
+            handler: event => {
+                throw new Error("function boom " + event); // THROW_FUNCTION
+            }
+        }
+    }
+    property Component selfDestroyingComponent: Component {
+        RegistryHandler {
+            id: selfDestroying
+            priority: 20
+            property bool nest: false
+            handler: event => {
+                root.trace += "self=" + event + ";";
+                if (nest && event === "1")
+                    selfDestroying.registry.notify("2"); // a delivery to us inside one to us
+                else
+                    root.killer.destroyNow(selfDestroying); // deleted while its handler runs
+            }
         }
     }
     property Component registryComponent: Component {
