@@ -6,9 +6,11 @@
 // Emitters: js (a JavaScript loop), cpp (C++ on the engine thread), worker (a C++ worker thread;
 // the engine thread runs its event loop until every delivery ran).
 // Kinds: connections (`Connections { function onPing(event) }` on a signal: the QML one for js,
-// a C++ one otherwise), connect (`signal.connect(fn)`), handler (`RegistryHandler`), add
-// (`QmlRegistry.add(fn)`), typed (the typed handler of RIO_QML_TYPED_REGISTRY; object payloads
-// are a Q_GADGET there, int payloads a plain int registry).
+// a C++ one otherwise), connect (`signal.connect(fn)`), handler (`RegistryHandler` with
+// `onNotified`), function (`RegistryHandler` with `handler: fn`), add (`QmlRegistry.add(fn)`),
+// typed (the typed handler of RIO_QML_TYPED_REGISTRY; object payloads are a Q_GADGET there, int
+// payloads a plain int registry), and for js only floor (no library: the run() loop calls an
+// array of the same functions, the least any JavaScript dispatch can cost).
 // Payloads: int, object ({id, v}: a JavaScript object from js, a QVariantMap from C++).
 // RIO_BENCH_ITERATIONS=N runs every case exactly N iterations (for instruction counts with
 // callgrind at two values of N).
@@ -40,7 +42,7 @@ using rio::bench::qml::Quote;
 
 constexpr int kBatch = 100; // events per benchmark iteration
 
-const char *const kKinds[] = {"connections", "connect", "handler", "add", "typed"};
+const char *const kKinds[] = {"connections", "connect", "handler", "function", "add", "typed", "floor"};
 const char *const kEmitters[] = {"js", "cpp", "worker"};
 const char *const kPayloads[] = {"int", "object"};
 const int kHandlerCounts[] = {1, 4, 16};
@@ -69,6 +71,12 @@ QByteArray document(const std::string &kind, const std::string &emitter, bool ob
         for (int i = 0; i < n; ++i)
             handlers += "        RegistryHandler { registry: root.reg; onNotified: " + body + " }\n";
         send = "root.reg.notify(EV)";
+    } else if (kind == "function") {
+        for (int i = 0; i < n; ++i)
+            handlers += "        RegistryHandler { registry: root.reg; handler: " + body + " }\n";
+        send = "root.reg.notify(EV)";
+    } else if (kind == "floor") {
+        setup = "for (let i = 0; i < " + QByteArray::number(n) + "; ++i) root.handles.push(" + body + ");";
     } else if (kind == "add") {
         setup = "for (let i = 0; i < " + QByteArray::number(n) + "; ++i) root.handles.push(root.reg.add(" +
                 body + "));";
@@ -81,6 +89,8 @@ QByteArray document(const std::string &kind, const std::string &emitter, bool ob
         send = object ? "root.quotes.notify({ id: i, v: i })" : "root.ints.notify(i)";
     }
     handlers.replace("}\n        ", "},\n        ");
+    if (kind == "floor") // one event object per notify, as the others make
+        send = "{ const ev = EV; const fs = root.handles; for (let k = 0; k < fs.length; ++k) fs[k](ev) }";
     send.replace("EV", object ? "{ id: i, v: i }" : "i");
     return "import QtQml\nimport RegistryIO\nimport RioBench\n"
            "QtObject {\n"
@@ -237,7 +247,9 @@ void benchEvents(benchmark::State &state, std::string emitter, std::string kind,
                                 .c_str());
 }
 
-// Creating and destroying `count` handlers of one kind (deferred deletes included).
+// Creating and destroying `count` handlers of one kind (deferred deletes included). Objects are
+// made without a parent (the `made` array keeps them): a parent's children list makes each
+// removal O(children), for every kind alike, which would hide the handlers' own cost.
 void benchScale(benchmark::State &state, std::string kind, int count)
 {
     Emitter source;
@@ -270,7 +282,7 @@ void benchScale(benchmark::State &state, std::string kind, int count)
         "            } else if (kind === 'add') {\n"
         "                made.push(root.reg.add(function(event) { root.hits++ }));\n"
         "            } else {\n"
-        "                made.push(root[kind].createObject(root));\n"
+        "                made.push(root[kind].createObject(null));\n"
         "            }\n"
         "        }\n"
         "        for (const m of made) {\n"
@@ -298,6 +310,8 @@ void registerAll()
         for (const char *kind : kKinds)
             for (const char *payload : kPayloads)
                 for (int n : kHandlerCounts) {
+                    if (std::string(kind) == "floor" && std::string(emitter) != "js")
+                        continue; // a JavaScript loop has no C++ emitter
                     const std::string name =
                         std::string("qml/") + emitter + "/" + kind + "/" + payload + "/" + std::to_string(n);
                     const bool object = std::string(payload) == "object";
