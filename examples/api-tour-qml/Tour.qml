@@ -27,6 +27,14 @@ QtObject {
     }
     // [handler]
 
+    // [function]
+    property RegistryHandler direct: RegistryHandler {
+        registry: tour.registry
+        priority: 20
+        handler: (event) => tour.record("function " + event.n) // called directly: no signal hop
+    }
+    // [function]
+
     // [bounded]
     property RegistryHandler bounded: RegistryHandler {
         registry: tour.registry
@@ -41,8 +49,8 @@ QtObject {
         // [add]
         const handle = registry.add((event) => tour.record("js " + event.n), 5)
         registry.add(() => tour.record("once"), 0, { once: true })
-        registry.notify({ n: 1 }) // declarative 1, js 1, once
-        registry.notify({ n: 2 }) // declarative 2, js 2
+        registry.notify({ n: 1 }) // function 1, declarative 1, js 1, once
+        registry.notify({ n: 2 }) // function 2, declarative 2, js 2
         // [add]
 
         // [handle]

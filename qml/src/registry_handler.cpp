@@ -19,8 +19,13 @@ namespace {
 
 // The RegistryHandler whose onNotified is running on this thread: engine warnings raised
 // meanwhile (a thrown exception, a TypeError) are its failures, not an outer handler's.
-thread_local RegistryHandler *t_running = nullptr;
-thread_local QList<QQmlError> *t_errors = nullptr;
+// One thread-local object (one TLS lookup per delivery, not four).
+struct Running
+{
+    RegistryHandler *handler = nullptr;
+    QList<QQmlError> *errors = nullptr;
+};
+thread_local Running t_running;
 
 // The QML enum is rio::Overflow by number: QmlDeliverySettings converts with a cast.
 static_assert(int(RegistryHandler::DropOldest) == int(Overflow::DropOldest) &&
@@ -322,17 +327,15 @@ void RegistryHandler::deliver(const QVariant &event)
         m_warningTap = connect(
             engine, &QQmlEngine::warnings, this,
             [this](const QList<QQmlError> &warnings) {
-                if (t_running == this && t_errors != nullptr)
-                    *t_errors += warnings;
+                if (t_running.handler == this && t_running.errors != nullptr)
+                    *t_running.errors += warnings;
             },
             Qt::DirectConnection);
-    RegistryHandler *const outer = t_running;
-    QList<QQmlError> *const outerErrors = t_errors;
-    t_running = this;
-    t_errors = &errors;
+    Running &running = t_running;
+    const Running outer = running;
+    running = {this, &errors};
     Q_EMIT notified(registry->m_shared->events.get(event, engine));
-    t_running = outer;
-    t_errors = outerErrors;
+    running = outer;
     if (!leave())
         return; // destroyed by its own handler
     if (ended)
