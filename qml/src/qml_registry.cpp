@@ -289,8 +289,8 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         return nullptr;
     }
 
-    auto *handle =
-        new RegistryHandle(m_shared, engine, handler, priority, once, owner != nullptr ? owner : this);
+    // No parent unless an owner was given: the handle keeps itself alive while registered.
+    auto *handle = new RegistryHandle(m_shared, engine, handler, priority, once, owner);
     // The registry is the delivery context (handles live on its thread): it outlives every
     // delivery it has queued, while a handle may die with deliveries pending. Its destructor
     // removes the handler, and the QPointer skips a delivery that would still race with that.
@@ -310,8 +310,9 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         return nullptr;
     }
     handle->activate(handle->m_id, handler, prepareScript(engine) ? m_shared->scriptEntry : QJSValue());
-    // Collected by nobody while it has a parent, yet destroy() works on it from JavaScript.
+    // JavaScript's (destroy() works on it), collected only once it is inactive and unreferenced.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
+    handle->m_keepAlive = engine->newQObject(handle);
     return handle;
 }
 

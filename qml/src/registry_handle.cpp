@@ -53,6 +53,7 @@ void RegistryHandle::deactivate()
     if (!m_active)
         return;
     m_active = false;
+    m_keepAlive = QJSValue(); // collectable from now on, unless JavaScript or an owner keeps us
     m_shared->takeRegistration(m_id.value());
     emitActiveChanged();
 }

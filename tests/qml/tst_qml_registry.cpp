@@ -132,6 +132,28 @@ private Q_SLOTS:
         QCOMPARE(trace(), QStringLiteral("kept=4;"));
     }
 
+    void inactiveUnreferencedHandlesAreCollected()
+    {
+        // Handles have no parent (a registry's children list would make each destruction
+        // O(handles)): an active one keeps itself alive (above), an inactive one that nothing
+        // references is collected, so a registry with handlers coming and going does not pile
+        // up dead handles until it dies.
+        QPointer<RegistryHandle> removed = handle(QStringLiteral("addTagged('removed', 0)"));
+        QPointer<RegistryHandle> fired = handle(QStringLiteral("addOnce('fired')"));
+        QPointer<RegistryHandle> kept = handle(QStringLiteral("root.keptHandle = addTagged('kept', 0)"));
+        QVERIFY(removed && fired && kept);
+        QVERIFY(!removed->parent() && !fired->parent());
+        QVERIFY(removed->remove());
+        eval(m_root.get(), QStringLiteral("registry.notify(1)"));
+        QVERIFY(!fired->isActive());
+        QTRY_VERIFY_WITH_TIMEOUT((m_engine->collectGarbage(),
+                                  QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete),
+                                  !removed && !fired),
+                                 5000);
+        QVERIFY(kept && kept->isActive()); // referenced (and registered)
+        QCOMPARE(registry()->count(), 1);
+    }
+
     void countPropertyNotifies()
     {
         QSignalSpy changed(registry(), &QmlRegistry::countChanged);

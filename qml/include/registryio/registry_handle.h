@@ -82,6 +82,10 @@ private:
     std::unique_ptr<Registration> m_registration;
     QPointer<QJSEngine> m_engine;
     QJSManagedValue m_function; // called directly; what it throws stays in the engine for us
+    // Our own JavaScript wrapper while registered: a persistent reference, so the garbage
+    // collector leaves us alone without a parent (a registry's children list would make every
+    // handle's destruction O(handles)).
+    QJSValue m_keepAlive;
     HandlerId m_id;
     quint64 m_dropped = 0;
     int m_priority = 0;

@@ -9,6 +9,7 @@ QtObject {
     property string lastFailure: ""
     property int lastFailedId: 0
     property var keptRegistry: null
+    property var keptHandle: null
     readonly property QmlRegistry registry: QmlRegistry {
         onHandlerFailed: (id, message) => {
             root.failures += 1;
