@@ -132,7 +132,8 @@ public:
     void componentComplete() override;
 
 Q_SIGNALS:
-    /// An event arrived (on this object's thread), as one JavaScript value per notify.
+    /// An event arrived (on this object's thread), as one JavaScript value per notify; not
+    /// emitted while `handler` is set.
     void notified(const QJSValue &event);
     /// The registry property changed.
     void registryChanged();
@@ -156,6 +157,7 @@ Q_SIGNALS:
     void droppedChanged();
     /// Registered or unregistered.
     void activeChanged();
+    /// The handler property changed.
     void handlerChanged();
 
 private:

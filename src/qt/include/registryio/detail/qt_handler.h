@@ -4,6 +4,7 @@
 // the async joins. Not part of the public API.
 
 #include <registryio/delivery.h>
+#include <registryio/detail/lazy_deque.h>
 #include <registryio/detail/qt_tsan.h>
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
@@ -236,8 +237,8 @@ struct QtHandler : QtHandlerCore
     {
         std::shared_ptr<const E> payload;
         AsyncToken token;
-        std::deque<Mail> queue;
-        std::deque<AsyncToken> tokens;
+        LazyDeque<Mail> queue;
+        LazyDeque<AsyncToken> tokens;
         {
             std::lock_guard lock(mutex);
             payload = std::move(pending);
@@ -278,8 +279,8 @@ struct QtHandler : QtHandlerCore
 
     struct Cleared final : QtHandlerCore::Garbage
     {
-        std::deque<Mail> mail, batch;
-        std::deque<AsyncToken> mailTokens, batchTokens;
+        LazyDeque<Mail> mail, batch;
+        LazyDeque<AsyncToken> mailTokens, batchTokens;
     };
 
     std::unique_ptr<QtHandlerCore::Garbage> clearQueue() noexcept override
@@ -340,10 +341,10 @@ struct QtHandler : QtHandlerCore
 
     std::shared_ptr<const E> pending; // Latest: the newest undelivered payload (under mutex)
     AsyncToken pendingToken;          // Latest: keeps its async notify open
-    std::deque<Mail> mail;            // Every: the waiting deliveries (under mutex)
-    std::deque<AsyncToken> mailTokens;
-    std::deque<Mail> batch; // taken by the draining thread, delivered without the lock
-    std::deque<AsyncToken> batchTokens;
+    LazyDeque<Mail> mail;             // Every: the waiting deliveries (under mutex)
+    LazyDeque<AsyncToken> mailTokens;
+    LazyDeque<Mail> batch; // taken by the draining thread, delivered without the lock
+    LazyDeque<AsyncToken> batchTokens;
 };
 
 template <typename E, typename F>
