@@ -221,6 +221,7 @@ QmlRegistry::~QmlRegistry()
     }
     m_registry.clear();
     m_shared->events.clear();
+    m_shared->single = nullptr;
     // Handles owned by other objects outlive the registry, inactive.
     const auto registrations = std::exchange(m_shared->registrations, {});
     for (detail::QmlRegistration *registration : registrations)
@@ -382,36 +383,53 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
             batch.setProperty(i, ordered[i]->batchEntry);
         shared.batch = batch;
         shared.runArguments = {batch, QJSValue()};
+        shared.single =
+            ordered.size() == 1 && ordered.front()->function != nullptr ? ordered.front() : nullptr;
         shared.batchDirty = false;
+    }
+    QJSValue value =
+        fromJavaScript ? *static_cast<const QJSValue *>(event.constData()) : scriptValue(engine, event);
+    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
+    if (shared.single != nullptr) {
+        // One function: called directly, without run()'s frame; what it throws stays in the
+        // engine for us. The list is kept for it too (a nested notify may reuse it: call() has
+        // copied the argument by then).
+        const quint64 id = shared.single->id;
+        shared.singleArgument[0] = std::move(value);
+        shared.single->function->call(shared.singleArgument);
+        keep->singleArgument[0] = QJSValue();
+        if (engine->hasError())
+            reportThrown(*keep, id, engine->catchError());
+        return true;
     }
     // run(batch, event) with a list kept for it (no allocation per notify). A nested notify may
     // reuse it meanwhile: call() has copied the arguments by then.
-    shared.runArguments[1] =
-        fromJavaScript ? *static_cast<const QJSValue *>(event.constData()) : scriptValue(engine, event);
-    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
+    shared.runArguments[1] = std::move(value);
     const QJSValue failed = shared.scriptRun.call(shared.runArguments);
     keep->runArguments[1] = QJSValue(); // the event is not kept alive
     if (failed.isArray())
-        reportBatchFailures(keep, failed);
+        reportBatchFailures(*keep, failed);
     return true;
 }
 
-void QmlRegistry::reportBatchFailures(const std::shared_ptr<detail::QmlRegistryShared> &shared,
-                                      const QJSValue &failed)
+void QmlRegistry::reportThrown(const detail::QmlRegistryShared &shared, quint64 id, const QJSValue &thrown)
+{
+    QString file;
+    int line = 0;
+    if (thrown.isError()) {
+        file = thrown.property(QStringLiteral("fileName")).toString();
+        line = thrown.property(QStringLiteral("lineNumber")).toInt();
+    }
+    if (QmlRegistry *registry = shared.local()) // a handler may have destroyed it
+        registry->reportScriptFailure(HandlerId{id}, thrown.toString(), file, line, true);
+}
+
+void QmlRegistry::reportBatchFailures(const detail::QmlRegistryShared &shared, const QJSValue &failed)
 {
     const int n = failed.property(QStringLiteral("length")).toInt();
-    for (int i = 0; i + 1 < n; i += 2) {
-        const QJSValue thrown = failed.property(quint32(i + 1));
-        QString file;
-        int line = 0;
-        if (thrown.isError()) {
-            file = thrown.property(QStringLiteral("fileName")).toString();
-            line = thrown.property(QStringLiteral("lineNumber")).toInt();
-        }
-        if (QmlRegistry *registry = shared->local()) // a handler may have destroyed it
-            registry->reportScriptFailure(HandlerId{quint64(failed.property(quint32(i)).toNumber())},
-                                          thrown.toString(), file, line, true);
-    }
+    for (int i = 0; i + 1 < n; i += 2)
+        reportThrown(shared, quint64(failed.property(quint32(i)).toNumber()),
+                     failed.property(quint32(i + 1)));
 }
 
 void QmlRegistry::notify(const QVariant &event) const

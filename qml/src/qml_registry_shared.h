@@ -5,6 +5,7 @@
 #include <registryio/handler_id.h>
 
 #include <QHash>
+#include <QJSManagedValue>
 #include <QJSValue>
 #include <QList>
 #include <QVariant>
@@ -38,6 +39,9 @@ public:
     // { f: function, id: number, live: bool } for the registry's one-call dispatch (see
     // QmlRegistry::notifyInJavaScript), undefined when this registration cannot take part.
     QJSValue batchEntry;
+    // The same function, to call directly when it is the registry's only handler (set with
+    // batchEntry; owned by the registration's object).
+    const QJSManagedValue *function = nullptr;
 
 protected:
     ~QmlRegistration() = default;
@@ -89,6 +93,9 @@ struct QmlRegistryShared
     bool batchDirty = true;       // `batch` no longer lists the registrations
     QJSValue batch;               // the batch entries in priority order
     QList<QJSValue> runArguments; // { batch, event } for the script's run
+    // The batch's only registration when it has one (its function is called directly), or null.
+    QmlRegistration *single = nullptr;
+    QList<QJSValue> singleArgument{QJSValue()}; // { event } for it
     // The registry's script, made on first use (QmlRegistry::prepareScript): run(batch, event)
     // calls the entries and returns [id, thrown, ...] or null; entry(f, id) makes an entry
     // ({ f, id, live }: all of one shape, which keeps the loop's property reads fast).
@@ -101,6 +108,7 @@ struct QmlRegistryShared
         if (registration->batchEntry.isUndefined())
             ++unbatchable;
         batchDirty = true;
+        single = nullptr;
     }
 
     // Forgets a registration (null if unknown); a dispatch in progress skips it from now on.
@@ -114,6 +122,7 @@ struct QmlRegistryShared
         else
             registration->batchEntry.setProperty(QStringLiteral("live"), false);
         batchDirty = true;
+        single = nullptr;
         return registration;
     }
 

@@ -43,8 +43,10 @@ void RegistryHandle::activate(HandlerId id, const QJSValue &function, const QJSV
     m_registration->id = id.value();
     m_registration->priority = m_priority;
     // A `once` handler leaves the registry when it fires: the registry's own dispatch does that.
-    if (!m_once && makeEntry.isCallable())
+    if (!m_once && makeEntry.isCallable()) {
         m_registration->batchEntry = makeEntry.call({function, static_cast<double>(id.value())});
+        m_registration->function = &m_function;
+    }
     m_shared->addRegistration(m_registration.get());
 }
 
@@ -89,17 +91,8 @@ void RegistryHandle::deliver(const QVariant &event)
     const std::shared_ptr<detail::QmlRegistryShared> shared = m_shared; // the handler may destroy us
     const HandlerId id = m_id;
     m_function.call({shared->events.get(event, engine)});
-    if (!engine->hasError())
-        return;
-    const QJSValue thrown = engine->catchError();
-    QString file;
-    int line = 0;
-    if (thrown.isError()) {
-        file = thrown.property(QStringLiteral("fileName")).toString();
-        line = thrown.property(QStringLiteral("lineNumber")).toInt();
-    }
-    if (QmlRegistry *registry = shared->local())
-        registry->reportScriptFailure(id, thrown.toString(), file, line, true);
+    if (engine->hasError())
+        QmlRegistry::reportThrown(*shared, id.value(), engine->catchError());
 }
 
 } // namespace rio

@@ -250,11 +250,14 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
             // A function handler joins the registry's one-call dispatch (a `once` one cannot:
             // the registry's own dispatch removes it when it fires).
             m_registration->batchEntry = QJSValue();
+            m_registration->function = nullptr;
             if (m_function.isFunction() && !m_once) {
                 if (QJSEngine *engine = qjsEngine(m_registry.data());
-                    engine != nullptr && m_registry->prepareScript(engine))
+                    engine != nullptr && m_registry->prepareScript(engine)) {
                     m_registration->batchEntry = m_registry->m_shared->scriptEntry.call(
                         {m_handler, static_cast<double>(m_id.value())});
+                    m_registration->function = &m_function;
+                }
             }
             m_registry->m_shared->addRegistration(m_registration.get());
         }
@@ -306,14 +309,8 @@ void RegistryHandler::deliver(const QVariant &event)
         const bool stillAlive = leave();
         if (engine->hasError()) {
             const QJSValue thrown = engine->catchError();
-            QString file;
-            int line = 0;
-            if (thrown.isError()) {
-                file = thrown.property(QStringLiteral("fileName")).toString();
-                line = thrown.property(QStringLiteral("lineNumber")).toInt();
-            }
             if (registry)
-                registry->reportScriptFailure(id, thrown.toString(), file, line, true);
+                QmlRegistry::reportThrown(*registry->m_shared, id.value(), thrown);
         }
         if (stillAlive && ended)
             emitActiveChanged();

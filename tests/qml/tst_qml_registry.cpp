@@ -228,6 +228,30 @@ private Q_SLOTS:
                                 "number:1099511627776;|"));
     }
 
+    void aSingleHandlerIsCalledDirectlyAndMayNotifyAgain()
+    {
+        // One JavaScript handler: called without the batch loop. It notifies its own registry
+        // from inside (the argument list is reused), throws on the inner event, and is removed
+        // and replaced while registered alone.
+        QSignalSpy failed(registry(), &QmlRegistry::handlerFailed);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: inner 2$")));
+        const double id =
+            eval(m_root.get(),
+                 QStringLiteral("registry.add(e => { root.trace += 'a' + e + ';';"
+                                " if (e === 1) registry.notify(2); else throw new Error('inner ' + e);"
+                                " root.trace += 'b' + e + ';' }).id"))
+                .toDouble();
+        eval(m_root.get(), QStringLiteral("registry.notify(1)"));
+        QCOMPARE(trace(), QStringLiteral("a1;a2;b1;"));
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(0).toDouble(), id);
+        QVERIFY(registry()->remove(id));
+        eval(m_root.get(),
+             QStringLiteral("registry.add(e => root.trace += 'c' + e + ';'), registry.notify(3)"));
+        registry()->notify(4); // from C++
+        QCOMPARE(trace(), QStringLiteral("a1;a2;b1;c3;c4;"));
+    }
+
     void nestedNotifiesKeepEachEventAndBlameTheRightHandler_data()
     {
         QTest::addColumn<bool>("withCppHandler");

@@ -79,9 +79,11 @@ private:
     bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
     // Makes m_shared's script on first use; false if the engine refuses it.
     bool prepareScript(QJSEngine *engine) const;
+    // Reports what JavaScript handler `id` threw (an Error's file and line when it has them) to
+    // the registry, if it still exists.
+    static void reportThrown(const detail::QmlRegistryShared &shared, quint64 id, const QJSValue &thrown);
     // Reports a batch's failures, [id, thrown, id, thrown, ...] (the registry may be gone).
-    static void reportBatchFailures(const std::shared_ptr<detail::QmlRegistryShared> &shared,
-                                    const QJSValue &failed);
+    static void reportBatchFailures(const detail::QmlRegistryShared &shared, const QJSValue &failed);
     // A QML warning at the JavaScript line that called us (the registry's declaration if none).
     void warnAtCaller(const QString &message) const;
     // Emits handlerFailed and, if `warn`, a QML warning at `file`:`line` (when known).
