@@ -310,7 +310,7 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         delete handle;
         return nullptr;
     }
-    handle->activate(handle->m_id, handler, prepareScript(engine) ? m_shared->scriptEntry : QJSValue());
+    handle->activate(handle->m_id);
     // JavaScript's (destroy() works on it), collected only once it is inactive and unreferenced.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     handle->m_keepAlive = engine->newQObject(handle);
@@ -379,8 +379,13 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
                       return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
                   });
         QJSValue batch = engine->newArray(); // filled in order: dense (a preset length makes it sparse)
-        for (quint32 i = 0; i < ordered.size(); ++i)
-            batch.setProperty(i, ordered[i]->batchEntry);
+        for (quint32 i = 0; i < ordered.size(); ++i) {
+            detail::QmlRegistration *registration = ordered[i];
+            if (registration->batchEntry.isUndefined()) // made on first use
+                registration->batchEntry = shared.scriptEntry.call(
+                    {registration->function->toJSValue(), static_cast<double>(registration->id)});
+            batch.setProperty(i, registration->batchEntry);
+        }
         shared.batch = batch;
         shared.runArguments = {batch, QJSValue()};
         shared.single =

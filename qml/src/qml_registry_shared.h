@@ -36,12 +36,14 @@ public:
 
     quint64 id = 0;
     int priority = 0;
-    // { f: function, id: number, live: bool } for the registry's one-call dispatch (see
-    // QmlRegistry::notifyInJavaScript), undefined when this registration cannot take part.
-    QJSValue batchEntry;
-    // The same function, to call directly when it is the registry's only handler (set with
-    // batchEntry; owned by the registration's object).
+    // The JavaScript function the registry may call itself (owned by the registration's
+    // object): in its one-call dispatch (see QmlRegistry::notifyInJavaScript), or directly when
+    // it is the only handler. Null when this registration cannot take part (a `once` handler,
+    // an onNotified one).
     const QJSManagedValue *function = nullptr;
+    // { f: function, id: number, live: bool }: its entry in the dispatch, made when the
+    // registry first builds a batch with it (undefined until then).
+    QJSValue batchEntry;
 
 protected:
     ~QmlRegistration() = default;
@@ -89,7 +91,7 @@ struct QmlRegistryShared
     // Engine-thread state: the event being delivered and the live JavaScript registrations.
     QmlEventCache events;
     QHash<quint64, QmlRegistration *> registrations;
-    int unbatchable = 0;          // registrations without a batchEntry
+    int unbatchable = 0;          // registrations without a function
     bool batchDirty = true;       // `batch` no longer lists the registrations
     QJSValue batch;               // the batch entries in priority order
     QList<QJSValue> runArguments; // { batch, event } for the script's run
@@ -105,7 +107,7 @@ struct QmlRegistryShared
     void addRegistration(QmlRegistration *registration)
     {
         registrations.insert(registration->id, registration);
-        if (registration->batchEntry.isUndefined())
+        if (registration->function == nullptr)
             ++unbatchable;
         batchDirty = true;
         single = nullptr;
@@ -117,9 +119,9 @@ struct QmlRegistryShared
         QmlRegistration *registration = registrations.take(id);
         if (registration == nullptr)
             return nullptr;
-        if (registration->batchEntry.isUndefined())
+        if (registration->function == nullptr)
             --unbatchable;
-        else
+        else if (registration->batchEntry.isObject())
             registration->batchEntry.setProperty(QStringLiteral("live"), false);
         batchDirty = true;
         single = nullptr;

@@ -36,17 +36,15 @@ RegistryHandle::~RegistryHandle()
     }
 }
 
-void RegistryHandle::activate(HandlerId id, const QJSValue &function, const QJSValue &makeEntry)
+void RegistryHandle::activate(HandlerId id)
 {
     m_id = id;
     m_active = true;
     m_registration->id = id.value();
     m_registration->priority = m_priority;
     // A `once` handler leaves the registry when it fires: the registry's own dispatch does that.
-    if (!m_once && makeEntry.isCallable()) {
-        m_registration->batchEntry = makeEntry.call({function, static_cast<double>(id.value())});
+    if (!m_once && m_function.isFunction())
         m_registration->function = &m_function;
-    }
     m_shared->addRegistration(m_registration.get());
 }
 

@@ -250,15 +250,7 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
             // A function handler joins the registry's one-call dispatch (a `once` one cannot:
             // the registry's own dispatch removes it when it fires).
             m_registration->batchEntry = QJSValue();
-            m_registration->function = nullptr;
-            if (m_function.isFunction() && !m_once) {
-                if (QJSEngine *engine = qjsEngine(m_registry.data());
-                    engine != nullptr && m_registry->prepareScript(engine)) {
-                    m_registration->batchEntry = m_registry->m_shared->scriptEntry.call(
-                        {m_handler, static_cast<double>(m_id.value())});
-                    m_registration->function = &m_function;
-                }
-            }
+            m_registration->function = m_function.isFunction() && !m_once ? &m_function : nullptr;
             m_registry->m_shared->addRegistration(m_registration.get());
         }
     }
