@@ -183,6 +183,29 @@ QmlRegistry::QmlRegistry(QObject *parent)
 {
     m_shared->registry = this;
     m_shared->dropTarget = this;
+    m_shared->core = &m_registry;
+    // First: QML reacting to countChanged, and notifies from then on, see the new revision.
+    connect(
+        &m_registry, &QtRegistryBase::countChanged, &m_registry,
+        [shared = m_shared.get()] { shared->revision.fetch_add(1, std::memory_order_acq_rel); },
+        Qt::DirectConnection);
+    // The group delivery's one handler: this registry's functions, for a notify from another
+    // thread (see QmlRegistryShared). Its queue has the default capacity and overflow, as each
+    // groupable handler's would; what it drops is counted for the registrations present.
+    m_shared->group = std::make_unique<QtRegistry<detail::QmlGroupMail>>();
+    m_shared->group->add(this, [this](const detail::QmlGroupMail &mail) { deliverGroup(mail); });
+    connect(m_shared->group.get(), &QtRegistryBase::deliveriesDropped, this,
+            [this](HandlerId, quint64 total) {
+                detail::QmlRegistryShared &shared = *m_shared;
+                if (total <= shared.groupDropped)
+                    return;
+                const quint64 added = total - shared.groupDropped;
+                shared.groupDropped = total;
+                const auto registrations = shared.registrations; // a handler may change them
+                for (detail::QmlRegistration *registration : registrations)
+                    if (registration->groupable && shared.registrations.contains(registration->id))
+                        registration->dropsAdded(added);
+            });
     // Drops are reported on the notifying thread: recorded there, dispatched here by id.
     connect(
         &m_registry, &QtRegistryBase::deliveriesDropped, &m_registry,
@@ -199,6 +222,7 @@ QmlRegistry::QmlRegistry(QObject *parent)
                 if (!m_registry.contains(HandlerId{it.key()}))
                     it.value()->registrationEnded();
         }
+        m_shared->refreshGroup();
         m_countProperty.notify();
         Q_EMIT countChanged();
     });
@@ -218,7 +242,10 @@ QmlRegistry::~QmlRegistry()
     {
         std::unique_lock lock(m_shared->mutex);
         m_shared->registry = nullptr;
+        m_shared->groupRevision.store(detail::QmlRegistryShared::noGroup, std::memory_order_release);
     }
+    m_shared->group.reset(); // no notify runs now (senders hold the lock we just had)
+    m_shared->core = nullptr;
     m_registry.clear();
     m_shared->events.clear();
     m_shared->single = nullptr;
@@ -310,7 +337,7 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         delete handle;
         return nullptr;
     }
-    handle->activate(handle->m_id);
+    handle->activate(handle->m_id, !once && !coalesce && detail::groupableOptions(delivery));
     // JavaScript's (destroy() works on it), collected only once it is inactive and unreferenced.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     handle->m_keepAlive = engine->newQObject(handle);
@@ -328,29 +355,30 @@ bool QmlRegistry::prepareScript(QJSEngine *engine) const
     // Made by the Function constructor, not evaluate(): evaluated code is compiled without the
     // engine's property lookup caches (it may see the caller's scope), which makes every
     // `e.live`, `e.f` and `batch[i]` a slow generic lookup.
-    const QJSValue factory = engine->globalObject()
-                                 .property(QStringLiteral("Function"))
-                                 .callAsConstructor({QStringLiteral(
-                                     "    function run(batch, event) {\n"
-                                     "        const n = batch.length;\n"
-                                     "        let failed = null;\n"
-                                     "        let i = 0;\n"
-                                     "        for (;;) {\n"
-                                     "            try {\n"
-                                     "                for (; i < n; ++i) {\n"
-                                     "                    const e = batch[i];\n"
-                                     "                    if (e.live) e.f(event);\n"
-                                     "                }\n"
-                                     "                return failed;\n"
-                                     "            } catch (x) {\n"
-                                     "                if (failed === null) failed = [];\n"
-                                     "                failed.push(batch[i].id, x);\n"
-                                     "                ++i;\n"
-                                     "            }\n"
-                                     "        }\n"
-                                     "    }\n"
-                                     "    function entry(f, id) { return { f: f, id: id, live: true }; }\n"
-                                     "    return [run, entry];\n")});
+    const QJSValue factory =
+        engine->globalObject()
+            .property(QStringLiteral("Function"))
+            .callAsConstructor({QStringLiteral(
+                "    function run(batch, event, limit) {\n"
+                "        const n = batch.length;\n"
+                "        let failed = null;\n"
+                "        let i = 0;\n"
+                "        for (;;) {\n"
+                "            try {\n"
+                "                for (; i < n; ++i) {\n"
+                "                    const e = batch[i];\n"
+                "                    if (e.live && e.seq <= limit) e.f(event);\n"
+                "                }\n"
+                "                return failed;\n"
+                "            } catch (x) {\n"
+                "                if (failed === null) failed = [];\n"
+                "                failed.push(batch[i].id, x);\n"
+                "                ++i;\n"
+                "            }\n"
+                "        }\n"
+                "    }\n"
+                "    function entry(f, id, seq) { return { f: f, id: id, live: true, seq: seq }; }\n"
+                "    return [run, entry];\n")});
     const QJSValue script = factory.isCallable() ? factory.call() : QJSValue();
     if (!script.isArray())
         return false;
@@ -370,6 +398,16 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
     QJSEngine *engine = qjsEngine(this);
     if (engine == nullptr || (shared.scriptRun.isUndefined() && !prepareScript(engine)))
         return false;
+    runFunctions(engine,
+                 fromJavaScript ? *static_cast<const QJSValue *>(event.constData())
+                                : scriptValue(engine, event),
+                 qInf());
+    return true;
+}
+
+void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value, double limit) const
+{
+    detail::QmlRegistryShared &shared = *m_shared;
     if (shared.batchDirty) {
         std::vector<detail::QmlRegistration *> ordered(shared.registrations.cbegin(),
                                                        shared.registrations.cend());
@@ -382,39 +420,77 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
         for (quint32 i = 0; i < ordered.size(); ++i) {
             detail::QmlRegistration *registration = ordered[i];
             if (registration->batchEntry.isUndefined()) // made on first use
-                registration->batchEntry = shared.scriptEntry.call(
-                    {registration->function->toJSValue(), static_cast<double>(registration->id)});
+                registration->batchEntry = shared.scriptEntry.call({registration->function->toJSValue(),
+                                                                    static_cast<double>(registration->id),
+                                                                    static_cast<double>(registration->seq)});
             batch.setProperty(i, registration->batchEntry);
         }
         shared.batch = batch;
-        shared.runArguments = {batch, QJSValue()};
+        shared.runArguments = {batch, QJSValue(), QJSValue()};
         shared.single =
             ordered.size() == 1 && ordered.front()->function != nullptr ? ordered.front() : nullptr;
         shared.batchDirty = false;
     }
-    QJSValue value =
-        fromJavaScript ? *static_cast<const QJSValue *>(event.constData()) : scriptValue(engine, event);
     const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
     if (shared.single != nullptr) {
         // One function: called directly, without run()'s frame; what it throws stays in the
         // engine for us. The list is kept for it too (a nested notify may reuse it: call() has
         // copied the argument by then).
+        if (double(shared.single->seq) > limit)
+            return; // registered after the notify
         const quint64 id = shared.single->id;
         shared.singleArgument[0] = std::move(value);
         shared.single->function->call(shared.singleArgument);
         keep->singleArgument[0] = QJSValue();
         if (engine->hasError())
             reportThrown(*keep, id, engine->catchError());
-        return true;
+        return;
     }
-    // run(batch, event) with a list kept for it (no allocation per notify). A nested notify may
-    // reuse it meanwhile: call() has copied the arguments by then.
+    // run(batch, event, limit) with a list kept for it (no allocation per notify). A nested
+    // notify may reuse it meanwhile: call() has copied the arguments by then.
     shared.runArguments[1] = std::move(value);
+    shared.runArguments[2] = QJSValue(limit);
     const QJSValue failed = shared.scriptRun.call(shared.runArguments);
     keep->runArguments[1] = QJSValue(); // the event is not kept alive
     if (failed.isArray())
         reportBatchFailures(*keep, failed);
-    return true;
+}
+
+void QmlRegistry::deliverGroup(const detail::QmlGroupMail &mail)
+{
+    detail::QmlRegistryShared &shared = *m_shared;
+    QJSEngine *engine = qjsEngine(this);
+    if (engine == nullptr || shared.registrations.isEmpty() ||
+        (shared.scriptRun.isUndefined() && !prepareScript(engine)))
+        return;
+    QJSValue value = scriptValue(engine, mail.event);
+    if (shared.revision.load(std::memory_order_acquire) == mail.revision && shared.unbatchable == 0) {
+        // The registrations are those of the notify (and later ones, which the limit leaves out).
+        runFunctions(engine, std::move(value), double(mail.limit));
+        return;
+    }
+    // Handlers came or went since the notify: each function registered by then and registered
+    // still (a C++ thread may have removed it through registry()), in order, looked up again
+    // before each call (a handler may remove others).
+    std::vector<std::pair<int, quint64>> order; // (priority, id)
+    for (const detail::QmlRegistration *registration : std::as_const(shared.registrations))
+        if (registration->function != nullptr && registration->seq <= mail.limit)
+            order.emplace_back(registration->priority, registration->id);
+    std::sort(order.begin(), order.end(), [](const auto &a, const auto &b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
+    for (const auto &[priority, id] : order) {
+        const detail::QmlRegistration *registration = keep->registrations.value(id);
+        if (registration == nullptr || registration->function == nullptr || keep->core == nullptr ||
+            !keep->core->contains(HandlerId{id}))
+            continue;
+        registration->function->call({value});
+        if (engine->hasError())
+            reportThrown(*keep, id, engine->catchError());
+        if (keep->registry == nullptr)
+            return; // a handler destroyed the registry
+    }
 }
 
 void QmlRegistry::reportThrown(const detail::QmlRegistryShared &shared, quint64 id, const QJSValue &thrown)
@@ -440,8 +516,19 @@ void QmlRegistry::reportBatchFailures(const detail::QmlRegistryShared &shared, c
 void QmlRegistry::notify(const QVariant &event) const
 {
     const bool fromJavaScript = event.metaType() == QMetaType::fromType<QJSValue>();
-    if (QThread::currentThread() == thread() && notifyInJavaScript(event, fromJavaScript))
-        return;
+    if (QThread::currentThread() == thread()) {
+        if (notifyInJavaScript(event, fromJavaScript))
+            return;
+    } else if (!fromJavaScript) {
+        // From another thread to a registry of groupable functions only: one delivery for all.
+        detail::QmlRegistryShared &shared = *m_shared;
+        const quint64 revision = shared.revision.load(std::memory_order_acquire);
+        if (shared.groupRevision.load(std::memory_order_acquire) == revision) {
+            shared.group->notify(
+                detail::QmlGroupMail{event, shared.groupLimit.load(std::memory_order_acquire), revision});
+            return;
+        }
+    }
     if (fromJavaScript) {
         // A JavaScript value belongs to its engine's thread: make a plain copy there.
         if (QThread::currentThread() != thread()) {

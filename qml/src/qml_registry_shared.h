@@ -3,6 +3,7 @@
 // Shared between a QmlRegistry, its handles and its senders (private to the QML module).
 
 #include <registryio/handler_id.h>
+#include <registryio/qt_registry.h>
 
 #include <QHash>
 #include <QJSManagedValue>
@@ -33,6 +34,8 @@ public:
     /// The overflow policy dropped `total` events of this registration so far (a total may
     /// arrive more than once, or after a larger one).
     virtual void dropsReported(quint64 /*total*/) { }
+    /// `count` more events of this registration were dropped by the group delivery's queue.
+    virtual void dropsAdded(quint64 /*count*/) { }
 
     quint64 id = 0;
     int priority = 0;
@@ -41,6 +44,10 @@ public:
     // it is the only handler. Null when this registration cannot take part (a `once` handler,
     // an onNotified one).
     const QJSManagedValue *function = nullptr;
+    // A function with the default queued delivery (every event, default capacity and overflow,
+    // no coalescing): it may take events from other threads through the group delivery.
+    bool groupable = false;
+    quint64 seq = 0; // registration order in the registry (set by addRegistration)
     // { f: function, id: number, live: bool }: its entry in the dispatch, made when the
     // registry first builds a batch with it (undefined until then).
     QJSValue batchEntry;
@@ -81,6 +88,22 @@ private:
     QJSValue m_value;
 };
 
+/// A notify from another thread for all of a registry's JavaScript functions at once: the event,
+/// the newest registration (seq) it may reach, and the registry's revision when it was made.
+// Whether a registration with these options delivers as the group's queue does.
+inline bool groupableOptions(const DeliveryOptions &options) noexcept
+{
+    return options.delivery == Delivery::Every && options.capacity == DeliveryOptions::DefaultCapacity &&
+           options.overflow == Overflow::DropOldest;
+}
+
+struct QmlGroupMail
+{
+    QVariant event;
+    quint64 limit = 0;
+    quint64 revision = 0;
+};
+
 struct QmlRegistryShared
 {
     // Senders notify under a shared lock; the registry's destructor takes it exclusively.
@@ -104,13 +127,42 @@ struct QmlRegistryShared
     QJSValue scriptRun;
     QJSValue scriptEntry;
 
+    // Group delivery. A notify from another thread queues one QmlGroupMail to the registry's
+    // thread, which runs every function of the registry for it, instead of one delivery per
+    // handler, while the registry has only groupable registrations and no C++ handler: that is,
+    // while `groupRevision` equals `revision` (bumped on the changing thread by every change of
+    // the handler count, so a C++ handler added on any thread ends it at once).
+    static constexpr quint64 noGroup = ~quint64(0);
+    std::atomic<quint64> revision{0};
+    std::atomic<quint64> groupRevision{noGroup};
+    std::atomic<quint64> groupLimit{0};   // the newest registration's seq when it was set
+    quint64 nextSeq = 0;                  // registry's thread
+    int ungroupable = 0;                  // registry's thread: registrations that are not groupable
+    quint64 groupDropped = 0;             // registry's thread: the group queue's drops handed on
+    QtRegistry<QVariant> *core = nullptr; // the registry's QtRegistry
+    std::unique_ptr<QtRegistry<QmlGroupMail>> group; // its one handler runs the functions
+
+    // Recomputes whether notifies from other threads may use the group (registry's thread).
+    void refreshGroup()
+    {
+        const quint64 current = revision.load(std::memory_order_acquire);
+        const bool ok = core != nullptr && group && !registrations.isEmpty() && ungroupable == 0 &&
+                        core->size() == std::size_t(registrations.size());
+        groupLimit.store(nextSeq, std::memory_order_release);
+        groupRevision.store(ok ? current : noGroup, std::memory_order_release);
+    }
+
     void addRegistration(QmlRegistration *registration)
     {
+        registration->seq = ++nextSeq;
+        if (!registration->groupable)
+            ++ungroupable;
         registrations.insert(registration->id, registration);
         if (registration->function == nullptr)
             ++unbatchable;
         batchDirty = true;
         single = nullptr;
+        refreshGroup();
     }
 
     // Forgets a registration (null if unknown); a dispatch in progress skips it from now on.
@@ -119,12 +171,15 @@ struct QmlRegistryShared
         QmlRegistration *registration = registrations.take(id);
         if (registration == nullptr)
             return nullptr;
+        if (!registration->groupable)
+            --ungroupable;
         if (registration->function == nullptr)
             --unbatchable;
         else if (registration->batchEntry.isObject())
             registration->batchEntry.setProperty(QStringLiteral("live"), false);
         batchDirty = true;
         single = nullptr;
+        refreshGroup();
         return registration;
     }
 

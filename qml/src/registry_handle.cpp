@@ -16,6 +16,7 @@ public:
     explicit Registration(RegistryHandle *handle) : m_handle(handle) { }
     void registrationEnded() override { m_handle->deactivate(); }
     void dropsReported(quint64 total) override { m_handle->dropsReported(total); }
+    void dropsAdded(quint64 count) override { m_handle->dropsReported(m_handle->m_dropped + count); }
 
 private:
     RegistryHandle *m_handle;
@@ -36,15 +37,17 @@ RegistryHandle::~RegistryHandle()
     }
 }
 
-void RegistryHandle::activate(HandlerId id)
+void RegistryHandle::activate(HandlerId id, bool groupable)
 {
     m_id = id;
     m_active = true;
     m_registration->id = id.value();
     m_registration->priority = m_priority;
     // A `once` handler leaves the registry when it fires: the registry's own dispatch does that.
-    if (!m_once && m_function.isFunction())
+    if (!m_once && m_function.isFunction()) {
         m_registration->function = &m_function;
+        m_registration->groupable = groupable;
+    }
     m_shared->addRegistration(m_registration.get());
 }
 

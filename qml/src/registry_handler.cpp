@@ -41,6 +41,10 @@ public:
     explicit Registration(RegistryHandler *handler) : m_handler(handler) { }
     void registrationEnded() override { m_handler->registrationEnded(); }
     void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
+    void dropsAdded(quint64 count) override
+    {
+        m_handler->dropsReported(m_handler->m_dropped + count - m_handler->m_droppedBefore);
+    }
 
 private:
     RegistryHandler *m_handler;
@@ -251,6 +255,8 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
             // the registry's own dispatch removes it when it fires).
             m_registration->batchEntry = QJSValue();
             m_registration->function = m_function.isFunction() && !m_once ? &m_function : nullptr;
+            m_registration->groupable = m_registration->function != nullptr && !m_coalesce &&
+                                        detail::groupableOptions(m_delivery.options(false));
             m_registry->m_shared->addRegistration(m_registration.get());
         }
     }

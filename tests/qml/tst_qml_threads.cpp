@@ -178,6 +178,35 @@ private:
         return values;
     }
 
+    void loadGroup()
+    {
+        m_engine = rio::test::makeEngine();
+        m_source = std::make_unique<Source>();
+        m_root =
+            rio::test::load(*m_engine, QStringLiteral("group.qml"),
+                            {{QStringLiteral("source"), QVariant::fromValue<QObject *>(m_source.get())}});
+    }
+
+    // Notifies `first`..`last` from a worker thread and waits for it (the engine thread runs no
+    // event loop meanwhile: every delivery is still queued afterwards).
+    void notifyFromWorker(int first, int last)
+    {
+        std::thread worker([registry = m_source->registry(), first, last] {
+            for (int i = first; i <= last; ++i)
+                registry->notify(i);
+        });
+        worker.join();
+    }
+
+    // The values `tag` recorded.
+    std::vector<int> values(const QString &tag)
+    {
+        std::vector<int> out;
+        for (const Source::Entry &e : m_source->take(tag))
+            out.push_back(e.value);
+        return out;
+    }
+
     void load(bool withCoalesced)
     {
         m_engine = rio::test::makeEngine();
@@ -214,6 +243,129 @@ private Q_SLOTS:
             QCOMPARE(m_source->entries[2 * i + 1].tag, QStringLiteral("low"));
             QCOMPARE(m_source->entries[2 * i + 1].value, i);
         }
+    }
+
+    void workerNotifiesReachFunctionsInPriorityOrder()
+    {
+        // Functions only: one queued delivery per notify runs all three (the group delivery).
+        loadGroup();
+        QVERIFY(m_root);
+        QCOMPARE(m_source->registry()->count(), 3);
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("threw: Error: low refuses 13$")));
+        notifyFromWorker(0, kEvents - 1);
+        QTRY_COMPARE(m_source->size(), std::size_t(3 * kEvents));
+        QCOMPARE(m_source->wrongThread.load(), 0);
+        std::lock_guard lock(m_source->mutex);
+        for (int i = 0; i < kEvents; ++i) {
+            for (int k = 0; k < 3; ++k) {
+                const Source::Entry &e = m_source->entries[3 * i + k];
+                QCOMPARE(e.tag, QStringLiteral("high,mid,low").split(QLatin1Char(',')).at(k));
+                QCOMPARE(e.value, i);
+            }
+        }
+    }
+
+    void aFunctionAddedAfterAWorkerNotifyDoesNotGetIt()
+    {
+        loadGroup();
+        QVERIFY(m_root);
+        notifyFromWorker(1, 3); // queued, not delivered yet
+        QVERIFY(eval(m_root.get(), QStringLiteral("addLate()")).value<QObject *>());
+        QTRY_COMPARE(values(QStringLiteral("low")), (std::vector<int>{1, 2, 3}));
+        notifyFromWorker(4, 4);
+        QTRY_COMPARE(values(QStringLiteral("low")), (std::vector<int>{1, 2, 3, 4}));
+        QCoreApplication::processEvents();
+        QCOMPARE(values(QStringLiteral("late")), (std::vector<int>{4}));
+        QCOMPARE(values(QStringLiteral("high")), (std::vector<int>{1, 2, 3, 4}));
+    }
+
+    void aFunctionRemovedFromAnotherThreadAfterAWorkerNotifyDoesNotRun()
+    {
+        loadGroup();
+        QVERIFY(m_root);
+        const auto mid =
+            rio::HandlerId{quint64(eval(m_root.get(), QStringLiteral("handles.mid.id")).toDouble())};
+        notifyFromWorker(1, 2); // queued
+        bool removed = false;
+        std::thread remover(
+            [&removed, registry = m_source->registry(), mid] { removed = registry->registry().remove(mid); });
+        remover.join();
+        QVERIFY(removed);
+        QTRY_COMPARE(values(QStringLiteral("low")), (std::vector<int>{1, 2}));
+        QCoreApplication::processEvents();
+        QCOMPARE(values(QStringLiteral("mid")), std::vector<int>{}); // removed before it ran
+        QCOMPARE(values(QStringLiteral("high")), (std::vector<int>{1, 2}));
+        notifyFromWorker(3, 3);
+        QTRY_COMPARE(values(QStringLiteral("low")), (std::vector<int>{1, 2, 3}));
+        QCOMPARE(values(QStringLiteral("mid")), std::vector<int>{});
+        QCOMPARE(m_source->registry()->count(), 2);
+    }
+
+    void aCppHandlerAddedFromAnotherThreadGetsLaterEventsInOrder()
+    {
+        // Event 1 goes to the functions as one group; the C++ handler added on another thread
+        // ends that, so event 2 goes to each handler: every function still sees 1 before 2.
+        loadGroup();
+        QVERIFY(m_root);
+        notifyFromWorker(1, 1);
+        std::vector<int> cpp;
+        std::thread adder([&, registry = m_source->registry()] {
+            registry->registry().add(
+                m_source.get(), [&cpp](const QVariant &e) { cpp.push_back(e.toInt()); }, 3);
+        });
+        adder.join();
+        notifyFromWorker(2, 2);
+        QTRY_COMPARE(values(QStringLiteral("low")), (std::vector<int>{1, 2}));
+        QCOMPARE(values(QStringLiteral("high")), (std::vector<int>{1, 2}));
+        QCOMPARE(values(QStringLiteral("mid")), (std::vector<int>{1, 2}));
+        QCOMPARE(cpp, std::vector<int>{2});
+        QCOMPARE(m_source->wrongThread.load(), 0);
+    }
+
+    void aThrowingFunctionFromAWorkerIsReportedAndIsolated()
+    {
+        loadGroup();
+        QVERIFY(m_root);
+        const double low = eval(m_root.get(), QStringLiteral("handles.low.id")).toDouble();
+        QSignalSpy failed(m_source->registry(), &QmlRegistry::handlerFailed);
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("threw: Error: low refuses 13$")));
+        notifyFromWorker(12, 14);
+        QTRY_COMPARE(values(QStringLiteral("low")), (std::vector<int>{12, 13, 14}));
+        QCOMPARE(values(QStringLiteral("high")), (std::vector<int>{12, 13, 14}));
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(0).toDouble(), low);
+    }
+
+    void theGroupQueueDropsOldestAndCountsForEveryFunction()
+    {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+        QSKIP("a million queued events: the main (unsanitized) stage runs this");
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+        QSKIP("a million queued events: the main (unsanitized) stage runs this");
+#endif
+#endif
+        // The group's one queue has the default capacity of each handler's own queue: a worker
+        // that gets that far ahead loses its oldest events, and both functions count the loss.
+        m_engine = rio::test::makeEngine();
+        m_root = rio::test::load(*m_engine, QStringLiteral("groupcount.qml"));
+        QVERIFY(m_root);
+        auto *registry = m_root->property("registry").value<QmlRegistry *>();
+        QVERIFY(registry);
+        constexpr int capacity = int(rio::DeliveryOptions::DefaultCapacity);
+        constexpr int extra = 100;
+        expectDropLog();
+        std::thread worker([sender = registry->sender()] {
+            for (int i = 1; i <= capacity + extra; ++i)
+                sender.notify(i);
+        });
+        worker.join();
+        QTRY_COMPARE_WITH_TIMEOUT(m_root->property("seen").toInt(), capacity, 60000);
+        QCOMPARE(m_root->property("last").toInt(), capacity + extra);
+        QTRY_COMPARE(eval(m_root.get(), QStringLiteral("counting.dropped")).toInt(), extra);
+        QCOMPARE(eval(m_root.get(), QStringLiteral("quiet.dropped")).toInt(), extra);
     }
 
     void coalescedHandlersGetTheNewestEventOnly()

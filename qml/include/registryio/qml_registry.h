@@ -17,6 +17,10 @@
 
 namespace rio {
 
+namespace detail {
+struct QmlGroupMail;
+} // namespace detail
+
 /// A registry of QVariant events for QML, on rio::QtRegistry<QVariant>: JavaScript handlers run
 /// on the engine's thread in priority order, whichever thread notifies.
 class RIO_QML_EXPORT QmlRegistry : public QObject
@@ -77,6 +81,11 @@ private:
 
     // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.
     bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
+    // Runs the registry's functions (the batch, or the lone one directly) with `value`, leaving
+    // out registrations newer than `limit` (their seq). The registry's thread; the script exists.
+    void runFunctions(QJSEngine *engine, QJSValue value, double limit) const;
+    // A group delivery: the functions for a notify made on another thread.
+    void deliverGroup(const detail::QmlGroupMail &mail);
     // Makes m_shared's script on first use; false if the engine refuses it.
     bool prepareScript(QJSEngine *engine) const;
     // Reports what JavaScript handler `id` threw (an Error's file and line when it has them) to

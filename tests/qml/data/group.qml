@@ -1,0 +1,31 @@
+import QtQml
+import RegistryIO
+
+// Functions only (add(fn) and RegistryHandler handler:), all with the default queued delivery:
+// notifies from other threads reach them through the registry's group delivery.
+QtObject {
+    id: root
+
+    // A C++ object with a `registry` property (a QmlRegistry) and record(tag, event).
+    required property var source
+    property var handles: ({})
+
+    property RegistryHandler high: RegistryHandler {
+        registry: root.source.registry
+        priority: 10
+        handler: event => root.source.record("high", event)
+    }
+
+    Component.onCompleted: {
+        handles.mid = source.registry.add(event => root.source.record("mid", event), 5);
+        handles.low = source.registry.add(event => {
+            root.source.record("low", event);
+            if (event === 13)
+                throw new Error("low refuses " + event); // THROW_LOW
+        }, 1);
+    }
+
+    function addLate(): RegistryHandle {
+        return source.registry.add(event => root.source.record("late", event), 7);
+    }
+}

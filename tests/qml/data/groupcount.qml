@@ -1,0 +1,18 @@
+import QtQml
+import RegistryIO
+
+// Two functions with the default delivery that only count: a million queued events stay cheap.
+QtObject {
+    id: root
+
+    property QmlRegistry registry: QmlRegistry {}
+    property int seen: 0
+    property int last: 0
+    property RegistryHandle counting: null
+    property RegistryHandler quiet: RegistryHandler {
+        registry: root.registry
+        handler: event => root.last = event
+    }
+
+    Component.onCompleted: counting = registry.add(() => root.seen++)
+}
