@@ -351,7 +351,9 @@ bool QmlRegistry::prepareScript(QJSEngine *engine) const
         return true;
     // run(batch, event): calls the live entries in order and returns [id, thrown, ...] or null;
     // try/catch around the loop, not in it, so a throw resumes after the handler that threw.
-    // entry(f, id): a batch entry (all made here, so all of one shape).
+    // runUpTo(batch, event, limit): the same for the entries registered by `limit` (their seq:
+    // a group delivery's notify); a loop of its own keeps that test out of run's loop.
+    // entry(f, id, seq): a batch entry (all made here, so all of one shape).
     // Made by the Function constructor, not evaluate(): evaluated code is compiled without the
     // engine's property lookup caches (it may see the caller's scope), which makes every
     // `e.live`, `e.f` and `batch[i]` a slow generic lookup.
@@ -359,7 +361,25 @@ bool QmlRegistry::prepareScript(QJSEngine *engine) const
         engine->globalObject()
             .property(QStringLiteral("Function"))
             .callAsConstructor({QStringLiteral(
-                "    function run(batch, event, limit) {\n"
+                "    function run(batch, event) {\n"
+                "        const n = batch.length;\n"
+                "        let failed = null;\n"
+                "        let i = 0;\n"
+                "        for (;;) {\n"
+                "            try {\n"
+                "                for (; i < n; ++i) {\n"
+                "                    const e = batch[i];\n"
+                "                    if (e.live) e.f(event);\n"
+                "                }\n"
+                "                return failed;\n"
+                "            } catch (x) {\n"
+                "                if (failed === null) failed = [];\n"
+                "                failed.push(batch[i].id, x);\n"
+                "                ++i;\n"
+                "            }\n"
+                "        }\n"
+                "    }\n"
+                "    function runUpTo(batch, event, limit) {\n"
                 "        const n = batch.length;\n"
                 "        let failed = null;\n"
                 "        let i = 0;\n"
@@ -378,13 +398,15 @@ bool QmlRegistry::prepareScript(QJSEngine *engine) const
                 "        }\n"
                 "    }\n"
                 "    function entry(f, id, seq) { return { f: f, id: id, live: true, seq: seq }; }\n"
-                "    return [run, entry];\n")});
+                "    return [run, entry, runUpTo];\n")});
     const QJSValue script = factory.isCallable() ? factory.call() : QJSValue();
     if (!script.isArray())
         return false;
     shared.scriptRun = script.property(0);
     shared.scriptEntry = script.property(1);
-    return shared.scriptRun.isCallable() && shared.scriptEntry.isCallable();
+    shared.scriptRunUpTo = script.property(2);
+    return shared.scriptRun.isCallable() && shared.scriptEntry.isCallable() &&
+           shared.scriptRunUpTo.isCallable();
 }
 
 bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript) const
@@ -426,7 +448,8 @@ void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value, double limit) 
             batch.setProperty(i, registration->batchEntry);
         }
         shared.batch = batch;
-        shared.runArguments = {batch, QJSValue(), QJSValue()};
+        shared.runArguments = {batch, QJSValue()};
+        shared.runUpToArguments = {batch, QJSValue(), QJSValue()};
         shared.single =
             ordered.size() == 1 && ordered.front()->function != nullptr ? ordered.front() : nullptr;
         shared.batchDirty = false;
@@ -446,12 +469,19 @@ void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value, double limit) 
             reportThrown(*keep, id, engine->catchError());
         return;
     }
-    // run(batch, event, limit) with a list kept for it (no allocation per notify). A nested
-    // notify may reuse it meanwhile: call() has copied the arguments by then.
-    shared.runArguments[1] = std::move(value);
-    shared.runArguments[2] = QJSValue(limit);
-    const QJSValue failed = shared.scriptRun.call(shared.runArguments);
-    keep->runArguments[1] = QJSValue(); // the event is not kept alive
+    // run(batch, event) or runUpTo(batch, event, limit) with a list kept for each (no allocation
+    // per notify). A nested notify may reuse it meanwhile: call() has copied the arguments by then.
+    QJSValue failed;
+    if (std::isinf(limit)) {
+        shared.runArguments[1] = std::move(value);
+        failed = shared.scriptRun.call(shared.runArguments);
+        keep->runArguments[1] = QJSValue(); // the event is not kept alive
+    } else {
+        shared.runUpToArguments[1] = std::move(value);
+        shared.runUpToArguments[2] = QJSValue(limit);
+        failed = shared.scriptRunUpTo.call(shared.runUpToArguments);
+        keep->runUpToArguments[1] = QJSValue();
+    }
     if (failed.isArray())
         reportBatchFailures(*keep, failed);
 }

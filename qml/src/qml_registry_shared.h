@@ -114,10 +114,11 @@ struct QmlRegistryShared
     // Engine-thread state: the event being delivered and the live JavaScript registrations.
     QmlEventCache events;
     QHash<quint64, QmlRegistration *> registrations;
-    int unbatchable = 0;          // registrations without a function
-    bool batchDirty = true;       // `batch` no longer lists the registrations
-    QJSValue batch;               // the batch entries in priority order
-    QList<QJSValue> runArguments; // { batch, event } for the script's run
+    int unbatchable = 0;              // registrations without a function
+    bool batchDirty = true;           // `batch` no longer lists the registrations
+    QJSValue batch;                   // the batch entries in priority order
+    QList<QJSValue> runArguments;     // { batch, event } for the script's run
+    QList<QJSValue> runUpToArguments; // { batch, event, limit } for its runUpTo
     // The batch's only registration when it has one (its function is called directly), or null.
     QmlRegistration *single = nullptr;
     QList<QJSValue> singleArgument{QJSValue()}; // { event } for it
@@ -126,6 +127,7 @@ struct QmlRegistryShared
     // ({ f, id, live }: all of one shape, which keeps the loop's property reads fast).
     QJSValue scriptRun;
     QJSValue scriptEntry;
+    QJSValue scriptRunUpTo; // run for a group delivery: entries registered after it left out
 
     // Group delivery. A notify from another thread queues one QmlGroupMail to the registry's
     // thread, which runs every function of the registry for it, instead of one delivery per

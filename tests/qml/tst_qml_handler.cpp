@@ -46,6 +46,30 @@ private:
         registry()->notify(value);
         return trace();
     }
+    // Test rows: a `handler:` function beside the signal handlers `low` and `high` (one call
+    // per handler), or functions only (one call into JavaScript); withFunctionMode sets it up.
+    static void functionModes()
+    {
+        QTest::addColumn<bool>("functionsOnly");
+        QTest::newRow("beside signal handlers (one call per handler)") << false;
+        QTest::newRow("functions only (one call into JavaScript)") << true;
+    }
+
+    void withFunctionMode(bool functionsOnly)
+    {
+        if (functionsOnly)
+            eval(m_root.get(), QStringLiteral("low.enabled = false, high.enabled = false"));
+    }
+
+    // The registry reported exactly one failure, `message`, of `thrower`, which stays registered.
+    void verifyOneFailure(RegistryHandler *thrower, const QString &message)
+    {
+        QCOMPARE(m_root->property("failures").toInt(), 1);
+        QCOMPARE(m_root->property("lastFailedId").toDouble(), thrower->handlerId());
+        QCOMPARE(m_root->property("lastFailure").toString(), message);
+        QVERIFY(thrower->isActive());
+    }
+
     RegistryHandler *create(const QString &component)
     {
         return qobject_cast<RegistryHandler *>(
@@ -152,24 +176,15 @@ private Q_SLOTS:
                                          .arg(rio::test::dataUrl(QStringLiteral("handler.qml")).toString())
                                          .arg(line)));
         QCOMPARE(notify(QStringLiteral("x")), QStringLiteral("high=x;low=x;"));
-        QCOMPARE(m_root->property("failures").toInt(), 1);
-        QCOMPARE(m_root->property("lastFailedId").toDouble(), thrower->handlerId());
-        QCOMPARE(m_root->property("lastFailure").toString(), QStringLiteral("Error: handler boom x"));
-        QVERIFY(thrower->isActive());
+        verifyOneFailure(thrower, QStringLiteral("Error: handler boom x"));
     }
 
-    void functionHandlerIsCalledInsteadOfTheSignal_data()
-    {
-        QTest::addColumn<bool>("functionsOnly");
-        QTest::newRow("beside signal handlers (one call per handler)") << false;
-        QTest::newRow("functions only (one call into JavaScript)") << true;
-    }
+    void functionHandlerIsCalledInsteadOfTheSignal_data() { functionModes(); }
 
     void functionHandlerIsCalledInsteadOfTheSignal()
     {
         QFETCH(bool, functionsOnly);
-        if (functionsOnly)
-            eval(m_root.get(), QStringLiteral("low.enabled = false, high.enabled = false"));
+        withFunctionMode(functionsOnly);
         eval(m_root.get(), QStringLiteral("registry.add(e => root.trace += 'add=' + e + ';', 7)"));
         RegistryHandler *fn = create(QStringLiteral("functionComponent"));
         QVERIFY(fn && fn->isActive());
@@ -216,18 +231,12 @@ private Q_SLOTS:
         QCOMPARE(notify(QStringLiteral("1")), QStringLiteral("high=1;fn=1;low=1;"));
     }
 
-    void throwingFunctionHandlerIsReportedAndIsolated_data()
-    {
-        QTest::addColumn<bool>("functionsOnly");
-        QTest::newRow("beside signal handlers (one call per handler)") << false;
-        QTest::newRow("functions only (one call into JavaScript)") << true;
-    }
+    void throwingFunctionHandlerIsReportedAndIsolated_data() { functionModes(); }
 
     void throwingFunctionHandlerIsReportedAndIsolated()
     {
         QFETCH(bool, functionsOnly);
-        if (functionsOnly)
-            eval(m_root.get(), QStringLiteral("low.enabled = false, high.enabled = false"));
+        withFunctionMode(functionsOnly);
         eval(m_root.get(), QStringLiteral("registry.add(e => root.trace += 'after=' + e + ';', 0)"));
         RegistryHandler *thrower = create(QStringLiteral("throwingFunctionComponent"));
         QVERIFY(thrower);
@@ -241,10 +250,7 @@ private Q_SLOTS:
                         .arg(thrower->handlerId())));
         QCOMPARE(notify(QStringLiteral("x")),
                  functionsOnly ? QStringLiteral("after=x;") : QStringLiteral("high=x;low=x;after=x;"));
-        QCOMPARE(m_root->property("failures").toInt(), 1);
-        QCOMPARE(m_root->property("lastFailedId").toDouble(), thrower->handlerId());
-        QCOMPARE(m_root->property("lastFailure").toString(), QStringLiteral("Error: function boom x"));
-        QVERIFY(thrower->isActive());
+        verifyOneFailure(thrower, QStringLiteral("Error: function boom x"));
     }
 
     void functionHandlerMayDeleteItsHandler_data()

@@ -32,6 +32,23 @@ private:
     {
         return rio::test::call(*m_engine, object, method);
     }
+    // The two ways a registry runs JavaScript handlers, as test rows: all of them in one call
+    // into JavaScript, or one call per handler (a C++ handler beside them, see withDispatchMode).
+    static void dispatchModes()
+    {
+        QTest::addColumn<bool>("withCppHandler");
+        QTest::newRow("JavaScript handlers only (one call into JavaScript)") << false;
+        QTest::newRow("with a C++ handler (one call per handler)") << true;
+    }
+
+    // Adds a do-nothing C++ handler (lowest priority) when the row asks for one.
+    void withDispatchMode()
+    {
+        QFETCH(bool, withCppHandler);
+        if (withCppHandler)
+            registry()->registry().add([](const QVariant &) {}, -100);
+    }
+
     RegistryHandle *handle(const QString &expression)
     {
         return qobject_cast<RegistryHandle *>(eval(m_root.get(), expression).value<QObject *>());
@@ -201,19 +218,12 @@ private Q_SLOTS:
         QCOMPARE(trace(), QStringLiteral("a=1,b1=y,c=true;a=2,b1=4,c=false;"));
     }
 
-    void scalarEventsFromCppArriveWithTheirJavaScriptTypes_data()
-    {
-        QTest::addColumn<bool>("withCppHandler");
-        QTest::newRow("JavaScript handlers only (one call into JavaScript)") << false;
-        QTest::newRow("with a C++ handler (one call per handler)") << true;
-    }
+    void scalarEventsFromCppArriveWithTheirJavaScriptTypes_data() { dispatchModes(); }
 
     void scalarEventsFromCppArriveWithTheirJavaScriptTypes()
     {
         // Numbers, booleans and strings take a short cut to their JavaScript values.
-        QFETCH(bool, withCppHandler);
-        if (withCppHandler)
-            registry()->registry().add([](const QVariant &) {}, -100);
+        withDispatchMode();
         eval(m_root.get(),
              QStringLiteral("registry.add(e => root.trace += typeof e + ':' + e + ';'), "
                             "registry.add(e => root.trace += (e === 1 / 0 ? 'inf' : '') + '|')"));
@@ -252,21 +262,14 @@ private Q_SLOTS:
         QCOMPARE(trace(), QStringLiteral("a1;a2;b1;c3;c4;"));
     }
 
-    void nestedNotifiesKeepEachEventAndBlameTheRightHandler_data()
-    {
-        QTest::addColumn<bool>("withCppHandler");
-        QTest::newRow("JavaScript handlers only (one call into JavaScript)") << false;
-        QTest::newRow("with a C++ handler (one call per handler)") << true;
-    }
+    void nestedNotifiesKeepEachEventAndBlameTheRightHandler_data() { dispatchModes(); }
 
     void nestedNotifiesKeepEachEventAndBlameTheRightHandler()
     {
         // `a` notifies 2 from inside event 1; `t` throws on event 2 (inner) and `u` on event 1
         // (outer, after the inner notify returned): each event reaches the rest of its handlers,
         // and each failure names its own handler.
-        QFETCH(bool, withCppHandler);
-        if (withCppHandler)
-            registry()->registry().add([](const QVariant &) {}, -100);
+        withDispatchMode();
         QSignalSpy failed(registry(), &QmlRegistry::handlerFailed);
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: t2$")));
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: u1$")));
@@ -300,12 +303,7 @@ private Q_SLOTS:
         QCOMPARE(registry()->count(), 1);
     }
 
-    void handlersRemovedOrAddedWhileNotifyingFollowTheSnapshot_data()
-    {
-        QTest::addColumn<bool>("withCppHandler");
-        QTest::newRow("JavaScript handlers only (one call into JavaScript)") << false;
-        QTest::newRow("with a C++ handler (one call per handler)") << true;
-    }
+    void handlersRemovedOrAddedWhileNotifyingFollowTheSnapshot_data() { dispatchModes(); }
 
     void handlersRemovedOrAddedWhileNotifyingFollowTheSnapshot()
     {
