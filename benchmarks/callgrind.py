@@ -56,6 +56,37 @@ def measure(driver, libraries=None, handler_counts=(1, 16), low=1000, high=11000
     return {lib: {n: per_notify(driver, lib, n, low, high) for n in handler_counts} for lib in libraries}
 
 
+def qml_total_instructions(bench_qml, name, iterations):
+    """Ir of one run of bench_qml with only the case `name`, at a fixed iteration count."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        proc = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, bench_qml,
+             f"--benchmark_filter=^{re.escape(name)}/iterations"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+            env=dict(os.environ, QT_QPA_PLATFORM="offscreen", RIO_BENCH_ITERATIONS=str(iterations)))
+        if proc.returncode != 0 or "ERROR OCCURRED" in proc.stdout:
+            raise RuntimeError(f"{name}: bench_qml failed ({proc.returncode}):\n{proc.stdout[-2000:]}")
+        with open(out, encoding="utf-8") as f:
+            for line in f:
+                m = re.match(r"(?:summary|totals):\s+(\d+)", line)
+                if m:
+                    return int(m.group(1))
+    raise RuntimeError(f"{name}: no totals in callgrind output")
+
+
+def measure_qml(bench_qml, names, batch, low=10, high=30, jobs=2):
+    """{case name: instructions per event}: bench_qml's cases (`batch` events an iteration) at two
+    iteration counts, `jobs` valgrind runs at a time. Engine start-up and set-up cancel out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        runs = {(name, n): pool.submit(qml_total_instructions, bench_qml, name, n)
+                for name in names for n in (low, high)}
+        return {name: (runs[(name, high)].result() - runs[(name, low)].result()) / ((high - low) * batch)
+                for name in names}
+
+
 ADD_REMOVE_LIBRARIES = ["rio", "qt_lambda", "boost_signals2", "sigcpp"]
 
 
