@@ -98,13 +98,13 @@ QJSValue scriptValue(QJSEngine *engine, const QVariant &event)
 {
     switch (event.metaType().id()) {
     case QMetaType::Int:
-        return QJSValue(*static_cast<const int *>(event.constData()));
+        return {*static_cast<const int *>(event.constData())};
     case QMetaType::Double:
-        return QJSValue(*static_cast<const double *>(event.constData()));
+        return {*static_cast<const double *>(event.constData())};
     case QMetaType::Bool:
-        return QJSValue(*static_cast<const bool *>(event.constData()));
+        return {*static_cast<const bool *>(event.constData())};
     case QMetaType::QString:
-        return QJSValue(*static_cast<const QString *>(event.constData()));
+        return {*static_cast<const QString *>(event.constData())};
     default:
         return engine->toScriptValue(event);
     }
@@ -281,8 +281,8 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         }
         coalesce = options.property(QStringLiteral("coalesce")).toBool();
         once = options.property(QStringLiteral("once")).toBool();
-        double capacity = double(delivery.capacity);
-        double blockTimeout = double(delivery.blockTimeout.count());
+        auto capacity = double(delivery.capacity);
+        auto blockTimeout = double(delivery.blockTimeout.count());
         double minInterval = 0;
         QString refused = readWholeOption(options, QStringLiteral("capacity"), 9007199254740992.0, capacity);
         if (refused.isEmpty())
@@ -568,7 +568,7 @@ void QmlRegistry::notify(const QVariant &event) const
         }
         // C++ handlers and queued deliveries get a plain copy; JavaScript handlers on this
         // thread get the caller's own value, as a signal's handlers do.
-        const QJSValue value = event.value<QJSValue>();
+        const auto value = event.value<QJSValue>();
         const QVariant plain = value.toVariant();
         if (QJSEngine *engine = qjsEngine(this))
             m_shared->events.seed(plain, value, engine);
