@@ -24,23 +24,26 @@ def driver_libraries(driver):
     return [lib for lib in LIBRARIES if lib in out] + [lib for lib in out if lib not in LIBRARIES]
 
 
-def total_instructions(driver, library, handlers, iterations, op="notify"):
-    """Ir of one whole run of the driver."""
+def callgrind_total(command, env, label):
+    """Ir of one run of `command` under callgrind (RuntimeError when it fails)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
-        proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, driver, library,
-             str(handlers), str(iterations), op],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
-            env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
-        if proc.returncode != 0:
-            raise RuntimeError(f"{library}/{handlers}: driver failed ({proc.returncode}):\n{proc.stdout}")
+        proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + command,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+                              env=dict(os.environ, QT_QPA_PLATFORM="offscreen", **env))
+        if proc.returncode != 0 or "ERROR OCCURRED" in proc.stdout:
+            raise RuntimeError(f"{label}: failed ({proc.returncode}):\n{proc.stdout[-2000:]}")
         with open(out, encoding="utf-8") as f:
             for line in f:
                 m = re.match(r"(?:summary|totals):\s+(\d+)", line)
                 if m:
                     return int(m.group(1))
-    raise RuntimeError(f"{library}/{handlers}: no totals in callgrind output")
+    raise RuntimeError(f"{label}: no totals in callgrind output")
+
+
+def total_instructions(driver, library, handlers, iterations, op="notify"):
+    """Ir of one whole run of the driver."""
+    return callgrind_total([driver, library, str(handlers), str(iterations), op], {}, f"{library}/{handlers}")
 
 
 def per_notify(driver, library, handlers, low=1000, high=11000, op="notify"):
@@ -58,21 +61,8 @@ def measure(driver, libraries=None, handler_counts=(1, 16), low=1000, high=11000
 
 def qml_total_instructions(bench_qml, name, iterations):
     """Ir of one run of bench_qml with only the case `name`, at a fixed iteration count."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "callgrind.out")
-        proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, bench_qml,
-             f"--benchmark_filter=^{re.escape(name)}/iterations"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
-            env=dict(os.environ, QT_QPA_PLATFORM="offscreen", RIO_BENCH_ITERATIONS=str(iterations)))
-        if proc.returncode != 0 or "ERROR OCCURRED" in proc.stdout:
-            raise RuntimeError(f"{name}: bench_qml failed ({proc.returncode}):\n{proc.stdout[-2000:]}")
-        with open(out, encoding="utf-8") as f:
-            for line in f:
-                m = re.match(r"(?:summary|totals):\s+(\d+)", line)
-                if m:
-                    return int(m.group(1))
-    raise RuntimeError(f"{name}: no totals in callgrind output")
+    return callgrind_total([bench_qml, f"--benchmark_filter=^{re.escape(name)}/iterations"],
+                           {"RIO_BENCH_ITERATIONS": str(iterations)}, name)
 
 
 def measure_qml(bench_qml, names, batch, low=10, high=30, jobs=2):

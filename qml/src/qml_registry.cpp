@@ -357,48 +357,37 @@ bool QmlRegistry::prepareScript(QJSEngine *engine) const
     // Made by the Function constructor, not evaluate(): evaluated code is compiled without the
     // engine's property lookup caches (it may see the caller's scope), which makes every
     // `e.live`, `e.f` and `batch[i]` a slow generic lookup.
+    // The two loops differ in the test before each call only.
+    const auto loop = [](const char *signature, const char *test) {
+        return QStringLiteral("    function %1 {\n"
+                              "        const n = batch.length;\n"
+                              "        let failed = null;\n"
+                              "        let i = 0;\n"
+                              "        for (;;) {\n"
+                              "            try {\n"
+                              "                for (; i < n; ++i) {\n"
+                              "                    const e = batch[i];\n"
+                              "                    if (%2) e.f(event);\n"
+                              "                }\n"
+                              "                return failed;\n"
+                              "            } catch (x) {\n"
+                              "                if (failed === null) failed = [];\n"
+                              "                failed.push(batch[i].id, x);\n"
+                              "                ++i;\n"
+                              "            }\n"
+                              "        }\n"
+                              "    }\n")
+            .arg(QLatin1String(signature), QLatin1String(test));
+    };
     const QJSValue factory =
         engine->globalObject()
             .property(QStringLiteral("Function"))
-            .callAsConstructor({QStringLiteral(
-                "    function run(batch, event) {\n"
-                "        const n = batch.length;\n"
-                "        let failed = null;\n"
-                "        let i = 0;\n"
-                "        for (;;) {\n"
-                "            try {\n"
-                "                for (; i < n; ++i) {\n"
-                "                    const e = batch[i];\n"
-                "                    if (e.live) e.f(event);\n"
-                "                }\n"
-                "                return failed;\n"
-                "            } catch (x) {\n"
-                "                if (failed === null) failed = [];\n"
-                "                failed.push(batch[i].id, x);\n"
-                "                ++i;\n"
-                "            }\n"
-                "        }\n"
-                "    }\n"
-                "    function runUpTo(batch, event, limit) {\n"
-                "        const n = batch.length;\n"
-                "        let failed = null;\n"
-                "        let i = 0;\n"
-                "        for (;;) {\n"
-                "            try {\n"
-                "                for (; i < n; ++i) {\n"
-                "                    const e = batch[i];\n"
-                "                    if (e.live && e.seq <= limit) e.f(event);\n"
-                "                }\n"
-                "                return failed;\n"
-                "            } catch (x) {\n"
-                "                if (failed === null) failed = [];\n"
-                "                failed.push(batch[i].id, x);\n"
-                "                ++i;\n"
-                "            }\n"
-                "        }\n"
-                "    }\n"
-                "    function entry(f, id, seq) { return { f: f, id: id, live: true, seq: seq }; }\n"
-                "    return [run, entry, runUpTo];\n")});
+            .callAsConstructor(
+                {loop("run(batch, event)", "e.live") +
+                 loop("runUpTo(batch, event, limit)", "e.live && e.seq <= limit") +
+                 QStringLiteral(
+                     "    function entry(f, id, seq) { return { f: f, id: id, live: true, seq: seq }; }\n"
+                     "    return [run, entry, runUpTo];\n")});
     const QJSValue script = factory.isCallable() ? factory.call() : QJSValue();
     if (!script.isArray())
         return false;
