@@ -169,30 +169,15 @@ void registerAddRemove()
 }
 
 // n adds, then n removes in registration order, on one registry (a window with many widgets
-// connecting, then closing). `mixed` gives the handlers seven interleaved priorities (RegistryIO
-// only: the peers have no priorities): inserts land in the middle of the array.
+// connecting, then closing): bulkWindow, with `mixed` priorities for RegistryIO.
 template <typename Peer>
 void bulkBenchmark(benchmark::State &state, int n, bool mixed)
 {
     using Id = decltype(std::declval<Peer &>().add());
     std::vector<Id> ids;
     ids.reserve(static_cast<std::size_t>(n));
-    for (auto _ : state) {
-        Peer peer;
-        ids.clear();
-        for (int i = 0; i < n; ++i) {
-            if constexpr (std::is_same_v<Peer, RioPeer>) {
-                if (mixed) {
-                    ids.push_back(
-                        peer.registry.add([](const Event &) noexcept { handlerBody(); }, (i * 5) % 7));
-                    continue;
-                }
-            }
-            ids.push_back(peer.add());
-        }
-        for (const Id &id : ids)
-            peer.remove(id);
-    }
+    for (auto _ : state)
+        bulkWindow<Peer>(n, mixed, ids);
     state.SetItemsProcessed(state.iterations() * n);
 }
 

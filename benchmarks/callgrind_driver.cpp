@@ -45,22 +45,8 @@ template <typename Peer>
     using Id = decltype(std::declval<Peer &>().add());
     std::vector<Id> ids;
     ids.reserve(static_cast<std::size_t>(n));
-    for (long it = 0; it < iterations; ++it) {
-        Peer peer;
-        ids.clear();
-        for (int i = 0; i < n; ++i) {
-            if constexpr (std::is_same_v<Peer, RioPeer>) {
-                if (mixed) {
-                    ids.push_back(
-                        peer.registry.add([](const Event &) noexcept { handlerBody(); }, (i * 5) % 7));
-                    continue;
-                }
-            }
-            ids.push_back(peer.add());
-        }
-        for (const Id &id : ids)
-            peer.remove(id);
-    }
+    for (long it = 0; it < iterations; ++it)
+        bulkWindow<Peer>(n, mixed, ids);
 }
 
 template <typename Peer>

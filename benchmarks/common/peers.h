@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace rio::bench {
@@ -124,6 +125,27 @@ struct FloorPeer
             (*it)(e);
     }
 };
+
+/// One window of the bulk benchmark: a fresh `Peer`, `n` adds, then `n` removes in registration
+/// order. `mixed` gives RegistryIO's handlers seven interleaved priorities (the peers have none),
+/// so that inserts land in the middle of the order. `ids` is scratch space reused between calls.
+template <typename Peer, typename Id>
+void bulkWindow(int n, bool mixed, std::vector<Id> &ids)
+{
+    Peer peer;
+    ids.clear();
+    for (int i = 0; i < n; ++i) {
+        if constexpr (std::is_same_v<Peer, RioPeer>) {
+            if (mixed) {
+                ids.push_back(peer.registry.add([](const Event &) noexcept { handlerBody(); }, (i * 5) % 7));
+                continue;
+            }
+        }
+        ids.push_back(peer.add());
+    }
+    for (const Id &id : ids)
+        peer.remove(id);
+}
 
 /// Calls `f.template operator()<Peer>()` for every peer type, in table order.
 template <typename F>
