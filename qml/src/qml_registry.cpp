@@ -25,25 +25,6 @@ namespace rio {
 
 namespace {
 
-QString typeName(const QJSValue &value)
-{
-    if (value.isUndefined())
-        return QStringLiteral("undefined");
-    if (value.isNull())
-        return QStringLiteral("null");
-    if (value.isBool())
-        return QStringLiteral("a boolean");
-    if (value.isNumber())
-        return QStringLiteral("a number");
-    if (value.isString())
-        return QStringLiteral("a string");
-    if (value.isArray())
-        return QStringLiteral("an array");
-    if (value.isQObject())
-        return QStringLiteral("an object");
-    return QStringLiteral("an object");
-}
-
 // options[key] as a whole number from 0 to `max` into `out` (left alone when the key is absent);
 // the complaint when it is something else.
 QString readWholeOption(const QJSValue &options, const QString &key, double max, double &out)
@@ -54,7 +35,8 @@ QString readWholeOption(const QJSValue &options, const QString &key, double max,
     const double number = value.isNumber() ? value.toNumber() : -1.0;
     if (!value.isNumber() || !(number >= 0.0 && number <= max) || std::floor(number) != number)
         return QStringLiteral("options.%1 must be a whole number from 0 to %2, got %3")
-            .arg(key, QString::number(max, 'f', 0), value.isNumber() ? value.toString() : typeName(value));
+            .arg(key, QString::number(max, 'f', 0),
+                 value.isNumber() ? value.toString() : detail::jsTypeName(value));
     out = number;
     return {};
 }
@@ -89,7 +71,7 @@ QString readOverflowOption(const QJSValue &options, Overflow &out)
                           "or RegistryHandler.Block (or \"dropOldest\", \"dropNewest\", \"block\"), got %1")
         .arg(value.isString()   ? QStringLiteral("\"%1\"").arg(value.toString())
              : value.isNumber() ? value.toString()
-                                : typeName(value));
+                                : detail::jsTypeName(value));
 }
 
 // The JavaScript value of `event`: numbers, booleans and strings directly, the rest through the
@@ -265,7 +247,7 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
     if (!handler.isCallable()) {
         warnAtCaller(QStringLiteral("QmlRegistry.add: the handler must be a function, got %1; nothing was "
                                     "registered")
-                         .arg(typeName(handler)));
+                         .arg(detail::jsTypeName(handler)));
         return nullptr;
     }
     bool coalesce = false;
@@ -276,7 +258,7 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
         if (!options.isObject() || options.isCallable() || options.isArray()) {
             warnAtCaller(QStringLiteral("QmlRegistry.add: options must be an object like { coalesce: true, "
                                         "once: false, owner: item }, got %1; nothing was registered")
-                             .arg(typeName(options)));
+                             .arg(detail::jsTypeName(options)));
             return nullptr;
         }
         coalesce = options.property(QStringLiteral("coalesce")).toBool();

@@ -48,7 +48,7 @@ public:
     // no coalescing): it may take events from other threads through the group delivery.
     bool groupable = false;
     quint64 seq = 0; // registration order in the registry (set by addRegistration)
-    // { f: function, id: number, live: bool }: its entry in the dispatch, made when the
+    // { f: function, id: number, live: bool, seq: number }: its entry in the dispatch, made when the
     // registry first builds a batch with it (undefined until then).
     QJSValue batchEntry;
 
@@ -88,8 +88,25 @@ private:
     QJSValue m_value;
 };
 
-/// A notify from another thread for all of a registry's JavaScript functions at once: the event,
-/// the newest registration (seq) it may reach, and the registry's revision when it was made.
+// What a JavaScript value is, for warnings: "undefined", "null", "a boolean", "a number",
+// "a string", "an array" or "an object".
+inline QString jsTypeName(const QJSValue &value)
+{
+    if (value.isUndefined())
+        return QStringLiteral("undefined");
+    if (value.isNull())
+        return QStringLiteral("null");
+    if (value.isBool())
+        return QStringLiteral("a boolean");
+    if (value.isNumber())
+        return QStringLiteral("a number");
+    if (value.isString())
+        return QStringLiteral("a string");
+    if (value.isArray())
+        return QStringLiteral("an array");
+    return QStringLiteral("an object");
+}
+
 // Whether a registration with these options delivers as the group's queue does.
 inline bool groupableOptions(const DeliveryOptions &options) noexcept
 {
@@ -97,6 +114,8 @@ inline bool groupableOptions(const DeliveryOptions &options) noexcept
            options.overflow == Overflow::DropOldest;
 }
 
+/// A notify from another thread for all of a registry's JavaScript functions at once: the event,
+/// the newest registration (seq) it may reach, and the registry's revision when it was made.
 struct QmlGroupMail
 {
     QVariant event;
@@ -123,8 +142,8 @@ struct QmlRegistryShared
     QmlRegistration *single = nullptr;
     QList<QJSValue> singleArgument{QJSValue()}; // { event } for it
     // The registry's script, made on first use (QmlRegistry::prepareScript): run(batch, event)
-    // calls the entries and returns [id, thrown, ...] or null; entry(f, id) makes an entry
-    // ({ f, id, live }: all of one shape, which keeps the loop's property reads fast).
+    // calls the entries and returns [id, thrown, ...] or null; entry(f, id, seq) makes an entry
+    // ({ f, id, live, seq }: all of one shape, which keeps the loop's property reads fast).
     QJSValue scriptRun;
     QJSValue scriptEntry;
     QJSValue scriptRunUpTo; // run for a group delivery: entries registered after it left out

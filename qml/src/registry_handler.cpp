@@ -151,11 +151,7 @@ void RegistryHandler::setHandler(const QJSValue &handler)
     const bool clear = handler.isUndefined() || handler.isNull();
     if (!clear && !handler.isCallable()) {
         qmlWarning(this) << "handler must be a function (or null for the notified signal), got "
-                         << (handler.isString()   ? QStringLiteral("a string")
-                             : handler.isNumber() ? QStringLiteral("a number")
-                             : handler.isBool()   ? QStringLiteral("a boolean")
-                                                  : QStringLiteral("an object"))
-                         << "; the handler is unchanged";
+                         << detail::jsTypeName(handler) << "; the handler is unchanged";
         return;
     }
     if (clear && m_handler.isUndefined())
