@@ -175,6 +175,9 @@ QmlRegistry::QmlRegistry(QObject *parent)
     // thread (see QmlRegistryShared). Its queue has the default capacity and overflow, as each
     // groupable handler's would; what it drops is counted for the registrations present.
     m_shared->group = std::make_unique<QtRegistry<detail::QmlGroupMail>>();
+    // One mailbox and notify sequence with the registry: a function sees an event the group
+    // queued before one queued to it alone when the group delivery ends or resumes mid-flood.
+    m_shared->group->shareDeliveryOrderWith(m_registry);
     m_shared->group->add(this, [this](const detail::QmlGroupMail &mail) { deliverGroup(mail); });
     connect(m_shared->group.get(), &QtRegistryBase::deliveriesDropped, this,
             [this](HandlerId, quint64 total) {

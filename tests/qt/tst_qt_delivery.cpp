@@ -50,6 +50,27 @@ class TstQtDelivery : public QObject
 
 private Q_SLOTS:
     // Context on a worker thread, notify from the main thread.
+    void registriesSharingDeliveryOrderDeliverInNotifyOrder()
+    {
+        // A worker notifies a, b, a while this thread runs no event loop: with one mailbox the
+        // three arrive 1, 2, 3; each registry with its own would drain a's 1 and 3 before b's 2.
+        QObject receiver;
+        rio::QtRegistry<int> a;
+        rio::QtRegistry<int> b;
+        b.shareDeliveryOrderWith(a);
+        std::vector<int> seen;
+        a.add(&receiver, [&seen](int v) { seen.push_back(v); });
+        b.add(&receiver, [&seen](int v) { seen.push_back(v); });
+        std::thread worker([&] {
+            a.notify(1);
+            b.notify(2);
+            a.notify(3);
+        });
+        worker.join();
+        QTRY_COMPARE(seen.size(), std::size_t(3));
+        QCOMPARE(seen, (std::vector<int>{1, 2, 3}));
+    }
+
     void connectionTypesToOtherThread()
     {
         riotest::Worker worker;

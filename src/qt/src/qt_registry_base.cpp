@@ -58,6 +58,11 @@ void QtRegistryBase::setExceptionHandler(std::function<void(const ExceptionInfo 
     m_callback.swap(next);
 }
 
+void QtRegistryBase::shareDeliveryOrderWith(QtRegistryBase &other) noexcept
+{
+    m_control->mailboxes = other.m_control->mailboxes;
+}
+
 void QtRegistryBase::clearExceptionHandler()
 {
     std::shared_ptr<const std::function<void(const ExceptionInfo &)>> old;

@@ -25,6 +25,18 @@ QtObject {
         }, 1);
     }
 
+    property Component dynamicHandler: Component {
+        RegistryHandler { // created with { registry: source.registry, tag }
+            id: dynamic
+            property string tag: "dynamic"
+            handler: event => root.source.record(dynamic.tag, event)
+        }
+    }
+
+    function addTransient(tag: string): RegistryHandle {
+        return source.registry.add(event => root.source.record(tag, event), 7);
+    }
+
     function addLate(): RegistryHandle {
         return source.registry.add(event => root.source.record("late", event), 7);
     }

@@ -40,6 +40,10 @@ public:
     void setExceptionHandler(std::function<void(const ExceptionInfo &)> callback);
     /// Removes the exception callback (handlerFailed and the log still report failures).
     void clearExceptionHandler();
+    /// Queued deliveries of this registry and of `other` to one thread are delivered together, in
+    /// notify order across both (one mailbox per thread, one notify sequence). Call it before
+    /// either registry has queued anything (right after construction).
+    void shareDeliveryOrderWith(QtRegistryBase &other) noexcept;
 
 Q_SIGNALS:
     /// A handler threw (or its future failed, or its delivery was refused); emitted on the
