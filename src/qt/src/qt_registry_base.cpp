@@ -310,6 +310,20 @@ void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRe
 
 namespace {
 
+// The mailbox whose drain event this thread is posting: a drain destroyed unrun meanwhile is
+// that one, refused by a failed allocation inside Qt's post (its poster undoes the listing).
+thread_local const QtMailboxes *t_posting = nullptr;
+
+// Marks the post of a drain event of `boxes` on this thread while alive.
+struct PostingDrain
+{
+    explicit PostingDrain(const QtMailboxes *boxes) noexcept : previous(std::exchange(t_posting, boxes)) { }
+    ~PostingDrain() { t_posting = previous; }
+    PostingDrain(const PostingDrain &) = delete;
+    PostingDrain &operator=(const PostingDrain &) = delete;
+    const QtMailboxes *previous;
+};
+
 // The one Qt event a mailbox waits behind. Discarded unrun (its context died), it sends the
 // items again, so they find a live context or are dropped.
 struct MailboxDrain : TsanHandover
@@ -334,7 +348,7 @@ struct MailboxDrain : TsanHandover
     {
         RIO_TSAN_ACQUIRE(this);
         tsanSyncWithPosters();
-        if (!ran && boxes)
+        if (!ran && boxes && t_posting != boxes.get())
             boxes->lost(thread);
     }
 
@@ -357,19 +371,26 @@ struct MailboxDrain : TsanHandover
 
 void QtMailboxes::enqueue(QThread *thread, QObject *context, std::shared_ptr<QtHandlerCore> handler)
 {
-    bool post = false;
-    {
-        std::lock_guard lock(m_mutex);
-        std::unique_ptr<Box> &box = m_boxes[thread];
-        if (!box)
-            box = std::make_unique<Box>();
-        box->incoming.push_back(std::move(handler));
-        post = !std::exchange(box->posted, true);
-    }
-    if (post) {
+    // A refused allocation throws and changes nothing. The drain event is posted under the
+    // lock, so no other handler can be listed behind a post that then fails (postEvent never
+    // runs the drain or destroys it here: the caller keeps the context alive).
+    std::lock_guard lock(m_mutex);
+    auto it = m_boxes.find(thread);
+    if (it == m_boxes.end())
+        it = m_boxes.emplace(thread, std::make_unique<Box>()).first;
+    Box &box = *it->second;
+    box.incoming.push_back(std::move(handler));
+    if (box.posted)
+        return;
+    try {
         [[maybe_unused]] const TsanPostScope posting;
+        const PostingDrain marked(this);
         QMetaObject::invokeMethod(context, MailboxDrain(shared_from_this(), thread), Qt::QueuedConnection);
+    } catch (...) {
+        box.incoming.pop_back();
+        throw;
     }
+    box.posted = true;
 }
 
 namespace {
@@ -444,13 +465,18 @@ void QtMailboxes::drain(QThread *thread) noexcept
         std::lock_guard handlerLock(h->mutex);
         if (h->context == nullptr || h->context->thread() != thread)
             continue;
-        {
-            std::lock_guard lock(m_mutex);
-            if (std::exchange(box->posted, true))
-                break;
+        std::lock_guard lock(m_mutex); // posted under it, as enqueue() does
+        if (box->posted)
+            break;
+        // Only for a nested event loop: without memory for it, the drain goes on without.
+        try {
+            [[maybe_unused]] const TsanPostScope posting;
+            const PostingDrain marked(this);
+            QMetaObject::invokeMethod(h->context, MailboxDrain(shared_from_this(), thread),
+                                      Qt::QueuedConnection);
+            box->posted = true;
+        } catch (...) {
         }
-        [[maybe_unused]] const TsanPostScope posting;
-        QMetaObject::invokeMethod(h->context, MailboxDrain(shared_from_this(), thread), Qt::QueuedConnection);
         break;
     }
     ++box->depth;

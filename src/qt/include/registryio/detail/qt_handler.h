@@ -537,6 +537,7 @@ void postMail(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, 
         std::unique_lock lock(h->mutex);
         if (h->context == nullptr)
             return;
+        bool dropOldest = false;
         if (h->capacity != 0 && h->mail.size() >= h->capacity) {
             Overflow policy = h->overflow;
             if (policy == Overflow::Block) {
@@ -551,32 +552,50 @@ void postMail(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, 
                 }
             }
             if (h->mail.size() >= h->capacity) {
-                droppedTotal = h->dropped.fetch_add(1, std::memory_order_relaxed) + 1;
-                // The signal for the first drop since the receiver last reported; the receiver
-                // reports the total at its next drain (so a flood signals about once per drain).
-                signalDrop = droppedTotal == h->droppedReported + 1;
                 if (policy == Overflow::DropNewest) {
+                    droppedTotal = h->dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+                    signalDrop = droppedTotal == h->droppedReported + 1;
                     lock.unlock();
                     h->control->reportDropped(h->id, droppedTotal, signalDrop);
                     return;
                 }
-                if ((h->mail.front().sequence & Handler::hasToken) != 0) {
-                    droppedToken = std::move(h->mailTokens.front());
-                    h->mailTokens.pop_front();
-                }
-                droppedMail.emplace(std::move(h->mail.front()));
-                h->mail.pop_front();
+                dropOldest = true;
             }
         }
+        // What may fail to allocate comes first, each step undone if a later one fails: a
+        // refused allocation leaves the queue as it was (and the core reports the failure).
         std::uint64_t sequence = env.sequence;
-        if (token) {
+        if (token)
             sequence |= Handler::hasToken;
-            h->mailTokens.push_back(token);
-        }
         h->mail.push_back({sequence, std::move(payload)});
-        if (!h->listed) {
-            h->listed = true;
-            boxes.enqueue(h->context->thread(), h->context, h);
+        try {
+            if (token)
+                h->mailTokens.push_back(token);
+            if (!h->listed) {
+                try {
+                    boxes.enqueue(h->context->thread(), h->context, h);
+                } catch (...) {
+                    if (token)
+                        h->mailTokens.pop_back();
+                    throw;
+                }
+                h->listed = true;
+            }
+        } catch (...) {
+            h->mail.pop_back();
+            throw;
+        }
+        if (dropOldest) {
+            droppedTotal = h->dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+            // The signal for the first drop since the receiver last reported; the receiver
+            // reports the total at its next drain (so a flood signals about once per drain).
+            signalDrop = droppedTotal == h->droppedReported + 1;
+            if ((h->mail.front().sequence & Handler::hasToken) != 0) {
+                droppedToken = std::move(h->mailTokens.front());
+                h->mailTokens.pop_front();
+            }
+            droppedMail.emplace(std::move(h->mail.front()));
+            h->mail.pop_front();
         }
     }
     if (droppedTotal != 0)
@@ -596,9 +615,17 @@ void postLatest(const std::shared_ptr<QtHandler<E>> &h, std::shared_ptr<const E>
     replacedToken = std::exchange(h->pendingToken, std::move(token));
     if (h->scheduled)
         return;
-    h->scheduled = true;
     [[maybe_unused]] const TsanPostScope posting;
-    QMetaObject::invokeMethod(h->context, QtPosted<E>(h, nullptr, nullptr, nullptr), Qt::QueuedConnection);
+    try {
+        QMetaObject::invokeMethod(h->context, QtPosted<E>(h, nullptr, nullptr, nullptr),
+                                  Qt::QueuedConnection);
+    } catch (...) {
+        // Nothing will take the payload: as it was (the core reports the failure).
+        h->pending = std::move(replaced);
+        h->pendingToken = std::move(replacedToken);
+        throw;
+    }
+    h->scheduled = true; // under the mutex, which the delivery takes first
 }
 
 [[noreturn]] void throwBlockingOnOwnThread();
