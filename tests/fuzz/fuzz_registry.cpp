@@ -88,6 +88,11 @@ struct CallScope
 };
 
 constexpr int maxDepth = 2; // nested notifies: event value is the depth
+// Bounds on one input's work: nested notifies multiply it (n handlers that each notify make n^3
+// calls), so without them an input of a few hundred bytes ran for minutes. Past the call budget
+// no notify nests and top-level notifies are skipped; past maxHandlers adds are skipped.
+constexpr std::size_t callBudget = 4096;
+constexpr std::size_t maxHandlers = 64;
 
 struct State
 {
@@ -108,6 +113,8 @@ struct State
     // Decisions the model made for handlers, replayed by the real handlers in call order.
     std::deque<Spec *> pendingAdds;
     std::deque<std::uint64_t> pendingTargets;
+    std::deque<bool> pendingNests; // whether each NestedNotify call notifies (the call budget)
+    std::size_t modelCalls = 0;    // handler calls the model expected so far
 
     std::vector<GuardSlot> guards;
 
@@ -158,6 +165,7 @@ struct State
                 modelErase(e.id); // unpublished before it runs
             }
             expectedCalls.push_back(e.id);
+            ++modelCalls;
             switch (e.spec->kind) {
             case Kind::Plain:
             case Kind::Count:
@@ -170,10 +178,13 @@ struct State
                 if (exceptionMode != 0)
                     expectedExceptions.emplace_back(e.id, std::string());
                 break;
-            case Kind::NestedNotify:
-                if (depth < maxDepth)
+            case Kind::NestedNotify: {
+                const bool nest = depth < maxDepth && modelCalls < callBudget;
+                pendingNests.push_back(nest);
+                if (nest)
                     modelNotify(depth + 1);
                 break;
+            }
             case Kind::RemoveSelf:
             case Kind::RemoveAndWaitSelf:
                 expectedResults.push_back(modelErase(e.id));
@@ -185,6 +196,11 @@ struct State
                 break;
             }
             case Kind::AddPlain: {
+                if (handlers.size() >= maxHandlers) {
+                    pendingAdds.push_back(nullptr); // skipped
+                    expectedResults.push_back(0);
+                    break;
+                }
                 Spec &added = newSpec(Kind::Plain, 0);
                 added.id = ++lastId;
                 modelInsert(added.id, e.spec->arg, false, &added);
@@ -255,10 +271,14 @@ void Closure::operator()(const int &depth) const
         throw std::runtime_error("boom " + std::to_string(spec->id));
     case Kind::ThrowOther:
         throw 42;
-    case Kind::NestedNotify:
-        if (depth < maxDepth)
+    case Kind::NestedNotify: {
+        RIO_FUZZ_CHECK(!st.pendingNests.empty());
+        const bool nest = st.pendingNests.front();
+        st.pendingNests.pop_front();
+        if (nest)
             registry.notify(depth + 1);
         break;
+    }
     case Kind::RemoveSelf:
         st.results.push_back(registry.remove(rio::HandlerId{spec->id}));
         break;
@@ -276,7 +296,7 @@ void Closure::operator()(const int &depth) const
         RIO_FUZZ_CHECK(!st.pendingAdds.empty());
         Spec *added = st.pendingAdds.front();
         st.pendingAdds.pop_front();
-        st.results.push_back(registry.add(Closure(added), spec->arg).value());
+        st.results.push_back(added == nullptr ? 0 : registry.add(Closure(added), spec->arg).value());
         break;
     }
     case Kind::Clear:
@@ -334,7 +354,7 @@ void checkInvariants(State &st)
     RIO_FUZZ_CHECK(st.calls == st.expectedCalls);
     RIO_FUZZ_CHECK(st.exceptions == st.expectedExceptions);
     RIO_FUZZ_CHECK(st.results == st.expectedResults);
-    RIO_FUZZ_CHECK(st.pendingAdds.empty() && st.pendingTargets.empty());
+    RIO_FUZZ_CHECK(st.pendingAdds.empty() && st.pendingTargets.empty() && st.pendingNests.empty());
     RIO_FUZZ_CHECK(st.registry->size() == st.handlers.size());
     RIO_FUZZ_CHECK(st.registry->isEmpty() == st.handlers.empty());
     for (const ModelEntry &e : st.handlers)
@@ -391,6 +411,8 @@ void addHandler(State &st, Input &in, bool once, bool scoped)
     const Kind kind = static_cast<Kind>(k % static_cast<std::uint8_t>(Kind::Count));
     const int arg = kind == Kind::AddPlain ? in.priority() : static_cast<int>(in.byte());
     const int priority = in.priority();
+    if (st.handlers.size() >= maxHandlers)
+        return; // its bytes are read: the rest of the input means the same
     Spec &spec = st.newSpec(kind, arg);
     spec.id = st.lastId + 1;
     rio::HandlerId id;
@@ -491,6 +513,8 @@ void runOne(State &st, Input &in)
         break;
     case 10:
     case 11: {
+        if (st.modelCalls >= callBudget)
+            break;
         st.modelNotify(0);
         CallScope notifying(Call::Notify);
         st.registry->notify(0);
