@@ -392,9 +392,10 @@ private:
     static std::string memberKey(Receiver *receiver, Method method)
     {
         const QObject *object = receiver;
-        std::string key(sizeof object + sizeof method, '\0');
-        std::memcpy(key.data(), &object, sizeof object);
-        std::memcpy(key.data() + sizeof object, &method, sizeof method);
+        constexpr std::size_t objectBytes = sizeof(const QObject *); // the pointer's own bytes
+        std::string key(objectBytes + sizeof method, '\0');
+        std::memcpy(key.data(), &object, objectBytes);
+        std::memcpy(key.data() + objectBytes, &method, sizeof method);
         return key;
     }
 
