@@ -211,6 +211,51 @@ private Q_SLOTS:
         QCOMPARE(calls.load(), 0);
     }
 
+    // Receiver threads that come and go, ten thousand of them (mailboxes are kept per thread, and
+    // a new thread may reuse a dead one's address): each live thread gets its delivery, one
+    // removed before its drain gets nothing, one that ends with its drain still queued gets it
+    // at most once, no handler outlives its thread's context, and a queued handler on this
+    // thread gets every event meanwhile.
+    void receiverThreadsComeAndGo()
+    {
+        constexpr int rounds = RIO_TEST_SANITIZED ? 1000 : 10000;
+        rio::QtRegistry<int> registry;
+        Seen steady;
+        registry.add(this, steady.recorder(), 0, Qt::QueuedConnection);
+        for (int round = 0; round < rounds; ++round) {
+            Seen seen; // outlives the worker, which may still deliver while it stops
+            {
+                riotest::Worker worker;
+                const rio::HandlerId id = registry.add(worker.context, seen.recorder());
+                switch (round % 3) {
+                case 0: // delivered on its thread
+                    registry.notify(round);
+                    worker.flush(); // runs after the drain posted by the notify
+                    QCOMPARE(seen.calls.load(), 1);
+                    QCOMPARE(seen.value.load(), round);
+                    QCOMPARE(seen.thread.load(), worker.thread());
+                    break;
+                case 1: { // removed while its delivery waits behind a blocked thread
+                    const auto gate = worker.block();
+                    registry.notify(round);
+                    QVERIFY(registry.remove(id));
+                    gate->count_down();
+                    worker.flush();
+                    QCOMPARE(seen.calls.load(), 0);
+                    break;
+                }
+                default: // the thread stops with the drain possibly still queued
+                    registry.notify(round);
+                    break;
+                }
+            }
+            QVERIFY(seen.calls.load() <= 1);
+            QCOMPARE(registry.count(), 1); // the worker's handler left with its context
+        }
+        QTRY_COMPARE(steady.calls.load(), rounds);
+        QCOMPARE(steady.value.load(), rounds - 1);
+    }
+
     // Queued deliveries to one thread wait behind one Qt event posted through the first
     // handler's context; when that context dies first, the others' deliveries still arrive.
     void otherContextsSurviveTheDeathOfTheFirst()
