@@ -25,6 +25,13 @@ struct Counted
     Counted &operator=(const Counted &) = delete;
 };
 
+// A registry that tells how many threads have a mailbox.
+template <typename E>
+struct ProbedRegistry : rio::QtRegistry<E>
+{
+    std::size_t mailboxCount() { return this->m_control->mailboxes->boxCount(); }
+};
+
 // What one delivery saw.
 struct Seen
 {
@@ -219,7 +226,7 @@ private Q_SLOTS:
     void receiverThreadsComeAndGo()
     {
         constexpr int rounds = RIO_TEST_SANITIZED ? 1000 : 10000;
-        rio::QtRegistry<int> registry;
+        ProbedRegistry<int> registry;
         Seen steady;
         registry.add(this, steady.recorder(), 0, Qt::QueuedConnection);
         for (int round = 0; round < rounds; ++round) {
@@ -251,9 +258,13 @@ private Q_SLOTS:
             }
             QVERIFY(seen.calls.load() <= 1);
             QCOMPARE(registry.count(), 1); // the worker's handler left with its context
+            // At most this thread's mailbox (the steady handler's deliveries wait in it).
+            QVERIFY2(registry.mailboxCount() <= 1, qPrintable(QString::number(registry.mailboxCount())));
         }
         QTRY_COMPARE(steady.calls.load(), rounds);
         QCOMPARE(steady.value.load(), rounds - 1);
+        // A mailbox goes with its last delivery: none is left for the threads that ended.
+        QTRY_COMPARE(registry.mailboxCount(), std::size_t{0});
     }
 
     // Queued deliveries to one thread wait behind one Qt event posted through the first

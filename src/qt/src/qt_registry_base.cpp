@@ -598,6 +598,12 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerCore>> &hand
     }
 }
 
+std::size_t QtMailboxes::boxCount()
+{
+    std::lock_guard lock(m_mutex);
+    return m_boxes.size();
+}
+
 void QtMailboxes::lost(QThread *thread) noexcept
 {
     std::vector<std::shared_ptr<QtHandlerCore>> handlers;
@@ -606,8 +612,14 @@ void QtMailboxes::lost(QThread *thread) noexcept
         auto it = m_boxes.find(thread);
         if (it == m_boxes.end())
             return;
-        it->second->posted = false;
-        handlers.swap(it->second->incoming);
+        Box &box = *it->second;
+        box.posted = false;
+        handlers.swap(box.incoming);
+        // On its own thread and outside a drain, the box goes: a thread that ends discards its
+        // last drain event here, and boxes must not pile up as threads come and go. (From
+        // another thread, the box's thread may be draining it.)
+        if (QThread::currentThread() == thread && box.depth == 0 && box.active.empty())
+            m_boxes.erase(it);
     }
     relist(handlers);
 }

@@ -76,6 +76,8 @@ public:
     void lost(QThread *thread) noexcept;
     // The order of a notify among all queued deliveries of this registry.
     std::uint64_t nextSequence() noexcept { return m_sequence.fetch_add(1, std::memory_order_relaxed); }
+    // How many threads have a mailbox now (for tests: it must not grow with thread churn).
+    std::size_t boxCount();
 
 private:
     struct Box
