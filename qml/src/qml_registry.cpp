@@ -219,6 +219,13 @@ QmlRegistry::QmlRegistry(QObject *parent)
 
 QmlRegistry::~QmlRegistry()
 {
+    // The RegistryHandlers set to this registry first, while it is whole: each unregisters and
+    // lets go of it (its bindings may run; none can watch this registry again).
+    m_shared->watching = false;
+    while (detail::QmlRegistryWatcher *watcher = m_shared->watchers) {
+        m_shared->unwatch(watcher);
+        watcher->registryGone();
+    }
     {
         std::lock_guard lock(m_shared->dropMutex);
         m_shared->dropTarget = nullptr;

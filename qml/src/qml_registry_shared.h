@@ -56,6 +56,22 @@ protected:
     ~QmlRegistration() = default;
 };
 
+/// A RegistryHandler whose `registry` is a registry on its own thread, registered or not: the
+/// registry tells it when it is destroyed (a link in the registry's list instead of one
+/// QObject::destroyed connection per handler, which cost about 1,500 instructions each way).
+class QmlRegistryWatcher
+{
+public:
+    /// The registry is being destroyed (from its destructor, while it is still whole).
+    virtual void registryGone() = 0;
+
+    QmlRegistryWatcher *previousWatcher = nullptr;
+    QmlRegistryWatcher *nextWatcher = nullptr;
+
+protected:
+    ~QmlRegistryWatcher() = default;
+};
+
 /// The JavaScript value of the event being delivered on the engine thread: made once per notify
 /// and handed to every JavaScript handler of it. An event is recognised by its address (the
 /// notifier's QVariant, or the one shared copy queued deliveries carry) and its data, which the
@@ -220,6 +236,33 @@ struct QmlRegistryShared
     // The registry, or null. Only on the registry's thread (handles), where it cannot change
     // concurrently.
     QmlRegistry *local() const noexcept { return registry; }
+
+    // The RegistryHandlers watching the registry (registry's thread): a doubly linked list
+    // through the watchers. `watching` turns false when the registry starts to go.
+    QmlRegistryWatcher *watchers = nullptr;
+    bool watching = true;
+
+    // Links `watcher` (not linked anywhere; the registry is not going).
+    void watch(QmlRegistryWatcher *watcher) noexcept
+    {
+        watcher->previousWatcher = nullptr;
+        watcher->nextWatcher = watchers;
+        if (watchers != nullptr)
+            watchers->previousWatcher = watcher;
+        watchers = watcher;
+    }
+    // Unlinks `watcher` (linked here).
+    void unwatch(QmlRegistryWatcher *watcher) noexcept
+    {
+        if (watcher->previousWatcher != nullptr)
+            watcher->previousWatcher->nextWatcher = watcher->nextWatcher;
+        else
+            watchers = watcher->nextWatcher;
+        if (watcher->nextWatcher != nullptr)
+            watcher->nextWatcher->previousWatcher = watcher->previousWatcher;
+        watcher->previousWatcher = nullptr;
+        watcher->nextWatcher = nullptr;
+    }
 };
 
 } // namespace rio::detail

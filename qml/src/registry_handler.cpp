@@ -35,11 +35,17 @@ static_assert(int(RegistryHandler::DropOldest) == int(Overflow::DropOldest) &&
 } // namespace
 
 // The handler as its registry's registrations see it.
-class RegistryHandler::Registration final : public detail::QmlRegistration
+class RegistryHandler::Registration final : public detail::QmlRegistration,
+                                             public detail::QmlRegistryWatcher
 {
 public:
     explicit Registration(RegistryHandler *handler) : m_handler(handler) { }
     void registrationEnded() override { m_handler->registrationEnded(); }
+    void registryGone() override
+    {
+        m_handler->m_watched = nullptr;
+        m_handler->registryDestroyed();
+    }
     void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
     void dropsAdded(quint64 count) override
     {
@@ -58,6 +64,8 @@ RegistryHandler::~RegistryHandler()
 {
     if (m_alive != nullptr)
         *m_alive = false; // a delivery to us is running (our handler destroyed us)
+    if (m_watched != nullptr)
+        m_watched->unwatch(m_registration.get());
     unregister();
 }
 
@@ -65,12 +73,23 @@ void RegistryHandler::setRegistry(QmlRegistry *registry)
 {
     if (m_registry == registry)
         return;
+    if (registry != nullptr && !registry->m_shared->watching) {
+        qmlWarning(this) << "the registry is being destroyed; the registry is unchanged";
+        return;
+    }
     if (m_destroyedConnection)
         disconnect(m_destroyedConnection);
-    m_registry = registry;
-    if (registry != nullptr)
+    if (detail::QmlRegistryShared *watched = std::exchange(m_watched, nullptr))
+        watched->unwatch(m_registration.get());
+    if (registry != nullptr && registry->thread() == thread()) {
+        // Told by the registry's destructor: a link, not a connection (see QmlRegistryWatcher).
+        registry->m_shared->watch(m_registration.get());
+        m_watched = registry->m_shared.get();
+    } else if (registry != nullptr) {
         m_destroyedConnection =
             connect(registry, &QObject::destroyed, this, &RegistryHandler::registryDestroyed);
+    }
+    m_registry = registry;
     reRegister(false);
     Q_EMIT registryChanged();
 }
@@ -264,10 +283,11 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
 
 void RegistryHandler::registryDestroyed()
 {
-    // The registry cancelled our handler already (and told us through registrationEnded()).
-    m_registeredOn.clear();
-    m_id = HandlerId{};
-    const bool wasActive = std::exchange(m_active, false);
+    // From the registry's destructor, while it is whole (a registry on this thread), or after it
+    // is gone (one on another thread, which cancelled our handler already).
+    const bool wasActive = m_active;
+    unregister();
+    m_registry.clear();
     Q_EMIT registryChanged();
     if (wasActive)
         emitActiveChanged();

@@ -6,8 +6,12 @@
 #include <registryio/qml_registry.h>
 #include <registryio/registry_handler.h>
 
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTest>
+
+#include <memory>
+#include <vector>
 
 using rio::QmlRegistry;
 using rio::RegistryHandler;
@@ -384,6 +388,56 @@ private Q_SLOTS:
         QCOMPARE(changed.count(), 1);
         h->setPriority(3); // no registry: nothing to do, no crash
         QCOMPARE(notify(QStringLiteral("z")), QStringLiteral("high=z;"));
+    }
+
+    // The registry tells every handler set to it when it goes (a list, not a connection each):
+    // handlers destroyed or moved to another registry first leave the list, the rest become
+    // inert at once, and one that sets the dying registry again in its registryChanged gets
+    // none.
+    void registryDestructionReachesEveryHandlerSetToIt()
+    {
+        auto doomed = std::make_unique<QmlRegistry>();
+        QmlRegistry other;
+        std::vector<std::unique_ptr<RegistryHandler>> handlers;
+        for (int i = 0; i < 6; ++i) {
+            auto h = std::make_unique<RegistryHandler>();
+            h->setRegistry(doomed.get());
+            h->componentComplete();
+            QVERIFY(h->isActive());
+            handlers.push_back(std::move(h));
+        }
+        handlers[0]->setEnabled(false); // set, not registered: told too
+        handlers[2].reset();            // gone first: out of the list
+        handlers[4]->setRegistry(&other); // moved: out of the list, active on the other
+        QCOMPARE(doomed->count(), 3);
+        // Sets the dying registry back when told: refused, it stays without a registry.
+        RegistryHandler *stubborn = handlers[5].get();
+        QmlRegistry *dying = doomed.get();
+        connect(stubborn, &RegistryHandler::registryChanged, stubborn, [stubborn, dying] {
+            if (stubborn->registry() == nullptr)
+                stubborn->setRegistry(dying);
+        });
+        std::vector<std::unique_ptr<QSignalSpy>> changed;
+        for (const auto &h : handlers)
+            changed.push_back(h ? std::make_unique<QSignalSpy>(h.get(), &RegistryHandler::registryChanged)
+                                : nullptr);
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral(
+                                 "RegistryHandler: the registry is being destroyed; the registry is unchanged$")));
+        doomed.reset();
+        for (int i : {0, 1, 3, 5}) {
+            QCOMPARE(handlers[i]->registry(), nullptr);
+            QVERIFY(!handlers[i]->isActive());
+            QVERIFY(changed[i]->count() >= 1);
+        }
+        QCOMPARE(handlers[4]->registry(), &other);
+        QVERIFY(handlers[4]->isActive());
+        QCOMPARE(changed[4]->count(), 0);
+        QCOMPARE(other.count(), 1);
+        handlers[1]->setPriority(2); // no registry: nothing to do, no crash
+        handlers[1]->setRegistry(&other);
+        QVERIFY(handlers[1]->isActive());
+        QCOMPARE(other.count(), 2);
     }
 };
 

@@ -21,6 +21,7 @@ namespace rio {
 
 namespace detail {
 class QmlRegistration;
+struct QmlRegistryShared;
 } // namespace detail
 
 /// Declarative handler, like Connections with priority order and exception isolation:
@@ -171,7 +172,8 @@ private:
 
     QPointer<QmlRegistry> m_registry;
     QPointer<QmlRegistry> m_registeredOn;
-    QMetaObject::Connection m_destroyedConnection;
+    QMetaObject::Connection m_destroyedConnection; // a registry on another thread
+    detail::QmlRegistryShared *m_watched = nullptr; // the registry watched on this thread
     QMetaObject::Connection m_warningTap; // the engine's warnings, while one of ours runs
     std::unique_ptr<Registration> m_registration;
     QJSValue m_handler;         // `handler`
