@@ -98,7 +98,7 @@ private:
     // Emits handlerFailed and, if `warn`, a QML warning at `file`:`line` (when known).
     void reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line, bool warn);
 
-    QtRegistry<QVariant> m_registry;
+    detail::HeldQtRegistry<QVariant> m_registry; // held: its handlers' context is this object
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
     Q_OBJECT_COMPUTED_PROPERTY(QmlRegistry, int, m_countProperty, &QmlRegistry::count)
 };

@@ -158,7 +158,7 @@ public:
         void countChanged();                                                                                 \
                                                                                                              \
     private:                                                                                                 \
-        ::rio::QtRegistry<EventType> m_registry;                                                             \
+        ::rio::detail::HeldQtRegistry<EventType> m_registry;                                                 \
     };                                                                                                       \
     class Name##Handler : public QObject, public QQmlParserStatus                                            \
     {                                                                                                        \

@@ -523,7 +523,7 @@ private:
                 throw;
             }
         }
-        if (context != nullptr) {
+        if (context != nullptr && context != m_holder) { // the holder outlives us: no watch
             std::weak_ptr<detail::QtHandlerCore> weak = h;
             auto connection = QObject::connect(context, &QObject::destroyed, detail::Handover([weak] {
                                                    if (auto alive = weak.lock())
@@ -545,5 +545,21 @@ private:
     std::unordered_map<HandlerId, std::string> m_memberKeys;
     std::unordered_map<std::string, std::size_t> m_memberCounts;
 };
+
+namespace detail {
+
+/// A QtRegistry<E> that `holder` holds as a data member (and parents): the holder destroys it,
+/// and with it every handler, before emitting destroyed(), so handlers whose context is the
+/// holder skip the per-handler watch on its destruction (a connection made and cut per handler).
+/// Only for a data member: a registry that is merely a child outlives that signal.
+template <typename E>
+class HeldQtRegistry final : public QtRegistry<E>
+{
+public:
+    /// A registry held by `holder`.
+    explicit HeldQtRegistry(QObject *holder) : QtRegistry<E>(holder) { this->m_holder = holder; }
+};
+
+} // namespace detail
 
 } // namespace rio

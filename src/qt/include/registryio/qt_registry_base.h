@@ -85,6 +85,9 @@ protected:
     std::shared_ptr<detail::QtRegistryControl> m_control;
     /// Lets HandlerGuards from addScoped() and Connections reach handlers while the registry lives.
     std::shared_ptr<detail::RegistryLink> m_link;
+    /// The QObject that holds this registry as a data member, if set (see detail::HeldQtRegistry):
+    /// handlers whose context is that object need no watch on its destruction.
+    QObject *m_holder = nullptr;
 
 private:
     friend struct detail::QtRegistryControl;
