@@ -392,7 +392,7 @@ private:
     static std::string memberKey(Receiver *receiver, Method method)
     {
         const QObject *object = receiver;
-        constexpr std::size_t objectBytes = sizeof(const QObject *); // the pointer's own bytes
+        constexpr std::size_t objectBytes = sizeof(void *); // the bytes of `object`, a pointer
         std::string key(objectBytes + sizeof method, '\0');
         std::memcpy(key.data(), &object, objectBytes);
         std::memcpy(key.data() + objectBytes, &method, sizeof method);
