@@ -2,6 +2,7 @@
 // prepared thread never allocates nor deadlocks (defect 10). Replaces the global operator new
 // (so not run under the sanitizers, which replace it too): a thread-local switch makes every
 // allocation of this thread throw std::bad_alloc, and a thread-local window counts them.
+#include "../replaced_operator_new.h"
 #include "rio_hang_guard.h"
 #include "rio_test_support.h"
 
@@ -27,33 +28,6 @@ thread_local bool countAllocations = false; // allocations of this thread are co
 std::atomic<long> counted{0};
 std::atomic<long> refused{0};
 
-void *allocate(std::size_t n)
-{
-    if (countAllocations)
-        counted.fetch_add(1, std::memory_order_relaxed);
-    if (failAllocations) {
-        refused.fetch_add(1, std::memory_order_relaxed);
-        throw std::bad_alloc();
-    }
-    if (void *p = std::malloc(n == 0 ? 1 : n))
-        return p;
-    throw std::bad_alloc();
-}
-
-void *allocateAligned(std::size_t n, std::align_val_t a)
-{
-    if (countAllocations)
-        counted.fetch_add(1, std::memory_order_relaxed);
-    if (failAllocations) {
-        refused.fetch_add(1, std::memory_order_relaxed);
-        throw std::bad_alloc();
-    }
-    const auto align = static_cast<std::size_t>(a);
-    if (void *p = std::aligned_alloc(align, (n + align - 1) / align * align))
-        return p;
-    throw std::bad_alloc();
-}
-
 // While alive, every allocation on this thread fails.
 struct NoMemory
 {
@@ -72,61 +46,15 @@ struct Heavy
 
 } // namespace
 
-void *operator new(std::size_t n)
+// Counts, then refuses: see replaced_operator_new.h.
+void rioBeforeAllocation()
 {
-    return allocate(n);
-}
-void *operator new[](std::size_t n)
-{
-    return allocate(n);
-}
-void *operator new(std::size_t n, std::align_val_t a)
-{
-    return allocateAligned(n, a);
-}
-void *operator new[](std::size_t n, std::align_val_t a)
-{
-    return allocateAligned(n, a);
-}
-void *operator new(std::size_t n, const std::nothrow_t &) noexcept
-{
-    try {
-        return allocate(n);
-    } catch (...) {
-        return nullptr;
+    if (countAllocations)
+        counted.fetch_add(1, std::memory_order_relaxed);
+    if (failAllocations) {
+        refused.fetch_add(1, std::memory_order_relaxed);
+        throw std::bad_alloc();
     }
-}
-void operator delete(void *p) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void *p) noexcept
-{
-    std::free(p);
-}
-void operator delete(void *p, std::size_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void *p, std::size_t) noexcept
-{
-    std::free(p);
-}
-void operator delete(void *p, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void *p, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-void operator delete(void *p, std::size_t, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void *p, std::size_t, std::align_val_t) noexcept
-{
-    std::free(p);
 }
 
 namespace {

@@ -7,6 +7,7 @@
 // Replaces the global operator new (so not run under the sanitizers, which replace it too). Qt's
 // own containers allocate with malloc and are not refused here; every allocation RegistryIO
 // makes with new, make_shared and the standard containers is.
+#include "../replaced_operator_new.h"
 #include "qt_test_support.h"
 
 #include <registryio/qt_registry.h>
@@ -27,29 +28,6 @@ thread_local long t_refuseAt = 0; // the allocation of this thread to refuse (1-
 thread_local long t_seen = 0;     // allocations of this thread since it was armed
 std::atomic<bool> refusedOne{false};
 
-void *allocate(std::size_t n)
-{
-    if (t_refuseAt != 0 && ++t_seen == t_refuseAt) {
-        refusedOne.store(true);
-        throw std::bad_alloc();
-    }
-    if (void *p = std::malloc(n == 0 ? 1 : n))
-        return p;
-    throw std::bad_alloc();
-}
-
-void *allocateAligned(std::size_t n, std::align_val_t a)
-{
-    if (t_refuseAt != 0 && ++t_seen == t_refuseAt) {
-        refusedOne.store(true);
-        throw std::bad_alloc();
-    }
-    const auto align = static_cast<std::size_t>(a);
-    if (void *p = std::aligned_alloc(align, (n + align - 1) / align * align))
-        return p;
-    throw std::bad_alloc();
-}
-
 // While alive, the `at`-th allocation of this thread is refused (only that one).
 struct RefuseAllocation
 {
@@ -63,67 +41,6 @@ struct RefuseAllocation
     RefuseAllocation &operator=(const RefuseAllocation &) = delete;
 };
 
-} // namespace
-
-void *operator new(std::size_t n)
-{
-    return allocate(n);
-}
-void *operator new[](std::size_t n)
-{
-    return allocate(n);
-}
-void *operator new(std::size_t n, std::align_val_t a)
-{
-    return allocateAligned(n, a);
-}
-void *operator new[](std::size_t n, std::align_val_t a)
-{
-    return allocateAligned(n, a);
-}
-void *operator new(std::size_t n, const std::nothrow_t &) noexcept
-{
-    try {
-        return allocate(n);
-    } catch (...) {
-        return nullptr;
-    }
-}
-void operator delete(void *p) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void *p) noexcept
-{
-    std::free(p);
-}
-void operator delete(void *p, std::size_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void *p, std::size_t) noexcept
-{
-    std::free(p);
-}
-void operator delete(void *p, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void *p, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-void operator delete(void *p, std::size_t, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void *p, std::size_t, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-
-namespace {
-
 // One handler on the test thread: what it received, and the failures reported for it.
 struct Side
 {
@@ -133,6 +50,15 @@ struct Side
 };
 
 } // namespace
+
+// Refuses the chosen one: see replaced_operator_new.h.
+void rioBeforeAllocation()
+{
+    if (t_refuseAt != 0 && ++t_seen == t_refuseAt) {
+        refusedOne.store(true);
+        throw std::bad_alloc();
+    }
+}
 
 class TstQtAllocFailure : public QObject
 {

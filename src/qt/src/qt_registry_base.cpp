@@ -369,11 +369,19 @@ struct MailboxDrain : TsanHandover
 
 } // namespace
 
+void QtMailboxes::postDrainLocked(Box &box, QThread *thread, QObject *context)
+{
+    // Under m_mutex, so no handler can be listed behind a post that then fails (postEvent never
+    // runs the drain or destroys it here: the callers keep the context alive).
+    [[maybe_unused]] const TsanPostScope posting;
+    const PostingDrain marked(this);
+    QMetaObject::invokeMethod(context, MailboxDrain(shared_from_this(), thread), Qt::QueuedConnection);
+    box.posted = true;
+}
+
 void QtMailboxes::enqueue(QThread *thread, QObject *context, std::shared_ptr<QtHandlerCore> handler)
 {
-    // A refused allocation throws and changes nothing. The drain event is posted under the
-    // lock, so no other handler can be listed behind a post that then fails (postEvent never
-    // runs the drain or destroys it here: the caller keeps the context alive).
+    // A refused allocation throws and changes nothing.
     std::lock_guard lock(m_mutex);
     auto it = m_boxes.find(thread);
     if (it == m_boxes.end())
@@ -383,14 +391,11 @@ void QtMailboxes::enqueue(QThread *thread, QObject *context, std::shared_ptr<QtH
     if (box.posted)
         return;
     try {
-        [[maybe_unused]] const TsanPostScope posting;
-        const PostingDrain marked(this);
-        QMetaObject::invokeMethod(context, MailboxDrain(shared_from_this(), thread), Qt::QueuedConnection);
+        postDrainLocked(box, thread, context);
     } catch (...) {
         box.incoming.pop_back();
         throw;
     }
-    box.posted = true;
 }
 
 namespace {
@@ -465,17 +470,13 @@ void QtMailboxes::drain(QThread *thread) noexcept
         std::lock_guard handlerLock(h->mutex);
         if (h->context == nullptr || h->context->thread() != thread)
             continue;
-        std::lock_guard lock(m_mutex); // posted under it, as enqueue() does
-        if (box->posted)
-            break;
-        // Only for a nested event loop: without memory for it, the drain goes on without.
-        try {
-            [[maybe_unused]] const TsanPostScope posting;
-            const PostingDrain marked(this);
-            QMetaObject::invokeMethod(h->context, MailboxDrain(shared_from_this(), thread),
-                                      Qt::QueuedConnection);
-            box->posted = true;
-        } catch (...) {
+        std::lock_guard lock(m_mutex);
+        if (!box->posted) {
+            // Only for a nested event loop: without memory for it, the drain goes on without.
+            try {
+                postDrainLocked(*box, thread, h->context);
+            } catch (...) {
+            }
         }
         break;
     }

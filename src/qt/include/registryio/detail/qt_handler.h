@@ -90,6 +90,9 @@ private:
         unsigned epoch = 0;
     };
     void relist(const std::vector<std::shared_ptr<QtHandlerCore>> &handlers) noexcept;
+    // Posts `box`'s drain event through `context` (m_mutex held) and marks it posted; throws,
+    // with nothing changed, when Qt cannot allocate the event.
+    void postDrainLocked(Box &box, QThread *thread, QObject *context);
 
     std::mutex m_mutex;
     std::unordered_map<QThread *, std::unique_ptr<Box>> m_boxes;
@@ -570,20 +573,19 @@ void postMail(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, 
         if (token)
             sequence |= Handler::hasToken;
         h->mail.push_back({sequence, std::move(payload)});
+        bool tokenQueued = false;
         try {
-            if (token)
+            if (token) {
                 h->mailTokens.push_back(token);
+                tokenQueued = true;
+            }
             if (!h->listed) {
-                try {
-                    boxes.enqueue(h->context->thread(), h->context, h);
-                } catch (...) {
-                    if (token)
-                        h->mailTokens.pop_back();
-                    throw;
-                }
+                boxes.enqueue(h->context->thread(), h->context, h);
                 h->listed = true;
             }
         } catch (...) {
+            if (tokenQueued)
+                h->mailTokens.pop_back();
             h->mail.pop_back();
             throw;
         }
