@@ -4,7 +4,7 @@
 
 #include "common/peers.h"
 
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <benchmark/benchmark.h>
 

@@ -16,7 +16,7 @@
 #include "common/handler_body.h"
 #include "common/qt_peer.h"
 
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <benchmark/benchmark.h>
 

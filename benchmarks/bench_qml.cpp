@@ -18,7 +18,7 @@
 #include "bench_qml_types.h"
 #include "common/run_main.h"
 
-#include <registryio/qml_registry.h>
+#include <registryio/qml/qml_registry.h>
 
 #include <benchmark/benchmark.h>
 

@@ -2,7 +2,7 @@
 
 // The types of bench_qml's QML module RioBench: the C++ signal source and the typed registries.
 
-#include <registryio/qml_typed_registry.h>
+#include <registryio/qml/qml_typed_registry.h>
 
 #include <QObject>
 #include <QVariant>

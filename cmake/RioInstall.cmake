@@ -2,7 +2,7 @@
 # every layer's target exists (or does not, in configurations that leave it out) by now.
 #
 # Layout under CMAKE_INSTALL_PREFIX (GNUInstallDirs; LIBDIR is lib, or lib/<multiarch> for /usr):
-#   include/registryio/...                      public headers of every installed layer
+#   include/registryio/..., registryio/qt/..., registryio/qml/...   public headers by layer
 #   LIBDIR/libRegistryIOCore.so*, ...Qt, ...Qml   the libraries
 #   LIBDIR/cmake/RegistryIO/                    RegistryIOConfig.cmake, RegistryIOConfigVersion.cmake,
 #                                               RegistryIO{Core,Qt,Qml}Targets*.cmake
@@ -167,11 +167,14 @@ endif()
 get_property(rio_more GLOBAL PROPERTY RIO_INSTALLED_COMPONENTS)
 list(APPEND rio_installed_components ${rio_more})
 
-# The generated export headers (registryio/<layer>_export.h) of the layers built here.
+# The generated export headers (registryio/core_export.h, registryio/qt/qt_export.h, ...) of the
+# layers built here, each in its layer's folder.
 get_property(rio_export_headers GLOBAL PROPERTY RIO_EXPORT_HEADERS)
-if(rio_export_headers)
-  install(FILES ${rio_export_headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/registryio)
-endif()
+foreach(rio_export_header IN LISTS rio_export_headers)
+  get_filename_component(rio_export_subdir "registryio/${rio_export_header}" DIRECTORY)
+  install(FILES "${PROJECT_BINARY_DIR}/include/registryio/${rio_export_header}"
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${rio_export_subdir})
+endforeach()
 
 # --- Package config --------------------------------------------------------------------------
 if(PROJECT_VERSION_MAJOR EQUAL 0)

@@ -12,24 +12,24 @@ function(rio_target_defaults target)
   endif()
 endfunction()
 
-# rio_generate_export_header(<target> <name> <PREFIX>): generates
-# ${PROJECT_BINARY_DIR}/include/registryio/<name>_export.h with <PREFIX>_EXPORT (and
+# rio_generate_export_header(<target> <path> <PREFIX>): generates
+# ${PROJECT_BINARY_DIR}/include/registryio/<path>_export.h (for example qt/qt_export.h) with <PREFIX>_EXPORT (and
 # <PREFIX>_NO_EXPORT, <PREFIX>_DEPRECATED), puts it on the target's include path, and defines
 # <PREFIX>_STATIC_DEFINE for the target and its users when it is a static library (so that a
 # static build neither dllexports nor dllimports). RioInstall.cmake installs the generated folder.
 include(GenerateExportHeader)
-function(rio_generate_export_header target name prefix)
+function(rio_generate_export_header target path prefix)
   set(dir "${PROJECT_BINARY_DIR}/include")
   generate_export_header(${target}
     BASE_NAME ${prefix}
     EXPORT_MACRO_NAME ${prefix}_EXPORT
-    EXPORT_FILE_NAME "${dir}/registryio/${name}_export.h")
+    EXPORT_FILE_NAME "${dir}/registryio/${path}_export.h")
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${dir}>)
   get_target_property(type ${target} TYPE)
   if(type STREQUAL "STATIC_LIBRARY")
     target_compile_definitions(${target} PUBLIC ${prefix}_STATIC_DEFINE)
   endif()
-  set_property(GLOBAL APPEND PROPERTY RIO_EXPORT_HEADERS "${dir}/registryio/${name}_export.h")
+  set_property(GLOBAL APPEND PROPERTY RIO_EXPORT_HEADERS "${path}_export.h")
 endfunction()
 
 # rio_add_example(<target> SOURCES <files...> LIBS <targets...>

@@ -2,7 +2,7 @@
 
 #include "handler_body.h"
 
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <string_view>
 

@@ -1,7 +1,7 @@
 // QObject::connect habits that carry over to rio::QtRegistry: a copyable rio::Connection,
 // addOnce with a member function, Qt::UniqueConnection, and suspending a handler for a while.
 #include <registryio/connection.h>
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
 

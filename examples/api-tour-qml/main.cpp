@@ -1,6 +1,6 @@
 // Loads Tour.qml (the QML snippets of docs/API.md), runs it, then notifies its registry from a
 // C++ worker thread through QmlRegistry::sender(), and checks the log.
-#include <registryio/qml_registry.h>
+#include <registryio/qml/qml_registry.h>
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>

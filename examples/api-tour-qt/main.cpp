@@ -1,11 +1,11 @@
 // Every snippet of docs/API.md's Qt section is a region of this file (tst_doc_snippets checks
 // that the two agree); running it checks what the snippets claim.
-#include <registryio/forward.h>
-#include <registryio/logging.h>
-#include <registryio/qt_registry.h>
-#include <registryio/qt_support.h>
+#include <registryio/qt/signal_forwarding.h>
+#include <registryio/qt/logging.h>
+#include <registryio/qt/qt_registry.h>
+#include <registryio/qt/debug.h>
 #ifndef _WIN32
-#include <registryio/unix_signals.h> // Unix only
+#include <registryio/qt/unix_signals.h> // Unix only
 #endif
 
 #include <QCoreApplication>

@@ -3,7 +3,7 @@
 // work of their own. notifySequential() runs them one after the other, in priority order.
 // A failing handler is reported (handlerFailed, the exception callback, the log), and never
 // fails the future.
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
 #include <QFuture>

@@ -4,7 +4,7 @@
 //   rio_graceful_shutdown [config-file]   run until SIGINT/SIGTERM; `kill -HUP <pid>` reloads
 //   rio_graceful_shutdown --self-test     sends itself SIGHUP, then SIGTERM, and checks the result
 
-#include <registryio/unix_signals.h>
+#include <registryio/qt/unix_signals.h>
 
 #include <QCoreApplication>
 #include <QFile>

@@ -3,7 +3,7 @@
 // handler (rio::Delivery::Latest).
 #pragma once
 
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QObject>
 #include <QThread>

@@ -18,7 +18,7 @@
 #include "monitor.h"
 #include "selfcheck.h"
 
-#include <registryio/qml_registry.h>
+#include <registryio/qml/qml_registry.h>
 
 #include <QCommandLineParser>
 #include <QDir>

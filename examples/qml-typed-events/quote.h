@@ -2,7 +2,7 @@
 
 // The example's event type and its typed registry, registered in the module TypedQuotes.
 
-#include <registryio/qml_typed_registry.h>
+#include <registryio/qml/qml_typed_registry.h>
 
 #include <QObject>
 #include <QString>

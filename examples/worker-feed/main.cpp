@@ -1,7 +1,7 @@
 // A worker thread feeds a UI-thread object through a coalesced handler: the worker fires one
 // million progress events as fast as it can; the UI thread's queue never holds more than one
 // delivery for the handler, and the last event (100%) always arrives.
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
 #include <QThread>

@@ -1,9 +1,9 @@
 #include "qml_registry_shared.h"
 
-#include <registryio/logging.h>
-#include <registryio/qml_delivery.h>
-#include <registryio/qml_registry.h>
-#include <registryio/registry_handle.h>
+#include <registryio/qt/logging.h>
+#include <registryio/qml/detail/delivery.h>
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qml/handler_subscription.h>
 
 #include <QJSEngine>
 #include <QPointer>
@@ -247,7 +247,7 @@ QmlRegistry::~QmlRegistry()
         registration->registrationEnded();
 }
 
-RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJSValue &options)
+HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, const QJSValue &options)
 {
     if (QThread::currentThread() != thread()) {
         qCWarning(lcRegistryIO, "QmlRegistry.add: called from a thread other than the registry's; "
@@ -310,11 +310,11 @@ RegistryHandle *QmlRegistry::add(const QJSValue &handler, int priority, const QJ
     }
 
     // No parent unless an owner was given: the handle keeps itself alive while registered.
-    auto *handle = new RegistryHandle(m_shared, engine, handler, priority, once, owner);
+    auto *handle = new HandlerSubscription(m_shared, engine, handler, priority, once, owner);
     // The registry is the delivery context (handles live on its thread): it outlives every
     // delivery it has queued, while a handle may die with deliveries pending. Its destructor
     // removes the handler, and the QPointer skips a delivery that would still race with that.
-    auto deliver = [handle = QPointer<RegistryHandle>(handle)](const QVariant &event) {
+    auto deliver = [handle = QPointer<HandlerSubscription>(handle)](const QVariant &event) {
         if (handle)
             handle->deliver(event);
     };

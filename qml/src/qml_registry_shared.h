@@ -3,7 +3,7 @@
 // Shared between a QmlRegistry, its handles and its senders (private to the QML module).
 
 #include <registryio/handler_id.h>
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QHash>
 #include <QJSManagedValue>
@@ -25,7 +25,7 @@ class QmlRegistry;
 
 namespace rio::detail {
 
-/// A JavaScript registration (a RegistryHandle or a RegistryHandler) that the registry tells
+/// A JavaScript registration (a HandlerSubscription or a RegistryHandler) that the registry tells
 /// when its handler was removed behind its back (remove(id), the registry's death).
 class QmlRegistration
 {

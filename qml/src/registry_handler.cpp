@@ -1,8 +1,8 @@
 #include "qml_registry_shared.h"
 
-#include <registryio/registry_handler.h>
+#include <registryio/qml/registry_handler.h>
 
-#include <registryio/logging.h>
+#include <registryio/qt/logging.h>
 
 #include <QJSEngine>
 #include <QList>

@@ -3,8 +3,8 @@
 
 #include "qml_test_support.h"
 
-#include <registryio/qml_registry.h>
-#include <registryio/registry_handler.h>
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qml/registry_handler.h>
 
 #include <QRegularExpression>
 #include <QSignalSpy>

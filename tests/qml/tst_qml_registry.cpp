@@ -3,8 +3,8 @@
 
 #include "qml_test_support.h"
 
-#include <registryio/qml_registry.h>
-#include <registryio/registry_handle.h>
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qml/handler_subscription.h>
 
 #include <QProperty>
 #include <QSignalSpy>
@@ -14,7 +14,7 @@
 #include <stdexcept>
 
 using rio::QmlRegistry;
-using rio::RegistryHandle;
+using rio::HandlerSubscription;
 using rio::test::eval;
 using rio::test::exactly;
 
@@ -49,9 +49,9 @@ private:
             registry()->registry().add([](const QVariant &) {}, -100);
     }
 
-    RegistryHandle *handle(const QString &expression)
+    HandlerSubscription *handle(const QString &expression)
     {
-        return qobject_cast<RegistryHandle *>(eval(m_root.get(), expression).value<QObject *>());
+        return qobject_cast<HandlerSubscription *>(eval(m_root.get(), expression).value<QObject *>());
     }
 
 private Q_SLOTS:
@@ -82,15 +82,15 @@ private Q_SLOTS:
 
     void handleCarriesIdPriorityAndRemoves()
     {
-        RegistryHandle *first = handle(QStringLiteral("addTagged('a', 3)"));
-        RegistryHandle *second = handle(QStringLiteral("addTagged('b', -2)"));
+        HandlerSubscription *first = handle(QStringLiteral("addTagged('a', 3)"));
+        HandlerSubscription *second = handle(QStringLiteral("addTagged('b', -2)"));
         QVERIFY(first && second);
         QVERIFY(first->id() > 0);
         QVERIFY(second->id() > first->id());
         QCOMPARE(first->priority(), 3);
         QCOMPARE(second->priority(), -2);
         QVERIFY(first->isActive());
-        QSignalSpy inactive(first, &RegistryHandle::activeChanged);
+        QSignalSpy inactive(first, &HandlerSubscription::activeChanged);
 
         QCOMPARE(call(first, QStringLiteral("remove")).toBool(), true);
         QCOMPARE(call(first, QStringLiteral("remove")).toBool(), false);
@@ -111,7 +111,7 @@ private Q_SLOTS:
     void destroyingTheHandleRemovesTheHandler()
     {
         QVERIFY(handle(QStringLiteral("addTagged('a', 0)")));
-        RegistryHandle *doomed = handle(QStringLiteral("addTagged('b', 0)"));
+        HandlerSubscription *doomed = handle(QStringLiteral("addTagged('b', 0)"));
         QVERIFY(doomed);
         QSignalSpy count(registry(), &QmlRegistry::countChanged);
         call(doomed, QStringLiteral("destroy"));
@@ -126,7 +126,7 @@ private Q_SLOTS:
         QObject *owner =
             eval(m_root.get(), QStringLiteral("ownerComponent.createObject(root)")).value<QObject *>();
         QVERIFY(owner);
-        QPointer<RegistryHandle> owned = handle(QStringLiteral("addOwned('owned', null)"));
+        QPointer<HandlerSubscription> owned = handle(QStringLiteral("addOwned('owned', null)"));
         QVERIFY(owned); // owner null: owned by the registry
         QMetaObject::invokeMethod(m_root.get(), "addOwned", Q_ARG(QVariant, QStringLiteral("x")),
                                   Q_ARG(QVariant, QVariant::fromValue(owner)));
@@ -155,9 +155,9 @@ private Q_SLOTS:
         // O(handles)): an active one keeps itself alive (above), an inactive one that nothing
         // references is collected, so a registry with handlers coming and going does not pile
         // up dead handles until it dies.
-        QPointer<RegistryHandle> removed = handle(QStringLiteral("addTagged('removed', 0)"));
-        QPointer<RegistryHandle> fired = handle(QStringLiteral("addOnce('fired')"));
-        QPointer<RegistryHandle> kept = handle(QStringLiteral("root.keptHandle = addTagged('kept', 0)"));
+        QPointer<HandlerSubscription> removed = handle(QStringLiteral("addTagged('removed', 0)"));
+        QPointer<HandlerSubscription> fired = handle(QStringLiteral("addOnce('fired')"));
+        QPointer<HandlerSubscription> kept = handle(QStringLiteral("root.keptHandle = addTagged('kept', 0)"));
         QVERIFY(removed && fired && kept);
         QVERIFY(!removed->parent() && !fired->parent());
         QVERIFY(removed->remove());
@@ -174,7 +174,7 @@ private Q_SLOTS:
     void countPropertyNotifies()
     {
         QSignalSpy changed(registry(), &QmlRegistry::countChanged);
-        RegistryHandle *h = handle(QStringLiteral("addTagged('a', 0)"));
+        HandlerSubscription *h = handle(QStringLiteral("addTagged('a', 0)"));
         QCOMPARE(eval(m_root.get(), QStringLiteral("registry.count")).toInt(), 1);
         QCOMPARE(changed.count(), 1);
         h->remove();
@@ -184,7 +184,7 @@ private Q_SLOTS:
 
     void countAndActiveAreBindable()
     {
-        RegistryHandle *h = handle(QStringLiteral("addTagged('a', 0)"));
+        HandlerSubscription *h = handle(QStringLiteral("addTagged('a', 0)"));
         QVERIFY(h);
         QProperty<int> count;
         count.setBinding(registry()->bindableCount().makeBinding());
@@ -199,7 +199,7 @@ private Q_SLOTS:
 
     void onceHandlerRunsOnce()
     {
-        RegistryHandle *h = handle(QStringLiteral("addOnce('o')"));
+        HandlerSubscription *h = handle(QStringLiteral("addOnce('o')"));
         QVERIFY(h && h->isActive());
         eval(m_root.get(), QStringLiteral("registry.notify(1), registry.notify(2)"));
         QCOMPARE(trace(), QStringLiteral("o=1;"));
@@ -327,7 +327,7 @@ private Q_SLOTS:
     void throwingHandlerIsReportedAndIsolated()
     {
         QVERIFY(handle(QStringLiteral("addTagged('high', 10)")));
-        RegistryHandle *thrower = handle(QStringLiteral("addThrowing(5)"));
+        HandlerSubscription *thrower = handle(QStringLiteral("addThrowing(5)"));
         QVERIFY(handle(QStringLiteral("addTagged('low', 0)")));
         QVERIFY(thrower);
         QSignalSpy failed(registry(), &QmlRegistry::handlerFailed);
@@ -350,7 +350,7 @@ private Q_SLOTS:
 
     void throwingANonErrorValueIsReportedToo()
     {
-        RegistryHandle *thrower = handle(QStringLiteral("addThrowingValue(0)"));
+        HandlerSubscription *thrower = handle(QStringLiteral("addThrowingValue(0)"));
         QVERIFY(thrower);
         QTest::ignoreMessage(QtWarningMsg,
                              QRegularExpression(QStringLiteral("RegistryIO: handler %1 threw: plain value$")
@@ -490,7 +490,7 @@ private Q_SLOTS:
     {
         QFETCH(QString, options);
         QTest::failOnWarning(QRegularExpression(QStringLiteral(".*")));
-        RegistryHandle *h = handle(QStringLiteral("addWithOptions(%1)").arg(options));
+        HandlerSubscription *h = handle(QStringLiteral("addWithOptions(%1)").arg(options));
         QVERIFY(h && h->isActive());
         QCOMPARE(h->dropped(), 0.0);
         eval(m_root.get(), QStringLiteral("registry.notify(4)"));
@@ -538,7 +538,7 @@ private Q_SLOTS:
         options.setProperty(QStringLiteral("owner"), m_engine->newQObject(owner));
         QJSValue result =
             registryValue.property(QStringLiteral("add")).callWithInstance(registryValue, {fn, 0, options});
-        QPointer<RegistryHandle> h = qobject_cast<RegistryHandle *>(result.toQObject());
+        QPointer<HandlerSubscription> h = qobject_cast<HandlerSubscription *>(result.toQObject());
         QVERIFY(h);
         QVERIFY(h->isActive());
         delete doomed;

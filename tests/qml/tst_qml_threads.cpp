@@ -3,9 +3,9 @@
 
 #include "qml_test_support.h"
 
-#include <registryio/qml_registry.h>
-#include <registryio/registry_handle.h>
-#include <registryio/registry_handler.h>
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qml/handler_subscription.h>
+#include <registryio/qml/registry_handler.h>
 
 #include <QDeadlineTimer>
 #include <QPointer>
@@ -469,11 +469,11 @@ private Q_SLOTS:
     {
         load(false);
         QVERIFY(m_root);
-        auto *handle = qobject_cast<rio::RegistryHandle *>(
+        auto *handle = qobject_cast<rio::HandlerSubscription *>(
             eval(m_root.get(), QStringLiteral("addBounded({ capacity: 5, overflow: 'dropNewest' })"))
                 .value<QObject *>());
         QVERIFY(handle && handle->isActive());
-        QSignalSpy droppedChanged(handle, &rio::RegistryHandle::droppedChanged);
+        QSignalSpy droppedChanged(handle, &rio::HandlerSubscription::droppedChanged);
         expectDropLog();
         flood();
         QCOMPARE(recordedValues(QStringLiteral("handle"), 5), range(0, 5));
@@ -486,7 +486,7 @@ private Q_SLOTS:
     {
         load(false);
         QVERIFY(m_root);
-        auto *handle = qobject_cast<rio::RegistryHandle *>(
+        auto *handle = qobject_cast<rio::HandlerSubscription *>(
             eval(m_root.get(),
                  QStringLiteral("addBounded({ capacity: 5, overflow: RegistryHandler.DropOldest })"))
                 .value<QObject *>());

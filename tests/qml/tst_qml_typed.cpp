@@ -3,7 +3,7 @@
 
 #include "qml_test_support.h"
 
-#include <registryio/qml_typed_registry.h>
+#include <registryio/qml/qml_typed_registry.h>
 
 #include <QPointer>
 #include <QQmlComponent>

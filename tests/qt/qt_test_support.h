@@ -3,7 +3,7 @@
 // Shared helpers of the Qt facade tests: a running QThread with a context object, a capture of
 // the `registryio` logging category, and the sanitizer switches.
 
-#include <registryio/detail/qt_tsan.h>
+#include <registryio/qt/detail/qt_tsan.h>
 
 #include <QCoreApplication>
 #include <QFile>

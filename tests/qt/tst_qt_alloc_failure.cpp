@@ -10,7 +10,7 @@
 #include "../replaced_operator_new.h"
 #include "qt_test_support.h"
 
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QFuture>
 #include <QTest>

@@ -1,7 +1,7 @@
 // The API surface: adding with every overload, guards, counts, bad input, QDebug and metatype.
-#include <registryio/forward.h>
-#include <registryio/qt_registry.h>
-#include <registryio/qt_support.h>
+#include <registryio/qt/signal_forwarding.h>
+#include <registryio/qt/qt_registry.h>
+#include <registryio/qt/debug.h>
 
 #include <QFuture>
 #include <QSignalSpy>

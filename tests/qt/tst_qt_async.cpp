@@ -2,7 +2,7 @@
 // returned futures included), sequential order, and failures that never fail the future.
 #include "qt_test_support.h"
 
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QFuture>
 #include <QPromise>

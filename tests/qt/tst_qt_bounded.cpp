@@ -3,7 +3,7 @@
 // counted, signalled and logged, and nothing else changes (order, async notifies, removal).
 #include "qt_test_support.h"
 
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QEventLoop>
 #include <QRegularExpression>

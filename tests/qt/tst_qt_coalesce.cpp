@@ -2,7 +2,7 @@
 // coalesced handler is pending, the last value arrives, and memory stays flat.
 #include "qt_test_support.h"
 
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
 #include <QTest>

@@ -4,8 +4,8 @@
 #include "qt_test_support.h"
 
 #include <registryio/connection.h>
-#include <registryio/forward.h>
-#include <registryio/qt_registry.h>
+#include <registryio/qt/signal_forwarding.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
 #include <QSignalSpy>

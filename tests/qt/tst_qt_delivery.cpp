@@ -2,7 +2,7 @@
 // threads, context death and removal with deliveries pending, priority order, the shared copy.
 #include "qt_test_support.h"
 
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QSignalSpy>
 #include <QTest>

@@ -2,7 +2,7 @@
 // callback, the handlerFailed signal and the `registryio` logging category.
 #include "qt_test_support.h"
 
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QFuture>
 #include <QSignalSpy>

@@ -4,7 +4,7 @@
 #include "qt_test_support.h"
 
 #include <registryio/detail/registry_core.h>
-#include <registryio/qt_registry.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
 #include <QEventLoop>

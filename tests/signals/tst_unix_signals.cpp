@@ -1,5 +1,5 @@
-#include <registryio/detail/unix_signals_testing.h>
-#include <registryio/unix_signals.h>
+#include <registryio/qt/detail/unix_signals_testing.h>
+#include <registryio/qt/unix_signals.h>
 
 #include <QDeadlineTimer>
 #include <QDir>

@@ -6,7 +6,7 @@
 // SIGTERM and SIGINT is back), and warns; add() then throws until a new application exists, and
 // under a new application add() re-arms the instance.
 
-#include <registryio/unix_signals.h>
+#include <registryio/qt/unix_signals.h>
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>

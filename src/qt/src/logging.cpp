@@ -1,3 +1,3 @@
-#include <registryio/logging.h>
+#include <registryio/qt/logging.h>
 
 Q_LOGGING_CATEGORY(lcRegistryIO, "registryio")

@@ -1,7 +1,7 @@
-#include <registryio/detail/qt_handler.h>
+#include <registryio/qt/detail/qt_handler.h>
 #include <registryio/detail/registry_link.h>
-#include <registryio/logging.h>
-#include <registryio/qt_registry_base.h>
+#include <registryio/qt/logging.h>
+#include <registryio/qt/qt_registry_base.h>
 
 #include <QCoreApplication>
 #include <QDateTime>

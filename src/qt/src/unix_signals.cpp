@@ -1,7 +1,7 @@
 #include <registryio/detail/registry_link.h>
-#include <registryio/detail/unix_signals_testing.h>
-#include <registryio/logging.h>
-#include <registryio/unix_signals.h>
+#include <registryio/qt/detail/unix_signals_testing.h>
+#include <registryio/qt/logging.h>
+#include <registryio/qt/unix_signals.h>
 
 #include <QAbstractEventDispatcher>
 #include <QCoreApplication>

@@ -1,5 +1,5 @@
 // Uses RegistryIO::Qt: its headers, its library and Qt through it.
-#include <registryio/logging.h>
+#include <registryio/qt/logging.h>
 #include <registryio/registry.h>
 
 #include <QCoreApplication>

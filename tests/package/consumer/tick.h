@@ -2,7 +2,7 @@
 
 // A typed event of the consumer's own QML module.
 
-#include <registryio/qml_typed_registry.h>
+#include <registryio/qml/qml_typed_registry.h>
 
 #include <QObject>
 #include <QtQml/qqmlregistration.h>

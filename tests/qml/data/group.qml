@@ -33,11 +33,11 @@ QtObject {
         }
     }
 
-    function addTransient(tag: string): RegistryHandle {
+    function addTransient(tag: string): HandlerSubscription {
         return source.registry.add(event => root.source.record(tag, event), 7);
     }
 
-    function addLate(): RegistryHandle {
+    function addLate(): HandlerSubscription {
         return source.registry.add(event => root.source.record("late", event), 7);
     }
 }

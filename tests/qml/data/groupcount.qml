@@ -8,7 +8,7 @@ QtObject {
     property QmlRegistry registry: QmlRegistry {}
     property int seen: 0
     property int last: 0
-    property RegistryHandle counting: null
+    property HandlerSubscription counting: null
     property RegistryHandler quiet: RegistryHandler {
         registry: root.registry
         handler: event => root.last = event

@@ -7,7 +7,7 @@ QtObject {
     // A C++ object with a `registry` property (a QmlRegistry) and record(tag, event).
     required property var source
     property bool withCoalesced: false
-    property RegistryHandle jsHandle: null
+    property HandlerSubscription jsHandle: null
 
     property RegistryHandler high: RegistryHandler {
         registry: root.source.registry
@@ -45,11 +45,11 @@ QtObject {
             jsHandle = source.registry.add(event => root.source.record("js", event), 3, { coalesce: true });
     }
 
-    function addTransient(tag: string): RegistryHandle {
+    function addTransient(tag: string): HandlerSubscription {
         return source.registry.add(event => root.source.record(tag, event), 7);
     }
 
-    function addBounded(options: var): RegistryHandle {
+    function addBounded(options: var): HandlerSubscription {
         return source.registry.add(event => root.source.record("handle", event), 0, options);
     }
 }

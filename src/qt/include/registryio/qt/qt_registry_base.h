@@ -2,8 +2,8 @@
 
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
-#include <registryio/qt_export.h>
-#include <registryio/qt_support.h>
+#include <registryio/qt/qt_export.h>
+#include <registryio/qt/debug.h>
 
 #include <QObject>
 #include <QString>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <registryio/qt_export.h>
+#include <registryio/qt/qt_export.h>
 
 #include <QLoggingCategory>
 

@@ -1,9 +1,9 @@
 #pragma once
 
 #include <registryio/handler_id.h>
-#include <registryio/qml_delivery.h>
-#include <registryio/qml_export.h>
-#include <registryio/qml_registry.h>
+#include <registryio/qml/detail/delivery.h>
+#include <registryio/qml/qml_export.h>
+#include <registryio/qml/qml_registry.h>
 
 #include <QJSManagedValue>
 #include <QJSValue>

@@ -5,10 +5,10 @@
 // `notified(EventType event)` signal is typed, so qmllint and the QML compiler know the event's
 // properties (a Q_GADGET with QML_VALUE_TYPE, or int, double, QString...).
 
-#include <registryio/delivery.h>
+#include <registryio/qt/delivery.h>
 #include <registryio/handler_id.h>
-#include <registryio/qml_delivery.h>
-#include <registryio/qt_registry.h>
+#include <registryio/qml/detail/delivery.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QJSValue>
 #include <QMetaProperty>

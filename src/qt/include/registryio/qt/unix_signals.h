@@ -8,7 +8,7 @@
 #include <registryio/event_flags.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
-#include <registryio/qt_export.h>
+#include <registryio/qt/qt_export.h>
 #include <registryio/registry.h>
 
 #include <QObject>

@@ -3,7 +3,7 @@
 // The bounded-delivery settings the declarative QML handlers share (RegistryHandler and the
 // typed Name##Handler of RIO_QML_TYPED_REGISTRY): their values, checks and DeliveryOptions.
 
-#include <registryio/delivery.h>
+#include <registryio/qt/delivery.h>
 
 #include <QObject>
 #include <QQmlInfo>

@@ -1,4 +1,4 @@
-#include <registryio/qt_support.h>
+#include <registryio/qt/debug.h>
 
 #include <QDebugStateSaver>
 #include <QString>

@@ -1,12 +1,12 @@
 #pragma once
 
 #include <registryio/connection.h>
-#include <registryio/delivery.h>
-#include <registryio/detail/qt_handler.h>
+#include <registryio/qt/delivery.h>
+#include <registryio/qt/detail/qt_handler.h>
 #include <registryio/detail/registry_link.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
-#include <registryio/qt_registry_base.h>
+#include <registryio/qt/qt_registry_base.h>
 #include <registryio/registry.h>
 
 #include <QFuture>

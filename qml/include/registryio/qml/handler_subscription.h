@@ -1,7 +1,7 @@
 #pragma once
 
 #include <registryio/handler_id.h>
-#include <registryio/qml_export.h>
+#include <registryio/qml/qml_export.h>
 
 #include <QJSManagedValue>
 #include <QJSValue>
@@ -23,11 +23,11 @@ class QmlRegistration;
 } // namespace detail
 
 /// What QmlRegistry.add() returns: destroying it (or its owner) removes the handler.
-class RIO_QML_EXPORT RegistryHandle : public QObject
+class RIO_QML_EXPORT HandlerSubscription : public QObject
 {
     Q_OBJECT
     QML_ELEMENT
-    QML_UNCREATABLE("RegistryHandle is returned by QmlRegistry.add()")
+    QML_UNCREATABLE("HandlerSubscription is returned by QmlRegistry.add()")
     /// The handler's id (a positive integer, never reused within its registry).
     Q_PROPERTY(double id READ id CONSTANT FINAL)
     /// The handler's priority.
@@ -39,7 +39,7 @@ class RIO_QML_EXPORT RegistryHandle : public QObject
 
 public:
     /// Removes the handler, if it is still registered.
-    ~RegistryHandle() override;
+    ~HandlerSubscription() override;
 
     /// The handler's id as a JavaScript number.
     [[nodiscard]] double id() const noexcept { return static_cast<double>(m_id.value()); }
@@ -66,7 +66,7 @@ Q_SIGNALS:
 private:
     friend class QmlRegistry;
     class Registration;
-    RegistryHandle(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
+    HandlerSubscription(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
                    const QJSValue &handler, int priority, bool once, QObject *parent);
 
     // Calls the JavaScript function on this thread and reports what it throws.
@@ -97,7 +97,7 @@ private:
         m_activeProperty.notify();
         Q_EMIT activeChanged();
     }
-    Q_OBJECT_COMPUTED_PROPERTY(RegistryHandle, bool, m_activeProperty, &RegistryHandle::isActive)
+    Q_OBJECT_COMPUTED_PROPERTY(HandlerSubscription, bool, m_activeProperty, &HandlerSubscription::isActive)
 };
 
 } // namespace rio

@@ -1,7 +1,7 @@
 #pragma once
 
-#include <registryio/detail/qt_tsan.h>
-#include <registryio/qt_registry.h>
+#include <registryio/qt/detail/qt_tsan.h>
+#include <registryio/qt/qt_registry.h>
 
 #include <QMetaObject>
 #include <QObject>

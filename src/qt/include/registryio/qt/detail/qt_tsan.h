@@ -24,7 +24,7 @@
 #define RIO_TSAN_ACQUIRE(address) static_cast<void>(address)
 #endif
 
-#include <registryio/qt_export.h>
+#include <registryio/qt/qt_export.h>
 
 #include <functional>
 #include <type_traits>

@@ -1,10 +1,10 @@
 #pragma once
 
 #include <registryio/handler_id.h>
-#include <registryio/qml_export.h>
-#include <registryio/qml_registry_sender.h>
-#include <registryio/qt_registry.h>
-#include <registryio/registry_handle.h>
+#include <registryio/qml/qml_export.h>
+#include <registryio/qml/qml_registry_sender.h>
+#include <registryio/qt/qt_registry.h>
+#include <registryio/qml/handler_subscription.h>
 
 #include <QJSValue>
 #include <QObject>
@@ -44,7 +44,7 @@ public:
     /// `blockTimeout` (ms, default 1000) and `minInterval` (ms, coalesce only). Returns the
     /// handle; destroying it removes the handler. A non-function or a bad option: QML warning at
     /// the caller's line, null, nothing registered. Call it on the registry's (the engine's) thread.
-    Q_INVOKABLE rio::RegistryHandle *add(const QJSValue &handler, int priority = 0,
+    Q_INVOKABLE rio::HandlerSubscription *add(const QJSValue &handler, int priority = 0,
                                          const QJSValue &options = QJSValue());
 
     /// Delivers `event` to every handler in priority order. Callable from any thread: JavaScript
@@ -76,7 +76,7 @@ Q_SIGNALS:
     void handlerFailed(double id, const QString &message);
 
 private:
-    friend class RegistryHandle;
+    friend class HandlerSubscription;
     friend class RegistryHandler;
 
     // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.

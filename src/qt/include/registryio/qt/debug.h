@@ -2,7 +2,7 @@
 
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
-#include <registryio/qt_export.h>
+#include <registryio/qt/qt_export.h>
 
 #include <QDebug>
 #include <QMetaType>

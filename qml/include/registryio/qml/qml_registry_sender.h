@@ -1,6 +1,6 @@
 #pragma once
 
-#include <registryio/qml_export.h>
+#include <registryio/qml/qml_export.h>
 
 #include <QVariant>
 

@@ -1,7 +1,7 @@
 #include "qml_registry_shared.h"
 
-#include <registryio/qml_registry.h>
-#include <registryio/registry_handle.h>
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qml/handler_subscription.h>
 
 #include <QJSEngine>
 
@@ -10,25 +10,25 @@
 namespace rio {
 
 // The handle as its registry's registrations see it.
-class RegistryHandle::Registration final : public detail::QmlRegistration
+class HandlerSubscription::Registration final : public detail::QmlRegistration
 {
 public:
-    explicit Registration(RegistryHandle *handle) : m_handle(handle) { }
+    explicit Registration(HandlerSubscription *handle) : m_handle(handle) { }
     void registrationEnded() override { m_handle->deactivate(); }
     void dropsReported(quint64 total) override { m_handle->dropsReported(total); }
     void dropsAdded(quint64 count) override { m_handle->dropsReported(m_handle->m_dropped + count); }
 
 private:
-    RegistryHandle *m_handle;
+    HandlerSubscription *m_handle;
 };
 
-RegistryHandle::RegistryHandle(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
+HandlerSubscription::HandlerSubscription(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
                                const QJSValue &handler, int priority, bool once, QObject *parent)
     : QObject(parent), m_shared(std::move(shared)), m_registration(std::make_unique<Registration>(this)),
       m_engine(engine), m_function(handler, engine), m_priority(priority), m_once(once)
 { }
 
-RegistryHandle::~RegistryHandle()
+HandlerSubscription::~HandlerSubscription()
 {
     if (m_active) {
         m_shared->takeRegistration(m_id.value()); // first: see remove()
@@ -37,7 +37,7 @@ RegistryHandle::~RegistryHandle()
     }
 }
 
-void RegistryHandle::activate(HandlerId id, bool groupable)
+void HandlerSubscription::activate(HandlerId id, bool groupable)
 {
     m_id = id;
     m_active = true;
@@ -51,7 +51,7 @@ void RegistryHandle::activate(HandlerId id, bool groupable)
     m_shared->addRegistration(m_registration.get());
 }
 
-void RegistryHandle::deactivate()
+void HandlerSubscription::deactivate()
 {
     if (!m_active)
         return;
@@ -61,7 +61,7 @@ void RegistryHandle::deactivate()
     emitActiveChanged();
 }
 
-void RegistryHandle::dropsReported(quint64 total)
+void HandlerSubscription::dropsReported(quint64 total)
 {
     if (total <= m_dropped)
         return;
@@ -69,7 +69,7 @@ void RegistryHandle::dropsReported(quint64 total)
     Q_EMIT droppedChanged();
 }
 
-bool RegistryHandle::remove()
+bool HandlerSubscription::remove()
 {
     if (!m_active)
         return false;
@@ -82,7 +82,7 @@ bool RegistryHandle::remove()
     return removed;
 }
 
-void RegistryHandle::deliver(const QVariant &event)
+void HandlerSubscription::deliver(const QVariant &event)
 {
     QJSEngine *engine = m_engine.data();
     if (engine == nullptr)
