@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // async: QtRegistry's notifyAsync and notifySequential with 0, 1, 4 and 16 direct handlers (they
 // run on the notifying thread), each waited for, beside QtRegistry::notify, the core Registry and a
 // Qt direct signal in the same binary. Names: async/<variant>/<handlers>.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // contention: 1, 2, 4 and 8 threads notify one shared object with 1, 4 and 16 handlers.
 // Names: contention/<library>/<handlers>/threads:<n>. Google Benchmark reports real time per
 // iteration summed over threads (wall time / all notifies); benchmarks/run derives ns per notify

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cross_thread: a producer thread sends events to a receiver living in another thread's event
 // loop. Names:
 //   cross_thread/<library>/throughput   time per event, from the first send until the receiver has

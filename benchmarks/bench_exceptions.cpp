@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // exceptions: a notify to 4 handlers where the last one throws std::runtime_error. RegistryIO
 // isolates it by design; the peers propagate it to the caller, so their notify is wrapped in
 // try/catch and the thrower is last (every sibling still runs). The loops over function pointers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // notify: one thread fires one event to 0, 1, 4, 16 and 64 handlers, for every library.
 // Names: notify/<library>/<handlers>.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // qml: QML handlers of RegistryIO against the QML developer's own tools, on one engine, in one
 // binary, with the same handler body (`root.hits++`). Names:
 //   qml/<emitter>/<kind>/<payload>/<handlers>   time per event (a batch of kBatch events per

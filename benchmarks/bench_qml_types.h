@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The types of bench_qml's QML module RioBench: the C++ signal source and the typed registries.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // slow_path: the writer side. Names:
 //   add_remove/<library>/<existing>         add one handler and remove it again, with 0, 16, 100
 //                                           or 1000 handlers already registered

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Instructions per notify for RegistryIO and every peer, counted with valgrind's callgrind.
 
 Runs rio_callgrind_driver <library> <handlers> <iterations> under `valgrind --tool=callgrind` at two

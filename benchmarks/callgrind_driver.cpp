@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fixed-iteration driver for instruction counts:
 //   rio_callgrind_driver <library> <handlers> <iterations> [notify|add_remove|bulk|bulk_mixed]
 // notifies <iterations> times (or adds and removes one handler <iterations> times; or, <iterations>

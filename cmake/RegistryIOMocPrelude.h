@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Read by moc only, never by a compiler: AUTOMOC passes it to moc with `--include` in every
 // target created after find_package(RegistryIO) (and in RegistryIO's own build).
 //

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install and export rules for RegistryIO. Included at the end of the top-level CMakeLists.txt, so
 # every layer's target exists (or does not, in configurations that leave it out) by now.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Warnings on our own code, never on third-party headers. Errors only with RIO_WERROR (ON in
 # scripts/test.sh, scripts/demo.sh and CI; OFF for users, whose newer compilers may warn about
 # things ours do not).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 include_guard(GLOBAL)
 find_package(Qt6 6.4 REQUIRED COMPONENTS Core Test)
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds and runs the main demo, the Qt Quick dashboard (examples/qml-dashboard): one worker flood
 # reaches two identical receivers, through a Qt queued signal and through a coalesced registry
 # handler, side by side; a slider raises the flood until the Qt side falls behind.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds and runs every test: the full suite with g++, then the concurrency-sensitive tests
 # (CTest label `sanitize`) under ThreadSanitizer and under AddressSanitizer+UBSan with clang,
 # which also runs the libFuzzer target; then the portable core tests (label `portable`, no Qt)

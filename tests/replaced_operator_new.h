@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The global operator new and delete of a test that counts or refuses allocations. Include it

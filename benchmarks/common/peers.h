@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Every library the suite compares, behind one small interface: add() registers the shared

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "qt_peer.h"
 
 namespace rio::bench {

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Cross-compiling for 64-bit Windows with MinGW-w64 (Debian: g++-mingw-w64-x86-64-posix, the
 # POSIX-threads flavour, which has std::thread/std::mutex). Used by the `mingw` stage of
 # scripts/test.sh; the executables run under wine64 (CMAKE_CROSSCOMPILING_EMULATOR, so ctest runs

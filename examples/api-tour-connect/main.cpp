@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // QObject::connect habits that carry over to rio::QtRegistry: a copyable rio::Connection,
 // addOnce with a member function, Qt::UniqueConnection, and suspending a handler for a while.
 #include <registryio/connection.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every snippet of docs/API.md's Qt section is a region of this file (tst_doc_snippets checks
 // that the two agree); running it checks what the snippets claim.
 #include <registryio/qt/signal_forwarding.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Async notify (Qt facade): notifyAsync() returns a QFuture<void> that finishes when every
 // handler has finished — handlers on other threads, and the QFuture<void>s handlers return for
 // work of their own. notifySequential() runs them one after the other, in priority order.

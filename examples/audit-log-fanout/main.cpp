@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pattern: audit-log fan-out. One audit record goes to every sink (memory, file, security
 // alerts). A failing sink (disk full) is reported and never stops the others, nor the business
 // code that emitted the record.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Register, notify, remove: the core of rio::Registry<E>.
 #include <registryio/registry.h>
 

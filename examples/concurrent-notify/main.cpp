@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Concurrent notify: many threads notify at once, lock-free, while another thread adds and
 // removes handlers. Each notify sees the handler set as it was when it began.
 #include <registryio/registry.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pattern: configuration hot reload. A config store validates and publishes a new immutable
 // configuration; every component that cares re-reads it. Components subscribe with guards, so
 // a component that goes away stops listening on its own.

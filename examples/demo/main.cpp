@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The core in one page: handlers with priorities, a guard, a once-handler, a throwing handler
 // that is isolated and reported, and notifies from several threads at once.
 #include <registryio/registry.h>

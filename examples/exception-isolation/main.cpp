@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Exception isolation: a throwing handler never stops its siblings nor reaches the caller.
 #include <registryio/registry.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small Qt daemon: reloads its configuration on SIGHUP and, on SIGINT or SIGTERM, stops taking
 // work, flushes what it has buffered and exits cleanly, all from its event loop.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Guards: a handler that lives exactly as long as its owner.
 #include <registryio/registry.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pattern: metric events. Hot code on several threads emits measurements; collectors aggregate
 // them lock-free, and an exporter attaches for a while and detaches, without the producers
 // knowing or waiting.

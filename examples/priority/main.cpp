@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Priorities: higher runs first; equal priorities run in registration order.
 #include <registryio/registry.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A titled chart: the current values under the title, the last 30 s below.
 import QtQuick
 import QtQuick.Controls.Fusion

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One side of the comparison: what a receiver got from the flood, and how late.
 import QtQuick
 import QtQuick.Controls.Fusion

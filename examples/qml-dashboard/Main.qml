@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The dashboard. main.cpp floods two identical receivers with the same events, one through a Qt
 // queued signal and one through a coalesced registry handler, and notifies `stats` ten times a
 // second with what each got. Four handlers below share those snapshots, in priority order; one

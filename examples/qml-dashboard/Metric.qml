@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One figure of a panel: a caption and a large value, both elided to the space they get.
 import QtQuick
 import QtQuick.Controls.Fusion

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A line chart of recent values of one or more series, drawn on a Canvas.
 import QtQuick
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "flood.h"
 
 #include <algorithm>

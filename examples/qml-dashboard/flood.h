@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The flood the dashboard compares: worker threads publish Samples, and each Sample reaches two
 // identical Receivers, one through a Qt queued signal and one through a coalesced registry
 // handler (rio::Delivery::Latest).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Short numbers for panels that run for hours: 1.2 M, 7.6 MB, 350 µs.
 .pragma library
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The main demo: the same worker flood reaches two identical receivers, one through a Qt queued
 // signal and one through a coalesced registry handler, and a Qt Quick Controls window
 // (Main.qml) shows both side by side. The window itself is fed through a QmlRegistry: ten

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the dashboard shows of the flood: ten snapshots a second, as QVariantMaps for QML.
 #pragma once
 

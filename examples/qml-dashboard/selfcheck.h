@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the headless run checks beyond the delivery counts: the window's geometry after a
 // simulated long run, and that a screenshot is not blank.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Typed events in QML: C++ notifies a QuoteRegistry (RIO_QML_TYPED_REGISTRY in quote.h) from
 // the engine thread and from a worker thread; Main.qml's handlers read event.price as a double.
 #include "quote.h"

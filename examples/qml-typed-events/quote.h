@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The example's event type and its typed registry, registered in the module TypedQuotes.

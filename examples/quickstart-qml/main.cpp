@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Loads README.md's QML quick start (Main.qml, shown there verbatim: tst_doc_snippets checks it)
 // and prints what its handlers logged.
 #include <QCoreApplication>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // README.md's C++ quick start is the region [quickstart] below, verbatim: the test
 // tst_doc_snippets fails when the two differ, and example_quickstart runs it.
 //! [quickstart]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // removeAndWait: destroy an object whose handler may be running on another thread right now.
 // remove() alone (like QObject::disconnect) stops future calls but not one already running;
 // removeAndWait() also waits for that one to finish, so the destructor can safely proceed.

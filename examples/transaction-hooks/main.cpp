@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pattern: priority-ordered transaction hooks. Plugins hook into a commit: validation runs
 // before limits, limits before the journal; after-commit hooks update caches before they
 // notify users. A before-commit hook vetoes through the event (exceptions are isolated and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A worker thread feeds a UI-thread object through a coalesced handler: the worker fires one
 // million progress events as fast as it can; the UI thread's queue never holds more than one
 // delivery for the handler, and the last event (100%) always arrives.

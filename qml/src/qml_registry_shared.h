@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Shared between a QmlRegistry, its handles and its senders (private to the QML module).

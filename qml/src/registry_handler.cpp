@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "qml_registry_shared.h"
 
 #include <registryio/qml/registry_handler.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Bounded waits for tests that detect hangs: a future that is not ready in time fails the test

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Shared by the core tests: how much to scale loops down in sanitizer builds.

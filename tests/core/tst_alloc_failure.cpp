@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Removal never needs memory (issue 11, defect 5), and a notify from a signal handler on a
 // prepared thread never allocates nor deadlocks (defect 10). Replaces the global operator new
 // (so not run under the sanitizers, which replace it too): a thread-local switch makes every

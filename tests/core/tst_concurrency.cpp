@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Threads notifying while others add, remove, clear and removeAndWait: every notify sees what
 // the v2 contract allows (the state it started from, less what was removed before it got
 // there, never anything added meanwhile), no notify calls a handler whose remove() returned

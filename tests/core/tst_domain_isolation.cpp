@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Registries do not wait for, reclaim for, or keep garbage because of each other (issue 11:
 // defects 1, 3, 6, 8, 9 and the bounded-garbage counts). Hangs are bounded: a wait that does not
 // finish in time ends the process with a message.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Throwing handlers: isolated from their siblings and the caller, reported to the callback.
 #include <registryio/registry.h>
 

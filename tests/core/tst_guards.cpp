@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HandlerGuard: RAII removal, release(), reset(), moves, and guards that outlive their registry.
 #include <registryio/registry.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Ids (from 1, increasing, never reused, 0 invalid), counts, the capacity hint, and bad input.
 #include "rio_test_support.h"
 

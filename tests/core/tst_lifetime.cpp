@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Closure lifetime: each handler's closure is destroyed exactly once, never while it runs, and
 // only by a call on its own registry that reclaims (a pass when enough is pending, removeAndWait,
 // synchronize, ~Registry), on the thread making that call: never on a notify. Retired work stays

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Once-handlers: at most one call, even when several threads notify at the same instant.
 #include "rio_test_support.h"
 

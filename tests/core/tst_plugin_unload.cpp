@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Issue 11, defect 2: a plugin that adds and removes handlers on a host registry, then unloads,
 // leaves no code pointer into itself: the host notifies, clears, adds, removes, drops a guard the
 // plugin created and destroys the registry afterwards (under ASan: no crash, no invalid access).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Priority order: higher runs first, equal priorities in registration order, at the extremes too.
 #include <registryio/registry.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Runs mode: a registry of 64 or more handlers that takes an add inside its priority order
 // keeps one run per priority and appends in place, so adds with mixed priorities stay cheap.
 // Every contract of the flat array must hold unchanged: the order, a snapshot per notify (adds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The accidents of a process's life (issue 11, defects 4 and 7): fork() while other threads are
 // inside a notify or writing, and thread cancellation (pthread_exit, pthread_cancel) inside a
 // handler. Every wait that could hang is bounded: a hung child is killed and counted, a hung

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RapidCheck properties: random sequences of add/addOnce/remove/removeAndWait/clear/notify on a
 // Registry agree with a simple reference model (which handlers ran, in which order, how often;
 // ids; sizes; contains; remove's result), also when handlers change the registry while it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Handlers that change or notify the registry that is calling them. Removal is immediate: a
 // notify skips every handler removed (remove, clear, a guard's reset, a once-handler firing)
 // before it reaches it, also when an earlier handler of the same notify removed it. Additions

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // removeAndWait(id): returns only once the handler is not running on any other thread, proven
 // with latches rather than timing; from inside the handler it does not wait for itself.
 #include "rio_test_support.h"

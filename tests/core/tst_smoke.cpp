@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <registryio/registry.h>
 
 #include <QTest>

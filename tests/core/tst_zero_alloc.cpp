@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The notify hot path allocates nothing: a counting global operator new/delete (replaced in
 // this translation unit, so for the whole program) sees no call across 100,000 notifies.
 // Not a sanitizer test: the sanitizers replace operator new themselves.

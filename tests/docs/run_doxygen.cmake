@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs doxygen on docs/Doxyfile with the output redirected to OUTPUT_DIR; fails on any warning.
 # Public header folders of layers that do not exist in this checkout are dropped from INPUT.
 cmake_minimum_required(VERSION 3.25)

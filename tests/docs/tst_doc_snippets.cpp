@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The code in README.md and docs/*.md is real code. A fenced block preceded by
 // `<!-- snippet: <path>[#<region>] -->` must equal the named region of that file (the lines
 // between two comment lines ending in `[region]`, dedented), or the whole file when no region is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: reads the input as a sequence of registry operations and checks every result
 // against a reference model (which handlers ran, in which order, how many times, what each call
 // returned, which closures are alive). Any mismatch aborts, which libFuzzer reports as a crash.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Promela model of RegistryIO's core v2 reclamation protocol: hazard-pointer readers with an
  * asymmetric (heavy) fence on the writer side, per-registry retired lists, tombstone removal,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Checks a Promela model (tests/model/rcu.pml, hazard.pml) with spin: generates the verifier,
 # compiles it with gcc and runs an exhaustive safety search (assertions and invalid end states).
 # PAN_CFLAGS adds compile options of the verifier (hazard.pml: -DCOLLAPSE, lossless compression);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -P script behind the package_* tests (see CMakeLists.txt next to it).
 cmake_minimum_required(VERSION 3.25)
 

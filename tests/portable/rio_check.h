@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // A tiny test harness for the portable core tests: plain std:: only, so that they build with

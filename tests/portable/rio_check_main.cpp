@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The main() of every portable test executable: see rio_check.h.
 #include "rio_check.h"
 

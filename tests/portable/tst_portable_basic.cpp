@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Single-threaded guarantees of rio::Registry, with std:: only (see rio_check.h): priority order,
 // removal, once-handlers, exception isolation, guards (also outliving their registry).
 #include "rio_check.h"

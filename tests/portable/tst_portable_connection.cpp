@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // rio::Connection on rio::Registry, with std:: only (see rio_check.h): copies, disconnect once,
 // a registry that died, and handles used from other threads.
 #include "rio_check.h"

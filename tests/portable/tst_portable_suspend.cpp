@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Registry::setSuspended with std:: only (see rio_check.h): a suspended handler keeps its id and
 // its place, survives copies of the handler array (adds, removals, compaction), a suspended
 // once-handler is not used up, and a concurrent notifier never sees a half-suspended state.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Multi-threaded guarantees of rio::Registry, with std:: only (std::thread, and the harness's
 // Latch on std::mutex/condition_variable: see rio_check.h), so that they also run on libc++ and
 // on MinGW-w64 under wine. No sleeps: threads meet at latches; every producer is bounded in count.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs qmllint on every .qml file of the repository (qml/, tests/qml/, examples/) with the build
 # tree's RegistryIO module on the import path. Any warning fails. Invoked by the `qml_lint` test:
 #   cmake -DQMLLINT=<exe> -DSOURCE_DIR=<repo> -DIMPORT_PATH=<build>/qml -P run_qmllint.cmake

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RegistryHandler: registration on completion, re-registration on property changes, enabled,
 // once, destruction, exception isolation and a missing registry.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // QmlRegistry from QML: priority order, handles and their owners, count, once, event values,
 // JavaScript exceptions and bad input.
 

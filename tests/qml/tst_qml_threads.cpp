@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C++ worker threads notify a QmlRegistry that a C++ object exposes as a property: QML handlers
 // run on the engine's thread, in priority order, coalesced on request; senders outlive registries.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RIO_QML_TYPED_REGISTRY: a typed registry and handler in QML, delivery in priority order from
 // QML, the engine thread and a worker, refused input, coalescing, and a registry that dies first.
 

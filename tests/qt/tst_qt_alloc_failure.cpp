@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A queued delivery whose memory cannot be had on the notifying thread is reported as that
 // handler's failure and changes nothing: the event is neither half-queued nor silently lost,
 // and the handler (with every other handler of the registry on the receiving thread) gets the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The API surface: adding with every overload, guards, counts, bad input, QDebug and metatype.
 #include <registryio/qt/signal_forwarding.h>
 #include <registryio/qt/qt_registry.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // notifyAsync and notifySequential: completion waits for every handler (queued deliveries and
 // returned futures included), sequential order, and failures that never fail the future.
 #include "qt_test_support.h"

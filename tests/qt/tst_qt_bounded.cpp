@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Bounded queued delivery: a producer flooding a stalled receiver for a fixed number of events
 // keeps at most `capacity` deliveries waiting, each overflow policy drops what it says, drops are
 // counted, signalled and logged, and nothing else changes (order, async notifies, removal).

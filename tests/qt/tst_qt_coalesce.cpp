@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Coalesced delivery: a worker floods a blocked receiving thread; at most one delivery per
 // coalesced handler is pending, the last value arrives, and memory stays flat.
 #include "qt_test_support.h"

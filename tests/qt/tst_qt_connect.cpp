@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Issue 14 item 2, `connect` parity: member-function addOnce/addScoped, forward() of signals
 // with a QPrivateSignal tag, Qt::UniqueConnection and Qt::SingleShotConnection, rio::Connection
 // on a QtRegistry, and suspended handlers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Delivery on a context object's thread: every connection type from the same and from other
 // threads, context death and removal with deliveries pending, priority order, the shared copy.
 #include "qt_test_support.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Exceptions never escape into Qt's event loop: in every delivery mode they reach the exception
 // callback, the handlerFailed signal and the `registryio` logging category.
 #include "qt_test_support.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Nested event loops inside deliveries (a modal dialog, QEventLoop::exec) while another thread
 // notifies and a third adds and removes handlers: deliveries stay complete and in order,
 // nothing deadlocks, and the registry's pending garbage stays bounded.

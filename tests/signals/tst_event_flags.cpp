@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <registryio/event_flags.h>
 
 #include <QTest>

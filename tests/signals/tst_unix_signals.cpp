@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <registryio/qt/detail/unix_signals_testing.h>
 #include <registryio/qt/unix_signals.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A UnixSignals that outlives its QCoreApplication: two applications in sequence in one process,
 // which QtTest's main cannot do, hence this plain main with its own checks.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Multi-threaded soak: notifier threads fire while writer threads add, remove, removeAndWait,
 // clear, use guards and once-handlers; handlers throw at random and sometimes remove themselves;
 // short-lived threads notify a few times and exit all along (thread churn). At the end: no call

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <registryio/connection.h>
 #include <registryio/detail/registry_link.h>
 

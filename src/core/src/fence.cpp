@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Chooses the heavy fence once, and keeps the asymmetric protocol whole if it fails later.
 
 #include "domain.h"

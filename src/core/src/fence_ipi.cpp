@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The IPI heavy fence: taking write access away from a dirty page makes the kernel shoot down
 // its TLB entry on every CPU that runs one of our threads, with an interrupt that serialises
 // that CPU. The technique behind folly's asymmetricHeavyBarrier and .NET's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Linux heavy fence: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED).
 
 #include "domain.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Windows heavy fence: FlushProcessWriteBuffers, which interrupts every processor running a
 // thread of the process.
 

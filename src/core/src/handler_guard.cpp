@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <registryio/detail/registry_link.h>
 #include <registryio/handler_guard.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The accidents of a process's life the domain must survive: fork() while other threads notify
 // or write. (Thread exit and thread_local order: reader_records.cpp; plugins: registry_core.h.)
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reader records: one per thread (plus one per further 8 levels of nesting), reused after the
 // thread ends, never freed.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The writer side of a registry: handler arrays, removal by tombstone, and the registry's own
 // reclaim passes. See docs/ARCHITECTURE.md ("Core v2") for the protocol and its proof.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Every live registry of the process, so that fork() can take their locks (process_life.cpp).

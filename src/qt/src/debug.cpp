@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <registryio/qt/debug.h>
 
 #include <QDebugStateSaver>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <registryio/qt/logging.h>
 
 Q_LOGGING_CATEGORY(lcRegistryIO, "registryio")

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <registryio/qt/detail/qt_handler.h>
 #include <registryio/detail/registry_link.h>
 #include <registryio/qt/logging.h>

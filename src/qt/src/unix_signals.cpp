@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <registryio/detail/registry_link.h>
 #include <registryio/qt/detail/unix_signals_testing.h>
 #include <registryio/qt/logging.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A plugin for tst_plugin_unload: dlopen()ed by the test, it adds and removes handlers on the
 // host's registry through the public API, then is dlclose()d. The rule it follows (docs/API.md,
 // "Plugins"): before unloading, a plugin removes its handlers and, if any of their closures has a

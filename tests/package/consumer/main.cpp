@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Uses only RegistryIO::Core: a handler, a guard, a notify.
 #include <registryio/registry.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A QObject whose source file's first include is a RegistryIO header, built with AUTOMOC. With
 // CMake 3.25 and Qt 6.4, moc fails on such a file (`Parse error at "std"` in <concepts>) unless
 // the package config's moc prelude applies (cmake/RegistryIOMocPrelude.h).

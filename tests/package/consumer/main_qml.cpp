@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Uses RegistryIO::Qml: the installed QML module loads from the package's QML import path, and
 // its types work (a QmlRegistry notifies a declarative RegistryHandler).
 #include <QCoreApplication>

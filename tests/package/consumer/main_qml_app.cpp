@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The consumer's own QML module (RioConsumerApp): App.qml imports RegistryIO and uses a typed
 // registry declared with RIO_QML_TYPED_REGISTRY in tick.h.
 #include <QCoreApplication>

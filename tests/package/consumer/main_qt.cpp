@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Uses RegistryIO::Qt: its headers, its library and Qt through it.
 #include <registryio/qt/logging.h>
 #include <registryio/registry.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Typed registries for QML: RIO_QML_TYPED_REGISTRY(Name, EventType) declares, in the user's own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The bounded-delivery settings the declarative QML handlers share (RegistryHandler and the

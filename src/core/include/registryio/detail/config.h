@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Portable spellings of the compiler-specific attributes RegistryIO's headers use, so that they

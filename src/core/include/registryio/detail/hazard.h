@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The read side of the reclamation domain: hazard-pointer protection with an asymmetric fence.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // The type-independent part of Registry<E>, compiled once in the core library: handler arrays,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // A std::deque that allocates nothing until its first element: libstdc++'s deque allocates its

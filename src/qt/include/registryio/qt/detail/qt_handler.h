@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Internals of QtRegistry<E>: per-handler state, the per-notify envelope, queued deliveries and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Happens-before annotations for ThreadSanitizer builds. Debian's Qt is not instrumented, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 
 // Test-only injection points of rio::UnixSignals: not part of the public API. The tests use them
