@@ -181,8 +181,7 @@ struct RioTarget
     Sink sink;
     RioTarget(QObject *context, Qt::ConnectionType type, rio::DeliveryOptions options)
     {
-        id = registry.add(
-            context, [this](const int &e) { sink.handle(e); }, 0, type, options);
+        id = registry.add(context, [this](const int &e) { sink.handle(e); }, 0, type, options);
     }
     double dropped() const { return static_cast<double>(registry.droppedCount(id)); }
 };
@@ -228,8 +227,7 @@ void registerAll()
                 ->Unit(benchmark::kMillisecond);
         };
         const auto rio = [&](const char *lib, RioTarget &t) {
-            reg(
-                lib, t.sink, [&t](int e) { t.registry.notify(e); }, true, [&t] { return t.dropped(); });
+            reg(lib, t.sink, [&t](int e) { t.registry.notify(e); }, true, [&t] { return t.dropped(); });
         };
         rio("rio_queued", queued);
         rio("rio_coalesced", coalesced);
@@ -238,8 +236,7 @@ void registerAll()
         rio("rio_drop_newest", dropNewest);
         if (!blocked) // a blocked receiver would hold the producer for the timeout at every event
             rio("rio_block", block);
-        reg(
-            "qt_queued", qtSink, [](int e) { Q_EMIT sender.fired(e); }, false, none);
+        reg("qt_queued", qtSink, [](int e) { Q_EMIT sender.fired(e); }, false, none);
         reg(
             "invoke_method", invokeSink,
             [](int e) {

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build g++ clang-14 libclang-rt-14-dev clang-format clang-tidy
+  build-essential cmake ninja-build g++ clang-14 libclang-rt-14-dev clang-format-19 clang-tidy ccache
   # other platforms, as far as Debian can: libc++ (macOS's standard library), MinGW-w64 + wine
   libc++-14-dev libc++abi-14-dev g++-mingw-w64-x86-64-posix wine64
   # Qt 6.4 and its QML runtime modules

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Every snippet of docs/API.md's Qt section is a region of this file (tst_doc_snippets checks
 // that the two agree); running it checks what the snippets claim.
-#include <registryio/qt/signal_forwarding.h>
+#include <registryio/qt/debug.h>
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry.h>
-#include <registryio/qt/debug.h>
+#include <registryio/qt/signal_forwarding.h>
 #ifndef _WIN32
 #include <registryio/qt/unix_signals.h> // Unix only
 #endif
@@ -82,11 +82,9 @@ void qtRegistryItems()
     // A member function, like QObject::connect(sender, signal, receiver, slot).
     progress.add(&window, &Window::onProgress);
     // Coalesced: at most one pending delivery; a newer event replaces the payload.
-    progress.add(
-        &window, [](const Progress &) { /* repaint */ }, 0, rio::Delivery::Latest);
+    progress.add(&window, [](const Progress &) { /* repaint */ }, 0, rio::Delivery::Latest);
     // Connection types as in Qt: Auto (default), Direct, Queued, BlockingQueued.
-    progress.add(
-        &onWorker, [](const Progress &) { /* on the worker */ }, 0, Qt::QueuedConnection);
+    progress.add(&onWorker, [](const Progress &) { /* on the worker */ }, 0, Qt::QueuedConnection);
 
     std::thread producer([&progress] { progress.notify({42}); }); // from any thread
     producer.join();
@@ -99,21 +97,21 @@ void qtRegistryItems()
     //! [qt-context-dies]
     {
         QObject temporary;
-        progress.add(&temporary, [](const Progress &) {});
+        progress.add(&temporary, [](const Progress &) { });
     } // destroyed: its handler is removed (and queued deliveries for it never run)
     //! [qt-context-dies]
     check(progress.size() == 5, "qt-context-dies");
 
     //! [qt-once-scoped]
     progress.addOnce(&window, [](const Progress &) { /* first progress only */ });
-    rio::HandlerGuard guard = progress.addScoped(&window, [](const Progress &) {});
+    rio::HandlerGuard guard = progress.addScoped(&window, [](const Progress &) { });
     //! [qt-once-scoped]
     check(progress.size() == 7 && guard.isActive(), "qt-once-scoped");
     guard.reset();
 
     //! [qt-refused]
     try {
-        progress.add(nullptr, [](const Progress &) {});
+        progress.add(nullptr, [](const Progress &) { });
     } catch (const std::invalid_argument &e) {
         // a null context (or an empty callable, an unknown connection type,
         // Latest with Direct or BlockingQueued) is refused; nothing changes
@@ -166,8 +164,8 @@ void boundedItems()
     rio::DeliveryOptions options;
     options.capacity = 3;                         // at most 3 deliveries wait for this handler
     options.overflow = rio::Overflow::DropOldest; // a full queue forgets its oldest event
-    const rio::HandlerId id = readings.add(
-        &ui, [&shown](const int &v) { shown.push_back(v); }, 0, Qt::QueuedConnection, options);
+    const rio::HandlerId id =
+        readings.add(&ui, [&shown](const int &v) { shown.push_back(v); }, 0, Qt::QueuedConnection, options);
     quint64 reported = 0;
     QObject::connect(&readings, &rio::QtRegistryBase::deliveriesDropped,
                      [&reported](rio::HandlerId, quint64 total) { reported = total; });

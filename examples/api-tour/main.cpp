@@ -69,7 +69,7 @@ void registryItems()
 
     //! [addScoped]
     {
-        rio::HandlerGuard guard = ticks.addScoped([](const Tick &) {});
+        rio::HandlerGuard guard = ticks.addScoped([](const Tick &) { });
         // ... the handler is registered while `guard` lives
     }
     //! [addScoped]
@@ -97,8 +97,8 @@ void registryItems()
     check(ticks.isEmpty(), "removeAndWait");
 
     //! [clear]
-    ticks.add([] {});
-    ticks.add([] {});
+    ticks.add([] { });
+    ticks.add([] { });
     ticks.clear(); // removes every handler
     //! [clear]
     check(ticks.isEmpty(), "clear");
@@ -128,11 +128,11 @@ void guardItems()
 {
     rio::Registry<int> registry;
     //! [guard]
-    rio::HandlerGuard empty;                             // owns nothing
-    rio::HandlerGuard guard = registry.addScoped([] {}); // owns a handler
-    rio::HandlerId id = guard.id();                      // its id
-    bool active = guard.isActive();                      // true
-    rio::HandlerGuard moved = std::move(guard);          // move-only; `guard` is now empty
+    rio::HandlerGuard empty;                              // owns nothing
+    rio::HandlerGuard guard = registry.addScoped([] { }); // owns a handler
+    rio::HandlerId id = guard.id();                       // its id
+    bool active = guard.isActive();                       // true
+    rio::HandlerGuard moved = std::move(guard);           // move-only; `guard` is now empty
     //! [guard]
     check(!empty.isActive() && active && !guard.isActive() && moved.id() == id, "guard");
 
@@ -143,7 +143,7 @@ void guardItems()
     registry.remove(kept);
 
     //! [guard-reset]
-    rio::HandlerGuard g = registry.addScoped([] {});
+    rio::HandlerGuard g = registry.addScoped([] { });
     bool now = g.reset();   // removes the handler now: true
     bool again = g.reset(); // false: the guard is empty
     //! [guard-reset]
@@ -153,8 +153,8 @@ void guardItems()
     rio::HandlerGuard survivor;
     {
         rio::Registry<int> shortLived;
-        survivor = shortLived.addScoped([] {});
-    }                 // the registry dies first
+        survivor = shortLived.addScoped([] { });
+    } // the registry dies first
     survivor.reset(); // fine: returns false and does nothing
     //! [guard-outlives]
     check(!survivor.isActive(), "guard-outlives");
@@ -164,8 +164,8 @@ void idItems()
 {
     rio::Registry<int> registry;
     //! [handler-id]
-    rio::HandlerId none;                     // invalid: value() == 0
-    rio::HandlerId id = registry.add([] {}); // valid ids count from 1 in each registry
+    rio::HandlerId none;                      // invalid: value() == 0
+    rio::HandlerId id = registry.add([] { }); // valid ids count from 1 in each registry
     if (id && id != none && id.value() == 1) {
         std::unordered_set<rio::HandlerId> ids{id}; // hashable, ordered by value
     }

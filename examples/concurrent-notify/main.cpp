@@ -32,7 +32,7 @@ int main()
     constexpr int churned = 2000;
     start.arrive_and_wait();
     for (int i = 0; i < churned; ++i) {
-        const rio::HandlerId id = registry.add([](const int &) {});
+        const rio::HandlerId id = registry.add([](const int &) { });
         registry.remove(id);
     }
     for (auto &t : notifiers)

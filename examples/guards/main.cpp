@@ -37,7 +37,7 @@ int main()
     // release(): stop guarding, keep the handler.
     rio::HandlerId kept;
     {
-        rio::HandlerGuard guard = registry.addScoped([] {});
+        rio::HandlerGuard guard = registry.addScoped([] { });
         kept = guard.release();
     }
     std::printf("released handler still registered: %s\n", registry.contains(kept) ? "true" : "false");
@@ -45,7 +45,7 @@ int main()
     registry.remove(kept);
 
     // reset(): remove now; guards are move-only and movable into containers or members.
-    rio::HandlerGuard first = registry.addScoped([] {});
+    rio::HandlerGuard first = registry.addScoped([] { });
     rio::HandlerGuard moved = std::move(first);
     const bool resetRemoved = moved.reset();
     std::printf("reset removed: %s\n", resetRemoved ? "true" : "false");
@@ -64,7 +64,7 @@ int main()
     rio::HandlerGuard survivor;
     {
         rio::Registry<int> shortLived;
-        survivor = shortLived.addScoped([] {});
+        survivor = shortLived.addScoped([] { });
     }
     ok = ok && !survivor.reset();
     std::printf("guard outlived its registry safely\n");

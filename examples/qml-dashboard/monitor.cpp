@@ -36,8 +36,7 @@ QueueCosts measureQueueCosts()
     {
         Flood flood(nullptr, nullptr);
         QObject target;
-        QObject::connect(
-            &flood, &Flood::sampled, &target, [](const Sample &) {}, Qt::QueuedConnection);
+        QObject::connect(&flood, &Flood::sampled, &target, [](const Sample &) { }, Qt::QueuedConnection);
         const qint64 before = heapInUse();
         for (int i = 1; i <= n; ++i)
             Q_EMIT flood.sampled({0, i, 0});
@@ -48,7 +47,7 @@ QueueCosts measureQueueCosts()
         Flood flood(nullptr, nullptr);
         QObject target;
         const rio::HandlerId id = flood.registry.add(
-            &target, [](const Sample &) {}, 0, Qt::QueuedConnection, rio::Delivery::Latest);
+            &target, [](const Sample &) { }, 0, Qt::QueuedConnection, rio::Delivery::Latest);
         const qint64 before = heapInUse();
         for (int i = 1; i <= n; ++i)
             flood.registry.notify({0, i, 0});

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "qml_registry_shared.h"
 
-#include <registryio/qml/qml_registry.h>
 #include <registryio/qml/handler_subscription.h>
+#include <registryio/qml/qml_registry.h>
 
 #include <QJSEngine>
 
@@ -24,7 +24,7 @@ private:
 };
 
 HandlerSubscription::HandlerSubscription(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
-                               const QJSValue &handler, int priority, bool once, QObject *parent)
+                                         const QJSValue &handler, int priority, bool once, QObject *parent)
     : QObject(parent), m_shared(std::move(shared)), m_registration(std::make_unique<Registration>(this)),
       m_engine(engine), m_function(handler, engine), m_priority(priority), m_once(once)
 { }

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "qml_registry_shared.h"
 
-#include <registryio/qt/logging.h>
 #include <registryio/qml/detail/delivery.h>
-#include <registryio/qml/qml_registry.h>
 #include <registryio/qml/handler_subscription.h>
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qt/logging.h>
 
 #include <QJSEngine>
 #include <QPointer>
@@ -136,8 +136,7 @@ void detail::QmlRegistryShared::reportDrop(const std::shared_ptr<QmlRegistryShar
         here = QThread::currentThread() == target->thread();
         if (!here && !shared->dropFlushQueued) {
             shared->dropFlushQueued = true;
-            QMetaObject::invokeMethod(
-                target, [shared] { shared->flushDrops(true); }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(target, [shared] { shared->flushDrops(true); }, Qt::QueuedConnection);
         }
     }
     // On the registry's thread (the report before a delivery): `dropped` is current when the

@@ -36,8 +36,7 @@ static_assert(int(RegistryHandler::DropOldest) == int(Overflow::DropOldest) &&
 } // namespace
 
 // The handler as its registry's registrations see it.
-class RegistryHandler::Registration final : public detail::QmlRegistration,
-                                             public detail::QmlRegistryWatcher
+class RegistryHandler::Registration final : public detail::QmlRegistration, public detail::QmlRegistryWatcher
 {
 public:
     explicit Registration(RegistryHandler *handler) : m_handler(handler) { }

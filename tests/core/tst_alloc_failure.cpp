@@ -158,12 +158,10 @@ private slots:
         std::atomic<long> calls{0};
         r.add([&calls] { calls.fetch_add(1, std::memory_order_relaxed); });
         signalRegistry = &r;
-        struct sigaction sa
-        { };
+        struct sigaction sa{};
         sa.sa_handler = &onSignal;
         sigemptyset(&sa.sa_mask);
-        struct sigaction old
-        { };
+        struct sigaction old{};
         QCOMPARE(sigaction(SIGUSR1, &sa, &old), 0);
         counted.store(0);
         signalNotifies.store(0);

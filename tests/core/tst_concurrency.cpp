@@ -243,7 +243,7 @@ private slots:
         for (int t = 0; t < threads; ++t) {
             workers.emplace_back([&, t] {
                 for (int i = 0; i < perThread; ++i) {
-                    ids[t].push_back(registry.add([] {}, i % 5));
+                    ids[t].push_back(registry.add([] { }, i % 5));
                     if (i % 2)
                         registry.remove(ids[t].back()); // churn, and ids of removed stay used
                 }
@@ -356,7 +356,7 @@ private slots:
         int removedByGuard = 0;
         for (int r = 0; r < rounds; ++r) {
             auto registry = std::make_unique<rio::Registry<int>>();
-            rio::HandlerGuard guard = registry->addScoped([] {});
+            rio::HandlerGuard guard = registry->addScoped([] { });
             std::latch start(2);
             bool removed = false;
             std::thread resetter([&] {

@@ -125,7 +125,7 @@ private slots:
         rio::Registry<int> r1;
         auto r2 = std::make_unique<rio::Registry<int>>();
         rio::Registry<int> r3;
-        const rio::HandlerId id3 = r3.add([] {});
+        const rio::HandlerId id3 = r3.add([] { });
         std::latch aInside(1);
         std::latch dtorEntered(1);
         std::atomic<bool> r3Waited{false};

@@ -133,12 +133,12 @@ private slots:
     void resetAfterManualRemoveIsFalse()
     {
         rio::Registry<int> registry;
-        rio::HandlerGuard guard = registry.addScoped([] {});
+        rio::HandlerGuard guard = registry.addScoped([] { });
         QVERIFY(registry.remove(guard.id()));
         QVERIFY(!guard.reset());
         QVERIFY(!guard.isActive());
 
-        rio::HandlerGuard cleared = registry.addScoped([] {});
+        rio::HandlerGuard cleared = registry.addScoped([] { });
         registry.clear();
         QVERIFY(!cleared.reset());
     }
@@ -187,7 +187,7 @@ private slots:
     void moveAssignToSelfKeepsTheHandler()
     {
         rio::Registry<int> registry;
-        rio::HandlerGuard guard = registry.addScoped([] {});
+        rio::HandlerGuard guard = registry.addScoped([] { });
         const rio::HandlerId id = guard.id();
         rio::HandlerGuard &alias = guard;
         guard = std::move(alias);
@@ -200,9 +200,9 @@ private slots:
     {
         rio::Registry<int> first;
         rio::Registry<int> second;
-        rio::HandlerGuard guard = first.addScoped([] {});
+        rio::HandlerGuard guard = first.addScoped([] { });
         const rio::HandlerId firstId = guard.id();
-        guard = second.addScoped([] {});
+        guard = second.addScoped([] { });
         QVERIFY(!first.contains(firstId)); // the old handler was removed from the first registry
         QVERIFY(second.contains(guard.id()));
         QCOMPARE(first.size(), std::size_t{0});
@@ -213,9 +213,9 @@ private slots:
     void registryDestroyedFirst()
     {
         auto registry = std::make_unique<rio::Registry<int>>();
-        rio::HandlerGuard guard = registry->addScoped([] {});
-        rio::HandlerGuard second = registry->addScoped([] {});
-        rio::HandlerGuard third = registry->addScoped([] {});
+        rio::HandlerGuard guard = registry->addScoped([] { });
+        rio::HandlerGuard second = registry->addScoped([] { });
+        rio::HandlerGuard third = registry->addScoped([] { });
         const rio::HandlerId id = guard.id();
         registry.reset();          // freed: a guard touching it now would be a use-after-free (ASan)
         QVERIFY(guard.isActive()); // still holds its id, but can no longer reach a registry
@@ -233,7 +233,7 @@ private slots:
         std::optional<rio::HandlerGuard> guard;
         {
             rio::Registry<int> registry;
-            guard.emplace(registry.addScoped([] {}));
+            guard.emplace(registry.addScoped([] { }));
             QCOMPARE(registry.size(), std::size_t{1});
         }
         guard.reset(); // destroyed after the registry's scope ended
@@ -344,10 +344,10 @@ private slots:
     void closureOwningAGuardOfTheSameRegistry()
     {
         rio::Registry<int> registry;
-        rio::HandlerGuard inner = registry.addScoped([] {});
+        rio::HandlerGuard inner = registry.addScoped([] { });
         const rio::HandlerId innerId = inner.id();
         auto owned = std::make_shared<rio::HandlerGuard>(std::move(inner));
-        const rio::HandlerId outer = registry.add([owned] {});
+        const rio::HandlerId outer = registry.add([owned] { });
         owned.reset();
         QCOMPARE(registry.size(), std::size_t{2});
         QVERIFY(registry.remove(outer));
@@ -357,8 +357,8 @@ private slots:
 
         // The same at registry destruction: the guard finds its registry detached, no deadlock.
         auto dying = std::make_unique<rio::Registry<int>>();
-        auto held = std::make_shared<rio::HandlerGuard>(dying->addScoped([] {}));
-        dying->add([held] {});
+        auto held = std::make_shared<rio::HandlerGuard>(dying->addScoped([] { }));
+        dying->add([held] { });
         held.reset();
         dying.reset();
         QVERIFY(!dying);
@@ -367,7 +367,7 @@ private slots:
     void guardDestroyedOnAnotherThread()
     {
         rio::Registry<int> registry;
-        auto guard = registry.addScoped([] {});
+        auto guard = registry.addScoped([] { });
         const rio::HandlerId id = guard.id();
         std::thread([g = std::move(guard)]() mutable { g.reset(); }).join();
         QVERIFY(!registry.contains(id));

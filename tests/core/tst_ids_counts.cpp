@@ -43,41 +43,41 @@ private slots:
         rio::Registry<int> registry;
         for (std::uint64_t expected = 1; expected <= 20; ++expected) {
             const rio::HandlerId id =
-                expected % 2 ? registry.add([](const int &) {}) : registry.addOnce([] {});
+                expected % 2 ? registry.add([](const int &) { }) : registry.addOnce([] { });
             QCOMPARE(id.value(), expected);
         }
         // Scoped handlers draw from the same sequence.
-        rio::HandlerGuard guard = registry.addScoped([] {});
+        rio::HandlerGuard guard = registry.addScoped([] { });
         QCOMPARE(guard.id().value(), std::uint64_t{21});
     }
 
     void idsAreNeverReused()
     {
         rio::Registry<int> registry;
-        const rio::HandlerId a = registry.add([] {});
-        const rio::HandlerId b = registry.add([] {});
+        const rio::HandlerId a = registry.add([] { });
+        const rio::HandlerId b = registry.add([] { });
         QVERIFY(registry.remove(b));
-        const rio::HandlerId c = registry.add([] {});
+        const rio::HandlerId c = registry.add([] { });
         QCOMPARE(c.value(), std::uint64_t{3}); // not b's 2
         QVERIFY(registry.remove(a));
         QVERIFY(registry.remove(c));
         QVERIFY(registry.isEmpty());
-        QCOMPARE(registry.add([] {}).value(), std::uint64_t{4}); // not restarted when empty
+        QCOMPARE(registry.add([] { }).value(), std::uint64_t{4}); // not restarted when empty
         registry.clear();
-        QCOMPARE(registry.add([] {}).value(), std::uint64_t{5}); // not restarted by clear()
-        const rio::HandlerId once = registry.addOnce([] {});
+        QCOMPARE(registry.add([] { }).value(), std::uint64_t{5}); // not restarted by clear()
+        const rio::HandlerId once = registry.addOnce([] { });
         registry.notify(0); // the once-handler removes itself
         QVERIFY(!registry.contains(once));
-        QCOMPARE(registry.add([] {}).value(), once.value() + 1);
+        QCOMPARE(registry.add([] { }).value(), once.value() + 1);
     }
 
     void idsArePerRegistry()
     {
         rio::Registry<int> first;
         rio::Registry<int> second;
-        QCOMPARE(first.add([] {}).value(), std::uint64_t{1});
-        QCOMPARE(second.add([] {}).value(), std::uint64_t{1});
-        QCOMPARE(first.add([] {}).value(), std::uint64_t{2});
+        QCOMPARE(first.add([] { }).value(), std::uint64_t{1});
+        QCOMPARE(second.add([] { }).value(), std::uint64_t{1});
+        QCOMPARE(first.add([] { }).value(), std::uint64_t{2});
     }
 
     void sizeIsEmptyContains()
@@ -90,7 +90,7 @@ private slots:
 
         std::vector<rio::HandlerId> ids;
         for (int i = 0; i < 10; ++i) {
-            ids.push_back(registry.add([] {}, i % 3));
+            ids.push_back(registry.add([] { }, i % 3));
             QCOMPARE(registry.size(), std::size_t(i + 1));
             QVERIFY(!registry.isEmpty());
         }
@@ -105,7 +105,7 @@ private slots:
         QVERIFY(registry.contains(ids[3]));
         QVERIFY(registry.contains(ids[5]));
 
-        const rio::HandlerId once = registry.addOnce([] {});
+        const rio::HandlerId once = registry.addOnce([] { });
         QCOMPARE(registry.size(), std::size_t{10});
         QVERIFY(registry.contains(once));
         registry.notify(1);
@@ -113,7 +113,7 @@ private slots:
         QVERIFY(!registry.contains(once));
 
         {
-            rio::HandlerGuard guard = registry.addScoped([] {});
+            rio::HandlerGuard guard = registry.addScoped([] { });
             QCOMPARE(registry.size(), std::size_t{10});
             QVERIFY(registry.contains(guard.id()));
         }
@@ -238,7 +238,7 @@ private slots:
 
         // An id of another registry is unknown here, even when the value exists there.
         rio::Registry<int> other;
-        const rio::HandlerId foreign = other.add([] {});
+        const rio::HandlerId foreign = other.add([] { });
         QVERIFY(!registry.remove(rio::HandlerId{foreign.value() + 100}));
         QVERIFY(registry.contains(b));
     }
@@ -257,7 +257,7 @@ private slots:
             entered.count_down();
             release.wait();
         });
-        const rio::HandlerId stale = registry.add([] {});
+        const rio::HandlerId stale = registry.add([] { });
         QVERIFY(registry.remove(stale));
         std::thread notifier([&registry] { registry.notify(1); });
         entered.wait();
@@ -296,14 +296,14 @@ private slots:
         rio::Registry<int> a(1024);
         rio::Registry<int> b(1024);
         for (int i = 0; i < 100; ++i) {
-            a.add([] {});
-            b.add([] {});
+            a.add([] { });
+            b.add([] { });
         }
         QCOMPARE(a.pendingCount(), std::size_t{0});
         for (int i = 0; i < 10; ++i)
-            QVERIFY(a.remove(a.add([] {})));
+            QVERIFY(a.remove(a.add([] { })));
         for (int i = 0; i < 5; ++i)
-            QVERIFY(b.remove(b.add([] {})));
+            QVERIFY(b.remove(b.add([] { })));
         QCOMPARE(a.pendingCount(), std::size_t{10});
         QCOMPARE(b.pendingCount(), std::size_t{5});
         QCOMPARE(rio::detail::pendingCountAll(), std::size_t{15});
@@ -326,15 +326,15 @@ private slots:
             }
         };
         while (a.pendingCount() < 63)
-            QVERIFY(a.remove(a.add([c = Count(&destroyed)] {})));
+            QVERIFY(a.remove(a.add([c = Count(&destroyed)] { })));
         QCOMPARE(destroyed, 0);
-        QVERIFY(a.remove(a.add([c = Count(&destroyed)] {}))); // the 64th: a pass
+        QVERIFY(a.remove(a.add([c = Count(&destroyed)] { }))); // the 64th: a pass
         QCOMPARE(a.pendingCount(), std::size_t{0});
         QCOMPARE(destroyed, 64 - 10);
 
         // A once-handler that fires is pending until a reclaiming call; removeAndWait of its id
         // returns false (this call did not remove it) and destroys it.
-        const rio::HandlerId once = a.addOnce([c = Count(&destroyed)] {});
+        const rio::HandlerId once = a.addOnce([c = Count(&destroyed)] { });
         a.notify(0);
         QVERIFY(!a.contains(once));
         QCOMPARE(a.pendingCount(), std::size_t{1});
@@ -350,7 +350,7 @@ private slots:
     void aLargeClosureIsReclaimedByItsRemoval()
     {
         rio::Registry<int> registry(16);
-        registry.add([] {});
+        registry.add([] { });
         std::array<char, 70 * 1024> big{};
         big[1] = 1;
         const rio::HandlerId id = registry.add([big](const int &) { (void)big[1]; });

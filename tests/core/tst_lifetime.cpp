@@ -307,12 +307,12 @@ private slots:
         // live handlers that the tombstones never trigger a compaction.
         auto registry = std::make_unique<rio::Registry<int>>(1024);
         for (int i = 0; i < 200; ++i)
-            registry->add([] {});
+            registry->add([] { });
         std::vector<rio::HandlerId> fillers;
         for (int i = 0; i < 62; ++i)
-            fillers.push_back(registry->add([] {}));
-        const rio::HandlerId slow = registry->add([s = SlowToDie(&inDestructor, &finish)] {});
-        rio::HandlerGuard guard = registry->addScoped([] {});
+            fillers.push_back(registry->add([] { }));
+        const rio::HandlerId slow = registry->add([s = SlowToDie(&inDestructor, &finish)] { });
+        rio::HandlerGuard guard = registry->addScoped([] { });
         for (rio::HandlerId id : fillers)
             QVERIFY(registry->remove(id));
         QVERIFY(registry->remove(slow));
@@ -351,8 +351,8 @@ private slots:
                 ids.push_back(registry.add(trackedHandler(&c)));
             for (int i = 0; i < 5; ++i)
                 QVERIFY(registry.remove(ids[std::size_t(i)]));
-            registry.setExceptionHandler([t = Tracked(&callbacks)](const rio::ExceptionInfo &) {});
-            registry.setExceptionHandler([t = Tracked(&callbacks)](const rio::ExceptionInfo &) {});
+            registry.setExceptionHandler([t = Tracked(&callbacks)](const rio::ExceptionInfo &) { });
+            registry.setExceptionHandler([t = Tracked(&callbacks)](const rio::ExceptionInfo &) { });
             // 5 registered, 5 pending (remove() does not destroy; the reader parked in another
             // registry's handler holds nothing of this one).
             QCOMPARE(c.live(), 10L);
@@ -371,9 +371,9 @@ private slots:
     {
         Counters c;
         rio::Registry<int> registry;
-        registry.setExceptionHandler([t = Tracked(&c)](const rio::ExceptionInfo &) {});
+        registry.setExceptionHandler([t = Tracked(&c)](const rio::ExceptionInfo &) { });
         QCOMPARE(c.live(), 1L);
-        registry.setExceptionHandler([t = Tracked(&c)](const rio::ExceptionInfo &) {});
+        registry.setExceptionHandler([t = Tracked(&c)](const rio::ExceptionInfo &) { });
         registry.synchronize();
         QCOMPARE(c.live(), 1L); // the replaced one went
         registry.clearExceptionHandler();

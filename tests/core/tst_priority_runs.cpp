@@ -188,7 +188,7 @@ private Q_SLOTS:
         const int rounds = rio::test::scaled(50, 4);
         rio::Registry<int> registry;
         for (int i = 0; i < kMany; ++i)
-            registry.add([] {}, priorityOf(i));
+            registry.add([] { }, priorityOf(i));
         int earlyReturns = 0;
         int unfinishedOnReturn = 0;
         for (int round = 0; round < rounds; ++round) {

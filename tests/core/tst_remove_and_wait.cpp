@@ -360,7 +360,7 @@ private slots:
             entered.count_down();
             release.wait();
         });
-        const rio::HandlerId id = registry.add([] {});
+        const rio::HandlerId id = registry.add([] { });
         std::thread parked([&parkedIn] { parkedIn.notify(0); });
         entered.wait();
         auto attempt = std::async(std::launch::async, [&] { return registry.removeAndWait(id); });
@@ -413,8 +413,8 @@ private slots:
             rio::HandlerId a;
             rio::HandlerId b;
             // The event says which thread is notifying: handler `a` acts on 1, `b` on 2.
-            const rio::HandlerId third = first.add([] {}, -10);
-            const rio::HandlerId fourth = second.add([] {}, -20);
+            const rio::HandlerId third = first.add([] { }, -10);
+            const rio::HandlerId fourth = second.add([] { }, -20);
             a = first.add(
                 [&](const int &who) {
                     if (who != 1)

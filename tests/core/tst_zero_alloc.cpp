@@ -181,7 +181,7 @@ private slots:
 
         AllocationCount library;
         rio::Registry<int> registry;
-        registry.add([] {});
+        registry.add([] { });
         QVERIFY(library.newCalls() > 0); // the registry allocates its handler box and array
     }
 
@@ -325,10 +325,10 @@ private slots:
             for (long op = 0; op < 50'000'000 && !stop.load(std::memory_order_relaxed); ++op) {
                 switch (op % 4) {
                 case 0:
-                    registry.remove(registry.add([] {}, int(op % 7) - 3));
+                    registry.remove(registry.add([] { }, int(op % 7) - 3));
                     break;
                 case 1: {
-                    rio::HandlerGuard guard = registry.addScoped([] {}, 5);
+                    rio::HandlerGuard guard = registry.addScoped([] { }, 5);
                     break;
                 }
                 case 2:

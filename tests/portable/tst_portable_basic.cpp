@@ -63,7 +63,7 @@ RIO_TEST(removeIsTrueOnceAndTheHandlerIsNotCalledAgain)
     CHECK(!registry.remove(rio::HandlerId{}));
     registry.notify(0);
     CHECK_EQ(joined(calls), std::string("b "));
-    CHECK(registry.removeAndWait(registry.add([] {})));
+    CHECK(registry.removeAndWait(registry.add([] { })));
     CHECK_EQ(registry.size(), std::size_t{1});
     registry.clear();
     CHECK(registry.isEmpty());
@@ -72,7 +72,7 @@ RIO_TEST(removeIsTrueOnceAndTheHandlerIsNotCalledAgain)
 RIO_TEST(emptyHandlerIsRefusedAndChangesNothing)
 {
     rio::Registry<int> registry;
-    registry.add([] {});
+    registry.add([] { });
     bool threw = false;
     try {
         registry.add(static_cast<void (*)(const int &)>(nullptr));
@@ -165,7 +165,7 @@ RIO_TEST(closuresAreDestroyedAtTheLatestWithTheirRegistry)
         rio::Registry<int> registry;
         for (int i = 0; i < 10; ++i)
             registry.add([alive] { ++*alive; });
-        registry.remove(registry.add([alive] {}));
+        registry.remove(registry.add([alive] { }));
         registry.notify(0);
         CHECK_EQ(*alive, 10);
     }

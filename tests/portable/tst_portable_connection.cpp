@@ -32,7 +32,7 @@ RIO_TEST(connectionReportsAndDisconnectsItsHandler)
 RIO_TEST(connectionCopiesShareTheHandler)
 {
     rio::Registry<int> registry;
-    const rio::HandlerId id = registry.add([] {});
+    const rio::HandlerId id = registry.add([] { });
     const rio::Connection a = registry.connection(id);
     rio::Connection b = a; // copy
     CHECK(a == b);
@@ -78,9 +78,9 @@ RIO_TEST(emptyAndForeignConnectionsAreNeverConnected)
     CHECK(!notHere.disconnect());
     // An id of another registry does not reach that registry.
     rio::Registry<int> other;
-    const rio::HandlerId otherId = other.add([] {});
-    registry.add([] {});
-    registry.add([] {});
+    const rio::HandlerId otherId = other.add([] { });
+    registry.add([] { });
+    registry.add([] { });
     const rio::Connection wrong = registry.connection(rio::HandlerId{otherId.value() + 5});
     CHECK(!wrong.disconnect());
     CHECK(other.contains(otherId));
@@ -89,16 +89,16 @@ RIO_TEST(emptyAndForeignConnectionsAreNeverConnected)
 RIO_TEST(connectionAfterRemoveAndOnceFiring)
 {
     rio::Registry<int> registry;
-    const rio::HandlerId removed = registry.add([] {});
+    const rio::HandlerId removed = registry.add([] { });
     const rio::Connection c = registry.connection(removed);
     CHECK(registry.remove(removed));
     CHECK(!c.isConnected());
     CHECK(!c.disconnect());
-    const rio::Connection once = registry.connection(registry.addOnce([] {}));
+    const rio::Connection once = registry.connection(registry.addOnce([] { }));
     CHECK(once.isConnected());
     registry.notify(0);
     CHECK(!once.isConnected());
-    const rio::Connection cleared = registry.connection(registry.add([] {}));
+    const rio::Connection cleared = registry.connection(registry.add([] { }));
     registry.clear();
     CHECK(!cleared.isConnected());
 }
@@ -106,7 +106,7 @@ RIO_TEST(connectionAfterRemoveAndOnceFiring)
 RIO_TEST(connectionOutlivesItsRegistry)
 {
     auto registry = std::make_unique<rio::Registry<int>>();
-    const rio::HandlerId id = registry->add([] {});
+    const rio::HandlerId id = registry->add([] { });
     const rio::Connection c = registry->connection(id);
     const rio::Connection copy = c;
     CHECK(c.isConnected());
@@ -125,7 +125,7 @@ RIO_TEST(connectionsDisconnectFromOtherThreadsExactlyOnce)
     rio::Registry<int> registry;
     std::vector<rio::Connection> connections;
     for (int i = 0; i < 64; ++i)
-        connections.push_back(registry.connection(registry.add([] {})));
+        connections.push_back(registry.connection(registry.add([] { })));
     std::atomic<int> removed{0};
     rio::check::Latch start(4);
     std::vector<std::thread> threads;
@@ -153,7 +153,7 @@ RIO_TEST(registryDiesWhileOtherThreadsUseConnections)
         auto registry = std::make_unique<rio::Registry<int>>();
         std::vector<rio::Connection> connections;
         for (int i = 0; i < 16; ++i)
-            connections.push_back(registry->connection(registry->add([] {})));
+            connections.push_back(registry->connection(registry->add([] { })));
         rio::check::Latch start(3);
         std::atomic<bool> stop{false};
         std::atomic<int> lateRemovals{0};

@@ -40,7 +40,7 @@ RIO_TEST(suspensionSurvivesArrayCopies)
     // Adds before and after it (copies of the array), removals (tombstones, compaction).
     std::vector<rio::HandlerId> others;
     for (int i = 0; i < 200; ++i)
-        others.push_back(registry.add([] {}, i % 11 - 5));
+        others.push_back(registry.add([] { }, i % 11 - 5));
     for (std::size_t i = 0; i < others.size(); i += 2)
         CHECK(registry.remove(others[i]));
     registry.notify(1);
@@ -73,7 +73,7 @@ RIO_TEST(unknownOrRemovedIdsAreRefused)
     rio::Registry<int> registry;
     CHECK(!registry.setSuspended(rio::HandlerId{}, true));
     CHECK(!registry.setSuspended(rio::HandlerId{12345}, true));
-    const rio::HandlerId id = registry.add([] {});
+    const rio::HandlerId id = registry.add([] { });
     CHECK(registry.remove(id));
     CHECK(!registry.setSuspended(id, true));
     CHECK(!registry.isSuspended(id));

@@ -142,7 +142,7 @@ RIO_TEST(shortLivedNotifyingThreadsWhileAWriterChurns)
         std::thread writer([&] {
             const Tracked tracked(live);
             while (!stop.load() && churned.load() < 1'000'000) {
-                const rio::HandlerId id = registry.add([tracked] {});
+                const rio::HandlerId id = registry.add([tracked] { });
                 if (!registry.remove(id))
                     lostRemoves.fetch_add(1);
                 churned.fetch_add(1);

@@ -407,8 +407,8 @@ private Q_SLOTS:
             QVERIFY(h->isActive());
             handlers.push_back(std::move(h));
         }
-        handlers[0]->setEnabled(false); // set, not registered: told too
-        handlers[2].reset();            // gone first: out of the list
+        handlers[0]->setEnabled(false);   // set, not registered: told too
+        handlers[2].reset();              // gone first: out of the list
         handlers[4]->setRegistry(&other); // moved: out of the list, active on the other
         QCOMPARE(doomed->count(), 3);
         // Sets the dying registry back when told: refused, it stays without a registry.
@@ -422,9 +422,10 @@ private Q_SLOTS:
         for (const auto &h : handlers)
             changed.push_back(h ? std::make_unique<QSignalSpy>(h.get(), &RegistryHandler::registryChanged)
                                 : nullptr);
-        QTest::ignoreMessage(QtWarningMsg,
-                             QRegularExpression(QStringLiteral(
-                                 "RegistryHandler: the registry is being destroyed; the registry is unchanged$")));
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(QStringLiteral(
+                "RegistryHandler: the registry is being destroyed; the registry is unchanged$")));
         doomed.reset();
         for (int i : {0, 1, 3, 5}) {
             QCOMPARE(handlers[i]->registry(), nullptr);

@@ -4,8 +4,8 @@
 
 #include "qml_test_support.h"
 
-#include <registryio/qml/qml_registry.h>
 #include <registryio/qml/handler_subscription.h>
+#include <registryio/qml/qml_registry.h>
 
 #include <QProperty>
 #include <QSignalSpy>
@@ -14,8 +14,8 @@
 #include <limits>
 #include <stdexcept>
 
-using rio::QmlRegistry;
 using rio::HandlerSubscription;
+using rio::QmlRegistry;
 using rio::test::eval;
 using rio::test::exactly;
 
@@ -47,7 +47,7 @@ private:
     {
         QFETCH(bool, withCppHandler);
         if (withCppHandler)
-            registry()->registry().add([](const QVariant &) {}, -100);
+            registry()->registry().add([](const QVariant &) { }, -100);
     }
 
     HandlerSubscription *handle(const QString &expression)

@@ -4,8 +4,8 @@
 
 #include "qml_test_support.h"
 
-#include <registryio/qml/qml_registry.h>
 #include <registryio/qml/handler_subscription.h>
+#include <registryio/qml/qml_registry.h>
 #include <registryio/qml/registry_handler.h>
 
 #include <QDeadlineTimer>

@@ -76,7 +76,7 @@ public:
     // Waits until everything queued to the worker before this call has run.
     void flush()
     {
-        run([] {});
+        run([] { });
     }
 
     // Blocks the worker's event loop until the returned latch counts down.

@@ -108,8 +108,8 @@ void TstQtAllocFailure::refusedAllocationIsReportedAndChangesNothing()
         rio::DeliveryOptions options;
         if (latest)
             options.delivery = rio::Delivery::Latest;
-        tested.id = registry.add(
-            &receiver, [&](int v) { tested.got.push_back(v); }, 1, Qt::AutoConnection, options);
+        tested.id =
+            registry.add(&receiver, [&](int v) { tested.got.push_back(v); }, 1, Qt::AutoConnection, options);
         other.id = registry.add(&receiver, [&](int v) { other.got.push_back(v); });
         const auto delivered = [](const Side &s, int v) { return !s.got.empty() && s.got.back() == v; };
         std::vector<int> before;

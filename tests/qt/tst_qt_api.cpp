@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The API surface: adding with every overload, guards, counts, bad input, QDebug and metatype.
-#include <registryio/qt/signal_forwarding.h>
-#include <registryio/qt/qt_registry.h>
 #include <registryio/qt/debug.h>
+#include <registryio/qt/qt_registry.h>
+#include <registryio/qt/signal_forwarding.h>
 
 #include <QFuture>
 #include <QSignalSpy>
@@ -96,10 +96,10 @@ private Q_SLOTS:
         int calls = 0;
         {
             rio::HandlerGuard g1 = registry.addScoped([&calls] { ++calls; });
-            rio::HandlerGuard g2 = registry.addScoped(
-                &context, [&calls] { ++calls; }, 0, Qt::DirectConnection);
-            rio::HandlerGuard g3 = registry.addScoped(
-                &context, [&calls] { ++calls; }, 0, rio::Delivery::Latest);
+            rio::HandlerGuard g2 =
+                registry.addScoped(&context, [&calls] { ++calls; }, 0, Qt::DirectConnection);
+            rio::HandlerGuard g3 =
+                registry.addScoped(&context, [&calls] { ++calls; }, 0, rio::Delivery::Latest);
             QCOMPARE(registry.count(), 3);
             registry.notify(1);
             QCOMPARE(calls, 3);
@@ -114,7 +114,7 @@ private Q_SLOTS:
     void closureOwningAGuardOfTheSameRegistry()
     {
         rio::QtRegistry<int> registry;
-        auto inner = std::make_shared<rio::HandlerGuard>(registry.addScoped([] {}));
+        auto inner = std::make_shared<rio::HandlerGuard>(registry.addScoped([] { }));
         rio::HandlerGuard outer = registry.addScoped([owned = inner] { static_cast<void>(owned); });
         inner.reset();
         QCOMPARE(registry.count(), 2);
@@ -128,7 +128,7 @@ private Q_SLOTS:
         rio::HandlerGuard guard;
         {
             rio::QtRegistry<int> registry;
-            guard = registry.addScoped([] {});
+            guard = registry.addScoped([] { });
         }
         QVERIFY(!guard.reset());
     }
@@ -150,15 +150,15 @@ private Q_SLOTS:
         QObject context;
         std::function<void(const int &)> empty;
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(empty));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(nullptr, [] {}));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(nullptr, [] { }));
+        QVERIFY_THROWS_EXCEPTION(
+            std::invalid_argument,
+            registry.add(&context, [] { }, 0, Qt::DirectConnection, rio::Delivery::Latest));
+        QVERIFY_THROWS_EXCEPTION(
+            std::invalid_argument,
+            registry.add(&context, [] { }, 0, Qt::BlockingQueuedConnection, rio::Delivery::Latest));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
-                                 registry.add(
-                                     &context, [] {}, 0, Qt::DirectConnection, rio::Delivery::Latest));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(
-                                                            &context, [] {}, 0, Qt::BlockingQueuedConnection,
-                                                            rio::Delivery::Latest));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(
-                                                            &context, [] {}, 0, Qt::UniqueConnection));
+                                 registry.add(&context, [] { }, 0, Qt::UniqueConnection));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.setExceptionHandler({}));
         QCOMPARE(registry.count(), 0);
         QVERIFY(!registry.remove(rio::HandlerId{}));
@@ -181,7 +181,7 @@ private Q_SLOTS:
     void registryAsContextOfItsOwnHandler()
     {
         auto *registry = new rio::QtRegistry<int>;
-        registry->add(registry, [] {});
+        registry->add(registry, [] { });
         delete registry; // must not touch the registry after its typed half is gone
         QVERIFY(true);
     }
@@ -215,9 +215,8 @@ private Q_SLOTS:
         ints.add([&got](const int &v) { got = v; });
         pairs.add([&text](const Pair &p) { text = p.b + QString::number(p.a); });
         const QMetaObject::Connection c1 = rio::forward(&sender, &Receiver::valueChanged, ints);
-        const QMetaObject::Connection c2 = rio::forward(&sender, &Receiver::valueChanged, pairs, [](int v) {
-            return Pair{v * 2, QStringLiteral("x")};
-        });
+        const QMetaObject::Connection c2 = rio::forward(
+            &sender, &Receiver::valueChanged, pairs, [](int v) { return Pair{v * 2, QStringLiteral("x")}; });
         QVERIFY(c1);
         QVERIFY(c2);
         Q_EMIT sender.valueChanged(21);

@@ -263,8 +263,7 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         std::atomic<int> seen{0};
-        registry.add(
-            worker.context, [&seen](const int &v) { seen.store(v); }, 0, rio::Delivery::Latest);
+        registry.add(worker.context, [&seen](const int &v) { seen.store(v); }, 0, rio::Delivery::Latest);
         auto gate = worker.block();
         QFuture<void> older = registry.notifyAsync(1);
         QFuture<void> newer = registry.notifyAsync(2);

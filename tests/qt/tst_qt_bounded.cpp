@@ -375,7 +375,7 @@ private Q_SLOTS:
     {
         rio::QtRegistry<int> registry;
         QObject context;
-        auto fn = [](const int &) {};
+        auto fn = [](const int &) { };
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
                                  registry.add(&context, fn, 0, Qt::QueuedConnection, {.minInterval = 5ms}));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument,

@@ -241,8 +241,8 @@ private Q_SLOTS:
         rio::DeliveryOptions options;
         options.delivery = rio::Delivery::Latest;
         options.minInterval = std::chrono::milliseconds(20);
-        const rio::HandlerId id = registry.add(
-            &context, [&calls] { ++calls; }, 0, Qt::QueuedConnection, options);
+        const rio::HandlerId id =
+            registry.add(&context, [&calls] { ++calls; }, 0, Qt::QueuedConnection, options);
         registry.notify(1);
         QTRY_COMPARE(calls, 1);
         registry.notify(2); // waits for the interval

@@ -5,8 +5,8 @@
 #include "qt_test_support.h"
 
 #include <registryio/connection.h>
-#include <registryio/qt/signal_forwarding.h>
 #include <registryio/qt/qt_registry.h>
+#include <registryio/qt/signal_forwarding.h>
 
 #include <QCoreApplication>
 #include <QSignalSpy>
@@ -194,7 +194,7 @@ private Q_SLOTS:
 
     void forwardThreadStartedAndFinished()
     {
-        std::unique_ptr<QThread> thread(QThread::create([] {}));
+        std::unique_ptr<QThread> thread(QThread::create([] { }));
         rio::QtRegistry<Tick> started;
         rio::QtRegistry<Tick> finished;
         std::atomic<int> startedSeen{0};
@@ -319,12 +319,10 @@ private Q_SLOTS:
     {
         rio::QtRegistry<int> registry;
         QObject context;
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(
-                                                            &context, [] {}, 0, uniqueAuto));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.addOnce(
-                                                            &context, [] {}, 0, uniqueAuto));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, (void)registry.addScoped(
-                                                            &context, [] {}, 0, uniqueAuto));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(&context, [] { }, 0, uniqueAuto));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.addOnce(&context, [] { }, 0, uniqueAuto));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 (void)registry.addScoped(&context, [] { }, 0, uniqueAuto));
         // Unknown bits are still refused once the flags are taken off.
         Receiver r;
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(&r, &Receiver::onEvent, 0,
@@ -425,8 +423,8 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         std::atomic<int> calls{0};
-        const rio::Connection c = registry.connection(registry.add(
-            worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::QueuedConnection));
+        const rio::Connection c = registry.connection(
+            registry.add(worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::QueuedConnection));
         auto gate = worker.block();
         registry.notify(1); // waits behind the blocked worker
         bool removed = false;
@@ -438,7 +436,7 @@ private Q_SLOTS:
         worker.flush();
         QCOMPARE(calls.load(), 0);
         // And the other way round: a connection checked on the worker thread.
-        const rio::Connection d = registry.connection(registry.add([] {}));
+        const rio::Connection d = registry.connection(registry.add([] { }));
         bool connected = false;
         worker.run([&] { connected = d.isConnected(); });
         QVERIFY(connected);

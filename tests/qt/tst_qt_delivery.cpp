@@ -175,8 +175,7 @@ private Q_SLOTS:
         std::atomic<int> calls{0};
         std::atomic<int> failures{0};
         registry.setExceptionHandler([&failures](const rio::ExceptionInfo &) { failures.fetch_add(1); });
-        registry.add(
-            worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::BlockingQueuedConnection);
+        registry.add(worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::BlockingQueuedConnection);
         riotest::LogCapture log;
         worker.run([&registry] { registry.notify(1); }); // notify on the context's own thread
         QCOMPARE(calls.load(), 0);
@@ -191,8 +190,7 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         std::atomic<int> calls{0};
-        registry.add(
-            worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::QueuedConnection);
+        registry.add(worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::QueuedConnection);
         registry.add(
             worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::AutoConnection, rio::Delivery::Latest);
         QObject *context = worker.takeContext();
@@ -279,8 +277,7 @@ private Q_SLOTS:
         std::atomic<int> firstCalls{0};
         std::atomic<int> secondCalls{0};
         std::atomic<int> secondLast{0};
-        registry.add(
-            worker.context, [&firstCalls] { firstCalls.fetch_add(1); }, 5, Qt::QueuedConnection);
+        registry.add(worker.context, [&firstCalls] { firstCalls.fetch_add(1); }, 5, Qt::QueuedConnection);
         registry.add(
             second,
             [&](const int &v) {
@@ -343,8 +340,8 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         std::atomic<int> calls{0};
         const rio::HandlerId every = registry.add(worker.context, [&calls] { calls.fetch_add(1); });
-        const rio::HandlerId latest = registry.add(
-            worker.context, [&calls] { calls.fetch_add(1); }, 0, rio::Delivery::Latest);
+        const rio::HandlerId latest =
+            registry.add(worker.context, [&calls] { calls.fetch_add(1); }, 0, rio::Delivery::Latest);
         rio::HandlerGuard guard = registry.addScoped(worker.context, [&calls] { calls.fetch_add(1); });
         auto gate = worker.block();
         for (int i = 0; i < 50; ++i)
@@ -367,10 +364,8 @@ private Q_SLOTS:
         worker.run([&] { doomed = new QObject; });
         std::atomic<int> kept{0};
         std::atomic<int> removed{0};
-        registry.add(
-            worker.context, [&kept] { kept.fetch_add(1); }, 5); // the drain goes here
-        const rio::HandlerId id = registry.add(
-            doomed, [&removed] { removed.fetch_add(1); }, 1);
+        registry.add(worker.context, [&kept] { kept.fetch_add(1); }, 5); // the drain goes here
+        const rio::HandlerId id = registry.add(doomed, [&removed] { removed.fetch_add(1); }, 1);
         auto gate = std::make_shared<std::latch>(1);
         {
             [[maybe_unused]] const rio::detail::TsanPostScope posting;
@@ -516,8 +511,7 @@ private Q_SLOTS:
         {
             rio::QtRegistry<int> registry;
             registry.add(worker.context, [&calls] { calls.fetch_add(1); });
-            registry.add(
-                worker.context, [&calls] { calls.fetch_add(1); }, 0, rio::Delivery::Latest);
+            registry.add(worker.context, [&calls] { calls.fetch_add(1); }, 0, rio::Delivery::Latest);
             registry.notify(1);
             registry.notify(2);
         }

@@ -116,8 +116,7 @@ private Q_SLOTS:
         Channels channels(registry);
         std::atomic<int> sibling{0};
         const rio::HandlerId id = registry.add(worker.context, &fail, 1, Qt::QueuedConnection);
-        registry.add(
-            worker.context, [&sibling] { sibling.fetch_add(1); }, 0, Qt::QueuedConnection);
+        registry.add(worker.context, [&sibling] { sibling.fetch_add(1); }, 0, Qt::QueuedConnection);
         registry.notify(1);
         EXPECT_FAILURES(channels, 1, id, failMessage);
         worker.flush();

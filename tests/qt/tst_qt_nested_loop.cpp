@@ -76,8 +76,7 @@ private Q_SLOTS:
                 loop.exec();
             },
             0, Qt::QueuedConnection);
-        registry.add(
-            &contextB, [&](const int &v) { seenB.push_back(v); }, 0, Qt::QueuedConnection);
+        registry.add(&contextB, [&](const int &v) { seenB.push_back(v); }, 0, Qt::QueuedConnection);
 
         std::size_t peakPending = 0;
         std::atomic<bool> churnDone{false};
@@ -91,8 +90,8 @@ private Q_SLOTS:
             start.arrive_and_wait();
             std::size_t peak = 0;
             for (int i = 0; i < churn; ++i) {
-                const rio::HandlerId id = registry.add(
-                    &contextB, [](const int &) {}, 0, Qt::QueuedConnection);
+                const rio::HandlerId id =
+                    registry.add(&contextB, [](const int &) { }, 0, Qt::QueuedConnection);
                 registry.remove(id);
                 peak = std::max(peak, rio::detail::pendingCountAll());
             }

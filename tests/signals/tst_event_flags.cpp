@@ -102,8 +102,8 @@ private slots:
         QCOMPARE(flags.size(), 1);
         QVERIFY(!flags.contains(1));
         QVERIFY(!flags.contains(-1));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, flags.add(1, [] {}));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, flags.add(-1, [] {}));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, flags.add(1, [] { }));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, flags.add(-1, [] { }));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, (void)flags.listeners(7));
         QCOMPARE(flags.listenerCount(0), std::size_t{0}); // the failed adds changed nothing
 
@@ -158,19 +158,15 @@ private slots:
     {
         rio::EventFlags flags(1);
         std::vector<int> order;
-        flags.add(
-            0, [&order] { order.push_back(1); }, 1);
-        flags.add(
-            0, [&order] { order.push_back(5); }, 5);
+        flags.add(0, [&order] { order.push_back(1); }, 1);
+        flags.add(0, [&order] { order.push_back(5); }, 5);
         flags.addOnce(0, [&order] { order.push_back(99); });
-        flags.add(
-            0, [] { throw std::runtime_error("boom"); }, 3);
+        flags.add(0, [] { throw std::runtime_error("boom"); }, 3);
         std::vector<std::string> failures;
         flags.setExceptionHandler(
             [&failures](const rio::ExceptionInfo &info) { failures.push_back(info.message); });
         {
-            rio::HandlerGuard guard = flags.addScoped(
-                0, [&order] { order.push_back(7); }, 7);
+            rio::HandlerGuard guard = flags.addScoped(0, [&order] { order.push_back(7); }, 7);
             flags.record(0);
             QVERIFY(flags.broadcast());
         }

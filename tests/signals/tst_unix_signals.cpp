@@ -90,8 +90,7 @@ constexpr bool kSanitized = false;
 
 struct sigaction query(int signal)
 {
-    struct sigaction current
-    { };
+    struct sigaction current{};
     if (::sigaction(signal, nullptr, &current) != 0)
         qFatal("sigaction(%d) failed", signal);
     return current;
@@ -107,8 +106,7 @@ bool sameDisposition(const struct sigaction &a, const struct sigaction &b)
 
 void setDisposition(int signal, void (*handler)(int))
 {
-    struct sigaction action
-    { };
+    struct sigaction action{};
     action.sa_handler = handler;
     sigemptyset(&action.sa_mask);
     ::sigaction(signal, &action, nullptr);
@@ -325,8 +323,7 @@ void flagAction(int signal, siginfo_t *info, void *)
 }
 void installWithFlags(int signal, int flags, bool siginfo, const std::vector<int> &mask = {})
 {
-    struct sigaction action
-    { };
+    struct sigaction action{};
     sigemptyset(&action.sa_mask);
     for (int m : mask)
         sigaddset(&action.sa_mask, m);
@@ -367,14 +364,14 @@ private slots:
         for (int s : refused) {
             const struct sigaction before = query(s);
             QVERIFY(!rio::UnixSignals::isCatchable(s));
-            QVERIFY_THROWS_EXCEPTION(std::invalid_argument, source.add(s, [] {}));
-            QVERIFY_THROWS_EXCEPTION(std::invalid_argument, (void)source.addScoped(s, [] {}));
+            QVERIFY_THROWS_EXCEPTION(std::invalid_argument, source.add(s, [] { }));
+            QVERIFY_THROWS_EXCEPTION(std::invalid_argument, (void)source.addScoped(s, [] { }));
             QVERIFY(sameDisposition(query(s), before));
             QCOMPARE(source.listenerCount(s), std::size_t{0});
         }
         for (int s : {0, -1, -SIGTERM, SIGRTMAX + 1, 1000}) {
             QVERIFY(!rio::UnixSignals::isCatchable(s));
-            QVERIFY_THROWS_EXCEPTION(std::invalid_argument, source.add(s, [] {}));
+            QVERIFY_THROWS_EXCEPTION(std::invalid_argument, source.add(s, [] { }));
         }
 #ifdef __linux__
         for (int s = 32; s < SIGRTMIN; ++s) { // glibc's own (thread cancellation, setxid)
@@ -383,7 +380,7 @@ private slots:
         }
 #endif
         try {
-            source.add(SIGKILL, [] {});
+            source.add(SIGKILL, [] { });
             QFAIL("SIGKILL accepted");
         } catch (const std::invalid_argument &e) {
             QVERIFY2(QString(e.what()).contains("signal 9"), e.what());
@@ -441,12 +438,9 @@ private slots:
     {
         rio::UnixSignals source;
         std::vector<int> order;
-        source.add(
-            SIGUSR2, [&] { order.push_back(1); }, 1);
-        source.add(
-            SIGUSR2, [&] { order.push_back(9); }, 9);
-        source.add(
-            SIGUSR2, [&](int) { order.push_back(5); }, 5);
+        source.add(SIGUSR2, [&] { order.push_back(1); }, 1);
+        source.add(SIGUSR2, [&] { order.push_back(9); }, 9);
+        source.add(SIGUSR2, [&](int) { order.push_back(5); }, 5);
         ::raise(SIGUSR2);
         QTRY_COMPARE(order.size(), std::size_t{3});
         QCOMPARE(order, (std::vector<int>{9, 5, 1}));
@@ -496,8 +490,7 @@ private slots:
         QVERIFY(query(SIGUSR1).sa_handler == &priorHandler);
 
         // SA_SIGINFO handler: gets the siginfo.
-        struct sigaction action
-        { };
+        struct sigaction action{};
         action.sa_sigaction = priorAction;
         action.sa_flags = SA_SIGINFO;
         sigemptyset(&action.sa_mask);
@@ -529,14 +522,14 @@ private slots:
         const struct sigaction before = query(SIGWINCH);
         auto a = std::make_unique<rio::UnixSignals>();
         rio::UnixSignals b;
-        const rio::HandlerId first = a->add(SIGWINCH, [] {});
+        const rio::HandlerId first = a->add(SIGWINCH, [] { });
         QCOMPARE(rio::UnixSignals::signalOf(first), SIGWINCH);
         const struct sigaction ours = query(SIGWINCH);
         QVERIFY(!sameDisposition(ours, before));
         QVERIFY(!(ours.sa_flags & SA_RESTART)); // as the prior handler, installed without it
         QVERIFY(ours.sa_flags & SA_SIGINFO);
 
-        rio::HandlerGuard guard = a->addScoped(SIGWINCH, [] {});
+        rio::HandlerGuard guard = a->addScoped(SIGWINCH, [] { });
         QCOMPARE(rio::UnixSignals::signalOf(guard.id()), SIGWINCH);
         int bCalls = 0;
         b.addOnce(SIGWINCH, [&bCalls] { ++bCalls; });
@@ -555,7 +548,7 @@ private slots:
         QTRY_VERIFY(sameDisposition(query(SIGWINCH), before)); // the spent once-handler was the last
 
         // Re-adding installs again; destroying the owner restores again.
-        a->add(SIGWINCH, [] {});
+        a->add(SIGWINCH, [] { });
         QVERIFY(sameDisposition(query(SIGWINCH), ours));
         a.reset();
         QVERIFY(sameDisposition(query(SIGWINCH), before));
@@ -573,8 +566,7 @@ private slots:
         const struct sigaction ours = query(SIGURG);
         // Someone installs their handler on top of ours and chains to it, as Qt's forkfd does.
         static struct sigaction saved;
-        struct sigaction foreign
-        { };
+        struct sigaction foreign{};
         foreign.sa_flags = SA_SIGINFO;
         foreign.sa_sigaction = [](int s, siginfo_t *info, void *context) {
             saved.sa_sigaction(s, info, context);
@@ -599,9 +591,8 @@ private slots:
         int calls = 0;
         const rio::HandlerId id = source.add(SIGURG, [&calls] { ++calls; });
         const struct sigaction ours = query(SIGURG);
-        struct sigaction foreign
-        { };
-        foreign.sa_handler = [](int) {};
+        struct sigaction foreign{};
+        foreign.sa_handler = [](int) { };
         sigemptyset(&foreign.sa_mask);
         ::sigaction(SIGURG, &foreign, nullptr);
         QVERIFY(source.remove(id)); // theirs is on top: left alone
@@ -759,7 +750,7 @@ private slots:
         std::vector<int> seen;
         source.add(SIGRTMIN, [&seen](int s) { seen.push_back(s); });
         source.add(SIGRTMAX, [&seen](int s) { seen.push_back(s); });
-        union sigval value { };
+        union sigval value{};
         value.sival_int = 42;
         QCOMPARE(::sigqueue(::getpid(), SIGRTMIN, value), 0);
         QCOMPARE(::sigqueue(::getpid(), SIGRTMIN, value), 0); // queued twice, coalesced
@@ -792,8 +783,7 @@ private slots:
         rio::UnixSignals source;
         QSignalSpy failed(&source, &rio::UnixSignals::handlerFailed);
         int calls = 0;
-        const rio::HandlerId bad = source.add(
-            SIGUSR1, [] { throw std::runtime_error("reload failed"); }, 1);
+        const rio::HandlerId bad = source.add(SIGUSR1, [] { throw std::runtime_error("reload failed"); }, 1);
         source.add(SIGUSR1, [&calls] { ++calls; });
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression("signal 10 threw: \"reload failed\""));
         ::raise(SIGUSR1);
@@ -809,8 +799,7 @@ private slots:
         rio::UnixSignals source;
         int calls = 0;
         rio::HandlerId self;
-        rio::HandlerGuard other = source.addScoped(
-            SIGUSR2, [&calls] { ++calls; }, -1);
+        rio::HandlerGuard other = source.addScoped(SIGUSR2, [&calls] { ++calls; }, -1);
         self = source.add(SIGUSR2, [&] {
             ++calls;
             QVERIFY(source.remove(self));
@@ -829,7 +818,7 @@ private slots:
         rio::HandlerGuard guard;
         {
             rio::UnixSignals source;
-            guard = source.addScoped(SIGUSR1, [] {});
+            guard = source.addScoped(SIGUSR1, [] { });
             QVERIFY(guard.isActive());
         }
         QVERIFY(query(SIGUSR1).sa_handler == SIG_DFL);
@@ -889,7 +878,7 @@ private slots:
             qputenv("RIO_UNIX_SIGNALS_PIPE", "1");
         rio::UnixSignals source;
         qunsetenv("RIO_UNIX_SIGNALS_PIPE");
-        source.add(SIGUSR1, [] {});
+        source.add(SIGUSR1, [] { });
         const QSet<int> ours = openFds() - before;
         QCOMPARE(ours.size(), pipe ? 2 : 1);
         for (int fd : ours) {
@@ -1017,7 +1006,7 @@ private slots:
         const ChildResult child = runInChild(
             [](int, int) {
                 rio::UnixSignals source;
-                const rio::HandlerId id = source.add(SIGTERM, [] {});
+                const rio::HandlerId id = source.add(SIGTERM, [] { });
                 armHook(rio::detail::UnixSignalsHookPoint::Restoring, SIGTERM);
                 source.remove(id);
                 spinEventLoop();
@@ -1036,7 +1025,7 @@ private slots:
             [](int, int) {
                 {
                     rio::UnixSignals source;
-                    source.add(SIGTERM, [] {});
+                    source.add(SIGTERM, [] { });
                     armHook(rio::detail::UnixSignalsHookPoint::Restoring, SIGTERM);
                 }
                 spinEventLoop();
@@ -1055,7 +1044,7 @@ private slots:
         const ChildResult child = runInChild(
             [](int, int) {
                 rio::UnixSignals source;
-                const rio::HandlerId id = source.add(SIGTERM, [] {});
+                const rio::HandlerId id = source.add(SIGTERM, [] { });
                 ::raise(SIGTERM); // recorded; the loop has not run
                 source.remove(id);
                 spinEventLoop();
@@ -1071,10 +1060,10 @@ private slots:
     {
         rio::UnixSignals a;
         rio::UnixSignals b;
-        const rio::HandlerId idA = a.add(SIGUSR1, [] {});
-        const rio::HandlerId idB = b.add(SIGUSR1, [] {});
-        const rio::HandlerId onceA = a.addOnce(SIGUSR2, [] {});
-        const rio::HandlerId onceB = b.addOnce(SIGUSR2, [] {});
+        const rio::HandlerId idA = a.add(SIGUSR1, [] { });
+        const rio::HandlerId idB = b.add(SIGUSR1, [] { });
+        const rio::HandlerId onceA = a.addOnce(SIGUSR2, [] { });
+        const rio::HandlerId onceB = b.addOnce(SIGUSR2, [] { });
         QVERIFY(idA != idB);
         QVERIFY(onceA != onceB);
         QCOMPARE(rio::UnixSignals::signalOf(idA), SIGUSR1);
@@ -1086,7 +1075,7 @@ private slots:
         QCOMPARE(b.listenerCount(SIGUSR1), std::size_t{1});
         QCOMPARE(b.listenerCount(SIGUSR2), std::size_t{1});
         // A guard of one instance only ever removes its own handler.
-        rio::HandlerGuard guard = a.addScoped(SIGUSR1, [] {});
+        rio::HandlerGuard guard = a.addScoped(SIGUSR1, [] { });
         QVERIFY(!b.remove(guard.id()));
         QCOMPARE(a.listenerCount(SIGUSR1), std::size_t{2});
         QVERIFY(guard.reset());
@@ -1097,7 +1086,7 @@ private slots:
         rio::HandlerId previous = idB;
         for (int i = 0; i < 3; ++i) {
             rio::UnixSignals c;
-            const rio::HandlerId id = c.add(SIGUSR1, [] {});
+            const rio::HandlerId id = c.add(SIGUSR1, [] { });
             QVERIFY(id != idA && id != idB && id != previous);
             QVERIFY(!c.remove(idA));
             QVERIFY(!c.remove(previous));
@@ -1152,7 +1141,7 @@ private slots:
         installWithFlags(SIGUSR2, SA_NODEFER, false, {SIGWINCH});
         {
             rio::UnixSignals source;
-            source.add(SIGUSR2, [] {});
+            source.add(SIGUSR2, [] { });
             QVERIFY(query(SIGUSR2).sa_flags & SA_NODEFER);
             ::raise(SIGUSR2);
             QCOMPARE(flagCalls.load(), 1);
@@ -1163,7 +1152,7 @@ private slots:
         flagCalls = 0;
         {
             rio::UnixSignals source;
-            source.add(SIGUSR2, [] {});
+            source.add(SIGUSR2, [] { });
             QVERIFY(!(query(SIGUSR2).sa_flags & SA_NODEFER));
             ::raise(SIGUSR2);
             QCOMPARE(flagCalls.load(), 1);
@@ -1179,7 +1168,7 @@ private slots:
         rio::UnixSignals source;
         int calls = 0;
         source.add(SIGUSR1, [&calls] { ++calls; });
-        union sigval value { };
+        union sigval value{};
         value.sival_int = 4242;
         QCOMPARE(::sigqueue(::getpid(), SIGUSR1, value), 0);
         QTRY_COMPARE(calls, 1);
@@ -1225,7 +1214,7 @@ private slots:
 
         // With SIG_DFL before us, ours restarts interrupted calls.
         QVERIFY(query(SIGUSR2).sa_handler == SIG_DFL);
-        source.add(SIGUSR2, [] {});
+        source.add(SIGUSR2, [] { });
         QVERIFY(query(SIGUSR2).sa_flags & SA_RESTART);
     }
 

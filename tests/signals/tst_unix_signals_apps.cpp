@@ -40,8 +40,7 @@ void capture(QtMsgType type, const QMessageLogContext &, const QString &message)
 
 bool isDefault(int signal)
 {
-    struct sigaction current
-    { };
+    struct sigaction current{};
     ::sigaction(signal, nullptr, &current);
     return (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL;
 }
@@ -69,8 +68,8 @@ int main(int argc, char **argv)
         QCoreApplication first(argc, argv);
         source = std::make_unique<rio::UnixSignals>();
         int calls = 0;
-        source->add(SIGTERM, [] {});
-        source->add(SIGINT, [] {});
+        source->add(SIGTERM, [] { });
+        source->add(SIGINT, [] { });
         source->add(SIGUSR1, [&calls] { ++calls; });
         ::raise(SIGUSR1);
         CHECK(spinUntil([&] { return calls == 1; }));
@@ -87,7 +86,7 @@ int main(int argc, char **argv)
     // Without an application, add() is refused and changes nothing.
     bool refused = false;
     try {
-        source->add(SIGUSR1, [] {});
+        source->add(SIGUSR1, [] { });
     } catch (const std::logic_error &) {
         refused = true;
     }
@@ -109,7 +108,7 @@ int main(int argc, char **argv)
 
         // A second instance made now goes through the same when this application goes.
         later = std::make_unique<rio::UnixSignals>();
-        later->add(SIGTERM, [] {});
+        later->add(SIGTERM, [] { });
         CHECK(!isDefault(SIGTERM));
     }
     CHECK(isDefault(SIGTERM));

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include <registryio/qt/detail/qt_handler.h>
 #include <registryio/detail/registry_link.h>
+#include <registryio/qt/detail/qt_handler.h>
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry_base.h>
 

@@ -68,7 +68,7 @@ private:
     friend class QmlRegistry;
     class Registration;
     HandlerSubscription(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
-                   const QJSValue &handler, int priority, bool once, QObject *parent);
+                        const QJSValue &handler, int priority, bool once, QObject *parent);
 
     // Calls the JavaScript function on this thread and reports what it throws.
     void deliver(const QVariant &event);

@@ -2,10 +2,10 @@
 #pragma once
 
 #include <registryio/handler_id.h>
+#include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_export.h>
 #include <registryio/qml/qml_registry_sender.h>
 #include <registryio/qt/qt_registry.h>
-#include <registryio/qml/handler_subscription.h>
 
 #include <QJSValue>
 #include <QObject>
@@ -46,7 +46,7 @@ public:
     /// handle; destroying it removes the handler. A non-function or a bad option: QML warning at
     /// the caller's line, null, nothing registered. Call it on the registry's (the engine's) thread.
     Q_INVOKABLE rio::HandlerSubscription *add(const QJSValue &handler, int priority = 0,
-                                         const QJSValue &options = QJSValue());
+                                              const QJSValue &options = QJSValue());
 
     /// Delivers `event` to every handler in priority order. Callable from any thread: JavaScript
     /// handlers run on the engine's thread (directly when notified there, queued otherwise).

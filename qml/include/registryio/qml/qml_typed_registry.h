@@ -6,9 +6,9 @@
 // `notified(EventType event)` signal is typed, so qmllint and the QML compiler know the event's
 // properties (a Q_GADGET with QML_VALUE_TYPE, or int, double, QString...).
 
-#include <registryio/qt/delivery.h>
 #include <registryio/handler_id.h>
 #include <registryio/qml/detail/delivery.h>
+#include <registryio/qt/delivery.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QJSValue>
@@ -27,11 +27,7 @@
 namespace rio::detail {
 
 template <typename E>
-concept QmlGadget = requires
-{
-    E::staticMetaObject;
-}
-&&!std::is_base_of_v<QObject, E>;
+concept QmlGadget = requires { E::staticMetaObject; } && !std::is_base_of_v<QObject, E>;
 
 /// The event `value` holds, converted to E: E itself, anything QVariant converts to E, or (for a
 /// Q_GADGET) a JavaScript object / QVariantMap whose keys name E's properties. False otherwise.
@@ -139,9 +135,15 @@ public:
         {                                                                                                    \
             QObject::connect(&m_registry, &::rio::QtRegistryBase::countChanged, this, &Name::countChanged);  \
         }                                                                                                    \
-        ~Name() override { m_registry.clear(); }                                                             \
+        ~Name() override                                                                                     \
+        {                                                                                                    \
+            m_registry.clear();                                                                              \
+        }                                                                                                    \
         /* Delivers the event to every handler in priority order (any thread). */                            \
-        void notify(const EventType &event) const { m_registry.notify(event); }                              \
+        void notify(const EventType &event) const                                                            \
+        {                                                                                                    \
+            m_registry.notify(event);                                                                        \
+        }                                                                                                    \
         /* From QML: an EventType value, or an object whose keys name its properties. */                     \
         Q_INVOKABLE bool notify(const QVariant &event) const                                                 \
         {                                                                                                    \
@@ -153,8 +155,14 @@ public:
             m_registry.notify(value);                                                                        \
             return true;                                                                                     \
         }                                                                                                    \
-        int count() const noexcept { return m_registry.count(); }                                            \
-        ::rio::QtRegistry<EventType> &registry() noexcept { return m_registry; }                             \
+        int count() const noexcept                                                                           \
+        {                                                                                                    \
+            return m_registry.count();                                                                       \
+        }                                                                                                    \
+        ::rio::QtRegistry<EventType> &registry() noexcept                                                    \
+        {                                                                                                    \
+            return m_registry;                                                                               \
+        }                                                                                                    \
     Q_SIGNALS:                                                                                               \
         void countChanged();                                                                                 \
                                                                                                              \
@@ -179,8 +187,14 @@ public:
         enum Overflow : int { DropOldest, DropNewest, Block };                                               \
         Q_ENUM(Overflow)                                                                                     \
         static_assert(int(DropNewest) == int(::rio::Overflow::DropNewest));                                  \
-        ~Name##Handler() override { m_state.unregister(); }                                                  \
-        Name *registry() const { return static_cast<Name *>(m_state.registry.data()); }                      \
+        ~Name##Handler() override                                                                            \
+        {                                                                                                    \
+            m_state.unregister();                                                                            \
+        }                                                                                                    \
+        Name *registry() const                                                                               \
+        {                                                                                                    \
+            return static_cast<Name *>(m_state.registry.data());                                             \
+        }                                                                                                    \
         void setRegistry(Name *registry)                                                                     \
         {                                                                                                    \
             if (m_state.registry == registry)                                                                \
@@ -200,7 +214,10 @@ public:
             update();                                                                                        \
             Q_EMIT registryChanged();                                                                        \
         }                                                                                                    \
-        int priority() const noexcept { return m_state.priority; }                                           \
+        int priority() const noexcept                                                                        \
+        {                                                                                                    \
+            return m_state.priority;                                                                         \
+        }                                                                                                    \
         void setPriority(int priority)                                                                       \
         {                                                                                                    \
             if (std::exchange(m_state.priority, priority) != priority) {                                     \
@@ -208,7 +225,10 @@ public:
                 Q_EMIT priorityChanged();                                                                    \
             }                                                                                                \
         }                                                                                                    \
-        bool isEnabled() const noexcept { return m_state.enabled; }                                          \
+        bool isEnabled() const noexcept                                                                      \
+        {                                                                                                    \
+            return m_state.enabled;                                                                          \
+        }                                                                                                    \
         void setEnabled(bool enabled)                                                                        \
         {                                                                                                    \
             if (std::exchange(m_state.enabled, enabled) != enabled) {                                        \
@@ -216,7 +236,10 @@ public:
                 Q_EMIT enabledChanged();                                                                     \
             }                                                                                                \
         }                                                                                                    \
-        bool coalesce() const noexcept { return m_state.coalesce; }                                          \
+        bool coalesce() const noexcept                                                                       \
+        {                                                                                                    \
+            return m_state.coalesce;                                                                         \
+        }                                                                                                    \
         void setCoalesce(bool coalesce)                                                                      \
         {                                                                                                    \
             if (std::exchange(m_state.coalesce, coalesce) != coalesce) {                                     \
@@ -224,7 +247,10 @@ public:
                 Q_EMIT coalesceChanged();                                                                    \
             }                                                                                                \
         }                                                                                                    \
-        int capacity() const noexcept { return m_state.delivery.capacity; }                                  \
+        int capacity() const noexcept                                                                        \
+        {                                                                                                    \
+            return m_state.delivery.capacity;                                                                \
+        }                                                                                                    \
         void setCapacity(int capacity)                                                                       \
         {                                                                                                    \
             if (m_state.delivery.setCapacity(this, capacity)) {                                              \
@@ -232,7 +258,10 @@ public:
                 Q_EMIT capacityChanged();                                                                    \
             }                                                                                                \
         }                                                                                                    \
-        Overflow overflow() const noexcept { return Overflow(m_state.delivery.overflow); }                   \
+        Overflow overflow() const noexcept                                                                   \
+        {                                                                                                    \
+            return Overflow(m_state.delivery.overflow);                                                      \
+        }                                                                                                    \
         void setOverflow(Overflow overflow)                                                                  \
         {                                                                                                    \
             if (m_state.delivery.setOverflow(this, int(overflow))) {                                         \
@@ -240,7 +269,10 @@ public:
                 Q_EMIT overflowChanged();                                                                    \
             }                                                                                                \
         }                                                                                                    \
-        bool isActive() const noexcept { return m_state.active; }                                            \
+        bool isActive() const noexcept                                                                       \
+        {                                                                                                    \
+            return m_state.active;                                                                           \
+        }                                                                                                    \
         void classBegin() override { }                                                                       \
         void componentComplete() override                                                                    \
         {                                                                                                    \

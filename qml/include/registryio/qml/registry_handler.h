@@ -173,9 +173,9 @@ private:
 
     QPointer<QmlRegistry> m_registry;
     QPointer<QmlRegistry> m_registeredOn;
-    QMetaObject::Connection m_destroyedConnection; // a registry on another thread
+    QMetaObject::Connection m_destroyedConnection;  // a registry on another thread
     detail::QmlRegistryShared *m_watched = nullptr; // the registry watched on this thread
-    QMetaObject::Connection m_warningTap; // the engine's warnings, while one of ours runs
+    QMetaObject::Connection m_warningTap;           // the engine's warnings, while one of ours runs
     std::unique_ptr<Registration> m_registration;
     QJSValue m_handler;         // `handler`
     QJSManagedValue m_function; // m_handler, to call with what it throws left in the engine

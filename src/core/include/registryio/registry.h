@@ -78,8 +78,8 @@ struct TypedCallback final : CallbackBox
 
 /// A handler a Registry<E> accepts: callable with `const E&`, or with no arguments.
 template <typename F, typename E>
-concept HandlerFor = std::is_invocable_v < std::decay_t<F>
-&, const E & > || std::is_invocable_v<std::decay_t<F> &>;
+concept HandlerFor =
+    std::is_invocable_v<std::decay_t<F> &, const E &> || std::is_invocable_v<std::decay_t<F> &>;
 
 /// Registers the calling thread with the reclamation domain now, so that no later notify on it
 /// allocates or locks (a notify from a signal handler needs this first; see docs/API.md).
@@ -210,8 +210,8 @@ public:
     /// Sets (or replaces) the callback that learns about throwing handlers. An exception thrown
     /// by the callback itself is swallowed. Throws std::invalid_argument for an empty callable.
     template <typename F>
-    requires std::is_invocable_v < std::decay_t<F>
-    &, const ExceptionInfo & > void setExceptionHandler(F &&callback)
+    requires std::is_invocable_v<std::decay_t<F> &, const ExceptionInfo &>
+    void setExceptionHandler(F &&callback)
     {
         if (detail::isEmptyCallable(callback))
             throw std::invalid_argument("rio::Registry::setExceptionHandler: the callback is empty");
@@ -220,30 +220,18 @@ public:
     }
 
     /// Removes the exception callback; failures are then silently isolated.
-    void clearExceptionHandler() noexcept
-    {
-        m_core.replaceCallback(nullptr);
-    }
+    void clearExceptionHandler() noexcept { m_core.replaceCallback(nullptr); }
 
     /// Waits until no notify of this registry that began before the call on another thread can
     /// still reach a removed handler, and destroys what that releases. From inside a handler it
     /// does not wait for its own notify.
-    void synchronize() noexcept
-    {
-        m_core.synchronize();
-    }
+    void synchronize() noexcept { m_core.synchronize(); }
 
     /// The capacity hint given at construction.
-    [[nodiscard]] std::size_t capacityHint() const noexcept
-    {
-        return m_core.capacityHint();
-    }
+    [[nodiscard]] std::size_t capacityHint() const noexcept { return m_core.capacityHint(); }
 
     /// Removed handlers and arrays of this registry not yet destroyed (diagnostics, tests).
-    [[nodiscard]] std::size_t pendingCount() const noexcept
-    {
-        return m_core.pendingCount();
-    }
+    [[nodiscard]] std::size_t pendingCount() const noexcept { return m_core.pendingCount(); }
 
 private:
     template <typename F>

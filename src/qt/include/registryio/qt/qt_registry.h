@@ -2,11 +2,11 @@
 #pragma once
 
 #include <registryio/connection.h>
-#include <registryio/qt/delivery.h>
-#include <registryio/qt/detail/qt_handler.h>
 #include <registryio/detail/registry_link.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
+#include <registryio/qt/delivery.h>
+#include <registryio/qt/detail/qt_handler.h>
 #include <registryio/qt/qt_registry_base.h>
 #include <registryio/registry.h>
 
@@ -32,12 +32,13 @@ namespace rio {
 /// A handler QtRegistry<E> accepts: callable with `const E&` or with nothing; it may return
 /// QFuture<void> for work of its own (awaited by notifyAsync/notifySequential).
 template <typename F, typename E>
-concept QtHandlerFor = std::is_invocable_v < std::decay_t<F>
-&, const E & > || std::is_invocable_v<std::decay_t<F> &>;
+concept QtHandlerFor =
+    std::is_invocable_v<std::decay_t<F> &, const E &> || std::is_invocable_v<std::decay_t<F> &>;
 
 /// A member function QtRegistry<E> accepts for `Receiver`: callable with `const E&` or with nothing.
 template <typename Method, typename Receiver, typename E>
-concept QtMemberSlotFor = std::derived_from<Receiver, QObject> && std::is_member_function_pointer_v<Method> &&
+concept QtMemberSlotFor =
+    std::derived_from<Receiver, QObject> && std::is_member_function_pointer_v<Method> &&
     (std::is_invocable_v<Method, Receiver *, const E &> || std::is_invocable_v<Method, Receiver *>);
 
 /// The Qt facade of Registry<E>: handlers run on a context object's thread with Qt's connection

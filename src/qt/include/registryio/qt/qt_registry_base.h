@@ -3,8 +3,8 @@
 
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
-#include <registryio/qt/qt_export.h>
 #include <registryio/qt/debug.h>
+#include <registryio/qt/qt_export.h>
 
 #include <QObject>
 #include <QString>

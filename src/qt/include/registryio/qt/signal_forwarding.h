@@ -33,15 +33,10 @@ E makeForwardedEvent(Args &&...args)
 template <typename E, typename... Args>
 concept ForwardableTo = (sizeof...(Args) == 0 && std::is_default_constructible_v<E>) ||
                         std::is_constructible_v<E, const std::remove_cvref_t<Args> &...> ||
-                        requires(const std::remove_cvref_t<Args> &...args)
-{
-    E{args...};
-};
+                        requires(const std::remove_cvref_t<Args> &...args) { E{args...}; };
 
 template <typename Map, typename E, typename... Args>
-concept EventMapper = std::is_invocable_r_v < E,
-        Map &, const std::remove_cvref_t<Args>
-&... > ;
+concept EventMapper = std::is_invocable_r_v<E, Map &, const std::remove_cvref_t<Args> &...>;
 
 // True for the private tag (`QPrivateSignal`) that Q_OBJECT declares and private signals take
 // last: it is a class whose own injected name is QPrivateSignal, which the private access does
@@ -103,8 +98,8 @@ QMetaObject::Connection connectForward(const Sender *sender, Signal signal, QtRe
 /// disconnects earlier. Throws std::invalid_argument for a null sender or signal.
 template <typename E, typename Sender, typename SignalOwner, typename... Args>
 requires std::derived_from<Sender, SignalOwner> && detail::forwardableList<E, detail::PublicArgsOf<Args...>>
-    QMetaObject::Connection forward(const Sender *sender, void (SignalOwner::*signal)(Args...),
-                                    QtRegistry<E> &registry)
+QMetaObject::Connection forward(const Sender *sender, void (SignalOwner::*signal)(Args...),
+                                QtRegistry<E> &registry)
 {
     if (sender == nullptr || signal == nullptr)
         throw std::invalid_argument("rio::forward: the sender or the signal is null");
@@ -119,8 +114,8 @@ requires std::derived_from<Sender, SignalOwner> && detail::forwardableList<E, de
 /// QPrivateSignal tag is not passed to it).
 template <typename E, typename Sender, typename SignalOwner, typename... Args, typename Map>
 requires std::derived_from<Sender, SignalOwner> && detail::mapperList<Map, E, detail::PublicArgsOf<Args...>>
-    QMetaObject::Connection forward(const Sender *sender, void (SignalOwner::*signal)(Args...),
-                                    QtRegistry<E> &registry, Map map)
+QMetaObject::Connection forward(const Sender *sender, void (SignalOwner::*signal)(Args...),
+                                QtRegistry<E> &registry, Map map)
 {
     if (sender == nullptr || signal == nullptr)
         throw std::invalid_argument("rio::forward: the sender or the signal is null");

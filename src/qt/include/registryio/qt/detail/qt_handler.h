@@ -4,11 +4,11 @@
 // Internals of QtRegistry<E>: per-handler state, the per-notify envelope, queued deliveries and
 // the async joins. Not part of the public API.
 
+#include <registryio/exception_info.h>
+#include <registryio/handler_id.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/detail/lazy_deque.h>
 #include <registryio/qt/detail/qt_tsan.h>
-#include <registryio/exception_info.h>
-#include <registryio/handler_id.h>
 #include <registryio/qt/qt_export.h>
 
 #include <QFuture>
