@@ -113,7 +113,7 @@ QStringList documents()
 
 } // namespace
 
-class TestDocSnippets : public QObject
+class tst_DocSnippets : public QObject
 {
     Q_OBJECT
 
@@ -214,5 +214,5 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(TestDocSnippets)
+QTEST_GUILESS_MAIN(tst_DocSnippets)
 #include "tst_doc_snippets.moc"

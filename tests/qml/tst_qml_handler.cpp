@@ -28,7 +28,7 @@ public:
     Q_INVOKABLE void destroyNow(QObject *object) { delete object; }
 };
 
-class TestQmlHandler : public QObject
+class tst_QmlHandler : public QObject
 {
     Q_OBJECT
 
@@ -443,5 +443,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestQmlHandler)
+QTEST_MAIN(tst_QmlHandler)
 #include "tst_qml_handler.moc"

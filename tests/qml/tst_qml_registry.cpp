@@ -19,7 +19,7 @@ using rio::QmlRegistry;
 using rio::test::eval;
 using rio::test::exactly;
 
-class TestQmlRegistry : public QObject
+class tst_QmlRegistry : public QObject
 {
     Q_OBJECT
 
@@ -567,5 +567,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestQmlRegistry)
+QTEST_MAIN(tst_QmlRegistry)
 #include "tst_qml_registry.moc"

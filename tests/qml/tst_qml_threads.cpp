@@ -129,7 +129,7 @@ private:
     rio::QmlRegistry m_registry;
 };
 
-class TestQmlThreads : public QObject
+class tst_QmlThreads : public QObject
 {
     Q_OBJECT
 
@@ -674,5 +674,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestQmlThreads)
+QTEST_MAIN(tst_QmlThreads)
 #include "tst_qml_threads.moc"

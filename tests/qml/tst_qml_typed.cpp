@@ -57,7 +57,7 @@ QtObject {
 
 } // namespace
 
-class TestQmlTyped : public QObject
+class tst_QmlTyped : public QObject
 {
     Q_OBJECT
 
@@ -173,5 +173,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestQmlTyped)
+QTEST_MAIN(tst_QmlTyped)
 #include "tst_qml_typed.moc"

@@ -61,7 +61,7 @@ void rioBeforeAllocation()
     }
 }
 
-class TstQtAllocFailure : public QObject
+class tst_QtAllocFailure : public QObject
 {
     Q_OBJECT
 
@@ -70,7 +70,7 @@ private Q_SLOTS:
     void refusedAllocationIsReportedAndChangesNothing();
 };
 
-void TstQtAllocFailure::refusedAllocationIsReportedAndChangesNothing_data()
+void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing_data()
 {
     QTest::addColumn<bool>("latest"); // the handler under test coalesces
     QTest::addColumn<bool>("warm");   // its queue and the mailbox were used before
@@ -83,7 +83,7 @@ void TstQtAllocFailure::refusedAllocationIsReportedAndChangesNothing_data()
     QTest::newRow("latest, notifyAsync") << true << true << true;
 }
 
-void TstQtAllocFailure::refusedAllocationIsReportedAndChangesNothing()
+void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing()
 {
     QFETCH(bool, latest);
     QFETCH(bool, warm);
@@ -170,5 +170,5 @@ void TstQtAllocFailure::refusedAllocationIsReportedAndChangesNothing()
     qInfo("%d allocations of the notify refused, one per run", injected);
 }
 
-QTEST_GUILESS_MAIN(TstQtAllocFailure)
+QTEST_GUILESS_MAIN(tst_QtAllocFailure)
 #include "tst_qt_alloc_failure.moc"

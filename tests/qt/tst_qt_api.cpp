@@ -36,7 +36,7 @@ struct Pair
     QString b;
 };
 
-class TstQtApi : public QObject
+class tst_QtApi : public QObject
 {
     Q_OBJECT
 
@@ -249,5 +249,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TstQtApi)
+QTEST_GUILESS_MAIN(tst_QtApi)
 #include "tst_qt_api.moc"

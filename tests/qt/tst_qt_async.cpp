@@ -82,7 +82,7 @@ bool finishedCleanly(QFuture<void> future)
 
 } // namespace
 
-class TstQtAsync : public QObject
+class tst_QtAsync : public QObject
 {
     Q_OBJECT
 
@@ -291,5 +291,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TstQtAsync)
+QTEST_GUILESS_MAIN(tst_QtAsync)
 #include "tst_qt_async.moc"

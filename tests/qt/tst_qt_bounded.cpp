@@ -89,7 +89,7 @@ std::vector<int> range(int from, int to)
 
 } // namespace
 
-class TstQtBounded : public QObject
+class tst_QtBounded : public QObject
 {
     Q_OBJECT
 
@@ -391,5 +391,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TstQtBounded)
+QTEST_GUILESS_MAIN(tst_QtBounded)
 #include "tst_qt_bounded.moc"

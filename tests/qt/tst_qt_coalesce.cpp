@@ -32,7 +32,7 @@ struct Progress
 
 } // namespace
 
-class TstQtCoalesce : public QObject
+class tst_QtCoalesce : public QObject
 {
     Q_OBJECT
 
@@ -256,5 +256,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TstQtCoalesce)
+QTEST_GUILESS_MAIN(tst_QtCoalesce)
 #include "tst_qt_coalesce.moc"

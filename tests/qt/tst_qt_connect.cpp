@@ -57,7 +57,7 @@ static_assert(!rio::detail::isPrivateSignalTag<int> && !rio::detail::isPrivateSi
 
 } // namespace
 
-class TstQtConnect : public QObject
+class tst_QtConnect : public QObject
 {
     Q_OBJECT
 
@@ -560,5 +560,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TstQtConnect)
+QTEST_GUILESS_MAIN(tst_QtConnect)
 #include "tst_qt_connect.moc"

@@ -52,7 +52,7 @@ struct Seen
 
 } // namespace
 
-class TstQtDelivery : public QObject
+class tst_QtDelivery : public QObject
 {
     Q_OBJECT
 
@@ -521,5 +521,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TstQtDelivery)
+QTEST_GUILESS_MAIN(tst_QtDelivery)
 #include "tst_qt_delivery.moc"

@@ -77,7 +77,7 @@ const QString failMessage = QStringLiteral("handler failed");
 
 } // namespace
 
-class TstQtExceptions : public QObject
+class tst_QtExceptions : public QObject
 {
     Q_OBJECT
 
@@ -276,5 +276,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TstQtExceptions)
+QTEST_GUILESS_MAIN(tst_QtExceptions)
 #include "tst_qt_exceptions.moc"

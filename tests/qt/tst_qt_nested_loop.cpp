@@ -36,7 +36,7 @@ std::vector<int> iota(int n)
 
 } // namespace
 
-class TstQtNestedLoop : public QObject
+class tst_QtNestedLoop : public QObject
 {
     Q_OBJECT
 
@@ -151,5 +151,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TstQtNestedLoop)
+QTEST_GUILESS_MAIN(tst_QtNestedLoop)
 #include "tst_qt_nested_loop.moc"
