@@ -73,8 +73,11 @@ QString stripTrailingNewlines(QString s)
 // `[name]`, with their common indentation removed. nullopt when the markers are missing.
 std::optional<QString> region(const QString &text, const QString &name)
 {
-    if (name.isEmpty())
-        return stripTrailingNewlines(text);
+    if (name.isEmpty()) {
+        // A whole file: without its licence line, which the docs do not repeat.
+        static const QRegularExpression spdx(QStringLiteral(R"(^\S+ SPDX-License-Identifier: [^\n]*\n)"));
+        return stripTrailingNewlines(QString(text).remove(spdx));
+    }
     const QString tag = QLatin1Char('[') + name + QLatin1Char(']');
     const QStringList lines = text.split(QLatin1Char('\n'));
     QList<int> markers;
