@@ -17,6 +17,20 @@ include_guard(GLOBAL)
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
+# The soname carries what a release may break (README, "Versioning and compatibility"): while the
+# version is 0.x a minor release may break the ABI, so it is libRegistryIOCore.so.0.1; from 1.0,
+# the major version alone.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(rio_soversion "${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}")
+else()
+  set(rio_soversion "${PROJECT_VERSION_MAJOR}")
+endif()
+foreach(rio_lib IN ITEMS RegistryIOCore RegistryIOQt RegistryIOQml)
+  if(TARGET ${rio_lib})
+    set_target_properties(${rio_lib} PROPERTIES SOVERSION "${rio_soversion}")
+  endif()
+endforeach()
+
 # Off when RegistryIO is a subproject (add_subdirectory): the parent decides what it installs.
 option(RIO_INSTALL "Generate RegistryIO's install and export rules" ${PROJECT_IS_TOP_LEVEL})
 if(NOT RIO_INSTALL)
