@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include <registryio/qt/detail/unix_signals_testing.h>
 #include <registryio/qt/unix_signals.h>
+
+#include "unix_signals_testing_p.h"
 
 #include <QDeadlineTimer>
 #include <QDir>

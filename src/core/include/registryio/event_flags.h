@@ -17,10 +17,6 @@
 namespace rio {
 
 namespace detail {
-/// Test-only: called by EventFlags::broadcast() with the event id between deciding that a pending
-/// id has listeners and notifying them (nullptr: none). Not part of the public API.
-void setEventFlagsTestHook(void (*hook)(int id)) noexcept;
-
 /// Counts, per thread, the listener calls that broadcast() compares around each notify.
 void noteEventFlagsListenerCall() noexcept;
 
