@@ -91,6 +91,20 @@ for stage in $stages; do
         done
         ctest --test-dir "$dir" -j "$jobs" --label-regex portable
       done
+      # --- DLL link test (tests/dll): the shared Core installed into a prefix, and a consumer
+      # project whose program calls every public inline template that reaches into the Core DLL,
+      # run under wine. A function such a template calls without the export macro fails its link.
+      dll_dir="$mingw_dir/dll-link"
+      cmake --build "$mingw_dir/shared" -j "$jobs" --target RegistryIOCore
+      cmake --install "$mingw_dir/shared" --prefix "$dll_dir/prefix" >/dev/null
+      cmake -S "$root/tests/dll" -B "$dll_dir/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" "${launcher[@]}" \
+        -DRegistryIO_DIR="$dll_dir/prefix/lib/cmake/RegistryIO" >/dev/null
+      cmake --build "$dll_dir/build" -j "$jobs"
+      cp -u "$dll_dir"/prefix/bin/*.dll "$mingw_dir"/shared/bin/{libstdc++-6,libgcc_s_seh-1,libwinpthread-1}.dll \
+        "$dll_dir/build/"
+      ctest --test-dir "$dll_dir/build" --output-on-failure
+      # --- end of the DLL link test
       ;;
     *) echo "unknown stage: $stage" >&2; exit 2 ;;
   esac

@@ -18,7 +18,7 @@ namespace rio {
 
 namespace detail {
 /// Counts, per thread, the listener calls that broadcast() compares around each notify.
-void noteEventFlagsListenerCall() noexcept;
+RIO_CORE_EXPORT void noteEventFlagsListenerCall() noexcept;
 
 // What EventFlags::Listeners stores: the listener, counted when it runs.
 template <typename F>
