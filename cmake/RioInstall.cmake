@@ -7,7 +7,7 @@
 #   LIBDIR/libRegistryIOCore.so*, ...Qt, ...Qml   the libraries
 #   LIBDIR/cmake/RegistryIO/                    RegistryIOConfig.cmake, RegistryIOConfigVersion.cmake,
 #                                               RegistryIO{Core,Qt,Qml}Targets*.cmake
-#   LIBDIR/pkgconfig/registryio-core.pc          pkg-config file of the Core
+#   LIBDIR/pkgconfig/registryio-{core,qt,qml}.pc  pkg-config files, one per library
 #   RIO_INSTALL_QMLDIR/RegistryIO/               the QML module: qmldir, plugin, .qmltypes
 #                                               (default LIBDIR/qt6/qml: Debian's Qt layout, so a
 #                                               /usr install needs no QML2_IMPORT_PATH)
@@ -16,6 +16,20 @@
 include_guard(GLOBAL)
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
+
+# The soname carries what a release may break (README, "Versioning and compatibility"): while the
+# version is 0.x a minor release may break the ABI, so it is libRegistryIOCore.so.0.1; from 1.0,
+# the major version alone.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(rio_soversion "${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}")
+else()
+  set(rio_soversion "${PROJECT_VERSION_MAJOR}")
+endif()
+foreach(rio_lib IN ITEMS RegistryIOCore RegistryIOQt RegistryIOQml)
+  if(TARGET ${rio_lib})
+    set_target_properties(${rio_lib} PROPERTIES SOVERSION "${rio_soversion}")
+  endif()
+endforeach()
 
 # Off when RegistryIO is a subproject (add_subdirectory): the parent decides what it installs.
 option(RIO_INSTALL "Generate RegistryIO's install and export rules" ${PROJECT_IS_TOP_LEVEL})
@@ -67,32 +81,59 @@ function(rio_install_library target component)
     DESTINATION ${RIO_INSTALL_CMAKEDIR})
 endfunction()
 
+# pkg-config: relocatable (paths relative to the .pc file) unless LIBDIR is absolute.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(rio_pc_prefix "${CMAKE_INSTALL_PREFIX}")
+  set(rio_pc_libdir "${CMAKE_INSTALL_LIBDIR}")
+else()
+  file(RELATIVE_PATH rio_pc_up "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+  string(REGEX REPLACE "/$" "" rio_pc_up "${rio_pc_up}")
+  set(rio_pc_prefix "\${pcfiledir}/${rio_pc_up}")
+  set(rio_pc_libdir "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(rio_pc_includedir "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(rio_pc_includedir "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+if(IS_ABSOLUTE "${RIO_INSTALL_QMLDIR}")
+  set(rio_pc_qmldir "${RIO_INSTALL_QMLDIR}")
+else()
+  set(rio_pc_qmldir "\${prefix}/${RIO_INSTALL_QMLDIR}")
+endif()
+
+# rio_install_pkg_config(<name> <title> <what> <library target> <requires>): generates and installs
+# LIBDIR/pkgconfig/registryio-<name>.pc from cmake/registryio-<name>.pc.in; <requires> is the
+# Requires line (the lower layer at this exact version, and the Qt 6 modules the library uses).
+function(rio_install_pkg_config name title what target requires)
+  set(rio_pc_title "${title}")
+  set(rio_pc_what "${what}")
+  get_target_property(rio_pc_lib ${target} OUTPUT_NAME)
+  set(rio_pc_requires "${requires}")
+  configure_file("${rio_root}/cmake/registryio-${name}.pc.in" "${PROJECT_BINARY_DIR}/registryio-${name}.pc" @ONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/registryio-${name}.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endfunction()
+
+# "Qt6Core >= 6.4, Qt6Concurrent >= 6.4" for the given components.
+function(rio_pc_qt_requires out)
+  set(reqs "")
+  foreach(c IN LISTS ARGN)
+    list(APPEND reqs "Qt6${c} >= 6.4")
+  endforeach()
+  list(JOIN reqs ", " reqs)
+  set(${out} "${reqs}" PARENT_SCOPE)
+endfunction()
+
 # --- Core ------------------------------------------------------------------------------------
 if(TARGET RegistryIOCore)
   rio_install_library(RegistryIOCore Core)
   install(DIRECTORY "${rio_root}/src/core/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-    FILES_MATCHING PATTERN "*.h")
+    FILES_MATCHING PATTERN "*.h" PATTERN "*_testing*" EXCLUDE)
   list(APPEND rio_installed_components Core)
   # moc reads this before the sources of AUTOMOC targets of a consumer (see the package config).
   install(FILES "${rio_root}/cmake/RegistryIOMocPrelude.h" DESTINATION ${RIO_INSTALL_CMAKEDIR})
 
-  # pkg-config: relocatable (paths relative to the .pc file) unless LIBDIR is absolute.
-  if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
-    set(rio_pc_prefix "${CMAKE_INSTALL_PREFIX}")
-    set(rio_pc_libdir "${CMAKE_INSTALL_LIBDIR}")
-  else()
-    file(RELATIVE_PATH rio_pc_up "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
-    string(REGEX REPLACE "/$" "" rio_pc_up "${rio_pc_up}")
-    set(rio_pc_prefix "\${pcfiledir}/${rio_pc_up}")
-    set(rio_pc_libdir "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
-  endif()
-  if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
-    set(rio_pc_includedir "${CMAKE_INSTALL_INCLUDEDIR}")
-  else()
-    set(rio_pc_includedir "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
-  endif()
-  configure_file("${rio_root}/cmake/registryio-core.pc.in" "${PROJECT_BINARY_DIR}/registryio-core.pc" @ONLY)
-  install(FILES "${PROJECT_BINARY_DIR}/registryio-core.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  rio_install_pkg_config(core "RegistryIO Core" "core library" RegistryIOCore "")
 endif()
 
 # --- Qt facade -------------------------------------------------------------------------------
@@ -100,9 +141,12 @@ set(RIO_QT_COMPONENTS "")
 if(TARGET RegistryIOQt)
   rio_install_library(RegistryIOQt Qt)
   install(DIRECTORY "${rio_root}/src/qt/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-    FILES_MATCHING PATTERN "*.h")
+    FILES_MATCHING PATTERN "*.h" PATTERN "*_testing*" EXCLUDE)
   rio_qt_components_of(RegistryIOQt RIO_QT_COMPONENTS)
   list(APPEND rio_installed_components Qt)
+  rio_pc_qt_requires(rio_qt_reqs ${RIO_QT_COMPONENTS})
+  rio_install_pkg_config(qt "RegistryIO Qt" "Qt facade" RegistryIOQt
+    "registryio-core = ${PROJECT_VERSION}, ${rio_qt_reqs}")
 endif()
 
 # --- QML module ------------------------------------------------------------------------------
@@ -158,12 +202,15 @@ if(NOT RIO_QML_INSTALL_HANDLED AND EXISTS "${rio_root}/qml/CMakeLists.txt" AND T
         rio_qt_components_of(${t} RIO_QML_COMPONENTS)
         list(APPEND RIO_QML_COMPONENTS Qml)
         list(REMOVE_DUPLICATES RIO_QML_COMPONENTS)
+        rio_pc_qt_requires(rio_qml_reqs ${RIO_QML_COMPONENTS})
+        rio_install_pkg_config(qml "RegistryIO Qml" "QML module's backing library" ${t}
+          "registryio-qt = ${PROJECT_VERSION}, ${rio_qml_reqs}")
         break()
       endif()
     endforeach()
   endif()
   install(DIRECTORY "${rio_root}/qml/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-    OPTIONAL FILES_MATCHING PATTERN "*.h")
+    OPTIONAL FILES_MATCHING PATTERN "*.h" PATTERN "*_testing*" EXCLUDE)
 endif()
 get_property(rio_more GLOBAL PROPERTY RIO_INSTALLED_COMPONENTS)
 list(APPEND rio_installed_components ${rio_more})

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 include_guard(GLOBAL)
+include(RioTestHooks)
 find_package(Qt6 6.4 REQUIRED COMPONENTS Core Test)
 
 # Tests labelled `sanitize` are the ones .ci/run also runs under ThreadSanitizer and
@@ -21,7 +22,8 @@ function(rio_add_test name)
     endif()
   endforeach()
   add_executable(${name} ${T_SOURCES})
-  target_link_libraries(${name} PRIVATE ${T_LIBS} Qt6::Test)
+  # RegistryIO::TestHooks: the libraries' test-only *_testing_p.h headers (never installed).
+  target_link_libraries(${name} PRIVATE ${T_LIBS} Qt6::Test RegistryIO::TestHooks)
   rio_target_defaults(${name})
   add_test(NAME ${name} COMMAND ${name} ${T_ARGS})
   if(NOT T_TIMEOUT)

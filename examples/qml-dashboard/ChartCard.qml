@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// A titled chart: the current values under the title, the last 30 s below.
+// A titled chart: the current values under the title, the last 30 s below with labelled axes.
 import QtQuick
 import QtQuick.Controls.Fusion
 import QtQuick.Layouts
@@ -10,6 +10,7 @@ Frame {
     required property string title
     property var series: []    // as Sparkline.series, one or two; each adds `label`: its current value
     property bool logScale: false
+    property var tickFormat: v => String(v) // the value axis' labels (see Sparkline)
     readonly property int labelSize: width < 300 ? 14 : 16
 
     ColumnLayout {
@@ -49,6 +50,7 @@ Frame {
         Sparkline {
             series: card.series
             logScale: card.logScale
+            tickFormat: card.tickFormat
             Layout.fillWidth: true
             Layout.fillHeight: true
             Layout.minimumHeight: 24

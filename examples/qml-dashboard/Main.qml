@@ -182,6 +182,7 @@ ApplicationWindow {
                 title: "Published per worker (events/s)"
                 series: [{ values: root.history.w1, color: "#61afef", label: "steady " + Format.count(root.last.published[0]) },
                          { values: root.history.w2, color: "#c678dd", label: "bursty " + Format.count(root.last.published[1]) }]
+                tickFormat: v => Format.count(v) + "/s"
                 Layout.fillWidth: true
                 Layout.fillHeight: true
                 Layout.preferredWidth: 1
@@ -193,6 +194,7 @@ ApplicationWindow {
                                   ? " · " + Format.count(root.last.ui.queued) + " queued, "
                                     + Format.duration(root.last.ui.latencyMs) + " late"
                                   : "") }]
+                tickFormat: v => Format.count(v) + " fps"
                 Layout.fillWidth: true
                 Layout.fillHeight: true
                 Layout.preferredWidth: 1
@@ -200,6 +202,7 @@ ApplicationWindow {
             ChartCard {
                 title: "Process memory (resident)"
                 series: [{ values: root.history.rss, color: "#e5c07b", label: Format.bytes(root.last.rssBytes) }]
+                tickFormat: v => Format.bytes(v * 1e6) // the history is in MB
                 Layout.fillWidth: true
                 Layout.fillHeight: true
                 Layout.preferredWidth: 1
@@ -297,14 +300,16 @@ ApplicationWindow {
                     spacing: 6
 
                     Label {
-                        text: "Isolation: a handler that throws"
+                        text: "Isolation: the exporter throws on purpose"
                         font.bold: true
                         elide: Text.ElideRight
                         Layout.fillWidth: true
                     }
                     Label {
-                        text: "Failures: " + Format.count(root.exportFailures) + " · the panels handler after it ran "
-                              + Format.count(root.panelUpdates) + " times"
+                        text: (root.exportFailures === 1 ? "Threw once" : "Threw " + Format.count(root.exportFailures) + " times")
+                              + " · the handlers after it ran for "
+                              + (root.panelUpdates === root.snapshotsShown ? "all " : "only ")
+                              + Format.count(root.panelUpdates) + " of " + Format.count(root.snapshotsShown) + " snapshots"
                         opacity: 0.75
                         elide: Text.ElideRight
                         Layout.fillWidth: true

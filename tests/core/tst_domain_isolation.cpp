@@ -24,9 +24,7 @@
 
 #if __has_include(<registryio/detail/hazard.h>)
 #define RIO_TEST_CORE_V2 1
-namespace rio::detail::hazard::testing {
-extern RIO_CORE_EXPORT std::atomic<bool> failMembarrier;
-}
+#include "fence_testing_p.h"
 #else
 #define RIO_TEST_CORE_V2 0
 #endif
@@ -366,7 +364,7 @@ private slots:
             });
         for (int i = 0; i < rounds; ++i) {
             if (i == rounds / 4)
-                rio::detail::hazard::testing::failMembarrier.store(true);
+                rio::detail::hazard::testing::setMembarrierFails(true);
             auto copy = [&bad, &calls, data = std::make_unique<std::string>(32, 'm')] {
                 if (*data != std::string(32, 'm'))
                     bad.fetch_add(1);

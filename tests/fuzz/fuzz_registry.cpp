@@ -2,7 +2,7 @@
 // libFuzzer target: reads the input as a sequence of registry operations and checks every result
 // against a reference model (which handlers ran, in which order, how many times, what each call
 // returned, which closures are alive). Any mismatch aborts, which libFuzzer reports as a crash.
-// v2 semantics: a notify skips handlers removed before it reaches them (also by an earlier
+// Semantics checked: a notify skips handlers removed before it reaches them (also by an earlier
 // handler of the same notify) and never sees handlers added during it; a removed handler's
 // closure waits for a reclaiming call of its registry and is never destroyed inside a notify.
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Promela model of RegistryIO's core v2 reclamation protocol: hazard-pointer readers with an
+ * Promela model of RegistryIO's reclamation protocol: hazard-pointer readers with an
  * asymmetric (heavy) fence on the writer side, per-registry retired lists, tombstone removal,
  * versioned snapshots, reader records that threads reuse, in-flight destruction chains.
- * docs/ARCHITECTURE.md ("Core v2 model") maps every proctype, inline and variable to the code.
+ * docs/ARCHITECTURE.md ("Model of the reclamation protocol") maps every proctype, inline and variable to the code.
  *
  * Memory model. A reader's stores to its record (hazard slot, running announcement, the
  * record's cells and inUse at release) are relaxed/release stores followed by a compiler

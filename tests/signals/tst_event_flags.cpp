@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <registryio/event_flags.h>
 
+#include "event_flags_testing_p.h"
+
 #include <QTest>
 
 #include <atomic>

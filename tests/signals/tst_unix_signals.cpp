@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include <registryio/qt/detail/unix_signals_testing.h>
 #include <registryio/qt/unix_signals.h>
+
+#include "unix_signals_testing_p.h"
 
 #include <QDeadlineTimer>
 #include <QDir>
@@ -896,7 +897,7 @@ private slots:
         QVERIFY2(!inChild.intersects(ours), qPrintable(QString("leaked: %1").arg(lines.join(' '))));
     }
 
-    // --- Issue 17 -------------------------------------------------------------------------------
+    // --- fork(), the windows of installing and restoring, unique ids, chained flags, churn ------
 
     // fork() without exec: the child gets its own signals through the instance it inherited and
     // through a listener it adds, and neither process consumes the other's wake-ups.

@@ -18,7 +18,8 @@ FenceMode choose() noexcept
 {
     if (RIO_SEQ_CST_OPS)
         return FenceMode::Fallback; // ThreadSanitizer builds: seq_cst operations on both sides
-    const char *forced = std::getenv("RIO_FENCE");
+    // Read once, when the domain starts; the library never changes the environment.
+    const char *forced = std::getenv("RIO_FENCE"); // NOLINT(concurrency-mt-unsafe)
     const bool force = forced != nullptr && *forced != '\0' && std::strcmp(forced, "auto") != 0;
     if (force && std::strcmp(forced, "fallback") == 0)
         return FenceMode::Fallback;

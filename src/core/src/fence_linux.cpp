@@ -2,6 +2,7 @@
 // The Linux heavy fence: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED).
 
 #include "domain.h"
+#include "fence_testing_p.h"
 
 #include <atomic>
 
@@ -13,10 +14,15 @@
 
 namespace rio::detail::hazard {
 
-namespace testing {
-// Test hook: makes membarrier fail from now on, as a seccomp filter installed later would.
-RIO_CORE_EXPORT constinit std::atomic<bool> failMembarrier{false};
-} // namespace testing
+namespace {
+// Set by the test hook: membarrier fails from now on, as after a seccomp filter installed later.
+constinit std::atomic<bool> failMembarrier{false};
+} // namespace
+
+void testing::setMembarrierFails(bool fails) noexcept
+{
+    failMembarrier.store(fails, std::memory_order_relaxed);
+}
 
 bool membarrierRegister() noexcept
 {
@@ -33,7 +39,7 @@ bool membarrierRegister() noexcept
 bool membarrierFence() noexcept
 {
 #if defined(__linux__) && defined(__NR_membarrier)
-    if (testing::failMembarrier.load(std::memory_order_relaxed))
+    if (failMembarrier.load(std::memory_order_relaxed))
         return false;
     return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 #else

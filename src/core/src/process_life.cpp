@@ -21,7 +21,8 @@ namespace {
 // Never destroyed: registries with static storage may die after any static of ours.
 std::mutex &listMutex() noexcept
 {
-    static auto *m = new std::mutex;
+    // The first registry of the process creates it; failing that allocation ends the process.
+    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new)
     return *m;
 }
 constinit RegistryCore *listHead = nullptr;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <registryio/detail/registry_link.h>
-#include <registryio/qt/detail/unix_signals_testing.h>
 #include <registryio/qt/logging.h>
 #include <registryio/qt/unix_signals.h>
+
+#include "unix_signals_testing_p.h"
 
 #include <QAbstractEventDispatcher>
 #include <QCoreApplication>

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Uses RegistryIO::Qml: the installed QML module loads from the package's QML import path, and
-// its types work (a QmlRegistry notifies a declarative RegistryHandler).
+// its types work (a QmlRegistry notifies a declarative RegistryHandler), from QML and through the
+// C++ API of <registryio/qml/...>.
+#include <registryio/qml/qml_registry.h>
+
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QQmlComponent>
@@ -26,7 +29,7 @@ QtObject {
         registry: root.registry
         onNotified: (event) => root.total += event
     }
-    Component.onCompleted: { registry.notify(5); registry.notify(7) }
+    Component.onCompleted: registry.notify(5)
 }
 )",
                       QUrl());
@@ -35,6 +38,13 @@ QtObject {
         std::printf("consumer_qml: %s\n", qPrintable(component.errorString()));
         return 1;
     }
+    // The registry QML created, notified from C++.
+    auto *registry = object->property("registry").value<rio::QmlRegistry *>();
+    if (!registry) {
+        std::printf("consumer_qml: no QmlRegistry\n");
+        return 1;
+    }
+    registry->notify(QVariant(7));
     QDeadlineTimer deadline(5000);
     while (object->property("total").toInt() != 12 && !deadline.hasExpired())
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);

@@ -17,12 +17,8 @@
 namespace rio {
 
 namespace detail {
-/// Test-only: called by EventFlags::broadcast() with the event id between deciding that a pending
-/// id has listeners and notifying them (nullptr: none). Not part of the public API.
-void setEventFlagsTestHook(void (*hook)(int id)) noexcept;
-
 /// Counts, per thread, the listener calls that broadcast() compares around each notify.
-void noteEventFlagsListenerCall() noexcept;
+RIO_CORE_EXPORT void noteEventFlagsListenerCall() noexcept;
 
 // What EventFlags::Listeners stores: the listener, counted when it runs.
 template <typename F>

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Test-only injection points of rio::UnixSignals: not part of the public API. The tests use them
-// to force a signal into the windows between the steps of installing and restoring a disposition.
+// Test-only injection points of rio::UnixSignals. Not installed, not API: the tests reach them
+// through RegistryIO::TestHooks (cmake/RioTestHooks.cmake), to force a signal into the windows
+// between the steps of installing and restoring a disposition.
+
+#include <registryio/qt/qt_export.h>
 
 namespace rio::detail {
 
@@ -17,6 +20,6 @@ enum class UnixSignalsHookPoint {
 using UnixSignalsTestHook = void (*)(UnixSignalsHookPoint point, int signal);
 
 /// Sets (or, with nullptr, clears) the test hook. For tests only.
-void setUnixSignalsTestHook(UnixSignalsTestHook hook) noexcept;
+RIO_QT_EXPORT void setUnixSignalsTestHook(UnixSignalsTestHook hook) noexcept;
 
 } // namespace rio::detail
