@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Shared by the core tests: how much to scale loops down in sanitizer builds.
+// Shared by the core tests: how much to scale loops down in sanitizer builds, and a handler
+// parked on its notifier thread.
+
+#include "rio_check.h"
 
 #include <registryio/handler_id.h>
 
 #include <algorithm>
 #include <atomic>
-#include <latch>
 #include <thread>
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -50,8 +52,8 @@ constexpr int scaled(int n, int divisor = 10)
 /// A handler body that parks on its notifier thread until released (removeAndWait tests).
 struct Parked
 {
-    std::latch entered{1};
-    std::latch release{1};
+    rio::check::Latch entered{1};
+    rio::check::Latch release{1};
     std::atomic<bool> finished{false};
 
     /// Called by the handler: signals it is inside, waits for the release, marks itself done.
@@ -78,7 +80,7 @@ template <typename Registry>
 WaitOutcome removeAndWaitWhileParked(Registry &registry, rio::HandlerId id, Parked &parked)
 {
     WaitOutcome out;
-    std::latch waiterStarted(1);
+    rio::check::Latch waiterStarted(1);
     std::atomic<bool> returned{false};
     std::thread waiter([&] {
         waiterStarted.count_down();
