@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Shared by the core tests: how much to scale loops down in sanitizer builds, and a handler
-// parked on its notifier thread.
+// Shared by the core tests: how much to scale loops down in sanitizer builds and under wine, and
+// a handler parked on its notifier thread.
 
 #include "rio_check.h"
 
@@ -10,7 +10,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <thread>
+
+#ifdef _WIN32
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#endif
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define RIO_TEST_UNDER_SANITIZER 1
@@ -43,10 +54,32 @@ inline constexpr bool underTsan = RIO_TEST_UNDER_TSAN != 0;
 /// True in ThreadSanitizer and AddressSanitizer builds, which run several times slower.
 inline constexpr bool underSanitizer = RIO_TEST_UNDER_SANITIZER != 0;
 
-/// `n` rounds in a normal build, `n / divisor` (at least 1) in a sanitizer build.
-constexpr int scaled(int n, int divisor = 10)
+/// True when a Windows build runs under wine (the MinGW stage), where threads start and switch
+/// several times slower than natively.
+inline bool underWine()
 {
-    return underSanitizer ? std::max(1, n / divisor) : n;
+#ifdef _WIN32
+    static const bool wine = [] {
+        const HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+        return ntdll != nullptr && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+    }();
+    return wine;
+#else
+    return false;
+#endif
+}
+
+/// `n` rounds in a normal build, `n / divisor` (at least 1) in a sanitizer build or under wine.
+inline int scaled(int n, int divisor = 10)
+{
+    return underSanitizer || underWine() ? std::max(1, n / divisor) : n;
+}
+
+/// RIO_TEST_KNOWN_BUGS=1 in the environment runs the tests of known limitations too.
+inline bool knownBugsRequested()
+{
+    const char *value = std::getenv("RIO_TEST_KNOWN_BUGS");
+    return value != nullptr && std::atoi(value) != 0;
 }
 
 /// A handler body that parks on its notifier thread until released (removeAndWait tests).

@@ -25,13 +25,6 @@ void spinUntil(Condition condition)
         std::this_thread::yield();
 }
 
-// RIO_TEST_KNOWN_BUGS=1 in the environment runs the tests of known limitations too.
-bool knownBugsRequested()
-{
-    const char *value = std::getenv("RIO_TEST_KNOWN_BUGS");
-    return value != nullptr && std::atoi(value) != 0;
-}
-
 } // namespace
 
 RIO_TEST(withoutRunningNotifyReturnsTrueOnce)
@@ -385,7 +378,7 @@ RIO_TEST_DATA(twoHandlersRemovingConcurrently, bool, sameRegistry, {"two registr
     // handler of an array a reader holds as possibly running, and the two waits block each
     // other. Reported to the lead; run it anyway with RIO_TEST_KNOWN_BUGS=1.
     if (sameRegistry && rio::detail::hazard::fenceMode() == rio::detail::hazard::FenceMode::Fallback &&
-        !rio::test::underTsan && !knownBugsRequested())
+        !rio::test::underTsan && !rio::test::knownBugsRequested())
         SKIP("fallback fence mode: removeAndWait from two handlers of one registry deadlocks "
              "(known); set RIO_TEST_KNOWN_BUGS=1 to run");
     const int rounds = rio::test::scaled(50, 5);
