@@ -3,11 +3,8 @@ include_guard(GLOBAL)
 include(RioTestHooks)
 find_package(Qt6 6.4 REQUIRED COMPONENTS Core Test)
 
-# Tests labelled `sanitize` are the ones .ci/run also runs under ThreadSanitizer and
-# AddressSanitizer+UBSan; building this target builds exactly them.
-if(NOT TARGET rio_sanitize)
-  add_custom_target(rio_sanitize)
-endif()
+# The Qt-free part: rio_sanitize, rio_add_fallback_test, rio_add_core_test.
+include(RioCoreTesting)
 
 # rio_add_test(<name> SOURCES <files...> [LIBS <targets...>] [LABELS <labels...>]
 #              [TIMEOUT <seconds>] [ENV <VAR=value...>] [ARGS <args...>])
@@ -36,22 +33,5 @@ function(rio_add_test name)
   endif()
   if("sanitize" IN_LIST T_LABELS)
     add_dependencies(rio_sanitize ${name})
-  endif()
-endfunction()
-
-# rio_add_fallback_test(<name>): the test <name> again as <name>_fallback, with RIO_FENCE=fallback
-# (readers use sequentially consistent fences, writers no heavy fence), same labels and timeout,
-# so the sanitizer stages also judge the protocol of platforms without membarrier.
-function(rio_add_fallback_test name)
-  if(NOT TARGET ${name})
-    return()
-  endif()
-  get_test_property(${name} LABELS labels)
-  get_test_property(${name} TIMEOUT timeout)
-  get_test_property(${name} ENVIRONMENT env)
-  add_test(NAME ${name}_fallback COMMAND ${name})
-  set_tests_properties(${name}_fallback PROPERTIES TIMEOUT ${timeout} ENVIRONMENT "${env};RIO_FENCE=fallback")
-  if(labels)
-    set_tests_properties(${name}_fallback PROPERTIES LABELS "${labels}")
   endif()
 endfunction()

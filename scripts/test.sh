@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Builds and runs every test: the full suite with g++, then the concurrency-sensitive tests
 # (CTest label `sanitize`) under ThreadSanitizer and under AddressSanitizer+UBSan with clang,
-# which also runs the libFuzzer target; then the portable core tests (label `portable`, no Qt)
-# built with clang and libc++ (the macOS standard library) and cross-built with MinGW-w64 for
+# which also runs the libFuzzer target; then the whole core suite (tests/core, label `core`, no
+# Qt) built with clang and libc++ (the macOS standard library) and cross-built with MinGW-w64 for
 # Windows, static and DLL, run under wine. Installs missing packages first; safe to rerun.
 #   bash scripts/test.sh            everything
 #   RIO_STAGES="main" bash scripts/test.sh   only some stages (main tidy tsan asan libcxx mingw)
@@ -28,9 +28,9 @@ configure() { # dir, extra cmake args...
     "${launcher[@]}" "$@" >/dev/null
 }
 
-# Only the Core and the portable tests: what the libc++ and MinGW stages build.
+# Only the Core and its tests (tests/core, no Qt): what the libc++ and MinGW stages build.
 core_only=(-DRIO_BUILD_QT=OFF -DRIO_BUILD_QML=OFF -DRIO_BUILD_TESTS=OFF -DRIO_BUILD_EXAMPLES=OFF
-  -DRIO_BUILD_BENCHMARKS=OFF -DRIO_BUILD_PORTABLE_TESTS=ON)
+  -DRIO_BUILD_BENCHMARKS=OFF -DRIO_BUILD_CORE_TESTS=ON)
 for stage in $stages; do
   echo "=== stage: $stage"
   stage_start=$SECONDS
@@ -58,12 +58,12 @@ for stage in $stages; do
       ;;
     libcxx)
       # clang 14 with libc++ 14, as on macOS (whose libc++ also lacks std::jthread before 18).
-      # Qt is built against libstdc++ here, so only the Core and its portable tests.
+      # Qt is built against libstdc++ here, so only the Core and its tests.
       configure "$root/build/test-libcxx" -DCMAKE_CXX_COMPILER=clang++-14 \
         -DCMAKE_CXX_FLAGS=-stdlib=libc++ -DCMAKE_EXE_LINKER_FLAGS=-stdlib=libc++ \
         -DCMAKE_SHARED_LINKER_FLAGS=-stdlib=libc++ "${core_only[@]}"
-      cmake --build "$root/build/test-libcxx" -j "$jobs" --target rio_portable
-      ctest --test-dir "$root/build/test-libcxx" -j "$jobs" --label-regex portable
+      cmake --build "$root/build/test-libcxx" -j "$jobs" --target rio_core_tests
+      ctest --test-dir "$root/build/test-libcxx" -j "$jobs" --label-regex '^core$'
       ;;
     mingw)
       # Windows: MinGW-w64 cross build, static and DLL, run under wine64 (ctest runs the .exe
@@ -83,13 +83,13 @@ for stage in $stages; do
         dir="$mingw_dir/$variant"
         configure "$dir" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" \
           -DBUILD_SHARED_LIBS=$shared -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$dir/bin" "${core_only[@]}"
-        cmake --build "$dir" -j "$jobs" --target rio_portable
+        cmake --build "$dir" -j "$jobs" --target rio_core_tests
         # The MinGW runtime DLLs next to the executables (and the Core DLL, in the DLL build).
         for dll in /usr/lib/gcc/x86_64-w64-mingw32/*-posix/{libstdc++-6,libgcc_s_seh-1}.dll \
           /usr/x86_64-w64-mingw32/lib/libwinpthread-1.dll; do
           cp -u "$dll" "$dir/bin/"
         done
-        ctest --test-dir "$dir" -j "$jobs" --label-regex portable
+        ctest --test-dir "$dir" -j "$jobs" --label-regex '^core$'
       done
       # --- DLL link test (tests/dll): the shared Core installed into a prefix, and a consumer
       # project whose program calls every public inline template that reaches into the Core DLL,

@@ -14,6 +14,10 @@
 #include <cstdlib>
 #include <new>
 
+#ifdef _WIN32
+#include <malloc.h>
+#endif
+
 void rioBeforeAllocation();
 
 namespace riotest::replaced {
@@ -30,9 +34,24 @@ inline void *allocateAligned(std::size_t n, std::align_val_t a)
 {
     rioBeforeAllocation();
     const auto align = static_cast<std::size_t>(a);
+#ifdef _WIN32
+    // Windows has no aligned_alloc: _aligned_malloc, freed by _aligned_free (freeAligned).
+    if (void *p = _aligned_malloc((n + align - 1) / align * align, align))
+        return p;
+#else
     if (void *p = std::aligned_alloc(align, (n + align - 1) / align * align))
         return p;
+#endif
     throw std::bad_alloc();
+}
+
+inline void freeAligned(void *p) noexcept
+{
+#ifdef _WIN32
+    _aligned_free(p);
+#else
+    std::free(p);
+#endif
 }
 
 } // namespace riotest::replaced
@@ -79,17 +98,17 @@ void operator delete[](void *p, std::size_t) noexcept
 }
 void operator delete(void *p, std::align_val_t) noexcept
 {
-    std::free(p);
+    riotest::replaced::freeAligned(p);
 }
 void operator delete[](void *p, std::align_val_t) noexcept
 {
-    std::free(p);
+    riotest::replaced::freeAligned(p);
 }
 void operator delete(void *p, std::size_t, std::align_val_t) noexcept
 {
-    std::free(p);
+    riotest::replaced::freeAligned(p);
 }
 void operator delete[](void *p, std::size_t, std::align_val_t) noexcept
 {
-    std::free(p);
+    riotest::replaced::freeAligned(p);
 }

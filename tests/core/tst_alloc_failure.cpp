@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: MIT
-// Removal never needs memory (issue 11, defect 5), and a notify from a signal handler on a
-// prepared thread never allocates nor deadlocks (defect 10). Replaces the global operator new
-// (so not run under the sanitizers, which replace it too): a thread-local switch makes every
+// Removal never needs memory, and a notify from a signal handler on a prepared thread never
+// allocates nor deadlocks (POSIX signals; Windows has none to deliver to a thread). Replaces the global
+// operator new (so not run under the sanitizers, which replace it too): a thread-local switch makes every
 // allocation of this thread throw std::bad_alloc, and a thread-local window counts them.
 #include "../replaced_operator_new.h"
-#include "rio_hang_guard.h"
+#include "rio_check.h"
 #include "rio_test_support.h"
 
 #include <registryio/registry.h>
-
-#include <QTest>
 
 #include <atomic>
 #include <cstdlib>
@@ -19,8 +17,10 @@
 #include <thread>
 #include <vector>
 
+#ifndef _WIN32
 #include <pthread.h>
 #include <signal.h>
+#endif
 
 namespace {
 
@@ -58,6 +58,7 @@ void rioBeforeAllocation()
     }
 }
 
+#ifndef _WIN32
 namespace {
 
 rio::Registry<int> *signalRegistry = nullptr;
@@ -73,135 +74,132 @@ void onSignal(int)
 }
 
 } // namespace
+#endif
 
-class tst_AllocFailure : public QObject
+// The switch works: otherwise every check below could pass without testing anything.
+RIO_TEST(switchRefusesAllocations)
 {
-    Q_OBJECT
-private slots:
-    // The switch works: otherwise every check below could pass without testing anything.
-    void switchRefusesAllocations()
-    {
-        bool threw = false;
-        try {
-            NoMemory none;
-            ::operator delete(::operator new(16)); // an explicit call: never elided
-        } catch (const std::bad_alloc &) {
-            threw = true;
-        }
-        QVERIFY(threw);
+    bool threw = false;
+    try {
+        NoMemory none;
+        ::operator delete(::operator new(16)); // an explicit call: never elided
+    } catch (const std::bad_alloc &) {
+        threw = true;
     }
+    CHECK(threw);
+}
 
-    // remove() (with tombstones piling up to the compaction threshold), a guard's destruction,
-    // clear() and removeAndWait() all succeed while every allocation fails. v1: remove() threw,
-    // ~HandlerGuard called std::terminate.
-    void removalNeedsNoMemory()
+// remove() (with tombstones piling up to the compaction threshold), a guard's destruction,
+// clear() and removeAndWait() all succeed while every allocation fails: none throws, and a
+// guard's destructor does not terminate the process.
+RIO_TEST(removalNeedsNoMemory)
+{
+    rio::Registry<int> r;
+    rio::prepareThread();
+    std::vector<rio::HandlerId> ids;
+    for (int i = 0; i < 40; ++i)
+        ids.push_back(r.add(Heavy{}, i % 3));
+    auto guard = std::make_unique<rio::HandlerGuard>(r.addScoped(Heavy{}));
+    const rio::HandlerId guarded = guard->id();
+    const rio::HandlerId waited = r.add(Heavy{});
+    r.notify(0);
+    const long refusedBefore = refused.load();
     {
-        rio::Registry<int> r;
-        rio::prepareThread();
-        std::vector<rio::HandlerId> ids;
-        for (int i = 0; i < 40; ++i)
-            ids.push_back(r.add(Heavy{}, i % 3));
-        auto guard = std::make_unique<rio::HandlerGuard>(r.addScoped(Heavy{}));
-        const rio::HandlerId guarded = guard->id();
-        const rio::HandlerId waited = r.add(Heavy{});
+        NoMemory none;
+        for (int i = 0; i < 30; ++i)
+            CHECK(r.remove(ids[static_cast<std::size_t>(i)]));
+        guard.reset();
+        CHECK(r.removeAndWait(waited));
+        r.notify(1);
+        r.clear();
+        r.synchronize();
+    }
+    // Compaction was attempted and refused at least once (40 handlers, 30 tombstones).
+    CHECK(refused.load() > refusedBefore);
+    CHECK(!r.contains(guarded));
+    CHECK_EQ(r.size(), std::size_t{0});
+    CHECK_EQ(r.pendingCount(), std::size_t{0});
+    int calls = 0;
+    const rio::HandlerId again = r.add([&calls] { ++calls; });
+    r.notify(2);
+    CHECK_EQ(calls, 1);
+    CHECK(r.remove(again));
+}
+
+// A once-handler fires while every allocation fails: it runs exactly once and is no longer
+// registered (its self-removal needs no memory).
+RIO_TEST(onceHandlerFiresWithoutMemory)
+{
+    rio::Registry<int> r;
+    rio::prepareThread();
+    int calls = 0;
+    const rio::HandlerId id = r.addOnce([&calls] { ++calls; });
+    r.add(Heavy{});
+    {
+        NoMemory none;
         r.notify(0);
-        const long refusedBefore = refused.load();
-        {
-            NoMemory none;
-            for (int i = 0; i < 30; ++i)
-                QVERIFY(r.remove(ids[static_cast<std::size_t>(i)]));
-            guard.reset();
-            QVERIFY(r.removeAndWait(waited));
-            r.notify(1);
-            r.clear();
-            r.synchronize();
-        }
-        // Compaction was attempted and refused at least once (40 handlers, 30 tombstones).
-        QVERIFY(refused.load() > refusedBefore);
-        QVERIFY(!r.contains(guarded));
-        QCOMPARE(r.size(), std::size_t{0});
-        QCOMPARE(r.pendingCount(), std::size_t{0});
-        int calls = 0;
-        const rio::HandlerId again = r.add([&calls] { ++calls; });
-        r.notify(2);
-        QCOMPARE(calls, 1);
-        QVERIFY(r.remove(again));
+        r.notify(1);
+        CHECK(!r.contains(id));
+        CHECK(!r.removeAndWait(id));
     }
+    CHECK_EQ(calls, 1);
+    CHECK_EQ(r.size(), std::size_t{1});
+}
 
-    // A once-handler fires while every allocation fails: it runs exactly once and is no longer
-    // registered. v1: its self-removal hit bad_alloc, it never ran and stayed registered.
-    void onceHandlerFiresWithoutMemory()
-    {
-        rio::Registry<int> r;
+// After prepareThread(), notifies from a signal handler (raised in a loop on one
+// thread and sent from another while that thread notifies) never allocate and never
+// deadlock, while a third thread churns add/remove on the same registry.
+RIO_TEST(notifyFromSignalHandler)
+{
+#ifdef _WIN32
+    SKIP("POSIX signals: Windows has no signal to deliver to a thread inside a notify");
+#else
+    const int rounds = rio::test::scaled(20000, 10); // signals raised, and sent
+    rio::Registry<int> r;
+    std::atomic<long> calls{0};
+    r.add([&calls] { calls.fetch_add(1, std::memory_order_relaxed); });
+    signalRegistry = &r;
+    struct sigaction sa{};
+    sa.sa_handler = &onSignal;
+    sigemptyset(&sa.sa_mask);
+    struct sigaction old{};
+    CHECK_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+    counted.store(0);
+    signalNotifies.store(0);
+
+    std::atomic<bool> stop{false};
+    std::promise<pthread_t> self;
+    auto target = self.get_future();
+    auto raiser = std::async(std::launch::async, [&] {
         rio::prepareThread();
-        int calls = 0;
-        const rio::HandlerId id = r.addOnce([&calls] { ++calls; });
-        r.add(Heavy{});
-        {
-            NoMemory none;
-            r.notify(0);
-            r.notify(1);
-            QVERIFY(!r.contains(id));
-            QVERIFY(!r.removeAndWait(id));
+        self.set_value(pthread_self());
+        for (int i = 0; i < rounds; ++i) {
+            r.notify(i);
+            raise(SIGUSR1);
         }
-        QCOMPARE(calls, 1);
-        QCOMPARE(r.size(), std::size_t{1});
-    }
-
-    // Defect 10: after prepareThread(), notifies from a signal handler (raised in a loop on one
-    // thread and sent from another while that thread notifies) never allocate and never
-    // deadlock, while a third thread churns add/remove on the same registry.
-    void notifyFromSignalHandler()
-    {
-        const int rounds = rio::test::scaled(20000, 10); // signals raised, and sent
-        rio::Registry<int> r;
-        std::atomic<long> calls{0};
-        r.add([&calls] { calls.fetch_add(1, std::memory_order_relaxed); });
-        signalRegistry = &r;
-        struct sigaction sa{};
-        sa.sa_handler = &onSignal;
-        sigemptyset(&sa.sa_mask);
-        struct sigaction old{};
-        QCOMPARE(sigaction(SIGUSR1, &sa, &old), 0);
-        counted.store(0);
-        signalNotifies.store(0);
-
-        std::atomic<bool> stop{false};
-        std::promise<pthread_t> self;
-        auto target = self.get_future();
-        auto raiser = std::async(std::launch::async, [&] {
-            rio::prepareThread();
-            self.set_value(pthread_self());
-            for (int i = 0; i < rounds; ++i) {
-                r.notify(i);
-                raise(SIGUSR1);
-            }
-            while (!stop.load())
-                r.notify(-1); // the sender's signals land inside notifies
-            return 0;
-        });
-        const pthread_t t = target.get();
-        auto sender = std::async(std::launch::async, [&] {
-            for (int i = 0; i < rounds; ++i)
-                pthread_kill(t, SIGUSR1);
-            return 0;
-        });
-        auto writer = std::async(std::launch::async, [&] {
-            for (int i = 0; i < rounds; ++i)
-                r.remove(r.add(Heavy{}));
-            return 0;
-        });
-        rio::test::getOrDie(sender, 60, "sending rounds");
-        rio::test::getOrDie(writer, 60, "writer churn");
-        stop.store(true);
-        rio::test::getOrDie(raiser, 60, "notifying with signal handlers");
-        QCOMPARE(sigaction(SIGUSR1, &old, nullptr), 0);
-        signalRegistry = nullptr;
-        QVERIFY(signalNotifies.load() >= rounds);
-        QVERIFY(calls.load() > signalNotifies.load());
-        QCOMPARE(counted.load(), 0L);
-    }
-};
-
-QTEST_APPLESS_MAIN(tst_AllocFailure)
-#include "tst_alloc_failure.moc"
+        while (!stop.load())
+            r.notify(-1); // the sender's signals land inside notifies
+        return 0;
+    });
+    const pthread_t t = target.get();
+    auto sender = std::async(std::launch::async, [&] {
+        for (int i = 0; i < rounds; ++i)
+            pthread_kill(t, SIGUSR1);
+        return 0;
+    });
+    auto writer = std::async(std::launch::async, [&] {
+        for (int i = 0; i < rounds; ++i)
+            r.remove(r.add(Heavy{}));
+        return 0;
+    });
+    rio::check::getOrDie(sender, 60, "sending rounds");
+    rio::check::getOrDie(writer, 60, "writer churn");
+    stop.store(true);
+    rio::check::getOrDie(raiser, 60, "notifying with signal handlers");
+    CHECK_EQ(sigaction(SIGUSR1, &old, nullptr), 0);
+    signalRegistry = nullptr;
+    CHECK(signalNotifies.load() >= rounds);
+    CHECK(calls.load() > signalNotifies.load());
+    CHECK_EQ(counted.load(), 0L);
+#endif
+}

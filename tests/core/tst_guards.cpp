@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 // HandlerGuard: RAII removal, release(), reset(), moves, and guards that outlive their registry.
+#include "rio_check.h"
 #include <registryio/registry.h>
-
-#include <QTest>
 
 #include <memory>
 #include <optional>
@@ -52,328 +51,320 @@ private:
 
 } // namespace
 
-class tst_Guards : public QObject
+RIO_TEST(guardIsMoveOnly)
 {
-    Q_OBJECT
-private slots:
-    void guardIsMoveOnly()
-    {
-        static_assert(!std::is_copy_constructible_v<rio::HandlerGuard>);
-        static_assert(!std::is_copy_assignable_v<rio::HandlerGuard>);
-        static_assert(std::is_nothrow_move_constructible_v<rio::HandlerGuard>);
-        static_assert(std::is_nothrow_move_assignable_v<rio::HandlerGuard>);
-        QVERIFY(std::is_nothrow_move_constructible_v<rio::HandlerGuard>);
-    }
+    static_assert(!std::is_copy_constructible_v<rio::HandlerGuard>);
+    static_assert(!std::is_copy_assignable_v<rio::HandlerGuard>);
+    static_assert(std::is_nothrow_move_constructible_v<rio::HandlerGuard>);
+    static_assert(std::is_nothrow_move_assignable_v<rio::HandlerGuard>);
+    CHECK(std::is_nothrow_move_constructible_v<rio::HandlerGuard>);
+}
 
-    void defaultGuardIsEmpty()
-    {
-        rio::HandlerGuard guard;
-        QVERIFY(!guard.isActive());
-        QVERIFY(!guard.id().isValid());
-        QVERIFY(!guard.reset());
-        QVERIFY(!guard.release().isValid());
-    }
+RIO_TEST(defaultGuardIsEmpty)
+{
+    rio::HandlerGuard guard;
+    CHECK(!guard.isActive());
+    CHECK(!guard.id().isValid());
+    CHECK(!guard.reset());
+    CHECK(!guard.release().isValid());
+}
 
-    void removesOnDestruction()
+RIO_TEST(removesOnDestruction)
+{
+    rio::Registry<int> registry;
+    int calls = 0;
+    rio::HandlerId id;
     {
-        rio::Registry<int> registry;
-        int calls = 0;
-        rio::HandlerId id;
-        {
-            rio::HandlerGuard guard = registry.addScoped([&calls] { ++calls; });
-            QVERIFY(guard.isActive());
-            id = guard.id();
-            QVERIFY(id.isValid());
-            QVERIFY(registry.contains(id));
-            registry.notify(0);
-            QCOMPARE(calls, 1);
-        }
-        QVERIFY(!registry.contains(id));
-        QVERIFY(registry.isEmpty());
-        registry.notify(0);
-        QCOMPARE(calls, 1);
-        QVERIFY(!registry.remove(id));
-    }
-
-    void releaseKeepsTheHandler()
-    {
-        rio::Registry<int> registry;
-        int calls = 0;
-        rio::HandlerId id;
-        {
-            rio::HandlerGuard guard = registry.addScoped([&calls] { ++calls; });
-            const rio::HandlerId expected = guard.id();
-            id = guard.release();
-            QCOMPARE(id, expected);
-            QVERIFY(!guard.isActive());
-            QVERIFY(!guard.id().isValid());
-            QVERIFY(!guard.release().isValid()); // second release: nothing left
-            QVERIFY(!guard.reset());
-        }
-        QVERIFY(registry.contains(id));
-        registry.notify(0);
-        QCOMPARE(calls, 1);
-        QVERIFY(registry.remove(id));
-    }
-
-    void resetRemovesNow()
-    {
-        rio::Registry<int> registry;
-        int calls = 0;
         rio::HandlerGuard guard = registry.addScoped([&calls] { ++calls; });
-        const rio::HandlerId id = guard.id();
-        QVERIFY(guard.reset());
-        QVERIFY(!guard.isActive());
-        QVERIFY(!registry.contains(id));
-        QVERIFY(!guard.reset());
+        CHECK(guard.isActive());
+        id = guard.id();
+        CHECK(id.isValid());
+        CHECK(registry.contains(id));
         registry.notify(0);
-        QCOMPARE(calls, 0);
+        CHECK_EQ(calls, 1);
     }
+    CHECK(!registry.contains(id));
+    CHECK(registry.isEmpty());
+    registry.notify(0);
+    CHECK_EQ(calls, 1);
+    CHECK(!registry.remove(id));
+}
 
-    void resetAfterManualRemoveIsFalse()
+RIO_TEST(releaseKeepsTheHandler)
+{
+    rio::Registry<int> registry;
+    int calls = 0;
+    rio::HandlerId id;
+    {
+        rio::HandlerGuard guard = registry.addScoped([&calls] { ++calls; });
+        const rio::HandlerId expected = guard.id();
+        id = guard.release();
+        CHECK_EQ(id, expected);
+        CHECK(!guard.isActive());
+        CHECK(!guard.id().isValid());
+        CHECK(!guard.release().isValid()); // second release: nothing left
+        CHECK(!guard.reset());
+    }
+    CHECK(registry.contains(id));
+    registry.notify(0);
+    CHECK_EQ(calls, 1);
+    CHECK(registry.remove(id));
+}
+
+RIO_TEST(resetRemovesNow)
+{
+    rio::Registry<int> registry;
+    int calls = 0;
+    rio::HandlerGuard guard = registry.addScoped([&calls] { ++calls; });
+    const rio::HandlerId id = guard.id();
+    CHECK(guard.reset());
+    CHECK(!guard.isActive());
+    CHECK(!registry.contains(id));
+    CHECK(!guard.reset());
+    registry.notify(0);
+    CHECK_EQ(calls, 0);
+}
+
+RIO_TEST(resetAfterManualRemoveIsFalse)
+{
+    rio::Registry<int> registry;
+    rio::HandlerGuard guard = registry.addScoped([] { });
+    CHECK(registry.remove(guard.id()));
+    CHECK(!guard.reset());
+    CHECK(!guard.isActive());
+
+    rio::HandlerGuard cleared = registry.addScoped([] { });
+    registry.clear();
+    CHECK(!cleared.reset());
+}
+
+RIO_TEST(moveConstruct)
+{
+    rio::Registry<int> registry;
+    int calls = 0;
+    std::optional<rio::HandlerGuard> source(registry.addScoped([&calls] { ++calls; }));
+    const rio::HandlerId id = source->id();
+    rio::HandlerGuard target(std::move(*source));
+    CHECK(!source->isActive());
+    CHECK(!source->id().isValid());
+    CHECK_EQ(target.id(), id);
+    CHECK(target.isActive());
+    source.reset(); // destroying the moved-from guard removes nothing
+    CHECK(registry.contains(id));
+    registry.notify(0);
+    CHECK_EQ(calls, 1);
+    CHECK(target.reset());
+    CHECK(!registry.contains(id));
+}
+
+RIO_TEST(moveAssignOverActiveGuardRemovesItsHandler)
+{
+    rio::Registry<int> registry;
+    std::vector<char> calls;
+    rio::HandlerGuard a = registry.addScoped([&calls] { calls.push_back('a'); });
+    rio::HandlerGuard b = registry.addScoped([&calls] { calls.push_back('b'); });
+    const rio::HandlerId idA = a.id();
+    const rio::HandlerId idB = b.id();
+    a = std::move(b);
+    CHECK(!registry.contains(idA)); // a's old handler went
+    CHECK(registry.contains(idB));
+    CHECK_EQ(a.id(), idB);
+    CHECK(!b.isActive());
+    registry.notify(0);
+    CHECK_EQ(calls, std::vector<char>{'b'});
+
+    rio::HandlerGuard empty;
+    a = std::move(empty); // assigning an empty guard removes too, and leaves `a` empty
+    CHECK(!a.isActive());
+    CHECK(registry.isEmpty());
+}
+
+RIO_TEST(moveAssignToSelfKeepsTheHandler)
+{
+    rio::Registry<int> registry;
+    rio::HandlerGuard guard = registry.addScoped([] { });
+    const rio::HandlerId id = guard.id();
+    rio::HandlerGuard &alias = guard;
+    guard = std::move(alias);
+    CHECK(guard.isActive());
+    CHECK_EQ(guard.id(), id);
+    CHECK(registry.contains(id));
+}
+
+RIO_TEST(moveAcrossRegistries)
+{
+    rio::Registry<int> first;
+    rio::Registry<int> second;
+    rio::HandlerGuard guard = first.addScoped([] { });
+    const rio::HandlerId firstId = guard.id();
+    guard = second.addScoped([] { });
+    CHECK(!first.contains(firstId)); // the old handler was removed from the first registry
+    CHECK(second.contains(guard.id()));
+    CHECK_EQ(first.size(), std::size_t{0});
+    guard.reset();
+    CHECK_EQ(second.size(), std::size_t{0});
+}
+
+RIO_TEST(registryDestroyedFirst)
+{
+    auto registry = std::make_unique<rio::Registry<int>>();
+    rio::HandlerGuard guard = registry->addScoped([] { });
+    rio::HandlerGuard second = registry->addScoped([] { });
+    rio::HandlerGuard third = registry->addScoped([] { });
+    const rio::HandlerId id = guard.id();
+    registry.reset();        // freed: a guard touching it now would be a use-after-free (ASan)
+    CHECK(guard.isActive()); // still holds its id, but can no longer reach a registry
+    CHECK_EQ(guard.id(), id);
+    CHECK(!guard.reset());
+    CHECK(!guard.isActive());
+    rio::HandlerGuard moved(std::move(second));
+    CHECK(moved.isActive());
+    CHECK(third.release().isValid());
+    // `moved` is destroyed at scope end, after its registry: inert.
+}
+
+RIO_TEST(registryOnTheStackDestroyedFirst)
+{
+    std::optional<rio::HandlerGuard> guard;
     {
         rio::Registry<int> registry;
-        rio::HandlerGuard guard = registry.addScoped([] { });
-        QVERIFY(registry.remove(guard.id()));
-        QVERIFY(!guard.reset());
-        QVERIFY(!guard.isActive());
-
-        rio::HandlerGuard cleared = registry.addScoped([] { });
-        registry.clear();
-        QVERIFY(!cleared.reset());
+        guard.emplace(registry.addScoped([] { }));
+        CHECK_EQ(registry.size(), std::size_t{1});
     }
+    guard.reset(); // destroyed after the registry's scope ended
+    CHECK(!guard.has_value());
+}
 
-    void moveConstruct()
+RIO_TEST(manyGuards)
+{
+    rio::Registry<int> registry;
+    int calls = 0;
+    std::vector<rio::HandlerGuard> guards;
+    for (int i = 0; i < 1000; ++i)
+        guards.push_back(registry.addScoped([&calls] { ++calls; }, i % 7));
+    CHECK_EQ(registry.size(), std::size_t{1000});
+    registry.notify(0);
+    CHECK_EQ(calls, 1000);
+
+    std::vector<rio::HandlerGuard> kept;
+    std::vector<rio::HandlerId> dropped;
+    for (std::size_t i = 0; i < guards.size(); ++i) {
+        if (i % 2)
+            kept.push_back(std::move(guards[i]));
+        else
+            dropped.push_back(guards[i].id());
+    }
+    guards.clear(); // destroys 500 active guards and 500 moved-from ones
+    CHECK_EQ(registry.size(), std::size_t{500});
+    for (rio::HandlerId id : dropped)
+        CHECK(!registry.contains(id));
+    for (const rio::HandlerGuard &g : kept)
+        CHECK(registry.contains(g.id()));
+    calls = 0;
+    registry.notify(0);
+    CHECK_EQ(calls, 500);
+    kept.clear();
+    CHECK(registry.isEmpty());
+}
+
+RIO_TEST(guardAndRegistryAsMembers)
+{
     {
-        rio::Registry<int> registry;
-        int calls = 0;
-        std::optional<rio::HandlerGuard> source(registry.addScoped([&calls] { ++calls; }));
-        const rio::HandlerId id = source->id();
-        rio::HandlerGuard target(std::move(*source));
-        QVERIFY(!source->isActive());
-        QVERIFY(!source->id().isValid());
-        QCOMPARE(target.id(), id);
-        QVERIFY(target.isActive());
-        source.reset(); // destroying the moved-from guard removes nothing
-        QVERIFY(registry.contains(id));
-        registry.notify(0);
-        QCOMPARE(calls, 1);
-        QVERIFY(target.reset());
-        QVERIFY(!registry.contains(id));
+        GuardAfterRegistry object;
+        object.registry.notify(3);
+        CHECK_EQ(object.seen, 3);
+        CHECK_EQ(object.registry.size(), std::size_t{1});
     }
-
-    void moveAssignOverActiveGuardRemovesItsHandler()
     {
-        rio::Registry<int> registry;
-        std::vector<char> calls;
-        rio::HandlerGuard a = registry.addScoped([&calls] { calls.push_back('a'); });
-        rio::HandlerGuard b = registry.addScoped([&calls] { calls.push_back('b'); });
-        const rio::HandlerId idA = a.id();
-        const rio::HandlerId idB = b.id();
-        a = std::move(b);
-        QVERIFY(!registry.contains(idA)); // a's old handler went
-        QVERIFY(registry.contains(idB));
-        QCOMPARE(a.id(), idB);
-        QVERIFY(!b.isActive());
-        registry.notify(0);
-        QCOMPARE(calls, std::vector<char>{'b'});
-
-        rio::HandlerGuard empty;
-        a = std::move(empty); // assigning an empty guard removes too, and leaves `a` empty
-        QVERIFY(!a.isActive());
-        QVERIFY(registry.isEmpty());
+        GuardBeforeRegistry object;
+        object.registry.notify(4);
+        CHECK_EQ(object.seen, 4);
     }
-
-    void moveAssignToSelfKeepsTheHandler()
     {
-        rio::Registry<int> registry;
-        rio::HandlerGuard guard = registry.addScoped([] { });
-        const rio::HandlerId id = guard.id();
-        rio::HandlerGuard &alias = guard;
-        guard = std::move(alias);
-        QVERIFY(guard.isActive());
-        QCOMPARE(guard.id(), id);
-        QVERIFY(registry.contains(id));
+        auto object = std::make_unique<GuardAfterRegistry>();
+        std::unique_ptr<GuardAfterRegistry> movedOut = std::move(object);
+        movedOut->registry.notify(5);
+        CHECK_EQ(movedOut->seen, 5);
     }
+}
 
-    void moveAcrossRegistries()
+RIO_TEST(subscriberDiesBeforeItsSource)
+{
+    rio::Registry<int> source;
+    std::vector<int> log;
+    rio::HandlerId id;
     {
-        rio::Registry<int> first;
-        rio::Registry<int> second;
-        rio::HandlerGuard guard = first.addScoped([] { });
-        const rio::HandlerId firstId = guard.id();
-        guard = second.addScoped([] { });
-        QVERIFY(!first.contains(firstId)); // the old handler was removed from the first registry
-        QVERIFY(second.contains(guard.id()));
-        QCOMPARE(first.size(), std::size_t{0});
-        guard.reset();
-        QCOMPARE(second.size(), std::size_t{0});
+        Subscriber subscriber(source, log);
+        id = subscriber.id();
+        source.notify(1);
     }
+    CHECK(!source.contains(id));
+    source.notify(2); // would touch the dead subscriber if the guard had not removed it
+    CHECK_EQ(log, std::vector<int>{101});
+}
 
-    void registryDestroyedFirst()
-    {
-        auto registry = std::make_unique<rio::Registry<int>>();
-        rio::HandlerGuard guard = registry->addScoped([] { });
-        rio::HandlerGuard second = registry->addScoped([] { });
-        rio::HandlerGuard third = registry->addScoped([] { });
-        const rio::HandlerId id = guard.id();
-        registry.reset();          // freed: a guard touching it now would be a use-after-free (ASan)
-        QVERIFY(guard.isActive()); // still holds its id, but can no longer reach a registry
-        QCOMPARE(guard.id(), id);
-        QVERIFY(!guard.reset());
-        QVERIFY(!guard.isActive());
-        rio::HandlerGuard moved(std::move(second));
-        QVERIFY(moved.isActive());
-        QVERIFY(third.release().isValid());
-        // `moved` is destroyed at scope end, after its registry: inert.
-    }
+RIO_TEST(guardDestroyedInsideItsOwnHandler)
+{
+    rio::Registry<int> registry;
+    std::vector<char> calls;
+    std::optional<rio::HandlerGuard> guard;
+    guard.emplace(registry.addScoped([&calls, &guard] {
+        calls.push_back('s');
+        guard.reset(); // destroys the guard, which removes this very handler mid-call
+        calls.push_back('e');
+    }));
+    registry.add([&calls] { calls.push_back('x'); }, -1);
+    registry.notify(0);
+    registry.notify(0);
+    CHECK_EQ(calls, (std::vector<char>{'s', 'e', 'x', 'x'}));
+    CHECK_EQ(registry.size(), std::size_t{1});
+}
 
-    void registryOnTheStackDestroyedFirst()
-    {
-        std::optional<rio::HandlerGuard> guard;
-        {
-            rio::Registry<int> registry;
-            guard.emplace(registry.addScoped([] { }));
-            QCOMPARE(registry.size(), std::size_t{1});
-        }
-        guard.reset(); // destroyed after the registry's scope ended
-        QVERIFY(!guard.has_value());
-    }
+RIO_TEST(guardOfAnotherHandlerResetInsideAHandler)
+{
+    rio::Registry<int> registry;
+    std::vector<char> calls;
+    rio::HandlerGuard later = registry.addScoped([&calls] { calls.push_back('l'); }, -1);
+    registry.add([&calls, &later] {
+        calls.push_back('f');
+        later.reset();
+    });
+    registry.notify(0); // `later` is removed before this notify reaches it: skipped
+    registry.notify(0);
+    CHECK_EQ(calls, (std::vector<char>{'f', 'f'}));
+}
 
-    void manyGuards()
-    {
-        rio::Registry<int> registry;
-        int calls = 0;
-        std::vector<rio::HandlerGuard> guards;
-        for (int i = 0; i < 1000; ++i)
-            guards.push_back(registry.addScoped([&calls] { ++calls; }, i % 7));
-        QCOMPARE(registry.size(), std::size_t{1000});
-        registry.notify(0);
-        QCOMPARE(calls, 1000);
+// A closure that owns a guard of the same registry: removing it destroys the closure, whose
+// guard then removes the second handler. Reclamation runs closures outside every lock.
+RIO_TEST(closureOwningAGuardOfTheSameRegistry)
+{
+    rio::Registry<int> registry;
+    rio::HandlerGuard inner = registry.addScoped([] { });
+    const rio::HandlerId innerId = inner.id();
+    auto owned = std::make_shared<rio::HandlerGuard>(std::move(inner));
+    const rio::HandlerId outer = registry.add([owned] { });
+    owned.reset();
+    CHECK_EQ(registry.size(), std::size_t{2});
+    CHECK(registry.remove(outer));
+    registry.synchronize();
+    CHECK(!registry.contains(innerId));
+    CHECK(registry.isEmpty());
 
-        std::vector<rio::HandlerGuard> kept;
-        std::vector<rio::HandlerId> dropped;
-        for (std::size_t i = 0; i < guards.size(); ++i) {
-            if (i % 2)
-                kept.push_back(std::move(guards[i]));
-            else
-                dropped.push_back(guards[i].id());
-        }
-        guards.clear(); // destroys 500 active guards and 500 moved-from ones
-        QCOMPARE(registry.size(), std::size_t{500});
-        for (rio::HandlerId id : dropped)
-            QVERIFY(!registry.contains(id));
-        for (const rio::HandlerGuard &g : kept)
-            QVERIFY(registry.contains(g.id()));
-        calls = 0;
-        registry.notify(0);
-        QCOMPARE(calls, 500);
-        kept.clear();
-        QVERIFY(registry.isEmpty());
-    }
+    // The same at registry destruction: the guard finds its registry detached, no deadlock.
+    auto dying = std::make_unique<rio::Registry<int>>();
+    auto held = std::make_shared<rio::HandlerGuard>(dying->addScoped([] { }));
+    dying->add([held] { });
+    held.reset();
+    dying.reset();
+    CHECK(!dying);
+}
 
-    void guardAndRegistryAsMembers()
-    {
-        {
-            GuardAfterRegistry object;
-            object.registry.notify(3);
-            QCOMPARE(object.seen, 3);
-            QCOMPARE(object.registry.size(), std::size_t{1});
-        }
-        {
-            GuardBeforeRegistry object;
-            object.registry.notify(4);
-            QCOMPARE(object.seen, 4);
-        }
-        {
-            auto object = std::make_unique<GuardAfterRegistry>();
-            std::unique_ptr<GuardAfterRegistry> movedOut = std::move(object);
-            movedOut->registry.notify(5);
-            QCOMPARE(movedOut->seen, 5);
-        }
-    }
-
-    void subscriberDiesBeforeItsSource()
-    {
-        rio::Registry<int> source;
-        std::vector<int> log;
-        rio::HandlerId id;
-        {
-            Subscriber subscriber(source, log);
-            id = subscriber.id();
-            source.notify(1);
-        }
-        QVERIFY(!source.contains(id));
-        source.notify(2); // would touch the dead subscriber if the guard had not removed it
-        QCOMPARE(log, std::vector<int>{101});
-    }
-
-    void guardDestroyedInsideItsOwnHandler()
-    {
-        rio::Registry<int> registry;
-        std::vector<char> calls;
-        std::optional<rio::HandlerGuard> guard;
-        guard.emplace(registry.addScoped([&calls, &guard] {
-            calls.push_back('s');
-            guard.reset(); // destroys the guard, which removes this very handler mid-call
-            calls.push_back('e');
-        }));
-        registry.add([&calls] { calls.push_back('x'); }, -1);
-        registry.notify(0);
-        registry.notify(0);
-        QCOMPARE(calls, (std::vector<char>{'s', 'e', 'x', 'x'}));
-        QCOMPARE(registry.size(), std::size_t{1});
-    }
-
-    void guardOfAnotherHandlerResetInsideAHandler()
-    {
-        rio::Registry<int> registry;
-        std::vector<char> calls;
-        rio::HandlerGuard later = registry.addScoped([&calls] { calls.push_back('l'); }, -1);
-        registry.add([&calls, &later] {
-            calls.push_back('f');
-            later.reset();
-        });
-        registry.notify(0); // `later` is removed before this notify reaches it: skipped
-        registry.notify(0);
-        QCOMPARE(calls, (std::vector<char>{'f', 'f'}));
-    }
-
-    // A closure that owns a guard of the same registry: removing it destroys the closure, whose
-    // guard then removes the second handler. Reclamation runs closures outside every lock.
-    void closureOwningAGuardOfTheSameRegistry()
-    {
-        rio::Registry<int> registry;
-        rio::HandlerGuard inner = registry.addScoped([] { });
-        const rio::HandlerId innerId = inner.id();
-        auto owned = std::make_shared<rio::HandlerGuard>(std::move(inner));
-        const rio::HandlerId outer = registry.add([owned] { });
-        owned.reset();
-        QCOMPARE(registry.size(), std::size_t{2});
-        QVERIFY(registry.remove(outer));
-        registry.synchronize();
-        QVERIFY(!registry.contains(innerId));
-        QVERIFY(registry.isEmpty());
-
-        // The same at registry destruction: the guard finds its registry detached, no deadlock.
-        auto dying = std::make_unique<rio::Registry<int>>();
-        auto held = std::make_shared<rio::HandlerGuard>(dying->addScoped([] { }));
-        dying->add([held] { });
-        held.reset();
-        dying.reset();
-        QVERIFY(!dying);
-    }
-
-    void guardDestroyedOnAnotherThread()
-    {
-        rio::Registry<int> registry;
-        auto guard = registry.addScoped([] { });
-        const rio::HandlerId id = guard.id();
-        std::thread([g = std::move(guard)]() mutable { g.reset(); }).join();
-        QVERIFY(!registry.contains(id));
-        QVERIFY(registry.isEmpty());
-    }
-};
-
-QTEST_APPLESS_MAIN(tst_Guards)
-#include "tst_guards.moc"
+RIO_TEST(guardDestroyedOnAnotherThread)
+{
+    rio::Registry<int> registry;
+    auto guard = registry.addScoped([] { });
+    const rio::HandlerId id = guard.id();
+    std::thread([g = std::move(guard)]() mutable { g.reset(); }).join();
+    CHECK(!registry.contains(id));
+    CHECK(registry.isEmpty());
+}

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Issue 11, defect 2: a plugin that adds and removes handlers on a host registry, then unloads,
+// A plugin that adds and removes handlers on a host registry, then unloads,
 // leaves no code pointer into itself: the host notifies, clears, adds, removes, drops a guard the
 // plugin created and destroys the registry afterwards (under ASan: no crash, no invalid access).
 // The plugin follows the documented rule (see plugin/rio_test_plugin.cpp).
+#include "rio_check.h"
 #include <registryio/registry.h>
-
-#include <QTest>
 
 #include <dlfcn.h>
 
@@ -13,48 +12,40 @@
 #error "RIO_TEST_PLUGIN_PATH must name the test plugin"
 #endif
 
-class tst_PluginUnload : public QObject
+RIO_TEST(hostOutlivesPlugin)
 {
-    Q_OBJECT
-private slots:
-    void hostOutlivesPlugin()
+    auto registry = std::make_unique<rio::Registry<int>>();
+    int hostCalls = 0;
+    const rio::HandlerId hostId = registry->add([&hostCalls] { ++hostCalls; });
+    rio::HandlerGuard left;
+    int pluginCalls = 0;
     {
-        auto registry = std::make_unique<rio::Registry<int>>();
-        int hostCalls = 0;
-        const rio::HandlerId hostId = registry->add([&hostCalls] { ++hostCalls; });
-        rio::HandlerGuard left;
-        int pluginCalls = 0;
-        {
-            void *plugin = dlopen(RIO_TEST_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
-            QVERIFY2(plugin != nullptr, dlerror());
-            using Use = int (*)(rio::Registry<int> *, rio::HandlerGuard *, int *);
-            auto use = reinterpret_cast<Use>(dlsym(plugin, "rio_plugin_use"));
-            QVERIFY(use != nullptr);
-            QCOMPARE(use(registry.get(), &left, &pluginCalls), 0);
-            QCOMPARE(dlclose(plugin), 0);
-        }
-        // add, addOnce(-1), addScoped, add(t1), addOnce(3), addScoped(t) ran once each; b too.
-        QCOMPARE(pluginCalls, 7);
-        QCOMPARE(hostCalls, 1); // the plugin's notify
-        QVERIFY(left.isActive());
-        QCOMPARE(registry->size(), std::size_t{2}); // the host's handler and the guarded one
-        // The guard's removal goes through core code; its closure is freed by core code.
-        left = rio::HandlerGuard();
-        QCOMPARE(registry->size(), std::size_t{1});
-        registry->notify(1);
-        QCOMPARE(hostCalls, 2);
-        QCOMPARE(pluginCalls, 7);
-        registry->clear();
-        QVERIFY(!registry->contains(hostId));
-        for (int i = 0; i < 200; ++i)
-            registry->remove(registry->add([&hostCalls] { ++hostCalls; }, i % 4));
-        const rio::HandlerId kept = registry->add([&hostCalls] { ++hostCalls; });
-        registry->notify(2);
-        QCOMPARE(hostCalls, 3);
-        QVERIFY(registry->contains(kept));
-        registry.reset();
+        void *plugin = dlopen(RIO_TEST_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
+        CHECK_MSG(plugin != nullptr, dlerror());
+        using Use = int (*)(rio::Registry<int> *, rio::HandlerGuard *, int *);
+        auto use = reinterpret_cast<Use>(dlsym(plugin, "rio_plugin_use"));
+        CHECK(use != nullptr);
+        CHECK_EQ(use(registry.get(), &left, &pluginCalls), 0);
+        CHECK_EQ(dlclose(plugin), 0);
     }
-};
-
-QTEST_APPLESS_MAIN(tst_PluginUnload)
-#include "tst_plugin_unload.moc"
+    // add, addOnce(-1), addScoped, add(t1), addOnce(3), addScoped(t) ran once each; b too.
+    CHECK_EQ(pluginCalls, 7);
+    CHECK_EQ(hostCalls, 1); // the plugin's notify
+    CHECK(left.isActive());
+    CHECK_EQ(registry->size(), std::size_t{2}); // the host's handler and the guarded one
+    // The guard's removal goes through core code; its closure is freed by core code.
+    left = rio::HandlerGuard();
+    CHECK_EQ(registry->size(), std::size_t{1});
+    registry->notify(1);
+    CHECK_EQ(hostCalls, 2);
+    CHECK_EQ(pluginCalls, 7);
+    registry->clear();
+    CHECK(!registry->contains(hostId));
+    for (int i = 0; i < 200; ++i)
+        registry->remove(registry->add([&hostCalls] { ++hostCalls; }, i % 4));
+    const rio::HandlerId kept = registry->add([&hostCalls] { ++hostCalls; });
+    registry->notify(2);
+    CHECK_EQ(hostCalls, 3);
+    CHECK(registry->contains(kept));
+    registry.reset();
+}

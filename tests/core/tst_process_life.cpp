@@ -1,19 +1,15 @@
 // SPDX-License-Identifier: MIT
-// The accidents of a process's life (issue 11, defects 4 and 7): fork() while other threads are
-// inside a notify or writing, and thread cancellation (pthread_exit, pthread_cancel) inside a
-// handler. Every wait that could hang is bounded: a hung child is killed and counted, a hung
-// thread ends the test process with a message.
-#include "rio_hang_guard.h"
+// The accidents of a process's life: fork() while other threads are inside a notify or
+// writing, and thread cancellation (pthread_exit, pthread_cancel) inside a handler. Every wait that could
+// hang is bounded: a hung child is killed and counted, a hung thread ends the test process with a message.
+#include "rio_check.h"
 #include "rio_test_support.h"
 
 #include <registryio/registry.h>
 
-#include <QTest>
-
 #include <atomic>
 #include <chrono>
 #include <future>
-#include <latch>
 #include <string>
 #include <thread>
 
@@ -22,13 +18,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if __has_include(<registryio/detail/hazard.h>)
-#define RIO_TEST_CORE_V2 1
-#else
-#define RIO_TEST_CORE_V2 0
-#endif
-
 namespace {
+
+// Debian's libc++abi unwinds with LLVM's libunwind, glibc's pthread_exit and pthread_cancel with
+// libgcc_s: mixed, they crash even a program without a registry (checked with a plain try block).
+#if defined(_LIBCPP_VERSION) && defined(__GLIBC__)
+constexpr bool forcedUnwindCrashesHere = true;
+#else
+constexpr bool forcedUnwindCrashesHere = false;
+#endif
 
 // A child that does not exit within 10 s counts as hung and is killed.
 constexpr auto childLimit = std::chrono::seconds(10);
@@ -91,172 +89,169 @@ int childWork(rio::Registry<int> &r, rio::Registry<int> &r2, rio::HandlerId bloc
     return 0;
 }
 
+// The cancelled thread left no section open: removeAndWait returns, nothing stays pending,
+// and the registry still adds, notifies and removes.
+void checkUsableAfter(rio::Registry<int> &r, rio::HandlerId id)
+{
+    auto waited = std::async(std::launch::async, [&r, id] { return r.removeAndWait(id); });
+    CHECK(rio::check::getOrDie(waited, 20, "removeAndWait after a cancelled handler"));
+    r.synchronize();
+    CHECK_EQ(r.pendingCount(), std::size_t{0});
+    CHECK_EQ(rio::detail::pendingCountAll(), std::size_t{0});
+    int calls = 0;
+    const rio::HandlerId other = r.add([&calls] { ++calls; });
+    r.notify(2);
+    CHECK_EQ(calls, 1);
+    CHECK(r.removeAndWait(other));
+    CHECK_EQ(r.size(), std::size_t{0});
+}
+
 } // namespace
 
-class tst_ProcessLife : public QObject
+// A child forked while one thread is blocked inside a notify of `r` and another churns
+// add/remove on `r` and `r2` can still synchronize, removeAndWait (the blocked handler too: its
+// thread does not exist in the child), add and remove, and exit.
+RIO_TEST(forkWhileInsideNotifyAndWriting)
 {
-    Q_OBJECT
-private slots:
-    // Defect 4: a child forked while one thread is blocked inside a notify of `r` and another
-    // churns add/remove on `r` and `r2` can still synchronize, removeAndWait (the blocked
-    // handler too: its thread does not exist in the child), add and remove. v1 hung here.
-    void forkWhileInsideNotifyAndWriting()
-    {
-        if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
-            QSKIP("TSan cannot follow a fork of a multi-threaded process");
-        const int forks = rio::test::scaled(60, 6);
-        rio::Registry<int> r;
-        rio::Registry<int> r2;
-        std::latch entered(1);
-        std::promise<void> release;
-        std::shared_future<void> released = release.get_future().share();
-        const rio::HandlerId blockedId = r.add([&entered, released] {
-            entered.count_down();
-            released.wait();
-        });
-        std::thread reader([&r] { r.notify(0); });
-        entered.wait();
-        std::atomic<bool> stop{false};
-        std::thread writer([&] { churn(r, r2, stop); });
+    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
+        SKIP("TSan cannot follow a fork of a multi-threaded process");
+    const int forks = rio::test::scaled(60, 6);
+    rio::Registry<int> r;
+    rio::Registry<int> r2;
+    rio::check::Latch entered(1);
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    const rio::HandlerId blockedId = r.add([&entered, released] {
+        entered.count_down();
+        released.wait();
+    });
+    std::thread reader([&r] { r.notify(0); });
+    entered.wait();
+    std::atomic<bool> stop{false};
+    std::thread writer([&] { churn(r, r2, stop); });
 
-        int hung = 0;
-        int failed = 0;
-        for (int i = 0; i < forks; ++i) {
-            const pid_t pid = fork();
-            QVERIFY(pid >= 0);
-            if (pid == 0)
-                _exit(childWork(r, r2, blockedId));
-            const int status = waitChild(pid);
-            if (status < 0)
-                ++hung;
-            else if (status != 0)
-                ++failed;
-        }
-        stop.store(true);
-        writer.join();
-        release.set_value();
-        reader.join();
-        QCOMPARE(hung, 0);
-        QCOMPARE(failed, 0);
-        QVERIFY(r.removeAndWait(blockedId));
+    int hung = 0;
+    int failed = 0;
+    for (int i = 0; i < forks; ++i) {
+        const pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0)
+            _exit(childWork(r, r2, blockedId));
+        const int status = waitChild(pid);
+        if (status < 0)
+            ++hung;
+        else if (status != 0)
+            ++failed;
     }
+    stop.store(true);
+    writer.join();
+    release.set_value();
+    reader.join();
+    CHECK_EQ(hung, 0);
+    CHECK_EQ(failed, 0);
+    CHECK(r.removeAndWait(blockedId));
+}
 
-    // Defect 4: ~100 children forked while a writer churns (v1: 93 of 100 hung).
-    void forkWithChurningWriter()
-    {
-        if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
-            QSKIP("TSan cannot follow a fork of a multi-threaded process");
-        const int forks = rio::test::scaled(100, 5);
-        rio::Registry<int> r;
-        rio::Registry<int> r2;
-        std::atomic<bool> stop{false};
-        std::thread writer([&] { churn(r, r2, stop); });
-        std::thread reader([&] {
-            while (!stop.load(std::memory_order_relaxed))
-                r.notify(1);
-        });
-        int hung = 0;
-        int failed = 0;
-        for (int i = 0; i < forks; ++i) {
-            const pid_t pid = fork();
-            QVERIFY(pid >= 0);
-            if (pid == 0)
-                _exit(childWork(r, r2, rio::HandlerId{}));
-            const int status = waitChild(pid);
-            if (status < 0)
-                ++hung;
-            else if (status != 0)
-                ++failed;
-        }
-        stop.store(true);
-        writer.join();
-        reader.join();
-        QCOMPARE(hung, 0);
-        QCOMPARE(failed, 0);
+// About 100 children forked while a writer churns and a reader notifies: each can use both
+// registries and exit (none hangs on a lock or a section the fork left held).
+RIO_TEST(forkWithChurningWriter)
+{
+    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
+        SKIP("TSan cannot follow a fork of a multi-threaded process");
+    const int forks = rio::test::scaled(100, 5);
+    rio::Registry<int> r;
+    rio::Registry<int> r2;
+    std::atomic<bool> stop{false};
+    std::thread writer([&] { churn(r, r2, stop); });
+    std::thread reader([&] {
+        while (!stop.load(std::memory_order_relaxed))
+            r.notify(1);
+    });
+    int hung = 0;
+    int failed = 0;
+    for (int i = 0; i < forks; ++i) {
+        const pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0)
+            _exit(childWork(r, r2, rio::HandlerId{}));
+        const int status = waitChild(pid);
+        if (status < 0)
+            ++hung;
+        else if (status != 0)
+            ++failed;
     }
+    stop.store(true);
+    writer.join();
+    reader.join();
+    CHECK_EQ(hung, 0);
+    CHECK_EQ(failed, 0);
+}
 
-    // Defect 7: pthread_exit() inside a handler ends the thread (v1 aborted the process:
-    // "exception not rethrown"); the registry is usable and its handler removable afterwards.
-    void pthreadExitInsideHandler()
+// pthread_exit() inside a handler ends the thread (the forced unwind passes through notify,
+// which does not swallow it, and the process does not abort); the registry is usable and its
+// handler removable afterwards.
+RIO_TEST(pthreadExitInsideHandler)
+{
+    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
+        SKIP("TSan reports threads that end by forced unwinding ('finished with ignores enabled')");
+    if (forcedUnwindCrashesHere)
+        SKIP("libc++ on glibc: glibc's forced unwind (libgcc_s) calls libc++abi's personality, which "
+             "calls LLVM's libunwind; any pthread_exit through a C++ try block crashes there");
+    rio::Registry<int> r;
+    const rio::HandlerId id = r.add([] { pthread_exit(nullptr); });
+    pthread_t t{};
+    CHECK_EQ(pthread_create(
+                 &t, nullptr,
+                 +[](void *p) -> void * {
+                     static_cast<rio::Registry<int> *>(p)->notify(1);
+                     return p; // only if notify swallowed the exit
+                 },
+                 &r),
+             0);
+    void *result = &r;
+    CHECK_EQ(pthread_join(t, &result), 0);
+    CHECK_EQ(result, nullptr);
+    checkUsableAfter(r, id);
+}
+
+// pthread_cancel() of a thread blocked at a cancellation point (read) inside a
+// handler ends it with PTHREAD_CANCELED; the process does not abort.
+RIO_TEST(pthreadCancelInsideHandler)
+{
+    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
+        SKIP("TSan reports threads that end by forced unwinding ('finished with ignores enabled')");
+    if (forcedUnwindCrashesHere)
+        SKIP("libc++ on glibc: glibc's forced unwind (libgcc_s) calls libc++abi's personality, which "
+             "calls LLVM's libunwind; any pthread_exit through a C++ try block crashes there");
+    rio::Registry<int> r;
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    struct Ctx
     {
-        if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
-            QSKIP("TSan reports threads that end by forced unwinding ('finished with ignores enabled')");
-        rio::Registry<int> r;
-        const rio::HandlerId id = r.add([] { pthread_exit(nullptr); });
-        pthread_t t{};
-        QCOMPARE(pthread_create(
-                     &t, nullptr,
-                     +[](void *p) -> void * {
-                         static_cast<rio::Registry<int> *>(p)->notify(1);
-                         return p; // only if notify swallowed the exit
-                     },
-                     &r),
-                 0);
-        void *result = &r;
-        QCOMPARE(pthread_join(t, &result), 0);
-        QCOMPARE(result, nullptr);
-        checkUsableAfter(r, id);
-    }
-
-    // Defect 7: pthread_cancel() of a thread blocked at a cancellation point (read) inside a
-    // handler ends it with PTHREAD_CANCELED; the process does not abort.
-    void pthreadCancelInsideHandler()
-    {
-        if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
-            QSKIP("TSan reports threads that end by forced unwinding ('finished with ignores enabled')");
-        rio::Registry<int> r;
-        int fds[2];
-        QCOMPARE(pipe(fds), 0);
-        struct Ctx
-        {
-            rio::Registry<int> *r;
-            std::latch entered{1};
-        } ctx{&r};
-        const int readFd = fds[0];
-        const rio::HandlerId id = r.add([&ctx, readFd] {
-            ctx.entered.count_down();
-            char c = 0;
-            (void)!read(readFd, &c, 1); // nobody writes: blocks until cancelled
-        });
-        pthread_t t{};
-        QCOMPARE(pthread_create(
-                     &t, nullptr,
-                     +[](void *p) -> void * {
-                         static_cast<Ctx *>(p)->r->notify(1);
-                         return nullptr;
-                     },
-                     &ctx),
-                 0);
-        ctx.entered.wait();
-        QCOMPARE(pthread_cancel(t), 0);
-        void *result = nullptr;
-        QCOMPARE(pthread_join(t, &result), 0);
-        QCOMPARE(result, PTHREAD_CANCELED);
-        close(fds[0]);
-        close(fds[1]);
-        checkUsableAfter(r, id);
-    }
-
-private:
-    // The cancelled thread left no section open: removeAndWait returns, nothing stays pending,
-    // and the registry still adds, notifies and removes.
-    static void checkUsableAfter(rio::Registry<int> &r, rio::HandlerId id)
-    {
-        auto waited = std::async(std::launch::async, [&r, id] { return r.removeAndWait(id); });
-        QVERIFY(rio::test::getOrDie(waited, 20, "removeAndWait after a cancelled handler"));
-        r.synchronize();
-#if RIO_TEST_CORE_V2
-        QCOMPARE(r.pendingCount(), std::size_t{0});
-        QCOMPARE(rio::detail::pendingCountAll(), std::size_t{0});
-#endif
-        int calls = 0;
-        const rio::HandlerId other = r.add([&calls] { ++calls; });
-        r.notify(2);
-        QCOMPARE(calls, 1);
-        QVERIFY(r.removeAndWait(other));
-        QCOMPARE(r.size(), std::size_t{0});
-    }
-};
-
-QTEST_APPLESS_MAIN(tst_ProcessLife)
-#include "tst_process_life.moc"
+        rio::Registry<int> *r;
+        rio::check::Latch entered{1};
+    } ctx{&r};
+    const int readFd = fds[0];
+    const rio::HandlerId id = r.add([&ctx, readFd] {
+        ctx.entered.count_down();
+        char c = 0;
+        (void)!read(readFd, &c, 1); // nobody writes: blocks until cancelled
+    });
+    pthread_t t{};
+    CHECK_EQ(pthread_create(
+                 &t, nullptr,
+                 +[](void *p) -> void * {
+                     static_cast<Ctx *>(p)->r->notify(1);
+                     return nullptr;
+                 },
+                 &ctx),
+             0);
+    ctx.entered.wait();
+    CHECK_EQ(pthread_cancel(t), 0);
+    void *result = nullptr;
+    CHECK_EQ(pthread_join(t, &result), 0);
+    CHECK_EQ(result, PTHREAD_CANCELED);
+    close(fds[0]);
+    close(fds[1]);
+    checkUsableAfter(r, id);
+}

@@ -2,11 +2,10 @@
 // RapidCheck properties: random sequences of add/addOnce/remove/removeAndWait/clear/notify on a
 // Registry agree with a simple reference model (which handlers ran, in which order, how often;
 // ids; sizes; contains; remove's result), also when handlers change the registry while it
-// notifies (v2: removals apply at once to the notify in progress, additions do not).
+// notifies (removals apply at once to the notify in progress, additions do not).
 // Reproduce a failure with RC_PARAMS="seed=<n>".
+#include "rio_check.h"
 #include <registryio/registry.h>
-
-#include <QTest>
 
 #include <rapidcheck.h>
 
@@ -143,7 +142,7 @@ struct ReentrantHandler
     int addPriority;      // Add: the priority of the plain handler it adds
 };
 
-// The v2 model of a notify: it walks the handlers live when it starts, in call order, and
+// The model of a notify: it walks the handlers live when it starts, in call order, and
 // skips each one no longer live when it gets there (removed by an earlier handler, by a
 // nested notify's once-handler firing or by a clear); handlers added meanwhile are not in its
 // list. A once-handler leaves the live set as it starts.
@@ -243,7 +242,7 @@ struct ReentrantRun
 
 // As runPlain, but handlers also act when called: remove or removeAndWait another id (live,
 // stale, invalid or unknown), add a handler, clear, or notify again (one level deep). Checks
-// the v2 semantics of removals and additions during a notify, exactly.
+// the semantics of removals and additions during a notify, exactly.
 void runReentrant(const std::vector<Op> &ops)
 {
     ReentrantRun run;
@@ -316,22 +315,13 @@ void runReentrant(const std::vector<Op> &ops)
 
 } // namespace
 
-class tst_Properties : public QObject
+RIO_TEST(modelAgreesWithRegistry)
 {
-    Q_OBJECT
-private slots:
-    void modelAgreesWithRegistry()
-    {
-        QVERIFY(rc::check("registry behaves like the reference model", [] { runPlain(*operations()); }));
-    }
+    CHECK(rc::check("registry behaves like the reference model", [] { runPlain(*operations()); }));
+}
 
-    void reentrantChangesFollowTheV2Semantics()
-    {
-        QVERIFY(
-            rc::check("handlers removing, adding, clearing and notifying during notify behave like the model",
-                      [] { runReentrant(*operations()); }));
-    }
-};
-
-QTEST_APPLESS_MAIN(tst_Properties)
-#include "tst_properties.moc"
+RIO_TEST(reentrantChangesFollowTheModel)
+{
+    CHECK(rc::check("handlers removing, adding, clearing and notifying during notify behave like the model",
+                    [] { runReentrant(*operations()); }));
+}

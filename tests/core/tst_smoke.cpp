@@ -1,42 +1,33 @@
 // SPDX-License-Identifier: MIT
+#include "rio_check.h"
 #include <registryio/registry.h>
-
-#include <QTest>
 
 #include <atomic>
 #include <string>
 #include <vector>
 
-class tst_Smoke : public QObject
+RIO_TEST(addNotifyRemove)
 {
-    Q_OBJECT
-private slots:
-    void addNotifyRemove()
-    {
-        rio::Registry<int> registry;
-        int total = 0;
-        const rio::HandlerId id = registry.add([&total](const int &v) { total += v; });
-        QVERIFY(id.isValid());
-        QCOMPARE(registry.size(), std::size_t{1});
-        registry.notify(5);
-        registry.notify(7);
-        QCOMPARE(total, 12);
-        QVERIFY(registry.remove(id));
-        QVERIFY(!registry.remove(id));
-        registry.notify(100);
-        QCOMPARE(total, 12);
-        QVERIFY(registry.isEmpty());
-    }
+    rio::Registry<int> registry;
+    int total = 0;
+    const rio::HandlerId id = registry.add([&total](const int &v) { total += v; });
+    CHECK(id.isValid());
+    CHECK_EQ(registry.size(), std::size_t{1});
+    registry.notify(5);
+    registry.notify(7);
+    CHECK_EQ(total, 12);
+    CHECK(registry.remove(id));
+    CHECK(!registry.remove(id));
+    registry.notify(100);
+    CHECK_EQ(total, 12);
+    CHECK(registry.isEmpty());
+}
 
-    void handlerWithoutArguments()
-    {
-        rio::Registry<std::string> registry;
-        int calls = 0;
-        registry.add([&calls] { ++calls; });
-        registry.notify("x");
-        QCOMPARE(calls, 1);
-    }
-};
-
-QTEST_APPLESS_MAIN(tst_Smoke)
-#include "tst_smoke.moc"
+RIO_TEST(handlerWithoutArguments)
+{
+    rio::Registry<std::string> registry;
+    int calls = 0;
+    registry.add([&calls] { ++calls; });
+    registry.notify("x");
+    CHECK_EQ(calls, 1);
+}
