@@ -18,14 +18,17 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__GLIBCXX__) && __has_include(<cxxabi.h>)
-#include <cxxabi.h>
-#define RIO_CORE_FORCED_UNWIND 1
-#else
-#define RIO_CORE_FORCED_UNWIND 0
-#endif
-
 namespace rio::detail {
+
+// A chain of retired objects one thread destroys outside the registry's lock.
+struct DestroyFrame
+{
+    const RegistryCore *core = nullptr;
+    DestroyFrame *next = nullptr;       // this thread's frames, innermost first
+    DestroyFrame *nextInCore = nullptr; // the registry's chains in flight (under its lock)
+    std::uint64_t number = 0;           // never reused within the registry
+    std::uint64_t oldestSeq = ~0ull;    // the smallest retire sequence number in the chain
+};
 
 // A priority run (runs mode, see Snapshot): entries and their ids, appended in place; arrays list
 // a prefix of it. Freed when the last array listing it is destroyed.
@@ -62,19 +65,14 @@ constinit std::atomic<std::size_t> pendingAll{0};
 
 // This thread's chains being destroyed, innermost first: a registry does not wait for its own
 // thread (a closure destructor may call removeAndWait or synchronize of its registry).
-struct DestroyFrame
-{
-    const RegistryCore *core;
-    DestroyFrame *next;
-};
 thread_local constinit DestroyFrame *destroyFrames = nullptr;
 
-std::uint32_t ownFrames(const RegistryCore *core) noexcept
+bool ownsFrame(const DestroyFrame *frame) noexcept;
+
+// m_byId's value for a handler a chain took: odd, never a box's address.
+std::uintptr_t chainTag(std::uint64_t number) noexcept
 {
-    std::uint32_t n = 0;
-    for (const DestroyFrame *f = destroyFrames; f; f = f->next)
-        n += f->core == core ? 1u : 0u;
-    return n;
+    return static_cast<std::uintptr_t>(number << 1) | 1u;
 }
 
 RunRef *refsOf(Snapshot *s) noexcept
@@ -131,18 +129,23 @@ int *priorities(Snapshot *s) noexcept
 // A runs-mode array's entry: calls its run's entries up to the array's count, as notify calls an
 // entry (announce, load the call, call; failures reported; only a forced unwind escapes). The
 // running cell is the calling section's: threadSlot is its slot + 1 until the section ends.
+// The same loop as Registry<E>::notify and RegistryCore::notifyOutOfLine: keep them alike.
 void callRun(HandlerBox *b, const void *event)
 {
     const auto *ref = reinterpret_cast<const RunRef *>(b);
     std::atomic<const void *> *running = hazard::runningCell();
+    const bool fence = hazard::readersFence();
     for (const Entry *it = ref->run->entries(), *end = it + ref->count; it != end; ++it) {
         HandlerBox *box = it->box;
         running->store(box, announceOrder);
-        std::atomic_signal_fence(std::memory_order_seq_cst);
+        if (fence)
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        else
+            std::atomic_signal_fence(std::memory_order_seq_cst);
         try {
             it->invoke.load(invokeOrder)(box, event);
         }
-#if RIO_CORE_FORCED_UNWIND
+#if RIO_HAVE_FORCED_UNWIND
         catch (abi::__forced_unwind &) {
             throw; // notify closes the section
         }
@@ -250,9 +253,52 @@ void backoff(unsigned spins) noexcept
         std::this_thread::sleep_for(std::chrono::microseconds(spins < 1024 ? 50 : 1000));
 }
 
+bool ownsFrame(const DestroyFrame *frame) noexcept
+{
+    for (const DestroyFrame *f = destroyFrames; f; f = f->next)
+        if (f == frame)
+            return true;
+    return false;
+}
+
 } // namespace
 
 void skipRemoved(HandlerBox *, const void *) noexcept { }
+
+// Registry<E>::notify's loop for sections entered out of line; callRun walks a run the same way.
+// In the fallback mode writers have no heavy fence, so the reader fences between its running
+// announcement and its invoke load: a remover then either sees the announcement or makes the
+// reader load skipRemoved, exactly as the heavy fence guarantees in the other modes, and waits
+// can trust the running cells.
+void RegistryCore::notifyOutOfLine(const void *event) const
+{
+    const auto [slot, s] = hazard::enterOutOfLine(head);
+    std::atomic<const void *> *running = slot + hazard::slotCount;
+    const bool fence = hazard::readersFence();
+    for (const Entry *it = s->entries(), *end = s->end.load(std::memory_order_acquire); it != end; ++it) {
+        HandlerBox *box = it->box;
+        running->store(box, announceOrder);
+        if (fence)
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        else
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        try {
+            it->invoke.load(invokeOrder)(box, event);
+        }
+#if RIO_HAVE_FORCED_UNWIND
+        catch (abi::__forced_unwind &) {
+            hazard::leave(slot);
+            throw; // thread cancellation must unwind, not be swallowed
+        }
+#endif
+        catch (const std::exception &e) {
+            reportFailure(box, e.what());
+        } catch (...) {
+            reportFailure(box, nullptr);
+        }
+    }
+    hazard::leave(slot);
+}
 void skipSuspended(HandlerBox *, const void *) noexcept { }
 
 std::size_t pendingCountAll() noexcept
@@ -307,15 +353,17 @@ RegistryCore::~RegistryCore()
         m_byId.clear();
         m_byIdNulls = 0;
         m_live.store(0, std::memory_order_relaxed);
-        if (chain == nullptr)
+        if (chain == nullptr) {
+            // Other threads' chains end under the lock: once none is left, none touches us.
+            waitForChains(lock, 0, ~0ull);
             break;
-        m_destroying.fetch_add(1, std::memory_order_relaxed);
+        }
+        DestroyFrame frame;
+        frame.number = ++m_chainNumber;
+        frame.oldestSeq = 0;
+        startChainLocked(frame);
         lock.unlock();
-        destroyChain(chain);
-    }
-    waitForOtherDestruction();
-    { // the last destroyChain() elsewhere has left its notify_all (it holds the lock there)
-        std::lock_guard lock(m_mutex);
+        destroyChain(chain, frame);
     }
     RegistryList::remove(this);
 }
@@ -420,12 +468,18 @@ Snapshot *RegistryCore::createTop(const RunRef *refs, std::uint32_t count) const
     s->capacity = s->size = s->runCount = count;
     RunRef *out = refsOf(s);
     for (std::uint32_t i = 0; i < count; ++i) {
-        out[i] = refs[i];
+        out[i] = refs != nullptr ? refs[i] : RunRef{nullptr, 0, 0}; // null: the caller fills them
         new (&s->entries()[i]) Entry{{&callRun}, reinterpret_cast<HandlerBox *>(&out[i])};
     }
     s->end.store(s->entries() + count, std::memory_order_relaxed);
     s->version = m_version + 1;
     return s;
+}
+
+void RegistryCore::publishEmptyLocked() noexcept
+{
+    m_empty.version = m_version + 1;
+    publishLocked(&m_empty);
 }
 
 void RegistryCore::publishTopLocked(Snapshot *top) noexcept
@@ -545,49 +599,66 @@ void RegistryCore::toRunsLocked(HandlerBox *box, Invoke invoke, std::uint32_t in
     publishTopLocked(top);
 }
 
+// Runs mode's compaction, on the flat array's terms: only once more than compactAfterDead and
+// more than half of the entries the head lists are removed ones (or when forced), so that it
+// allocates at most once per compactAfterDead + 1 removals: one array, plus a copy of each run
+// more than half removed. Runs with nothing left are dropped, the others stay shared.
 void RegistryCore::compactRunsLocked(bool force) noexcept
 {
     Snapshot *cur = head.load(std::memory_order_relaxed);
     const RunRef *refs = refsOf(cur);
-    auto worn = [force](const RunRef &ref) {
-        return ref.run->dead == ref.count || (force && ref.run->dead != 0) ||
-               (ref.run->dead > compactAfterDead && ref.run->dead * 2 > ref.count);
-    };
-    if (std::none_of(refs, refs + cur->runCount, worn))
+    std::size_t listed = 0;
+    std::size_t dead = 0;
+    for (std::uint32_t i = 0; i < cur->runCount; ++i) {
+        listed += refs[i].count;
+        dead += refs[i].run->dead;
+    }
+    if (dead == 0 || (!force && (dead <= compactAfterDead || dead * 2 <= listed)))
         return;
-    std::vector<RunRef> next;
-    std::vector<Run *> made;
-    std::uint32_t replacedBytes = 0;
+    auto worn = [force](const RunRef &ref) {
+        return ref.run->dead != 0 && (force || ref.run->dead * 2 > ref.count);
+    };
+    std::uint32_t kept = 0;
+    for (std::uint32_t i = 0; i < cur->runCount; ++i)
+        kept += refs[i].run->dead != refs[i].count ? 1u : 0u;
+    if (kept == 0) {
+        publishEmptyLocked();
+        return;
+    }
     Snapshot *top = nullptr;
+    std::uint32_t made = 0;
+    std::uint32_t replacedBytes = 0;
     try {
-        next.reserve(cur->runCount);
-        made.reserve(cur->runCount);
+        top = createTop(nullptr, kept);
+        RunRef *out = refsOf(top);
         for (std::uint32_t i = 0; i < cur->runCount; ++i) {
             const RunRef &ref = refs[i];
-            if (!worn(ref)) {
-                next.push_back(ref);
+            if (ref.run->dead == ref.count) {
+                replacedBytes += ref.run->bytes; // nothing left of this priority
                 continue;
             }
-            replacedBytes += ref.run->bytes;
-            if (ref.run->dead == ref.count)
-                continue; // nothing left of this priority
+            if (!worn(ref)) {
+                out[made++] = ref;
+                continue;
+            }
             Run *fresh = copyRun(ref.run, ref.count, ref.priority, 0);
-            made.push_back(fresh);
-            next.push_back({fresh, fresh->size, ref.priority});
+            replacedBytes += ref.run->bytes;
+            out[made++] = {fresh, fresh->size, ref.priority};
         }
-        if (!next.empty())
-            top = createTop(next.data(), static_cast<std::uint32_t>(next.size()));
     } catch (...) {
-        for (Run *r : made)
-            freeRun(r);
-        return; // no memory: the tombstones stay until a later compaction
-    }
-    cur->bytes += replacedBytes;
-    if (top == nullptr) {
-        m_empty.version = m_version + 1;
-        publishLocked(&m_empty);
+        // No memory: the tombstones stay until a later compaction. Removal never needs memory.
+        if (top != nullptr) {
+            for (std::uint32_t i = 0; i < made; ++i) {
+                Run *r = refsOf(top)[i].run;
+                if (std::none_of(refs, refs + cur->runCount, [r](const RunRef &ref) { return ref.run == r; }))
+                    freeRun(r); // a copy made here
+            }
+            top->~Snapshot();
+            ::operator delete(top);
+        }
         return;
     }
+    cur->bytes += replacedBytes;
     publishTopLocked(top);
 }
 
@@ -596,7 +667,9 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
     std::unique_lock lock(m_mutex);
     // Everything that can throw comes first: on a throw nothing has changed.
     if (m_byIdNulls > 32 && m_byIdNulls * 2 > m_byId.size()) {
-        std::erase_if(m_byId, [](const auto &entry) { return entry.second == nullptr; });
+        std::erase_if(m_byId, [this](const auto &entry) {
+            return entry.second == 0 || ((entry.second & 1u) != 0 && !chainInFlightLocked(entry.second >> 1));
+        });
         m_byIdNulls = 0;
     }
     if (m_byId.size() == m_byId.capacity())
@@ -650,7 +723,7 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
         box->birth = next->version;
         publishLocked(next);
     }
-    m_byId.emplace_back(id.value(), box); // capacity reserved above
+    m_byId.emplace_back(id.value(), reinterpret_cast<std::uintptr_t>(box)); // capacity reserved above
     m_live.fetch_add(1, std::memory_order_relaxed);
     // Copy-on-write retires arrays, and once-handlers that fired wait here too: without a pass
     // on add, a loop of addOnce() and notify() would never reclaim anything.
@@ -683,10 +756,11 @@ bool RegistryCore::isSuspended(HandlerId id) const noexcept
 
 HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept
 {
-    // Ids grow with every add, so m_byId is sorted by id.
-    const auto it = std::lower_bound(m_byId.begin(), m_byId.end(), id.value(),
-                                     [](const auto &entry, std::uint64_t v) { return entry.first < v; });
-    return it != m_byId.end() && it->first == id.value() ? it->second : nullptr;
+    const std::uintptr_t e = entryLocked(id);
+    if (e == 0 || (e & 1u) != 0)
+        return nullptr;
+    auto *box = reinterpret_cast<HandlerBox *>(e);
+    return box->removed ? nullptr : box;
 }
 
 void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
@@ -702,10 +776,7 @@ void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
     }
     ++cur->dead;
     box->removed = true;
-    const auto it = std::lower_bound(m_byId.begin(), m_byId.end(), box->id.value(),
-                                     [](const auto &entry, std::uint64_t v) { return entry.first < v; });
-    it->second = nullptr;
-    ++m_byIdNulls;
+    ++m_byIdNulls; // its entry keeps the box until a pass takes it
     m_live.fetch_sub(1, std::memory_order_relaxed);
     retireLocked(box);
 }
@@ -738,8 +809,7 @@ void RegistryCore::compactLocked(bool force) noexcept
         return;
     const std::size_t live = m_live.load(std::memory_order_relaxed);
     if (live == 0) {
-        m_empty.version = m_version + 1;
-        publishLocked(&m_empty);
+        publishEmptyLocked();
         return;
     }
     try {
@@ -796,11 +866,9 @@ void RegistryCore::clear() noexcept
         forEachEntryBackwards(static_cast<Snapshot *>(r),
                               [](Entry &e) { e.invoke.store(&skipRemoved, publishOrder); });
     }
-    m_byId.clear();
-    m_byIdNulls = 0;
+    m_byIdNulls = m_byId.size(); // the entries keep the retired boxes for waiters
     m_live.store(0, std::memory_order_relaxed);
-    m_empty.version = m_version + 1;
-    publishLocked(&m_empty);
+    publishEmptyLocked();
     if (passDueLocked())
         pass(lock, true, nullptr, 0);
 }
@@ -851,8 +919,8 @@ std::shared_ptr<RegistryLink> RegistryCore::link()
 // that are this registry's snapshots or callbacks mark them protected; running announcements
 // that are this registry's removed boxes mark them running. Other values are never dereferenced.
 // A removed box is freed once nobody runs it: readers that still hold a snapshot with its entry
-// read skipRemoved there and never touch the box. In the fallback fence mode readers announce
-// without a fence, so there every snapshot that holds the box keeps it (versions [birth, death)).
+// read skipRemoved there and never touch the box. In the fallback fence mode, where the pass has
+// no heavy fence, readers fence after each announcement instead (notifyOutOfLine, callRun).
 RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, bool fence,
                                             const HandlerBox *target, std::uint64_t awaitSeq) noexcept
 {
@@ -861,10 +929,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
         hazard::heavyFence();
         m_fencedSeq = m_retireSeq;
     }
-    const bool coarse = hazard::fenceMode() == hazard::FenceMode::Fallback && !RIO_SEQ_CST_OPS;
     Snapshot *cur = head.load(std::memory_order_relaxed);
-    bool headOther = false;
-    bool headSelf = false;
     for (Retired *list : {m_others, m_boxes})
         for (Retired *r = list; r; r = r->next)
             r->markOther = r->markSelf = false;
@@ -879,7 +944,6 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
             // The array this section iterates, if it is one of ours.
             const Snapshot *held = nullptr;
             if (v == cur) {
-                (mine ? headSelf : headOther) = true;
                 held = cur;
             } else {
                 for (Retired *r = m_others; r; r = r->next) {
@@ -912,33 +976,26 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     Retired *chain = nullptr;
     std::size_t freed = 0;
     std::size_t freedBytes = 0;
+    DestroyFrame frame;
+    frame.number = m_chainNumber + 1;
     auto take = [&](Retired **link, Retired *r) {
         *link = r->next;
         r->next = chain;
         chain = r;
         ++freed;
         freedBytes += r->bytes;
-    };
-    // Whether a box is (or, in the coarse mode, may be) running on other threads or on this one.
-    auto runs = [&](const HandlerBox *b, bool others) {
-        if (others ? b->markOther : b->markSelf)
-            return true;
-        if (!coarse)
-            return false;
-        const auto inside = [b](std::uint64_t v) { return v >= b->birth && v < b->death; };
-        if ((others ? headOther : headSelf) && inside(cur->version))
-            return true;
-        for (const Retired *r = m_others; r; r = r->next) {
-            if (r->kind == Retired::Kind::Snapshot && (others ? r->markOther : r->markSelf) &&
-                inside(static_cast<const Snapshot *>(r)->version))
-                return true;
-        }
-        return false;
+        frame.oldestSeq = std::min(frame.oldestSeq, r->seq);
     };
     for (Retired **link = &m_boxes; Retired *r = *link;) {
-        auto *b = static_cast<HandlerBox *>(r);
-        const bool others = r->seq > m_fencedSeq || runs(b, true);
-        if (!others && !runs(b, false)) {
+        const bool others = r->seq > m_fencedSeq || r->markOther;
+        if (!others && !r->markSelf) {
+            // Waiters for this handler now wait for this chain only.
+            const auto *box = static_cast<const HandlerBox *>(r);
+            const auto it =
+                std::lower_bound(m_byId.begin(), m_byId.end(), box->id.value(),
+                                 [](const auto &entry, std::uint64_t v) { return entry.first < v; });
+            if (it != m_byId.end() && it->first == box->id.value())
+                it->second = chainTag(frame.number);
             take(link, r);
             continue;
         }
@@ -965,17 +1022,27 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     // per copy, and one fence per copy would cost more than the copy.
     m_nextPass = m_pending + std::max(passObjects, m_pending);
     m_nextPassBytes = m_pendingBytes + std::max({passBytes, m_pendingBytes, 2 * std::size_t{cur->bytes}});
-    if (chain != nullptr)
-        m_destroying.fetch_add(1, std::memory_order_relaxed);
+    if (chain == nullptr) {
+        lock.unlock();
+        return result;
+    }
+    m_chainNumber = frame.number;
+    startChainLocked(frame);
     lock.unlock();
-    if (chain != nullptr)
-        destroyChain(chain);
+    destroyChain(chain, frame);
     return result;
 }
 
-void RegistryCore::destroyChain(Retired *chain) noexcept
+void RegistryCore::startChainLocked(DestroyFrame &frame) noexcept
 {
-    DestroyFrame frame{this, destroyFrames};
+    frame.core = this;
+    frame.nextInCore = m_chains;
+    m_chains = &frame;
+}
+
+void RegistryCore::destroyChain(Retired *chain, DestroyFrame &frame) noexcept
+{
+    frame.next = destroyFrames;
     destroyFrames = &frame;
     while (Retired *r = chain) {
         chain = r->next;
@@ -985,33 +1052,66 @@ void RegistryCore::destroyChain(Retired *chain) noexcept
     // Under the lock: a ~Registry woken by this takes the lock before it frees the registry, so
     // notify_all never touches freed memory.
     std::lock_guard lock(m_mutex);
-    m_destroying.fetch_sub(1, std::memory_order_release);
-    m_destroying.notify_all();
+    for (DestroyFrame **link = &m_chains; *link; link = &(*link)->nextInCore) {
+        if (*link == &frame) {
+            *link = frame.nextInCore;
+            break;
+        }
+    }
+    m_chainsDone.fetch_add(1, std::memory_order_release);
+    m_chainsDone.notify_all();
 }
 
-void RegistryCore::waitForOtherDestruction() noexcept
+bool RegistryCore::chainInFlightLocked(std::uint64_t number) const noexcept
 {
-    const std::uint32_t own = ownFrames(this);
-    for (std::uint32_t n; (n = m_destroying.load(std::memory_order_acquire)) > own;)
-        m_destroying.wait(n, std::memory_order_acquire);
+    for (const DestroyFrame *f = m_chains; f; f = f->nextInCore)
+        if (f->number == number)
+            return true;
+    return false;
 }
 
+void RegistryCore::waitForChains(std::unique_lock<std::mutex> &lock, std::uint64_t number,
+                                 std::uint64_t awaitSeq) noexcept
+{
+    for (;;) {
+        bool waiting = false;
+        for (const DestroyFrame *f = m_chains; f != nullptr && !waiting; f = f->nextInCore)
+            waiting = (number != 0 ? f->number == number : f->oldestSeq <= awaitSeq) && !ownsFrame(f);
+        if (!waiting)
+            return;
+        const std::uint32_t seen = m_chainsDone.load(std::memory_order_relaxed);
+        lock.unlock();
+        m_chainsDone.wait(seen, std::memory_order_acquire);
+        lock.lock();
+    }
+}
+
+std::uintptr_t RegistryCore::entryLocked(HandlerId id) const noexcept
+{
+    // Ids grow with every add, so m_byId is sorted by id.
+    const auto it = std::lower_bound(m_byId.begin(), m_byId.end(), id.value(),
+                                     [](const auto &entry, std::uint64_t v) { return entry.first < v; });
+    return it != m_byId.end() && it->first == id.value() ? it->second : 0;
+}
+
+// Waits for the handler `target` (or, without one, everything retired up to `awaitSeq`): passes
+// until no other thread runs it, then destroys it here, or waits for the one chain that took it.
+// Never for other handlers, other chains or this thread's own frames.
 void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
 {
     std::unique_lock lock(m_mutex, std::defer_lock);
     for (unsigned spins = 0;; ++spins) {
         lock.lock();
-        // Find the awaited box among the pending ones (it may have gone meanwhile).
         const HandlerBox *box = nullptr;
         if (target.isValid()) {
-            for (Retired *r = m_boxes; r; r = r->next) {
-                if (static_cast<HandlerBox *>(r)->id == target) {
-                    box = static_cast<HandlerBox *>(r);
-                    break;
-                }
+            const std::uintptr_t e = entryLocked(target);
+            if (e == 0)
+                return; // destroyed
+            if ((e & 1u) != 0) {
+                waitForChains(lock, e >> 1, 0); // being destroyed: by that chain
+                return;
             }
-            if (box == nullptr)
-                break; // destroyed, or being destroyed (waited for below)
+            box = reinterpret_cast<const HandlerBox *>(e);
         }
         if (spins == 1) {
             // Still blocked: drop the tombstones from the head, so that notifies starting from
@@ -1026,12 +1126,12 @@ void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
             // this pass's destruction may free the registry the moment it finished.
             if (box != nullptr)
                 return;
-            return waitForOtherDestruction();
+            lock.lock();
+            waitForChains(lock, 0, awaitSeq);
+            return;
         }
         backoff(spins);
     }
-    lock.unlock();
-    waitForOtherDestruction();
 }
 
 bool RegistryCore::removeAndWait(HandlerId id) noexcept
@@ -1086,7 +1186,12 @@ void RegistryCore::unlockAfterFork(bool child) noexcept
 {
     if (child) {
         // Threads that were destroying our objects or removing through guards do not exist here.
-        m_destroying.store(ownFrames(this), std::memory_order_relaxed);
+        for (DestroyFrame **link = &m_chains; *link;) {
+            if (ownsFrame(*link))
+                link = &(*link)->nextInCore;
+            else
+                *link = (*link)->nextInCore;
+        }
         if (m_link)
             m_link->busy = 0;
     }

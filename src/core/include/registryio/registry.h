@@ -20,13 +20,6 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__GLIBCXX__) && __has_include(<cxxabi.h>)
-#include <cxxabi.h>
-#define RIO_HAVE_FORCED_UNWIND 1
-#else
-#define RIO_HAVE_FORCED_UNWIND 0
-#endif
-
 namespace rio {
 
 namespace detail {
@@ -180,8 +173,16 @@ public:
     {
         // No RAII guard: only a forced unwind leaves the loop early, and it closes the section
         // itself, so the slot stays in a register instead of an object the unwinder could see.
-        const auto [slot, s] = detail::hazard::enter(m_core.head);
+        const auto [slot, s] = detail::hazard::enterInline(m_core.head);
+        if (slot == nullptr) [[unlikely]] {
+            // A thread's first notify, nesting deeper than a record, and the fence modes whose
+            // readers enter out of line: the same loop in the core library.
+            m_core.notifyOutOfLine(&event);
+            return;
+        }
         std::atomic<const void *> *running = slot + detail::hazard::slotCount;
+        // The same loop is written twice more, for speed: RegistryCore::notifyOutOfLine (with
+        // the fallback mode's fence) and callRun (one priority run); keep the three alike.
         for (const detail::Entry *it = s->entries(), *end = s->end.load(std::memory_order_acquire); it != end;
              ++it) {
             // Announce the call before reading whether the handler is still there: a remover

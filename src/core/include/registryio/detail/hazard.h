@@ -104,10 +104,11 @@ struct Section
     T *value;
 };
 
-/// Opens a section protecting the value of `source`: valid until leave(section.slot). Sections
-/// of a thread close in the reverse order of opening (signal handlers included).
+/// Opens a section protecting the value of `source` inline, when this thread can: an asymmetric
+/// fence mode, a registered thread, a free slot in its record. Returns a null slot otherwise
+/// (then enterOutOfLine() opens it).
 template <typename T>
-inline Section<T> enter(const std::atomic<T *> &source) noexcept
+inline Section<T> enterInline([[maybe_unused]] const std::atomic<T *> &source) noexcept
 {
 #if RIO_INLINE_READER_TLS && !RIO_SEQ_CST_OPS
     std::atomic<const void *> *slot = threadSlot.load(std::memory_order_relaxed);
@@ -127,7 +128,13 @@ inline Section<T> enter(const std::atomic<T *> &source) noexcept
         return {slot, p};
     }
 #endif
-    // Out of line, and sequentially consistent: right in every mode.
+    return {nullptr, nullptr};
+}
+
+/// Opens a section out of line, sequentially consistent: right in every mode.
+template <typename T>
+inline Section<T> enterOutOfLine(const std::atomic<T *> &source) noexcept
+{
     std::atomic<const void *> *claimed = acquireSlow();
     T *p = source.load(std::memory_order_seq_cst);
     for (;;) {
@@ -138,6 +145,17 @@ inline Section<T> enter(const std::atomic<T *> &source) noexcept
             return {claimed, p};
         p = q;
     }
+}
+
+/// Opens a section protecting the value of `source`: valid until leave(section.slot). Sections
+/// of a thread close in the reverse order of opening (signal handlers included).
+template <typename T>
+inline Section<T> enter(const std::atomic<T *> &source) noexcept
+{
+    const Section<T> inlined = enterInline(source);
+    if (inlined.slot != nullptr) [[likely]]
+        return inlined;
+    return enterOutOfLine(source);
 }
 
 /// Closes the section that owns `slot`.

@@ -23,6 +23,7 @@ namespace rio::detail {
 
 class RegistryCore;
 struct RegistryLink;
+struct DestroyFrame;
 
 /// Something a registry unpublished and frees once no reader can reach it.
 struct Retired
@@ -148,6 +149,10 @@ public:
     /// The link guards hold (created on first use).
     std::shared_ptr<RegistryLink> link();
 
+    /// notify() where the section must be entered out of line (see hazard::enterInline): the same
+    /// loop, with a fence after each running announcement in the fallback fence mode.
+    void notifyOutOfLine(const void *event) const;
+
     /// A once-handler that fired unpublishes itself (from inside notify: never reclaims).
     void retireFired(HandlerBox *box) noexcept;
     /// Reports a throwing handler to the callback; `what` is null for a non-std exception.
@@ -178,6 +183,8 @@ private:
     Snapshot *copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt,
                          Invoke invoke);
     void publishLocked(Snapshot *next) noexcept;
+    // Publishes the registry's own empty array (no allocation).
+    void publishEmptyLocked() noexcept;
     void compactLocked(bool force = false) noexcept;
     HandlerBox *findLocked(HandlerId id) const noexcept;
     void tombstoneLocked(HandlerBox *box) noexcept;
@@ -186,8 +193,16 @@ private:
     // One reclaim pass; destroys what it frees after dropping the lock (which it takes).
     PassResult pass(std::unique_lock<std::mutex> &lock, bool fence, const HandlerBox *target,
                     std::uint64_t awaitSeq) noexcept;
-    void destroyChain(Retired *chain) noexcept;
-    void waitForOtherDestruction() noexcept;
+    // The value m_byId holds for `id` (0 when it has none).
+    std::uintptr_t entryLocked(HandlerId id) const noexcept;
+    // Destroys a chain a pass took (frame: its record, linked by startChainLocked).
+    void startChainLocked(DestroyFrame &frame) noexcept;
+    void destroyChain(Retired *chain, DestroyFrame &frame) noexcept;
+    // Waits (dropping the lock meanwhile) until no other thread destroys the chain `number`, or,
+    // with number 0, any chain holding something retired at or before `awaitSeq`.
+    void waitForChains(std::unique_lock<std::mutex> &lock, std::uint64_t number,
+                       std::uint64_t awaitSeq) noexcept;
+    bool chainInFlightLocked(std::uint64_t number) const noexcept;
     void wait(std::uint64_t awaitSeq, HandlerId target) noexcept;
 
     mutable std::mutex m_mutex;
@@ -195,8 +210,10 @@ private:
     std::uint64_t m_lastId = 0;
     std::uint64_t m_version = 0;
     std::size_t m_capacityHint = 0;
-    std::vector<std::pair<std::uint64_t, HandlerBox *>> m_byId; // sorted by id; box null once removed
-    std::size_t m_byIdNulls = 0;
+    // Sorted by id: the box (live, or removed and pending), then chainTag(n) once the pass whose
+    // chain is number n took it, or 0. Entries of destroyed handlers are dropped in batches.
+    std::vector<std::pair<std::uint64_t, std::uintptr_t>> m_byId;
+    std::size_t m_byIdNulls = 0; // entries of removed handlers since the last batch
     // Retired and not yet destroyed: handler boxes, and snapshots/callbacks (few) apart.
     Retired *m_boxes = nullptr;
     Retired *m_others = nullptr;
@@ -206,8 +223,10 @@ private:
     std::size_t m_nextPass = 64;
     std::size_t m_nextPassBytes = std::size_t{64} * 1024;
     std::uint64_t m_retireSeq = 0;
-    std::uint64_t m_fencedSeq = 0; // everything retired up to this was unpublished before a fence
-    std::atomic<std::uint32_t> m_destroying{0}; // chains of ours being destroyed, all threads
+    std::uint64_t m_fencedSeq = 0;    // everything retired up to this was unpublished before a fence
+    DestroyFrame *m_chains = nullptr; // chains of ours being destroyed, all threads
+    std::uint64_t m_chainNumber = 0;  // the last chain's number
+    std::atomic<std::uint32_t> m_chainsDone{0}; // bumped (and notified) as each chain ends
     std::shared_ptr<RegistryLink> m_link;
     RegistryCore *m_prev = nullptr; // the process-wide registry list (fork)
     RegistryCore *m_next = nullptr;
