@@ -45,7 +45,8 @@
 #endif
 
 // libstdc++ unwinds a cancelled thread (pthread_exit, pthread_cancel) with abi::__forced_unwind,
-// which a catch-all must rethrow.
+// which a catch-all must rethrow. (<version> defines __GLIBCXX__.)
+#include <version>
 #if defined(__GLIBCXX__) && __has_include(<cxxabi.h>)
 #include <cxxabi.h>
 #define RIO_HAVE_FORCED_UNWIND 1

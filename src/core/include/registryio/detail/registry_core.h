@@ -114,6 +114,36 @@ struct CallbackBox : Retired
     void (*call)(CallbackBox *, const ExceptionInfo &) = nullptr;
 };
 
+/// A registry's retired objects, its reclaim passes' schedule and the destruction chains in
+/// flight (reclamation.cpp). Under the registry's lock, except the atomics.
+struct RetiredList
+{
+    Retired *boxes = nullptr;  // removed handler boxes
+    Retired *others = nullptr; // replaced arrays and exception callbacks (few)
+    std::size_t pending = 0;   // objects on both lists
+    std::size_t pendingBytes = 0;
+    std::atomic<std::size_t> pendingPublic{0};          // `pending`, for pendingCount() without the lock
+    std::size_t nextPass = 64;                          // the next pass when this many are pending...
+    std::size_t nextPassBytes = std::size_t{64} * 1024; // ...or this many bytes
+    std::uint64_t retireSeq = 0;                        // the last retired object's number
+    std::uint64_t fencedSeq = 0;              // everything retired up to this was unpublished before a fence
+    DestroyFrame *chains = nullptr;           // chains being destroyed, all threads
+    std::uint64_t chainNumber = 0;            // the last chain's number
+    std::atomic<std::uint32_t> chainsDone{0}; // bumped (and notified) as each chain ends
+
+    /// Puts `r` on its list (numbered).
+    void retire(Retired *r) noexcept;
+    /// True when the pending objects call for a pass.
+    [[nodiscard]] bool passDue() const noexcept
+    {
+        return pending >= nextPass || pendingBytes >= nextPassBytes;
+    }
+};
+
+/// The waits' back-off schedule: yields, then short sleeps, then longer ones (`spins`: attempts
+/// so far). Shared with the Qt facade's waits.
+RIO_CORE_EXPORT void backoff(unsigned spins) noexcept;
+
 /// The writer side and shared state of one registry.
 class RIO_CORE_EXPORT RegistryCore
 {
@@ -188,8 +218,6 @@ private:
     void compactLocked(bool force = false) noexcept;
     HandlerBox *findLocked(HandlerId id) const noexcept;
     void tombstoneLocked(HandlerBox *box) noexcept;
-    void retireLocked(Retired *r) noexcept;
-    bool passDueLocked() const noexcept;
     // One reclaim pass; destroys what it frees after dropping the lock (which it takes).
     PassResult pass(std::unique_lock<std::mutex> &lock, bool fence, const HandlerBox *target,
                     std::uint64_t awaitSeq) noexcept;
@@ -214,19 +242,7 @@ private:
     // chain is number n took it, or 0. Entries of destroyed handlers are dropped in batches.
     std::vector<std::pair<std::uint64_t, std::uintptr_t>> m_byId;
     std::size_t m_byIdNulls = 0; // entries of removed handlers since the last batch
-    // Retired and not yet destroyed: handler boxes, and snapshots/callbacks (few) apart.
-    Retired *m_boxes = nullptr;
-    Retired *m_others = nullptr;
-    std::size_t m_pending = 0;
-    std::size_t m_pendingBytes = 0;
-    std::atomic<std::size_t> m_pendingPublic{0};
-    std::size_t m_nextPass = 64;
-    std::size_t m_nextPassBytes = std::size_t{64} * 1024;
-    std::uint64_t m_retireSeq = 0;
-    std::uint64_t m_fencedSeq = 0;    // everything retired up to this was unpublished before a fence
-    DestroyFrame *m_chains = nullptr; // chains of ours being destroyed, all threads
-    std::uint64_t m_chainNumber = 0;  // the last chain's number
-    std::atomic<std::uint32_t> m_chainsDone{0}; // bumped (and notified) as each chain ends
+    RetiredList m_retired;
     std::shared_ptr<RegistryLink> m_link;
     RegistryCore *m_prev = nullptr; // the process-wide registry list (fork)
     RegistryCore *m_next = nullptr;
