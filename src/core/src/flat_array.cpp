@@ -189,16 +189,30 @@ void RegistryCore::publishLocked(Snapshot *next) noexcept
         m_retired.retire(old);
 }
 
+// Room for a copy holding `live` handlers: twice that, at least the hint, and at least the
+// capacity the registry last emptied, unless `live` is far below it (a registry that fills and
+// empties again in rounds allocates one array per round, not one per doubling).
+std::size_t RegistryCore::copyCapacityLocked(std::size_t live) const noexcept
+{
+    const std::size_t sticky = live * 8 >= m_lastCapacity ? m_lastCapacity : 0;
+    return std::max({m_capacityHint, 2 * live, std::size_t{4}, sticky});
+}
+
 void RegistryCore::publishEmptyLocked() noexcept
 {
+    if (Snapshot *cur = head.load(std::memory_order_relaxed); cur != &m_empty && cur->runCount == 0)
+        m_lastCapacity = cur->capacity;
     m_empty.version = m_version + 1;
     publishLocked(&m_empty);
 }
 
-HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
+HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::shared_ptr<RegistryLink> *link)
 {
     std::unique_lock lock(m_mutex);
-    // Everything that can throw comes first: on a throw nothing has changed.
+    // Everything that can throw comes first: on a throw nothing has changed (a link made here
+    // stays, as link() would have made it).
+    if (link != nullptr)
+        *link = linkLocked();
     if (m_byIdNulls > 32 && m_byIdNulls * 2 > m_byId.size()) {
         std::erase_if(m_byId, [this](const auto &entry) {
             return entry.second == 0 || ((entry.second & 1u) != 0 && !chainInFlightLocked(entry.second >> 1));
@@ -245,7 +259,7 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority)
         cur->end.store(slot + 1, publishOrder);
     } else {
         const std::size_t live = m_live.load(std::memory_order_relaxed) + 1;
-        const std::size_t capacity = std::max({m_capacityHint, 2 * live, std::size_t{4}});
+        const std::size_t capacity = copyCapacityLocked(live);
         Snapshot *next = nullptr;
         try {
             next = copyLocked(capacity, box, pos, invoke);
@@ -337,7 +351,7 @@ void RegistryCore::compactLocked(bool force) noexcept
         return;
     }
     try {
-        publishLocked(copyLocked(std::max({m_capacityHint, 2 * live, std::size_t{4}}), nullptr, 0, nullptr));
+        publishLocked(copyLocked(copyCapacityLocked(live), nullptr, 0, nullptr));
     } catch (...) {
         // No memory: the tombstones stay until a later compaction. Removal never needs memory.
     }
@@ -422,6 +436,11 @@ void RegistryCore::replaceCallback(CallbackBox *box) noexcept
 std::shared_ptr<RegistryLink> RegistryCore::link()
 {
     std::lock_guard lock(m_mutex);
+    return linkLocked();
+}
+
+const std::shared_ptr<RegistryLink> &RegistryCore::linkLocked()
+{
     if (!m_link) {
         auto l = std::make_shared<RegistryLink>();
         l->registry = this;

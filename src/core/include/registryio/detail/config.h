@@ -7,8 +7,11 @@
 #if defined(__GNUC__) || defined(__clang__)
 /// A function that is rarely called: kept out of the hot path's cache lines.
 #define RIO_COLD [[gnu::cold]]
+/// The hot path, inlined into its caller whatever the compiler's size estimate says.
+#define RIO_ALWAYS_INLINE [[gnu::always_inline]]
 #else
 #define RIO_COLD
+#define RIO_ALWAYS_INLINE
 #endif
 
 // TLS models exist for ELF only (Windows has emutls or its own TLS, Mach-O its TLV descriptors).

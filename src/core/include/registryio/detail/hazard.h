@@ -104,32 +104,34 @@ struct Section
     T *value;
 };
 
-/// Opens a section protecting the value of `source` inline, when this thread can: an asymmetric
-/// fence mode, a registered thread, a free slot in its record. Returns a null slot otherwise
-/// (then enterOutOfLine() opens it).
-template <typename T>
-inline Section<T> enterInline([[maybe_unused]] const std::atomic<T *> &source) noexcept
-{
 #if RIO_INLINE_READER_TLS && !RIO_SEQ_CST_OPS
-    std::atomic<const void *> *slot = threadSlot.load(std::memory_order_relaxed);
-    if ((reinterpret_cast<std::uintptr_t>(slot) & outOfLineBit) == 0) [[likely]] {
-        // Claim the slot first: a signal handler interrupting us takes the next one.
-        threadSlot.store(slot + 1, std::memory_order_relaxed);
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        T *q = source.load(std::memory_order_relaxed);
-        T *p;
-        do {
-            p = q;
-            slot->store(p, std::memory_order_relaxed);
-            // The writer's heavy fence supplies the store-load ordering.
-            std::atomic_signal_fence(std::memory_order_seq_cst);
-            q = source.load(std::memory_order_acquire);
-        } while (q != p);
-        return {slot, p};
-    }
-#endif
-    return {nullptr, nullptr};
+/// True when a section may enter inline on `slot` (threadSlot's value): an asymmetric fence
+/// mode, a registered thread, a free slot in its record. Otherwise enterOutOfLine() opens it.
+inline bool entersInline(std::atomic<const void *> *slot) noexcept
+{
+    return (reinterpret_cast<std::uintptr_t>(slot) & outOfLineBit) == 0;
 }
+
+/// Opens a section inline on `slot` (threadSlot's value, for which entersInline() holds),
+/// protecting the value of `source`, and returns that value.
+template <typename T>
+inline T *enterInline(std::atomic<const void *> *slot, const std::atomic<T *> &source) noexcept
+{
+    // Claim the slot first: a signal handler interrupting us takes the next one.
+    threadSlot.store(slot + 1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    T *q = source.load(std::memory_order_relaxed);
+    T *p;
+    do {
+        p = q;
+        slot->store(p, std::memory_order_relaxed);
+        // The writer's heavy fence supplies the store-load ordering.
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        q = source.load(std::memory_order_acquire);
+    } while (q != p);
+    return p;
+}
+#endif
 
 /// Opens a section out of line, sequentially consistent: right in every mode.
 template <typename T>
@@ -152,9 +154,11 @@ inline Section<T> enterOutOfLine(const std::atomic<T *> &source) noexcept
 template <typename T>
 inline Section<T> enter(const std::atomic<T *> &source) noexcept
 {
-    const Section<T> inlined = enterInline(source);
-    if (inlined.slot != nullptr) [[likely]]
-        return inlined;
+#if RIO_INLINE_READER_TLS && !RIO_SEQ_CST_OPS
+    std::atomic<const void *> *slot = threadSlot.load(std::memory_order_relaxed);
+    if (entersInline(slot)) [[likely]]
+        return {slot, enterInline(slot, source)};
+#endif
     return enterOutOfLine(source);
 }
 

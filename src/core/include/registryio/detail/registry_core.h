@@ -154,7 +154,9 @@ public:
     RegistryCore &operator=(const RegistryCore &) = delete;
 
     /// Publishes `box` with `invoke`; takes ownership on success (the caller keeps it on a throw).
-    HandlerId add(HandlerBox *box, Invoke invoke, int priority);
+    /// With `link`, also stores the link guards hold there (under the same lock).
+    HandlerId add(HandlerBox *box, Invoke invoke, int priority,
+                  std::shared_ptr<RegistryLink> *link = nullptr);
     /// Unpublishes; never allocates. Runs a reclaim pass when the batch is full.
     bool remove(HandlerId id) noexcept;
     /// remove(), then waits until the handler (if it was ever handed out) is not running on
@@ -207,6 +209,7 @@ private:
     // reference); adds to the head's runs; turns a flat head into runs; drops tombstones.
     Snapshot *createTop(const RunRef *refs, std::uint32_t count) const;
     void publishTopLocked(Snapshot *top) noexcept;
+    const std::shared_ptr<RegistryLink> &linkLocked();
     void addToRunsLocked(HandlerBox *box, Invoke invoke, int priority);
     void toRunsLocked(HandlerBox *box, Invoke invoke, std::uint32_t insertAt);
     void compactRunsLocked(bool force) noexcept;
@@ -215,6 +218,7 @@ private:
     void publishLocked(Snapshot *next) noexcept;
     // Publishes the registry's own empty array (no allocation).
     void publishEmptyLocked() noexcept;
+    std::size_t copyCapacityLocked(std::size_t live) const noexcept;
     void compactLocked(bool force = false) noexcept;
     HandlerBox *findLocked(HandlerId id) const noexcept;
     void tombstoneLocked(HandlerBox *box) noexcept;
@@ -238,6 +242,7 @@ private:
     std::uint64_t m_lastId = 0;
     std::uint64_t m_version = 0;
     std::size_t m_capacityHint = 0;
+    std::size_t m_lastCapacity = 0; // the flat array's capacity when the registry last emptied
     // Sorted by id: the box (live, or removed and pending), then chainTag(n) once the pass whose
     // chain is number n took it, or 0. Entries of destroyed handlers are dropped in batches.
     std::vector<std::pair<std::uint64_t, std::uintptr_t>> m_byId;
