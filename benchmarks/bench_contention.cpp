@@ -3,9 +3,12 @@
 // Names: contention/<library>/<handlers>/threads:<n>. Google Benchmark reports real time per
 // iteration summed over threads (wall time / all notifies); benchmarks/run derives ns per notify
 // per thread (time x threads) and throughput (1e9 / time).
+// churn/<rio|mutex_vector>/threads:<n>: 2 and 4 threads each connect (scoped), emit and disconnect
+// on one shared registry; mutex_vector is the reference of common/writer_shapes.h.
 
 #include "common/peers.h"
 #include "common/run_main.h"
+#include "common/writer_shapes.h"
 
 #include <benchmark/benchmark.h>
 
@@ -60,10 +63,30 @@ void registerPeer()
     }
 }
 
+template <typename Shapes>
+void churnBenchmark(benchmark::State &state, typename Shapes::Signal *signal)
+{
+    for (auto _ : state)
+        churnStep<Shapes>(*signal);
+}
+
+template <typename Shapes>
+void registerChurn()
+{
+    static typename Shapes::Signal signal; // shared by the threads of every run
+    benchmark::RegisterBenchmark(("churn/" + std::string(Shapes::key)).c_str(),
+                                 [](benchmark::State &state) { churnBenchmark<Shapes>(state, &signal); })
+        ->Threads(2)
+        ->Threads(4)
+        ->UseRealTime();
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
+    registerChurn<RioShapes>();
+    registerChurn<ReferenceShapes>();
     registerPeer<RioPeer>();
     registerPeer<QtLambdaPeer>();
     registerPeer<BoostPeer>();

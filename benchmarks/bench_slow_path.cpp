@@ -11,9 +11,16 @@
 //   add/<library>/<existing>, remove/<library>/<existing>
 //                                           one add (or one remove) alone, timed by hand over a
 //                                           batch of objects prepared outside the timing
+//   scoped/<rio|mutex_vector>/<n>           n objects take a scoped connection, one emit, the
+//                                           objects go (per round); mutex_vector is the reference
+//                                           of common/writer_shapes.h
+//   guard_drop/<rio|mutex_vector>/16        one scoped connection's destruction alone (16 others
+//                                           registered), timed by hand over a batch
+//   construct/<rio|mutex_vector>            construct and destroy an empty registry (signal)
 
 #include "common/peers.h"
 #include "common/run_main.h"
+#include "common/writer_shapes.h"
 
 #include <benchmark/benchmark.h>
 
@@ -191,10 +198,65 @@ void registerBulk()
             ->Unit(benchmark::kMillisecond);
 }
 
+template <typename Shapes>
+void scopedBenchmark(benchmark::State &state, int n)
+{
+    typename Shapes::Signal signal;
+    std::vector<typename Shapes::Scoped> objects;
+    objects.reserve(static_cast<std::size_t>(n));
+    for (auto _ : state)
+        scopedRound<Shapes>(signal, n, objects);
+    state.SetItemsProcessed(state.iterations() * n);
+}
+
+// Drops `batch` scoped connections, each made outside the timing, with 16 others registered.
+template <typename Shapes>
+void guardDropBenchmark(benchmark::State &state)
+{
+    typename Shapes::Signal signal;
+    std::vector<typename Shapes::Scoped> others;
+    for (int i = 0; i < 16; ++i)
+        others.push_back(Shapes::scoped(signal));
+    std::vector<typename Shapes::Scoped> objects;
+    objects.reserve(batch);
+    for (auto _ : state) {
+        for (int b = 0; b < batch; ++b)
+            objects.push_back(Shapes::scoped(signal));
+        const auto start = std::chrono::steady_clock::now();
+        while (!objects.empty())
+            objects.pop_back();
+        const auto end = std::chrono::steady_clock::now();
+        state.SetIterationTime(std::chrono::duration<double>(end - start).count() / batch);
+    }
+}
+
+template <typename Shapes>
+void constructBenchmark(benchmark::State &state)
+{
+    for (auto _ : state) {
+        typename Shapes::Signal signal;
+        benchmark::DoNotOptimize(&signal);
+    }
+}
+
+template <typename Shapes>
+void registerWriterShapes()
+{
+    const std::string key(Shapes::key);
+    for (int n : {16, 64})
+        benchmark::RegisterBenchmark(("scoped/" + key + "/" + std::to_string(n)).c_str(),
+                                     [n](benchmark::State &s) { scopedBenchmark<Shapes>(s, n); });
+    benchmark::RegisterBenchmark(("guard_drop/" + key + "/16").c_str(), &guardDropBenchmark<Shapes>)
+        ->UseManualTime();
+    benchmark::RegisterBenchmark(("construct/" + key).c_str(), &constructBenchmark<Shapes>);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
+    registerWriterShapes<RioShapes>();
+    registerWriterShapes<ReferenceShapes>();
     registerBulk<RioPeer>();
     registerBulk<QtLambdaPeer>();
     registerBulk<BoostPeer>();

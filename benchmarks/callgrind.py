@@ -43,8 +43,11 @@ def callgrind_total(command, env, label):
 
 
 def total_instructions(driver, library, handlers, iterations, op="notify"):
-    """Ir of one whole run of the driver."""
-    return callgrind_total([driver, library, str(handlers), str(iterations), op], {}, f"{library}/{handlers}")
+    """Ir of one whole run of the driver (guard_drop collects only the drops)."""
+    command = [driver, library, str(handlers), str(iterations), op]
+    if op == "guard_drop":
+        command = ["--collect-atstart=no"] + command
+    return callgrind_total(command, {}, f"{library}/{handlers}")
 
 
 def per_notify(driver, library, handlers, low=1000, high=11000, op="notify"):
@@ -87,6 +90,15 @@ def measure_add_remove(driver, libraries=ADD_REMOVE_LIBRARIES, existing=16, low=
     return {lib: per_notify(driver, lib, existing, low, high, "add_remove") for lib in libraries}
 
 
+WRITER_SHAPES = [("scoped", 16), ("scoped", 64), ("guard_drop", 1), ("construct", 1)]
+
+
+def measure_writer_shapes(driver, libraries=("rio", "mutex_vector"), shapes=WRITER_SHAPES, low=100, high=1100):
+    """{(op, n): {library: instructions per round}}: the writer shapes of common/writer_shapes.h,
+    RegistryIO against the mutex-guarded vector of std::function built into the same driver."""
+    return {(op, n): {lib: per_notify(driver, lib, n, low, high, op) for lib in libraries} for op, n in shapes}
+
+
 def measure_bulk(driver, ops=(("rio", "bulk"), ("rio", "bulk_mixed"), ("qt_lambda", "bulk")),
                  sizes=(10000, 40000)):
     """{(library, op): {n: instructions for n adds then n removes}}: one bulk run's instructions, as the
@@ -100,8 +112,16 @@ def main():
     p.add_argument("--handlers", type=int, nargs="+", default=[1, 16])
     p.add_argument("--libraries", nargs="+", help="default: every library the driver was built with")
     p.add_argument("--add-remove", action="store_true", help="also count add + remove with 16 handlers")
+    p.add_argument("--writer-shapes", action="store_true",
+                   help="only count the writer shapes against the mutex_vector reference")
     p.add_argument("--json", help="also write the counts here")
     args = p.parse_args()
+    if args.writer_shapes:
+        print(f"{'shape':16}{'rio':>12}{'mutex_vector':>14}{'ratio':>8}   (instructions per round)")
+        for (op, n), row in measure_writer_shapes(args.driver).items():
+            print(f"{op + '/' + str(n):16}{row['rio']:12.1f}{row['mutex_vector']:14.1f}"
+                  f"{row['rio'] / row['mutex_vector']:8.2f}")
+        return 0
     counts = measure(args.driver, args.libraries, args.handlers)
     print("library".ljust(16) + "".join(f"{n:>10} h" for n in args.handlers) + "   (instructions per notify)")
     for lib, row in counts.items():

@@ -6,11 +6,19 @@
 // bulk_mixed with seven interleaved priorities, RegistryIO only). callgrind.py runs it
 // twice with different iteration counts under valgrind --tool=callgrind; the difference of the totals divided
 // by the difference of the iterations is the cost of one notify, free of start-up and set-up.
+// Writer shapes (library rio or mutex_vector, the reference of common/writer_shapes.h):
+//   scoped       <handlers> objects take a scoped connection, one emit, the objects go
+//   guard_drop   one scoped connection's destruction (16 others registered); only the drop is
+//                collected (run with --collect-atstart=no: callgrind.py does)
+//   construct    construct and destroy an empty registry
 
 #include "common/peers.h"
+#include "common/writer_shapes.h"
 #if RIO_BENCH_HAVE_QT_REGISTRY
 #include "common/qt_registry_peer.h"
 #endif
+
+#include <valgrind/callgrind.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +30,12 @@
 namespace {
 
 using namespace rio::bench;
+
+// Keeps an object the optimiser could otherwise drop.
+inline void benchmark_escape(void *p)
+{
+    asm volatile("" : : "g"(p) : "memory");
+}
 
 template <typename Peer>
 [[gnu::noinline]] void notifyLoop(Peer &peer, long iterations)
@@ -70,6 +84,35 @@ int run(int handlers, long iterations, bool addRemove)
     return 0;
 }
 
+template <typename Shapes>
+[[gnu::noinline]] void writerShapeLoop(std::string_view op, int handlers, long iterations)
+{
+    typename Shapes::Signal signal;
+    if (op == "scoped") {
+        std::vector<typename Shapes::Scoped> objects;
+        objects.reserve(static_cast<std::size_t>(handlers));
+        for (long i = 0; i < iterations; ++i)
+            scopedRound<Shapes>(signal, handlers, objects);
+    } else if (op == "guard_drop") {
+        std::vector<typename Shapes::Scoped> others;
+        for (int i = 0; i < 16; ++i)
+            others.push_back(Shapes::scoped(signal));
+        for (long i = 0; i < iterations; ++i) {
+            auto scoped = Shapes::scoped(signal);
+            CALLGRIND_TOGGLE_COLLECT;
+            {
+                auto dropped = std::move(scoped);
+            }
+            CALLGRIND_TOGGLE_COLLECT;
+        }
+    } else {
+        for (long i = 0; i < iterations; ++i) {
+            typename Shapes::Signal fresh;
+            benchmark_escape(&fresh);
+        }
+    }
+}
+
 } // namespace
 
 // Every library this driver knows, RegistryIO's Qt facade included when it was built.
@@ -96,6 +139,15 @@ int main(int argc, char **argv)
     const int handlers = std::atoi(argv[2]);
     const long iterations = std::atol(argv[3]);
     const std::string_view op = argc == 5 ? argv[4] : "notify";
+    if (op == "scoped" || op == "guard_drop" || op == "construct") {
+        if (library == RioShapes::key)
+            writerShapeLoop<RioShapes>(op, handlers, iterations);
+        else if (library == ReferenceShapes::key)
+            writerShapeLoop<ReferenceShapes>(op, handlers, iterations);
+        else
+            return 2;
+        return 0;
+    }
     if (op != "notify" && op != "add_remove" && op != "bulk" && op != "bulk_mixed") {
         std::fprintf(stderr, "unknown operation: %s\n", argv[4]);
         return 2;

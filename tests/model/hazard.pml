@@ -15,8 +15,8 @@
  * buffer: each reader passes a full barrier, so its earlier stores are visible to the scan and
  * its later loads see the writer's earlier stores. In the fallback mode (FALLBACK) the heavy
  * fence is a plain seq_cst fence (no effect on readers); the reader's slot store is seq_cst and
- * followed by a seq_cst fence instead (its own buffer drains before the head reload), while the
- * running announcement stays relaxed: the writer may not see it. Steps that only touch
+ * followed by a seq_cst fence instead (its own buffer drains before the head reload), and so is
+ * its running announcement (its buffer drains before the invoke load). Steps that only touch
  * lock-protected or thread-local data are merged with a neighbouring shared access.
  *
  * Ghosts: using[t*2+l] is the snapshot reader t's section at nesting level l has validated and
@@ -39,26 +39,28 @@
  *   NEST      reader 0's first handler notifies the registry again (a nested section)
  *   REUSE     reader 0's thread ends after its section (or vanishes inside it: the fork child
  *             releases its record); then a new thread takes a record and notifies
- *   FALLBACK  the fallback fence mode (coarse box rule: the version interval)
+ *   FALLBACK  the fallback fence mode (readers fence after the slot store and each announcement)
  *   ONCE      box 1 is a once-handler; both readers may fire it
  *   SCRIPT    the writers' script: 1 basic (COW/append add, remove, removeAndWait), 2 once
  *             (removeAndWait of the once-handler), 3 destroy (remove + pass on one thread,
- *             ~Registry on another), 4 churn (parked reader, add/remove loop)
+ *             ~Registry on another), 4 churn (parked reader, add/remove loop), 5 removeAndWait
+ *             of a handler the reader already ran while it stays parked in the next one (the
+ *             reader waits for the writer: any wait for the parked reader is a deadlock)
  *   BATCH     passObjects: a remove runs a pass when pending >= nextPass
  *   CHURN     add/remove pairs of script 4; BOUND its pending bound
  * Mutants (each must make spin report an error):
  *   MUTANT_NO_HEAVY_FENCE        the pass does not fence
  *   MUTANT_NO_VALIDATION         the reader uses the head it loaded without the reload
  *   MUTANT_ANNOUNCE_AFTER_INVOKE the reader loads invoke before announcing the box
- *   MUTANT_BOX_BY_IDENTITY       (FALLBACK) a box is kept only while the snapshot it was
- *                                removed from is protected, not every snapshot of [birth, death)
  *   MUTANT_TOMBSTONE_HEAD_ONLY   a removal tombstones the head only, not the older arrays
  *                                (main at 9f1f995, fixed by 44f8d21)
  *   MUTANT_NO_RETIRE             a tombstone does not retire the box
- *   MUTANT_DEATH_AT_TOMBSTONE    (FALLBACK) death = the head's version at tombstone time
  *   MUTANT_RELEASE_BEFORE_CLEAR  a record's inUse is released before its cells are cleared
  *   MUTANT_REUSE_NO_CLEAR        a record is released (fork child) without clearing its cells
  *   MUTANT_FALLBACK_NO_FENCE     (FALLBACK) the reader's seq_cst fence after its slot store
+ *   MUTANT_FALLBACK_NO_ANNOUNCE_FENCE (FALLBACK) the reader's fence after its running announcement
+ *   MUTANT_COARSE_WAIT           (FALLBACK, SCRIPT 5) a wait treats every box a protected
+ *                                snapshot of its versions [birth, death) holds as running
  *   MUTANT_RAW_NO_WAIT_UNPUBLISHED removeAndWait returns at once if the handler was unpublished
  *   MUTANT_DTOR_NO_WAIT          ~Registry does not wait for another thread's in-flight chain
  *   MUTANT_PIN_ALL               (CHURN) any protected slot keeps every retired object (epochs)
@@ -67,6 +69,9 @@
 
 #ifndef NR
 #define NR 2
+#endif
+#if SCRIPT == 5
+#define TWO_BOXES
 #endif
 #ifndef NSLOT
 #define NSLOT 1
@@ -130,7 +135,6 @@ bool removed[NB];         /* HandlerBox::removed */
 byte bindex[NB];          /* HandlerBox::index */
 byte birth[NB];
 byte death[NB];
-byte home[NB];            /* head when tombstoned (MUTANT_BOX_BY_IDENTITY only) */
 bool once[NB];
 bool fired[NB];
 byte runs[NB];
@@ -263,17 +267,10 @@ inline tombstone(b) {
 #endif
     dead[head]++;
     removed[b] = true;
-#ifdef MUTANT_BOX_BY_IDENTITY
-    home[b] = head;
-#endif
 #ifndef MUTANT_NO_RETIRE
     bst[b] = RETIRED; bfenced[b] = false; pending++;
 #endif
-#ifdef MUTANT_DEATH_AT_TOMBSTONE
-    death[b] = version
-#else
     death[b] = INF
-#endif
 }
 
 /* compactLocked(): tombstones pile up (model: dead > 0 and 2 * dead > size). */
@@ -284,17 +281,13 @@ inline compact() {
     fi
 }
 
-/* Does a protected snapshot of version in [birth, death) hold box k? (fallback's coarse rule) */
+/* MUTANT_COARSE_WAIT: may a protected snapshot of version in [birth, death) hold box k? */
 inline coarse(k) {
-#ifdef MUTANT_BOX_BY_IDENTITY
-    keep = keep || (home[k] == head && headProt) || (home[k] != head && prot[home[k]])
-#else
     keep = keep || (headProt && version >= birth[k] && version < death[k]);
     for (s : 1 .. NS - 1) {
         keep = keep || (prot[s] && ver[s] >= birth[k] && ver[s] < death[k])
     };
     s = 0
-#endif
 }
 
 /* The ghost check: nobody uses what a pass (or ~Registry) takes. */
@@ -357,7 +350,7 @@ inline pass(fence, target) {
 #if defined(MUTANT_PIN_ALL)
                 keep = keep || headProt;
                 for (s : 1 .. NS - 1) { keep = keep || prot[s] }; s = 0;
-#elif defined(FALLBACK)
+#elif defined(MUTANT_COARSE_WAIT)
                 coarse(k);
 #endif
                 if
@@ -510,7 +503,7 @@ inline removeAndWait(b, w) {
            fi
        fi
     od;
-    (destroying == 0);      /* waitForOtherDestruction() */
+    (bst[b] != UNLINKED);   /* waitForChains(): the chain that took the box, none other */
 rawDone:
     atomic {
         unusedBox(b);
@@ -658,6 +651,9 @@ inline announceAndLoad(R, D, P, J, B, F, L) {
 #else
     /* the entry's box pointer is immutable: its load merges with the announcement */
     atomic { assert(sst[P] == LIVE || sst[P] == RETIRED); B = ent[P * CAP + J]; sb[me] ! NCELL + R * NSLOT + D, B }
+#if defined(FALLBACK) && !defined(MUTANT_FALLBACK_NO_ANNOUNCE_FENCE)
+    atomic { drainOwn(me) };   /* notifyOutOfLine, callRun: seq_cst fence after the announcement */
+#endif
     atomic {
         F = live[P * CAP + J];
         if :: F -> calling[me * 2 + L] = B; assert(bst[B] == LIVE || bst[B] == RETIRED) :: else fi
@@ -712,7 +708,7 @@ inline nestedNotify() {
 }
 
 /* A thread in notify(): one section over the snapshot, calling each live handler. */
-proctype Reader(byte me; bool mayVanish; bool park) {
+proctype Reader(byte me; bool mayVanish; byte park) {
     byte rec = NOREC, i, k, a, v, q, y;
     byte r, d, p, e, j, b;
     byte r2, d2, p2, e2, j2, b2;
@@ -733,7 +729,7 @@ proctype Reader(byte me; bool mayVanish; bool park) {
             fi;
 #endif
             if
-            :: park -> (writersDone == 1)    /* parked in the handler (a modal dialog) */
+            :: park == b -> (writersDone == 1)    /* parked in handler `park` (a modal dialog) */
             :: else
             fi;
 #ifdef REUSE
@@ -818,6 +814,9 @@ proctype Writer(byte w) {
         (readersDone == NR && (chainSignal || writersDone == 1));
         destroyRegistry()
     fi;
+#elif SCRIPT == 5
+    /* reader 0 runs handler 1, then parks in handler 2 until this writer is done */
+    removeAndWait(1, w);
 #elif SCRIPT == 4
     /* remove(add()) churn while reader 0 stays parked inside handler 1 */
     do
@@ -852,12 +851,14 @@ init {
         for (k : 0 .. NREC - 1) { deeper[k] = NOREC };
         for (t : 0 .. NT - 1) { run Drain(t) };
 #if SCRIPT == 4
-        run Reader(0, false, true);
+        run Reader(0, false, 1);
+#elif SCRIPT == 5
+        run Reader(0, false, 2);
 #else
-        run Reader(0, true, false);
+        run Reader(0, true, 0);
 #endif
 #if NR > 1
-        run Reader(1, false, false);
+        run Reader(1, false, 0);
 #endif
         run Writer(0);
 #if SCRIPT == 3
@@ -867,7 +868,7 @@ init {
 #ifdef REUSE
     /* a new thread takes a record (maybe reader 0's) and notifies */
     firstGone;
-    run Reader(NR, false, false);
+    run Reader(NR, false, 0);
 #endif
 #if SCRIPT == 3
     (readersDone == NT && writersDone == 2);

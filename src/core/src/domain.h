@@ -11,8 +11,6 @@ namespace rio::detail::hazard {
 void initialize() noexcept;
 /// The writer's side of the asymmetric fence (a plain seq_cst fence in the fallback mode).
 void heavyFence() noexcept;
-/// The calling thread's first record, or null if it has none.
-ReaderRecord *currentRecord() noexcept;
 /// True if `r` is one of the calling thread's records (deeper ones included).
 bool ownsRecord(const ReaderRecord *r) noexcept;
 /// Calls `f(record)` for every record ever created (in use or not).
@@ -24,6 +22,9 @@ std::uint32_t hazardBase() noexcept;
 std::uint32_t hazardSlots() noexcept;
 /// The running cell of the calling thread's innermost open section (inside a notify).
 std::atomic<const void *> *runningCell() noexcept;
+/// True where readers fence after each running announcement (the fallback mode, in which
+/// writers have no heavy fence).
+bool readersFence() noexcept;
 /// The head of the record list (for forEachRecord).
 ReaderRecord *firstRecord() noexcept;
 

@@ -60,6 +60,11 @@ FenceMode fenceMode() noexcept
     return mode.load(std::memory_order_acquire);
 }
 
+bool readersFence() noexcept
+{
+    return fenceMode() == FenceMode::Fallback;
+}
+
 void heavyFence() noexcept
 {
     switch (mode.load(std::memory_order_acquire)) {

@@ -12,18 +12,15 @@ bool RegistryLink::call(bool (*fn)(void *, HandlerId) noexcept, HandlerId id) no
 {
     if (!id.isValid())
         return false;
-    void *target = nullptr;
-    {
+    // Sequentially consistent: either detach() sees this call counted, or the call sees the
+    // registry cleared; and either the last call out sees `detaching`, or detach() sees zero.
+    busy.fetch_add(1, std::memory_order_seq_cst);
+    void *target = registry.load(std::memory_order_seq_cst);
+    const bool result = target != nullptr && fn != nullptr && fn(target, id);
+    if (busy.fetch_sub(1, std::memory_order_seq_cst) == 1 && detaching.load(std::memory_order_seq_cst)) {
         std::lock_guard lock(mutex);
-        if (registry == nullptr || fn == nullptr)
-            return false;
-        target = registry;
-        ++busy;
-    }
-    const bool result = fn(target, id);
-    std::lock_guard lock(mutex);
-    if (--busy == 0)
         idle.notify_all();
+    }
     return result;
 }
 
@@ -34,16 +31,15 @@ bool RegistryLink::remove(HandlerId id) noexcept
 
 bool RegistryLink::contains(HandlerId id) noexcept
 {
-    // Without `mutex` too: the registry's own lock is taken inside, and fork takes the two the
-    // other way round.
     return call(containsFn, id);
 }
 
 void RegistryLink::detach() noexcept
 {
+    registry.store(nullptr, std::memory_order_seq_cst);
+    detaching.store(true, std::memory_order_seq_cst);
     std::unique_lock lock(mutex);
-    registry = nullptr;
-    idle.wait(lock, [this] { return busy == 0; });
+    idle.wait(lock, [this] { return busy.load(std::memory_order_seq_cst) == 0; });
 }
 
 } // namespace detail

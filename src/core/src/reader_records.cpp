@@ -152,11 +152,6 @@ std::size_t recordCount() noexcept
     return recordsCount.load(std::memory_order_relaxed);
 }
 
-ReaderRecord *currentRecord() noexcept
-{
-    return ownRecord;
-}
-
 bool ownsRecord(const ReaderRecord *r) noexcept
 {
     for (const ReaderRecord *own = ownRecord; own != nullptr; own = own->deeper)

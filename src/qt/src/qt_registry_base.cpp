@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <registryio/detail/registry_core.h>
 #include <registryio/detail/registry_link.h>
 #include <registryio/qt/detail/qt_handler.h>
 #include <registryio/qt/logging.h>
@@ -666,12 +667,8 @@ void QtHandlerCore::waitForQueuedRuns() const noexcept
     // Queued deliveries run on one thread at a time: if it is ours, we are inside one.
     if (runningThread.load(std::memory_order_relaxed) == QThread::currentThread())
         return;
-    for (unsigned spins = 0; runningQueued.load(std::memory_order_acquire) != 0; ++spins) {
-        if (spins < 64)
-            QThread::yieldCurrentThread();
-        else
-            QThread::usleep(spins < 1024 ? 50 : 1000);
-    }
+    for (unsigned spins = 0; runningQueued.load(std::memory_order_acquire) != 0; ++spins)
+        rio::detail::backoff(spins);
 }
 
 void QtHandlerCore::cancel() noexcept

@@ -20,13 +20,6 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__GLIBCXX__) && __has_include(<cxxabi.h>)
-#include <cxxabi.h>
-#define RIO_HAVE_FORCED_UNWIND 1
-#else
-#define RIO_HAVE_FORCED_UNWIND 0
-#endif
-
 namespace rio {
 
 namespace detail {
@@ -133,8 +126,9 @@ public:
     template <HandlerFor<E> F>
     [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0)
     {
-        std::shared_ptr<detail::RegistryLink> link = m_core.link();
-        return HandlerGuard(std::move(link), add(std::forward<F>(handler), priority));
+        std::shared_ptr<detail::RegistryLink> link;
+        const HandlerId id = addImpl<false>(std::forward<F>(handler), priority, &link);
+        return HandlerGuard(std::move(link), id);
     }
 
     /// A copyable handle to `id` (isConnected() is false when `id` is not registered here).
@@ -176,12 +170,22 @@ public:
     /// reported to the exception handler and never stops the others; nothing a handler throws
     /// reaches the caller. Only thread cancellation (pthread_exit, pthread_cancel) unwinds
     /// through it.
-    void notify(const E &event) const
+    RIO_ALWAYS_INLINE void notify(const E &event) const
     {
         // No RAII guard: only a forced unwind leaves the loop early, and it closes the section
         // itself, so the slot stays in a register instead of an object the unwinder could see.
-        const auto [slot, s] = detail::hazard::enter(m_core.head);
+#if RIO_INLINE_READER_TLS && !RIO_SEQ_CST_OPS
+        std::atomic<const void *> *slot = detail::hazard::threadSlot.load(std::memory_order_relaxed);
+        if (!detail::hazard::entersInline(slot)) [[unlikely]] {
+            // A thread's first notify, nesting deeper than a record, and the fence modes whose
+            // readers enter out of line: the same loop in the core library.
+            m_core.notifyOutOfLine(&event);
+            return;
+        }
+        const detail::Snapshot *s = detail::hazard::enterInline(slot, m_core.head);
         std::atomic<const void *> *running = slot + detail::hazard::slotCount;
+        // The same loop is written twice more, for speed: RegistryCore::notifyOutOfLine (with
+        // the fallback mode's fence) and callRun (one priority run); keep the three alike.
         for (const detail::Entry *it = s->entries(), *end = s->end.load(std::memory_order_acquire); it != end;
              ++it) {
             // Announce the call before reading whether the handler is still there: a remover
@@ -205,6 +209,9 @@ public:
             }
         }
         detail::hazard::leave(slot);
+#else
+        m_core.notifyOutOfLine(&event); // readers enter out of line here (no inline TLS, TSan)
+#endif
     }
 
     /// Sets (or replaces) the callback that learns about throwing handlers. An exception thrown
@@ -256,13 +263,14 @@ private:
     }
 
     template <bool Once, typename F>
-    HandlerId addImpl(F &&handler, int priority)
+    HandlerId addImpl(F &&handler, int priority, std::shared_ptr<detail::RegistryLink> *link = nullptr)
     {
         using Fn = std::decay_t<F>;
         if (detail::isEmptyCallable(handler))
             throw std::invalid_argument("rio::Registry::add: the handler is empty");
         auto box = std::make_unique<detail::TypedBox<E, Fn>>(std::in_place, std::forward<F>(handler));
-        const HandlerId id = m_core.add(box.get(), Once ? &invokeOnce<Fn> : &invokeHandler<Fn>, priority);
+        const HandlerId id =
+            m_core.add(box.get(), Once ? &invokeOnce<Fn> : &invokeHandler<Fn>, priority, link);
         static_cast<void>(box.release()); // owned by the registry now
         return id;
     }

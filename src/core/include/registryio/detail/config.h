@@ -7,25 +7,19 @@
 #if defined(__GNUC__) || defined(__clang__)
 /// A function that is rarely called: kept out of the hot path's cache lines.
 #define RIO_COLD [[gnu::cold]]
-/// A function the compiler must not inline.
-#define RIO_NOINLINE [[gnu::noinline]]
-#elif defined(_MSC_VER)
-#define RIO_COLD
-#define RIO_NOINLINE __declspec(noinline)
+/// The hot path, inlined into its caller whatever the compiler's size estimate says.
+#define RIO_ALWAYS_INLINE [[gnu::always_inline]]
 #else
 #define RIO_COLD
-#define RIO_NOINLINE
+#define RIO_ALWAYS_INLINE
 #endif
 
 // TLS models exist for ELF only (Windows has emutls or its own TLS, Mach-O its TLV descriptors).
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__ELF__)
 /// A thread_local of a library loaded at startup: one TLS offset, no __tls_get_addr call.
 #define RIO_TLS_INITIAL_EXEC [[gnu::tls_model("initial-exec")]]
-/// A thread_local of the executable itself.
-#define RIO_TLS_LOCAL_EXEC [[gnu::tls_model("local-exec")]]
 #else
 #define RIO_TLS_INITIAL_EXEC
-#define RIO_TLS_LOCAL_EXEC
 #endif
 
 // moc only (never a compiler): given the compiler's predefined macros, Qt 6.4's moc fails on
@@ -51,6 +45,16 @@
 #define RIO_INLINE_READER_TLS 0
 #else
 #define RIO_INLINE_READER_TLS 1
+#endif
+
+// libstdc++ unwinds a cancelled thread (pthread_exit, pthread_cancel) with abi::__forced_unwind,
+// which a catch-all must rethrow. (<version> defines __GLIBCXX__.)
+#include <version>
+#if defined(__GLIBCXX__) && __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#define RIO_HAVE_FORCED_UNWIND 1
+#else
+#define RIO_HAVE_FORCED_UNWIND 0
 #endif
 
 // ThreadSanitizer does not model fences: in its builds both sides use sequentially consistent

@@ -104,30 +104,39 @@ struct Section
     T *value;
 };
 
-/// Opens a section protecting the value of `source`: valid until leave(section.slot). Sections
-/// of a thread close in the reverse order of opening (signal handlers included).
-template <typename T>
-inline Section<T> enter(const std::atomic<T *> &source) noexcept
-{
 #if RIO_INLINE_READER_TLS && !RIO_SEQ_CST_OPS
-    std::atomic<const void *> *slot = threadSlot.load(std::memory_order_relaxed);
-    if ((reinterpret_cast<std::uintptr_t>(slot) & outOfLineBit) == 0) [[likely]] {
-        // Claim the slot first: a signal handler interrupting us takes the next one.
-        threadSlot.store(slot + 1, std::memory_order_relaxed);
+/// True when a section may enter inline on `slot` (threadSlot's value): an asymmetric fence
+/// mode, a registered thread, a free slot in its record. Otherwise enterOutOfLine() opens it.
+inline bool entersInline(std::atomic<const void *> *slot) noexcept
+{
+    return (reinterpret_cast<std::uintptr_t>(slot) & outOfLineBit) == 0;
+}
+
+/// Opens a section inline on `slot` (threadSlot's value, for which entersInline() holds),
+/// protecting the value of `source`, and returns that value.
+template <typename T>
+inline T *enterInline(std::atomic<const void *> *slot, const std::atomic<T *> &source) noexcept
+{
+    // Claim the slot first: a signal handler interrupting us takes the next one.
+    threadSlot.store(slot + 1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    T *q = source.load(std::memory_order_relaxed);
+    T *p;
+    do {
+        p = q;
+        slot->store(p, std::memory_order_relaxed);
+        // The writer's heavy fence supplies the store-load ordering.
         std::atomic_signal_fence(std::memory_order_seq_cst);
-        T *q = source.load(std::memory_order_relaxed);
-        T *p;
-        do {
-            p = q;
-            slot->store(p, std::memory_order_relaxed);
-            // The writer's heavy fence supplies the store-load ordering.
-            std::atomic_signal_fence(std::memory_order_seq_cst);
-            q = source.load(std::memory_order_acquire);
-        } while (q != p);
-        return {slot, p};
-    }
+        q = source.load(std::memory_order_acquire);
+    } while (q != p);
+    return p;
+}
 #endif
-    // Out of line, and sequentially consistent: right in every mode.
+
+/// Opens a section out of line, sequentially consistent: right in every mode.
+template <typename T>
+inline Section<T> enterOutOfLine(const std::atomic<T *> &source) noexcept
+{
     std::atomic<const void *> *claimed = acquireSlow();
     T *p = source.load(std::memory_order_seq_cst);
     for (;;) {
@@ -138,6 +147,19 @@ inline Section<T> enter(const std::atomic<T *> &source) noexcept
             return {claimed, p};
         p = q;
     }
+}
+
+/// Opens a section protecting the value of `source`: valid until leave(section.slot). Sections
+/// of a thread close in the reverse order of opening (signal handlers included).
+template <typename T>
+inline Section<T> enter(const std::atomic<T *> &source) noexcept
+{
+#if RIO_INLINE_READER_TLS && !RIO_SEQ_CST_OPS
+    std::atomic<const void *> *slot = threadSlot.load(std::memory_order_relaxed);
+    if (entersInline(slot)) [[likely]]
+        return {slot, enterInline(slot, source)};
+#endif
+    return enterOutOfLine(source);
 }
 
 /// Closes the section that owns `slot`.

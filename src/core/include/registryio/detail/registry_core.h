@@ -23,6 +23,7 @@ namespace rio::detail {
 
 class RegistryCore;
 struct RegistryLink;
+struct DestroyFrame;
 
 /// Something a registry unpublished and frees once no reader can reach it.
 struct Retired
@@ -113,6 +114,36 @@ struct CallbackBox : Retired
     void (*call)(CallbackBox *, const ExceptionInfo &) = nullptr;
 };
 
+/// A registry's retired objects, its reclaim passes' schedule and the destruction chains in
+/// flight (reclamation.cpp). Under the registry's lock, except the atomics.
+struct RetiredList
+{
+    Retired *boxes = nullptr;  // removed handler boxes
+    Retired *others = nullptr; // replaced arrays and exception callbacks (few)
+    std::size_t pending = 0;   // objects on both lists
+    std::size_t pendingBytes = 0;
+    std::atomic<std::size_t> pendingPublic{0};          // `pending`, for pendingCount() without the lock
+    std::size_t nextPass = 64;                          // the next pass when this many are pending...
+    std::size_t nextPassBytes = std::size_t{64} * 1024; // ...or this many bytes
+    std::uint64_t retireSeq = 0;                        // the last retired object's number
+    std::uint64_t fencedSeq = 0;              // everything retired up to this was unpublished before a fence
+    DestroyFrame *chains = nullptr;           // chains being destroyed, all threads
+    std::uint64_t chainNumber = 0;            // the last chain's number
+    std::atomic<std::uint32_t> chainsDone{0}; // bumped (and notified) as each chain ends
+
+    /// Puts `r` on its list (numbered).
+    void retire(Retired *r) noexcept;
+    /// True when the pending objects call for a pass.
+    [[nodiscard]] bool passDue() const noexcept
+    {
+        return pending >= nextPass || pendingBytes >= nextPassBytes;
+    }
+};
+
+/// The waits' back-off schedule: yields, then short sleeps, then longer ones (`spins`: attempts
+/// so far). Shared with the Qt facade's waits.
+RIO_CORE_EXPORT void backoff(unsigned spins) noexcept;
+
 /// The writer side and shared state of one registry.
 class RIO_CORE_EXPORT RegistryCore
 {
@@ -123,7 +154,9 @@ public:
     RegistryCore &operator=(const RegistryCore &) = delete;
 
     /// Publishes `box` with `invoke`; takes ownership on success (the caller keeps it on a throw).
-    HandlerId add(HandlerBox *box, Invoke invoke, int priority);
+    /// With `link`, also stores the link guards hold there (under the same lock).
+    HandlerId add(HandlerBox *box, Invoke invoke, int priority,
+                  std::shared_ptr<RegistryLink> *link = nullptr);
     /// Unpublishes; never allocates. Runs a reclaim pass when the batch is full.
     bool remove(HandlerId id) noexcept;
     /// remove(), then waits until the handler (if it was ever handed out) is not running on
@@ -147,6 +180,10 @@ public:
     void replaceCallback(CallbackBox *box) noexcept;
     /// The link guards hold (created on first use).
     std::shared_ptr<RegistryLink> link();
+
+    /// notify() where the section must be entered out of line (see hazard::enterInline): the same
+    /// loop, with a fence after each running announcement in the fallback fence mode.
+    void notifyOutOfLine(const void *event) const;
 
     /// A once-handler that fired unpublishes itself (from inside notify: never reclaims).
     void retireFired(HandlerBox *box) noexcept;
@@ -172,22 +209,32 @@ private:
     // reference); adds to the head's runs; turns a flat head into runs; drops tombstones.
     Snapshot *createTop(const RunRef *refs, std::uint32_t count) const;
     void publishTopLocked(Snapshot *top) noexcept;
+    const std::shared_ptr<RegistryLink> &linkLocked();
     void addToRunsLocked(HandlerBox *box, Invoke invoke, int priority);
     void toRunsLocked(HandlerBox *box, Invoke invoke, std::uint32_t insertAt);
     void compactRunsLocked(bool force) noexcept;
     Snapshot *copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt,
                          Invoke invoke);
     void publishLocked(Snapshot *next) noexcept;
+    // Publishes the registry's own empty array (no allocation).
+    void publishEmptyLocked() noexcept;
+    std::size_t copyCapacityLocked(std::size_t live) const noexcept;
     void compactLocked(bool force = false) noexcept;
     HandlerBox *findLocked(HandlerId id) const noexcept;
     void tombstoneLocked(HandlerBox *box) noexcept;
-    void retireLocked(Retired *r) noexcept;
-    bool passDueLocked() const noexcept;
     // One reclaim pass; destroys what it frees after dropping the lock (which it takes).
     PassResult pass(std::unique_lock<std::mutex> &lock, bool fence, const HandlerBox *target,
                     std::uint64_t awaitSeq) noexcept;
-    void destroyChain(Retired *chain) noexcept;
-    void waitForOtherDestruction() noexcept;
+    // The value m_byId holds for `id` (0 when it has none).
+    std::uintptr_t entryLocked(HandlerId id) const noexcept;
+    // Destroys a chain a pass took (frame: its record, linked by startChainLocked).
+    void startChainLocked(DestroyFrame &frame) noexcept;
+    void destroyChain(Retired *chain, DestroyFrame &frame) noexcept;
+    // Waits (dropping the lock meanwhile) until no other thread destroys the chain `number`, or,
+    // with number 0, any chain holding something retired at or before `awaitSeq`.
+    void waitForChains(std::unique_lock<std::mutex> &lock, std::uint64_t number,
+                       std::uint64_t awaitSeq) noexcept;
+    bool chainInFlightLocked(std::uint64_t number) const noexcept;
     void wait(std::uint64_t awaitSeq, HandlerId target) noexcept;
 
     mutable std::mutex m_mutex;
@@ -195,19 +242,12 @@ private:
     std::uint64_t m_lastId = 0;
     std::uint64_t m_version = 0;
     std::size_t m_capacityHint = 0;
-    std::vector<std::pair<std::uint64_t, HandlerBox *>> m_byId; // sorted by id; box null once removed
-    std::size_t m_byIdNulls = 0;
-    // Retired and not yet destroyed: handler boxes, and snapshots/callbacks (few) apart.
-    Retired *m_boxes = nullptr;
-    Retired *m_others = nullptr;
-    std::size_t m_pending = 0;
-    std::size_t m_pendingBytes = 0;
-    std::atomic<std::size_t> m_pendingPublic{0};
-    std::size_t m_nextPass = 64;
-    std::size_t m_nextPassBytes = std::size_t{64} * 1024;
-    std::uint64_t m_retireSeq = 0;
-    std::uint64_t m_fencedSeq = 0; // everything retired up to this was unpublished before a fence
-    std::atomic<std::uint32_t> m_destroying{0}; // chains of ours being destroyed, all threads
+    std::size_t m_lastCapacity = 0; // the flat array's capacity when the registry last emptied
+    // Sorted by id: the box (live, or removed and pending), then chainTag(n) once the pass whose
+    // chain is number n took it, or 0. Entries of destroyed handlers are dropped in batches.
+    std::vector<std::pair<std::uint64_t, std::uintptr_t>> m_byId;
+    std::size_t m_byIdNulls = 0; // entries of removed handlers since the last batch
+    RetiredList m_retired;
     std::shared_ptr<RegistryLink> m_link;
     RegistryCore *m_prev = nullptr; // the process-wide registry list (fork)
     RegistryCore *m_next = nullptr;

@@ -4,6 +4,7 @@
 #include <registryio/detail/config.h>
 #include <registryio/handler_id.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 
@@ -11,15 +12,18 @@ namespace rio::detail {
 
 // Shared between a registry and its guards, so a guard can outlive its registry without the
 // registry living in a shared_ptr (guards and rio::Connection hold it). The registry detaches
-// itself when it dies, and waits for calls already under way. `removeFn` and `containsFn` are
+// itself when it dies, and waits for calls already under way. A call takes no lock: it counts
+// itself in `busy` and then reads `registry`; detach() clears `registry`, then waits (on
+// `mutex` and `idle`) until `busy` drops to zero. `removeFn` and `containsFn` are
 // non-template functions of a RegistryIO library, never of the module that added the handler,
 // so a plugin can unload while guards and connections remain.
 struct RIO_CORE_EXPORT RegistryLink
 {
-    std::mutex mutex;
+    std::atomic<void *> registry{nullptr};
+    std::atomic<unsigned> busy{0};      // calls under way
+    std::atomic<bool> detaching{false}; // detach() has begun: the last call out notifies `idle`
+    std::mutex mutex;                   // detach()'s wait (and fork) only
     std::condition_variable idle;
-    unsigned busy = 0; // calls running without the mutex (under `mutex`)
-    void *registry = nullptr;
     bool (*removeFn)(void *registry, HandlerId id) noexcept = nullptr;
     bool (*containsFn)(void *registry, HandlerId id) noexcept = nullptr;
 

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: MIT
+// The flat array and the writer's operations on it: a registry's handlers in one priority-sorted
+// array, appended in place or copied, removed by tombstone, compacted; ids; suspension; the
+// notify loop for sections entered out of line. Large registries with several priorities switch
+// to runs (runs.cpp); what is unpublished is reclaimed by reclamation.cpp. See
+// docs/ARCHITECTURE.md, "Writers".
+
+#include "domain.h"
+#include "registry_list.h"
+#include "snapshot.h"
+
+#include <registryio/detail/registry_core.h>
+#include <registryio/detail/registry_link.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace rio::detail {
+
+namespace {
+
+bool removeThroughLink(void *core, HandlerId id) noexcept
+{
+    return static_cast<RegistryCore *>(core)->remove(id);
+}
+
+bool containsThroughLink(void *core, HandlerId id) noexcept
+{
+    return static_cast<const RegistryCore *>(core)->contains(id);
+}
+
+} // namespace
+
+void skipRemoved(HandlerBox *, const void *) noexcept { }
+
+void skipSuspended(HandlerBox *, const void *) noexcept { }
+
+// Registry<E>::notify's loop for sections entered out of line; callRun walks a run the same way.
+// In the fallback mode writers have no heavy fence, so the reader fences between its running
+// announcement and its invoke load: a remover then either sees the announcement or makes the
+// reader load skipRemoved, exactly as the heavy fence guarantees in the other modes, and waits
+// can trust the running cells.
+void RegistryCore::notifyOutOfLine(const void *event) const
+{
+    const auto [slot, s] = hazard::enterOutOfLine(head);
+    std::atomic<const void *> *running = slot + hazard::slotCount;
+    const bool fence = hazard::readersFence();
+    for (const Entry *it = s->entries(), *end = s->end.load(std::memory_order_acquire); it != end; ++it) {
+        HandlerBox *box = it->box;
+        running->store(box, announceOrder);
+        if (fence)
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        else
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        try {
+            it->invoke.load(invokeOrder)(box, event);
+        }
+#if RIO_HAVE_FORCED_UNWIND
+        catch (abi::__forced_unwind &) {
+            hazard::leave(slot);
+            throw; // thread cancellation must unwind, not be swallowed
+        }
+#endif
+        catch (const std::exception &e) {
+            reportFailure(box, e.what());
+        } catch (...) {
+            reportFailure(box, nullptr);
+        }
+    }
+    hazard::leave(slot);
+}
+
+void RegistryCore::reportFailure(const HandlerBox *box, const char *what) noexcept
+{
+    try {
+        hazard::Protected<CallbackBox> callback(box->core->callback);
+        CallbackBox *c = callback.get();
+        if (c == nullptr)
+            return;
+        const ExceptionInfo info{box->id, what ? std::string(what) : std::string(), std::current_exception()};
+        c->call(c, info);
+    } catch (...) {
+    }
+}
+
+RegistryCore::RegistryCore(std::size_t capacityHint)
+    : head(&m_empty), m_capacityHint(std::min<std::size_t>(capacityHint, std::size_t{1} << 20))
+{
+    hazard::initialize();
+    m_empty.kind = Retired::Kind::Snapshot;
+    m_empty.end.store(m_empty.entries(), std::memory_order_relaxed);
+    RegistryList::add(this);
+}
+
+Snapshot *RegistryCore::createSnapshot(std::size_t capacity)
+{
+    if (capacity > std::numeric_limits<std::uint32_t>::max() / 2)
+        throw std::length_error("rio::Registry: too many handlers");
+    const std::size_t bytes =
+        sizeof(Snapshot) + capacity * (sizeof(Entry) + sizeof(std::uint64_t) + sizeof(int));
+    auto *s = new (::operator new(bytes)) Snapshot;
+    s->kind = Retired::Kind::Snapshot;
+    s->destroy = &freeSnapshot;
+    s->bytes =
+        static_cast<std::uint32_t>(std::min<std::size_t>(bytes, std::numeric_limits<std::uint32_t>::max()));
+    s->capacity = static_cast<std::uint32_t>(capacity);
+    return s;
+}
+
+// A copy of the head without its tombstones, with `insert` at `insertAt` (an index into the
+// head) calling `invoke` if given. Throws std::bad_alloc with nothing changed.
+Snapshot *RegistryCore::copyLocked(std::size_t capacity, const HandlerBox *insert, std::uint32_t insertAt,
+                                   Invoke invoke)
+{
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    Snapshot *next = createSnapshot(capacity);
+    Entry *out = next->entries();
+    std::uint64_t *outId = ids(next);
+    int *outPriority = priorities(next);
+    std::uint32_t n = 0;
+    auto place = [&](Invoke f, HandlerBox *b, std::uint64_t id, int priority) {
+        new (&out[n]) Entry{{f}, b};
+        outId[n] = id;
+        outPriority[n] = priority;
+        ++n;
+    };
+    const bool empty = cur == &m_empty;
+    if (cur->dead == 0 && !empty) {
+        // Nothing to drop: copy the columns in two runs around the insertion point. Entries are
+        // plain pointers; only the writer (us, under the lock) ever changes them.
+        const std::uint32_t at = insert != nullptr ? insertAt : cur->size;
+        auto runs = [&](auto *to, const auto *from) {
+            using T = std::remove_pointer_t<decltype(to)>;
+            std::memcpy(static_cast<void *>(to), static_cast<const void *>(from), at * sizeof(T));
+            std::memcpy(static_cast<void *>(to + at + (insert != nullptr ? 1 : 0)),
+                        static_cast<const void *>(from + at), (cur->size - at) * sizeof(T));
+        };
+        runs(out, cur->entries());
+        runs(outId, ids(cur));
+        runs(outPriority, priorities(cur));
+        n = cur->size;
+        if (insert != nullptr) {
+            new (&out[at]) Entry{{invoke}, const_cast<HandlerBox *>(insert)};
+            outId[at] = insert->id.value();
+            outPriority[at] = insert->priority;
+            ++n;
+        }
+        next->size = n;
+        next->end.store(out + n, std::memory_order_relaxed);
+        next->version = m_version + 1;
+        return next;
+    }
+    for (std::uint32_t i = 0; i <= cur->size; ++i) {
+        if (insert != nullptr && i == insertAt)
+            place(invoke, const_cast<HandlerBox *>(insert), insert->id.value(), insert->priority);
+        if (i == cur->size)
+            break;
+        const Entry &e = cur->entries()[i];
+        const Invoke f = e.invoke.load(std::memory_order_relaxed);
+        if (f != &skipRemoved)
+            place(f, e.box, empty ? 0 : ids(cur)[i], empty ? 0 : priorities(cur)[i]);
+    }
+    next->size = n;
+    next->end.store(out + n, std::memory_order_relaxed);
+    next->version = m_version + 1;
+    return next;
+}
+
+// Makes `next` the head. Every tombstone of the old head is gone from `next`: their boxes die
+// at its version. The old head is retired.
+void RegistryCore::publishLocked(Snapshot *next) noexcept
+{
+    Snapshot *old = head.load(std::memory_order_relaxed);
+    m_version = next->version;
+    head.store(next, publishOrder);
+    for (Retired *r = m_retired.boxes; r; r = r->next) {
+        auto *b = static_cast<HandlerBox *>(r);
+        if (b->death == ~0ull)
+            b->death = next->version;
+    }
+    if (old != &m_empty)
+        m_retired.retire(old);
+}
+
+// Room for a copy holding `live` handlers: twice that, at least the hint, and at least the
+// capacity the registry last emptied, unless `live` is far below it (a registry that fills and
+// empties again in rounds allocates one array per round, not one per doubling).
+std::size_t RegistryCore::copyCapacityLocked(std::size_t live) const noexcept
+{
+    const std::size_t sticky = live * 8 >= m_lastCapacity ? m_lastCapacity : 0;
+    return std::max({m_capacityHint, 2 * live, std::size_t{4}, sticky});
+}
+
+void RegistryCore::publishEmptyLocked() noexcept
+{
+    if (Snapshot *cur = head.load(std::memory_order_relaxed); cur != &m_empty && cur->runCount == 0)
+        m_lastCapacity = cur->capacity;
+    m_empty.version = m_version + 1;
+    publishLocked(&m_empty);
+}
+
+HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::shared_ptr<RegistryLink> *link)
+{
+    std::unique_lock lock(m_mutex);
+    // Everything that can throw comes first: on a throw nothing has changed (a link made here
+    // stays, as link() would have made it).
+    if (link != nullptr)
+        *link = linkLocked();
+    if (m_byIdNulls > 32 && m_byIdNulls * 2 > m_byId.size()) {
+        std::erase_if(m_byId, [this](const auto &entry) {
+            return entry.second == 0 || ((entry.second & 1u) != 0 && !chainInFlightLocked(entry.second >> 1));
+        });
+        m_byIdNulls = 0;
+    }
+    if (m_byId.size() == m_byId.capacity())
+        m_byId.reserve(std::max<std::size_t>(16, 2 * m_byId.size())); // amortised O(1)
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    const int *curPriority = cur == &m_empty || cur->runCount != 0 ? nullptr : priorities(cur);
+    // After every entry of equal or higher priority (registration order within a priority).
+    const auto pos = static_cast<std::uint32_t>(
+        curPriority == nullptr
+            ? 0
+            : std::partition_point(curPriority, curPriority + cur->size, [priority](int p) {
+                  return p >= priority;
+              }) - curPriority);
+    box->priority = priority;
+    box->invoke = invoke;
+    box->core = this;
+    box->kind = Retired::Kind::Handler;
+    const HandlerId id{++m_lastId};
+    box->id = id;
+    const std::size_t liveAfter = m_live.load(std::memory_order_relaxed) + 1;
+    if (cur->runCount != 0 || (pos < cur->size && liveAfter >= runsFrom)) {
+        // Runs mode: an add costs its run (amortised O(1)) and an array of one entry per run.
+        try {
+            if (cur->runCount != 0)
+                addToRunsLocked(box, invoke, priority);
+            else
+                toRunsLocked(box, invoke, pos);
+        } catch (...) {
+            --m_lastId;
+            throw;
+        }
+    } else if (pos == cur->size && cur->size < cur->capacity) {
+        // Append into the head's spare room: readers that already loaded `end` never see it.
+        Entry *slot = cur->entries() + cur->size;
+        new (slot) Entry{{invoke}, box};
+        ids(cur)[cur->size] = id.value();
+        priorities(cur)[cur->size] = priority;
+        box->birth = cur->version;
+        ++cur->size;
+        cur->end.store(slot + 1, publishOrder);
+    } else {
+        const std::size_t live = m_live.load(std::memory_order_relaxed) + 1;
+        const std::size_t capacity = copyCapacityLocked(live);
+        Snapshot *next = nullptr;
+        try {
+            next = copyLocked(capacity, box, pos, invoke);
+        } catch (...) {
+            --m_lastId;
+            throw;
+        }
+        box->birth = next->version;
+        publishLocked(next);
+    }
+    m_byId.emplace_back(id.value(), reinterpret_cast<std::uintptr_t>(box)); // capacity reserved above
+    m_live.fetch_add(1, std::memory_order_relaxed);
+    // Copy-on-write retires arrays, and once-handlers that fired wait here too: without a pass
+    // on add, a loop of addOnce() and notify() would never reclaim anything.
+    if (m_retired.passDue())
+        pass(lock, /*fence=*/true, nullptr, 0);
+    return id;
+}
+
+bool RegistryCore::setSuspended(HandlerId id, bool suspended) noexcept
+{
+    std::lock_guard lock(m_mutex);
+    HandlerBox *box = findLocked(id);
+    if (box == nullptr || box->removed)
+        return false;
+    box->suspended = suspended;
+    // Only the head: a copy-on-write copies entries with their current invoke, and a notify
+    // already under way on an older array may still call the handler (as it may after remove).
+    Entry *e = entryIn(head.load(std::memory_order_relaxed), box);
+    if (e != nullptr && e->invoke.load(std::memory_order_relaxed) != &skipRemoved)
+        e->invoke.store(suspended ? &skipSuspended : box->invoke, publishOrder);
+    return true;
+}
+
+bool RegistryCore::isSuspended(HandlerId id) const noexcept
+{
+    std::lock_guard lock(m_mutex);
+    const HandlerBox *box = findLocked(id);
+    return box != nullptr && !box->removed && box->suspended;
+}
+
+std::uintptr_t RegistryCore::entryLocked(HandlerId id) const noexcept
+{
+    // Ids grow with every add, so m_byId is sorted by id.
+    const auto it = std::lower_bound(m_byId.begin(), m_byId.end(), id.value(),
+                                     [](const auto &entry, std::uint64_t v) { return entry.first < v; });
+    return it != m_byId.end() && it->first == id.value() ? it->second : 0;
+}
+
+HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept
+{
+    const std::uintptr_t e = entryLocked(id);
+    if (e == 0 || (e & 1u) != 0)
+        return nullptr;
+    auto *box = reinterpret_cast<HandlerBox *>(e);
+    return box->removed ? nullptr : box;
+}
+
+void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
+{
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    if (tombstoneIn(cur, box) && cur->runCount != 0)
+        ++runOf(cur, box->priority)->run->dead;
+    // Notifies that started before a copy-on-write still iterate an older array. Arrays older
+    // than the box cannot hold it (the common case under add/remove churn): skip their search.
+    for (Retired *r = m_retired.others; r; r = r->next) {
+        if (r->kind == Retired::Kind::Snapshot && static_cast<Snapshot *>(r)->version >= box->birth)
+            tombstoneIn(static_cast<Snapshot *>(r), box);
+    }
+    ++cur->dead;
+    box->removed = true;
+    ++m_byIdNulls; // its entry keeps the box until a pass takes it
+    m_live.fetch_sub(1, std::memory_order_relaxed);
+    m_retired.retire(box);
+}
+
+void RegistryCore::compactLocked(bool force) noexcept
+{
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    if (cur->runCount != 0) {
+        compactRunsLocked(force);
+        return;
+    }
+    if (cur->dead == 0 || (!force && (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size)))
+        return;
+    const std::size_t live = m_live.load(std::memory_order_relaxed);
+    if (live == 0) {
+        publishEmptyLocked();
+        return;
+    }
+    try {
+        publishLocked(copyLocked(copyCapacityLocked(live), nullptr, 0, nullptr));
+    } catch (...) {
+        // No memory: the tombstones stay until a later compaction. Removal never needs memory.
+    }
+}
+
+bool RegistryCore::remove(HandlerId id) noexcept
+{
+    if (!id.isValid())
+        return false;
+    std::unique_lock lock(m_mutex);
+    HandlerBox *box = findLocked(id);
+    if (box == nullptr)
+        return false;
+    tombstoneLocked(box);
+    compactLocked();
+    if (m_retired.passDue())
+        pass(lock, /*fence=*/true, nullptr, 0);
+    return true;
+}
+
+void RegistryCore::retireFired(HandlerBox *box) noexcept
+{
+    // Inside notify: unpublish only; the next writer of this registry reclaims.
+    std::lock_guard lock(m_mutex);
+    if (!box->removed)
+        tombstoneLocked(box);
+}
+
+void RegistryCore::clear() noexcept
+{
+    std::unique_lock lock(m_mutex);
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    if (cur == &m_empty)
+        return;
+    // Last entry first, in every array: a notify walking one from the front meets the clear once,
+    // so it calls a prefix of the handlers and skips the rest, never a gap followed by more calls.
+    // The head first: its live entries are the boxes to retire, and in runs mode older arrays
+    // share its runs. Older arrays that notifies may still iterate hold only boxes removed now or
+    // before.
+    forEachEntryBackwards(cur, [&](Entry &e) {
+        if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
+            return;
+        e.invoke.store(&skipRemoved, publishOrder);
+        e.box->removed = true;
+        m_retired.retire(e.box);
+    });
+    for (Retired *r = m_retired.others; r; r = r->next) {
+        if (r->kind != Retired::Kind::Snapshot)
+            continue;
+        forEachEntryBackwards(static_cast<Snapshot *>(r),
+                              [](Entry &e) { e.invoke.store(&skipRemoved, publishOrder); });
+    }
+    m_byIdNulls = m_byId.size(); // the entries keep the retired boxes for waiters
+    m_live.store(0, std::memory_order_relaxed);
+    publishEmptyLocked();
+    if (m_retired.passDue())
+        pass(lock, true, nullptr, 0);
+}
+
+bool RegistryCore::contains(HandlerId id) const noexcept
+{
+    if (!id.isValid())
+        return false;
+    std::lock_guard lock(m_mutex);
+    return findLocked(id) != nullptr;
+}
+
+void RegistryCore::replaceCallback(CallbackBox *box) noexcept
+{
+    std::unique_lock lock(m_mutex);
+    if (box != nullptr)
+        box->kind = Retired::Kind::Callback;
+    CallbackBox *old =
+        callback.exchange(box, RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acq_rel);
+    if (old != nullptr) {
+        m_retired.retire(old);
+        if (m_retired.passDue())
+            pass(lock, true, nullptr, 0);
+    }
+}
+
+std::shared_ptr<RegistryLink> RegistryCore::link()
+{
+    std::lock_guard lock(m_mutex);
+    return linkLocked();
+}
+
+const std::shared_ptr<RegistryLink> &RegistryCore::linkLocked()
+{
+    if (!m_link) {
+        auto l = std::make_shared<RegistryLink>();
+        l->registry = this;
+        l->removeFn = &removeThroughLink;
+        l->containsFn = &containsThroughLink;
+        m_link = std::move(l);
+    }
+    return m_link;
+}
+
+} // namespace rio::detail

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: MIT
+// Reclamation: a registry's retired list, its reclaim passes (heavy fence, scan of the reader
+// records, freeing what no reader can reach), the destruction of what a pass took outside the
+// lock, and the waits of removeAndWait, synchronize and ~Registry. See docs/ARCHITECTURE.md,
+// "Reclamation".
+
+#include "domain.h"
+#include "registry_list.h"
+#include "snapshot.h"
+
+#include <registryio/detail/registry_core.h>
+#include <registryio/detail/registry_link.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace rio::detail {
+
+// A chain of retired objects one thread destroys outside the registry's lock.
+struct DestroyFrame
+{
+    const RegistryCore *core = nullptr;
+    DestroyFrame *next = nullptr;       // this thread's frames, innermost first
+    DestroyFrame *nextInCore = nullptr; // the registry's chains in flight (under its lock)
+    std::uint64_t number = 0;           // never reused within the registry
+    std::uint64_t oldestSeq = ~0ull;    // the smallest retire sequence number in the chain
+};
+
+namespace {
+
+constexpr std::size_t passObjects = 64;                   // a pass runs once this many objects wait...
+constexpr std::size_t passBytes = std::size_t{64} * 1024; // ...or this many bytes
+
+constinit std::atomic<std::size_t> pendingAll{0};
+
+// This thread's chains being destroyed, innermost first: a registry does not wait for its own
+// thread (a closure destructor may call removeAndWait or synchronize of its registry).
+thread_local constinit DestroyFrame *destroyFrames = nullptr;
+
+bool ownsFrame(const DestroyFrame *frame) noexcept
+{
+    for (const DestroyFrame *f = destroyFrames; f; f = f->next)
+        if (f == frame)
+            return true;
+    return false;
+}
+
+// m_byId's value for a handler a chain took: odd, never a box's address.
+std::uintptr_t chainTag(std::uint64_t number) noexcept
+{
+    return static_cast<std::uintptr_t>(number << 1) | 1u;
+}
+
+} // namespace
+
+void backoff(unsigned spins) noexcept
+{
+    if (spins < 64)
+        std::this_thread::yield();
+    else
+        std::this_thread::sleep_for(std::chrono::microseconds(spins < 1024 ? 50 : 1000));
+}
+
+std::size_t pendingCountAll() noexcept
+{
+    return pendingAll.load(std::memory_order_relaxed);
+}
+
+RegistryCore::~RegistryCore()
+{
+    if (m_link)
+        m_link->detach();
+    // Closure destructors may still call this registry (remove, clear, add): take everything
+    // under the lock, destroy outside it, until nothing is left.
+    for (;;) {
+        Retired *chain = nullptr;
+        std::unique_lock lock(m_mutex);
+        Snapshot *s = head.load(std::memory_order_relaxed);
+        forEachEntry(s, s == &m_empty, [&](Entry &e, std::uint64_t, int) {
+            if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved) {
+                e.box->next = chain;
+                chain = e.box;
+            }
+        });
+        if (s != &m_empty) {
+            head.store(&m_empty, publishOrder);
+            s->next = chain;
+            chain = s;
+        }
+        if (CallbackBox *c = callback.exchange(nullptr, std::memory_order_acq_rel)) {
+            c->next = chain;
+            chain = c;
+        }
+        for (Retired **list : {&m_retired.boxes, &m_retired.others}) {
+            while (Retired *r = *list) {
+                *list = r->next;
+                r->next = chain;
+                chain = r;
+            }
+        }
+        pendingAll.fetch_sub(m_retired.pending, std::memory_order_relaxed);
+        m_retired.pending = m_retired.pendingBytes = 0;
+        m_retired.pendingPublic.store(0, std::memory_order_relaxed);
+        m_byId.clear();
+        m_byIdNulls = 0;
+        m_live.store(0, std::memory_order_relaxed);
+        if (chain == nullptr) {
+            // Other threads' chains end under the lock: once none is left, none touches us.
+            waitForChains(lock, 0, ~0ull);
+            break;
+        }
+        DestroyFrame frame;
+        frame.number = ++m_retired.chainNumber;
+        frame.oldestSeq = 0;
+        startChainLocked(frame);
+        lock.unlock();
+        destroyChain(chain, frame);
+    }
+    RegistryList::remove(this);
+}
+
+void RetiredList::retire(Retired *r) noexcept
+{
+    r->seq = ++retireSeq;
+    Retired **list = r->kind == Retired::Kind::Handler ? &boxes : &others;
+    r->next = *list;
+    *list = r;
+    ++pending;
+    pendingBytes += r->bytes;
+    pendingPublic.store(pending, std::memory_order_relaxed);
+    pendingAll.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::size_t RegistryCore::pendingCount() const noexcept
+{
+    return m_retired.pendingPublic.load(std::memory_order_relaxed);
+}
+
+// One reclaim pass. With `fence`, first the heavy fence: every reader either published its slot
+// and running announcement before it (the scan sees them) or loads the head and each invoke
+// after it (and cannot reach what was unpublished before it). Then every slot is read: values
+// that are this registry's snapshots or callbacks mark them protected; running announcements
+// that are this registry's removed boxes mark them running. Other values are never dereferenced.
+// A removed box is freed once nobody runs it: readers that still hold a snapshot with its entry
+// read skipRemoved there and never touch the box. In the fallback fence mode, where the pass has
+// no heavy fence, readers fence after each announcement instead (notifyOutOfLine, callRun).
+RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, bool fence,
+                                            const HandlerBox *target, std::uint64_t awaitSeq) noexcept
+{
+    PassResult result;
+    if (fence) {
+        hazard::heavyFence();
+        m_retired.fencedSeq = m_retired.retireSeq;
+    }
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    for (Retired *list : {m_retired.others, m_retired.boxes})
+        for (Retired *r = list; r; r = r->next)
+            r->markOther = r->markSelf = false;
+    const std::uint32_t base = hazard::hazardBase();
+    const std::uint32_t slots = hazard::hazardSlots();
+    hazard::forEachRecord([&](hazard::ReaderRecord *rec) {
+        const bool mine = hazard::ownsRecord(rec);
+        for (std::uint32_t d = base; d < base + slots; ++d) {
+            const void *v = rec->cells[d].load(scanOrder);
+            if (v == nullptr)
+                continue;
+            // The array this section iterates, if it is one of ours.
+            const Snapshot *held = nullptr;
+            if (v == cur) {
+                held = cur;
+            } else {
+                for (Retired *r = m_retired.others; r; r = r->next) {
+                    if (r == v) {
+                        (mine ? r->markSelf : r->markOther) = true;
+                        if (r->kind == Retired::Kind::Snapshot)
+                            held = static_cast<const Snapshot *>(r);
+                        break;
+                    }
+                }
+            }
+            if (held == nullptr)
+                continue;
+            // A section announces only boxes of the array it holds: another box is left over
+            // from an earlier section at this depth, and would block waits while the thread
+            // keeps notifying.
+            if (const void *b = rec->cells[d + hazard::slotCount].load(scanOrder)) {
+                for (Retired *r = m_retired.boxes; r; r = r->next) {
+                    if (r == b) {
+                        const auto *box = static_cast<const HandlerBox *>(r);
+                        if (held->version >= box->birth && held->version < box->death)
+                            (mine ? r->markSelf : r->markOther) = true;
+                        break;
+                    }
+                }
+            }
+        }
+    });
+
+    Retired *chain = nullptr;
+    std::size_t freed = 0;
+    std::size_t freedBytes = 0;
+    DestroyFrame frame;
+    frame.number = m_retired.chainNumber + 1;
+    auto take = [&](Retired **link, Retired *r) {
+        *link = r->next;
+        r->next = chain;
+        chain = r;
+        ++freed;
+        freedBytes += r->bytes;
+        frame.oldestSeq = std::min(frame.oldestSeq, r->seq);
+    };
+    for (Retired **link = &m_retired.boxes; Retired *r = *link;) {
+        const bool others = r->seq > m_retired.fencedSeq || r->markOther;
+        if (!others && !r->markSelf) {
+            // Waiters for this handler now wait for this chain only.
+            const auto *box = static_cast<const HandlerBox *>(r);
+            const auto it =
+                std::lower_bound(m_byId.begin(), m_byId.end(), box->id.value(),
+                                 [](const auto &entry, std::uint64_t v) { return entry.first < v; });
+            if (it != m_byId.end() && it->first == box->id.value())
+                it->second = chainTag(frame.number);
+            take(link, r);
+            continue;
+        }
+        if (others && ((target != nullptr && r == target) || r->seq <= awaitSeq))
+            result.blockedByOthers = true;
+        link = &r->next;
+    }
+    // Snapshots and callbacks: freed once no slot holds them (nobody waits for these).
+    for (Retired **link = &m_retired.others; Retired *r = *link;) {
+        if (r->seq <= m_retired.fencedSeq && !r->markOther && !r->markSelf) {
+            take(link, r);
+            continue;
+        }
+        link = &r->next;
+    }
+
+    m_retired.pending -= freed;
+    m_retired.pendingBytes -= freedBytes;
+    m_retired.pendingPublic.store(m_retired.pending, std::memory_order_relaxed);
+    pendingAll.fetch_sub(freed, std::memory_order_relaxed);
+    // The next pass when as much again is pending: a reader parked on a snapshot keeps what it
+    // pins, and writers then pay O(1) amortised per retirement instead of a pass each.
+    // Bytes scale with the live array too: a registry of 10,000 handlers retires a 280 KB array
+    // per copy, and one fence per copy would cost more than the copy.
+    m_retired.nextPass = m_retired.pending + std::max(passObjects, m_retired.pending);
+    m_retired.nextPassBytes =
+        m_retired.pendingBytes + std::max({passBytes, m_retired.pendingBytes, 2 * std::size_t{cur->bytes}});
+    if (chain == nullptr) {
+        lock.unlock();
+        return result;
+    }
+    m_retired.chainNumber = frame.number;
+    startChainLocked(frame);
+    lock.unlock();
+    destroyChain(chain, frame);
+    return result;
+}
+
+void RegistryCore::startChainLocked(DestroyFrame &frame) noexcept
+{
+    frame.core = this;
+    frame.nextInCore = m_retired.chains;
+    m_retired.chains = &frame;
+}
+
+void RegistryCore::destroyChain(Retired *chain, DestroyFrame &frame) noexcept
+{
+    frame.next = destroyFrames;
+    destroyFrames = &frame;
+    while (Retired *r = chain) {
+        chain = r->next;
+        r->destroy(r);
+    }
+    destroyFrames = frame.next;
+    // Under the lock: a ~Registry woken by this takes the lock before it frees the registry, so
+    // notify_all never touches freed memory.
+    std::lock_guard lock(m_mutex);
+    for (DestroyFrame **link = &m_retired.chains; *link; link = &(*link)->nextInCore) {
+        if (*link == &frame) {
+            *link = frame.nextInCore;
+            break;
+        }
+    }
+    m_retired.chainsDone.fetch_add(1, std::memory_order_release);
+    m_retired.chainsDone.notify_all();
+}
+
+bool RegistryCore::chainInFlightLocked(std::uint64_t number) const noexcept
+{
+    for (const DestroyFrame *f = m_retired.chains; f; f = f->nextInCore)
+        if (f->number == number)
+            return true;
+    return false;
+}
+
+void RegistryCore::waitForChains(std::unique_lock<std::mutex> &lock, std::uint64_t number,
+                                 std::uint64_t awaitSeq) noexcept
+{
+    for (;;) {
+        bool waiting = false;
+        for (const DestroyFrame *f = m_retired.chains; f != nullptr && !waiting; f = f->nextInCore)
+            waiting = (number != 0 ? f->number == number : f->oldestSeq <= awaitSeq) && !ownsFrame(f);
+        if (!waiting)
+            return;
+        const std::uint32_t seen = m_retired.chainsDone.load(std::memory_order_relaxed);
+        lock.unlock();
+        m_retired.chainsDone.wait(seen, std::memory_order_acquire);
+        lock.lock();
+    }
+}
+
+// Waits for the handler `target` (or, without one, everything retired up to `awaitSeq`): passes
+// until no other thread runs it, then destroys it here, or waits for the one chain that took it.
+// Never for other handlers, other chains or this thread's own frames.
+void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
+{
+    std::unique_lock lock(m_mutex, std::defer_lock);
+    for (unsigned spins = 0;; ++spins) {
+        lock.lock();
+        const HandlerBox *box = nullptr;
+        if (target.isValid()) {
+            const std::uintptr_t e = entryLocked(target);
+            if (e == 0)
+                return; // destroyed
+            if ((e & 1u) != 0) {
+                waitForChains(lock, e >> 1, 0); // being destroyed: by that chain
+                return;
+            }
+            box = reinterpret_cast<const HandlerBox *>(e);
+        }
+        if (spins == 1) {
+            // Still blocked: drop the tombstones from the head, so that notifies starting from
+            // now on no longer announce the awaited boxes (each would, then skip them) and only
+            // sections already under way can hold the wait up.
+            compactLocked(/*force=*/true);
+        }
+        const PassResult r = pass(lock, spins <= 1, box, awaitSeq);
+        if (!r.blockedByOthers) {
+            // The awaited box was found, so this pass destroyed it (or it runs only on this
+            // thread): done, without touching the registry again. A ~Registry that waited for
+            // this pass's destruction may free the registry the moment it finished.
+            if (box != nullptr)
+                return;
+            lock.lock();
+            waitForChains(lock, 0, awaitSeq);
+            return;
+        }
+        backoff(spins);
+    }
+}
+
+bool RegistryCore::removeAndWait(HandlerId id) noexcept
+{
+    if (!id.isValid())
+        return false;
+    bool removed = false;
+    {
+        std::lock_guard lock(m_mutex);
+        if (id.value() > m_lastId)
+            return false; // never handed out: nothing can be running
+        if (HandlerBox *box = findLocked(id)) {
+            tombstoneLocked(box);
+            removed = true;
+        }
+    }
+    wait(0, id);
+    return removed;
+}
+
+void RegistryCore::synchronize() noexcept
+{
+    std::uint64_t seq = 0;
+    {
+        std::lock_guard lock(m_mutex);
+        seq = m_retired.retireSeq;
+    }
+    wait(seq, HandlerId{});
+}
+
+void RegistryCore::lockForFork() noexcept
+{
+    m_mutex.lock();
+    if (m_link)
+        m_link->mutex.lock();
+}
+
+void RegistryCore::unlockAfterFork(bool child) noexcept
+{
+    if (child) {
+        // Threads that were destroying our objects or removing through guards do not exist here.
+        for (DestroyFrame **link = &m_retired.chains; *link;) {
+            if (ownsFrame(*link))
+                link = &(*link)->nextInCore;
+            else
+                *link = (*link)->nextInCore;
+        }
+        if (m_link)
+            m_link->busy = 0;
+    }
+    if (m_link)
+        m_link->mutex.unlock();
+    m_mutex.unlock();
+}
+
+void freePlainBox(Retired *r) noexcept
+{
+    ::operator delete(r);
+}
+
+} // namespace rio::detail
