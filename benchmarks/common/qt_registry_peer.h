@@ -25,8 +25,8 @@ struct QtRegistryPeer
     void notify(const Event &e) { registry.notify(e); }
 };
 
-/// A second handler shape: handlers of a Registry<std::uint64_t> that only add the event to a
-/// counter (the core's figure for the ratio below).
+/// A second handler shape: capturing handlers of a Registry<std::uint64_t> that add the event
+/// to a member counter, then run the common body (the core's figure for the ratio below).
 struct RioCounterPeer
 {
     static constexpr std::string_view key = "rio_counter";
@@ -34,7 +34,10 @@ struct RioCounterPeer
     std::uint64_t sum = 0;
     rio::HandlerId add()
     {
-        return registry.add([this](const std::uint64_t &v) noexcept { sum += v; });
+        return registry.add([this](const std::uint64_t &v) noexcept {
+            sum += v;
+            handlerBody();
+        });
     }
     void remove(rio::HandlerId id) { registry.remove(id); }
     void notify(const Event &e) { registry.notify(static_cast<std::uint64_t>(e)); }
@@ -48,7 +51,10 @@ struct QtRegistryCounterPeer
     std::uint64_t sum = 0;
     rio::HandlerId add()
     {
-        return registry.add([this](const std::uint64_t &v) noexcept { sum += v; });
+        return registry.add([this](const std::uint64_t &v) noexcept {
+            sum += v;
+            handlerBody();
+        });
     }
     void remove(rio::HandlerId id) { registry.remove(id); }
     void notify(const Event &e) { registry.notify(static_cast<std::uint64_t>(e)); }
