@@ -122,6 +122,8 @@ void forEachDriverPeer(F &&f)
     forEachPeer(f);
 #if RIO_BENCH_HAVE_QT_REGISTRY
     f.template operator()<QtRegistryPeer>();
+    f.template operator()<RioCounterPeer>();
+    f.template operator()<QtRegistryCounterPeer>();
 #endif
 }
 

@@ -15,10 +15,15 @@
 #include <QThread>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -30,6 +35,16 @@
 #endif
 #ifndef RIO_TEST_SANITIZED
 #define RIO_TEST_SANITIZED 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define RIO_TEST_SANITIZED_THREAD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RIO_TEST_SANITIZED_THREAD 1
+#endif
+#endif
+#ifndef RIO_TEST_SANITIZED_THREAD
+#define RIO_TEST_SANITIZED_THREAD 0
 #endif
 
 namespace riotest {
@@ -191,6 +206,40 @@ private:
     QtMessageHandler m_previous = nullptr;
     mutable std::mutex m_mutex;
     QStringList m_messages;
+};
+
+// Ends the process with a failure when the scope it guards does not finish in time: a test of a
+// deadlock fails instead of hanging (the stuck thread cannot be recovered).
+class Watchdog
+{
+public:
+    explicit Watchdog(const char *what, std::chrono::seconds limit = std::chrono::seconds(30))
+        : m_thread([this, what, limit] {
+              std::unique_lock lock(m_mutex);
+              if (!m_done.wait_for(lock, limit, [this] { return m_finished; })) {
+                  std::fprintf(stderr, "FAIL!  : %s did not finish (deadlock)\n", what);
+                  std::fflush(stderr);
+                  std::_Exit(1);
+              }
+          })
+    { }
+    ~Watchdog()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_finished = true;
+        }
+        m_done.notify_all();
+        m_thread.join();
+    }
+    Watchdog(const Watchdog &) = delete;
+    Watchdog &operator=(const Watchdog &) = delete;
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_done;
+    bool m_finished = false;
+    std::thread m_thread;
 };
 
 // Resident set size of this process in KiB, from /proc/self/status.

@@ -68,6 +68,8 @@ class tst_QtAllocFailure : public QObject
 private Q_SLOTS:
     void refusedAllocationIsReportedAndChangesNothing_data();
     void refusedAllocationIsReportedAndChangesNothing();
+    void refusedAllocationInAddChangesNothing_data();
+    void refusedAllocationInAddChangesNothing();
 };
 
 void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing_data()
@@ -168,6 +170,61 @@ void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing()
     // The sweep is only worth something if the path allocates at all.
     QVERIFY2(injected >= 1, qPrintable(QStringLiteral("no allocation was refused in %1 runs").arg(runs)));
     qInfo("%d allocations of the notify refused, one per run", injected);
+}
+
+void tst_QtAllocFailure::refusedAllocationInAddChangesNothing_data()
+{
+    QTest::addColumn<bool>("member"); // add(receiver, &Class::method) instead of a closure
+    QTest::newRow("closure") << false;
+    QTest::newRow("member") << true;
+}
+
+// Each allocation of add(context, ...) refused in turn, QObject::connect's among them: the add
+// throws std::bad_alloc and the registry is as before (no handler half registered); the same
+// add then succeeds and its handler runs and goes with its context.
+void tst_QtAllocFailure::refusedAllocationInAddChangesNothing()
+{
+    QFETCH(bool, member);
+    int injected = 0;
+    for (long at = 1; at <= 400; ++at) {
+        rio::QtRegistry<int> registry;
+        auto *context = new QObject;
+        int calls = 0;
+        refusedOne.store(false);
+        rio::HandlerId id;
+        bool threw = false;
+        try {
+            const RefuseAllocation refuse(at);
+            if (member)
+                id = registry.add(context, &QObject::deleteLater);
+            else
+                id = registry.add(context, [&](const int &) { ++calls; });
+        } catch (const std::bad_alloc &) {
+            threw = true;
+        }
+        if (threw) {
+            ++injected;
+            QVERIFY2(registry.size() == 0 && registry.count() == 0,
+                     qPrintable(QStringLiteral("refusing allocation %1 left a handler registered").arg(at)));
+            registry.notify(1);
+            QCOMPARE(calls, 0);
+            id = registry.add(context, [&](const int &) { ++calls; });
+        } else {
+            QVERIFY(!refusedOne.load() || id.isValid());
+        }
+        QVERIFY(registry.contains(id));
+        if (!member || threw) {
+            registry.notify(2);
+            QCOMPARE(calls, 1);
+        }
+        delete context; // removes the handler
+        QCOMPARE(registry.size(), std::size_t{0});
+        if (!refusedOne.load())
+            break;
+        QVERIFY2(at < 400, "add kept allocating");
+    }
+    QVERIFY(injected >= 1);
+    qInfo("%d allocations of add refused, one per run", injected);
 }
 
 QTEST_GUILESS_MAIN(tst_QtAllocFailure)

@@ -30,7 +30,7 @@ struct Counted
 template <typename E>
 struct ProbedRegistry : rio::QtRegistry<E>
 {
-    std::size_t mailboxCount() { return this->m_control->mailboxes->boxCount(); }
+    std::size_t mailboxCount() { return this->mailboxCountForTesting(); }
 };
 
 // What one delivery saw.

@@ -6,7 +6,10 @@
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/delivery.h>
+#include <registryio/qt/detail/qt_async.h>
+#include <registryio/qt/detail/qt_delivery.h>
 #include <registryio/qt/detail/qt_handler.h>
+#include <registryio/qt/detail/qt_sequence.h>
 #include <registryio/qt/qt_registry_base.h>
 #include <registryio/registry.h>
 
@@ -71,7 +74,7 @@ public:
             handlers.swap(m_handlers);
         }
         for (auto &entry : handlers)
-            entry.second->cancel();
+            entry.second->core->cancel();
     }
 
     QtRegistry(const QtRegistry &) = delete;
@@ -219,8 +222,8 @@ public:
         auto it = m_handlers.find(id);
         if (it == m_handlers.end())
             return false;
-        it->second->suspended.store(suspended, std::memory_order_release); // queued deliveries
-        m_core.setSuspended(id, suspended);                                // notifies
+        it->second->core->suspended.store(suspended, std::memory_order_release); // queued deliveries
+        m_core.setSuspended(id, suspended);                                      // notifies
         return true;
     }
 
@@ -229,7 +232,7 @@ public:
     {
         std::lock_guard lock(m_mutex);
         auto it = m_handlers.find(id);
-        return it != m_handlers.end() && it->second->suspended.load(std::memory_order_acquire);
+        return it != m_handlers.end() && it->second->core->suspended.load(std::memory_order_acquire);
     }
 
     /// Removes a handler: true the first time. Deliveries queued for it never run; one already
@@ -237,20 +240,21 @@ public:
     bool remove(HandlerId id) { return removeHandler(id, true); }
 
     /// As remove(); on return the handler is not running on any other thread (queued
-    /// deliveries included). From inside that handler it does not wait for itself. Do not call
-    /// it from a thread that a BlockingQueued notify in progress is waiting for: that deadlocks.
+    /// deliveries included, on every thread they ran on) and none of its code runs again. From
+    /// inside that handler it does not wait for itself. Do not call it from a thread that a
+    /// BlockingQueued notify in progress is waiting for: that deadlocks.
     bool removeAndWait(HandlerId id)
     {
-        std::shared_ptr<Handler> handler;
+        std::shared_ptr<detail::QtHandlerCore> core;
         {
             std::lock_guard lock(m_mutex);
             if (auto it = m_handlers.find(id); it != m_handlers.end())
-                handler = it->second;
+                core = it->second->core;
         }
         const bool removed = removeHandler(id, true);
         m_core.removeAndWait(id); // direct calls through the core, for any id handed out
-        if (handler)
-            handler->waitForQueuedRuns();
+        if (core)
+            core->waitForRuns();
         return removed;
     }
 
@@ -263,10 +267,13 @@ public:
             handlers.swap(m_handlers);
             m_memberKeys.clear();
             m_memberCounts.clear();
-            m_core.clear();
         }
-        for (auto &entry : handlers)
-            entry.second->cancel();
+        // Outside our lock: cancelling finishes async notifies (continuations), and the core's
+        // reclaim passes destroy closures, which may use this registry.
+        for (auto &entry : handlers) {
+            entry.second->core->cancel();
+            m_core.remove(entry.first);
+        }
         if (!handlers.empty())
             Q_EMIT countChanged();
     }
@@ -276,7 +283,7 @@ public:
     {
         std::lock_guard lock(m_mutex);
         auto it = m_handlers.find(id);
-        return it == m_handlers.end() ? 0 : it->second->dropped.load(std::memory_order_relaxed);
+        return it == m_handlers.end() ? 0 : it->second->core->droppedCount();
     }
 
     /// Number of registered handlers.
@@ -320,23 +327,24 @@ public:
             std::lock_guard lock(m_mutex);
             steps.reserve(m_handlers.size());
             for (const auto &entry : m_handlers) {
-                const std::shared_ptr<Handler> &h = entry.second;
-                if (h->armed.load(std::memory_order_acquire) &&
-                    !h->cancelled.load(std::memory_order_acquire) &&
-                    !h->suspended.load(std::memory_order_acquire))
-                    steps.push_back(h);
+                const detail::QtHandlerCore &h = *entry.second->core;
+                if (h.armed.load(std::memory_order_acquire) && !h.cancelled.load(std::memory_order_acquire) &&
+                    !h.suspended.load(std::memory_order_acquire))
+                    steps.push_back(entry.second);
             }
         }
         // The order notify() uses: higher priority first, then registration (id) order.
         std::sort(steps.begin(), steps.end(), [](const auto &a, const auto &b) {
-            return a->priority != b->priority ? a->priority > b->priority : a->id.value() < b->id.value();
+            const detail::QtHandlerCore &x = *a->core;
+            const detail::QtHandlerCore &y = *b->core;
+            return x.priority != y.priority ? x.priority > y.priority : x.id.value() < y.id.value();
         });
         std::erase_if(steps, [](const std::shared_ptr<Handler> &h) {
-            if (!h->once)
+            if (!h->core->once)
                 return false;
-            if (h->fired.exchange(true, std::memory_order_acq_rel))
+            if (h->core->fired.exchange(true, std::memory_order_acq_rel))
                 return true; // fired elsewhere meanwhile
-            h->control->remove(h->id, /*cancel=*/false);
+            h->core->removeFromRegistry(/*cancel=*/false);
             return false;
         });
         auto sequence =
@@ -347,8 +355,13 @@ public:
     }
 
     /// Waits until no notify or queued delivery that began before the call can still reach a
-    /// removed handler. Same deadlock caveat as removeAndWait().
-    void synchronize() { m_core.synchronize(); }
+    /// removed handler (on the calling thread's own deliveries it does not wait). Same deadlock
+    /// caveat as removeAndWait().
+    void synchronize()
+    {
+        m_core.synchronize();
+        synchronizeQueued();
+    }
 
 protected:
     std::size_t handlerCount() const noexcept override { return m_core.size(); }
@@ -365,12 +378,13 @@ protected:
             handler = std::move(it->second);
             m_handlers.erase(it);
             forgetMemberLocked(id);
-            if (cancel)
-                handler->cancel();
-            m_core.remove(id);
         }
-        std::shared_ptr<detail::QtHandlerCore> last = std::move(handler);
-        detail::releaseHandler(last);
+        // Outside our lock: cancelling finishes async notifies whose continuations may use this
+        // registry, and the core's reclaim pass destroys closures, which may hold its guards.
+        if (cancel)
+            handler->core->cancel();
+        m_core.remove(id);
+        handler.reset();
         try {
             Q_EMIT countChanged();
         } catch (...) {
@@ -419,10 +433,15 @@ private:
         auto it = m_memberKeys.find(id);
         if (it == m_memberKeys.end())
             return;
-        if (auto count = m_memberCounts.find(it->second);
-            count != m_memberCounts.end() && --count->second == 0)
-            m_memberCounts.erase(count);
+        releaseMemberKeyLocked(it->second);
         m_memberKeys.erase(it);
+    }
+
+    // Under m_mutex: one registration of `key` fewer.
+    void releaseMemberKeyLocked(const std::string &key) noexcept
+    {
+        if (auto count = m_memberCounts.find(key); count != m_memberCounts.end() && --count->second == 0)
+            m_memberCounts.erase(count);
     }
 
     template <typename Receiver, typename Method>
@@ -486,55 +505,75 @@ private:
                 "rio::QtRegistry::add: Qt::UniqueConnection needs the member-function "
                 "form add(receiver, &Receiver::slot, ...)");
         validate(type, options);
-        auto h = std::make_shared<detail::QtHandlerImpl<E, std::decay_t<F>>>(std::in_place,
-                                                                             std::forward<F>(handler));
-        h->priority = priority;
-        h->type = type;
-        h->delivery = options.delivery;
-        h->capacity = options.capacity;
-        h->overflow = options.overflow;
-        h->blockTimeout = options.blockTimeout;
-        h->minInterval = options.minInterval;
-        h->once = once;
-        h->control = m_control;
-        h->hasContext = context != nullptr;
-        h->context = context;
-        HandlerId id;
+        using Impl = detail::QtHandlerImpl<E, std::decay_t<F>>;
+        detail::QtHandlerCore::Settings settings;
+        settings.priority = priority;
+        settings.type = type;
+        settings.options = options;
+        settings.once = once;
+        settings.context = context;
+        auto h = std::make_shared<Impl>(detail::QtHandlerCore::create(m_control, settings),
+                                        std::forward<F>(handler));
+        detail::QtHandlerCore &core = *h->core;
+        core.bind(std::weak_ptr<detail::QtTarget>(h));
+        // Everything that may throw before anything is published: the context's watch (a
+        // connection Qt allocates) and the member key's count (reserved, given back on a throw).
+        if (context != nullptr && context != m_holder) // the holder outlives us: no watch
+            core.watchContext();
+        struct Undo
         {
-            std::lock_guard lock(m_mutex);
-            if (unique) {
-                auto it = m_memberCounts.find(*memberKey);
-                if (it != m_memberCounts.end() && it->second != 0)
-                    return HandlerId{}; // already registered: refused, nothing changed
-            }
-            if (context == nullptr && !once && !detail::QtHandlerImpl<E, std::decay_t<F>>::returnsFuture)
-                id = m_core.add(detail::QtDirectDispatcher<E, std::decay_t<F>>{h}, priority);
-            else
-                id = m_core.add(detail::QtDispatcher<E>{h}, priority);
-            h->id = id;
-            try {
-                m_handlers.emplace(id, h);
-                if (memberKey != nullptr) {
-                    std::size_t &count = m_memberCounts[*memberKey]; // a 0 left by a throw is harmless
-                    m_memberKeys.emplace(id, *memberKey);
-                    ++count;
+            QtRegistry &registry;
+            detail::QtHandlerCore &core;
+            const std::string *memberKey;
+            bool reserved = false;
+            bool active = true;
+            ~Undo()
+            {
+                if (!active)
+                    return;
+                core.cancel(); // drops the watch
+                if (reserved) {
+                    std::lock_guard lock(registry.m_mutex);
+                    registry.releaseMemberKeyLocked(*memberKey);
                 }
-            } catch (...) {
-                m_handlers.erase(id);
-                m_core.remove(id);
-                throw;
             }
+        } undo{*this, core, memberKey};
+        if (memberKey != nullptr) {
+            std::lock_guard lock(m_mutex);
+            std::size_t &count = m_memberCounts[*memberKey];
+            if (unique && count != 0)
+                return HandlerId{}; // already registered: refused, nothing changed
+            ++count;
+            undo.reserved = true;
         }
-        if (context != nullptr && context != m_holder) { // the holder outlives us: no watch
-            std::weak_ptr<detail::QtHandlerCore> weak = h;
-            auto connection = QObject::connect(context, &QObject::destroyed, detail::Handover([weak] {
-                                                   if (auto alive = weak.lock())
-                                                       alive->contextDestroyed();
-                                               }));
-            std::lock_guard lock(h->mutex);
-            h->contextConnection = connection;
+        // Published outside our lock: the core's add may run a reclaim pass, whose closure
+        // destructors may use this registry. Unarmed, the handler is skipped by notifies.
+        HandlerId id;
+        if (context == nullptr && !once && !Impl::returnsFuture)
+            id = m_core.add(detail::QtDirectDispatcher<E, std::decay_t<F>>{h}, priority);
+        else
+            id = m_core.add(detail::QtDispatcher<E>{h}, priority);
+        core.id = id;
+        try {
+            std::lock_guard lock(m_mutex);
+            m_handlers.emplace(id, h);
+            if (memberKey != nullptr)
+                m_memberKeys.emplace(id, *memberKey);
+        } catch (...) {
+            {
+                std::lock_guard lock(m_mutex);
+                m_handlers.erase(id);
+            }
+            m_core.remove(id);
+            throw;
         }
-        h->armed.store(true, std::memory_order_release);
+        undo.active = false;
+        core.armed.store(true, std::memory_order_release);
+        if (core.cancelled.load(std::memory_order_acquire)) {
+            // The context died while the handler was being added: it goes with it.
+            removeHandler(id, true);
+            return id;
+        }
         Q_EMIT countChanged();
         return id;
     }

@@ -9,11 +9,9 @@
 #include <QObject>
 #include <QString>
 
-#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 
 namespace rio {
 
@@ -71,15 +69,19 @@ protected:
     virtual bool removeHandler(HandlerId id, bool cancel) noexcept = 0;
 
     /// Reports a failure through the exception callback, handlerFailed and the `registryio`
-    /// logging category. Never throws.
+    /// logging category. Never throws; the callback may delete the registry.
     void reportFailure(const ExceptionInfo &info) noexcept;
-    /// Reports `total` dropped deliveries of `id` to the log (at most once a second) and, when
-    /// `signal`, through deliveriesDropped. Never throws.
-    void reportDropped(HandlerId id, quint64 total, bool signal) noexcept;
+    /// Waits until every queued delivery running on another thread when called has ended (the
+    /// calling thread's own are not waited for).
+    void synchronizeQueued() const noexcept;
+
+    /// How many receiving threads have a mailbox now (for tests: it must not grow with thread churn).
+    [[nodiscard]] std::size_t mailboxCountForTesting() const;
 
     /// Detaches the shared control block and the guard link: afterwards nothing that outlives
     /// the registry (queued deliveries, guards, context connections) reaches it. Waits for
-    /// reports in progress on other threads. Called first by the typed destructor.
+    /// reports in progress on other threads, never for the calling thread's own (a slot or
+    /// callback may delete the registry). Called first by the typed destructor.
     void detachShared() noexcept;
 
     /// Reaches this registry from deliveries, context connections and handler futures.
@@ -95,10 +97,7 @@ private:
 
     static bool removeThroughLink(void *registry, HandlerId id) noexcept;
     static bool containsThroughLink(void *registry, HandlerId id) noexcept;
-
-    std::atomic<qint64> m_lastDropLog{-1000000};
-    mutable std::mutex m_callbackMutex;
-    std::shared_ptr<const std::function<void(const ExceptionInfo &)>> m_callback;
+    static bool removeThroughControl(QtRegistryBase &registry, HandlerId id, bool cancel) noexcept;
 };
 
 } // namespace rio

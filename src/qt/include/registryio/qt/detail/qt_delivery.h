@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The typed shim of a notify: what one notify hands to every handler, and the dispatch of one
+// event to one handler by its route. The queues behind it live in the library. Not part of the
+// public API.
+
+#include <registryio/qt/detail/qt_async.h>
+#include <registryio/qt/detail/qt_handler.h>
+#include <registryio/qt/qt_export.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+namespace rio::detail {
+
+// What one notify hands to every dispatcher: the event, its shared copy (made on first need, so
+// one allocation per notify serves every queued handler), its place in the delivery order
+// (taken on first need) and the async join, if any. The join is borrowed from notifyAsync's
+// frame (a queued delivery copies it), so a plain notify destroys nothing for it.
+template <typename E>
+struct QtEnvelope
+{
+    const E *event = nullptr;
+    mutable std::shared_ptr<const E> shared;
+    mutable std::uint64_t sequence = 0;
+    const AsyncToken *token = &noAsyncToken;
+
+    const std::shared_ptr<const E> &payload() const
+    {
+        if (!shared)
+            shared = std::make_shared<const E>(*event);
+        return shared;
+    }
+
+    QtPayload queued() const
+    {
+        QtPayload p;
+        if constexpr (storesByValue<E>)
+            std::memcpy(p.bytes, static_cast<const void *>(event), sizeof(E));
+        else
+            p.shared = payload();
+        return p;
+    }
+};
+
+[[noreturn]] RIO_QT_EXPORT void throwBlockingOnOwnThread();
+
+// Delivers one event to one handler as its connection type says. Throws what a handler run on
+// this thread throws, and std::logic_error for a refused BlockingQueued delivery.
+template <typename E>
+void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, const AsyncToken &token)
+{
+    QtHandlerCore &core = *h->core;
+    if (core.cancelled.load(std::memory_order_acquire))
+        return;
+    if (!core.hasContext) {
+        h->invokeTyped(*env.event, token);
+        return;
+    }
+    switch (core.route()) {
+    case QtHandlerCore::Route::Skip:
+        return;
+    case QtHandlerCore::Route::Here:
+        h->invokeTyped(*env.event, token);
+        return;
+    case QtHandlerCore::Route::Refuse:
+        throwBlockingOnOwnThread();
+    case QtHandlerCore::Route::Post:
+        if (core.once)
+            core.keepUntilDelivered(h);
+        if (core.delivery == Delivery::Latest)
+            core.postLatest(env.payload(), token);
+        else
+            core.postMail(env.queued(), env.sequence, token);
+        return;
+    case QtHandlerCore::Route::Block:
+        core.postBlocking(env.payload(), token);
+        return;
+    }
+}
+
+// The callable stored in the core registry for each handler.
+template <typename E>
+struct QtDispatcher
+{
+    std::shared_ptr<QtHandler<E>> handler;
+
+    void operator()(const QtEnvelope<E> &env) const
+    {
+        QtHandlerCore &h = *handler->core;
+        if (!h.armed.load(std::memory_order_acquire) || h.cancelled.load(std::memory_order_acquire) ||
+            h.suspended.load(std::memory_order_acquire))
+            return;
+        if (h.once) {
+            if (h.fired.exchange(true, std::memory_order_acq_rel))
+                return;
+            h.removeFromRegistry(/*cancel=*/false);
+        }
+        deliver(handler, env, *env.token);
+    }
+};
+
+// The callable stored for a handler without context object that may run any number of times:
+// the notifying thread runs it, so none of the routing above applies, and the handler's type is
+// known here, so the call is not virtual.
+template <typename E, typename F>
+struct QtDirectDispatcher
+{
+    std::shared_ptr<QtHandlerImpl<E, F>> handler;
+
+    // No flag is tested: the core calls no removed or suspended handler from a notify that
+    // starts after the removal or suspension, and reports what the handler throws with the
+    // box's id. Handlers returning a future take QtDispatcher.
+    void operator()(const QtEnvelope<E> &env) const
+    {
+        handler->invokeTyped(*env.event, *env.token); // QtHandlerImpl is final: a direct call
+    }
+};
+
+} // namespace rio::detail

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// How whatever outlives an owner (queued deliveries, context watches, futures, guards) reaches
+// it while it lives: a frame entered on a thread reaches the owner until the owner detaches, and
+// detach() waits for the frames of every other thread, never for the calling thread's own (an
+// owner may be destroyed from a slot or callback that one of its frames runs).
+
+#include <atomic>
+#include <cstdint>
+
+namespace rio::detail {
+
+class OwnerAnchor
+{
+public:
+    explicit OwnerAnchor(void *owner) noexcept : m_owner(owner) { }
+    OwnerAnchor(const OwnerAnchor &) = delete;
+    OwnerAnchor &operator=(const OwnerAnchor &) = delete;
+
+    // No frame entered afterwards reaches the owner; returns once the frames other threads
+    // entered before have left. Frames of the calling thread stay (they see owner() null).
+    void detach() noexcept;
+
+    // One use of the owner on this thread (stack-bound: frames nest per thread).
+    class Frame
+    {
+    public:
+        explicit Frame(OwnerAnchor &anchor) noexcept;
+        ~Frame();
+        Frame(const Frame &) = delete;
+        Frame &operator=(const Frame &) = delete;
+
+        // The owner while it has not detached (checked on every call: user code run from this
+        // frame may have destroyed it).
+        [[nodiscard]] void *owner() const noexcept;
+
+    private:
+        friend class OwnerAnchor;
+        OwnerAnchor &m_anchor;
+        Frame *m_next;
+        bool m_counted;
+    };
+
+private:
+    // This thread's frames of this anchor.
+    [[nodiscard]] std::uint32_t ownFrames() const noexcept;
+
+    std::atomic<void *> m_owner;
+    std::atomic<std::uint32_t> m_frames{0};
+};
+
+} // namespace rio::detail

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+#include "qt_control.h"
+
+#include "qt_handler_state.h"
+#include "qt_mailboxes.h"
+
+#include <registryio/qt/logging.h>
+#include <registryio/qt/qt_registry_base.h>
+
+#include <QDateTime>
+#include <QString>
+
+#include <exception>
+#include <stdexcept>
+
+namespace rio::detail {
+
+QtRegistryControl::QtRegistryControl(QtRegistryBase *registry)
+    : anchor(registry), mailboxes(std::make_shared<QtMailboxes>())
+{ }
+
+void QtRegistryControl::setCallback(
+    std::shared_ptr<const std::function<void(const ExceptionInfo &)>> callback) noexcept
+{
+    std::lock_guard lock(m_callbackMutex);
+    m_callback.swap(callback); // the old one goes after the lock is released
+}
+
+void QtRegistryControl::reportFailure(const ExceptionInfo &info) noexcept
+{
+    const OwnerAnchor::Frame frame(anchor);
+    if (frame.owner() == nullptr)
+        return;
+    try {
+        std::shared_ptr<const std::function<void(const ExceptionInfo &)>> callback;
+        {
+            std::lock_guard lock(m_callbackMutex);
+            callback = m_callback;
+        }
+        if (callback)
+            (*callback)(info);
+    } catch (...) {
+    }
+    QString message;
+    try {
+        message = QString::fromStdString(info.message);
+        if (auto *registry = static_cast<QtRegistryBase *>(frame.owner())) // the callback may delete it
+            Q_EMIT registry->handlerFailed(info.handlerId, message);
+    } catch (...) {
+    }
+    try {
+        qCWarning(lcRegistryIO).nospace().noquote()
+            << "handler " << info.handlerId.value() << " failed: " << message;
+    } catch (...) {
+    }
+}
+
+void QtRegistryControl::reportCurrentException(HandlerId id) noexcept
+{
+    ExceptionInfo info{id, {}, std::current_exception()};
+    try {
+        std::rethrow_exception(info.exception);
+    } catch (const std::exception &e) {
+        try {
+            info.message = e.what();
+        } catch (...) {
+        }
+    } catch (...) {
+    }
+    reportFailure(info);
+}
+
+void QtRegistryControl::reportDropped(HandlerId id, std::uint64_t total, bool signal) noexcept
+{
+    {
+        const OwnerAnchor::Frame frame(anchor);
+        auto *registry = static_cast<QtRegistryBase *>(frame.owner());
+        if (registry == nullptr)
+            return;
+        if (signal) {
+            try {
+                Q_EMIT registry->deliveriesDropped(id, total);
+            } catch (...) {
+            }
+        }
+    }
+    // The log at most once a second per registry: a flood must not become a flood of warnings.
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    qint64 last = m_lastDropLog.load(std::memory_order_relaxed);
+    if (now - last < 1000 || !m_lastDropLog.compare_exchange_strong(last, now))
+        return;
+    try {
+        qCWarning(lcRegistryIO).nospace() << "handler " << id.value() << ": " << total
+                                          << " queued deliveries dropped so far (its queue is full)";
+    } catch (...) {
+    }
+}
+
+bool QtRegistryControl::remove(HandlerId id, bool cancel) noexcept
+{
+    const OwnerAnchor::Frame frame(anchor);
+    auto *registry = static_cast<QtRegistryBase *>(frame.owner());
+    return registry != nullptr && QtRegistryBase::removeThroughControl(*registry, id, cancel);
+}
+
+void QtRegistryControl::waitForRunningDeliveries() const noexcept
+{
+    // Each generation in turn is made the old one (new deliveries count in the other) and
+    // waited for; a delivery that started before the call is in one of them.
+    auto &self = const_cast<QtRegistryControl &>(*this);
+    for (int round = 0; round < 2; ++round) {
+        const unsigned old =
+            static_cast<unsigned>(self.generation.fetch_add(1, std::memory_order_seq_cst) & 1);
+        const long own = DeliveryFrame::ownFrames(nullptr, this, old);
+        waitUntil([&] { return running[old].load(std::memory_order_seq_cst) <= own; });
+    }
+}
+
+namespace {
+thread_local constinit DeliveryFrame *t_deliveries = nullptr;
+} // namespace
+
+DeliveryFrame::DeliveryFrame(QtHandlerState &handler) noexcept
+    : m_handler(handler), m_control(*handler.control),
+      m_parity(static_cast<unsigned>(m_control.generation.load(std::memory_order_seq_cst) & 1)),
+      m_next(t_deliveries)
+{
+    m_control.running[m_parity].fetch_add(1, std::memory_order_seq_cst);
+    m_handler.running.fetch_add(1, std::memory_order_seq_cst);
+    t_deliveries = this;
+}
+
+DeliveryFrame::~DeliveryFrame()
+{
+    t_deliveries = m_next;
+    m_handler.running.fetch_sub(1, std::memory_order_seq_cst);
+    m_control.running[m_parity].fetch_sub(1, std::memory_order_seq_cst);
+}
+
+long DeliveryFrame::ownFrames(const QtHandlerState *handler, const QtRegistryControl *control,
+                              unsigned parity) noexcept
+{
+    long n = 0;
+    for (const DeliveryFrame *f = t_deliveries; f != nullptr; f = f->m_next) {
+        if (handler != nullptr ? &f->m_handler == handler
+                               : (&f->m_control == control && f->m_parity == parity))
+            ++n;
+    }
+    return n;
+}
+
+} // namespace rio::detail

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The block a QtRegistry shares with everything that may outlive it: its mailboxes, its failure
+// reporting (callback, signal, log) and the count of queued deliveries running, for
+// synchronize(). Reaches the registry through an OwnerAnchor.
+
+#include "owner_anchor.h"
+
+#include <registryio/exception_info.h>
+#include <registryio/handler_id.h>
+
+#include <QThread>
+#include <QtGlobal>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+namespace rio {
+class QtRegistryBase;
+}
+
+namespace rio::detail {
+
+class QtMailboxes;
+class QtHandlerState;
+
+struct QtRegistryControl
+{
+    explicit QtRegistryControl(QtRegistryBase *registry);
+
+    OwnerAnchor anchor; // reaches the QtRegistryBase
+    std::shared_ptr<QtMailboxes> mailboxes;
+
+    // Reports `info` through the callback, handlerFailed and the log. No lock is held while the
+    // callback or a slot runs, and nothing is emitted by a registry they deleted.
+    void reportFailure(const ExceptionInfo &info) noexcept;
+    // Reports the exception being handled as a failure of `id`.
+    void reportCurrentException(HandlerId id) noexcept;
+    // Reports `total` deliveries of `id` dropped so far: the signal when `signal`, the log at
+    // most once a second.
+    void reportDropped(HandlerId id, std::uint64_t total, bool signal) noexcept;
+    // Removes `id` from the registry, if it still lives.
+    bool remove(HandlerId id, bool cancel) noexcept;
+
+    void setCallback(std::shared_ptr<const std::function<void(const ExceptionInfo &)>> callback) noexcept;
+
+    // Queued deliveries running, in two generations: synchronize() moves new deliveries to the
+    // other one and waits for the old one to drain, leaving out the calling thread's own.
+    std::atomic<std::uint64_t> generation{0};
+    std::atomic<long> running[2] = {0, 0};
+    // Waits until every queued delivery running on another thread when it was called ended.
+    void waitForRunningDeliveries() const noexcept;
+
+private:
+    std::mutex m_callbackMutex;
+    std::shared_ptr<const std::function<void(const ExceptionInfo &)>> m_callback;
+    std::atomic<qint64> m_lastDropLog{-1000000};
+};
+
+// A queued delivery running on this thread: counted for synchronize() and for removeAndWait()
+// of its handler, and listed per thread so that neither waits for the thread's own deliveries.
+class DeliveryFrame
+{
+public:
+    explicit DeliveryFrame(QtHandlerState &handler) noexcept;
+    ~DeliveryFrame();
+    DeliveryFrame(const DeliveryFrame &) = delete;
+    DeliveryFrame &operator=(const DeliveryFrame &) = delete;
+
+    // This thread's deliveries of `handler` (or, with a null handler, of `control` in
+    // generation `parity`) now running.
+    static long ownFrames(const QtHandlerState *handler, const QtRegistryControl *control,
+                          unsigned parity) noexcept;
+
+private:
+    QtHandlerState &m_handler;
+    QtRegistryControl &m_control;
+    unsigned m_parity;
+    DeliveryFrame *m_next;
+};
+
+// Waits with a growing pause until `done` holds (for waits on other threads' deliveries, which
+// may be long).
+template <typename F>
+void waitUntil(F done) noexcept
+{
+    for (unsigned spins = 0; !done(); ++spins) {
+        if (spins < 64)
+            QThread::yieldCurrentThread();
+        else
+            QThread::usleep(spins < 1024 ? 50 : 1000);
+    }
+}
+
+} // namespace rio::detail

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+// The drain of one mailbox, on its thread: take the handlers listed so far, post a follow-up
+// drain event (for nested event loops), peek each handler's oldest delivery, then deliver them
+// merged by notify sequence, then priority, one at a time under each handler's lock, pulling in
+// handlers listed meanwhile before delivering anything later than their work.
+#include "qt_mailboxes.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace rio::detail {
+
+namespace {
+
+// What the draining thread found for one active handler.
+struct Peek
+{
+    bool ready = false; // a delivery waits here; `order` is the oldest one's
+    std::uint64_t order = 0;
+    std::uint64_t dropped = 0; // a drop total to report (outside the lock)
+};
+
+// Whether `h` has a delivery waiting on `here`, or it is done here: no more work, cancelled, or
+// its context moved (it is then listed where it lives now). Adds its waiting count to `waiting`.
+Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThread *here,
+          std::size_t *waiting) noexcept
+{
+    QtHandlerState &h = *ref;
+    QtHandlerState::Garbage garbage; // destroyed after the lock is released
+    Peek p;
+    std::lock_guard lock(h.mutex);
+    QThread *now = h.threadLocked();
+    if (h.cancelled.load(std::memory_order_acquire) || now == nullptr) {
+        h.clearLocked(garbage);
+        h.listed = false;
+        return p;
+    }
+    if (now != here) {
+        try {
+            boxes.enqueue(now, h.context, ref);
+        } catch (...) {
+            h.clearLocked(garbage);
+            h.listed = false;
+        }
+        return p;
+    }
+    h.resends = 0;
+    if (waiting != nullptr)
+        *waiting += h.mail.size();
+    const std::uint64_t dropped = h.dropped.load(std::memory_order_relaxed);
+    if (dropped != h.droppedReported) {
+        h.droppedReported = dropped;
+        p.dropped = dropped;
+    }
+    if (h.mail.empty()) {
+        h.listed = false;
+        return p;
+    }
+    p.ready = true;
+    p.order = h.mail.front().order();
+    return p;
+}
+
+enum class Taken { Delivered, Repeek, Incoming };
+
+// Delivers the oldest waiting delivery of `h` if it is still the one of `order` and no handler
+// was listed on the box meanwhile (its work may come first). Counted as running from before
+// the handler's lock, so removeAndWait and synchronize see it.
+Taken deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Box &box)
+{
+    const DeliveryFrame frame(h);
+    QtMail mail{};
+    AsyncToken token;
+    std::shared_ptr<QtTarget> target;
+    {
+        std::lock_guard lock(h.mutex);
+        if (h.cancelled.load(std::memory_order_acquire) || h.threadLocked() != box.thread || h.mail.empty() ||
+            h.mail.front().order() != order)
+            return Taken::Repeek;
+        // A handler listed after this delivery was queued holds work of the same or an earlier
+        // notify (its notifier listed it first): merge it before going on.
+        if (box.hasIncoming.load(std::memory_order_acquire))
+            return Taken::Incoming;
+        mail = std::move(h.mail.front());
+        h.mail.pop_front();
+        if ((mail.sequence & QtMail::hasToken) != 0) {
+            token = std::move(h.mailTokens.front());
+            h.mailTokens.pop_front();
+        }
+        if (h.blockedProducers != 0)
+            h.room.notify_all();
+        target = h.target.lock();
+    }
+    if (target)
+        h.run(target, mail.payload.data(), token);
+    return Taken::Delivered; // the event, token and target go here, after the lock
+}
+
+class Drain
+{
+public:
+    Drain(QtMailboxes &boxes, QtMailboxes::Box &box) noexcept : m_boxes(boxes), m_box(box) { }
+
+    void run()
+    {
+        // The deliveries of one drain: what waits when it starts, so the event loop gets a turn
+        // between two drains however fast the notifiers are. What is left waits for the
+        // follow-up drain event, which is ahead of any Qt event posted after its notify.
+        collect(&m_budget);
+        while (!m_heap.empty() && m_budget > 0) {
+            if (m_box.hasIncoming.load(std::memory_order_acquire)) {
+                mergeIncoming();
+                continue;
+            }
+            std::pop_heap(m_heap.begin(), m_heap.end(), std::greater<>());
+            const Entry top = m_heap.back();
+            m_heap.pop_back();
+            const std::shared_ptr<QtHandlerState> h = m_box.active[top.index];
+            const unsigned epoch = m_box.epoch;
+            switch (deliverFront(*h, top.order, m_box)) {
+            case Taken::Incoming:
+                push(top);
+                continue;
+            case Taken::Delivered:
+                --m_budget;
+                break;
+            case Taken::Repeek:
+                break;
+            }
+            if (m_box.epoch != epoch) {
+                collect(nullptr); // a nested event loop drained this box meanwhile
+                continue;
+            }
+            peekInto(top.index, nullptr);
+        }
+    }
+
+private:
+    // Merged in notify order; within one notify, higher priority first, then listing order.
+    struct Entry
+    {
+        std::uint64_t order;
+        int priority;
+        std::size_t index;
+        bool operator>(const Entry &o) const noexcept
+        {
+            if (order != o.order)
+                return order > o.order;
+            if (priority != o.priority)
+                return priority < o.priority;
+            return index > o.index;
+        }
+    };
+
+    void push(const Entry &e)
+    {
+        m_heap.push_back(e);
+        std::push_heap(m_heap.begin(), m_heap.end(), std::greater<>());
+    }
+
+    // Peeks active handler `index`: back into the heap, or out of the active list.
+    void peekInto(std::size_t index, std::size_t *waiting)
+    {
+        const std::shared_ptr<QtHandlerState> h = m_box.active[index];
+        if (!h)
+            return;
+        const Peek p = peek(m_boxes, h, m_box.thread, waiting);
+        if (p.dropped != 0)
+            h->control->reportDropped(h->id, p.dropped, true);
+        if (p.ready)
+            push({p.order, h->priority, index});
+        else if (index < m_box.active.size() && m_box.active[index] == h)
+            m_box.active[index].reset();
+    }
+
+    // Every active handler peeked afresh (the list compacted first).
+    void collect(std::size_t *waiting)
+    {
+        std::erase_if(m_box.active, [](const auto &h) { return !h; });
+        m_heap.clear();
+        for (std::size_t i = 0; i < m_box.active.size(); ++i)
+            peekInto(i, waiting);
+    }
+
+    // Handlers listed on the box since the drain began join it.
+    void mergeIncoming()
+    {
+        const std::size_t first = m_box.active.size();
+        m_boxes.takeIncoming(m_box, m_box.active);
+        for (std::size_t i = first; i < m_box.active.size(); ++i)
+            peekInto(i, nullptr);
+    }
+
+    QtMailboxes &m_boxes;
+    QtMailboxes::Box &m_box;
+    std::vector<Entry> m_heap;
+    std::size_t m_budget = 0;
+};
+
+} // namespace
+
+void QtMailboxes::drain(const std::shared_ptr<Box> &box)
+{
+    beginDrain(*box);
+    struct End // also when a handler's thread is cancelled and unwinds through here
+    {
+        QtMailboxes &boxes;
+        const std::shared_ptr<Box> &box;
+        ~End() { boxes.endDrain(box); }
+    } end{*this, box};
+    takeIncoming(*box, box->active);
+    // A handler may run a nested event loop (a modal dialog) that waits for a later delivery:
+    // one more drain event lets that loop go on with this box. Found empty later, it costs one
+    // event per drain.
+    postFollowUp(box);
+    ++box->epoch;
+    Drain(*this, *box).run();
+}
+
+} // namespace rio::detail

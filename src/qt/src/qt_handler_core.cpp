@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+// A handler's library side: its settings and flags, its route, its context watch, cancellation,
+// and the calls of its queued deliveries.
+#include "qt_handler_state.h"
+
+#include <registryio/qt/detail/qt_delivery.h>
+#include <registryio/qt/detail/qt_tsan.h>
+
+#include <QThread>
+
+#include <stdexcept>
+#include <utility>
+
+#if defined(__GLIBCXX__)
+#include <cxxabi.h>
+#endif
+
+namespace rio::detail {
+
+namespace {
+QtHandlerState &state(QtHandlerCore &core) noexcept
+{
+    return static_cast<QtHandlerState &>(core);
+}
+const QtHandlerState &state(const QtHandlerCore &core) noexcept
+{
+    return static_cast<const QtHandlerState &>(core);
+}
+} // namespace
+
+std::shared_ptr<QtHandlerCore> QtHandlerCore::create(const std::shared_ptr<QtRegistryControl> &control,
+                                                     const Settings &settings)
+{
+    return std::make_shared<QtHandlerState>(control, settings);
+}
+
+QtHandlerCore::QtHandlerCore(const Settings &settings) noexcept
+    : priority(settings.priority), type(settings.type), delivery(settings.options.delivery),
+      once(settings.once), hasContext(settings.context != nullptr)
+{ }
+
+QtHandlerCore::~QtHandlerCore() = default;
+
+QtHandlerState::QtHandlerState(std::shared_ptr<QtRegistryControl> c, const Settings &settings)
+    : QtHandlerCore(settings), control(std::move(c)), capacity(settings.options.capacity),
+      overflow(settings.options.overflow), blockTimeout(settings.options.blockTimeout),
+      minInterval(settings.options.minInterval), context(settings.context)
+{ }
+
+QtHandlerState::~QtHandlerState()
+{
+    // A once-handler leaves the registry without being cancelled: drop its watch on the context.
+    if (contextConnection)
+        QObject::disconnect(contextConnection);
+}
+
+void QtHandlerState::clearLocked(Garbage &out) noexcept
+{
+    if (blockedProducers != 0)
+        room.notify_all();
+    out.mail.swap(mail);
+    out.tokens.swap(mailTokens);
+    out.pending.swap(pending);
+    out.pendingToken.swap(pendingToken);
+    out.keep.swap(keep);
+}
+
+QThread *QtHandlerState::threadLocked() const noexcept
+{
+    return context != nullptr ? context->thread() : nullptr;
+}
+
+void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token)
+{
+    if (suspended.load(std::memory_order_acquire))
+        return;
+    try {
+        target->invoke(event, token);
+#if defined(__GLIBCXX__)
+    } catch (const abi::__forced_unwind &) {
+        throw; // thread cancellation passes, as through a Qt slot
+#endif
+    } catch (...) {
+        control->reportCurrentException(id);
+    }
+}
+
+void QtHandlerState::contextDestroyed() noexcept
+{
+    cancel();
+    control->remove(id, true);
+}
+
+void QtHandlerCore::bind(std::weak_ptr<QtTarget> target) noexcept
+{
+    QtHandlerState &h = state(*this);
+    std::lock_guard lock(h.mutex);
+    h.target.swap(target);
+}
+
+void QtHandlerCore::keepUntilDelivered(std::shared_ptr<QtTarget> target)
+{
+    QtHandlerState &h = state(*this);
+    std::lock_guard lock(h.mutex);
+    h.keep.swap(target); // the previous one (none) goes after the lock
+}
+
+void QtHandlerCore::watchContext()
+{
+    QtHandlerState &h = state(*this);
+    std::weak_ptr<QtHandlerState> weak = h.shared_from_this();
+    QObject *context = nullptr;
+    {
+        std::lock_guard lock(h.mutex);
+        context = h.context;
+    }
+    if (context == nullptr)
+        return;
+    // Library code: the connection's slot object is destroyed by Qt whenever it likes, possibly
+    // after the module that added the handler was unloaded.
+    auto connection = QObject::connect(context, &QObject::destroyed, Handover([weak] {
+                                           if (auto alive = weak.lock())
+                                               alive->contextDestroyed();
+                                       }));
+    std::lock_guard lock(h.mutex);
+    h.contextConnection = connection;
+}
+
+QtHandlerCore::Route QtHandlerCore::route() noexcept
+{
+    QtHandlerState &h = state(*this);
+    std::lock_guard lock(h.mutex);
+    QThread *thread = h.threadLocked();
+    if (thread == nullptr)
+        return Route::Skip;
+    switch (type) {
+    case Qt::DirectConnection:
+        return Route::Here;
+    case Qt::QueuedConnection:
+        return Route::Post;
+    case Qt::BlockingQueuedConnection:
+        return thread == QThread::currentThread() ? Route::Refuse : Route::Block;
+    default:
+        return thread == QThread::currentThread() ? Route::Here : Route::Post;
+    }
+}
+
+void QtHandlerCore::cancel() noexcept
+{
+    QtHandlerState &h = state(*this);
+    cancelled.store(true, std::memory_order_seq_cst);
+    QMetaObject::Connection connection;
+    QtHandlerState::Garbage garbage; // destroyed after the lock is released: tokens, payloads
+    std::weak_ptr<QtTarget> target;
+    {
+        std::lock_guard lock(h.mutex);
+        connection = std::exchange(h.contextConnection, QMetaObject::Connection());
+        // Disconnected, we would not learn of the context's death: forget it now, so no
+        // pending delivery or resend ever touches it again.
+        h.context = nullptr;
+        h.clearLocked(garbage);
+        target.swap(h.target);
+    }
+    if (connection)
+        QObject::disconnect(connection);
+}
+
+bool QtHandlerCore::removeFromRegistry(bool cancel) noexcept
+{
+    return state(*this).control->remove(id, cancel);
+}
+
+void QtHandlerCore::reportCurrentException() noexcept
+{
+    state(*this).control->reportCurrentException(id);
+}
+
+void QtHandlerCore::trackFuture(const QFuture<void> &future, AsyncToken token)
+{
+    detail::trackFuture(future, id, state(*this).control, std::move(token));
+}
+
+void QtHandlerCore::waitForRuns() const noexcept
+{
+    const QtHandlerState &h = state(*this);
+    const long own = DeliveryFrame::ownFrames(&h, nullptr, 0);
+    waitUntil([&] { return h.running.load(std::memory_order_seq_cst) <= own; });
+}
+
+std::uint64_t QtHandlerCore::droppedCount() const noexcept
+{
+    return state(*this).dropped.load(std::memory_order_relaxed);
+}
+
+void throwBlockingOnOwnThread()
+{
+    throw std::logic_error(
+        "rio::QtRegistry: Qt::BlockingQueuedConnection to a context on the notifying thread "
+        "would deadlock; the delivery was refused");
+}
+
+} // namespace rio::detail

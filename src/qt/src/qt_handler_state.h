@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The library's side of one handler: its queue of type-erased deliveries, its coalesced payload,
+// its context and the typed part it calls, all under one mutex.
+
+#include "qt_control.h"
+
+#include <registryio/qt/detail/lazy_deque.h>
+#include <registryio/qt/detail/qt_handler.h>
+
+#include <QMetaObject>
+#include <QObject>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+namespace rio::detail {
+
+// One waiting delivery: its notify's place in the delivery order (top bit: a token waits in the
+// token queue) and the event.
+struct QtMail
+{
+    static constexpr std::uint64_t hasToken = std::uint64_t(1) << 63;
+    std::uint64_t sequence;
+    QtPayload payload;
+    [[nodiscard]] std::uint64_t order() const noexcept { return sequence & ~hasToken; }
+};
+
+class QtHandlerState final : public QtHandlerCore, public std::enable_shared_from_this<QtHandlerState>
+{
+public:
+    QtHandlerState(std::shared_ptr<QtRegistryControl> c, const Settings &settings);
+    ~QtHandlerState();
+
+    // What a cleared queue held, destroyed by the caller once `mutex` is released (tokens finish
+    // async notifies, whose continuations are user code).
+    struct Garbage
+    {
+        LazyDeque<QtMail> mail;
+        LazyDeque<AsyncToken> tokens;
+        std::shared_ptr<const void> pending;
+        AsyncToken pendingToken;
+        std::shared_ptr<QtTarget> keep;
+    };
+    // Moves the queue (and a fired once-handler's typed part) into `out` (under `mutex`).
+    void clearLocked(Garbage &out) noexcept;
+    // The thread of the context, or null when it is gone (under `mutex`).
+    [[nodiscard]] QThread *threadLocked() const noexcept;
+    // The context's destroyed(): cancel and remove from the registry.
+    void contextDestroyed() noexcept;
+    // Calls the typed part with `event` on this thread (inside a DeliveryFrame): skips a
+    // suspended handler, reports failures, lets thread cancellation pass.
+    void run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token);
+
+    const std::shared_ptr<QtRegistryControl> control;
+    const std::size_t capacity; // Every: 0 = unbounded
+    const Overflow overflow;
+    const std::chrono::milliseconds blockTimeout;
+    const std::chrono::milliseconds minInterval;
+    std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
+
+    std::mutex mutex;           // guards the fields below
+    QObject *context = nullptr; // null once the context died or the handler was cancelled
+    QMetaObject::Connection contextConnection;
+    std::weak_ptr<QtTarget> target;
+    std::shared_ptr<QtTarget> keep; // a fired once-handler's typed part, until its delivery ran
+    bool scheduled = false;         // Latest: a delivery is queued
+    // Every: listed in a mailbox (while set, exactly one mailbox holds this handler, and only
+    // its thread takes the queue).
+    bool listed = false;
+    int resends = 0;          // drains lost in a row (a bound on bouncing)
+    int blockedProducers = 0; // Overflow::Block: notifiers waiting for room
+    std::uint64_t droppedReported = 0;
+    std::condition_variable room; // Overflow::Block: signalled when room is made
+    std::atomic<std::uint64_t> dropped{0};
+    std::chrono::steady_clock::time_point lastDelivery{}; // Latest with minInterval
+    std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
+    AsyncToken pendingToken;
+    LazyDeque<QtMail> mail; // Every: every waiting delivery (capacity counts exactly these)
+    LazyDeque<AsyncToken> mailTokens;
+};
+
+} // namespace rio::detail

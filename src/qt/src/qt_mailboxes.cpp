@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+#include "qt_mailboxes.h"
+
+#include <registryio/qt/detail/qt_tsan.h>
+
+#include <QMetaObject>
+
+#include <utility>
+
+namespace rio::detail {
+
+namespace {
+
+// The mailboxes whose drain event this thread is posting: a drain destroyed unrun meanwhile is
+// that one, refused by a failed allocation inside Qt's post (its poster undoes the listing).
+thread_local const QtMailboxes *t_posting = nullptr;
+
+struct PostingDrain
+{
+    explicit PostingDrain(const QtMailboxes *boxes) noexcept : previous(std::exchange(t_posting, boxes)) { }
+    ~PostingDrain() { t_posting = previous; }
+    PostingDrain(const PostingDrain &) = delete;
+    PostingDrain &operator=(const PostingDrain &) = delete;
+    const QtMailboxes *previous;
+};
+
+// The one Qt event a mailbox waits behind. Discarded unrun (its context died), it lists the
+// handlers again, so they find a live context or are dropped.
+struct MailboxDrain : TsanHandover
+{
+    std::shared_ptr<QtMailboxes> boxes;
+    std::shared_ptr<QtMailboxes::Box> box;
+    bool ran = false;
+
+    MailboxDrain(std::shared_ptr<QtMailboxes> b, std::shared_ptr<QtMailboxes::Box> x) noexcept
+        : boxes(std::move(b)), box(std::move(x))
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    MailboxDrain(MailboxDrain &&other) noexcept
+        : TsanHandover(std::move(other)), boxes(std::move(other.boxes)), box(std::move(other.box)),
+          ran(other.ran)
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    MailboxDrain(const MailboxDrain &) = delete;
+    MailboxDrain &operator=(const MailboxDrain &) = delete;
+    MailboxDrain &operator=(MailboxDrain &&) = delete;
+    ~MailboxDrain()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+        if (!ran && boxes && t_posting != boxes.get())
+            boxes->lost(box);
+    }
+
+    void operator()()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+        ran = true;
+        struct Publish // also when a handler's thread is cancelled: Qt may destroy us elsewhere
+        {
+            const void *self;
+            ~Publish() { RIO_TSAN_RELEASE(self); }
+        } publish{this};
+        if (!boxes)
+            return;
+        if (QThread::currentThread() == box->thread && !box->alive.isNull())
+            boxes->drain(box);
+        else
+            boxes->lost(box);
+    }
+};
+
+} // namespace
+
+void QtMailboxes::postDrainLocked(const std::shared_ptr<Box> &box, QObject *context)
+{
+    // Under m_mutex, so no handler can be listed behind a post that then fails (postEvent never
+    // runs the drain or destroys it here: the callers keep the context alive).
+    [[maybe_unused]] const TsanPostScope posting;
+    const PostingDrain marked(this);
+    QMetaObject::invokeMethod(context, MailboxDrain(shared_from_this(), box), Qt::QueuedConnection);
+    box->posted = true;
+}
+
+void QtMailboxes::enqueue(QThread *thread, QObject *context, std::shared_ptr<QtHandlerState> handler)
+{
+    std::lock_guard lock(m_mutex);
+    auto it = m_boxes.find(thread);
+    if (it != m_boxes.end() && it->second->alive.isNull()) {
+        // The QThread of that box was deleted and `thread` is a new one at the same address: the
+        // old box lives on in its pending drain event, if any, and is no longer found.
+        m_boxes.erase(it);
+        it = m_boxes.end();
+    }
+    bool created = false;
+    if (it == m_boxes.end()) {
+        auto box = std::make_shared<Box>();
+        box->thread = thread;
+        box->alive = thread;
+        it = m_boxes.emplace(thread, std::move(box)).first;
+        created = true;
+    }
+    const std::shared_ptr<Box> &box = it->second;
+    try {
+        box->incoming.push_back(std::move(handler));
+    } catch (...) {
+        if (created)
+            m_boxes.erase(it);
+        throw;
+    }
+    box->hasIncoming.store(true, std::memory_order_release);
+    if (box->posted)
+        return;
+    try {
+        postDrainLocked(box, context);
+    } catch (...) {
+        box->incoming.pop_back();
+        box->hasIncoming.store(!box->incoming.empty(), std::memory_order_release);
+        if (created)
+            m_boxes.erase(it);
+        throw;
+    }
+}
+
+std::size_t QtMailboxes::takeIncoming(Box &box, std::vector<std::shared_ptr<QtHandlerState>> &out) noexcept
+{
+    std::lock_guard lock(m_mutex);
+    box.hasIncoming.store(false, std::memory_order_release);
+    try {
+        out.reserve(out.size() + box.incoming.size()); // `active` keeps its capacity: rarely allocates
+    } catch (...) {
+        return 0; // without memory, they wait for the next drain
+    }
+    const std::size_t n = box.incoming.size();
+    for (auto &h : box.incoming)
+        out.push_back(std::move(h));
+    box.incoming.clear();
+    return n;
+}
+
+void QtMailboxes::beginDrain(Box &box)
+{
+    std::lock_guard lock(m_mutex);
+    box.posted = false;
+    ++box.depth;
+}
+
+void QtMailboxes::postFollowUp(const std::shared_ptr<Box> &box) noexcept
+{
+    for (const auto &h : box->active) {
+        if (!h)
+            continue;
+        std::lock_guard handlerLock(h->mutex);
+        if (h->context == nullptr || h->threadLocked() != box->thread)
+            continue;
+        std::lock_guard lock(m_mutex);
+        if (!box->posted) {
+            // Only for a nested event loop: without memory for it, the drain goes on without.
+            try {
+                postDrainLocked(box, h->context);
+            } catch (...) {
+            }
+        }
+        return;
+    }
+}
+
+void QtMailboxes::endDrain(const std::shared_ptr<Box> &box) noexcept
+{
+    {
+        std::lock_guard lock(m_mutex);
+        if (--box->depth != 0)
+            return; // the outer drain goes on with what is left
+    }
+    std::vector<std::shared_ptr<QtHandlerState>> left;
+    for (auto &h : box->active) {
+        if (h) {
+            try {
+                left.push_back(std::move(h));
+            } catch (...) {
+                relist({h}); // without memory: listed again one by one
+            }
+        }
+    }
+    box->active.clear();
+    {
+        std::lock_guard lock(m_mutex);
+        if (left.empty()) {
+            if (box->incoming.empty() && !box->posted && box->depth == 0)
+                forgetLocked(*box);
+            return;
+        }
+        // The budget ran out: what is left goes to the pending drain event (posted when this
+        // drain began, or by a notify since)...
+        if (box->posted) {
+            try {
+                box->incoming.insert(box->incoming.end(), left.begin(), left.end());
+                box->hasIncoming.store(true, std::memory_order_release);
+                return;
+            } catch (...) {
+            }
+        }
+    }
+    // ... or, if a nested drain took that one, behind a new one.
+    relist(left);
+}
+
+void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers) noexcept
+{
+    for (const auto &h : handlers) {
+        QtHandlerState::Garbage garbage; // destroyed after the lock is released
+        std::lock_guard lock(h->mutex);
+        QThread *thread = h->threadLocked();
+        // Bounded: a thread that died with live objects must not bounce deliveries forever.
+        if (thread == nullptr || h->cancelled.load(std::memory_order_acquire) || ++h->resends > 8) {
+            h->clearLocked(garbage);
+            h->listed = false;
+            continue;
+        }
+        try {
+            enqueue(thread, h->context, h);
+        } catch (...) {
+            h->clearLocked(garbage);
+            h->listed = false;
+        }
+    }
+}
+
+void QtMailboxes::forgetLocked(const Box &box) noexcept
+{
+    auto it = m_boxes.find(box.thread);
+    if (it != m_boxes.end() && it->second.get() == &box)
+        m_boxes.erase(it);
+}
+
+void QtMailboxes::lost(const std::shared_ptr<Box> &box) noexcept
+{
+    std::vector<std::shared_ptr<QtHandlerState>> handlers;
+    {
+        std::lock_guard lock(m_mutex);
+        box->posted = false;
+        handlers.swap(box->incoming);
+        box->hasIncoming.store(false, std::memory_order_release);
+        // Outside a drain, the box goes (a drain under way lets it go when it ends): a thread
+        // that ends discards its last drain event, and boxes must not pile up as threads come
+        // and go.
+        if (box->depth == 0)
+            forgetLocked(*box);
+    }
+    relist(handlers);
+}
+
+std::size_t QtMailboxes::boxCount()
+{
+    std::lock_guard lock(m_mutex);
+    return m_boxes.size();
+}
+
+} // namespace rio::detail

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// A registry's mailboxes, one per receiving thread. Each handler with queued deliveries keeps
+// them in its own bounded queue; a thread's mailbox lists the handlers with work and waits
+// behind a single Qt event, whose drain delivers their events merged in notify order (then
+// priority order), one handler lock per delivery. A busy notifier pays one handler lock and no
+// allocation per delivery, instead of one Qt event (and wake-up) each.
+//
+// A mailbox is found by its thread's QThread only as a hint: it holds a QPointer to that thread,
+// so a mailbox whose thread object was deleted is never taken for the mailbox of a new thread
+// at the same address; its drain event refers to the mailbox itself.
+
+#include "qt_handler_state.h"
+
+#include <QPointer>
+#include <QThread>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace rio::detail {
+
+class QtMailboxes : public std::enable_shared_from_this<QtMailboxes>
+{
+public:
+    struct Box
+    {
+        QThread *thread = nullptr;
+        QPointer<QThread> alive;                               // null once the QThread is deleted
+        std::vector<std::shared_ptr<QtHandlerState>> incoming; // under m_mutex
+        std::atomic<bool> hasIncoming{false};                  // `incoming` is not empty
+        bool posted = false;                                   // a drain event is pending (m_mutex)
+        int depth = 0;                                         // drains running (m_mutex)
+        // Only the box's thread touches these, in drains (which nest in nested event loops).
+        std::vector<std::shared_ptr<QtHandlerState>> active;
+        unsigned epoch = 0;
+    };
+
+    // Lists `handler` (just given work, not listed anywhere) for `thread`. When that mailbox had
+    // no drain pending, posts one through `context`, which lives on `thread` (the caller holds
+    // the handler's mutex, so the context is alive). Throws, changing nothing.
+    void enqueue(QThread *thread, QObject *context, std::shared_ptr<QtHandlerState> handler);
+    // Delivers what the listed handlers have waiting (called on the box's thread by its drain
+    // event). Thread cancellation inside a handler passes through, leaving the box consistent.
+    void drain(const std::shared_ptr<Box> &box);
+    // The drain event of `box` was discarded (its context died) or ran where the box's thread is
+    // not: every listed handler is listed again where its context lives.
+    void lost(const std::shared_ptr<Box> &box) noexcept;
+    // Lists each handler again where its context lives now (or drops its queue).
+    void relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers) noexcept;
+    // The order of a notify among all queued deliveries of the registries sharing these boxes.
+    std::uint64_t nextSequence() noexcept { return m_sequence.fetch_add(1, std::memory_order_relaxed); }
+    // How many threads have a mailbox now (for tests: it must not grow with thread churn).
+    std::size_t boxCount();
+
+    // Used by a drain (qt_drain.cpp).
+    // Posts `box`'s drain event through `context` (m_mutex held) and marks it posted; throws,
+    // with nothing changed, when Qt cannot allocate the event.
+    void postDrainLocked(const std::shared_ptr<Box> &box, QObject *context);
+    // Moves `box.incoming` into `out` and returns how many moved (none without memory: they
+    // wait for the next drain).
+    std::size_t takeIncoming(Box &box, std::vector<std::shared_ptr<QtHandlerState>> &out) noexcept;
+    // Starts a drain of `box`: the handlers listed so far become active.
+    void beginDrain(Box &box);
+    // Ends a drain: the outermost one hands what is left to the pending drain event (or a new
+    // one) and lets an empty box go.
+    void endDrain(const std::shared_ptr<Box> &box) noexcept;
+    // Posts one more drain event for `box` through a live context among its active handlers, so
+    // a nested event loop inside a delivery goes on with the box.
+    void postFollowUp(const std::shared_ptr<Box> &box) noexcept;
+
+private:
+    // Erases `box` from the map if it is still the one listed for its thread (m_mutex held).
+    void forgetLocked(const Box &box) noexcept;
+
+    std::mutex m_mutex;
+    std::unordered_map<QThread *, std::shared_ptr<Box>> m_boxes;
+    std::atomic<std::uint64_t> m_sequence{1};
+};
+
+} // namespace rio::detail

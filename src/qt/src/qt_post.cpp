@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: MIT
+// The three ways a delivery leaves the notifying thread: into the handler's bounded queue (and
+// its receiving thread's mailbox), as the coalesced payload behind one Qt event, or as one
+// blocking Qt event the notifier waits for. Every functor Qt holds is library code.
+#include "qt_mailboxes.h"
+
+#include <registryio/qt/detail/qt_tsan.h>
+
+#include <QMetaObject>
+#include <QTimer>
+
+#include <chrono>
+#include <latch>
+#include <utility>
+
+namespace rio::detail {
+
+namespace {
+
+QtHandlerState &state(QtHandlerCore &core) noexcept
+{
+    return static_cast<QtHandlerState &>(core);
+}
+
+// Latest: delivers the pending payload on the context's thread, or, when the handler's minimum
+// interval has not passed since its last delivery, retries when it has (the handler stays
+// scheduled meanwhile, so notifies only replace the payload).
+void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
+{
+    QtHandlerState &h = *handler;
+    const DeliveryFrame frame(h);
+    std::shared_ptr<const void> latest;
+    AsyncToken latestToken;
+    std::shared_ptr<QtTarget> target;
+    std::shared_ptr<QtTarget> keep;
+    {
+        std::lock_guard lock(h.mutex);
+        const auto now = std::chrono::steady_clock::now();
+        if (h.minInterval.count() > 0 && h.context != nullptr &&
+            !h.cancelled.load(std::memory_order_acquire) && now < h.lastDelivery + h.minInterval) {
+            const auto wait =
+                std::chrono::ceil<std::chrono::milliseconds>(h.lastDelivery + h.minInterval - now);
+            try {
+                QTimer::singleShot(wait, Qt::PreciseTimer, h.context, [handler] { deliverLatest(handler); });
+                return;
+            } catch (...) {
+                // Without memory for the timer, deliver now.
+            }
+        }
+        h.scheduled = false;
+        h.lastDelivery = now;
+        latest = std::move(h.pending);
+        latestToken = std::move(h.pendingToken);
+        keep = std::move(h.keep);
+        if (!h.cancelled.load(std::memory_order_acquire))
+            target = h.target.lock();
+    }
+    if (latest && target)
+        h.run(target, latest.get(), latestToken);
+}
+
+// The Qt event of a coalesced delivery.
+struct LatestCall : TsanHandover
+{
+    std::shared_ptr<QtHandlerState> handler;
+
+    explicit LatestCall(std::shared_ptr<QtHandlerState> h) noexcept : handler(std::move(h))
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    LatestCall(LatestCall &&other) noexcept
+        : TsanHandover(std::move(other)), handler(std::move(other.handler))
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    LatestCall(const LatestCall &) = delete;
+    LatestCall &operator=(const LatestCall &) = delete;
+    LatestCall &operator=(LatestCall &&) = delete;
+    ~LatestCall()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+    }
+
+    void operator()()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+        struct Publish // Qt may destroy this functor on another thread
+        {
+            const void *self;
+            ~Publish() { RIO_TSAN_RELEASE(self); }
+        } publish{this};
+        if (handler)
+            deliverLatest(handler);
+    }
+};
+
+// The Qt event of a BlockingQueued delivery: the notifier waits until it ran or was discarded.
+struct BlockingCall : TsanHandover
+{
+    std::shared_ptr<QtHandlerState> handler;
+    std::shared_ptr<const void> payload;
+    AsyncToken token;
+    std::shared_ptr<std::latch> done;
+
+    BlockingCall(std::shared_ptr<QtHandlerState> h, std::shared_ptr<const void> p, AsyncToken t,
+                 std::shared_ptr<std::latch> d) noexcept
+        : handler(std::move(h)), payload(std::move(p)), token(std::move(t)), done(std::move(d))
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    BlockingCall(BlockingCall &&other) noexcept
+        : TsanHandover(std::move(other)), handler(std::move(other.handler)),
+          payload(std::move(other.payload)), token(std::move(other.token)), done(std::move(other.done))
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    BlockingCall(const BlockingCall &) = delete;
+    BlockingCall &operator=(const BlockingCall &) = delete;
+    BlockingCall &operator=(BlockingCall &&) = delete;
+    ~BlockingCall()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+        token.reset();
+        if (done) {
+            RIO_TSAN_RELEASE(done.get());
+            done->count_down();
+        }
+    }
+
+    void operator()()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+        struct Publish
+        {
+            const void *self;
+            ~Publish() { RIO_TSAN_RELEASE(self); }
+        } publish{this};
+        if (!handler)
+            return;
+        QtHandlerState &h = *handler;
+        const DeliveryFrame frame(h);
+        std::shared_ptr<QtTarget> target;
+        {
+            std::lock_guard lock(h.mutex);
+            if (!h.cancelled.load(std::memory_order_acquire))
+                target = h.target.lock();
+        }
+        if (target)
+            h.run(target, payload.get(), token);
+    }
+};
+
+} // namespace
+
+void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token)
+{
+    QtHandlerState &h = state(*this);
+    QtMailboxes &boxes = *h.control->mailboxes;
+    if (sequence == 0)
+        sequence = boxes.nextSequence();
+    std::uint64_t droppedTotal = 0;
+    bool signalDrop = false;
+    QtMail droppedMail{}; // destroyed after the lock is released
+    AsyncToken droppedToken;
+    {
+        std::unique_lock lock(h.mutex);
+        QThread *thread = h.threadLocked();
+        if (thread == nullptr)
+            return;
+        bool dropOldest = false;
+        // `mail` is every delivery waiting: a drain takes one at a time, as it delivers it.
+        if (h.capacity != 0 && h.mail.size() >= h.capacity) {
+            Overflow policy = h.overflow;
+            if (policy == Overflow::Block) {
+                policy = Overflow::DropNewest; // on the receiver's own thread, or after the timeout
+                if (thread != QThread::currentThread()) {
+                    ++h.blockedProducers;
+                    h.room.wait_for(lock, h.blockTimeout,
+                                    [&] { return h.context == nullptr || h.mail.size() < h.capacity; });
+                    --h.blockedProducers;
+                    thread = h.threadLocked();
+                    if (thread == nullptr)
+                        return;
+                }
+            }
+            if (h.mail.size() >= h.capacity) {
+                if (policy == Overflow::DropNewest) {
+                    droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+                    signalDrop = droppedTotal == h.droppedReported + 1;
+                    lock.unlock();
+                    h.control->reportDropped(id, droppedTotal, signalDrop);
+                    return;
+                }
+                dropOldest = true;
+            }
+        }
+        // What may fail to allocate comes first, each step undone if a later one fails: a
+        // refused allocation leaves the queue as it was (and the core reports the failure).
+        const std::uint64_t tagged = token ? (sequence | QtMail::hasToken) : sequence;
+        h.mail.push_back(QtMail{tagged, std::move(payload)});
+        bool tokenQueued = false;
+        try {
+            if (token) {
+                h.mailTokens.push_back(token);
+                tokenQueued = true;
+            }
+            if (!h.listed) {
+                boxes.enqueue(thread, h.context, h.shared_from_this());
+                h.listed = true;
+            }
+        } catch (...) {
+            if (tokenQueued)
+                h.mailTokens.pop_back();
+            h.mail.pop_back();
+            throw;
+        }
+        if (dropOldest) {
+            droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+            // The signal for the first drop since the receiver last reported; the receiver
+            // reports the total at its next drain (so a flood signals about once per drain).
+            signalDrop = droppedTotal == h.droppedReported + 1;
+            if ((h.mail.front().sequence & QtMail::hasToken) != 0) {
+                droppedToken = std::move(h.mailTokens.front());
+                h.mailTokens.pop_front();
+            }
+            droppedMail = std::move(h.mail.front());
+            h.mail.pop_front();
+        }
+    }
+    if (droppedTotal != 0)
+        h.control->reportDropped(id, droppedTotal, signalDrop);
+}
+
+void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncToken &token)
+{
+    QtHandlerState &h = state(*this);
+    std::shared_ptr<const void> replaced; // destroyed after the lock is released
+    AsyncToken replacedToken;
+    std::unique_lock lock(h.mutex);
+    if (h.threadLocked() == nullptr)
+        return;
+    replaced = std::exchange(h.pending, std::move(payload));
+    replacedToken = std::exchange(h.pendingToken, token);
+    if (h.scheduled)
+        return;
+    [[maybe_unused]] const TsanPostScope posting;
+    try {
+        QMetaObject::invokeMethod(h.context, LatestCall(h.shared_from_this()), Qt::QueuedConnection);
+    } catch (...) {
+        // Nothing will take the payload: as it was (the core reports the failure).
+        h.pending = std::move(replaced);
+        h.pendingToken = std::move(replacedToken);
+        throw;
+    }
+    h.scheduled = true; // under the mutex, which the delivery takes first
+}
+
+void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token)
+{
+    QtHandlerState &h = state(*this);
+    auto done = std::make_shared<std::latch>(1);
+    {
+        std::lock_guard lock(h.mutex);
+        if (h.threadLocked() == nullptr)
+            return;
+        [[maybe_unused]] const TsanPostScope posting;
+        QMetaObject::invokeMethod(h.context,
+                                  BlockingCall(h.shared_from_this(), std::move(payload), token, done),
+                                  Qt::QueuedConnection);
+    }
+    done->wait();
+    RIO_TSAN_ACQUIRE(done.get());
+}
+
+} // namespace rio::detail

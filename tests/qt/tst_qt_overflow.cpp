@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+// Bounded queues held to their word while a drain is under way: `capacity` counts every delivery
+// waiting, including those the drain has already taken, so DropOldest drops the oldest and
+// Block admits exactly `capacity`; deliveries to one thread run merged by notify sequence, then
+// priority, under every overflow policy; and a thread's mailbox neither outlives the thread nor
+// is found again by another thread at the same address.
+#include "qt_test_support.h"
+
+#include <registryio/qt/qt_registry.h>
+
+#include <QTest>
+#include <QThread>
+
+#include <algorithm>
+#include <atomic>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Exposes the number of mailboxes (one per receiving thread with work) to the tests.
+class Probe : public rio::QtRegistry<int>
+{
+public:
+    std::size_t mailboxCount() const { return mailboxCountForTesting(); }
+};
+
+} // namespace
+
+class tst_QtOverflow : public QObject
+{
+    Q_OBJECT
+
+    // Runs one capacity-4 handler whose first delivery blocks after the drain started with four
+    // events waiting; notifies up to `last` meanwhile; returns what it received.
+    static std::vector<int> blockedDrain(rio::Overflow overflow, int last, quint64 *dropped)
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        std::latch entered(1);
+        std::latch gate(1);
+        std::vector<int> got; // the worker thread only, read after flush()
+        const rio::HandlerId id = registry.add(
+            worker.context,
+            [&](const int &v) {
+                got.push_back(v);
+                if (v == 1) {
+                    entered.count_down();
+                    gate.wait();
+                }
+            },
+            0, Qt::QueuedConnection,
+            rio::DeliveryOptions{.capacity = 4, .overflow = overflow, .blockTimeout = 0ms});
+        auto stall = worker.block();
+        for (int i = 1; i <= 4; ++i)
+            registry.notify(i);
+        stall->count_down();
+        entered.wait(); // 2, 3 and 4 are waiting, taken or not
+        for (int i = 5; i <= last; ++i)
+            registry.notify(i);
+        *dropped = registry.droppedCount(id);
+        gate.count_down();
+        for (int i = 0; i < 3; ++i)
+            worker.flush();
+        return got;
+    }
+
+private Q_SLOTS:
+    void dropOldestDropsTheOldestWhileADrainRuns()
+    {
+        quint64 dropped = 0;
+        const std::vector<int> got = blockedDrain(rio::Overflow::DropOldest, 200, &dropped);
+        QCOMPARE(got, (std::vector<int>{1, 197, 198, 199, 200}));
+        QCOMPARE(dropped, quint64{195});
+    }
+
+    void blockAdmitsExactlyTheCapacityWhileADrainRuns()
+    {
+        quint64 dropped = 0;
+        const std::vector<int> got = blockedDrain(rio::Overflow::Block, 10, &dropped);
+        QCOMPARE(got, (std::vector<int>{1, 2, 3, 4, 5}));
+        QCOMPARE(dropped, quint64{5});
+    }
+
+    // Two receiving threads, three handlers each at mixed priorities, capacities and policies,
+    // flooded by one notifier: on each thread, deliveries run in (notify order, then priority)
+    // order, and every handler received or dropped each event exactly once.
+    void floodKeepsPerThreadOrderUnderEveryPolicy()
+    {
+        struct Spec
+        {
+            int thread;
+            int priority;
+            std::size_t capacity;
+            rio::Overflow overflow;
+        };
+        const std::vector<Spec> specs = {
+            {0, 100, 200, rio::Overflow::DropOldest}, {0, 10, 50, rio::Overflow::DropNewest},
+            {0, 50, 100, rio::Overflow::Block},       {1, 5, 30, rio::Overflow::DropOldest},
+            {1, 70, 0, rio::Overflow::DropOldest},    {1, 40, 64, rio::Overflow::Block},
+        };
+        constexpr int events = RIO_TEST_SANITIZED ? 20'000 : 300'000;
+        riotest::Worker workers[2];
+        rio::QtRegistry<int> registry;
+        // Per receiving thread: (event, priority) in delivery order, written by that thread only.
+        std::vector<std::pair<int, int>> log[2];
+        std::vector<std::unique_ptr<std::atomic<long>>> received;
+        std::vector<rio::HandlerId> ids;
+        for (const Spec &s : specs) {
+            received.push_back(std::make_unique<std::atomic<long>>(0));
+            std::atomic<long> *count = received.back().get();
+            std::vector<std::pair<int, int>> *out = &log[s.thread];
+            const int priority = s.priority;
+            ids.push_back(registry.add(
+                workers[s.thread].context,
+                [out, count, priority](const int &v) {
+                    out->emplace_back(v, priority);
+                    count->fetch_add(1, std::memory_order_relaxed);
+                },
+                s.priority, Qt::QueuedConnection,
+                rio::DeliveryOptions{
+                    .capacity = s.capacity, .overflow = s.overflow, .blockTimeout = 5000ms}));
+        }
+        std::thread notifier([&] {
+            for (int i = 0; i < events; ++i)
+                registry.notify(i);
+        });
+        notifier.join();
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+            QTRY_VERIFY_WITH_TIMEOUT(
+                received[i]->load() + static_cast<long>(registry.droppedCount(ids[i])) == events, 60000);
+        }
+        for (auto &w : workers)
+            w.flush();
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+            if (specs[i].capacity == 0)
+                QCOMPARE(received[i]->load(), long{events}); // unbounded: nothing dropped
+        }
+        for (const auto &entries : log) {
+            long violations = 0;
+            for (std::size_t k = 1; k < entries.size(); ++k) {
+                const auto [e0, p0] = entries[k - 1];
+                const auto [e1, p1] = entries[k];
+                if (!(e0 < e1 || (e0 == e1 && p0 > p1)))
+                    ++violations;
+            }
+            QCOMPARE(violations, 0L);
+        }
+    }
+
+    // The standard shutdown: the thread quits and ends with a drain posted to it, then the
+    // owning thread deletes the context. No mailbox is left behind, however many threads did so.
+    void mailboxesDoNotOutliveTheirThreads()
+    {
+        Probe registry;
+        for (int i = 0; i < 50; ++i) {
+            auto *thread = new QThread;
+            auto *worker = new QObject;
+            worker->moveToThread(thread);
+            thread->start();
+            registry.add(worker, [](const int &) { }, 0, Qt::QueuedConnection);
+            thread->quit();
+            thread->wait();
+            registry.notify(i); // its drain waits on a thread that has ended
+            delete worker;
+            delete thread;
+        }
+        QCOMPARE(registry.size(), std::size_t{0});
+        QCOMPARE(registry.mailboxCount(), std::size_t{0});
+    }
+
+    // A mailbox whose drain waits on an ended thread whose QThread was deleted is not the
+    // mailbox of a new QThread allocated at the same address.
+    void aNewThreadAtAReusedAddressGetsItsOwnMailbox()
+    {
+        Probe registry;
+        auto *oldThread = new QThread;
+        auto *orphan = new QObject;
+        orphan->moveToThread(oldThread);
+        oldThread->start();
+        registry.add(orphan, [](const int &) { }, 0, Qt::QueuedConnection);
+        oldThread->quit();
+        oldThread->wait();
+        registry.notify(1); // stuck: its thread has ended, its context lives on
+        const void *oldAddress = oldThread;
+        delete oldThread;
+        std::vector<std::unique_ptr<QThread>> tries;
+        QThread *reused = nullptr;
+        for (int i = 0; i < 64 && reused == nullptr; ++i) {
+            tries.push_back(std::make_unique<QThread>());
+            if (tries.back().get() == oldAddress)
+                reused = tries.back().get();
+        }
+        if (reused == nullptr) {
+            delete orphan;
+            QSKIP("the allocator did not reuse the address");
+        }
+        auto *worker = new QObject;
+        worker->moveToThread(reused);
+        reused->start();
+        std::atomic<int> got{0};
+        registry.add(worker, [&](const int &) { ++got; }, 0, Qt::QueuedConnection);
+        for (int i = 0; i < 10; ++i)
+            registry.notify(i);
+        QTRY_COMPARE_WITH_TIMEOUT(got.load(), 10, 10000);
+        QMetaObject::invokeMethod(worker, [worker] { delete worker; });
+        reused->quit();
+        reused->wait();
+        delete orphan;
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_QtOverflow)
+#include "tst_qt_overflow.moc"
