@@ -47,10 +47,6 @@ public:
         m_handler->registryDestroyed();
     }
     void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
-    void dropsAdded(quint64 count) override
-    {
-        m_handler->dropsReported(m_handler->m_dropped + count - m_handler->m_droppedBefore);
-    }
 
 private:
     RegistryHandler *m_handler;
@@ -211,8 +207,8 @@ void RegistryHandler::unregister()
         // Out of the registrations first, so the count change does not look like a C++ removal.
         m_registeredOn->m_shared->takeRegistration(m_id.value());
         // Drops not reported yet (a report still on its way from another thread) count too.
-        m_dropped = std::max(m_dropped, m_droppedBefore + m_registeredOn->registry().droppedCount(m_id));
-        m_registeredOn->registry().remove(m_id);
+        m_dropped = std::max(m_dropped, m_droppedBefore + m_registeredOn->m_registry.droppedCount(m_id));
+        m_registeredOn->m_registry.remove(m_id);
     }
     m_registeredOn.clear();
     m_id = HandlerId{};
@@ -256,7 +252,7 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
                 if (self)
                     self->deliver(event);
             };
-            QtRegistry<QVariant> &target = m_registry->registry();
+            QtRegistry<QVariant> &target = m_registry->m_registry;
             if (!m_once)
                 m_delivery.warnIfIgnored(this, m_coalesce);
             m_id = m_once ? target.addOnce(m_registry.data(), deliver, m_priority)
@@ -270,8 +266,6 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
             // the registry's own dispatch removes it when it fires).
             m_registration->batchEntry = QJSValue();
             m_registration->function = m_function.isFunction() && !m_once ? &m_function : nullptr;
-            m_registration->groupable = m_registration->function != nullptr && !m_coalesce &&
-                                        detail::groupableOptions(m_delivery.options(false));
             m_registry->m_shared->addRegistration(m_registration.get());
         }
     }
