@@ -3,8 +3,6 @@
 
 #include <registryio/qml/registry_handler.h>
 
-#include <registryio/qt/logging.h>
-
 #include <QJSEngine>
 #include <QList>
 #include <QQmlEngine>
@@ -86,7 +84,7 @@ void RegistryHandler::setRegistry(QmlRegistry *registry)
             connect(registry, &QObject::destroyed, this, &RegistryHandler::registryDestroyed);
     }
     m_registry = registry;
-    reRegister(false);
+    reRegister();
     Q_EMIT registryChanged();
 }
 
@@ -95,7 +93,7 @@ void RegistryHandler::setPriority(int priority)
     if (m_priority == priority)
         return;
     m_priority = priority;
-    reRegister(false);
+    reRegister();
     Q_EMIT priorityChanged();
 }
 
@@ -106,7 +104,7 @@ void RegistryHandler::setEnabled(bool enabled)
     m_enabled = enabled;
     if (enabled)
         m_fired = false;
-    reRegister(false);
+    reRegister();
     Q_EMIT enabledChanged();
 }
 
@@ -116,7 +114,7 @@ void RegistryHandler::setOnce(bool once)
         return;
     m_once = once;
     m_fired = false;
-    reRegister(false);
+    reRegister();
     Q_EMIT onceChanged();
 }
 
@@ -125,7 +123,7 @@ void RegistryHandler::setCoalesce(bool coalesce)
     if (m_coalesce == coalesce)
         return;
     m_coalesce = coalesce;
-    reRegister(false);
+    reRegister();
     Q_EMIT coalesceChanged();
 }
 
@@ -133,7 +131,7 @@ void RegistryHandler::setCapacity(int capacity)
 {
     if (!m_delivery.setCapacity(this, capacity))
         return;
-    reRegister(false);
+    reRegister();
     Q_EMIT capacityChanged();
 }
 
@@ -141,7 +139,7 @@ void RegistryHandler::setOverflow(Overflow overflow)
 {
     if (!m_delivery.setOverflow(this, int(overflow)))
         return;
-    reRegister(false);
+    reRegister();
     Q_EMIT overflowChanged();
 }
 
@@ -149,7 +147,7 @@ void RegistryHandler::setBlockTimeout(int milliseconds)
 {
     if (!m_delivery.setBlockTimeout(this, milliseconds))
         return;
-    reRegister(false);
+    reRegister();
     Q_EMIT blockTimeoutChanged();
 }
 
@@ -157,7 +155,7 @@ void RegistryHandler::setMinInterval(int milliseconds)
 {
     if (!m_delivery.setMinInterval(this, milliseconds))
         return;
-    reRegister(false);
+    reRegister();
     Q_EMIT minIntervalChanged();
 }
 
@@ -176,7 +174,7 @@ void RegistryHandler::setHandler(const QJSValue &handler)
     m_handler = clear ? QJSValue() : handler;
     QJSEngine *engine = qjsEngine(this);
     m_function = clear || engine == nullptr ? QJSManagedValue() : QJSManagedValue(m_handler, engine);
-    reRegister(false);
+    reRegister();
     Q_EMIT handlerChanged();
 }
 
@@ -198,7 +196,7 @@ double RegistryHandler::handlerId() const noexcept
 void RegistryHandler::componentComplete()
 {
     m_complete = true;
-    reRegister(true);
+    reRegister();
 }
 
 void RegistryHandler::unregister()
@@ -225,7 +223,7 @@ void RegistryHandler::registrationEnded()
         emitActiveChanged();
 }
 
-void RegistryHandler::reRegister(bool warnWithoutRegistry)
+void RegistryHandler::reRegister()
 {
     if (!m_complete)
         return;
@@ -240,8 +238,6 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
     if (m_enabled && !(m_once && m_fired)) {
         if (!m_registry) {
             // Silent, like Connections with a null target: a binding may set it later.
-            if (warnWithoutRegistry)
-                qCDebug(lcRegistryIO, "RegistryHandler: no registry is set yet; nothing is registered");
         } else if (m_registry->thread() != thread()) {
             qmlWarning(this) << "the registry lives on another thread; nothing is "
                                 "registered";

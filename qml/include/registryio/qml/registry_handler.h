@@ -164,7 +164,7 @@ Q_SIGNALS:
 
 private:
     class Registration;
-    void reRegister(bool warnWithoutRegistry);
+    void reRegister();
     void unregister();
     void deliver(const QVariant &event);
     void registryDestroyed();
