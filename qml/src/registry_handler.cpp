@@ -60,6 +60,9 @@ RegistryHandler::~RegistryHandler()
         *m_alive = false; // a delivery to us is running (our handler destroyed us)
     if (m_watched != nullptr)
         m_watched->unwatch(m_registration.get());
+    // Unregistering changes the registry's count: a binding on it that sets one of our
+    // properties meanwhile must not register us again.
+    m_complete = false;
     unregister();
 }
 
@@ -227,6 +230,26 @@ void RegistryHandler::reRegister()
 {
     if (!m_complete)
         return;
+    // Unregistering and registering change the registry's count: a binding on it may set one of
+    // our properties meanwhile. That asks for one more pass once this one is done, never a
+    // nested one (which would leave a registration behind); a binding that keeps changing with
+    // every pass gets one more only.
+    if (m_reRegistering) {
+        m_reRegisterAgain = true;
+        return;
+    }
+    m_reRegistering = true;
+    for (int pass = 0; pass < 2; ++pass) {
+        m_reRegisterAgain = false;
+        reRegisterOnce();
+        if (!m_reRegisterAgain)
+            break;
+    }
+    m_reRegistering = false;
+}
+
+void RegistryHandler::reRegisterOnce()
+{
     if (m_handler.isCallable() && !m_function.isFunction()) {
         if (QJSEngine *engine = qjsEngine(this)) // set before the engine was known
             m_function = QJSManagedValue(m_handler, engine);
@@ -241,6 +264,9 @@ void RegistryHandler::reRegister()
         } else if (m_registry->thread() != thread()) {
             qmlWarning(this) << "the registry lives on another thread; nothing is "
                                 "registered";
+        } else if (!m_registry->m_shared->watching) {
+            // The registry is being destroyed: a binding that runs meanwhile (on its count, say)
+            // must not register on it again.
         } else {
             // The registry is the delivery context: it outlives the deliveries it queued, while
             // this object may die with some pending (its destructor removes the handler first).

@@ -381,6 +381,47 @@ private Q_SLOTS:
         QCOMPARE(notify(QStringLiteral("q")), QStringLiteral("high=q;low=q;"));
     }
 
+    void aBindingOnTheCountLeavesOneRegistrationAndNoneBehind()
+    {
+        // The handler's priority follows its registry's count: unregistering while the registry
+        // is destroyed changes the count, the binding re-registers... but not on that registry.
+        QQmlComponent component(m_engine.get());
+        component.setData(R"(
+import QtQml
+import RegistryIO
+QtObject {
+    id: root
+    property QmlRegistry registry: QmlRegistry {}
+    property RegistryHandler watcher: RegistryHandler {
+        registry: root.registry
+        priority: root.registry ? root.registry.count + 1 : 0
+        capacity: root.registry ? root.registry.count + 10 : 10
+        handler: event => {}
+    }
+}
+)",
+                          QUrl(QStringLiteral("qrc:/counting.qml")));
+        for (bool handlerFirst : {true, false}) {
+            std::unique_ptr<QObject> root(component.create());
+            QVERIFY2(root, qPrintable(component.errorString()));
+            QPointer<QmlRegistry> registry = root->property("registry").value<QmlRegistry *>();
+            QPointer<RegistryHandler> watcher = root->property("watcher").value<RegistryHandler *>();
+            QVERIFY(registry && watcher);
+            QVERIFY(watcher->isActive());
+            QCOMPARE(registry->count(), 1); // one registration, however often the binding ran
+            if (handlerFirst) {
+                delete watcher.data(); // its removal changes the count its priority follows
+                QCOMPARE(registry->count(), 0);
+                registry->notify(1); // nothing registered (a dangling registration would crash)
+            } else {
+                delete registry.data();
+                QVERIFY(!watcher->isActive());
+                QCOMPARE(watcher->registry(), nullptr);
+            }
+            root.reset();
+        }
+    }
+
     void destroyedRegistryLeavesHandlersInert()
     {
         QPointer<QmlRegistry> doomed =
