@@ -8,11 +8,12 @@ QtObject {
 
     property QmlRegistry orders: QmlRegistry { }
 
-    // Declarative, like Connections: higher priority runs first.
+    // Declarative, like Connections: higher priority runs first. `handler:` is called
+    // directly (the fast form); `onNotified: (event) => ...` works too, through a signal.
     property RegistryHandler audit: RegistryHandler {
         registry: app.orders
         priority: 100
-        onNotified: (event) => app.log += "audit " + event.id + "; "
+        handler: (event) => app.log += "audit " + event.id + "; "
     }
 
     Component.onCompleted: {

@@ -17,7 +17,6 @@ public:
     explicit Registration(HandlerSubscription *handle) : m_handle(handle) { }
     void registrationEnded() override { m_handle->deactivate(); }
     void dropsReported(quint64 total) override { m_handle->dropsReported(total); }
-    void dropsAdded(quint64 count) override { m_handle->dropsReported(m_handle->m_dropped + count); }
 
 private:
     HandlerSubscription *m_handle;
@@ -34,21 +33,19 @@ HandlerSubscription::~HandlerSubscription()
     if (m_active) {
         m_shared->takeRegistration(m_id.value()); // first: see remove()
         if (QmlRegistry *registry = m_shared->local())
-            registry->registry().remove(m_id);
+            registry->m_registry.remove(m_id);
     }
 }
 
-void HandlerSubscription::activate(HandlerId id, bool groupable)
+void HandlerSubscription::activate(HandlerId id)
 {
     m_id = id;
     m_active = true;
     m_registration->id = id.value();
     m_registration->priority = m_priority;
     // A `once` handler leaves the registry when it fires: the registry's own dispatch does that.
-    if (!m_once && m_function.isFunction()) {
+    if (!m_once && m_function.isFunction())
         m_registration->function = &m_function;
-        m_registration->groupable = groupable;
-    }
     m_shared->addRegistration(m_registration.get());
 }
 
@@ -78,7 +75,7 @@ bool HandlerSubscription::remove()
     // behind our back.
     m_shared->takeRegistration(m_id.value());
     QmlRegistry *registry = m_shared->local();
-    const bool removed = registry != nullptr && registry->registry().remove(m_id);
+    const bool removed = registry != nullptr && registry->m_registry.remove(m_id);
     deactivate();
     return removed;
 }

@@ -165,32 +165,6 @@ QmlRegistry::QmlRegistry(QObject *parent)
 {
     m_shared->registry = this;
     m_shared->dropTarget = this;
-    m_shared->core = &m_registry;
-    // First: QML reacting to countChanged, and notifies from then on, see the new revision.
-    connect(
-        &m_registry, &QtRegistryBase::countChanged, &m_registry,
-        [shared = m_shared.get()] { shared->revision.fetch_add(1, std::memory_order_acq_rel); },
-        Qt::DirectConnection);
-    // The group delivery's one handler: this registry's functions, for a notify from another
-    // thread (see QmlRegistryShared). Its queue has the default capacity and overflow, as each
-    // groupable handler's would; what it drops is counted for the registrations present.
-    m_shared->group = std::make_unique<QtRegistry<detail::QmlGroupMail>>();
-    // One mailbox and notify sequence with the registry: a function sees an event the group
-    // queued before one queued to it alone when the group delivery ends or resumes mid-flood.
-    m_shared->group->shareDeliveryOrderWith(m_registry);
-    m_shared->group->add(this, [this](const detail::QmlGroupMail &mail) { deliverGroup(mail); });
-    connect(m_shared->group.get(), &QtRegistryBase::deliveriesDropped, this,
-            [this](HandlerId, quint64 total) {
-                detail::QmlRegistryShared &shared = *m_shared;
-                if (total <= shared.groupDropped)
-                    return;
-                const quint64 added = total - shared.groupDropped;
-                shared.groupDropped = total;
-                const auto registrations = shared.registrations; // a handler may change them
-                for (detail::QmlRegistration *registration : registrations)
-                    if (registration->groupable && shared.registrations.contains(registration->id))
-                        registration->dropsAdded(added);
-            });
     // Drops are reported on the notifying thread: recorded there, dispatched here by id.
     connect(
         &m_registry, &QtRegistryBase::deliveriesDropped, &m_registry,
@@ -207,7 +181,6 @@ QmlRegistry::QmlRegistry(QObject *parent)
                 if (!m_registry.contains(HandlerId{it.key()}))
                     it.value()->registrationEnded();
         }
-        m_shared->refreshGroup();
         m_countProperty.notify();
         Q_EMIT countChanged();
     });
@@ -234,10 +207,7 @@ QmlRegistry::~QmlRegistry()
     {
         std::unique_lock lock(m_shared->mutex);
         m_shared->registry = nullptr;
-        m_shared->groupRevision.store(detail::QmlRegistryShared::noGroup, std::memory_order_release);
     }
-    m_shared->group.reset(); // no notify runs now (senders hold the lock we just had)
-    m_shared->core = nullptr;
     m_registry.clear();
     m_shared->events.clear();
     m_shared->single = nullptr;
@@ -329,7 +299,7 @@ HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, con
         delete handle;
         return nullptr;
     }
-    handle->activate(handle->m_id, !once && !coalesce && detail::groupableOptions(delivery));
+    handle->activate(handle->m_id);
     // JavaScript's (destroy() works on it), collected only once it is inactive and unreferenced.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     handle->m_keepAlive = engine->newQObject(handle);
@@ -343,57 +313,45 @@ bool QmlRegistry::prepareScript(QJSEngine *engine) const
         return true;
     // run(batch, event): calls the live entries in order and returns [id, thrown, ...] or null;
     // try/catch around the loop, not in it, so a throw resumes after the handler that threw.
-    // runUpTo(batch, event, limit): the same for the entries registered by `limit` (their seq:
-    // a group delivery's notify); a loop of its own keeps that test out of run's loop.
-    // entry(f, id, seq): a batch entry (all made here, so all of one shape).
+    // entry(f, id): a batch entry (all made here, so all of one shape).
     // Made by the Function constructor, not evaluate(): evaluated code is compiled without the
     // engine's property lookup caches (it may see the caller's scope), which makes every
     // `e.live`, `e.f` and `batch[i]` a slow generic lookup.
-    // The two loops differ in the test before each call only.
-    const auto loop = [](const char *signature, const char *test) {
-        return QStringLiteral("    function %1 {\n"
-                              "        const n = batch.length;\n"
-                              "        let failed = null;\n"
-                              "        let i = 0;\n"
-                              "        for (;;) {\n"
-                              "            try {\n"
-                              "                for (; i < n; ++i) {\n"
-                              "                    const e = batch[i];\n"
-                              "                    if (%2) e.f(event);\n"
-                              "                }\n"
-                              "                return failed;\n"
-                              "            } catch (x) {\n"
-                              "                if (failed === null) failed = [];\n"
-                              "                failed.push(batch[i].id, x);\n"
-                              "                ++i;\n"
-                              "            }\n"
-                              "        }\n"
-                              "    }\n")
-            .arg(QLatin1String(signature), QLatin1String(test));
-    };
+    const QString code = QStringLiteral("    function run(batch, event) {\n"
+                                        "        const n = batch.length;\n"
+                                        "        let failed = null;\n"
+                                        "        let i = 0;\n"
+                                        "        for (;;) {\n"
+                                        "            try {\n"
+                                        "                for (; i < n; ++i) {\n"
+                                        "                    const e = batch[i];\n"
+                                        "                    if (e.live) e.f(event);\n"
+                                        "                }\n"
+                                        "                return failed;\n"
+                                        "            } catch (x) {\n"
+                                        "                if (failed === null) failed = [];\n"
+                                        "                failed.push(batch[i].id, x);\n"
+                                        "                ++i;\n"
+                                        "            }\n"
+                                        "        }\n"
+                                        "    }\n"
+                                        "    function entry(f, id) { return { f: f, id: id, live: true }; }\n"
+                                        "    return [run, entry];\n");
     const QJSValue factory =
-        engine->globalObject()
-            .property(QStringLiteral("Function"))
-            .callAsConstructor(
-                {loop("run(batch, event)", "e.live") +
-                 loop("runUpTo(batch, event, limit)", "e.live && e.seq <= limit") +
-                 QStringLiteral(
-                     "    function entry(f, id, seq) { return { f: f, id: id, live: true, seq: seq }; }\n"
-                     "    return [run, entry, runUpTo];\n")});
+        engine->globalObject().property(QStringLiteral("Function")).callAsConstructor({code});
     const QJSValue script = factory.isCallable() ? factory.call() : QJSValue();
     if (!script.isArray())
         return false;
     shared.scriptRun = script.property(0);
     shared.scriptEntry = script.property(1);
-    shared.scriptRunUpTo = script.property(2);
-    return shared.scriptRun.isCallable() && shared.scriptEntry.isCallable() &&
-           shared.scriptRunUpTo.isCallable();
+    return shared.scriptRun.isCallable() && shared.scriptEntry.isCallable();
 }
 
 bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript) const
 {
-    // Every handler is a JavaScript function of ours (no C++ handler, RegistryHandler or `once`):
-    // one call into JavaScript runs them all in priority order, with the event converted once.
+    // Every handler is a JavaScript function of ours (no C++ handler, RegistryHandler or `once`)
+    // and no C++ code holds the facade: one call into JavaScript runs them all in priority order,
+    // with the event converted once.
     detail::QmlRegistryShared &shared = *m_shared;
     if (shared.registrations.isEmpty() || shared.unbatchable != 0 ||
         m_registry.size() != std::size_t(shared.registrations.size()))
@@ -401,14 +359,43 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
     QJSEngine *engine = qjsEngine(this);
     if (engine == nullptr || (shared.scriptRun.isUndefined() && !prepareScript(engine)))
         return false;
-    runFunctions(engine,
-                 fromJavaScript ? *static_cast<const QJSValue *>(event.constData())
-                                : scriptValue(engine, event),
-                 qInf());
+    // Announced before the facade check, which registry() makes after setting it (both
+    // sequentially consistent): either registry() sees this dispatch and waits for it, or this
+    // dispatch sees the facade shared and goes through it.
+    shared.ownRunning.fetch_add(1, std::memory_order_seq_cst);
+    if (shared.facadeShared.load(std::memory_order_seq_cst)) {
+        leaveOwnDispatch(shared);
+        return false;
+    }
+    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
+    runFunctions(engine, fromJavaScript ? *static_cast<const QJSValue *>(event.constData())
+                                        : scriptValue(engine, event));
+    leaveOwnDispatch(*keep);
     return true;
 }
 
-void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value, double limit) const
+void QmlRegistry::leaveOwnDispatch(detail::QmlRegistryShared &shared) noexcept
+{
+    shared.ownRunning.fetch_sub(1, std::memory_order_seq_cst);
+    if (shared.facadeShared.load(std::memory_order_seq_cst))
+        shared.ownRunning.notify_all(); // a first registry() call may wait for it
+}
+
+QtRegistry<QVariant> &QmlRegistry::registry()
+{
+    detail::QmlRegistryShared &shared = *m_shared;
+    if (!shared.facadeShared.load(std::memory_order_relaxed) &&
+        !shared.facadeShared.exchange(true, std::memory_order_seq_cst) &&
+        QThread::currentThread() != thread()) {
+        // From now on every function runs through the facade; a dispatch of the registry's own
+        // that is under way on its thread finishes first (never our own thread's frames).
+        for (int running; (running = shared.ownRunning.load(std::memory_order_seq_cst)) != 0;)
+            shared.ownRunning.wait(running, std::memory_order_seq_cst);
+    }
+    return m_registry;
+}
+
+void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value) const
 {
     detail::QmlRegistryShared &shared = *m_shared;
     if (shared.batchDirty) {
@@ -423,14 +410,12 @@ void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value, double limit) 
         for (quint32 i = 0; i < ordered.size(); ++i) {
             detail::QmlRegistration *registration = ordered[i];
             if (registration->batchEntry.isUndefined()) // made on first use
-                registration->batchEntry = shared.scriptEntry.call({registration->function->toJSValue(),
-                                                                    static_cast<double>(registration->id),
-                                                                    static_cast<double>(registration->seq)});
+                registration->batchEntry = shared.scriptEntry.call(
+                    {registration->function->toJSValue(), static_cast<double>(registration->id)});
             batch.setProperty(i, registration->batchEntry);
         }
         shared.batch = batch;
         shared.runArguments = {batch, QJSValue()};
-        shared.runUpToArguments = {batch, QJSValue(), QJSValue()};
         shared.single =
             ordered.size() == 1 && ordered.front()->function != nullptr ? ordered.front() : nullptr;
         shared.batchDirty = false;
@@ -440,8 +425,6 @@ void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value, double limit) 
         // One function: called directly, without run()'s frame; what it throws stays in the
         // engine for us. The list is kept for it too (a nested notify may reuse it: call() has
         // copied the argument by then).
-        if (double(shared.single->seq) > limit)
-            return; // registered after the notify
         const quint64 id = shared.single->id;
         shared.singleArgument[0] = std::move(value);
         shared.single->function->call(shared.singleArgument);
@@ -450,58 +433,13 @@ void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value, double limit) 
             reportThrown(*keep, id, engine->catchError());
         return;
     }
-    // run(batch, event) or runUpTo(batch, event, limit) with a list kept for each (no allocation
-    // per notify). A nested notify may reuse it meanwhile: call() has copied the arguments by then.
-    QJSValue failed;
-    if (std::isinf(limit)) {
-        shared.runArguments[1] = std::move(value);
-        failed = shared.scriptRun.call(shared.runArguments);
-        keep->runArguments[1] = QJSValue(); // the event is not kept alive
-    } else {
-        shared.runUpToArguments[1] = std::move(value);
-        shared.runUpToArguments[2] = QJSValue(limit);
-        failed = shared.scriptRunUpTo.call(shared.runUpToArguments);
-        keep->runUpToArguments[1] = QJSValue();
-    }
+    // run(batch, event) with a list kept for it (no allocation per notify). A nested notify may
+    // reuse it meanwhile: call() has copied the arguments by then.
+    shared.runArguments[1] = std::move(value);
+    const QJSValue failed = shared.scriptRun.call(shared.runArguments);
+    keep->runArguments[1] = QJSValue(); // the event is not kept alive
     if (failed.isArray())
         reportBatchFailures(*keep, failed);
-}
-
-void QmlRegistry::deliverGroup(const detail::QmlGroupMail &mail)
-{
-    detail::QmlRegistryShared &shared = *m_shared;
-    QJSEngine *engine = qjsEngine(this);
-    if (engine == nullptr || shared.registrations.isEmpty() ||
-        (shared.scriptRun.isUndefined() && !prepareScript(engine)))
-        return;
-    QJSValue value = scriptValue(engine, mail.event);
-    if (shared.revision.load(std::memory_order_acquire) == mail.revision && shared.unbatchable == 0) {
-        // The registrations are those of the notify (and later ones, which the limit leaves out).
-        runFunctions(engine, std::move(value), double(mail.limit));
-        return;
-    }
-    // Handlers came or went since the notify: each function registered by then and registered
-    // still (a C++ thread may have removed it through registry()), in order, looked up again
-    // before each call (a handler may remove others).
-    std::vector<std::pair<int, quint64>> order; // (priority, id)
-    for (const detail::QmlRegistration *registration : std::as_const(shared.registrations))
-        if (registration->function != nullptr && registration->seq <= mail.limit)
-            order.emplace_back(registration->priority, registration->id);
-    std::sort(order.begin(), order.end(), [](const auto &a, const auto &b) {
-        return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
-    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
-    for (const auto &[priority, id] : order) {
-        const detail::QmlRegistration *registration = keep->registrations.value(id);
-        if (registration == nullptr || registration->function == nullptr || keep->core == nullptr ||
-            !keep->core->contains(HandlerId{id}))
-            continue;
-        registration->function->call({value});
-        if (engine->hasError())
-            reportThrown(*keep, id, engine->catchError());
-        if (keep->registry == nullptr)
-            return; // a handler destroyed the registry
-    }
 }
 
 void QmlRegistry::reportThrown(const detail::QmlRegistryShared &shared, quint64 id, const QJSValue &thrown)
@@ -530,15 +468,6 @@ void QmlRegistry::notify(const QVariant &event) const
     if (QThread::currentThread() == thread()) {
         if (notifyInJavaScript(event, fromJavaScript))
             return;
-    } else if (!fromJavaScript) {
-        // From another thread to a registry of groupable functions only: one delivery for all.
-        detail::QmlRegistryShared &shared = *m_shared;
-        const quint64 revision = shared.revision.load(std::memory_order_acquire);
-        if (shared.groupRevision.load(std::memory_order_acquire) == revision) {
-            shared.group->notify(
-                detail::QmlGroupMail{event, shared.groupLimit.load(std::memory_order_acquire), revision});
-            return;
-        }
     }
     if (fromJavaScript) {
         // A JavaScript value belongs to its engine's thread: make a plain copy there.

@@ -35,8 +35,6 @@ public:
     /// The overflow policy dropped `total` events of this registration so far (a total may
     /// arrive more than once, or after a larger one).
     virtual void dropsReported(quint64 /*total*/) { }
-    /// `count` more events of this registration were dropped by the group delivery's queue.
-    virtual void dropsAdded(quint64 /*count*/) { }
 
     quint64 id = 0;
     int priority = 0;
@@ -45,11 +43,7 @@ public:
     // it is the only handler. Null when this registration cannot take part (a `once` handler,
     // an onNotified one).
     const QJSManagedValue *function = nullptr;
-    // A function with the default queued delivery (every event, default capacity and overflow,
-    // no coalescing): it may take events from other threads through the group delivery.
-    bool groupable = false;
-    quint64 seq = 0; // registration order in the registry (set by addRegistration)
-    // { f: function, id: number, live: bool, seq: number }: its entry in the dispatch, made when the
+    // { f: function, id: number, live: bool }: its entry in the dispatch, made when the
     // registry first builds a batch with it (undefined until then).
     QJSValue batchEntry;
 
@@ -124,22 +118,6 @@ inline QString jsTypeName(const QJSValue &value)
     return QStringLiteral("an object");
 }
 
-// Whether a registration with these options delivers as the group's queue does.
-inline bool groupableOptions(const DeliveryOptions &options) noexcept
-{
-    return options.delivery == Delivery::Every && options.capacity == DeliveryOptions::DefaultCapacity &&
-           options.overflow == Overflow::DropOldest;
-}
-
-/// A notify from another thread for all of a registry's JavaScript functions at once: the event,
-/// the newest registration (seq) it may reach, and the registry's revision when it was made.
-struct QmlGroupMail
-{
-    QVariant event;
-    quint64 limit = 0;
-    quint64 revision = 0;
-};
-
 struct QmlRegistryShared
 {
     // Senders notify under a shared lock; the registry's destructor takes it exclusively.
@@ -150,57 +128,36 @@ struct QmlRegistryShared
     // Engine-thread state: the event being delivered and the live JavaScript registrations.
     QmlEventCache events;
     QHash<quint64, QmlRegistration *> registrations;
-    int unbatchable = 0;              // registrations without a function
-    bool batchDirty = true;           // `batch` no longer lists the registrations
-    QJSValue batch;                   // the batch entries in priority order
-    QList<QJSValue> runArguments;     // { batch, event } for the script's run
-    QList<QJSValue> runUpToArguments; // { batch, event, limit } for its runUpTo
+    int unbatchable = 0;          // registrations without a function
+    bool batchDirty = true;       // `batch` no longer lists the registrations
+    QJSValue batch;               // the batch entries in priority order
+    QList<QJSValue> runArguments; // { batch, event } for the script's run
     // The batch's only registration when it has one (its function is called directly), or null.
     QmlRegistration *single = nullptr;
     QList<QJSValue> singleArgument{QJSValue()}; // { event } for it
     // The registry's script, made on first use (QmlRegistry::prepareScript): run(batch, event)
-    // calls the entries and returns [id, thrown, ...] or null; entry(f, id, seq) makes an entry
-    // ({ f, id, live, seq }: all of one shape, which keeps the loop's property reads fast).
+    // calls the entries and returns [id, thrown, ...] or null; entry(f, id) makes an entry
+    // ({ f, id, live }: all of one shape, which keeps the loop's property reads fast).
     QJSValue scriptRun;
     QJSValue scriptEntry;
-    QJSValue scriptRunUpTo; // run for a group delivery: entries registered after it left out
 
-    // Group delivery. A notify from another thread queues one QmlGroupMail to the registry's
-    // thread, which runs every function of the registry for it, instead of one delivery per
-    // handler, while the registry has only groupable registrations and no C++ handler: that is,
-    // while `groupRevision` equals `revision` (bumped on the changing thread by every change of
-    // the handler count, so a C++ handler added on any thread ends it at once).
-    static constexpr quint64 noGroup = ~quint64(0);
-    std::atomic<quint64> revision{0};
-    std::atomic<quint64> groupRevision{noGroup};
-    std::atomic<quint64> groupLimit{0};   // the newest registration's seq when it was set
-    quint64 nextSeq = 0;                  // registry's thread
-    int ungroupable = 0;                  // registry's thread: registrations that are not groupable
-    quint64 groupDropped = 0;             // registry's thread: the group queue's drops handed on
-    QtRegistry<QVariant> *core = nullptr; // the registry's QtRegistry
-    std::unique_ptr<QtRegistry<QmlGroupMail>> group; // its one handler runs the functions
-
-    // Recomputes whether notifies from other threads may use the group (registry's thread).
-    void refreshGroup()
-    {
-        const quint64 current = revision.load(std::memory_order_acquire);
-        const bool ok = core != nullptr && group && !registrations.isEmpty() && ungroupable == 0 &&
-                        core->size() == std::size_t(registrations.size());
-        groupLimit.store(nextSeq, std::memory_order_release);
-        groupRevision.store(ok ? current : noGroup, std::memory_order_release);
-    }
+    // The registry's own dispatch of its functions (one JavaScript call, or a lone function
+    // called directly) bypasses the C++ facade, so it is used only while no C++ code holds the
+    // facade: QmlRegistry::registry() sets `facadeShared` for good, and from then on every
+    // function runs through the facade, which keeps setSuspended, removeAndWait and drop counts
+    // true. `ownRunning` counts the registry's own dispatches in progress (registry's thread): the
+    // first registry() call from another thread waits for them, so a removeAndWait after it
+    // never returns while such a dispatch still runs the function.
+    std::atomic<bool> facadeShared{false};
+    std::atomic<int> ownRunning{0};
 
     void addRegistration(QmlRegistration *registration)
     {
-        registration->seq = ++nextSeq;
-        if (!registration->groupable)
-            ++ungroupable;
         registrations.insert(registration->id, registration);
         if (registration->function == nullptr)
             ++unbatchable;
         batchDirty = true;
         single = nullptr;
-        refreshGroup();
     }
 
     // Forgets a registration (null if unknown); a dispatch in progress skips it from now on.
@@ -209,15 +166,12 @@ struct QmlRegistryShared
         QmlRegistration *registration = registrations.take(id);
         if (registration == nullptr)
             return nullptr;
-        if (!registration->groupable)
-            --ungroupable;
         if (registration->function == nullptr)
             --unbatchable;
         else if (registration->batchEntry.isObject())
             registration->batchEntry.setProperty(QStringLiteral("live"), false);
         batchDirty = true;
         single = nullptr;
-        refreshGroup();
         return registration;
     }
 

@@ -3,8 +3,6 @@
 
 #include <registryio/qml/registry_handler.h>
 
-#include <registryio/qt/logging.h>
-
 #include <QJSEngine>
 #include <QList>
 #include <QQmlEngine>
@@ -47,10 +45,6 @@ public:
         m_handler->registryDestroyed();
     }
     void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
-    void dropsAdded(quint64 count) override
-    {
-        m_handler->dropsReported(m_handler->m_dropped + count - m_handler->m_droppedBefore);
-    }
 
 private:
     RegistryHandler *m_handler;
@@ -66,6 +60,9 @@ RegistryHandler::~RegistryHandler()
         *m_alive = false; // a delivery to us is running (our handler destroyed us)
     if (m_watched != nullptr)
         m_watched->unwatch(m_registration.get());
+    // Unregistering changes the registry's count: a binding on it that sets one of our
+    // properties meanwhile must not register us again.
+    m_complete = false;
     unregister();
 }
 
@@ -90,7 +87,7 @@ void RegistryHandler::setRegistry(QmlRegistry *registry)
             connect(registry, &QObject::destroyed, this, &RegistryHandler::registryDestroyed);
     }
     m_registry = registry;
-    reRegister(false);
+    reRegister();
     Q_EMIT registryChanged();
 }
 
@@ -99,7 +96,7 @@ void RegistryHandler::setPriority(int priority)
     if (m_priority == priority)
         return;
     m_priority = priority;
-    reRegister(false);
+    reRegister();
     Q_EMIT priorityChanged();
 }
 
@@ -110,7 +107,7 @@ void RegistryHandler::setEnabled(bool enabled)
     m_enabled = enabled;
     if (enabled)
         m_fired = false;
-    reRegister(false);
+    reRegister();
     Q_EMIT enabledChanged();
 }
 
@@ -120,7 +117,7 @@ void RegistryHandler::setOnce(bool once)
         return;
     m_once = once;
     m_fired = false;
-    reRegister(false);
+    reRegister();
     Q_EMIT onceChanged();
 }
 
@@ -129,7 +126,7 @@ void RegistryHandler::setCoalesce(bool coalesce)
     if (m_coalesce == coalesce)
         return;
     m_coalesce = coalesce;
-    reRegister(false);
+    reRegister();
     Q_EMIT coalesceChanged();
 }
 
@@ -137,7 +134,7 @@ void RegistryHandler::setCapacity(int capacity)
 {
     if (!m_delivery.setCapacity(this, capacity))
         return;
-    reRegister(false);
+    reRegister();
     Q_EMIT capacityChanged();
 }
 
@@ -145,7 +142,7 @@ void RegistryHandler::setOverflow(Overflow overflow)
 {
     if (!m_delivery.setOverflow(this, int(overflow)))
         return;
-    reRegister(false);
+    reRegister();
     Q_EMIT overflowChanged();
 }
 
@@ -153,7 +150,7 @@ void RegistryHandler::setBlockTimeout(int milliseconds)
 {
     if (!m_delivery.setBlockTimeout(this, milliseconds))
         return;
-    reRegister(false);
+    reRegister();
     Q_EMIT blockTimeoutChanged();
 }
 
@@ -161,7 +158,7 @@ void RegistryHandler::setMinInterval(int milliseconds)
 {
     if (!m_delivery.setMinInterval(this, milliseconds))
         return;
-    reRegister(false);
+    reRegister();
     Q_EMIT minIntervalChanged();
 }
 
@@ -180,7 +177,7 @@ void RegistryHandler::setHandler(const QJSValue &handler)
     m_handler = clear ? QJSValue() : handler;
     QJSEngine *engine = qjsEngine(this);
     m_function = clear || engine == nullptr ? QJSManagedValue() : QJSManagedValue(m_handler, engine);
-    reRegister(false);
+    reRegister();
     Q_EMIT handlerChanged();
 }
 
@@ -202,7 +199,7 @@ double RegistryHandler::handlerId() const noexcept
 void RegistryHandler::componentComplete()
 {
     m_complete = true;
-    reRegister(true);
+    reRegister();
 }
 
 void RegistryHandler::unregister()
@@ -211,8 +208,8 @@ void RegistryHandler::unregister()
         // Out of the registrations first, so the count change does not look like a C++ removal.
         m_registeredOn->m_shared->takeRegistration(m_id.value());
         // Drops not reported yet (a report still on its way from another thread) count too.
-        m_dropped = std::max(m_dropped, m_droppedBefore + m_registeredOn->registry().droppedCount(m_id));
-        m_registeredOn->registry().remove(m_id);
+        m_dropped = std::max(m_dropped, m_droppedBefore + m_registeredOn->m_registry.droppedCount(m_id));
+        m_registeredOn->m_registry.remove(m_id);
     }
     m_registeredOn.clear();
     m_id = HandlerId{};
@@ -229,10 +226,30 @@ void RegistryHandler::registrationEnded()
         emitActiveChanged();
 }
 
-void RegistryHandler::reRegister(bool warnWithoutRegistry)
+void RegistryHandler::reRegister()
 {
     if (!m_complete)
         return;
+    // Unregistering and registering change the registry's count: a binding on it may set one of
+    // our properties meanwhile. That asks for one more pass once this one is done, never a
+    // nested one (which would leave a registration behind); a binding that keeps changing with
+    // every pass gets one more only.
+    if (m_reRegistering) {
+        m_reRegisterAgain = true;
+        return;
+    }
+    m_reRegistering = true;
+    for (int pass = 0; pass < 2; ++pass) {
+        m_reRegisterAgain = false;
+        reRegisterOnce();
+        if (!m_reRegisterAgain)
+            break;
+    }
+    m_reRegistering = false;
+}
+
+void RegistryHandler::reRegisterOnce()
+{
     if (m_handler.isCallable() && !m_function.isFunction()) {
         if (QJSEngine *engine = qjsEngine(this)) // set before the engine was known
             m_function = QJSManagedValue(m_handler, engine);
@@ -244,11 +261,12 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
     if (m_enabled && !(m_once && m_fired)) {
         if (!m_registry) {
             // Silent, like Connections with a null target: a binding may set it later.
-            if (warnWithoutRegistry)
-                qCDebug(lcRegistryIO, "RegistryHandler: no registry is set yet; nothing is registered");
         } else if (m_registry->thread() != thread()) {
             qmlWarning(this) << "the registry lives on another thread; nothing is "
                                 "registered";
+        } else if (!m_registry->m_shared->watching) {
+            // The registry is being destroyed: a binding that runs meanwhile (on its count, say)
+            // must not register on it again.
         } else {
             // The registry is the delivery context: it outlives the deliveries it queued, while
             // this object may die with some pending (its destructor removes the handler first).
@@ -256,7 +274,7 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
                 if (self)
                     self->deliver(event);
             };
-            QtRegistry<QVariant> &target = m_registry->registry();
+            QtRegistry<QVariant> &target = m_registry->m_registry;
             if (!m_once)
                 m_delivery.warnIfIgnored(this, m_coalesce);
             m_id = m_once ? target.addOnce(m_registry.data(), deliver, m_priority)
@@ -270,8 +288,6 @@ void RegistryHandler::reRegister(bool warnWithoutRegistry)
             // the registry's own dispatch removes it when it fires).
             m_registration->batchEntry = QJSValue();
             m_registration->function = m_function.isFunction() && !m_once ? &m_function : nullptr;
-            m_registration->groupable = m_registration->function != nullptr && !m_coalesce &&
-                                        detail::groupableOptions(m_delivery.options(false));
             m_registry->m_shared->addRegistration(m_registration.get());
         }
     }

@@ -286,10 +286,17 @@ private Q_SLOTS:
 
     void withoutRegistryIsSilentAndRegistersNothing()
     {
-        // Like Connections with a null target: a binding may set the registry later.
+        // Like Connections with a null target: a binding may set the registry later. Not a
+        // message of any level, debug included (Qt shows debug messages by default).
         QTest::failOnWarning(QRegularExpression(QStringLiteral(".*")));
+        static int messages = 0;
+        messages = 0;
+        const QtMessageHandler previous = qInstallMessageHandler(
+            [](QtMsgType, const QMessageLogContext &, const QString &) { ++messages; });
         auto *orphan = qobject_cast<RegistryHandler *>(
             eval(m_root.get(), QStringLiteral("orphanComponent.createObject(root)")).value<QObject *>());
+        qInstallMessageHandler(previous);
+        QCOMPARE(messages, 0);
         QVERIFY(orphan);
         QVERIFY(!orphan->isActive());
         QCOMPARE(registry()->count(), 2);
@@ -372,6 +379,47 @@ private Q_SLOTS:
         QCOMPARE(h->minInterval(), 40);
         QVERIFY(h->isActive());
         QCOMPARE(notify(QStringLiteral("q")), QStringLiteral("high=q;low=q;"));
+    }
+
+    void aBindingOnTheCountLeavesOneRegistrationAndNoneBehind()
+    {
+        // The handler's priority follows its registry's count: unregistering while the registry
+        // is destroyed changes the count, the binding re-registers... but not on that registry.
+        QQmlComponent component(m_engine.get());
+        component.setData(R"(
+import QtQml
+import RegistryIO
+QtObject {
+    id: root
+    property QmlRegistry registry: QmlRegistry {}
+    property RegistryHandler watcher: RegistryHandler {
+        registry: root.registry
+        priority: root.registry ? root.registry.count + 1 : 0
+        capacity: root.registry ? root.registry.count + 10 : 10
+        handler: event => {}
+    }
+}
+)",
+                          QUrl(QStringLiteral("qrc:/counting.qml")));
+        for (bool handlerFirst : {true, false}) {
+            std::unique_ptr<QObject> root(component.create());
+            QVERIFY2(root, qPrintable(component.errorString()));
+            QPointer<QmlRegistry> registry = root->property("registry").value<QmlRegistry *>();
+            QPointer<RegistryHandler> watcher = root->property("watcher").value<RegistryHandler *>();
+            QVERIFY(registry && watcher);
+            QVERIFY(watcher->isActive());
+            QCOMPARE(registry->count(), 1); // one registration, however often the binding ran
+            if (handlerFirst) {
+                delete watcher.data(); // its removal changes the count its priority follows
+                QCOMPARE(registry->count(), 0);
+                registry->notify(1); // nothing registered (a dangling registration would crash)
+            } else {
+                delete registry.data();
+                QVERIFY(!watcher->isActive());
+                QCOMPARE(watcher->registry(), nullptr);
+            }
+            root.reset();
+        }
     }
 
     void destroyedRegistryLeavesHandlersInert()

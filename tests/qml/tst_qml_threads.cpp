@@ -248,7 +248,7 @@ private Q_SLOTS:
 
     void workerNotifiesReachFunctionsInPriorityOrder()
     {
-        // Functions only: one queued delivery per notify runs all three (the group delivery).
+        // Functions only (add(fn) and handler:): each gets its queued delivery, in priority order.
         loadGroup();
         QVERIFY(m_root);
         QCOMPARE(m_source->registry()->count(), 3);
@@ -305,7 +305,7 @@ private Q_SLOTS:
 
     void aCppHandlerAddedFromAnotherThreadGetsLaterEventsInOrder()
     {
-        // Event 1 goes to the functions as one group; the C++ handler added on another thread
+        // Event 1 reaches the functions only; the C++ handler added on another thread
         // ends that, so event 2 goes to each handler: every function still sees 1 before 2.
         loadGroup();
         QVERIFY(m_root);
@@ -339,7 +339,7 @@ private Q_SLOTS:
         QCOMPARE(failed.at(0).at(0).toDouble(), low);
     }
 
-    void theGroupQueueDropsOldestAndCountsForEveryFunction()
+    void eachFunctionsQueueDropsOldestAndCountsItsLoss()
     {
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
         QSKIP("a million queued events: the main (unsanitized) stage runs this");
@@ -348,7 +348,7 @@ private Q_SLOTS:
         QSKIP("a million queued events: the main (unsanitized) stage runs this");
 #endif
 #endif
-        // The group's one queue has the default capacity of each handler's own queue: a worker
+        // Each function's queue has the default capacity: a worker
         // that gets that far ahead loses its oldest events, and both functions count the loss.
         m_engine = rio::test::makeEngine();
         m_root = rio::test::load(*m_engine, QStringLiteral("groupcount.qml"));
@@ -584,8 +584,8 @@ private Q_SLOTS:
         QTest::addColumn<bool>("functionsOnly");
         QTest::newRow("onNotified handlers: a queue each") << false;
         // Every add and removal changes the registry's revision while the worker notifies, so
-        // notifies race with the group delivery being ended and resumed.
-        QTest::newRow("functions only: group delivery, ended and resumed") << true;
+        // notifies race with handlers being added and removed.
+        QTest::newRow("functions only") << true;
     }
 
     void handlersComeAndGoWhileAWorkerNotifies()

@@ -66,6 +66,9 @@ private:
     std::unique_ptr<QObject> m_root;
 
     ReadingRegistry *readings() const { return m_root->property("readings").value<ReadingRegistry *>(); }
+    // A const registry gives a const facade: its counts and drop counts are readable.
+    static_assert(std::is_same_v<decltype(std::declval<const ReadingRegistry &>().registry()),
+                                 const rio::QtRegistry<Reading> &>);
     QString trace() const { return m_root->property("trace").toString(); }
 
 private Q_SLOTS:

@@ -3,7 +3,7 @@ import QtQml
 import RegistryIO
 
 // Functions only (add(fn) and RegistryHandler handler:), all with the default queued delivery:
-// notifies from other threads reach them through the registry's group delivery.
+// notifies from other threads reach each through its own queued delivery.
 QtObject {
     id: root
 

@@ -75,7 +75,7 @@ private:
     // The handler left the registry: inactive from now on.
     void deactivate();
     // Registered under `id` (called once by QmlRegistry::add).
-    void activate(HandlerId id, bool groupable);
+    void activate(HandlerId id);
     // The registry reported `total` drops of this handler.
     void dropsReported(quint64 total);
 

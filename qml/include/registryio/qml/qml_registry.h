@@ -19,7 +19,7 @@
 namespace rio {
 
 namespace detail {
-struct QmlGroupMail;
+struct QmlRegistryShared;
 } // namespace detail
 
 /// A registry of QVariant events for QML, on rio::QtRegistry<QVariant>: JavaScript handlers run
@@ -63,8 +63,13 @@ public:
     /// The count as a bindable property (C++ bindings: QProperty, setBinding).
     [[nodiscard]] QBindable<int> bindableCount() const { return &m_countProperty; }
 
-    /// The C++ facade underneath, for C++ handlers with contexts, coalescing and async notifies.
-    [[nodiscard]] QtRegistry<QVariant> &registry() noexcept { return m_registry; }
+    /// The C++ facade underneath, for C++ handlers with contexts, coalescing, async notifies,
+    /// setSuspended and removeAndWait. From the first call on, JavaScript functions run through
+    /// the facade (one call each) so that its promises hold for them; the first call from another
+    /// thread waits for a dispatch of the registry's own that is running on its thread.
+    [[nodiscard]] QtRegistry<QVariant> &registry();
+    /// The facade, read-only (counts, droppedCount, isSuspended, notify); changes no dispatch.
+    [[nodiscard]] const QtRegistry<QVariant> &registry() const noexcept { return m_registry; }
 
     /// A thread-safe reference for C++ workers that may outlive this registry.
     [[nodiscard]] QmlRegistrySender sender() const;
@@ -82,11 +87,11 @@ private:
 
     // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.
     bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
-    // Runs the registry's functions (the batch, or the lone one directly) with `value`, leaving
-    // out registrations newer than `limit` (their seq). The registry's thread; the script exists.
-    void runFunctions(QJSEngine *engine, QJSValue value, double limit) const;
-    // A group delivery: the functions for a notify made on another thread.
-    void deliverGroup(const detail::QmlGroupMail &mail);
+    // Runs the registry's functions (the batch, or the lone one directly) with `value`. The
+    // registry's thread; the script exists.
+    void runFunctions(QJSEngine *engine, QJSValue value) const;
+    // Ends a dispatch of the registry's own (see registry()).
+    static void leaveOwnDispatch(detail::QmlRegistryShared &shared) noexcept;
     // Makes m_shared's script on first use; false if the engine refuses it.
     bool prepareScript(QJSEngine *engine) const;
     // Reports what JavaScript handler `id` threw (an Error's file and line when it has them) to

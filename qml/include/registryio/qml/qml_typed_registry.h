@@ -163,6 +163,10 @@ public:
         {                                                                                                    \
             return m_registry;                                                                               \
         }                                                                                                    \
+        const ::rio::QtRegistry<EventType> &registry() const noexcept                                        \
+        {                                                                                                    \
+            return m_registry;                                                                               \
+        }                                                                                                    \
     Q_SIGNALS:                                                                                               \
         void countChanged();                                                                                 \
                                                                                                              \

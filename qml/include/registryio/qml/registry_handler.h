@@ -164,7 +164,8 @@ Q_SIGNALS:
 
 private:
     class Registration;
-    void reRegister(bool warnWithoutRegistry);
+    void reRegister();
+    void reRegisterOnce();
     void unregister();
     void deliver(const QVariant &event);
     void registryDestroyed();
@@ -191,6 +192,8 @@ private:
     bool m_complete = false;
     bool m_fired = false;
     bool m_active = false;
+    bool m_reRegistering = false;   // in reRegister()
+    bool m_reRegisterAgain = false; // a property changed meanwhile
     // Emits activeChanged and tells the bindings on `active`.
     void emitActiveChanged()
     {
