@@ -6,13 +6,13 @@
 #   include/registryio/..., registryio/qt/..., registryio/qml/...   public headers by layer
 #   LIBDIR/libRegistryIOCore.so*, ...Qt, ...Qml   the libraries
 #   LIBDIR/cmake/RegistryIO/                    RegistryIOConfig.cmake, RegistryIOConfigVersion.cmake,
-#                                               RegistryIO{Core,Qt,Qml}Targets*.cmake
+#                                               RegistryIO{Core,Qt,Qml,Remote}Targets*.cmake
 #   LIBDIR/pkgconfig/registryio-core.pc          pkg-config file of the Core
 #   RIO_INSTALL_QMLDIR/RegistryIO/               the QML module: qmldir, plugin, .qmltypes
 #                                               (default LIBDIR/qt6/qml: Debian's Qt layout, so a
 #                                               /usr install needs no QML2_IMPORT_PATH)
 #
-# Consumers: find_package(RegistryIO 0.1 CONFIG REQUIRED COMPONENTS Core Qt Qml).
+# Consumers: find_package(RegistryIO 0.1 CONFIG REQUIRED COMPONENTS Core Qt Qml Remote).
 include_guard(GLOBAL)
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -103,6 +103,16 @@ if(TARGET RegistryIOQt)
     FILES_MATCHING PATTERN "*.h")
   rio_qt_components_of(RegistryIOQt RIO_QT_COMPONENTS)
   list(APPEND rio_installed_components Qt)
+endif()
+
+# --- Remote (registries across processes) ---------------------------------------------------
+set(RIO_REMOTE_COMPONENTS "")
+if(TARGET RegistryIORemote)
+  rio_install_library(RegistryIORemote Remote)
+  install(DIRECTORY "${rio_root}/src/remote/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+    FILES_MATCHING PATTERN "*.h")
+  rio_qt_components_of(RegistryIORemote RIO_REMOTE_COMPONENTS)
+  list(APPEND rio_installed_components Remote)
 endif()
 
 # --- QML module ------------------------------------------------------------------------------
