@@ -73,11 +73,11 @@ void RemoteShareBase::pump()
             return; // drained() schedules again
         auto items = d->box->take(64);
         for (auto &item : items) {
-            Q_EMIT d->source->event(detail::encodeRemoteFrame({.sourceInstance = d->instance,
-                                                               .sequence = item.sequence,
-                                                               .origin = item.origin,
-                                                               .flags = flags,
-                                                               .payload = item.payload}));
+            Q_EMIT d->source->delivered(detail::encodeRemoteFrame({.sourceInstance = d->instance,
+                                                                   .sequence = item.sequence,
+                                                                   .origin = item.origin,
+                                                                   .flags = flags,
+                                                                   .payload = item.payload}));
         }
         d->sent.fetch_add(items.size(), std::memory_order_relaxed);
         if (items.size() < 64)

@@ -22,7 +22,7 @@ public:
 
 Q_SIGNALS:
     /// One event frame (see remote_codec.h) for every subscriber.
-    void event(const QByteArray &frame);
+    void delivered(const QByteArray &frame);
 
 public Q_SLOTS:
     /// One event a subscriber notified.

@@ -55,7 +55,7 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
     // A dynamic replica has its meta-object once the source's definition arrived.
     connect(d->replica.get(), &QRemoteObjectReplica::initialized, this, [this] {
         const QMetaObject *meta = d->replica->metaObject();
-        const int signal = meta->indexOfSignal("event(QByteArray)");
+        const int signal = meta->indexOfSignal("delivered(QByteArray)");
         const int slot = meta->indexOfSlot("post(QByteArray)");
         if (signal < 0 || slot < 0) {
             qWarning("rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare", qPrintable(d->name));
