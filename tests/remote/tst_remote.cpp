@@ -195,6 +195,7 @@ private Q_SLOTS:
     void killedSourceIsReportedAndResubscribed_data() { transports_data(); }
     void killedSourceIsReportedAndResubscribed();
     void peersSeeOnlyTheEventSignalAndThePostSlot();
+    void killedSubscriberIsForgottenBySource();
     void malformedPostDropsThatPeerOnly();
     void oversizedPacketDropsThatPeerOnly();
     void garbageBytesOnTheSocketChangeNothing();
@@ -400,6 +401,29 @@ void tst_Remote::killedSourceIsReportedAndResubscribed()
     // And this side's events reach the new source.
     registry.notify(Payload{3000, {}});
     QVERIFY(restarted->waitLine("event 0 3000"));
+}
+
+// kill -9 of a subscriber mid-flood: the source forgets its connection at once (Qt Remote
+// Objects 6.4 alone would keep writing to it) and the other subscribers go on.
+void tst_Remote::killedSubscriberIsForgottenBySource()
+{
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    auto doomed = startSubscriber(source.address(), {QStringLiteral("--quiet")});
+    auto survivor = startSubscriber(source.address(), {QStringLiteral("--quiet")});
+    QVERIFY(doomed->waitLine("state connected"));
+    QVERIFY(survivor->waitLine("state connected"));
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), 2, Deadline);
+
+    for (qint64 seq = 1; seq <= 2000; ++seq)
+        source.registry.notify(Payload{seq, QByteArray(64, 'x')});
+    doomed->process().kill();
+    QVERIFY(doomed->process().waitForFinished(Deadline));
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), 1, Deadline);
+    for (qint64 seq = 2001; seq <= 3000; ++seq)
+        source.registry.notify(Payload{seq, {}});
+    QVERIFY(survivor->waitStats([](const auto &s) { return s.value("last") == 3000; }));
+    QCOMPARE(survivor->stats().value("received"), 3000);
 }
 
 // What a peer can reach of a share: one signal and one slot, no property, nothing that adds
