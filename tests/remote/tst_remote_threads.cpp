@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// RegistryIO::Remote with threads, in one process (source and subscribers on local sockets), so
-// that ThreadSanitizer and AddressSanitizer run it: QProcess and TSan do not mix.
+// RegistryIO::Remote with threads and lifetimes, in one process (source and subscribers on local
+// sockets), so that ThreadSanitizer and AddressSanitizer run it: QProcess and TSan do not mix.
 #include "remote_payload.h"
 
 #include <registryio/qt/qt_registry.h>
@@ -58,6 +58,7 @@ class tst_RemoteThreads : public QObject
 private Q_SLOTS:
     void subscriberHandlersKeepEveryLocalOption();
     void notifiesFromManyThreadsOnBothSides();
+    void listenerDestroyedBeforeTheHost();
 };
 
 // On a subscriber, handlers run as local ones do: on their context's thread, coalesced with Latest,
@@ -166,6 +167,29 @@ void tst_RemoteThreads::notifiesFromManyThreadsOnBothSides()
     QTRY_COMPARE_WITH_TIMEOUT(atLocal.load(), Total, Deadline);
     QTRY_COMPARE_WITH_TIMEOUT(atOther.load(), Total, Deadline);
     QCOMPARE(local.link()->droppedWhileDisconnected(), quint64(0));
+}
+
+// The listener goes first while the host and the share live on: the host must not write to the
+// listener's (deleted) sockets afterwards, and the subscriber sees the source go.
+void tst_RemoteThreads::listenerDestroyedBeforeTheHost()
+{
+    QRemoteObjectHost host;
+    auto *listener = new rio::RemoteListener(&host);
+    QVERIFY(listener->listen(QUrl(uniqueLocalUrl())));
+    rio::QtRegistry<Payload> registry;
+    rio::RemoteShare<Payload> share(&host, QStringLiteral("orders"), registry);
+    QVERIFY(share.isShared());
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(listener->address()));
+    rio::RemoteRegistry<Payload> subscriber(&node, QStringLiteral("orders"));
+    QTRY_COMPARE_WITH_TIMEOUT(subscriber.state(), rio::RemoteSubscriber::State::Connected, Deadline);
+
+    delete listener;
+    for (qint64 seq = 1; seq <= 100; ++seq)
+        registry.notify(Payload{seq, QByteArray(64, 'x')});
+    QTRY_COMPARE_WITH_TIMEOUT(subscriber.state(), rio::RemoteSubscriber::State::Reconnecting, Deadline);
+    registry.notify(Payload{101, {}});
+    QTRY_COMPARE_WITH_TIMEOUT(share.base()->pendingCount(), std::size_t(0), Deadline);
 }
 
 QTEST_GUILESS_MAIN(tst_RemoteThreads)

@@ -79,6 +79,7 @@ RemoteListener::~RemoteListener()
     for (const auto &peer : d->peers) {
         if (peer) {
             peer->disconnect(this);
+            forget(peer); // the host may outlive us: it must not write to our sockets
             abortSocket(peer);
         }
     }
@@ -203,16 +204,7 @@ void RemoteListener::accept(QIODevice *socket)
             Q_EMIT drained();
     });
     const auto gone = [this, socket] {
-        // Qt 6.4's QtROExternalIoDevice never hears its device's disconnected() (it looks the
-        // signal up under a wrong name), so Qt Remote Objects would keep writing to this
-        // connection after it is gone. Tell it, through the signal it does listen to.
-        if (d->host) {
-            const auto devices = d->host->findChildren<QtROIoDeviceBase *>();
-            for (QtROIoDeviceBase *device : devices) {
-                if (device->connection() == socket)
-                    Q_EMIT device->disconnected();
-            }
-        }
+        forget(socket);
         std::erase_if(d->peers, [socket](const QPointer<QIODevice> &p) { return !p || p == socket; });
         socket->deleteLater();
         Q_EMIT connectionCountChanged(connectionCount());
@@ -224,6 +216,20 @@ void RemoteListener::accept(QIODevice *socket)
         connect(tcp, &QAbstractSocket::disconnected, this, gone);
     d->peers.emplace_back(socket);
     Q_EMIT connectionCountChanged(connectionCount());
+}
+
+void RemoteListener::forget(QIODevice *socket)
+{
+    // Qt 6.4's QtROExternalIoDevice never hears its device's disconnected() (it looks the signal
+    // up under a wrong name), so Qt Remote Objects would keep writing to this connection after it
+    // is gone. Tell it, through the signal it does listen to.
+    if (!d->host)
+        return;
+    const auto devices = d->host->findChildren<QtROIoDeviceBase *>();
+    for (QtROIoDeviceBase *device : devices) {
+        if (device->connection() == socket)
+            Q_EMIT device->disconnected();
+    }
 }
 
 void RemoteListener::afterRead(QIODevice *socket)

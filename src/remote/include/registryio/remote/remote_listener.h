@@ -74,6 +74,7 @@ private:
     bool listenOn(const QUrl &url);
     void accept(QIODevice *socket);
     void afterRead(QIODevice *socket);
+    void forget(QIODevice *socket);
 
     struct Private;
     std::unique_ptr<Private> d;
