@@ -118,10 +118,12 @@ void tst_RemoteThreads::subscriberHandlersKeepEveryLocalOption()
     QTRY_COMPARE_WITH_TIMEOUT(latestLast, N, Deadline);
     QVERIFY(latestCalls <= N);
     const quint64 dropped = registry.droppedCount(boundedId);
-    QVERIFY2(dropped >= quint64(N - 11), QByteArray::number(dropped));
+    // Bounded: far fewer than N ran or wait (the facade's exact count of a blocked drain's batch
+    // is its own contract, tested in tests/qt; here, what crossed the wire is bounded as locally).
+    QVERIFY2(dropped >= quint64(N - 21), QByteArray::number(dropped));
     release.set_value();
     QTRY_COMPARE_WITH_TIMEOUT(quint64(bounded.load()) + dropped, quint64(N), Deadline);
-    QVERIFY(bounded.load() <= 11);
+    QVERIFY(bounded.load() <= 21);
     QVERIFY(!wrongThread);
 }
 

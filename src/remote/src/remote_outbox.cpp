@@ -38,12 +38,25 @@ void RemoteOutbox::attach(QObject *pump, std::function<void()> send)
     m_send = std::make_shared<std::function<void()>>(std::move(send));
 }
 
+void RemoteOutbox::attachDirect(std::function<bool()> hasRoom, std::function<void(RemoteOutgoing &)> sendNow)
+{
+    std::lock_guard lock(m_mutex);
+    m_hasRoom = std::move(hasRoom);
+    m_sendNow = std::move(sendNow);
+    m_pumpThread.store(m_pump ? m_pump->thread() : nullptr, std::memory_order_release);
+}
+
 void RemoteOutbox::detach()
 {
     std::shared_ptr<std::function<void()>> send;
+    std::function<bool()> hasRoom;
+    std::function<void(RemoteOutgoing &)> sendNow;
     std::lock_guard lock(m_mutex);
     m_pump = nullptr;
-    send.swap(m_send); // our own closure: destroyed here, no user code
+    m_pumpThread.store(nullptr, std::memory_order_release);
+    send.swap(m_send); // our own closures: destroyed here, no user code
+    hasRoom.swap(m_hasRoom);
+    sendNow.swap(m_sendNow);
 }
 
 void RemoteOutbox::scheduleLocked()
@@ -81,6 +94,18 @@ void RemoteOutbox::schedule()
 void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
 {
     try {
+        // The pump's own thread with nothing waiting: straight to the wire, as a plain signal
+        // would (Every only; detach() runs on this same thread, so the closures stay valid).
+        QThread *const pumpThread = m_pumpThread.load(std::memory_order_acquire);
+        if (pumpThread && pumpThread == QThread::currentThread() && delivery == Delivery::Every) {
+            std::unique_lock lock(m_mutex);
+            if (m_sendNow && m_queue.empty() && m_hasRoom()) {
+                RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
+                lock.unlock();
+                m_sendNow(item);
+                return;
+            }
+        }
         std::lock_guard lock(m_mutex);
         RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
         if (delivery == Delivery::Latest) {

@@ -6,6 +6,7 @@
 
 #include <QByteArray>
 #include <QObject>
+#include <QThread>
 
 #include <atomic>
 #include <cstddef>
@@ -44,6 +45,10 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
 
     /// Owner side, on its thread: where and what sends. `send` runs on `pump`'s thread.
     void attach(QObject *pump, std::function<void()> send);
+    /// Owner side, Every delivery only: an event pushed on the pump's thread while nothing waits
+    /// and `hasRoom()` says the wire has room is given to `sendNow` at once (no queueing, no
+    /// copy), in sequence order with everything queued.
+    void attachDirect(std::function<bool()> hasRoom, std::function<void(RemoteOutgoing &)> sendNow);
     /// Owner side, before it dies: no more sending scheduled.
     void detach();
     /// Takes up to `max` waiting events, oldest first (the newest alone with Latest).
@@ -65,6 +70,9 @@ private:
     bool m_scheduled = false;
     QObject *m_pump = nullptr;
     std::shared_ptr<std::function<void()>> m_send;
+    std::atomic<QThread *> m_pumpThread{nullptr};
+    std::function<bool()> m_hasRoom;                 // pump thread only
+    std::function<void(RemoteOutgoing &)> m_sendNow; // pump thread only
 };
 
 /// A random non-zero 64-bit id.

@@ -53,6 +53,12 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->shared = true;
     d->box->connected.store(true, std::memory_order_release);
     d->box->attach(this, [this] { pump(); });
+    if (options.delivery == Delivery::Every)
+        d->box->attachDirect([this] { return !d->listener || d->listener->hasRoom(); },
+                             [this](detail::RemoteOutgoing &item) {
+                                 send(item);
+                                 d->sent.fetch_add(1, std::memory_order_relaxed);
+                             });
     if (d->listener)
         connect(d->listener, &RemoteListener::drained, this, [this] { d->box->schedule(); });
 }
@@ -66,24 +72,28 @@ RemoteShareBase::~RemoteShareBase()
 
 void RemoteShareBase::pump()
 {
-    const quint8 flags = d->options.delivery == Delivery::Latest ? detail::RemoteFrameLatest : 0;
     // Batches: other work of this thread (reading sockets, its own handlers) gets its turn.
     for (int batch = 0; batch < 16; ++batch) {
         if (d->listener && !d->listener->hasRoom())
             return; // drained() schedules again
         auto items = d->box->take(64);
-        for (auto &item : items) {
-            Q_EMIT d->source->delivered(detail::encodeRemoteFrame({.sourceInstance = d->instance,
-                                                                   .sequence = item.sequence,
-                                                                   .origin = item.origin,
-                                                                   .flags = flags,
-                                                                   .payload = item.payload}));
-        }
+        for (auto &item : items)
+            send(item);
         d->sent.fetch_add(items.size(), std::memory_order_relaxed);
         if (items.size() < 64)
             return;
     }
     d->box->schedule();
+}
+
+void RemoteShareBase::send(detail::RemoteOutgoing &item)
+{
+    const quint8 flags = d->options.delivery == Delivery::Latest ? detail::RemoteFrameLatest : 0;
+    Q_EMIT d->source->delivered(detail::encodeRemoteFrame({.sourceInstance = d->instance,
+                                                           .sequence = item.sequence,
+                                                           .origin = item.origin,
+                                                           .flags = flags,
+                                                           .payload = item.payload}));
 }
 
 void RemoteShareBase::onPost(const QByteArray &frame)

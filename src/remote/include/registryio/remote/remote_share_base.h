@@ -19,7 +19,8 @@ namespace rio {
 
 namespace detail {
 struct RemoteOutbox;
-}
+struct RemoteOutgoing;
+} // namespace detail
 
 /// The type-erased half of RemoteShare<E>: the remoted source object on the host's thread, the
 /// sending side's flow control, and the checks on what peers post.
@@ -56,6 +57,7 @@ public:
 
 private:
     void pump();
+    void send(detail::RemoteOutgoing &item);
     void onPost(const QByteArray &frame);
     void reject(const QString &what);
 
