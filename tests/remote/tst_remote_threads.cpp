@@ -56,6 +56,9 @@ class tst_RemoteThreads : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    // Qt Remote Objects deletes a node's connections with deleteLater(): run those deletions
+    // before the next test (and before exit, so LeakSanitizer sees them done).
+    void cleanup() { QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete); }
     void subscriberHandlersKeepEveryLocalOption();
     void notifiesFromManyThreadsOnBothSides();
     void listenerDestroyedBeforeTheHost();
