@@ -164,6 +164,11 @@ quint64 RemoteSubscriber::droppedWhileDisconnected() const noexcept
     return d->box->droppedDisconnected.load(std::memory_order_relaxed);
 }
 
+quint64 RemoteSubscriber::droppedUnsent() const noexcept
+{
+    return d->box->dropped.load(std::memory_order_relaxed);
+}
+
 quint64 RemoteSubscriber::droppedBySource() const noexcept
 {
     return d->droppedBySource.load(std::memory_order_relaxed);

@@ -58,6 +58,9 @@ public:
     QString name() const;
     /// Events notified here while not connected: not sent, counted.
     quint64 droppedWhileDisconnected() const noexcept;
+    /// Events notified here that found 65536 of this side's events still waiting for the wire
+    /// (the oldest waiting one is dropped for each).
+    quint64 droppedUnsent() const noexcept;
     /// Events the source dropped for lack of room on the wire (gaps in its sequence).
     quint64 droppedBySource() const noexcept;
     /// Frames from the source that were not events (ignored, warned about).
