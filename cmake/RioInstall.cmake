@@ -6,13 +6,13 @@
 #   include/registryio/..., registryio/qt/..., registryio/qml/...   public headers by layer
 #   LIBDIR/libRegistryIOCore.so*, ...Qt, ...Qml   the libraries
 #   LIBDIR/cmake/RegistryIO/                    RegistryIOConfig.cmake, RegistryIOConfigVersion.cmake,
-#                                               RegistryIO{Core,Qt,Qml}Targets*.cmake
+#                                               RegistryIO{Core,Qt,Qml,Remote}Targets*.cmake
 #   LIBDIR/pkgconfig/registryio-{core,qt,qml}.pc  pkg-config files, one per library
 #   RIO_INSTALL_QMLDIR/RegistryIO/               the QML module: qmldir, plugin, .qmltypes
 #                                               (default LIBDIR/qt6/qml: Debian's Qt layout, so a
 #                                               /usr install needs no QML2_IMPORT_PATH)
 #
-# Consumers: find_package(RegistryIO 0.1 CONFIG REQUIRED COMPONENTS Core Qt Qml).
+# Consumers: find_package(RegistryIO 0.1 CONFIG REQUIRED COMPONENTS Core Qt Qml Remote).
 include_guard(GLOBAL)
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -147,6 +147,16 @@ if(TARGET RegistryIOQt)
   rio_pc_qt_requires(rio_qt_reqs ${RIO_QT_COMPONENTS})
   rio_install_pkg_config(qt "RegistryIO Qt" "Qt facade" RegistryIOQt
     "registryio-core = ${PROJECT_VERSION}, ${rio_qt_reqs}")
+endif()
+
+# --- Remote (registries across processes) ---------------------------------------------------
+set(RIO_REMOTE_COMPONENTS "")
+if(TARGET RegistryIORemote)
+  rio_install_library(RegistryIORemote Remote)
+  install(DIRECTORY "${rio_root}/src/remote/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+    FILES_MATCHING PATTERN "*.h")
+  rio_qt_components_of(RegistryIORemote RIO_REMOTE_COMPONENTS)
+  list(APPEND rio_installed_components Remote)
 endif()
 
 # --- QML module ------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ packages=(
   libc++-14-dev libc++abi-14-dev g++-mingw-w64-x86-64-posix wine64
   # Qt 6.4 and its QML runtime modules
   qt6-base-dev qt6-base-dev-tools qt6-declarative-dev qt6-declarative-dev-tools qt6-qpa-plugins
+  # RegistryIO::Remote (optional): Qt Remote Objects and its QML module
+  qt6-remoteobjects-dev qml6-module-qtremoteobjects
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtquick
   qml6-module-qtquick-window qml6-module-qtquick-controls qml6-module-qtquick-layouts
   qml6-module-qtquick-templates qml6-module-qttest libgl-dev

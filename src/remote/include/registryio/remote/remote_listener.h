@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <registryio/remote/remote_export.h>
+
+#include <QObject>
+#include <QString>
+#include <QUrl>
+
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QIODevice;
+class QRemoteObjectHost;
+QT_END_NAMESPACE
+
+namespace rio {
+
+/// Accepts the connections of a QRemoteObjectHost itself, so that they can be restricted and
+/// watched: `local:` sockets reachable by the same user only, TCP on request; a peer that posts a
+/// malformed or oversized event is disconnected; shares see how full each connection's write
+/// buffer is (their flow control). Qt Remote Objects still speaks its own protocol on them.
+class RIO_REMOTE_EXPORT RemoteListener : public QObject
+{
+    Q_OBJECT
+
+public:
+    /// Limits per connection.
+    struct Options
+    {
+        /// A connection whose next Qt Remote Objects packet announces more than this is dropped.
+        qint64 maxPacketBytes = (qint64(1) << 20) + 65536;
+        /// Shares stop sending while any connection has more than this waiting to be written.
+        qint64 highWaterBytes = qint64(1) << 20;
+    };
+
+    /// A listener for `host` (which must live on the calling thread and have no URL of its own),
+    /// owned by it by default. Create it, and listen, before sharing on the host.
+    explicit RemoteListener(QRemoteObjectHost *host, Options options, QObject *parent = nullptr);
+    /// As above, with the default limits.
+    explicit RemoteListener(QRemoteObjectHost *host, QObject *parent = nullptr);
+    /// Closes the server and every connection.
+    ~RemoteListener() override;
+
+    /// Listens on `local:<name>` (same user only; a stale socket left by a killed process is
+    /// replaced, a live one is not) or `tcp://<address>:<port>` (port 0: any free port). False,
+    /// with errorString(), on failure or another scheme.
+    bool listen(const QUrl &url);
+    /// The address peers connect to (the real port for tcp port 0).
+    QUrl address() const;
+    /// Why listen() failed.
+    QString errorString() const;
+    /// Open connections.
+    int connectionCount() const noexcept;
+    /// Whether every connection has room to write (below highWaterBytes).
+    bool hasRoom() const noexcept;
+    /// The listener of `host`, if it has one.
+    static RemoteListener *of(const QRemoteObjectHost *host);
+    /// Drops the connection whose bytes are being read now (from inside a slot that Qt Remote
+    /// Objects invokes for it), with a warning; false when no listener's connection is being read.
+    static bool rejectCurrentPeer(const QString &reason);
+    /// Whether the connection being read now was rejected (its remaining packets are ignored).
+    static bool isCurrentPeerRejected();
+
+Q_SIGNALS:
+    /// A connection wrote bytes and may have room again.
+    void drained();
+    /// A peer was disconnected for what it sent.
+    void peerRejected(const QString &reason);
+    /// A connection opened or closed.
+    void connectionCountChanged(int count);
+
+private:
+    bool listenOn(const QUrl &url);
+    void accept(QIODevice *socket);
+    void afterRead(QIODevice *socket);
+    void forget(QIODevice *socket);
+
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace rio

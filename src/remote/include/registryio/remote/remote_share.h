@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <registryio/qt/qt_registry.h>
+#include <registryio/remote/remote_codec.h>
+#include <registryio/remote/remote_outbox.h>
+#include <registryio/remote/remote_share_base.h>
+
+#include <limits>
+
+namespace rio {
+
+/// Shares a QtRegistry<E> under a name on a QRemoteObjectHost: every event notified on it is
+/// sent to the subscribers (RemoteRegistry<E>), and events they notify are notified on it. Peers
+/// can only notify; they never add handlers here. Create and destroy it on the host's thread,
+/// and destroy it before the registry.
+template <typename E>
+class RemoteShare
+{
+    static_assert(RemoteEvent<E>,
+                  "rio::RemoteShare<E>: E crosses processes as QDataStream bytes; give it a default "
+                  "constructor and QDataStream &operator<<(QDataStream &, const E &) and "
+                  "QDataStream &operator>>(QDataStream &, E &)");
+
+public:
+    /// Shares `registry` as `name` on `host`; check isShared().
+    RemoteShare(QRemoteObjectHostBase *host, const QString &name, QtRegistry<E> &registry,
+                RemoteShareOptions options = {})
+        : m_base(host, name, options, [&registry, this](QByteArrayView payload, quint64 origin) {
+              E event;
+              if (!detail::decodeRemoteEvent(payload, event))
+                  return false;
+              const detail::RemoteInboundScope inbound(*m_base.outbox(), origin);
+              registry.notify(event);
+              return true;
+          })
+    {
+        if (!m_base.isShared())
+            return;
+        // First in priority order, on the notifying thread: the bytes are made once per notify,
+        // and the context (the share) removes the handler when the share goes.
+        registry.add(
+            &m_base,
+            [box = m_base.outbox()](const E &event) {
+                if (const auto origin = detail::remoteOutboxWants(*box))
+                    detail::remoteOutboxPush(*box, *origin, detail::encodeRemoteEvent(event));
+            },
+            std::numeric_limits<int>::max(), Qt::DirectConnection);
+    }
+
+    RemoteShare(const RemoteShare &) = delete;
+    RemoteShare &operator=(const RemoteShare &) = delete;
+
+    /// Whether the host accepted the name.
+    bool isShared() const noexcept { return m_base.isShared(); }
+    /// The QObject half: name, counters.
+    RemoteShareBase *base() noexcept { return &m_base; }
+    /// Events dropped on the sending side (Every, more than `capacity` waiting for the wire).
+    quint64 droppedCount() const noexcept { return m_base.droppedCount(); }
+
+private:
+    RemoteShareBase m_base;
+};
+
+} // namespace rio

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <registryio/remote/remote_export.h>
+#include <registryio/remote/remote_share_options.h>
+
+#include <QByteArrayView>
+#include <QObject>
+#include <QString>
+
+#include <functional>
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QRemoteObjectHostBase;
+QT_END_NAMESPACE
+
+namespace rio {
+
+namespace detail {
+struct RemoteOutbox;
+struct RemoteOutgoing;
+} // namespace detail
+
+/// The type-erased half of RemoteShare<E>: the remoted source object on the host's thread, the
+/// sending side's flow control, and the checks on what peers post.
+class RIO_REMOTE_EXPORT RemoteShareBase : public QObject
+{
+    Q_OBJECT
+    /// The name subscribers acquire.
+    Q_PROPERTY(QString name READ name CONSTANT)
+
+public:
+    /// Delivers the bytes of one posted event into the shared registry as from `origin`; false
+    /// when they are not an event (the peer is then disconnected).
+    using Deliver = std::function<bool(QByteArrayView payload, quint64 origin)>;
+
+    /// Shares under `name` on `host` (which must live on the calling thread). Check isShared().
+    RemoteShareBase(QRemoteObjectHostBase *host, const QString &name, RemoteShareOptions options,
+                    Deliver deliver, QObject *parent = nullptr);
+    /// Stops sharing; subscribers see the source go.
+    ~RemoteShareBase() override;
+
+    /// Whether the host accepted the name (false: empty or already used).
+    bool isShared() const noexcept;
+    /// The shared name.
+    QString name() const;
+    /// Events dropped on the sending side because `capacity` were waiting for the wire.
+    quint64 droppedCount() const noexcept;
+    /// Events sent to subscribers so far (coalesced ones not counted).
+    quint64 sentCount() const noexcept;
+    /// Events waiting for the wire now.
+    std::size_t pendingCount() const noexcept;
+
+    /// The outbox the typed forwarding handler pushes into.
+    std::shared_ptr<detail::RemoteOutbox> outbox() const noexcept;
+
+private:
+    void pump();
+    void send(detail::RemoteOutgoing &item);
+    void onPost(const QByteArray &frame);
+    void reject(const QString &what);
+
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace rio

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <registryio/remote/remote_export.h>
+
+#include <QByteArrayView>
+#include <QObject>
+#include <QString>
+
+#include <functional>
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QRemoteObjectNode;
+QT_END_NAMESPACE
+
+namespace rio {
+
+namespace detail {
+struct RemoteOutbox;
+}
+
+/// The type-erased half of RemoteRegistry<E>: the dynamic replica of a shared registry, its
+/// connection state, and the counters of what did not cross the wire.
+class RIO_REMOTE_EXPORT RemoteSubscriber : public QObject
+{
+    Q_OBJECT
+    /// Connected, Disconnected or Reconnecting.
+    Q_PROPERTY(State state READ state NOTIFY stateChanged)
+    /// The shared name this subscribes to.
+    Q_PROPERTY(QString name READ name CONSTANT)
+
+public:
+    /// The connection to the sharing process.
+    enum class State {
+        /// Not connected yet, or the source is incompatible (a different protocol).
+        Disconnected,
+        /// Events flow both ways.
+        Connected,
+        /// The source went away; Qt Remote Objects retries, and the subscription resumes by itself.
+        Reconnecting,
+    };
+    Q_ENUM(State)
+
+    /// Delivers the bytes of one event from the source into the local registry; false when they
+    /// are not an event.
+    using Deliver = std::function<bool(QByteArrayView payload, quint64 origin)>;
+
+    /// Subscribes to `name` through `node` (which must live on the calling thread).
+    RemoteSubscriber(QRemoteObjectNode *node, const QString &name, Deliver deliver,
+                     QObject *parent = nullptr);
+    /// Unsubscribes.
+    ~RemoteSubscriber() override;
+
+    /// The connection state.
+    State state() const noexcept;
+    /// The shared name.
+    QString name() const;
+    /// Events notified here while not connected: not sent, counted.
+    quint64 droppedWhileDisconnected() const noexcept;
+    /// Events notified here that found 65536 of this side's events still waiting for the wire
+    /// (the oldest waiting one is dropped for each).
+    quint64 droppedUnsent() const noexcept;
+    /// Events the source dropped for lack of room on the wire (gaps in its sequence).
+    quint64 droppedBySource() const noexcept;
+    /// Frames from the source that were not events (ignored, warned about).
+    quint64 malformedCount() const noexcept;
+
+    /// The outbox the typed forwarding handler pushes into.
+    std::shared_ptr<detail::RemoteOutbox> outbox() const noexcept;
+
+Q_SIGNALS:
+    /// The connection state changed.
+    void stateChanged(rio::RemoteSubscriber::State state);
+
+private Q_SLOTS:
+    void onEvent(const QByteArray &frame);
+
+private:
+    void onReplicaState(int state);
+    void pump();
+    void setState(State state);
+
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace rio

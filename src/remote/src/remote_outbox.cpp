@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+#include "remote_outbox_p.h"
+
+#include <QMetaObject>
+#include <QRandomGenerator>
+
+namespace rio::detail {
+
+namespace {
+
+// The event being notified on this thread because it came from the wire: whose outbox (its key)
+// and from which origin. Consumed by that outbox's forwarding handler, cleared by the scope.
+struct InboundMark
+{
+    quint64 key = 0;
+    quint64 origin = 0;
+};
+thread_local InboundMark t_inbound;
+
+} // namespace
+
+quint64 randomRemoteId()
+{
+    quint64 id = 0;
+    while (id == 0)
+        id = QRandomGenerator::system()->generate64();
+    return id;
+}
+
+RemoteOutbox::RemoteOutbox(bool subscriber, Delivery d, std::size_t cap)
+    : key(randomRemoteId()), subscriberSide(subscriber), delivery(d), capacity(cap)
+{ }
+
+void RemoteOutbox::attach(QObject *pump, std::function<void()> send)
+{
+    std::lock_guard lock(m_mutex);
+    m_pump = pump;
+    m_send = std::make_shared<std::function<void()>>(std::move(send));
+}
+
+void RemoteOutbox::attachDirect(std::function<bool()> hasRoom, std::function<void(RemoteOutgoing &)> sendNow)
+{
+    std::lock_guard lock(m_mutex);
+    m_hasRoom = std::move(hasRoom);
+    m_sendNow = std::move(sendNow);
+    m_pumpThread.store(m_pump ? m_pump->thread() : nullptr, std::memory_order_release);
+}
+
+void RemoteOutbox::detach()
+{
+    std::shared_ptr<std::function<void()>> send;
+    std::function<bool()> hasRoom;
+    std::function<void(RemoteOutgoing &)> sendNow;
+    std::lock_guard lock(m_mutex);
+    m_pump = nullptr;
+    m_pumpThread.store(nullptr, std::memory_order_release);
+    send.swap(m_send); // our own closures: destroyed here, no user code
+    hasRoom.swap(m_hasRoom);
+    sendNow.swap(m_sendNow);
+}
+
+void RemoteOutbox::scheduleLocked()
+{
+    if (m_scheduled || !m_pump || !m_send)
+        return;
+    m_scheduled = true;
+    // Posting takes only Qt's event-queue lock and runs no user code. The pump object's
+    // destructor runs detach() first, and Qt discards events posted to a dead receiver.
+    QMetaObject::invokeMethod(
+        m_pump,
+        [self = weak_from_this(), send = std::weak_ptr<std::function<void()>>(m_send)] {
+            const auto box = self.lock();
+            if (!box)
+                return;
+            {
+                // From here on a push schedules the next turn: the send may stop early (no room
+                // on the wire, or a full batch) and count on drained() or schedule().
+                std::lock_guard lock(box->m_mutex);
+                box->m_scheduled = false;
+            }
+            if (auto fn = send.lock())
+                (*fn)();
+        },
+        Qt::QueuedConnection);
+}
+
+void RemoteOutbox::schedule()
+{
+    std::lock_guard lock(m_mutex);
+    if (!m_queue.empty() || m_latest)
+        scheduleLocked();
+}
+
+void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
+{
+    try {
+        // The pump's own thread with nothing waiting: straight to the wire, as a plain signal
+        // would (Every only; detach() runs on this same thread, so the closures stay valid).
+        QThread *const pumpThread = m_pumpThread.load(std::memory_order_acquire);
+        if (pumpThread && pumpThread == QThread::currentThread() && delivery == Delivery::Every) {
+            std::unique_lock lock(m_mutex);
+            if (m_sendNow && m_queue.empty() && m_hasRoom()) {
+                RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
+                lock.unlock();
+                m_sendNow(item);
+                return;
+            }
+        }
+        std::lock_guard lock(m_mutex);
+        RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
+        if (delivery == Delivery::Latest) {
+            if (!m_latest)
+                pending.fetch_add(1, std::memory_order_relaxed);
+            m_latest = std::move(item);
+        } else {
+            if (capacity != 0 && m_queue.size() >= capacity) {
+                m_queue.pop_front();
+                dropped.fetch_add(1, std::memory_order_relaxed);
+            } else {
+                pending.fetch_add(1, std::memory_order_relaxed);
+            }
+            m_queue.push_back(std::move(item));
+        }
+        scheduleLocked();
+    } catch (...) {
+        // Allocation failure: the event is lost for the wire, and counted.
+        dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+std::vector<RemoteOutgoing> RemoteOutbox::take(std::size_t max)
+{
+    std::vector<RemoteOutgoing> out;
+    std::lock_guard lock(m_mutex);
+    if (m_latest) {
+        out.push_back(std::move(*m_latest));
+        m_latest.reset();
+    }
+    while (out.size() < max && !m_queue.empty()) {
+        out.push_back(std::move(m_queue.front()));
+        m_queue.pop_front();
+    }
+    pending.fetch_sub(out.size(), std::memory_order_relaxed);
+    return out;
+}
+
+std::size_t RemoteOutbox::discard()
+{
+    std::deque<RemoteOutgoing> queue;
+    std::optional<RemoteOutgoing> latest;
+    std::lock_guard lock(m_mutex);
+    queue.swap(m_queue);
+    latest.swap(m_latest);
+    const std::size_t n = queue.size() + (latest ? 1 : 0);
+    pending.fetch_sub(n, std::memory_order_relaxed);
+    return n;
+}
+
+std::optional<quint64> remoteOutboxWants(RemoteOutbox &box) noexcept
+{
+    if (t_inbound.key == box.key) {
+        const quint64 origin = t_inbound.origin;
+        t_inbound = {};
+        if (box.subscriberSide)
+            return std::nullopt; // it came from the source: no echo
+        return origin;           // the share forwards it to the others, tagged with its sender
+    }
+    if (box.subscriberSide) {
+        if (!box.connected.load(std::memory_order_acquire)) {
+            box.droppedDisconnected.fetch_add(1, std::memory_order_relaxed);
+            return std::nullopt;
+        }
+        return box.key;
+    }
+    return 0;
+}
+
+void remoteOutboxPush(RemoteOutbox &box, quint64 origin, QByteArray payload) noexcept
+{
+    box.push(origin, std::move(payload));
+}
+
+RemoteInboundScope::RemoteInboundScope(const RemoteOutbox &box, quint64 origin) noexcept
+    : m_previousKey(t_inbound.key), m_previousOrigin(t_inbound.origin)
+{
+    t_inbound = {box.key, origin};
+}
+
+RemoteInboundScope::~RemoteInboundScope()
+{
+    t_inbound = {m_previousKey, m_previousOrigin};
+}
+
+} // namespace rio::detail

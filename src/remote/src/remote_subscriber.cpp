@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+#include <registryio/remote/remote_codec.h>
+#include <registryio/remote/remote_subscriber.h>
+
+#include "remote_outbox_p.h"
+
+#include <QMetaMethod>
+#include <QPointer>
+#include <QRemoteObjectDynamicReplica>
+#include <QRemoteObjectNode>
+
+namespace rio {
+
+namespace {
+
+// Subscriber to source: at most this many events wait for the wire (the oldest drop beyond it).
+constexpr std::size_t SubscriberCapacity = 65536;
+
+} // namespace
+
+struct RemoteSubscriber::Private
+{
+    QPointer<QRemoteObjectNode> node;
+    QString name;
+    Deliver deliver;
+    std::shared_ptr<detail::RemoteOutbox> box;
+    std::unique_ptr<QRemoteObjectDynamicReplica> replica;
+    QMetaMethod post;
+    State state = State::Disconnected;
+    bool everConnected = false;
+    quint64 lastInstance = 0;
+    quint64 lastSequence = 0;
+    std::atomic<quint64> droppedBySource{0};
+    std::atomic<quint64> malformed{0};
+};
+
+RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name, Deliver deliver,
+                                   QObject *parent)
+    : QObject(parent), d(std::make_unique<Private>())
+{
+    d->node = node;
+    d->name = name;
+    d->deliver = std::move(deliver);
+    d->box = std::make_shared<detail::RemoteOutbox>(true, Delivery::Every, SubscriberCapacity);
+    if (!node || name.isEmpty()) {
+        qWarning("rio::RemoteRegistry: %s", !node ? "no node" : "empty name");
+        return;
+    }
+    if (node->thread() != thread())
+        qWarning("rio::RemoteRegistry \"%s\": the node lives on another thread; create the registry there",
+                 qPrintable(name));
+    d->replica.reset(node->acquireDynamic(name));
+    if (!d->replica)
+        return;
+    // A dynamic replica has its meta-object once the source's definition arrived.
+    connect(d->replica.get(), &QRemoteObjectReplica::initialized, this, [this] {
+        const QMetaObject *meta = d->replica->metaObject();
+        const int signal = meta->indexOfSignal("delivered(QByteArray)");
+        const int slot = meta->indexOfSlot("post(QByteArray)");
+        if (signal < 0 || slot < 0) {
+            qWarning("rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare", qPrintable(d->name));
+            return;
+        }
+        d->post = meta->method(slot);
+        const QMetaMethod receiver = metaObject()->method(metaObject()->indexOfSlot("onEvent(QByteArray)"));
+        connect(d->replica.get(), meta->method(signal), this, receiver, Qt::UniqueConnection);
+        onReplicaState(int(d->replica->state()));
+    });
+    connect(d->replica.get(), &QRemoteObjectReplica::stateChanged, this,
+            [this](QRemoteObjectReplica::State state, QRemoteObjectReplica::State) {
+                onReplicaState(int(state));
+            });
+    d->box->attach(this, [this] { pump(); });
+    onReplicaState(int(d->replica->state()));
+}
+
+RemoteSubscriber::~RemoteSubscriber()
+{
+    d->box->detach();
+    d->box->connected.store(false, std::memory_order_release);
+}
+
+void RemoteSubscriber::onReplicaState(int replicaState)
+{
+    const auto state = QRemoteObjectReplica::State(replicaState);
+    if (state == QRemoteObjectReplica::Valid && d->post.isValid()) {
+        d->everConnected = true;
+        setState(State::Connected);
+    } else if (state == QRemoteObjectReplica::SignatureMismatch) {
+        qWarning("rio::RemoteRegistry \"%s\": the source's protocol does not match", qPrintable(d->name));
+        setState(State::Disconnected);
+    } else if (state != QRemoteObjectReplica::Valid) {
+        setState(d->everConnected ? State::Reconnecting : State::Disconnected);
+    }
+}
+
+void RemoteSubscriber::setState(State state)
+{
+    const bool connected = state == State::Connected;
+    d->box->connected.store(connected, std::memory_order_release);
+    if (!connected) // what waited for the wire is not sent to a later connection either
+        d->box->droppedDisconnected.fetch_add(d->box->discard(), std::memory_order_relaxed);
+    else
+        d->box->schedule();
+    if (state == d->state)
+        return;
+    d->state = state;
+    Q_EMIT stateChanged(state);
+}
+
+void RemoteSubscriber::pump()
+{
+    for (int batch = 0; batch < 16; ++batch) {
+        if (d->state != State::Connected || !d->replica) {
+            d->box->droppedDisconnected.fetch_add(d->box->discard(), std::memory_order_relaxed);
+            return;
+        }
+        auto items = d->box->take(64);
+        for (auto &item : items)
+            d->post.invoke(d->replica.get(), Qt::DirectConnection,
+                           Q_ARG(QByteArray, detail::encodeRemotePost(item.origin, item.payload)));
+        if (items.size() < 64)
+            return;
+    }
+    d->box->schedule();
+}
+
+void RemoteSubscriber::onEvent(const QByteArray &bytes)
+{
+    const auto frame = detail::decodeRemoteFrame(bytes);
+    if (!frame) {
+        d->malformed.fetch_add(1, std::memory_order_relaxed);
+        qWarning("rio::RemoteRegistry \"%s\": the source sent a malformed frame of %lld bytes; ignored",
+                 qPrintable(d->name), qlonglong(bytes.size()));
+        return;
+    }
+    if (frame->sourceInstance != d->lastInstance) {
+        d->lastInstance = frame->sourceInstance; // a new source: a new sequence
+    } else if (frame->sequence > d->lastSequence + 1 && !(frame->flags & detail::RemoteFrameLatest)) {
+        d->droppedBySource.fetch_add(frame->sequence - d->lastSequence - 1, std::memory_order_relaxed);
+    }
+    d->lastSequence = frame->sequence;
+    if (frame->origin == d->box->key)
+        return; // our own event, already delivered here when it was notified
+    if (!d->deliver(frame->payload, frame->origin)) {
+        d->malformed.fetch_add(1, std::memory_order_relaxed);
+        qWarning("rio::RemoteRegistry \"%s\": the source sent %lld bytes that are not one event; ignored",
+                 qPrintable(d->name), qlonglong(frame->payload.size()));
+    }
+}
+
+RemoteSubscriber::State RemoteSubscriber::state() const noexcept
+{
+    return d->state;
+}
+
+QString RemoteSubscriber::name() const
+{
+    return d->name;
+}
+
+quint64 RemoteSubscriber::droppedWhileDisconnected() const noexcept
+{
+    return d->box->droppedDisconnected.load(std::memory_order_relaxed);
+}
+
+quint64 RemoteSubscriber::droppedUnsent() const noexcept
+{
+    return d->box->dropped.load(std::memory_order_relaxed);
+}
+
+quint64 RemoteSubscriber::droppedBySource() const noexcept
+{
+    return d->droppedBySource.load(std::memory_order_relaxed);
+}
+
+quint64 RemoteSubscriber::malformedCount() const noexcept
+{
+    return d->malformed.load(std::memory_order_relaxed);
+}
+
+std::shared_ptr<detail::RemoteOutbox> RemoteSubscriber::outbox() const noexcept
+{
+    return d->box;
+}
+
+} // namespace rio

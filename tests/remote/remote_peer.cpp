@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+// The other process of the cross-process tests. `source <url>` shares a registry "orders";
+// `subscriber <url>` subscribes to it. Commands arrive on stdin, one a line; every observation
+// goes to stdout, one a line, so the test waits on output, never on time.
+//   notify <from> <to> [bytes]   notify Payload{seq} for seq in [from, to]; prints "notified <to>"
+//   stall <ms>                   blocks this process's event loop (a stalled peer)
+//   stats                        prints "stats <key>=<value>..."
+//   quit                         exits 0
+#include "remote_payload.h"
+
+#include <registryio/qt/qt_registry.h>
+#include <registryio/remote/remote_listener.h>
+#include <registryio/remote/remote_registry.h>
+#include <registryio/remote/remote_share.h>
+
+#include <QCoreApplication>
+#include <QFile>
+#include <QRemoteObjectHost>
+#include <QRemoteObjectNode>
+#include <QSocketNotifier>
+#include <QThread>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+void say(const QByteArray &line)
+{
+    std::fwrite(line.constData(), 1, size_t(line.size()), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+}
+
+qint64 rssKiB()
+{
+    QFile status(QStringLiteral("/proc/self/status"));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLongLong();
+    }
+    return -1;
+}
+
+const char *stateName(rio::RemoteSubscriber::State state)
+{
+    switch (state) {
+    case rio::RemoteSubscriber::State::Connected:
+        return "connected";
+    case rio::RemoteSubscriber::State::Reconnecting:
+        return "reconnecting";
+    case rio::RemoteSubscriber::State::Disconnected:
+        break;
+    }
+    return "disconnected";
+}
+
+QString option(const QStringList &args, const QString &name, const QString &fallback = {})
+{
+    const int at = args.indexOf(name);
+    return at >= 0 && at + 1 < args.size() ? args.at(at + 1) : fallback;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    const QStringList args = app.arguments();
+    if (args.size() < 3) {
+        std::fprintf(stderr, "usage: rio_remote_peer source|subscriber <url> [options]\n");
+        return 2;
+    }
+    const bool isSource = args.at(1) == QLatin1String("source");
+    const QUrl url(args.at(2));
+    // --handlers 10,0,-5: local handlers at these priorities, each printing what it gets.
+    const QStringList priorities =
+        option(args, QStringLiteral("--handlers"), QStringLiteral("0")).split(u',');
+    const bool quiet = args.contains(QStringLiteral("--quiet"));
+    const bool latest = args.contains(QStringLiteral("--latest"));
+
+    std::unique_ptr<QRemoteObjectHost> host;
+    std::unique_ptr<rio::RemoteListener> listener;
+    std::unique_ptr<QRemoteObjectNode> node;
+    std::unique_ptr<rio::QtRegistry<Payload>> registry;
+    std::unique_ptr<rio::RemoteShare<Payload>> share;
+    rio::RemoteRegistry<Payload> *subscriber = nullptr;
+
+    if (isSource) {
+        host = std::make_unique<QRemoteObjectHost>();
+        listener = std::make_unique<rio::RemoteListener>(host.get(), nullptr);
+        if (!listener->listen(url)) {
+            say("error " + listener->errorString().toUtf8());
+            return 1;
+        }
+        registry = std::make_unique<rio::QtRegistry<Payload>>();
+        rio::RemoteShareOptions options;
+        options.delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every;
+        options.capacity = option(args, QStringLiteral("--capacity"), QStringLiteral("65536")).toULongLong();
+        share = std::make_unique<rio::RemoteShare<Payload>>(host.get(), QStringLiteral("orders"), *registry,
+                                                            options);
+    } else {
+        node = std::make_unique<QRemoteObjectNode>();
+        node->connectToNode(url);
+        auto *remote = new rio::RemoteRegistry<Payload>(node.get(), QStringLiteral("orders"));
+        subscriber = remote;
+        registry.reset(remote);
+        QObject::connect(
+            remote->link(), &rio::RemoteSubscriber::stateChanged, &app,
+            [](rio::RemoteSubscriber::State state) { say(QByteArray("state ") + stateName(state)); });
+    }
+
+    qint64 received = 0;
+    qint64 last = 0;
+    for (const QString &p : priorities) {
+        const int priority = p.toInt();
+        const QByteArray prefix = "event " + QByteArray::number(priority) + ' ';
+        const auto handler = [&, prefix](const Payload &event) {
+            ++received;
+            last = event.seq;
+            if (!quiet)
+                say(prefix + QByteArray::number(event.seq));
+        };
+        if (latest && !isSource)
+            registry->add(&app, handler, priority, Qt::QueuedConnection, rio::Delivery::Latest);
+        else
+            registry->add(&app, handler, priority);
+    }
+
+    QByteArray input;
+    QSocketNotifier stdinNotifier(STDIN_FILENO, QSocketNotifier::Read);
+    QObject::connect(&stdinNotifier, &QSocketNotifier::activated, &app, [&] {
+        char buffer[4096];
+        const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+        if (n <= 0) {
+            app.exit(0); // the test went away
+            return;
+        }
+        input.append(buffer, n);
+        qsizetype eol;
+        while ((eol = input.indexOf('\n')) >= 0) {
+            const QList<QByteArray> words = input.left(eol).trimmed().split(' ');
+            input.remove(0, eol + 1);
+            const QByteArray &command = words.value(0);
+            if (command == "notify") {
+                const qint64 from = words.value(1).toLongLong();
+                const qint64 to = words.value(2).toLongLong();
+                const QByteArray blob(words.value(3, "0").toInt(), 'x');
+                for (qint64 seq = from; seq <= to; ++seq)
+                    registry->notify(Payload{seq, blob});
+                say("notified " + QByteArray::number(to));
+            } else if (command == "stall") {
+                say("stalling");
+                std::this_thread::sleep_for(std::chrono::milliseconds(words.value(1).toInt()));
+                say("stalled");
+            } else if (command == "stats") {
+                QByteArray line = "stats received=" + QByteArray::number(received) +
+                                  " last=" + QByteArray::number(last) +
+                                  " rss=" + QByteArray::number(rssKiB());
+                if (share)
+                    line += " sent=" + QByteArray::number(share->base()->sentCount()) +
+                            " dropped=" + QByteArray::number(share->droppedCount()) +
+                            " pending=" + QByteArray::number(qulonglong(share->base()->pendingCount()));
+                if (subscriber)
+                    line += " droppedDisconnected=" +
+                            QByteArray::number(subscriber->link()->droppedWhileDisconnected()) +
+                            " droppedBySource=" + QByteArray::number(subscriber->link()->droppedBySource());
+                say(line);
+            } else if (command == "quit") {
+                app.exit(0);
+            }
+        }
+    });
+
+    if (isSource)
+        say("ready " + listener->address().toString().toUtf8());
+    else
+        say("ready");
+    const int rc = app.exec();
+    share.reset();
+    registry.reset();
+    return rc;
+}

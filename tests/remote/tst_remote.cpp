@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: MIT
+// RegistryIO::Remote across real processes (rio_remote_peer, started with QProcess), over local:
+// sockets and tcp://127.0.0.1. Every wait is on an observable line or state, with a deadline.
+#include "remote_payload.h"
+
+#include <registryio/qt/qt_registry.h>
+#include <registryio/remote/remote_listener.h>
+#include <registryio/remote/remote_registry.h>
+#include <registryio/remote/remote_share.h>
+
+#include <QCoreApplication>
+#include <QFileInfo>
+#include <QLocalServer>
+#include <QLocalSocket>
+#include <QMap>
+#include <QProcess>
+#include <QRemoteObjectDynamicReplica>
+#include <QRemoteObjectHost>
+#include <QRemoteObjectNode>
+#include <QSignalSpy>
+#include <QTcpSocket>
+#include <QTest>
+
+#include <sys/stat.h>
+
+#include <memory>
+
+using namespace std::chrono_literals;
+
+// The compile-time check: an event type without QDataStream operators is refused (RemoteShare and
+// RemoteRegistry static_assert on this concept with a message that says what to add).
+struct NotStreamable
+{
+    int value = 0;
+};
+static_assert(!rio::RemoteEvent<NotStreamable>);
+static_assert(rio::RemoteEvent<Payload>);
+static_assert(rio::RemoteEvent<int>);
+static_assert(rio::RemoteEvent<QString>);
+
+namespace {
+
+constexpr int Deadline = 30000; // ms: the longest any single observation may take
+
+// One rio_remote_peer process: its stdout lines, its commands.
+class Peer
+{
+public:
+    explicit Peer(const QStringList &args)
+    {
+        m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        QObject::connect(&m_process, &QProcess::readyReadStandardOutput, [this] {
+            m_partial += m_process.readAllStandardOutput();
+            qsizetype eol;
+            while ((eol = m_partial.indexOf('\n')) >= 0) {
+                m_lines.append(m_partial.left(eol));
+                m_partial.remove(0, eol + 1);
+            }
+        });
+        m_process.start(QStringLiteral(RIO_REMOTE_PEER), args);
+    }
+
+    ~Peer()
+    {
+        if (m_process.state() == QProcess::NotRunning)
+            return;
+        m_process.write("quit\n");
+        if (!m_process.waitForFinished(10000)) {
+            m_process.kill();
+            m_process.waitForFinished(10000);
+        }
+    }
+
+    Peer(const Peer &) = delete;
+    Peer &operator=(const Peer &) = delete;
+
+    void send(const QByteArray &command) { m_process.write(command + '\n'); }
+
+    // The first line at or after `from` that starts with `prefix`, waiting up to the deadline.
+    std::optional<QByteArray> waitLine(const QByteArray &prefix, qsizetype from = 0, int timeout = Deadline)
+    {
+        std::optional<QByteArray> found;
+        (void)QTest::qWaitFor(
+            [&] {
+                for (qsizetype i = from; i < m_lines.size(); ++i) {
+                    if (m_lines.at(i).startsWith(prefix)) {
+                        found = m_lines.at(i);
+                        return true;
+                    }
+                }
+                return m_process.state() == QProcess::NotRunning;
+            },
+            timeout);
+        return found;
+    }
+
+    // Sends `stats` and returns the answer as key -> value.
+    QMap<QByteArray, qint64> stats()
+    {
+        const qsizetype from = m_lines.size();
+        send("stats");
+        QMap<QByteArray, qint64> values;
+        if (const auto line = waitLine("stats ", from)) {
+            for (const QByteArray &pair : line->mid(6).split(' ')) {
+                const auto eq = pair.indexOf('=');
+                values.insert(pair.left(eq), pair.mid(eq + 1).toLongLong());
+            }
+        }
+        return values;
+    }
+
+    // Waits until a `stats` answer satisfies `pred`.
+    bool waitStats(const std::function<bool(const QMap<QByteArray, qint64> &)> &pred, int timeout = Deadline)
+    {
+        return QTest::qWaitFor([&] { return pred(stats()); }, timeout);
+    }
+
+    // Lines starting with `prefix`.
+    QList<QByteArray> lines(const QByteArray &prefix) const
+    {
+        QList<QByteArray> out;
+        for (const QByteArray &line : m_lines) {
+            if (line.startsWith(prefix))
+                out.append(line);
+        }
+        return out;
+    }
+
+    qsizetype lineCount() const { return m_lines.size(); }
+    QProcess &process() { return m_process; }
+
+private:
+    QProcess m_process;
+    QByteArray m_partial;
+    QList<QByteArray> m_lines;
+};
+
+QString uniqueLocalUrl()
+{
+    static int counter = 0;
+    return QStringLiteral("local:rio-remote-test-%1-%2")
+        .arg(QCoreApplication::applicationPid())
+        .arg(++counter);
+}
+
+// Starts a source peer on `url` and returns it with the address it listens on.
+std::pair<std::unique_ptr<Peer>, QString> startSource(const QString &url, const QStringList &extra = {})
+{
+    auto peer = std::make_unique<Peer>(QStringList{QStringLiteral("source"), url} + extra);
+    const auto ready = peer->waitLine("ready ");
+    return {std::move(peer), ready ? QString::fromUtf8(ready->mid(6)) : QString()};
+}
+
+std::unique_ptr<Peer> startSubscriber(const QString &address, const QStringList &extra = {})
+{
+    auto peer = std::make_unique<Peer>(QStringList{QStringLiteral("subscriber"), address} + extra);
+    return peer;
+}
+
+// An in-process source: host, listener, registry, share.
+struct LocalSource
+{
+    QRemoteObjectHost host;
+    rio::RemoteListener *listener = new rio::RemoteListener(&host);
+    rio::QtRegistry<Payload> registry;
+    std::unique_ptr<rio::RemoteShare<Payload>> share;
+
+    explicit LocalSource(const QString &url, rio::RemoteShareOptions options = {})
+    {
+        if (listener->listen(QUrl(url)))
+            share = std::make_unique<rio::RemoteShare<Payload>>(&host, QStringLiteral("orders"), registry,
+                                                                options);
+    }
+    QString address() const { return listener->address().toString(); }
+};
+
+} // namespace
+
+class tst_Remote : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void transports_data();
+    void orderingAndPriorityAcrossTwoSubscribers_data() { transports_data(); }
+    void orderingAndPriorityAcrossTwoSubscribers();
+    void eventsFromASubscriberReachEverySideOnce_data() { transports_data(); }
+    void eventsFromASubscriberReachEverySideOnce();
+    void lateSubscriberGetsOnlyLaterEvents_data() { transports_data(); }
+    void lateSubscriberGetsOnlyLaterEvents();
+    void latestFloodCoalescesOnTheSendingSide_data() { transports_data(); }
+    void latestFloodCoalescesOnTheSendingSide();
+    void boundedFloodToAStalledSubscriberKeepsMemoryFlat_data() { transports_data(); }
+    void boundedFloodToAStalledSubscriberKeepsMemoryFlat();
+    void killedSourceIsReportedAndResubscribed_data() { transports_data(); }
+    void killedSourceIsReportedAndResubscribed();
+    void peersSeeOnlyTheEventSignalAndThePostSlot();
+    void killedSubscriberIsForgottenBySource();
+    void malformedPostDropsThatPeerOnly();
+    void oversizedPacketDropsThatPeerOnly();
+    void garbageBytesOnTheSocketChangeNothing();
+    void localSocketIsReachableByItsUserOnly();
+    void liveLocalServerIsNotReplaced();
+};
+
+void tst_Remote::transports_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::newRow("local") << uniqueLocalUrl();
+    QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+}
+
+// Each subscriber runs its own handlers in its own priority order, and sees the source's events
+// in the order they were notified.
+void tst_Remote::orderingAndPriorityAcrossTwoSubscribers()
+{
+    QFETCH(QString, url);
+    auto [source, address] = startSource(url);
+    QVERIFY(!address.isEmpty());
+    auto first = startSubscriber(address, {QStringLiteral("--handlers"), QStringLiteral("0,10,-5")});
+    auto second = startSubscriber(address, {QStringLiteral("--handlers"), QStringLiteral("-5,10")});
+    QVERIFY(first->waitLine("state connected"));
+    QVERIFY(second->waitLine("state connected"));
+
+    constexpr int N = 300;
+    source->send("notify 1 " + QByteArray::number(N));
+    QVERIFY(first->waitLine("event -5 " + QByteArray::number(N)));
+    QVERIFY(second->waitLine("event 10 " + QByteArray::number(N)));
+    QVERIFY(second->waitLine("event -5 " + QByteArray::number(N)));
+
+    QList<QByteArray> expectFirst, expectSecond;
+    for (int seq = 1; seq <= N; ++seq) {
+        const QByteArray s = QByteArray::number(seq);
+        expectFirst << "event 10 " + s << "event 0 " + s << "event -5 " + s;
+        expectSecond << "event 10 " + s << "event -5 " + s;
+    }
+    QCOMPARE(first->lines("event "), expectFirst);
+    QCOMPARE(second->lines("event "), expectSecond);
+}
+
+// An event notified on a subscriber runs there once (no echo), on the source, and on the other
+// subscriber.
+void tst_Remote::eventsFromASubscriberReachEverySideOnce()
+{
+    QFETCH(QString, url);
+    LocalSource source(url);
+    QVERIFY(source.share && source.share->isShared());
+    QList<qint64> atSource;
+    source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); });
+
+    auto a = startSubscriber(source.address());
+    auto b = startSubscriber(source.address());
+    QVERIFY(a->waitLine("state connected"));
+    QVERIFY(b->waitLine("state connected"));
+    a->send("notify 1 50");
+    QVERIFY(b->waitLine("event 0 50"));
+    QTRY_COMPARE_WITH_TIMEOUT(atSource.size(), 50, Deadline);
+    // The source's own notify reaches both too.
+    source.registry.notify(Payload{51, {}});
+    QVERIFY(a->waitLine("event 0 51"));
+    QVERIFY(b->waitLine("event 0 51"));
+
+    QList<QByteArray> expected;
+    for (int seq = 1; seq <= 51; ++seq)
+        expected << "event 0 " + QByteArray::number(seq);
+    QCOMPARE(a->lines("event "), expected);
+    QCOMPARE(b->lines("event "), expected);
+    QList<qint64> expectedAtSource;
+    for (int seq = 1; seq <= 51; ++seq)
+        expectedAtSource << seq;
+    QCOMPARE(atSource, expectedAtSource);
+}
+
+void tst_Remote::lateSubscriberGetsOnlyLaterEvents()
+{
+    QFETCH(QString, url);
+    auto [source, address] = startSource(url);
+    QVERIFY(!address.isEmpty());
+    source->send("notify 1 10");
+    QVERIFY(source->waitLine("notified 10"));
+    auto late = startSubscriber(address);
+    QVERIFY(late->waitLine("state connected"));
+    source->send("notify 11 20");
+    QVERIFY(late->waitLine("event 0 20"));
+    QList<QByteArray> expected;
+    for (int seq = 11; seq <= 20; ++seq)
+        expected << "event 0 " + QByteArray::number(seq);
+    QCOMPARE(late->lines("event "), expected);
+}
+
+// A share with Latest sends only the newest event after a burst: a stalled subscriber finds one
+// event waiting, not the burst, and its last delivery is the last event.
+void tst_Remote::latestFloodCoalescesOnTheSendingSide()
+{
+    QFETCH(QString, url);
+    auto [source, address] = startSource(url, {QStringLiteral("--latest")});
+    QVERIFY(!address.isEmpty());
+    auto sub = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(sub->waitLine("state connected"));
+
+    constexpr qint64 N = 200000;
+    sub->send("stall 2000");
+    QVERIFY(sub->waitLine("stalling"));
+    for (qint64 from = 1; from <= N; from += 20000)
+        source->send("notify " + QByteArray::number(from) + ' ' + QByteArray::number(from + 19999) + " 64");
+    QVERIFY(source->waitLine("notified " + QByteArray::number(N)));
+    QVERIFY(sub->waitStats([&](const auto &s) { return s.value("last") == N; }));
+    const auto stats = sub->stats();
+    QVERIFY2(stats.value("received") <= 20, QByteArray::number(stats.value("received")));
+    QCOMPARE(stats.value("droppedBySource"), 0); // coalesced, not dropped
+    QCOMPARE(source->stats().value("dropped"), 0);
+}
+
+// Every delivery with a bounded wire: a subscriber that stalls for 10 s under a flood of
+// 1,000,000 events costs the source at most `capacity` waiting events plus the socket's high
+// water, costs the subscriber nothing, and afterwards gets the newest event and a count of the
+// rest.
+void tst_Remote::boundedFloodToAStalledSubscriberKeepsMemoryFlat()
+{
+    QFETCH(QString, url);
+    auto [source, address] = startSource(url, {QStringLiteral("--capacity"), QStringLiteral("10000")});
+    QVERIFY(!address.isEmpty());
+    auto sub = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(sub->waitLine("state connected"));
+    // The subscriber counts gaps from the first event it got: give it one first.
+    source->send("notify 1 1");
+    QVERIFY(sub->waitStats([&](const auto &s) { return s.value("last") == 1; }));
+    const qint64 sourceRssBefore = source->stats().value("rss");
+    const qint64 subRssBefore = sub->stats().value("rss");
+
+    constexpr qint64 N = 1000001;
+    constexpr qint64 Chunk = 50000;
+    sub->send("stall 10000");
+    QVERIFY(sub->waitLine("stalling"));
+    qint64 maxPending = 0;
+    for (qint64 from = 2; from <= N; from += Chunk) {
+        const QByteArray to = QByteArray::number(from + Chunk - 1);
+        source->send("notify " + QByteArray::number(from) + ' ' + to + " 100");
+        QVERIFY(source->waitLine("notified " + to));
+        maxPending = std::max(maxPending, source->stats().value("pending"));
+    }
+    const auto sourceStats = source->stats();
+    QVERIFY2(maxPending <= 10000, QByteArray::number(maxPending));
+    QVERIFY(sourceStats.value("dropped") > 0);
+    // 10000 waiting events of ~130 bytes, 1 MiB of socket buffer: far below 64 MiB of growth.
+    QVERIFY2(sourceStats.value("rss") - sourceRssBefore < 64 * 1024,
+             QByteArray::number(sourceStats.value("rss") - sourceRssBefore) + " KiB");
+
+    QVERIFY(sub->waitLine("stalled", 0, 60000));
+    QVERIFY(sub->waitStats([&](const auto &s) { return s.value("last") == N; }, 60000));
+    const auto subStats = sub->stats();
+    QVERIFY2(subStats.value("rss") - subRssBefore < 64 * 1024,
+             QByteArray::number(subStats.value("rss") - subRssBefore) + " KiB");
+    QVERIFY(subStats.value("droppedBySource") > 0);
+    // Nothing lost silently: every event was delivered or counted as dropped by the source.
+    QCOMPARE(subStats.value("received") + subStats.value("droppedBySource"), N);
+}
+
+// kill -9 of the source: the subscriber reports Reconnecting, keeps its handlers, counts what is
+// notified meanwhile (delivered locally only), and resubscribes when the source is back.
+void tst_Remote::killedSourceIsReportedAndResubscribed()
+{
+    QFETCH(QString, url);
+    auto [source, address] = startSource(url);
+    QVERIFY(!address.isEmpty());
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(QUrl(address)));
+    rio::RemoteRegistry<Payload> registry(&node, QStringLiteral("orders"));
+    QList<qint64> got;
+    registry.add(this, [&](const Payload &p) { got.append(p.seq); });
+    const int handlers = registry.count();
+    QSignalSpy states(registry.link(), &rio::RemoteSubscriber::stateChanged);
+    QTRY_COMPARE_WITH_TIMEOUT(registry.state(), rio::RemoteSubscriber::State::Connected, Deadline);
+
+    source->send("notify 1 1000");
+    // Killed mid-flood: somewhere in the thousand events.
+    QTRY_VERIFY_WITH_TIMEOUT(!got.isEmpty(), Deadline);
+    source->process().kill();
+    QVERIFY(source->process().waitForFinished(Deadline));
+    QTRY_COMPARE_WITH_TIMEOUT(registry.state(), rio::RemoteSubscriber::State::Reconnecting, Deadline);
+    QVERIFY(!states.isEmpty());
+    QCOMPARE(states.last().at(0).value<rio::RemoteSubscriber::State>(),
+             rio::RemoteSubscriber::State::Reconnecting);
+
+    const qsizetype before = got.size();
+    for (int i = 0; i < 5; ++i)
+        registry.notify(Payload{-1 - i, {}});
+    QCOMPARE(got.size(), before + 5); // local handlers still run
+    QCOMPARE(registry.link()->droppedWhileDisconnected(), quint64(5));
+    QCOMPARE(registry.count(), handlers);
+
+    // The same address again (for tcp, the port the first one had).
+    auto restarted = std::make_unique<Peer>(QStringList{QStringLiteral("source"), address});
+    QVERIFY(restarted->waitLine("ready "));
+    QTRY_COMPARE_WITH_TIMEOUT(registry.state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    got.clear();
+    restarted->send("notify 2001 2010");
+    QTRY_COMPARE_WITH_TIMEOUT(got.size(), 10, Deadline);
+    QCOMPARE(got.first(), 2001);
+    QCOMPARE(got.last(), 2010);
+    // And this side's events reach the new source.
+    registry.notify(Payload{3000, {}});
+    QVERIFY(restarted->waitLine("event 0 3000"));
+}
+
+// kill -9 of a subscriber mid-flood: the source forgets its connection at once (Qt Remote
+// Objects 6.4 alone would keep writing to it) and the other subscribers go on.
+void tst_Remote::killedSubscriberIsForgottenBySource()
+{
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    auto doomed = startSubscriber(source.address(), {QStringLiteral("--quiet")});
+    auto survivor = startSubscriber(source.address(), {QStringLiteral("--quiet")});
+    QVERIFY(doomed->waitLine("state connected"));
+    QVERIFY(survivor->waitLine("state connected"));
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), 2, Deadline);
+
+    for (qint64 seq = 1; seq <= 2000; ++seq)
+        source.registry.notify(Payload{seq, QByteArray(64, 'x')});
+    doomed->process().kill();
+    QVERIFY(doomed->process().waitForFinished(Deadline));
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), 1, Deadline);
+    for (qint64 seq = 2001; seq <= 3000; ++seq)
+        source.registry.notify(Payload{seq, {}});
+    QVERIFY(survivor->waitStats([](const auto &s) { return s.value("last") == 3000; }));
+    QCOMPARE(survivor->stats().value("received"), 3000);
+}
+
+// What a peer can reach of a share: one signal and one slot, no property, nothing that adds
+// handlers or touches other objects.
+void tst_Remote::peersSeeOnlyTheEventSignalAndThePostSlot()
+{
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(QUrl(source.address())));
+    std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(QStringLiteral("orders")));
+    QVERIFY(replica->waitForSource(Deadline));
+    const QMetaObject *meta = replica->metaObject();
+    QStringList methods;
+    for (int i = meta->methodOffset(); i < meta->methodCount(); ++i)
+        methods << QString::fromLatin1(meta->method(i).methodSignature());
+    methods.sort();
+    QCOMPARE(methods,
+             (QStringList{QStringLiteral("delivered(QByteArray)"), QStringLiteral("post(QByteArray)")}));
+    QCOMPARE(meta->propertyCount() - meta->propertyOffset(), 0);
+    // Another name is not shared: acquiring it never becomes valid.
+    std::unique_ptr<QRemoteObjectDynamicReplica> other(node.acquireDynamic(QStringLiteral("registry")));
+    QVERIFY(!other->waitForSource(500));
+}
+
+// A peer that posts bytes that are not an event is disconnected with a warning; the registry
+// never sees them, and other subscribers go on.
+void tst_Remote::malformedPostDropsThatPeerOnly()
+{
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    QList<qint64> atSource;
+    source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); });
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    auto good = startSubscriber(source.address());
+    QVERIFY(good->waitLine("state connected"));
+
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(QUrl(source.address())));
+    std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(QStringLiteral("orders")));
+    QVERIFY(replica->waitForSource(Deadline));
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("a peer sent .* not one event; its connection is dropped"));
+    // A valid post header, then bytes that are not a Payload.
+    QByteArray bad = QByteArray(1, char(1)) + QByteArray(8, char(7)) + QByteArray("garbage");
+    QVERIFY(QMetaObject::invokeMethod(replica.get(), "post", Q_ARG(QByteArray, bad)));
+    QVERIFY(rejected.wait(Deadline));
+    QTRY_VERIFY_WITH_TIMEOUT(replica->state() != QRemoteObjectReplica::Valid, Deadline);
+    QVERIFY(atSource.isEmpty());
+
+    source.registry.notify(Payload{1, {}});
+    QVERIFY(good->waitLine("event 0 1"));
+    good->send("notify 2 2");
+    QTRY_COMPARE_WITH_TIMEOUT(atSource, (QList<qint64>{1, 2}), Deadline);
+}
+
+// A packet larger than the limit is never buffered whole: the connection goes once the limit is
+// passed.
+void tst_Remote::oversizedPacketDropsThatPeerOnly()
+{
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    auto good = startSubscriber(source.address());
+    QVERIFY(good->waitLine("state connected"));
+
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("a peer sent more than 1114112 bytes of one packet"));
+    QLocalSocket raw;
+    raw.connectToServer(QUrl(source.address()).path());
+    QVERIFY(raw.waitForConnected(Deadline));
+    QByteArray header(4, 0);
+    header[0] = char(0x40); // 1 GiB, big-endian
+    raw.write(header + QByteArray(3 << 20, 'x'));
+    QVERIFY(rejected.wait(Deadline));
+    QTRY_COMPARE_WITH_TIMEOUT(raw.state(), QLocalSocket::UnconnectedState, Deadline);
+
+    source.registry.notify(Payload{1, {}});
+    QVERIFY(good->waitLine("event 0 1"));
+}
+
+// Bytes that are not Qt Remote Objects' protocol at all: the source and the other subscribers
+// carry on.
+void tst_Remote::garbageBytesOnTheSocketChangeNothing()
+{
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    auto good = startSubscriber(source.address());
+    QVERIFY(good->waitLine("state connected"));
+    QList<qint64> atSource;
+    source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); });
+
+    for (int round = 0; round < 8; ++round) {
+        QLocalSocket raw;
+        raw.connectToServer(QUrl(source.address()).path());
+        QVERIFY(raw.waitForConnected(Deadline));
+        QByteArray junk;
+        for (int i = 0; i < 256; ++i)
+            junk.append(char((i * 37 + round * 11) & 0xff));
+        junk.prepend(QByteArray::fromHex("00000100")); // a plausible small size, then noise
+        raw.write(junk);
+        QVERIFY(raw.waitForBytesWritten(Deadline));
+        raw.disconnectFromServer();
+    }
+    source.registry.notify(Payload{1, {}});
+    QVERIFY(good->waitLine("event 0 1"));
+    good->send("notify 2 2");
+    QTRY_COMPARE_WITH_TIMEOUT(atSource, (QList<qint64>{1, 2}), Deadline);
+}
+
+void tst_Remote::localSocketIsReachableByItsUserOnly()
+{
+    QRemoteObjectHost host;
+    rio::RemoteListener listener(&host);
+    const QString url = uniqueLocalUrl();
+    QVERIFY2(listener.listen(QUrl(url)), qPrintable(listener.errorString()));
+    QLocalSocket probe;
+    probe.connectToServer(QUrl(url).path());
+    QVERIFY(probe.waitForConnected(Deadline));
+    const QString path = probe.fullServerName();
+    struct stat st{};
+    QCOMPARE(::stat(QFile::encodeName(path).constData(), &st), 0);
+    QCOMPARE(st.st_mode & (S_IRWXG | S_IRWXO), mode_t(0));
+}
+
+// listen() replaces the socket file of a dead server, never a live one.
+void tst_Remote::liveLocalServerIsNotReplaced()
+{
+    const QString url = uniqueLocalUrl();
+    QRemoteObjectHost host;
+    rio::RemoteListener first(&host);
+    QVERIFY(first.listen(QUrl(url)));
+    QRemoteObjectHost other;
+    rio::RemoteListener second(&other);
+    QVERIFY(!second.listen(QUrl(url)));
+    QVERIFY(second.errorString().contains(QLatin1String("in use")));
+}
+
+QTEST_GUILESS_MAIN(tst_Remote)
+#include "tst_remote.moc"
