@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Issue 14 item 2, `connect` parity: member-function addOnce/addScoped, forward() of signals
+// Parity with QObject::connect: member-function addOnce/addScoped, forward() of signals
 // with a QPrivateSignal tag, Qt::UniqueConnection and Qt::SingleShotConnection, rio::Connection
 // on a QtRegistry, and suspended handlers.
 #include "qt_test_support.h"
