@@ -20,15 +20,15 @@ function(check_program exe expected)
   message(STATUS "${exe}: ${last_output}")
 endfunction()
 
-# The installed headers are the public layers only: registryio/, registryio/qt/, registryio/qml/
-# (each with its detail/ folder), and nothing test-only.
+# The installed headers are the public layers only: registryio/, registryio/qt/, registryio/qml/,
+# registryio/remote/ (each with its detail/ folder), and nothing test-only.
 function(check_installed_headers prefix)
   file(GLOB_RECURSE headers RELATIVE "${prefix}/include" "${prefix}/include/*")
   if(NOT headers)
     message(FATAL_ERROR "no headers installed under ${prefix}/include")
   endif()
   foreach(h IN LISTS headers)
-    if(h MATCHES "testing" OR NOT h MATCHES "^registryio/((qt|qml)/)?(detail/)?[a-z_]+\\.h$")
+    if(h MATCHES "testing" OR NOT h MATCHES "^registryio/((qt|qml|remote)/)?(detail/)?[a-z_]+\\.h$")
       message(FATAL_ERROR "installed header outside the public layers, or test-only: include/${h}")
     endif()
   endforeach()
