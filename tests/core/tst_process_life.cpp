@@ -18,6 +18,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// ASan's own allocator (clang 14) can be left locked in a forked child by another thread.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool rioAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool rioAddressSanitizer = true;
+#else
+constexpr bool rioAddressSanitizer = false;
+#endif
+#else
+constexpr bool rioAddressSanitizer = false;
+#endif
+
 namespace {
 
 // Debian's libc++abi unwinds with LLVM's libunwind, glibc's pthread_exit and pthread_cancel with
@@ -115,6 +128,10 @@ RIO_TEST(forkWhileInsideNotifyAndWriting)
 {
     if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
         SKIP("TSan cannot follow a fork of a multi-threaded process");
+    if (rioAddressSanitizer)
+        SKIP("clang 14's ASan allocator is not fork-safe: a child forked while the churning writer "
+             "holds a size-class lock hangs in operator new inside the sanitizer runtime (seen with "
+             "gdb); the g++ stage runs this case in both fence modes");
     const int forks = rio::test::scaled(60, 6);
     rio::Registry<int> r;
     rio::Registry<int> r2;
@@ -158,6 +175,10 @@ RIO_TEST(forkWithChurningWriter)
 {
     if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
         SKIP("TSan cannot follow a fork of a multi-threaded process");
+    if (rioAddressSanitizer)
+        SKIP("clang 14's ASan allocator is not fork-safe: a child forked while the churning writer "
+             "holds a size-class lock hangs in operator new inside the sanitizer runtime (seen with "
+             "gdb); the g++ stage runs this case in both fence modes");
     const int forks = rio::test::scaled(100, 5);
     rio::Registry<int> r;
     rio::Registry<int> r2;
