@@ -259,7 +259,7 @@ void RegistryHandler::reRegisterOnce()
     unregister();
     m_droppedBefore = m_dropped; // the next registration counts from here
     if (m_enabled && !(m_once && m_fired)) {
-        if (!m_registry) {
+        if (!m_registry) { // NOLINT(bugprone-branch-clone): each empty branch is its own case
             // Silent, like Connections with a null target: a binding may set it later.
         } else if (m_registry->thread() != thread()) {
             qmlWarning(this) << "the registry lives on another thread; nothing is "

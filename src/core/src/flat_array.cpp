@@ -314,7 +314,8 @@ HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept
     const std::uintptr_t e = entryLocked(id);
     if (e == 0 || (e & 1u) != 0)
         return nullptr;
-    auto *box = reinterpret_cast<HandlerBox *>(e);
+    // The entry word is a box pointer when its low bit is clear (a chain number otherwise).
+    auto *box = reinterpret_cast<HandlerBox *>(e); // NOLINT(performance-no-int-to-ptr)
     return box->removed ? nullptr : box;
 }
 

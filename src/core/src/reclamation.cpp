@@ -328,6 +328,7 @@ void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
                 waitForChains(lock, e >> 1, 0); // being destroyed: by that chain
                 return;
             }
+            // NOLINTNEXTLINE(performance-no-int-to-ptr): a tagged box word, low bit clear
             box = reinterpret_cast<const HandlerBox *>(e);
         }
         if (spins == 1) {

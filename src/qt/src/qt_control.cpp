@@ -109,8 +109,7 @@ void QtRegistryControl::waitForRunningDeliveries() const noexcept
     // waited for; a delivery that started before the call is in one of them.
     auto &self = const_cast<QtRegistryControl &>(*this);
     for (int round = 0; round < 2; ++round) {
-        const unsigned old =
-            static_cast<unsigned>(self.generation.fetch_add(1, std::memory_order_seq_cst) & 1);
+        const auto old = static_cast<unsigned>(self.generation.fetch_add(1, std::memory_order_seq_cst) & 1);
         const long own = DeliveryFrame::ownFrames(nullptr, this, old);
         waitUntil([&] { return running[old].load(std::memory_order_seq_cst) <= own; });
     }

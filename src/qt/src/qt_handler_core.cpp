@@ -39,8 +39,6 @@ QtHandlerCore::QtHandlerCore(const Settings &settings) noexcept
       once(settings.once), hasContext(settings.context != nullptr)
 { }
 
-QtHandlerCore::~QtHandlerCore() = default;
-
 QtHandlerState::QtHandlerState(std::shared_ptr<QtRegistryControl> c, const Settings &settings)
     : QtHandlerCore(settings), control(std::move(c)), capacity(settings.options.capacity),
       overflow(settings.options.overflow), blockTimeout(settings.options.blockTimeout),

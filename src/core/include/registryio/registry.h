@@ -128,7 +128,7 @@ public:
     {
         std::shared_ptr<detail::RegistryLink> link;
         const HandlerId id = addImpl<false>(std::forward<F>(handler), priority, &link);
-        return HandlerGuard(std::move(link), id);
+        return {std::move(link), id};
     }
 
     /// A copyable handle to `id` (isConnected() is false when `id` is not registered here).

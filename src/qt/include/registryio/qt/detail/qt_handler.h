@@ -120,7 +120,7 @@ public:
 
 protected:
     explicit QtHandlerCore(const Settings &settings) noexcept;
-    ~QtHandlerCore();
+    ~QtHandlerCore() = default;
 };
 
 // The typed state of one handler, owned by the registry (its map and its core dispatcher).
