@@ -515,17 +515,22 @@ QmlRegistrySender QmlRegistry::sender() const
 
 void QmlRegistry::warnAtCaller(const QString &message) const
 {
+    detail::warnAtCaller(this, message);
+}
+
+void detail::warnAtCaller(const QObject *object, const QString &message)
+{
     // The calling JavaScript line: an error made now carries it (and is taken back at once).
     QString file;
     int line = 0;
-    if (QJSEngine *engine = qjsEngine(this)) {
+    if (QJSEngine *engine = qjsEngine(object)) {
         engine->throwError(message);
         const QJSValue error = engine->catchError();
         file = error.property(QStringLiteral("fileName")).toString();
         line = error.property(QStringLiteral("lineNumber")).toInt();
     }
     if (file.isEmpty() || line <= 0) {
-        qmlWarning(this) << message;
+        qmlWarning(object) << message;
         return;
     }
     QQmlError error;
@@ -533,7 +538,7 @@ void QmlRegistry::warnAtCaller(const QString &message) const
     error.setUrl(QUrl(file));
     error.setLine(line);
     error.setDescription(message);
-    qmlWarning(this, error);
+    qmlWarning(object, error);
 }
 
 void QmlRegistry::reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line,
