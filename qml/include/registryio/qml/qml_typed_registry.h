@@ -151,9 +151,10 @@ private:
 /// Declares the QML types `Name` (a registry of `EventType` events) and `Name##Handler` (its
 /// declarative handler with a typed `notified(EventType event)` signal). Put it in a header of
 /// the user's QML module (qt_add_qml_module SOURCES) and add RIO_QML_TYPED_REGISTRY to the
-/// target's AUTOMOC_MACRO_NAMES (rio_qml_module_dependencies() does).
+/// target's AUTOMOC_MACRO_NAMES (rio_qml_module_dependencies() does). The base classes are named
+/// without a leading `::`: qmltyperegistrar finds a prototype by its plain qualified name.
 #define RIO_QML_TYPED_REGISTRY(Name, EventType)                                                              \
-    class Name : public ::rio::QmlTypedRegistry                                                              \
+    class Name : public rio::QmlTypedRegistry                                                                \
     {                                                                                                        \
         Q_OBJECT                                                                                             \
         QML_ELEMENT                                                                                          \
@@ -184,7 +185,7 @@ private:
     private:                                                                                                 \
         ::rio::detail::QmlTypedRegistryCore<EventType> m_typed;                                              \
     };                                                                                                       \
-    class Name##Handler : public ::rio::QmlTypedHandler                                                      \
+    class Name##Handler : public rio::QmlTypedHandler                                                        \
     {                                                                                                        \
         Q_OBJECT                                                                                             \
         QML_ELEMENT                                                                                          \
