@@ -10,9 +10,10 @@
 // a C++ one otherwise), connect (`signal.connect(fn)`), handler (`RegistryHandler` with
 // `onNotified`), function (`RegistryHandler` with `handler: fn`), add (`QmlRegistry.add(fn)`),
 // typed (the typed handler of RIO_QML_TYPED_REGISTRY; object payloads are a Q_GADGET there, int
-// payloads a plain int registry), and for js only floor (no library: the run() loop calls an
-// array of the same functions, the least any JavaScript dispatch can cost).
-// Payloads: int, object ({id, v}: a JavaScript object from js, a QVariantMap from C++).
+// payloads a plain int registry), typed_function (the typed handler with `handler: fn`), and for
+// js only floor (no library: the run() loop calls an array of the same functions, the least any
+// JavaScript dispatch can cost). Payloads: int, object ({id, v}: a JavaScript object from js, a
+// QVariantMap from C++).
 // RIO_BENCH_ITERATIONS=N runs every case exactly N iterations (for instruction counts with
 // callgrind at two values of N).
 
@@ -43,7 +44,8 @@ using rio::bench::qml::Quote;
 
 constexpr int kBatch = 100; // events per benchmark iteration
 
-const char *const kKinds[] = {"connections", "connect", "handler", "function", "add", "typed", "floor"};
+const char *const kKinds[] = {"connections", "connect", "handler",        "function",
+                              "add",         "typed",   "typed_function", "floor"};
 const char *const kEmitters[] = {"js", "cpp", "worker"};
 const char *const kPayloads[] = {"int", "object"};
 const int kHandlerCounts[] = {1, 4, 16};
@@ -82,11 +84,12 @@ QByteArray document(const std::string &kind, const std::string &emitter, bool ob
         setup = "for (let i = 0; i < " + QByteArray::number(n) + "; ++i) root.handles.push(root.reg.add(" +
                 body + "));";
         send = "root.reg.notify(EV)";
-    } else { // typed
+    } else { // typed, typed_function
+        const QByteArray how = kind == "typed" ? "onNotified: " : "handler: ";
         const QByteArray type = object ? "BenchQuoteRegistryHandler" : "BenchIntRegistryHandler";
         const QByteArray reg = object ? "root.quotes" : "root.ints";
         for (int i = 0; i < n; ++i)
-            handlers += "        " + type + " { registry: " + reg + "; onNotified: " + body + " }\n";
+            handlers += "        " + type + " { registry: " + reg + "; " + how + body + " }\n";
         send = object ? "root.quotes.notify({ id: i, v: i })" : "root.ints.notify(i)";
     }
     handlers.replace("}\n        ", "},\n        ");
@@ -149,7 +152,7 @@ struct CppSend
 
     void operator()(int i, bool fromWorker) const
     {
-        if (kind == "typed") {
+        if (kind.starts_with("typed")) {
             if (object)
                 quotes->notify(Quote{i, double(i)});
             else

@@ -479,8 +479,26 @@ void QmlRegistry::notify(const QVariant &event) const
         // C++ handlers and queued deliveries get a plain copy; JavaScript handlers on this
         // thread get the caller's own value, as a signal's handlers do.
         const auto value = event.value<QJSValue>();
+        QJSEngine *engine = qjsEngine(this);
+        detail::QmlRegistryShared &shared = *m_shared;
+        if (engine != nullptr && m_registry.size() == std::size_t(shared.registrations.size())) {
+            // Every handler is a JavaScript registration of ours, delivered directly on this
+            // thread: they all take the caller's value, and no plain copy is made for nobody.
+            // Announced as the registry's own dispatch, so that a first registry() call from
+            // another thread (which may add a C++ handler) waits for it.
+            shared.ownRunning.fetch_add(1, std::memory_order_seq_cst);
+            if (!shared.facadeShared.load(std::memory_order_seq_cst)) {
+                const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
+                shared.events.seed(event, value, engine);
+                m_registry.notify(event);
+                keep->events.clear();
+                leaveOwnDispatch(*keep);
+                return;
+            }
+            leaveOwnDispatch(shared);
+        }
         const QVariant plain = value.toVariant();
-        if (QJSEngine *engine = qjsEngine(this))
+        if (engine != nullptr)
             m_shared->events.seed(plain, value, engine);
         m_registry.notify(plain);
         m_shared->events.clear();
@@ -515,17 +533,22 @@ QmlRegistrySender QmlRegistry::sender() const
 
 void QmlRegistry::warnAtCaller(const QString &message) const
 {
+    detail::warnAtCaller(this, message);
+}
+
+void detail::warnAtCaller(const QObject *object, const QString &message)
+{
     // The calling JavaScript line: an error made now carries it (and is taken back at once).
     QString file;
     int line = 0;
-    if (QJSEngine *engine = qjsEngine(this)) {
+    if (QJSEngine *engine = qjsEngine(object)) {
         engine->throwError(message);
         const QJSValue error = engine->catchError();
         file = error.property(QStringLiteral("fileName")).toString();
         line = error.property(QStringLiteral("lineNumber")).toInt();
     }
     if (file.isEmpty() || line <= 0) {
-        qmlWarning(this) << message;
+        qmlWarning(object) << message;
         return;
     }
     QQmlError error;
@@ -533,7 +556,7 @@ void QmlRegistry::warnAtCaller(const QString &message) const
     error.setUrl(QUrl(file));
     error.setLine(line);
     error.setDescription(message);
-    qmlWarning(this, error);
+    qmlWarning(object, error);
 }
 
 void QmlRegistry::reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line,

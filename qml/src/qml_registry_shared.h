@@ -118,6 +118,9 @@ inline QString jsTypeName(const QJSValue &value)
     return QStringLiteral("an object");
 }
 
+// A QML warning on `object` at the JavaScript line that called us (its declaration if none).
+void warnAtCaller(const QObject *object, const QString &message);
+
 struct QmlRegistryShared
 {
     // Senders notify under a shared lock; the registry's destructor takes it exclusively.

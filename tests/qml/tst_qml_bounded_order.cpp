@@ -135,6 +135,14 @@ private Q_SLOTS:
         QCOMPARE(highRuns, kEvents); // unbounded: every event
         QVERIFY(lowRuns > 0);
         QCOMPARE(lowFirst, 0);
+        // Every event the lower one did not receive was dropped, and counted.
+        auto *low = root->property("low").value<QObject *>();
+        QCOMPARE(low->property("dropped").toDouble(), double(kEvents - lowRuns));
+        QCOMPARE(root->property("high").value<QObject *>()->property("dropped").toDouble(), 0.0);
+        if (deliverMeanwhile)
+            return;
+        // Everything was queued before any delivery: the lower one kept only its last 200.
+        QCOMPARE(lowRuns, 200);
     }
 };
 

@@ -381,6 +381,46 @@ private Q_SLOTS:
         QCOMPARE(notify(QStringLiteral("q")), QStringLiteral("high=q;low=q;"));
     }
 
+    void onNotifiedHandlersShareOneValuePerNotify()
+    {
+        // The event is converted once per notify and every onNotified gets that one value: from
+        // JavaScript the caller's own object, from C++ one conversion of the QVariantMap. A C++
+        // handler beside them still gets a plain QVariantMap.
+        QQmlComponent component(m_engine.get());
+        component.setData(R"(
+import QtQml
+import RegistryIO
+QtObject {
+    id: root
+    property var seen: []
+    property var sent
+    property QmlRegistry registry: QmlRegistry {}
+    property RegistryHandler a: RegistryHandler { registry: root.registry; priority: 1; onNotified: (event) => root.seen.push(event) }
+    property RegistryHandler b: RegistryHandler { registry: root.registry; onNotified: function(event) { root.seen.push(event) } }
+    function send() { sent = { id: 7 }; registry.notify(sent) }
+}
+)",
+                          QUrl(QStringLiteral("qrc:/shared.qml")));
+        std::unique_ptr<QObject> root(component.create());
+        QVERIFY2(root, qPrintable(component.errorString()));
+        auto *registry = root->property("registry").value<QmlRegistry *>();
+        const auto eval = [&](const char *expression) {
+            return rio::test::eval(root.get(), QString::fromLatin1(expression));
+        };
+        eval("send()");
+        QVERIFY(eval("seen.length === 2 && seen[0] === sent && seen[1] === sent").toBool());
+        registry->notify(QVariantMap{{QStringLiteral("id"), 8}});
+        QVERIFY(eval("seen.length === 4 && seen[2] === seen[3] && seen[2] !== sent && seen[3].id === 8")
+                    .toBool());
+        QVariantList cpp;
+        registry->registry().add(registry, [&cpp](const QVariant &event) { cpp.append(event); });
+        eval("send()");
+        QVERIFY(eval("seen.length === 6 && seen[4] === sent && seen[5] === sent").toBool());
+        QCOMPARE(cpp.size(), 1);
+        QCOMPARE(cpp.front().metaType(), QMetaType::fromType<QVariantMap>());
+        QCOMPARE(cpp.front().toMap().value(QStringLiteral("id")).toInt(), 7);
+    }
+
     void aBindingOnTheCountLeavesOneRegistrationAndNoneBehind()
     {
         // The handler's priority follows its registry's count: unregistering while the registry

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 // RIO_QML_TYPED_REGISTRY: a typed registry and handler in QML, delivery in priority order from
-// QML, the engine thread and a worker, refused input, coalescing, and a registry that dies first.
+// QML, the engine thread and a worker, refused input, coalescing, and a registry that dies first;
+// every property of the typed handler and registry: its default, a change at run time and its
+// effect, and a bad value that warns and changes nothing.
 
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_typed_registry.h>
 
+#include <QElapsedTimer>
 #include <QPointer>
 #include <QQmlComponent>
+#include <QSignalSpy>
 #include <QTest>
 
 #include <thread>
@@ -26,6 +30,7 @@ public:
 };
 
 RIO_QML_TYPED_REGISTRY(ReadingRegistry, Reading)
+RIO_QML_TYPED_REGISTRY(CountRegistry, int)
 
 namespace {
 
@@ -52,8 +57,26 @@ QtObject {
         onNotified: (event) => root.record("latest", event)
     }
     function record(tag: string, event: reading) { trace += tag + ":" + event.sensor + "=" + event.value + ";" }
+    property var seen: []
+    property CountRegistry counts: CountRegistry {}
+    property CountRegistryHandler countHandler: CountRegistryHandler {
+        registry: root.counts
+        onNotified: (event) => root.trace += "count:" + event + ";"
+    }
+    function notifyBadly() {
+        return readings.notify(42) // BAD NOTIFY
+    }
+    function throwingHandler(event) {
+        throw new Error("refused " + event.sensor) // THROWS
+    }
 }
 )";
+
+int lineOf(const char *marker)
+{
+    const QString text = QString::fromUtf8(kQml);
+    return int(text.left(text.indexOf(QLatin1String(marker))).count(QLatin1Char('\n'))) + 1;
+}
 
 } // namespace
 
@@ -70,6 +93,9 @@ private:
     static_assert(std::is_same_v<decltype(std::declval<const ReadingRegistry &>().registry()),
                                  const rio::QtRegistry<Reading> &>);
     QString trace() const { return m_root->property("trace").toString(); }
+    QObject *handler(const char *name) const { return m_root->property(name).value<QObject *>(); }
+    QVariant eval(const QString &expression) const { return rio::test::eval(m_root.get(), expression); }
+    void notifyHere(double value) { readings()->notify(Reading{QStringLiteral("s"), value}); }
 
 private Q_SLOTS:
     void initTestCase()
@@ -77,6 +103,8 @@ private Q_SLOTS:
         qmlRegisterType<ReadingRegistry>("RioTypedTest", 1, 0, "ReadingRegistry");
         qmlRegisterType<ReadingRegistryHandler>("RioTypedTest", 1, 0, "ReadingRegistryHandler");
         qmlRegisterType<Reading>("RioTypedTest", 1, 0, "reading");
+        qmlRegisterType<CountRegistry>("RioTypedTest", 1, 0, "CountRegistry");
+        qmlRegisterType<CountRegistryHandler>("RioTypedTest", 1, 0, "CountRegistryHandler");
     }
 
     void init()
@@ -162,6 +190,299 @@ private Q_SLOTS:
         QCOMPARE(trace().count(QStringLiteral("high:")), 2);
         QVERIFY(trace().contains(QStringLiteral("high:w=1;")));
         QVERIFY(trace().contains(QStringLiteral("high:w=2;")));
+    }
+
+    void everyPropertyHasItsDefault()
+    {
+        QObject *low = handler("low");
+        QCOMPARE(low->property("registry").value<QObject *>(), readings());
+        QCOMPARE(low->property("priority").toInt(), 0);
+        QCOMPARE(low->property("enabled").toBool(), true);
+        QCOMPARE(low->property("once").toBool(), false);
+        QCOMPARE(low->property("coalesce").toBool(), false);
+        QCOMPARE(low->property("capacity").toInt(), 1000000);
+        QCOMPARE(low->property("overflow").toInt(), int(ReadingRegistryHandler::DropOldest));
+        QCOMPARE(low->property("blockTimeout").toInt(), 1000);
+        QCOMPARE(low->property("minInterval").toInt(), 0);
+        QCOMPARE(low->property("dropped").toDouble(), 0.0);
+        QCOMPARE(low->property("active").toBool(), true);
+        QVERIFY(low->property("handlerId").toDouble() >= 1.0);
+        QVERIFY(eval(QStringLiteral("low.handler === undefined")).toBool());
+        QCOMPARE(handler("latest")->property("handlerId").toDouble(), 0.0); // not registered
+        QCOMPARE(readings()->property("count").toInt(), 2);
+        QVERIFY(
+            readings()->registry().contains(rio::HandlerId{quint64(low->property("handlerId").toDouble())}));
+    }
+
+    void priorityChangedAtRunTimeReorders()
+    {
+        QObject *low = handler("low");
+        QSignalSpy changed(low, SIGNAL(priorityChanged()));
+        const double before = low->property("handlerId").toDouble();
+        eval(QStringLiteral("low.priority = 20"));
+        QCOMPARE(changed.count(), 1);
+        QCOMPARE(low->property("priority").toInt(), 20);
+        QVERIFY(low->property("handlerId").toDouble() != before); // registered again
+        QCOMPARE(readings()->count(), 2);
+        notifyHere(1);
+        QCOMPARE(trace(), QStringLiteral("low:s=1;high:s=1;"));
+    }
+
+    void enabledUnregistersAndRegistersAgain()
+    {
+        QObject *low = handler("low");
+        QSignalSpy active(low, SIGNAL(activeChanged()));
+        eval(QStringLiteral("low.enabled = false"));
+        QCOMPARE(active.count(), 1);
+        QCOMPARE(low->property("active").toBool(), false);
+        QCOMPARE(low->property("handlerId").toDouble(), 0.0);
+        QCOMPARE(readings()->count(), 1);
+        notifyHere(1);
+        QCOMPARE(trace(), QStringLiteral("high:s=1;"));
+        eval(QStringLiteral("low.enabled = true"));
+        QCOMPARE(low->property("active").toBool(), true);
+        QCOMPARE(readings()->count(), 2);
+        notifyHere(2);
+        QCOMPARE(trace(), QStringLiteral("high:s=1;high:s=2;low:s=2;"));
+    }
+
+    void onceRunsForOneEventAndEnabledReArmsIt()
+    {
+        QObject *low = handler("low");
+        QSignalSpy onceChanged(low, SIGNAL(onceChanged()));
+        eval(QStringLiteral("low.once = true"));
+        QCOMPARE(onceChanged.count(), 1);
+        QVERIFY(low->property("active").toBool());
+        notifyHere(1);
+        QVERIFY(!low->property("active").toBool());
+        QCOMPARE(low->property("handlerId").toDouble(), 0.0);
+        QCOMPARE(readings()->count(), 1);
+        notifyHere(2);
+        QCOMPARE(trace(), QStringLiteral("high:s=1;low:s=1;high:s=2;"));
+        eval(QStringLiteral("low.enabled = false; low.enabled = true")); // re-armed
+        notifyHere(3);
+        notifyHere(4);
+        QCOMPARE(trace(), QStringLiteral("high:s=1;low:s=1;high:s=2;high:s=3;low:s=3;high:s=4;"));
+        // From a worker: one queued delivery, then none.
+        eval(QStringLiteral("low.enabled = false; low.enabled = true"));
+        std::thread worker([registry = readings()] {
+            for (int i = 5; i <= 7; ++i)
+                registry->notify(Reading{QStringLiteral("w"), double(i)});
+        });
+        worker.join();
+        QTRY_COMPARE(trace().count(QStringLiteral("high:w")), 3);
+        QCoreApplication::processEvents();
+        QCOMPARE(trace().count(QStringLiteral("low:w")), 1);
+        QVERIFY(trace().contains(QStringLiteral("low:w=5;")));
+    }
+
+    void handlerFunctionReplacesTheSignalAndSharesOneValuePerNotify()
+    {
+        QSignalSpy changed(handler("high"), SIGNAL(handlerChanged()));
+        eval(QStringLiteral("high.handler = (e) => { seen.push(e); trace += 'fh:' + e.value + ';' };"
+                            "low.handler = (e) => { seen.push(e); trace += 'fl:' + e.value + ';' }"));
+        QCOMPARE(changed.count(), 1);
+        QVERIFY(eval(QStringLiteral("typeof high.handler === 'function'")).toBool());
+        notifyHere(1);
+        QCOMPARE(trace(), QStringLiteral("fh:1;fl:1;")); // in priority order, no notified signal
+        QVERIFY(eval(QStringLiteral("readings.notify({ sensor: 'j', value: 2 })")).toBool());
+        QCOMPARE(trace(), QStringLiteral("fh:1;fl:1;fh:2;fl:2;"));
+        // One JavaScript value per notify, shared by its handlers; a new one for the next notify.
+        QCOMPARE(eval(QStringLiteral("seen.length")).toInt(), 4);
+        QVERIFY(eval(QStringLiteral("seen[0] === seen[1] && seen[2] === seen[3] && seen[0] !== seen[2]"))
+                    .toBool());
+        QCOMPARE(eval(QStringLiteral("seen[3].sensor")).toString(), QStringLiteral("j"));
+        // A value that is not a function warns and changes nothing.
+        QTest::ignoreMessage(
+            QtWarningMsg, QRegularExpression(QStringLiteral("QML ReadingRegistryHandler: handler must be a "
+                                                            "function \\(or null for the notified signal\\), "
+                                                            "got a number; the handler is unchanged$")));
+        eval(QStringLiteral("high.handler = 5"));
+        QCOMPARE(changed.count(), 1);
+        QVERIFY(eval(QStringLiteral("typeof high.handler === 'function'")).toBool());
+        // null gives the signal back.
+        eval(QStringLiteral("high.handler = null"));
+        QCOMPARE(changed.count(), 2);
+        notifyHere(3);
+        QCOMPARE(trace(), QStringLiteral("fh:1;fl:1;fh:2;fl:2;high:s=3;fl:3;"));
+        // From a worker too (each queued delivery runs the function).
+        std::thread worker([registry = readings()] { registry->notify(Reading{QStringLiteral("w"), 4}); });
+        worker.join();
+        QTRY_VERIFY(trace().endsWith(QStringLiteral("high:w=4;fl:4;")));
+    }
+
+    void handlerFunctionThatThrowsIsReportedAtItsLineAndTheOthersRun()
+    {
+        QSignalSpy failed(readings(), &ReadingRegistry::handlerFailed);
+        eval(QStringLiteral("high.handler = throwingHandler"));
+        const double id = handler("high")->property("handlerId").toDouble();
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("typed.qml:%1: "
+                                                                             "RegistryIO: handler %2 threw: "
+                                                                             "Error: refused s$")
+                                                                  .arg(lineOf("// THROWS"))
+                                                                  .arg(id)));
+        notifyHere(1);
+        QCOMPARE(trace(), QStringLiteral("low:s=1;"));
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(0).toDouble(), id);
+        QCOMPARE(failed.at(0).at(1).toString(), QStringLiteral("Error: refused s"));
+    }
+
+    void badNotifyWarnsAtTheCallersLine()
+    {
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(QStringLiteral("typed.qml:%1: ReadingRegistry.notify: "
+                                              "the event is not a Reading; nothing was delivered$")
+                                   .arg(lineOf("// BAD NOTIFY"))));
+        QVERIFY(!eval(QStringLiteral("notifyBadly()")).toBool());
+        QCOMPARE(trace(), QString());
+    }
+
+    void registryChangesAndAnotherEventTypeIsRefused()
+    {
+        QObject *low = handler("low");
+        QSignalSpy changed(low, SIGNAL(registryChanged()));
+        auto *other = new ReadingRegistry(m_root.get());
+        low->setProperty("registry", QVariant::fromValue(other));
+        QCOMPARE(changed.count(), 1);
+        QCOMPARE(readings()->count(), 1);
+        QCOMPARE(other->count(), 1);
+        other->notify(Reading{QStringLiteral("o"), 1});
+        notifyHere(2);
+        QCOMPARE(trace(), QStringLiteral("low:o=1;high:s=2;"));
+        // A registry of another event type warns at the handler and changes nothing.
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "QML ReadingRegistryHandler: the registry carries "
+                                               "int events, this handler takes Reading; the "
+                                               "registry is unchanged$")));
+        eval(QStringLiteral("low.registry = counts"));
+        QCOMPARE(changed.count(), 1);
+        QCOMPARE(low->property("registry").value<QObject *>(), other);
+        QCOMPARE(m_root->property("counts").value<CountRegistry *>()->count(), 1);
+        QVERIFY(low->property("active").toBool());
+        // null: inactive, silently.
+        eval(QStringLiteral("low.registry = null"));
+        QCOMPARE(changed.count(), 2);
+        QVERIFY(!low->property("active").toBool());
+        QCOMPARE(other->count(), 0);
+        // Its registry destroyed while it listens: inactive, registry null.
+        eval(QStringLiteral("countHandler.registry = null; countHandler.registry = counts"));
+        QVERIFY(handler("countHandler")->property("active").toBool());
+        delete m_root->property("counts").value<CountRegistry *>();
+        QVERIFY(!handler("countHandler")->property("active").toBool());
+    }
+
+    void overflowAndCapacityRefuseBadValues()
+    {
+        QObject *high = handler("high");
+        QSignalSpy overflowChanged(high, SIGNAL(overflowChanged()));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "QML ReadingRegistryHandler: overflow must be DropOldest, "
+                                               "DropNewest or Block, got 7; it stays DropOldest$")));
+        eval(QStringLiteral("high.overflow = 7"));
+        QCOMPARE(high->property("overflow").toInt(), int(ReadingRegistryHandler::DropOldest));
+        QCOMPARE(overflowChanged.count(), 0);
+        eval(QStringLiteral("high.overflow = ReadingRegistryHandler.Block"));
+        QCOMPARE(overflowChanged.count(), 1);
+        QCOMPARE(high->property("overflow").toInt(), int(ReadingRegistryHandler::Block));
+    }
+
+    void droppedCountsTheDropsAndRemoveByHandlerIdEndsIt()
+    {
+        QObject *high = handler("high");
+        eval(QStringLiteral("high.capacity = 2; high.overflow = ReadingRegistryHandler.DropNewest"));
+        QSignalSpy droppedChanged(high, SIGNAL(droppedChanged()));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("queued deliveries dropped so far")));
+        std::thread worker([registry = readings()] {
+            for (int i = 1; i <= 5; ++i)
+                registry->notify(Reading{QStringLiteral("w"), double(i)});
+        });
+        worker.join();
+        QTRY_COMPARE(high->property("dropped").toDouble(), 3.0);
+        QVERIFY(droppedChanged.count() >= 1);
+        QTRY_COMPARE(trace().count(QStringLiteral("low:")), 5);
+        // The facade agrees on the id and the count.
+        const double id = high->property("handlerId").toDouble();
+        QCOMPARE(readings()->registry().droppedCount(rio::HandlerId{quint64(id)}), quint64(3));
+        // remove(handlerId) from QML: inactive, its drops stay counted; unknown or bad ids: false.
+        QSignalSpy active(high, SIGNAL(activeChanged()));
+        QVERIFY(eval(QStringLiteral("readings.remove(high.handlerId)")).toBool());
+        QCOMPARE(active.count(), 1);
+        QVERIFY(!high->property("active").toBool());
+        QCOMPARE(high->property("handlerId").toDouble(), 0.0);
+        QCOMPARE(high->property("dropped").toDouble(), 3.0);
+        QCOMPARE(readings()->count(), 1);
+        QVERIFY(!eval(QStringLiteral("readings.remove(%1)").arg(id)).toBool());
+        QVERIFY(!eval(QStringLiteral("readings.remove(-1)")).toBool());
+        QVERIFY(!eval(QStringLiteral("readings.remove(1.5)")).toBool());
+        // Registered again (a property change): the drop count goes on from 3.
+        eval(QStringLiteral("high.priority = 11"));
+        QVERIFY(high->property("active").toBool());
+        QCOMPARE(high->property("dropped").toDouble(), 3.0);
+    }
+
+    void blockTimeoutBoundsTheNotifiersWait()
+    {
+        QObject *high = handler("high");
+        QSignalSpy changed(high, SIGNAL(blockTimeoutChanged()));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "QML ReadingRegistryHandler: blockTimeout must not be "
+                                               "negative, got -1; it stays 1000 ms$")));
+        eval(QStringLiteral("high.blockTimeout = -1"));
+        QCOMPARE(high->property("blockTimeout").toInt(), 1000);
+        QCOMPARE(changed.count(), 0);
+        eval(QStringLiteral(
+            "high.capacity = 1; high.overflow = ReadingRegistryHandler.Block; high.blockTimeout = 20"));
+        QCOMPARE(changed.count(), 1);
+        QCOMPARE(high->property("blockTimeout").toInt(), 20);
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("queued deliveries dropped so far")));
+        // The engine thread is in join(): the second and third events wait 20 ms each for room,
+        // then are dropped.
+        QElapsedTimer timer;
+        timer.start();
+        std::thread worker([registry = readings()] {
+            for (int i = 1; i <= 3; ++i)
+                registry->notify(Reading{QStringLiteral("w"), double(i)});
+        });
+        worker.join();
+        QVERIFY(timer.elapsed() >= 38);
+        QTRY_COMPARE(high->property("dropped").toDouble(), 2.0);
+        QTRY_COMPARE(trace().count(QStringLiteral("low:")), 3);
+        QCOMPARE(trace().count(QStringLiteral("high:")), 1);
+    }
+
+    void minIntervalSpacesCoalescedDeliveries()
+    {
+        QObject *latest = handler("latest");
+        QSignalSpy changed(latest, SIGNAL(minIntervalChanged()));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "QML ReadingRegistryHandler: minInterval must not be "
+                                               "negative, got -5; it stays 0 ms$")));
+        eval(QStringLiteral("latest.minInterval = -5"));
+        QCOMPARE(changed.count(), 0);
+        // Without coalescing it is ignored, and said so.
+        QTest::ignoreMessage(
+            QtWarningMsg, QRegularExpression(QStringLiteral("minInterval applies with coalesce: true only; "
+                                                            "150 ms is ignored$")));
+        eval(QStringLiteral("low.minInterval = 150"));
+        QCOMPARE(handler("low")->property("minInterval").toInt(), 150);
+        eval(QStringLiteral("latest.minInterval = 150; latest.enabled = true"));
+        QCOMPARE(changed.count(), 1);
+        const auto fromWorker = [this](double value) {
+            std::thread worker(
+                [registry = readings(), value] { registry->notify(Reading{QStringLiteral("w"), value}); });
+            worker.join();
+        };
+        fromWorker(1);
+        QTRY_VERIFY(trace().contains(QStringLiteral("latest:w=1;")));
+        QElapsedTimer timer;
+        timer.start();
+        fromWorker(2);
+        QTRY_VERIFY(trace().contains(QStringLiteral("latest:w=2;")));
+        QVERIFY2(timer.elapsed() >= 100, qPrintable(QString::number(timer.elapsed())));
     }
 
     void handlersOutliveTheirRegistryInertly()

@@ -4,23 +4,24 @@
 // Typed registries for QML: RIO_QML_TYPED_REGISTRY(Name, EventType) declares, in the user's own
 // QML module, a registry type `Name` and a declarative handler type `Name##Handler` whose
 // `notified(EventType event)` signal is typed, so qmllint and the QML compiler know the event's
-// properties (a Q_GADGET with QML_VALUE_TYPE, or int, double, QString...).
+// properties (a Q_GADGET with QML_VALUE_TYPE, or int, double, QString...). Every other property
+// comes from the library's QmlTypedRegistry and QmlTypedHandler (qml_typed_handler.h).
 
 #include <registryio/handler_id.h>
-#include <registryio/qml/detail/delivery.h>
+#include <registryio/qml/qml_typed_handler.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/qt_registry.h>
 
+#include <QJSEngine>
 #include <QJSValue>
 #include <QMetaProperty>
 #include <QObject>
 #include <QPointer>
-#include <QQmlParserStatus>
+#include <QThread>
 #include <QVariant>
 #include <QVariantMap>
 #include <QtQml/qqmlregistration.h>
 
-#include <exception>
 #include <type_traits>
 #include <utility>
 
@@ -63,57 +64,84 @@ bool qmlEventFromVariant(const QVariant &value, E &out)
     }
 }
 
-/// The state of one typed handler (Name##Handler): registers on the registry, follows its
-/// properties, and delivers through the owner's `notified` signal.
+/// The typed half of a typed registry: its QtRegistry<E>, the typed notify, and the JavaScript
+/// value of the event being delivered, made once per notify on the registry's thread.
 template <typename E>
-class QmlTypedHandlerState
+class QmlTypedRegistryCore final : public QmlTypedRegistryOps
 {
 public:
-    QPointer<QObject> registry;      // what the `registry` property says (a typed registry)
-    QtRegistry<E> *target = nullptr; // its QtRegistry, while `registry` is set
-    QPointer<QObject> registeredOn;  // where the handler is registered
-    QtRegistry<E> *registeredTarget = nullptr;
-    QMetaObject::Connection destroyedConnection;
-    HandlerId id;
-    int priority = 0;
-    bool enabled = true;
-    bool coalesce = false;
-    QmlDeliverySettings delivery; // capacity and overflow, as RegistryHandler has them
-    bool complete = false;
-    bool active = false;
-
-    // Re-registers; `emitActive` when `active` changed. `deliver` is called with each event.
-    template <typename Owner, typename Deliver>
-    bool reRegister(Owner *owner, Deliver deliver)
+    explicit QmlTypedRegistryCore(QmlTypedRegistry *owner) : m_owner(owner), m_registry(owner)
     {
-        if (!complete)
-            return false;
-        const bool was = active;
-        unregister();
-        if (enabled && registry && target != nullptr && registry->thread() == owner->thread()) {
-            id = target->add(
-                registry.data(),
-                [self = QPointer<Owner>(owner), deliver](const E &event) {
-                    if (self)
-                        deliver(self.data(), event);
-                },
-                priority, Qt::AutoConnection, delivery.options(coalesce));
-            registeredOn = registry;
-            registeredTarget = target;
-            active = true;
+        owner->attach(this, &m_registry);
+    }
+    ~QmlTypedRegistryCore()
+    {
+        m_owner->detach(); // its handlers unregister while the facade exists
+        m_registry.clear();
+    }
+    QmlTypedRegistryCore(const QmlTypedRegistryCore &) = delete;
+    QmlTypedRegistryCore &operator=(const QmlTypedRegistryCore &) = delete;
+
+    QtRegistry<E> &registry() noexcept { return m_registry; }
+    const QtRegistry<E> &registry() const noexcept { return m_registry; }
+
+    void notify(const E &event) const
+    {
+        if (QThread::currentThread() != m_owner->thread()) {
+            m_registry.notify(event);
+            return;
         }
-        return was != active;
+        // The handlers of this notify share one JavaScript value (see scriptValue); a nested
+        // notify has its own and gives this one back.
+        const E *const outer = std::exchange(m_current, &event);
+        QJSValue outerValue = std::exchange(m_currentValue, QJSValue());
+        m_registry.notify(event);
+        m_current = outer;
+        m_currentValue = std::move(outerValue);
     }
 
-    void unregister()
+    bool notifyFromQml(const QVariant &event, const char *name, const char *typeName) const
     {
-        if (registeredOn && registeredTarget != nullptr)
-            registeredTarget->remove(id);
-        registeredOn.clear();
-        registeredTarget = nullptr;
-        id = HandlerId{};
-        active = false;
+        E value{};
+        if (!qmlEventFromVariant(event, value)) {
+            m_owner->warnAtCaller(QStringLiteral("%1.notify: the event is not a %2; nothing was delivered")
+                                      .arg(QLatin1String(name), QLatin1String(typeName)));
+            return false;
+        }
+        notify(value);
+        return true;
     }
+
+    HandlerId add(QmlTypedHandler *handler, int priority, bool once, const DeliveryOptions &options) override
+    {
+        // The registry is the delivery context: it outlives the deliveries it queued, while a
+        // handler may die with some pending (its destructor removes it first).
+        auto deliver = [handler = QPointer<QmlTypedHandler>(handler)](const E &event) {
+            if (handler)
+                handler->deliver(&event);
+        };
+        if (once)
+            return m_registry.addOnce(m_owner, deliver, priority);
+        return m_registry.add(m_owner, deliver, priority, options);
+    }
+    bool remove(HandlerId id) override { return m_registry.remove(id); }
+    quint64 droppedCount(HandlerId id) const override { return m_registry.droppedCount(id); }
+    QJSValue scriptValue(const void *event, QJSEngine *engine) override
+    {
+        // The event of the notify running on this thread (its address is valid for that long
+        // only, and m_current is cleared when it returns): converted by the first handler.
+        if (event != m_current)
+            return engine->toScriptValue(*static_cast<const E *>(event));
+        if (m_currentValue.isUndefined())
+            m_currentValue = engine->toScriptValue(*static_cast<const E *>(event));
+        return m_currentValue;
+    }
+
+private:
+    QmlTypedRegistry *m_owner;
+    HeldQtRegistry<E> m_registry; // held: its handlers' context is the owner
+    mutable const E *m_current = nullptr;
+    mutable QJSValue m_currentValue;
 };
 
 } // namespace rio::detail
@@ -123,185 +151,57 @@ public:
 /// Declares the QML types `Name` (a registry of `EventType` events) and `Name##Handler` (its
 /// declarative handler with a typed `notified(EventType event)` signal). Put it in a header of
 /// the user's QML module (qt_add_qml_module SOURCES) and add RIO_QML_TYPED_REGISTRY to the
-/// target's AUTOMOC_MACRO_NAMES (rio_qml_module_dependencies() does).
+/// target's AUTOMOC_MACRO_NAMES (rio_qml_module_dependencies() does). The base classes are named
+/// without a leading `::`: qmltyperegistrar finds a prototype by its plain qualified name.
 #define RIO_QML_TYPED_REGISTRY(Name, EventType)                                                              \
-    class Name : public QObject                                                                              \
+    class Name : public rio::QmlTypedRegistry                                                                \
     {                                                                                                        \
         Q_OBJECT                                                                                             \
         QML_ELEMENT                                                                                          \
-        Q_PROPERTY(int count READ count NOTIFY countChanged FINAL)                                           \
     public:                                                                                                  \
-        explicit Name(QObject *parent = nullptr) : QObject(parent), m_registry(this)                         \
-        {                                                                                                    \
-            QObject::connect(&m_registry, &::rio::QtRegistryBase::countChanged, this, &Name::countChanged);  \
-        }                                                                                                    \
-        ~Name() override                                                                                     \
-        {                                                                                                    \
-            m_registry.clear();                                                                              \
-        }                                                                                                    \
+        explicit Name(QObject *parent = nullptr)                                                             \
+            : ::rio::QmlTypedRegistry(QMetaType::fromType<EventType>(), parent), m_typed(this)               \
+        { }                                                                                                  \
         /* Delivers the event to every handler in priority order (any thread). */                            \
         void notify(const EventType &event) const                                                            \
         {                                                                                                    \
-            m_registry.notify(event);                                                                        \
+            m_typed.notify(event);                                                                           \
         }                                                                                                    \
         /* From QML: an EventType value, or an object whose keys name its properties. */                     \
         Q_INVOKABLE bool notify(const QVariant &event) const                                                 \
         {                                                                                                    \
-            EventType value{};                                                                               \
-            if (!::rio::detail::qmlEventFromVariant(event, value)) {                                         \
-                qWarning("%s.notify: the event is not a %s; nothing was delivered", #Name, #EventType);      \
-                return false;                                                                                \
-            }                                                                                                \
-            m_registry.notify(value);                                                                        \
-            return true;                                                                                     \
+            return m_typed.notifyFromQml(event, #Name, #EventType);                                          \
         }                                                                                                    \
-        int count() const noexcept                                                                           \
-        {                                                                                                    \
-            return m_registry.count();                                                                       \
-        }                                                                                                    \
+        /* The C++ facade underneath (C++ handlers, setSuspended, droppedCount...). */                       \
         ::rio::QtRegistry<EventType> &registry() noexcept                                                    \
         {                                                                                                    \
-            return m_registry;                                                                               \
+            return m_typed.registry();                                                                       \
         }                                                                                                    \
         const ::rio::QtRegistry<EventType> &registry() const noexcept                                        \
         {                                                                                                    \
-            return m_registry;                                                                               \
+            return m_typed.registry();                                                                       \
         }                                                                                                    \
-    Q_SIGNALS:                                                                                               \
-        void countChanged();                                                                                 \
                                                                                                              \
     private:                                                                                                 \
-        ::rio::detail::HeldQtRegistry<EventType> m_registry;                                                 \
+        ::rio::detail::QmlTypedRegistryCore<EventType> m_typed;                                              \
     };                                                                                                       \
-    class Name##Handler : public QObject, public QQmlParserStatus                                            \
+    class Name##Handler : public rio::QmlTypedHandler                                                        \
     {                                                                                                        \
         Q_OBJECT                                                                                             \
         QML_ELEMENT                                                                                          \
-        Q_INTERFACES(QQmlParserStatus)                                                                       \
-        Q_PROPERTY(Name *registry READ registry WRITE setRegistry NOTIFY registryChanged FINAL)              \
-        Q_PROPERTY(int priority READ priority WRITE setPriority NOTIFY priorityChanged FINAL)                \
-        Q_PROPERTY(bool enabled READ isEnabled WRITE setEnabled NOTIFY enabledChanged FINAL)                 \
-        Q_PROPERTY(bool coalesce READ coalesce WRITE setCoalesce NOTIFY coalesceChanged FINAL)               \
-        Q_PROPERTY(int capacity READ capacity WRITE setCapacity NOTIFY capacityChanged FINAL)                \
-        Q_PROPERTY(Overflow overflow READ overflow WRITE setOverflow NOTIFY overflowChanged FINAL)           \
-        Q_PROPERTY(bool active READ isActive NOTIFY activeChanged FINAL)                                     \
     public:                                                                                                  \
-        explicit Name##Handler(QObject *parent = nullptr) : QObject(parent) { }                              \
-        /* As RegistryHandler.Overflow, under this type: Name##Handler.DropNewest... */                      \
-        enum Overflow : int { DropOldest, DropNewest, Block };                                               \
-        Q_ENUM(Overflow)                                                                                     \
-        static_assert(int(DropNewest) == int(::rio::Overflow::DropNewest));                                  \
-        ~Name##Handler() override                                                                            \
-        {                                                                                                    \
-            m_state.unregister();                                                                            \
-        }                                                                                                    \
-        Name *registry() const                                                                               \
-        {                                                                                                    \
-            return static_cast<Name *>(m_state.registry.data());                                             \
-        }                                                                                                    \
-        void setRegistry(Name *registry)                                                                     \
-        {                                                                                                    \
-            if (m_state.registry == registry)                                                                \
-                return;                                                                                      \
-            QObject::disconnect(m_state.destroyedConnection);                                                \
-            m_state.registry = registry;                                                                     \
-            m_state.target = registry != nullptr ? &registry->registry() : nullptr;                          \
-            if (registry != nullptr)                                                                         \
-                m_state.destroyedConnection = QObject::connect(registry, &QObject::destroyed, this, [this] { \
-                    m_state.registeredOn.clear();                                                            \
-                    m_state.registeredTarget = nullptr;                                                      \
-                    m_state.target = nullptr;                                                                \
-                    m_state.active = false;                                                                  \
-                    Q_EMIT registryChanged();                                                                \
-                    Q_EMIT activeChanged();                                                                  \
-                });                                                                                          \
-            update();                                                                                        \
-            Q_EMIT registryChanged();                                                                        \
-        }                                                                                                    \
-        int priority() const noexcept                                                                        \
-        {                                                                                                    \
-            return m_state.priority;                                                                         \
-        }                                                                                                    \
-        void setPriority(int priority)                                                                       \
-        {                                                                                                    \
-            if (std::exchange(m_state.priority, priority) != priority) {                                     \
-                update();                                                                                    \
-                Q_EMIT priorityChanged();                                                                    \
-            }                                                                                                \
-        }                                                                                                    \
-        bool isEnabled() const noexcept                                                                      \
-        {                                                                                                    \
-            return m_state.enabled;                                                                          \
-        }                                                                                                    \
-        void setEnabled(bool enabled)                                                                        \
-        {                                                                                                    \
-            if (std::exchange(m_state.enabled, enabled) != enabled) {                                        \
-                update();                                                                                    \
-                Q_EMIT enabledChanged();                                                                     \
-            }                                                                                                \
-        }                                                                                                    \
-        bool coalesce() const noexcept                                                                       \
-        {                                                                                                    \
-            return m_state.coalesce;                                                                         \
-        }                                                                                                    \
-        void setCoalesce(bool coalesce)                                                                      \
-        {                                                                                                    \
-            if (std::exchange(m_state.coalesce, coalesce) != coalesce) {                                     \
-                update();                                                                                    \
-                Q_EMIT coalesceChanged();                                                                    \
-            }                                                                                                \
-        }                                                                                                    \
-        int capacity() const noexcept                                                                        \
-        {                                                                                                    \
-            return m_state.delivery.capacity;                                                                \
-        }                                                                                                    \
-        void setCapacity(int capacity)                                                                       \
-        {                                                                                                    \
-            if (m_state.delivery.setCapacity(this, capacity)) {                                              \
-                update();                                                                                    \
-                Q_EMIT capacityChanged();                                                                    \
-            }                                                                                                \
-        }                                                                                                    \
-        Overflow overflow() const noexcept                                                                   \
-        {                                                                                                    \
-            return Overflow(m_state.delivery.overflow);                                                      \
-        }                                                                                                    \
-        void setOverflow(Overflow overflow)                                                                  \
-        {                                                                                                    \
-            if (m_state.delivery.setOverflow(this, int(overflow))) {                                         \
-                update();                                                                                    \
-                Q_EMIT overflowChanged();                                                                    \
-            }                                                                                                \
-        }                                                                                                    \
-        bool isActive() const noexcept                                                                       \
-        {                                                                                                    \
-            return m_state.active;                                                                           \
-        }                                                                                                    \
-        void classBegin() override { }                                                                       \
-        void componentComplete() override                                                                    \
-        {                                                                                                    \
-            m_state.complete = true;                                                                         \
-            update();                                                                                        \
-        }                                                                                                    \
+        explicit Name##Handler(QObject *parent = nullptr)                                                    \
+            : ::rio::QmlTypedHandler(QMetaType::fromType<EventType>(), parent)                               \
+        { }                                                                                                  \
     Q_SIGNALS:                                                                                               \
+        /* An event arrived (on this object's thread); not emitted while `handler` is set. */                \
         void notified(const EventType &event);                                                               \
-        void registryChanged();                                                                              \
-        void priorityChanged();                                                                              \
-        void enabledChanged();                                                                               \
-        void coalesceChanged();                                                                              \
-        void capacityChanged();                                                                              \
-        void overflowChanged();                                                                              \
-        void activeChanged();                                                                                \
                                                                                                              \
     private:                                                                                                 \
-        void update()                                                                                        \
+        void emitNotified(const void *event) override                                                        \
         {                                                                                                    \
-            if (m_state.reRegister(this, [](Name##Handler *self, const EventType &event) {                   \
-                    Q_EMIT self->notified(event);                                                            \
-                }))                                                                                          \
-                Q_EMIT activeChanged();                                                                      \
+            Q_EMIT notified(*static_cast<const EventType *>(event));                                         \
         }                                                                                                    \
-        ::rio::detail::QmlTypedHandlerState<EventType> m_state;                                              \
     };
 
 // NOLINTEND(cppcoreguidelines-macro-usage,bugprone-macro-parentheses)

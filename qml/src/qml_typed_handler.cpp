@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: MIT
+#include "qml_registry_shared.h"
+
+#include <registryio/qml/qml_typed_handler.h>
+#include <registryio/qt/qt_registry_base.h>
+
+#include <QJSEngine>
+#include <QQmlEngine>
+#include <QQmlError>
+#include <QQmlInfo>
+#include <QUrl>
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace rio {
+
+// The QML enum is rio::Overflow by number: QmlDeliverySettings converts with a cast.
+static_assert(int(QmlTypedHandler::DropOldest) == int(Overflow::DropOldest) &&
+              int(QmlTypedHandler::DropNewest) == int(Overflow::DropNewest) &&
+              int(QmlTypedHandler::Block) == int(Overflow::Block));
+
+QmlTypedRegistry::QmlTypedRegistry(QMetaType eventType, QObject *parent)
+    : QObject(parent), m_eventType(eventType)
+{ }
+
+QmlTypedRegistry::~QmlTypedRegistry()
+{
+    detach(); // done already by the typed half; harmless again
+}
+
+void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, QtRegistryBase *facade)
+{
+    m_ops = ops;
+    m_facade = facade;
+    connect(facade, &QtRegistryBase::countChanged, this, &QmlTypedRegistry::countChanged);
+    connect(facade, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
+        Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
+    });
+    // Emitted on the notifying thread (queued to us) and on ours before the next delivery
+    // (direct: `dropped` is current when the handler runs). An id no longer registered here (a
+    // handler registered again since) is ignored; its last total was read when it unregistered.
+    connect(facade, &QtRegistryBase::deliveriesDropped, this, [this](HandlerId id, quint64 total) {
+        if (QmlTypedHandler *handler = m_registered.value(id.value()))
+            handler->dropsReported(total);
+    });
+}
+
+void QmlTypedRegistry::detach() noexcept
+{
+    // Each watcher unregisters (while the facade exists) and forgets us; one may destroy others
+    // from a slot, which unlinks them: take them one at a time.
+    while (!m_watchers.isEmpty()) {
+        QmlTypedHandler *watcher = m_watchers.takeLast();
+        watcher->m_watched = nullptr;
+        watcher->registryGone();
+    }
+    m_registered.clear();
+    m_ops = nullptr;
+}
+
+int QmlTypedRegistry::count() const noexcept
+{
+    return m_facade != nullptr ? m_facade->count() : 0;
+}
+
+bool QmlTypedRegistry::remove(double id)
+{
+    // Ids are integers from 1; JavaScript numbers hold them exactly up to 2^53.
+    if (m_ops == nullptr || !(id >= 1.0 && id <= 9007199254740992.0) || std::floor(id) != id)
+        return false;
+    const HandlerId handlerId{static_cast<std::uint64_t>(id)};
+    QmlTypedHandler *handler = m_registered.take(handlerId.value());
+    if (handler != nullptr) // its drops so far stay counted
+        handler->m_dropped =
+            std::max(handler->m_dropped, handler->m_droppedBefore + m_ops->droppedCount(handlerId));
+    const bool removed = m_ops->remove(handlerId);
+    if (handler != nullptr)
+        handler->registrationEnded();
+    return removed;
+}
+
+void QmlTypedRegistry::warnAtCaller(const QString &message) const
+{
+    detail::warnAtCaller(this, message);
+}
+
+void QmlTypedRegistry::reportThrown(HandlerId id, const QJSValue &thrown)
+{
+    QQmlError error;
+    error.setMessageType(QtWarningMsg);
+    if (thrown.isError()) {
+        const QString file = thrown.property(QStringLiteral("fileName")).toString();
+        const int line = thrown.property(QStringLiteral("lineNumber")).toInt();
+        if (!file.isEmpty())
+            error.setUrl(QUrl(file));
+        if (line > 0)
+            error.setLine(line);
+    }
+    const QString message = thrown.toString();
+    error.setDescription(QStringLiteral("RegistryIO: handler %1 threw: %2").arg(id.value()).arg(message));
+    qmlWarning(this, error);
+    Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
+}
+
+QmlTypedHandler::QmlTypedHandler(QMetaType eventType, QObject *parent)
+    : QObject(parent), m_eventType(eventType)
+{ }
+
+QmlTypedHandler::~QmlTypedHandler()
+{
+    if (m_alive != nullptr)
+        *m_alive = false; // a delivery to us is running (our handler destroyed us)
+    if (m_watched != nullptr)
+        m_watched->m_watchers.removeOne(this);
+    m_watched = nullptr;
+    // Unregistering changes the registry's count: a binding on it that sets one of our
+    // properties meanwhile must not register us again.
+    m_complete = false;
+    unregister();
+}
+
+void QmlTypedHandler::setRegistry(QmlTypedRegistry *registry)
+{
+    if (m_registry == registry)
+        return;
+    if (registry != nullptr && registry->eventType() != m_eventType) {
+        qmlWarning(this) << "the registry carries " << registry->eventType().name()
+                         << " events, this handler takes " << m_eventType.name()
+                         << "; the registry is unchanged";
+        return;
+    }
+    if (registry != nullptr && registry->m_ops == nullptr) {
+        qmlWarning(this) << "the registry is being destroyed; the registry is unchanged";
+        return;
+    }
+    if (m_destroyedConnection)
+        disconnect(m_destroyedConnection);
+    if (QmlTypedRegistry *watched = std::exchange(m_watched, nullptr))
+        watched->m_watchers.removeOne(this);
+    if (registry != nullptr && registry->thread() == thread()) {
+        registry->m_watchers.append(this); // told by its destructor while its facade exists
+        m_watched = registry;
+    } else if (registry != nullptr) {
+        m_destroyedConnection = connect(registry, &QObject::destroyed, this, [this] {
+            m_registry.clear();
+            Q_EMIT registryChanged();
+        });
+    }
+    m_registry = registry;
+    reRegister();
+    Q_EMIT registryChanged();
+}
+
+void QmlTypedHandler::setPriority(int priority)
+{
+    if (m_priority == priority)
+        return;
+    m_priority = priority;
+    reRegister();
+    Q_EMIT priorityChanged();
+}
+
+void QmlTypedHandler::setEnabled(bool enabled)
+{
+    if (m_enabled == enabled)
+        return;
+    m_enabled = enabled;
+    if (enabled)
+        m_fired = false;
+    reRegister();
+    Q_EMIT enabledChanged();
+}
+
+void QmlTypedHandler::setOnce(bool once)
+{
+    if (m_once == once)
+        return;
+    m_once = once;
+    m_fired = false;
+    reRegister();
+    Q_EMIT onceChanged();
+}
+
+void QmlTypedHandler::setCoalesce(bool coalesce)
+{
+    if (m_coalesce == coalesce)
+        return;
+    m_coalesce = coalesce;
+    reRegister();
+    Q_EMIT coalesceChanged();
+}
+
+void QmlTypedHandler::setCapacity(int capacity)
+{
+    if (!m_delivery.setCapacity(this, capacity))
+        return;
+    reRegister();
+    Q_EMIT capacityChanged();
+}
+
+void QmlTypedHandler::setOverflow(Overflow overflow)
+{
+    if (!m_delivery.setOverflow(this, int(overflow)))
+        return;
+    reRegister();
+    Q_EMIT overflowChanged();
+}
+
+void QmlTypedHandler::setBlockTimeout(int milliseconds)
+{
+    if (!m_delivery.setBlockTimeout(this, milliseconds))
+        return;
+    reRegister();
+    Q_EMIT blockTimeoutChanged();
+}
+
+void QmlTypedHandler::setMinInterval(int milliseconds)
+{
+    if (!m_delivery.setMinInterval(this, milliseconds))
+        return;
+    reRegister();
+    Q_EMIT minIntervalChanged();
+}
+
+void QmlTypedHandler::setHandler(const QJSValue &handler)
+{
+    const bool clear = handler.isUndefined() || handler.isNull();
+    if (!clear && !handler.isCallable()) {
+        qmlWarning(this) << "handler must be a function (or null for the notified signal), got "
+                         << detail::jsTypeName(handler) << "; the handler is unchanged";
+        return;
+    }
+    if (clear && m_handler.isUndefined())
+        return;
+    if (!clear && handler.strictlyEquals(m_handler))
+        return;
+    m_handler = clear ? QJSValue() : handler;
+    QJSEngine *engine = qjsEngine(this);
+    m_function = clear || engine == nullptr ? QJSManagedValue() : QJSManagedValue(m_handler, engine);
+    Q_EMIT handlerChanged(); // no re-registration: deliver() reads it
+}
+
+void QmlTypedHandler::componentComplete()
+{
+    m_complete = true;
+    reRegister();
+}
+
+void QmlTypedHandler::dropsReported(quint64 total)
+{
+    const quint64 dropped = m_droppedBefore + total;
+    if (dropped <= m_dropped)
+        return;
+    m_dropped = dropped;
+    Q_EMIT droppedChanged();
+}
+
+void QmlTypedHandler::unregister()
+{
+    if (m_registeredOn != nullptr) {
+        if (m_registeredOn->m_ops != nullptr) {
+            m_registeredOn->m_registered.remove(m_id.value());
+            // Drops not reported yet (a report still on its way from another thread) count too.
+            m_dropped = std::max(m_dropped, m_droppedBefore + m_registeredOn->m_ops->droppedCount(m_id));
+            m_registeredOn->m_ops->remove(m_id);
+        }
+    }
+    m_registeredOn = nullptr;
+    m_id = HandlerId{};
+    m_active = false;
+}
+
+void QmlTypedHandler::registrationEnded()
+{
+    // Removed by the registry's remove(id), or a `once` handler fired.
+    if (m_registeredOn != nullptr)
+        m_registeredOn->m_registered.remove(m_id.value());
+    m_registeredOn = nullptr;
+    if (std::exchange(m_active, false))
+        emitActiveChanged();
+}
+
+void QmlTypedHandler::registryGone()
+{
+    // From the registry's destructor, while its facade exists.
+    const bool wasActive = m_active;
+    unregister();
+    m_registry.clear();
+    Q_EMIT registryChanged();
+    if (wasActive)
+        emitActiveChanged();
+}
+
+void QmlTypedHandler::reRegister()
+{
+    if (!m_complete)
+        return;
+    // Unregistering and registering change the registry's count: a binding on it may set one of
+    // our properties meanwhile. That asks for one more pass once this one is done, never a
+    // nested one (which would leave a registration behind).
+    if (m_reRegistering) {
+        m_reRegisterAgain = true;
+        return;
+    }
+    m_reRegistering = true;
+    for (int pass = 0; pass < 2; ++pass) {
+        m_reRegisterAgain = false;
+        reRegisterOnce();
+        if (!m_reRegisterAgain)
+            break;
+    }
+    m_reRegistering = false;
+}
+
+void QmlTypedHandler::reRegisterOnce()
+{
+    if (m_handler.isCallable() && !m_function.isFunction()) {
+        if (QJSEngine *engine = qjsEngine(this)) // set before the engine was known
+            m_function = QJSManagedValue(m_handler, engine);
+    }
+    const bool wasActive = m_active;
+    const quint64 dropped = m_dropped;
+    unregister();
+    m_droppedBefore = m_dropped; // the next registration counts from here
+    if (m_enabled && !(m_once && m_fired) && m_registry) {
+        if (m_registry->thread() != thread()) {
+            qmlWarning(this) << "the registry lives on another thread; nothing is registered";
+        } else if (m_registry->m_ops != nullptr) {
+            if (!m_once)
+                m_delivery.warnIfIgnored(this, m_coalesce);
+            m_id = m_registry->m_ops->add(this, m_priority, m_once, m_delivery.options(m_coalesce));
+            m_registeredOn = m_registry.data();
+            m_registeredOn->m_registered.insert(m_id.value(), this);
+            m_active = true;
+        }
+    }
+    if (wasActive || m_active)
+        emitActiveChanged();
+    if (m_dropped != dropped)
+        Q_EMIT droppedChanged();
+}
+
+void QmlTypedHandler::deliver(const void *event)
+{
+    QmlTypedRegistry *const registry = m_registeredOn;
+    if (registry == nullptr || registry->m_ops == nullptr)
+        return;
+    const HandlerId id = m_id;
+    bool ended = false;
+    if (m_once) {
+        m_fired = true;
+        registry->m_registered.remove(id.value());
+        m_registeredOn = nullptr;
+        ended = std::exchange(m_active, false);
+    }
+    // Our destructor clears `alive` if the handler destroys us; an outer delivery to us (the
+    // handler notified our registry again) learns it from us.
+    bool alive = true;
+    bool *const outerAlive = std::exchange(m_alive, &alive);
+    if (m_function.isFunction()) {
+        QJSEngine *engine = m_function.engine();
+        const QPointer<QmlTypedRegistry> guard(registry); // the function may destroy it
+        m_function.call({registry->m_ops->scriptValue(event, engine)});
+        if (engine->hasError()) {
+            const QJSValue thrown = engine->catchError();
+            if (guard)
+                guard->reportThrown(id, thrown);
+        }
+    } else {
+        emitNotified(event);
+    }
+    if (!alive) {
+        if (outerAlive != nullptr)
+            *outerAlive = false;
+        return; // destroyed by its own handler
+    }
+    m_alive = outerAlive;
+    if (ended)
+        emitActiveChanged();
+}
+
+} // namespace rio
