@@ -97,7 +97,7 @@ public:
                     if (self)
                         deliver(self.data(), event);
                 },
-                priority, Qt::AutoConnection, delivery.options(coalesce));
+                delivery.options(coalesce, priority));
             registeredOn = registry;
             registeredTarget = target;
             active = true;
