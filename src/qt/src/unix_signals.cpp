@@ -85,6 +85,7 @@ UnixSignals::~UnixSignals()
         if (isCatchable(signal) && !d->flags->listeners(signal).isEmpty())
             d->flags->listeners(signal).clear();
     }
+    d->anchor->detach(); // outside the mutex: subscriptions releasing on other threads finish first
     std::array<bool, NSIG> toRaise{};
     {
         std::lock_guard lock(signalGlobals.mutex);

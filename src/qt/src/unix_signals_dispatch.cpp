@@ -18,10 +18,7 @@
 
 namespace rio::detail {
 
-UnixSignalsPrivate::UnixSignalsPrivate(UnixSignals *q) : q(q), anchor(std::make_shared<UnixSignalsAnchor>())
-{
-    anchor->d = this;
-}
+UnixSignalsPrivate::UnixSignalsPrivate(UnixSignals *q) : q(q), anchor(std::make_shared<OwnerAnchor>(this)) { }
 
 // Releases what subscriptions still hold (their closures may be freed later, by another
 // thread's reclamation) and cuts them off; the signals to raise afterwards go to `toRaise`.
@@ -34,7 +31,6 @@ void UnixSignalsPrivate::releaseAllLocked(std::array<bool, NSIG> &toRaise) noexc
                 toRaise[static_cast<std::size_t>(signal)] = true;
         }
     }
-    anchor->d = nullptr;
 }
 
 // Installs our OS handler for `signal` if this is its first listener in the process.
@@ -247,12 +243,13 @@ void UnixSignalsPrivate::orphan()
             dropped += n;
         }
     }
+    auto renewed = std::make_shared<OwnerAnchor>(this);
+    anchor->detach(); // outside the mutex: subscriptions releasing on other threads finish first
     std::array<bool, NSIG> toRaise{};
     {
         std::lock_guard lock(signalGlobals.mutex);
         releaseAllLocked(toRaise);
-        anchor = std::make_shared<UnixSignalsAnchor>();
-        anchor->d = this;
+        anchor = std::move(renewed);
         orphaned = true;
     }
     qCWarning(lcRegistryIO).nospace()
@@ -294,10 +291,11 @@ UnixSignalSubscription::~UnixSignalSubscription()
         return; // moved from
     bool raiseIt = false;
     {
+        const OwnerAnchor::Frame frame(*m_anchor); // the instance waits for it before releasing all
         std::lock_guard lock(signalGlobals.mutex);
         m_arming->dead = true;
-        if (m_arming->armed && m_anchor->d != nullptr)
-            raiseIt = m_anchor->d->releaseLocked(m_signal);
+        if (auto *d = static_cast<UnixSignalsPrivate *>(frame.owner()); d != nullptr && m_arming->armed)
+            raiseIt = d->releaseLocked(m_signal);
     }
     if (raiseIt)
         ::kill(::getpid(), m_signal);

@@ -11,6 +11,7 @@
 #include <registryio/handler_id.h>
 #include <registryio/qt/unix_signals.h>
 
+#include "owner_anchor.h"
 #include "unix_signals_testing_p.h"
 
 #include <QSocketNotifier>
@@ -103,13 +104,6 @@ void forkChild() noexcept;
 // A post routine of the current QCoreApplication: orphans the instances on its thread.
 void onApplicationGone();
 
-// What subscriptions hold on to: `d` is cleared (under Globals::mutex) when the UnixSignals dies
-// or lets go of its listeners (its application went).
-struct UnixSignalsAnchor
-{
-    UnixSignalsPrivate *d = nullptr;
-};
-
 // Whether one listener's subscription counts (under Globals::mutex): armed once its listener is
 // in the registry; dead once its closure is destroyed (possibly before it was armed).
 struct UnixSignalArming
@@ -124,7 +118,8 @@ public:
     explicit UnixSignalsPrivate(UnixSignals *q);
 
     // Releases what subscriptions still hold (their closures may be freed later, by another
-    // thread's reclamation) and cuts them off; the signals to raise afterwards go to `toRaise`.
+    // thread's reclamation; the anchor detached first cuts them off); the signals to raise
+    // afterwards go to `toRaise`.
     void releaseAllLocked(std::array<bool, NSIG> &toRaise) noexcept;
 
     // Installs our OS handler for `signal` if this is its first listener in the process.
@@ -178,7 +173,10 @@ public:
     void reportFailure(int signal, const ExceptionInfo &info) const;
 
     UnixSignals *q;
-    std::shared_ptr<UnixSignalsAnchor> anchor; // replaced (under signalGlobals.mutex) when orphaned
+    // What subscriptions reach this instance through: detached (outside signalGlobals.mutex, which a
+    // subscription's frame takes) when the instance dies or lets go of its listeners, then replaced
+    // (under that mutex) when orphaned.
+    std::shared_ptr<OwnerAnchor> anchor;
     std::unique_ptr<EventFlags> flags;
     QSocketNotifier *notifier = nullptr;
     int slot = -1;
