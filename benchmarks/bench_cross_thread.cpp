@@ -179,9 +179,10 @@ struct RioTarget
     rio::QtRegistry<int> registry;
     rio::HandlerId id;
     Sink sink;
-    RioTarget(QObject *context, Qt::ConnectionType type, rio::DeliveryOptions options)
+    RioTarget(QObject *context, Qt::ConnectionType type, rio::HandlerOptions options)
     {
-        id = registry.add(context, [this](const int &e) { sink.handle(e); }, 0, type, options);
+        options.connection = type;
+        id = registry.add(context, [this](const int &e) { sink.handle(e); }, options);
     }
     double dropped() const { return static_cast<double>(registry.droppedCount(id)); }
 };
@@ -191,7 +192,7 @@ void registerAll()
     static ReceiverThread receiver;
     static Sink invokeSink, qtSink;
     slotSink = &qtSink;
-    using Options = rio::DeliveryOptions;
+    using Options = rio::HandlerOptions;
     const auto bounded = [](rio::Overflow overflow) {
         Options o;
         o.capacity = static_cast<std::size_t>(std::max(1L, eventCount / 10));

@@ -44,7 +44,7 @@ int main(int argc, char *argv[])
     // addOnce with a member function, like connect(..., Qt::SingleShotConnection).
     rio::QtRegistry<Login> logins;
     Greeter greeter;
-    logins.addOnce(&greeter, &Greeter::welcome);
+    logins.add(&greeter, &Greeter::welcome, {.once = true});
     logins.notify({"alice"});
     logins.notify({"bob"}); // the once-handler is gone
     ok = ok && logins.isEmpty();
@@ -52,8 +52,9 @@ int main(int argc, char *argv[])
     // Qt::UniqueConnection: the same receiver and member function are registered once.
     auto saves = std::make_unique<rio::QtRegistry<Saved>>();
     StatusBar bar;
-    const rio::HandlerId id = saves->add(&bar, &StatusBar::showSaved, 0, Qt::UniqueConnection);
-    const rio::HandlerId again = saves->add(&bar, &StatusBar::showSaved, 0, Qt::UniqueConnection);
+    const rio::HandlerId id = saves->add(&bar, &StatusBar::showSaved, {.connection = Qt::UniqueConnection});
+    const rio::HandlerId again =
+        saves->add(&bar, &StatusBar::showSaved, {.connection = Qt::UniqueConnection});
 
     // Suspend delivery without removing the handler (like blocking a receiver's signals).
     saves->notify({1});

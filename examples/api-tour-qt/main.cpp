@@ -82,9 +82,10 @@ void qtRegistryItems()
     // A member function, like QObject::connect(sender, signal, receiver, slot).
     progress.add(&window, &Window::onProgress);
     // Coalesced: at most one pending delivery; a newer event replaces the payload.
-    progress.add(&window, [](const Progress &) { /* repaint */ }, 0, rio::Delivery::Latest);
+    progress.add(&window, [](const Progress &) { /* repaint */ }, {.delivery = rio::Delivery::Latest});
     // Connection types as in Qt: Auto (default), Direct, Queued, BlockingQueued.
-    progress.add(&onWorker, [](const Progress &) { /* on the worker */ }, 0, Qt::QueuedConnection);
+    progress.add(&onWorker, [](const Progress &) { /* on the worker */ },
+                 {.connection = Qt::QueuedConnection});
 
     std::thread producer([&progress] { progress.notify({42}); }); // from any thread
     producer.join();
@@ -103,7 +104,7 @@ void qtRegistryItems()
     check(progress.size() == 5, "qt-context-dies");
 
     //! [qt-once-scoped]
-    progress.addOnce(&window, [](const Progress &) { /* first progress only */ });
+    progress.add(&window, [](const Progress &) { /* first progress only */ }, {.once = true});
     rio::HandlerGuard guard = progress.addScoped(&window, [](const Progress &) { });
     //! [qt-once-scoped]
     check(progress.size() == 7 && guard.isActive(), "qt-once-scoped");
@@ -161,11 +162,10 @@ void boundedItems()
     rio::QtRegistry<int> readings;
     QObject ui; // on this thread, whose event loop does not run during the loop below
     std::vector<int> shown;
-    rio::DeliveryOptions options;
+    rio::HandlerOptions options{.connection = Qt::QueuedConnection};
     options.capacity = 3;                         // at most 3 deliveries wait for this handler
     options.overflow = rio::Overflow::DropOldest; // a full queue forgets its oldest event
-    const rio::HandlerId id =
-        readings.add(&ui, [&shown](const int &v) { shown.push_back(v); }, 0, Qt::QueuedConnection, options);
+    const rio::HandlerId id = readings.add(&ui, [&shown](const int &v) { shown.push_back(v); }, options);
     quint64 reported = 0;
     QObject::connect(&readings, &rio::QtRegistryBase::deliveriesDropped,
                      [&reported](rio::HandlerId, quint64 total) { reported = total; });
@@ -179,7 +179,7 @@ void boundedItems()
     readings.remove(id);
 
     //! [qt-paced]
-    rio::DeliveryOptions paced;
+    rio::HandlerOptions paced{.connection = Qt::QueuedConnection};
     paced.delivery = rio::Delivery::Latest;
     paced.minInterval = std::chrono::milliseconds(50); // at most 20 deliveries a second
     int repaints = 0;
@@ -190,7 +190,7 @@ void boundedItems()
             ++repaints;
             lastShown = v;
         },
-        0, Qt::QueuedConnection, paced);
+        paced);
     for (int i = 1; i <= 1000; ++i)
         readings.notify(i); // one repaint now, the newest value at most 50 ms later
     //! [qt-paced]

@@ -60,8 +60,8 @@ int main(int argc, char *argv[])
     //! [async]
     // Priorities set the order of notifySequential (higher first); notifyAsync runs them at once.
     uploads.add([&](const Upload &) { done(QStringLiteral("index")); }, 30); // on the notifying thread
-    uploads.add(
-        &onWorker, [&](const Upload &) { done(QStringLiteral("thumbnail")); }, 20); // queued to `worker`
+    uploads.add(&onWorker, [&](const Upload &) { done(QStringLiteral("thumbnail")); },
+                {.priority = 20}); // queued to `worker`
     uploads.add(
         [&](const Upload &) { // returns a future: its own work on the thread pool
             return QtConcurrent::run([&done] { done(QStringLiteral("scan")); });

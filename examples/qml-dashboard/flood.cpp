@@ -49,7 +49,8 @@ Flood::Flood(Receiver *qtSide, Receiver *registrySide, Receiver *uiSide) : m_qtS
     // The Qt way: one queued signal per event, each one waits in the receiver's event queue.
     connect(this, &Flood::sampled, qtSide, &Receiver::take, Qt::QueuedConnection);
     // The registry way: the same slot, coalesced: at most one pending delivery, the newest wins.
-    registry.add(registrySide, &Receiver::take, 0, Qt::QueuedConnection, rio::Delivery::Latest);
+    registry.add(registrySide, &Receiver::take,
+                 {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
 }
 
 Flood::~Flood()

@@ -46,8 +46,9 @@ QueueCosts measureQueueCosts()
     {
         Flood flood(nullptr, nullptr);
         QObject target;
-        const rio::HandlerId id = flood.registry.add(
-            &target, [](const Sample &) { }, 0, Qt::QueuedConnection, rio::Delivery::Latest);
+        const rio::HandlerId id =
+            flood.registry.add(&target, [](const Sample &) { },
+                               {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
         const qint64 before = heapInUse();
         for (int i = 1; i <= n; ++i)
             flood.registry.notify({0, i, 0});

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     rio::QtRegistry<Progress> progress;
     ProgressView view; // lives on the main ("UI") thread
     // Delivery::Latest: at most one pending delivery; a newer event replaces its payload.
-    progress.add(&view, [&view](const Progress &p) { view.show(p); }, 0, rio::Delivery::Latest);
+    progress.add(&view, [&view](const Progress &p) { view.show(p); }, {.delivery = rio::Delivery::Latest});
 
     std::unique_ptr<QThread> worker(QThread::create([&progress] {
         for (int i = 1; i <= total; ++i)

@@ -233,7 +233,7 @@ HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, con
     bool coalesce = false;
     bool once = false;
     QObject *owner = nullptr;
-    DeliveryOptions delivery;
+    HandlerOptions delivery;
     if (!options.isUndefined() && !options.isNull()) {
         if (!options.isObject() || options.isCallable() || options.isArray()) {
             warnAtCaller(QStringLiteral("QmlRegistry.add: options must be an object like { coalesce: true, "
@@ -289,11 +289,12 @@ HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, con
             handle->deliver(event);
     };
     try {
+        delivery.priority = priority;
         delivery.delivery = coalesce ? Delivery::Latest : Delivery::Every;
         if (once)
-            handle->m_id = m_registry.addOnce(this, deliver, priority);
+            handle->m_id = m_registry.add(this, deliver, {.priority = priority, .once = true});
         else
-            handle->m_id = m_registry.add(this, deliver, priority, Qt::AutoConnection, delivery);
+            handle->m_id = m_registry.add(this, deliver, delivery);
     } catch (const std::exception &e) {
         qmlWarning(this) << "QmlRegistry.add: " << e.what();
         delete handle;

@@ -330,7 +330,8 @@ void QmlTypedHandler::reRegisterOnce()
         } else if (m_registry->m_ops != nullptr) {
             if (!m_once)
                 m_delivery.warnIfIgnored(this, m_coalesce);
-            m_id = m_registry->m_ops->add(this, m_priority, m_once, m_delivery.options(m_coalesce));
+            m_id = m_registry->m_ops->add(this, m_once ? HandlerOptions{.priority = m_priority, .once = true}
+                                                       : m_delivery.options(m_coalesce, m_priority));
             m_registeredOn = m_registry.data();
             m_registeredOn->m_registered.insert(m_id.value(), this);
             m_active = true;

@@ -277,9 +277,9 @@ void RegistryHandler::reRegisterOnce()
             QtRegistry<QVariant> &target = m_registry->m_registry;
             if (!m_once)
                 m_delivery.warnIfIgnored(this, m_coalesce);
-            m_id = m_once ? target.addOnce(m_registry.data(), deliver, m_priority)
-                          : target.add(m_registry.data(), deliver, m_priority, Qt::AutoConnection,
-                                       m_delivery.options(m_coalesce));
+            m_id = m_once
+                       ? target.add(m_registry.data(), deliver, {.priority = m_priority, .once = true})
+                       : target.add(m_registry.data(), deliver, m_delivery.options(m_coalesce, m_priority));
             m_registeredOn = m_registry;
             m_active = true;
             m_registration->id = m_id.value();

@@ -257,7 +257,7 @@ private Q_SLOTS:
         QSignalSpy dropped(&registry()->registry(), &rio::QtRegistryBase::deliveriesDropped);
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
                                                "^handler \\d+: \\d+ queued deliveries dropped so far")));
-        constexpr int capacity = int(rio::DeliveryOptions::DefaultCapacity);
+        constexpr int capacity = int(rio::HandlerOptions::DefaultCapacity);
         constexpr int extra = 100;
         // The engine thread runs no event loop meanwhile: every event waits in the queue.
         std::thread worker([sender = registry()->sender()] {

@@ -312,8 +312,8 @@ private Q_SLOTS:
         notifyFromWorker(1, 1);
         std::vector<int> cpp;
         std::thread adder([&, registry = m_source->registry()] {
-            registry->registry().add(
-                m_source.get(), [&cpp](const QVariant &e) { cpp.push_back(e.toInt()); }, 3);
+            registry->registry().add(m_source.get(), [&cpp](const QVariant &e) { cpp.push_back(e.toInt()); },
+                                     {.priority = 3});
         });
         adder.join();
         notifyFromWorker(2, 2);
@@ -355,7 +355,7 @@ private Q_SLOTS:
         QVERIFY(m_root);
         auto *registry = m_root->property("registry").value<QmlRegistry *>();
         QVERIFY(registry);
-        constexpr int capacity = int(rio::DeliveryOptions::DefaultCapacity);
+        constexpr int capacity = int(rio::HandlerOptions::DefaultCapacity);
         constexpr int extra = 100;
         expectDropLog();
         std::thread worker([sender = registry->sender()] {

@@ -107,11 +107,10 @@ void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing()
                 (id == tested.id ? tested : other).failures.fetch_add(1);
             },
             Qt::DirectConnection);
-        rio::DeliveryOptions options;
+        rio::HandlerOptions options{.priority = 1};
         if (latest)
             options.delivery = rio::Delivery::Latest;
-        tested.id =
-            registry.add(&receiver, [&](int v) { tested.got.push_back(v); }, 1, Qt::AutoConnection, options);
+        tested.id = registry.add(&receiver, [&](int v) { tested.got.push_back(v); }, options);
         other.id = registry.add(&receiver, [&](int v) { other.got.push_back(v); });
         const auto delivered = [](const Side &s, int v) { return !s.got.empty() && s.got.back() == v; };
         std::vector<int> before;

@@ -97,9 +97,9 @@ private Q_SLOTS:
         {
             rio::HandlerGuard g1 = registry.addScoped([&calls] { ++calls; });
             rio::HandlerGuard g2 =
-                registry.addScoped(&context, [&calls] { ++calls; }, 0, Qt::DirectConnection);
+                registry.addScoped(&context, [&calls] { ++calls; }, {.connection = Qt::DirectConnection});
             rio::HandlerGuard g3 =
-                registry.addScoped(&context, [&calls] { ++calls; }, 0, rio::Delivery::Latest);
+                registry.addScoped(&context, [&calls] { ++calls; }, {.delivery = rio::Delivery::Latest});
             QCOMPARE(registry.count(), 3);
             registry.notify(1);
             QCOMPARE(calls, 3);
@@ -138,7 +138,7 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         Receiver receiver;
         registry.add(&receiver, &Receiver::onEvent);
-        registry.add(&receiver, &Receiver::onAny, 0, Qt::DirectConnection);
+        registry.add(&receiver, &Receiver::onAny, {.connection = Qt::DirectConnection});
         registry.notify(7);
         QCOMPARE(receiver.last, 7);
         QCOMPARE(receiver.calls, 2);
@@ -151,14 +151,15 @@ private Q_SLOTS:
         std::function<void(const int &)> empty;
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(empty));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(nullptr, [] { }));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(&context, [] { },
+                                                                     {.connection = Qt::DirectConnection,
+                                                                      .delivery = rio::Delivery::Latest}));
         QVERIFY_THROWS_EXCEPTION(
             std::invalid_argument,
-            registry.add(&context, [] { }, 0, Qt::DirectConnection, rio::Delivery::Latest));
-        QVERIFY_THROWS_EXCEPTION(
-            std::invalid_argument,
-            registry.add(&context, [] { }, 0, Qt::BlockingQueuedConnection, rio::Delivery::Latest));
+            registry.add(&context, [] { },
+                         {.connection = Qt::BlockingQueuedConnection, .delivery = rio::Delivery::Latest}));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
-                                 registry.add(&context, [] { }, 0, Qt::UniqueConnection));
+                                 registry.add(&context, [] { }, {.connection = Qt::UniqueConnection}));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.setExceptionHandler({}));
         QCOMPARE(registry.count(), 0);
         QVERIFY(!registry.remove(rio::HandlerId{}));

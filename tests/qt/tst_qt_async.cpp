@@ -189,13 +189,12 @@ private Q_SLOTS:
                 return first.start();
             },
             10);
-        registry.add(
-            worker.context,
-            [&] {
-                queuedThread.store(QThread::currentThread());
-                step(QStringLiteral("b"));
-            },
-            5);
+        registry.add(worker.context,
+                     [&] {
+                         queuedThread.store(QThread::currentThread());
+                         step(QStringLiteral("b"));
+                     },
+                     {.priority = 5});
         registry.add([&] { step(QStringLiteral("c")); }, 0);
 
         QFuture<void> future = registry.notifySequential(2);
@@ -263,7 +262,8 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         std::atomic<int> seen{0};
-        registry.add(worker.context, [&seen](const int &v) { seen.store(v); }, 0, rio::Delivery::Latest);
+        registry.add(worker.context, [&seen](const int &v) { seen.store(v); },
+                     {.delivery = rio::Delivery::Latest});
         auto gate = worker.block();
         QFuture<void> older = registry.notifyAsync(1);
         QFuture<void> newer = registry.notifyAsync(2);

@@ -100,8 +100,9 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         QSignalSpy dropped(&registry, &rio::QtRegistryBase::deliveriesDropped);
         Recorder seen;
-        const rio::HandlerId id = registry.add(worker.context, seen.handler(), 0, Qt::QueuedConnection,
-                                               {.capacity = 100, .overflow = rio::Overflow::DropOldest});
+        const rio::HandlerId id = registry.add(
+            worker.context, seen.handler(),
+            {.connection = Qt::QueuedConnection, .capacity = 100, .overflow = rio::Overflow::DropOldest});
         Stall stall(worker); // the receiver is stalled
         for (int i = 0; i < 10'000; ++i)
             registry.notify(i);
@@ -121,8 +122,9 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Recorder seen;
-        const rio::HandlerId id = registry.add(worker.context, seen.handler(), 0, Qt::QueuedConnection,
-                                               {.capacity = 100, .overflow = rio::Overflow::DropNewest});
+        const rio::HandlerId id = registry.add(
+            worker.context, seen.handler(),
+            {.connection = Qt::QueuedConnection, .capacity = 100, .overflow = rio::Overflow::DropNewest});
         Stall stall(worker);
         for (int i = 0; i < 10'000; ++i)
             registry.notify(i);
@@ -138,7 +140,7 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Recorder seen;
-        registry.add(worker.context, seen.handler(), 0, Qt::QueuedConnection, {.capacity = 1});
+        registry.add(worker.context, seen.handler(), {.connection = Qt::QueuedConnection, .capacity = 1});
         Stall stall(worker);
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression("queued deliveries dropped so far"));
         for (int i = 0; i < 1'000; ++i)
@@ -158,8 +160,8 @@ private Q_SLOTS:
         constexpr int events = RIO_TEST_SANITIZED ? 50'000 : 500'000;
         std::atomic<int> delivered{0};
         const rio::HandlerId id =
-            registry.add(worker.context, [&](const Tracked &) { delivered.fetch_add(1); }, 0,
-                         Qt::QueuedConnection, {.capacity = capacity});
+            registry.add(worker.context, [&](const Tracked &) { delivered.fetch_add(1); },
+                         {.connection = Qt::QueuedConnection, .capacity = capacity});
         Stall stall(worker);
         Tracked::peak.store(Tracked::live.load());
         const long before = Tracked::live.load();
@@ -181,8 +183,8 @@ private Q_SLOTS:
     // The default is bounded too (and Latest stays the zero-memory option).
     void theDefaultIsBounded()
     {
-        QCOMPARE(rio::DeliveryOptions{}.capacity, rio::DeliveryOptions::DefaultCapacity);
-        QCOMPARE(rio::DeliveryOptions{}.overflow, rio::Overflow::DropOldest);
+        QCOMPARE(rio::HandlerOptions{}.capacity, rio::HandlerOptions::DefaultCapacity);
+        QCOMPARE(rio::HandlerOptions{}.overflow, rio::Overflow::DropOldest);
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         std::atomic<int> delivered{0};
@@ -192,13 +194,13 @@ private Q_SLOTS:
             last.store(v);
         });
         Stall stall(worker);
-        const int events = int(rio::DeliveryOptions::DefaultCapacity) + 10;
+        const int events = int(rio::HandlerOptions::DefaultCapacity) + 10;
         for (int i = 0; i < events; ++i)
             registry.notify(i);
         QCOMPARE(registry.droppedCount(id), quint64{10});
         stall.open();
         worker.flush();
-        QCOMPARE(delivered.load(), int(rio::DeliveryOptions::DefaultCapacity));
+        QCOMPARE(delivered.load(), int(rio::HandlerOptions::DefaultCapacity));
         QCOMPARE(last.load(), events - 1);
     }
 
@@ -208,7 +210,7 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         Recorder seen;
         const rio::HandlerId id =
-            registry.add(worker.context, seen.handler(), 0, Qt::QueuedConnection, {.capacity = 0});
+            registry.add(worker.context, seen.handler(), {.connection = Qt::QueuedConnection, .capacity = 0});
         Stall stall(worker);
         for (int i = 0; i < 5'000; ++i)
             registry.notify(i);
@@ -224,9 +226,11 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Recorder seen;
-        const rio::HandlerId id = registry.add(
-            worker.context, seen.handler(), 0, Qt::QueuedConnection,
-            {.capacity = 8, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::minutes(10)});
+        const rio::HandlerId id = registry.add(worker.context, seen.handler(),
+                                               {.connection = Qt::QueuedConnection,
+                                                .capacity = 8,
+                                                .overflow = rio::Overflow::Block,
+                                                .blockTimeout = std::chrono::minutes(10)});
         constexpr int events = 20'000;
         std::thread producer([&] {
             for (int i = 0; i < events; ++i)
@@ -244,9 +248,11 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Recorder seen;
-        const rio::HandlerId id =
-            registry.add(worker.context, seen.handler(), 0, Qt::QueuedConnection,
-                         {.capacity = 4, .overflow = rio::Overflow::Block, .blockTimeout = 20ms});
+        const rio::HandlerId id = registry.add(worker.context, seen.handler(),
+                                               {.connection = Qt::QueuedConnection,
+                                                .capacity = 4,
+                                                .overflow = rio::Overflow::Block,
+                                                .blockTimeout = 20ms});
         Stall stall(worker);
         const auto start = std::chrono::steady_clock::now();
         for (int i = 0; i < 7; ++i)
@@ -264,9 +270,11 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Recorder seen;
-        const rio::HandlerId id = registry.add(
-            worker.context, seen.handler(), 0, Qt::QueuedConnection,
-            {.capacity = 1, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::hours(1)});
+        const rio::HandlerId id = registry.add(worker.context, seen.handler(),
+                                               {.connection = Qt::QueuedConnection,
+                                                .capacity = 1,
+                                                .overflow = rio::Overflow::Block,
+                                                .blockTimeout = std::chrono::hours(1)});
         Stall stall(worker);
         registry.notify(0);
         auto second = std::async(std::launch::async, [&] { registry.notify(1); });
@@ -284,9 +292,11 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         QObject context;
         Recorder seen;
-        const rio::HandlerId id = registry.add(
-            &context, seen.handler(), 0, Qt::QueuedConnection,
-            {.capacity = 2, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::hours(1)});
+        const rio::HandlerId id = registry.add(&context, seen.handler(),
+                                               {.connection = Qt::QueuedConnection,
+                                                .capacity = 2,
+                                                .overflow = rio::Overflow::Block,
+                                                .blockTimeout = std::chrono::hours(1)});
         for (int i = 0; i < 5; ++i)
             registry.notify(i); // returns at once (the test would hang otherwise)
         QCOMPARE(registry.droppedCount(id), quint64{3});
@@ -299,7 +309,7 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Recorder seen;
-        registry.add(worker.context, seen.handler(), 0, Qt::QueuedConnection, {.capacity = 1});
+        registry.add(worker.context, seen.handler(), {.connection = Qt::QueuedConnection, .capacity = 1});
         Stall stall(worker);
         QFuture<void> first = registry.notifyAsync(1);
         QFuture<void> second = registry.notifyAsync(2);
@@ -325,13 +335,14 @@ private Q_SLOTS:
                 order.push_back(event * 10 + tag);
             };
         };
-        registry.add(worker.context, record(1), 1, Qt::QueuedConnection);
-        registry.add(worker.context, record(2), 2, Qt::QueuedConnection);
+        registry.add(worker.context, record(1), {.priority = 1, .connection = Qt::QueuedConnection});
+        registry.add(worker.context, record(2), {.priority = 2, .connection = Qt::QueuedConnection});
         Stall stall(worker);
         constexpr int events = 500; // more than one batch per handler
         for (int i = 0; i < events; ++i)
             registry.notify(i);
-        registry.add(worker.context, record(3), 3, Qt::QueuedConnection); // joins late
+        registry.add(worker.context, record(3),
+                     {.priority = 3, .connection = Qt::QueuedConnection}); // joins late
         for (int i = events; i < 2 * events; ++i)
             registry.notify(i);
         stall.open();
@@ -354,17 +365,16 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         QObject context;
         std::vector<int> entered;
-        registry.add(
-            &context,
-            [&](const int &v) {
-                entered.push_back(v);
-                if (v == 5 || v == 50) {
-                    QEventLoop loop;
-                    QTimer::singleShot(0, &loop, [&] { loop.quit(); });
-                    loop.exec();
-                }
-            },
-            0, Qt::QueuedConnection);
+        registry.add(&context,
+                     [&](const int &v) {
+                         entered.push_back(v);
+                         if (v == 5 || v == 50) {
+                             QEventLoop loop;
+                             QTimer::singleShot(0, &loop, [&] { loop.quit(); });
+                             loop.exec();
+                         }
+                     },
+                     {.connection = Qt::QueuedConnection});
         for (int i = 0; i < 100; ++i)
             registry.notify(i);
         QTRY_COMPARE(entered.size(), std::size_t{100});
@@ -376,17 +386,21 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         QObject context;
         auto fn = [](const int &) { };
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
-                                 registry.add(&context, fn, 0, Qt::QueuedConnection, {.minInterval = 5ms}));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
-                                 registry.add(&context, fn, 0, Qt::QueuedConnection,
-                                              {.overflow = rio::Overflow::Block, .blockTimeout = -1ms}));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
-                                 registry.add(&context, fn, 0, Qt::QueuedConnection,
-                                              {.overflow = static_cast<rio::Overflow>(42)}));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
-                                 registry.add(&context, fn, 0, Qt::QueuedConnection,
-                                              {.delivery = static_cast<rio::Delivery>(42)}));
+        QVERIFY_THROWS_EXCEPTION(
+            std::invalid_argument,
+            registry.add(&context, fn, {.connection = Qt::QueuedConnection, .minInterval = 5ms}));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(&context, fn,
+                                                                     {.connection = Qt::QueuedConnection,
+                                                                      .overflow = rio::Overflow::Block,
+                                                                      .blockTimeout = -1ms}));
+        QVERIFY_THROWS_EXCEPTION(
+            std::invalid_argument,
+            registry.add(&context, fn,
+                         {.connection = Qt::QueuedConnection, .overflow = static_cast<rio::Overflow>(42)}));
+        QVERIFY_THROWS_EXCEPTION(
+            std::invalid_argument,
+            registry.add(&context, fn,
+                         {.connection = Qt::QueuedConnection, .delivery = static_cast<rio::Delivery>(42)}));
         QCOMPARE(registry.size(), std::size_t{0});
     }
 };

@@ -73,17 +73,18 @@ private Q_SLOTS:
         thread.start();
         thread.ready.wait();
         std::atomic<int> calls{0};
-        const rio::DeliveryOptions options{.delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every};
+        const rio::HandlerOptions options{.connection = Qt::QueuedConnection,
+                                          .delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every};
         registry.add(
             thread.context,
             [&, cancel](const int &) {
                 ++calls;
                 exitThisThread(cancel);
             },
-            0, Qt::QueuedConnection, options);
+            options);
         QObject here;
         std::atomic<int> afterwards{0};
-        registry.add(&here, [&](const int &) { ++afterwards; }, 0, Qt::QueuedConnection);
+        registry.add(&here, [&](const int &) { ++afterwards; }, {.connection = Qt::QueuedConnection});
         registry.notify(1);
         QVERIFY(thread.wait(QDeadlineTimer(10000)));
         QCOMPARE(calls.load(), 1);

@@ -45,14 +45,13 @@ private Q_SLOTS:
         std::atomic<int> last[2] = {-1, -1};
         std::atomic<int> total{0};
         for (int h = 0; h < 2; ++h) {
-            registry.add(
-                receiver.context,
-                [&, h](const Progress &p) {
-                    calls[h].fetch_add(1);
-                    last[h].store(p.done);
-                    total.store(p.total);
-                },
-                h, rio::Delivery::Latest);
+            registry.add(receiver.context,
+                         [&, h](const Progress &p) {
+                             calls[h].fetch_add(1);
+                             last[h].store(p.done);
+                             total.store(p.total);
+                         },
+                         {.priority = h, .delivery = rio::Delivery::Latest});
         }
 
         auto gate = receiver.block(); // the receiving thread is busy for the whole flood
@@ -92,13 +91,12 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         std::atomic<int> calls{0};
         std::atomic<int> last{0};
-        registry.add(
-            receiver.context,
-            [&](const int &v) {
-                calls.fetch_add(1);
-                last.store(v);
-            },
-            0, Qt::QueuedConnection, rio::Delivery::Latest);
+        registry.add(receiver.context,
+                     [&](const int &v) {
+                         calls.fetch_add(1);
+                         last.store(v);
+                     },
+                     {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
         for (int burst = 1; burst <= 10; ++burst) {
             auto gate = receiver.block();
             for (int i = 0; i < 1000; ++i)
@@ -118,13 +116,12 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         std::atomic<int> calls{0};
         std::atomic<int> last{-1};
-        registry.add(
-            receiver.context,
-            [&](const int &v) {
-                calls.fetch_add(1);
-                last.store(v);
-            },
-            0, rio::Delivery::Latest);
+        registry.add(receiver.context,
+                     [&](const int &v) {
+                         calls.fetch_add(1);
+                         last.store(v);
+                     },
+                     {.delivery = rio::Delivery::Latest});
         const int perThread = RIO_TEST_SANITIZED ? 5000 : 50000;
         std::thread a([&] {
             for (int i = 0; i < perThread; ++i)
@@ -150,13 +147,12 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         int calls = 0;
         int last = -1;
-        registry.add(
-            &context,
-            [&](const int &v) {
-                ++calls;
-                last = v;
-            },
-            0, Qt::QueuedConnection, rio::Delivery::Latest);
+        registry.add(&context,
+                     [&](const int &v) {
+                         ++calls;
+                         last = v;
+                     },
+                     {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
         for (int i = 0; i < 1000; ++i)
             registry.notify(i);
         QCOMPARE(calls, 0); // nothing runs inside notify
@@ -193,7 +189,7 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         std::mutex mutex;
         std::vector<std::pair<int, std::chrono::steady_clock::time_point>> seen;
-        rio::DeliveryOptions options;
+        rio::HandlerOptions options{.connection = Qt::QueuedConnection};
         options.delivery = rio::Delivery::Latest;
         options.minInterval = interval;
         registry.add(
@@ -202,7 +198,7 @@ private Q_SLOTS:
                 std::lock_guard lock(mutex);
                 seen.emplace_back(v, std::chrono::steady_clock::now());
             },
-            0, Qt::QueuedConnection, options);
+            options);
         const auto lastSeen = [&] {
             std::lock_guard lock(mutex);
             return seen.empty() ? -1 : seen.back().first;
@@ -238,11 +234,10 @@ private Q_SLOTS:
         QObject context;
         rio::QtRegistry<int> registry;
         int calls = 0;
-        rio::DeliveryOptions options;
+        rio::HandlerOptions options{.connection = Qt::QueuedConnection};
         options.delivery = rio::Delivery::Latest;
         options.minInterval = std::chrono::milliseconds(20);
-        const rio::HandlerId id =
-            registry.add(&context, [&calls] { ++calls; }, 0, Qt::QueuedConnection, options);
+        const rio::HandlerId id = registry.add(&context, [&calls] { ++calls; }, options);
         registry.notify(1);
         QTRY_COMPARE(calls, 1);
         registry.notify(2); // waits for the interval

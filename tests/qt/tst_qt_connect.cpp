@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Parity with QObject::connect: member-function addOnce/addScoped, forward() of signals
+// Parity with QObject::connect: member functions that run once or are scoped, forward() of signals
 // with a QPrivateSignal tag, Qt::UniqueConnection and Qt::SingleShotConnection, rio::Connection
 // on a QtRegistry, and suspended handlers.
 #include "qt_test_support.h"
@@ -62,14 +62,14 @@ class tst_QtConnect : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
-    // --- member-function addOnce / addScoped ---
+    // --- member functions that run once (.once) or are scoped (addScoped) ---
 
     void addOnceMemberRunsOnce()
     {
         rio::QtRegistry<int> registry;
         Receiver r;
-        const rio::HandlerId id = registry.addOnce(&r, &Receiver::onEvent);
-        const rio::HandlerId any = registry.addOnce(&r, &Receiver::onAny, 5);
+        const rio::HandlerId id = registry.add(&r, &Receiver::onEvent, {.once = true});
+        const rio::HandlerId any = registry.add(&r, &Receiver::onAny, {.priority = 5, .once = true});
         QVERIFY(id.isValid() && any.isValid());
         QCOMPARE(registry.size(), std::size_t{2});
         registry.notify(7);
@@ -86,8 +86,8 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         Receiver r;
         Receiver sentinel;
-        registry.addOnce(&r, &Receiver::onEvent, 0, Qt::QueuedConnection);
-        registry.add(&sentinel, &Receiver::onEvent, 0, Qt::QueuedConnection);
+        registry.add(&r, &Receiver::onEvent, {.connection = Qt::QueuedConnection, .once = true});
+        registry.add(&sentinel, &Receiver::onEvent, {.connection = Qt::QueuedConnection});
         registry.notify(1);
         registry.notify(2);
         QCOMPARE(r.calls.load(), 0); // queued: nothing yet
@@ -117,8 +117,9 @@ private Q_SLOTS:
     {
         rio::QtRegistry<int> registry;
         Receiver r;
-        rio::HandlerGuard guard = registry.addScoped(&r, &Receiver::onEvent, 1, Qt::QueuedConnection,
-                                                     {.delivery = rio::Delivery::Latest});
+        rio::HandlerGuard guard = registry.addScoped(
+            &r, &Receiver::onEvent,
+            {.priority = 1, .connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
         registry.notify(1);
         registry.notify(2);
         registry.notify(3);
@@ -145,9 +146,10 @@ private Q_SLOTS:
         Receiver r;
         void (Receiver::*none)(const int &) = nullptr;
         Receiver *nobody = nullptr;
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.addOnce(&r, none));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(&r, none, {.once = true}));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, (void)registry.addScoped(&r, none));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.addOnce(nobody, &Receiver::onEvent));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 registry.add(nobody, &Receiver::onEvent, {.once = true}));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, (void)registry.addScoped(nobody, &Receiver::onEvent));
         QVERIFY(registry.isEmpty());
     }
@@ -223,15 +225,17 @@ private Q_SLOTS:
         Receiver r;
         const rio::HandlerId first = registry.add(&r, &Receiver::onEvent);
         QSignalSpy countSpy(&registry, &rio::QtRegistryBase::countChanged);
-        const rio::HandlerId second = registry.add(&r, &Receiver::onEvent, 3, uniqueAuto);
+        const rio::HandlerId second =
+            registry.add(&r, &Receiver::onEvent, {.priority = 3, .connection = uniqueAuto});
         QVERIFY(!second.isValid());
         QCOMPARE(registry.size(), std::size_t{1});
         QCOMPARE(countSpy.count(), 0);
-        const rio::HandlerId queued =
-            registry.add(&r, &Receiver::onEvent, 0, withFlag(Qt::QueuedConnection, Qt::UniqueConnection));
+        const rio::HandlerId queued = registry.add(
+            &r, &Receiver::onEvent, {.connection = withFlag(Qt::QueuedConnection, Qt::UniqueConnection)});
         QVERIFY(!queued.isValid());
-        QVERIFY(!registry.addOnce(&r, &Receiver::onEvent, 0, uniqueAuto).isValid());
-        const rio::HandlerGuard guard = registry.addScoped(&r, &Receiver::onEvent, 0, uniqueAuto);
+        QVERIFY(!registry.add(&r, &Receiver::onEvent, {.connection = uniqueAuto, .once = true}).isValid());
+        const rio::HandlerGuard guard =
+            registry.addScoped(&r, &Receiver::onEvent, {.connection = uniqueAuto});
         QVERIFY(!guard.isActive());
         QCOMPARE(registry.size(), std::size_t{1});
         registry.notify(5);
@@ -239,8 +243,8 @@ private Q_SLOTS:
         QVERIFY(registry.contains(first));
         // Another member function, or another receiver, is a different registration.
         Receiver other;
-        QVERIFY(registry.add(&r, &Receiver::onAny, 0, uniqueAuto).isValid());
-        QVERIFY(registry.add(&other, &Receiver::onEvent, 0, uniqueAuto).isValid());
+        QVERIFY(registry.add(&r, &Receiver::onAny, {.connection = uniqueAuto}).isValid());
+        QVERIFY(registry.add(&other, &Receiver::onEvent, {.connection = uniqueAuto}).isValid());
         QCOMPARE(registry.size(), std::size_t{3});
         // Without the flag a duplicate is accepted, as QObject::connect does.
         QVERIFY(registry.add(&r, &Receiver::onEvent).isValid());
@@ -251,25 +255,25 @@ private Q_SLOTS:
     {
         rio::QtRegistry<int> registry;
         Receiver r;
-        const rio::HandlerId first = registry.add(&r, &Receiver::onEvent, 0, uniqueAuto);
+        const rio::HandlerId first = registry.add(&r, &Receiver::onEvent, {.connection = uniqueAuto});
         QVERIFY(first.isValid());
         QVERIFY(registry.remove(first));
-        const rio::HandlerId second = registry.add(&r, &Receiver::onEvent, 0, uniqueAuto);
+        const rio::HandlerId second = registry.add(&r, &Receiver::onEvent, {.connection = uniqueAuto});
         QVERIFY(second.isValid());
         // Through a Connection and a guard.
         QVERIFY(registry.connection(second).disconnect());
-        rio::HandlerGuard guard = registry.addScoped(&r, &Receiver::onEvent, 0, uniqueAuto);
+        rio::HandlerGuard guard = registry.addScoped(&r, &Receiver::onEvent, {.connection = uniqueAuto});
         QVERIFY(guard.isActive());
         QVERIFY(guard.reset());
         // A once-handler that fired.
-        QVERIFY(registry.addOnce(&r, &Receiver::onEvent, 0, uniqueAuto).isValid());
-        QVERIFY(!registry.add(&r, &Receiver::onEvent, 0, uniqueAuto).isValid());
+        QVERIFY(registry.add(&r, &Receiver::onEvent, {.connection = uniqueAuto, .once = true}).isValid());
+        QVERIFY(!registry.add(&r, &Receiver::onEvent, {.connection = uniqueAuto}).isValid());
         registry.notify(1);
         QVERIFY(registry.isEmpty());
-        QVERIFY(registry.add(&r, &Receiver::onEvent, 0, uniqueAuto).isValid());
+        QVERIFY(registry.add(&r, &Receiver::onEvent, {.connection = uniqueAuto}).isValid());
         // clear().
         registry.clear();
-        QVERIFY(registry.add(&r, &Receiver::onEvent, 0, uniqueAuto).isValid());
+        QVERIFY(registry.add(&r, &Receiver::onEvent, {.connection = uniqueAuto}).isValid());
         QCOMPARE(registry.size(), std::size_t{1});
     }
 
@@ -279,13 +283,13 @@ private Q_SLOTS:
         std::optional<Receiver> slot; // the next receiver reuses the same address
         slot.emplace();
         Receiver *before = &*slot;
-        QVERIFY(registry.add(before, &Receiver::onEvent, 0, uniqueAuto).isValid());
-        QVERIFY(!registry.add(before, &Receiver::onEvent, 0, uniqueAuto).isValid());
+        QVERIFY(registry.add(before, &Receiver::onEvent, {.connection = uniqueAuto}).isValid());
+        QVERIFY(!registry.add(before, &Receiver::onEvent, {.connection = uniqueAuto}).isValid());
         slot.reset();
         QVERIFY(registry.isEmpty());
         slot.emplace();
         QCOMPARE(&*slot, before);
-        QVERIFY(registry.add(&*slot, &Receiver::onEvent, 0, uniqueAuto).isValid());
+        QVERIFY(registry.add(&*slot, &Receiver::onEvent, {.connection = uniqueAuto}).isValid());
         registry.notify(9);
         QCOMPARE(slot->calls.load(), 1);
     }
@@ -302,8 +306,8 @@ private Q_SLOTS:
                 start.arrive_and_wait();
                 for (int i = 0; i < 50; ++i) {
                     if (registry
-                            .add(&r, &Receiver::onEvent, 0,
-                                 withFlag(Qt::DirectConnection, Qt::UniqueConnection))
+                            .add(&r, &Receiver::onEvent,
+                                 {.connection = withFlag(Qt::DirectConnection, Qt::UniqueConnection)})
                             .isValid())
                         accepted.fetch_add(1);
                 }
@@ -319,36 +323,38 @@ private Q_SLOTS:
     {
         rio::QtRegistry<int> registry;
         QObject context;
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(&context, [] { }, 0, uniqueAuto));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.addOnce(&context, [] { }, 0, uniqueAuto));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
-                                 (void)registry.addScoped(&context, [] { }, 0, uniqueAuto));
+                                 registry.add(&context, [] { }, {.connection = uniqueAuto}));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 registry.add(&context, [] { }, {.connection = uniqueAuto, .once = true}));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 (void)registry.addScoped(&context, [] { }, {.connection = uniqueAuto}));
         // Unknown bits are still refused once the flags are taken off.
         Receiver r;
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add(&r, &Receiver::onEvent, 0,
-                                                                     static_cast<Qt::ConnectionType>(0x40)));
         QVERIFY_THROWS_EXCEPTION(
             std::invalid_argument,
-            registry.add(&r, &Receiver::onEvent, 0,
-                         withFlag(static_cast<Qt::ConnectionType>(7), Qt::UniqueConnection)));
+            registry.add(&r, &Receiver::onEvent, {.connection = static_cast<Qt::ConnectionType>(0x40)}));
+        QVERIFY_THROWS_EXCEPTION(
+            std::invalid_argument,
+            registry.add(&r, &Receiver::onEvent,
+                         {.connection = withFlag(static_cast<Qt::ConnectionType>(7), Qt::UniqueConnection)}));
         QVERIFY(registry.isEmpty());
         // A refused one is not remembered.
-        QVERIFY(registry.add(&r, &Receiver::onEvent, 0, uniqueAuto).isValid());
+        QVERIFY(registry.add(&r, &Receiver::onEvent, {.connection = uniqueAuto}).isValid());
     }
 
     void singleShotFlagRunsOnce()
     {
         rio::QtRegistry<int> registry;
         Receiver r;
-        const rio::HandlerId id =
-            registry.add(&r, &Receiver::onEvent, 0, withFlag(Qt::AutoConnection, Qt::SingleShotConnection));
+        const rio::HandlerId id = registry.add(
+            &r, &Receiver::onEvent, {.connection = withFlag(Qt::AutoConnection, Qt::SingleShotConnection)});
         QObject context;
         int lambdaCalls = 0;
-        registry.add(
-            &context, [&lambdaCalls] { ++lambdaCalls; }, 0,
-            withFlag(Qt::QueuedConnection, Qt::SingleShotConnection));
+        registry.add(&context, [&lambdaCalls] { ++lambdaCalls; },
+                     {.connection = withFlag(Qt::QueuedConnection, Qt::SingleShotConnection)});
         Receiver sentinel;
-        registry.add(&sentinel, &Receiver::onEvent, -1, Qt::QueuedConnection);
+        registry.add(&sentinel, &Receiver::onEvent, {.priority = -1, .connection = Qt::QueuedConnection});
         registry.notify(1);
         registry.notify(2);
         QCOMPARE(r.calls.load(), 1);
@@ -357,16 +363,16 @@ private Q_SLOTS:
         QCOMPARE(lambdaCalls, 1);
         QCOMPARE(registry.size(), std::size_t{1});
         // Both flags together.
-        QVERIFY(
-            registry
-                .add(&r, &Receiver::onAny, 0,
-                     withFlag(withFlag(Qt::DirectConnection, Qt::UniqueConnection), Qt::SingleShotConnection))
-                .isValid());
-        QVERIFY(!registry.add(&r, &Receiver::onAny, 0, uniqueAuto).isValid());
+        QVERIFY(registry
+                    .add(&r, &Receiver::onAny,
+                         {.connection = withFlag(withFlag(Qt::DirectConnection, Qt::UniqueConnection),
+                                                 Qt::SingleShotConnection)})
+                    .isValid());
+        QVERIFY(!registry.add(&r, &Receiver::onAny, {.connection = uniqueAuto}).isValid());
         registry.notify(3);
         registry.notify(4);
         QCOMPARE(r.anyCalls.load(), 1);
-        QVERIFY(registry.add(&r, &Receiver::onAny, 0, uniqueAuto).isValid());
+        QVERIFY(registry.add(&r, &Receiver::onAny, {.connection = uniqueAuto}).isValid());
     }
 
     // --- rio::Connection on a QtRegistry ---
@@ -423,8 +429,8 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         std::atomic<int> calls{0};
-        const rio::Connection c = registry.connection(
-            registry.add(worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::QueuedConnection));
+        const rio::Connection c = registry.connection(registry.add(
+            worker.context, [&calls] { calls.fetch_add(1); }, {.connection = Qt::QueuedConnection}));
         auto gate = worker.block();
         registry.notify(1); // waits behind the blocked worker
         bool removed = false;
@@ -499,13 +505,12 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         std::atomic<int> calls{0};
         std::atomic<int> last{0};
-        const rio::HandlerId id = registry.add(
-            worker.context,
-            [&](const int &v) {
-                last.store(v);
-                calls.fetch_add(1);
-            },
-            0, Qt::QueuedConnection);
+        const rio::HandlerId id = registry.add(worker.context,
+                                               [&](const int &v) {
+                                                   last.store(v);
+                                                   calls.fetch_add(1);
+                                               },
+                                               {.connection = Qt::QueuedConnection});
         auto gate = worker.block();
         registry.notify(1);
         registry.notify(2); // both wait behind the blocked worker
@@ -528,10 +533,12 @@ private Q_SLOTS:
         Receiver latest;
         Receiver every;
         Receiver sentinel;
-        const rio::HandlerId a = registry.add(&latest, &Receiver::onEvent, 2, Qt::QueuedConnection,
-                                              {.delivery = rio::Delivery::Latest});
-        const rio::HandlerId b = registry.add(&every, &Receiver::onEvent, 1, Qt::QueuedConnection);
-        registry.add(&sentinel, &Receiver::onEvent, 0, Qt::QueuedConnection);
+        const rio::HandlerId a = registry.add(
+            &latest, &Receiver::onEvent,
+            {.priority = 2, .connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        const rio::HandlerId b =
+            registry.add(&every, &Receiver::onEvent, {.priority = 1, .connection = Qt::QueuedConnection});
+        registry.add(&sentinel, &Receiver::onEvent, {.connection = Qt::QueuedConnection});
         registry.notify(1);
         QVERIFY(registry.setSuspended(a, true));
         QVERIFY(registry.setSuspended(b, true));
@@ -552,7 +559,7 @@ private Q_SLOTS:
     {
         rio::QtRegistry<int> registry;
         Receiver r;
-        const rio::HandlerId id = registry.add(&r, &Receiver::onEvent, 0, Qt::QueuedConnection);
+        const rio::HandlerId id = registry.add(&r, &Receiver::onEvent, {.connection = Qt::QueuedConnection});
         QVERIFY(registry.setSuspended(id, true));
         QFuture<void> future = registry.notifyAsync(1);
         QTRY_VERIFY(future.isFinished());

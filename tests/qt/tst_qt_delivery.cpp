@@ -84,10 +84,10 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Seen direct, autoSeen, queued, blocking;
-        registry.add(worker.context, direct.recorder(), 0, Qt::DirectConnection);
-        registry.add(worker.context, autoSeen.recorder(), 0, Qt::AutoConnection);
-        registry.add(worker.context, queued.recorder(), 0, Qt::QueuedConnection);
-        registry.add(worker.context, blocking.recorder(), 0, Qt::BlockingQueuedConnection);
+        registry.add(worker.context, direct.recorder(), {.connection = Qt::DirectConnection});
+        registry.add(worker.context, autoSeen.recorder(), {.connection = Qt::AutoConnection});
+        registry.add(worker.context, queued.recorder(), {.connection = Qt::QueuedConnection});
+        registry.add(worker.context, blocking.recorder(), {.connection = Qt::BlockingQueuedConnection});
 
         registry.notify(7);
         // Direct and blocking have run when notify returns.
@@ -112,11 +112,11 @@ private Q_SLOTS:
         riotest::LogCapture log;
         QSignalSpy failed(&registry, &rio::QtRegistryBase::handlerFailed);
         Seen direct, autoSeen, queued, blocking;
-        registry.add(&context, direct.recorder(), 0, Qt::DirectConnection);
-        registry.add(&context, autoSeen.recorder(), 0, Qt::AutoConnection);
-        registry.add(&context, queued.recorder(), 0, Qt::QueuedConnection);
+        registry.add(&context, direct.recorder(), {.connection = Qt::DirectConnection});
+        registry.add(&context, autoSeen.recorder(), {.connection = Qt::AutoConnection});
+        registry.add(&context, queued.recorder(), {.connection = Qt::QueuedConnection});
         const rio::HandlerId blockingId =
-            registry.add(&context, blocking.recorder(), 0, Qt::BlockingQueuedConnection);
+            registry.add(&context, blocking.recorder(), {.connection = Qt::BlockingQueuedConnection});
 
         registry.notify(3);
         QCOMPARE(direct.calls.load(), 1);
@@ -142,10 +142,10 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         QObject context;
         Seen direct, autoSeen, queued, blocking;
-        registry.add(&context, direct.recorder(), 0, Qt::DirectConnection);
-        registry.add(&context, autoSeen.recorder(), 0, Qt::AutoConnection);
-        registry.add(&context, queued.recorder(), 0, Qt::QueuedConnection);
-        registry.add(&context, blocking.recorder(), 0, Qt::BlockingQueuedConnection);
+        registry.add(&context, direct.recorder(), {.connection = Qt::DirectConnection});
+        registry.add(&context, autoSeen.recorder(), {.connection = Qt::AutoConnection});
+        registry.add(&context, queued.recorder(), {.connection = Qt::QueuedConnection});
+        registry.add(&context, blocking.recorder(), {.connection = Qt::BlockingQueuedConnection});
 
         std::atomic<bool> returned{false};
         std::atomic<int> blockingCallsWhenReturned{-1};
@@ -175,7 +175,8 @@ private Q_SLOTS:
         std::atomic<int> calls{0};
         std::atomic<int> failures{0};
         registry.setExceptionHandler([&failures](const rio::ExceptionInfo &) { failures.fetch_add(1); });
-        registry.add(worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::BlockingQueuedConnection);
+        registry.add(worker.context, [&calls] { calls.fetch_add(1); },
+                     {.connection = Qt::BlockingQueuedConnection});
         riotest::LogCapture log;
         worker.run([&registry] { registry.notify(1); }); // notify on the context's own thread
         QCOMPARE(calls.load(), 0);
@@ -190,9 +191,9 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         std::atomic<int> calls{0};
-        registry.add(worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::QueuedConnection);
-        registry.add(
-            worker.context, [&calls] { calls.fetch_add(1); }, 0, Qt::AutoConnection, rio::Delivery::Latest);
+        registry.add(worker.context, [&calls] { calls.fetch_add(1); }, {.connection = Qt::QueuedConnection});
+        registry.add(worker.context, [&calls] { calls.fetch_add(1); },
+                     {.connection = Qt::AutoConnection, .delivery = rio::Delivery::Latest});
         QObject *context = worker.takeContext();
 
         // The worker deletes the context as soon as it is released, ahead of the deliveries
@@ -227,7 +228,7 @@ private Q_SLOTS:
         constexpr int rounds = RIO_TEST_SANITIZED ? 1000 : 10000;
         ProbedRegistry<int> registry;
         Seen steady;
-        registry.add(this, steady.recorder(), 0, Qt::QueuedConnection);
+        registry.add(this, steady.recorder(), {.connection = Qt::QueuedConnection});
         for (int round = 0; round < rounds; ++round) {
             Seen seen; // outlives the worker, which may still deliver while it stops
             {
@@ -277,14 +278,14 @@ private Q_SLOTS:
         std::atomic<int> firstCalls{0};
         std::atomic<int> secondCalls{0};
         std::atomic<int> secondLast{0};
-        registry.add(worker.context, [&firstCalls] { firstCalls.fetch_add(1); }, 5, Qt::QueuedConnection);
-        registry.add(
-            second,
-            [&](const int &v) {
-                secondCalls.fetch_add(1);
-                secondLast.store(v);
-            },
-            1, Qt::QueuedConnection);
+        registry.add(worker.context, [&firstCalls] { firstCalls.fetch_add(1); },
+                     {.priority = 5, .connection = Qt::QueuedConnection});
+        registry.add(second,
+                     [&](const int &v) {
+                         secondCalls.fetch_add(1);
+                         secondLast.store(v);
+                     },
+                     {.priority = 1, .connection = Qt::QueuedConnection});
         QObject *first = worker.takeContext();
         auto gate = std::make_shared<std::latch>(1);
         {
@@ -314,8 +315,8 @@ private Q_SLOTS:
             std::atomic<bool> dead{false};
             std::atomic<int> lateCalls{0};
             registry.add(worker.context, [&] { lateCalls.fetch_add(dead.load() ? 1 : 0); });
-            registry.add(
-                worker.context, [&] { lateCalls.fetch_add(dead.load() ? 1 : 0); }, 0, rio::Delivery::Latest);
+            registry.add(worker.context, [&] { lateCalls.fetch_add(dead.load() ? 1 : 0); },
+                         {.delivery = rio::Delivery::Latest});
             std::atomic<bool> stop{false};
             std::thread notifier([&] {
                 for (int i = 0; !stop.load(); ++i)
@@ -340,8 +341,8 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         std::atomic<int> calls{0};
         const rio::HandlerId every = registry.add(worker.context, [&calls] { calls.fetch_add(1); });
-        const rio::HandlerId latest =
-            registry.add(worker.context, [&calls] { calls.fetch_add(1); }, 0, rio::Delivery::Latest);
+        const rio::HandlerId latest = registry.add(worker.context, [&calls] { calls.fetch_add(1); },
+                                                   {.delivery = rio::Delivery::Latest});
         rio::HandlerGuard guard = registry.addScoped(worker.context, [&calls] { calls.fetch_add(1); });
         auto gate = worker.block();
         for (int i = 0; i < 50; ++i)
@@ -364,8 +365,8 @@ private Q_SLOTS:
         worker.run([&] { doomed = new QObject; });
         std::atomic<int> kept{0};
         std::atomic<int> removed{0};
-        registry.add(worker.context, [&kept] { kept.fetch_add(1); }, 5); // the drain goes here
-        const rio::HandlerId id = registry.add(doomed, [&removed] { removed.fetch_add(1); }, 1);
+        registry.add(worker.context, [&kept] { kept.fetch_add(1); }, {.priority = 5}); // the drain goes here
+        const rio::HandlerId id = registry.add(doomed, [&removed] { removed.fetch_add(1); }, {.priority = 1});
         auto gate = std::make_shared<std::latch>(1);
         {
             [[maybe_unused]] const rio::detail::TsanPostScope posting;
@@ -428,11 +429,13 @@ private Q_SLOTS:
                 order.push_back(event * 100 + tag);
             };
         };
-        registry.add(worker.context, record(1), 1, Qt::QueuedConnection);
-        registry.add(second, record(5), 5, Qt::QueuedConnection);
-        registry.add(worker.context, record(3), 3, Qt::QueuedConnection);
-        registry.add(second, record(4), 3, Qt::QueuedConnection); // equal priority: registration order
-        registry.add(worker.context, record(9), 9, Qt::AutoConnection);
+        registry.add(worker.context, record(1), {.priority = 1, .connection = Qt::QueuedConnection});
+        registry.add(second, record(5), {.priority = 5, .connection = Qt::QueuedConnection});
+        registry.add(worker.context, record(3), {.priority = 3, .connection = Qt::QueuedConnection});
+        registry.add(
+            second, record(4),
+            {.priority = 3, .connection = Qt::QueuedConnection}); // equal priority: registration order
+        registry.add(worker.context, record(9), {.priority = 9, .connection = Qt::AutoConnection});
         auto gate = worker.block();
         registry.notify(1);
         registry.notify(2);
@@ -470,7 +473,7 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Seen seen;
-        registry.addOnce(worker.context, seen.recorder());
+        registry.add(worker.context, seen.recorder(), {.once = true});
         registry.notify(1);
         registry.notify(2);
         QCOMPARE(registry.count(), 0);
@@ -511,7 +514,8 @@ private Q_SLOTS:
         {
             rio::QtRegistry<int> registry;
             registry.add(worker.context, [&calls] { calls.fetch_add(1); });
-            registry.add(worker.context, [&calls] { calls.fetch_add(1); }, 0, rio::Delivery::Latest);
+            registry.add(worker.context, [&calls] { calls.fetch_add(1); },
+                         {.delivery = rio::Delivery::Latest});
             registry.notify(1);
             registry.notify(2);
         }

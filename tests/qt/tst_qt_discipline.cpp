@@ -72,7 +72,8 @@ private Q_SLOTS:
         riotest::Watchdog watchdog("continuation run under the registry's lock");
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
-        const rio::HandlerId id = registry.add(worker.context, [](const int &) { }, 0, Qt::QueuedConnection);
+        const rio::HandlerId id =
+            registry.add(worker.context, [](const int &) { }, {.connection = Qt::QueuedConnection});
         const rio::HandlerId other = registry.add([](const int &) { });
         auto gate = worker.block(); // the delivery stays queued
         std::atomic<bool> continued{false};
@@ -93,8 +94,8 @@ private Q_SLOTS:
         riotest::Watchdog watchdog("delete from handlerFailed");
         QObject context;
         QPointer<rio::QtRegistry<int>> registry = new rio::QtRegistry<int>;
-        registry->add(
-            &context, [](const int &) { throw std::runtime_error("boom"); }, 0, Qt::QueuedConnection);
+        registry->add(&context, [](const int &) { throw std::runtime_error("boom"); },
+                      {.connection = Qt::QueuedConnection});
         QObject::connect(
             registry.data(), &rio::QtRegistryBase::handlerFailed, &context, [&] { delete registry.data(); },
             Qt::DirectConnection);
@@ -109,8 +110,8 @@ private Q_SLOTS:
         QObject context;
         QPointer<rio::QtRegistry<int>> registry = new rio::QtRegistry<int>;
         bool signalled = false;
-        registry->add(
-            &context, [](const int &) { throw std::runtime_error("boom"); }, 0, Qt::QueuedConnection);
+        registry->add(&context, [](const int &) { throw std::runtime_error("boom"); },
+                      {.connection = Qt::QueuedConnection});
         registry->setExceptionHandler([&](const rio::ExceptionInfo &) { delete registry.data(); });
         QObject::connect(
             registry.data(), &rio::QtRegistryBase::handlerFailed, &context, [&] { signalled = true; },
@@ -128,8 +129,8 @@ private Q_SLOTS:
         QPointer<rio::QtRegistry<int>> registry = new rio::QtRegistry<int>;
         bool notifying = true;
         registry->add(
-            &context, [](const int &) { }, 0, Qt::QueuedConnection,
-            rio::DeliveryOptions{.capacity = 1, .overflow = rio::Overflow::DropOldest});
+            &context, [](const int &) { },
+            {.connection = Qt::QueuedConnection, .capacity = 1, .overflow = rio::Overflow::DropOldest});
         QObject::connect(
             registry.data(), &rio::QtRegistryBase::deliveriesDropped, &context,
             [&] {
@@ -167,14 +168,14 @@ private Q_SLOTS:
         std::latch entered(1);
         Flag returned;
         std::atomic<bool> finished{false};
-        const rio::HandlerId id = registry.add(
-            worker.context,
-            [&](const int &) {
-                entered.count_down();
-                returned.waitFor(proofWindow); // a synchronize that does not wait returns first
-                finished = true;
-            },
-            0, Qt::QueuedConnection);
+        const rio::HandlerId id =
+            registry.add(worker.context,
+                         [&](const int &) {
+                             entered.count_down();
+                             returned.waitFor(proofWindow); // a synchronize that does not wait returns first
+                             finished = true;
+                         },
+                         {.connection = Qt::QueuedConnection});
         registry.notify(1);
         entered.wait();
         registry.remove(id);
@@ -199,19 +200,19 @@ private Q_SLOTS:
         std::latch secondRan(1);
         Flag returned;
         std::atomic<bool> firstFinished{false};
-        const rio::HandlerId id = registry.add(
-            context,
-            [&](const int &event) {
-                if (event == 1) {
-                    context->moveToThread(t1.thread());
-                    moved.count_down();
-                    returned.waitFor(proofWindow);
-                    firstFinished = true;
-                } else {
-                    secondRan.count_down();
-                }
-            },
-            0, Qt::QueuedConnection, rio::Delivery::Latest);
+        const rio::HandlerId id =
+            registry.add(context,
+                         [&](const int &event) {
+                             if (event == 1) {
+                                 context->moveToThread(t1.thread());
+                                 moved.count_down();
+                                 returned.waitFor(proofWindow);
+                                 firstFinished = true;
+                             } else {
+                                 secondRan.count_down();
+                             }
+                         },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
         registry.notify(1);
         moved.wait();
         registry.notify(2);
@@ -242,20 +243,19 @@ private Q_SLOTS:
         std::latch removed(1);
         rio::HandlerId id;
         std::atomic<bool> removedInside{false};
-        id = registry.add(
-            context,
-            [&](const int &event) {
-                if (event == 1) {
-                    context->moveToThread(t1.thread());
-                    moved.count_down();
-                    secondRan.wait();
-                    removedInside = registry.removeAndWait(id);
-                    removed.count_down();
-                } else {
-                    secondRan.count_down();
-                }
-            },
-            0, Qt::QueuedConnection, rio::Delivery::Latest);
+        id = registry.add(context,
+                          [&](const int &event) {
+                              if (event == 1) {
+                                  context->moveToThread(t1.thread());
+                                  moved.count_down();
+                                  secondRan.wait();
+                                  removedInside = registry.removeAndWait(id);
+                                  removed.count_down();
+                              } else {
+                                  secondRan.count_down();
+                              }
+                          },
+                          {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
         registry.notify(1);
         moved.wait();
         registry.notify(2);

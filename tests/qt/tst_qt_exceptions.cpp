@@ -99,12 +99,12 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         Channels channels(registry);
         QObject context;
-        const rio::HandlerId direct = registry.add(&context, &fail, 0, Qt::DirectConnection);
+        const rio::HandlerId direct = registry.add(&context, &fail, {.connection = Qt::DirectConnection});
         registry.notify(1);
         EXPECT_FAILURES(channels, 1, direct, failMessage);
         registry.remove(direct);
         Channels again(registry);
-        const rio::HandlerId autoId = registry.add(&context, &fail, 0, Qt::AutoConnection);
+        const rio::HandlerId autoId = registry.add(&context, &fail, {.connection = Qt::AutoConnection});
         registry.notify(1);
         EXPECT_FAILURES(again, 1, autoId, failMessage);
     }
@@ -115,8 +115,10 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         Channels channels(registry);
         std::atomic<int> sibling{0};
-        const rio::HandlerId id = registry.add(worker.context, &fail, 1, Qt::QueuedConnection);
-        registry.add(worker.context, [&sibling] { sibling.fetch_add(1); }, 0, Qt::QueuedConnection);
+        const rio::HandlerId id =
+            registry.add(worker.context, &fail, {.priority = 1, .connection = Qt::QueuedConnection});
+        registry.add(worker.context, [&sibling] { sibling.fetch_add(1); },
+                     {.connection = Qt::QueuedConnection});
         registry.notify(1);
         EXPECT_FAILURES(channels, 1, id, failMessage);
         worker.flush();
@@ -138,7 +140,7 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         Channels channels(registry);
         QObject context;
-        const rio::HandlerId id = registry.add(&context, &fail, 0, Qt::QueuedConnection);
+        const rio::HandlerId id = registry.add(&context, &fail, {.connection = Qt::QueuedConnection});
         registry.notify(1);
         EXPECT_FAILURES(channels, 1, id, failMessage); // QTRY spins the main loop
     }
@@ -148,7 +150,8 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Channels channels(registry);
-        const rio::HandlerId id = registry.add(worker.context, &fail, 0, Qt::BlockingQueuedConnection);
+        const rio::HandlerId id =
+            registry.add(worker.context, &fail, {.connection = Qt::BlockingQueuedConnection});
         registry.notify(1); // returns although the handler threw on the worker
         EXPECT_FAILURES(channels, 1, id, failMessage);
     }
@@ -158,7 +161,7 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Channels channels(registry);
-        const rio::HandlerId id = registry.add(worker.context, &fail, 0, rio::Delivery::Latest);
+        const rio::HandlerId id = registry.add(worker.context, &fail, {.delivery = rio::Delivery::Latest});
         auto gate = worker.block();
         for (int i = 0; i < 100; ++i)
             registry.notify(i);
@@ -171,7 +174,7 @@ private Q_SLOTS:
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         Channels channels(registry);
-        const rio::HandlerId id = registry.addOnce(worker.context, &fail);
+        const rio::HandlerId id = registry.add(worker.context, &fail, {.once = true});
         registry.notify(1);
         registry.notify(2);
         EXPECT_FAILURES(channels, 1, id, failMessage);

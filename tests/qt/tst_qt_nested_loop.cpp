@@ -53,30 +53,30 @@ private Q_SLOTS:
         std::vector<int> seenB;
         int nested = 0;
         int nestedTimeouts = 0;
-        registry.add(
-            &contextA,
-            [&](const int &v) {
-                seenA.push_back(v);
-                if (v % 1000 != 999 || v + 1 >= events)
-                    return;
-                ++nested;
-                // The modal loop waits for B to see an event after v (sent by the notifier,
-                // which does not wait for us), and gives up after 20 s (then the test fails).
-                QEventLoop loop;
-                QTimer poll;
-                QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
-                    if (!seenB.empty() && seenB.back() > v)
-                        loop.quit();
-                });
-                poll.start(1);
-                QTimer::singleShot(20000, &loop, [&] {
-                    ++nestedTimeouts;
-                    loop.quit();
-                });
-                loop.exec();
-            },
-            0, Qt::QueuedConnection);
-        registry.add(&contextB, [&](const int &v) { seenB.push_back(v); }, 0, Qt::QueuedConnection);
+        registry.add(&contextA,
+                     [&](const int &v) {
+                         seenA.push_back(v);
+                         if (v % 1000 != 999 || v + 1 >= events)
+                             return;
+                         ++nested;
+                         // The modal loop waits for B to see an event after v (sent by the notifier,
+                         // which does not wait for us), and gives up after 20 s (then the test fails).
+                         QEventLoop loop;
+                         QTimer poll;
+                         QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
+                             if (!seenB.empty() && seenB.back() > v)
+                                 loop.quit();
+                         });
+                         poll.start(1);
+                         QTimer::singleShot(20000, &loop, [&] {
+                             ++nestedTimeouts;
+                             loop.quit();
+                         });
+                         loop.exec();
+                     },
+                     {.connection = Qt::QueuedConnection});
+        registry.add(&contextB, [&](const int &v) { seenB.push_back(v); },
+                     {.connection = Qt::QueuedConnection});
 
         std::size_t peakPending = 0;
         std::atomic<bool> churnDone{false};
@@ -91,7 +91,7 @@ private Q_SLOTS:
             std::size_t peak = 0;
             for (int i = 0; i < churn; ++i) {
                 const rio::HandlerId id =
-                    registry.add(&contextB, [](const int &) { }, 0, Qt::QueuedConnection);
+                    registry.add(&contextB, [](const int &) { }, {.connection = Qt::QueuedConnection});
                 registry.remove(id);
                 peak = std::max(peak, rio::detail::pendingCountAll());
             }
@@ -122,27 +122,26 @@ private Q_SLOTS:
         std::vector<int> seen;
         bool inLoop = false;
         int enteredInLoop = 0;
-        registry.add(
-            &context,
-            [&](const int &v) {
-                seen.push_back(v);
-                if (inLoop)
-                    ++enteredInLoop;
-                if (v == 10) {
-                    inLoop = true;
-                    QEventLoop loop;
-                    QTimer poll;
-                    QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
-                        if (seen.back() >= 99)
-                            loop.quit();
-                    });
-                    poll.start(1);
-                    QTimer::singleShot(20000, &loop, &QEventLoop::quit);
-                    loop.exec();
-                    inLoop = false;
-                }
-            },
-            0, Qt::QueuedConnection);
+        registry.add(&context,
+                     [&](const int &v) {
+                         seen.push_back(v);
+                         if (inLoop)
+                             ++enteredInLoop;
+                         if (v == 10) {
+                             inLoop = true;
+                             QEventLoop loop;
+                             QTimer poll;
+                             QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
+                                 if (seen.back() >= 99)
+                                     loop.quit();
+                             });
+                             poll.start(1);
+                             QTimer::singleShot(20000, &loop, &QEventLoop::quit);
+                             loop.exec();
+                             inLoop = false;
+                         }
+                     },
+                     {.connection = Qt::QueuedConnection});
         for (int i = 0; i < 100; ++i)
             registry.notify(i);
         QTRY_COMPARE(seen.size(), std::size_t{100});

@@ -55,8 +55,7 @@ class tst_QtOverflow : public QObject
                     gate.wait();
                 }
             },
-            0, Qt::QueuedConnection,
-            rio::DeliveryOptions{.capacity = 4, .overflow = overflow, .blockTimeout = 0ms});
+            {.connection = Qt::QueuedConnection, .capacity = 4, .overflow = overflow, .blockTimeout = 0ms});
         auto stall = worker.block();
         for (int i = 1; i <= 4; ++i)
             registry.notify(i);
@@ -117,15 +116,16 @@ private Q_SLOTS:
             std::atomic<long> *count = received.back().get();
             std::vector<std::pair<int, int>> *out = &log[s.thread];
             const int priority = s.priority;
-            ids.push_back(registry.add(
-                workers[s.thread].context,
-                [out, count, priority](const int &v) {
-                    out->emplace_back(v, priority);
-                    count->fetch_add(1, std::memory_order_relaxed);
-                },
-                s.priority, Qt::QueuedConnection,
-                rio::DeliveryOptions{
-                    .capacity = s.capacity, .overflow = s.overflow, .blockTimeout = 5000ms}));
+            ids.push_back(registry.add(workers[s.thread].context,
+                                       [out, count, priority](const int &v) {
+                                           out->emplace_back(v, priority);
+                                           count->fetch_add(1, std::memory_order_relaxed);
+                                       },
+                                       {.priority = s.priority,
+                                        .connection = Qt::QueuedConnection,
+                                        .capacity = s.capacity,
+                                        .overflow = s.overflow,
+                                        .blockTimeout = 5000ms}));
         }
         std::thread notifier([&] {
             for (int i = 0; i < events; ++i)
@@ -164,7 +164,7 @@ private Q_SLOTS:
             auto *worker = new QObject;
             worker->moveToThread(thread);
             thread->start();
-            registry.add(worker, [](const int &) { }, 0, Qt::QueuedConnection);
+            registry.add(worker, [](const int &) { }, {.connection = Qt::QueuedConnection});
             thread->quit();
             thread->wait();
             registry.notify(i); // its drain waits on a thread that has ended
@@ -184,7 +184,7 @@ private Q_SLOTS:
         auto *orphan = new QObject;
         orphan->moveToThread(oldThread);
         oldThread->start();
-        registry.add(orphan, [](const int &) { }, 0, Qt::QueuedConnection);
+        registry.add(orphan, [](const int &) { }, {.connection = Qt::QueuedConnection});
         oldThread->quit();
         oldThread->wait();
         registry.notify(1); // stuck: its thread has ended, its context lives on
@@ -205,7 +205,7 @@ private Q_SLOTS:
         worker->moveToThread(reused);
         reused->start();
         std::atomic<int> got{0};
-        registry.add(worker, [&](const int &) { ++got; }, 0, Qt::QueuedConnection);
+        registry.add(worker, [&](const int &) { ++got; }, {.connection = Qt::QueuedConnection});
         for (int i = 0; i < 10; ++i)
             registry.notify(i);
         QTRY_COMPARE_WITH_TIMEOUT(got.load(), 10, 10000);

@@ -41,7 +41,8 @@ private Q_SLOTS:
         riotest::Worker worker;
         auto registry = std::make_unique<rio::QtRegistry<int>>();
         std::atomic<int> hostCalls{0};
-        registry->add(worker.context, [&](const int &) { ++hostCalls; }, 0, Qt::QueuedConnection);
+        registry->add(worker.context, [&](const int &) { ++hostCalls; },
+                      {.connection = Qt::QueuedConnection});
         std::atomic<int> pluginCalls{0};
         rio::HandlerId ids[2];
         QVERIFY(!pluginMapped());

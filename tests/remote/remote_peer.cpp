@@ -127,9 +127,12 @@ int main(int argc, char **argv)
                 say(prefix + QByteArray::number(event.seq));
         };
         if (latest && !isSource)
-            registry->add(&app, handler, priority, Qt::QueuedConnection, rio::Delivery::Latest);
+            registry->add(&app, handler,
+                          {.priority = priority,
+                           .connection = Qt::QueuedConnection,
+                           .delivery = rio::Delivery::Latest});
         else
-            registry->add(&app, handler, priority);
+            registry->add(&app, handler, {.priority = priority});
     }
 
     QByteArray input;

@@ -96,13 +96,12 @@ void tst_RemoteThreads::subscriberHandlersKeepEveryLocalOption()
     qint64 latestLast = 0;
     int latestCalls = 0;
     registry.add(this, [&](const Payload &) { ++direct; });
-    registry.add(
-        this,
-        [&](const Payload &p) {
-            ++latestCalls;
-            latestLast = p.seq;
-        },
-        0, Qt::QueuedConnection, rio::Delivery::Latest);
+    registry.add(this,
+                 [&](const Payload &p) {
+                     ++latestCalls;
+                     latestLast = p.seq;
+                 },
+                 {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
     // The first delivery holds the worker (a latch, released below): the rest wait, bounded.
     const rio::HandlerId boundedId = registry.add(
         &workerContext,
@@ -112,7 +111,7 @@ void tst_RemoteThreads::subscriberHandlersKeepEveryLocalOption()
             if (bounded.fetch_add(1) == 0)
                 released.wait();
         },
-        0, Qt::QueuedConnection, rio::DeliveryOptions{.capacity = 10, .overflow = rio::Overflow::DropNewest});
+        {.connection = Qt::QueuedConnection, .capacity = 10, .overflow = rio::Overflow::DropNewest});
 
     QTRY_COMPARE_WITH_TIMEOUT(registry.state(), rio::RemoteSubscriber::State::Connected, Deadline);
     for (qint64 seq = 1; seq <= N; ++seq)
@@ -137,19 +136,19 @@ void tst_RemoteThreads::notifiesFromManyThreadsOnBothSides()
     LocalSource source(uniqueLocalUrl());
     QVERIFY(source.share);
     std::atomic<qint64> atSource{0};
-    source.registry.add(this, [&](const Payload &) { ++atSource; }, 0, Qt::DirectConnection);
+    source.registry.add(this, [&](const Payload &) { ++atSource; }, {.connection = Qt::DirectConnection});
     QRemoteObjectNode otherNode;
     QVERIFY(otherNode.connectToNode(QUrl(source.address())));
     rio::RemoteRegistry<Payload> other(&otherNode, QStringLiteral("orders"));
     std::atomic<qint64> atOther{0};
-    other.add(this, [&](const Payload &) { ++atOther; }, 0, Qt::DirectConnection);
+    other.add(this, [&](const Payload &) { ++atOther; }, {.connection = Qt::DirectConnection});
     QTRY_COMPARE_WITH_TIMEOUT(other.state(), rio::RemoteSubscriber::State::Connected, Deadline);
 
     QRemoteObjectNode node;
     QVERIFY(node.connectToNode(QUrl(source.address())));
     rio::RemoteRegistry<Payload> local(&node, QStringLiteral("orders"));
     std::atomic<qint64> atLocal{0};
-    local.add(this, [&](const Payload &) { ++atLocal; }, 0, Qt::DirectConnection);
+    local.add(this, [&](const Payload &) { ++atLocal; }, {.connection = Qt::DirectConnection});
     QTRY_COMPARE_WITH_TIMEOUT(local.state(), rio::RemoteSubscriber::State::Connected, Deadline);
 
     constexpr int Threads = 4;

@@ -35,8 +35,9 @@ std::shared_ptr<QtHandlerCore> QtHandlerCore::create(const std::shared_ptr<QtReg
 }
 
 QtHandlerCore::QtHandlerCore(const Settings &settings) noexcept
-    : priority(settings.priority), type(settings.type), delivery(settings.options.delivery),
-      once(settings.once), hasContext(settings.context != nullptr)
+    : priority(settings.options.priority), type(settings.options.connection),
+      delivery(settings.options.delivery), once(settings.options.once),
+      hasContext(settings.context != nullptr)
 { }
 
 QtHandlerState::QtHandlerState(std::shared_ptr<QtRegistryControl> c, const Settings &settings)

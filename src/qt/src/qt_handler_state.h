@@ -4,9 +4,9 @@
 // The library's side of one handler: its queue of type-erased deliveries, its coalesced payload,
 // its context and the typed part it calls, all under one mutex.
 
+#include "lazy_deque.h"
 #include "qt_control.h"
 
-#include <registryio/qt/detail/lazy_deque.h>
 #include <registryio/qt/detail/qt_handler.h>
 
 #include <QMetaObject>

@@ -13,10 +13,10 @@ __attribute__((visibility("default"))) void rio_qt_plugin_attach(rio::QtRegistry
                                                                  QObject *context, std::atomic<int> *calls,
                                                                  rio::HandlerId *ids)
 {
-    ids[0] = registry->add(context, [calls](const int &) { calls->fetch_add(1); }, 0, Qt::QueuedConnection);
-    ids[1] = registry->add(
-        context, [calls](const int &) { calls->fetch_add(1); }, 0, Qt::QueuedConnection,
-        rio::DeliveryOptions{.delivery = rio::Delivery::Latest});
+    ids[0] = registry->add(context, [calls](const int &) { calls->fetch_add(1); },
+                           {.connection = Qt::QueuedConnection});
+    ids[1] = registry->add(context, [calls](const int &) { calls->fetch_add(1); },
+                           {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
 }
 
 // The unload rule.

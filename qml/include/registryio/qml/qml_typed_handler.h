@@ -37,9 +37,8 @@ namespace detail {
 class QmlTypedRegistryOps
 {
 public:
-    /// Registers `handler` (its deliver() runs on the registry's thread).
-    virtual HandlerId add(QmlTypedHandler *handler, int priority, bool once,
-                          const DeliveryOptions &options) = 0;
+    /// Registers `handler` with `options` (its deliver() runs on the registry's thread).
+    virtual HandlerId add(QmlTypedHandler *handler, const HandlerOptions &options) = 0;
     /// Removes `id`; true the first time.
     virtual bool remove(HandlerId id) = 0;
     /// Drops of `id` so far.

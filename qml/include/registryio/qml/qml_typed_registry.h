@@ -112,7 +112,7 @@ public:
         return true;
     }
 
-    HandlerId add(QmlTypedHandler *handler, int priority, bool once, const DeliveryOptions &options) override
+    HandlerId add(QmlTypedHandler *handler, const HandlerOptions &options) override
     {
         // The registry is the delivery context: it outlives the deliveries it queued, while a
         // handler may die with some pending (its destructor removes it first).
@@ -120,9 +120,7 @@ public:
             if (handler)
                 handler->deliver(&event);
         };
-        if (once)
-            return m_registry.addOnce(m_owner, deliver, priority);
-        return m_registry.add(m_owner, deliver, priority, options);
+        return m_registry.add(m_owner, deliver, options);
     }
     bool remove(HandlerId id) override { return m_registry.remove(id); }
     quint64 droppedCount(HandlerId id) const override { return m_registry.droppedCount(id); }

@@ -2,7 +2,7 @@
 #pragma once
 
 // The bounded-delivery settings the declarative QML handlers share (RegistryHandler and the
-// typed Name##Handler of RIO_QML_TYPED_REGISTRY): their values, checks and DeliveryOptions.
+// typed Name##Handler of RIO_QML_TYPED_REGISTRY): their values, checks and HandlerOptions.
 
 #include <registryio/qt/delivery.h>
 
@@ -18,8 +18,8 @@ namespace rio::detail {
 /// value warns at the handler's declaration and changes nothing.
 struct QmlDeliverySettings
 {
-    /// 0 means unbounded; the default bounds a runaway producer, see DeliveryOptions.
-    int capacity = int(DeliveryOptions::DefaultCapacity);
+    /// 0 means unbounded; the default bounds a runaway producer, see HandlerOptions.
+    int capacity = int(HandlerOptions::DefaultCapacity);
     /// A rio::Overflow value (the QML enums use the same numbers).
     int overflow = int(Overflow::DropOldest);
     /// Overflow::Block: the longest a notifying thread waits for room, in milliseconds.
@@ -27,10 +27,11 @@ struct QmlDeliverySettings
     /// With coalescing only: the shortest time between two deliveries, in milliseconds.
     int minInterval = 0;
 
-    /// The options of a registration; `minInterval` applies only when `coalesce` is on.
-    [[nodiscard]] DeliveryOptions options(bool coalesce) const
+    /// The options of a registration at `priority`; `minInterval` applies only when `coalesce` is on.
+    [[nodiscard]] HandlerOptions options(bool coalesce, int priority) const
     {
-        DeliveryOptions o;
+        HandlerOptions o;
+        o.priority = priority;
         o.delivery = coalesce ? Delivery::Latest : Delivery::Every;
         o.capacity = std::size_t(capacity);
         o.overflow = Overflow(overflow);

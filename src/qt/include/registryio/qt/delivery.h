@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <QtCore/qnamespace.h>
+
 #include <chrono>
 #include <cstddef>
 
@@ -8,7 +10,7 @@ namespace rio {
 
 /// How queued deliveries of one handler are batched: every event, or only the newest pending one.
 enum class Delivery {
-    /// Every notify queues its own delivery (the default), up to DeliveryOptions::capacity.
+    /// Every notify queues its own delivery (the default), up to HandlerOptions::capacity.
     Every,
     /// Coalesced: at most one pending delivery per handler; a newer event replaces its payload,
     /// and the last event is always delivered. Uses no memory per event.
@@ -22,21 +24,27 @@ enum class Overflow {
     DropOldest,
     /// The new delivery is dropped; the waiting ones stay.
     DropNewest,
-    /// The notifying thread waits up to DeliveryOptions::blockTimeout for room, then drops the
+    /// The notifying thread waits up to HandlerOptions::blockTimeout for room, then drops the
     /// new delivery. Never waits on the receiver's own thread (it drops the new one there).
     Block,
 };
 
-/// The options of a handler's queued deliveries. Dropped deliveries are counted
+/// How a QtRegistry handler with a context runs: its priority, its connection type and the
+/// options of its queued deliveries. Dropped deliveries are counted
 /// (QtRegistryBase::droppedCount), signalled (QtRegistryBase::deliveriesDropped) and logged to
 /// the `registryio` category at most once a second per registry: never silent.
-struct DeliveryOptions
+struct HandlerOptions
 {
     /// The default capacity: a runaway producer stops growing memory at about this many waiting
     /// events per handler (16-32 bytes each for a small event), far above what a responsive
     /// receiver ever has waiting.
     static constexpr std::size_t DefaultCapacity = 1'000'000;
 
+    /// Higher priorities run first; equal priorities in registration order.
+    int priority = 0;
+    /// Auto, Direct, Queued or BlockingQueued, optionally OR'd with Qt::UniqueConnection (member
+    /// functions only) or Qt::SingleShotConnection (as `once`).
+    Qt::ConnectionType connection = Qt::AutoConnection;
     /// Every (queue each event) or Latest (coalesce to the newest).
     Delivery delivery = Delivery::Every;
     /// Every: the most deliveries that wait for this handler at once; 0 means unbounded (as a
@@ -49,6 +57,8 @@ struct DeliveryOptions
     /// Latest: the shortest time between two deliveries to this handler (0: the next event-loop
     /// turn). Events in between are coalesced; the newest is always delivered.
     std::chrono::milliseconds minInterval{0};
+    /// The handler runs at most once, then it is removed.
+    bool once = false;
 };
 
 } // namespace rio

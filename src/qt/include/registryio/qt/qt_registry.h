@@ -9,6 +9,7 @@
 #include <registryio/qt/detail/qt_async.h>
 #include <registryio/qt/detail/qt_delivery.h>
 #include <registryio/qt/detail/qt_handler.h>
+#include <registryio/qt/detail/qt_registrations.h>
 #include <registryio/qt/detail/qt_sequence.h>
 #include <registryio/qt/qt_registry_base.h>
 #include <registryio/registry.h>
@@ -16,17 +17,12 @@
 #include <QFuture>
 #include <QObject>
 
-#include <algorithm>
 #include <concepts>
 #include <cstddef>
-#include <cstring>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <stdexcept>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -68,13 +64,8 @@ public:
     ~QtRegistry() override
     {
         detachShared();
-        std::unordered_map<HandlerId, std::shared_ptr<Handler>> handlers;
-        {
-            std::lock_guard lock(m_mutex);
-            handlers.swap(m_handlers);
-        }
-        for (auto &entry : handlers)
-            entry.second->core->cancel();
+        for (auto &entry : m_registrations.takeAll())
+            entry.second.core->cancel();
     }
 
     QtRegistry(const QtRegistry &) = delete;
@@ -85,82 +76,41 @@ public:
     template <QtHandlerFor<E> F>
     HandlerId add(F &&handler, int priority = 0)
     {
-        return addImpl(nullptr, std::forward<F>(handler), priority, Qt::DirectConnection, {}, false);
+        return addImpl(nullptr, std::forward<F>(handler), directOptions(priority, false), nullptr);
     }
 
-    /// Registers `handler` to run on `context`'s thread as `type` says (Auto: directly when
-    /// notified on that thread, queued otherwise; Queued; BlockingQueued: the notifier waits, and
-    /// a notify from the context's own thread is refused and reported; Direct: on the notifying
-    /// thread). `options` bound and coalesce queued deliveries (see DeliveryOptions). Removed when
-    /// `context` dies. Throws std::invalid_argument for a null context, an empty callable, an
-    /// unknown type, or Latest with Direct or BlockingQueued.
+    /// Registers `handler` to run on `context`'s thread as `options.connection` says (Auto:
+    /// directly when notified on that thread, queued otherwise; Queued; BlockingQueued: the
+    /// notifier waits, and a notify from the context's own thread is refused and reported;
+    /// Direct: on the notifying thread); the other options bound and coalesce queued deliveries
+    /// (see HandlerOptions). Removed when `context` dies. Throws std::invalid_argument for a null
+    /// context, an empty callable, an unknown connection type, or Latest with Direct or
+    /// BlockingQueued.
     template <QtHandlerFor<E> F>
-    HandlerId add(QObject *context, F &&handler, int priority = 0,
-                  Qt::ConnectionType type = Qt::AutoConnection, DeliveryOptions options = {})
+    HandlerId add(QObject *context, F &&handler, HandlerOptions options = {})
     {
-        return addImpl(requireContext(context), std::forward<F>(handler), priority, type, options, false);
-    }
-
-    /// As add(context, handler, priority, type, DeliveryOptions{.delivery = delivery}).
-    template <QtHandlerFor<E> F>
-    HandlerId add(QObject *context, F &&handler, int priority, Qt::ConnectionType type, Delivery delivery)
-    {
-        return add(context, std::forward<F>(handler), priority, type, DeliveryOptions{.delivery = delivery});
-    }
-
-    /// As add(context, handler, priority, Qt::AutoConnection, options).
-    template <QtHandlerFor<E> F>
-    HandlerId add(QObject *context, F &&handler, int priority, DeliveryOptions options)
-    {
-        return add(context, std::forward<F>(handler), priority, Qt::AutoConnection, options);
-    }
-
-    /// As add(context, handler, priority, Qt::AutoConnection, DeliveryOptions{.delivery = delivery}).
-    template <QtHandlerFor<E> F>
-    HandlerId add(QObject *context, F &&handler, int priority, Delivery delivery)
-    {
-        return add(context, std::forward<F>(handler), priority, Qt::AutoConnection,
-                   DeliveryOptions{.delivery = delivery});
+        return addImpl(detail::QtRegistrations::requireContext(context), std::forward<F>(handler), options,
+                       nullptr);
     }
 
     /// Registers a member function of `receiver` (which is also the context), like QObject::connect.
-    /// With Qt::UniqueConnection OR'd into `type`, a receiver and member function already
-    /// registered here are refused: an invalid id is returned and nothing changes.
+    /// With Qt::UniqueConnection OR'd into `options.connection`, a receiver and member function
+    /// already registered here are refused: an invalid id is returned and nothing changes.
     template <typename Receiver, QtMemberSlotFor<Receiver, E> Method>
-    HandlerId add(Receiver *receiver, Method method, int priority = 0,
-                  Qt::ConnectionType type = Qt::AutoConnection, DeliveryOptions options = {})
+    HandlerId add(Receiver *receiver, Method method, HandlerOptions options = {})
     {
-        return addMember(receiver, method, priority, type, options, false);
+        detail::QtRegistrations::requireMethod(method == nullptr);
+        const QObject *object = detail::QtRegistrations::requireContext(receiver);
+        const std::string key = detail::QtRegistrations::memberKey(object, &method, sizeof method);
+        return addImpl(static_cast<QObject *>(receiver), bindMember(receiver, method), options, &key);
     }
 
-    /// As add(receiver, method, priority, type, DeliveryOptions{.delivery = delivery}).
-    template <typename Receiver, QtMemberSlotFor<Receiver, E> Method>
-    HandlerId add(Receiver *receiver, Method method, int priority, Qt::ConnectionType type, Delivery delivery)
-    {
-        return add(receiver, method, priority, type, DeliveryOptions{.delivery = delivery});
-    }
-
-    /// Registers a handler that runs at most once, on the notifying thread.
+    /// Registers a handler that runs at most once, on the notifying thread (with a context:
+    /// add(context, handler, {.once = true})).
     template <QtHandlerFor<E> F>
     HandlerId addOnce(F &&handler, int priority = 0)
     {
-        return addImpl(nullptr, std::forward<F>(handler), priority, Qt::DirectConnection, {}, true);
-    }
-
-    /// Registers a handler that runs at most once, on `context`'s thread (see add()).
-    template <QtHandlerFor<E> F>
-    HandlerId addOnce(QObject *context, F &&handler, int priority = 0,
-                      Qt::ConnectionType type = Qt::AutoConnection)
-    {
-        return addImpl(requireContext(context), std::forward<F>(handler), priority, type, {}, true);
-    }
-
-    /// Registers a member function of `receiver` that runs at most once (see add(receiver, method)).
-    template <typename Receiver, QtMemberSlotFor<Receiver, E> Method>
-    HandlerId addOnce(Receiver *receiver, Method method, int priority = 0,
-                      Qt::ConnectionType type = Qt::AutoConnection)
-    {
-        return addMember(receiver, method, priority, type, {}, true);
+        return addImpl(nullptr, std::forward<F>(handler), directOptions(priority, true), nullptr);
     }
 
     /// As add(handler, priority); destroying the returned guard removes the handler.
@@ -170,45 +120,19 @@ public:
         return HandlerGuard(m_link, add(std::forward<F>(handler), priority));
     }
 
-    /// As add(context, handler, priority, type, options); the guard removes the handler.
+    /// As add(context, handler, options); destroying the returned guard removes the handler.
     template <QtHandlerFor<E> F>
-    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, int priority = 0,
-                                         Qt::ConnectionType type = Qt::AutoConnection,
-                                         DeliveryOptions options = {})
+    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, HandlerOptions options = {})
     {
-        return HandlerGuard(m_link, add(context, std::forward<F>(handler), priority, type, options));
+        return HandlerGuard(m_link, add(context, std::forward<F>(handler), options));
     }
 
-    /// As addScoped(context, handler, priority, type, DeliveryOptions{.delivery = delivery}).
-    template <QtHandlerFor<E> F>
-    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, int priority, Qt::ConnectionType type,
-                                         Delivery delivery)
-    {
-        return HandlerGuard(m_link, add(context, std::forward<F>(handler), priority, type, delivery));
-    }
-
-    /// As addScoped(context, handler, priority, Qt::AutoConnection, options).
-    template <QtHandlerFor<E> F>
-    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, int priority, DeliveryOptions options)
-    {
-        return HandlerGuard(m_link, add(context, std::forward<F>(handler), priority, options));
-    }
-
-    /// As addScoped(context, handler, priority, Qt::AutoConnection, DeliveryOptions{.delivery = delivery}).
-    template <QtHandlerFor<E> F>
-    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, int priority, Delivery delivery)
-    {
-        return HandlerGuard(m_link, add(context, std::forward<F>(handler), priority, delivery));
-    }
-
-    /// As add(receiver, method, priority, type, options); the guard removes the handler (it is
-    /// empty when Qt::UniqueConnection refused the registration).
+    /// As add(receiver, method, options); the guard removes the handler (it is empty when
+    /// Qt::UniqueConnection refused the registration).
     template <typename Receiver, QtMemberSlotFor<Receiver, E> Method>
-    [[nodiscard]] HandlerGuard addScoped(Receiver *receiver, Method method, int priority = 0,
-                                         Qt::ConnectionType type = Qt::AutoConnection,
-                                         DeliveryOptions options = {})
+    [[nodiscard]] HandlerGuard addScoped(Receiver *receiver, Method method, HandlerOptions options = {})
     {
-        return HandlerGuard(m_link, addMember(receiver, method, priority, type, options, false));
+        return HandlerGuard(m_link, add(receiver, method, options));
     }
 
     /// A copyable handle to `id` (isConnected() is false when `id` is not registered here).
@@ -218,21 +142,17 @@ public:
     /// and its queued deliveries that have not started are dropped. False for an unknown id.
     bool setSuspended(HandlerId id, bool suspended)
     {
-        std::lock_guard lock(m_mutex);
-        auto it = m_handlers.find(id);
-        if (it == m_handlers.end())
-            return false;
-        it->second->core->suspended.store(suspended, std::memory_order_release); // queued deliveries
-        m_core.setSuspended(id, suspended);                                      // notifies
-        return true;
+        return m_registrations.update(id, [&](detail::QtHandlerCore &core) {
+            core.suspended.store(suspended, std::memory_order_release); // queued deliveries
+            m_core.setSuspended(id, suspended);                         // notifies
+        });
     }
 
     /// True while `id` is registered here and suspended.
     [[nodiscard]] bool isSuspended(HandlerId id) const
     {
-        std::lock_guard lock(m_mutex);
-        auto it = m_handlers.find(id);
-        return it != m_handlers.end() && it->second->core->suspended.load(std::memory_order_acquire);
+        const auto core = m_registrations.find(id);
+        return core && core->suspended.load(std::memory_order_acquire);
     }
 
     /// Removes a handler: true the first time. Deliveries queued for it never run; one already
@@ -245,12 +165,7 @@ public:
     /// BlockingQueued notify in progress is waiting for: that deadlocks.
     bool removeAndWait(HandlerId id)
     {
-        std::shared_ptr<detail::QtHandlerCore> core;
-        {
-            std::lock_guard lock(m_mutex);
-            if (auto it = m_handlers.find(id); it != m_handlers.end())
-                core = it->second->core;
-        }
+        const std::shared_ptr<detail::QtHandlerCore> core = m_registrations.find(id);
         const bool removed = removeHandler(id, true);
         m_core.removeAndWait(id); // direct calls through the core, for any id handed out
         if (core)
@@ -261,17 +176,11 @@ public:
     /// Removes every handler and cancels their pending deliveries.
     void clear()
     {
-        std::unordered_map<HandlerId, std::shared_ptr<Handler>> handlers;
-        {
-            std::lock_guard lock(m_mutex);
-            handlers.swap(m_handlers);
-            m_memberKeys.clear();
-            m_memberCounts.clear();
-        }
+        auto handlers = m_registrations.takeAll();
         // Outside our lock: cancelling finishes async notifies (continuations), and the core's
         // reclaim passes destroy closures, which may use this registry.
         for (auto &entry : handlers) {
-            entry.second->core->cancel();
+            entry.second.core->cancel();
             m_core.remove(entry.first);
         }
         if (!handlers.empty())
@@ -281,9 +190,8 @@ public:
     /// Queued deliveries to `id` its overflow policy dropped so far (0 once it is removed).
     [[nodiscard]] quint64 droppedCount(HandlerId id) const
     {
-        std::lock_guard lock(m_mutex);
-        auto it = m_handlers.find(id);
-        return it == m_handlers.end() ? 0 : it->second->core->droppedCount();
+        const auto core = m_registrations.find(id);
+        return core ? core->droppedCount() : 0;
     }
 
     /// Number of registered handlers.
@@ -323,22 +231,8 @@ public:
     [[nodiscard]] QFuture<void> notifySequential(const E &event) const
     {
         std::vector<std::shared_ptr<Handler>> steps;
-        {
-            std::lock_guard lock(m_mutex);
-            steps.reserve(m_handlers.size());
-            for (const auto &entry : m_handlers) {
-                const detail::QtHandlerCore &h = *entry.second->core;
-                if (h.armed.load(std::memory_order_acquire) && !h.cancelled.load(std::memory_order_acquire) &&
-                    !h.suspended.load(std::memory_order_acquire))
-                    steps.push_back(entry.second);
-            }
-        }
-        // The order notify() uses: higher priority first, then registration (id) order.
-        std::sort(steps.begin(), steps.end(), [](const auto &a, const auto &b) {
-            const detail::QtHandlerCore &x = *a->core;
-            const detail::QtHandlerCore &y = *b->core;
-            return x.priority != y.priority ? x.priority > y.priority : x.id.value() < y.id.value();
-        });
+        for (auto &entry : m_registrations.runnable())
+            steps.push_back(std::static_pointer_cast<Handler>(std::move(entry.typed)));
         std::erase_if(steps, [](const std::shared_ptr<Handler> &h) {
             if (!h->core->once)
                 return false;
@@ -369,22 +263,15 @@ protected:
 
     bool removeHandler(HandlerId id, bool cancel) noexcept override
     {
-        std::shared_ptr<Handler> handler;
-        {
-            std::lock_guard lock(m_mutex);
-            auto it = m_handlers.find(id);
-            if (it == m_handlers.end())
-                return false;
-            handler = std::move(it->second);
-            m_handlers.erase(it);
-            forgetMemberLocked(id);
-        }
+        detail::QtRegistrations::Entry handler = m_registrations.take(id);
+        if (!handler.core)
+            return false;
         // Outside our lock: cancelling finishes async notifies whose continuations may use this
         // registry, and the core's reclaim pass destroys closures, which may hold its guards.
         if (cancel)
-            handler->core->cancel();
+            handler.core->cancel();
         m_core.remove(id);
-        handler.reset();
+        handler = {};
         try {
             Q_EMIT countChanged();
         } catch (...) {
@@ -395,53 +282,9 @@ protected:
 private:
     using Handler = detail::QtHandler<E>;
 
-    static QObject *requireContext(QObject *context)
+    static HandlerOptions directOptions(int priority, bool once) noexcept
     {
-        if (context == nullptr)
-            throw std::invalid_argument("rio::QtRegistry::add: the context object is null");
-        return context;
-    }
-
-    // What identifies a member-function registration: the receiver and the member pointer's
-    // bytes (as QObject::connect compares them for Qt::UniqueConnection).
-    template <typename Receiver, typename Method>
-    static std::string memberKey(Receiver *receiver, Method method)
-    {
-        const QObject *object = receiver;
-        constexpr std::size_t objectBytes = sizeof(void *); // the bytes of `object`, a pointer
-        std::string key(objectBytes + sizeof method, '\0');
-        std::memcpy(key.data(), &object, objectBytes);
-        std::memcpy(key.data() + objectBytes, &method, sizeof method);
-        return key;
-    }
-
-    template <typename Receiver, typename Method>
-    HandlerId addMember(Receiver *receiver, Method method, int priority, Qt::ConnectionType type,
-                        const DeliveryOptions &options, bool once)
-    {
-        if (method == nullptr)
-            throw std::invalid_argument("rio::QtRegistry::add: the member function is null");
-        requireContext(receiver);
-        const std::string key = memberKey(receiver, method);
-        return addImpl(static_cast<QObject *>(receiver), bindMember(receiver, method), priority, type,
-                       options, once, &key);
-    }
-
-    // Under m_mutex: `id` is no longer registered.
-    void forgetMemberLocked(HandlerId id) noexcept
-    {
-        auto it = m_memberKeys.find(id);
-        if (it == m_memberKeys.end())
-            return;
-        releaseMemberKeyLocked(it->second);
-        m_memberKeys.erase(it);
-    }
-
-    // Under m_mutex: one registration of `key` fewer.
-    void releaseMemberKeyLocked(const std::string &key) noexcept
-    {
-        if (auto count = m_memberCounts.find(key); count != m_memberCounts.end() && --count->second == 0)
-            m_memberCounts.erase(count);
+        return HandlerOptions{.priority = priority, .connection = Qt::DirectConnection, .once = once};
     }
 
     template <typename Receiver, typename Method>
@@ -455,64 +298,15 @@ private:
         };
     }
 
-    static void validate(Qt::ConnectionType type, const DeliveryOptions &options)
-    {
-        const Delivery delivery = options.delivery;
-        if (delivery != Delivery::Every && delivery != Delivery::Latest)
-            throw std::invalid_argument("rio::QtRegistry::add: unknown Delivery value");
-        if (options.overflow != Overflow::DropOldest && options.overflow != Overflow::DropNewest &&
-            options.overflow != Overflow::Block)
-            throw std::invalid_argument("rio::QtRegistry::add: unknown Overflow value");
-        if (options.blockTimeout.count() < 0 || options.minInterval.count() < 0)
-            throw std::invalid_argument("rio::QtRegistry::add: blockTimeout and minInterval must not be "
-                                        "negative");
-        if (options.minInterval.count() > 0 && delivery != Delivery::Latest)
-            throw std::invalid_argument("rio::QtRegistry::add: minInterval needs Delivery::Latest");
-        switch (type) {
-        case Qt::AutoConnection:
-        case Qt::QueuedConnection:
-            return;
-        case Qt::DirectConnection:
-        case Qt::BlockingQueuedConnection:
-            if (delivery == Delivery::Latest)
-                throw std::invalid_argument(
-                    "rio::QtRegistry::add: Delivery::Latest needs a queued connection "
-                    "(Qt::AutoConnection or Qt::QueuedConnection)");
-            return;
-        default:
-            throw std::invalid_argument(
-                "rio::QtRegistry::add: the connection type must be Qt::AutoConnection, "
-                "Qt::DirectConnection, Qt::QueuedConnection or "
-                "Qt::BlockingQueuedConnection (optionally with Qt::UniqueConnection or "
-                "Qt::SingleShotConnection)");
-        }
-    }
-
     // `memberKey` identifies a member-function registration (null for other callables).
     template <typename F>
-    HandlerId addImpl(QObject *context, F &&handler, int priority, Qt::ConnectionType type,
-                      const DeliveryOptions &options, bool once, const std::string *memberKey = nullptr)
+    HandlerId addImpl(QObject *context, F &&handler, const HandlerOptions &options,
+                      const std::string *memberKey)
     {
-        if (detail::isEmptyCallable(handler))
-            throw std::invalid_argument("rio::QtRegistry::add: the handler is empty");
-        // Qt's flags are OR'd into the type: take them off before validating it.
-        const int flags = static_cast<int>(type) & (Qt::UniqueConnection | Qt::SingleShotConnection);
-        const bool unique = (flags & Qt::UniqueConnection) != 0;
-        once = once || (flags & Qt::SingleShotConnection) != 0;
-        type = static_cast<Qt::ConnectionType>(static_cast<int>(type) & ~flags);
-        if (unique && memberKey == nullptr)
-            throw std::invalid_argument(
-                "rio::QtRegistry::add: Qt::UniqueConnection needs the member-function "
-                "form add(receiver, &Receiver::slot, ...)");
-        validate(type, options);
+        detail::QtRegistrations::requireHandler(detail::isEmptyCallable(handler));
+        const auto prepared = detail::QtRegistrations::prepare(context, options, memberKey != nullptr);
         using Impl = detail::QtHandlerImpl<E, std::decay_t<F>>;
-        detail::QtHandlerCore::Settings settings;
-        settings.priority = priority;
-        settings.type = type;
-        settings.options = options;
-        settings.once = once;
-        settings.context = context;
-        auto h = std::make_shared<Impl>(detail::QtHandlerCore::create(m_control, settings),
+        auto h = std::make_shared<Impl>(detail::QtHandlerCore::create(m_control, prepared.settings),
                                         std::forward<F>(handler));
         detail::QtHandlerCore &core = *h->core;
         core.bind(std::weak_ptr<detail::QtTarget>(h));
@@ -522,7 +316,7 @@ private:
             core.watchContext();
         struct Undo
         {
-            QtRegistry &registry;
+            detail::QtRegistrations &registrations;
             detail::QtHandlerCore &core;
             const std::string *memberKey;
             bool reserved = false;
@@ -532,38 +326,27 @@ private:
                 if (!active)
                     return;
                 core.cancel(); // drops the watch
-                if (reserved) {
-                    std::lock_guard lock(registry.m_mutex);
-                    registry.releaseMemberKeyLocked(*memberKey);
-                }
+                if (reserved)
+                    registrations.release(*memberKey);
             }
-        } undo{*this, core, memberKey};
+        } undo{m_registrations, core, memberKey};
         if (memberKey != nullptr) {
-            std::lock_guard lock(m_mutex);
-            std::size_t &count = m_memberCounts[*memberKey];
-            if (unique && count != 0)
+            if (!m_registrations.reserve(*memberKey, prepared.unique))
                 return HandlerId{}; // already registered: refused, nothing changed
-            ++count;
             undo.reserved = true;
         }
         // Published outside our lock: the core's add may run a reclaim pass, whose closure
         // destructors may use this registry. Unarmed, the handler is skipped by notifies.
         HandlerId id;
-        if (context == nullptr && !once && !Impl::returnsFuture)
-            id = m_core.add(detail::QtDirectDispatcher<E, std::decay_t<F>>{h}, priority);
+        if (context == nullptr && !core.once && !Impl::returnsFuture)
+            id = m_core.add(detail::QtDirectDispatcher<E, std::decay_t<F>>{h}, core.priority);
         else
-            id = m_core.add(detail::QtDispatcher<E>{h}, priority);
+            id = m_core.add(detail::QtDispatcher<E>{h}, core.priority);
         core.id = id;
         try {
-            std::lock_guard lock(m_mutex);
-            m_handlers.emplace(id, h);
-            if (memberKey != nullptr)
-                m_memberKeys.emplace(id, *memberKey);
+            std::shared_ptr<Handler> typed = h;
+            m_registrations.insert(id, {h->core, std::move(typed)}, memberKey);
         } catch (...) {
-            {
-                std::lock_guard lock(m_mutex);
-                m_handlers.erase(id);
-            }
             m_core.remove(id);
             throw;
         }
@@ -579,12 +362,7 @@ private:
     }
 
     mutable Registry<detail::QtEnvelope<E>> m_core;
-    mutable std::mutex m_mutex; // guards m_handlers; taken before the core's write lock
-    std::unordered_map<HandlerId, std::shared_ptr<Handler>> m_handlers;
-    // Member-function registrations (under m_mutex), for Qt::UniqueConnection: each one's key,
-    // and how many registrations each key has.
-    std::unordered_map<HandlerId, std::string> m_memberKeys;
-    std::unordered_map<std::string, std::size_t> m_memberCounts;
+    detail::QtRegistrations m_registrations; // the handlers, under a lock taken before the core's
 };
 
 namespace detail {

@@ -29,20 +29,20 @@ namespace detail {
 struct RegistryLink;
 class UnixSignalsPrivate;
 
-struct UnixSignalsAnchor;
+class OwnerAnchor;
 struct UnixSignalArming;
 
 // Keeps one signal of one UnixSignals subscribed (OS handler installed) while it lives and is
 // armed; it travels inside each listener's closure, so every way a listener goes (remove, guard,
 // once, clear) releases the signal once the closure is destroyed. The listener is added first and
 // armed after, so a signal that finds our handler installed finds a listener. It refers to its
-// UnixSignals through a shared anchor, so a closure freed late (by another thread's reclamation)
-// finds it gone safely.
+// UnixSignals through the library's OwnerAnchor, so a closure freed late (by another thread's
+// reclamation) finds it gone safely.
 class RIO_QT_EXPORT UnixSignalSubscription
 {
 public:
-    UnixSignalSubscription(std::shared_ptr<UnixSignalsAnchor> anchor,
-                           std::shared_ptr<UnixSignalArming> arming, int signal) noexcept
+    UnixSignalSubscription(std::shared_ptr<OwnerAnchor> anchor, std::shared_ptr<UnixSignalArming> arming,
+                           int signal) noexcept
         : m_anchor(std::move(anchor)), m_arming(std::move(arming)), m_signal(signal)
     { }
     UnixSignalSubscription(UnixSignalSubscription &&other) noexcept = default;
@@ -51,7 +51,7 @@ public:
     ~UnixSignalSubscription();
 
 private:
-    std::shared_ptr<UnixSignalsAnchor> m_anchor;
+    std::shared_ptr<OwnerAnchor> m_anchor;
     std::shared_ptr<UnixSignalArming> m_arming;
     int m_signal;
 };

@@ -38,13 +38,12 @@ public:
     {
         // The forwarding handler counts in handlerCount(); clear() removes it too (and with it
         // the sending of local events).
-        this->add(
-            m_link.get(),
-            [box = m_link->outbox()](const E &event) {
-                if (const auto origin = detail::remoteOutboxWants(*box))
-                    detail::remoteOutboxPush(*box, *origin, detail::encodeRemoteEvent(event));
-            },
-            std::numeric_limits<int>::max(), Qt::DirectConnection);
+        this->add(m_link.get(),
+                  [box = m_link->outbox()](const E &event) {
+                      if (const auto origin = detail::remoteOutboxWants(*box))
+                          detail::remoteOutboxPush(*box, *origin, detail::encodeRemoteEvent(event));
+                  },
+                  {.priority = std::numeric_limits<int>::max(), .connection = Qt::DirectConnection});
     }
 
     /// Unsubscribes before the local handlers go.

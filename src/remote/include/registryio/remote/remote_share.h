@@ -39,13 +39,12 @@ public:
             return;
         // First in priority order, on the notifying thread: the bytes are made once per notify,
         // and the context (the share) removes the handler when the share goes.
-        registry.add(
-            &m_base,
-            [box = m_base.outbox()](const E &event) {
-                if (const auto origin = detail::remoteOutboxWants(*box))
-                    detail::remoteOutboxPush(*box, *origin, detail::encodeRemoteEvent(event));
-            },
-            std::numeric_limits<int>::max(), Qt::DirectConnection);
+        registry.add(&m_base,
+                     [box = m_base.outbox()](const E &event) {
+                         if (const auto origin = detail::remoteOutboxWants(*box))
+                             detail::remoteOutboxPush(*box, *origin, detail::encodeRemoteEvent(event));
+                     },
+                     {.priority = std::numeric_limits<int>::max(), .connection = Qt::DirectConnection});
     }
 
     RemoteShare(const RemoteShare &) = delete;

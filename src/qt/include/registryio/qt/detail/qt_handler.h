@@ -64,10 +64,7 @@ public:
 
     struct Settings
     {
-        int priority = 0;
-        Qt::ConnectionType type = Qt::DirectConnection;
-        DeliveryOptions options;
-        bool once = false;
+        HandlerOptions options;     // validated; `connection` carries no flags, `once` folds SingleShot
         QObject *context = nullptr; // null: runs on the notifying thread
     };
 
