@@ -18,7 +18,12 @@
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
 #include <QSignalSpy>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
+#include <QStandardPaths>
 #include <QTcpSocket>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <sys/stat.h>
@@ -46,9 +51,11 @@ constexpr int Deadline = 30000; // ms: the longest any single observation may ta
 class Peer
 {
 public:
-    explicit Peer(const QStringList &args)
+    // With `mergeStderr`, the peer's warnings are lines too.
+    explicit Peer(const QStringList &args, bool mergeStderr = false)
     {
-        m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        m_process.setProcessChannelMode(mergeStderr ? QProcess::MergedChannels
+                                                    : QProcess::ForwardedErrorChannel);
         QObject::connect(&m_process, &QProcess::readyReadStandardOutput, [this] {
             m_partial += m_process.readAllStandardOutput();
             qsizetype eol;
@@ -144,16 +151,19 @@ QString uniqueLocalUrl()
 }
 
 // Starts a source peer on `url` and returns it with the address it listens on.
-std::pair<std::unique_ptr<Peer>, QString> startSource(const QString &url, const QStringList &extra = {})
+std::pair<std::unique_ptr<Peer>, QString> startSource(const QString &url, const QStringList &extra = {},
+                                                      bool mergeStderr = false)
 {
-    auto peer = std::make_unique<Peer>(QStringList{QStringLiteral("source"), url} + extra);
+    auto peer = std::make_unique<Peer>(QStringList{QStringLiteral("source"), url} + extra, mergeStderr);
     const auto ready = peer->waitLine("ready ");
     return {std::move(peer), ready ? QString::fromUtf8(ready->mid(6)) : QString()};
 }
 
-std::unique_ptr<Peer> startSubscriber(const QString &address, const QStringList &extra = {})
+std::unique_ptr<Peer> startSubscriber(const QString &address, const QStringList &extra = {},
+                                      bool mergeStderr = false)
 {
-    auto peer = std::make_unique<Peer>(QStringList{QStringLiteral("subscriber"), address} + extra);
+    auto peer =
+        std::make_unique<Peer>(QStringList{QStringLiteral("subscriber"), address} + extra, mergeStderr);
     return peer;
 }
 
@@ -172,6 +182,106 @@ struct LocalSource
                                                                 options);
     }
     QString address() const { return listener->address().toString(); }
+};
+
+// Certificates made with the openssl command for one test run: two unrelated CAs ("a", "b"), a
+// server certificate for 127.0.0.1 and a client certificate from each.
+class TestCertificates
+{
+public:
+    TestCertificates()
+    {
+        const QString openssl = QStandardPaths::findExecutable(QStringLiteral("openssl"));
+        if (openssl.isEmpty() || !m_dir.isValid()) {
+            m_error =
+                QStringLiteral("no openssl command (scripts/deps.sh installs it) or no temporary folder");
+            return;
+        }
+        QFile ext(path(QStringLiteral("server.ext")));
+        if (!ext.open(QIODevice::WriteOnly) || ext.write("subjectAltName=IP:127.0.0.1\n") < 0) {
+            m_error = QStringLiteral("cannot write server.ext");
+            return;
+        }
+        ext.close();
+        const QStringList ec{QStringLiteral("-newkey"), QStringLiteral("ec"), QStringLiteral("-pkeyopt"),
+                             QStringLiteral("ec_paramgen_curve:prime256v1"), QStringLiteral("-nodes")};
+        for (const QString &ca : {QStringLiteral("a"), QStringLiteral("b")}) {
+            if (!run(openssl,
+                     QStringList{QStringLiteral("req"), QStringLiteral("-x509")} + ec +
+                         QStringList{QStringLiteral("-keyout"), path(ca + QStringLiteral("-ca.key")),
+                                     QStringLiteral("-out"), path(ca + QStringLiteral("-ca.crt")),
+                                     QStringLiteral("-days"), QStringLiteral("2"), QStringLiteral("-subj"),
+                                     QStringLiteral("/CN=rio test CA ") + ca}))
+                return;
+        }
+        // The server's certificate from CA a; a client certificate from each CA.
+        if (!issue(openssl, ec, QStringLiteral("server"), QStringLiteral("a"), QStringLiteral("127.0.0.1"),
+                   true) ||
+            !issue(openssl, ec, QStringLiteral("client-a"), QStringLiteral("a"), QStringLiteral("client a"),
+                   false) ||
+            !issue(openssl, ec, QStringLiteral("client-b"), QStringLiteral("b"), QStringLiteral("client b"),
+                   false))
+            return;
+    }
+
+    QString error() const { return m_error; }
+    QString path(const QString &name) const { return m_dir.filePath(name); }
+
+    // Arguments of rio_remote_peer for a side with this certificate and trusting this CA.
+    QStringList args(const QString &cert, const QString &ca) const
+    {
+        QStringList out;
+        if (!cert.isEmpty())
+            out << QStringLiteral("--tls-cert") << path(cert + QStringLiteral(".crt"))
+                << QStringLiteral("--tls-key") << path(cert + QStringLiteral(".key"));
+        if (!ca.isEmpty())
+            out << QStringLiteral("--tls-ca") << path(ca + QStringLiteral("-ca.crt"));
+        return out;
+    }
+
+private:
+    bool run(const QString &program, const QStringList &args)
+    {
+        QProcess process;
+        process.setProcessChannelMode(QProcess::MergedChannels);
+        process.start(program, args);
+        if (!process.waitForFinished(Deadline) || process.exitStatus() != QProcess::NormalExit ||
+            process.exitCode() != 0) {
+            m_error = QStringLiteral("openssl %1 failed: %2")
+                          .arg(args.join(u' '), QString::fromLocal8Bit(process.readAll()));
+            return false;
+        }
+        return true;
+    }
+
+    bool issue(const QString &openssl, const QStringList &ec, const QString &name, const QString &ca,
+               const QString &cn, bool server)
+    {
+        if (!run(openssl, QStringList{QStringLiteral("req")} + ec +
+                              QStringList{QStringLiteral("-keyout"), path(name + QStringLiteral(".key")),
+                                          QStringLiteral("-out"), path(name + QStringLiteral(".csr")),
+                                          QStringLiteral("-subj"), QStringLiteral("/CN=") + cn}))
+            return false;
+        QStringList sign{QStringLiteral("x509"),
+                         QStringLiteral("-req"),
+                         QStringLiteral("-in"),
+                         path(name + QStringLiteral(".csr")),
+                         QStringLiteral("-CA"),
+                         path(ca + QStringLiteral("-ca.crt")),
+                         QStringLiteral("-CAkey"),
+                         path(ca + QStringLiteral("-ca.key")),
+                         QStringLiteral("-CAcreateserial"),
+                         QStringLiteral("-out"),
+                         path(name + QStringLiteral(".crt")),
+                         QStringLiteral("-days"),
+                         QStringLiteral("2")};
+        if (server)
+            sign << QStringLiteral("-extfile") << path(QStringLiteral("server.ext"));
+        return run(openssl, sign);
+    }
+
+    QTemporaryDir m_dir;
+    QString m_error;
 };
 
 } // namespace
@@ -201,6 +311,10 @@ private Q_SLOTS:
     void garbageBytesOnTheSocketChangeNothing();
     void localSocketIsReachableByItsUserOnly();
     void liveLocalServerIsNotReplaced();
+    void tlsSubscriberTrustingTheSourceReceivesEvents();
+    void tlsSourceWithAnUntrustedCertificateIsRefused();
+    void tlsSubscriberWithAForeignCertificateIsRefused();
+    void tlsListenNeedsATlsUrlAndACertificate();
 };
 
 void tst_Remote::transports_data()
@@ -560,6 +674,95 @@ void tst_Remote::liveLocalServerIsNotReplaced()
     rio::RemoteListener second(&other);
     QVERIFY(!second.listen(QUrl(url)));
     QVERIFY(second.errorString().contains(QLatin1String("in use")));
+}
+
+// Over TLS (a source that asks subscribers for a certificate from its CA), a subscriber whose
+// certificate and trusted CA match gets the events both ways, in order.
+void tst_Remote::tlsSubscriberTrustingTheSourceReceivesEvents()
+{
+    const TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    auto [source, address] = startSource(QStringLiteral("tls://127.0.0.1:0"),
+                                         certs.args(QStringLiteral("server"), QStringLiteral("a")));
+    QVERIFY(address.startsWith(QLatin1String("tls://127.0.0.1:")));
+    auto sub = startSubscriber(address, certs.args(QStringLiteral("client-a"), QStringLiteral("a")));
+    QVERIFY(sub->waitLine("state connected"));
+    source->send("notify 1 100");
+    QVERIFY(sub->waitLine("event 0 100"));
+    QList<QByteArray> expected;
+    for (int seq = 1; seq <= 100; ++seq)
+        expected << "event 0 " + QByteArray::number(seq);
+    QCOMPARE(sub->lines("event "), expected);
+    // And from the subscriber to the source.
+    sub->send("notify 101 101");
+    QVERIFY(source->waitLine("event 0 101"));
+}
+
+// A subscriber that does not trust the source's certificate (it trusts another CA) refuses the
+// connection with a warning, never connects and gets no event, while a subscriber that trusts it
+// gets all of them; neither process crashes.
+void tst_Remote::tlsSourceWithAnUntrustedCertificateIsRefused()
+{
+    const TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    auto [source, address] =
+        startSource(QStringLiteral("tls://127.0.0.1:0"), certs.args(QStringLiteral("server"), QString()));
+    QVERIFY(!address.isEmpty());
+    auto wrong = startSubscriber(address, certs.args(QString(), QStringLiteral("b")), true);
+    QVERIFY(wrong->waitLine("rio: the TLS connection to " + address.toUtf8() + " is refused"));
+    auto right = startSubscriber(address, certs.args(QString(), QStringLiteral("a")));
+    QVERIFY(right->waitLine("state connected"));
+    source->send("notify 1 50");
+    QVERIFY(right->waitLine("event 0 50"));
+    // The wrong one is still running, still refusing, and got nothing.
+    const auto stats = wrong->stats();
+    QCOMPARE(stats.value("received", -1), 0);
+    QVERIFY(wrong->lines("state connected").isEmpty());
+    QVERIFY(wrong->lines("event ").isEmpty());
+    QCOMPARE(wrong->process().state(), QProcess::Running);
+    QCOMPARE(source->process().state(), QProcess::Running);
+}
+
+// A source that asks for a certificate from its CA drops, with a warning, a subscriber whose
+// certificate comes from another CA (even though it trusts the source); that subscriber gets no
+// event and a good subscriber gets all of them.
+void tst_Remote::tlsSubscriberWithAForeignCertificateIsRefused()
+{
+    const TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    auto [source, address] = startSource(QStringLiteral("tls://127.0.0.1:0"),
+                                         certs.args(QStringLiteral("server"), QStringLiteral("a")), true);
+    QVERIFY(!address.isEmpty());
+    const qsizetype before = source->lineCount();
+    auto foreign = startSubscriber(address, certs.args(QStringLiteral("client-b"), QStringLiteral("a")));
+    QVERIFY(source->waitLine("rio::RemoteListener " + address.toUtf8() + ": a peer failed the TLS handshake",
+                             before));
+    auto good = startSubscriber(address, certs.args(QStringLiteral("client-a"), QStringLiteral("a")));
+    QVERIFY(good->waitLine("state connected"));
+    source->send("notify 1 50");
+    QVERIFY(good->waitLine("event 0 50"));
+    QCOMPARE(foreign->stats().value("received", -1), 0);
+    QVERIFY(foreign->lines("state connected").isEmpty());
+    QCOMPARE(foreign->process().state(), QProcess::Running);
+    QCOMPARE(source->process().state(), QProcess::Running);
+}
+
+// listen() with TLS: a tls: URL needs a configuration with a certificate and key, and a
+// configuration needs a tls: URL; each refusal says why and leaves the listener unused.
+void tst_Remote::tlsListenNeedsATlsUrlAndACertificate()
+{
+    QRemoteObjectHost host;
+    rio::RemoteListener listener(&host);
+    QVERIFY(!listener.listen(QUrl(QStringLiteral("tls://127.0.0.1:0"))));
+    QVERIFY(listener.errorString().contains(QLatin1String("needs a configuration")));
+    QVERIFY(!listener.listen(QUrl(QStringLiteral("tcp://127.0.0.1:0")), QSslConfiguration()));
+    QVERIFY(listener.errorString().contains(QLatin1String("needs a tls: URL")));
+    QVERIFY(!listener.listen(QUrl(QStringLiteral("tls://127.0.0.1:0")), QSslConfiguration()));
+    QVERIFY(listener.errorString().contains(QLatin1String("no local certificate")));
+    QVERIFY(host.hostUrl().isEmpty());
+    QCOMPARE(listener.connectionCount(), 0);
+    // Still free to listen.
+    QVERIFY2(listener.listen(QUrl(QStringLiteral("tcp://127.0.0.1:0"))), qPrintable(listener.errorString()));
 }
 
 QTEST_GUILESS_MAIN(tst_Remote)
