@@ -74,7 +74,7 @@ public:
     TlsClientIo(const TlsClientIo &) = delete;
     TlsClientIo &operator=(const TlsClientIo &) = delete;
 
-    QIODevice *connection() const override { return m_socket; }
+    [[nodiscard]] QIODevice *connection() const override { return m_socket; }
 
     void connectToServer() override
     {
@@ -84,7 +84,7 @@ public:
         m_socket->connectToHostEncrypted(url().host(), quint16(url().port()), url().host());
     }
 
-    bool isOpen() const override
+    [[nodiscard]] bool isOpen() const override
     {
         return !isClosing() && (m_socket->state() == QAbstractSocket::ConnectedState ||
                                 m_socket->state() == QAbstractSocket::ConnectingState ||

@@ -53,13 +53,13 @@ public:
     /// False, with errorString(), on failure, another scheme, or no local certificate.
     bool listen(const QUrl &url, const QSslConfiguration &configuration);
     /// The address peers connect to (the real port for tcp port 0).
-    QUrl address() const;
+    [[nodiscard]] QUrl address() const;
     /// Why listen() failed.
-    QString errorString() const;
+    [[nodiscard]] QString errorString() const;
     /// Open connections.
-    int connectionCount() const noexcept;
+    [[nodiscard]] int connectionCount() const noexcept;
     /// Whether every connection has room to write (below highWaterBytes).
-    bool hasRoom() const noexcept;
+    [[nodiscard]] bool hasRoom() const noexcept;
     /// The listener of `host`, if it has one.
     static RemoteListener *of(const QRemoteObjectHost *host);
     /// Drops the connection whose bytes are being read now (from inside a slot that Qt Remote
