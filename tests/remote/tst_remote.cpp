@@ -43,6 +43,21 @@ static_assert(rio::RemoteEvent<Payload>);
 static_assert(rio::RemoteEvent<int>);
 static_assert(rio::RemoteEvent<QString>);
 
+#if defined(__SANITIZE_THREAD__)
+#define RIO_REMOTE_SPAWN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RIO_REMOTE_SPAWN 1
+#endif
+#endif
+#ifdef RIO_REMOTE_SPAWN
+#include "remote_child.h"
+// Under ThreadSanitizer, children start with posix_spawn (see remote_child.h).
+using Process = ChildProcess;
+#else
+using Process = QProcess;
+#endif
+
 namespace {
 
 constexpr int Deadline = 30000; // ms: the longest any single observation may take
@@ -56,14 +71,19 @@ public:
     {
         m_process.setProcessChannelMode(mergeStderr ? QProcess::MergedChannels
                                                     : QProcess::ForwardedErrorChannel);
-        QObject::connect(&m_process, &QProcess::readyReadStandardOutput, [this] {
+        const auto readLines = [this] {
             m_partial += m_process.readAllStandardOutput();
             qsizetype eol;
             while ((eol = m_partial.indexOf('\n')) >= 0) {
                 m_lines.append(m_partial.left(eol));
                 m_partial.remove(0, eol + 1);
             }
-        });
+        };
+#ifdef RIO_REMOTE_SPAWN
+        m_process.setReadyRead(readLines);
+#else
+        QObject::connect(&m_process, &QProcess::readyReadStandardOutput, readLines);
+#endif
         m_process.start(QStringLiteral(RIO_REMOTE_PEER), args);
     }
 
@@ -134,10 +154,10 @@ public:
     }
 
     qsizetype lineCount() const { return m_lines.size(); }
-    QProcess &process() { return m_process; }
+    Process &process() { return m_process; }
 
 private:
-    QProcess m_process;
+    Process m_process;
     QByteArray m_partial;
     QList<QByteArray> m_lines;
 };
@@ -242,7 +262,7 @@ public:
 private:
     bool run(const QString &program, const QStringList &args)
     {
-        QProcess process;
+        Process process;
         process.setProcessChannelMode(QProcess::MergedChannels);
         process.start(program, args);
         if (!process.waitForFinished(Deadline) || process.exitStatus() != QProcess::NormalExit ||
