@@ -43,16 +43,17 @@ static_assert(rio::RemoteEvent<Payload>);
 static_assert(rio::RemoteEvent<int>);
 static_assert(rio::RemoteEvent<QString>);
 
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define RIO_REMOTE_SPAWN 1
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
 #define RIO_REMOTE_SPAWN 1
 #endif
 #endif
 #ifdef RIO_REMOTE_SPAWN
 #include "remote_child.h"
-// Under ThreadSanitizer, children start with posix_spawn (see remote_child.h).
+// Under the sanitizers, children start with posix_spawn (see remote_child.h; AddressSanitizer
+// writes to the parent's memory from a vfork child too).
 using Process = ChildProcess;
 #else
 using Process = QProcess;
