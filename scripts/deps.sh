@@ -13,6 +13,8 @@ packages=(
   qt6-base-dev qt6-base-dev-tools qt6-declarative-dev qt6-declarative-dev-tools qt6-qpa-plugins
   # RegistryIO::Remote (optional): Qt Remote Objects and its QML module
   qt6-remoteobjects-dev qml6-module-qtremoteobjects
+  # its TLS test makes its certificates with the openssl command
+  openssl
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtquick
   qml6-module-qtquick-window qml6-module-qtquick-controls qml6-module-qtquick-layouts
   qml6-module-qtquick-templates qml6-module-qttest libgl-dev

@@ -39,12 +39,13 @@ endfunction()
 if(NOT BUILD_TYPE OR BUILD_TYPE STREQUAL "")
   set(BUILD_TYPE Release)
 endif()
-# The consumer includes public headers only, by layer: registryio/, registryio/qt/, registryio/qml/.
+# The consumer includes public headers only, by layer: registryio/, registryio/qt/, registryio/qml/,
+# registryio/remote/.
 file(GLOB consumer_sources "${CONSUMER_DIR}/*.cpp" "${CONSUMER_DIR}/*.h")
 foreach(source IN LISTS consumer_sources)
   file(STRINGS "${source}" includes REGEX "^#include <registryio/")
   foreach(line IN LISTS includes)
-    if(NOT line MATCHES "^#include <registryio/((qt|qml)/)?[a-z_]+\\.h>$")
+    if(NOT line MATCHES "^#include <registryio/((qt|qml|remote)/)?[a-z_]+\\.h>$")
       message(FATAL_ERROR "${source}: not a public RegistryIO header: ${line}")
     endif()
   endforeach()
@@ -115,9 +116,16 @@ if(MODE STREQUAL "find_package")
   if(qml_targets)
     set(qml_arg -DRIO_CONSUMER_QML=ON)
   endif()
+  # find_package(RegistryIO COMPONENTS Remote) is checked when the install has the component.
+  set(remote_arg -DRIO_CONSUMER_REMOTE=OFF)
+  file(GLOB remote_targets "${prefix}/lib*/cmake/RegistryIO/RegistryIORemoteTargets.cmake"
+    "${prefix}/lib/*/cmake/RegistryIO/RegistryIORemoteTargets.cmake")
+  if(remote_targets AND WITH_QT)
+    set(remote_arg -DRIO_CONSUMER_REMOTE=ON)
+  endif()
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_PREFIX_PATH=${prefix}
-    -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DRIO_CONSUMER_QT=${WITH_QT} ${qml_arg})
+    -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DRIO_CONSUMER_QT=${WITH_QT} ${qml_arg} ${remote_arg})
 elseif(MODE STREQUAL "add_subdirectory")
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DRIO_CONSUMER_SOURCE_DIR=${RIO_SOURCE_DIR}
@@ -168,6 +176,11 @@ check_program("${consumer_build}/consumer" "consumer: total=12 handlers=0")
 if(WITH_QT)
   check_program("${consumer_build}/consumer_qt" "consumer_qt: category=registryio event=hello")
   check_program("${consumer_build}/consumer_moc" "consumer_moc: total=12")
+endif()
+if(EXISTS "${consumer_build}/consumer_remote")
+  check_program("${consumer_build}/consumer_remote" "consumer_remote: connected event=hello")
+elseif(remote_arg STREQUAL "-DRIO_CONSUMER_REMOTE=ON")
+  message(FATAL_ERROR "the install has RegistryIO::Remote but consumer_remote was not built")
 endif()
 if(EXISTS "${consumer_build}/consumer_qml")
   check_program("${consumer_build}/consumer_qml" "consumer_qml: import RegistryIO ok, total=12")

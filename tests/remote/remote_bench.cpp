@@ -6,8 +6,11 @@
 //            same QDataStream bytes
 //   socket   a hand-written QLocalSocket + QDataStream pipe (length-prefixed frames)
 // For each: throughput of every-event delivery (events/s) and the p50/p99 latency of single
-// events (notify to handler, one at a time). Not a test: run it by hand.
-//   rio_remote_bench [events] [samples]
+// events (notify to handler, one at a time). Then, for a share with Delivery::Latest: the latency
+// of single events and, under a flood (a thread notifying `flood` events back to back), the time
+// from the notify of the flood's last event to the subscriber's handler seeing it (the newest
+// event), p50/p99 of `floods` floods. Not a test: run it by hand.
+//   rio_remote_bench [events] [samples] [flood] [floods]
 #include "remote_payload.h"
 
 #include <registryio/qt/qt_registry.h>
@@ -25,9 +28,12 @@
 #include <QRemoteObjectNode>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -89,6 +95,21 @@ void measure(const char *name, Channel &channel, qint64 events, int samples)
     std::fflush(stdout);
 }
 
+struct Percentiles
+{
+    double p50 = 0;
+    double p99 = 0;
+};
+
+Percentiles percentiles(std::vector<double> micros)
+{
+    std::sort(micros.begin(), micros.end());
+    const auto pct = [&](double p) {
+        return micros.empty() ? 0.0 : micros[size_t(p * double(micros.size() - 1))];
+    };
+    return {pct(0.5), pct(0.99)};
+}
+
 QByteArray encode(qint64 seq, const QByteArray &blob)
 {
     return rio::detail::encodeRemoteEvent(Payload{seq, blob});
@@ -130,6 +151,93 @@ int main(int argc, char **argv)
             return 1;
         channel.send = [&](qint64 seq) { source.notify(Payload{seq, blob}); };
         measure("rio", channel, events, samples);
+    }
+    { // RegistryIO::Remote with Delivery::Latest: single events, then the newest event of a flood
+        const qint64 flood = argc > 3 ? QByteArray(argv[3]).toLongLong() : 2000;
+        const int floods = argc > 4 ? QByteArray(argv[4]).toInt() : 200;
+        QRemoteObjectHost host;
+        rio::RemoteListener listener(&host);
+        if (!listener.listen(QUrl(QStringLiteral("local:rio-bench-latest-") + tag)))
+            return 1;
+        rio::QtRegistry<Payload> source;
+        rio::RemoteShareOptions options;
+        options.delivery = rio::Delivery::Latest;
+        rio::RemoteShare<Payload> share(&host, QStringLiteral("bench"), source, options);
+        QRemoteObjectNode node;
+        node.connectToNode(listener.address());
+        rio::RemoteRegistry<Payload> subscriber(&node, QStringLiteral("bench"));
+        using Clock = std::chrono::steady_clock;
+        std::atomic<qint64> last{0};
+        Clock::time_point seenAt;
+        qint64 delivered = 0;
+        subscriber.add(&app, [&](const Payload &p) {
+            seenAt = Clock::now();
+            ++delivered;
+            last.store(p.seq, std::memory_order_relaxed);
+        });
+        if (!spin([&] { return subscriber.state() == rio::RemoteSubscriber::State::Connected; }))
+            return 1;
+        const auto micros = [](Clock::duration d) {
+            return double(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()) / 1e3;
+        };
+        qint64 seq = 0;
+        std::vector<double> single;
+        for (int i = 0; i < samples; ++i) {
+            const qint64 target = ++seq;
+            const auto start = Clock::now();
+            source.notify(Payload{target, blob});
+            if (!spin([&] { return last.load() == target; }))
+                return 1;
+            single.push_back(micros(seenAt - start));
+        }
+        // The same single events notified from another thread (as the flood is): the like-for-like
+        // reference, with the cross-thread hand-over and the thread's wake-up in both.
+        std::vector<double> singleFromThread;
+        for (int i = 0; i < samples; ++i) {
+            const qint64 target = ++seq;
+            std::atomic<Clock::rep> notifiedAt{0};
+            std::thread producer([&] {
+                notifiedAt.store(Clock::now().time_since_epoch().count());
+                source.notify(Payload{target, blob});
+            });
+            const bool ok = spin([&] { return last.load() == target; });
+            producer.join();
+            if (!ok)
+                return 1;
+            singleFromThread.push_back(
+                micros(seenAt - Clock::time_point(Clock::duration(notifiedAt.load()))));
+        }
+        std::vector<double> newest;
+        const qint64 deliveredBefore = delivered;
+        for (int i = 0; i < floods; ++i) {
+            const qint64 first = seq + 1;
+            const qint64 target = seq + flood;
+            seq = target;
+            std::atomic<Clock::rep> lastNotifiedAt{0};
+            // The flood comes from another thread while this one runs both ends' event loop.
+            std::thread producer([&] {
+                for (qint64 s = first; s < target; ++s)
+                    source.notify(Payload{s, blob});
+                lastNotifiedAt.store(Clock::now().time_since_epoch().count());
+                source.notify(Payload{target, blob});
+            });
+            const bool ok = spin([&] { return last.load() == target; });
+            producer.join();
+            if (!ok)
+                return 1;
+            newest.push_back(micros(seenAt - Clock::time_point(Clock::duration(lastNotifiedAt.load()))));
+        }
+        const Percentiles one = percentiles(single);
+        const Percentiles s = percentiles(singleFromThread);
+        const Percentiles f = percentiles(newest);
+        std::printf("latest  single event latency p50 %7.1f us  p99 %7.1f us\n", one.p50, one.p99);
+        std::printf("latest  single event from a thread p50 %7.1f us  p99 %7.1f us\n", s.p50, s.p99);
+        std::printf("latest  newest of a %lld-event flood: p50 %7.1f us  p99 %7.1f us  (%.2fx / %.2fx the "
+                    "single-event-from-a-thread p50 / p99; %lld of %lld flood events delivered)\n",
+                    qlonglong(flood), f.p50, f.p99, s.p50 > 0 ? f.p50 / s.p50 : 0.0,
+                    s.p99 > 0 ? f.p99 / s.p99 : 0.0, qlonglong(delivered - deliveredBefore),
+                    qlonglong(flood) * floods);
+        std::fflush(stdout);
     }
     { // plain Qt Remote Objects, dynamic replica
         QRemoteObjectHost host(QUrl(QStringLiteral("local:rio-bench-qtro-") + tag));

@@ -6,18 +6,25 @@
 //   stall <ms>                   blocks this process's event loop (a stalled peer)
 //   stats                        prints "stats <key>=<value>..."
 //   quit                         exits 0
+// TLS (url tls://...): --tls-cert/--tls-key this side's certificate and key, --tls-ca the CA
+// certificate the other side must chain to (on a source: subscribers must show a certificate).
 #include "remote_payload.h"
 
 #include <registryio/qt/qt_registry.h>
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_registry.h>
 #include <registryio/remote/remote_share.h>
+#include <registryio/remote/remote_tls.h>
 
 #include <QCoreApplication>
 #include <QFile>
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
 #include <QSocketNotifier>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
+#include <QSslSocket>
 #include <QThread>
 
 #include <chrono>
@@ -66,6 +73,32 @@ QString option(const QStringList &args, const QString &name, const QString &fall
     return at >= 0 && at + 1 < args.size() ? args.at(at + 1) : fallback;
 }
 
+QByteArray readAll(const QString &path)
+{
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+}
+
+// The TLS configuration the options name (an empty certificate or key stays null).
+QSslConfiguration tlsConfiguration(const QStringList &args, bool isSource)
+{
+    QSslConfiguration configuration = QSslConfiguration::defaultConfiguration();
+    const QString cert = option(args, QStringLiteral("--tls-cert"));
+    const QString key = option(args, QStringLiteral("--tls-key"));
+    const QString ca = option(args, QStringLiteral("--tls-ca"));
+    if (!cert.isEmpty())
+        configuration.setLocalCertificate(QSslCertificate(readAll(cert), QSsl::Pem));
+    if (!key.isEmpty())
+        configuration.setPrivateKey(QSslKey(readAll(key), QSsl::Ec, QSsl::Pem));
+    if (!ca.isEmpty()) {
+        configuration.setCaCertificates(QSslCertificate::fromData(readAll(ca), QSsl::Pem));
+        configuration.setPeerVerifyMode(QSslSocket::VerifyPeer);
+    } else if (isSource) {
+        configuration.setPeerVerifyMode(QSslSocket::VerifyNone);
+    }
+    return configuration;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -94,7 +127,8 @@ int main(int argc, char **argv)
     if (isSource) {
         host = std::make_unique<QRemoteObjectHost>();
         listener = std::make_unique<rio::RemoteListener>(host.get(), nullptr);
-        if (!listener->listen(url)) {
+        const bool tls = url.scheme() == QLatin1String(rio::RemoteTlsScheme);
+        if (!(tls ? listener->listen(url, tlsConfiguration(args, true)) : listener->listen(url))) {
             say("error " + listener->errorString().toUtf8());
             return 1;
         }
@@ -106,6 +140,8 @@ int main(int argc, char **argv)
                                                             options);
     } else {
         node = std::make_unique<QRemoteObjectNode>();
+        if (url.scheme() == QLatin1String(rio::RemoteTlsScheme))
+            rio::setRemoteTlsConfiguration(node.get(), tlsConfiguration(args, false));
         node->connectToNode(url);
         auto *remote = new rio::RemoteRegistry<Payload>(node.get(), QStringLiteral("orders"));
         subscriber = remote;

@@ -18,11 +18,17 @@
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
 #include <QSignalSpy>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
+#include <QStandardPaths>
 #include <QTcpSocket>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <sys/stat.h>
 
+#include <limits>
 #include <memory>
 
 using namespace std::chrono_literals;
@@ -38,6 +44,36 @@ static_assert(rio::RemoteEvent<Payload>);
 static_assert(rio::RemoteEvent<int>);
 static_assert(rio::RemoteEvent<QString>);
 
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define RIO_REMOTE_SPAWN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define RIO_REMOTE_SPAWN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define RIO_REMOTE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RIO_REMOTE_ASAN 1
+#endif
+#endif
+// Under AddressSanitizer a process's resident memory is no bound: its quarantine keeps up to
+// 256 MiB of freed memory. The queue bounds are still checked there.
+#ifdef RIO_REMOTE_ASAN
+constexpr qint64 RssGrowthLimitKiB = std::numeric_limits<qint64>::max();
+#else
+constexpr qint64 RssGrowthLimitKiB = 64 * 1024;
+#endif
+#ifdef RIO_REMOTE_SPAWN
+#include "remote_child.h"
+// Under the sanitizers, children start with posix_spawn (see remote_child.h; AddressSanitizer
+// writes to the parent's memory from a vfork child too).
+using Process = ChildProcess;
+#else
+using Process = QProcess;
+#endif
+
 namespace {
 
 constexpr int Deadline = 30000; // ms: the longest any single observation may take
@@ -46,17 +82,24 @@ constexpr int Deadline = 30000; // ms: the longest any single observation may ta
 class Peer
 {
 public:
-    explicit Peer(const QStringList &args)
+    // With `mergeStderr`, the peer's warnings are lines too.
+    explicit Peer(const QStringList &args, bool mergeStderr = false)
     {
-        m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        QObject::connect(&m_process, &QProcess::readyReadStandardOutput, [this] {
+        m_process.setProcessChannelMode(mergeStderr ? QProcess::MergedChannels
+                                                    : QProcess::ForwardedErrorChannel);
+        const auto readLines = [this] {
             m_partial += m_process.readAllStandardOutput();
             qsizetype eol;
             while ((eol = m_partial.indexOf('\n')) >= 0) {
                 m_lines.append(m_partial.left(eol));
                 m_partial.remove(0, eol + 1);
             }
-        });
+        };
+#ifdef RIO_REMOTE_SPAWN
+        m_process.setReadyRead(readLines);
+#else
+        QObject::connect(&m_process, &QProcess::readyReadStandardOutput, readLines);
+#endif
         m_process.start(QStringLiteral(RIO_REMOTE_PEER), args);
     }
 
@@ -127,10 +170,10 @@ public:
     }
 
     qsizetype lineCount() const { return m_lines.size(); }
-    QProcess &process() { return m_process; }
+    Process &process() { return m_process; }
 
 private:
-    QProcess m_process;
+    Process m_process;
     QByteArray m_partial;
     QList<QByteArray> m_lines;
 };
@@ -144,16 +187,19 @@ QString uniqueLocalUrl()
 }
 
 // Starts a source peer on `url` and returns it with the address it listens on.
-std::pair<std::unique_ptr<Peer>, QString> startSource(const QString &url, const QStringList &extra = {})
+std::pair<std::unique_ptr<Peer>, QString> startSource(const QString &url, const QStringList &extra = {},
+                                                      bool mergeStderr = false)
 {
-    auto peer = std::make_unique<Peer>(QStringList{QStringLiteral("source"), url} + extra);
+    auto peer = std::make_unique<Peer>(QStringList{QStringLiteral("source"), url} + extra, mergeStderr);
     const auto ready = peer->waitLine("ready ");
     return {std::move(peer), ready ? QString::fromUtf8(ready->mid(6)) : QString()};
 }
 
-std::unique_ptr<Peer> startSubscriber(const QString &address, const QStringList &extra = {})
+std::unique_ptr<Peer> startSubscriber(const QString &address, const QStringList &extra = {},
+                                      bool mergeStderr = false)
 {
-    auto peer = std::make_unique<Peer>(QStringList{QStringLiteral("subscriber"), address} + extra);
+    auto peer =
+        std::make_unique<Peer>(QStringList{QStringLiteral("subscriber"), address} + extra, mergeStderr);
     return peer;
 }
 
@@ -172,6 +218,106 @@ struct LocalSource
                                                                 options);
     }
     QString address() const { return listener->address().toString(); }
+};
+
+// Certificates made with the openssl command for one test run: two unrelated CAs ("a", "b"), a
+// server certificate for 127.0.0.1 and a client certificate from each.
+class TestCertificates
+{
+public:
+    TestCertificates()
+    {
+        const QString openssl = QStandardPaths::findExecutable(QStringLiteral("openssl"));
+        if (openssl.isEmpty() || !m_dir.isValid()) {
+            m_error =
+                QStringLiteral("no openssl command (scripts/deps.sh installs it) or no temporary folder");
+            return;
+        }
+        QFile ext(path(QStringLiteral("server.ext")));
+        if (!ext.open(QIODevice::WriteOnly) || ext.write("subjectAltName=IP:127.0.0.1\n") < 0) {
+            m_error = QStringLiteral("cannot write server.ext");
+            return;
+        }
+        ext.close();
+        const QStringList ec{QStringLiteral("-newkey"), QStringLiteral("ec"), QStringLiteral("-pkeyopt"),
+                             QStringLiteral("ec_paramgen_curve:prime256v1"), QStringLiteral("-nodes")};
+        for (const QString &ca : {QStringLiteral("a"), QStringLiteral("b")}) {
+            if (!run(openssl,
+                     QStringList{QStringLiteral("req"), QStringLiteral("-x509")} + ec +
+                         QStringList{QStringLiteral("-keyout"), path(ca + QStringLiteral("-ca.key")),
+                                     QStringLiteral("-out"), path(ca + QStringLiteral("-ca.crt")),
+                                     QStringLiteral("-days"), QStringLiteral("2"), QStringLiteral("-subj"),
+                                     QStringLiteral("/CN=rio test CA ") + ca}))
+                return;
+        }
+        // The server's certificate from CA a; a client certificate from each CA.
+        if (!issue(openssl, ec, QStringLiteral("server"), QStringLiteral("a"), QStringLiteral("127.0.0.1"),
+                   true) ||
+            !issue(openssl, ec, QStringLiteral("client-a"), QStringLiteral("a"), QStringLiteral("client a"),
+                   false) ||
+            !issue(openssl, ec, QStringLiteral("client-b"), QStringLiteral("b"), QStringLiteral("client b"),
+                   false))
+            return;
+    }
+
+    QString error() const { return m_error; }
+    QString path(const QString &name) const { return m_dir.filePath(name); }
+
+    // Arguments of rio_remote_peer for a side with this certificate and trusting this CA.
+    QStringList args(const QString &cert, const QString &ca) const
+    {
+        QStringList out;
+        if (!cert.isEmpty())
+            out << QStringLiteral("--tls-cert") << path(cert + QStringLiteral(".crt"))
+                << QStringLiteral("--tls-key") << path(cert + QStringLiteral(".key"));
+        if (!ca.isEmpty())
+            out << QStringLiteral("--tls-ca") << path(ca + QStringLiteral("-ca.crt"));
+        return out;
+    }
+
+private:
+    bool run(const QString &program, const QStringList &args)
+    {
+        Process process;
+        process.setProcessChannelMode(QProcess::MergedChannels);
+        process.start(program, args);
+        if (!process.waitForFinished(Deadline) || process.exitStatus() != QProcess::NormalExit ||
+            process.exitCode() != 0) {
+            m_error = QStringLiteral("openssl %1 failed: %2")
+                          .arg(args.join(u' '), QString::fromLocal8Bit(process.readAll()));
+            return false;
+        }
+        return true;
+    }
+
+    bool issue(const QString &openssl, const QStringList &ec, const QString &name, const QString &ca,
+               const QString &cn, bool server)
+    {
+        if (!run(openssl, QStringList{QStringLiteral("req")} + ec +
+                              QStringList{QStringLiteral("-keyout"), path(name + QStringLiteral(".key")),
+                                          QStringLiteral("-out"), path(name + QStringLiteral(".csr")),
+                                          QStringLiteral("-subj"), QStringLiteral("/CN=") + cn}))
+            return false;
+        QStringList sign{QStringLiteral("x509"),
+                         QStringLiteral("-req"),
+                         QStringLiteral("-in"),
+                         path(name + QStringLiteral(".csr")),
+                         QStringLiteral("-CA"),
+                         path(ca + QStringLiteral("-ca.crt")),
+                         QStringLiteral("-CAkey"),
+                         path(ca + QStringLiteral("-ca.key")),
+                         QStringLiteral("-CAcreateserial"),
+                         QStringLiteral("-out"),
+                         path(name + QStringLiteral(".crt")),
+                         QStringLiteral("-days"),
+                         QStringLiteral("2")};
+        if (server)
+            sign << QStringLiteral("-extfile") << path(QStringLiteral("server.ext"));
+        return run(openssl, sign);
+    }
+
+    QTemporaryDir m_dir;
+    QString m_error;
 };
 
 } // namespace
@@ -201,6 +347,10 @@ private Q_SLOTS:
     void garbageBytesOnTheSocketChangeNothing();
     void localSocketIsReachableByItsUserOnly();
     void liveLocalServerIsNotReplaced();
+    void tlsSubscriberTrustingTheSourceReceivesEvents();
+    void tlsSourceWithAnUntrustedCertificateIsRefused();
+    void tlsSubscriberWithAForeignCertificateIsRefused();
+    void tlsListenNeedsATlsUrlAndACertificate();
 };
 
 void tst_Remote::transports_data()
@@ -343,13 +493,13 @@ void tst_Remote::boundedFloodToAStalledSubscriberKeepsMemoryFlat()
     QVERIFY2(maxPending <= 10000, QByteArray::number(maxPending));
     QVERIFY(sourceStats.value("dropped") > 0);
     // 10000 waiting events of ~130 bytes, 1 MiB of socket buffer: far below 64 MiB of growth.
-    QVERIFY2(sourceStats.value("rss") - sourceRssBefore < 64 * 1024,
+    QVERIFY2(sourceStats.value("rss") - sourceRssBefore < RssGrowthLimitKiB,
              QByteArray::number(sourceStats.value("rss") - sourceRssBefore) + " KiB");
 
     QVERIFY(sub->waitLine("stalled", 0, 60000));
     QVERIFY(sub->waitStats([&](const auto &s) { return s.value("last") == N; }, 60000));
     const auto subStats = sub->stats();
-    QVERIFY2(subStats.value("rss") - subRssBefore < 64 * 1024,
+    QVERIFY2(subStats.value("rss") - subRssBefore < RssGrowthLimitKiB,
              QByteArray::number(subStats.value("rss") - subRssBefore) + " KiB");
     QVERIFY(subStats.value("droppedBySource") > 0);
     // Nothing lost silently: every event was delivered or counted as dropped by the source.
@@ -560,6 +710,95 @@ void tst_Remote::liveLocalServerIsNotReplaced()
     rio::RemoteListener second(&other);
     QVERIFY(!second.listen(QUrl(url)));
     QVERIFY(second.errorString().contains(QLatin1String("in use")));
+}
+
+// Over TLS (a source that asks subscribers for a certificate from its CA), a subscriber whose
+// certificate and trusted CA match gets the events both ways, in order.
+void tst_Remote::tlsSubscriberTrustingTheSourceReceivesEvents()
+{
+    const TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    auto [source, address] = startSource(QStringLiteral("tls://127.0.0.1:0"),
+                                         certs.args(QStringLiteral("server"), QStringLiteral("a")));
+    QVERIFY(address.startsWith(QLatin1String("tls://127.0.0.1:")));
+    auto sub = startSubscriber(address, certs.args(QStringLiteral("client-a"), QStringLiteral("a")));
+    QVERIFY(sub->waitLine("state connected"));
+    source->send("notify 1 100");
+    QVERIFY(sub->waitLine("event 0 100"));
+    QList<QByteArray> expected;
+    for (int seq = 1; seq <= 100; ++seq)
+        expected << "event 0 " + QByteArray::number(seq);
+    QCOMPARE(sub->lines("event "), expected);
+    // And from the subscriber to the source.
+    sub->send("notify 101 101");
+    QVERIFY(source->waitLine("event 0 101"));
+}
+
+// A subscriber that does not trust the source's certificate (it trusts another CA) refuses the
+// connection with a warning, never connects and gets no event, while a subscriber that trusts it
+// gets all of them; neither process crashes.
+void tst_Remote::tlsSourceWithAnUntrustedCertificateIsRefused()
+{
+    const TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    auto [source, address] =
+        startSource(QStringLiteral("tls://127.0.0.1:0"), certs.args(QStringLiteral("server"), QString()));
+    QVERIFY(!address.isEmpty());
+    auto wrong = startSubscriber(address, certs.args(QString(), QStringLiteral("b")), true);
+    QVERIFY(wrong->waitLine("rio: the TLS connection to " + address.toUtf8() + " is refused"));
+    auto right = startSubscriber(address, certs.args(QString(), QStringLiteral("a")));
+    QVERIFY(right->waitLine("state connected"));
+    source->send("notify 1 50");
+    QVERIFY(right->waitLine("event 0 50"));
+    // The wrong one is still running, still refusing, and got nothing.
+    const auto stats = wrong->stats();
+    QCOMPARE(stats.value("received", -1), 0);
+    QVERIFY(wrong->lines("state connected").isEmpty());
+    QVERIFY(wrong->lines("event ").isEmpty());
+    QCOMPARE(wrong->process().state(), QProcess::Running);
+    QCOMPARE(source->process().state(), QProcess::Running);
+}
+
+// A source that asks for a certificate from its CA drops, with a warning, a subscriber whose
+// certificate comes from another CA (even though it trusts the source); that subscriber gets no
+// event and a good subscriber gets all of them.
+void tst_Remote::tlsSubscriberWithAForeignCertificateIsRefused()
+{
+    const TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    auto [source, address] = startSource(QStringLiteral("tls://127.0.0.1:0"),
+                                         certs.args(QStringLiteral("server"), QStringLiteral("a")), true);
+    QVERIFY(!address.isEmpty());
+    const qsizetype before = source->lineCount();
+    auto foreign = startSubscriber(address, certs.args(QStringLiteral("client-b"), QStringLiteral("a")));
+    QVERIFY(source->waitLine("rio::RemoteListener " + address.toUtf8() + ": a peer failed the TLS handshake",
+                             before));
+    auto good = startSubscriber(address, certs.args(QStringLiteral("client-a"), QStringLiteral("a")));
+    QVERIFY(good->waitLine("state connected"));
+    source->send("notify 1 50");
+    QVERIFY(good->waitLine("event 0 50"));
+    QCOMPARE(foreign->stats().value("received", -1), 0);
+    QVERIFY(foreign->lines("state connected").isEmpty());
+    QCOMPARE(foreign->process().state(), QProcess::Running);
+    QCOMPARE(source->process().state(), QProcess::Running);
+}
+
+// listen() with TLS: a tls: URL needs a configuration with a certificate and key, and a
+// configuration needs a tls: URL; each refusal says why and leaves the listener unused.
+void tst_Remote::tlsListenNeedsATlsUrlAndACertificate()
+{
+    QRemoteObjectHost host;
+    rio::RemoteListener listener(&host);
+    QVERIFY(!listener.listen(QUrl(QStringLiteral("tls://127.0.0.1:0"))));
+    QVERIFY(listener.errorString().contains(QLatin1String("needs a configuration")));
+    QVERIFY(!listener.listen(QUrl(QStringLiteral("tcp://127.0.0.1:0")), QSslConfiguration()));
+    QVERIFY(listener.errorString().contains(QLatin1String("needs a tls: URL")));
+    QVERIFY(!listener.listen(QUrl(QStringLiteral("tls://127.0.0.1:0")), QSslConfiguration()));
+    QVERIFY(listener.errorString().contains(QLatin1String("no local certificate")));
+    QVERIFY(host.hostUrl().isEmpty());
+    QCOMPARE(listener.connectionCount(), 0);
+    // Still free to listen.
+    QVERIFY2(listener.listen(QUrl(QStringLiteral("tcp://127.0.0.1:0"))), qPrintable(listener.errorString()));
 }
 
 QTEST_GUILESS_MAIN(tst_Remote)

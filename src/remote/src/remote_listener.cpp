@@ -7,6 +7,10 @@
 #include <QLocalSocket>
 #include <QPointer>
 #include <QRemoteObjectHost>
+#include <QSslConfiguration>
+#include <QSslKey>
+#include <QSslServer>
+#include <QSslSocket>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QtEndian>
@@ -93,7 +97,17 @@ RemoteListener *RemoteListener::of(const QRemoteObjectHost *host)
 
 bool RemoteListener::listen(const QUrl &url)
 {
-    if (!listenOn(url))
+    return start(url, nullptr);
+}
+
+bool RemoteListener::listen(const QUrl &url, const QSslConfiguration &configuration)
+{
+    return start(url, &configuration);
+}
+
+bool RemoteListener::start(const QUrl &url, const QSslConfiguration *tls)
+{
+    if (!listenOn(url, tls))
         return false;
     // Qt Remote Objects accepts sources only on a host with a URL; one of a scheme it does not
     // know makes it take connections from us (addHostSideConnection) instead of a server of its own.
@@ -107,7 +121,7 @@ bool RemoteListener::listen(const QUrl &url)
     return true;
 }
 
-bool RemoteListener::listenOn(const QUrl &url)
+bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
 {
     if (!d->host) {
         d->error = QStringLiteral("no host");
@@ -115,6 +129,12 @@ bool RemoteListener::listenOn(const QUrl &url)
     }
     if (d->local || d->tcp) {
         d->error = QStringLiteral("already listening on %1").arg(d->address.toString());
+        return false;
+    }
+    const bool wantsTls = url.scheme() == QLatin1String("tls");
+    if (wantsTls != (tls != nullptr)) {
+        d->error = wantsTls ? QStringLiteral("tls: needs a configuration: listen(url, QSslConfiguration)")
+                            : QStringLiteral("a TLS configuration needs a tls: URL (tls://127.0.0.1:port)");
         return false;
     }
     if (url.scheme() == QLatin1String("local")) {
@@ -154,22 +174,52 @@ bool RemoteListener::listenOn(const QUrl &url)
         d->address = url;
         return true;
     }
-    if (url.scheme() == QLatin1String("tcp")) {
+    if (url.scheme() == QLatin1String("tcp") || wantsTls) {
         const QHostAddress address(url.host());
         if (address.isNull()) {
-            d->error = QStringLiteral("tcp: needs a numeric address (tcp://127.0.0.1:port)");
+            d->error = QStringLiteral("%1: needs a numeric address (%1://127.0.0.1:port)").arg(url.scheme());
             return false;
         }
-        auto *server = new QTcpServer(this);
+        QTcpServer *server = nullptr;
+        if (wantsTls) {
+            if (tls->localCertificate().isNull() || tls->privateKey().isNull()) {
+                d->error = QStringLiteral("tls: the configuration has no local certificate and key");
+                return false;
+            }
+            auto *ssl = new QSslServer(this);
+            ssl->setSslConfiguration(*tls);
+            ssl->setHandshakeTimeout(10000);
+            // A peer that fails the handshake never becomes a connection; say why.
+            connect(ssl, &QSslServer::sslErrors, this, [this](QSslSocket *, const QList<QSslError> &errors) {
+                QStringList what;
+                for (const QSslError &error : errors)
+                    what.append(error.errorString());
+                rejectHandshake(what.join(QStringLiteral("; ")));
+            });
+            connect(ssl, &QSslServer::errorOccurred, this,
+                    [this](QSslSocket *socket, QAbstractSocket::SocketError error) {
+                        if (error == QAbstractSocket::SslHandshakeFailedError)
+                            rejectHandshake(socket->errorString());
+                    });
+            server = ssl;
+        } else {
+            server = new QTcpServer(this);
+        }
         if (!server->listen(address, quint16(url.port(0)))) {
             d->error = server->errorString();
             delete server;
             return false;
         }
-        connect(server, &QTcpServer::newConnection, this, [this, server] {
+        const auto acceptAll = [this, server] {
             while (QTcpSocket *socket = server->nextPendingConnection())
                 accept(socket);
-        });
+        };
+        // A QSslServer emits newConnection() when a peer connects, before the handshake, and
+        // queues the connection only once it is encrypted.
+        if (wantsTls)
+            connect(server, &QTcpServer::pendingConnectionAvailable, this, acceptAll);
+        else
+            connect(server, &QTcpServer::newConnection, this, acceptAll);
         d->tcp = server;
         d->address = url;
         d->address.setPort(server->serverPort());
@@ -252,6 +302,15 @@ void RemoteListener::afterRead(QIODevice *socket)
         Q_EMIT peerRejected(reason);
         abortSocket(socket);
     }
+}
+
+void RemoteListener::rejectHandshake(const QString &what)
+{
+    const QString reason =
+        QStringLiteral("rio::RemoteListener %1: a peer failed the TLS handshake and is dropped: %2")
+            .arg(d->address.toString(), what);
+    qWarning("%s", qPrintable(reason));
+    Q_EMIT peerRejected(reason);
 }
 
 bool RemoteListener::rejectCurrentPeer(const QString &reason)

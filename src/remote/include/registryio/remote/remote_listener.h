@@ -12,6 +12,7 @@
 QT_BEGIN_NAMESPACE
 class QIODevice;
 class QRemoteObjectHost;
+class QSslConfiguration;
 QT_END_NAMESPACE
 
 namespace rio {
@@ -46,14 +47,19 @@ public:
     /// replaced, a live one is not) or `tcp://<address>:<port>` (port 0: any free port). False,
     /// with errorString(), on failure or another scheme.
     bool listen(const QUrl &url);
+    /// Listens on `tls://<address>:<port>` with `configuration` (this side's certificate and key;
+    /// with QSslSocket::VerifyPeer and CA certificates, subscribers must show a certificate that
+    /// chains to them). A peer that fails the handshake is dropped with a warning (peerRejected).
+    /// False, with errorString(), on failure, another scheme, or no local certificate.
+    bool listen(const QUrl &url, const QSslConfiguration &configuration);
     /// The address peers connect to (the real port for tcp port 0).
-    QUrl address() const;
+    [[nodiscard]] QUrl address() const;
     /// Why listen() failed.
-    QString errorString() const;
+    [[nodiscard]] QString errorString() const;
     /// Open connections.
-    int connectionCount() const noexcept;
+    [[nodiscard]] int connectionCount() const noexcept;
     /// Whether every connection has room to write (below highWaterBytes).
-    bool hasRoom() const noexcept;
+    [[nodiscard]] bool hasRoom() const noexcept;
     /// The listener of `host`, if it has one.
     static RemoteListener *of(const QRemoteObjectHost *host);
     /// Drops the connection whose bytes are being read now (from inside a slot that Qt Remote
@@ -71,7 +77,9 @@ Q_SIGNALS:
     void connectionCountChanged(int count);
 
 private:
-    bool listenOn(const QUrl &url);
+    bool start(const QUrl &url, const QSslConfiguration *tls);
+    bool listenOn(const QUrl &url, const QSslConfiguration *tls);
+    void rejectHandshake(const QString &what);
     void accept(QIODevice *socket);
     void afterRead(QIODevice *socket);
     void forget(QIODevice *socket);

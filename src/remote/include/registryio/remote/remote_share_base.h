@@ -42,18 +42,18 @@ public:
     ~RemoteShareBase() override;
 
     /// Whether the host accepted the name (false: empty or already used).
-    bool isShared() const noexcept;
+    [[nodiscard]] bool isShared() const noexcept;
     /// The shared name.
-    QString name() const;
+    [[nodiscard]] QString name() const;
     /// Events dropped on the sending side because `capacity` were waiting for the wire.
-    quint64 droppedCount() const noexcept;
+    [[nodiscard]] quint64 droppedCount() const noexcept;
     /// Events sent to subscribers so far (coalesced ones not counted).
-    quint64 sentCount() const noexcept;
+    [[nodiscard]] quint64 sentCount() const noexcept;
     /// Events waiting for the wire now.
-    std::size_t pendingCount() const noexcept;
+    [[nodiscard]] std::size_t pendingCount() const noexcept;
 
     /// The outbox the typed forwarding handler pushes into.
-    std::shared_ptr<detail::RemoteOutbox> outbox() const noexcept;
+    [[nodiscard]] std::shared_ptr<detail::RemoteOutbox> outbox() const noexcept;
 
 private:
     void pump();

@@ -53,21 +53,21 @@ public:
     ~RemoteSubscriber() override;
 
     /// The connection state.
-    State state() const noexcept;
+    [[nodiscard]] State state() const noexcept;
     /// The shared name.
-    QString name() const;
+    [[nodiscard]] QString name() const;
     /// Events notified here while not connected: not sent, counted.
-    quint64 droppedWhileDisconnected() const noexcept;
+    [[nodiscard]] quint64 droppedWhileDisconnected() const noexcept;
     /// Events notified here that found 65536 of this side's events still waiting for the wire
     /// (the oldest waiting one is dropped for each).
-    quint64 droppedUnsent() const noexcept;
+    [[nodiscard]] quint64 droppedUnsent() const noexcept;
     /// Events the source dropped for lack of room on the wire (gaps in its sequence).
-    quint64 droppedBySource() const noexcept;
+    [[nodiscard]] quint64 droppedBySource() const noexcept;
     /// Frames from the source that were not events (ignored, warned about).
-    quint64 malformedCount() const noexcept;
+    [[nodiscard]] quint64 malformedCount() const noexcept;
 
     /// The outbox the typed forwarding handler pushes into.
-    std::shared_ptr<detail::RemoteOutbox> outbox() const noexcept;
+    [[nodiscard]] std::shared_ptr<detail::RemoteOutbox> outbox() const noexcept;
 
 Q_SIGNALS:
     /// The connection state changed.
@@ -76,7 +76,7 @@ Q_SIGNALS:
 private Q_SLOTS:
     void onEvent(const QByteArray &frame);
 
-private:
+private: // NOLINT(readability-redundant-access-specifiers): ends moc's slot section
     void onReplicaState(int state);
     void pump();
     void setState(State state);

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+#include <registryio/remote/remote_codec.h>
+#include <registryio/remote/remote_outbox.h>
+#include <registryio/remote/remote_qml_registry.h>
+
+#include <QDataStream>
+
+#include <limits>
+#include <optional>
+
+namespace rio {
+
+namespace {
+
+// `event` as QDataStream bytes, or nothing when they do not read back as a QVariant: the source
+// would take them for malformed input and drop the connection. QDataStream writes some types it
+// cannot read (a QObject pointer, also inside a map or list) without an error, so the bytes are
+// read back once.
+std::optional<QByteArray> encodeVariant(const QVariant &event)
+{
+    QByteArray bytes;
+    QDataStream stream(&bytes, QIODevice::WriteOnly);
+    stream.setVersion(detail::RemoteStreamVersion);
+    stream << event;
+    QVariant check;
+    if (stream.status() != QDataStream::Ok || !detail::decodeRemoteEvent(bytes, check))
+        return std::nullopt;
+    return bytes;
+}
+
+} // namespace
+
+RemoteQmlRegistry::RemoteQmlRegistry(QObject *parent) : QmlRegistry(parent) { }
+
+RemoteQmlRegistry::~RemoteQmlRegistry()
+{
+    m_link.reset(); // its forwarding handler goes with it
+    m_ownNode.reset();
+}
+
+void RemoteQmlRegistry::classBegin()
+{
+    m_complete = false;
+}
+
+void RemoteQmlRegistry::componentComplete()
+{
+    m_complete = true;
+    resubscribe();
+}
+
+void RemoteQmlRegistry::setNode(QRemoteObjectNode *node)
+{
+    if (m_node == node)
+        return;
+    m_node = node;
+    Q_EMIT nodeChanged();
+    resubscribe();
+}
+
+void RemoteQmlRegistry::setUrl(const QUrl &url)
+{
+    if (m_url == url)
+        return;
+    m_url = url;
+    Q_EMIT urlChanged();
+    resubscribe();
+}
+
+void RemoteQmlRegistry::setName(const QString &name)
+{
+    if (m_name == name)
+        return;
+    m_name = name;
+    Q_EMIT nameChanged();
+    resubscribe();
+}
+
+RemoteQmlRegistry::State RemoteQmlRegistry::state() const noexcept
+{
+    return m_link ? State(int(m_link->state())) : Disconnected;
+}
+
+void RemoteQmlRegistry::resubscribe()
+{
+    if (!m_complete)
+        return;
+    const State before = state();
+    m_link.reset(); // removes the forwarding handler (its context)
+    m_ownNode.reset();
+    QRemoteObjectNode *node = m_node;
+    if (!node && m_url.isValid() && !m_url.isEmpty() && !m_name.isEmpty()) {
+        m_ownNode = std::make_unique<QRemoteObjectNode>();
+        if (!m_ownNode->connectToNode(m_url))
+            qWarning("RemoteRegistry: cannot connect to %s", qPrintable(m_url.toString()));
+        node = m_ownNode.get();
+    }
+    if (node && !m_name.isEmpty()) {
+        QtRegistry<QVariant> &facade = registry();
+        m_link =
+            std::make_unique<RemoteSubscriber>(node, m_name, [this](QByteArrayView payload, quint64 origin) {
+                QVariant event;
+                if (!detail::decodeRemoteEvent(payload, event))
+                    return false;
+                const detail::RemoteInboundScope inbound(*m_link->outbox(), origin);
+                registry().notify(event);
+                return true;
+            });
+        connect(m_link.get(), &RemoteSubscriber::stateChanged, this, &RemoteQmlRegistry::stateChanged);
+        // First in priority order, on the notifying thread; it goes with the link (its context).
+        facade.add(
+            m_link.get(),
+            [box = m_link->outbox()](const QVariant &event) {
+                const auto origin = detail::remoteOutboxWants(*box);
+                if (!origin)
+                    return;
+                if (auto bytes = encodeVariant(event)) {
+                    detail::remoteOutboxPush(*box, *origin, std::move(*bytes));
+                } else {
+                    qWarning("RemoteRegistry: an event of type %s cannot cross processes (QDataStream "
+                             "cannot write and read it back); it was not sent",
+                             event.metaType().name() ? event.metaType().name() : "(none)");
+                }
+            },
+            std::numeric_limits<int>::max(), Qt::DirectConnection);
+    }
+    if (state() != before)
+        Q_EMIT stateChanged();
+}
+
+} // namespace rio
