@@ -160,11 +160,12 @@ if(TARGET RegistryIORemote)
 endif()
 
 # --- QML module ------------------------------------------------------------------------------
-# rio_install_qml_module(<backing target>): installs the backing library (exported as
-# RegistryIO::Qml), the plugin, qmldir and .qmltypes into RIO_INSTALL_QMLDIR/<uri path>.
-# Called below for the target of qml/ whose QML_MODULE_URI is RegistryIO; set
-# RIO_QML_INSTALL_HANDLED=ON in qml/CMakeLists.txt to install the module yourself instead.
-function(rio_install_qml_module backing)
+# rio_install_qml_module(<backing target> <component>): installs the backing library (exported as
+# RegistryIO::<its EXPORT_NAME>, in component <component>'s targets file), the plugin, qmldir and
+# .qmltypes into RIO_INSTALL_QMLDIR/<uri path>. Called below for the target of qml/ whose
+# QML_MODULE_URI is RegistryIO (component Qml) and for RegistryIO.Remote (component RemoteQml);
+# set RIO_QML_INSTALL_HANDLED=ON in qml/CMakeLists.txt to install the RegistryIO module yourself.
+function(rio_install_qml_module backing component)
   get_target_property(uri ${backing} QT_QML_MODULE_URI)
   get_target_property(plugin ${backing} QT_QML_MODULE_PLUGIN_TARGET)
   get_target_property(outdir ${backing} QT_QML_MODULE_OUTPUT_DIRECTORY)
@@ -174,8 +175,8 @@ function(rio_install_qml_module backing)
 
   get_target_property(backing_type ${backing} TYPE)
   if(backing_type MATCHES "LIBRARY" AND NOT backing_type STREQUAL "MODULE_LIBRARY")
-    rio_install_library(${backing} Qml)
-    set_property(GLOBAL APPEND PROPERTY RIO_INSTALLED_COMPONENTS Qml)
+    rio_install_library(${backing} ${component})
+    set_property(GLOBAL APPEND PROPERTY RIO_INSTALLED_COMPONENTS ${component})
   endif()
   if(plugin AND TARGET ${plugin} AND NOT plugin STREQUAL backing)
     # The plugin finds the backing library in LIBDIR from the QML directory.
@@ -208,7 +209,7 @@ if(NOT RIO_QML_INSTALL_HANDLED AND EXISTS "${rio_root}/qml/CMakeLists.txt" AND T
     foreach(t IN LISTS rio_qml_targets)
       get_target_property(t_uri ${t} QT_QML_MODULE_URI)
       if(t_uri STREQUAL "RegistryIO")
-        rio_install_qml_module(${t})
+        rio_install_qml_module(${t} Qml)
         rio_qt_components_of(${t} RIO_QML_COMPONENTS)
         list(APPEND RIO_QML_COMPONENTS Qml)
         list(REMOVE_DUPLICATES RIO_QML_COMPONENTS)
@@ -221,6 +222,12 @@ if(NOT RIO_QML_INSTALL_HANDLED AND EXISTS "${rio_root}/qml/CMakeLists.txt" AND T
   endif()
   install(DIRECTORY "${rio_root}/qml/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
     OPTIONAL FILES_MATCHING PATTERN "*.h" PATTERN "*_testing*" EXCLUDE)
+endif()
+# The QML module RegistryIO.Remote (RemoteRegistry), when both Remote and the QML module are built.
+set(RIO_REMOTE_QML_COMPONENTS "")
+if(TARGET RegistryIORemoteQml AND TARGET RegistryIORemote)
+  rio_install_qml_module(RegistryIORemoteQml RemoteQml)
+  rio_qt_components_of(RegistryIORemoteQml RIO_REMOTE_QML_COMPONENTS)
 endif()
 get_property(rio_more GLOBAL PROPERTY RIO_INSTALLED_COMPONENTS)
 list(APPEND rio_installed_components ${rio_more})

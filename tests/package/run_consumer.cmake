@@ -123,9 +123,15 @@ if(MODE STREQUAL "find_package")
   if(remote_targets AND WITH_QT)
     set(remote_arg -DRIO_CONSUMER_REMOTE=ON)
   endif()
+  set(remote_qml_arg -DRIO_CONSUMER_REMOTE_QML=OFF)
+  file(GLOB remote_qml_targets "${prefix}/lib*/cmake/RegistryIO/RegistryIORemoteQmlTargets.cmake"
+    "${prefix}/lib/*/cmake/RegistryIO/RegistryIORemoteQmlTargets.cmake")
+  if(remote_qml_targets AND WITH_QT)
+    set(remote_qml_arg -DRIO_CONSUMER_REMOTE_QML=ON)
+  endif()
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_PREFIX_PATH=${prefix}
-    -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DRIO_CONSUMER_QT=${WITH_QT} ${qml_arg} ${remote_arg})
+    -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DRIO_CONSUMER_QT=${WITH_QT} ${qml_arg} ${remote_arg} ${remote_qml_arg})
 elseif(MODE STREQUAL "add_subdirectory")
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DRIO_CONSUMER_SOURCE_DIR=${RIO_SOURCE_DIR}
@@ -181,6 +187,12 @@ if(EXISTS "${consumer_build}/consumer_remote")
   check_program("${consumer_build}/consumer_remote" "consumer_remote: connected event=hello")
 elseif(remote_arg STREQUAL "-DRIO_CONSUMER_REMOTE=ON")
   message(FATAL_ERROR "the install has RegistryIO::Remote but consumer_remote was not built")
+endif()
+if(EXISTS "${consumer_build}/consumer_remote_qml")
+  check_program("${consumer_build}/consumer_remote_qml"
+    "consumer_remote_qml: import RegistryIO.Remote ok, connected=0 total=5")
+elseif(remote_qml_arg STREQUAL "-DRIO_CONSUMER_REMOTE_QML=ON")
+  message(FATAL_ERROR "the install has RegistryIO::RemoteQml but consumer_remote_qml was not built")
 endif()
 if(EXISTS "${consumer_build}/consumer_qml")
   check_program("${consumer_build}/consumer_qml" "consumer_qml: import RegistryIO ok, total=12")

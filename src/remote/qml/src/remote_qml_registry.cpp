@@ -108,21 +108,20 @@ void RemoteQmlRegistry::resubscribe()
             });
         connect(m_link.get(), &RemoteSubscriber::stateChanged, this, &RemoteQmlRegistry::stateChanged);
         // First in priority order, on the notifying thread; it goes with the link (its context).
-        facade.add(
-            m_link.get(),
-            [box = m_link->outbox()](const QVariant &event) {
-                const auto origin = detail::remoteOutboxWants(*box);
-                if (!origin)
-                    return;
-                if (auto bytes = encodeVariant(event)) {
-                    detail::remoteOutboxPush(*box, *origin, std::move(*bytes));
-                } else {
-                    qWarning("RemoteRegistry: an event of type %s cannot cross processes (QDataStream "
-                             "cannot write and read it back); it was not sent",
-                             event.metaType().name() ? event.metaType().name() : "(none)");
-                }
-            },
-            std::numeric_limits<int>::max(), Qt::DirectConnection);
+        facade.add(m_link.get(),
+                   [box = m_link->outbox()](const QVariant &event) {
+                       const auto origin = detail::remoteOutboxWants(*box);
+                       if (!origin)
+                           return;
+                       if (auto bytes = encodeVariant(event)) {
+                           detail::remoteOutboxPush(*box, *origin, std::move(*bytes));
+                       } else {
+                           qWarning("RemoteRegistry: an event of type %s cannot cross processes (QDataStream "
+                                    "cannot write and read it back); it was not sent",
+                                    event.metaType().name() ? event.metaType().name() : "(none)");
+                       }
+                   },
+                   {.priority = std::numeric_limits<int>::max(), .connection = Qt::DirectConnection});
     }
     if (state() != before)
         Q_EMIT stateChanged();
