@@ -8,6 +8,7 @@
 // comes from the library's QmlTypedRegistry and QmlTypedHandler (qml_typed_handler.h).
 
 #include <registryio/handler_id.h>
+#include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_typed_handler.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/qt_registry.h>
@@ -124,6 +125,16 @@ public:
             return m_registry.addOnce(m_owner, deliver, priority);
         return m_registry.add(m_owner, deliver, priority, options);
     }
+    HandlerId addFunction(HandlerSubscription *handle, int priority) override
+    {
+        // As add(): the registry is the context; a handle dead with deliveries pending is skipped.
+        auto deliver = [owner = m_owner, handle = QPointer<HandlerSubscription>(handle)](const E &event) {
+            if (handle)
+                owner->deliverToSubscription(handle.data(), &event);
+        };
+        return m_registry.add(m_owner, deliver, priority);
+    }
+    void notifyEvent(const void *event) const override { notify(*static_cast<const E *>(event)); }
     bool remove(HandlerId id) override { return m_registry.remove(id); }
     quint64 droppedCount(HandlerId id) const override { return m_registry.droppedCount(id); }
     QJSValue scriptValue(const void *event, QJSEngine *engine) override
@@ -180,6 +191,11 @@ private:
         const ::rio::QtRegistry<EventType> &registry() const noexcept                                        \
         {                                                                                                    \
             return m_typed.registry();                                                                       \
+        }                                                                                                    \
+        /* A thread-safe reference for C++ workers that may outlive this registry. */                        \
+        ::rio::QmlTypedSender<EventType> sender() const                                                      \
+        {                                                                                                    \
+            return ::rio::QmlTypedSender<EventType>(senderBase());                                           \
         }                                                                                                    \
                                                                                                              \
     private:                                                                                                 \
