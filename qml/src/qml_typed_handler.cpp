@@ -3,10 +3,13 @@
 
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_typed_handler.h>
+#include <registryio/qml/qml_typed_registry.h>
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry_base.h>
 
 #include <QJSEngine>
+#include <QJSValueIterator>
+#include <QMetaProperty>
 #include <QQmlEngine>
 #include <QQmlError>
 #include <QQmlInfo>
@@ -235,6 +238,24 @@ void QmlTypedRegistry::reportThrown(HandlerId id, const QJSValue &thrown)
     error.setDescription(QStringLiteral("RegistryIO: handler %1 threw: %2").arg(id.value()).arg(message));
     qmlWarning(this, error);
     Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
+}
+
+bool detail::qmlGadgetFromObject(const QJSValue &object, const QMetaObject &mo, void *out)
+{
+    bool any = false;
+    for (QJSValueIterator it(object); it.hasNext();) {
+        it.next();
+        const QString key = it.name();
+        // The most derived property of that name first, as QMetaObject::indexOfProperty finds it.
+        int index = mo.propertyCount() - 1;
+        for (; index >= 0; --index)
+            if (key == QLatin1StringView(mo.property(index).name()))
+                break;
+        if (index < 0 || !mo.property(index).writeOnGadget(out, it.value().toVariant()))
+            return false;
+        any = true;
+    }
+    return any;
 }
 
 void QmlTypedRegistry::reportFailure(HandlerId id, const QString &message)

@@ -153,7 +153,19 @@ private Q_SLOTS:
             !rio::test::eval(m_root.get(), QStringLiteral("readings.notify({ colour: 'red' })")).toBool());
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("the event is not a Reading")));
         QVERIFY(!rio::test::eval(m_root.get(), QStringLiteral("readings.notify(42)")).toBool());
+        // An empty object, one key of several unknown, an array, a function: refused too.
+        for (const char *bad : {"{}", "{ sensor: 'x', colour: 'red' }", "[1, 2]", "(e) => e"}) {
+            QTest::ignoreMessage(QtWarningMsg,
+                                 QRegularExpression(QStringLiteral("the event is not a Reading")));
+            QVERIFY2(!eval(QStringLiteral("readings.notify(%1)").arg(QLatin1String(bad))).toBool(), bad);
+        }
+        // A value that does not convert to its property's type is refused.
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("the event is not a Reading")));
+        QVERIFY(!eval(QStringLiteral("readings.notify({ sensor: 's', value: {} })")).toBool());
         QCOMPARE(trace(), QString());
+        // Keys in any order.
+        QVERIFY(eval(QStringLiteral("readings.notify({ value: 2, sensor: 'k' })")).toBool());
+        QCOMPARE(trace(), QStringLiteral("high:k=2;low:k=2;"));
     }
 
     void workerEventsAreQueuedAndCoalescedOnRequest()

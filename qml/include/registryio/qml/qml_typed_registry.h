@@ -31,6 +31,20 @@ namespace rio::detail {
 template <typename E>
 concept QmlGadget = requires { E::staticMetaObject; } && !std::is_base_of_v<QObject, E>;
 
+/// True for a plain JavaScript object (not an array, function, QObject, wrapped value, date,
+/// regular expression or error): what a gadget event may be written as.
+inline bool qmlIsPlainObject(const QJSValue &value)
+{
+    return value.isObject() && !value.isArray() && !value.isCallable() && !value.isQObject() &&
+           !value.isVariant() && !value.isDate() && !value.isRegExp() && !value.isError() &&
+           !value.isQMetaObject();
+}
+
+/// Writes each own enumerable property of the plain object `object` to the gadget `out` (of
+/// meta-object `mo`): false if there is none, or one names no property of the gadget, or its value
+/// does not convert.
+RIO_QML_EXPORT bool qmlGadgetFromObject(const QJSValue &object, const QMetaObject &mo, void *out);
+
 /// The event `value` holds, converted to E: E itself, anything QVariant converts to E, or (for a
 /// Q_GADGET) a JavaScript object / QVariantMap whose keys name E's properties. False otherwise.
 template <typename E>
@@ -41,16 +55,22 @@ bool qmlEventFromVariant(const QVariant &value, E &out)
         return true;
     }
     if constexpr (QmlGadget<E>) {
+        const QMetaObject &mo = E::staticMetaObject;
         QVariantMap map;
-        if (value.metaType() == QMetaType::fromType<QJSValue>())
-            map = value.value<QJSValue>().toVariant().toMap();
-        else if (value.canConvert<QVariantMap>())
+        if (value.metaType() == QMetaType::fromType<QJSValue>()) {
+            const auto *script = static_cast<const QJSValue *>(value.constData());
+            if (qmlIsPlainObject(*script)) {
+                // A plain JavaScript object: its keys are matched to E's properties as they come,
+                // without the QVariantMap copy of the whole object (same keys, same values).
+                return qmlGadgetFromObject(*script, mo, &out);
+            }
+            map = script->toVariant().toMap();
+        } else if (value.canConvert<QVariantMap>())
             map = value.toMap();
         else
             return false;
         if (map.isEmpty())
             return false;
-        const QMetaObject &mo = E::staticMetaObject;
         for (auto it = map.cbegin(); it != map.cend(); ++it) {
             const int index = mo.indexOfProperty(it.key().toUtf8().constData());
             if (index < 0 || !mo.property(index).writeOnGadget(&out, it.value()))
