@@ -73,8 +73,9 @@ public:
     [[nodiscard]] bool isAlive() const;
 
 protected:
+    /// An empty sender.
     QmlTypedSenderBase() noexcept = default;
-    // Notifies the registry with `event` (its E); false (and one warning) when it is gone.
+    /// Notifies the registry with `event` (its E); false (and one warning) when it is gone.
     bool notifyErased(const void *event) const;
 
 private:
