@@ -3,6 +3,7 @@
 
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_registry.h>
+#include <registryio/qml/qml_typed_handler.h>
 
 #include <QJSEngine>
 
@@ -28,9 +29,17 @@ HandlerSubscription::HandlerSubscription(std::shared_ptr<detail::QmlRegistryShar
       m_engine(engine), m_function(handler, engine), m_priority(priority), m_once(once)
 { }
 
+HandlerSubscription::HandlerSubscription(QmlTypedRegistry *typed, QJSEngine *engine, const QJSValue &handler,
+                                         int priority)
+    : QObject(nullptr), m_typed(typed), m_engine(engine), m_function(handler, engine), m_priority(priority)
+{ }
+
 HandlerSubscription::~HandlerSubscription()
 {
-    if (m_active) {
+    if (m_active && !m_shared) {
+        if (m_typed != nullptr)
+            m_typed->unsubscribe(m_id);
+    } else if (m_active) {
         m_shared->takeRegistration(m_id.value()); // first: see remove()
         if (QmlRegistry *registry = m_shared->local())
             registry->m_registry.remove(m_id);
@@ -55,7 +64,10 @@ void HandlerSubscription::deactivate()
         return;
     m_active = false;
     m_keepAlive = QJSValue(); // collectable from now on, unless JavaScript or an owner keeps us
-    m_shared->takeRegistration(m_id.value());
+    if (m_shared)
+        m_shared->takeRegistration(m_id.value());
+    else if (QmlTypedRegistry *typed = std::exchange(m_typed, nullptr))
+        typed->m_subscriptions.remove(m_id.value());
     emitActiveChanged();
 }
 
@@ -71,6 +83,11 @@ bool HandlerSubscription::remove()
 {
     if (!m_active)
         return false;
+    if (!m_shared) {
+        const bool removed = m_typed != nullptr && m_typed->unsubscribe(m_id);
+        deactivate();
+        return removed;
+    }
     // Out of the registrations first: the registry's count change must not look like a removal
     // behind our back.
     m_shared->takeRegistration(m_id.value());

@@ -19,6 +19,7 @@
 #include <shared_mutex>
 
 class QJSEngine;
+class QQmlError;
 
 namespace rio {
 class QmlRegistry;
@@ -120,6 +121,17 @@ inline QString jsTypeName(const QJSValue &value)
 
 // A QML warning on `object` at the JavaScript line that called us (its declaration if none).
 void warnAtCaller(const QObject *object, const QString &message);
+
+// The handler (a RegistryHandler or a typed handler) whose onNotified is running on this thread:
+// engine warnings raised meanwhile (a thrown exception, a TypeError) are its failures, not an
+// outer handler's.
+struct QmlRunningHandler
+{
+    const QObject *handler = nullptr;
+    QList<QQmlError> *errors = nullptr;
+};
+// This thread's running handler (one thread-local object: one TLS lookup per delivery).
+QmlRunningHandler &runningHandler() noexcept;
 
 struct QmlRegistryShared
 {

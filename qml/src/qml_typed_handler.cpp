@@ -1,20 +1,39 @@
 // SPDX-License-Identifier: MIT
 #include "qml_registry_shared.h"
 
+#include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_typed_handler.h>
+#include <registryio/qml/qml_typed_registry.h>
+#include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry_base.h>
 
 #include <QJSEngine>
+#include <QJSValueIterator>
+#include <QMetaProperty>
 #include <QQmlEngine>
 #include <QQmlError>
 #include <QQmlInfo>
+#include <QThread>
 #include <QUrl>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <mutex>
+#include <shared_mutex>
 #include <utility>
 
 namespace rio {
+
+/// What a typed registry's senders share with it: senders notify under the shared lock, the
+/// registry's going takes it exclusively and clears `ops`.
+struct detail::QmlTypedSenderState
+{
+    std::shared_mutex mutex;
+    QmlTypedRegistryOps *ops = nullptr;
+    std::atomic<bool> warnedDead{false};
+};
 
 // The QML enum is rio::Overflow by number: QmlDeliverySettings converts with a cast.
 static_assert(int(QmlTypedHandler::DropOldest) == int(Overflow::DropOldest) &&
@@ -22,7 +41,7 @@ static_assert(int(QmlTypedHandler::DropOldest) == int(Overflow::DropOldest) &&
               int(QmlTypedHandler::Block) == int(Overflow::Block));
 
 QmlTypedRegistry::QmlTypedRegistry(QMetaType eventType, QObject *parent)
-    : QObject(parent), m_eventType(eventType)
+    : QObject(parent), m_eventType(eventType), m_senderState(std::make_shared<detail::QmlTypedSenderState>())
 { }
 
 QmlTypedRegistry::~QmlTypedRegistry()
@@ -34,6 +53,10 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, QtRegistryBase *
 {
     m_ops = ops;
     m_facade = facade;
+    {
+        std::unique_lock lock(m_senderState->mutex);
+        m_senderState->ops = ops;
+    }
     connect(facade, &QtRegistryBase::countChanged, this, &QmlTypedRegistry::countChanged);
     connect(facade, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
         Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
@@ -44,11 +67,18 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, QtRegistryBase *
     connect(facade, &QtRegistryBase::deliveriesDropped, this, [this](HandlerId id, quint64 total) {
         if (QmlTypedHandler *handler = m_registered.value(id.value()))
             handler->dropsReported(total);
+        else if (HandlerSubscription *handle = m_subscriptions.value(id.value()))
+            handle->dropsReported(total);
     });
 }
 
 void QmlTypedRegistry::detach() noexcept
 {
+    {
+        // Senders' notifies in progress finish first; later ones see the registry gone.
+        std::unique_lock lock(m_senderState->mutex);
+        m_senderState->ops = nullptr;
+    }
     // Each watcher unregisters (while the facade exists) and forgets us; one may destroy others
     // from a slot, which unlinks them: take them one at a time.
     while (!m_watchers.isEmpty()) {
@@ -57,7 +87,107 @@ void QmlTypedRegistry::detach() noexcept
         watcher->registryGone();
     }
     m_registered.clear();
+    // add(fn)'s handles that outlive us turn inactive (one may destroy others from a slot).
+    while (!m_subscriptions.isEmpty()) {
+        HandlerSubscription *handle = m_subscriptions.take(m_subscriptions.cbegin().key());
+        if (m_ops != nullptr)
+            m_ops->remove(handle->handlerId());
+        handle->m_typed = nullptr;
+        handle->deactivate();
+    }
     m_ops = nullptr;
+}
+
+HandlerSubscription *QmlTypedRegistry::add(const QJSValue &handler, int priority)
+{
+    const char *const name = metaObject()->className();
+    if (QThread::currentThread() != thread()) {
+        qCWarning(lcRegistryIO,
+                  "%s.add: called from a thread other than the registry's; nothing was registered", name);
+        return nullptr;
+    }
+    if (!handler.isCallable()) {
+        warnAtCaller(QStringLiteral("%1.add: the handler must be a function, got %2; nothing was registered")
+                         .arg(QLatin1String(name), detail::jsTypeName(handler)));
+        return nullptr;
+    }
+    QJSEngine *engine = qjsEngine(this);
+    if (engine == nullptr || m_ops == nullptr) {
+        qmlWarning(this) << name << ".add: the registry is not used by a QML engine; nothing was registered";
+        return nullptr;
+    }
+    // No parent: the handle keeps itself alive while registered (see QmlRegistry::add).
+    auto *handle = new HandlerSubscription(this, engine, handler, priority);
+    try {
+        handle->m_id = m_ops->addFunction(handle, priority);
+    } catch (const std::exception &e) {
+        qmlWarning(this) << name << ".add: " << e.what();
+        delete handle;
+        return nullptr;
+    }
+    handle->m_active = true;
+    m_subscriptions.insert(handle->m_id.value(), handle);
+    QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
+    handle->m_keepAlive = engine->newQObject(handle);
+    return handle;
+}
+
+bool QmlTypedRegistry::unsubscribe(HandlerId id)
+{
+    if (m_subscriptions.take(id.value()) == nullptr || m_ops == nullptr)
+        return false;
+    return m_ops->remove(id);
+}
+
+void QmlTypedRegistry::deliverToSubscription(HandlerSubscription *handle, const void *event)
+{
+    QJSEngine *engine = handle->m_engine.data();
+    if (m_ops == nullptr || !handle->m_active || engine == nullptr)
+        return;
+    const HandlerId id = handle->m_id;
+    const QPointer<QmlTypedRegistry> guard(this); // the function may destroy us
+    handle->m_function.call({m_ops->scriptValue(event, engine)});
+    if (engine->hasError()) {
+        const QJSValue thrown = engine->catchError();
+        if (guard)
+            guard->reportThrown(id, thrown);
+    }
+}
+
+QmlTypedSenderBase QmlTypedRegistry::senderBase() const
+{
+    return QmlTypedSenderBase(m_senderState);
+}
+
+QmlTypedSenderBase::QmlTypedSenderBase(std::shared_ptr<detail::QmlTypedSenderState> state) noexcept
+    : m_state(std::move(state))
+{ }
+
+bool QmlTypedSenderBase::notifyErased(const void *event) const
+{
+    if (!m_state)
+        return false;
+    {
+        std::shared_lock lock(m_state->mutex);
+        if (detail::QmlTypedRegistryOps *ops = m_state->ops) {
+            ops->notifyEvent(event);
+            return true;
+        }
+    }
+    // One warning per process (see QmlRegistrySender::notify); isAlive() tells a worker to stop.
+    static std::atomic<bool> warned{false};
+    if (!m_state->warnedDead.exchange(true) && !warned.exchange(true))
+        qCWarning(lcRegistryIO, "QmlTypedSender::notify: the typed registry was destroyed; its events are "
+                                "dropped (said once per process; QmlTypedSender::isAlive() tells)");
+    return false;
+}
+
+bool QmlTypedSenderBase::isAlive() const
+{
+    if (!m_state)
+        return false;
+    std::shared_lock lock(m_state->mutex);
+    return m_state->ops != nullptr;
 }
 
 int QmlTypedRegistry::count() const noexcept
@@ -71,6 +201,12 @@ bool QmlTypedRegistry::remove(double id)
     if (m_ops == nullptr || !(id >= 1.0 && id <= 9007199254740992.0) || std::floor(id) != id)
         return false;
     const HandlerId handlerId{static_cast<std::uint64_t>(id)};
+    if (HandlerSubscription *handle = m_subscriptions.take(handlerId.value())) {
+        const bool removed = m_ops->remove(handlerId);
+        handle->m_typed = nullptr;
+        handle->deactivate();
+        return removed;
+    }
     QmlTypedHandler *handler = m_registered.take(handlerId.value());
     if (handler != nullptr) // its drops so far stay counted
         handler->m_dropped =
@@ -101,6 +237,29 @@ void QmlTypedRegistry::reportThrown(HandlerId id, const QJSValue &thrown)
     const QString message = thrown.toString();
     error.setDescription(QStringLiteral("RegistryIO: handler %1 threw: %2").arg(id.value()).arg(message));
     qmlWarning(this, error);
+    Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
+}
+
+bool detail::qmlGadgetFromObject(const QJSValue &object, const QMetaObject &mo, void *out)
+{
+    bool any = false;
+    for (QJSValueIterator it(object); it.hasNext();) {
+        it.next();
+        const QString key = it.name();
+        // The most derived property of that name first, as QMetaObject::indexOfProperty finds it.
+        int index = mo.propertyCount() - 1;
+        for (; index >= 0; --index)
+            if (key == QLatin1StringView(mo.property(index).name()))
+                break;
+        if (index < 0 || !mo.property(index).writeOnGadget(out, it.value().toVariant()))
+            return false;
+        any = true;
+    }
+    return any;
+}
+
+void QmlTypedRegistry::reportFailure(HandlerId id, const QString &message)
+{
     Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
 }
 
@@ -369,6 +528,28 @@ void QmlTypedHandler::deliver(const void *event)
             if (guard)
                 guard->reportThrown(id, thrown);
         }
+    } else if (QQmlEngine *engine = qmlEngine(this)) {
+        // The engine reports what onNotified throws as a warning (with file and line) from inside
+        // the emit: one connection per handler, made once, routes it to the running handler.
+        if (!m_warningTap)
+            m_warningTap = connect(
+                engine, &QQmlEngine::warnings, this,
+                [this](const QList<QQmlError> &warnings) {
+                    const detail::QmlRunningHandler &running = detail::runningHandler();
+                    if (running.handler == this && running.errors != nullptr)
+                        *running.errors += warnings;
+                },
+                Qt::DirectConnection);
+        QList<QQmlError> errors;
+        const QPointer<QmlTypedRegistry> guard(registry); // the handler may destroy it
+        detail::QmlRunningHandler &running = detail::runningHandler();
+        const detail::QmlRunningHandler outer = running;
+        running = {this, &errors};
+        emitNotified(event);
+        running = outer;
+        // The engine printed the error with its file and line; the registry learns about it too.
+        if (!errors.isEmpty() && guard)
+            guard->reportFailure(id, errors.constFirst().description());
     } else {
         emitNotified(event);
     }

@@ -16,22 +16,18 @@ namespace rio {
 
 namespace {
 
-// The RegistryHandler whose onNotified is running on this thread: engine warnings raised
-// meanwhile (a thrown exception, a TypeError) are its failures, not an outer handler's.
-// One thread-local object (one TLS lookup per delivery, not four).
-struct Running
-{
-    RegistryHandler *handler = nullptr;
-    QList<QQmlError> *errors = nullptr;
-};
-thread_local Running t_running;
-
 // The QML enum is rio::Overflow by number: QmlDeliverySettings converts with a cast.
 static_assert(int(RegistryHandler::DropOldest) == int(Overflow::DropOldest) &&
               int(RegistryHandler::DropNewest) == int(Overflow::DropNewest) &&
               int(RegistryHandler::Block) == int(Overflow::Block));
 
 } // namespace
+
+detail::QmlRunningHandler &detail::runningHandler() noexcept
+{
+    thread_local QmlRunningHandler running;
+    return running;
+}
 
 // The handler as its registry's registrations see it.
 class RegistryHandler::Registration final : public detail::QmlRegistration, public detail::QmlRegistryWatcher
@@ -354,12 +350,13 @@ void RegistryHandler::deliver(const QVariant &event)
         m_warningTap = connect(
             engine, &QQmlEngine::warnings, this,
             [this](const QList<QQmlError> &warnings) {
-                if (t_running.handler == this && t_running.errors != nullptr)
-                    *t_running.errors += warnings;
+                const detail::QmlRunningHandler &running = detail::runningHandler();
+                if (running.handler == this && running.errors != nullptr)
+                    *running.errors += warnings;
             },
             Qt::DirectConnection);
-    Running &running = t_running;
-    const Running outer = running;
+    detail::QmlRunningHandler &running = detail::runningHandler();
+    const detail::QmlRunningHandler outer = running;
     running = {this, &errors};
     Q_EMIT notified(registry->m_shared->events.get(event, engine));
     running = outer;

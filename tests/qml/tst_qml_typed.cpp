@@ -10,10 +10,12 @@
 
 #include <QElapsedTimer>
 #include <QPointer>
+#include <QProperty>
 #include <QQmlComponent>
 #include <QSignalSpy>
 #include <QTest>
 
+#include <future>
 #include <thread>
 
 /// The event: a gadget QML knows the properties of.
@@ -65,6 +67,16 @@ QtObject {
     }
     function notifyBadly() {
         return readings.notify(42) // BAD NOTIFY
+    }
+    property ReadingRegistryHandler thrower: ReadingRegistryHandler {
+        registry: root.readings
+        enabled: false
+        priority: 5
+        onNotified: (event) => { throw new Error("signal refused " + event.sensor) } // SIGNAL THROWS
+    }
+    property var subscription: null
+    function addBadly() {
+        return readings.add(5) // BAD ADD
     }
     function throwingHandler(event) {
         throw new Error("refused " + event.sensor) // THROWS
@@ -141,7 +153,19 @@ private Q_SLOTS:
             !rio::test::eval(m_root.get(), QStringLiteral("readings.notify({ colour: 'red' })")).toBool());
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("the event is not a Reading")));
         QVERIFY(!rio::test::eval(m_root.get(), QStringLiteral("readings.notify(42)")).toBool());
+        // An empty object, one key of several unknown, an array, a function: refused too.
+        for (const char *bad : {"{}", "{ sensor: 'x', colour: 'red' }", "[1, 2]", "(e) => e"}) {
+            QTest::ignoreMessage(QtWarningMsg,
+                                 QRegularExpression(QStringLiteral("the event is not a Reading")));
+            QVERIFY2(!eval(QStringLiteral("readings.notify(%1)").arg(QLatin1String(bad))).toBool(), bad);
+        }
+        // A value that does not convert to its property's type is refused.
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("the event is not a Reading")));
+        QVERIFY(!eval(QStringLiteral("readings.notify({ sensor: 's', value: {} })")).toBool());
         QCOMPARE(trace(), QString());
+        // Keys in any order.
+        QVERIFY(eval(QStringLiteral("readings.notify({ value: 2, sensor: 'k' })")).toBool());
+        QCOMPARE(trace(), QStringLiteral("high:k=2;low:k=2;"));
     }
 
     void workerEventsAreQueuedAndCoalescedOnRequest()
@@ -483,6 +507,157 @@ private Q_SLOTS:
         fromWorker(2);
         QTRY_VERIFY(trace().contains(QStringLiteral("latest:w=2;")));
         QVERIFY2(timer.elapsed() >= 100, qPrintable(QString::number(timer.elapsed())));
+    }
+
+    void addFunctionGetsTypedEventsInPriorityOrderUntilRemoved()
+    {
+        eval(QStringLiteral("subscription = readings.add((e) => { seen.push(e);"
+                            " trace += 'fn:' + e.sensor + '=' + (e.value + 1) + ';' }, 5)"));
+        QObject *subscription = m_root->property("subscription").value<QObject *>();
+        QVERIFY(subscription != nullptr);
+        QVERIFY(subscription->property("active").toBool());
+        QCOMPARE(subscription->property("priority").toInt(), 5);
+        const double id = subscription->property("id").toDouble();
+        QVERIFY(id >= 1);
+        QCOMPARE(readings()->count(), 3);
+        // Between high (10) and low (0); the typed value's properties are numbers and strings.
+        notifyHere(1);
+        QCOMPARE(trace(), QStringLiteral("high:s=1;fn:s=2;low:s=1;"));
+        QVERIFY(eval(QStringLiteral("readings.notify({ sensor: 'q', value: 4 })")).toBool());
+        QCOMPARE(trace(), QStringLiteral("high:s=1;fn:s=2;low:s=1;high:q=4;fn:q=5;low:q=4;"));
+        // From a worker: queued to the engine thread.
+        std::thread worker([registry = readings()] { registry->notify(Reading{QStringLiteral("w"), 6}); });
+        worker.join();
+        QTRY_VERIFY(trace().endsWith(QStringLiteral("high:w=6;fn:w=7;low:w=6;")));
+        // remove(): true once, inactive, no more calls.
+        QSignalSpy activeChanged(subscription, SIGNAL(activeChanged()));
+        QVERIFY(eval(QStringLiteral("subscription.remove()")).toBool());
+        QVERIFY(!eval(QStringLiteral("subscription.remove()")).toBool());
+        QVERIFY(!subscription->property("active").toBool());
+        QCOMPARE(activeChanged.count(), 1);
+        QCOMPARE(readings()->count(), 2);
+        const QString before = trace();
+        notifyHere(8);
+        QCOMPARE(trace(), before + QStringLiteral("high:s=8;low:s=8;"));
+        QVERIFY(!readings()->remove(id));
+    }
+
+    void addFunctionEndsByRegistryRemoveAndRegistryDeath()
+    {
+        eval(QStringLiteral("subscription = readings.add((e) => trace += 'fn;')"));
+        QObject *first = m_root->property("subscription").value<QObject *>();
+        QVERIFY(readings()->remove(first->property("id").toDouble()));
+        QVERIFY(!first->property("active").toBool());
+        QVERIFY(!eval(QStringLiteral("subscription.remove()")).toBool());
+        eval(QStringLiteral("subscription = readings.add((e) => trace += 'fn;')"));
+        QObject *second = m_root->property("subscription").value<QObject *>();
+        QVERIFY(second->property("active").toBool());
+        QCOMPARE(readings()->count(), 3);
+        QPointer<ReadingRegistry> registry = readings();
+        delete registry.data();
+        QVERIFY(!second->property("active").toBool());
+        QVERIFY(!eval(QStringLiteral("subscription.remove()")).toBool());
+        QCOMPARE(trace(), QString());
+    }
+
+    void addFunctionThatThrowsIsReportedAndTheOthersRun()
+    {
+        QSignalSpy failed(readings(), &ReadingRegistry::handlerFailed);
+        eval(QStringLiteral("subscription = readings.add(throwingHandler, 20)"));
+        const double id = eval(QStringLiteral("subscription.id")).toDouble();
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("typed.qml:%1: RegistryIO: handler %2 threw: "
+                                                               "Error: refused s$")
+                                                    .arg(lineOf("// THROWS"))
+                                                    .arg(id)));
+        notifyHere(1);
+        QCOMPARE(trace(), QStringLiteral("high:s=1;low:s=1;"));
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(0).toDouble(), id);
+    }
+
+    void addOfANonFunctionWarnsAtTheCallersLineAndChangesNothing()
+    {
+        QTest::ignoreMessage(
+            QtWarningMsg, QRegularExpression(QStringLiteral("typed.qml:%1: ReadingRegistry.add: the handler "
+                                                            "must be a function, got a number; nothing was "
+                                                            "registered$")
+                                                 .arg(lineOf("// BAD ADD"))));
+        QVERIFY(eval(QStringLiteral("addBadly() === null")).toBool());
+        QCOMPARE(readings()->count(), 2);
+        notifyHere(1);
+        QCOMPARE(trace(), QStringLiteral("high:s=1;low:s=1;"));
+    }
+
+    void senderNotifiesFromAWorkerAndOutlivesTheRegistry()
+    {
+        rio::QmlTypedSender<Reading> sender = readings()->sender();
+        QVERIFY(sender.isAlive());
+        QVERIFY(!rio::QmlTypedSender<Reading>().isAlive());
+        QVERIFY(!rio::QmlTypedSender<Reading>().notify(Reading{}));
+        // The worker's notifies are queued to the engine thread, in order.
+        std::promise<void> sent;
+        std::thread worker([sender, &sent] {
+            for (int i = 1; i <= 3; ++i)
+                sender.notify(Reading{QStringLiteral("w"), double(i)});
+            sent.set_value();
+        });
+        sent.get_future().wait();
+        worker.join();
+        QTRY_COMPARE(trace(), QStringLiteral("high:w=1;low:w=1;high:w=2;low:w=2;high:w=3;low:w=3;"));
+        // A worker racing the registry's destruction: every notify is delivered or refused.
+        std::atomic<bool> stop{false};
+        std::atomic<int> refused{0};
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("the typed registry was destroyed")));
+        std::thread racer([sender, &stop, &refused] {
+            for (int i = 0; i < 100000 && !stop.load(); ++i) {
+                if (!sender.notify(Reading{QStringLiteral("r"), double(i)})) {
+                    refused.fetch_add(1);
+                    break;
+                }
+            }
+        });
+        QPointer<ReadingRegistry> registry = readings();
+        delete registry.data();
+        QVERIFY(!sender.isAlive());
+        QVERIFY(!sender.notify(Reading{QStringLiteral("late"), 0})); // warns once per process
+        stop.store(true);
+        racer.join();
+        QVERIFY(!sender.notify(Reading{QStringLiteral("later"), 0}));
+        QCoreApplication::processEvents();
+        QVERIFY(!trace().contains(QStringLiteral("late")));
+    }
+
+    void onNotifiedThatThrowsEmitsHandlerFailed()
+    {
+        QSignalSpy failed(readings(), &ReadingRegistry::handlerFailed);
+        handler("thrower")->setProperty("enabled", true);
+        const double id = handler("thrower")->property("handlerId").toDouble();
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(
+                QStringLiteral("typed.qml:%1: Error: signal refused s$").arg(lineOf("// SIGNAL THROWS"))));
+        notifyHere(1);
+        QCOMPARE(trace(), QStringLiteral("high:s=1;low:s=1;")); // the others still run
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(0).toDouble(), id);
+        QVERIFY(failed.at(0).at(1).toString().contains(QStringLiteral("signal refused s")));
+    }
+
+    void activeIsBindable()
+    {
+        auto *low = qobject_cast<rio::QmlTypedHandler *>(handler("low"));
+        QVERIFY(low != nullptr);
+        QProperty<bool> mirror;
+        mirror.setBinding(low->bindableActive().makeBinding());
+        QVERIFY(mirror.value());
+        low->setEnabled(false);
+        QVERIFY(!mirror.value());
+        low->setEnabled(true);
+        QVERIFY(mirror.value());
+        QVERIFY(readings()->remove(low->handlerId()));
+        QVERIFY(!mirror.value());
     }
 
     void handlersOutliveTheirRegistryInertly()

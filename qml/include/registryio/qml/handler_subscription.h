@@ -23,7 +23,10 @@ struct QmlRegistryShared;
 class QmlRegistration;
 } // namespace detail
 
-/// What QmlRegistry.add() returns: destroying it (or its owner) removes the handler.
+class QmlTypedRegistry;
+
+/// What QmlRegistry.add() and a typed registry's add() return: destroying it (or its owner)
+/// removes the handler.
 class RIO_QML_EXPORT HandlerSubscription : public QObject
 {
     Q_OBJECT
@@ -66,9 +69,12 @@ Q_SIGNALS:
 
 private:
     friend class QmlRegistry;
+    friend class QmlTypedRegistry;
     class Registration;
     HandlerSubscription(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
                         const QJSValue &handler, int priority, bool once, QObject *parent);
+    // A handle of the typed registry `typed` (no QmlRegistry shared state).
+    HandlerSubscription(QmlTypedRegistry *typed, QJSEngine *engine, const QJSValue &handler, int priority);
 
     // Calls the JavaScript function on this thread and reports what it throws.
     void deliver(const QVariant &event);
@@ -79,8 +85,9 @@ private:
     // The registry reported `total` drops of this handler.
     void dropsReported(quint64 total);
 
-    std::shared_ptr<detail::QmlRegistryShared> m_shared;
+    std::shared_ptr<detail::QmlRegistryShared> m_shared; // null for a typed registry's handle
     std::unique_ptr<Registration> m_registration;
+    QmlTypedRegistry *m_typed = nullptr; // a typed registry's handle: its registry while registered
     QPointer<QJSEngine> m_engine;
     QJSManagedValue m_function; // called directly; what it throws stays in the engine for us
     // Our own JavaScript wrapper while registered: a persistent reference, so the garbage

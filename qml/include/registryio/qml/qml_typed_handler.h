@@ -7,6 +7,7 @@
 
 #include <registryio/handler_id.h>
 #include <registryio/qml/detail/delivery.h>
+#include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_export.h>
 #include <registryio/qt/delivery.h>
 
@@ -17,11 +18,13 @@
 #include <QMetaType>
 #include <QObject>
 #include <QPointer>
+#include <QProperty>
 #include <QQmlParserStatus>
 #include <QString>
 #include <QtQml/qqmlregistration.h>
 
 #include <cstddef>
+#include <memory>
 
 class QJSEngine;
 
@@ -41,8 +44,12 @@ public:
     virtual HandlerId add(QmlTypedHandler *handler, const HandlerOptions &options) = 0;
     /// Removes `id`; true the first time.
     virtual bool remove(HandlerId id) = 0;
+    /// Registers the function of `handle` (delivered through QmlTypedRegistry on its thread).
+    virtual HandlerId addFunction(HandlerSubscription *handle, int priority) = 0;
     /// Drops of `id` so far.
     [[nodiscard]] virtual quint64 droppedCount(HandlerId id) const = 0;
+    /// Notifies `event` (an E), from any thread.
+    virtual void notifyEvent(const void *event) const = 0;
     /// The JavaScript value of `event` (an E): made once per notify on the registry's thread.
     virtual QJSValue scriptValue(const void *event, QJSEngine *engine) = 0;
 
@@ -53,7 +60,47 @@ protected:
 template <typename E>
 class QmlTypedRegistryCore;
 
+struct QmlTypedSenderState;
+
 } // namespace detail
+
+/// The non-template half of QmlTypedSender<E>.
+class RIO_QML_EXPORT QmlTypedSenderBase
+{
+public:
+    /// True while the registry lives.
+    [[nodiscard]] bool isAlive() const;
+
+protected:
+    /// An empty sender.
+    QmlTypedSenderBase() noexcept = default;
+    /// Notifies the registry with `event` (its E); false (and one warning) when it is gone.
+    bool notifyErased(const void *event) const;
+
+private:
+    friend class QmlTypedRegistry;
+    explicit QmlTypedSenderBase(std::shared_ptr<detail::QmlTypedSenderState> state) noexcept;
+
+    std::shared_ptr<detail::QmlTypedSenderState> m_state;
+};
+
+/// A copyable, thread-safe reference to a typed registry of E events that may outlive it: C++
+/// worker threads keep one instead of a raw pointer to a registry that QML owns.
+template <typename E>
+class QmlTypedSender : public QmlTypedSenderBase
+{
+public:
+    /// An empty sender: notify() returns false.
+    QmlTypedSender() noexcept = default;
+    /// The sender a typed registry made (Name::sender() does this).
+    explicit QmlTypedSender(const QmlTypedSenderBase &base) noexcept : QmlTypedSenderBase(base) { }
+
+    /// Notifies the registry (see its notify) and returns true; when the registry was destroyed,
+    /// drops the event, warns once in the `registryio` category and returns false. Do not destroy
+    /// the registry from a C++ handler that this call runs directly.
+    // NOLINTNEXTLINE(modernize-use-nodiscard): fire-and-forget is the common use
+    bool notify(const E &event) const { return notifyErased(&event); }
+};
 
 /// The base of every typed registry (RIO_QML_TYPED_REGISTRY's `Name`): its handler count, remove
 /// by id and failure reports. Not creatable from QML itself.
@@ -75,6 +122,10 @@ public:
     /// Removes the handler with this id: true the first time, false for unknown ids and for
     /// anything that is not a positive integer. A typed handler removed so turns inactive.
     Q_INVOKABLE bool remove(double id);
+    /// Registers the JavaScript function `handler` (higher priority first), called with each
+    /// typed event; returns the handle, whose destruction or remove() removes it. A non-function:
+    /// QML warning at the caller's line, null, nothing registered. Call it on the registry's thread.
+    Q_INVOKABLE rio::HandlerSubscription *add(const QJSValue &handler, int priority = 0);
 
 Q_SIGNALS:
     /// The number of handlers changed.
@@ -86,11 +137,14 @@ Q_SIGNALS:
 protected:
     /// A registry of `eventType` events; the typed half attaches its facade.
     QmlTypedRegistry(QMetaType eventType, QObject *parent);
+    /// A sender for this registry (the typed half wraps it in a QmlTypedSender).
+    [[nodiscard]] QmlTypedSenderBase senderBase() const;
 
 private:
     template <typename E>
     friend class detail::QmlTypedRegistryCore;
     friend class QmlTypedHandler;
+    friend class HandlerSubscription;
 
     // Called by the typed half once its facade exists, and before it goes.
     void attach(detail::QmlTypedRegistryOps *ops, QtRegistryBase *facade);
@@ -99,12 +153,20 @@ private:
     void warnAtCaller(const QString &message) const;
     // Reports what the function of handler `id` threw.
     void reportThrown(HandlerId id, const QJSValue &thrown);
+    // Emits handlerFailed for what an onNotified handler threw (the engine printed it).
+    void reportFailure(HandlerId id, const QString &message);
+    // Calls the function of `handle` with `event` (an E); this thread.
+    void deliverToSubscription(HandlerSubscription *handle, const void *event);
+    // Removes the registration of `handle` (`id`): true if it was registered.
+    bool unsubscribe(HandlerId id);
 
     QMetaType m_eventType;
     detail::QmlTypedRegistryOps *m_ops = nullptr; // null once the registry is going
     QtRegistryBase *m_facade = nullptr;
-    QHash<quint64, QmlTypedHandler *> m_registered; // typed handlers registered here, by id
-    QList<QmlTypedHandler *> m_watchers;            // typed handlers whose `registry` is this one
+    QHash<quint64, QmlTypedHandler *> m_registered;        // typed handlers registered here, by id
+    QList<QmlTypedHandler *> m_watchers;                   // typed handlers whose `registry` is this one
+    QHash<quint64, HandlerSubscription *> m_subscriptions; // add(fn)'s handles registered here, by id
+    std::shared_ptr<detail::QmlTypedSenderState> m_senderState;
 };
 
 /// The base of every typed handler (RIO_QML_TYPED_REGISTRY's `Name##Handler`): every property of
@@ -135,7 +197,7 @@ class RIO_QML_EXPORT QmlTypedHandler : public QObject, public QQmlParserStatus
     /// Events the overflow policy dropped so far, over every registration of this handler.
     Q_PROPERTY(double dropped READ dropped NOTIFY droppedChanged FINAL)
     /// True while registered.
-    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged FINAL)
+    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged BINDABLE bindableActive FINAL)
     /// The current registration's id, 0 when not registered.
     Q_PROPERTY(double handlerId READ handlerId NOTIFY activeChanged FINAL)
     /// A function called with each event instead of emitting `notified` (no signal between; the
@@ -197,6 +259,8 @@ public:
     [[nodiscard]] double dropped() const noexcept { return static_cast<double>(m_dropped); }
     /// True while registered.
     [[nodiscard]] bool isActive() const noexcept { return m_active; }
+    /// `active` as a bindable property.
+    [[nodiscard]] QBindable<bool> bindableActive() const { return &m_activeProperty; }
     /// The registration's id, 0 when not registered.
     [[nodiscard]] double handlerId() const noexcept
     {
@@ -258,13 +322,19 @@ private:
     void registryGone();
     void registrationEnded();
     void dropsReported(quint64 total);
-    void emitActiveChanged() { Q_EMIT activeChanged(); }
+    // Emits activeChanged and tells the bindings on `active`.
+    void emitActiveChanged()
+    {
+        m_activeProperty.notify();
+        Q_EMIT activeChanged();
+    }
 
     QMetaType m_eventType;
     QPointer<QmlTypedRegistry> m_registry;
     QmlTypedRegistry *m_watched = nullptr;         // the registry whose watcher list has us
     QmlTypedRegistry *m_registeredOn = nullptr;    // where we are registered (it tells us when it goes)
     QMetaObject::Connection m_destroyedConnection; // a registry on another thread
+    QMetaObject::Connection m_warningTap;          // the engine's warnings, while onNotified runs
     QJSValue m_handler;
     QJSManagedValue m_function;
     bool *m_alive = nullptr; // set to false by the destructor (a delivery in progress)
@@ -281,6 +351,7 @@ private:
     bool m_active = false;
     bool m_reRegistering = false;
     bool m_reRegisterAgain = false;
+    Q_OBJECT_COMPUTED_PROPERTY(QmlTypedHandler, bool, m_activeProperty, &QmlTypedHandler::isActive)
 };
 
 } // namespace rio

@@ -8,6 +8,7 @@
 // comes from the library's QmlTypedRegistry and QmlTypedHandler (qml_typed_handler.h).
 
 #include <registryio/handler_id.h>
+#include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_typed_handler.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/qt_registry.h>
@@ -30,6 +31,20 @@ namespace rio::detail {
 template <typename E>
 concept QmlGadget = requires { E::staticMetaObject; } && !std::is_base_of_v<QObject, E>;
 
+/// True for a plain JavaScript object (not an array, function, QObject, wrapped value, date,
+/// regular expression or error): what a gadget event may be written as.
+inline bool qmlIsPlainObject(const QJSValue &value)
+{
+    return value.isObject() && !value.isArray() && !value.isCallable() && !value.isQObject() &&
+           !value.isVariant() && !value.isDate() && !value.isRegExp() && !value.isError() &&
+           !value.isQMetaObject();
+}
+
+/// Writes each own enumerable property of the plain object `object` to the gadget `out` (of
+/// meta-object `mo`): false if there is none, or one names no property of the gadget, or its value
+/// does not convert.
+RIO_QML_EXPORT bool qmlGadgetFromObject(const QJSValue &object, const QMetaObject &mo, void *out);
+
 /// The event `value` holds, converted to E: E itself, anything QVariant converts to E, or (for a
 /// Q_GADGET) a JavaScript object / QVariantMap whose keys name E's properties. False otherwise.
 template <typename E>
@@ -40,16 +55,22 @@ bool qmlEventFromVariant(const QVariant &value, E &out)
         return true;
     }
     if constexpr (QmlGadget<E>) {
+        const QMetaObject &mo = E::staticMetaObject;
         QVariantMap map;
-        if (value.metaType() == QMetaType::fromType<QJSValue>())
-            map = value.value<QJSValue>().toVariant().toMap();
-        else if (value.canConvert<QVariantMap>())
+        if (value.metaType() == QMetaType::fromType<QJSValue>()) {
+            const auto *script = static_cast<const QJSValue *>(value.constData());
+            if (qmlIsPlainObject(*script)) {
+                // A plain JavaScript object: its keys are matched to E's properties as they come,
+                // without the QVariantMap copy of the whole object (same keys, same values).
+                return qmlGadgetFromObject(*script, mo, &out);
+            }
+            map = script->toVariant().toMap();
+        } else if (value.canConvert<QVariantMap>())
             map = value.toMap();
         else
             return false;
         if (map.isEmpty())
             return false;
-        const QMetaObject &mo = E::staticMetaObject;
         for (auto it = map.cbegin(); it != map.cend(); ++it) {
             const int index = mo.indexOfProperty(it.key().toUtf8().constData());
             if (index < 0 || !mo.property(index).writeOnGadget(&out, it.value()))
@@ -122,6 +143,16 @@ public:
         };
         return m_registry.add(m_owner, deliver, options);
     }
+    HandlerId addFunction(HandlerSubscription *handle, int priority) override
+    {
+        // As add(): the registry is the context; a handle dead with deliveries pending is skipped.
+        auto deliver = [owner = m_owner, handle = QPointer<HandlerSubscription>(handle)](const E &event) {
+            if (handle)
+                owner->deliverToSubscription(handle.data(), &event);
+        };
+        return m_registry.add(m_owner, deliver, priority);
+    }
+    void notifyEvent(const void *event) const override { notify(*static_cast<const E *>(event)); }
     bool remove(HandlerId id) override { return m_registry.remove(id); }
     quint64 droppedCount(HandlerId id) const override { return m_registry.droppedCount(id); }
     QJSValue scriptValue(const void *event, QJSEngine *engine) override
@@ -178,6 +209,11 @@ private:
         const ::rio::QtRegistry<EventType> &registry() const noexcept                                        \
         {                                                                                                    \
             return m_typed.registry();                                                                       \
+        }                                                                                                    \
+        /* A thread-safe reference for C++ workers that may outlive this registry. */                        \
+        ::rio::QmlTypedSender<EventType> sender() const                                                      \
+        {                                                                                                    \
+            return ::rio::QmlTypedSender<EventType>(senderBase());                                           \
         }                                                                                                    \
                                                                                                              \
     private:                                                                                                 \
