@@ -150,7 +150,7 @@ public:
             if (handle)
                 owner->deliverToSubscription(handle.data(), &event);
         };
-        return m_registry.add(m_owner, deliver, priority);
+        return m_registry.add(m_owner, deliver, {.priority = priority});
     }
     void notifyEvent(const void *event) const override { notify(*static_cast<const E *>(event)); }
     bool remove(HandlerId id) override { return m_registry.remove(id); }
