@@ -38,6 +38,19 @@ struct Run
     }
 };
 
+/// The shared empty array (flat_array.cpp): a Snapshot whose `end` is its first entry.
+struct EmptyArray
+{
+    Snapshot array;
+    Entry none[1];
+};
+extern EmptyArray emptyArray;
+
+inline Snapshot *emptySnapshot() noexcept
+{
+    return &emptyArray.array;
+}
+
 /// Tombstones a flat array or a run tolerates before it is compacted (see compactLocked).
 inline constexpr std::uint32_t compactAfterDead = 8;
 /// An add inside the order of this many handlers turns the registry to runs.
