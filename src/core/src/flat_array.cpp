@@ -313,10 +313,8 @@ bool RegistryCore::isSuspended(HandlerId id) const noexcept
 
 std::uintptr_t RegistryCore::entryLocked(HandlerId id) const noexcept
 {
-    // Ids grow with every add, so st().byId is sorted by id.
-    const auto it = std::lower_bound(st().byId.begin(), st().byId.end(), id.value(),
-                                     [](const auto &entry, std::uint64_t v) { return entry.first < v; });
-    return it != st().byId.end() && it->first == id.value() ? it->second : 0;
+    const auto *entry = findById(st().byId, id.value());
+    return entry != nullptr ? entry->second : 0;
 }
 
 HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept

@@ -216,11 +216,8 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
         if (!others && !r->markSelf) {
             // Waiters for this handler now wait for this chain only.
             const auto *box = static_cast<const HandlerBox *>(r);
-            const auto it =
-                std::lower_bound(st().byId.begin(), st().byId.end(), box->id.value(),
-                                 [](const auto &entry, std::uint64_t v) { return entry.first < v; });
-            if (it != st().byId.end() && it->first == box->id.value())
-                it->second = chainTag(frame.number);
+            if (auto *entry = findById(st().byId, box->id.value()))
+                entry->second = chainTag(frame.number);
             take(link, r);
             continue;
         }
