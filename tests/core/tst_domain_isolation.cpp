@@ -104,15 +104,6 @@ RIO_TEST_DATA(removeAndWaitForUnpublishedIds, int, how, {"once fired", 0}, {"aft
 // be A waiting for B's destruction while B's removeAndWait waits for A's read section.)
 RIO_TEST(destroyRegistryWhileItsClosureWaitsElsewhere)
 {
-#ifdef _WIN32
-    // KNOWN DEFECT on MinGW-w64: ~Registry waits for a closure being destroyed on another thread
-    // with std::atomic::wait, which MinGW-w64's libstdc++ 12 can fail to wake (the harness's
-    // Latch avoids it for that reason); here it then hangs about one run in three under wine.
-    // Reported to the lead; run it anyway with RIO_TEST_KNOWN_BUGS=1.
-    if (!rio::test::knownBugsRequested())
-        SKIP("MinGW-w64: ~Registry's std::atomic::wait for a closure destroyed elsewhere can miss its "
-             "wake-up (known); set RIO_TEST_KNOWN_BUGS=1 to run");
-#endif
     rio::Registry<int> r1;
     auto r2 = std::make_unique<rio::Registry<int>>();
     rio::Registry<int> r3;
