@@ -265,14 +265,6 @@ RIO_TEST(parkedReaderPinsOnlyWhatItReaches)
 // threads alive at once (batches of 8) plus a small constant, not one per thread.
 RIO_TEST(readerRecordsStayBounded)
 {
-#ifdef _WIN32
-    // KNOWN DEFECT on MinGW-w64 (seen under wine): a notify from a thread_local destructor that
-    // runs after the record releaser takes a record that is never given back, one per thread
-    // (2001 records after 2000 threads). Reported to the lead; run it with RIO_TEST_KNOWN_BUGS=1.
-    if (!rio::test::knownBugsRequested())
-        SKIP("MinGW-w64: a notify from a late thread_local destructor leaks its reader record (known); "
-             "set RIO_TEST_KNOWN_BUGS=1 to run");
-#endif
     const int threads = rio::test::scaled(20000, 10);
     constexpr int batch = 8;
     static rio::Registry<int> *registry = nullptr;

@@ -25,6 +25,7 @@ struct DestroyFrame
     DestroyFrame *nextInCore = nullptr; // the registry's chains in flight (under its lock)
     std::uint64_t number = 0;           // never reused within the registry
     std::uint64_t oldestSeq = ~0ull;    // the smallest retire sequence number in the chain
+    bool blocked = false;               // its thread waits in synchronize() (under the lock)
 };
 
 namespace {
@@ -44,6 +45,20 @@ bool ownsFrame(const DestroyFrame *frame) noexcept
         if (f == frame)
             return true;
     return false;
+}
+
+// Marks the calling thread's chains of `core` as blocked in a wait (or no longer); true if it
+// has any (it is inside a closure destructor of that registry).
+bool markBlocked(const RegistryCore *core, bool blocked) noexcept
+{
+    bool any = false;
+    for (DestroyFrame *f = destroyFrames; f; f = f->next) {
+        if (f->core == core) {
+            f->blocked = blocked;
+            any = true;
+        }
+    }
+    return any;
 }
 
 // st().byId's value for a handler a chain took: odd, never a box's address.
@@ -295,16 +310,25 @@ bool RegistryCore::chainInFlightLocked(std::uint64_t number) const noexcept
 void RegistryCore::waitForChains(std::unique_lock<std::mutex> &lock, std::uint64_t number,
                                  std::uint64_t awaitSeq) noexcept
 {
+    // synchronize() from inside a closure destructor of this registry does not wait for another
+    // thread's chain whose thread is itself blocked in synchronize() from a closure destructor:
+    // that thread may be waiting for ours (each would wait for the other for good). The first of
+    // two such threads to block waits; the second sees it blocked and goes on.
+    const bool sync = number == 0 && awaitSeq != ~0ull;
+    const bool inOwnChain = sync && markBlocked(this, true);
     for (;;) {
         bool waiting = false;
         for (const DestroyFrame *f = st().retired.chains; f != nullptr && !waiting; f = f->nextInCore)
-            waiting = (number != 0 ? f->number == number : f->oldestSeq <= awaitSeq) && !ownsFrame(f);
+            waiting = (number != 0 ? f->number == number : f->oldestSeq <= awaitSeq) && !ownsFrame(f) &&
+                      !(inOwnChain && f->blocked);
         if (!waiting)
-            return;
+            break;
         // A condition variable, not std::atomic::wait: MinGW-w64's libstdc++ 12 can miss the
         // latter's wake-up. Spurious wake-ups just test again.
         st().retired.chainEnded.wait(lock);
     }
+    if (inOwnChain)
+        markBlocked(this, false);
 }
 
 // Waits for the handler `target` (or, without one, everything retired up to `awaitSeq`): passes
