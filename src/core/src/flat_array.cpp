@@ -265,7 +265,12 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::s
         cur->end.store(slot + 1, publishOrder);
     } else {
         const std::size_t live = st().live.load(std::memory_order_relaxed) + 1;
-        const std::size_t capacity = copyCapacityLocked(live);
+        // Filling again from empty: straight to the room the registry had when it last emptied
+        // (bounded), so that rounds of filling and emptying copy no array per doubling.
+        const std::size_t capacity =
+            cur == emptySnapshot()
+                ? std::max(copyCapacityLocked(live), std::min<std::size_t>(st().lastCapacity, 1024))
+                : copyCapacityLocked(live);
         Snapshot *next = nullptr;
         try {
             next = copyLocked(capacity, box, pos, invoke);
@@ -334,9 +339,14 @@ void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
         ++runOf(cur, box->priority)->run->dead;
     // Notifies that started before a copy-on-write still iterate an older array. Arrays older
     // than the box cannot hold it (the common case under add/remove churn): skip their search.
+    // Arrays are retired in the order of their versions and the list is newest first: stop at
+    // the first one older than the box.
     for (Retired *r = st().retired.others; r; r = r->next) {
-        if (r->kind == Retired::Kind::Snapshot && static_cast<Snapshot *>(r)->version >= box->birth)
-            tombstoneIn(static_cast<Snapshot *>(r), box);
+        if (r->kind != Retired::Kind::Snapshot)
+            continue;
+        if (static_cast<Snapshot *>(r)->version < box->birth)
+            break;
+        tombstoneIn(static_cast<Snapshot *>(r), box);
     }
     ++cur->dead;
     box->removed = true;
