@@ -214,25 +214,28 @@ void RegistryCore::publishEmptyLocked() noexcept
 
 HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::shared_ptr<RegistryLink> *link)
 {
-    std::unique_lock lock(writerState().mutex);
+    RegistryState &ws = writerState();
+    std::unique_lock lock(ws.mutex);
     // Everything that can throw comes first: on a throw nothing has changed (a link made here
     // stays, as link() would have made it).
     if (link != nullptr)
         *link = linkLocked();
-    if (st().byIdNulls > 32 && st().byIdNulls * 2 > st().byId.size()) {
-        std::erase_if(st().byId, [this](const auto &entry) {
+    if (ws.byIdNulls > 32 && ws.byIdNulls * 2 > ws.byId.size()) {
+        std::erase_if(ws.byId, [this](const auto &entry) {
             return entry.second == 0 || ((entry.second & 1u) != 0 && !chainInFlightLocked(entry.second >> 1));
         });
-        st().byIdNulls = 0;
+        ws.byIdNulls = 0;
     }
-    if (st().byId.size() == st().byId.capacity())
-        st().byId.reserve(std::max<std::size_t>(16, 2 * st().byId.size())); // amortised O(1)
+    if (ws.byId.size() == ws.byId.capacity())
+        ws.byId.reserve(std::max<std::size_t>(16, 2 * ws.byId.size())); // amortised O(1)
     Snapshot *cur = head.load(std::memory_order_relaxed);
     const int *curPriority = cur == emptySnapshot() || cur->runCount != 0 ? nullptr : priorities(cur);
     // After every entry of equal or higher priority (registration order within a priority).
+    // The common case first: an append (no entry, or the last one's priority is not below it).
     const auto pos = static_cast<std::uint32_t>(
-        curPriority == nullptr
-            ? 0
+        curPriority == nullptr ? 0
+        : cur->size == 0 || curPriority[cur->size - 1] >= priority
+            ? cur->size
             : std::partition_point(curPriority, curPriority + cur->size, [priority](int p) {
                   return p >= priority;
               }) - curPriority);
@@ -240,9 +243,9 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::s
     box->invoke = invoke;
     box->core = this;
     box->kind = Retired::Kind::Handler;
-    const HandlerId id{++st().lastId};
+    const HandlerId id{++ws.lastId};
     box->id = id;
-    const std::size_t liveAfter = st().live.load(std::memory_order_relaxed) + 1;
+    const std::size_t liveAfter = ws.live.load(std::memory_order_relaxed) + 1;
     if (cur->runCount != 0 || (pos < cur->size && liveAfter >= runsFrom)) {
         // Runs mode: an add costs its run (amortised O(1)) and an array of one entry per run.
         try {
@@ -251,7 +254,7 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::s
             else
                 toRunsLocked(box, invoke, pos);
         } catch (...) {
-            --st().lastId;
+            --ws.lastId;
             throw;
         }
     } else if (pos == cur->size && cur->size < cur->capacity) {
@@ -264,28 +267,28 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::s
         ++cur->size;
         cur->end.store(slot + 1, publishOrder);
     } else {
-        const std::size_t live = st().live.load(std::memory_order_relaxed) + 1;
+        const std::size_t live = ws.live.load(std::memory_order_relaxed) + 1;
         // Filling again from empty: straight to the room the registry had when it last emptied
         // (bounded), so that rounds of filling and emptying copy no array per doubling.
         const std::size_t capacity =
             cur == emptySnapshot()
-                ? std::max(copyCapacityLocked(live), std::min<std::size_t>(st().lastCapacity, 1024))
+                ? std::max(copyCapacityLocked(live), std::min<std::size_t>(ws.lastCapacity, 1024))
                 : copyCapacityLocked(live);
         Snapshot *next = nullptr;
         try {
             next = copyLocked(capacity, box, pos, invoke);
         } catch (...) {
-            --st().lastId;
+            --ws.lastId;
             throw;
         }
         box->birth = next->version;
         publishLocked(next);
     }
-    st().byId.emplace_back(id.value(), reinterpret_cast<std::uintptr_t>(box)); // capacity reserved above
-    st().live.fetch_add(1, std::memory_order_relaxed);
+    ws.byId.emplace_back(id.value(), reinterpret_cast<std::uintptr_t>(box)); // capacity reserved above
+    ws.live.fetch_add(1, std::memory_order_relaxed);
     // Copy-on-write retires arrays, and once-handlers that fired wait here too: without a pass
     // on add, a loop of addOnce() and notify() would never reclaim anything.
-    if (st().retired.passDue())
+    if (ws.retired.passDue())
         pass(lock, /*fence=*/true, nullptr, 0);
     return id;
 }
@@ -334,6 +337,7 @@ HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept
 
 void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
 {
+    RegistryState &ws = st();
     Snapshot *cur = head.load(std::memory_order_relaxed);
     if (tombstoneIn(cur, box) && cur->runCount != 0)
         ++runOf(cur, box->priority)->run->dead;
@@ -341,7 +345,7 @@ void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
     // than the box cannot hold it (the common case under add/remove churn): skip their search.
     // Arrays are retired in the order of their versions and the list is newest first: stop at
     // the first one older than the box.
-    for (Retired *r = st().retired.others; r; r = r->next) {
+    for (Retired *r = ws.retired.others; r; r = r->next) {
         if (r->kind != Retired::Kind::Snapshot)
             continue;
         if (static_cast<Snapshot *>(r)->version < box->birth)
@@ -350,9 +354,9 @@ void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
     }
     ++cur->dead;
     box->removed = true;
-    ++st().byIdNulls; // its entry keeps the box until a pass takes it
-    st().live.fetch_sub(1, std::memory_order_relaxed);
-    st().retired.retire(box);
+    ++ws.byIdNulls; // its entry keeps the box until a pass takes it
+    ws.live.fetch_sub(1, std::memory_order_relaxed);
+    ws.retired.retire(box);
 }
 
 void RegistryCore::compactLocked(bool force) noexcept
@@ -380,13 +384,14 @@ bool RegistryCore::remove(HandlerId id) noexcept
 {
     if (!id.isValid() || m_state.load(std::memory_order_acquire) == nullptr)
         return false;
-    std::unique_lock lock(st().mutex);
+    RegistryState &ws = st();
+    std::unique_lock lock(ws.mutex);
     HandlerBox *box = findLocked(id);
     if (box == nullptr)
         return false;
     tombstoneLocked(box);
     compactLocked();
-    if (st().retired.passDue())
+    if (ws.retired.passDue())
         pass(lock, /*fence=*/true, nullptr, 0);
     return true;
 }
