@@ -171,3 +171,25 @@ RIO_TEST(closuresAreDestroyedAtTheLatestWithTheirRegistry)
     }
     CHECK_EQ(alive.use_count(), 1L);
 }
+
+// An empty registry is small (its writer state is allocated by the first add), and one that
+// never had a handler answers every call as an empty registry does, then works normally.
+RIO_TEST(unwrittenRegistryIsSmallAndBehavesEmpty)
+{
+    CHECK(sizeof(rio::Registry<int>) <= 64);
+    rio::Registry<int> registry;
+    CHECK(registry.isEmpty());
+    CHECK(!registry.contains(rio::HandlerId{1}));
+    CHECK(!registry.remove(rio::HandlerId{1}));
+    CHECK(!registry.removeAndWait(rio::HandlerId{1}));
+    CHECK(!registry.connection(rio::HandlerId{1}).isConnected());
+    registry.synchronize();
+    registry.clear();
+    int calls = 0;
+    const rio::HandlerId id = registry.add([&calls] { ++calls; });
+    registry.notify(1);
+    CHECK_EQ(calls, 1);
+    CHECK(registry.remove(id));
+    registry.notify(1);
+    CHECK_EQ(calls, 1);
+}

@@ -104,15 +104,6 @@ RIO_TEST_DATA(removeAndWaitForUnpublishedIds, int, how, {"once fired", 0}, {"aft
 // be A waiting for B's destruction while B's removeAndWait waits for A's read section.)
 RIO_TEST(destroyRegistryWhileItsClosureWaitsElsewhere)
 {
-#ifdef _WIN32
-    // KNOWN DEFECT on MinGW-w64: ~Registry waits for a closure being destroyed on another thread
-    // with std::atomic::wait, which MinGW-w64's libstdc++ 12 can fail to wake (the harness's
-    // Latch avoids it for that reason); here it then hangs about one run in three under wine.
-    // Reported to the lead; run it anyway with RIO_TEST_KNOWN_BUGS=1.
-    if (!rio::test::knownBugsRequested())
-        SKIP("MinGW-w64: ~Registry's std::atomic::wait for a closure destroyed elsewhere can miss its "
-             "wake-up (known); set RIO_TEST_KNOWN_BUGS=1 to run");
-#endif
     rio::Registry<int> r1;
     auto r2 = std::make_unique<rio::Registry<int>>();
     rio::Registry<int> r3;
@@ -274,14 +265,6 @@ RIO_TEST(parkedReaderPinsOnlyWhatItReaches)
 // threads alive at once (batches of 8) plus a small constant, not one per thread.
 RIO_TEST(readerRecordsStayBounded)
 {
-#ifdef _WIN32
-    // KNOWN DEFECT on MinGW-w64 (seen under wine): a notify from a thread_local destructor that
-    // runs after the record releaser takes a record that is never given back, one per thread
-    // (2001 records after 2000 threads). Reported to the lead; run it with RIO_TEST_KNOWN_BUGS=1.
-    if (!rio::test::knownBugsRequested())
-        SKIP("MinGW-w64: a notify from a late thread_local destructor leaks its reader record (known); "
-             "set RIO_TEST_KNOWN_BUGS=1 to run");
-#endif
     const int threads = rio::test::scaled(20000, 10);
     constexpr int batch = 8;
     static rio::Registry<int> *registry = nullptr;

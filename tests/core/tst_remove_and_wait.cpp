@@ -373,14 +373,6 @@ RIO_TEST(doesNotWaitForAnotherRegistrysReader)
 RIO_TEST_DATA(twoHandlersRemovingConcurrently, bool, sameRegistry, {"two registries", false},
               {"one registry, disjoint handlers", true})
 {
-    // KNOWN LIMITATION of the fallback fence mode (RIO_FENCE=fallback, no membarrier): there
-    // a reader's announcement of the handler it runs is not fenced, so a pass counts every
-    // handler of an array a reader holds as possibly running, and the two waits block each
-    // other. Reported to the lead; run it anyway with RIO_TEST_KNOWN_BUGS=1.
-    if (sameRegistry && rio::detail::hazard::fenceMode() == rio::detail::hazard::FenceMode::Fallback &&
-        !rio::test::underTsan && !rio::test::knownBugsRequested())
-        SKIP("fallback fence mode: removeAndWait from two handlers of one registry deadlocks "
-             "(known); set RIO_TEST_KNOWN_BUGS=1 to run");
     const int rounds = rio::test::scaled(50, 5);
     for (int round = 0; round < rounds; ++round) {
         rio::Registry<int> first;

@@ -195,6 +195,43 @@ RIO_TEST(synchronizeWaitsForNotifiesThatBeganBeforeIt)
     CHECK(exitedWhenReturned);
 }
 
+// A registry's first writes create its writer state: threads racing to make the first add (or
+// link, or exception handler) of a fresh registry all land in one state; nothing is lost.
+RIO_TEST(firstWritesRacingOnAFreshRegistry)
+{
+    constexpr int threads = 4;
+    constexpr int rounds = 200;
+    for (int round = 0; round < rounds; ++round) {
+        rio::Registry<int> registry;
+        std::atomic<int> calls{0};
+        rio::check::Latch start(threads);
+        std::vector<rio::HandlerId> ids(threads);
+        std::vector<rio::HandlerGuard> guards(threads);
+        std::vector<std::thread> group;
+        for (int t = 0; t < threads; ++t) {
+            group.emplace_back([&, t] {
+                start.arrive_and_wait();
+                if (t % 2 == 0)
+                    ids[static_cast<std::size_t>(t)] = registry.add([&calls] { calls.fetch_add(1); });
+                else
+                    guards[static_cast<std::size_t>(t)] =
+                        registry.addScoped([&calls] { calls.fetch_add(1); });
+                if (t == 1)
+                    registry.setExceptionHandler([](const rio::ExceptionInfo &) { });
+            });
+        }
+        for (auto &th : group)
+            th.join();
+        CHECK_EQ(registry.size(), std::size_t{threads});
+        registry.notify(1);
+        CHECK_EQ(calls.load(), threads);
+        for (int t = 0; t < threads; t += 2)
+            CHECK(registry.removeAndWait(ids[static_cast<std::size_t>(t)]));
+        guards.clear();
+        CHECK_EQ(registry.size(), std::size_t{0});
+    }
+}
+
 RIO_TEST(synchronizeWithoutReadersReturns)
 {
     rio::Registry<int> registry;

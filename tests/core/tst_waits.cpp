@@ -222,6 +222,57 @@ RIO_TEST(closureDestructorsOnTwoThreadsRemovingTheirOwnHandlers)
     CHECK(registry.contains(d));
 }
 
+// Two closures whose destructors call synchronize() of their registry, destroyed by passes on
+// two threads at the same time: each chain holds a handler retired before the other's call, so
+// each could wait for the other's destruction; neither waits for good, and both return.
+RIO_TEST(closureDestructorsOnTwoThreadsSynchronizing)
+{
+    rio::Registry<int> registry;
+    rio::HandlerId a;
+    rio::HandlerId b;
+    rio::check::Latch bothDestroying(2);
+    Event aDestroying;
+    bool aDone = false;
+    bool bDone = false;
+    a = registry.add([guard = OnDestroy([&] {
+                          aDestroying.set();
+                          bothDestroying.arrive_and_wait();
+                          registry.synchronize();
+                          aDone = true;
+                      })] {});
+    b = registry.add([guard = OnDestroy([&] {
+                          bothDestroying.arrive_and_wait();
+                          registry.synchronize();
+                          bDone = true;
+                      })] {});
+    Event t1Done;
+    Event t2Done;
+    std::thread t1([&] {
+        registry.removeAndWait(a); // its pass destroys A's closure on this thread
+        t1Done.set();
+    });
+    std::thread t2([&] {
+        aDestroying.waitFor(boundSeconds); // A is taken: the pass below takes B alone
+        registry.removeAndWait(b);
+        t2Done.set();
+    });
+    const bool t1InTime = t1Done.waitFor(boundSeconds);
+    const bool t2InTime = t2Done.waitFor(boundSeconds);
+    if (!t1InTime || !t2InTime) {
+        std::printf("FAIL closureDestructorsOnTwoThreadsSynchronizing: the two destructors wait for "
+                    "each other\n");
+        std::fflush(stdout);
+        std::_Exit(1);
+    }
+    t1.join();
+    t2.join();
+    CHECK(aDone);
+    CHECK(bDone);
+    CHECK(registry.isEmpty());
+    registry.synchronize();
+    CHECK_EQ(registry.pendingCount(), std::size_t{0});
+}
+
 // Two closures whose destructors call removeAndWait on other handlers of the same registry,
 // destroyed by passes on two threads at the same time: neither waits for the other's
 // destruction, since the handler each waits for is not in the other's.

@@ -214,6 +214,29 @@ RIO_TEST(noAllocationWithoutHandlers)
     CHECK_EQ(count.deleteCalls(), 0L);
 }
 
+// A registry that never had a writer allocates nothing, to construct, to use every call that
+// only reads or removes, and to destroy (its writer state comes with the first add).
+RIO_TEST(noAllocationForAnUnwrittenRegistry)
+{
+    AllocationCount count;
+    {
+        rio::Registry<int> registry(16);
+        registry.notify(1);
+        CHECK(!registry.contains(rio::HandlerId{1}));
+        CHECK(!registry.remove(rio::HandlerId{1}));
+        CHECK(!registry.removeAndWait(rio::HandlerId{1}));
+        CHECK(!registry.setSuspended(rio::HandlerId{1}, true));
+        CHECK(!registry.isSuspended(rio::HandlerId{1}));
+        registry.clear();
+        registry.synchronize();
+        registry.clearExceptionHandler();
+        CHECK_EQ(registry.size(), std::size_t{0});
+        CHECK_EQ(registry.pendingCount(), std::size_t{0});
+    }
+    CHECK_EQ(count.newCalls(), 0L);
+    CHECK_EQ(count.deleteCalls(), 0L);
+}
+
 RIO_TEST(noAllocationWithEightHandlers)
 {
     rio::Registry<int> registry;

@@ -90,13 +90,20 @@ void RegistryCore::reportFailure(const HandlerBox *box, const char *what) noexce
     }
 }
 
-RegistryCore::RegistryCore(std::size_t capacityHint)
-    : head(&m_empty), m_capacityHint(std::min<std::size_t>(capacityHint, std::size_t{1} << 20))
+// Every empty registry's array: never written after its constant initialisation. Its version
+// is 0, older than every box, so a pass never counts a box as running in a section holding it.
+constinit EmptyArray emptyArray{{{nullptr, nullptr, 0, 0, Retired::Kind::Snapshot}, {&emptyArray.none[0]}},
+                                {}};
+
+RegistryCore::RegistryCore(std::size_t capacityHint) noexcept
+    : head(emptySnapshot()), m_capacityHint(std::min<std::size_t>(capacityHint, std::size_t{1} << 20))
+{ }
+
+RegistryState &RegistryCore::writerState()
 {
-    hazard::initialize();
-    m_empty.kind = Retired::Kind::Snapshot;
-    m_empty.end.store(m_empty.entries(), std::memory_order_relaxed);
-    RegistryList::add(this);
+    if (RegistryState *s = m_state.load(std::memory_order_acquire))
+        return *s;
+    return RegistryList::create(m_state);
 }
 
 Snapshot *RegistryCore::createSnapshot(std::size_t capacity)
@@ -131,7 +138,7 @@ Snapshot *RegistryCore::copyLocked(std::size_t capacity, const HandlerBox *inser
         outPriority[n] = priority;
         ++n;
     };
-    const bool empty = cur == &m_empty;
+    const bool empty = cur == emptySnapshot();
     if (cur->dead == 0 && !empty) {
         // Nothing to drop: copy the columns in two runs around the insertion point. Entries are
         // plain pointers; only the writer (us, under the lock) ever changes them.
@@ -154,7 +161,7 @@ Snapshot *RegistryCore::copyLocked(std::size_t capacity, const HandlerBox *inser
         }
         next->size = n;
         next->end.store(out + n, std::memory_order_relaxed);
-        next->version = m_version + 1;
+        next->version = st().version + 1;
         return next;
     }
     for (std::uint32_t i = 0; i <= cur->size; ++i) {
@@ -169,7 +176,7 @@ Snapshot *RegistryCore::copyLocked(std::size_t capacity, const HandlerBox *inser
     }
     next->size = n;
     next->end.store(out + n, std::memory_order_relaxed);
-    next->version = m_version + 1;
+    next->version = st().version + 1;
     return next;
 }
 
@@ -178,15 +185,15 @@ Snapshot *RegistryCore::copyLocked(std::size_t capacity, const HandlerBox *inser
 void RegistryCore::publishLocked(Snapshot *next) noexcept
 {
     Snapshot *old = head.load(std::memory_order_relaxed);
-    m_version = next->version;
+    st().version = next == emptySnapshot() ? st().version + 1 : next->version;
     head.store(next, publishOrder);
-    for (Retired *r = m_retired.boxes; r; r = r->next) {
+    for (Retired *r = st().retired.boxes; r; r = r->next) {
         auto *b = static_cast<HandlerBox *>(r);
         if (b->death == ~0ull)
-            b->death = next->version;
+            b->death = st().version;
     }
-    if (old != &m_empty)
-        m_retired.retire(old);
+    if (old != emptySnapshot())
+        st().retired.retire(old);
 }
 
 // Room for a copy holding `live` handlers: twice that, at least the hint, and at least the
@@ -194,39 +201,41 @@ void RegistryCore::publishLocked(Snapshot *next) noexcept
 // empties again in rounds allocates one array per round, not one per doubling).
 std::size_t RegistryCore::copyCapacityLocked(std::size_t live) const noexcept
 {
-    const std::size_t sticky = live * 8 >= m_lastCapacity ? m_lastCapacity : 0;
+    const std::size_t sticky = live * 8 >= st().lastCapacity ? st().lastCapacity : 0;
     return std::max({m_capacityHint, 2 * live, std::size_t{4}, sticky});
 }
 
 void RegistryCore::publishEmptyLocked() noexcept
 {
-    if (Snapshot *cur = head.load(std::memory_order_relaxed); cur != &m_empty && cur->runCount == 0)
-        m_lastCapacity = cur->capacity;
-    m_empty.version = m_version + 1;
-    publishLocked(&m_empty);
+    if (Snapshot *cur = head.load(std::memory_order_relaxed); cur != emptySnapshot() && cur->runCount == 0)
+        st().lastCapacity = cur->capacity;
+    publishLocked(emptySnapshot());
 }
 
 HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::shared_ptr<RegistryLink> *link)
 {
-    std::unique_lock lock(m_mutex);
+    RegistryState &ws = writerState();
+    std::unique_lock lock(ws.mutex);
     // Everything that can throw comes first: on a throw nothing has changed (a link made here
     // stays, as link() would have made it).
     if (link != nullptr)
         *link = linkLocked();
-    if (m_byIdNulls > 32 && m_byIdNulls * 2 > m_byId.size()) {
-        std::erase_if(m_byId, [this](const auto &entry) {
+    if (ws.byIdNulls > 32 && ws.byIdNulls * 2 > ws.byId.size()) {
+        std::erase_if(ws.byId, [this](const auto &entry) {
             return entry.second == 0 || ((entry.second & 1u) != 0 && !chainInFlightLocked(entry.second >> 1));
         });
-        m_byIdNulls = 0;
+        ws.byIdNulls = 0;
     }
-    if (m_byId.size() == m_byId.capacity())
-        m_byId.reserve(std::max<std::size_t>(16, 2 * m_byId.size())); // amortised O(1)
+    if (ws.byId.size() == ws.byId.capacity())
+        ws.byId.reserve(std::max<std::size_t>(16, 2 * ws.byId.size())); // amortised O(1)
     Snapshot *cur = head.load(std::memory_order_relaxed);
-    const int *curPriority = cur == &m_empty || cur->runCount != 0 ? nullptr : priorities(cur);
+    const int *curPriority = cur == emptySnapshot() || cur->runCount != 0 ? nullptr : priorities(cur);
     // After every entry of equal or higher priority (registration order within a priority).
+    // The common case first: an append (no entry, or the last one's priority is not below it).
     const auto pos = static_cast<std::uint32_t>(
-        curPriority == nullptr
-            ? 0
+        curPriority == nullptr ? 0
+        : cur->size == 0 || curPriority[cur->size - 1] >= priority
+            ? cur->size
             : std::partition_point(curPriority, curPriority + cur->size, [priority](int p) {
                   return p >= priority;
               }) - curPriority);
@@ -234,9 +243,9 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::s
     box->invoke = invoke;
     box->core = this;
     box->kind = Retired::Kind::Handler;
-    const HandlerId id{++m_lastId};
+    const HandlerId id{++ws.lastId};
     box->id = id;
-    const std::size_t liveAfter = m_live.load(std::memory_order_relaxed) + 1;
+    const std::size_t liveAfter = ws.live.load(std::memory_order_relaxed) + 1;
     if (cur->runCount != 0 || (pos < cur->size && liveAfter >= runsFrom)) {
         // Runs mode: an add costs its run (amortised O(1)) and an array of one entry per run.
         try {
@@ -245,7 +254,7 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::s
             else
                 toRunsLocked(box, invoke, pos);
         } catch (...) {
-            --m_lastId;
+            --ws.lastId;
             throw;
         }
     } else if (pos == cur->size && cur->size < cur->capacity) {
@@ -258,30 +267,37 @@ HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::s
         ++cur->size;
         cur->end.store(slot + 1, publishOrder);
     } else {
-        const std::size_t live = m_live.load(std::memory_order_relaxed) + 1;
-        const std::size_t capacity = copyCapacityLocked(live);
+        const std::size_t live = ws.live.load(std::memory_order_relaxed) + 1;
+        // Filling again from empty: straight to the room the registry had when it last emptied
+        // (bounded), so that rounds of filling and emptying copy no array per doubling.
+        const std::size_t capacity =
+            cur == emptySnapshot()
+                ? std::max(copyCapacityLocked(live), std::min<std::size_t>(ws.lastCapacity, 1024))
+                : copyCapacityLocked(live);
         Snapshot *next = nullptr;
         try {
             next = copyLocked(capacity, box, pos, invoke);
         } catch (...) {
-            --m_lastId;
+            --ws.lastId;
             throw;
         }
         box->birth = next->version;
         publishLocked(next);
     }
-    m_byId.emplace_back(id.value(), reinterpret_cast<std::uintptr_t>(box)); // capacity reserved above
-    m_live.fetch_add(1, std::memory_order_relaxed);
+    ws.byId.emplace_back(id.value(), reinterpret_cast<std::uintptr_t>(box)); // capacity reserved above
+    ws.live.fetch_add(1, std::memory_order_relaxed);
     // Copy-on-write retires arrays, and once-handlers that fired wait here too: without a pass
     // on add, a loop of addOnce() and notify() would never reclaim anything.
-    if (m_retired.passDue())
+    if (ws.retired.passDue())
         pass(lock, /*fence=*/true, nullptr, 0);
     return id;
 }
 
 bool RegistryCore::setSuspended(HandlerId id, bool suspended) noexcept
 {
-    std::lock_guard lock(m_mutex);
+    if (m_state.load(std::memory_order_acquire) == nullptr)
+        return false; // never had a handler
+    std::lock_guard lock(st().mutex);
     HandlerBox *box = findLocked(id);
     if (box == nullptr || box->removed)
         return false;
@@ -296,17 +312,17 @@ bool RegistryCore::setSuspended(HandlerId id, bool suspended) noexcept
 
 bool RegistryCore::isSuspended(HandlerId id) const noexcept
 {
-    std::lock_guard lock(m_mutex);
+    if (m_state.load(std::memory_order_acquire) == nullptr)
+        return false;
+    std::lock_guard lock(st().mutex);
     const HandlerBox *box = findLocked(id);
     return box != nullptr && !box->removed && box->suspended;
 }
 
 std::uintptr_t RegistryCore::entryLocked(HandlerId id) const noexcept
 {
-    // Ids grow with every add, so m_byId is sorted by id.
-    const auto it = std::lower_bound(m_byId.begin(), m_byId.end(), id.value(),
-                                     [](const auto &entry, std::uint64_t v) { return entry.first < v; });
-    return it != m_byId.end() && it->first == id.value() ? it->second : 0;
+    const auto *entry = findById(st().byId, id.value());
+    return entry != nullptr ? entry->second : 0;
 }
 
 HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept
@@ -321,20 +337,26 @@ HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept
 
 void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
 {
+    RegistryState &ws = st();
     Snapshot *cur = head.load(std::memory_order_relaxed);
     if (tombstoneIn(cur, box) && cur->runCount != 0)
         ++runOf(cur, box->priority)->run->dead;
     // Notifies that started before a copy-on-write still iterate an older array. Arrays older
     // than the box cannot hold it (the common case under add/remove churn): skip their search.
-    for (Retired *r = m_retired.others; r; r = r->next) {
-        if (r->kind == Retired::Kind::Snapshot && static_cast<Snapshot *>(r)->version >= box->birth)
-            tombstoneIn(static_cast<Snapshot *>(r), box);
+    // Arrays are retired in the order of their versions and the list is newest first: stop at
+    // the first one older than the box.
+    for (Retired *r = ws.retired.others; r; r = r->next) {
+        if (r->kind != Retired::Kind::Snapshot)
+            continue;
+        if (static_cast<Snapshot *>(r)->version < box->birth)
+            break;
+        tombstoneIn(static_cast<Snapshot *>(r), box);
     }
     ++cur->dead;
     box->removed = true;
-    ++m_byIdNulls; // its entry keeps the box until a pass takes it
-    m_live.fetch_sub(1, std::memory_order_relaxed);
-    m_retired.retire(box);
+    ++ws.byIdNulls; // its entry keeps the box until a pass takes it
+    ws.live.fetch_sub(1, std::memory_order_relaxed);
+    ws.retired.retire(box);
 }
 
 void RegistryCore::compactLocked(bool force) noexcept
@@ -346,7 +368,7 @@ void RegistryCore::compactLocked(bool force) noexcept
     }
     if (cur->dead == 0 || (!force && (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size)))
         return;
-    const std::size_t live = m_live.load(std::memory_order_relaxed);
+    const std::size_t live = st().live.load(std::memory_order_relaxed);
     if (live == 0) {
         publishEmptyLocked();
         return;
@@ -360,15 +382,16 @@ void RegistryCore::compactLocked(bool force) noexcept
 
 bool RegistryCore::remove(HandlerId id) noexcept
 {
-    if (!id.isValid())
+    if (!id.isValid() || m_state.load(std::memory_order_acquire) == nullptr)
         return false;
-    std::unique_lock lock(m_mutex);
+    RegistryState &ws = st();
+    std::unique_lock lock(ws.mutex);
     HandlerBox *box = findLocked(id);
     if (box == nullptr)
         return false;
     tombstoneLocked(box);
     compactLocked();
-    if (m_retired.passDue())
+    if (ws.retired.passDue())
         pass(lock, /*fence=*/true, nullptr, 0);
     return true;
 }
@@ -376,16 +399,18 @@ bool RegistryCore::remove(HandlerId id) noexcept
 void RegistryCore::retireFired(HandlerBox *box) noexcept
 {
     // Inside notify: unpublish only; the next writer of this registry reclaims.
-    std::lock_guard lock(m_mutex);
+    std::lock_guard lock(st().mutex);
     if (!box->removed)
         tombstoneLocked(box);
 }
 
 void RegistryCore::clear() noexcept
 {
-    std::unique_lock lock(m_mutex);
+    if (m_state.load(std::memory_order_acquire) == nullptr)
+        return;
+    std::unique_lock lock(st().mutex);
     Snapshot *cur = head.load(std::memory_order_relaxed);
-    if (cur == &m_empty)
+    if (cur == emptySnapshot())
         return;
     // Last entry first, in every array: a notify walking one from the front meets the clear once,
     // so it calls a prefix of the handlers and skips the rest, never a gap followed by more calls.
@@ -397,59 +422,61 @@ void RegistryCore::clear() noexcept
             return;
         e.invoke.store(&skipRemoved, publishOrder);
         e.box->removed = true;
-        m_retired.retire(e.box);
+        st().retired.retire(e.box);
     });
-    for (Retired *r = m_retired.others; r; r = r->next) {
+    for (Retired *r = st().retired.others; r; r = r->next) {
         if (r->kind != Retired::Kind::Snapshot)
             continue;
         forEachEntryBackwards(static_cast<Snapshot *>(r),
                               [](Entry &e) { e.invoke.store(&skipRemoved, publishOrder); });
     }
-    m_byIdNulls = m_byId.size(); // the entries keep the retired boxes for waiters
-    m_live.store(0, std::memory_order_relaxed);
+    st().byIdNulls = st().byId.size(); // the entries keep the retired boxes for waiters
+    st().live.store(0, std::memory_order_relaxed);
     publishEmptyLocked();
-    if (m_retired.passDue())
+    if (st().retired.passDue())
         pass(lock, true, nullptr, 0);
 }
 
 bool RegistryCore::contains(HandlerId id) const noexcept
 {
-    if (!id.isValid())
+    if (!id.isValid() || m_state.load(std::memory_order_acquire) == nullptr)
         return false;
-    std::lock_guard lock(m_mutex);
+    std::lock_guard lock(st().mutex);
     return findLocked(id) != nullptr;
 }
 
-void RegistryCore::replaceCallback(CallbackBox *box) noexcept
+void RegistryCore::replaceCallback(CallbackBox *box)
 {
-    std::unique_lock lock(m_mutex);
+    if (box == nullptr && m_state.load(std::memory_order_acquire) == nullptr)
+        return; // no callback was ever set
+    std::unique_lock lock(writerState().mutex);
     if (box != nullptr)
         box->kind = Retired::Kind::Callback;
     CallbackBox *old =
         callback.exchange(box, RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acq_rel);
     if (old != nullptr) {
-        m_retired.retire(old);
-        if (m_retired.passDue())
+        st().retired.retire(old);
+        if (st().retired.passDue())
             pass(lock, true, nullptr, 0);
     }
 }
 
 std::shared_ptr<RegistryLink> RegistryCore::link()
 {
-    std::lock_guard lock(m_mutex);
+    std::lock_guard lock(writerState().mutex);
     return linkLocked();
 }
 
 const std::shared_ptr<RegistryLink> &RegistryCore::linkLocked()
 {
-    if (!m_link) {
+    if (!st().link) {
         auto l = std::make_shared<RegistryLink>();
         l->registry = this;
         l->removeFn = &removeThroughLink;
         l->containsFn = &containsThroughLink;
-        m_link = std::move(l);
+        st().link = std::move(l);
     }
-    return m_link;
+    return st().link;
 }
 
 } // namespace rio::detail

@@ -5,6 +5,7 @@
 #include "domain.h"
 #include "registry_list.h"
 
+#include <memory>
 #include <mutex>
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -25,7 +26,7 @@ std::mutex &listMutex() noexcept
     static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new)
     return *m;
 }
-constinit RegistryCore *listHead = nullptr;
+constinit RegistryState *listHead = nullptr;
 
 #if RIO_HAVE_FORK
 void prepare() noexcept
@@ -56,23 +57,33 @@ void installForkHandlers() noexcept
 
 } // namespace
 
-void RegistryList::add(RegistryCore *core) noexcept
+RegistryState &RegistryList::create(std::atomic<RegistryState *> &slot)
 {
+    hazard::initialize();
     installForkHandlers();
+    auto fresh = std::make_unique<RegistryState>(); // outside the lock; may throw
     std::lock_guard lock(listMutex());
-    core->m_next = listHead;
+    // Under the list's lock: fork() sees the state listed or not yet created, never in between.
+    if (RegistryState *s = slot.load(std::memory_order_acquire))
+        return *s; // another thread won; `fresh` is freed on return
+    RegistryState *s = fresh.release();
+    s->next = listHead;
     if (listHead)
-        listHead->m_prev = core;
-    listHead = core;
+        listHead->prev = s;
+    listHead = s;
+    slot.store(s, std::memory_order_release);
+    return *s;
 }
 
-void RegistryList::remove(RegistryCore *core) noexcept
+void RegistryList::remove(RegistryState *state) noexcept
 {
-    std::lock_guard lock(listMutex());
-    (core->m_prev ? core->m_prev->m_next : listHead) = core->m_next;
-    if (core->m_next)
-        core->m_next->m_prev = core->m_prev;
-    core->m_prev = core->m_next = nullptr;
+    {
+        std::lock_guard lock(listMutex());
+        (state->prev ? state->prev->next : listHead) = state->next;
+        if (state->next)
+            state->next->prev = state->prev;
+    }
+    delete state;
 }
 
 // Before fork(): no registry may be mid-write in a thread the child will not have. Writers hold
@@ -80,8 +91,8 @@ void RegistryList::remove(RegistryCore *core) noexcept
 void RegistryList::prepareFork() noexcept
 {
     listMutex().lock();
-    for (RegistryCore *c = listHead; c; c = c->m_next)
-        c->lockForFork();
+    for (RegistryState *s = listHead; s; s = s->next)
+        RegistryCore::lockForFork(*s);
     hazard::ipiLockForFork();
 }
 
@@ -90,8 +101,8 @@ void RegistryList::afterFork(bool child) noexcept
     hazard::ipiUnlockAfterFork();
     if (child)
         hazard::resetRecordsInChild(); // readers of other threads do not exist in the child
-    for (RegistryCore *c = listHead; c; c = c->m_next)
-        c->unlockAfterFork(child);
+    for (RegistryState *s = listHead; s; s = s->next)
+        RegistryCore::unlockAfterFork(*s, child);
     listMutex().unlock();
 }
 

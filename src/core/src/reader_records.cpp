@@ -16,6 +16,12 @@
 #else
 #define RIO_RECORD_KEY_FLS 0
 #include <pthread.h>
+#if defined(_WIN32)
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#endif
 #endif
 
 namespace rio::detail::hazard {
@@ -44,15 +50,79 @@ constinit std::atomic<std::size_t> recordsCount{0};
 // The calling thread's first record, in every mode.
 thread_local constinit ReaderRecord *ownRecord = nullptr;
 
+#if defined(_WIN32)
+// Windows: a notify from a C++ thread_local destructor that runs after the thread's records were
+// released (MinGW-w64 runs winpthreads' key destructors before the CRT's thread_local
+// destructors, and by then its emulated TLS is gone, so nothing can tell the notify that the
+// thread is ending) registers the thread anew, and nothing releases that record. So every
+// record remembers its thread's id, and a thread that finds no free record takes back one whose
+// thread has ended before allocating another: records stay bounded by the threads alive at once.
+struct OwnedRecord : ReaderRecord
+{
+    std::atomic<DWORD> owner{0}; // the thread using the record, 0 when free
+};
+
+OwnedRecord *owned(ReaderRecord *r) noexcept
+{
+    return static_cast<OwnedRecord *>(r); // every record of the list is one (acquireRecord)
+}
+
+// True only when the thread `id` certainly ended: no thread has that id any more, or the thread
+// that has it ended. (An id reused by a live thread keeps the record: a leak, never a misuse.)
+bool threadEnded(DWORD id) noexcept
+{
+    HANDLE h = OpenThread(SYNCHRONIZE, FALSE, id);
+    if (h == nullptr)
+        return GetLastError() == ERROR_INVALID_PARAMETER;
+    const bool ended = WaitForSingleObject(h, 0) == WAIT_OBJECT_0;
+    CloseHandle(h);
+    return ended;
+}
+
+void clearRecord(ReaderRecord *r) noexcept
+{
+    for (auto &cell : r->cells)
+        cell.store(nullptr, std::memory_order_relaxed);
+    r->deeper = nullptr; // a deeper record of the ended thread is taken back on its own
+}
+
+// A record in use by a thread that ended, now the calling thread's; or null.
+ReaderRecord *reclaimFromEndedThread() noexcept
+{
+    for (ReaderRecord *r = recordsHead.load(std::memory_order_acquire); r; r = r->next) {
+        DWORD id = owned(r)->owner.load(std::memory_order_acquire);
+        if (id == 0 || id == GetCurrentThreadId() || !r->inUse.load(std::memory_order_acquire) ||
+            !threadEnded(id))
+            continue;
+        if (owned(r)->owner.compare_exchange_strong(id, GetCurrentThreadId(), std::memory_order_acq_rel)) {
+            clearRecord(r);
+            return r;
+        }
+    }
+    return nullptr;
+}
+#endif
+
 ReaderRecord *acquireRecord()
 {
     for (ReaderRecord *r = recordsHead.load(std::memory_order_acquire); r; r = r->next) {
         bool expected = false;
         if (!r->inUse.load(std::memory_order_relaxed) &&
-            r->inUse.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+            r->inUse.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+#if defined(_WIN32)
+            owned(r)->owner.store(GetCurrentThreadId(), std::memory_order_release);
+#endif
             return r;
+        }
     }
+#if defined(_WIN32)
+    if (ReaderRecord *r = reclaimFromEndedThread())
+        return r;
+    auto *r = new OwnedRecord; // may throw: the caller decides
+    r->owner.store(GetCurrentThreadId(), std::memory_order_relaxed);
+#else
     auto *r = new ReaderRecord; // may throw: the caller decides
+#endif
     r->inUse.store(true, std::memory_order_relaxed);
     ReaderRecord *head = recordsHead.load(std::memory_order_relaxed);
     do {
@@ -71,6 +141,9 @@ void releaseRecords(ReaderRecord *r) noexcept
         for (auto &cell : r->cells)
             cell.store(nullptr, std::memory_order_relaxed);
         r->deeper = nullptr;
+#if defined(_WIN32)
+        owned(r)->owner.store(0, std::memory_order_relaxed);
+#endif
         r->inUse.store(false, std::memory_order_release);
         r = deeper;
     }

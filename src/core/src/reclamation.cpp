@@ -25,6 +25,7 @@ struct DestroyFrame
     DestroyFrame *nextInCore = nullptr; // the registry's chains in flight (under its lock)
     std::uint64_t number = 0;           // never reused within the registry
     std::uint64_t oldestSeq = ~0ull;    // the smallest retire sequence number in the chain
+    bool blocked = false;               // its thread waits in synchronize() (under the lock)
 };
 
 namespace {
@@ -46,7 +47,21 @@ bool ownsFrame(const DestroyFrame *frame) noexcept
     return false;
 }
 
-// m_byId's value for a handler a chain took: odd, never a box's address.
+// Marks the calling thread's chains of `core` as blocked in a wait (or no longer); true if it
+// has any (it is inside a closure destructor of that registry).
+bool markBlocked(const RegistryCore *core, bool blocked) noexcept
+{
+    bool any = false;
+    for (DestroyFrame *f = destroyFrames; f; f = f->next) {
+        if (f->core == core) {
+            f->blocked = blocked;
+            any = true;
+        }
+    }
+    return any;
+}
+
+// st().byId's value for a handler a chain took: odd, never a box's address.
 std::uintptr_t chainTag(std::uint64_t number) noexcept
 {
     return static_cast<std::uintptr_t>(number << 1) | 1u;
@@ -67,24 +82,24 @@ std::size_t pendingCountAll() noexcept
     return pendingAll.load(std::memory_order_relaxed);
 }
 
-RegistryCore::~RegistryCore()
+void RegistryCore::destroyState() noexcept
 {
-    if (m_link)
-        m_link->detach();
+    if (st().link)
+        st().link->detach();
     // Closure destructors may still call this registry (remove, clear, add): take everything
     // under the lock, destroy outside it, until nothing is left.
     for (;;) {
         Retired *chain = nullptr;
-        std::unique_lock lock(m_mutex);
+        std::unique_lock lock(st().mutex);
         Snapshot *s = head.load(std::memory_order_relaxed);
-        forEachEntry(s, s == &m_empty, [&](Entry &e, std::uint64_t, int) {
+        forEachEntry(s, s == emptySnapshot(), [&](Entry &e, std::uint64_t, int) {
             if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved) {
                 e.box->next = chain;
                 chain = e.box;
             }
         });
-        if (s != &m_empty) {
-            head.store(&m_empty, publishOrder);
+        if (s != emptySnapshot()) {
+            head.store(emptySnapshot(), publishOrder);
             s->next = chain;
             chain = s;
         }
@@ -92,32 +107,32 @@ RegistryCore::~RegistryCore()
             c->next = chain;
             chain = c;
         }
-        for (Retired **list : {&m_retired.boxes, &m_retired.others}) {
+        for (Retired **list : {&st().retired.boxes, &st().retired.others}) {
             while (Retired *r = *list) {
                 *list = r->next;
                 r->next = chain;
                 chain = r;
             }
         }
-        pendingAll.fetch_sub(m_retired.pending, std::memory_order_relaxed);
-        m_retired.pending = m_retired.pendingBytes = 0;
-        m_retired.pendingPublic.store(0, std::memory_order_relaxed);
-        m_byId.clear();
-        m_byIdNulls = 0;
-        m_live.store(0, std::memory_order_relaxed);
+        pendingAll.fetch_sub(st().retired.pending, std::memory_order_relaxed);
+        st().retired.pending = st().retired.pendingBytes = 0;
+        st().retired.pendingPublic.store(0, std::memory_order_relaxed);
+        st().byId.clear();
+        st().byIdNulls = 0;
+        st().live.store(0, std::memory_order_relaxed);
         if (chain == nullptr) {
             // Other threads' chains end under the lock: once none is left, none touches us.
             waitForChains(lock, 0, ~0ull);
             break;
         }
         DestroyFrame frame;
-        frame.number = ++m_retired.chainNumber;
+        frame.number = ++st().retired.chainNumber;
         frame.oldestSeq = 0;
         startChainLocked(frame);
         lock.unlock();
         destroyChain(chain, frame);
     }
-    RegistryList::remove(this);
+    RegistryList::remove(m_state.exchange(nullptr, std::memory_order_acq_rel));
 }
 
 void RetiredList::retire(Retired *r) noexcept
@@ -134,7 +149,8 @@ void RetiredList::retire(Retired *r) noexcept
 
 std::size_t RegistryCore::pendingCount() const noexcept
 {
-    return m_retired.pendingPublic.load(std::memory_order_relaxed);
+    const RegistryState *s = m_state.load(std::memory_order_acquire);
+    return s != nullptr ? s->retired.pendingPublic.load(std::memory_order_relaxed) : 0;
 }
 
 // One reclaim pass. With `fence`, first the heavy fence: every reader either published its slot
@@ -151,10 +167,10 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     PassResult result;
     if (fence) {
         hazard::heavyFence();
-        m_retired.fencedSeq = m_retired.retireSeq;
+        st().retired.fencedSeq = st().retired.retireSeq;
     }
     Snapshot *cur = head.load(std::memory_order_relaxed);
-    for (Retired *list : {m_retired.others, m_retired.boxes})
+    for (Retired *list : {st().retired.others, st().retired.boxes})
         for (Retired *r = list; r; r = r->next)
             r->markOther = r->markSelf = false;
     const std::uint32_t base = hazard::hazardBase();
@@ -170,7 +186,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
             if (v == cur) {
                 held = cur;
             } else {
-                for (Retired *r = m_retired.others; r; r = r->next) {
+                for (Retired *r = st().retired.others; r; r = r->next) {
                     if (r == v) {
                         (mine ? r->markSelf : r->markOther) = true;
                         if (r->kind == Retired::Kind::Snapshot)
@@ -185,7 +201,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
             // from an earlier section at this depth, and would block waits while the thread
             // keeps notifying.
             if (const void *b = rec->cells[d + hazard::slotCount].load(scanOrder)) {
-                for (Retired *r = m_retired.boxes; r; r = r->next) {
+                for (Retired *r = st().retired.boxes; r; r = r->next) {
                     if (r == b) {
                         const auto *box = static_cast<const HandlerBox *>(r);
                         if (held->version >= box->birth && held->version < box->death)
@@ -201,7 +217,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     std::size_t freed = 0;
     std::size_t freedBytes = 0;
     DestroyFrame frame;
-    frame.number = m_retired.chainNumber + 1;
+    frame.number = st().retired.chainNumber + 1;
     auto take = [&](Retired **link, Retired *r) {
         *link = r->next;
         r->next = chain;
@@ -210,16 +226,13 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
         freedBytes += r->bytes;
         frame.oldestSeq = std::min(frame.oldestSeq, r->seq);
     };
-    for (Retired **link = &m_retired.boxes; Retired *r = *link;) {
-        const bool others = r->seq > m_retired.fencedSeq || r->markOther;
+    for (Retired **link = &st().retired.boxes; Retired *r = *link;) {
+        const bool others = r->seq > st().retired.fencedSeq || r->markOther;
         if (!others && !r->markSelf) {
             // Waiters for this handler now wait for this chain only.
             const auto *box = static_cast<const HandlerBox *>(r);
-            const auto it =
-                std::lower_bound(m_byId.begin(), m_byId.end(), box->id.value(),
-                                 [](const auto &entry, std::uint64_t v) { return entry.first < v; });
-            if (it != m_byId.end() && it->first == box->id.value())
-                it->second = chainTag(frame.number);
+            if (auto *entry = findById(st().byId, box->id.value()))
+                entry->second = chainTag(frame.number);
             take(link, r);
             continue;
         }
@@ -228,30 +241,30 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
         link = &r->next;
     }
     // Snapshots and callbacks: freed once no slot holds them (nobody waits for these).
-    for (Retired **link = &m_retired.others; Retired *r = *link;) {
-        if (r->seq <= m_retired.fencedSeq && !r->markOther && !r->markSelf) {
+    for (Retired **link = &st().retired.others; Retired *r = *link;) {
+        if (r->seq <= st().retired.fencedSeq && !r->markOther && !r->markSelf) {
             take(link, r);
             continue;
         }
         link = &r->next;
     }
 
-    m_retired.pending -= freed;
-    m_retired.pendingBytes -= freedBytes;
-    m_retired.pendingPublic.store(m_retired.pending, std::memory_order_relaxed);
+    st().retired.pending -= freed;
+    st().retired.pendingBytes -= freedBytes;
+    st().retired.pendingPublic.store(st().retired.pending, std::memory_order_relaxed);
     pendingAll.fetch_sub(freed, std::memory_order_relaxed);
     // The next pass when as much again is pending: a reader parked on a snapshot keeps what it
     // pins, and writers then pay O(1) amortised per retirement instead of a pass each.
     // Bytes scale with the live array too: a registry of 10,000 handlers retires a 280 KB array
     // per copy, and one fence per copy would cost more than the copy.
-    m_retired.nextPass = m_retired.pending + std::max(passObjects, m_retired.pending);
-    m_retired.nextPassBytes =
-        m_retired.pendingBytes + std::max({passBytes, m_retired.pendingBytes, 2 * std::size_t{cur->bytes}});
+    st().retired.nextPass = st().retired.pending + std::max(passObjects, st().retired.pending);
+    st().retired.nextPassBytes = st().retired.pendingBytes + std::max({passBytes, st().retired.pendingBytes,
+                                                                       2 * std::size_t{cur->bytes}});
     if (chain == nullptr) {
         lock.unlock();
         return result;
     }
-    m_retired.chainNumber = frame.number;
+    st().retired.chainNumber = frame.number;
     startChainLocked(frame);
     lock.unlock();
     destroyChain(chain, frame);
@@ -261,8 +274,8 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
 void RegistryCore::startChainLocked(DestroyFrame &frame) noexcept
 {
     frame.core = this;
-    frame.nextInCore = m_retired.chains;
-    m_retired.chains = &frame;
+    frame.nextInCore = st().retired.chains;
+    st().retired.chains = &frame;
 }
 
 void RegistryCore::destroyChain(Retired *chain, DestroyFrame &frame) noexcept
@@ -276,20 +289,19 @@ void RegistryCore::destroyChain(Retired *chain, DestroyFrame &frame) noexcept
     destroyFrames = frame.next;
     // Under the lock: a ~Registry woken by this takes the lock before it frees the registry, so
     // notify_all never touches freed memory.
-    std::lock_guard lock(m_mutex);
-    for (DestroyFrame **link = &m_retired.chains; *link; link = &(*link)->nextInCore) {
+    std::lock_guard lock(st().mutex);
+    for (DestroyFrame **link = &st().retired.chains; *link; link = &(*link)->nextInCore) {
         if (*link == &frame) {
             *link = frame.nextInCore;
             break;
         }
     }
-    m_retired.chainsDone.fetch_add(1, std::memory_order_release);
-    m_retired.chainsDone.notify_all();
+    st().retired.chainEnded.notify_all();
 }
 
 bool RegistryCore::chainInFlightLocked(std::uint64_t number) const noexcept
 {
-    for (const DestroyFrame *f = m_retired.chains; f; f = f->nextInCore)
+    for (const DestroyFrame *f = st().retired.chains; f; f = f->nextInCore)
         if (f->number == number)
             return true;
     return false;
@@ -298,17 +310,25 @@ bool RegistryCore::chainInFlightLocked(std::uint64_t number) const noexcept
 void RegistryCore::waitForChains(std::unique_lock<std::mutex> &lock, std::uint64_t number,
                                  std::uint64_t awaitSeq) noexcept
 {
+    // synchronize() from inside a closure destructor of this registry does not wait for another
+    // thread's chain whose thread is itself blocked in synchronize() from a closure destructor:
+    // that thread may be waiting for ours (each would wait for the other for good). The first of
+    // two such threads to block waits; the second sees it blocked and goes on.
+    const bool sync = number == 0 && awaitSeq != ~0ull;
+    const bool inOwnChain = sync && markBlocked(this, true);
     for (;;) {
         bool waiting = false;
-        for (const DestroyFrame *f = m_retired.chains; f != nullptr && !waiting; f = f->nextInCore)
-            waiting = (number != 0 ? f->number == number : f->oldestSeq <= awaitSeq) && !ownsFrame(f);
+        for (const DestroyFrame *f = st().retired.chains; f != nullptr && !waiting; f = f->nextInCore)
+            waiting = (number != 0 ? f->number == number : f->oldestSeq <= awaitSeq) && !ownsFrame(f) &&
+                      !(inOwnChain && f->blocked);
         if (!waiting)
-            return;
-        const std::uint32_t seen = m_retired.chainsDone.load(std::memory_order_relaxed);
-        lock.unlock();
-        m_retired.chainsDone.wait(seen, std::memory_order_acquire);
-        lock.lock();
+            break;
+        // A condition variable, not std::atomic::wait: MinGW-w64's libstdc++ 12 can miss the
+        // latter's wake-up. Spurious wake-ups just test again.
+        st().retired.chainEnded.wait(lock);
     }
+    if (inOwnChain)
+        markBlocked(this, false);
 }
 
 // Waits for the handler `target` (or, without one, everything retired up to `awaitSeq`): passes
@@ -316,7 +336,7 @@ void RegistryCore::waitForChains(std::unique_lock<std::mutex> &lock, std::uint64
 // Never for other handlers, other chains or this thread's own frames.
 void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
 {
-    std::unique_lock lock(m_mutex, std::defer_lock);
+    std::unique_lock lock(st().mutex, std::defer_lock);
     for (unsigned spins = 0;; ++spins) {
         lock.lock();
         const HandlerBox *box = nullptr;
@@ -354,12 +374,12 @@ void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
 
 bool RegistryCore::removeAndWait(HandlerId id) noexcept
 {
-    if (!id.isValid())
-        return false;
+    if (!id.isValid() || m_state.load(std::memory_order_acquire) == nullptr)
+        return false; // never handed out here: nothing can be running
     bool removed = false;
     {
-        std::lock_guard lock(m_mutex);
-        if (id.value() > m_lastId)
+        std::lock_guard lock(st().mutex);
+        if (id.value() > st().lastId)
             return false; // never handed out: nothing can be running
         if (HandlerBox *box = findLocked(id)) {
             tombstoneLocked(box);
@@ -372,37 +392,39 @@ bool RegistryCore::removeAndWait(HandlerId id) noexcept
 
 void RegistryCore::synchronize() noexcept
 {
+    if (m_state.load(std::memory_order_acquire) == nullptr)
+        return; // nothing was ever retired
     std::uint64_t seq = 0;
     {
-        std::lock_guard lock(m_mutex);
-        seq = m_retired.retireSeq;
+        std::lock_guard lock(st().mutex);
+        seq = st().retired.retireSeq;
     }
     wait(seq, HandlerId{});
 }
 
-void RegistryCore::lockForFork() noexcept
+void RegistryCore::lockForFork(RegistryState &state) noexcept
 {
-    m_mutex.lock();
-    if (m_link)
-        m_link->mutex.lock();
+    state.mutex.lock();
+    if (state.link)
+        state.link->mutex.lock();
 }
 
-void RegistryCore::unlockAfterFork(bool child) noexcept
+void RegistryCore::unlockAfterFork(RegistryState &state, bool child) noexcept
 {
     if (child) {
         // Threads that were destroying our objects or removing through guards do not exist here.
-        for (DestroyFrame **link = &m_retired.chains; *link;) {
+        for (DestroyFrame **link = &state.retired.chains; *link;) {
             if (ownsFrame(*link))
                 link = &(*link)->nextInCore;
             else
                 *link = (*link)->nextInCore;
         }
-        if (m_link)
-            m_link->busy = 0;
+        if (state.link)
+            state.link->busy = 0;
     }
-    if (m_link)
-        m_link->mutex.unlock();
-    m_mutex.unlock();
+    if (state.link)
+        state.link->mutex.unlock();
+    state.mutex.unlock();
 }
 
 void freePlainBox(Retired *r) noexcept

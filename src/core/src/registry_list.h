@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Every live registry of the process, so that fork() can take their locks (process_life.cpp).
+// Every registry state of the process, so that fork() can take their locks (process_life.cpp).
 
 #include <registryio/detail/registry_core.h>
 
+#include <atomic>
 #include <mutex>
 
 namespace rio::detail {
 
 struct RegistryList
 {
-    static void add(RegistryCore *core) noexcept;
-    static void remove(RegistryCore *core) noexcept;
+    // The state `slot` points to, creating it and putting it on the list if it has none (one
+    // winner when threads race); throws std::bad_alloc with nothing changed.
+    static RegistryState &create(std::atomic<RegistryState *> &slot);
+    static void remove(RegistryState *state) noexcept;
     // fork(): lock every registry (prepare), unlock in the parent or the child.
     static void prepareFork() noexcept;
     static void afterFork(bool child) noexcept;

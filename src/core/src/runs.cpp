@@ -85,7 +85,7 @@ Snapshot *RegistryCore::createTop(const RunRef *refs, std::uint32_t count) const
         new (&s->entries()[i]) Entry{{&callRun}, reinterpret_cast<HandlerBox *>(&out[i])};
     }
     s->end.store(s->entries() + count, std::memory_order_relaxed);
-    s->version = m_version + 1;
+    s->version = st().version + 1;
     return s;
 }
 

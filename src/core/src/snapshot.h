@@ -17,6 +17,8 @@
 #include <limits>
 #include <new>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace rio::detail {
 
@@ -37,6 +39,19 @@ struct Run
         return reinterpret_cast<std::uint64_t *>(entries() + capacity);
     }
 };
+
+/// The shared empty array (flat_array.cpp): a Snapshot whose `end` is its first entry.
+struct EmptyArray
+{
+    Snapshot array;
+    Entry none[1];
+};
+extern EmptyArray emptyArray;
+
+inline Snapshot *emptySnapshot() noexcept
+{
+    return &emptyArray.array;
+}
 
 /// Tombstones a flat array or a run tolerates before it is compacted (see compactLocked).
 inline constexpr std::uint32_t compactAfterDead = 8;
@@ -134,6 +149,40 @@ inline void forEachEntryBackwards(Snapshot *s, F &&f)
     }
 }
 
+// Ids grow with every add, and a registry's adds mostly append: an id's index is usually its
+// distance from the last (or the first) id. The index of `id` among the `n` ids `key(i)` gives,
+// if one of those two guesses holds it, else `n` (then the caller searches).
+template <typename Key>
+inline std::uint32_t guessIndex(std::uint32_t n, std::uint64_t id, Key &&key) noexcept
+{
+    if (n == 0)
+        return n;
+    const std::uint64_t last = key(n - 1);
+    if (last >= id && last - id < n && key(static_cast<std::uint32_t>(n - 1 - (last - id))) == id)
+        return static_cast<std::uint32_t>(n - 1 - (last - id));
+    const std::uint64_t first = key(0);
+    if (id >= first && id - first < n && key(static_cast<std::uint32_t>(id - first)) == id)
+        return static_cast<std::uint32_t>(id - first);
+    return n;
+}
+
+inline std::uint32_t guessIndex(const std::uint64_t *ids, std::uint32_t n, std::uint64_t id) noexcept
+{
+    return guessIndex(n, id, [ids](std::uint32_t i) { return ids[i]; });
+}
+
+// A registry's entry for `id` in its id map (RegistryState::byId, sorted by id), or null.
+inline std::pair<std::uint64_t, std::uintptr_t> *
+findById(std::vector<std::pair<std::uint64_t, std::uintptr_t>> &byId, std::uint64_t id) noexcept
+{
+    const auto n = static_cast<std::uint32_t>(byId.size());
+    if (const std::uint32_t i = guessIndex(n, id, [&byId](std::uint32_t k) { return byId[k].first; }); i != n)
+        return &byId[i];
+    const auto it = std::lower_bound(byId.begin(), byId.end(), id,
+                                     [](const auto &entry, std::uint64_t v) { return entry.first < v; });
+    return it != byId.end() && it->first == id ? &*it : nullptr;
+}
+
 // Tombstones `box`'s entry in `s` if it has one: entries are sorted by priority (descending),
 // then id (registration order). A removal must reach every array a notify may still iterate,
 // not only the head: the box may be freed once nobody runs it.
@@ -151,6 +200,8 @@ inline Entry *entryIn(Snapshot *s, const HandlerBox *box) noexcept
     }
     const int *prio = priorities(s);
     const std::uint64_t *id = ids(s);
+    if (const std::uint32_t guess = guessIndex(id, s->size, box->id.value()); guess != s->size)
+        return s->entries() + guess;
     const auto lo = static_cast<std::uint32_t>(
         std::partition_point(prio, prio + s->size, [p = box->priority](int q) { return q > p; }) - prio);
     const auto hi = static_cast<std::uint32_t>(

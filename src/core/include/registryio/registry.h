@@ -222,8 +222,10 @@ public:
     {
         if (detail::isEmptyCallable(callback))
             throw std::invalid_argument("rio::Registry::setExceptionHandler: the callback is empty");
-        m_core.replaceCallback(
-            new detail::TypedCallback<std::decay_t<F>>(std::in_place, std::forward<F>(callback)));
+        auto box = std::make_unique<detail::TypedCallback<std::decay_t<F>>>(std::in_place,
+                                                                            std::forward<F>(callback));
+        m_core.replaceCallback(box.get());
+        static_cast<void>(box.release()); // owned by the registry now
     }
 
     /// Removes the exception callback; failures are then silently isolated.

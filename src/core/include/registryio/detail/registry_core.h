@@ -12,6 +12,7 @@
 #include <registryio/handler_id.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -126,10 +127,10 @@ struct RetiredList
     std::size_t nextPass = 64;                          // the next pass when this many are pending...
     std::size_t nextPassBytes = std::size_t{64} * 1024; // ...or this many bytes
     std::uint64_t retireSeq = 0;                        // the last retired object's number
-    std::uint64_t fencedSeq = 0;              // everything retired up to this was unpublished before a fence
-    DestroyFrame *chains = nullptr;           // chains being destroyed, all threads
-    std::uint64_t chainNumber = 0;            // the last chain's number
-    std::atomic<std::uint32_t> chainsDone{0}; // bumped (and notified) as each chain ends
+    std::uint64_t fencedSeq = 0;        // everything retired up to this was unpublished before a fence
+    DestroyFrame *chains = nullptr;     // chains being destroyed, all threads
+    std::uint64_t chainNumber = 0;      // the last chain's number
+    std::condition_variable chainEnded; // notified (under the lock) as each chain ends
 
     /// Puts `r` on its list (numbered).
     void retire(Retired *r) noexcept;
@@ -140,6 +141,26 @@ struct RetiredList
     }
 };
 
+/// A registry's writer state: allocated by its first add (or exception callback, or link), so
+/// that an empty registry costs a few stores to construct and destroy, and joins the
+/// process-wide list fork() locks (process_life.cpp) only then. Every writer takes `mutex`.
+struct RegistryState
+{
+    std::mutex mutex;
+    std::atomic<std::size_t> live{0}; // registered handlers (read without the lock by size())
+    std::uint64_t lastId = 0;
+    std::uint64_t version = 0;
+    std::size_t lastCapacity = 0; // the flat array's capacity when the registry last emptied
+    // Sorted by id: the box (live, or removed and pending), then chainTag(n) once the pass whose
+    // chain is number n took it, or 0. Entries of destroyed handlers are dropped in batches.
+    std::vector<std::pair<std::uint64_t, std::uintptr_t>> byId;
+    std::size_t byIdNulls = 0; // entries of removed handlers since the last batch
+    RetiredList retired;
+    std::shared_ptr<RegistryLink> link;
+    RegistryState *prev = nullptr; // the process-wide list of states (fork)
+    RegistryState *next = nullptr;
+};
+
 /// The waits' back-off schedule: yields, then short sleeps, then longer ones (`spins`: attempts
 /// so far). Shared with the Qt facade's waits.
 RIO_CORE_EXPORT void backoff(unsigned spins) noexcept;
@@ -148,8 +169,13 @@ RIO_CORE_EXPORT void backoff(unsigned spins) noexcept;
 class RIO_CORE_EXPORT RegistryCore
 {
 public:
-    explicit RegistryCore(std::size_t capacityHint);
-    ~RegistryCore();
+    explicit RegistryCore(std::size_t capacityHint) noexcept;
+    /// Frees everything (nothing at all for a registry that never had a writer).
+    ~RegistryCore()
+    {
+        if (m_state.load(std::memory_order_acquire) != nullptr)
+            destroyState();
+    }
     RegistryCore(const RegistryCore &) = delete;
     RegistryCore &operator=(const RegistryCore &) = delete;
 
@@ -172,12 +198,18 @@ public:
     /// calls skipSuspended). False for an id not registered here.
     bool setSuspended(HandlerId id, bool suspended) noexcept;
     [[nodiscard]] bool isSuspended(HandlerId id) const noexcept;
-    [[nodiscard]] std::size_t size() const noexcept { return m_live.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::size_t size() const noexcept
+    {
+        const RegistryState *s = m_state.load(std::memory_order_acquire);
+        return s != nullptr ? s->live.load(std::memory_order_relaxed) : 0;
+    }
     [[nodiscard]] std::size_t capacityHint() const noexcept { return m_capacityHint; }
     /// Objects retired and not yet destroyed.
     [[nodiscard]] std::size_t pendingCount() const noexcept;
-    /// Replaces the exception callback (null clears it); the old one is retired.
-    void replaceCallback(CallbackBox *box) noexcept;
+    /// Replaces the exception callback (null clears it); the old one is retired. Takes ownership
+    /// of `box` on success; throws std::bad_alloc (nothing changed) only for a registry's first
+    /// writer state.
+    void replaceCallback(CallbackBox *box);
     /// The link guards hold (created on first use).
     std::shared_ptr<RegistryLink> link();
 
@@ -194,9 +226,9 @@ public:
     alignas(64) std::atomic<Snapshot *> head;
     std::atomic<CallbackBox *> callback{nullptr};
 
-    // Process-life hooks (fork): see process_life.cpp.
-    void lockForFork() noexcept;
-    void unlockAfterFork(bool child) noexcept;
+    // Process-life hooks (fork), for each state on the process-wide list: see process_life.cpp.
+    static void lockForFork(RegistryState &state) noexcept;
+    static void unlockAfterFork(RegistryState &state, bool child) noexcept;
 
 private:
     struct PassResult
@@ -204,6 +236,12 @@ private:
         bool blockedByOthers = false; // an awaited box may still run on another thread
     };
 
+    // The writer state once it exists (callers hold its mutex or checked it exists).
+    [[nodiscard]] RegistryState &st() const noexcept { return *m_state.load(std::memory_order_relaxed); }
+    // The writer state, created (and put on the process-wide list) on first use; may throw.
+    RegistryState &writerState();
+    // ~RegistryCore's work once a writer state exists.
+    void destroyState() noexcept;
     Snapshot *createSnapshot(std::size_t capacity);
     // Runs mode (see Snapshot): publishes an array of `count` runs as the head (each run gains a
     // reference); adds to the head's runs; turns a flat head into runs; drops tombstones.
@@ -237,23 +275,8 @@ private:
     bool chainInFlightLocked(std::uint64_t number) const noexcept;
     void wait(std::uint64_t awaitSeq, HandlerId target) noexcept;
 
-    mutable std::mutex m_mutex;
-    std::atomic<std::size_t> m_live{0};
-    std::uint64_t m_lastId = 0;
-    std::uint64_t m_version = 0;
+    std::atomic<RegistryState *> m_state{nullptr}; // set once, by writerState()
     std::size_t m_capacityHint = 0;
-    std::size_t m_lastCapacity = 0; // the flat array's capacity when the registry last emptied
-    // Sorted by id: the box (live, or removed and pending), then chainTag(n) once the pass whose
-    // chain is number n took it, or 0. Entries of destroyed handlers are dropped in batches.
-    std::vector<std::pair<std::uint64_t, std::uintptr_t>> m_byId;
-    std::size_t m_byIdNulls = 0; // entries of removed handlers since the last batch
-    RetiredList m_retired;
-    std::shared_ptr<RegistryLink> m_link;
-    RegistryCore *m_prev = nullptr; // the process-wide registry list (fork)
-    RegistryCore *m_next = nullptr;
-    Snapshot m_empty;
-
-    friend struct RegistryList;
 };
 
 /// Frees a box whose closure needs no destructor: core-library code, so a plugin's trivially
