@@ -116,6 +116,33 @@ private Q_SLOTS:
         QCOMPARE(registry.droppedCount(id), quint64{0});
     }
 
+    // A once-handler's typed part (its closure) lives until its queued delivery ran, and not
+    // longer: the closure, and what it owns, is destroyed when the delivery is done.
+    void onceQueuedClosureIsDestroyedAfterItsDelivery_data()
+    {
+        QTest::addColumn<bool>("latest");
+        QTest::newRow("every") << false;
+        QTest::newRow("latest") << true;
+    }
+    void onceQueuedClosureIsDestroyedAfterItsDelivery()
+    {
+        QFETCH(bool, latest);
+        QObject context;
+        Registry registry;
+        auto owned = std::make_shared<int>(0);
+        const std::weak_ptr<int> watch = owned;
+        registry.add(&context, [owned = std::move(owned)](const int &v) { *owned += v; },
+                     {.connection = Qt::QueuedConnection,
+                      .delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every,
+                      .once = true});
+        registry.notify(7);
+        QVERIFY(!watch.expired()); // the delivery is still queued
+        QCoreApplication::sendPostedEvents(&context);
+        registry.synchronize(); // the core's retired entry goes with a reclaim pass
+        QVERIFY2(watch.expired(), "the fired once-handler's closure outlives its delivery");
+        QCOMPARE(registry.size(), std::size_t{0});
+    }
+
     void onceWithBlockingQueuedRunsOnceBeforeTheNotifyReturns()
     {
         riotest::Worker worker;

@@ -75,6 +75,7 @@ Taken deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
     const DeliveryFrame frame(h);
     QtMail mail{};
     AsyncToken token;
+    std::shared_ptr<QtTarget> keep; // a fired once-handler's typed part, released with its delivery
     std::shared_ptr<QtTarget> target;
     {
         std::lock_guard lock(h.mutex);
@@ -94,6 +95,8 @@ Taken deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
         if (h.blockedProducers != 0)
             h.room.notify_all();
         target = h.target.lock();
+        if (h.mail.empty())
+            keep = std::move(h.keep);
     }
     if (target)
         h.run(target, mail.payload.data(), token);
