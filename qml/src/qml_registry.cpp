@@ -161,9 +161,8 @@ void detail::QmlRegistryShared::flushDrops(bool queued)
 }
 
 QmlRegistry::QmlRegistry(QObject *parent)
-    : QObject(parent), m_registry(this), m_shared(std::make_shared<detail::QmlRegistryShared>())
+    : QObject(parent), m_registry(this), m_shared(std::make_shared<detail::QmlRegistryShared>(this))
 {
-    m_shared->registry = this;
     m_shared->dropTarget = this;
     // Drops are reported on the notifying thread: recorded there, dispatched here by id.
     connect(
@@ -204,10 +203,8 @@ QmlRegistry::~QmlRegistry()
         m_shared->dropTarget = nullptr;
         m_shared->pendingDrops.clear();
     }
-    {
-        std::unique_lock lock(m_shared->mutex);
-        m_shared->registry = nullptr;
-    }
+    m_shared->anchor.detach(); // senders' notifies on other threads finish first
+    m_shared->registry = nullptr;
     m_registry.clear();
     m_shared->events.clear();
     m_shared->single = nullptr;
@@ -585,8 +582,8 @@ bool QmlRegistrySender::notify(const QVariant &event) const
     if (!m_shared)
         return false;
     {
-        std::shared_lock lock(m_shared->mutex);
-        if (QmlRegistry *registry = m_shared->registry) {
+        const detail::OwnerAnchor::Frame frame(m_shared->anchor);
+        if (auto *registry = static_cast<QmlRegistry *>(frame.owner())) {
             registry->notify(event);
             return true;
         }
@@ -604,8 +601,8 @@ bool QmlRegistrySender::isAlive() const
 {
     if (!m_shared)
         return false;
-    std::shared_lock lock(m_shared->mutex);
-    return m_shared->registry != nullptr;
+    const detail::OwnerAnchor::Frame frame(m_shared->anchor);
+    return frame.owner() != nullptr;
 }
 
 } // namespace rio

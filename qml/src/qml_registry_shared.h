@@ -4,6 +4,7 @@
 // Shared between a QmlRegistry, its handles and its senders (private to the QML module).
 
 #include <registryio/handler_id.h>
+#include <registryio/qt/detail/owner_anchor.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QHash>
@@ -16,7 +17,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 
 class QJSEngine;
 class QQmlError;
@@ -135,9 +135,13 @@ QmlRunningHandler &runningHandler() noexcept;
 
 struct QmlRegistryShared
 {
-    // Senders notify under a shared lock; the registry's destructor takes it exclusively.
-    std::shared_mutex mutex;
-    QmlRegistry *registry = nullptr; // null once the registry is being destroyed
+    explicit QmlRegistryShared(QmlRegistry *owner) noexcept : anchor(owner), registry(owner) { }
+
+    // Senders reach the registry in a frame of this anchor; the registry's destructor detaches
+    // it, waiting for other threads' frames only (a handler a sender's notify runs on the
+    // registry's own thread may destroy it).
+    OwnerAnchor anchor;
+    QmlRegistry *registry; // null once the registry is being destroyed (its thread only: local())
     std::atomic<bool> warnedDead{false};
 
     // Engine-thread state: the event being delivered and the live JavaScript registrations.

@@ -21,17 +21,17 @@
 #include <cmath>
 #include <exception>
 #include <mutex>
-#include <shared_mutex>
 #include <utility>
 
 namespace rio {
 
-/// What a typed registry's senders share with it: senders notify under the shared lock, the
-/// registry's going takes it exclusively and clears `ops`.
+/// What a typed registry's senders share with it: senders reach the typed half (`ops`) in a
+/// frame of the anchor; the registry's going detaches it, waiting for other threads' frames only
+/// (a handler a sender's notify runs on the registry's own thread may destroy it).
 struct detail::QmlTypedSenderState
 {
-    std::shared_mutex mutex;
-    QmlTypedRegistryOps *ops = nullptr;
+    explicit QmlTypedSenderState(QmlTypedRegistryOps *ops) noexcept : anchor(ops) { }
+    OwnerAnchor anchor;
     std::atomic<bool> warnedDead{false};
 };
 
@@ -41,7 +41,7 @@ static_assert(int(QmlTypedHandler::DropOldest) == int(Overflow::DropOldest) &&
               int(QmlTypedHandler::Block) == int(Overflow::Block));
 
 QmlTypedRegistry::QmlTypedRegistry(QMetaType eventType, QObject *parent)
-    : QObject(parent), m_eventType(eventType), m_senderState(std::make_shared<detail::QmlTypedSenderState>())
+    : QObject(parent), m_eventType(eventType)
 { }
 
 QmlTypedRegistry::~QmlTypedRegistry()
@@ -53,10 +53,7 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, QtRegistryBase *
 {
     m_ops = ops;
     m_facade = facade;
-    {
-        std::unique_lock lock(m_senderState->mutex);
-        m_senderState->ops = ops;
-    }
+    m_senderState = std::make_shared<detail::QmlTypedSenderState>(ops); // sender() is reached from here on
     connect(facade, &QtRegistryBase::countChanged, this, &QmlTypedRegistry::countChanged);
     connect(facade, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
         Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
@@ -74,11 +71,9 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, QtRegistryBase *
 
 void QmlTypedRegistry::detach() noexcept
 {
-    {
-        // Senders' notifies in progress finish first; later ones see the registry gone.
-        std::unique_lock lock(m_senderState->mutex);
-        m_senderState->ops = nullptr;
-    }
+    // Senders' notifies in progress on other threads finish first; later ones see the registry gone.
+    if (m_senderState)
+        m_senderState->anchor.detach();
     // Each watcher unregisters (while the facade exists) and forgets us; one may destroy others
     // from a slot, which unlinks them: take them one at a time.
     while (!m_watchers.isEmpty()) {
@@ -168,8 +163,8 @@ bool QmlTypedSenderBase::notifyErased(const void *event) const
     if (!m_state)
         return false;
     {
-        std::shared_lock lock(m_state->mutex);
-        if (detail::QmlTypedRegistryOps *ops = m_state->ops) {
+        const detail::OwnerAnchor::Frame frame(m_state->anchor);
+        if (auto *ops = static_cast<detail::QmlTypedRegistryOps *>(frame.owner())) {
             ops->notifyEvent(event);
             return true;
         }
@@ -186,8 +181,8 @@ bool QmlTypedSenderBase::isAlive() const
 {
     if (!m_state)
         return false;
-    std::shared_lock lock(m_state->mutex);
-    return m_state->ops != nullptr;
+    const detail::OwnerAnchor::Frame frame(m_state->anchor);
+    return frame.owner() != nullptr;
 }
 
 int QmlTypedRegistry::count() const noexcept

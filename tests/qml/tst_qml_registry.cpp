@@ -523,6 +523,23 @@ private Q_SLOTS:
         QVERIFY(!rio::QmlRegistrySender().notify(1));
     }
 
+    // A sender's notify on the registry's own thread runs a handler that destroys the registry:
+    // the destruction waits for senders on other threads only, so it neither waits for its own
+    // caller nor takes a lock that caller holds, and the sender sees the registry gone after.
+    void registryMayBeDestroyedByAHandlerItsSenderRan()
+    {
+        auto *registry = new QmlRegistry;
+        rio::QmlRegistrySender sender = registry->sender();
+        int calls = 0;
+        registry->registry().add([&](const QVariant &) {
+            ++calls;
+            delete registry;
+        });
+        QVERIFY(sender.notify(1));
+        QCOMPARE(calls, 1);
+        QVERIFY(!sender.isAlive());
+    }
+
     void handleOutlivingItsRegistryIsInert()
     {
         QObject *owner =

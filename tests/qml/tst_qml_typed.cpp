@@ -589,6 +589,22 @@ private Q_SLOTS:
         QCOMPARE(trace(), QStringLiteral("high:s=1;low:s=1;"));
     }
 
+    // A typed sender's notify on the registry's own thread runs a handler that destroys the
+    // registry: the destruction waits for senders on other threads only.
+    void registryMayBeDestroyedByAHandlerItsSenderRan()
+    {
+        auto *registry = new CountRegistry;
+        rio::QmlTypedSender<int> sender = registry->sender();
+        int calls = 0;
+        registry->registry().add([&](const int &) {
+            ++calls;
+            delete registry;
+        });
+        QVERIFY(sender.notify(1));
+        QCOMPARE(calls, 1);
+        QVERIFY(!sender.isAlive());
+    }
+
     void senderNotifiesFromAWorkerAndOutlivesTheRegistry()
     {
         rio::QmlTypedSender<Reading> sender = readings()->sender();

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "owner_anchor.h"
+#include <registryio/qt/detail/owner_anchor.h>
 
 namespace rio::detail {
 

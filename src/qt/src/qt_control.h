@@ -5,7 +5,7 @@
 // reporting (callback, signal, log) and the count of queued deliveries running, for
 // synchronize(). Reaches the registry through an OwnerAnchor.
 
-#include "owner_anchor.h"
+#include <registryio/qt/detail/owner_anchor.h>
 
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>

@@ -11,8 +11,8 @@
 #include <registryio/handler_id.h>
 #include <registryio/qt/unix_signals.h>
 
-#include "owner_anchor.h"
 #include "unix_signals_testing_p.h"
+#include <registryio/qt/detail/owner_anchor.h>
 
 #include <QSocketNotifier>
 

@@ -4,14 +4,17 @@
 // How whatever outlives an owner (queued deliveries, context watches, futures, guards) reaches
 // it while it lives: a frame entered on a thread reaches the owner until the owner detaches, and
 // detach() waits for the frames of every other thread, never for the calling thread's own (an
-// owner may be destroyed from a slot or callback that one of its frames runs).
+// owner may be destroyed from a slot or callback that one of its frames runs). Used by the Qt
+// facade, UnixSignals and the QML senders; not part of the public API.
+
+#include <registryio/qt/qt_export.h>
 
 #include <atomic>
 #include <cstdint>
 
 namespace rio::detail {
 
-class OwnerAnchor
+class RIO_QT_EXPORT OwnerAnchor
 {
 public:
     explicit OwnerAnchor(void *owner) noexcept : m_owner(owner) { }
@@ -23,7 +26,7 @@ public:
     void detach() noexcept;
 
     // One use of the owner on this thread (stack-bound: frames nest per thread).
-    class Frame
+    class RIO_QT_EXPORT Frame
     {
     public:
         explicit Frame(OwnerAnchor &anchor) noexcept;
