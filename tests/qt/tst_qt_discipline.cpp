@@ -19,6 +19,7 @@
 #include <future>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -156,6 +157,21 @@ private Q_SLOTS:
             registry.data(), &rio::QtRegistryBase::countChanged, &observer, [&] { delete registry.data(); },
             Qt::DirectConnection);
         delete context;
+        QVERIFY(registry.isNull());
+    }
+
+    // A guard's removal goes through the registry's link; its countChanged slot deletes the
+    // registry: the registry's link does not wait for that removal, which is its caller.
+    void registryMayBeDeletedFromCountChangedOfAGuardRemoval()
+    {
+        riotest::Watchdog watchdog("delete from countChanged of a guard removal");
+        QObject observer;
+        QPointer<rio::QtRegistry<int>> registry = new rio::QtRegistry<int>;
+        std::optional<rio::HandlerGuard> guard = registry->addScoped([](const int &) { });
+        QObject::connect(
+            registry.data(), &rio::QtRegistryBase::countChanged, &observer, [&] { delete registry.data(); },
+            Qt::DirectConnection);
+        guard.reset();
         QVERIFY(registry.isNull());
     }
 

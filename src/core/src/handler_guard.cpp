@@ -8,16 +8,33 @@ namespace rio {
 
 namespace detail {
 
+namespace {
+// This thread's link calls under way, innermost first. Each lives on this thread's stack for the
+// length of its call, so no entry outlives its use and no address in it is reused while listed.
+struct LinkCall
+{
+    const RegistryLink *link;
+    LinkCall *next;
+};
+thread_local constinit LinkCall *t_linkCalls = nullptr;
+} // namespace
+
 bool RegistryLink::call(bool (*fn)(void *, HandlerId) noexcept, HandlerId id) noexcept
 {
     if (!id.isValid())
         return false;
+    LinkCall frame{this, t_linkCalls};
+    t_linkCalls = &frame;
     // Sequentially consistent: either detach() sees this call counted, or the call sees the
-    // registry cleared; and either the last call out sees `detaching`, or detach() sees zero.
+    // registry cleared; and either a call out sees `detaching`, or detach() sees it gone.
     busy.fetch_add(1, std::memory_order_seq_cst);
     void *target = registry.load(std::memory_order_seq_cst);
     const bool result = target != nullptr && fn != nullptr && fn(target, id);
-    if (busy.fetch_sub(1, std::memory_order_seq_cst) == 1 && detaching.load(std::memory_order_seq_cst)) {
+    // The link outlives the call (its guard or connection holds it), also when the registry was
+    // destroyed from inside `fn` (a slot or closure destructor it ran).
+    busy.fetch_sub(1, std::memory_order_seq_cst);
+    t_linkCalls = frame.next;
+    if (detaching.load(std::memory_order_seq_cst)) {
         std::lock_guard lock(mutex);
         idle.notify_all();
     }
@@ -38,8 +55,13 @@ void RegistryLink::detach() noexcept
 {
     registry.store(nullptr, std::memory_order_seq_cst);
     detaching.store(true, std::memory_order_seq_cst);
+    // Never waits for this thread's own calls: the registry may be destroyed from a slot or a
+    // closure destructor that a removal through this link runs (they find it gone afterwards).
+    unsigned own = 0;
+    for (const LinkCall *c = t_linkCalls; c != nullptr; c = c->next)
+        own += c->link == this ? 1u : 0u;
     std::unique_lock lock(mutex);
-    idle.wait(lock, [this] { return busy.load(std::memory_order_seq_cst) == 0; });
+    idle.wait(lock, [this, own] { return busy.load(std::memory_order_seq_cst) <= own; });
 }
 
 } // namespace detail

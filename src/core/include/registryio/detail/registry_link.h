@@ -32,7 +32,8 @@ struct RIO_CORE_EXPORT RegistryLink
     bool remove(HandlerId id) noexcept;
     // True while the registry lives and holds `id` (through containsFn, also without `mutex`).
     bool contains(HandlerId id) noexcept;
-    // No call starts after this; returns once running ones finished.
+    // No call starts after this; returns once the calls other threads are running finished
+    // (never waits for the calling thread's own calls: see handler_guard.cpp).
     void detach() noexcept;
 
 private:
