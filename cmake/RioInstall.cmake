@@ -177,6 +177,17 @@ function(rio_install_qml_module backing component)
   if(backing_type MATCHES "LIBRARY" AND NOT backing_type STREQUAL "MODULE_LIBRARY")
     rio_install_library(${backing} ${component})
     set_property(GLOBAL APPEND PROPERTY RIO_INSTALLED_COMPONENTS ${component})
+    # Its metatypes, as Qt's own modules install theirs: a consumer's QML module whose C++ types
+    # derive from ours (RIO_QML_TYPED_REGISTRY) then gets their base classes in its .qmltypes,
+    # so qmllint and the QML compiler see the inherited properties.
+    get_target_property(metatypes ${backing} INTERFACE_QT_META_TYPES_BUILD_FILE)
+    if(metatypes)
+      get_filename_component(metatypes_name "${metatypes}" NAME)
+      set(metatypes_dir "${CMAKE_INSTALL_LIBDIR}/metatypes")
+      install(FILES "${metatypes}" DESTINATION "${metatypes_dir}")
+      target_sources(${backing} INTERFACE
+        "$<INSTALL_INTERFACE:$<$<BOOL:$<TARGET_PROPERTY:QT_CONSUMES_METATYPES>>:$<INSTALL_PREFIX>/${metatypes_dir}/${metatypes_name}>>")
+    endif()
   endif()
   if(plugin AND TARGET ${plugin} AND NOT plugin STREQUAL backing)
     # The plugin finds the backing library in LIBDIR from the QML directory.
