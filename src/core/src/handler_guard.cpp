@@ -9,6 +9,8 @@ namespace rio {
 namespace detail {
 
 namespace {
+// The core's own form of the Qt layer's OwnerAnchor (the same per-thread frame list): the core
+// links no Qt library, and its guards' drops stay two atomic operations and a thread_local.
 // This thread's link calls under way, innermost first. Each lives on this thread's stack for the
 // length of its call, so no entry outlives its use and no address in it is reused while listed.
 struct LinkCall

@@ -9,7 +9,7 @@ namespace {
 thread_local constinit OwnerAnchor::Frame *t_frames = nullptr;
 } // namespace
 
-OwnerAnchor::Frame::Frame(OwnerAnchor &anchor) noexcept : m_anchor(anchor), m_next(t_frames), m_counted(false)
+OwnerAnchor::Frame::Frame(OwnerAnchor &anchor) noexcept : m_anchor(anchor), m_next(t_frames)
 {
     t_frames = this;
     m_anchor.m_frames.fetch_add(1, std::memory_order_seq_cst);

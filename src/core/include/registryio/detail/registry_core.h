@@ -256,15 +256,15 @@ private:
     void publishLocked(Snapshot *next) noexcept;
     // Publishes the registry's own empty array (no allocation).
     void publishEmptyLocked() noexcept;
-    std::size_t copyCapacityLocked(std::size_t live) const noexcept;
+    [[nodiscard]] std::size_t copyCapacityLocked(std::size_t live) const noexcept;
     void compactLocked(bool force = false) noexcept;
-    HandlerBox *findLocked(HandlerId id) const noexcept;
+    [[nodiscard]] HandlerBox *findLocked(HandlerId id) const noexcept;
     void tombstoneLocked(HandlerBox *box) noexcept;
     // One reclaim pass; destroys what it frees after dropping the lock (which it takes).
     PassResult pass(std::unique_lock<std::mutex> &lock, bool fence, const HandlerBox *target,
                     std::uint64_t awaitSeq) noexcept;
     // The value m_byId holds for `id` (0 when it has none).
-    std::uintptr_t entryLocked(HandlerId id) const noexcept;
+    [[nodiscard]] std::uintptr_t entryLocked(HandlerId id) const noexcept;
     // Destroys a chain a pass took (frame: its record, linked by startChainLocked).
     void startChainLocked(DestroyFrame &frame) noexcept;
     void destroyChain(Retired *chain, DestroyFrame &frame) noexcept;
@@ -272,7 +272,7 @@ private:
     // with number 0, any chain holding something retired at or before `awaitSeq`.
     void waitForChains(std::unique_lock<std::mutex> &lock, std::uint64_t number,
                        std::uint64_t awaitSeq) noexcept;
-    bool chainInFlightLocked(std::uint64_t number) const noexcept;
+    [[nodiscard]] bool chainInFlightLocked(std::uint64_t number) const noexcept;
     void wait(std::uint64_t awaitSeq, HandlerId target) noexcept;
 
     std::atomic<RegistryState *> m_state{nullptr}; // set once, by writerState()

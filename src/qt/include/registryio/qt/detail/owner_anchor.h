@@ -42,7 +42,7 @@ public:
         friend class OwnerAnchor;
         OwnerAnchor &m_anchor;
         Frame *m_next;
-        bool m_counted;
+        bool m_counted = false;
     };
 
 private:
