@@ -30,8 +30,9 @@ HandlerSubscription::HandlerSubscription(std::shared_ptr<detail::QmlRegistryShar
 { }
 
 HandlerSubscription::HandlerSubscription(QmlTypedRegistry *typed, QJSEngine *engine, const QJSValue &handler,
-                                         int priority)
-    : QObject(nullptr), m_typed(typed), m_engine(engine), m_function(handler, engine), m_priority(priority)
+                                         int priority, bool once, QObject *parent)
+    : QObject(parent), m_typed(typed), m_engine(engine), m_function(handler, engine), m_priority(priority),
+      m_once(once)
 { }
 
 HandlerSubscription::~HandlerSubscription()

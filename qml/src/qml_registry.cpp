@@ -95,6 +95,49 @@ QJSValue scriptValue(QJSEngine *engine, const QVariant &event)
 
 } // namespace
 
+namespace detail {
+
+QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAddOptions &out)
+{
+    out = QmlAddOptions{};
+    if (options.isUndefined() || options.isNull())
+        return {};
+    if (!options.isObject() || options.isCallable() || options.isArray())
+        return QStringLiteral(
+                   "options must be an object like { coalesce: true, once: false, owner: item }, got %1")
+            .arg(jsTypeName(options));
+    HandlerOptions &delivery = out.handler;
+    const bool coalesce = options.property(QStringLiteral("coalesce")).toBool();
+    delivery.once = options.property(QStringLiteral("once")).toBool();
+    auto capacity = double(delivery.capacity);
+    auto blockTimeout = double(delivery.blockTimeout.count());
+    double minInterval = 0;
+    QString refused = readWholeOption(options, QStringLiteral("capacity"), 9007199254740992.0, capacity);
+    if (refused.isEmpty())
+        refused = readOverflowOption(options, delivery.overflow);
+    if (refused.isEmpty())
+        refused = readWholeOption(options, QStringLiteral("blockTimeout"), INT_MAX, blockTimeout);
+    if (refused.isEmpty())
+        refused = readWholeOption(options, QStringLiteral("minInterval"), INT_MAX, minInterval);
+    if (refused.isEmpty() && minInterval > 0 && !coalesce)
+        refused = QStringLiteral("options.minInterval needs coalesce: true");
+    if (!refused.isEmpty())
+        return refused;
+    delivery.delivery = coalesce ? Delivery::Latest : Delivery::Every;
+    delivery.capacity = std::size_t(capacity);
+    delivery.blockTimeout = std::chrono::milliseconds(qint64(blockTimeout));
+    delivery.minInterval = std::chrono::milliseconds(qint64(minInterval));
+    const QJSValue ownerValue = options.property(QStringLiteral("owner"));
+    if (!ownerValue.isUndefined() && !ownerValue.isNull()) {
+        out.owner = ownerValue.toQObject();
+        if (out.owner == nullptr || out.owner->thread() != thread)
+            return QStringLiteral("options.owner must be a QML object on the registry's thread");
+    }
+    return {};
+}
+
+} // namespace detail
+
 QJSValue detail::QmlEventCache::get(const QVariant &event, QJSEngine *engine)
 {
     if (!matches(event, engine)) {
@@ -227,48 +270,14 @@ HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, con
                          .arg(detail::jsTypeName(handler)));
         return nullptr;
     }
-    bool coalesce = false;
-    bool once = false;
-    QObject *owner = nullptr;
-    HandlerOptions delivery;
-    if (!options.isUndefined() && !options.isNull()) {
-        if (!options.isObject() || options.isCallable() || options.isArray()) {
-            warnAtCaller(QStringLiteral("QmlRegistry.add: options must be an object like { coalesce: true, "
-                                        "once: false, owner: item }, got %1; nothing was registered")
-                             .arg(detail::jsTypeName(options)));
-            return nullptr;
-        }
-        coalesce = options.property(QStringLiteral("coalesce")).toBool();
-        once = options.property(QStringLiteral("once")).toBool();
-        auto capacity = double(delivery.capacity);
-        auto blockTimeout = double(delivery.blockTimeout.count());
-        double minInterval = 0;
-        QString refused = readWholeOption(options, QStringLiteral("capacity"), 9007199254740992.0, capacity);
-        if (refused.isEmpty())
-            refused = readOverflowOption(options, delivery.overflow);
-        if (refused.isEmpty())
-            refused = readWholeOption(options, QStringLiteral("blockTimeout"), INT_MAX, blockTimeout);
-        if (refused.isEmpty())
-            refused = readWholeOption(options, QStringLiteral("minInterval"), INT_MAX, minInterval);
-        if (refused.isEmpty() && minInterval > 0 && !coalesce)
-            refused = QStringLiteral("options.minInterval needs coalesce: true");
-        if (!refused.isEmpty()) {
-            warnAtCaller(QStringLiteral("QmlRegistry.add: %1; nothing was registered").arg(refused));
-            return nullptr;
-        }
-        delivery.capacity = std::size_t(capacity);
-        delivery.blockTimeout = std::chrono::milliseconds(qint64(blockTimeout));
-        delivery.minInterval = std::chrono::milliseconds(qint64(minInterval));
-        const QJSValue ownerValue = options.property(QStringLiteral("owner"));
-        if (!ownerValue.isUndefined() && !ownerValue.isNull()) {
-            owner = ownerValue.toQObject();
-            if (owner == nullptr || owner->thread() != thread()) {
-                warnAtCaller(QStringLiteral("QmlRegistry.add: options.owner must be a QML object on the "
-                                            "registry's thread; nothing was registered"));
-                return nullptr;
-            }
-        }
+    detail::QmlAddOptions read;
+    if (const QString refused = detail::readQmlAddOptions(options, thread(), read); !refused.isEmpty()) {
+        warnAtCaller(QStringLiteral("QmlRegistry.add: %1; nothing was registered").arg(refused));
+        return nullptr;
     }
+    const bool once = read.handler.once;
+    QObject *const owner = read.owner;
+    HandlerOptions delivery = read.handler;
     QJSEngine *engine = qjsEngine(this);
     if (engine == nullptr) {
         qmlWarning(this) << "QmlRegistry.add: the registry is not used by a QML engine; nothing was "
@@ -287,7 +296,6 @@ HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, con
     };
     try {
         delivery.priority = priority;
-        delivery.delivery = coalesce ? Delivery::Latest : Delivery::Every;
         if (once)
             handle->m_id = m_registry.add(this, deliver, {.priority = priority, .once = true});
         else

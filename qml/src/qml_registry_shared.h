@@ -133,6 +133,18 @@ struct QmlRunningHandler
 // This thread's running handler (one thread-local object: one TLS lookup per delivery).
 QmlRunningHandler &runningHandler() noexcept;
 
+// The options object of QmlRegistry.add() and a typed registry's add(): { coalesce, once, owner,
+// capacity, overflow, blockTimeout, minInterval }.
+struct QmlAddOptions
+{
+    HandlerOptions handler; // delivery, capacity, overflow, blockTimeout, minInterval, once
+    QObject *owner = nullptr;
+};
+
+// Reads `options` (undefined or null: the defaults) for a registry living on `thread`; returns
+// the refusal, with no prefix, when something is wrong (then `out` is unspecified).
+QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAddOptions &out);
+
 struct QmlRegistryShared
 {
     explicit QmlRegistryShared(QmlRegistry *owner) noexcept : anchor(owner), registry(owner) { }

@@ -93,7 +93,7 @@ void QmlTypedRegistry::detach() noexcept
     m_ops = nullptr;
 }
 
-HandlerSubscription *QmlTypedRegistry::add(const QJSValue &handler, int priority)
+HandlerSubscription *QmlTypedRegistry::add(const QJSValue &handler, int priority, const QJSValue &options)
 {
     const char *const name = metaObject()->className();
     if (QThread::currentThread() != thread()) {
@@ -106,15 +106,24 @@ HandlerSubscription *QmlTypedRegistry::add(const QJSValue &handler, int priority
                          .arg(QLatin1String(name), detail::jsTypeName(handler)));
         return nullptr;
     }
+    detail::QmlAddOptions read;
+    if (const QString refused = detail::readQmlAddOptions(options, thread(), read); !refused.isEmpty()) {
+        warnAtCaller(QStringLiteral("%1.add: %2; nothing was registered").arg(QLatin1String(name), refused));
+        return nullptr;
+    }
     QJSEngine *engine = qjsEngine(this);
     if (engine == nullptr || m_ops == nullptr) {
         qmlWarning(this) << name << ".add: the registry is not used by a QML engine; nothing was registered";
         return nullptr;
     }
-    // No parent: the handle keeps itself alive while registered (see QmlRegistry::add).
-    auto *handle = new HandlerSubscription(this, engine, handler, priority);
+    // No parent unless an owner was given: the handle keeps itself alive while registered (see
+    // QmlRegistry::add).
+    auto *handle = new HandlerSubscription(this, engine, handler, priority, read.handler.once, read.owner);
     try {
-        handle->m_id = m_ops->addFunction(handle, priority);
+        read.handler.priority = priority;
+        if (read.handler.once)
+            read.handler = HandlerOptions{.priority = priority, .once = true}; // as QmlRegistry.add
+        handle->m_id = m_ops->addFunction(handle, read.handler);
     } catch (const std::exception &e) {
         qmlWarning(this) << name << ".add: " << e.what();
         delete handle;
@@ -141,7 +150,11 @@ void QmlTypedRegistry::deliverToSubscription(HandlerSubscription *handle, const 
         return;
     const HandlerId id = handle->m_id;
     const QPointer<QmlTypedRegistry> guard(this); // the function may destroy us
-    handle->m_function.call({m_ops->scriptValue(event, engine)});
+    const QJSValue value = m_ops->scriptValue(event, engine);
+    const QJSValue self = handle->m_keepAlive; // not collected during its own call
+    if (handle->m_once)
+        handle->deactivate(); // the registry removed it when it fired
+    handle->m_function.call({value});
     if (engine->hasError()) {
         const QJSValue thrown = engine->catchError();
         if (guard)

@@ -78,6 +78,9 @@ QtObject {
     function addBadly() {
         return readings.add(5) // BAD ADD
     }
+    function addWithBadOptions() {
+        return readings.add((e) => trace += "never;", 0, { capacity: -1 }) // BAD OPTIONS
+    }
     function throwingHandler(event) {
         throw new Error("refused " + event.sensor) // THROWS
     }
@@ -540,6 +543,69 @@ private Q_SLOTS:
         notifyHere(8);
         QCOMPARE(trace(), before + QStringLiteral("high:s=8;low:s=8;"));
         QVERIFY(!readings()->remove(id));
+    }
+
+    // add(fn, priority, options) takes QmlRegistry.add()'s options: once, coalesce, capacity,
+    // overflow and owner, and refuses a bad one at the caller's line, registering nothing.
+    void addFunctionTakesTheOptionsOfQmlRegistryAdd()
+    {
+        // once: one call, then inactive and gone.
+        eval(QStringLiteral(
+            "subscription = readings.add((e) => trace += 'once:' + e.value + ';', 0, { once: true })"));
+        QObject *once = m_root->property("subscription").value<QObject *>();
+        QVERIFY(once != nullptr && once->property("active").toBool());
+        QCOMPARE(readings()->count(), 3);
+        notifyHere(1);
+        notifyHere(2);
+        QCOMPARE(trace().count(QStringLiteral("once:")), 1);
+        QVERIFY(trace().contains(QStringLiteral("once:1;")));
+        QVERIFY(!once->property("active").toBool());
+        QCOMPARE(readings()->count(), 2);
+
+        // capacity 1 + dropNewest: of three events queued from a worker, the first is delivered
+        // and two are dropped and counted on the subscription.
+        eval(QStringLiteral("subscription = readings.add((e) => trace += 'bounded:' + e.value + ';', 0,"
+                            " { capacity: 1, overflow: 'dropNewest' })"));
+        QObject *bounded = m_root->property("subscription").value<QObject *>();
+        std::thread worker([registry = readings()] {
+            for (int i = 1; i <= 3; ++i)
+                registry->notify(Reading{QStringLiteral("w"), double(10 + i)});
+        });
+        worker.join();
+        QTRY_VERIFY(trace().contains(QStringLiteral("bounded:11;")));
+        QTRY_COMPARE(bounded->property("dropped").toDouble(), 2.0);
+        QCOMPARE(trace().count(QStringLiteral("bounded:")), 1);
+        QVERIFY(eval(QStringLiteral("subscription.remove()")).toBool());
+
+        // coalesce: of three events queued from a worker, only the newest is delivered.
+        eval(QStringLiteral("subscription = readings.add((e) => trace += 'newest:' + e.value + ';', 0,"
+                            " { coalesce: true })"));
+        std::thread coalescing([registry = readings()] {
+            for (int i = 1; i <= 3; ++i)
+                registry->notify(Reading{QStringLiteral("c"), double(20 + i)});
+        });
+        coalescing.join();
+        QTRY_VERIFY(trace().contains(QStringLiteral("newest:23;")));
+        QCOMPARE(trace().count(QStringLiteral("newest:")), 1);
+        QVERIFY(eval(QStringLiteral("subscription.remove()")).toBool());
+
+        // owner: the handler goes with its owner.
+        eval(QStringLiteral("subscription = readings.add((e) => trace += 'owned;', 0,"
+                            " { owner: Qt.createQmlObject('import QtQml; QtObject {}', root) })"));
+        QObject *owned = m_root->property("subscription").value<QObject *>();
+        QVERIFY(owned != nullptr && owned->parent() != nullptr);
+        QCOMPARE(readings()->count(), 3);
+        delete owned->parent();
+        QCOMPARE(readings()->count(), 2);
+
+        // A bad option: a warning at the caller's line, nothing registered.
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(QStringLiteral("typed.qml:%1: ReadingRegistry.add: options.capacity "
+                                              "must be a whole number .*; nothing was registered$")
+                                   .arg(lineOf("// BAD OPTIONS"))));
+        QVERIFY(eval(QStringLiteral("addWithBadOptions() === null")).toBool());
+        QCOMPARE(readings()->count(), 2);
     }
 
     void addFunctionEndsByRegistryRemoveAndRegistryDeath()

@@ -74,7 +74,8 @@ private:
     HandlerSubscription(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
                         const QJSValue &handler, int priority, bool once, QObject *parent);
     // A handle of the typed registry `typed` (no QmlRegistry shared state).
-    HandlerSubscription(QmlTypedRegistry *typed, QJSEngine *engine, const QJSValue &handler, int priority);
+    HandlerSubscription(QmlTypedRegistry *typed, QJSEngine *engine, const QJSValue &handler, int priority,
+                        bool once, QObject *parent);
 
     // Calls the JavaScript function on this thread and reports what it throws.
     void deliver(const QVariant &event);

@@ -45,7 +45,7 @@ public:
     /// Removes `id`; true the first time.
     virtual bool remove(HandlerId id) = 0;
     /// Registers the function of `handle` (delivered through QmlTypedRegistry on its thread).
-    virtual HandlerId addFunction(HandlerSubscription *handle, int priority) = 0;
+    virtual HandlerId addFunction(HandlerSubscription *handle, const HandlerOptions &options) = 0;
     /// Drops of `id` so far.
     [[nodiscard]] virtual quint64 droppedCount(HandlerId id) const = 0;
     /// Notifies `event` (an E), from any thread.
@@ -125,7 +125,8 @@ public:
     /// Registers the JavaScript function `handler` (higher priority first), called with each
     /// typed event; returns the handle, whose destruction or remove() removes it. A non-function:
     /// QML warning at the caller's line, null, nothing registered. Call it on the registry's thread.
-    Q_INVOKABLE rio::HandlerSubscription *add(const QJSValue &handler, int priority = 0);
+    Q_INVOKABLE rio::HandlerSubscription *add(const QJSValue &handler, int priority = 0,
+                                              const QJSValue &options = QJSValue());
 
 Q_SIGNALS:
     /// The number of handlers changed.

@@ -143,14 +143,14 @@ public:
         };
         return m_registry.add(m_owner, deliver, options);
     }
-    HandlerId addFunction(HandlerSubscription *handle, int priority) override
+    HandlerId addFunction(HandlerSubscription *handle, const HandlerOptions &options) override
     {
         // As add(): the registry is the context; a handle dead with deliveries pending is skipped.
         auto deliver = [owner = m_owner, handle = QPointer<HandlerSubscription>(handle)](const E &event) {
             if (handle)
                 owner->deliverToSubscription(handle.data(), &event);
         };
-        return m_registry.add(m_owner, deliver, {.priority = priority});
+        return m_registry.add(m_owner, deliver, options);
     }
     void notifyEvent(const void *event) const override { notify(*static_cast<const E *>(event)); }
     bool remove(HandlerId id) override { return m_registry.remove(id); }
