@@ -116,7 +116,10 @@ public:
         // notify has its own and gives this one back.
         const E *const outer = std::exchange(m_current, &event);
         QJSValue outerValue = std::exchange(m_currentValue, QJSValue());
+        const QPointer<QObject> alive(m_owner); // a handler may destroy the registry, and us with it
         m_registry.notify(event);
+        if (alive.isNull())
+            return;
         m_current = outer;
         m_currentValue = std::move(outerValue);
     }
