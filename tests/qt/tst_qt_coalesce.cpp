@@ -19,8 +19,8 @@
 
 namespace {
 
-// One million as the issue asks; scaled down under the sanitizers, which are 10x slower and
-// (ASan's quarantine) keep freed memory resident.
+// One million events, a flood no receiver keeps up with; scaled down under the sanitizers,
+// which are 10x slower and (ASan's quarantine) keep freed memory resident.
 constexpr int floodSize = RIO_TEST_SANITIZED ? 100000 : 1000000;
 
 struct Progress
