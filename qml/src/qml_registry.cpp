@@ -133,6 +133,9 @@ QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAdd
         if (out.owner == nullptr || out.owner->thread() != thread)
             return QStringLiteral("options.owner must be a QML object on the registry's thread");
     }
+    if (delivery.once)
+        delivery =
+            HandlerOptions{.once = true}; // one delivery: the default queue options (as a RegistryHandler's)
     return {};
 }
 
@@ -275,9 +278,8 @@ HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, con
         warnAtCaller(QStringLiteral("QmlRegistry.add: %1; nothing was registered").arg(refused));
         return nullptr;
     }
-    const bool once = read.handler.once;
-    QObject *const owner = read.owner;
     HandlerOptions delivery = read.handler;
+    delivery.priority = priority;
     QJSEngine *engine = qjsEngine(this);
     if (engine == nullptr) {
         qmlWarning(this) << "QmlRegistry.add: the registry is not used by a QML engine; nothing was "
@@ -286,7 +288,7 @@ HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, con
     }
 
     // No parent unless an owner was given: the handle keeps itself alive while registered.
-    auto *handle = new HandlerSubscription(m_shared, engine, handler, priority, once, owner);
+    auto *handle = new HandlerSubscription(m_shared, engine, handler, priority, delivery.once, read.owner);
     // The registry is the delivery context (handles live on its thread): it outlives every
     // delivery it has queued, while a handle may die with deliveries pending. Its destructor
     // removes the handler, and the QPointer skips a delivery that would still race with that.
@@ -295,11 +297,7 @@ HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, con
             handle->deliver(event);
     };
     try {
-        delivery.priority = priority;
-        if (once)
-            handle->m_id = m_registry.add(this, deliver, {.priority = priority, .once = true});
-        else
-            handle->m_id = m_registry.add(this, deliver, delivery);
+        handle->m_id = m_registry.add(this, deliver, delivery);
     } catch (const std::exception &e) {
         qmlWarning(this) << "QmlRegistry.add: " << e.what();
         delete handle;

@@ -142,7 +142,8 @@ struct QmlAddOptions
 };
 
 // Reads `options` (undefined or null: the defaults) for a registry living on `thread`; returns
-// the refusal, with no prefix, when something is wrong (then `out` is unspecified).
+// the refusal, with no prefix, when something is wrong (then `out` is unspecified). A `once`
+// handler keeps the default queue options, as a RegistryHandler's does.
 QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAddOptions &out);
 
 struct QmlRegistryShared

@@ -121,8 +121,6 @@ HandlerSubscription *QmlTypedRegistry::add(const QJSValue &handler, int priority
     auto *handle = new HandlerSubscription(this, engine, handler, priority, read.handler.once, read.owner);
     try {
         read.handler.priority = priority;
-        if (read.handler.once)
-            read.handler = HandlerOptions{.priority = priority, .once = true}; // as QmlRegistry.add
         handle->m_id = m_ops->addFunction(handle, read.handler);
     } catch (const std::exception &e) {
         qmlWarning(this) << name << ".add: " << e.what();
@@ -497,8 +495,7 @@ void QmlTypedHandler::reRegisterOnce()
         } else if (m_registry->m_ops != nullptr) {
             if (!m_once)
                 m_delivery.warnIfIgnored(this, m_coalesce);
-            m_id = m_registry->m_ops->add(this, m_once ? HandlerOptions{.priority = m_priority, .once = true}
-                                                       : m_delivery.options(m_coalesce, m_priority));
+            m_id = m_registry->m_ops->add(this, m_delivery.options(m_coalesce, m_priority, m_once));
             m_registeredOn = m_registry.data();
             m_registeredOn->m_registered.insert(m_id.value(), this);
             m_active = true;

@@ -273,9 +273,7 @@ void RegistryHandler::reRegisterOnce()
             QtRegistry<QVariant> &target = m_registry->m_registry;
             if (!m_once)
                 m_delivery.warnIfIgnored(this, m_coalesce);
-            m_id = m_once
-                       ? target.add(m_registry.data(), deliver, {.priority = m_priority, .once = true})
-                       : target.add(m_registry.data(), deliver, m_delivery.options(m_coalesce, m_priority));
+            m_id = target.add(m_registry.data(), deliver, m_delivery.options(m_coalesce, m_priority, m_once));
             m_registeredOn = m_registry;
             m_active = true;
             m_registration->id = m_id.value();

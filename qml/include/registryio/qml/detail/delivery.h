@@ -27,9 +27,12 @@ struct QmlDeliverySettings
     /// With coalescing only: the shortest time between two deliveries, in milliseconds.
     int minInterval = 0;
 
-    /// The options of a registration at `priority`; `minInterval` applies only when `coalesce` is on.
-    [[nodiscard]] HandlerOptions options(bool coalesce, int priority) const
+    /// The options of a registration at `priority`; `minInterval` applies only when `coalesce` is
+    /// on. A `once` handler fires one delivery: it keeps the default queue options.
+    [[nodiscard]] HandlerOptions options(bool coalesce, int priority, bool once = false) const
     {
+        if (once)
+            return HandlerOptions{.priority = priority, .once = true};
         HandlerOptions o;
         o.priority = priority;
         o.delivery = coalesce ? Delivery::Latest : Delivery::Every;
