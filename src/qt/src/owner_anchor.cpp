@@ -16,7 +16,7 @@ OwnerAnchor::Frame::Frame(OwnerAnchor &anchor) noexcept : m_anchor(anchor), m_ne
     m_counted = true;
     if (m_anchor.m_owner.load(std::memory_order_seq_cst) == nullptr) {
         m_anchor.m_frames.fetch_sub(1, std::memory_order_seq_cst);
-        m_anchor.m_frames.notify_all();
+        m_anchor.wakeDetach();
         m_counted = false;
     }
 }
@@ -27,7 +27,7 @@ OwnerAnchor::Frame::~Frame()
     if (m_counted) {
         m_anchor.m_frames.fetch_sub(1, std::memory_order_seq_cst);
         if (m_anchor.m_owner.load(std::memory_order_seq_cst) == nullptr)
-            m_anchor.m_frames.notify_all(); // a detach may be waiting
+            m_anchor.wakeDetach(); // a detach may be waiting
     }
 }
 
@@ -44,12 +44,22 @@ std::uint32_t OwnerAnchor::ownFrames() const noexcept
     return n;
 }
 
+void OwnerAnchor::wakeDetach() noexcept
+{
+    // Taking the lock orders this wake-up after a detach that tested the count and is about to
+    // sleep: it sleeps before the lock is free, so notify_all reaches it.
+    {
+        const std::lock_guard<std::mutex> lock(m_detachLock);
+    }
+    m_detached.notify_all();
+}
+
 void OwnerAnchor::detach() noexcept
 {
     m_owner.store(nullptr, std::memory_order_seq_cst);
     const std::uint32_t own = ownFrames();
-    for (std::uint32_t n; (n = m_frames.load(std::memory_order_seq_cst)) > own;)
-        m_frames.wait(n, std::memory_order_seq_cst);
+    std::unique_lock<std::mutex> lock(m_detachLock);
+    m_detached.wait(lock, [&] { return m_frames.load(std::memory_order_seq_cst) <= own; });
 }
 
 } // namespace rio::detail

@@ -5,12 +5,15 @@
 // it while it lives: a frame entered on a thread reaches the owner until the owner detaches, and
 // detach() waits for the frames of every other thread, never for the calling thread's own (an
 // owner may be destroyed from a slot or callback that one of its frames runs). Used by the Qt
-// facade, UnixSignals and the QML senders; not part of the public API.
+// facade, UnixSignals and the QML senders; not part of the public API. Whoever enters a frame
+// keeps the anchor's storage alive until the frame has left (the users share it by shared_ptr).
 
 #include <registryio/qt/qt_export.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 
 namespace rio::detail {
 
@@ -49,8 +52,14 @@ private:
     // This thread's frames of this anchor.
     [[nodiscard]] std::uint32_t ownFrames() const noexcept;
 
+    // A frame that leaves after the owner detached wakes the detach: a mutex and a condition
+    // variable rather than std::atomic::wait, whose wake-ups libstdc++ 12 on MinGW-w64 can miss.
+    void wakeDetach() noexcept;
+
     std::atomic<void *> m_owner;
     std::atomic<std::uint32_t> m_frames{0};
+    std::mutex m_detachLock;
+    std::condition_variable m_detached;
 };
 
 } // namespace rio::detail
