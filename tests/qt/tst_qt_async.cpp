@@ -211,6 +211,71 @@ private Q_SLOTS:
         QCOMPARE(queuedThread.load(), worker.thread());
     }
 
+    // A step of notifySequential that runs on the notifying thread (a handler without context)
+    // counts as a running delivery: removeAndWait of its handler, and remove then synchronize(),
+    // called from another thread return only once the step finished.
+    void sequentialStepIsWaitedFor_data()
+    {
+        QTest::addColumn<bool>("useSynchronize");
+        QTest::newRow("removeAndWait") << false;
+        QTest::newRow("remove, synchronize") << true;
+    }
+    void sequentialStepIsWaitedFor()
+    {
+        QFETCH(bool, useSynchronize);
+        rio::QtRegistry<int> registry;
+        std::latch entered(1);
+        std::latch release(1);
+        std::atomic<bool> finished{false};
+        const rio::HandlerId id = registry.add([&] {
+            entered.count_down();
+            release.wait();
+            for (int i = 0; i < 1000; ++i) // widen the window in which a broken wait returns early
+                std::this_thread::yield();
+            finished.store(true);
+        });
+        std::thread notifier([&] { registry.notifySequential(1).waitForFinished(); });
+        entered.wait();
+        std::latch removing(1);
+        std::atomic<bool> finishedWhenReturned{false};
+        std::thread remover([&] {
+            removing.count_down();
+            if (useSynchronize) {
+                registry.remove(id);
+                registry.synchronize();
+            } else {
+                registry.removeAndWait(id);
+            }
+            finishedWhenReturned.store(finished.load());
+        });
+        removing.wait();
+        release.count_down();
+        remover.join();
+        notifier.join();
+        QVERIFY(finishedWhenReturned.load());
+    }
+
+    // A step whose handler was suspended after the sequence gathered it is skipped, as a notify
+    // skips it.
+    void sequentialStepOfASuspendedHandlerIsSkipped()
+    {
+        rio::QtRegistry<int> registry;
+        std::atomic<int> secondRuns{0};
+        rio::HandlerId second{};
+        registry.add(
+            [&](const int &event) {
+                if (event == 1)
+                    QVERIFY(registry.setSuspended(second, true));
+            },
+            10);
+        second = registry.add([&] { secondRuns.fetch_add(1); }, 0);
+        QVERIFY(finishedCleanly(registry.notifySequential(1)));
+        QCOMPARE(secondRuns.load(), 0);
+        QVERIFY(registry.setSuspended(second, false));
+        QVERIFY(finishedCleanly(registry.notifySequential(2)));
+        QCOMPARE(secondRuns.load(), 1);
+    }
+
     // notifySequential runs handlers in notify's order (priority, then registration, whatever
     // order the ids hash in), a once-handler once across both kinds of notify, and no removed one.
     void notifySequentialKeepsNotifyOrderAndOnce()

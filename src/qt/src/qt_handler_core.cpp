@@ -179,6 +179,16 @@ void QtHandlerCore::trackFuture(const QFuture<void> &future, AsyncToken token)
     detail::trackFuture(future, id, state(*this).control, std::move(token));
 }
 
+void QtHandlerCore::runStep(QtTarget &target, const void *event, const AsyncToken &token)
+{
+    // Counted before the test: a removeAndWait that cancelled first sees this frame or this
+    // frame sees its cancellation (both sequentially consistent).
+    const DeliveryFrame frame(state(*this));
+    if (cancelled.load(std::memory_order_seq_cst) || suspended.load(std::memory_order_acquire))
+        return;
+    target.invoke(event, token);
+}
+
 void QtHandlerCore::waitForRuns() const noexcept
 {
     const QtHandlerState &h = state(*this);

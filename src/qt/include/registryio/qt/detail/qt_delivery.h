@@ -48,22 +48,29 @@ struct QtEnvelope
 [[noreturn]] RIO_QT_EXPORT void throwBlockingOnOwnThread();
 
 // Delivers one event to one handler as its connection type says. Throws what a handler run on
-// this thread throws, and std::logic_error for a refused BlockingQueued delivery.
-template <typename E>
+// this thread throws, and std::logic_error for a refused BlockingQueued delivery. `Step`: a step
+// of notifySequential, outside any notify, so a run on this thread goes through runStep.
+template <bool Step = false, typename E>
 void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, const AsyncToken &token)
 {
     QtHandlerCore &core = *h->core;
     if (core.cancelled.load(std::memory_order_acquire))
         return;
+    const auto runHere = [&] {
+        if constexpr (Step)
+            core.runStep(*h, env.event, token);
+        else
+            h->invokeTyped(*env.event, token);
+    };
     if (!core.hasContext) {
-        h->invokeTyped(*env.event, token);
+        runHere();
         return;
     }
     switch (core.route()) {
     case QtHandlerCore::Route::Skip:
         return;
     case QtHandlerCore::Route::Here:
-        h->invokeTyped(*env.event, token);
+        runHere();
         return;
     case QtHandlerCore::Route::Refuse:
         throwBlockingOnOwnThread();

@@ -98,6 +98,10 @@ public:
     void reportCurrentException() noexcept;
     // Watches a returned future (its failure is reported, `token` held until it finishes).
     void trackFuture(const QFuture<void> &future, AsyncToken token);
+    // Runs the handler on this thread for a step of notifySequential, which no notify covers:
+    // counted as a running delivery (removeAndWait and synchronize wait for it) and skipped once
+    // cancelled or suspended. Throws what the handler throws.
+    void runStep(QtTarget &target, const void *event, const AsyncToken &token);
     // Returns once no queued delivery of this handler runs on another thread (the calling
     // thread's own deliveries are not waited for).
     void waitForRuns() const noexcept;

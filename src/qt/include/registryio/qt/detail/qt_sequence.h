@@ -62,7 +62,7 @@ struct QtSequence : std::enable_shared_from_this<QtSequence<E>>
             {
                 AsyncToken token = std::make_shared<Step>(this->shared_from_this());
                 try {
-                    deliver(h, env, token);
+                    deliver<true>(h, env, token);
 #if defined(__GLIBCXX__)
                 } catch (const abi::__forced_unwind &) {
                     throw;
