@@ -41,6 +41,7 @@ public:
         m_handler->registryDestroyed();
     }
     void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
+    void deliverDirect(const QJSValue &value) override { m_handler->deliverDirect(value); }
 
 private:
     RegistryHandler *m_handler;
@@ -282,6 +283,10 @@ void RegistryHandler::reRegisterOnce()
             // the registry's own dispatch removes it when it fires).
             m_registration->batchEntry = QJSValue();
             m_registration->function = m_function.isFunction() && !m_once ? &m_function : nullptr;
+            // An onNotified handler of the registry's engine joins the registry's own dispatch
+            // too, with the event converted once per notify (a `once` one cannot, as above).
+            m_registration->direct = !m_function.isFunction() && !m_once && qmlEngine(this) != nullptr &&
+                                     qmlEngine(this) == qjsEngine(m_registry);
             m_registry->m_shared->addRegistration(m_registration.get());
         }
     }
@@ -305,45 +310,61 @@ void RegistryHandler::registryDestroyed()
 
 void RegistryHandler::deliver(const QVariant &event)
 {
-    const HandlerId id = m_id;
     const QPointer<QmlRegistry> registry = m_registeredOn;
     QQmlEngine *engine = qmlEngine(this);
     if (!registry || engine == nullptr)
         return;
+    const HandlerId id = m_id;
     bool ended = false;
     if (m_once) {
         m_fired = true;
         registry->m_shared->takeRegistration(id.value());
         ended = std::exchange(m_active, false);
     }
+    const std::shared_ptr<detail::QmlRegistryShared> shared = registry->m_shared; // may outlive it
+    const QJSValue value = shared->events.get(event, engine);
+    bool alive = true;
+    if (m_function.isFunction()) {
+        bool *const outerAlive = enter(alive);
+        m_function.call({value});
+        leave(alive, outerAlive);
+        if (engine->hasError())
+            QmlRegistry::reportThrown(*shared, id.value(), engine->catchError());
+    } else {
+        emitNotified(*shared, engine, id, value, alive);
+    }
+    if (alive && ended)
+        emitActiveChanged();
+}
+
+void RegistryHandler::deliverDirect(const QJSValue &value)
+{
+    // The registry's own dispatch: registered (not `once`), on the registry's thread and engine,
+    // which keeps its shared state alive meanwhile.
+    bool alive = true;
+    emitNotified(*m_registeredOn->m_shared, qmlEngine(this), m_id, value, alive);
+}
+
+bool *RegistryHandler::enter(bool &alive)
+{
     // Our destructor clears `alive` if the handler destroys us; an outer delivery to us (the
     // handler notified our registry again) learns it from us.
-    bool alive = true;
-    bool *const outerAlive = std::exchange(m_alive, &alive);
-    const auto leave = [&] {
-        if (alive)
-            m_alive = outerAlive;
-        else if (outerAlive != nullptr)
-            *outerAlive = false;
-        return alive;
-    };
+    return std::exchange(m_alive, &alive);
+}
 
-    if (m_function.isFunction()) {
-        m_function.call({registry->m_shared->events.get(event, engine)});
-        const bool stillAlive = leave();
-        if (engine->hasError()) {
-            const QJSValue thrown = engine->catchError();
-            if (registry)
-                QmlRegistry::reportThrown(*registry->m_shared, id.value(), thrown);
-        }
-        if (stillAlive && ended)
-            emitActiveChanged();
-        return;
-    }
+void RegistryHandler::leave(const bool &alive, bool *outerAlive)
+{
+    if (alive)
+        m_alive = outerAlive;
+    else if (outerAlive != nullptr)
+        *outerAlive = false;
+}
 
+void RegistryHandler::emitNotified(detail::QmlRegistryShared &shared, QQmlEngine *engine, HandlerId id,
+                                   const QJSValue &value, bool &alive)
+{
     // The engine reports what onNotified throws as a warning (with file and line) from inside
     // the emit: one connection per handler, made once, routes it to the running handler.
-    QList<QQmlError> errors;
     if (!m_warningTap)
         m_warningTap = connect(
             engine, &QQmlEngine::warnings, this,
@@ -353,18 +374,19 @@ void RegistryHandler::deliver(const QVariant &event)
                     *running.errors += warnings;
             },
             Qt::DirectConnection);
+    QList<QQmlError> errors;
     detail::QmlRunningHandler &running = detail::runningHandler();
     const detail::QmlRunningHandler outer = running;
     running = {this, &errors};
-    Q_EMIT notified(registry->m_shared->events.get(event, engine));
+    bool *const outerAlive = enter(alive);
+    Q_EMIT notified(value);
+    leave(alive, outerAlive);
     running = outer;
-    if (!leave())
-        return; // destroyed by its own handler
-    if (ended)
-        emitActiveChanged();
     // The engine printed the error with its file and line; the registry learns about it too.
-    if (!errors.isEmpty() && registry)
-        registry->reportScriptFailure(id, errors.constFirst().description(), QString(), 0, false);
+    if (!errors.isEmpty()) {
+        if (QmlRegistry *registry = shared.local())
+            registry->reportScriptFailure(id, errors.constFirst().description(), QString(), 0, false);
+    }
 }
 
 } // namespace rio

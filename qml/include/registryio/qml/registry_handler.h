@@ -18,6 +18,8 @@
 
 #include <memory>
 
+class QQmlEngine;
+
 namespace rio {
 
 namespace detail {
@@ -168,6 +170,11 @@ private:
     void reRegisterOnce();
     void unregister();
     void deliver(const QVariant &event);
+    void deliverDirect(const QJSValue &value);
+    bool *enter(bool &alive);
+    void leave(const bool &alive, bool *outerAlive);
+    void emitNotified(detail::QmlRegistryShared &shared, QQmlEngine *engine, HandlerId id,
+                      const QJSValue &value, bool &alive);
     void registryDestroyed();
     void registrationEnded();
     void dropsReported(quint64 total);
