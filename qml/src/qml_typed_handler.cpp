@@ -143,11 +143,12 @@ void QmlTypedRegistry::deliverToSubscription(HandlerSubscription *handle, const 
         return;
     const HandlerId id = handle->m_id;
     const QPointer<QmlTypedRegistry> guard(this); // the function may destroy us
-    const QJSValue value = m_ops->scriptValue(event, engine);
+    // A shared copy of the notify's list (no allocation): deactivate() below runs user code.
+    const QList<QJSValue> arguments = m_ops->scriptArguments(event, engine);
     const QJSValue self = handle->m_keepAlive; // not collected during its own call
     if (handle->m_once)
         handle->deactivate(); // the registry removed it when it fired
-    handle->m_function.call({value});
+    handle->m_function.call(arguments);
     if (engine->hasError()) {
         const QJSValue thrown = engine->catchError();
         if (guard)
@@ -382,7 +383,7 @@ void QmlTypedHandler::deliver(const void *event)
         bool *const outerAlive = enterDelivery(alive);
         QJSEngine *engine = m_function.engine();
         const QPointer<QmlTypedRegistry> guard(registry); // the function may destroy it
-        m_function.call({registry->m_ops->scriptValue(event, engine)});
+        m_function.call(registry->m_ops->scriptArguments(event, engine));
         leaveDelivery(alive, outerAlive);
         if (engine->hasError()) {
             const QJSValue thrown = engine->catchError();

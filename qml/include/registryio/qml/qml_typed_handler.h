@@ -48,8 +48,10 @@ public:
     [[nodiscard]] virtual quint64 droppedCount(HandlerId id) const = 0;
     /// Notifies `event` (an E), from any thread.
     virtual void notifyEvent(const void *event) const = 0;
-    /// The JavaScript value of `event` (an E): made once per notify on the registry's thread.
-    virtual QJSValue scriptValue(const void *event, QJSEngine *engine) = 0;
+    /// The argument list { the JavaScript value of `event` (an E) } for a handler's call: made
+    /// once per notify on the registry's thread and shared by its handlers. Valid until the next
+    /// call or the notify's end (a call copies its arguments before it runs the function).
+    virtual const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) = 0;
 
 protected:
     ~QmlTypedRegistryOps() = default;
