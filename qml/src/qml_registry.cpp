@@ -353,11 +353,12 @@ bool QmlRegistry::prepareScript(QJSEngine *engine) const
 
 bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript) const
 {
-    // Every handler is a JavaScript function of ours (no C++ handler, RegistryHandler or `once`)
-    // and no C++ code holds the facade: one call into JavaScript runs them all in priority order,
-    // with the event converted once.
+    // Every handler is a JavaScript registration of ours that the registry can run itself (a
+    // function, or an onNotified RegistryHandler; no C++ handler, no `once`) and no C++ code holds
+    // the facade: the event is converted once and the handlers run in priority order, the
+    // functions alone in one call into JavaScript.
     detail::QmlRegistryShared &shared = *m_shared;
-    if (shared.registrations.isEmpty() || shared.unbatchable != 0 ||
+    if (shared.registrations.isEmpty() || shared.indirect != 0 ||
         m_registry.size() != std::size_t(shared.registrations.size()))
         return false;
     QJSEngine *engine = qjsEngine(this);
@@ -372,10 +373,55 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
         return false;
     }
     const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
-    runFunctions(engine, fromJavaScript ? *static_cast<const QJSValue *>(event.constData())
-                                        : scriptValue(engine, event));
+    QJSValue value =
+        fromJavaScript ? *static_cast<const QJSValue *>(event.constData()) : scriptValue(engine, event);
+    if (shared.unbatchable == 0)
+        runFunctions(engine, std::move(value));
+    else
+        runInOrder(engine, value);
     leaveOwnDispatch(*keep);
     return true;
+}
+
+void QmlRegistry::runInOrder(QJSEngine *engine, const QJSValue &value) const
+{
+    detail::QmlRegistryShared &shared = *m_shared;
+    if (shared.orderDirty) {
+        std::vector<const detail::QmlRegistration *> ordered(shared.registrations.cbegin(),
+                                                             shared.registrations.cend());
+        // The registry's order: higher priority first, then registration (id) order.
+        std::sort(ordered.begin(), ordered.end(),
+                  [](const detail::QmlRegistration *a, const detail::QmlRegistration *b) {
+                      return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
+                  });
+        std::vector<quint64> ids;
+        ids.reserve(ordered.size());
+        for (const detail::QmlRegistration *registration : ordered)
+            ids.push_back(registration->id);
+        shared.order = std::make_shared<const std::vector<quint64>>(std::move(ids));
+        shared.orderDirty = false;
+    }
+    // A handler may destroy the registry, add or remove registrations, or notify again: the ids of
+    // this notify stay ours, and each is looked up before it runs (ids are never reused), so one
+    // removed meanwhile is skipped and one added meanwhile waits for the next notify, as the
+    // facade's own dispatch does.
+    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
+    const std::shared_ptr<const std::vector<quint64>> order = shared.order;
+    QList<QJSValue> argument; // for functions, made on first use
+    for (const quint64 id : *order) {
+        detail::QmlRegistration *registration = keep->registrations.value(id);
+        if (registration == nullptr)
+            continue;
+        if (registration->function == nullptr) {
+            registration->deliverDirect(value);
+            continue;
+        }
+        if (argument.isEmpty())
+            argument.append(value);
+        registration->function->call(argument);
+        if (engine->hasError())
+            reportThrown(*keep, id, engine->catchError());
+    }
 }
 
 void QmlRegistry::leaveOwnDispatch(detail::QmlRegistryShared &shared) noexcept

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 class QJSEngine;
 class QQmlError;
@@ -47,6 +48,13 @@ public:
     // { f: function, id: number, live: bool }: its entry in the dispatch, made when the
     // registry first builds a batch with it (undefined until then).
     QJSValue batchEntry;
+    // Without a function: true when the registry's own dispatch may run it through
+    // deliverDirect() (an onNotified RegistryHandler of the registry's engine, not `once`).
+    bool direct = false;
+
+    /// Runs the handler with `value`, the event's JavaScript value made once for the notify (the
+    /// registry's own dispatch, on its thread; `direct` registrations only).
+    virtual void deliverDirect(const QJSValue & /*value*/) { }
 
 protected:
     ~QmlRegistration() = default;
@@ -160,7 +168,12 @@ struct QmlRegistryShared
     // Engine-thread state: the event being delivered and the live JavaScript registrations.
     QmlEventCache events;
     QHash<quint64, QmlRegistration *> registrations;
-    int unbatchable = 0;          // registrations without a function
+    int unbatchable = 0; // registrations without a function
+    int indirect = 0;    // registrations with neither a function nor `direct`
+    // The ids of the registrations in the registry's order, for the dispatch of functions and
+    // direct registrations together (made again when `orderDirty`; a dispatch keeps its copy).
+    std::shared_ptr<const std::vector<quint64>> order;
+    bool orderDirty = true;
     bool batchDirty = true;       // `batch` no longer lists the registrations
     QJSValue batch;               // the batch entries in priority order
     QList<QJSValue> runArguments; // { batch, event } for the script's run
@@ -186,9 +199,13 @@ struct QmlRegistryShared
     void addRegistration(QmlRegistration *registration)
     {
         registrations.insert(registration->id, registration);
-        if (registration->function == nullptr)
+        if (registration->function == nullptr) {
             ++unbatchable;
+            if (!registration->direct)
+                ++indirect;
+        }
         batchDirty = true;
+        orderDirty = true;
         single = nullptr;
     }
 
@@ -198,11 +215,15 @@ struct QmlRegistryShared
         QmlRegistration *registration = registrations.take(id);
         if (registration == nullptr)
             return nullptr;
-        if (registration->function == nullptr)
+        if (registration->function == nullptr) {
             --unbatchable;
-        else if (registration->batchEntry.isObject())
+            if (!registration->direct)
+                --indirect;
+        } else if (registration->batchEntry.isObject()) {
             registration->batchEntry.setProperty(QStringLiteral("live"), false);
+        }
         batchDirty = true;
+        orderDirty = true;
         single = nullptr;
         return registration;
     }

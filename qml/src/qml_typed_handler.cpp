@@ -35,11 +35,6 @@ struct detail::QmlTypedSenderState
     std::atomic<bool> warnedDead{false};
 };
 
-// The QML enum is rio::Overflow by number: QmlDeliverySettings converts with a cast.
-static_assert(int(QmlTypedHandler::DropOldest) == int(Overflow::DropOldest) &&
-              int(QmlTypedHandler::DropNewest) == int(Overflow::DropNewest) &&
-              int(QmlTypedHandler::Block) == int(Overflow::Block));
-
 QmlTypedRegistry::QmlTypedRegistry(QMetaType eventType, QObject *parent)
     : QObject(parent), m_eventType(eventType)
 { }
@@ -148,11 +143,12 @@ void QmlTypedRegistry::deliverToSubscription(HandlerSubscription *handle, const 
         return;
     const HandlerId id = handle->m_id;
     const QPointer<QmlTypedRegistry> guard(this); // the function may destroy us
-    const QJSValue value = m_ops->scriptValue(event, engine);
+    // A shared copy of the notify's list (no allocation): deactivate() below runs user code.
+    const QList<QJSValue> arguments = m_ops->scriptArguments(event, engine);
     const QJSValue self = handle->m_keepAlive; // not collected during its own call
     if (handle->m_once)
         handle->deactivate(); // the registry removed it when it fired
-    handle->m_function.call({value});
+    handle->m_function.call(arguments);
     if (engine->hasError()) {
         const QJSValue thrown = engine->catchError();
         if (guard)
@@ -270,13 +266,12 @@ void QmlTypedRegistry::reportFailure(HandlerId id, const QString &message)
 }
 
 QmlTypedHandler::QmlTypedHandler(QMetaType eventType, QObject *parent)
-    : QObject(parent), m_eventType(eventType)
+    : QmlHandlerBase(parent), m_eventType(eventType)
 { }
 
 QmlTypedHandler::~QmlTypedHandler()
 {
-    if (m_alive != nullptr)
-        *m_alive = false; // a delivery to us is running (our handler destroyed us)
+    markDestroyed(); // a delivery to us is running (our handler destroyed us)
     if (m_watched != nullptr)
         m_watched->m_watchers.removeOne(this);
     m_watched = nullptr;
@@ -318,110 +313,6 @@ void QmlTypedHandler::setRegistry(QmlTypedRegistry *registry)
     Q_EMIT registryChanged();
 }
 
-void QmlTypedHandler::setPriority(int priority)
-{
-    if (m_priority == priority)
-        return;
-    m_priority = priority;
-    reRegister();
-    Q_EMIT priorityChanged();
-}
-
-void QmlTypedHandler::setEnabled(bool enabled)
-{
-    if (m_enabled == enabled)
-        return;
-    m_enabled = enabled;
-    if (enabled)
-        m_fired = false;
-    reRegister();
-    Q_EMIT enabledChanged();
-}
-
-void QmlTypedHandler::setOnce(bool once)
-{
-    if (m_once == once)
-        return;
-    m_once = once;
-    m_fired = false;
-    reRegister();
-    Q_EMIT onceChanged();
-}
-
-void QmlTypedHandler::setCoalesce(bool coalesce)
-{
-    if (m_coalesce == coalesce)
-        return;
-    m_coalesce = coalesce;
-    reRegister();
-    Q_EMIT coalesceChanged();
-}
-
-void QmlTypedHandler::setCapacity(int capacity)
-{
-    if (!m_delivery.setCapacity(this, capacity))
-        return;
-    reRegister();
-    Q_EMIT capacityChanged();
-}
-
-void QmlTypedHandler::setOverflow(Overflow overflow)
-{
-    if (!m_delivery.setOverflow(this, int(overflow)))
-        return;
-    reRegister();
-    Q_EMIT overflowChanged();
-}
-
-void QmlTypedHandler::setBlockTimeout(int milliseconds)
-{
-    if (!m_delivery.setBlockTimeout(this, milliseconds))
-        return;
-    reRegister();
-    Q_EMIT blockTimeoutChanged();
-}
-
-void QmlTypedHandler::setMinInterval(int milliseconds)
-{
-    if (!m_delivery.setMinInterval(this, milliseconds))
-        return;
-    reRegister();
-    Q_EMIT minIntervalChanged();
-}
-
-void QmlTypedHandler::setHandler(const QJSValue &handler)
-{
-    const bool clear = handler.isUndefined() || handler.isNull();
-    if (!clear && !handler.isCallable()) {
-        qmlWarning(this) << "handler must be a function (or null for the notified signal), got "
-                         << detail::jsTypeName(handler) << "; the handler is unchanged";
-        return;
-    }
-    if (clear && m_handler.isUndefined())
-        return;
-    if (!clear && handler.strictlyEquals(m_handler))
-        return;
-    m_handler = clear ? QJSValue() : handler;
-    QJSEngine *engine = qjsEngine(this);
-    m_function = clear || engine == nullptr ? QJSManagedValue() : QJSManagedValue(m_handler, engine);
-    Q_EMIT handlerChanged(); // no re-registration: deliver() reads it
-}
-
-void QmlTypedHandler::componentComplete()
-{
-    m_complete = true;
-    reRegister();
-}
-
-void QmlTypedHandler::dropsReported(quint64 total)
-{
-    const quint64 dropped = m_droppedBefore + total;
-    if (dropped <= m_dropped)
-        return;
-    m_dropped = dropped;
-    Q_EMIT droppedChanged();
-}
-
 void QmlTypedHandler::unregister()
 {
     if (m_registeredOn != nullptr) {
@@ -458,53 +349,20 @@ void QmlTypedHandler::registryGone()
         emitActiveChanged();
 }
 
-void QmlTypedHandler::reRegister()
+void QmlTypedHandler::registerNow()
 {
-    if (!m_complete)
+    if (!m_registry)
         return;
-    // Unregistering and registering change the registry's count: a binding on it may set one of
-    // our properties meanwhile. That asks for one more pass once this one is done, never a
-    // nested one (which would leave a registration behind).
-    if (m_reRegistering) {
-        m_reRegisterAgain = true;
-        return;
+    if (m_registry->thread() != thread()) {
+        qmlWarning(this) << "the registry lives on another thread; nothing is registered";
+    } else if (m_registry->m_ops != nullptr) {
+        if (!m_once)
+            m_delivery.warnIfIgnored(this, m_coalesce);
+        m_id = m_registry->m_ops->add(this, m_delivery.options(m_coalesce, m_priority, m_once));
+        m_registeredOn = m_registry.data();
+        m_registeredOn->m_registered.insert(m_id.value(), this);
+        m_active = true;
     }
-    m_reRegistering = true;
-    for (int pass = 0; pass < 2; ++pass) {
-        m_reRegisterAgain = false;
-        reRegisterOnce();
-        if (!m_reRegisterAgain)
-            break;
-    }
-    m_reRegistering = false;
-}
-
-void QmlTypedHandler::reRegisterOnce()
-{
-    if (m_handler.isCallable() && !m_function.isFunction()) {
-        if (QJSEngine *engine = qjsEngine(this)) // set before the engine was known
-            m_function = QJSManagedValue(m_handler, engine);
-    }
-    const bool wasActive = m_active;
-    const quint64 dropped = m_dropped;
-    unregister();
-    m_droppedBefore = m_dropped; // the next registration counts from here
-    if (m_enabled && !(m_once && m_fired) && m_registry) {
-        if (m_registry->thread() != thread()) {
-            qmlWarning(this) << "the registry lives on another thread; nothing is registered";
-        } else if (m_registry->m_ops != nullptr) {
-            if (!m_once)
-                m_delivery.warnIfIgnored(this, m_coalesce);
-            m_id = m_registry->m_ops->add(this, m_delivery.options(m_coalesce, m_priority, m_once));
-            m_registeredOn = m_registry.data();
-            m_registeredOn->m_registered.insert(m_id.value(), this);
-            m_active = true;
-        }
-    }
-    if (wasActive || m_active)
-        emitActiveChanged();
-    if (m_dropped != dropped)
-        Q_EMIT droppedChanged();
 }
 
 void QmlTypedHandler::deliver(const void *event)
@@ -520,51 +378,35 @@ void QmlTypedHandler::deliver(const void *event)
         m_registeredOn = nullptr;
         ended = std::exchange(m_active, false);
     }
-    // Our destructor clears `alive` if the handler destroys us; an outer delivery to us (the
-    // handler notified our registry again) learns it from us.
     bool alive = true;
-    bool *const outerAlive = std::exchange(m_alive, &alive);
     if (m_function.isFunction()) {
+        bool *const outerAlive = enterDelivery(alive);
         QJSEngine *engine = m_function.engine();
         const QPointer<QmlTypedRegistry> guard(registry); // the function may destroy it
-        m_function.call({registry->m_ops->scriptValue(event, engine)});
+        m_function.call(registry->m_ops->scriptArguments(event, engine));
+        leaveDelivery(alive, outerAlive);
         if (engine->hasError()) {
             const QJSValue thrown = engine->catchError();
             if (guard)
                 guard->reportThrown(id, thrown);
         }
     } else if (QQmlEngine *engine = qmlEngine(this)) {
-        // The engine reports what onNotified throws as a warning (with file and line) from inside
-        // the emit: one connection per handler, made once, routes it to the running handler.
-        if (!m_warningTap)
-            m_warningTap = connect(
-                engine, &QQmlEngine::warnings, this,
-                [this](const QList<QQmlError> &warnings) {
-                    const detail::QmlRunningHandler &running = detail::runningHandler();
-                    if (running.handler == this && running.errors != nullptr)
-                        *running.errors += warnings;
-                },
-                Qt::DirectConnection);
-        QList<QQmlError> errors;
         const QPointer<QmlTypedRegistry> guard(registry); // the handler may destroy it
-        detail::QmlRunningHandler &running = detail::runningHandler();
-        const detail::QmlRunningHandler outer = running;
-        running = {this, &errors};
-        emitNotified(event);
-        running = outer;
+        const QString failure = emitCollectingFailures(
+            engine,
+            [](QmlHandlerBase *self, const void *argument) {
+                static_cast<QmlTypedHandler *>(self)->emitNotified(argument);
+            },
+            event, alive);
         // The engine printed the error with its file and line; the registry learns about it too.
-        if (!errors.isEmpty() && guard)
-            guard->reportFailure(id, errors.constFirst().description());
+        if (!failure.isEmpty() && guard)
+            guard->reportFailure(id, failure);
     } else {
+        bool *const outerAlive = enterDelivery(alive);
         emitNotified(event);
+        leaveDelivery(alive, outerAlive);
     }
-    if (!alive) {
-        if (outerAlive != nullptr)
-            *outerAlive = false;
-        return; // destroyed by its own handler
-    }
-    m_alive = outerAlive;
-    if (ended)
+    if (alive && ended)
         emitActiveChanged();
 }
 

@@ -421,6 +421,88 @@ QtObject {
         QCOMPARE(cpp.front().toMap().value(QStringLiteral("id")).toInt(), 7);
     }
 
+    void onNotifiedHandlerChangesTakeEffectWithinTheNotify_data()
+    {
+        QTest::addColumn<QString>("action");
+        QTest::addColumn<QString>("first");
+        QTest::addColumn<QString>("second");
+        QTest::newRow("deletes a later handler at once") << "root.killer.destroyNow(root.low)"
+                                                         << "first=1;fn=1;" << "first=2;fn=2;";
+        QTest::newRow("disables a later handler") << "root.low.enabled = false"
+                                                  << "first=1;fn=1;" << "first=2;fn=2;";
+        QTest::newRow("adds a handler")
+            << "root.made.push(plain.createObject(root, { registry: root.registry }))"
+            << "first=1;fn=1;low=1;" << "first=2;dyn=2;fn=2;low=2;";
+        QTest::newRow("deletes the registry at once") << "root.killer.destroyNow(root.registry)"
+                                                      << "first=1;" << "";
+    }
+
+    void onNotifiedHandlerChangesTakeEffectWithinTheNotify()
+    {
+        // Every handler is a JavaScript one (onNotified handlers and a function): the registry
+        // runs them itself with one converted value. What a handler does to the others, or to the
+        // registry, during a notify holds at once: a handler removed is skipped, one added waits
+        // for the next notify, and nothing runs on a deleted object (ASan watches).
+        QFETCH(QString, action);
+        QFETCH(QString, first);
+        QFETCH(QString, second);
+        QQmlComponent component(m_engine.get());
+        component.setData(QStringLiteral(R"(
+import QtQml
+import RegistryIO
+QtObject {
+    id: root
+    property string trace: ""
+    property var killer: null
+    property var made: []
+    property bool acted: false
+    property QmlRegistry registry: QmlRegistry {}
+    property RegistryHandler first: RegistryHandler {
+        registry: root.registry; priority: 10
+        onNotified: event => { root.trace += "first=" + event + ";"; if (!root.acted) { root.acted = true; ACTION } }
+    }
+    property RegistryHandler fn: RegistryHandler {
+        registry: root.registry; priority: 5; handler: event => { root.trace += "fn=" + event + ";"; }
+    }
+    property RegistryHandler low: RegistryHandler {
+        registry: root.registry; priority: 1; onNotified: event => { root.trace += "low=" + event + ";"; }
+    }
+    property Component plain: Component {
+        RegistryHandler { priority: 7; onNotified: event => { root.trace += "dyn=" + event + ";"; } }
+    }
+}
+)")
+                              .replace(QStringLiteral("ACTION"), action)
+                              .toUtf8(),
+                          QUrl(QStringLiteral("qrc:/within.qml")));
+        std::unique_ptr<QObject> root(component.create());
+        QVERIFY2(root, qPrintable(component.errorString()));
+        Killer killer;
+        root->setProperty("killer", QVariant::fromValue<QObject *>(&killer));
+        QPointer<QmlRegistry> registry = root->property("registry").value<QmlRegistry *>();
+        registry->notify(1);
+        QCOMPARE(root->property("trace").toString(), first);
+        root->setProperty("trace", QString());
+        if (registry)
+            registry->notify(2);
+        QCOMPARE(root->property("trace").toString(), second);
+    }
+
+    void aSuspendedOnNotifiedHandlerIsSkipped()
+    {
+        // The registry's own dispatch of onNotified handlers bypasses the facade only while no
+        // C++ code holds it: once registry() is taken, a handler suspended there is skipped, from
+        // JavaScript and from C++ alike, and runs again when resumed.
+        QCOMPARE(notify(QStringLiteral("0")), QStringLiteral("high=0;low=0;"));
+        const rio::HandlerId low{quint64(handler("low")->handlerId())};
+        QVERIFY(registry()->registry().setSuspended(low, true));
+        QCOMPARE(notify(QStringLiteral("1")), QStringLiteral("high=1;"));
+        eval(m_root.get(), QStringLiteral("root.trace = '', registry.notify('2')"));
+        QCOMPARE(trace(), QStringLiteral("high=2;"));
+        QVERIFY(registry()->registry().setSuspended(low, false));
+        QCOMPARE(notify(QStringLiteral("3")), QStringLiteral("high=3;low=3;"));
+    }
+
     void aBindingOnTheCountLeavesOneRegistrationAndNoneBehind()
     {
         // The handler's priority follows its registry's count: unregistering while the registry

@@ -7,6 +7,7 @@
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_typed_registry.h>
+#include <registryio/qml/registry_handler.h>
 
 #include <QElapsedTimer>
 #include <QPointer>
@@ -239,6 +240,25 @@ private Q_SLOTS:
         QCOMPARE(readings()->property("count").toInt(), 2);
         QVERIFY(
             readings()->registry().contains(rio::HandlerId{quint64(low->property("handlerId").toDouble())}));
+    }
+
+    void typedAndQVariantHandlersHaveTheSameProperties()
+    {
+        // Both handler classes take every property but `registry` from one base: the typed one
+        // has each of RegistryHandler's properties, of the same type, and the same `registry`.
+        const QMetaObject &typed = ReadingRegistryHandler::staticMetaObject;
+        const QMetaObject &plain = rio::RegistryHandler::staticMetaObject;
+        QCOMPARE(typed.propertyCount(), plain.propertyCount());
+        for (int i = QObject::staticMetaObject.propertyCount(); i < plain.propertyCount(); ++i) {
+            const QMetaProperty property = plain.property(i);
+            const int index = typed.indexOfProperty(property.name());
+            QVERIFY2(index >= 0, property.name());
+            if (QByteArray(property.name()) != "registry") {
+                QCOMPARE(typed.property(index).metaType(), property.metaType());
+                QCOMPARE(typed.property(index).isWritable(), property.isWritable());
+                QCOMPARE(typed.property(index).hasNotifySignal(), property.hasNotifySignal());
+            }
+        }
     }
 
     void priorityChangedAtRunTimeReorders()

@@ -90,6 +90,9 @@ private:
     // Runs the registry's functions (the batch, or the lone one directly) with `value`. The
     // registry's thread; the script exists.
     void runFunctions(QJSEngine *engine, QJSValue value) const;
+    // Runs every registration (functions and direct ones) with `value`, one at a time in the
+    // registry's order. The registry's thread.
+    void runInOrder(QJSEngine *engine, const QJSValue &value) const;
     // Ends a dispatch of the registry's own (see registry()).
     static void leaveOwnDispatch(detail::QmlRegistryShared &shared) noexcept;
     // Makes m_shared's script on first use; false if the engine refuses it.

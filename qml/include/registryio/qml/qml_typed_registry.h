@@ -15,6 +15,7 @@
 
 #include <QJSEngine>
 #include <QJSValue>
+#include <QList>
 #include <QMetaProperty>
 #include <QObject>
 #include <QPointer>
@@ -112,16 +113,16 @@ public:
             m_registry.notify(event);
             return;
         }
-        // The handlers of this notify share one JavaScript value (see scriptValue); a nested
+        // The handlers of this notify share one JavaScript value (see scriptArguments); a nested
         // notify has its own and gives this one back.
         const E *const outer = std::exchange(m_current, &event);
-        QJSValue outerValue = std::exchange(m_currentValue, QJSValue());
+        QList<QJSValue> outerArguments = std::exchange(m_currentArguments, QList<QJSValue>());
         const QPointer<QObject> alive(m_owner); // a handler may destroy the registry, and us with it
         m_registry.notify(event);
         if (alive.isNull())
             return;
         m_current = outer;
-        m_currentValue = std::move(outerValue);
+        m_currentArguments = std::move(outerArguments);
     }
 
     bool notifyFromQml(const QVariant &event, const char *name, const char *typeName) const
@@ -158,22 +159,26 @@ public:
     void notifyEvent(const void *event) const override { notify(*static_cast<const E *>(event)); }
     bool remove(HandlerId id) override { return m_registry.remove(id); }
     quint64 droppedCount(HandlerId id) const override { return m_registry.droppedCount(id); }
-    QJSValue scriptValue(const void *event, QJSEngine *engine) override
+    const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override
     {
         // The event of the notify running on this thread (its address is valid for that long
-        // only, and m_current is cleared when it returns): converted by the first handler.
-        if (event != m_current)
-            return engine->toScriptValue(*static_cast<const E *>(event));
-        if (m_currentValue.isUndefined())
-            m_currentValue = engine->toScriptValue(*static_cast<const E *>(event));
-        return m_currentValue;
+        // only, and m_current is cleared when it returns): converted by the first handler, and
+        // the list shared as it is (no copy of the value, no list made per handler).
+        if (event != m_current) {
+            m_otherArguments = {engine->toScriptValue(*static_cast<const E *>(event))};
+            return m_otherArguments;
+        }
+        if (m_currentArguments.isEmpty())
+            m_currentArguments.append(engine->toScriptValue(*static_cast<const E *>(event)));
+        return m_currentArguments;
     }
 
 private:
     QmlTypedRegistry *m_owner;
     HeldQtRegistry<E> m_registry; // held: its handlers' context is the owner
     mutable const E *m_current = nullptr;
-    mutable QJSValue m_currentValue;
+    mutable QList<QJSValue> m_currentArguments; // { the current notify's value }, once made
+    QList<QJSValue> m_otherArguments;           // { a queued delivery's value }
 };
 
 } // namespace rio::detail

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The properties every declarative QML handler shares (RegistryHandler and the typed
+// Name##Handler of RIO_QML_TYPED_REGISTRY): each class adds its `registry`, its `notified` signal
+// and how it registers.
+
+#include <registryio/handler_id.h>
+#include <registryio/qml/detail/delivery.h>
+#include <registryio/qml/qml_export.h>
+
+#include <QJSManagedValue>
+#include <QJSValue>
+#include <QMetaObject>
+#include <QObject>
+#include <QProperty>
+#include <QQmlParserStatus>
+#include <QString>
+#include <QtQml/qqmlregistration.h>
+
+#include <utility>
+
+class QQmlEngine;
+
+namespace rio {
+
+/// The base of RegistryHandler and of every typed handler: priority, enabled, once, the bounded
+/// delivery settings, `handler`, and what a registration reports (active, handlerId, dropped).
+/// Not creatable from QML itself.
+class RIO_QML_EXPORT QmlHandlerBase : public QObject, public QQmlParserStatus
+{
+    Q_OBJECT
+    QML_ANONYMOUS
+    Q_INTERFACES(QQmlParserStatus)
+    /// Higher runs first; changing it re-registers.
+    Q_PROPERTY(int priority READ priority WRITE setPriority NOTIFY priorityChanged FINAL)
+    /// False unregisters; true registers again (and re-arms a `once` handler that fired).
+    Q_PROPERTY(bool enabled READ isEnabled WRITE setEnabled NOTIFY enabledChanged FINAL)
+    /// Runs for the first event only.
+    Q_PROPERTY(bool once READ once WRITE setOnce NOTIFY onceChanged FINAL)
+    /// Events from other threads are coalesced: at most one pending, the newest wins.
+    Q_PROPERTY(bool coalesce READ coalesce WRITE setCoalesce NOTIFY coalesceChanged FINAL)
+    /// Most events waiting for this handler at once (0: unbounded); changing it re-registers.
+    Q_PROPERTY(int capacity READ capacity WRITE setCapacity NOTIFY capacityChanged FINAL)
+    /// What a full queue does with the next event; changing it re-registers.
+    Q_PROPERTY(Overflow overflow READ overflow WRITE setOverflow NOTIFY overflowChanged FINAL)
+    /// Block: the longest (ms) a notifying thread waits for room; changing it re-registers.
+    Q_PROPERTY(int blockTimeout READ blockTimeout WRITE setBlockTimeout NOTIFY blockTimeoutChanged FINAL)
+    /// With coalesce: the shortest time (ms) between two deliveries; changing it re-registers.
+    Q_PROPERTY(int minInterval READ minInterval WRITE setMinInterval NOTIFY minIntervalChanged FINAL)
+    /// Events the overflow policy dropped so far, over every registration of this handler.
+    Q_PROPERTY(double dropped READ dropped NOTIFY droppedChanged FINAL)
+    /// True while registered.
+    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged BINDABLE bindableActive FINAL)
+    /// The current registration's id, 0 when not registered.
+    Q_PROPERTY(double handlerId READ handlerId NOTIFY activeChanged FINAL)
+    /// A function called with each event instead of emitting `notified`, no signal between (the
+    /// event's JavaScript value is made once per notify and shared by the handlers of it).
+    Q_PROPERTY(QJSValue handler READ handler WRITE setHandler NOTIFY handlerChanged FINAL)
+
+public:
+    /// What a full queue (`capacity` events waiting) does with the next event (rio::Overflow).
+    enum Overflow : int { // fixed type: a bad value from QML is refused, not undefined behaviour
+        /// The oldest waiting event is dropped: the handler sees the newest ones (the default).
+        DropOldest,
+        /// The new event is dropped: the waiting ones stay.
+        DropNewest,
+        /// The notifying thread waits up to `blockTimeout` for room, then drops the new event.
+        Block,
+    };
+    Q_ENUM(Overflow)
+
+    /// Nothing to undo here: each handler class unregisters in its own destructor.
+    ~QmlHandlerBase() override;
+
+    /// The priority.
+    [[nodiscard]] int priority() const noexcept { return m_priority; }
+    /// Sets the priority (re-registers).
+    void setPriority(int priority);
+    /// True when it should be registered.
+    [[nodiscard]] bool isEnabled() const noexcept { return m_enabled; }
+    /// Registers or unregisters.
+    void setEnabled(bool enabled);
+    /// True for a one-shot handler.
+    [[nodiscard]] bool once() const noexcept { return m_once; }
+    /// Makes it one-shot (re-registers).
+    void setOnce(bool once);
+    /// True when cross-thread events are coalesced.
+    [[nodiscard]] bool coalesce() const noexcept { return m_coalesce; }
+    /// Turns coalescing on or off (re-registers).
+    void setCoalesce(bool coalesce);
+    /// Most events waiting at once, 0 for unbounded.
+    [[nodiscard]] int capacity() const noexcept { return m_delivery.capacity; }
+    /// Sets the capacity (re-registers); a negative one warns and changes nothing.
+    void setCapacity(int capacity);
+    /// The overflow policy.
+    [[nodiscard]] Overflow overflow() const noexcept { return Overflow(m_delivery.overflow); }
+    /// Sets the overflow policy (re-registers); an unknown value warns and changes nothing.
+    void setOverflow(Overflow overflow);
+    /// Block: the longest wait for room, in milliseconds.
+    [[nodiscard]] int blockTimeout() const noexcept { return m_delivery.blockTimeout; }
+    /// Sets the block timeout (re-registers); a negative one warns and changes nothing.
+    void setBlockTimeout(int milliseconds);
+    /// With coalesce: the shortest time between two deliveries, in milliseconds.
+    [[nodiscard]] int minInterval() const noexcept { return m_delivery.minInterval; }
+    /// Sets the minimum interval (re-registers); a negative one warns and changes nothing.
+    void setMinInterval(int milliseconds);
+    /// Events dropped so far by the overflow policy, over every registration.
+    [[nodiscard]] double dropped() const noexcept { return static_cast<double>(m_dropped); }
+    /// True while registered.
+    [[nodiscard]] bool isActive() const noexcept { return m_active; }
+    /// `active` as a bindable property.
+    [[nodiscard]] QBindable<bool> bindableActive() const { return &m_activeProperty; }
+    /// The registration's id, 0 when not registered.
+    [[nodiscard]] double handlerId() const noexcept
+    {
+        return m_active ? static_cast<double>(m_id.value()) : 0.0;
+    }
+    /// The function that takes each event instead of `notified` (undefined: the signal does).
+    [[nodiscard]] QJSValue handler() const { return m_handler; }
+    /// Sets it: a function, or undefined/null for the signal again; anything else is refused with
+    /// a QML warning and changes nothing.
+    void setHandler(const QJSValue &handler);
+
+    /// QQmlParserStatus: nothing before the component is complete.
+    void classBegin() override { }
+    /// QQmlParserStatus: registers.
+    void componentComplete() override;
+
+Q_SIGNALS:
+    /// The priority property changed.
+    void priorityChanged();
+    /// The enabled property changed.
+    void enabledChanged();
+    /// The once property changed.
+    void onceChanged();
+    /// The coalesce property changed.
+    void coalesceChanged();
+    /// The capacity property changed.
+    void capacityChanged();
+    /// The overflow property changed.
+    void overflowChanged();
+    /// The blockTimeout property changed.
+    void blockTimeoutChanged();
+    /// The minInterval property changed.
+    void minIntervalChanged();
+    /// More events were dropped (`dropped` grew); emitted on this object's thread.
+    void droppedChanged();
+    /// Registered or unregistered.
+    void activeChanged();
+    /// The handler property changed.
+    void handlerChanged();
+
+protected:
+    /// A handler with default properties.
+    explicit QmlHandlerBase(QObject *parent);
+
+    /// Leaves the current registration (if any): m_id cleared, m_active false, its drops counted.
+    virtual void unregister() = 0;
+    /// Registers with the current properties, if it can (enabled and not a fired `once`).
+    virtual void registerNow() = 0;
+    /// `handler` was replaced (m_handler and m_function set): re-registers by default.
+    virtual void handlerReplaced() { reRegister(); }
+
+    /// Unregisters and registers again once complete; a change made meanwhile (a binding on the
+    /// registry's count) asks for one more pass, never a nested one.
+    void reRegister();
+    /// The current registration's drops so far are `total`: `dropped` grows if they are more.
+    void dropsReported(quint64 total);
+    /// Emits activeChanged and tells the bindings on `active`.
+    void emitActiveChanged()
+    {
+        m_activeProperty.notify();
+        Q_EMIT activeChanged();
+    }
+    /// Calls `emitSignal(this, argument)` (the `notified` emission) with the engine's warnings meanwhile
+    /// taken as this handler's failures, and `alive` cleared if the handler destroys this object
+    /// (which the call then no longer touches). Returns the first failure's description, or an
+    /// empty string.
+    QString emitCollectingFailures(QQmlEngine *engine, void (*emitSignal)(QmlHandlerBase *, const void *),
+                                   const void *argument, bool &alive);
+    /// Starts a delivery: `alive` is cleared if the handler destroys this object; returns the outer
+    /// delivery's flag, for leaveDelivery().
+    bool *enterDelivery(bool &alive) noexcept { return std::exchange(m_alive, &alive); }
+    /// Ends it: an outer delivery to this object learns whether it is still alive.
+    void leaveDelivery(const bool &alive, bool *outerAlive) noexcept
+    {
+        if (alive)
+            m_alive = outerAlive;
+        else if (outerAlive != nullptr)
+            *outerAlive = false;
+    }
+    /// Tells a delivery in progress that this object is gone (the handler class's destructor).
+    void markDestroyed() noexcept
+    {
+        if (m_alive != nullptr)
+            *m_alive = false;
+    }
+
+    QJSValue m_handler;         // `handler`
+    QJSManagedValue m_function; // m_handler, to call with what it throws left in the engine
+    HandlerId m_id;
+    detail::QmlDeliverySettings m_delivery;
+    quint64 m_dropped = 0;       // `dropped`
+    quint64 m_droppedBefore = 0; // dropped by the registrations before the current one
+    int m_priority = 0;
+    bool m_enabled = true;
+    bool m_once = false;
+    bool m_coalesce = false;
+    bool m_complete = false; // componentComplete() ran (cleared by the destructors first)
+    bool m_fired = false;    // a `once` handler ran
+    bool m_active = false;
+
+private:
+    void reRegisterOnce();
+
+    QMetaObject::Connection m_warningTap; // the engine's warnings, while onNotified runs
+    bool *m_alive = nullptr;              // cleared by markDestroyed() (a delivery in progress)
+    bool m_reRegistering = false;         // in reRegister()
+    bool m_reRegisterAgain = false;       // a property changed meanwhile
+    Q_OBJECT_COMPUTED_PROPERTY(QmlHandlerBase, bool, m_activeProperty, &QmlHandlerBase::isActive)
+};
+
+} // namespace rio
