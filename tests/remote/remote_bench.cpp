@@ -10,7 +10,9 @@
 // of single events and, under a flood (a thread notifying `flood` events back to back), the time
 // from the notify of the flood's last event to the subscriber's handler seeing it (the newest
 // event), p50/p99 of `floods` floods. Not a test: run it by hand.
-//   rio_remote_bench [events] [samples] [flood] [floods]
+// `peers` (comma-separated: rio, latest, qtro, socket; all by default) runs only those, for
+// profiling one at a time.
+//   rio_remote_bench [events] [samples] [flood] [floods] [peers]
 #include "remote_payload.h"
 
 #include <registryio/qt/qt_registry.h>
@@ -132,8 +134,10 @@ int main(int argc, char **argv)
     const int samples = argc > 2 ? QByteArray(argv[2]).toInt() : 2000;
     const QByteArray blob(64, 'x');
     const QString tag = QString::number(QCoreApplication::applicationPid());
+    const QList<QByteArray> peers = QByteArray(argc > 5 ? argv[5] : "rio,latest,qtro,socket").split(',');
+    const auto runs = [&](const char *peer) { return peers.contains(QByteArray(peer)); };
 
-    { // RegistryIO::Remote
+    if (runs("rio")) { // RegistryIO::Remote
         QRemoteObjectHost host;
         rio::RemoteListener listener(&host);
         if (!listener.listen(QUrl(QStringLiteral("local:rio-bench-rio-") + tag)))
@@ -152,7 +156,8 @@ int main(int argc, char **argv)
         channel.send = [&](qint64 seq) { source.notify(Payload{seq, blob}); };
         measure("rio", channel, events, samples);
     }
-    { // RegistryIO::Remote with Delivery::Latest: single events, then the newest event of a flood
+    // RegistryIO::Remote with Delivery::Latest: single events, then the newest event of a flood.
+    if (runs("latest")) {
         const qint64 flood = argc > 3 ? QByteArray(argv[3]).toLongLong() : 2000;
         const int floods = argc > 4 ? QByteArray(argv[4]).toInt() : 200;
         QRemoteObjectHost host;
@@ -239,7 +244,7 @@ int main(int argc, char **argv)
                     qlonglong(flood) * floods);
         std::fflush(stdout);
     }
-    { // plain Qt Remote Objects, dynamic replica
+    if (runs("qtro")) { // plain Qt Remote Objects, dynamic replica
         QRemoteObjectHost host(QUrl(QStringLiteral("local:rio-bench-qtro-") + tag));
         PlainSource plain;
         host.enableRemoting(&plain, QStringLiteral("bench"));
@@ -272,7 +277,7 @@ int main(int argc, char **argv)
         channel.send = [&](qint64 seq) { Q_EMIT plain.event(encode(seq, blob)); };
         measure("qtro", channel, events, samples);
     }
-    { // QLocalSocket + QDataStream
+    if (runs("socket")) { // QLocalSocket + QDataStream
         QLocalServer server;
         const QString name = QStringLiteral("rio-bench-socket-") + tag;
         QLocalServer::removeServer(name);

@@ -97,14 +97,14 @@ void RemoteQmlRegistry::resubscribe()
     }
     if (node && !m_name.isEmpty()) {
         QtRegistry<QVariant> &facade = registry();
-        m_link =
-            std::make_unique<RemoteSubscriber>(node, m_name, [this](QByteArrayView payload, quint64 origin) {
-                QVariant event;
-                if (!detail::decodeRemoteEvent(payload, event))
-                    return false;
-                const detail::RemoteInboundScope inbound(*m_link->outbox(), origin);
-                registry().notify(event);
-                return true;
+        m_link = std::make_unique<RemoteSubscriber>(
+            node, m_name,
+            [this](std::span<const detail::RemoteFrameEvent> events, const std::function<void()> &accepted) {
+                return detail::deliverRemoteEvents<QVariant>(
+                    events, accepted, [this](const QVariant &event, quint64 origin) {
+                        const detail::RemoteInboundScope inbound(*m_link->outbox(), origin);
+                        registry().notify(event);
+                    });
             });
         connect(m_link.get(), &RemoteSubscriber::stateChanged, this, &RemoteQmlRegistry::stateChanged);
         // First in priority order, on the notifying thread; it goes with the link (its context).

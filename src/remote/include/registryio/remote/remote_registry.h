@@ -26,15 +26,17 @@ class RemoteRegistry : public QtRegistry<E>
 public:
     /// Subscribes to `name` through `node`; the state says when events flow.
     RemoteRegistry(QRemoteObjectNode *node, const QString &name, QObject *parent = nullptr)
-        : QtRegistry<E>(parent), m_link(std::make_unique<RemoteSubscriber>(
-                                     node, name, [this](QByteArrayView payload, quint64 origin) {
-                                         E event;
-                                         if (!detail::decodeRemoteEvent(payload, event))
-                                             return false;
-                                         const detail::RemoteInboundScope inbound(*m_link->outbox(), origin);
-                                         this->notify(event);
-                                         return true;
-                                     }))
+        : QtRegistry<E>(parent),
+          m_link(std::make_unique<RemoteSubscriber>(
+              node, name,
+              [this](std::span<const detail::RemoteFrameEvent> events,
+                     const std::function<void()> &accepted) {
+                  return detail::deliverRemoteEvents<E>(
+                      events, accepted, [this](const E &event, quint64 origin) {
+                          const detail::RemoteInboundScope inbound(*m_link->outbox(), origin);
+                          this->notify(event);
+                      });
+              }))
     {
         // The forwarding handler counts in handlerCount(); clear() removes it too (and with it
         // the sending of local events).

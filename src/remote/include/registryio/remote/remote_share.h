@@ -26,14 +26,15 @@ public:
     /// Shares `registry` as `name` on `host`; check isShared().
     RemoteShare(QRemoteObjectHostBase *host, const QString &name, QtRegistry<E> &registry,
                 RemoteShareOptions options = {})
-        : m_base(host, name, options, [&registry, this](QByteArrayView payload, quint64 origin) {
-              E event;
-              if (!detail::decodeRemoteEvent(payload, event))
-                  return false;
-              const detail::RemoteInboundScope inbound(*m_base.outbox(), origin);
-              registry.notify(event);
-              return true;
-          })
+        : m_base(host, name, options,
+                 [&registry, this](std::span<const detail::RemoteFrameEvent> events,
+                                   const std::function<void()> &accepted) {
+                     return detail::deliverRemoteEvents<E>(
+                         events, accepted, [&registry, this](const E &event, quint64 origin) {
+                             const detail::RemoteInboundScope inbound(*m_base.outbox(), origin);
+                             registry.notify(event);
+                         });
+                 })
     {
         if (!m_base.isShared())
             return;
