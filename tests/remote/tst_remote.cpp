@@ -388,6 +388,7 @@ private Q_SLOTS:
     void malformedMultiEventPostDeliversNothingAndDropsThatPeer_data();
     void malformedMultiEventPostDeliversNothingAndDropsThatPeer();
     void malformedMultiEventFrameFromTheSourceDeliversNothing();
+    void handlerDestroyingTheSubscriberMidFrameStopsThatFrame();
     void burstOnTheSharesThreadArrivesWholeAndInOrder_data() { transports_data(); }
     void burstOnTheSharesThreadArrivesWholeAndInOrder();
     void oversizedPacketDropsThatPeerOnly();
@@ -783,6 +784,37 @@ void tst_Remote::malformedMultiEventFrameFromTheSourceDeliversNothing()
     QCOMPARE(subscriber.link()->malformedCount(), quint64(2));
     QCOMPARE(subscriber.link()->droppedBySource(), quint64(0));
     QCOMPARE(subscriber.state(), rio::RemoteSubscriber::State::Connected);
+}
+
+// A handler that destroys its RemoteRegistry while a frame of several events is being delivered:
+// the frame's later events are not delivered to anything, and nothing touches the destroyed
+// registry.
+void tst_Remote::handlerDestroyingTheSubscriberMidFrameStopsThatFrame()
+{
+    const QUrl url(uniqueLocalUrl());
+    QRemoteObjectHost host(url);
+    FakeShareSource fake;
+    QVERIFY(host.enableRemoting(&fake, QStringLiteral("orders")));
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(url));
+    auto subscriber = std::make_unique<rio::RemoteRegistry<Payload>>(&node, QStringLiteral("orders"));
+    QList<qint64> seen;
+    subscriber->add(this, [&](const Payload &p) {
+        seen.append(p.seq);
+        if (p.seq == 2)
+            subscriber.reset();
+    });
+    QTRY_COMPARE_WITH_TIMEOUT(subscriber->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    Q_EMIT fake.delivered(
+        broadcastFrame(42, {{1, payloadBytes(1)}, {2, payloadBytes(2)}, {3, payloadBytes(3)}}));
+    QTRY_VERIFY_WITH_TIMEOUT(!subscriber, Deadline);
+    QCOMPARE(seen, (QList<qint64>{1, 2}));
+    // The node and the source go on: a new subscriber gets the next frame.
+    rio::RemoteRegistry<Payload> again(&node, QStringLiteral("orders"));
+    again.add(this, [&](const Payload &p) { seen.append(p.seq); });
+    QTRY_COMPARE_WITH_TIMEOUT(again.state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    Q_EMIT fake.delivered(broadcastFrame(43, {{1, payloadBytes(4)}}));
+    QTRY_COMPARE_WITH_TIMEOUT(seen, (QList<qint64>{1, 2, 4}), Deadline);
 }
 
 // Events notified back to back on the share's thread go out together once the first is on the

@@ -4,6 +4,7 @@
 #include <registryio/remote/remote_qml_registry.h>
 
 #include <QDataStream>
+#include <QPointer>
 
 #include <limits>
 #include <optional>
@@ -100,10 +101,16 @@ void RemoteQmlRegistry::resubscribe()
         m_link = std::make_unique<RemoteSubscriber>(
             node, m_name,
             [this](std::span<const detail::RemoteFrameEvent> events, const std::function<void()> &accepted) {
+                // A handler may replace the link (a new name or node) or destroy this object: the
+                // rest of the frame then goes to neither.
+                const QPointer<RemoteSubscriber> link = m_link.get();
                 return detail::deliverRemoteEvents<QVariant>(
-                    events, accepted, [this](const QVariant &event, quint64 origin) {
-                        const detail::RemoteInboundScope inbound(*m_link->outbox(), origin);
-                        registry().notify(event);
+                    events, accepted, [this, &link](const QVariant &event, quint64 origin) {
+                        {
+                            const detail::RemoteInboundScope inbound(*link->outbox(), origin);
+                            registry().notify(event);
+                        }
+                        return !link.isNull();
                     });
             });
         connect(m_link.get(), &RemoteSubscriber::stateChanged, this, &RemoteQmlRegistry::stateChanged);

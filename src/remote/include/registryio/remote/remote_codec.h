@@ -102,8 +102,9 @@ bool decodeRemoteEvent(QByteArrayView bytes, E &out)
 }
 
 /// Decodes every event of one frame as E first; only when all of them decode does it run
-/// `accepted()` and then `notify(event, origin)` for each, in order. False, with nothing run, when
-/// one does not: one bad event makes the whole frame malformed.
+/// `accepted()` and then `notify(event, origin)` for each, in order, until one returns false (its
+/// receiver is gone: a handler destroyed it). False, with nothing run, when one event does not
+/// decode: one bad event makes the whole frame malformed.
 template <RemoteEvent E, typename Accepted, typename Notify>
 bool deliverRemoteEvents(std::span<const RemoteFrameEvent> events, Accepted &&accepted, Notify &&notify)
 {
@@ -112,7 +113,7 @@ bool deliverRemoteEvents(std::span<const RemoteFrameEvent> events, Accepted &&ac
         if (!decodeRemoteEvent(events.front().payload, event))
             return false;
         accepted();
-        notify(std::as_const(event), events.front().origin);
+        (void)notify(std::as_const(event), events.front().origin);
         return true;
     }
     std::vector<E> decoded(events.size());
@@ -121,8 +122,10 @@ bool deliverRemoteEvents(std::span<const RemoteFrameEvent> events, Accepted &&ac
             return false;
     }
     accepted();
-    for (std::size_t i = 0; i < events.size(); ++i)
-        notify(std::as_const(decoded[i]), events[i].origin);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (!notify(std::as_const(decoded[i]), events[i].origin))
+            break;
+    }
     return true;
 }
 

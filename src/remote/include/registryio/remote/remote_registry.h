@@ -6,6 +6,8 @@
 #include <registryio/remote/remote_outbox.h>
 #include <registryio/remote/remote_subscriber.h>
 
+#include <QPointer>
+
 #include <limits>
 #include <memory>
 
@@ -31,10 +33,15 @@ public:
               node, name,
               [this](std::span<const detail::RemoteFrameEvent> events,
                      const std::function<void()> &accepted) {
+                  // A handler may destroy this registry: the rest of the frame is then not delivered.
+                  const QPointer<RemoteSubscriber> link = m_link.get();
                   return detail::deliverRemoteEvents<E>(
-                      events, accepted, [this](const E &event, quint64 origin) {
-                          const detail::RemoteInboundScope inbound(*m_link->outbox(), origin);
-                          this->notify(event);
+                      events, accepted, [this, &link](const E &event, quint64 origin) {
+                          {
+                              const detail::RemoteInboundScope inbound(*link->outbox(), origin);
+                              this->notify(event);
+                          }
+                          return !link.isNull();
                       });
               }))
     {

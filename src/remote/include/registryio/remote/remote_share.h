@@ -6,6 +6,8 @@
 #include <registryio/remote/remote_outbox.h>
 #include <registryio/remote/remote_share_base.h>
 
+#include <QPointer>
+
 #include <limits>
 
 namespace rio {
@@ -29,10 +31,15 @@ public:
         : m_base(host, name, options,
                  [&registry, this](std::span<const detail::RemoteFrameEvent> events,
                                    const std::function<void()> &accepted) {
+                     // A handler may destroy this share: the rest of the frame is then not delivered.
+                     const QPointer<RemoteShareBase> base = &m_base;
                      return detail::deliverRemoteEvents<E>(
-                         events, accepted, [&registry, this](const E &event, quint64 origin) {
-                             const detail::RemoteInboundScope inbound(*m_base.outbox(), origin);
-                             registry.notify(event);
+                         events, accepted, [&registry, &base](const E &event, quint64 origin) {
+                             {
+                                 const detail::RemoteInboundScope inbound(*base->outbox(), origin);
+                                 registry.notify(event);
+                             }
+                             return !base.isNull();
                          });
                  })
     {
