@@ -94,7 +94,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             allDecode = allDecode && rio::detail::decodeRemoteEvent(event.payload, order);
         }
         const bool ok = rio::detail::deliverRemoteEvents<Order>(
-            frame->events, [&] { accepted = true; }, [&](const Order &, quint64) { ++delivered; });
+            frame->events, [&] { accepted = true; },
+            [&](const Order &, quint64) {
+                ++delivered;
+                return true;
+            });
         if (ok != allDecode || accepted != ok || delivered != (ok ? int(frame->events.size()) : 0))
             mismatch("a frame was delivered in part");
     }
