@@ -389,8 +389,8 @@ private Q_SLOTS:
     void malformedMultiEventPostDeliversNothingAndDropsThatPeer();
     void malformedMultiEventFrameFromTheSourceDeliversNothing();
     void handlerDestroyingTheSubscriberMidFrameStopsThatFrame();
-    void burstOnTheSharesThreadArrivesWholeAndInOrder_data() { transports_data(); }
-    void burstOnTheSharesThreadArrivesWholeAndInOrder();
+    void burstsArriveWholeAndInOrderBothWays_data() { transports_data(); }
+    void burstsArriveWholeAndInOrderBothWays();
     void oversizedPacketDropsThatPeerOnly();
     void garbageBytesOnTheSocketChangeNothing();
     void localSocketIsReachableByItsUserOnly();
@@ -818,8 +818,9 @@ void tst_Remote::handlerDestroyingTheSubscriberMidFrameStopsThatFrame()
 }
 
 // Events notified back to back on the share's thread go out together once the first is on the
-// wire: every one of them arrives, once and in order, at a subscriber in another process.
-void tst_Remote::burstOnTheSharesThreadArrivesWholeAndInOrder()
+// wire, and a subscriber posts what waits together too: every event of either burst arrives,
+// once and in order, on the other side.
+void tst_Remote::burstsArriveWholeAndInOrderBothWays()
 {
     QFETCH(QString, url);
     LocalSource source(url);
@@ -835,6 +836,19 @@ void tst_Remote::burstOnTheSharesThreadArrivesWholeAndInOrder()
     QCOMPARE(stats.value("last"), Burst);
     QCOMPARE(stats.value("unordered"), 0);
     QCOMPARE(stats.value("droppedBySource"), 0);
+
+    qint64 atSource = 0;
+    qint64 unordered = 0;
+    qint64 last = 0;
+    source.registry.add(this, [&](const Payload &p) {
+        ++atSource;
+        unordered += p.seq == last + 1 ? 0 : 1;
+        last = p.seq;
+    });
+    peer->send(QByteArray("notify 1 ") + QByteArray::number(Burst));
+    QTRY_COMPARE_WITH_TIMEOUT(atSource, Burst, Deadline);
+    QCOMPARE(last, Burst);
+    QCOMPARE(unordered, 0);
 }
 
 // A packet larger than the limit is never buffered whole: the connection goes once the limit is
