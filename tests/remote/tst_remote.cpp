@@ -389,6 +389,7 @@ private Q_SLOTS:
     void malformedMultiEventPostDeliversNothingAndDropsThatPeer();
     void malformedMultiEventFrameFromTheSourceDeliversNothing();
     void handlerDestroyingTheSubscriberMidFrameStopsThatFrame();
+    void eventsNotifiedWhileTheWireIsBusyShareFrames();
     void burstsArriveWholeAndInOrderBothWays_data() { transports_data(); }
     void burstsArriveWholeAndInOrderBothWays();
     void oversizedPacketDropsThatPeerOnly();
@@ -815,6 +816,51 @@ void tst_Remote::handlerDestroyingTheSubscriberMidFrameStopsThatFrame()
     QTRY_COMPARE_WITH_TIMEOUT(again.state(), rio::RemoteSubscriber::State::Connected, Deadline);
     Q_EMIT fake.delivered(broadcastFrame(43, {{1, payloadBytes(4)}}));
     QTRY_COMPARE_WITH_TIMEOUT(seen, (QList<qint64>{1, 2, 4}), Deadline);
+}
+
+// What crosses the wire for a burst notified on the share's thread: the first event alone and at
+// once (the wire was idle), the rest together in frames of at most RemoteFrameMaxEvents, every
+// event once and in sequence order.
+void tst_Remote::eventsNotifiedWhileTheWireIsBusyShareFrames()
+{
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(QUrl(source.address())));
+    std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(QStringLiteral("orders")));
+    QVERIFY(replica->waitForSource(Deadline));
+    const QMetaObject *meta = replica->metaObject();
+    QSignalSpy frames(replica.get(), meta->method(meta->indexOfSignal("delivered(QByteArray)")));
+    QVERIFY(frames.isValid());
+    QTRY_VERIFY_WITH_TIMEOUT(source.listener->isIdle(), Deadline);
+
+    constexpr qint64 Burst = 1000;
+    for (qint64 seq = 1; seq <= Burst; ++seq)
+        source.registry.notify(Payload{seq, {}});
+    const auto eventsIn = [&] {
+        qint64 n = 0;
+        for (const QList<QVariant> &args : std::as_const(frames)) {
+            if (const auto frame = rio::detail::decodeRemoteFrame(args.at(0).toByteArray()))
+                n += qint64(frame->events.size());
+        }
+        return n;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(eventsIn(), Burst, Deadline);
+    QList<qint64> sizes;
+    qint64 expected = 1;
+    for (const QList<QVariant> &args : std::as_const(frames)) {
+        const auto frame = rio::detail::decodeRemoteFrame(args.at(0).toByteArray());
+        QVERIFY(frame);
+        sizes.append(qint64(frame->events.size()));
+        QVERIFY(frame->events.size() <= rio::detail::RemoteFrameMaxEvents);
+        for (const auto &event : frame->events) {
+            Payload p;
+            QVERIFY(rio::detail::decodeRemoteEvent(event.payload, p));
+            QCOMPARE(p.seq, expected++);
+        }
+    }
+    QCOMPARE(sizes.first(), 1);
+    QVERIFY2(sizes.size() < Burst / 10, qPrintable(QStringLiteral("%1 frames").arg(sizes.size())));
 }
 
 // Events notified back to back on the share's thread go out together once the first is on the
