@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // libFuzzer target for what a peer's bytes go through in RegistryIO::Remote: the frame of a
-// broadcast event, the frame of a posted event, and the QDataStream decoding of a typical event
-// type. Properties: nothing crashes or reads out of bounds; whatever decodes re-encodes to a frame
-// that decodes to the same values.
+// broadcast frame (one or more events), the frame of posted events, and the QDataStream decoding
+// of a typical event type. Properties: nothing crashes or reads out of bounds; a frame decodes only
+// whole (1 to RemoteFrameMaxEvents events, increasing sequences, no trailing bytes) and re-encodes
+// to the same bytes; a frame with one event that does not decode delivers none of its events.
 #include <registryio/remote/remote_codec.h>
 
 #include <QByteArray>
@@ -61,21 +62,64 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const QByteArrayView bytes(reinterpret_cast<const char *>(data), qsizetype(size));
 
     if (const auto frame = rio::detail::decodeRemoteFrame(bytes)) {
-        const QByteArray again = rio::detail::encodeRemoteFrame(*frame);
+        if (frame->events.empty() || frame->events.size() > rio::detail::RemoteFrameMaxEvents)
+            mismatch("a frame decoded with no events or more than the limit");
+        quint64 previous = 0;
+        for (const auto &event : frame->events) {
+            if (event.sequence <= previous)
+                mismatch("a frame decoded with sequences that do not increase");
+            previous = event.sequence;
+        }
+        const QByteArray again =
+            rio::detail::encodeRemoteFrame(frame->sourceInstance, frame->flags, frame->events);
+        if (again != bytes.toByteArray())
+            mismatch("a frame re-encodes to other bytes");
         const auto back = rio::detail::decodeRemoteFrame(again);
-        if (!back || back->sourceInstance != frame->sourceInstance || back->sequence != frame->sequence ||
-            back->origin != frame->origin || back->flags != frame->flags || back->payload != frame->payload)
+        if (!back || back->sourceInstance != frame->sourceInstance || back->flags != frame->flags ||
+            back->events.size() != frame->events.size())
             mismatch("a frame changed through re-encoding");
-        checkEvent(frame->payload);
+        for (std::size_t i = 0; i < frame->events.size(); ++i) {
+            const auto &a = frame->events[i];
+            const auto &b = back->events[i];
+            if (a.sequence != b.sequence || a.origin != b.origin || a.payload != b.payload)
+                mismatch("an event of a frame changed through re-encoding");
+            checkEvent(a.payload);
+        }
+        // All or none: one event that is not an Order leaves every event undelivered.
+        int delivered = 0;
+        bool accepted = false;
+        bool allDecode = true;
+        for (const auto &event : frame->events) {
+            Order order;
+            allDecode = allDecode && rio::detail::decodeRemoteEvent(event.payload, order);
+        }
+        const bool ok = rio::detail::deliverRemoteEvents<Order>(
+            frame->events, [&] { accepted = true; },
+            [&](const Order &, quint64) {
+                ++delivered;
+                return true;
+            });
+        if (ok != allDecode || accepted != ok || delivered != (ok ? int(frame->events.size()) : 0))
+            mismatch("a frame was delivered in part");
     }
     if (const auto post = rio::detail::decodeRemotePost(bytes)) {
-        if (post->first == 0)
-            mismatch("a post claimed origin 0");
-        const QByteArray again = rio::detail::encodeRemotePost(post->first, post->second);
+        if (post->empty() || post->size() > rio::detail::RemoteFrameMaxEvents)
+            mismatch("a post decoded with no events or more than the limit");
+        for (const auto &event : *post) {
+            if (event.origin == 0)
+                mismatch("a post claimed origin 0");
+        }
+        const QByteArray again = rio::detail::encodeRemotePost(*post);
+        if (again != bytes.toByteArray())
+            mismatch("a post re-encodes to other bytes");
         const auto back = rio::detail::decodeRemotePost(again);
-        if (!back || back->first != post->first || back->second != post->second)
+        if (!back || back->size() != post->size())
             mismatch("a post changed through re-encoding");
-        checkEvent(post->second);
+        for (std::size_t i = 0; i < post->size(); ++i) {
+            if ((*back)[i].origin != (*post)[i].origin || (*back)[i].payload != (*post)[i].payload)
+                mismatch("an event of a post changed through re-encoding");
+            checkEvent((*post)[i].payload);
+        }
     }
     checkEvent(bytes);
     return 0;

@@ -10,7 +10,9 @@
 // of single events and, under a flood (a thread notifying `flood` events back to back), the time
 // from the notify of the flood's last event to the subscriber's handler seeing it (the newest
 // event), p50/p99 of `floods` floods. Not a test: run it by hand.
-//   rio_remote_bench [events] [samples] [flood] [floods]
+// `peers` (comma-separated: rio, latest, qtro, socket; all by default) runs only those, for
+// profiling one at a time.
+//   rio_remote_bench [events] [samples] [flood] [floods] [peers]
 #include "remote_payload.h"
 
 #include <registryio/qt/qt_registry.h>
@@ -65,19 +67,27 @@ void measure(const char *name, Channel &channel, qint64 events, int samples)
         last = seq;
         ++received;
     };
+    // Warm-up, not timed: a tenth of the burst, so that every peer's burst runs on a heap and
+    // sockets already grown (the first peer of the process would pay for that alone).
+    const qint64 warmup = events / 10;
+    for (qint64 seq = 1; seq <= warmup; ++seq)
+        channel.send(seq);
+    if (warmup > 0 && !spin([&] { return last == warmup; }))
+        std::printf("%-7s warm-up FAIL\n", name);
+    received = 0;
     // Throughput: every event, sent in one burst.
     QElapsedTimer timer;
     timer.start();
-    for (qint64 seq = 1; seq <= events; ++seq)
+    for (qint64 seq = warmup + 1; seq <= warmup + events; ++seq)
         channel.send(seq);
-    const bool ok = spin([&] { return last == events; });
+    const bool ok = spin([&] { return last == warmup + events; });
     const double seconds = double(timer.nsecsElapsed()) / 1e9;
     const qint64 got = received;
     // Latency: one event at a time.
     std::vector<double> micros;
     micros.reserve(size_t(samples));
     for (int i = 0; i < samples; ++i) {
-        const qint64 seq = events + 1 + i;
+        const qint64 seq = warmup + events + 1 + i;
         timer.restart();
         channel.send(seq);
         if (!spin([&] { return last == seq; }))
@@ -132,15 +142,17 @@ int main(int argc, char **argv)
     const int samples = argc > 2 ? QByteArray(argv[2]).toInt() : 2000;
     const QByteArray blob(64, 'x');
     const QString tag = QString::number(QCoreApplication::applicationPid());
+    const QList<QByteArray> peers = QByteArray(argc > 5 ? argv[5] : "rio,latest,qtro,socket").split(',');
+    const auto runs = [&](const char *peer) { return peers.contains(QByteArray(peer)); };
 
-    { // RegistryIO::Remote
+    if (runs("rio")) { // RegistryIO::Remote
         QRemoteObjectHost host;
         rio::RemoteListener listener(&host);
         if (!listener.listen(QUrl(QStringLiteral("local:rio-bench-rio-") + tag)))
             return 1;
         rio::QtRegistry<Payload> source;
         rio::RemoteShareOptions options;
-        options.capacity = size_t(events) + size_t(samples);
+        options.capacity = size_t(events) + size_t(events / 10) + size_t(samples);
         rio::RemoteShare<Payload> share(&host, QStringLiteral("bench"), source, options);
         QRemoteObjectNode node;
         node.connectToNode(listener.address());
@@ -152,7 +164,8 @@ int main(int argc, char **argv)
         channel.send = [&](qint64 seq) { source.notify(Payload{seq, blob}); };
         measure("rio", channel, events, samples);
     }
-    { // RegistryIO::Remote with Delivery::Latest: single events, then the newest event of a flood
+    // RegistryIO::Remote with Delivery::Latest: single events, then the newest event of a flood.
+    if (runs("latest")) {
         const qint64 flood = argc > 3 ? QByteArray(argv[3]).toLongLong() : 2000;
         const int floods = argc > 4 ? QByteArray(argv[4]).toInt() : 200;
         QRemoteObjectHost host;
@@ -239,7 +252,7 @@ int main(int argc, char **argv)
                     qlonglong(flood) * floods);
         std::fflush(stdout);
     }
-    { // plain Qt Remote Objects, dynamic replica
+    if (runs("qtro")) { // plain Qt Remote Objects, dynamic replica
         QRemoteObjectHost host(QUrl(QStringLiteral("local:rio-bench-qtro-") + tag));
         PlainSource plain;
         host.enableRemoting(&plain, QStringLiteral("bench"));
@@ -272,7 +285,7 @@ int main(int argc, char **argv)
         channel.send = [&](qint64 seq) { Q_EMIT plain.event(encode(seq, blob)); };
         measure("qtro", channel, events, samples);
     }
-    { // QLocalSocket + QDataStream
+    if (runs("socket")) { // QLocalSocket + QDataStream
         QLocalServer server;
         const QString name = QStringLiteral("rio-bench-socket-") + tag;
         QLocalServer::removeServer(name);

@@ -153,11 +153,13 @@ int main(int argc, char **argv)
 
     qint64 received = 0;
     qint64 last = 0;
+    qint64 unordered = 0; // events that did not come after the one before them (with one handler)
     for (const QString &p : priorities) {
         const int priority = p.toInt();
         const QByteArray prefix = "event " + QByteArray::number(priority) + ' ';
         const auto handler = [&, prefix](const Payload &event) {
             ++received;
+            unordered += event.seq <= last ? 1 : 0;
             last = event.seq;
             if (!quiet)
                 say(prefix + QByteArray::number(event.seq));
@@ -198,9 +200,9 @@ int main(int argc, char **argv)
                 std::this_thread::sleep_for(std::chrono::milliseconds(words.value(1).toInt()));
                 say("stalled");
             } else if (command == "stats") {
-                QByteArray line = "stats received=" + QByteArray::number(received) +
-                                  " last=" + QByteArray::number(last) +
-                                  " rss=" + QByteArray::number(rssKiB());
+                QByteArray line =
+                    "stats received=" + QByteArray::number(received) + " last=" + QByteArray::number(last) +
+                    " unordered=" + QByteArray::number(unordered) + " rss=" + QByteArray::number(rssKiB());
                 if (share)
                     line += " sent=" + QByteArray::number(share->base()->sentCount()) +
                             " dropped=" + QByteArray::number(share->droppedCount()) +

@@ -25,6 +25,7 @@
 #include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QtEndian>
 
 #include <sys/stat.h>
 
@@ -203,6 +204,47 @@ std::unique_ptr<Peer> startSubscriber(const QString &address, const QStringList 
     return peer;
 }
 
+// The wire layouts, written out here rather than with the codec, so that the tests check them:
+//   post  = version 2, count, count x (origin, length, payload)
+//   frame = version 2, flags, instance, count, count x (sequence, origin, length, payload)
+// (big-endian).
+QByteArray be32(quint32 value)
+{
+    QByteArray bytes(4, Qt::Uninitialized);
+    qToBigEndian(value, bytes.data());
+    return bytes;
+}
+
+QByteArray be64(quint64 value)
+{
+    QByteArray bytes(8, Qt::Uninitialized);
+    qToBigEndian(value, bytes.data());
+    return bytes;
+}
+
+QByteArray payloadBytes(qint64 seq)
+{
+    return rio::detail::encodeRemoteEvent(Payload{seq, QByteArray("x")});
+}
+
+QByteArray postFrame(const QList<std::pair<quint64, QByteArray>> &events, quint32 count = 0)
+{
+    QByteArray bytes(1, char(2));
+    bytes += be32(count ? count : quint32(events.size()));
+    for (const auto &[origin, payload] : events)
+        bytes += be64(origin) + be32(quint32(payload.size())) + payload;
+    return bytes;
+}
+
+QByteArray broadcastFrame(quint64 instance, const QList<std::pair<quint64, QByteArray>> &events)
+{
+    QByteArray bytes(1, char(2));
+    bytes += char(0) + be64(instance) + be32(quint32(events.size()));
+    for (const auto &[sequence, payload] : events)
+        bytes += be64(sequence) + be64(0) + be32(quint32(payload.size())) + payload;
+    return bytes;
+}
+
 // An in-process source: host, listener, registry, share.
 struct LocalSource
 {
@@ -343,6 +385,13 @@ private Q_SLOTS:
     void peersSeeOnlyTheEventSignalAndThePostSlot();
     void killedSubscriberIsForgottenBySource();
     void malformedPostDropsThatPeerOnly();
+    void malformedMultiEventPostDeliversNothingAndDropsThatPeer_data();
+    void malformedMultiEventPostDeliversNothingAndDropsThatPeer();
+    void malformedMultiEventFrameFromTheSourceDeliversNothing();
+    void handlerDestroyingTheSubscriberMidFrameStopsThatFrame();
+    void eventsNotifiedWhileTheWireIsBusyShareFrames();
+    void burstsArriveWholeAndInOrderBothWays_data() { transports_data(); }
+    void burstsArriveWholeAndInOrderBothWays();
     void oversizedPacketDropsThatPeerOnly();
     void garbageBytesOnTheSocketChangeNothing();
     void localSocketIsReachableByItsUserOnly();
@@ -617,8 +666,8 @@ void tst_Remote::malformedPostDropsThatPeerOnly()
     QVERIFY(replica->waitForSource(Deadline));
     QTest::ignoreMessage(QtWarningMsg,
                          QRegularExpression("a peer sent .* not one event; its connection is dropped"));
-    // A valid post header, then bytes that are not a Payload.
-    QByteArray bad = QByteArray(1, char(1)) + QByteArray(8, char(7)) + QByteArray("garbage");
+    // A valid post frame of one event whose bytes are not a Payload.
+    QByteArray bad = postFrame({{7, QByteArray("garbage")}});
     QVERIFY(QMetaObject::invokeMethod(replica.get(), "post", Q_ARG(QByteArray, bad)));
     QVERIFY(rejected.wait(Deadline));
     QTRY_VERIFY_WITH_TIMEOUT(replica->state() != QRemoteObjectReplica::Valid, Deadline);
@@ -628,6 +677,224 @@ void tst_Remote::malformedPostDropsThatPeerOnly()
     QVERIFY(good->waitLine("event 0 1"));
     good->send("notify 2 2");
     QTRY_COMPARE_WITH_TIMEOUT(atSource, (QList<qint64>{1, 2}), Deadline);
+}
+
+// A post frame of several events is checked whole before any of them is delivered: a count that
+// is cut short, a count above the limit or beyond the events sent, or one event in the middle that
+// is not a Payload (or too large) drops the peer, and none of the frame's events reach the source.
+void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer_data()
+{
+    QTest::addColumn<QByteArray>("frame");
+    QTest::addColumn<QString>("warning");
+    const QByteArray good1 = payloadBytes(101);
+    const QByteArray good3 = payloadBytes(103);
+    const QString malformed = QStringLiteral("a peer sent a malformed frame of .* its connection is dropped");
+    QTest::newRow("truncated count") << QByteArray(1, char(2)) + QByteArray(2, char(0)) << malformed;
+    QList<std::pair<quint64, QByteArray>> many;
+    for (int i = 0; i <= int(rio::detail::RemoteFrameMaxEvents); ++i)
+        many.append({7, payloadBytes(i + 1)});
+    QTest::newRow("count beyond the limit") << postFrame(many) << malformed;
+    QTest::newRow("count beyond the events") << postFrame({{7, good1}, {7, good3}}, 3) << malformed;
+    QTest::newRow("event cut short") << postFrame({{7, good1}, {7, good3}}).chopped(3) << malformed;
+    QTest::newRow("origin 0 in the middle")
+        << postFrame({{7, good1}, {0, payloadBytes(102)}, {7, good3}}) << malformed;
+    QTest::newRow("bad event in the middle")
+        << postFrame({{7, good1}, {7, QByteArray("garbage")}, {7, good3}})
+        << QStringLiteral("a peer sent a frame of 3 events, one of them bytes that are not one event; its "
+                          "connection is dropped");
+    QTest::newRow("oversized event in the middle")
+        << postFrame({{7, good1},
+                      {7, rio::detail::encodeRemoteEvent(Payload{102, QByteArray(2048, 'x')})},
+                      {7, good3}})
+        << QStringLiteral("a peer sent an event of [0-9]+ bytes \\(the share accepts 1024\\)");
+}
+
+void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
+{
+    QFETCH(QByteArray, frame);
+    QFETCH(QString, warning);
+    rio::RemoteShareOptions options;
+    options.maxEventBytes = 1024;
+    LocalSource source(uniqueLocalUrl(), options);
+    QVERIFY(source.share);
+    QList<qint64> atSource;
+    source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); });
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    auto good = startSubscriber(source.address());
+    QVERIFY(good->waitLine("state connected"));
+
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(QUrl(source.address())));
+    std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(QStringLiteral("orders")));
+    QVERIFY(replica->waitForSource(Deadline));
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(warning));
+    QVERIFY(QMetaObject::invokeMethod(replica.get(), "post", Q_ARG(QByteArray, frame)));
+    QVERIFY(rejected.wait(Deadline));
+    QTRY_VERIFY_WITH_TIMEOUT(replica->state() != QRemoteObjectReplica::Valid, Deadline);
+    QVERIFY(atSource.isEmpty());
+
+    // The source and the other subscriber go on, and a well-formed frame of three is delivered whole.
+    source.registry.notify(Payload{1, {}});
+    QVERIFY(good->waitLine("event 0 1"));
+    good->send("notify 2 2");
+    QTRY_COMPARE_WITH_TIMEOUT(atSource, (QList<qint64>{1, 2}), Deadline);
+    QCOMPARE(rejected.size(), 1);
+}
+
+// The fake source below speaks the share's protocol: its frames reach a RemoteRegistry as they are.
+class FakeShareSource : public QObject
+{
+    Q_OBJECT
+Q_SIGNALS:
+    void delivered(const QByteArray &frame);
+public Q_SLOTS:
+    void post(const QByteArray &) { }
+};
+
+// A frame from the source with one event that is not a Payload between two good ones: none of the
+// three runs a handler, the frame is counted as malformed and warned about, and the next frames
+// (one of three events, in order) are delivered whole.
+void tst_Remote::malformedMultiEventFrameFromTheSourceDeliversNothing()
+{
+    const QUrl url(uniqueLocalUrl());
+    QRemoteObjectHost host(url);
+    FakeShareSource fake;
+    QVERIFY(host.enableRemoting(&fake, QStringLiteral("orders")));
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(url));
+    rio::RemoteRegistry<Payload> subscriber(&node, QStringLiteral("orders"));
+    QList<qint64> seen;
+    subscriber.add(this, [&](const Payload &p) { seen.append(p.seq); });
+    QTRY_COMPARE_WITH_TIMEOUT(subscriber.state(), rio::RemoteSubscriber::State::Connected, Deadline);
+
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("the source sent a frame of 3 events, one of them "
+                                                          "bytes that are not one event; ignored"));
+    Q_EMIT fake.delivered(
+        broadcastFrame(42, {{1, payloadBytes(1)}, {2, QByteArray("garbage")}, {3, payloadBytes(3)}}));
+    QTRY_COMPARE_WITH_TIMEOUT(subscriber.link()->malformedCount(), quint64(1), Deadline);
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("the source sent a malformed frame of [0-9]+ bytes"));
+    QByteArray cut = broadcastFrame(42, {{1, payloadBytes(1)}, {2, payloadBytes(2)}});
+    cut.chop(2);
+    Q_EMIT fake.delivered(cut);
+    QTRY_COMPARE_WITH_TIMEOUT(subscriber.link()->malformedCount(), quint64(2), Deadline);
+    Q_EMIT fake.delivered(
+        broadcastFrame(42, {{1, payloadBytes(11)}, {2, payloadBytes(12)}, {3, payloadBytes(13)}}));
+    Q_EMIT fake.delivered(broadcastFrame(42, {{4, payloadBytes(14)}}));
+    QTRY_COMPARE_WITH_TIMEOUT(seen, (QList<qint64>{11, 12, 13, 14}), Deadline);
+    QCOMPARE(subscriber.link()->malformedCount(), quint64(2));
+    QCOMPARE(subscriber.link()->droppedBySource(), quint64(0));
+    QCOMPARE(subscriber.state(), rio::RemoteSubscriber::State::Connected);
+}
+
+// A handler that destroys its RemoteRegistry while a frame of several events is being delivered:
+// the frame's later events are not delivered to anything, and nothing touches the destroyed
+// registry.
+void tst_Remote::handlerDestroyingTheSubscriberMidFrameStopsThatFrame()
+{
+    const QUrl url(uniqueLocalUrl());
+    QRemoteObjectHost host(url);
+    FakeShareSource fake;
+    QVERIFY(host.enableRemoting(&fake, QStringLiteral("orders")));
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(url));
+    auto subscriber = std::make_unique<rio::RemoteRegistry<Payload>>(&node, QStringLiteral("orders"));
+    QList<qint64> seen;
+    subscriber->add(this, [&](const Payload &p) {
+        seen.append(p.seq);
+        if (p.seq == 2)
+            subscriber.reset();
+    });
+    QTRY_COMPARE_WITH_TIMEOUT(subscriber->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    Q_EMIT fake.delivered(
+        broadcastFrame(42, {{1, payloadBytes(1)}, {2, payloadBytes(2)}, {3, payloadBytes(3)}}));
+    QTRY_VERIFY_WITH_TIMEOUT(!subscriber, Deadline);
+    QCOMPARE(seen, (QList<qint64>{1, 2}));
+    // The node and the source go on: a new subscriber gets the next frame.
+    rio::RemoteRegistry<Payload> again(&node, QStringLiteral("orders"));
+    again.add(this, [&](const Payload &p) { seen.append(p.seq); });
+    QTRY_COMPARE_WITH_TIMEOUT(again.state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    Q_EMIT fake.delivered(broadcastFrame(43, {{1, payloadBytes(4)}}));
+    QTRY_COMPARE_WITH_TIMEOUT(seen, (QList<qint64>{1, 2, 4}), Deadline);
+}
+
+// What crosses the wire for a burst notified on the share's thread: the first event alone and at
+// once (the wire was idle), the rest together in frames of at most RemoteFrameMaxEvents, every
+// event once and in sequence order.
+void tst_Remote::eventsNotifiedWhileTheWireIsBusyShareFrames()
+{
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(QUrl(source.address())));
+    std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(QStringLiteral("orders")));
+    QVERIFY(replica->waitForSource(Deadline));
+    const QMetaObject *meta = replica->metaObject();
+    QSignalSpy frames(replica.get(), meta->method(meta->indexOfSignal("delivered(QByteArray)")));
+    QVERIFY(frames.isValid());
+    QTRY_VERIFY_WITH_TIMEOUT(source.listener->isIdle(), Deadline);
+
+    constexpr qint64 Burst = 1000;
+    for (qint64 seq = 1; seq <= Burst; ++seq)
+        source.registry.notify(Payload{seq, {}});
+    const auto eventsIn = [&] {
+        qint64 n = 0;
+        for (const QList<QVariant> &args : std::as_const(frames)) {
+            if (const auto frame = rio::detail::decodeRemoteFrame(args.at(0).toByteArray()))
+                n += qint64(frame->events.size());
+        }
+        return n;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(eventsIn(), Burst, Deadline);
+    QList<qint64> sizes;
+    qint64 expected = 1;
+    for (const QList<QVariant> &args : std::as_const(frames)) {
+        const auto frame = rio::detail::decodeRemoteFrame(args.at(0).toByteArray());
+        QVERIFY(frame);
+        sizes.append(qint64(frame->events.size()));
+        QVERIFY(frame->events.size() <= rio::detail::RemoteFrameMaxEvents);
+        for (const auto &event : frame->events) {
+            Payload p;
+            QVERIFY(rio::detail::decodeRemoteEvent(event.payload, p));
+            QCOMPARE(p.seq, expected++);
+        }
+    }
+    QCOMPARE(sizes.first(), 1);
+    QVERIFY2(sizes.size() < Burst / 10, qPrintable(QStringLiteral("%1 frames").arg(sizes.size())));
+}
+
+// Events notified back to back on the share's thread go out together once the first is on the
+// wire, and a subscriber posts what waits together too: every event of either burst arrives,
+// once and in order, on the other side.
+void tst_Remote::burstsArriveWholeAndInOrderBothWays()
+{
+    QFETCH(QString, url);
+    LocalSource source(url);
+    QVERIFY(source.share);
+    auto peer = startSubscriber(source.address(), {QStringLiteral("--quiet")});
+    QVERIFY(peer->waitLine("state connected"));
+    constexpr qint64 Burst = 5000;
+    for (qint64 seq = 1; seq <= Burst; ++seq)
+        source.registry.notify(Payload{seq, {}});
+    QVERIFY(peer->waitStats([](const auto &s) { return s.value("received") >= Burst; }));
+    const auto stats = peer->stats();
+    QCOMPARE(stats.value("received"), Burst);
+    QCOMPARE(stats.value("last"), Burst);
+    QCOMPARE(stats.value("unordered"), 0);
+    QCOMPARE(stats.value("droppedBySource"), 0);
+
+    qint64 atSource = 0;
+    qint64 unordered = 0;
+    qint64 last = 0;
+    source.registry.add(this, [&](const Payload &p) {
+        ++atSource;
+        unordered += p.seq == last + 1 ? 0 : 1;
+        last = p.seq;
+    });
+    peer->send(QByteArray("notify 1 ") + QByteArray::number(Burst));
+    QTRY_COMPARE_WITH_TIMEOUT(atSource, Burst, Deadline);
+    QCOMPARE(last, Burst);
+    QCOMPARE(unordered, 0);
 }
 
 // A packet larger than the limit is never buffered whole: the connection goes once the limit is

@@ -9,73 +9,165 @@ namespace rio::detail {
 
 namespace {
 
-// Layouts (big-endian): frame = version, flags, instance, sequence, origin, payload;
-// post = version, origin, payload.
-constexpr quint8 WireVersion = 1;
-constexpr qsizetype FrameHeader = 1 + 1 + 8 + 8 + 8;
-constexpr qsizetype PostHeader = 1 + 8;
+// Layouts (big-endian):
+//   frame = version, flags, instance, count, count x (sequence, origin, length, payload)
+//   post  = version, count, count x (origin, length, payload)
+constexpr quint8 WireVersion = 2;
+constexpr qsizetype FrameHeader = 1 + 1 + 8 + 4;
+constexpr qsizetype FrameEventHeader = 8 + 8 + 4;
+constexpr qsizetype PostHeader = 1 + 4;
+constexpr qsizetype PostEventHeader = 8 + 4;
 
-void put64(char *at, quint64 value) noexcept
+char *put64(char *at, quint64 value) noexcept
 {
     qToBigEndian(value, at);
+    return at + 8;
 }
 
-quint64 get64(const char *at) noexcept
+char *put32(char *at, quint32 value) noexcept
 {
-    return qFromBigEndian<quint64>(at);
+    qToBigEndian(value, at);
+    return at + 4;
+}
+
+char *putBytes(char *at, QByteArrayView bytes) noexcept
+{
+    if (!bytes.isEmpty())
+        std::memcpy(at, bytes.data(), size_t(bytes.size()));
+    return at + bytes.size();
+}
+
+// Reads forward through untrusted bytes; every read checks what is left first.
+class Reader
+{
+public:
+    explicit Reader(QByteArrayView bytes) noexcept : m_bytes(bytes) { }
+
+    bool read8(quint8 &out) noexcept
+    {
+        if (left() < 1)
+            return false;
+        out = quint8(m_bytes[m_at++]);
+        return true;
+    }
+    bool read32(quint32 &out) noexcept
+    {
+        if (left() < 4)
+            return false;
+        out = qFromBigEndian<quint32>(m_bytes.data() + m_at);
+        m_at += 4;
+        return true;
+    }
+    bool read64(quint64 &out) noexcept
+    {
+        if (left() < 8)
+            return false;
+        out = qFromBigEndian<quint64>(m_bytes.data() + m_at);
+        m_at += 8;
+        return true;
+    }
+    bool readBytes(QByteArrayView &out) noexcept
+    {
+        quint32 length = 0;
+        if (!read32(length) || qint64(length) > left())
+            return false;
+        out = m_bytes.sliced(m_at, qsizetype(length));
+        m_at += qsizetype(length);
+        return true;
+    }
+    qsizetype left() const noexcept { return m_bytes.size() - m_at; }
+
+private:
+    QByteArrayView m_bytes;
+    qsizetype m_at = 0;
+};
+
+// The count of a frame, when the bytes left can hold that many events at all.
+bool readCount(Reader &in, quint32 &count, qsizetype eventHeader) noexcept
+{
+    return in.read32(count) && count >= 1 && count <= RemoteFrameMaxEvents &&
+           qint64(count) * eventHeader <= in.left();
 }
 
 } // namespace
 
-QByteArray encodeRemoteFrame(const RemoteFrame &frame)
+QByteArray encodeRemoteFrame(quint64 sourceInstance, quint8 flags, std::span<const RemoteFrameEvent> events)
 {
-    QByteArray bytes(FrameHeader + frame.payload.size(), Qt::Uninitialized);
+    qsizetype size = FrameHeader;
+    for (const RemoteFrameEvent &event : events)
+        size += FrameEventHeader + event.payload.size();
+    QByteArray bytes(size, Qt::Uninitialized);
     char *out = bytes.data();
-    out[0] = char(WireVersion);
-    out[1] = char(frame.flags);
-    put64(out + 2, frame.sourceInstance);
-    put64(out + 10, frame.sequence);
-    put64(out + 18, frame.origin);
-    if (!frame.payload.isEmpty())
-        std::memcpy(out + FrameHeader, frame.payload.data(), size_t(frame.payload.size()));
+    *out++ = char(WireVersion);
+    *out++ = char(flags);
+    out = put64(out, sourceInstance);
+    out = put32(out, quint32(events.size()));
+    for (const RemoteFrameEvent &event : events) {
+        out = put64(out, event.sequence);
+        out = put64(out, event.origin);
+        out = put32(out, quint32(event.payload.size()));
+        out = putBytes(out, event.payload);
+    }
     return bytes;
 }
 
-std::optional<RemoteFrame> decodeRemoteFrame(QByteArrayView bytes) noexcept
+std::optional<RemoteFrame> decodeRemoteFrame(QByteArrayView bytes)
 {
-    if (bytes.size() < FrameHeader || quint8(bytes[0]) != WireVersion)
-        return std::nullopt;
-    const char *in = bytes.data();
+    Reader in(bytes);
+    quint8 version = 0;
     RemoteFrame frame;
-    frame.flags = quint8(in[1]);
-    frame.sourceInstance = get64(in + 2);
-    frame.sequence = get64(in + 10);
-    frame.origin = get64(in + 18);
-    if (frame.sequence == 0)
+    quint32 count = 0;
+    if (!in.read8(version) || version != WireVersion || !in.read8(frame.flags) ||
+        !in.read64(frame.sourceInstance) || !readCount(in, count, FrameEventHeader))
         return std::nullopt;
-    frame.payload = bytes.sliced(FrameHeader);
+    frame.events.resize(count);
+    quint64 previous = 0;
+    for (RemoteFrameEvent &event : frame.events) {
+        if (!in.read64(event.sequence) || !in.read64(event.origin) || !in.readBytes(event.payload))
+            return std::nullopt;
+        if (event.sequence <= previous) // 0, or not after the one before it
+            return std::nullopt;
+        previous = event.sequence;
+    }
+    if (in.left() != 0)
+        return std::nullopt;
     return frame;
 }
 
-QByteArray encodeRemotePost(quint64 origin, QByteArrayView payload)
+QByteArray encodeRemotePost(std::span<const RemoteFrameEvent> events)
 {
-    QByteArray bytes(PostHeader + payload.size(), Qt::Uninitialized);
+    qsizetype size = PostHeader;
+    for (const RemoteFrameEvent &event : events)
+        size += PostEventHeader + event.payload.size();
+    QByteArray bytes(size, Qt::Uninitialized);
     char *out = bytes.data();
-    out[0] = char(WireVersion);
-    put64(out + 1, origin);
-    if (!payload.isEmpty())
-        std::memcpy(out + PostHeader, payload.data(), size_t(payload.size()));
+    *out++ = char(WireVersion);
+    out = put32(out, quint32(events.size()));
+    for (const RemoteFrameEvent &event : events) {
+        out = put64(out, event.origin);
+        out = put32(out, quint32(event.payload.size()));
+        out = putBytes(out, event.payload);
+    }
     return bytes;
 }
 
-std::optional<std::pair<quint64, QByteArrayView>> decodeRemotePost(QByteArrayView bytes) noexcept
+std::optional<std::vector<RemoteFrameEvent>> decodeRemotePost(QByteArrayView bytes)
 {
-    if (bytes.size() < PostHeader || quint8(bytes[0]) != WireVersion)
+    Reader in(bytes);
+    quint8 version = 0;
+    quint32 count = 0;
+    if (!in.read8(version) || version != WireVersion || !readCount(in, count, PostEventHeader))
         return std::nullopt;
-    const quint64 origin = get64(bytes.data() + 1);
-    if (origin == 0) // 0 is the sharing process itself: a peer cannot claim it
+    std::vector<RemoteFrameEvent> events(count);
+    for (RemoteFrameEvent &event : events) {
+        if (!in.read64(event.origin) || !in.readBytes(event.payload))
+            return std::nullopt;
+        if (event.origin == 0) // 0 is the sharing process itself: a peer cannot claim it
+            return std::nullopt;
+    }
+    if (in.left() != 0)
         return std::nullopt;
-    return std::pair{origin, bytes.sliced(PostHeader)};
+    return events;
 }
 
 } // namespace rio::detail

@@ -359,4 +359,13 @@ bool RemoteListener::hasRoom() const noexcept
     return true;
 }
 
+bool RemoteListener::isIdle() const noexcept
+{
+    for (const auto &peer : d->peers) {
+        if (peer && peer->bytesToWrite() > 0)
+            return false;
+    }
+    return true;
+}
+
 } // namespace rio

@@ -4,6 +4,8 @@
 #include <QMetaObject>
 #include <QRandomGenerator>
 
+#include <algorithm>
+
 namespace rio::detail {
 
 namespace {
@@ -38,10 +40,10 @@ void RemoteOutbox::attach(QObject *pump, std::function<void()> send)
     m_send = std::make_shared<std::function<void()>>(std::move(send));
 }
 
-void RemoteOutbox::attachDirect(std::function<bool()> hasRoom, std::function<void(RemoteOutgoing &)> sendNow)
+void RemoteOutbox::attachDirect(std::function<bool()> isIdle, std::function<void(RemoteOutgoing &)> sendNow)
 {
     std::lock_guard lock(m_mutex);
-    m_hasRoom = std::move(hasRoom);
+    m_isIdle = std::move(isIdle);
     m_sendNow = std::move(sendNow);
     m_pumpThread.store(m_pump ? m_pump->thread() : nullptr, std::memory_order_release);
 }
@@ -49,13 +51,13 @@ void RemoteOutbox::attachDirect(std::function<bool()> hasRoom, std::function<voi
 void RemoteOutbox::detach()
 {
     std::shared_ptr<std::function<void()>> send;
-    std::function<bool()> hasRoom;
+    std::function<bool()> isIdle;
     std::function<void(RemoteOutgoing &)> sendNow;
     std::lock_guard lock(m_mutex);
     m_pump = nullptr;
     m_pumpThread.store(nullptr, std::memory_order_release);
     send.swap(m_send); // our own closures: destroyed here, no user code
-    hasRoom.swap(m_hasRoom);
+    isIdle.swap(m_isIdle);
     sendNow.swap(m_sendNow);
 }
 
@@ -94,12 +96,14 @@ void RemoteOutbox::schedule()
 void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
 {
     try {
-        // The pump's own thread with nothing waiting: straight to the wire, as a plain signal
-        // would (Every only; detach() runs on this same thread, so the closures stay valid).
+        // The pump's own thread with nothing waiting and an idle wire: straight to the wire, as a
+        // plain signal would, so a single event never waits for a turn. While the wire is busy,
+        // events queue and the pump's turn sends them in one frame (Every only; detach() runs on
+        // this same thread, so the closures stay valid).
         QThread *const pumpThread = m_pumpThread.load(std::memory_order_acquire);
         if (pumpThread && pumpThread == QThread::currentThread() && delivery == Delivery::Every) {
             std::unique_lock lock(m_mutex);
-            if (m_sendNow && m_queue.empty() && m_hasRoom()) {
+            if (m_sendNow && m_queue.empty() && !m_scheduled && m_isIdle()) {
                 RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
                 lock.unlock();
                 m_sendNow(item);
@@ -128,15 +132,20 @@ void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
     }
 }
 
-std::vector<RemoteOutgoing> RemoteOutbox::take(std::size_t max)
+std::vector<RemoteOutgoing> RemoteOutbox::take(std::size_t max, qsizetype maxBytes)
 {
     std::vector<RemoteOutgoing> out;
+    qsizetype bytes = 0;
     std::lock_guard lock(m_mutex);
+    out.reserve(std::min(max, m_queue.size() + (m_latest ? 1 : 0)));
     if (m_latest) {
+        bytes += m_latest->payload.size();
         out.push_back(std::move(*m_latest));
         m_latest.reset();
     }
-    while (out.size() < max && !m_queue.empty()) {
+    while (out.size() < max && !m_queue.empty() &&
+           (out.empty() || bytes + m_queue.front().payload.size() <= maxBytes)) {
+        bytes += m_queue.front().payload.size();
         out.push_back(std::move(m_queue.front()));
         m_queue.pop_front();
     }

@@ -46,13 +46,15 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// Owner side, on its thread: where and what sends. `send` runs on `pump`'s thread.
     void attach(QObject *pump, std::function<void()> send);
     /// Owner side, Every delivery only: an event pushed on the pump's thread while nothing waits
-    /// and `hasRoom()` says the wire has room is given to `sendNow` at once (no queueing, no
-    /// copy), in sequence order with everything queued.
-    void attachDirect(std::function<bool()> hasRoom, std::function<void(RemoteOutgoing &)> sendNow);
+    /// or is scheduled and `isIdle()` says the wire has nothing left to write is given to
+    /// `sendNow` at once (no queueing, no copy, no waiting for a turn); later ones queue until
+    /// the pump's turn, which sends them together.
+    void attachDirect(std::function<bool()> isIdle, std::function<void(RemoteOutgoing &)> sendNow);
     /// Owner side, before it dies: no more sending scheduled.
     void detach();
-    /// Takes up to `max` waiting events, oldest first (the newest alone with Latest).
-    std::vector<RemoteOutgoing> take(std::size_t max);
+    /// Takes up to `max` waiting events, oldest first (the newest alone with Latest), and no
+    /// more after their payloads reach `maxBytes` (always at least one when any waits).
+    std::vector<RemoteOutgoing> take(std::size_t max, qsizetype maxBytes);
     /// Schedules a send on the pump's thread when events wait (at most one scheduled at a time).
     void schedule();
     /// Drops everything waiting (the connection went away).
@@ -71,7 +73,7 @@ private:
     QObject *m_pump = nullptr;
     std::shared_ptr<std::function<void()>> m_send;
     std::atomic<QThread *> m_pumpThread{nullptr};
-    std::function<bool()> m_hasRoom;                 // pump thread only
+    std::function<bool()> m_isIdle;                  // pump thread only
     std::function<void(RemoteOutgoing &)> m_sendNow; // pump thread only
 };
 

@@ -2,7 +2,6 @@
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_share_base.h>
 
-#include "remote_codec_limits_p.h"
 #include "remote_outbox_p.h"
 #include "remote_source_p.h"
 
@@ -13,6 +12,13 @@
 #include <QRemoteObjectHost>
 
 namespace rio {
+
+namespace {
+
+// Frames one turn of the pump sends at most before it lets the thread's other work run.
+constexpr int FramesPerTurn = 8;
+
+} // namespace
 
 struct RemoteShareBase::Private
 {
@@ -54,9 +60,9 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->box->connected.store(true, std::memory_order_release);
     d->box->attach(this, [this] { pump(); });
     if (options.delivery == Delivery::Every)
-        d->box->attachDirect([this] { return !d->listener || d->listener->hasRoom(); },
+        d->box->attachDirect([this] { return !d->listener || d->listener->isIdle(); },
                              [this](detail::RemoteOutgoing &item) {
-                                 send(item);
+                                 send({&item, 1});
                                  d->sent.fetch_add(1, std::memory_order_relaxed);
                              });
     if (d->listener)
@@ -72,47 +78,57 @@ RemoteShareBase::~RemoteShareBase()
 
 void RemoteShareBase::pump()
 {
-    // Batches: other work of this thread (reading sockets, its own handlers) gets its turn.
-    for (int batch = 0; batch < 16; ++batch) {
+    // Everything waiting goes out in frames of up to RemoteFrameMaxEvents events (one signal
+    // emission each), a few frames per turn: other work of this thread (reading sockets, its
+    // own handlers) gets its turn.
+    for (int frame = 0; frame < FramesPerTurn; ++frame) {
         if (d->listener && !d->listener->hasRoom())
             return; // drained() schedules again
-        auto items = d->box->take(64);
-        for (auto &item : items)
-            send(item);
-        d->sent.fetch_add(items.size(), std::memory_order_relaxed);
-        if (items.size() < 64)
+        auto items = d->box->take(detail::RemoteFrameMaxEvents, detail::RemoteFrameBatchBytes);
+        if (items.empty())
             return;
+        send(items);
+        d->sent.fetch_add(items.size(), std::memory_order_relaxed);
     }
     d->box->schedule();
 }
 
-void RemoteShareBase::send(detail::RemoteOutgoing &item)
+void RemoteShareBase::send(std::span<detail::RemoteOutgoing> items)
 {
     const quint8 flags = d->options.delivery == Delivery::Latest ? detail::RemoteFrameLatest : 0;
-    Q_EMIT d->source->delivered(detail::encodeRemoteFrame({.sourceInstance = d->instance,
-                                                           .sequence = item.sequence,
-                                                           .origin = item.origin,
-                                                           .flags = flags,
-                                                           .payload = item.payload}));
+    if (items.size() == 1) {
+        const detail::RemoteFrameEvent event{items[0].sequence, items[0].origin, items[0].payload};
+        Q_EMIT d->source->delivered(detail::encodeRemoteFrame(d->instance, flags, {&event, 1}));
+        return;
+    }
+    std::vector<detail::RemoteFrameEvent> events;
+    events.reserve(items.size());
+    for (const detail::RemoteOutgoing &item : items)
+        events.push_back({item.sequence, item.origin, item.payload});
+    Q_EMIT d->source->delivered(detail::encodeRemoteFrame(d->instance, flags, events));
 }
 
 void RemoteShareBase::onPost(const QByteArray &frame)
 {
     if (RemoteListener::isCurrentPeerRejected())
         return; // the rest of what a dropped peer sent before it was closed
-    if (frame.size() > d->options.maxEventBytes + detail::RemotePostHeaderBytes) {
-        reject(QStringLiteral("an event of %1 bytes (the share accepts %2)")
-                   .arg(frame.size())
-                   .arg(d->options.maxEventBytes));
-        return;
-    }
     const auto post = detail::decodeRemotePost(frame);
     if (!post) {
         reject(QStringLiteral("a malformed frame of %1 bytes").arg(frame.size()));
         return;
     }
-    if (!d->deliver(post->second, post->first))
-        reject(QStringLiteral("bytes of %1 that are not one event").arg(post->second.size()));
+    // Every check passes before the first event is delivered: a bad frame changes nothing.
+    for (const detail::RemoteFrameEvent &event : *post) {
+        if (event.payload.size() > d->options.maxEventBytes) {
+            reject(QStringLiteral("an event of %1 bytes (the share accepts %2)")
+                       .arg(event.payload.size())
+                       .arg(d->options.maxEventBytes));
+            return;
+        }
+    }
+    if (!d->deliver(*post, [] { }))
+        reject(QStringLiteral("a frame of %1 events, one of them bytes that are not one event")
+                   .arg(post->size()));
 }
 
 void RemoteShareBase::reject(const QString &what)

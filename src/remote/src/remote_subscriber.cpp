@@ -9,12 +9,17 @@
 #include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectNode>
 
+#include <algorithm>
+#include <vector>
+
 namespace rio {
 
 namespace {
 
 // Subscriber to source: at most this many events wait for the wire (the oldest drop beyond it).
 constexpr std::size_t SubscriberCapacity = 65536;
+// Frames one turn of the pump posts at most before it lets the thread's other work run.
+constexpr int FramesPerTurn = 8;
 
 } // namespace
 
@@ -110,42 +115,67 @@ void RemoteSubscriber::setState(State state)
 
 void RemoteSubscriber::pump()
 {
-    for (int batch = 0; batch < 16; ++batch) {
+    // What waits goes out in frames of up to RemoteFrameMaxEvents events (one post each), a few
+    // frames per turn.
+    std::vector<detail::RemoteFrameEvent> events;
+    for (int frame = 0; frame < FramesPerTurn; ++frame) {
         if (d->state != State::Connected || !d->replica) {
             d->box->droppedDisconnected.fetch_add(d->box->discard(), std::memory_order_relaxed);
             return;
         }
-        auto items = d->box->take(64);
-        for (auto &item : items)
-            d->post.invoke(d->replica.get(), Qt::DirectConnection,
-                           Q_ARG(QByteArray, detail::encodeRemotePost(item.origin, item.payload)));
-        if (items.size() < 64)
+        auto items = d->box->take(detail::RemoteFrameMaxEvents, detail::RemoteFrameBatchBytes);
+        if (items.empty())
             return;
+        events.clear();
+        for (const auto &item : items)
+            events.push_back({0, item.origin, item.payload});
+        d->post.invoke(d->replica.get(), Qt::DirectConnection,
+                       Q_ARG(QByteArray, detail::encodeRemotePost(events)));
     }
     d->box->schedule();
 }
 
 void RemoteSubscriber::onEvent(const QByteArray &bytes)
 {
-    const auto frame = detail::decodeRemoteFrame(bytes);
+    auto frame = detail::decodeRemoteFrame(bytes);
     if (!frame) {
         d->malformed.fetch_add(1, std::memory_order_relaxed);
         qWarning("rio::RemoteRegistry \"%s\": the source sent a malformed frame of %lld bytes; ignored",
                  qPrintable(d->name), qlonglong(bytes.size()));
         return;
     }
-    if (frame->sourceInstance != d->lastInstance) {
-        d->lastInstance = frame->sourceInstance; // a new source: a new sequence
-    } else if (frame->sequence > d->lastSequence + 1 && !(frame->flags & detail::RemoteFrameLatest)) {
-        d->droppedBySource.fetch_add(frame->sequence - d->lastSequence - 1, std::memory_order_relaxed);
+    const bool coalesced = frame->flags & detail::RemoteFrameLatest;
+    const auto accepted = [this, &frame, coalesced] {
+        // Only a frame whose every event decoded moves the sequence on.
+        for (const detail::RemoteFrameEvent &event : frame->events) {
+            if (frame->sourceInstance != d->lastInstance)
+                d->lastInstance = frame->sourceInstance; // a new source: a new sequence
+            else if (event.sequence > d->lastSequence + 1 && !coalesced)
+                d->droppedBySource.fetch_add(event.sequence - d->lastSequence - 1, std::memory_order_relaxed);
+            d->lastSequence = event.sequence;
+        }
+    };
+    // Our own events were delivered here when they were notified: they only move the sequence.
+    std::span<const detail::RemoteFrameEvent> events = frame->events;
+    std::vector<detail::RemoteFrameEvent> others;
+    if (std::any_of(events.begin(), events.end(),
+                    [key = d->box->key](const auto &e) { return e.origin == key; })) {
+        for (const auto &event : frame->events) {
+            if (event.origin != d->box->key)
+                others.push_back(event);
+        }
+        events = others;
     }
-    d->lastSequence = frame->sequence;
-    if (frame->origin == d->box->key)
-        return; // our own event, already delivered here when it was notified
-    if (!d->deliver(frame->payload, frame->origin)) {
+    if (events.empty()) {
+        accepted();
+        return;
+    }
+    if (!d->deliver(events, accepted)) {
         d->malformed.fetch_add(1, std::memory_order_relaxed);
-        qWarning("rio::RemoteRegistry \"%s\": the source sent %lld bytes that are not one event; ignored",
-                 qPrintable(d->name), qlonglong(frame->payload.size()));
+        qWarning(
+            "rio::RemoteRegistry \"%s\": the source sent a frame of %lld events, one of them bytes that are "
+            "not one event; ignored",
+            qPrintable(d->name), qlonglong(frame->events.size()));
     }
 }
 

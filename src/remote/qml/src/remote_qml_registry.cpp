@@ -4,6 +4,7 @@
 #include <registryio/remote/remote_qml_registry.h>
 
 #include <QDataStream>
+#include <QPointer>
 
 #include <limits>
 #include <optional>
@@ -97,14 +98,20 @@ void RemoteQmlRegistry::resubscribe()
     }
     if (node && !m_name.isEmpty()) {
         QtRegistry<QVariant> &facade = registry();
-        m_link =
-            std::make_unique<RemoteSubscriber>(node, m_name, [this](QByteArrayView payload, quint64 origin) {
-                QVariant event;
-                if (!detail::decodeRemoteEvent(payload, event))
-                    return false;
-                const detail::RemoteInboundScope inbound(*m_link->outbox(), origin);
-                registry().notify(event);
-                return true;
+        m_link = std::make_unique<RemoteSubscriber>(
+            node, m_name,
+            [this](std::span<const detail::RemoteFrameEvent> events, const std::function<void()> &accepted) {
+                // A handler may replace the link (a new name or node) or destroy this object: the
+                // rest of the frame then goes to neither.
+                const QPointer<RemoteSubscriber> link = m_link.get();
+                return detail::deliverRemoteEvents<QVariant>(
+                    events, accepted, [this, &link](const QVariant &event, quint64 origin) {
+                        {
+                            const detail::RemoteInboundScope inbound(*link->outbox(), origin);
+                            registry().notify(event);
+                        }
+                        return !link.isNull();
+                    });
             });
         connect(m_link.get(), &RemoteSubscriber::stateChanged, this, &RemoteQmlRegistry::stateChanged);
         // First in priority order, on the notifying thread; it goes with the link (its context).

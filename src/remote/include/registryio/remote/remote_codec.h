@@ -9,8 +9,12 @@
 #include <QIODevice>
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <utility>
+#include <vector>
 
 namespace rio {
 
@@ -28,34 +32,50 @@ namespace detail {
 /// still agree.
 inline constexpr QDataStream::Version RemoteStreamVersion = QDataStream::Qt_6_4;
 
-/// One event as the source broadcasts it: who sent it, its place in the source's sequence, and
-/// the QDataStream bytes of the event.
+/// One event inside a frame: who sent it, its place in the source's sequence, and its
+/// QDataStream bytes.
+struct RemoteFrameEvent
+{
+    /// 1, 2, 3... per source; a gap is an event the source did not send to anyone. Posts carry 0.
+    quint64 sequence = 0;
+    /// The subscriber the event came from (0: the sharing process itself).
+    quint64 origin = 0;
+    /// The event's bytes; a view into the frame they were decoded from (or encoded into).
+    QByteArrayView payload;
+};
+
+/// One frame as the source broadcasts it: one or more events, in sequence order.
 struct RemoteFrame
 {
     /// Random id of the source instance: a new one after a restart restarts the sequence.
     quint64 sourceInstance = 0;
-    /// 1, 2, 3... per source; a gap is an event the source did not send to anyone.
-    quint64 sequence = 0;
-    /// The subscriber the event came from (0: the sharing process itself).
-    quint64 origin = 0;
     /// Bit 0: the share coalesces (gaps are coalesced events, not drops).
     quint8 flags = 0;
-    /// The event's bytes; a view into the decoded frame.
-    QByteArrayView payload;
+    /// The events, oldest first; never empty, at most RemoteFrameMaxEvents.
+    std::vector<RemoteFrameEvent> events;
 };
 
 /// Bit of RemoteFrame::flags: the share coalesces to the newest event.
 inline constexpr quint8 RemoteFrameLatest = 0x1;
+/// The most events one frame (broadcast or post) may carry; a frame announcing more is malformed.
+inline constexpr quint32 RemoteFrameMaxEvents = 256;
+/// A sender adds a second and later event to a frame only while the frame stays below this many
+/// bytes (a single event may be larger: it is bounded by the event limits).
+inline constexpr qsizetype RemoteFrameBatchBytes = qsizetype(1) << 18;
 
-/// The frame of a broadcast event.
-RIO_REMOTE_EXPORT QByteArray encodeRemoteFrame(const RemoteFrame &frame);
-/// The frame in `bytes`, or nothing when they are not one (wrong version, short header).
-RIO_REMOTE_EXPORT std::optional<RemoteFrame> decodeRemoteFrame(QByteArrayView bytes) noexcept;
-/// The frame of an event a subscriber posts to the source.
-RIO_REMOTE_EXPORT QByteArray encodeRemotePost(quint64 origin, QByteArrayView payload);
-/// The origin and payload of a posted event, or nothing when `bytes` are not one.
-RIO_REMOTE_EXPORT std::optional<std::pair<quint64, QByteArrayView>>
-decodeRemotePost(QByteArrayView bytes) noexcept;
+/// The frame of broadcast events (1 to RemoteFrameMaxEvents of them, sequences increasing).
+RIO_REMOTE_EXPORT QByteArray encodeRemoteFrame(quint64 sourceInstance, quint8 flags,
+                                               std::span<const RemoteFrameEvent> events);
+/// The frame in `bytes`, or nothing when they are not exactly one (wrong version, a short header
+/// or event, a count of 0 or above RemoteFrameMaxEvents, a sequence 0 or not increasing, trailing
+/// bytes): one bad event makes the whole frame malformed.
+RIO_REMOTE_EXPORT std::optional<RemoteFrame> decodeRemoteFrame(QByteArrayView bytes);
+/// The frame of events a subscriber posts to the source (1 to RemoteFrameMaxEvents; the
+/// sequences are not sent).
+RIO_REMOTE_EXPORT QByteArray encodeRemotePost(std::span<const RemoteFrameEvent> events);
+/// The events (origin and payload; sequence 0) of a post, or nothing when `bytes` are not exactly
+/// one (the same rules as a broadcast frame, and no origin may be 0, the source's own).
+RIO_REMOTE_EXPORT std::optional<std::vector<RemoteFrameEvent>> decodeRemotePost(QByteArrayView bytes);
 
 /// `event` as QDataStream bytes.
 template <RemoteEvent E>
@@ -79,6 +99,34 @@ bool decodeRemoteEvent(QByteArrayView bytes, E &out)
     stream.setVersion(RemoteStreamVersion);
     stream >> out;
     return stream.status() == QDataStream::Ok && stream.atEnd();
+}
+
+/// Decodes every event of one frame as E first; only when all of them decode does it run
+/// `accepted()` and then `notify(event, origin)` for each, in order, until one returns false (its
+/// receiver is gone: a handler destroyed it). False, with nothing run, when one event does not
+/// decode: one bad event makes the whole frame malformed.
+template <RemoteEvent E, typename Accepted, typename Notify>
+bool deliverRemoteEvents(std::span<const RemoteFrameEvent> events, Accepted &&accepted, Notify &&notify)
+{
+    if (events.size() == 1) { // the common case, without the vector
+        E event;
+        if (!decodeRemoteEvent(events.front().payload, event))
+            return false;
+        accepted();
+        (void)notify(std::as_const(event), events.front().origin);
+        return true;
+    }
+    std::vector<E> decoded(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (!decodeRemoteEvent(events[i].payload, decoded[i]))
+            return false;
+    }
+    accepted();
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (!notify(std::as_const(decoded[i]), events[i].origin))
+            break;
+    }
+    return true;
 }
 
 } // namespace detail

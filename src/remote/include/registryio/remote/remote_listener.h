@@ -60,6 +60,8 @@ public:
     [[nodiscard]] int connectionCount() const noexcept;
     /// Whether every connection has room to write (below highWaterBytes).
     [[nodiscard]] bool hasRoom() const noexcept;
+    /// Whether no connection has bytes left to write.
+    [[nodiscard]] bool isIdle() const noexcept;
     /// The listener of `host`, if it has one.
     static RemoteListener *of(const QRemoteObjectHost *host);
     /// Drops the connection whose bytes are being read now (from inside a slot that Qt Remote

@@ -6,6 +6,8 @@
 #include <registryio/remote/remote_outbox.h>
 #include <registryio/remote/remote_subscriber.h>
 
+#include <QPointer>
+
 #include <limits>
 #include <memory>
 
@@ -26,15 +28,22 @@ class RemoteRegistry : public QtRegistry<E>
 public:
     /// Subscribes to `name` through `node`; the state says when events flow.
     RemoteRegistry(QRemoteObjectNode *node, const QString &name, QObject *parent = nullptr)
-        : QtRegistry<E>(parent), m_link(std::make_unique<RemoteSubscriber>(
-                                     node, name, [this](QByteArrayView payload, quint64 origin) {
-                                         E event;
-                                         if (!detail::decodeRemoteEvent(payload, event))
-                                             return false;
-                                         const detail::RemoteInboundScope inbound(*m_link->outbox(), origin);
-                                         this->notify(event);
-                                         return true;
-                                     }))
+        : QtRegistry<E>(parent),
+          m_link(std::make_unique<RemoteSubscriber>(
+              node, name,
+              [this](std::span<const detail::RemoteFrameEvent> events,
+                     const std::function<void()> &accepted) {
+                  // A handler may destroy this registry: the rest of the frame is then not delivered.
+                  const QPointer<RemoteSubscriber> link = m_link.get();
+                  return detail::deliverRemoteEvents<E>(
+                      events, accepted, [this, &link](const E &event, quint64 origin) {
+                          {
+                              const detail::RemoteInboundScope inbound(*link->outbox(), origin);
+                              this->notify(event);
+                          }
+                          return !link.isNull();
+                      });
+              }))
     {
         // The forwarding handler counts in handlerCount(); clear() removes it too (and with it
         // the sending of local events).

@@ -6,6 +6,8 @@
 #include <registryio/remote/remote_outbox.h>
 #include <registryio/remote/remote_share_base.h>
 
+#include <QPointer>
+
 #include <limits>
 
 namespace rio {
@@ -26,14 +28,20 @@ public:
     /// Shares `registry` as `name` on `host`; check isShared().
     RemoteShare(QRemoteObjectHostBase *host, const QString &name, QtRegistry<E> &registry,
                 RemoteShareOptions options = {})
-        : m_base(host, name, options, [&registry, this](QByteArrayView payload, quint64 origin) {
-              E event;
-              if (!detail::decodeRemoteEvent(payload, event))
-                  return false;
-              const detail::RemoteInboundScope inbound(*m_base.outbox(), origin);
-              registry.notify(event);
-              return true;
-          })
+        : m_base(host, name, options,
+                 [&registry, this](std::span<const detail::RemoteFrameEvent> events,
+                                   const std::function<void()> &accepted) {
+                     // A handler may destroy this share: the rest of the frame is then not delivered.
+                     const QPointer<RemoteShareBase> base = &m_base;
+                     return detail::deliverRemoteEvents<E>(
+                         events, accepted, [&registry, &base](const E &event, quint64 origin) {
+                             {
+                                 const detail::RemoteInboundScope inbound(*base->outbox(), origin);
+                                 registry.notify(event);
+                             }
+                             return !base.isNull();
+                         });
+                 })
     {
         if (!m_base.isShared())
             return;

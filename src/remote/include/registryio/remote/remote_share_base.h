@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <registryio/remote/remote_codec.h>
 #include <registryio/remote/remote_export.h>
 #include <registryio/remote/remote_share_options.h>
 
@@ -10,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 
 QT_BEGIN_NAMESPACE
 class QRemoteObjectHostBase;
@@ -31,9 +33,11 @@ class RIO_REMOTE_EXPORT RemoteShareBase : public QObject
     Q_PROPERTY(QString name READ name CONSTANT)
 
 public:
-    /// Delivers the bytes of one posted event into the shared registry as from `origin`; false
-    /// when they are not an event (the peer is then disconnected).
-    using Deliver = std::function<bool(QByteArrayView payload, quint64 origin)>;
+    /// Delivers the events of one posted frame into the shared registry, each as from its
+    /// origin, all or none: false, with none delivered, when one is not an event (the peer is
+    /// then disconnected). Runs `accepted` once all decoded, before the first is delivered.
+    using Deliver = std::function<bool(std::span<const detail::RemoteFrameEvent> events,
+                                       const std::function<void()> &accepted)>;
 
     /// Shares under `name` on `host` (which must live on the calling thread). Check isShared().
     RemoteShareBase(QRemoteObjectHostBase *host, const QString &name, RemoteShareOptions options,
@@ -57,7 +61,7 @@ public:
 
 private:
     void pump();
-    void send(detail::RemoteOutgoing &item);
+    void send(std::span<detail::RemoteOutgoing> items);
     void onPost(const QByteArray &frame);
     void reject(const QString &what);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <registryio/remote/remote_codec.h>
 #include <registryio/remote/remote_export.h>
 
 #include <QByteArrayView>
@@ -9,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 
 QT_BEGIN_NAMESPACE
 class QRemoteObjectNode;
@@ -42,9 +44,11 @@ public:
     };
     Q_ENUM(State)
 
-    /// Delivers the bytes of one event from the source into the local registry; false when they
-    /// are not an event.
-    using Deliver = std::function<bool(QByteArrayView payload, quint64 origin)>;
+    /// Delivers the events of one frame from the source into the local registry, each as from
+    /// its origin, all or none: false, with none delivered, when one is not an event. Runs
+    /// `accepted` once all decoded, before the first is delivered.
+    using Deliver = std::function<bool(std::span<const detail::RemoteFrameEvent> events,
+                                       const std::function<void()> &accepted)>;
 
     /// Subscribes to `name` through `node` (which must live on the calling thread).
     RemoteSubscriber(QRemoteObjectNode *node, const QString &name, Deliver deliver,
