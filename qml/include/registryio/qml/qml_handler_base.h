@@ -197,19 +197,19 @@ protected:
             *m_alive = false;
     }
 
-    QJSValue m_handler;         // `handler`
-    QJSManagedValue m_function; // m_handler, to call with what it throws left in the engine
-    HandlerId m_id;
-    detail::QmlDeliverySettings m_delivery;
-    quint64 m_dropped = 0;       // `dropped`
-    quint64 m_droppedBefore = 0; // dropped by the registrations before the current one
-    int m_priority = 0;
-    bool m_enabled = true;
-    bool m_once = false;
-    bool m_coalesce = false;
-    bool m_complete = false; // componentComplete() ran (cleared by the destructors first)
-    bool m_fired = false;    // a `once` handler ran
-    bool m_active = false;
+    QJSValue m_handler;                     ///< `handler`
+    QJSManagedValue m_function;             ///< m_handler, to call with what it throws left in the engine
+    HandlerId m_id;                         ///< the current registration's id (null when not registered)
+    detail::QmlDeliverySettings m_delivery; ///< capacity, overflow, blockTimeout and minInterval
+    quint64 m_dropped = 0;                  ///< `dropped`
+    quint64 m_droppedBefore = 0;            ///< dropped by the registrations before the current one
+    int m_priority = 0;                     ///< `priority`
+    bool m_enabled = true;                  ///< `enabled`
+    bool m_once = false;                    ///< `once`
+    bool m_coalesce = false;                ///< `coalesce`
+    bool m_complete = false;                ///< componentComplete() ran (cleared by the destructors first)
+    bool m_fired = false;                   ///< a `once` handler ran
+    bool m_active = false;                  ///< `active`
 
 private:
     void reRegisterOnce();
