@@ -75,7 +75,7 @@ public:
         m_at += qsizetype(length);
         return true;
     }
-    qsizetype left() const noexcept { return m_bytes.size() - m_at; }
+    [[nodiscard]] qsizetype left() const noexcept { return m_bytes.size() - m_at; }
 
 private:
     QByteArrayView m_bytes;
