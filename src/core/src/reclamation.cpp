@@ -124,6 +124,11 @@ void RegistryCore::destroyState() noexcept
         if (chain == nullptr) {
             // Other threads' chains end under the lock: once none is left, none touches us.
             waitForChains(lock, 0, ~0ull);
+            while (Retired *r = st().spareBoxes) {
+                st().spareBoxes = r->next;
+                freePlainBox(r);
+            }
+            st().spareCount = 0;
             break;
         }
         DestroyFrame frame;
@@ -230,9 +235,20 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     for (Retired **link = &st().retired.boxes; Retired *r = *link;) {
         const bool others = r->seq > st().retired.fencedSeq || r->markOther;
         if (!others && !r->markSelf) {
-            // Waiters for this handler now wait for this chain only.
             const auto *box = static_cast<const HandlerBox *>(r);
-            if (auto *entry = findById(st().byId, box->id.value()))
+            auto *entry = findById(st().byId, box->id.value());
+            if (r->destroy == &freePlainBox && st().spareCount < spareLimit) {
+                // No destructor to run: destroyed here, its block kept for the next add.
+                if (entry != nullptr)
+                    entry->second = 0;
+                *link = r->next;
+                ++freed;
+                freedBytes += r->bytes;
+                keepSpareLocked(r);
+                continue;
+            }
+            // Waiters for this handler now wait for this chain only.
+            if (entry != nullptr)
                 entry->second = chainTag(frame.number);
             take(link, r);
             continue;
