@@ -37,8 +37,7 @@ constinit std::atomic<std::size_t> pendingAll{0};
 
 // This thread's chains being destroyed, innermost first: a registry does not wait for its own
 // thread (a closure destructor may call removeAndWait or synchronize of its registry).
-// Initial-exec (no __tls_get_addr call), as hazard::threadSlot.
-RIO_TLS_INITIAL_EXEC thread_local constinit DestroyFrame *destroyFrames = nullptr;
+thread_local constinit DestroyFrame *destroyFrames = nullptr;
 
 bool ownsFrame(const DestroyFrame *frame) noexcept
 {
