@@ -146,6 +146,65 @@ RIO_TEST(onceHandlerFiresWithoutMemory)
     CHECK_EQ(r.size(), std::size_t{1});
 }
 
+// A plain closure (trivially copyable) added where a destroyed plain handler left its block needs
+// no memory: its box is built in that block.
+RIO_TEST(plainAddReusesADestroyedHandlersBlock)
+{
+    rio::Registry<int> r;
+    int first = 0;
+    int second = 0;
+    r.add([&first] { ++first; });
+    CHECK(r.removeAndWait(r.add([&first] { ++first; })));
+    {
+        NoMemory none;
+        r.add([&second] { ++second; }); // the same closure type as the removed one
+    }
+    r.notify(0);
+    CHECK_EQ(first, 1);
+    CHECK_EQ(second, 1);
+    CHECK_EQ(r.size(), std::size_t{2});
+}
+
+// An add of a plain closure that fails for want of memory changes nothing and uses no id: with no
+// block to reuse (the block's allocation fails), and with a reused block when the new array's
+// allocation fails (the block is kept for the next add, which then allocates only the array).
+RIO_TEST(plainAddWithoutMemoryChangesNothing)
+{
+    rio::Registry<int> r(8);
+    int calls = 0;
+    const auto handler = [&calls] { ++calls; };
+    rio::HandlerId last = r.add(handler);
+    {
+        NoMemory none;
+        CHECK_THROWS(std::bad_alloc, r.add(handler)); // no spare block
+    }
+    CHECK_EQ(r.size(), std::size_t{1});
+    // Three spare blocks, and an array of 8 entries filled with handlers that use none.
+    for (int i = 0; i < 3; ++i)
+        CHECK(r.remove(r.add(handler)));
+    r.synchronize();
+    while (r.size() < 5)
+        last = r.add(Heavy{});
+    {
+        NoMemory none;
+        CHECK_THROWS(std::bad_alloc, r.add(handler)); // a spare block, but no new array
+    }
+    CHECK_EQ(r.size(), std::size_t{5});
+    counted.store(0);
+    countAllocations = true;
+    const rio::HandlerId next = r.add(handler);
+    countAllocations = false;
+    CHECK_EQ(counted.load(), 1L); // the array only: the block was kept
+    CHECK_EQ(next.value(), last.value() + 1);
+    calls = 0;
+    r.notify(0);
+    CHECK_EQ(calls, 2);
+    CHECK_EQ(r.size(), std::size_t{6});
+    r.clear();
+    r.synchronize();
+    CHECK_EQ(r.pendingCount(), std::size_t{0});
+}
+
 // After prepareThread(), notifies from a signal handler (raised in a loop on one
 // thread and sent from another while that thread notifies) never allocate and never
 // deadlock, while a third thread churns add/remove on the same registry.

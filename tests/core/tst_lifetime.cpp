@@ -237,6 +237,51 @@ RIO_TEST(notDestroyedWhileRunningOnAnotherThread)
     CHECK_EQ(others.destroyedOnNotifyingThread.load(), 0L);
 }
 
+// A plain closure (trivially copyable, no destructor) whose block a reclaim pass may hand to the
+// next add: one running on another thread keeps its block, whatever the churn of closures of the
+// same type meanwhile, so its captures still read as they were when it was added.
+RIO_TEST(plainClosureBlockNotReusedWhileRunning)
+{
+    struct Captures
+    {
+        rio::check::Latch *entered;
+        rio::check::Latch *release;
+        std::atomic<long> *mismatches;
+        long tag;
+    };
+    // One closure type for every handler below, so that their blocks are interchangeable.
+    const auto make = [](Captures c) {
+        return [c] {
+            const long before = c.tag;
+            if (c.entered != nullptr) {
+                c.entered->count_down();
+                c.release->wait();
+            }
+            if (c.tag != before || c.tag < 0)
+                c.mismatches->fetch_add(1, std::memory_order_relaxed);
+        };
+    };
+    std::atomic<long> mismatches{0};
+    rio::Registry<int> registry;
+    rio::check::Latch entered(1);
+    rio::check::Latch release(1);
+    const rio::HandlerId parked = registry.add(make({&entered, &release, &mismatches, 7}));
+    std::thread notifier([&registry] { registry.notify(0); });
+    entered.wait();
+    CHECK(registry.remove(parked));
+    // 300 adds and removals of the same closure type: several passes, each recycling what
+    // nobody runs. A reused block would overwrite the parked closure's captures (tag -1).
+    for (long i = 0; i < 300; ++i)
+        CHECK(registry.remove(registry.add(make({nullptr, nullptr, &mismatches, -1}))));
+    const std::size_t pendingWhileRunning = registry.pendingCount();
+    release.count_down();
+    notifier.join();
+    CHECK_EQ(mismatches.load(), 0L);
+    CHECK(pendingWhileRunning < 64); // the passes did run and recycle the others
+    CHECK(!registry.removeAndWait(parked));
+    CHECK_EQ(registry.pendingCount(), std::size_t{0});
+}
+
 // Notifies, once-handlers firing and throwing handlers on one thread while another churns
 // (with passes) on the same registry and on a second one: no closure is ever destroyed on
 // the notifying thread, whichever registry it belongs to.

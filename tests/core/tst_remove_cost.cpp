@@ -143,6 +143,30 @@ RIO_TEST(removalsAcrossSharedRunsAllocateOnlyToCompact)
     CHECK(registry.isEmpty());
 }
 
+// Adds of plain closures (trivially copyable) after as many were destroyed allocate nothing: each
+// box is built in a block a destroyed one left (the array has room, as after a capacity hint).
+RIO_TEST(plainAddsAfterDropsAllocateNothing)
+{
+    rio::Registry<int> registry(64);
+    int calls = 0;
+    std::vector<rio::HandlerId> ids;
+    for (int i = 0; i < 8; ++i)
+        ids.push_back(registry.add([&calls] { ++calls; }));
+    for (const rio::HandlerId id : ids)
+        CHECK(registry.remove(id));
+    registry.synchronize(); // destroys the 8 handlers
+    std::size_t made = 0;
+    {
+        AllocationCount count;
+        for (int i = 0; i < 8; ++i)
+            registry.add([&calls] { ++calls; });
+        made = count.value();
+    }
+    CHECK_EQ(made, std::size_t{0});
+    registry.notify(0);
+    CHECK_EQ(calls, 8);
+}
+
 // The counter sees this executable's allocations (else every bound above holds trivially).
 RIO_TEST(theCounterSeesAllocations)
 {

@@ -187,10 +187,13 @@ void RegistryCore::publishLocked(Snapshot *next) noexcept
     Snapshot *old = head.load(std::memory_order_relaxed);
     st().version = next == emptySnapshot() ? st().version + 1 : next->version;
     head.store(next, publishOrder);
+    // Boxes are retired at the front of the list and every publication dates them all, so the
+    // undated ones are a prefix: stop at the first dated box.
     for (Retired *r = st().retired.boxes; r; r = r->next) {
         auto *b = static_cast<HandlerBox *>(r);
-        if (b->death == ~0ull)
-            b->death = st().version;
+        if (b->death != ~0ull)
+            break;
+        b->death = st().version;
     }
     if (old != emptySnapshot())
         st().retired.retire(old);
@@ -214,8 +217,56 @@ void RegistryCore::publishEmptyLocked() noexcept
 
 HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::shared_ptr<RegistryLink> *link)
 {
-    RegistryState &ws = writerState();
-    std::unique_lock lock(ws.mutex);
+    std::unique_lock lock(writerState().mutex);
+    return addLocked(lock, box, invoke, priority, link);
+}
+
+HandlerId RegistryCore::addPlain(std::size_t bytes, HandlerBox *(*make)(void *, const void *) noexcept,
+                                 const void *fn, Invoke invoke, int priority,
+                                 std::shared_ptr<RegistryLink> *link)
+{
+    std::unique_lock lock(writerState().mutex);
+    void *block = takeSpareLocked(bytes);
+    if (block == nullptr)
+        block = ::operator new(bytes); // may throw: nothing changed
+    HandlerBox *box = make(block, fn);
+    try {
+        return addLocked(lock, box, invoke, priority, link);
+    } catch (...) {
+        keepSpareLocked(box); // addLocked throws before it can release the lock
+        throw;
+    }
+}
+
+void *RegistryCore::takeSpareLocked(std::size_t bytes) noexcept
+{
+    RegistryState &ws = st();
+    for (Retired **link = &ws.spareBoxes; Retired *r = *link; link = &r->next) {
+        if (r->bytes == bytes) {
+            *link = r->next;
+            --ws.spareCount;
+            return r;
+        }
+    }
+    return nullptr;
+}
+
+void RegistryCore::keepSpareLocked(Retired *block) noexcept
+{
+    RegistryState &ws = st();
+    if (ws.spareCount >= spareLimit) {
+        freePlainBox(block);
+        return;
+    }
+    block->next = ws.spareBoxes;
+    ws.spareBoxes = block;
+    ++ws.spareCount;
+}
+
+HandlerId RegistryCore::addLocked(std::unique_lock<std::mutex> &lock, HandlerBox *box, Invoke invoke,
+                                  int priority, std::shared_ptr<RegistryLink> *link)
+{
+    RegistryState &ws = st();
     // Everything that can throw comes first: on a throw nothing has changed (a link made here
     // stays, as link() would have made it).
     if (link != nullptr)

@@ -18,7 +18,9 @@ struct LinkCall
     const RegistryLink *link;
     LinkCall *next;
 };
-thread_local constinit LinkCall *t_linkCalls = nullptr;
+// Initial-exec, as hazard::threadSlot: the library already takes static TLS, and a guard's drop
+// then reads this without a __tls_get_addr call.
+RIO_TLS_INITIAL_EXEC thread_local constinit LinkCall *t_linkCalls = nullptr;
 } // namespace
 
 bool RegistryLink::call(bool (*fn)(void *, HandlerId) noexcept, HandlerId id) noexcept

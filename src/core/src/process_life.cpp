@@ -86,6 +86,15 @@ void RegistryList::remove(RegistryState *state) noexcept
     delete state;
 }
 
+std::size_t RegistryList::pending() noexcept
+{
+    std::size_t sum = 0;
+    std::lock_guard lock(listMutex());
+    for (const RegistryState *s = listHead; s; s = s->next)
+        sum += s->retired.pendingPublic.load(std::memory_order_relaxed);
+    return sum;
+}
+
 // Before fork(): no registry may be mid-write in a thread the child will not have. Writers hold
 // a registry's lock only for bounded work without user code, so this waits briefly.
 void RegistryList::prepareFork() noexcept

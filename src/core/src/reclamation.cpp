@@ -33,8 +33,6 @@ namespace {
 constexpr std::size_t passObjects = 64;                   // a pass runs once this many objects wait...
 constexpr std::size_t passBytes = std::size_t{64} * 1024; // ...or this many bytes
 
-constinit std::atomic<std::size_t> pendingAll{0};
-
 // This thread's chains being destroyed, innermost first: a registry does not wait for its own
 // thread (a closure destructor may call removeAndWait or synchronize of its registry).
 thread_local constinit DestroyFrame *destroyFrames = nullptr;
@@ -79,7 +77,8 @@ void backoff(unsigned spins) noexcept
 
 std::size_t pendingCountAll() noexcept
 {
-    return pendingAll.load(std::memory_order_relaxed);
+    // Summed over the registries, so that retiring and reclaiming touch no process-wide counter.
+    return RegistryList::pending();
 }
 
 void RegistryCore::destroyState() noexcept
@@ -114,7 +113,6 @@ void RegistryCore::destroyState() noexcept
                 chain = r;
             }
         }
-        pendingAll.fetch_sub(st().retired.pending, std::memory_order_relaxed);
         st().retired.pending = st().retired.pendingBytes = 0;
         st().retired.pendingPublic.store(0, std::memory_order_relaxed);
         st().byId.clear();
@@ -123,6 +121,11 @@ void RegistryCore::destroyState() noexcept
         if (chain == nullptr) {
             // Other threads' chains end under the lock: once none is left, none touches us.
             waitForChains(lock, 0, ~0ull);
+            while (Retired *r = st().spareBoxes) {
+                st().spareBoxes = r->next;
+                freePlainBox(r);
+            }
+            st().spareCount = 0;
             break;
         }
         DestroyFrame frame;
@@ -144,7 +147,6 @@ void RetiredList::retire(Retired *r) noexcept
     ++pending;
     pendingBytes += r->bytes;
     pendingPublic.store(pending, std::memory_order_relaxed);
-    pendingAll.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::size_t RegistryCore::pendingCount() const noexcept
@@ -229,9 +231,20 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     for (Retired **link = &st().retired.boxes; Retired *r = *link;) {
         const bool others = r->seq > st().retired.fencedSeq || r->markOther;
         if (!others && !r->markSelf) {
-            // Waiters for this handler now wait for this chain only.
             const auto *box = static_cast<const HandlerBox *>(r);
-            if (auto *entry = findById(st().byId, box->id.value()))
+            auto *entry = findById(st().byId, box->id.value());
+            if (r->destroy == &freePlainBox && st().spareCount < spareLimit) {
+                // No destructor to run: destroyed here, its block kept for the next add.
+                if (entry != nullptr)
+                    entry->second = 0;
+                *link = r->next;
+                ++freed;
+                freedBytes += r->bytes;
+                keepSpareLocked(r);
+                continue;
+            }
+            // Waiters for this handler now wait for this chain only.
+            if (entry != nullptr)
                 entry->second = chainTag(frame.number);
             take(link, r);
             continue;
@@ -252,7 +265,6 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
     st().retired.pending -= freed;
     st().retired.pendingBytes -= freedBytes;
     st().retired.pendingPublic.store(st().retired.pending, std::memory_order_relaxed);
-    pendingAll.fetch_sub(freed, std::memory_order_relaxed);
     // The next pass when as much again is pending: a reader parked on a snapshot keeps what it
     // pins, and writers then pay O(1) amortised per retirement instead of a pass each.
     // Bytes scale with the live array too: a registry of 10,000 handlers retires a 280 KB array

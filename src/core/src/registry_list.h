@@ -6,6 +6,7 @@
 #include <registryio/detail/registry_core.h>
 
 #include <atomic>
+#include <cstddef>
 #include <mutex>
 
 namespace rio::detail {
@@ -16,6 +17,8 @@ struct RegistryList
     // winner when threads race); throws std::bad_alloc with nothing changed.
     static RegistryState &create(std::atomic<RegistryState *> &slot);
     static void remove(RegistryState *state) noexcept;
+    // The objects every listed registry has retired and not yet destroyed (pendingCountAll).
+    static std::size_t pending() noexcept;
     // fork(): lock every registry (prepare), unlock in the parent or the child.
     static void prepareFork() noexcept;
     static void afterFork(bool child) noexcept;

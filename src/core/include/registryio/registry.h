@@ -52,6 +52,19 @@ struct TypedBox final : HandlerBox
     F fn;
 };
 
+/// A closure whose box the registry may build from a recycled block under its lock: copying and
+/// destroying it are trivial (no user code), and its box is freed by freePlainBox.
+template <typename F>
+concept PlainClosure = std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F> &&
+                       alignof(F) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+
+/// Builds a plain closure's box in `block` (RegistryCore::addPlain).
+template <typename E, typename F>
+HandlerBox *makePlainBox(void *block, const void *fn) noexcept
+{
+    return new (block) TypedBox<E, F>(std::in_place, *static_cast<const F *>(fn));
+}
+
 template <typename F>
 struct TypedCallback final : CallbackBox
 {
@@ -270,9 +283,15 @@ private:
         using Fn = std::decay_t<F>;
         if (detail::isEmptyCallable(handler))
             throw std::invalid_argument("rio::Registry::add: the handler is empty");
+        const detail::Invoke invoke = Once ? &invokeOnce<Fn> : &invokeHandler<Fn>;
+        if constexpr (detail::PlainClosure<Fn>) {
+            // Built under the registry's lock, in a block a removed handler left where there is one.
+            const Fn fn(std::forward<F>(handler));
+            return m_core.addPlain(sizeof(detail::TypedBox<E, Fn>), &detail::makePlainBox<E, Fn>, &fn, invoke,
+                                   priority, link);
+        }
         auto box = std::make_unique<detail::TypedBox<E, Fn>>(std::in_place, std::forward<F>(handler));
-        const HandlerId id =
-            m_core.add(box.get(), Once ? &invokeOnce<Fn> : &invokeHandler<Fn>, priority, link);
+        const HandlerId id = m_core.add(box.get(), invoke, priority, link);
         static_cast<void>(box.release()); // owned by the registry now
         return id;
     }

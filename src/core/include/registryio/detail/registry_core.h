@@ -157,6 +157,10 @@ struct RegistryState
     std::size_t byIdNulls = 0; // entries of removed handlers since the last batch
     RetiredList retired;
     std::shared_ptr<RegistryLink> link;
+    // Blocks of destroyed plain boxes (freePlainBox's), kept for the next adds of plain closures
+    // (addPlain): at most `spareLimit`, each still a Retired with its block's `bytes`.
+    Retired *spareBoxes = nullptr;
+    std::size_t spareCount = 0;
     RegistryState *prev = nullptr; // the process-wide list of states (fork)
     RegistryState *next = nullptr;
 };
@@ -183,6 +187,12 @@ public:
     /// With `link`, also stores the link guards hold there (under the same lock).
     HandlerId add(HandlerBox *box, Invoke invoke, int priority,
                   std::shared_ptr<RegistryLink> *link = nullptr);
+    /// add() for a plain closure (trivially copyable, see PlainClosure): under the lock, takes a
+    /// block of `bytes` a destroyed plain box left (or allocates one) and has `make` build the box
+    /// there from `fn` (a trivial copy, no user code). Throws (nothing changed) as add().
+    HandlerId addPlain(std::size_t bytes, HandlerBox *(*make)(void *block, const void *fn) noexcept,
+                       const void *fn, Invoke invoke, int priority,
+                       std::shared_ptr<RegistryLink> *link = nullptr);
     /// Unpublishes; never allocates. Runs a reclaim pass when the batch is full.
     bool remove(HandlerId id) noexcept;
     /// remove(), then waits until the handler (if it was ever handed out) is not running on
@@ -242,6 +252,12 @@ private:
     RegistryState &writerState();
     // ~RegistryCore's work once a writer state exists.
     void destroyState() noexcept;
+    // add()'s work once the box exists, under `lock` (which it may release for a pass).
+    HandlerId addLocked(std::unique_lock<std::mutex> &lock, HandlerBox *box, Invoke invoke, int priority,
+                        std::shared_ptr<RegistryLink> *link);
+    // A spare block of `bytes` (null if none), and keeping one (freed when the spares are full).
+    [[nodiscard]] void *takeSpareLocked(std::size_t bytes) noexcept;
+    void keepSpareLocked(Retired *block) noexcept;
     Snapshot *createSnapshot(std::size_t capacity);
     // Runs mode (see Snapshot): publishes an array of `count` runs as the head (each run gains a
     // reference); adds to the head's runs; turns a flat head into runs; drops tombstones.
@@ -278,6 +294,9 @@ private:
     std::atomic<RegistryState *> m_state{nullptr}; // set once, by writerState()
     std::size_t m_capacityHint = 0;
 };
+
+/// Spare blocks a registry keeps for plain boxes (RegistryState::spareBoxes).
+inline constexpr std::size_t spareLimit = 64;
 
 /// Frees a box whose closure needs no destructor: core-library code, so a plugin's trivially
 /// destructible closures leave no code pointer into the plugin even while they wait to be freed.
