@@ -227,6 +227,19 @@ QByteArray payloadBytes(qint64 seq)
     return rio::detail::encodeRemoteEvent(Payload{seq, QByteArray("x")});
 }
 
+// A plain Qt Remote Objects replica of the share `name` at `address`, through `node` (what any
+// process that reaches the socket can get), or null when it does not become valid in time.
+std::unique_ptr<QRemoteObjectDynamicReplica> rawReplica(QRemoteObjectNode &node, const QString &address,
+                                                        const QString &name = QStringLiteral("orders"))
+{
+    if (!node.connectToNode(QUrl(address)))
+        return nullptr;
+    std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(name));
+    if (!replica->waitForSource(Deadline))
+        return nullptr;
+    return replica;
+}
+
 QByteArray postFrame(const QList<std::pair<quint64, QByteArray>> &events, quint32 count = 0)
 {
     QByteArray bytes(1, char(2));
@@ -631,9 +644,8 @@ void tst_Remote::peersSeeOnlyTheEventSignalAndThePostSlot()
     LocalSource source(uniqueLocalUrl());
     QVERIFY(source.share);
     QRemoteObjectNode node;
-    QVERIFY(node.connectToNode(QUrl(source.address())));
-    std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(QStringLiteral("orders")));
-    QVERIFY(replica->waitForSource(Deadline));
+    const std::unique_ptr<QRemoteObjectDynamicReplica> replica = rawReplica(node, source.address());
+    QVERIFY(replica);
     const QMetaObject *meta = replica->metaObject();
     QStringList methods;
     for (int i = meta->methodOffset(); i < meta->methodCount(); ++i)
@@ -697,9 +709,8 @@ void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
     QVERIFY(good->waitLine("state connected"));
 
     QRemoteObjectNode node;
-    QVERIFY(node.connectToNode(QUrl(source.address())));
-    std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(QStringLiteral("orders")));
-    QVERIFY(replica->waitForSource(Deadline));
+    const std::unique_ptr<QRemoteObjectDynamicReplica> replica = rawReplica(node, source.address());
+    QVERIFY(replica);
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(warning));
     QVERIFY(QMetaObject::invokeMethod(replica.get(), "post", Q_ARG(QByteArray, frame)));
     QVERIFY(rejected.wait(Deadline));
@@ -799,9 +810,8 @@ void tst_Remote::eventsNotifiedWhileTheWireIsBusyShareFrames()
     LocalSource source(uniqueLocalUrl());
     QVERIFY(source.share);
     QRemoteObjectNode node;
-    QVERIFY(node.connectToNode(QUrl(source.address())));
-    std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(QStringLiteral("orders")));
-    QVERIFY(replica->waitForSource(Deadline));
+    const std::unique_ptr<QRemoteObjectDynamicReplica> replica = rawReplica(node, source.address());
+    QVERIFY(replica);
     const QMetaObject *meta = replica->metaObject();
     QSignalSpy frames(replica.get(), meta->method(meta->indexOfSignal("delivered(QByteArray)")));
     QVERIFY(frames.isValid());
