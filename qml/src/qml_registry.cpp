@@ -93,6 +93,18 @@ QJSValue scriptValue(QJSEngine *engine, const QVariant &event)
     }
 }
 
+// The registrations in the registry's order: higher priority first, then registration (id) order.
+std::vector<detail::QmlRegistration *> inRegistryOrder(const detail::QmlRegistryShared &shared)
+{
+    std::vector<detail::QmlRegistration *> ordered(shared.registrations.cbegin(),
+                                                   shared.registrations.cend());
+    std::sort(ordered.begin(), ordered.end(),
+              [](const detail::QmlRegistration *a, const detail::QmlRegistration *b) {
+                  return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
+              });
+    return ordered;
+}
+
 } // namespace
 
 namespace detail {
@@ -372,28 +384,22 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
         leaveOwnDispatch(shared);
         return false;
     }
-    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
+    // A handler may destroy us: `shared` lives on through `keep` until the dispatch ends.
+    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
     QJSValue value =
         fromJavaScript ? *static_cast<const QJSValue *>(event.constData()) : scriptValue(engine, event);
     if (shared.unbatchable == 0)
-        runFunctions(engine, std::move(value));
+        runFunctions(engine, shared, std::move(value));
     else
-        runInOrder(engine, value);
-    leaveOwnDispatch(*keep);
+        runInOrder(engine, shared, value);
+    leaveOwnDispatch(shared);
     return true;
 }
 
-void QmlRegistry::runInOrder(QJSEngine *engine, const QJSValue &value) const
+void QmlRegistry::runInOrder(QJSEngine *engine, detail::QmlRegistryShared &shared, const QJSValue &value)
 {
-    detail::QmlRegistryShared &shared = *m_shared;
     if (shared.orderDirty) {
-        std::vector<const detail::QmlRegistration *> ordered(shared.registrations.cbegin(),
-                                                             shared.registrations.cend());
-        // The registry's order: higher priority first, then registration (id) order.
-        std::sort(ordered.begin(), ordered.end(),
-                  [](const detail::QmlRegistration *a, const detail::QmlRegistration *b) {
-                      return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
-                  });
+        const std::vector<detail::QmlRegistration *> ordered = inRegistryOrder(shared);
         std::vector<quint64> ids;
         ids.reserve(ordered.size());
         for (const detail::QmlRegistration *registration : ordered)
@@ -405,11 +411,10 @@ void QmlRegistry::runInOrder(QJSEngine *engine, const QJSValue &value) const
     // this notify stay ours, and each is looked up before it runs (ids are never reused), so one
     // removed meanwhile is skipped and one added meanwhile waits for the next notify, as the
     // facade's own dispatch does.
-    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
     const std::shared_ptr<const std::vector<quint64>> order = shared.order;
     QList<QJSValue> argument; // for functions, made on first use
     for (const quint64 id : *order) {
-        detail::QmlRegistration *registration = keep->registrations.value(id);
+        detail::QmlRegistration *registration = shared.registrations.value(id);
         if (registration == nullptr)
             continue;
         if (registration->function == nullptr) {
@@ -420,7 +425,7 @@ void QmlRegistry::runInOrder(QJSEngine *engine, const QJSValue &value) const
             argument.append(value);
         registration->function->call(argument);
         if (engine->hasError())
-            reportThrown(*keep, id, engine->catchError());
+            reportThrown(shared, id, engine->catchError());
     }
 }
 
@@ -445,17 +450,10 @@ QtRegistry<QVariant> &QmlRegistry::registry()
     return m_registry;
 }
 
-void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value) const
+void QmlRegistry::runFunctions(QJSEngine *engine, detail::QmlRegistryShared &shared, QJSValue value)
 {
-    detail::QmlRegistryShared &shared = *m_shared;
     if (shared.batchDirty) {
-        std::vector<detail::QmlRegistration *> ordered(shared.registrations.cbegin(),
-                                                       shared.registrations.cend());
-        // The registry's order: higher priority first, then registration (id) order.
-        std::sort(ordered.begin(), ordered.end(),
-                  [](const detail::QmlRegistration *a, const detail::QmlRegistration *b) {
-                      return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
-                  });
+        const std::vector<detail::QmlRegistration *> ordered = inRegistryOrder(shared);
         QJSValue batch = engine->newArray(); // filled in order: dense (a preset length makes it sparse)
         for (quint32 i = 0; i < ordered.size(); ++i) {
             detail::QmlRegistration *registration = ordered[i];
@@ -470,7 +468,6 @@ void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value) const
             ordered.size() == 1 && ordered.front()->function != nullptr ? ordered.front() : nullptr;
         shared.batchDirty = false;
     }
-    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
     if (shared.single != nullptr) {
         // One function: called directly, without run()'s frame; what it throws stays in the
         // engine for us. The list is kept for it too (a nested notify may reuse it: call() has
@@ -478,18 +475,18 @@ void QmlRegistry::runFunctions(QJSEngine *engine, QJSValue value) const
         const quint64 id = shared.single->id;
         shared.singleArgument[0] = std::move(value);
         shared.single->function->call(shared.singleArgument);
-        keep->singleArgument[0] = QJSValue();
+        shared.singleArgument[0] = QJSValue();
         if (engine->hasError())
-            reportThrown(*keep, id, engine->catchError());
+            reportThrown(shared, id, engine->catchError());
         return;
     }
     // run(batch, event) with a list kept for it (no allocation per notify). A nested notify may
     // reuse it meanwhile: call() has copied the arguments by then.
     shared.runArguments[1] = std::move(value);
     const QJSValue failed = shared.scriptRun.call(shared.runArguments);
-    keep->runArguments[1] = QJSValue(); // the event is not kept alive
+    shared.runArguments[1] = QJSValue(); // the event is not kept alive
     if (failed.isArray())
-        reportBatchFailures(*keep, failed);
+        reportBatchFailures(shared, failed);
 }
 
 void QmlRegistry::reportThrown(const detail::QmlRegistryShared &shared, quint64 id, const QJSValue &thrown)

@@ -88,11 +88,12 @@ private:
     // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.
     bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
     // Runs the registry's functions (the batch, or the lone one directly) with `value`. The
-    // registry's thread; the script exists.
-    void runFunctions(QJSEngine *engine, QJSValue value) const;
+    // registry's thread; the script exists; the caller keeps `shared` alive (a handler may
+    // destroy the registry).
+    static void runFunctions(QJSEngine *engine, detail::QmlRegistryShared &shared, QJSValue value);
     // Runs every registration (functions and direct ones) with `value`, one at a time in the
-    // registry's order. The registry's thread.
-    void runInOrder(QJSEngine *engine, const QJSValue &value) const;
+    // registry's order. The registry's thread; the caller keeps `shared` alive.
+    static void runInOrder(QJSEngine *engine, detail::QmlRegistryShared &shared, const QJSValue &value);
     // Ends a dispatch of the registry's own (see registry()).
     static void leaveOwnDispatch(detail::QmlRegistryShared &shared) noexcept;
     // Makes m_shared's script on first use; false if the engine refuses it.
