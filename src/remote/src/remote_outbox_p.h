@@ -19,6 +19,10 @@
 
 namespace rio::detail {
 
+// Frames one turn of a pump (the share's or a subscriber's) sends at most before it lets the
+// thread's other work run.
+inline constexpr int RemoteFramesPerTurn = 8;
+
 /// One event waiting for the wire.
 struct RemoteOutgoing
 {

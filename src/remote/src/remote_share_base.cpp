@@ -13,13 +13,6 @@
 
 namespace rio {
 
-namespace {
-
-// Frames one turn of the pump sends at most before it lets the thread's other work run.
-constexpr int FramesPerTurn = 8;
-
-} // namespace
-
 struct RemoteShareBase::Private
 {
     QPointer<QRemoteObjectHostBase> host;
@@ -81,7 +74,7 @@ void RemoteShareBase::pump()
     // Everything waiting goes out in frames of up to RemoteFrameMaxEvents events (one signal
     // emission each), a few frames per turn: other work of this thread (reading sockets, its
     // own handlers) gets its turn.
-    for (int frame = 0; frame < FramesPerTurn; ++frame) {
+    for (int frame = 0; frame < detail::RemoteFramesPerTurn; ++frame) {
         if (d->listener && !d->listener->hasRoom())
             return; // drained() schedules again
         auto items = d->box->take(detail::RemoteFrameMaxEvents, detail::RemoteFrameBatchBytes);

@@ -18,8 +18,6 @@ namespace {
 
 // Subscriber to source: at most this many events wait for the wire (the oldest drop beyond it).
 constexpr std::size_t SubscriberCapacity = 65536;
-// Frames one turn of the pump posts at most before it lets the thread's other work run.
-constexpr int FramesPerTurn = 8;
 
 } // namespace
 
@@ -118,7 +116,7 @@ void RemoteSubscriber::pump()
     // What waits goes out in frames of up to RemoteFrameMaxEvents events (one post each), a few
     // frames per turn.
     std::vector<detail::RemoteFrameEvent> events;
-    for (int frame = 0; frame < FramesPerTurn; ++frame) {
+    for (int frame = 0; frame < detail::RemoteFramesPerTurn; ++frame) {
         if (d->state != State::Connected || !d->replica) {
             d->box->droppedDisconnected.fetch_add(d->box->discard(), std::memory_order_relaxed);
             return;
