@@ -735,17 +735,26 @@ public Q_SLOTS:
     void post(const QByteArray &) { }
 };
 
+// A node connected to a fake source enabled as "orders", at a fresh local address.
+struct FakeSourceLink
+{
+    QUrl url{uniqueLocalUrl()};
+    QRemoteObjectHost host{url};
+    FakeShareSource fake;
+    QRemoteObjectNode node;
+
+    bool start() { return host.enableRemoting(&fake, QStringLiteral("orders")) && node.connectToNode(url); }
+};
+
 // A frame from the source with one event that is not a Payload between two good ones: none of the
 // three runs a handler, the frame is counted as malformed and warned about, and the next frames
 // (one of three events, in order) are delivered whole.
 void tst_Remote::malformedMultiEventFrameFromTheSourceDeliversNothing()
 {
-    const QUrl url(uniqueLocalUrl());
-    QRemoteObjectHost host(url);
-    FakeShareSource fake;
-    QVERIFY(host.enableRemoting(&fake, QStringLiteral("orders")));
-    QRemoteObjectNode node;
-    QVERIFY(node.connectToNode(url));
+    FakeSourceLink link;
+    QVERIFY(link.start());
+    QRemoteObjectNode &node = link.node;
+    FakeShareSource &fake = link.fake;
     rio::RemoteRegistry<Payload> subscriber(&node, QStringLiteral("orders"));
     QList<qint64> seen;
     subscriber.add(this, [&](const Payload &p) { seen.append(p.seq); });
@@ -776,12 +785,10 @@ void tst_Remote::malformedMultiEventFrameFromTheSourceDeliversNothing()
 // registry.
 void tst_Remote::handlerDestroyingTheSubscriberMidFrameStopsThatFrame()
 {
-    const QUrl url(uniqueLocalUrl());
-    QRemoteObjectHost host(url);
-    FakeShareSource fake;
-    QVERIFY(host.enableRemoting(&fake, QStringLiteral("orders")));
-    QRemoteObjectNode node;
-    QVERIFY(node.connectToNode(url));
+    FakeSourceLink link;
+    QVERIFY(link.start());
+    QRemoteObjectNode &node = link.node;
+    FakeShareSource &fake = link.fake;
     auto subscriber = std::make_unique<rio::RemoteRegistry<Payload>>(&node, QStringLiteral("orders"));
     QList<qint64> seen;
     subscriber->add(this, [&](const Payload &p) {
