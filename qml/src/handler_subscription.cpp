@@ -18,6 +18,10 @@ public:
     explicit Registration(HandlerSubscription *handle) : m_handle(handle) { }
     void registrationEnded() override { m_handle->deactivate(); }
     void dropsReported(quint64 total) override { m_handle->dropsReported(total); }
+    void deliverDirect(const QJSValue & /*value*/, const void *event) override
+    {
+        m_handle->deliverTyped(event);
+    }
 
 private:
     HandlerSubscription *m_handle;
@@ -31,8 +35,8 @@ HandlerSubscription::HandlerSubscription(std::shared_ptr<detail::QmlRegistryShar
 
 HandlerSubscription::HandlerSubscription(QmlTypedRegistry *typed, QJSEngine *engine, const QJSValue &handler,
                                          int priority, bool once, QObject *parent)
-    : QObject(parent), m_typed(typed), m_engine(engine), m_function(handler, engine), m_priority(priority),
-      m_once(once)
+    : QObject(parent), m_registration(std::make_unique<Registration>(this)), m_typed(typed), m_engine(engine),
+      m_function(handler, engine), m_priority(priority), m_once(once)
 { }
 
 HandlerSubscription::~HandlerSubscription()
@@ -59,6 +63,16 @@ void HandlerSubscription::activate(HandlerId id)
     m_shared->addRegistration(m_registration.get());
 }
 
+void HandlerSubscription::activateTyped(detail::QmlDispatchState &dispatch)
+{
+    m_active = true;
+    m_registration->id = m_id.value();
+    m_registration->priority = m_priority;
+    // The registry's own dispatch runs it (a `once` one keeps the facade's, which removes it).
+    m_registration->direct = !m_once;
+    dispatch.addRegistration(m_registration.get());
+}
+
 void HandlerSubscription::deactivate()
 {
     if (!m_active)
@@ -68,8 +82,14 @@ void HandlerSubscription::deactivate()
     if (m_shared)
         m_shared->takeRegistration(m_id.value());
     else if (QmlTypedRegistry *typed = std::exchange(m_typed, nullptr))
-        typed->m_subscriptions.remove(m_id.value());
+        typed->unsubscribe(m_id);
     emitActiveChanged();
+}
+
+void HandlerSubscription::deliverTyped(const void *event)
+{
+    if (m_typed != nullptr)
+        m_typed->deliverToSubscription(this, event);
 }
 
 void HandlerSubscription::dropsReported(quint64 total)

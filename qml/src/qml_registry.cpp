@@ -93,18 +93,6 @@ QJSValue scriptValue(QJSEngine *engine, const QVariant &event)
     }
 }
 
-// The registrations in the registry's order: higher priority first, then registration (id) order.
-std::vector<detail::QmlRegistration *> inRegistryOrder(const detail::QmlRegistryShared &shared)
-{
-    std::vector<detail::QmlRegistration *> ordered(shared.registrations.cbegin(),
-                                                   shared.registrations.cend());
-    std::sort(ordered.begin(), ordered.end(),
-              [](const detail::QmlRegistration *a, const detail::QmlRegistration *b) {
-                  return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
-              });
-    return ordered;
-}
-
 } // namespace
 
 namespace detail {
@@ -149,6 +137,15 @@ QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAdd
         delivery =
             HandlerOptions{.once = true}; // one delivery: the default queue options (as a RegistryHandler's)
     return {};
+}
+
+std::vector<QmlRegistration *> QmlDispatchState::inRegistryOrder() const
+{
+    std::vector<QmlRegistration *> ordered(registrations.cbegin(), registrations.cend());
+    std::sort(ordered.begin(), ordered.end(), [](const QmlRegistration *a, const QmlRegistration *b) {
+        return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
+    });
+    return ordered;
 }
 
 } // namespace detail
@@ -370,20 +367,12 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
     // the facade: the event is converted once and the handlers run in priority order, the
     // functions alone in one call into JavaScript.
     detail::QmlRegistryShared &shared = *m_shared;
-    if (shared.registrations.isEmpty() || shared.indirect != 0 ||
-        m_registry.size() != std::size_t(shared.registrations.size()))
+    if (!shared.mayDispatch(m_registry.size()))
         return false;
     QJSEngine *engine = qjsEngine(this);
-    if (engine == nullptr || (shared.scriptRun.isUndefined() && !prepareScript(engine)))
+    if (engine == nullptr || (shared.scriptRun.isUndefined() && !prepareScript(engine)) ||
+        !shared.enterOwnDispatch())
         return false;
-    // Announced before the facade check, which registry() makes after setting it (both
-    // sequentially consistent): either registry() sees this dispatch and waits for it, or this
-    // dispatch sees the facade shared and goes through it.
-    shared.ownRunning.fetch_add(1, std::memory_order_seq_cst);
-    if (shared.facadeShared.load(std::memory_order_seq_cst)) {
-        leaveOwnDispatch(shared);
-        return false;
-    }
     // A handler may destroy us: `shared` lives on through `keep` until the dispatch ends.
     const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
     QJSValue value =
@@ -392,68 +381,38 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
         runFunctions(engine, shared, std::move(value));
     else
         runInOrder(engine, shared, value);
-    leaveOwnDispatch(shared);
+    shared.leaveOwnDispatch();
     return true;
 }
 
 void QmlRegistry::runInOrder(QJSEngine *engine, detail::QmlRegistryShared &shared, const QJSValue &value)
 {
-    if (shared.orderDirty) {
-        const std::vector<detail::QmlRegistration *> ordered = inRegistryOrder(shared);
-        std::vector<quint64> ids;
-        ids.reserve(ordered.size());
-        for (const detail::QmlRegistration *registration : ordered)
-            ids.push_back(registration->id);
-        shared.order = std::make_shared<const std::vector<quint64>>(std::move(ids));
-        shared.orderDirty = false;
-    }
-    // A handler may destroy the registry, add or remove registrations, or notify again: the ids of
-    // this notify stay ours, and each is looked up before it runs (ids are never reused), so one
-    // removed meanwhile is skipped and one added meanwhile waits for the next notify, as the
-    // facade's own dispatch does.
-    const std::shared_ptr<const std::vector<quint64>> order = shared.order;
     QList<QJSValue> argument; // for functions, made on first use
-    for (const quint64 id : *order) {
-        detail::QmlRegistration *registration = shared.registrations.value(id);
-        if (registration == nullptr)
-            continue;
-        if (registration->function == nullptr) {
-            registration->deliverDirect(value);
-            continue;
+    shared.runInOrder([&](detail::QmlRegistration &registration) {
+        if (registration.function == nullptr) {
+            registration.deliverDirect(value, nullptr);
+            return;
         }
+        const quint64 id = registration.id; // the function may end the registration
         if (argument.isEmpty())
             argument.append(value);
-        registration->function->call(argument);
+        registration.function->call(argument);
         if (engine->hasError())
             reportThrown(shared, id, engine->catchError());
-    }
-}
-
-void QmlRegistry::leaveOwnDispatch(detail::QmlRegistryShared &shared) noexcept
-{
-    shared.ownRunning.fetch_sub(1, std::memory_order_seq_cst);
-    if (shared.facadeShared.load(std::memory_order_seq_cst))
-        shared.ownRunning.notify_all(); // a first registry() call may wait for it
+    });
 }
 
 QtRegistry<QVariant> &QmlRegistry::registry()
 {
-    detail::QmlRegistryShared &shared = *m_shared;
-    if (!shared.facadeShared.load(std::memory_order_relaxed) &&
-        !shared.facadeShared.exchange(true, std::memory_order_seq_cst) &&
-        QThread::currentThread() != thread()) {
-        // From now on every function runs through the facade; a dispatch of the registry's own
-        // that is under way on its thread finishes first (never our own thread's frames).
-        for (int running; (running = shared.ownRunning.load(std::memory_order_seq_cst)) != 0;)
-            shared.ownRunning.wait(running, std::memory_order_seq_cst);
-    }
+    // From now on every function runs through the facade (see QmlDispatchState::shareFacade).
+    m_shared->shareFacade(QThread::currentThread() == thread());
     return m_registry;
 }
 
 void QmlRegistry::runFunctions(QJSEngine *engine, detail::QmlRegistryShared &shared, QJSValue value)
 {
     if (shared.batchDirty) {
-        const std::vector<detail::QmlRegistration *> ordered = inRegistryOrder(shared);
+        const std::vector<detail::QmlRegistration *> ordered = shared.inRegistryOrder();
         QJSValue batch = engine->newArray(); // filled in order: dense (a preset length makes it sparse)
         for (quint32 i = 0; i < ordered.size(); ++i) {
             detail::QmlRegistration *registration = ordered[i];
@@ -533,16 +492,14 @@ void QmlRegistry::notify(const QVariant &event) const
             // thread: they all take the caller's value, and no plain copy is made for nobody.
             // Announced as the registry's own dispatch, so that a first registry() call from
             // another thread (which may add a C++ handler) waits for it.
-            shared.ownRunning.fetch_add(1, std::memory_order_seq_cst);
-            if (!shared.facadeShared.load(std::memory_order_seq_cst)) {
+            if (shared.enterOwnDispatch()) {
                 const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
                 shared.events.seed(event, value, engine);
                 m_registry.notify(event);
                 keep->events.clear();
-                leaveOwnDispatch(*keep);
+                keep->leaveOwnDispatch();
                 return;
             }
-            leaveOwnDispatch(shared);
         }
         const QVariant plain = value.toVariant();
         if (engine != nullptr)

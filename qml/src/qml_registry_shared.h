@@ -52,9 +52,10 @@ public:
     // deliverDirect() (an onNotified RegistryHandler of the registry's engine, not `once`).
     bool direct = false;
 
-    /// Runs the handler with `value`, the event's JavaScript value made once for the notify (the
-    /// registry's own dispatch, on its thread; `direct` registrations only).
-    virtual void deliverDirect(const QJSValue & /*value*/) { }
+    /// Runs the handler in the registry's own dispatch (its thread; `direct` registrations only)
+    /// with `value`, the event's JavaScript value made once for the notify (a QmlRegistry's), or
+    /// `event`, the typed event (a typed registry's; `value` is undefined then).
+    virtual void deliverDirect(const QJSValue & /*value*/, const void * /*event*/) { }
 
 protected:
     ~QmlRegistration() = default;
@@ -154,45 +155,27 @@ struct QmlAddOptions
 // handler keeps the default queue options, as a RegistryHandler's does.
 QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAddOptions &out);
 
-struct QmlRegistryShared
+/// The registrations of a registry (a QmlRegistry or a typed registry) and its own dispatch of
+/// them: while every handler is a JavaScript registration it can run itself and no C++ code holds
+/// the facade, the registry runs them in its order without the facade's dispatch. Kept alive by
+/// a dispatch in progress (a handler may destroy the registry). The registry's thread, except
+/// the hand-over (shareFacade) and the count of own dispatches.
+struct QmlDispatchState
 {
-    explicit QmlRegistryShared(QmlRegistry *owner) noexcept : anchor(owner), registry(owner) { }
-
-    // Senders reach the registry in a frame of this anchor; the registry's destructor detaches
-    // it, waiting for other threads' frames only (a handler a sender's notify runs on the
-    // registry's own thread may destroy it).
-    OwnerAnchor anchor;
-    QmlRegistry *registry; // null once the registry is being destroyed (its thread only: local())
-    std::atomic<bool> warnedDead{false};
-
-    // Engine-thread state: the event being delivered and the live JavaScript registrations.
-    QmlEventCache events;
     QHash<quint64, QmlRegistration *> registrations;
     int unbatchable = 0; // registrations without a function
     int indirect = 0;    // registrations with neither a function nor `direct`
-    // The ids of the registrations in the registry's order, for the dispatch of functions and
-    // direct registrations together (made again when `orderDirty`; a dispatch keeps its copy).
+    // The ids of the registrations in the registry's order (made again when `orderDirty`; a
+    // dispatch keeps its copy).
     std::shared_ptr<const std::vector<quint64>> order;
     bool orderDirty = true;
-    bool batchDirty = true;       // `batch` no longer lists the registrations
-    QJSValue batch;               // the batch entries in priority order
-    QList<QJSValue> runArguments; // { batch, event } for the script's run
-    // The batch's only registration when it has one (its function is called directly), or null.
-    QmlRegistration *single = nullptr;
-    QList<QJSValue> singleArgument{QJSValue()}; // { event } for it
-    // The registry's script, made on first use (QmlRegistry::prepareScript): run(batch, event)
-    // calls the entries and returns [id, thrown, ...] or null; entry(f, id) makes an entry
-    // ({ f, id, live }: all of one shape, which keeps the loop's property reads fast).
-    QJSValue scriptRun;
-    QJSValue scriptEntry;
 
-    // The registry's own dispatch of its functions (one JavaScript call, or a lone function
-    // called directly) bypasses the C++ facade, so it is used only while no C++ code holds the
-    // facade: QmlRegistry::registry() sets `facadeShared` for good, and from then on every
-    // function runs through the facade, which keeps setSuspended, removeAndWait and drop counts
-    // true. `ownRunning` counts the registry's own dispatches in progress (registry's thread): the
-    // first registry() call from another thread waits for them, so a removeAndWait after it
-    // never returns while such a dispatch still runs the function.
+    // The own dispatch bypasses the C++ facade, so it is used only while no C++ code holds the
+    // facade: the registry's registry() calls shareFacade(), which turns it off for good, and from
+    // then on every handler runs through the facade, which keeps setSuspended, removeAndWait and
+    // drop counts true. `ownRunning` counts the own dispatches in progress (registry's thread):
+    // the first shareFacade() from another thread waits for them, so a removeAndWait after it
+    // never returns while such a dispatch still runs the handler.
     std::atomic<bool> facadeShared{false};
     std::atomic<int> ownRunning{0};
 
@@ -204,9 +187,7 @@ struct QmlRegistryShared
             if (!registration->direct)
                 ++indirect;
         }
-        batchDirty = true;
         orderDirty = true;
-        single = nullptr;
     }
 
     // Forgets a registration (null if unknown); a dispatch in progress skips it from now on.
@@ -219,11 +200,117 @@ struct QmlRegistryShared
             --unbatchable;
             if (!registration->direct)
                 --indirect;
-        } else if (registration->batchEntry.isObject()) {
-            registration->batchEntry.setProperty(QStringLiteral("live"), false);
         }
-        batchDirty = true;
         orderDirty = true;
+        return registration;
+    }
+
+    // True when the registry may run its handlers itself: it has some, every one is a JavaScript
+    // registration it can run (`facadeSize`: the facade's handler count, so no C++ handler).
+    [[nodiscard]] bool mayDispatch(std::size_t facadeSize) const noexcept
+    {
+        return !registrations.isEmpty() && indirect == 0 && facadeSize == std::size_t(registrations.size());
+    }
+
+    // Starts an own dispatch: false (nothing started) once the facade is shared. Announced before
+    // the facade check, which shareFacade() makes after setting it (both sequentially
+    // consistent): either shareFacade() sees this dispatch and waits for it, or this dispatch
+    // sees the facade shared and goes through it.
+    [[nodiscard]] bool enterOwnDispatch() noexcept
+    {
+        ownRunning.fetch_add(1, std::memory_order_seq_cst);
+        if (!facadeShared.load(std::memory_order_seq_cst))
+            return true;
+        leaveOwnDispatch();
+        return false;
+    }
+    // Ends an own dispatch.
+    void leaveOwnDispatch() noexcept
+    {
+        ownRunning.fetch_sub(1, std::memory_order_seq_cst);
+        if (facadeShared.load(std::memory_order_seq_cst))
+            ownRunning.notify_all(); // a first shareFacade() may wait for it
+    }
+    // C++ code takes the facade: no own dispatch from now on. The first call from a thread other
+    // than the registry's (`onRegistryThread` false) waits for an own dispatch running there
+    // (never for our own thread's frames).
+    void shareFacade(bool onRegistryThread) noexcept
+    {
+        if (facadeShared.load(std::memory_order_relaxed) ||
+            facadeShared.exchange(true, std::memory_order_seq_cst) || onRegistryThread)
+            return;
+        for (int running; (running = ownRunning.load(std::memory_order_seq_cst)) != 0;)
+            ownRunning.wait(running, std::memory_order_seq_cst);
+    }
+
+    // The registrations in the registry's order: higher priority first, then registration (id)
+    // order.
+    [[nodiscard]] std::vector<QmlRegistration *> inRegistryOrder() const;
+
+    // Calls `run(registration)` for each registration in the registry's order. A handler may
+    // destroy the registry, add or remove registrations, or notify again: the ids of this
+    // dispatch stay ours, and each is looked up before it runs (ids are never reused), so one
+    // removed meanwhile is skipped and one added meanwhile waits for the next notify, as the
+    // facade's own dispatch does. The caller keeps this state alive.
+    template <typename Run>
+    void runInOrder(Run &&run)
+    {
+        if (orderDirty) {
+            std::vector<quint64> ids;
+            ids.reserve(std::size_t(registrations.size()));
+            for (const QmlRegistration *registration : inRegistryOrder())
+                ids.push_back(registration->id);
+            order = std::make_shared<const std::vector<quint64>>(std::move(ids));
+            orderDirty = false;
+        }
+        const std::shared_ptr<const std::vector<quint64>> ids = order;
+        for (const quint64 id : *ids)
+            if (QmlRegistration *registration = registrations.value(id))
+                run(*registration);
+    }
+};
+
+struct QmlRegistryShared : QmlDispatchState
+{
+    explicit QmlRegistryShared(QmlRegistry *owner) noexcept : anchor(owner), registry(owner) { }
+
+    // Senders reach the registry in a frame of this anchor; the registry's destructor detaches
+    // it, waiting for other threads' frames only (a handler a sender's notify runs on the
+    // registry's own thread may destroy it).
+    OwnerAnchor anchor;
+    QmlRegistry *registry; // null once the registry is being destroyed (its thread only: local())
+    std::atomic<bool> warnedDead{false};
+
+    // Engine-thread state: the event being delivered, and the dispatch of the functions in one call.
+    QmlEventCache events;
+    bool batchDirty = true;       // `batch` no longer lists the registrations
+    QJSValue batch;               // the batch entries in priority order
+    QList<QJSValue> runArguments; // { batch, event } for the script's run
+    // The batch's only registration when it has one (its function is called directly), or null.
+    QmlRegistration *single = nullptr;
+    QList<QJSValue> singleArgument{QJSValue()}; // { event } for it
+    // The registry's script, made on first use (QmlRegistry::prepareScript): run(batch, event)
+    // calls the entries and returns [id, thrown, ...] or null; entry(f, id) makes an entry
+    // ({ f, id, live }: all of one shape, which keeps the loop's property reads fast).
+    QJSValue scriptRun;
+    QJSValue scriptEntry;
+
+    void addRegistration(QmlRegistration *registration)
+    {
+        QmlDispatchState::addRegistration(registration);
+        batchDirty = true;
+        single = nullptr;
+    }
+
+    // Forgets a registration (null if unknown); a dispatch in progress skips it from now on.
+    QmlRegistration *takeRegistration(quint64 id)
+    {
+        QmlRegistration *registration = QmlDispatchState::takeRegistration(id);
+        if (registration == nullptr)
+            return nullptr;
+        if (registration->function != nullptr && registration->batchEntry.isObject())
+            registration->batchEntry.setProperty(QStringLiteral("live"), false);
+        batchDirty = true;
         single = nullptr;
         return registration;
     }

@@ -35,8 +35,24 @@ struct detail::QmlTypedSenderState
     std::atomic<bool> warnedDead{false};
 };
 
+// A typed handler as its registry's own dispatch sees it (its registry tells it itself when its
+// registration ends).
+class QmlTypedHandler::Registration final : public detail::QmlRegistration
+{
+public:
+    explicit Registration(QmlTypedHandler *handler) : m_handler(handler) { }
+    void registrationEnded() override { }
+    void deliverDirect(const QJSValue & /*value*/, const void *event) override
+    {
+        m_handler->deliverDirect(event);
+    }
+
+private:
+    QmlTypedHandler *m_handler;
+};
+
 QmlTypedRegistry::QmlTypedRegistry(QMetaType eventType, QObject *parent)
-    : QObject(parent), m_eventType(eventType)
+    : QObject(parent), m_eventType(eventType), m_dispatch(std::make_shared<detail::QmlDispatchState>())
 { }
 
 QmlTypedRegistry::~QmlTypedRegistry()
@@ -80,6 +96,7 @@ void QmlTypedRegistry::detach() noexcept
     // add(fn)'s handles that outlive us turn inactive (one may destroy others from a slot).
     while (!m_subscriptions.isEmpty()) {
         HandlerSubscription *handle = m_subscriptions.take(m_subscriptions.cbegin().key());
+        m_dispatch->takeRegistration(handle->handlerId().value());
         if (m_ops != nullptr)
             m_ops->remove(handle->handlerId());
         handle->m_typed = nullptr;
@@ -122,7 +139,7 @@ HandlerSubscription *QmlTypedRegistry::add(const QJSValue &handler, int priority
         delete handle;
         return nullptr;
     }
-    handle->m_active = true;
+    handle->activateTyped(*m_dispatch);
     m_subscriptions.insert(handle->m_id.value(), handle);
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     handle->m_keepAlive = engine->newQObject(handle);
@@ -131,9 +148,30 @@ HandlerSubscription *QmlTypedRegistry::add(const QJSValue &handler, int priority
 
 bool QmlTypedRegistry::unsubscribe(HandlerId id)
 {
-    if (m_subscriptions.take(id.value()) == nullptr || m_ops == nullptr)
+    if (m_subscriptions.take(id.value()) == nullptr)
         return false;
-    return m_ops->remove(id);
+    m_dispatch->takeRegistration(id.value());
+    return m_ops != nullptr && m_ops->remove(id);
+}
+
+bool QmlTypedRegistry::notifyOwn(const void *event, std::size_t facadeSize)
+{
+    // Every handler is a typed handler or a handle of ours that the registry can run itself (no
+    // C++ handler, no `once`) and no C++ code holds the facade: they run in priority order
+    // without the facade's dispatch, the event's JavaScript value made once for those that take it.
+    detail::QmlDispatchState &state = *m_dispatch;
+    if (!state.mayDispatch(facadeSize) || !state.enterOwnDispatch())
+        return false;
+    const std::shared_ptr<detail::QmlDispatchState> keep = m_dispatch; // a handler may destroy us
+    const QJSValue none;
+    state.runInOrder([&](detail::QmlRegistration &registration) { registration.deliverDirect(none, event); });
+    state.leaveOwnDispatch();
+    return true;
+}
+
+void QmlTypedRegistry::shareFacade() noexcept
+{
+    m_dispatch->shareFacade(QThread::currentThread() == thread());
 }
 
 void QmlTypedRegistry::deliverToSubscription(HandlerSubscription *handle, const void *event)
@@ -204,6 +242,7 @@ bool QmlTypedRegistry::remove(double id)
         return false;
     const HandlerId handlerId{static_cast<std::uint64_t>(id)};
     if (HandlerSubscription *handle = m_subscriptions.take(handlerId.value())) {
+        m_dispatch->takeRegistration(handlerId.value());
         const bool removed = m_ops->remove(handlerId);
         handle->m_typed = nullptr;
         handle->deactivate();
@@ -266,7 +305,7 @@ void QmlTypedRegistry::reportFailure(HandlerId id, const QString &message)
 }
 
 QmlTypedHandler::QmlTypedHandler(QMetaType eventType, QObject *parent)
-    : QmlHandlerBase(parent), m_eventType(eventType)
+    : QmlHandlerBase(parent), m_eventType(eventType), m_registration(std::make_unique<Registration>(this))
 { }
 
 QmlTypedHandler::~QmlTypedHandler()
@@ -316,6 +355,7 @@ void QmlTypedHandler::setRegistry(QmlTypedRegistry *registry)
 void QmlTypedHandler::unregister()
 {
     if (m_registeredOn != nullptr) {
+        m_registeredOn->m_dispatch->takeRegistration(m_id.value());
         if (m_registeredOn->m_ops != nullptr) {
             m_registeredOn->m_registered.remove(m_id.value());
             // Drops not reported yet (a report still on its way from another thread) count too.
@@ -331,8 +371,10 @@ void QmlTypedHandler::unregister()
 void QmlTypedHandler::registrationEnded()
 {
     // Removed by the registry's remove(id), or a `once` handler fired.
-    if (m_registeredOn != nullptr)
+    if (m_registeredOn != nullptr) {
         m_registeredOn->m_registered.remove(m_id.value());
+        m_registeredOn->m_dispatch->takeRegistration(m_id.value());
+    }
     m_registeredOn = nullptr;
     if (std::exchange(m_active, false))
         emitActiveChanged();
@@ -362,6 +404,13 @@ void QmlTypedHandler::registerNow()
         m_registeredOn = m_registry.data();
         m_registeredOn->m_registered.insert(m_id.value(), this);
         m_active = true;
+        // The registry's own dispatch runs it, `handler` or onNotified, when it is of the
+        // registry's engine (a `once` one keeps the facade's, which removes it when it fires).
+        QQmlEngine *engine = qmlEngine(this);
+        m_registration->id = m_id.value();
+        m_registration->priority = m_priority;
+        m_registration->direct = !m_once && engine != nullptr && engine == qjsEngine(m_registeredOn);
+        m_registeredOn->m_dispatch->addRegistration(m_registration.get());
     }
 }
 
@@ -375,10 +424,24 @@ void QmlTypedHandler::deliver(const void *event)
     if (m_once) {
         m_fired = true;
         registry->m_registered.remove(id.value());
+        registry->m_dispatch->takeRegistration(id.value());
         m_registeredOn = nullptr;
         ended = std::exchange(m_active, false);
     }
     bool alive = true;
+    run(registry, id, event, alive);
+    if (alive && ended)
+        emitActiveChanged();
+}
+
+void QmlTypedHandler::deliverDirect(const void *event)
+{
+    bool alive = true;
+    run(m_registeredOn, m_id, event, alive);
+}
+
+void QmlTypedHandler::run(QmlTypedRegistry *registry, HandlerId id, const void *event, bool &alive)
+{
     if (m_function.isFunction()) {
         bool *const outerAlive = enterDelivery(alive);
         QJSEngine *engine = m_function.engine();
@@ -406,8 +469,6 @@ void QmlTypedHandler::deliver(const void *event)
         emitNotified(event);
         leaveDelivery(alive, outerAlive);
     }
-    if (alive && ended)
-        emitActiveChanged();
 }
 
 } // namespace rio

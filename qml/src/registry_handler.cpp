@@ -26,7 +26,10 @@ public:
         m_handler->registryDestroyed();
     }
     void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
-    void deliverDirect(const QJSValue &value) override { m_handler->deliverDirect(value); }
+    void deliverDirect(const QJSValue &value, const void * /*event*/) override
+    {
+        m_handler->deliverDirect(value);
+    }
 
 private:
     RegistryHandler *m_handler;

@@ -19,14 +19,7 @@ using rio::RegistryHandler;
 using rio::test::eval;
 using rio::test::exactly;
 
-// Deletes an object at once (QML's destroy() waits for the event loop).
-class Killer : public QObject
-{
-    Q_OBJECT
-
-public:
-    Q_INVOKABLE void destroyNow(QObject *object) { delete object; }
-};
+using rio::test::Killer;
 
 class tst_QmlHandler : public QObject
 {
@@ -423,69 +416,15 @@ QtObject {
 
     void onNotifiedHandlerChangesTakeEffectWithinTheNotify_data()
     {
-        QTest::addColumn<QString>("action");
-        QTest::addColumn<QString>("first");
-        QTest::addColumn<QString>("second");
-        QTest::newRow("deletes a later handler at once") << "root.killer.destroyNow(root.low)"
-                                                         << "first=1;fn=1;" << "first=2;fn=2;";
-        QTest::newRow("disables a later handler") << "root.low.enabled = false"
-                                                  << "first=1;fn=1;" << "first=2;fn=2;";
-        QTest::newRow("adds a handler")
-            << "root.made.push(plain.createObject(root, { registry: root.registry }))"
-            << "first=1;fn=1;low=1;" << "first=2;dyn=2;fn=2;low=2;";
-        QTest::newRow("deletes the registry at once") << "root.killer.destroyNow(root.registry)"
-                                                      << "first=1;" << "";
+        rio::test::addChangesWithinTheNotifyRows();
     }
 
     void onNotifiedHandlerChangesTakeEffectWithinTheNotify()
     {
-        // Every handler is a JavaScript one (onNotified handlers and a function): the registry
-        // runs them itself with one converted value. What a handler does to the others, or to the
-        // registry, during a notify holds at once: a handler removed is skipped, one added waits
-        // for the next notify, and nothing runs on a deleted object (ASan watches).
-        QFETCH(QString, action);
-        QFETCH(QString, first);
-        QFETCH(QString, second);
-        QQmlComponent component(m_engine.get());
-        component.setData(QStringLiteral(R"(
-import QtQml
-import RegistryIO
-QtObject {
-    id: root
-    property string trace: ""
-    property var killer: null
-    property var made: []
-    property bool acted: false
-    property QmlRegistry registry: QmlRegistry {}
-    property RegistryHandler first: RegistryHandler {
-        registry: root.registry; priority: 10
-        onNotified: event => { root.trace += "first=" + event + ";"; if (!root.acted) { root.acted = true; ACTION } }
-    }
-    property RegistryHandler fn: RegistryHandler {
-        registry: root.registry; priority: 5; handler: event => { root.trace += "fn=" + event + ";"; }
-    }
-    property RegistryHandler low: RegistryHandler {
-        registry: root.registry; priority: 1; onNotified: event => { root.trace += "low=" + event + ";"; }
-    }
-    property Component plain: Component {
-        RegistryHandler { priority: 7; onNotified: event => { root.trace += "dyn=" + event + ";"; } }
-    }
-}
-)")
-                              .replace(QStringLiteral("ACTION"), action)
-                              .toUtf8(),
-                          QUrl(QStringLiteral("qrc:/within.qml")));
-        std::unique_ptr<QObject> root(component.create());
-        QVERIFY2(root, qPrintable(component.errorString()));
-        Killer killer;
-        root->setProperty("killer", QVariant::fromValue<QObject *>(&killer));
-        QPointer<QmlRegistry> registry = root->property("registry").value<QmlRegistry *>();
-        registry->notify(1);
-        QCOMPARE(root->property("trace").toString(), first);
-        root->setProperty("trace", QString());
-        if (registry)
-            registry->notify(2);
-        QCOMPARE(root->property("trace").toString(), second);
+        rio::test::checkChangesWithinTheNotify(
+            *m_engine, QStringLiteral("RegistryIO"), QStringLiteral("QmlRegistry"),
+            QStringLiteral("RegistryHandler"),
+            [](QObject *registry, int value) { static_cast<QmlRegistry *>(registry)->notify(value); });
     }
 
     void aSuspendedOnNotifiedHandlerIsSkipped()

@@ -16,7 +16,10 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <thread>
 
 /// The event: a gadget QML knows the properties of.
@@ -93,6 +96,31 @@ int lineOf(const char *marker)
     const QString text = QString::fromUtf8(kQml);
     return int(text.left(text.indexOf(QLatin1String(marker))).count(QLatin1Char('\n'))) + 1;
 }
+
+// A handler body that announces it runs for event 1 and stays in until removeAndWait returned (a
+// broken promise) or a window passed: a window for the failure to show, never a synchronisation.
+class Blocker : public QObject
+{
+    Q_OBJECT
+
+public:
+    Q_INVOKABLE void run(int event)
+    {
+        std::unique_lock lock(mutex);
+        if (event != 1)
+            return;
+        entered = true;
+        changed.notify_all();
+        if (changed.wait_for(lock, std::chrono::milliseconds(500), [&] { return removeReturned; }))
+            returnedWhileRunning = true;
+    }
+
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool entered = false;
+    bool removeReturned = false;
+    bool returnedWhileRunning = false;
+};
 
 } // namespace
 
@@ -760,6 +788,107 @@ private Q_SLOTS:
         QVERIFY(mirror.value());
         QVERIFY(readings()->remove(low->handlerId()));
         QVERIFY(!mirror.value());
+    }
+
+    void handlerChangesTakeEffectWithinTheNotify_data() { rio::test::addChangesWithinTheNotifyRows(); }
+
+    void handlerChangesTakeEffectWithinTheNotify()
+    {
+        rio::test::checkChangesWithinTheNotify(
+            *m_engine, QStringLiteral("RioTypedTest"), QStringLiteral("CountRegistry"),
+            QStringLiteral("CountRegistryHandler"),
+            [](QObject *registry, int value) { static_cast<CountRegistry *>(registry)->notify(value); });
+    }
+
+    void aSuspendedHandlerIsSkipped_data()
+    {
+        QTest::addColumn<QString>("setup");
+        QTest::addColumn<QString>("suspended"); // the expression of its handler id
+        QTest::addColumn<QString>("all");       // what a notify of N records, N for the value
+        QTest::addColumn<QString>("rest");      // with the suspended handler skipped
+        QTest::newRow("onNotified") << "" << "low.handlerId" << "high:s=N;low:s=N;" << "high:s=N;";
+        QTest::newRow("handler:") << "low.handler = event => root.record('fn', event)" << "low.handlerId"
+                                  << "high:s=N;fn:s=N;" << "high:s=N;";
+        QTest::newRow("add(fn)") << "subscription = readings.add(event => root.record('add', event), 1)"
+                                 << "subscription.id" << "high:s=N;add:s=N;low:s=N;" << "high:s=N;low:s=N;";
+    }
+
+    void aSuspendedHandlerIsSkipped()
+    {
+        // The registry's own dispatch bypasses the facade only while no C++ code holds it: once
+        // registry() is taken, a handler suspended there is skipped, from JavaScript and from C++
+        // alike, and runs again when resumed.
+        QFETCH(QString, setup);
+        QFETCH(QString, suspended);
+        QFETCH(QString, all);
+        QFETCH(QString, rest);
+        const auto expected = [](QString text, int value) {
+            return text.replace(QLatin1Char('N'), QString::number(value));
+        };
+        if (!setup.isEmpty())
+            eval(setup);
+        notifyHere(0);
+        QCOMPARE(trace(), expected(all, 0));
+        const rio::HandlerId id{quint64(eval(suspended).toDouble())};
+        QVERIFY(readings()->registry().setSuspended(id, true));
+        eval(QStringLiteral("root.trace = ''"));
+        notifyHere(1);
+        QCOMPARE(trace(), expected(rest, 1));
+        eval(QStringLiteral("root.trace = '', readings.notify({ sensor: 's', value: 2 })"));
+        QCOMPARE(trace(), expected(rest, 2));
+        QVERIFY(readings()->registry().setSuspended(id, false));
+        eval(QStringLiteral("root.trace = ''"));
+        notifyHere(3);
+        QCOMPARE(trace(), expected(all, 3));
+    }
+
+    void removeAndWaitFromACppThreadWaitsForARunningHandler_data()
+    {
+        QTest::addColumn<QString>("how");
+        QTest::newRow("onNotified") << "onNotified: event => root.blocker.run(event)";
+        QTest::newRow("handler:") << "handler: event => root.blocker.run(event)";
+    }
+
+    void removeAndWaitFromACppThreadWaitsForARunningHandler()
+    {
+        // The registry runs its handler itself; a C++ thread takes registry() while it runs and
+        // removes it with removeAndWait, which returns only once the handler has returned.
+        QFETCH(QString, how);
+        Blocker blocker;
+        QQmlComponent component(m_engine.get());
+        const QString qml = QStringLiteral(R"(
+import QtQml
+import RioTypedTest
+QtObject {
+    id: root
+    required property var blocker
+    property CountRegistry counts: CountRegistry {}
+    property CountRegistryHandler waiter: CountRegistryHandler { registry: root.counts; %1 }
+}
+)");
+        component.setData(qml.arg(how).toUtf8(), QUrl(QStringLiteral("blocking.qml")));
+        const std::unique_ptr<QObject> root(component.createWithInitialProperties(
+            {{QStringLiteral("blocker"), QVariant::fromValue<QObject *>(&blocker)}}));
+        QVERIFY2(root, qPrintable(component.errorString()));
+        auto *counts = root->property("counts").value<CountRegistry *>();
+        const rio::HandlerId id{
+            quint64(root->property("waiter").value<QObject *>()->property("handlerId").toDouble())};
+        bool removed = false;
+        std::jthread remover([&] {
+            {
+                std::unique_lock lock(blocker.mutex);
+                blocker.changed.wait(lock, [&] { return blocker.entered; });
+            }
+            removed = counts->registry().removeAndWait(id);
+            const std::lock_guard lock(blocker.mutex);
+            blocker.removeReturned = true;
+            blocker.changed.notify_all();
+        });
+        counts->notify(1);
+        remover.join();
+        QVERIFY(removed);
+        QVERIFY(!blocker.returnedWhileRunning);
+        QCOMPARE(counts->registry().size(), std::size_t(0));
     }
 
     void handlersOutliveTheirRegistryInertly()

@@ -20,6 +20,7 @@ namespace rio {
 
 namespace detail {
 struct QmlRegistryShared;
+struct QmlDispatchState;
 class QmlRegistration;
 } // namespace detail
 
@@ -79,10 +80,14 @@ private:
 
     // Calls the JavaScript function on this thread and reports what it throws.
     void deliver(const QVariant &event);
+    // A typed registry's own dispatch: its delivery of `event` (an E) to this handle.
+    void deliverTyped(const void *event);
     // The handler left the registry: inactive from now on.
     void deactivate();
     // Registered under `id` (called once by QmlRegistry::add).
     void activate(HandlerId id);
+    // Registered under m_id by a typed registry, whose own dispatch may run it.
+    void activateTyped(detail::QmlDispatchState &dispatch);
     // The registry reported `total` drops of this handler.
     void dropsReported(quint64 total);
 

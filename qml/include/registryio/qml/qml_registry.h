@@ -94,8 +94,6 @@ private:
     // Runs every registration (functions and direct ones) with `value`, one at a time in the
     // registry's order. The registry's thread; the caller keeps `shared` alive.
     static void runInOrder(QJSEngine *engine, detail::QmlRegistryShared &shared, const QJSValue &value);
-    // Ends a dispatch of the registry's own (see registry()).
-    static void leaveOwnDispatch(detail::QmlRegistryShared &shared) noexcept;
     // Makes m_shared's script on first use; false if the engine refuses it.
     bool prepareScript(QJSEngine *engine) const;
     // Reports what JavaScript handler `id` threw (an Error's file and line when it has them) to

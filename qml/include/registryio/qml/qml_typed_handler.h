@@ -61,6 +61,7 @@ template <typename E>
 class QmlTypedRegistryCore;
 
 struct QmlTypedSenderState;
+struct QmlDispatchState;
 
 } // namespace detail
 
@@ -160,6 +161,11 @@ private:
     void deliverToSubscription(HandlerSubscription *handle, const void *event);
     // Removes the registration of `handle` (`id`): true if it was registered.
     bool unsubscribe(HandlerId id);
+    // The registry's own dispatch of `event` (an E; the facade has `facadeSize` handlers): runs
+    // the handlers itself when it may (see detail::QmlDispatchState); false when it did not.
+    bool notifyOwn(const void *event, std::size_t facadeSize);
+    // C++ code takes the facade: every handler runs through it from now on.
+    void shareFacade() noexcept;
 
     QMetaType m_eventType;
     detail::QmlTypedRegistryOps *m_ops = nullptr; // null once the registry is going
@@ -168,6 +174,8 @@ private:
     QList<QmlTypedHandler *> m_watchers;                   // typed handlers whose `registry` is this one
     QHash<quint64, HandlerSubscription *> m_subscriptions; // add(fn)'s handles registered here, by id
     std::shared_ptr<detail::QmlTypedSenderState> m_senderState;
+    // The typed handlers and add(fn)'s handles registered here, for the registry's own dispatch.
+    std::shared_ptr<detail::QmlDispatchState> m_dispatch;
 };
 
 /// The base of every typed handler (RIO_QML_TYPED_REGISTRY's `Name##Handler`): its `registry`,
@@ -204,8 +212,14 @@ private:
     friend class detail::QmlTypedRegistryCore;
     friend class QmlTypedRegistry;
 
+    class Registration;
+
     // Runs the handler for `event` (an EventType) on this object's thread.
     void deliver(const void *event);
+    // The registry's own dispatch (registered, not `once`, on the registry's thread and engine).
+    void deliverDirect(const void *event);
+    // Runs `handler`, or emits `notified`, for `event` from `registry` under `id`.
+    void run(QmlTypedRegistry *registry, HandlerId id, const void *event, bool &alive);
     void unregister() override;
     void registerNow() override;
     void handlerReplaced() override { } // deliver() reads it: no re-registration
@@ -217,6 +231,7 @@ private:
     QmlTypedRegistry *m_watched = nullptr;         // the registry whose watcher list has us
     QmlTypedRegistry *m_registeredOn = nullptr;    // where we are registered (it tells us when it goes)
     QMetaObject::Connection m_destroyedConnection; // a registry on another thread
+    std::unique_ptr<Registration> m_registration;  // in the registry's own dispatch
 };
 
 } // namespace rio
