@@ -3,6 +3,7 @@
 #include "rio_check.h"
 #include <registryio/registry.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -366,5 +367,112 @@ RIO_TEST(guardDestroyedOnAnotherThread)
     const rio::HandlerId id = guard.id();
     std::thread([g = std::move(guard)]() mutable { g.reset(); }).join();
     CHECK(!registry.contains(id));
+    CHECK(registry.isEmpty());
+}
+
+namespace {
+
+// Adds `count` handlers and removes them again. Their id-map entries stay until a pass destroys them and a
+// later add drops them in a batch, which moves every later entry towards the front.
+void churnIdMap(rio::Registry<int> &registry, int count)
+{
+    std::vector<rio::HandlerId> ids;
+    for (int i = 0; i < count; ++i)
+        ids.push_back(registry.add([] { }));
+    for (rio::HandlerId id : ids)
+        registry.remove(id);
+    registry.synchronize(); // destroys them: their entries may now be dropped
+}
+
+} // namespace
+
+// A guard keeps a hint of where its registry's id map held its handler. Entries move when a
+// batch drops destroyed handlers' entries; the hint's index may then hold another live handler.
+// The guard must remove its own handler, never that one.
+RIO_TEST(guardWithMovedEntryRemovesItsOwnHandler)
+{
+    rio::Registry<int> registry;
+    std::vector<int> calls(400, 0);
+    // Index 100 of the id map holds the guarded handler (100 entries come first).
+    std::vector<rio::HandlerId> before;
+    for (int i = 0; i < 100; ++i)
+        before.push_back(registry.add([&calls, i] { ++calls[i]; }));
+    rio::HandlerGuard guard = registry.addScoped([&calls] { ++calls[399]; }, 3);
+    for (rio::HandlerId id : before)
+        registry.remove(id);
+    registry.synchronize();
+    // The next add drops the 100 entries: the guard's entry moves to the front, and 150 more
+    // handlers (some inserted inside the order) fill index 100 and beyond again.
+    std::vector<rio::HandlerId> after;
+    for (int i = 100; i < 250; ++i)
+        after.push_back(registry.add([&calls, i] { ++calls[i]; }, i % 5));
+    CHECK_EQ(registry.size(), std::size_t{151});
+
+    CHECK(guard.reset());
+    CHECK_EQ(registry.size(), std::size_t{150});
+    registry.notify(0);
+    CHECK_EQ(calls[399], 0);
+    for (int i = 100; i < 250; ++i)
+        CHECK_EQ(calls[i], 1);
+    for (rio::HandlerId id : after)
+        CHECK(registry.contains(id));
+}
+
+// A guard whose handler was removed by id keeps its hint; once the entry moved and another
+// handler took the hint's index, the guard's drop must leave that handler alone.
+RIO_TEST(guardOfRemovedHandlerLeavesTheHandlerAtItsHint)
+{
+    rio::Registry<int> registry;
+    std::vector<rio::HandlerId> before;
+    for (int i = 0; i < 60; ++i)
+        before.push_back(registry.add([] { }));
+    int guardedCalls = 0;
+    rio::HandlerGuard guard = registry.addScoped([&guardedCalls] { ++guardedCalls; });
+    CHECK(registry.remove(guard.id()));
+    for (rio::HandlerId id : before)
+        registry.remove(id);
+    registry.synchronize();
+    int laterCalls = 0;
+    std::vector<rio::HandlerId> later;
+    for (int i = 0; i < 100; ++i)
+        later.push_back(registry.add([&laterCalls] { ++laterCalls; }));
+    CHECK_EQ(registry.size(), std::size_t{100});
+
+    CHECK(!guard.reset());
+    CHECK_EQ(registry.size(), std::size_t{100});
+    for (rio::HandlerId id : later)
+        CHECK(registry.contains(id));
+    registry.notify(0);
+    CHECK_EQ(laterCalls, 100);
+    CHECK_EQ(guardedCalls, 0);
+}
+
+// Guards of several priorities dropped in a scrambled order while plain handlers come and go,
+// the array is compacted and copied and the id map drops entries in batches: after every drop
+// exactly the expected handlers remain and run.
+RIO_TEST(guardsDroppedAcrossCompactionsAndBatches)
+{
+    rio::Registry<int> registry;
+    constexpr int guardCount = 120;
+    std::vector<int> calls(guardCount, 0);
+    std::vector<std::optional<rio::HandlerGuard>> guards(guardCount);
+    std::vector<bool> live(guardCount, false);
+    for (int i = 0; i < guardCount; ++i) {
+        guards[i].emplace(registry.addScoped([&calls, i] { ++calls[i]; }, (i * 7) % 4));
+        live[i] = true;
+        if (i % 10 == 9)
+            churnIdMap(registry, 40);
+    }
+    for (int step = 0; step < guardCount; ++step) {
+        const int victim = (step * 37) % guardCount; // 37 is coprime with 120: each once
+        CHECK(guards[victim]->reset());
+        live[victim] = false;
+        if (step % 15 == 14)
+            churnIdMap(registry, 40);
+        std::fill(calls.begin(), calls.end(), 0);
+        registry.notify(0);
+        for (int i = 0; i < guardCount; ++i)
+            CHECK_EQ(calls[i], live[i] ? 1 : 0);
+    }
     CHECK(registry.isEmpty());
 }

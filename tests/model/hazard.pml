@@ -298,21 +298,43 @@ inline unusedBox(k) {
     for (i : 0 .. 2 * NT - 1) { assert(calling[i] != k) }; i = 0
 }
 
-/* RegistryCore::pass(lock, fence, target): caller holds m_mutex; unlocks; runs the chain. */
+/* RegistryCore::pass(lock, fence, target): caller holds m_mutex; unlocks; runs the chain.
+ * Without a target the heavy fence runs with the lock dropped: it covers what was retired
+ * before the lock was dropped (seq = m_retireSeq), and other writers run meanwhile. */
 inline pass(fence, target) {
-    atomic {
-        if
-        :: fence ->
+    if
+    :: fence && target == 0 ->
+        atomic {
+            for (k : 1 .. NB - 1) { fb[k] = (bst[k] == RETIRED) };
+            for (k : 1 .. NS - 1) { fs[k] = (sst[k] == RETIRED) };
+            k = 0;
+            wmutex = NOPID
+        };
 #if !defined(MUTANT_NO_HEAVY_FENCE) && !defined(FALLBACK)
-            heavyFence();
+        atomic { heavyFence() };
 #endif
-            /* m_fencedSeq = m_retireSeq */
-            for (k : 1 .. NB - 1) { if :: bst[k] == RETIRED -> bfenced[k] = true :: else fi };
-            for (k : 1 .. NS - 1) { if :: sst[k] == RETIRED -> sfenced[k] = true :: else fi };
+        atomic {
+            lock();
+            /* m_fencedSeq = max(m_fencedSeq, seq): another pass may have taken some meanwhile */
+            for (k : 1 .. NB - 1) { if :: fb[k] && bst[k] == RETIRED -> bfenced[k] = true :: else fi; fb[k] = false };
+            for (k : 1 .. NS - 1) { if :: fs[k] && sst[k] == RETIRED -> sfenced[k] = true :: else fi; fs[k] = false };
             k = 0
-        :: else
-        fi
-    }
+        }
+    :: else ->
+        atomic {
+            if
+            :: fence ->
+#if !defined(MUTANT_NO_HEAVY_FENCE) && !defined(FALLBACK)
+                heavyFence();
+#endif
+                /* m_fencedSeq = m_retireSeq */
+                for (k : 1 .. NB - 1) { if :: bst[k] == RETIRED -> bfenced[k] = true :: else fi };
+                for (k : 1 .. NS - 1) { if :: sst[k] == RETIRED -> sfenced[k] = true :: else fi };
+                k = 0
+            :: else
+            fi
+        }
+    fi;
     /* forEachRecord: every slot, then (if set) its running announcement; one load each */
     i = 0;
     do
@@ -418,7 +440,7 @@ inline destroyChain() {
 #define WRITER_LOCALS \
     byte i, k, s, a, v, n, c, old, spins; \
     bool any, keep, blocked, headProt, found; \
-    bool prot[NS]; bool mark[NB]; bool take[NB + NS]
+    bool prot[NS]; bool mark[NB]; bool take[NB + NS]; bool fb[NB]; bool fs[NS]
 
 /* add(b): append into the head's spare room (end.store release) or copy-on-write. With
  * `cow`, a higher priority forces the copy. */
@@ -835,7 +857,7 @@ proctype Writer(byte w) {
 init {
     byte t, k, i, a, v, n, c, s, old, spins;
     bool any, keep, blocked, headProt, found;
-    bool prot[NS]; bool mark[NB]; bool take[NB + NS];
+    bool prot[NS]; bool mark[NB]; bool take[NB + NS]; bool fb[NB]; bool fs[NS];
     atomic {
         /* snapshot 1 (version 1) holds box 1 (and box 2 with TWO_BOXES) */
         sst[1] = LIVE; ver[1] = 1; size[1] = 1;

@@ -31,6 +31,11 @@ bool removeThroughLink(void *core, HandlerId id) noexcept
     return static_cast<RegistryCore *>(core)->remove(id);
 }
 
+bool removeHintedThroughLink(void *core, HandlerId id, std::uint32_t hint) noexcept
+{
+    return static_cast<RegistryCore *>(core)->remove(id, hint);
+}
+
 bool containsThroughLink(void *core, HandlerId id) noexcept
 {
     return static_cast<const RegistryCore *>(core)->contains(id);
@@ -215,67 +220,26 @@ void RegistryCore::publishEmptyLocked() noexcept
     publishLocked(emptySnapshot());
 }
 
-HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, std::shared_ptr<RegistryLink> *link)
-{
-    std::unique_lock lock(writerState().mutex);
-    return addLocked(lock, box, invoke, priority, link);
-}
-
-HandlerId RegistryCore::addPlain(std::size_t bytes, HandlerBox *(*make)(void *, const void *) noexcept,
-                                 const void *fn, Invoke invoke, int priority,
-                                 std::shared_ptr<RegistryLink> *link)
-{
-    std::unique_lock lock(writerState().mutex);
-    void *block = takeSpareLocked(bytes);
-    if (block == nullptr)
-        block = ::operator new(bytes); // may throw: nothing changed
-    HandlerBox *box = make(block, fn);
-    try {
-        return addLocked(lock, box, invoke, priority, link);
-    } catch (...) {
-        keepSpareLocked(box); // addLocked throws before it can release the lock
-        throw;
-    }
-}
-
-void *RegistryCore::takeSpareLocked(std::size_t bytes) noexcept
-{
-    RegistryState &ws = st();
-    for (Retired **link = &ws.spareBoxes; Retired *r = *link; link = &r->next) {
-        if (r->bytes == bytes) {
-            *link = r->next;
-            --ws.spareCount;
-            return r;
-        }
-    }
-    return nullptr;
-}
-
-void RegistryCore::keepSpareLocked(Retired *block) noexcept
-{
-    RegistryState &ws = st();
-    if (ws.spareCount >= spareLimit) {
-        freePlainBox(block);
-        return;
-    }
-    block->next = ws.spareBoxes;
-    ws.spareBoxes = block;
-    ++ws.spareCount;
-}
-
-HandlerId RegistryCore::addLocked(std::unique_lock<std::mutex> &lock, HandlerBox *box, Invoke invoke,
-                                  int priority, std::shared_ptr<RegistryLink> *link)
+// Inlined into add() and addPlain(), its only callers: one call frame per add, not two.
+RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<std::mutex> &lock,
+                                                           HandlerBox *box, Invoke invoke, int priority,
+                                                           GuardLink *link)
 {
     RegistryState &ws = st();
     // Everything that can throw comes first: on a throw nothing has changed (a link made here
     // stays, as link() would have made it).
     if (link != nullptr)
-        *link = linkLocked();
+        link->link = linkLocked();
     if (ws.byIdNulls > 32 && ws.byIdNulls * 2 > ws.byId.size()) {
         std::erase_if(ws.byId, [this](const auto &entry) {
             return entry.second == 0 || ((entry.second & 1u) != 0 && !chainInFlightLocked(entry.second >> 1));
         });
         ws.byIdNulls = 0;
+        // The entries that hold boxes moved: tell their boxes (a pass finds an entry by its box).
+        for (std::size_t i = 0; i < ws.byId.size(); ++i)
+            if (const std::uintptr_t e = ws.byId[i].second; e != 0 && (e & 1u) == 0)
+                reinterpret_cast<HandlerBox *>(e)->byIdIndex = // NOLINT(performance-no-int-to-ptr)
+                    static_cast<std::uint32_t>(i);
     }
     if (ws.byId.size() == ws.byId.capacity())
         ws.byId.reserve(std::max<std::size_t>(16, 2 * ws.byId.size())); // amortised O(1)
@@ -335,13 +299,64 @@ HandlerId RegistryCore::addLocked(std::unique_lock<std::mutex> &lock, HandlerBox
         box->birth = next->version;
         publishLocked(next);
     }
+    box->byIdIndex = static_cast<std::uint32_t>(ws.byId.size());
     ws.byId.emplace_back(id.value(), reinterpret_cast<std::uintptr_t>(box)); // capacity reserved above
-    ws.live.fetch_add(1, std::memory_order_relaxed);
+    if (link != nullptr)
+        link->hint = box->byIdIndex;
+    // Only writers change it, under the lock: a plain store, not a locked read-modify-write.
+    ws.live.store(ws.live.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     // Copy-on-write retires arrays, and once-handlers that fired wait here too: without a pass
     // on add, a loop of addOnce() and notify() would never reclaim anything.
     if (ws.retired.passDue())
         pass(lock, /*fence=*/true, nullptr, 0);
     return id;
+}
+
+HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link)
+{
+    std::unique_lock lock(writerState().mutex);
+    return addLocked(lock, box, invoke, priority, link);
+}
+
+HandlerId RegistryCore::addPlain(std::size_t bytes, HandlerBox *(*make)(void *, const void *) noexcept,
+                                 const void *fn, Invoke invoke, int priority, GuardLink *link)
+{
+    std::unique_lock lock(writerState().mutex);
+    void *block = takeSpareLocked(bytes);
+    if (block == nullptr)
+        block = ::operator new(bytes); // may throw: nothing changed
+    HandlerBox *box = make(block, fn);
+    try {
+        return addLocked(lock, box, invoke, priority, link);
+    } catch (...) {
+        keepSpareLocked(box); // addLocked throws before it can release the lock
+        throw;
+    }
+}
+
+void *RegistryCore::takeSpareLocked(std::size_t bytes) noexcept
+{
+    RegistryState &ws = st();
+    for (Retired **link = &ws.spareBoxes; Retired *r = *link; link = &r->next) {
+        if (r->bytes == bytes) {
+            *link = r->next;
+            --ws.spareCount;
+            return r;
+        }
+    }
+    return nullptr;
+}
+
+void RegistryCore::keepSpareLocked(Retired *block) noexcept
+{
+    RegistryState &ws = st();
+    if (ws.spareCount >= spareLimit) {
+        freePlainBox(block);
+        return;
+    }
+    block->next = ws.spareBoxes;
+    ws.spareBoxes = block;
+    ++ws.spareCount;
 }
 
 bool RegistryCore::setSuspended(HandlerId id, bool suspended) noexcept
@@ -370,15 +385,20 @@ bool RegistryCore::isSuspended(HandlerId id) const noexcept
     return box != nullptr && !box->removed && box->suspended;
 }
 
-std::uintptr_t RegistryCore::entryLocked(HandlerId id) const noexcept
+std::uintptr_t RegistryCore::entryLocked(HandlerId id, std::uint32_t hint) const noexcept
 {
+    // The hint is an index the entry had; entries only move towards the front (batches drop
+    // destroyed handlers' entries), and ids are never reused, so a stale hint fails the test.
+    const auto &byId = st().byId;
+    if (hint < byId.size() && byId[hint].first == id.value())
+        return byId[hint].second;
     const auto *entry = findById(st().byId, id.value());
     return entry != nullptr ? entry->second : 0;
 }
 
-HandlerBox *RegistryCore::findLocked(HandlerId id) const noexcept
+HandlerBox *RegistryCore::findLocked(HandlerId id, std::uint32_t hint) const noexcept
 {
-    const std::uintptr_t e = entryLocked(id);
+    const std::uintptr_t e = entryLocked(id, hint);
     if (e == 0 || (e & 1u) != 0)
         return nullptr;
     // The entry word is a box pointer when its low bit is clear (a chain number otherwise).
@@ -406,7 +426,7 @@ void RegistryCore::tombstoneLocked(HandlerBox *box) noexcept
     ++cur->dead;
     box->removed = true;
     ++ws.byIdNulls; // its entry keeps the box until a pass takes it
-    ws.live.fetch_sub(1, std::memory_order_relaxed);
+    ws.live.store(ws.live.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     ws.retired.retire(box);
 }
 
@@ -431,17 +451,20 @@ void RegistryCore::compactLocked(bool force) noexcept
     }
 }
 
-bool RegistryCore::remove(HandlerId id) noexcept
+bool RegistryCore::remove(HandlerId id, std::uint32_t hint) noexcept
 {
     if (!id.isValid() || m_state.load(std::memory_order_acquire) == nullptr)
         return false;
     RegistryState &ws = st();
     std::unique_lock lock(ws.mutex);
-    HandlerBox *box = findLocked(id);
+    HandlerBox *box = findLocked(id, hint);
     if (box == nullptr)
         return false;
     tombstoneLocked(box);
-    compactLocked();
+    // Most removals leave too few tombstones for a compaction: test that here, without a call.
+    if (const Snapshot *cur = head.load(std::memory_order_relaxed);
+        cur->runCount != 0 || cur->dead > compactAfterDead)
+        compactLocked();
     if (ws.retired.passDue())
         pass(lock, /*fence=*/true, nullptr, 0);
     return true;
@@ -524,6 +547,7 @@ const std::shared_ptr<RegistryLink> &RegistryCore::linkLocked()
         auto l = std::make_shared<RegistryLink>();
         l->registry = this;
         l->removeFn = &removeThroughLink;
+        l->removeHintedFn = &removeHintedThroughLink;
         l->containsFn = &containsThroughLink;
         st().link = std::move(l);
     }

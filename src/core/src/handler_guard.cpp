@@ -2,6 +2,7 @@
 #include <registryio/detail/registry_link.h>
 #include <registryio/handler_guard.h>
 
+#include <cstdint>
 #include <utility>
 
 namespace rio {
@@ -23,7 +24,9 @@ struct LinkCall
 RIO_TLS_INITIAL_EXEC thread_local constinit LinkCall *t_linkCalls = nullptr;
 } // namespace
 
-bool RegistryLink::call(bool (*fn)(void *, HandlerId) noexcept, HandlerId id) noexcept
+bool RegistryLink::call(bool (*fn)(void *, HandlerId) noexcept,
+                        bool (*hinted)(void *, HandlerId, std::uint32_t) noexcept, HandlerId id,
+                        std::uint32_t hint) noexcept
 {
     if (!id.isValid())
         return false;
@@ -33,7 +36,8 @@ bool RegistryLink::call(bool (*fn)(void *, HandlerId) noexcept, HandlerId id) no
     // registry cleared; and either a call out sees `detaching`, or detach() sees it gone.
     busy.fetch_add(1, std::memory_order_seq_cst);
     void *target = registry.load(std::memory_order_seq_cst);
-    const bool result = target != nullptr && fn != nullptr && fn(target, id);
+    const bool result =
+        target != nullptr && (hinted != nullptr ? hinted(target, id, hint) : fn != nullptr && fn(target, id));
     // The link outlives the call (its guard or connection holds it), also when the registry was
     // destroyed from inside `fn` (a slot or closure destructor it ran).
     busy.fetch_sub(1, std::memory_order_seq_cst);
@@ -47,12 +51,17 @@ bool RegistryLink::call(bool (*fn)(void *, HandlerId) noexcept, HandlerId id) no
 
 bool RegistryLink::remove(HandlerId id) noexcept
 {
-    return call(removeFn, id);
+    return call(removeFn, nullptr, id, 0);
+}
+
+bool RegistryLink::remove(HandlerId id, std::uint32_t hint) noexcept
+{
+    return call(removeFn, removeHintedFn, id, hint);
 }
 
 bool RegistryLink::contains(HandlerId id) noexcept
 {
-    return call(containsFn, id);
+    return call(containsFn, nullptr, id, 0);
 }
 
 void RegistryLink::detach() noexcept
@@ -74,13 +83,18 @@ HandlerGuard::HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId
     : m_link(std::move(link)), m_id(id)
 { }
 
+HandlerGuard::HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId id,
+                           std::uint32_t hint) noexcept
+    : m_link(std::move(link)), m_id(id), m_hint(hint)
+{ }
+
 HandlerGuard::~HandlerGuard()
 {
     reset();
 }
 
 HandlerGuard::HandlerGuard(HandlerGuard &&other) noexcept
-    : m_link(std::move(other.m_link)), m_id(std::exchange(other.m_id, HandlerId{}))
+    : m_link(std::move(other.m_link)), m_id(std::exchange(other.m_id, HandlerId{})), m_hint(other.m_hint)
 { }
 
 HandlerGuard &HandlerGuard::operator=(HandlerGuard &&other) noexcept
@@ -89,6 +103,7 @@ HandlerGuard &HandlerGuard::operator=(HandlerGuard &&other) noexcept
         reset();
         m_link = std::move(other.m_link);
         m_id = std::exchange(other.m_id, HandlerId{});
+        m_hint = other.m_hint;
     }
     return *this;
 }
@@ -103,7 +118,7 @@ bool HandlerGuard::reset() noexcept
 {
     const HandlerId id = std::exchange(m_id, HandlerId{});
     auto link = std::move(m_link);
-    return id.isValid() && link && link->remove(id);
+    return id.isValid() && link && link->remove(id, m_hint);
 }
 
 } // namespace rio

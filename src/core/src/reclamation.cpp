@@ -167,7 +167,19 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
                                             const HandlerBox *target, std::uint64_t awaitSeq) noexcept
 {
     PassResult result;
-    if (fence) {
+    if (fence && target == nullptr) {
+        // Without a target box: the heavy fence (a system call) runs without the lock,
+        // so other writers of this registry go on meanwhile. It still follows the unpublication
+        // of everything retired up to `seq`; what is retired during it waits for a later pass.
+        // The next pass is pushed back first, so that those writers do not start one each.
+        const std::uint64_t seq = st().retired.retireSeq;
+        st().retired.nextPass = st().retired.pending + passObjects;
+        lock.unlock();
+        hazard::heavyFence();
+        lock.lock();
+        st().retired.fencedSeq = std::max(st().retired.fencedSeq, seq);
+    } else if (fence) {
+        // A removeAndWait's pass keeps the lock: its target must stay the box it looked up.
         hazard::heavyFence();
         st().retired.fencedSeq = st().retired.retireSeq;
     }
@@ -232,7 +244,13 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, 
         const bool others = r->seq > st().retired.fencedSeq || r->markOther;
         if (!others && !r->markSelf) {
             const auto *box = static_cast<const HandlerBox *>(r);
-            auto *entry = findById(st().byId, box->id.value());
+            // The box's entry holds it, at its byIdIndex, until this pass takes it (a search
+            // only should that ever not hold).
+            auto &byId = st().byId;
+            auto *entry = box->byIdIndex < byId.size() &&
+                                  byId[box->byIdIndex].second == reinterpret_cast<std::uintptr_t>(box)
+                              ? &byId[box->byIdIndex]
+                              : findById(byId, box->id.value());
             if (r->destroy == &freePlainBox && st().spareCount < spareLimit) {
                 // No destructor to run: destroyed here, its block kept for the next add.
                 if (entry != nullptr)

@@ -4,6 +4,7 @@
 #include <registryio/core_export.h>
 #include <registryio/handler_id.h>
 
+#include <cstdint>
 #include <memory>
 
 namespace rio {
@@ -19,8 +20,11 @@ class RIO_CORE_EXPORT HandlerGuard
 public:
     /// An empty guard that owns no handler.
     HandlerGuard() noexcept = default;
-    /// Used by Registry::addScoped.
+    /// A guard of `id`, removed through `link`.
     HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId id) noexcept;
+    /// Used by Registry::addScoped: `hint` tells the registry where it keeps `id` (it checks the
+    /// hint against the id, so a stale one only costs the lookup it would have done anyway).
+    HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId id, std::uint32_t hint) noexcept;
     /// Removes the handler, if the guard still owns one.
     ~HandlerGuard();
 
@@ -43,6 +47,7 @@ public:
 private:
     std::shared_ptr<detail::RegistryLink> m_link;
     HandlerId m_id;
+    std::uint32_t m_hint = ~std::uint32_t{0};
 };
 
 } // namespace rio

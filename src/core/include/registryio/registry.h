@@ -139,9 +139,9 @@ public:
     template <HandlerFor<E> F>
     [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0)
     {
-        std::shared_ptr<detail::RegistryLink> link;
+        detail::GuardLink link;
         const HandlerId id = addImpl<false>(std::forward<F>(handler), priority, &link);
-        return {std::move(link), id};
+        return {std::move(link.link), id, link.hint};
     }
 
     /// A copyable handle to `id` (isConnected() is false when `id` is not registered here).
@@ -278,7 +278,7 @@ private:
     }
 
     template <bool Once, typename F>
-    HandlerId addImpl(F &&handler, int priority, std::shared_ptr<detail::RegistryLink> *link = nullptr)
+    HandlerId addImpl(F &&handler, int priority, detail::GuardLink *link = nullptr)
     {
         using Fn = std::decay_t<F>;
         if (detail::isEmptyCallable(handler))

@@ -50,6 +50,7 @@ struct HandlerBox : Retired
     Invoke invoke = nullptr; // its call (entries hold skipRemoved or skipSuspended instead)
     HandlerId id;
     int priority = 0;
+    std::uint32_t byIdIndex = 0;    // its entry's index in RegistryState::byId (writer-only)
     std::uint64_t birth = 0;        // version of the first snapshot that holds it
     std::uint64_t death = ~0ull;    // version of the first snapshot that does not
     RegistryCore *core = nullptr;   // its registry (once-handlers, failure reports)
@@ -109,6 +110,14 @@ struct Snapshot : Retired
     [[nodiscard]] const Entry *entries() const noexcept { return reinterpret_cast<const Entry *>(this + 1); }
 };
 
+/// What addScoped needs besides the id: the link its guard holds, and where the id map held the
+/// new handler's entry (a hint the removal checks against the id; see RegistryCore::remove).
+struct GuardLink
+{
+    std::shared_ptr<RegistryLink> link;
+    std::uint32_t hint = 0;
+};
+
 /// The registry's exception callback, type-erased.
 struct CallbackBox : Retired
 {
@@ -152,7 +161,8 @@ struct RegistryState
     std::uint64_t version = 0;
     std::size_t lastCapacity = 0; // the flat array's capacity when the registry last emptied
     // Sorted by id: the box (live, or removed and pending), then chainTag(n) once the pass whose
-    // chain is number n took it, or 0. Entries of destroyed handlers are dropped in batches.
+    // chain is number n took it, or 0. Entries of destroyed handlers are dropped in batches. An
+    // entry holding a box is at that box's byIdIndex.
     std::vector<std::pair<std::uint64_t, std::uintptr_t>> byId;
     std::size_t byIdNulls = 0; // entries of removed handlers since the last batch
     RetiredList retired;
@@ -184,17 +194,17 @@ public:
     RegistryCore &operator=(const RegistryCore &) = delete;
 
     /// Publishes `box` with `invoke`; takes ownership on success (the caller keeps it on a throw).
-    /// With `link`, also stores the link guards hold there (under the same lock).
-    HandlerId add(HandlerBox *box, Invoke invoke, int priority,
-                  std::shared_ptr<RegistryLink> *link = nullptr);
+    /// With `link`, also stores the link guards hold there, and the handler's hint (under the
+    /// same lock).
+    HandlerId add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link = nullptr);
     /// add() for a plain closure (trivially copyable, see PlainClosure): under the lock, takes a
     /// block of `bytes` a destroyed plain box left (or allocates one) and has `make` build the box
     /// there from `fn` (a trivial copy, no user code). Throws (nothing changed) as add().
     HandlerId addPlain(std::size_t bytes, HandlerBox *(*make)(void *block, const void *fn) noexcept,
-                       const void *fn, Invoke invoke, int priority,
-                       std::shared_ptr<RegistryLink> *link = nullptr);
-    /// Unpublishes; never allocates. Runs a reclaim pass when the batch is full.
-    bool remove(HandlerId id) noexcept;
+                       const void *fn, Invoke invoke, int priority, GuardLink *link = nullptr);
+    /// Unpublishes; never allocates. Runs a reclaim pass when the batch is full. `hint` (a
+    /// GuardLink's) is where the id map held the id's entry: used only if it still does.
+    bool remove(HandlerId id, std::uint32_t hint = ~std::uint32_t{0}) noexcept;
     /// remove(), then waits until the handler (if it was ever handed out) is not running on
     /// another thread and is destroyed.
     bool removeAndWait(HandlerId id) noexcept;
@@ -254,7 +264,7 @@ private:
     void destroyState() noexcept;
     // add()'s work once the box exists, under `lock` (which it may release for a pass).
     HandlerId addLocked(std::unique_lock<std::mutex> &lock, HandlerBox *box, Invoke invoke, int priority,
-                        std::shared_ptr<RegistryLink> *link);
+                        GuardLink *link);
     // A spare block of `bytes` (null if none), and keeping one (freed when the spares are full).
     [[nodiscard]] void *takeSpareLocked(std::size_t bytes) noexcept;
     void keepSpareLocked(Retired *block) noexcept;
@@ -274,13 +284,14 @@ private:
     void publishEmptyLocked() noexcept;
     [[nodiscard]] std::size_t copyCapacityLocked(std::size_t live) const noexcept;
     void compactLocked(bool force = false) noexcept;
-    [[nodiscard]] HandlerBox *findLocked(HandlerId id) const noexcept;
+    [[nodiscard]] HandlerBox *findLocked(HandlerId id, std::uint32_t hint = ~std::uint32_t{0}) const noexcept;
     void tombstoneLocked(HandlerBox *box) noexcept;
     // One reclaim pass; destroys what it frees after dropping the lock (which it takes).
     PassResult pass(std::unique_lock<std::mutex> &lock, bool fence, const HandlerBox *target,
                     std::uint64_t awaitSeq) noexcept;
-    // The value m_byId holds for `id` (0 when it has none).
-    [[nodiscard]] std::uintptr_t entryLocked(HandlerId id) const noexcept;
+    // The value m_byId holds for `id` (0 when it has none), looked up at `hint` first.
+    [[nodiscard]] std::uintptr_t entryLocked(HandlerId id,
+                                             std::uint32_t hint = ~std::uint32_t{0}) const noexcept;
     // Destroys a chain a pass took (frame: its record, linked by startChainLocked).
     void startChainLocked(DestroyFrame &frame) noexcept;
     void destroyChain(Retired *chain, DestroyFrame &frame) noexcept;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 
 namespace rio::detail {
@@ -26,10 +27,14 @@ struct RIO_CORE_EXPORT RegistryLink
     std::condition_variable idle;
     bool (*removeFn)(void *registry, HandlerId id) noexcept = nullptr;
     bool (*containsFn)(void *registry, HandlerId id) noexcept = nullptr;
+    // Optional: removeFn with the guard's hint (see HandlerGuard); guards use it when set.
+    bool (*removeHintedFn)(void *registry, HandlerId id, std::uint32_t hint) noexcept = nullptr;
 
     // Removes through removeFn without holding `mutex`, so the removal may run closure
     // destructors that drop guards of the same registry.
     bool remove(HandlerId id) noexcept;
+    // As remove(id), through removeHintedFn with `hint` where the registry has one.
+    bool remove(HandlerId id, std::uint32_t hint) noexcept;
     // True while the registry lives and holds `id` (through containsFn, also without `mutex`).
     bool contains(HandlerId id) noexcept;
     // No call starts after this; returns once the calls other threads are running finished
@@ -37,8 +42,11 @@ struct RIO_CORE_EXPORT RegistryLink
     void detach() noexcept;
 
 private:
-    // Calls `fn` with the registry while it lives (false once detached or without `fn`).
-    bool call(bool (*fn)(void *, HandlerId) noexcept, HandlerId id) noexcept;
+    // Calls `hinted` (with `hint`), else `fn`, with the registry while it lives (false once
+    // detached or without either).
+    bool call(bool (*fn)(void *, HandlerId) noexcept,
+              bool (*hinted)(void *, HandlerId, std::uint32_t) noexcept, HandlerId id,
+              std::uint32_t hint) noexcept;
 };
 
 } // namespace rio::detail
