@@ -174,8 +174,9 @@ struct QmlDispatchState
     // facade: the registry's registry() calls shareFacade(), which turns it off for good, and from
     // then on every handler runs through the facade, which keeps setSuspended, removeAndWait and
     // drop counts true. `ownRunning` counts the own dispatches in progress (registry's thread):
-    // the first shareFacade() from another thread waits for them, so a removeAndWait after it
-    // never returns while such a dispatch still runs the handler.
+    // every shareFacade() from another thread waits for them (none begins once the facade is
+    // shared, so only those begun before), so a removeAndWait after it never returns while such
+    // a dispatch still runs the handler, also when the registry's thread took the facade first.
     std::atomic<bool> facadeShared{false};
     std::atomic<int> ownRunning{0};
 
@@ -229,15 +230,16 @@ struct QmlDispatchState
     {
         ownRunning.fetch_sub(1, std::memory_order_seq_cst);
         if (facadeShared.load(std::memory_order_seq_cst))
-            ownRunning.notify_all(); // a first shareFacade() may wait for it
+            ownRunning.notify_all(); // a shareFacade() may wait for it
     }
-    // C++ code takes the facade: no own dispatch from now on. The first call from a thread other
-    // than the registry's (`onRegistryThread` false) waits for an own dispatch running there
+    // C++ code takes the facade: no own dispatch from now on. A call from a thread other than
+    // the registry's (`onRegistryThread` false) waits for own dispatches still running there
     // (never for our own thread's frames).
     void shareFacade(bool onRegistryThread) noexcept
     {
-        if (facadeShared.load(std::memory_order_relaxed) ||
-            facadeShared.exchange(true, std::memory_order_seq_cst) || onRegistryThread)
+        if (!facadeShared.load(std::memory_order_relaxed))
+            facadeShared.store(true, std::memory_order_seq_cst);
+        if (onRegistryThread)
             return;
         for (int running; (running = ownRunning.load(std::memory_order_seq_cst)) != 0;)
             ownRunning.wait(running, std::memory_order_seq_cst);

@@ -115,6 +115,12 @@ public:
             returnedWhileRunning = true;
     }
 
+    // Takes the facade of `registry` (a CountRegistry) on the calling thread.
+    Q_INVOKABLE void takeFacade(QObject *registry)
+    {
+        static_cast<void>(qobject_cast<CountRegistry *>(registry)->registry());
+    }
+
     std::mutex mutex;
     std::condition_variable changed;
     bool entered = false;
@@ -845,8 +851,13 @@ private Q_SLOTS:
     void removeAndWaitFromACppThreadWaitsForARunningHandler_data()
     {
         QTest::addColumn<QString>("how");
-        QTest::newRow("onNotified") << "onNotified: event => root.blocker.run(event)";
-        QTest::newRow("handler:") << "handler: event => root.blocker.run(event)";
+        QTest::addColumn<bool>("takenHereFirst");
+        QTest::newRow("onNotified") << "onNotified: event => root.blocker.run(event)" << false;
+        QTest::newRow("handler:") << "handler: event => root.blocker.run(event)" << false;
+        // A handler before it in the same notify takes registry() on the registry's thread: the
+        // dispatch goes on, and the C++ thread's registry() still waits for it.
+        QTest::newRow("handler:, registry() taken here first")
+            << "handler: event => root.blocker.run(event)" << true;
     }
 
     void removeAndWaitFromACppThreadWaitsForARunningHandler()
@@ -854,6 +865,7 @@ private Q_SLOTS:
         // The registry runs its handler itself; a C++ thread takes registry() while it runs and
         // removes it with removeAndWait, which returns only once the handler has returned.
         QFETCH(QString, how);
+        QFETCH(bool, takenHereFirst);
         Blocker blocker;
         QQmlComponent component(m_engine.get());
         const QString qml = QStringLiteral(R"(
@@ -864,9 +876,15 @@ QtObject {
     required property var blocker
     property CountRegistry counts: CountRegistry {}
     property CountRegistryHandler waiter: CountRegistryHandler { registry: root.counts; %1 }
+    property CountRegistryHandler taker: CountRegistryHandler {
+        registry: root.counts; priority: 10; enabled: %2
+        handler: event => root.blocker.takeFacade(root.counts)
+    }
 }
 )");
-        component.setData(qml.arg(how).toUtf8(), QUrl(QStringLiteral("blocking.qml")));
+        component.setData(
+            qml.arg(how, takenHereFirst ? QStringLiteral("true") : QStringLiteral("false")).toUtf8(),
+            QUrl(QStringLiteral("blocking.qml")));
         const std::unique_ptr<QObject> root(component.createWithInitialProperties(
             {{QStringLiteral("blocker"), QVariant::fromValue<QObject *>(&blocker)}}));
         QVERIFY2(root, qPrintable(component.errorString()));
@@ -888,7 +906,7 @@ QtObject {
         remover.join();
         QVERIFY(removed);
         QVERIFY(!blocker.returnedWhileRunning);
-        QCOMPARE(counts->registry().size(), std::size_t(0));
+        QCOMPARE(counts->registry().size(), std::size_t(takenHereFirst ? 1 : 0));
     }
 
     void handlersOutliveTheirRegistryInertly()
