@@ -171,13 +171,17 @@ RIO_TEST(notifyNeverRunsAnotherRegistrysDestructors)
     // A reader of B stays inside B's notify now and then, so B's garbage stays pending.
     std::atomic<bool> stop{false};
     rio::check::Latch started(2);
+    // Each thread has notified once before the writer starts (a thread preempted right after
+    // starting would otherwise leave the writer's rounds without a concurrent notify at all).
     std::thread notifierA([&] {
         notifyThread.store(std::this_thread::get_id());
+        a.notify(1);
         started.count_down();
         while (!stop.load(std::memory_order_relaxed))
             a.notify(1);
     });
     std::thread readerB([&] {
+        b.notify(2);
         started.count_down();
         while (!stop.load(std::memory_order_relaxed))
             b.notify(2);
