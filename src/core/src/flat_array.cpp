@@ -108,7 +108,7 @@ RegistryState &RegistryCore::writerState()
 {
     if (RegistryState *s = m_state.load(std::memory_order_acquire))
         return *s;
-    return RegistryList::create(m_state);
+    return RegistryList::create(m_state, this);
 }
 
 Snapshot *RegistryCore::createSnapshot(std::size_t capacity)
@@ -221,15 +221,12 @@ void RegistryCore::publishEmptyLocked() noexcept
 }
 
 // Inlined into add() and addPlain(), its only callers: one call frame per add, not two.
-RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<std::mutex> &lock,
+RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<WriterLock> &lock,
                                                            HandlerBox *box, Invoke invoke, int priority,
                                                            GuardLink *link)
 {
     RegistryState &ws = st();
-    // Everything that can throw comes first: on a throw nothing has changed (a link made here
-    // stays, as link() would have made it).
-    if (link != nullptr)
-        link->link = linkLocked();
+    // Everything that can throw comes first: on a throw nothing has changed.
     if (ws.byIdNulls > 32 && ws.byIdNulls * 2 > ws.byId.size()) {
         std::erase_if(ws.byId, [this](const auto &entry) {
             return entry.second == 0 || ((entry.second & 1u) != 0 && !chainInFlightLocked(entry.second >> 1));
@@ -301,8 +298,12 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<std:
     }
     box->byIdIndex = static_cast<std::uint32_t>(ws.byId.size());
     ws.byId.emplace_back(id.value(), reinterpret_cast<std::uintptr_t>(box)); // capacity reserved above
-    if (link != nullptr)
+    if (link != nullptr) {
+        // The guard's hold on the state, taken under the lock and only once nothing can throw.
+        link->state = &ws;
         link->hint = box->byIdIndex;
+        ++ws.guardHolds;
+    }
     // Only writers change it, under the lock: a plain store, not a locked read-modify-write.
     ws.live.store(ws.live.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     // Copy-on-write retires arrays, and once-handlers that fired wait here too: without a pass
@@ -314,14 +315,14 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<std:
 
 HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link)
 {
-    std::unique_lock lock(writerState().mutex);
+    std::unique_lock lock(writerState().writerLock);
     return addLocked(lock, box, invoke, priority, link);
 }
 
 HandlerId RegistryCore::addPlain(std::size_t bytes, HandlerBox *(*make)(void *, const void *) noexcept,
                                  const void *fn, Invoke invoke, int priority, GuardLink *link)
 {
-    std::unique_lock lock(writerState().mutex);
+    std::unique_lock lock(writerState().writerLock);
     void *block = takeSpareLocked(bytes);
     if (block == nullptr)
         block = ::operator new(bytes); // may throw: nothing changed
@@ -363,7 +364,7 @@ bool RegistryCore::setSuspended(HandlerId id, bool suspended) noexcept
 {
     if (m_state.load(std::memory_order_acquire) == nullptr)
         return false; // never had a handler
-    std::lock_guard lock(st().mutex);
+    std::lock_guard lock(st().writerLock);
     HandlerBox *box = findLocked(id);
     if (box == nullptr || box->removed)
         return false;
@@ -380,7 +381,7 @@ bool RegistryCore::isSuspended(HandlerId id) const noexcept
 {
     if (m_state.load(std::memory_order_acquire) == nullptr)
         return false;
-    std::lock_guard lock(st().mutex);
+    std::lock_guard lock(st().writerLock);
     const HandlerBox *box = findLocked(id);
     return box != nullptr && !box->removed && box->suspended;
 }
@@ -451,12 +452,8 @@ void RegistryCore::compactLocked(bool force) noexcept
     }
 }
 
-bool RegistryCore::remove(HandlerId id, std::uint32_t hint) noexcept
+RIO_ALWAYS_INLINE inline bool RegistryCore::removeLocked(HandlerId id, std::uint32_t hint) noexcept
 {
-    if (!id.isValid() || m_state.load(std::memory_order_acquire) == nullptr)
-        return false;
-    RegistryState &ws = st();
-    std::unique_lock lock(ws.mutex);
     HandlerBox *box = findLocked(id, hint);
     if (box == nullptr)
         return false;
@@ -465,15 +462,49 @@ bool RegistryCore::remove(HandlerId id, std::uint32_t hint) noexcept
     if (const Snapshot *cur = head.load(std::memory_order_relaxed);
         cur->runCount != 0 || cur->dead > compactAfterDead)
         compactLocked();
+    return true;
+}
+
+bool RegistryCore::remove(HandlerId id, std::uint32_t hint) noexcept
+{
+    if (!id.isValid() || m_state.load(std::memory_order_acquire) == nullptr)
+        return false;
+    RegistryState &ws = st();
+    std::unique_lock lock(ws.writerLock);
+    if (!removeLocked(id, hint))
+        return false;
     if (ws.retired.passDue())
         pass(lock, /*fence=*/true, nullptr, 0);
     return true;
 }
 
+bool RegistryCore::removeByGuard(RegistryState &state, HandlerId id, std::uint32_t hint) noexcept
+{
+    std::unique_lock lock(state.writerLock);
+    RegistryCore *core = state.core; // null once the registry's destruction began
+    const bool removed = core != nullptr && core->removeLocked(id, hint);
+    if (removed && state.retired.passDue())
+        core->passForGuard(lock);
+    const bool last = --state.guardHolds == 0 && state.orphan;
+    lock.unlock();
+    if (last)
+        RegistryList::remove(&state);
+    return removed;
+}
+
+void RegistryCore::releaseGuard(RegistryState &state) noexcept
+{
+    std::unique_lock lock(state.writerLock);
+    const bool last = --state.guardHolds == 0 && state.orphan;
+    lock.unlock();
+    if (last)
+        RegistryList::remove(&state);
+}
+
 void RegistryCore::retireFired(HandlerBox *box) noexcept
 {
     // Inside notify: unpublish only; the next writer of this registry reclaims.
-    std::lock_guard lock(st().mutex);
+    std::lock_guard lock(st().writerLock);
     if (!box->removed)
         tombstoneLocked(box);
 }
@@ -482,7 +513,7 @@ void RegistryCore::clear() noexcept
 {
     if (m_state.load(std::memory_order_acquire) == nullptr)
         return;
-    std::unique_lock lock(st().mutex);
+    std::unique_lock lock(st().writerLock);
     Snapshot *cur = head.load(std::memory_order_relaxed);
     if (cur == emptySnapshot())
         return;
@@ -515,7 +546,7 @@ bool RegistryCore::contains(HandlerId id) const noexcept
 {
     if (!id.isValid() || m_state.load(std::memory_order_acquire) == nullptr)
         return false;
-    std::lock_guard lock(st().mutex);
+    std::lock_guard lock(st().writerLock);
     return findLocked(id) != nullptr;
 }
 
@@ -523,7 +554,7 @@ void RegistryCore::replaceCallback(CallbackBox *box)
 {
     if (box == nullptr && m_state.load(std::memory_order_acquire) == nullptr)
         return; // no callback was ever set
-    std::unique_lock lock(writerState().mutex);
+    std::unique_lock lock(writerState().writerLock);
     if (box != nullptr)
         box->kind = Retired::Kind::Callback;
     CallbackBox *old =
@@ -537,7 +568,7 @@ void RegistryCore::replaceCallback(CallbackBox *box)
 
 std::shared_ptr<RegistryLink> RegistryCore::link()
 {
-    std::lock_guard lock(writerState().mutex);
+    std::lock_guard lock(writerState().writerLock);
     return linkLocked();
 }
 

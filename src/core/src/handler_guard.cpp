@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <registryio/detail/registry_core.h>
 #include <registryio/detail/registry_link.h>
 #include <registryio/handler_guard.h>
 
@@ -83,9 +84,8 @@ HandlerGuard::HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId
     : m_link(std::move(link)), m_id(id)
 { }
 
-HandlerGuard::HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId id,
-                           std::uint32_t hint) noexcept
-    : m_link(std::move(link)), m_id(id), m_hint(hint)
+HandlerGuard::HandlerGuard(detail::RegistryState *state, HandlerId id, std::uint32_t hint) noexcept
+    : m_state(state), m_id(id), m_hint(hint)
 { }
 
 HandlerGuard::~HandlerGuard()
@@ -94,13 +94,15 @@ HandlerGuard::~HandlerGuard()
 }
 
 HandlerGuard::HandlerGuard(HandlerGuard &&other) noexcept
-    : m_link(std::move(other.m_link)), m_id(std::exchange(other.m_id, HandlerId{})), m_hint(other.m_hint)
+    : m_state(std::exchange(other.m_state, nullptr)), m_link(std::move(other.m_link)),
+      m_id(std::exchange(other.m_id, HandlerId{})), m_hint(other.m_hint)
 { }
 
 HandlerGuard &HandlerGuard::operator=(HandlerGuard &&other) noexcept
 {
     if (this != &other) {
         reset();
+        m_state = std::exchange(other.m_state, nullptr);
         m_link = std::move(other.m_link);
         m_id = std::exchange(other.m_id, HandlerId{});
         m_hint = other.m_hint;
@@ -110,6 +112,8 @@ HandlerGuard &HandlerGuard::operator=(HandlerGuard &&other) noexcept
 
 HandlerId HandlerGuard::release() noexcept
 {
+    if (detail::RegistryState *state = std::exchange(m_state, nullptr))
+        detail::RegistryCore::releaseGuard(*state);
     m_link.reset();
     return std::exchange(m_id, HandlerId{});
 }
@@ -117,6 +121,8 @@ HandlerId HandlerGuard::release() noexcept
 bool HandlerGuard::reset() noexcept
 {
     const HandlerId id = std::exchange(m_id, HandlerId{});
+    if (detail::RegistryState *state = std::exchange(m_state, nullptr))
+        return detail::RegistryCore::removeByGuard(*state, id, m_hint);
     auto link = std::move(m_link);
     return id.isValid() && link && link->remove(id, m_hint);
 }

@@ -57,11 +57,12 @@ void installForkHandlers() noexcept
 
 } // namespace
 
-RegistryState &RegistryList::create(std::atomic<RegistryState *> &slot)
+RegistryState &RegistryList::create(std::atomic<RegistryState *> &slot, RegistryCore *core)
 {
     hazard::initialize();
     installForkHandlers();
     auto fresh = std::make_unique<RegistryState>(); // outside the lock; may throw
+    fresh->core = core;
     std::lock_guard lock(listMutex());
     // Under the list's lock: fork() sees the state listed or not yet created, never in between.
     if (RegistryState *s = slot.load(std::memory_order_acquire))

@@ -59,6 +59,23 @@ bool markBlocked(const RegistryCore *core, bool blocked) noexcept
     return any;
 }
 
+// This thread's guard passes under way (RegistryCore::passForGuard), innermost first: a ~Registry
+// run from inside one (a closure destructor its pass runs) does not wait for it.
+struct GuardPass
+{
+    const RegistryState *state;
+    GuardPass *next;
+};
+thread_local constinit GuardPass *guardPasses = nullptr;
+
+std::size_t ownGuardPasses(const RegistryState *state) noexcept
+{
+    std::size_t n = 0;
+    for (const GuardPass *p = guardPasses; p; p = p->next)
+        n += p->state == state ? 1 : 0;
+    return n;
+}
+
 // st().byId's value for a handler a chain took: odd, never a box's address.
 std::uintptr_t chainTag(std::uint64_t number) noexcept
 {
@@ -85,11 +102,19 @@ void RegistryCore::destroyState() noexcept
 {
     if (st().link)
         st().link->detach();
+    {
+        // Guards dropped from now on only give up their hold; a guard's pass still running
+        // without the lock on another thread is waited for (never one of this thread's own).
+        std::unique_lock lock(st().writerLock);
+        st().core = nullptr;
+        const std::size_t own = ownGuardPasses(&st());
+        st().retired.chainEnded.wait(lock, [this, own] { return st().guardPasses <= own; });
+    }
     // Closure destructors may still call this registry (remove, clear, add): take everything
     // under the lock, destroy outside it, until nothing is left.
     for (;;) {
         Retired *chain = nullptr;
-        std::unique_lock lock(st().mutex);
+        std::unique_lock lock(st().writerLock);
         Snapshot *s = head.load(std::memory_order_relaxed);
         forEachEntry(s, s == emptySnapshot(), [&](Entry &e, std::uint64_t, int) {
             if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved) {
@@ -135,7 +160,30 @@ void RegistryCore::destroyState() noexcept
         lock.unlock();
         destroyChain(chain, frame);
     }
-    RegistryList::remove(m_state.exchange(nullptr, std::memory_order_acq_rel));
+    // Guards that still hold the state keep it (and its place on the fork list) until the last
+    // of them lets go.
+    RegistryState *state = m_state.exchange(nullptr, std::memory_order_acq_rel);
+    bool last = false;
+    {
+        std::lock_guard lock(state->writerLock);
+        state->orphan = true;
+        last = state->guardHolds == 0;
+    }
+    if (last)
+        RegistryList::remove(state);
+}
+
+void RegistryCore::passForGuard(std::unique_lock<WriterLock> &lock) noexcept
+{
+    RegistryState &ws = st();
+    ++ws.guardPasses;
+    GuardPass frame{&ws, guardPasses};
+    guardPasses = &frame;
+    pass(lock, /*fence=*/true, nullptr, 0); // returns with the lock released
+    guardPasses = frame.next;
+    lock.lock();
+    if (--ws.guardPasses == 0 && ws.core == nullptr)
+        ws.retired.chainEnded.notify_all(); // a ~Registry on another thread waits for this
 }
 
 void RetiredList::retire(Retired *r) noexcept
@@ -163,7 +211,7 @@ std::size_t RegistryCore::pendingCount() const noexcept
 // A removed box is freed once nobody runs it: readers that still hold a snapshot with its entry
 // read skipRemoved there and never touch the box. In the fallback fence mode, where the pass has
 // no heavy fence, readers fence after each announcement instead (notifyOutOfLine, callRun).
-RegistryCore::PassResult RegistryCore::pass(std::unique_lock<std::mutex> &lock, bool fence,
+RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, bool fence,
                                             const HandlerBox *target, std::uint64_t awaitSeq) noexcept
 {
     PassResult result;
@@ -319,7 +367,7 @@ void RegistryCore::destroyChain(Retired *chain, DestroyFrame &frame) noexcept
     destroyFrames = frame.next;
     // Under the lock: a ~Registry woken by this takes the lock before it frees the registry, so
     // notify_all never touches freed memory.
-    std::lock_guard lock(st().mutex);
+    std::lock_guard lock(st().writerLock);
     for (DestroyFrame **link = &st().retired.chains; *link; link = &(*link)->nextInCore) {
         if (*link == &frame) {
             *link = frame.nextInCore;
@@ -337,7 +385,7 @@ bool RegistryCore::chainInFlightLocked(std::uint64_t number) const noexcept
     return false;
 }
 
-void RegistryCore::waitForChains(std::unique_lock<std::mutex> &lock, std::uint64_t number,
+void RegistryCore::waitForChains(std::unique_lock<WriterLock> &lock, std::uint64_t number,
                                  std::uint64_t awaitSeq) noexcept
 {
     // synchronize() from inside a closure destructor of this registry does not wait for another
@@ -366,7 +414,7 @@ void RegistryCore::waitForChains(std::unique_lock<std::mutex> &lock, std::uint64
 // Never for other handlers, other chains or this thread's own frames.
 void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
 {
-    std::unique_lock lock(st().mutex, std::defer_lock);
+    std::unique_lock lock(st().writerLock, std::defer_lock);
     for (unsigned spins = 0;; ++spins) {
         lock.lock();
         const HandlerBox *box = nullptr;
@@ -408,7 +456,7 @@ bool RegistryCore::removeAndWait(HandlerId id) noexcept
         return false; // never handed out here: nothing can be running
     bool removed = false;
     {
-        std::lock_guard lock(st().mutex);
+        std::lock_guard lock(st().writerLock);
         if (id.value() > st().lastId)
             return false; // never handed out: nothing can be running
         if (HandlerBox *box = findLocked(id)) {
@@ -426,7 +474,7 @@ void RegistryCore::synchronize() noexcept
         return; // nothing was ever retired
     std::uint64_t seq = 0;
     {
-        std::lock_guard lock(st().mutex);
+        std::lock_guard lock(st().writerLock);
         seq = st().retired.retireSeq;
     }
     wait(seq, HandlerId{});
@@ -434,7 +482,8 @@ void RegistryCore::synchronize() noexcept
 
 void RegistryCore::lockForFork(RegistryState &state) noexcept
 {
-    state.mutex.lock();
+    state.writerLock.lock();
+    state.writerLock.prepareFork();
     if (state.link)
         state.link->mutex.lock();
 }
@@ -454,7 +503,12 @@ void RegistryCore::unlockAfterFork(RegistryState &state, bool child) noexcept
     }
     if (state.link)
         state.link->mutex.unlock();
-    state.mutex.unlock();
+    if (child) {
+        state.writerLock.resetInChild();
+    } else {
+        state.writerLock.unlockAfterForkInParent();
+        state.writerLock.unlock();
+    }
 }
 
 void freePlainBox(Retired *r) noexcept

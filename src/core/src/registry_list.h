@@ -13,9 +13,10 @@ namespace rio::detail {
 
 struct RegistryList
 {
-    // The state `slot` points to, creating it and putting it on the list if it has none (one
-    // winner when threads race); throws std::bad_alloc with nothing changed.
-    static RegistryState &create(std::atomic<RegistryState *> &slot);
+    // The state `slot` points to, creating it for `core` and putting it on the list if it has
+    // none (one winner when threads race); throws std::bad_alloc with nothing changed.
+    static RegistryState &create(std::atomic<RegistryState *> &slot, RegistryCore *core);
+    // Takes the state off the list and frees it (its registry and every guard hold are gone).
     static void remove(RegistryState *state) noexcept;
     // The objects every listed registry has retired and not yet destroyed (pendingCountAll).
     static std::size_t pending() noexcept;

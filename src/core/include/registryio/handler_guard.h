@@ -11,7 +11,8 @@ namespace rio {
 
 namespace detail {
 struct RegistryLink;
-}
+struct RegistryState;
+} // namespace detail
 
 /// Move-only RAII handle: destroying it removes the handler; release() keeps the handler.
 /// It may outlive its registry (then it does nothing).
@@ -22,9 +23,10 @@ public:
     HandlerGuard() noexcept = default;
     /// A guard of `id`, removed through `link`.
     HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId id) noexcept;
-    /// Used by Registry::addScoped: `hint` tells the registry where it keeps `id` (it checks the
-    /// hint against the id, so a stale one only costs the lookup it would have done anyway).
-    HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId id, std::uint32_t hint) noexcept;
+    /// Used by Registry::addScoped: takes over a hold on the registry's writer state that the add
+    /// took; `hint` tells the registry where it keeps `id` (it checks the hint against the id, so
+    /// a stale one only costs the lookup it would have done anyway).
+    HandlerGuard(detail::RegistryState *state, HandlerId id, std::uint32_t hint) noexcept;
     /// Removes the handler, if the guard still owns one.
     ~HandlerGuard();
 
@@ -45,7 +47,8 @@ public:
     bool reset() noexcept;
 
 private:
-    std::shared_ptr<detail::RegistryLink> m_link;
+    detail::RegistryState *m_state = nullptr;     // a Registry's guard: removes under its writer lock
+    std::shared_ptr<detail::RegistryLink> m_link; // any other guard (the Qt facade's)
     HandlerId m_id;
     std::uint32_t m_hint = ~std::uint32_t{0};
 };

@@ -141,7 +141,7 @@ public:
     {
         detail::GuardLink link;
         const HandlerId id = addImpl<false>(std::forward<F>(handler), priority, &link);
-        return {std::move(link.link), id, link.hint};
+        return {link.state, id, link.hint};
     }
 
     /// A copyable handle to `id` (isConnected() is false when `id` is not registered here).

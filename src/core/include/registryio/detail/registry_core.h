@@ -8,6 +8,7 @@
 
 #include <registryio/detail/config.h>
 #include <registryio/detail/hazard.h>
+#include <registryio/detail/writer_lock.h>
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
 
@@ -24,6 +25,7 @@ namespace rio::detail {
 
 class RegistryCore;
 struct RegistryLink;
+struct RegistryState;
 struct DestroyFrame;
 
 /// Something a registry unpublished and frees once no reader can reach it.
@@ -110,11 +112,12 @@ struct Snapshot : Retired
     [[nodiscard]] const Entry *entries() const noexcept { return reinterpret_cast<const Entry *>(this + 1); }
 };
 
-/// What addScoped needs besides the id: the link its guard holds, and where the id map held the
-/// new handler's entry (a hint the removal checks against the id; see RegistryCore::remove).
+/// What addScoped needs besides the id: the writer state its guard holds (one of the state's
+/// guard holds, taken under the same lock as the add), and where the id map held the new
+/// handler's entry (a hint the removal checks against the id; see RegistryCore::remove).
 struct GuardLink
 {
-    std::shared_ptr<RegistryLink> link;
+    RegistryState *state = nullptr;
     std::uint32_t hint = 0;
 };
 
@@ -136,10 +139,10 @@ struct RetiredList
     std::size_t nextPass = 64;                          // the next pass when this many are pending...
     std::size_t nextPassBytes = std::size_t{64} * 1024; // ...or this many bytes
     std::uint64_t retireSeq = 0;                        // the last retired object's number
-    std::uint64_t fencedSeq = 0;        // everything retired up to this was unpublished before a fence
-    DestroyFrame *chains = nullptr;     // chains being destroyed, all threads
-    std::uint64_t chainNumber = 0;      // the last chain's number
-    std::condition_variable chainEnded; // notified (under the lock) as each chain ends
+    std::uint64_t fencedSeq = 0;            // everything retired up to this was unpublished before a fence
+    DestroyFrame *chains = nullptr;         // chains being destroyed, all threads
+    std::uint64_t chainNumber = 0;          // the last chain's number
+    std::condition_variable_any chainEnded; // notified (under the lock) as each chain ends
 
     /// Puts `r` on its list (numbered).
     void retire(Retired *r) noexcept;
@@ -152,10 +155,10 @@ struct RetiredList
 
 /// A registry's writer state: allocated by its first add (or exception callback, or link), so
 /// that an empty registry costs a few stores to construct and destroy, and joins the
-/// process-wide list fork() locks (process_life.cpp) only then. Every writer takes `mutex`.
+/// process-wide list fork() locks (process_life.cpp) only then. Every writer takes `writerLock`.
 struct RegistryState
 {
-    std::mutex mutex;
+    WriterLock writerLock;
     std::atomic<std::size_t> live{0}; // registered handlers (read without the lock by size())
     std::uint64_t lastId = 0;
     std::uint64_t version = 0;
@@ -173,6 +176,13 @@ struct RegistryState
     std::size_t spareCount = 0;
     RegistryState *prev = nullptr; // the process-wide list of states (fork)
     RegistryState *next = nullptr;
+    // Guards (HandlerGuard) hold the state itself, not a shared link: a guard's drop is one
+    // round trip of the writer lock and no atomic counter of its own. The state outlives its
+    // registry while guards hold it; the last of them frees it.
+    RegistryCore *core = nullptr; // the registry, until its destruction begins (guards then do nothing)
+    std::size_t guardHolds = 0;   // guards holding the state
+    std::size_t guardPasses = 0;  // guards' reclaim passes running without the lock (~Registry waits)
+    bool orphan = false;          // the registry is destroyed: the last guard hold frees the state
 };
 
 /// The waits' back-off schedule: yields, then short sleeps, then longer ones (`spins`: attempts
@@ -205,6 +215,11 @@ public:
     /// Unpublishes; never allocates. Runs a reclaim pass when the batch is full. `hint` (a
     /// GuardLink's) is where the id map held the id's entry: used only if it still does.
     bool remove(HandlerId id, std::uint32_t hint = ~std::uint32_t{0}) noexcept;
+    /// A guard's drop: remove(id, hint) while the state's registry lives, then the guard's hold on
+    /// the state is given up (the last hold on a destroyed registry's state frees it).
+    static bool removeByGuard(RegistryState &state, HandlerId id, std::uint32_t hint) noexcept;
+    /// HandlerGuard::release(): gives up the guard's hold on the state, keeping the handler.
+    static void releaseGuard(RegistryState &state) noexcept;
     /// remove(), then waits until the handler (if it was ever handed out) is not running on
     /// another thread and is destroyed.
     bool removeAndWait(HandlerId id) noexcept;
@@ -256,14 +271,14 @@ private:
         bool blockedByOthers = false; // an awaited box may still run on another thread
     };
 
-    // The writer state once it exists (callers hold its mutex or checked it exists).
+    // The writer state once it exists (callers hold its lock or checked it exists).
     [[nodiscard]] RegistryState &st() const noexcept { return *m_state.load(std::memory_order_relaxed); }
     // The writer state, created (and put on the process-wide list) on first use; may throw.
     RegistryState &writerState();
     // ~RegistryCore's work once a writer state exists.
     void destroyState() noexcept;
     // add()'s work once the box exists, under `lock` (which it may release for a pass).
-    HandlerId addLocked(std::unique_lock<std::mutex> &lock, HandlerBox *box, Invoke invoke, int priority,
+    HandlerId addLocked(std::unique_lock<WriterLock> &lock, HandlerBox *box, Invoke invoke, int priority,
                         GuardLink *link);
     // A spare block of `bytes` (null if none), and keeping one (freed when the spares are full).
     [[nodiscard]] void *takeSpareLocked(std::size_t bytes) noexcept;
@@ -284,20 +299,25 @@ private:
     void publishEmptyLocked() noexcept;
     [[nodiscard]] std::size_t copyCapacityLocked(std::size_t live) const noexcept;
     void compactLocked(bool force = false) noexcept;
+    // remove()'s unpublication, without its reclaim pass; false for an id not registered here.
+    bool removeLocked(HandlerId id, std::uint32_t hint) noexcept;
     [[nodiscard]] HandlerBox *findLocked(HandlerId id, std::uint32_t hint = ~std::uint32_t{0}) const noexcept;
     void tombstoneLocked(HandlerBox *box) noexcept;
     // One reclaim pass; destroys what it frees after dropping the lock (which it takes).
-    PassResult pass(std::unique_lock<std::mutex> &lock, bool fence, const HandlerBox *target,
+    PassResult pass(std::unique_lock<WriterLock> &lock, bool fence, const HandlerBox *target,
                     std::uint64_t awaitSeq) noexcept;
     // The value m_byId holds for `id` (0 when it has none), looked up at `hint` first.
     [[nodiscard]] std::uintptr_t entryLocked(HandlerId id,
                                              std::uint32_t hint = ~std::uint32_t{0}) const noexcept;
+    // A guard's reclaim pass (removeByGuard): the registry stays alive while the pass runs
+    // without the lock (~Registry waits for it), and the lock is held again on return.
+    void passForGuard(std::unique_lock<WriterLock> &lock) noexcept;
     // Destroys a chain a pass took (frame: its record, linked by startChainLocked).
     void startChainLocked(DestroyFrame &frame) noexcept;
     void destroyChain(Retired *chain, DestroyFrame &frame) noexcept;
     // Waits (dropping the lock meanwhile) until no other thread destroys the chain `number`, or,
     // with number 0, any chain holding something retired at or before `awaitSeq`.
-    void waitForChains(std::unique_lock<std::mutex> &lock, std::uint64_t number,
+    void waitForChains(std::unique_lock<WriterLock> &lock, std::uint64_t number,
                        std::uint64_t awaitSeq) noexcept;
     [[nodiscard]] bool chainInFlightLocked(std::uint64_t number) const noexcept;
     void wait(std::uint64_t awaitSeq, HandlerId target) noexcept;
