@@ -207,9 +207,10 @@ void RegistryCore::publishLocked(Snapshot *next) noexcept
 // Room for a copy holding `live` handlers: twice that, at least the hint, and at least the
 // capacity the registry last emptied, unless `live` is far below it (a registry that fills and
 // empties again in rounds allocates one array per round, not one per doubling).
-std::size_t RegistryCore::copyCapacityLocked(std::size_t live) const noexcept
+std::size_t RegistryCore::copyCapacityLocked(std::size_t live, std::size_t room) const noexcept
 {
-    const std::size_t sticky = live * 8 >= st().lastCapacity ? st().lastCapacity : 0;
+    const std::size_t last = std::max(st().lastCapacity, room);
+    const std::size_t sticky = live * 8 >= last ? last : 0;
     return std::max({m_capacityHint, 2 * live, std::size_t{4}, sticky});
 }
 
@@ -285,7 +286,9 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
         const std::size_t capacity =
             cur == emptySnapshot()
                 ? std::max(copyCapacityLocked(live), std::min<std::size_t>(ws.lastCapacity, 1024))
-                : copyCapacityLocked(live);
+                // An add into a full head of tombstones (a registry that emptied by removals
+                // and fills again) keeps the head's room: one copy, not one per doubling.
+                : copyCapacityLocked(live, cur->runCount == 0 ? cur->capacity : 0);
         Snapshot *next = nullptr;
         try {
             next = copyLocked(capacity, box, pos, invoke);

@@ -54,7 +54,7 @@ inline Snapshot *emptySnapshot() noexcept
 }
 
 /// Tombstones a flat array or a run tolerates before it is compacted (see compactLocked).
-inline constexpr std::uint32_t compactAfterDead = 8;
+inline constexpr std::uint32_t compactAfterDead = 16;
 /// An add inside the order of this many handlers turns the registry to runs.
 inline constexpr std::size_t runsFrom = 64;
 

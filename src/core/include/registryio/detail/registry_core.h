@@ -297,7 +297,8 @@ private:
     void publishLocked(Snapshot *next) noexcept;
     // Publishes the registry's own empty array (no allocation).
     void publishEmptyLocked() noexcept;
-    [[nodiscard]] std::size_t copyCapacityLocked(std::size_t live) const noexcept;
+    // Room for a copy of `live` handlers; `room` is a capacity to keep (the head's, for an add).
+    [[nodiscard]] std::size_t copyCapacityLocked(std::size_t live, std::size_t room = 0) const noexcept;
     void compactLocked(bool force = false) noexcept;
     // remove()'s unpublication, without its reclaim pass; false for an id not registered here.
     bool removeLocked(HandlerId id, std::uint32_t hint) noexcept;
