@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// WriterLock's contended path: a short spin, then sleep until an unlock wakes one sleeper.
+// WriterLock's contended path: sleep until an unlock wakes one sleeper.
 
 #include <registryio/detail/writer_lock.h>
 
@@ -14,19 +14,6 @@
 namespace rio::detail {
 
 namespace {
-
-// Spins before a contended locker sleeps: writers hold the lock for a few hundred instructions,
-// so a holder running on another core usually lets go within this many polls.
-constexpr int spinPolls = 0;
-
-inline void cpuRelax() noexcept
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield" ::: "memory");
-#endif
-}
 
 #if defined(__linux__)
 void futexWait(std::atomic<std::uint32_t> &word, std::uint32_t value) noexcept
@@ -46,13 +33,8 @@ void futexWakeOne(std::atomic<std::uint32_t> &word) noexcept
 
 void WriterLock::lockContended() noexcept
 {
-    for (int i = 0; i < spinPolls; ++i) {
-        cpuRelax();
-        std::uint32_t expected = 0;
-        if (m_word.load(std::memory_order_relaxed) == 0 &&
-            m_word.compare_exchange_weak(expected, 1, std::memory_order_acquire, std::memory_order_relaxed))
-            return;
-    }
+    // No spin first: on 2 cores the holder is often the preempted thread, and a spin of 20 polls
+    // made the 4-thread churn twice as slow (benchmarks/targets_by_hand.md).
     // Whoever takes the lock from here on marks it as having sleepers (2), so that its unlock
     // wakes the next one: at worst one wake-up too many, never one too few.
     while (m_word.exchange(2, std::memory_order_acquire) != 0) {

@@ -5,7 +5,7 @@
 // unlock when nobody waits, against the several dozen instructions of a std::mutex round trip
 // (glibc's pthread_mutex_lock checks the mutex's type, robustness and elision on every call).
 // The three-state word is the futex mutex of Ulrich Drepper's "Futexes Are Tricky" (2011):
-// 0 free, 1 held, 2 held with sleepers. Contended lockers spin briefly, then sleep: on a futex
+// 0 free, 1 held, 2 held with sleepers. Contended lockers sleep at once: on a futex
 // on Linux, elsewhere on a condition variable (no system futex to rely on, and MinGW-w64's
 // std::atomic::wait can miss wake-ups). No user code ever runs under it.
 
