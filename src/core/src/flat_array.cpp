@@ -229,15 +229,25 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
     RegistryState &ws = st();
     // Everything that can throw comes first: on a throw nothing has changed.
     if (ws.byIdNulls > 32 && ws.byIdNulls * 2 > ws.byId.size()) {
-        std::erase_if(ws.byId, [this](const auto &entry) {
-            return entry.second == 0 || ((entry.second & 1u) != 0 && !chainInFlightLocked(entry.second >> 1));
-        });
-        ws.byIdNulls = 0;
-        // The entries that hold boxes moved: tell their boxes (a pass finds an entry by its box).
-        for (std::size_t i = 0; i < ws.byId.size(); ++i)
-            if (const std::uintptr_t e = ws.byId[i].second; e != 0 && (e & 1u) == 0)
+        // One sweep: drop the entries nobody can look up any more (no box, or a chain that
+        // ended), and tell each box whose entry moved its new index (a pass finds an entry by
+        // its box).
+        std::size_t kept = 0;
+        for (const auto &entry : ws.byId) {
+            const std::uintptr_t e = entry.second;
+            if (e == 0)
+                continue;
+            if ((e & 1u) != 0) {
+                if (!chainInFlightLocked(e >> 1))
+                    continue;
+            } else {
                 reinterpret_cast<HandlerBox *>(e)->byIdIndex = // NOLINT(performance-no-int-to-ptr)
-                    static_cast<std::uint32_t>(i);
+                    static_cast<std::uint32_t>(kept);
+            }
+            ws.byId[kept++] = entry;
+        }
+        ws.byId.resize(kept);
+        ws.byIdNulls = 0;
     }
     if (ws.byId.size() == ws.byId.capacity())
         ws.byId.reserve(std::max<std::size_t>(16, 2 * ws.byId.size())); // amortised O(1)
@@ -402,7 +412,10 @@ std::uintptr_t RegistryCore::entryLocked(HandlerId id, std::uint32_t hint) const
 
 HandlerBox *RegistryCore::findLocked(HandlerId id, std::uint32_t hint) const noexcept
 {
-    const std::uintptr_t e = entryLocked(id, hint);
+    // entryLocked's hint test, here without its call: a guard's hint almost always holds.
+    const auto &byId = st().byId;
+    const std::uintptr_t e =
+        hint < byId.size() && byId[hint].first == id.value() ? byId[hint].second : entryLocked(id, hint);
     if (e == 0 || (e & 1u) != 0)
         return nullptr;
     // The entry word is a box pointer when its low bit is clear (a chain number otherwise).

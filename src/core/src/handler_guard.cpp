@@ -88,16 +88,6 @@ HandlerGuard::HandlerGuard(detail::RegistryState *state, HandlerId id, std::uint
     : m_state(state), m_id(id), m_hint(hint)
 { }
 
-HandlerGuard::~HandlerGuard()
-{
-    reset();
-}
-
-HandlerGuard::HandlerGuard(HandlerGuard &&other) noexcept
-    : m_state(std::exchange(other.m_state, nullptr)), m_link(std::move(other.m_link)),
-      m_id(std::exchange(other.m_id, HandlerId{})), m_hint(other.m_hint)
-{ }
-
 HandlerGuard &HandlerGuard::operator=(HandlerGuard &&other) noexcept
 {
     if (this != &other) {

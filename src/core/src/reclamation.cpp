@@ -186,17 +186,6 @@ void RegistryCore::passForGuard(std::unique_lock<WriterLock> &lock) noexcept
         ws.retired.chainEnded.notify_all(); // a ~Registry on another thread waits for this
 }
 
-void RetiredList::retire(Retired *r) noexcept
-{
-    r->seq = ++retireSeq;
-    Retired **list = r->kind == Retired::Kind::Handler ? &boxes : &others;
-    r->next = *list;
-    *list = r;
-    ++pending;
-    pendingBytes += r->bytes;
-    pendingPublic.store(pending, std::memory_order_relaxed);
-}
-
 std::size_t RegistryCore::pendingCount() const noexcept
 {
     const RegistryState *s = m_state.load(std::memory_order_acquire);
@@ -231,10 +220,9 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
         hazard::heavyFence();
         st().retired.fencedSeq = st().retired.retireSeq;
     }
+    // Marks are clear here: an object starts clear, and each pass clears the marks of what it
+    // keeps.
     Snapshot *cur = head.load(std::memory_order_relaxed);
-    for (Retired *list : {st().retired.others, st().retired.boxes})
-        for (Retired *r = list; r; r = r->next)
-            r->markOther = r->markSelf = false;
     const std::uint32_t base = hazard::hazardBase();
     const std::uint32_t slots = hazard::hazardSlots();
     hazard::forEachRecord([&](hazard::ReaderRecord *rec) {
@@ -300,13 +288,16 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
                               ? &byId[box->byIdIndex]
                               : findById(byId, box->id.value());
             if (r->destroy == &freePlainBox && st().spareCount < spareLimit) {
-                // No destructor to run: destroyed here, its block kept for the next add.
+                // No destructor to run: destroyed here, its block kept for the next add
+                // (keepSpareLocked, with its room test done).
                 if (entry != nullptr)
                     entry->second = 0;
                 *link = r->next;
                 ++freed;
                 freedBytes += r->bytes;
-                keepSpareLocked(r);
+                r->next = st().spareBoxes;
+                st().spareBoxes = r;
+                ++st().spareCount;
                 continue;
             }
             // Waiters for this handler now wait for this chain only.
@@ -317,6 +308,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
         }
         if (others && ((target != nullptr && r == target) || r->seq <= awaitSeq))
             result.blockedByOthers = true;
+        r->markOther = r->markSelf = false;
         link = &r->next;
     }
     // Snapshots and callbacks: freed once no slot holds them (nobody waits for these).
@@ -325,6 +317,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
             take(link, r);
             continue;
         }
+        r->markOther = r->markSelf = false;
         link = &r->next;
     }
 

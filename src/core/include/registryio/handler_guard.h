@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 namespace rio {
 
@@ -28,10 +29,18 @@ public:
     /// a stale one only costs the lookup it would have done anyway).
     HandlerGuard(detail::RegistryState *state, HandlerId id, std::uint32_t hint) noexcept;
     /// Removes the handler, if the guard still owns one.
-    ~HandlerGuard();
+    ~HandlerGuard()
+    {
+        // Inline, so that dropping an empty (moved-from or released) guard makes no call.
+        if (m_state != nullptr || m_link)
+            reset();
+    }
 
     /// Takes over `other`'s handler; `other` becomes empty.
-    HandlerGuard(HandlerGuard &&other) noexcept;
+    HandlerGuard(HandlerGuard &&other) noexcept
+        : m_state(std::exchange(other.m_state, nullptr)), m_link(std::move(other.m_link)),
+          m_id(std::exchange(other.m_id, HandlerId{})), m_hint(other.m_hint)
+    { }
     /// Removes the current handler, then takes over `other`'s.
     HandlerGuard &operator=(HandlerGuard &&other) noexcept;
     HandlerGuard(const HandlerGuard &) = delete;

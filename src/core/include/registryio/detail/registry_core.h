@@ -144,8 +144,17 @@ struct RetiredList
     std::uint64_t chainNumber = 0;          // the last chain's number
     std::condition_variable_any chainEnded; // notified (under the lock) as each chain ends
 
-    /// Puts `r` on its list (numbered).
-    void retire(Retired *r) noexcept;
+    /// Puts `r` on its list (numbered). Inline: every removal retires its box.
+    void retire(Retired *r) noexcept
+    {
+        r->seq = ++retireSeq;
+        Retired **list = r->kind == Retired::Kind::Handler ? &boxes : &others;
+        r->next = *list;
+        *list = r;
+        ++pending;
+        pendingBytes += r->bytes;
+        pendingPublic.store(pending, std::memory_order_relaxed);
+    }
     /// True when the pending objects call for a pass.
     [[nodiscard]] bool passDue() const noexcept
     {
