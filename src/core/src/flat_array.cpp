@@ -100,9 +100,7 @@ void RegistryCore::reportFailure(const HandlerBox *box, const char *what) noexce
 constinit EmptyArray emptyArray{{{nullptr, nullptr, 0, 0, Retired::Kind::Snapshot}, {&emptyArray.none[0]}},
                                 {}};
 
-RegistryCore::RegistryCore(std::size_t capacityHint) noexcept
-    : head(emptySnapshot()), m_capacityHint(std::min<std::size_t>(capacityHint, std::size_t{1} << 20))
-{ }
+constinit Snapshot *const emptyHead = &emptyArray.array;
 
 RegistryState &RegistryCore::writerState()
 {

@@ -12,6 +12,7 @@
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -198,11 +199,17 @@ struct RegistryState
 /// so far). Shared with the Qt facade's waits.
 RIO_CORE_EXPORT void backoff(unsigned spins) noexcept;
 
+/// The shared empty handler array every registry starts with (never written; flat_array.cpp).
+RIO_CORE_EXPORT extern Snapshot *const emptyHead;
+
 /// The writer side and shared state of one registry.
 class RIO_CORE_EXPORT RegistryCore
 {
 public:
-    explicit RegistryCore(std::size_t capacityHint) noexcept;
+    /// An empty registry: no allocation, no call (the writer state waits for the first writer).
+    explicit RegistryCore(std::size_t capacityHint) noexcept
+        : head(emptyHead), m_capacityHint(std::min<std::size_t>(capacityHint, std::size_t{1} << 20))
+    { }
     /// Frees everything (nothing at all for a registry that never had a writer).
     ~RegistryCore()
     {
