@@ -21,6 +21,16 @@ std::string joined(const Calls &calls)
         s += c + ' ';
     return s;
 }
+
+// Constructed during static initialisation, before main and in no order with the core library's
+// own initialisers (in a static link they may run later): the inline constructor reads the
+// exported empty array, which is constant initialised and so already set.
+struct StaticUser
+{
+    rio::Registry<int> registry;
+    bool emptyAtStart = registry.isEmpty() && registry.size() == 0;
+};
+StaticUser staticUser;
 } // namespace
 
 RIO_TEST(notifyCallsEveryHandlerWithTheEvent)
@@ -174,6 +184,30 @@ RIO_TEST(closuresAreDestroyedAtTheLatestWithTheirRegistry)
 
 // An empty registry is small (its writer state is allocated by the first add), and one that
 // never had a handler answers every call as an empty registry does, then works normally.
+RIO_TEST(registryBuiltDuringStaticInitialisationWorks)
+{
+    CHECK(staticUser.emptyAtStart);
+    int calls = 0;
+    const rio::HandlerId id = staticUser.registry.add([&calls] { ++calls; });
+    staticUser.registry.notify(1);
+    CHECK_EQ(calls, 1);
+    CHECK(staticUser.registry.remove(id));
+    CHECK(staticUser.registry.isEmpty());
+}
+
+// A capacity hint above 2^20 is clamped there: the registry neither refuses it nor reserves
+// memory for it.
+RIO_TEST(hugeCapacityHintIsClamped)
+{
+    rio::Registry<int> registry(~std::size_t{0});
+    CHECK_EQ(registry.capacityHint(), std::size_t{1} << 20);
+    int calls = 0;
+    const rio::HandlerId id = registry.add([&calls] { ++calls; });
+    registry.notify(1);
+    CHECK_EQ(calls, 1);
+    CHECK(registry.remove(id));
+}
+
 RIO_TEST(unwrittenRegistryIsSmallAndBehavesEmpty)
 {
     CHECK(sizeof(rio::Registry<int>) <= 64);

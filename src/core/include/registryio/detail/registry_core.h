@@ -199,7 +199,8 @@ struct RegistryState
 /// so far). Shared with the Qt facade's waits.
 RIO_CORE_EXPORT void backoff(unsigned spins) noexcept;
 
-/// The shared empty handler array every registry starts with (never written; flat_array.cpp).
+/// The shared empty handler array every registry starts with (never written): emptySnapshot()'s
+/// address, exported for the inline constructor (flat_array.cpp).
 RIO_CORE_EXPORT extern Snapshot *const emptyHead;
 
 /// The writer side and shared state of one registry.
