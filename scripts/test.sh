@@ -84,12 +84,26 @@ for stage in $stages; do
         WINEDLLOVERRIDES="mscoree,mshtml=" wineboot -i >/dev/null 2>&1
         echo "wine prefix created in $((SECONDS - wine_start)) s"
       fi
+      # One wineserver for the whole stage, kept alive (-p) between tests and builds, so no test
+      # starts while an idle server is shutting down; stopped when the script exits, pass or fail.
+      # The tests run through scripts/wine-run.sh, which reruns a test once only when wine's own
+      # client lost that server.
+      wineserver=/usr/lib/wine/wineserver64
+      [[ -x $wineserver ]] || wineserver=$(command -v wineserver)
+      "$wineserver" -k >/dev/null 2>&1 || true  # a server left by wineboot or an earlier run
+      "$wineserver" -p </dev/null >/dev/null 2>&1
+      # The prefix's helper processes (services.exe, winedevice.exe) live as long as the server:
+      # started here, they hold /dev/null rather than the first test's output.
+      /usr/lib/wine/wine64 wineboot </dev/null >/dev/null 2>&1
+      trap '"$wineserver" -k >/dev/null 2>&1 || true' EXIT
+      wine_run=(-DRIO_WINE="$root/scripts/wine-run.sh")
       for variant in static shared; do
         shared=OFF
         [[ $variant == shared ]] && shared=ON
         dir="$mingw_dir/$variant"
         configure "$dir" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" \
-          -DBUILD_SHARED_LIBS=$shared -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$dir/bin" "${core_only[@]}"
+          -DBUILD_SHARED_LIBS=$shared -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$dir/bin" "${wine_run[@]}" \
+          "${core_only[@]}"
         cmake --build "$dir" -j "$jobs" --target rio_core_tests
         # The MinGW runtime DLLs next to the executables (and the Core DLL, in the DLL build).
         for dll in /usr/lib/gcc/x86_64-w64-mingw32/*-posix/{libstdc++-6,libgcc_s_seh-1}.dll \
@@ -106,7 +120,7 @@ for stage in $stages; do
       cmake --install "$mingw_dir/shared" --prefix "$dll_dir/prefix" >/dev/null
       cmake -S "$root/tests/dll" -B "$dll_dir/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
-        -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" "${launcher[@]}" \
+        -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" "${launcher[@]}" "${wine_run[@]}" \
         -DRegistryIO_DIR="$dll_dir/prefix/lib/cmake/RegistryIO" >/dev/null
       cmake --build "$dll_dir/build" -j "$jobs"
       cp -u "$dll_dir"/prefix/bin/*.dll "$mingw_dir"/shared/bin/{libstdc++-6,libgcc_s_seh-1,libwinpthread-1}.dll \
