@@ -10,7 +10,6 @@ wine=${RIO_WINE_BIN:-/usr/lib/wine/wine64}
 [[ -x $wine ]] || wine=$(command -v wine64 || command -v wine)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-rc=0
 for attempt in 1 2; do
   # The output goes to a file, never a pipe: wine's helper processes inherit the program's
   # descriptors and outlive it, so a pipe would not close when the test ends. tail streams it.

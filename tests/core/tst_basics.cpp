@@ -182,8 +182,7 @@ RIO_TEST(closuresAreDestroyedAtTheLatestWithTheirRegistry)
     CHECK_EQ(alive.use_count(), 1L);
 }
 
-// An empty registry is small (its writer state is allocated by the first add), and one that
-// never had a handler answers every call as an empty registry does, then works normally.
+// A registry constructed before main (staticUser above) starts empty and works.
 RIO_TEST(registryBuiltDuringStaticInitialisationWorks)
 {
     CHECK(staticUser.emptyAtStart);
@@ -208,6 +207,8 @@ RIO_TEST(hugeCapacityHintIsClamped)
     CHECK(registry.remove(id));
 }
 
+// An empty registry is small (its writer state is allocated by the first add), and one that
+// never had a handler answers every call as an empty registry does, then works normally.
 RIO_TEST(unwrittenRegistryIsSmallAndBehavesEmpty)
 {
     CHECK(sizeof(rio::Registry<int>) <= 64);
