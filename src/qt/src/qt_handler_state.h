@@ -47,12 +47,20 @@ public:
         AsyncToken pendingToken;
         std::shared_ptr<QtTarget> keep;
     };
-    // Moves the queue (and a fired once-handler's typed part) into `out` (under `mutex`).
-    void clearLocked(Garbage &out) noexcept;
-    // The thread of the context, or null when it is gone (under `mutex`).
+    // Moves every waiting delivery into `out` and counts them as dropped: the new total when
+    // any waited, else 0 (under `mutex`).
+    [[nodiscard]] std::uint64_t dropQueueLocked(Garbage &out) noexcept;
+    // As dropQueueLocked, and a fired once-handler's typed part goes too (under `mutex`).
+    [[nodiscard]] std::uint64_t clearLocked(Garbage &out) noexcept;
+    // Counts one delivery dropped and returns the new total (under `mutex`).
+    std::uint64_t countDropLocked() noexcept;
+    // The thread of the context, or null when the context is gone or has no thread (its
+    // QThread was deleted) (under `mutex`).
     [[nodiscard]] QThread *threadLocked() const noexcept;
     // The context's destroyed(): cancel and remove from the registry.
     void contextDestroyed() noexcept;
+    // Stops every delivery that has not started and counts what waited as dropped for `reason`.
+    void cancelFor(QtRegistryControl::DropReason reason) noexcept;
     // Calls the typed part with `event` on this thread (inside a DeliveryFrame): skips a
     // suspended handler, reports failures, lets thread cancellation pass.
     void run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token);
@@ -73,7 +81,6 @@ public:
     // Every: listed in a mailbox (while set, exactly one mailbox holds this handler, and only
     // its thread takes the queue).
     bool listed = false;
-    int resends = 0;          // drains lost in a row (a bound on bouncing)
     int blockedProducers = 0; // Overflow::Block: notifiers waiting for room
     std::uint64_t droppedReported = 0;
     std::condition_variable room; // Overflow::Block: signalled when room is made
