@@ -7,6 +7,7 @@
 #include "lazy_deque.h"
 #include "qt_control.h"
 
+#include <registryio/detail/writer_lock.h>
 #include <registryio/qt/detail/qt_handler.h>
 
 #include <QMetaObject>
@@ -72,7 +73,9 @@ public:
     const std::chrono::milliseconds minInterval;
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
 
-    std::mutex mutex;           // guards the fields below
+    // Guards the fields below: the core's futex lock (one compare-and-swap to lock, one exchange
+    // to unlock), which a producer and a drain take once per delivery each.
+    WriterLock mutex;
     QObject *context = nullptr; // null once the context died or the handler was cancelled
     QMetaObject::Connection contextConnection;
     std::weak_ptr<QtTarget> target;
@@ -83,7 +86,7 @@ public:
     bool listed = false;
     int blockedProducers = 0; // Overflow::Block: notifiers waiting for room
     std::uint64_t droppedReported = 0;
-    std::condition_variable room; // Overflow::Block: signalled when room is made
+    std::condition_variable_any room; // Overflow::Block: signalled when room is made
     std::atomic<std::uint64_t> dropped{0};
     std::chrono::steady_clock::time_point lastDelivery{}; // Latest with minInterval
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
