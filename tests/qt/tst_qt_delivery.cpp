@@ -268,8 +268,8 @@ private Q_SLOTS:
         QTRY_COMPARE(registry.mailboxCount(), std::size_t{0});
     }
 
-    // Queued deliveries to one thread wait behind one Qt event posted through the first
-    // handler's context; when that context dies first, the others' deliveries still arrive.
+    // Queued deliveries to one thread wait behind one Qt event of that thread; when the first
+    // handler's context dies first, the others' deliveries still arrive.
     void otherContextsSurviveTheDeathOfTheFirst()
     {
         riotest::Worker worker;
@@ -356,8 +356,8 @@ private Q_SLOTS:
         QCOMPARE(calls.load(), 0);
     }
 
-    // A removed handler's context may die before its queued delivery is drained (through
-    // another context): the delivery is dropped without touching the dead context.
+    // A removed handler's context may die before its queued delivery is drained: the delivery
+    // is dropped without touching the dead context.
     void removedHandlersContextDiesBeforeTheDrain()
     {
         riotest::Worker worker;
@@ -366,7 +366,7 @@ private Q_SLOTS:
         worker.run([&] { doomed = new QObject; });
         std::atomic<int> kept{0};
         std::atomic<int> removed{0};
-        registry.add(worker.context, [&kept] { kept.fetch_add(1); }, {.priority = 5}); // the drain goes here
+        registry.add(worker.context, [&kept] { kept.fetch_add(1); }, {.priority = 5});
         const rio::HandlerId id = registry.add(doomed, [&removed] { removed.fetch_add(1); }, {.priority = 1});
         auto gate = std::make_shared<std::latch>(1);
         {

@@ -185,7 +185,7 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
         std::lock_guard lock(mutex);
         connection = std::exchange(contextConnection, QMetaObject::Connection());
         // Disconnected, we would not learn of the context's death: forget it now, so no
-        // pending delivery or resend ever touches it again.
+        // pending delivery or relisting ever touches it again.
         context = nullptr;
         total = clearLocked(garbage);
         typed.swap(target);
