@@ -1270,6 +1270,12 @@ void runCase(const std::vector<Op> &ops)
 {
     std::string failure;
     {
+        // A case that hangs (a deadlock in a removal, a stuck drain) fails with its operations.
+        std::string what = "the model case [";
+        for (const Op &op : ops)
+            what += describe(op) + "; ";
+        what += "]";
+        const riotest::Watchdog watchdog(what.c_str(), std::chrono::seconds(120));
         Case c(Case::logCount());
         for (const Op &op : ops)
             c.apply(op);
