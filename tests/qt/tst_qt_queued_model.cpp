@@ -529,8 +529,10 @@ public:
         m_threads[1] = std::make_unique<ReceiverThread>(1);
         m_threads[2] = std::make_unique<ReceiverThread>(2);
         newRegistry();
+        m_trace << "  0. one context per thread (main, R1, R2)";
         for (int t = 0; t < 3; ++t)
             addContext(t, false);
+        m_trace << "\n";
     }
     ~Case() { teardown(); }
     Case(const Case &) = delete;
