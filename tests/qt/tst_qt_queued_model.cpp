@@ -31,6 +31,7 @@
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
+#include <QStringList>
 #include <QTest>
 #include <QThread>
 
@@ -657,7 +658,12 @@ private:
             markRemoved(*rec, "its registry's destruction");
         for (const auto &rec : m_recs)
             rec->guard = {};
+        // The destroyed registry emits nothing; what it dropped is counted in the log.
+        const int logBefore = logCount();
         m_registry.reset();
+        const QStringList logged = logCapture().messages().mid(logBefore);
+        for (Rec *rec : gone)
+            rec->droppedBefore = std::max(rec->droppedBefore, loggedDrops(logged, rec->id));
         syncAll(); // a call that had begun has ended
         for (Rec *rec : gone)
             rec->closed.store(true, std::memory_order_release);
@@ -1073,6 +1079,20 @@ private:
         if (registered(rec))
             return std::max<quint64>(m_registry->droppedCount(rec.id), signalled);
         return std::max(rec.droppedBefore, signalled);
+    }
+
+    // The highest total the `registryio` log gave for `id` in `lines`.
+    static quint64 loggedDrops(const QStringList &lines, rio::HandlerId id)
+    {
+        const QString prefix = QStringLiteral("handler %1: ").arg(id.value());
+        quint64 total = 0;
+        for (const QString &line : lines) {
+            if (!line.startsWith(prefix))
+                continue;
+            const QString count = line.mid(prefix.size()).section(QLatin1Char(' '), 0, 0);
+            total = std::max<quint64>(total, count.toULongLong());
+        }
+        return total;
     }
 
     quint64 signalledDrops(const Rec &rec)

@@ -27,6 +27,21 @@ public:
     void push_back(T &&value) { items().push_back(std::move(value)); }
     void push_back(const T &value) { items().push_back(value); }
     void push_front(T &&value) { items().push_front(std::move(value)); }
+    // Element `i` (< size()).
+    [[nodiscard]] const T &operator[](std::size_t i) const { return (*m_items)[i]; }
+    // Inserts before element `at` (<= size()).
+    void insert(std::size_t at, T &&value)
+    {
+        std::deque<T> &d = items();
+        d.insert(d.begin() + static_cast<std::ptrdiff_t>(at), std::move(value));
+    }
+    void insert(std::size_t at, const T &value)
+    {
+        std::deque<T> &d = items();
+        d.insert(d.begin() + static_cast<std::ptrdiff_t>(at), value);
+    }
+    // Removes element `at` (< size()).
+    void erase(std::size_t at) { m_items->erase(m_items->begin() + static_cast<std::ptrdiff_t>(at)); }
     void clear() noexcept { m_items.reset(); }
     void swap(LazyDeque &other) noexcept { m_items.swap(other.m_items); }
 

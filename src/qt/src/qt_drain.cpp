@@ -71,7 +71,7 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
     return p;
 }
 
-enum class Taken { Delivered, Repeek, Incoming };
+enum class Taken { Delivered, Repeek, Incoming, Reordered };
 
 // What deliverFront did, and the order of the next delivery waiting when it took one (so the
 // drain needs no second look under the lock while the handler has more).
@@ -86,7 +86,8 @@ struct Front
 // was listed on the box meanwhile (its work may come first). Counted as running from before
 // the handler's lock, so removeAndWait and synchronize see it. Drops not yet reported are
 // reported before the delivery runs.
-Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Box &box)
+Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Box &box,
+                   const QtMailboxes &boxes, std::uint64_t reorders)
 {
     const DeliveryFrame frame(h);
     QtMail mail{};
@@ -104,6 +105,11 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
         // notify (its notifier listed it first): merge it before going on.
         if (box.hasIncoming.load(std::memory_order_acquire)) {
             f.taken = Taken::Incoming;
+            return f;
+        }
+        // Another handler's queue got an older delivery ahead of what the drain saw of it.
+        if (boxes.reorders() != reorders) {
+            f.taken = Taken::Reordered;
             return f;
         }
         mail = std::move(h.mail.front());
@@ -156,10 +162,13 @@ public:
             m_heap.pop_back();
             const std::shared_ptr<QtHandlerState> h = m_box.active[top.index];
             const unsigned epoch = m_box.epoch;
-            const Front f = deliverFront(*h, top.order, m_box);
+            const Front f = deliverFront(*h, top.order, m_box, m_boxes, m_reorders);
             switch (f.taken) {
             case Taken::Incoming:
                 push(top);
+                continue;
+            case Taken::Reordered:
+                collect(nullptr); // every active handler's oldest delivery, afresh
                 continue;
             case Taken::Delivered:
                 --m_budget;
@@ -222,6 +231,7 @@ private:
     // Every active handler peeked afresh (the list compacted first).
     void collect(std::size_t *waiting)
     {
+        m_reorders = m_boxes.reorders(); // before the peeks: a reorder after it is seen later
         std::erase_if(m_box.active, [](const auto &h) { return !h; });
         m_heap.clear();
         for (std::size_t i = 0; i < m_box.active.size(); ++i)
@@ -241,6 +251,7 @@ private:
     QtMailboxes::Box &m_box;
     std::vector<Entry> m_heap;
     std::size_t m_budget = 0;
+    std::uint64_t m_reorders = 0; // QtMailboxes::reorders() when the handlers were last peeked
 };
 
 } // namespace

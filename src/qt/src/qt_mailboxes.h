@@ -57,6 +57,16 @@ public:
     void relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers) noexcept;
     // The order of a notify among all queued deliveries of the registries sharing these boxes.
     std::uint64_t nextSequence() noexcept { return m_sequence.fetch_add(1, std::memory_order_relaxed); }
+    // A delivery was queued ahead of others in a listed handler's queue (its notifier took its
+    // place in the order earlier, then waited or was preempted): a drain's view of that
+    // handler's oldest delivery may be too new. Called under the handler's lock, before it is
+    // released, so a drain that then takes any lock this notifier takes later sees it.
+    void noteReorder() noexcept { m_reorders.fetch_add(1, std::memory_order_release); }
+    // How many such reorders happened so far (a drain compares it under a handler's lock).
+    [[nodiscard]] std::uint64_t reorders() const noexcept
+    {
+        return m_reorders.load(std::memory_order_acquire);
+    }
     // How many threads have a mailbox now (for tests: it must not grow with thread churn).
     std::size_t boxCount();
 
@@ -83,6 +93,7 @@ private:
     std::mutex m_mutex;
     std::unordered_map<QThread *, std::shared_ptr<Box>> m_boxes;
     std::atomic<std::uint64_t> m_sequence{1};
+    std::atomic<std::uint64_t> m_reorders{0};
 };
 
 } // namespace rio::detail

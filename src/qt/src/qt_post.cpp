@@ -304,12 +304,26 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         }
         // What may fail to allocate comes first, each step undone if a later one fails: a
         // refused allocation leaves the queue as it was (and the core reports the failure).
+        // The queue stays sorted by notify sequence, so a drain's merge of the handlers' oldest
+        // deliveries is exact (priority order within a notify): a notifier that took its place
+        // in the order before another one, then waited for room or was preempted, queues ahead
+        // of the newer deliveries, not behind them.
         const std::uint64_t tagged = token ? (sequence | QtMail::hasToken) : sequence;
-        h.mail.push_back(QtMail{tagged, std::move(payload)});
+        std::size_t at = h.mail.size();
+        std::size_t tokensAfter = 0; // waiting tokens of the deliveries it goes before
+        while (at > 0 && h.mail[at - 1].order() > sequence) {
+            --at;
+            tokensAfter += (h.mail[at].sequence & QtMail::hasToken) != 0 ? 1 : 0;
+        }
+        const bool reordered = at != h.mail.size();
+        if (!reordered)
+            h.mail.push_back(QtMail{tagged, std::move(payload)});
+        else
+            h.mail.insert(at, QtMail{tagged, std::move(payload)});
         bool tokenQueued = false;
         try {
             if (token) {
-                h.mailTokens.push_back(token);
+                h.mailTokens.insert(h.mailTokens.size() - tokensAfter, token);
                 tokenQueued = true;
             }
             if (!h.listed && thread != nullptr) {
@@ -318,10 +332,12 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             }
         } catch (...) {
             if (tokenQueued)
-                h.mailTokens.pop_back();
-            h.mail.pop_back();
+                h.mailTokens.erase(h.mailTokens.size() - 1 - tokensAfter);
+            h.mail.erase(at);
             throw;
         }
+        if (reordered && h.listed)
+            boxes.noteReorder();
         if (dropOldest) {
             droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
             // The signal for the first drop since the receiver last reported; the receiver
