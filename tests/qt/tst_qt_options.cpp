@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -43,23 +44,34 @@ void handler(const int &) { }
 
 // One shape per form: the context forms take options, never a bare priority or connection type,
 // and `once` with a context is an option, not an addOnce overload (templates: a requires-expression
-// only answers for dependent expressions).
+// only answers for dependent expressions). A removed form still resolves, to an overload that
+// fails to compile naming the form to write (tst_qt_registration_forms): it registers nothing.
 template <typename R>
-constexpr bool takesOptions = requires(R &r, QObject *o) { r.add(o, handler, {.priority = 1}); };
-template <typename R>
-constexpr bool takesPriority = requires(R &r) {
-    r.add(handler, 1);
-    r.addOnce(handler, 1);
-    r.addScoped(handler, 1);
+constexpr bool takesOptions = requires(R &r, QObject *o) {
+    { r.add(o, handler, {.priority = 1}) } -> std::same_as<rio::HandlerId>;
 };
 template <typename R>
-constexpr bool contextTakesPriority = requires(R &r, QObject *o) { r.add(o, handler, 1); };
+constexpr bool takesPriority = requires(R &r) {
+    { r.add(handler, 1) } -> std::same_as<rio::HandlerId>;
+    { r.addOnce(handler, 1) } -> std::same_as<rio::HandlerId>;
+    { r.addScoped(handler, 1) } -> std::same_as<rio::HandlerGuard>;
+};
 template <typename R>
-constexpr bool contextTakesType = requires(R &r, QObject *o) { r.add(o, handler, 0, Qt::QueuedConnection); };
+constexpr bool contextTakesPriority = requires(R &r, QObject *o) {
+    { r.add(o, handler, 1) } -> std::same_as<rio::HandlerId>;
+};
 template <typename R>
-constexpr bool contextOnce = requires(R &r, QObject *o) { r.addOnce(o, handler); };
+constexpr bool contextTakesType = requires(R &r, QObject *o) {
+    { r.add(o, handler, 0, Qt::QueuedConnection) } -> std::same_as<rio::HandlerId>;
+};
 template <typename R>
-constexpr bool memberOnce = requires(R &r, Receiver *o) { r.addOnce(o, &Receiver::onEvent); };
+constexpr bool contextOnce = requires(R &r, QObject *o) {
+    { r.addOnce(o, handler) } -> std::same_as<rio::HandlerId>;
+};
+template <typename R>
+constexpr bool memberOnce = requires(R &r, Receiver *o) {
+    { r.addOnce(o, &Receiver::onEvent) } -> std::same_as<rio::HandlerId>;
+};
 static_assert(takesOptions<Registry> && takesPriority<Registry>);
 static_assert(!contextTakesPriority<Registry> && !contextTakesType<Registry>);
 static_assert(!contextOnce<Registry> && !memberOnce<Registry>);

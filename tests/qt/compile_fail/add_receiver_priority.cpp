@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT
+// add(receiver, &Class::method, priority) was removed.
+// expect: add(receiver, &Class::method, priority) was removed
+// expect: write add(receiver, &Class::method, {.priority = priority})
+#include <registryio/qt/qt_registry.h>
+
+class SlowGauge : public QObject
+{
+public:
+    void take(const int &) { }
+};
+
+void watch(rio::QtRegistry<int> &registry, SlowGauge *gauge)
+{
+    registry.add(gauge, &SlowGauge::take, -1);
+}
