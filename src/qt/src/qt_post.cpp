@@ -183,8 +183,14 @@ void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const
                                     [&] { return h.context == nullptr || h.mail.size() < h.capacity; });
                     --h.blockedProducers;
                     thread = h.threadLocked();
-                    if (thread == nullptr)
+                    if (thread == nullptr) {
+                        // Removed (or its context died) while we waited: the event is dropped
+                        // with it, and counted where a user sees it (no later drain reports it).
+                        droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+                        lock.unlock();
+                        h.control->reportDropped(id, droppedTotal, true);
                         return;
+                    }
                 }
             }
             if (h.mail.size() >= h.capacity) {
