@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <latch>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -267,8 +268,8 @@ private Q_SLOTS:
         QTRY_COMPARE(registry.mailboxCount(), std::size_t{0});
     }
 
-    // Queued deliveries to one thread wait behind one Qt event posted through the first
-    // handler's context; when that context dies first, the others' deliveries still arrive.
+    // Queued deliveries to one thread wait behind one Qt event of that thread; when the first
+    // handler's context dies first, the others' deliveries still arrive.
     void otherContextsSurviveTheDeathOfTheFirst()
     {
         riotest::Worker worker;
@@ -355,8 +356,8 @@ private Q_SLOTS:
         QCOMPARE(calls.load(), 0);
     }
 
-    // A removed handler's context may die before its queued delivery is drained (through
-    // another context): the delivery is dropped without touching the dead context.
+    // A removed handler's context may die before its queued delivery is drained: the delivery
+    // is dropped without touching the dead context.
     void removedHandlersContextDiesBeforeTheDrain()
     {
         riotest::Worker worker;
@@ -365,7 +366,7 @@ private Q_SLOTS:
         worker.run([&] { doomed = new QObject; });
         std::atomic<int> kept{0};
         std::atomic<int> removed{0};
-        registry.add(worker.context, [&kept] { kept.fetch_add(1); }, {.priority = 5}); // the drain goes here
+        registry.add(worker.context, [&kept] { kept.fetch_add(1); }, {.priority = 5});
         const rio::HandlerId id = registry.add(doomed, [&removed] { removed.fetch_add(1); }, {.priority = 1});
         auto gate = std::make_shared<std::latch>(1);
         {
@@ -504,6 +505,145 @@ private Q_SLOTS:
         QCOMPARE(seen.thread.load(), second.thread());
         second.run([context] { delete context; });
         QCOMPARE(registry.count(), 0);
+    }
+
+    // A drain request belongs to no receiver: a long-lived handler gets its delivery when nine
+    // other receivers on its thread (list delegates, say) die before the loop drains, each
+    // with a delivery of its own waiting, and each of those is counted as dropped.
+    void liveHandlerKeepsItsDeliveryWhenOtherReceiversDie()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        std::mutex dropMutex;
+        std::map<quint64, quint64> drops; // handler id -> last total reported
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, &registry,
+            [&](rio::HandlerId id, quint64 total) {
+                std::lock_guard lock(dropMutex);
+                drops[id.value()] = total;
+            },
+            Qt::DirectConnection);
+        Seen kept;
+        const rio::HandlerId keptId =
+            registry.add(worker.context, kept.recorder(), {.connection = Qt::QueuedConnection});
+        std::vector<QObject *> delegates(9);
+        std::vector<rio::HandlerId> delegateIds;
+        worker.run([&] {
+            for (QObject *&d : delegates)
+                d = new QObject;
+        });
+        std::atomic<int> delegateCalls{0};
+        for (QObject *d : delegates) // higher priority: listed first, so a drain would go through them
+            delegateIds.push_back(registry.add(d, [&delegateCalls] { delegateCalls.fetch_add(1); },
+                                               {.priority = 10, .connection = Qt::QueuedConnection}));
+        auto gate = std::make_shared<std::latch>(1);
+        {
+            [[maybe_unused]] const rio::detail::TsanPostScope posting;
+            QMetaObject::invokeMethod(worker.runner, rio::detail::Handover([gate, delegates] {
+                                          gate->wait();
+                                          for (QObject *d : delegates)
+                                              delete d;
+                                      }));
+        }
+        registry.notify(7);
+        gate->count_down();
+        worker.flush();
+        QTRY_COMPARE(kept.calls.load(), 1);
+        QCOMPARE(kept.value.load(), 7);
+        QCOMPARE(kept.thread.load(), worker.thread());
+        QCOMPARE(delegateCalls.load(), 0);
+        QCOMPARE(registry.count(), 1);
+        QCOMPARE(registry.droppedCount(keptId), quint64{0});
+        std::lock_guard lock(dropMutex);
+        for (const rio::HandlerId id : delegateIds)
+            QCOMPARE(drops[id.value()], quint64{1});
+        QVERIFY(!drops.contains(keptId.value()));
+    }
+
+    // Deliveries waiting when their handler is removed are counted as dropped and reported.
+    void removalCountsTheDeliveriesItDrops()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        QSignalSpy spy(&registry, &rio::QtRegistryBase::deliveriesDropped);
+        riotest::LogCapture log;
+        const rio::HandlerId every = registry.add(worker.context, [] { });
+        const rio::HandlerId latest =
+            registry.add(worker.context, [] { }, {.delivery = rio::Delivery::Latest});
+        auto gate = worker.block();
+        for (int i = 0; i < 5; ++i)
+            registry.notify(i);
+        QCOMPARE(registry.droppedCount(every), quint64{0});
+        QVERIFY(registry.remove(every));
+        QVERIFY(registry.remove(latest));
+        gate->count_down();
+        worker.flush();
+        QCOMPARE(spy.count(), 2); // emitted by remove(), on this thread
+        QCOMPARE(spy.at(0).at(0).value<rio::HandlerId>(), every);
+        QCOMPARE(spy.at(0).at(1).value<quint64>(), quint64{5});
+        QCOMPARE(spy.at(1).at(0).value<rio::HandlerId>(), latest);
+        QCOMPARE(spy.at(1).at(1).value<quint64>(), quint64{1});
+        QVERIFY2(
+            log.messages().join(QLatin1Char('\n')).contains(QLatin1String("removed with deliveries waiting")),
+            qPrintable(log.messages().join(QLatin1Char('\n'))));
+    }
+
+    // A Latest delivery waiting for its interval runs where its context lives when the wait
+    // ends: after a moveToThread, on the new thread, not on the thread that armed the wait.
+    void intervalWaitFollowsItsContextToAnotherThread()
+    {
+#if defined(RIO_TSAN)
+        QSKIP("Qt-internal handover in moveToThread is invisible to ThreadSanitizer");
+#endif
+        riotest::Worker first;
+        riotest::Worker second;
+        rio::QtRegistry<int> registry;
+        QObject *context = nullptr;
+        first.run([&] { context = new QObject; });
+        Seen seen;
+        registry.add(context, seen.recorder(),
+                     {.delivery = rio::Delivery::Latest, .minInterval = std::chrono::milliseconds(400)});
+        registry.notify(1);
+        QTRY_COMPARE(seen.calls.load(), 1); // the first delivery starts the interval
+        registry.notify(2);
+        first.flush(); // the delivery ran on `first` and armed the wait there
+        QCOMPARE(seen.calls.load(), 1);
+        first.run([&] { context->moveToThread(second.thread()); });
+        QTRY_COMPARE_WITH_TIMEOUT(seen.calls.load(), 2, 10000);
+        QCOMPARE(seen.thread.load(), second.thread());
+        QCOMPARE(seen.value.load(), 2);
+        second.run([context] { delete context; });
+    }
+
+    // The same wait when the thread that armed it ends first: the delivery is not lost, it runs
+    // on the context's new thread, and later notifies are delivered too.
+    void intervalWaitSurvivesTheEndOfItsThread()
+    {
+#if defined(RIO_TSAN)
+        QSKIP("Qt-internal handover in moveToThread is invisible to ThreadSanitizer");
+#endif
+        riotest::Worker second;
+        auto first = std::make_unique<riotest::Worker>();
+        rio::QtRegistry<int> registry;
+        QObject *context = nullptr;
+        first->run([&] { context = new QObject; });
+        Seen seen;
+        registry.add(context, seen.recorder(),
+                     {.delivery = rio::Delivery::Latest, .minInterval = std::chrono::milliseconds(400)});
+        registry.notify(1);
+        QTRY_COMPARE(seen.calls.load(), 1);
+        registry.notify(2);
+        first->flush();
+        first->run([&] { context->moveToThread(second.thread()); });
+        first.reset(); // the thread that armed the wait ends before it is over
+        QTRY_COMPARE_WITH_TIMEOUT(seen.calls.load(), 2, 10000);
+        QCOMPARE(seen.thread.load(), second.thread());
+        QCOMPARE(seen.value.load(), 2);
+        registry.notify(3);
+        QTRY_COMPARE_WITH_TIMEOUT(seen.calls.load(), 3, 10000);
+        QCOMPARE(seen.value.load(), 3);
+        QCOMPARE(seen.thread.load(), second.thread());
+        second.run([context] { delete context; });
     }
 
     void registryDestroyedWithDeliveriesPending()

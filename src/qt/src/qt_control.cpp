@@ -70,28 +70,47 @@ void QtRegistryControl::reportCurrentException(HandlerId id) noexcept
     reportFailure(info);
 }
 
-void QtRegistryControl::reportDropped(HandlerId id, std::uint64_t total, bool signal) noexcept
+void QtRegistryControl::reportDropped(HandlerId id, std::uint64_t total, bool signal,
+                                      DropReason reason) noexcept
 {
     {
         const OwnerAnchor::Frame frame(anchor);
         auto *registry = static_cast<QtRegistryBase *>(frame.owner());
-        if (registry == nullptr)
-            return;
-        if (signal) {
+        if (registry != nullptr && signal) {
             try {
                 Q_EMIT registry->deliveriesDropped(id, total);
             } catch (...) {
             }
         }
     }
-    // The log at most once a second per registry: a flood must not become a flood of warnings.
-    const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    qint64 last = m_lastDropLog.load(std::memory_order_relaxed);
-    if (now - last < 1000 || !m_lastDropLog.compare_exchange_strong(last, now))
-        return;
+    const char *why = "its queue is full";
+    switch (reason) {
+    case DropReason::Overflow:
+        break;
+    case DropReason::Removed:
+        why = "it was removed with deliveries waiting";
+        break;
+    case DropReason::ContextDestroyed:
+        why = "its context was destroyed with deliveries waiting";
+        break;
+    case DropReason::Suspended:
+        why = "it is suspended";
+        break;
+    case DropReason::NoMemory:
+        why = "no memory to queue or list them";
+        break;
+    }
+    // Overflow and suspension are logged at most once a second per registry (a flood must not
+    // become a flood of warnings); a removal's drops, once each.
+    if (reason == DropReason::Overflow || reason == DropReason::Suspended) {
+        const qint64 now = QDateTime::currentMSecsSinceEpoch();
+        qint64 last = m_lastDropLog.load(std::memory_order_relaxed);
+        if (now - last < 1000 || !m_lastDropLog.compare_exchange_strong(last, now))
+            return;
+    }
     try {
         qCWarning(lcRegistryIO).nospace() << "handler " << id.value() << ": " << total
-                                          << " queued deliveries dropped so far (its queue is full)";
+                                          << " queued deliveries dropped so far (" << why << ")";
     } catch (...) {
     }
 }

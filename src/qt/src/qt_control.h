@@ -40,9 +40,12 @@ struct QtRegistryControl
     void reportFailure(const ExceptionInfo &info) noexcept;
     // Reports the exception being handled as a failure of `id`.
     void reportCurrentException(HandlerId id) noexcept;
+    // Why queued deliveries were dropped (the log says which).
+    enum class DropReason { Overflow, Removed, ContextDestroyed, Suspended, NoMemory };
     // Reports `total` deliveries of `id` dropped so far: the signal when `signal`, the log at
-    // most once a second.
-    void reportDropped(HandlerId id, std::uint64_t total, bool signal) noexcept;
+    // most once a second (each removal's drops always).
+    void reportDropped(HandlerId id, std::uint64_t total, bool signal,
+                       DropReason reason = DropReason::Overflow) noexcept;
     // Removes `id` from the registry, if it still lives.
     bool remove(HandlerId id, bool cancel) noexcept;
 

@@ -22,6 +22,7 @@ struct Peek
     bool ready = false; // a delivery waits here; `order` is the oldest one's
     std::uint64_t order = 0;
     std::uint64_t dropped = 0; // a drop total to report (outside the lock)
+    QtRegistryControl::DropReason reason = QtRegistryControl::DropReason::Overflow;
 };
 
 // Whether `h` has a delivery waiting on `here`, or it is done here: no more work, cancelled, or
@@ -33,22 +34,27 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
     QtHandlerState::Garbage garbage; // destroyed after the lock is released
     Peek p;
     std::lock_guard lock(h.mutex);
-    QThread *now = h.threadLocked();
-    if (h.cancelled.load(std::memory_order_acquire) || now == nullptr) {
-        h.clearLocked(garbage);
+    if (h.cancelled.load(std::memory_order_acquire) || h.context == nullptr) {
+        static_cast<void>(h.clearLocked(garbage)); // counted when it was cancelled
         h.listed = false;
         return p;
     }
+    QThread *now = h.context->thread();
+    if (now == nullptr) {
+        h.listed = false; // no thread to run on: the queue waits for the next notify
+        return p;
+    }
     if (now != here) {
+        // Its context moved: listed where it lives now, its deliveries in order there.
         try {
-            boxes.enqueue(now, h.context, ref);
+            boxes.enqueue(now, ref);
         } catch (...) {
-            h.clearLocked(garbage);
             h.listed = false;
+            p.dropped = h.dropQueueLocked(garbage);
+            p.reason = QtRegistryControl::DropReason::NoMemory;
         }
         return p;
     }
-    h.resends = 0;
     if (waiting != nullptr)
         *waiting += h.mail.size();
     const std::uint64_t dropped = h.dropped.load(std::memory_order_relaxed);
@@ -67,25 +73,39 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
 
 enum class Taken { Delivered, Repeek, Incoming };
 
+// What deliverFront did, and the order of the next delivery waiting when it took one (so the
+// drain needs no second look under the lock while the handler has more).
+struct Front
+{
+    Taken taken = Taken::Repeek;
+    bool more = false;
+    std::uint64_t next = 0;
+};
+
 // Delivers the oldest waiting delivery of `h` if it is still the one of `order` and no handler
 // was listed on the box meanwhile (its work may come first). Counted as running from before
-// the handler's lock, so removeAndWait and synchronize see it.
-Taken deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Box &box)
+// the handler's lock, so removeAndWait and synchronize see it. Drops not yet reported are
+// reported before the delivery runs.
+Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Box &box)
 {
     const DeliveryFrame frame(h);
     QtMail mail{};
     AsyncToken token;
     std::shared_ptr<QtTarget> keep; // a fired once-handler's typed part, released with its delivery
     std::shared_ptr<QtTarget> target;
+    std::uint64_t dropped = 0;
+    Front f;
     {
         std::lock_guard lock(h.mutex);
         if (h.cancelled.load(std::memory_order_acquire) || h.threadLocked() != box.thread || h.mail.empty() ||
             h.mail.front().order() != order)
-            return Taken::Repeek;
+            return f;
         // A handler listed after this delivery was queued holds work of the same or an earlier
         // notify (its notifier listed it first): merge it before going on.
-        if (box.hasIncoming.load(std::memory_order_acquire))
-            return Taken::Incoming;
+        if (box.hasIncoming.load(std::memory_order_acquire)) {
+            f.taken = Taken::Incoming;
+            return f;
+        }
         mail = std::move(h.mail.front());
         h.mail.pop_front();
         if ((mail.sequence & QtMail::hasToken) != 0) {
@@ -95,12 +115,24 @@ Taken deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
         if (h.blockedProducers != 0)
             h.room.notify_all();
         target = h.target.lock();
-        if (h.mail.empty())
+        if (h.mail.empty()) {
             keep = std::move(h.keep);
+        } else {
+            f.more = true;
+            f.next = h.mail.front().order();
+        }
+        if (const std::uint64_t total = h.dropped.load(std::memory_order_relaxed);
+            total != h.droppedReported) {
+            h.droppedReported = total;
+            dropped = total;
+        }
     }
+    f.taken = Taken::Delivered;
+    if (dropped != 0)
+        h.control->reportDropped(h.id, dropped, true);
     if (target)
         h.run(target, mail.payload.data(), token);
-    return Taken::Delivered; // the event, token and target go here, after the lock
+    return f; // the event, token and target go here, after the lock
 }
 
 class Drain
@@ -124,7 +156,8 @@ public:
             m_heap.pop_back();
             const std::shared_ptr<QtHandlerState> h = m_box.active[top.index];
             const unsigned epoch = m_box.epoch;
-            switch (deliverFront(*h, top.order, m_box)) {
+            const Front f = deliverFront(*h, top.order, m_box);
+            switch (f.taken) {
             case Taken::Incoming:
                 push(top);
                 continue;
@@ -138,7 +171,13 @@ public:
                 collect(nullptr); // a nested event loop drained this box meanwhile
                 continue;
             }
-            peekInto(top.index, nullptr);
+            // Its next delivery, as it stood when this one was taken: deliverFront checks it
+            // again under the lock (a removal, a move or a newer drop sends it back to peek).
+            if (f.taken == Taken::Delivered && f.more && top.index < m_box.active.size() &&
+                m_box.active[top.index] == h)
+                push({f.next, h->priority, top.index});
+            else
+                peekInto(top.index, nullptr);
         }
     }
 
@@ -173,7 +212,7 @@ private:
             return;
         const Peek p = peek(m_boxes, h, m_box.thread, waiting);
         if (p.dropped != 0)
-            h->control->reportDropped(h->id, p.dropped, true);
+            h->control->reportDropped(h->id, p.dropped, true, p.reason);
         if (p.ready)
             push({p.order, h->priority, index});
         else if (index < m_box.active.size() && m_box.active[index] == h)

@@ -53,15 +53,36 @@ QtHandlerState::~QtHandlerState()
         QObject::disconnect(contextConnection);
 }
 
-void QtHandlerState::clearLocked(Garbage &out) noexcept
+std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
 {
     if (blockedProducers != 0)
         room.notify_all();
+    const std::size_t waiting = mail.size() + (pending ? 1 : 0);
     out.mail.swap(mail);
     out.tokens.swap(mailTokens);
     out.pending.swap(pending);
     out.pendingToken.swap(pendingToken);
+    if (waiting == 0)
+        return 0;
+    // Not `fetch_add(waiting) + waiting`: g++ 12.2 at -O1 and above compiles that, where
+    // `waiting` is used again, into the old value added to itself.
+    std::uint64_t before = dropped.load(std::memory_order_relaxed);
+    while (!dropped.compare_exchange_weak(before, before + waiting, std::memory_order_relaxed)) {
+    }
+    const std::uint64_t total = before + waiting;
+    droppedReported = total;
+    return total;
+}
+
+std::uint64_t QtHandlerState::clearLocked(Garbage &out) noexcept
+{
     out.keep.swap(keep);
+    return dropQueueLocked(out);
+}
+
+std::uint64_t QtHandlerState::countDropLocked() noexcept
+{
+    return dropped.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 QThread *QtHandlerState::threadLocked() const noexcept
@@ -71,8 +92,11 @@ QThread *QtHandlerState::threadLocked() const noexcept
 
 void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token)
 {
-    if (suspended.load(std::memory_order_acquire))
+    if (suspended.load(std::memory_order_acquire)) {
+        control->reportDropped(id, dropped.fetch_add(1, std::memory_order_relaxed) + 1, true,
+                               QtRegistryControl::DropReason::Suspended);
         return;
+    }
     try {
         target->invoke(event, token);
 #if defined(__GLIBCXX__)
@@ -86,7 +110,7 @@ void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
 
 void QtHandlerState::contextDestroyed() noexcept
 {
-    cancel();
+    cancelFor(QtRegistryControl::DropReason::ContextDestroyed);
     control->remove(id, true);
 }
 
@@ -129,16 +153,17 @@ QtHandlerCore::Route QtHandlerCore::route() noexcept
 {
     QtHandlerState &h = state(*this);
     std::lock_guard lock(h.mutex);
-    QThread *thread = h.threadLocked();
-    if (thread == nullptr)
+    if (h.context == nullptr)
         return Route::Skip;
+    // Null when the context's QThread was deleted: queued deliveries wait for it to have one.
+    QThread *thread = h.context->thread();
     switch (type) {
     case Qt::DirectConnection:
         return Route::Here;
     case Qt::QueuedConnection:
         return Route::Post;
     case Qt::BlockingQueuedConnection:
-        return thread == QThread::currentThread() ? Route::Refuse : Route::Block;
+        return thread == QThread::currentThread() || thread == nullptr ? Route::Refuse : Route::Block;
     default:
         return thread == QThread::currentThread() ? Route::Here : Route::Post;
     }
@@ -146,22 +171,29 @@ QtHandlerCore::Route QtHandlerCore::route() noexcept
 
 void QtHandlerCore::cancel() noexcept
 {
-    QtHandlerState &h = state(*this);
+    state(*this).cancelFor(QtRegistryControl::DropReason::Removed);
+}
+
+void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
+{
     cancelled.store(true, std::memory_order_seq_cst);
     QMetaObject::Connection connection;
-    QtHandlerState::Garbage garbage; // destroyed after the lock is released: tokens, payloads
-    std::weak_ptr<QtTarget> target;
+    Garbage garbage; // destroyed after the lock is released: tokens, payloads
+    std::weak_ptr<QtTarget> typed;
+    std::uint64_t total = 0;
     {
-        std::lock_guard lock(h.mutex);
-        connection = std::exchange(h.contextConnection, QMetaObject::Connection());
+        std::lock_guard lock(mutex);
+        connection = std::exchange(contextConnection, QMetaObject::Connection());
         // Disconnected, we would not learn of the context's death: forget it now, so no
-        // pending delivery or resend ever touches it again.
-        h.context = nullptr;
-        h.clearLocked(garbage);
-        target.swap(h.target);
+        // pending delivery or relisting ever touches it again.
+        context = nullptr;
+        total = clearLocked(garbage);
+        typed.swap(target);
     }
     if (connection)
         QObject::disconnect(connection);
+    if (total != 0)
+        control->reportDropped(id, total, true, reason);
 }
 
 bool QtHandlerCore::removeFromRegistry(bool cancel) noexcept

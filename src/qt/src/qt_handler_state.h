@@ -7,6 +7,7 @@
 #include "lazy_deque.h"
 #include "qt_control.h"
 
+#include <registryio/detail/writer_lock.h>
 #include <registryio/qt/detail/qt_handler.h>
 
 #include <QMetaObject>
@@ -47,12 +48,20 @@ public:
         AsyncToken pendingToken;
         std::shared_ptr<QtTarget> keep;
     };
-    // Moves the queue (and a fired once-handler's typed part) into `out` (under `mutex`).
-    void clearLocked(Garbage &out) noexcept;
-    // The thread of the context, or null when it is gone (under `mutex`).
+    // Moves every waiting delivery into `out` and counts them as dropped: the new total when
+    // any waited, else 0 (under `mutex`).
+    [[nodiscard]] std::uint64_t dropQueueLocked(Garbage &out) noexcept;
+    // As dropQueueLocked, and a fired once-handler's typed part goes too (under `mutex`).
+    [[nodiscard]] std::uint64_t clearLocked(Garbage &out) noexcept;
+    // Counts one delivery dropped and returns the new total (under `mutex`).
+    std::uint64_t countDropLocked() noexcept;
+    // The thread of the context, or null when the context is gone or has no thread (its
+    // QThread was deleted) (under `mutex`).
     [[nodiscard]] QThread *threadLocked() const noexcept;
     // The context's destroyed(): cancel and remove from the registry.
     void contextDestroyed() noexcept;
+    // Stops every delivery that has not started and counts what waited as dropped for `reason`.
+    void cancelFor(QtRegistryControl::DropReason reason) noexcept;
     // Calls the typed part with `event` on this thread (inside a DeliveryFrame): skips a
     // suspended handler, reports failures, lets thread cancellation pass.
     void run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token);
@@ -64,7 +73,9 @@ public:
     const std::chrono::milliseconds minInterval;
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
 
-    std::mutex mutex;           // guards the fields below
+    // Guards the fields below: the core's futex lock (one compare-and-swap to lock, one exchange
+    // to unlock), which a producer and a drain take once per delivery each.
+    WriterLock mutex;
     QObject *context = nullptr; // null once the context died or the handler was cancelled
     QMetaObject::Connection contextConnection;
     std::weak_ptr<QtTarget> target;
@@ -73,10 +84,9 @@ public:
     // Every: listed in a mailbox (while set, exactly one mailbox holds this handler, and only
     // its thread takes the queue).
     bool listed = false;
-    int resends = 0;          // drains lost in a row (a bound on bouncing)
     int blockedProducers = 0; // Overflow::Block: notifiers waiting for room
     std::uint64_t droppedReported = 0;
-    std::condition_variable room; // Overflow::Block: signalled when room is made
+    std::condition_variable_any room; // Overflow::Block: signalled when room is made
     std::atomic<std::uint64_t> dropped{0};
     std::chrono::steady_clock::time_point lastDelivery{}; // Latest with minInterval
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload

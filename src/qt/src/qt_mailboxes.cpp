@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "qt_mailboxes.h"
 
+#include "thread_carriers.h"
+
 #include <registryio/qt/detail/qt_tsan.h>
 
 #include <QMetaObject>
@@ -24,8 +26,9 @@ struct PostingDrain
     const QtMailboxes *previous;
 };
 
-// The one Qt event a mailbox waits behind. Discarded unrun (its context died), it lists the
-// handlers again, so they find a live context or are dropped.
+// The one Qt event a mailbox waits behind, posted to its thread's carrier. Discarded unrun (the
+// thread finished, or its QThread was deleted), it lists the handlers again where their
+// contexts live.
 struct MailboxDrain : TsanHandover
 {
     std::shared_ptr<QtMailboxes> boxes;
@@ -75,17 +78,19 @@ struct MailboxDrain : TsanHandover
 
 } // namespace
 
-void QtMailboxes::postDrainLocked(const std::shared_ptr<Box> &box, QObject *context)
+void QtMailboxes::postDrainLocked(const std::shared_ptr<Box> &box)
 {
     // Under m_mutex, so no handler can be listed behind a post that then fails (postEvent never
-    // runs the drain or destroys it here: the callers keep the context alive).
+    // runs the drain here, and the carrier cannot go while its lock is held).
+    std::unique_lock<std::mutex> carrierLock;
+    QObject *carrier = ThreadCarriers::acquire(box->thread, carrierLock);
     [[maybe_unused]] const TsanPostScope posting;
     const PostingDrain marked(this);
-    QMetaObject::invokeMethod(context, MailboxDrain(shared_from_this(), box), Qt::QueuedConnection);
+    QMetaObject::invokeMethod(carrier, MailboxDrain(shared_from_this(), box), Qt::QueuedConnection);
     box->posted = true;
 }
 
-void QtMailboxes::enqueue(QThread *thread, QObject *context, std::shared_ptr<QtHandlerState> handler)
+void QtMailboxes::enqueue(QThread *thread, std::shared_ptr<QtHandlerState> handler)
 {
     std::lock_guard lock(m_mutex);
     auto it = m_boxes.find(thread);
@@ -115,7 +120,7 @@ void QtMailboxes::enqueue(QThread *thread, QObject *context, std::shared_ptr<QtH
     if (box->posted)
         return;
     try {
-        postDrainLocked(box, context);
+        postDrainLocked(box);
     } catch (...) {
         box->incoming.pop_back();
         box->hasIncoming.store(!box->incoming.empty(), std::memory_order_release);
@@ -150,21 +155,15 @@ void QtMailboxes::beginDrain(Box &box)
 
 void QtMailboxes::postFollowUp(const std::shared_ptr<Box> &box) noexcept
 {
-    for (const auto &h : box->active) {
-        if (!h)
-            continue;
-        std::lock_guard handlerLock(h->mutex);
-        if (h->context == nullptr || h->threadLocked() != box->thread)
-            continue;
-        std::lock_guard lock(m_mutex);
-        if (!box->posted) {
-            // Only for a nested event loop: without memory for it, the drain goes on without.
-            try {
-                postDrainLocked(box, h->context);
-            } catch (...) {
-            }
-        }
+    if (box->active.empty())
+        return; // nothing to deliver: a drain with no work posts nothing
+    std::lock_guard lock(m_mutex);
+    if (box->posted)
         return;
+    // Only for a nested event loop: without memory for it, the drain goes on without.
+    try {
+        postDrainLocked(box);
+    } catch (...) {
     }
 }
 
@@ -212,20 +211,27 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
 {
     for (const auto &h : handlers) {
         QtHandlerState::Garbage garbage; // destroyed after the lock is released
-        std::lock_guard lock(h->mutex);
-        QThread *thread = h->threadLocked();
-        // Bounded: a thread that died with live objects must not bounce deliveries forever.
-        if (thread == nullptr || h->cancelled.load(std::memory_order_acquire) || ++h->resends > 8) {
-            h->clearLocked(garbage);
+        std::uint64_t dropped = 0;
+        {
+            std::lock_guard lock(h->mutex);
             h->listed = false;
-            continue;
+            if (h->context == nullptr || h->cancelled.load(std::memory_order_acquire)) {
+                static_cast<void>(h->clearLocked(garbage)); // counted when it was cancelled
+                continue;
+            }
+            QThread *thread = h->context->thread();
+            if (thread == nullptr || h->mail.empty())
+                continue; // no thread to run on yet: the queue waits for the next notify
+            try {
+                enqueue(thread, h);
+                h->listed = true;
+            } catch (...) {
+                // Without memory to list it, its deliveries cannot run: counted as dropped.
+                dropped = h->dropQueueLocked(garbage);
+            }
         }
-        try {
-            enqueue(thread, h->context, h);
-        } catch (...) {
-            h->clearLocked(garbage);
-            h->listed = false;
-        }
+        if (dropped != 0)
+            h->control->reportDropped(h->id, dropped, true);
     }
 }
 

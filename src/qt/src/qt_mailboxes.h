@@ -43,16 +43,17 @@ public:
     };
 
     // Lists `handler` (just given work, not listed anywhere) for `thread`. When that mailbox had
-    // no drain pending, posts one through `context`, which lives on `thread` (the caller holds
-    // the handler's mutex, so the context is alive). Throws, changing nothing.
-    void enqueue(QThread *thread, QObject *context, std::shared_ptr<QtHandlerState> handler);
+    // no drain pending, posts one through the thread's carrier (library-owned: no user object's
+    // life decides whether the drain runs). Throws, changing nothing.
+    void enqueue(QThread *thread, std::shared_ptr<QtHandlerState> handler);
     // Delivers what the listed handlers have waiting (called on the box's thread by its drain
     // event). Thread cancellation inside a handler passes through, leaving the box consistent.
     void drain(const std::shared_ptr<Box> &box);
-    // The drain event of `box` was discarded (its context died) or ran where the box's thread is
-    // not: every listed handler is listed again where its context lives.
+    // The drain event of `box` was discarded (its thread finished or its QThread was deleted):
+    // every listed handler is listed again where its context lives.
     void lost(const std::shared_ptr<Box> &box) noexcept;
-    // Lists each handler again where its context lives now (or drops its queue).
+    // Lists each handler again where its context lives now. A handler whose context has no
+    // thread keeps its queue unlisted (the next notify lists it); a cancelled one is dropped.
     void relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers) noexcept;
     // The order of a notify among all queued deliveries of the registries sharing these boxes.
     std::uint64_t nextSequence() noexcept { return m_sequence.fetch_add(1, std::memory_order_relaxed); }
@@ -60,9 +61,9 @@ public:
     std::size_t boxCount();
 
     // Used by a drain (qt_drain.cpp).
-    // Posts `box`'s drain event through `context` (m_mutex held) and marks it posted; throws,
-    // with nothing changed, when Qt cannot allocate the event.
-    void postDrainLocked(const std::shared_ptr<Box> &box, QObject *context);
+    // Posts `box`'s drain event through its thread's carrier (m_mutex held) and marks it posted;
+    // throws, with nothing changed, when Qt cannot allocate the event or the carrier.
+    void postDrainLocked(const std::shared_ptr<Box> &box);
     // Moves `box.incoming` into `out` and returns how many moved (none without memory: they
     // wait for the next drain).
     std::size_t takeIncoming(Box &box, std::vector<std::shared_ptr<QtHandlerState>> &out) noexcept;
@@ -71,8 +72,8 @@ public:
     // Ends a drain: the outermost one hands what is left to the pending drain event (or a new
     // one) and lets an empty box go.
     void endDrain(const std::shared_ptr<Box> &box) noexcept;
-    // Posts one more drain event for `box` through a live context among its active handlers, so
-    // a nested event loop inside a delivery goes on with the box.
+    // Posts one more drain event for `box`, so a nested event loop inside a delivery goes on
+    // with the box.
     void postFollowUp(const std::shared_ptr<Box> &box) noexcept;
 
 private:

@@ -22,44 +22,9 @@ QtHandlerState &state(QtHandlerCore &core) noexcept
     return static_cast<QtHandlerState &>(core);
 }
 
-// Latest: delivers the pending payload on the context's thread, or, when the handler's minimum
-// interval has not passed since its last delivery, retries when it has (the handler stays
-// scheduled meanwhile, so notifies only replace the payload).
-void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
-{
-    QtHandlerState &h = *handler;
-    const DeliveryFrame frame(h);
-    std::shared_ptr<const void> latest;
-    AsyncToken latestToken;
-    std::shared_ptr<QtTarget> target;
-    std::shared_ptr<QtTarget> keep;
-    {
-        std::lock_guard lock(h.mutex);
-        const auto now = std::chrono::steady_clock::now();
-        if (h.minInterval.count() > 0 && h.context != nullptr &&
-            !h.cancelled.load(std::memory_order_acquire) && now < h.lastDelivery + h.minInterval) {
-            const auto wait =
-                std::chrono::ceil<std::chrono::milliseconds>(h.lastDelivery + h.minInterval - now);
-            try {
-                QTimer::singleShot(wait, Qt::PreciseTimer, h.context, [handler] { deliverLatest(handler); });
-                return;
-            } catch (...) {
-                // Without memory for the timer, deliver now.
-            }
-        }
-        h.scheduled = false;
-        h.lastDelivery = now;
-        latest = std::move(h.pending);
-        latestToken = std::move(h.pendingToken);
-        keep = std::move(h.keep);
-        if (!h.cancelled.load(std::memory_order_acquire))
-            target = h.target.lock();
-    }
-    if (latest && target)
-        h.run(target, latest.get(), latestToken);
-}
+void deliverLatest(const std::shared_ptr<QtHandlerState> &handler);
 
-// The Qt event of a coalesced delivery.
+// The Qt event of a coalesced delivery, posted to the context (so it moves with it).
 struct LatestCall : TsanHandover
 {
     std::shared_ptr<QtHandlerState> handler;
@@ -96,6 +61,117 @@ struct LatestCall : TsanHandover
     }
 };
 
+// Posts the coalesced delivery of `h` to its context, wherever that lives now (under its mutex,
+// the context alive). Throws when Qt cannot allocate the event.
+void postLatestCallLocked(QtHandlerState &h)
+{
+    [[maybe_unused]] const TsanPostScope posting;
+    QMetaObject::invokeMethod(h.context, LatestCall(h.shared_from_this()), Qt::QueuedConnection);
+}
+
+// Nothing will deliver the pending payload of `h` (no memory to post it): counted as dropped,
+// and the handler can be scheduled again (under its mutex; returns the drop total).
+std::uint64_t dropPendingLocked(QtHandlerState &h, QtHandlerState::Garbage &garbage) noexcept
+{
+    h.scheduled = false;
+    garbage.pending.swap(h.pending);
+    garbage.pendingToken.swap(h.pendingToken);
+    return garbage.pending ? h.countDropLocked() : 0;
+}
+
+// The interval wait of a coalesced delivery: a timer on the thread that armed it. When it
+// fires, the delivery goes to wherever the context lives then; when its thread ends first and
+// the timer is discarded unrun, the delivery is posted to the context at once.
+struct LatestTimer
+{
+    std::shared_ptr<QtHandlerState> handler;
+    bool ran = false;
+
+    explicit LatestTimer(std::shared_ptr<QtHandlerState> h) noexcept : handler(std::move(h)) { }
+    LatestTimer(LatestTimer &&other) noexcept : handler(std::move(other.handler)), ran(other.ran) { }
+    LatestTimer(const LatestTimer &) = delete;
+    LatestTimer &operator=(const LatestTimer &) = delete;
+    LatestTimer &operator=(LatestTimer &&) = delete;
+    ~LatestTimer()
+    {
+        if (ran || !handler)
+            return;
+        QtHandlerState &h = *handler;
+        QtHandlerState::Garbage garbage; // destroyed after the lock is released
+        std::uint64_t dropped = 0;
+        {
+            std::lock_guard lock(h.mutex);
+            if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire) || !h.scheduled)
+                return;
+            try {
+                postLatestCallLocked(h);
+            } catch (...) {
+                dropped = dropPendingLocked(h, garbage);
+            }
+        }
+        if (dropped != 0)
+            h.control->reportDropped(h.id, dropped, true, QtRegistryControl::DropReason::NoMemory);
+    }
+
+    void operator()()
+    {
+        ran = true;
+        if (handler)
+            deliverLatest(handler);
+    }
+};
+
+// Latest: delivers the pending payload on the context's thread, or, when the handler's minimum
+// interval has not passed since its last delivery, arms a timer for the rest of it (the handler
+// stays scheduled meanwhile, so notifies only replace the payload). Run where the context no
+// longer lives (a timer armed before it moved), it posts the delivery to the context instead.
+void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
+{
+    QtHandlerState &h = *handler;
+    const DeliveryFrame frame(h);
+    std::shared_ptr<const void> latest;
+    AsyncToken latestToken;
+    std::shared_ptr<QtTarget> target;
+    std::shared_ptr<QtTarget> keep;
+    QtHandlerState::Garbage garbage; // destroyed after the lock is released
+    std::uint64_t dropped = 0;
+    {
+        std::lock_guard lock(h.mutex);
+        const bool live = h.context != nullptr && !h.cancelled.load(std::memory_order_acquire);
+        if (live && h.context->thread() != QThread::currentThread()) {
+            try {
+                postLatestCallLocked(h);
+                return;
+            } catch (...) {
+                dropped = dropPendingLocked(h, garbage);
+            }
+        } else {
+            const auto now = std::chrono::steady_clock::now();
+            if (live && h.minInterval.count() > 0 && now < h.lastDelivery + h.minInterval) {
+                const auto wait =
+                    std::chrono::ceil<std::chrono::milliseconds>(h.lastDelivery + h.minInterval - now);
+                try {
+                    QTimer::singleShot(wait, Qt::PreciseTimer, h.context, LatestTimer(handler));
+                    return;
+                } catch (...) {
+                    // Without memory for the timer, deliver now.
+                }
+            }
+            h.scheduled = false;
+            h.lastDelivery = now;
+            latest = std::move(h.pending);
+            latestToken = std::move(h.pendingToken);
+            keep = std::move(h.keep);
+            if (!h.cancelled.load(std::memory_order_acquire))
+                target = h.target.lock();
+        }
+    }
+    if (dropped != 0)
+        h.control->reportDropped(h.id, dropped, true, QtRegistryControl::DropReason::NoMemory);
+    if (latest && target)
+        h.run(target, latest.get(), latestToken);
+}
+
 // The Qt event of a BlockingQueued delivery: the notifier waits until it ran or was discarded.
 struct BlockingCall : TsanHandover
 {
@@ -103,6 +179,7 @@ struct BlockingCall : TsanHandover
     std::shared_ptr<const void> payload;
     AsyncToken token;
     std::shared_ptr<std::latch> done;
+    bool ran = false;
 
     BlockingCall(std::shared_ptr<QtHandlerState> h, std::shared_ptr<const void> p, AsyncToken t,
                  std::shared_ptr<std::latch> d) noexcept
@@ -112,7 +189,8 @@ struct BlockingCall : TsanHandover
     }
     BlockingCall(BlockingCall &&other) noexcept
         : TsanHandover(std::move(other)), handler(std::move(other.handler)),
-          payload(std::move(other.payload)), token(std::move(other.token)), done(std::move(other.done))
+          payload(std::move(other.payload)), token(std::move(other.token)), done(std::move(other.done)),
+          ran(other.ran)
     {
         RIO_TSAN_RELEASE(this);
     }
@@ -123,6 +201,12 @@ struct BlockingCall : TsanHandover
     {
         RIO_TSAN_ACQUIRE(this);
         tsanSyncWithPosters();
+        if (handler && !ran) {
+            // Discarded unrun: its context died (which removes the handler). Counted.
+            handler->control->reportDropped(handler->id,
+                                            handler->dropped.fetch_add(1, std::memory_order_relaxed) + 1,
+                                            true, QtRegistryControl::DropReason::ContextDestroyed);
+        }
         token.reset();
         if (done) {
             RIO_TSAN_RELEASE(done.get());
@@ -141,6 +225,7 @@ struct BlockingCall : TsanHandover
         } publish{this};
         if (!handler)
             return;
+        ran = true;
         QtHandlerState &h = *handler;
         const DeliveryFrame frame(h);
         std::shared_ptr<QtTarget> target;
@@ -151,12 +236,21 @@ struct BlockingCall : TsanHandover
         }
         if (target)
             h.run(target, payload.get(), token);
+        else // removed while it waited: counted
+            h.control->reportDropped(h.id, h.dropped.fetch_add(1, std::memory_order_relaxed) + 1, true,
+                                     QtRegistryControl::DropReason::Removed);
     }
 };
 
 } // namespace
 
 void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token)
+{
+    static_cast<void>(routeAndPostMail(std::move(payload), sequence, token, false));
+}
+
+QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::uint64_t &sequence,
+                                                     const AsyncToken &token, bool routed)
 {
     QtHandlerState &h = state(*this);
     QtMailboxes &boxes = *h.control->mailboxes;
@@ -168,9 +262,13 @@ void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const
     AsyncToken droppedToken;
     {
         std::unique_lock lock(h.mutex);
-        QThread *thread = h.threadLocked();
-        if (thread == nullptr)
-            return;
+        if (h.context == nullptr)
+            return Route::Skip; // removed before this notify reached it (as a notify skips it)
+        // Null when the context's QThread was deleted: the delivery waits, unlisted, until the
+        // context has a thread again (Qt keeps an object's posted events the same way).
+        QThread *thread = h.context->thread();
+        if (routed && type == Qt::AutoConnection && thread == QThread::currentThread())
+            return Route::Here;
         bool dropOldest = false;
         // `mail` is every delivery waiting: a drain takes one at a time, as it delivers it.
         if (h.capacity != 0 && h.mail.size() >= h.capacity) {
@@ -182,15 +280,15 @@ void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const
                     h.room.wait_for(lock, h.blockTimeout,
                                     [&] { return h.context == nullptr || h.mail.size() < h.capacity; });
                     --h.blockedProducers;
-                    thread = h.threadLocked();
-                    if (thread == nullptr) {
-                        // Removed (or its context died) while we waited: the event is dropped
-                        // with it, and counted where a user sees it (no later drain reports it).
-                        droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+                    if (h.context == nullptr) {
+                        // Removed while waiting: counted, as the removal would have counted it.
+                        droppedTotal = h.countDropLocked();
                         lock.unlock();
-                        h.control->reportDropped(id, droppedTotal, true);
-                        return;
+                        h.control->reportDropped(id, droppedTotal, true,
+                                                 QtRegistryControl::DropReason::Removed);
+                        return Route::Post;
                     }
+                    thread = h.context->thread();
                 }
             }
             if (h.mail.size() >= h.capacity) {
@@ -199,7 +297,7 @@ void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const
                     signalDrop = droppedTotal == h.droppedReported + 1;
                     lock.unlock();
                     h.control->reportDropped(id, droppedTotal, signalDrop);
-                    return;
+                    return Route::Post;
                 }
                 dropOldest = true;
             }
@@ -214,8 +312,8 @@ void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const
                 h.mailTokens.push_back(token);
                 tokenQueued = true;
             }
-            if (!h.listed) {
-                boxes.enqueue(thread, h.context, h.shared_from_this());
+            if (!h.listed && thread != nullptr) {
+                boxes.enqueue(thread, h.shared_from_this());
                 h.listed = true;
             }
         } catch (...) {
@@ -239,6 +337,7 @@ void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const
     }
     if (droppedTotal != 0)
         h.control->reportDropped(id, droppedTotal, signalDrop);
+    return Route::Post;
 }
 
 void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncToken &token)
@@ -247,15 +346,14 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
     std::shared_ptr<const void> replaced; // destroyed after the lock is released
     AsyncToken replacedToken;
     std::unique_lock lock(h.mutex);
-    if (h.threadLocked() == nullptr)
-        return;
+    if (h.context == nullptr)
+        return; // removed before this notify reached it (as a notify skips a removed handler)
     replaced = std::exchange(h.pending, std::move(payload));
     replacedToken = std::exchange(h.pendingToken, token);
     if (h.scheduled)
         return;
-    [[maybe_unused]] const TsanPostScope posting;
     try {
-        QMetaObject::invokeMethod(h.context, LatestCall(h.shared_from_this()), Qt::QueuedConnection);
+        postLatestCallLocked(h);
     } catch (...) {
         // Nothing will take the payload: as it was (the core reports the failure).
         h.pending = std::move(replaced);
@@ -271,8 +369,8 @@ void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const Asyn
     auto done = std::make_shared<std::latch>(1);
     {
         std::lock_guard lock(h.mutex);
-        if (h.threadLocked() == nullptr)
-            return;
+        if (h.context == nullptr)
+            return; // removed before this notify reached it (as a notify skips a removed handler)
         [[maybe_unused]] const TsanPostScope posting;
         QMetaObject::invokeMethod(h.context,
                                   BlockingCall(h.shared_from_this(), std::move(payload), token, done),

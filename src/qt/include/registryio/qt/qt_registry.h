@@ -187,7 +187,8 @@ public:
             Q_EMIT countChanged();
     }
 
-    /// Queued deliveries to `id` its overflow policy dropped so far (0 once it is removed).
+    /// Queued deliveries to `id` dropped so far: overflow, suspension, no memory (0 once it is
+    /// removed; a removal's drops are reported by deliveriesDropped).
     [[nodiscard]] quint64 droppedCount(HandlerId id) const
     {
         const auto core = m_registrations.find(id);

@@ -50,11 +50,12 @@ Q_SIGNALS:
     void handlerFailed(rio::HandlerId id, const QString &message);
     /// A handler was added or removed (emitted on the thread that changed the set).
     void countChanged();
-    /// Queued deliveries to `id` were dropped by its overflow policy: `total` so far. Emitted on
-    /// the notifying thread at the first drop since the receiver last reported, and on the
+    /// Queued deliveries to `id` were dropped: `total` so far. Overflow drops: emitted on the
+    /// notifying thread at the first drop since the receiver last reported, and on the
     /// receiving thread with the new total before its next delivery to that handler (so about
-    /// twice per drain however many drops; a slot may see the same total twice). The
-    /// `registryio` category logs drops at most once a second per registry.
+    /// twice per drain however many drops; a slot may see the same total twice), logged at
+    /// most once a second per registry. Deliveries waiting when `id` is removed or its context
+    /// dies: emitted once by the thread that removed it, with the final total, and logged.
     void deliveriesDropped(rio::HandlerId id, quint64 total);
 
 protected:

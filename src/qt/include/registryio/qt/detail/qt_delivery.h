@@ -66,6 +66,14 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, c
         runHere();
         return;
     }
+    // The common queued case takes the handler's lock once (route and queue together); an Auto
+    // handler with a large event keeps the separate route, so running it here copies nothing.
+    if (core.delivery == Delivery::Every && !core.once &&
+        (core.type == Qt::QueuedConnection || (core.type == Qt::AutoConnection && storesByValue<E>))) {
+        if (core.routeAndPostMail(env.queued(), env.sequence, token, true) == QtHandlerCore::Route::Here)
+            runHere();
+        return;
+    }
     switch (core.route()) {
     case QtHandlerCore::Route::Skip:
         return;

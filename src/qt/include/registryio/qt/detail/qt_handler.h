@@ -83,6 +83,11 @@ public:
     // Queues one delivery (Delivery::Every) under the overflow policy; `sequence` is the notify's
     // place in the delivery order (0: not taken yet, taken here). Throws, changing nothing.
     void postMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token);
+    // As route() then postMail() under one lock (Delivery::Every, not once, not Direct or
+    // BlockingQueued): Here (`routed` and an Auto handler on this thread: nothing queued),
+    // Skip (removed) or Post.
+    Route routeAndPostMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token,
+                           bool routed);
     // Replaces the coalesced payload (Delivery::Latest); queues a delivery when none is pending.
     void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token);
     // Runs the handler on its context's thread and waits for it (Qt::BlockingQueuedConnection).

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+#include "thread_carriers.h"
+
+#include <QPointer>
+
+#include <memory>
+#include <new>
+#include <unordered_map>
+#include <utility>
+
+namespace rio::detail {
+
+namespace {
+
+struct Carrier
+{
+    QPointer<QThread> thread; // null once the QThread is deleted (its address may come back)
+    QObject *object = nullptr;
+    QMetaObject::Connection finished;
+    QMetaObject::Connection destroyed;
+};
+
+struct Carriers
+{
+    std::mutex mutex;
+    std::unordered_map<QThread *, Carrier> map;
+};
+
+// Never destroyed: Qt may discard posted events (and so call into the mailboxes) while the
+// process exits.
+Carriers &carriers()
+{
+    static auto *all = new Carriers;
+    return *all;
+}
+
+// The thread of `thread`'s carrier finished, or its QThread is being deleted: the carrier goes,
+// and with it its pending events, whose destruction lists their handlers again. Runs on the
+// finishing thread (the carrier's own) or where the QThread is deleted (it no longer runs).
+void retire(QThread *thread, const QObject *expected) noexcept
+{
+    Carrier gone;
+    {
+        std::lock_guard lock(carriers().mutex);
+        auto it = carriers().map.find(thread);
+        if (it == carriers().map.end() || it->second.object != expected)
+            return;
+        gone = std::move(it->second);
+        carriers().map.erase(it);
+    }
+    QObject::disconnect(gone.finished);
+    QObject::disconnect(gone.destroyed);
+    delete gone.object; // outside our lock: discarded events reach the mailboxes
+}
+
+} // namespace
+
+QObject *ThreadCarriers::acquire(QThread *thread, std::unique_lock<std::mutex> &lock)
+{
+    Carriers &all = carriers();
+    lock = std::unique_lock(all.mutex);
+    auto it = all.map.find(thread);
+    while (it != all.map.end() && it->second.thread.isNull()) {
+        // A deleted QThread whose destroyed() we did not see: not the thread now at its address.
+        const QObject *stale = it->second.object;
+        QThread *const key = it->first;
+        lock.unlock();
+        retire(key, stale);
+        lock.lock();
+        it = all.map.find(thread);
+    }
+    if (it != all.map.end())
+        return it->second.object;
+    auto object = std::make_unique<QObject>();
+    object->setObjectName(QStringLiteral("rio::ThreadCarrier"));
+    if (thread != QThread::currentThread())
+        object->moveToThread(thread);
+    Carrier carrier;
+    carrier.thread = thread;
+    carrier.object = object.get();
+    it = all.map.emplace(thread, std::move(carrier)).first;
+    // Connected under the lock: a finish in between waits for it and then finds the carrier.
+    const QObject *key = object.get();
+    try {
+        it->second.finished =
+            QObject::connect(thread, &QThread::finished, [thread, key] { retire(thread, key); });
+        it->second.destroyed =
+            QObject::connect(thread, &QObject::destroyed, [thread, key] { retire(thread, key); });
+        if (!it->second.finished || !it->second.destroyed)
+            throw std::bad_alloc();
+    } catch (...) {
+        QObject::disconnect(it->second.finished);
+        QObject::disconnect(it->second.destroyed);
+        all.map.erase(it);
+        throw;
+    }
+    return object.release();
+}
+
+std::size_t ThreadCarriers::count()
+{
+    std::lock_guard lock(carriers().mutex);
+    return carriers().map.size();
+}
+
+} // namespace rio::detail

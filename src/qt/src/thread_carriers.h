@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// One library-owned QObject per receiving thread carries the Qt events of every registry's
+// mailbox for that thread. Its life is the thread's, not any user object's: a context that dies
+// takes no drain request with it. A carrier is retired when its thread finishes or its QThread
+// is deleted; its pending events are then discarded (each lists its handlers again where their
+// contexts live).
+
+#include <QObject>
+#include <QThread>
+
+#include <mutex>
+
+namespace rio::detail {
+
+class ThreadCarriers
+{
+public:
+    // The carrier of `thread`, created and moved there on first use, valid while `lock` (taken
+    // here, on the process-wide carrier mutex) is held: post through it before unlocking.
+    // Throws std::bad_alloc with nothing changed.
+    static QObject *acquire(QThread *thread, std::unique_lock<std::mutex> &lock);
+    // How many carriers exist now (for tests: bounded by the live QThreads that received).
+    static std::size_t count();
+};
+
+} // namespace rio::detail
