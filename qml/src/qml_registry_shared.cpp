@@ -122,7 +122,7 @@ bool detail::QmlRegistryShared::removeOwn(HandlerId id, quint64 *dropped)
     return facade->removeId(id);
 }
 
-bool detail::QmlRegistryShared::removeById(double id)
+bool detail::QmlRegistryShared::removeById(double id) const
 {
     // Ids are integers from 1; JavaScript numbers hold them exactly up to 2^53.
     if (facade == nullptr || !(id >= 1.0 && id <= 9007199254740992.0) || std::floor(id) != id)

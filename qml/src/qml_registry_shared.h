@@ -125,7 +125,7 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     // registrations, then out of the facade. Returns its drops so far and whether the facade had it.
     bool removeOwn(HandlerId id, quint64 *dropped = nullptr);
     // remove(id) from QML: the facade's removal tells the registration. False for unknown ids.
-    bool removeById(double id);
+    [[nodiscard]] bool removeById(double id) const;
     // The facade's count changed (its countChanged, on the registry's thread): registrations the
     // facade no longer has (its clear(), a removal on another thread not yet told) end.
     void facadeCountChanged();
