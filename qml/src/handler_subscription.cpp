@@ -2,26 +2,22 @@
 #include "qml_registry_shared.h"
 
 #include <registryio/qml/handler_subscription.h>
-#include <registryio/qml/qml_registry.h>
-#include <registryio/qml/qml_typed_handler.h>
 
 #include <QJSEngine>
+#include <QPointer>
 
 #include <utility>
 
 namespace rio {
 
-// The handle as its registry's registrations see it.
+// The handle as its registry's bookkeeping sees it.
 class HandlerSubscription::Registration final : public detail::QmlRegistration
 {
 public:
     explicit Registration(HandlerSubscription *handle) : m_handle(handle) { }
-    void registrationEnded() override { m_handle->deactivate(); }
+    void registrationEnded(quint64 dropped) override { m_handle->registrationEnded(dropped); }
     void dropsReported(quint64 total) override { m_handle->dropsReported(total); }
-    void deliverDirect(const QJSValue & /*value*/, const void *event) override
-    {
-        m_handle->deliverTyped(event);
-    }
+    void deliverDirect(const void *event) override { m_handle->call(event); }
 
 private:
     HandlerSubscription *m_handle;
@@ -33,44 +29,23 @@ HandlerSubscription::HandlerSubscription(std::shared_ptr<detail::QmlRegistryShar
       m_engine(engine), m_function(handler, engine), m_priority(priority), m_once(once)
 { }
 
-HandlerSubscription::HandlerSubscription(QmlTypedRegistry *typed, QJSEngine *engine, const QJSValue &handler,
-                                         int priority, bool once, QObject *parent)
-    : QObject(parent), m_registration(std::make_unique<Registration>(this)), m_typed(typed), m_engine(engine),
-      m_function(handler, engine), m_priority(priority), m_once(once)
-{ }
-
 HandlerSubscription::~HandlerSubscription()
 {
-    if (m_active && !m_shared) {
-        if (m_typed != nullptr)
-            m_typed->unsubscribe(m_id);
-    } else if (m_active) {
-        m_shared->takeRegistration(m_id.value()); // first: see remove()
-        if (QmlRegistry *registry = m_shared->local())
-            registry->m_registry.remove(m_id);
-    }
+    if (m_active)
+        m_shared->removeOwn(m_id);
 }
 
-void HandlerSubscription::activate(HandlerId id)
-{
-    m_id = id;
-    m_active = true;
-    m_registration->id = id.value();
-    m_registration->priority = m_priority;
-    // A `once` handler leaves the registry when it fires: the registry's own dispatch does that.
-    if (!m_once && m_function.isFunction())
-        m_registration->function = &m_function;
-    m_shared->addRegistration(m_registration.get());
-}
-
-void HandlerSubscription::activateTyped(detail::QmlDispatchState &dispatch)
+void HandlerSubscription::activate()
 {
     m_active = true;
     m_registration->id = m_id.value();
     m_registration->priority = m_priority;
-    // The registry's own dispatch runs it (a `once` one keeps the facade's, which removes it).
-    m_registration->direct = !m_once;
-    dispatch.addRegistration(m_registration.get());
+    // A `once` handler leaves the registry when it fires: the facade's dispatch does that. A
+    // QmlRegistry calls the others' functions in its one-call dispatch.
+    if (!m_once && m_shared->batches && m_function.isFunction())
+        m_registration->function = &m_function;
+    m_registration->own = !m_once;
+    m_shared->addRegistration(m_registration.get());
 }
 
 void HandlerSubscription::deactivate()
@@ -79,17 +54,19 @@ void HandlerSubscription::deactivate()
         return;
     m_active = false;
     m_keepAlive = QJSValue(); // collectable from now on, unless JavaScript or an owner keeps us
-    if (m_shared)
-        m_shared->takeRegistration(m_id.value());
-    else if (QmlTypedRegistry *typed = std::exchange(m_typed, nullptr))
-        typed->unsubscribe(m_id);
+    m_shared->takeRegistration(m_id.value());
     emitActiveChanged();
 }
 
-void HandlerSubscription::deliverTyped(const void *event)
+void HandlerSubscription::registrationEnded(quint64 dropped)
 {
-    if (m_typed != nullptr)
-        m_typed->deliverToSubscription(this, event);
+    const bool grew = dropped > m_dropped;
+    if (grew)
+        m_dropped = dropped;
+    const QPointer<HandlerSubscription> self(this); // a slot may destroy us
+    deactivate();
+    if (grew && self)
+        Q_EMIT droppedChanged();
 }
 
 void HandlerSubscription::dropsReported(quint64 total)
@@ -104,32 +81,34 @@ bool HandlerSubscription::remove()
 {
     if (!m_active)
         return false;
-    if (!m_shared) {
-        const bool removed = m_typed != nullptr && m_typed->unsubscribe(m_id);
-        deactivate();
-        return removed;
-    }
-    // Out of the registrations first: the registry's count change must not look like a removal
-    // behind our back.
-    m_shared->takeRegistration(m_id.value());
-    QmlRegistry *registry = m_shared->local();
-    const bool removed = registry != nullptr && registry->m_registry.remove(m_id);
+    const bool removed = m_shared->removeOwn(m_id);
     deactivate();
     return removed;
 }
 
-void HandlerSubscription::deliver(const QVariant &event)
+void HandlerSubscription::deliverTo(QObject *target, const void *event)
+{
+    auto *handle = static_cast<HandlerSubscription *>(target);
+    // A `once` handle's delivery comes after the facade removed it (which may have told it).
+    if (!handle->m_active && !handle->m_once)
+        return;
+    const QJSValue self = handle->m_keepAlive; // not collected during its own call
+    if (handle->m_once)
+        handle->deactivate(); // the registry removed it before this delivery
+    handle->call(event);
+}
+
+void HandlerSubscription::call(const void *event)
 {
     QJSEngine *engine = m_engine.data();
-    if (engine == nullptr)
+    detail::QmlEventOps *ops = m_shared->ops;
+    if (engine == nullptr || ops == nullptr)
         return;
-    if (m_once)
-        deactivate(); // the registry removed it before this delivery
-    const std::shared_ptr<detail::QmlRegistryShared> shared = m_shared; // the handler may destroy us
+    const std::shared_ptr<detail::QmlRegistryShared> shared = m_shared; // the function may destroy us
     const HandlerId id = m_id;
-    m_function.call({shared->events.get(event, engine)});
+    m_function.call(ops->scriptArguments(event, engine));
     if (engine->hasError())
-        QmlRegistry::reportThrown(*shared, id.value(), engine->catchError());
+        shared->reportThrown(id, engine->catchError());
 }
 
 } // namespace rio

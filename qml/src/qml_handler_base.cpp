@@ -5,11 +5,33 @@
 
 #include <QJSEngine>
 #include <QList>
+#include <QPointer>
 #include <QQmlEngine>
 #include <QQmlError>
 #include <QQmlInfo>
 
+#include <algorithm>
+#include <utility>
+
 namespace rio {
+
+// The handler as its registry's bookkeeping sees it.
+class QmlHandlerBase::Registration final : public detail::QmlRegistration, public detail::QmlRegistryWatcher
+{
+public:
+    explicit Registration(QmlHandlerBase *handler) : m_handler(handler) { }
+    void registrationEnded(quint64 dropped) override { m_handler->registrationEnded(dropped); }
+    void registryGone() override
+    {
+        m_handler->m_watched = nullptr;
+        m_handler->registryGone();
+    }
+    void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
+    void deliverDirect(const void *event) override { m_handler->deliverDirect(event); }
+
+private:
+    QmlHandlerBase *m_handler;
+};
 
 // The QML enum is rio::Overflow by number: QmlDeliverySettings converts with a cast.
 static_assert(int(QmlHandlerBase::DropOldest) == int(Overflow::DropOldest) &&
@@ -22,7 +44,9 @@ detail::QmlRunningHandler &detail::runningHandler() noexcept
     return running;
 }
 
-QmlHandlerBase::QmlHandlerBase(QObject *parent) : QObject(parent) { }
+QmlHandlerBase::QmlHandlerBase(QObject *parent)
+    : QObject(parent), m_registration(std::make_unique<Registration>(this))
+{ }
 
 QmlHandlerBase::~QmlHandlerBase() = default;
 
@@ -172,9 +196,7 @@ void QmlHandlerBase::reRegisterOnce()
         Q_EMIT droppedChanged();
 }
 
-QString QmlHandlerBase::emitCollectingFailures(QQmlEngine *engine,
-                                               void (*emitSignal)(QmlHandlerBase *, const void *),
-                                               const void *argument, bool &alive)
+QString QmlHandlerBase::emitCollectingFailures(QQmlEngine *engine, const void *event, bool &alive)
 {
     // The engine reports what onNotified throws as a warning (with file and line) from inside
     // the emit: one connection per handler, made once, routes it to the running handler.
@@ -192,10 +214,166 @@ QString QmlHandlerBase::emitCollectingFailures(QQmlEngine *engine,
     const detail::QmlRunningHandler outer = running;
     running = {this, &errors};
     bool *const outerAlive = enterDelivery(alive);
-    emitSignal(this, argument);
+    emitNotified(event);
     leaveDelivery(alive, outerAlive);
     running = outer;
     return errors.isEmpty() ? QString() : errors.constFirst().description();
+}
+
+void QmlHandlerBase::watchRegistry(QObject *registry,
+                                   const std::shared_ptr<detail::QmlRegistryShared> &shared)
+{
+    if (m_destroyedConnection)
+        disconnect(m_destroyedConnection);
+    if (detail::QmlRegistryShared *watched = std::exchange(m_watched, nullptr))
+        watched->unwatch(m_registration.get());
+    if (registry != nullptr && registry->thread() == thread()) {
+        // Told by the registry's destructor: a link, not a connection (see QmlRegistryWatcher).
+        shared->watch(m_registration.get());
+        m_watched = shared.get();
+    } else if (registry != nullptr) {
+        m_destroyedConnection = connect(registry, &QObject::destroyed, this, &QmlHandlerBase::registryGone);
+    }
+}
+
+void QmlHandlerBase::registerWith(QObject *registry, const std::shared_ptr<detail::QmlRegistryShared> &shared)
+{
+    // A registry being destroyed: a binding that runs meanwhile (on its count, say) must not
+    // register on it again.
+    if (!shared->watching || shared->ops == nullptr)
+        return;
+    if (!m_once)
+        m_delivery.warnIfIgnored(this, m_coalesce);
+    // The registry is the delivery context: it outlives the deliveries it queued, while this
+    // object may die with some pending (its destructor removes the handler first).
+    m_id = shared->ops->addTarget(this, &QmlHandlerBase::deliverTo,
+                                  m_delivery.options(m_coalesce, m_priority, m_once));
+    m_registeredOn = shared;
+    m_active = true;
+    detail::QmlRegistration &registration = *m_registration;
+    registration.id = m_id.value();
+    registration.priority = m_priority;
+    // A function joins a QmlRegistry's one-call dispatch; the registry's own dispatch runs the
+    // others of its engine (a `once` one cannot take part: the facade removes it when it fires).
+    registration.batchEntry = QJSValue();
+    registration.function = shared->batches && m_function.isFunction() && !m_once ? &m_function : nullptr;
+    QQmlEngine *engine = qmlEngine(this);
+    registration.own =
+        !m_once && (registration.function != nullptr || (engine != nullptr && engine == qjsEngine(registry)));
+    shared->addRegistration(&registration);
+}
+
+void QmlHandlerBase::unregister()
+{
+    if (m_registeredOn && m_active) {
+        quint64 dropped = 0;
+        m_registeredOn->removeOwn(m_id, &dropped);
+        m_dropped = std::max(m_dropped, m_droppedBefore + dropped);
+    }
+    m_registeredOn.reset();
+    m_id = HandlerId{};
+    m_active = false;
+}
+
+void QmlHandlerBase::leaveRegistry()
+{
+    if (m_alive != nullptr)
+        *m_alive = false; // a delivery to us is running (our handler destroyed us)
+    if (detail::QmlRegistryShared *watched = std::exchange(m_watched, nullptr))
+        watched->unwatch(m_registration.get());
+    // Unregistering changes the registry's count: a binding on it that sets one of our
+    // properties meanwhile must not register us again.
+    m_complete = false;
+    unregister();
+}
+
+void QmlHandlerBase::registrationEnded(quint64 dropped)
+{
+    // Removed by the registry's remove(id) or its C++ facade: registered no more. m_registeredOn
+    // and m_id stay for a `once` delivery still on its way.
+    if (m_registeredOn)
+        m_registeredOn->takeRegistration(m_id.value());
+    const quint64 total = std::max(m_dropped, m_droppedBefore + dropped);
+    const bool grew = total != m_dropped;
+    m_dropped = total;
+    const QPointer<QmlHandlerBase> self(this); // a slot may destroy us
+    if (std::exchange(m_active, false))
+        emitActiveChanged();
+    if (grew && self)
+        Q_EMIT droppedChanged();
+}
+
+void QmlHandlerBase::registryGone()
+{
+    // From the registry's destructor, while it is whole (a registry on this thread), or after it
+    // is gone (one on another thread, which removed our handler already).
+    const bool wasActive = m_active;
+    unregister();
+    forgetRegistry();
+    if (wasActive)
+        emitActiveChanged();
+}
+
+void QmlHandlerBase::deliverTo(QObject *target, const void *event)
+{
+    auto *self = static_cast<QmlHandlerBase *>(target);
+    const std::shared_ptr<detail::QmlRegistryShared> shared =
+        self->m_registeredOn; // may outlive the registry
+    if (!shared || shared->ops == nullptr)
+        return;
+    const HandlerId id = self->m_id;
+    bool ended = false;
+    if (self->m_once) {
+        self->m_fired = true;
+        shared->takeRegistration(id.value());
+        ended = std::exchange(self->m_active, false);
+    }
+    bool alive = true;
+    self->run(*shared, id, event, alive);
+    if (alive && ended)
+        self->emitActiveChanged();
+}
+
+QJSValue QmlHandlerBase::eventValue(const void *event) const
+{
+    detail::QmlEventOps *ops = m_registeredOn ? m_registeredOn->ops : nullptr;
+    QJSEngine *engine = qjsEngine(this);
+    if (ops == nullptr || engine == nullptr)
+        return {};
+    return ops->scriptArguments(event, engine).constFirst();
+}
+
+void QmlHandlerBase::deliverDirect(const void *event)
+{
+    // Registered (not `once`), on the registry's thread and engine, whose dispatch keeps its
+    // bookkeeping alive meanwhile.
+    bool alive = true;
+    run(*m_registeredOn, m_id, event, alive);
+}
+
+void QmlHandlerBase::run(detail::QmlRegistryShared &shared, HandlerId id, const void *event, bool &alive)
+{
+    detail::QmlEventOps *ops = shared.ops;
+    if (ops == nullptr)
+        return;
+    // The caller keeps `shared` alive: a handler may destroy the registry (and us).
+    if (m_function.isFunction()) {
+        bool *const outerAlive = enterDelivery(alive);
+        QJSEngine *engine = m_function.engine();
+        m_function.call(ops->scriptArguments(event, engine));
+        leaveDelivery(alive, outerAlive);
+        if (engine->hasError())
+            shared.reportThrown(id, engine->catchError());
+    } else if (QQmlEngine *engine = qmlEngine(this)) {
+        const QString failure = emitCollectingFailures(engine, event, alive);
+        // The engine printed the error with its file and line; the registry learns about it too.
+        if (!failure.isEmpty())
+            shared.reportFailure(id, failure);
+    } else {
+        bool *const outerAlive = enterDelivery(alive);
+        emitNotified(event);
+        leaveDelivery(alive, outerAlive);
+    }
 }
 
 } // namespace rio

@@ -20,11 +20,7 @@ namespace rio {
 
 namespace detail {
 struct QmlRegistryShared;
-struct QmlDispatchState;
-class QmlRegistration;
 } // namespace detail
-
-class QmlTypedRegistry;
 
 /// What QmlRegistry.add() and a typed registry's add() return: destroying it (or its owner)
 /// removes the handler.
@@ -69,31 +65,26 @@ Q_SIGNALS:
     void droppedChanged();
 
 private:
-    friend class QmlRegistry;
-    friend class QmlTypedRegistry;
+    friend struct detail::QmlRegistryShared; // makes and registers handles
     class Registration;
     HandlerSubscription(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
                         const QJSValue &handler, int priority, bool once, QObject *parent);
-    // A handle of the typed registry `typed` (no QmlRegistry shared state).
-    HandlerSubscription(QmlTypedRegistry *typed, QJSEngine *engine, const QJSValue &handler, int priority,
-                        bool once, QObject *parent);
 
-    // Calls the JavaScript function on this thread and reports what it throws.
-    void deliver(const QVariant &event);
-    // A typed registry's own dispatch: its delivery of `event` (an E) to this handle.
-    void deliverTyped(const void *event);
+    // The facade's delivery of `event` (the registry's event type) to the handle `target`.
+    static void deliverTo(QObject *target, const void *event);
+    // Calls the JavaScript function with `event` on this thread and reports what it throws.
+    void call(const void *event);
     // The handler left the registry: inactive from now on.
     void deactivate();
-    // Registered under `id` (called once by QmlRegistry::add).
-    void activate(HandlerId id);
-    // Registered under m_id by a typed registry, whose own dispatch may run it.
-    void activateTyped(detail::QmlDispatchState &dispatch);
+    // Registered under m_id: joins the registry's bookkeeping.
+    void activate();
+    // The registry ended the registration behind our back, `dropped` drops so far.
+    void registrationEnded(quint64 dropped);
     // The registry reported `total` drops of this handler.
     void dropsReported(quint64 total);
 
-    std::shared_ptr<detail::QmlRegistryShared> m_shared; // null for a typed registry's handle
+    std::shared_ptr<detail::QmlRegistryShared> m_shared; // the registry's bookkeeping (outlives it)
     std::unique_ptr<Registration> m_registration;
-    QmlTypedRegistry *m_typed = nullptr; // a typed registry's handle: its registry while registered
     QPointer<QJSEngine> m_engine;
     QJSManagedValue m_function; // called directly; what it throws stays in the engine for us
     // Our own JavaScript wrapper while registered: a persistent reference, so the garbage

@@ -18,15 +18,20 @@
 #include <QString>
 #include <QtQml/qqmlregistration.h>
 
+#include <memory>
 #include <utility>
 
 class QQmlEngine;
 
 namespace rio {
 
+namespace detail {
+struct QmlRegistryShared;
+} // namespace detail
+
 /// The base of RegistryHandler and of every typed handler: priority, enabled, once, the bounded
-/// delivery settings, `handler`, and what a registration reports (active, handlerId, dropped).
-/// Not creatable from QML itself.
+/// delivery settings, `handler`, what a registration reports (active, handlerId, dropped), and the
+/// registration itself. Not creatable from QML itself.
 class RIO_QML_EXPORT QmlHandlerBase : public QObject, public QQmlParserStatus
 {
     Q_OBJECT
@@ -70,7 +75,7 @@ public:
     };
     Q_ENUM(Overflow)
 
-    /// Nothing to undo here: each handler class unregisters in its own destructor.
+    /// Nothing to undo here: each handler class unregisters in its own destructor (leaveRegistry).
     ~QmlHandlerBase() override;
 
     /// The priority.
@@ -155,13 +160,28 @@ protected:
     /// A handler with default properties.
     explicit QmlHandlerBase(QObject *parent);
 
-    /// Leaves the current registration (if any): m_id cleared, m_active false, its drops counted.
-    virtual void unregister() = 0;
-    /// Registers with the current properties, if it can (enabled and not a fired `once`).
+    /// Registers with the current properties, if it can (enabled and not a fired `once`): calls
+    /// registerWith() for a registry on this thread.
     virtual void registerNow() = 0;
     /// `handler` was replaced (m_handler and m_function set): re-registers by default.
     virtual void handlerReplaced() { reRegister(); }
+    /// Emits the `notified` signal with `event` (the registry's event type).
+    virtual void emitNotified(const void *event) = 0;
+    /// The registry is gone: `registry` turns null (registryChanged).
+    virtual void forgetRegistry() = 0;
 
+    /// Follows `registry` (null: none), whose bookkeeping is `shared`: a registry on this thread
+    /// tells us when it goes, one on another thread through its destroyed() signal.
+    void watchRegistry(QObject *registry, const std::shared_ptr<detail::QmlRegistryShared> &shared);
+    /// Registers with `registry` (on this thread, whose bookkeeping is `shared`), unless it is
+    /// going.
+    void registerWith(QObject *registry, const std::shared_ptr<detail::QmlRegistryShared> &shared);
+    /// Leaves the current registration (if any): m_id cleared, m_active false, its drops counted.
+    void unregister();
+    /// The handler class's destructor: tells a delivery in progress, stops watching, unregisters.
+    void leaveRegistry();
+    /// The JavaScript value of `event` (being delivered to us), made once per notify.
+    [[nodiscard]] QJSValue eventValue(const void *event) const;
     /// Unregisters and registers again once complete; a change made meanwhile (a binding on the
     /// registry's count) asks for one more pass, never a nested one.
     void reRegister();
@@ -172,29 +192,6 @@ protected:
     {
         m_activeProperty.notify();
         Q_EMIT activeChanged();
-    }
-    /// Calls `emitSignal(this, argument)` (the `notified` emission) with the engine's warnings meanwhile
-    /// taken as this handler's failures, and `alive` cleared if the handler destroys this object
-    /// (which the call then no longer touches). Returns the first failure's description, or an
-    /// empty string.
-    QString emitCollectingFailures(QQmlEngine *engine, void (*emitSignal)(QmlHandlerBase *, const void *),
-                                   const void *argument, bool &alive);
-    /// Starts a delivery: `alive` is cleared if the handler destroys this object; returns the outer
-    /// delivery's flag, for leaveDelivery().
-    bool *enterDelivery(bool &alive) noexcept { return std::exchange(m_alive, &alive); }
-    /// Ends it: an outer delivery to this object learns whether it is still alive.
-    void leaveDelivery(const bool &alive, bool *outerAlive) noexcept
-    {
-        if (alive)
-            m_alive = outerAlive;
-        else if (outerAlive != nullptr)
-            *outerAlive = false;
-    }
-    /// Tells a delivery in progress that this object is gone (the handler class's destructor).
-    void markDestroyed() noexcept
-    {
-        if (m_alive != nullptr)
-            *m_alive = false;
     }
 
     QJSValue m_handler;                     ///< `handler`
@@ -207,15 +204,47 @@ protected:
     bool m_enabled = true;                  ///< `enabled`
     bool m_once = false;                    ///< `once`
     bool m_coalesce = false;                ///< `coalesce`
-    bool m_complete = false;                ///< componentComplete() ran (cleared by the destructors first)
+    bool m_complete = false;                ///< componentComplete() ran (cleared by leaveRegistry() first)
     bool m_fired = false;                   ///< a `once` handler ran
     bool m_active = false;                  ///< `active`
 
 private:
+    class Registration;
+
     void reRegisterOnce();
+    // Emits `notified` with `event` with the engine's warnings meanwhile taken as this
+    // handler's failures, and `alive` cleared if the handler destroys this object (which the call
+    // then no longer touches). Returns the first failure's description, or an empty string.
+    QString emitCollectingFailures(QQmlEngine *engine, const void *event, bool &alive);
+    // Starts a delivery: `alive` is cleared if the handler destroys this object; returns the outer
+    // delivery's flag, for leaveDelivery().
+    bool *enterDelivery(bool &alive) noexcept { return std::exchange(m_alive, &alive); }
+    // Ends it: an outer delivery to this object learns whether it is still alive.
+    void leaveDelivery(const bool &alive, bool *outerAlive) noexcept
+    {
+        if (alive)
+            m_alive = outerAlive;
+        else if (outerAlive != nullptr)
+            *outerAlive = false;
+    }
+    // The facade's delivery of `event` to the handler `target`.
+    static void deliverTo(QObject *target, const void *event);
+    // The registry's own dispatch (registered, not `once`, on the registry's thread and engine).
+    void deliverDirect(const void *event);
+    // Runs `handler`, or emits `notified`, for `event` from the registry of `shared` under `id`.
+    void run(detail::QmlRegistryShared &shared, HandlerId id, const void *event, bool &alive);
+    // Removed behind our back (remove(id), the facade) with `dropped` drops so far.
+    void registrationEnded(quint64 dropped);
+    // The registry is going (from its destructor, while it is whole) or gone (another thread's).
+    void registryGone();
+
+    std::shared_ptr<detail::QmlRegistryShared> m_registeredOn; // where we are registered
+    detail::QmlRegistryShared *m_watched = nullptr;            // the registry on this thread we follow
+    QMetaObject::Connection m_destroyedConnection;             // a registry on another thread
+    std::unique_ptr<Registration> m_registration;              // in the registry's bookkeeping
 
     QMetaObject::Connection m_warningTap; // the engine's warnings, while onNotified runs
-    bool *m_alive = nullptr;              // cleared by markDestroyed() (a delivery in progress)
+    bool *m_alive = nullptr;              // cleared by leaveRegistry() (a delivery in progress)
     bool m_reRegistering = false;         // in reRegister()
     bool m_reRegisterAgain = false;       // a property changed meanwhile
     Q_OBJECT_COMPUTED_PROPERTY(QmlHandlerBase, bool, m_activeProperty, &QmlHandlerBase::isActive)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <registryio/handler_id.h>
+#include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_export.h>
 #include <registryio/qml/qml_registry_sender.h>
@@ -82,8 +83,8 @@ Q_SIGNALS:
     void handlerFailed(double id, const QString &message);
 
 private:
-    friend class HandlerSubscription;
     friend class RegistryHandler;
+    class VariantOps;
 
     // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.
     bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
@@ -91,23 +92,15 @@ private:
     // registry's thread; the script exists; the caller keeps `shared` alive (a handler may
     // destroy the registry).
     static void runFunctions(QJSEngine *engine, detail::QmlRegistryShared &shared, QJSValue value);
-    // Runs every registration (functions and direct ones) with `value`, one at a time in the
-    // registry's order. The registry's thread; the caller keeps `shared` alive.
-    static void runInOrder(QJSEngine *engine, detail::QmlRegistryShared &shared, const QJSValue &value);
     // Makes m_shared's script on first use; false if the engine refuses it.
     bool prepareScript(QJSEngine *engine) const;
-    // Reports what JavaScript handler `id` threw (an Error's file and line when it has them) to
-    // the registry, if it still exists.
-    static void reportThrown(const detail::QmlRegistryShared &shared, quint64 id, const QJSValue &thrown);
     // Reports a batch's failures, [id, thrown, id, thrown, ...] (the registry may be gone).
     static void reportBatchFailures(const detail::QmlRegistryShared &shared, const QJSValue &failed);
-    // A QML warning at the JavaScript line that called us (the registry's declaration if none).
-    void warnAtCaller(const QString &message) const;
-    // Emits handlerFailed and, if `warn`, a QML warning at `file`:`line` (when known).
-    void reportScriptFailure(HandlerId id, const QString &message, const QString &file, int line, bool warn);
 
-    detail::HeldQtRegistry<QVariant> m_registry; // held: its handlers' context is this object
+    // The bookkeeping shared with handles, handlers and senders (first: the facade tells it).
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
+    detail::QmlHeldRegistry<QVariant> m_registry; // held: its handlers' context is this object
+    std::unique_ptr<VariantOps> m_ops;
     Q_OBJECT_COMPUTED_PROPERTY(QmlRegistry, int, m_countProperty, &QmlRegistry::count)
 };
 

@@ -6,15 +6,13 @@
 // handler. The macro adds only the typed `notify` and the typed `notified` signal.
 
 #include <registryio/handler_id.h>
+#include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_export.h>
 #include <registryio/qml/qml_handler_base.h>
 #include <registryio/qt/delivery.h>
 
-#include <QHash>
-#include <QJSManagedValue>
 #include <QJSValue>
-#include <QList>
 #include <QMetaType>
 #include <QObject>
 #include <QPointer>
@@ -24,34 +22,19 @@
 #include <cstddef>
 #include <memory>
 
-class QJSEngine;
-
 namespace rio {
 
 class QtRegistryBase;
-class QmlTypedHandler;
 
 namespace detail {
 
-/// What a typed registry's facade does for the non-template halves (implemented by
-/// QmlTypedRegistryCore<E> in qml_typed_registry.h).
-class QmlTypedRegistryOps
+/// What a typed registry's typed half does for the non-template halves (QmlTypedRegistryCore<E>
+/// in qml_typed_registry.h), besides registering targets and making events' JavaScript values.
+class QmlTypedRegistryOps : public QmlEventOps
 {
 public:
-    /// Registers `handler` with `options` (its deliver() runs on the registry's thread).
-    virtual HandlerId add(QmlTypedHandler *handler, const HandlerOptions &options) = 0;
-    /// Removes `id`; true the first time.
-    virtual bool remove(HandlerId id) = 0;
-    /// Registers the function of `handle` (delivered through QmlTypedRegistry on its thread).
-    virtual HandlerId addFunction(HandlerSubscription *handle, const HandlerOptions &options) = 0;
-    /// Drops of `id` so far.
-    [[nodiscard]] virtual quint64 droppedCount(HandlerId id) const = 0;
     /// Notifies `event` (an E), from any thread.
     virtual void notifyEvent(const void *event) const = 0;
-    /// The argument list { the JavaScript value of `event` (an E) } for a handler's call: made
-    /// once per notify on the registry's thread and shared by its handlers. Valid until the next
-    /// call or the notify's end (a call copies its arguments before it runs the function).
-    virtual const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) = 0;
 
 protected:
     ~QmlTypedRegistryOps() = default;
@@ -60,8 +43,7 @@ protected:
 template <typename E>
 class QmlTypedRegistryCore;
 
-struct QmlTypedSenderState;
-struct QmlDispatchState;
+struct QmlRegistryShared;
 
 } // namespace detail
 
@@ -80,9 +62,9 @@ protected:
 
 private:
     friend class QmlTypedRegistry;
-    explicit QmlTypedSenderBase(std::shared_ptr<detail::QmlTypedSenderState> state) noexcept;
+    explicit QmlTypedSenderBase(std::shared_ptr<detail::QmlRegistryShared> state) noexcept;
 
-    std::shared_ptr<detail::QmlTypedSenderState> m_state;
+    std::shared_ptr<detail::QmlRegistryShared> m_state;
 };
 
 /// A copyable, thread-safe reference to a typed registry of E events that may outlive it: C++
@@ -146,23 +128,17 @@ private:
     template <typename E>
     friend class detail::QmlTypedRegistryCore;
     friend class QmlTypedHandler;
-    friend class HandlerSubscription;
+    friend class QmlTypedSenderBase;
 
-    // Called by the typed half once its facade exists, and before it goes.
-    void attach(detail::QmlTypedRegistryOps *ops, QtRegistryBase *facade);
+    // Called by the typed half: the listener its facade tells of removals, then (once its facade
+    // exists) its facade, and before it goes.
+    [[nodiscard]] detail::QmlFacadeListener *facadeListener() const noexcept;
+    void attach(detail::QmlTypedRegistryOps *ops, detail::QmlFacade *facade, QtRegistryBase *facadeBase);
     void detach() noexcept;
     // A QML warning at the JavaScript line that called us (the registry's declaration if none).
     void warnAtCaller(const QString &message) const;
-    // Reports what the function of handler `id` threw.
-    void reportThrown(HandlerId id, const QJSValue &thrown);
-    // Emits handlerFailed for what an onNotified handler threw (the engine printed it).
-    void reportFailure(HandlerId id, const QString &message);
-    // Calls the function of `handle` with `event` (an E); this thread.
-    void deliverToSubscription(HandlerSubscription *handle, const void *event);
-    // Removes the registration of `handle` (`id`): true if it was registered.
-    bool unsubscribe(HandlerId id);
     // The registry's own dispatch of `event` (an E; the facade has `facadeSize` handlers): runs
-    // the handlers itself when it may (see detail::QmlDispatchState); false when it did not.
+    // the handlers itself when it may (see detail::QmlRegistryShared); false when it did not.
     bool notifyOwn(const void *event, std::size_t facadeSize);
     // C++ code takes the facade: every handler runs through it from now on.
     void shareFacade() noexcept;
@@ -170,12 +146,8 @@ private:
     QMetaType m_eventType;
     detail::QmlTypedRegistryOps *m_ops = nullptr; // null once the registry is going
     QtRegistryBase *m_facade = nullptr;
-    QHash<quint64, QmlTypedHandler *> m_registered;        // typed handlers registered here, by id
-    QList<QmlTypedHandler *> m_watchers;                   // typed handlers whose `registry` is this one
-    QHash<quint64, HandlerSubscription *> m_subscriptions; // add(fn)'s handles registered here, by id
-    std::shared_ptr<detail::QmlTypedSenderState> m_senderState;
-    // The typed handlers and add(fn)'s handles registered here, for the registry's own dispatch.
-    std::shared_ptr<detail::QmlDispatchState> m_dispatch;
+    // The bookkeeping shared with handles, handlers and senders.
+    std::shared_ptr<detail::QmlRegistryShared> m_shared;
 };
 
 /// The base of every typed handler (RIO_QML_TYPED_REGISTRY's `Name##Handler`): its `registry`,
@@ -205,33 +177,15 @@ protected:
     /// A handler of `eventType` events.
     QmlTypedHandler(QMetaType eventType, QObject *parent);
     /// Emits the typed `notified` signal with `event` (an EventType).
-    virtual void emitNotified(const void *event) = 0;
+    void emitNotified(const void *event) override = 0;
 
 private:
-    template <typename E>
-    friend class detail::QmlTypedRegistryCore;
-    friend class QmlTypedRegistry;
-
-    class Registration;
-
-    // Runs the handler for `event` (an EventType) on this object's thread.
-    void deliver(const void *event);
-    // The registry's own dispatch (registered, not `once`, on the registry's thread and engine).
-    void deliverDirect(const void *event);
-    // Runs `handler`, or emits `notified`, for `event` from `registry` under `id`.
-    void run(QmlTypedRegistry *registry, HandlerId id, const void *event, bool &alive);
-    void unregister() override;
     void registerNow() override;
-    void handlerReplaced() override { } // deliver() reads it: no re-registration
-    void registryGone();
-    void registrationEnded();
+    void handlerReplaced() override { } // the delivery reads it: no re-registration
+    void forgetRegistry() override;
 
     QMetaType m_eventType;
     QPointer<QmlTypedRegistry> m_registry;
-    QmlTypedRegistry *m_watched = nullptr;         // the registry whose watcher list has us
-    QmlTypedRegistry *m_registeredOn = nullptr;    // where we are registered (it tells us when it goes)
-    QMetaObject::Connection m_destroyedConnection; // a registry on another thread
-    std::unique_ptr<Registration> m_registration;  // in the registry's own dispatch
 };
 
 } // namespace rio

@@ -8,6 +8,7 @@
 // comes from the library's QmlTypedRegistry and QmlTypedHandler (qml_typed_handler.h).
 
 #include <registryio/handler_id.h>
+#include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_typed_handler.h>
 #include <registryio/qt/delivery.h>
@@ -92,14 +93,14 @@ template <typename E>
 class QmlTypedRegistryCore final : public QmlTypedRegistryOps
 {
 public:
-    explicit QmlTypedRegistryCore(QmlTypedRegistry *owner) : m_owner(owner), m_registry(owner)
+    explicit QmlTypedRegistryCore(QmlTypedRegistry *owner)
+        : m_owner(owner), m_registry(owner, owner->facadeListener())
     {
-        owner->attach(this, &m_registry);
+        owner->attach(this, &m_registry, &m_registry);
     }
     ~QmlTypedRegistryCore()
     {
-        m_owner->detach(); // its handlers unregister while the facade exists
-        m_registry.clear();
+        m_owner->detach(); // its handlers go while the facade exists
     }
     QmlTypedRegistryCore(const QmlTypedRegistryCore &) = delete;
     QmlTypedRegistryCore &operator=(const QmlTypedRegistryCore &) = delete;
@@ -143,28 +144,17 @@ public:
         return true;
     }
 
-    HandlerId add(QmlTypedHandler *handler, const HandlerOptions &options) override
+    HandlerId addTarget(QObject *target, QmlDeliver deliver, const HandlerOptions &options) override
     {
         // The registry is the delivery context: it outlives the deliveries it queued, while a
-        // handler may die with some pending (its destructor removes it first).
-        auto deliver = [handler = QPointer<QmlTypedHandler>(handler)](const E &event) {
-            if (handler)
-                handler->deliver(&event);
+        // target may die with some pending (its destructor removes it first).
+        auto call = [target = QPointer<QObject>(target), deliver](const E &event) {
+            if (target)
+                deliver(target.data(), &event);
         };
-        return m_registry.add(m_owner, deliver, options);
-    }
-    HandlerId addFunction(HandlerSubscription *handle, const HandlerOptions &options) override
-    {
-        // As add(): the registry is the context; a handle dead with deliveries pending is skipped.
-        auto deliver = [owner = m_owner, handle = QPointer<HandlerSubscription>(handle)](const E &event) {
-            if (handle)
-                owner->deliverToSubscription(handle.data(), &event);
-        };
-        return m_registry.add(m_owner, deliver, options);
+        return m_registry.add(m_owner, std::move(call), options);
     }
     void notifyEvent(const void *event) const override { notify(*static_cast<const E *>(event)); }
-    bool remove(HandlerId id) override { return m_registry.remove(id); }
-    quint64 droppedCount(HandlerId id) const override { return m_registry.droppedCount(id); }
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override
     {
         // The event of the notify running on this thread (its address is valid for that long
@@ -181,7 +171,7 @@ public:
 
 private:
     QmlTypedRegistry *m_owner;
-    HeldQtRegistry<E> m_registry; // held: its handlers' context is the owner
+    QmlHeldRegistry<E> m_registry; // held: its handlers' context is the owner
     mutable const E *m_current = nullptr;
     mutable QList<QJSValue> m_currentArguments; // { the current notify's value }, once made
     QList<QJSValue> m_otherArguments;           // { a queued delivery's value }

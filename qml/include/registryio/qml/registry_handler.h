@@ -7,21 +7,11 @@
 #include <registryio/qml/qml_registry.h>
 
 #include <QJSValue>
-#include <QMetaObject>
 #include <QObject>
 #include <QPointer>
 #include <QtQml/qqmlregistration.h>
 
-#include <memory>
-
-class QQmlEngine;
-
 namespace rio {
-
-namespace detail {
-class QmlRegistration;
-struct QmlRegistryShared;
-} // namespace detail
 
 /// Declarative handler, like Connections with priority order and exception isolation:
 /// `RegistryHandler { registry: r; priority: 10; onNotified: (event) => ... }`, or, without the
@@ -53,21 +43,11 @@ Q_SIGNALS:
     void registryChanged();
 
 private:
-    class Registration;
-    void unregister() override;
     void registerNow() override;
-    void deliver(const QVariant &event);
-    void deliverDirect(const QJSValue &value);
-    void emitNotified(detail::QmlRegistryShared &shared, QQmlEngine *engine, HandlerId id,
-                      const QJSValue &value, bool &alive);
-    void registryDestroyed();
-    void registrationEnded();
+    void emitNotified(const void *event) override;
+    void forgetRegistry() override;
 
     QPointer<QmlRegistry> m_registry;
-    QPointer<QmlRegistry> m_registeredOn;
-    QMetaObject::Connection m_destroyedConnection;  // a registry on another thread
-    detail::QmlRegistryShared *m_watched = nullptr; // the registry watched on this thread
-    std::unique_ptr<Registration> m_registration;
 };
 
 } // namespace rio

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: MIT
+#include "qml_registry_shared.h"
+
+#include <registryio/qml/handler_subscription.h>
+#include <registryio/qt/logging.h>
+#include <registryio/qt/qt_registry_base.h>
+
+#include <QJSEngine>
+#include <QQmlEngine>
+#include <QQmlError>
+#include <QQmlInfo>
+#include <QThread>
+#include <QUrl>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace rio {
+
+std::vector<detail::QmlRegistration *> detail::QmlRegistryShared::inRegistryOrder() const
+{
+    std::vector<QmlRegistration *> ordered(registrations.cbegin(), registrations.cend());
+    std::sort(ordered.begin(), ordered.end(), [](const QmlRegistration *a, const QmlRegistration *b) {
+        return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
+    });
+    return ordered;
+}
+
+void detail::QmlRegistryShared::addRegistration(QmlRegistration *registration)
+{
+    registrations.insert(registration->id, registration);
+    if (registration->function == nullptr)
+        ++unbatchable;
+    if (!registration->own)
+        ++indirect;
+    orderDirty = true;
+    batchDirty = true;
+    single = nullptr;
+}
+
+detail::QmlRegistration *detail::QmlRegistryShared::takeRegistration(quint64 id)
+{
+    QmlRegistration *registration = registrations.take(id);
+    if (registration == nullptr)
+        return nullptr;
+    if (registration->function == nullptr)
+        --unbatchable;
+    if (!registration->own)
+        --indirect;
+    if (registration->function != nullptr && registration->batchEntry.isObject())
+        registration->batchEntry.setProperty(QStringLiteral("live"), false);
+    orderDirty = true;
+    batchDirty = true;
+    single = nullptr;
+    return registration;
+}
+
+HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &handler, int priority,
+                                                            const QJSValue &options, const QString &name)
+{
+    QObject *const target = registry;
+    if (target == nullptr)
+        return nullptr;
+    if (QThread::currentThread() != target->thread()) {
+        qCWarning(lcRegistryIO,
+                  "%s.add: called from a thread other than the registry's; nothing was registered",
+                  qPrintable(name));
+        return nullptr;
+    }
+    if (!handler.isCallable()) {
+        warnAtCaller(target,
+                     QStringLiteral("%1.add: the handler must be a function, got %2; nothing was registered")
+                         .arg(name, jsTypeName(handler)));
+        return nullptr;
+    }
+    QmlAddOptions read;
+    if (const QString refused = readQmlAddOptions(options, target->thread(), read); !refused.isEmpty()) {
+        warnAtCaller(target, QStringLiteral("%1.add: %2; nothing was registered").arg(name, refused));
+        return nullptr;
+    }
+    QJSEngine *engine = qjsEngine(target);
+    if (engine == nullptr || ops == nullptr) {
+        qmlWarning(target).noquote() << name
+                                     << ".add: the registry is not used by a QML engine; nothing was "
+                                        "registered";
+        return nullptr;
+    }
+    // No parent unless an owner was given: the handle keeps itself alive while registered.
+    auto *handle =
+        new HandlerSubscription(shared_from_this(), engine, handler, priority, read.handler.once, read.owner);
+    // The registry is the delivery context (handles live on its thread): it outlives every
+    // delivery it has queued, while a handle may die with deliveries pending; its destructor
+    // removes the handler first.
+    HandlerOptions delivery = read.handler;
+    delivery.priority = priority;
+    try {
+        handle->m_id = ops->addTarget(handle, &HandlerSubscription::deliverTo, delivery);
+    } catch (const std::exception &e) {
+        qmlWarning(target).noquote() << name << ".add: " << e.what();
+        delete handle;
+        return nullptr;
+    }
+    handle->activate();
+    // JavaScript's (destroy() works on it), collected only once it is inactive and unreferenced.
+    QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
+    handle->m_keepAlive = engine->newQObject(handle);
+    return handle;
+}
+
+bool detail::QmlRegistryShared::removeOwn(HandlerId id, quint64 *dropped)
+{
+    takeRegistration(id.value()); // first: the facade's removal then tells nobody
+    if (facade == nullptr)
+        return false;
+    // Drops not reported yet (a report still on its way from another thread) count too.
+    if (dropped != nullptr)
+        *dropped = facade->droppedOf(id);
+    return facade->removeId(id);
+}
+
+bool detail::QmlRegistryShared::removeById(double id) const
+{
+    // Ids are integers from 1; JavaScript numbers hold them exactly up to 2^53.
+    if (facade == nullptr || !(id >= 1.0 && id <= 9007199254740992.0) || std::floor(id) != id)
+        return false;
+    return facade->removeId(HandlerId{static_cast<std::uint64_t>(id)}); // tells the registration
+}
+
+bool detail::QmlRegistryShared::handlerLeaving(HandlerId id, bool here) noexcept
+{
+    if (!here)
+        return true; // told through the registry's thread (handlerLeft)
+    if (closing || !registrations.contains(id.value()))
+        return false; // not ours, or our own removal (which took it first)
+    // Its count change is not a removal behind a registration's back (see facadeCountChanged).
+    ++removing;
+    return true;
+}
+
+void detail::QmlRegistryShared::handlerLeft(HandlerId id, bool here, bool leaving, bool removed,
+                                            quint64 dropped) noexcept
+{
+    if (!leaving)
+        return;
+    if (!here) {
+        // Recorded for the registry's thread, with the drops it had (the facade forgets them).
+        if (!removed)
+            return;
+        std::lock_guard lock(reportMutex);
+        if (reportTarget == nullptr)
+            return;
+        try {
+            pendingLeft.append(id.value());
+            if (dropped != 0) {
+                quint64 &pending = pendingDrops[id.value()];
+                pending = std::max(pending, dropped);
+            }
+            if (!flushQueued) {
+                QMetaObject::invokeMethod(
+                    reportTarget, [self = shared_from_this()] { self->flushReports(true); },
+                    Qt::QueuedConnection);
+                flushQueued = true;
+            }
+        } catch (...) {
+            // Out of memory: the registry's next count change finds it (facadeCountChanged).
+        }
+        return;
+    }
+    --removing;
+    if (!removed && facade != nullptr && facade->holds(id))
+        return;
+    if (QmlRegistration *registration = takeRegistration(id.value()))
+        registration->registrationEnded(dropped);
+}
+
+void detail::QmlRegistryShared::facadeCountChanged()
+{
+    // Every removal by id tells its registration (handlerLeft): fewer handlers than registrations
+    // means the facade's clear(), or a removal on another thread whose word is on its way.
+    if (closing || facade == nullptr ||
+        facade->handlers() + std::size_t(removing) >= std::size_t(registrations.size()))
+        return;
+    const QList<quint64> ids = registrations.keys();
+    for (const quint64 id : ids) {
+        if (facade == nullptr || facade->holds(HandlerId{id}))
+            continue;
+        if (QmlRegistration *registration = takeRegistration(id)) // a slot may have removed it
+            registration->registrationEnded(0);
+    }
+}
+
+void detail::QmlRegistryShared::close()
+{
+    if (closing)
+        return;
+    closing = true;
+    // The declarative handlers set to this registry first, while it is whole: each unregisters
+    // and lets go of it (its bindings may run; none can watch this registry again).
+    watching = false;
+    while (QmlRegistryWatcher *watcher = watchers) {
+        unwatch(watcher);
+        watcher->registryGone();
+    }
+    {
+        std::lock_guard lock(reportMutex);
+        reportTarget = nullptr;
+        pendingDrops.clear();
+        pendingLeft.clear();
+    }
+    // Every handler goes before the senders are waited for: that wakes a sender waiting for room
+    // in one of their queues (Overflow::Block), which would otherwise hold the wait below (and
+    // this thread) for its whole blockTimeout. Its event is dropped and counted.
+    if (facade != nullptr)
+        facade->removeAll();
+    anchor.detach(); // senders' notifies on other threads finish first
+    registry = nullptr;
+    facade = nullptr;
+    ops = nullptr;
+    events.clear();
+    single = nullptr;
+    // Handles owned by other objects outlive the registry, inactive.
+    const auto left = std::exchange(registrations, {});
+    unbatchable = indirect = 0;
+    orderDirty = batchDirty = true;
+    for (QmlRegistration *registration : left)
+        registration->registrationEnded(0);
+}
+
+void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &thrown) const
+{
+    QObject *const target = local(); // a handler may have destroyed it
+    if (target == nullptr)
+        return;
+    QQmlError error;
+    error.setMessageType(QtWarningMsg);
+    if (thrown.isError()) {
+        const QString file = thrown.property(QStringLiteral("fileName")).toString();
+        const int line = thrown.property(QStringLiteral("lineNumber")).toInt();
+        if (!file.isEmpty())
+            error.setUrl(QUrl(file));
+        if (line > 0)
+            error.setLine(line);
+    }
+    const QString message = thrown.toString();
+    error.setDescription(QStringLiteral("RegistryIO: handler %1 threw: %2").arg(id.value()).arg(message));
+    qmlWarning(target, error);
+    emitFailed(target, id, message);
+}
+
+void detail::QmlRegistryShared::reportFailure(HandlerId id, const QString &message) const
+{
+    if (QObject *target = local())
+        emitFailed(target, id, message);
+}
+
+void detail::QmlRegistryShared::connectDrops(const std::shared_ptr<QmlRegistryShared> &self,
+                                             QtRegistryBase &facade)
+{
+    {
+        std::lock_guard lock(self->reportMutex);
+        self->reportTarget = self->registry;
+    }
+    // Drops are reported on the notifying thread: recorded there, handed on here by id.
+    QObject::connect(
+        &facade, &QtRegistryBase::deliveriesDropped, &facade,
+        [shared = self](HandlerId id, quint64 total) { reportDrop(shared, id.value(), total); },
+        Qt::DirectConnection);
+}
+
+void detail::QmlRegistryShared::reportDrop(const std::shared_ptr<QmlRegistryShared> &shared, quint64 id,
+                                           quint64 total)
+{
+    bool here = false;
+    {
+        std::lock_guard lock(shared->reportMutex);
+        QObject *target = shared->reportTarget;
+        if (target == nullptr)
+            return;
+        quint64 &pending = shared->pendingDrops[id];
+        pending = std::max(pending, total);
+        here = QThread::currentThread() == target->thread();
+        if (!here && !shared->flushQueued) {
+            shared->flushQueued = true;
+            QMetaObject::invokeMethod(target, [shared] { shared->flushReports(true); }, Qt::QueuedConnection);
+        }
+    }
+    // On the registry's thread (the report before a delivery): `dropped` is current when the
+    // handler runs.
+    if (here)
+        shared->flushReports(false);
+}
+
+void detail::QmlRegistryShared::flushReports(bool queued)
+{
+    QHash<quint64, quint64> drops;
+    QList<quint64> left;
+    {
+        std::lock_guard lock(reportMutex);
+        drops.swap(pendingDrops);
+        if (queued) {
+            left.swap(pendingLeft);
+            flushQueued = false;
+        }
+    }
+    // Looked up one by one: a registration's slot may remove others.
+    for (auto it = drops.cbegin(); it != drops.cend(); ++it)
+        if (QmlRegistration *registration = registrations.value(it.key()))
+            registration->dropsReported(it.value());
+    for (const quint64 id : left) {
+        if (facade == nullptr || facade->holds(HandlerId{id}))
+            continue;
+        if (QmlRegistration *registration = takeRegistration(id))
+            registration->registrationEnded(0);
+    }
+}
+
+bool detail::QmlRegistryShared::dispatchOwn(const void *event, std::size_t facadeSize)
+{
+    if (!mayDispatch(facadeSize) || !enterOwnDispatch())
+        return false;
+    if (orderDirty) {
+        std::vector<quint64> ids;
+        ids.reserve(std::size_t(registrations.size()));
+        for (const QmlRegistration *registration : inRegistryOrder())
+            ids.push_back(registration->id);
+        order = std::make_shared<const std::vector<quint64>>(std::move(ids));
+        orderDirty = false;
+    }
+    const std::shared_ptr<const std::vector<quint64>> ids = order;
+    for (const quint64 id : *ids)
+        if (QmlRegistration *registration = registrations.value(id))
+            registration->deliverDirect(event);
+    leaveOwnDispatch();
+    return true;
+}
+
+} // namespace rio

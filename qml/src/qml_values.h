@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// What the QML module's types share besides the registration bookkeeping: the options of add(),
+// warnings at the caller's line, the engine thread's running handler and an event's JavaScript
+// value. Private to the QML module.
+
+#include <registryio/qt/delivery.h>
+
+#include <QJSValue>
+#include <QList>
+#include <QString>
+#include <QVariant>
+
+#include <cstring>
+
+class QJSEngine;
+class QObject;
+class QQmlError;
+class QThread;
+
+namespace rio::detail {
+
+/// The JavaScript value of the event being delivered on the engine thread: made once per notify
+/// and handed to every JavaScript handler of it. An event is recognised by its address (the
+/// notifier's QVariant, or the one shared copy queued deliveries carry) and its data, which the
+/// cache keeps alive with a copy, so a later event at the same address is never mistaken for it.
+class QmlEventCache
+{
+public:
+    QJSValue get(const QVariant &event, QJSEngine *engine);
+    /// The next get(event) returns `value` (notify() from JavaScript: the caller's own value).
+    void seed(const QVariant &event, QJSValue value, QJSEngine *engine);
+    void clear();
+
+private:
+    bool matches(const QVariant &event, const QJSEngine *engine) const noexcept
+    {
+        if (&event != m_address || engine != m_engine || event.metaType() != m_copy.metaType())
+            return false;
+        const void *data = event.constData();
+        const auto *self = reinterpret_cast<const char *>(&event);
+        const auto *bytes = static_cast<const char *>(data);
+        if (bytes < self || bytes >= self + sizeof(QVariant))
+            return data == m_copy.constData(); // shared data, kept alive by m_copy
+        const qsizetype size = event.metaType().sizeOf();
+        return size > 0 && std::memcmp(data, m_copy.constData(), std::size_t(size)) == 0;
+    }
+
+    const QVariant *m_address = nullptr;
+    const QJSEngine *m_engine = nullptr;
+    QVariant m_copy;
+    QJSValue m_value;
+};
+
+// What a JavaScript value is, for warnings: "undefined", "null", "a boolean", "a number",
+// "a string", "an array" or "an object".
+inline QString jsTypeName(const QJSValue &value)
+{
+    if (value.isUndefined())
+        return QStringLiteral("undefined");
+    if (value.isNull())
+        return QStringLiteral("null");
+    if (value.isBool())
+        return QStringLiteral("a boolean");
+    if (value.isNumber())
+        return QStringLiteral("a number");
+    if (value.isString())
+        return QStringLiteral("a string");
+    if (value.isArray())
+        return QStringLiteral("an array");
+    return QStringLiteral("an object");
+}
+
+// The JavaScript value of `event`: numbers, booleans and strings directly, the rest through the
+// engine's conversion.
+QJSValue scriptValue(QJSEngine *engine, const QVariant &event);
+
+// A QML warning on `object` at the JavaScript line that called us (its declaration if none).
+void warnAtCaller(const QObject *object, const QString &message);
+
+// The handler (a RegistryHandler or a typed handler) whose onNotified is running on this thread:
+// engine warnings raised meanwhile (a thrown exception, a TypeError) are its failures, not an
+// outer handler's.
+struct QmlRunningHandler
+{
+    const QObject *handler = nullptr;
+    QList<QQmlError> *errors = nullptr;
+};
+// This thread's running handler (one thread-local object: one TLS lookup per delivery).
+QmlRunningHandler &runningHandler() noexcept;
+
+// The options object of QmlRegistry.add() and a typed registry's add(): { coalesce, once, owner,
+// capacity, overflow, blockTimeout, minInterval }.
+struct QmlAddOptions
+{
+    HandlerOptions handler; // delivery, capacity, overflow, blockTimeout, minInterval, once
+    QObject *owner = nullptr;
+};
+
+// Reads `options` (undefined or null: the defaults) for a registry living on `thread`; returns
+// the refusal, with no prefix, when something is wrong (then `out` is unspecified). A `once`
+// handler keeps the default queue options, as a RegistryHandler's does.
+QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAddOptions &out);
+
+} // namespace rio::detail

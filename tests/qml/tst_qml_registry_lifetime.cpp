@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT
+// A registry's end and a removal behind QML's back, for a QmlRegistry and a typed registry alike:
+// destroying a registry wakes a worker blocked on a full Block queue of one of its handles (the
+// event is dropped and counted; neither the worker nor the registry's thread waits out
+// blockTimeout), and a handle or a declarative handler
+// removed from C++ through registry().remove(id) or a Connection turns inactive, its handle
+// collectable while the registry lives.
+
+#include "qml_test_support.h"
+
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qml/qml_typed_registry.h>
+#include <registryio/qml/registry_handler.h>
+
+#include <QDeadlineTimer>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QPointer>
+#include <QQmlComponent>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <thread>
+#include <utility>
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+RIO_QML_TYPED_REGISTRY(TickRegistry, int)
+
+namespace {
+
+const char *const kQml = R"(
+import QtQml
+import RegistryIO
+import RioLifetimeTest
+QtObject {
+    id: root
+    property int seen: 0
+    property QmlRegistry plain: QmlRegistry {}
+    property TickRegistry typed: TickRegistry {}
+    property RegistryHandler plainHandler: RegistryHandler {
+        registry: root.plain
+        onNotified: (event) => root.seen += 1
+    }
+    property TickRegistryHandler typedHandler: TickRegistryHandler {
+        registry: root.typed
+        onNotified: (event) => root.seen += 1
+    }
+    property var handle: null
+}
+)";
+
+// The blockTimeout above, and the bound the woken worker must return within: far below it.
+constexpr qint64 kBlockTimeoutMs = 60000;
+constexpr qint64 kWokenWithinMs = 20000;
+
+} // namespace
+
+class tst_QmlRegistryLifetime : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<QQmlEngine> m_engine;
+    std::unique_ptr<QObject> m_root;
+
+    QObject *registry(bool typed) const
+    {
+        return m_root->property(typed ? "typed" : "plain").value<QObject *>();
+    }
+    QObject *declarative(bool typed) const
+    {
+        return m_root->property(typed ? "typedHandler" : "plainHandler").value<QObject *>();
+    }
+    // The registry's facade, untyped (its signals and count).
+    const rio::QtRegistryBase *facade(bool typed) const
+    {
+        if (typed)
+            return &std::as_const(*qobject_cast<TickRegistry *>(registry(true))).registry();
+        return &std::as_const(*qobject_cast<rio::QmlRegistry *>(registry(false))).registry();
+    }
+    // Removes `id` through the registry's C++ facade.
+    bool removeFromCpp(bool typed, double id) const
+    {
+        const rio::HandlerId handlerId{quint64(id)};
+        if (typed)
+            return qobject_cast<TickRegistry *>(registry(true))->registry().remove(handlerId);
+        return qobject_cast<rio::QmlRegistry *>(registry(false))->registry().remove(handlerId);
+    }
+    rio::Connection connectionOf(bool typed, double id) const
+    {
+        const rio::HandlerId handlerId{quint64(id)};
+        if (typed)
+            return qobject_cast<TickRegistry *>(registry(true))->registry().connection(handlerId);
+        return qobject_cast<rio::QmlRegistry *>(registry(false))->registry().connection(handlerId);
+    }
+    // A worker's way to notify the registry: through its sender, which may outlive it.
+    std::function<bool(int)> senderOf(bool typed) const
+    {
+        if (typed)
+            return [sender = qobject_cast<TickRegistry *>(registry(true))->sender()](int event) {
+                return sender.notify(event);
+            };
+        return [sender = qobject_cast<rio::QmlRegistry *>(registry(false))->sender()](int event) {
+            return sender.notify(QVariant(event));
+        };
+    }
+    // The state letter of thread `tid` of this process ('S': asleep), '?' if unknown.
+    static char threadState(long tid)
+    {
+        QFile stat(QStringLiteral("/proc/self/task/%1/stat").arg(tid));
+        if (!stat.open(QIODevice::ReadOnly))
+            return '?';
+        const QByteArray text = stat.readAll();
+        const qsizetype end = text.lastIndexOf(')'); // after the name, which may hold anything
+        return end >= 0 && end + 2 < text.size() ? text.at(end + 2) : '?';
+    }
+    QVariant eval(const QString &expression) const { return rio::test::eval(m_root.get(), expression); }
+    static void addKinds()
+    {
+        QTest::addColumn<bool>("typed");
+        QTest::newRow("QmlRegistry") << false;
+        QTest::newRow("typed registry") << true;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        qmlRegisterType<TickRegistry>("RioLifetimeTest", 1, 0, "TickRegistry");
+        qmlRegisterType<TickRegistryHandler>("RioLifetimeTest", 1, 0, "TickRegistryHandler");
+    }
+
+    void init()
+    {
+        m_engine = rio::test::makeEngine();
+        QQmlComponent component(m_engine.get());
+        component.setData(kQml, QUrl(QStringLiteral("lifetime.qml")));
+        QVERIFY2(component.isReady(), qPrintable(component.errorString()));
+        m_root.reset(component.create());
+        QVERIFY(m_root);
+    }
+
+    void cleanup()
+    {
+        m_root.reset();
+        m_engine.reset();
+    }
+
+    void destroyingTheRegistryWakesAWorkerBlockedOnIt_data() { addKinds(); }
+
+    void destroyingTheRegistryWakesAWorkerBlockedOnIt()
+    {
+        QFETCH(bool, typed);
+        QPointer<QObject> doomed = registry(typed);
+        // A function whose queue holds one event, for which a notifier waits up to a minute.
+        eval(QStringLiteral("handle = %1.add((e) => seen += 1, 0, "
+                            "{ capacity: 1, overflow: 'block', blockTimeout: %2 })")
+                 .arg(QLatin1String(typed ? "typed" : "plain"))
+                 .arg(kBlockTimeoutMs));
+        QPointer<QObject> handle = m_root->property("handle").value<QObject *>();
+        QVERIFY(handle);
+        const quint64 id = quint64(handle->property("id").toDouble());
+        // The dropped events (the one queued, the one waiting for room) are reported where a user
+        // sees them: the facade's signal and the log.
+        std::atomic<quint64> droppedTotal{0};
+        connect(
+            facade(typed), &rio::QtRegistryBase::deliveriesDropped, facade(typed),
+            [&](rio::HandlerId dropped, quint64 total) {
+                if (dropped.value() == id && total > droppedTotal.load())
+                    droppedTotal.store(total);
+            },
+            Qt::DirectConnection);
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(QStringLiteral("handler %1: [12] queued deliveries dropped").arg(id)));
+        // A C++ handler before it, on the worker's thread: tells when the second event is about
+        // to wait for room.
+        std::promise<long> secondEventWaits;
+        auto onWorker = [&](int event) {
+            if (event == 2)
+                secondEventWaits.set_value(long(::syscall(SYS_gettid)));
+        };
+        if (typed)
+            qobject_cast<TickRegistry *>(registry(true))->registry().add(onWorker, 10);
+        else
+            qobject_cast<rio::QmlRegistry *>(registry(false))
+                ->registry()
+                .add([&](const QVariant &event) { onWorker(event.toInt()); }, 10);
+        const std::function<bool(int)> send = senderOf(typed);
+        std::future<std::pair<bool, qint64>> secondEvent = std::async(std::launch::async, [&] {
+            // The first event fills the function's queue (this test's thread runs no event loop
+            // until the registry is gone); the second waits for room, up to blockTimeout.
+            send(1);
+            QElapsedTimer timer;
+            timer.start();
+            const bool sent = send(2);
+            return std::pair(sent, timer.elapsed());
+        });
+        const long worker = secondEventWaits.get_future().get();
+        // Asleep: in the wait for room (nothing else on its way there sleeps). Polled without
+        // running this thread's event loop, which would make room.
+        const QDeadlineTimer deadline(10000);
+        while (threadState(worker) != 'S' && !deadline.hasExpired())
+            std::this_thread::yield();
+        QCOMPARE(threadState(worker), 'S');
+        delete doomed.data(); // on its own thread, while the worker waits
+        const auto [sent, took] = secondEvent.get();
+        QVERIFY(sent); // it reached the registry
+        QVERIFY2(took < kWokenWithinMs,
+                 qPrintable(QStringLiteral("the blocked worker returned after %1 ms of a %2 ms blockTimeout: "
+                                           "the registry's destruction did not wake it")
+                                .arg(took)
+                                .arg(kBlockTimeoutMs)));
+        QCOMPARE(droppedTotal.load(), quint64(2));
+        QVERIFY(!send(3)); // the registry is gone: refused
+        QVERIFY(handle.isNull() || !handle->property("active").toBool());
+        QCoreApplication::processEvents();
+        QCOMPARE(m_root->property("seen").toInt(), 0); // nothing ran after the registry went
+    }
+
+    void aHandleRemovedFromCppTurnsInactiveAndIsCollected_data() { addKinds(); }
+
+    void aHandleRemovedFromCppTurnsInactiveAndIsCollected()
+    {
+        QFETCH(bool, typed);
+        const QString name = QLatin1String(typed ? "typed" : "plain");
+        eval(QStringLiteral("handle = %1.add((e) => seen += 1)").arg(name));
+        QPointer<QObject> handle = m_root->property("handle").value<QObject *>();
+        QVERIFY(handle);
+        QVERIFY(handle->property("active").toBool());
+        QSignalSpy activeChanged(handle.data(), SIGNAL(activeChanged()));
+        const double id = handle->property("id").toDouble();
+        eval(QStringLiteral("handle = null")); // only the registration keeps it now
+        QVERIFY(removeFromCpp(typed, id));
+        QVERIFY(!handle->property("active").toBool());
+        QCOMPARE(activeChanged.count(), 1);
+        QVERIFY(!removeFromCpp(typed, id));
+        QCOMPARE(facade(typed)->count(), 1); // the declarative handler
+        // No longer registered, unreferenced: collected while the registry lives.
+        QTRY_VERIFY_WITH_TIMEOUT((m_engine->collectGarbage(),
+                                  QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete),
+                                  handle.isNull()),
+                                 5000);
+        QVERIFY(registry(typed) != nullptr);
+    }
+
+    void aDeclarativeHandlerRemovedFromCppTurnsInactive_data() { addKinds(); }
+
+    void aDeclarativeHandlerRemovedFromCppTurnsInactive()
+    {
+        QFETCH(bool, typed);
+        QObject *handler = declarative(typed);
+        QSignalSpy activeChanged(handler, SIGNAL(activeChanged()));
+        const double id = handler->property("handlerId").toDouble();
+        QVERIFY(removeFromCpp(typed, id));
+        QVERIFY(!handler->property("active").toBool());
+        QCOMPARE(handler->property("handlerId").toDouble(), 0.0);
+        QCOMPARE(activeChanged.count(), 1);
+        QCOMPARE(facade(typed)->count(), 0);
+        // Enabled again: registered anew, under a new id.
+        handler->setProperty("enabled", false);
+        handler->setProperty("enabled", true);
+        QVERIFY(handler->property("active").toBool());
+        QVERIFY(handler->property("handlerId").toDouble() > id);
+        QCOMPARE(facade(typed)->count(), 1);
+    }
+
+    void aHandlerDisconnectedFromAnotherThreadTurnsInactive_data() { addKinds(); }
+
+    void aHandlerDisconnectedFromAnotherThreadTurnsInactive()
+    {
+        QFETCH(bool, typed);
+        const QString name = QLatin1String(typed ? "typed" : "plain");
+        // A C++ handler too, so that the counts alone cannot tell which handler left.
+        if (typed)
+            qobject_cast<TickRegistry *>(registry(true))->registry().add([](int) { });
+        else
+            qobject_cast<rio::QmlRegistry *>(registry(false))->registry().add([](const QVariant &) { });
+        eval(QStringLiteral("handle = %1.add((e) => seen += 1)").arg(name));
+        QPointer<QObject> handle = m_root->property("handle").value<QObject *>();
+        QObject *handler = declarative(typed);
+        const rio::Connection ofHandle = connectionOf(typed, handle->property("id").toDouble());
+        const rio::Connection ofHandler = connectionOf(typed, handler->property("handlerId").toDouble());
+        bool disconnected = false;
+        std::thread([&] { disconnected = ofHandle.disconnect() && ofHandler.disconnect(); }).join();
+        QVERIFY(disconnected);
+        QTRY_VERIFY(!handle->property("active").toBool());
+        QTRY_VERIFY(!handler->property("active").toBool());
+        QCOMPARE(facade(typed)->count(), 1); // the C++ handler
+    }
+};
+
+QTEST_MAIN(tst_QmlRegistryLifetime)
+#include "tst_qml_registry_lifetime.moc"
