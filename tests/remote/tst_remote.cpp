@@ -9,6 +9,7 @@
 #include <registryio/remote/remote_share.h>
 
 #include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QLocalServer>
 #include <QLocalSocket>
@@ -395,6 +396,8 @@ private Q_SLOTS:
     void boundedFloodToAStalledSubscriberKeepsMemoryFlat();
     void killedSourceIsReportedAndResubscribed_data() { transports_data(); }
     void killedSourceIsReportedAndResubscribed();
+    void sourceKilledMidFrameIsRejoinedEveryRound_data() { transports_data(); }
+    void sourceKilledMidFrameIsRejoinedEveryRound();
     void peersSeeOnlyTheEventSignalAndThePostSlot();
     void killedSubscriberIsForgottenBySource();
     void malformedMultiEventPostDeliversNothingAndDropsThatPeer_data();
@@ -612,6 +615,74 @@ void tst_Remote::killedSourceIsReportedAndResubscribed()
     // And this side's events reach the new source.
     registry.notify(Payload{3000, {}});
     QVERIFY(restarted->waitLine("event 0 3000"));
+}
+
+// kill -9 of the source while it writes frames of large events (so that the subscriber holds
+// part of a Qt Remote Objects packet when the connection dies), then a new source on the same
+// address: the subscriber reconnects every time and gets the new source's events. Rounds:
+// RIO_REMOTE_RECONNECT_ROUNDS (default 40 per transport); each round's reconnection must come
+// within RIO_REMOTE_RECONNECT_DEADLINE_MS (default 10 s, far beyond Qt Remote Objects' retry of
+// 250 ms: a liveness check, not a timing one). The slowest reconnection is printed.
+void tst_Remote::sourceKilledMidFrameIsRejoinedEveryRound()
+{
+    QFETCH(QString, url);
+    const int rounds = qEnvironmentVariableIsSet("RIO_REMOTE_RECONNECT_ROUNDS")
+                           ? qEnvironmentVariableIntValue("RIO_REMOTE_RECONNECT_ROUNDS")
+                           : 40;
+    const int deadline = qEnvironmentVariableIsSet("RIO_REMOTE_RECONNECT_DEADLINE_MS")
+                             ? qEnvironmentVariableIntValue("RIO_REMOTE_RECONNECT_DEADLINE_MS")
+                             : 10000;
+    const QStringList sourceArgs{QStringLiteral("--quiet"), QStringLiteral("--capacity"),
+                                 QStringLiteral("4000")};
+    auto [source, address] = startSource(url, sourceArgs);
+    QVERIFY(!address.isEmpty());
+    QRemoteObjectNode node;
+    QVERIFY(node.connectToNode(QUrl(address)));
+    rio::RemoteRegistry<Payload> registry(&node, QStringLiteral("orders"));
+    qint64 received = 0;
+    qint64 killAt = 0;
+    Peer *victim = nullptr;
+    registry.add(this, [&](const Payload &) {
+        // Killed from the handler, while the source is still writing: the frames after this one
+        // are on their way, one of them cut short.
+        if (++received == killAt && victim)
+            victim->process().kill();
+    });
+    QTRY_COMPARE_WITH_TIMEOUT(registry.state(), rio::RemoteSubscriber::State::Connected, Deadline);
+
+    qint64 slowest = 0;
+    for (int round = 0; round < rounds; ++round) {
+        received = 0;
+        killAt = 2 + (round * 997) % 1500; // somewhere in the first frames of 2 KiB events
+        victim = source.get();
+        // 8000 events of 2 KiB, at most 4000 waiting: about 8 MiB on the wire, in frames of
+        // about 128 events.
+        source->send("notify 1 8000 2048");
+        // The event loop runs (the subscriber reads) until the handler has killed the source.
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            source->process().state() == QProcess::NotRunning,
+            qPrintable(
+                QStringLiteral("round %1: the source was not killed (%2 events)").arg(round).arg(received)),
+            Deadline);
+        victim = nullptr;
+        source.reset();
+        QTRY_COMPARE_WITH_TIMEOUT(registry.state(), rio::RemoteSubscriber::State::Reconnecting, Deadline);
+
+        source = std::make_unique<Peer>(QStringList{QStringLiteral("source"), address} + sourceArgs);
+        QVERIFY(source->waitLine("ready "));
+        QElapsedTimer back;
+        back.start();
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            registry.state() == rio::RemoteSubscriber::State::Connected,
+            qPrintable(QStringLiteral("round %1: still not connected to the new source").arg(round)),
+            deadline);
+        slowest = std::max(slowest, back.elapsed());
+    }
+    // The last source's events arrive.
+    received = 0;
+    source->send("notify 1 10 16");
+    QTRY_COMPARE_WITH_TIMEOUT(received, 10, Deadline);
+    qInfo("%d rounds; the slowest reconnection took %lld ms", rounds, qlonglong(slowest));
 }
 
 // kill -9 of a subscriber mid-flood: the source forgets its connection at once (Qt Remote

@@ -3,6 +3,7 @@
 #include <registryio/remote/remote_subscriber.h>
 
 #include "remote_outbox_p.h"
+#include "remote_transport_p.h"
 
 #include <QMetaMethod>
 #include <QPointer>
@@ -45,6 +46,9 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
     d->name = name;
     d->deliver = std::move(deliver);
     d->box = std::make_shared<detail::RemoteOutbox>(true, Delivery::Every, SubscriberCapacity);
+    // Registered when the library loads already; the call also keeps the connection types (and
+    // their registration at start-up) in a program that links the library statically.
+    detail::registerRemoteClientTransports();
     if (!node || name.isEmpty()) {
         qWarning("rio::RemoteRegistry: %s", !node ? "no node" : "empty name");
         return;
