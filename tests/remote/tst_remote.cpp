@@ -22,6 +22,7 @@
 #include <QSslCertificate>
 #include <QSslConfiguration>
 #include <QSslKey>
+#include <QSslSocket>
 #include <QStandardPaths>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -30,8 +31,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <limits>
 #include <memory>
+#include <optional>
 
 using namespace std::chrono_literals;
 
@@ -241,6 +244,56 @@ std::unique_ptr<QRemoteObjectDynamicReplica> rawReplica(QRemoteObjectNode &node,
     return replica;
 }
 
+// A Qt Remote Objects packet as it travels: its size (32 bits, little-endian), then its body.
+QByteArray roPacket(const QByteArray &body)
+{
+    QByteArray bytes(4, Qt::Uninitialized);
+    qToLittleEndian(quint32(body.size()), bytes.data());
+    return bytes + body;
+}
+
+// A whole Ping packet for `name` (the source answers Pong): what a peer past its handshake sends.
+QByteArray roPing(const QString &name)
+{
+    QByteArray body;
+    QDataStream stream(&body, QIODevice::WriteOnly);
+    stream.setVersion(QDataStream::Qt_6_2);
+    stream.setByteOrder(QDataStream::LittleEndian);
+    stream << quint16(QtRemoteObjects::Ping) << name;
+    return roPacket(body);
+}
+
+// A raw connection to a source at `address` (local:, tcp: or tls:, trusting `ca` for tls:), or
+// null when it does not connect in time.
+std::unique_ptr<QIODevice> rawConnection(const QString &address, const QString &ca = {})
+{
+    const QUrl url(address);
+    if (url.scheme() == QLatin1String("local")) {
+        auto socket = std::make_unique<QLocalSocket>();
+        socket->connectToServer(url.path());
+        return socket->waitForConnected(Deadline) ? std::move(socket) : nullptr;
+    }
+    if (url.scheme() == QLatin1String("tls")) {
+        auto socket = std::make_unique<QSslSocket>();
+        QSslConfiguration configuration = QSslConfiguration::defaultConfiguration();
+        configuration.setCaCertificates(QSslCertificate::fromPath(ca));
+        socket->setSslConfiguration(configuration);
+        socket->connectToHostEncrypted(url.host(), quint16(url.port()));
+        return socket->waitForEncrypted(Deadline) ? std::move(socket) : nullptr;
+    }
+    auto socket = std::make_unique<QTcpSocket>();
+    socket->connectToHost(url.host(), quint16(url.port()));
+    return socket->waitForConnected(Deadline) ? std::move(socket) : nullptr;
+}
+
+bool isOpen(const QIODevice *device)
+{
+    if (const auto *local = qobject_cast<const QLocalSocket *>(device))
+        return local->state() != QLocalSocket::UnconnectedState;
+    const auto *socket = qobject_cast<const QAbstractSocket *>(device);
+    return socket && socket->state() != QAbstractSocket::UnconnectedState;
+}
+
 QByteArray postFrame(const QList<std::pair<quint64, QByteArray>> &events, quint32 count = 0)
 {
     QByteArray bytes(1, char(2));
@@ -408,6 +461,10 @@ private Q_SLOTS:
     void burstsArriveWholeAndInOrderBothWays_data() { transports_data(); }
     void burstsArriveWholeAndInOrderBothWays();
     void oversizedPacketDropsThatPeerOnly();
+    void incompletePacketsStayWithinTheBudgetAndTheDeadline_data();
+    void incompletePacketsStayWithinTheBudgetAndTheDeadline();
+    void connectionsThatSendNoWholePacketAreDropped_data() { transports_data(); }
+    void connectionsThatSendNoWholePacketAreDropped();
     void garbageBytesOnTheSocketChangeNothing();
     void localSocketIsReachableByItsUserOnly();
     void liveLocalServerIsNotReplaced();
@@ -983,6 +1040,118 @@ void tst_Remote::oversizedPacketDropsThatPeerOnly()
     QVERIFY(good->waitLine("event 0 1"));
 }
 
+// 64 connections, each past its handshake (a whole Ping), then sending a packet header that
+// announces 1,000,000 bytes and all of them but 1 KiB: the bytes they make the source hold stay
+// within its budget (the connection whose bytes pass it is dropped at once), the others are
+// dropped when they have made no progress for the deadline, every drop is warned about, and the
+// subscriber beside them (idle the whole time) keeps its connection and its events.
+void tst_Remote::incompletePacketsStayWithinTheBudgetAndTheDeadline_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::newRow("local") << uniqueLocalUrl();
+    QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
+}
+
+void tst_Remote::incompletePacketsStayWithinTheBudgetAndTheDeadline()
+{
+    QFETCH(QString, url);
+    const bool tls = url.startsWith(QLatin1String("tls"));
+    std::optional<TestCertificates> certs;
+    if (tls) {
+        certs.emplace();
+        QVERIFY2(certs->error().isEmpty(), qPrintable(certs->error()));
+    }
+    constexpr qint64 Budget = qint64(8) << 20;
+    constexpr int Connections = 64;
+    constexpr quint32 Announced = 1000000;
+    QStringList args{QStringLiteral("--incomplete-budget"), QString::number(Budget),
+                     QStringLiteral("--progress-timeout"),  QStringLiteral("1000"),
+                     QStringLiteral("--handshake-timeout"), QStringLiteral("60000")};
+    if (tls)
+        args += certs->args(QStringLiteral("server"), QString());
+    auto [source, address] = startSource(url, args, true);
+    QVERIFY(!address.isEmpty());
+    auto good = startSubscriber(address, tls ? certs->args(QString(), QStringLiteral("a")) : QStringList());
+    QVERIFY(good->waitLine("state connected"));
+    const qint64 rssBefore = source->stats().value("rss");
+    const qsizetype linesBefore = source->lineCount();
+
+    QByteArray announce(4, Qt::Uninitialized);
+    qToLittleEndian(Announced, announce.data());
+    const QByteArray attack = roPing(QStringLiteral("orders")) + announce + QByteArray(Announced - 1024, 'x');
+    std::vector<std::unique_ptr<QIODevice>> attackers;
+    for (int i = 0; i < Connections; ++i) {
+        auto socket = rawConnection(address, tls ? certs->path(QStringLiteral("a-ca.crt")) : QString());
+        QVERIFY2(socket, qPrintable(QStringLiteral("connection %1 did not open").arg(i)));
+        // Written (or refused) before the next connects: a TLS handshake ends only once the client
+        // writes its last message from its event loop.
+        socket->write(attack);
+        QTRY_VERIFY_WITH_TIMEOUT(socket->bytesToWrite() == 0 || !isOpen(socket.get()), Deadline);
+        attackers.push_back(std::move(socket));
+    }
+    // Every connection is closed by the source: over the budget at once, the others at the deadline.
+    QTRY_VERIFY_WITH_TIMEOUT(std::none_of(attackers.begin(), attackers.end(),
+                                          [](const auto &socket) { return isOpen(socket.get()); }),
+                             Deadline);
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("connections") == 1; }));
+    const auto stats = source->stats();
+    QCOMPARE(stats.value("rejected"), Connections);
+    QCOMPARE(stats.value("incomplete"), 0);
+    qint64 overBudget = 0;
+    qint64 late = 0;
+    const QList<QByteArray> lines = source->lines("");
+    for (qsizetype i = linesBefore; i < lines.size(); ++i) {
+        const QByteArray &line = lines.at(i);
+        overBudget += line.contains("(the budget is 8388608); the connection that passed it") ? 1 : 0;
+        late += line.contains("for 1000 ms without completing it; its connection is dropped") ? 1 : 0;
+    }
+    QCOMPARE(overBudget + late, Connections);
+    QVERIFY2(overBudget > 0 && late > 0,
+             qPrintable(QStringLiteral("%1 over the budget, %2 late").arg(overBudget).arg(late)));
+    // The peak resident memory: the budget, one read of the connection that passed it, what the
+    // allocator keeps of the dropped connections' buffers and the connections' own state (TLS
+    // sessions): far from the 61 MB that 64 such connections held without a budget.
+    const qint64 growthKiB = stats.value("hwm") - rssBefore;
+    qInfo("peak growth %lld KiB (budget %lld KiB); %lld dropped over the budget, %lld at the deadline",
+          qlonglong(growthKiB), qlonglong(Budget / 1024), qlonglong(overBudget), qlonglong(late));
+#ifndef RIO_REMOTE_ASAN
+    // Over TLS, each connection's TLS state and the bytes not yet decrypted come on top.
+    const qint64 slackKiB = tls ? 24 * 1024 : 16 * 1024;
+    QVERIFY2(growthKiB < Budget / 1024 + slackKiB, qPrintable(QStringLiteral("%1 KiB").arg(growthKiB)));
+#endif
+
+    QCOMPARE(source->process().state(), QProcess::Running);
+    source->send("notify 1 1");
+    QVERIFY(good->waitLine("event 0 1"));
+    QVERIFY(good->lines("state ").size() == 1); // never lost its connection
+}
+
+// A connection that sends nothing, or only the start of a packet, within the handshake deadline
+// is dropped with a warning; a subscriber connected as long (idle after its handshake) stays.
+void tst_Remote::connectionsThatSendNoWholePacketAreDropped()
+{
+    QFETCH(QString, url);
+    auto [source, address] =
+        startSource(url, {QStringLiteral("--handshake-timeout"), QStringLiteral("500")}, true);
+    QVERIFY(!address.isEmpty());
+    auto good = startSubscriber(address);
+    QVERIFY(good->waitLine("state connected"));
+    auto silent = rawConnection(address);
+    auto partial = rawConnection(address);
+    QVERIFY(silent && partial);
+    partial->write(roPing(QStringLiteral("orders")).chopped(3));
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(silent.get()) && !isOpen(partial.get()), Deadline);
+    QVERIFY(source->waitLine("registryio.remote: rio::RemoteListener " + address.toUtf8() +
+                             ": a peer sent no whole packet within 500 ms of connecting; its connection is "
+                             "dropped"));
+    QVERIFY(source->waitStats(
+        [](const auto &s) { return s.value("rejected") == 2 && s.value("connections") == 1; }));
+    source->send("notify 1 1");
+    QVERIFY(good->waitLine("event 0 1"));
+    QCOMPARE(good->lines("state ").size(), 1);
+}
+
 // Bytes that are not Qt Remote Objects' protocol at all: the source and the other subscribers
 // carry on.
 void tst_Remote::garbageBytesOnTheSocketChangeNothing()
@@ -1099,7 +1268,8 @@ void tst_Remote::tlsSubscriberWithAForeignCertificateIsRefused()
     QVERIFY(!address.isEmpty());
     const qsizetype before = source->lineCount();
     auto foreign = startSubscriber(address, certs.args(QStringLiteral("client-b"), QStringLiteral("a")));
-    QVERIFY(source->waitLine("rio::RemoteListener " + address.toUtf8() + ": a peer failed the TLS handshake",
+    QVERIFY(source->waitLine("registryio.remote: rio::RemoteListener " + address.toUtf8() +
+                                 ": a peer failed the TLS handshake",
                              before));
     auto good = startSubscriber(address, certs.args(QStringLiteral("client-a"), QStringLiteral("a")));
     QVERIFY(good->waitLine("state connected"));

@@ -16,6 +16,7 @@
 
 #include <limits>
 #include <mutex>
+#include <utility>
 
 namespace rio {
 
@@ -29,43 +30,53 @@ namespace {
 // A source killed in the middle of a packet leaves that size behind: the new connection's
 // handshake is taken for the rest of the old packet, and the reader waits for bytes that the new
 // source never sends (it waits for the handshake's answer). Before the reader sees a new
-// connection, this lets it finish whatever it waited for on a blank device of its own (that
-// device reports more bytes than any packet announces, so a pending size is consumed and forgotten
-// whatever it was), then points it at the socket again.
+// connection, this lets it finish whatever it waited for on a blank device of its own, then points
+// it at the socket again.
 class ClientIoBase : public QtROClientIoDevice
 {
 public:
-    explicit ClientIoBase(QObject *parent) : QtROClientIoDevice(parent), m_blank(new QBuffer(this))
-    {
-        m_blank->setData(QByteArray(16, '\0')); // a packet header, a type and an empty name
-    }
+    explicit ClientIoBase(QObject *parent) : QtROClientIoDevice(parent), m_blank(new QBuffer(this)) { }
 
     [[nodiscard]] QIODevice *connection() const final { return m_resetting ? m_blank : socket(); }
 
     [[nodiscard]] qint64 bytesAvailable() const final
     {
-        return m_resetting ? std::numeric_limits<qint64>::max() : socket()->bytesAvailable();
+        return m_resetting ? m_available : socket()->bytesAvailable();
     }
 
 protected:
     [[nodiscard]] virtual QIODevice *socket() const = 0;
 
-    // The socket is connected (encrypted, for TLS): the reader starts afresh on it.
+    // The socket is connected (encrypted, for TLS): the reader starts afresh on it. First, with 4
+    // bytes available, a reader between packets takes a size from the blank device and waits for
+    // more, while one that waits for the rest of a packet keeps waiting: both now wait for the rest
+    // of a packet. Then, with every byte available, it takes that rest from the blank device: a
+    // Pong for no object (a valid packet, so nothing is reported) that nobody dispatches.
     void startReading()
     {
-        m_resetting = true;
-        m_blank->close();
-        m_blank->open(QIODevice::ReadOnly);
-        initializeDataStream();
         QtRemoteObjects::QRemoteObjectPacketTypeEnum type{};
         QString name;
-        (void)read(type, name); // consumes a pending size, or one blank packet: nothing is dispatched
+        QByteArray size(4, '\xff');
+        size[3] = '\x7f';
+        QByteArray pong(6, '\0');
+        pong[0] = char(QtRemoteObjects::Pong); // 16 bits, little-endian, then an empty name
+        m_resetting = true;
+        for (const auto &[bytes, available] : {std::pair{size, qint64(4)}, std::pair{pong, Unlimited}}) {
+            m_blank->close();
+            m_blank->setData(bytes);
+            m_blank->open(QIODevice::ReadOnly);
+            m_available = available;
+            initializeDataStream();
+            (void)read(type, name);
+        }
         m_resetting = false;
         initializeDataStream();
     }
 
 private:
+    static constexpr qint64 Unlimited = std::numeric_limits<qint64>::max();
     QBuffer *m_blank;
+    qint64 m_available = 0;
     bool m_resetting = false;
 };
 
