@@ -151,6 +151,7 @@ int main(int argc, char **argv)
         rio::RemoteShareOptions options;
         options.delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every;
         options.capacity = option(args, QStringLiteral("--capacity"), QStringLiteral("65536")).toULongLong();
+        options.retainLatest = args.contains(QStringLiteral("--retain"));
         share = std::make_unique<rio::RemoteShare<Payload>>(host.get(), QStringLiteral("orders"), *registry,
                                                             options);
     } else {

@@ -443,6 +443,8 @@ private Q_SLOTS:
     void eventsFromASubscriberReachEverySideOnce();
     void lateSubscriberGetsOnlyLaterEvents_data() { transports_data(); }
     void lateSubscriberGetsOnlyLaterEvents();
+    void retainedEventComesFirstOnEveryConnection_data() { transports_data(); }
+    void retainedEventComesFirstOnEveryConnection();
     void latestFloodCoalescesOnTheSendingSide_data() { transports_data(); }
     void latestFloodCoalescesOnTheSendingSide();
     void boundedFloodToAStalledSubscriberKeepsMemoryFlat_data() { transports_data(); }
@@ -557,6 +559,48 @@ void tst_Remote::lateSubscriberGetsOnlyLaterEvents()
     for (int seq = 11; seq <= 20; ++seq)
         expected << "event 0 " + QByteArray::number(seq);
     QCOMPARE(late->lines("event "), expected);
+}
+
+// A share that retains its newest event: a subscriber that connects late gets it first, once,
+// then the events notified from then on; across a kill -9 of the source and a restart, the
+// resubscribed subscriber gets the new source's newest event once, and a new subscriber gets it
+// first.
+void tst_Remote::retainedEventComesFirstOnEveryConnection()
+{
+    QFETCH(QString, url);
+    auto [source, address] = startSource(url, {QStringLiteral("--retain")});
+    QVERIFY(!address.isEmpty());
+    auto early = startSubscriber(address);
+    QVERIFY(early->waitLine("state connected"));
+    QVERIFY(early->lines("event ").isEmpty()); // nothing retained yet
+    source->send("notify 1 10");
+    QVERIFY(early->waitLine("event 0 10"));
+
+    auto late = startSubscriber(address);
+    QVERIFY(late->waitLine("state connected"));
+    QVERIFY(late->waitLine("event 0 10"));
+    source->send("notify 11 11");
+    QVERIFY(late->waitLine("event 0 11"));
+    QCOMPARE(late->lines("event "), (QList<QByteArray>{"event 0 10", "event 0 11"}));
+    QVERIFY(early->waitLine("event 0 11"));
+    QCOMPARE(early->lines("event ").size(), 11); // the retained event is not sent again to those connected
+
+    source->process().kill();
+    QVERIFY(source->process().waitForFinished(Deadline));
+    QVERIFY(early->waitLine("state reconnecting"));
+    auto restarted =
+        std::make_unique<Peer>(QStringList{QStringLiteral("source"), address, QStringLiteral("--retain")});
+    QVERIFY(restarted->waitLine("ready "));
+    restarted->send("notify 100 100"); // before or after the subscriber is back: it gets it once
+    QVERIFY(restarted->waitLine("notified 100"));
+    QVERIFY(early->waitLine("event 0 100"));
+    auto fresh = startSubscriber(address);
+    QVERIFY(fresh->waitLine("event 0 100"));
+    restarted->send("notify 101 101");
+    QVERIFY(early->waitLine("event 0 101"));
+    QVERIFY(fresh->waitLine("event 0 101"));
+    QCOMPARE(early->lines("event 0 100").size(), 1);
+    QCOMPARE(fresh->lines("event "), (QList<QByteArray>{"event 0 100", "event 0 101"}));
 }
 
 // A share with Latest sends only the newest event after a burst: a stalled subscriber finds one
@@ -770,8 +814,8 @@ void tst_Remote::killedSubscriberIsForgottenBySource()
     QCOMPARE(survivor->stats().value("received"), 3000);
 }
 
-// What a peer can reach of a share: one signal and one slot, no property, nothing that adds
-// handlers or touches other objects.
+// What a peer can reach of a share: one signal, one slot and one read-only property, nothing that
+// adds handlers or touches other objects.
 void tst_Remote::peersSeeOnlyTheEventSignalAndThePostSlot()
 {
     LocalSource source(uniqueLocalUrl());
@@ -786,10 +830,20 @@ void tst_Remote::peersSeeOnlyTheEventSignalAndThePostSlot()
     methods.sort();
     QCOMPARE(methods,
              (QStringList{QStringLiteral("delivered(QByteArray)"), QStringLiteral("post(QByteArray)")}));
-    QCOMPARE(meta->propertyCount() - meta->propertyOffset(), 0);
+    // One read-only property: the newest event when the share retains it (empty here).
+    QCOMPARE(meta->propertyCount() - meta->propertyOffset(), 1);
+    const QMetaProperty retained = meta->property(meta->propertyOffset());
+    QCOMPARE(QByteArray(retained.name()), QByteArray("retained"));
+    QVERIFY(replica->property("retained").toByteArray().isEmpty());
+    // A peer that writes it changes nothing at the source: another replica still reads it empty.
+    replica->setProperty("retained", QByteArray("not an event"));
+    QRemoteObjectNode other;
+    const std::unique_ptr<QRemoteObjectDynamicReplica> second = rawReplica(other, source.address());
+    QVERIFY(second);
+    QVERIFY(second->property("retained").toByteArray().isEmpty());
     // Another name is not shared: acquiring it never becomes valid.
-    std::unique_ptr<QRemoteObjectDynamicReplica> other(node.acquireDynamic(QStringLiteral("registry")));
-    QVERIFY(!other->waitForSource(500));
+    std::unique_ptr<QRemoteObjectDynamicReplica> unknown(node.acquireDynamic(QStringLiteral("registry")));
+    QVERIFY(!unknown->waitForSource(500));
 }
 
 // A peer that posts bytes that are not events is disconnected with a warning; the registry never
