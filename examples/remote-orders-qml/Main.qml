@@ -4,8 +4,10 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+// [imports]
 import RegistryIO
 import RegistryIO.Remote
+// [imports]
 
 ApplicationWindow {
     id: window
@@ -17,6 +19,7 @@ ApplicationWindow {
     required property url producerUrl
     property int shown: ordersModel.count
 
+    // [remote-registry]
     RemoteRegistry {
         id: orders
         url: window.producerUrl
@@ -32,6 +35,7 @@ ApplicationWindow {
                 ordersModel.insert(0, { line: "#" + order.id + ": " + order.item + " x" + order.quantity })
         }
     }
+    // [remote-registry]
 
     ColumnLayout {
         anchors.fill: parent

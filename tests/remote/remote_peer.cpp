@@ -4,7 +4,7 @@
 // goes to stdout, one a line, so the test waits on output, never on time.
 //   notify <from> <to> [bytes]   notify Payload{seq} for seq in [from, to]; prints "notified <to>"
 //   stall <ms>                   blocks this process's event loop (a stalled peer)
-//   stats                        prints "stats <key>=<value>..."
+//   stats                        prints "stats <key>=<value>..." (rss and hwm in KiB)
 //   quit                         exits 0
 // TLS (url tls://...): --tls-cert/--tls-key this side's certificate and key, --tls-ca the CA
 // certificate the other side must chain to (on a source: subscribers must show a certificate).
@@ -42,14 +42,15 @@ void say(const QByteArray &line)
     std::fflush(stdout);
 }
 
-qint64 rssKiB()
+// A figure of /proc/self/status in KiB: VmRSS (resident now), VmHWM (the peak resident).
+qint64 statusKiB(const QByteArray &key = "VmRSS:")
 {
     QFile status(QStringLiteral("/proc/self/status"));
     if (!status.open(QIODevice::ReadOnly))
         return -1;
     for (const QByteArray &line : status.readAll().split('\n')) {
-        if (line.startsWith("VmRSS:"))
-            return line.mid(6).trimmed().split(' ').value(0).toLongLong();
+        if (line.startsWith(key))
+            return line.mid(key.size()).trimmed().split(' ').value(0).toLongLong();
     }
     return -1;
 }
@@ -126,7 +127,21 @@ int main(int argc, char **argv)
 
     if (isSource) {
         host = std::make_unique<QRemoteObjectHost>();
-        listener = std::make_unique<rio::RemoteListener>(host.get(), nullptr);
+        // --incomplete-budget <bytes>, --progress-timeout <ms>, --handshake-timeout <ms>: the
+        // listener's limits (defaults otherwise).
+        rio::RemoteListener::Options limits;
+        limits.incompleteBytesBudget =
+            option(args, QStringLiteral("--incomplete-budget"), QString::number(limits.incompleteBytesBudget))
+                .toLongLong();
+        limits.progressTimeout =
+            std::chrono::milliseconds(option(args, QStringLiteral("--progress-timeout"),
+                                             QString::number(limits.progressTimeout.count()))
+                                          .toLongLong());
+        limits.handshakeTimeout =
+            std::chrono::milliseconds(option(args, QStringLiteral("--handshake-timeout"),
+                                             QString::number(limits.handshakeTimeout.count()))
+                                          .toLongLong());
+        listener = std::make_unique<rio::RemoteListener>(host.get(), limits, nullptr);
         const bool tls = url.scheme() == QLatin1String(rio::RemoteTlsScheme);
         if (!(tls ? listener->listen(url, tlsConfiguration(args, true)) : listener->listen(url))) {
             say("error " + listener->errorString().toUtf8());
@@ -136,6 +151,7 @@ int main(int argc, char **argv)
         rio::RemoteShareOptions options;
         options.delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every;
         options.capacity = option(args, QStringLiteral("--capacity"), QStringLiteral("65536")).toULongLong();
+        options.retainLatest = args.contains(QStringLiteral("--retain"));
         share = std::make_unique<rio::RemoteShare<Payload>>(host.get(), QStringLiteral("orders"), *registry,
                                                             options);
     } else {
@@ -200,9 +216,15 @@ int main(int argc, char **argv)
                 std::this_thread::sleep_for(std::chrono::milliseconds(words.value(1).toInt()));
                 say("stalled");
             } else if (command == "stats") {
-                QByteArray line =
-                    "stats received=" + QByteArray::number(received) + " last=" + QByteArray::number(last) +
-                    " unordered=" + QByteArray::number(unordered) + " rss=" + QByteArray::number(rssKiB());
+                QByteArray line = "stats received=" + QByteArray::number(received) +
+                                  " last=" + QByteArray::number(last) +
+                                  " unordered=" + QByteArray::number(unordered) +
+                                  " rss=" + QByteArray::number(statusKiB()) +
+                                  " hwm=" + QByteArray::number(statusKiB("VmHWM:"));
+                if (listener)
+                    line += " connections=" + QByteArray::number(listener->connectionCount()) +
+                            " rejected=" + QByteArray::number(listener->rejectedCount()) +
+                            " incomplete=" + QByteArray::number(rio::RemoteListener::incompleteBytes());
                 if (share)
                     line += " sent=" + QByteArray::number(share->base()->sentCount()) +
                             " dropped=" + QByteArray::number(share->droppedCount()) +

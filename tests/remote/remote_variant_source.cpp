@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     if (app.arguments().size() < 2) {
-        std::fprintf(stderr, "usage: rio_remote_variant_source <url>\n");
+        std::fprintf(stderr, "usage: rio_remote_variant_source <url> [--retain]\n");
         return 2;
     }
     QRemoteObjectHost host;
@@ -41,7 +41,9 @@ int main(int argc, char **argv)
         return 1;
     }
     rio::QtRegistry<QVariant> registry;
-    rio::RemoteShare<QVariant> share(&host, QStringLiteral("orders"), registry);
+    rio::RemoteShareOptions options;
+    options.retainLatest = app.arguments().contains(QStringLiteral("--retain")); // the newest event first
+    rio::RemoteShare<QVariant> share(&host, QStringLiteral("orders"), registry, options);
     registry.add(&app, [](const QVariant &event) {
         say("event " + QByteArray::number(event.toMap().value(QStringLiteral("seq")).toLongLong()));
     });

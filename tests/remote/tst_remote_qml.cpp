@@ -20,7 +20,7 @@ constexpr int Deadline = 30000; // ms
 class Source
 {
 public:
-    explicit Source(const QString &url)
+    explicit Source(const QString &url, const QStringList &extra = {})
     {
         m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
         QObject::connect(&m_process, &QProcess::readyReadStandardOutput, [this] {
@@ -31,7 +31,7 @@ public:
                 m_partial.remove(0, eol + 1);
             }
         });
-        m_process.start(QStringLiteral(RIO_REMOTE_VARIANT_SOURCE), {url});
+        m_process.start(QStringLiteral(RIO_REMOTE_VARIANT_SOURCE), QStringList{url} + extra);
     }
     ~Source()
     {
@@ -106,6 +106,7 @@ private Q_SLOTS:
     void handlersGetTheSourcesEventsInPriorityOrder();
     void notifyReachesTheSource();
     void stateFollowsTheSourceThroughAKill();
+    void retainedEventComesFirstAcrossAKill();
     void subscribesThroughANodeGivenInQml();
     void unstreamableEventIsRefusedWithAWarning();
 
@@ -184,6 +185,35 @@ void tst_RemoteQml::stateFollowsTheSourceThroughAKill()
     QCOMPARE(orders->property("states").toStringList(),
              (QStringList{QStringLiteral("connected"), QStringLiteral("reconnecting"),
                           QStringLiteral("connected")}));
+}
+
+// A share that retains its newest event: a QML RemoteRegistry that connects gets it first, and,
+// after a kill -9 and a restart, the new source's newest event once.
+void tst_RemoteQml::retainedEventComesFirstAcrossAKill()
+{
+    const QString url = uniqueLocalUrl();
+    auto source = std::make_unique<Source>(url, QStringList{QStringLiteral("--retain")});
+    QVERIFY(source->waitLine("ready " + url.toUtf8()));
+    source->send("notify 1 3");
+    QVERIFY(source->waitLine("notified 3"));
+    QQmlEngine engine;
+    auto orders = create(engine, url);
+    QVERIFY(orders);
+    QTRY_COMPARE_WITH_TIMEOUT(seen(orders.get()),
+                              (QStringList{QStringLiteral("handler 3"), QStringLiteral("js 3")}), Deadline);
+    source->kill();
+    QTRY_COMPARE_WITH_TIMEOUT(orders->property("state").toInt(), int(rio::RemoteQmlRegistry::Reconnecting),
+                              Deadline);
+    source = std::make_unique<Source>(url, QStringList{QStringLiteral("--retain")});
+    QVERIFY(source->waitLine("ready " + url.toUtf8()));
+    source->send("notify 9 9");
+    QVERIFY(source->waitLine("notified 9"));
+    QTRY_VERIFY_WITH_TIMEOUT(orders->property("connected").toBool(), Deadline);
+    source->send("notify 10 10");
+    QTRY_COMPARE_WITH_TIMEOUT(seen(orders.get()).size(), 6, Deadline);
+    QCOMPARE(seen(orders.get()),
+             (QStringList{QStringLiteral("handler 3"), QStringLiteral("js 3"), QStringLiteral("handler 9"),
+                          QStringLiteral("js 9"), QStringLiteral("handler 10"), QStringLiteral("js 10")}));
 }
 
 // `node:` takes a QtRemoteObjects Node declared in QML (connected with connectToNode).

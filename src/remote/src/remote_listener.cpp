@@ -2,9 +2,11 @@
 #include <registryio/remote/remote_listener.h>
 
 #include <QAbstractSocket>
+#include <QElapsedTimer>
 #include <QHostAddress>
 #include <QLocalServer>
 #include <QLocalSocket>
+#include <QLoggingCategory>
 #include <QPointer>
 #include <QRemoteObjectHost>
 #include <QSslConfiguration>
@@ -13,14 +15,44 @@
 #include <QSslSocket>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTimer>
 #include <QtEndian>
 #include <QtRemoteObjects/qconnectionfactories.h>
 
+#include <algorithm>
+#include <atomic>
 #include <vector>
 
 namespace rio {
 
+Q_LOGGING_CATEGORY(lcRegistryIORemoteCategory, "registryio.remote")
+
+const QLoggingCategory &lcRegistryIORemote()
+{
+    return lcRegistryIORemoteCategory();
+}
+
 namespace {
+
+// Bytes held by packets not yet whole, across every listener of the process (listeners may live
+// on different threads).
+std::atomic<qint64> g_incompleteBytes{0};
+
+// A whole Qt Remote Objects packet is at least its size, type and (empty) name: 4 + 2 + 4 bytes.
+// Its reader consumes only whole packets and the 4-byte size of the next, so a read that consumed
+// this much completed one.
+constexpr qint64 SmallestPacketBytes = 10;
+
+// A monotonic clock in ms, shared by the listeners' deadlines.
+qint64 nowMs()
+{
+    static const QElapsedTimer clock = [] {
+        QElapsedTimer timer;
+        timer.start();
+        return timer;
+    }();
+    return clock.elapsed();
+}
 
 constexpr const char *ListenerProperty = "_rio_remote_listener";
 constexpr const char *RejectedProperty = "_rio_remote_rejected";
@@ -60,7 +92,26 @@ struct RemoteListener::Private
     QTcpServer *tcp = nullptr;
     QUrl address;
     QString error;
-    std::vector<QPointer<QIODevice>> peers;
+    // One per connection: what its packet not yet whole holds, and since when it made progress.
+    struct Peer
+    {
+        QPointer<QIODevice> socket;
+        qint64 connectedAt = 0;  // ms
+        qint64 pendingSince = 0; // ms: the packet being received began (or the last one completed)
+        qint64 before = 0;       // bytes available when Qt Remote Objects started reading
+        qint64 held = 0;         // bytes of a packet not yet whole, after its reading
+        bool handshaken = false; // a whole packet arrived
+    };
+    std::vector<Peer> peers;
+    QTimer *deadlines = nullptr;
+    quint64 rejected = 0;
+
+    Peer *find(const QIODevice *socket)
+    {
+        const auto it =
+            std::find_if(peers.begin(), peers.end(), [socket](const Peer &p) { return p.socket == socket; });
+        return it == peers.end() ? nullptr : &*it;
+    }
 };
 
 RemoteListener::RemoteListener(QRemoteObjectHost *host, QObject *parent)
@@ -72,6 +123,12 @@ RemoteListener::RemoteListener(QRemoteObjectHost *host, Options options, QObject
 {
     d->host = host;
     d->options = options;
+    d->deadlines = new QTimer(this);
+    // A fraction of the shorter deadline: a peer goes at most a quarter of it late.
+    const auto shorter = std::min(options.handshakeTimeout, options.progressTimeout);
+    d->deadlines->setInterval(
+        std::clamp(shorter / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000)));
+    connect(d->deadlines, &QTimer::timeout, this, &RemoteListener::checkDeadlines);
     if (host)
         host->setProperty(ListenerProperty, QVariant::fromValue(static_cast<QObject *>(this)));
 }
@@ -81,10 +138,11 @@ RemoteListener::~RemoteListener()
     if (d->host && d->host->property(ListenerProperty).value<QObject *>() == this)
         d->host->setProperty(ListenerProperty, QVariant());
     for (const auto &peer : d->peers) {
-        if (peer) {
-            peer->disconnect(this);
-            forget(peer); // the host may outlive us: it must not write to our sockets
-            abortSocket(peer);
+        g_incompleteBytes.fetch_sub(peer.held, std::memory_order_relaxed);
+        if (QIODevice *socket = peer.socket) {
+            socket->disconnect(this);
+            forget(socket); // the host may outlive us: it must not write to our sockets
+            abortSocket(socket);
         }
     }
 }
@@ -188,7 +246,7 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
             }
             auto *ssl = new QSslServer(this);
             ssl->setSslConfiguration(*tls);
-            ssl->setHandshakeTimeout(10000);
+            ssl->setHandshakeTimeout(int(d->options.handshakeTimeout.count()));
             // A peer that fails the handshake never becomes a connection; say why.
             connect(ssl, &QSslServer::sslErrors, this, [this](QSslSocket *, const QList<QSslError> &errors) {
                 QStringList what;
@@ -243,7 +301,10 @@ void RemoteListener::accept(QIODevice *socket)
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         tcp->setReadBufferSize(d->options.maxPacketBytes + 65536);
     // Qt calls these in connection order: ours, then Qt Remote Objects' reader, then ours again.
-    connect(socket, &QIODevice::readyRead, this, [this, socket] { t_current = {this, socket}; });
+    connect(socket, &QIODevice::readyRead, this, [this, socket] {
+        t_current = {this, socket};
+        beforeRead(socket);
+    });
     d->host->addHostSideConnection(socket);
     connect(socket, &QIODevice::readyRead, this, [this, socket] {
         t_current = {};
@@ -255,7 +316,14 @@ void RemoteListener::accept(QIODevice *socket)
     });
     const auto gone = [this, socket] {
         forget(socket);
-        std::erase_if(d->peers, [socket](const QPointer<QIODevice> &p) { return !p || p == socket; });
+        std::erase_if(d->peers, [socket](const Private::Peer &p) {
+            if (p.socket && p.socket != socket)
+                return false;
+            g_incompleteBytes.fetch_sub(p.held, std::memory_order_relaxed);
+            return true;
+        });
+        if (d->peers.empty())
+            d->deadlines->stop();
         socket->deleteLater();
         Q_EMIT connectionCountChanged(connectionCount());
         Q_EMIT drained(); // the slow peer may have been this one
@@ -264,7 +332,10 @@ void RemoteListener::accept(QIODevice *socket)
         connect(local, &QLocalSocket::disconnected, this, gone);
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         connect(tcp, &QAbstractSocket::disconnected, this, gone);
-    d->peers.emplace_back(socket);
+    const qint64 now = nowMs();
+    d->peers.push_back({socket, now, now, 0, 0, false});
+    if (!d->deadlines->isActive())
+        d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());
 }
 
@@ -282,26 +353,87 @@ void RemoteListener::forget(QIODevice *socket)
     }
 }
 
+void RemoteListener::beforeRead(QIODevice *socket)
+{
+    if (Private::Peer *peer = d->find(socket))
+        peer->before = socket->bytesAvailable();
+}
+
 void RemoteListener::afterRead(QIODevice *socket)
 {
     if (socket->property(RejectedProperty).toBool()) {
         abortSocket(socket);
         return;
     }
-    // Qt Remote Objects has consumed every complete packet; what is left is part of the next
-    // one. More than a packet may hold means a peer announcing a huge one: refuse to buffer it.
-    const qint64 limit = d->options.maxPacketBytes;
-    if (socket->bytesAvailable() > limit) {
-        const QString reason =
-            QStringLiteral("rio::RemoteListener %1: a peer sent more than %2 bytes of one packet "
-                           "(the limit); its connection is dropped")
-                .arg(d->address.toString())
-                .arg(limit);
-        qWarning("%s", qPrintable(reason));
-        socket->setProperty(RejectedProperty, true);
-        Q_EMIT peerRejected(reason);
-        abortSocket(socket);
+    Private::Peer *peer = d->find(socket);
+    if (!peer)
+        return;
+    // Qt Remote Objects has consumed every whole packet; what is left is part of the next one.
+    const qint64 left = socket->bytesAvailable();
+    const qint64 now = nowMs();
+    if (peer->before - left >= SmallestPacketBytes) { // a packet completed: progress
+        peer->handshaken = true;
+        peer->pendingSince = now;
+    } else if (peer->held == 0) { // a new packet began
+        peer->pendingSince = now;
     }
+    const qint64 total =
+        g_incompleteBytes.fetch_add(left - peer->held, std::memory_order_relaxed) + left - peer->held;
+    peer->held = left;
+    // More than a packet may hold means a peer announcing a huge one: refuse to buffer it.
+    if (left > d->options.maxPacketBytes) {
+        drop(socket, QStringLiteral("rio::RemoteListener %1: a peer sent more than %2 bytes of one packet "
+                                    "(the limit); its connection is dropped")
+                         .arg(d->address.toString())
+                         .arg(d->options.maxPacketBytes));
+    } else if (total > d->options.incompleteBytesBudget) {
+        drop(socket, QStringLiteral("rio::RemoteListener %1: packets not yet whole hold %2 bytes in this "
+                                    "process (the budget is %3); the connection that passed it, holding "
+                                    "%4 bytes, is dropped")
+                         .arg(d->address.toString())
+                         .arg(total)
+                         .arg(d->options.incompleteBytesBudget)
+                         .arg(left));
+    }
+}
+
+void RemoteListener::checkDeadlines()
+{
+    const qint64 now = nowMs();
+    std::vector<std::pair<QPointer<QIODevice>, QString>> late;
+    for (const Private::Peer &peer : d->peers) {
+        if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
+            continue;
+        if (!peer.handshaken && now - peer.connectedAt > d->options.handshakeTimeout.count()) {
+            late.emplace_back(
+                peer.socket,
+                QStringLiteral("rio::RemoteListener %1: a peer sent no whole packet within %2 ms "
+                               "of connecting; its connection is dropped")
+                    .arg(d->address.toString())
+                    .arg(d->options.handshakeTimeout.count()));
+        } else if (peer.held > 0 && now - peer.pendingSince > d->options.progressTimeout.count()) {
+            late.emplace_back(peer.socket,
+                              QStringLiteral("rio::RemoteListener %1: a peer held %2 bytes of a packet for "
+                                             "%3 ms without completing it; its connection is dropped")
+                                  .arg(d->address.toString())
+                                  .arg(peer.held)
+                                  .arg(d->options.progressTimeout.count()));
+        }
+    }
+    // Dropping closes the socket, which takes it out of d->peers: not while iterating them.
+    for (const auto &[socket, reason] : late) {
+        if (socket)
+            drop(socket, reason);
+    }
+}
+
+void RemoteListener::drop(QIODevice *socket, const QString &reason)
+{
+    qCWarning(lcRegistryIORemoteCategory, "%s", qPrintable(reason));
+    socket->setProperty(RejectedProperty, true);
+    ++d->rejected;
+    Q_EMIT peerRejected(reason);
+    abortSocket(socket);
 }
 
 void RemoteListener::rejectHandshake(const QString &what)
@@ -309,7 +441,8 @@ void RemoteListener::rejectHandshake(const QString &what)
     const QString reason =
         QStringLiteral("rio::RemoteListener %1: a peer failed the TLS handshake and is dropped: %2")
             .arg(d->address.toString(), what);
-    qWarning("%s", qPrintable(reason));
+    qCWarning(lcRegistryIORemoteCategory, "%s", qPrintable(reason));
+    ++d->rejected;
     Q_EMIT peerRejected(reason);
 }
 
@@ -319,8 +452,9 @@ bool RemoteListener::rejectCurrentPeer(const QString &reason)
     if (!current.listener || !current.socket)
         return false;
     if (!current.socket->property(RejectedProperty).toBool()) {
-        qWarning("%s", qPrintable(reason));
+        qCWarning(lcRegistryIORemoteCategory, "%s", qPrintable(reason));
         current.socket->setProperty(RejectedProperty, true);
+        ++current.listener->d->rejected;
         Q_EMIT current.listener->peerRejected(reason);
     }
     // Closed by afterRead(), once Qt Remote Objects has left its reader.
@@ -346,14 +480,14 @@ int RemoteListener::connectionCount() const noexcept
 {
     int n = 0;
     for (const auto &peer : d->peers)
-        n += peer ? 1 : 0;
+        n += peer.socket ? 1 : 0;
     return n;
 }
 
 bool RemoteListener::hasRoom() const noexcept
 {
     for (const auto &peer : d->peers) {
-        if (peer && peer->bytesToWrite() > d->options.highWaterBytes)
+        if (peer.socket && peer.socket->bytesToWrite() > d->options.highWaterBytes)
             return false;
     }
     return true;
@@ -362,10 +496,20 @@ bool RemoteListener::hasRoom() const noexcept
 bool RemoteListener::isIdle() const noexcept
 {
     for (const auto &peer : d->peers) {
-        if (peer && peer->bytesToWrite() > 0)
+        if (peer.socket && peer.socket->bytesToWrite() > 0)
             return false;
     }
     return true;
+}
+
+qint64 RemoteListener::incompleteBytes() noexcept
+{
+    return g_incompleteBytes.load(std::memory_order_relaxed);
+}
+
+quint64 RemoteListener::rejectedCount() const noexcept
+{
+    return d->rejected;
 }
 
 } // namespace rio

@@ -89,15 +89,21 @@ void RemoteShareBase::pump()
 void RemoteShareBase::send(std::span<detail::RemoteOutgoing> items)
 {
     const quint8 flags = d->options.delivery == Delivery::Latest ? detail::RemoteFrameLatest : 0;
+    const detail::RemoteOutgoing &newest = items.back();
+    const detail::RemoteFrameEvent last{newest.sequence, newest.origin, newest.payload};
     if (items.size() == 1) {
-        const detail::RemoteFrameEvent event{items[0].sequence, items[0].origin, items[0].payload};
-        Q_EMIT d->source->delivered(detail::encodeRemoteFrame(d->instance, flags, {&event, 1}));
+        const QByteArray frame = detail::encodeRemoteFrame(d->instance, flags, {&last, 1});
+        if (d->options.retainLatest)
+            d->source->setRetained(frame); // shared, not copied
+        Q_EMIT d->source->delivered(frame);
         return;
     }
     std::vector<detail::RemoteFrameEvent> events;
     events.reserve(items.size());
     for (const detail::RemoteOutgoing &item : items)
         events.push_back({item.sequence, item.origin, item.payload});
+    if (d->options.retainLatest)
+        d->source->setRetained(detail::encodeRemoteFrame(d->instance, flags, {&last, 1}));
     Q_EMIT d->source->delivered(detail::encodeRemoteFrame(d->instance, flags, events));
 }
 

@@ -3,8 +3,10 @@
 #include <registryio/remote/remote_subscriber.h>
 
 #include "remote_outbox_p.h"
+#include "remote_transport_p.h"
 
 #include <QMetaMethod>
+#include <QMetaProperty>
 #include <QPointer>
 #include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectNode>
@@ -29,6 +31,7 @@ struct RemoteSubscriber::Private
     std::shared_ptr<detail::RemoteOutbox> box;
     std::unique_ptr<QRemoteObjectDynamicReplica> replica;
     QMetaMethod post;
+    QMetaProperty retained;
     State state = State::Disconnected;
     bool everConnected = false;
     quint64 lastInstance = 0;
@@ -45,6 +48,9 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
     d->name = name;
     d->deliver = std::move(deliver);
     d->box = std::make_shared<detail::RemoteOutbox>(true, Delivery::Every, SubscriberCapacity);
+    // Registered when the library loads already; the call also keeps the connection types (and
+    // their registration at start-up) in a program that links the library statically.
+    detail::registerRemoteClientTransports();
     if (!node || name.isEmpty()) {
         qWarning("rio::RemoteRegistry: %s", !node ? "no node" : "empty name");
         return;
@@ -65,6 +71,13 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
             return;
         }
         d->post = meta->method(slot);
+        // The retained event's property, when the source has it (looked up by hand: Qt 6.4's
+        // indexOfProperty() crashes on a dynamic replica's meta-object without properties).
+        d->retained = QMetaProperty();
+        for (int i = meta->propertyOffset(); i < meta->propertyCount(); ++i) {
+            if (qstrcmp(meta->property(i).name(), "retained") == 0)
+                d->retained = meta->property(i);
+        }
         const QMetaMethod receiver = metaObject()->method(metaObject()->indexOfSlot("onEvent(QByteArray)"));
         connect(d->replica.get(), meta->method(signal), this, receiver, Qt::UniqueConnection);
         onReplicaState(int(d->replica->state()));
@@ -88,7 +101,19 @@ void RemoteSubscriber::onReplicaState(int replicaState)
     const auto state = QRemoteObjectReplica::State(replicaState);
     if (state == QRemoteObjectReplica::Valid && d->post.isValid()) {
         d->everConnected = true;
+        const bool connecting = d->state != State::Connected;
+        const QPointer<RemoteSubscriber> self = this;
         setState(State::Connected);
+        if (!self)
+            return; // a stateChanged slot destroyed it
+        // A share that retains its newest event gave it with this (re)connection: it comes first,
+        // once (the frames after it are newer).
+        if (connecting) {
+            const QByteArray retained =
+                d->retained.isValid() ? d->retained.read(d->replica.get()).toByteArray() : QByteArray();
+            if (!retained.isEmpty())
+                onEvent(retained);
+        }
     } else if (state == QRemoteObjectReplica::SignatureMismatch) {
         qWarning("rio::RemoteRegistry \"%s\": the source's protocol does not match", qPrintable(d->name));
         setState(State::Disconnected);

@@ -7,15 +7,20 @@
 #include <QString>
 #include <QUrl>
 
+#include <chrono>
 #include <memory>
 
 QT_BEGIN_NAMESPACE
 class QIODevice;
+class QLoggingCategory;
 class QRemoteObjectHost;
 class QSslConfiguration;
 QT_END_NAMESPACE
 
 namespace rio {
+
+/// The logging category `registryio.remote`: peers a listener drops, and why, are warned about there.
+RIO_REMOTE_EXPORT const QLoggingCategory &lcRegistryIORemote();
 
 /// Accepts the connections of a QRemoteObjectHost itself, so that they can be restricted and
 /// watched: `local:` sockets reachable by the same user only, TCP on request; a peer that posts a
@@ -26,13 +31,21 @@ class RIO_REMOTE_EXPORT RemoteListener : public QObject
     Q_OBJECT
 
 public:
-    /// Limits per connection.
+    /// Limits per connection, and the budget of the process.
     struct Options
     {
-        /// A connection whose next Qt Remote Objects packet announces more than this is dropped.
+        /// A connection that sends more than this of one Qt Remote Objects packet is dropped.
         qint64 maxPacketBytes = (qint64(1) << 20) + 65536;
         /// Shares stop sending while any connection has more than this waiting to be written.
         qint64 highWaterBytes = qint64(1) << 20;
+        /// The most bytes that packets not yet whole may hold at once across every connection of
+        /// every listener in this process; the connection whose bytes pass it is dropped.
+        qint64 incompleteBytesBudget = qint64(16) << 20;
+        /// A connection that holds part of a packet and completes none for this long is dropped.
+        std::chrono::milliseconds progressTimeout{30000};
+        /// A connection that has not sent one whole packet this long after it connected (its TLS
+        /// handshake included) is dropped.
+        std::chrono::milliseconds handshakeTimeout{10000};
     };
 
     /// A listener for `host` (which must live on the calling thread and have no URL of its own),
@@ -62,6 +75,10 @@ public:
     [[nodiscard]] bool hasRoom() const noexcept;
     /// Whether no connection has bytes left to write.
     [[nodiscard]] bool isIdle() const noexcept;
+    /// Bytes that packets not yet whole hold now, across every listener of this process.
+    [[nodiscard]] static qint64 incompleteBytes() noexcept;
+    /// Peers dropped so far (for what they sent, a limit or a deadline).
+    [[nodiscard]] quint64 rejectedCount() const noexcept;
     /// The listener of `host`, if it has one.
     static RemoteListener *of(const QRemoteObjectHost *host);
     /// Drops the connection whose bytes are being read now (from inside a slot that Qt Remote
@@ -73,7 +90,7 @@ public:
 Q_SIGNALS:
     /// A connection wrote bytes and may have room again.
     void drained();
-    /// A peer was disconnected for what it sent.
+    /// A peer was disconnected for what it sent, a limit or a deadline (also warned about).
     void peerRejected(const QString &reason);
     /// A connection opened or closed.
     void connectionCountChanged(int count);
@@ -83,7 +100,10 @@ private:
     bool listenOn(const QUrl &url, const QSslConfiguration *tls);
     void rejectHandshake(const QString &what);
     void accept(QIODevice *socket);
+    void beforeRead(QIODevice *socket);
     void afterRead(QIODevice *socket);
+    void checkDeadlines();
+    void drop(QIODevice *socket, const QString &reason);
     void forget(QIODevice *socket);
 
     struct Private;

@@ -20,6 +20,9 @@ struct RemoteShareOptions
     std::size_t capacity = 65536;
     /// A posted event larger than this (bytes of its QDataStream) drops the peer's connection.
     qint64 maxEventBytes = qint64(1) << 20;
+    /// Keeps the newest event sent: a subscriber that connects, or reconnects, receives it first
+    /// (once), before the events notified from then on.
+    bool retainLatest = false;
 };
 
 } // namespace rio
