@@ -38,7 +38,8 @@ if [[ ${1:-} == --inside ]]; then
 fi
 
 [[ $(id -u) -eq 0 ]] || { echo "the qt68 stage needs root (chroot, mount)" >&2; exit 1; }
-tree=$(bash "$root/scripts/debian13-root.sh" "$cache/debian13-qt68" | tail -n 1)
+tree="$cache/debian13-qt68"
+bash "$root/scripts/debian13-root.sh" "$tree" >&2 # made once, then reused
 ccache_dir="$cache/debian13-qt68-ccache"
 mkdir -p "$ccache_dir" "$tree$root" "$tree/ccache"
 
