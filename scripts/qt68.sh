@@ -41,7 +41,7 @@ fi
 tree="$cache/debian13-qt68"
 bash "$root/scripts/debian13-root.sh" "$tree" >&2 # made once, then reused
 ccache_dir="$cache/debian13-qt68-ccache"
-mkdir -p "$ccache_dir" "$tree$root" "$tree/ccache"
+mkdir -p "$ccache_dir" "$tree/ccache"
 
 # A private mount namespace: the mounts below exist for this stage only, are seen by no other
 # process, and go away with it however it ends; the trap unmounts them when it ends normally.
@@ -51,6 +51,7 @@ unshare --mount --propagation private -- bash -euo pipefail -c '
   mount --rbind /dev "$tree/dev"
   mount -t proc proc "$tree/proc"
   mount -t tmpfs tmpfs "$tree/tmp"
+  mkdir -p "$tree$root" # after the tmpfs: the checkout may live under /tmp
   mount --bind "$root" "$tree$root"
   mount --bind "$ccache_dir" "$tree/ccache"
   # A clean environment: only what the build and the tests need.
