@@ -25,8 +25,8 @@ packages=(
   # tests, benchmarks and their peers; the TLS test's certificates; the demo in a real X window
   librapidcheck-dev libbenchmark-dev libboost-dev libsigc++-3.0-dev valgrind python3 openssl
   xvfb xauth
-  # the docs test
-  doxygen
+  # the docs test; the benchmarks' plots (benchmarks_quick)
+  doxygen gnuplot-nox
 )
 
 # The Debian mirror this machine's apt already uses (the first ".../debian" URI of its sources),
