@@ -24,6 +24,8 @@ packages=(
   xvfb xauth
   # verification, docs and plots
   spin doxygen gnuplot-nox
+  # the qt68 stage's Debian 13 tree (Qt 6.8, g++ 14), made in a directory and entered with chroot
+  mmdebstrap
 )
 
 missing=()

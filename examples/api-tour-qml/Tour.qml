@@ -12,6 +12,7 @@ QtObject {
 
     // [registry]
     property QmlRegistry registry: QmlRegistry {
+        id: registry // methods called through an id compile to typed C++ calls (Qt 6.8)
         onHandlerFailed: (id, message) => tour.record("failed: " + message)
         onCountChanged: console.log("handlers:", count)
     }
@@ -46,6 +47,11 @@ QtObject {
     }
     // [bounded]
 
+    // A typed parameter: after handle.remove(), Qt 6.8's compiler no longer types `handle`.
+    function describe(handle: HandlerSubscription): string {
+        return "active " + handle.active + ", priority " + handle.priority
+    }
+
     function run() {
         // [add]
         const handle = registry.add((event) => tour.record("js " + event.n), 5)
@@ -59,7 +65,7 @@ QtObject {
         handle.remove()          // true; handle.active is now false
         registry.remove(id)      // false: already gone
         // [handle]
-        record("active " + handle.active + ", priority " + handle.priority)
+        record(describe(handle))
 
         // [failure]
         const bad = registry.add(() => { throw new Error("bad handler") })

@@ -127,8 +127,8 @@ ApplicationWindow {
             spacing: 10
 
             Rectangle { // animates every frame: the frame rate below is the UI's real one
-                width: 10
-                height: 10
+                implicitWidth: 10 // the layout sizes it: implicit size, not width and height
+                implicitHeight: 10
                 radius: 5
                 color: "#98c379"
                 SequentialAnimation on opacity {

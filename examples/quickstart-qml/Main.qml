@@ -6,7 +6,7 @@ QtObject {
     id: app
     property string log: ""
 
-    property QmlRegistry orders: QmlRegistry { }
+    property QmlRegistry orders: QmlRegistry { id: orders } // called by id: compiled, typed
 
     // Declarative, like Connections: higher priority runs first. `handler:` is called
     // directly (the fast form); `onNotified: (event) => ...` works too, through a signal.

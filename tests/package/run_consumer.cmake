@@ -219,10 +219,12 @@ if(EXISTS "${consumer_build}/plain/consumer_qml_plain")
   endif()
   list(GET plain_cache 0 plain_cache)
   file(READ "${plain_cache}" plain_code)
-  # aotBuiltFunctions lists one entry per compiled binding, then a terminating entry.
-  string(REGEX MATCHALL "\\{ [0-9]+, QMetaType::fromType<" entries "${plain_code}")
+  # aotBuiltFunctions lists one entry per compiled binding, each with its function, then a
+  # terminating entry without one. Qt 6.4 writes an entry as `{ 0, QMetaType::fromType<int>(),
+  # {  }, [](...` and Qt 6.8 as `{ 0, 0, [](...`: the pattern takes both, not the terminator.
+  string(REGEX MATCHALL "\\{ [0-9]+, (QMetaType::fromType<[^(]+\\(\\), \\{[^}]*\\}, *\n *\\[\\]|[0-9]+, \\[\\]\\()"
+    entries "${plain_code}")
   list(LENGTH entries compiled)
-  math(EXPR compiled "${compiled} - 1")
   message(STATUS "qmlcachegen compiled ${compiled} of 5 bindings of Plain.qml")
   if(NOT compiled EQUAL 5)
     message(FATAL_ERROR "qmlcachegen compiled ${compiled} of the 5 bindings on RegistryIO types in ${plain_cache}")

@@ -191,8 +191,10 @@ private Q_SLOTS:
             !rio::test::eval(m_root.get(), QStringLiteral("readings.notify({ colour: 'red' })")).toBool());
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("the event is not a Reading")));
         QVERIFY(!rio::test::eval(m_root.get(), QStringLiteral("readings.notify(42)")).toBool());
-        // An empty object, one key of several unknown, an array, a function: refused too.
-        for (const char *bad : {"{}", "{ sensor: 'x', colour: 'red' }", "[1, 2]", "(e) => e"}) {
+        // An empty object, one key of several unknown, an array, a function, a wrapped C++ value
+        // (a QPointF, a date): refused too.
+        for (const char *bad : {"{}", "{ sensor: 'x', colour: 'red' }", "[1, 2]", "(e) => e",
+                                "Qt.point(1, 2)", "new Date(0)"}) {
             QTest::ignoreMessage(QtWarningMsg,
                                  QRegularExpression(QStringLiteral("the event is not a Reading")));
             QVERIFY2(!eval(QStringLiteral("readings.notify(%1)").arg(QLatin1String(bad))).toBool(), bad);

@@ -13,6 +13,7 @@
 
 #include <registryio/qt/qt_registry.h>
 
+#include <QCoreApplication>
 #include <QFuture>
 #include <QTest>
 
@@ -113,11 +114,14 @@ void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing()
         tested.id = registry.add(&receiver, [&](int v) { tested.got.push_back(v); }, options);
         other.id = registry.add(&receiver, [&](int v) { other.got.push_back(v); });
         const auto delivered = [](const Side &s, int v) { return !s.got.empty() && s.got.back() == v; };
-        std::vector<int> before;
         if (warm) {
             worker.run([&] { registry.notify(0); });
             QTRY_VERIFY(delivered(tested, 0) && delivered(other, 0));
-            before = {0};
+            // A drain posts a follow-up drain event (for nested event loops) before it delivers:
+            // QTRY_VERIFY may return with it still queued (Qt 6.8's does, 6.4's went on
+            // processing events), and a notify then finds the mailbox already posted and
+            // allocates nothing. Run it now: the mailbox is idle, as after any quiet spell.
+            QCoreApplication::sendPostedEvents();
         }
 
         // The notify whose `at`-th allocation on the worker is refused.
@@ -150,10 +154,12 @@ void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing()
                 future.isFinished(),
                 qPrintable(QStringLiteral("refusing allocation %1 left the future unfinished").arg(at)));
         for (Side *s : {&tested, &other}) {
-            std::vector<int> expected = before;
-            if (s->failures.load() == 0 && !(async && !future.isValid()))
-                expected.push_back(1);
-            expected.push_back(2);
+            // Written out whole: a copied vector grown by push_back makes GCC 14 warn
+            // (-Warray-bounds, a false positive) at -O2.
+            const bool gotOne = s->failures.load() == 0 && !(async && !future.isValid());
+            const std::vector<int> expected =
+                warm ? (gotOne ? std::vector<int>{0, 1, 2} : std::vector<int>{0, 2})
+                     : (gotOne ? std::vector<int>{1, 2} : std::vector<int>{2});
             QVERIFY2(s->got == expected,
                      qPrintable(QStringLiteral("refusing allocation %1: a handler got %2 events, expected %3")
                                     .arg(at)

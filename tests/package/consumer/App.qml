@@ -8,12 +8,12 @@ QtObject {
     property int total: 0
     property int ticks: 0
 
-    property QmlRegistry registry: QmlRegistry {}
+    property QmlRegistry registry: QmlRegistry { id: registry }
     property RegistryHandler handler: RegistryHandler {
         registry: app.registry
         onNotified: (event) => app.total += event
     }
-    property TickRegistry tickRegistry: TickRegistry {}
+    property TickRegistry tickRegistry: TickRegistry { id: tickRegistry }
     property TickRegistryHandler tickHandler: TickRegistryHandler {
         registry: app.tickRegistry
         onNotified: (event) => app.count(event)

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+// Bound: the Components below are created in this file's context and use its ids.
+pragma ComponentBehavior: Bound
 import QtQml
 import RegistryIO
 

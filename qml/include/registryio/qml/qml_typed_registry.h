@@ -37,9 +37,16 @@ concept QmlGadget = requires { E::staticMetaObject; } && !std::is_base_of_v<QObj
 /// regular expression or error): what a gadget event may be written as.
 inline bool qmlIsPlainObject(const QJSValue &value)
 {
-    return value.isObject() && !value.isArray() && !value.isCallable() && !value.isQObject() &&
-           !value.isVariant() && !value.isDate() && !value.isRegExp() && !value.isError() &&
-           !value.isQMetaObject();
+    if (!value.isObject() || value.isArray() || value.isCallable() || value.isQObject() || value.isDate() ||
+        value.isRegExp() || value.isError() || value.isQMetaObject())
+        return false;
+#if QT_VERSION >= QT_VERSION_CHECK(6, 8, 0)
+    // isVariant() is deprecated from Qt 6.8's headers on. A value wrapping a C++ value (a
+    // QVariant, a value type) converts to that value; a plain object, kept, to a QJSValue.
+    return value.toVariant(QJSValue::RetainJSObjects).metaType() == QMetaType::fromType<QJSValue>();
+#else
+    return !value.isVariant();
+#endif
 }
 
 /// Writes each own enumerable property of the plain object `object` to the gadget `out` (of

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Builds, once, a minimal Debian 13 ("trixie") root file system with Qt 6.8, g++ 14, CMake and
+# Ninja: the tree the qt68 stage of scripts/test.sh builds and tests in. It lives in a cache
+# directory outside the checkout, so that a rerun on the same machine reuses it; a stamp file
+# inside it records the suite, mirror and package list, and a changed list builds it anew.
+#   bash scripts/debian13-root.sh [DIR]    DIR defaults to $RIO_CACHE_DIR/debian13-qt68
+# Prints the tree's directory on its last line. Needs root and mmdebstrap (scripts/deps.sh).
+# Downloads about 1 GB and takes about 7 minutes when it builds; seconds when the tree is there.
+set -euo pipefail
+
+cache=${RIO_CACHE_DIR:-/var/cache/registryio}
+tree=${1:-$cache/debian13-qt68}
+suite=trixie
+
+packages=(
+  # toolchain: g++ 14 in Debian 13
+  g++ cmake ninja-build ccache pkgconf
+  # Qt 6.8 and its QML runtime modules, as scripts/deps.sh installs Qt 6.4 on Debian 12
+  qt6-base-dev qt6-base-dev-tools qt6-declarative-dev qt6-declarative-dev-tools qt6-qpa-plugins
+  qt6-remoteobjects-dev qml6-module-qtremoteobjects
+  qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtquick
+  qml6-module-qtquick-window qml6-module-qtquick-controls qml6-module-qtquick-layouts
+  qml6-module-qtquick-templates qml6-module-qttest libgl-dev
+  # tests, benchmarks and their peers; the TLS test's certificates; the demo in a real X window
+  librapidcheck-dev libbenchmark-dev libboost-dev libsigc++-3.0-dev valgrind python3 openssl
+  xvfb xauth
+  # the docs test; the benchmarks' plots (benchmarks_quick)
+  doxygen gnuplot-nox
+)
+
+# The Debian mirror this machine's apt already uses (the first ".../debian" URI of its sources),
+# unless RIO_DEBIAN_MIRROR names one.
+mirror=${RIO_DEBIAN_MIRROR:-}
+if [[ -z $mirror ]]; then
+  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+    2>/dev/null | grep -E '^[[:space:]]*(deb|URIs:)[[:space:]]' |
+    grep -oE '(https?|file):/+[^[:space:]]*/debian/?([[:space:]]|$)' | head -n 1 | tr -d '[:space:]') || true
+fi
+[[ -n $mirror ]] || { echo "no Debian mirror found in /etc/apt; set RIO_DEBIAN_MIRROR" >&2; exit 1; }
+
+stamp_text="suite=$suite mirror=$mirror packages=${packages[*]}"
+stamp="$tree/.registryio-stamp"
+
+mkdir -p "$(dirname "$tree")"
+# One builder at a time per tree: a second caller waits for the first and then reuses its tree.
+exec 9>"$tree.lock"
+flock 9
+
+if [[ -f $stamp && $(cat "$stamp") == "$stamp_text" ]]; then
+  echo "Debian 13 tree up to date: $tree"
+  echo "$tree"
+  exit 0
+fi
+
+command -v mmdebstrap >/dev/null || { echo "mmdebstrap not installed (scripts/deps.sh)" >&2; exit 1; }
+start=$SECONDS
+echo "Building the Debian 13 tree in $tree from $mirror (about 1 GB, 7 minutes)"
+partial="$tree.partial"
+# A build interrupted earlier may have left mmdebstrap's mounts (proc, sys, dev/pts, dev/shm) in
+# its tree: unmounted first, and nothing is removed across a file system boundary.
+remove_tree() { # dir
+  awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r -n 1 umount -l
+  rm -rf --one-file-system "$1"
+}
+remove_tree "$partial"
+# Only what builds and runs the suite: no recommended packages, no documentation, man pages or
+# translations.
+mmdebstrap --variant=apt --include="$(IFS=,; echo "${packages[*]}")" \
+  --aptopt='APT::Install-Recommends "false"' \
+  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+  --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+  "$suite" "$partial" "deb $mirror $suite main"
+echo "$stamp_text" >"$partial/.registryio-stamp"
+remove_tree "$tree"
+mv "$partial" "$tree"
+echo "Debian 13 tree built in $((SECONDS - start)) s: $(du -sxh "$tree" | cut -f1)"
+echo "$tree"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The qt68 stage of scripts/test.sh: every library, test, example and benchmark built with g++ 14
+# against Qt 6.8 (Debian 13), warnings as errors, and the whole suite run, inside the Debian 13
+# tree scripts/debian13-root.sh keeps in the cache directory. The checkout is bind-mounted at its
+# own path, so the build folder (build/test-qt68) is the same inside and out.
+#   bash scripts/qt68.sh     needs root (chroot); RIO_CACHE_DIR picks the cache directory
+#   RIO_QT68_TARGETS="tst_qml_typed" RIO_QT68_CTEST="-R qml_" bash scripts/qt68.sh
+#                            only those targets, and only the tests ctest selects with those arguments
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${RIO_CACHE_DIR:-/var/cache/registryio}
+jobs=$(nproc)
+
+if [[ ${1:-} == --inside ]]; then
+  # --- inside the tree: configure, build, run, as the main stage does on Debian 12
+  build="$root/build/test-qt68"
+  export QT_QPA_PLATFORM=offscreen CTEST_OUTPUT_ON_FAILURE=1
+  g++ --version | head -n 1
+  echo "Qt $(/usr/lib/qt6/bin/qtpaths6 --qt-query QT_VERSION 2>/dev/null || echo '?')"
+  # -g0: nothing here needs a debugger, and no debug information is the cheapest build.
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIO_WERROR=ON \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g0 -DNDEBUG" -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+    -DCMAKE_CXX_COMPILER=g++ >/dev/null
+  ccache --zero-stats >/dev/null
+  targets=()
+  for target in ${RIO_QT68_TARGETS:-}; do targets+=(--target "$target"); done
+  cmake --build "$build" -j "$jobs" "${targets[@]}"
+  ccache --show-stats | grep -Ei '^ *(hits|misses|cacheable)' || true
+  if [[ -n ${RIO_QT68_CTEST:-} ]]; then
+    read -ra selection <<<"$RIO_QT68_CTEST"
+    ctest --test-dir "$build" -j "$jobs" "${selection[@]}"
+    exit 0
+  fi
+  # Not source_format: the source's layout is checked once, by the main stage (clang-format-19).
+  ctest --test-dir "$build" -j "$jobs" --label-exclude serial -E '^source_format$'
+  ctest --test-dir "$build" --label-regex serial -E '^source_format$'
+  exit 0
+fi
+
+[[ $(id -u) -eq 0 ]] || { echo "the qt68 stage needs root (chroot, mount)" >&2; exit 1; }
+tree="$cache/debian13-qt68"
+bash "$root/scripts/debian13-root.sh" "$tree" >&2 # made once, then reused
+ccache_dir="$cache/debian13-qt68-ccache"
+mkdir -p "$ccache_dir" "$tree/ccache"
+
+# A private mount namespace: the mounts below exist for this stage only, are seen by no other
+# process, and go away with it however it ends; the trap unmounts them when it ends normally.
+unshare --mount --propagation private -- bash -euo pipefail -c '
+  tree=$1 root=$2 ccache_dir=$3
+  trap "umount -R \"\$tree/dev\" \"\$tree/proc\" \"\$tree/tmp\" \"\$tree\$root\" \"\$tree/ccache\" 2>/dev/null || true" EXIT
+  mount --rbind /dev "$tree/dev"
+  mount -t proc proc "$tree/proc"
+  mount -t tmpfs tmpfs "$tree/tmp"
+  mkdir -p "$tree$root" # after the tmpfs: the checkout may live under /tmp
+  mount --bind "$root" "$tree$root"
+  mount --bind "$ccache_dir" "$tree/ccache"
+  # A clean environment: only what the build and the tests need.
+  chroot "$tree" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+    CCACHE_DIR=/ccache CCACHE_MAXSIZE=2G CI="${CI:-}" RIO_QT68_TARGETS="${RIO_QT68_TARGETS:-}" \
+    RIO_QT68_CTEST="${RIO_QT68_CTEST:-}" bash "$root/scripts/qt68.sh" --inside
+' qt68 "$tree" "$root" "$ccache_dir"
