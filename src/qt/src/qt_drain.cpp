@@ -35,7 +35,8 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
     Peek p;
     std::lock_guard lock(h.mutex);
     if (h.cancelled.load(std::memory_order_acquire) || h.context == nullptr) {
-        static_cast<void>(h.clearLocked(garbage)); // counted when it was cancelled
+        // Its cancellation clears the queue and counts what it clears (it may not have taken
+        // this lock yet: clearing here would leave it nothing to count).
         h.listed = false;
         return p;
     }

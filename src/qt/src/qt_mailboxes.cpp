@@ -215,10 +215,8 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
         {
             std::lock_guard lock(h->mutex);
             h->listed = false;
-            if (h->context == nullptr || h->cancelled.load(std::memory_order_acquire)) {
-                static_cast<void>(h->clearLocked(garbage)); // counted when it was cancelled
-                continue;
-            }
+            if (h->context == nullptr || h->cancelled.load(std::memory_order_acquire))
+                continue; // its cancellation clears the queue and counts what it clears
             QThread *thread = h->context->thread();
             if (thread == nullptr || h->mail.empty())
                 continue; // no thread to run on yet: the queue waits for the next notify
