@@ -311,9 +311,11 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         const std::uint64_t tagged = token ? (sequence | QtMail::hasToken) : sequence;
         std::size_t at = h.mail.size();
         std::size_t tokensAfter = 0; // waiting tokens of the deliveries it goes before
-        while (at > 0 && h.mail[at - 1].order() > sequence) {
-            --at;
-            tokensAfter += (h.mail[at].sequence & QtMail::hasToken) != 0 ? 1 : 0;
+        if (at != 0 && h.mail.back().order() > sequence) {
+            while (at > 0 && h.mail[at - 1].order() > sequence) {
+                --at;
+                tokensAfter += (h.mail[at].sequence & QtMail::hasToken) != 0 ? 1 : 0;
+            }
         }
         const bool reordered = at != h.mail.size();
         if (!reordered)
