@@ -215,7 +215,7 @@ QString QmlHandlerBase::emitCollectingFailures(QQmlEngine *engine, const void *e
     running = {this, &errors};
     bool *const outerAlive = enterDelivery(alive);
     emitNotified(event);
-    leaveDelivery(alive, outerAlive);
+    leaveDelivery(this, alive, outerAlive);
     running = outer;
     return errors.isEmpty() ? QString() : errors.constFirst().description();
 }
@@ -361,7 +361,7 @@ void QmlHandlerBase::run(detail::QmlRegistryShared &shared, HandlerId id, const 
         bool *const outerAlive = enterDelivery(alive);
         QJSEngine *engine = m_function.engine();
         m_function.call(ops->scriptArguments(event, engine));
-        leaveDelivery(alive, outerAlive);
+        leaveDelivery(this, alive, outerAlive);
         if (engine->hasError())
             shared.reportThrown(id, engine->catchError());
     } else if (QQmlEngine *engine = qmlEngine(this)) {
@@ -372,7 +372,7 @@ void QmlHandlerBase::run(detail::QmlRegistryShared &shared, HandlerId id, const 
     } else {
         bool *const outerAlive = enterDelivery(alive);
         emitNotified(event);
-        leaveDelivery(alive, outerAlive);
+        leaveDelivery(this, alive, outerAlive);
     }
 }
 

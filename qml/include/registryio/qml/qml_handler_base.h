@@ -219,11 +219,12 @@ private:
     // Starts a delivery: `alive` is cleared if the handler destroys this object; returns the outer
     // delivery's flag, for leaveDelivery().
     bool *enterDelivery(bool &alive) noexcept { return std::exchange(m_alive, &alive); }
-    // Ends it: an outer delivery to this object learns whether it is still alive.
-    void leaveDelivery(const bool &alive, bool *outerAlive) noexcept
+    // Ends it: an outer delivery to `self` learns whether it is still alive. Static: `self`
+    // may have been destroyed by the handler (then only `alive` says so).
+    static void leaveDelivery(QmlHandlerBase *self, const bool &alive, bool *outerAlive) noexcept
     {
         if (alive)
-            m_alive = outerAlive;
+            self->m_alive = outerAlive;
         else if (outerAlive != nullptr)
             *outerAlive = false;
     }
