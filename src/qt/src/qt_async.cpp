@@ -27,9 +27,8 @@ AsyncJoin::~AsyncJoin()
     promise.finish();
 }
 
-#if QT_VERSION < QT_VERSION_CHECK(6, 5, 0)
 namespace {
-// The thread that owns every QFutureWatcher of trackFuture() on Qt < 6.5: started on first use,
+// The thread that owns every QFutureWatcher of trackFuture(): started on first use,
 // never destroyed (watchers may finish during static destruction); it ends with the process.
 QObject *futureWatchHome()
 {
@@ -44,7 +43,6 @@ QObject *futureWatchHome()
     return home;
 }
 } // namespace
-#endif
 
 void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRegistryControl> control,
                  AsyncToken token)
@@ -96,13 +94,11 @@ void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRe
             RIO_TSAN_RELEASE(this); // Qt may destroy this functor on another thread
         }
     };
-#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
-    QFuture<void>(future).then(QtFuture::Launch::Sync, Watch(id, std::move(control), std::move(token)));
-#else
-    // Qt 6.4 races when a continuation is attached while another thread finishes the future (the
-    // continuation runs twice; a crash in QFutureInterfaceBase::reportStarted). A QFutureWatcher
-    // has no such race: one per tracked future, created, fed and destroyed on a watch thread of
-    // our own (the notifying thread may have no event loop).
+    // A continuation attached while another thread finishes the future races in Qt 6.4 (it runs
+    // twice; a crash in QFutureInterfaceBase::reportStarted), and a storm of them crashed on Qt 6.8
+    // too (tst_qt_async's futureReturningHandlersSurviveAStorm, in the qt68 stage). A
+    // QFutureWatcher has no such race: one per tracked future, created, fed and destroyed on a
+    // watch thread of our own (the notifying thread may have no event loop), on every version.
     QObject *home = futureWatchHome();
     QMetaObject::invokeMethod(
         home,
@@ -116,7 +112,6 @@ void trackFuture(const QFuture<void> &future, HandlerId id, std::shared_ptr<QtRe
             watcher->setFuture(future);
         },
         Qt::QueuedConnection);
-#endif
 }
 
 } // namespace rio::detail
