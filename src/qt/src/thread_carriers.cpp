@@ -60,14 +60,15 @@ QObject *ThreadCarriers::acquire(QThread *thread, std::unique_lock<std::mutex> &
     Carriers &all = carriers();
     lock = std::unique_lock(all.mutex);
     auto it = all.map.find(thread);
-    while (it != all.map.end() && it->second.thread.isNull()) {
-        // A deleted QThread whose destroyed() we did not see: not the thread now at its address.
-        const QObject *stale = it->second.object;
-        QThread *const key = it->first;
-        lock.unlock();
-        retire(key, stale);
-        lock.lock();
-        it = all.map.find(thread);
+    if (it != all.map.end() && it->second.thread.isNull()) {
+        // A deleted QThread whose destroyed() did not retire its carrier (it always does first:
+        // defence only): not the thread now at its address. The entry goes; the old carrier is
+        // left undeleted, since deleting it would discard its events into the mailboxes whose
+        // lock our caller holds.
+        QObject::disconnect(it->second.finished);
+        QObject::disconnect(it->second.destroyed);
+        all.map.erase(it);
+        it = all.map.end();
     }
     if (it != all.map.end())
         return it->second.object;
@@ -95,12 +96,6 @@ QObject *ThreadCarriers::acquire(QThread *thread, std::unique_lock<std::mutex> &
         throw;
     }
     return object.release();
-}
-
-std::size_t ThreadCarriers::count()
-{
-    std::lock_guard lock(carriers().mutex);
-    return carriers().map.size();
 }
 
 } // namespace rio::detail

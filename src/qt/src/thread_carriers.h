@@ -21,8 +21,6 @@ public:
     // here, on the process-wide carrier mutex) is held: post through it before unlocking.
     // Throws std::bad_alloc with nothing changed.
     static QObject *acquire(QThread *thread, std::unique_lock<std::mutex> &lock);
-    // How many carriers exist now (for tests: bounded by the live QThreads that received).
-    static std::size_t count();
 };
 
 } // namespace rio::detail
