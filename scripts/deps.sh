@@ -20,6 +20,9 @@ packages=(
   qml6-module-qtquick-templates qml6-module-qttest libgl-dev
   # tests, benchmarks and their peers
   librapidcheck-dev libbenchmark-dev libboost-dev libsigc++-3.0-dev valgrind python3
+  # the main stage builds the Qt facade's LTTng tracepoints (RIO_TRACING=LTTNG); its test records
+  # a session with lttng and reads it back with babeltrace2
+  liblttng-ust-dev lttng-tools babeltrace2
   # the demo's test in a real X window (xvfb-run needs xauth)
   xvfb xauth
   # verification, docs and plots

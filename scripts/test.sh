@@ -55,7 +55,8 @@ for stage in $stages; do
   [[ $stage == tsan || $stage == asan ]] && optimize=-O1
   case $stage in
     main)
-      configure "$root/build/test-gcc" -DCMAKE_CXX_COMPILER=g++
+      # With the LTTng tracepoints compiled in: tst_tracing records and reads back a session.
+      configure "$root/build/test-gcc" -DCMAKE_CXX_COMPILER=g++ -DRIO_TRACING=LTTNG
       cmake --build "$root/build/test-gcc" -j "$jobs"
       ctest --test-dir "$root/build/test-gcc" -j "$jobs" --label-exclude serial
       ctest --test-dir "$root/build/test-gcc" --label-regex serial
@@ -144,7 +145,7 @@ for stage in $stages; do
       # --- clang-tidy: the checks of .clang-tidy over the libraries' own sources (tidy_dirs),
       # warnings as errors, from the main build's compile_commands.json. Configuring is enough:
       # the library sources include no generated file but the export headers configure writes.
-      configure "$root/build/test-gcc" -DCMAKE_CXX_COMPILER=g++
+      configure "$root/build/test-gcc" -DCMAKE_CXX_COMPILER=g++ -DRIO_TRACING=LTTNG
       tidy_dirs="src/core/src src/qt/src qml/src src/remote/src src/remote/qml/src"
       tidy_regex="^$root/($(echo "$tidy_dirs" | tr ' ' '|'))/[^/]*\.cpp\$"
       tidy_log="$root/build/test-gcc/clang-tidy.log"

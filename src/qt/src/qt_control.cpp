@@ -3,6 +3,7 @@
 
 #include "qt_handler_state.h"
 #include "qt_mailboxes.h"
+#include "qt_trace.h"
 
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry_base.h>
@@ -17,6 +18,10 @@ namespace rio::detail {
 
 QtRegistryControl::QtRegistryControl(QtRegistryBase *registry)
     : anchor(registry), mailboxes(std::make_shared<QtMailboxes>())
+#if RIO_QT_TRACING
+      ,
+      traceId(newTraceId())
+#endif
 { }
 
 void QtRegistryControl::setCallback(

@@ -9,6 +9,7 @@
 
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
+#include <registryio/qt/qt_tracing.h>
 
 #include <QThread>
 #include <QtGlobal>
@@ -18,6 +19,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#if RIO_QT_TRACING
+#include <string>
+#endif
 
 namespace rio {
 class QtRegistryBase;
@@ -58,7 +62,19 @@ struct QtRegistryControl
     // Waits until every queued delivery running on another thread when it was called ended.
     void waitForRunningDeliveries() const noexcept;
 
+#if RIO_QT_TRACING
+    // The registry as tracepoints name it: a number no other registry of the process gets, and
+    // its objectName, kept here for notifies on any thread.
+    const std::uint64_t traceId;
+    void setTraceName(const QString &name);
+    [[nodiscard]] std::shared_ptr<const std::string> traceName() const;
+#endif
+
 private:
+#if RIO_QT_TRACING
+    mutable std::mutex m_traceNameMutex;
+    std::shared_ptr<const std::string> m_traceName;
+#endif
     std::mutex m_callbackMutex;
     std::shared_ptr<const std::function<void(const ExceptionInfo &)>> m_callback;
     std::atomic<qint64> m_lastDropLog{-1000000};

@@ -51,7 +51,7 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
             boxes.enqueue(now, ref);
         } catch (...) {
             h.listed = false;
-            p.dropped = h.dropQueueLocked(garbage);
+            p.dropped = h.dropQueueLocked(garbage, QtRegistryControl::DropReason::NoMemory);
             p.reason = QtRegistryControl::DropReason::NoMemory;
         }
         return p;

@@ -2,6 +2,7 @@
 // A handler's library side: its settings and flags, its route, its context watch, cancellation,
 // and the calls of its queued deliveries.
 #include "qt_handler_state.h"
+#include "qt_trace.h"
 
 #include <registryio/qt/detail/qt_delivery.h>
 #include <registryio/qt/detail/qt_tsan.h>
@@ -53,7 +54,7 @@ QtHandlerState::~QtHandlerState()
         QObject::disconnect(contextConnection);
 }
 
-std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
+std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out, QtRegistryControl::DropReason reason) noexcept
 {
     if (blockedProducers != 0)
         room.notify_all();
@@ -64,25 +65,32 @@ std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
     out.pendingToken.swap(pendingToken);
     if (waiting == 0)
         return 0;
-    // Not `fetch_add(waiting) + waiting`: g++ 12.2 at -O1 and above compiles that, where
-    // `waiting` is used again, into the old value added to itself.
-    std::uint64_t before = dropped.load(std::memory_order_relaxed);
-    while (!dropped.compare_exchange_weak(before, before + waiting, std::memory_order_relaxed)) {
-    }
-    const std::uint64_t total = before + waiting;
+    const std::uint64_t total = countDrops(waiting, reason);
     droppedReported = total;
     return total;
 }
 
-std::uint64_t QtHandlerState::clearLocked(Garbage &out) noexcept
+std::uint64_t QtHandlerState::clearLocked(Garbage &out, QtRegistryControl::DropReason reason) noexcept
 {
     out.keep.swap(keep);
-    return dropQueueLocked(out);
+    return dropQueueLocked(out, reason);
 }
 
-std::uint64_t QtHandlerState::countDropLocked() noexcept
+std::uint64_t QtHandlerState::countDropLocked(QtRegistryControl::DropReason reason) noexcept
 {
-    return dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+    return countDrops(1, reason);
+}
+
+std::uint64_t QtHandlerState::countDrops(std::uint64_t n, QtRegistryControl::DropReason reason) noexcept
+{
+    // Not `fetch_add(n) + n`: g++ 12.2 at -O1 and above compiles that, where `n` is used again,
+    // into the old value added to itself.
+    std::uint64_t before = dropped.load(std::memory_order_relaxed);
+    while (!dropped.compare_exchange_weak(before, before + n, std::memory_order_relaxed)) {
+    }
+    const std::uint64_t total = before + n;
+    traceDrop(*this, n, total, reason);
+    return total;
 }
 
 QThread *QtHandlerState::threadLocked() const noexcept
@@ -93,19 +101,24 @@ QThread *QtHandlerState::threadLocked() const noexcept
 void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token)
 {
     if (suspended.load(std::memory_order_acquire)) {
-        control->reportDropped(id, dropped.fetch_add(1, std::memory_order_relaxed) + 1, true,
+        control->reportDropped(id, countDrops(1, QtRegistryControl::DropReason::Suspended), true,
                                QtRegistryControl::DropReason::Suspended);
         return;
     }
+    traceDeliveryBegin(*this, -1);
     try {
         target->invoke(event, token);
 #if defined(__GLIBCXX__)
     } catch (const abi::__forced_unwind &) {
+        traceDeliveryEnd(*this, true);
         throw; // thread cancellation passes, as through a Qt slot
 #endif
     } catch (...) {
+        traceDeliveryEnd(*this, true);
         control->reportCurrentException(id);
+        return;
     }
+    traceDeliveryEnd(*this, false);
 }
 
 void QtHandlerState::contextDestroyed() noexcept
@@ -187,7 +200,7 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
         // Disconnected, we would not learn of the context's death: forget it now, so no
         // pending delivery or relisting ever touches it again.
         context = nullptr;
-        total = clearLocked(garbage);
+        total = clearLocked(garbage, reason);
         typed.swap(target);
     }
     if (connection)

@@ -48,13 +48,16 @@ public:
         AsyncToken pendingToken;
         std::shared_ptr<QtTarget> keep;
     };
-    // Moves every waiting delivery into `out` and counts them as dropped: the new total when
-    // any waited, else 0 (under `mutex`).
-    [[nodiscard]] std::uint64_t dropQueueLocked(Garbage &out) noexcept;
+    // Moves every waiting delivery into `out` and counts them as dropped for `reason`: the new
+    // total when any waited, else 0 (under `mutex`).
+    [[nodiscard]] std::uint64_t dropQueueLocked(Garbage &out, QtRegistryControl::DropReason reason) noexcept;
     // As dropQueueLocked, and a fired once-handler's typed part goes too (under `mutex`).
-    [[nodiscard]] std::uint64_t clearLocked(Garbage &out) noexcept;
+    [[nodiscard]] std::uint64_t clearLocked(Garbage &out, QtRegistryControl::DropReason reason) noexcept;
     // Counts one delivery dropped and returns the new total (under `mutex`).
-    std::uint64_t countDropLocked() noexcept;
+    std::uint64_t countDropLocked(QtRegistryControl::DropReason reason) noexcept;
+    // Counts `n` deliveries dropped for `reason` (every drop goes through here, so the drop
+    // tracepoint sees each one where it happens) and returns the new total.
+    std::uint64_t countDrops(std::uint64_t n, QtRegistryControl::DropReason reason) noexcept;
     // The thread of the context, or null when the context is gone or has no thread (its
     // QThread was deleted) (under `mutex`).
     [[nodiscard]] QThread *threadLocked() const noexcept;

@@ -225,7 +225,7 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
                 h->listed = true;
             } catch (...) {
                 // Without memory to list it, its deliveries cannot run: counted as dropped.
-                dropped = h->dropQueueLocked(garbage);
+                dropped = h->dropQueueLocked(garbage, QtRegistryControl::DropReason::NoMemory);
             }
         }
         if (dropped != 0)

@@ -76,7 +76,7 @@ std::uint64_t dropPendingLocked(QtHandlerState &h, QtHandlerState::Garbage &garb
     h.scheduled = false;
     garbage.pending.swap(h.pending);
     garbage.pendingToken.swap(h.pendingToken);
-    return garbage.pending ? h.countDropLocked() : 0;
+    return garbage.pending ? h.countDropLocked(QtRegistryControl::DropReason::NoMemory) : 0;
 }
 
 // The interval wait of a coalesced delivery: a timer on the thread that armed it. When it
@@ -203,9 +203,9 @@ struct BlockingCall : TsanHandover
         tsanSyncWithPosters();
         if (handler && !ran) {
             // Discarded unrun: its context died (which removes the handler). Counted.
-            handler->control->reportDropped(handler->id,
-                                            handler->dropped.fetch_add(1, std::memory_order_relaxed) + 1,
-                                            true, QtRegistryControl::DropReason::ContextDestroyed);
+            handler->control->reportDropped(
+                handler->id, handler->countDrops(1, QtRegistryControl::DropReason::ContextDestroyed), true,
+                QtRegistryControl::DropReason::ContextDestroyed);
         }
         token.reset();
         if (done) {
@@ -237,7 +237,7 @@ struct BlockingCall : TsanHandover
         if (target)
             h.run(target, payload.get(), token);
         else // removed while it waited: counted
-            h.control->reportDropped(h.id, h.dropped.fetch_add(1, std::memory_order_relaxed) + 1, true,
+            h.control->reportDropped(h.id, h.countDrops(1, QtRegistryControl::DropReason::Removed), true,
                                      QtRegistryControl::DropReason::Removed);
     }
 };
@@ -282,7 +282,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
                     --h.blockedProducers;
                     if (h.context == nullptr) {
                         // Removed while waiting: counted, as the removal would have counted it.
-                        droppedTotal = h.countDropLocked();
+                        droppedTotal = h.countDropLocked(QtRegistryControl::DropReason::Removed);
                         lock.unlock();
                         h.control->reportDropped(id, droppedTotal, true,
                                                  QtRegistryControl::DropReason::Removed);
@@ -293,7 +293,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             }
             if (h.mail.size() >= h.capacity) {
                 if (policy == Overflow::DropNewest) {
-                    droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+                    droppedTotal = h.countDrops(1, QtRegistryControl::DropReason::Overflow);
                     signalDrop = droppedTotal == h.droppedReported + 1;
                     lock.unlock();
                     h.control->reportDropped(id, droppedTotal, signalDrop);
@@ -341,7 +341,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         if (reordered && h.listed)
             boxes.noteReorder();
         if (dropOldest) {
-            droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+            droppedTotal = h.countDrops(1, QtRegistryControl::DropReason::Overflow);
             // The signal for the first drop since the receiver last reported; the receiver
             // reports the total at its next drain (so a flood signals about once per drain).
             signalDrop = droppedTotal == h.droppedReported + 1;

@@ -29,6 +29,11 @@ QtRegistryBase::QtRegistryBase(QObject *parent)
     m_link->registry = this;
     m_link->removeFn = &QtRegistryBase::removeThroughLink;
     m_link->containsFn = &QtRegistryBase::containsThroughLink;
+#if RIO_QT_TRACING
+    // Tracepoints name the registry on any thread: they read this copy, never the QObject.
+    connect(this, &QObject::objectNameChanged, this,
+            [control = m_control.get()](const QString &name) { control->setTraceName(name); });
+#endif
 }
 
 QtRegistryBase::~QtRegistryBase()

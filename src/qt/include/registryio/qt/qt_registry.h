@@ -12,6 +12,7 @@
 #include <registryio/qt/detail/qt_registrations.h>
 #include <registryio/qt/detail/qt_removed_forms.h>
 #include <registryio/qt/detail/qt_sequence.h>
+#include <registryio/qt/detail/qt_trace.h>
 #include <registryio/qt/qt_registry_base.h>
 #include <registryio/registry.h>
 
@@ -214,6 +215,9 @@ public:
     {
         detail::QtEnvelope<E> env;
         env.event = &event;
+#if RIO_QT_TRACING
+        const detail::QtNotifyTrace trace(*this, *m_control, false);
+#endif
         m_core.notify(env);
     }
 
@@ -228,6 +232,9 @@ public:
         detail::QtEnvelope<E> env;
         env.event = &event;
         env.token = &token;
+#if RIO_QT_TRACING
+        const detail::QtNotifyTrace trace(*this, *m_control, true);
+#endif
         m_core.notify(env);
         return future;
     }

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The tracepoints of a notify, in a build with RIO_TRACING=LTTNG (registryio/qt/qt_tracing.h
+// says RIO_QT_TRACING 1): notify_begin and notify_end around each notify of a QtRegistry,
+// recorded when a tracing session enables them. Without the option this header declares
+// nothing and a notify calls nothing. Not part of the public API.
+
+#include <registryio/qt/qt_export.h>
+#include <registryio/qt/qt_tracing.h>
+
+namespace rio {
+class QtRegistryBase;
+}
+
+namespace rio::detail {
+
+struct QtRegistryControl;
+
+#if RIO_QT_TRACING
+// Emits notify_begin (registry, name, handler count, async) when constructed and notify_end when
+// destroyed, when a tracing session records them; otherwise a load and a test each.
+class RIO_QT_EXPORT QtNotifyTrace
+{
+public:
+    QtNotifyTrace(const QtRegistryBase &registry, const QtRegistryControl &control, bool async) noexcept;
+    ~QtNotifyTrace();
+    QtNotifyTrace(const QtNotifyTrace &) = delete;
+    QtNotifyTrace &operator=(const QtNotifyTrace &) = delete;
+
+private:
+    const QtRegistryControl *m_control = nullptr; // null: notify_begin was not recorded
+};
+#endif
+
+} // namespace rio::detail

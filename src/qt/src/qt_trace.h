@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The library's own tracepoints (RIO_TRACING=LTTNG builds): queued deliveries and drops. In a
+// build without the option every function here is empty and inline, and compiles to nothing.
+
+#include "qt_control.h"
+
+#include <registryio/qt/qt_tracing.h>
+
+#include <cstdint>
+
+namespace rio::detail {
+
+class QtHandlerState;
+
+#if RIO_QT_TRACING
+// A number for a new registry, never given to another one in this process.
+std::uint64_t newTraceId() noexcept;
+// delivery_begin: a queued delivery of `h` starts on this thread (`delayNs`: how long it waited
+// since its notify, -1 when not known).
+void traceDeliveryBegin(const QtHandlerState &h, std::int64_t delayNs) noexcept;
+// delivery_end: that delivery ended (`failed`: the handler threw).
+void traceDeliveryEnd(const QtHandlerState &h, bool failed) noexcept;
+// drop: `count` deliveries of `h` were dropped for `reason`, `total` so far.
+void traceDrop(const QtHandlerState &h, std::uint64_t count, std::uint64_t total,
+               QtRegistryControl::DropReason reason) noexcept;
+#else
+inline void traceDeliveryBegin(const QtHandlerState &, std::int64_t) noexcept { }
+inline void traceDeliveryEnd(const QtHandlerState &, bool) noexcept { }
+inline void traceDrop(const QtHandlerState &, std::uint64_t, std::uint64_t,
+                      QtRegistryControl::DropReason) noexcept
+{ }
+#endif
+
+} // namespace rio::detail

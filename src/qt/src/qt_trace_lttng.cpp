@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+// The tracepoints of RegistryIO::Qt on LTTng-UST (RIO_TRACING=LTTNG): this file defines the
+// provider `registryio` (its probes live in the library) and the calls the library makes.
+#define LTTNG_UST_TRACEPOINT_CREATE_PROBES
+#define LTTNG_UST_TRACEPOINT_DEFINE
+#include "qt_trace_lttng.h"
+
+#include "qt_handler_state.h"
+#include "qt_trace.h"
+
+#include <registryio/qt/detail/qt_trace.h>
+#include <registryio/qt/qt_registry_base.h>
+
+#include <QString>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+namespace rio::detail {
+
+std::uint64_t newTraceId() noexcept
+{
+    static std::atomic<std::uint64_t> last{0};
+    return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+void QtRegistryControl::setTraceName(const QString &name)
+{
+    auto copy = std::make_shared<const std::string>(name.toStdString());
+    std::lock_guard lock(m_traceNameMutex);
+    m_traceName.swap(copy); // the old name goes after the lock is released
+}
+
+std::shared_ptr<const std::string> QtRegistryControl::traceName() const
+{
+    std::lock_guard lock(m_traceNameMutex);
+    return m_traceName;
+}
+
+QtNotifyTrace::QtNotifyTrace(const QtRegistryBase &registry, const QtRegistryControl &control,
+                             bool async) noexcept
+{
+    if (!lttng_ust_tracepoint_enabled(registryio, notify_begin))
+        return;
+    std::shared_ptr<const std::string> name;
+    try {
+        name = control.traceName();
+    } catch (...) {
+    }
+    lttng_ust_do_tracepoint(registryio, notify_begin, control.traceId, name ? name->c_str() : "",
+                            static_cast<std::uint64_t>(registry.count()), async ? 1 : 0);
+    m_control = &control;
+}
+
+QtNotifyTrace::~QtNotifyTrace()
+{
+    // Only when the begin was recorded: a session started during the notify sees no lone end.
+    if (m_control != nullptr)
+        lttng_ust_tracepoint(registryio, notify_end, m_control->traceId);
+}
+
+void traceDeliveryBegin(const QtHandlerState &h, std::int64_t delayNs) noexcept
+{
+    lttng_ust_tracepoint(registryio, delivery_begin, h.control->traceId, h.id.value(), delayNs);
+}
+
+void traceDeliveryEnd(const QtHandlerState &h, bool failed) noexcept
+{
+    lttng_ust_tracepoint(registryio, delivery_end, h.control->traceId, h.id.value(), failed ? 1 : 0);
+}
+
+void traceDrop(const QtHandlerState &h, std::uint64_t count, std::uint64_t total,
+               QtRegistryControl::DropReason reason) noexcept
+{
+    lttng_ust_tracepoint(registryio, drop, h.control->traceId, h.id.value(), count, total,
+                         static_cast<int>(reason));
+}
+
+} // namespace rio::detail

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+// The program tst_tracing records: one registry named "trace-test" with a direct handler and
+// three queued ones, notified three times; one queued delivery throws, one is dropped because
+// its handler's queue is full, and one because its handler is removed before it runs. It prints
+// its process id and the handlers' ids for the test to find their events.
+#include <registryio/qt/qt_registry.h>
+
+#include <QCoreApplication>
+#include <QObject>
+
+#include <cstdio>
+#include <stdexcept>
+
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    rio::QtRegistry<int> registry;
+    registry.setObjectName(QStringLiteral("trace-test"));
+    QObject receiver;
+    int direct = 0;
+    int queued = 0;
+    registry.add([&](int v) { direct += v; });
+    const rio::HandlerId every =
+        registry.add(&receiver, [&](int v) { queued += v; }, {.connection = Qt::QueuedConnection});
+    const rio::HandlerId bounded = registry.add(
+        &receiver, [](int) { },
+        {.connection = Qt::QueuedConnection, .capacity = 1, .overflow = rio::Overflow::DropNewest});
+    const rio::HandlerId thrower =
+        registry.add(&receiver, [](int) { throw std::runtime_error("traced failure"); },
+                     {.connection = Qt::QueuedConnection});
+    registry.notify(1);
+    registry.notify(2); // `bounded` has one waiting: this one is dropped (overflow)
+    QCoreApplication::sendPostedEvents();
+    registry.notify(4);
+    registry.remove(every); // its delivery of 4 is dropped (removed)
+    QCoreApplication::sendPostedEvents();
+    std::printf("pid=%d every=%llu bounded=%llu thrower=%llu direct=%d queued=%d\n",
+                static_cast<int>(getpid()), static_cast<unsigned long long>(every.value()),
+                static_cast<unsigned long long>(bounded.value()),
+                static_cast<unsigned long long>(thrower.value()), direct, queued);
+    return direct == 7 && queued == 3 ? 0 : 1;
+}
