@@ -227,7 +227,7 @@ ApplicationWindow {
             }
             FeedPanel {
                 title: "RegistryIO, Delivery::Latest"
-                route: "registry.add(receiver, &Receiver::take, 0, Qt::QueuedConnection, Delivery::Latest)"
+                route: "registry.add(receiver, &Receiver::take, {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest})"
                 accent: "#98c379"
                 side: root.last.registry
                 latencies: root.history.registry
