@@ -53,6 +53,7 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
             h.listed = false;
             p.dropped = h.dropQueueLocked(garbage);
             p.reason = QtRegistryControl::DropReason::NoMemory;
+            h.countDropsFor(p.reason, p.dropped != 0 ? h.lastDropBatch : 0);
         }
         return p;
     }

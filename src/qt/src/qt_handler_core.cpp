@@ -71,6 +71,7 @@ std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
     }
     const std::uint64_t total = before + waiting;
     droppedReported = total;
+    lastDropBatch = waiting;
     return total;
 }
 
@@ -93,17 +94,25 @@ QThread *QtHandlerState::threadLocked() const noexcept
 void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token)
 {
     if (suspended.load(std::memory_order_acquire)) {
+        countDropsFor(QtRegistryControl::DropReason::Suspended, 1);
         control->reportDropped(id, dropped.fetch_add(1, std::memory_order_relaxed) + 1, true,
                                QtRegistryControl::DropReason::Suspended);
         return;
     }
+    runs.fetch_add(1, std::memory_order_relaxed);
     try {
-        target->invoke(event, token);
+        if (diag::HandlerStats *stats = runStats.load(std::memory_order_relaxed)) [[unlikely]] {
+            const diag::RunScope scope(stats); // diagnostics on: timed
+            target->invoke(event, token);
+        } else {
+            target->invoke(event, token);
+        }
 #if defined(__GLIBCXX__)
     } catch (const abi::__forced_unwind &) {
         throw; // thread cancellation passes, as through a Qt slot
 #endif
     } catch (...) {
+        failures.fetch_add(1, std::memory_order_relaxed);
         control->reportCurrentException(id);
     }
 }
@@ -188,6 +197,8 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
         // pending delivery or relisting ever touches it again.
         context = nullptr;
         total = clearLocked(garbage);
+        if (total != 0)
+            countDropsFor(reason, lastDropBatch);
         typed.swap(target);
     }
     if (connection)

@@ -12,6 +12,7 @@
 
 #include <QMetaObject>
 #include <QObject>
+#include <QString>
 
 #include <chrono>
 #include <condition_variable>
@@ -93,6 +94,38 @@ public:
     AsyncToken pendingToken;
     LazyDeque<QtMail> mail; // Every: every waiting delivery (capacity counts exactly these)
     LazyDeque<AsyncToken> mailTokens;
+
+    // Diagnostics (diagnostics.cpp). Counters of queued deliveries, always on: relaxed atomics
+    // on the receiving side, plain fields under `mutex` on the posting side.
+    std::atomic<std::uint64_t> runs{0};                      // queued deliveries run
+    std::atomic<std::uint64_t> failures{0};                  // ... that threw
+    std::atomic<std::uint64_t> dropsBy[5] = {0, 0, 0, 0, 0}; // non-overflow drops, by reason
+    std::uint64_t maxWaiting = 0;                            // under `mutex`
+    std::uint64_t lastDropBatch = 0; // what dropQueueLocked last dropped, under `mutex`
+    std::uint64_t coalesced = 0;     // Latest: payloads replaced, under `mutex`
+    // What diagnostics show, recorded at add (the context may change thread or die later).
+    struct Origin
+    {
+        std::uint64_t thread = 0; // the adding thread's number
+        QString contextClass;
+        QString contextName;
+        QString contextThreadName;
+        QString file; // setOrigin (QML)
+        int line = 0;
+    };
+    Origin origin; // under `mutex` once published
+    // The statistics runStats points to while timed (kept until the handler is destroyed).
+    struct FreeStats
+    {
+        void operator()(diag::HandlerStats *s) const noexcept { diag::freeStats(s); }
+    };
+    std::unique_ptr<diag::HandlerStats, FreeStats> ownedStats; // under `mutex`
+    // Counts `n` dropped deliveries for `reason` (overflow drops are the total's remainder).
+    void countDropsFor(QtRegistryControl::DropReason reason, std::uint64_t n) noexcept
+    {
+        if (reason != QtRegistryControl::DropReason::Overflow)
+            dropsBy[static_cast<int>(reason)].fetch_add(n, std::memory_order_relaxed);
+    }
 };
 
 } // namespace rio::detail

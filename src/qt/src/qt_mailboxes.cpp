@@ -226,6 +226,8 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
             } catch (...) {
                 // Without memory to list it, its deliveries cannot run: counted as dropped.
                 dropped = h->dropQueueLocked(garbage);
+                h->countDropsFor(QtRegistryControl::DropReason::NoMemory,
+                                 dropped != 0 ? h->lastDropBatch : 0);
             }
         }
         if (dropped != 0)

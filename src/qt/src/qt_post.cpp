@@ -9,6 +9,7 @@
 #include <QMetaObject>
 #include <QTimer>
 
+#include <algorithm>
 #include <chrono>
 #include <latch>
 #include <utility>
@@ -107,6 +108,7 @@ struct LatestTimer
                 postLatestCallLocked(h);
             } catch (...) {
                 dropped = dropPendingLocked(h, garbage);
+                h.countDropsFor(QtRegistryControl::DropReason::NoMemory, dropped != 0 ? 1 : 0);
             }
         }
         if (dropped != 0)
@@ -144,6 +146,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
                 return;
             } catch (...) {
                 dropped = dropPendingLocked(h, garbage);
+                h.countDropsFor(QtRegistryControl::DropReason::NoMemory, dropped != 0 ? 1 : 0);
             }
         } else {
             const auto now = std::chrono::steady_clock::now();
@@ -203,6 +206,7 @@ struct BlockingCall : TsanHandover
         tsanSyncWithPosters();
         if (handler && !ran) {
             // Discarded unrun: its context died (which removes the handler). Counted.
+            handler->countDropsFor(QtRegistryControl::DropReason::ContextDestroyed, 1);
             handler->control->reportDropped(handler->id,
                                             handler->dropped.fetch_add(1, std::memory_order_relaxed) + 1,
                                             true, QtRegistryControl::DropReason::ContextDestroyed);
@@ -236,9 +240,11 @@ struct BlockingCall : TsanHandover
         }
         if (target)
             h.run(target, payload.get(), token);
-        else // removed while it waited: counted
+        else { // removed while it waited: counted
+            h.countDropsFor(QtRegistryControl::DropReason::Removed, 1);
             h.control->reportDropped(h.id, h.dropped.fetch_add(1, std::memory_order_relaxed) + 1, true,
                                      QtRegistryControl::DropReason::Removed);
+        }
     }
 };
 
@@ -283,6 +289,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
                     if (h.context == nullptr) {
                         // Removed while waiting: counted, as the removal would have counted it.
                         droppedTotal = h.countDropLocked();
+                        h.countDropsFor(QtRegistryControl::DropReason::Removed, 1);
                         lock.unlock();
                         h.control->reportDropped(id, droppedTotal, true,
                                                  QtRegistryControl::DropReason::Removed);
@@ -322,6 +329,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             h.mail.push_back(QtMail{tagged, std::move(payload)});
         else
             h.mail.insert(at, QtMail{tagged, std::move(payload)});
+        h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, h.mail.size()); // diagnostics
         bool tokenQueued = false;
         try {
             if (token) {
@@ -368,6 +376,7 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
         return; // removed before this notify reached it (as a notify skips a removed handler)
     replaced = std::exchange(h.pending, std::move(payload));
     replacedToken = std::exchange(h.pendingToken, token);
+    h.coalesced += replaced ? 1 : 0; // diagnostics
     if (h.scheduled)
         return;
     try {
