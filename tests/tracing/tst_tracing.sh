@@ -87,8 +87,8 @@ expect 2 "registryio:delivery_begin: .*handler = $every, delay_ns = -?[0-9]+ \\}
 expect 2 "registryio:delivery_end: .*handler = $every, failed = 0 \\}"
 expect 2 "registryio:delivery_begin: .*handler = $bounded, "
 expect 3 "registryio:delivery_end: .*handler = $thrower, failed = 1 \\}"
-expect 1 "registryio:drop: .*handler = $bounded, count = 1, total = 1, reason = \\( \"overflow\" : container = 0 \\) \\}"
-expect 1 "registryio:drop: .*handler = $every, count = 1, total = 1, reason = \\( \"removed\" : container = 1 \\) \\}"
+expect 1 "registryio:drop: .*handler = $bounded, count = 1, reason = \\( \"overflow\" : container = 0 \\) \\}"
+expect 1 "registryio:drop: .*handler = $every, count = 1, reason = \\( \"removed\" : container = 1 \\) \\}"
 expect 7 'registryio:delivery_end: '
 # Every event names the same registry.
 registries=$(grep -o -E 'registry = [0-9]+' "$work/ours.txt" | sort -u | wc -l)

@@ -5,6 +5,7 @@
 // to runs (runs.cpp); what is unpublished is reclaimed by reclamation.cpp. See
 // docs/ARCHITECTURE.md, "Writers".
 
+#include "diagnostics_p.h"
 #include "domain.h"
 #include "registry_list.h"
 #include "snapshot.h"
@@ -222,7 +223,7 @@ void RegistryCore::publishEmptyLocked() noexcept
 // Inlined into add() and addPlain(), its only callers: one call frame per add, not two.
 RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<WriterLock> &lock,
                                                            HandlerBox *box, Invoke invoke, int priority,
-                                                           GuardLink *link)
+                                                           GuardLink *link, const std::string_view *eventType)
 {
     RegistryState &ws = st();
     // Everything that can throw comes first: on a throw nothing has changed.
@@ -264,8 +265,23 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
     box->invoke = invoke;
     box->core = this;
     box->kind = Retired::Kind::Handler;
+    box->thread = diag::currentThreadNumber();
+    if (eventType != nullptr && ws.eventType.empty()) [[unlikely]]
+        ws.eventType = *eventType; // copied: the name may live in a plugin
     const HandlerId id{++ws.lastId};
     box->id = id;
+    if (ws.diagnosticsOn) [[unlikely]] {
+        // Its entries record its runs (the box keeps its own call in `invoke`).
+        if (box->stats == nullptr) {
+            try {
+                box->stats = diag::newStats(ws.serial, id, box->where, ws.eventType);
+            } catch (...) {
+                --ws.lastId;
+                throw;
+            }
+        }
+        invoke = &diag::diagnosedInvoke;
+    }
     const std::size_t liveAfter = ws.live.load(std::memory_order_relaxed) + 1;
     if (cur->runCount != 0 || (pos < cur->size && liveAfter >= runsFrom)) {
         // Runs mode: an add costs its run (amortised O(1)) and an array of one entry per run.
@@ -324,23 +340,30 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
     return id;
 }
 
-HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link)
+HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link,
+                            const std::string_view *eventType)
 {
     std::unique_lock lock(writerState().writerLock);
-    return addLocked(lock, box, invoke, priority, link);
+    return addLocked(lock, box, invoke, priority, link, eventType);
 }
 
 HandlerId RegistryCore::addPlain(std::size_t bytes, HandlerBox *(*make)(void *, const void *) noexcept,
-                                 const void *fn, Invoke invoke, int priority, GuardLink *link)
+                                 const void *fn, Invoke invoke, int priority, GuardLink *link,
+                                 SourceLocation where, const std::string_view *eventType)
 {
     std::unique_lock lock(writerState().writerLock);
     void *block = takeSpareLocked(bytes);
     if (block == nullptr)
         block = ::operator new(bytes); // may throw: nothing changed
     HandlerBox *box = make(block, fn);
+    box->where = where;
     try {
-        return addLocked(lock, box, invoke, priority, link);
+        return addLocked(lock, box, invoke, priority, link, eventType);
     } catch (...) {
+        if (box->stats != nullptr) {
+            diag::freeStats(box->stats);
+            box->stats = nullptr;
+        }
         keepSpareLocked(box); // addLocked throws before it can release the lock
         throw;
     }
@@ -384,7 +407,10 @@ bool RegistryCore::setSuspended(HandlerId id, bool suspended) noexcept
     // already under way on an older array may still call the handler (as it may after remove).
     Entry *e = entryIn(head.load(std::memory_order_relaxed), box);
     if (e != nullptr && e->invoke.load(std::memory_order_relaxed) != &skipRemoved)
-        e->invoke.store(suspended ? &skipSuspended : box->invoke, publishOrder);
+        e->invoke.store(suspended                                     ? &skipSuspended
+                        : st().diagnosticsOn && box->stats != nullptr ? &diag::diagnosedInvoke
+                                                                      : box->invoke,
+                        publishOrder);
     return true;
 }
 

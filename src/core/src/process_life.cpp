@@ -2,6 +2,7 @@
 // The accidents of a process's life the domain must survive: fork() while other threads notify
 // or write. (Thread exit and thread_local order: reader_records.cpp; plugins: registry_core.h.)
 
+#include "diagnostics_p.h"
 #include "domain.h"
 #include "registry_list.h"
 
@@ -61,9 +62,13 @@ RegistryState &RegistryList::create(std::atomic<RegistryState *> &slot, Registry
 {
     hazard::initialize();
     installForkHandlers();
+    diag::initFromEnvironment();
     auto fresh = std::make_unique<RegistryState>(); // outside the lock; may throw
     fresh->core = core;
     std::lock_guard lock(listMutex());
+    // Under the list's lock, so that a process-wide switch sees it listed or sets it here.
+    fresh->serial = diag::nextSerial();
+    fresh->diagnosticsOn = diag::globalEnabled();
     // Under the list's lock: fork() sees the state listed or not yet created, never in between.
     if (RegistryState *s = slot.load(std::memory_order_acquire))
         return *s; // another thread won; `fresh` is freed on return
@@ -94,6 +99,13 @@ std::size_t RegistryList::pending() noexcept
     for (const RegistryState *s = listHead; s; s = s->next)
         sum += s->retired.pendingPublic.load(std::memory_order_relaxed);
     return sum;
+}
+
+void RegistryList::visit(void (*visit)(RegistryState &, void *), void *arg)
+{
+    std::lock_guard lock(listMutex());
+    for (RegistryState *s = listHead; s; s = s->next)
+        visit(*s, arg);
 }
 
 // Before fork(): no registry may be mid-write in a thread the child will not have. Writers hold

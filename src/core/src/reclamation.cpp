@@ -4,6 +4,7 @@
 // lock, and the waits of removeAndWait, synchronize and ~Registry. See docs/ARCHITECTURE.md,
 // "Reclamation".
 
+#include "diagnostics_p.h"
 #include "domain.h"
 #include "registry_list.h"
 #include "snapshot.h"
@@ -100,6 +101,7 @@ std::size_t pendingCountAll() noexcept
 
 void RegistryCore::destroyState() noexcept
 {
+    bool watchdogMayStop = false;
     if (st().link)
         st().link->detach();
     {
@@ -107,6 +109,11 @@ void RegistryCore::destroyState() noexcept
         // without the lock on another thread is waited for (never one of this thread's own).
         std::unique_lock lock(st().writerLock);
         st().core = nullptr;
+        if (st().diagnosticsOn) {
+            st().diagnosticsOn = false;
+            diag::countRegistry(false);
+            watchdogMayStop = true;
+        }
         const std::size_t own = ownGuardPasses(&st());
         st().retired.chainEnded.wait(lock, [this, own] { return st().guardPasses <= own; });
     }
@@ -171,6 +178,8 @@ void RegistryCore::destroyState() noexcept
     }
     if (last)
         RegistryList::remove(state);
+    if (watchdogMayStop)
+        diag::updateWatchdog();
 }
 
 void RegistryCore::passForGuard(std::unique_lock<WriterLock> &lock) noexcept
@@ -292,6 +301,10 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
                 // (keepSpareLocked, with its room test done).
                 if (entry != nullptr)
                     entry->second = 0;
+                if (auto *b = static_cast<HandlerBox *>(r); b->stats != nullptr) {
+                    diag::freeStats(b->stats);
+                    b->stats = nullptr;
+                }
                 *link = r->next;
                 ++freed;
                 freedBytes += r->bytes;
@@ -506,6 +519,9 @@ void RegistryCore::unlockAfterFork(RegistryState &state, bool child) noexcept
 
 void freePlainBox(Retired *r) noexcept
 {
+    // A plain box (or a spare block one left): no destructor, but diagnostics' statistics.
+    if (auto *b = static_cast<HandlerBox *>(r); b->stats != nullptr)
+        diag::freeStats(b->stats);
     ::operator delete(r);
 }
 

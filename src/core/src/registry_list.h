@@ -23,6 +23,9 @@ struct RegistryList
     // fork(): lock every registry (prepare), unlock in the parent or the child.
     static void prepareFork() noexcept;
     static void afterFork(bool child) noexcept;
+    // Calls visit(state, arg) for every listed state, under the list's lock (states stay listed
+    // and alive meanwhile; `visit` takes each state's writer lock itself).
+    static void visit(void (*visit)(RegistryState &, void *), void *arg);
 };
 
 } // namespace rio::detail

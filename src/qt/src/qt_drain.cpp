@@ -51,8 +51,9 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
             boxes.enqueue(now, ref);
         } catch (...) {
             h.listed = false;
-            p.dropped = h.dropQueueLocked(garbage, QtRegistryControl::DropReason::NoMemory);
+            p.dropped = h.dropQueueLocked(garbage);
             p.reason = QtRegistryControl::DropReason::NoMemory;
+            h.countDropsFor(p.reason, p.dropped != 0 ? h.lastDropBatch : 0);
         }
         return p;
     }

@@ -54,7 +54,7 @@ QtHandlerState::~QtHandlerState()
         QObject::disconnect(contextConnection);
 }
 
-std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out, QtRegistryControl::DropReason reason) noexcept
+std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
 {
     if (blockedProducers != 0)
         room.notify_all();
@@ -65,32 +65,26 @@ std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out, QtRegistryControl::D
     out.pendingToken.swap(pendingToken);
     if (waiting == 0)
         return 0;
-    const std::uint64_t total = countDrops(waiting, reason);
+    // Not `fetch_add(waiting) + waiting`: g++ 12.2 at -O1 and above compiles that, where
+    // `waiting` is used again, into the old value added to itself.
+    std::uint64_t before = dropped.load(std::memory_order_relaxed);
+    while (!dropped.compare_exchange_weak(before, before + waiting, std::memory_order_relaxed)) {
+    }
+    const std::uint64_t total = before + waiting;
     droppedReported = total;
+    lastDropBatch = waiting;
     return total;
 }
 
-std::uint64_t QtHandlerState::clearLocked(Garbage &out, QtRegistryControl::DropReason reason) noexcept
+std::uint64_t QtHandlerState::clearLocked(Garbage &out) noexcept
 {
     out.keep.swap(keep);
-    return dropQueueLocked(out, reason);
+    return dropQueueLocked(out);
 }
 
-std::uint64_t QtHandlerState::countDropLocked(QtRegistryControl::DropReason reason) noexcept
+std::uint64_t QtHandlerState::countDropLocked() noexcept
 {
-    return countDrops(1, reason);
-}
-
-std::uint64_t QtHandlerState::countDrops(std::uint64_t n, QtRegistryControl::DropReason reason) noexcept
-{
-    // Not `fetch_add(n) + n`: g++ 12.2 at -O1 and above compiles that, where `n` is used again,
-    // into the old value added to itself.
-    std::uint64_t before = dropped.load(std::memory_order_relaxed);
-    while (!dropped.compare_exchange_weak(before, before + n, std::memory_order_relaxed)) {
-    }
-    const std::uint64_t total = before + n;
-    traceDrop(*this, n, total, reason);
-    return total;
+    return dropped.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 QThread *QtHandlerState::threadLocked() const noexcept
@@ -101,19 +95,27 @@ QThread *QtHandlerState::threadLocked() const noexcept
 void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token)
 {
     if (suspended.load(std::memory_order_acquire)) {
-        control->reportDropped(id, countDrops(1, QtRegistryControl::DropReason::Suspended), true,
+        countDropsFor(QtRegistryControl::DropReason::Suspended, 1);
+        control->reportDropped(id, dropped.fetch_add(1, std::memory_order_relaxed) + 1, true,
                                QtRegistryControl::DropReason::Suspended);
         return;
     }
+    runs.fetch_add(1, std::memory_order_relaxed);
     traceDeliveryBegin(*this, -1);
     try {
-        target->invoke(event, token);
+        if (diag::HandlerStats *stats = runStats.load(std::memory_order_relaxed)) [[unlikely]] {
+            const diag::RunScope scope(stats); // diagnostics on: timed
+            target->invoke(event, token);
+        } else {
+            target->invoke(event, token);
+        }
 #if defined(__GLIBCXX__)
     } catch (const abi::__forced_unwind &) {
         traceDeliveryEnd(*this, true);
         throw; // thread cancellation passes, as through a Qt slot
 #endif
     } catch (...) {
+        failures.fetch_add(1, std::memory_order_relaxed);
         traceDeliveryEnd(*this, true);
         control->reportCurrentException(id);
         return;
@@ -200,7 +202,9 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
         // Disconnected, we would not learn of the context's death: forget it now, so no
         // pending delivery or relisting ever touches it again.
         context = nullptr;
-        total = clearLocked(garbage, reason);
+        total = clearLocked(garbage);
+        if (total != 0)
+            countDropsFor(reason, lastDropBatch);
         typed.swap(target);
     }
     if (connection)

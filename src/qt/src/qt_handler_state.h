@@ -6,12 +6,14 @@
 
 #include "lazy_deque.h"
 #include "qt_control.h"
+#include "qt_trace.h"
 
 #include <registryio/detail/writer_lock.h>
 #include <registryio/qt/detail/qt_handler.h>
 
 #include <QMetaObject>
 #include <QObject>
+#include <QString>
 
 #include <chrono>
 #include <condition_variable>
@@ -48,16 +50,13 @@ public:
         AsyncToken pendingToken;
         std::shared_ptr<QtTarget> keep;
     };
-    // Moves every waiting delivery into `out` and counts them as dropped for `reason`: the new
-    // total when any waited, else 0 (under `mutex`).
-    [[nodiscard]] std::uint64_t dropQueueLocked(Garbage &out, QtRegistryControl::DropReason reason) noexcept;
+    // Moves every waiting delivery into `out` and counts them as dropped: the new total when
+    // any waited, else 0 (under `mutex`).
+    [[nodiscard]] std::uint64_t dropQueueLocked(Garbage &out) noexcept;
     // As dropQueueLocked, and a fired once-handler's typed part goes too (under `mutex`).
-    [[nodiscard]] std::uint64_t clearLocked(Garbage &out, QtRegistryControl::DropReason reason) noexcept;
+    [[nodiscard]] std::uint64_t clearLocked(Garbage &out) noexcept;
     // Counts one delivery dropped and returns the new total (under `mutex`).
-    std::uint64_t countDropLocked(QtRegistryControl::DropReason reason) noexcept;
-    // Counts `n` deliveries dropped for `reason` (every drop goes through here, so the drop
-    // tracepoint sees each one where it happens) and returns the new total.
-    std::uint64_t countDrops(std::uint64_t n, QtRegistryControl::DropReason reason) noexcept;
+    std::uint64_t countDropLocked() noexcept;
     // The thread of the context, or null when the context is gone or has no thread (its
     // QThread was deleted) (under `mutex`).
     [[nodiscard]] QThread *threadLocked() const noexcept;
@@ -96,6 +95,40 @@ public:
     AsyncToken pendingToken;
     LazyDeque<QtMail> mail; // Every: every waiting delivery (capacity counts exactly these)
     LazyDeque<AsyncToken> mailTokens;
+
+    // Diagnostics (diagnostics.cpp). Counters of queued deliveries, always on: relaxed atomics
+    // on the receiving side, plain fields under `mutex` on the posting side.
+    std::atomic<std::uint64_t> runs{0};                      // queued deliveries run
+    std::atomic<std::uint64_t> failures{0};                  // ... that threw
+    std::atomic<std::uint64_t> dropsBy[5] = {0, 0, 0, 0, 0}; // non-overflow drops, by reason
+    std::uint64_t maxWaiting = 0;                            // under `mutex`
+    std::uint64_t lastDropBatch = 0; // what dropQueueLocked last dropped, under `mutex`
+    std::uint64_t coalesced = 0;     // Latest: payloads replaced, under `mutex`
+    // What diagnostics show, recorded at add (the context may change thread or die later).
+    struct Origin
+    {
+        std::uint64_t thread = 0; // the adding thread's number
+        QString contextClass;
+        QString contextName;
+        QString contextThreadName;
+        QString file; // setOrigin (QML)
+        int line = 0;
+    };
+    Origin origin; // under `mutex` once published
+    // The statistics runStats points to while timed (kept until the handler is destroyed).
+    struct FreeStats
+    {
+        void operator()(diag::HandlerStats *s) const noexcept { diag::freeStats(s); }
+    };
+    std::unique_ptr<diag::HandlerStats, FreeStats> ownedStats; // under `mutex`
+    // Counts `n` dropped deliveries for `reason` (overflow drops are the total's remainder).
+    void countDropsFor(QtRegistryControl::DropReason reason, std::uint64_t n) noexcept
+    {
+        if (n != 0)
+            traceDrop(*this, n, reason);
+        if (reason != QtRegistryControl::DropReason::Overflow)
+            dropsBy[static_cast<int>(reason)].fetch_add(n, std::memory_order_relaxed);
+    }
 };
 
 } // namespace rio::detail

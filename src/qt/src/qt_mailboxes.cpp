@@ -225,7 +225,9 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
                 h->listed = true;
             } catch (...) {
                 // Without memory to list it, its deliveries cannot run: counted as dropped.
-                dropped = h->dropQueueLocked(garbage, QtRegistryControl::DropReason::NoMemory);
+                dropped = h->dropQueueLocked(garbage);
+                h->countDropsFor(QtRegistryControl::DropReason::NoMemory,
+                                 dropped != 0 ? h->lastDropBatch : 0);
             }
         }
         if (dropped != 0)

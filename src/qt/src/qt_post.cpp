@@ -9,6 +9,7 @@
 #include <QMetaObject>
 #include <QTimer>
 
+#include <algorithm>
 #include <chrono>
 #include <latch>
 #include <utility>
@@ -76,7 +77,7 @@ std::uint64_t dropPendingLocked(QtHandlerState &h, QtHandlerState::Garbage &garb
     h.scheduled = false;
     garbage.pending.swap(h.pending);
     garbage.pendingToken.swap(h.pendingToken);
-    return garbage.pending ? h.countDropLocked(QtRegistryControl::DropReason::NoMemory) : 0;
+    return garbage.pending ? h.countDropLocked() : 0;
 }
 
 // The interval wait of a coalesced delivery: a timer on the thread that armed it. When it
@@ -107,6 +108,7 @@ struct LatestTimer
                 postLatestCallLocked(h);
             } catch (...) {
                 dropped = dropPendingLocked(h, garbage);
+                h.countDropsFor(QtRegistryControl::DropReason::NoMemory, dropped != 0 ? 1 : 0);
             }
         }
         if (dropped != 0)
@@ -144,6 +146,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
                 return;
             } catch (...) {
                 dropped = dropPendingLocked(h, garbage);
+                h.countDropsFor(QtRegistryControl::DropReason::NoMemory, dropped != 0 ? 1 : 0);
             }
         } else {
             const auto now = std::chrono::steady_clock::now();
@@ -203,9 +206,10 @@ struct BlockingCall : TsanHandover
         tsanSyncWithPosters();
         if (handler && !ran) {
             // Discarded unrun: its context died (which removes the handler). Counted.
-            handler->control->reportDropped(
-                handler->id, handler->countDrops(1, QtRegistryControl::DropReason::ContextDestroyed), true,
-                QtRegistryControl::DropReason::ContextDestroyed);
+            handler->countDropsFor(QtRegistryControl::DropReason::ContextDestroyed, 1);
+            handler->control->reportDropped(handler->id,
+                                            handler->dropped.fetch_add(1, std::memory_order_relaxed) + 1,
+                                            true, QtRegistryControl::DropReason::ContextDestroyed);
         }
         token.reset();
         if (done) {
@@ -236,9 +240,11 @@ struct BlockingCall : TsanHandover
         }
         if (target)
             h.run(target, payload.get(), token);
-        else // removed while it waited: counted
-            h.control->reportDropped(h.id, h.countDrops(1, QtRegistryControl::DropReason::Removed), true,
+        else { // removed while it waited: counted
+            h.countDropsFor(QtRegistryControl::DropReason::Removed, 1);
+            h.control->reportDropped(h.id, h.dropped.fetch_add(1, std::memory_order_relaxed) + 1, true,
                                      QtRegistryControl::DropReason::Removed);
+        }
     }
 };
 
@@ -282,7 +288,8 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
                     --h.blockedProducers;
                     if (h.context == nullptr) {
                         // Removed while waiting: counted, as the removal would have counted it.
-                        droppedTotal = h.countDropLocked(QtRegistryControl::DropReason::Removed);
+                        droppedTotal = h.countDropLocked();
+                        h.countDropsFor(QtRegistryControl::DropReason::Removed, 1);
                         lock.unlock();
                         h.control->reportDropped(id, droppedTotal, true,
                                                  QtRegistryControl::DropReason::Removed);
@@ -293,7 +300,8 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             }
             if (h.mail.size() >= h.capacity) {
                 if (policy == Overflow::DropNewest) {
-                    droppedTotal = h.countDrops(1, QtRegistryControl::DropReason::Overflow);
+                    droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+                    traceDrop(h, 1, QtRegistryControl::DropReason::Overflow);
                     signalDrop = droppedTotal == h.droppedReported + 1;
                     lock.unlock();
                     h.control->reportDropped(id, droppedTotal, signalDrop);
@@ -322,6 +330,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             h.mail.push_back(QtMail{tagged, std::move(payload)});
         else
             h.mail.insert(at, QtMail{tagged, std::move(payload)});
+        h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, h.mail.size()); // diagnostics
         bool tokenQueued = false;
         try {
             if (token) {
@@ -341,7 +350,8 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         if (reordered && h.listed)
             boxes.noteReorder();
         if (dropOldest) {
-            droppedTotal = h.countDrops(1, QtRegistryControl::DropReason::Overflow);
+            droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+            traceDrop(h, 1, QtRegistryControl::DropReason::Overflow);
             // The signal for the first drop since the receiver last reported; the receiver
             // reports the total at its next drain (so a flood signals about once per drain).
             signalDrop = droppedTotal == h.droppedReported + 1;
@@ -368,6 +378,7 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
         return; // removed before this notify reached it (as a notify skips a removed handler)
     replaced = std::exchange(h.pending, std::move(payload));
     replacedToken = std::exchange(h.pendingToken, token);
+    h.coalesced += replaced ? 1 : 0; // diagnostics
     if (h.scheduled)
         return;
     try {

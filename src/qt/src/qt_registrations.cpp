@@ -161,6 +161,16 @@ std::shared_ptr<QtHandlerCore> QtRegistrations::find(HandlerId id) const
     return it == m_handlers.end() ? nullptr : it->second.core;
 }
 
+std::vector<std::shared_ptr<QtHandlerCore>> QtRegistrations::cores() const
+{
+    std::vector<std::shared_ptr<QtHandlerCore>> out;
+    std::lock_guard lock(m_mutex);
+    out.reserve(m_handlers.size());
+    for (const auto &entry : m_handlers)
+        out.push_back(entry.second.core);
+    return out;
+}
+
 std::vector<QtRegistrations::Entry> QtRegistrations::runnable() const
 {
     std::vector<Entry> steps;

@@ -84,6 +84,7 @@ std::size_t QtRegistryBase::mailboxCountForTesting() const
 
 void QtRegistryBase::detachShared() noexcept
 {
+    detachDiagnostics();
     if (m_link)
         m_link->detach();
     if (m_control)

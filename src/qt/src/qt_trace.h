@@ -22,9 +22,8 @@ std::uint64_t newTraceId() noexcept;
 void traceDeliveryBegin(const QtHandlerState &h, std::int64_t delayNs) noexcept;
 // delivery_end: that delivery ended (`failed`: the handler threw).
 void traceDeliveryEnd(const QtHandlerState &h, bool failed) noexcept;
-// drop: `count` deliveries of `h` were dropped for `reason`, `total` so far.
-void traceDrop(const QtHandlerState &h, std::uint64_t count, std::uint64_t total,
-               QtRegistryControl::DropReason reason) noexcept;
+// drop: `count` deliveries of `h` were dropped for `reason`.
+void traceDrop(const QtHandlerState &h, std::uint64_t count, QtRegistryControl::DropReason reason) noexcept;
 #else
 inline void traceDeliveryBegin(const QtHandlerState &, std::int64_t) noexcept { }
 inline void traceDeliveryEnd(const QtHandlerState &, bool) noexcept { }

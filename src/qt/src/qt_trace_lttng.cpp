@@ -73,11 +73,9 @@ void traceDeliveryEnd(const QtHandlerState &h, bool failed) noexcept
     lttng_ust_tracepoint(registryio, delivery_end, h.control->traceId, h.id.value(), failed ? 1 : 0);
 }
 
-void traceDrop(const QtHandlerState &h, std::uint64_t count, std::uint64_t total,
-               QtRegistryControl::DropReason reason) noexcept
+void traceDrop(const QtHandlerState &h, std::uint64_t count, QtRegistryControl::DropReason reason) noexcept
 {
-    lttng_ust_tracepoint(registryio, drop, h.control->traceId, h.id.value(), count, total,
-                         static_cast<int>(reason));
+    lttng_ust_tracepoint(registryio, drop, h.control->traceId, h.id.value(), count, static_cast<int>(reason));
 }
 
 } // namespace rio::detail

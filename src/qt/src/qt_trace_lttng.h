@@ -59,15 +59,13 @@ LTTNG_UST_TRACEPOINT_EVENT(registryio, delivery_end,
         lttng_ust_field_integer(uint64_t, handler, handler)
         lttng_ust_field_integer(uint8_t, failed, failed)))
 
-// `count` queued deliveries to `handler` were dropped for `reason`, `total` so far.
+// `count` queued deliveries to `handler` were dropped for `reason`.
 LTTNG_UST_TRACEPOINT_EVENT(registryio, drop,
-    LTTNG_UST_TP_ARGS(uint64_t, registry, uint64_t, handler, uint64_t, count, uint64_t, total,
-                      int, reason),
+    LTTNG_UST_TP_ARGS(uint64_t, registry, uint64_t, handler, uint64_t, count, int, reason),
     LTTNG_UST_TP_FIELDS(
         lttng_ust_field_integer(uint64_t, registry, registry)
         lttng_ust_field_integer(uint64_t, handler, handler)
         lttng_ust_field_integer(uint64_t, count, count)
-        lttng_ust_field_integer(uint64_t, total, total)
         lttng_ust_field_enum(registryio, drop_reason, int, reason, reason)))
 
 // clang-format on

@@ -8,6 +8,7 @@
 #include <registryio/exception_info.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
+#include <registryio/source_location.h>
 
 #include <atomic>
 #include <cstddef>
@@ -17,6 +18,7 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -87,6 +89,9 @@ template <typename F, typename E>
 concept HandlerFor =
     std::is_invocable_v<std::decay_t<F> &, const E &> || std::is_invocable_v<std::decay_t<F> &>;
 
+template <typename E>
+class QtRegistry;
+
 /// Registers the calling thread with the reclamation domain now, so that no later notify on it
 /// allocates or locks (a notify from a signal handler needs this first; see docs/API.md).
 inline void prepareThread() noexcept
@@ -121,26 +126,28 @@ public:
     Registry &operator=(const Registry &) = delete;
 
     /// Registers `handler` (higher priority runs first; equal priorities in registration order).
-    /// Throws std::invalid_argument for an empty callable.
+    /// Throws std::invalid_argument for an empty callable. `where` (the caller's position, by
+    /// default) and the calling thread are kept for diagnostics.
     template <HandlerFor<E> F>
-    HandlerId add(F &&handler, int priority = 0)
+    HandlerId add(F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
     {
-        return addImpl<false>(std::forward<F>(handler), priority);
+        return addImpl<false>(std::forward<F>(handler), priority, where);
     }
 
     /// Registers a handler that runs at most once, even when several threads notify at once.
     template <HandlerFor<E> F>
-    HandlerId addOnce(F &&handler, int priority = 0)
+    HandlerId addOnce(F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
     {
-        return addImpl<true>(std::forward<F>(handler), priority);
+        return addImpl<true>(std::forward<F>(handler), priority, where);
     }
 
     /// Registers `handler` and returns a guard whose destruction removes it.
     template <HandlerFor<E> F>
-    [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0)
+    [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0,
+                                         SourceLocation where = SourceLocation::current())
     {
         detail::GuardLink link;
-        const HandlerId id = addImpl<false>(std::forward<F>(handler), priority, &link);
+        const HandlerId id = addImpl<false>(std::forward<F>(handler), priority, where, &link);
         return {link.state, id, link.hint};
     }
 
@@ -255,7 +262,21 @@ public:
     /// Removed handlers and arrays of this registry not yet destroyed (diagnostics, tests).
     [[nodiscard]] std::size_t pendingCount() const noexcept { return m_core.pendingCount(); }
 
+    /// Enables (or disables) diagnostics for this registry: every handler's calls, failures and
+    /// run times are recorded, and slow runs reported (see docs/DIAGNOSTICS.md). Off, notify
+    /// costs exactly what it costs without diagnostics. Throws std::bad_alloc (nothing changed).
+    void setDiagnosticsEnabled(bool enabled) { m_core.setDiagnosticsEnabled(enabled); }
+
+    /// True while diagnostics are enabled for this registry (by itself or process-wide).
+    [[nodiscard]] bool isDiagnosticsEnabled() const noexcept { return m_core.isDiagnosticsEnabled(); }
+
+    /// Names this registry in diagnostics snapshots (UTF-8). Throws std::bad_alloc.
+    void setDiagnosticsName(std::string_view name) { m_core.setDiagnosticsName(name); }
+
 private:
+    template <typename>
+    friend class QtRegistry; // its diagnostics reach the core
+
     template <typename F>
     static void invokeHandler(detail::HandlerBox *b, const void *event)
     {
@@ -278,7 +299,7 @@ private:
     }
 
     template <bool Once, typename F>
-    HandlerId addImpl(F &&handler, int priority, detail::GuardLink *link = nullptr)
+    HandlerId addImpl(F &&handler, int priority, SourceLocation where, detail::GuardLink *link = nullptr)
     {
         using Fn = std::decay_t<F>;
         if (detail::isEmptyCallable(handler))
@@ -288,10 +309,11 @@ private:
             // Built under the registry's lock, in a block a removed handler left where there is one.
             const Fn fn(std::forward<F>(handler));
             return m_core.addPlain(sizeof(detail::TypedBox<E, Fn>), &detail::makePlainBox<E, Fn>, &fn, invoke,
-                                   priority, link);
+                                   priority, link, where, &detail::eventTypeNameOf<E>);
         }
         auto box = std::make_unique<detail::TypedBox<E, Fn>>(std::in_place, std::forward<F>(handler));
-        const HandlerId id = m_core.add(box.get(), invoke, priority, link);
+        box->where = where;
+        const HandlerId id = m_core.add(box.get(), invoke, priority, link, &detail::eventTypeNameOf<E>);
         static_cast<void>(box.release()); // owned by the registry now
         return id;
     }

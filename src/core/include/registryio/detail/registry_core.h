@@ -7,10 +7,12 @@
 // pointer into a user's module (a plugin) is left behind once its handlers are destroyed.
 
 #include <registryio/detail/config.h>
+#include <registryio/detail/diagnostics.h>
 #include <registryio/detail/hazard.h>
 #include <registryio/detail/writer_lock.h>
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
+#include <registryio/source_location.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +21,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -50,6 +54,15 @@ using Invoke = void (*)(HandlerBox *, const void *);
 
 struct HandlerBox : Retired
 {
+    HandlerBox() = default;
+    HandlerBox(const HandlerBox &) = delete;
+    HandlerBox &operator=(const HandlerBox &) = delete;
+    ~HandlerBox()
+    {
+        if (stats != nullptr)
+            diag::freeStats(stats);
+    }
+
     Invoke invoke = nullptr; // its call (entries hold skipRemoved or skipSuspended instead)
     HandlerId id;
     int priority = 0;
@@ -60,6 +73,11 @@ struct HandlerBox : Retired
     std::atomic<bool> fired{false}; // once-handlers only
     bool removed = false;           // unpublished (writer-only)
     bool suspended = false;         // setSuspended (writer-only)
+    SourceLocation where;           // where add was called (diagnostics)
+    std::uint64_t thread = 0;       // the thread add ran on (diag::threadNumber)
+    // Diagnostics' statistics: created (under the lock) while the registry's diagnostics are on,
+    // kept until the box is destroyed; entries then call diag::diagnosedInvoke.
+    diag::HandlerStats *stats = nullptr;
 };
 
 /// Order of notify's running announcement: release, so that on ARM/POWER the previous handler's
@@ -193,6 +211,13 @@ struct RegistryState
     std::size_t guardHolds = 0;   // guards holding the state
     std::size_t guardPasses = 0;  // guards' reclaim passes running without the lock (~Registry waits)
     bool orphan = false;          // the registry is destroyed: the last guard hold frees the state
+    // Diagnostics (diagnostics.cpp), under the lock.
+    std::uint64_t serial = 0;    // process-unique, never reused (RegistryInfo::id)
+    std::string name;            // setDiagnosticsName (a QtRegistry: its objectName)
+    std::string eventType;       // the first add's event type
+    bool facade = false;         // the core of a QtRegistry
+    bool diagnosticsOwn = false; // enabled for this registry itself
+    bool diagnosticsOn = false;  // entries call diagnosedInvoke (own or process-wide)
 };
 
 /// The waits' back-off schedule: yields, then short sleeps, then longer ones (`spins`: attempts
@@ -223,12 +248,16 @@ public:
     /// Publishes `box` with `invoke`; takes ownership on success (the caller keeps it on a throw).
     /// With `link`, also stores the link guards hold there, and the handler's hint (under the
     /// same lock).
-    HandlerId add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link = nullptr);
+    /// `eventType` (a static name) is kept for diagnostics.
+    HandlerId add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link = nullptr,
+                  const std::string_view *eventType = nullptr);
     /// add() for a plain closure (trivially copyable, see PlainClosure): under the lock, takes a
     /// block of `bytes` a destroyed plain box left (or allocates one) and has `make` build the box
     /// there from `fn` (a trivial copy, no user code). Throws (nothing changed) as add().
+    /// `where` and `eventType` are kept for diagnostics.
     HandlerId addPlain(std::size_t bytes, HandlerBox *(*make)(void *block, const void *fn) noexcept,
-                       const void *fn, Invoke invoke, int priority, GuardLink *link = nullptr);
+                       const void *fn, Invoke invoke, int priority, GuardLink *link = nullptr,
+                       SourceLocation where = {}, const std::string_view *eventType = nullptr);
     /// Unpublishes; never allocates. Runs a reclaim pass when the batch is full. `hint` (a
     /// GuardLink's) is where the id map held the id's entry: used only if it still does.
     bool remove(HandlerId id, std::uint32_t hint = ~std::uint32_t{0}) noexcept;
@@ -265,6 +294,23 @@ public:
     /// The link guards hold (created on first use).
     std::shared_ptr<RegistryLink> link();
 
+    /// Diagnostics for this registry on or off (process-wide diagnostics keep them on). Throws
+    /// std::bad_alloc (nothing changed).
+    void setDiagnosticsEnabled(bool enabled);
+    /// True while its entries record diagnostics.
+    [[nodiscard]] bool isDiagnosticsEnabled() const noexcept;
+    /// The name diagnostics show. Throws std::bad_alloc.
+    void setDiagnosticsName(std::string_view name);
+    /// Marks this as a QtRegistry's core, whose event type is `eventType` (its snapshot is
+    /// completed by the Qt layer). Throws std::bad_alloc.
+    void setDiagnosticsFacade(const std::string_view *eventType);
+    /// The process-unique serial diagnostics know this registry by (creates the writer state).
+    [[nodiscard]] std::uint64_t diagnosticsSerial();
+    /// Applies the process-wide switch to this registry (under its lock; diagnostics.cpp).
+    void applyDiagnosticsLocked(bool on);
+    /// Copies this registry's record for a snapshot (under its lock).
+    void recordLocked(diag::RegistryRecord &out) const;
+
     /// notify() where the section must be entered out of line (see hazard::enterInline): the same
     /// loop, with a fence after each running announcement in the fallback fence mode.
     void notifyOutOfLine(const void *event) const;
@@ -296,7 +342,7 @@ private:
     void destroyState() noexcept;
     // add()'s work once the box exists, under `lock` (which it may release for a pass).
     HandlerId addLocked(std::unique_lock<WriterLock> &lock, HandlerBox *box, Invoke invoke, int priority,
-                        GuardLink *link);
+                        GuardLink *link, const std::string_view *eventType);
     // A spare block of `bytes` (null if none), and keeping one (freed when the spares are full).
     [[nodiscard]] void *takeSpareLocked(std::size_t bytes) noexcept;
     void keepSpareLocked(Retired *block) noexcept;

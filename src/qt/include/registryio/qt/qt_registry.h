@@ -15,6 +15,7 @@
 #include <registryio/qt/detail/qt_trace.h>
 #include <registryio/qt/qt_registry_base.h>
 #include <registryio/registry.h>
+#include <registryio/source_location.h>
 
 #include <QFuture>
 #include <QObject>
@@ -64,6 +65,7 @@ public:
     explicit QtRegistry(QObject *parent = nullptr) : QtRegistryBase(parent)
     {
         m_core.setExceptionHandler([this](const ExceptionInfo &info) { reportFailure(info); });
+        attachDiagnostics(m_core.m_core, m_registrations, &detail::eventTypeNameOf<E>);
     }
 
     /// Cancels every pending delivery and destroys every handler no delivery still holds. No
@@ -81,9 +83,9 @@ public:
     /// Registers `handler` to run on the notifying thread (higher priority first; equal
     /// priorities in registration order). Throws std::invalid_argument for an empty callable.
     template <QtHandlerFor<E> F>
-    HandlerId add(F &&handler, int priority = 0)
+    HandlerId add(F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
     {
-        return addImpl(nullptr, std::forward<F>(handler), directOptions(priority, false), nullptr);
+        return addImpl(nullptr, std::forward<F>(handler), directOptions(priority, false), nullptr, where);
     }
 
     /// Registers `handler` to run on `context`'s thread as `options.connection` says (Auto:
@@ -94,52 +96,57 @@ public:
     /// context, an empty callable, an unknown connection type, or Latest with Direct or
     /// BlockingQueued.
     template <QtHandlerFor<E> F>
-    HandlerId add(QObject *context, F &&handler, HandlerOptions options = {})
+    HandlerId add(QObject *context, F &&handler, HandlerOptions options = {},
+                  SourceLocation where = SourceLocation::current())
     {
         return addImpl(detail::QtRegistrations::requireContext(context), std::forward<F>(handler), options,
-                       nullptr);
+                       nullptr, where);
     }
 
     /// Registers a member function of `receiver` (which is also the context), like QObject::connect.
     /// With Qt::UniqueConnection OR'd into `options.connection`, a receiver and member function
     /// already registered here are refused: an invalid id is returned and nothing changes.
     template <typename Receiver, QtMemberSlotFor<Receiver, E> Method>
-    HandlerId add(Receiver *receiver, Method method, HandlerOptions options = {})
+    HandlerId add(Receiver *receiver, Method method, HandlerOptions options = {},
+                  SourceLocation where = SourceLocation::current())
     {
         detail::QtRegistrations::requireMethod(method == nullptr);
         const QObject *object = detail::QtRegistrations::requireContext(receiver);
         const std::string key = detail::QtRegistrations::memberKey(object, &method, sizeof method);
-        return addImpl(static_cast<QObject *>(receiver), bindMember(receiver, method), options, &key);
+        return addImpl(static_cast<QObject *>(receiver), bindMember(receiver, method), options, &key, where);
     }
 
     /// Registers a handler that runs at most once, on the notifying thread (with a context:
     /// add(context, handler, {.once = true})).
     template <QtHandlerFor<E> F>
-    HandlerId addOnce(F &&handler, int priority = 0)
+    HandlerId addOnce(F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
     {
-        return addImpl(nullptr, std::forward<F>(handler), directOptions(priority, true), nullptr);
+        return addImpl(nullptr, std::forward<F>(handler), directOptions(priority, true), nullptr, where);
     }
 
     /// As add(handler, priority); destroying the returned guard removes the handler.
     template <QtHandlerFor<E> F>
-    [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0)
+    [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0,
+                                         SourceLocation where = SourceLocation::current())
     {
-        return HandlerGuard(m_link, add(std::forward<F>(handler), priority));
+        return HandlerGuard(m_link, add(std::forward<F>(handler), priority, where));
     }
 
     /// As add(context, handler, options); destroying the returned guard removes the handler.
     template <QtHandlerFor<E> F>
-    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, HandlerOptions options = {})
+    [[nodiscard]] HandlerGuard addScoped(QObject *context, F &&handler, HandlerOptions options = {},
+                                         SourceLocation where = SourceLocation::current())
     {
-        return HandlerGuard(m_link, add(context, std::forward<F>(handler), options));
+        return HandlerGuard(m_link, add(context, std::forward<F>(handler), options, where));
     }
 
     /// As add(receiver, method, options); the guard removes the handler (it is empty when
     /// Qt::UniqueConnection refused the registration).
     template <typename Receiver, QtMemberSlotFor<Receiver, E> Method>
-    [[nodiscard]] HandlerGuard addScoped(Receiver *receiver, Method method, HandlerOptions options = {})
+    [[nodiscard]] HandlerGuard addScoped(Receiver *receiver, Method method, HandlerOptions options = {},
+                                         SourceLocation where = SourceLocation::current())
     {
-        return HandlerGuard(m_link, add(receiver, method, options));
+        return HandlerGuard(m_link, add(receiver, method, options, where));
     }
 
     /// A copyable handle to `id` (isConnected() is false when `id` is not registered here).
@@ -317,7 +324,7 @@ private:
     // `memberKey` identifies a member-function registration (null for other callables).
     template <typename F>
     HandlerId addImpl(QObject *context, F &&handler, const HandlerOptions &options,
-                      const std::string *memberKey)
+                      const std::string *memberKey, SourceLocation where)
     {
         detail::QtRegistrations::requireHandler(detail::isEmptyCallable(handler));
         const auto prepared = detail::QtRegistrations::prepare(context, options, memberKey != nullptr);
@@ -355,11 +362,12 @@ private:
         // destructors may use this registry. Unarmed, the handler is skipped by notifies.
         HandlerId id;
         if (context == nullptr && !core.once && !Impl::returnsFuture)
-            id = m_core.add(detail::QtDirectDispatcher<E, std::decay_t<F>>{h}, core.priority);
+            id = m_core.add(detail::QtDirectDispatcher<E, std::decay_t<F>>{h}, core.priority, where);
         else
-            id = m_core.add(detail::QtDispatcher<E>{h}, core.priority);
+            id = m_core.add(detail::QtDispatcher<E>{h}, core.priority, where);
         core.id = id;
         try {
+            core.noteAdded(where, m_registryId, m_diagnosticsOn.load(std::memory_order_relaxed));
             std::shared_ptr<Handler> typed = h;
             m_registrations.insert(id, {h->core, std::move(typed)}, memberKey);
         } catch (...) {

@@ -9,15 +9,22 @@
 #include <QObject>
 #include <QString>
 
+#include <atomic>
+
 #include <cstddef>
 #include <functional>
 #include <memory>
 
 namespace rio {
 
+struct RegistryInfo;
+
 namespace detail {
 struct QtRegistryControl;
 struct RegistryLink;
+class RegistryCore;
+class QtRegistrations;
+struct DiagnosticsAccess;
 } // namespace detail
 
 /// The non-template QObject half of QtRegistry<E>: its signals, its `count` property and the
@@ -43,6 +50,19 @@ public:
     /// notify order across both (one mailbox per thread, one notify sequence). Call it before
     /// either registry has queued anything (right after construction).
     void shareDeliveryOrderWith(QtRegistryBase &other) noexcept;
+
+    /// This registry's process-unique id in diagnostics (RegistryInfo::id; never reused).
+    [[nodiscard]] quint64 registryId() const noexcept;
+    /// Enables (or disables) diagnostics for this registry: run times, direct handlers' calls
+    /// and failures, queueing delays, slow-handler reports (see docs/DIAGNOSTICS.md). Queued
+    /// handlers' counters are always on. The objectName names the registry in snapshots.
+    void setDiagnosticsEnabled(bool enabled);
+    /// True while diagnostics are enabled for this registry (by itself or process-wide).
+    [[nodiscard]] bool isDiagnosticsEnabled() const noexcept;
+    /// Attaches an origin to handler `id` that diagnostics show besides the C++ position of its
+    /// add (the QML layer: the file URL and line of the QML call or RegistryHandler). False
+    /// (nothing changed) for an id not registered here.
+    bool setOrigin(HandlerId id, const QString &file, int line);
 
 Q_SIGNALS:
     /// A handler threw (or its future failed, or its delivery was refused); emitted on the
@@ -79,6 +99,10 @@ protected:
     /// How many receiving threads have a mailbox now (for tests: it must not grow with thread churn).
     [[nodiscard]] std::size_t mailboxCountForTesting() const;
 
+    /// Puts this registry on the diagnostics list (the typed constructor, once its core exists).
+    void attachDiagnostics(detail::RegistryCore &core, detail::QtRegistrations &registrations,
+                           const void *eventType);
+
     /// Detaches the shared control block and the guard link: afterwards nothing that outlives
     /// the registry (queued deliveries, guards, context connections) reaches it. Waits for
     /// reports in progress on other threads, never for the calling thread's own (a slot or
@@ -95,6 +119,27 @@ protected:
 
 private:
     friend struct detail::QtRegistryControl;
+    friend class Diagnostics;
+    friend struct detail::DiagnosticsAccess;
+
+    // Adds the Qt part (options, context, queued counters, origins) to a snapshot's record of
+    // this registry (under the diagnostics list's lock; runs no user code).
+    void completeDiagnostics(RegistryInfo &info) const;
+
+    // Takes this registry off the diagnostics list (detachShared).
+    void detachDiagnostics() noexcept;
+    // Starts or stops timing the Qt side's runs of every handler.
+    void applyDiagnostics(bool on);
+
+    detail::RegistryCore *m_diagCore = nullptr;
+    detail::QtRegistrations *m_diagRegistrations = nullptr;
+    QMetaObject::Connection m_nameConnection;
+
+protected:
+    /// The diagnostics id (registryId()) and whether diagnostics are on (used by add).
+    quint64 m_registryId = 0;
+    /// True while this registry's diagnostics are on (itself or process-wide).
+    std::atomic<bool> m_diagnosticsOn{false};
 
     static bool removeThroughLink(void *registry, HandlerId id) noexcept;
     static bool containsThroughLink(void *registry, HandlerId id) noexcept;

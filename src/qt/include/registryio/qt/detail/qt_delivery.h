@@ -57,10 +57,14 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, c
     if (core.cancelled.load(std::memory_order_acquire))
         return;
     const auto runHere = [&] {
-        if constexpr (Step)
+        if constexpr (Step) {
             core.runStep(*h, env.event, token);
-        else
+        } else if (diag::HandlerStats *stats = core.runStats.load(std::memory_order_relaxed)) [[unlikely]] {
+            const diag::RunScope scope(stats, true); // diagnostics on: counted and timed
             h->invokeTyped(*env.event, token);
+        } else {
+            h->invokeTyped(*env.event, token);
+        }
     };
     if (!core.hasContext) {
         runHere();

@@ -7,10 +7,12 @@
 // thread's mailbox holds nothing of the module that added the handler. Not part of the public
 // API.
 
+#include <registryio/detail/diagnostics.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/detail/qt_async.h>
 #include <registryio/qt/qt_export.h>
+#include <registryio/source_location.h>
 
 #include <QFuture>
 #include <QObject>
@@ -112,6 +114,12 @@ public:
     void waitForRuns() const noexcept;
     // Deliveries its overflow policy dropped so far.
     [[nodiscard]] std::uint64_t droppedCount() const noexcept;
+    // Records what diagnostics show of its add (where, the adding thread, the context); `timed`:
+    // the registry's diagnostics are on. Throws std::bad_alloc, changing nothing.
+    void noteAdded(SourceLocation at, std::uint64_t registry, bool timed);
+    // Starts (`on`) or stops timing its runs (the statistics stay until it is destroyed).
+    // Throws std::bad_alloc, changing nothing.
+    void setTimed(bool on, std::uint64_t registry);
 
     HandlerId id;
     const int priority;
@@ -123,6 +131,10 @@ public:
     std::atomic<bool> cancelled{false}; // removed, context dead or registry gone
     std::atomic<bool> fired{false};     // once-handlers
     std::atomic<bool> suspended{false}; // notifies and queued deliveries skip it
+    SourceLocation where;               // where add was called (set before it is published)
+    // Diagnostics: its runs' statistics while the registry's diagnostics are (or were) on (the
+    // queued runs and, for a handler with a context, the runs on the notifying thread).
+    std::atomic<diag::HandlerStats *> runStats{nullptr};
 
 protected:
     explicit QtHandlerCore(const Settings &settings) noexcept;

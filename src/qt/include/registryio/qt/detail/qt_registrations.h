@@ -70,6 +70,8 @@ public:
     // Every handler a notify would run now (armed, not cancelled, not suspended), in notify
     // order: higher priority first, then registration order.
     [[nodiscard]] std::vector<Entry> runnable() const;
+    // The core of every registered handler (dropping them runs library code only).
+    [[nodiscard]] std::vector<std::shared_ptr<QtHandlerCore>> cores() const;
     // Runs `apply(core)` under the mutex when `id` is registered; false when it is not.
     template <typename Fn>
     bool update(HandlerId id, Fn &&apply)

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The core's side of diagnostics (docs/DIAGNOSTICS.md): per-handler statistics that exist only
+// while a registry's diagnostics are on, the trampoline that records them, the thread numbers,
+// the clock and the per-thread record of the run in progress that the watchdog reads. Not part
+// of the public API; the Qt layer's rio::Diagnostics presents it.
+
+#include <registryio/detail/config.h>
+#include <registryio/handler_id.h>
+#include <registryio/source_location.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rio::detail {
+
+struct HandlerBox;
+
+/// The event type's name as the compiler spells it (a view of a static string).
+template <typename E>
+constexpr std::string_view eventTypeName() noexcept
+{
+#if defined(__clang__) || defined(__GNUC__)
+    constexpr std::string_view f = __PRETTY_FUNCTION__;
+    // GCC: "... eventTypeName() [with E = T; ...]"; Clang: "... eventTypeName() [E = T]".
+    constexpr std::size_t at = f.find("E = ");
+    if constexpr (at == std::string_view::npos) {
+        return f;
+    } else {
+        constexpr std::string_view rest = f.substr(at + 4);
+        constexpr std::size_t end = rest.find_first_of(";]");
+        return rest.substr(0, end);
+    }
+#else
+    return __FUNCSIG__;
+#endif
+}
+
+/// eventTypeName<E>() as a static object (the registry passes its address).
+template <typename E>
+inline constexpr std::string_view eventTypeNameOf = eventTypeName<E>();
+
+namespace diag {
+
+/// Log-2 buckets of a duration histogram (durations in clock ticks until converted).
+inline constexpr int bucketCount = 40;
+
+/// A duration histogram updated by any thread (relaxed counters).
+struct Histogram
+{
+    std::array<std::atomic<std::uint64_t>, bucketCount> buckets{};
+    std::atomic<std::uint64_t> total{0}; // ticks
+    std::atomic<std::uint64_t> max{0};   // ticks
+
+    /// Records one duration of `ticks`.
+    void record(std::uint64_t ticks) noexcept;
+};
+
+/// One handler's statistics while diagnostics are (or were) on: created by the registry under its
+/// lock, freed with the handler's box (through freeStats, which the watchdog synchronises with).
+struct HandlerStats
+{
+    std::atomic<std::uint64_t> failures{0}; // runs that threw (those counted here)
+    std::atomic<std::uint64_t> calls{0};    // RunScope's counted runs (diagnosedInvoke's: the histogram)
+    std::atomic<std::uint64_t> slowRuns{0};
+    std::atomic<bool> slowReported{false};
+    Histogram runTime;
+    // Who this is, for the watchdog, which may read it while the handler runs.
+    std::uint64_t registry = 0; // RegistryState::serial
+    HandlerId id;
+    SourceLocation where;
+    std::string_view eventType; // static
+};
+
+/// Frees `stats` (a box's, when the box is destroyed; the watchdog never reads freed ones).
+RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
+
+/// The entry call that records a handler's run while diagnostics are on: counts, times, reports
+/// a slow run, then calls the box's own invoke.
+RIO_CORE_EXPORT void diagnosedInvoke(HandlerBox *box, const void *event);
+
+/// The calling thread's number: process-unique, from 1, never reused.
+RIO_CORE_EXPORT std::uint64_t threadNumber() noexcept;
+
+/// The clock diagnostics use: ticks (the TSC on x86-64 where it is invariant, else
+/// steady_clock's nanoseconds) and their length.
+RIO_CORE_EXPORT std::uint64_t ticks() noexcept;
+/// Nanoseconds per tick (1 for steady_clock).
+RIO_CORE_EXPORT double nanosPerTick() noexcept;
+/// True when ticks() reads the TSC.
+RIO_CORE_EXPORT bool ticksAreTsc() noexcept;
+
+/// Process-wide switch (Diagnostics::setEnabled, RIO_DIAGNOSTICS=1): applies to every registry.
+RIO_CORE_EXPORT void setGlobalEnabled(bool enabled);
+/// True while diagnostics are on process-wide.
+RIO_CORE_EXPORT bool globalEnabled() noexcept;
+
+/// Slow-run thresholds in nanoseconds (0: off): the main thread's, other threads', and the
+/// stall threshold the watchdog thread checks while a handler runs.
+RIO_CORE_EXPORT void setThresholds(std::uint64_t mainNs, std::uint64_t otherNs,
+                                   std::uint64_t stallNs) noexcept;
+/// The thresholds (main, other, stall), ns.
+RIO_CORE_EXPORT void thresholds(std::uint64_t &mainNs, std::uint64_t &otherNs,
+                                std::uint64_t &stallNs) noexcept;
+
+/// A slow or stalled run as the core reports it (plain values; `where`'s strings are static).
+struct SlowRun
+{
+    std::uint64_t registry = 0;
+    HandlerId id;
+    SourceLocation where;
+    std::string eventType;
+    std::uint64_t elapsedNs = 0;
+    std::uint64_t thread = 0;
+    bool stillRunning = false;
+};
+
+/// Receives slow runs (on the thread that ran the handler) and stalls (on the watchdog thread).
+/// Called with no lock of ours held. Set once by the Qt layer; null: slow runs are only counted.
+using SlowSink = void (*)(const SlowRun &) noexcept;
+/// Installs the sink (null removes it).
+RIO_CORE_EXPORT void setSlowSink(SlowSink sink) noexcept;
+
+/// New statistics for handler `id` of registry `registry` (the Qt layer's queued runs).
+/// `eventType` must outlive them. Throws std::bad_alloc.
+RIO_CORE_EXPORT HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where,
+                                       std::string_view eventType);
+
+/// A run of a handler the registry does not call through diagnosedInvoke (the Qt layer's
+/// queued deliveries and context handlers' runs on the notifying thread): shows it to the
+/// watchdog while it runs, then records its time and reports it if slow.
+class RIO_CORE_EXPORT RunScope
+{
+public:
+    /// Starts timing a run of `stats` on this thread; `count`: also counts the run in
+    /// stats->calls and, if it throws, in stats->failures.
+    explicit RunScope(HandlerStats *stats, bool count = false) noexcept;
+    /// Ends it (also when the run throws).
+    ~RunScope();
+    RunScope(const RunScope &) = delete;
+    RunScope &operator=(const RunScope &) = delete;
+    /// When the run started (ticks).
+    [[nodiscard]] std::uint64_t start() const noexcept { return m_start; }
+
+private:
+    HandlerStats *m_stats;
+    void *m_record;
+    HandlerStats *m_prevStats;
+    std::uint64_t m_prevStart;
+    std::uint64_t m_start;
+    bool m_count;
+};
+
+/// Starts or stops the watchdog thread as the switches now call for (no lock of ours held).
+RIO_CORE_EXPORT void updateWatchdog() noexcept;
+/// True while the watchdog thread runs (tests).
+RIO_CORE_EXPORT bool watchdogRunning() noexcept;
+
+/// Decides which thread counts as the main thread (the Qt layer installs QThread's answer).
+using MainThreadCheck = bool (*)() noexcept;
+/// Installs the check (null: no thread is the main thread).
+RIO_CORE_EXPORT void setMainThreadCheck(MainThreadCheck check) noexcept;
+
+/// One handler as the core records it.
+struct HandlerRecord
+{
+    HandlerId id;
+    int priority = 0;
+    bool suspended = false;
+    SourceLocation where;
+    std::uint64_t thread = 0;
+    bool timed = false;
+    std::uint64_t calls = 0;
+    std::uint64_t failures = 0;
+    std::uint64_t slowRuns = 0;
+    std::array<std::uint64_t, bucketCount> buckets{}; // ns buckets
+    std::uint64_t totalNs = 0;
+    std::uint64_t maxNs = 0;
+};
+
+/// One registry as the core records it.
+struct RegistryRecord
+{
+    std::uint64_t serial = 0;
+    std::string name;
+    std::string eventType;
+    bool facade = false; // a QtRegistry's core (the Qt layer adds its part)
+    bool enabled = false;
+    std::vector<HandlerRecord> handlers;
+};
+
+/// Every live registry with a writer state (serial 0: all; else that one). Takes each registry's
+/// lock in turn; runs no user code.
+RIO_CORE_EXPORT std::vector<RegistryRecord> collect(std::uint64_t serial = 0);
+
+/// Converts a tick histogram into nanosecond buckets, total and max.
+RIO_CORE_EXPORT void toNanos(const Histogram &h, std::array<std::uint64_t, bucketCount> &buckets,
+                             std::uint64_t &totalNs, std::uint64_t &maxNs) noexcept;
+
+} // namespace diag
+} // namespace rio::detail

@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: MIT
+// Diagnostics in the core (docs/DIAGNOSTICS.md): thread numbers, registry serials, the clock,
+// per-handler statistics and the entry call that records them (swapped into a registry's entries
+// only while its diagnostics are on, so that off costs notify nothing), the per-thread record of
+// the run in progress, the watchdog thread that reads those records, and snapshots.
+
+#include "diagnostics_p.h"
+#include "registry_list.h"
+#include "snapshot.h"
+
+#include <registryio/detail/diagnostics.h>
+#include <registryio/detail/registry_core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <x86intrin.h>
+#define RIO_DIAG_TSC 1
+#else
+#define RIO_DIAG_TSC 0
+#endif
+
+namespace rio::detail::diag {
+
+thread_local constinit std::uint64_t tlsThreadNumber = 0;
+
+namespace {
+
+constinit std::atomic<std::uint64_t> threadCounter{0};
+constinit std::atomic<std::uint64_t> serialCounter{0};
+constinit std::atomic<bool> globalOn{false};
+constinit std::atomic<long> registriesOn{0}; // states whose entries call diagnosedInvoke
+constinit std::atomic<SlowSink> slowSink{nullptr};
+constinit std::atomic<MainThreadCheck> mainThreadCheck{nullptr};
+
+// --- The clock -------------------------------------------------------------------------------
+
+constinit bool useTsc = false;
+constinit std::atomic<double> nsPerTickValue{1.0};
+constinit std::uint64_t calibrationTicks = 0;
+constinit std::int64_t calibrationNs = 0;
+
+std::int64_t steadyNs() noexcept
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+[[maybe_unused]] bool invariantTsc() noexcept
+{
+#if RIO_DIAG_TSC
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) == 0 || a < 0x80000007u)
+        return false;
+    __get_cpuid(0x80000007u, &a, &b, &c, &d);
+    return (d & (1u << 8)) != 0; // invariant TSC: constant rate, runs in every C-state
+#else
+    return false;
+#endif
+}
+
+// Chooses the clock once: the TSC where it is invariant (a read is a few instructions), measured
+// against steady_clock over 2 ms; else steady_clock (a vDSO call).
+void initClock() noexcept
+{
+    static const bool once = [] {
+#if RIO_DIAG_TSC
+        if (invariantTsc() && std::getenv("RIO_DIAGNOSTICS_STEADY_CLOCK") == nullptr) {
+            calibrationTicks = __rdtsc();
+            calibrationNs = steadyNs();
+            std::uint64_t t = 0;
+            std::int64_t n = 0;
+            do {
+                t = __rdtsc();
+                n = steadyNs();
+            } while (n - calibrationNs < 2'000'000);
+            const auto dt = static_cast<double>(t - calibrationTicks);
+            if (dt > 0) {
+                nsPerTickValue.store(static_cast<double>(n - calibrationNs) / dt, std::memory_order_relaxed);
+                useTsc = true;
+            }
+        }
+#endif
+        return true;
+    }();
+    (void)once;
+}
+
+// Refines the TSC's rate over the whole time since calibration (the watchdog, now and then).
+void refineClock() noexcept
+{
+#if RIO_DIAG_TSC
+    if (!useTsc)
+        return;
+    const std::uint64_t t = __rdtsc();
+    const std::int64_t n = steadyNs();
+    if (n - calibrationNs > 100'000'000 && t > calibrationTicks)
+        nsPerTickValue.store(static_cast<double>(n - calibrationNs) /
+                                 static_cast<double>(t - calibrationTicks),
+                             std::memory_order_relaxed);
+#endif
+}
+
+inline std::uint64_t readTicks() noexcept
+{
+#if RIO_DIAG_TSC
+    if (useTsc) [[likely]]
+        return __rdtsc();
+#endif
+    return static_cast<std::uint64_t>(steadyNs());
+}
+
+// --- Thresholds --------------------------------------------------------------------------------
+
+constexpr std::uint64_t off = ~std::uint64_t{0};
+constinit std::atomic<std::uint64_t> mainNs{16'000'000};
+constinit std::atomic<std::uint64_t> otherNs{0};
+constinit std::atomic<std::uint64_t> stallNs{50'000'000};
+constinit std::atomic<std::uint64_t> mainTicks{off};
+constinit std::atomic<std::uint64_t> otherTicks{off};
+constinit std::atomic<std::uint64_t> stallTicks{off};
+
+std::uint64_t toTicks(std::uint64_t ns) noexcept
+{
+    if (ns == 0)
+        return off;
+    const double t = static_cast<double>(ns) / nsPerTickValue.load(std::memory_order_relaxed);
+    return t >= 1.8e19 ? off : std::max<std::uint64_t>(1, static_cast<std::uint64_t>(t));
+}
+
+void updateTicks() noexcept
+{
+    mainTicks.store(toTicks(mainNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+    otherTicks.store(toTicks(otherNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+    stallTicks.store(toTicks(stallNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+}
+
+std::uint64_t toNs(std::uint64_t ticks) noexcept
+{
+    return static_cast<std::uint64_t>(static_cast<double>(ticks) *
+                                      nsPerTickValue.load(std::memory_order_relaxed));
+}
+
+// --- Per-thread run records -------------------------------------------------------------------
+
+// The run in progress on one thread, read by the watchdog. Records are never freed: a thread's
+// record goes back to the pool when it exits and a new thread takes it.
+struct alignas(64) RunRecord
+{
+    std::atomic<HandlerStats *> stats{nullptr};
+    std::atomic<std::uint64_t> start{0};
+    const std::atomic<std::uint64_t> *slowTicks = &otherTicks;
+    std::atomic<std::uint64_t> thread{0};
+    std::uint64_t reportedStart = 0; // the watchdog's
+    std::atomic<bool> inUse{false};
+    RunRecord *next = nullptr;
+};
+
+constinit std::atomic<RunRecord *> records{nullptr};
+thread_local constinit RunRecord *tlsRecord = nullptr;
+
+// Gives the thread's record back when the thread exits.
+struct RecordRelease
+{
+    RecordRelease() = default;
+    RecordRelease(const RecordRelease &) = delete;
+    RecordRelease &operator=(const RecordRelease &) = delete;
+    ~RecordRelease()
+    {
+        if (RunRecord *r = tlsRecord) {
+            tlsRecord = nullptr;
+            r->stats.store(nullptr, std::memory_order_release);
+            r->inUse.store(false, std::memory_order_release);
+        }
+    }
+};
+
+RIO_COLD RunRecord *acquireRecord() noexcept
+{
+    static thread_local RecordRelease release; // registers the release at thread exit
+    (void)&release;
+    RunRecord *r = nullptr;
+    for (RunRecord *it = records.load(std::memory_order_acquire); it != nullptr; it = it->next) {
+        bool expected = false;
+        if (!it->inUse.load(std::memory_order_relaxed) &&
+            it->inUse.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+            r = it;
+            break;
+        }
+    }
+    if (r == nullptr) {
+        r = new (std::nothrow) RunRecord;
+        if (r == nullptr) {
+            // No memory: runs on this thread are still counted, through a shared dummy the
+            // watchdog never sees.
+            static RunRecord dummy;
+            return &dummy;
+        }
+        r->inUse.store(true, std::memory_order_relaxed);
+        RunRecord *head = records.load(std::memory_order_relaxed);
+        do {
+            r->next = head;
+        } while (!records.compare_exchange_weak(head, r, std::memory_order_acq_rel));
+    }
+    const MainThreadCheck check = mainThreadCheck.load(std::memory_order_acquire);
+    r->slowTicks = check != nullptr && check() ? &mainTicks : &otherTicks;
+    r->thread.store(currentThreadNumber(), std::memory_order_relaxed);
+    tlsRecord = r;
+    return r;
+}
+
+inline RunRecord *record() noexcept
+{
+    RunRecord *r = tlsRecord;
+    return r != nullptr ? r : acquireRecord();
+}
+
+// Guards freeing statistics against the watchdog reading them (see watchdogScan).
+std::mutex &statsMutex() noexcept
+{
+    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
+    return *m;
+}
+
+RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
+{
+    s->slowRuns.fetch_add(1, std::memory_order_relaxed);
+    if (s->slowReported.exchange(true, std::memory_order_acq_rel))
+        return;
+    const SlowSink sink = slowSink.load(std::memory_order_acquire);
+    if (sink == nullptr)
+        return;
+    try {
+        SlowRun run;
+        run.registry = s->registry;
+        run.id = s->id;
+        run.where = s->where;
+        run.eventType = s->eventType;
+        run.elapsedNs = toNs(ticks);
+        run.thread = r.thread.load(std::memory_order_relaxed);
+        sink(run);
+    } catch (...) {
+        // No memory for the report: the run is still counted in slowRuns.
+    }
+}
+
+// Ends a run begun by diagnosedInvoke or RunScope: the record shows the enclosing run again.
+inline void finishRun(RunRecord &r, HandlerStats *s, std::uint64_t t0, HandlerStats *prevStats,
+                      std::uint64_t prevStart) noexcept
+{
+    const std::uint64_t dt = readTicks() - t0;
+    r.start.store(prevStart, std::memory_order_relaxed);
+    r.stats.store(prevStats, std::memory_order_release);
+    s->runTime.record(dt);
+    if (dt >= r.slowTicks->load(std::memory_order_relaxed)) [[unlikely]]
+        reportSlow(s, dt, r);
+}
+
+// --- The watchdog ------------------------------------------------------------------------------
+
+struct Watchdog
+{
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool stop = false;
+};
+
+std::mutex &watchdogMutex() noexcept
+{
+    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
+    return *m;
+}
+constinit std::shared_ptr<Watchdog> *watchdogControl = nullptr; // under watchdogMutex
+constinit std::thread *watchdogThread = nullptr;                // under watchdogMutex
+constinit std::atomic<bool> watchdogActive{false};
+
+// One look at every thread's run: a run past the stall threshold is reported once, while it runs.
+void watchdogScan() noexcept
+{
+    const std::uint64_t limit = stallTicks.load(std::memory_order_relaxed);
+    if (limit == off)
+        return;
+    const std::uint64_t now = readTicks();
+    for (RunRecord *r = records.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+        HandlerStats *s = r->stats.load(std::memory_order_acquire);
+        if (s == nullptr)
+            continue;
+        const std::uint64_t start = r->start.load(std::memory_order_acquire);
+        if (now < start || now - start < limit || r->reportedStart == start)
+            continue;
+        SlowRun run;
+        {
+            // A record still showing `s` after we hold the lock shows a run in progress: its
+            // statistics are freed only with its box, after the run ended and the record moved
+            // on, and freeing takes this lock.
+            std::lock_guard lock(statsMutex());
+            if (r->stats.load(std::memory_order_acquire) != s ||
+                r->start.load(std::memory_order_acquire) != start)
+                continue;
+            try {
+                run.registry = s->registry;
+                run.id = s->id;
+                run.where = s->where;
+                run.eventType = s->eventType;
+            } catch (...) {
+                continue;
+            }
+        }
+        r->reportedStart = start;
+        run.elapsedNs = toNs(now - start);
+        run.thread = r->thread.load(std::memory_order_relaxed);
+        run.stillRunning = true;
+        if (const SlowSink sink = slowSink.load(std::memory_order_acquire))
+            sink(run); // no lock of ours held
+    }
+}
+
+void watchdogMain(const std::shared_ptr<Watchdog> &w) noexcept
+{
+    auto lastRefine = std::chrono::steady_clock::now();
+    std::unique_lock lock(w->mutex);
+    while (!w->stop) {
+        const std::uint64_t stall = stallNs.load(std::memory_order_relaxed);
+        // A quarter of the stall threshold between looks (1 to 20 ms).
+        const auto period = std::chrono::nanoseconds(
+            std::clamp<std::uint64_t>(stall == 0 ? 20'000'000 : stall / 4, 1'000'000, 20'000'000));
+        w->wake.wait_for(lock, period, [&] { return w->stop; });
+        if (w->stop)
+            break;
+        lock.unlock();
+        watchdogScan();
+        const auto now = std::chrono::steady_clock::now();
+        if (now - lastRefine > std::chrono::seconds(1)) {
+            lastRefine = now;
+            refineClock();
+            updateTicks();
+        }
+        lock.lock();
+    }
+}
+
+} // namespace
+
+// --- Exported ----------------------------------------------------------------------------------
+
+std::uint64_t assignThreadNumber() noexcept
+{
+    tlsThreadNumber = threadCounter.fetch_add(1, std::memory_order_relaxed) + 1;
+    return tlsThreadNumber;
+}
+
+std::uint64_t threadNumber() noexcept
+{
+    return currentThreadNumber();
+}
+
+std::uint64_t nextSerial() noexcept
+{
+    return serialCounter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+void initFromEnvironment() noexcept
+{
+    static const bool once = [] {
+        const char *v = std::getenv("RIO_DIAGNOSTICS");
+        if (v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0) {
+            initClock();
+            updateTicks();
+            globalOn.store(true, std::memory_order_release);
+            updateWatchdog();
+        }
+        return true;
+    }();
+    (void)once;
+}
+
+std::uint64_t ticks() noexcept
+{
+    return readTicks();
+}
+
+double nanosPerTick() noexcept
+{
+    return nsPerTickValue.load(std::memory_order_relaxed);
+}
+
+bool ticksAreTsc() noexcept
+{
+    initClock();
+    return useTsc;
+}
+
+void Histogram::record(std::uint64_t ticks) noexcept
+{
+    const int bit = ticks == 0 ? 0 : 63 - __builtin_clzll(ticks);
+    buckets[static_cast<std::size_t>(std::min(bit, bucketCount - 1))].fetch_add(1, std::memory_order_relaxed);
+    total.fetch_add(ticks, std::memory_order_relaxed);
+    std::uint64_t m = max.load(std::memory_order_relaxed);
+    while (ticks > m && !max.compare_exchange_weak(m, ticks, std::memory_order_relaxed)) {
+    }
+}
+
+void freeStats(HandlerStats *stats) noexcept
+{
+    std::lock_guard lock(statsMutex());
+    delete stats;
+}
+
+HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where, std::string_view eventType)
+{
+    auto *s = new HandlerStats;
+    s->registry = registry;
+    s->id = id;
+    s->where = where;
+    s->eventType = eventType;
+    return s;
+}
+
+void diagnosedInvoke(HandlerBox *box, const void *event)
+{
+    HandlerStats *s = box->stats;
+    RunRecord &r = *record();
+    HandlerStats *prevStats = r.stats.load(std::memory_order_relaxed);
+    const std::uint64_t prevStart = r.start.load(std::memory_order_relaxed);
+    const std::uint64_t t0 = readTicks();
+    r.start.store(t0, std::memory_order_relaxed);
+    r.stats.store(s, std::memory_order_release);
+    try {
+        box->invoke(box, event);
+    } catch (...) {
+        s->failures.fetch_add(1, std::memory_order_relaxed);
+        finishRun(r, s, t0, prevStats, prevStart);
+        throw; // notify reports it (and lets a forced unwind pass)
+    }
+    finishRun(r, s, t0, prevStats, prevStart);
+}
+
+RunScope::RunScope(HandlerStats *stats, bool count) noexcept : m_stats(stats), m_count(count)
+{
+    if (count)
+        stats->calls.fetch_add(1, std::memory_order_relaxed);
+    RunRecord &r = *record();
+    m_record = &r;
+    m_prevStats = r.stats.load(std::memory_order_relaxed);
+    m_prevStart = r.start.load(std::memory_order_relaxed);
+    m_start = readTicks();
+    r.start.store(m_start, std::memory_order_relaxed);
+    r.stats.store(stats, std::memory_order_release);
+}
+
+RunScope::~RunScope()
+{
+    if (m_count && std::uncaught_exceptions() > 0)
+        m_stats->failures.fetch_add(1, std::memory_order_relaxed);
+    finishRun(*static_cast<RunRecord *>(m_record), m_stats, m_start, m_prevStats, m_prevStart);
+}
+
+void setGlobalEnabled(bool enabled)
+{
+    initClock();
+    updateTicks();
+    struct Apply
+    {
+        bool on;
+        std::exception_ptr error;
+    } apply{enabled, nullptr};
+    globalOn.store(enabled, std::memory_order_release);
+    RegistryList::visit(
+        [](RegistryState &s, void *arg) {
+            auto &a = *static_cast<Apply *>(arg);
+            std::lock_guard lock(s.writerLock);
+            if (s.core == nullptr)
+                return;
+            try {
+                s.core->applyDiagnosticsLocked(a.on || s.diagnosticsOwn);
+            } catch (...) {
+                if (!a.error)
+                    a.error = std::current_exception();
+            }
+        },
+        &apply);
+    updateWatchdog();
+    if (apply.error)
+        std::rethrow_exception(apply.error);
+}
+
+bool globalEnabled() noexcept
+{
+    return globalOn.load(std::memory_order_acquire);
+}
+
+void setThresholds(std::uint64_t main, std::uint64_t other, std::uint64_t stall) noexcept
+{
+    initClock();
+    mainNs.store(main, std::memory_order_relaxed);
+    otherNs.store(other, std::memory_order_relaxed);
+    stallNs.store(stall, std::memory_order_relaxed);
+    updateTicks();
+    std::lock_guard lock(watchdogMutex());
+    if (watchdogControl != nullptr)
+        (*watchdogControl)->wake.notify_all(); // a new period
+}
+
+void thresholds(std::uint64_t &main, std::uint64_t &other, std::uint64_t &stall) noexcept
+{
+    main = mainNs.load(std::memory_order_relaxed);
+    other = otherNs.load(std::memory_order_relaxed);
+    stall = stallNs.load(std::memory_order_relaxed);
+}
+
+void setSlowSink(SlowSink sink) noexcept
+{
+    slowSink.store(sink, std::memory_order_release);
+}
+
+void setMainThreadCheck(MainThreadCheck check) noexcept
+{
+    mainThreadCheck.store(check, std::memory_order_release);
+}
+
+void updateWatchdog() noexcept
+{
+    std::thread old;
+    {
+        std::lock_guard lock(watchdogMutex());
+        const bool want =
+            globalOn.load(std::memory_order_acquire) || registriesOn.load(std::memory_order_acquire) > 0;
+        const bool running = watchdogThread != nullptr;
+        if (want == running)
+            return;
+        if (want) {
+            try {
+                auto control = std::make_unique<std::shared_ptr<Watchdog>>(std::make_shared<Watchdog>());
+                auto thread = std::make_unique<std::thread>([w = *control] { watchdogMain(w); });
+                watchdogControl = control.release();
+                watchdogThread = thread.release();
+                watchdogActive.store(true, std::memory_order_release);
+            } catch (...) {
+                // No thread: stalls go unreported; slow runs are still reported after they end.
+            }
+            return;
+        }
+        {
+            std::lock_guard wl((*watchdogControl)->mutex);
+            (*watchdogControl)->stop = true;
+        }
+        (*watchdogControl)->wake.notify_all();
+        delete watchdogControl;
+        watchdogControl = nullptr;
+        old = std::move(*watchdogThread);
+        delete watchdogThread;
+        watchdogThread = nullptr;
+        watchdogActive.store(false, std::memory_order_release);
+    }
+    // Outside the lock: the watchdog may be reporting, and a slot may switch diagnostics.
+    if (old.get_id() == std::this_thread::get_id())
+        old.detach(); // a slot on the watchdog thread turned it off: it ends after this report
+    else
+        old.join();
+}
+
+bool watchdogRunning() noexcept
+{
+    return watchdogActive.load(std::memory_order_acquire);
+}
+
+void toNanos(const Histogram &h, std::array<std::uint64_t, bucketCount> &buckets, std::uint64_t &totalNs,
+             std::uint64_t &maxNs) noexcept
+{
+    buckets.fill(0);
+    const double k = nsPerTickValue.load(std::memory_order_relaxed);
+    for (int i = 0; i < bucketCount; ++i) {
+        const std::uint64_t n = h.buckets[static_cast<std::size_t>(i)].load(std::memory_order_relaxed);
+        if (n == 0)
+            continue;
+        // The tick bucket's upper end in nanoseconds decides the nanosecond bucket, so a
+        // percentile (a bucket's upper bound) never understates.
+        const double upper = std::ldexp(1.0, i + 1) * k - 1.0;
+        const std::uint64_t u = upper <= 0 ? 0 : static_cast<std::uint64_t>(std::min(upper, 1.8e19));
+        const int bit = u == 0 ? 0 : 63 - __builtin_clzll(u);
+        buckets[static_cast<std::size_t>(std::min(bit, bucketCount - 1))] += n;
+    }
+    totalNs = toNs(h.total.load(std::memory_order_relaxed));
+    maxNs = toNs(h.max.load(std::memory_order_relaxed));
+}
+
+std::vector<RegistryRecord> collect(std::uint64_t serial)
+{
+    struct Collect
+    {
+        std::uint64_t serial;
+        std::vector<RegistryRecord> out;
+    } c{serial, {}};
+    RegistryList::visit(
+        [](RegistryState &s, void *arg) {
+            auto &cc = *static_cast<Collect *>(arg);
+            std::lock_guard lock(s.writerLock);
+            if (s.core == nullptr || (cc.serial != 0 && s.serial != cc.serial))
+                return;
+            RegistryRecord rec;
+            s.core->recordLocked(rec);
+            cc.out.push_back(std::move(rec));
+        },
+        &c);
+    std::sort(c.out.begin(), c.out.end(),
+              [](const RegistryRecord &a, const RegistryRecord &b) { return a.serial < b.serial; });
+    return std::move(c.out);
+}
+
+// Called (under the state's lock) when a state's entries start or stop calling diagnosedInvoke.
+void countRegistry(bool on) noexcept
+{
+    registriesOn.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
+}
+
+} // namespace rio::detail::diag
+
+namespace rio::detail {
+
+void RegistryCore::setDiagnosticsEnabled(bool enabled)
+{
+    diag::initClock();
+    diag::updateTicks();
+    {
+        RegistryState &ws = writerState();
+        std::lock_guard lock(ws.writerLock);
+        applyDiagnosticsLocked(enabled || diag::globalEnabled());
+        ws.diagnosticsOwn = enabled;
+    }
+    diag::updateWatchdog();
+}
+
+bool RegistryCore::isDiagnosticsEnabled() const noexcept
+{
+    if (m_state.load(std::memory_order_acquire) == nullptr)
+        return diag::globalEnabled();
+    std::lock_guard lock(st().writerLock);
+    return st().diagnosticsOn;
+}
+
+void RegistryCore::setDiagnosticsName(std::string_view name)
+{
+    RegistryState &ws = writerState();
+    std::string copy(name); // outside the lock
+    std::lock_guard lock(ws.writerLock);
+    ws.name.swap(copy);
+}
+
+void RegistryCore::setDiagnosticsFacade(const std::string_view *eventType)
+{
+    RegistryState &ws = writerState();
+    std::string copy(eventType != nullptr ? *eventType : std::string_view());
+    std::lock_guard lock(ws.writerLock);
+    ws.facade = true;
+    ws.eventType.swap(copy);
+}
+
+std::uint64_t RegistryCore::diagnosticsSerial()
+{
+    return writerState().serial;
+}
+
+void RegistryCore::applyDiagnosticsLocked(bool on)
+{
+    RegistryState &ws = st();
+    if (on == ws.diagnosticsOn)
+        return;
+    Snapshot *h = head.load(std::memory_order_relaxed);
+    const bool empty = h == emptySnapshot();
+    if (on) {
+        // Everything that can throw first: statistics for every live handler.
+        forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
+            if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved && e.box->stats == nullptr)
+                e.box->stats = diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType);
+        });
+        forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
+            const Invoke f = e.invoke.load(std::memory_order_relaxed);
+            if (f != &skipRemoved && f != &skipSuspended)
+                e.invoke.store(&diag::diagnosedInvoke, std::memory_order_release);
+        });
+    } else {
+        // Statistics stay with their boxes (a notify under way may still be in diagnosedInvoke).
+        forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
+            if (e.invoke.load(std::memory_order_relaxed) == &diag::diagnosedInvoke)
+                e.invoke.store(e.box->invoke, std::memory_order_release);
+        });
+    }
+    ws.diagnosticsOn = on;
+    diag::countRegistry(on);
+}
+
+void RegistryCore::recordLocked(diag::RegistryRecord &out) const
+{
+    const RegistryState &ws = st();
+    out.serial = ws.serial;
+    out.name = ws.name;
+    out.eventType = ws.eventType;
+    out.facade = ws.facade;
+    out.enabled = ws.diagnosticsOn;
+    out.handlers.reserve(ws.live.load(std::memory_order_relaxed));
+    for (const auto &[id, value] : ws.byId) {
+        if (value == 0 || (value & 1u) != 0)
+            continue;
+        const auto *box = reinterpret_cast<const HandlerBox *>(value); // NOLINT(performance-no-int-to-ptr)
+        if (box->removed)
+            continue;
+        diag::HandlerRecord h;
+        h.id = box->id;
+        h.priority = box->priority;
+        h.suspended = box->suspended;
+        h.where = box->where;
+        h.thread = box->thread;
+        if (const diag::HandlerStats *s = box->stats) {
+            h.timed = true;
+            h.failures = s->failures.load(std::memory_order_relaxed);
+            h.slowRuns = s->slowRuns.load(std::memory_order_relaxed);
+            diag::toNanos(s->runTime, h.buckets, h.totalNs, h.maxNs);
+            for (const auto &b : s->runTime.buckets)
+                h.calls += b.load(std::memory_order_relaxed);
+        }
+        out.handlers.push_back(h);
+    }
+}
+
+} // namespace rio::detail

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Diagnostics of every live registry: where each handler was added, on which thread, with which
+// context and options; how often it ran, failed and was dropped; how long it ran and waited; and
+// a watchdog that names slow and hung handlers. See docs/DIAGNOSTICS.md.
+
+#include <registryio/handler_id.h>
+#include <registryio/qt/delivery.h>
+#include <registryio/qt/qt_export.h>
+
+#include <QList>
+#include <QLoggingCategory>
+#include <QMetaType>
+#include <QObject>
+#include <QString>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+
+namespace rio {
+
+/// Why queued deliveries were dropped (the index into HandlerInfo::drops).
+enum class DropReason {
+    /// The handler's queue was full (HandlerOptions::capacity and overflow).
+    Overflow,
+    /// The handler was removed while deliveries waited.
+    Removed,
+    /// The handler's context was destroyed while deliveries waited.
+    ContextDestroyed,
+    /// The handler was suspended while deliveries waited.
+    Suspended,
+    /// Memory ran out while queueing.
+    NoMemory,
+};
+
+/// Number of DropReason values.
+inline constexpr int dropReasonCount = 5;
+
+/// A log-bucketed histogram of durations in nanoseconds: bucket i counts durations in
+/// [2^i, 2^(i+1)) ns (bucket 0 also 0 ns). Percentiles are the upper bound of their bucket,
+/// capped at the exact maximum.
+struct RIO_QT_EXPORT TimeHistogram
+{
+    /// Number of buckets (the last counts everything from 2^(bucketCount-1) ns on).
+    static constexpr int bucketCount = 40;
+    /// Durations recorded.
+    quint64 count = 0;
+    /// Sum of the recorded durations (ns).
+    quint64 totalNs = 0;
+    /// Longest recorded duration (ns, exact).
+    quint64 maxNs = 0;
+    /// Per-bucket counts.
+    std::array<quint64, bucketCount> buckets{};
+
+    /// The duration (ns) at or below which `fraction` (0..1) of the recorded durations fall.
+    [[nodiscard]] quint64 percentileNs(double fraction) const noexcept;
+    /// The median (ns).
+    [[nodiscard]] quint64 p50Ns() const noexcept { return percentileNs(0.50); }
+    /// The 99th percentile (ns).
+    [[nodiscard]] quint64 p99Ns() const noexcept { return percentileNs(0.99); }
+};
+
+/// One handler as a snapshot saw it: a plain value, safe to keep and pass between threads.
+struct RIO_QT_EXPORT HandlerInfo
+{
+    /// The registry's process-unique id (RegistryInfo::id; never reused).
+    quint64 registryId = 0;
+    /// The registry's name (objectName of a QtRegistry; empty when unnamed).
+    QString registryName;
+    /// The registry's event type, as the compiler spells it.
+    QString eventType;
+    /// The handler's id in its registry.
+    HandlerId id;
+
+    /// Where add was called: file ("" when unknown).
+    QString file;
+    /// Where add was called: line (0 when unknown).
+    int line = 0;
+    /// Where add was called: the enclosing function.
+    QString function;
+    /// An origin the caller attached (QtRegistryBase::setOrigin: a QML file URL), else empty.
+    QString originFile;
+    /// The line of originFile (0 when none).
+    int originLine = 0;
+
+    /// The thread add ran on: a process-unique number (never reused; see Diagnostics::threadName).
+    quint64 addedThread = 0;
+    /// That thread's name when known (its QThread objectName, "main" for the main thread).
+    QString addedThreadName;
+
+    /// True for a handler with a context object (QtRegistry add(context, ...)).
+    bool hasContext = false;
+    /// The context's class name, at add.
+    QString contextClass;
+    /// The context's objectName, at add.
+    QString contextName;
+    /// The context's thread's name, at add ("main" for the main thread).
+    QString contextThreadName;
+
+    /// Its priority.
+    int priority = 0;
+    /// Its connection type (Direct for a handler without a context).
+    Qt::ConnectionType connection = Qt::DirectConnection;
+    /// Every or Latest.
+    Delivery delivery = Delivery::Every;
+    /// Every: its queue's capacity (0: unbounded).
+    quint64 capacity = 0;
+    /// Every: its overflow policy.
+    Overflow overflow = Overflow::DropOldest;
+    /// Runs at most once.
+    bool once = false;
+    /// Suspended now.
+    bool suspended = false;
+
+    /// Runs that began (queued handlers always; direct handlers while diagnostics are enabled).
+    quint64 calls = 0;
+    /// Runs that threw (same scope as calls).
+    quint64 failures = 0;
+    /// Queued deliveries dropped, by DropReason.
+    std::array<quint64, dropReasonCount> drops{};
+    /// Queued deliveries waiting now.
+    quint64 waiting = 0;
+    /// The most queued deliveries that ever waited at once.
+    quint64 maxWaiting = 0;
+    /// Latest: pending payloads a newer event replaced.
+    quint64 coalesced = 0;
+    /// Runs longer than the slow threshold of their thread.
+    quint64 slowRuns = 0;
+
+    /// True when run times were recorded (diagnostics enabled at some point).
+    bool timed = false;
+    /// Run times (while diagnostics are enabled).
+    TimeHistogram runTime;
+    /// Queued deliveries: time from notify to the start of the run (while enabled).
+    TimeHistogram queueDelay;
+
+    /// Sum of drops over every reason.
+    [[nodiscard]] quint64 totalDrops() const noexcept;
+};
+
+/// One live registry as a snapshot saw it.
+struct RIO_QT_EXPORT RegistryInfo
+{
+    /// Process-unique id, never reused.
+    quint64 id = 0;
+    /// Its name (QtRegistry: objectName; Registry<E>: setDiagnosticsName).
+    QString name;
+    /// Its event type, as the compiler spells it.
+    QString eventType;
+    /// True for a QtRegistry (false for a plain Registry<E>).
+    bool qt = false;
+    /// True while its diagnostics are enabled (by itself or process-wide).
+    bool diagnosticsEnabled = false;
+    /// Its handlers, in id order.
+    QList<HandlerInfo> handlers;
+};
+
+/// A slow or hung handler as the watchdog reports it.
+struct RIO_QT_EXPORT SlowHandlerReport
+{
+    /// The handler (its snapshot when it was reported).
+    HandlerInfo handler;
+    /// How long it ran (slowHandler) or has been running so far (handlerStalled), ns.
+    quint64 elapsedNs = 0;
+    /// The thread it ran on (number, as HandlerInfo::addedThread) and its name when known.
+    quint64 thread = 0;
+    /// That thread's name when known.
+    QString threadName;
+    /// True when reported while it still runs (the stall threshold).
+    bool stillRunning = false;
+};
+
+/// The process-wide diagnostics: snapshots of every live registry, enabling run-time
+/// measurement, and the slow-handler watchdog. A singleton QObject living in the thread that
+/// first asked for it (normally the main thread); every static function is thread-safe.
+class RIO_QT_EXPORT Diagnostics : public QObject
+{
+    Q_OBJECT
+
+public:
+    /// The singleton (created on first use).
+    static Diagnostics *instance();
+
+    /// Every live registry (Registry<E> with at least one add, and every QtRegistry) and its
+    /// handlers, in registry id order. Safe from any thread; runs no user code.
+    [[nodiscard]] static QList<RegistryInfo> snapshot();
+    /// As snapshot(), for one registry id (empty handlers and id 0 when it is gone).
+    [[nodiscard]] static RegistryInfo snapshot(quint64 registryId);
+
+    /// Enables (or disables) timing, direct-handler counters and the watchdog for every
+    /// registry, present and future. Also enabled by the environment variable
+    /// RIO_DIAGNOSTICS=1 or by enabling debug output of the category `registryio.diagnostics`
+    /// (QT_LOGGING_RULES="registryio.diagnostics.debug=true") before the first registry.
+    static void setEnabled(bool enabled);
+    /// True while diagnostics are enabled process-wide.
+    [[nodiscard]] static bool isEnabled() noexcept;
+
+    /// A run on the main (GUI) thread longer than this is reported after it ends (default 16 ms).
+    static void setSlowThreshold(std::chrono::nanoseconds threshold);
+    /// The main thread's slow threshold.
+    [[nodiscard]] static std::chrono::nanoseconds slowThreshold() noexcept;
+    /// As setSlowThreshold for every other thread (default 0: not reported).
+    static void setWorkerSlowThreshold(std::chrono::nanoseconds threshold);
+    /// The other threads' slow threshold (0: off).
+    [[nodiscard]] static std::chrono::nanoseconds workerSlowThreshold() noexcept;
+    /// A run on any thread still running past this is reported while it runs, by the watchdog
+    /// thread (default 50 ms; 0: off). The watchdog thread exists only while enabled.
+    static void setStallThreshold(std::chrono::nanoseconds threshold);
+    /// The stall threshold.
+    [[nodiscard]] static std::chrono::nanoseconds stallThreshold() noexcept;
+
+    /// The name recorded for a thread number (HandlerInfo::addedThread), empty when unknown.
+    [[nodiscard]] static QString threadName(quint64 thread);
+    /// The calling thread's number.
+    [[nodiscard]] static quint64 currentThread() noexcept;
+
+Q_SIGNALS:
+    /// A handler ran longer than its thread's slow threshold (reported once per handler; see
+    /// HandlerInfo::slowRuns for the count). Emitted on the thread it ran on, after it ended.
+    void slowHandler(const rio::SlowHandlerReport &report);
+    /// A handler has been running longer than the stall threshold: emitted from the watchdog
+    /// thread while it still runs (once per run).
+    void handlerStalled(const rio::SlowHandlerReport &report);
+
+private:
+    Diagnostics();
+};
+
+/// The logging category `registryio.diagnostics`: slow and stalled handlers are reported here
+/// (warnings); enabling its debug output enables diagnostics process-wide.
+RIO_QT_EXPORT const QLoggingCategory &lcDiagnostics();
+
+} // namespace rio
+
+Q_DECLARE_METATYPE(rio::HandlerInfo)
+Q_DECLARE_METATYPE(rio::RegistryInfo)
+Q_DECLARE_METATYPE(rio::SlowHandlerReport)

@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: MIT
+// rio::Diagnostics: snapshots of every live registry (the core's records completed by each
+// QtRegistry's own), the process-wide switch (API, RIO_DIAGNOSTICS, logging rules), thread
+// names, and the reports of slow and stalled handlers (log and signals).
+
+#include "qt_control.h"
+#include "qt_handler_state.h"
+
+#include <registryio/detail/diagnostics.h>
+#include <registryio/detail/registry_core.h>
+#include <registryio/qt/detail/qt_registrations.h>
+#include <registryio/qt/diagnostics.h>
+#include <registryio/qt/qt_registry_base.h>
+
+#include <QCoreApplication>
+#include <QThread>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+Q_LOGGING_CATEGORY(lcDiagnosticsCategory, "registryio.diagnostics")
+
+namespace rio::detail {
+// Reaches QtRegistryBase's diagnostics for the snapshot.
+struct DiagnosticsAccess
+{
+    static void complete(const QtRegistryBase &registry, RegistryInfo &info)
+    {
+        registry.completeDiagnostics(info);
+    }
+};
+} // namespace rio::detail
+
+namespace rio {
+
+const QLoggingCategory &lcDiagnostics()
+{
+    return lcDiagnosticsCategory();
+}
+
+namespace {
+
+// Every live QtRegistry by its registry id, for the Qt part of a snapshot. Never destroyed:
+// registries with static storage may die after any static of ours.
+struct FacadeList
+{
+    std::mutex mutex;
+    std::map<quint64, QtRegistryBase *> registries;
+};
+
+FacadeList &facades()
+{
+    static auto *list = new FacadeList; // NOLINT(bugprone-unhandled-exception-at-new)
+    return *list;
+}
+
+// Thread names by thread number, recorded the first time a thread adds to a QtRegistry or
+// reports a slow run.
+struct ThreadNames
+{
+    std::mutex mutex;
+    std::unordered_map<quint64, QString> names;
+};
+
+ThreadNames &threadNames()
+{
+    static auto *names = new ThreadNames; // NOLINT(bugprone-unhandled-exception-at-new)
+    return *names;
+}
+
+thread_local bool threadNamed = false;
+
+bool isMainThread() noexcept
+{
+    const QCoreApplication *app = QCoreApplication::instance();
+    return app != nullptr && QThread::currentThread() == app->thread();
+}
+
+QString nameOf(const QThread *thread)
+{
+    if (thread == nullptr)
+        return {};
+    const QCoreApplication *app = QCoreApplication::instance();
+    if (app != nullptr && thread == app->thread())
+        return QStringLiteral("main");
+    return thread->objectName();
+}
+
+// Records the calling thread's name (once per thread).
+quint64 noteThread()
+{
+    const quint64 n = detail::diag::threadNumber();
+    if (!threadNamed) {
+        QString name = nameOf(QThread::currentThread());
+        if (name.isEmpty())
+            name = QStringLiteral("thread %1").arg(n);
+        ThreadNames &t = threadNames();
+        std::lock_guard lock(t.mutex);
+        t.names[n] = std::move(name);
+        threadNamed = true;
+    }
+    return n;
+}
+
+constinit std::atomic<Diagnostics *> theInstance{nullptr};
+
+HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::HandlerRecord &h)
+{
+    HandlerInfo info;
+    info.registryId = reg.serial;
+    info.registryName = QString::fromStdString(reg.name);
+    info.eventType = QString::fromStdString(reg.eventType);
+    info.id = h.id;
+    info.file = QString::fromUtf8(h.where.fileName());
+    info.line = static_cast<int>(h.where.line());
+    info.function = QString::fromUtf8(h.where.functionName());
+    info.addedThread = h.thread;
+    info.priority = h.priority;
+    info.suspended = h.suspended;
+    info.calls = h.calls;
+    info.failures = h.failures;
+    info.slowRuns = h.slowRuns;
+    info.timed = h.timed;
+    info.runTime.count = h.calls;
+    info.runTime.totalNs = h.totalNs;
+    info.runTime.maxNs = h.maxNs;
+    std::copy(h.buckets.begin(), h.buckets.end(), info.runTime.buckets.begin());
+    return info;
+}
+
+void fillThreadNames(QList<RegistryInfo> &out)
+{
+    ThreadNames &t = threadNames();
+    std::lock_guard lock(t.mutex);
+    for (RegistryInfo &r : out) {
+        for (HandlerInfo &h : r.handlers) {
+            if (h.addedThreadName.isEmpty()) {
+                const auto it = t.names.find(h.addedThread);
+                if (it != t.names.end())
+                    h.addedThreadName = it->second;
+            }
+        }
+    }
+}
+
+QList<RegistryInfo> build(quint64 serial)
+{
+    const std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(serial);
+    QList<RegistryInfo> out;
+    out.reserve(static_cast<qsizetype>(records.size()));
+    for (const auto &reg : records) {
+        RegistryInfo info;
+        info.id = reg.serial;
+        info.name = QString::fromStdString(reg.name);
+        info.eventType = QString::fromStdString(reg.eventType);
+        info.qt = reg.facade;
+        info.diagnosticsEnabled = reg.enabled;
+        info.handlers.reserve(static_cast<qsizetype>(reg.handlers.size()));
+        for (const auto &h : reg.handlers)
+            info.handlers.push_back(toInfo(reg, h));
+        if (reg.facade) {
+            FacadeList &f = facades();
+            std::lock_guard lock(f.mutex);
+            const auto it = f.registries.find(reg.serial);
+            if (it == f.registries.end())
+                continue; // being destroyed
+            detail::DiagnosticsAccess::complete(*it->second, info);
+        }
+        out.push_back(std::move(info));
+    }
+    fillThreadNames(out);
+    return out;
+}
+
+SlowHandlerReport toReport(const detail::diag::SlowRun &run)
+{
+    SlowHandlerReport report;
+    report.elapsedNs = run.elapsedNs;
+    report.thread = run.thread;
+    report.stillRunning = run.stillRunning;
+    report.threadName = Diagnostics::threadName(run.thread);
+    // The handler as a snapshot of its registry sees it; what the run recorded if it is gone.
+    const QList<RegistryInfo> regs = build(run.registry);
+    if (!regs.isEmpty()) {
+        for (const HandlerInfo &h : regs.front().handlers) {
+            if (h.id == run.id) {
+                report.handler = h;
+                return report;
+            }
+        }
+    }
+    report.handler.registryId = run.registry;
+    report.handler.id = run.id;
+    report.handler.eventType = QString::fromStdString(run.eventType);
+    report.handler.file = QString::fromUtf8(run.where.fileName());
+    report.handler.line = static_cast<int>(run.where.line());
+    report.handler.function = QString::fromUtf8(run.where.functionName());
+    return report;
+}
+
+// The core's report of a slow run (on its thread) or a stall (on the watchdog thread): logged to
+// `registryio.diagnostics` and signalled. No lock of ours is held.
+void slowSink(const detail::diag::SlowRun &run) noexcept
+{
+    try {
+        const SlowHandlerReport r = toReport(run);
+        const HandlerInfo &h = r.handler;
+        const QString where =
+            h.originFile.isEmpty()
+                ? QStringLiteral("%1:%2").arg(h.file).arg(h.line)
+                : QStringLiteral("%1:%2 (%3:%4)").arg(h.originFile).arg(h.originLine).arg(h.file).arg(h.line);
+        const double ms = static_cast<double>(r.elapsedNs) / 1e6;
+        if (r.stillRunning) {
+            qCWarning(lcDiagnosticsCategory).noquote()
+                << QStringLiteral(
+                       "handler %1 of registry %2 \"%3\" (%4), added at %5, has been running for %6 ms "
+                       "on thread %7")
+                       .arg(h.id.value())
+                       .arg(h.registryId)
+                       .arg(h.registryName, h.eventType, where)
+                       .arg(ms, 0, 'f', 1)
+                       .arg(r.threadName);
+        } else {
+            qCWarning(lcDiagnosticsCategory).noquote()
+                << QStringLiteral(
+                       "slow handler %1 of registry %2 \"%3\" (%4), added at %5, ran %6 ms on thread %7")
+                       .arg(h.id.value())
+                       .arg(h.registryId)
+                       .arg(h.registryName, h.eventType, where)
+                       .arg(ms, 0, 'f', 1)
+                       .arg(r.threadName);
+        }
+        if (Diagnostics *d = theInstance.load(std::memory_order_acquire)) {
+            if (r.stillRunning)
+                Q_EMIT d->handlerStalled(r);
+            else
+                Q_EMIT d->slowHandler(r);
+        }
+    } catch (...) {
+        // No memory for the report: the run is still counted.
+    }
+}
+
+bool mainThreadCheck() noexcept
+{
+    return isMainThread();
+}
+
+// Once per process, from the first QtRegistry or Diagnostics call: the hooks into the core, the
+// metatypes, and the logging rules' switch.
+void setUp()
+{
+    static const bool once = [] {
+        qRegisterMetaType<rio::HandlerInfo>("rio::HandlerInfo");
+        qRegisterMetaType<rio::RegistryInfo>("rio::RegistryInfo");
+        qRegisterMetaType<rio::SlowHandlerReport>("rio::SlowHandlerReport");
+        detail::diag::setMainThreadCheck(&mainThreadCheck);
+        detail::diag::setSlowSink(&slowSink);
+        return true;
+    }();
+    (void)once;
+    static std::once_flag rules;
+    std::call_once(rules, [] {
+        if (lcDiagnosticsCategory().isDebugEnabled())
+            Diagnostics::setEnabled(true);
+    });
+}
+
+} // namespace
+
+// --- Value types ----------------------------------------------------------------------------
+
+quint64 TimeHistogram::percentileNs(double fraction) const noexcept
+{
+    quint64 total = 0;
+    for (const quint64 b : buckets)
+        total += b;
+    if (total == 0)
+        return 0;
+    const double want = std::clamp(fraction, 0.0, 1.0) * static_cast<double>(total);
+    quint64 seen = 0;
+    for (int i = 0; i < bucketCount; ++i) {
+        seen += buckets[static_cast<std::size_t>(i)];
+        if (static_cast<double>(seen) >= want && seen > 0) {
+            const quint64 upper = i >= 63 ? ~quint64{0} : (quint64{1} << (i + 1)) - 1;
+            return maxNs != 0 ? std::min(upper, maxNs) : upper;
+        }
+    }
+    return maxNs;
+}
+
+quint64 HandlerInfo::totalDrops() const noexcept
+{
+    quint64 sum = 0;
+    for (const quint64 d : drops)
+        sum += d;
+    return sum;
+}
+
+// --- Diagnostics ------------------------------------------------------------------------------
+
+Diagnostics::Diagnostics() = default;
+
+Diagnostics *Diagnostics::instance()
+{
+    static Diagnostics *const created = [] {
+        setUp();
+        auto *d = new Diagnostics; // never destroyed: reports may come from any thread at exit
+        if (QCoreApplication *app = QCoreApplication::instance())
+            d->moveToThread(app->thread());
+        theInstance.store(d, std::memory_order_release);
+        return d;
+    }();
+    return created;
+}
+
+QList<RegistryInfo> Diagnostics::snapshot()
+{
+    setUp();
+    return build(0);
+}
+
+RegistryInfo Diagnostics::snapshot(quint64 registryId)
+{
+    if (registryId == 0)
+        return {};
+    setUp();
+    QList<RegistryInfo> one = build(registryId);
+    return one.isEmpty() ? RegistryInfo{} : one.front();
+}
+
+void Diagnostics::setEnabled(bool enabled)
+{
+    setUp();
+    detail::diag::setGlobalEnabled(enabled);
+    // The Qt side of each QtRegistry follows (its own switch keeps it on).
+    FacadeList &f = facades();
+    std::lock_guard lock(f.mutex);
+    for (auto &[id, registry] : f.registries)
+        registry->applyDiagnostics(enabled || registry->m_diagCore->isDiagnosticsEnabled());
+}
+
+bool Diagnostics::isEnabled() noexcept
+{
+    return detail::diag::globalEnabled();
+}
+
+namespace {
+std::chrono::nanoseconds thresholdAt(int which) noexcept
+{
+    std::uint64_t t[3] = {0, 0, 0};
+    detail::diag::thresholds(t[0], t[1], t[2]);
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(std::min<std::uint64_t>(t[which], INT64_MAX)));
+}
+void setThresholdAt(int which, std::chrono::nanoseconds value) noexcept
+{
+    std::uint64_t t[3] = {0, 0, 0};
+    detail::diag::thresholds(t[0], t[1], t[2]);
+    t[which] = value.count() < 0 ? 0 : static_cast<std::uint64_t>(value.count());
+    detail::diag::setThresholds(t[0], t[1], t[2]);
+}
+} // namespace
+
+void Diagnostics::setSlowThreshold(std::chrono::nanoseconds threshold)
+{
+    setThresholdAt(0, threshold);
+}
+
+std::chrono::nanoseconds Diagnostics::slowThreshold() noexcept
+{
+    return thresholdAt(0);
+}
+
+void Diagnostics::setWorkerSlowThreshold(std::chrono::nanoseconds threshold)
+{
+    setThresholdAt(1, threshold);
+}
+
+std::chrono::nanoseconds Diagnostics::workerSlowThreshold() noexcept
+{
+    return thresholdAt(1);
+}
+
+void Diagnostics::setStallThreshold(std::chrono::nanoseconds threshold)
+{
+    setThresholdAt(2, threshold);
+}
+
+std::chrono::nanoseconds Diagnostics::stallThreshold() noexcept
+{
+    return thresholdAt(2);
+}
+
+QString Diagnostics::threadName(quint64 thread)
+{
+    ThreadNames &t = threadNames();
+    std::lock_guard lock(t.mutex);
+    const auto it = t.names.find(thread);
+    return it != t.names.end() ? it->second : QString();
+}
+
+quint64 Diagnostics::currentThread() noexcept
+{
+    return detail::diag::threadNumber();
+}
+
+// --- QtRegistryBase's diagnostics ---------------------------------------------------------------
+
+quint64 QtRegistryBase::registryId() const noexcept
+{
+    return m_registryId;
+}
+
+void QtRegistryBase::setDiagnosticsEnabled(bool enabled)
+{
+    m_diagCore->setDiagnosticsEnabled(enabled);
+    applyDiagnostics(m_diagCore->isDiagnosticsEnabled());
+}
+
+bool QtRegistryBase::isDiagnosticsEnabled() const noexcept
+{
+    return m_diagCore != nullptr && m_diagCore->isDiagnosticsEnabled();
+}
+
+bool QtRegistryBase::setOrigin(HandlerId id, const QString &file, int line)
+{
+    const std::shared_ptr<detail::QtHandlerCore> core = m_diagRegistrations->find(id);
+    if (!core)
+        return false;
+    auto &h = static_cast<detail::QtHandlerState &>(*core);
+    QString copy = file; // shares the data; the assignment below cannot throw
+    std::lock_guard lock(h.mutex);
+    h.origin.file.swap(copy);
+    h.origin.line = line;
+    return true;
+}
+
+void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtRegistrations &registrations,
+                                       const void *eventType)
+{
+    setUp();
+    core.setDiagnosticsFacade(static_cast<const std::string_view *>(eventType));
+    m_diagCore = &core;
+    m_diagRegistrations = &registrations;
+    m_registryId = core.diagnosticsSerial();
+    m_diagnosticsOn.store(core.isDiagnosticsEnabled(), std::memory_order_relaxed);
+    // The name snapshots show follows objectName (read here, on its own thread).
+    m_nameConnection =
+        QObject::connect(this, &QObject::objectNameChanged, this, [&core](const QString &name) {
+            try {
+                core.setDiagnosticsName(name.toStdString());
+            } catch (...) {
+                // No memory: the old name stays.
+            }
+        });
+    FacadeList &f = facades();
+    std::lock_guard lock(f.mutex);
+    f.registries[m_registryId] = this;
+}
+
+void QtRegistryBase::detachDiagnostics() noexcept
+{
+    if (m_registryId == 0)
+        return;
+    FacadeList &f = facades();
+    std::lock_guard lock(f.mutex);
+    f.registries.erase(m_registryId);
+}
+
+void QtRegistryBase::applyDiagnostics(bool on)
+{
+    m_diagnosticsOn.store(on, std::memory_order_relaxed);
+    for (const auto &core : m_diagRegistrations->cores())
+        core->setTimed(on, m_registryId);
+}
+
+void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
+{
+    info.qt = true;
+    for (HandlerInfo &h : info.handlers) {
+        const std::shared_ptr<detail::QtHandlerCore> core = m_diagRegistrations->find(h.id);
+        if (!core)
+            continue;
+        const auto &s = static_cast<const detail::QtHandlerState &>(*core);
+        h.hasContext = s.hasContext;
+        h.connection = s.hasContext ? s.type : Qt::DirectConnection;
+        h.delivery = s.delivery;
+        h.capacity = s.capacity;
+        h.overflow = s.overflow;
+        h.once = s.once;
+        h.suspended = s.suspended.load(std::memory_order_relaxed);
+        // The core's box runs a QtDispatcher for a handler with a context: what it timed is the
+        // dispatch, not the handler, so such handlers show their own runs only.
+        if (s.hasContext) {
+            h.calls = s.runs.load(std::memory_order_relaxed);
+            h.failures = s.failures.load(std::memory_order_relaxed);
+            h.runTime = {};
+            h.slowRuns = 0;
+            h.timed = false;
+        }
+        if (const detail::diag::HandlerStats *st = s.runStats.load(std::memory_order_acquire)) {
+            h.timed = true;
+            h.calls += st->calls.load(std::memory_order_relaxed);
+            h.failures += st->failures.load(std::memory_order_relaxed);
+            h.slowRuns = st->slowRuns.load(std::memory_order_relaxed);
+            std::array<std::uint64_t, detail::diag::bucketCount> b{};
+            std::uint64_t total = 0;
+            std::uint64_t max = 0;
+            detail::diag::toNanos(st->runTime, b, total, max);
+            std::copy(b.begin(), b.end(), h.runTime.buckets.begin());
+            h.runTime.totalNs = total;
+            h.runTime.maxNs = max;
+            h.runTime.count = 0;
+            for (const auto n : b)
+                h.runTime.count += n;
+        }
+        std::uint64_t classified = 0;
+        for (int r = 1; r < dropReasonCount; ++r) {
+            h.drops[static_cast<std::size_t>(r)] = s.dropsBy[r].load(std::memory_order_relaxed);
+            classified += h.drops[static_cast<std::size_t>(r)];
+        }
+        const std::uint64_t total = s.dropped.load(std::memory_order_relaxed);
+        h.drops[0] = total > classified ? total - classified : 0; // overflow: the rest
+        auto &state = const_cast<detail::QtHandlerState &>(s);
+        std::lock_guard lock(state.mutex);
+        h.waiting = s.mail.size() + (s.pending ? 1 : 0);
+        h.maxWaiting = std::max<quint64>(s.maxWaiting, h.waiting);
+        h.coalesced = s.coalesced;
+        h.addedThread = s.origin.thread != 0 ? s.origin.thread : h.addedThread;
+        h.contextClass = s.origin.contextClass;
+        h.contextName = s.origin.contextName;
+        h.contextThreadName = s.origin.contextThreadName;
+        h.originFile = s.origin.file;
+        h.originLine = s.origin.line;
+    }
+}
+
+} // namespace rio
+
+namespace rio::detail {
+
+void QtHandlerCore::noteAdded(SourceLocation at, std::uint64_t registry, bool timed)
+{
+    auto &h = static_cast<QtHandlerState &>(*this);
+    where = at;
+    QtHandlerState::Origin o;
+    o.thread = noteThread();
+    if (timed)
+        setTimed(true, registry);
+    std::lock_guard lock(h.mutex);
+    if (h.context != nullptr) {
+        o.contextClass = QString::fromUtf8(h.context->metaObject()->className());
+        o.contextName = h.context->objectName();
+        o.contextThreadName = nameOf(h.context->thread());
+    }
+    h.origin = std::move(o);
+}
+
+void QtHandlerCore::setTimed(bool on, std::uint64_t registry)
+{
+    auto &h = static_cast<QtHandlerState &>(*this);
+    if (!h.hasContext)
+        return; // the core's box times it
+    if (on) {
+        std::lock_guard lock(h.mutex);
+        if (!h.ownedStats)
+            h.ownedStats.reset(diag::newStats(registry, id, where, {}));
+        runStats.store(h.ownedStats.get(), std::memory_order_release);
+    } else {
+        runStats.store(nullptr, std::memory_order_release); // kept: a run may still use them
+    }
+}
+
+} // namespace rio::detail
