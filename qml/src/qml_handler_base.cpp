@@ -6,6 +6,7 @@
 #include <QJSEngine>
 #include <QList>
 #include <QPointer>
+#include <QQmlContext>
 #include <QQmlEngine>
 #include <QQmlError>
 #include <QQmlInfo>
@@ -227,6 +228,15 @@ void QmlHandlerBase::watchRegistry(QObject *registry,
         disconnect(m_destroyedConnection);
     if (detail::QmlRegistryShared *watched = std::exchange(m_watched, nullptr))
         watched->unwatch(m_registration.get());
+    // Diagnostics show where the handler is declared: the line of the binding that runs this
+    // (its `registry:`), else the file alone. Only while they are on: it costs an error object.
+    if (shared && shared->diagnosticsOn() &&
+        !detail::callerPosition(qjsEngine(this), &m_originFile, &m_originLine)) {
+        if (const QQmlContext *context = qmlContext(this)) {
+            m_originFile = context->baseUrl().toString();
+            m_originLine = 0;
+        }
+    }
     if (registry != nullptr && registry->thread() == thread()) {
         // Told by the registry's destructor: a link, not a connection (see QmlRegistryWatcher).
         shared->watch(m_registration.get());
@@ -250,6 +260,8 @@ void QmlHandlerBase::registerWith(QObject *registry, const std::shared_ptr<detai
                                   m_delivery.options(m_coalesce, m_priority, m_once));
     m_registeredOn = shared;
     m_active = true;
+    if (!m_originFile.isEmpty())
+        shared->noteOrigin(m_id, m_originFile, m_originLine);
     detail::QmlRegistration &registration = *m_registration;
     registration.id = m_id.value();
     registration.priority = m_priority;

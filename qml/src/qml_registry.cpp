@@ -62,12 +62,26 @@ private:
     QList<QJSValue> m_arguments;
 };
 
+QString QmlRegistry::name() const
+{
+    return m_registry.objectName();
+}
+
+void QmlRegistry::setName(const QString &name)
+{
+    if (name == m_registry.objectName())
+        return;
+    m_registry.setObjectName(name);
+    Q_EMIT nameChanged();
+}
+
 QmlRegistry::QmlRegistry(QObject *parent)
     : QObject(parent), m_shared(std::make_shared<detail::QmlRegistryShared>(this)),
       m_registry(this, m_shared.get()), m_ops(std::make_unique<VariantOps>(this, *m_shared))
 {
     detail::QmlRegistryShared &shared = *m_shared;
     shared.facade = &m_registry;
+    shared.facadeBase = &m_registry;
     shared.ops = m_ops.get();
     shared.batches = true;
     shared.emitFailed = [](QObject *registry, HandlerId id, const QString &message) {

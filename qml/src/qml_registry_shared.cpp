@@ -104,11 +104,27 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
         delete handle;
         return nullptr;
     }
+    // Where in QML it was added (the C++ position of the add is this file's): the calling line.
+    QString file;
+    int line = 0;
+    if (callerPosition(engine, &file, &line))
+        noteOrigin(handle->m_id, file, line);
     handle->activate();
     // JavaScript's (destroy() works on it), collected only once it is inactive and unreferenced.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     handle->m_keepAlive = engine->newQObject(handle);
     return handle;
+}
+
+void detail::QmlRegistryShared::noteOrigin(HandlerId id, const QString &file, int line) const
+{
+    if (facadeBase != nullptr && !file.isEmpty())
+        facadeBase->setOrigin(id, file, line);
+}
+
+bool detail::QmlRegistryShared::diagnosticsOn() const noexcept
+{
+    return facadeBase != nullptr && facadeBase->isDiagnosticsEnabled();
 }
 
 bool detail::QmlRegistryShared::removeOwn(HandlerId id, quint64 *dropped)
@@ -219,6 +235,7 @@ void detail::QmlRegistryShared::close()
     anchor.detach(); // senders' notifies on other threads finish first
     registry = nullptr;
     facade = nullptr;
+    facadeBase = nullptr;
     ops = nullptr;
     events.clear();
     single = nullptr;

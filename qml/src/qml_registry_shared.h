@@ -98,9 +98,10 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     // other threads' frames only (a handler a sender's notify runs on the registry's own thread
     // may destroy it).
     OwnerAnchor anchor;
-    QObject *registry;           // null once the registry is going (local())
-    QmlFacade *facade = nullptr; // null once the registry is going
-    QmlEventOps *ops = nullptr;  // null once the registry is going
+    QObject *registry;                    // null once the registry is going (local())
+    QmlFacade *facade = nullptr;          // null once the registry is going
+    QtRegistryBase *facadeBase = nullptr; // the same facade's QObject half; null once going
+    QmlEventOps *ops = nullptr;           // null once the registry is going
     void (*emitFailed)(QObject *registry, HandlerId id, const QString &message) = nullptr;
     std::atomic<bool> warnedDead{false}; // a sender warned that the registry is gone
     bool batches = false;                // a QmlRegistry: handles' functions join its one-call dispatch
@@ -109,6 +110,12 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     // null after a QML warning at the caller's line (nothing registered).
     HandlerSubscription *addFunction(const QJSValue &handler, int priority, const QJSValue &options,
                                      const QString &name);
+
+    // Attaches the QML position `file`:`line` to handler `id` for diagnostics (nothing when the
+    // registry is going or the file is unknown).
+    void noteOrigin(HandlerId id, const QString &file, int line) const;
+    // True while the registry's diagnostics are on (by itself or process-wide).
+    [[nodiscard]] bool diagnosticsOn() const noexcept;
 
     // --- registrations ---
     QHash<quint64, QmlRegistration *> registrations;

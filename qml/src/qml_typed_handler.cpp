@@ -26,6 +26,19 @@ QmlTypedRegistry::~QmlTypedRegistry()
     detach(); // done already by the typed half; harmless again
 }
 
+QString QmlTypedRegistry::name() const
+{
+    return m_facade != nullptr ? m_facade->objectName() : QString();
+}
+
+void QmlTypedRegistry::setName(const QString &name)
+{
+    if (m_facade == nullptr || name == m_facade->objectName())
+        return;
+    m_facade->setObjectName(name);
+    Q_EMIT nameChanged();
+}
+
 detail::QmlFacadeListener *QmlTypedRegistry::facadeListener() const noexcept
 {
     return m_shared.get();
@@ -38,6 +51,7 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, detail::QmlFacad
     m_facade = facadeBase;
     detail::QmlRegistryShared &shared = *m_shared;
     shared.facade = facade;
+    shared.facadeBase = facadeBase;
     shared.ops = ops;
     shared.emitFailed = [](QObject *registry, HandlerId id, const QString &message) {
         Q_EMIT static_cast<QmlTypedRegistry *>(registry)->handlerFailed(static_cast<double>(id.value()),

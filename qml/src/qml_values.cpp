@@ -159,18 +159,27 @@ void detail::QmlEventCache::clear()
     m_value = QJSValue();
 }
 
-void detail::warnAtCaller(const QObject *object, const QString &message)
+bool detail::callerPosition(QJSEngine *engine, QString *file, int *line)
 {
     // The calling JavaScript line: an error made now carries it (and is taken back at once).
+    if (engine == nullptr || engine->hasError())
+        return false;
+    engine->throwError(QString());
+    const QJSValue error = engine->catchError();
+    QString f = error.property(QStringLiteral("fileName")).toString();
+    const int l = error.property(QStringLiteral("lineNumber")).toInt();
+    if (f.isEmpty() || l <= 0)
+        return false;
+    *file = std::move(f);
+    *line = l;
+    return true;
+}
+
+void detail::warnAtCaller(const QObject *object, const QString &message)
+{
     QString file;
     int line = 0;
-    if (QJSEngine *engine = qjsEngine(object)) {
-        engine->throwError(message);
-        const QJSValue error = engine->catchError();
-        file = error.property(QStringLiteral("fileName")).toString();
-        line = error.property(QStringLiteral("lineNumber")).toInt();
-    }
-    if (file.isEmpty() || line <= 0) {
+    if (!callerPosition(qjsEngine(object), &file, &line)) {
         qmlWarning(object) << message;
         return;
     }

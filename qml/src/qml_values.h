@@ -78,6 +78,9 @@ QJSValue scriptValue(QJSEngine *engine, const QVariant &event);
 
 // A QML warning on `object` at the JavaScript line that called us (its declaration if none).
 void warnAtCaller(const QObject *object, const QString &message);
+// The file and line of the JavaScript that called us (an error made and taken back at once):
+// false, nothing written, when no JavaScript runs or it has no position.
+bool callerPosition(QJSEngine *engine, QString *file, int *line);
 
 // The handler (a RegistryHandler or a typed handler) whose onNotified is running on this thread:
 // engine warnings raised meanwhile (a thrown exception, a TypeError) are its failures, not an

@@ -245,9 +245,13 @@ private:
     std::unique_ptr<Registration> m_registration;              // in the registry's bookkeeping
 
     QMetaObject::Connection m_warningTap; // the engine's warnings, while onNotified runs
-    bool *m_alive = nullptr;              // cleared by leaveRegistry() (a delivery in progress)
-    bool m_reRegistering = false;         // in reRegister()
-    bool m_reRegisterAgain = false;       // a property changed meanwhile
+    // Where this handler is declared, for diagnostics: the file and line of the binding that set
+    // its registry (taken while the registry's diagnostics are on; empty otherwise).
+    QString m_originFile;
+    int m_originLine = 0;
+    bool *m_alive = nullptr;        // cleared by leaveRegistry() (a delivery in progress)
+    bool m_reRegistering = false;   // in reRegister()
+    bool m_reRegisterAgain = false; // a property changed meanwhile
     Q_OBJECT_COMPUTED_PROPERTY(QmlHandlerBase, bool, m_activeProperty, &QmlHandlerBase::isActive)
 };
 

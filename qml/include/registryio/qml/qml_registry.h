@@ -31,6 +31,9 @@ class RIO_QML_EXPORT QmlRegistry : public QObject
     QML_ELEMENT
     /// Number of registered handlers (JavaScript, RegistryHandler and C++ ones).
     Q_PROPERTY(int count READ count NOTIFY countChanged BINDABLE bindableCount FINAL)
+    /// The registry's name in diagnostics (rio::Diagnostics snapshots, RegistryInspector): the
+    /// objectName of its C++ facade.
+    Q_PROPERTY(QString name READ name WRITE setName NOTIFY nameChanged FINAL)
 
 public:
     /// An empty registry.
@@ -61,6 +64,10 @@ public:
 
     /// Number of registered handlers.
     [[nodiscard]] int count() const noexcept;
+    /// The name diagnostics show (empty: unnamed).
+    [[nodiscard]] QString name() const;
+    /// Names the registry in diagnostics.
+    void setName(const QString &name);
     /// The count as a bindable property (C++ bindings: QProperty, setBinding).
     [[nodiscard]] QBindable<int> bindableCount() const { return &m_countProperty; }
 
@@ -78,6 +85,8 @@ public:
 Q_SIGNALS:
     /// The number of handlers changed (emitted on the registry's thread).
     void countChanged();
+    /// The name changed.
+    void nameChanged();
     /// A handler failed: a JavaScript handler threw (also printed as a QML warning with its file
     /// and line) or a C++ handler threw. Emitted on the registry's thread.
     void handlerFailed(double id, const QString &message);

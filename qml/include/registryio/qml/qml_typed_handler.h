@@ -93,6 +93,9 @@ class RIO_QML_EXPORT QmlTypedRegistry : public QObject
     QML_ANONYMOUS
     /// Number of registered handlers (typed handlers and C++ ones).
     Q_PROPERTY(int count READ count NOTIFY countChanged FINAL)
+    /// The registry's name in diagnostics (rio::Diagnostics snapshots, RegistryInspector): the
+    /// objectName of its C++ facade.
+    Q_PROPERTY(QString name READ name WRITE setName NOTIFY nameChanged FINAL)
 
 public:
     /// Tells its handlers it is gone (done by the typed half first, while the facade exists).
@@ -100,6 +103,10 @@ public:
 
     /// Number of registered handlers.
     [[nodiscard]] int count() const noexcept;
+    /// The name diagnostics show (empty: unnamed).
+    [[nodiscard]] QString name() const;
+    /// Names the registry in diagnostics.
+    void setName(const QString &name);
     /// The event type this registry carries.
     [[nodiscard]] QMetaType eventType() const noexcept { return m_eventType; }
     /// Removes the handler with this id: true the first time, false for unknown ids and for
@@ -114,6 +121,8 @@ public:
 Q_SIGNALS:
     /// The number of handlers changed.
     void countChanged();
+    /// The name changed.
+    void nameChanged();
     /// A typed handler's `handler` function threw (also printed as a QML warning with its file
     /// and line), or a C++ handler threw. Emitted on the registry's thread.
     void handlerFailed(double id, const QString &message);

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// rio::DiagnosticsModel as the QML type DiagnosticsModel of the RegistryIO module (the model
+// lives in RegistryIO::Qt, for widget applications too).
+
+#include <registryio/qt/diagnostics_model.h>
+
+#include <QObject>
+#include <QtQml/qqml.h>
+#include <QtQml/qqmlregistration.h>
+
+namespace rio::detail {
+
+/// Registers rio::DiagnosticsModel as `DiagnosticsModel` (refreshInterval, sortColumn,
+/// sortOrder, registryFilter, count, refresh(), formatDuration()).
+struct DiagnosticsModelForeign
+{
+    Q_GADGET
+    QML_FOREIGN(rio::DiagnosticsModel)
+    QML_NAMED_ELEMENT(DiagnosticsModel)
+};
+
+} // namespace rio::detail

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <registryio/qt/diagnostics.h>
+#include <registryio/qt/qt_export.h>
+
+#include <QAbstractTableModel>
+#include <QHash>
+#include <QList>
+#include <QTimer>
+
+namespace rio {
+
+/// Every handler of every live registry as a table (one row per handler) over
+/// rio::Diagnostics::snapshot(), refreshed every refreshInterval milliseconds: where each was
+/// added, its thread, calls, failures, drops, waiting deliveries and run times. Columns for
+/// table views; the same values as roles for QML (RegistryInspector). Sorted by sortColumn,
+/// kept sorted across refreshes. Lives on one thread (its refresh runs there).
+class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
+{
+    Q_OBJECT
+    /// Milliseconds between two snapshots (default 500; 0: only refresh() takes one).
+    Q_PROPERTY(
+        int refreshInterval READ refreshInterval WRITE setRefreshInterval NOTIFY refreshIntervalChanged)
+    /// The column rows are sorted by (Column; default Calls) and its order.
+    Q_PROPERTY(int sortColumn READ sortColumn WRITE setSortColumn NOTIFY sortChanged)
+    /// Qt::DescendingOrder (the default: the most first) or Qt::AscendingOrder.
+    Q_PROPERTY(Qt::SortOrder sortOrder READ sortOrder WRITE setSortOrder NOTIFY sortChanged)
+    /// Only registries whose name contains this (case-insensitive); empty: every registry.
+    Q_PROPERTY(
+        QString registryFilter READ registryFilter WRITE setRegistryFilter NOTIFY registryFilterChanged)
+    /// Number of rows (handlers shown).
+    Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+
+public:
+    /// The columns of a table view.
+    enum Column {
+        RegistryColumn, ///< the registry's name (or "#id" when unnamed)
+        HandlerColumn,  ///< the handler's id
+        WhereColumn,    ///< where it was added: file:line (the QML position for QML handlers)
+        ThreadColumn,   ///< the thread it runs on (the context's), or "notifier" without context
+        CallsColumn,    ///< runs
+        FailuresColumn, ///< runs that threw
+        DropsColumn,    ///< queued deliveries dropped
+        WaitingColumn,  ///< queued deliveries waiting now
+        P50Column,      ///< median run time (timed handlers)
+        P99Column,      ///< 99th percentile run time
+        MaxColumn,      ///< longest run
+        ColumnCount     ///< number of columns
+    };
+    Q_ENUM(Column)
+
+    /// The roles (QML names in parentheses); DisplayRole gives each column's text.
+    enum Role {
+        RegistryIdRole = Qt::UserRole + 1, ///< (registryId) the registry's id
+        RegistryNameRole,                  ///< (registryName) its name, empty when unnamed
+        EventTypeRole,                     ///< (eventType) its event type
+        HandlerIdRole,                     ///< (handlerId) the handler's id
+        WhereRole,                         ///< (where) file name:line of the add (QML position first)
+        WhereFullRole,                     ///< (whereFull) full path:line, and the C++ add for QML ones
+        FunctionRole,                      ///< (caller) the function that called add
+        ThreadRole,                        ///< (thread) the thread it runs on
+        AddedThreadRole,                   ///< (addedThread) the thread add ran on
+        ConnectionRole,                    ///< (connection) "direct", "queued", "auto", "blocking"
+        PriorityRole,                      ///< (priority)
+        CallsRole,                         ///< (calls)
+        FailuresRole,                      ///< (failures)
+        DropsRole,                         ///< (drops) every reason
+        DropReasonsRole,                   ///< (dropReasons) "overflow 3, removed 1"
+        WaitingRole,                       ///< (waiting)
+        MaxWaitingRole,                    ///< (maxWaiting)
+        CoalescedRole,                     ///< (coalesced)
+        SlowRunsRole,                      ///< (slowRuns) runs over the slow threshold
+        TimedRole,                         ///< (timed) run times were recorded
+        P50NsRole,                         ///< (p50Ns)
+        P99NsRole,                         ///< (p99Ns)
+        MaxNsRole,                         ///< (maxNs)
+        QueueP99NsRole,                    ///< (queueP99Ns) queueing delay, 99th percentile
+        SuspendedRole,                     ///< (suspended)
+    };
+    Q_ENUM(Role)
+
+    /// A model that takes its first snapshot now.
+    explicit DiagnosticsModel(QObject *parent = nullptr);
+    ~DiagnosticsModel() override;
+
+    /// Rows: handlers shown (0 under a valid parent).
+    [[nodiscard]] int rowCount(const QModelIndex &parent = QModelIndex()) const override;
+    /// ColumnCount (0 under a valid parent).
+    [[nodiscard]] int columnCount(const QModelIndex &parent = QModelIndex()) const override;
+    /// A cell's text (DisplayRole), its number for sorting (Qt::UserRole), or a Role's value.
+    [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    /// The column titles.
+    [[nodiscard]] QVariant headerData(int section, Qt::Orientation orientation,
+                                      int role = Qt::DisplayRole) const override;
+    /// The QML names of the roles.
+    [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
+    /// Sorts by `column` (a Column) in `order`; kept across refreshes.
+    void sort(int column, Qt::SortOrder order = Qt::DescendingOrder) override;
+
+    /// The refresh period (ms; 0: manual).
+    [[nodiscard]] int refreshInterval() const noexcept { return m_interval; }
+    /// Sets the refresh period (ms, negative taken as 0).
+    void setRefreshInterval(int ms);
+    /// The sort column.
+    [[nodiscard]] int sortColumn() const noexcept { return m_sortColumn; }
+    /// Sorts by `column` in the current order.
+    void setSortColumn(int column);
+    /// The sort order.
+    [[nodiscard]] Qt::SortOrder sortOrder() const noexcept { return m_sortOrder; }
+    /// Sorts in `order` by the current column.
+    void setSortOrder(Qt::SortOrder order);
+    /// The registry name filter.
+    [[nodiscard]] QString registryFilter() const { return m_filter; }
+    /// Shows only registries whose name contains `filter`.
+    void setRegistryFilter(const QString &filter);
+
+    /// Takes a snapshot now: rows whose handlers are the same change their values in place;
+    /// otherwise the model resets.
+    Q_INVOKABLE void refresh();
+    /// The row's handler as the last snapshot saw it (a default HandlerInfo out of range).
+    [[nodiscard]] HandlerInfo handlerAt(int row) const;
+    /// The text a duration (ns) is shown as: "850 ns", "12.3 µs", "4.1 ms", "2.0 s".
+    [[nodiscard]] Q_INVOKABLE static QString formatDuration(double ns);
+
+Q_SIGNALS:
+    /// refreshInterval changed.
+    void refreshIntervalChanged();
+    /// sortColumn or sortOrder changed.
+    void sortChanged();
+    /// registryFilter changed.
+    void registryFilterChanged();
+    /// The number of rows changed.
+    void countChanged();
+    /// A snapshot was taken (after the model changed).
+    void refreshed();
+
+private:
+    [[nodiscard]] QVariant cell(const HandlerInfo &h, int column, bool forSort) const;
+    void sortRows(QList<HandlerInfo> &rows) const;
+
+    QList<HandlerInfo> m_rows;
+    QTimer m_timer;
+    int m_interval = 500;
+    int m_sortColumn = CallsColumn;
+    Qt::SortOrder m_sortOrder = Qt::DescendingOrder;
+    QString m_filter;
+};
+
+} // namespace rio

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: MIT
+// rio::DiagnosticsModel: the rows of rio::Diagnostics::snapshot(), one per handler, refreshed on
+// a timer and kept sorted.
+#include <registryio/qt/diagnostics_model.h>
+
+#include <QStringList>
+
+#include <algorithm>
+#include <utility>
+
+namespace rio {
+
+namespace {
+
+QString fileName(const QString &path)
+{
+    const qsizetype slash = path.lastIndexOf(QLatin1Char('/'));
+    return slash < 0 ? path : path.mid(slash + 1);
+}
+
+QString position(const QString &file, int line)
+{
+    if (file.isEmpty())
+        return QString();
+    return line > 0 ? QStringLiteral("%1:%2").arg(file).arg(line) : file;
+}
+
+QString whereShort(const HandlerInfo &h)
+{
+    if (!h.originFile.isEmpty())
+        return position(fileName(h.originFile), h.originLine);
+    if (!h.file.isEmpty())
+        return position(fileName(h.file), h.line);
+    return QStringLiteral("unknown");
+}
+
+QString whereFull(const HandlerInfo &h)
+{
+    const QString cpp = position(h.file, h.line);
+    if (h.originFile.isEmpty())
+        return cpp.isEmpty() ? QStringLiteral("unknown") : cpp;
+    const QString qml = position(h.originFile, h.originLine);
+    return cpp.isEmpty() ? qml : QStringLiteral("%1 (%2)").arg(qml, cpp);
+}
+
+QString threadOf(const HandlerInfo &h)
+{
+    if (!h.hasContext || h.connection == Qt::DirectConnection)
+        return QStringLiteral("notifier");
+    return h.contextThreadName.isEmpty() ? QStringLiteral("unnamed") : h.contextThreadName;
+}
+
+QString connectionName(Qt::ConnectionType type)
+{
+    switch (type & ~Qt::UniqueConnection & ~Qt::SingleShotConnection) {
+    case Qt::DirectConnection:
+        return QStringLiteral("direct");
+    case Qt::QueuedConnection:
+        return QStringLiteral("queued");
+    case Qt::BlockingQueuedConnection:
+        return QStringLiteral("blocking");
+    default:
+        return QStringLiteral("auto");
+    }
+}
+
+QString dropReasons(const HandlerInfo &h)
+{
+    static const char *const names[dropReasonCount] = {"overflow", "removed", "context destroyed",
+                                                       "suspended", "no memory"};
+    QStringList parts;
+    for (int i = 0; i < dropReasonCount; ++i) {
+        if (const quint64 n = h.drops[static_cast<std::size_t>(i)]; n != 0)
+            parts << QStringLiteral("%1 %2").arg(QLatin1String(names[i])).arg(n);
+    }
+    return parts.join(QStringLiteral(", "));
+}
+
+QString registryLabel(const HandlerInfo &h)
+{
+    return h.registryName.isEmpty() ? QStringLiteral("#%1").arg(h.registryId) : h.registryName;
+}
+
+} // namespace
+
+DiagnosticsModel::DiagnosticsModel(QObject *parent) : QAbstractTableModel(parent)
+{
+    connect(&m_timer, &QTimer::timeout, this, &DiagnosticsModel::refresh);
+    m_timer.start(m_interval);
+    refresh();
+}
+
+DiagnosticsModel::~DiagnosticsModel() = default;
+
+int DiagnosticsModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : static_cast<int>(m_rows.size());
+}
+
+int DiagnosticsModel::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QVariant DiagnosticsModel::cell(const HandlerInfo &h, int column, bool forSort) const
+{
+    const auto duration = [&](quint64 ns) -> QVariant {
+        if (forSort)
+            return h.timed ? ns : quint64{0};
+        return h.timed ? formatDuration(static_cast<double>(ns)) : QStringLiteral("–");
+    };
+    switch (column) {
+    case RegistryColumn:
+        return registryLabel(h);
+    case HandlerColumn:
+        return forSort ? QVariant(quint64{h.id.value()}) : QVariant(QString::number(h.id.value()));
+    case WhereColumn:
+        return whereShort(h);
+    case ThreadColumn:
+        return threadOf(h);
+    case CallsColumn:
+        return h.calls;
+    case FailuresColumn:
+        return h.failures;
+    case DropsColumn:
+        return h.totalDrops();
+    case WaitingColumn:
+        return h.waiting;
+    case P50Column:
+        return duration(h.runTime.p50Ns());
+    case P99Column:
+        return duration(h.runTime.p99Ns());
+    case MaxColumn:
+        return duration(h.runTime.maxNs);
+    default:
+        return {};
+    }
+}
+
+QVariant DiagnosticsModel::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const HandlerInfo &h = m_rows.at(index.row());
+    switch (role) {
+    case Qt::DisplayRole:
+        return cell(h, index.column(), false);
+    case Qt::UserRole:
+        return cell(h, index.column(), true);
+    case Qt::ToolTipRole:
+        return whereFull(h);
+    case RegistryIdRole:
+        return h.registryId;
+    case RegistryNameRole:
+        return registryLabel(h);
+    case EventTypeRole:
+        return h.eventType;
+    case HandlerIdRole:
+        return quint64{h.id.value()};
+    case WhereRole:
+        return whereShort(h);
+    case WhereFullRole:
+        return whereFull(h);
+    case FunctionRole:
+        return h.function;
+    case ThreadRole:
+        return threadOf(h);
+    case AddedThreadRole:
+        return h.addedThreadName;
+    case ConnectionRole:
+        return connectionName(h.connection);
+    case PriorityRole:
+        return h.priority;
+    case CallsRole:
+        return h.calls;
+    case FailuresRole:
+        return h.failures;
+    case DropsRole:
+        return h.totalDrops();
+    case DropReasonsRole:
+        return dropReasons(h);
+    case WaitingRole:
+        return h.waiting;
+    case MaxWaitingRole:
+        return h.maxWaiting;
+    case CoalescedRole:
+        return h.coalesced;
+    case SlowRunsRole:
+        return h.slowRuns;
+    case TimedRole:
+        return h.timed;
+    case P50NsRole:
+        return h.runTime.p50Ns();
+    case P99NsRole:
+        return h.runTime.p99Ns();
+    case MaxNsRole:
+        return h.runTime.maxNs;
+    case QueueP99NsRole:
+        return h.queueDelay.p99Ns();
+    case SuspendedRole:
+        return h.suspended;
+    default:
+        return {};
+    }
+}
+
+QVariant DiagnosticsModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    static const char *const titles[ColumnCount] = {"Registry", "Handler",  "Where", "Thread",
+                                                    "Calls",    "Failures", "Drops", "Waiting",
+                                                    "p50",      "p99",      "Max"};
+    if (section < 0 || section >= ColumnCount)
+        return {};
+    return QString::fromLatin1(titles[section]);
+}
+
+QHash<int, QByteArray> DiagnosticsModel::roleNames() const
+{
+    QHash<int, QByteArray> names = QAbstractTableModel::roleNames();
+    names.insert({{RegistryIdRole, "registryId"},
+                  {RegistryNameRole, "registryName"},
+                  {EventTypeRole, "eventType"},
+                  {HandlerIdRole, "handlerId"},
+                  {WhereRole, "where"},
+                  {WhereFullRole, "whereFull"},
+                  {FunctionRole, "caller"},
+                  {ThreadRole, "thread"},
+                  {AddedThreadRole, "addedThread"},
+                  {ConnectionRole, "connection"},
+                  {PriorityRole, "priority"},
+                  {CallsRole, "calls"},
+                  {FailuresRole, "failures"},
+                  {DropsRole, "drops"},
+                  {DropReasonsRole, "dropReasons"},
+                  {WaitingRole, "waiting"},
+                  {MaxWaitingRole, "maxWaiting"},
+                  {CoalescedRole, "coalesced"},
+                  {SlowRunsRole, "slowRuns"},
+                  {TimedRole, "timed"},
+                  {P50NsRole, "p50Ns"},
+                  {P99NsRole, "p99Ns"},
+                  {MaxNsRole, "maxNs"},
+                  {QueueP99NsRole, "queueP99Ns"},
+                  {SuspendedRole, "suspended"}});
+    return names;
+}
+
+void DiagnosticsModel::sortRows(QList<HandlerInfo> &rows) const
+{
+    const int column = m_sortColumn;
+    const bool descending = m_sortOrder == Qt::DescendingOrder;
+    std::stable_sort(rows.begin(), rows.end(), [&](const HandlerInfo &a, const HandlerInfo &b) {
+        const QVariant x = cell(a, column, true);
+        const QVariant y = cell(b, column, true);
+        const QPartialOrdering order = QVariant::compare(x, y);
+        if (order == QPartialOrdering::Equivalent || order == QPartialOrdering::Unordered) {
+            // Ties in a stable order: registry, then handler id.
+            if (a.registryId != b.registryId)
+                return a.registryId < b.registryId;
+            return a.id.value() < b.id.value();
+        }
+        return descending ? order == QPartialOrdering::Greater : order == QPartialOrdering::Less;
+    });
+}
+
+void DiagnosticsModel::refresh()
+{
+    QList<HandlerInfo> rows;
+    for (const RegistryInfo &registry : Diagnostics::snapshot()) {
+        if (!m_filter.isEmpty() && !registry.name.contains(m_filter, Qt::CaseInsensitive))
+            continue;
+        rows.append(registry.handlers);
+    }
+    sortRows(rows);
+    const bool sameRows =
+        rows.size() == m_rows.size() && std::equal(rows.cbegin(), rows.cend(), m_rows.cbegin(),
+                                                   [](const HandlerInfo &a, const HandlerInfo &b) {
+                                                       return a.registryId == b.registryId && a.id == b.id;
+                                                   });
+    if (sameRows) {
+        m_rows = std::move(rows);
+        if (!m_rows.isEmpty())
+            Q_EMIT dataChanged(index(0, 0), index(static_cast<int>(m_rows.size()) - 1, ColumnCount - 1));
+    } else {
+        const qsizetype before = m_rows.size();
+        beginResetModel();
+        m_rows = std::move(rows);
+        endResetModel();
+        if (before != m_rows.size())
+            Q_EMIT countChanged();
+    }
+    Q_EMIT refreshed();
+}
+
+HandlerInfo DiagnosticsModel::handlerAt(int row) const
+{
+    return row >= 0 && row < m_rows.size() ? m_rows.at(row) : HandlerInfo{};
+}
+
+void DiagnosticsModel::sort(int column, Qt::SortOrder order)
+{
+    if (column < 0 || column >= ColumnCount)
+        return;
+    const bool changed = column != m_sortColumn || order != m_sortOrder;
+    m_sortColumn = column;
+    m_sortOrder = order;
+    Q_EMIT layoutAboutToBeChanged({}, QAbstractItemModel::VerticalSortHint);
+    const QModelIndexList before = persistentIndexList();
+    QList<std::pair<quint64, quint64>> keys; // the persistent indexes' rows, by handler
+    keys.reserve(before.size());
+    for (const QModelIndex &i : before) {
+        const HandlerInfo &h = m_rows.at(i.row());
+        keys.append({h.registryId, h.id.value()});
+    }
+    sortRows(m_rows);
+    QModelIndexList after;
+    after.reserve(before.size());
+    for (qsizetype k = 0; k < before.size(); ++k) {
+        const auto it = std::find_if(m_rows.cbegin(), m_rows.cend(), [&](const HandlerInfo &h) {
+            return h.registryId == keys[k].first && h.id.value() == keys[k].second;
+        });
+        after.append(index(static_cast<int>(it - m_rows.cbegin()), before[k].column()));
+    }
+    changePersistentIndexList(before, after);
+    Q_EMIT layoutChanged({}, QAbstractItemModel::VerticalSortHint);
+    if (changed)
+        Q_EMIT sortChanged();
+}
+
+void DiagnosticsModel::setRefreshInterval(int ms)
+{
+    ms = std::max(ms, 0);
+    if (ms == m_interval)
+        return;
+    m_interval = ms;
+    if (ms == 0)
+        m_timer.stop();
+    else
+        m_timer.start(ms);
+    Q_EMIT refreshIntervalChanged();
+}
+
+void DiagnosticsModel::setSortColumn(int column)
+{
+    if (column != m_sortColumn)
+        sort(column, m_sortOrder);
+}
+
+void DiagnosticsModel::setSortOrder(Qt::SortOrder order)
+{
+    if (order != m_sortOrder)
+        sort(m_sortColumn, order);
+}
+
+void DiagnosticsModel::setRegistryFilter(const QString &filter)
+{
+    if (filter == m_filter)
+        return;
+    m_filter = filter;
+    Q_EMIT registryFilterChanged();
+    refresh();
+}
+
+QString DiagnosticsModel::formatDuration(double ns)
+{
+    if (ns < 1e3)
+        return QStringLiteral("%1 ns").arg(ns, 0, 'f', 0);
+    if (ns < 1e6)
+        return QStringLiteral("%1 µs").arg(ns / 1e3, 0, 'f', ns < 1e4 ? 2 : 1);
+    if (ns < 1e9)
+        return QStringLiteral("%1 ms").arg(ns / 1e6, 0, 'f', ns < 1e7 ? 2 : 1);
+    return QStringLiteral("%1 s").arg(ns / 1e9, 0, 'f', 1);
+}
+
+} // namespace rio
