@@ -58,6 +58,17 @@ struct QtRegistryControl
     // Waits until every queued delivery running on another thread when it was called ended.
     void waitForRunningDeliveries() const noexcept;
 
+    // Diagnostics: when recent notifies took their delivery sequence (ticks), while timed.
+    // Records the notify that took `sequence` now (allocates the ring on first use).
+    void notePosted(std::uint64_t sequence) noexcept;
+    // The time noted for `sequence`, or 0 when it was not noted or was overwritten since.
+    [[nodiscard]] std::uint64_t postedAt(std::uint64_t sequence) const noexcept;
+    struct PostTimes;
+    std::atomic<PostTimes *> postTimes{nullptr}; // freed with the control block
+    ~QtRegistryControl();
+    QtRegistryControl(const QtRegistryControl &) = delete;
+    QtRegistryControl &operator=(const QtRegistryControl &) = delete;
+
 private:
     std::mutex m_callbackMutex;
     std::shared_ptr<const std::function<void(const ExceptionInfo &)>> m_callback;
