@@ -22,7 +22,9 @@
 #include <mutex>
 #include <unordered_map>
 
-Q_LOGGING_CATEGORY(lcDiagnosticsCategory, "registryio.diagnostics")
+// Warnings (slow and stalled handlers) by default; enabling its debug output by the logging rules
+// switches diagnostics on for the whole process.
+Q_LOGGING_CATEGORY(lcDiagnosticsCategory, "registryio.diagnostics", QtWarningMsg)
 
 namespace rio::detail {
 // Reaches QtRegistryBase's diagnostics for the snapshot.
@@ -31,6 +33,10 @@ struct DiagnosticsAccess
     static void complete(const QtRegistryBase &registry, RegistryInfo &info)
     {
         registry.completeDiagnostics(info);
+    }
+    static void apply(QtRegistryBase &registry, bool globally)
+    {
+        registry.applyDiagnostics(globally || registry.m_diagCore->isDiagnosticsEnabled());
     }
 };
 } // namespace rio::detail
@@ -263,11 +269,30 @@ void setUp()
         return true;
     }();
     (void)once;
+}
+
+void enableAll(bool enabled);
+
+// setUp(), and the logging rules' switch (once per process).
+void setUpWithRules()
+{
+    setUp();
     static std::once_flag rules;
     std::call_once(rules, [] {
         if (lcDiagnosticsCategory().isDebugEnabled())
-            Diagnostics::setEnabled(true);
+            enableAll(true);
     });
+}
+
+// The process-wide switch: the core's, and the Qt side of each QtRegistry (whose own switch
+// keeps it on).
+void enableAll(bool enabled)
+{
+    detail::diag::setGlobalEnabled(enabled);
+    FacadeList &f = facades();
+    std::lock_guard lock(f.mutex);
+    for (auto &[id, registry] : f.registries)
+        detail::DiagnosticsAccess::apply(*registry, enabled);
 }
 
 } // namespace
@@ -308,7 +333,7 @@ Diagnostics::Diagnostics() = default;
 Diagnostics *Diagnostics::instance()
 {
     static Diagnostics *const created = [] {
-        setUp();
+        setUpWithRules();
         auto *d = new Diagnostics; // never destroyed: reports may come from any thread at exit
         if (QCoreApplication *app = QCoreApplication::instance())
             d->moveToThread(app->thread());
@@ -320,7 +345,7 @@ Diagnostics *Diagnostics::instance()
 
 QList<RegistryInfo> Diagnostics::snapshot()
 {
-    setUp();
+    setUpWithRules();
     return build(0);
 }
 
@@ -328,20 +353,15 @@ RegistryInfo Diagnostics::snapshot(quint64 registryId)
 {
     if (registryId == 0)
         return {};
-    setUp();
+    setUpWithRules();
     QList<RegistryInfo> one = build(registryId);
     return one.isEmpty() ? RegistryInfo{} : one.front();
 }
 
 void Diagnostics::setEnabled(bool enabled)
 {
-    setUp();
-    detail::diag::setGlobalEnabled(enabled);
-    // The Qt side of each QtRegistry follows (its own switch keeps it on).
-    FacadeList &f = facades();
-    std::lock_guard lock(f.mutex);
-    for (auto &[id, registry] : f.registries)
-        registry->applyDiagnostics(enabled || registry->m_diagCore->isDiagnosticsEnabled());
+    setUpWithRules();
+    enableAll(enabled);
 }
 
 bool Diagnostics::isEnabled() noexcept
@@ -442,7 +462,7 @@ bool QtRegistryBase::setOrigin(HandlerId id, const QString &file, int line)
 void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtRegistrations &registrations,
                                        const void *eventType)
 {
-    setUp();
+    setUpWithRules();
     core.setDiagnosticsFacade(static_cast<const std::string_view *>(eventType));
     m_diagCore = &core;
     m_diagRegistrations = &registrations;
@@ -517,6 +537,13 @@ void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
             h.runTime.count = 0;
             for (const auto n : b)
                 h.runTime.count += n;
+            detail::diag::toNanos(st->queueDelay, b, total, max);
+            std::copy(b.begin(), b.end(), h.queueDelay.buckets.begin());
+            h.queueDelay.totalNs = total;
+            h.queueDelay.maxNs = max;
+            h.queueDelay.count = 0;
+            for (const auto n : b)
+                h.queueDelay.count += n;
         }
         std::uint64_t classified = 0;
         for (int r = 1; r < dropReasonCount; ++r) {

@@ -92,7 +92,8 @@ QThread *QtHandlerState::threadLocked() const noexcept
     return context != nullptr ? context->thread() : nullptr;
 }
 
-void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token)
+void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
+                         std::uint64_t postedAt)
 {
     if (suspended.load(std::memory_order_acquire)) {
         countDropsFor(QtRegistryControl::DropReason::Suspended, 1);
@@ -105,6 +106,8 @@ void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
     try {
         if (diag::HandlerStats *stats = runStats.load(std::memory_order_relaxed)) [[unlikely]] {
             const diag::RunScope scope(stats); // diagnostics on: timed
+            if (postedAt != 0 && scope.start() > postedAt)
+                stats->queueDelay.record(scope.start() - postedAt);
             target->invoke(event, token);
         } else {
             target->invoke(event, token);

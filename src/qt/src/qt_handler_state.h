@@ -66,7 +66,14 @@ public:
     void cancelFor(QtRegistryControl::DropReason reason) noexcept;
     // Calls the typed part with `event` on this thread (inside a DeliveryFrame): skips a
     // suspended handler, reports failures, lets thread cancellation pass.
-    void run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token);
+    // `postedAt`: when its notify queued it (ticks, 0: unknown), for the queueing delay.
+    void run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
+             std::uint64_t postedAt = 0);
+    // When the notify that took `sequence` queued it, while timed (else 0).
+    [[nodiscard]] std::uint64_t postedAt(std::uint64_t sequence) const noexcept
+    {
+        return runStats.load(std::memory_order_relaxed) != nullptr ? control->postedAt(sequence) : 0;
+    }
 
     const std::shared_ptr<QtRegistryControl> control;
     const std::size_t capacity; // Every: 0 = unbounded
@@ -104,6 +111,7 @@ public:
     std::uint64_t maxWaiting = 0;                            // under `mutex`
     std::uint64_t lastDropBatch = 0; // what dropQueueLocked last dropped, under `mutex`
     std::uint64_t coalesced = 0;     // Latest: payloads replaced, under `mutex`
+    std::uint64_t pendingSince = 0;  // Latest, while timed: when `pending` was set (ticks)
     // What diagnostics show, recorded at add (the context may change thread or die later).
     struct Origin
     {

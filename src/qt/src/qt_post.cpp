@@ -137,6 +137,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
     std::shared_ptr<QtTarget> keep;
     QtHandlerState::Garbage garbage; // destroyed after the lock is released
     std::uint64_t dropped = 0;
+    std::uint64_t latestPosted = 0; // diagnostics
     {
         std::lock_guard lock(h.mutex);
         const bool live = h.context != nullptr && !h.cancelled.load(std::memory_order_acquire);
@@ -164,6 +165,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
             h.lastDelivery = now;
             latest = std::move(h.pending);
             latestToken = std::move(h.pendingToken);
+            latestPosted = std::exchange(h.pendingSince, 0);
             keep = std::move(h.keep);
             if (!h.cancelled.load(std::memory_order_acquire))
                 target = h.target.lock();
@@ -172,7 +174,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
     if (dropped != 0)
         h.control->reportDropped(h.id, dropped, true, QtRegistryControl::DropReason::NoMemory);
     if (latest && target)
-        h.run(target, latest.get(), latestToken);
+        h.run(target, latest.get(), latestToken, latestPosted);
 }
 
 // The Qt event of a BlockingQueued delivery: the notifier waits until it ran or was discarded.
@@ -260,8 +262,11 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
 {
     QtHandlerState &h = state(*this);
     QtMailboxes &boxes = *h.control->mailboxes;
-    if (sequence == 0)
+    if (sequence == 0) {
         sequence = boxes.nextSequence();
+        if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
+            h.control->notePosted(sequence); // diagnostics: the queueing delay
+    }
     std::uint64_t droppedTotal = 0;
     bool signalDrop = false;
     QtMail droppedMail{}; // destroyed after the lock is released
@@ -379,6 +384,8 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
     replaced = std::exchange(h.pending, std::move(payload));
     replacedToken = std::exchange(h.pendingToken, token);
     h.coalesced += replaced ? 1 : 0; // diagnostics
+    if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
+        h.pendingSince = diag::ticks();
     if (h.scheduled)
         return;
     try {

@@ -71,6 +71,7 @@ struct HandlerStats
     std::atomic<std::uint64_t> slowRuns{0};
     std::atomic<bool> slowReported{false};
     Histogram runTime;
+    Histogram queueDelay; // queued deliveries: notify to run (the Qt layer)
     // Who this is, for the watchdog, which may read it while the handler runs.
     std::uint64_t registry = 0; // RegistryState::serial
     HandlerId id;

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: MIT
+// The core's diagnostics with std:: only (see rio_check.h): every add records where it was called
+// and on which thread; a registry's diagnostics count and time every run while on and nothing
+// while off (its entries call the handler again); suspension, runs mode, removal and nested
+// notifies keep the counts right; slow runs are reported once; the watchdog thread exists only
+// while something is on and names a run that is still going; switching diagnostics while other
+// threads notify, add and remove loses nothing and frees everything.
+#include "rio_check.h"
+
+#include <registryio/detail/diagnostics.h>
+#include <registryio/registry.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace diag = rio::detail::diag;
+
+struct Tick
+{
+    int n = 0;
+};
+
+// The record of the registry named `name` (the test names each registry it looks at).
+diag::RegistryRecord recordOf(const std::string &name)
+{
+    for (auto &r : diag::collect())
+        if (r.name == name)
+            return r;
+    return {};
+}
+
+const diag::HandlerRecord *handlerOf(const diag::RegistryRecord &r, rio::HandlerId id)
+{
+    for (const auto &h : r.handlers)
+        if (h.id == id)
+            return &h;
+    return nullptr;
+}
+
+bool endsWith(std::string_view s, std::string_view tail)
+{
+    return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
+}
+
+// Collects slow-run reports (the sink is process-wide: one test at a time uses it).
+struct Reports
+{
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<diag::SlowRun> runs;
+};
+Reports *reports = nullptr;
+
+void collectSink(const diag::SlowRun &run) noexcept
+{
+    if (reports == nullptr)
+        return;
+    std::lock_guard lock(reports->mutex);
+    reports->runs.push_back(run);
+    reports->changed.notify_all();
+}
+
+} // namespace
+
+RIO_TEST(addRecordsWhereAndOnWhichThread)
+{
+    rio::Registry<Tick> registry;
+    registry.setDiagnosticsName("where");
+    const int line = __LINE__ + 1;
+    const rio::HandlerId a = registry.add([](const Tick &) { });
+    const rio::HandlerId b = registry.addOnce([] { }, 3); // same line counts below
+    const int lineB = __LINE__ - 1;
+    rio::HandlerId c;
+    int lineC = 0;
+    std::thread([&] {
+        lineC = __LINE__ + 1;
+        c = registry.add([] { });
+    }).join();
+    rio::HandlerGuard guard = registry.addScoped([] { });
+    const int lineGuard = __LINE__ - 1;
+
+    const diag::RegistryRecord r = recordOf("where");
+    CHECK(r.serial != 0);
+    CHECK(endsWith(r.eventType, "::Tick")); // GCC and Clang spell the anonymous namespace differently
+    CHECK_EQ(r.handlers.size(), std::size_t{4});
+    const diag::HandlerRecord *ha = handlerOf(r, a);
+    const diag::HandlerRecord *hb = handlerOf(r, b);
+    const diag::HandlerRecord *hc = handlerOf(r, c);
+    const diag::HandlerRecord *hg = handlerOf(r, guard.id());
+    CHECK(ha && hb && hc && hg);
+    CHECK(endsWith(ha->where.fileName(), "tst_diagnostics_core.cpp"));
+    CHECK_EQ(static_cast<int>(ha->where.line()), line);
+    CHECK(std::string_view(ha->where.functionName()).find("addRecordsWhereAndOnWhichThread") !=
+          std::string_view::npos);
+    CHECK_EQ(static_cast<int>(hb->where.line()), lineB);
+    CHECK_EQ(hb->priority, 3);
+    CHECK_EQ(static_cast<int>(hc->where.line()), lineC);
+    CHECK_EQ(static_cast<int>(hg->where.line()), lineGuard);
+    CHECK_EQ(ha->thread, diag::threadNumber());
+    CHECK(hc->thread != ha->thread); // added on another thread
+    CHECK(hc->thread != 0);
+}
+
+RIO_TEST(registryIdsAreNeverReused)
+{
+    std::uint64_t first = 0;
+    {
+        rio::Registry<int> r;
+        r.setDiagnosticsName("gone");
+        r.add([] { });
+        first = recordOf("gone").serial;
+        CHECK(first != 0);
+    }
+    CHECK_EQ(recordOf("gone").serial, std::uint64_t{0}); // destroyed: not listed
+    rio::Registry<int> again;
+    again.setDiagnosticsName("gone");
+    again.add([] { });
+    CHECK(recordOf("gone").serial > first);
+}
+
+RIO_TEST(offCountsNothingOnCountsEveryRunAndFailure)
+{
+    rio::Registry<int> registry;
+    registry.setDiagnosticsName("counts");
+    int ran = 0;
+    const rio::HandlerId ok = registry.add([&ran] { ++ran; });
+    const rio::HandlerId bad = registry.add([] { throw std::runtime_error("no"); });
+    registry.notify(1);
+    CHECK(!registry.isDiagnosticsEnabled());
+    CHECK(!handlerOf(recordOf("counts"), ok)->timed);
+    CHECK_EQ(handlerOf(recordOf("counts"), ok)->calls, std::uint64_t{0});
+
+    registry.setDiagnosticsEnabled(true);
+    CHECK(registry.isDiagnosticsEnabled());
+    for (int i = 0; i < 5; ++i)
+        registry.notify(i);
+    // Added while on: recorded from its first run.
+    const rio::HandlerId late = registry.add([] { });
+    registry.notify(9);
+    diag::RegistryRecord r = recordOf("counts");
+    CHECK(r.enabled);
+    CHECK_EQ(handlerOf(r, ok)->calls, std::uint64_t{6});
+    CHECK_EQ(handlerOf(r, bad)->calls, std::uint64_t{6});
+    CHECK_EQ(handlerOf(r, bad)->failures, std::uint64_t{6});
+    CHECK_EQ(handlerOf(r, ok)->failures, std::uint64_t{0});
+    CHECK_EQ(handlerOf(r, late)->calls, std::uint64_t{1});
+    CHECK(handlerOf(r, ok)->maxNs > 0 || handlerOf(r, ok)->buckets[0] == 6);
+    CHECK_EQ(ran, 7);
+
+    registry.setDiagnosticsEnabled(false);
+    registry.notify(10);
+    CHECK_EQ(ran, 8); // still called, directly
+    r = recordOf("counts");
+    CHECK(!r.enabled);
+    CHECK_EQ(handlerOf(r, ok)->calls, std::uint64_t{6}); // kept, not counting
+
+    registry.setDiagnosticsEnabled(true);
+    registry.notify(11);
+    CHECK_EQ(handlerOf(recordOf("counts"), ok)->calls, std::uint64_t{7});
+    registry.setDiagnosticsEnabled(false);
+}
+
+RIO_TEST(suspensionAndRunsModeKeepTheCountsRight)
+{
+    rio::Registry<int> registry;
+    registry.setDiagnosticsName("runs");
+    std::vector<rio::HandlerId> ids;
+    // 80 handlers over 4 priorities, one inserted in the middle: the registry turns to runs.
+    for (int i = 0; i < 80; ++i)
+        ids.push_back(registry.add([] { }, i % 4));
+    registry.setDiagnosticsEnabled(true);
+    CHECK(registry.setSuspended(ids[5], true));
+    registry.notify(1);
+    CHECK(registry.setSuspended(ids[5], false)); // resumes counting, not bypassing it
+    registry.notify(2);
+    const rio::HandlerId added = registry.add([] { }, 2);
+    registry.notify(3);
+    CHECK(registry.remove(ids[7]));
+    registry.notify(4);
+    const diag::RegistryRecord r = recordOf("runs");
+    CHECK_EQ(handlerOf(r, ids[0])->calls, std::uint64_t{4});
+    CHECK_EQ(handlerOf(r, ids[5])->calls, std::uint64_t{3});
+    CHECK_EQ(handlerOf(r, added)->calls, std::uint64_t{2});
+    CHECK(handlerOf(r, ids[7]) == nullptr);
+    registry.setDiagnosticsEnabled(false);
+    registry.notify(5);
+    CHECK_EQ(handlerOf(recordOf("runs"), ids[0])->calls, std::uint64_t{4});
+}
+
+RIO_TEST(nestedNotifiesAreEachCounted)
+{
+    rio::Registry<int> inner;
+    rio::Registry<int> outer;
+    inner.setDiagnosticsName("inner");
+    outer.setDiagnosticsName("outer");
+    const rio::HandlerId i = inner.add([] { });
+    const rio::HandlerId o = outer.add([&inner](int v) {
+        if (v > 0)
+            inner.notify(v - 1);
+    });
+    inner.setDiagnosticsEnabled(true);
+    outer.setDiagnosticsEnabled(true);
+    outer.notify(1);
+    outer.notify(1);
+    CHECK_EQ(handlerOf(recordOf("inner"), i)->calls, std::uint64_t{2});
+    CHECK_EQ(handlerOf(recordOf("outer"), o)->calls, std::uint64_t{2});
+    inner.setDiagnosticsEnabled(false);
+    outer.setDiagnosticsEnabled(false);
+}
+
+RIO_TEST(slowRunsAreCountedAndReportedOnce)
+{
+    Reports local;
+    reports = &local;
+    diag::setSlowSink(&collectSink);
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    diag::thresholds(mainNs, otherNs, stallNs);
+    diag::setThresholds(mainNs, 1, stallNs); // every run on this (non-main) thread is slow
+    rio::Registry<int> registry;
+    registry.setDiagnosticsName("slow");
+    const rio::HandlerId id = registry.add([] { });
+    registry.setDiagnosticsEnabled(true);
+    registry.notify(1);
+    registry.notify(2);
+    registry.notify(3);
+    diag::setThresholds(mainNs, otherNs, stallNs);
+    registry.setDiagnosticsEnabled(false);
+    diag::setSlowSink(nullptr);
+    reports = nullptr;
+    CHECK_EQ(handlerOf(recordOf("slow"), id)->slowRuns, std::uint64_t{3});
+    CHECK_EQ(local.runs.size(), std::size_t{1}); // reported once
+    CHECK(local.runs[0].id == id);
+    CHECK(!local.runs[0].stillRunning);
+    CHECK_EQ(local.runs[0].eventType, std::string("int"));
+    CHECK_EQ(local.runs[0].thread, diag::threadNumber());
+}
+
+RIO_TEST(theWatchdogRunsOnlyWhileOnAndNamesARunStillGoing)
+{
+    CHECK(!diag::watchdogRunning());
+    Reports local;
+    reports = &local;
+    diag::setSlowSink(&collectSink);
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    diag::thresholds(mainNs, otherNs, stallNs);
+    diag::setThresholds(mainNs, otherNs, 20'000'000); // 20 ms
+    {
+        rio::Registry<int> registry;
+        registry.setDiagnosticsName("stall");
+        bool sawReport = false;
+        int line = 0;
+        const rio::HandlerId id = [&] {
+            line = __LINE__ + 1;
+            return registry.add([&] {
+                // Blocks until the watchdog named this run (bounded: 10 s).
+                std::unique_lock lock(local.mutex);
+                sawReport = local.changed.wait_for(lock, std::chrono::seconds(10), [&] {
+                    for (const auto &r : local.runs)
+                        if (r.stillRunning)
+                            return true;
+                    return false;
+                });
+            });
+        }();
+        registry.setDiagnosticsEnabled(true);
+        CHECK(diag::watchdogRunning());
+        registry.notify(1);
+        CHECK(sawReport);
+        std::lock_guard lock(local.mutex);
+        CHECK(!local.runs.empty());
+        const diag::SlowRun &r = local.runs.front();
+        CHECK(r.stillRunning);
+        CHECK(r.id == id);
+        CHECK_EQ(static_cast<int>(r.where.line()), line);
+        CHECK(r.elapsedNs >= 20'000'000);
+        CHECK_EQ(r.thread, diag::threadNumber());
+        // Destroyed while on: the watchdog goes with the last registry that needed it.
+    }
+    CHECK(!diag::watchdogRunning());
+    diag::setThresholds(mainNs, otherNs, stallNs);
+    diag::setSlowSink(nullptr);
+    reports = nullptr;
+}
+
+RIO_TEST(switchingWhileOthersNotifyAddAndRemoveLosesNothing)
+{
+    rio::Registry<int> registry;
+    registry.setDiagnosticsName("churn");
+    std::atomic<long> calls{0};
+    const rio::HandlerId fixed = registry.add([&calls] { calls.fetch_add(1, std::memory_order_relaxed); });
+    std::atomic<bool> stop{false};
+    constexpr int rounds = 300;
+    std::vector<std::thread> threads;
+    std::atomic<long> notifies{0};
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 20'000 && !stop.load(std::memory_order_relaxed); ++i) {
+                registry.notify(i);
+                notifies.fetch_add(1, std::memory_order_relaxed);
+            }
+        });
+    }
+    threads.emplace_back([&] {
+        for (int i = 0; i < rounds; ++i) {
+            const rio::HandlerId id = registry.add([] { }, i % 3);
+            if (i % 2 == 0)
+                registry.setSuspended(id, true);
+            registry.remove(id);
+        }
+    });
+    for (int i = 0; i < rounds; ++i)
+        registry.setDiagnosticsEnabled(i % 2 == 0);
+    registry.setDiagnosticsEnabled(false);
+    stop.store(true);
+    for (auto &t : threads)
+        t.join();
+    // Every notify called the fixed handler, whether it went through the trampoline or not.
+    CHECK_EQ(calls.load(), notifies.load());
+    const diag::HandlerRecord *h = handlerOf(recordOf("churn"), fixed);
+    CHECK(h != nullptr);
+    CHECK(h->calls <= static_cast<std::uint64_t>(notifies.load()));
+    CHECK(!diag::watchdogRunning());
+}
+
+RIO_TEST(processWideSwitchReachesEveryRegistryPresentAndFuture)
+{
+    rio::Registry<int> before;
+    before.setDiagnosticsName("before");
+    const rio::HandlerId a = before.add([] { });
+    diag::setGlobalEnabled(true);
+    CHECK(diag::watchdogRunning());
+    rio::Registry<int> after;
+    after.setDiagnosticsName("after");
+    const rio::HandlerId b = after.add([] { });
+    before.notify(1);
+    after.notify(1);
+    CHECK(before.isDiagnosticsEnabled());
+    CHECK(after.isDiagnosticsEnabled());
+    before.setDiagnosticsEnabled(false); // the process-wide switch keeps it on
+    CHECK(before.isDiagnosticsEnabled());
+    diag::setGlobalEnabled(false);
+    before.notify(2);
+    CHECK(!before.isDiagnosticsEnabled());
+    CHECK_EQ(handlerOf(recordOf("before"), a)->calls, std::uint64_t{1});
+    CHECK_EQ(handlerOf(recordOf("after"), b)->calls, std::uint64_t{1});
+    CHECK(!diag::watchdogRunning());
+}
