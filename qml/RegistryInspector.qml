@@ -2,38 +2,21 @@
 // A debug overlay listing every handler of every live registry (rio::Diagnostics): where each
 // was added, its thread, calls, failures, drops and run times, refreshed live. Click a column
 // title to sort by it (again: reverse). A handler that failed, dropped deliveries or ran slow is
-// shown in `alertColor`. Only Qt Quick: drop it into any window.
+// shown in red. Only Qt Quick: drop it into any window.
 import QtQuick
 import RegistryIO
 
 Rectangle {
     id: inspector
 
-    /// The model underneath (refreshInterval, sortColumn, registryFilter...).
+    /// The model underneath (refreshInterval, sortColumn, descending, registryFilter, count).
     readonly property DiagnosticsModel model: diagnostics
     /// Milliseconds between two snapshots.
     property int refreshInterval: 500
     /// Only registries whose name contains this.
     property string registryFilter: ""
     /// The title above the table (empty: none).
-    property string title: "Registries: handlers"
-    property color textColor: "#e6e6e6"
-    property color dimColor: "#9aa3b0"
-    property color alertColor: "#e06c75"
-    property color headerColor: "#2c323c"
-    property int fontSize: 12
-
-    // Column widths, as fractions of the width.
-    readonly property var columns: [
-        { title: "Registry", column: DiagnosticsModel.RegistryColumn, width: 0.15 },
-        { title: "Where added", column: DiagnosticsModel.WhereColumn, width: 0.25 },
-        { title: "Thread", column: DiagnosticsModel.ThreadColumn, width: 0.12 },
-        { title: "Calls", column: DiagnosticsModel.CallsColumn, width: 0.1 },
-        { title: "Failed", column: DiagnosticsModel.FailuresColumn, width: 0.08 },
-        { title: "Drops", column: DiagnosticsModel.DropsColumn, width: 0.08 },
-        { title: "p99", column: DiagnosticsModel.P99Column, width: 0.11 },
-        { title: "Max", column: DiagnosticsModel.MaxColumn, width: 0.11 }
-    ]
+    property string title: "Handlers of every registry"
 
     implicitWidth: 720
     implicitHeight: 260
@@ -47,6 +30,51 @@ Rectangle {
         registryFilter: inspector.registryFilter
     }
 
+    // A column title; clicking it sorts by its column (again: the other way).
+    component HeaderCell: Rectangle {
+        id: cell
+        required property DiagnosticsModel model
+        required property string title
+        required property int column
+        required property real share
+        readonly property bool sorted: cell.model.sortColumn === cell.column
+
+        width: (parent ? parent.width : 0) * cell.share
+        height: parent ? parent.height : 0
+        color: "#2c323c"
+
+        Text {
+            anchors.fill: parent
+            anchors.leftMargin: 4
+            verticalAlignment: Text.AlignVCenter
+            text: cell.title + (cell.sorted ? (cell.model.descending ? " ▼" : " ▲") : "")
+            color: "#e6e6e6"
+            font.pixelSize: 12
+            font.bold: true
+            elide: Text.ElideRight
+        }
+        MouseArea {
+            anchors.fill: parent
+            onClicked: {
+                if (cell.sorted)
+                    cell.model.descending = !cell.model.descending;
+                else
+                    cell.model.sortColumn = cell.column;
+            }
+        }
+    }
+
+    // One value of a row.
+    component Cell: Text {
+        required property real share
+        width: (parent ? parent.width : 0) * share
+        height: parent ? parent.height : 0
+        leftPadding: 4
+        verticalAlignment: Text.AlignVCenter
+        font.pixelSize: 12
+        elide: Text.ElideRight
+    }
+
     Text {
         id: heading
         x: 8
@@ -55,8 +83,8 @@ Rectangle {
         visible: inspector.title.length > 0
         height: visible ? implicitHeight : 0
         text: inspector.title + " · " + diagnostics.count
-        color: inspector.textColor
-        font.pixelSize: inspector.fontSize + 1
+        color: "#e6e6e6"
+        font.pixelSize: 13
         font.bold: true
         elide: Text.ElideRight
     }
@@ -66,93 +94,63 @@ Rectangle {
         x: 8
         y: heading.y + heading.height + 4
         width: inspector.width - 16
-        height: inspector.fontSize + 10
+        height: 22
 
-        Repeater {
-            model: inspector.columns
-            delegate: Rectangle {
-                id: headerCell
-                required property var modelData
-                width: header.width * modelData.width
-                height: header.height
-                color: inspector.headerColor
-
-                Text {
-                    anchors.fill: parent
-                    anchors.leftMargin: 4
-                    verticalAlignment: Text.AlignVCenter
-                    text: headerCell.modelData.title
-                          + (diagnostics.sortColumn === headerCell.modelData.column
-                             ? (diagnostics.sortOrder === Qt.DescendingOrder ? " ▼" : " ▲") : "")
-                    color: inspector.textColor
-                    font.pixelSize: inspector.fontSize
-                    font.bold: true
-                    elide: Text.ElideRight
-                }
-                MouseArea {
-                    anchors.fill: parent
-                    onClicked: {
-                        if (diagnostics.sortColumn === headerCell.modelData.column)
-                            diagnostics.sortOrder = diagnostics.sortOrder === Qt.DescendingOrder
-                                    ? Qt.AscendingOrder : Qt.DescendingOrder;
-                        else
-                            diagnostics.sortColumn = headerCell.modelData.column;
-                    }
-                }
-            }
-        }
+        HeaderCell { model: diagnostics; title: "Registry"; column: DiagnosticsModel.RegistryColumn; share: 0.15 }
+        HeaderCell { model: diagnostics; title: "Where added"; column: DiagnosticsModel.WhereColumn; share: 0.25 }
+        HeaderCell { model: diagnostics; title: "Thread"; column: DiagnosticsModel.ThreadColumn; share: 0.12 }
+        HeaderCell { model: diagnostics; title: "Calls"; column: DiagnosticsModel.CallsColumn; share: 0.1 }
+        HeaderCell { model: diagnostics; title: "Failed"; column: DiagnosticsModel.FailuresColumn; share: 0.08 }
+        HeaderCell { model: diagnostics; title: "Drops"; column: DiagnosticsModel.DropsColumn; share: 0.08 }
+        HeaderCell { model: diagnostics; title: "p99"; column: DiagnosticsModel.P99Column; share: 0.11 }
+        HeaderCell { model: diagnostics; title: "Max"; column: DiagnosticsModel.MaxColumn; share: 0.11 }
     }
 
-    ListView {
+    Flickable {
         id: rows
         x: 8
         y: header.y + header.height + 2
         width: inspector.width - 16
         height: inspector.height - y - 6
         clip: true
-        model: diagnostics
-        delegate: Item {
-            id: row
-            required property string registryName
-            required property string where
-            required property string whereFull
-            required property string thread
-            required property var calls
-            required property var failures
-            required property var drops
-            required property var slowRuns
-            required property bool timed
-            required property var p99Ns
-            required property var maxNs
-            readonly property bool alert: row.failures > 0 || row.drops > 0 || row.slowRuns > 0
-            readonly property var cells: [row.registryName, row.where, row.thread, String(row.calls),
-                String(row.failures), String(row.drops),
-                row.timed ? diagnostics.formatDuration(row.p99Ns) : "–",
-                row.timed ? diagnostics.formatDuration(row.maxNs) : "–"]
+        contentWidth: width
+        contentHeight: lines.height
 
+        Column {
+            id: lines
             width: rows.width
-            height: inspector.fontSize + 8
 
-            Rectangle {
-                anchors.fill: parent
-                color: row.alert ? Qt.rgba(0.88, 0.42, 0.46, 0.18) : "transparent"
-            }
-            Row {
-                anchors.fill: parent
-                Repeater {
-                    model: row.cells.length
-                    delegate: Text {
-                        required property int index
-                        width: rows.width * inspector.columns[index].width
-                        height: row.height
-                        leftPadding: 4
-                        verticalAlignment: Text.AlignVCenter
-                        text: row.cells[index]
-                        color: row.alert && index !== 1 ? inspector.alertColor
-                               : (index === 1 ? inspector.dimColor : inspector.textColor)
-                        font.pixelSize: inspector.fontSize
-                        font.family: index === 1 ? "monospace" : ""
-                        elide: index === 1 ? Text.ElideLeft : Text.ElideRight
+            Repeater {
+                model: diagnostics
+                delegate: Rectangle {
+                    id: line
+                    required property string registryName
+                    required property string where
+                    required property string thread
+                    required property var calls
+                    required property var failures
+                    required property var drops
+                    required property var slowRuns
+                    required property bool timed
+                    required property string p99
+                    required property string max
+                    readonly property bool alert: line.failures > 0 || line.drops > 0 || line.slowRuns > 0
+                    readonly property color ink: line.alert ? "#e06c75" : "#e6e6e6"
+
+                    width: parent ? parent.width : 0
+                    height: 20
+                    color: line.alert ? Qt.rgba(0.88, 0.42, 0.46, 0.18) : "transparent"
+
+                    Row {
+                        anchors.fill: parent
+                        Cell { share: 0.15; text: line.registryName; color: line.ink }
+                        Cell { share: 0.25; text: line.where; color: "#9aa3b0"; font.family: "monospace"; elide: Text.ElideLeft }
+                        Cell { share: 0.12; text: line.thread; color: line.ink }
+                        Cell { share: 0.1; text: String(line.calls); color: line.ink }
+                        Cell { share: 0.08; text: String(line.failures); color: line.ink }
+                        Cell { share: 0.08; text: String(line.drops); color: line.ink }
+                        Cell { share: 0.11; text: line.p99; color: line.ink }
+                        Cell { share: 0.11; text: line.max; color: line.ink }
                     }
                 }
             }

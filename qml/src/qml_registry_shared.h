@@ -219,7 +219,9 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     // registration it can run (`facadeSize`: the facade's handler count, so no C++ handler).
     [[nodiscard]] bool mayDispatch(std::size_t facadeSize) const noexcept
     {
-        return !registrations.isEmpty() && indirect == 0 && facadeSize == std::size_t(registrations.size());
+        // While diagnostics are on, every handler runs through the facade, which counts and times it.
+        return !registrations.isEmpty() && indirect == 0 && facadeSize == std::size_t(registrations.size()) &&
+               !diagnosticsOn();
     }
     // Starts an own dispatch: false (nothing started) once the facade is shared. Announced before
     // the facade check, which shareFacade() makes after setting it (both sequentially

@@ -199,6 +199,10 @@ QVariant DiagnosticsModel::data(const QModelIndex &index, int role) const
         return h.queueDelay.p99Ns();
     case SuspendedRole:
         return h.suspended;
+    case P99TextRole:
+        return cell(h, P99Column, false);
+    case MaxTextRole:
+        return cell(h, MaxColumn, false);
     default:
         return {};
     }
@@ -243,7 +247,9 @@ QHash<int, QByteArray> DiagnosticsModel::roleNames() const
                   {P99NsRole, "p99Ns"},
                   {MaxNsRole, "maxNs"},
                   {QueueP99NsRole, "queueP99Ns"},
-                  {SuspendedRole, "suspended"}});
+                  {SuspendedRole, "suspended"},
+                  {P99TextRole, "p99"},
+                  {MaxTextRole, "max"}});
     return names;
 }
 

@@ -13,7 +13,7 @@
 namespace rio::detail {
 
 /// Registers rio::DiagnosticsModel as `DiagnosticsModel` (refreshInterval, sortColumn,
-/// sortOrder, registryFilter, count, refresh(), formatDuration()).
+/// descending, registryFilter, count, refresh(), formatDuration()).
 struct DiagnosticsModelForeign
 {
     Q_GADGET

@@ -24,8 +24,8 @@ class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
         int refreshInterval READ refreshInterval WRITE setRefreshInterval NOTIFY refreshIntervalChanged)
     /// The column rows are sorted by (Column; default Calls) and its order.
     Q_PROPERTY(int sortColumn READ sortColumn WRITE setSortColumn NOTIFY sortChanged)
-    /// Qt::DescendingOrder (the default: the most first) or Qt::AscendingOrder.
-    Q_PROPERTY(Qt::SortOrder sortOrder READ sortOrder WRITE setSortOrder NOTIFY sortChanged)
+    /// True (the default): the most first; false: ascending (sortOrder() in C++).
+    Q_PROPERTY(bool descending READ isDescending WRITE setDescending NOTIFY sortChanged)
     /// Only registries whose name contains this (case-insensitive); empty: every registry.
     Q_PROPERTY(
         QString registryFilter READ registryFilter WRITE setRegistryFilter NOTIFY registryFilterChanged)
@@ -77,6 +77,8 @@ public:
         MaxNsRole,                         ///< (maxNs)
         QueueP99NsRole,                    ///< (queueP99Ns) queueing delay, 99th percentile
         SuspendedRole,                     ///< (suspended)
+        P99TextRole,                       ///< (p99) the 99th percentile as text ("–" untimed)
+        MaxTextRole,                       ///< (max) the longest run as text ("–" untimed)
     };
     Q_ENUM(Role)
 
@@ -110,6 +112,13 @@ public:
     [[nodiscard]] Qt::SortOrder sortOrder() const noexcept { return m_sortOrder; }
     /// Sorts in `order` by the current column.
     void setSortOrder(Qt::SortOrder order);
+    /// True when sorted descending.
+    [[nodiscard]] bool isDescending() const noexcept { return m_sortOrder == Qt::DescendingOrder; }
+    /// Sorts descending (true) or ascending (false).
+    void setDescending(bool descending)
+    {
+        setSortOrder(descending ? Qt::DescendingOrder : Qt::AscendingOrder);
+    }
     /// The registry name filter.
     [[nodiscard]] QString registryFilter() const { return m_filter; }
     /// Shows only registries whose name contains `filter`.

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// Diagnostics from QML: a QmlRegistry's name names it in snapshots, QmlRegistry.add records the
+// calling QML line and a RegistryHandler its file (diagnostics on), QML handlers are counted and
+// timed while diagnostics are on, and RegistryInspector's model lists them live.
+#include "qml_test_support.h"
+
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qt/diagnostics.h>
+#include <registryio/qt/diagnostics_model.h>
+
+#include <QGuiApplication>
+#include <QQuickItem>
+#include <QQuickView>
+#include <QTest>
+
+namespace {
+
+// The handlers of the registry named `name` in a snapshot.
+QList<rio::HandlerInfo> handlersOf(const QString &name)
+{
+    for (const rio::RegistryInfo &r : rio::Diagnostics::snapshot()) {
+        if (r.name == name)
+            return r.handlers;
+    }
+    return {};
+}
+
+} // namespace
+
+class TestQmlDiagnostics : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        rio::Diagnostics::setEnabled(true); // before the handlers: they record their lines
+    }
+
+    void cleanupTestCase() { rio::Diagnostics::setEnabled(false); }
+
+    void namesAndQmlLines()
+    {
+        QQuickView view;
+        view.engine()->addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH));
+        view.setSource(rio::test::dataUrl(QStringLiteral("diagnostics.qml")));
+        QCOMPARE(view.status(), QQuickView::Ready);
+        QQuickItem *root = view.rootObject();
+        QVERIFY(root != nullptr);
+        auto *stats = root->property("stats").value<rio::QmlRegistry *>();
+        QVERIFY(stats != nullptr);
+        QCOMPARE(stats->name(), QStringLiteral("qml-diagnostics"));
+        QCOMPARE(stats->registry().objectName(), QStringLiteral("qml-diagnostics"));
+        QVERIFY(QMetaObject::invokeMethod(root, "addOne"));
+
+        const QList<rio::HandlerInfo> handlers = handlersOf(QStringLiteral("qml-diagnostics"));
+        QCOMPARE(handlers.size(), 2);
+        const QString file = rio::test::dataUrl(QStringLiteral("diagnostics.qml")).toString();
+        // The RegistryHandler, added first: its file (Qt's public API gives no declaration line;
+        // a registry set from JavaScript gives that line).
+        QCOMPARE(handlers[0].originFile, file);
+        QCOMPARE(handlers[0].originLine, 0);
+        QCOMPARE(handlers[1].originFile, file); // stats.add(...)
+        QCOMPARE(handlers[1].originLine, 17);
+
+        // The inspector lists both (its own refresh), the failing one standing out.
+        auto *inspector = root->property("inspector").value<QQuickItem *>();
+        QVERIFY(inspector != nullptr);
+        auto *model = inspector->property("model").value<rio::DiagnosticsModel *>();
+        QVERIFY(model != nullptr);
+        QTRY_COMPARE(model->rowCount(), 2);
+        QStringList where;
+        for (int r = 0; r < 2; ++r)
+            where << model->index(r, rio::DiagnosticsModel::WhereColumn).data().toString();
+        where.sort();
+        QCOMPARE(where,
+                 (QStringList{QStringLiteral("diagnostics.qml"), QStringLiteral("diagnostics.qml:17")}));
+        // The overlay shows them: one row per handler, with where it was added.
+        const auto shownWhere = [inspector] {
+            QStringList shown;
+            QList<QQuickItem *> pending{inspector};
+            while (!pending.isEmpty()) { // the visual tree: the rows are the Repeater's items
+                const QQuickItem *item = pending.takeLast();
+                pending.append(item->childItems());
+                if (const QVariant w = item->property("where");
+                    w.isValid() && item->property("registryName").isValid())
+                    shown << w.toString();
+            }
+            shown.sort();
+            return shown;
+        };
+        QTRY_COMPARE(shownWhere(), where);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("deliberate")));
+        stats->notify(QStringLiteral("fail"));
+        // While diagnostics are on, QML handlers run through the facade: counted (and timed).
+        model->setSortColumn(rio::DiagnosticsModel::CallsColumn);
+        QTRY_COMPARE(model->index(0, rio::DiagnosticsModel::CallsColumn).data().toULongLong(), 1u);
+        QCOMPARE(model->index(1, rio::DiagnosticsModel::CallsColumn).data().toULongLong(), 1u);
+        QVERIFY(model->index(0, 0).data(rio::DiagnosticsModel::TimedRole).toBool());
+    }
+};
+
+QTEST_MAIN(TestQmlDiagnostics)
+#include "tst_qml_diagnostics.moc"
