@@ -39,9 +39,9 @@ private Q_SLOTS:
         registry.setObjectName(QStringLiteral("model-rows"));
         QObject receiver;
         const int directLine = __LINE__ + 1;
-        const rio::HandlerId direct = registry.add([](int) {});
+        const rio::HandlerId direct = registry.add([](int) { });
         const rio::HandlerId bounded = registry.add(
-            &receiver, [](int) {},
+            &receiver, [](int) { },
             {.connection = Qt::QueuedConnection, .capacity = 1, .overflow = rio::Overflow::DropNewest});
         const rio::HandlerId thrower =
             registry.add(&receiver, [](int) { throw std::runtime_error("model test"); },
@@ -62,7 +62,8 @@ private Q_SLOTS:
         QVERIFY(d >= 0);
         const QModelIndex where = model.index(d, rio::DiagnosticsModel::WhereColumn);
         QCOMPARE(where.data().toString(), QStringLiteral("tst_diagnostics_model.cpp:%1").arg(directLine));
-        QCOMPARE(where.data(rio::DiagnosticsModel::RegistryNameRole).toString(), QStringLiteral("model-rows"));
+        QCOMPARE(where.data(rio::DiagnosticsModel::RegistryNameRole).toString(),
+                 QStringLiteral("model-rows"));
         QCOMPARE(where.data(rio::DiagnosticsModel::ThreadRole).toString(), QStringLiteral("notifier"));
 
         const int b = rowOf(model, id, bounded);
@@ -71,7 +72,8 @@ private Q_SLOTS:
         QCOMPARE(model.index(b, rio::DiagnosticsModel::DropsColumn).data().toULongLong(), 1u);
         QCOMPARE(model.index(b, 0).data(rio::DiagnosticsModel::DropReasonsRole).toString(),
                  QStringLiteral("overflow 1"));
-        QCOMPARE(model.index(b, 0).data(rio::DiagnosticsModel::ConnectionRole).toString(), QStringLiteral("queued"));
+        QCOMPARE(model.index(b, 0).data(rio::DiagnosticsModel::ConnectionRole).toString(),
+                 QStringLiteral("queued"));
 
         const int t = rowOf(model, id, thrower);
         QVERIFY(t >= 0);
@@ -86,9 +88,10 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         registry.setObjectName(QStringLiteral("model-sort"));
         QObject receiver;
-        const rio::HandlerId quiet = registry.add(&receiver, [](int) {}, {.connection = Qt::QueuedConnection});
+        const rio::HandlerId quiet =
+            registry.add(&receiver, [](int) { }, {.connection = Qt::QueuedConnection});
         const rio::HandlerId dropping = registry.add(
-            &receiver, [](int) {},
+            &receiver, [](int) { },
             {.connection = Qt::QueuedConnection, .capacity = 1, .overflow = rio::Overflow::DropNewest});
         rio::DiagnosticsModel model;
         model.setRefreshInterval(0);
@@ -122,7 +125,7 @@ private Q_SLOTS:
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
         QCOMPARE(model.rowCount(), 0);
         QObject receiver;
-        const rio::HandlerId h = registry.add(&receiver, [](int) {}, {.connection = Qt::QueuedConnection});
+        const rio::HandlerId h = registry.add(&receiver, [](int) { }, {.connection = Qt::QueuedConnection});
         QTRY_COMPARE(model.rowCount(), 1); // no refresh() called: the timer took the snapshot
         registry.notify(7);
         QCoreApplication::sendPostedEvents();
