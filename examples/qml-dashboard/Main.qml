@@ -237,6 +237,16 @@ ApplicationWindow {
             }
         }
 
+        // Every handler of the two registries, live (rio::Diagnostics): where each was added, its
+        // thread, calls, failures, drops and run times. Hidden in a small window.
+        RegistryInspector {
+            title: "Inspector: every handler of every registry, sorted by calls"
+            refreshInterval: 500
+            visible: root.height >= 700
+            Layout.fillWidth: true
+            Layout.preferredHeight: visible ? 150 : 0
+        }
+
         RowLayout {
             spacing: 10
             Layout.fillWidth: true

@@ -20,6 +20,7 @@
 #include "selfcheck.h"
 
 #include <registryio/qml/qml_registry.h>
+#include <registryio/qt/diagnostics.h>
 
 #include <QCommandLineParser>
 #include <QDir>
@@ -79,8 +80,12 @@ int main(int argc, char *argv[])
     Receiver qtSide;
     Receiver registrySide;
     Receiver uiSide(Receiver::Placement::CurrentThread); // the window's own thread
+    // The inspector panel shows every handler's calls and run times: timed from the first add.
+    rio::Diagnostics::setEnabled(true);
     Flood flood(&qtSide, &registrySide, &uiSide);
+    flood.registry.setObjectName(QStringLiteral("flood"));
     rio::QmlRegistry stats; // what the window shows, ten snapshots a second
+    stats.setName(QStringLiteral("stats"));
 
     QQmlApplicationEngine engine;
     // The exporter handler throws on purpose (its simulated sink goes offline every 3 s): the
