@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -168,7 +169,8 @@ struct alignas(64) RunRecord
 };
 
 constinit std::atomic<RunRecord *> records{nullptr};
-thread_local constinit RunRecord *tlsRecord = nullptr;
+RIO_TLS_INITIAL_EXEC thread_local constinit RunRecord *tlsRecord = nullptr;
+RIO_TLS_INITIAL_EXEC thread_local constinit bool tlsNamed = false;
 
 // Gives the thread's record back when the thread exits.
 struct RecordRelease
@@ -401,14 +403,9 @@ bool ticksAreTsc() noexcept
     return useTsc;
 }
 
-void Histogram::record(std::uint64_t ticks) noexcept
+bool claimThreadName() noexcept
 {
-    const int bit = ticks == 0 ? 0 : 63 - __builtin_clzll(ticks);
-    buckets[static_cast<std::size_t>(std::min(bit, bucketCount - 1))].fetch_add(1, std::memory_order_relaxed);
-    total.fetch_add(ticks, std::memory_order_relaxed);
-    std::uint64_t m = max.load(std::memory_order_relaxed);
-    while (ticks > m && !max.compare_exchange_weak(m, ticks, std::memory_order_relaxed)) {
-    }
+    return !std::exchange(tlsNamed, true);
 }
 
 void freeStats(HandlerStats *stats) noexcept
