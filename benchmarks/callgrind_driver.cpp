@@ -11,12 +11,31 @@
 //   guard_drop   one scoped connection's destruction (16 others registered); only the drop is
 //                collected (run with --collect-atstart=no: callgrind.py does)
 //   construct    construct and destroy an empty registry
+// Clock reads (what diagnostics' timing pays per read; library and handlers ignored):
+//   steady_clock  std::chrono::steady_clock::now() (clock_gettime through the vDSO)
+//   ticks         the clock diagnostics time runs with (the TSC where it is invariant)
+// qt_registry_queued: one handler per <handlers> on a context on the driver's own thread with
+// Qt::QueuedConnection; a notify queues a delivery to each and the posted events are then sent,
+// so one iteration is a whole queued delivery (post, drain, run).
 
 #include "common/peers.h"
 #include "common/writer_shapes.h"
 #if RIO_BENCH_HAVE_QT_REGISTRY
 #include "common/qt_registry_peer.h"
+
+#include <QCoreApplication>
+#include <QObject>
 #endif
+// The clock operations need diagnostics (this file also builds against older sources, for a
+// baseline of the other operations).
+#if __has_include(<registryio/detail/diagnostics.h>)
+#include <registryio/detail/diagnostics.h>
+#define RIO_BENCH_HAVE_DIAGNOSTICS 1
+#else
+#define RIO_BENCH_HAVE_DIAGNOSTICS 0
+#endif
+
+#include <chrono>
 
 #include <valgrind/callgrind.h>
 
@@ -113,6 +132,51 @@ template <typename Shapes>
     }
 }
 
+#if RIO_BENCH_HAVE_QT_REGISTRY
+// The Qt facade with queued handlers on this thread (see the header comment).
+struct QtRegistryQueuedPeer
+{
+    static constexpr std::string_view key = "qt_registry_queued";
+    static QCoreApplication &app()
+    {
+        static int argc = 1;
+        static char name[] = "rio_callgrind_driver";
+        static char *argv[] = {name, nullptr};
+        static QCoreApplication instance(argc, argv);
+        return instance;
+    }
+    QObject *context = (app(), new QObject);
+    rio::QtRegistry<Event> registry;
+    QtRegistryQueuedPeer() = default;
+    QtRegistryQueuedPeer(const QtRegistryQueuedPeer &) = delete;
+    QtRegistryQueuedPeer &operator=(const QtRegistryQueuedPeer &) = delete;
+    ~QtRegistryQueuedPeer() { delete context; }
+    rio::HandlerId add()
+    {
+        return registry.add(context, [](const Event &) noexcept { handlerBody(); },
+                            {.connection = Qt::QueuedConnection});
+    }
+    void remove(rio::HandlerId id) { registry.remove(id); }
+    void notify(const Event &e)
+    {
+        registry.notify(e);
+        QCoreApplication::sendPostedEvents();
+    }
+};
+#endif
+
+#if RIO_BENCH_HAVE_DIAGNOSTICS
+[[gnu::noinline]] void clockLoop(bool steady, long iterations)
+{
+    std::uint64_t sum = 0;
+    for (long i = 0; i < iterations; ++i)
+        sum += steady
+                   ? static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())
+                   : rio::detail::diag::ticks();
+    benchmark_escape(&sum);
+}
+#endif
+
 } // namespace
 
 // Every library this driver knows, RegistryIO's Qt facade included when it was built.
@@ -124,6 +188,7 @@ void forEachDriverPeer(F &&f)
     f.template operator()<QtRegistryPeer>();
     f.template operator()<RioCounterPeer>();
     f.template operator()<QtRegistryCounterPeer>();
+    f.template operator()<QtRegistryQueuedPeer>();
 #endif
 }
 
@@ -141,6 +206,13 @@ int main(int argc, char **argv)
     const int handlers = std::atoi(argv[2]);
     const long iterations = std::atol(argv[3]);
     const std::string_view op = argc == 5 ? argv[4] : "notify";
+#if RIO_BENCH_HAVE_DIAGNOSTICS
+    if (op == "steady_clock" || op == "ticks") {
+        static_cast<void>(rio::detail::diag::ticksAreTsc()); // chooses and calibrates the clock
+        clockLoop(op == "steady_clock", iterations);
+        return 0;
+    }
+#endif
     if (op == "scoped" || op == "guard_drop" || op == "construct") {
         if (library == RioShapes::key)
             writerShapeLoop<RioShapes>(op, handlers, iterations);

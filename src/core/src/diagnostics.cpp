@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -45,7 +46,7 @@ constinit std::atomic<MainThreadCheck> mainThreadCheck{nullptr};
 
 // --- The clock -------------------------------------------------------------------------------
 
-constinit bool useTsc = false;
+constinit std::atomic<bool> useTsc{false};
 constinit std::atomic<double> nsPerTickValue{1.0};
 constinit std::uint64_t calibrationTicks = 0;
 constinit std::int64_t calibrationNs = 0;
@@ -88,7 +89,7 @@ void initClock() noexcept
             const auto dt = static_cast<double>(t - calibrationTicks);
             if (dt > 0) {
                 nsPerTickValue.store(static_cast<double>(n - calibrationNs) / dt, std::memory_order_relaxed);
-                useTsc = true;
+                useTsc.store(true, std::memory_order_release);
             }
         }
 #endif
@@ -101,7 +102,7 @@ void initClock() noexcept
 void refineClock() noexcept
 {
 #if RIO_DIAG_TSC
-    if (!useTsc)
+    if (!useTsc.load(std::memory_order_relaxed))
         return;
     const std::uint64_t t = __rdtsc();
     const std::int64_t n = steadyNs();
@@ -115,7 +116,7 @@ void refineClock() noexcept
 inline std::uint64_t readTicks() noexcept
 {
 #if RIO_DIAG_TSC
-    if (useTsc) [[likely]]
+    if (useTsc.load(std::memory_order_relaxed)) [[likely]]
         return __rdtsc();
 #endif
     return static_cast<std::uint64_t>(steadyNs());
@@ -168,7 +169,8 @@ struct alignas(64) RunRecord
 };
 
 constinit std::atomic<RunRecord *> records{nullptr};
-thread_local constinit RunRecord *tlsRecord = nullptr;
+RIO_TLS_INITIAL_EXEC thread_local constinit RunRecord *tlsRecord = nullptr;
+RIO_TLS_INITIAL_EXEC thread_local constinit bool tlsNamed = false;
 
 // Gives the thread's record back when the thread exits.
 struct RecordRelease
@@ -398,17 +400,12 @@ double nanosPerTick() noexcept
 bool ticksAreTsc() noexcept
 {
     initClock();
-    return useTsc;
+    return useTsc.load(std::memory_order_relaxed);
 }
 
-void Histogram::record(std::uint64_t ticks) noexcept
+bool claimThreadName() noexcept
 {
-    const int bit = ticks == 0 ? 0 : 63 - __builtin_clzll(ticks);
-    buckets[static_cast<std::size_t>(std::min(bit, bucketCount - 1))].fetch_add(1, std::memory_order_relaxed);
-    total.fetch_add(ticks, std::memory_order_relaxed);
-    std::uint64_t m = max.load(std::memory_order_relaxed);
-    while (ticks > m && !max.compare_exchange_weak(m, ticks, std::memory_order_relaxed)) {
-    }
+    return !std::exchange(tlsNamed, true);
 }
 
 void freeStats(HandlerStats *stats) noexcept
@@ -429,7 +426,13 @@ HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation wher
 
 void diagnosedInvoke(HandlerBox *box, const void *event)
 {
-    HandlerStats *s = box->stats;
+    // Set (release) before any entry called this; a reader that still sees it unset calls the
+    // handler unrecorded.
+    HandlerStats *s = std::atomic_ref<HandlerStats *>(box->stats).load(std::memory_order_acquire);
+    if (s == nullptr) [[unlikely]] {
+        box->invoke(box, event);
+        return;
+    }
     RunRecord &r = *record();
     HandlerStats *prevStats = r.stats.load(std::memory_order_relaxed);
     const std::uint64_t prevStart = r.start.load(std::memory_order_relaxed);
@@ -682,7 +685,9 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
         // Everything that can throw first: statistics for every live handler.
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
             if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved && e.box->stats == nullptr)
-                e.box->stats = diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType);
+                std::atomic_ref<HandlerStats *>(e.box->stats)
+                    .store(diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType),
+                           std::memory_order_release);
         });
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
             const Invoke f = e.invoke.load(std::memory_order_relaxed);

@@ -78,8 +78,6 @@ ThreadNames &threadNames()
     return *names;
 }
 
-thread_local bool threadNamed = false;
-
 bool isMainThread() noexcept
 {
     const QCoreApplication *app = QCoreApplication::instance();
@@ -100,14 +98,13 @@ QString nameOf(const QThread *thread)
 quint64 noteThread()
 {
     const quint64 n = detail::diag::threadNumber();
-    if (!threadNamed) {
+    if (detail::diag::claimThreadName()) {
         QString name = nameOf(QThread::currentThread());
         if (name.isEmpty())
             name = QStringLiteral("thread %1").arg(n);
         ThreadNames &t = threadNames();
         std::lock_guard lock(t.mutex);
         t.names[n] = std::move(name);
-        threadNamed = true;
     }
     return n;
 }
@@ -574,17 +571,19 @@ void QtHandlerCore::noteAdded(SourceLocation at, std::uint64_t registry, bool ti
 {
     auto &h = static_cast<QtHandlerState &>(*this);
     where = at;
-    QtHandlerState::Origin o;
-    o.thread = noteThread();
+    // Before the handler joins the registrations, through which snapshots and setOrigin find
+    // it (under their mutex): no reader yet.
+    h.origin.thread = noteThread();
+    if (hasContext) {
+        std::lock_guard lock(h.mutex); // the context may be dying on its own thread
+        if (h.context != nullptr) {
+            h.origin.contextClass = QString::fromUtf8(h.context->metaObject()->className());
+            h.origin.contextName = h.context->objectName();
+            h.origin.contextThreadName = nameOf(h.context->thread());
+        }
+    }
     if (timed)
         setTimed(true, registry);
-    std::lock_guard lock(h.mutex);
-    if (h.context != nullptr) {
-        o.contextClass = QString::fromUtf8(h.context->metaObject()->className());
-        o.contextName = h.context->objectName();
-        o.contextThreadName = nameOf(h.context->thread());
-    }
-    h.origin = std::move(o);
 }
 
 void QtHandlerCore::setTimed(bool on, std::uint64_t registry)

@@ -104,7 +104,7 @@ void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
     runs.fetch_add(1, std::memory_order_relaxed);
     traceDeliveryBegin(*this, -1);
     try {
-        if (diag::HandlerStats *stats = runStats.load(std::memory_order_relaxed)) [[unlikely]] {
+        if (diag::HandlerStats *stats = runStats.load(std::memory_order_acquire)) [[unlikely]] {
             const diag::RunScope scope(stats); // diagnostics on: timed
             if (postedAt != 0 && scope.start() > postedAt)
                 stats->queueDelay.record(scope.start() - postedAt);

@@ -59,7 +59,16 @@ struct Histogram
     std::atomic<std::uint64_t> max{0};   // ticks
 
     /// Records one duration of `ticks`.
-    void record(std::uint64_t ticks) noexcept;
+    RIO_ALWAYS_INLINE void record(std::uint64_t ticks) noexcept
+    {
+        const int bit = ticks == 0 ? 0 : 63 - __builtin_clzll(ticks);
+        buckets[static_cast<std::size_t>(bit < bucketCount ? bit : bucketCount - 1)].fetch_add(
+            1, std::memory_order_relaxed);
+        total.fetch_add(ticks, std::memory_order_relaxed);
+        std::uint64_t m = max.load(std::memory_order_relaxed);
+        while (ticks > m && !max.compare_exchange_weak(m, ticks, std::memory_order_relaxed)) {
+        }
+    }
 };
 
 /// One handler's statistics while diagnostics are (or were) on: created by the registry under its
@@ -88,6 +97,8 @@ RIO_CORE_EXPORT void diagnosedInvoke(HandlerBox *box, const void *event);
 
 /// The calling thread's number: process-unique, from 1, never reused.
 RIO_CORE_EXPORT std::uint64_t threadNumber() noexcept;
+/// True the first time the calling thread asks (the Qt layer records its name then).
+RIO_CORE_EXPORT bool claimThreadName() noexcept;
 
 /// The clock diagnostics use: ticks (the TSC on x86-64 where it is invariant, else
 /// steady_clock's nanoseconds) and their length.

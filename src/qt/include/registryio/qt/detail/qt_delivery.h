@@ -59,7 +59,7 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, c
     const auto runHere = [&] {
         if constexpr (Step) {
             core.runStep(*h, env.event, token);
-        } else if (diag::HandlerStats *stats = core.runStats.load(std::memory_order_relaxed)) [[unlikely]] {
+        } else if (diag::HandlerStats *stats = core.runStats.load(std::memory_order_acquire)) [[unlikely]] {
             const diag::RunScope scope(stats, true); // diagnostics on: counted and timed
             h->invokeTyped(*env.event, token);
         } else {
