@@ -191,10 +191,10 @@ def main():
     args = p.parse_args()
     if args.qt_targets:
         counts = qt_targets(os.path.dirname(os.path.abspath(args.driver)))
-        print_qt_targets(counts)
         if args.json:
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(counts, f, indent=1)
+        print_qt_targets(counts)
         return 0
     if args.writer_shapes:
         print(f"{'shape':16}{'rio':>12}{'mutex_vector':>14}{'ratio':>8}   (instructions per round)")
