@@ -31,7 +31,7 @@ if [[ ${1:-} == --inside ]]; then
       -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER=g++ >/dev/null
     cmake --build "$bench" -j "$jobs" --target bench_qml bench_cross_thread rio_callgrind_driver
     if ! command -v valgrind >/dev/null; then # not in the stage's package list: installed once, here
-      apt-get update -qq && apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
     fi
     valgrind --version
     python3 "$root/benchmarks/callgrind.py" --qt-targets --driver "$bench/benchmarks/rio_callgrind_driver" \
