@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The qt68 stage of scripts/test.sh: every library, test, example and benchmark built with g++ 14
-# against Qt 6.8 (Debian 13), warnings as errors, and the whole suite run, inside the Debian 13
+# against Qt 6.8 (Debian 13), warnings as errors, and the suite run (but three tests whose subject
+# does not depend on Qt, see below), inside the Debian 13
 # tree scripts/debian13-root.sh keeps in the cache directory. The checkout is bind-mounted at its
 # own path, so the build folder (build/test-qt68) is the same inside and out.
 #   bash scripts/qt68.sh     needs root (chroot); RIO_CACHE_DIR picks the cache directory
@@ -11,7 +12,8 @@
 #                            instead of the suite: a Release build of the QML and Qt facade benchmarks
 #                            (build/bench-qt68) and their callgrind counts against Qt 6.8's own
 #                            Connections and signals (benchmarks/callgrind.py --qt-targets), the Qt 6.8
-#                            column of PERFORMANCE.md; about 25 minutes on 2 cores with a cold ccache
+#                            column of PERFORMANCE.md (2026-11-25: 32.5 min on 2 cores at a load average
+#                            of 5 to 12, 15.5 of them the build with a cold ccache)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${RIO_CACHE_DIR:-/var/cache/registryio}
