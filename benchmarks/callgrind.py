@@ -106,6 +106,76 @@ def measure_bulk(driver, ops=(("rio", "bulk"), ("rio", "bulk_mixed"), ("qt_lambd
     return {(lib, op): {n: per_notify(driver, lib, n, 1, 2, op) for n in sizes} for lib, op in ops}
 
 
+# The cells of PERFORMANCE.md's Qt-dependent callgrind tables ("Targets measured outside the generated
+# run"): the QML forms against Connections (JavaScript emitter), the Qt facade's direct notify against
+# the core and a Qt direct signal, and one queued delivery against a Qt queued signal. Each peer is
+# counted in the same run as RegistryIO, on whatever Qt the executables were built against.
+QT_QML_FORMS = [("connections", "Connections"), ("function", "`handler:`"), ("add", "`add(fn)`"),
+                ("typed", "typed `onNotified`"), ("typed_function", "typed `handler:`"),
+                ("handler", "`onNotified`")]
+QT_QML_CELLS = [("int", 16), ("object", 16), ("int", 1), ("object", 1)]
+QT_QML_SCALE = ["connections", "handler", "typed", "add"]
+QT_DIRECT = ["rio", "qt_registry", "qt_lambda", "rio_counter", "qt_registry_counter"]
+QT_QUEUED = ["rio_queued", "qt_queued"]
+
+
+def qt_targets(bin_dir, jobs=2):
+    """{"qml": {form/payload/n: instructions per event}, "qml_scale": {kind: per handler},
+    "direct": {library: {handlers: per notify}}, "queued": {library: per delivery}}, every valgrind
+    run of one call `jobs` at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bench_qml = os.path.join(bin_dir, "bench_qml")
+    cross = os.path.join(bin_dir, "bench_cross_thread")
+    driver = os.path.join(bin_dir, "rio_callgrind_driver")
+    qml_names = [f"qml/js/{k}/{p}/{n}" for k, _ in QT_QML_FORMS for p, n in QT_QML_CELLS]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        qml = {(name, i): pool.submit(qml_total_instructions, bench_qml, name, i)
+               for name in qml_names for i in (10, 30)}
+        scale = {(k, c): pool.submit(qml_total_instructions, bench_qml, f"qml_scale/{k}/{c}", 1)
+                 for k in QT_QML_SCALE for c in (1000, 4000)}
+        direct = {(lib, n, i): pool.submit(total_instructions, driver, lib, n, i)
+                  for lib in QT_DIRECT for n in (1, 4, 16) for i in (1000, 11000)}
+        queued = {(lib, e): pool.submit(callgrind_total,
+                                        [cross, f"--benchmark_filter=^same_thread/{lib}/throughput/",
+                                         f"--events={e}"], {}, f"same_thread/{lib}/{e}")
+                  for lib in QT_QUEUED for e in (20000, 40000)}
+        return {
+            "qml": {name: (qml[(name, 30)].result() - qml[(name, 10)].result()) / (20 * 100) for name in qml_names},
+            "qml_scale": {k: (scale[(k, 4000)].result() - scale[(k, 1000)].result()) / 3000 for k in QT_QML_SCALE},
+            "direct": {lib: {n: (direct[(lib, n, 11000)].result() - direct[(lib, n, 1000)].result()) / 10000
+                             for n in (1, 4, 16)} for lib in QT_DIRECT},
+            "queued": {lib: (queued[(lib, 40000)].result() - queued[(lib, 20000)].result()) / 20000
+                       for lib in QT_QUEUED},
+        }
+
+
+def print_qt_targets(c):
+    """The counts of qt_targets as the Markdown rows PERFORMANCE.md quotes."""
+    q = c["qml"]
+    print("QML, JavaScript emitter, instructions per event (Connections ÷ the form):\n")
+    print("| form | " + " | ".join(f"{p}, {n}" for p, n in QT_QML_CELLS) + " |")
+    print("|---|" + "---|" * len(QT_QML_CELLS))
+    for kind, label in QT_QML_FORMS:
+        cells = []
+        for p, n in QT_QML_CELLS:
+            v, conn = q[f"qml/js/{kind}/{p}/{n}"], q[f"qml/js/connections/{p}/{n}"]
+            cells.append(f"{v:,.0f}" if kind == "connections" else f"{v:,.0f} ({conn / v:.2f}×)")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    s = c["qml_scale"]
+    print("\ncreate and destroy, instructions per handler (4,000 less 1,000, ÷ 3,000): "
+          + ", ".join(f"{k} {v:,.0f} ({v / s['connections']:.2f}× Connections)" for k, v in s.items()))
+    d = c["direct"]
+    print("\ndirect notify, instructions (÷ the core's, ÷ Qt direct):")
+    for lib in QT_DIRECT:
+        core = d["rio_counter" if "counter" in lib else "rio"]
+        print(f"  {lib:20}" + "".join(f"{n:>3} h {d[lib][n]:7.1f} ({d[lib][n] / core[n]:.2f}×, "
+                                      f"{d[lib][n] / d['qt_lambda'][n]:.2f}×)" for n in (1, 4, 16)))
+    u = c["queued"]
+    print(f"\nqueued delivery, same thread, instructions per delivery: RegistryIO {u['rio_queued']:,.0f}, "
+          f"Qt queued signal {u['qt_queued']:,.0f} ({u['rio_queued'] / u['qt_queued']:.2f}×)")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--driver", required=True, help="path to rio_callgrind_driver")
@@ -115,7 +185,17 @@ def main():
     p.add_argument("--writer-shapes", action="store_true",
                    help="only count the writer shapes against the mutex_vector reference")
     p.add_argument("--json", help="also write the counts here")
+    p.add_argument("--qt-targets", action="store_true",
+                   help="only count the Qt-dependent target cells (QML forms, facade direct and queued); "
+                   "bench_qml and bench_cross_thread are taken from the driver's directory")
     args = p.parse_args()
+    if args.qt_targets:
+        counts = qt_targets(os.path.dirname(os.path.abspath(args.driver)))
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(counts, f, indent=1)
+        print_qt_targets(counts)
+        return 0
     if args.writer_shapes:
         print(f"{'shape':16}{'rio':>12}{'mutex_vector':>14}{'ratio':>8}   (instructions per round)")
         for (op, n), row in measure_writer_shapes(args.driver).items():

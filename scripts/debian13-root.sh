@@ -22,8 +22,10 @@ packages=(
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtquick
   qml6-module-qtquick-window qml6-module-qtquick-controls qml6-module-qtquick-layouts
   qml6-module-qtquick-templates qml6-module-qttest libgl-dev
-  # tests, benchmarks and their peers; the TLS test's certificates; the demo in a real X window
-  librapidcheck-dev libbenchmark-dev libboost-dev libsigc++-3.0-dev valgrind python3 openssl
+  # tests, benchmarks and their peers; the TLS test's certificates; the demo in a real X window.
+  # No valgrind: the stage runs no callgrind count (benchmarks_quick runs in the main stage only);
+  # RIO_QT68_BENCH=1 bash scripts/qt68.sh installs it into the tree when it measures.
+  librapidcheck-dev libbenchmark-dev libboost-dev libsigc++-3.0-dev python3 openssl
   xvfb xauth
   # the docs test; the benchmarks' plots (benchmarks_quick)
   doxygen gnuplot-nox

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The qt68 stage of scripts/test.sh: every library, test, example and benchmark built with g++ 14
-# against Qt 6.8 (Debian 13), warnings as errors, and the whole suite run, inside the Debian 13
+# against Qt 6.8 (Debian 13), warnings as errors, and the suite run (but three tests whose subject
+# does not depend on Qt, see below), inside the Debian 13
 # tree scripts/debian13-root.sh keeps in the cache directory. The checkout is bind-mounted at its
 # own path, so the build folder (build/test-qt68) is the same inside and out.
 #   bash scripts/qt68.sh     needs root (chroot); RIO_CACHE_DIR picks the cache directory
 #   RIO_QT68_TARGETS="tst_qml_typed" RIO_QT68_CTEST="-R qml_" bash scripts/qt68.sh
 #                            only those targets, and only the tests ctest selects with those arguments
+#   RIO_QT68_BENCH=1 bash scripts/qt68.sh
+#                            instead of the suite: a Release build of the QML and Qt facade benchmarks
+#                            (build/bench-qt68) and their callgrind counts against Qt 6.8's own
+#                            Connections and signals (benchmarks/callgrind.py --qt-targets), the Qt 6.8
+#                            column of PERFORMANCE.md (2026-11-25: 32.5 min on 2 cores at a load average
+#                            of 5 to 12, 15.5 of them the build with a cold ccache)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${RIO_CACHE_DIR:-/var/cache/registryio}
@@ -18,6 +25,21 @@ if [[ ${1:-} == --inside ]]; then
   export QT_QPA_PLATFORM=offscreen CTEST_OUTPUT_ON_FAILURE=1
   g++ --version | head -n 1
   echo "Qt $(/usr/lib/qt6/bin/qtpaths6 --qt-query QT_VERSION 2>/dev/null || echo '?')"
+  if [[ -n ${RIO_QT68_BENCH:-} ]]; then
+    # The benchmarks as benchmarks/run builds them (Release), only the three the counts need.
+    bench="$root/build/bench-qt68"
+    cmake -S "$root" -B "$bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIO_WERROR=ON -DRIO_BUILD_TESTS=OFF \
+      -DRIO_BUILD_EXAMPLES=OFF -DRIO_BUILD_QML=ON -DRIO_BUILD_BENCHMARKS=ON \
+      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER=g++ >/dev/null
+    cmake --build "$bench" -j "$jobs" --target bench_qml bench_cross_thread rio_callgrind_driver
+    if ! command -v valgrind >/dev/null; then # not in the stage's package list: installed once, here
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+    fi
+    valgrind --version
+    python3 "$root/benchmarks/callgrind.py" --qt-targets --driver "$bench/benchmarks/rio_callgrind_driver" \
+      --json "$bench/qt-targets.json"
+    exit 0
+  fi
   # -g0: nothing here needs a debugger, and no debug information is the cheapest build.
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIO_WERROR=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g0 -DNDEBUG" -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
@@ -32,9 +54,14 @@ if [[ ${1:-} == --inside ]]; then
     ctest --test-dir "$build" -j "$jobs" "${selection[@]}"
     exit 0
   fi
-  # Not source_format: the source's layout is checked once, by the main stage (clang-format-19).
-  ctest --test-dir "$build" -j "$jobs" --label-exclude serial -E '^source_format$'
-  ctest --test-dir "$build" --label-regex serial -E '^source_format$'
+  # Not the tests whose subject is the same on every Qt, run once by the main stage: source_format
+  # (the layout, clang-format-19); benchmarks_quick (that the benchmarks run and report: they are
+  # still built here, warnings as errors, and RIO_QT68_BENCH runs them on 6.8); package_readme_install
+  # (the README's commands verbatim, a second Release build of every library: the install,
+  # find_package, the consumer's QML, qmllint and compiled bindings on 6.8 are package_find_package's).
+  skip='^(source_format|benchmarks_quick|package_readme_install)$'
+  ctest --test-dir "$build" -j "$jobs" --label-exclude serial -E "$skip"
+  ctest --test-dir "$build" --label-regex serial -E "$skip"
   exit 0
 fi
 
@@ -58,5 +85,5 @@ unshare --mount --propagation private -- bash -euo pipefail -c '
   # A clean environment: only what the build and the tests need.
   chroot "$tree" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
     CCACHE_DIR=/ccache CCACHE_MAXSIZE=2G CI="${CI:-}" RIO_QT68_TARGETS="${RIO_QT68_TARGETS:-}" \
-    RIO_QT68_CTEST="${RIO_QT68_CTEST:-}" bash "$root/scripts/qt68.sh" --inside
+    RIO_QT68_CTEST="${RIO_QT68_CTEST:-}" RIO_QT68_BENCH="${RIO_QT68_BENCH:-}" bash "$root/scripts/qt68.sh" --inside
 ' qt68 "$tree" "$root" "$ccache_dir"
