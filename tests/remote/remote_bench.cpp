@@ -155,9 +155,11 @@ public:
             qsizetype eol;
             while ((eol = m_partial.indexOf('\n')) >= 0) {
                 m_lines.append(m_partial.left(eol));
+                m_arrivals.append(m_clock.nsecsElapsed());
                 m_partial.remove(0, eol + 1);
             }
         });
+        m_clock.start();
         m_process.start(QStringLiteral(RIO_REMOTE_PEER), args);
     }
     ~FlowPeer()
@@ -171,8 +173,10 @@ public:
     FlowPeer &operator=(const FlowPeer &) = delete;
 
     void send(const QByteArray &command) { m_process.write(command + '\n'); }
-    // The first line from `from` on that starts with `prefix`, or empty after `timeoutMs`.
-    QByteArray waitLine(const QByteArray &prefix, qsizetype from = 0, int timeoutMs = 600000)
+    // The first line from `from` on that starts with `prefix`, or empty after `timeoutMs`;
+    // `arrival`: when it arrived, in ns of the clock that `since` started.
+    QByteArray waitLine(const QByteArray &prefix, qsizetype from = 0, int timeoutMs = 600000,
+                        qint64 *arrival = nullptr)
     {
         QByteArray found;
         spin(
@@ -180,6 +184,8 @@ public:
                 for (qsizetype i = from; i < m_lines.size(); ++i) {
                     if (m_lines.at(i).startsWith(prefix)) {
                         found = m_lines.at(i);
+                        if (arrival)
+                            *arrival = m_arrivals.at(i);
                         return true;
                     }
                 }
@@ -201,11 +207,15 @@ public:
         return -1;
     }
     qsizetype lineCount() const { return m_lines.size(); }
+    // Now, on the clock of the arrivals.
+    qint64 now() const { return m_clock.nsecsElapsed(); }
 
 private:
     QProcess m_process;
+    QElapsedTimer m_clock;
     QByteArray m_partial;
     QList<QByteArray> m_lines;
+    QList<qint64> m_arrivals;
 };
 
 // A value of a "reached <seq> received=<n> ms=<t>" line.
@@ -256,6 +266,9 @@ void flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, in
     }
     QElapsedTimer clock;
     clock.start();
+    std::vector<qint64> startedAt; // the flood's start on each subscriber's clock
+    for (auto &sub : subs)
+        startedAt.push_back(sub->now());
     source.send((qtro ? "notify 1 " : "notifyThread 1 ") + QByteArray::number(events) + " 64");
     if (stalled) {
         spin([&] { return clock.elapsed() >= stallMs; }, stallMs + 1000);
@@ -263,10 +276,11 @@ void flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, in
     }
     std::vector<QByteArray> reached;
     std::vector<double> doneMs;
-    for (auto &sub : subs) {
+    for (std::size_t i = 0; i < subs.size(); ++i) {
         // A subscriber that lost the last event never reports it: a stats answer tells its count.
-        reached.push_back(sub->waitLine("reached ", 0, std::max(60000, int(events / 5))));
-        doneMs.push_back(double(clock.nsecsElapsed()) / 1e6);
+        qint64 arrival = 0;
+        reached.push_back(subs[i]->waitLine("reached ", 0, std::max(60000, int(events / 5)), &arrival));
+        doneMs.push_back(double(arrival - startedAt[i]) / 1e6);
     }
     const qint64 sourceHwm = source.stat("hwm");
     std::printf("%-9s %-11s source peak RSS %7lld KiB", kind, stalled ? "stalled" : "alone",

@@ -123,10 +123,10 @@ class PlainSource : public QObject
 {
     Q_OBJECT
 Q_SIGNALS:
-    void event(const QByteArray &bytes);
+    void published(const QByteArray &bytes);
 };
 
-// Receives a dynamic replica's event(QByteArray) (a string-based connection is the only kind a
+// Receives a dynamic replica's published(QByteArray) (a string-based connection is the only kind a
 // dynamic replica offers) and hands the decoded event on.
 class PlainSink : public QObject
 {
@@ -183,7 +183,7 @@ int main(int argc, char **argv)
         node->connectToNode(url);
         plainReplica.reset(node->acquireDynamic(QStringLiteral("orders")));
         QObject::connect(plainReplica.get(), &QRemoteObjectReplica::initialized, &app, [&] {
-            const int signal = plainReplica->metaObject()->indexOfSignal("event(QByteArray)");
+            const int signal = plainReplica->metaObject()->indexOfSignal("published(QByteArray)");
             QMetaObject::connect(plainReplica.get(), signal, &plainSink,
                                  QObject::staticMetaObject.methodCount());
             say("state connected");
@@ -300,7 +300,7 @@ int main(int argc, char **argv)
                 const QByteArray blob(words.value(3, "0").toInt(), 'x');
                 for (qint64 seq = from; seq <= to; ++seq) {
                     if (plain)
-                        Q_EMIT plainSource.event(rio::detail::encodeRemoteEvent(Payload{seq, blob}));
+                        Q_EMIT plainSource.published(rio::detail::encodeRemoteEvent(Payload{seq, blob}));
                     else
                         registry->notify(Payload{seq, blob});
                 }

@@ -118,7 +118,7 @@ struct RemoteListener::Private
             std::find_if(peers.begin(), peers.end(), [socket](const Peer &p) { return p.socket == socket; });
         return it == peers.end() ? nullptr : &*it;
     }
-    const Peer *find(quint64 id) const
+    [[nodiscard]] const Peer *find(quint64 id) const
     {
         const auto it = std::find_if(peers.begin(), peers.end(), [id](const Peer &p) { return p.id == id; });
         return it == peers.end() ? nullptr : &*it;
