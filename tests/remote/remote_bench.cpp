@@ -295,11 +295,11 @@ void flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, in
         }
         const double received = reachedValue(reached[i], "received");
         const double ms = reachedValue(reached[i], "ms");
-        std::printf(
-            " | %s: %.0f of %lld in %.0f ms (%.0f events/s; done %.0f ms after the flood began), peak RSS "
-            "%lld KiB",
-            who, received, qlonglong(events), ms, ms > 0 ? received / ms * 1000 : 0.0, doneMs[i],
-            qlonglong(subs[i]->stat("hwm")));
+        std::printf(" | %s: %.0f of %lld in %.0f ms (%.0f events/s; the last %.0f ms after the flood began), "
+                    "peak RSS "
+                    "%lld KiB",
+                    who, received, qlonglong(events), ms, ms > 0 ? received / ms * 1000 : 0.0, doneMs[i],
+                    qlonglong(subs[i]->stat("hwm")));
     }
     std::printf("\n");
     std::fflush(stdout);

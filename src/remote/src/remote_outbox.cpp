@@ -5,6 +5,7 @@
 #include <QRandomGenerator>
 
 #include <algorithm>
+#include <array>
 
 namespace rio::detail {
 
@@ -179,7 +180,12 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     QThread *const pumpThread = m_pumpThread.load(std::memory_order_acquire);
     const bool onPump = pumpThread && pumpThread == QThread::currentThread();
     const bool bounded = delivery == Delivery::Every && capacity != 0;
-    std::vector<std::shared_ptr<RemoteBacklog>> direct;
+    // The subscribers this event goes to at once: a few inline (a single event allocates nothing
+    // for them), any more in `moreDirect`. Held, not borrowed: sending may close a connection.
+    constexpr std::size_t InlineDirect = 4;
+    std::array<std::shared_ptr<RemoteBacklog>, InlineDirect> direct;
+    std::size_t directCount = 0;
+    std::vector<std::shared_ptr<RemoteBacklog>> moreDirect;
     std::unique_lock lock(m_mutex);
     if (m_closed)
         return;
@@ -208,7 +214,10 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         if (onPump && m_sendToNow && backlog->ready && backlog->size() == 0 &&
             m_isConnectionIdle(backlog->connection)) {
             ++backlog->sent;
-            direct.push_back(backlog);
+            if (directCount < InlineDirect)
+                direct[directCount++] = backlog;
+            else
+                moreDirect.push_back(backlog);
             continue;
         }
         if (bounded && backlog->queue.size() >= capacity) {
@@ -233,7 +242,9 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     // On the pump's thread, with nothing waiting and an idle connection: straight to the wire, as
     // a plain signal would (later pushes on other threads queue behind it and go on a later turn
     // of this thread).
-    for (const auto &backlog : direct)
+    for (std::size_t i = 0; i < directCount; ++i)
+        m_sendToNow(*direct[i], item);
+    for (const auto &backlog : moreDirect)
         m_sendToNow(*backlog, item);
 }
 
