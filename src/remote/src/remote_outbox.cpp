@@ -72,6 +72,11 @@ void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
     std::deque<RemoteOutgoing> queue; // released after the lock
     std::lock_guard lock(m_mutex);
     std::erase(m_backlogs, backlog);
+    if (backlog->unreported > 0) { // still signalled, once
+        m_goneUnreported.emplace_back(backlog, backlog->unreported);
+        backlog->unreported = 0;
+        reportLocked();
+    }
     queue.swap(backlog->queue);
     backlog->latest.reset();
     backlog->ready = false;
@@ -141,6 +146,7 @@ std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> RemoteOutbox::ta
 {
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> out;
     std::lock_guard lock(m_mutex);
+    out.swap(m_goneUnreported);
     for (const auto &backlog : m_backlogs) {
         if (backlog->unreported > 0) {
             out.emplace_back(backlog, backlog->unreported);

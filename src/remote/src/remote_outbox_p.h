@@ -102,7 +102,7 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// Runs `report` on the pump's thread once drops are waiting to be signalled (at most one
     /// scheduled at a time).
     void attachReport(std::function<void()> report);
-    /// Drops not yet signalled, per backlog id; resets them.
+    /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> takeUnreported();
     /// The size of the fullest backlog now.
     std::size_t mostPending() noexcept;
@@ -140,6 +140,7 @@ private:
     bool m_closed = false;
     std::vector<std::shared_ptr<RemoteBacklog>> m_backlogs;
     std::optional<RemoteOutgoing> m_retained;
+    std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> m_goneUnreported;
     bool m_reportScheduled = false;
     std::shared_ptr<std::function<void()>> m_report;
     std::function<bool(quint64)> m_isConnectionIdle;                    // pump thread only
