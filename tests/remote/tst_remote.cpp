@@ -1115,6 +1115,17 @@ void tst_Remote::peersSeeOnlyTheEventSignalAndThePostSlot()
                 .invoke(keyless.get(), Qt::DirectConnection, Q_ARG(qulonglong, 0)));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
     QCOMPARE(source.share->base()->subscriberCount(), 1);
+    // More than 256 subscriptions on one connection drop that peer, and its subscriptions go.
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("a peer sent more than 256 subscriptions"));
+    QRemoteObjectNode greedy;
+    const std::unique_ptr<QRemoteObjectDynamicReplica> many = rawReplica(greedy, source.address());
+    QVERIFY(many);
+    const QMetaMethod subscribe =
+        many->metaObject()->method(many->metaObject()->indexOfSlot("subscribe(qulonglong)"));
+    for (qulonglong key = 1; key <= 257; ++key)
+        QVERIFY(subscribe.invoke(many.get(), Qt::DirectConnection, Q_ARG(qulonglong, key)));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 2, Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
     // Another name is not shared: acquiring it never becomes valid.
     std::unique_ptr<QRemoteObjectDynamicReplica> unknown(node.acquireDynamic(QStringLiteral("registry")));
     QVERIFY(!unknown->waitForSource(500));

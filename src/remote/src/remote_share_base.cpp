@@ -97,6 +97,13 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
                     removeSubscriber(backlog);
             }
         });
+        // A listener closes its connections when it goes, without a connectionClosed() each.
+        connect(d->listener, &QObject::destroyed, this, [this] {
+            for (const auto &backlog : d->box->backlogs()) {
+                if (backlog->connection != 0)
+                    removeSubscriber(backlog);
+            }
+        });
     }
 }
 
