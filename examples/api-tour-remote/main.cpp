@@ -96,6 +96,18 @@ int main(int argc, char **argv)
     rio::QtRegistry<Order> orders;
     rio::RemoteShare<Order> share(&host, QStringLiteral("orders"), orders);
     // [share]
+    // [lossless]
+    // A share that never drops while its subscribers keep up within 5 s: notify (from any thread
+    // but the host's) waits for room in every subscriber's backlog.
+    rio::QtRegistry<Order> journal;
+    rio::RemoteShare<Order> journalShare(
+        &host, QStringLiteral("journal"), journal,
+        {.capacity = 4096, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::seconds(5)});
+    QObject::connect(journalShare.base(), &rio::RemoteShareBase::eventsDropped, &app,
+                     [](quint64 subscriber, quint64 count) {
+                         qWarning("journal: %llu events lost for subscriber %llu", count, subscriber);
+                     });
+    // [lossless]
     QList<qint64> atSource;
     orders.add(&app, [&](const Order &o) { atSource.append(o.id); });
 

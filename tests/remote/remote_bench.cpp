@@ -13,6 +13,11 @@
 // `peers` (comma-separated: rio, latest, qtro, socket; all by default) runs only those, for
 // profiling one at a time.
 //   rio_remote_bench [events] [samples] [flood] [floods] [peers]
+// `flow` measures flow control with real processes (rio_remote_peer): a source, a healthy
+// subscriber and, in half the scenarios, a second one stalled (its event loop blocked) for
+// `stallMs` while the source floods `events` events of 64 bytes; for each, when the subscribers
+// got the last event, how many they got, and every process's peak resident memory:
+//   rio_remote_bench flow [events] [stallMs]
 #include "remote_payload.h"
 
 #include <registryio/qt/qt_registry.h>
@@ -25,6 +30,7 @@
 #include <QElapsedTimer>
 #include <QLocalServer>
 #include <QLocalSocket>
+#include <QProcess>
 #include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
@@ -135,9 +141,191 @@ Q_SIGNALS:
     void event(const QByteArray &bytes);
 };
 
+namespace {
+
+// One rio_remote_peer process of the flow benchmark: its lines, its commands.
+class FlowPeer
+{
+public:
+    explicit FlowPeer(const QStringList &args)
+    {
+        m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        QObject::connect(&m_process, &QProcess::readyReadStandardOutput, [this] {
+            m_partial += m_process.readAllStandardOutput();
+            qsizetype eol;
+            while ((eol = m_partial.indexOf('\n')) >= 0) {
+                m_lines.append(m_partial.left(eol));
+                m_arrivals.append(m_clock.nsecsElapsed());
+                m_partial.remove(0, eol + 1);
+            }
+        });
+        m_clock.start();
+        m_process.start(QStringLiteral(RIO_REMOTE_PEER), args);
+    }
+    ~FlowPeer()
+    {
+        m_process.write("quit\n");
+        if (!m_process.waitForFinished(60000))
+            m_process.kill();
+        m_process.waitForFinished(10000);
+    }
+    FlowPeer(const FlowPeer &) = delete;
+    FlowPeer &operator=(const FlowPeer &) = delete;
+
+    void send(const QByteArray &command) { m_process.write(command + '\n'); }
+    // The first line from `from` on that starts with `prefix`, or empty after `timeoutMs`;
+    // `arrival`: when it arrived, in ns of the clock that `since` started.
+    QByteArray waitLine(const QByteArray &prefix, qsizetype from = 0, int timeoutMs = 600000,
+                        qint64 *arrival = nullptr)
+    {
+        QByteArray found;
+        spin(
+            [&] {
+                for (qsizetype i = from; i < m_lines.size(); ++i) {
+                    if (m_lines.at(i).startsWith(prefix)) {
+                        found = m_lines.at(i);
+                        if (arrival)
+                            *arrival = m_arrivals.at(i);
+                        return true;
+                    }
+                }
+                return m_process.state() == QProcess::NotRunning;
+            },
+            timeoutMs);
+        return found;
+    }
+    // One value of a `stats` answer.
+    qint64 stat(const QByteArray &key)
+    {
+        const qsizetype from = m_lines.size();
+        send("stats");
+        const QByteArray line = waitLine("stats ", from);
+        for (const QByteArray &pair : line.mid(6).split(' ')) {
+            if (pair.startsWith(key + '='))
+                return pair.mid(key.size() + 1).toLongLong();
+        }
+        return -1;
+    }
+    qsizetype lineCount() const { return m_lines.size(); }
+    // Now, on the clock of the arrivals.
+    qint64 now() const { return m_clock.nsecsElapsed(); }
+
+private:
+    QProcess m_process;
+    QElapsedTimer m_clock;
+    QByteArray m_partial;
+    QList<QByteArray> m_lines;
+    QList<qint64> m_arrivals;
+};
+
+// A value of a "reached <seq> received=<n> ms=<t>" line.
+double reachedValue(const QByteArray &line, const QByteArray &key)
+{
+    for (const QByteArray &word : line.split(' ')) {
+        if (word.startsWith(key + '='))
+            return word.mid(key.size() + 1).toDouble();
+    }
+    return -1;
+}
+
+// One scenario: `kind` rio-lossy (the default options), rio-block (Overflow::Block, the flood from
+// a thread of the source) or qtro (plain Qt Remote Objects, the flood on the source's thread).
+void flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, int round)
+{
+    const bool qtro = qstrcmp(kind, "qtro") == 0;
+    const QString url =
+        QStringLiteral("local:rio-bench-flow-%1-%2").arg(QCoreApplication::applicationPid()).arg(round);
+    QStringList sourceArgs{qtro ? QStringLiteral("qtro-source") : QStringLiteral("source"), url};
+    if (qstrcmp(kind, "rio-block") == 0)
+        sourceArgs << QStringLiteral("--overflow") << QStringLiteral("block")
+                   << QStringLiteral("--block-timeout") << QStringLiteral("600000");
+    FlowPeer source(sourceArgs);
+    const QByteArray ready = source.waitLine("ready ", 0, 30000);
+    if (ready.isEmpty()) {
+        std::printf("%-9s FAIL: no source\n", kind);
+        return;
+    }
+    const QString address = QString::fromUtf8(ready.mid(6));
+    const QString subscriberMode = qtro ? QStringLiteral("qtro-subscriber") : QStringLiteral("subscriber");
+    std::vector<std::unique_ptr<FlowPeer>> subs;
+    for (int i = 0; i < (stalled ? 2 : 1); ++i) {
+        subs.push_back(
+            std::make_unique<FlowPeer>(QStringList{subscriberMode, address, QStringLiteral("--quiet")}));
+        if (subs.back()->waitLine("state connected", 0, 30000).isEmpty()) {
+            std::printf("%-9s FAIL: a subscriber did not connect\n", kind);
+            return;
+        }
+    }
+    // The plain source learns of its replicas on its own: give the second one a round trip.
+    (void)source.stat("rss");
+    for (auto &sub : subs)
+        sub->send("expect " + QByteArray::number(events));
+    if (stalled) {
+        subs[1]->send("freeze");
+        subs[1]->waitLine("frozen");
+    }
+    QElapsedTimer clock;
+    clock.start();
+    std::vector<qint64> startedAt; // the flood's start on each subscriber's clock
+    for (auto &sub : subs)
+        startedAt.push_back(sub->now());
+    source.send((qtro ? "notify 1 " : "notifyThread 1 ") + QByteArray::number(events) + " 64");
+    if (stalled) {
+        spin([&] { return clock.elapsed() >= stallMs; }, stallMs + 1000);
+        subs[1]->send("thaw");
+    }
+    std::vector<QByteArray> reached;
+    std::vector<double> doneMs;
+    for (std::size_t i = 0; i < subs.size(); ++i) {
+        // A subscriber that lost the last event never reports it: a stats answer tells its count.
+        qint64 arrival = 0;
+        reached.push_back(subs[i]->waitLine("reached ", 0, std::max(60000, int(events / 5)), &arrival));
+        doneMs.push_back(double(arrival - startedAt[i]) / 1e6);
+    }
+    const qint64 sourceHwm = source.stat("hwm");
+    std::printf("%-9s %-11s source peak RSS %7lld KiB", kind, stalled ? "stalled" : "alone",
+                qlonglong(sourceHwm));
+    for (std::size_t i = 0; i < subs.size(); ++i) {
+        const char *who = i == 0 ? "healthy" : "stalled";
+        if (reached[i].isEmpty()) {
+            std::printf(" | %s: %lld of %lld received (the last dropped), peak RSS %lld KiB", who,
+                        qlonglong(subs[i]->stat("received")), qlonglong(events),
+                        qlonglong(subs[i]->stat("hwm")));
+            continue;
+        }
+        const double received = reachedValue(reached[i], "received");
+        const double ms = reachedValue(reached[i], "ms");
+        std::printf(" | %s: %.0f of %lld in %.0f ms (%.0f events/s; the last %.0f ms after the flood began), "
+                    "peak RSS "
+                    "%lld KiB",
+                    who, received, qlonglong(events), ms, ms > 0 ? received / ms * 1000 : 0.0, doneMs[i],
+                    qlonglong(subs[i]->stat("hwm")));
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+}
+
+int flow(int argc, char **argv)
+{
+    const qint64 events = argc > 2 ? QByteArray(argv[2]).toLongLong() : 200000;
+    const int stallMs = argc > 3 ? QByteArray(argv[3]).toInt() : 2000;
+    std::printf("flow: %lld events of 64 bytes, a stalled subscriber frozen %d ms\n", qlonglong(events),
+                stallMs);
+    int round = 0;
+    for (const char *kind : {"rio-lossy", "rio-block", "qtro"}) {
+        for (const bool stalled : {false, true})
+            flowScenario(kind, stalled, events, stallMs, ++round);
+    }
+    return 0;
+}
+
+} // namespace
+
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
+    if (argc > 1 && qstrcmp(argv[1], "flow") == 0)
+        return flow(argc, argv);
     const qint64 events = argc > 1 ? QByteArray(argv[1]).toLongLong() : 50000;
     const int samples = argc > 2 ? QByteArray(argv[2]).toInt() : 2000;
     const QByteArray blob(64, 'x');

@@ -1,10 +1,23 @@
 // SPDX-License-Identifier: MIT
 // The other process of the cross-process tests. `source <url>` shares a registry "orders";
-// `subscriber <url>` subscribes to it. Commands arrive on stdin, one a line; every observation
-// goes to stdout, one a line, so the test waits on output, never on time.
+// `subscriber <url>` subscribes to it. For the benchmarks' reference, `qtro-source <url>` remotes
+// a plain QObject with one signal carrying the same bytes on Qt Remote Objects' own server, and
+// `qtro-subscriber <url>` receives it through a dynamic replica (notify and the rest as above). Commands
+// arrive on stdin, one a line; every observation goes to stdout, one a line, so the test waits on output,
+// never on time.
 //   notify <from> <to> [bytes]   notify Payload{seq} for seq in [from, to]; prints "notified <to>"
+//   notifyThread <from> <to> [bytes]  the same from another thread (a share's Block waits only
+//                                there); prints "notified <to> dropped=<droppedCount() after>"
 //   stall <ms>                   blocks this process's event loop (a stalled peer)
-//   stats                        prints "stats <key>=<value>..." (rss and hwm in KiB)
+//   freeze                       prints "frozen", then blocks this process's event loop (reads
+//                                nothing from its sockets) until the line "thaw" on stdin
+//   expect <seq>                 prints "reached <seq> received=<n> ms=<t>" when event <seq>
+//                                arrives (t: since the first event after this command)
+//   stats                        prints "stats <key>=<value>..." (rss and hwm in KiB; on a
+//                                source, drops<id>= and sent<id>= per subscriber)
+// A source with --overflow newest|block and --block-timeout <ms> sets those options; it prints
+// "eventsDropped <id> <count>" for each emission of that signal.
+//   unshare                      destroys the share (the registry stays); prints "unshared"
 //   quit                         exits 0
 // TLS (url tls://...): --tls-cert/--tls-key this side's certificate and key, --tls-ca the CA
 // certificate the other side must chain to (on a source: subscribers must show a certificate).
@@ -17,7 +30,9 @@
 #include <registryio/remote/remote_tls.h>
 
 #include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QFile>
+#include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
 #include <QSocketNotifier>
@@ -29,16 +44,19 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
-void say(const QByteArray &line)
+// One line, whole (worker threads say things too).
+void say(const QByteArray &text)
 {
+    const QByteArray line = text + '\n';
     std::fwrite(line.constData(), 1, size_t(line.size()), stdout);
-    std::fputc('\n', stdout);
     std::fflush(stdout);
 }
 
@@ -100,6 +118,33 @@ QSslConfiguration tlsConfiguration(const QStringList &args, bool isSource)
     return configuration;
 }
 
+// Plain Qt Remote Objects: one signal with an event's bytes.
+class PlainSource : public QObject
+{
+    Q_OBJECT
+Q_SIGNALS:
+    void published(const QByteArray &bytes);
+};
+
+// Receives a dynamic replica's published(QByteArray) (a string-based connection is the only kind a
+// dynamic replica offers) and hands the decoded event on.
+class PlainSink : public QObject
+{
+public:
+    std::function<void(const Payload &)> onEvent;
+    int qt_metacall(QMetaObject::Call call, int id, void **args) override
+    {
+        id = QObject::qt_metacall(call, id, args);
+        if (id == 0 && call == QMetaObject::InvokeMetaMethod) {
+            Payload p;
+            if (rio::detail::decodeRemoteEvent(*static_cast<const QByteArray *>(args[1]), p))
+                onEvent(p);
+            return -1;
+        }
+        return id;
+    }
+};
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -110,7 +155,8 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "usage: rio_remote_peer source|subscriber <url> [options]\n");
         return 2;
     }
-    const bool isSource = args.at(1) == QLatin1String("source");
+    const bool plain = args.at(1).startsWith(QLatin1String("qtro-"));
+    const bool isSource = args.at(1) == QLatin1String("source") || args.at(1) == QLatin1String("qtro-source");
     const QUrl url(args.at(2));
     // --handlers 10,0,-5: local handlers at these priorities, each printing what it gets.
     const QStringList priorities =
@@ -125,7 +171,25 @@ int main(int argc, char **argv)
     std::unique_ptr<rio::RemoteShare<Payload>> share;
     rio::RemoteRegistry<Payload> *subscriber = nullptr;
 
-    if (isSource) {
+    PlainSource plainSource;
+    PlainSink plainSink;
+    std::unique_ptr<QRemoteObjectDynamicReplica> plainReplica;
+    std::function<void(const Payload &)> onPlain; // set below, with the handlers
+    if (plain && isSource) {
+        host = std::make_unique<QRemoteObjectHost>(url);
+        host->enableRemoting(&plainSource, QStringLiteral("orders"));
+    } else if (plain) {
+        node = std::make_unique<QRemoteObjectNode>();
+        node->connectToNode(url);
+        plainReplica.reset(node->acquireDynamic(QStringLiteral("orders")));
+        QObject::connect(plainReplica.get(), &QRemoteObjectReplica::initialized, &app, [&] {
+            const int signal = plainReplica->metaObject()->indexOfSignal("published(QByteArray)");
+            QMetaObject::connect(plainReplica.get(), signal, &plainSink,
+                                 QObject::staticMetaObject.methodCount());
+            say("state connected");
+        });
+        plainSink.onEvent = [&](const Payload &p) { onPlain(p); };
+    } else if (isSource) {
         host = std::make_unique<QRemoteObjectHost>();
         // --incomplete-budget <bytes>, --progress-timeout <ms>, --handshake-timeout <ms>: the
         // listener's limits (defaults otherwise).
@@ -152,8 +216,18 @@ int main(int argc, char **argv)
         options.delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every;
         options.capacity = option(args, QStringLiteral("--capacity"), QStringLiteral("65536")).toULongLong();
         options.retainLatest = args.contains(QStringLiteral("--retain"));
+        const QString overflow = option(args, QStringLiteral("--overflow"));
+        options.overflow = overflow == QLatin1String("block")    ? rio::Overflow::Block
+                           : overflow == QLatin1String("newest") ? rio::Overflow::DropNewest
+                                                                 : rio::Overflow::DropOldest;
+        options.blockTimeout = std::chrono::milliseconds(
+            option(args, QStringLiteral("--block-timeout"), QStringLiteral("1000")).toLongLong());
         share = std::make_unique<rio::RemoteShare<Payload>>(host.get(), QStringLiteral("orders"), *registry,
                                                             options);
+        QObject::connect(
+            share->base(), &rio::RemoteShareBase::eventsDropped, &app, [](quint64 subscriber, quint64 count) {
+                say("eventsDropped " + QByteArray::number(subscriber) + ' ' + QByteArray::number(count));
+            });
     } else {
         node = std::make_unique<QRemoteObjectNode>();
         if (url.scheme() == QLatin1String(rio::RemoteTlsScheme))
@@ -170,13 +244,28 @@ int main(int argc, char **argv)
     qint64 received = 0;
     qint64 last = 0;
     qint64 unordered = 0; // events that did not come after the one before them (with one handler)
-    for (const QString &p : priorities) {
+    qint64 expected = -1; // `expect`: the event to report, and since when
+    QElapsedTimer sinceExpect;
+    qint64 receivedAtExpect = 0;
+    const auto count = [&](const Payload &event) {
+        if (expected >= 0 && !sinceExpect.isValid())
+            sinceExpect.start();
+        ++received;
+        unordered += event.seq <= last ? 1 : 0;
+        last = event.seq;
+        if (event.seq == expected) {
+            say("reached " + QByteArray::number(expected) +
+                " received=" + QByteArray::number(received - receivedAtExpect) +
+                " ms=" + QByteArray::number(sinceExpect.nsecsElapsed() / 1e6));
+            expected = -1;
+        }
+    };
+    onPlain = count;
+    for (const QString &p : plain ? QStringList() : priorities) {
         const int priority = p.toInt();
         const QByteArray prefix = "event " + QByteArray::number(priority) + ' ';
         const auto handler = [&, prefix](const Payload &event) {
-            ++received;
-            unordered += event.seq <= last ? 1 : 0;
-            last = event.seq;
+            count(event);
             if (!quiet)
                 say(prefix + QByteArray::number(event.seq));
         };
@@ -189,6 +278,7 @@ int main(int argc, char **argv)
             registry->add(&app, handler, {.priority = priority});
     }
 
+    std::vector<std::thread> workers;
     QByteArray input;
     QSocketNotifier stdinNotifier(STDIN_FILENO, QSocketNotifier::Read);
     QObject::connect(&stdinNotifier, &QSocketNotifier::activated, &app, [&] {
@@ -208,9 +298,45 @@ int main(int argc, char **argv)
                 const qint64 from = words.value(1).toLongLong();
                 const qint64 to = words.value(2).toLongLong();
                 const QByteArray blob(words.value(3, "0").toInt(), 'x');
-                for (qint64 seq = from; seq <= to; ++seq)
-                    registry->notify(Payload{seq, blob});
+                for (qint64 seq = from; seq <= to; ++seq) {
+                    if (plain)
+                        Q_EMIT plainSource.published(rio::detail::encodeRemoteEvent(Payload{seq, blob}));
+                    else
+                        registry->notify(Payload{seq, blob});
+                }
                 say("notified " + QByteArray::number(to));
+            } else if (command == "expect") {
+                expected = words.value(1).toLongLong();
+                receivedAtExpect = received;
+                sinceExpect.invalidate();
+            } else if (command == "notifyThread" && plain) {
+                say("error notifyThread: a plain Qt Remote Objects source emits on its own thread only");
+            } else if (command == "notifyThread") {
+                const qint64 from = words.value(1).toLongLong();
+                const qint64 to = words.value(2).toLongLong();
+                const QByteArray blob(words.value(3, "0").toInt(), 'x');
+                // Joined at exit: bounded by the count and, on a Block share, by blockTimeout each.
+                workers.emplace_back([&, from, to, blob] {
+                    for (qint64 seq = from; seq <= to; ++seq)
+                        registry->notify(Payload{seq, blob});
+                    const quint64 dropped = share ? share->droppedCount() : 0;
+                    say("notified " + QByteArray::number(to) + " dropped=" + QByteArray::number(dropped));
+                });
+            } else if (command == "freeze") {
+                say("frozen");
+                // Blocking reads of stdin only: the sockets are not read until "thaw".
+                QByteArray line;
+                char c = 0;
+                while (::read(STDIN_FILENO, &c, 1) == 1) {
+                    if (c != '\n') {
+                        line.append(c);
+                    } else if (line.trimmed() == "thaw") {
+                        break;
+                    } else {
+                        line.clear();
+                    }
+                }
+                say("thawed");
             } else if (command == "stall") {
                 say("stalling");
                 std::this_thread::sleep_for(std::chrono::milliseconds(words.value(1).toInt()));
@@ -225,15 +351,24 @@ int main(int argc, char **argv)
                     line += " connections=" + QByteArray::number(listener->connectionCount()) +
                             " rejected=" + QByteArray::number(listener->rejectedCount()) +
                             " incomplete=" + QByteArray::number(rio::RemoteListener::incompleteBytes());
-                if (share)
+                if (share) {
                     line += " sent=" + QByteArray::number(share->base()->sentCount()) +
                             " dropped=" + QByteArray::number(share->droppedCount()) +
-                            " pending=" + QByteArray::number(qulonglong(share->base()->pendingCount()));
+                            " pending=" + QByteArray::number(qulonglong(share->base()->pendingCount())) +
+                            " subscribers=" + QByteArray::number(share->base()->subscriberCount());
+                    for (const rio::RemoteSubscriberInfo &info : share->base()->subscribers())
+                        line += " drops" + QByteArray::number(info.id) + '=' +
+                                QByteArray::number(info.dropped) + " sent" + QByteArray::number(info.id) +
+                                '=' + QByteArray::number(info.sent);
+                }
                 if (subscriber)
                     line += " droppedDisconnected=" +
                             QByteArray::number(subscriber->link()->droppedWhileDisconnected()) +
                             " droppedBySource=" + QByteArray::number(subscriber->link()->droppedBySource());
                 say(line);
+            } else if (command == "unshare") {
+                share.reset(); // a worker waiting for room wakes
+                say("unshared");
             } else if (command == "quit") {
                 app.exit(0);
             }
@@ -241,11 +376,15 @@ int main(int argc, char **argv)
     });
 
     if (isSource)
-        say("ready " + listener->address().toString().toUtf8());
+        say("ready " + (listener ? listener->address() : url).toString().toUtf8());
     else
         say("ready");
     const int rc = app.exec();
-    share.reset();
+    share.reset(); // wakes a worker that waits for room
+    for (std::thread &worker : workers)
+        worker.join();
     registry.reset();
     return rc;
 }
+
+#include "remote_peer.moc"

@@ -244,6 +244,33 @@ std::unique_ptr<QRemoteObjectDynamicReplica> rawReplica(QRemoteObjectNode &node,
     return replica;
 }
 
+// A plain Qt Remote Objects subscription to the share "orders" at `address` with `key`, through
+// `node`: the share's replica, and this subscriber's channel once the share remoted it and was
+// told it is acquired (what RemoteRegistry does, by hand).
+struct RawSubscription
+{
+    std::unique_ptr<QRemoteObjectDynamicReplica> share;
+    std::unique_ptr<QRemoteObjectDynamicReplica> channel;
+
+    bool start(QRemoteObjectNode &node, const QString &address, quint64 key = 0x5eed)
+    {
+        share = rawReplica(node, address);
+        if (!share)
+            return false;
+        channel.reset(node.acquireDynamic(QStringLiteral("orders#") + QString::number(key, 16)));
+        const QMetaObject *meta = share->metaObject();
+        const int subscribe = meta->indexOfSlot("subscribe(qulonglong)");
+        if (subscribe < 0 ||
+            !meta->method(subscribe).invoke(share.get(), Qt::DirectConnection, Q_ARG(qulonglong, key)))
+            return false;
+        if (!channel->waitForSource(Deadline))
+            return false;
+        const QMetaObject *channelMeta = channel->metaObject();
+        const int ready = channelMeta->indexOfSlot("ready()");
+        return ready >= 0 && channelMeta->method(ready).invoke(channel.get(), Qt::DirectConnection);
+    }
+};
+
 // A Qt Remote Objects packet as it travels: its size (32 bits, little-endian), then its body.
 QByteArray roPacket(const QByteArray &body)
 {
@@ -449,6 +476,13 @@ private Q_SLOTS:
     void latestFloodCoalescesOnTheSendingSide();
     void boundedFloodToAStalledSubscriberKeepsMemoryFlat_data() { transports_data(); }
     void boundedFloodToAStalledSubscriberKeepsMemoryFlat();
+    void stalledSubscriberCostsOnlyItsOwnEvents_data() { transports_data(); }
+    void stalledSubscriberCostsOnlyItsOwnEvents();
+    void blockDeliversEveryEventToAStalledSubscriber_data() { transports_data(); }
+    void blockDeliversEveryEventToAStalledSubscriber();
+    void blockTimeoutDropIsSeenByTheCaller();
+    void blockOnTheSharesOwnThreadDoesNotWait();
+    void blockedSenderWakesWhenTheStalledSubscriberOrTheShareGoes();
     void killedSourceIsReportedAndResubscribed_data() { transports_data(); }
     void killedSourceIsReportedAndResubscribed();
     void sourceKilledMidFrameIsRejoinedEveryRound_data() { transports_data(); }
@@ -671,6 +705,237 @@ void tst_Remote::boundedFloodToAStalledSubscriberKeepsMemoryFlat()
     QCOMPARE(subStats.value("received") + subStats.value("droppedBySource"), N);
 }
 
+// The flood of the per-subscriber tests: 20,000 events by default, RIO_REMOTE_FLOOD=1000000 for
+// the full figure.
+qint64 floodSize()
+{
+    const qint64 n = qEnvironmentVariableIntValue("RIO_REMOTE_FLOOD");
+    return n > 0 ? n : 20000;
+}
+
+// The per-subscriber flood's deadline: the default one, longer for a larger flood.
+int floodDeadline()
+{
+    return int(std::max<qint64>(Deadline, floodSize() / 10));
+}
+
+// Two subscribers, one of which stops reading (its event loop blocked) while the source floods:
+// the healthy one gets every event, in order, as fast as it reads them; the stalled one's backlog
+// at the source stays at `capacity` (its oldest drop, counted for it alone), and once it reads
+// again it gets the rest and a count of the gap that matches the source's.
+void tst_Remote::stalledSubscriberCostsOnlyItsOwnEvents()
+{
+    QFETCH(QString, url);
+    constexpr qint64 Capacity = 1000;
+    const qint64 n = floodSize();
+    auto [source, address] = startSource(url, {QStringLiteral("--capacity"), QString::number(Capacity)});
+    QVERIFY(!address.isEmpty());
+    auto healthy = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(healthy->waitLine("state connected"));
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("subscribers") == 1; }));
+    auto stalled = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(stalled->waitLine("state connected"));
+    // Both count gaps from the first event they got: give them one first.
+    source->send("notify 1 1");
+    QVERIFY(healthy->waitStats([](const auto &s) { return s.value("last") == 1; }));
+    QVERIFY(stalled->waitStats([](const auto &s) { return s.value("last") == 1; }));
+    const qint64 sourceRssBefore = source->stats().value("rss");
+
+    stalled->send("freeze");
+    QVERIFY(stalled->waitLine("frozen"));
+    // The source goes as fast as the healthy subscriber reads: the next chunk once it has the last.
+    constexpr qint64 Chunk = Capacity / 2;
+    qint64 maxPending = 0;
+    for (qint64 from = 2; from <= n; from += Chunk) {
+        const qint64 to = std::min(from + Chunk - 1, n);
+        source->send("notify " + QByteArray::number(from) + ' ' + QByteArray::number(to) + " 1000");
+        QVERIFY2(healthy->waitStats([to](const auto &s) { return s.value("last") == to; }),
+                 qPrintable(QStringLiteral("the healthy subscriber did not get event %1").arg(to)));
+        maxPending = std::max(maxPending, source->stats().value("pending"));
+    }
+    const auto sourceStats = source->stats();
+    // Subscriber 1 is the healthy one: nothing dropped for it; the stalled one's backlog filled.
+    QCOMPARE(sourceStats.value("drops1"), 0);
+    QVERIFY(sourceStats.value("drops2") > 0);
+    QCOMPARE(sourceStats.value("dropped"), sourceStats.value("drops2"));
+    QVERIFY2(maxPending <= Capacity, QByteArray::number(maxPending));
+    QVERIFY2(sourceStats.value("rss") - sourceRssBefore < RssGrowthLimitKiB,
+             QByteArray::number(sourceStats.value("rss") - sourceRssBefore) + " KiB");
+    const auto healthyStats = healthy->stats();
+    QCOMPARE(healthyStats.value("received"), n);
+    QCOMPARE(healthyStats.value("unordered"), 0);
+    QCOMPARE(healthyStats.value("droppedBySource"), 0);
+
+    stalled->send("thaw");
+    QVERIFY(stalled->waitLine("thawed"));
+    QVERIFY(stalled->waitStats([n](const auto &s) { return s.value("last") == n; }, floodDeadline()));
+    const auto stalledStats = stalled->stats();
+    QCOMPARE(stalledStats.value("unordered"), 0);
+    // Nothing lost silently: the gaps it counts are exactly the drops the source counted for it.
+    QCOMPARE(stalledStats.value("droppedBySource"), sourceStats.value("drops2"));
+    QCOMPARE(stalledStats.value("received") + stalledStats.value("droppedBySource"), n);
+}
+
+// Overflow::Block: a sender on another thread waits while the stalled subscriber's backlog is
+// full, and once it reads again every event reaches both subscribers, whole and in order, with
+// nothing dropped anywhere.
+void tst_Remote::blockDeliversEveryEventToAStalledSubscriber()
+{
+    QFETCH(QString, url);
+    constexpr qint64 Capacity = 1000;
+    const qint64 n = floodSize();
+    auto [source, address] = startSource(url, {QStringLiteral("--capacity"), QString::number(Capacity),
+                                               QStringLiteral("--overflow"), QStringLiteral("block"),
+                                               QStringLiteral("--block-timeout"), QStringLiteral("600000")});
+    QVERIFY(!address.isEmpty());
+    auto healthy = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(healthy->waitLine("state connected"));
+    auto stalled = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(stalled->waitLine("state connected"));
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("subscribers") == 2; }));
+    const qint64 sourceRssBefore = source->stats().value("rss");
+
+    stalled->send("freeze");
+    QVERIFY(stalled->waitLine("frozen"));
+    // 1000-byte events: more than the kernel's socket buffers and the connection's high water hold.
+    source->send("notifyThread 1 " + QByteArray::number(n) + " 1000");
+    // The stalled subscriber's backlog fills, and the sender waits for room.
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("pending") == Capacity; }));
+    QVERIFY(source->lines("notified ").isEmpty());
+    const auto blockedStats = source->stats();
+    QVERIFY2(blockedStats.value("rss") - sourceRssBefore < RssGrowthLimitKiB,
+             QByteArray::number(blockedStats.value("rss") - sourceRssBefore) + " KiB");
+    stalled->send("thaw");
+    QVERIFY(stalled->waitLine("thawed"));
+    QVERIFY(source->waitLine("notified " + QByteArray::number(n) + " dropped=0", 0, floodDeadline()));
+    for (Peer *peer : {healthy.get(), stalled.get()}) {
+        QVERIFY(peer->waitStats([n](const auto &s) { return s.value("last") == n; }, floodDeadline()));
+        const auto stats = peer->stats();
+        QCOMPARE(stats.value("received"), n);
+        QCOMPARE(stats.value("unordered"), 0);
+        QCOMPARE(stats.value("droppedBySource"), 0);
+    }
+    const auto sourceStats = source->stats();
+    QCOMPARE(sourceStats.value("dropped"), 0);
+    QVERIFY(sourceStats.value("pending") <= Capacity);
+}
+
+// Overflow::Block with a short blockTimeout and a subscriber that stays stalled: each wait ends
+// with a drop that the sender sees in droppedCount(), that the share signals and logs, and that
+// the subscriber counts as a gap once it reads again.
+void tst_Remote::blockTimeoutDropIsSeenByTheCaller()
+{
+    auto [source, address] =
+        startSource(uniqueLocalUrl(),
+                    {QStringLiteral("--capacity"), QStringLiteral("10"), QStringLiteral("--overflow"),
+                     QStringLiteral("block"), QStringLiteral("--block-timeout"), QStringLiteral("20")},
+                    true);
+    QVERIFY(!address.isEmpty());
+    auto sub = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(sub->waitLine("state connected"));
+    source->send("notify 1 1");
+    QVERIFY(sub->waitStats([](const auto &s) { return s.value("last") == 1; }));
+    sub->send("freeze");
+    QVERIFY(sub->waitLine("frozen"));
+    // 64 KiB events: the connection's buffer and the backlog hold a few dozen; the rest time out.
+    constexpr qint64 N = 100;
+    source->send("notifyThread 2 " + QByteArray::number(N) + " 65536");
+    const auto notified = source->waitLine("notified " + QByteArray::number(N));
+    QVERIFY(notified);
+    const qint64 dropped = notified->mid(notified->indexOf("dropped=") + 8).toLongLong();
+    QVERIFY2(dropped > 0, notified->constData());
+    QVERIFY(source->waitLine("eventsDropped 1 "));
+    QVERIFY(source->waitLine("registryio.remote: rio::RemoteShare \"orders\": "));
+    QVERIFY(
+        !source->lines("registryio.remote: rio::RemoteShare \"orders\": ").first().contains("subscriber 2"));
+    sub->send("thaw");
+    QVERIFY(sub->waitLine("thawed"));
+    // The newest events were the ones dropped: one more, once the backlog is empty, ends the count.
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("pending") == 0; }));
+    source->send("notify " + QByteArray::number(N + 1) + ' ' + QByteArray::number(N + 1));
+    QVERIFY(sub->waitStats([](const auto &s) { return s.value("last") == N + 1; }));
+    const auto stats = sub->stats();
+    QCOMPARE(stats.value("droppedBySource"), dropped);
+    QCOMPARE(stats.value("received") + stats.value("droppedBySource"), N + 1);
+    qint64 signalled = 0;
+    for (const QByteArray &line : source->lines("eventsDropped 1 "))
+        signalled += line.mid(16).toLongLong();
+    QCOMPARE(signalled, dropped);
+}
+
+// Overflow::Block never waits on the share's own thread: its event loop is what makes room. A
+// flood notified there with a stalled subscriber returns at once (with a 10-minute blockTimeout),
+// dropping and counting what does not fit.
+void tst_Remote::blockOnTheSharesOwnThreadDoesNotWait()
+{
+    auto [source, address] =
+        startSource(uniqueLocalUrl(),
+                    {QStringLiteral("--capacity"), QStringLiteral("10"), QStringLiteral("--overflow"),
+                     QStringLiteral("block"), QStringLiteral("--block-timeout"), QStringLiteral("600000")});
+    QVERIFY(!address.isEmpty());
+    auto sub = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(sub->waitLine("state connected"));
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("subscribers") == 1; }));
+    sub->send("freeze");
+    QVERIFY(sub->waitLine("frozen"));
+    constexpr qint64 N = 200;
+    source->send("notify 1 " + QByteArray::number(N) + " 65536");
+    QVERIFY(source->waitLine("notified " + QByteArray::number(N)));
+    const qint64 dropped = source->stats().value("dropped");
+    QVERIFY(dropped > 0);
+    sub->send("thaw");
+    QVERIFY(sub->waitLine("thawed"));
+    // The newest events were the ones dropped: one more, once the backlog is empty, ends the count.
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("pending") == 0; }));
+    source->send("notify " + QByteArray::number(N + 1) + ' ' + QByteArray::number(N + 1));
+    QVERIFY(sub->waitStats([](const auto &s) { return s.value("last") == N + 1; }));
+    const auto stats = sub->stats();
+    QCOMPARE(stats.value("received") + stats.value("droppedBySource"), N + 1);
+    QCOMPARE(stats.value("droppedBySource"), dropped);
+}
+
+// A sender waiting for a stalled subscriber's room (10-minute blockTimeout) wakes when that
+// subscriber goes (kill -9): the healthy one gets the rest, nothing dropped; and a sender waiting
+// when the share itself goes wakes too.
+void tst_Remote::blockedSenderWakesWhenTheStalledSubscriberOrTheShareGoes()
+{
+    auto [source, address] =
+        startSource(uniqueLocalUrl(),
+                    {QStringLiteral("--capacity"), QStringLiteral("100"), QStringLiteral("--overflow"),
+                     QStringLiteral("block"), QStringLiteral("--block-timeout"), QStringLiteral("600000")});
+    QVERIFY(!address.isEmpty());
+    auto healthy = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(healthy->waitLine("state connected"));
+    auto stalled = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(stalled->waitLine("state connected"));
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("subscribers") == 2; }));
+    stalled->send("freeze");
+    QVERIFY(stalled->waitLine("frozen"));
+    constexpr qint64 N = 2000;
+    source->send("notifyThread 1 " + QByteArray::number(N) + " 4096");
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("pending") == 100; }));
+    QVERIFY(source->lines("notified ").isEmpty());
+    stalled->process().kill();
+    QVERIFY(stalled->process().waitForFinished(Deadline));
+    QVERIFY(source->waitLine("notified " + QByteArray::number(N) + " dropped=0"));
+    QVERIFY(healthy->waitStats([](const auto &s) { return s.value("last") == N; }));
+    QCOMPARE(healthy->stats().value("received"), N);
+
+    // Again with a new stalled subscriber, and the share destroyed under the waiting sender.
+    auto second = startSubscriber(address, {QStringLiteral("--quiet")});
+    QVERIFY(second->waitLine("state connected"));
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("subscribers") == 2; }));
+    second->send("freeze");
+    QVERIFY(second->waitLine("frozen"));
+    const qsizetype from = source->lineCount();
+    source->send("notifyThread 1 " + QByteArray::number(N) + " 4096");
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("pending") == 100; }));
+    source->send("unshare");
+    QVERIFY(source->waitLine("unshared", from));
+    QVERIFY(source->waitLine("notified " + QByteArray::number(N), from));
+    second->send("thaw");
+}
+
 // kill -9 of the source: the subscriber reports Reconnecting, keeps its handlers, counts what is
 // notified meanwhile (delivered locally only), and resubscribes when the source is back.
 void tst_Remote::killedSourceIsReportedAndResubscribed()
@@ -814,33 +1079,53 @@ void tst_Remote::killedSubscriberIsForgottenBySource()
     QCOMPARE(survivor->stats().value("received"), 3000);
 }
 
-// What a peer can reach of a share: one signal, one slot and one read-only property, nothing that
-// adds handlers or touches other objects.
+// What a peer can reach of a share: under its name, the post slot and subscribing; under its own
+// channel, the event signal and ready(). Nothing that adds handlers, touches other objects or
+// holds state a peer could write.
 void tst_Remote::peersSeeOnlyTheEventSignalAndThePostSlot()
 {
     LocalSource source(uniqueLocalUrl());
     QVERIFY(source.share);
     QRemoteObjectNode node;
-    const std::unique_ptr<QRemoteObjectDynamicReplica> replica = rawReplica(node, source.address());
-    QVERIFY(replica);
-    const QMetaObject *meta = replica->metaObject();
-    QStringList methods;
-    for (int i = meta->methodOffset(); i < meta->methodCount(); ++i)
-        methods << QString::fromLatin1(meta->method(i).methodSignature());
-    methods.sort();
-    QCOMPARE(methods,
-             (QStringList{QStringLiteral("delivered(QByteArray)"), QStringLiteral("post(QByteArray)")}));
-    // One read-only property: the newest event when the share retains it (empty here).
-    QCOMPARE(meta->propertyCount() - meta->propertyOffset(), 1);
-    const QMetaProperty retained = meta->property(meta->propertyOffset());
-    QCOMPARE(QByteArray(retained.name()), QByteArray("retained"));
-    QVERIFY(replica->property("retained").toByteArray().isEmpty());
-    // A peer that writes it changes nothing at the source: another replica still reads it empty.
-    replica->setProperty("retained", QByteArray("not an event"));
+    RawSubscription raw;
+    QVERIFY(raw.start(node, source.address()));
+    const auto signatures = [](const QMetaObject *meta) {
+        QStringList methods;
+        for (int i = meta->methodOffset(); i < meta->methodCount(); ++i)
+            methods << QString::fromLatin1(meta->method(i).methodSignature());
+        methods.sort();
+        return methods;
+    };
+    QCOMPARE(signatures(raw.share->metaObject()),
+             (QStringList{QStringLiteral("post(QByteArray)"), QStringLiteral("subscribe(qulonglong)"),
+                          QStringLiteral("unsubscribe(qulonglong)")}));
+    QCOMPARE(signatures(raw.channel->metaObject()),
+             (QStringList{QStringLiteral("delivered(QByteArray)"), QStringLiteral("ready()")}));
+    QCOMPARE(raw.share->metaObject()->propertyCount() - raw.share->metaObject()->propertyOffset(), 0);
+    QCOMPARE(raw.channel->metaObject()->propertyCount() - raw.channel->metaObject()->propertyOffset(), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
+    // A subscription without a key drops that peer, and changes nothing else.
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("a peer sent a subscription without a key"));
     QRemoteObjectNode other;
-    const std::unique_ptr<QRemoteObjectDynamicReplica> second = rawReplica(other, source.address());
-    QVERIFY(second);
-    QVERIFY(second->property("retained").toByteArray().isEmpty());
+    const std::unique_ptr<QRemoteObjectDynamicReplica> keyless = rawReplica(other, source.address());
+    QVERIFY(keyless);
+    const QMetaObject *meta = keyless->metaObject();
+    QVERIFY(meta->method(meta->indexOfSlot("subscribe(qulonglong)"))
+                .invoke(keyless.get(), Qt::DirectConnection, Q_ARG(qulonglong, 0)));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QCOMPARE(source.share->base()->subscriberCount(), 1);
+    // More than 256 subscriptions on one connection drop that peer, and its subscriptions go.
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("a peer sent more than 256 subscriptions"));
+    QRemoteObjectNode greedy;
+    const std::unique_ptr<QRemoteObjectDynamicReplica> many = rawReplica(greedy, source.address());
+    QVERIFY(many);
+    const QMetaMethod subscribe =
+        many->metaObject()->method(many->metaObject()->indexOfSlot("subscribe(qulonglong)"));
+    for (qulonglong key = 1; key <= 257; ++key)
+        QVERIFY(subscribe.invoke(many.get(), Qt::DirectConnection, Q_ARG(qulonglong, key)));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 2, Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
     // Another name is not shared: acquiring it never becomes valid.
     std::unique_ptr<QRemoteObjectDynamicReplica> unknown(node.acquireDynamic(QStringLiteral("registry")));
     QVERIFY(!unknown->waitForSource(500));
@@ -912,14 +1197,37 @@ void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
     QCOMPARE(rejected.size(), 1);
 }
 
-// The fake source below speaks the share's protocol: its frames reach a RemoteRegistry as they are.
-class FakeShareSource : public QObject
+// A subscriber's channel at the fake source below.
+class FakeChannel : public QObject
 {
     Q_OBJECT
 Q_SIGNALS:
     void delivered(const QByteArray &frame);
 public Q_SLOTS:
+    void ready() { }
+};
+
+// The fake source below speaks the share's protocol: its frames reach every subscriber's channel
+// as they are.
+class FakeShareSource : public QObject
+{
+    Q_OBJECT
+public:
+    QRemoteObjectHostBase *host = nullptr;
+    std::vector<std::unique_ptr<FakeChannel>> channels;
+Q_SIGNALS:
+    // Not remoted to anyone: what the test emits, forwarded to every channel.
+    void delivered(const QByteArray &frame);
+public Q_SLOTS:
     void post(const QByteArray &) { }
+    void subscribe(quint64 key)
+    {
+        auto channel = std::make_unique<FakeChannel>();
+        connect(this, &FakeShareSource::delivered, channel.get(), &FakeChannel::delivered);
+        host->enableRemoting(channel.get(), QStringLiteral("orders#") + QString::number(key, 16));
+        channels.push_back(std::move(channel));
+    }
+    void unsubscribe(quint64) { }
 };
 
 // A node connected to a fake source enabled as "orders", at a fresh local address.
@@ -930,7 +1238,11 @@ struct FakeSourceLink
     FakeShareSource fake;
     QRemoteObjectNode node;
 
-    bool start() { return host.enableRemoting(&fake, QStringLiteral("orders")) && node.connectToNode(url); }
+    bool start()
+    {
+        fake.host = &host;
+        return host.enableRemoting(&fake, QStringLiteral("orders")) && node.connectToNode(url);
+    }
 };
 
 // A frame from the source with one event that is not a Payload between two good ones: none of the
@@ -1004,11 +1316,14 @@ void tst_Remote::eventsNotifiedWhileTheWireIsBusyShareFrames()
     LocalSource source(uniqueLocalUrl());
     QVERIFY(source.share);
     QRemoteObjectNode node;
-    const std::unique_ptr<QRemoteObjectDynamicReplica> replica = rawReplica(node, source.address());
-    QVERIFY(replica);
-    const QMetaObject *meta = replica->metaObject();
-    QSignalSpy frames(replica.get(), meta->method(meta->indexOfSignal("delivered(QByteArray)")));
+    RawSubscription raw;
+    QVERIFY(raw.start(node, source.address()));
+    const QMetaObject *meta = raw.channel->metaObject();
+    QSignalSpy frames(raw.channel.get(), meta->method(meta->indexOfSignal("delivered(QByteArray)")));
     QVERIFY(frames.isValid());
+    QTRY_VERIFY_WITH_TIMEOUT(source.share->base()->subscriberCount() == 1 &&
+                                 source.share->base()->subscribers().value(0).receiving,
+                             Deadline);
     QTRY_VERIFY_WITH_TIMEOUT(source.listener->isIdle(), Deadline);
 
     constexpr qint64 Burst = 1000;

@@ -9,6 +9,7 @@
 #include <registryio/remote/remote_share.h>
 
 #include <QCoreApplication>
+#include <QEventLoop>
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
 #include <QScopeGuard>
@@ -16,6 +17,7 @@
 #include <QThread>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <memory>
 #include <thread>
@@ -62,6 +64,7 @@ private Q_SLOTS:
     void subscriberHandlersKeepEveryLocalOption();
     void notifiesFromManyThreadsOnBothSides();
     void listenerDestroyedBeforeTheHost();
+    void blockedSendersOnManyThreadsWakeWhenTheShareGoes();
 };
 
 // On a subscriber, handlers run as local ones do: on their context's thread, coalesced with Latest,
@@ -194,6 +197,73 @@ void tst_RemoteThreads::listenerDestroyedBeforeTheHost()
     QTRY_COMPARE_WITH_TIMEOUT(subscriber.state(), rio::RemoteSubscriber::State::Reconnecting, Deadline);
     registry.notify(Payload{101, {}});
     QTRY_COMPARE_WITH_TIMEOUT(share.base()->pendingCount(), std::size_t(0), Deadline);
+}
+
+// Overflow::Block with a subscriber whose thread is blocked (its node reads nothing): senders on
+// three threads fill its backlog and wait (for ten minutes, were nothing to wake them); destroying
+// the share wakes every one of them, and they return.
+void tst_RemoteThreads::blockedSendersOnManyThreadsWakeWhenTheShareGoes()
+{
+    QRemoteObjectHost host;
+    auto *listener = new rio::RemoteListener(&host);
+    QVERIFY(listener->listen(QUrl(uniqueLocalUrl())));
+    rio::QtRegistry<Payload> registry;
+    constexpr std::size_t Capacity = 8;
+    auto share = std::make_unique<rio::RemoteShare<Payload>>(
+        &host, QStringLiteral("orders"), registry,
+        rio::RemoteShareOptions{.capacity = Capacity,
+                                .overflow = rio::Overflow::Block,
+                                .blockTimeout = std::chrono::minutes(10)});
+    QVERIFY(share->isShared());
+
+    // The subscriber lives on a thread of its own, whose event loop the test blocks: it is made,
+    // run and destroyed there, and the threads talk through atomics and promises only.
+    const QString address = listener->address().toString();
+    std::atomic<bool> stall{false};
+    std::promise<void> blocked;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::thread subscriberThread([&] {
+        {
+            QEventLoop loop;
+            QRemoteObjectNode node;
+            node.connectToNode(QUrl(address));
+            rio::RemoteRegistry<Payload> subscriber(&node, QStringLiteral("orders"));
+            while (!stall.load())
+                loop.processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
+            blocked.set_value();
+            released.wait(); // the stalled subscriber: its thread reads nothing until released
+        }
+        QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
+    });
+    const auto cleanup = qScopeGuard([&] {
+        stall.store(true);
+        if (released.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+            release.set_value();
+        subscriberThread.join();
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(
+        share->base()->subscriberCount() == 1 && share->base()->subscribers().value(0).receiving, Deadline);
+    stall.store(true);
+    QCOMPARE(blocked.get_future().wait_for(std::chrono::milliseconds(Deadline)), std::future_status::ready);
+
+    constexpr int Threads = 3;
+    constexpr qint64 PerThread = 2000;
+    std::vector<std::future<void>> senders;
+    for (int t = 0; t < Threads; ++t) {
+        senders.push_back(std::async(std::launch::async, [&registry, t] {
+            const QByteArray blob(4096, 'x');
+            for (qint64 i = 0; i < PerThread; ++i)
+                registry.notify(Payload{t * PerThread + i, blob});
+        }));
+    }
+    // The connection's buffer fills, then the backlog: the senders wait.
+    QTRY_COMPARE_WITH_TIMEOUT(share->base()->pendingCount(), Capacity, Deadline);
+    QCOMPARE(senders.front().wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+    share.reset();
+    for (auto &sender : senders)
+        QCOMPARE(sender.wait_for(std::chrono::milliseconds(Deadline)), std::future_status::ready);
+    release.set_value();
 }
 
 QTEST_GUILESS_MAIN(tst_RemoteThreads)

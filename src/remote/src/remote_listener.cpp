@@ -38,6 +38,9 @@ namespace {
 // on different threads).
 std::atomic<qint64> g_incompleteBytes{0};
 
+// Connection ids: unique in the process, never reused.
+std::atomic<quint64> g_nextConnection{1};
+
 // A whole Qt Remote Objects packet is at least its size, type and (empty) name: 4 + 2 + 4 bytes.
 // Its reader consumes only whole packets and the 4-byte size of the next, so a read that consumed
 // this much completed one.
@@ -63,6 +66,7 @@ struct CurrentPeer
 {
     RemoteListener *listener = nullptr;
     QIODevice *socket = nullptr;
+    quint64 id = 0;
 };
 thread_local CurrentPeer t_current;
 
@@ -96,6 +100,8 @@ struct RemoteListener::Private
     struct Peer
     {
         QPointer<QIODevice> socket;
+        quint64 id = 0;          // the connection's id (never reused)
+        QString name;            // who is at the other end
         qint64 connectedAt = 0;  // ms
         qint64 pendingSince = 0; // ms: the packet being received began (or the last one completed)
         qint64 before = 0;       // bytes available when Qt Remote Objects started reading
@@ -110,6 +116,11 @@ struct RemoteListener::Private
     {
         const auto it =
             std::find_if(peers.begin(), peers.end(), [socket](const Peer &p) { return p.socket == socket; });
+        return it == peers.end() ? nullptr : &*it;
+    }
+    [[nodiscard]] const Peer *find(quint64 id) const
+    {
+        const auto it = std::find_if(peers.begin(), peers.end(), [id](const Peer &p) { return p.id == id; });
         return it == peers.end() ? nullptr : &*it;
     }
 };
@@ -300,9 +311,10 @@ void RemoteListener::accept(QIODevice *socket)
         local->setReadBufferSize(d->options.maxPacketBytes + 65536);
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         tcp->setReadBufferSize(d->options.maxPacketBytes + 65536);
+    const quint64 id = g_nextConnection.fetch_add(1, std::memory_order_relaxed);
     // Qt calls these in connection order: ours, then Qt Remote Objects' reader, then ours again.
-    connect(socket, &QIODevice::readyRead, this, [this, socket] {
-        t_current = {this, socket};
+    connect(socket, &QIODevice::readyRead, this, [this, socket, id] {
+        t_current = {this, socket, id};
         beforeRead(socket);
     });
     d->host->addHostSideConnection(socket);
@@ -310,11 +322,12 @@ void RemoteListener::accept(QIODevice *socket)
         t_current = {};
         afterRead(socket);
     });
-    connect(socket, &QIODevice::bytesWritten, this, [this] {
-        if (hasRoom())
+    // Each connection's room is its own: one that stays full does not keep the others waiting.
+    connect(socket, &QIODevice::bytesWritten, this, [this, socket] {
+        if (socket->bytesToWrite() <= d->options.highWaterBytes)
             Q_EMIT drained();
     });
-    const auto gone = [this, socket] {
+    const auto gone = [this, socket, id] {
         forget(socket);
         std::erase_if(d->peers, [socket](const Private::Peer &p) {
             if (p.socket && p.socket != socket)
@@ -325,6 +338,7 @@ void RemoteListener::accept(QIODevice *socket)
         if (d->peers.empty())
             d->deadlines->stop();
         socket->deleteLater();
+        Q_EMIT connectionClosed(id);
         Q_EMIT connectionCountChanged(connectionCount());
         Q_EMIT drained(); // the slow peer may have been this one
     };
@@ -332,8 +346,11 @@ void RemoteListener::accept(QIODevice *socket)
         connect(local, &QLocalSocket::disconnected, this, gone);
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         connect(tcp, &QAbstractSocket::disconnected, this, gone);
+    QString name = d->address.toString();
+    if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
+        name = QStringLiteral("%1:%2").arg(tcp->peerAddress().toString()).arg(tcp->peerPort());
     const qint64 now = nowMs();
-    d->peers.push_back({socket, now, now, 0, 0, false});
+    d->peers.push_back({socket, id, name, now, now, 0, 0, false});
     if (!d->deadlines->isActive())
         d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());
@@ -464,6 +481,35 @@ bool RemoteListener::rejectCurrentPeer(const QString &reason)
 bool RemoteListener::isCurrentPeerRejected()
 {
     return t_current.socket && t_current.socket->property(RejectedProperty).toBool();
+}
+
+quint64 RemoteListener::currentConnection()
+{
+    return t_current.socket ? t_current.id : 0;
+}
+
+bool RemoteListener::hasRoom(quint64 id) const noexcept
+{
+    const Private::Peer *peer = d->find(id);
+    return !peer || !peer->socket || peer->socket->bytesToWrite() <= d->options.highWaterBytes;
+}
+
+bool RemoteListener::isIdle(quint64 id) const noexcept
+{
+    const Private::Peer *peer = d->find(id);
+    return !peer || !peer->socket || peer->socket->bytesToWrite() == 0;
+}
+
+qint64 RemoteListener::bytesToWrite(quint64 id) const noexcept
+{
+    const Private::Peer *peer = d->find(id);
+    return peer && peer->socket ? peer->socket->bytesToWrite() : 0;
+}
+
+QString RemoteListener::peerName(quint64 id) const
+{
+    const Private::Peer *peer = d->find(id);
+    return peer ? peer->name : QString();
 }
 
 QUrl RemoteListener::address() const

@@ -5,6 +5,7 @@
 #include <QRandomGenerator>
 
 #include <algorithm>
+#include <array>
 
 namespace rio::detail {
 
@@ -33,6 +34,226 @@ RemoteOutbox::RemoteOutbox(bool subscriber, Delivery d, std::size_t cap)
     : key(randomRemoteId()), subscriberSide(subscriber), delivery(d), capacity(cap)
 { }
 
+RemoteOutbox::RemoteOutbox(const RemoteShareOptions &options)
+    : key(randomRemoteId()), subscriberSide(false), delivery(options.delivery), capacity(options.capacity),
+      overflow(options.overflow), blockTimeout(std::max(options.blockTimeout, std::chrono::milliseconds(0))),
+      retainLatest(options.retainLatest)
+{ }
+
+void RemoteOutbox::attachFanoutDirect(std::function<bool(quint64)> isIdle,
+                                      std::function<void(RemoteBacklog &, RemoteOutgoing &)> sendNow)
+{
+    std::lock_guard lock(m_mutex);
+    m_isConnectionIdle = std::move(isIdle);
+    m_sendToNow = std::move(sendNow);
+    m_pumpThread.store(m_pump ? m_pump->thread() : nullptr, std::memory_order_release);
+}
+
+void RemoteOutbox::attachReport(std::function<void()> report)
+{
+    std::lock_guard lock(m_mutex);
+    m_report = std::make_shared<std::function<void()>>(std::move(report));
+}
+
+void RemoteOutbox::addBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
+{
+    std::lock_guard lock(m_mutex);
+    if (m_retained) {
+        if (delivery == Delivery::Latest)
+            backlog->latest = *m_retained;
+        else
+            backlog->queue.push_back(*m_retained); // shares the bytes
+    }
+    m_backlogs.push_back(backlog);
+}
+
+void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
+{
+    std::deque<RemoteOutgoing> queue; // released after the lock
+    std::lock_guard lock(m_mutex);
+    std::erase(m_backlogs, backlog);
+    if (backlog->unreported > 0) { // still signalled, once
+        m_goneUnreported.emplace_back(backlog, backlog->unreported);
+        backlog->unreported = 0;
+        reportLocked();
+    }
+    queue.swap(backlog->queue);
+    backlog->latest.reset();
+    backlog->ready = false;
+    m_room.notify_all(); // a sender waiting for its room waits no more
+}
+
+std::vector<std::shared_ptr<RemoteBacklog>> RemoteOutbox::backlogs()
+{
+    std::lock_guard lock(m_mutex);
+    return m_backlogs;
+}
+
+std::size_t RemoteOutbox::mostPending() noexcept
+{
+    std::size_t most = 0;
+    std::lock_guard lock(m_mutex);
+    for (const auto &backlog : m_backlogs)
+        most = std::max(most, backlog->size());
+    return most;
+}
+
+std::size_t RemoteOutbox::backlogCount() noexcept
+{
+    std::lock_guard lock(m_mutex);
+    return m_backlogs.size();
+}
+
+void RemoteOutbox::setReady(const std::shared_ptr<RemoteBacklog> &backlog)
+{
+    std::lock_guard lock(m_mutex);
+    if (std::find(m_backlogs.begin(), m_backlogs.end(), backlog) == m_backlogs.end())
+        return;
+    backlog->ready = true;
+    if (backlog->size() > 0)
+        scheduleLocked();
+}
+
+void RemoteOutbox::close()
+{
+    std::lock_guard lock(m_mutex);
+    m_closed = true;
+    m_room.notify_all();
+}
+
+void RemoteOutbox::reportLocked()
+{
+    if (m_reportScheduled || !m_pump || !m_report)
+        return;
+    m_reportScheduled = true;
+    QMetaObject::invokeMethod(
+        m_pump,
+        [self = weak_from_this(), report = std::weak_ptr<std::function<void()>>(m_report)] {
+            const auto box = self.lock();
+            if (!box)
+                return;
+            {
+                std::lock_guard lock(box->m_mutex);
+                box->m_reportScheduled = false;
+            }
+            if (auto fn = report.lock())
+                (*fn)();
+        },
+        Qt::QueuedConnection);
+}
+
+std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> RemoteOutbox::takeUnreported()
+{
+    std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> out;
+    std::lock_guard lock(m_mutex);
+    out.swap(m_goneUnreported);
+    for (const auto &backlog : m_backlogs) {
+        if (backlog->unreported > 0) {
+            out.emplace_back(backlog, backlog->unreported);
+            backlog->unreported = 0;
+        }
+    }
+    return out;
+}
+
+std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size_t max, qsizetype maxBytes)
+{
+    std::vector<RemoteOutgoing> out;
+    qsizetype bytes = 0;
+    std::lock_guard lock(m_mutex);
+    if (!backlog.ready)
+        return out;
+    out.reserve(std::min(max, backlog.size()));
+    if (backlog.latest) {
+        bytes += backlog.latest->payload.size();
+        out.push_back(std::move(*backlog.latest));
+        backlog.latest.reset();
+    }
+    while (out.size() < max && !backlog.queue.empty() &&
+           (out.empty() || bytes + backlog.queue.front().payload.size() <= maxBytes)) {
+        bytes += backlog.queue.front().payload.size();
+        out.push_back(std::move(backlog.queue.front()));
+        backlog.queue.pop_front();
+    }
+    backlog.sent += out.size();
+    if (m_waiting > 0 && !out.empty())
+        m_room.notify_all();
+    return out;
+}
+
+void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
+{
+    QThread *const pumpThread = m_pumpThread.load(std::memory_order_acquire);
+    const bool onPump = pumpThread && pumpThread == QThread::currentThread();
+    const bool bounded = delivery == Delivery::Every && capacity != 0;
+    // The subscribers this event goes to at once: a few inline (a single event allocates nothing
+    // for them), any more in `moreDirect`. Held, not borrowed: sending may close a connection.
+    constexpr std::size_t InlineDirect = 4;
+    std::array<std::shared_ptr<RemoteBacklog>, InlineDirect> direct;
+    std::size_t directCount = 0;
+    std::vector<std::shared_ptr<RemoteBacklog>> moreDirect;
+    std::unique_lock lock(m_mutex);
+    if (m_closed)
+        return;
+    const auto anyFull = [this] {
+        return std::any_of(m_backlogs.begin(), m_backlogs.end(),
+                           [this](const auto &backlog) { return backlog->queue.size() >= capacity; });
+    };
+    // Lossless: wait for room in every backlog, never on the pump's own thread (its event loop
+    // is what makes room), at most blockTimeout; the backlogs still full then drop this event.
+    if (bounded && overflow == Overflow::Block && !onPump && anyFull()) {
+        ++m_waiting;
+        m_room.wait_for(lock, blockTimeout, [&] { return m_closed || !anyFull(); });
+        --m_waiting;
+        if (m_closed)
+            return;
+    }
+    RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
+    bool queued = false;
+    bool droppedAny = false;
+    for (const auto &backlog : m_backlogs) {
+        if (delivery == Delivery::Latest) {
+            backlog->latest = item; // shares the bytes
+            queued = true;
+            continue;
+        }
+        if (onPump && m_sendToNow && backlog->ready && backlog->size() == 0 &&
+            m_isConnectionIdle(backlog->connection)) {
+            ++backlog->sent;
+            if (directCount < InlineDirect)
+                direct[directCount++] = backlog;
+            else
+                moreDirect.push_back(backlog);
+            continue;
+        }
+        if (bounded && backlog->queue.size() >= capacity) {
+            ++backlog->dropped;
+            ++backlog->unreported;
+            dropped.fetch_add(1, std::memory_order_relaxed);
+            droppedAny = true;
+            if (overflow != Overflow::DropOldest)
+                continue; // DropNewest, or Block that found no room in time: this event
+            backlog->queue.pop_front();
+        }
+        backlog->queue.push_back(item); // shares the bytes
+        queued = true;
+    }
+    if (retainLatest)
+        m_retained = item;
+    if (droppedAny)
+        reportLocked();
+    if (queued)
+        scheduleLocked();
+    lock.unlock();
+    // On the pump's thread, with nothing waiting and an idle connection: straight to the wire, as
+    // a plain signal would (later pushes on other threads queue behind it and go on a later turn
+    // of this thread).
+    for (std::size_t i = 0; i < directCount; ++i)
+        m_sendToNow(*direct[i], item);
+    for (const auto &backlog : moreDirect)
+        m_sendToNow(*backlog, item);
+}
+
 void RemoteOutbox::attach(QObject *pump, std::function<void()> send)
 {
     std::lock_guard lock(m_mutex);
@@ -51,14 +272,24 @@ void RemoteOutbox::attachDirect(std::function<bool()> isIdle, std::function<void
 void RemoteOutbox::detach()
 {
     std::shared_ptr<std::function<void()>> send;
+    std::shared_ptr<std::function<void()>> report;
     std::function<bool()> isIdle;
     std::function<void(RemoteOutgoing &)> sendNow;
+    std::function<bool(quint64)> isConnectionIdle;
+    std::function<void(RemoteBacklog &, RemoteOutgoing &)> sendToNow;
+    std::vector<std::shared_ptr<RemoteBacklog>> backlogs;
     std::lock_guard lock(m_mutex);
     m_pump = nullptr;
     m_pumpThread.store(nullptr, std::memory_order_release);
     send.swap(m_send); // our own closures: destroyed here, no user code
+    report.swap(m_report);
     isIdle.swap(m_isIdle);
     sendNow.swap(m_sendNow);
+    isConnectionIdle.swap(m_isConnectionIdle);
+    sendToNow.swap(m_sendToNow);
+    backlogs.swap(m_backlogs);
+    m_closed = true;
+    m_room.notify_all();
 }
 
 void RemoteOutbox::scheduleLocked()
@@ -89,13 +320,20 @@ void RemoteOutbox::scheduleLocked()
 void RemoteOutbox::schedule()
 {
     std::lock_guard lock(m_mutex);
-    if (!m_queue.empty() || m_latest)
+    const bool waiting = std::any_of(m_backlogs.begin(), m_backlogs.end(), [](const auto &backlog) {
+        return backlog->ready && backlog->size() > 0;
+    });
+    if (!m_queue.empty() || m_latest || waiting)
         scheduleLocked();
 }
 
 void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
 {
     try {
+        if (!subscriberSide) {
+            pushFanout(origin, std::move(payload));
+            return;
+        }
         // The pump's own thread with nothing waiting and an idle wire: straight to the wire, as a
         // plain signal would, so a single event never waits for a turn. While the wire is busy,
         // events queue and the pump's turn sends them in one frame (Every only; detach() runs on

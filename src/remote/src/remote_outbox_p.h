@@ -3,12 +3,16 @@
 
 #include <registryio/qt/delivery.h>
 #include <registryio/remote/remote_outbox.h>
+#include <registryio/remote/remote_share_options.h>
 
 #include <QByteArray>
 #include <QObject>
+#include <QString>
 #include <QThread>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -31,6 +35,31 @@ struct RemoteOutgoing
     QByteArray payload;
 };
 
+/// One subscriber's backlog at the source (source side only): the events it still has to be
+/// sent, as references to bytes shared with every other backlog. Guarded by its outbox's mutex.
+struct RemoteBacklog
+{
+    /// The share's serial number for this subscriber (1, 2, 3...; never reused by the share).
+    quint64 id = 0;
+    /// The subscriber's key (its origin on the wire).
+    quint64 key = 0;
+    /// The listener's connection it came through (0: not a RemoteListener connection).
+    quint64 connection = 0;
+    /// Who it is, for people: the connection's peer address.
+    QString peer;
+    std::deque<RemoteOutgoing> queue;
+    std::optional<RemoteOutgoing> latest;
+    /// The subscriber acquired its channel: the pump may send to it.
+    bool ready = false;
+    quint64 sent = 0;
+    quint64 dropped = 0;
+    quint64 unreported = 0; // drops not yet signalled
+    /// The share's channel object for it (owned and used on the share's thread only).
+    QObject *channel = nullptr;
+
+    [[nodiscard]] std::size_t size() const noexcept { return queue.size() + (latest ? 1 : 0); }
+};
+
 struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
 {
     /// A random id: the subscriber's origin on the wire, and the inbound mark's key.
@@ -46,6 +75,41 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     std::atomic<std::size_t> pending{0};
 
     RemoteOutbox(bool subscriber, Delivery d, std::size_t cap);
+    /// A source-side outbox: one backlog per subscriber, with `options`' overflow policy.
+    explicit RemoteOutbox(const RemoteShareOptions &options);
+
+    // Source side (the share): one backlog per subscriber.
+    const Overflow overflow = Overflow::DropOldest;
+    const std::chrono::milliseconds blockTimeout{0};
+    const bool retainLatest = false;
+
+    /// Adds a subscriber's backlog (not ready yet), the retained event first in it.
+    void addBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
+    /// Removes a backlog (its subscriber went); wakes the senders that wait for its room.
+    void removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
+    /// The backlogs now (a copy of the list; read their fields under lock() only).
+    std::vector<std::shared_ptr<RemoteBacklog>> backlogs();
+    /// Marks a backlog ready (its channel is acquired) and schedules a send.
+    void setReady(const std::shared_ptr<RemoteBacklog> &backlog);
+    /// Takes up to `max` of one backlog's events, oldest first, as take() does; wakes blocked senders.
+    std::vector<RemoteOutgoing> take(RemoteBacklog &backlog, std::size_t max, qsizetype maxBytes);
+    /// No more pushes accepted, every blocked sender wakes (the share is going).
+    void close();
+    /// Source side: sends one event to every backlog's subscriber straight away when it is ready,
+    /// has nothing waiting and its connection is idle (pump thread only).
+    void attachFanoutDirect(std::function<bool(quint64 connection)> isIdle,
+                            std::function<void(RemoteBacklog &, RemoteOutgoing &)> sendNow);
+    /// Runs `report` on the pump's thread once drops are waiting to be signalled (at most one
+    /// scheduled at a time).
+    void attachReport(std::function<void()> report);
+    /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
+    std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> takeUnreported();
+    /// The size of the fullest backlog now.
+    std::size_t mostPending() noexcept;
+    /// How many backlogs there are.
+    std::size_t backlogCount() noexcept;
+    /// The mutex guarding the backlogs' fields.
+    std::mutex &mutex() noexcept { return m_mutex; }
 
     /// Owner side, on its thread: where and what sends. `send` runs on `pump`'s thread.
     void attach(QObject *pump, std::function<void()> send);
@@ -68,6 +132,19 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
 
 private:
     void scheduleLocked();
+    void pushFanout(quint64 origin, QByteArray payload);
+    void reportLocked();
+
+    std::condition_variable m_room;
+    int m_waiting = 0;
+    bool m_closed = false;
+    std::vector<std::shared_ptr<RemoteBacklog>> m_backlogs;
+    std::optional<RemoteOutgoing> m_retained;
+    std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> m_goneUnreported;
+    bool m_reportScheduled = false;
+    std::shared_ptr<std::function<void()>> m_report;
+    std::function<bool(quint64)> m_isConnectionIdle;                    // pump thread only
+    std::function<void(RemoteBacklog &, RemoteOutgoing &)> m_sendToNow; // pump thread only
 
     std::mutex m_mutex;
     std::deque<RemoteOutgoing> m_queue;

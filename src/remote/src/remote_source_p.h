@@ -8,37 +8,55 @@
 
 namespace rio::detail {
 
-/// The object Qt Remote Objects remotes for one share. Its meta-object is the whole API a peer
-/// sees: one signal (events to subscribers) and one slot (events from them). Nothing else of this
-/// process is reachable through it (and, when the share retains it, the newest event it sent).
+/// The object Qt Remote Objects remotes for one share under its name. Its meta-object is the whole
+/// API a peer sees there: events from subscribers, and subscribing (which makes the share remote a
+/// RemoteChannel of the subscriber's own). Nothing else of this process is reachable through it.
 class RemoteSource : public QObject
 {
     Q_OBJECT
-    // The newest event's frame when the share retains it (empty otherwise): Qt Remote Objects
-    // sends a property's value to each replica when it is (re)acquired. No notify signal, so a
-    // change never goes to the replicas already connected.
-    Q_PROPERTY(QByteArray retained READ retained)
 
 public:
-    explicit RemoteSource(std::function<void(const QByteArray &)> onPost, QObject *parent = nullptr)
-        : QObject(parent), m_onPost(std::move(onPost))
+    RemoteSource(std::function<void(const QByteArray &)> onPost, std::function<void(quint64)> onSubscribe,
+                 std::function<void(quint64)> onUnsubscribe, QObject *parent = nullptr)
+        : QObject(parent), m_onPost(std::move(onPost)), m_onSubscribe(std::move(onSubscribe)),
+          m_onUnsubscribe(std::move(onUnsubscribe))
     { }
 
-    /// The retained frame (see the property).
-    QByteArray retained() const { return m_retained; }
-    void setRetained(const QByteArray &frame) { m_retained = frame; }
-
-Q_SIGNALS:
-    /// One event frame (see remote_codec.h) for every subscriber.
-    void delivered(const QByteArray &frame);
-
 public Q_SLOTS:
-    /// One event a subscriber notified.
+    /// Events a subscriber notified (a post frame, see remote_codec.h).
     void post(const QByteArray &frame) { m_onPost(frame); }
+    /// A subscriber with this key wants its events on the channel `<name>#<key in hex>`.
+    void subscribe(quint64 key) { m_onSubscribe(key); }
+    /// The subscriber with this key goes.
+    void unsubscribe(quint64 key) { m_onUnsubscribe(key); }
 
 private:
     std::function<void(const QByteArray &)> m_onPost;
-    QByteArray m_retained;
+    std::function<void(quint64)> m_onSubscribe;
+    std::function<void(quint64)> m_onUnsubscribe;
+};
+
+/// One subscriber's channel: the frames of its own backlog. Remoted under `<name>#<key in hex>`
+/// once it subscribed; it sends nothing until the subscriber says it acquired it (ready()).
+class RemoteChannel : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit RemoteChannel(std::function<void()> onReady, QObject *parent = nullptr)
+        : QObject(parent), m_onReady(std::move(onReady))
+    { }
+
+Q_SIGNALS:
+    /// One event frame (see remote_codec.h) for this subscriber.
+    void delivered(const QByteArray &frame);
+
+public Q_SLOTS:
+    /// The subscriber acquired this channel: what waits for it may go.
+    void ready() { m_onReady(); }
+
+private:
+    std::function<void()> m_onReady;
 };
 
 } // namespace rio::detail

@@ -29,9 +29,13 @@ struct RemoteSubscriber::Private
     QString name;
     Deliver deliver;
     std::shared_ptr<detail::RemoteOutbox> box;
-    std::unique_ptr<QRemoteObjectDynamicReplica> replica;
+    std::unique_ptr<QRemoteObjectDynamicReplica> replica; // the share: post, subscribe
+    std::unique_ptr<QRemoteObjectDynamicReplica> channel; // this subscriber's own events
     QMetaMethod post;
-    QMetaProperty retained;
+    QMetaMethod subscribe;
+    QMetaMethod unsubscribe;
+    QMetaMethod ready;
+    bool subscribed = false; // since the share's replica last became valid
     State state = State::Disconnected;
     bool everConnected = false;
     quint64 lastInstance = 0;
@@ -59,65 +63,79 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
         qWarning("rio::RemoteRegistry \"%s\": the node lives on another thread; create the registry there",
                  qPrintable(name));
     d->replica.reset(node->acquireDynamic(name));
-    if (!d->replica)
+    // This subscriber's channel: the share remotes it once asked to (subscribe), and sends this
+    // subscriber's backlog on it only.
+    d->channel.reset(node->acquireDynamic(name + QLatin1Char('#') + QString::number(d->box->key, 16)));
+    if (!d->replica || !d->channel)
         return;
     // A dynamic replica has its meta-object once the source's definition arrived.
     connect(d->replica.get(), &QRemoteObjectReplica::initialized, this, [this] {
         const QMetaObject *meta = d->replica->metaObject();
-        const int signal = meta->indexOfSignal("delivered(QByteArray)");
-        const int slot = meta->indexOfSlot("post(QByteArray)");
-        if (signal < 0 || slot < 0) {
+        const int post = meta->indexOfSlot("post(QByteArray)");
+        const int subscribe = meta->indexOfSlot(QMetaObject::normalizedSignature("subscribe(quint64)"));
+        const int unsubscribe = meta->indexOfSlot(QMetaObject::normalizedSignature("unsubscribe(quint64)"));
+        if (post < 0 || subscribe < 0 || unsubscribe < 0) {
             qWarning("rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare", qPrintable(d->name));
             return;
         }
-        d->post = meta->method(slot);
-        // The retained event's property, when the source has it (looked up by hand: Qt 6.4's
-        // indexOfProperty() crashes on a dynamic replica's meta-object without properties).
-        d->retained = QMetaProperty();
-        for (int i = meta->propertyOffset(); i < meta->propertyCount(); ++i) {
-            if (qstrcmp(meta->property(i).name(), "retained") == 0)
-                d->retained = meta->property(i);
-        }
-        const QMetaMethod receiver = metaObject()->method(metaObject()->indexOfSlot("onEvent(QByteArray)"));
-        connect(d->replica.get(), meta->method(signal), this, receiver, Qt::UniqueConnection);
-        onReplicaState(int(d->replica->state()));
+        d->post = meta->method(post);
+        d->subscribe = meta->method(subscribe);
+        d->unsubscribe = meta->method(unsubscribe);
+        update();
     });
-    connect(d->replica.get(), &QRemoteObjectReplica::stateChanged, this,
-            [this](QRemoteObjectReplica::State state, QRemoteObjectReplica::State) {
-                onReplicaState(int(state));
-            });
+    connect(d->channel.get(), &QRemoteObjectReplica::initialized, this, [this] {
+        const QMetaObject *meta = d->channel->metaObject();
+        const int signal = meta->indexOfSignal("delivered(QByteArray)");
+        const int ready = meta->indexOfSlot("ready()");
+        if (signal < 0 || ready < 0) {
+            qWarning("rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare", qPrintable(d->name));
+            return;
+        }
+        d->ready = meta->method(ready);
+        const QMetaMethod receiver = metaObject()->method(metaObject()->indexOfSlot("onEvent(QByteArray)"));
+        connect(d->channel.get(), meta->method(signal), this, receiver, Qt::UniqueConnection);
+        update();
+    });
+    connect(d->replica.get(), &QRemoteObjectReplica::stateChanged, this, [this] { update(); });
+    connect(d->channel.get(), &QRemoteObjectReplica::stateChanged, this, [this] { update(); });
     d->box->attach(this, [this] { pump(); });
-    onReplicaState(int(d->replica->state()));
+    update();
 }
 
 RemoteSubscriber::~RemoteSubscriber()
 {
     d->box->detach();
     d->box->connected.store(false, std::memory_order_release);
+    // The share forgets this subscriber now rather than when the connection closes.
+    if (d->replica && d->replica->state() == QRemoteObjectReplica::Valid && d->unsubscribe.isValid())
+        d->unsubscribe.invoke(d->replica.get(), Qt::DirectConnection, Q_ARG(qulonglong, d->box->key));
 }
 
-void RemoteSubscriber::onReplicaState(int replicaState)
+void RemoteSubscriber::update()
 {
-    const auto state = QRemoteObjectReplica::State(replicaState);
-    if (state == QRemoteObjectReplica::Valid && d->post.isValid()) {
-        d->everConnected = true;
-        const bool connecting = d->state != State::Connected;
-        const QPointer<RemoteSubscriber> self = this;
-        setState(State::Connected);
-        if (!self)
-            return; // a stateChanged slot destroyed it
-        // A share that retains its newest event gave it with this (re)connection: it comes first,
-        // once (the frames after it are newer).
-        if (connecting) {
-            const QByteArray retained =
-                d->retained.isValid() ? d->retained.read(d->replica.get()).toByteArray() : QByteArray();
-            if (!retained.isEmpty())
-                onEvent(retained);
+    const QRemoteObjectReplica::State shareState = d->replica->state();
+    const bool shareValid = shareState == QRemoteObjectReplica::Valid && d->post.isValid();
+    if (!shareValid) {
+        d->subscribed = false;
+    } else if (!d->subscribed) {
+        // Once per (re)connection: the share starts this subscriber's backlog (the retained event
+        // first) and remotes its channel.
+        d->subscribed = true;
+        d->subscribe.invoke(d->replica.get(), Qt::DirectConnection, Q_ARG(qulonglong, d->box->key));
+    }
+    const bool channelValid = d->channel->state() == QRemoteObjectReplica::Valid && d->ready.isValid();
+    if (shareValid && channelValid) {
+        if (d->state != State::Connected) {
+            // The channel is acquired: what waits for it may go.
+            d->ready.invoke(d->channel.get(), Qt::DirectConnection);
+            d->everConnected = true;
         }
-    } else if (state == QRemoteObjectReplica::SignatureMismatch) {
+        setState(State::Connected);
+    } else if (shareState == QRemoteObjectReplica::SignatureMismatch ||
+               d->channel->state() == QRemoteObjectReplica::SignatureMismatch) {
         qWarning("rio::RemoteRegistry \"%s\": the source's protocol does not match", qPrintable(d->name));
         setState(State::Disconnected);
-    } else if (state != QRemoteObjectReplica::Valid) {
+    } else {
         setState(d->everConnected ? State::Reconnecting : State::Disconnected);
     }
 }

@@ -75,6 +75,14 @@ public:
     [[nodiscard]] bool hasRoom() const noexcept;
     /// Whether no connection has bytes left to write.
     [[nodiscard]] bool isIdle() const noexcept;
+    /// Whether connection `id` has room to write (below highWaterBytes; true once it is gone).
+    [[nodiscard]] bool hasRoom(quint64 id) const noexcept;
+    /// Whether connection `id` has no bytes left to write (true once it is gone).
+    [[nodiscard]] bool isIdle(quint64 id) const noexcept;
+    /// Bytes connection `id` has waiting to be written (0 once it is gone).
+    [[nodiscard]] qint64 bytesToWrite(quint64 id) const noexcept;
+    /// Who is at the other end of connection `id`, for people ("127.0.0.1:50312", "local:orders").
+    [[nodiscard]] QString peerName(quint64 id) const;
     /// Bytes that packets not yet whole hold now, across every listener of this process.
     [[nodiscard]] static qint64 incompleteBytes() noexcept;
     /// Peers dropped so far (for what they sent, a limit or a deadline).
@@ -86,6 +94,9 @@ public:
     static bool rejectCurrentPeer(const QString &reason);
     /// Whether the connection being read now was rejected (its remaining packets are ignored).
     static bool isCurrentPeerRejected();
+    /// The id of the connection being read now (from inside a slot that Qt Remote Objects invokes
+    /// for it): unique in the process, never reused; 0 when no listener's connection is being read.
+    static quint64 currentConnection();
 
 Q_SIGNALS:
     /// A connection wrote bytes and may have room again.
@@ -94,6 +105,8 @@ Q_SIGNALS:
     void peerRejected(const QString &reason);
     /// A connection opened or closed.
     void connectionCountChanged(int count);
+    /// Connection `id` closed (shares forget the subscribers that came through it).
+    void connectionClosed(quint64 id);
 
 private:
     bool start(const QUrl &url, const QSslConfiguration *tls);

@@ -20,9 +20,29 @@ QT_END_NAMESPACE
 namespace rio {
 
 namespace detail {
+struct RemoteBacklog;
 struct RemoteOutbox;
 struct RemoteOutgoing;
 } // namespace detail
+
+/// One subscriber of a share, as its source sees it (RemoteShareBase::subscribers()).
+struct RemoteSubscriberInfo
+{
+    /// The share's number for it: 1, 2, 3... in order of subscription, never reused by the share.
+    quint64 id = 0;
+    /// The listener's connection it came through (RemoteListener::currentConnection(); 0: none).
+    quint64 connection = 0;
+    /// Who is at the other end ("127.0.0.1:50312", "local:orders"; empty without a listener).
+    QString peer;
+    /// Events sent to it so far.
+    quint64 sent = 0;
+    /// Events dropped for it so far (its backlog was full); it sees them as gaps.
+    quint64 dropped = 0;
+    /// Events waiting in its backlog now.
+    std::size_t pending = 0;
+    /// It acquired its channel: events flow to it (before that, they wait in its backlog).
+    bool receiving = false;
+};
 
 /// The type-erased half of RemoteShare<E>: the remoted source object on the host's thread, the
 /// sending side's flow control, and the checks on what peers post.
@@ -49,20 +69,38 @@ public:
     [[nodiscard]] bool isShared() const noexcept;
     /// The shared name.
     [[nodiscard]] QString name() const;
-    /// Events dropped on the sending side because `capacity` were waiting for the wire.
+    /// Events dropped on the sending side since the share was created, once per subscriber
+    /// whose backlog was full (the subscribers gone included).
     [[nodiscard]] quint64 droppedCount() const noexcept;
-    /// Events sent to subscribers so far (coalesced ones not counted).
+    /// Events sent so far, once per subscriber they were sent to (coalesced ones not counted).
     [[nodiscard]] quint64 sentCount() const noexcept;
-    /// Events waiting for the wire now.
+    /// Events waiting for the wire now in the fullest subscriber's backlog (at most `capacity`).
     [[nodiscard]] std::size_t pendingCount() const noexcept;
+    /// The subscribers now, each with its own counters (call on the share's thread).
+    [[nodiscard]] QList<RemoteSubscriberInfo> subscribers() const;
+    /// How many subscribers there are now.
+    [[nodiscard]] int subscriberCount() const;
 
     /// The outbox the typed forwarding handler pushes into.
     [[nodiscard]] std::shared_ptr<detail::RemoteOutbox> outbox() const noexcept;
 
+Q_SIGNALS:
+    /// `count` events were dropped for subscriber `subscriber` since the last emission (its
+    /// backlog was full, or Block timed out); also counted in droppedCount() and warned about in
+    /// `registryio.remote` at most once a second. Emitted on the share's thread.
+    void eventsDropped(quint64 subscriber, quint64 count);
+    /// A subscriber came or went.
+    void subscriberCountChanged(int count);
+
 private:
     void pump();
-    void send(std::span<detail::RemoteOutgoing> items);
+    void send(detail::RemoteBacklog &backlog, std::span<detail::RemoteOutgoing> items);
     void onPost(const QByteArray &frame);
+    void onSubscribe(quint64 key);
+    void onUnsubscribe(quint64 key);
+    void removeSubscriber(const std::shared_ptr<detail::RemoteBacklog> &backlog);
+    void report();
+    void logDrops();
     void reject(const QString &what);
 
     struct Private;

@@ -81,7 +81,7 @@ private Q_SLOTS:
     void onEvent(const QByteArray &frame);
 
 private: // NOLINT(readability-redundant-access-specifiers): ends moc's slot section
-    void onReplicaState(int state);
+    void update();
     void pump();
     void setState(State state);
 
