@@ -3,9 +3,10 @@
 // qt_mailboxes.cpp, thread_carriers.cpp, qt_control.cpp, owner_anchor.cpp). One notifier queues
 // events 1..N to two handlers on one receiving thread (H1 priority 2, then H2 priority 1, as the
 // core calls them), each with a bounded queue (DropOldest) and a listing in the thread's mailbox;
-// the receiving thread's drain merges the active handlers' oldest deliveries by (notify
-// sequence, priority), pulling in handlers listed meanwhile, and runs each delivery inside a
-// frame counted before the handler's lock. Meanwhile a remover cancels H2 and waits for its
+// the receiving thread's drain takes a handler's waiting deliveries in one go (still counted
+// against the capacity, the oldest ones DropOldest drops), merges the active handlers' oldest
+// deliveries by (notify sequence, priority), pulling in handlers listed meanwhile, and runs each
+// delivery inside a frame counted before the drain's lock. Meanwhile a remover cancels H2 and waits for its
 // running deliveries (removeAndWait), and a synchronizer cancels H1 and waits for the running
 // deliveries of both generations (synchronize); after each, the handler's code is "unloaded". A
 // delivery of H1 may report a failure whose slot deletes the registry (detach: waits for other
@@ -65,8 +66,10 @@
 #endif
 
 #if !defined(MOVE) && !defined(THREAD_EXIT) && !defined(CARRIER) && !defined(TIMER)
-chan q1 = [4] of { byte }; // H1's waiting deliveries (notify sequences)
+chan q1 = [4] of { byte }; // H1's newer waiting deliveries (notify sequences), where notifiers queue
 chan q2 = [4] of { byte };
+chan t1 = [4] of { byte }; // H1's older waiting deliveries, taken by the drain in one go (counted)
+chan t2 = [4] of { byte };
 bool listed1, listed2;     // listed in the mailbox (incoming or active)
 bool in1, in2;             // in the mailbox's incoming list
 bool hasIncoming;
@@ -83,14 +86,15 @@ bool notifierDone;
 byte users;                // frames reaching the registry (OwnerAnchor)
 bool registryAlive = 1;
 
-inline enqueue(q, listed, incoming, cancelled, seq)
+inline enqueue(q, t, listed, incoming, cancelled, seq)
 {
     atomic {
         if
         :: cancelled -> skip
         :: else ->
             if
-            :: len(q) >= CAP -> q?_ // DropOldest
+            :: len(q) + len(t) >= CAP && nempty(t) -> t?_ // DropOldest: the taken ones are older
+            :: len(q) + len(t) >= CAP && empty(t) -> q?_
             :: else -> skip
             fi;
             q!seq;
@@ -107,9 +111,9 @@ proctype Notifier()
     byte s = 1;
     do
     :: s <= N ->
-        enqueue(q1, listed1, in1, cancelled1, s);
-        assert(len(q1) + batch1 <= CAP);
-        enqueue(q2, listed2, in2, cancelled2, s);
+        enqueue(q1, t1, listed1, in1, cancelled1, s);
+        assert(len(q1) + len(t1) + batch1 <= CAP);
+        enqueue(q2, t2, listed2, in2, cancelled2, s);
         s++
     :: s > N -> break
     od;
@@ -124,21 +128,33 @@ inline clear(q)
     od
 }
 
-// Peeks handler h: its oldest order, or out of the active list (empty or cancelled).
-inline peek(q, act, listed, cancelled, has, key)
+// Peeks handler h (under both of its locks): its oldest order, or out of the active list (empty
+// or cancelled). With nothing taken, every waiting delivery is taken in one go.
+inline peek(q, t, act, listed, cancelled, has, key)
 {
     atomic {
         has = 0;
         if
-        :: act && cancelled -> clear(q); listed = 0; act = 0
-        :: act && !cancelled && nempty(q) -> q?<key>; has = 1
-        :: act && !cancelled && empty(q) -> listed = 0; act = 0
+        :: act && cancelled -> clear(q); clear(t); listed = 0; act = 0
+        :: act && !cancelled && (nempty(t) || nempty(q)) ->
+            if
+            :: empty(t) ->
+                do
+                :: nempty(q) -> q?y; t!y
+                :: empty(q) -> break
+                od
+            :: else -> skip
+            fi;
+            t?<key>;
+            has = 1
+        :: act && !cancelled && empty(q) && empty(t) -> listed = 0; act = 0
         :: !act -> skip
         fi
     }
 }
 
-// One delivery of handler h whose oldest order was `key`.
+// One delivery of handler h whose oldest order was `key`, from what the drain took (under the
+// drain lock only).
 inline deliver(q, cancelled, target, running, unloaded, prio, key, isH1)
 {
     took = 0;
@@ -194,7 +210,7 @@ inline deliver(q, cancelled, target, running, unloaded, prio, key, isH1)
 
 proctype Drain()
 {
-    byte key1, key2, front, x, g;
+    byte key1, key2, front, x, y, g;
     bool has1, has2, took, gotTarget;
     do
     :: hasIncoming ->
@@ -222,11 +238,11 @@ proctype Drain()
         :: else -> skip
         fi;
 #endif
-        peek(q1, active1, listed1, cancelled1, has1, key1);
-        peek(q2, active2, listed2, cancelled2, has2, key2);
+        peek(q1, t1, active1, listed1, cancelled1, has1, key1);
+        peek(q2, t2, active2, listed2, cancelled2, has2, key2);
         if
-        :: has1 && (!has2 || key1 <= key2) -> deliver(q1, cancelled1, target1, running1, unloaded1, 2, key1, 1)
-        :: has2 && (!has1 || key2 < key1) -> deliver(q2, cancelled2, target2, running2, unloaded2, 1, key2, 0)
+        :: has1 && (!has2 || key1 <= key2) -> deliver(t1, cancelled1, target1, running1, unloaded1, 2, key1, 1)
+        :: has2 && (!has1 || key2 < key1) -> deliver(t2, cancelled2, target2, running2, unloaded2, 1, key2, 0)
         :: !has1 && !has2 -> skip
         fi
     :: notifierDone && !hasIncoming && !active1 && !active2 -> break
@@ -235,7 +251,7 @@ proctype Drain()
 
 proctype Remover()
 {
-    atomic { cancelled2 = 1; target2 = 0; clear(q2) }
+    atomic { cancelled2 = 1; target2 = 0; clear(q2); clear(t2) }
     (running2 == 0); // removeAndWait: the frames of other threads (none of its own here)
     unloaded2 = 1
 }
@@ -243,7 +259,7 @@ proctype Remover()
 proctype Synchronizer()
 {
     byte old;
-    atomic { cancelled1 = 1; target1 = 0; clear(q1) }
+    atomic { cancelled1 = 1; target1 = 0; clear(q1); clear(t1) }
 #ifndef SYNC_NEW_GENERATION
     atomic { old = generation % 2; generation++ }
     (runningGen[old] == 0);

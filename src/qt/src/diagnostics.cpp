@@ -551,7 +551,12 @@ void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
         h.drops[0] = total > classified ? total - classified : 0; // overflow: the rest
         auto &state = const_cast<detail::QtHandlerState &>(s);
         std::lock_guard lock(state.mutex);
-        h.waiting = s.mail.size() + (s.pending ? 1 : 0);
+        std::size_t taken = 0;
+        {
+            const std::lock_guard drain(state.drainMutex); // after `mutex`, as a notifier takes them
+            taken = s.taken.size();
+        }
+        h.waiting = s.mail.size() + taken + (s.pending ? 1 : 0);
         h.maxWaiting = std::max<quint64>(s.maxWaiting, h.waiting);
         h.coalesced = s.coalesced;
         h.addedThread = s.origin.thread != 0 ? s.origin.thread : h.addedThread;

@@ -57,19 +57,29 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
         }
         return p;
     }
+    const std::lock_guard drain(h.drainMutex);
     if (waiting != nullptr)
-        *waiting += h.mail.size();
+        *waiting += h.mail.size() + h.taken.size();
     const std::uint64_t dropped = h.dropped.load(std::memory_order_relaxed);
-    if (dropped != h.droppedReported) {
-        h.droppedReported = dropped;
+    if (dropped != h.droppedReported.load(std::memory_order_relaxed)) {
+        h.droppedReported.store(dropped, std::memory_order_relaxed);
         p.dropped = dropped;
     }
-    if (h.mail.empty()) {
+    if (h.taken.empty() && !h.mail.empty()) {
+        // Every waiting delivery in one go: the drain delivers them under its own lock, and the
+        // notifiers go on with the (empty, already allocated) queue it had.
+        h.taken.swap(h.mail);
+        h.takenTokens.swap(h.mailTokens);
+        h.takenBound = h.taken.size();
+        h.takenLast = h.taken.back().order();
+    }
+    if (h.taken.empty()) {
         h.listed = false;
+        garbage.keep.swap(h.keep); // a fired once-handler's typed part, its delivery done
         return p;
     }
     p.ready = true;
-    p.order = h.mail.front().order();
+    p.order = h.taken.front().order();
     return p;
 }
 
@@ -85,23 +95,23 @@ struct Front
 };
 
 // Delivers the oldest waiting delivery of `h` if it is still the one of `order` and no handler
-// was listed on the box meanwhile (its work may come first). Counted as running from before
-// the handler's lock, so removeAndWait and synchronize see it. Drops not yet reported are
-// reported before the delivery runs.
+// was listed on the box meanwhile (its work may come first). Takes only the drain lock: the
+// delivery is in the segment the drain took (peek). Counted as running from before that lock,
+// so removeAndWait and synchronize see it. Drops not yet reported are reported before the
+// delivery runs.
 Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Box &box,
                    const QtMailboxes &boxes, std::uint64_t reorders)
 {
     const DeliveryFrame frame(h);
     QtMail mail{};
     AsyncToken token;
-    std::shared_ptr<QtTarget> keep; // a fired once-handler's typed part, released with its delivery
     std::shared_ptr<QtTarget> target;
     std::uint64_t dropped = 0;
     Front f;
     {
-        std::lock_guard lock(h.mutex);
-        if (h.cancelled.load(std::memory_order_acquire) || h.threadLocked() != box.thread || h.mail.empty() ||
-            h.mail.front().order() != order)
+        const std::lock_guard lock(h.drainMutex);
+        if (h.cancelled.load(std::memory_order_acquire) || h.threadLocked() != box.thread ||
+            h.taken.empty() || h.taken.front().order() != order)
             return f;
         // A handler listed after this delivery was queued holds work of the same or an earlier
         // notify (its notifier listed it first): merge it before going on.
@@ -114,28 +124,32 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
             f.taken = Taken::Reordered;
             return f;
         }
-        mail = std::move(h.mail.front());
-        h.mail.pop_front();
+        mail = std::move(h.taken.front());
+        h.taken.pop_front();
         if ((mail.sequence & QtMail::hasToken) != 0) {
-            token = std::move(h.mailTokens.front());
-            h.mailTokens.pop_front();
+            token = std::move(h.takenTokens.front());
+            h.takenTokens.pop_front();
         }
-        if (h.blockedProducers != 0)
-            h.room.notify_all();
         target = h.target.lock();
-        if (h.mail.empty()) {
-            keep = std::move(h.keep);
-        } else {
+        if (!h.taken.empty()) {
             f.more = true;
-            f.next = h.mail.front().order();
+            f.next = h.taken.front().order();
         }
         if (const std::uint64_t total = h.dropped.load(std::memory_order_relaxed);
-            total != h.droppedReported) {
-            h.droppedReported = total;
+            total != h.droppedReported.load(std::memory_order_relaxed)) {
+            h.droppedReported.store(total, std::memory_order_relaxed);
             dropped = total;
         }
     }
     f.taken = Taken::Delivered;
+    // A notifier waiting for room (Overflow::Block) counted itself before it tested the queue
+    // under the drain lock: taking its lock orders this wake-up after its wait began.
+    if (h.blockedProducers.load(std::memory_order_seq_cst) != 0) {
+        {
+            const std::lock_guard wake(h.mutex);
+        }
+        h.room.notify_all();
+    }
     if (dropped != 0)
         h.control->reportDropped(h.id, dropped, true);
     if (target)

@@ -42,9 +42,10 @@ QtHandlerCore::QtHandlerCore(const Settings &settings) noexcept
 { }
 
 QtHandlerState::QtHandlerState(std::shared_ptr<QtRegistryControl> c, const Settings &settings)
-    : QtHandlerCore(settings), control(std::move(c)), capacity(settings.options.capacity),
-      overflow(settings.options.overflow), blockTimeout(settings.options.blockTimeout),
-      minInterval(settings.options.minInterval), context(settings.context)
+    : QtHandlerCore(settings), control(std::move(c)), mailboxes(control->mailboxes.get()),
+      capacity(settings.options.capacity), overflow(settings.options.overflow),
+      blockTimeout(settings.options.blockTimeout), minInterval(settings.options.minInterval),
+      context(settings.context)
 { }
 
 QtHandlerState::~QtHandlerState()
@@ -56,13 +57,17 @@ QtHandlerState::~QtHandlerState()
 
 std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
 {
-    if (blockedProducers != 0)
+    if (blockedProducers.load(std::memory_order_relaxed) != 0)
         room.notify_all();
-    const std::size_t waiting = mail.size() + (pending ? 1 : 0);
+    const std::lock_guard drain(drainMutex);
+    const std::size_t waiting = mail.size() + taken.size() + (pending ? 1 : 0);
     out.mail.swap(mail);
     out.tokens.swap(mailTokens);
+    out.taken.swap(taken);
+    out.takenTokens.swap(takenTokens);
     out.pending.swap(pending);
     out.pendingToken.swap(pendingToken);
+    takenBound = 0;
     if (waiting == 0)
         return 0;
     // Not `fetch_add(waiting) + waiting`: g++ 12.2 at -O1 and above compiles that, where
@@ -71,7 +76,7 @@ std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
     while (!dropped.compare_exchange_weak(before, before + waiting, std::memory_order_relaxed)) {
     }
     const std::uint64_t total = before + waiting;
-    droppedReported = total;
+    droppedReported.store(total, std::memory_order_relaxed);
     lastDropBatch = waiting;
     return total;
 }
@@ -90,6 +95,16 @@ std::uint64_t QtHandlerState::countDropLocked() noexcept
 QThread *QtHandlerState::threadLocked() const noexcept
 {
     return context != nullptr ? context->thread() : nullptr;
+}
+
+std::size_t QtHandlerState::waitingLocked(std::size_t limit) noexcept
+{
+    // `taken` only grows under `mutex`, so the bound holds until the drain delivers some.
+    if (mail.size() + takenBound < limit)
+        return mail.size() + takenBound;
+    const std::lock_guard drain(drainMutex);
+    takenBound = taken.size();
+    return mail.size() + takenBound;
 }
 
 void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
@@ -135,7 +150,8 @@ void QtHandlerState::contextDestroyed() noexcept
 void QtHandlerCore::bind(std::weak_ptr<QtTarget> target) noexcept
 {
     QtHandlerState &h = state(*this);
-    std::lock_guard lock(h.mutex);
+    const std::lock_guard lock(h.mutex);
+    const std::lock_guard drain(h.drainMutex);
     h.target.swap(target);
 }
 
@@ -202,12 +218,13 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
     {
         std::lock_guard lock(mutex);
         connection = std::exchange(contextConnection, QMetaObject::Connection());
-        // Disconnected, we would not learn of the context's death: forget it now, so no
-        // pending delivery or relisting ever touches it again.
-        context = nullptr;
         total = clearLocked(garbage);
         if (total != 0)
             countDropsFor(reason, lastDropBatch);
+        // Disconnected, we would not learn of the context's death: forget it now, so no
+        // pending delivery or relisting ever touches it again.
+        const std::lock_guard drain(drainMutex);
+        context = nullptr;
         typed.swap(target);
     }
     if (connection)

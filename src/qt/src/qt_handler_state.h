@@ -5,6 +5,7 @@
 // its context and the typed part it calls, all under one mutex.
 
 #include "lazy_deque.h"
+#include "mail_queue.h"
 #include "qt_control.h"
 #include "qt_trace.h"
 
@@ -34,32 +35,50 @@ struct QtMail
     [[nodiscard]] std::uint64_t order() const noexcept { return sequence & ~hasToken; }
 };
 
-class QtHandlerState final : public QtHandlerCore, public std::enable_shared_from_this<QtHandlerState>
+class QtMailboxes;
+
+// The queue of a handler with Delivery::Every is two segments in notify order: `taken`, the
+// oldest deliveries, which the draining thread took in one go and delivers one at a time under
+// `drainMutex`, then `mail`, where notifiers queue under `mutex`. Every delivery in `taken` is
+// older than every one in `mail`; both count as waiting until their delivery starts (the
+// capacity counts exactly `taken.size() + mail.size()`). A notifier and the drain thus take
+// different locks per delivery, on different cache lines: the drain takes `mutex` once per run
+// of deliveries, and a notifier takes `drainMutex` only when the queue may be full, to drop the
+// oldest delivery, or to queue behind an older notify that is already taken. Lock order:
+// `mutex`, then `drainMutex`, then the mailboxes' lock.
+class alignas(64) QtHandlerState final : public QtHandlerCore,
+                                         public std::enable_shared_from_this<QtHandlerState>
 {
 public:
     QtHandlerState(std::shared_ptr<QtRegistryControl> c, const Settings &settings);
     ~QtHandlerState();
 
-    // What a cleared queue held, destroyed by the caller once `mutex` is released (tokens finish
-    // async notifies, whose continuations are user code).
+    // What a cleared queue held, destroyed by the caller once its locks are released (tokens
+    // finish async notifies, whose continuations are user code).
     struct Garbage
     {
-        LazyDeque<QtMail> mail;
+        MailQueue<QtMail> mail;
         LazyDeque<AsyncToken> tokens;
+        MailQueue<QtMail> taken;
+        LazyDeque<AsyncToken> takenTokens;
         std::shared_ptr<const void> pending;
         AsyncToken pendingToken;
         std::shared_ptr<QtTarget> keep;
     };
     // Moves every waiting delivery into `out` and counts them as dropped: the new total when
-    // any waited, else 0 (under `mutex`).
+    // any waited, else 0 (under `mutex`; takes `drainMutex`).
     [[nodiscard]] std::uint64_t dropQueueLocked(Garbage &out) noexcept;
     // As dropQueueLocked, and a fired once-handler's typed part goes too (under `mutex`).
     [[nodiscard]] std::uint64_t clearLocked(Garbage &out) noexcept;
     // Counts one delivery dropped and returns the new total (under `mutex`).
     std::uint64_t countDropLocked() noexcept;
     // The thread of the context, or null when the context is gone or has no thread (its
-    // QThread was deleted) (under `mutex`).
+    // QThread was deleted) (under `mutex` or `drainMutex`).
     [[nodiscard]] QThread *threadLocked() const noexcept;
+    // Deliveries waiting, exactly (under `mutex`; takes `drainMutex` only when `mail` and the
+    // bound on `taken` reach `limit`, and then refreshes the bound). Returns a count >= limit
+    // only when the exact count is.
+    [[nodiscard]] std::size_t waitingLocked(std::size_t limit) noexcept;
     // The context's destroyed(): cancel and remove from the registry.
     void contextDestroyed() noexcept;
     // Stops every delivery that has not started and counts what waited as dropped for `reason`.
@@ -75,43 +94,55 @@ public:
         return runStats.load(std::memory_order_relaxed) != nullptr ? control->postedAt(sequence) : 0;
     }
 
+    // Read by notifiers and the drain alike, written rarely: one cache line group that neither
+    // side's per-delivery writes touch.
     const std::shared_ptr<QtRegistryControl> control;
-    const std::size_t capacity; // Every: 0 = unbounded
+    QtMailboxes *const mailboxes; // control->mailboxes, without reading `control`'s block
+    const std::size_t capacity;   // Every: 0 = unbounded
     const Overflow overflow;
     const std::chrono::milliseconds blockTimeout;
     const std::chrono::milliseconds minInterval;
-    std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
+    QObject *context = nullptr;     // null once the context died or the handler was cancelled (both locks)
+    std::weak_ptr<QtTarget> target; // both locks to change, either to read
+    std::atomic<std::uint64_t> dropped{0};     // deliveries dropped so far
+    std::atomic<int> blockedProducers{0};      // Overflow::Block: notifiers waiting for room (under `mutex`)
+    std::condition_variable_any room;          // Overflow::Block: signalled when room is made
+    QMetaObject::Connection contextConnection; // under `mutex`
+    std::shared_ptr<QtTarget> keep; // a fired once-handler's typed part, until its delivery ran (`mutex`)
 
-    // Guards the fields below: the core's futex lock (one compare-and-swap to lock, one exchange
-    // to unlock), which a producer and a drain take once per delivery each.
-    WriterLock mutex;
-    QObject *context = nullptr; // null once the context died or the handler was cancelled
-    QMetaObject::Connection contextConnection;
-    std::weak_ptr<QtTarget> target;
-    std::shared_ptr<QtTarget> keep; // a fired once-handler's typed part, until its delivery ran
-    bool scheduled = false;         // Latest: a delivery is queued
+    // The notifiers' side: the core's futex lock (one compare-and-swap to lock, one exchange to
+    // unlock), taken once per delivery by a notifier, and once per run of deliveries by the drain.
+    alignas(64) WriterLock mutex;
     // Every: listed in a mailbox (while set, exactly one mailbox holds this handler, and only
     // its thread takes the queue).
     bool listed = false;
-    int blockedProducers = 0; // Overflow::Block: notifiers waiting for room
-    std::uint64_t droppedReported = 0;
-    std::condition_variable_any room; // Overflow::Block: signalled when room is made
-    std::atomic<std::uint64_t> dropped{0};
+    bool scheduled = false;      // Latest: a delivery is queued
+    std::size_t takenBound = 0;  // >= taken.size(): the drain sets it, a notifier refreshes it
+    std::uint64_t takenLast = 0; // >= the order of taken.back()
+    MailQueue<QtMail> mail;      // Every: the newer waiting deliveries, in notify order
+    LazyDeque<AsyncToken> mailTokens;
     std::chrono::steady_clock::time_point lastDelivery{}; // Latest with minInterval
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
     AsyncToken pendingToken;
-    LazyDeque<QtMail> mail; // Every: every waiting delivery (capacity counts exactly these)
-    LazyDeque<AsyncToken> mailTokens;
+    // Diagnostics written by notifiers (diagnostics.cpp reads them under `mutex`).
+    std::uint64_t maxWaiting = 0;    // the most deliveries ever waiting at once
+    std::uint64_t lastDropBatch = 0; // what dropQueueLocked last dropped
+    std::uint64_t coalesced = 0;     // Latest: payloads replaced
+    std::uint64_t pendingSince = 0;  // Latest, while timed: when `pending` was set (ticks)
+
+    // The drain's side, under `drainMutex`, which a notifier takes only near the capacity, to
+    // drop the oldest, or to queue behind a taken delivery.
+    alignas(64) WriterLock drainMutex;
+    MailQueue<QtMail> taken; // Every: the oldest waiting deliveries, in notify order
+    LazyDeque<AsyncToken> takenTokens;
+    std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (written here)
+    std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
 
     // Diagnostics (diagnostics.cpp). Counters of queued deliveries, always on: relaxed atomics
-    // on the receiving side, plain fields under `mutex` on the posting side.
+    // written on the receiving side (the posting side's fields are with `mutex` above).
     std::atomic<std::uint64_t> runs{0};                      // queued deliveries run
     std::atomic<std::uint64_t> failures{0};                  // ... that threw
     std::atomic<std::uint64_t> dropsBy[5] = {0, 0, 0, 0, 0}; // non-overflow drops, by reason
-    std::uint64_t maxWaiting = 0;                            // under `mutex`
-    std::uint64_t lastDropBatch = 0; // what dropQueueLocked last dropped, under `mutex`
-    std::uint64_t coalesced = 0;     // Latest: payloads replaced, under `mutex`
-    std::uint64_t pendingSince = 0;  // Latest, while timed: when `pending` was set (ticks)
     // What diagnostics show, recorded at add (the context may change thread or die later).
     struct Origin
     {

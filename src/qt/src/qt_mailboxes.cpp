@@ -218,7 +218,7 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
             if (h->context == nullptr || h->cancelled.load(std::memory_order_acquire))
                 continue; // its cancellation clears the queue and counts what it clears
             QThread *thread = h->context->thread();
-            if (thread == nullptr || h->mail.empty())
+            if (thread == nullptr || h->waitingLocked(1) == 0)
                 continue; // no thread to run on yet: the queue waits for the next notify
             try {
                 enqueue(thread, h);

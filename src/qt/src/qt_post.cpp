@@ -257,11 +257,58 @@ void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const
     static_cast<void>(routeAndPostMail(std::move(payload), sequence, token, false));
 }
 
+namespace {
+
+// Queues `mail` (and `token`) into one segment of a handler's queue, sorted by notify sequence:
+// a notifier that took its place in the order before another one, then waited for room or was
+// preempted, queues ahead of the newer deliveries, not behind them. Returns where it went.
+std::size_t insertSorted(MailQueue<QtMail> &queue, LazyDeque<AsyncToken> &tokens, QtMail &&mail,
+                         const AsyncToken &token)
+{
+    const std::uint64_t order = mail.order();
+    std::size_t at = queue.size();
+    std::size_t tokensAfter = 0; // waiting tokens of the deliveries it goes before
+    if (at != 0 && queue.back().order() > order) {
+        while (at > 0 && queue[at - 1].order() > order) {
+            --at;
+            tokensAfter += (queue[at].sequence & QtMail::hasToken) != 0 ? 1 : 0;
+        }
+    }
+    if (at == queue.size())
+        queue.push_back(std::move(mail));
+    else
+        queue.insert(at, std::move(mail));
+    if (token) {
+        try {
+            tokens.insert(tokens.size() - tokensAfter, token);
+        } catch (...) {
+            queue.erase(at);
+            throw;
+        }
+    }
+    return at;
+}
+
+// Undoes insertSorted (the delivery at `at`, with a token when `withToken`).
+void eraseInserted(MailQueue<QtMail> &queue, LazyDeque<AsyncToken> &tokens, std::size_t at,
+                   bool withToken) noexcept
+{
+    if (withToken) {
+        std::size_t tokensAfter = 0;
+        for (std::size_t i = at + 1; i < queue.size(); ++i)
+            tokensAfter += (queue[i].sequence & QtMail::hasToken) != 0 ? 1 : 0;
+        tokens.erase(tokens.size() - 1 - tokensAfter);
+    }
+    queue.erase(at);
+}
+
+} // namespace
+
 QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::uint64_t &sequence,
                                                      const AsyncToken &token, bool routed)
 {
     QtHandlerState &h = state(*this);
-    QtMailboxes &boxes = *h.control->mailboxes;
+    QtMailboxes &boxes = *h.mailboxes;
     if (sequence == 0) {
         sequence = boxes.nextSequence();
         if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
@@ -269,7 +316,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
     }
     std::uint64_t droppedTotal = 0;
     bool signalDrop = false;
-    QtMail droppedMail{}; // destroyed after the lock is released
+    QtMail droppedMail{}; // destroyed after the locks are released
     AsyncToken droppedToken;
     {
         std::unique_lock lock(h.mutex);
@@ -280,17 +327,23 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         QThread *thread = h.context->thread();
         if (routed && type == Qt::AutoConnection && thread == QThread::currentThread())
             return Route::Here;
+        // Held, once taken, until the delivery is queued: the drain delivers nothing meanwhile,
+        // so a queue found full stays full until the oldest delivery is dropped.
+        std::unique_lock<WriterLock> drainLock(h.drainMutex, std::defer_lock);
         bool dropOldest = false;
-        // `mail` is every delivery waiting: a drain takes one at a time, as it delivers it.
-        if (h.capacity != 0 && h.mail.size() >= h.capacity) {
+        // Every delivery waiting counts, in both segments, until it starts.
+        if (h.capacity != 0 && h.waitingLocked(h.capacity) >= h.capacity) {
             Overflow policy = h.overflow;
             if (policy == Overflow::Block) {
                 policy = Overflow::DropNewest; // on the receiver's own thread, or after the timeout
                 if (thread != QThread::currentThread()) {
-                    ++h.blockedProducers;
-                    h.room.wait_for(lock, h.blockTimeout,
-                                    [&] { return h.context == nullptr || h.mail.size() < h.capacity; });
-                    --h.blockedProducers;
+                    // Counted before the wait tests the queue under the drain lock, so a drain that
+                    // delivers after that test sees a notifier to wake.
+                    h.blockedProducers.fetch_add(1, std::memory_order_seq_cst);
+                    h.room.wait_for(lock, h.blockTimeout, [&] {
+                        return h.context == nullptr || h.waitingLocked(h.capacity) < h.capacity;
+                    });
+                    h.blockedProducers.fetch_sub(1, std::memory_order_relaxed);
                     if (h.context == nullptr) {
                         // Removed while waiting: counted, as the removal would have counted it.
                         droppedTotal = h.countDropLocked();
@@ -303,53 +356,54 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
                     thread = h.context->thread();
                 }
             }
-            if (h.mail.size() >= h.capacity) {
+            drainLock.lock();
+            h.takenBound = h.taken.size();
+            if (h.mail.size() + h.taken.size() >= h.capacity) {
                 if (policy == Overflow::DropNewest) {
                     droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
                     traceDrop(h, 1, QtRegistryControl::DropReason::Overflow);
-                    signalDrop = droppedTotal == h.droppedReported + 1;
+                    signalDrop = droppedTotal == h.droppedReported.load(std::memory_order_relaxed) + 1;
+                    drainLock.unlock();
                     lock.unlock();
                     h.control->reportDropped(id, droppedTotal, signalDrop);
                     return Route::Post;
                 }
                 dropOldest = true;
+            } else {
+                drainLock.unlock();
             }
         }
         // What may fail to allocate comes first, each step undone if a later one fails: a
         // refused allocation leaves the queue as it was (and the core reports the failure).
         // The queue stays sorted by notify sequence, so a drain's merge of the handlers' oldest
-        // deliveries is exact (priority order within a notify): a notifier that took its place
-        // in the order before another one, then waited for room or was preempted, queues ahead
-        // of the newer deliveries, not behind them.
-        const std::uint64_t tagged = token ? (sequence | QtMail::hasToken) : sequence;
-        std::size_t at = h.mail.size();
-        std::size_t tokensAfter = 0; // waiting tokens of the deliveries it goes before
-        if (at != 0 && h.mail.back().order() > sequence) {
-            while (at > 0 && h.mail[at - 1].order() > sequence) {
-                --at;
-                tokensAfter += (h.mail[at].sequence & QtMail::hasToken) != 0 ? 1 : 0;
-            }
+        // deliveries is exact (priority order within a notify). A delivery older than one the
+        // drain took goes into the drain's segment.
+        QtMail mail{token ? (sequence | QtMail::hasToken) : sequence, std::move(payload)};
+        bool inTaken = false;
+        if (sequence < h.takenLast && (h.mail.empty() || h.mail.front().order() > sequence)) {
+            if (!drainLock.owns_lock())
+                drainLock.lock();
+            inTaken = !h.taken.empty() && h.taken.back().order() > sequence;
         }
-        const bool reordered = at != h.mail.size();
-        if (!reordered)
-            h.mail.push_back(QtMail{tagged, std::move(payload)});
-        else
-            h.mail.insert(at, QtMail{tagged, std::move(payload)});
-        h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, h.mail.size()); // diagnostics
-        bool tokenQueued = false;
+        MailQueue<QtMail> &queue = inTaken ? h.taken : h.mail;
+        LazyDeque<AsyncToken> &tokens = inTaken ? h.takenTokens : h.mailTokens;
+        const std::size_t at = insertSorted(queue, tokens, std::move(mail), token);
+        const bool reordered = inTaken || at != queue.size() - 1;
+        if (inTaken)
+            ++h.takenBound;
+        // Diagnostics: the most ever waiting (the drain's segment by its bound unless held).
+        if (const std::uint64_t waiting = h.mail.size() +
+                                          (drainLock.owns_lock() ? h.taken.size() : h.takenBound) -
+                                          (dropOldest ? 1 : 0);
+            waiting > h.maxWaiting)
+            h.maxWaiting = waiting;
         try {
-            if (token) {
-                h.mailTokens.insert(h.mailTokens.size() - tokensAfter, token);
-                tokenQueued = true;
-            }
             if (!h.listed && thread != nullptr) {
                 boxes.enqueue(thread, h.shared_from_this());
                 h.listed = true;
             }
         } catch (...) {
-            if (tokenQueued)
-                h.mailTokens.erase(h.mailTokens.size() - 1 - tokensAfter);
-            h.mail.erase(at);
+            eraseInserted(queue, tokens, at, static_cast<bool>(token));
             throw;
         }
         if (reordered && h.listed)
@@ -359,13 +413,16 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             traceDrop(h, 1, QtRegistryControl::DropReason::Overflow);
             // The signal for the first drop since the receiver last reported; the receiver
             // reports the total at its next drain (so a flood signals about once per drain).
-            signalDrop = droppedTotal == h.droppedReported + 1;
-            if ((h.mail.front().sequence & QtMail::hasToken) != 0) {
-                droppedToken = std::move(h.mailTokens.front());
-                h.mailTokens.pop_front();
+            signalDrop = droppedTotal == h.droppedReported.load(std::memory_order_relaxed) + 1;
+            // The oldest waiting delivery: the drain's segment comes first.
+            MailQueue<QtMail> &oldest = h.taken.empty() ? h.mail : h.taken;
+            LazyDeque<AsyncToken> &oldestTokens = h.taken.empty() ? h.mailTokens : h.takenTokens;
+            if ((oldest.front().sequence & QtMail::hasToken) != 0) {
+                droppedToken = std::move(oldestTokens.front());
+                oldestTokens.pop_front();
             }
-            droppedMail = std::move(h.mail.front());
-            h.mail.pop_front();
+            droppedMail = std::move(oldest.front());
+            oldest.pop_front();
         }
     }
     if (droppedTotal != 0)
