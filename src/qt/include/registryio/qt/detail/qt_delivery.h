@@ -51,9 +51,9 @@ struct QtEnvelope
 // this thread throws, and std::logic_error for a refused BlockingQueued delivery. `Step`: a step
 // of notifySequential, outside any notify, so a run on this thread goes through runStep.
 template <bool Step = false, typename E>
-void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, const AsyncToken &token)
+void deliver(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, const QtEnvelope<E> &env,
+             const AsyncToken &token)
 {
-    QtHandlerCore &core = *h->core;
     if (core.cancelled.load(std::memory_order_acquire))
         return;
     const auto runHere = [&] {
@@ -100,15 +100,25 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, c
     }
 }
 
+// As above, the core reached through the typed part.
+template <bool Step = false, typename E>
+void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, const AsyncToken &token)
+{
+    deliver<Step>(h, *h->core, env, token);
+}
+
 // The callable stored in the core registry for each handler.
 template <typename E>
 struct QtDispatcher
 {
     std::shared_ptr<QtHandler<E>> handler;
+    // Its core, reached without reading the typed part, beside whose reference count (which a
+    // receiving thread changes at each queued delivery) the typed part's pointer to it lies.
+    QtHandlerCore *core = handler->core.get();
 
     void operator()(const QtEnvelope<E> &env) const
     {
-        QtHandlerCore &h = *handler->core;
+        QtHandlerCore &h = *core;
         if (!h.armed.load(std::memory_order_acquire) || h.cancelled.load(std::memory_order_acquire) ||
             h.suspended.load(std::memory_order_acquire))
             return;
@@ -117,7 +127,7 @@ struct QtDispatcher
                 return;
             h.removeFromRegistry(/*cancel=*/false);
         }
-        deliver(handler, env, *env.token);
+        deliver(handler, h, env, *env.token);
     }
 };
 
