@@ -685,7 +685,7 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
         // Everything that can throw first: statistics for every live handler.
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
             if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved && e.box->stats == nullptr)
-                std::atomic_ref<HandlerStats *>(e.box->stats)
+                std::atomic_ref<diag::HandlerStats *>(e.box->stats)
                     .store(diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType),
                            std::memory_order_release);
         });
