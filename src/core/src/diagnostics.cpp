@@ -77,7 +77,8 @@ void initClock() noexcept
 {
     static const bool once = [] {
 #if RIO_DIAG_TSC
-        if (invariantTsc() && std::getenv("RIO_DIAGNOSTICS_STEADY_CLOCK") == nullptr) {
+        if (invariantTsc() &&
+            std::getenv("RIO_DIAGNOSTICS_STEADY_CLOCK") == nullptr) { // NOLINT(concurrency-mt-unsafe)
             calibrationTicks = __rdtsc();
             calibrationNs = steadyNs();
             std::uint64_t t = 0;
@@ -375,7 +376,7 @@ std::uint64_t nextSerial() noexcept
 void initFromEnvironment() noexcept
 {
     static const bool once = [] {
-        const char *v = std::getenv("RIO_DIAGNOSTICS");
+        const char *v = std::getenv("RIO_DIAGNOSTICS"); // NOLINT(concurrency-mt-unsafe)
         if (v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0) {
             initClock();
             updateTicks();

@@ -479,6 +479,7 @@ void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtReg
     f.registries[m_registryId] = this;
 }
 
+// NOLINTNEXTLINE(readability-make-member-function-const): it changes the list this registry is on
 void QtRegistryBase::detachDiagnostics() noexcept
 {
     if (m_registryId == 0)
