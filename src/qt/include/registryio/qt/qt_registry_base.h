@@ -141,6 +141,7 @@ protected:
     /// True while this registry's diagnostics are on (itself or process-wide).
     std::atomic<bool> m_diagnosticsOn{false};
 
+private:
     static bool removeThroughLink(void *registry, HandlerId id) noexcept;
     static bool containsThroughLink(void *registry, HandlerId id) noexcept;
     static bool removeThroughControl(QtRegistryBase &registry, HandlerId id, bool cancel) noexcept;
