@@ -21,7 +21,7 @@ QString fileName(const QString &path)
 QString position(const QString &file, int line)
 {
     if (file.isEmpty())
-        return QString();
+        return {};
     return line > 0 ? QStringLiteral("%1:%2").arg(file).arg(line) : file;
 }
 
