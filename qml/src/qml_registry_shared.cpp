@@ -104,10 +104,11 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
         delete handle;
         return nullptr;
     }
-    // Where in QML it was added (the C++ position of the add is this file's): the calling line.
+    // Where in QML it was added (the C++ position of the add is this file's): the calling line,
+    // while diagnostics are on (it costs a JavaScript error object per add).
     QString file;
     int line = 0;
-    if (callerPosition(engine, &file, &line))
+    if (diagnosticsOn() && callerPosition(engine, &file, &line))
         noteOrigin(handle->m_id, file, line);
     handle->activate();
     // JavaScript's (destroy() works on it), collected only once it is inactive and unreferenced.
@@ -252,6 +253,8 @@ void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &throw
     QObject *const target = local(); // a handler may have destroyed it
     if (target == nullptr)
         return;
+    if (facadeBase != nullptr)
+        facadeBase->noteFailure(id); // diagnostics count it: it never left the handler as an exception
     QQmlError error;
     error.setMessageType(QtWarningMsg);
     if (thrown.isError()) {

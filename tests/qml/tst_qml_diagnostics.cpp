@@ -97,6 +97,13 @@ private Q_SLOTS:
         QTRY_COMPARE(model->index(0, rio::DiagnosticsModel::CallsColumn).data().toULongLong(), 1u);
         QCOMPARE(model->index(1, rio::DiagnosticsModel::CallsColumn).data().toULongLong(), 1u);
         QVERIFY(model->index(0, 0).data(rio::DiagnosticsModel::TimedRole).toBool());
+        // The JavaScript error never left the handler as an exception: the QML layer counts it.
+        const auto failuresOf = [](int i) {
+            const QList<rio::HandlerInfo> now = handlersOf(QStringLiteral("qml-diagnostics"));
+            return now.size() == 2 ? now[i].failures : quint64(99);
+        };
+        QCOMPARE(failuresOf(0), quint64(1)); // the RegistryHandler that threw
+        QCOMPARE(failuresOf(1), quint64(0));
     }
 };
 

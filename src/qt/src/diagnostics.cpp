@@ -456,6 +456,17 @@ bool QtRegistryBase::setOrigin(HandlerId id, const QString &file, int line)
     return true;
 }
 
+bool QtRegistryBase::noteFailure(HandlerId id)
+{
+    if (m_diagRegistrations == nullptr)
+        return false;
+    const std::shared_ptr<detail::QtHandlerCore> core = m_diagRegistrations->find(id);
+    if (!core)
+        return false;
+    static_cast<detail::QtHandlerState &>(*core).failures.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
 void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtRegistrations &registrations,
                                        const void *eventType)
 {

@@ -63,6 +63,9 @@ public:
     /// add (the QML layer: the file URL and line of the QML call or RegistryHandler). False
     /// (nothing changed) for an id not registered here.
     bool setOrigin(HandlerId id, const QString &file, int line);
+    /// Counts a failure of handler `id` that did not leave it as an exception (a QML handler's
+    /// JavaScript error, caught by the QML layer). False (nothing counted) for an id not here.
+    bool noteFailure(HandlerId id);
 
 Q_SIGNALS:
     /// A handler threw (or its future failed, or its delivery was refused); emitted on the
