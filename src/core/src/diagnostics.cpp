@@ -425,11 +425,23 @@ HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation wher
     return s;
 }
 
+// A box's statistics pointer, read and published atomically (std::atomic_ref would do it, but
+// libc++ 14, the macOS stand-in, lacks it; these are the builtins it wraps on GCC and Clang).
+HandlerStats *loadStats(HandlerBox *box) noexcept
+{
+    return __atomic_load_n(&box->stats, __ATOMIC_ACQUIRE);
+}
+
+void publishStats(HandlerBox *box, HandlerStats *stats) noexcept
+{
+    __atomic_store_n(&box->stats, stats, __ATOMIC_RELEASE);
+}
+
 void diagnosedInvoke(HandlerBox *box, const void *event)
 {
     // Set (release) before any entry called this; a reader that still sees it unset calls the
     // handler unrecorded.
-    HandlerStats *s = std::atomic_ref<HandlerStats *>(box->stats).load(std::memory_order_acquire);
+    HandlerStats *s = loadStats(box);
     if (s == nullptr) [[unlikely]] {
         box->invoke(box, event);
         return;
@@ -686,9 +698,7 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
         // Everything that can throw first: statistics for every live handler.
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
             if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved && e.box->stats == nullptr)
-                std::atomic_ref<diag::HandlerStats *>(e.box->stats)
-                    .store(diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType),
-                           std::memory_order_release);
+                diag::publishStats(e.box, diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType));
         });
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
             const Invoke f = e.invoke.load(std::memory_order_relaxed);
