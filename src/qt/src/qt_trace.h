@@ -27,9 +27,7 @@ void traceDrop(const QtHandlerState &h, std::uint64_t count, QtRegistryControl::
 #else
 inline void traceDeliveryBegin(const QtHandlerState &, std::int64_t) noexcept { }
 inline void traceDeliveryEnd(const QtHandlerState &, bool) noexcept { }
-inline void traceDrop(const QtHandlerState &, std::uint64_t, std::uint64_t,
-                      QtRegistryControl::DropReason) noexcept
-{ }
+inline void traceDrop(const QtHandlerState &, std::uint64_t, QtRegistryControl::DropReason) noexcept { }
 #endif
 
 } // namespace rio::detail
