@@ -273,8 +273,12 @@ void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &throw
 
 void detail::QmlRegistryShared::reportFailure(HandlerId id, const QString &message) const
 {
-    if (QObject *target = local())
-        emitFailed(target, id, message);
+    QObject *const target = local(); // a handler may have destroyed it
+    if (target == nullptr)
+        return;
+    if (facadeBase != nullptr)
+        facadeBase->noteFailure(id); // as reportThrown: caught by the engine, never an exception
+    emitFailed(target, id, message);
 }
 
 void detail::QmlRegistryShared::connectDrops(const std::shared_ptr<QmlRegistryShared> &self,
