@@ -8,7 +8,7 @@
 #   LIBDIR/cmake/RegistryIO/                    RegistryIOConfig.cmake, RegistryIOConfigVersion.cmake,
 #                                               RegistryIO{Core,Qt,Qml,Remote}Targets*.cmake
 #   LIBDIR/pkgconfig/registryio-{core,qt,qml}.pc  pkg-config files, one per library
-#   RIO_INSTALL_QMLDIR/RegistryIO/               the QML module: qmldir, plugin, .qmltypes
+#   RIO_INSTALL_QMLDIR/RegistryIO/               the QML module: qmldir, plugin, .qmltypes, .qml
 #                                               (default LIBDIR/qt6/qml: Debian's Qt layout, so a
 #                                               /usr install needs no QML2_IMPORT_PATH)
 #
@@ -207,6 +207,15 @@ function(rio_install_qml_module backing component)
       RUNTIME DESTINATION "${dest}")
   endif()
   install(FILES "${outdir}/qmldir" DESTINATION "${dest}")
+  # The module's QML components (RegistryInspector.qml), beside the qmldir that lists them: the
+  # engine loads them from the plugin's resources, qmllint and qmlls from here.
+  get_target_property(qml_files ${backing} QT_QML_MODULE_QML_FILES)
+  if(qml_files)
+    foreach(qml_file IN LISTS qml_files)
+      get_filename_component(qml_name "${qml_file}" NAME)
+      install(FILES "${outdir}/${qml_name}" DESTINATION "${dest}")
+    endforeach()
+  endif()
   if(typeinfo)
     install(FILES "${outdir}/${typeinfo}" DESTINATION "${dest}" OPTIONAL)
   endif()
