@@ -50,6 +50,22 @@ const QLoggingCategory &lcDiagnostics()
 
 namespace {
 
+// A recorded histogram (ticks) as the public value (nanoseconds).
+TimeHistogram histogramOf(const detail::diag::Histogram &recorded)
+{
+    std::array<std::uint64_t, detail::diag::bucketCount> b{};
+    std::uint64_t total = 0;
+    std::uint64_t max = 0;
+    detail::diag::toNanos(recorded, b, total, max);
+    TimeHistogram out;
+    std::copy(b.begin(), b.end(), out.buckets.begin());
+    out.totalNs = total;
+    out.maxNs = max;
+    for (const auto n : b)
+        out.count += n;
+    return out;
+}
+
 // Every live QtRegistry by its registry id, for the Qt part of a snapshot. Never destroyed:
 // registries with static storage may die after any static of ours.
 struct FacadeList
@@ -536,23 +552,8 @@ void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
             h.calls += st->calls.load(std::memory_order_relaxed);
             h.failures += st->failures.load(std::memory_order_relaxed);
             h.slowRuns = st->slowRuns.load(std::memory_order_relaxed);
-            std::array<std::uint64_t, detail::diag::bucketCount> b{};
-            std::uint64_t total = 0;
-            std::uint64_t max = 0;
-            detail::diag::toNanos(st->runTime, b, total, max);
-            std::copy(b.begin(), b.end(), h.runTime.buckets.begin());
-            h.runTime.totalNs = total;
-            h.runTime.maxNs = max;
-            h.runTime.count = 0;
-            for (const auto n : b)
-                h.runTime.count += n;
-            detail::diag::toNanos(st->queueDelay, b, total, max);
-            std::copy(b.begin(), b.end(), h.queueDelay.buckets.begin());
-            h.queueDelay.totalNs = total;
-            h.queueDelay.maxNs = max;
-            h.queueDelay.count = 0;
-            for (const auto n : b)
-                h.queueDelay.count += n;
+            h.runTime = histogramOf(st->runTime);
+            h.queueDelay = histogramOf(st->queueDelay);
         }
         std::uint64_t classified = 0;
         for (int r = 1; r < dropReasonCount; ++r) {
