@@ -31,7 +31,11 @@ std::optional<QByteArray> encodeVariant(const QVariant &event)
 
 } // namespace
 
-RemoteQmlRegistry::RemoteQmlRegistry(QObject *parent) : QmlRegistry(parent) { }
+RemoteQmlRegistry::RemoteQmlRegistry(QObject *parent) : QmlRegistry(parent)
+{
+    // `name` (QmlRegistry's) is the shared name: a new one subscribes anew.
+    connect(this, &QmlRegistry::nameChanged, this, &RemoteQmlRegistry::resubscribe);
+}
 
 RemoteQmlRegistry::~RemoteQmlRegistry()
 {
@@ -68,15 +72,6 @@ void RemoteQmlRegistry::setUrl(const QUrl &url)
     resubscribe();
 }
 
-void RemoteQmlRegistry::setName(const QString &name)
-{
-    if (m_name == name)
-        return;
-    m_name = name;
-    Q_EMIT nameChanged();
-    resubscribe();
-}
-
 RemoteQmlRegistry::State RemoteQmlRegistry::state() const noexcept
 {
     return m_link ? State(int(m_link->state())) : Disconnected;
@@ -90,16 +85,16 @@ void RemoteQmlRegistry::resubscribe()
     m_link.reset(); // removes the forwarding handler (its context)
     m_ownNode.reset();
     QRemoteObjectNode *node = m_node;
-    if (!node && m_url.isValid() && !m_url.isEmpty() && !m_name.isEmpty()) {
+    if (!node && m_url.isValid() && !m_url.isEmpty() && !name().isEmpty()) {
         m_ownNode = std::make_unique<QRemoteObjectNode>();
         if (!m_ownNode->connectToNode(m_url))
             qWarning("RemoteRegistry: cannot connect to %s", qPrintable(m_url.toString()));
         node = m_ownNode.get();
     }
-    if (node && !m_name.isEmpty()) {
+    if (node && !name().isEmpty()) {
         QtRegistry<QVariant> &facade = registry();
         m_link = std::make_unique<RemoteSubscriber>(
-            node, m_name,
+            node, name(),
             [this](std::span<const detail::RemoteFrameEvent> events, const std::function<void()> &accepted) {
                 // A handler may replace the link (a new name or node) or destroy this object: the
                 // rest of the frame then goes to neither.

@@ -22,7 +22,8 @@ namespace rio {
 /// QVariant events (rio::QtRegistry<QVariant>) shared by another process with RemoteShare. Its
 /// handlers (add(fn), RegistryHandler) get the events notified on either side; notify() here
 /// reaches the source and its other subscribers. Give it a `node` (a QtRemoteObjects Node, or a
-/// QRemoteObjectNode from C++) or a `url` to connect to, and a `name`.
+/// QRemoteObjectNode from C++) or a `url` to connect to, and a `name` (QmlRegistry's, which also
+/// names it in diagnostics): the shared name to subscribe to.
 class RIO_REMOTE_QML_EXPORT RemoteQmlRegistry : public rio::QmlRegistry, public QQmlParserStatus
 {
     Q_OBJECT
@@ -32,8 +33,6 @@ class RIO_REMOTE_QML_EXPORT RemoteQmlRegistry : public rio::QmlRegistry, public 
     Q_PROPERTY(QRemoteObjectNode *node READ node WRITE setNode NOTIFY nodeChanged FINAL)
     /// Where the source listens (local:name, tcp://address:port), used when `node` is null.
     Q_PROPERTY(QUrl url READ url WRITE setUrl NOTIFY urlChanged FINAL)
-    /// The shared name to subscribe to.
-    Q_PROPERTY(QString name READ name WRITE setName NOTIFY nameChanged FINAL)
     /// RemoteRegistry.Disconnected, RemoteRegistry.Connected or RemoteRegistry.Reconnecting.
     Q_PROPERTY(State state READ state NOTIFY stateChanged FINAL)
     /// Whether events flow both ways now (state is Connected).
@@ -64,10 +63,6 @@ public:
     [[nodiscard]] QUrl url() const { return m_url; }
     /// Subscribes through a node of its own connected to `url` (when `node` is null).
     void setUrl(const QUrl &url);
-    /// The shared name.
-    [[nodiscard]] QString name() const { return m_name; }
-    /// Subscribes to `name`.
-    void setName(const QString &name);
     /// The connection state.
     [[nodiscard]] State state() const noexcept;
     /// Whether the state is Connected.
@@ -84,8 +79,6 @@ Q_SIGNALS:
     void nodeChanged();
     /// The URL changed.
     void urlChanged();
-    /// The name changed.
-    void nameChanged();
     /// The connection state changed.
     void stateChanged();
 
@@ -94,7 +87,6 @@ private:
 
     QPointer<QRemoteObjectNode> m_node;
     QUrl m_url;
-    QString m_name;
     bool m_complete = true;
     std::unique_ptr<QRemoteObjectNode> m_ownNode;
     std::unique_ptr<RemoteSubscriber> m_link;
