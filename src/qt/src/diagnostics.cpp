@@ -233,26 +233,18 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
                 ? QStringLiteral("%1:%2").arg(h.file).arg(h.line)
                 : QStringLiteral("%1:%2 (%3:%4)").arg(h.originFile).arg(h.originLine).arg(h.file).arg(h.line);
         const double ms = static_cast<double>(r.elapsedNs) / 1e6;
-        if (r.stillRunning) {
-            qCWarning(lcDiagnosticsCategory).noquote()
-                << QStringLiteral(
-                       "handler %1 of registry %2 \"%3\" (%4), added at %5, has been running for %6 ms "
-                       "on thread %7")
-                       .arg(h.id.value())
-                       .arg(h.registryId)
-                       .arg(h.registryName, h.eventType, where)
-                       .arg(ms, 0, 'f', 1)
-                       .arg(r.threadName);
-        } else {
-            qCWarning(lcDiagnosticsCategory).noquote()
-                << QStringLiteral(
-                       "slow handler %1 of registry %2 \"%3\" (%4), added at %5, ran %6 ms on thread %7")
-                       .arg(h.id.value())
-                       .arg(h.registryId)
-                       .arg(h.registryName, h.eventType, where)
-                       .arg(ms, 0, 'f', 1)
-                       .arg(r.threadName);
-        }
+        // Reported while it runs (the stall threshold) or after it ended (the slow threshold).
+        const QString text =
+            r.stillRunning
+                ? QStringLiteral("handler %1 of registry %2 \"%3\" (%4), added at %5, has been running for "
+                                 "%6 ms on thread %7")
+                : QStringLiteral(
+                      "slow handler %1 of registry %2 \"%3\" (%4), added at %5, ran %6 ms on thread %7");
+        qCWarning(lcDiagnosticsCategory).noquote() << text.arg(h.id.value())
+                                                          .arg(h.registryId)
+                                                          .arg(h.registryName, h.eventType, where)
+                                                          .arg(ms, 0, 'f', 1)
+                                                          .arg(r.threadName);
         if (Diagnostics *d = theInstance.load(std::memory_order_acquire)) {
             if (r.stillRunning)
                 Q_EMIT d->handlerStalled(r);
