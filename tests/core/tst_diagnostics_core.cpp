@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -39,12 +40,13 @@ diag::RegistryRecord recordOf(const std::string &name)
     return {};
 }
 
-const diag::HandlerRecord *handlerOf(const diag::RegistryRecord &r, rio::HandlerId id)
+// A copy of handler `id`'s record in `r` (a copy, so that it outlives a temporary `r`).
+std::optional<diag::HandlerRecord> handlerOf(const diag::RegistryRecord &r, rio::HandlerId id)
 {
     for (const auto &h : r.handlers)
         if (h.id == id)
-            return &h;
-    return nullptr;
+            return h;
+    return std::nullopt;
 }
 
 bool endsWith(std::string_view s, std::string_view tail)
@@ -93,10 +95,10 @@ RIO_TEST(addRecordsWhereAndOnWhichThread)
     CHECK(r.serial != 0);
     CHECK(endsWith(r.eventType, "::Tick")); // GCC and Clang spell the anonymous namespace differently
     CHECK_EQ(r.handlers.size(), std::size_t{4});
-    const diag::HandlerRecord *ha = handlerOf(r, a);
-    const diag::HandlerRecord *hb = handlerOf(r, b);
-    const diag::HandlerRecord *hc = handlerOf(r, c);
-    const diag::HandlerRecord *hg = handlerOf(r, guard.id());
+    const std::optional<diag::HandlerRecord> ha = handlerOf(r, a);
+    const std::optional<diag::HandlerRecord> hb = handlerOf(r, b);
+    const std::optional<diag::HandlerRecord> hc = handlerOf(r, c);
+    const std::optional<diag::HandlerRecord> hg = handlerOf(r, guard.id());
     CHECK(ha && hb && hc && hg);
     CHECK(endsWith(ha->where.fileName(), "tst_diagnostics_core.cpp"));
     CHECK_EQ(static_cast<int>(ha->where.line()), line);
@@ -191,7 +193,7 @@ RIO_TEST(suspensionAndRunsModeKeepTheCountsRight)
     CHECK_EQ(handlerOf(r, ids[0])->calls, std::uint64_t{4});
     CHECK_EQ(handlerOf(r, ids[5])->calls, std::uint64_t{3});
     CHECK_EQ(handlerOf(r, added)->calls, std::uint64_t{2});
-    CHECK(handlerOf(r, ids[7]) == nullptr);
+    CHECK(!handlerOf(r, ids[7]).has_value());
     registry.setDiagnosticsEnabled(false);
     registry.notify(5);
     CHECK_EQ(handlerOf(recordOf("runs"), ids[0])->calls, std::uint64_t{4});
@@ -326,8 +328,8 @@ RIO_TEST(switchingWhileOthersNotifyAddAndRemoveLosesNothing)
         t.join();
     // Every notify called the fixed handler, whether it went through the trampoline or not.
     CHECK_EQ(calls.load(), notifies.load());
-    const diag::HandlerRecord *h = handlerOf(recordOf("churn"), fixed);
-    CHECK(h != nullptr);
+    const std::optional<diag::HandlerRecord> h = handlerOf(recordOf("churn"), fixed);
+    CHECK(h.has_value());
     CHECK(h->calls <= static_cast<std::uint64_t>(notifies.load()));
     CHECK(!diag::watchdogRunning());
 }
