@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Diagnostics in the core (docs/DIAGNOSTICS.md): thread numbers, registry serials, the clock,
-// per-handler statistics and the entry call that records them (swapped into a registry's entries
-// only while its diagnostics are on, so that off costs notify nothing), the per-thread record of
-// the run in progress, the watchdog thread that reads those records, and snapshots.
+// per-handler statistics and the timed notify loop that records them (taken by notifies of
+// arrays published while the registry's diagnostics are on, so that off costs notify one test
+// of a flag), the per-thread record of the run in progress, the watchdog thread that reads
+// those records, and snapshots.
 
 #include "diagnostics_p.h"
+#include "domain.h"
 #include "registry_list.h"
 #include "snapshot.h"
 
@@ -40,7 +42,7 @@ namespace {
 constinit std::atomic<std::uint64_t> threadCounter{0};
 constinit std::atomic<std::uint64_t> serialCounter{0};
 constinit std::atomic<bool> globalOn{false};
-constinit std::atomic<long> registriesOn{0}; // states whose entries call diagnosedInvoke
+constinit std::atomic<long> registriesOn{0}; // states whose arrays are timed
 constinit std::atomic<SlowSink> slowSink{nullptr};
 constinit std::atomic<MainThreadCheck> mainThreadCheck{nullptr};
 
@@ -258,7 +260,7 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &
     }
 }
 
-// Ends a run begun by diagnosedInvoke or RunScope: the record shows the enclosing run again.
+// Ends a run begun by RunScope: the record shows the enclosing run again.
 inline void finishRun(RunRecord &r, HandlerStats *s, std::uint64_t t0, HandlerStats *prevStats,
                       std::uint64_t prevStart) noexcept
 {
@@ -268,6 +270,139 @@ inline void finishRun(RunRecord &r, HandlerStats *s, std::uint64_t t0, HandlerSt
     s->runTime.record(dt);
     if (dt >= r.slowTicks->load(std::memory_order_relaxed)) [[unlikely]]
         reportSlow(s, dt, r);
+}
+
+// A box's statistics pointer, read and published atomically (std::atomic_ref would do it, but
+// libc++ 14, the macOS stand-in, lacks it; these are the builtins it wraps on GCC and Clang).
+HandlerStats *loadStats(HandlerBox *box) noexcept
+{
+    return __atomic_load_n(&box->stats, __ATOMIC_ACQUIRE);
+}
+
+void publishStats(HandlerBox *box, HandlerStats *stats) noexcept
+{
+    __atomic_store_n(&box->stats, stats, __ATOMIC_RELEASE);
+}
+
+// --- The timed notify loop --------------------------------------------------------------------
+
+template <bool Tsc>
+RIO_ALWAYS_INLINE inline std::uint64_t clockTicks() noexcept
+{
+#if RIO_DIAG_TSC
+    if constexpr (Tsc)
+        return __rdtsc();
+#endif
+    return static_cast<std::uint64_t>(steadyNs());
+}
+
+// A run past the handler's maximum or the thread's slow threshold (the fast path tests each
+// once): raises the maximum, reports a slow run. Returns the clock's reading to go on from.
+RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint64_t now, std::uint64_t slow,
+                                    RunRecord &r) noexcept
+{
+    s->runTime.raiseMax(dt);
+    if (dt < slow)
+        return now;
+    // The report runs the sink: the record shows no run meanwhile, and the report's own time is
+    // no handler's.
+    r.stats.store(nullptr, std::memory_order_relaxed);
+    reportSlow(s, dt, r);
+    return readTicks();
+}
+
+// A live entry's call without statistics (its box's are not published to this notify):
+// called untimed. Returns the clock's reading after it.
+RIO_COLD std::uint64_t callUntimed(Invoke f, HandlerBox *box, const void *event, RunRecord &r)
+{
+    r.stats.store(nullptr, std::memory_order_relaxed);
+    try {
+        f(box, event);
+    }
+#if RIO_HAVE_FORCED_UNWIND
+    catch (abi::__forced_unwind &) {
+        throw;
+    }
+#endif
+    catch (const std::exception &e) {
+        RegistryCore::reportFailure(box, e.what());
+    } catch (...) {
+        RegistryCore::reportFailure(box, nullptr);
+    }
+    return readTicks();
+}
+
+// The timed loop over the entries [it, end): as notify's (announce, the fallback mode's fence,
+// load the call, call it, failures reported), and each live handler with statistics timed with
+// one clock read: the end of one run is the start of the next, so the loop's own few
+// instructions between two handlers land in the second one's time. `last` is the clock's
+// reading when the first handler starts; returns the reading after the last. Throws only a
+// forced unwind.
+template <bool Tsc, bool Fence>
+std::uint64_t timedRange(const Entry *it, const Entry *end, const void *event, std::uint64_t last,
+                         std::uint64_t slow, RunRecord &r, std::atomic<const void *> *running)
+{
+    for (; it != end; ++it) {
+        HandlerBox *box = it->box;
+        running->store(box, announceOrder);
+        if constexpr (Fence)
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        else
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        const Invoke f = it->invoke.load(invokeOrder);
+        // A removed or suspended entry (skipRemoved, skipSuspended) is no run: not called, not
+        // counted; its few instructions land in the next handler's time.
+        if (f != box->invoke) [[unlikely]]
+            continue;
+        HandlerStats *s = loadStats(box);
+        if (s == nullptr) [[unlikely]] {
+            last = callUntimed(f, box, event, r);
+            continue;
+        }
+        // What the watchdog needs to name a run still going.
+        r.start.store(last, std::memory_order_relaxed);
+        r.stats.store(s, std::memory_order_release);
+        try {
+            f(box, event);
+        }
+#if RIO_HAVE_FORCED_UNWIND
+        catch (abi::__forced_unwind &) {
+            throw; // notifyTimed leaves the section
+        }
+#endif
+        catch (const std::exception &e) {
+            s->failures.fetch_add(1, std::memory_order_relaxed);
+            RegistryCore::reportFailure(box, e.what());
+        } catch (...) {
+            s->failures.fetch_add(1, std::memory_order_relaxed);
+            RegistryCore::reportFailure(box, nullptr);
+        }
+        const std::uint64_t now = clockTicks<Tsc>();
+        const std::uint64_t dt = now - last;
+        last = now;
+        s->runTime.buckets[tickBucket(dt)].fetch_add(1, std::memory_order_relaxed);
+        s->runTime.total.fetch_add(dt, std::memory_order_relaxed);
+        if (dt > s->runTime.max.load(std::memory_order_relaxed) || dt >= slow) [[unlikely]]
+            last = timedOutlier(s, dt, now, slow, r);
+    }
+    return last;
+}
+
+template <bool Tsc, bool Fence>
+void timedLoop(const Snapshot *s, const Entry *end, const void *event, std::uint64_t slow, RunRecord &r,
+               std::atomic<const void *> *running)
+{
+    std::uint64_t last = clockTicks<Tsc>();
+    if (s->timed.load(std::memory_order_relaxed) == timedRuns) {
+        // Runs mode: the array's entries are its runs (callRun's), each up to this array's count.
+        for (const Entry *top = s->entries(); top != end; ++top) {
+            const auto *ref = reinterpret_cast<const RunRef *>(top->box);
+            const Entry *first = ref->run->entries();
+            last = timedRange<Tsc, Fence>(first, first + ref->count, event, last, slow, r, running);
+        }
+        return;
+    }
+    timedRange<Tsc, Fence>(s->entries(), end, event, last, slow, r, running);
 }
 
 // --- The watchdog ------------------------------------------------------------------------------
@@ -425,41 +560,33 @@ HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation wher
     return s;
 }
 
-// A box's statistics pointer, read and published atomically (std::atomic_ref would do it, but
-// libc++ 14, the macOS stand-in, lacks it; these are the builtins it wraps on GCC and Clang).
-HandlerStats *loadStats(HandlerBox *box) noexcept
+void notifyTimed(std::atomic<const void *> *slot, const Snapshot *s, const Entry *end, const void *event,
+                 bool fence)
 {
-    return __atomic_load_n(&box->stats, __ATOMIC_ACQUIRE);
-}
-
-void publishStats(HandlerBox *box, HandlerStats *stats) noexcept
-{
-    __atomic_store_n(&box->stats, stats, __ATOMIC_RELEASE);
-}
-
-void diagnosedInvoke(HandlerBox *box, const void *event)
-{
-    // Set (release) before any entry called this; a reader that still sees it unset calls the
-    // handler unrecorded.
-    HandlerStats *s = loadStats(box);
-    if (s == nullptr) [[unlikely]] {
-        box->invoke(box, event);
-        return;
-    }
     RunRecord &r = *record();
-    HandlerStats *prevStats = r.stats.load(std::memory_order_relaxed);
+    HandlerStats *const prevStats = r.stats.load(std::memory_order_relaxed);
     const std::uint64_t prevStart = r.start.load(std::memory_order_relaxed);
-    const std::uint64_t t0 = readTicks();
-    r.start.store(t0, std::memory_order_relaxed);
-    r.stats.store(s, std::memory_order_release);
+    const std::uint64_t slow = r.slowTicks->load(std::memory_order_relaxed);
+    std::atomic<const void *> *running = slot + hazard::slotCount;
+    const bool tsc = RIO_DIAG_TSC && useTsc.load(std::memory_order_relaxed);
     try {
-        box->invoke(box, event);
+        if (fence) [[unlikely]]
+            timedLoop<false, true>(s, end, event, slow, r, running); // the fallback mode: rare
+        else if (tsc) [[likely]]
+            timedLoop<true, false>(s, end, event, slow, r, running);
+        else
+            timedLoop<false, false>(s, end, event, slow, r, running);
     } catch (...) {
-        s->failures.fetch_add(1, std::memory_order_relaxed);
-        finishRun(r, s, t0, prevStats, prevStart);
-        throw; // notify reports it (and lets a forced unwind pass)
+        // Only a forced unwind (thread cancellation) gets here: it must unwind.
+        r.start.store(prevStart, std::memory_order_relaxed);
+        r.stats.store(prevStats, std::memory_order_release);
+        hazard::leave(slot);
+        throw;
     }
-    finishRun(r, s, t0, prevStats, prevStart);
+    // The record shows the enclosing run again (a nested notify's).
+    r.start.store(prevStart, std::memory_order_relaxed);
+    r.stats.store(prevStats, std::memory_order_release);
+    hazard::leave(slot);
 }
 
 RunScope::RunScope(HandlerStats *stats, bool count) noexcept : m_stats(stats), m_count(count)
@@ -596,7 +723,7 @@ void toNanos(const Histogram &h, std::array<std::uint64_t, bucketCount> &buckets
 {
     buckets.fill(0);
     const double k = nsPerTickValue.load(std::memory_order_relaxed);
-    for (int i = 0; i < bucketCount; ++i) {
+    for (int i = 0; i < tickBucketCount; ++i) {
         const std::uint64_t n = h.buckets[static_cast<std::size_t>(i)].load(std::memory_order_relaxed);
         if (n == 0)
             continue;
@@ -634,7 +761,7 @@ std::vector<RegistryRecord> collect(std::uint64_t serial)
     return std::move(c.out);
 }
 
-// Called (under the state's lock) when a state's entries start or stop calling diagnosedInvoke.
+// Called (under the state's lock) when a state's arrays start or stop being timed.
 void countRegistry(bool on) noexcept
 {
     registriesOn.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
@@ -695,23 +822,18 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
     Snapshot *h = head.load(std::memory_order_relaxed);
     const bool empty = h == emptySnapshot();
     if (on) {
-        // Everything that can throw first: statistics for every live handler.
+        // Everything that can throw first: statistics for every live handler, published
+        // (release) before the flag, so a notify that reads the flag finds them.
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
             if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved && e.box->stats == nullptr)
                 diag::publishStats(e.box, diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType));
         });
-        forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
-            const Invoke f = e.invoke.load(std::memory_order_relaxed);
-            if (f != &skipRemoved && f != &skipSuspended)
-                e.invoke.store(&diag::diagnosedInvoke, std::memory_order_release);
-        });
-    } else {
-        // Statistics stay with their boxes (a notify under way may still be in diagnosedInvoke).
-        forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
-            if (e.invoke.load(std::memory_order_relaxed) == &diag::diagnosedInvoke)
-                e.invoke.store(e.box->invoke, std::memory_order_release);
-        });
     }
+    // The shared empty array is never written; every array published from now on carries the
+    // flag too (publishLocked). Arrays a notify still walks keep theirs: it may finish timed.
+    if (!empty)
+        h->timed.store(on ? (h->runCount != 0 ? timedRuns : timedFlat) : untimedArray,
+                       std::memory_order_release);
     ws.diagnosticsOn = on;
     diag::countRegistry(on);
 }
