@@ -134,6 +134,10 @@ constinit std::atomic<std::uint64_t> stallNs{50'000'000};
 constinit std::atomic<std::uint64_t> mainTicks{off};
 constinit std::atomic<std::uint64_t> otherTicks{off};
 constinit std::atomic<std::uint64_t> stallTicks{off};
+// Half the lower slow threshold: a timed run longer than its handler's fastLimit, which never
+// exceeds this, takes the cold path that tests it against the thread's threshold. The half
+// keeps the refinement of the clock's rate (which moves the thresholds a little) harmless.
+constinit std::atomic<std::uint64_t> fastCap{0};
 
 std::uint64_t toTicks(std::uint64_t ns) noexcept
 {
@@ -148,6 +152,9 @@ void updateTicks() noexcept
     mainTicks.store(toTicks(mainNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
     otherTicks.store(toTicks(otherNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
     stallTicks.store(toTicks(stallNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+    fastCap.store(
+        std::min(mainTicks.load(std::memory_order_relaxed), otherTicks.load(std::memory_order_relaxed)) / 2,
+        std::memory_order_seq_cst);
 }
 
 std::uint64_t toNs(std::uint64_t ticks) noexcept
@@ -162,8 +169,8 @@ std::uint64_t toNs(std::uint64_t ticks) noexcept
 // record goes back to the pool when it exits and a new thread takes it.
 struct alignas(64) RunRecord
 {
-    std::atomic<HandlerStats *> stats{nullptr};
     std::atomic<std::uint64_t> start{0};
+    std::atomic<HandlerStats *> stats{nullptr};
     const std::atomic<std::uint64_t> *slowTicks = &otherTicks;
     std::atomic<std::uint64_t> thread{0};
     std::uint64_t reportedStart = 0; // the watchdog's
@@ -284,6 +291,14 @@ void publishStats(HandlerBox *box, HandlerStats *stats) noexcept
     __atomic_store_n(&box->stats, stats, __ATOMIC_RELEASE);
 }
 
+// Lowers `s`'s fast limit to `cap` if it is above.
+void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept
+{
+    std::uint64_t l = s->fastLimit.load(std::memory_order_seq_cst);
+    while (l > cap && !s->fastLimit.compare_exchange_weak(l, cap, std::memory_order_seq_cst)) {
+    }
+}
+
 // --- The timed notify loop --------------------------------------------------------------------
 
 template <bool Tsc>
@@ -296,13 +311,20 @@ RIO_ALWAYS_INLINE inline std::uint64_t clockTicks() noexcept
     return static_cast<std::uint64_t>(steadyNs());
 }
 
-// A run past the handler's maximum or the thread's slow threshold (the fast path tests each
-// once): raises the maximum, reports a slow run. Returns the clock's reading to go on from.
-RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint64_t now, std::uint64_t slow,
+// A run longer than its handler's fastLimit (the fast path's one test): raises the maximum,
+// reports a slow run, and sets the limit again. Returns the clock's reading to go on from.
+RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint64_t now,
                                     RunRecord &r) noexcept
 {
     s->runTime.raiseMax(dt);
-    if (dt < slow)
+    const std::uint64_t max = s->runTime.max.load(std::memory_order_relaxed);
+    std::uint64_t limit = std::min(max, fastCap.load(std::memory_order_seq_cst));
+    s->fastLimit.store(limit, std::memory_order_seq_cst);
+    // setThresholds lowers every limit after it lowers the cap: a limit stored after its walk
+    // read this one is lowered here.
+    if (const std::uint64_t cap = fastCap.load(std::memory_order_seq_cst); cap < limit)
+        capFastLimit(s, cap);
+    if (dt < r.slowTicks->load(std::memory_order_relaxed))
         return now;
     // The report runs the sink: the record shows no run meanwhile, and the report's own time is
     // no handler's.
@@ -339,8 +361,9 @@ RIO_COLD std::uint64_t callUntimed(Invoke f, HandlerBox *box, const void *event,
 // reading when the first handler starts; returns the reading after the last. Throws only a
 // forced unwind.
 template <bool Tsc, bool Fence>
-std::uint64_t timedRange(const Entry *it, const Entry *end, const void *event, std::uint64_t last,
-                         std::uint64_t slow, RunRecord &r, std::atomic<const void *> *running)
+RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *end, const void *event,
+                                                  std::uint64_t last, RunRecord &r,
+                                                  std::atomic<const void *> *running)
 {
     for (; it != end; ++it) {
         HandlerBox *box = it->box;
@@ -372,37 +395,55 @@ std::uint64_t timedRange(const Entry *it, const Entry *end, const void *event, s
 #endif
         catch (const std::exception &e) {
             s->failures.fetch_add(1, std::memory_order_relaxed);
-            RegistryCore::reportFailure(box, e.what());
+            RegistryCore::reportFailure(it->box, e.what());
         } catch (...) {
             s->failures.fetch_add(1, std::memory_order_relaxed);
-            RegistryCore::reportFailure(box, nullptr);
+            RegistryCore::reportFailure(it->box, nullptr);
         }
         const std::uint64_t now = clockTicks<Tsc>();
         const std::uint64_t dt = now - last;
         last = now;
         s->runTime.buckets[tickBucket(dt)].fetch_add(1, std::memory_order_relaxed);
         s->runTime.total.fetch_add(dt, std::memory_order_relaxed);
-        if (dt > s->runTime.max.load(std::memory_order_relaxed) || dt >= slow) [[unlikely]]
-            last = timedOutlier(s, dt, now, slow, r);
+        // One test for a new maximum and a slow run: the limit is at most both.
+        if (dt > s->fastLimit.load(std::memory_order_relaxed)) [[unlikely]]
+            last = timedOutlier(s, dt, now, r);
     }
     return last;
 }
 
+// A timed notify with the clock and fence mode it was compiled for (notifyTimed's).
 template <bool Tsc, bool Fence>
-void timedLoop(const Snapshot *s, const Entry *end, const void *event, std::uint64_t slow, RunRecord &r,
-               std::atomic<const void *> *running)
+void timedNotify(std::atomic<const void *> *slot, const Snapshot *s, const Entry *end, const void *event,
+                 RunRecord &r)
 {
+    HandlerStats *const prevStats = r.stats.load(std::memory_order_relaxed);
+    const std::uint64_t prevStart = r.start.load(std::memory_order_relaxed);
+    std::atomic<const void *> *running = slot + hazard::slotCount;
     std::uint64_t last = clockTicks<Tsc>();
-    if (s->timed.load(std::memory_order_relaxed) == timedRuns) {
-        // Runs mode: the array's entries are its runs (callRun's), each up to this array's count.
-        for (const Entry *top = s->entries(); top != end; ++top) {
-            const auto *ref = reinterpret_cast<const RunRef *>(top->box);
-            const Entry *first = ref->run->entries();
-            last = timedRange<Tsc, Fence>(first, first + ref->count, event, last, slow, r, running);
+    try {
+        if (s->timed.load(std::memory_order_relaxed) == timedRuns) [[unlikely]] {
+            // Runs mode: the array's entries are its runs (callRun's), each up to this array's
+            // count.
+            for (const Entry *top = s->entries(); top != end; ++top) {
+                const auto *ref = reinterpret_cast<const RunRef *>(top->box);
+                const Entry *first = ref->run->entries();
+                last = timedRange<Tsc, Fence>(first, first + ref->count, event, last, r, running);
+            }
+        } else {
+            timedRange<Tsc, Fence>(s->entries(), end, event, last, r, running);
         }
-        return;
+    } catch (...) {
+        // Only a forced unwind (thread cancellation) gets here: it must unwind.
+        r.start.store(prevStart, std::memory_order_relaxed);
+        r.stats.store(prevStats, std::memory_order_release);
+        hazard::leave(slot);
+        throw;
     }
-    timedRange<Tsc, Fence>(s->entries(), end, event, last, slow, r, running);
+    // The record shows the enclosing run again (a nested notify's).
+    r.start.store(prevStart, std::memory_order_relaxed);
+    r.stats.store(prevStats, std::memory_order_release);
+    hazard::leave(slot);
 }
 
 // --- The watchdog ------------------------------------------------------------------------------
@@ -564,29 +605,18 @@ void notifyTimed(std::atomic<const void *> *slot, const Snapshot *s, const Entry
                  bool fence)
 {
     RunRecord &r = *record();
-    HandlerStats *const prevStats = r.stats.load(std::memory_order_relaxed);
-    const std::uint64_t prevStart = r.start.load(std::memory_order_relaxed);
-    const std::uint64_t slow = r.slowTicks->load(std::memory_order_relaxed);
-    std::atomic<const void *> *running = slot + hazard::slotCount;
-    const bool tsc = RIO_DIAG_TSC && useTsc.load(std::memory_order_relaxed);
-    try {
+    // The clock (chosen once, before any registry's diagnostics were on) and the fence mode: one
+    // loop each.
+    if (RIO_DIAG_TSC && useTsc.load(std::memory_order_relaxed)) [[likely]] {
         if (fence) [[unlikely]]
-            timedLoop<false, true>(s, end, event, slow, r, running); // the fallback mode: rare
-        else if (tsc) [[likely]]
-            timedLoop<true, false>(s, end, event, slow, r, running);
+            timedNotify<true, true>(slot, s, end, event, r);
         else
-            timedLoop<false, false>(s, end, event, slow, r, running);
-    } catch (...) {
-        // Only a forced unwind (thread cancellation) gets here: it must unwind.
-        r.start.store(prevStart, std::memory_order_relaxed);
-        r.stats.store(prevStats, std::memory_order_release);
-        hazard::leave(slot);
-        throw;
+            timedNotify<true, false>(slot, s, end, event, r);
+    } else if (fence) {
+        timedNotify<false, true>(slot, s, end, event, r);
+    } else {
+        timedNotify<false, false>(slot, s, end, event, r);
     }
-    // The record shows the enclosing run again (a nested notify's).
-    r.start.store(prevStart, std::memory_order_relaxed);
-    r.stats.store(prevStats, std::memory_order_release);
-    hazard::leave(slot);
 }
 
 RunScope::RunScope(HandlerStats *stats, bool count) noexcept : m_stats(stats), m_count(count)
@@ -650,6 +680,14 @@ void setThresholds(std::uint64_t main, std::uint64_t other, std::uint64_t stall)
     otherNs.store(other, std::memory_order_relaxed);
     stallNs.store(stall, std::memory_order_relaxed);
     updateTicks();
+    // A lower threshold: every handler's fast limit comes under the new cap.
+    RegistryList::visit(
+        [](RegistryState &s, void *) {
+            std::lock_guard lock(s.writerLock);
+            if (s.core != nullptr)
+                s.core->capFastLimitsLocked(fastCap.load(std::memory_order_seq_cst));
+        },
+        nullptr);
     std::lock_guard lock(watchdogMutex());
     if (watchdogControl != nullptr)
         (*watchdogControl)->wake.notify_all(); // a new period
@@ -836,6 +874,17 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
                        std::memory_order_release);
     ws.diagnosticsOn = on;
     diag::countRegistry(on);
+}
+
+void RegistryCore::capFastLimitsLocked(std::uint64_t cap) noexcept
+{
+    Snapshot *h = head.load(std::memory_order_relaxed);
+    forEachEntry(h, h == emptySnapshot(), [cap](Entry &e, std::uint64_t, int) {
+        if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
+            return;
+        if (diag::HandlerStats *s = diag::loadStats(e.box))
+            diag::capFastLimit(s, cap);
+    });
 }
 
 void RegistryCore::recordLocked(diag::RegistryRecord &out) const

@@ -98,6 +98,9 @@ struct HandlerStats
     std::atomic<std::uint64_t> calls{0};    // RunScope's counted runs (timed notifies': the histogram)
     std::atomic<std::uint64_t> slowRuns{0};
     std::atomic<bool> slowReported{false};
+    // Timed notifies: a run longer than this takes the cold path (a new maximum, or perhaps a
+    // slow run); at most the maximum and under every slow threshold.
+    std::atomic<std::uint64_t> fastLimit{0};
     Histogram runTime;
     Histogram queueDelay; // queued deliveries: notify to run (the Qt layer)
     // Who this is, for the watchdog, which may read it while the handler runs.

@@ -315,6 +315,8 @@ public:
     [[nodiscard]] std::uint64_t diagnosticsSerial();
     /// Applies the process-wide switch to this registry (under its lock; diagnostics.cpp).
     void applyDiagnosticsLocked(bool on);
+    /// Lowers its handlers' diagnostics fast limits to `cap` ticks (under its lock).
+    void capFastLimitsLocked(std::uint64_t cap) noexcept;
     /// Copies this registry's record for a snapshot (under its lock).
     void recordLocked(diag::RegistryRecord &out) const;
 
