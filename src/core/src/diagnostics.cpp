@@ -373,9 +373,11 @@ RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *
         else
             std::atomic_signal_fence(std::memory_order_seq_cst);
         const Invoke f = it->invoke.load(invokeOrder);
-        // A removed or suspended entry (skipRemoved, skipSuspended) is no run: not called, not
-        // counted; its few instructions land in the next handler's time.
-        if (f != box->invoke) [[unlikely]]
+        // A removed or suspended entry is no run: not called, not counted; its few instructions
+        // land in the next handler's time. Tested before the box is read: a removed box may be
+        // freed once its entry reads skipRemoved (the announcement protects only a box whose
+        // call was loaded).
+        if (f == &skipRemoved || f == &skipSuspended) [[unlikely]]
             continue;
         HandlerStats *s = loadStats(box);
         if (s == nullptr) [[unlikely]] {
