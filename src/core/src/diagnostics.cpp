@@ -878,7 +878,7 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
     diag::countRegistry(on);
 }
 
-void RegistryCore::capFastLimitsLocked(std::uint64_t cap) noexcept
+void RegistryCore::capFastLimitsLocked(std::uint64_t cap) const noexcept
 {
     Snapshot *h = head.load(std::memory_order_relaxed);
     forEachEntry(h, h == emptySnapshot(), [cap](Entry &e, std::uint64_t, int) {

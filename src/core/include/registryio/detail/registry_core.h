@@ -316,7 +316,7 @@ public:
     /// Applies the process-wide switch to this registry (under its lock; diagnostics.cpp).
     void applyDiagnosticsLocked(bool on);
     /// Lowers its handlers' diagnostics fast limits to `cap` ticks (under its lock).
-    void capFastLimitsLocked(std::uint64_t cap) noexcept;
+    void capFastLimitsLocked(std::uint64_t cap) const noexcept;
     /// Copies this registry's record for a snapshot (under its lock).
     void recordLocked(diag::RegistryRecord &out) const;
 
