@@ -235,7 +235,9 @@ void flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, in
     const bool qtro = qstrcmp(kind, "qtro") == 0;
     const QString url =
         QStringLiteral("local:rio-bench-flow-%1-%2").arg(QCoreApplication::applicationPid()).arg(round);
-    QStringList sourceArgs{qtro ? QStringLiteral("qtro-source") : QStringLiteral("source"), url};
+    // The source only shares: no local handler (the plain source has none either).
+    QStringList sourceArgs{qtro ? QStringLiteral("qtro-source") : QStringLiteral("source"), url,
+                           QStringLiteral("--handlers"), QStringLiteral("none")};
     if (qstrcmp(kind, "rio-block") == 0)
         sourceArgs << QStringLiteral("--overflow") << QStringLiteral("block")
                    << QStringLiteral("--block-timeout") << QStringLiteral("600000");

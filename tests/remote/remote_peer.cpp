@@ -158,9 +158,11 @@ int main(int argc, char **argv)
     const bool plain = args.at(1).startsWith(QLatin1String("qtro-"));
     const bool isSource = args.at(1) == QLatin1String("source") || args.at(1) == QLatin1String("qtro-source");
     const QUrl url(args.at(2));
-    // --handlers 10,0,-5: local handlers at these priorities, each printing what it gets.
+    // --handlers 10,0,-5: local handlers at these priorities, each printing what it gets;
+    // --handlers none: no local handler (a source that only shares, as the plain one does).
+    const QString handlerList = option(args, QStringLiteral("--handlers"), QStringLiteral("0"));
     const QStringList priorities =
-        option(args, QStringLiteral("--handlers"), QStringLiteral("0")).split(u',');
+        handlerList == QLatin1String("none") ? QStringList() : handlerList.split(u',');
     const bool quiet = args.contains(QStringLiteral("--quiet"));
     const bool latest = args.contains(QStringLiteral("--latest"));
 

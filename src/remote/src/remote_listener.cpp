@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <utility>
 #include <vector>
 
 namespace rio {
@@ -107,6 +108,10 @@ struct RemoteListener::Private
         qint64 before = 0;       // bytes available when Qt Remote Objects started reading
         qint64 held = 0;         // bytes of a packet not yet whole, after its reading
         bool handshaken = false; // a whole packet arrived
+        // Found without room (hasRoom() said no, or a write left it above the high-water
+        // mark): drained() tells once it has room again. A connection that always had room
+        // writes without a signal per write.
+        mutable bool congested = false;
     };
     std::vector<Peer> peers;
     QTimer *deadlines = nullptr;
@@ -324,7 +329,12 @@ void RemoteListener::accept(QIODevice *socket)
     });
     // Each connection's room is its own: one that stays full does not keep the others waiting.
     connect(socket, &QIODevice::bytesWritten, this, [this, socket] {
-        if (socket->bytesToWrite() <= d->options.highWaterBytes)
+        Private::Peer *peer = d->find(socket);
+        if (peer == nullptr)
+            return;
+        if (socket->bytesToWrite() > d->options.highWaterBytes)
+            peer->congested = true;
+        else if (std::exchange(peer->congested, false))
             Q_EMIT drained();
     });
     const auto gone = [this, socket, id] {
@@ -491,7 +501,10 @@ quint64 RemoteListener::currentConnection()
 bool RemoteListener::hasRoom(quint64 id) const noexcept
 {
     const Private::Peer *peer = d->find(id);
-    return !peer || !peer->socket || peer->socket->bytesToWrite() <= d->options.highWaterBytes;
+    if (!peer || !peer->socket || peer->socket->bytesToWrite() <= d->options.highWaterBytes)
+        return true;
+    peer->congested = true; // drained() tells when it has room again
+    return false;
 }
 
 bool RemoteListener::isIdle(quint64 id) const noexcept
@@ -533,8 +546,10 @@ int RemoteListener::connectionCount() const noexcept
 bool RemoteListener::hasRoom() const noexcept
 {
     for (const auto &peer : d->peers) {
-        if (peer.socket && peer.socket->bytesToWrite() > d->options.highWaterBytes)
+        if (peer.socket && peer.socket->bytesToWrite() > d->options.highWaterBytes) {
+            peer.congested = true; // drained() tells when it has room again
             return false;
+        }
     }
     return true;
 }

@@ -99,7 +99,7 @@ public:
     static quint64 currentConnection();
 
 Q_SIGNALS:
-    /// A connection wrote bytes and may have room again.
+    /// A connection found without room (hasRoom() false) has room again, or one closed.
     void drained();
     /// A peer was disconnected for what it sent, a limit or a deadline (also warned about).
     void peerRejected(const QString &reason);
