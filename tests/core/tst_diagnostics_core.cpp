@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The core's diagnostics with std:: only (see rio_check.h): every add records where it was called
 // and on which thread; a registry's diagnostics count and time every run while on and nothing
-// while off (its entries call the handler again); suspension, runs mode, removal and nested
+// while off (its notifies run the plain loop again); suspension, runs mode, removal and nested
 // notifies keep the counts right; slow runs are reported once; the watchdog thread exists only
 // while something is on and names a run that is still going; switching diagnostics while other
 // threads notify, add and remove loses nothing and frees everything.
@@ -10,6 +10,7 @@
 #include <registryio/detail/diagnostics.h>
 #include <registryio/registry.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -326,12 +327,119 @@ RIO_TEST(switchingWhileOthersNotifyAddAndRemoveLosesNothing)
     stop.store(true);
     for (auto &t : threads)
         t.join();
-    // Every notify called the fixed handler, whether it went through the trampoline or not.
+    // Every notify called the fixed handler, whether it was timed or not.
     CHECK_EQ(calls.load(), notifies.load());
     const std::optional<diag::HandlerRecord> h = handlerOf(recordOf("churn"), fixed);
     CHECK(h.has_value());
     CHECK(h->calls <= static_cast<std::uint64_t>(notifies.load()));
     CHECK(!diag::watchdogRunning());
+}
+
+// While on, a notify times every live handler exactly once per notify, whatever other threads
+// add, suspend and remove meanwhile (flat arrays and runs mode); a handler suspended the whole
+// time and the removed handlers' skipped entries are never counted; a throwing handler counts
+// each run as a failure and the others still run.
+RIO_TEST(timedNotifiesCountExactlyWhileOthersAddSuspendAndRemove)
+{
+    for (const bool runs : {false, true}) {
+        rio::Registry<int> registry;
+        const std::string name = runs ? "exact-runs" : "exact-flat";
+        registry.setDiagnosticsName(name);
+        std::atomic<long> calls{0};
+        std::atomic<long> failures{0};
+        registry.setExceptionHandler([&failures](const rio::ExceptionInfo &) { failures.fetch_add(1); });
+        std::vector<rio::HandlerId> base;
+        // Runs mode: many handlers over several priorities, then one inserted inside the order.
+        for (int i = 0; i < (runs ? 70 : 3); ++i)
+            base.push_back(registry.add([] { }, runs ? i % 4 : 0));
+        const rio::HandlerId fixed =
+            registry.add([&calls] { calls.fetch_add(1, std::memory_order_relaxed); }, runs ? 1 : 0);
+        const rio::HandlerId thrower = registry.add([] { throw std::runtime_error("no"); }, runs ? 2 : 0);
+        const rio::HandlerId asleep = registry.add([] { }, runs ? 3 : 0);
+        CHECK(registry.setSuspended(asleep, true));
+        registry.setDiagnosticsEnabled(true);
+        constexpr int perThread = 3000;
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 2; ++t)
+            threads.emplace_back([&] {
+                for (int i = 0; i < perThread; ++i)
+                    registry.notify(i);
+            });
+        threads.emplace_back([&] {
+            for (int i = 0; i < 200; ++i) {
+                const rio::HandlerId id = registry.add([] { }, i % 4);
+                if (i % 2 == 0)
+                    registry.setSuspended(id, true);
+                registry.remove(id);
+            }
+        });
+        for (auto &t : threads)
+            t.join();
+        const diag::RegistryRecord r = recordOf(name);
+        CHECK_EQ(calls.load(), 2L * perThread);
+        CHECK_EQ(handlerOf(r, fixed)->calls, std::uint64_t{2 * perThread});
+        CHECK_EQ(handlerOf(r, fixed)->failures, std::uint64_t{0});
+        CHECK_EQ(handlerOf(r, thrower)->calls, std::uint64_t{2 * perThread});
+        CHECK_EQ(handlerOf(r, thrower)->failures, std::uint64_t{2 * perThread});
+        CHECK_EQ(failures.load(), 2L * perThread);
+        CHECK_EQ(handlerOf(r, asleep)->calls, std::uint64_t{0});
+        CHECK_EQ(handlerOf(r, base.front())->calls, std::uint64_t{2 * perThread});
+        // A removed handler is counted no more.
+        CHECK(registry.remove(base.front()));
+        CHECK(registry.remove(fixed));
+        registry.notify(0);
+        CHECK_EQ(calls.load(), 2L * perThread);
+        CHECK_EQ(handlerOf(recordOf(name), thrower)->calls, std::uint64_t{2 * perThread + 1});
+        registry.setDiagnosticsEnabled(false);
+    }
+}
+
+// A nested notify is timed for both handlers: the outer run's time holds the inner one's, the
+// outer notify goes on timing its next handler after the inner one ends, and a slow run of each
+// of the three is reported (once each).
+RIO_TEST(nestedTimedNotifiesTimeBothAndRestoreTheOuterRun)
+{
+    Reports local;
+    reports = &local;
+    diag::setSlowSink(&collectSink);
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    diag::thresholds(mainNs, otherNs, stallNs);
+    rio::Registry<int> inner;
+    rio::Registry<int> outer;
+    inner.setDiagnosticsName("nested-inner");
+    outer.setDiagnosticsName("nested-outer");
+    std::atomic<int> spin{0};
+    const rio::HandlerId i = inner.add([&spin] {
+        for (int k = 0; k < 2000; ++k)
+            spin.fetch_add(1, std::memory_order_relaxed);
+    });
+    const rio::HandlerId o = outer.add([&inner](int v) { inner.notify(v); });
+    const rio::HandlerId after = outer.add([] { });
+    inner.setDiagnosticsEnabled(true);
+    outer.setDiagnosticsEnabled(true);
+    for (int k = 0; k < 3; ++k)
+        outer.notify(k);
+    const std::optional<diag::HandlerRecord> hi = handlerOf(recordOf("nested-inner"), i);
+    const std::optional<diag::HandlerRecord> ho = handlerOf(recordOf("nested-outer"), o);
+    CHECK_EQ(hi->calls, std::uint64_t{3});
+    CHECK_EQ(ho->calls, std::uint64_t{3});
+    CHECK_EQ(handlerOf(recordOf("nested-outer"), after)->calls, std::uint64_t{3});
+    CHECK(ho->maxNs >= hi->maxNs);
+    CHECK(ho->totalNs >= hi->totalNs);
+    diag::setThresholds(mainNs, 1, stallNs); // every run on this (non-main) thread is slow
+    outer.notify(9);
+    diag::setThresholds(mainNs, otherNs, stallNs);
+    diag::setSlowSink(nullptr);
+    reports = nullptr;
+    std::vector<rio::HandlerId> named;
+    for (const auto &run : local.runs)
+        named.push_back(run.id);
+    CHECK_EQ(named.size(), std::size_t{3}); // each handler once: inner, outer, after
+    CHECK(std::find(named.begin(), named.end(), o) != named.end());
+    CHECK(std::find(named.begin(), named.end(), i) != named.end());
+    CHECK(std::find(named.begin(), named.end(), after) != named.end());
+    inner.setDiagnosticsEnabled(false);
+    outer.setDiagnosticsEnabled(false);
 }
 
 RIO_TEST(processWideSwitchReachesEveryRegistryPresentAndFuture)

@@ -285,6 +285,35 @@ RIO_TEST(pthreadExitInsideHandler)
     checkUsableAfter(r, id);
 }
 
+// pthread_exit() inside a handler while the registry's diagnostics are on: the timed loop lets
+// the forced unwind pass as well and leaves its section (a reclaim pass and a removal that
+// waits would otherwise hang on the dead thread's slot).
+RIO_TEST(pthreadExitInsideTimedHandler)
+{
+    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
+        SKIP("TSan reports threads that end by forced unwinding ('finished with ignores enabled')");
+    if (forcedUnwindCrashesHere)
+        SKIP("libc++ on glibc: glibc's forced unwind (libgcc_s) calls libc++abi's personality, which "
+             "calls LLVM's libunwind; any pthread_exit through a C++ try block crashes there");
+    rio::Registry<int> r;
+    r.setDiagnosticsEnabled(true);
+    const rio::HandlerId id = r.add([] { pthread_exit(nullptr); });
+    pthread_t t{};
+    CHECK_EQ(pthread_create(
+                 &t, nullptr,
+                 +[](void *p) -> void * {
+                     static_cast<rio::Registry<int> *>(p)->notify(1);
+                     return p; // only if notify swallowed the exit
+                 },
+                 &r),
+             0);
+    void *result = &r;
+    CHECK_EQ(pthread_join(t, &result), 0);
+    CHECK_EQ(result, nullptr);
+    checkUsableAfter(r, id);
+    r.setDiagnosticsEnabled(false);
+}
+
 // pthread_cancel() of a thread blocked at a cancellation point (read) inside a
 // handler ends it with PTHREAD_CANCELED; the process does not abort.
 RIO_TEST(pthreadCancelInsideHandler)

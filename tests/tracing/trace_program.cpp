@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The program tst_tracing records: one registry named "trace-test" with a direct handler and
 // three queued ones, notified three times; one queued delivery throws, one is dropped because
-// its handler's queue is full, and one because its handler is removed before it runs. It prints
-// its process id and the handlers' ids for the test to find their events.
+// its handler's queue is full, and one because its handler is removed before it runs. Its
+// diagnostics are on, so queued deliveries carry their queueing delay. It prints its process id,
+// the registry's id and the handlers' ids for the test to find their events.
 #include <registryio/qt/qt_registry.h>
+#include <registryio/registry.h>
 
 #include <QCoreApplication>
 #include <QObject>
@@ -16,8 +18,13 @@
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
+    // A core registry with a writer first: it takes diagnostics' first id, so the traced
+    // registry's id is not the 1 a count of traced registries alone would give.
+    rio::Registry<int> first;
+    first.add([] { });
     rio::QtRegistry<int> registry;
     registry.setObjectName(QStringLiteral("trace-test"));
+    registry.setDiagnosticsEnabled(true);
     QObject receiver;
     int direct = 0;
     int queued = 0;
@@ -36,8 +43,9 @@ int main(int argc, char **argv)
     registry.notify(4);
     registry.remove(every); // its delivery of 4 is dropped (removed)
     QCoreApplication::sendPostedEvents();
-    std::printf("pid=%d every=%llu bounded=%llu thrower=%llu direct=%d queued=%d\n",
-                static_cast<int>(getpid()), static_cast<unsigned long long>(every.value()),
+    std::printf("pid=%d registry=%llu every=%llu bounded=%llu thrower=%llu direct=%d queued=%d\n",
+                static_cast<int>(getpid()), static_cast<unsigned long long>(registry.registryId()),
+                static_cast<unsigned long long>(every.value()),
                 static_cast<unsigned long long>(bounded.value()),
                 static_cast<unsigned long long>(thrower.value()), direct, queued);
     return direct == 7 && queued == 3 ? 0 : 1;

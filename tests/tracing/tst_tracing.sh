@@ -59,9 +59,10 @@ lttng --no-sessiond stop "$session" >>"$work/lttng.log" 2>&1 || fail "lttng stop
 lttng --no-sessiond destroy "$session" >>"$work/lttng.log" 2>&1 || fail "lttng destroy: $(cat "$work/lttng.log")"
 
 echo "program: $output"
-[[ $output =~ pid=([0-9]+)\ every=([0-9]+)\ bounded=([0-9]+)\ thrower=([0-9]+) ]] ||
+[[ $output =~ pid=([0-9]+)\ registry=([0-9]+)\ every=([0-9]+)\ bounded=([0-9]+)\ thrower=([0-9]+) ]] ||
   fail "unexpected program output: $output"
-pid=${BASH_REMATCH[1]} every=${BASH_REMATCH[2]} bounded=${BASH_REMATCH[3]} thrower=${BASH_REMATCH[4]}
+pid=${BASH_REMATCH[1]} registry=${BASH_REMATCH[2]} every=${BASH_REMATCH[3]} bounded=${BASH_REMATCH[4]}
+thrower=${BASH_REMATCH[5]}
 
 babeltrace2 "$work/trace" >"$work/events.txt" 2>"$work/babeltrace.err" ||
   fail "babeltrace2 could not read the trace: $(cat "$work/babeltrace.err")"
@@ -83,16 +84,19 @@ expect 3 'registryio:notify_begin: .*name = "trace-test", handlers = 4, async = 
 expect 3 'registryio:notify_end: '
 # every: 1 and 2 delivered, 4 dropped by its removal; bounded: 1 and 4, 2 dropped (full queue);
 # thrower: three deliveries, each failing.
-expect 2 "registryio:delivery_begin: .*handler = $every, delay_ns = -?[0-9]+ \\}"
+# The registry's diagnostics are on: every queued delivery carries its queueing delay (never -1).
+expect 2 "registryio:delivery_begin: .*handler = $every, delay_ns = [0-9]+ \\}"
+expect 7 "registryio:delivery_begin: .*delay_ns = [0-9]+ \\}"
 expect 2 "registryio:delivery_end: .*handler = $every, failed = 0 \\}"
 expect 2 "registryio:delivery_begin: .*handler = $bounded, "
 expect 3 "registryio:delivery_end: .*handler = $thrower, failed = 1 \\}"
 expect 1 "registryio:drop: .*handler = $bounded, count = 1, reason = \\( \"overflow\" : container = 0 \\) \\}"
 expect 1 "registryio:drop: .*handler = $every, count = 1, reason = \\( \"removed\" : container = 1 \\) \\}"
 expect 7 'registryio:delivery_end: '
-# Every event names the same registry.
+# Every event names the same registry, by the id diagnostics know it by (registryId()).
 registries=$(grep -o -E 'registry = [0-9]+' "$work/ours.txt" | sort -u | wc -l)
 [[ $registries -eq 1 ]] || { echo "FAIL: events name $registries registries, expected 1" >&2; status=1; }
+expect 22 "registry = $registry[ ,]"
 if [[ $status -ne 0 ]]; then
   echo "--- the program's events:" >&2
   cat "$work/ours.txt" >&2

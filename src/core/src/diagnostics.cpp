@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Diagnostics in the core (docs/DIAGNOSTICS.md): thread numbers, registry serials, the clock,
-// per-handler statistics and the entry call that records them (swapped into a registry's entries
-// only while its diagnostics are on, so that off costs notify nothing), the per-thread record of
-// the run in progress, the watchdog thread that reads those records, and snapshots.
+// per-handler statistics and the timed notify loop that records them (taken by notifies of
+// arrays published while the registry's diagnostics are on, so that off costs notify one test
+// of a flag), the per-thread record of the run in progress, the watchdog thread that reads
+// those records, and snapshots.
 
 #include "diagnostics_p.h"
+#include "domain.h"
 #include "registry_list.h"
 #include "snapshot.h"
 
@@ -40,7 +42,7 @@ namespace {
 constinit std::atomic<std::uint64_t> threadCounter{0};
 constinit std::atomic<std::uint64_t> serialCounter{0};
 constinit std::atomic<bool> globalOn{false};
-constinit std::atomic<long> registriesOn{0}; // states whose entries call diagnosedInvoke
+constinit std::atomic<long> registriesOn{0}; // states whose arrays are timed
 constinit std::atomic<SlowSink> slowSink{nullptr};
 constinit std::atomic<MainThreadCheck> mainThreadCheck{nullptr};
 
@@ -132,6 +134,10 @@ constinit std::atomic<std::uint64_t> stallNs{50'000'000};
 constinit std::atomic<std::uint64_t> mainTicks{off};
 constinit std::atomic<std::uint64_t> otherTicks{off};
 constinit std::atomic<std::uint64_t> stallTicks{off};
+// Half the lower slow threshold: a timed run longer than its handler's fastLimit, which never
+// exceeds this, takes the cold path that tests it against the thread's threshold. The half
+// keeps the refinement of the clock's rate (which moves the thresholds a little) harmless.
+constinit std::atomic<std::uint64_t> fastCap{0};
 
 std::uint64_t toTicks(std::uint64_t ns) noexcept
 {
@@ -146,6 +152,9 @@ void updateTicks() noexcept
     mainTicks.store(toTicks(mainNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
     otherTicks.store(toTicks(otherNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
     stallTicks.store(toTicks(stallNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+    fastCap.store(
+        std::min(mainTicks.load(std::memory_order_relaxed), otherTicks.load(std::memory_order_relaxed)) / 2,
+        std::memory_order_seq_cst);
 }
 
 std::uint64_t toNs(std::uint64_t ticks) noexcept
@@ -160,8 +169,8 @@ std::uint64_t toNs(std::uint64_t ticks) noexcept
 // record goes back to the pool when it exits and a new thread takes it.
 struct alignas(64) RunRecord
 {
-    std::atomic<HandlerStats *> stats{nullptr};
     std::atomic<std::uint64_t> start{0};
+    std::atomic<HandlerStats *> stats{nullptr};
     const std::atomic<std::uint64_t> *slowTicks = &otherTicks;
     std::atomic<std::uint64_t> thread{0};
     std::uint64_t reportedStart = 0; // the watchdog's
@@ -258,7 +267,7 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &
     }
 }
 
-// Ends a run begun by diagnosedInvoke or RunScope: the record shows the enclosing run again.
+// Ends a run begun by RunScope: the record shows the enclosing run again.
 inline void finishRun(RunRecord &r, HandlerStats *s, std::uint64_t t0, HandlerStats *prevStats,
                       std::uint64_t prevStart) noexcept
 {
@@ -268,6 +277,175 @@ inline void finishRun(RunRecord &r, HandlerStats *s, std::uint64_t t0, HandlerSt
     s->runTime.record(dt);
     if (dt >= r.slowTicks->load(std::memory_order_relaxed)) [[unlikely]]
         reportSlow(s, dt, r);
+}
+
+// A box's statistics pointer, read and published atomically (std::atomic_ref would do it, but
+// libc++ 14, the macOS stand-in, lacks it; these are the builtins it wraps on GCC and Clang).
+HandlerStats *loadStats(HandlerBox *box) noexcept
+{
+    return __atomic_load_n(&box->stats, __ATOMIC_ACQUIRE);
+}
+
+void publishStats(HandlerBox *box, HandlerStats *stats) noexcept
+{
+    __atomic_store_n(&box->stats, stats, __ATOMIC_RELEASE);
+}
+
+// Lowers `s`'s fast limit to `cap` if it is above.
+void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept
+{
+    std::uint64_t l = s->fastLimit.load(std::memory_order_seq_cst);
+    while (l > cap && !s->fastLimit.compare_exchange_weak(l, cap, std::memory_order_seq_cst)) {
+    }
+}
+
+// --- The timed notify loop --------------------------------------------------------------------
+
+template <bool Tsc>
+RIO_ALWAYS_INLINE inline std::uint64_t clockTicks() noexcept
+{
+#if RIO_DIAG_TSC
+    if constexpr (Tsc)
+        return __rdtsc();
+#endif
+    return static_cast<std::uint64_t>(steadyNs());
+}
+
+// A run longer than its handler's fastLimit (the fast path's one test): raises the maximum,
+// reports a slow run, and sets the limit again. Returns the clock's reading to go on from.
+RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint64_t now,
+                                    RunRecord &r) noexcept
+{
+    s->runTime.raiseMax(dt);
+    const std::uint64_t max = s->runTime.max.load(std::memory_order_relaxed);
+    std::uint64_t limit = std::min(max, fastCap.load(std::memory_order_seq_cst));
+    s->fastLimit.store(limit, std::memory_order_seq_cst);
+    // setThresholds lowers every limit after it lowers the cap: a limit stored after its walk
+    // read this one is lowered here.
+    if (const std::uint64_t cap = fastCap.load(std::memory_order_seq_cst); cap < limit)
+        capFastLimit(s, cap);
+    if (dt < r.slowTicks->load(std::memory_order_relaxed))
+        return now;
+    // The report runs the sink: the record shows no run meanwhile, and the report's own time is
+    // no handler's.
+    r.stats.store(nullptr, std::memory_order_relaxed);
+    reportSlow(s, dt, r);
+    return readTicks();
+}
+
+// A live entry's call without statistics (its box's are not published to this notify):
+// called untimed. Returns the clock's reading after it.
+RIO_COLD std::uint64_t callUntimed(Invoke f, HandlerBox *box, const void *event, RunRecord &r)
+{
+    r.stats.store(nullptr, std::memory_order_relaxed);
+    try {
+        f(box, event);
+    }
+#if RIO_HAVE_FORCED_UNWIND
+    catch (abi::__forced_unwind &) {
+        throw;
+    }
+#endif
+    catch (const std::exception &e) {
+        RegistryCore::reportFailure(box, e.what());
+    } catch (...) {
+        RegistryCore::reportFailure(box, nullptr);
+    }
+    return readTicks();
+}
+
+// The timed loop over the entries [it, end): as notify's (announce, the fallback mode's fence,
+// load the call, call it, failures reported), and each live handler with statistics timed with
+// one clock read: the end of one run is the start of the next, so the loop's own few
+// instructions between two handlers land in the second one's time. `last` is the clock's
+// reading when the first handler starts; returns the reading after the last. Throws only a
+// forced unwind.
+template <bool Tsc, bool Fence>
+RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *end, const void *event,
+                                                  std::uint64_t last, RunRecord &r,
+                                                  std::atomic<const void *> *running)
+{
+    for (; it != end; ++it) {
+        HandlerBox *box = it->box;
+        running->store(box, announceOrder);
+        if constexpr (Fence)
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        else
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        const Invoke f = it->invoke.load(invokeOrder);
+        // A removed or suspended entry is no run: not called, not counted; its few instructions
+        // land in the next handler's time. Tested before the box is read: a removed box may be
+        // freed once its entry reads skipRemoved (the announcement protects only a box whose
+        // call was loaded).
+        if (f == &skipRemoved || f == &skipSuspended) [[unlikely]]
+            continue;
+        HandlerStats *s = loadStats(box);
+        if (s == nullptr) [[unlikely]] {
+            last = callUntimed(f, box, event, r);
+            continue;
+        }
+        // What the watchdog needs to name a run still going.
+        r.start.store(last, std::memory_order_relaxed);
+        r.stats.store(s, std::memory_order_release);
+        try {
+            f(box, event);
+        }
+#if RIO_HAVE_FORCED_UNWIND
+        catch (abi::__forced_unwind &) {
+            throw; // notifyTimed leaves the section
+        }
+#endif
+        catch (const std::exception &e) {
+            s->failures.fetch_add(1, std::memory_order_relaxed);
+            RegistryCore::reportFailure(it->box, e.what());
+        } catch (...) {
+            s->failures.fetch_add(1, std::memory_order_relaxed);
+            RegistryCore::reportFailure(it->box, nullptr);
+        }
+        const std::uint64_t now = clockTicks<Tsc>();
+        const std::uint64_t dt = now - last;
+        last = now;
+        s->runTime.buckets[tickBucket(dt)].fetch_add(1, std::memory_order_relaxed);
+        s->runTime.total.fetch_add(dt, std::memory_order_relaxed);
+        // One test for a new maximum and a slow run: the limit is at most both.
+        if (dt > s->fastLimit.load(std::memory_order_relaxed)) [[unlikely]]
+            last = timedOutlier(s, dt, now, r);
+    }
+    return last;
+}
+
+// A timed notify with the clock and fence mode it was compiled for (notifyTimed's).
+template <bool Tsc, bool Fence>
+void timedNotify(std::atomic<const void *> *slot, const Snapshot *s, const Entry *end, const void *event,
+                 RunRecord &r)
+{
+    HandlerStats *const prevStats = r.stats.load(std::memory_order_relaxed);
+    const std::uint64_t prevStart = r.start.load(std::memory_order_relaxed);
+    std::atomic<const void *> *running = slot + hazard::slotCount;
+    std::uint64_t last = clockTicks<Tsc>();
+    try {
+        if (s->timed.load(std::memory_order_relaxed) == timedRuns) [[unlikely]] {
+            // Runs mode: the array's entries are its runs (callRun's), each up to this array's
+            // count.
+            for (const Entry *top = s->entries(); top != end; ++top) {
+                const auto *ref = reinterpret_cast<const RunRef *>(top->box);
+                const Entry *first = ref->run->entries();
+                last = timedRange<Tsc, Fence>(first, first + ref->count, event, last, r, running);
+            }
+        } else {
+            timedRange<Tsc, Fence>(s->entries(), end, event, last, r, running);
+        }
+    } catch (...) {
+        // Only a forced unwind (thread cancellation) gets here: it must unwind.
+        r.start.store(prevStart, std::memory_order_relaxed);
+        r.stats.store(prevStats, std::memory_order_release);
+        hazard::leave(slot);
+        throw;
+    }
+    // The record shows the enclosing run again (a nested notify's).
+    r.start.store(prevStart, std::memory_order_relaxed);
+    r.stats.store(prevStats, std::memory_order_release);
+    hazard::leave(slot);
 }
 
 // --- The watchdog ------------------------------------------------------------------------------
@@ -425,41 +603,22 @@ HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation wher
     return s;
 }
 
-// A box's statistics pointer, read and published atomically (std::atomic_ref would do it, but
-// libc++ 14, the macOS stand-in, lacks it; these are the builtins it wraps on GCC and Clang).
-HandlerStats *loadStats(HandlerBox *box) noexcept
+void notifyTimed(std::atomic<const void *> *slot, const Snapshot *s, const Entry *end, const void *event,
+                 bool fence)
 {
-    return __atomic_load_n(&box->stats, __ATOMIC_ACQUIRE);
-}
-
-void publishStats(HandlerBox *box, HandlerStats *stats) noexcept
-{
-    __atomic_store_n(&box->stats, stats, __ATOMIC_RELEASE);
-}
-
-void diagnosedInvoke(HandlerBox *box, const void *event)
-{
-    // Set (release) before any entry called this; a reader that still sees it unset calls the
-    // handler unrecorded.
-    HandlerStats *s = loadStats(box);
-    if (s == nullptr) [[unlikely]] {
-        box->invoke(box, event);
-        return;
-    }
     RunRecord &r = *record();
-    HandlerStats *prevStats = r.stats.load(std::memory_order_relaxed);
-    const std::uint64_t prevStart = r.start.load(std::memory_order_relaxed);
-    const std::uint64_t t0 = readTicks();
-    r.start.store(t0, std::memory_order_relaxed);
-    r.stats.store(s, std::memory_order_release);
-    try {
-        box->invoke(box, event);
-    } catch (...) {
-        s->failures.fetch_add(1, std::memory_order_relaxed);
-        finishRun(r, s, t0, prevStats, prevStart);
-        throw; // notify reports it (and lets a forced unwind pass)
+    // The clock (chosen once, before any registry's diagnostics were on) and the fence mode: one
+    // loop each.
+    if (RIO_DIAG_TSC && useTsc.load(std::memory_order_relaxed)) [[likely]] {
+        if (fence) [[unlikely]]
+            timedNotify<true, true>(slot, s, end, event, r);
+        else
+            timedNotify<true, false>(slot, s, end, event, r);
+    } else if (fence) {
+        timedNotify<false, true>(slot, s, end, event, r);
+    } else {
+        timedNotify<false, false>(slot, s, end, event, r);
     }
-    finishRun(r, s, t0, prevStats, prevStart);
 }
 
 RunScope::RunScope(HandlerStats *stats, bool count) noexcept : m_stats(stats), m_count(count)
@@ -523,6 +682,14 @@ void setThresholds(std::uint64_t main, std::uint64_t other, std::uint64_t stall)
     otherNs.store(other, std::memory_order_relaxed);
     stallNs.store(stall, std::memory_order_relaxed);
     updateTicks();
+    // A lower threshold: every handler's fast limit comes under the new cap.
+    RegistryList::visit(
+        [](RegistryState &s, void *) {
+            std::lock_guard lock(s.writerLock);
+            if (s.core != nullptr)
+                s.core->capFastLimitsLocked(fastCap.load(std::memory_order_seq_cst));
+        },
+        nullptr);
     std::lock_guard lock(watchdogMutex());
     if (watchdogControl != nullptr)
         (*watchdogControl)->wake.notify_all(); // a new period
@@ -596,7 +763,7 @@ void toNanos(const Histogram &h, std::array<std::uint64_t, bucketCount> &buckets
 {
     buckets.fill(0);
     const double k = nsPerTickValue.load(std::memory_order_relaxed);
-    for (int i = 0; i < bucketCount; ++i) {
+    for (int i = 0; i < tickBucketCount; ++i) {
         const std::uint64_t n = h.buckets[static_cast<std::size_t>(i)].load(std::memory_order_relaxed);
         if (n == 0)
             continue;
@@ -634,7 +801,7 @@ std::vector<RegistryRecord> collect(std::uint64_t serial)
     return std::move(c.out);
 }
 
-// Called (under the state's lock) when a state's entries start or stop calling diagnosedInvoke.
+// Called (under the state's lock) when a state's arrays start or stop being timed.
 void countRegistry(bool on) noexcept
 {
     registriesOn.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
@@ -695,25 +862,31 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
     Snapshot *h = head.load(std::memory_order_relaxed);
     const bool empty = h == emptySnapshot();
     if (on) {
-        // Everything that can throw first: statistics for every live handler.
+        // Everything that can throw first: statistics for every live handler, published
+        // (release) before the flag, so a notify that reads the flag finds them.
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
             if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved && e.box->stats == nullptr)
                 diag::publishStats(e.box, diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType));
         });
-        forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
-            const Invoke f = e.invoke.load(std::memory_order_relaxed);
-            if (f != &skipRemoved && f != &skipSuspended)
-                e.invoke.store(&diag::diagnosedInvoke, std::memory_order_release);
-        });
-    } else {
-        // Statistics stay with their boxes (a notify under way may still be in diagnosedInvoke).
-        forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
-            if (e.invoke.load(std::memory_order_relaxed) == &diag::diagnosedInvoke)
-                e.invoke.store(e.box->invoke, std::memory_order_release);
-        });
     }
+    // The shared empty array is never written; every array published from now on carries the
+    // flag too (publishLocked). Arrays a notify still walks keep theirs: it may finish timed.
+    if (!empty)
+        h->timed.store(on ? (h->runCount != 0 ? timedRuns : timedFlat) : untimedArray,
+                       std::memory_order_release);
     ws.diagnosticsOn = on;
     diag::countRegistry(on);
+}
+
+void RegistryCore::capFastLimitsLocked(std::uint64_t cap) const noexcept
+{
+    Snapshot *h = head.load(std::memory_order_relaxed);
+    forEachEntry(h, h == emptySnapshot(), [cap](Entry &e, std::uint64_t, int) {
+        if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
+            return;
+        if (diag::HandlerStats *s = diag::loadStats(e.box))
+            diag::capFastLimit(s, cap);
+    });
 }
 
 void RegistryCore::recordLocked(diag::RegistryRecord &out) const

@@ -56,9 +56,14 @@ void skipSuspended(HandlerBox *, const void *) noexcept { }
 void RegistryCore::notifyOutOfLine(const void *event) const
 {
     const auto [slot, s] = hazard::enterOutOfLine(head);
-    std::atomic<const void *> *running = slot + hazard::slotCount;
+    const Entry *end = s->end.load(std::memory_order_acquire);
     const bool fence = hazard::readersFence();
-    for (const Entry *it = s->entries(), *end = s->end.load(std::memory_order_acquire); it != end; ++it) {
+    if (s->timed.load(std::memory_order_acquire) != untimedArray) [[unlikely]] {
+        diag::notifyTimed(slot, s, end, event, fence);
+        return;
+    }
+    std::atomic<const void *> *running = slot + hazard::slotCount;
+    for (const Entry *it = s->entries(); it != end; ++it) {
         HandlerBox *box = it->box;
         running->store(box, announceOrder);
         if (fence)
@@ -98,8 +103,8 @@ void RegistryCore::reportFailure(const HandlerBox *box, const char *what) noexce
 
 // Every empty registry's array: never written after its constant initialisation. Its version
 // is 0, older than every box, so a pass never counts a box as running in a section holding it.
-constinit EmptyArray emptyArray{{{nullptr, nullptr, 0, 0, Retired::Kind::Snapshot}, {&emptyArray.none[0]}},
-                                {}};
+constinit EmptyArray emptyArray{
+    {{nullptr, nullptr, 0, 0, Retired::Kind::Snapshot}, {untimedArray}, {&emptyArray.none[0]}}, {}};
 
 constinit Snapshot *const emptyHead = &emptyArray.array;
 
@@ -190,6 +195,8 @@ void RegistryCore::publishLocked(Snapshot *next) noexcept
 {
     Snapshot *old = head.load(std::memory_order_relaxed);
     st().version = next == emptySnapshot() ? st().version + 1 : next->version;
+    if (st().diagnosticsOn && next != emptySnapshot()) [[unlikely]]
+        next->timed.store(next->runCount != 0 ? timedRuns : timedFlat, std::memory_order_relaxed);
     head.store(next, publishOrder);
     // Boxes are retired at the front of the list and every publication dates them all, so the
     // undated ones are a prefix: stop at the first dated box.
@@ -270,17 +277,14 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
         ws.eventType = *eventType; // copied: the name may live in a plugin
     const HandlerId id{++ws.lastId};
     box->id = id;
-    if (ws.diagnosticsOn) [[unlikely]] {
-        // Its entries record its runs (the box keeps its own call in `invoke`).
-        if (box->stats == nullptr) {
-            try {
-                box->stats = diag::newStats(ws.serial, id, box->where, ws.eventType);
-            } catch (...) {
-                --ws.lastId;
-                throw;
-            }
+    if (ws.diagnosticsOn && box->stats == nullptr) [[unlikely]] {
+        // Timed arrays record its runs here (published with the entry).
+        try {
+            box->stats = diag::newStats(ws.serial, id, box->where, ws.eventType);
+        } catch (...) {
+            --ws.lastId;
+            throw;
         }
-        invoke = &diag::diagnosedInvoke;
     }
     const std::size_t liveAfter = ws.live.load(std::memory_order_relaxed) + 1;
     if (cur->runCount != 0 || (pos < cur->size && liveAfter >= runsFrom)) {
@@ -407,10 +411,7 @@ bool RegistryCore::setSuspended(HandlerId id, bool suspended) noexcept
     // already under way on an older array may still call the handler (as it may after remove).
     Entry *e = entryIn(head.load(std::memory_order_relaxed), box);
     if (e != nullptr && e->invoke.load(std::memory_order_relaxed) != &skipRemoved)
-        e->invoke.store(suspended                                     ? &skipSuspended
-                        : st().diagnosticsOn && box->stats != nullptr ? &diag::diagnosedInvoke
-                                                                      : box->invoke,
-                        publishOrder);
+        e->invoke.store(suspended ? &skipSuspended : box->invoke, publishOrder);
     return true;
 }
 

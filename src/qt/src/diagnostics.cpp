@@ -483,6 +483,9 @@ void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtReg
     m_diagCore = &core;
     m_diagRegistrations = &registrations;
     m_registryId = core.diagnosticsSerial();
+#if RIO_QT_TRACING
+    m_control->traceId.store(m_registryId, std::memory_order_relaxed); // one id in traces and snapshots
+#endif
     m_diagnosticsOn.store(core.isDiagnosticsEnabled(), std::memory_order_relaxed);
     // The name snapshots show follows objectName (read here, on its own thread).
     m_nameConnection =

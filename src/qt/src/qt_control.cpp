@@ -19,10 +19,6 @@ namespace rio::detail {
 
 QtRegistryControl::QtRegistryControl(QtRegistryBase *registry)
     : anchor(registry), mailboxes(std::make_shared<QtMailboxes>())
-#if RIO_QT_TRACING
-      ,
-      traceId(newTraceId())
-#endif
 { }
 
 // Diagnostics' record of when recent notifies queued (a ring indexed by delivery sequence; a

@@ -63,9 +63,10 @@ struct QtRegistryControl
     void waitForRunningDeliveries() const noexcept;
 
 #if RIO_QT_TRACING
-    // The registry as tracepoints name it: a number no other registry of the process gets, and
-    // its objectName, kept here for notifies on any thread.
-    const std::uint64_t traceId;
+    // The registry as tracepoints name it: its diagnostics id (QtRegistryBase::registryId(), set
+    // as the registry attaches its diagnostics, before any add or notify), and its objectName,
+    // kept here for notifies on any thread.
+    std::atomic<std::uint64_t> traceId{0};
     void setTraceName(const QString &name);
     [[nodiscard]] std::shared_ptr<const std::string> traceName() const;
 #endif

@@ -117,7 +117,7 @@ void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
         return;
     }
     runs.fetch_add(1, std::memory_order_relaxed);
-    traceDeliveryBegin(*this, -1);
+    traceDeliveryBegin(*this, postedAt);
     try {
         if (diag::HandlerStats *stats = runStats.load(std::memory_order_acquire)) [[unlikely]] {
             const diag::RunScope scope(stats); // diagnostics on: timed

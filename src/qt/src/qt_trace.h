@@ -15,17 +15,16 @@ namespace rio::detail {
 class QtHandlerState;
 
 #if RIO_QT_TRACING
-// A number for a new registry, never given to another one in this process.
-std::uint64_t newTraceId() noexcept;
-// delivery_begin: a queued delivery of `h` starts on this thread (`delayNs`: how long it waited
-// since its notify, -1 when not known).
-void traceDeliveryBegin(const QtHandlerState &h, std::int64_t delayNs) noexcept;
+// delivery_begin: a queued delivery of `h` starts on this thread; `postedAt`: when its notify
+// queued it (diagnostics' ticks, known while the registry's diagnostics are on; 0: unknown, the
+// event's delay_ns is then -1).
+void traceDeliveryBegin(const QtHandlerState &h, std::uint64_t postedAt) noexcept;
 // delivery_end: that delivery ended (`failed`: the handler threw).
 void traceDeliveryEnd(const QtHandlerState &h, bool failed) noexcept;
 // drop: `count` deliveries of `h` were dropped for `reason`.
 void traceDrop(const QtHandlerState &h, std::uint64_t count, QtRegistryControl::DropReason reason) noexcept;
 #else
-inline void traceDeliveryBegin(const QtHandlerState &, std::int64_t) noexcept { }
+inline void traceDeliveryBegin(const QtHandlerState &, std::uint64_t) noexcept { }
 inline void traceDeliveryEnd(const QtHandlerState &, bool) noexcept { }
 inline void traceDrop(const QtHandlerState &, std::uint64_t, QtRegistryControl::DropReason) noexcept { }
 #endif

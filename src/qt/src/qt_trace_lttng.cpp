@@ -8,6 +8,7 @@
 #include "qt_handler_state.h"
 #include "qt_trace.h"
 
+#include <registryio/detail/diagnostics.h>
 #include <registryio/qt/detail/qt_trace.h>
 #include <registryio/qt/qt_registry_base.h>
 
@@ -22,11 +23,20 @@
 
 namespace rio::detail {
 
-std::uint64_t newTraceId() noexcept
+namespace {
+
+// The queueing delay of a delivery queued at `postedAt` (ticks), in nanoseconds; -1 unknown.
+std::int64_t delaySince(std::uint64_t postedAt) noexcept
 {
-    static std::atomic<std::uint64_t> last{0};
-    return last.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (postedAt == 0)
+        return -1;
+    const std::uint64_t now = diag::ticks();
+    if (now < postedAt)
+        return 0;
+    return static_cast<std::int64_t>(static_cast<double>(now - postedAt) * diag::nanosPerTick());
 }
+
+} // namespace
 
 void QtRegistryControl::setTraceName(const QString &name)
 {
@@ -51,8 +61,9 @@ QtNotifyTrace::QtNotifyTrace(const QtRegistryBase &registry, const QtRegistryCon
         name = control.traceName();
     } catch (...) {
     }
-    lttng_ust_do_tracepoint(registryio, notify_begin, control.traceId, name ? name->c_str() : "",
-                            static_cast<std::uint64_t>(registry.count()), async ? 1 : 0);
+    lttng_ust_do_tracepoint(registryio, notify_begin, control.traceId.load(std::memory_order_relaxed),
+                            name ? name->c_str() : "", static_cast<std::uint64_t>(registry.count()),
+                            async ? 1 : 0);
     m_control = &control;
 }
 
@@ -60,22 +71,26 @@ QtNotifyTrace::~QtNotifyTrace()
 {
     // Only when the begin was recorded: a session started during the notify sees no lone end.
     if (m_control != nullptr)
-        lttng_ust_tracepoint(registryio, notify_end, m_control->traceId);
+        lttng_ust_tracepoint(registryio, notify_end, m_control->traceId.load(std::memory_order_relaxed));
 }
 
-void traceDeliveryBegin(const QtHandlerState &h, std::int64_t delayNs) noexcept
+void traceDeliveryBegin(const QtHandlerState &h, std::uint64_t postedAt) noexcept
 {
-    lttng_ust_tracepoint(registryio, delivery_begin, h.control->traceId, h.id.value(), delayNs);
+    lttng_ust_tracepoint(registryio, delivery_begin, h.control->traceId.load(std::memory_order_relaxed),
+                         h.id.value(),
+                         delaySince(postedAt)); // evaluated only while the tracepoint is enabled
 }
 
 void traceDeliveryEnd(const QtHandlerState &h, bool failed) noexcept
 {
-    lttng_ust_tracepoint(registryio, delivery_end, h.control->traceId, h.id.value(), failed ? 1 : 0);
+    lttng_ust_tracepoint(registryio, delivery_end, h.control->traceId.load(std::memory_order_relaxed),
+                         h.id.value(), failed ? 1 : 0);
 }
 
 void traceDrop(const QtHandlerState &h, std::uint64_t count, QtRegistryControl::DropReason reason) noexcept
 {
-    lttng_ust_tracepoint(registryio, drop, h.control->traceId, h.id.value(), count, static_cast<int>(reason));
+    lttng_ust_tracepoint(registryio, drop, h.control->traceId.load(std::memory_order_relaxed), h.id.value(),
+                         count, static_cast<int>(reason));
 }
 
 } // namespace rio::detail

@@ -203,11 +203,17 @@ public:
             return;
         }
         const detail::Snapshot *s = detail::hazard::enterInline(slot, m_core.head);
+        const detail::Entry *end = s->end.load(std::memory_order_acquire);
+        if (s->timed.load(std::memory_order_acquire) != detail::untimedArray) [[unlikely]] {
+            // Diagnostics are on: the same loop, timing each handler, in the core library.
+            detail::diag::notifyTimed(slot, s, end, &event, false); // entered inline: no fence mode
+            return;
+        }
         std::atomic<const void *> *running = slot + detail::hazard::slotCount;
-        // The same loop is written twice more, for speed: RegistryCore::notifyOutOfLine (with
-        // the fallback mode's fence) and callRun (one priority run); keep the three alike.
-        for (const detail::Entry *it = s->entries(), *end = s->end.load(std::memory_order_acquire); it != end;
-             ++it) {
+        // The same loop is written three more times, for speed: RegistryCore::notifyOutOfLine
+        // (with the fallback mode's fence), callRun (one priority run) and diag::notifyTimed;
+        // keep the four alike.
+        for (const detail::Entry *it = s->entries(); it != end; ++it) {
             // Announce the call before reading whether the handler is still there: a remover
             // either sees this or makes us read skipRemoved (the heavy fence orders both sides).
             detail::HandlerBox *box = it->box;

@@ -2,7 +2,7 @@
 #pragma once
 
 // The core's side of diagnostics (docs/DIAGNOSTICS.md): per-handler statistics that exist only
-// while a registry's diagnostics are on, the trampoline that records them, the thread numbers,
+// while a registry's diagnostics are on (timed notifies record them), the thread numbers,
 // the clock and the per-thread record of the run in progress that the watchdog reads. Not part
 // of the public API; the Qt layer's rio::Diagnostics presents it.
 
@@ -48,23 +48,42 @@ inline constexpr std::string_view eventTypeNameOf = eventTypeName<E>();
 
 namespace diag {
 
-/// Log-2 buckets of a duration histogram (durations in clock ticks until converted).
+/// Log-2 buckets of a duration histogram as records report it (nanoseconds; the last counts
+/// everything longer).
 inline constexpr int bucketCount = 40;
+/// Log-2 buckets of a recorded histogram (ticks): one per bit, so a duration's bucket needs no
+/// clamp.
+inline constexpr int tickBucketCount = 64;
+
+/// The bucket of a duration of `ticks`: its highest set bit (0 counts as 1).
+RIO_ALWAYS_INLINE inline std::size_t tickBucket(std::uint64_t ticks) noexcept
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    std::uint64_t bit; // one instruction; __builtin_clzll costs three more for 63 - clz
+    __asm__("bsrq %1, %0" : "=r"(bit) : "rm"(ticks | 1) : "cc");
+    return static_cast<std::size_t>(bit);
+#else
+    return static_cast<std::size_t>(63 - __builtin_clzll(ticks | 1));
+#endif
+}
 
 /// A duration histogram updated by any thread (relaxed counters).
 struct Histogram
 {
-    std::array<std::atomic<std::uint64_t>, bucketCount> buckets{};
+    std::array<std::atomic<std::uint64_t>, tickBucketCount> buckets{};
     std::atomic<std::uint64_t> total{0}; // ticks
     std::atomic<std::uint64_t> max{0};   // ticks
 
     /// Records one duration of `ticks`.
     RIO_ALWAYS_INLINE void record(std::uint64_t ticks) noexcept
     {
-        const int bit = ticks == 0 ? 0 : 63 - __builtin_clzll(ticks);
-        buckets[static_cast<std::size_t>(bit < bucketCount ? bit : bucketCount - 1)].fetch_add(
-            1, std::memory_order_relaxed);
+        buckets[tickBucket(ticks)].fetch_add(1, std::memory_order_relaxed);
         total.fetch_add(ticks, std::memory_order_relaxed);
+        raiseMax(ticks);
+    }
+    /// Raises `max` to `ticks` if it is below.
+    RIO_ALWAYS_INLINE void raiseMax(std::uint64_t ticks) noexcept
+    {
         std::uint64_t m = max.load(std::memory_order_relaxed);
         while (ticks > m && !max.compare_exchange_weak(m, ticks, std::memory_order_relaxed)) {
         }
@@ -76,9 +95,12 @@ struct Histogram
 struct HandlerStats
 {
     std::atomic<std::uint64_t> failures{0}; // runs that threw (those counted here)
-    std::atomic<std::uint64_t> calls{0};    // RunScope's counted runs (diagnosedInvoke's: the histogram)
+    std::atomic<std::uint64_t> calls{0};    // RunScope's counted runs (timed notifies': the histogram)
     std::atomic<std::uint64_t> slowRuns{0};
     std::atomic<bool> slowReported{false};
+    // Timed notifies: a run longer than this takes the cold path (a new maximum, or perhaps a
+    // slow run); at most the maximum and under every slow threshold.
+    std::atomic<std::uint64_t> fastLimit{0};
     Histogram runTime;
     Histogram queueDelay; // queued deliveries: notify to run (the Qt layer)
     // Who this is, for the watchdog, which may read it while the handler runs.
@@ -90,10 +112,6 @@ struct HandlerStats
 
 /// Frees `stats` (a box's, when the box is destroyed; the watchdog never reads freed ones).
 RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
-
-/// The entry call that records a handler's run while diagnostics are on: counts, times, reports
-/// a slow run, then calls the box's own invoke.
-RIO_CORE_EXPORT void diagnosedInvoke(HandlerBox *box, const void *event);
 
 /// The calling thread's number: process-unique, from 1, never reused.
 RIO_CORE_EXPORT std::uint64_t threadNumber() noexcept;
@@ -144,7 +162,7 @@ RIO_CORE_EXPORT void setSlowSink(SlowSink sink) noexcept;
 RIO_CORE_EXPORT HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where,
                                        std::string_view eventType);
 
-/// A run of a handler the registry does not call through diagnosedInvoke (the Qt layer's
+/// A run of a handler a timed notify does not time itself (the Qt layer's
 /// queued deliveries and context handlers' runs on the notifying thread): shows it to the
 /// watchdog while it runs, then records its time and reports it if slow.
 class RIO_CORE_EXPORT RunScope

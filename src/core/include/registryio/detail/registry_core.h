@@ -76,7 +76,7 @@ struct HandlerBox : Retired
     SourceLocation where;           // where add was called (diagnostics)
     std::uint64_t thread = 0;       // the thread add ran on (diag::threadNumber)
     // Diagnostics' statistics: created (under the lock) while the registry's diagnostics are on,
-    // kept until the box is destroyed; entries then call diag::diagnosedInvoke.
+    // kept until the box is destroyed; notifies of a timed array record its runs there.
     diag::HandlerStats *stats = nullptr;
 };
 
@@ -113,13 +113,20 @@ struct RunRef
     int priority;
 };
 
+/// Values of Snapshot::timed: the array's notifies run the plain loop, or diag::notifyTimed's
+/// (a flat array, or a runs-mode array whose entries are its runs).
+enum : std::uint8_t { untimedArray = 0, timedFlat = 1, timedRuns = 2 };
+
 /// A priority-sorted handler array. Entries before `end` never change except that a removed
 /// handler's `invoke` becomes skipRemoved; appends write past `end`, then move it. In runs mode
 /// (runCount != 0) each entry calls one priority run, up to the count this array recorded, so an
 /// add inside the order appends to its run and publishes a new array of runCount entries
-/// instead of copying every handler.
+/// instead of copying every handler. `timed` is set (under the writer lock) on every array
+/// published while the registry's diagnostics are on, and on the head when they are switched
+/// on; a notify reads it once, after `end`, and then times every handler's run.
 struct Snapshot : Retired
 {
+    std::atomic<std::uint8_t> timed{untimedArray}; // in Retired's tail padding
     std::atomic<const Entry *> end{nullptr};
     std::uint32_t size = 0;     // entries written, removed ones included (writer-only)
     std::uint32_t capacity = 0; // writer-only
@@ -217,7 +224,7 @@ struct RegistryState
     std::string eventType;       // the first add's event type
     bool facade = false;         // the core of a QtRegistry
     bool diagnosticsOwn = false; // enabled for this registry itself
-    bool diagnosticsOn = false;  // entries call diagnosedInvoke (own or process-wide)
+    bool diagnosticsOn = false;  // published arrays are timed (own or process-wide)
 };
 
 /// The waits' back-off schedule: yields, then short sleeps, then longer ones (`spins`: attempts
@@ -308,6 +315,8 @@ public:
     [[nodiscard]] std::uint64_t diagnosticsSerial();
     /// Applies the process-wide switch to this registry (under its lock; diagnostics.cpp).
     void applyDiagnosticsLocked(bool on);
+    /// Lowers its handlers' diagnostics fast limits to `cap` ticks (under its lock).
+    void capFastLimitsLocked(std::uint64_t cap) const noexcept;
     /// Copies this registry's record for a snapshot (under its lock).
     void recordLocked(diag::RegistryRecord &out) const;
 
@@ -389,6 +398,16 @@ private:
     std::atomic<RegistryState *> m_state{nullptr}; // set once, by writerState()
     std::size_t m_capacityHint = 0;
 };
+
+namespace diag {
+/// A notify of a timed array (see Snapshot::timed): the section was opened on `slot` and holds
+/// `s`, whose `end` the caller read. Runs the same loop as notify (running announcement, a fence
+/// after it when `fence`: the fallback mode, failures reported, a forced unwind leaving the
+/// section), timing each handler with statistics with one clock read per handler; closes the
+/// section.
+RIO_CORE_EXPORT void notifyTimed(std::atomic<const void *> *slot, const Snapshot *s, const Entry *end,
+                                 const void *event, bool fence);
+} // namespace diag
 
 /// Spare blocks a registry keeps for plain boxes (RegistryState::spareBoxes).
 inline constexpr std::size_t spareLimit = 64;

@@ -218,8 +218,10 @@ public:
 
     /// Delivers `event` to every handler in priority order: direct ones run now, queued ones get
     /// one shared immutable copy of the event. Lock-free for direct handlers; never throws.
-    void notify(const E &event) const noexcept
+    RIO_ALWAYS_INLINE void notify(const E &event) const noexcept
     {
+        // Always inlined, as the core's notify: GCC's -O3 otherwise keeps this call out of line
+        // since the core's loop gained the test that sends a timed array to the core library.
         detail::QtEnvelope<E> env;
         env.event = &event;
 #if RIO_QT_TRACING
