@@ -28,10 +28,12 @@ fi
 export QT_QPA_PLATFORM=offscreen
 export CTEST_OUTPUT_ON_FAILURE=1
 
-# Ccache when installed (it only makes reruns cheaper), for every stage.
+# Ccache when installed (it only makes reruns cheaper), for every stage. Paths are hashed relative
+# to the checkout, so a clone in another folder (CI's) reuses what an earlier run compiled.
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
 fi
 
 # RelWithDebInfo with line tables only (-g1): sanitizer reports and backtraces keep file and line,
