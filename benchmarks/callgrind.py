@@ -81,6 +81,18 @@ def measure_qml(bench_qml, names, batch, low=10, high=30, jobs=2):
                 for name in names}
 
 
+def measure_qml_scale(bench_qml, kinds=None, jobs=2):
+    """{kind: instructions per handler created and destroyed}: bench_qml's qml_scale cases, one
+    iteration each, 4,000 handlers less 1,000, divided by 3,000."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    kinds = kinds or QT_QML_SCALE
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        runs = {(k, c): pool.submit(qml_total_instructions, bench_qml, f"qml_scale/{k}/{c}", 1)
+                for k in kinds for c in (1000, 4000)}
+        return {k: (runs[(k, 4000)].result() - runs[(k, 1000)].result()) / 3000 for k in kinds}
+
+
 ADD_REMOVE_LIBRARIES = ["rio", "qt_lambda", "boost_signals2", "sigcpp"]
 
 
@@ -132,8 +144,6 @@ def qt_targets(bin_dir, jobs=2):
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         qml = {(name, i): pool.submit(qml_total_instructions, bench_qml, name, i)
                for name in qml_names for i in (10, 30)}
-        scale = {(k, c): pool.submit(qml_total_instructions, bench_qml, f"qml_scale/{k}/{c}", 1)
-                 for k in QT_QML_SCALE for c in (1000, 4000)}
         direct = {(lib, n, i): pool.submit(total_instructions, driver, lib, n, i)
                   for lib in QT_DIRECT for n in (1, 4, 16) for i in (1000, 11000)}
         queued = {(lib, e): pool.submit(callgrind_total,
@@ -142,7 +152,7 @@ def qt_targets(bin_dir, jobs=2):
                   for lib in QT_QUEUED for e in (20000, 40000)}
         return {
             "qml": {name: (qml[(name, 30)].result() - qml[(name, 10)].result()) / (20 * 100) for name in qml_names},
-            "qml_scale": {k: (scale[(k, 4000)].result() - scale[(k, 1000)].result()) / 3000 for k in QT_QML_SCALE},
+            "qml_scale": measure_qml_scale(bench_qml, jobs=jobs),
             "direct": {lib: {n: (direct[(lib, n, 11000)].result() - direct[(lib, n, 1000)].result()) / 10000
                              for n in (1, 4, 16)} for lib in QT_DIRECT},
             "queued": {lib: (queued[(lib, 40000)].result() - queued[(lib, 20000)].result()) / 20000
