@@ -713,22 +713,37 @@ private Q_SLOTS:
         second.run([context] { delete context; });
     }
 
+    // The deliveries waiting when their registry is destroyed never run, and each is counted:
+    // the registry emits nothing any more, so the `registryio` log gives every handler's total.
     void registryDestroyedWithDeliveriesPending()
     {
         riotest::Worker worker;
+        riotest::LogCapture log;
         std::atomic<int> calls{0};
         auto gate = worker.block();
+        rio::HandlerId every;
+        rio::HandlerId latest;
         {
             rio::QtRegistry<int> registry;
-            registry.add(worker.context, [&calls] { calls.fetch_add(1); });
-            registry.add(worker.context, [&calls] { calls.fetch_add(1); },
-                         {.delivery = rio::Delivery::Latest});
+            every = registry.add(worker.context, [&calls] { calls.fetch_add(1); });
+            latest = registry.add(worker.context, [&calls] { calls.fetch_add(1); },
+                                  {.delivery = rio::Delivery::Latest});
             registry.notify(1);
             registry.notify(2);
         }
         gate->count_down();
         worker.flush();
         QCOMPARE(calls.load(), 0);
+        const QStringList messages = log.messages();
+        const QString all = messages.join(QLatin1Char('\n'));
+        const auto logged = [&messages](rio::HandlerId id, int total) {
+            return messages.contains(QStringLiteral("handler %1: %2 queued deliveries dropped so far "
+                                                    "(it was removed with deliveries waiting)")
+                                         .arg(id.value())
+                                         .arg(total));
+        };
+        QVERIFY2(logged(every, 2), qPrintable(all));
+        QVERIFY2(logged(latest, 1), qPrintable(all));
     }
 };
 
