@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // add(receiver, &Class::method, priority, type, options) was removed.
 // expect: add(receiver, &Class::method, priority, type, options) was removed
-// expect: write add(receiver, &Class::method, options) with a rio::HandlerOptions that also sets .priority and .connection
+// expect: write add(receiver, &Class::method, options) with a
+// expect: rio::HandlerOptions that also sets .priority and .connection
 #include <registryio/qt/qt_registry.h>
 
 class SlowGauge : public QObject

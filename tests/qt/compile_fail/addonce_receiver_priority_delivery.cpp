@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// addOnce(receiver, &Class::method, priority, delivery): addOnce takes no receiver; the options come in one braced list.
+// addOnce(receiver, &Class::method, priority, delivery): addOnce takes no receiver; the options come in one
+// braced list.
 // expect: rio::QtRegistry: addOnce takes no receiver
 // expect: write add(receiver, &Class::method, {.once = true, ...}) with the other options in the braces
 #include <registryio/qt/qt_registry.h>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// addScoped(context, f, type): the removed addScoped(context, f, priority) read a connection type as a priority.
+// addScoped(context, f, type): the removed addScoped(context, f, priority) read a connection type as a
+// priority.
 // expect: addScoped(context, f, priority) was removed, and it read a connection type as a priority
 // expect: write addScoped(context, f, {.connection = type})
 #include <registryio/qt/qt_registry.h>

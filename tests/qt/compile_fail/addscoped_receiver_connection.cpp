@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // addScoped(receiver, &Class::method, type): the removed form read a connection type as a priority.
-// expect: addScoped(receiver, &Class::method, priority) was removed, and it read a connection type as a priority
+// expect: addScoped(receiver, &Class::method, priority) was removed,
+// expect: and it read a connection type as a priority
 // expect: write addScoped(receiver, &Class::method, {.connection = type})
 #include <registryio/qt/qt_registry.h>
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // addScoped(receiver, &Class::method, priority, type, delivery) was removed.
 // expect: addScoped(receiver, &Class::method, priority, type, delivery) was removed
-// expect: write addScoped(receiver, &Class::method, {.priority = priority, .connection = type, .delivery = delivery})
+// expect: write addScoped(receiver, &Class::method, {.priority =
+// expect: priority, .connection = type, .delivery = delivery})
 #include <registryio/qt/qt_registry.h>
 
 class SlowGauge : public QObject

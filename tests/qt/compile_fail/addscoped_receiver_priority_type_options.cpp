@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // addScoped(receiver, &Class::method, priority, type, options) was removed.
 // expect: addScoped(receiver, &Class::method, priority, type, options) was removed
-// expect: write addScoped(receiver, &Class::method, options) with a rio::HandlerOptions that also sets .priority and .connection
+// expect: write addScoped(receiver, &Class::method, options) with a
+// expect: rio::HandlerOptions that also sets .priority and .connection
 #include <registryio/qt/qt_registry.h>
 
 class SlowGauge : public QObject
