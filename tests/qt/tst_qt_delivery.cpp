@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -447,6 +448,72 @@ private Q_SLOTS:
         worker.run([second] { delete second; });
     }
 
+    // Two notifiers race, each held by a direct handler between queuing into two queued handlers:
+    // notifier 1 takes its place in the delivery order (at the first queued handler, q300) and
+    // is held; notifier 2 queues its event into q300 and q100 and is held before q0; notifier 1
+    // then queues into q100, behind 2's delivery, and into q0. Drained now, every event still
+    // reaches its handlers in priority order, and each handler gets the events in the order
+    // their notifies took their places (1 before 2).
+    void priorityOrderHoldsWhenNotifiersRace()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        std::mutex mutex;
+        std::vector<std::pair<int, int>> order; // (event, priority) as delivered
+        auto record = [&](int priority) {
+            return [&, priority](const int &event) {
+                std::lock_guard lock(mutex);
+                order.emplace_back(event, priority);
+            };
+        };
+        // Holds the notifier of `event` until `release` counts down (`held`: it is there).
+        auto holdFor = [](int event, std::latch &held, std::latch &release) {
+            return [event, &held, &release](const int &v) {
+                if (v != event)
+                    return;
+                held.count_down();
+                release.wait();
+            };
+        };
+        std::latch firstHeld(1);
+        std::latch releaseFirst(1);
+        std::latch secondHeld(1);
+        std::latch releaseSecond(1);
+        registry.add(worker.context, record(300), {.priority = 300, .connection = Qt::QueuedConnection});
+        registry.add(worker.context, holdFor(1, firstHeld, releaseFirst),
+                     {.priority = 200, .connection = Qt::DirectConnection});
+        registry.add(worker.context, record(100), {.priority = 100, .connection = Qt::QueuedConnection});
+        registry.add(worker.context, holdFor(2, secondHeld, releaseSecond),
+                     {.priority = 50, .connection = Qt::DirectConnection});
+        registry.add(worker.context, record(0), {.priority = 0, .connection = Qt::QueuedConnection});
+
+        auto gate = worker.block(); // nothing is drained until both have queued what they will
+        std::thread first([&] { registry.notify(1); });
+        firstHeld.wait(); // 1 is queued into q300 only
+        std::thread second([&] { registry.notify(2); });
+        secondHeld.wait(); // 2 is queued into q300 and q100
+        releaseFirst.count_down();
+        first.join(); // 1 is queued into q100 and q0
+        gate->count_down();
+        worker.flush(); // drains what waits: 1 everywhere, 2 in q300 and q100
+        releaseSecond.count_down();
+        second.join();
+        worker.flush();
+
+        std::lock_guard lock(mutex);
+        QCOMPARE(order.size(), std::size_t{6});
+        std::map<int, std::vector<int>> priorities; // event -> its handlers' priorities, as run
+        std::map<int, std::vector<int>> events;     // priority -> the events it got, as run
+        for (const auto &[event, priority] : order) {
+            priorities[event].push_back(priority);
+            events[priority].push_back(event);
+        }
+        for (const int event : {1, 2})
+            QCOMPARE(priorities[event], (std::vector<int>{300, 100, 0}));
+        for (const int priority : {300, 100, 0})
+            QCOMPARE(events[priority], (std::vector<int>{1, 2}));
+    }
+
     void oneSharedCopyPerNotify()
     {
         riotest::Worker worker;
@@ -646,22 +713,37 @@ private Q_SLOTS:
         second.run([context] { delete context; });
     }
 
+    // The deliveries waiting when their registry is destroyed never run, and each is counted:
+    // the registry emits nothing any more, so the `registryio` log gives every handler's total.
     void registryDestroyedWithDeliveriesPending()
     {
         riotest::Worker worker;
+        riotest::LogCapture log;
         std::atomic<int> calls{0};
         auto gate = worker.block();
+        rio::HandlerId every;
+        rio::HandlerId latest;
         {
             rio::QtRegistry<int> registry;
-            registry.add(worker.context, [&calls] { calls.fetch_add(1); });
-            registry.add(worker.context, [&calls] { calls.fetch_add(1); },
-                         {.delivery = rio::Delivery::Latest});
+            every = registry.add(worker.context, [&calls] { calls.fetch_add(1); });
+            latest = registry.add(worker.context, [&calls] { calls.fetch_add(1); },
+                                  {.delivery = rio::Delivery::Latest});
             registry.notify(1);
             registry.notify(2);
         }
         gate->count_down();
         worker.flush();
         QCOMPARE(calls.load(), 0);
+        const QStringList messages = log.messages();
+        const QString all = messages.join(QLatin1Char('\n'));
+        const auto logged = [&messages](rio::HandlerId id, int total) {
+            return messages.contains(QStringLiteral("handler %1: %2 queued deliveries dropped so far "
+                                                    "(it was removed with deliveries waiting)")
+                                         .arg(id.value())
+                                         .arg(total));
+        };
+        QVERIFY2(logged(every, 2), qPrintable(all));
+        QVERIFY2(logged(latest, 1), qPrintable(all));
     }
 };
 
