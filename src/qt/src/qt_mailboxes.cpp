@@ -231,7 +231,7 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
             }
         }
         if (dropped != 0)
-            h->control->reportDropped(h->id, dropped, true);
+            h->control->reportDropped(h->id, dropped, true, QtRegistryControl::DropReason::NoMemory);
     }
 }
 
