@@ -7,7 +7,9 @@
 // never on time.
 //   notify <from> <to> [bytes]   notify Payload{seq} for seq in [from, to]; prints "notified <to>"
 //   notifyThread <from> <to> [bytes]  the same from another thread (a share's Block waits only
-//                                there); prints "notified <to> dropped=<droppedCount() after>"
+//                                there); prints "notified <to> dropped=<droppedCount() after>",
+//                                or, when --notify-deadline <ms> (300000 by default) passes
+//                                first, "notifyThread stopped before <seq>: deadline"
 //   stall <ms>                   blocks this process's event loop (a stalled peer)
 //   freeze                       prints "frozen", then blocks this process's event loop (reads
 //                                nothing from its sockets) until the line "thaw" on stdin
@@ -164,6 +166,9 @@ int main(int argc, char **argv)
     const QStringList priorities =
         handlerList == QLatin1String("none") ? QStringList() : handlerList.split(u',');
     const bool quiet = args.contains(QStringLiteral("--quiet"));
+    // A notifyThread worker's deadline: on a Block share each notify may wait up to blockTimeout.
+    const std::chrono::milliseconds notifyDeadline(
+        option(args, QStringLiteral("--notify-deadline"), QStringLiteral("300000")).toLongLong());
     const bool latest = args.contains(QStringLiteral("--latest"));
 
     std::unique_ptr<QRemoteObjectHost> host;
@@ -317,10 +322,18 @@ int main(int argc, char **argv)
                 const qint64 from = words.value(1).toLongLong();
                 const qint64 to = words.value(2).toLongLong();
                 const QByteArray blob(words.value(3, "0").toInt(), 'x');
-                // Joined at exit: bounded by the count and, on a Block share, by blockTimeout each.
+                // Joined at exit (the share's destruction wakes a wait): bounded by the count and,
+                // between events, by the deadline (one notify on a Block share waits at most
+                // blockTimeout).
                 workers.emplace_back([&, from, to, blob] {
-                    for (qint64 seq = from; seq <= to; ++seq)
+                    const auto until = std::chrono::steady_clock::now() + notifyDeadline;
+                    for (qint64 seq = from; seq <= to; ++seq) {
+                        if (std::chrono::steady_clock::now() >= until) {
+                            say("notifyThread stopped before " + QByteArray::number(seq) + ": deadline");
+                            return;
+                        }
                         registry->notify(Payload{seq, blob});
+                    }
                     const quint64 dropped = share ? share->droppedCount() : 0;
                     say("notified " + QByteArray::number(to) + " dropped=" + QByteArray::number(dropped));
                 });
