@@ -488,6 +488,8 @@ private Q_SLOTS:
     void killedSourceIsReportedAndResubscribed();
     void sourceKilledMidFrameIsRejoinedEveryRound_data() { transports_data(); }
     void sourceKilledMidFrameIsRejoinedEveryRound();
+    void reconnectionToARunningSourceCountsTheOutageAsGaps_data();
+    void reconnectionToARunningSourceCountsTheOutageAsGaps();
     void peersSeeOnlyTheEventSignalAndThePostSlot();
     void killedSubscriberIsForgottenBySource();
     void malformedMultiEventPostDeliversNothingAndDropsThatPeer_data();
@@ -1068,6 +1070,45 @@ void tst_Remote::sourceKilledMidFrameIsRejoinedEveryRound()
     source->send("notify 1 10 16");
     QTRY_COMPARE_WITH_TIMEOUT(received, 10, Deadline);
     qInfo("%d rounds; the slowest reconnection took %lld ms", rounds, qlonglong(slowest));
+}
+
+// The connection drops while the source keeps running, and the source notifies 5 events before
+// the subscriber is back: the subscriber continues that source's sequence, so the 5 are a gap
+// that droppedBySource() counts (with retainLatest, the newest of them arrives first and the 4
+// before it are the gap).
+void tst_Remote::reconnectionToARunningSourceCountsTheOutageAsGaps_data()
+{
+    QTest::addColumn<bool>("retain");
+    QTest::newRow("every") << false;
+    QTest::newRow("retained") << true;
+}
+
+void tst_Remote::reconnectionToARunningSourceCountsTheOutageAsGaps()
+{
+    QFETCH(bool, retain);
+    LocalSource source(uniqueLocalUrl(), {.retainLatest = retain});
+    QVERIFY(source.share && source.share->isShared());
+    auto sub = startSubscriber(source.address());
+    QVERIFY(sub->waitLine("state connected"));
+    source.registry.notify(Payload{1, {}});
+    QVERIFY(sub->waitLine("event 0 1"));
+
+    // The source drops the connection and, before its event loop runs again (so before it can
+    // take the subscriber's next connection), notifies 2..6.
+    const auto sockets = source.listener->findChildren<QLocalSocket *>(Qt::FindDirectChildrenOnly);
+    QCOMPARE(sockets.size(), 1);
+    const qsizetype from = sub->lineCount();
+    sockets.front()->abort();
+    for (qint64 seq = 2; seq <= 6; ++seq)
+        source.registry.notify(Payload{seq, {}});
+    QVERIFY(sub->waitLine("state reconnecting", from));
+    QVERIFY(sub->waitLine("state connected", from));
+    source.registry.notify(Payload{7, {}});
+    QVERIFY(sub->waitLine("event 0 7"));
+    const auto stats = sub->stats();
+    QCOMPARE(stats.value("droppedBySource"), retain ? 4 : 5);
+    QCOMPARE(sub->lines("event "), retain ? (QList<QByteArray>{"event 0 1", "event 0 6", "event 0 7"})
+                                          : (QList<QByteArray>{"event 0 1", "event 0 7"}));
 }
 
 // kill -9 of a subscriber mid-flood: the source forgets its connection at once (Qt Remote
