@@ -23,6 +23,9 @@
 //   quit                         exits 0
 // TLS (url tls://...): --tls-cert/--tls-key this side's certificate and key, --tls-ca the CA
 // certificate the other side must chain to (on a source: subscribers must show a certificate).
+// A source with --notify-first <seq> notifies Payload{seq} and prints "notified <seq>" before its
+// event loop first runs, so before it takes any connection (then "ready"): with --retain, a
+// subscriber can get that event only as the retained one.
 #include "remote_payload.h"
 
 #include <registryio/qt/qt_registry.h>
@@ -390,6 +393,11 @@ int main(int argc, char **argv)
         }
     });
 
+    if (share && args.contains(QStringLiteral("--notify-first"))) {
+        const qint64 seq = option(args, QStringLiteral("--notify-first")).toLongLong();
+        registry->notify(Payload{seq, {}});
+        say("notified " + QByteArray::number(seq));
+    }
     if (isSource)
         say("ready " + (listener ? listener->address() : url).toString().toUtf8());
     else

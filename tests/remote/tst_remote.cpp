@@ -602,7 +602,8 @@ void tst_Remote::lateSubscriberGetsOnlyLaterEvents()
 // A share that retains its newest event: a subscriber that connects late gets it first, once,
 // then the events notified from then on; across a kill -9 of the source and a restart, the
 // resubscribed subscriber gets the new source's newest event once, and a new subscriber gets it
-// first.
+// first. The restarted source notifies that event before it takes any connection, so the
+// subscribers can get it only as the retained event.
 void tst_Remote::retainedEventComesFirstOnEveryConnection()
 {
     QFETCH(QString, url);
@@ -627,10 +628,10 @@ void tst_Remote::retainedEventComesFirstOnEveryConnection()
     QVERIFY(source->process().waitForFinished(Deadline));
     QVERIFY(early->waitLine("state reconnecting"));
     auto restarted =
-        std::make_unique<Peer>(QStringList{QStringLiteral("source"), address, QStringLiteral("--retain")});
-    QVERIFY(restarted->waitLine("ready "));
-    restarted->send("notify 100 100"); // before or after the subscriber is back: it gets it once
+        std::make_unique<Peer>(QStringList{QStringLiteral("source"), address, QStringLiteral("--retain"),
+                                           QStringLiteral("--notify-first"), QStringLiteral("100")});
     QVERIFY(restarted->waitLine("notified 100"));
+    QVERIFY(restarted->waitLine("ready "));
     QVERIFY(early->waitLine("event 0 100"));
     auto fresh = startSubscriber(address);
     QVERIFY(fresh->waitLine("event 0 100"));
