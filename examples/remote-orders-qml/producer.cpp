@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The producer daemon: shares an "orders" registry of QVariant maps ({id, item, quantity}) on a
-// local socket (same user only) and notifies an order every 200 ms, up to --count (0: forever).
+// local socket (same user only) and notifies --count orders (at least 1; 600 by default, two
+// minutes of them), one every 200 ms, then goes on sharing until it is stopped.
 // Orders that the window sends back reach its own handler, which prints them.
-//   rio_example_remote_qml_producer [--url local:rio-orders-qml] [--count 0]
+//   rio_example_remote_qml_producer [--url local:rio-orders-qml] [--count 600]
 #include <registryio/qt/qt_registry.h>
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_share.h>
@@ -23,7 +24,11 @@ int main(int argc, char **argv)
         return at >= 0 && at + 1 < args.size() ? args.at(at + 1) : QString::fromLatin1(fallback);
     };
     const QUrl url(option("--url", "local:rio-orders-qml"));
-    const int count = option("--count", "0").toInt();
+    const int count = option("--count", "600").toInt();
+    if (count < 1) {
+        std::fprintf(stderr, "producer: --count must be at least 1\n");
+        return 2;
+    }
 
     QRemoteObjectHost host;
     rio::RemoteListener listener(&host); // first: it gives the host its connections
@@ -52,7 +57,7 @@ int main(int argc, char **argv)
         orders.notify(QVariantMap{{QStringLiteral("id"), next},
                                   {QStringLiteral("item"), QStringLiteral("widget")},
                                   {QStringLiteral("quantity"), int(next % 5) + 1}});
-        if (count > 0 && next >= count)
+        if (next >= count)
             tick.stop();
         ++next;
     });

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The producer daemon: shares its "orders" registry on a local socket (same user only) and
-// notifies an order every 100 ms, up to --count (0: forever). Orders notified by subscribers reach
-// its own handlers too.
+// notifies --count orders (at least 1), one every 100 ms, then goes on sharing (for the orders
+// subscribers send) until it is stopped. Orders notified by subscribers reach its own handlers too.
 //   rio_example_remote_producer [--url local:rio-orders] [--count 20]
 #include "order.h"
 
@@ -25,6 +25,10 @@ int main(int argc, char **argv)
     };
     const QUrl url(option("--url", "local:rio-orders"));
     const int count = option("--count", "20").toInt();
+    if (count < 1) {
+        std::fprintf(stderr, "producer: --count must be at least 1\n");
+        return 2;
+    }
 
     QRemoteObjectHost host;
     rio::RemoteListener listener(&host); // first: it gives the host its connections
@@ -47,7 +51,7 @@ int main(int argc, char **argv)
     QTimer tick;
     QObject::connect(&tick, &QTimer::timeout, &app, [&] {
         orders.notify(Order{next, QStringLiteral("widget"), int(next % 5) + 1});
-        if (count > 0 && next >= count)
+        if (next >= count)
             tick.stop();
         ++next;
     });

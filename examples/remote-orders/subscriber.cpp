@@ -36,8 +36,9 @@ int main(int argc, char **argv)
                     producerSawIt = true;
             }
         });
+        // 600 orders: a minute of them, longer than this program waits (30 s).
         producer.start(producerPath,
-                       {QStringLiteral("--url"), url, QStringLiteral("--count"), QStringLiteral("0")});
+                       {QStringLiteral("--url"), url, QStringLiteral("--count"), QStringLiteral("600")});
         if (!producer.waitForStarted() || !producer.waitForReadyRead(10000)) {
             std::fprintf(stderr, "subscriber: the producer did not start\n");
             return 1;

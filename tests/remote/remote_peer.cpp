@@ -7,7 +7,9 @@
 // never on time.
 //   notify <from> <to> [bytes]   notify Payload{seq} for seq in [from, to]; prints "notified <to>"
 //   notifyThread <from> <to> [bytes]  the same from another thread (a share's Block waits only
-//                                there); prints "notified <to> dropped=<droppedCount() after>"
+//                                there); prints "notified <to> dropped=<droppedCount() after>",
+//                                or, when --notify-deadline <ms> (300000 by default) passes
+//                                first, "notifyThread stopped before <seq>: deadline"
 //   stall <ms>                   blocks this process's event loop (a stalled peer)
 //   freeze                       prints "frozen", then blocks this process's event loop (reads
 //                                nothing from its sockets) until the line "thaw" on stdin
@@ -21,6 +23,9 @@
 //   quit                         exits 0
 // TLS (url tls://...): --tls-cert/--tls-key this side's certificate and key, --tls-ca the CA
 // certificate the other side must chain to (on a source: subscribers must show a certificate).
+// A source with --notify-first <seq> notifies Payload{seq} and prints "notified <seq>" before its
+// event loop first runs, so before it takes any connection (then "ready"): with --retain, a
+// subscriber can get that event only as the retained one.
 #include "remote_payload.h"
 
 #include <registryio/qt/qt_registry.h>
@@ -164,6 +169,9 @@ int main(int argc, char **argv)
     const QStringList priorities =
         handlerList == QLatin1String("none") ? QStringList() : handlerList.split(u',');
     const bool quiet = args.contains(QStringLiteral("--quiet"));
+    // A notifyThread worker's deadline: on a Block share each notify may wait up to blockTimeout.
+    const std::chrono::milliseconds notifyDeadline(
+        option(args, QStringLiteral("--notify-deadline"), QStringLiteral("300000")).toLongLong());
     const bool latest = args.contains(QStringLiteral("--latest"));
 
     std::unique_ptr<QRemoteObjectHost> host;
@@ -317,10 +325,18 @@ int main(int argc, char **argv)
                 const qint64 from = words.value(1).toLongLong();
                 const qint64 to = words.value(2).toLongLong();
                 const QByteArray blob(words.value(3, "0").toInt(), 'x');
-                // Joined at exit: bounded by the count and, on a Block share, by blockTimeout each.
+                // Joined at exit (the share's destruction wakes a wait): bounded by the count and,
+                // between events, by the deadline (one notify on a Block share waits at most
+                // blockTimeout).
                 workers.emplace_back([&, from, to, blob] {
-                    for (qint64 seq = from; seq <= to; ++seq)
+                    const auto until = std::chrono::steady_clock::now() + notifyDeadline;
+                    for (qint64 seq = from; seq <= to; ++seq) {
+                        if (std::chrono::steady_clock::now() >= until) {
+                            say("notifyThread stopped before " + QByteArray::number(seq) + ": deadline");
+                            return;
+                        }
                         registry->notify(Payload{seq, blob});
+                    }
                     const quint64 dropped = share ? share->droppedCount() : 0;
                     say("notified " + QByteArray::number(to) + " dropped=" + QByteArray::number(dropped));
                 });
@@ -377,6 +393,11 @@ int main(int argc, char **argv)
         }
     });
 
+    if (share && args.contains(QStringLiteral("--notify-first"))) {
+        const qint64 seq = option(args, QStringLiteral("--notify-first")).toLongLong();
+        registry->notify(Payload{seq, {}});
+        say("notified " + QByteArray::number(seq));
+    }
     if (isSource)
         say("ready " + (listener ? listener->address() : url).toString().toUtf8());
     else

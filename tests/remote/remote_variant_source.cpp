@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     if (app.arguments().size() < 2) {
-        std::fprintf(stderr, "usage: rio_remote_variant_source <url> [--retain]\n");
+        std::fprintf(stderr, "usage: rio_remote_variant_source <url> [--retain] [--notify-first <seq>]\n");
         return 2;
     }
     QRemoteObjectHost host;
@@ -74,6 +74,15 @@ int main(int argc, char **argv)
             }
         }
     });
+    // --notify-first <seq>: notified before the event loop first runs, so before any connection is
+    // taken: with --retain, a subscriber can get it only as the retained event.
+    if (const qsizetype at = app.arguments().indexOf(QStringLiteral("--notify-first"));
+        at >= 0 && at + 1 < app.arguments().size()) {
+        const qint64 seq = app.arguments().at(at + 1).toLongLong();
+        registry.notify(
+            QVariantMap{{QStringLiteral("seq"), seq}, {QStringLiteral("item"), QStringLiteral("widget")}});
+        say("notified " + QByteArray::number(seq));
+    }
     say("ready " + listener.address().toString().toUtf8());
     return app.exec();
 }

@@ -188,7 +188,8 @@ void tst_RemoteQml::stateFollowsTheSourceThroughAKill()
 }
 
 // A share that retains its newest event: a QML RemoteRegistry that connects gets it first, and,
-// after a kill -9 and a restart, the new source's newest event once.
+// after a kill -9 and a restart, the new source's newest event once (notified before the new
+// source takes any connection, so it can arrive only as the retained event).
 void tst_RemoteQml::retainedEventComesFirstAcrossAKill()
 {
     const QString url = uniqueLocalUrl();
@@ -204,10 +205,10 @@ void tst_RemoteQml::retainedEventComesFirstAcrossAKill()
     source->kill();
     QTRY_COMPARE_WITH_TIMEOUT(orders->property("state").toInt(), int(rio::RemoteQmlRegistry::Reconnecting),
                               Deadline);
-    source = std::make_unique<Source>(url, QStringList{QStringLiteral("--retain")});
-    QVERIFY(source->waitLine("ready " + url.toUtf8()));
-    source->send("notify 9 9");
+    source = std::make_unique<Source>(
+        url, QStringList{QStringLiteral("--retain"), QStringLiteral("--notify-first"), QStringLiteral("9")});
     QVERIFY(source->waitLine("notified 9"));
+    QVERIFY(source->waitLine("ready " + url.toUtf8()));
     QTRY_VERIFY_WITH_TIMEOUT(orders->property("connected").toBool(), Deadline);
     source->send("notify 10 10");
     QTRY_COMPARE_WITH_TIMEOUT(seen(orders.get()).size(), 6, Deadline);

@@ -223,6 +223,11 @@ void tst_RemoteThreads::blockedSendersOnManyThreadsWakeWhenTheShareGoes()
     std::promise<void> blocked;
     std::promise<void> release;
     std::shared_future<void> released = release.get_future().share();
+    // Releases the subscriber's thread, once, from the test's end or a guard.
+    const auto releaseSubscriber = [&] {
+        if (released.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+            release.set_value();
+    };
     std::thread subscriberThread([&] {
         {
             QEventLoop loop;
@@ -238,8 +243,7 @@ void tst_RemoteThreads::blockedSendersOnManyThreadsWakeWhenTheShareGoes()
     });
     const auto cleanup = qScopeGuard([&] {
         stall.store(true);
-        if (released.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
-            release.set_value();
+        releaseSubscriber();
         subscriberThread.join();
     });
     QTRY_VERIFY_WITH_TIMEOUT(
@@ -257,13 +261,20 @@ void tst_RemoteThreads::blockedSendersOnManyThreadsWakeWhenTheShareGoes()
                 registry.notify(Payload{t * PerThread + i, blob});
         }));
     }
+    // Declared after the senders, so it runs before their futures wait for them: a failed check
+    // below ends the test at once (the share's destruction wakes the senders, then the
+    // subscriber reads again) instead of leaving them waiting out blockTimeout for every event.
+    const auto wakeSenders = qScopeGuard([&] {
+        share.reset();
+        releaseSubscriber();
+    });
     // The connection's buffer fills, then the backlog: the senders wait.
     QTRY_COMPARE_WITH_TIMEOUT(share->base()->pendingCount(), Capacity, Deadline);
     QCOMPARE(senders.front().wait_for(std::chrono::seconds(0)), std::future_status::timeout);
     share.reset();
     for (auto &sender : senders)
         QCOMPARE(sender.wait_for(std::chrono::milliseconds(Deadline)), std::future_status::ready);
-    release.set_value();
+    releaseSubscriber();
 }
 
 QTEST_GUILESS_MAIN(tst_RemoteThreads)

@@ -11,7 +11,6 @@
 #include <QRemoteObjectHost>
 #include <QSslConfiguration>
 #include <QSslKey>
-#include <QSslServer>
 #include <QSslSocket>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -21,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -87,6 +87,37 @@ void abortSocket(QIODevice *socket)
     }
 }
 
+// A TCP server whose connections start a TLS handshake as its server side at once. The listener
+// hears of each connection when it is accepted (so that it times the handshake from the TCP
+// connect and settles each peer once) and takes it once encrypted. (QSslServer restarts its
+// handshake timer when the first bytes arrive, reports its timeout as errorOccurred() and closes a
+// connection whose first byte is not a ClientHello without a signal.)
+class TlsServer final : public QTcpServer
+{
+public:
+    TlsServer(const QSslConfiguration &configuration, std::function<void(QSslSocket *)> connected,
+              QObject *parent)
+        : QTcpServer(parent), m_configuration(configuration), m_connected(std::move(connected))
+    { }
+
+protected:
+    void incomingConnection(qintptr descriptor) override
+    {
+        auto *socket = new QSslSocket(this);
+        socket->setSslConfiguration(m_configuration);
+        if (!socket->setSocketDescriptor(descriptor)) {
+            delete socket;
+            return;
+        }
+        m_connected(socket);
+        socket->startServerEncryption();
+    }
+
+private:
+    QSslConfiguration m_configuration;
+    std::function<void(QSslSocket *)> m_connected;
+};
+
 } // namespace
 
 struct RemoteListener::Private
@@ -114,9 +145,38 @@ struct RemoteListener::Private
         mutable bool congested = false;
     };
     std::vector<Peer> peers;
+    // TLS connections whose handshake has not ended: each leaves this list once, encrypted (to
+    // peers), rejected, or gone by itself.
+    struct Handshake
+    {
+        QPointer<QSslSocket> socket;
+        qint64 connectedAt = 0; // ms
+        QString errors;         // what sslErrors() said, for the rejection that follows
+    };
+    std::vector<Handshake> handshakes;
     QTimer *deadlines = nullptr;
     quint64 rejected = 0;
 
+    Handshake *findHandshake(const QSslSocket *socket)
+    {
+        const auto it = std::find_if(handshakes.begin(), handshakes.end(),
+                                     [socket](const Handshake &h) { return h.socket == socket; });
+        return it == handshakes.end() ? nullptr : &*it;
+    }
+    // Takes `socket` out of the handshakes; false when it was not there (already settled).
+    bool settleHandshake(const QSslSocket *socket, qint64 *connectedAt = nullptr, QString *errors = nullptr)
+    {
+        const auto it = std::find_if(handshakes.begin(), handshakes.end(),
+                                     [socket](const Handshake &h) { return h.socket == socket; });
+        if (it == handshakes.end())
+            return false;
+        if (connectedAt)
+            *connectedAt = it->connectedAt;
+        if (errors)
+            *errors = it->errors;
+        handshakes.erase(it);
+        return true;
+    }
     Peer *find(const QIODevice *socket)
     {
         const auto it =
@@ -159,6 +219,12 @@ RemoteListener::~RemoteListener()
             socket->disconnect(this);
             forget(socket); // the host may outlive us: it must not write to our sockets
             abortSocket(socket);
+        }
+    }
+    for (const auto &handshake : d->handshakes) {
+        if (QSslSocket *socket = handshake.socket) {
+            socket->disconnect(this);
+            socket->abort();
         }
     }
 }
@@ -242,7 +308,7 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
         }
         connect(server, &QLocalServer::newConnection, this, [this, server] {
             while (QLocalSocket *socket = server->nextPendingConnection())
-                accept(socket);
+                accept(socket, nowMs());
         });
         d->local = server;
         d->address = url;
@@ -260,22 +326,7 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
                 d->error = QStringLiteral("tls: the configuration has no local certificate and key");
                 return false;
             }
-            auto *ssl = new QSslServer(this);
-            ssl->setSslConfiguration(*tls);
-            ssl->setHandshakeTimeout(int(d->options.handshakeTimeout.count()));
-            // A peer that fails the handshake never becomes a connection; say why.
-            connect(ssl, &QSslServer::sslErrors, this, [this](QSslSocket *, const QList<QSslError> &errors) {
-                QStringList what;
-                for (const QSslError &error : errors)
-                    what.append(error.errorString());
-                rejectHandshake(what.join(QStringLiteral("; ")));
-            });
-            connect(ssl, &QSslServer::errorOccurred, this,
-                    [this](QSslSocket *socket, QAbstractSocket::SocketError error) {
-                        if (error == QAbstractSocket::SslHandshakeFailedError)
-                            rejectHandshake(socket->errorString());
-                    });
-            server = ssl;
+            server = new TlsServer(*tls, [this](QSslSocket *socket) { beginHandshake(socket); }, this);
         } else {
             server = new QTcpServer(this);
         }
@@ -284,16 +335,13 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
             delete server;
             return false;
         }
-        const auto acceptAll = [this, server] {
-            while (QTcpSocket *socket = server->nextPendingConnection())
-                accept(socket);
-        };
-        // A QSslServer emits newConnection() when a peer connects, before the handshake, and
-        // queues the connection only once it is encrypted.
-        if (wantsTls)
-            connect(server, &QTcpServer::pendingConnectionAvailable, this, acceptAll);
-        else
-            connect(server, &QTcpServer::newConnection, this, acceptAll);
+        // TLS connections come through beginHandshake(), from the server itself.
+        if (!wantsTls) {
+            connect(server, &QTcpServer::newConnection, this, [this, server] {
+                while (QTcpSocket *socket = server->nextPendingConnection())
+                    accept(socket, nowMs());
+            });
+        }
         d->tcp = server;
         d->address = url;
         d->address.setPort(server->serverPort());
@@ -303,7 +351,50 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
     return false;
 }
 
-void RemoteListener::accept(QIODevice *socket)
+void RemoteListener::beginHandshake(QSslSocket *socket)
+{
+    d->handshakes.push_back({socket, nowMs(), {}});
+    if (!d->deadlines->isActive())
+        d->deadlines->start();
+    connect(socket, &QSslSocket::encrypted, this, [this, socket] {
+        qint64 connectedAt = 0;
+        if (!d->settleHandshake(socket, &connectedAt))
+            return;
+        socket->disconnect(this);
+        accept(socket, connectedAt);
+    });
+    // Verification errors come first, then (unless they are not fatal: no VerifyPeer) the failure.
+    connect(socket, &QSslSocket::sslErrors, this, [this, socket](const QList<QSslError> &errors) {
+        if (Private::Handshake *handshake = d->findHandshake(socket)) {
+            QStringList what;
+            for (const QSslError &error : errors)
+                what.append(error.errorString());
+            handshake->errors = what.join(QStringLiteral("; "));
+        }
+    });
+    connect(
+        socket, &QAbstractSocket::errorOccurred, this, [this, socket](QAbstractSocket::SocketError error) {
+            QString errors;
+            if (!d->settleHandshake(socket, nullptr, &errors))
+                return;
+            socket->disconnect(this);
+            socket->deleteLater(); // not from inside the socket's own signal: it goes on after it
+            if (error == QAbstractSocket::RemoteHostClosedError)
+                return; // the peer went away: nothing to reject
+            rejectHandshake(
+                QStringLiteral("rio::RemoteListener %1: a peer failed the TLS handshake and is dropped: %2")
+                    .arg(d->address.toString(), errors.isEmpty() ? socket->errorString() : errors));
+        });
+    // Closed without an error first: the peer went away.
+    connect(socket, &QAbstractSocket::disconnected, this, [this, socket] {
+        if (!d->settleHandshake(socket))
+            return;
+        socket->disconnect(this);
+        socket->deleteLater();
+    });
+}
+
+void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
 {
     if (!d->host) {
         abortSocket(socket);
@@ -345,7 +436,7 @@ void RemoteListener::accept(QIODevice *socket)
             g_incompleteBytes.fetch_sub(p.held, std::memory_order_relaxed);
             return true;
         });
-        if (d->peers.empty())
+        if (d->peers.empty() && d->handshakes.empty())
             d->deadlines->stop();
         socket->deleteLater();
         Q_EMIT connectionClosed(id);
@@ -359,8 +450,7 @@ void RemoteListener::accept(QIODevice *socket)
     QString name = d->address.toString();
     if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         name = QStringLiteral("%1:%2").arg(tcp->peerAddress().toString()).arg(tcp->peerPort());
-    const qint64 now = nowMs();
-    d->peers.push_back({socket, id, name, now, now, 0, 0, false});
+    d->peers.push_back({socket, id, name, connectedAt, nowMs(), 0, 0, false});
     if (!d->deadlines->isActive())
         d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());
@@ -452,6 +542,25 @@ void RemoteListener::checkDeadlines()
         if (socket)
             drop(socket, reason);
     }
+    std::vector<QPointer<QSslSocket>> unfinished;
+    for (const Private::Handshake &handshake : d->handshakes) {
+        if (handshake.socket && now - handshake.connectedAt > d->options.handshakeTimeout.count())
+            unfinished.push_back(handshake.socket);
+    }
+    std::erase_if(d->handshakes, [](const Private::Handshake &h) { return !h.socket; });
+    for (const QPointer<QSslSocket> &socket : unfinished) {
+        if (!socket || !d->settleHandshake(socket))
+            continue;
+        socket->disconnect(this);
+        socket->abort();
+        socket->deleteLater();
+        rejectHandshake(QStringLiteral("rio::RemoteListener %1: a peer did not complete the TLS handshake "
+                                       "within %2 ms of connecting; its connection is dropped")
+                            .arg(d->address.toString())
+                            .arg(d->options.handshakeTimeout.count()));
+    }
+    if (d->peers.empty() && d->handshakes.empty())
+        d->deadlines->stop();
 }
 
 void RemoteListener::drop(QIODevice *socket, const QString &reason)
@@ -463,11 +572,8 @@ void RemoteListener::drop(QIODevice *socket, const QString &reason)
     abortSocket(socket);
 }
 
-void RemoteListener::rejectHandshake(const QString &what)
+void RemoteListener::rejectHandshake(const QString &reason)
 {
-    const QString reason =
-        QStringLiteral("rio::RemoteListener %1: a peer failed the TLS handshake and is dropped: %2")
-            .arg(d->address.toString(), what);
     qCWarning(lcRegistryIORemoteCategory, "%s", qPrintable(reason));
     ++d->rejected;
     Q_EMIT peerRejected(reason);

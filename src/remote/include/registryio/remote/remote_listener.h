@@ -15,6 +15,7 @@ class QIODevice;
 class QLoggingCategory;
 class QRemoteObjectHost;
 class QSslConfiguration;
+class QSslSocket;
 QT_END_NAMESPACE
 
 namespace rio {
@@ -62,7 +63,9 @@ public:
     bool listen(const QUrl &url);
     /// Listens on `tls://<address>:<port>` with `configuration` (this side's certificate and key;
     /// with QSslSocket::VerifyPeer and CA certificates, subscribers must show a certificate that
-    /// chains to them). A peer that fails the handshake is dropped with a warning (peerRejected).
+    /// chains to them). A peer that fails the handshake, or has not completed it
+    /// Options::handshakeTimeout after its TCP connect, is dropped with a warning (peerRejected,
+    /// counted once in rejectedCount()); one that closes its connection itself is not counted.
     /// False, with errorString(), on failure, another scheme, or no local certificate.
     bool listen(const QUrl &url, const QSslConfiguration &configuration);
     /// The address peers connect to (the real port for tcp port 0).
@@ -111,8 +114,9 @@ Q_SIGNALS:
 private:
     bool start(const QUrl &url, const QSslConfiguration *tls);
     bool listenOn(const QUrl &url, const QSslConfiguration *tls);
-    void rejectHandshake(const QString &what);
-    void accept(QIODevice *socket);
+    void beginHandshake(QSslSocket *socket);
+    void rejectHandshake(const QString &reason);
+    void accept(QIODevice *socket, qint64 connectedAt);
     void beforeRead(QIODevice *socket);
     void afterRead(QIODevice *socket);
     void checkDeadlines();

@@ -65,7 +65,8 @@ public:
     /// Events notified here that found 65536 of this side's events still waiting for the wire
     /// (the oldest waiting one is dropped for each).
     [[nodiscard]] quint64 droppedUnsent() const noexcept;
-    /// Events the source dropped for lack of room on the wire (gaps in its sequence).
+    /// Gaps in the source's sequence: events it dropped for lack of room on the wire, and those
+    /// notified while this subscriber was away from a source that kept running.
     [[nodiscard]] quint64 droppedBySource() const noexcept;
     /// Frames from the source that were not events (ignored, warned about).
     [[nodiscard]] quint64 malformedCount() const noexcept;
