@@ -2,20 +2,24 @@
 // rio::Diagnostics over the Qt facade: every registration form records where it was called, on
 // which thread, with which context and options; origins attached later show; queued handlers
 // count runs, failures, drops by reason, waiting, most waiting and coalesced replacements with
-// diagnostics off; direct handlers only while on; run times and queueing delays while on; a
-// handler that blocks the GUI thread is named by the watchdog while it still runs, well within
-// 150 ms of its start, and reported once more as slow when it ends; snapshots are safe from
-// another thread while registries come and go.
+// diagnostics off; the drops of handlers that left stay with their registry; direct handlers
+// only while on; run times and queueing delays while on; a handler that blocks the GUI thread is
+// named by the watchdog (log and signal) while it still runs, well within 150 ms of its start,
+// and reported once more as slow when it ends; snapshots are safe from another thread while
+// registries come and go.
 #include "qt_test_support.h"
 
 #include <registryio/detail/diagnostics.h>
 #include <registryio/qt/diagnostics.h>
+#include <registryio/qt/diagnostics_model.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTest>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -338,6 +342,64 @@ private Q_SLOTS:
         QCOMPARE(ended.handler.slowRuns, quint64{1});
         registry.setDiagnosticsEnabled(false);
         QVERIFY(!rio::detail::diag::watchdogRunning());
+    }
+
+    // A handler that leaves (removed, or its context destroyed) takes its row out of the
+    // snapshot, not its drops: they stay with the registry by reason, those it had dropped
+    // before it left with them, and so does the model's "removed handlers" row.
+    void dropsOfHandlersThatLeftStayWithTheirRegistry()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("leaving"));
+        QObject stays; // on this thread: deliveries wait until events run
+        auto dies = std::make_unique<QObject>();
+        const rio::HandlerId removed = registry.add(
+            &stays, [](int) { },
+            {.connection = Qt::QueuedConnection, .capacity = 2, .overflow = rio::Overflow::DropNewest});
+        const rio::HandlerId destroyed =
+            registry.add(dies.get(), [](int) { }, {.connection = Qt::QueuedConnection});
+        for (int i = 0; i < 3; ++i)
+            registry.notify(i);
+        QCOMPARE(handlerOf(registry, removed).drops[int(rio::DropReason::Overflow)], quint64{1});
+        QCOMPARE(handlerOf(registry, destroyed).waiting, quint64{3});
+        rio::RegistryInfo info = infoOf(registry);
+        QVERIFY(info.removedHandlerDrops == (std::array<quint64, rio::dropReasonCount>{}));
+
+        QVERIFY(registry.remove(removed)); // two deliveries waiting
+        info = infoOf(registry);
+        QCOMPARE(info.handlers.size(), 1);
+        QCOMPARE(info.handlers.front().id, destroyed);
+        QCOMPARE(info.handlers.front().totalDrops(), quint64{0});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Overflow)], quint64{1});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Removed)], quint64{2});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::ContextDestroyed)], quint64{0});
+
+        dies.reset(); // three deliveries waiting
+        info = infoOf(registry);
+        QVERIFY(info.handlers.isEmpty());
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Overflow)], quint64{1});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Removed)], quint64{2});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::ContextDestroyed)], quint64{3});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Suspended)], quint64{0});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::NoMemory)], quint64{0});
+
+        QCoreApplication::processEvents(); // nothing left to deliver, nothing counted twice
+        QVERIFY(infoOf(registry).removedHandlerDrops == info.removedHandlerDrops);
+
+        rio::DiagnosticsModel model;
+        model.setRefreshInterval(0);
+        model.setRegistryFilter(QStringLiteral("leaving"));
+        QCOMPARE(model.rowCount(), 1);
+        const rio::HandlerInfo row = model.handlerAt(0);
+        QCOMPARE(row.registryId, registry.registryId());
+        QVERIFY(!row.id.isValid());
+        QCOMPARE(row.totalDrops(), quint64{6});
+        const QModelIndex first = model.index(0, 0);
+        QCOMPARE(model.data(first, rio::DiagnosticsModel::WhereRole).toString(),
+                 QStringLiteral("removed handlers"));
+        QCOMPARE(model.data(first, rio::DiagnosticsModel::DropsRole).toULongLong(), 6ULL);
+        QCOMPARE(model.data(first, rio::DiagnosticsModel::DropReasonsRole).toString(),
+                 QStringLiteral("overflow 1, removed 2, context destroyed 3"));
     }
 
     void processWideSwitchCoversQtRegistries()
