@@ -2,11 +2,11 @@
 // rio::Diagnostics over the Qt facade: every registration form records where it was called, on
 // which thread, with which context and options; origins attached later show; queued handlers
 // count runs, failures, drops by reason, waiting, most waiting and coalesced replacements with
-// diagnostics off; the drops of handlers that left stay with their registry; direct handlers
-// only while on; run times and queueing delays while on; a handler that blocks the GUI thread is
-// named by the watchdog (log and signal) while it still runs, well within 150 ms of its start,
-// and reported once more as slow when it ends; snapshots are safe from another thread while
-// registries come and go.
+// diagnostics off; the drops of handlers that left stay with their registry, each counted once
+// while notifiers race the removal; direct handlers only while on; run times and queueing delays
+// while on; a handler that blocks the GUI thread is named by the watchdog (log and signal) while
+// it still runs, well within 150 ms of its start, and reported once more as slow when it ends;
+// snapshots are safe from another thread while registries come and go.
 #include "qt_test_support.h"
 
 #include <registryio/detail/diagnostics.h>
@@ -413,6 +413,50 @@ private Q_SLOTS:
         QCOMPARE(model.data(first, rio::DiagnosticsModel::DropsRole).toULongLong(), 6ULL);
         QCOMPARE(model.data(first, rio::DiagnosticsModel::DropReasonsRole).toString(),
                  QStringLiteral("overflow 1, removed 2, context destroyed 3"));
+    }
+
+    // Drops counted on notifier threads while the handler leaves, before and after it left,
+    // each reach the registry's count exactly once: their sum is the final total the removal
+    // reports (TSan runs this test).
+    void dropsMoveExactlyOnceWhileNotifiersDrop()
+    {
+        rio::QtRegistry<int> registry;
+        QObject context; // this thread: nothing is delivered while the notifiers run
+        const rio::HandlerId id = registry.add(
+            &context, [](int) { },
+            {.connection = Qt::QueuedConnection, .capacity = 1, .overflow = rio::Overflow::DropOldest});
+        std::atomic<quint64> finalTotal{0}; // the largest total reported: the removal's
+        connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, &registry,
+            [&](rio::HandlerId dropped, quint64 total) {
+                quint64 seen = finalTotal.load();
+                while (dropped == id && total > seen && !finalTotal.compare_exchange_weak(seen, total)) {
+                }
+            },
+            Qt::DirectConnection);
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> notifiers;
+        for (int t = 0; t < 2; ++t)
+            notifiers.emplace_back([&] {
+                while (!stop.load())
+                    registry.notify(1);
+            });
+        while (registry.droppedCount(id) < 2000) // overflowing on both threads
+            std::this_thread::yield();
+        QVERIFY(registry.remove(id));
+        stop.store(true);
+        for (std::thread &t : notifiers)
+            t.join();
+        QCoreApplication::processEvents();
+
+        const rio::RegistryInfo info = infoOf(registry);
+        QVERIFY(info.handlers.isEmpty());
+        quint64 sum = 0;
+        for (const quint64 n : info.removedHandlerDrops)
+            sum += n;
+        QVERIFY(info.removedHandlerDrops[int(rio::DropReason::Overflow)] >= 2000);
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Removed)], quint64{1}); // the one waiting
+        QCOMPARE(sum, finalTotal.load());
     }
 
     void processWideSwitchCoversQtRegistries()
