@@ -52,14 +52,20 @@ else()
 endif()
 set(rio_installed_components "")
 
-# Qt6 components a target links against, so the package config asks for exactly those.
+# Qt6 components a target links against, so the package config asks for exactly those. Qt's
+# private modules (Qt6::QmlPrivate) are left out: only the library's own sources include their
+# headers, and their targets come with the public component (find_package(Qt6 COMPONENTS Qml)
+# defines Qt6::QmlPrivate too), so a consumer needs neither their package nor a .pc file.
 function(rio_qt_components_of target out)
   get_target_property(libs ${target} INTERFACE_LINK_LIBRARIES)
   get_target_property(private_libs ${target} LINK_LIBRARIES)
   set(components "")
   foreach(lib IN LISTS libs private_libs)
     if(lib MATCHES "Qt6::([A-Za-z]+)")
-      list(APPEND components ${CMAKE_MATCH_1})
+      set(component ${CMAKE_MATCH_1})
+      if(NOT component MATCHES "Private$")
+        list(APPEND components ${component})
+      endif()
     endif()
   endforeach()
   list(REMOVE_DUPLICATES components)

@@ -18,6 +18,7 @@ packages=(
   g++ cmake ninja-build ccache pkgconf
   # Qt 6.8 and its QML runtime modules, as scripts/deps.sh installs Qt 6.4 on Debian 12
   qt6-base-dev qt6-base-dev-tools qt6-declarative-dev qt6-declarative-dev-tools qt6-qpa-plugins
+  qt6-declarative-private-dev
   qt6-remoteobjects-dev qml6-module-qtremoteobjects
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtquick
   qml6-module-qtquick-window qml6-module-qtquick-controls qml6-module-qtquick-layouts

@@ -11,6 +11,8 @@ packages=(
   libc++-14-dev libc++abi-14-dev g++-mingw-w64-x86-64-posix wine64
   # Qt 6.4 and its QML runtime modules
   qt6-base-dev qt6-base-dev-tools qt6-declarative-dev qt6-declarative-dev-tools qt6-qpa-plugins
+  # RegistryIO::Qml's declared-handler lines read QQmlData (its sources only, never installed)
+  qt6-declarative-private-dev
   # RegistryIO::Remote (optional): Qt Remote Objects and its QML module
   qt6-remoteobjects-dev qml6-module-qtremoteobjects
   # its TLS test makes its certificates with the openssl command

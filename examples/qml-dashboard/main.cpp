@@ -205,6 +205,8 @@ int main(int argc, char *argv[])
                     window->property("orderOk").toBool() ? "yes" : "no",
                     window->property("exportFailures").toInt(), window->property("panelUpdates").toInt());
         printIsolation();
+        // The inspector shows the deliberately throwing exporter with its failures.
+        const bool inspectorOk = inspectorListsFailing(window, QStringLiteral("stats"));
         for (int i = 0; i < 30; ++i) // a run of hours, compressed
             stats.notify(longRunSnapshot(9876543210LL + i, i % 5 == 0));
         const bool bounded = window->property("failuresListed").toInt() <= 3;
@@ -214,7 +216,8 @@ int main(int argc, char *argv[])
             const QString base = shot.endsWith(QStringLiteral(".png")) ? shot.chopped(4) : shot;
             window->grabWindow().save(base + QStringLiteral("-long-run.png"));
         }
-        status = qtComplete && registryLatest && uiComplete && pipelineOk && bounded && geometryOk && shotOk
+        status = qtComplete && registryLatest && uiComplete && pipelineOk && inspectorOk && bounded &&
+                         geometryOk && shotOk
                      ? 0
                      : 1;
         std::printf("rio_qml_dashboard: %s\n", status == 0 ? "ok" : "FAILED");

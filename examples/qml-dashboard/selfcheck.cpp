@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "selfcheck.h"
 
+#include <registryio/qt/diagnostics_model.h>
+
 #include <QQmlComponent>
 #include <QQuickItem>
 #include <QQuickWindow>
@@ -142,4 +144,28 @@ void whenTrue(QObject *context, const std::function<bool()> &done, const std::fu
         then(ok);
     });
     poll->start(10);
+}
+
+bool inspectorListsFailing(QQuickWindow *window, const QString &registry)
+{
+    auto *model = window->findChild<rio::DiagnosticsModel *>();
+    if (model == nullptr && window->contentItem() != nullptr)
+        model = window->contentItem()->findChild<rio::DiagnosticsModel *>();
+    if (model == nullptr) {
+        std::printf("inspector: no DiagnosticsModel in the window: no\n");
+        return false;
+    }
+    model->refresh();
+    for (int row = 0; row < model->rowCount(); ++row) {
+        const rio::HandlerInfo h = model->handlerAt(row);
+        if (h.registryName == registry && h.failures >= 1) {
+            const QString where = model->index(row, rio::DiagnosticsModel::WhereColumn).data().toString();
+            std::printf("inspector: lists the failing %s handler (%s) with %llu failures: yes\n",
+                        qPrintable(registry), qPrintable(where), static_cast<unsigned long long>(h.failures));
+            return true;
+        }
+    }
+    std::printf("inspector: lists no failing %s handler among %d rows: no\n", qPrintable(registry),
+                model->rowCount());
+    return false;
 }

@@ -28,6 +28,10 @@ bool checkGeometry(QQuickWindow *window, QQmlEngine *engine);
 /// (if `failing`) a long export error.
 QVariantMap longRunSnapshot(qint64 seq, bool failing);
 
+/// Checks that the window's inspector (its DiagnosticsModel, refreshed now) lists a handler of
+/// the registry `registry` that failed, and prints the row's place and failures. True when it does.
+bool inspectorListsFailing(QQuickWindow *window, const QString &registry);
+
 /// Not blank: many colours (`colours`) and contrast (`spread`: standard deviation of grey).
 bool looksDrawn(const QImage &image, int *colours, double *spread);
 

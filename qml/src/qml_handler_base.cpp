@@ -228,10 +228,12 @@ void QmlHandlerBase::watchRegistry(QObject *registry,
         disconnect(m_destroyedConnection);
     if (detail::QmlRegistryShared *watched = std::exchange(m_watched, nullptr))
         watched->unwatch(m_registration.get());
-    // Diagnostics show where the handler is declared: the line of the binding that runs this
-    // (its `registry:`), else the file alone. Only while they are on: it costs an error object.
-    if (shared && shared->diagnosticsOn() &&
-        !detail::callerPosition(qjsEngine(this), &m_originFile, &m_originLine)) {
+    // Diagnostics show where the handler is declared: its declaration's file and line as the
+    // engine recorded them, always (a pointer read), so that diagnostics switched on later show
+    // them too. A handler not declared in QML: the JavaScript line that set its registry, else
+    // the file alone, only while diagnostics are on (it costs an error object).
+    if (shared && !detail::declarationPosition(this, &m_originFile, &m_originLine) &&
+        shared->diagnosticsOn() && !detail::callerPosition(qjsEngine(this), &m_originFile, &m_originLine)) {
         if (const QQmlContext *context = qmlContext(this)) {
             m_originFile = context->baseUrl().toString();
             m_originLine = 0;

@@ -81,6 +81,10 @@ void warnAtCaller(const QObject *object, const QString &message);
 // The file and line of the JavaScript that called us (an error made and taken back at once):
 // false, nothing written, when no JavaScript runs or it has no position.
 bool callerPosition(QJSEngine *engine, QString *file, int *line);
+// The file and line where `object` is declared in QML, as the engine recorded them when it
+// created the object (a pointer read, no JavaScript): false, nothing written, for an object not
+// created from QML.
+bool declarationPosition(const QObject *object, QString *file, int *line);
 
 // The handler (a RegistryHandler or a typed handler) whose onNotified is running on this thread:
 // engine warnings raised meanwhile (a thrown exception, a TypeError) are its failures, not an

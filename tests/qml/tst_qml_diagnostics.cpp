@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Diagnostics from QML: a QmlRegistry's name names it in snapshots, QmlRegistry.add records the
-// calling QML line and a RegistryHandler its file (diagnostics on), QML handlers are counted and
-// timed while diagnostics are on, and RegistryInspector's model lists them live.
+// calling QML line (diagnostics on), a RegistryHandler the file and line of its declaration
+// (whether diagnostics were on or not), QML handlers are counted and timed while diagnostics are
+// on, and RegistryInspector's model lists them live.
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_registry.h>
@@ -39,6 +40,25 @@ private Q_SLOTS:
 
     void cleanupTestCase() { rio::Diagnostics::setEnabled(false); }
 
+    // A declared handler's line is recorded as it registers, diagnostics on or off: switched on
+    // later, they show it.
+    void declaredLineRecordedWithDiagnosticsOff()
+    {
+        rio::Diagnostics::setEnabled(false);
+        {
+            QQuickView view;
+            view.engine()->addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH));
+            view.setSource(rio::test::dataUrl(QStringLiteral("diagnostics.qml")));
+            QCOMPARE(view.status(), QQuickView::Ready);
+            const QList<rio::HandlerInfo> handlers = handlersOf(QStringLiteral("qml-diagnostics"));
+            QCOMPARE(handlers.size(), 1); // the RegistryHandler
+            QCOMPARE(handlers[0].originFile,
+                     rio::test::dataUrl(QStringLiteral("diagnostics.qml")).toString());
+            QCOMPARE(handlers[0].originLine, 24);
+        }
+        rio::Diagnostics::setEnabled(true);
+    }
+
     void namesAndQmlLines()
     {
         QQuickView view;
@@ -56,10 +76,9 @@ private Q_SLOTS:
         const QList<rio::HandlerInfo> handlers = handlersOf(QStringLiteral("qml-diagnostics"));
         QCOMPARE(handlers.size(), 2);
         const QString file = rio::test::dataUrl(QStringLiteral("diagnostics.qml")).toString();
-        // The RegistryHandler, added first: its file (Qt's public API gives no declaration line;
-        // a registry set from JavaScript gives that line).
+        // The RegistryHandler, added first: the file and line of its declaration.
         QCOMPARE(handlers[0].originFile, file);
-        QCOMPARE(handlers[0].originLine, 0);
+        QCOMPARE(handlers[0].originLine, 24);
         QCOMPARE(handlers[1].originFile, file); // stats.add(...)
         QCOMPARE(handlers[1].originLine, 17);
 
@@ -74,7 +93,7 @@ private Q_SLOTS:
             where << model->index(r, rio::DiagnosticsModel::WhereColumn).data().toString();
         where.sort();
         QCOMPARE(where,
-                 (QStringList{QStringLiteral("diagnostics.qml"), QStringLiteral("diagnostics.qml:17")}));
+                 (QStringList{QStringLiteral("diagnostics.qml:17"), QStringLiteral("diagnostics.qml:24")}));
         // The overlay shows them: one row per handler, with where it was added.
         const auto shownWhere = [inspector] {
             QStringList shown;

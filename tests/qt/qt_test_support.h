@@ -157,11 +157,11 @@ private:
     Thread m_thread;
 };
 
-// Counts (and keeps) messages of the `registryio` category, from any thread.
+// Counts (and keeps) messages of one logging category (default `registryio`), from any thread.
 class LogCapture
 {
 public:
-    LogCapture()
+    explicit LogCapture(const char *category = "registryio") : m_category(category)
     {
         instance().store(this);
         m_previous = qInstallMessageHandler(&LogCapture::handle);
@@ -194,7 +194,8 @@ private:
     static void handle(QtMsgType type, const QMessageLogContext &context, const QString &message)
     {
         LogCapture *self = instance().load();
-        if (self != nullptr && context.category != nullptr && qstrcmp(context.category, "registryio") == 0) {
+        if (self != nullptr && context.category != nullptr &&
+            qstrcmp(context.category, self->m_category) == 0) {
             std::lock_guard lock(self->m_mutex);
             self->m_messages.append(message);
             return;
@@ -203,6 +204,7 @@ private:
             self->m_previous(type, context, message);
     }
 
+    const char *m_category;
     QtMessageHandler m_previous = nullptr;
     mutable std::mutex m_mutex;
     QStringList m_messages;

@@ -2,20 +2,24 @@
 // rio::Diagnostics over the Qt facade: every registration form records where it was called, on
 // which thread, with which context and options; origins attached later show; queued handlers
 // count runs, failures, drops by reason, waiting, most waiting and coalesced replacements with
-// diagnostics off; direct handlers only while on; run times and queueing delays while on; a
-// handler that blocks the GUI thread is named by the watchdog while it still runs, well within
-// 150 ms of its start, and reported once more as slow when it ends; snapshots are safe from
-// another thread while registries come and go.
+// diagnostics off; the drops of handlers that left stay with their registry, each counted once
+// while notifiers race the removal; direct handlers only while on; run times and queueing delays
+// while on; a handler that blocks the GUI thread is named by the watchdog (log and signal) while
+// it still runs, well within 150 ms of its start, and reported once more as slow when it ends;
+// snapshots are safe from another thread while registries come and go.
 #include "qt_test_support.h"
 
 #include <registryio/detail/diagnostics.h>
 #include <registryio/qt/diagnostics.h>
+#include <registryio/qt/diagnostics_model.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTest>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -279,11 +283,12 @@ private Q_SLOTS:
         registry.setDiagnosticsEnabled(false);
     }
 
-    // The stated guarantee: a handler that blocks the GUI thread for 100 ms is named
-    // within 150 ms of its start. It blocks here until the watchdog's report arrives, so the
-    // bound is measured, not slept.
+    // A handler that blocks the GUI thread for 100 ms is named within 150 ms of its start, in
+    // the log (where it was added, still running) and by a signal. It blocks here until the
+    // watchdog's report arrives, so the bound is measured, not slept.
     void aHandlerBlockingTheGuiThreadIsNamedWhileItRuns()
     {
+        riotest::LogCapture log("registryio.diagnostics");
         rio::Diagnostics *diagnostics = rio::Diagnostics::instance();
         QSignalSpy stalled(diagnostics, &rio::Diagnostics::handlerStalled);
         QSignalSpy slow(diagnostics, &rio::Diagnostics::slowHandler);
@@ -328,6 +333,18 @@ private Q_SLOTS:
         QCOMPARE(report.handler.eventType, QStringLiteral("int"));
         QCOMPARE(report.threadName, QStringLiteral("main"));
         QVERIFY(report.elapsedNs >= 50'000'000); // the default stall threshold
+        QVERIFY(report.handler.file.endsWith(QStringLiteral("tst_diagnostics.cpp")));
+        // The log names it the same way: where it was added, and that it is still running.
+        const QString where = QStringLiteral("added at %1:%2,").arg(report.handler.file).arg(line);
+        const QStringList messages = log.messages();
+        const auto logged = [&](const QString &what) {
+            return std::any_of(messages.cbegin(), messages.cend(), [&](const QString &m) {
+                return m.contains(where) && m.contains(what) && m.contains(QStringLiteral("\"gui\" (int)")) &&
+                       m.contains(QStringLiteral("on thread main"));
+            });
+        };
+        QVERIFY2(logged(QStringLiteral("has been running for")), qPrintable(messages.join(u'\n')));
+        QVERIFY2(logged(QStringLiteral("slow handler")), qPrintable(messages.join(u'\n')));
 
         // When it ended: longer than a frame on the GUI thread, reported once.
         QCOMPARE(slow.size(), 1);
@@ -338,6 +355,108 @@ private Q_SLOTS:
         QCOMPARE(ended.handler.slowRuns, quint64{1});
         registry.setDiagnosticsEnabled(false);
         QVERIFY(!rio::detail::diag::watchdogRunning());
+    }
+
+    // A handler that leaves (removed, or its context destroyed) takes its row out of the
+    // snapshot, not its drops: they stay with the registry by reason, those it had dropped
+    // before it left with them, and so does the model's "removed handlers" row.
+    void dropsOfHandlersThatLeftStayWithTheirRegistry()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("leaving"));
+        QObject stays; // on this thread: deliveries wait until events run
+        auto dies = std::make_unique<QObject>();
+        const rio::HandlerId removed = registry.add(
+            &stays, [](int) { },
+            {.connection = Qt::QueuedConnection, .capacity = 2, .overflow = rio::Overflow::DropNewest});
+        const rio::HandlerId destroyed =
+            registry.add(dies.get(), [](int) { }, {.connection = Qt::QueuedConnection});
+        for (int i = 0; i < 3; ++i)
+            registry.notify(i);
+        QCOMPARE(handlerOf(registry, removed).drops[int(rio::DropReason::Overflow)], quint64{1});
+        QCOMPARE(handlerOf(registry, destroyed).waiting, quint64{3});
+        rio::RegistryInfo info = infoOf(registry);
+        QVERIFY(info.removedHandlerDrops == (std::array<quint64, rio::dropReasonCount>{}));
+
+        QVERIFY(registry.remove(removed)); // two deliveries waiting
+        info = infoOf(registry);
+        QCOMPARE(info.handlers.size(), 1);
+        QCOMPARE(info.handlers.front().id, destroyed);
+        QCOMPARE(info.handlers.front().totalDrops(), quint64{0});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Overflow)], quint64{1});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Removed)], quint64{2});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::ContextDestroyed)], quint64{0});
+
+        dies.reset(); // three deliveries waiting
+        info = infoOf(registry);
+        QVERIFY(info.handlers.isEmpty());
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Overflow)], quint64{1});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Removed)], quint64{2});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::ContextDestroyed)], quint64{3});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Suspended)], quint64{0});
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::NoMemory)], quint64{0});
+
+        QCoreApplication::processEvents(); // nothing left to deliver, nothing counted twice
+        QVERIFY(infoOf(registry).removedHandlerDrops == info.removedHandlerDrops);
+
+        rio::DiagnosticsModel model;
+        model.setRefreshInterval(0);
+        model.setRegistryFilter(QStringLiteral("leaving"));
+        QCOMPARE(model.rowCount(), 1);
+        const rio::HandlerInfo row = model.handlerAt(0);
+        QCOMPARE(row.registryId, registry.registryId());
+        QVERIFY(!row.id.isValid());
+        QCOMPARE(row.totalDrops(), quint64{6});
+        const QModelIndex first = model.index(0, 0);
+        QCOMPARE(model.data(first, rio::DiagnosticsModel::WhereRole).toString(),
+                 QStringLiteral("removed handlers"));
+        QCOMPARE(model.data(first, rio::DiagnosticsModel::DropsRole).toULongLong(), 6ULL);
+        QCOMPARE(model.data(first, rio::DiagnosticsModel::DropReasonsRole).toString(),
+                 QStringLiteral("overflow 1, removed 2, context destroyed 3"));
+    }
+
+    // Drops counted on notifier threads while the handler leaves, before and after it left,
+    // each reach the registry's count exactly once: their sum is the final total the removal
+    // reports (TSan runs this test).
+    void dropsMoveExactlyOnceWhileNotifiersDrop()
+    {
+        rio::QtRegistry<int> registry;
+        QObject context; // this thread: nothing is delivered while the notifiers run
+        const rio::HandlerId id = registry.add(
+            &context, [](int) { },
+            {.connection = Qt::QueuedConnection, .capacity = 1, .overflow = rio::Overflow::DropOldest});
+        std::atomic<quint64> finalTotal{0}; // the largest total reported: the removal's
+        connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, &registry,
+            [&](rio::HandlerId dropped, quint64 total) {
+                quint64 seen = finalTotal.load();
+                while (dropped == id && total > seen && !finalTotal.compare_exchange_weak(seen, total)) {
+                }
+            },
+            Qt::DirectConnection);
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> notifiers;
+        for (int t = 0; t < 2; ++t)
+            notifiers.emplace_back([&] {
+                while (!stop.load())
+                    registry.notify(1);
+            });
+        while (registry.droppedCount(id) < 2000) // overflowing on both threads
+            std::this_thread::yield();
+        QVERIFY(registry.remove(id));
+        stop.store(true);
+        for (std::thread &t : notifiers)
+            t.join();
+        QCoreApplication::processEvents();
+
+        const rio::RegistryInfo info = infoOf(registry);
+        QVERIFY(info.handlers.isEmpty());
+        quint64 sum = 0;
+        for (const quint64 n : info.removedHandlerDrops)
+            sum += n;
+        QVERIFY(info.removedHandlerDrops[int(rio::DropReason::Overflow)] >= 2000);
+        QCOMPARE(info.removedHandlerDrops[int(rio::DropReason::Removed)], quint64{1}); // the one waiting
+        QCOMPARE(sum, finalTotal.load());
     }
 
     void processWideSwitchCoversQtRegistries()

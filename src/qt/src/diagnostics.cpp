@@ -520,7 +520,13 @@ void QtRegistryBase::applyDiagnostics(bool on)
 
 void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
 {
+    static_assert(detail::QtRegistryControl::dropReasons == dropReasonCount);
     info.qt = true;
+    // Read before the handlers: a drop moving from a leaving handler to the registry is missed
+    // by this snapshot rather than shown twice.
+    for (int r = 0; r < dropReasonCount; ++r)
+        info.removedHandlerDrops[static_cast<std::size_t>(r)] =
+            m_control->leftDrops[r].load(std::memory_order_relaxed);
     for (HandlerInfo &h : info.handlers) {
         const std::shared_ptr<detail::QtHandlerCore> core = m_diagRegistrations->find(h.id);
         if (!core)
@@ -550,13 +556,8 @@ void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
             h.runTime = histogramOf(st->runTime);
             h.queueDelay = histogramOf(st->queueDelay);
         }
-        std::uint64_t classified = 0;
-        for (int r = 1; r < dropReasonCount; ++r) {
+        for (int r = 0; r < dropReasonCount; ++r)
             h.drops[static_cast<std::size_t>(r)] = s.dropsBy[r].load(std::memory_order_relaxed);
-            classified += h.drops[static_cast<std::size_t>(r)];
-        }
-        const std::uint64_t total = s.dropped.load(std::memory_order_relaxed);
-        h.drops[0] = total > classified ? total - classified : 0; // overflow: the rest
         auto &state = const_cast<detail::QtHandlerState &>(s);
         std::lock_guard lock(state.mutex);
         std::size_t taken = 0;

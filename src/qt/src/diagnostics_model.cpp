@@ -25,8 +25,16 @@ QString position(const QString &file, int line)
     return line > 0 ? QStringLiteral("%1:%2").arg(file).arg(line) : file;
 }
 
+// The row of a registry's handlers that left (removed, context destroyed, cleared) has no id.
+QString removedHandlers()
+{
+    return QStringLiteral("removed handlers");
+}
+
 QString whereShort(const HandlerInfo &h)
 {
+    if (!h.id.isValid())
+        return removedHandlers();
     if (!h.originFile.isEmpty())
         return position(fileName(h.originFile), h.originLine);
     if (!h.file.isEmpty())
@@ -36,6 +44,8 @@ QString whereShort(const HandlerInfo &h)
 
 QString whereFull(const HandlerInfo &h)
 {
+    if (!h.id.isValid())
+        return removedHandlers();
     const QString cpp = position(h.file, h.line);
     if (h.originFile.isEmpty())
         return cpp.isEmpty() ? QStringLiteral("unknown") : cpp;
@@ -45,6 +55,8 @@ QString whereFull(const HandlerInfo &h)
 
 QString threadOf(const HandlerInfo &h)
 {
+    if (!h.id.isValid())
+        return QStringLiteral("–");
     if (!h.hasContext || h.connection == Qt::DirectConnection)
         return QStringLiteral("notifier");
     return h.contextThreadName.isEmpty() ? QStringLiteral("unnamed") : h.contextThreadName;
@@ -113,7 +125,9 @@ QVariant DiagnosticsModel::cell(const HandlerInfo &h, int column, bool forSort) 
     case RegistryColumn:
         return registryLabel(h);
     case HandlerColumn:
-        return forSort ? QVariant(quint64{h.id.value()}) : QVariant(QString::number(h.id.value()));
+        if (forSort)
+            return quint64{h.id.value()};
+        return h.id.isValid() ? QString::number(h.id.value()) : QStringLiteral("–");
     case WhereColumn:
         return whereShort(h);
     case ThreadColumn:
@@ -278,6 +292,13 @@ void DiagnosticsModel::refresh()
         if (!m_filter.isEmpty() && !registry.name.contains(m_filter, Qt::CaseInsensitive))
             continue;
         rows.append(registry.handlers);
+        HandlerInfo left; // the drops of its handlers that left, as one row without an id
+        left.registryId = registry.id;
+        left.registryName = registry.name;
+        left.eventType = registry.eventType;
+        left.drops = registry.removedHandlerDrops;
+        if (left.totalDrops() != 0)
+            rows.append(std::move(left));
     }
     sortRows(rows);
     const bool sameRows =

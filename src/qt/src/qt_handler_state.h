@@ -142,7 +142,10 @@ public:
     // written on the receiving side (the posting side's fields are with `mutex` above).
     std::atomic<std::uint64_t> runs{0};                      // queued deliveries run
     std::atomic<std::uint64_t> failures{0};                  // ... that threw
-    std::atomic<std::uint64_t> dropsBy[5] = {0, 0, 0, 0, 0}; // non-overflow drops, by reason
+    std::atomic<std::uint64_t> dropsBy[5] = {0, 0, 0, 0, 0}; // drops by reason, while listed
+    // Set once the handler left its registry's table (removed, its context destroyed, fired
+    // once, cleared): its drops then belong to the registry's QtRegistryControl::leftDrops.
+    std::atomic<bool> left{false};
     // What diagnostics show, recorded at add (the context may change thread or die later).
     struct Origin
     {
@@ -160,13 +163,33 @@ public:
         void operator()(diag::HandlerStats *s) const noexcept { diag::freeStats(s); }
     };
     std::unique_ptr<diag::HandlerStats, FreeStats> ownedStats; // under `mutex`
-    // Counts `n` dropped deliveries for `reason` (overflow drops are the total's remainder).
+    // Counts `n` dropped deliveries for `reason`: the handler's own count while it is listed,
+    // its registry's count of handlers that left once it has left. Lock-free, exact under any
+    // interleaving with leave(): a drop counted here after leave() took the counts is moved by
+    // the drop's own test of `left` (both sequentially consistent), and each count moves once.
     void countDropsFor(QtRegistryControl::DropReason reason, std::uint64_t n) noexcept
     {
-        if (n != 0)
-            traceDrop(*this, n, reason);
-        if (reason != QtRegistryControl::DropReason::Overflow)
-            dropsBy[static_cast<int>(reason)].fetch_add(n, std::memory_order_relaxed);
+        if (n == 0)
+            return;
+        traceDrop(*this, n, reason);
+        dropsBy[static_cast<int>(reason)].fetch_add(n, std::memory_order_seq_cst);
+        if (left.load(std::memory_order_seq_cst)) [[unlikely]]
+            moveDropsToRegistry();
+    }
+    // The handler left its registry's table: its drops so far, and every later one, count for
+    // the registry (QtRegistryControl::leftDrops). Called once, by whoever took it out.
+    void leave() noexcept
+    {
+        left.store(true, std::memory_order_seq_cst);
+        moveDropsToRegistry();
+    }
+    // Moves the handler's own drop counts to its registry's.
+    void moveDropsToRegistry() noexcept
+    {
+        for (int r = 0; r < QtRegistryControl::dropReasons; ++r) {
+            if (const std::uint64_t n = dropsBy[r].exchange(0, std::memory_order_seq_cst); n != 0)
+                control->leftDrops[r].fetch_add(n, std::memory_order_relaxed);
+        }
     }
 };
 

@@ -361,7 +361,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             if (h.mail.size() + h.taken.size() >= h.capacity) {
                 if (policy == Overflow::DropNewest) {
                     droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
-                    traceDrop(h, 1, QtRegistryControl::DropReason::Overflow);
+                    h.countDropsFor(QtRegistryControl::DropReason::Overflow, 1);
                     signalDrop = droppedTotal == h.droppedReported.load(std::memory_order_relaxed) + 1;
                     drainLock.unlock();
                     lock.unlock();
@@ -410,7 +410,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             boxes.noteReorder();
         if (dropOldest) {
             droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
-            traceDrop(h, 1, QtRegistryControl::DropReason::Overflow);
+            h.countDropsFor(QtRegistryControl::DropReason::Overflow, 1);
             // The signal for the first drop since the receiver last reported; the receiver
             // reports the total at its next drain (so a flood signals about once per drain).
             signalDrop = droppedTotal == h.droppedReported.load(std::memory_order_relaxed) + 1;

@@ -3,6 +3,8 @@
 // validation, the handler table and the member-function keys of Qt::UniqueConnection.
 #include <registryio/qt/detail/qt_registrations.h>
 
+#include "qt_handler_state.h"
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -131,26 +133,35 @@ void QtRegistrations::insert(HandlerId id, Entry entry, const std::string *membe
 
 QtRegistrations::Entry QtRegistrations::take(HandlerId id) noexcept
 {
-    std::lock_guard lock(m_mutex);
-    auto it = m_handlers.find(id);
-    if (it == m_handlers.end())
-        return {};
-    Entry entry = std::move(it->second);
-    m_handlers.erase(it);
-    if (auto key = m_memberKeys.find(id); key != m_memberKeys.end()) {
-        releaseLocked(key->second);
-        m_memberKeys.erase(key);
+    Entry entry;
+    {
+        std::lock_guard lock(m_mutex);
+        auto it = m_handlers.find(id);
+        if (it == m_handlers.end())
+            return {};
+        entry = std::move(it->second);
+        m_handlers.erase(it);
+        if (auto key = m_memberKeys.find(id); key != m_memberKeys.end()) {
+            releaseLocked(key->second);
+            m_memberKeys.erase(key);
+        }
     }
+    // Snapshots no longer list it: its drops count for the registry from now on.
+    static_cast<QtHandlerState &>(*entry.core).leave();
     return entry;
 }
 
 std::unordered_map<HandlerId, QtRegistrations::Entry> QtRegistrations::takeAll() noexcept
 {
     std::unordered_map<HandlerId, Entry> handlers;
-    std::lock_guard lock(m_mutex);
-    handlers.swap(m_handlers);
-    m_memberKeys.clear();
-    m_memberCounts.clear();
+    {
+        std::lock_guard lock(m_mutex);
+        handlers.swap(m_handlers);
+        m_memberKeys.clear();
+        m_memberCounts.clear();
+    }
+    for (auto &entry : handlers)
+        static_cast<QtHandlerState &>(*entry.second.core).leave();
     return handlers;
 }
 

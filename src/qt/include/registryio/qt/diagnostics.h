@@ -155,6 +155,9 @@ struct RIO_QT_EXPORT RegistryInfo
     bool diagnosticsEnabled = false;
     /// Its handlers, in id order.
     QList<HandlerInfo> handlers;
+    /// Queued deliveries dropped, by DropReason, for handlers no longer listed (removed, their
+    /// context destroyed, cleared): what they had dropped when they left and what was dropped since.
+    std::array<quint64, dropReasonCount> removedHandlerDrops{};
 };
 
 /// A slow or hung handler as the watchdog reports it.

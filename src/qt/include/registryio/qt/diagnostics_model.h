@@ -13,9 +13,11 @@ namespace rio {
 
 /// Every handler of every live registry as a table (one row per handler) over
 /// rio::Diagnostics::snapshot(), refreshed every refreshInterval milliseconds: where each was
-/// added, its thread, calls, failures, drops, waiting deliveries and run times. Columns for
-/// table views; the same values as roles for QML (RegistryInspector). Sorted by sortColumn,
-/// kept sorted across refreshes. Lives on one thread (its refresh runs there).
+/// added, its thread, calls, failures, drops, waiting deliveries and run times; and, for a
+/// registry whose removed handlers had deliveries dropped (RegistryInfo::removedHandlerDrops),
+/// one row "removed handlers" with handler id 0 that carries those drops. Columns for table
+/// views; the same values as roles for QML (RegistryInspector). Sorted by sortColumn, kept
+/// sorted across refreshes. Lives on one thread (its refresh runs there).
 class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
 {
     Q_OBJECT
@@ -127,7 +129,8 @@ public:
     /// Takes a snapshot now: rows whose handlers are the same change their values in place;
     /// otherwise the model resets.
     Q_INVOKABLE void refresh();
-    /// The row's handler as the last snapshot saw it (a default HandlerInfo out of range).
+    /// The row's handler as the last snapshot saw it (a default HandlerInfo out of range; the
+    /// "removed handlers" row: id 0, its registry and drops).
     [[nodiscard]] HandlerInfo handlerAt(int row) const;
     /// The text a duration (ns) is shown as: "850 ns", "12.3 µs", "4.1 ms", "2.0 s".
     [[nodiscard]] Q_INVOKABLE static QString formatDuration(double ns);
