@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The qt68 stage of scripts/test.sh: every library, test, example and benchmark built with g++ 14
-# against Qt 6.8 (Debian 13), warnings as errors, and the suite run (but three tests whose subject
-# does not depend on Qt, see below), inside the Debian 13
-# tree scripts/debian13-root.sh keeps in the cache directory. The checkout is bind-mounted at its
+# against Qt 6.8 (Debian 13), warnings as errors, and the suite run (but three tests left to the
+# main stage, see below), inside the Debian 13 tree scripts/debian13-root.sh keeps in the cache
+# directory. The checkout is bind-mounted at its
 # own path, so the build folder (build/test-qt68) is the same inside and out.
 #   bash scripts/qt68.sh     needs root (chroot); RIO_CACHE_DIR picks the cache directory
 #   RIO_QT68_TARGETS="tst_qml_typed" RIO_QT68_CTEST="-R qml_" bash scripts/qt68.sh
@@ -54,11 +54,11 @@ if [[ ${1:-} == --inside ]]; then
     ctest --test-dir "$build" -j "$jobs" "${selection[@]}"
     exit 0
   fi
-  # Not the tests whose subject is the same on every Qt, run once by the main stage: source_format
-  # (the layout, clang-format-19); benchmarks_quick (that the benchmarks run and report: they are
-  # still built here, warnings as errors, and RIO_QT68_BENCH runs them on 6.8); package_readme_install
-  # (the README's commands verbatim, a second Release build of every library: the install,
-  # find_package, the consumer's QML, qmllint and compiled bindings on 6.8 are package_find_package's).
+  # Left to the main stage: source_format (the layout, clang-format-19, the same on any Qt); for the
+  # stage's time, benchmarks_quick (that the benchmarks run and report: they are still built here,
+  # warnings as errors, and RIO_QT68_BENCH runs them on 6.8) and package_readme_install (the README's
+  # commands verbatim, a second Release build of every library: the install, find_package, the
+  # consumer's QML, qmllint and compiled bindings on 6.8 are package_find_package's).
   skip='^(source_format|benchmarks_quick|package_readme_install)$'
   ctest --test-dir "$build" -j "$jobs" --label-exclude serial -E "$skip"
   ctest --test-dir "$build" --label-regex serial -E "$skip"
