@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The removed registration forms of QtRegistry (kept as overloads that fail to compile with the
-// form to write) take no call from the current forms: every current form still resolves to a
-// registration (HandlerId or HandlerGuard, never the removed forms' result), none is ambiguous,
-// a braced or lvalue options argument still reaches HandlerOptions, and every removed shape
-// resolves to a removed form. Which message each removed form prints is checked by the
-// compile-fail tests in compile_fail/, which compile their sources with this file's command.
+// QtRegistry's one registration shape: every form resolves to a registration (HandlerId or
+// HandlerGuard), none is ambiguous, a braced or lvalue options argument reaches HandlerOptions,
+// and the usual mistakes (a priority or a connection type where the options go) do not compile.
+// What the compiler says about those is checked by the compile-fail tests in compile_fail/, which
+// compile their sources with this file's command.
 #include <registryio/qt/qt_registry.h>
 
 #include <QFuture>
@@ -18,7 +17,6 @@
 namespace {
 
 using Registry = rio::QtRegistry<int>;
-using Removed = rio::detail::RemovedRegistration;
 
 class Gauge : public QObject
 {
@@ -78,36 +76,23 @@ constexpr bool isGuard = std::same_as<T, rio::HandlerGuard>;
     static_assert(isGuard<decltype(r.addScoped(gauge, &Gauge::poke, {.priority = 1}))>);
 }
 
-// Every removed shape resolves to a removed form (whose body, never instantiated here, fails).
-[[maybe_unused]] void removedFormsResolve(Registry &r, QObject *context, Gauge *gauge)
-{
-    auto lambda = [](const int &) { };
-    rio::HandlerOptions options;
-    const auto queued = Qt::QueuedConnection;
-    const auto latest = rio::Delivery::Latest;
-    static_assert(std::same_as<decltype(r.addOnce(context, lambda)), Removed>);
-    static_assert(std::same_as<decltype(r.addOnce(context, lambda, 1)), Removed>);
-    static_assert(std::same_as<decltype(r.addOnce(context, lambda, 1, queued)), Removed>);
-    static_assert(std::same_as<decltype(r.addOnce(context, lambda, options)), Removed>);
-    static_assert(std::same_as<decltype(r.addOnce(gauge, &Gauge::take)), Removed>);
-    static_assert(std::same_as<decltype(r.addOnce(gauge, &Gauge::take, 1, queued)), Removed>);
-    static_assert(std::same_as<decltype(r.add(context, lambda, 1)), Removed>);
-    static_assert(std::same_as<decltype(r.add(context, lambda, queued)), Removed>);
-    static_assert(std::same_as<decltype(r.add(context, lambda, latest)), Removed>);
-    static_assert(std::same_as<decltype(r.add(context, lambda, 1, queued)), Removed>);
-    static_assert(std::same_as<decltype(r.add(context, lambda, 1, latest)), Removed>);
-    static_assert(std::same_as<decltype(r.add(context, lambda, 1, options)), Removed>);
-    static_assert(std::same_as<decltype(r.add(context, lambda, 1, queued, latest)), Removed>);
-    static_assert(std::same_as<decltype(r.add(context, lambda, 1, queued, options)), Removed>);
-    static_assert(std::same_as<decltype(r.add(gauge, &Gauge::take, 1)), Removed>);
-    static_assert(std::same_as<decltype(r.add(gauge, &Gauge::take, 0, queued, latest)), Removed>);
-    static_assert(std::same_as<decltype(r.add(gauge, &Gauge::take, 0, queued, options)), Removed>);
-    static_assert(std::same_as<decltype(r.addScoped(context, lambda, 1)), Removed>);
-    static_assert(std::same_as<decltype(r.addScoped(context, lambda, 1, queued, latest)), Removed>);
-    static_assert(std::same_as<decltype(r.addScoped(gauge, &Gauge::take, 1, queued)), Removed>);
-}
+// The usual mistakes with the one shape do not compile: a priority, a connection type or a
+// Delivery where the HandlerOptions go, more than one argument after the handler, and a context
+// or receiver given to addOnce. The compile-fail tests in compile_fail/ check what the compiler
+// says about them (it names rio::HandlerOptions).
+template <typename R>
+constexpr bool takesMistake =
+    requires(R &r, QObject *context) { r.add(context, freeHandler, 1); } ||
+    requires(R &r, QObject *context) { r.add(context, freeHandler, Qt::QueuedConnection); } ||
+    requires(R &r, QObject *context) { r.add(context, freeHandler, rio::Delivery::Latest); } ||
+    requires(R &r, QObject *context) { r.add(context, freeHandler, 1, Qt::QueuedConnection); } ||
+    requires(R &r, Gauge *gauge) { r.add(gauge, &Gauge::take, 1); } ||
+    requires(R &r, QObject *context) { r.addScoped(context, freeHandler, 1); } ||
+    requires(R &r, QObject *context) { r.addOnce(context, freeHandler); } ||
+    requires(R &r, Gauge *gauge) { r.addOnce(gauge, &Gauge::take); };
+static_assert(!takesMistake<Registry>);
 
-// What is neither a current nor a removed form stays an ordinary error (no removed form takes it).
+// Nor does what is no form at all.
 template <typename R>
 constexpr bool takesNonsense = requires(R &r, QObject *context) { r.add(context, freeHandler, "text"); } ||
                                requires(R &r, QObject *context) { r.add(context, freeHandler, 1, 2); } ||
@@ -123,7 +108,7 @@ class tst_QtRegistrationForms : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
-    // A braced options argument is a HandlerOptions: `{5}` is its priority, not a removed one.
+    // A braced options argument is a HandlerOptions: `{5}` is its priority.
     void bracedOptionsAreHandlerOptions()
     {
         Registry registry;

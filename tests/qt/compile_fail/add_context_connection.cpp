@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
-// add(context, f, type): the removed add(context, f, priority) read a connection type as a priority.
-// expect: read a connection type as a priority
-// expect: write add(context, f, {.connection = type})
+// A connection type where the options go: the compiler names rio::HandlerOptions (write
+// {.connection = type}).
+// expect: no matching function for call to 'rio::QtRegistry<int>::add(SlowGauge*&,
+// expect: (type 'Qt::ConnectionType') to type 'rio::HandlerOptions'
 #include <registryio/qt/qt_registry.h>
+
+#include <string>
 
 class SlowGauge : public QObject
 {

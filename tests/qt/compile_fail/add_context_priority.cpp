@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// add(context, f, priority) was removed: the priority is an option.
-// expect: rio::QtRegistry: add(context, f, priority) was removed
-// expect: write add(context, f, {.priority = priority})
+// A priority where the options go: the compiler names rio::HandlerOptions (write {.priority = 10}).
+// expect: no matching function for call to 'rio::QtRegistry<int>::add(SlowGauge*&,
+// expect: cannot convert '10' (type 'int') to type 'rio::HandlerOptions'
 #include <registryio/qt/qt_registry.h>
+
+#include <string>
 
 class SlowGauge : public QObject
 {
@@ -12,6 +14,5 @@ public:
 
 void watch(rio::QtRegistry<int> &registry, SlowGauge *gauge)
 {
-    rio::HandlerId id = registry.add(gauge, [](const int &) { }, 10);
-    registry.remove(id);
+    registry.add(gauge, [](const int &) { }, 10);
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// add(receiver, &Class::method, priority) was removed.
-// expect: add(receiver, &Class::method, priority) was removed
-// expect: write add(receiver, &Class::method, {.priority = priority})
+// A priority where a member function's options go: the compiler names rio::HandlerOptions.
+// expect: no matching function for call to 'rio::QtRegistry<int>::add(SlowGauge*&, void (SlowGauge::*)
+// expect: cannot convert '10' (type 'int') to type 'rio::HandlerOptions'
 #include <registryio/qt/qt_registry.h>
+
+#include <string>
 
 class SlowGauge : public QObject
 {
@@ -12,5 +14,5 @@ public:
 
 void watch(rio::QtRegistry<int> &registry, SlowGauge *gauge)
 {
-    registry.add(gauge, &SlowGauge::take, -1);
+    registry.add(gauge, &SlowGauge::take, 10);
 }

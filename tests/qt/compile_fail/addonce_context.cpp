@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
-// addOnce(context, f) was removed: `once` is an option of add.
-// expect: rio::QtRegistry: addOnce(context, f) was removed; write add(context, f, {.once = true})
+// addOnce takes no context (write add(context, f, {.once = true})): no addOnce matches, and the
+// one candidate named takes a handler first.
+// expect: no matching function for call to 'rio::QtRegistry<int>::addOnce(SlowGauge*&,
 #include <registryio/qt/qt_registry.h>
+
+#include <string>
 
 class SlowGauge : public QObject
 {

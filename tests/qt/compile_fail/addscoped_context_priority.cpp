@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// addScoped(context, f, priority) was removed: the priority is an option.
-// expect: rio::QtRegistry: addScoped(context, f, priority) was removed
-// expect: write addScoped(context, f, {.priority = priority})
+// A priority where addScoped's options go: the compiler names rio::HandlerOptions.
+// expect: no matching function for call to 'rio::QtRegistry<int>::addScoped(SlowGauge*&,
+// expect: cannot convert '10' (type 'int') to type 'rio::HandlerOptions'
 #include <registryio/qt/qt_registry.h>
+
+#include <string>
 
 class SlowGauge : public QObject
 {
@@ -10,7 +12,7 @@ public:
     void take(const int &) { }
 };
 
-rio::HandlerGuard watch(rio::QtRegistry<int> &registry, SlowGauge *gauge)
+void watch(rio::QtRegistry<int> &registry, SlowGauge *gauge)
 {
-    return registry.addScoped(gauge, [](const int &) { }, 10);
+    const rio::HandlerGuard guard = registry.addScoped(gauge, [](const int &) { }, 10);
 }

@@ -61,40 +61,4 @@ struct HandlerOptions
     bool once = false;
 };
 
-// --- Removed names: each fails to compile with the name to write instead.
-
-namespace detail {
-
-/// False, and dependent: a static_assert on it fails only where a removed form is used.
-template <typename...>
-inline constexpr bool removedForm = false;
-
-/// What the removed rio::DeliveryOptions names: any use that needs the type fails to compile. It
-/// keeps the removed type's members, so that a use reports the removal and nothing else.
-template <typename T = void>
-struct RemovedDeliveryOptions
-{
-    static_assert(removedForm<T>, "rio::DeliveryOptions was removed; write rio::HandlerOptions (the same "
-                                  "fields, plus priority, connection and once)");
-
-    /// As HandlerOptions::DefaultCapacity.
-    static constexpr std::size_t DefaultCapacity = HandlerOptions::DefaultCapacity;
-    /// As HandlerOptions::delivery.
-    Delivery delivery = Delivery::Every;
-    /// As HandlerOptions::capacity.
-    std::size_t capacity = DefaultCapacity;
-    /// As HandlerOptions::overflow.
-    Overflow overflow = Overflow::DropOldest;
-    /// As HandlerOptions::blockTimeout.
-    std::chrono::milliseconds blockTimeout{1000};
-    /// As HandlerOptions::minInterval.
-    std::chrono::milliseconds minInterval{0};
-};
-
-} // namespace detail
-
-/// Removed: rio::HandlerOptions has its fields (and priority, connection and once).
-using DeliveryOptions [[deprecated("rio::DeliveryOptions was removed; write rio::HandlerOptions")]] =
-    detail::RemovedDeliveryOptions<>;
-
 } // namespace rio

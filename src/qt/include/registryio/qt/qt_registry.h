@@ -10,7 +10,6 @@
 #include <registryio/qt/detail/qt_delivery.h>
 #include <registryio/qt/detail/qt_handler.h>
 #include <registryio/qt/detail/qt_registrations.h>
-#include <registryio/qt/detail/qt_removed_forms.h>
 #include <registryio/qt/detail/qt_sequence.h>
 #include <registryio/qt/detail/qt_trace.h>
 #include <registryio/qt/qt_registry_base.h>
@@ -47,17 +46,12 @@ concept QtMemberSlotFor =
 /// semantics, optionally coalesced; async and sequential notifies return QFuture<void>; failures
 /// reach the exception callback, handlerFailed() and the `registryio` logging category.
 template <typename E>
-class QtRegistry : public QtRegistryBase, public detail::QtRemovedForms<E>
+class QtRegistry : public QtRegistryBase
 {
     static_assert(std::is_copy_constructible_v<E>, "rio::QtRegistry<E>: E must be copyable (queued "
                                                    "deliveries share one copy per notify)");
 
 public:
-    // The removed registration forms: each fails to compile, naming the form to write instead.
-    using detail::QtRemovedForms<E>::add;
-    using detail::QtRemovedForms<E>::addOnce;
-    using detail::QtRemovedForms<E>::addScoped;
-
     /// The event type handlers receive as `const E&`.
     using Event = E;
 
