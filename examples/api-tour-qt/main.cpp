@@ -225,7 +225,7 @@ int main(int argc, char *argv[])
 #endif
     //! [logging]
     QLoggingCategory::setFilterRules(QStringLiteral("registryio.debug=true")); // or QT_LOGGING_RULES
-    qCInfo(lcRegistryIO) << "category" << lcRegistryIO().categoryName();
+    qCInfo(rio::lcRegistryIO) << "category" << rio::lcRegistryIO().categoryName();
     //! [logging]
     std::printf("api-tour-qt: %s\n", failures == 0 ? "ok" : "FAILED");
     return failures == 0 ? 0 : 1;

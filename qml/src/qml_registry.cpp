@@ -250,8 +250,9 @@ void QmlRegistry::notify(const QVariant &event) const
     if (fromJavaScript) {
         // A JavaScript value belongs to its engine's thread: make a plain copy there.
         if (QThread::currentThread() != thread()) {
-            qCWarning(lcRegistryIO, "QmlRegistry.notify: a QJSValue event from another thread was dropped; "
-                                    "send plain QVariant values from C++ threads");
+            qCWarning(lcRegistryIOQml,
+                      "QmlRegistry.notify: a QJSValue event from another thread was dropped; "
+                      "send plain QVariant values from C++ threads");
             return;
         }
         // C++ handlers and queued deliveries get a plain copy; JavaScript handlers on this
@@ -317,8 +318,8 @@ bool QmlRegistrySender::notify(const QVariant &event) const
     // not one per registry; isAlive() tells a worker to stop.
     static std::atomic<bool> warned{false};
     if (!m_shared->warnedDead.exchange(true) && !warned.exchange(true))
-        qCWarning(lcRegistryIO, "QmlRegistrySender::notify: the QmlRegistry was destroyed; its events are "
-                                "dropped (said once per process; QmlRegistrySender::isAlive() tells)");
+        qCWarning(lcRegistryIOQml, "QmlRegistrySender::notify: the QmlRegistry was destroyed; its events are "
+                                   "dropped (said once per process; QmlRegistrySender::isAlive() tells)");
     return false;
 }
 

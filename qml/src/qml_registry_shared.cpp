@@ -66,7 +66,7 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
     if (target == nullptr)
         return nullptr;
     if (QThread::currentThread() != target->thread()) {
-        qCWarning(lcRegistryIO,
+        qCWarning(lcRegistryIOQml,
                   "%s.add: called from a thread other than the registry's; nothing was registered",
                   qPrintable(name));
         return nullptr;

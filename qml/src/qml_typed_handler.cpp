@@ -117,8 +117,8 @@ bool QmlTypedSenderBase::notifyErased(const void *event) const
     // One warning per process (see QmlRegistrySender::notify); isAlive() tells a worker to stop.
     static std::atomic<bool> warned{false};
     if (!m_state->warnedDead.exchange(true) && !warned.exchange(true))
-        qCWarning(lcRegistryIO, "QmlTypedSender::notify: the typed registry was destroyed; its events are "
-                                "dropped (said once per process; QmlTypedSender::isAlive() tells)");
+        qCWarning(lcRegistryIOQml, "QmlTypedSender::notify: the typed registry was destroyed; its events are "
+                                   "dropped (said once per process; QmlTypedSender::isAlive() tells)");
     return false;
 }
 

@@ -22,10 +22,6 @@
 #include <mutex>
 #include <unordered_map>
 
-// Warnings (slow and stalled handlers) by default; enabling its debug output by the logging rules
-// switches diagnostics on for the whole process.
-Q_LOGGING_CATEGORY(lcDiagnosticsCategory, "registryio.diagnostics", QtWarningMsg)
-
 namespace rio::detail {
 // Reaches QtRegistryBase's diagnostics for the snapshot.
 struct DiagnosticsAccess
@@ -42,11 +38,6 @@ struct DiagnosticsAccess
 } // namespace rio::detail
 
 namespace rio {
-
-const QLoggingCategory &lcDiagnostics()
-{
-    return lcDiagnosticsCategory();
-}
 
 namespace {
 
@@ -240,11 +231,11 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
                                  "%6 ms on thread %7")
                 : QStringLiteral(
                       "slow handler %1 of registry %2 \"%3\" (%4), added at %5, ran %6 ms on thread %7");
-        qCWarning(lcDiagnosticsCategory).noquote() << text.arg(h.id.value())
-                                                          .arg(h.registryId)
-                                                          .arg(h.registryName, h.eventType, where)
-                                                          .arg(ms, 0, 'f', 1)
-                                                          .arg(r.threadName);
+        qCWarning(lcDiagnostics).noquote() << text.arg(h.id.value())
+                                                  .arg(h.registryId)
+                                                  .arg(h.registryName, h.eventType, where)
+                                                  .arg(ms, 0, 'f', 1)
+                                                  .arg(r.threadName);
         if (Diagnostics *d = theInstance.load(std::memory_order_acquire)) {
             if (r.stillRunning)
                 Q_EMIT d->handlerStalled(r);
@@ -284,7 +275,7 @@ void setUpWithRules()
     setUp();
     static std::once_flag rules;
     std::call_once(rules, [] {
-        if (lcDiagnosticsCategory().isDebugEnabled())
+        if (lcDiagnostics().isDebugEnabled())
             enableAll(true);
     });
 }

@@ -26,13 +26,6 @@
 
 namespace rio {
 
-Q_LOGGING_CATEGORY(lcRegistryIORemoteCategory, "registryio.remote")
-
-const QLoggingCategory &lcRegistryIORemote()
-{
-    return lcRegistryIORemoteCategory();
-}
-
 namespace {
 
 // Bytes held by packets not yet whole, across every listener of the process (listeners may live
@@ -565,7 +558,7 @@ void RemoteListener::checkDeadlines()
 
 void RemoteListener::drop(QIODevice *socket, const QString &reason)
 {
-    qCWarning(lcRegistryIORemoteCategory, "%s", qPrintable(reason));
+    qCWarning(lcRegistryIORemote, "%s", qPrintable(reason));
     socket->setProperty(RejectedProperty, true);
     ++d->rejected;
     Q_EMIT peerRejected(reason);
@@ -574,7 +567,7 @@ void RemoteListener::drop(QIODevice *socket, const QString &reason)
 
 void RemoteListener::rejectHandshake(const QString &reason)
 {
-    qCWarning(lcRegistryIORemoteCategory, "%s", qPrintable(reason));
+    qCWarning(lcRegistryIORemote, "%s", qPrintable(reason));
     ++d->rejected;
     Q_EMIT peerRejected(reason);
 }
@@ -585,7 +578,7 @@ bool RemoteListener::rejectCurrentPeer(const QString &reason)
     if (!current.listener || !current.socket)
         return false;
     if (!current.socket->property(RejectedProperty).toBool()) {
-        qCWarning(lcRegistryIORemoteCategory, "%s", qPrintable(reason));
+        qCWarning(lcRegistryIORemote, "%s", qPrintable(reason));
         current.socket->setProperty(RejectedProperty, true);
         ++current.listener->d->rejected;
         Q_EMIT current.listener->peerRejected(reason);

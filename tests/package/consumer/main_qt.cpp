@@ -14,6 +14,6 @@ int main(int argc, char *argv[])
     QString seen;
     registry.add([&seen](const QString &s) { seen = s; });
     registry.notify(QStringLiteral("hello"));
-    std::printf("consumer_qt: category=%s event=%s\n", lcRegistryIO().categoryName(), qPrintable(seen));
+    std::printf("consumer_qt: category=%s event=%s\n", rio::lcRegistryIO().categoryName(), qPrintable(seen));
     return seen == QLatin1String("hello") ? 0 : 1;
 }

@@ -7,6 +7,7 @@
 
 #include <registryio/handler_id.h>
 #include <registryio/qt/delivery.h>
+#include <registryio/qt/logging.h>
 #include <registryio/qt/qt_export.h>
 
 #include <QList>
@@ -230,10 +231,6 @@ Q_SIGNALS:
 private:
     Diagnostics();
 };
-
-/// The logging category `registryio.diagnostics`: slow and stalled handlers are reported here
-/// (warnings); enabling its debug output enables diagnostics process-wide.
-RIO_QT_EXPORT const QLoggingCategory &lcDiagnostics();
 
 } // namespace rio
 

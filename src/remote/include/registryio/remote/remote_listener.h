@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <registryio/qt/logging.h> // lcRegistryIORemote(), the category a listener warns in
 #include <registryio/remote/remote_export.h>
 
 #include <QObject>
@@ -12,16 +13,12 @@
 
 QT_BEGIN_NAMESPACE
 class QIODevice;
-class QLoggingCategory;
 class QRemoteObjectHost;
 class QSslConfiguration;
 class QSslSocket;
 QT_END_NAMESPACE
 
 namespace rio {
-
-/// The logging category `registryio.remote`: peers a listener drops, and why, are warned about there.
-RIO_REMOTE_EXPORT const QLoggingCategory &lcRegistryIORemote();
 
 /// Accepts the connections of a QRemoteObjectHost itself, so that they can be restricted and
 /// watched: `local:` sockets reachable by the same user only, TCP on request; a peer that posts a

@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: MIT
+# cmake -DSOURCE_DIR=<RegistryIO checkout> -P check_logging_categories.cmake
+# RegistryIO's logging categories form one tree, each declared once: every Q_LOGGING_CATEGORY and
+# Q_DECLARE_LOGGING_CATEGORY of the libraries is in src/qt/src/logging.cpp, every category there
+# is named `registryio` or `registryio.<part>` and declared in <registryio/qt/logging.h>, and
+# src/qt/registryio.categories (installed for Qt's and KDE's logging tools) lists exactly them,
+# with the identifier and default severity of the code.
+cmake_minimum_required(VERSION 3.21)
+set(home "src/qt/src/logging.cpp")
+file(GLOB_RECURSE sources RELATIVE "${SOURCE_DIR}" "${SOURCE_DIR}/src/*.cpp" "${SOURCE_DIR}/src/*.h"
+  "${SOURCE_DIR}/qml/*.cpp" "${SOURCE_DIR}/qml/*.h")
+foreach(source IN LISTS sources)
+  file(STRINGS "${SOURCE_DIR}/${source}" lines REGEX "Q_(DECLARE_)?LOGGING_CATEGORY\\(")
+  if(lines AND NOT source STREQUAL home)
+    message(FATAL_ERROR "${source} declares a logging category; they all live in ${home}:\n${lines}")
+  endif()
+endforeach()
+
+file(STRINGS "${SOURCE_DIR}/${home}" definitions REGEX "^Q_LOGGING_CATEGORY\\(")
+file(READ "${SOURCE_DIR}/src/qt/include/registryio/qt/logging.h" header)
+set(expected "")
+foreach(definition IN LISTS definitions)
+  if(NOT definition MATCHES "^Q_LOGGING_CATEGORY\\(([A-Za-z]+), \"([a-z.]+)\"(, Qt([A-Za-z]+)Msg)?\\)$")
+    message(FATAL_ERROR "${home}: unexpected definition: ${definition}")
+  endif()
+  set(identifier "${CMAKE_MATCH_1}")
+  set(name "${CMAKE_MATCH_2}")
+  set(severity "${CMAKE_MATCH_4}")
+  if(NOT name MATCHES "^registryio(\\.[a-z]+)?$")
+    message(FATAL_ERROR "${home}: ${name} is outside the registryio tree")
+  endif()
+  string(FIND "${header}" "const QLoggingCategory &${identifier}();" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "<registryio/qt/logging.h> does not declare ${identifier}()")
+  endif()
+  set(entry "${name} IDENTIFIER [rio::${identifier}]")
+  if(severity)
+    string(TOUPPER "${severity}" severity)
+    set(entry "${name} DEFAULT_SEVERITY [${severity}] IDENTIFIER [rio::${identifier}]")
+  endif()
+  list(APPEND expected "${entry}")
+endforeach()
+
+# The .categories file: `<name> <description> [DEFAULT_SEVERITY [<level>]] [IDENTIFIER [<id>]]`.
+file(STRINGS "${SOURCE_DIR}/src/qt/registryio.categories" lines REGEX "^[^#]")
+set(listed "")
+foreach(line IN LISTS lines)
+  if(NOT line MATCHES "^([a-z.]+) [^[]+ ((DEFAULT_SEVERITY \\[[A-Z]+\\] )?IDENTIFIER \\[[A-Za-z:]+\\])$")
+    message(FATAL_ERROR "registryio.categories: not `<name> <description> [DEFAULT_SEVERITY [..]] IDENTIFIER [..]`: ${line}")
+  endif()
+  list(APPEND listed "${CMAKE_MATCH_1} ${CMAKE_MATCH_2}")
+endforeach()
+list(SORT expected)
+list(SORT listed)
+if(NOT expected STREQUAL listed)
+  string(REPLACE ";" "\n  " expected "${expected}")
+  string(REPLACE ";" "\n  " listed "${listed}")
+  message(FATAL_ERROR "registryio.categories does not match ${home}:\n code:\n  ${expected}\n file:\n  ${listed}")
+endif()
+list(LENGTH expected n)
+message(STATUS "${n} logging categories, declared once, listed in registryio.categories")
