@@ -6,8 +6,11 @@
 #   include/registryio/..., registryio/qt/..., registryio/qml/...   public headers by layer
 #   LIBDIR/libRegistryIOCore.so*, ...Qt, ...Qml   the libraries
 #   LIBDIR/cmake/RegistryIO/                    RegistryIOConfig.cmake, RegistryIOConfigVersion.cmake,
-#                                               RegistryIO{Core,Qt,Qml,Remote}Targets*.cmake
+#                                               RegistryIO{Core,Qt,Qml,Remote}Targets*.cmake,
+#                                               RegistryIOFunctions.cmake, RegistryIOMocPrelude.h
 #   LIBDIR/pkgconfig/registryio-{core,qt,qml}.pc  pkg-config files, one per library
+#   share/qlogging-categories6/registryio.categories  the logging categories (KDebugSettings)
+#   share/doc/RegistryIO/registryio.qch           the API reference for Qt Creator (RIO_BUILD_DOCS)
 #   RIO_INSTALL_QMLDIR/RegistryIO/               the QML module: qmldir, plugin, .qmltypes, .qml
 #                                               (default LIBDIR/qt6/qml: Debian's Qt layout, so a
 #                                               /usr install needs no QML2_IMPORT_PATH)
@@ -136,8 +139,9 @@ if(TARGET RegistryIOCore)
   install(DIRECTORY "${rio_root}/src/core/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
     FILES_MATCHING PATTERN "*.h" PATTERN "*_testing*" EXCLUDE)
   list(APPEND rio_installed_components Core)
-  # moc reads this before the sources of AUTOMOC targets of a consumer (see the package config).
-  install(FILES "${rio_root}/cmake/RegistryIOMocPrelude.h" DESTINATION ${RIO_INSTALL_CMAKEDIR})
+  # rio_target_moc() and rio_target_qml(), and the moc prelude the first gives a target.
+  install(FILES "${rio_root}/cmake/RegistryIOFunctions.cmake" "${rio_root}/cmake/RegistryIOMocPrelude.h"
+    DESTINATION ${RIO_INSTALL_CMAKEDIR})
 
   rio_install_pkg_config(core "RegistryIO Core" "core library" RegistryIOCore "")
 endif()
@@ -150,6 +154,10 @@ if(TARGET RegistryIOQt)
     FILES_MATCHING PATTERN "*.h" PATTERN "*_testing*" EXCLUDE)
   rio_qt_components_of(RegistryIOQt RIO_QT_COMPONENTS)
   list(APPEND rio_installed_components Qt)
+  # The logging categories of every layer (all defined in RegistryIO::Qt), for Qt's and KDE's
+  # logging tools (KDebugSettings reads share/qlogging-categories6/).
+  install(FILES "${rio_root}/src/qt/registryio.categories"
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/qlogging-categories6)
   rio_pc_qt_requires(rio_qt_reqs ${RIO_QT_COMPONENTS})
   rio_install_pkg_config(qt "RegistryIO Qt" "Qt facade" RegistryIOQt
     "registryio-core = ${PROJECT_VERSION}, ${rio_qt_reqs}")
@@ -266,6 +274,12 @@ foreach(rio_export_header IN LISTS rio_export_headers)
   install(FILES "${PROJECT_BINARY_DIR}/include/registryio/${rio_export_header}"
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${rio_export_subdir})
 endforeach()
+
+# The Qt help file of the API reference (-DRIO_BUILD_DOCS=ON, cmake/RioDocs.cmake).
+if(TARGET rio_docs)
+  get_target_property(rio_qch rio_docs RIO_QCH)
+  install(FILES "${rio_qch}" DESTINATION ${CMAKE_INSTALL_DOCDIR})
+endif()
 
 # --- Package config --------------------------------------------------------------------------
 if(PROJECT_VERSION_MAJOR EQUAL 0)

@@ -33,19 +33,22 @@ function(rio_generate_export_header target path prefix)
   set_property(GLOBAL APPEND PROPERTY RIO_EXPORT_HEADERS "${path}_export.h")
 endfunction()
 
-# rio_add_example(<target> SOURCES <files...> LIBS <targets...>
-#                 [TEST <name> PASS <regex> [ARGS <args...>] [LABELS <labels...>]])
-# An example program in ${CMAKE_BINARY_DIR}/examples; with TEST, also a CTest test (label
-# `example`) whose output must match PASS.
-function(rio_add_example target)
-  cmake_parse_arguments(E "" "TEST;PASS" "SOURCES;LIBS;ARGS;LABELS" ${ARGN})
-  add_executable(${target} ${E_SOURCES})
-  target_link_libraries(${target} PRIVATE ${E_LIBS})
+# rio_example(<target> [TEST <name> PASS <regex> [ARGS <args...>] [LABELS <labels...>]
+#             [FAIL <regex>]])
+# An example program of RegistryIO's build: the project's warnings, ${CMAKE_BINARY_DIR}/examples;
+# with TEST, also a CTest test (label `example`) whose output must match PASS. Each example's
+# CMakeLists.txt creates its targets with plain CMake (so it also builds on its own against an
+# installed RegistryIO) and calls this only when it exists.
+function(rio_example target)
+  cmake_parse_arguments(E "" "TEST;PASS;FAIL" "ARGS;LABELS" ${ARGN})
   rio_target_defaults(${target})
   set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/examples")
   if(RIO_BUILD_TESTS AND E_TEST)
     add_test(NAME ${E_TEST} COMMAND ${target} ${E_ARGS})
     set_tests_properties(${E_TEST} PROPERTIES LABELS "example;${E_LABELS}" TIMEOUT 60
       ENVIRONMENT "QT_QPA_PLATFORM=offscreen" PASS_REGULAR_EXPRESSION "${E_PASS}")
+    if(E_FAIL)
+      set_tests_properties(${E_TEST} PROPERTIES FAIL_REGULAR_EXPRESSION "${E_FAIL}")
+    endif()
   endif()
 endfunction()

@@ -51,6 +51,7 @@ foreach(source IN LISTS consumer_sources)
   endforeach()
 endforeach()
 
+set(requested_mode "${MODE}")
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
 set(consumer_build "${WORK_DIR}/consumer-build")
@@ -132,6 +133,23 @@ if(MODE STREQUAL "find_package")
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_PREFIX_PATH=${prefix}
     -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DRIO_CONSUMER_QT=${WITH_QT} ${qml_arg} ${remote_arg} ${remote_qml_arg})
+elseif(MODE STREQUAL "fetchcontent")
+  set(qml_arg -DRIO_CONSUMER_QML=${WITH_QML})
+  set(remote_arg -DRIO_CONSUMER_REMOTE=${WITH_REMOTE})
+  set(remote_qml_arg -DRIO_CONSUMER_REMOTE_QML=OFF)
+  if(WITH_QML AND WITH_REMOTE)
+    set(remote_qml_arg -DRIO_CONSUMER_REMOTE_QML=ON)
+  endif()
+  # The main build's flags and ccache (the libraries are built again from the checkout).
+  set(launcher "")
+  find_program(ccache ccache)
+  if(ccache)
+    set(launcher -DCMAKE_CXX_COMPILER_LAUNCHER=${ccache})
+  endif()
+  run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
+    -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=${CXX_FLAGS}"
+    ${launcher} -DRIO_CONSUMER_FETCH_SOURCE=${RIO_SOURCE_DIR} -DRIO_CONSUMER_QT=${WITH_QT}
+    ${qml_arg} ${remote_arg} ${remote_qml_arg})
 elseif(MODE STREQUAL "add_subdirectory")
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DRIO_CONSUMER_SOURCE_DIR=${RIO_SOURCE_DIR}
@@ -208,7 +226,7 @@ if(EXISTS "${consumer_build}/consumer_qml")
 endif()
 if(EXISTS "${consumer_build}/consumer_qml_app")
   check_program("${consumer_build}/consumer_qml_app" "consumer_qml_app: total=12 ticks=3")
-  # Its QML lints clean against the installed module, with no set-up but rio_qml_module_dependencies().
+  # Its QML lints clean against the installed module, with no set-up but rio_target_qml().
   run(${CMAKE_COMMAND} --build "${consumer_build}" --config ${BUILD_TYPE} --target consumer_qml_app_qmllint)
   message(STATUS "consumer_qml_app_qmllint: ${last_output}")
   if(last_output MATCHES "Warning:")
@@ -216,11 +234,11 @@ if(EXISTS "${consumer_build}/consumer_qml_app")
   endif()
 endif()
 if(EXISTS "${consumer_build}/plain/consumer_qml_plain")
-  # Linking RegistryIO::Qml is all the set-up: the import path reaches qmllint and qmlcachegen.
+  # rio_target_qml() is all the set-up: the import path reaches qmllint and qmlcachegen.
   check_program("${consumer_build}/plain/consumer_qml_plain" "consumer_qml_plain: handlers=1 watching=1")
   run(${CMAKE_COMMAND} --build "${consumer_build}" --config ${BUILD_TYPE} --target consumer_qml_plain_qmllint)
   if(last_output MATCHES "Warning:")
-    message(FATAL_ERROR "qmllint warned on a module that links RegistryIO::Qml:\n${last_output}")
+    message(FATAL_ERROR "qmllint warned on a module set up with rio_target_qml():\n${last_output}")
   endif()
   file(GLOB_RECURSE plain_cache "${consumer_build}/plain/*Plain_qml.cpp")
   if(NOT plain_cache)
@@ -238,4 +256,23 @@ if(EXISTS "${consumer_build}/plain/consumer_qml_plain")
   if(NOT compiled EQUAL 5)
     message(FATAL_ERROR "qmlcachegen compiled ${compiled} of the 5 bindings on RegistryIO types in ${plain_cache}")
   endif()
+endif()
+
+# An example of the tree built on its own against the install, as a user opens it in Qt Creator:
+# its CMakeLists.txt finds RegistryIO when it is the top-level project.
+if(requested_mode STREQUAL "find_package")
+  set(example basic)
+  set(example_program rio_example_basic)
+  set(example_expect "basic: ok")
+  if(qml_arg STREQUAL "-DRIO_CONSUMER_QML=ON")
+    set(example quickstart-qml)
+    set(example_program rio_example_quickstart_qml)
+    set(example_expect "log: audit 42; mail 9.99; audit 43; \nquickstart-qml: ok")
+  endif()
+  set(example_build "${WORK_DIR}/example-${example}")
+  run(${CMAKE_COMMAND} -S "${RIO_SOURCE_DIR}/examples/${example}" -B "${example_build}" -G "${GENERATOR}"
+    -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_PREFIX_PATH=${prefix}
+    -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON)
+  run(${CMAKE_COMMAND} --build "${example_build}" --config ${BUILD_TYPE} -j 2)
+  check_program("${example_build}/${example_program}" "${example_expect}")
 endif()

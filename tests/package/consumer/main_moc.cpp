@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // A QObject whose source file's first include is a RegistryIO header, built with AUTOMOC. With
 // CMake 3.25 and Qt 6.4, moc fails on such a file (`Parse error at "std"` in <concepts>) unless
-// the package config's moc prelude applies (cmake/RegistryIOMocPrelude.h).
+// rio_target_moc() gives the target the moc prelude (cmake/RegistryIOMocPrelude.h); with Qt 6.5.3
+// and later moc needs none, and the function adds nothing.
 #include <registryio/registry.h>
 
 #include <QCoreApplication>
