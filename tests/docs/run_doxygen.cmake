@@ -1,18 +1,24 @@
 # SPDX-License-Identifier: MIT
 # Runs doxygen on docs/Doxyfile with the output redirected to OUTPUT_DIR; fails on any warning.
 # Public header folders of layers that do not exist in this checkout are dropped from INPUT.
+# With -DQHELPGENERATOR=<Qt's qhelpgenerator> it also writes OUTPUT_DIR/registryio.qch (a Qt help
+# file for Qt Creator) and checks that it is one and holds every layer's classes and the QML types.
 cmake_minimum_required(VERSION 3.25)
 file(READ "${SOURCE_DIR}/docs/Doxyfile" config)
 file(REMOVE_RECURSE "${OUTPUT_DIR}")
 file(MAKE_DIRECTORY "${OUTPUT_DIR}")
 string(APPEND config "\nOUTPUT_DIRECTORY = ${OUTPUT_DIR}\nWARN_LOGFILE =\n")
 set(inputs "")
-foreach(dir IN ITEMS src/core/include src/qt/include qml/include)
-  if(IS_DIRECTORY "${SOURCE_DIR}/${dir}")
+foreach(dir IN ITEMS src/core/include src/qt/include qml/include src/remote/include src/remote/qml/include
+    docs/QML_TYPES.md)
+  if(EXISTS "${SOURCE_DIR}/${dir}")
     string(APPEND inputs " ${dir}")
   endif()
 endforeach()
 string(APPEND config "INPUT =${inputs}\n")
+if(QHELPGENERATOR)
+  string(APPEND config "GENERATE_QHP = YES\n") # html/index.qhp, compiled below
+endif()
 file(WRITE "${OUTPUT_DIR}/Doxyfile" "${config}")
 execute_process(COMMAND "${DOXYGEN}" "${OUTPUT_DIR}/Doxyfile" WORKING_DIRECTORY "${SOURCE_DIR}"
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -23,3 +29,27 @@ if(NOT EXISTS "${OUTPUT_DIR}/html/index.html")
   message(FATAL_ERROR "doxygen wrote no ${OUTPUT_DIR}/html/index.html")
 endif()
 message(STATUS "API reference: ${OUTPUT_DIR}/html/index.html")
+if(QHELPGENERATOR)
+  set(qch "${OUTPUT_DIR}/registryio.qch")
+  execute_process(COMMAND "${QHELPGENERATOR}" "${OUTPUT_DIR}/html/index.qhp" -o "${qch}"
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  # It reports progress on stderr; a warning or an error fails the test.
+  if(NOT rc EQUAL 0 OR "${out}${err}" MATCHES "[Ww]arning|[Ee]rror" OR NOT EXISTS "${qch}")
+    message(FATAL_ERROR "qhelpgenerator failed (exit ${rc}) on ${OUTPUT_DIR}/html/index.qhp:\n${err}${out}")
+  endif()
+  file(READ "${qch}" magic LIMIT 15)
+  if(NOT magic MATCHES "^SQLite format 3")
+    message(FATAL_ERROR "${qch} is not a Qt help file (an SQLite database)")
+  endif()
+  # The help project qhelpgenerator compiled: the classes of every layer and the QML types page.
+  file(READ "${OUTPUT_DIR}/html/index.qhp" qhp)
+  foreach(name IN ITEMS "rio::Registry" "rio::QtRegistry" "rio::QmlRegistry" "rio::RemoteShare" "RemoteQmlRegistry"
+      "QML types")
+    string(FIND "${qhp}" "${name}" at)
+    if(at EQUAL -1)
+      message(FATAL_ERROR "${qch}: its help project (html/index.qhp) names no ${name}")
+    endif()
+  endforeach()
+  file(SIZE "${qch}" size)
+  message(STATUS "Qt help file: ${qch} (${size} bytes)")
+endif()

@@ -71,7 +71,9 @@ public:
     /// subscribed.
     [[nodiscard]] RemoteSubscriber *link() const noexcept { return m_link.get(); }
 
+    /// QQmlParserStatus: the QML engine begins setting the properties.
     void classBegin() override;
+    /// QQmlParserStatus: every property is set; subscribes with the node or URL given.
     void componentComplete() override;
 
 Q_SIGNALS:
