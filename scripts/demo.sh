@@ -4,8 +4,8 @@
 # reaches two identical receivers, through a Qt queued signal and through a coalesced registry
 # handler, side by side; a slider raises the flood until the Qt side falls behind.
 # Without a display it runs headless (offscreen) for 5 seconds, prints what each side got and
-# checks the window's layout after a simulated long run. Installs missing packages first; safe
-# to rerun.
+# checks the window's layout after a simulated long run. Installs the packages it needs first
+# (scripts/deps.sh demo: 13 names, not the tests' toolchains); safe to rerun.
 #   bash scripts/demo.sh                 the dashboard (a window when a display is available)
 #   bash scripts/demo.sh --seconds 10    run for 10 seconds, check, print the summary
 #   bash scripts/demo.sh --rate 100000   start the flood at 100,000 events/s per worker
@@ -13,7 +13,7 @@
 #   bash scripts/demo.sh --core          the console demo of the Qt-free core instead
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bash "$root/scripts/deps.sh"
+bash "$root/scripts/deps.sh" demo
 build="$root/build/demo"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIO_WERROR=ON -DRIO_BUILD_TESTS=OFF \
   -DRIO_BUILD_BENCHMARKS=OFF >/dev/null

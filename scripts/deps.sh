@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs the Debian 12 packages RegistryIO builds, tests and benchmarks with. Safe to rerun:
-# it asks apt only for what is missing.
+# Installs the Debian 12 packages RegistryIO needs, by profile. Safe to rerun: it asks apt only
+# for what is missing.
+#   bash scripts/deps.sh demo    what scripts/demo.sh builds and runs with: the compiler, CMake,
+#                                Ninja, Qt's base and QML development packages and the QML modules
+#                                the dashboard imports (13 names; apt adds their dependencies)
+#   bash scripts/deps.sh [test]  everything the tests, benchmarks and scripts/test.sh's stages use
+#                                (the demo's packages included)
 set -euo pipefail
 
-packages=(
+profile=${1:-test}
+demo_packages=(
+  g++ cmake ninja-build qt6-base-dev qt6-declarative-dev
+  # the QML modules the dashboard imports (QtQuick, QtQuick.Controls.Fusion, QtQuick.Layouts) and
+  # those they import in turn
+  qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtquick
+  qml6-module-qtquick-window qml6-module-qtquick-controls qml6-module-qtquick-layouts
+  qml6-module-qtquick-templates
+)
+# The tests': the demo's and these.
+test_packages=(
   # toolchain
-  build-essential cmake ninja-build g++ clang-14 libclang-rt-14-dev clang-format-19 clang-tidy ccache
+  build-essential clang-14 libclang-rt-14-dev clang-format-19 clang-tidy ccache
   # other platforms, as far as Debian can: libc++ (macOS's standard library), MinGW-w64 + wine
   libc++-14-dev libc++abi-14-dev g++-mingw-w64-x86-64-posix wine64
-  # Qt 6.4 and its QML runtime modules
-  qt6-base-dev qt6-base-dev-tools qt6-declarative-dev qt6-declarative-dev-tools qt6-qpa-plugins
+  # Qt 6.4's tools and platform plugins (its development packages and QML modules: the demo's)
+  qt6-base-dev-tools qt6-declarative-dev-tools qt6-qpa-plugins
   # RegistryIO::Qml's declared-handler lines read QQmlData (its sources only, never installed)
   qt6-declarative-private-dev
   # RegistryIO::Remote (optional): Qt Remote Objects and its QML module
   qt6-remoteobjects-dev qml6-module-qtremoteobjects
   # its TLS test makes its certificates with the openssl command
   openssl
-  qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtquick
-  qml6-module-qtquick-window qml6-module-qtquick-controls qml6-module-qtquick-layouts
-  qml6-module-qtquick-templates qml6-module-qttest libgl-dev
+  qml6-module-qttest libgl-dev
   # tests, benchmarks and their peers
   librapidcheck-dev libbenchmark-dev libboost-dev libsigc++-3.0-dev valgrind python3
   # the main stage builds the Qt facade's LTTng tracepoints (RIO_TRACING=LTTNG); its test records
@@ -29,9 +42,17 @@ packages=(
   xvfb xauth
   # verification, docs and plots
   spin doxygen gnuplot-nox
-  # the qt68 stage's Debian 13 tree (Qt 6.8, g++ 14), made in a directory and entered with chroot
+  # the qt68 stage's Debian 13 tree (Qt 6.8, g++ 14) and the package stage's Debian 12 tree, made
+  # in a directory and entered with chroot
   mmdebstrap
+  # the package stage: dpkg-buildpackage with debhelper, and lintian
+  dpkg-dev debhelper lintian
 )
+case $profile in
+  demo) packages=("${demo_packages[@]}") ;;
+  test) packages=("${demo_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "usage: deps.sh [demo|test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

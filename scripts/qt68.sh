@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The qt68 stage of scripts/test.sh: every library, test, example and benchmark built with g++ 14
 # against Qt 6.8 (Debian 13), warnings as errors, and the suite run (but three tests left to the
-# main stage, see below), inside the Debian 13 tree scripts/debian13-root.sh keeps in the cache
+# main stage, see below), inside the Debian 13 tree scripts/debian-root.sh keeps in the cache
 # directory. The checkout is bind-mounted at its
 # own path, so the build folder (build/test-qt68) is the same inside and out.
 #   bash scripts/qt68.sh     needs root (chroot); RIO_CACHE_DIR picks the cache directory
@@ -67,7 +67,7 @@ fi
 
 [[ $(id -u) -eq 0 ]] || { echo "the qt68 stage needs root (chroot, mount)" >&2; exit 1; }
 tree="$cache/debian13-qt68"
-bash "$root/scripts/debian13-root.sh" "$tree" >&2 # made once, then reused
+bash "$root/scripts/debian-root.sh" qt68 "$tree" >&2 # made once, then reused
 ccache_dir="$cache/debian13-qt68-ccache"
 mkdir -p "$ccache_dir" "$tree/ccache"
 

@@ -4,16 +4,18 @@
 # (CTest label `sanitize`) under ThreadSanitizer and under AddressSanitizer+UBSan with clang,
 # which also runs the libFuzzer target; then the whole core suite (tests/core, label `core`, no
 # Qt) built with clang and libc++ (the macOS standard library) and cross-built with MinGW-w64 for
-# Windows, static and DLL, run under wine; last, everything built with g++ 14 against Qt 6.8 and
-# the whole suite run, in a Debian 13 tree kept in a cache directory outside the checkout
-# (scripts/qt68.sh). Installs missing packages first; safe to rerun.
+# Windows, static and DLL, run under wine; then the Debian packages built from debian/, checked
+# with lintian and used by a C++ and a QML consumer in a clean Debian 12 tree (scripts/package.sh);
+# last, everything built with g++ 14 against Qt 6.8 and the whole suite run, in a Debian 13 tree
+# (scripts/qt68.sh). Both trees are kept in a cache directory outside the checkout. Installs
+# missing packages first; safe to rerun.
 #   bash scripts/test.sh            everything
-#   RIO_STAGES="main" bash scripts/test.sh   only some stages (main tidy tsan asan libcxx mingw qt68)
+#   RIO_STAGES="main" bash scripts/test.sh   only some stages (main tidy tsan asan libcxx mingw package qt68)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bash "$root/scripts/deps.sh"
+bash "$root/scripts/deps.sh" test
 
-stages=${RIO_STAGES:-main tidy tsan asan libcxx mingw qt68}
+stages=${RIO_STAGES:-main tidy tsan asan libcxx mingw package qt68}
 jobs=$(nproc)
 
 # The qt68 stage's Debian 13 tree (about 1 GB from the Debian mirror, 7 minutes the first time on
@@ -22,8 +24,15 @@ cache_dir=${RIO_CACHE_DIR:-/var/cache/registryio}
 if [[ " $stages " == *" qt68 "* ]]; then
   mkdir -p "$cache_dir"
   qt68_log="$cache_dir/debian13-qt68.log"
-  bash "$root/scripts/debian13-root.sh" "$cache_dir/debian13-qt68" >"$qt68_log" 2>&1 &
+  bash "$root/scripts/debian-root.sh" qt68 "$cache_dir/debian13-qt68" >"$qt68_log" 2>&1 &
   qt68_tree_pid=$!
+fi
+# The package stage's Debian 12 tree (about 4 minutes the first time), the same way.
+if [[ " $stages " == *" package "* ]]; then
+  mkdir -p "$cache_dir"
+  deb_log="$cache_dir/debian12-deb.log"
+  bash "$root/scripts/debian-root.sh" deb "$cache_dir/debian12-deb" >"$deb_log" 2>&1 &
+  deb_tree_pid=$!
 fi
 export QT_QPA_PLATFORM=offscreen
 export CTEST_OUTPUT_ON_FAILURE=1
@@ -172,6 +181,17 @@ for stage in $stages; do
       echo "clang-tidy: $(grep -c '^clang-tidy' "$tidy_log") files clean ($tidy_dirs)"
       ;;
       # --- end of the tidy stage
+    package)
+      # The Debian packages: built, lintian, installed into the Debian 12 tree made in the
+      # background above (waited for here), and a C++ and a QML consumer built and run there.
+      if ! wait "$deb_tree_pid"; then
+        cat "$deb_log" >&2
+        echo "the Debian 12 tree could not be made (log: $deb_log)" >&2
+        exit 1
+      fi
+      tail -n 2 "$deb_log" | head -n 1
+      RIO_CACHE_DIR=$cache_dir bash "$root/scripts/package.sh"
+      ;;
     qt68)
       # Qt 6.8 and g++ 14 (Debian 13): scripts/qt68.sh builds everything and runs the suite in
       # the tree made in the background above (it waits for it here; reused on a rerun).
