@@ -26,9 +26,11 @@ struct PostingDrain
     const QtMailboxes *previous;
 };
 
+// The scope collecting this thread's discarded drain events, if any.
+thread_local QtMailboxes::RelistDiscarded *t_relisting = nullptr;
+
 // The one Qt event a mailbox waits behind, posted to its thread's carrier. Discarded unrun (the
-// thread finished, or its QThread was deleted), it lists the handlers again where their
-// contexts live.
+// thread finished, or its QThread was deleted), its box is handled as lost once Qt let go of it.
 struct MailboxDrain : TsanHandover
 {
     std::shared_ptr<QtMailboxes> boxes;
@@ -54,7 +56,7 @@ struct MailboxDrain : TsanHandover
         RIO_TSAN_ACQUIRE(this);
         tsanSyncWithPosters();
         if (!ran && boxes && t_posting != boxes.get())
-            boxes->lost(box);
+            boxes->discarded(box);
     }
 
     void operator()()
@@ -78,17 +80,36 @@ struct MailboxDrain : TsanHandover
 
 } // namespace
 
-void QtMailboxes::postDrainLocked(const std::shared_ptr<Box> &box)
+bool QtMailboxes::postDrainLocked(const std::shared_ptr<Box> &box)
 {
     // Under m_mutex, so no handler can be listed behind a post that then fails (postEvent never
     // runs the drain here, and the carrier cannot go while its lock is held).
     std::unique_lock<std::mutex> carrierLock;
     QObject *carrier = ThreadCarriers::acquire(box->thread, carrierLock);
+    if (carrier == nullptr)
+        return false;
     [[maybe_unused]] const TsanPostScope posting;
     const PostingDrain marked(this);
     QMetaObject::invokeMethod(carrier, MailboxDrain(shared_from_this(), box), Qt::QueuedConnection);
     box->posted = true;
+    return true;
 }
+
+namespace {
+
+// Wakes a handler whose context lives on a thread that has finished: an event to the context
+// itself, which Qt keeps for it and moves with it, lists the handler where it runs.
+void wakeThroughContext(const std::shared_ptr<QtHandlerState> &handler)
+{
+    [[maybe_unused]] const TsanPostScope posting;
+    QMetaObject::invokeMethod(handler->context, Handover([weak = std::weak_ptr<QtHandlerState>(handler)] {
+                                  if (const std::shared_ptr<QtHandlerState> h = weak.lock())
+                                      h->mailboxes->relist({h});
+                              }),
+                              Qt::QueuedConnection);
+}
+
+} // namespace
 
 void QtMailboxes::enqueue(QThread *thread, std::shared_ptr<QtHandlerState> handler)
 {
@@ -119,15 +140,23 @@ void QtMailboxes::enqueue(QThread *thread, std::shared_ptr<QtHandlerState> handl
     box->hasIncoming.store(true, std::memory_order_release);
     if (box->posted)
         return;
-    try {
-        postDrainLocked(box);
-    } catch (...) {
+    const auto unlist = [&] {
         box->incoming.pop_back();
         box->hasIncoming.store(!box->incoming.empty(), std::memory_order_release);
         if (created)
             m_boxes.erase(it);
+    };
+    try {
+        if (postDrainLocked(box))
+            return;
+    } catch (...) {
+        unlist();
         throw;
     }
+    // The thread has finished.
+    std::shared_ptr<QtHandlerState> woken = box->incoming.back();
+    unlist();
+    wakeThroughContext(woken);
 }
 
 std::size_t QtMailboxes::takeIncoming(Box &box, std::vector<std::shared_ptr<QtHandlerState>> &out) noexcept
@@ -160,9 +189,10 @@ void QtMailboxes::postFollowUp(const std::shared_ptr<Box> &box) noexcept
     std::lock_guard lock(m_mutex);
     if (box->posted)
         return;
-    // Only for a nested event loop: without memory for it, the drain goes on without.
+    // Only for a nested event loop: without memory for it (or on a thread that is finishing),
+    // the drain goes on without.
     try {
-        postDrainLocked(box);
+        static_cast<void>(postDrainLocked(box));
     } catch (...) {
     }
 }
@@ -257,6 +287,29 @@ void QtMailboxes::lost(const std::shared_ptr<Box> &box) noexcept
             forgetLocked(*box);
     }
     relist(handlers);
+}
+
+void QtMailboxes::discarded(const std::shared_ptr<Box> &box) noexcept
+{
+    if (t_relisting != nullptr) {
+        try {
+            t_relisting->m_boxes.emplace_back(shared_from_this(), box);
+            return;
+        } catch (...) {
+            // Without memory to collect it, the box keeps its handlers (below).
+        }
+    }
+    std::lock_guard lock(m_mutex);
+    box->posted = false;
+}
+
+QtMailboxes::RelistDiscarded::RelistDiscarded() noexcept : m_previous(std::exchange(t_relisting, this)) { }
+
+QtMailboxes::RelistDiscarded::~RelistDiscarded()
+{
+    t_relisting = m_previous;
+    for (const auto &[boxes, box] : m_boxes)
+        boxes->lost(box);
 }
 
 std::size_t QtMailboxes::boxCount()

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace rio::detail {
@@ -44,9 +45,12 @@ public:
         unsigned epoch = 0;
     };
 
-    // Lists `handler` (just given work, not listed anywhere) for `thread`. When that mailbox had
-    // no drain pending, posts one through the thread's carrier (library-owned: no user object's
-    // life decides whether the drain runs). Throws, changing nothing.
+    // Lists `handler` (just given work, not listed anywhere; its lock held) for `thread`. When
+    // that mailbox had no drain pending, posts one through the thread's carrier (library-owned:
+    // no user object's life decides whether the drain runs). A thread that has finished gets no
+    // carrier: the handler is woken through its context instead, as Qt's posted events wait for
+    // an object, and is listed where the context lives when that event runs (on the thread if
+    // it runs again, on the thread the context moves to). Throws, changing nothing.
     void enqueue(QThread *thread, std::shared_ptr<QtHandlerState> handler);
     // Delivers what the listed handlers have waiting (called on the box's thread by its drain
     // event). Thread cancellation inside a handler passes through, leaving the box consistent.
@@ -54,6 +58,27 @@ public:
     // The drain event of `box` was discarded (its thread finished or its QThread was deleted):
     // every listed handler is listed again where its context lives.
     void lost(const std::shared_ptr<Box> &box) noexcept;
+    // The drain event of `box` was destroyed unrun. Called from its destructor, which Qt may run
+    // under its own lock of the thread's posted events (the application's end discards the main
+    // thread's events so): posts nothing. Inside a RelistDiscarded scope on this thread, the box
+    // is handled as lost when the scope ends; elsewhere it keeps its handlers, with no drain
+    // pending, and the next listing on its thread posts its drain.
+    void discarded(const std::shared_ptr<Box> &box) noexcept;
+    // While one lives on a thread, the drain events discarded there (a carrier deleted) are
+    // collected; when it ends, after Qt let go of them, their boxes are handled as lost.
+    class RelistDiscarded
+    {
+    public:
+        RelistDiscarded() noexcept;
+        ~RelistDiscarded();
+        RelistDiscarded(const RelistDiscarded &) = delete;
+        RelistDiscarded &operator=(const RelistDiscarded &) = delete;
+
+    private:
+        friend class QtMailboxes;
+        std::vector<std::pair<std::shared_ptr<QtMailboxes>, std::shared_ptr<Box>>> m_boxes;
+        RelistDiscarded *m_previous;
+    };
     // Lists each handler again where its context lives now. A handler whose context has no
     // thread keeps its queue unlisted (the next notify lists it); a cancelled one is dropped.
     void relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers) noexcept;
@@ -74,8 +99,9 @@ public:
 
     // Used by a drain (qt_drain.cpp).
     // Posts `box`'s drain event through its thread's carrier (m_mutex held) and marks it posted;
-    // throws, with nothing changed, when Qt cannot allocate the event or the carrier.
-    void postDrainLocked(const std::shared_ptr<Box> &box);
+    // false, with nothing posted, when the thread has finished and has no carrier. Throws, with
+    // nothing changed, when Qt cannot allocate the event or the carrier.
+    bool postDrainLocked(const std::shared_ptr<Box> &box);
     // Moves `box.incoming` into `out` and returns how many moved (none without memory: they
     // wait for the next drain).
     std::size_t takeIncoming(Box &box, std::vector<std::shared_ptr<QtHandlerState>> &out) noexcept;

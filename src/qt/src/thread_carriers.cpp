@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "thread_carriers.h"
 
+#include "qt_mailboxes.h"
+
 #include <QPointer>
 
 #include <memory>
@@ -50,7 +52,9 @@ void retire(QThread *thread, const QObject *expected) noexcept
     }
     QObject::disconnect(gone.finished);
     QObject::disconnect(gone.destroyed);
-    delete gone.object; // outside our lock: discarded events reach the mailboxes
+    // Outside our lock; the discarded drain events are relisted once the carrier is gone.
+    const QtMailboxes::RelistDiscarded relisting;
+    delete gone.object;
 }
 
 } // namespace
@@ -72,6 +76,8 @@ QObject *ThreadCarriers::acquire(QThread *thread, std::unique_lock<std::mutex> &
     }
     if (it != all.map.end())
         return it->second.object;
+    if (thread->isFinished())
+        return nullptr;
     auto object = std::make_unique<QObject>();
     object->setObjectName(QStringLiteral("rio::ThreadCarrier"));
     if (thread != QThread::currentThread())
@@ -94,6 +100,13 @@ QObject *ThreadCarriers::acquire(QThread *thread, std::unique_lock<std::mutex> &
         QObject::disconnect(it->second.destroyed);
         all.map.erase(it);
         throw;
+    }
+    // Tested after finished() is connected: a thread that is not finishing yet will retire it.
+    if (thread->isFinished()) {
+        QObject::disconnect(it->second.finished);
+        QObject::disconnect(it->second.destroyed);
+        all.map.erase(it);
+        return nullptr;
     }
     return object.release();
 }

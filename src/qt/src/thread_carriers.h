@@ -18,8 +18,10 @@ class ThreadCarriers
 {
 public:
     // The carrier of `thread`, created and moved there on first use, valid while `lock` (taken
-    // here, on the process-wide carrier mutex) is held: post through it before unlocking.
-    // Throws std::bad_alloc with nothing changed.
+    // here, on the process-wide carrier mutex) is held: post through it before unlocking. Null
+    // when `thread` has finished (or is finishing) and has none: none is made for it, since
+    // nothing would retire it before the QThread is deleted. Throws std::bad_alloc with nothing
+    // changed.
     static QObject *acquire(QThread *thread, std::unique_lock<std::mutex> &lock);
 };
 
