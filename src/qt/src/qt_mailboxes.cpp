@@ -29,6 +29,9 @@ struct PostingDrain
 // The scope collecting this thread's discarded drain events, if any.
 thread_local QtMailboxes::RelistDiscarded *t_relisting = nullptr;
 
+// The mailboxes whose drain this thread owes (QtMailboxes::OwedDrains).
+thread_local std::vector<std::pair<std::shared_ptr<QtMailboxes>, std::shared_ptr<QtMailboxes::Box>>> t_owed;
+
 // The one Qt event a mailbox waits behind, posted to its thread's carrier. Discarded unrun (the
 // thread finished, or its QThread was deleted), its box is handled as lost once Qt let go of it.
 struct MailboxDrain : TsanHandover
@@ -80,19 +83,70 @@ struct MailboxDrain : TsanHandover
 
 } // namespace
 
-bool QtMailboxes::postDrainLocked(const std::shared_ptr<Box> &box)
+QtMailboxes::Post QtMailboxes::postDrainLocked(const std::shared_ptr<Box> &box)
 {
     // Under m_mutex, so no handler can be listed behind a post that then fails (postEvent never
     // runs the drain here, and the carrier cannot go while its lock is held).
     std::unique_lock<std::mutex> carrierLock;
-    QObject *carrier = ThreadCarriers::acquire(box->thread, carrierLock);
+    bool finished = false;
+    QObject *carrier = ThreadCarriers::find(box->thread, carrierLock, finished);
     if (carrier == nullptr)
-        return false;
+        return finished ? Post::Finished : Post::NoCarrier;
     [[maybe_unused]] const TsanPostScope posting;
     const PostingDrain marked(this);
     QMetaObject::invokeMethod(carrier, MailboxDrain(shared_from_this(), box), Qt::QueuedConnection);
     box->posted = true;
-    return true;
+    return Post::Posted;
+}
+
+void QtMailboxes::oweLocked(const std::shared_ptr<Box> &box)
+{
+    t_owed.emplace_back(shared_from_this(), box);
+}
+
+QtMailboxes::OwedDrains::~OwedDrains()
+{
+    while (!t_owed.empty()) {
+        auto owed = std::exchange(t_owed, {});
+        for (const auto &[boxes, box] : owed)
+            boxes->pay(box);
+    }
+}
+
+void QtMailboxes::pay(const std::shared_ptr<Box> &box) noexcept
+{
+    bool ready = false;
+    bool failed = false;
+    try {
+        ready = ThreadCarriers::make(box->thread);
+    } catch (...) {
+        failed = true;
+    }
+    std::vector<std::shared_ptr<QtHandlerState>> handlers;
+    {
+        std::lock_guard lock(m_mutex);
+        if (!box->owed)
+            return; // paid by another thread that listed a handler in it
+        if (ready) {
+            try {
+                if (postDrainLocked(box) == Post::Posted) {
+                    box->owed = false;
+                    return;
+                }
+            } catch (...) {
+                failed = true;
+            }
+        }
+        // The thread finished meanwhile (or no memory): its handlers are listed again, woken
+        // through their contexts (or counted as dropped).
+        box->owed = false;
+        box->posted = false;
+        handlers.swap(box->incoming);
+        box->hasIncoming.store(false, std::memory_order_release);
+        if (box->depth == 0)
+            forgetLocked(*box);
+    }
+    relist(handlers, failed);
 }
 
 namespace {
@@ -138,22 +192,31 @@ void QtMailboxes::enqueue(QThread *thread, std::shared_ptr<QtHandlerState> handl
         throw;
     }
     box->hasIncoming.store(true, std::memory_order_release);
-    if (box->posted)
-        return;
     const auto unlist = [&] {
         box->incoming.pop_back();
         box->hasIncoming.store(!box->incoming.empty(), std::memory_order_release);
         if (created)
             m_boxes.erase(it);
     };
+    Post post = Post::Posted;
     try {
-        if (postDrainLocked(box))
+        if (box->posted) {
+            if (box->owed)
+                oweLocked(box); // this notify pays it too, before it returns, if no one did
             return;
+        }
+        post = postDrainLocked(box);
+        if (post == Post::NoCarrier) {
+            oweLocked(box);
+            box->posted = true;
+            box->owed = true;
+        }
     } catch (...) {
         unlist();
         throw;
     }
-    // The thread has finished.
+    if (post != Post::Finished)
+        return;
     std::shared_ptr<QtHandlerState> woken = box->incoming.back();
     unlist();
     wakeThroughContext(woken);
@@ -237,8 +300,9 @@ void QtMailboxes::endDrain(const std::shared_ptr<Box> &box) noexcept
     relist(left);
 }
 
-void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers) noexcept
+void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers, bool drop) noexcept
 {
+    const OwedDrains owed;
     for (const auto &h : handlers) {
         QtHandlerState::Garbage garbage; // destroyed after the lock is released
         std::uint64_t dropped = 0;
@@ -250,15 +314,18 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
             QThread *thread = h->context->thread();
             if (thread == nullptr || h->waitingLocked(1) == 0)
                 continue; // no thread to run on yet: the queue waits for the next notify
-            try {
-                enqueue(thread, h);
-                h->listed = true;
-            } catch (...) {
-                // Without memory to list it, its deliveries cannot run: counted as dropped.
-                dropped = h->dropQueueLocked(garbage);
-                h->countDropsFor(QtRegistryControl::DropReason::NoMemory,
-                                 dropped != 0 ? h->lastDropBatch : 0);
+            if (!drop) {
+                try {
+                    enqueue(thread, h);
+                    h->listed = true;
+                    continue;
+                } catch (...) {
+                }
             }
+            // Without memory to list it (or for its thread's carrier), its deliveries cannot
+            // run: counted as dropped.
+            dropped = h->dropQueueLocked(garbage);
+            h->countDropsFor(QtRegistryControl::DropReason::NoMemory, dropped != 0 ? h->lastDropBatch : 0);
         }
         if (dropped != 0)
             h->control->reportDropped(h->id, dropped, true, QtRegistryControl::DropReason::NoMemory);

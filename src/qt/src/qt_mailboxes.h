@@ -38,8 +38,9 @@ public:
         QPointer<QThread> alive;                               // null once the QThread is deleted
         std::vector<std::shared_ptr<QtHandlerState>> incoming; // under m_mutex
         std::atomic<bool> hasIncoming{false};                  // `incoming` is not empty
-        bool posted = false;                                   // a drain event is pending (m_mutex)
-        int depth = 0;                                         // drains running (m_mutex)
+        bool posted = false;                                   // a drain event is pending or owed (m_mutex)
+        bool owed = false; // posted, but the thread's carrier is still to be made (m_mutex)
+        int depth = 0;     // drains running (m_mutex)
         // Only the box's thread touches these, in drains (which nest in nested event loops).
         std::vector<std::shared_ptr<QtHandlerState>> active;
         unsigned epoch = 0;
@@ -47,7 +48,9 @@ public:
 
     // Lists `handler` (just given work, not listed anywhere; its lock held) for `thread`. When
     // that mailbox had no drain pending, posts one through the thread's carrier (library-owned:
-    // no user object's life decides whether the drain runs). A thread that has finished gets no
+    // no user object's life decides whether the drain runs). When the thread has no carrier yet,
+    // the drain is owed: the OwedDrains scope of the caller makes the carrier and posts it (so
+    // every caller lives inside one). A thread that has finished gets no
     // carrier: the handler is woken through its context instead, as Qt's posted events wait for
     // an object, and is listed where the context lives when that event runs (on the thread if
     // it runs again, on the thread the context moves to). Throws, changing nothing.
@@ -81,7 +84,23 @@ public:
     };
     // Lists each handler again where its context lives now. A handler whose context has no
     // thread keeps its queue unlisted (the next notify lists it); a cancelled one is dropped.
-    void relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers) noexcept;
+    // `drop`: its thread's carrier could not be made; the handler's deliveries are counted as
+    // dropped for lack of memory instead.
+    void relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers, bool drop = false) noexcept;
+    // The scope of every call that may list a handler (a notify, a relisting, a drain). A
+    // mailbox whose thread has no carrier yet is owed its drain event: each thread that lists a
+    // handler in it meanwhile makes the carrier when its scope ends, with none of our locks held
+    // (QEvent::ThreadChange reaches the application's event filters), and the first posts the
+    // drain, before its notify returns. Without memory for the carrier or its event, the
+    // deliveries listed there are counted as dropped.
+    class OwedDrains
+    {
+    public:
+        OwedDrains() noexcept = default;
+        ~OwedDrains();
+        OwedDrains(const OwedDrains &) = delete;
+        OwedDrains &operator=(const OwedDrains &) = delete;
+    };
     // The order of a notify among all queued deliveries of the registries sharing these boxes.
     std::uint64_t nextSequence() noexcept { return m_sequence.fetch_add(1, std::memory_order_relaxed); }
     // A delivery was queued ahead of others in a listed handler's queue (its notifier took its
@@ -98,10 +117,11 @@ public:
     std::size_t boxCount();
 
     // Used by a drain (qt_drain.cpp).
+    enum class Post { Posted, NoCarrier, Finished };
     // Posts `box`'s drain event through its thread's carrier (m_mutex held) and marks it posted;
-    // false, with nothing posted, when the thread has finished and has no carrier. Throws, with
-    // nothing changed, when Qt cannot allocate the event or the carrier.
-    bool postDrainLocked(const std::shared_ptr<Box> &box);
+    // with nothing posted when the thread has no carrier (yet, or for good: finished). Throws,
+    // with nothing changed, when Qt cannot allocate the event.
+    Post postDrainLocked(const std::shared_ptr<Box> &box);
     // Moves `box.incoming` into `out` and returns how many moved (none without memory: they
     // wait for the next drain).
     std::size_t takeIncoming(Box &box, std::vector<std::shared_ptr<QtHandlerState>> &out) noexcept;
@@ -117,6 +137,11 @@ public:
 private:
     // Erases `box` from the map if it is still the one listed for its thread (m_mutex held).
     void forgetLocked(const Box &box) noexcept;
+    // Records that this thread owes `box` its drain (m_mutex held); throws, changing nothing.
+    void oweLocked(const std::shared_ptr<Box> &box);
+    // Makes the carrier of an owed box's thread and posts its drain, if no one did meanwhile
+    // (none of our locks held).
+    void pay(const std::shared_ptr<Box> &box) noexcept;
 
     std::mutex m_mutex;
     std::unordered_map<QThread *, std::shared_ptr<Box>> m_boxes;
