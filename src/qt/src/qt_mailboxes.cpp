@@ -26,11 +26,15 @@ struct PostingDrain
     const QtMailboxes *previous;
 };
 
-// The scope collecting this thread's discarded drain events, if any.
-thread_local QtMailboxes::RelistDiscarded *t_relisting = nullptr;
-
-// The mailboxes whose drain this thread owes (QtMailboxes::OwedDrains).
-thread_local std::vector<std::pair<std::shared_ptr<QtMailboxes>, std::shared_ptr<QtMailboxes::Box>>> t_owed;
+// What this thread owes the mailboxes (QtMailboxes::OwedDrains), and its scopes under way.
+struct Owed
+{
+    std::shared_ptr<QtMailboxes> boxes;
+    std::shared_ptr<QtMailboxes::Box> box;
+    bool lost; // its drain event was discarded (else: its drain is to be posted)
+};
+thread_local std::vector<Owed> t_owed;
+thread_local int t_scopes = 0;
 
 // The one Qt event a mailbox waits behind, posted to its thread's carrier. Discarded unrun (the
 // thread finished, or its QThread was deleted), its box is handled as lost once Qt let go of it.
@@ -99,17 +103,27 @@ QtMailboxes::Post QtMailboxes::postDrainLocked(const std::shared_ptr<Box> &box)
     return Post::Posted;
 }
 
-void QtMailboxes::oweLocked(const std::shared_ptr<Box> &box)
+void QtMailboxes::owe(const std::shared_ptr<Box> &box, bool lost)
 {
-    t_owed.emplace_back(shared_from_this(), box);
+    t_owed.push_back({shared_from_this(), box, lost});
+}
+
+QtMailboxes::OwedDrains::OwedDrains() noexcept
+{
+    ++t_scopes;
 }
 
 QtMailboxes::OwedDrains::~OwedDrains()
 {
+    --t_scopes;
     while (!t_owed.empty()) {
-        auto owed = std::exchange(t_owed, {});
-        for (const auto &[boxes, box] : owed)
-            boxes->pay(box);
+        const std::vector<Owed> owed = std::exchange(t_owed, {});
+        for (const Owed &o : owed) {
+            if (o.lost)
+                o.boxes->lost(o.box);
+            else
+                o.boxes->pay(o.box);
+        }
     }
 }
 
@@ -202,12 +216,12 @@ void QtMailboxes::enqueue(QThread *thread, std::shared_ptr<QtHandlerState> handl
     try {
         if (box->posted) {
             if (box->owed)
-                oweLocked(box); // this notify pays it too, before it returns, if no one did
+                owe(box); // this notify pays it too, before it returns, if no one did
             return;
         }
         post = postDrainLocked(box);
         if (post == Post::NoCarrier) {
-            oweLocked(box);
+            owe(box);
             box->posted = true;
             box->owed = true;
         }
@@ -358,25 +372,16 @@ void QtMailboxes::lost(const std::shared_ptr<Box> &box) noexcept
 
 void QtMailboxes::discarded(const std::shared_ptr<Box> &box) noexcept
 {
-    if (t_relisting != nullptr) {
+    if (t_scopes != 0) {
         try {
-            t_relisting->m_boxes.emplace_back(shared_from_this(), box);
+            owe(box, true);
             return;
         } catch (...) {
-            // Without memory to collect it, the box keeps its handlers (below).
+            // Without memory to record it, the box keeps its handlers (below).
         }
     }
     std::lock_guard lock(m_mutex);
     box->posted = false;
-}
-
-QtMailboxes::RelistDiscarded::RelistDiscarded() noexcept : m_previous(std::exchange(t_relisting, this)) { }
-
-QtMailboxes::RelistDiscarded::~RelistDiscarded()
-{
-    t_relisting = m_previous;
-    for (const auto &[boxes, box] : m_boxes)
-        boxes->lost(box);
 }
 
 std::size_t QtMailboxes::boxCount()

@@ -63,40 +63,27 @@ public:
     void lost(const std::shared_ptr<Box> &box) noexcept;
     // The drain event of `box` was destroyed unrun. Called from its destructor, which Qt may run
     // under its own lock of the thread's posted events (the application's end discards the main
-    // thread's events so): posts nothing. Inside a RelistDiscarded scope on this thread, the box
-    // is handled as lost when the scope ends; elsewhere it keeps its handlers, with no drain
-    // pending, and the next listing on its thread posts its drain.
+    // thread's events so): posts nothing. Inside an OwedDrains scope on this thread (a carrier's
+    // retiring), the box is handled as lost when the scope ends; elsewhere it keeps its
+    // handlers, with no drain pending, and the next listing on its thread posts its drain.
     void discarded(const std::shared_ptr<Box> &box) noexcept;
-    // While one lives on a thread, the drain events discarded there (a carrier deleted) are
-    // collected; when it ends, after Qt let go of them, their boxes are handled as lost.
-    class RelistDiscarded
-    {
-    public:
-        RelistDiscarded() noexcept;
-        ~RelistDiscarded();
-        RelistDiscarded(const RelistDiscarded &) = delete;
-        RelistDiscarded &operator=(const RelistDiscarded &) = delete;
-
-    private:
-        friend class QtMailboxes;
-        std::vector<std::pair<std::shared_ptr<QtMailboxes>, std::shared_ptr<Box>>> m_boxes;
-        RelistDiscarded *m_previous;
-    };
     // Lists each handler again where its context lives now. A handler whose context has no
     // thread keeps its queue unlisted (the next notify lists it); a cancelled one is dropped.
     // `drop`: its thread's carrier could not be made; the handler's deliveries are counted as
     // dropped for lack of memory instead.
     void relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers, bool drop = false) noexcept;
-    // The scope of every call that may list a handler (a notify, a relisting, a drain). A
-    // mailbox whose thread has no carrier yet is owed its drain event: each thread that lists a
-    // handler in it meanwhile makes the carrier when its scope ends, with none of our locks held
-    // (QEvent::ThreadChange reaches the application's event filters), and the first posts the
-    // drain, before its notify returns. Without memory for the carrier or its event, the
-    // deliveries listed there are counted as dropped.
+    // The scope of every call that may list a handler (a notify, a relisting, a drain) or
+    // discard drain events (a carrier's retiring). What the thread owes the mailboxes meanwhile
+    // is done when a scope ends, with none of our locks held and after Qt let go of the
+    // discarded events. A mailbox whose thread has no carrier yet is owed its drain event: each
+    // thread that lists a handler in it meanwhile makes the carrier (QEvent::ThreadChange
+    // reaches the application's event filters), and the first posts the drain, before its
+    // notify returns; without memory for the carrier or its event, the deliveries listed there
+    // are counted as dropped. A discarded drain event's box is handled as lost.
     class OwedDrains
     {
     public:
-        OwedDrains() noexcept = default;
+        OwedDrains() noexcept;
         ~OwedDrains();
         OwedDrains(const OwedDrains &) = delete;
         OwedDrains &operator=(const OwedDrains &) = delete;
@@ -137,8 +124,9 @@ public:
 private:
     // Erases `box` from the map if it is still the one listed for its thread (m_mutex held).
     void forgetLocked(const Box &box) noexcept;
-    // Records that this thread owes `box` its drain (m_mutex held); throws, changing nothing.
-    void oweLocked(const std::shared_ptr<Box> &box);
+    // Records that this thread owes `box` its drain (m_mutex held), or (`lost`) its handling as
+    // lost; throws, changing nothing.
+    void owe(const std::shared_ptr<Box> &box, bool lost = false);
     // Makes the carrier of an owed box's thread and posts its drain, if no one did meanwhile
     // (none of our locks held).
     void pay(const std::shared_ptr<Box> &box) noexcept;

@@ -53,7 +53,7 @@ void retire(QThread *thread, const QObject *expected) noexcept
     QObject::disconnect(gone.finished);
     QObject::disconnect(gone.destroyed);
     // Outside our lock; the discarded drain events are relisted once the carrier is gone.
-    const QtMailboxes::RelistDiscarded relisting;
+    const QtMailboxes::OwedDrains relisting;
     delete gone.object;
 }
 
