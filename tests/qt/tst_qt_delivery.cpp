@@ -11,6 +11,7 @@
 #include <atomic>
 #include <latch>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -33,6 +34,27 @@ template <typename E>
 struct ProbedRegistry : rio::QtRegistry<E>
 {
     std::size_t mailboxCount() { return this->mailboxCountForTesting(); }
+};
+
+// A QThread with a receiver deleted by a deleteLater on its finished() (connected before any
+// delivery, so before the registry's own watch of the thread); after its event loop returns,
+// the thread goes on until `gate` opens.
+class EndingThread : public QThread
+{
+public:
+    void run() override
+    {
+        receiver = new QObject;
+        connect(this, &QThread::finished, receiver, &QObject::deleteLater);
+        ready.count_down();
+        exec();
+        loopDone.count_down();
+        gate.wait();
+    }
+    QObject *receiver = nullptr;
+    std::latch ready{1};
+    std::latch loopDone{1};
+    std::latch gate{1};
 };
 
 // What one delivery saw.
@@ -267,6 +289,33 @@ private Q_SLOTS:
         QCOMPARE(steady.value.load(), rounds - 1);
         // A mailbox goes with its last delivery: none is left for the threads that ended.
         QTRY_COMPARE(registry.mailboxCount(), std::size_t{0});
+    }
+
+    // Threads that end with a delivery still queued, their receiver deleted by a deleteLater on
+    // their finished(), while their QThread objects live on: no mailbox is left for them.
+    void receiverThreadsEndWithDeliveriesQueued()
+    {
+        constexpr int threads = 200;
+        ProbedRegistry<int> registry;
+        std::vector<std::unique_ptr<EndingThread>> ended;
+        std::atomic<int> calls{0};
+        for (int round = 0; round < threads; ++round) {
+            auto thread = std::make_unique<EndingThread>();
+            thread->start();
+            thread->ready.wait();
+            registry.add(thread->receiver, [&calls] { calls.fetch_add(1); });
+            registry.notify(round);
+            QTRY_COMPARE(calls.load(), round + 1); // it got a queued delivery
+            thread->quit();
+            thread->loopDone.wait();
+            registry.notify(round); // waits when the thread ends
+            thread->gate.count_down();
+            QVERIFY(thread->wait(30000));
+            ended.push_back(std::move(thread));
+        }
+        QTRY_COMPARE(registry.count(), 0); // every receiver was deleted with its thread
+        QVERIFY2(registry.mailboxCount() == 0, qPrintable(QString::number(registry.mailboxCount())));
+        QCOMPARE(calls.load(), threads);
     }
 
     // Queued deliveries to one thread wait behind one Qt event of that thread; when the first

@@ -99,6 +99,8 @@ struct Op
     bool reverse = false;   // Churn: delegates deleted newest first
     bool moveFirst = false; // ExitThread: its contexts move to `target` first (else die with it)
     int target = 0;         // Move, ExitThread: destination thread
+    // ExitThread: a slot on its finished() moves its contexts to `target` (its QThread stays).
+    bool moveInFinished = false;
 };
 
 const char *threadName(int t)
@@ -169,8 +171,9 @@ std::string describe(const Op &op)
         break;
     case Kind::ExitThread:
         s << "ExitThread(" << threadName(op.thread) << ", "
-          << (op.moveFirst ? std::string("contexts moved to ") + threadName(op.target)
-                           : "contexts die with it")
+          << (op.moveInFinished ? std::string("contexts moved in finished() to ") + threadName(op.target)
+              : op.moveFirst    ? std::string("contexts moved to ") + threadName(op.target)
+                                : "contexts die with it")
           << ")";
         break;
     case Kind::DestroyRegistry:
@@ -289,6 +292,17 @@ rc::Gen<Op> genOp()
             return op;
         },
         gen::inRange(1, 3), gen::arbitrary<bool>(), gen::inRange(0, 3));
+    // A receiver thread ends and a slot on its finished() (after the registry's own watch of it)
+    // moves its contexts to `target`: their waiting deliveries follow them there.
+    auto exitMovingInFinished = gen::apply(
+        [=](int t, int target) {
+            Op op = make(Kind::ExitThread);
+            op.thread = t;
+            op.moveInFinished = true;
+            op.target = target == t ? 0 : target;
+            return op;
+        },
+        gen::inRange(1, 3), gen::inRange(0, 3));
     return gen::weightedOneOf<Op>({{3, addContext},
                                    {7, addHandler},
                                    {7, batch(Kind::Notify)},
@@ -298,7 +312,8 @@ rc::Gen<Op> genOp()
                                    {2, sync},
                                    {2, churn},
                                    {1, exitThread},
-                                   {1, gen::just(make(Kind::DestroyRegistry))}});
+                                   {1, gen::just(make(Kind::DestroyRegistry))},
+                                   {1, exitMovingInFinished}});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1021,6 +1036,26 @@ private:
             if (m_ctxs[i].alive && m_ctxs[i].thread == t)
                 here.push_back(i);
         std::vector<Rec *> gone;
+        if (op.moveInFinished) {
+            std::vector<Ctx *> objects;
+            for (int c : here) {
+                objects.push_back(m_ctxs[c].object);
+                m_ctxs[c].thread = target;
+                m_ctxs[c].everMoved = true;
+            }
+            QThread *destination = qthread(target);
+            QObject::connect(
+                m_threads[t].get(), &QThread::finished, m_threads[t].get(),
+                [objects, destination] {
+                    for (Ctx *o : objects)
+                        o->moveToThread(destination);
+                },
+                Qt::DirectConnection);
+            m_threads[t]->stop();
+            m_ended.push_back(std::move(m_threads[t])); // deleting it would let stuck deliveries go
+            m_threads[t] = std::make_unique<ReceiverThread>(t);
+            return;
+        }
         if (op.moveFirst) {
             QThread *destination = qthread(target);
             std::vector<Ctx *> objects;
@@ -1069,6 +1104,7 @@ private:
         QCoreApplication::sendPostedEvents();
         m_threads[1].reset();
         m_threads[2].reset();
+        m_ended.clear();
         QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
     }
 
@@ -1302,6 +1338,7 @@ public:
 
 private:
     std::unique_ptr<ReceiverThread> m_threads[3];
+    std::vector<std::unique_ptr<ReceiverThread>> m_ended; // ended by ExitThread moving in finished()
     std::unique_ptr<rio::QtRegistry<int>> m_registry;
     std::shared_ptr<Observations> m_obs = std::make_shared<Observations>();
     std::vector<CtxModel> m_ctxs;

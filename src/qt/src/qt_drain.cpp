@@ -274,6 +274,7 @@ private:
 
 void QtMailboxes::drain(const std::shared_ptr<Box> &box)
 {
+    const OwedDrains owed; // a context that moved is listed on its new thread (peek)
     beginDrain(*box);
     struct End // also when a handler's thread is cancelled and unwinds through here
     {

@@ -26,9 +26,18 @@ struct PostingDrain
     const QtMailboxes *previous;
 };
 
+// What this thread owes the mailboxes (QtMailboxes::OwedDrains), and its scopes under way.
+struct Owed
+{
+    std::shared_ptr<QtMailboxes> boxes;
+    std::shared_ptr<QtMailboxes::Box> box;
+    bool lost; // its drain event was discarded (else: its drain is to be posted)
+};
+thread_local std::vector<Owed> t_owed;
+thread_local int t_scopes = 0;
+
 // The one Qt event a mailbox waits behind, posted to its thread's carrier. Discarded unrun (the
-// thread finished, or its QThread was deleted), it lists the handlers again where their
-// contexts live.
+// thread finished, or its QThread was deleted), its box is handled as lost once Qt let go of it.
 struct MailboxDrain : TsanHandover
 {
     std::shared_ptr<QtMailboxes> boxes;
@@ -54,7 +63,7 @@ struct MailboxDrain : TsanHandover
         RIO_TSAN_ACQUIRE(this);
         tsanSyncWithPosters();
         if (!ran && boxes && t_posting != boxes.get())
-            boxes->lost(box);
+            boxes->discarded(box);
     }
 
     void operator()()
@@ -78,17 +87,97 @@ struct MailboxDrain : TsanHandover
 
 } // namespace
 
-void QtMailboxes::postDrainLocked(const std::shared_ptr<Box> &box)
+QtMailboxes::Post QtMailboxes::postDrainLocked(const std::shared_ptr<Box> &box)
 {
     // Under m_mutex, so no handler can be listed behind a post that then fails (postEvent never
     // runs the drain here, and the carrier cannot go while its lock is held).
     std::unique_lock<std::mutex> carrierLock;
-    QObject *carrier = ThreadCarriers::acquire(box->thread, carrierLock);
+    bool finished = false;
+    QObject *carrier = ThreadCarriers::find(box->thread, carrierLock, finished);
+    if (carrier == nullptr)
+        return finished ? Post::Finished : Post::NoCarrier;
     [[maybe_unused]] const TsanPostScope posting;
     const PostingDrain marked(this);
     QMetaObject::invokeMethod(carrier, MailboxDrain(shared_from_this(), box), Qt::QueuedConnection);
     box->posted = true;
+    return Post::Posted;
 }
+
+void QtMailboxes::owe(const std::shared_ptr<Box> &box, bool lost)
+{
+    t_owed.push_back({shared_from_this(), box, lost});
+}
+
+QtMailboxes::OwedDrains::OwedDrains() noexcept
+{
+    ++t_scopes;
+}
+
+QtMailboxes::OwedDrains::~OwedDrains()
+{
+    --t_scopes;
+    while (!t_owed.empty()) {
+        const std::vector<Owed> owed = std::exchange(t_owed, {});
+        for (const Owed &o : owed) {
+            if (o.lost)
+                o.boxes->lost(o.box);
+            else
+                o.boxes->pay(o.box);
+        }
+    }
+}
+
+void QtMailboxes::pay(const std::shared_ptr<Box> &box) noexcept
+{
+    bool ready = false;
+    bool failed = false;
+    try {
+        ready = ThreadCarriers::make(box->thread);
+    } catch (...) {
+        failed = true;
+    }
+    std::vector<std::shared_ptr<QtHandlerState>> handlers;
+    {
+        std::lock_guard lock(m_mutex);
+        if (!box->owed)
+            return; // paid by another thread that listed a handler in it
+        if (ready) {
+            try {
+                if (postDrainLocked(box) == Post::Posted) {
+                    box->owed = false;
+                    return;
+                }
+            } catch (...) {
+                failed = true;
+            }
+        }
+        // The thread finished meanwhile (or no memory): its handlers are listed again, woken
+        // through their contexts (or counted as dropped).
+        box->owed = false;
+        box->posted = false;
+        handlers.swap(box->incoming);
+        box->hasIncoming.store(false, std::memory_order_release);
+        if (box->depth == 0)
+            forgetLocked(*box);
+    }
+    relist(handlers, failed);
+}
+
+namespace {
+
+// Wakes a handler whose context lives on a thread that has finished: an event to the context
+// itself, which Qt keeps for it and moves with it, lists the handler where it runs.
+void wakeThroughContext(const std::shared_ptr<QtHandlerState> &handler)
+{
+    [[maybe_unused]] const TsanPostScope posting;
+    QMetaObject::invokeMethod(handler->context, Handover([weak = std::weak_ptr<QtHandlerState>(handler)] {
+                                  if (const std::shared_ptr<QtHandlerState> h = weak.lock())
+                                      h->mailboxes->relist({h});
+                              }),
+                              Qt::QueuedConnection);
+}
+
+} // namespace
 
 void QtMailboxes::enqueue(QThread *thread, std::shared_ptr<QtHandlerState> handler)
 {
@@ -117,17 +206,34 @@ void QtMailboxes::enqueue(QThread *thread, std::shared_ptr<QtHandlerState> handl
         throw;
     }
     box->hasIncoming.store(true, std::memory_order_release);
-    if (box->posted)
-        return;
-    try {
-        postDrainLocked(box);
-    } catch (...) {
+    const auto unlist = [&] {
         box->incoming.pop_back();
         box->hasIncoming.store(!box->incoming.empty(), std::memory_order_release);
         if (created)
             m_boxes.erase(it);
+    };
+    Post post = Post::Posted;
+    try {
+        if (box->posted) {
+            if (box->owed)
+                owe(box); // this notify pays it too, before it returns, if no one did
+            return;
+        }
+        post = postDrainLocked(box);
+        if (post == Post::NoCarrier) {
+            owe(box);
+            box->posted = true;
+            box->owed = true;
+        }
+    } catch (...) {
+        unlist();
         throw;
     }
+    if (post != Post::Finished)
+        return;
+    std::shared_ptr<QtHandlerState> woken = box->incoming.back();
+    unlist();
+    wakeThroughContext(woken);
 }
 
 std::size_t QtMailboxes::takeIncoming(Box &box, std::vector<std::shared_ptr<QtHandlerState>> &out) noexcept
@@ -160,9 +266,10 @@ void QtMailboxes::postFollowUp(const std::shared_ptr<Box> &box) noexcept
     std::lock_guard lock(m_mutex);
     if (box->posted)
         return;
-    // Only for a nested event loop: without memory for it, the drain goes on without.
+    // Only for a nested event loop: without memory for it (or on a thread that is finishing),
+    // the drain goes on without.
     try {
-        postDrainLocked(box);
+        static_cast<void>(postDrainLocked(box));
     } catch (...) {
     }
 }
@@ -207,8 +314,9 @@ void QtMailboxes::endDrain(const std::shared_ptr<Box> &box) noexcept
     relist(left);
 }
 
-void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers) noexcept
+void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &handlers, bool drop) noexcept
 {
+    const OwedDrains owed;
     for (const auto &h : handlers) {
         QtHandlerState::Garbage garbage; // destroyed after the lock is released
         std::uint64_t dropped = 0;
@@ -220,15 +328,18 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
             QThread *thread = h->context->thread();
             if (thread == nullptr || h->waitingLocked(1) == 0)
                 continue; // no thread to run on yet: the queue waits for the next notify
-            try {
-                enqueue(thread, h);
-                h->listed = true;
-            } catch (...) {
-                // Without memory to list it, its deliveries cannot run: counted as dropped.
-                dropped = h->dropQueueLocked(garbage);
-                h->countDropsFor(QtRegistryControl::DropReason::NoMemory,
-                                 dropped != 0 ? h->lastDropBatch : 0);
+            if (!drop) {
+                try {
+                    enqueue(thread, h);
+                    h->listed = true;
+                    continue;
+                } catch (...) {
+                }
             }
+            // Without memory to list it (or for its thread's carrier), its deliveries cannot
+            // run: counted as dropped.
+            dropped = h->dropQueueLocked(garbage);
+            h->countDropsFor(QtRegistryControl::DropReason::NoMemory, dropped != 0 ? h->lastDropBatch : 0);
         }
         if (dropped != 0)
             h->control->reportDropped(h->id, dropped, true, QtRegistryControl::DropReason::NoMemory);
@@ -257,6 +368,20 @@ void QtMailboxes::lost(const std::shared_ptr<Box> &box) noexcept
             forgetLocked(*box);
     }
     relist(handlers);
+}
+
+void QtMailboxes::discarded(const std::shared_ptr<Box> &box) noexcept
+{
+    if (t_scopes != 0) {
+        try {
+            owe(box, true);
+            return;
+        } catch (...) {
+            // Without memory to record it, the box keeps its handlers (below).
+        }
+    }
+    std::lock_guard lock(m_mutex);
+    box->posted = false;
 }
 
 std::size_t QtMailboxes::boxCount()

@@ -309,6 +309,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
 {
     QtHandlerState &h = state(*this);
     QtMailboxes &boxes = *h.mailboxes;
+    const QtMailboxes::OwedDrains owed; // ends after the handler's locks are released
     if (sequence == 0) {
         sequence = boxes.nextSequence();
         if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]

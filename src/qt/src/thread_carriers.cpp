@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "thread_carriers.h"
 
+#include "qt_mailboxes.h"
+
 #include <QPointer>
 
 #include <memory>
@@ -50,12 +52,14 @@ void retire(QThread *thread, const QObject *expected) noexcept
     }
     QObject::disconnect(gone.finished);
     QObject::disconnect(gone.destroyed);
-    delete gone.object; // outside our lock: discarded events reach the mailboxes
+    // Outside our lock; the discarded drain events are relisted once the carrier is gone.
+    const QtMailboxes::OwedDrains relisting;
+    delete gone.object;
 }
 
 } // namespace
 
-QObject *ThreadCarriers::acquire(QThread *thread, std::unique_lock<std::mutex> &lock)
+QObject *ThreadCarriers::find(QThread *thread, std::unique_lock<std::mutex> &lock, bool &finished)
 {
     Carriers &all = carriers();
     lock = std::unique_lock(all.mutex);
@@ -63,8 +67,7 @@ QObject *ThreadCarriers::acquire(QThread *thread, std::unique_lock<std::mutex> &
     if (it != all.map.end() && it->second.thread.isNull()) {
         // A deleted QThread whose destroyed() did not retire its carrier (it always does first:
         // defence only): not the thread now at its address. The entry goes; the old carrier is
-        // left undeleted, since deleting it would discard its events into the mailboxes whose
-        // lock our caller holds.
+        // left undeleted, since deleting it would discard its events under our caller's locks.
         QObject::disconnect(it->second.finished);
         QObject::disconnect(it->second.destroyed);
         all.map.erase(it);
@@ -72,14 +75,36 @@ QObject *ThreadCarriers::acquire(QThread *thread, std::unique_lock<std::mutex> &
     }
     if (it != all.map.end())
         return it->second.object;
+    finished = thread->isFinished();
+    return nullptr;
+}
+
+bool ThreadCarriers::make(QThread *thread)
+{
+    bool finished = false;
+    {
+        std::unique_lock<std::mutex> lock;
+        if (find(thread, lock, finished) != nullptr)
+            return true;
+        if (finished)
+            return false;
+    }
     auto object = std::make_unique<QObject>();
     object->setObjectName(QStringLiteral("rio::ThreadCarrier"));
+    // With no lock of ours held: the move sends QEvent::ThreadChange through the application's
+    // event filters, which may notify.
     if (thread != QThread::currentThread())
         object->moveToThread(thread);
+    std::unique_lock<std::mutex> lock;
+    if (find(thread, lock, finished) != nullptr)
+        return true; // made meanwhile by another thread (or by a notify from a filter): ours goes
+    if (finished)
+        return false;
+    Carriers &all = carriers();
     Carrier carrier;
     carrier.thread = thread;
     carrier.object = object.get();
-    it = all.map.emplace(thread, std::move(carrier)).first;
+    auto it = all.map.emplace(thread, std::move(carrier)).first;
     // Connected under the lock: a finish in between waits for it and then finds the carrier.
     const QObject *key = object.get();
     try {
@@ -95,7 +120,15 @@ QObject *ThreadCarriers::acquire(QThread *thread, std::unique_lock<std::mutex> &
         all.map.erase(it);
         throw;
     }
-    return object.release();
+    // Tested after finished() is connected: a thread that is not finishing yet will retire it.
+    if (thread->isFinished()) {
+        QObject::disconnect(it->second.finished);
+        QObject::disconnect(it->second.destroyed);
+        all.map.erase(it);
+        return false;
+    }
+    static_cast<void>(object.release());
+    return true;
 }
 
 } // namespace rio::detail

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT
+// Queued delivery across the life of threads and of the application: the application ends with
+// a drain pending on its main thread, a thread ends and a slot on its finished() moves a
+// receiver to the main thread, an application event filter notifies while a first delivery
+// goes to a new thread. What would hang for good runs in a child process, under a deadline.
+#include "qt_test_support.h"
+
+#include <registryio/qt/qt_registry.h>
+
+#include <QDeadlineTimer>
+#include <QTest>
+#include <QTimer>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <latch>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+namespace {
+
+constexpr const char *childVariable = "RIO_THREAD_LIFE_CHILD";
+
+// An application singleton holds a registry and a main-thread receiver; a worker stopped after
+// exec() returned notifies on its way out, so a drain is pending when the application ends.
+int childExitWithDrainPending(int argc, char **argv)
+{
+    static rio::QtRegistry<int> registry;
+    static QObject receiver;
+    auto app = std::make_unique<QCoreApplication>(argc, argv);
+    registry.add(&receiver, [](int) { }, {.connection = Qt::QueuedConnection});
+    QThread worker;
+    QObject::connect(&worker, &QThread::finished, [] { registry.notify(1); });
+    worker.start();
+    QTimer::singleShot(0, app.get(), &QCoreApplication::quit);
+    QCoreApplication::exec();
+    worker.quit();
+    worker.wait();
+    app.reset(); // discards the pending drain
+    std::puts("exited");
+    return 0;
+}
+
+// An activity tap: an application event filter that notifies a registry when an object changes
+// thread (once: the notify may itself bring an object to a thread).
+class Tap : public QObject
+{
+public:
+    explicit Tap(rio::QtRegistry<int> &registry) : m_registry(registry) { }
+    bool eventFilter(QObject *watched, QEvent *event) override
+    {
+        if (event->type() == QEvent::ThreadChange && !m_notified.exchange(true))
+            m_registry.notify(-1);
+        return QObject::eventFilter(watched, event);
+    }
+
+private:
+    rio::QtRegistry<int> &m_registry;
+    std::atomic<bool> m_notified{false};
+};
+
+// The first queued delivery to a worker thread, with the tap installed.
+int childEventFilterNotifies(int argc, char **argv)
+{
+    const QCoreApplication app(argc, argv);
+    rio::QtRegistry<int> registry;
+    Tap tap(registry);
+    QCoreApplication::instance()->installEventFilter(&tap);
+    std::atomic<int> calls{0};
+    {
+        riotest::Worker worker;
+        registry.add(worker.context, [&calls](int) { calls.fetch_add(1); });
+        registry.notify(1);
+        worker.flush();
+        worker.flush(); // the tap's notify, if any, was posted after the first flush began
+    }
+    QCoreApplication::instance()->removeEventFilter(&tap);
+    std::printf("delivered %d\n", calls.load());
+    return calls.load() >= 1 ? 0 : 1;
+}
+
+// Runs this executable as the child `name` (with posix_spawn, which ThreadSanitizer handles,
+// unlike QProcess's clone-based fork); fails unless it exits with 0 within the deadline.
+void runChild(const char *name)
+{
+    int out[2];
+    QVERIFY(::pipe2(out, O_CLOEXEC) == 0);
+    std::vector<std::string> environment;
+    for (char **e = environ; *e != nullptr; ++e)
+        environment.emplace_back(*e);
+    environment.push_back(std::string(childVariable) + "=" + name);
+    std::vector<char *> envp;
+    for (std::string &e : environment)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string path = QCoreApplication::applicationFilePath().toStdString();
+    char *argv[] = {path.data(), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    pid_t pid = 0;
+    const int spawned = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    if (spawned != 0)
+        ::close(out[0]);
+    QCOMPARE(spawned, 0);
+    // Its standard output ends when it exits (generous: a loaded machine).
+    const QDeadlineTimer deadline(RIO_TEST_SANITIZED ? 120000 : 60000);
+    QByteArray output;
+    bool exited = false;
+    while (!exited && !deadline.hasExpired()) {
+        pollfd p{out[0], POLLIN, 0};
+        const int ready = ::poll(&p, 1, static_cast<int>(deadline.remainingTime()));
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0)
+            break;
+        char buffer[256];
+        const ssize_t n = ::read(out[0], buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0)
+            output.append(buffer, n);
+        else
+            exited = true;
+    }
+    ::close(out[0]);
+    if (!exited)
+        ::kill(pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    QVERIFY2(exited,
+             qPrintable(
+                 QStringLiteral("child '%1' still running at the deadline: hung").arg(QLatin1String(name))));
+    QVERIFY2(WIFEXITED(status) && WEXITSTATUS(status) == 0, output.constData());
+}
+
+// A QThread that stays alive after its event loop returned, until released.
+class GatedThread : public QThread
+{
+public:
+    void run() override
+    {
+        exec();
+        loopDone.count_down();
+        gate.wait();
+    }
+    std::latch loopDone{1};
+    std::latch gate{1};
+};
+
+} // namespace
+
+class tst_QtThreadLife : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    // The application ends with a drain pending on its main thread (its registry and receiver
+    // outlive it): the process exits, as with a Qt queued signal pending.
+    void applicationExitsWithDrainPending() { runChild("exit"); }
+
+    // An application event filter that notifies a registry sees no object change thread under
+    // the registry's locks: the first delivery to a new thread does not deadlock.
+    void eventFilterNotifiesOnThreadChange() { runChild("filter"); }
+
+    // A receiver moved back to the main thread by a slot on its thread's finished(), after the
+    // registry's own: the deliveries waiting for the ended thread arrive on the main thread
+    // (as a Qt queued signal's would), before its QThread is deleted.
+    void deliveriesFollowAReceiverMovedInFinished()
+    {
+#if defined(RIO_TSAN)
+        QSKIP("Qt-internal handover in moveToThread is invisible to ThreadSanitizer");
+#endif
+        rio::QtRegistry<int> registry;
+        GatedThread a;
+        auto *receiver = new QObject;
+        receiver->moveToThread(&a);
+        a.start();
+        std::atomic<int> calls{0};
+        std::atomic<int> last{-1};
+        std::atomic<QThread *> where{nullptr};
+        registry.add(receiver, [&](int v) {
+            where.store(QThread::currentThread());
+            last.store(v);
+            calls.fetch_add(1);
+        });
+        registry.notify(0); // the registry's watch of `a` is connected first
+        QTRY_COMPARE_WITH_TIMEOUT(calls.load(), 1, 10000);
+        QThread *const mainThread = QThread::currentThread();
+        QObject::connect(&a, &QThread::finished, receiver,
+                         [receiver, mainThread] { receiver->moveToThread(mainThread); });
+        a.quit();
+        a.loopDone.wait();
+        for (int i = 1; i <= 3; ++i)
+            registry.notify(i);
+        a.gate.count_down();
+        QVERIFY(a.wait(30000));
+        QTRY_COMPARE_WITH_TIMEOUT(calls.load(), 4, 10000);
+        QCOMPARE(last.load(), 3);
+        QCOMPARE(where.load(), mainThread);
+        registry.notify(4); // and later ones arrive there too
+        QTRY_COMPARE_WITH_TIMEOUT(calls.load(), 5, 10000);
+        delete receiver;
+        QCOMPARE(registry.count(), 0);
+    }
+};
+
+int main(int argc, char **argv)
+{
+    if (const char *child = std::getenv(childVariable); child != nullptr) {
+        if (std::strcmp(child, "exit") == 0)
+            return childExitWithDrainPending(argc, argv);
+        if (std::strcmp(child, "filter") == 0)
+            return childEventFilterNotifies(argc, argv);
+        return 2;
+    }
+    const QCoreApplication app(argc, argv);
+    tst_QtThreadLife test;
+    return QTest::qExec(&test, argc, argv);
+}
+
+#include "tst_qt_thread_life.moc"
