@@ -24,16 +24,11 @@ class QmlRegistry::VariantOps final : public detail::QmlEventOps
 public:
     explicit VariantOps(QmlRegistry *registry) : m_registry(registry) { }
 
-    HandlerId addTarget(QObject *target, detail::QmlDeliver deliver, const HandlerOptions &options) override
+    HandlerId addTarget(detail::QmlDelivery delivery, const HandlerOptions &options) override
     {
-        // The registry is the context: it outlives the deliveries it queued, while a target may
-        // die with some pending (its destructor removes it first, the QPointer skips a
-        // delivery that would still race with that).
-        auto call = [target = QPointer<QObject>(target), deliver](const QVariant &event) {
-            if (target)
-                deliver(target.data(), &event);
-        };
-        return m_registry->m_registry.add(m_registry, std::move(call), options);
+        QObject *const context = delivery.context(m_registry, options);
+        return m_registry->m_registry.add(
+            context, [delivery = std::move(delivery)](const QVariant &event) { delivery(&event); }, options);
     }
 
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override

@@ -98,7 +98,7 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
     HandlerOptions delivery = read.handler;
     delivery.priority = priority;
     try {
-        handle->m_id = ops->addTarget(handle, &HandlerSubscription::deliverTo, delivery);
+        handle->m_id = ops->addTarget({handle, &HandlerSubscription::deliverTo, handle->m_shared}, delivery);
     } catch (const std::exception &e) {
         qmlWarning(target).noquote() << name << ".add: " << e.what();
         delete handle;
