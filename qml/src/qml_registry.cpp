@@ -57,9 +57,9 @@ public:
     class Scope
     {
     public:
-        Scope(const std::shared_ptr<detail::QmlRegistryShared> &shared, VariantOps &ops, const void *event,
+        Scope(std::shared_ptr<detail::QmlRegistryShared> shared, VariantOps &ops, const void *event,
               QList<QJSValue> value)
-            : m_shared(shared), m_ops(ops), m_outer(std::exchange(ops.m_current, event)),
+            : m_shared(std::move(shared)), m_ops(ops), m_outer(std::exchange(ops.m_current, event)),
               m_outerArguments(std::exchange(ops.m_currentArguments, std::move(value)))
         { }
         ~Scope()
