@@ -86,9 +86,12 @@ bool HandlerSubscription::remove()
     return removed;
 }
 
-void HandlerSubscription::deliverTo(QObject *target, const void *event)
+void HandlerSubscription::deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 /*token*/,
+                                    const void *event)
 {
     auto *handle = static_cast<HandlerSubscription *>(target);
+    if (shared.ops == nullptr)
+        return; // the registry is going or gone: nothing of it is read
     // A `once` handle's delivery comes after the facade removed it (which may have told it).
     if (!handle->m_active && !handle->m_once)
         return;

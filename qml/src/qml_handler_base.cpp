@@ -66,7 +66,7 @@ void QmlHandlerBase::setEnabled(bool enabled)
         return;
     m_enabled = enabled;
     if (enabled)
-        m_fired = false;
+        rearm();
     reRegister();
     Q_EMIT enabledChanged();
 }
@@ -76,7 +76,7 @@ void QmlHandlerBase::setOnce(bool once)
     if (m_once == once)
         return;
     m_once = once;
-    m_fired = false;
+    rearm();
     reRegister();
     Q_EMIT onceChanged();
 }
@@ -139,6 +139,13 @@ void QmlHandlerBase::setHandler(const QJSValue &handler)
     m_function = clear || engine == nullptr ? QJSManagedValue() : QJSManagedValue(m_handler, engine);
     handlerReplaced();
     Q_EMIT handlerChanged();
+}
+
+void QmlHandlerBase::rearm() noexcept
+{
+    m_fired = false;
+    m_ran = false;
+    m_armedSince = m_serial + 1; // deliveries queued before stay undelivered
 }
 
 void QmlHandlerBase::componentComplete()
@@ -260,7 +267,8 @@ void QmlHandlerBase::registerWith(QObject *registry, const std::shared_ptr<detai
         m_delivery.warnIfIgnored(this, m_coalesce);
     // The registry is the delivery context: it outlives the deliveries it queued, while this
     // object may die with some pending (its destructor removes the handler first).
-    m_id = shared->ops->addTarget(this, &QmlHandlerBase::deliverTo,
+    m_token = (++m_serial << 1) | (m_once ? 1 : 0);
+    m_id = shared->ops->addTarget({this, &QmlHandlerBase::deliverTo, shared, m_token},
                                   m_delivery.options(m_coalesce, m_priority, m_once));
     m_registeredOn = shared;
     m_active = true;
@@ -281,6 +289,10 @@ void QmlHandlerBase::registerWith(QObject *registry, const std::shared_ptr<detai
 
 void QmlHandlerBase::unregister()
 {
+    if (m_id.isValid()) {
+        m_previousId = m_id; // a `once` delivery of it may still come
+        m_previousToken = m_token;
+    }
     if (m_registeredOn && m_active) {
         quint64 dropped = 0;
         m_registeredOn->removeOwn(m_id, &dropped);
@@ -309,6 +321,8 @@ void QmlHandlerBase::registrationEnded(quint64 dropped)
     // and m_id stay for a `once` delivery still on its way.
     if (m_registeredOn)
         m_registeredOn->takeRegistration(m_id.value());
+    if (m_once)
+        m_fired = true; // spent (fired, or removed from C++): registers again when re-armed
     const quint64 total = std::max(m_dropped, m_droppedBefore + dropped);
     const bool grew = total != m_dropped;
     m_dropped = total;
@@ -330,22 +344,39 @@ void QmlHandlerBase::registryGone()
         emitActiveChanged();
 }
 
-void QmlHandlerBase::deliverTo(QObject *target, const void *event)
+void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 token,
+                               const void *event)
 {
     auto *self = static_cast<QmlHandlerBase *>(target);
-    const std::shared_ptr<detail::QmlRegistryShared> shared =
-        self->m_registeredOn; // may outlive the registry
-    if (!shared || shared->ops == nullptr)
+    if (shared.ops == nullptr)
+        return; // the registry is going or gone: nothing of it is read
+    const bool once = (token & 1) != 0;
+    // Each delivery belongs to the registration that queued it. One queued before the handler was
+    // re-armed (disabled, `once` changed) belongs to a registration removed since; of those
+    // replaced since (a property changed), only a `once` one's fired delivery may still come.
+    if ((token >> 1) < self->m_armedSince || (!once && (token != self->m_token || !self->m_active)))
         return;
-    const HandlerId id = self->m_id;
+    const std::shared_ptr<detail::QmlRegistryShared> keep =
+        shared.shared_from_this(); // may outlive the registry
+    const HandlerId id = token == self->m_previousToken ? self->m_previousId : self->m_id;
     bool ended = false;
-    if (self->m_once) {
+    if (once) {
+        // The first `once` delivery of this arming runs; the handler has fired, and a registration
+        // made since its delivery was queued is no revival of it.
+        if (std::exchange(self->m_ran, true))
+            return;
         self->m_fired = true;
-        shared->takeRegistration(id.value());
-        ended = std::exchange(self->m_active, false);
+        if (token == self->m_token && self->m_active) {
+            keep->takeRegistration(id.value()); // the facade removed it when it fired
+            self->m_active = false;
+            ended = true;
+        } else if (self->m_once && self->m_active) {
+            self->unregister();
+            ended = true;
+        }
     }
     bool alive = true;
-    self->run(*shared, id, event, alive);
+    self->run(*keep, id, event, alive);
     if (alive && ended)
         self->emitActiveChanged();
 }

@@ -18,32 +18,31 @@
 namespace rio {
 
 // The registry's QVariant half, for the bookkeeping: registers targets on the facade and gives
-// an event's JavaScript value, made once per notify (QmlEventCache).
+// an event's JavaScript value, made once per notify on the registry's thread.
 class QmlRegistry::VariantOps final : public detail::QmlEventOps
 {
 public:
-    VariantOps(QmlRegistry *registry, detail::QmlRegistryShared &shared)
-        : m_registry(registry), m_shared(shared)
-    { }
+    explicit VariantOps(QmlRegistry *registry) : m_registry(registry) { }
 
-    HandlerId addTarget(QObject *target, detail::QmlDeliver deliver, const HandlerOptions &options) override
+    HandlerId addTarget(detail::QmlDelivery delivery, const HandlerOptions &options) override
     {
-        // The registry is the context: it outlives the deliveries it queued, while a target may
-        // die with some pending (its destructor removes it first, the QPointer skips a
-        // delivery that would still race with that).
-        auto call = [target = QPointer<QObject>(target), deliver](const QVariant &event) {
-            if (target)
-                deliver(target.data(), &event);
-        };
-        return m_registry->m_registry.add(m_registry, std::move(call), options);
+        QObject *const context = delivery.context(m_registry, options);
+        return m_registry->m_registry.add(
+            context, [delivery = std::move(delivery)](const QVariant &event) { delivery(&event); }, options);
     }
 
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override
     {
-        if (event == current) // the registry's own dispatch made it
-            return currentArguments;
-        // The list is reused while no call holds a copy of it (no allocation per handler).
-        QJSValue value = m_shared.events.get(*static_cast<const QVariant *>(event), engine);
+        // The event of the notify running on this thread (alive, so no other event has its
+        // address): converted by its first handler and shared by the others.
+        if (event == m_current) {
+            if (m_currentArguments.isEmpty())
+                m_currentArguments.append(detail::scriptValue(engine, *static_cast<const QVariant *>(event)));
+            return m_currentArguments;
+        }
+        // A queued delivery: its own value. The list is reused while no call holds a copy of it
+        // (no allocation per handler).
+        QJSValue value = detail::scriptValue(engine, *static_cast<const QVariant *>(event));
         if (m_arguments.size() == 1 && m_arguments.isDetached())
             m_arguments[0] = std::move(value);
         else
@@ -51,15 +50,40 @@ public:
         return m_arguments;
     }
 
-    // The event of the registry's own dispatch running on its thread (its address is valid for
-    // that long only) and its argument list, made once for the notify.
-    const void *current = nullptr;
-    QList<QJSValue> currentArguments;
+    // A notify on the registry's thread, from its start to its end: its handlers share the
+    // JavaScript value of `event` (`value`, or made by the first that needs it); a nested notify
+    // has its own and gives this one back, unless a handler destroyed the registry (`shared`'s
+    // ops gone) and these ops with it.
+    class Scope
+    {
+    public:
+        Scope(std::shared_ptr<detail::QmlRegistryShared> shared, VariantOps &ops, const void *event,
+              QList<QJSValue> value)
+            : m_shared(std::move(shared)), m_ops(ops), m_outer(std::exchange(ops.m_current, event)),
+              m_outerArguments(std::exchange(ops.m_currentArguments, std::move(value)))
+        { }
+        ~Scope()
+        {
+            if (m_shared->ops == nullptr)
+                return;
+            m_ops.m_current = m_outer;
+            m_ops.m_currentArguments = std::move(m_outerArguments);
+        }
+        Scope(const Scope &) = delete;
+        Scope &operator=(const Scope &) = delete;
+
+    private:
+        const std::shared_ptr<detail::QmlRegistryShared> m_shared; // a handler may destroy the registry
+        VariantOps &m_ops;
+        const void *m_outer;
+        QList<QJSValue> m_outerArguments;
+    };
 
 private:
     QmlRegistry *m_registry;
-    detail::QmlRegistryShared &m_shared;
-    QList<QJSValue> m_arguments;
+    const void *m_current = nullptr;    // the event of the notify running here, or null
+    QList<QJSValue> m_currentArguments; // { its value }, once made
+    QList<QJSValue> m_arguments;        // { a queued delivery's value }
 };
 
 QString QmlRegistry::name() const
@@ -77,7 +101,7 @@ void QmlRegistry::setName(const QString &name)
 
 QmlRegistry::QmlRegistry(QObject *parent)
     : QObject(parent), m_shared(std::make_shared<detail::QmlRegistryShared>(this)),
-      m_registry(this, m_shared.get()), m_ops(std::make_unique<VariantOps>(this, *m_shared))
+      m_registry(this, m_shared.get()), m_ops(std::make_unique<VariantOps>(this))
 {
     detail::QmlRegistryShared &shared = *m_shared;
     shared.facade = &m_registry;
@@ -172,18 +196,9 @@ bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript)
         shared.leaveOwnDispatch();
         return true;
     }
-    // One at a time, each taking the value made here (a nested notify has its own, and gives
-    // this one back).
-    VariantOps &ops = *m_ops;
-    const void *const outer = std::exchange(ops.current, &event);
-    QList<QJSValue> outerArguments = std::exchange(ops.currentArguments, QList<QJSValue>{std::move(value)});
-    const QPointer<const QmlRegistry> alive(this); // a handler may destroy us, and `ops` with us
-    const bool ran = shared.dispatchOwn(&event, m_registry.size());
-    if (alive) {
-        ops.current = outer;
-        ops.currentArguments = std::move(outerArguments);
-    }
-    return ran;
+    // One at a time, each taking the value made here.
+    const VariantOps::Scope scope(keep, *m_ops, &event, {std::move(value)});
+    return shared.dispatchOwn(&event, m_registry.size());
 }
 
 QtRegistry<QVariant> &QmlRegistry::registry()
@@ -243,45 +258,44 @@ void QmlRegistry::reportBatchFailures(const detail::QmlRegistryShared &shared, c
 void QmlRegistry::notify(const QVariant &event) const
 {
     const bool fromJavaScript = event.metaType() == QMetaType::fromType<QJSValue>();
-    if (QThread::currentThread() == thread()) {
-        if (notifyInJavaScript(event, fromJavaScript))
-            return;
-    }
-    if (fromJavaScript) {
-        // A JavaScript value belongs to its engine's thread: make a plain copy there.
-        if (QThread::currentThread() != thread()) {
+    if (QThread::currentThread() != thread()) {
+        // A JavaScript value belongs to its engine's thread.
+        if (fromJavaScript) {
             qCWarning(lcRegistryIOQml,
                       "QmlRegistry.notify: a QJSValue event from another thread was dropped; "
                       "send plain QVariant values from C++ threads");
             return;
         }
-        // C++ handlers and queued deliveries get a plain copy; JavaScript handlers on this
-        // thread get the caller's own value, as a signal's handlers do.
-        const auto value = event.value<QJSValue>();
-        QJSEngine *engine = qjsEngine(this);
-        detail::QmlRegistryShared &shared = *m_shared;
-        if (engine != nullptr && m_registry.size() == std::size_t(shared.registrations.size())) {
-            // Every handler is a JavaScript registration of ours, delivered directly on this
-            // thread: they all take the caller's value, and no plain copy is made for nobody.
-            // Announced as the registry's own dispatch, so that a first registry() call from
-            // another thread (which may add a C++ handler) waits for it.
-            if (shared.enterOwnDispatch()) {
-                const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
-                shared.events.seed(event, value, engine);
-                m_registry.notify(event);
-                keep->events.clear();
-                keep->leaveOwnDispatch();
-                return;
-            }
-        }
-        const QVariant plain = value.toVariant();
-        if (engine != nullptr)
-            m_shared->events.seed(plain, value, engine);
-        m_registry.notify(plain);
-        m_shared->events.clear();
+        m_registry.notify(event);
         return;
     }
-    m_registry.notify(event);
+    if (notifyInJavaScript(event, fromJavaScript))
+        return;
+    // Through the facade, in a scope: its JavaScript handlers share one value, made for this notify.
+    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
+    if (!fromJavaScript) {
+        const VariantOps::Scope scope(keep, *m_ops, &event, {});
+        m_registry.notify(event);
+        return;
+    }
+    // C++ handlers and queued deliveries get a plain copy; JavaScript handlers on this thread
+    // get the caller's own value, as a signal's handlers do.
+    const auto value = event.value<QJSValue>();
+    if (m_registry.size() == std::size_t(keep->registrations.size()) && keep->enterOwnDispatch()) {
+        // Every handler is a JavaScript registration of ours, delivered directly on this thread:
+        // they all take the caller's value, and no plain copy is made for nobody. Announced as
+        // the registry's own dispatch, so that a first registry() call from another thread
+        // (which may add a C++ handler) waits for it.
+        {
+            const VariantOps::Scope scope(keep, *m_ops, &event, {value});
+            m_registry.notify(event);
+        }
+        keep->leaveOwnDispatch();
+        return;
+    }
+    const QVariant plain = value.toVariant();
+    const VariantOps::Scope scope(keep, *m_ops, &plain, {value});
+    m_registry.notify(plain);
 }
 
 bool QmlRegistry::remove(double id)

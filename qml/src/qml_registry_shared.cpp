@@ -98,7 +98,7 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
     HandlerOptions delivery = read.handler;
     delivery.priority = priority;
     try {
-        handle->m_id = ops->addTarget(handle, &HandlerSubscription::deliverTo, delivery);
+        handle->m_id = ops->addTarget({handle, &HandlerSubscription::deliverTo, handle->m_shared}, delivery);
     } catch (const std::exception &e) {
         qmlWarning(target).noquote() << name << ".add: " << e.what();
         delete handle;
@@ -238,14 +238,15 @@ void detail::QmlRegistryShared::close()
     facade = nullptr;
     facadeBase = nullptr;
     ops = nullptr;
-    events.clear();
-    single = nullptr;
-    // Handles owned by other objects outlive the registry, inactive.
-    const auto left = std::exchange(registrations, {});
-    unbatchable = indirect = 0;
-    orderDirty = batchDirty = true;
-    for (QmlRegistration *registration : left)
-        registration->registrationEnded(0);
+    // Handles owned by other objects outlive the registry, inactive. A dispatch in progress (a
+    // handler destroyed the registry) runs none of them from now on: every batch entry is dead
+    // before any is told (which runs user code). Taken one by one: a slot may destroy another.
+    for (QmlRegistration *registration : std::as_const(registrations))
+        if (registration->batchEntry.isObject())
+            registration->batchEntry.setProperty(QStringLiteral("live"), false);
+    while (!registrations.isEmpty())
+        if (QmlRegistration *registration = takeRegistration(registrations.cbegin().key()))
+            registration->registrationEnded(0);
 }
 
 void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &thrown) const

@@ -18,7 +18,6 @@
 #include <QVariant>
 
 #include <atomic>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -268,7 +267,6 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     bool dispatchOwn(const void *event, std::size_t facadeSize);
 
     // --- a QmlRegistry's one-call dispatch of its functions (unused by typed registries) ---
-    QmlEventCache events;         // the event being delivered, as JavaScript, made once per notify
     bool batchDirty = true;       // `batch` no longer lists the registrations
     QJSValue batch;               // the batch entries in priority order
     QList<QJSValue> runArguments; // { batch, event } for the script's run

@@ -132,33 +132,6 @@ QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAdd
 
 } // namespace detail
 
-QJSValue detail::QmlEventCache::get(const QVariant &event, QJSEngine *engine)
-{
-    if (!matches(event, engine)) {
-        m_value = scriptValue(engine, event);
-        m_copy = event;
-        m_address = &event;
-        m_engine = engine;
-    }
-    return m_value;
-}
-
-void detail::QmlEventCache::seed(const QVariant &event, QJSValue value, QJSEngine *engine)
-{
-    m_value = std::move(value);
-    m_copy = event;
-    m_address = &event;
-    m_engine = engine;
-}
-
-void detail::QmlEventCache::clear()
-{
-    m_address = nullptr;
-    m_engine = nullptr;
-    m_copy = QVariant();
-    m_value = QJSValue();
-}
-
 bool detail::callerPosition(QJSEngine *engine, QString *file, int *line)
 {
     // The calling JavaScript line: an error made now carries it (and is taken back at once).

@@ -12,46 +12,12 @@
 #include <QString>
 #include <QVariant>
 
-#include <cstring>
-
 class QJSEngine;
 class QObject;
 class QQmlError;
 class QThread;
 
 namespace rio::detail {
-
-/// The JavaScript value of the event being delivered on the engine thread: made once per notify
-/// and handed to every JavaScript handler of it. An event is recognised by its address (the
-/// notifier's QVariant, or the one shared copy queued deliveries carry) and its data, which the
-/// cache keeps alive with a copy, so a later event at the same address is never mistaken for it.
-class QmlEventCache
-{
-public:
-    QJSValue get(const QVariant &event, QJSEngine *engine);
-    /// The next get(event) returns `value` (notify() from JavaScript: the caller's own value).
-    void seed(const QVariant &event, QJSValue value, QJSEngine *engine);
-    void clear();
-
-private:
-    bool matches(const QVariant &event, const QJSEngine *engine) const noexcept
-    {
-        if (&event != m_address || engine != m_engine || event.metaType() != m_copy.metaType())
-            return false;
-        const void *data = event.constData();
-        const auto *self = reinterpret_cast<const char *>(&event);
-        const auto *bytes = static_cast<const char *>(data);
-        if (bytes < self || bytes >= self + sizeof(QVariant))
-            return data == m_copy.constData(); // shared data, kept alive by m_copy
-        const qsizetype size = event.metaType().sizeOf();
-        return size > 0 && std::memcmp(data, m_copy.constData(), std::size_t(size)) == 0;
-    }
-
-    const QVariant *m_address = nullptr;
-    const QJSEngine *m_engine = nullptr;
-    QVariant m_copy;
-    QJSValue m_value;
-};
 
 // What a JavaScript value is, for warnings: "undefined", "null", "a boolean", "a number",
 // "a string", "an array" or "an object".

@@ -11,13 +11,29 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <cstddef>
 #include <limits>
+#include <new>
 #include <stdexcept>
+#include <thread>
+#include <utility>
 
 using rio::HandlerSubscription;
 using rio::QmlRegistry;
 using rio::test::eval;
 using rio::test::exactly;
+
+// Deletes a registry when JavaScript asks (destroy() would wait for the event loop).
+class Killer : public QObject
+{
+    Q_OBJECT
+public:
+    explicit Killer(QObject *victim) : m_victim(victim) { }
+    Q_INVOKABLE void kill() { delete m_victim.data(); }
+
+private:
+    QPointer<QObject> m_victim;
+};
 
 class tst_QmlRegistry : public QObject
 {
@@ -538,6 +554,108 @@ private Q_SLOTS:
         QVERIFY(sender.notify(1));
         QCOMPARE(calls, 1);
         QVERIFY(!sender.isAlive());
+    }
+
+    // A JavaScript handler destroys the registry: no handler of that notify runs after it,
+    // whichever way the registry runs them (its one call into JavaScript, the facade beside a C++
+    // or a once handler), from JavaScript or C++, on its own thread or from a sender.
+    void aHandlerThatDestroysTheRegistryEndsItsNotify_data()
+    {
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QString>("from");
+        // Not with diagnostics on: the core's timed notify reads the destroyed registry's
+        // handlers after the handler that destroyed it (a crash at diagnostics.cpp's loadStats).
+        for (const char *path : {"functions", "with a C++ handler", "with a once handler"})
+            for (const char *from : {"JavaScript", "C++", "sender"})
+                QTest::addRow("%s, notify from %s", path, from)
+                    << QString::fromLatin1(path) << QString::fromLatin1(from);
+    }
+
+    void aHandlerThatDestroysTheRegistryEndsItsNotify()
+    {
+        QFETCH(QString, path);
+        QFETCH(QString, from);
+        QPointer<QmlRegistry> doomed = new QmlRegistry;
+        m_engine->setObjectOwnership(doomed, QQmlEngine::CppOwnership);
+        QJSValue registryValue = m_engine->newQObject(doomed);
+        Killer killer(doomed);
+        QJSValue make = m_engine->evaluate(QStringLiteral(
+            "(function (killer, root) { return [function (e) { root.trace += 'a;'; killer.kill(); },"
+            " function (e) { root.trace += 'b;'; }]; })"));
+        const QJSValue fns = make.call({m_engine->newQObject(&killer), m_engine->newQObject(m_root.get())});
+        QJSValue add = registryValue.property(QStringLiteral("add"));
+        QJSValue onceOption = m_engine->newObject();
+        onceOption.setProperty(QStringLiteral("once"), true);
+        const QJSValue a = add.callWithInstance(registryValue, {fns.property(0), 10});
+        const QJSValue b = add.callWithInstance(
+            registryValue,
+            {fns.property(1), 5, path == QLatin1String("with a once handler") ? onceOption : QJSValue()});
+        QPointer<HandlerSubscription> later = qobject_cast<HandlerSubscription *>(b.toQObject());
+        QVERIFY(a.toQObject() != nullptr && later);
+        if (path == QLatin1String("with a C++ handler"))
+            doomed->registry().add([](const QVariant &) { }, -100);
+        m_root->setProperty("trace", QString());
+        if (from == QLatin1String("JavaScript"))
+            registryValue.property(QStringLiteral("notify")).callWithInstance(registryValue, {1});
+        else if (from == QLatin1String("C++"))
+            doomed->notify(1);
+        else
+            QVERIFY(doomed->sender().notify(1));
+        QVERIFY(!doomed);
+        QCOMPARE(trace(), QStringLiteral("a;"));
+        QVERIFY(later && !later->isActive());
+    }
+
+    // A controller notifies the selected item and deletes the previous one, whose address the
+    // next item takes (forced here: each item is made in the same storage). JavaScript gets each
+    // item itself, never the wrapper of the dead one before it, whichever way the handlers run
+    // and whether the notify comes from this thread or a worker's.
+    void aQObjectEventAtAReusedAddressReachesJavaScriptAsItself_data()
+    {
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<bool>("fromWorker");
+        for (const char *path : {"functions", "with a C++ handler", "diagnostics on"})
+            for (const bool fromWorker : {false, true})
+                QTest::addRow("%s, notify from %s", path, fromWorker ? "a worker" : "this thread")
+                    << QString::fromLatin1(path) << fromWorker;
+    }
+
+    void aQObjectEventAtAReusedAddressReachesJavaScriptAsItself()
+    {
+        QFETCH(QString, path);
+        QFETCH(bool, fromWorker);
+        QmlRegistry *r = registry();
+        const QJSValue make =
+            m_engine->evaluate(QStringLiteral("(function (root) { return function (e) { root.trace += "
+                                              "String(e ? e.objectName : e) + ';'; }; })"));
+        const QJSValue fn = make.call({m_engine->newQObject(m_root.get())});
+        QJSValue registryValue = m_engine->newQObject(r);
+        QVERIFY(
+            registryValue.property(QStringLiteral("add")).callWithInstance(registryValue, {fn}).isQObject());
+        if (path == QLatin1String("with a C++ handler"))
+            r->registry().add([](const QVariant &) { }, -100);
+        if (path == QLatin1String("diagnostics on")) // through the const facade: not taken by C++
+            const_cast<rio::QtRegistry<QVariant> &>(std::as_const(*r).registry()).setDiagnosticsEnabled(true);
+        const rio::QmlRegistrySender sender = r->sender();
+        alignas(QObject) std::byte storage[sizeof(QObject)];
+        QString expected;
+        for (int i = 0; i < 20; ++i) {
+            auto *item = new (storage) QObject; // the previous item's address
+            item->setObjectName(QStringLiteral("item%1").arg(i));
+            QJSEngine::setObjectOwnership(item, QJSEngine::CppOwnership); // ours to destroy
+            expected += item->objectName() + QLatin1Char(';');
+            const QVariant event = QVariant::fromValue(item);
+            if (fromWorker) {
+                bool sent = false;
+                std::thread([&] { sent = sender.notify(event); }).join();
+                QVERIFY(sent);
+                QTRY_COMPARE(trace(), expected);
+            } else {
+                r->notify(event);
+                QCOMPARE(trace(), expected);
+            }
+            item->~QObject();
+        }
     }
 
     void handleOutlivingItsRegistryIsInert()

@@ -42,6 +42,8 @@ QtObject {
     property int seen: 0
     property QmlRegistry plain: QmlRegistry {}
     property TickRegistry typed: TickRegistry {}
+    property QmlRegistry otherPlain: QmlRegistry {}
+    property TickRegistry otherTyped: TickRegistry {}
     property RegistryHandler plainHandler: RegistryHandler {
         registry: root.plain
         onNotified: (event) => root.seen += 1
@@ -76,6 +78,46 @@ private:
     {
         return m_root->property(typed ? "typedHandler" : "plainHandler").value<QObject *>();
     }
+    QObject *other(bool typed) const
+    {
+        return m_root->property(typed ? "otherTyped" : "otherPlain").value<QObject *>();
+    }
+    // Sends `event` from a worker thread through the sender of `target` (a registry of kind
+    // `typed`), which the worker outlives.
+    static bool sendFromWorker(QObject *target, bool typed, int event)
+    {
+        std::function<bool()> send;
+        if (typed)
+            send = [sender = qobject_cast<TickRegistry *>(target)->sender(), event] {
+                return sender.notify(event);
+            };
+        else
+            send = [sender = qobject_cast<rio::QmlRegistry *>(target)->sender(), event] {
+                return sender.notify(QVariant(event));
+            };
+        bool sent = false;
+        std::thread([&] { sent = send(); }).join();
+        return sent;
+    }
+    // Runs this thread's event loop until every delivery that `target`'s notifies queued before
+    // the call ran: a queued C++ handler's own delivery of a marker event comes after them.
+    void drain(QObject *target, bool typed)
+    {
+        QObject context;
+        int reached = 0;
+        if (typed) {
+            auto &facade = qobject_cast<TickRegistry *>(target)->registry();
+            facade.add(&context, [&](int event) { reached += event == -1 ? 1 : 0; }, {.priority = -1000});
+            QVERIFY(sendFromWorker(target, true, -1));
+        } else {
+            auto &facade = qobject_cast<rio::QmlRegistry *>(target)->registry();
+            facade.add(&context, [&](const QVariant &event) { reached += event.toInt() == -1 ? 1 : 0; },
+                       {.priority = -1000});
+            QVERIFY(sendFromWorker(target, false, -1));
+        }
+        QTRY_COMPARE(reached, 1);
+    }
+
     // The registry's facade, untyped (its signals and count).
     const rio::QtRegistryBase *facade(bool typed) const
     {
@@ -125,6 +167,43 @@ private:
         QTest::addColumn<bool>("typed");
         QTest::newRow("QmlRegistry") << false;
         QTest::newRow("typed registry") << true;
+    }
+
+    // A `once` handler of `form` fired by a worker's sender; its registry is deleted before
+    // this thread's event loop runs the delivery. Nothing of the registry is read afterwards (no
+    // crash, clean under AddressSanitizer) and the delivery, cancelled with its registry, never
+    // runs.
+    void onceDeliveryOutlivingItsRegistry(bool typed, const QString &form)
+    {
+        QPointer<QObject> doomed = registry(typed);
+        declarative(typed)->setProperty("enabled", false); // only the form under test
+        int cppRuns = 0;
+        if (form == QLatin1String("declarative once")) {
+            declarative(typed)->setProperty("once", true);
+            declarative(typed)->setProperty("enabled", true);
+        } else if (form.startsWith(QLatin1String("C++ once"))) {
+            rio::HandlerOptions options{.once = true};
+            if (typed)
+                qobject_cast<TickRegistry *>(doomed)->registry().add(
+                    doomed, [&](int) { ++cppRuns; }, options);
+            else
+                qobject_cast<rio::QmlRegistry *>(doomed)->registry().add(
+                    doomed, [&](const QVariant &) { ++cppRuns; }, options);
+        } else {
+            eval(QStringLiteral("handle = %1.add((e) => seen += 1, 0, { once: true })")
+                     .arg(QLatin1String(typed ? "typed" : "plain")));
+            QVERIFY(m_root->property("handle").value<QObject *>());
+        }
+        QCOMPARE(facade(typed)->count(), 1);
+        QVERIFY(sendFromWorker(doomed, typed, 1)); // fired: its delivery waits in the event loop
+        delete doomed.data();
+        // Everything posted before this marker has been handled once it arrives.
+        bool marked = false;
+        QMetaObject::invokeMethod(this, [&] { marked = true; }, Qt::QueuedConnection);
+        QTRY_VERIFY(marked);
+        QCoreApplication::processEvents();
+        QCOMPARE(m_root->property("seen").toInt(), 0);
+        QCOMPARE(cppRuns, 0);
     }
 
 private Q_SLOTS:
@@ -222,6 +301,76 @@ private Q_SLOTS:
         QCOMPARE(m_root->property("seen").toInt(), 0); // nothing ran after the registry went
     }
 
+    // A `once` RegistryHandler (or typed handler) fired by a worker: while its delivery waits in
+    // the event loop, a property change re-registers it. The delivery runs once, as the
+    // delivery of the registration that queued it; the handler stays fired (inactive, registered
+    // nowhere), and no later event reaches it until it is re-armed.
+    void aFiredOnceHandlerRunsOnceWhateverReRegistersIt_data()
+    {
+        QTest::addColumn<bool>("typed");
+        QTest::addColumn<QString>("change");
+        for (const bool typed : {false, true})
+            for (const char *change : {"priority", "registry", "capacity"})
+                QTest::addRow("%s, %s", typed ? "typed registry" : "QmlRegistry", change)
+                    << typed << QString::fromLatin1(change);
+    }
+
+    void aFiredOnceHandlerRunsOnceWhateverReRegistersIt()
+    {
+        QFETCH(bool, typed);
+        QFETCH(QString, change);
+        QObject *handler = declarative(typed);
+        handler->setProperty("once", true);
+        QVERIFY(handler->property("active").toBool());
+        QVERIFY(sendFromWorker(registry(typed), typed, 1)); // fires it; its delivery is queued
+        if (change == QLatin1String("priority"))
+            handler->setProperty("priority", 7);
+        else if (change == QLatin1String("capacity"))
+            handler->setProperty("capacity", 5);
+        else
+            handler->setProperty("registry", QVariant::fromValue(other(typed)));
+        drain(registry(typed), typed);
+        drain(other(typed), typed);
+        QCOMPARE(m_root->property("seen").toInt(), 1);
+        QVERIFY(!handler->property("active").toBool());
+        QCOMPARE(handler->property("handlerId").toDouble(), 0.0);
+        // Later events, from a worker or this thread, on either registry: it stays fired.
+        for (QObject *target : {registry(typed), other(typed)}) {
+            QVERIFY(sendFromWorker(target, typed, 2));
+            QMetaObject::invokeMethod(target, "notify", Q_ARG(QVariant, QVariant(3)));
+            drain(target, typed);
+        }
+        QCOMPARE(m_root->property("seen").toInt(), 1);
+        QVERIFY(!handler->property("active").toBool());
+        // Re-armed: it fires once more.
+        handler->setProperty("enabled", false);
+        handler->setProperty("enabled", true);
+        QVERIFY(handler->property("active").toBool());
+        QObject *current = handler->property("registry").value<QObject *>();
+        QVERIFY(sendFromWorker(current, typed, 4));
+        QVERIFY(sendFromWorker(current, typed, 5));
+        drain(current, typed);
+        QCOMPARE(m_root->property("seen").toInt(), 2);
+        QVERIFY(!handler->property("active").toBool());
+    }
+
+    void aFiredOnceHandlersDeliveryDiesWithItsRegistry_data()
+    {
+        QTest::addColumn<bool>("typed");
+        QTest::addColumn<QString>("form");
+        for (const bool typed : {false, true})
+            for (const char *form : {"add(fn, 0, {once: true})", "declarative once"})
+                QTest::addRow("%s, %s", typed ? "typed registry" : "QmlRegistry", form)
+                    << typed << QString::fromLatin1(form);
+    }
+
+    void aFiredOnceHandlersDeliveryDiesWithItsRegistry()
+    {
+        QFETCH(bool, typed);
+        QFETCH(QString, form);
+        onceDeliveryOutlivingItsRegistry(typed, form);
+    }
+
     void aHandleRemovedFromCppTurnsInactiveAndIsCollected_data() { addKinds(); }
 
     void aHandleRemovedFromCppTurnsInactiveAndIsCollected()
@@ -291,6 +440,16 @@ private Q_SLOTS:
         QTRY_VERIFY(!handle->property("active").toBool());
         QTRY_VERIFY(!handler->property("active").toBool());
         QCOMPARE(facade(typed)->count(), 1); // the C++ handler
+    }
+
+    // The same with a C++ once-handler whose context is the registry itself: the facade cancels
+    // its fired delivery when the registry goes (last here: without that, the process dies).
+    void aFiredCppOnceHandlersDeliveryDiesWithItsRegistry_data() { addKinds(); }
+
+    void aFiredCppOnceHandlersDeliveryDiesWithItsRegistry()
+    {
+        QFETCH(bool, typed);
+        onceDeliveryOutlivingItsRegistry(typed, QStringLiteral("C++ once"));
     }
 };
 

@@ -71,7 +71,8 @@ private:
                         const QJSValue &handler, int priority, bool once, QObject *parent);
 
     // The facade's delivery of `event` (the registry's event type) to the handle `target`.
-    static void deliverTo(QObject *target, const void *event);
+    static void deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 token,
+                          const void *event);
     // Calls the JavaScript function with `event` on this thread and reports what it throws.
     void call(const void *event);
     // The handler left the registry: inactive from now on.

@@ -205,8 +205,8 @@ protected:
     bool m_once = false;                    ///< `once`
     bool m_coalesce = false;                ///< `coalesce`
     bool m_complete = false;                ///< componentComplete() ran (cleared by leaveRegistry() first)
-    bool m_fired = false;                   ///< a `once` handler ran
-    bool m_active = false;                  ///< `active`
+    bool m_fired = false;  ///< a `once` registration of this arming fired: none is made again
+    bool m_active = false; ///< `active`
 
 private:
     class Registration;
@@ -229,7 +229,11 @@ private:
             *outerAlive = false;
     }
     // The facade's delivery of `event` to the handler `target`.
-    static void deliverTo(QObject *target, const void *event);
+    static void deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 token,
+                          const void *event);
+    // Arms it again (enabled, `once` changed): a `once` handler may fire once more, and deliveries
+    // queued before are of registrations gone.
+    void rearm() noexcept;
     // The registry's own dispatch (registered, not `once`, on the registry's thread and engine).
     void deliverDirect(const void *event);
     // Runs `handler`, or emits `notified`, for `event` from the registry of `shared` under `id`.
@@ -249,6 +253,13 @@ private:
     // its registry (taken while the registry's diagnostics are on; empty otherwise).
     QString m_originFile;
     int m_originLine = 0;
+    // The registrations' tokens: (serial << 1) | once, serials counted from 1 by this handler.
+    quint64 m_serial = 0;        // registrations made so far
+    quint64 m_token = 0;         // the current (or last) registration's
+    quint64 m_armedSince = 1;    // the first serial of this arming
+    quint64 m_previousToken = 0; // the registration left last, and its id
+    HandlerId m_previousId;
+    bool m_ran = false;             // a `once` delivery of this arming ran
     bool *m_alive = nullptr;        // cleared by leaveRegistry() (a delivery in progress)
     bool m_reRegistering = false;   // in reRegister()
     bool m_reRegisterAgain = false; // a property changed meanwhile

@@ -151,15 +151,11 @@ public:
         return true;
     }
 
-    HandlerId addTarget(QObject *target, QmlDeliver deliver, const HandlerOptions &options) override
+    HandlerId addTarget(QmlDelivery delivery, const HandlerOptions &options) override
     {
-        // The registry is the delivery context: it outlives the deliveries it queued, while a
-        // target may die with some pending (its destructor removes it first).
-        auto call = [target = QPointer<QObject>(target), deliver](const E &event) {
-            if (target)
-                deliver(target.data(), &event);
-        };
-        return m_registry.add(m_owner, std::move(call), options);
+        QObject *const context = delivery.context(m_owner, options);
+        return m_registry.add(
+            context, [delivery = std::move(delivery)](const E &event) { delivery(&event); }, options);
     }
     void notifyEvent(const void *event) const override { notify(*static_cast<const E *>(event)); }
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override

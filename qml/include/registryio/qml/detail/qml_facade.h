@@ -12,17 +12,47 @@
 #include <QJSValue>
 #include <QList>
 #include <QObject>
+#include <QPointer>
 #include <QThread>
 
 #include <cstddef>
+#include <memory>
 
 class QJSEngine;
 
 namespace rio::detail {
 
+struct QmlRegistryShared;
+
 /// Runs a delivery of `event` (the registry's event type, erased) for the QML handler or handle
-/// `target`, on the registry's thread.
-using QmlDeliver = void (*)(QObject *target, const void *event);
+/// `target`, on the registry's thread: queued by `target`'s registration `token` with the registry
+/// whose bookkeeping is `shared` (kept alive by the delivery, whether the registry is or not).
+using QmlDeliver = void (*)(QObject *target, QmlRegistryShared &shared, quint64 token, const void *event);
+
+/// A QML registration's deliveries, as its facade handler calls them: each belongs to the
+/// registration that made it (`token`), and never reaches a target that is gone.
+struct QmlDelivery
+{
+    QPointer<QObject> target;
+    QmlDeliver deliver = nullptr;
+    std::shared_ptr<QmlRegistryShared> shared;
+    quint64 token = 0;
+
+    /// The delivery context on `registry`: the registry, which outlives every delivery it can
+    /// still cancel (its handlers go first when it is destroyed: no connection per handler), and
+    /// for a `once` handler the target, whose fired delivery may outlive the registry (it then
+    /// reads nothing of it: see the deliver functions).
+    [[nodiscard]] QObject *context(QObject *registry, const HandlerOptions &options) const noexcept
+    {
+        return options.once ? target.data() : registry;
+    }
+
+    void operator()(const void *event) const
+    {
+        if (target)
+            deliver(target.data(), *shared, token, event);
+    }
+};
 
 /// What the bookkeeping needs of a facade, untyped.
 class QmlFacade
@@ -49,9 +79,9 @@ protected:
 class QmlEventOps
 {
 public:
-    /// Registers `target` (a handler or handle on the registry's thread, whose `deliver` runs
-    /// each delivery) with the registry as delivery context.
-    virtual HandlerId addTarget(QObject *target, QmlDeliver deliver, const HandlerOptions &options) = 0;
+    /// Registers `delivery` (of a handler or handle on the registry's thread) with the registry
+    /// as delivery context.
+    virtual HandlerId addTarget(QmlDelivery delivery, const HandlerOptions &options) = 0;
     /// The argument list { the JavaScript value of `event` } for a handler's call: made once per
     /// notify on the registry's thread and shared by its handlers. Valid until the next call or
     /// the notify's end (a call copies its arguments before it runs the function).
