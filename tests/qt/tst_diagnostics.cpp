@@ -441,6 +441,45 @@ private Q_SLOTS:
         QVERIFY(unixSignals.remove(id));
     }
 
+    // The worked example of DIAGNOSTICS.md: a handler slow once in 2,000 runs on the GUI thread
+    // hides under its p99, and is found by its maximum and slowRuns, with the run's time and
+    // thread among the recent slow runs.
+    void aHandlerSlowOnceInThousandsIsFound()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("telemetry"));
+        registry.setDiagnosticsEnabled(true);
+        registry.add([](int) { });
+        const int line = __LINE__ + 1;
+        const rio::HandlerId chart = registry.add([](int i) {
+            if (i == 1000) { // once: longer than a frame (the workload, not a wait for anything)
+                QElapsedTimer t;
+                t.start();
+                while (t.nsecsElapsed() < 20'000'000) {
+                }
+            }
+        });
+        for (int i = 0; i < 2000; ++i)
+            registry.notify(i);
+        // The recipe: max or slowRuns, not p99.
+        QList<rio::HandlerInfo> found;
+        for (const rio::RegistryInfo &r : rio::Diagnostics::snapshot())
+            for (const rio::HandlerInfo &h : r.handlers)
+                if (h.timed && (h.runTime.maxNs > 8'000'000 || h.slowRuns > 0))
+                    found.append(h);
+        QCOMPARE(found.size(), 1);
+        QCOMPARE(found[0].id, chart);
+        QCOMPARE(found[0].line, line);
+        QCOMPARE(found[0].slowRuns, quint64{1});
+        QVERIFY(found[0].runTime.p99Ns() < 8'000'000); // the p99 filter would miss it
+        bool kept = false;
+        for (const rio::SlowHandlerReport &s : rio::Diagnostics::recentSlowRuns())
+            if (s.handler.registryId == registry.registryId() && s.handler.id == chart)
+                kept = s.elapsedNs >= 20'000'000 && s.threadName == QStringLiteral("main") && s.endedAtNs > 0;
+        QVERIFY(kept);
+        registry.setDiagnosticsEnabled(false);
+    }
+
     // A thread that adds to a registry leaves no name behind: its name, kept while it runs,
     // goes when it exits, diagnostics on or off.
     void threadNamesLiveOnlyWithTheirThreadAndOnlyWhileOn()

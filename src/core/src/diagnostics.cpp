@@ -287,9 +287,41 @@ std::mutex &statsMutex() noexcept
     return *m;
 }
 
+// The last slowRunsKept slow runs of the process, every one of them (not only each handler's
+// first, which alone is reported).
+struct SlowRuns
+{
+    std::mutex mutex;
+    std::array<SlowRun, slowRunsKept> runs;
+    std::size_t next = 0;
+    std::size_t count = 0;
+};
+
+SlowRuns &slowRuns() noexcept
+{
+    static auto *r = new SlowRuns; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
+    return *r;
+}
+
+RIO_COLD void keepSlowRun(const HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
+{
+    SlowRuns &k = slowRuns();
+    std::lock_guard lock(k.mutex);
+    SlowRun &run = k.runs[k.next];
+    run.registry = s->registry;
+    run.id = s->id;
+    run.where = s->where;
+    run.elapsedNs = toNs(ticks);
+    run.thread = r.thread.load(std::memory_order_relaxed);
+    run.atNs = static_cast<std::uint64_t>(steadyNs());
+    k.next = (k.next + 1) % k.runs.size();
+    k.count = std::min(k.count + 1, k.runs.size());
+}
+
 RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
 {
     s->slowRuns.fetch_add(1, std::memory_order_relaxed);
+    keepSlowRun(s, ticks, r);
     if (s->slowReported.exchange(true, std::memory_order_acq_rel))
         return;
     const SlowSink sink = slowSink.load(std::memory_order_acquire);
@@ -648,6 +680,17 @@ double calibrateClock(CalibrationDelay delay) noexcept
     (void)delay;
     return 0.0;
 #endif
+}
+
+std::vector<SlowRun> recentSlowRuns()
+{
+    SlowRuns &k = slowRuns();
+    std::vector<SlowRun> out;
+    out.reserve(slowRunsKept);
+    std::lock_guard lock(k.mutex);
+    for (std::size_t i = 0; i < k.count; ++i) // oldest first
+        out.push_back(k.runs[(k.next + k.runs.size() - k.count + i) % k.runs.size()]);
+    return out;
 }
 
 bool ticksAreTsc() noexcept

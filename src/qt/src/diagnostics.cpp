@@ -468,6 +468,17 @@ quint64 Diagnostics::currentThread() noexcept
     return detail::diag::threadNumber();
 }
 
+QList<SlowHandlerReport> Diagnostics::recentSlowRuns()
+{
+    setUpWithRules();
+    QList<SlowHandlerReport> out;
+    for (const detail::diag::SlowRun &run : detail::diag::recentSlowRuns()) {
+        out.push_back(toReport(run));
+        out.back().endedAtNs = run.atNs;
+    }
+    return out;
+}
+
 // --- QtRegistryBase's diagnostics ---------------------------------------------------------------
 
 quint64 QtRegistryBase::registryId() const noexcept

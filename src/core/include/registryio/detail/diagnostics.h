@@ -149,8 +149,14 @@ struct SlowRun
     std::string eventType;
     std::uint64_t elapsedNs = 0;
     std::uint64_t thread = 0;
+    std::uint64_t atNs = 0; // steady_clock when it ended (recentSlowRuns)
     bool stillRunning = false;
 };
+
+/// How many slow runs recentSlowRuns keeps.
+inline constexpr std::size_t slowRunsKept = 64;
+/// The last slowRunsKept slow runs of the process (every slow run, oldest first; eventType empty).
+RIO_CORE_EXPORT std::vector<SlowRun> recentSlowRuns();
 
 /// Receives slow runs (on the thread that ran the handler) and stalls (on the watchdog thread).
 /// Called with no lock of ours held. Set once by the Qt layer; null: slow runs are only counted.

@@ -180,6 +180,9 @@ struct RIO_QT_EXPORT SlowHandlerReport
     QString threadName;
     /// True when reported while it still runs (the stall threshold).
     bool stillRunning = false;
+    /// When it ended, steady_clock nanoseconds (the clock of QElapsedTimer::msecsSinceReference
+    /// on Linux); recentSlowRuns() only, else 0.
+    quint64 endedAtNs = 0;
 };
 
 /// The process-wide diagnostics: snapshots of every live registry, enabling run-time
@@ -226,6 +229,10 @@ public:
     [[nodiscard]] static QString threadName(quint64 thread);
     /// The calling thread's number.
     [[nodiscard]] static quint64 currentThread() noexcept;
+    /// The last 64 slow runs of the process, oldest first: every run longer than its thread's
+    /// slow threshold (slowHandler reports only each handler's first), with its time, thread and
+    /// when it ended.
+    [[nodiscard]] static QList<SlowHandlerReport> recentSlowRuns();
 
 Q_SIGNALS:
     /// A handler ran longer than its thread's slow threshold (reported once per handler; see
