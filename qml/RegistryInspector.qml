@@ -106,53 +106,47 @@ Rectangle {
         HeaderCell { model: diagnostics; title: "Max"; column: DiagnosticsModel.MaxColumn; share: 0.11 }
     }
 
-    Flickable {
+    // Only the rows in sight have delegates, reused as the list scrolls and as rows move.
+    ListView {
         id: rows
         x: 8
         y: header.y + header.height + 2
         width: inspector.width - 16
         height: inspector.height - y - 6
         clip: true
-        contentWidth: width
-        contentHeight: lines.height
+        reuseItems: true
+        boundsBehavior: Flickable.StopAtBounds
+        model: diagnostics
 
-        Column {
-            id: lines
-            width: rows.width
+        delegate: Rectangle {
+            id: line
+            required property string registryName
+            required property string where
+            required property string thread
+            required property var calls
+            required property var failures
+            required property var drops
+            required property var slowRuns
+            required property bool timed
+            required property string p99
+            required property string max
+            readonly property bool alert: line.failures > 0 || line.drops > 0 || line.slowRuns > 0
+            readonly property color ink: line.alert ? "#e06c75" : "#e6e6e6"
 
-            Repeater {
-                model: diagnostics
-                delegate: Rectangle {
-                    id: line
-                    required property string registryName
-                    required property string where
-                    required property string thread
-                    required property var calls
-                    required property var failures
-                    required property var drops
-                    required property var slowRuns
-                    required property bool timed
-                    required property string p99
-                    required property string max
-                    readonly property bool alert: line.failures > 0 || line.drops > 0 || line.slowRuns > 0
-                    readonly property color ink: line.alert ? "#e06c75" : "#e6e6e6"
+            width: ListView.view ? ListView.view.width : 0
+            height: 20
+            color: line.alert ? Qt.rgba(0.88, 0.42, 0.46, 0.18) : "transparent"
 
-                    width: parent ? parent.width : 0
-                    height: 20
-                    color: line.alert ? Qt.rgba(0.88, 0.42, 0.46, 0.18) : "transparent"
-
-                    Row {
-                        anchors.fill: parent
-                        Cell { share: 0.15; text: line.registryName; color: line.ink }
-                        Cell { share: 0.25; text: line.where; color: "#9aa3b0"; font.family: "monospace"; elide: Text.ElideLeft }
-                        Cell { share: 0.12; text: line.thread; color: line.ink }
-                        Cell { share: 0.1; text: String(line.calls); color: line.ink }
-                        Cell { share: 0.08; text: String(line.failures); color: line.ink }
-                        Cell { share: 0.08; text: String(line.drops); color: line.ink }
-                        Cell { share: 0.11; text: line.p99; color: line.ink }
-                        Cell { share: 0.11; text: line.max; color: line.ink }
-                    }
-                }
+            Row {
+                anchors.fill: parent
+                Cell { share: 0.15; text: line.registryName; color: line.ink }
+                Cell { share: 0.25; text: line.where; color: "#9aa3b0"; font.family: "monospace"; elide: Text.ElideLeft }
+                Cell { share: 0.12; text: line.thread; color: line.ink }
+                Cell { share: 0.1; text: String(line.calls); color: line.ink }
+                Cell { share: 0.08; text: String(line.failures); color: line.ink }
+                Cell { share: 0.08; text: String(line.drops); color: line.ink }
+                Cell { share: 0.11; text: line.p99; color: line.ink }
+                Cell { share: 0.11; text: line.max; color: line.ink }
             }
         }
     }

@@ -8,6 +8,7 @@
 #include "rio_check.h"
 
 #include <registryio/detail/diagnostics.h>
+#include <registryio/event_flags.h>
 #include <registryio/registry.h>
 
 #include <algorithm>
@@ -464,4 +465,139 @@ RIO_TEST(processWideSwitchReachesEveryRegistryPresentAndFuture)
     CHECK_EQ(handlerOf(recordOf("before"), a)->calls, std::uint64_t{1});
     CHECK_EQ(handlerOf(recordOf("after"), b)->calls, std::uint64_t{1});
     CHECK(!diag::watchdogRunning());
+}
+
+RIO_TEST(aRegistryCreatedWhileOnProcessWideLeavesTheWatchdogToItsOwnSwitch)
+{
+    CHECK(!diag::watchdogRunning());
+    diag::setGlobalEnabled(true);
+    {
+        rio::Registry<int> during; // created (its first writer) while on process-wide
+        during.add([] { });
+        CHECK(during.isDiagnosticsEnabled());
+        diag::setGlobalEnabled(false);
+        CHECK(!diag::watchdogRunning());
+        rio::Registry<int> own;
+        own.add([] { });
+        own.setDiagnosticsEnabled(true);
+        CHECK(diag::watchdogRunning()); // its own switch starts it
+        own.setDiagnosticsEnabled(false);
+        CHECK(!diag::watchdogRunning());
+        diag::setGlobalEnabled(true); // destroyed while on: counted out once
+    }
+    diag::setGlobalEnabled(false);
+    CHECK(!diag::watchdogRunning());
+    rio::Registry<int> later;
+    later.add([] { });
+    later.setDiagnosticsEnabled(true);
+    CHECK(diag::watchdogRunning());
+    later.setDiagnosticsEnabled(false);
+    CHECK(!diag::watchdogRunning());
+}
+
+namespace {
+// Blocks the calibration's read number `delayedRead` for 30 ms (a preemption between the reads).
+std::atomic<int> delayedRead{-1};
+void delayOneRead(int read) noexcept
+{
+    if (read == delayedRead.load(std::memory_order_relaxed))
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+}
+} // namespace
+
+RIO_TEST(aPreemptionDuringTheClocksCalibrationLeavesItsRateRight)
+{
+    if (diag::calibrateClock(nullptr) == 0.0)
+        return; // steady_clock: nothing is calibrated
+    // The reference: the median of three undisturbed calibrations.
+    std::vector<double> ref{diag::calibrateClock(nullptr), diag::calibrateClock(nullptr),
+                            diag::calibrateClock(nullptr)};
+    std::sort(ref.begin(), ref.end());
+    const double rate = ref[1];
+    CHECK(rate > 0);
+    // A preemption inside each of the reads that pair the two clocks, first and last.
+    for (const int read : {0, 1, 7, 8, 9, 15}) {
+        delayedRead.store(read, std::memory_order_relaxed);
+        const double r = diag::calibrateClock(&delayOneRead);
+        CHECK(r > rate * 0.95);
+        CHECK(r < rate * 1.05);
+    }
+    delayedRead.store(-1, std::memory_order_relaxed);
+}
+
+RIO_TEST(eventFlagsListenersAreRecordedAtTheCallersLine)
+{
+    rio::EventFlags flags(2);
+    const auto recorded = [](int line) {
+        for (const auto &r : diag::collect())
+            for (const auto &h : r.handlers)
+                if (static_cast<int>(h.where.line()) == line &&
+                    endsWith(h.where.fileName(), "tst_diagnostics_core.cpp"))
+                    return true;
+        return false;
+    };
+    const int a = __LINE__ + 1;
+    const rio::HandlerId ia = flags.add(0, [] { });
+    const int b = __LINE__ + 1;
+    const rio::HandlerId ib = flags.listeners(1).add([] { });
+    const int c = __LINE__ + 1;
+    const rio::HandlerId ic = flags.addOnce(1, [] { });
+    const int d = __LINE__ + 1;
+    rio::HandlerGuard gd = flags.listeners(0).addScoped([] { });
+    CHECK(recorded(a));
+    CHECK(recorded(b));
+    CHECK(recorded(c));
+    CHECK(recorded(d));
+    flags.remove(0, ia);
+    flags.remove(1, ib);
+    flags.remove(1, ic);
+}
+
+RIO_TEST(aRunAroundANestedRunIsReportedStalledOnce)
+{
+    Reports local;
+    reports = &local;
+    diag::setSlowSink(&collectSink);
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    diag::thresholds(mainNs, otherNs, stallNs);
+    diag::setThresholds(mainNs, otherNs, 20'000'000); // 20 ms
+    {
+        rio::Registry<int> outer;
+        rio::Registry<int> inner;
+        const auto stalls = [&](rio::HandlerId id) {
+            return std::count_if(local.runs.begin(), local.runs.end(),
+                                 [&](const diag::SlowRun &r) { return r.stillRunning && r.id == id; });
+        };
+        inner.add([] { }); // ids differ from outer's: reports are told apart by id
+        rio::HandlerId innerId;
+        // The inner run (a nested event loop's) stalls and is named; the outer run goes on for
+        // 150 ms after it, six watchdog periods: it is never named again.
+        innerId = inner.add([&] {
+            std::unique_lock lock(local.mutex);
+            local.changed.wait_for(lock, std::chrono::seconds(10), [&] { return stalls(innerId) == 1; });
+        });
+        rio::HandlerId outerId;
+        bool outerNamedTwice = true;
+        outerId = outer.add([&] {
+            {
+                std::unique_lock lock(local.mutex);
+                local.changed.wait_for(lock, std::chrono::seconds(10), [&] { return stalls(outerId) == 1; });
+            }
+            inner.notify(1);
+            std::unique_lock lock(local.mutex);
+            outerNamedTwice = local.changed.wait_for(lock, std::chrono::milliseconds(150),
+                                                     [&] { return stalls(outerId) > 1; });
+        });
+        outer.setDiagnosticsEnabled(true);
+        inner.setDiagnosticsEnabled(true);
+        outer.notify(1);
+        CHECK(innerId != outerId);
+        CHECK(!outerNamedTwice);
+        std::lock_guard lock(local.mutex);
+        CHECK_EQ(stalls(outerId), std::ptrdiff_t{1});
+        CHECK_EQ(stalls(innerId), std::ptrdiff_t{1});
+    }
+    diag::setThresholds(mainNs, otherNs, stallNs);
+    diag::setSlowSink(nullptr);
+    reports = nullptr;
 }

@@ -9,12 +9,31 @@
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/diagnostics_model.h>
 
+#include <registryio/qt/qt_registry.h>
+
 #include <QGuiApplication>
+#include <QQmlComponent>
+#include <QQmlEngine>
 #include <QQuickItem>
 #include <QQuickView>
+#include <QQuickWindow>
+#include <QSignalSpy>
 #include <QTest>
 
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include <time.h>
+
 namespace {
+
+qint64 threadCpuNs()
+{
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return qint64(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
 
 // The handlers of the registry named `name` in a snapshot.
 QList<rio::HandlerInfo> handlersOf(const QString &name)
@@ -66,6 +85,7 @@ private Q_SLOTS:
         view.engine()->addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH));
         view.setSource(rio::test::dataUrl(QStringLiteral("diagnostics.qml")));
         QCOMPARE(view.status(), QQuickView::Ready);
+        view.show(); // the inspector's list makes delegates for the rows in sight
         QQuickItem *root = view.rootObject();
         QVERIFY(root != nullptr);
         auto *stats = root->property("stats").value<rio::QmlRegistry *>();
@@ -99,7 +119,7 @@ private Q_SLOTS:
         const auto shownWhere = [inspector] {
             QStringList shown;
             QList<QQuickItem *> pending{inspector};
-            while (!pending.isEmpty()) { // the visual tree: the rows are the Repeater's items
+            while (!pending.isEmpty()) { // the visual tree: the rows are the list's delegates
                 const QQuickItem *item = pending.takeLast();
                 pending.append(item->childItems());
                 if (const QVariant w = item->property("where");
@@ -124,6 +144,72 @@ private Q_SLOTS:
         };
         QCOMPARE(failuresOf(0), quint64(1)); // the RegistryHandler that threw
         QCOMPARE(failuresOf(1), quint64(0));
+    }
+
+    // At 1,000 handlers the inspector keeps delegates for the rows in sight only, and a refresh
+    // that reorders rows is a layout change (never a reset): the GUI thread's cost of a refresh is the
+    // snapshot, the sort and the few rows shown. Its time is printed (not asserted: the machine
+    // may be loaded).
+    void inspectorCostsTheRowsInSightAtAThousandHandlers()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("thousand"));
+        std::vector<int> spin(1000, 0);
+        for (int i = 0; i < 1000; ++i)
+            registry.add([&spin, i](int round) {
+                // A few handlers run longer each round: the order by longest run changes.
+                volatile int sink = 0;
+                for (int k = 0; k < (i % 97 == round % 97 ? 20'000 : 10); ++k)
+                    sink = sink + k;
+                ++spin[static_cast<std::size_t>(i)];
+            });
+        QQmlEngine engine;
+        engine.addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH));
+        QQmlComponent component(&engine);
+        component.setData("import RegistryIO\nRegistryInspector { width: 720; height: 260; "
+                          "refreshInterval: 0; registryFilter: \"thousand\" }",
+                          QUrl());
+        std::unique_ptr<QObject> object(component.create());
+        QVERIFY2(object != nullptr, qPrintable(component.errorString()));
+        auto *inspector = qobject_cast<QQuickItem *>(object.get());
+        QQuickWindow window;
+        window.resize(720, 260);
+        inspector->setParentItem(window.contentItem());
+        window.show();
+        auto *model = inspector->property("model").value<rio::DiagnosticsModel *>();
+        QVERIFY(model != nullptr);
+        QCOMPARE(model->sortColumn(), int(rio::DiagnosticsModel::MaxColumn)); // a stutter first
+        QSignalSpy resets(model, &QAbstractItemModel::modelReset);
+        QSignalSpy layouts(model, &QAbstractItemModel::layoutChanged);
+        const auto delegates = [inspector] {
+            int n = 0;
+            QList<QQuickItem *> pending{inspector};
+            while (!pending.isEmpty()) {
+                const QQuickItem *item = pending.takeLast();
+                pending.append(item->childItems());
+                if (item->property("where").isValid() && item->property("registryName").isValid() &&
+                    item->isVisible())
+                    ++n;
+            }
+            return n;
+        };
+        std::vector<qint64> costs;
+        for (int round = 0; round < 30; ++round) {
+            registry.notify(round);
+            const qint64 start = threadCpuNs(); // CPU time: the machine may be loaded
+            model->refresh();
+            costs.push_back(threadCpuNs() - start);
+
+            QCoreApplication::processEvents();
+        }
+        QCOMPARE(model->rowCount(), 1000);
+        QTRY_VERIFY(delegates() > 0);
+        QVERIFY2(delegates() < 40, qPrintable(QString::number(delegates()))); // 13 rows in sight
+        QCOMPARE(resets.size(), 0);
+        QVERIFY(layouts.size() > 0); // the order changed, the rows were kept
+        std::sort(costs.begin(), costs.end());
+        qInfo("refresh at 1,000 handlers, GUI thread's CPU time: median %.2f ms, max %.2f ms",
+              static_cast<double>(costs[costs.size() / 2]) / 1e6, static_cast<double>(costs.back()) / 1e6);
     }
 };
 

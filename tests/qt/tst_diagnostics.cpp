@@ -13,6 +13,7 @@
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/diagnostics_model.h>
 #include <registryio/qt/qt_registry.h>
+#include <registryio/qt/unix_signals.h>
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
@@ -22,9 +23,13 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
 #include <future>
 #include <latch>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -253,6 +258,40 @@ private Q_SLOTS:
         QCOMPARE(handlerOf(registry, id).calls, quint64{2});
     }
 
+    void percentilesAreWithinTheirBoundOverTheWholeRange()
+    {
+        // Durations from 40 ns to 70 s on clocks of 1 ns (steady_clock) and TSC-like ticks,
+        // recorded as the timed loop records them (the bucket of the tick count), each the
+        // median under a longer maximum and the 99th percentile under itself as the maximum.
+        const double bound = std::sqrt(2.0) * 1.03; // the ratio's bound and the tick's rounding
+        double worst = 1.0;
+        for (const double nsPerTick : {1.0, 0.37, 0.2857, 0.4166}) {
+            for (double v = 40; v < 7e10; v *= 1.013) {
+                const auto ticks = static_cast<std::uint64_t>(v / nsPerTick);
+                rio::TimeHistogram h;
+                h.nsPerTick = nsPerTick;
+                h.buckets[rio::detail::diag::tickBucket(ticks)] = 100;
+                h.count = 100;
+                h.maxNs = static_cast<quint64>(v);
+                const double p99 = static_cast<double>(h.p99Ns());
+                h.buckets[rio::detail::diag::tickBucket(ticks * 10)] += 1;
+                h.count += 1;
+                h.maxNs = static_cast<quint64>(v * 10);
+                const double p50 = static_cast<double>(h.p50Ns());
+                for (const double p : {p50, p99}) {
+                    const double ratio = std::max(p / v, v / p);
+                    worst = std::max(worst, ratio);
+                    if (ratio > bound)
+                        QFAIL(qPrintable(QStringLiteral("%1 ns reported as %2 ns (tick %3 ns)")
+                                             .arg(v)
+                                             .arg(p)
+                                             .arg(nsPerTick)));
+                }
+            }
+        }
+        QVERIFY(worst > 1.3); // the sweep reached buckets' edges
+    }
+
     void queuedRunsAreTimedWithTheirQueueingDelayWhileOn()
     {
         riotest::Worker worker;
@@ -355,6 +394,163 @@ private Q_SLOTS:
         QCOMPARE(ended.handler.slowRuns, quint64{1});
         registry.setDiagnosticsEnabled(false);
         QVERIFY(!rio::detail::diag::watchdogRunning());
+    }
+
+    // A handler with a context notified while an exception unwinds (from a destructor) and
+    // returning normally is counted as run, not as failed; one that throws there is failed.
+    void aRunDuringUnwindingFailsOnlyIfItThrows()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        QObject context;
+        const rio::HandlerId ok = registry.add(&context, [](int) { }); // Auto, on its own thread
+        const rio::HandlerId bad = registry.add(&context, [](int v) {
+            if (v == 2)
+                throw std::runtime_error("bad");
+        });
+        struct NotifyOnDestruction
+        {
+            rio::QtRegistry<int> &r;
+            ~NotifyOnDestruction() { r.notify(1); }
+        };
+        try {
+            const NotifyOnDestruction n{registry};
+            throw std::runtime_error("unwinding");
+        } catch (const std::runtime_error &) {
+        }
+        QCOMPARE(handlerOf(registry, ok).calls, quint64{1});
+        QCOMPARE(handlerOf(registry, ok).failures, quint64{0});
+        QCOMPARE(handlerOf(registry, bad).failures, quint64{0});
+        registry.notify(2);
+        QCOMPARE(handlerOf(registry, bad).calls, quint64{2});
+        QCOMPARE(handlerOf(registry, bad).failures, quint64{1});
+        registry.setDiagnosticsEnabled(false);
+    }
+
+    // UnixSignals' handlers are recorded at the caller's line, not inside the library's header.
+    void unixSignalsHandlersAreRecordedAtTheCallersLine()
+    {
+        rio::UnixSignals unixSignals;
+        const int line = __LINE__ + 1;
+        const rio::HandlerId id = unixSignals.add(SIGUSR2, [](int) { });
+        bool found = false;
+        for (const rio::RegistryInfo &r : rio::Diagnostics::snapshot())
+            for (const rio::HandlerInfo &h : r.handlers)
+                found = found || (h.line == line && h.file.endsWith(QStringLiteral("tst_diagnostics.cpp")));
+        QVERIFY(found);
+        QVERIFY(unixSignals.remove(id));
+    }
+
+    // The worked example of DIAGNOSTICS.md: a handler slow once in 2,000 runs on the GUI thread
+    // hides under its p99, and is found by its maximum and slowRuns, with the run's time and
+    // thread among the recent slow runs.
+    void aHandlerSlowOnceInThousandsIsFound()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("telemetry"));
+        registry.setDiagnosticsEnabled(true);
+        registry.add([](int) { });
+        const int line = __LINE__ + 1;
+        const rio::HandlerId chart = registry.add([](int i) {
+            if (i == 1000) { // once: longer than a frame (the workload, not a wait for anything)
+                QElapsedTimer t;
+                t.start();
+                while (t.nsecsElapsed() < 20'000'000) {
+                }
+            }
+        });
+        for (int i = 0; i < 2000; ++i)
+            registry.notify(i);
+        // The recipe: max or slowRuns, not p99.
+        QList<rio::HandlerInfo> found;
+        for (const rio::RegistryInfo &r : rio::Diagnostics::snapshot())
+            for (const rio::HandlerInfo &h : r.handlers)
+                if (h.timed && (h.runTime.maxNs > 8'000'000 || h.slowRuns > 0))
+                    found.append(h);
+        QCOMPARE(found.size(), 1);
+        QCOMPARE(found[0].id, chart);
+        QCOMPARE(found[0].line, line);
+        QCOMPARE(found[0].slowRuns, quint64{1});
+        QVERIFY(found[0].runTime.p99Ns() < 8'000'000); // the p99 filter would miss it
+        bool kept = false;
+        for (const rio::SlowHandlerReport &s : rio::Diagnostics::recentSlowRuns())
+            if (s.handler.registryId == registry.registryId() && s.handler.id == chart)
+                kept = s.elapsedNs >= 20'000'000 && s.threadName == QStringLiteral("main") && s.endedAtNs > 0;
+        QVERIFY(kept);
+        registry.setDiagnosticsEnabled(false);
+    }
+
+    // A thread that adds to a registry leaves no name behind: its name, kept while it runs,
+    // goes when it exits, diagnostics on or off.
+    void threadNamesLiveOnlyWithTheirThreadAndOnlyWhileOn()
+    {
+        rio::QtRegistry<int> registry;
+        for (const bool on : {false, true}) {
+            registry.setDiagnosticsEnabled(on);
+            for (int i = 0; i < 300; ++i) {
+                quint64 n = 0;
+                QString whileAlive;
+                std::thread t([&] {
+                    const rio::HandlerId id = registry.add([](int) { });
+                    registry.notify(1);
+                    n = rio::Diagnostics::currentThread();
+                    whileAlive = rio::Diagnostics::threadName(n);
+                    registry.remove(id);
+                });
+                t.join();
+                QCOMPARE(whileAlive, QStringLiteral("#%1").arg(n));
+                QCOMPARE(rio::Diagnostics::threadName(n), QString()); // gone with its thread
+            }
+        }
+        registry.setDiagnosticsEnabled(false);
+    }
+
+    // A report names the thread that ran the handler, though that thread added nothing: a stall
+    // (reported from the watchdog thread while it runs) and the slow run when it ended.
+    void reportsNameTheRunningThread()
+    {
+        rio::Diagnostics *diagnostics = rio::Diagnostics::instance();
+        const auto stall = rio::Diagnostics::stallThreshold();
+        const auto worker = rio::Diagnostics::workerSlowThreshold();
+        rio::Diagnostics::setStallThreshold(20ms);
+        rio::Diagnostics::setWorkerSlowThreshold(10ms);
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        std::mutex mutex;
+        std::condition_variable changed;
+        std::vector<rio::SlowHandlerReport> reports;
+        const auto collect = [&](const rio::SlowHandlerReport &r) {
+            std::lock_guard lock(mutex);
+            reports.push_back(r);
+            changed.notify_all();
+        };
+        const auto c1 = connect(diagnostics, &rio::Diagnostics::handlerStalled, diagnostics, collect,
+                                Qt::DirectConnection);
+        const auto c2 =
+            connect(diagnostics, &rio::Diagnostics::slowHandler, diagnostics, collect, Qt::DirectConnection);
+        registry.add([&](int) {
+            // Runs until the watchdog named it (bounded: 10 s).
+            std::unique_lock lock(mutex);
+            changed.wait_for(lock, 10s, [&] { return !reports.empty(); });
+        });
+        quint64 n = 0;
+        std::thread t([&] {
+            n = rio::Diagnostics::currentThread();
+            registry.notify(1);
+        });
+        t.join();
+        disconnect(c1);
+        disconnect(c2);
+        rio::Diagnostics::setStallThreshold(stall);
+        rio::Diagnostics::setWorkerSlowThreshold(worker);
+        registry.setDiagnosticsEnabled(false);
+        QCOMPARE(reports.size(), std::size_t{2});
+        QVERIFY(reports[0].stillRunning);
+        QVERIFY(!reports[1].stillRunning);
+        for (const rio::SlowHandlerReport &r : reports) {
+            QCOMPARE(r.thread, n);
+            QCOMPARE(r.threadName, QStringLiteral("#%1").arg(n));
+        }
     }
 
     // A handler that leaves (removed, or its context destroyed) takes its row out of the
@@ -505,6 +701,41 @@ private Q_SLOTS:
         stop.store(true);
         reader.join();
         QVERIFY(!invalid.load());
+    }
+
+    // A QtRegistry shows in snapshots only once constructed, as a Qt registry of its event type:
+    // never first as a plain untyped registry. Snapshots race 20,000 constructions.
+    void aRegistryUnderConstructionIsNotListed()
+    {
+        std::atomic<bool> done{false};
+        std::thread maker([&] {
+            std::vector<std::unique_ptr<rio::QtRegistry<int>>> live(4); // four alive at a time
+            for (int i = 0; i < 20000; ++i) {
+                live[static_cast<std::size_t>(i) % live.size()] = std::make_unique<rio::QtRegistry<int>>();
+                live[static_cast<std::size_t>(i) % live.size()]->add([] { });
+            }
+            live.clear();
+            done.store(true);
+        });
+        int snapshots = 0;
+        int seen = 0;
+        QString wrong;
+        while (!done.load() && wrong.isEmpty()) {
+            for (const rio::RegistryInfo &r : rio::Diagnostics::snapshot()) {
+                if (!r.qt || r.eventType != QStringLiteral("int"))
+                    wrong = QStringLiteral("registry %1 listed as qt %2, event type \"%3\"")
+                                .arg(r.id)
+                                .arg(r.qt)
+                                .arg(r.eventType);
+                ++seen;
+            }
+            ++snapshots;
+        }
+        maker.join();
+        QVERIFY2(wrong.isEmpty(), qPrintable(wrong));
+        QVERIFY(snapshots > 0);
+        QVERIFY(seen > 0);
+        qInfo("%d snapshots, %d registries seen", snapshots, seen);
     }
 };
 

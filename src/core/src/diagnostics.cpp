@@ -14,6 +14,7 @@
 #include <registryio/detail/registry_core.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -50,8 +51,6 @@ constinit std::atomic<MainThreadCheck> mainThreadCheck{nullptr};
 
 constinit std::atomic<bool> useTsc{false};
 constinit std::atomic<double> nsPerTickValue{1.0};
-constinit std::uint64_t calibrationTicks = 0;
-constinit std::int64_t calibrationNs = 0;
 
 std::int64_t steadyNs() noexcept
 {
@@ -73,25 +72,68 @@ std::int64_t steadyNs() noexcept
 #endif
 }
 
+#if RIO_DIAG_TSC
+// Both clocks read at one moment: the TSC on both sides of a steady_clock read, the pair with the
+// closest bracket of several tries. A preemption inside a try makes its bracket long and it
+// loses, so one preemption cannot put a pair's readings apart.
+struct ClockPair
+{
+    std::uint64_t ticks = 0;
+    std::int64_t ns = 0;
+};
+
+ClockPair readPair(CalibrationDelay delay, int &reads) noexcept
+{
+    ClockPair best;
+    std::uint64_t bestSpan = ~std::uint64_t{0};
+    for (int i = 0; i < 8; ++i) {
+        const std::uint64_t t0 = __rdtsc();
+        if (delay != nullptr)
+            delay(reads);
+        ++reads;
+        const std::int64_t n = steadyNs();
+        const std::uint64_t t1 = __rdtsc();
+        if (t1 - t0 < bestSpan) {
+            bestSpan = t1 - t0;
+            best = {t0 + (t1 - t0) / 2, n};
+        }
+    }
+    return best;
+}
+
+// Nanoseconds per TSC tick between two pairs (0: no usable interval).
+double rateBetween(const ClockPair &a, const ClockPair &b) noexcept
+{
+    return b.ticks > a.ticks && b.ns > a.ns
+               ? static_cast<double>(b.ns - a.ns) / static_cast<double>(b.ticks - a.ticks)
+               : 0.0;
+}
+
+// The TSC's rate against steady_clock over 2 ms, between two bracketed pairs (a preemption
+// between them only lengthens the interval). Returns the first pair in `start`.
+double calibrate(CalibrationDelay delay, ClockPair &start) noexcept
+{
+    int reads = 0;
+    start = readPair(delay, reads);
+    while (steadyNs() - start.ns < 2'000'000) {
+    }
+    return rateBetween(start, readPair(delay, reads));
+}
+
+constinit ClockPair calibrationPair;
+#endif
+
 // Chooses the clock once: the TSC where it is invariant (a read is a few instructions), measured
-// against steady_clock over 2 ms; else steady_clock (a vDSO call).
+// against steady_clock; else steady_clock (a vDSO call).
 void initClock() noexcept
 {
     static const bool once = [] {
 #if RIO_DIAG_TSC
         if (invariantTsc() &&
             std::getenv("RIO_DIAGNOSTICS_STEADY_CLOCK") == nullptr) { // NOLINT(concurrency-mt-unsafe)
-            calibrationTicks = __rdtsc();
-            calibrationNs = steadyNs();
-            std::uint64_t t = 0;
-            std::int64_t n = 0;
-            do {
-                t = __rdtsc();
-                n = steadyNs();
-            } while (n - calibrationNs < 2'000'000);
-            const auto dt = static_cast<double>(t - calibrationTicks);
-            if (dt > 0) {
-                nsPerTickValue.store(static_cast<double>(n - calibrationNs) / dt, std::memory_order_relaxed);
+            const double rate = calibrate(nullptr, calibrationPair);
+            if (rate > 0) {
+                nsPerTickValue.store(rate, std::memory_order_relaxed);
                 useTsc.store(true, std::memory_order_release);
             }
         }
@@ -107,12 +149,11 @@ void refineClock() noexcept
 #if RIO_DIAG_TSC
     if (!useTsc.load(std::memory_order_relaxed))
         return;
-    const std::uint64_t t = __rdtsc();
-    const std::int64_t n = steadyNs();
-    if (n - calibrationNs > 100'000'000 && t > calibrationTicks)
-        nsPerTickValue.store(static_cast<double>(n - calibrationNs) /
-                                 static_cast<double>(t - calibrationTicks),
-                             std::memory_order_relaxed);
+    int reads = 0;
+    const ClockPair now = readPair(nullptr, reads);
+    if (now.ns - calibrationPair.ns > 100'000'000)
+        if (const double rate = rateBetween(calibrationPair, now); rate > 0)
+            nsPerTickValue.store(rate, std::memory_order_relaxed);
 #endif
 }
 
@@ -173,14 +214,15 @@ struct alignas(64) RunRecord
     std::atomic<HandlerStats *> stats{nullptr};
     const std::atomic<std::uint64_t> *slowTicks = &otherTicks;
     std::atomic<std::uint64_t> thread{0};
-    std::uint64_t reportedStart = 0; // the watchdog's
+    // The watchdog's: starts of the runs it reported (ascending; the last few).
+    std::array<std::uint64_t, 8> reported{};
+    std::size_t reportedCount = 0;
     std::atomic<bool> inUse{false};
     RunRecord *next = nullptr;
 };
 
 constinit std::atomic<RunRecord *> records{nullptr};
 RIO_TLS_INITIAL_EXEC thread_local constinit RunRecord *tlsRecord = nullptr;
-RIO_TLS_INITIAL_EXEC thread_local constinit bool tlsNamed = false;
 
 // Gives the thread's record back when the thread exits.
 struct RecordRelease
@@ -245,9 +287,41 @@ std::mutex &statsMutex() noexcept
     return *m;
 }
 
+// The last slowRunsKept slow runs of the process, every one of them (not only each handler's
+// first, which alone is reported).
+struct SlowRuns
+{
+    std::mutex mutex;
+    std::array<SlowRun, slowRunsKept> runs;
+    std::size_t next = 0;
+    std::size_t count = 0;
+};
+
+SlowRuns &slowRuns() noexcept
+{
+    static auto *r = new SlowRuns; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
+    return *r;
+}
+
+RIO_COLD void keepSlowRun(const HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
+{
+    SlowRuns &k = slowRuns();
+    std::lock_guard lock(k.mutex);
+    SlowRun &run = k.runs[k.next];
+    run.registry = s->registry;
+    run.id = s->id;
+    run.where = s->where;
+    run.elapsedNs = toNs(ticks);
+    run.thread = r.thread.load(std::memory_order_relaxed);
+    run.atNs = static_cast<std::uint64_t>(steadyNs());
+    k.next = (k.next + 1) % k.runs.size();
+    k.count = std::min(k.count + 1, k.runs.size());
+}
+
 RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
 {
     s->slowRuns.fetch_add(1, std::memory_order_relaxed);
+    keepSlowRun(s, ticks, r);
     if (s->slowReported.exchange(true, std::memory_order_acq_rel))
         return;
     const SlowSink sink = slowSink.load(std::memory_order_acquire);
@@ -466,6 +540,25 @@ constinit std::shared_ptr<Watchdog> *watchdogControl = nullptr; // under watchdo
 constinit std::thread *watchdogThread = nullptr;                // under watchdogMutex
 constinit std::atomic<bool> watchdogActive{false};
 
+// True when the run that started at `start` on `r`'s thread was reported. Runs on a thread nest,
+// so a run seen now ended every reported run that started after it: those are forgotten, and a
+// run that encloses a nested one (a nested event loop) is still known once it shows again.
+bool reportedBefore(RunRecord &r, std::uint64_t start) noexcept
+{
+    while (r.reportedCount > 0 && r.reported[r.reportedCount - 1] > start)
+        --r.reportedCount;
+    return r.reportedCount > 0 && r.reported[r.reportedCount - 1] == start;
+}
+
+void noteReported(RunRecord &r, std::uint64_t start) noexcept
+{
+    if (r.reportedCount == r.reported.size()) { // the oldest: a run that began before seven others
+        std::move(r.reported.begin() + 1, r.reported.end(), r.reported.begin());
+        --r.reportedCount;
+    }
+    r.reported[r.reportedCount++] = start;
+}
+
 // One look at every thread's run: a run past the stall threshold is reported once, while it runs.
 void watchdogScan() noexcept
 {
@@ -478,7 +571,7 @@ void watchdogScan() noexcept
         if (s == nullptr)
             continue;
         const std::uint64_t start = r->start.load(std::memory_order_acquire);
-        if (now < start || now - start < limit || r->reportedStart == start)
+        if (now < start || now - start < limit || reportedBefore(*r, start))
             continue;
         SlowRun run;
         {
@@ -498,7 +591,7 @@ void watchdogScan() noexcept
                 continue;
             }
         }
-        r->reportedStart = start;
+        noteReported(*r, start);
         run.elapsedNs = toNs(now - start);
         run.thread = r->thread.load(std::memory_order_relaxed);
         run.stillRunning = true;
@@ -576,15 +669,34 @@ double nanosPerTick() noexcept
     return nsPerTickValue.load(std::memory_order_relaxed);
 }
 
+double calibrateClock(CalibrationDelay delay) noexcept
+{
+#if RIO_DIAG_TSC
+    if (!invariantTsc())
+        return 0.0;
+    ClockPair start;
+    return calibrate(delay, start);
+#else
+    (void)delay;
+    return 0.0;
+#endif
+}
+
+std::vector<SlowRun> recentSlowRuns()
+{
+    SlowRuns &k = slowRuns();
+    std::vector<SlowRun> out;
+    out.reserve(slowRunsKept);
+    std::lock_guard lock(k.mutex);
+    for (std::size_t i = 0; i < k.count; ++i) // oldest first
+        out.push_back(k.runs[(k.next + k.runs.size() - k.count + i) % k.runs.size()]);
+    return out;
+}
+
 bool ticksAreTsc() noexcept
 {
     initClock();
     return useTsc.load(std::memory_order_relaxed);
-}
-
-bool claimThreadName() noexcept
-{
-    return !std::exchange(tlsNamed, true);
 }
 
 void freeStats(HandlerStats *stats) noexcept
@@ -621,7 +733,8 @@ void notifyTimed(std::atomic<const void *> *slot, const Snapshot *s, const Entry
     }
 }
 
-RunScope::RunScope(HandlerStats *stats, bool count) noexcept : m_stats(stats), m_count(count)
+RunScope::RunScope(HandlerStats *stats, bool count) noexcept
+    : m_stats(stats), m_uncaught(count ? std::uncaught_exceptions() : 0), m_count(count)
 {
     if (count)
         stats->calls.fetch_add(1, std::memory_order_relaxed);
@@ -636,7 +749,7 @@ RunScope::RunScope(HandlerStats *stats, bool count) noexcept : m_stats(stats), m
 
 RunScope::~RunScope()
 {
-    if (m_count && std::uncaught_exceptions() > 0)
+    if (m_count && std::uncaught_exceptions() > m_uncaught) // one thrown by the run, not an outer one
         m_stats->failures.fetch_add(1, std::memory_order_relaxed);
     finishRun(*static_cast<RunRecord *>(m_record), m_stats, m_start, m_prevStats, m_prevStart);
 }
@@ -758,22 +871,12 @@ bool watchdogRunning() noexcept
     return watchdogActive.load(std::memory_order_acquire);
 }
 
-void toNanos(const Histogram &h, std::array<std::uint64_t, bucketCount> &buckets, std::uint64_t &totalNs,
-             std::uint64_t &maxNs) noexcept
+void toNanos(const Histogram &h, std::array<std::uint64_t, tickBucketCount> &buckets, std::uint64_t &totalNs,
+             std::uint64_t &maxNs, double &nsPerTick) noexcept
 {
-    buckets.fill(0);
-    const double k = nsPerTickValue.load(std::memory_order_relaxed);
-    for (int i = 0; i < tickBucketCount; ++i) {
-        const std::uint64_t n = h.buckets[static_cast<std::size_t>(i)].load(std::memory_order_relaxed);
-        if (n == 0)
-            continue;
-        // The tick bucket's upper end in nanoseconds decides the nanosecond bucket, so a
-        // percentile (a bucket's upper bound) never understates.
-        const double upper = std::ldexp(1.0, i + 1) * k - 1.0;
-        const std::uint64_t u = upper <= 0 ? 0 : static_cast<std::uint64_t>(std::min(upper, 1.8e19));
-        const int bit = u == 0 ? 0 : 63 - __builtin_clzll(u);
-        buckets[static_cast<std::size_t>(std::min(bit, bucketCount - 1))] += n;
-    }
+    for (std::size_t i = 0; i < buckets.size(); ++i)
+        buckets[i] = h.buckets[i].load(std::memory_order_relaxed);
+    nsPerTick = nsPerTickValue.load(std::memory_order_relaxed);
     totalNs = toNs(h.total.load(std::memory_order_relaxed));
     maxNs = toNs(h.max.load(std::memory_order_relaxed));
 }
@@ -790,6 +893,10 @@ std::vector<RegistryRecord> collect(std::uint64_t serial)
             auto &cc = *static_cast<Collect *>(arg);
             std::lock_guard lock(s.writerLock);
             if (s.core == nullptr || (cc.serial != 0 && s.serial != cc.serial))
+                return;
+            // Listed once it has something to show: a handler added (its event type), a name, or
+            // the facade's mark (a QtRegistry under construction shows only when complete).
+            if (!s.facade && s.eventType.empty() && s.name.empty())
                 return;
             RegistryRecord rec;
             s.core->recordLocked(rec);
@@ -914,7 +1021,7 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out) const
             h.timed = true;
             h.failures = s->failures.load(std::memory_order_relaxed);
             h.slowRuns = s->slowRuns.load(std::memory_order_relaxed);
-            diag::toNanos(s->runTime, h.buckets, h.totalNs, h.maxNs);
+            diag::toNanos(s->runTime, h.buckets, h.totalNs, h.maxNs, h.nsPerTick);
             for (const auto &b : s->runTime.buckets)
                 h.calls += b.load(std::memory_order_relaxed);
         }

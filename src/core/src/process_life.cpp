@@ -78,6 +78,8 @@ RegistryState &RegistryList::create(std::atomic<RegistryState *> &slot, Registry
         listHead->prev = s;
     listHead = s;
     slot.store(s, std::memory_order_release);
+    if (s->diagnosticsOn)
+        diag::countRegistry(true); // taken away when it is switched off or destroyed
     return *s;
 }
 

@@ -41,14 +41,14 @@ namespace rio {
 
 namespace {
 
-// A recorded histogram (ticks) as the public value (nanoseconds).
+// A recorded histogram (ticks) as the public value.
 TimeHistogram histogramOf(const detail::diag::Histogram &recorded)
 {
-    std::array<std::uint64_t, detail::diag::bucketCount> b{};
+    std::array<std::uint64_t, detail::diag::tickBucketCount> b{};
     std::uint64_t total = 0;
     std::uint64_t max = 0;
-    detail::diag::toNanos(recorded, b, total, max);
     TimeHistogram out;
+    detail::diag::toNanos(recorded, b, total, max, out.nsPerTick);
     std::copy(b.begin(), b.end(), out.buckets.begin());
     out.totalNs = total;
     out.maxNs = max;
@@ -71,8 +71,8 @@ FacadeList &facades()
     return *list;
 }
 
-// Thread names by thread number, recorded the first time a thread adds to a QtRegistry or
-// reports a slow run.
+// Thread names by thread number while the thread lives: recorded when a thread first adds a
+// handler or first runs a timed one (the core's per-thread hook), erased when it exits.
 struct ThreadNames
 {
     std::mutex mutex;
@@ -101,19 +101,41 @@ QString nameOf(const QThread *thread)
     return thread->objectName();
 }
 
-// Records the calling thread's name (once per thread).
-quint64 noteThread()
+// The calling thread's entry in the names, erased when the thread exits.
+struct ThreadNameEntry
 {
-    const quint64 n = detail::diag::threadNumber();
-    if (detail::diag::claimThreadName()) {
+    quint64 number = 0;
+    ThreadNameEntry() = default;
+    ThreadNameEntry(const ThreadNameEntry &) = delete;
+    ThreadNameEntry &operator=(const ThreadNameEntry &) = delete;
+    ~ThreadNameEntry()
+    {
+        if (number == 0)
+            return;
+        ThreadNames &t = threadNames();
+        std::lock_guard lock(t.mutex);
+        t.names.erase(number);
+    }
+};
+
+// Records the calling thread's name (once per thread; "#N" when it has none).
+void noteThread() noexcept
+{
+    static thread_local ThreadNameEntry entry;
+    if (entry.number != 0)
+        return;
+    try {
+        const quint64 n = detail::diag::threadNumber();
         QString name = nameOf(QThread::currentThread());
         if (name.isEmpty())
-            name = QStringLiteral("thread %1").arg(n);
+            name = QStringLiteral("#%1").arg(n);
         ThreadNames &t = threadNames();
         std::lock_guard lock(t.mutex);
         t.names[n] = std::move(name);
+        entry.number = n;
+    } catch (...) {
+        // No memory: reports say "#N".
     }
-    return n;
 }
 
 constinit std::atomic<Diagnostics *> theInstance{nullptr};
@@ -138,6 +160,7 @@ HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::
     info.runTime.count = h.calls;
     info.runTime.totalNs = h.totalNs;
     info.runTime.maxNs = h.maxNs;
+    info.runTime.nsPerTick = h.nsPerTick;
     std::copy(h.buckets.begin(), h.buckets.end(), info.runTime.buckets.begin());
     return info;
 }
@@ -193,6 +216,8 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
     report.thread = run.thread;
     report.stillRunning = run.stillRunning;
     report.threadName = Diagnostics::threadName(run.thread);
+    if (report.threadName.isEmpty())
+        report.threadName = QStringLiteral("#%1").arg(run.thread);
     // The handler as a snapshot of its registry sees it; what the run recorded if it is gone.
     const QList<RegistryInfo> regs = build(run.registry);
     if (!regs.isEmpty()) {
@@ -247,8 +272,10 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
     }
 }
 
+// The core's hook when a thread first runs a timed handler: names it for reports.
 bool mainThreadCheck() noexcept
 {
+    noteThread();
     return isMainThread();
 }
 
@@ -295,6 +322,11 @@ void enableAll(bool enabled)
 
 // --- Value types ----------------------------------------------------------------------------
 
+double TimeHistogram::bucketLowerNs(int bucket) const noexcept
+{
+    return bucket <= 0 ? 0.0 : std::ldexp(nsPerTick, std::min(bucket, bucketCount));
+}
+
 quint64 TimeHistogram::percentileNs(double fraction) const noexcept
 {
     quint64 total = 0;
@@ -307,8 +339,11 @@ quint64 TimeHistogram::percentileNs(double fraction) const noexcept
     for (int i = 0; i < bucketCount; ++i) {
         seen += buckets[static_cast<std::size_t>(i)];
         if (static_cast<double>(seen) >= want && seen > 0) {
-            const quint64 upper = i >= 63 ? ~quint64{0} : (quint64{1} << (i + 1)) - 1;
-            return maxNs != 0 ? std::min(upper, maxNs) : upper;
+            // The bucket's geometric middle, 2^(i+1/2) ticks: within a factor of sqrt(2) of every
+            // duration in [2^i, 2^(i+1)) ticks. Capped at the maximum, which keeps that bound.
+            const double mid = std::ldexp(std::sqrt(2.0) * nsPerTick, i);
+            const quint64 v = mid >= 1.8e19 ? ~quint64{0} : static_cast<quint64>(std::llround(mid));
+            return maxNs != 0 ? std::min(v, maxNs) : v;
         }
     }
     return maxNs;
@@ -422,6 +457,17 @@ QString Diagnostics::threadName(quint64 thread)
 quint64 Diagnostics::currentThread() noexcept
 {
     return detail::diag::threadNumber();
+}
+
+QList<SlowHandlerReport> Diagnostics::recentSlowRuns()
+{
+    setUpWithRules();
+    QList<SlowHandlerReport> out;
+    for (const detail::diag::SlowRun &run : detail::diag::recentSlowRuns()) {
+        out.push_back(toReport(run));
+        out.back().endedAtNs = run.atNs;
+    }
+    return out;
 }
 
 // --- QtRegistryBase's diagnostics ---------------------------------------------------------------
@@ -578,7 +624,8 @@ void QtHandlerCore::noteAdded(SourceLocation at, std::uint64_t registry, bool ti
     where = at;
     // Before the handler joins the registrations, through which snapshots and setOrigin find
     // it (under their mutex): no reader yet.
-    h.origin.thread = noteThread();
+    h.origin.thread = diag::threadNumber();
+    noteThread();
     if (hasContext) {
         std::lock_guard lock(h.mutex); // the context may be dying on its own thread
         if (h.context != nullptr) {

@@ -3,10 +3,13 @@
 // a timer and kept sorted.
 #include <registryio/qt/diagnostics_model.h>
 
+#include <QHash>
+#include <QSet>
 #include <QStringList>
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 namespace rio {
 
@@ -269,29 +272,58 @@ QHash<int, QByteArray> DiagnosticsModel::roleNames() const
 
 void DiagnosticsModel::sortRows(QList<HandlerInfo> &rows) const
 {
+    // Each row's key once (a percentile is a walk over its buckets), then the rows by key.
     const int column = m_sortColumn;
     const bool descending = m_sortOrder == Qt::DescendingOrder;
-    std::stable_sort(rows.begin(), rows.end(), [&](const HandlerInfo &a, const HandlerInfo &b) {
-        const QVariant x = cell(a, column, true);
-        const QVariant y = cell(b, column, true);
-        const QPartialOrdering order = QVariant::compare(x, y);
+    struct Keyed
+    {
+        QVariant key;
+        qsizetype row;
+    };
+    std::vector<Keyed> keyed;
+    keyed.reserve(static_cast<std::size_t>(rows.size()));
+    for (qsizetype i = 0; i < rows.size(); ++i)
+        keyed.push_back({cell(rows.at(i), column, true), i});
+    std::stable_sort(keyed.begin(), keyed.end(), [&](const Keyed &x, const Keyed &y) {
+        const QPartialOrdering order = QVariant::compare(x.key, y.key);
         if (order == QPartialOrdering::Equivalent || order == QPartialOrdering::Unordered) {
             // Ties in a stable order: registry, then handler id.
+            const HandlerInfo &a = rows.at(x.row);
+            const HandlerInfo &b = rows.at(y.row);
             if (a.registryId != b.registryId)
                 return a.registryId < b.registryId;
             return a.id.value() < b.id.value();
         }
         return descending ? order == QPartialOrdering::Greater : order == QPartialOrdering::Less;
     });
+    QList<HandlerInfo> sorted;
+    sorted.reserve(rows.size());
+    for (const Keyed &k : keyed)
+        sorted.append(std::move(rows[k.row]));
+    rows = std::move(sorted);
 }
+
+namespace {
+using RowKey = std::pair<quint64, quint64>;
+RowKey keyOf(const HandlerInfo &h)
+{
+    return {h.registryId, h.id.value()};
+}
+} // namespace
 
 void DiagnosticsModel::refresh()
 {
+    QList<RegistryInfo> snapshot = Diagnostics::snapshot();
+    qsizetype count = 0;
+    for (const RegistryInfo &registry : snapshot)
+        count += registry.handlers.size() + 1;
     QList<HandlerInfo> rows;
-    for (const RegistryInfo &registry : Diagnostics::snapshot()) {
+    rows.reserve(count);
+    for (RegistryInfo &registry : snapshot) {
         if (!m_filter.isEmpty() && !registry.name.contains(m_filter, Qt::CaseInsensitive))
             continue;
-        rows.append(registry.handlers);
+        for (HandlerInfo &h : registry.handlers)
+            rows.append(std::move(h));
         HandlerInfo left; // the drops of its handlers that left, as one row without an id
         left.registryId = registry.id;
         left.registryName = registry.name;
@@ -301,24 +333,67 @@ void DiagnosticsModel::refresh()
             rows.append(std::move(left));
     }
     sortRows(rows);
-    const bool sameRows =
-        rows.size() == m_rows.size() && std::equal(rows.cbegin(), rows.cend(), m_rows.cbegin(),
-                                                   [](const HandlerInfo &a, const HandlerInfo &b) {
-                                                       return a.registryId == b.registryId && a.id == b.id;
-                                                   });
-    if (sameRows) {
-        m_rows = std::move(rows);
-        if (!m_rows.isEmpty())
-            Q_EMIT dataChanged(index(0, 0), index(static_cast<int>(m_rows.size()) - 1, ColumnCount - 1));
-    } else {
-        const qsizetype before = m_rows.size();
-        beginResetModel();
-        m_rows = std::move(rows);
-        endResetModel();
-        if (before != m_rows.size())
-            Q_EMIT countChanged();
-    }
+    apply(std::move(rows));
     Q_EMIT refreshed();
+}
+
+// Turns the rows into `rows` (sorted) without a reset: handlers that left are removed, new ones
+// inserted, and a new order is one layout change (VerticalSortHint) that carries persistent
+// indexes along. A view keeps its delegates, scroll position and selection, and a QML ListView
+// only re-reads the rows in sight.
+void DiagnosticsModel::apply(QList<HandlerInfo> rows)
+{
+    const qsizetype before = m_rows.size();
+    QHash<RowKey, qsizetype> wanted; // a handler's row in `rows`
+    wanted.reserve(rows.size());
+    for (qsizetype i = 0; i < rows.size(); ++i)
+        wanted.insert(keyOf(rows.at(i)), i);
+    // Rows that went, from the end, in runs.
+    for (qsizetype i = m_rows.size() - 1; i >= 0;) {
+        if (wanted.contains(keyOf(m_rows.at(i)))) {
+            --i;
+            continue;
+        }
+        qsizetype first = i;
+        while (first > 0 && !wanted.contains(keyOf(m_rows.at(first - 1))))
+            --first;
+        beginRemoveRows({}, static_cast<int>(first), static_cast<int>(i));
+        m_rows.remove(first, i - first + 1);
+        endRemoveRows();
+        i = first - 1;
+    }
+    // New handlers, appended (the layout change below puts them in place).
+    if (m_rows.size() < rows.size()) {
+        QSet<RowKey> present;
+        present.reserve(m_rows.size());
+        for (const HandlerInfo &h : m_rows)
+            present.insert(keyOf(h));
+        beginInsertRows({}, static_cast<int>(m_rows.size()), static_cast<int>(rows.size()) - 1);
+        for (const HandlerInfo &h : rows)
+            if (!present.contains(keyOf(h)))
+                m_rows.append(h);
+        endInsertRows();
+    }
+    bool sameOrder = true;
+    for (qsizetype i = 0; i < rows.size() && sameOrder; ++i)
+        sameOrder = keyOf(m_rows.at(i)) == keyOf(rows.at(i));
+    if (sameOrder) {
+        m_rows = std::move(rows);
+    } else {
+        Q_EMIT layoutAboutToBeChanged({}, QAbstractItemModel::VerticalSortHint);
+        const QModelIndexList from = persistentIndexList();
+        QModelIndexList to;
+        to.reserve(from.size());
+        for (const QModelIndex &i : from)
+            to.append(index(static_cast<int>(wanted.value(keyOf(m_rows.at(i.row())))), i.column()));
+        m_rows = std::move(rows);
+        changePersistentIndexList(from, to);
+        Q_EMIT layoutChanged({}, QAbstractItemModel::VerticalSortHint);
+    }
+    if (!m_rows.isEmpty())
+        Q_EMIT dataChanged(index(0, 0), index(static_cast<int>(m_rows.size()) - 1, ColumnCount - 1));
+    if (before != m_rows.size())
+        Q_EMIT countChanged();
 }
 
 HandlerInfo DiagnosticsModel::handlerAt(int row) const

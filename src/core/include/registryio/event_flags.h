@@ -5,6 +5,7 @@
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
 #include <registryio/registry.h>
+#include <registryio/source_location.h>
 
 #include <atomic>
 #include <cstddef>
@@ -60,21 +61,22 @@ public:
 
         /// As Registry::add. Throws std::invalid_argument for an empty callable.
         template <HandlerFor<EventId> F>
-        HandlerId add(F &&handler, int priority = 0)
+        HandlerId add(F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
         {
-            return Base::add(counted(std::forward<F>(handler)), priority);
+            return Base::add(counted(std::forward<F>(handler)), priority, where);
         }
         /// As Registry::addOnce.
         template <HandlerFor<EventId> F>
-        HandlerId addOnce(F &&handler, int priority = 0)
+        HandlerId addOnce(F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
         {
-            return Base::addOnce(counted(std::forward<F>(handler)), priority);
+            return Base::addOnce(counted(std::forward<F>(handler)), priority, where);
         }
         /// As Registry::addScoped.
         template <HandlerFor<EventId> F>
-        [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0)
+        [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0,
+                                             SourceLocation where = SourceLocation::current())
         {
-            return Base::addScoped(counted(std::forward<F>(handler)), priority);
+            return Base::addScoped(counted(std::forward<F>(handler)), priority, where);
         }
 
         using Base::capacityHint;
@@ -160,23 +162,25 @@ public:
     /// unknown id or an empty callable. A listener added after record() but before broadcast()
     /// receives that event.
     template <HandlerFor<EventId> F>
-    HandlerId add(EventId id, F &&handler, int priority = 0)
+    HandlerId add(EventId id, F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
     {
-        return listeners(id).add(std::forward<F>(handler), priority);
+        return listeners(id).add(std::forward<F>(handler), priority, where);
     }
 
     /// As add(), for a listener that runs at most once.
     template <HandlerFor<EventId> F>
-    HandlerId addOnce(EventId id, F &&handler, int priority = 0)
+    HandlerId addOnce(EventId id, F &&handler, int priority = 0,
+                      SourceLocation where = SourceLocation::current())
     {
-        return listeners(id).addOnce(std::forward<F>(handler), priority);
+        return listeners(id).addOnce(std::forward<F>(handler), priority, where);
     }
 
     /// As add(); the returned guard removes the listener when destroyed.
     template <HandlerFor<EventId> F>
-    [[nodiscard]] HandlerGuard addScoped(EventId id, F &&handler, int priority = 0)
+    [[nodiscard]] HandlerGuard addScoped(EventId id, F &&handler, int priority = 0,
+                                         SourceLocation where = SourceLocation::current())
     {
-        return listeners(id).addScoped(std::forward<F>(handler), priority);
+        return listeners(id).addScoped(std::forward<F>(handler), priority, where);
     }
 
     /// Removes listener `handler` of `id`: true the first time; false for unknown ids.

@@ -48,11 +48,8 @@ inline constexpr std::string_view eventTypeNameOf = eventTypeName<E>();
 
 namespace diag {
 
-/// Log-2 buckets of a duration histogram as records report it (nanoseconds; the last counts
-/// everything longer).
-inline constexpr int bucketCount = 40;
 /// Log-2 buckets of a recorded histogram (ticks): one per bit, so a duration's bucket needs no
-/// clamp.
+/// clamp. Records and snapshots keep these buckets, with the tick's length in nanoseconds.
 inline constexpr int tickBucketCount = 64;
 
 /// The bucket of a duration of `ticks`: its highest set bit (0 counts as 1).
@@ -115,8 +112,6 @@ RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
 
 /// The calling thread's number: process-unique, from 1, never reused.
 RIO_CORE_EXPORT std::uint64_t threadNumber() noexcept;
-/// True the first time the calling thread asks (the Qt layer records its name then).
-RIO_CORE_EXPORT bool claimThreadName() noexcept;
 
 /// The clock diagnostics use: ticks (the TSC on x86-64 where it is invariant, else
 /// steady_clock's nanoseconds) and their length.
@@ -125,6 +120,12 @@ RIO_CORE_EXPORT std::uint64_t ticks() noexcept;
 RIO_CORE_EXPORT double nanosPerTick() noexcept;
 /// True when ticks() reads the TSC.
 RIO_CORE_EXPORT bool ticksAreTsc() noexcept;
+/// Called between the two clocks' reads of calibration read number `read` (tests: a preemption).
+using CalibrationDelay = void (*)(int read) noexcept;
+/// Runs a calibration of the TSC against steady_clock as the clock's first use does, with
+/// `delay` (may be null) between the reads, and returns its nanoseconds per tick without using
+/// them (0 where the TSC is not used: not x86-64 or not invariant).
+RIO_CORE_EXPORT double calibrateClock(CalibrationDelay delay) noexcept;
 
 /// Process-wide switch (Diagnostics::setEnabled, RIO_DIAGNOSTICS=1): applies to every registry.
 RIO_CORE_EXPORT void setGlobalEnabled(bool enabled);
@@ -148,8 +149,14 @@ struct SlowRun
     std::string eventType;
     std::uint64_t elapsedNs = 0;
     std::uint64_t thread = 0;
+    std::uint64_t atNs = 0; // steady_clock when it ended (recentSlowRuns)
     bool stillRunning = false;
 };
+
+/// How many slow runs recentSlowRuns keeps.
+inline constexpr std::size_t slowRunsKept = 64;
+/// The last slowRunsKept slow runs of the process (every slow run, oldest first; eventType empty).
+RIO_CORE_EXPORT std::vector<SlowRun> recentSlowRuns();
 
 /// Receives slow runs (on the thread that ran the handler) and stalls (on the watchdog thread).
 /// Called with no lock of ours held. Set once by the Qt layer; null: slow runs are only counted.
@@ -169,7 +176,7 @@ class RIO_CORE_EXPORT RunScope
 {
 public:
     /// Starts timing a run of `stats` on this thread; `count`: also counts the run in
-    /// stats->calls and, if it throws, in stats->failures.
+    /// stats->calls and, if it throws (an exception leaves the scope), in stats->failures.
     explicit RunScope(HandlerStats *stats, bool count = false) noexcept;
     /// Ends it (also when the run throws).
     ~RunScope();
@@ -184,6 +191,7 @@ private:
     HandlerStats *m_prevStats;
     std::uint64_t m_prevStart;
     std::uint64_t m_start;
+    int m_uncaught; // exceptions already unwinding when the run started (counted runs)
     bool m_count;
 };
 
@@ -192,7 +200,9 @@ RIO_CORE_EXPORT void updateWatchdog() noexcept;
 /// True while the watchdog thread runs (tests).
 RIO_CORE_EXPORT bool watchdogRunning() noexcept;
 
-/// Decides which thread counts as the main thread (the Qt layer installs QThread's answer).
+/// Called once by each thread when it first runs a timed handler (or a RunScope): decides
+/// whether it counts as the main thread (the Qt layer installs QThread's answer and names the
+/// thread for reports).
 using MainThreadCheck = bool (*)() noexcept;
 /// Installs the check (null: no thread is the main thread).
 RIO_CORE_EXPORT void setMainThreadCheck(MainThreadCheck check) noexcept;
@@ -209,7 +219,8 @@ struct HandlerRecord
     std::uint64_t calls = 0;
     std::uint64_t failures = 0;
     std::uint64_t slowRuns = 0;
-    std::array<std::uint64_t, bucketCount> buckets{}; // ns buckets
+    std::array<std::uint64_t, tickBucketCount> buckets{}; // tick buckets
+    double nsPerTick = 1.0;
     std::uint64_t totalNs = 0;
     std::uint64_t maxNs = 0;
 };
@@ -229,9 +240,9 @@ struct RegistryRecord
 /// lock in turn; runs no user code.
 RIO_CORE_EXPORT std::vector<RegistryRecord> collect(std::uint64_t serial = 0);
 
-/// Converts a tick histogram into nanosecond buckets, total and max.
-RIO_CORE_EXPORT void toNanos(const Histogram &h, std::array<std::uint64_t, bucketCount> &buckets,
-                             std::uint64_t &totalNs, std::uint64_t &maxNs) noexcept;
+/// Reads a tick histogram: its buckets, total and max in nanoseconds, and the tick's length.
+RIO_CORE_EXPORT void toNanos(const Histogram &h, std::array<std::uint64_t, tickBucketCount> &buckets,
+                             std::uint64_t &totalNs, std::uint64_t &maxNs, double &nsPerTick) noexcept;
 
 } // namespace diag
 } // namespace rio::detail

@@ -39,23 +39,29 @@ enum class DropReason {
 /// Number of DropReason values.
 inline constexpr int dropReasonCount = 5;
 
-/// A log-bucketed histogram of durations in nanoseconds: bucket i counts durations in
-/// [2^i, 2^(i+1)) ns (bucket 0 also 0 ns). Percentiles are the upper bound of their bucket,
-/// capped at the exact maximum.
+/// A log-bucketed histogram of durations as the diagnostics clock measured them: bucket i counts
+/// durations of [2^i, 2^(i+1)) ticks (bucket 0 also 0), that is from bucketLowerNs(i) to
+/// bucketLowerNs(i + 1) ns. A percentile is the geometric middle of its bucket, capped at the
+/// exact maximum: within a factor of sqrt(2) (1.42) of the true value, above or below.
 struct RIO_QT_EXPORT TimeHistogram
 {
-    /// Number of buckets (the last counts everything from 2^(bucketCount-1) ns on).
-    static constexpr int bucketCount = 40;
+    /// Number of buckets (one per bit of a tick count).
+    static constexpr int bucketCount = 64;
     /// Durations recorded.
     quint64 count = 0;
     /// Sum of the recorded durations (ns).
     quint64 totalNs = 0;
     /// Longest recorded duration (ns, exact).
     quint64 maxNs = 0;
+    /// The clock's tick in nanoseconds (1 for steady_clock; the TSC's period where it is used).
+    double nsPerTick = 1.0;
     /// Per-bucket counts.
     std::array<quint64, bucketCount> buckets{};
 
-    /// The duration (ns) at or below which `fraction` (0..1) of the recorded durations fall.
+    /// Where bucket `bucket` starts (ns).
+    [[nodiscard]] double bucketLowerNs(int bucket) const noexcept;
+    /// The duration (ns) at or below which `fraction` (0..1) of the recorded durations fall,
+    /// within a factor of sqrt(2).
     [[nodiscard]] quint64 percentileNs(double fraction) const noexcept;
     /// The median (ns).
     [[nodiscard]] quint64 p50Ns() const noexcept { return percentileNs(0.50); }
@@ -88,7 +94,8 @@ struct RIO_QT_EXPORT HandlerInfo
 
     /// The thread add ran on: a process-unique number (never reused; see Diagnostics::threadName).
     quint64 addedThread = 0;
-    /// That thread's name when known (its QThread objectName, "main" for the main thread).
+    /// That thread's name while it runs (its QThread objectName, "main" for the main thread, else
+    /// "#N"); empty once it exited.
     QString addedThreadName;
 
     /// True for a handler with a context object (QtRegistry add(context, ...)).
@@ -170,10 +177,13 @@ struct RIO_QT_EXPORT SlowHandlerReport
     quint64 elapsedNs = 0;
     /// The thread it ran on (number, as HandlerInfo::addedThread) and its name when known.
     quint64 thread = 0;
-    /// That thread's name when known.
+    /// That thread's name (its QThread objectName, "main" for the main thread, else "#N").
     QString threadName;
     /// True when reported while it still runs (the stall threshold).
     bool stillRunning = false;
+    /// When it ended, steady_clock nanoseconds (the clock of QElapsedTimer::msecsSinceReference
+    /// on Linux); recentSlowRuns() only, else 0.
+    quint64 endedAtNs = 0;
 };
 
 /// The process-wide diagnostics: snapshots of every live registry, enabling run-time
@@ -215,10 +225,15 @@ public:
     /// The stall threshold.
     [[nodiscard]] static std::chrono::nanoseconds stallThreshold() noexcept;
 
-    /// The name recorded for a thread number (HandlerInfo::addedThread), empty when unknown.
+    /// The name recorded for a thread number (HandlerInfo::addedThread) while that thread runs,
+    /// once it added a handler or ran a timed one; empty otherwise.
     [[nodiscard]] static QString threadName(quint64 thread);
     /// The calling thread's number.
     [[nodiscard]] static quint64 currentThread() noexcept;
+    /// The last 64 slow runs of the process, oldest first: every run longer than its thread's
+    /// slow threshold (slowHandler reports only each handler's first), with its time, thread and
+    /// when it ended.
+    [[nodiscard]] static QList<SlowHandlerReport> recentSlowRuns();
 
 Q_SIGNALS:
     /// A handler ran longer than its thread's slow threshold (reported once per handler; see

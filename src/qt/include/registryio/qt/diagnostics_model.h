@@ -24,7 +24,7 @@ class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
     /// Milliseconds between two snapshots (default 500; 0: only refresh() takes one).
     Q_PROPERTY(
         int refreshInterval READ refreshInterval WRITE setRefreshInterval NOTIFY refreshIntervalChanged)
-    /// The column rows are sorted by (Column; default Calls) and its order.
+    /// The column rows are sorted by (Column; default Max: the longest run first) and its order.
     Q_PROPERTY(int sortColumn READ sortColumn WRITE setSortColumn NOTIFY sortChanged)
     /// True (the default): the most first; false: ascending (sortOrder() in C++).
     Q_PROPERTY(bool descending READ isDescending WRITE setDescending NOTIFY sortChanged)
@@ -126,8 +126,9 @@ public:
     /// Shows only registries whose name contains `filter`.
     void setRegistryFilter(const QString &filter);
 
-    /// Takes a snapshot now: rows whose handlers are the same change their values in place;
-    /// otherwise the model resets.
+    /// Takes a snapshot now: handlers that left are removed, new ones inserted, a new order is
+    /// a layout change (persistent indexes follow their handler), never a reset; values change
+    /// in place (dataChanged).
     Q_INVOKABLE void refresh();
     /// The row's handler as the last snapshot saw it (a default HandlerInfo out of range; the
     /// "removed handlers" row: id 0, its registry and drops).
@@ -150,11 +151,12 @@ Q_SIGNALS:
 private:
     [[nodiscard]] QVariant cell(const HandlerInfo &h, int column, bool forSort) const;
     void sortRows(QList<HandlerInfo> &rows) const;
+    void apply(QList<HandlerInfo> rows);
 
     QList<HandlerInfo> m_rows;
     QTimer m_timer;
     int m_interval = 500;
-    int m_sortColumn = CallsColumn;
+    int m_sortColumn = MaxColumn;
     Qt::SortOrder m_sortOrder = Qt::DescendingOrder;
     QString m_filter;
 };

@@ -11,6 +11,7 @@
 #include <registryio/handler_id.h>
 #include <registryio/qt/qt_export.h>
 #include <registryio/registry.h>
+#include <registryio/source_location.h>
 
 #include <QObject>
 #include <QString>
@@ -97,24 +98,26 @@ public:
     /// std::logic_error when this object's QCoreApplication was destroyed and no new one exists
     /// (nothing changes).
     template <HandlerFor<int> F>
-    HandlerId add(int signal, F &&handler, int priority = 0)
+    HandlerId add(int signal, F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
     {
-        return addImpl<false>(signal, std::forward<F>(handler), priority);
+        return addImpl<false>(signal, std::forward<F>(handler), priority, where);
     }
 
     /// As add(), for a handler that runs at most once.
     template <HandlerFor<int> F>
-    HandlerId addOnce(int signal, F &&handler, int priority = 0)
+    HandlerId addOnce(int signal, F &&handler, int priority = 0,
+                      SourceLocation where = SourceLocation::current())
     {
-        return addImpl<true>(signal, std::forward<F>(handler), priority);
+        return addImpl<true>(signal, std::forward<F>(handler), priority, where);
     }
 
     /// As add(); the returned guard removes the handler when destroyed.
     template <HandlerFor<int> F>
-    [[nodiscard]] HandlerGuard addScoped(int signal, F &&handler, int priority = 0)
+    [[nodiscard]] HandlerGuard addScoped(int signal, F &&handler, int priority = 0,
+                                         SourceLocation where = SourceLocation::current())
     {
         std::shared_ptr<detail::RegistryLink> link = makeLink();
-        const HandlerId id = add(signal, std::forward<F>(handler), priority);
+        const HandlerId id = add(signal, std::forward<F>(handler), priority, where);
         return {std::move(link), id};
     }
 
@@ -135,7 +138,7 @@ Q_SIGNALS:
 
 private:
     template <bool Once, typename F>
-    HandlerId addImpl(int signal, F &&handler, int priority)
+    HandlerId addImpl(int signal, F &&handler, int priority, SourceLocation where)
     {
         if (detail::isEmptyCallable(handler))
             throw std::invalid_argument("rio::UnixSignals::add: the handler is empty");
@@ -143,8 +146,8 @@ private:
         std::shared_ptr<detail::UnixSignalArming> arming = newArming();
         detail::UnixSignalListener<std::decay_t<F>> listener{std::forward<F>(handler),
                                                              subscription(signal, arming)};
-        const HandlerId inner =
-            Once ? target.addOnce(std::move(listener), priority) : target.add(std::move(listener), priority);
+        const HandlerId inner = Once ? target.addOnce(std::move(listener), priority, where)
+                                     : target.add(std::move(listener), priority, where);
         return arm(signal, inner, arming); // installs after the add; removes it again on failure
     }
 
