@@ -593,7 +593,6 @@ public:
                 errors << "  handler#" << rec->index << " " << rec->what << ": " << e << "\n";
         }
         checkPriorities(errors);
-        checkNotifyOrderAcrossHandlers(errors);
         checkLog(errors);
         const std::string e = errors.str();
         if (e.empty())
@@ -1249,47 +1248,6 @@ private:
                 return;
             }
             lastSeen[key] = {entry.priority, entry.handler};
-        }
-    }
-
-    // Per receiving thread, every handler gets the events it shares with another in the same
-    // order (notify order across racing senders, whatever the overflow policy, Block included),
-    // for Every handlers whose context never moved and events notified from worker threads.
-    void checkNotifyOrderAcrossHandlers(std::ostringstream &errors)
-    {
-        std::vector<Observations::Entry> log;
-        {
-            std::lock_guard lock(m_obs->mutex);
-            log = m_obs->log;
-        }
-        // (thread, handler) -> the events it got, in order; event -> its rank for that handler.
-        std::map<std::pair<int, int>, std::map<int, std::size_t>> rank;
-        for (const auto &entry : log) {
-            const Rec &rec = *m_recs[std::size_t(entry.handler)];
-            if (rec.latest || m_ctxs[rec.ctx].everMoved || m_events[std::size_t(entry.event)].sender == 0)
-                continue;
-            auto &ranks = rank[{entry.threadTag, entry.handler}];
-            ranks.emplace(entry.event, ranks.size());
-        }
-        for (auto a = rank.begin(); a != rank.end(); ++a) {
-            for (auto b = std::next(a); b != rank.end() && b->first.first == a->first.first; ++b) {
-                // a's events in a's order, ranked by b: b's ranks must grow.
-                std::vector<std::pair<std::size_t, int>> inA; // (rank in a, event) of common events
-                for (const auto &[event, r] : a->second)
-                    if (b->second.count(event) != 0)
-                        inA.emplace_back(r, event);
-                std::sort(inA.begin(), inA.end());
-                for (std::size_t k = 1; k < inA.size(); ++k) {
-                    const int e0 = inA[k - 1].second;
-                    const int e1 = inA[k].second;
-                    if (b->second.at(e0) > b->second.at(e1)) {
-                        errors << "  handler#" << a->first.second << " got event " << e0 << " before " << e1
-                               << ", handler#" << b->first.second << " on the same thread got them the other "
-                               << "way round\n";
-                        return;
-                    }
-                }
-            }
         }
     }
 
