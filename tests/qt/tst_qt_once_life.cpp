@@ -178,6 +178,7 @@ private Q_SLOTS:
             else
                 delete context;
             context = nullptr;
+            receiver = nullptr; // it was the context
             break;
         case How::RegistryDeleted:
             registry.reset();
