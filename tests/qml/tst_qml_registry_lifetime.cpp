@@ -451,6 +451,51 @@ private Q_SLOTS:
         QFETCH(bool, typed);
         onceDeliveryOutlivingItsRegistry(typed, QStringLiteral("C++ once"));
     }
+
+    void aFiredOnceDeliveryDiesWithItsRegistry_data()
+    {
+        QTest::addColumn<bool>("typed");
+        QTest::addColumn<int>("form"); // 0: add(fn, 0, {once: true}), 1: a declarative once, 2: C++
+        for (const bool typed : {false, true}) {
+            for (int form = 0; form < 3; ++form)
+                QTest::addRow("%s, %s", typed ? "typed registry" : "QmlRegistry",
+                              form == 0   ? "add once"
+                              : form == 1 ? "declarative once"
+                                          : "C++ once")
+                    << typed << form;
+        }
+    }
+
+    // A once-handler fired by a worker's sender, its registry deleted before this thread's loop
+    // runs the delivery: the delivery never runs (nor reads the deleted registry).
+    void aFiredOnceDeliveryDiesWithItsRegistry()
+    {
+        QFETCH(bool, typed);
+        QFETCH(int, form);
+        const QString name = QLatin1String(typed ? "typed" : "plain");
+        QPointer<QObject> doomed = registry(typed);
+        std::atomic<int> cppCalls{0};
+        if (form == 0) {
+            eval(QStringLiteral("handle = %1.add((e) => seen += 1, 0, { once: true })").arg(name));
+        } else if (form == 1) {
+            declarative(typed)->setProperty("once", true);
+        } else if (typed) {
+            auto *r = qobject_cast<TickRegistry *>(registry(true));
+            r->registry().add(r, [&cppCalls] { cppCalls.fetch_add(1); }, {.once = true});
+        } else {
+            auto *r = qobject_cast<rio::QmlRegistry *>(registry(false));
+            r->registry().add(r, [&cppCalls] { cppCalls.fetch_add(1); }, {.once = true});
+        }
+        const std::function<bool(int)> send = senderOf(typed);
+        bool sent = false;
+        std::thread([&] { sent = send(1); }).join();
+        QVERIFY(sent);
+        delete doomed.data(); // before this thread's loop ran the delivery
+        QCoreApplication::sendPostedEvents();
+        QCoreApplication::processEvents();
+        QCOMPARE(m_root->property("seen").toInt(), 0);
+        QCOMPARE(cppCalls.load(), 0);
+    }
 };
 
 QTEST_MAIN(tst_QmlRegistryLifetime)

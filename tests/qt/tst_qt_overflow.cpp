@@ -8,6 +8,7 @@
 
 #include <registryio/qt/qt_registry.h>
 
+#include <QFile>
 #include <QTest>
 #include <QThread>
 
@@ -20,9 +21,22 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 namespace {
 
 using namespace std::chrono_literals;
+
+// Whether thread `tid` of this process sleeps (waits), from /proc.
+bool sleeping(pid_t tid)
+{
+    QFile stat(QStringLiteral("/proc/self/task/%1/stat").arg(tid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray line = stat.readAll();
+    const qsizetype end = line.lastIndexOf(')'); // the name may hold spaces and parentheses
+    return end >= 0 && line.size() > end + 2 && line.at(end + 2) == 'S';
+}
 
 // Exposes the number of mailboxes (one per receiving thread with work) to the tests.
 class Probe : public rio::QtRegistry<int>
@@ -152,6 +166,94 @@ private Q_SLOTS:
             }
             QCOMPARE(violations, 0L);
         }
+    }
+
+    // Block gives freed room to the waiting notifiers in notify order: notify 1 takes its place
+    // first, is held on its way to the bounded handler while notify 2 starts waiting there, then
+    // waits behind it; when the receiver frees the room, 1 goes first, as on the unbounded handler.
+    void blockAdmitsWaitersInNotifyOrder()
+    {
+        for (int round = 0; round < 10; ++round) {
+            riotest::Worker worker;
+            rio::QtRegistry<int> registry;
+            std::vector<int> unbounded; // the worker thread only, read after flush()
+            std::vector<int> bounded;
+            std::latch held(1);
+            std::latch release(1);
+            registry.add(worker.context, [&](const int &v) { unbounded.push_back(v); },
+                         {.priority = 20, .connection = Qt::QueuedConnection});
+            registry.add(worker.context,
+                         [&](const int &v) {
+                             if (v == 1) {
+                                 held.count_down();
+                                 release.wait();
+                             }
+                         },
+                         {.priority = 15, .connection = Qt::DirectConnection});
+            registry.add(worker.context, [&](const int &v) { bounded.push_back(v); },
+                         {.priority = 10,
+                          .connection = Qt::QueuedConnection,
+                          .capacity = 1,
+                          .overflow = rio::Overflow::Block,
+                          .blockTimeout = 60s});
+            auto gate = worker.block();
+            registry.notify(0); // the bounded handler is full
+            std::atomic<pid_t> firstTid{0};
+            std::atomic<pid_t> secondTid{0};
+            std::thread first([&] {
+                firstTid.store(::gettid());
+                registry.notify(1);
+            });
+            held.wait(); // 1 is queued to the unbounded handler only
+            std::thread second([&] {
+                secondTid.store(::gettid());
+                registry.notify(2);
+            });
+            QTRY_VERIFY_WITH_TIMEOUT(secondTid.load() != 0 && sleeping(secondTid.load()), 30000); // 2 waits
+            release.count_down();
+            QTRY_VERIFY_WITH_TIMEOUT(sleeping(firstTid.load()), 30000); // 1 waits too
+            gate->count_down();
+            first.join();
+            second.join();
+            worker.flush();
+            worker.flush();
+            QCOMPARE(unbounded, (std::vector<int>{0, 1, 2}));
+            QCOMPARE(bounded, (std::vector<int>{0, 1, 2}));
+        }
+    }
+
+    // Two producers race on a UI thread's two handlers, the lower priority one bounded to one
+    // waiting delivery with Block: it gets the events in the order the unbounded one does.
+    void blockKeepsNotifyOrderWithRacingProducers()
+    {
+        constexpr int perProducer = RIO_TEST_SANITIZED ? 500 : 3000;
+        rio::QtRegistry<int> registry;
+        QObject window;
+        std::vector<int> unbounded; // this thread only
+        std::vector<int> bounded;
+        registry.add(&window, [&](const int &v) { unbounded.push_back(v); }, {.priority = 20});
+        registry.add(&window, [&](const int &v) { bounded.push_back(v); },
+                     {.priority = 10, .capacity = 1, .overflow = rio::Overflow::Block, .blockTimeout = 60s});
+        std::atomic<int> done{0};
+        std::vector<std::thread> producers;
+        for (int p = 0; p < 2; ++p) {
+            producers.emplace_back([&registry, &done, p] {
+                for (int i = 0; i < perProducer; ++i)
+                    registry.notify(p * perProducer + i);
+                done.fetch_add(1);
+            });
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(done.load() == 2 && bounded.size() == std::size_t{2 * perProducer}, 120000);
+        for (auto &p : producers)
+            p.join();
+        QCOMPARE(unbounded.size(), std::size_t{2 * perProducer});
+        std::vector<std::size_t> position(std::size_t{2 * perProducer});
+        for (std::size_t k = 0; k < unbounded.size(); ++k)
+            position[std::size_t(unbounded[k])] = k;
+        long inversions = 0;
+        for (std::size_t k = 1; k < bounded.size(); ++k)
+            inversions += position[std::size_t(bounded[k - 1])] > position[std::size_t(bounded[k])] ? 1 : 0;
+        QCOMPARE(inversions, 0L);
     }
 
     // The standard shutdown: the thread quits and ends with a drain posted to it, then the

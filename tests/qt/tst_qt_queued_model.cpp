@@ -222,7 +222,7 @@ rc::Gen<Op> genOp()
         gen::weightedOneOf<int>(
             {{1, gen::just(0)}, {3, gen::map(gen::inRange(0, 30), [](int x) { return 30 - x; })}}),
         gen::inRange(-1, 9), gen::inRange(0, 3), gen::inRange(1, 6), gen::inRange(-3, 4),
-        gen::weightedElement<bool>({{6, false}, {1, true}}), gen::arbitrary<bool>(),
+        gen::weightedElement<bool>({{4, false}, {1, true}}), gen::arbitrary<bool>(),
         gen::weightedElement<int>({{6, 0}, {1, 50}, {1, 300}}));
     auto batch = [=](Kind k) {
         return gen::apply(
@@ -665,13 +665,14 @@ private:
     {
         std::vector<Rec *> gone;
         for (const auto &rec : m_recs) {
-            if (registered(*rec)) {
+            if (reachable(*rec)) {
                 rec->droppedBefore = m_registry->droppedCount(rec->id);
                 gone.push_back(rec.get());
             }
         }
         for (Rec *rec : gone)
-            markRemoved(*rec, "its registry's destruction");
+            markRemoved(*rec, rec->once && rec->fired ? "its registry's destruction after its one notify"
+                                                      : "its registry's destruction");
         for (const auto &rec : m_recs)
             rec->guard = {};
         // The destroyed registry emits nothing; what it dropped is counted in the log.
@@ -705,10 +706,12 @@ private:
         return live.empty() ? -1 : live[std::size_t(pick) % live.size()];
     }
 
-    bool registered(const Rec &rec) const
-    {
-        return !rec.removed && rec.generation == m_generation && !(rec.once && rec.fired);
-    }
+    bool registered(const Rec &rec) const { return reachable(rec) && !(rec.once && rec.fired); }
+
+    // Registered, or a once handler that fired: its one delivery may still wait, and every
+    // removal (remove, removeAndWait, a guard, its context's death, the registry's destruction)
+    // cancels it.
+    bool reachable(const Rec &rec) const { return !rec.removed && rec.generation == m_generation; }
 
     std::shared_ptr<Rec> makeRec(int c, const Op &op, bool delegate)
     {
@@ -869,7 +872,7 @@ private:
     {
         std::vector<Rec *> live;
         for (const auto &rec : m_recs)
-            if (registered(*rec) && !rec->delegate)
+            if (reachable(*rec) && !rec->delegate)
                 live.push_back(rec.get());
         return live.empty() ? nullptr : live[std::size_t(pick) % live.size()];
     }
@@ -885,8 +888,8 @@ private:
         m_trace << " -> handler#" << rec.index;
         rec.droppedBefore = m_registry->droppedCount(rec.id);
         const int t = m_ctxs[rec.ctx].thread;
-        // A once handler that a racing notify took is no longer registered: the call returns
-        // false and its one delivery may still run.
+        // A once handler that a notify took is no longer registered: the call returns false,
+        // and cancels its one delivery all the same (it never starts after the call returned).
         bool removed = false;
         switch (form) {
         case 0:
@@ -898,22 +901,19 @@ private:
                 removed = m_registry->remove(rec.id);
             }
             sync(t); // a call that had begun on its thread has ended
-            if (removed)
-                rec.closed.store(true, std::memory_order_release);
+            rec.closed.store(true, std::memory_order_release);
             break;
         case 1:
             markRemoved(rec, "remove() on its thread");
             runOn(t, [&] {
                 removed = m_registry->remove(rec.id);
-                if (removed)
-                    rec.closed.store(true, std::memory_order_release);
+                rec.closed.store(true, std::memory_order_release);
             });
             break;
         default:
             markRemoved(rec, "removeAndWait()");
             removed = m_registry->removeAndWait(rec.id);
-            if (removed)
-                rec.closed.store(true, std::memory_order_release);
+            rec.closed.store(true, std::memory_order_release);
             break;
         }
         if (!removed)

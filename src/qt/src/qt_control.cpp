@@ -5,6 +5,7 @@
 #include "qt_mailboxes.h"
 #include "qt_trace.h"
 
+#include <registryio/qt/detail/qt_registrations.h>
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry_base.h>
 
@@ -170,6 +171,14 @@ bool QtRegistryControl::remove(HandlerId id, bool cancel) noexcept
     const OwnerAnchor::Frame frame(anchor);
     auto *registry = static_cast<QtRegistryBase *>(frame.owner());
     return registry != nullptr && QtRegistryBase::removeThroughControl(*registry, id, cancel);
+}
+
+void QtRegistryControl::settle(HandlerId id) noexcept
+{
+    QtRegistrations::Entry entry; // destroyed after the frame: the closure's destructor is user code
+    const OwnerAnchor::Frame frame(anchor);
+    if (auto *registry = static_cast<QtRegistryBase *>(frame.owner()))
+        entry = registry->m_diagRegistrations->settle(id);
 }
 
 void QtRegistryControl::waitForRunningDeliveries() const noexcept

@@ -55,8 +55,12 @@ struct QtRegistryControl
     // most once a second (each removal's drops always).
     void reportDropped(HandlerId id, std::uint64_t total, bool signal,
                        DropReason reason = DropReason::Overflow) noexcept;
-    // Removes `id` from the registry, if it still lives.
+    // Removes `id` from the registry, if it still lives (`cancel` false: a once-handler fired,
+    // see QtHandlerCore::spend).
     bool remove(HandlerId id, bool cancel) noexcept;
+    // The delivery of fired once-handler `id` ran or was dropped: it leaves the registry's
+    // table, if the registry still lives (its typed part is destroyed here, outside any lock).
+    void settle(HandlerId id) noexcept;
 
     void setCallback(std::shared_ptr<const std::function<void(const ExceptionInfo &)>> callback) noexcept;
 

@@ -75,7 +75,7 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
     }
     if (h.taken.empty()) {
         h.listed = false;
-        garbage.keep.swap(h.keep); // a fired once-handler's typed part, its delivery done
+        h.onceDoneLocked(garbage); // a fired once-handler: its delivery ran
         return p;
     }
     p.ready = true;

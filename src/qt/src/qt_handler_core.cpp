@@ -67,6 +67,7 @@ std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
     out.takenTokens.swap(takenTokens);
     out.pending.swap(pending);
     out.pendingToken.swap(pendingToken);
+    onceDoneLocked(out);
     takenBound = 0;
     if (waiting == 0)
         return 0;
@@ -79,12 +80,6 @@ std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
     droppedReported.store(total, std::memory_order_relaxed);
     lastDropBatch = waiting;
     return total;
-}
-
-std::uint64_t QtHandlerState::clearLocked(Garbage &out) noexcept
-{
-    out.keep.swap(keep);
-    return dropQueueLocked(out);
 }
 
 std::uint64_t QtHandlerState::countDropLocked() noexcept
@@ -155,13 +150,6 @@ void QtHandlerCore::bind(std::weak_ptr<QtTarget> target) noexcept
     h.target.swap(target);
 }
 
-void QtHandlerCore::keepUntilDelivered(std::shared_ptr<QtTarget> target)
-{
-    QtHandlerState &h = state(*this);
-    std::lock_guard lock(h.mutex);
-    h.keep.swap(target); // the previous one (none) goes after the lock
-}
-
 void QtHandlerCore::watchContext()
 {
     QtHandlerState &h = state(*this);
@@ -218,7 +206,7 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
     {
         std::lock_guard lock(mutex);
         connection = std::exchange(contextConnection, QMetaObject::Connection());
-        total = clearLocked(garbage);
+        total = dropQueueLocked(garbage);
         if (total != 0)
             countDropsFor(reason, lastDropBatch);
         // Disconnected, we would not learn of the context's death: forget it now, so no
@@ -233,9 +221,20 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
         control->reportDropped(id, total, true, reason);
 }
 
-bool QtHandlerCore::removeFromRegistry(bool cancel) noexcept
+void QtHandlerCore::spend() noexcept
 {
-    return state(*this).control->remove(id, cancel);
+    state(*this).control->remove(id, false);
+}
+
+void QtHandlerCore::settleUnlessQueued() noexcept
+{
+    QtHandlerState &h = state(*this);
+    {
+        std::lock_guard lock(h.mutex);
+        if (h.onceQueued)
+            return; // its delivery settles it
+    }
+    h.control->settle(id);
 }
 
 void QtHandlerCore::reportCurrentException() noexcept

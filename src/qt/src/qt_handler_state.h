@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 namespace rio::detail {
 
@@ -54,7 +56,8 @@ public:
     ~QtHandlerState();
 
     // What a cleared queue held, destroyed by the caller once its locks are released (tokens
-    // finish async notifies, whose continuations are user code).
+    // finish async notifies, whose continuations are user code), and a fired once-handler whose
+    // delivery is done, which then leaves its registry's table (settled; its typed part may go).
     struct Garbage
     {
         MailQueue<QtMail> mail;
@@ -63,13 +66,27 @@ public:
         LazyDeque<AsyncToken> takenTokens;
         std::shared_ptr<const void> pending;
         AsyncToken pendingToken;
-        std::shared_ptr<QtTarget> keep;
+        QtHandlerState *settled = nullptr; // alive while the garbage is (its caller holds it)
+
+        Garbage() = default;
+        Garbage(const Garbage &) = delete;
+        Garbage &operator=(const Garbage &) = delete;
+        ~Garbage()
+        {
+            if (settled != nullptr)
+                settled->control->settle(settled->id);
+        }
     };
     // Moves every waiting delivery into `out` and counts them as dropped: the new total when
-    // any waited, else 0 (under `mutex`; takes `drainMutex`).
+    // any waited, else 0 (under `mutex`; takes `drainMutex`). A fired once-handler's delivery
+    // is done then.
     [[nodiscard]] std::uint64_t dropQueueLocked(Garbage &out) noexcept;
-    // As dropQueueLocked, and a fired once-handler's typed part goes too (under `mutex`).
-    [[nodiscard]] std::uint64_t clearLocked(Garbage &out) noexcept;
+    // A fired once-handler's delivery ran or was dropped: `out` settles it (under `mutex`).
+    void onceDoneLocked(Garbage &out) noexcept
+    {
+        if (std::exchange(onceQueued, false))
+            out.settled = this;
+    }
     // Counts one delivery dropped and returns the new total (under `mutex`).
     std::uint64_t countDropLocked() noexcept;
     // The thread of the context, or null when the context is gone or has no thread (its
@@ -104,11 +121,16 @@ public:
     const std::chrono::milliseconds minInterval;
     QObject *context = nullptr;     // null once the context died or the handler was cancelled (both locks)
     std::weak_ptr<QtTarget> target; // both locks to change, either to read
-    std::atomic<std::uint64_t> dropped{0};     // deliveries dropped so far
-    std::atomic<int> blockedProducers{0};      // Overflow::Block: notifiers waiting for room (under `mutex`)
-    std::condition_variable_any room;          // Overflow::Block: signalled when room is made
+    std::atomic<std::uint64_t> dropped{0}; // deliveries dropped so far
+    std::atomic<int> blockedProducers{0};  // Overflow::Block: notifiers waiting for room (under `mutex`)
+    std::condition_variable_any room;      // Overflow::Block: signalled when room is made
+    // Overflow::Block: the sequences of the notifiers waiting for room, ascending (under
+    // `mutex`). Room goes to the oldest waiting notify first, never to a newer notifier.
+    std::vector<std::uint64_t> blockedOrder;
     QMetaObject::Connection contextConnection; // under `mutex`
-    std::shared_ptr<QtTarget> keep; // a fired once-handler's typed part, until its delivery ran (`mutex`)
+    // A fired once-handler's delivery is queued: its registry keeps it until that delivery ran
+    // or was dropped (onceDoneLocked), so that removals still reach it (under `mutex`).
+    bool onceQueued = false;
 
     // The notifiers' side: the core's futex lock (one compare-and-swap to lock, one exchange to
     // unlock), taken once per delivery by a notifier, and once per run of deliveries by the drain.

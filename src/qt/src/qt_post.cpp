@@ -77,6 +77,7 @@ std::uint64_t dropPendingLocked(QtHandlerState &h, QtHandlerState::Garbage &garb
     h.scheduled = false;
     garbage.pending.swap(h.pending);
     garbage.pendingToken.swap(h.pendingToken);
+    h.onceDoneLocked(garbage);
     return garbage.pending ? h.countDropLocked() : 0;
 }
 
@@ -134,8 +135,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
     std::shared_ptr<const void> latest;
     AsyncToken latestToken;
     std::shared_ptr<QtTarget> target;
-    std::shared_ptr<QtTarget> keep;
-    QtHandlerState::Garbage garbage; // destroyed after the lock is released
+    QtHandlerState::Garbage garbage; // destroyed after the lock is released and the run
     std::uint64_t dropped = 0;
     std::uint64_t latestPosted = 0; // diagnostics
     {
@@ -166,7 +166,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
             latest = std::move(h.pending);
             latestToken = std::move(h.pendingToken);
             latestPosted = std::exchange(h.pendingSince, 0);
-            keep = std::move(h.keep);
+            h.onceDoneLocked(garbage);
             if (!h.cancelled.load(std::memory_order_acquire))
                 target = h.target.lock();
         }
@@ -332,19 +332,31 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         // so a queue found full stays full until the oldest delivery is dropped.
         std::unique_lock<WriterLock> drainLock(h.drainMutex, std::defer_lock);
         bool dropOldest = false;
-        // Every delivery waiting counts, in both segments, until it starts.
-        if (h.capacity != 0 && h.waitingLocked(h.capacity) >= h.capacity) {
+        bool refused = false; // Block: no room for it within the timeout
+        // Every delivery waiting counts, in both segments, until it starts. Block admits waiting
+        // notifiers in notify order: a newer one waits behind an older one even when there is room.
+        if (h.capacity != 0 && (h.waitingLocked(h.capacity) >= h.capacity ||
+                                (h.blockedProducers.load(std::memory_order_relaxed) != 0 &&
+                                 h.blockedOrder.front() < sequence))) {
             Overflow policy = h.overflow;
             if (policy == Overflow::Block) {
                 policy = Overflow::DropNewest; // on the receiver's own thread, or after the timeout
                 if (thread != QThread::currentThread()) {
-                    // Counted before the wait tests the queue under the drain lock, so a drain that
-                    // delivers after that test sees a notifier to wake.
+                    // In line by sequence (may throw, nothing changed yet), and counted before the
+                    // wait tests the queue under the drain lock, so a drain that delivers after
+                    // that test sees a notifier to wake.
+                    h.blockedOrder.insert(
+                        std::lower_bound(h.blockedOrder.begin(), h.blockedOrder.end(), sequence), sequence);
                     h.blockedProducers.fetch_add(1, std::memory_order_seq_cst);
-                    h.room.wait_for(lock, h.blockTimeout, [&] {
-                        return h.context == nullptr || h.waitingLocked(h.capacity) < h.capacity;
+                    refused = !h.room.wait_for(lock, h.blockTimeout, [&] {
+                        return h.context == nullptr || (h.blockedOrder.front() == sequence &&
+                                                        h.waitingLocked(h.capacity) < h.capacity);
                     });
                     h.blockedProducers.fetch_sub(1, std::memory_order_relaxed);
+                    h.blockedOrder.erase(
+                        std::lower_bound(h.blockedOrder.begin(), h.blockedOrder.end(), sequence));
+                    if (!h.blockedOrder.empty())
+                        h.room.notify_all(); // the next in line may have room now
                     if (h.context == nullptr) {
                         // Removed while waiting: counted, as the removal would have counted it.
                         droppedTotal = h.countDropLocked();
@@ -359,7 +371,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             }
             drainLock.lock();
             h.takenBound = h.taken.size();
-            if (h.mail.size() + h.taken.size() >= h.capacity) {
+            if (refused || h.mail.size() + h.taken.size() >= h.capacity) {
                 if (policy == Overflow::DropNewest) {
                     droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
                     h.countDropsFor(QtRegistryControl::DropReason::Overflow, 1);
@@ -409,6 +421,8 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         }
         if (reordered && h.listed)
             boxes.noteReorder();
+        if (once)
+            h.onceQueued = true; // its registry keeps it until this delivery ran or was dropped
         if (dropOldest) {
             droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
             h.countDropsFor(QtRegistryControl::DropReason::Overflow, 1);
@@ -455,6 +469,8 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
         throw;
     }
     h.scheduled = true; // under the mutex, which the delivery takes first
+    if (once)
+        h.onceQueued = true;
 }
 
 void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token)

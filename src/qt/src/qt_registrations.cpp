@@ -131,6 +131,14 @@ void QtRegistrations::insert(HandlerId id, Entry entry, const std::string *membe
     static_cast<void>(inserted);
 }
 
+void QtRegistrations::forgetKeyLocked(HandlerId id) noexcept
+{
+    if (auto key = m_memberKeys.find(id); key != m_memberKeys.end()) {
+        releaseLocked(key->second);
+        m_memberKeys.erase(key);
+    }
+}
+
 QtRegistrations::Entry QtRegistrations::take(HandlerId id) noexcept
 {
     Entry entry;
@@ -141,13 +149,12 @@ QtRegistrations::Entry QtRegistrations::take(HandlerId id) noexcept
             return {};
         entry = std::move(it->second);
         m_handlers.erase(it);
-        if (auto key = m_memberKeys.find(id); key != m_memberKeys.end()) {
-            releaseLocked(key->second);
-            m_memberKeys.erase(key);
-        }
+        forgetKeyLocked(id);
     }
-    // Snapshots no longer list it: its drops count for the registry from now on.
-    static_cast<QtHandlerState &>(*entry.core).leave();
+    // Snapshots no longer list it: its drops count for the registry from now on (a spent one's
+    // already do).
+    if (!entry.spent)
+        static_cast<QtHandlerState &>(*entry.core).leave();
     return entry;
 }
 
@@ -161,15 +168,44 @@ std::unordered_map<HandlerId, QtRegistrations::Entry> QtRegistrations::takeAll()
         m_memberCounts.clear();
     }
     for (auto &entry : handlers)
-        static_cast<QtHandlerState &>(*entry.second.core).leave();
+        if (!entry.second.spent)
+            static_cast<QtHandlerState &>(*entry.second.core).leave();
     return handlers;
 }
 
-std::shared_ptr<QtHandlerCore> QtRegistrations::find(HandlerId id) const
+bool QtRegistrations::spend(HandlerId id) noexcept
+{
+    std::shared_ptr<QtHandlerCore> core;
+    {
+        std::lock_guard lock(m_mutex);
+        auto it = m_handlers.find(id);
+        if (it == m_handlers.end() || it->second.spent)
+            return false;
+        it->second.spent = true;
+        core = it->second.core;
+        forgetKeyLocked(id); // no longer registered: its receiver and method may come again
+    }
+    static_cast<QtHandlerState &>(*core).leave();
+    return true;
+}
+
+QtRegistrations::Entry QtRegistrations::settle(HandlerId id) noexcept
+{
+    Entry entry;
+    std::lock_guard lock(m_mutex);
+    auto it = m_handlers.find(id);
+    if (it == m_handlers.end() || !it->second.spent)
+        return {};
+    entry = std::move(it->second);
+    m_handlers.erase(it);
+    return entry;
+}
+
+std::shared_ptr<QtHandlerCore> QtRegistrations::find(HandlerId id, bool spent) const
 {
     std::lock_guard lock(m_mutex);
     auto it = m_handlers.find(id);
-    return it == m_handlers.end() ? nullptr : it->second.core;
+    return it == m_handlers.end() || (it->second.spent && !spent) ? nullptr : it->second.core;
 }
 
 std::vector<std::shared_ptr<QtHandlerCore>> QtRegistrations::cores() const
@@ -190,8 +226,8 @@ std::vector<QtRegistrations::Entry> QtRegistrations::runnable() const
         steps.reserve(m_handlers.size());
         for (const auto &entry : m_handlers) {
             const QtHandlerCore &h = *entry.second.core;
-            if (h.armed.load(std::memory_order_acquire) && !h.cancelled.load(std::memory_order_acquire) &&
-                !h.suspended.load(std::memory_order_acquire))
+            if (!entry.second.spent && h.armed.load(std::memory_order_acquire) &&
+                !h.cancelled.load(std::memory_order_acquire) && !h.suspended.load(std::memory_order_acquire))
                 steps.push_back(entry.second);
         }
     }

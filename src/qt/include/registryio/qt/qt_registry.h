@@ -163,8 +163,9 @@ public:
         return core && core->suspended.load(std::memory_order_acquire);
     }
 
-    /// Removes a handler: true the first time. Deliveries queued for it never run; one already
-    /// running on another thread may still be running.
+    /// Removes a handler: true the first time. Deliveries queued for it never run (also the one
+    /// of a once-handler that fired, whose removal returns false); one already running on
+    /// another thread may still be running.
     bool remove(HandlerId id) { return removeHandler(id, true); }
 
     /// As remove(); on return the handler is not running on any other thread (queued
@@ -173,7 +174,7 @@ public:
     /// BlockingQueued notify in progress is waiting for: that deadlocks.
     bool removeAndWait(HandlerId id)
     {
-        const std::shared_ptr<detail::QtHandlerCore> core = m_registrations.find(id);
+        const std::shared_ptr<detail::QtHandlerCore> core = m_registrations.find(id, /*spent=*/true);
         const bool removed = removeHandler(id, true);
         m_core.removeAndWait(id); // direct calls through the core, for any id handed out
         if (core)
@@ -181,17 +182,18 @@ public:
         return removed;
     }
 
-    /// Removes every handler and cancels their pending deliveries.
+    /// Removes every handler and cancels their pending deliveries (fired once-handlers' too).
     void clear()
     {
         auto handlers = m_registrations.takeAll();
         // Outside our lock: cancelling finishes async notifies (continuations), and the core's
         // reclaim passes destroy closures, which may use this registry.
+        bool removed = false;
         for (auto &entry : handlers) {
             entry.second.core->cancel();
-            m_core.remove(entry.first);
+            removed = m_core.remove(entry.first) || removed;
         }
-        if (!handlers.empty())
+        if (removed)
             Q_EMIT countChanged();
     }
 
@@ -256,8 +258,8 @@ public:
             if (!h->core->once)
                 return false;
             if (h->core->fired.exchange(true, std::memory_order_acq_rel))
-                return true; // fired elsewhere meanwhile
-            h->core->removeFromRegistry(/*cancel=*/false);
+                return true;  // fired elsewhere meanwhile
+            h->core->spend(); // its step settles it
             return false;
         });
         auto sequence =
@@ -280,15 +282,25 @@ protected:
     std::size_t handlerCount() const noexcept override { return m_core.size(); }
     bool containsHandler(HandlerId id) const noexcept override { return m_core.contains(id); }
 
+    // `cancel` false: a once-handler fired, and is spent: it leaves the core (and the count)
+    // but stays in the table, where every removal reaches its delivery, until that settles.
     bool removeHandler(HandlerId id, bool cancel) noexcept override
     {
-        detail::QtRegistrations::Entry handler = m_registrations.take(id);
-        if (!handler.core)
-            return false;
-        // Outside our lock: cancelling finishes async notifies whose continuations may use this
-        // registry, and the core's reclaim pass destroys closures, which may hold its guards.
-        if (cancel)
+        detail::QtRegistrations::Entry handler;
+        if (!cancel) {
+            if (!m_registrations.spend(id))
+                return false;
+        } else {
+            handler = m_registrations.take(id);
+            if (!handler.core)
+                return false;
+            // Outside our lock: cancelling finishes async notifies whose continuations may use
+            // this registry, and the core's reclaim pass destroys closures, which may hold its
+            // guards.
             handler.core->cancel();
+            if (handler.spent)
+                return false; // its firing removed it; this cancelled its delivery
+        }
         m_core.remove(id);
         handler = {};
         try {

@@ -89,7 +89,8 @@ protected:
     [[nodiscard]] virtual std::size_t handlerCount() const noexcept = 0;
     /// True while `id` is registered, from the typed half.
     [[nodiscard]] virtual bool containsHandler(HandlerId id) const noexcept = 0;
-    /// Removes `id`; `cancel` also drops its pending deliveries. True the first time.
+    /// Removes `id` and drops its pending deliveries. True the first time. `cancel` false: a
+    /// once-handler fired; it leaves the count but stays reachable until its delivery settled.
     virtual bool removeHandler(HandlerId id, bool cancel) noexcept = 0;
 
     /// Reports a failure through the exception callback, handlerFailed and the `registryio`

@@ -87,8 +87,6 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, const 
     case QtHandlerCore::Route::Refuse:
         throwBlockingOnOwnThread();
     case QtHandlerCore::Route::Post:
-        if (core.once)
-            core.keepUntilDelivered(h);
         if (core.delivery == Delivery::Latest)
             core.postLatest(env.payload(), token);
         else
@@ -106,6 +104,19 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, const QtEnvelope<E> &env, c
 {
     deliver<Step>(h, *h->core, env, token);
 }
+
+// Settles a fired once-handler when its deliver() returns or throws (QtHandlerCore::spend).
+class QtOnceSettle
+{
+public:
+    explicit QtOnceSettle(QtHandlerCore &core) noexcept : m_core(core) { }
+    QtOnceSettle(const QtOnceSettle &) = delete;
+    QtOnceSettle &operator=(const QtOnceSettle &) = delete;
+    ~QtOnceSettle() { m_core.settleUnlessQueued(); }
+
+private:
+    QtHandlerCore &m_core;
+};
 
 // The callable stored in the core registry for each handler.
 template <typename E>
@@ -125,7 +136,10 @@ struct QtDispatcher
         if (h.once) {
             if (h.fired.exchange(true, std::memory_order_acq_rel))
                 return;
-            h.removeFromRegistry(/*cancel=*/false);
+            h.spend();
+            const QtOnceSettle settle{h};
+            deliver(handler, h, env, *env.token);
+            return;
         }
         deliver(handler, h, env, *env.token);
     }

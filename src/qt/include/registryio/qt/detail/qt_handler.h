@@ -94,13 +94,15 @@ public:
     void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token);
     // Runs the handler on its context's thread and waits for it (Qt::BlockingQueuedConnection).
     void postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token);
-    // A fired once-handler's typed part stays alive until its queued delivery ran or was dropped.
-    void keepUntilDelivered(std::shared_ptr<QtTarget> target);
     // Stops every delivery that has not started yet and forgets the context and the typed part.
     // Idempotent; runs no user code under a lock.
     void cancel() noexcept;
-    // Removes this handler from its registry, if the registry still lives.
-    bool removeFromRegistry(bool cancel) noexcept;
+    // A once-handler fired: it leaves its registry's count and notifies, and stays reachable by
+    // every removal (which cancels its delivery) until that delivery ran or was dropped.
+    void spend() noexcept;
+    // After a fired once-handler's deliver(), which may have thrown: unless its delivery waits
+    // queued (which settles it when it ran or was dropped), it leaves its registry now.
+    void settleUnlessQueued() noexcept;
     // Reports the exception being handled as this handler's failure.
     void reportCurrentException() noexcept;
     // Watches a returned future (its failure is reported, `token` held until it finishes).

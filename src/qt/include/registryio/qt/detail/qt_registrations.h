@@ -23,14 +23,20 @@ namespace rio::detail {
 
 // The handlers of one QtRegistry<E>, their member-function keys (for Qt::UniqueConnection) and
 // the mutex that guards them. No user code runs under that mutex: entries leave it by value.
+//
+// A handler's one home from its add until it has nothing left to run: a once-handler that fired
+// is spent (no longer registered, counted or notified) but stays here until its queued delivery
+// ran or was dropped (settle), so every removal (remove, clear, its context's death, the
+// registry's destruction) reaches and cancels that delivery.
 class RIO_QT_EXPORT QtRegistrations
 {
 public:
-    // One registered handler: its library core and its typed part (the registry owns both).
+    // One handler: its library core and its typed part (the registry owns both).
     struct Entry
     {
         std::shared_ptr<QtHandlerCore> core;
         std::shared_ptr<void> typed;
+        bool spent = false; // a fired once-handler whose delivery has not settled yet
     };
 
     // A registration's checked settings; `unique` is Qt::UniqueConnection.
@@ -61,16 +67,22 @@ public:
     void release(const std::string &key) noexcept;
     // Registers `entry` as `id` (with its reserved member key, if any). Throws, changing nothing.
     void insert(HandlerId id, Entry entry, const std::string *memberKey);
-    // Unregisters `id` and returns it (empty when it is not registered).
+    // Takes `id` out (spent or not) and returns it (empty when it is not here).
     Entry take(HandlerId id) noexcept;
-    // Unregisters every handler and returns them.
+    // Takes every handler out (spent ones too) and returns them.
     std::unordered_map<HandlerId, Entry> takeAll() noexcept;
-    // The core of `id` (null when it is not registered).
-    [[nodiscard]] std::shared_ptr<QtHandlerCore> find(HandlerId id) const;
-    // Every handler a notify would run now (armed, not cancelled, not suspended), in notify
-    // order: higher priority first, then registration order.
+    // A once-handler fired: `id` is spent (it keeps its entry until settle). False when it is
+    // not registered.
+    bool spend(HandlerId id) noexcept;
+    // The delivery of spent `id` ran or was dropped: its entry goes, returned to be destroyed
+    // by the caller (empty when `id` is not here or not spent).
+    Entry settle(HandlerId id) noexcept;
+    // The core of `id` (null when it is not registered; with `spent`, also when it is spent).
+    [[nodiscard]] std::shared_ptr<QtHandlerCore> find(HandlerId id, bool spent = false) const;
+    // Every handler a notify would run now (armed, not cancelled, not suspended, not spent), in
+    // notify order: higher priority first, then registration order.
     [[nodiscard]] std::vector<Entry> runnable() const;
-    // The core of every registered handler (dropping them runs library code only).
+    // The core of every handler here (dropping them runs library code only).
     [[nodiscard]] std::vector<std::shared_ptr<QtHandlerCore>> cores() const;
     // Runs `apply(core)` under the mutex when `id` is registered; false when it is not.
     template <typename Fn>
@@ -78,7 +90,7 @@ public:
     {
         std::lock_guard lock(m_mutex);
         auto it = m_handlers.find(id);
-        if (it == m_handlers.end())
+        if (it == m_handlers.end() || it->second.spent)
             return false;
         apply(*it->second.core);
         return true;
@@ -86,6 +98,8 @@ public:
 
 private:
     void releaseLocked(const std::string &key) noexcept;
+    // Gives back the member key of `id`, if it has one.
+    void forgetKeyLocked(HandlerId id) noexcept;
 
     mutable std::mutex m_mutex; // taken before the core's write lock
     std::unordered_map<HandlerId, Entry> m_handlers;

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #if defined(__GLIBCXX__)
@@ -61,6 +62,9 @@ struct QtSequence : std::enable_shared_from_this<QtSequence<E>>
             phase.store(Starting);
             {
                 AsyncToken token = std::make_shared<Step>(this->shared_from_this());
+                std::optional<QtOnceSettle> settle; // notifySequential spent it
+                if (h->core->once)
+                    settle.emplace(*h->core);
                 try {
                     deliver<true>(h, env, token);
 #if defined(__GLIBCXX__)
