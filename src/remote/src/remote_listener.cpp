@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include <registryio/remote/remote_listener.h>
 
+#include "remote_local_server_p.h"
+
 #include <QAbstractSocket>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QHostAddress>
-#include <QLocalServer>
 #include <QLocalSocket>
 #include <QLoggingCategory>
 #include <QPointer>
@@ -18,8 +20,13 @@
 #include <QtEndian>
 #include <QtRemoteObjects/qconnectionfactories.h>
 
+#ifdef Q_OS_LINUX
+#include <sys/socket.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -38,6 +45,8 @@ namespace {
 // Bytes held by packets not yet whole, across every listener of the process (listeners may live
 // on different threads).
 std::atomic<qint64> g_incompleteBytes{0};
+// Bytes waiting to be written to connections, as last measured, across every listener.
+std::atomic<qint64> g_queuedBytes{0};
 
 // Connection ids: unique in the process, never reused.
 std::atomic<quint64> g_nextConnection{1};
@@ -124,7 +133,7 @@ struct RemoteListener::Private
 {
     QPointer<QRemoteObjectHost> host;
     Options options;
-    QLocalServer *local = nullptr;
+    detail::RemoteLocalServer *local = nullptr;
     QTcpServer *tcp = nullptr;
     QUrl address;
     QString error;
@@ -138,6 +147,8 @@ struct RemoteListener::Private
         qint64 pendingSince = 0; // ms: the packet being received began (or the last one completed)
         qint64 before = 0;       // bytes available when Qt Remote Objects started reading
         qint64 held = 0;         // bytes of a packet not yet whole, after its reading
+        qint64 packetSince = 0;  // ms: the packet not yet whole began
+        qint64 queued = 0;       // bytes waiting to be written, as last measured
         bool handshaken = false; // a whole packet arrived
         // Found without room (hasRoom() said no, or a write left it above the high-water
         // mark): drained() tells once it has room again. A connection that always had room
@@ -156,6 +167,9 @@ struct RemoteListener::Private
     std::vector<Handshake> handshakes;
     QTimer *deadlines = nullptr;
     quint64 rejected = 0;
+    quint64 acceptFailures = 0;
+    bool acceptFailing = false; // since the last failed accept(), none succeeded
+    bool queuedCheckScheduled = false;
 
     Handshake *findHandshake(const QSslSocket *socket)
     {
@@ -176,6 +190,11 @@ struct RemoteListener::Private
             *errors = it->errors;
         handshakes.erase(it);
         return true;
+    }
+    // Who a connection is, for the warning that drops it.
+    static QString describe(const Peer &peer)
+    {
+        return QStringLiteral("connection %1 (%2)").arg(peer.id).arg(peer.name);
     }
     Peer *find(const QIODevice *socket)
     {
@@ -215,6 +234,7 @@ RemoteListener::~RemoteListener()
         d->host->setProperty(ListenerProperty, QVariant());
     for (const auto &peer : d->peers) {
         g_incompleteBytes.fetch_sub(peer.held, std::memory_order_relaxed);
+        g_queuedBytes.fetch_sub(peer.queued, std::memory_order_relaxed);
         if (QIODevice *socket = peer.socket) {
             socket->disconnect(this);
             forget(socket); // the host may outlive us: it must not write to our sockets
@@ -283,8 +303,7 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
             d->error = QStringLiteral("local: needs a name (local:orders)");
             return false;
         }
-        // A live server keeps its name (with UserAccessOption, QLocalServer would otherwise put
-        // its socket in place of the live one); a socket file left by a killed process is replaced.
+        // A live server keeps its name; a socket file left by a killed process is replaced.
         {
             QLocalSocket probe;
             probe.connectToServer(name);
@@ -294,22 +313,14 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
                 return false;
             }
         }
-        auto *server = new QLocalServer(this);
-        server->setSocketOptions(QLocalServer::UserAccessOption);
-        bool ok = server->listen(name);
-        if (!ok && server->serverError() == QAbstractSocket::AddressInUseError) {
-            QLocalServer::removeServer(name);
-            ok = server->listen(name);
-        }
-        if (!ok) {
-            d->error = server->errorString();
+        auto *server = new detail::RemoteLocalServer(
+            [this](QLocalSocket *socket) { accepted(socket); },
+            [this](int error) { acceptFailed(QString::fromLocal8Bit(std::strerror(error))); }, this);
+        QFile::remove(detail::RemoteLocalServer::pathFor(name)); // not live: left by a killed process
+        if (!server->listen(name, &d->error)) {
             delete server;
             return false;
         }
-        connect(server, &QLocalServer::newConnection, this, [this, server] {
-            while (QLocalSocket *socket = server->nextPendingConnection())
-                accept(socket, nowMs());
-        });
         d->local = server;
         d->address = url;
         return true;
@@ -339,9 +350,15 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
         if (!wantsTls) {
             connect(server, &QTcpServer::newConnection, this, [this, server] {
                 while (QTcpSocket *socket = server->nextPendingConnection())
-                    accept(socket, nowMs());
+                    accepted(socket);
             });
         }
+        // Qt pauses accepting after a failed accept() (EMFILE...): resumed after a pause, as local:.
+        connect(server, &QTcpServer::acceptError, this, [this, server] {
+            acceptFailed(server->errorString());
+            QTimer::singleShot(detail::RemoteLocalServer::RetryMs, server,
+                               [server] { server->resumeAccepting(); });
+        });
         d->tcp = server;
         d->address = url;
         d->address.setPort(server->serverPort());
@@ -351,8 +368,31 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
     return false;
 }
 
+void RemoteListener::accepted(QIODevice *socket)
+{
+    if (std::exchange(d->acceptFailing, false))
+        qCInfo(lcRegistryIORemoteCategory, "rio::RemoteListener %s: accepting connections again",
+               qPrintable(d->address.toString()));
+    accept(socket, nowMs());
+}
+
+void RemoteListener::acceptFailed(const QString &why)
+{
+    ++d->acceptFailures;
+    // Once per episode: until a connection is accepted again, every retry fails the same way.
+    if (std::exchange(d->acceptFailing, true))
+        return;
+    qCWarning(lcRegistryIORemoteCategory,
+              "rio::RemoteListener %s: accepting a connection failed (%s); still listening, new "
+              "connections wait and are accepted once it succeeds",
+              qPrintable(d->address.toString()), qPrintable(why));
+}
+
 void RemoteListener::beginHandshake(QSslSocket *socket)
 {
+    if (std::exchange(d->acceptFailing, false))
+        qCInfo(lcRegistryIORemoteCategory, "rio::RemoteListener %s: accepting connections again",
+               qPrintable(d->address.toString()));
     d->handshakes.push_back({socket, nowMs(), {}});
     if (!d->deadlines->isActive())
         d->deadlines->start();
@@ -434,6 +474,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
             if (p.socket && p.socket != socket)
                 return false;
             g_incompleteBytes.fetch_sub(p.held, std::memory_order_relaxed);
+            g_queuedBytes.fetch_sub(p.queued, std::memory_order_relaxed);
             return true;
         });
         if (d->peers.empty() && d->handshakes.empty())
@@ -448,9 +489,17 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         connect(tcp, &QAbstractSocket::disconnected, this, gone);
     QString name = d->address.toString();
+#ifdef Q_OS_LINUX
+    if (auto *local = qobject_cast<QLocalSocket *>(socket)) {
+        ucred credentials{};
+        socklen_t size = sizeof(credentials);
+        if (::getsockopt(int(local->socketDescriptor()), SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0)
+            name = QStringLiteral("%1 pid %2").arg(name).arg(credentials.pid);
+    }
+#endif
     if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         name = QStringLiteral("%1:%2").arg(tcp->peerAddress().toString()).arg(tcp->peerPort());
-    d->peers.push_back({socket, id, name, connectedAt, nowMs(), 0, 0, false});
+    d->peers.push_back({socket, id, name, connectedAt, nowMs()});
     if (!d->deadlines->isActive())
         d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());
@@ -491,27 +540,143 @@ void RemoteListener::afterRead(QIODevice *socket)
     if (peer->before - left >= SmallestPacketBytes) { // a packet completed: progress
         peer->handshaken = true;
         peer->pendingSince = now;
+        peer->packetSince = now;  // what is left (if anything) began a new one
     } else if (peer->held == 0) { // a new packet began
         peer->pendingSince = now;
+        peer->packetSince = now;
     }
     const qint64 total =
         g_incompleteBytes.fetch_add(left - peer->held, std::memory_order_relaxed) + left - peer->held;
     peer->held = left;
     // More than a packet may hold means a peer announcing a huge one: refuse to buffer it.
     if (left > d->options.maxPacketBytes) {
-        drop(socket, QStringLiteral("rio::RemoteListener %1: a peer sent more than %2 bytes of one packet "
+        drop(socket, QStringLiteral("rio::RemoteListener %1: %2 sent more than %3 bytes of one packet "
                                     "(the limit); its connection is dropped")
-                         .arg(d->address.toString())
+                         .arg(d->address.toString(), Private::describe(*peer))
                          .arg(d->options.maxPacketBytes));
     } else if (total > d->options.incompleteBytesBudget) {
-        drop(socket, QStringLiteral("rio::RemoteListener %1: packets not yet whole hold %2 bytes in this "
-                                    "process (the budget is %3); the connection that passed it, holding "
-                                    "%4 bytes, is dropped")
-                         .arg(d->address.toString())
-                         .arg(total)
-                         .arg(d->options.incompleteBytesBudget)
-                         .arg(left));
+        shedIncomplete(total);
     }
+    // What reading made the source answer (a Pong per Ping, an object's state per acquisition)
+    // waits for a peer that may never read it.
+    checkQueued();
+}
+
+void RemoteListener::shedIncomplete(qint64 total)
+{
+    // The budget is passed: the connections whose packets have been incomplete longest go first,
+    // until it holds. The one that passed it is usually a peer sending a packet now, at speed;
+    // those that hold bytes for long are the ones keeping the budget.
+    std::vector<const Private::Peer *> holders;
+    for (const Private::Peer &peer : d->peers) {
+        if (peer.socket && peer.held > 0 && !peer.socket->property(RejectedProperty).toBool())
+            holders.push_back(&peer);
+    }
+    std::sort(holders.begin(), holders.end(), [](const Private::Peer *a, const Private::Peer *b) {
+        return a->packetSince != b->packetSince ? a->packetSince < b->packetSince : a->held > b->held;
+    });
+    const qint64 now = nowMs();
+    std::vector<std::pair<QPointer<QIODevice>, QString>> shed;
+    for (const Private::Peer *peer : holders) {
+        if (total <= d->options.incompleteBytesBudget)
+            break;
+        shed.emplace_back(peer->socket,
+                          QStringLiteral("rio::RemoteListener %1: packets not yet whole hold %2 bytes in "
+                                         "this process (the budget is %3); %4, whose packet has been "
+                                         "incomplete longest (%5 bytes for %6 ms), is dropped")
+                              .arg(d->address.toString())
+                              .arg(total)
+                              .arg(d->options.incompleteBytesBudget)
+                              .arg(Private::describe(*peer))
+                              .arg(peer->held)
+                              .arg(now - peer->packetSince));
+        total -= peer->held;
+    }
+    // Dropping closes the socket, which takes it out of d->peers: not while iterating them.
+    for (const auto &[socket, reason] : shed) {
+        if (socket)
+            drop(socket, reason);
+    }
+}
+
+void RemoteListener::checkQueued()
+{
+    // Per connection: a peer that does not read what it is sent.
+    std::vector<std::pair<QPointer<QIODevice>, QString>> late;
+    qint64 total = 0;
+    for (Private::Peer &peer : d->peers) {
+        if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
+            continue;
+        const qint64 queued = peer.socket->bytesToWrite();
+        total =
+            g_queuedBytes.fetch_add(queued - peer.queued, std::memory_order_relaxed) + queued - peer.queued;
+        peer.queued = queued;
+        if (queued > d->options.maxQueuedBytes)
+            late.emplace_back(peer.socket,
+                              QStringLiteral("rio::RemoteListener %1: %2 has %3 bytes waiting to be written "
+                                             "(the limit per connection is %4): it does not read what it "
+                                             "is sent; its connection is dropped")
+                                  .arg(d->address.toString(), Private::describe(peer))
+                                  .arg(queued)
+                                  .arg(d->options.maxQueuedBytes));
+    }
+    for (const auto &[socket, reason] : late) {
+        if (socket)
+            drop(socket, reason);
+    }
+    if (total <= d->options.queuedBytesBudget)
+        return;
+    // Per process: the connections with the most waiting go first, until it holds.
+    std::vector<const Private::Peer *> holders;
+    for (const Private::Peer &peer : d->peers) {
+        if (peer.socket && peer.queued > 0 && !peer.socket->property(RejectedProperty).toBool())
+            holders.push_back(&peer);
+    }
+    std::sort(holders.begin(), holders.end(),
+              [](const Private::Peer *a, const Private::Peer *b) { return a->queued > b->queued; });
+    std::vector<std::pair<QPointer<QIODevice>, QString>> shed;
+    for (const Private::Peer *peer : holders) {
+        if (total <= d->options.queuedBytesBudget)
+            break;
+        shed.emplace_back(peer->socket,
+                          QStringLiteral("rio::RemoteListener %1: connections have %2 bytes waiting to be "
+                                         "written in this process (the budget is %3); %4, with the most "
+                                         "(%5 bytes), is dropped")
+                              .arg(d->address.toString())
+                              .arg(total)
+                              .arg(d->options.queuedBytesBudget)
+                              .arg(Private::describe(*peer))
+                              .arg(peer->queued));
+        total -= peer->queued;
+    }
+    for (const auto &[socket, reason] : shed) {
+        if (socket)
+            drop(socket, reason);
+    }
+}
+
+bool RemoteListener::dropConnection(quint64 id, const QString &reason)
+{
+    const Private::Peer *peer = d->find(id);
+    if (!peer || !peer->socket)
+        return false;
+    if (!peer->socket->property(RejectedProperty).toBool())
+        drop(peer->socket, reason);
+    return true;
+}
+
+void RemoteListener::noteWrites()
+{
+    // Once per turn of the event loop, whatever the number of writes in it.
+    if (std::exchange(d->queuedCheckScheduled, true))
+        return;
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            d->queuedCheckScheduled = false;
+            checkQueued();
+        },
+        Qt::QueuedConnection);
 }
 
 void RemoteListener::checkDeadlines()
@@ -522,17 +687,16 @@ void RemoteListener::checkDeadlines()
         if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
             continue;
         if (!peer.handshaken && now - peer.connectedAt > d->options.handshakeTimeout.count()) {
-            late.emplace_back(
-                peer.socket,
-                QStringLiteral("rio::RemoteListener %1: a peer sent no whole packet within %2 ms "
-                               "of connecting; its connection is dropped")
-                    .arg(d->address.toString())
-                    .arg(d->options.handshakeTimeout.count()));
+            late.emplace_back(peer.socket,
+                              QStringLiteral("rio::RemoteListener %1: %2 sent no whole packet within %3 ms "
+                                             "of connecting; its connection is dropped")
+                                  .arg(d->address.toString(), Private::describe(peer))
+                                  .arg(d->options.handshakeTimeout.count()));
         } else if (peer.held > 0 && now - peer.pendingSince > d->options.progressTimeout.count()) {
             late.emplace_back(peer.socket,
-                              QStringLiteral("rio::RemoteListener %1: a peer held %2 bytes of a packet for "
-                                             "%3 ms without completing it; its connection is dropped")
-                                  .arg(d->address.toString())
+                              QStringLiteral("rio::RemoteListener %1: %2 held %3 bytes of a packet for "
+                                             "%4 ms without completing it; its connection is dropped")
+                                  .arg(d->address.toString(), Private::describe(peer))
                                   .arg(peer.held)
                                   .arg(d->options.progressTimeout.count()));
         }
@@ -677,6 +841,11 @@ qint64 RemoteListener::incompleteBytes() noexcept
 quint64 RemoteListener::rejectedCount() const noexcept
 {
     return d->rejected;
+}
+
+quint64 RemoteListener::acceptFailures() const noexcept
+{
+    return d->acceptFailures;
 }
 
 } // namespace rio

@@ -195,9 +195,12 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     std::unique_lock lock(m_mutex);
     if (m_closed)
         return;
+    // Senders wait for subscribers that receive only: one that never acquired its channel would
+    // hold every sender for ever.
     const auto anyFull = [this] {
-        return std::any_of(m_backlogs.begin(), m_backlogs.end(),
-                           [this](const auto &backlog) { return backlog->queue.size() >= capacity; });
+        return std::any_of(m_backlogs.begin(), m_backlogs.end(), [this](const auto &backlog) {
+            return backlog->ready && backlog->queue.size() >= capacity;
+        });
     };
     // Lossless: wait for room in every backlog, never on the pump's own thread (its event loop
     // is what makes room), at most blockTimeout; the backlogs still full then drop this event.
@@ -226,7 +229,10 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
                 moreDirect.push_back(backlog);
             continue;
         }
-        if (bounded && backlog->queue.size() >= capacity) {
+        const std::size_t room = backlog->ready  ? capacity
+                                 : capacity == 0 ? RemoteUnreadyCapacity
+                                                 : std::min(capacity, RemoteUnreadyCapacity);
+        if (delivery == Delivery::Every && room != 0 && backlog->queue.size() >= room) {
             ++backlog->dropped;
             ++backlog->unreported;
             dropped.fetch_add(1, std::memory_order_relaxed);

@@ -27,6 +27,10 @@ namespace rio::detail {
 // thread's other work run.
 inline constexpr int RemoteFramesPerTurn = 8;
 
+// The most events a subscriber's backlog holds before it acquired its channel (ready): a
+// subscription that never becomes ready costs little, and no sender waits for it.
+inline constexpr std::size_t RemoteUnreadyCapacity = 1024;
+
 /// One event waiting for the wire.
 struct RemoteOutgoing
 {
@@ -51,6 +55,8 @@ struct RemoteBacklog
     std::optional<RemoteOutgoing> latest;
     /// The subscriber acquired its channel: the pump may send to it.
     bool ready = false;
+    /// When it subscribed (ms on the share's clock): it must be ready within the share's deadline.
+    qint64 subscribedAt = 0;
     quint64 sent = 0;
     quint64 dropped = 0;
     quint64 unreported = 0; // drops not yet signalled
