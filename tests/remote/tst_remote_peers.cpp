@@ -255,6 +255,7 @@ private Q_SLOTS:
     void peerThatAcquiresAChannelAndNeverReadsIsDropped();
     void longestIncompletePacketGoesWhenTheBudgetIsPassed();
     void unreadySubscriptionsAreBoundedAndNeverHoldABlockShare();
+    void blockRelaysEverySubscribersEventToAStalledSubscriber();
 };
 
 // A victim subscribed, an attacker with a plain Qt Remote Objects connection that reads the
@@ -566,6 +567,54 @@ void tst_RemotePeers::unreadySubscriptionsAreBoundedAndNeverHoldABlockShare()
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 2, Deadline);
     QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
     QVERIFY(healthy.connected());
+}
+
+// Block is lossless for the events subscribers send too: the share relays them on its own thread,
+// which never waits, so while a subscriber's backlog is full the source stops reading the sender's
+// connection instead of dropping. A stalled subscriber gets every event the other sent, in order,
+// once it reads again, and nothing is counted as dropped on either side.
+void tst_RemotePeers::blockRelaysEverySubscribersEventToAStalledSubscriber()
+{
+    rio::RemoteShareOptions options;
+    options.overflow = rio::Overflow::Block;
+    options.capacity = 16;
+    options.blockTimeout = 60s;
+    Source source(uniqueLocalUrl(), options);
+    QVERIFY(source.share);
+    Subscriber stalled(source.address());
+    Subscriber sender(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(stalled.connected() && sender.connected(), Deadline);
+    QList<qint64> atSource;
+    source.registry.add(&source.host, [&](const Payload &p) { atSource.append(p.seq); },
+                        {.connection = Qt::DirectConnection});
+
+    // The stalled subscriber stops reading: its socket buffers 64 KiB, then the kernel's fill,
+    // then the source's connection passes its high-water mark, then its backlog fills.
+    const auto sockets = stalled.node.findChildren<QLocalSocket *>();
+    QVERIFY(!sockets.isEmpty());
+    for (QLocalSocket *socket : sockets) {
+        socket->setReadBufferSize(65536);
+        socket->blockSignals(true);
+    }
+    constexpr int Events = 1500; // 4 KiB each: 6 MB, well past what the wire and the backlog hold
+    const QByteArray blob(4096, 's');
+    for (int i = 1; i <= Events; ++i)
+        sender.registry->notify(Payload{i, blob});
+    // The backlog for the stalled subscriber is full: from here on the share holds the sender.
+    QTRY_VERIFY_WITH_TIMEOUT(source.share->base()->pendingCount() >= options.capacity, Deadline);
+    QVERIFY(atSource.size() < Events);
+    for (QLocalSocket *socket : sockets) {
+        socket->blockSignals(false);
+        socket->setReadBufferSize(0); // a frame may be larger than the 64 KiB it was allowed
+        Q_EMIT socket->readyRead();
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(stalled.received.size(), Events, Deadline);
+    for (int i = 0; i < Events; ++i)
+        QCOMPARE(stalled.received.at(i), qint64(i + 1));
+    QTRY_COMPARE_WITH_TIMEOUT(atSource.size(), Events, Deadline);
+    QCOMPARE(source.share->base()->droppedCount(), quint64(0));
+    QCOMPARE(sender.registry->link()->droppedUnsent(), quint64(0));
+    QVERIFY(sender.connected());
 }
 
 QTEST_GUILESS_MAIN(tst_RemotePeers)

@@ -141,15 +141,17 @@ struct RemoteListener::Private
     struct Peer
     {
         QPointer<QIODevice> socket;
-        quint64 id = 0;          // the connection's id (never reused)
-        QString name;            // who is at the other end
-        qint64 connectedAt = 0;  // ms
-        qint64 pendingSince = 0; // ms: the packet being received began (or the last one completed)
-        qint64 before = 0;       // bytes available when Qt Remote Objects started reading
-        qint64 held = 0;         // bytes of a packet not yet whole, after its reading
-        qint64 packetSince = 0;  // ms: the packet not yet whole began
-        qint64 queued = 0;       // bytes waiting to be written, as last measured
-        bool handshaken = false; // a whole packet arrived
+        quint64 id = 0;             // the connection's id (never reused)
+        QString name;               // who is at the other end
+        qint64 connectedAt = 0;     // ms
+        qint64 pendingSince = 0;    // ms: the packet being received began (or the last one completed)
+        qint64 before = 0;          // bytes available when Qt Remote Objects started reading
+        qint64 held = 0;            // bytes of a packet not yet whole, after its reading
+        qint64 packetSince = 0;     // ms: the packet not yet whole began
+        qint64 queued = 0;          // bytes waiting to be written, as last measured
+        int pauses = 0;             // pauseReading() not yet resumed: Qt Remote Objects does not read
+        QPointer<QObject> device{}; // Qt Remote Objects' device for it, while paused
+        bool handshaken = false;    // a whole packet arrived
         // Found without room (hasRoom() said no, or a write left it above the high-water
         // mark): drained() tells once it has room again. A connection that always had room
         // writes without a signal per write.
@@ -195,6 +197,11 @@ struct RemoteListener::Private
     static QString describe(const Peer &peer)
     {
         return QStringLiteral("connection %1 (%2)").arg(peer.id).arg(peer.name);
+    }
+    Peer *findId(quint64 id)
+    {
+        const auto it = std::find_if(peers.begin(), peers.end(), [id](const Peer &p) { return p.id == id; });
+        return it == peers.end() ? nullptr : &*it;
     }
     Peer *find(const QIODevice *socket)
     {
@@ -514,8 +521,10 @@ void RemoteListener::forget(QIODevice *socket)
         return;
     const auto devices = d->host->findChildren<QtROIoDeviceBase *>();
     for (QtROIoDeviceBase *device : devices) {
-        if (device->connection() == socket)
+        if (device->connection() == socket) {
+            device->blockSignals(false); // a paused connection's too
             Q_EMIT device->disconnected();
+        }
     }
 }
 
@@ -532,7 +541,7 @@ void RemoteListener::afterRead(QIODevice *socket)
         return;
     }
     Private::Peer *peer = d->find(socket);
-    if (!peer)
+    if (!peer || peer->pauses > 0) // paused: Qt Remote Objects did not read, nothing is judged
         return;
     // Qt Remote Objects has consumed every whole packet; what is left is part of the next one.
     const qint64 left = socket->bytesAvailable();
@@ -665,6 +674,49 @@ bool RemoteListener::dropConnection(quint64 id, const QString &reason)
     return true;
 }
 
+bool RemoteListener::pauseReading(quint64 id)
+{
+    Private::Peer *peer = d->findId(id);
+    if (!peer || !peer->socket || !d->host)
+        return false;
+    if (peer->pauses++ > 0)
+        return true;
+    // Qt Remote Objects reads on its device's readyRead(), which relays the socket's: blocked,
+    // it reads nothing more (our own slots on the socket still run, and see the pause).
+    const auto devices = d->host->findChildren<QtROIoDeviceBase *>();
+    for (QtROIoDeviceBase *device : devices) {
+        if (device->connection() == peer->socket) {
+            device->blockSignals(true);
+            peer->device = device;
+        }
+    }
+    return true;
+}
+
+void RemoteListener::resumeReading(quint64 id)
+{
+    Private::Peer *peer = d->findId(id);
+    if (!peer || peer->pauses == 0 || --peer->pauses > 0)
+        return;
+    if (peer->device)
+        peer->device->blockSignals(false);
+    peer->pendingSince = nowMs();
+    // The socket stopped reading from the kernel once its buffer was full, and reading whole
+    // packets out of the buffer does not start it again: setting the size does.
+    if (auto *local = qobject_cast<QLocalSocket *>(peer->socket.data())) {
+        const qint64 size = local->readBufferSize();
+        local->setReadBufferSize(0);
+        local->setReadBufferSize(size);
+    } else if (auto *tcp = qobject_cast<QAbstractSocket *>(peer->socket.data())) {
+        const qint64 size = tcp->readBufferSize();
+        tcp->setReadBufferSize(0);
+        tcp->setReadBufferSize(size);
+    }
+    // What arrived meanwhile is read on the next turn, as if it had just arrived.
+    if (QIODevice *socket = peer->socket; socket && socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(socket, [socket] { Q_EMIT socket->readyRead(); }, Qt::QueuedConnection);
+}
+
 void RemoteListener::noteWrites()
 {
     // Once per turn of the event loop, whatever the number of writes in it.
@@ -684,7 +736,7 @@ void RemoteListener::checkDeadlines()
     const qint64 now = nowMs();
     std::vector<std::pair<QPointer<QIODevice>, QString>> late;
     for (const Private::Peer &peer : d->peers) {
-        if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
+        if (!peer.socket || peer.socket->property(RejectedProperty).toBool() || peer.pauses > 0)
             continue;
         if (!peer.handshaken && now - peer.connectedAt > d->options.handshakeTimeout.count()) {
             late.emplace_back(peer.socket,

@@ -108,6 +108,15 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// Runs `report` on the pump's thread once drops are waiting to be signalled (at most one
     /// scheduled at a time).
     void attachReport(std::function<void()> report);
+    /// Block only: an event relayed from a listener's connection on the pump's thread (which
+    /// never waits) that finds a ready backlog full is queued beyond `capacity`, and `hold` runs
+    /// (pump thread, after the push) to stop reading from that connection until there is room.
+    void attachHoldPoster(std::function<void()> hold);
+    /// While set, relayed events drop for full backlogs as others do (the hold outlasted
+    /// blockTimeout).
+    void setRelayDropping(bool dropping);
+    /// Whether a backlog whose subscriber receives has `capacity` events or more waiting.
+    bool anyReadyFull() noexcept;
     /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> takeUnreported();
     /// The size of the fullest backlog now.
@@ -151,6 +160,8 @@ private:
     std::shared_ptr<std::function<void()>> m_report;
     std::function<bool(quint64)> m_isConnectionIdle;                    // pump thread only
     std::function<void(RemoteBacklog &, RemoteOutgoing &)> m_sendToNow; // pump thread only
+    std::function<void()> m_holdPoster;                                 // pump thread only
+    bool m_relayDropping = false;
 
     std::mutex m_mutex;
     std::deque<RemoteOutgoing> m_queue;

@@ -60,6 +60,10 @@ struct RemoteShareBase::Private
     qint64 lastLog = -1;
     QTimer *logTimer = nullptr;
     QTimer *readyTimer = nullptr; // runs while a subscription is not ready
+    // Block: connections not read because an event they posted found a backlog full, and the
+    // timer that ends their wait at blockTimeout.
+    std::vector<quint64> held;
+    QTimer *holdTimer = nullptr;
     QElapsedTimer clock;
 };
 
@@ -104,6 +108,18 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
             [this](detail::RemoteBacklog &backlog, detail::RemoteOutgoing &item) {
                 send(backlog, {&item, 1});
             });
+    if (d->listener && options.delivery == Delivery::Every && options.overflow == Overflow::Block &&
+        options.capacity != 0) {
+        d->holdTimer = new QTimer(this);
+        d->holdTimer->setSingleShot(true);
+        connect(d->holdTimer, &QTimer::timeout, this, [this] {
+            // Held for blockTimeout: relayed events drop for the full backlogs from now on, as a
+            // sender's would, until there is room again.
+            d->box->setRelayDropping(true);
+            releasePosters();
+        });
+        d->box->attachHoldPoster([this] { holdPoster(); });
+    }
     if (d->listener) {
         connect(d->listener, &RemoteListener::drained, this, [this] { d->box->schedule(); });
         connect(d->listener, &RemoteListener::connectionClosed, this, [this](quint64 connection) {
@@ -292,6 +308,7 @@ void RemoteShareBase::removeSubscriber(const std::shared_ptr<detail::RemoteBackl
             d->host->disableRemoting(channel);
         channel->deleteLater(); // its slot may be running
     }
+    checkRoom(); // the full one may have been this one
     Q_EMIT subscriberCountChanged(subscriberCount());
 }
 
@@ -350,6 +367,36 @@ void RemoteShareBase::logDrops()
     d->unlogged.clear();
 }
 
+void RemoteShareBase::holdPoster()
+{
+    const quint64 connection = RemoteListener::currentConnection();
+    if (connection == 0 || !d->listener ||
+        std::find(d->held.begin(), d->held.end(), connection) != d->held.end())
+        return;
+    if (!d->listener->pauseReading(connection))
+        return;
+    d->held.push_back(connection);
+    if (!d->holdTimer->isActive())
+        d->holdTimer->start(d->options.blockTimeout);
+}
+
+void RemoteShareBase::releasePosters()
+{
+    for (const quint64 connection : std::exchange(d->held, {})) {
+        if (d->listener)
+            d->listener->resumeReading(connection);
+    }
+}
+
+void RemoteShareBase::checkRoom()
+{
+    if (!d->holdTimer || d->box->anyReadyFull())
+        return;
+    d->holdTimer->stop();
+    d->box->setRelayDropping(false);
+    releasePosters();
+}
+
 void RemoteShareBase::pump()
 {
     // Each subscriber's backlog goes out in frames of up to RemoteFrameMaxEvents events (one
@@ -370,6 +417,7 @@ void RemoteShareBase::pump()
     }
     if (more)
         d->box->schedule();
+    checkRoom();
 }
 
 void RemoteShareBase::send(detail::RemoteBacklog &backlog, std::span<detail::RemoteOutgoing> items)

@@ -112,6 +112,11 @@ public:
     /// Drops connection `id` with a warning giving `reason` (peerRejected, counted in
     /// rejectedCount()); false when it is not one of this listener's open connections.
     bool dropConnection(quint64 id, const QString &reason);
+    /// Stops reading connection `id` (what it sends waits in its socket, then in the kernel,
+    /// then in the peer) until resumeReading() as often; false when it is not open here.
+    bool pauseReading(quint64 id);
+    /// Undoes one pauseReading(); the connection is read again once none is left.
+    void resumeReading(quint64 id);
     /// Tells the listener that something was written to its connections: it checks, once this
     /// turn of the event loop ends, that none has more than its limits waiting (shares call it).
     void noteWrites();

@@ -102,6 +102,9 @@ private:
     void removeSubscriber(const std::shared_ptr<detail::RemoteBacklog> &backlog);
     [[nodiscard]] int unreadyOn(quint64 connection) const;
     void checkUnready();
+    void holdPoster();
+    void releasePosters();
+    void checkRoom();
     void report();
     void logDrops();
     void reject(const QString &what);
