@@ -1738,7 +1738,8 @@ void tst_Remote::tlsSourceWithAnUntrustedCertificateIsRefused()
         startSource(QStringLiteral("tls://127.0.0.1:0"), certs.args(QStringLiteral("server"), QString()));
     QVERIFY(!address.isEmpty());
     auto wrong = startSubscriber(address, certs.args(QString(), QStringLiteral("b")), true);
-    QVERIFY(wrong->waitLine("rio: the TLS connection to " + address.toUtf8() + " is refused"));
+    QVERIFY(
+        wrong->waitLine("registryio.remote: rio: the TLS connection to " + address.toUtf8() + " is refused"));
     auto right = startSubscriber(address, certs.args(QString(), QStringLiteral("a")));
     QVERIFY(right->waitLine("state connected"));
     source->send("notify 1 50");

@@ -26,7 +26,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -320,9 +319,9 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
                 return false;
             }
         }
-        auto *server = new detail::RemoteLocalServer(
-            [this](QLocalSocket *socket) { accepted(socket); },
-            [this](int error) { acceptFailed(QString::fromLocal8Bit(std::strerror(error))); }, this);
+        auto *server =
+            new detail::RemoteLocalServer([this](QLocalSocket *socket) { accepted(socket); },
+                                          [this](int error) { acceptFailed(qt_error_string(error)); }, this);
         QFile::remove(detail::RemoteLocalServer::pathFor(name)); // not live: left by a killed process
         if (!server->listen(name, &d->error)) {
             delete server;

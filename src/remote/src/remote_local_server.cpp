@@ -42,7 +42,7 @@ namespace {
 
 QString errnoString(int error)
 {
-    return QString::fromLocal8Bit(std::strerror(error));
+    return qt_error_string(error);
 }
 
 bool setCloseOnExec(int fd)

@@ -87,15 +87,17 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
                                          [this](quint64 key) { onSubscribe(key); },
                                          [this](quint64 key) { onUnsubscribe(key); }, this);
     if (!host || name.isEmpty()) {
-        qWarning("rio::RemoteShare: %s", !host ? "no host" : "empty name");
+        qCWarning(lcRegistryIORemote(), "rio::RemoteShare: %s", !host ? "no host" : "empty name");
         return;
     }
     if (host->thread() != thread())
-        qWarning("rio::RemoteShare \"%s\": the host lives on another thread; create the share there",
-                 qPrintable(name));
+        qCWarning(lcRegistryIORemote(),
+                  "rio::RemoteShare \"%s\": the host lives on another thread; create the share there",
+                  qPrintable(name));
     d->listener = RemoteListener::of(qobject_cast<QRemoteObjectHost *>(host));
     if (!host->enableRemoting(d->source, name)) {
-        qWarning("rio::RemoteShare \"%s\": the host refused the name (already shared?)", qPrintable(name));
+        qCWarning(lcRegistryIORemote(),
+                  "rio::RemoteShare \"%s\": the host refused the name (already shared?)", qPrintable(name));
         return;
     }
     d->shared = true;
@@ -486,7 +488,8 @@ void RemoteShareBase::reject(const QString &what)
         QStringLiteral("rio::RemoteShare \"%1\": a peer sent %2; its connection is dropped")
             .arg(d->name, what);
     if (!RemoteListener::rejectCurrentPeer(reason))
-        qWarning("%s (not a rio::RemoteListener connection: only the event is dropped)", qPrintable(reason));
+        qCWarning(lcRegistryIORemote(),
+                  "%s (not a rio::RemoteListener connection: only the event is dropped)", qPrintable(reason));
 }
 
 bool RemoteShareBase::isShared() const noexcept
