@@ -169,8 +169,9 @@ struct RemoteListener::Private
     QTimer *deadlines = nullptr;
     quint64 rejected = 0;
     quint64 acceptFailures = 0;
-    bool acceptFailing = false; // since the last failed accept(), none succeeded
-    bool queuedCheckScheduled = false;
+    bool acceptFailing = false;        // since the last failed accept(), none succeeded
+    QTimer *queuedCheck = nullptr;     // once per turn of the event loop in which shares wrote
+    QTimer *resumeAccepting = nullptr; // a TCP server after a failed accept()
 
     Handshake *findHandshake(const QSslSocket *socket)
     {
@@ -230,6 +231,17 @@ RemoteListener::RemoteListener(QRemoteObjectHost *host, Options options, QObject
     d->deadlines->setInterval(
         std::clamp(shorter / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000)));
     connect(d->deadlines, &QTimer::timeout, this, &RemoteListener::checkDeadlines);
+    d->queuedCheck = new QTimer(this);
+    d->queuedCheck->setSingleShot(true);
+    d->queuedCheck->setInterval(0);
+    connect(d->queuedCheck, &QTimer::timeout, this, &RemoteListener::checkQueued);
+    d->resumeAccepting = new QTimer(this);
+    d->resumeAccepting->setSingleShot(true);
+    d->resumeAccepting->setInterval(detail::RemoteLocalServer::RetryMs);
+    connect(d->resumeAccepting, &QTimer::timeout, this, [this] {
+        if (d->tcp)
+            d->tcp->resumeAccepting();
+    });
     if (host)
         host->setProperty(ListenerProperty, QVariant::fromValue(static_cast<QObject *>(this)));
 }
@@ -362,8 +374,7 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
         // Qt pauses accepting after a failed accept() (EMFILE...): resumed after a pause, as local:.
         connect(server, &QTcpServer::acceptError, this, [this, server] {
             acceptFailed(server->errorString());
-            QTimer::singleShot(detail::RemoteLocalServer::RetryMs, server,
-                               [server] { server->resumeAccepting(); });
+            d->resumeAccepting->start();
         });
         d->tcp = server;
         d->address = url;
@@ -719,15 +730,8 @@ void RemoteListener::resumeReading(quint64 id)
 void RemoteListener::noteWrites()
 {
     // Once per turn of the event loop, whatever the number of writes in it.
-    if (std::exchange(d->queuedCheckScheduled, true))
-        return;
-    QMetaObject::invokeMethod(
-        this,
-        [this] {
-            d->queuedCheckScheduled = false;
-            checkQueued();
-        },
-        Qt::QueuedConnection);
+    if (!d->queuedCheck->isActive())
+        d->queuedCheck->start();
 }
 
 void RemoteListener::checkDeadlines()
