@@ -1171,14 +1171,16 @@ void tst_Remote::peersSeeOnlyTheEventSignalAndThePostSlot()
                 .invoke(keyless.get(), Qt::DirectConnection, Q_ARG(qulonglong, 0)));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
     QCOMPARE(source.share->base()->subscriberCount(), 1);
-    // More than 256 subscriptions on one connection drop that peer, and its subscriptions go.
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("a peer sent more than 256 subscriptions"));
+    // More than 64 subscriptions on one connection that do not acquire their channel drop that
+    // peer, and its subscriptions go.
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("a peer sent more than 64 subscriptions that did not acquire"));
     QRemoteObjectNode greedy;
     const std::unique_ptr<QRemoteObjectDynamicReplica> many = rawReplica(greedy, source.address());
     QVERIFY(many);
     const QMetaMethod subscribe =
         many->metaObject()->method(many->metaObject()->indexOfSlot("subscribe(qulonglong)"));
-    for (qulonglong key = 1; key <= 257; ++key)
+    for (qulonglong key = 1; key <= 65; ++key)
         QVERIFY(subscribe.invoke(many.get(), Qt::DirectConnection, Q_ARG(qulonglong, key)));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 2, Deadline);
     QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
@@ -1240,6 +1242,8 @@ void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
     const std::unique_ptr<QRemoteObjectDynamicReplica> replica = rawReplica(node, source.address());
     QVERIFY(replica);
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(warning));
+    // The events' origin (7) is this connection's own subscription: only what is malformed counts.
+    QVERIFY(QMetaObject::invokeMethod(replica.get(), "subscribe", Q_ARG(qulonglong, 7)));
     QVERIFY(QMetaObject::invokeMethod(replica.get(), "post", Q_ARG(QByteArray, frame)));
     QVERIFY(rejected.wait(Deadline));
     QTRY_VERIFY_WITH_TIMEOUT(replica->state() != QRemoteObjectReplica::Valid, Deadline);
@@ -1455,8 +1459,7 @@ void tst_Remote::oversizedPacketDropsThatPeerOnly()
     auto good = startSubscriber(source.address());
     QVERIFY(good->waitLine("state connected"));
 
-    QTest::ignoreMessage(QtWarningMsg,
-                         QRegularExpression("a peer sent more than 1114112 bytes of one packet"));
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("sent more than 1114112 bytes of one packet"));
     QLocalSocket raw;
     raw.connectToServer(QUrl(source.address()).path());
     QVERIFY(raw.waitForConnected(Deadline));
@@ -1472,8 +1475,8 @@ void tst_Remote::oversizedPacketDropsThatPeerOnly()
 
 // 64 connections, each past its handshake (a whole Ping), then sending a packet header that
 // announces 1,000,000 bytes and all of them but 1 KiB: the bytes they make the source hold stay
-// within its budget (the connection whose bytes pass it is dropped at once), the others are
-// dropped when they have made no progress for the deadline, every drop is warned about, and the
+// within its budget (past it, the connections whose packet has been incomplete longest go at once), the
+// others are dropped when they have made no progress for the deadline, every drop is warned about, and the
 // subscriber beside them (idle the whole time) keeps its connection and its events.
 void tst_Remote::incompletePacketsStayWithinTheBudgetAndTheDeadline_data()
 {
@@ -1533,7 +1536,10 @@ void tst_Remote::incompletePacketsStayWithinTheBudgetAndTheDeadline()
     const QList<QByteArray> lines = source->lines("");
     for (qsizetype i = linesBefore; i < lines.size(); ++i) {
         const QByteArray &line = lines.at(i);
-        overBudget += line.contains("(the budget is 8388608); the connection that passed it") ? 1 : 0;
+        overBudget += line.contains("(the budget is 8388608); connection ") &&
+                              line.contains("whose packet has been incomplete longest")
+                          ? 1
+                          : 0;
         late += line.contains("for 1000 ms without completing it; its connection is dropped") ? 1 : 0;
     }
     QCOMPARE(overBudget + late, Connections);
@@ -1546,8 +1552,9 @@ void tst_Remote::incompletePacketsStayWithinTheBudgetAndTheDeadline()
     qInfo("peak growth %lld KiB (budget %lld KiB); %lld dropped over the budget, %lld at the deadline",
           qlonglong(growthKiB), qlonglong(Budget / 1024), qlonglong(overBudget), qlonglong(late));
 #ifndef RIO_REMOTE_SPAWN // under the sanitizers resident memory is no bound (shadow memory, quarantine)
-    // Over TLS, each connection's TLS state and the bytes not yet decrypted come on top.
-    const qint64 slackKiB = tls ? 24 * 1024 : 16 * 1024;
+    // Over TLS, each connection's TLS state and the bytes not yet decrypted come on top; over TCP
+    // and TLS, the connections kept while older ones go read their whole megabyte first.
+    const qint64 slackKiB = url.startsWith(QLatin1String("local")) ? 16 * 1024 : 24 * 1024;
     QVERIFY2(growthKiB < Budget / 1024 + slackKiB, qPrintable(QStringLiteral("%1 KiB").arg(growthKiB)));
 #endif
 
@@ -1565,8 +1572,7 @@ void tst_Remote::connectionsThatSendNoWholePacketAreDropped_data()
 {
     QTest::addColumn<QString>("url");
     QTest::addColumn<QByteArray>("warning");
-    const QByteArray noPacket =
-        "a peer sent no whole packet within 500 ms of connecting; its connection is dropped";
+    const QByteArray noPacket = "sent no whole packet within 500 ms of connecting; its connection is dropped";
     QTest::newRow("local") << uniqueLocalUrl() << noPacket;
     QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0") << noPacket;
     QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0")
@@ -1632,10 +1638,10 @@ void tst_Remote::connectionsThatSendNoWholePacketAreDropped()
     for (qsizetype i = linesBefore; i < answerFrom; ++i) {
         const QByteArray &line = lines.at(i);
         QVERIFY2(!line.startsWith("registryio.remote:") || line.endsWith(warning), line.constData());
-        warnings +=
-            line.startsWith("registryio.remote: rio::RemoteListener " + address.toUtf8() + ": " + warning)
-                ? 1
-                : 0;
+        warnings += line.startsWith("registryio.remote: rio::RemoteListener " + address.toUtf8() + ": ") &&
+                            line.endsWith(warning)
+                        ? 1
+                        : 0;
     }
     QCOMPARE(warnings, 2);
     source->send("notify 1 1");
@@ -1733,7 +1739,8 @@ void tst_Remote::tlsSourceWithAnUntrustedCertificateIsRefused()
         startSource(QStringLiteral("tls://127.0.0.1:0"), certs.args(QStringLiteral("server"), QString()));
     QVERIFY(!address.isEmpty());
     auto wrong = startSubscriber(address, certs.args(QString(), QStringLiteral("b")), true);
-    QVERIFY(wrong->waitLine("rio: the TLS connection to " + address.toUtf8() + " is refused"));
+    QVERIFY(
+        wrong->waitLine("registryio.remote: rio: the TLS connection to " + address.toUtf8() + " is refused"));
     auto right = startSubscriber(address, certs.args(QString(), QStringLiteral("a")));
     QVERIFY(right->waitLine("state connected"));
     source->send("notify 1 50");

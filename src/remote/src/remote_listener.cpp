@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include <registryio/remote/remote_listener.h>
 
+#include "remote_local_server_p.h"
+
 #include <QAbstractSocket>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QHostAddress>
-#include <QLocalServer>
 #include <QLocalSocket>
 #include <QLoggingCategory>
 #include <QPointer>
@@ -17,6 +19,10 @@
 #include <QTimer>
 #include <QtEndian>
 #include <QtRemoteObjects/qconnectionfactories.h>
+
+#ifdef Q_OS_LINUX
+#include <sys/socket.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -31,6 +37,8 @@ namespace {
 // Bytes held by packets not yet whole, across every listener of the process (listeners may live
 // on different threads).
 std::atomic<qint64> g_incompleteBytes{0};
+// Bytes waiting to be written to connections, as last measured, across every listener.
+std::atomic<qint64> g_queuedBytes{0};
 
 // Connection ids: unique in the process, never reused.
 std::atomic<quint64> g_nextConnection{1};
@@ -117,7 +125,7 @@ struct RemoteListener::Private
 {
     QPointer<QRemoteObjectHost> host;
     Options options;
-    QLocalServer *local = nullptr;
+    detail::RemoteLocalServer *local = nullptr;
     QTcpServer *tcp = nullptr;
     QUrl address;
     QString error;
@@ -125,13 +133,17 @@ struct RemoteListener::Private
     struct Peer
     {
         QPointer<QIODevice> socket;
-        quint64 id = 0;          // the connection's id (never reused)
-        QString name;            // who is at the other end
-        qint64 connectedAt = 0;  // ms
-        qint64 pendingSince = 0; // ms: the packet being received began (or the last one completed)
-        qint64 before = 0;       // bytes available when Qt Remote Objects started reading
-        qint64 held = 0;         // bytes of a packet not yet whole, after its reading
-        bool handshaken = false; // a whole packet arrived
+        quint64 id = 0;             // the connection's id (never reused)
+        QString name;               // who is at the other end
+        qint64 connectedAt = 0;     // ms
+        qint64 pendingSince = 0;    // ms: the packet being received began (or the last one completed)
+        qint64 before = 0;          // bytes available when Qt Remote Objects started reading
+        qint64 held = 0;            // bytes of a packet not yet whole, after its reading
+        qint64 packetSince = 0;     // ms: the packet not yet whole began
+        qint64 queued = 0;          // bytes waiting to be written, as last measured
+        int pauses = 0;             // pauseReading() not yet resumed: Qt Remote Objects does not read
+        QPointer<QObject> device{}; // Qt Remote Objects' device for it, while paused
+        bool handshaken = false;    // a whole packet arrived
         // Found without room (hasRoom() said no, or a write left it above the high-water
         // mark): drained() tells once it has room again. A connection that always had room
         // writes without a signal per write.
@@ -149,6 +161,10 @@ struct RemoteListener::Private
     std::vector<Handshake> handshakes;
     QTimer *deadlines = nullptr;
     quint64 rejected = 0;
+    quint64 acceptFailures = 0;
+    bool acceptFailing = false;        // since the last failed accept(), none succeeded
+    QTimer *queuedCheck = nullptr;     // once per turn of the event loop in which shares wrote
+    QTimer *resumeAccepting = nullptr; // a TCP server after a failed accept()
 
     Handshake *findHandshake(const QSslSocket *socket)
     {
@@ -169,6 +185,16 @@ struct RemoteListener::Private
             *errors = it->errors;
         handshakes.erase(it);
         return true;
+    }
+    // Who a connection is, for the warning that drops it.
+    static QString describe(const Peer &peer)
+    {
+        return QStringLiteral("connection %1 (%2)").arg(peer.id).arg(peer.name);
+    }
+    Peer *findId(quint64 id)
+    {
+        const auto it = std::find_if(peers.begin(), peers.end(), [id](const Peer &p) { return p.id == id; });
+        return it == peers.end() ? nullptr : &*it;
     }
     Peer *find(const QIODevice *socket)
     {
@@ -198,6 +224,17 @@ RemoteListener::RemoteListener(QRemoteObjectHost *host, Options options, QObject
     d->deadlines->setInterval(
         std::clamp(shorter / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000)));
     connect(d->deadlines, &QTimer::timeout, this, &RemoteListener::checkDeadlines);
+    d->queuedCheck = new QTimer(this);
+    d->queuedCheck->setSingleShot(true);
+    d->queuedCheck->setInterval(0);
+    connect(d->queuedCheck, &QTimer::timeout, this, &RemoteListener::checkQueued);
+    d->resumeAccepting = new QTimer(this);
+    d->resumeAccepting->setSingleShot(true);
+    d->resumeAccepting->setInterval(detail::RemoteLocalServer::RetryMs);
+    connect(d->resumeAccepting, &QTimer::timeout, this, [this] {
+        if (d->tcp)
+            d->tcp->resumeAccepting();
+    });
     if (host)
         host->setProperty(ListenerProperty, QVariant::fromValue(static_cast<QObject *>(this)));
 }
@@ -208,6 +245,7 @@ RemoteListener::~RemoteListener()
         d->host->setProperty(ListenerProperty, QVariant());
     for (const auto &peer : d->peers) {
         g_incompleteBytes.fetch_sub(peer.held, std::memory_order_relaxed);
+        g_queuedBytes.fetch_sub(peer.queued, std::memory_order_relaxed);
         if (QIODevice *socket = peer.socket) {
             socket->disconnect(this);
             forget(socket); // the host may outlive us: it must not write to our sockets
@@ -276,8 +314,7 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
             d->error = QStringLiteral("local: needs a name (local:orders)");
             return false;
         }
-        // A live server keeps its name (with UserAccessOption, QLocalServer would otherwise put
-        // its socket in place of the live one); a socket file left by a killed process is replaced.
+        // A live server keeps its name; a socket file left by a killed process is replaced.
         {
             QLocalSocket probe;
             probe.connectToServer(name);
@@ -287,22 +324,14 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
                 return false;
             }
         }
-        auto *server = new QLocalServer(this);
-        server->setSocketOptions(QLocalServer::UserAccessOption);
-        bool ok = server->listen(name);
-        if (!ok && server->serverError() == QAbstractSocket::AddressInUseError) {
-            QLocalServer::removeServer(name);
-            ok = server->listen(name);
-        }
-        if (!ok) {
-            d->error = server->errorString();
+        auto *server =
+            new detail::RemoteLocalServer([this](QLocalSocket *socket) { accepted(socket); },
+                                          [this](int error) { acceptFailed(qt_error_string(error)); }, this);
+        QFile::remove(detail::RemoteLocalServer::pathFor(name)); // not live: left by a killed process
+        if (!server->listen(name, &d->error)) {
             delete server;
             return false;
         }
-        connect(server, &QLocalServer::newConnection, this, [this, server] {
-            while (QLocalSocket *socket = server->nextPendingConnection())
-                accept(socket, nowMs());
-        });
         d->local = server;
         d->address = url;
         return true;
@@ -332,9 +361,14 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
         if (!wantsTls) {
             connect(server, &QTcpServer::newConnection, this, [this, server] {
                 while (QTcpSocket *socket = server->nextPendingConnection())
-                    accept(socket, nowMs());
+                    accepted(socket);
             });
         }
+        // Qt pauses accepting after a failed accept() (EMFILE...): resumed after a pause, as local:.
+        connect(server, &QTcpServer::acceptError, this, [this, server] {
+            acceptFailed(server->errorString());
+            d->resumeAccepting->start();
+        });
         d->tcp = server;
         d->address = url;
         d->address.setPort(server->serverPort());
@@ -344,8 +378,31 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
     return false;
 }
 
+void RemoteListener::accepted(QIODevice *socket)
+{
+    if (std::exchange(d->acceptFailing, false))
+        qCInfo(lcRegistryIORemoteCategory, "rio::RemoteListener %s: accepting connections again",
+               qPrintable(d->address.toString()));
+    accept(socket, nowMs());
+}
+
+void RemoteListener::acceptFailed(const QString &why)
+{
+    ++d->acceptFailures;
+    // Once per episode: until a connection is accepted again, every retry fails the same way.
+    if (std::exchange(d->acceptFailing, true))
+        return;
+    qCWarning(lcRegistryIORemoteCategory,
+              "rio::RemoteListener %s: accepting a connection failed (%s); still listening, new "
+              "connections wait and are accepted once it succeeds",
+              qPrintable(d->address.toString()), qPrintable(why));
+}
+
 void RemoteListener::beginHandshake(QSslSocket *socket)
 {
+    if (std::exchange(d->acceptFailing, false))
+        qCInfo(lcRegistryIORemoteCategory, "rio::RemoteListener %s: accepting connections again",
+               qPrintable(d->address.toString()));
     d->handshakes.push_back({socket, nowMs(), {}});
     if (!d->deadlines->isActive())
         d->deadlines->start();
@@ -427,6 +484,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
             if (p.socket && p.socket != socket)
                 return false;
             g_incompleteBytes.fetch_sub(p.held, std::memory_order_relaxed);
+            g_queuedBytes.fetch_sub(p.queued, std::memory_order_relaxed);
             return true;
         });
         if (d->peers.empty() && d->handshakes.empty())
@@ -441,9 +499,17 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         connect(tcp, &QAbstractSocket::disconnected, this, gone);
     QString name = d->address.toString();
+#ifdef Q_OS_LINUX
+    if (auto *local = qobject_cast<QLocalSocket *>(socket)) {
+        ucred credentials{};
+        socklen_t size = sizeof(credentials);
+        if (::getsockopt(int(local->socketDescriptor()), SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0)
+            name = QStringLiteral("%1 pid %2").arg(name).arg(credentials.pid);
+    }
+#endif
     if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         name = QStringLiteral("%1:%2").arg(tcp->peerAddress().toString()).arg(tcp->peerPort());
-    d->peers.push_back({socket, id, name, connectedAt, nowMs(), 0, 0, false});
+    d->peers.push_back({socket, id, name, connectedAt, nowMs()});
     if (!d->deadlines->isActive())
         d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());
@@ -458,8 +524,10 @@ void RemoteListener::forget(QIODevice *socket)
         return;
     const auto devices = d->host->findChildren<QtROIoDeviceBase *>();
     for (QtROIoDeviceBase *device : devices) {
-        if (device->connection() == socket)
+        if (device->connection() == socket) {
+            device->blockSignals(false); // a paused connection's too
             Q_EMIT device->disconnected();
+        }
     }
 }
 
@@ -476,7 +544,7 @@ void RemoteListener::afterRead(QIODevice *socket)
         return;
     }
     Private::Peer *peer = d->find(socket);
-    if (!peer)
+    if (!peer || peer->pauses > 0) // paused: Qt Remote Objects did not read, nothing is judged
         return;
     // Qt Remote Objects has consumed every whole packet; what is left is part of the next one.
     const qint64 left = socket->bytesAvailable();
@@ -484,27 +552,179 @@ void RemoteListener::afterRead(QIODevice *socket)
     if (peer->before - left >= SmallestPacketBytes) { // a packet completed: progress
         peer->handshaken = true;
         peer->pendingSince = now;
+        peer->packetSince = now;  // what is left (if anything) began a new one
     } else if (peer->held == 0) { // a new packet began
         peer->pendingSince = now;
+        peer->packetSince = now;
     }
     const qint64 total =
         g_incompleteBytes.fetch_add(left - peer->held, std::memory_order_relaxed) + left - peer->held;
     peer->held = left;
     // More than a packet may hold means a peer announcing a huge one: refuse to buffer it.
     if (left > d->options.maxPacketBytes) {
-        drop(socket, QStringLiteral("rio::RemoteListener %1: a peer sent more than %2 bytes of one packet "
+        drop(socket, QStringLiteral("rio::RemoteListener %1: %2 sent more than %3 bytes of one packet "
                                     "(the limit); its connection is dropped")
-                         .arg(d->address.toString())
+                         .arg(d->address.toString(), Private::describe(*peer))
                          .arg(d->options.maxPacketBytes));
     } else if (total > d->options.incompleteBytesBudget) {
-        drop(socket, QStringLiteral("rio::RemoteListener %1: packets not yet whole hold %2 bytes in this "
-                                    "process (the budget is %3); the connection that passed it, holding "
-                                    "%4 bytes, is dropped")
-                         .arg(d->address.toString())
-                         .arg(total)
-                         .arg(d->options.incompleteBytesBudget)
-                         .arg(left));
+        shedIncomplete(total);
     }
+    // What reading made the source answer (a Pong per Ping, an object's state per acquisition)
+    // waits for a peer that may never read it.
+    checkQueued();
+}
+
+void RemoteListener::shedIncomplete(qint64 total)
+{
+    // The budget is passed: the connections whose packets have been incomplete longest go first,
+    // until it holds. The one that passed it is usually a peer sending a packet now, at speed;
+    // those that hold bytes for long are the ones keeping the budget.
+    std::vector<const Private::Peer *> holders;
+    for (const Private::Peer &peer : d->peers) {
+        if (peer.socket && peer.held > 0 && !peer.socket->property(RejectedProperty).toBool())
+            holders.push_back(&peer);
+    }
+    std::sort(holders.begin(), holders.end(), [](const Private::Peer *a, const Private::Peer *b) {
+        return a->packetSince != b->packetSince ? a->packetSince < b->packetSince : a->held > b->held;
+    });
+    const qint64 now = nowMs();
+    std::vector<std::pair<QPointer<QIODevice>, QString>> shed;
+    for (const Private::Peer *peer : holders) {
+        if (total <= d->options.incompleteBytesBudget)
+            break;
+        shed.emplace_back(peer->socket,
+                          QStringLiteral("rio::RemoteListener %1: packets not yet whole hold %2 bytes in "
+                                         "this process (the budget is %3); %4, whose packet has been "
+                                         "incomplete longest (%5 bytes for %6 ms), is dropped")
+                              .arg(d->address.toString())
+                              .arg(total)
+                              .arg(d->options.incompleteBytesBudget)
+                              .arg(Private::describe(*peer))
+                              .arg(peer->held)
+                              .arg(now - peer->packetSince));
+        total -= peer->held;
+    }
+    // Dropping closes the socket, which takes it out of d->peers: not while iterating them.
+    for (const auto &[socket, reason] : shed) {
+        if (socket)
+            drop(socket, reason);
+    }
+}
+
+void RemoteListener::checkQueued()
+{
+    // Per connection: a peer that does not read what it is sent.
+    std::vector<std::pair<QPointer<QIODevice>, QString>> late;
+    qint64 total = 0;
+    for (Private::Peer &peer : d->peers) {
+        if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
+            continue;
+        const qint64 queued = peer.socket->bytesToWrite();
+        total =
+            g_queuedBytes.fetch_add(queued - peer.queued, std::memory_order_relaxed) + queued - peer.queued;
+        peer.queued = queued;
+        if (queued > d->options.maxQueuedBytes)
+            late.emplace_back(peer.socket,
+                              QStringLiteral("rio::RemoteListener %1: %2 has %3 bytes waiting to be written "
+                                             "(the limit per connection is %4): it does not read what it "
+                                             "is sent; its connection is dropped")
+                                  .arg(d->address.toString(), Private::describe(peer))
+                                  .arg(queued)
+                                  .arg(d->options.maxQueuedBytes));
+    }
+    for (const auto &[socket, reason] : late) {
+        if (socket)
+            drop(socket, reason);
+    }
+    if (total <= d->options.queuedBytesBudget)
+        return;
+    // Per process: the connections with the most waiting go first, until it holds.
+    std::vector<const Private::Peer *> holders;
+    for (const Private::Peer &peer : d->peers) {
+        if (peer.socket && peer.queued > 0 && !peer.socket->property(RejectedProperty).toBool())
+            holders.push_back(&peer);
+    }
+    std::sort(holders.begin(), holders.end(),
+              [](const Private::Peer *a, const Private::Peer *b) { return a->queued > b->queued; });
+    std::vector<std::pair<QPointer<QIODevice>, QString>> shed;
+    for (const Private::Peer *peer : holders) {
+        if (total <= d->options.queuedBytesBudget)
+            break;
+        shed.emplace_back(peer->socket,
+                          QStringLiteral("rio::RemoteListener %1: connections have %2 bytes waiting to be "
+                                         "written in this process (the budget is %3); %4, with the most "
+                                         "(%5 bytes), is dropped")
+                              .arg(d->address.toString())
+                              .arg(total)
+                              .arg(d->options.queuedBytesBudget)
+                              .arg(Private::describe(*peer))
+                              .arg(peer->queued));
+        total -= peer->queued;
+    }
+    for (const auto &[socket, reason] : shed) {
+        if (socket)
+            drop(socket, reason);
+    }
+}
+
+bool RemoteListener::dropConnection(quint64 id, const QString &reason)
+{
+    const Private::Peer *peer = d->find(id);
+    if (!peer || !peer->socket)
+        return false;
+    if (!peer->socket->property(RejectedProperty).toBool())
+        drop(peer->socket, reason);
+    return true;
+}
+
+bool RemoteListener::pauseReading(quint64 id)
+{
+    Private::Peer *peer = d->findId(id);
+    if (!peer || !peer->socket || !d->host)
+        return false;
+    if (peer->pauses++ > 0)
+        return true;
+    // Qt Remote Objects reads on its device's readyRead(), which relays the socket's: blocked,
+    // it reads nothing more (our own slots on the socket still run, and see the pause).
+    const auto devices = d->host->findChildren<QtROIoDeviceBase *>();
+    for (QtROIoDeviceBase *device : devices) {
+        if (device->connection() == peer->socket) {
+            device->blockSignals(true);
+            peer->device = device;
+        }
+    }
+    return true;
+}
+
+void RemoteListener::resumeReading(quint64 id)
+{
+    Private::Peer *peer = d->findId(id);
+    if (!peer || peer->pauses == 0 || --peer->pauses > 0)
+        return;
+    if (peer->device)
+        peer->device->blockSignals(false);
+    peer->pendingSince = nowMs();
+    // The socket stopped reading from the kernel once its buffer was full, and reading whole
+    // packets out of the buffer does not start it again: setting the size does.
+    if (auto *local = qobject_cast<QLocalSocket *>(peer->socket.data())) {
+        const qint64 size = local->readBufferSize();
+        local->setReadBufferSize(0);
+        local->setReadBufferSize(size);
+    } else if (auto *tcp = qobject_cast<QAbstractSocket *>(peer->socket.data())) {
+        const qint64 size = tcp->readBufferSize();
+        tcp->setReadBufferSize(0);
+        tcp->setReadBufferSize(size);
+    }
+    // What arrived meanwhile is read on the next turn, as if it had just arrived.
+    if (QIODevice *socket = peer->socket; socket && socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(socket, [socket] { Q_EMIT socket->readyRead(); }, Qt::QueuedConnection);
+}
+
+void RemoteListener::noteWrites()
+{
+    // Once per turn of the event loop, whatever the number of writes in it.
+    if (!d->queuedCheck->isActive())
+        d->queuedCheck->start();
 }
 
 void RemoteListener::checkDeadlines()
@@ -512,20 +732,19 @@ void RemoteListener::checkDeadlines()
     const qint64 now = nowMs();
     std::vector<std::pair<QPointer<QIODevice>, QString>> late;
     for (const Private::Peer &peer : d->peers) {
-        if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
+        if (!peer.socket || peer.socket->property(RejectedProperty).toBool() || peer.pauses > 0)
             continue;
         if (!peer.handshaken && now - peer.connectedAt > d->options.handshakeTimeout.count()) {
-            late.emplace_back(
-                peer.socket,
-                QStringLiteral("rio::RemoteListener %1: a peer sent no whole packet within %2 ms "
-                               "of connecting; its connection is dropped")
-                    .arg(d->address.toString())
-                    .arg(d->options.handshakeTimeout.count()));
+            late.emplace_back(peer.socket,
+                              QStringLiteral("rio::RemoteListener %1: %2 sent no whole packet within %3 ms "
+                                             "of connecting; its connection is dropped")
+                                  .arg(d->address.toString(), Private::describe(peer))
+                                  .arg(d->options.handshakeTimeout.count()));
         } else if (peer.held > 0 && now - peer.pendingSince > d->options.progressTimeout.count()) {
             late.emplace_back(peer.socket,
-                              QStringLiteral("rio::RemoteListener %1: a peer held %2 bytes of a packet for "
-                                             "%3 ms without completing it; its connection is dropped")
-                                  .arg(d->address.toString())
+                              QStringLiteral("rio::RemoteListener %1: %2 held %3 bytes of a packet for "
+                                             "%4 ms without completing it; its connection is dropped")
+                                  .arg(d->address.toString(), Private::describe(peer))
                                   .arg(peer.held)
                                   .arg(d->options.progressTimeout.count()));
         }
@@ -670,6 +889,11 @@ qint64 RemoteListener::incompleteBytes() noexcept
 quint64 RemoteListener::rejectedCount() const noexcept
 {
     return d->rejected;
+}
+
+quint64 RemoteListener::acceptFailures() const noexcept
+{
+    return d->acceptFailures;
 }
 
 } // namespace rio

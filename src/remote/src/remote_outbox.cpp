@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "remote_outbox_p.h"
 
+#include <registryio/remote/remote_listener.h>
+
 #include <QMetaObject>
 #include <QRandomGenerator>
 
@@ -47,6 +49,26 @@ void RemoteOutbox::attachFanoutDirect(std::function<bool(quint64)> isIdle,
     m_isConnectionIdle = std::move(isIdle);
     m_sendToNow = std::move(sendNow);
     m_pumpThread.store(m_pump ? m_pump->thread() : nullptr, std::memory_order_release);
+}
+
+void RemoteOutbox::attachHoldPoster(std::function<void()> hold)
+{
+    std::lock_guard lock(m_mutex);
+    m_holdPoster = std::move(hold);
+}
+
+void RemoteOutbox::setRelayDropping(bool dropping)
+{
+    std::lock_guard lock(m_mutex);
+    m_relayDropping = dropping;
+}
+
+bool RemoteOutbox::anyReadyFull() noexcept
+{
+    std::lock_guard lock(m_mutex);
+    return capacity != 0 && std::any_of(m_backlogs.begin(), m_backlogs.end(), [this](const auto &backlog) {
+               return backlog->ready && backlog->queue.size() >= capacity;
+           });
 }
 
 void RemoteOutbox::attachReport(std::function<void()> report)
@@ -186,6 +208,9 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     QThread *const pumpThread = m_pumpThread.load(std::memory_order_acquire);
     const bool onPump = pumpThread && pumpThread == QThread::currentThread();
     const bool bounded = delivery == Delivery::Every && capacity != 0;
+    // A subscriber's event the share relays on its own thread: that thread cannot wait, so
+    // lossless means the poster's connection waits (is not read) instead.
+    const bool relayed = onPump && origin != 0 && RemoteListener::currentConnection() != 0;
     // The subscribers this event goes to at once: a few inline (a single event allocates nothing
     // for them), any more in `moreDirect`. Held, not borrowed: sending may close a connection.
     constexpr std::size_t InlineDirect = 4;
@@ -195,9 +220,12 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     std::unique_lock lock(m_mutex);
     if (m_closed)
         return;
+    // Senders wait for subscribers that receive only: one that never acquired its channel would
+    // hold every sender for ever.
     const auto anyFull = [this] {
-        return std::any_of(m_backlogs.begin(), m_backlogs.end(),
-                           [this](const auto &backlog) { return backlog->queue.size() >= capacity; });
+        return std::any_of(m_backlogs.begin(), m_backlogs.end(), [this](const auto &backlog) {
+            return backlog->ready && backlog->queue.size() >= capacity;
+        });
     };
     // Lossless: wait for room in every backlog, never on the pump's own thread (its event loop
     // is what makes room), at most blockTimeout; the backlogs still full then drop this event.
@@ -211,6 +239,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
     bool queued = false;
     bool droppedAny = false;
+    bool hold = false;
     for (const auto &backlog : m_backlogs) {
         if (delivery == Delivery::Latest) {
             backlog->latest = item; // shares the bytes
@@ -226,7 +255,14 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
                 moreDirect.push_back(backlog);
             continue;
         }
-        if (bounded && backlog->queue.size() >= capacity) {
+        const std::size_t room = backlog->ready  ? capacity
+                                 : capacity == 0 ? RemoteUnreadyCapacity
+                                                 : std::min(capacity, RemoteUnreadyCapacity);
+        const bool holdable = relayed && bounded && overflow == Overflow::Block && backlog->ready &&
+                              m_holdPoster && !m_relayDropping;
+        if (holdable && backlog->queue.size() >= room) {
+            hold = true; // beyond capacity by what the poster sent before it is paused
+        } else if (delivery == Delivery::Every && room != 0 && backlog->queue.size() >= room) {
             ++backlog->dropped;
             ++backlog->unreported;
             dropped.fetch_add(1, std::memory_order_relaxed);
@@ -252,6 +288,8 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         m_sendToNow(*direct[i], item);
     for (const auto &backlog : moreDirect)
         m_sendToNow(*backlog, item);
+    if (hold)
+        m_holdPoster();
 }
 
 void RemoteOutbox::attach(QObject *pump, std::function<void()> send)
@@ -277,6 +315,7 @@ void RemoteOutbox::detach()
     std::function<void(RemoteOutgoing &)> sendNow;
     std::function<bool(quint64)> isConnectionIdle;
     std::function<void(RemoteBacklog &, RemoteOutgoing &)> sendToNow;
+    std::function<void()> holdPoster;
     std::vector<std::shared_ptr<RemoteBacklog>> backlogs;
     std::lock_guard lock(m_mutex);
     m_pump = nullptr;
@@ -287,6 +326,7 @@ void RemoteOutbox::detach()
     sendNow.swap(m_sendNow);
     isConnectionIdle.swap(m_isConnectionIdle);
     sendToNow.swap(m_sendToNow);
+    holdPoster.swap(m_holdPoster);
     backlogs.swap(m_backlogs);
     m_closed = true;
     m_room.notify_all();

@@ -27,6 +27,10 @@ namespace rio::detail {
 // thread's other work run.
 inline constexpr int RemoteFramesPerTurn = 8;
 
+// The most events a subscriber's backlog holds before it acquired its channel (ready): a
+// subscription that never becomes ready costs little, and no sender waits for it.
+inline constexpr std::size_t RemoteUnreadyCapacity = 1024;
+
 /// One event waiting for the wire.
 struct RemoteOutgoing
 {
@@ -51,6 +55,8 @@ struct RemoteBacklog
     std::optional<RemoteOutgoing> latest;
     /// The subscriber acquired its channel: the pump may send to it.
     bool ready = false;
+    /// When it subscribed (ms on the share's clock): it must be ready within the share's deadline.
+    qint64 subscribedAt = 0;
     quint64 sent = 0;
     quint64 dropped = 0;
     quint64 unreported = 0; // drops not yet signalled
@@ -102,6 +108,15 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// Runs `report` on the pump's thread once drops are waiting to be signalled (at most one
     /// scheduled at a time).
     void attachReport(std::function<void()> report);
+    /// Block only: an event relayed from a listener's connection on the pump's thread (which
+    /// never waits) that finds a ready backlog full is queued beyond `capacity`, and `hold` runs
+    /// (pump thread, after the push) to stop reading from that connection until there is room.
+    void attachHoldPoster(std::function<void()> hold);
+    /// While set, relayed events drop for full backlogs as others do (the hold outlasted
+    /// blockTimeout).
+    void setRelayDropping(bool dropping);
+    /// Whether a backlog whose subscriber receives has `capacity` events or more waiting.
+    bool anyReadyFull() noexcept;
     /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> takeUnreported();
     /// The size of the fullest backlog now.
@@ -145,6 +160,8 @@ private:
     std::shared_ptr<std::function<void()>> m_report;
     std::function<bool(quint64)> m_isConnectionIdle;                    // pump thread only
     std::function<void(RemoteBacklog &, RemoteOutgoing &)> m_sendToNow; // pump thread only
+    std::function<void()> m_holdPoster;                                 // pump thread only
+    bool m_relayDropping = false;
 
     std::mutex m_mutex;
     std::deque<RemoteOutgoing> m_queue;

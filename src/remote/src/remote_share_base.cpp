@@ -23,6 +23,17 @@ namespace {
 
 // The most subscriptions one connection may hold at once (a peer that asks for more is dropped).
 constexpr int MaxSubscriptionsPerConnection = 256;
+// The most subscriptions not yet ready (their channel not acquired) one connection may hold, of
+// one share, and the whole process, of every share; a peer that asks for more is dropped.
+constexpr int MaxUnreadyPerConnection = 64;
+constexpr int MaxUnreadyPerProcess = 256;
+// A subscriber that has not acquired its channel this long after it subscribed is dropped (a
+// subscriber acquires it within a round trip).
+constexpr qint64 ReadyTimeoutMs = 10000;
+// Drop warnings name at most this many subscribers a second; the rest are summed up in one line.
+constexpr std::size_t MaxDropLinesPerSecond = 3;
+
+std::atomic<int> g_unready{0};
 
 QString channelName(const QString &name, quint64 key)
 {
@@ -48,6 +59,11 @@ struct RemoteShareBase::Private
     std::vector<std::pair<quint64, quint64>> unlogged;
     qint64 lastLog = -1;
     QTimer *logTimer = nullptr;
+    QTimer *readyTimer = nullptr; // runs while a subscription is not ready
+    // Block: connections not read because an event they posted found a backlog full, and the
+    // timer that ends their wait at blockTimeout.
+    std::vector<quint64> held;
+    QTimer *holdTimer = nullptr;
     QElapsedTimer clock;
 };
 
@@ -64,19 +80,24 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->logTimer = new QTimer(this);
     d->logTimer->setSingleShot(true);
     connect(d->logTimer, &QTimer::timeout, this, &RemoteShareBase::logDrops);
+    d->readyTimer = new QTimer(this);
+    d->readyTimer->setInterval(int(ReadyTimeoutMs / 10));
+    connect(d->readyTimer, &QTimer::timeout, this, &RemoteShareBase::checkUnready);
     d->source = new detail::RemoteSource([this](const QByteArray &frame) { onPost(frame); },
                                          [this](quint64 key) { onSubscribe(key); },
                                          [this](quint64 key) { onUnsubscribe(key); }, this);
     if (!host || name.isEmpty()) {
-        qWarning("rio::RemoteShare: %s", !host ? "no host" : "empty name");
+        qCWarning(lcRegistryIORemote(), "rio::RemoteShare: %s", !host ? "no host" : "empty name");
         return;
     }
     if (host->thread() != thread())
-        qWarning("rio::RemoteShare \"%s\": the host lives on another thread; create the share there",
-                 qPrintable(name));
+        qCWarning(lcRegistryIORemote(),
+                  "rio::RemoteShare \"%s\": the host lives on another thread; create the share there",
+                  qPrintable(name));
     d->listener = RemoteListener::of(qobject_cast<QRemoteObjectHost *>(host));
     if (!host->enableRemoting(d->source, name)) {
-        qWarning("rio::RemoteShare \"%s\": the host refused the name (already shared?)", qPrintable(name));
+        qCWarning(lcRegistryIORemote(),
+                  "rio::RemoteShare \"%s\": the host refused the name (already shared?)", qPrintable(name));
         return;
     }
     d->shared = true;
@@ -89,6 +110,18 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
             [this](detail::RemoteBacklog &backlog, detail::RemoteOutgoing &item) {
                 send(backlog, {&item, 1});
             });
+    if (d->listener && options.delivery == Delivery::Every && options.overflow == Overflow::Block &&
+        options.capacity != 0) {
+        d->holdTimer = new QTimer(this);
+        d->holdTimer->setSingleShot(true);
+        connect(d->holdTimer, &QTimer::timeout, this, [this] {
+            // Held for blockTimeout: relayed events drop for the full backlogs from now on, as a
+            // sender's would, until there is room again.
+            d->box->setRelayDropping(true);
+            releasePosters();
+        });
+        d->box->attachHoldPoster([this] { holdPoster(); });
+    }
     if (d->listener) {
         connect(d->listener, &RemoteListener::drained, this, [this] { d->box->schedule(); });
         connect(d->listener, &RemoteListener::connectionClosed, this, [this](quint64 connection) {
@@ -113,6 +146,10 @@ RemoteShareBase::~RemoteShareBase()
     d->box->close();
     const auto backlogs = d->box->backlogs();
     d->box->detach();
+    for (const auto &backlog : backlogs) {
+        if (!backlog->ready && backlog->channel)
+            g_unready.fetch_sub(1, std::memory_order_relaxed);
+    }
     if (!d->host)
         return;
     for (const auto &backlog : backlogs) {
@@ -132,8 +169,14 @@ void RemoteShareBase::onSubscribe(quint64 key)
     const quint64 connection = RemoteListener::currentConnection();
     int onConnection = 0;
     for (const auto &backlog : d->box->backlogs()) {
+        if (backlog->key == key && !mayControl(*backlog, connection)) {
+            // Keys are public (every connection sees every channel's name): a key is the
+            // connection's that subscribed with it, as long as that connection lives.
+            reject(QStringLiteral("a subscription with a key another connection holds"));
+            return;
+        }
         if (backlog->key == key)
-            removeSubscriber(backlog); // the same subscriber again (a new connection): starts over
+            removeSubscriber(backlog); // the same subscriber again: starts over
         else if (connection != 0 && backlog->connection == connection)
             ++onConnection;
     }
@@ -142,48 +185,132 @@ void RemoteShareBase::onSubscribe(quint64 key)
                         : QStringLiteral("more than %1 subscriptions").arg(MaxSubscriptionsPerConnection));
         return;
     }
+    if (connection != 0 && unreadyOn(connection) >= MaxUnreadyPerConnection) {
+        reject(QStringLiteral("more than %1 subscriptions that did not acquire their channel")
+                   .arg(MaxUnreadyPerConnection));
+        return;
+    }
+    if (g_unready.load(std::memory_order_relaxed) >= MaxUnreadyPerProcess) {
+        reject(QStringLiteral("a subscription while this process holds %1 that did not acquire their channel")
+                   .arg(MaxUnreadyPerProcess));
+        return;
+    }
     auto backlog = std::make_shared<detail::RemoteBacklog>();
     backlog->id = d->nextSubscriber++;
     backlog->key = key;
     backlog->connection = connection;
+    backlog->subscribedAt = d->clock.elapsed();
     if (d->listener && connection != 0)
         backlog->peer = d->listener->peerName(connection);
     auto *channel = new detail::RemoteChannel(
         [this, weak = std::weak_ptr<detail::RemoteBacklog>(backlog)] {
-            if (const auto backlog = weak.lock())
-                d->box->setReady(backlog);
+            const auto backlog = weak.lock();
+            if (!backlog || RemoteListener::isCurrentPeerRejected())
+                return;
+            if (!mayControl(*backlog, RemoteListener::currentConnection())) {
+                reject(QStringLiteral("ready() on another connection's channel"));
+                return;
+            }
+            if (!backlog->ready)
+                g_unready.fetch_sub(1, std::memory_order_relaxed);
+            d->box->setReady(backlog);
         },
         this);
     backlog->channel = channel;
     // In the backlog from now on (the retained event first), sent once the subscriber acquired
     // its channel.
     d->box->addBacklog(backlog);
+    g_unready.fetch_add(1, std::memory_order_relaxed);
     if (!d->host->enableRemoting(channel, channelName(d->name, key))) {
         qCWarning(lcRegistryIORemote(), "rio::RemoteShare \"%s\": the host refused a subscriber's channel",
                   qPrintable(d->name));
+        g_unready.fetch_sub(1, std::memory_order_relaxed);
         d->box->removeBacklog(backlog);
         delete channel;
         return;
     }
+    if (!d->readyTimer->isActive())
+        d->readyTimer->start();
     Q_EMIT subscriberCountChanged(subscriberCount());
 }
 
 void RemoteShareBase::onUnsubscribe(quint64 key)
 {
+    if (RemoteListener::isCurrentPeerRejected())
+        return;
+    const quint64 connection = RemoteListener::currentConnection();
     for (const auto &backlog : d->box->backlogs()) {
-        if (backlog->key == key)
-            removeSubscriber(backlog);
+        if (backlog->key != key)
+            continue;
+        if (!mayControl(*backlog, connection)) {
+            reject(QStringLiteral("unsubscribe() for another connection's subscriber"));
+            return;
+        }
+        removeSubscriber(backlog);
+    }
+}
+
+bool RemoteShareBase::mayControl(const detail::RemoteBacklog &backlog, quint64 connection) const
+{
+    // Without a listener (connection 0) the source cannot tell connections apart. A connection
+    // the listener no longer knows is gone (its subscriber may come back on a new one).
+    return connection == 0 || backlog.connection == 0 || backlog.connection == connection || !d->listener ||
+           d->listener->peerName(backlog.connection).isEmpty();
+}
+
+int RemoteShareBase::unreadyOn(quint64 connection) const
+{
+    int n = 0;
+    for (const auto &backlog : d->box->backlogs())
+        n += !backlog->ready && backlog->connection == connection ? 1 : 0;
+    return n;
+}
+
+void RemoteShareBase::checkUnready()
+{
+    const qint64 now = d->clock.elapsed();
+    bool waiting = false;
+    std::vector<std::pair<quint64, quint64>> late; // connection, subscriber
+    for (const auto &backlog : d->box->backlogs()) {
+        if (backlog->ready)
+            continue;
+        if (now - backlog->subscribedAt <= ReadyTimeoutMs)
+            waiting = true;
+        else if (std::none_of(late.begin(), late.end(),
+                              [&](const auto &entry) { return entry.first == backlog->connection; }))
+            late.emplace_back(backlog->connection, backlog->id);
+    }
+    if (!waiting)
+        d->readyTimer->stop();
+    for (const auto &[connection, id] : late) {
+        const QString reason =
+            QStringLiteral("rio::RemoteShare \"%1\": subscriber %2 did not acquire its "
+                           "channel within %3 ms of subscribing; its connection is dropped")
+                .arg(d->name)
+                .arg(id)
+                .arg(ReadyTimeoutMs);
+        if (connection != 0 && d->listener && d->listener->dropConnection(connection, reason))
+            continue; // its subscriptions go with it (connectionClosed)
+        // Not a listener's connection: only its subscriptions go.
+        qCWarning(lcRegistryIORemote(), "%s", qPrintable(reason));
+        for (const auto &backlog : d->box->backlogs()) {
+            if (!backlog->ready && backlog->connection == connection)
+                removeSubscriber(backlog);
+        }
     }
 }
 
 void RemoteShareBase::removeSubscriber(const std::shared_ptr<detail::RemoteBacklog> &backlog)
 {
+    if (!backlog->ready && backlog->channel) // still counted as not ready
+        g_unready.fetch_sub(1, std::memory_order_relaxed);
     d->box->removeBacklog(backlog);
     if (QObject *channel = std::exchange(backlog->channel, nullptr)) {
         if (d->host)
             d->host->disableRemoting(channel);
         channel->deleteLater(); // its slot may be running
     }
+    checkRoom(); // the full one may have been this one
     Q_EMIT subscriberCountChanged(subscriberCount());
 }
 
@@ -216,7 +343,16 @@ void RemoteShareBase::report()
 void RemoteShareBase::logDrops()
 {
     d->lastLog = d->clock.elapsed();
+    std::size_t lines = 0;
+    quint64 others = 0;
+    quint64 otherEvents = 0;
     for (const auto &[id, count] : d->unlogged) {
+        if (lines == MaxDropLinesPerSecond) {
+            ++others;
+            otherEvents += count;
+            continue;
+        }
+        ++lines;
         const char *why = d->options.overflow == Overflow::Block ? "full for blockTimeout" : "full";
         qCWarning(lcRegistryIORemote(),
                   "rio::RemoteShare \"%s\": %llu events dropped for subscriber %llu (its backlog of %llu was "
@@ -225,7 +361,42 @@ void RemoteShareBase::logDrops()
                   static_cast<unsigned long long>(id), static_cast<unsigned long long>(d->options.capacity),
                   why);
     }
+    if (others > 0)
+        qCWarning(lcRegistryIORemote(),
+                  "rio::RemoteShare \"%s\": and %llu events dropped for %llu other subscribers",
+                  qPrintable(d->name), static_cast<unsigned long long>(otherEvents),
+                  static_cast<unsigned long long>(others));
     d->unlogged.clear();
+}
+
+void RemoteShareBase::holdPoster()
+{
+    const quint64 connection = RemoteListener::currentConnection();
+    if (connection == 0 || !d->listener ||
+        std::find(d->held.begin(), d->held.end(), connection) != d->held.end())
+        return;
+    if (!d->listener->pauseReading(connection))
+        return;
+    d->held.push_back(connection);
+    if (!d->holdTimer->isActive())
+        d->holdTimer->start(d->options.blockTimeout);
+}
+
+void RemoteShareBase::releasePosters()
+{
+    for (const quint64 connection : std::exchange(d->held, {})) {
+        if (d->listener)
+            d->listener->resumeReading(connection);
+    }
+}
+
+void RemoteShareBase::checkRoom()
+{
+    if (!d->holdTimer || d->box->anyReadyFull())
+        return;
+    d->holdTimer->stop();
+    d->box->setRelayDropping(false);
+    releasePosters();
 }
 
 void RemoteShareBase::pump()
@@ -248,6 +419,7 @@ void RemoteShareBase::pump()
     }
     if (more)
         d->box->schedule();
+    checkRoom();
 }
 
 void RemoteShareBase::send(detail::RemoteBacklog &backlog, std::span<detail::RemoteOutgoing> items)
@@ -257,6 +429,9 @@ void RemoteShareBase::send(detail::RemoteBacklog &backlog, std::span<detail::Rem
         return;
     const quint8 flags = d->options.delivery == Delivery::Latest ? detail::RemoteFrameLatest : 0;
     d->sent.fetch_add(items.size(), std::memory_order_relaxed);
+    // Every connection that acquired the channel gets the frame, the subscriber's and any other.
+    if (d->listener)
+        d->listener->noteWrites();
     if (items.size() == 1) {
         const detail::RemoteFrameEvent event{items[0].sequence, items[0].origin, items[0].payload};
         Q_EMIT channel->delivered(detail::encodeRemoteFrame(d->instance, flags, {&event, 1}));
@@ -278,8 +453,23 @@ void RemoteShareBase::onPost(const QByteArray &frame)
         reject(QStringLiteral("a malformed frame of %1 bytes").arg(frame.size()));
         return;
     }
-    // Every check passes before the first event is delivered: a bad frame changes nothing.
+    // Every check passes before the first event is delivered: a bad frame changes nothing. An
+    // event's origin (the subscriber it runs as, which skips it) must be one of this connection's
+    // subscriptions: another's key would make that subscriber miss the event.
+    const quint64 connection = RemoteListener::currentConnection();
+    std::vector<quint64> keys;
+    if (connection != 0) {
+        for (const auto &backlog : d->box->backlogs()) {
+            if (backlog->connection == connection)
+                keys.push_back(backlog->key);
+        }
+    }
     for (const detail::RemoteFrameEvent &event : *post) {
+        if (connection != 0 && std::find(keys.begin(), keys.end(), event.origin) == keys.end()) {
+            reject(QStringLiteral("an event as origin %1, which is not a subscription of its connection")
+                       .arg(event.origin, 0, 16));
+            return;
+        }
         if (event.payload.size() > d->options.maxEventBytes) {
             reject(QStringLiteral("an event of %1 bytes (the share accepts %2)")
                        .arg(event.payload.size())
@@ -298,7 +488,8 @@ void RemoteShareBase::reject(const QString &what)
         QStringLiteral("rio::RemoteShare \"%1\": a peer sent %2; its connection is dropped")
             .arg(d->name, what);
     if (!RemoteListener::rejectCurrentPeer(reason))
-        qWarning("%s (not a rio::RemoteListener connection: only the event is dropped)", qPrintable(reason));
+        qCWarning(lcRegistryIORemote(),
+                  "%s (not a rio::RemoteListener connection: only the event is dropped)", qPrintable(reason));
 }
 
 bool RemoteShareBase::isShared() const noexcept

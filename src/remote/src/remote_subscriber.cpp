@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include <registryio/remote/remote_codec.h>
+#include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_subscriber.h>
 
 #include "remote_outbox_p.h"
 #include "remote_transport_p.h"
 
+#include <QLoggingCategory>
 #include <QMetaMethod>
 #include <QMetaProperty>
 #include <QPointer>
@@ -56,12 +58,13 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
     // their registration at start-up) in a program that links the library statically.
     detail::registerRemoteClientTransports();
     if (!node || name.isEmpty()) {
-        qWarning("rio::RemoteRegistry: %s", !node ? "no node" : "empty name");
+        qCWarning(lcRegistryIORemote(), "rio::RemoteRegistry: %s", !node ? "no node" : "empty name");
         return;
     }
     if (node->thread() != thread())
-        qWarning("rio::RemoteRegistry \"%s\": the node lives on another thread; create the registry there",
-                 qPrintable(name));
+        qCWarning(lcRegistryIORemote(),
+                  "rio::RemoteRegistry \"%s\": the node lives on another thread; create the registry there",
+                  qPrintable(name));
     d->replica.reset(node->acquireDynamic(name));
     // This subscriber's channel: the share remotes it once asked to (subscribe), and sends this
     // subscriber's backlog on it only.
@@ -75,7 +78,9 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
         const int subscribe = meta->indexOfSlot(QMetaObject::normalizedSignature("subscribe(quint64)"));
         const int unsubscribe = meta->indexOfSlot(QMetaObject::normalizedSignature("unsubscribe(quint64)"));
         if (post < 0 || subscribe < 0 || unsubscribe < 0) {
-            qWarning("rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare", qPrintable(d->name));
+            qCWarning(lcRegistryIORemote(),
+                      "rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare",
+                      qPrintable(d->name));
             return;
         }
         d->post = meta->method(post);
@@ -88,7 +93,9 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
         const int signal = meta->indexOfSignal("delivered(QByteArray)");
         const int ready = meta->indexOfSlot("ready()");
         if (signal < 0 || ready < 0) {
-            qWarning("rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare", qPrintable(d->name));
+            qCWarning(lcRegistryIORemote(),
+                      "rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare",
+                      qPrintable(d->name));
             return;
         }
         d->ready = meta->method(ready);
@@ -133,7 +140,8 @@ void RemoteSubscriber::update()
         setState(State::Connected);
     } else if (shareState == QRemoteObjectReplica::SignatureMismatch ||
                d->channel->state() == QRemoteObjectReplica::SignatureMismatch) {
-        qWarning("rio::RemoteRegistry \"%s\": the source's protocol does not match", qPrintable(d->name));
+        qCWarning(lcRegistryIORemote(), "rio::RemoteRegistry \"%s\": the source's protocol does not match",
+                  qPrintable(d->name));
         setState(State::Disconnected);
     } else {
         setState(d->everConnected ? State::Reconnecting : State::Disconnected);
@@ -181,8 +189,9 @@ void RemoteSubscriber::onEvent(const QByteArray &bytes)
     auto frame = detail::decodeRemoteFrame(bytes);
     if (!frame) {
         d->malformed.fetch_add(1, std::memory_order_relaxed);
-        qWarning("rio::RemoteRegistry \"%s\": the source sent a malformed frame of %lld bytes; ignored",
-                 qPrintable(d->name), qlonglong(bytes.size()));
+        qCWarning(lcRegistryIORemote(),
+                  "rio::RemoteRegistry \"%s\": the source sent a malformed frame of %lld bytes; ignored",
+                  qPrintable(d->name), qlonglong(bytes.size()));
         return;
     }
     const bool coalesced = frame->flags & detail::RemoteFrameLatest;
@@ -213,7 +222,8 @@ void RemoteSubscriber::onEvent(const QByteArray &bytes)
     }
     if (!d->deliver(events, accepted)) {
         d->malformed.fetch_add(1, std::memory_order_relaxed);
-        qWarning(
+        qCWarning(
+            lcRegistryIORemote(),
             "rio::RemoteRegistry \"%s\": the source sent a frame of %lld events, one of them bytes that are "
             "not one event; ignored",
             qPrintable(d->name), qlonglong(frame->events.size()));

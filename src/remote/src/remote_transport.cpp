@@ -4,10 +4,12 @@
 // its reconnection (shouldReconnect, then connectToServer again).
 #include "remote_transport_p.h"
 
+#include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_tls.h>
 
 #include <QBuffer>
 #include <QLocalSocket>
+#include <QLoggingCategory>
 #include <QSslConfiguration>
 #include <QSslSocket>
 #include <QTcpSocket>
@@ -184,9 +186,10 @@ public:
         if (configuration.canConvert<QSslConfiguration>()) {
             m_ssl->setSslConfiguration(configuration.value<QSslConfiguration>());
         } else {
-            qWarning("rio::setRemoteTlsConfiguration() was not called for this node: tls: "
-                     "connections check the source's certificate against the system's CA "
-                     "certificates only");
+            qCWarning(lcRegistryIORemote(),
+                      "rio::setRemoteTlsConfiguration() was not called for this node: tls: "
+                      "connections check the source's certificate against the system's CA "
+                      "certificates only");
         }
         connect(m_ssl, &QSslSocket::sslErrors, this, [this](const QList<QSslError> &errors) {
             QStringList what;
@@ -245,8 +248,8 @@ private:
         if (reason == m_refusal)
             return;
         m_refusal = reason;
-        qWarning("rio: the TLS connection to %s is refused: %s", qPrintable(url().toString()),
-                 qPrintable(reason));
+        qCWarning(lcRegistryIORemote(), "rio: the TLS connection to %s is refused: %s",
+                  qPrintable(url().toString()), qPrintable(reason));
     }
 
     QTcpSocket *m_socket;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include <registryio/remote/remote_codec.h>
+#include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_outbox.h>
 #include <registryio/remote/remote_qml_registry.h>
 
 #include <QDataStream>
+#include <QLoggingCategory>
 #include <QPointer>
 
 #include <limits>
@@ -88,7 +90,8 @@ void RemoteQmlRegistry::resubscribe()
     if (!node && m_url.isValid() && !m_url.isEmpty() && !name().isEmpty()) {
         m_ownNode = std::make_unique<QRemoteObjectNode>();
         if (!m_ownNode->connectToNode(m_url))
-            qWarning("RemoteRegistry: cannot connect to %s", qPrintable(m_url.toString()));
+            qCWarning(lcRegistryIORemote(), "RemoteRegistry: cannot connect to %s",
+                      qPrintable(m_url.toString()));
         node = m_ownNode.get();
     }
     if (node && !name().isEmpty()) {
@@ -118,9 +121,11 @@ void RemoteQmlRegistry::resubscribe()
                        if (auto bytes = encodeVariant(event)) {
                            detail::remoteOutboxPush(*box, *origin, std::move(*bytes));
                        } else {
-                           qWarning("RemoteRegistry: an event of type %s cannot cross processes (QDataStream "
-                                    "cannot write and read it back); it was not sent",
-                                    event.metaType().name() ? event.metaType().name() : "(none)");
+                           qCWarning(
+                               lcRegistryIORemote(),
+                               "RemoteRegistry: an event of type %s cannot cross processes (QDataStream "
+                               "cannot write and read it back); it was not sent",
+                               event.metaType().name() ? event.metaType().name() : "(none)");
                        }
                    },
                    {.priority = std::numeric_limits<int>::max(), .connection = Qt::DirectConnection});

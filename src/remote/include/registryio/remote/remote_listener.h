@@ -37,8 +37,16 @@ public:
         /// Shares stop sending while any connection has more than this waiting to be written.
         qint64 highWaterBytes = qint64(1) << 20;
         /// The most bytes that packets not yet whole may hold at once across every connection of
-        /// every listener in this process; the connection whose bytes pass it is dropped.
+        /// every listener in this process; past it, the connections whose packet has been
+        /// incomplete longest are dropped until it holds.
         qint64 incompleteBytesBudget = qint64(16) << 20;
+        /// A connection with more than this waiting to be written (it does not read what the
+        /// source sends or answers) is dropped.
+        qint64 maxQueuedBytes = qint64(8) << 20;
+        /// The most bytes that may wait to be written across every connection of every listener
+        /// in this process; past it, the connections with the most waiting are dropped until it
+        /// holds.
+        qint64 queuedBytesBudget = qint64(64) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
         /// A connection that has not sent one whole packet this long after it connected (its TLS
@@ -87,6 +95,10 @@ public:
     [[nodiscard]] static qint64 incompleteBytes() noexcept;
     /// Peers dropped so far (for what they sent, a limit or a deadline).
     [[nodiscard]] quint64 rejectedCount() const noexcept;
+    /// Calls of accept() that failed so far (for example at the process's open-file limit). The
+    /// listener keeps its socket and its name through them: the connection waits and is accepted
+    /// once accept() succeeds again (retried every 100 ms). Warned about once per episode.
+    [[nodiscard]] quint64 acceptFailures() const noexcept;
     /// The listener of `host`, if it has one.
     static RemoteListener *of(const QRemoteObjectHost *host);
     /// Drops the connection whose bytes are being read now (from inside a slot that Qt Remote
@@ -94,6 +106,17 @@ public:
     static bool rejectCurrentPeer(const QString &reason);
     /// Whether the connection being read now was rejected (its remaining packets are ignored).
     static bool isCurrentPeerRejected();
+    /// Drops connection `id` with a warning giving `reason` (peerRejected, counted in
+    /// rejectedCount()); false when it is not one of this listener's open connections.
+    bool dropConnection(quint64 id, const QString &reason);
+    /// Stops reading connection `id` (what it sends waits in its socket, then in the kernel,
+    /// then in the peer) until resumeReading() as often; false when it is not open here.
+    bool pauseReading(quint64 id);
+    /// Undoes one pauseReading(); the connection is read again once none is left.
+    void resumeReading(quint64 id);
+    /// Tells the listener that something was written to its connections: it checks, once this
+    /// turn of the event loop ends, that none has more than its limits waiting (shares call it).
+    void noteWrites();
     /// The id of the connection being read now (from inside a slot that Qt Remote Objects invokes
     /// for it): unique in the process, never reused; 0 when no listener's connection is being read.
     static quint64 currentConnection();
@@ -111,12 +134,16 @@ Q_SIGNALS:
 private:
     bool start(const QUrl &url, const QSslConfiguration *tls);
     bool listenOn(const QUrl &url, const QSslConfiguration *tls);
+    void accepted(QIODevice *socket);
+    void acceptFailed(const QString &why);
     void beginHandshake(QSslSocket *socket);
     void rejectHandshake(const QString &reason);
     void accept(QIODevice *socket, qint64 connectedAt);
     void beforeRead(QIODevice *socket);
     void afterRead(QIODevice *socket);
     void checkDeadlines();
+    void checkQueued();
+    void shedIncomplete(qint64 total);
     void drop(QIODevice *socket, const QString &reason);
     void forget(QIODevice *socket);
 

@@ -98,7 +98,13 @@ private:
     void onPost(const QByteArray &frame);
     void onSubscribe(quint64 key);
     void onUnsubscribe(quint64 key);
+    [[nodiscard]] bool mayControl(const detail::RemoteBacklog &backlog, quint64 connection) const;
     void removeSubscriber(const std::shared_ptr<detail::RemoteBacklog> &backlog);
+    [[nodiscard]] int unreadyOn(quint64 connection) const;
+    void checkUnready();
+    void holdPoster();
+    void releasePosters();
+    void checkRoom();
     void report();
     void logDrops();
     void reject(const QString &what);

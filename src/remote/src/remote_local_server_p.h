@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+#include <functional>
+
+QT_BEGIN_NAMESPACE
+class QLocalSocket;
+class QSocketNotifier;
+class QTimer;
+QT_END_NAMESPACE
+
+namespace rio::detail {
+
+/// The listening side of `local:` URLs: a socket file reachable by its user only, whose listening
+/// socket stays open whatever accept() says. (QLocalServer closes itself, and removes its socket
+/// file, on the first failed accept(), for example EMFILE while the process is at its open-file
+/// limit: it would accept nothing more and let a second server take its name.) A failed accept()
+/// leaves the connection waiting in the kernel's backlog and is retried every RetryMs.
+class RemoteLocalServer final : public QObject
+{
+public:
+    static constexpr int RetryMs = 100;
+
+    /// `accepted` gets each new connection (its parent is this server); `failed` each failed
+    /// accept(), with errno, on this server's thread.
+    RemoteLocalServer(std::function<void(QLocalSocket *)> accepted, std::function<void(int error)> failed,
+                      QObject *parent);
+    ~RemoteLocalServer() override;
+
+    RemoteLocalServer(const RemoteLocalServer &) = delete;
+    RemoteLocalServer &operator=(const RemoteLocalServer &) = delete;
+
+    /// Listens on `name` (a path, or a name in QDir::tempPath(), as QLocalSocket resolves it),
+    /// user-only. A file already there is never replaced (the caller removes a stale one first).
+    /// False, with `error`, on failure.
+    bool listen(const QString &name, QString *error);
+    /// The socket file's path (empty until listening).
+    [[nodiscard]] QString path() const { return m_path; }
+    /// The path QLocalSocket connects to for `name`.
+    static QString pathFor(const QString &name);
+
+private:
+    void acceptPending();
+
+    std::function<void(QLocalSocket *)> m_accepted;
+    std::function<void(int)> m_failed;
+    QString m_path;
+    int m_fd = -1;
+    quint64 m_inode = 0;
+    QSocketNotifier *m_notifier = nullptr;
+    QTimer *m_retry = nullptr;
+};
+
+} // namespace rio::detail
