@@ -41,7 +41,7 @@ test_packages=(
   # the demo's test in a real X window (xvfb-run needs xauth)
   xvfb xauth
   # verification, docs and plots
-  spin doxygen gnuplot-nox
+  spin doxygen qt6-documentation-tools gnuplot-nox
   # the qt68 stage's Debian 13 tree (Qt 6.8, g++ 14) and the package stage's Debian 12 tree, made
   # in a directory and entered with chroot
   mmdebstrap
