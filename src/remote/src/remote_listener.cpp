@@ -381,7 +381,7 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
 void RemoteListener::accepted(QIODevice *socket)
 {
     if (std::exchange(d->acceptFailing, false))
-        qCInfo(lcRegistryIORemoteCategory, "rio::RemoteListener %s: accepting connections again",
+        qCInfo(lcRegistryIORemote, "rio::RemoteListener %s: accepting connections again",
                qPrintable(d->address.toString()));
     accept(socket, nowMs());
 }
@@ -392,7 +392,7 @@ void RemoteListener::acceptFailed(const QString &why)
     // Once per episode: until a connection is accepted again, every retry fails the same way.
     if (std::exchange(d->acceptFailing, true))
         return;
-    qCWarning(lcRegistryIORemoteCategory,
+    qCWarning(lcRegistryIORemote,
               "rio::RemoteListener %s: accepting a connection failed (%s); still listening, new "
               "connections wait and are accepted once it succeeds",
               qPrintable(d->address.toString()), qPrintable(why));
@@ -401,7 +401,7 @@ void RemoteListener::acceptFailed(const QString &why)
 void RemoteListener::beginHandshake(QSslSocket *socket)
 {
     if (std::exchange(d->acceptFailing, false))
-        qCInfo(lcRegistryIORemoteCategory, "rio::RemoteListener %s: accepting connections again",
+        qCInfo(lcRegistryIORemote, "rio::RemoteListener %s: accepting connections again",
                qPrintable(d->address.toString()));
     d->handshakes.push_back({socket, nowMs(), {}});
     if (!d->deadlines->isActive())
