@@ -184,8 +184,8 @@ struct RemoteListener::Private
     // What the host remotes, by name (addSource()): the packets that invoke them are screened.
     QHash<QString, QPointer<const QObject>> sources;
 
-    QString screen(Peer &peer, QIODevice *socket);
-    QString screenPacket(const QByteArray &body) const;
+    [[nodiscard]] QString screen(Peer &peer, QIODevice *socket) const;
+    [[nodiscard]] QString screenPacket(const QByteArray &body) const;
 
     Handshake *findHandshake(const QSslSocket *socket)
     {
@@ -580,7 +580,7 @@ void RemoteListener::beforeRead(QIODevice *socket)
 
 // Walks the packets that are whole in what `socket` holds and were not screened yet (each once,
 // whatever the reads it arrives in); what is wrong with the first bad one, or nothing.
-QString RemoteListener::Private::screen(Peer &peer, QIODevice *socket)
+QString RemoteListener::Private::screen(Peer &peer, QIODevice *socket) const
 {
     const qint64 end = peer.consumed + peer.before; // the stream's offset after what is held
     QByteArray held;                                // from peer.consumed on, peeked once
@@ -598,7 +598,7 @@ QString RemoteListener::Private::screen(Peer &peer, QIODevice *socket)
         const qint64 bodyAt = peer.nextAt + 4;
         if (end - bodyAt < peer.nextSize)
             return {}; // not whole yet: screened once it is
-        const QString why = screenPacket(bytesAt(bodyAt, peer.nextSize));
+        QString why = screenPacket(bytesAt(bodyAt, peer.nextSize));
         peer.nextAt = bodyAt + peer.nextSize;
         peer.nextSize = -1;
         if (!why.isEmpty())
