@@ -1464,7 +1464,7 @@ void tst_Remote::oversizedPacketDropsThatPeerOnly()
     raw.connectToServer(QUrl(source.address()).path());
     QVERIFY(raw.waitForConnected(Deadline));
     QByteArray header(4, 0);
-    header[0] = char(0x40); // 1 GiB, big-endian
+    header[3] = char(0x40); // 1 GiB, little-endian as Qt Remote Objects reads it
     raw.write(header + QByteArray(3 << 20, 'x'));
     QVERIFY(rejected.wait(Deadline));
     QTRY_COMPARE_WITH_TIMEOUT(raw.state(), QLocalSocket::UnconnectedState, Deadline);

@@ -177,6 +177,51 @@ QByteArray roPing(const QString &name)
     return roPacket(body);
 }
 
+// An invocation packet: of `name`'s method (or property, for a `call` of WriteProperty) `index`
+// with `arguments` (each a QVariant), no reply wanted.
+QByteArray roInvoke(const QString &name, int index, const QVariantList &arguments = {},
+                    QMetaObject::Call call = QMetaObject::InvokeMetaMethod)
+{
+    QByteArray body;
+    QDataStream stream(&body, QIODevice::WriteOnly);
+    stream.setVersion(QDataStream::Qt_6_2);
+    stream.setByteOrder(QDataStream::LittleEndian);
+    stream << quint16(QtRemoteObjects::InvokePacket) << name << qint32(call) << qint32(index)
+           << quint32(arguments.size());
+    for (const QVariant &argument : arguments)
+        stream << argument;
+    stream << qint32(-1) << qint32(-1);
+    return roPacket(body);
+}
+
+// A packet of `type` (not one Qt Remote Objects knows, say) for `name`, with a few bytes more.
+QByteArray roTyped(quint16 type, const QString &name)
+{
+    QByteArray body;
+    QDataStream stream(&body, QIODevice::WriteOnly);
+    stream.setVersion(QDataStream::Qt_6_2);
+    stream.setByteOrder(QDataStream::LittleEndian);
+    stream << type << name << qint32(0);
+    return roPacket(body);
+}
+
+// Whether the other end closes the raw connection `fd` (what it sent before is read and dropped)
+// before the deadline, while this thread's event loop runs.
+bool closedByPeer(int fd)
+{
+    return QTest::qWaitFor(
+        [fd] {
+            char buffer[4096];
+            for (;;) {
+                const ssize_t n = ::recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+                if (n > 0)
+                    continue;
+                return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+            }
+        },
+        Deadline);
+}
+
 // Writes `bytes` to the raw connection `fd` while this thread's event loop runs (the source in
 // this process reads them); false when the connection closes or the deadline passes first.
 bool writeAll(int fd, const QByteArray &bytes)
@@ -256,6 +301,8 @@ private Q_SLOTS:
     void longestIncompletePacketGoesWhenTheBudgetIsPassed();
     void unreadySubscriptionsAreBoundedAndNeverHoldABlockShare();
     void blockRelaysEverySubscribersEventToAStalledSubscriber();
+    void packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer_data();
+    void packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer();
 };
 
 // A victim subscribed, an attacker with a plain Qt Remote Objects connection that reads the
@@ -615,6 +662,63 @@ void tst_RemotePeers::blockRelaysEverySubscribersEventToAStalledSubscriber()
     QCOMPARE(source.share->base()->droppedCount(), quint64(0));
     QCOMPARE(sender.registry->link()->droppedUnsent(), quint64(0));
     QVERIFY(sender.connected());
+}
+
+void tst_RemotePeers::packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer_data()
+{
+    QTest::addColumn<QByteArray>("packet");
+    QTest::addColumn<QString>("warning");
+    // The share's source: post(QByteArray), subscribe(quint64), unsubscribe(quint64).
+    for (int index = 0; index < 3; ++index)
+        QTest::addRow("method %d, no arguments", index)
+            << roInvoke(QStringLiteral("orders"), index) << QStringLiteral("with 0 arguments instead of 1");
+    QTest::addRow("method 1, two arguments")
+        << roInvoke(QStringLiteral("orders"), 1,
+                    {QVariant::fromValue(quint64(7)), QVariant::fromValue(quint64(8))})
+        << QStringLiteral("with 2 arguments instead of 1");
+    QTest::addRow("property write, no value")
+        << roInvoke(QStringLiteral("orders"), 0, {}, QMetaObject::WriteProperty)
+        << QStringLiteral("a property write to \"orders\" with 0 values");
+    QTest::addRow("Registry, no arguments")
+        << roInvoke(QStringLiteral("Registry"), 0) << QStringLiteral("an invocation of \"Registry\" without");
+    QTest::addRow("type 0") << roTyped(0, QStringLiteral("orders"))
+                            << QStringLiteral("a packet of unknown type 0");
+    QTest::addRow("type 99") << roTyped(99, QStringLiteral("orders"))
+                             << QStringLiteral("a packet of unknown type 99");
+}
+
+// A raw peer sends one packet that Qt Remote Objects would decode unsafely (an invocation whose
+// arguments do not match what the method takes: it indexes the missing ones) or could not place
+// (a type it does not know): the listener drops that connection before Qt Remote Objects reads
+// it, with one warning naming it, and counts it; the source and its subscriber go on.
+void tst_RemotePeers::packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer()
+{
+    QFETCH(QByteArray, packet);
+    QFETCH(QString, warning);
+    const QString url = uniqueLocalUrl();
+    Source source(url);
+    QVERIFY(source.share);
+    Subscriber good(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(good.connected(), Deadline);
+
+    const QString path = QDir::cleanPath(QDir::tempPath()) + QLatin1Char('/') + QUrl(url).path();
+    const int fd = connectRaw(path);
+    QVERIFY(fd >= 0);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression(QStringLiteral("connection \\d+ \\(local:.*\\) sent .*") +
+                                            QRegularExpression::escape(warning)));
+    // After a valid packet, so that the bad one is not the first thing read.
+    QVERIFY(writeAll(fd, roPing(QStringLiteral("orders")) + packet));
+    QVERIFY(closedByPeer(fd));
+    ::close(fd);
+    QCOMPARE(rejected.size(), 1);
+    QCOMPARE(source.listener->rejectedCount(), quint64(1));
+
+    source.registry.notify(Payload{1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(good.received.contains(1), Deadline);
+    QVERIFY(good.connected());
+    QCOMPARE(source.listener->connectionCount(), 1);
 }
 
 QTEST_GUILESS_MAIN(tst_RemotePeers)

@@ -100,6 +100,8 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
                   "rio::RemoteShare \"%s\": the host refused the name (already shared?)", qPrintable(name));
         return;
     }
+    if (d->listener)
+        d->listener->addSource(name, d->source);
     d->shared = true;
     d->box->connected.store(true, std::memory_order_release);
     d->box->attach(this, [this] { pump(); });
@@ -229,6 +231,8 @@ void RemoteShareBase::onSubscribe(quint64 key)
         delete channel;
         return;
     }
+    if (d->listener)
+        d->listener->addSource(channelName(d->name, key), channel);
     if (!d->readyTimer->isActive())
         d->readyTimer->start();
     Q_EMIT subscriberCountChanged(subscriberCount());
