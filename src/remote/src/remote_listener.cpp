@@ -558,7 +558,7 @@ void RemoteListener::beforeRead(QIODevice *socket)
     // afterRead() closes the connection.
     const QString reason = QStringLiteral("rio::RemoteListener %1: %2 sent %3; its connection is dropped")
                                .arg(d->address.toString(), Private::describe(*peer), why);
-    qCWarning(lcRegistryIORemoteCategory, "%s", qPrintable(reason));
+    qCWarning(lcRegistryIORemote, "%s", qPrintable(reason));
     socket->setProperty(RejectedProperty, true);
     ++d->rejected;
     if (d->host) {
