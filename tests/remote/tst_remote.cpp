@@ -1499,7 +1499,7 @@ void tst_Remote::incompletePacketsStayWithinTheBudgetAndTheDeadline()
     constexpr int Connections = 64;
     constexpr quint32 Announced = 1000000;
     QStringList args{QStringLiteral("--incomplete-budget"), QString::number(Budget),
-                     QStringLiteral("--progress-timeout"),  QStringLiteral("1000"),
+                     QStringLiteral("--progress-timeout"),  QStringLiteral("5000"),
                      QStringLiteral("--handshake-timeout"), QStringLiteral("60000")};
     if (tls)
         args += certs->args(QStringLiteral("server"), QString());
@@ -1524,6 +1524,9 @@ void tst_Remote::incompletePacketsStayWithinTheBudgetAndTheDeadline()
         attackers.push_back(std::move(socket));
     }
     // Every connection is closed by the source: over the budget at once, the others at the deadline.
+    // The deadline (5 s) is long enough for nine connections to send their megabyte (and pass the
+    // budget together) on a loaded machine, under the sanitizers and over TLS; the last ones never
+    // pass the budget and go at the deadline.
     QTRY_VERIFY_WITH_TIMEOUT(std::none_of(attackers.begin(), attackers.end(),
                                           [](const auto &socket) { return isOpen(socket.get()); }),
                              Deadline);
@@ -1540,7 +1543,7 @@ void tst_Remote::incompletePacketsStayWithinTheBudgetAndTheDeadline()
                               line.contains("whose packet has been incomplete longest")
                           ? 1
                           : 0;
-        late += line.contains("for 1000 ms without completing it; its connection is dropped") ? 1 : 0;
+        late += line.contains("for 5000 ms without completing it; its connection is dropped") ? 1 : 0;
     }
     QCOMPARE(overBudget + late, Connections);
     QVERIFY2(overBudget > 0 && late > 0,
