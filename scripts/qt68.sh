@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The qt68 stage of scripts/test.sh: every library, test, example and benchmark built with g++ 14
+# The qt68 stage of scripts/test.sh: every library, test and example built with g++ 14
 # against Qt 6.8 (Debian 13), warnings as errors, and the suite run (but five tests left to the
 # main stage, see below), inside the Debian 13 tree scripts/debian-root.sh keeps in the cache
 # directory. The checkout is bind-mounted at its
@@ -40,10 +40,12 @@ if [[ ${1:-} == --inside ]]; then
       --json "$bench/qt-targets.json"
     exit 0
   fi
-  # -g0: nothing here needs a debugger, and no debug information is the cheapest build.
+  # -g0: nothing here needs a debugger, and no debug information is the cheapest build. No
+  # benchmarks: the suite here does not run them (benchmarks_quick is the main stage's), and
+  # RIO_QT68_BENCH builds the ones it measures, warnings as errors, in its own folder.
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIO_WERROR=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g0 -DNDEBUG" -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-    -DCMAKE_CXX_COMPILER=g++ >/dev/null
+    -DCMAKE_CXX_COMPILER=g++ -DRIO_BUILD_BENCHMARKS=OFF >/dev/null
   ccache --zero-stats >/dev/null
   targets=()
   for target in ${RIO_QT68_TARGETS:-}; do targets+=(--target "$target"); done
@@ -55,8 +57,8 @@ if [[ ${1:-} == --inside ]]; then
     exit 0
   fi
   # Left to the main stage: source_format (the layout, clang-format-19, the same on any Qt); for the
-  # stage's time, benchmarks_quick (that the benchmarks run and report: they are still built here,
-  # warnings as errors, and RIO_QT68_BENCH runs them on 6.8) and package_readme_install (the README's
+  # stage's time, benchmarks_quick (that the benchmarks run and report: not built here,
+  # RIO_QT68_BENCH builds and runs them on 6.8) and package_readme_install (the README's
   # commands verbatim, a second Release build of every library: the install, find_package, the
   # consumer's QML, qmllint and compiled bindings on 6.8 are package_find_package's), and
   # package_fetchcontent (every library built once more from the checkout; the same CMake code on

@@ -6,9 +6,9 @@
 # Qt) built with clang and libc++ (the macOS standard library) and cross-built with MinGW-w64 for
 # Windows, static and DLL, run under wine; then the Debian packages built from debian/, checked
 # with lintian and used by a C++ and a QML consumer in a clean Debian 12 tree (scripts/package.sh);
-# last, everything built with g++ 14 against Qt 6.8 and the whole suite run, in a Debian 13 tree
-# (scripts/qt68.sh). Both trees are kept in a cache directory outside the checkout. Installs
-# missing packages first; safe to rerun.
+# last, the libraries, tests and examples built with g++ 14 against Qt 6.8 and the suite run, in
+# a Debian 13 tree (scripts/qt68.sh). Both trees are kept in a cache directory outside the
+# checkout. Installs missing packages first; safe to rerun.
 #   bash scripts/test.sh            everything
 #   RIO_STAGES="main" bash scripts/test.sh   only some stages (main tidy tsan asan libcxx mingw package qt68)
 set -euo pipefail
@@ -193,8 +193,8 @@ for stage in $stages; do
       RIO_CACHE_DIR=$cache_dir bash "$root/scripts/package.sh"
       ;;
     qt68)
-      # Qt 6.8 and g++ 14 (Debian 13): scripts/qt68.sh builds everything and runs the suite in
-      # the tree made in the background above (it waits for it here; reused on a rerun).
+      # Qt 6.8 and g++ 14 (Debian 13): scripts/qt68.sh builds all but the benchmarks and runs the
+      # suite in the tree made in the background above (it waits for it here; reused on a rerun).
       if ! wait "$qt68_tree_pid"; then
         cat "$qt68_log" >&2
         echo "the Debian 13 tree could not be made (log: $qt68_log)" >&2
