@@ -1162,7 +1162,10 @@ void tst_Remote::peersSeeOnlyTheEventSignalAndThePostSlot()
     QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
     // A subscription without a key drops that peer, and changes nothing else.
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("a peer sent a subscription without a key"));
+    QTest::ignoreMessage(
+        QtWarningMsg,
+        QRegularExpression(
+            "connection \\d+ \\(local:.* pid \\d+ uid \\d+\\) sent a subscription without a key"));
     QRemoteObjectNode other;
     const std::unique_ptr<QRemoteObjectDynamicReplica> keyless = rawReplica(other, source.address());
     QVERIFY(keyless);
@@ -1173,8 +1176,10 @@ void tst_Remote::peersSeeOnlyTheEventSignalAndThePostSlot()
     QCOMPARE(source.share->base()->subscriberCount(), 1);
     // More than 64 subscriptions on one connection that do not acquire their channel drop that
     // peer, and its subscriptions go.
-    QTest::ignoreMessage(QtWarningMsg,
-                         QRegularExpression("a peer sent more than 64 subscriptions that did not acquire"));
+    QTest::ignoreMessage(
+        QtWarningMsg,
+        QRegularExpression(
+            "connection \\d+ \\(local:.*\\) sent more than 64 subscriptions that did not acquire"));
     QRemoteObjectNode greedy;
     const std::unique_ptr<QRemoteObjectDynamicReplica> many = rawReplica(greedy, source.address());
     QVERIFY(many);
@@ -1200,10 +1205,10 @@ void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer_data()
     QTest::addColumn<QString>("warning");
     const QByteArray good1 = payloadBytes(101);
     const QByteArray good3 = payloadBytes(103);
-    const QString malformed = QStringLiteral("a peer sent a malformed frame of .* its connection is dropped");
+    const QString malformed = QStringLiteral("connection \\d+ \\(local:.*\\) sent a malformed frame of .* its connection is dropped");
     QTest::newRow("one event, not a Payload")
         << postFrame({{7, QByteArray("garbage")}})
-        << QStringLiteral("a peer sent .* not one event; its connection is dropped");
+        << QStringLiteral("connection \\d+ \\(local:.*\\) sent .* not one event; its connection is dropped");
     QTest::newRow("truncated count") << QByteArray(1, char(2)) + QByteArray(2, char(0)) << malformed;
     QList<std::pair<quint64, QByteArray>> many;
     for (int i = 0; i <= int(rio::detail::RemoteFrameMaxEvents); ++i)
@@ -1215,13 +1220,13 @@ void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer_data()
         << postFrame({{7, good1}, {0, payloadBytes(102)}, {7, good3}}) << malformed;
     QTest::newRow("bad event in the middle")
         << postFrame({{7, good1}, {7, QByteArray("garbage")}, {7, good3}})
-        << QStringLiteral("a peer sent a frame of 3 events, one of them bytes that are not one event; its "
+        << QStringLiteral("connection \\d+ \\(local:.*\\) sent a frame of 3 events, one of them bytes that are not one event; its "
                           "connection is dropped");
     QTest::newRow("oversized event in the middle")
         << postFrame({{7, good1},
                       {7, rio::detail::encodeRemoteEvent(Payload{102, QByteArray(2048, 'x')})},
                       {7, good3}})
-        << QStringLiteral("a peer sent an event of [0-9]+ bytes \\(the share accepts 1024\\)");
+        << QStringLiteral("connection \\d+ \\(local:.*\\) sent an event of [0-9]+ bytes \\(the share accepts 1024\\)");
 }
 
 void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
@@ -1576,9 +1581,8 @@ void tst_Remote::connectionsThatSendNoWholePacketAreDropped_data()
     QTest::newRow("local") << uniqueLocalUrl() << noPacket;
     QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0") << noPacket;
     QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0")
-                         << QByteArray(
-                                "a peer did not complete the TLS handshake within 500 ms of connecting; "
-                                "its connection is dropped");
+                         << QByteArray("did not complete the TLS handshake within 500 ms of connecting; "
+                                       "its connection is dropped");
 }
 
 void tst_Remote::connectionsThatSendNoWholePacketAreDropped()
@@ -1766,9 +1770,9 @@ void tst_Remote::tlsSubscriberWithAForeignCertificateIsRefused()
     QVERIFY(!address.isEmpty());
     const qsizetype before = source->lineCount();
     auto foreign = startSubscriber(address, certs.args(QStringLiteral("client-b"), QStringLiteral("a")));
-    QVERIFY(source->waitLine("registryio.remote: rio::RemoteListener " + address.toUtf8() +
-                                 ": a peer failed the TLS handshake",
-                             before));
+    const auto refused = source->waitLine(
+        "registryio.remote: rio::RemoteListener " + address.toUtf8() + ": the peer at 127.0.0.1:", before);
+    QVERIFY(refused && refused->contains("failed the TLS handshake"));
     auto good = startSubscriber(address, certs.args(QStringLiteral("client-a"), QStringLiteral("a")));
     QVERIFY(good->waitLine("state connected"));
     source->send("notify 1 50");
@@ -1801,9 +1805,9 @@ void tst_Remote::tlsHandshakeFailureIsOneRejection()
     foreign.setSslConfiguration(configuration);
     const QUrl at(address);
     foreign.connectToHostEncrypted(at.host(), quint16(at.port()));
-    QVERIFY(source->waitLine("registryio.remote: rio::RemoteListener " + address.toUtf8() +
-                                 ": a peer failed the TLS handshake and is dropped: ",
-                             before));
+    const auto refused = source->waitLine(
+        "registryio.remote: rio::RemoteListener " + address.toUtf8() + ": the peer at 127.0.0.1:", before);
+    QVERIFY(refused && refused->contains(" failed the TLS handshake and is dropped: "));
     QTRY_VERIFY_WITH_TIMEOUT(foreign.state() == QAbstractSocket::UnconnectedState, Deadline);
     const qsizetype answerFrom = source->lineCount();
     QCOMPARE(source->stats().value("rejected"), 1);
