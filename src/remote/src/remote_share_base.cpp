@@ -81,7 +81,7 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->readyTimer->setInterval(int(ReadyTimeoutMs / 10));
     connect(d->readyTimer, &QTimer::timeout, this, &RemoteShareBase::checkUnready);
     d->source = new detail::RemoteSource([this](const QByteArray &frame) { onPost(frame); },
-                                         [this](quint64 key) { onSubscribe(key); },
+                                         [this](const QByteArray &secret) { onSubscribe(secret); },
                                          [this](quint64 key) { onUnsubscribe(key); }, this);
     if (!host || name.isEmpty()) {
         qCWarning(lcRegistryIORemote(), "rio::RemoteShare: %s", !host ? "no host" : "empty name");
@@ -159,19 +159,26 @@ RemoteShareBase::~RemoteShareBase()
         d->host->disableRemoting(d->source);
 }
 
-void RemoteShareBase::onSubscribe(quint64 key)
+void RemoteShareBase::onSubscribe(const QByteArray &secret)
 {
     if (!d->shared || !d->host)
         return;
     if (RemoteListener::isCurrentPeerRejected())
         return;
+    const quint64 key = secret.size() == detail::RemoteSecretBytes ? detail::remoteKeyOf(secret) : 0;
+    if (key == 0) {
+        reject(QStringLiteral("a subscription with a secret of %1 bytes (not %2 random ones)")
+                   .arg(secret.size())
+                   .arg(detail::RemoteSecretBytes));
+        return;
+    }
     const quint64 connection = RemoteListener::currentConnection();
     int onConnection = 0;
     for (const auto &backlog : d->box->backlogs()) {
         if (backlog->key == key && !mayControl(*backlog, connection)) {
-            // Keys are public (every connection sees every channel's name): a key is the
-            // connection's that subscribed with it, as long as that connection lives.
-            reject(QStringLiteral("a subscription with a key another connection holds"));
+            // Only the subscriber knows its secret: a subscription is the connection's that made
+            // it, as long as that connection lives.
+            reject(QStringLiteral("a subscription with a secret another connection holds"));
             return;
         }
         if (backlog->key == key)
@@ -179,9 +186,8 @@ void RemoteShareBase::onSubscribe(quint64 key)
         else if (connection != 0 && backlog->connection == connection)
             ++onConnection;
     }
-    if (key == 0 || onConnection >= MaxSubscriptionsPerConnection) {
-        reject(key == 0 ? QStringLiteral("a subscription without a key")
-                        : QStringLiteral("more than %1 subscriptions").arg(MaxSubscriptionsPerConnection));
+    if (onConnection >= MaxSubscriptionsPerConnection) {
+        reject(QStringLiteral("more than %1 subscriptions").arg(MaxSubscriptionsPerConnection));
         return;
     }
     // Without a listener, every peer counts as one connection.
