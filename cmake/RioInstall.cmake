@@ -8,7 +8,7 @@
 #   LIBDIR/cmake/RegistryIO/                    RegistryIOConfig.cmake, RegistryIOConfigVersion.cmake,
 #                                               RegistryIO{Core,Qt,Qml,Remote}Targets*.cmake,
 #                                               RegistryIOFunctions.cmake, RegistryIOMocPrelude.h
-#   LIBDIR/pkgconfig/registryio-{core,qt,qml}.pc  pkg-config files, one per library
+#   LIBDIR/pkgconfig/registryio-{core,qt,qml,remote}.pc  pkg-config files, one per library
 #   share/qlogging-categories6/registryio.categories  the logging categories (KDebugSettings)
 #   share/doc/RegistryIO/registryio.qch           the API reference for Qt Creator (RIO_BUILD_DOCS)
 #   RIO_INSTALL_QMLDIR/RegistryIO/               the QML module: qmldir, plugin, .qmltypes, .qml
@@ -171,6 +171,9 @@ if(TARGET RegistryIORemote)
     FILES_MATCHING PATTERN "*.h")
   rio_qt_components_of(RegistryIORemote RIO_REMOTE_COMPONENTS)
   list(APPEND rio_installed_components Remote)
+  rio_pc_qt_requires(rio_remote_reqs ${RIO_REMOTE_COMPONENTS})
+  rio_install_pkg_config(remote "RegistryIO Remote" "registries across processes" RegistryIORemote
+    "registryio-qt = ${PROJECT_VERSION}, ${rio_remote_reqs}")
 endif()
 
 # --- QML module ------------------------------------------------------------------------------

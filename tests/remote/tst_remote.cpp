@@ -245,7 +245,7 @@ std::unique_ptr<QRemoteObjectDynamicReplica> rawReplica(QRemoteObjectNode &node,
     return replica;
 }
 
-// A plain Qt Remote Objects subscription to the share "orders" at `address` with `key`, through
+// A plain Qt Remote Objects subscription to the share "orders" at `address` with `secret`, through
 // `node`: the share's replica, and this subscriber's channel once the share remoted it and was
 // told it is acquired (what RemoteRegistry does, by hand).
 struct RawSubscription
@@ -253,16 +253,16 @@ struct RawSubscription
     std::unique_ptr<QRemoteObjectDynamicReplica> share;
     std::unique_ptr<QRemoteObjectDynamicReplica> channel;
 
-    bool start(QRemoteObjectNode &node, const QString &address, quint64 key = 0x5eed)
+    bool start(QRemoteObjectNode &node, const QString &address, const QByteArray &secret = secretFor(0x5eed))
     {
         share = rawReplica(node, address);
         if (!share)
             return false;
-        channel.reset(node.acquireDynamic(QStringLiteral("orders#") + QString::number(key, 16)));
+        channel.reset(node.acquireDynamic(QStringLiteral("orders#") + QString::number(keyOf(secret), 16)));
         const QMetaObject *meta = share->metaObject();
-        const int subscribe = meta->indexOfSlot("subscribe(qulonglong)");
+        const int subscribe = meta->indexOfSlot("subscribe(QByteArray)");
         if (subscribe < 0 ||
-            !meta->method(subscribe).invoke(share.get(), Qt::DirectConnection, Q_ARG(qulonglong, key)))
+            !meta->method(subscribe).invoke(share.get(), Qt::DirectConnection, Q_ARG(QByteArray, secret)))
             return false;
         if (!channel->waitForSource(Deadline))
             return false;
@@ -312,6 +312,13 @@ std::unique_ptr<QIODevice> rawConnection(const QString &address, const QString &
     auto socket = std::make_unique<QTcpSocket>();
     socket->connectToHost(url.host(), quint16(url.port()));
     return socket->waitForConnected(Deadline) ? std::move(socket) : nullptr;
+}
+
+// The names of the channels of "orders" that `node` sees: QRemoteObjectNode::instances lists every
+// object of a source to every connection (a source remoted without a type under the empty name).
+QStringList channelsOf(QRemoteObjectNode &node)
+{
+    return node.instances(QStringView()).filter(QRegularExpression(QStringLiteral("^orders#")));
 }
 
 bool isOpen(const QIODevice *device)
@@ -492,6 +499,7 @@ private Q_SLOTS:
     void reconnectionToARunningSourceCountsTheOutageAsGaps();
     void peersSeeOnlyTheEventSignalAndThePostSlot();
     void killedSubscriberIsForgottenBySource();
+    void restartedSourceGivesAChannelToItsSubscriberOnly();
     void malformedMultiEventPostDeliversNothingAndDropsThatPeer_data();
     void malformedMultiEventPostDeliversNothingAndDropsThatPeer();
     void malformedMultiEventFrameFromTheSourceDeliversNothing();
@@ -1135,6 +1143,66 @@ void tst_Remote::killedSubscriberIsForgottenBySource()
     QCOMPARE(survivor->stats().value("received"), 3000);
 }
 
+// A subscriber's channel is named by its key, which every connection sees; the subscriber proves
+// the key with a secret that is never published. A peer that learned the name races the
+// subscriber to a restarted source (the subscriber frozen meanwhile) and subscribes with
+// everything the name tells: the key as a number, as bytes, as text. It gets channels of its own,
+// not the subscriber's; the subscriber, back, gets its channel and the new source's events.
+void tst_Remote::restartedSourceGivesAChannelToItsSubscriberOnly()
+{
+    auto [source, address] = startSource(uniqueLocalUrl());
+    QVERIFY(!address.isEmpty());
+    auto victim = startSubscriber(address);
+    QVERIFY(victim->waitLine("state connected"));
+    QString channel;
+    {
+        QRemoteObjectNode spy;
+        QVERIFY(spy.connectToNode(QUrl(address)));
+        QTRY_VERIFY_WITH_TIMEOUT(!channelsOf(spy).isEmpty(), Deadline);
+        channel = channelsOf(spy).first();
+    }
+    const quint64 key = channel.mid(7).toULongLong(nullptr, 16);
+    QVERIFY(key != 0);
+
+    victim->send("freeze");
+    QVERIFY(victim->waitLine("frozen"));
+    source->process().kill();
+    QVERIFY(source->process().waitForFinished(Deadline));
+    auto restarted = std::make_unique<Peer>(QStringList{QStringLiteral("source"), address});
+    QVERIFY(restarted->waitLine("ready "));
+
+    QRemoteObjectNode attackerNode;
+    const auto attacker = rawReplica(attackerNode, address);
+    QVERIFY(attacker);
+    const QMetaObject *meta = attacker->metaObject();
+    int claims = 0;
+    for (int i = meta->methodOffset(); i < meta->methodCount(); ++i) {
+        const QMetaMethod method = meta->method(i);
+        if (method.name() != "subscribe" || method.parameterCount() != 1)
+            continue;
+        if (method.parameterType(0) == QMetaType::ULongLong) {
+            claims += method.invoke(attacker.get(), Qt::DirectConnection, Q_ARG(qulonglong, key)) ? 1 : 0;
+        } else if (method.parameterType(0) == QMetaType::QByteArray) {
+            for (const QByteArray &secret :
+                 {be64(key) + be64(key), QByteArray::number(key, 16).rightJustified(16, '0')})
+                claims +=
+                    method.invoke(attacker.get(), Qt::DirectConnection, Q_ARG(QByteArray, secret)) ? 1 : 0;
+        }
+    }
+    QVERIFY(claims > 0);
+    // Its subscriptions are made, their channels published, while the subscriber is still away.
+    QTRY_COMPARE_WITH_TIMEOUT(channelsOf(attackerNode).size(), claims, Deadline);
+    QVERIFY2(!channelsOf(attackerNode).contains(channel), qPrintable(channelsOf(attackerNode).join(u' ')));
+
+    const qsizetype from = victim->lineCount();
+    victim->send("thaw");
+    QVERIFY(victim->waitLine("state connected", from));
+    restarted->send("notify 1 1");
+    QVERIFY(victim->waitLine("event 0 1", from));
+    QTRY_VERIFY_WITH_TIMEOUT(channelsOf(attackerNode).contains(channel), Deadline);
+    QCOMPARE(restarted->stats().value("rejected"), 0);
+}
+
 // What a peer can reach of a share: under its name, the post slot and subscribing; under its own
 // channel, the event signal and ready(). Nothing that adds handlers, touches other objects or
 // holds state a peer could write.
@@ -1153,35 +1221,40 @@ void tst_Remote::peersSeeOnlyTheEventSignalAndThePostSlot()
         return methods;
     };
     QCOMPARE(signatures(raw.share->metaObject()),
-             (QStringList{QStringLiteral("post(QByteArray)"), QStringLiteral("subscribe(qulonglong)"),
+             (QStringList{QStringLiteral("post(QByteArray)"), QStringLiteral("subscribe(QByteArray)"),
                           QStringLiteral("unsubscribe(qulonglong)")}));
     QCOMPARE(signatures(raw.channel->metaObject()),
              (QStringList{QStringLiteral("delivered(QByteArray)"), QStringLiteral("ready()")}));
     QCOMPARE(raw.share->metaObject()->propertyCount() - raw.share->metaObject()->propertyOffset(), 0);
     QCOMPARE(raw.channel->metaObject()->propertyCount() - raw.channel->metaObject()->propertyOffset(), 0);
     QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
-    // A subscription without a key drops that peer, and changes nothing else.
+    // A subscription without a secret drops that peer, and changes nothing else.
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("a peer sent a subscription without a key"));
+    QTest::ignoreMessage(
+        QtWarningMsg,
+        QRegularExpression(
+            "connection \\d+ \\(local:.* pid \\d+ uid \\d+\\) sent a subscription with a secret of 0 bytes"));
     QRemoteObjectNode other;
     const std::unique_ptr<QRemoteObjectDynamicReplica> keyless = rawReplica(other, source.address());
     QVERIFY(keyless);
     const QMetaObject *meta = keyless->metaObject();
-    QVERIFY(meta->method(meta->indexOfSlot("subscribe(qulonglong)"))
-                .invoke(keyless.get(), Qt::DirectConnection, Q_ARG(qulonglong, 0)));
+    QVERIFY(meta->method(meta->indexOfSlot("subscribe(QByteArray)"))
+                .invoke(keyless.get(), Qt::DirectConnection, Q_ARG(QByteArray, QByteArray())));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
     QCOMPARE(source.share->base()->subscriberCount(), 1);
     // More than 64 subscriptions on one connection that do not acquire their channel drop that
     // peer, and its subscriptions go.
-    QTest::ignoreMessage(QtWarningMsg,
-                         QRegularExpression("a peer sent more than 64 subscriptions that did not acquire"));
+    QTest::ignoreMessage(
+        QtWarningMsg,
+        QRegularExpression(
+            "connection \\d+ \\(local:.*\\) sent more than 64 subscriptions that did not acquire"));
     QRemoteObjectNode greedy;
     const std::unique_ptr<QRemoteObjectDynamicReplica> many = rawReplica(greedy, source.address());
     QVERIFY(many);
     const QMetaMethod subscribe =
-        many->metaObject()->method(many->metaObject()->indexOfSlot("subscribe(qulonglong)"));
+        many->metaObject()->method(many->metaObject()->indexOfSlot("subscribe(QByteArray)"));
     for (qulonglong key = 1; key <= 65; ++key)
-        QVERIFY(subscribe.invoke(many.get(), Qt::DirectConnection, Q_ARG(qulonglong, key)));
+        QVERIFY(subscribe.invoke(many.get(), Qt::DirectConnection, Q_ARG(QByteArray, secretFor(key))));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 2, Deadline);
     QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
     // Another name is not shared: acquiring it never becomes valid.
@@ -1198,30 +1271,34 @@ void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer_data()
 {
     QTest::addColumn<QByteArray>("frame");
     QTest::addColumn<QString>("warning");
+    const quint64 own = keyOf(secretFor(7)); // the origin of the peer's own subscription
     const QByteArray good1 = payloadBytes(101);
     const QByteArray good3 = payloadBytes(103);
-    const QString malformed = QStringLiteral("a peer sent a malformed frame of .* its connection is dropped");
+    const QString malformed = QStringLiteral(
+        "connection \\d+ \\(local:.*\\) sent a malformed frame of .* its connection is dropped");
     QTest::newRow("one event, not a Payload")
-        << postFrame({{7, QByteArray("garbage")}})
-        << QStringLiteral("a peer sent .* not one event; its connection is dropped");
+        << postFrame({{own, QByteArray("garbage")}})
+        << QStringLiteral("connection \\d+ \\(local:.*\\) sent .* not one event; its connection is dropped");
     QTest::newRow("truncated count") << QByteArray(1, char(2)) + QByteArray(2, char(0)) << malformed;
     QList<std::pair<quint64, QByteArray>> many;
     for (int i = 0; i <= int(rio::detail::RemoteFrameMaxEvents); ++i)
-        many.append({7, payloadBytes(i + 1)});
+        many.append({own, payloadBytes(i + 1)});
     QTest::newRow("count beyond the limit") << postFrame(many) << malformed;
-    QTest::newRow("count beyond the events") << postFrame({{7, good1}, {7, good3}}, 3) << malformed;
-    QTest::newRow("event cut short") << postFrame({{7, good1}, {7, good3}}).chopped(3) << malformed;
+    QTest::newRow("count beyond the events") << postFrame({{own, good1}, {own, good3}}, 3) << malformed;
+    QTest::newRow("event cut short") << postFrame({{own, good1}, {own, good3}}).chopped(3) << malformed;
     QTest::newRow("origin 0 in the middle")
-        << postFrame({{7, good1}, {0, payloadBytes(102)}, {7, good3}}) << malformed;
+        << postFrame({{own, good1}, {0, payloadBytes(102)}, {own, good3}}) << malformed;
     QTest::newRow("bad event in the middle")
-        << postFrame({{7, good1}, {7, QByteArray("garbage")}, {7, good3}})
-        << QStringLiteral("a peer sent a frame of 3 events, one of them bytes that are not one event; its "
+        << postFrame({{own, good1}, {own, QByteArray("garbage")}, {own, good3}})
+        << QStringLiteral("connection \\d+ \\(local:.*\\) sent a frame of 3 events, one of them bytes that "
+                          "are not one event; its "
                           "connection is dropped");
     QTest::newRow("oversized event in the middle")
-        << postFrame({{7, good1},
-                      {7, rio::detail::encodeRemoteEvent(Payload{102, QByteArray(2048, 'x')})},
-                      {7, good3}})
-        << QStringLiteral("a peer sent an event of [0-9]+ bytes \\(the share accepts 1024\\)");
+        << postFrame({{own, good1},
+                      {own, rio::detail::encodeRemoteEvent(Payload{102, QByteArray(2048, 'x')})},
+                      {own, good3}})
+        << QStringLiteral(
+               "connection \\d+ \\(local:.*\\) sent an event of [0-9]+ bytes \\(the share accepts 1024\\)");
 }
 
 void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
@@ -1242,8 +1319,9 @@ void tst_Remote::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
     const std::unique_ptr<QRemoteObjectDynamicReplica> replica = rawReplica(node, source.address());
     QVERIFY(replica);
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(warning));
-    // The events' origin (7) is this connection's own subscription: only what is malformed counts.
-    QVERIFY(QMetaObject::invokeMethod(replica.get(), "subscribe", Q_ARG(qulonglong, 7)));
+    // The events' origin (the key of secretFor(7)) is this connection's own subscription: only what
+    // is malformed counts.
+    QVERIFY(QMetaObject::invokeMethod(replica.get(), "subscribe", Q_ARG(QByteArray, secretFor(7))));
     QVERIFY(QMetaObject::invokeMethod(replica.get(), "post", Q_ARG(QByteArray, frame)));
     QVERIFY(rejected.wait(Deadline));
     QTRY_VERIFY_WITH_TIMEOUT(replica->state() != QRemoteObjectReplica::Valid, Deadline);
@@ -1280,11 +1358,11 @@ Q_SIGNALS:
     void delivered(const QByteArray &frame);
 public Q_SLOTS:
     void post(const QByteArray &) { }
-    void subscribe(quint64 key)
+    void subscribe(const QByteArray &secret)
     {
         auto channel = std::make_unique<FakeChannel>();
         connect(this, &FakeShareSource::delivered, channel.get(), &FakeChannel::delivered);
-        host->enableRemoting(channel.get(), QStringLiteral("orders#") + QString::number(key, 16));
+        host->enableRemoting(channel.get(), QStringLiteral("orders#") + QString::number(keyOf(secret), 16));
         channels.push_back(std::move(channel));
     }
     void unsubscribe(quint64) { }
@@ -1579,9 +1657,8 @@ void tst_Remote::connectionsThatSendNoWholePacketAreDropped_data()
     QTest::newRow("local") << uniqueLocalUrl() << noPacket;
     QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0") << noPacket;
     QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0")
-                         << QByteArray(
-                                "a peer did not complete the TLS handshake within 500 ms of connecting; "
-                                "its connection is dropped");
+                         << QByteArray("did not complete the TLS handshake within 500 ms of connecting; "
+                                       "its connection is dropped");
 }
 
 void tst_Remote::connectionsThatSendNoWholePacketAreDropped()
@@ -1769,9 +1846,9 @@ void tst_Remote::tlsSubscriberWithAForeignCertificateIsRefused()
     QVERIFY(!address.isEmpty());
     const qsizetype before = source->lineCount();
     auto foreign = startSubscriber(address, certs.args(QStringLiteral("client-b"), QStringLiteral("a")));
-    QVERIFY(source->waitLine("registryio.remote: rio::RemoteListener " + address.toUtf8() +
-                                 ": a peer failed the TLS handshake",
-                             before));
+    const auto refused = source->waitLine(
+        "registryio.remote: rio::RemoteListener " + address.toUtf8() + ": the peer at 127.0.0.1:", before);
+    QVERIFY(refused && refused->contains("failed the TLS handshake"));
     auto good = startSubscriber(address, certs.args(QStringLiteral("client-a"), QStringLiteral("a")));
     QVERIFY(good->waitLine("state connected"));
     source->send("notify 1 50");
@@ -1804,9 +1881,9 @@ void tst_Remote::tlsHandshakeFailureIsOneRejection()
     foreign.setSslConfiguration(configuration);
     const QUrl at(address);
     foreign.connectToHostEncrypted(at.host(), quint16(at.port()));
-    QVERIFY(source->waitLine("registryio.remote: rio::RemoteListener " + address.toUtf8() +
-                                 ": a peer failed the TLS handshake and is dropped: ",
-                             before));
+    const auto refused = source->waitLine(
+        "registryio.remote: rio::RemoteListener " + address.toUtf8() + ": the peer at 127.0.0.1:", before);
+    QVERIFY(refused && refused->contains(" failed the TLS handshake and is dropped: "));
     QTRY_VERIFY_WITH_TIMEOUT(foreign.state() == QAbstractSocket::UnconnectedState, Deadline);
     const qsizetype answerFrom = source->lineCount();
     QCOMPARE(source->stats().value("rejected"), 1);

@@ -23,6 +23,7 @@
 #include <QtEndian>
 #include <QtRemoteObjects/qtremoteobjectglobal.h>
 
+#include <array>
 #include <atomic>
 #include <thread>
 
@@ -67,6 +68,8 @@ struct Source
                                                                 options);
     }
     [[nodiscard]] QString address() const { return listener->address().toString(); }
+    // The connection of the first subscriber that is still subscribed.
+    [[nodiscard]] quint64 firstConnection() const { return share->base()->subscribers().value(0).connection; }
 };
 
 // A subscriber in this process on a node of its own: the events it received, in order.
@@ -109,6 +112,15 @@ bool invoke(QRemoteObjectDynamicReplica &replica, const char *slot, quint64 key)
     return index >= 0 && meta->method(index).invoke(&replica, Qt::DirectConnection, Q_ARG(qulonglong, key));
 }
 
+// Subscribes through `replica` with the secret secretFor(n).
+bool subscribe(QRemoteObjectDynamicReplica &replica, quint64 n)
+{
+    const QMetaObject *meta = replica.metaObject();
+    const int index = meta->indexOfSlot("subscribe(QByteArray)");
+    return index >= 0 &&
+           meta->method(index).invoke(&replica, Qt::DirectConnection, Q_ARG(QByteArray, secretFor(n)));
+}
+
 bool post(QRemoteObjectDynamicReplica &replica, const QByteArray &frame)
 {
     const QMetaObject *meta = replica.metaObject();
@@ -128,16 +140,30 @@ QByteArray postFrame(quint64 origin, const QByteArray &payload)
     return bytes + payload;
 }
 
-// A subscriber's key as any connection reads it: the hex after '#' in the name of the channel the
-// source remoted for it (QRemoteObjectNode::instances lists every object of the source).
-quint64 publishedKey(QRemoteObjectNode &node)
+// The names of the channels of "orders" that `node` sees (QRemoteObjectNode::instances lists every
+// object of the source, to every connection).
+QStringList channelNames(QRemoteObjectNode &node)
 {
     // A source remoted without a type (no .rep) is listed under the empty type name.
-    for (const QString &name : node.instances(QStringView())) {
-        if (name.startsWith(QLatin1String("orders#")))
-            return name.mid(7).toULongLong(nullptr, 16);
-    }
-    return 0;
+    return node.instances(QStringView()).filter(QRegularExpression(QStringLiteral("^orders#")));
+}
+
+// A subscriber's key as any connection reads it: the hex after '#' in the name of its channel.
+quint64 publishedKey(QRemoteObjectNode &node)
+{
+    const QStringList names = channelNames(node);
+    return names.isEmpty() ? 0 : names.first().mid(7).toULongLong(nullptr, 16);
+}
+
+// The warning that drops a connection of this process over local:, which names it (its id, any
+// but `notId`: the victim's; the peer's process and user), then says `why` (a pattern).
+QRegularExpression dropOf(const QString &why, quint64 notId = 0)
+{
+    return QRegularExpression(QStringLiteral("connection (?!%1 )\\d+ \\(local:[^ ]+ pid %2 uid %3\\)[ ,].*%4")
+                                  .arg(notId)
+                                  .arg(QCoreApplication::applicationPid())
+                                  .arg(::getuid())
+                                  .arg(why));
 }
 
 // A raw connection to the socket file at `path` (no accept() needed: it waits in the backlog).
@@ -295,11 +321,12 @@ private Q_SLOTS:
     void localListenerSurvivesFailedAccepts();
     void anotherConnectionCannotUnsubscribeASubscriber();
     void anotherConnectionCannotPostAsASubscriber();
-    void anotherConnectionCannotSubscribeWithATakenKey();
+    void aChannelsPublishedNameDoesNotClaimIt();
     void peerThatSendsPingsAndNeverReadsIsDropped();
     void peerThatAcquiresAChannelAndNeverReadsIsDropped();
     void longestIncompletePacketGoesWhenTheBudgetIsPassed();
     void unreadySubscriptionsAreBoundedAndNeverHoldABlockShare();
+    void unreadyBudgetDropsTheLargestHolderNotANewSubscriber();
     void blockRelaysEverySubscribersEventToAStalledSubscriber();
     void packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer_data();
     void packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer();
@@ -348,8 +375,8 @@ void tst_RemotePeers::anotherConnectionCannotUnsubscribeASubscriber()
     Attack attack;
     QVERIFY(attack.start());
     QSignalSpy rejected(attack.source.listener, &rio::RemoteListener::peerRejected);
-    QTest::ignoreMessage(QtWarningMsg,
-                         QRegularExpression("unsubscribe\\(\\) for another connection's subscriber"));
+    QTest::ignoreMessage(QtWarningMsg, dropOf("sent unsubscribe\\(\\) for another connection's subscriber",
+                                              attack.source.firstConnection()));
     QVERIFY(invoke(*attack.attacker, "unsubscribe(qulonglong)", attack.key));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
     QTRY_VERIFY_WITH_TIMEOUT(attack.attacker->state() != QRemoteObjectReplica::Valid, Deadline);
@@ -365,7 +392,8 @@ void tst_RemotePeers::anotherConnectionCannotPostAsASubscriber()
     Attack attack;
     QVERIFY(attack.start());
     QSignalSpy rejected(attack.source.listener, &rio::RemoteListener::peerRejected);
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("not a subscription of its connection"));
+    QTest::ignoreMessage(QtWarningMsg,
+                         dropOf("not a subscription of its connection", attack.source.firstConnection()));
     QVERIFY(post(*attack.attacker,
                  postFrame(attack.key, rio::detail::encodeRemoteEvent(Payload{666, QByteArray("forged")}))));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
@@ -374,18 +402,33 @@ void tst_RemotePeers::anotherConnectionCannotPostAsASubscriber()
     QVERIFY(!attack.victim->received.contains(666));
 }
 
-// subscribe() with a key that a live connection holds drops the connection that sent it; the
-// subscriber keeps its subscription and its events.
-void tst_RemotePeers::anotherConnectionCannotSubscribeWithATakenKey()
+// A peer that read a subscriber's channel name subscribes with every secret the name suggests:
+// each is a subscription of its own, on a channel of its own; the subscriber keeps its channel and
+// its events, and nobody is dropped.
+void tst_RemotePeers::aChannelsPublishedNameDoesNotClaimIt()
 {
     Attack attack;
     QVERIFY(attack.start());
     QSignalSpy rejected(attack.source.listener, &rio::RemoteListener::peerRejected);
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("a key another connection holds"));
-    QVERIFY(invoke(*attack.attacker, "subscribe(qulonglong)", attack.key));
-    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
-    QCOMPARE(attack.source.share->base()->subscriberCount(), 1);
+    QByteArray asBytes(16, '\0');
+    qToBigEndian(attack.key, asBytes.data());
+    qToBigEndian(attack.key, asBytes.data() + 8);
+    const QByteArray hex = QByteArray::number(attack.key, 16).rightJustified(16, '0');
+    const QMetaObject *meta = attack.attacker->metaObject();
+    const int index = meta->indexOfSlot("subscribe(QByteArray)");
+    QVERIFY(index >= 0);
+    for (const QByteArray &secret : {asBytes, hex})
+        QVERIFY(meta->method(index).invoke(attack.attacker.get(), Qt::DirectConnection,
+                                           Q_ARG(QByteArray, secret)));
+    QTRY_COMPARE_WITH_TIMEOUT(attack.source.share->base()->subscriberCount(), 3, Deadline);
+    const quint64 victimConnection = attack.source.firstConnection();
+    for (const rio::RemoteSubscriberInfo &info : attack.source.share->base()->subscribers())
+        QCOMPARE(info.connection == victimConnection, info.id == 1);
+    QStringList names;
+    QTRY_VERIFY_WITH_TIMEOUT((names = channelNames(attack.attackerNode)).size() == 3, Deadline);
+    QCOMPARE(names.count(QStringLiteral("orders#") + QString::number(attack.key, 16)), 1);
     QVERIFY(attack.victimIsServed(1));
+    QVERIFY(rejected.isEmpty());
 }
 
 // The process at its open-file limit while connections arrive: accept() fails (EMFILE). The
@@ -446,7 +489,9 @@ void tst_RemotePeers::peerThatSendsPingsAndNeverReadsIsDropped()
     Subscriber good(source.address());
     QTRY_VERIFY_WITH_TIMEOUT(good.connected(), Deadline);
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("does not read what it is sent"));
+    QTest::ignoreMessage(QtWarningMsg,
+                         dropOf("has \\d+ bytes waiting to be written.*does not read what it is sent",
+                                source.firstConnection()));
 
     const int fd = connectRaw(QDir::cleanPath(QDir::tempPath()) + QLatin1Char('/') + QUrl(url).path());
     QVERIFY(fd >= 0);
@@ -488,7 +533,7 @@ void tst_RemotePeers::peerThatAcquiresAChannelAndNeverReadsIsDropped()
         socket->blockSignals(true);
     }
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("does not read what it is sent"));
+    QTest::ignoreMessage(QtWarningMsg, dropOf("does not read what it is sent", source.firstConnection()));
     constexpr int Events = 4000; // 4 KiB each: 16 MiB, eight times the limit
     const QByteArray blob(4096, 'e');
     for (int i = 1; i <= Events; ++i) {
@@ -540,7 +585,7 @@ void tst_RemotePeers::longestIncompletePacketGoesWhenTheBudgetIsPassed()
         QTRY_VERIFY_WITH_TIMEOUT(rio::RemoteListener::incompleteBytes() >= (i + 1) * Held, Deadline);
     }
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("whose packet has been incomplete longest"));
+    QTest::ignoreMessage(QtWarningMsg, dropOf("whose packet has been incomplete longest", goodConnection));
     // The subscriber's packet of 600,000 bytes passes the budget before it is whole.
     good.registry->notify(Payload{1, QByteArray(600000, 'g')});
     QTRY_COMPARE_WITH_TIMEOUT(atSource.size(), 1, Deadline);
@@ -573,13 +618,13 @@ void tst_RemotePeers::unreadySubscriptionsAreBoundedAndNeverHoldABlockShare()
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
 
     // One connection asks for 65 subscriptions and acquires none: dropped at the 65th.
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("more than 64 subscriptions that did not acquire"));
+    QTest::ignoreMessage(QtWarningMsg, dropOf("sent more than 64 subscriptions that did not acquire"));
     {
         QRemoteObjectNode greedyNode;
         const auto greedy = rawReplica(greedyNode, source.address());
         QVERIFY(greedy);
         for (quint64 key = 1; key <= 65; ++key)
-            QVERIFY(invoke(*greedy, "subscribe(qulonglong)", 0x1000 + key));
+            QVERIFY(subscribe(*greedy, 0x1000 + key));
         QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
         QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
     }
@@ -588,9 +633,9 @@ void tst_RemotePeers::unreadySubscriptionsAreBoundedAndNeverHoldABlockShare()
     QRemoteObjectNode stuckNode;
     const auto stuck = rawReplica(stuckNode, source.address());
     QVERIFY(stuck);
-    QVERIFY(invoke(*stuck, "subscribe(qulonglong)", 0x5eed));
+    QVERIFY(subscribe(*stuck, 0x5eed));
     QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 2, Deadline);
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("did not acquire its channel within 10000 ms"));
+    QTest::ignoreMessage(QtWarningMsg, dropOf("did not acquire its channel within 10000 ms"));
 
     // A sender on another thread: every event reaches the healthy subscriber, none waits for the
     // stuck one (each would wait blockTimeout).
@@ -614,6 +659,58 @@ void tst_RemotePeers::unreadySubscriptionsAreBoundedAndNeverHoldABlockShare()
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 2, Deadline);
     QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
     QVERIFY(healthy.connected());
+}
+
+// Subscriptions that never acquire their channel fill the process's budget of 256 (one connection
+// holds 64 of each of three shares, another 64 of a fourth): a subscriber that arrives then is
+// served, and the connection holding the most goes, with one warning naming it.
+void tst_RemotePeers::unreadyBudgetDropsTheLargestHolderNotANewSubscriber()
+{
+    Source source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    std::array<rio::QtRegistry<Payload>, 3> registries;
+    std::vector<std::unique_ptr<rio::RemoteShare<Payload>>> shares;
+    for (std::size_t i = 0; i < registries.size(); ++i)
+        shares.push_back(std::make_unique<rio::RemoteShare<Payload>>(
+            &source.host, QStringLiteral("more%1").arg(i), registries[i]));
+    const auto unready = [&] {
+        int n = source.share->base()->subscriberCount();
+        for (const auto &share : shares)
+            n += share->base()->subscriberCount();
+        return n;
+    };
+    QRemoteObjectNode bigNode;
+    QRemoteObjectNode smallNode;
+    std::vector<std::unique_ptr<QRemoteObjectDynamicReplica>> big;
+    for (std::size_t i = 0; i < shares.size(); ++i) {
+        big.push_back(rawReplica(bigNode, source.address(), QStringLiteral("more%1").arg(i)));
+        QVERIFY(big.back());
+    }
+    const auto small = rawReplica(smallNode, source.address());
+    QVERIFY(small);
+    for (quint64 key = 1; key <= 64; ++key) {
+        for (std::size_t i = 0; i < big.size(); ++i)
+            QVERIFY(subscribe(*big[i], (quint64(i + 1) << 32) + key));
+        QVERIFY(subscribe(*small, (quint64(9) << 32) + key));
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(unready(), 256, Deadline);
+    const quint64 bigConnection = shares.front()->base()->subscribers().value(0).connection;
+    const quint64 smallConnection = source.share->base()->subscribers().value(0).connection;
+    QVERIFY(bigConnection != 0 && smallConnection != 0 && bigConnection != smallConnection);
+
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    const QString named = QStringLiteral("connection %1 \\(local:.*\\), with the most \\(192\\), is dropped")
+                              .arg(bigConnection);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(named));
+    QTest::failOnWarning(QRegularExpression(QStringLiteral("dropped")));
+    Subscriber good(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(good.connected(), Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(unready(), 64 + 1, Deadline);
+    QCOMPARE(rejected.size(), 1);
+    QVERIFY(QRegularExpression(named).match(rejected.first().first().toString()).hasMatch());
+    source.registry.notify(Payload{1, {}});
+    QTRY_COMPARE_WITH_TIMEOUT(good.received, QList<qint64>{1}, Deadline);
+    QVERIFY(small->state() == QRemoteObjectReplica::Valid);
 }
 
 // Block is lossless for the events subscribers send too: the share relays them on its own thread,

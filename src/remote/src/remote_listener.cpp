@@ -42,6 +42,10 @@ namespace {
 std::atomic<qint64> g_incompleteBytes{0};
 // Bytes waiting to be written to connections, as last measured, across every listener.
 std::atomic<qint64> g_queuedBytes{0};
+// Subscriptions of connections that have not acquired their channel, across every listener.
+std::atomic<qint64> g_unready{0};
+// The most of those the process holds; past it, the connections with the most go.
+constexpr qint64 UnreadyBudget = 256;
 
 // Connection ids: unique in the process, never reused.
 std::atomic<quint64> g_nextConnection{1};
@@ -74,6 +78,18 @@ struct CurrentPeer
     quint64 id = 0;
 };
 thread_local CurrentPeer t_current;
+
+// The order in which a budget's holders go: the most first, then the oldest connection.
+bool holdsMore(qint64 a, quint64 aId, qint64 b, quint64 bId)
+{
+    return a != b ? a > b : aId < bId;
+}
+
+// A TCP peer's address and port, for people.
+QString peerAt(const QAbstractSocket *socket)
+{
+    return QStringLiteral("%1:%2").arg(socket->peerAddress().toString()).arg(socket->peerPort());
+}
 
 // Closes a connection so that it emits disconnected(): Qt Remote Objects forgets it only then.
 void abortSocket(QIODevice *socket)
@@ -144,6 +160,7 @@ struct RemoteListener::Private
         qint64 held = 0;            // bytes of a packet not yet whole, after its reading
         qint64 packetSince = 0;     // ms: the packet not yet whole began
         qint64 queued = 0;          // bytes waiting to be written, as last measured
+        qint64 unready = 0;         // subscriptions that have not acquired their channel
         int pauses = 0;             // pauseReading() not yet resumed: Qt Remote Objects does not read
         QPointer<QObject> device{}; // Qt Remote Objects' device for it, while paused
         bool handshaken = false;    // a whole packet arrived
@@ -179,6 +196,16 @@ struct RemoteListener::Private
 
     [[nodiscard]] QString screen(Peer &peer, QIODevice *socket) const;
     [[nodiscard]] QString screenPacket(const QByteArray &body) const;
+    template <typename First, typename Detail>
+    void shed(RemoteListener *q, qint64 total, qint64 budget, qint64 Peer::*amount, const char *what,
+              First first, Detail detail);
+    // Takes a gone connection's share out of the process's totals.
+    static void release(const Peer &peer)
+    {
+        g_incompleteBytes.fetch_sub(peer.held, std::memory_order_relaxed);
+        g_queuedBytes.fetch_sub(peer.queued, std::memory_order_relaxed);
+        g_unready.fetch_sub(peer.unready, std::memory_order_relaxed);
+    }
 
     Handshake *findHandshake(const QSslSocket *socket)
     {
@@ -258,8 +285,7 @@ RemoteListener::~RemoteListener()
     if (d->host && d->host->property(ListenerProperty).value<QObject *>() == this)
         d->host->setProperty(ListenerProperty, QVariant());
     for (const auto &peer : d->peers) {
-        g_incompleteBytes.fetch_sub(peer.held, std::memory_order_relaxed);
-        g_queuedBytes.fetch_sub(peer.queued, std::memory_order_relaxed);
+        Private::release(peer);
         if (QIODevice *socket = peer.socket) {
             socket->disconnect(this);
             forget(socket); // the host may outlive us: it must not write to our sockets
@@ -436,19 +462,21 @@ void RemoteListener::beginHandshake(QSslSocket *socket)
             handshake->errors = what.join(QStringLiteral("; "));
         }
     });
-    connect(
-        socket, &QAbstractSocket::errorOccurred, this, [this, socket](QAbstractSocket::SocketError error) {
-            QString errors;
-            if (!d->settleHandshake(socket, nullptr, &errors))
-                return;
-            socket->disconnect(this);
-            socket->deleteLater(); // not from inside the socket's own signal: it goes on after it
-            if (error == QAbstractSocket::RemoteHostClosedError)
-                return; // the peer went away: nothing to reject
-            rejectHandshake(
-                QStringLiteral("rio::RemoteListener %1: a peer failed the TLS handshake and is dropped: %2")
-                    .arg(d->address.toString(), errors.isEmpty() ? socket->errorString() : errors));
-        });
+    connect(socket, &QAbstractSocket::errorOccurred, this,
+            [this, socket](QAbstractSocket::SocketError error) {
+                QString errors;
+                if (!d->settleHandshake(socket, nullptr, &errors))
+                    return;
+                socket->disconnect(this);
+                socket->deleteLater(); // not from inside the socket's own signal: it goes on after it
+                if (error == QAbstractSocket::RemoteHostClosedError)
+                    return; // the peer went away: nothing to reject
+                rejectHandshake(
+                    QStringLiteral(
+                        "rio::RemoteListener %1: the peer at %2 failed the TLS handshake and is dropped: %3")
+                        .arg(d->address.toString(), peerAt(socket),
+                             errors.isEmpty() ? socket->errorString() : errors));
+            });
     // Closed without an error first: the peer went away.
     connect(socket, &QAbstractSocket::disconnected, this, [this, socket] {
         if (!d->settleHandshake(socket))
@@ -497,8 +525,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         std::erase_if(d->peers, [socket](const Private::Peer &p) {
             if (p.socket && p.socket != socket)
                 return false;
-            g_incompleteBytes.fetch_sub(p.held, std::memory_order_relaxed);
-            g_queuedBytes.fetch_sub(p.queued, std::memory_order_relaxed);
+            Private::release(p);
             return true;
         });
         if (d->peers.empty() && d->handshakes.empty())
@@ -518,11 +545,11 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         ucred credentials{};
         socklen_t size = sizeof(credentials);
         if (::getsockopt(int(local->socketDescriptor()), SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0)
-            name = QStringLiteral("%1 pid %2").arg(name).arg(credentials.pid);
+            name = QStringLiteral("%1 pid %2 uid %3").arg(name).arg(credentials.pid).arg(credentials.uid);
     }
 #endif
     if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
-        name = QStringLiteral("%1:%2").arg(tcp->peerAddress().toString()).arg(tcp->peerPort());
+        name = peerAt(tcp);
     d->peers.push_back({socket, id, name, connectedAt, nowMs()});
     if (!d->deadlines->isActive())
         d->deadlines->start();
@@ -697,41 +724,55 @@ void RemoteListener::afterRead(QIODevice *socket)
     checkQueued();
 }
 
-void RemoteListener::shedIncomplete(qint64 total)
+// Past a process budget (`total` held now): this listener's connections that hold some of it go,
+// `first` first, one warning each naming it, until it holds. Dropping closes a socket, which takes
+// it out of peers: not while iterating them.
+template <typename First, typename Detail>
+void RemoteListener::Private::shed(RemoteListener *q, qint64 total, qint64 budget, qint64 Peer::*amount,
+                                   const char *what, First first, Detail detail)
 {
-    // The budget is passed: the connections whose packets have been incomplete longest go first,
-    // until it holds. The one that passed it is usually a peer sending a packet now, at speed;
-    // those that hold bytes for long are the ones keeping the budget.
-    std::vector<const Private::Peer *> holders;
-    for (const Private::Peer &peer : d->peers) {
-        if (peer.socket && peer.held > 0 && !peer.socket->property(RejectedProperty).toBool())
+    std::vector<const Peer *> holders;
+    for (const Peer &peer : peers) {
+        if (peer.socket && peer.*amount > 0 && !peer.socket->property(RejectedProperty).toBool())
             holders.push_back(&peer);
     }
-    std::sort(holders.begin(), holders.end(), [](const Private::Peer *a, const Private::Peer *b) {
-        return a->packetSince != b->packetSince ? a->packetSince < b->packetSince : a->held > b->held;
-    });
-    const qint64 now = nowMs();
+    std::sort(holders.begin(), holders.end(), [&](const Peer *a, const Peer *b) { return first(*a, *b); });
     std::vector<std::pair<QPointer<QIODevice>, QString>> shed;
-    for (const Private::Peer *peer : holders) {
-        if (total <= d->options.incompleteBytesBudget)
+    for (const Peer *peer : holders) {
+        if (total <= budget)
             break;
         shed.emplace_back(peer->socket,
-                          QStringLiteral("rio::RemoteListener %1: packets not yet whole hold %2 bytes in "
-                                         "this process (the budget is %3); %4, whose packet has been "
-                                         "incomplete longest (%5 bytes for %6 ms), is dropped")
-                              .arg(d->address.toString())
+                          QStringLiteral("rio::RemoteListener %1: this process holds %2 %3 (the "
+                                         "budget is %4); %5, %6, is dropped")
+                              .arg(address.toString())
                               .arg(total)
-                              .arg(d->options.incompleteBytesBudget)
-                              .arg(Private::describe(*peer))
-                              .arg(peer->held)
-                              .arg(now - peer->packetSince));
-        total -= peer->held;
+                              .arg(QLatin1String(what))
+                              .arg(budget)
+                              .arg(describe(*peer), detail(*peer)));
+        total -= peer->*amount;
     }
-    // Dropping closes the socket, which takes it out of d->peers: not while iterating them.
     for (const auto &[socket, reason] : shed) {
         if (socket)
-            drop(socket, reason);
+            q->drop(socket, reason);
     }
+}
+
+void RemoteListener::shedIncomplete(qint64 total)
+{
+    // The one that passed the budget is usually a peer sending a packet now, at speed; those that
+    // hold bytes for long are the ones keeping it: the longest incomplete go first.
+    const qint64 now = nowMs();
+    d->shed(
+        this, total, d->options.incompleteBytesBudget, &Private::Peer::held, "bytes of packets not yet whole",
+        [](const Private::Peer &a, const Private::Peer &b) {
+            return a.packetSince != b.packetSince ? a.packetSince < b.packetSince
+                                                  : holdsMore(a.held, a.id, b.held, b.id);
+        },
+        [now](const Private::Peer &peer) {
+            return QStringLiteral("whose packet has been incomplete longest (%1 bytes for %2 ms)")
+                .arg(peer.held)
+                .arg(now - peer.packetSince);
+        });
 }
 
 void RemoteListener::checkQueued()
@@ -761,32 +802,50 @@ void RemoteListener::checkQueued()
     }
     if (total <= d->options.queuedBytesBudget)
         return;
-    // Per process: the connections with the most waiting go first, until it holds.
-    std::vector<const Private::Peer *> holders;
-    for (const Private::Peer &peer : d->peers) {
-        if (peer.socket && peer.queued > 0 && !peer.socket->property(RejectedProperty).toBool())
-            holders.push_back(&peer);
+    // Per process: the connections with the most waiting go first.
+    d->shed(
+        this, total, d->options.queuedBytesBudget, &Private::Peer::queued, "bytes waiting to be written",
+        [](const Private::Peer &a, const Private::Peer &b) {
+            return holdsMore(a.queued, a.id, b.queued, b.id);
+        },
+        [](const Private::Peer &peer) {
+            return QStringLiteral("with the most (%1 bytes)").arg(peer.queued);
+        });
+}
+
+bool RemoteListener::holdUnready(quint64 id)
+{
+    Private::Peer *peer = d->findId(id);
+    if (!peer || !peer->socket || peer->socket->property(RejectedProperty).toBool())
+        return false;
+    ++peer->unready;
+    const qint64 total = g_unready.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (total > UnreadyBudget) {
+        d->shed(
+            this, total, UnreadyBudget, &Private::Peer::unready,
+            "subscriptions that did not acquire their channel",
+            [](const Private::Peer &a, const Private::Peer &b) {
+                return holdsMore(a.unready, a.id, b.unready, b.id);
+            },
+            [](const Private::Peer &p) { return QStringLiteral("with the most (%1)").arg(p.unready); });
     }
-    std::sort(holders.begin(), holders.end(),
-              [](const Private::Peer *a, const Private::Peer *b) { return a->queued > b->queued; });
-    std::vector<std::pair<QPointer<QIODevice>, QString>> shed;
-    for (const Private::Peer *peer : holders) {
-        if (total <= d->options.queuedBytesBudget)
-            break;
-        shed.emplace_back(peer->socket,
-                          QStringLiteral("rio::RemoteListener %1: connections have %2 bytes waiting to be "
-                                         "written in this process (the budget is %3); %4, with the most "
-                                         "(%5 bytes), is dropped")
-                              .arg(d->address.toString())
-                              .arg(total)
-                              .arg(d->options.queuedBytesBudget)
-                              .arg(Private::describe(*peer))
-                              .arg(peer->queued));
-        total -= peer->queued;
+    peer = d->findId(id); // shedding may have closed it
+    if (peer && peer->socket && !peer->socket->property(RejectedProperty).toBool())
+        return true;
+    if (peer) {
+        --peer->unready;
+        g_unready.fetch_sub(1, std::memory_order_relaxed);
     }
-    for (const auto &[socket, reason] : shed) {
-        if (socket)
-            drop(socket, reason);
+    return false;
+}
+
+void RemoteListener::releaseUnready(quint64 id)
+{
+    // A connection that closed took its share with it.
+    Private::Peer *peer = d->findId(id);
+    if (peer && peer->unready > 0) {
+        --peer->unready;
+        g_unready.fetch_sub(1, std::memory_order_relaxed);
     }
 }
 
@@ -889,9 +948,9 @@ void RemoteListener::checkDeadlines()
         socket->disconnect(this);
         socket->abort();
         socket->deleteLater();
-        rejectHandshake(QStringLiteral("rio::RemoteListener %1: a peer did not complete the TLS handshake "
-                                       "within %2 ms of connecting; its connection is dropped")
-                            .arg(d->address.toString())
+        rejectHandshake(QStringLiteral("rio::RemoteListener %1: the peer at %2 did not complete the TLS "
+                                       "handshake within %3 ms of connecting; its connection is dropped")
+                            .arg(d->address.toString(), peerAt(socket))
                             .arg(d->options.handshakeTimeout.count()));
     }
     if (d->peers.empty() && d->handshakes.empty())
@@ -904,7 +963,9 @@ void RemoteListener::drop(QIODevice *socket, const QString &reason)
     socket->setProperty(RejectedProperty, true);
     ++d->rejected;
     Q_EMIT peerRejected(reason);
-    abortSocket(socket);
+    // The connection Qt Remote Objects is reading is closed by afterRead(), once it left its reader.
+    if (socket != t_current.socket)
+        abortSocket(socket);
 }
 
 void RemoteListener::rejectHandshake(const QString &reason)
@@ -919,13 +980,8 @@ bool RemoteListener::rejectCurrentPeer(const QString &reason)
     const CurrentPeer current = t_current;
     if (!current.listener || !current.socket)
         return false;
-    if (!current.socket->property(RejectedProperty).toBool()) {
-        qCWarning(lcRegistryIORemote, "%s", qPrintable(reason));
-        current.socket->setProperty(RejectedProperty, true);
-        ++current.listener->d->rejected;
-        Q_EMIT current.listener->peerRejected(reason);
-    }
-    // Closed by afterRead(), once Qt Remote Objects has left its reader.
+    if (!current.socket->property(RejectedProperty).toBool())
+        current.listener->drop(current.socket, reason);
     return true;
 }
 
@@ -964,6 +1020,12 @@ QString RemoteListener::peerName(quint64 id) const
 {
     const Private::Peer *peer = d->find(id);
     return peer ? peer->name : QString();
+}
+
+QString RemoteListener::connectionName(quint64 id) const
+{
+    const Private::Peer *peer = d->find(id);
+    return peer ? Private::describe(*peer) : QStringLiteral("connection %1").arg(id);
 }
 
 QUrl RemoteListener::address() const

@@ -3,8 +3,10 @@
 
 #include <registryio/remote/remote_listener.h>
 
+#include <QCryptographicHash>
 #include <QMetaObject>
 #include <QRandomGenerator>
+#include <QtEndian>
 
 #include <algorithm>
 #include <array>
@@ -32,8 +34,23 @@ quint64 randomRemoteId()
     return id;
 }
 
-RemoteOutbox::RemoteOutbox(bool subscriber, Delivery d, std::size_t cap)
-    : key(randomRemoteId()), subscriberSide(subscriber), delivery(d), capacity(cap)
+QByteArray randomRemoteSecret()
+{
+    QByteArray secret(RemoteSecretBytes, Qt::Uninitialized);
+    do {
+        QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(secret.data()),
+                                              RemoteSecretBytes / qsizetype(sizeof(quint32)));
+    } while (remoteKeyOf(secret) == 0);
+    return secret;
+}
+
+quint64 remoteKeyOf(QByteArrayView secret)
+{
+    return qFromBigEndian<quint64>(QCryptographicHash::hash(secret, QCryptographicHash::Sha256).constData());
+}
+
+RemoteOutbox::RemoteOutbox(quint64 subscriberKey, Delivery d, std::size_t cap)
+    : key(subscriberKey), subscriberSide(true), delivery(d), capacity(cap)
 { }
 
 RemoteOutbox::RemoteOutbox(const RemoteShareOptions &options)

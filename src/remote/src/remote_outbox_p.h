@@ -6,6 +6,7 @@
 #include <registryio/remote/remote_share_options.h>
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QObject>
 #include <QString>
 #include <QThread>
@@ -80,7 +81,8 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     std::atomic<quint64> droppedDisconnected{0};
     std::atomic<std::size_t> pending{0};
 
-    RemoteOutbox(bool subscriber, Delivery d, std::size_t cap);
+    /// A subscriber-side outbox that sends as `subscriberKey`.
+    RemoteOutbox(quint64 subscriberKey, Delivery d, std::size_t cap);
     /// A source-side outbox: one backlog per subscriber, with `options`' overflow policy.
     explicit RemoteOutbox(const RemoteShareOptions &options);
 
@@ -177,5 +179,13 @@ private:
 
 /// A random non-zero 64-bit id.
 quint64 randomRemoteId();
+
+/// The size of a subscriber's secret. A subscriber subscribes with it, and the share names its
+/// channel by its key (remoteKeyOf()): the name every connection sees tells nothing that claims it.
+inline constexpr qsizetype RemoteSecretBytes = 16;
+/// A secret of RemoteSecretBytes random bytes whose key is not 0.
+QByteArray randomRemoteSecret();
+/// A secret's key: the first 64 bits (big-endian) of its SHA-256.
+quint64 remoteKeyOf(QByteArrayView secret);
 
 } // namespace rio::detail

@@ -24,16 +24,13 @@ namespace {
 // The most subscriptions one connection may hold at once (a peer that asks for more is dropped).
 constexpr int MaxSubscriptionsPerConnection = 256;
 // The most subscriptions not yet ready (their channel not acquired) one connection may hold, of
-// one share, and the whole process, of every share; a peer that asks for more is dropped.
+// one share (a peer that asks for more is dropped); the listener bounds those of the process.
 constexpr int MaxUnreadyPerConnection = 64;
-constexpr int MaxUnreadyPerProcess = 256;
 // A subscriber that has not acquired its channel this long after it subscribed is dropped (a
 // subscriber acquires it within a round trip).
 constexpr qint64 ReadyTimeoutMs = 10000;
 // Drop warnings name at most this many subscribers a second; the rest are summed up in one line.
 constexpr std::size_t MaxDropLinesPerSecond = 3;
-
-std::atomic<int> g_unready{0};
 
 QString channelName(const QString &name, quint64 key)
 {
@@ -84,7 +81,7 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->readyTimer->setInterval(int(ReadyTimeoutMs / 10));
     connect(d->readyTimer, &QTimer::timeout, this, &RemoteShareBase::checkUnready);
     d->source = new detail::RemoteSource([this](const QByteArray &frame) { onPost(frame); },
-                                         [this](quint64 key) { onSubscribe(key); },
+                                         [this](const QByteArray &secret) { onSubscribe(secret); },
                                          [this](quint64 key) { onUnsubscribe(key); }, this);
     if (!host || name.isEmpty()) {
         qCWarning(lcRegistryIORemote(), "rio::RemoteShare: %s", !host ? "no host" : "empty name");
@@ -149,8 +146,8 @@ RemoteShareBase::~RemoteShareBase()
     const auto backlogs = d->box->backlogs();
     d->box->detach();
     for (const auto &backlog : backlogs) {
-        if (!backlog->ready && backlog->channel)
-            g_unready.fetch_sub(1, std::memory_order_relaxed);
+        if (!backlog->ready && backlog->channel && d->listener)
+            d->listener->releaseUnready(backlog->connection);
     }
     if (!d->host)
         return;
@@ -162,19 +159,26 @@ RemoteShareBase::~RemoteShareBase()
         d->host->disableRemoting(d->source);
 }
 
-void RemoteShareBase::onSubscribe(quint64 key)
+void RemoteShareBase::onSubscribe(const QByteArray &secret)
 {
     if (!d->shared || !d->host)
         return;
     if (RemoteListener::isCurrentPeerRejected())
         return;
+    const quint64 key = secret.size() == detail::RemoteSecretBytes ? detail::remoteKeyOf(secret) : 0;
+    if (key == 0) {
+        reject(QStringLiteral("a subscription with a secret of %1 bytes (not %2 random ones)")
+                   .arg(secret.size())
+                   .arg(detail::RemoteSecretBytes));
+        return;
+    }
     const quint64 connection = RemoteListener::currentConnection();
     int onConnection = 0;
     for (const auto &backlog : d->box->backlogs()) {
         if (backlog->key == key && !mayControl(*backlog, connection)) {
-            // Keys are public (every connection sees every channel's name): a key is the
-            // connection's that subscribed with it, as long as that connection lives.
-            reject(QStringLiteral("a subscription with a key another connection holds"));
+            // Only the subscriber knows its secret: a subscription is the connection's that made
+            // it, as long as that connection lives.
+            reject(QStringLiteral("a subscription with a secret another connection holds"));
             return;
         }
         if (backlog->key == key)
@@ -182,21 +186,19 @@ void RemoteShareBase::onSubscribe(quint64 key)
         else if (connection != 0 && backlog->connection == connection)
             ++onConnection;
     }
-    if (key == 0 || onConnection >= MaxSubscriptionsPerConnection) {
-        reject(key == 0 ? QStringLiteral("a subscription without a key")
-                        : QStringLiteral("more than %1 subscriptions").arg(MaxSubscriptionsPerConnection));
+    if (onConnection >= MaxSubscriptionsPerConnection) {
+        reject(QStringLiteral("more than %1 subscriptions").arg(MaxSubscriptionsPerConnection));
         return;
     }
-    if (connection != 0 && unreadyOn(connection) >= MaxUnreadyPerConnection) {
+    // Without a listener, every peer counts as one connection.
+    if (unreadyOn(connection) >= MaxUnreadyPerConnection) {
         reject(QStringLiteral("more than %1 subscriptions that did not acquire their channel")
                    .arg(MaxUnreadyPerConnection));
         return;
     }
-    if (g_unready.load(std::memory_order_relaxed) >= MaxUnreadyPerProcess) {
-        reject(QStringLiteral("a subscription while this process holds %1 that did not acquire their channel")
-                   .arg(MaxUnreadyPerProcess));
+    // Past the process's budget the connections holding the most go (this one, if it does).
+    if (d->listener && connection != 0 && !d->listener->holdUnready(connection))
         return;
-    }
     auto backlog = std::make_shared<detail::RemoteBacklog>();
     backlog->id = d->nextSubscriber++;
     backlog->key = key;
@@ -213,8 +215,8 @@ void RemoteShareBase::onSubscribe(quint64 key)
                 reject(QStringLiteral("ready() on another connection's channel"));
                 return;
             }
-            if (!backlog->ready)
-                g_unready.fetch_sub(1, std::memory_order_relaxed);
+            if (!backlog->ready && d->listener)
+                d->listener->releaseUnready(backlog->connection);
             d->box->setReady(backlog);
         },
         this);
@@ -222,11 +224,11 @@ void RemoteShareBase::onSubscribe(quint64 key)
     // In the backlog from now on (the retained event first), sent once the subscriber acquired
     // its channel.
     d->box->addBacklog(backlog);
-    g_unready.fetch_add(1, std::memory_order_relaxed);
     if (!d->host->enableRemoting(channel, channelName(d->name, key))) {
         qCWarning(lcRegistryIORemote(), "rio::RemoteShare \"%s\": the host refused a subscriber's channel",
                   qPrintable(d->name));
-        g_unready.fetch_sub(1, std::memory_order_relaxed);
+        if (d->listener && connection != 0)
+            d->listener->releaseUnready(connection);
         d->box->removeBacklog(backlog);
         delete channel;
         return;
@@ -288,10 +290,11 @@ void RemoteShareBase::checkUnready()
         d->readyTimer->stop();
     for (const auto &[connection, id] : late) {
         const QString reason =
-            QStringLiteral("rio::RemoteShare \"%1\": subscriber %2 did not acquire its "
-                           "channel within %3 ms of subscribing; its connection is dropped")
+            QStringLiteral("rio::RemoteShare \"%1\": subscriber %2 of %3 did not acquire its "
+                           "channel within %4 ms of subscribing; its connection is dropped")
                 .arg(d->name)
                 .arg(id)
+                .arg(d->listener ? d->listener->connectionName(connection) : QStringLiteral("a peer"))
                 .arg(ReadyTimeoutMs);
         if (connection != 0 && d->listener && d->listener->dropConnection(connection, reason))
             continue; // its subscriptions go with it (connectionClosed)
@@ -306,8 +309,8 @@ void RemoteShareBase::checkUnready()
 
 void RemoteShareBase::removeSubscriber(const std::shared_ptr<detail::RemoteBacklog> &backlog)
 {
-    if (!backlog->ready && backlog->channel) // still counted as not ready
-        g_unready.fetch_sub(1, std::memory_order_relaxed);
+    if (!backlog->ready && backlog->channel && d->listener) // still counted as not ready
+        d->listener->releaseUnready(backlog->connection);
     d->box->removeBacklog(backlog);
     if (QObject *channel = std::exchange(backlog->channel, nullptr)) {
         if (d->host)
@@ -488,9 +491,12 @@ void RemoteShareBase::onPost(const QByteArray &frame)
 
 void RemoteShareBase::reject(const QString &what)
 {
-    const QString reason =
-        QStringLiteral("rio::RemoteShare \"%1\": a peer sent %2; its connection is dropped")
-            .arg(d->name, what);
+    const quint64 connection = RemoteListener::currentConnection();
+    const QString reason = QStringLiteral("rio::RemoteShare \"%1\": %2 sent %3; its connection is dropped")
+                               .arg(d->name,
+                                    d->listener && connection != 0 ? d->listener->connectionName(connection)
+                                                                   : QStringLiteral("a peer"),
+                                    what);
     if (!RemoteListener::rejectCurrentPeer(reason))
         qCWarning(lcRegistryIORemote(),
                   "%s (not a rio::RemoteListener connection: only the event is dropped)", qPrintable(reason));

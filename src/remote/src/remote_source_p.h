@@ -16,7 +16,8 @@ class RemoteSource : public QObject
     Q_OBJECT
 
 public:
-    RemoteSource(std::function<void(const QByteArray &)> onPost, std::function<void(quint64)> onSubscribe,
+    RemoteSource(std::function<void(const QByteArray &)> onPost,
+                 std::function<void(const QByteArray &)> onSubscribe,
                  std::function<void(quint64)> onUnsubscribe, QObject *parent = nullptr)
         : QObject(parent), m_onPost(std::move(onPost)), m_onSubscribe(std::move(onSubscribe)),
           m_onUnsubscribe(std::move(onUnsubscribe))
@@ -25,14 +26,16 @@ public:
 public Q_SLOTS:
     /// Events a subscriber notified (a post frame, see remote_codec.h).
     void post(const QByteArray &frame) { m_onPost(frame); }
-    /// A subscriber with this key wants its events on the channel `<name>#<key in hex>`.
-    void subscribe(quint64 key) { m_onSubscribe(key); }
+    /// A subscriber wants its events on the channel `<name>#<key in hex>`, its key being that of
+    /// this secret (remoteKeyOf()), which is never published: a peer that knows a channel's name
+    /// cannot claim it.
+    void subscribe(const QByteArray &secret) { m_onSubscribe(secret); }
     /// The subscriber with this key goes.
     void unsubscribe(quint64 key) { m_onUnsubscribe(key); }
 
 private:
     std::function<void(const QByteArray &)> m_onPost;
-    std::function<void(quint64)> m_onSubscribe;
+    std::function<void(const QByteArray &)> m_onSubscribe;
     std::function<void(quint64)> m_onUnsubscribe;
 };
 

@@ -31,6 +31,7 @@ struct RemoteSubscriber::Private
     QString name;
     Deliver deliver;
     std::shared_ptr<detail::RemoteOutbox> box;
+    QByteArray secret; // proves this subscriber's key (box->key) to the share; never published
     std::unique_ptr<QRemoteObjectDynamicReplica> replica; // the share: post, subscribe
     std::unique_ptr<QRemoteObjectDynamicReplica> channel; // this subscriber's own events
     QMetaMethod post;
@@ -53,7 +54,9 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
     d->node = node;
     d->name = name;
     d->deliver = std::move(deliver);
-    d->box = std::make_shared<detail::RemoteOutbox>(true, Delivery::Every, SubscriberCapacity);
+    d->secret = detail::randomRemoteSecret();
+    d->box = std::make_shared<detail::RemoteOutbox>(detail::remoteKeyOf(d->secret), Delivery::Every,
+                                                    SubscriberCapacity);
     // Registered when the library loads already; the call also keeps the connection types (and
     // their registration at start-up) in a program that links the library statically.
     detail::registerRemoteClientTransports();
@@ -75,7 +78,7 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
     connect(d->replica.get(), &QRemoteObjectReplica::initialized, this, [this] {
         const QMetaObject *meta = d->replica->metaObject();
         const int post = meta->indexOfSlot("post(QByteArray)");
-        const int subscribe = meta->indexOfSlot(QMetaObject::normalizedSignature("subscribe(quint64)"));
+        const int subscribe = meta->indexOfSlot("subscribe(QByteArray)");
         const int unsubscribe = meta->indexOfSlot(QMetaObject::normalizedSignature("unsubscribe(quint64)"));
         if (post < 0 || subscribe < 0 || unsubscribe < 0) {
             qCWarning(lcRegistryIORemote(),
@@ -128,7 +131,7 @@ void RemoteSubscriber::update()
         // Once per (re)connection: the share starts this subscriber's backlog (the retained event
         // first) and remotes its channel.
         d->subscribed = true;
-        d->subscribe.invoke(d->replica.get(), Qt::DirectConnection, Q_ARG(qulonglong, d->box->key));
+        d->subscribe.invoke(d->replica.get(), Qt::DirectConnection, Q_ARG(QByteArray, d->secret));
     }
     const bool channelValid = d->channel->state() == QRemoteObjectReplica::Valid && d->ready.isValid();
     if (shareValid && channelValid) {

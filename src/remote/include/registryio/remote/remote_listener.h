@@ -89,8 +89,11 @@ public:
     [[nodiscard]] bool isIdle(quint64 id) const noexcept;
     /// Bytes connection `id` has waiting to be written (0 once it is gone).
     [[nodiscard]] qint64 bytesToWrite(quint64 id) const noexcept;
-    /// Who is at the other end of connection `id`, for people ("127.0.0.1:50312", "local:orders").
+    /// Who is at the other end of connection `id`, for people ("127.0.0.1:50312",
+    /// "local:orders pid 4242 uid 1000").
     [[nodiscard]] QString peerName(quint64 id) const;
+    /// Connection `id` as every warning that drops it names it: "connection 7 (127.0.0.1:50312)".
+    [[nodiscard]] QString connectionName(quint64 id) const;
     /// Bytes that packets not yet whole hold now, across every listener of this process.
     [[nodiscard]] static qint64 incompleteBytes() noexcept;
     /// Peers dropped so far (for what they sent, a limit or a deadline).
@@ -114,6 +117,13 @@ public:
     bool pauseReading(quint64 id);
     /// Undoes one pauseReading(); the connection is read again once none is left.
     void resumeReading(quint64 id);
+    /// Counts a subscription of connection `id` that has not acquired its channel yet (shares call
+    /// it when a peer subscribes) against the process's budget of 256: past it, the connections
+    /// with the most go, one warning each, until it holds. False, counting nothing, when
+    /// connection `id` went that way itself, or is not open here.
+    bool holdUnready(quint64 id);
+    /// One subscription counted by holdUnready() acquired its channel, or went.
+    void releaseUnready(quint64 id);
     /// Tells the listener that something was written to its connections: it checks, once this
     /// turn of the event loop ends, that none has more than its limits waiting (shares call it).
     void noteWrites();

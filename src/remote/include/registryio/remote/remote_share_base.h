@@ -96,7 +96,7 @@ private:
     void pump();
     void send(detail::RemoteBacklog &backlog, std::span<detail::RemoteOutgoing> items);
     void onPost(const QByteArray &frame);
-    void onSubscribe(quint64 key);
+    void onSubscribe(const QByteArray &secret);
     void onUnsubscribe(quint64 key);
     [[nodiscard]] bool mayControl(const detail::RemoteBacklog &backlog, quint64 connection) const;
     void removeSubscriber(const std::shared_ptr<detail::RemoteBacklog> &backlog);
