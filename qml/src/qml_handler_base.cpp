@@ -295,7 +295,11 @@ void QmlHandlerBase::unregister()
     }
     if (m_registeredOn && m_active) {
         quint64 dropped = 0;
-        m_registeredOn->removeOwn(m_id, &dropped);
+        // A `once` registration the facade no longer holds has fired (its delivery, on its way
+        // from another thread, is cancelled by this removal, as any removal cancels it) or was
+        // removed from C++: either way the handler is spent until it is armed again.
+        if (!m_registeredOn->removeOwn(m_id, &dropped) && m_once && m_registeredOn->facade != nullptr)
+            m_fired = true;
         m_dropped = std::max(m_dropped, m_droppedBefore + dropped);
     }
     m_registeredOn.reset();

@@ -527,6 +527,34 @@ private Q_SLOTS:
         QCOMPARE(last.load(), 4);
     }
 
+    void eachSuspendedDropIsSignalledOnce()
+    {
+        // Each delivery of a suspended handler that comes up is one drop, signalled once with
+        // its new total (deliveriesDropped counts the same drops as droppedCount).
+        rio::QtRegistry<int> registry;
+        Receiver r;
+        Receiver sentinel;
+        const rio::HandlerId id =
+            registry.add(&r, &Receiver::onEvent, {.priority = 1, .connection = Qt::QueuedConnection});
+        registry.add(&sentinel, &Receiver::onEvent, {.connection = Qt::QueuedConnection});
+        QSignalSpy spy(&registry, &rio::QtRegistryBase::deliveriesDropped);
+        for (int i = 1; i <= 3; ++i)
+            registry.notify(i);
+        QVERIFY(registry.setSuspended(id, true));
+        QTRY_COMPARE(sentinel.calls.load(), 3);
+        QVERIFY(registry.setSuspended(id, false));
+        registry.notify(4);
+        QTRY_COMPARE(sentinel.calls.load(), 4);
+        QTRY_COMPARE(r.calls.load(), 1);
+        QCOMPARE(registry.droppedCount(id), quint64{3});
+        std::vector<quint64> totals;
+        for (const QList<QVariant> &args : spy) {
+            QCOMPARE(args.at(0).value<rio::HandlerId>(), id);
+            totals.push_back(args.at(1).value<quint64>());
+        }
+        QCOMPARE(totals, (std::vector<quint64>{1, 2, 3}));
+    }
+
     void suspendSkipsPendingCoalescedAndSameThreadQueued()
     {
         rio::QtRegistry<int> registry;

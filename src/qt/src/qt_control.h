@@ -52,9 +52,8 @@ struct QtRegistryControl
     // table (QtHandlerState::leave), which snapshots no longer list.
     std::atomic<std::uint64_t> leftDrops[dropReasons] = {0, 0, 0, 0, 0};
     // Reports `total` deliveries of `id` dropped so far: the signal when `signal`, the log at
-    // most once a second (each removal's drops always).
-    void reportDropped(HandlerId id, std::uint64_t total, bool signal,
-                       DropReason reason = DropReason::Overflow) noexcept;
+    // most once a second (each removal's drops always). Through QtHandlerState::report only.
+    void reportDropped(HandlerId id, std::uint64_t total, bool signal, DropReason reason) noexcept;
     // Removes `id` from the registry, if it still lives (`cancel` false: a once-handler fired,
     // see QtHandlerCore::spend).
     bool remove(HandlerId id, bool cancel) noexcept;

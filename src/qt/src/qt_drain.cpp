@@ -21,8 +21,7 @@ struct Peek
 {
     bool ready = false; // a delivery waits here; `order` is the oldest one's
     std::uint64_t order = 0;
-    std::uint64_t dropped = 0; // a drop total to report (outside the lock)
-    QtRegistryControl::DropReason reason = QtRegistryControl::DropReason::Overflow;
+    QtHandlerState::Drop drop; // to report outside the lock
 };
 
 // Whether `h` has a delivery waiting on `here`, or it is done here: no more work, cancelled, or
@@ -51,20 +50,14 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
             boxes.enqueue(now, ref);
         } catch (...) {
             h.listed = false;
-            p.dropped = h.dropQueueLocked(garbage);
-            p.reason = QtRegistryControl::DropReason::NoMemory;
-            h.countDropsFor(p.reason, p.dropped != 0 ? h.lastDropBatch : 0);
+            p.drop = h.dropQueueLocked(garbage, QtRegistryControl::DropReason::NoMemory);
         }
         return p;
     }
     const std::lock_guard drain(h.drainMutex);
     if (waiting != nullptr)
         *waiting += h.mail.size() + h.taken.size();
-    const std::uint64_t dropped = h.dropped.load(std::memory_order_relaxed);
-    if (dropped != h.droppedReported.load(std::memory_order_relaxed)) {
-        h.droppedReported.store(dropped, std::memory_order_relaxed);
-        p.dropped = dropped;
-    }
+    p.drop = h.unreportedLocked();
     if (h.taken.empty() && !h.mail.empty()) {
         // Every waiting delivery in one go: the drain delivers them under its own lock, and the
         // notifiers go on with the (empty, already allocated) queue it had.
@@ -106,7 +99,7 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
     QtMail mail{};
     AsyncToken token;
     std::shared_ptr<QtTarget> target;
-    std::uint64_t dropped = 0;
+    QtHandlerState::Drop drop;
     Front f;
     {
         const std::lock_guard lock(h.drainMutex);
@@ -135,11 +128,7 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
             f.more = true;
             f.next = h.taken.front().order();
         }
-        if (const std::uint64_t total = h.dropped.load(std::memory_order_relaxed);
-            total != h.droppedReported.load(std::memory_order_relaxed)) {
-            h.droppedReported.store(total, std::memory_order_relaxed);
-            dropped = total;
-        }
+        drop = h.unreportedLocked();
     }
     f.taken = Taken::Delivered;
     // A notifier waiting for room (Overflow::Block) counted itself before it tested the queue
@@ -150,8 +139,7 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
         }
         h.room.notify_all();
     }
-    if (dropped != 0)
-        h.control->reportDropped(h.id, dropped, true);
+    h.report(drop);
     if (target)
         h.run(target, mail.payload.data(), token, h.postedAt(mail.order()));
     return f; // the event, token and target go here, after the lock
@@ -236,8 +224,7 @@ private:
         if (!h)
             return;
         const Peek p = peek(m_boxes, h, m_box.thread, waiting);
-        if (p.dropped != 0)
-            h->control->reportDropped(h->id, p.dropped, true, p.reason);
+        h->report(p.drop);
         if (p.ready)
             push({p.order, h->priority, index});
         else if (index < m_box.active.size() && m_box.active[index] == h)

@@ -55,7 +55,45 @@ QtHandlerState::~QtHandlerState()
         QObject::disconnect(contextConnection);
 }
 
-std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
+QtHandlerState::Drop QtHandlerState::countDrops(std::uint64_t n,
+                                                QtRegistryControl::DropReason reason) noexcept
+{
+    if (n == 0)
+        return {};
+    // Not `fetch_add(n) + n`: g++ 12.2 at -O1 and above compiles that, where `n` is used again,
+    // into the old value added to itself.
+    std::uint64_t before = dropped.load(std::memory_order_relaxed);
+    while (!dropped.compare_exchange_weak(before, before + n, std::memory_order_relaxed)) {
+    }
+    const std::uint64_t total = before + n;
+    traceDrop(*this, n, reason);
+    // By reason: the handler's own count while it is listed, its registry's once it has left.
+    // Exact under any interleaving with leave(): a drop counted here after leave() took the
+    // counts is moved by this test of `left` (both sequentially consistent), each count once.
+    dropsBy[static_cast<int>(reason)].fetch_add(n, std::memory_order_seq_cst);
+    if (left.load(std::memory_order_seq_cst)) [[unlikely]]
+        moveDropsToRegistry();
+    if (reason == QtRegistryControl::DropReason::Overflow)
+        return {total, reason, total == droppedReported.load(std::memory_order_relaxed) + 1};
+    // Reported at once, with every drop before it: no drain reports this total again.
+    std::uint64_t reported = droppedReported.load(std::memory_order_relaxed);
+    while (reported < total &&
+           !droppedReported.compare_exchange_weak(reported, total, std::memory_order_relaxed)) {
+    }
+    return {total, reason, true};
+}
+
+QtHandlerState::Drop QtHandlerState::unreportedLocked() noexcept
+{
+    const std::uint64_t total = dropped.load(std::memory_order_relaxed);
+    if (total <= droppedReported.load(std::memory_order_relaxed))
+        return {};
+    droppedReported.store(total, std::memory_order_relaxed);
+    return {total, QtRegistryControl::DropReason::Overflow, true};
+}
+
+QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,
+                                                     QtRegistryControl::DropReason reason) noexcept
 {
     if (blockedProducers.load(std::memory_order_relaxed) != 0)
         room.notify_all();
@@ -69,22 +107,7 @@ std::uint64_t QtHandlerState::dropQueueLocked(Garbage &out) noexcept
     out.pendingToken.swap(pendingToken);
     onceDoneLocked(out);
     takenBound = 0;
-    if (waiting == 0)
-        return 0;
-    // Not `fetch_add(waiting) + waiting`: g++ 12.2 at -O1 and above compiles that, where
-    // `waiting` is used again, into the old value added to itself.
-    std::uint64_t before = dropped.load(std::memory_order_relaxed);
-    while (!dropped.compare_exchange_weak(before, before + waiting, std::memory_order_relaxed)) {
-    }
-    const std::uint64_t total = before + waiting;
-    droppedReported.store(total, std::memory_order_relaxed);
-    lastDropBatch = waiting;
-    return total;
-}
-
-std::uint64_t QtHandlerState::countDropLocked() noexcept
-{
-    return dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+    return countDrops(waiting, reason);
 }
 
 QThread *QtHandlerState::threadLocked() const noexcept
@@ -106,9 +129,7 @@ void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
                          std::uint64_t postedAt)
 {
     if (suspended.load(std::memory_order_acquire)) {
-        countDropsFor(QtRegistryControl::DropReason::Suspended, 1);
-        control->reportDropped(id, dropped.fetch_add(1, std::memory_order_relaxed) + 1, true,
-                               QtRegistryControl::DropReason::Suspended);
+        report(countDrops(1, QtRegistryControl::DropReason::Suspended));
         return;
     }
     runs.fetch_add(1, std::memory_order_relaxed);
@@ -202,13 +223,11 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
     QMetaObject::Connection connection;
     Garbage garbage; // destroyed after the lock is released: tokens, payloads
     std::weak_ptr<QtTarget> typed;
-    std::uint64_t total = 0;
+    Drop drop;
     {
         std::lock_guard lock(mutex);
         connection = std::exchange(contextConnection, QMetaObject::Connection());
-        total = dropQueueLocked(garbage);
-        if (total != 0)
-            countDropsFor(reason, lastDropBatch);
+        drop = dropQueueLocked(garbage, reason);
         // Disconnected, we would not learn of the context's death: forget it now, so no
         // pending delivery or relisting ever touches it again.
         const std::lock_guard drain(drainMutex);
@@ -217,8 +236,7 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
     }
     if (connection)
         QObject::disconnect(connection);
-    if (total != 0)
-        control->reportDropped(id, total, true, reason);
+    report(drop);
 }
 
 void QtHandlerCore::spend() noexcept

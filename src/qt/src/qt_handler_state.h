@@ -77,18 +77,35 @@ public:
                 settled->control->settle(settled->id);
         }
     };
-    // Moves every waiting delivery into `out` and counts them as dropped: the new total when
-    // any waited, else 0 (under `mutex`; takes `drainMutex`). A fired once-handler's delivery
-    // is done then.
-    [[nodiscard]] std::uint64_t dropQueueLocked(Garbage &out) noexcept;
+    // A drop counted under a lock, to report once every lock of ours is released.
+    struct Drop
+    {
+        std::uint64_t total = 0; // the handler's drops so far (0: nothing to report)
+        QtRegistryControl::DropReason reason = QtRegistryControl::DropReason::Overflow;
+        bool signal = true;
+    };
+    // The one place a delivery is dropped: counts `n` deliveries of this handler dropped for
+    // `reason` (its total, its drops by reason, the trace) and says what to report. Lock-free.
+    // An overflow drop is signalled when it is the first since the receiver last reported (the
+    // receiver reports the rest: unreportedLocked); any other drop is signalled at once.
+    [[nodiscard]] Drop countDrops(std::uint64_t n, QtRegistryControl::DropReason reason) noexcept;
+    // Reports `drop` (signal, log). No lock of ours may be held: slots and the log are user code.
+    void report(const Drop &drop) noexcept
+    {
+        if (drop.total != 0)
+            control->reportDropped(id, drop.total, drop.signal, drop.reason);
+    }
+    // Overflow drops no report has covered yet, now counted as reported (under `drainMutex`).
+    [[nodiscard]] Drop unreportedLocked() noexcept;
+    // Moves every waiting delivery into `out` and counts them as dropped for `reason` (under
+    // `mutex`; takes `drainMutex`). A fired once-handler's delivery is done then.
+    [[nodiscard]] Drop dropQueueLocked(Garbage &out, QtRegistryControl::DropReason reason) noexcept;
     // A fired once-handler's delivery ran or was dropped: `out` settles it (under `mutex`).
     void onceDoneLocked(Garbage &out) noexcept
     {
         if (std::exchange(onceQueued, false))
             out.settled = this;
     }
-    // Counts one delivery dropped and returns the new total (under `mutex`).
-    std::uint64_t countDropLocked() noexcept;
     // The thread of the context, or null when the context is gone or has no thread (its
     // QThread was deleted) (under `mutex` or `drainMutex`).
     [[nodiscard]] QThread *threadLocked() const noexcept;
@@ -147,17 +164,16 @@ public:
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
     AsyncToken pendingToken;
     // Diagnostics written by notifiers (diagnostics.cpp reads them under `mutex`).
-    std::uint64_t maxWaiting = 0;    // the most deliveries ever waiting at once
-    std::uint64_t lastDropBatch = 0; // what dropQueueLocked last dropped
-    std::uint64_t coalesced = 0;     // Latest: payloads replaced
-    std::uint64_t pendingSince = 0;  // Latest, while timed: when `pending` was set (ticks)
+    std::uint64_t maxWaiting = 0;   // the most deliveries ever waiting at once
+    std::uint64_t coalesced = 0;    // Latest: payloads replaced
+    std::uint64_t pendingSince = 0; // Latest, while timed: when `pending` was set (ticks)
 
     // The drain's side, under `drainMutex`, which a notifier takes only near the capacity, to
     // drop the oldest, or to queue behind a taken delivery.
     alignas(64) WriterLock drainMutex;
     MailQueue<QtMail> taken; // Every: the oldest waiting deliveries, in notify order
     LazyDeque<AsyncToken> takenTokens;
-    std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (written here)
+    std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (countDrops)
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
 
     // Diagnostics (diagnostics.cpp). Counters of queued deliveries, always on: relaxed atomics
@@ -185,19 +201,6 @@ public:
         void operator()(diag::HandlerStats *s) const noexcept { diag::freeStats(s); }
     };
     std::unique_ptr<diag::HandlerStats, FreeStats> ownedStats; // under `mutex`
-    // Counts `n` dropped deliveries for `reason`: the handler's own count while it is listed,
-    // its registry's count of handlers that left once it has left. Lock-free, exact under any
-    // interleaving with leave(): a drop counted here after leave() took the counts is moved by
-    // the drop's own test of `left` (both sequentially consistent), and each count moves once.
-    void countDropsFor(QtRegistryControl::DropReason reason, std::uint64_t n) noexcept
-    {
-        if (n == 0)
-            return;
-        traceDrop(*this, n, reason);
-        dropsBy[static_cast<int>(reason)].fetch_add(n, std::memory_order_seq_cst);
-        if (left.load(std::memory_order_seq_cst)) [[unlikely]]
-            moveDropsToRegistry();
-    }
     // The handler left its registry's table: its drops so far, and every later one, count for
     // the registry (QtRegistryControl::leftDrops). Called once, by whoever took it out.
     void leave() noexcept

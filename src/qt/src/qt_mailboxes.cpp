@@ -319,7 +319,7 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
     const OwedDrains owed;
     for (const auto &h : handlers) {
         QtHandlerState::Garbage garbage; // destroyed after the lock is released
-        std::uint64_t dropped = 0;
+        QtHandlerState::Drop dropped;
         {
             std::lock_guard lock(h->mutex);
             h->listed = false;
@@ -338,11 +338,9 @@ void QtMailboxes::relist(const std::vector<std::shared_ptr<QtHandlerState>> &han
             }
             // Without memory to list it (or for its thread's carrier), its deliveries cannot
             // run: counted as dropped.
-            dropped = h->dropQueueLocked(garbage);
-            h->countDropsFor(QtRegistryControl::DropReason::NoMemory, dropped != 0 ? h->lastDropBatch : 0);
+            dropped = h->dropQueueLocked(garbage, QtRegistryControl::DropReason::NoMemory);
         }
-        if (dropped != 0)
-            h->control->reportDropped(h->id, dropped, true, QtRegistryControl::DropReason::NoMemory);
+        h->report(dropped);
     }
 }
 

@@ -71,14 +71,14 @@ void postLatestCallLocked(QtHandlerState &h)
 }
 
 // Nothing will deliver the pending payload of `h` (no memory to post it): counted as dropped,
-// and the handler can be scheduled again (under its mutex; returns the drop total).
-std::uint64_t dropPendingLocked(QtHandlerState &h, QtHandlerState::Garbage &garbage) noexcept
+// and the handler can be scheduled again (under its mutex; returns what to report).
+QtHandlerState::Drop dropPendingLocked(QtHandlerState &h, QtHandlerState::Garbage &garbage) noexcept
 {
     h.scheduled = false;
     garbage.pending.swap(h.pending);
     garbage.pendingToken.swap(h.pendingToken);
     h.onceDoneLocked(garbage);
-    return garbage.pending ? h.countDropLocked() : 0;
+    return h.countDrops(garbage.pending ? 1 : 0, QtRegistryControl::DropReason::NoMemory);
 }
 
 // The interval wait of a coalesced delivery: a timer on the thread that armed it. When it
@@ -100,7 +100,7 @@ struct LatestTimer
             return;
         QtHandlerState &h = *handler;
         QtHandlerState::Garbage garbage; // destroyed after the lock is released
-        std::uint64_t dropped = 0;
+        QtHandlerState::Drop drop;
         {
             std::lock_guard lock(h.mutex);
             if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire) || !h.scheduled)
@@ -108,12 +108,10 @@ struct LatestTimer
             try {
                 postLatestCallLocked(h);
             } catch (...) {
-                dropped = dropPendingLocked(h, garbage);
-                h.countDropsFor(QtRegistryControl::DropReason::NoMemory, dropped != 0 ? 1 : 0);
+                drop = dropPendingLocked(h, garbage);
             }
         }
-        if (dropped != 0)
-            h.control->reportDropped(h.id, dropped, true, QtRegistryControl::DropReason::NoMemory);
+        h.report(drop);
     }
 
     void operator()()
@@ -136,7 +134,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
     AsyncToken latestToken;
     std::shared_ptr<QtTarget> target;
     QtHandlerState::Garbage garbage; // destroyed after the lock is released and the run
-    std::uint64_t dropped = 0;
+    QtHandlerState::Drop drop;
     std::uint64_t latestPosted = 0; // diagnostics
     {
         std::lock_guard lock(h.mutex);
@@ -146,8 +144,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
                 postLatestCallLocked(h);
                 return;
             } catch (...) {
-                dropped = dropPendingLocked(h, garbage);
-                h.countDropsFor(QtRegistryControl::DropReason::NoMemory, dropped != 0 ? 1 : 0);
+                drop = dropPendingLocked(h, garbage);
             }
         } else {
             const auto now = std::chrono::steady_clock::now();
@@ -171,8 +168,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
                 target = h.target.lock();
         }
     }
-    if (dropped != 0)
-        h.control->reportDropped(h.id, dropped, true, QtRegistryControl::DropReason::NoMemory);
+    h.report(drop);
     if (latest && target)
         h.run(target, latest.get(), latestToken, latestPosted);
 }
@@ -206,13 +202,8 @@ struct BlockingCall : TsanHandover
     {
         RIO_TSAN_ACQUIRE(this);
         tsanSyncWithPosters();
-        if (handler && !ran) {
-            // Discarded unrun: its context died (which removes the handler). Counted.
-            handler->countDropsFor(QtRegistryControl::DropReason::ContextDestroyed, 1);
-            handler->control->reportDropped(handler->id,
-                                            handler->dropped.fetch_add(1, std::memory_order_relaxed) + 1,
-                                            true, QtRegistryControl::DropReason::ContextDestroyed);
-        }
+        if (handler && !ran) // discarded unrun: its context died (which removes the handler)
+            handler->report(handler->countDrops(1, QtRegistryControl::DropReason::ContextDestroyed));
         token.reset();
         if (done) {
             RIO_TSAN_RELEASE(done.get());
@@ -242,11 +233,8 @@ struct BlockingCall : TsanHandover
         }
         if (target)
             h.run(target, payload.get(), token);
-        else { // removed while it waited: counted
-            h.countDropsFor(QtRegistryControl::DropReason::Removed, 1);
-            h.control->reportDropped(h.id, h.dropped.fetch_add(1, std::memory_order_relaxed) + 1, true,
-                                     QtRegistryControl::DropReason::Removed);
-        }
+        else // removed while it waited
+            h.report(h.countDrops(1, QtRegistryControl::DropReason::Removed));
     }
 };
 
@@ -315,8 +303,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
             h.control->notePosted(sequence); // diagnostics: the queueing delay
     }
-    std::uint64_t droppedTotal = 0;
-    bool signalDrop = false;
+    QtHandlerState::Drop drop;
     QtMail droppedMail{}; // destroyed after the locks are released
     AsyncToken droppedToken;
     {
@@ -359,11 +346,9 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
                         h.room.notify_all(); // the next in line may have room now
                     if (h.context == nullptr) {
                         // Removed while waiting: counted, as the removal would have counted it.
-                        droppedTotal = h.countDropLocked();
-                        h.countDropsFor(QtRegistryControl::DropReason::Removed, 1);
+                        drop = h.countDrops(1, QtRegistryControl::DropReason::Removed);
                         lock.unlock();
-                        h.control->reportDropped(id, droppedTotal, true,
-                                                 QtRegistryControl::DropReason::Removed);
+                        h.report(drop);
                         return Route::Post;
                     }
                     thread = h.context->thread();
@@ -373,12 +358,10 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             h.takenBound = h.taken.size();
             if (refused || h.mail.size() + h.taken.size() >= h.capacity) {
                 if (policy == Overflow::DropNewest) {
-                    droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
-                    h.countDropsFor(QtRegistryControl::DropReason::Overflow, 1);
-                    signalDrop = droppedTotal == h.droppedReported.load(std::memory_order_relaxed) + 1;
+                    drop = h.countDrops(1, QtRegistryControl::DropReason::Overflow);
                     drainLock.unlock();
                     lock.unlock();
-                    h.control->reportDropped(id, droppedTotal, signalDrop);
+                    h.report(drop);
                     return Route::Post;
                 }
                 dropOldest = true;
@@ -424,11 +407,9 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         if (once)
             h.onceQueued = true; // its registry keeps it until this delivery ran or was dropped
         if (dropOldest) {
-            droppedTotal = h.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
-            h.countDropsFor(QtRegistryControl::DropReason::Overflow, 1);
-            // The signal for the first drop since the receiver last reported; the receiver
+            // Signalled when it is the first drop since the receiver last reported; the receiver
             // reports the total at its next drain (so a flood signals about once per drain).
-            signalDrop = droppedTotal == h.droppedReported.load(std::memory_order_relaxed) + 1;
+            drop = h.countDrops(1, QtRegistryControl::DropReason::Overflow);
             // The oldest waiting delivery: the drain's segment comes first.
             MailQueue<QtMail> &oldest = h.taken.empty() ? h.mail : h.taken;
             LazyDeque<AsyncToken> &oldestTokens = h.taken.empty() ? h.mailTokens : h.takenTokens;
@@ -440,8 +421,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
             oldest.pop_front();
         }
     }
-    if (droppedTotal != 0)
-        h.control->reportDropped(id, droppedTotal, signalDrop);
+    h.report(drop);
     return Route::Post;
 }
 
