@@ -553,6 +553,102 @@ private Q_SLOTS:
         }
     }
 
+    // A handler with a context is timed once per run, where it runs: run on the notifying thread
+    // (Auto, on its own thread) or by a BlockingQueuedConnection from another thread (whose
+    // notifier only waits), one slow run each, one stall for the blocking one, each naming the
+    // thread that ran it; the snapshot and the recent slow runs show that one run.
+    void aHandlerWithAContextIsTimedOncePerRun()
+    {
+        rio::Diagnostics *diagnostics = rio::Diagnostics::instance();
+        const auto stall = rio::Diagnostics::stallThreshold();
+        const auto workerSlow = rio::Diagnostics::workerSlowThreshold();
+        rio::Diagnostics::setStallThreshold(20ms);
+        rio::Diagnostics::setWorkerSlowThreshold(10ms);
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        std::mutex mutex;
+        std::condition_variable changed;
+        std::vector<rio::SlowHandlerReport> slow;
+        std::vector<rio::SlowHandlerReport> stalled;
+        const auto c1 = connect(
+            diagnostics, &rio::Diagnostics::handlerStalled, diagnostics,
+            [&](const rio::SlowHandlerReport &r) {
+                std::lock_guard lock(mutex);
+                stalled.push_back(r);
+                changed.notify_all();
+            },
+            Qt::DirectConnection);
+        const auto c2 = connect(
+            diagnostics, &rio::Diagnostics::slowHandler, diagnostics,
+            [&](const rio::SlowHandlerReport &r) {
+                std::lock_guard lock(mutex);
+                slow.push_back(r);
+            },
+            Qt::DirectConnection);
+        QObject here; // on this (the main) thread: Auto runs it on the notifying thread
+        const rio::HandlerId direct = registry.add(&here, [](int v) {
+            if (v == 1) { // longer than a frame (the workload, not a wait for anything)
+                QElapsedTimer t;
+                t.start();
+                while (t.nsecsElapsed() < 20'000'000) {
+                }
+            }
+        });
+        registry.notify(1);
+        const rio::HandlerId blocking = registry.add(
+            worker.context,
+            [&](int v) {
+                if (v != 2)
+                    return;
+                // Runs on the worker until the watchdog named it (bounded: 10 s).
+                std::unique_lock lock(mutex);
+                changed.wait_for(lock, 10s, [&] {
+                    return std::any_of(stalled.cbegin(), stalled.cend(), [](const rio::SlowHandlerReport &r) {
+                        return r.threadName == QStringLiteral("rio-test-worker");
+                    });
+                });
+            },
+            {.connection = Qt::BlockingQueuedConnection});
+        const quint64 mainThread = rio::Diagnostics::currentThread();
+        registry.notify(2); // this thread waits for the worker's run
+        disconnect(c1);
+        disconnect(c2);
+        rio::Diagnostics::setStallThreshold(stall);
+        rio::Diagnostics::setWorkerSlowThreshold(workerSlow);
+
+        const auto of = [&](const std::vector<rio::SlowHandlerReport> &reports, rio::HandlerId id) {
+            std::vector<rio::SlowHandlerReport> out;
+            std::lock_guard lock(mutex);
+            for (const rio::SlowHandlerReport &r : reports)
+                if (r.handler.registryId == registry.registryId() && r.handler.id == id)
+                    out.push_back(r);
+            return out;
+        };
+        const auto directSlow = of(slow, direct);
+        QCOMPARE(directSlow.size(), std::size_t{1});
+        QCOMPARE(directSlow[0].thread, mainThread);
+        QCOMPARE(directSlow[0].threadName, QStringLiteral("main"));
+        const auto blockingSlow = of(slow, blocking);
+        QCOMPARE(blockingSlow.size(), std::size_t{1});
+        QCOMPARE(blockingSlow[0].threadName, QStringLiteral("rio-test-worker"));
+        const auto blockingStalled = of(stalled, blocking);
+        QCOMPARE(blockingStalled.size(), std::size_t{1});
+        QCOMPARE(blockingStalled[0].threadName, QStringLiteral("rio-test-worker"));
+        QVERIFY(of(stalled, direct).size() <= 1); // 20 ms: at the stall threshold, named at most once
+        for (const auto &[id, runs] : {std::pair{direct, 2}, std::pair{blocking, 1}}) { // both ran notify(2)
+            const rio::HandlerInfo h = handlerOf(registry, id);
+            QCOMPARE(h.calls, quint64(runs));
+            QCOMPARE(h.runTime.count, quint64(runs));
+            QCOMPARE(h.slowRuns, quint64{1});
+            int kept = 0;
+            for (const rio::SlowHandlerReport &r : rio::Diagnostics::recentSlowRuns())
+                kept += r.handler.registryId == registry.registryId() && r.handler.id == id ? 1 : 0;
+            QCOMPARE(kept, 1);
+        }
+        registry.setDiagnosticsEnabled(false);
+    }
+
     // A handler that leaves (removed, or its context destroyed) takes its row out of the
     // snapshot, not its drops: they stay with the registry by reason, those it had dropped
     // before it left with them, and so does the model's "removed handlers" row.

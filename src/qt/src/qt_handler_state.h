@@ -179,7 +179,8 @@ public:
         int line = 0;
     };
     Origin origin; // under `mutex` once published
-    // The statistics runStats points to while timed (kept until the handler is destroyed).
+    // A reference to its box's statistics, which runStats points to while timed (kept until the
+    // handler is destroyed).
     struct FreeStats
     {
         void operator()(diag::HandlerStats *s) const noexcept { diag::freeStats(s); }
