@@ -322,6 +322,48 @@ private Q_SLOTS:
         registry.setDiagnosticsEnabled(false);
     }
 
+    // Every queued delivery's queueing delay is measured, however long the backlog: 3,000
+    // deliveries wait behind a held run at least `held` ms after the last was queued, and each is
+    // recorded at least that long.
+    void everyQueuedDeliveryHasItsQueueingDelay()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        std::latch gate(1);
+        std::atomic<bool> started{false};
+        std::atomic<int> got{0};
+        const rio::HandlerId id = registry.add(worker.context, [&](int v) {
+            if (v == 0) {
+                started.store(true);
+                gate.wait(); // the others wait in the queue
+            }
+            got.fetch_add(1);
+        });
+        registry.notify(0);
+        QTRY_VERIFY(started.load());
+        constexpr int backlog = 3000;
+        for (int i = 1; i <= backlog; ++i)
+            registry.notify(i);
+        QElapsedTimer held; // started after the last was queued: every one waits at least this long
+        held.start();
+        QTRY_VERIFY(held.elapsed() >= 30);
+        const qint64 heldNs = held.nsecsElapsed();
+        gate.count_down();
+        QTRY_COMPARE(got.load(), backlog + 1);
+        const rio::HandlerInfo h = handlerOf(registry, id);
+        QCOMPARE(h.runTime.count, quint64{backlog + 1});
+        QVERIFY2(h.queueDelay.count >= quint64{backlog}, qPrintable(QString::number(h.queueDelay.count)));
+        QVERIFY(h.queueDelay.maxNs >= quint64(heldNs));
+        // Every held one is in a bucket at or above the one of `held` (the histogram's floor).
+        quint64 below = 0;
+        for (int b = 0;
+             b < rio::TimeHistogram::bucketCount && h.queueDelay.bucketLowerNs(b + 1) <= double(heldNs); ++b)
+            below += h.queueDelay.buckets[std::size_t(b)];
+        QVERIFY2(below <= 1, qPrintable(QString::number(below))); // the first one may not have waited
+        registry.setDiagnosticsEnabled(false);
+    }
+
     // A handler that blocks the GUI thread for 100 ms is named within 150 ms of its start, in
     // the log (where it was added, still running) and by a signal. It blocks here until the
     // watchdog's report arrives, so the bound is measured, not slept.

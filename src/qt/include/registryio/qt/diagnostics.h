@@ -141,7 +141,7 @@ struct RIO_QT_EXPORT HandlerInfo
     bool timed = false;
     /// Run times (while diagnostics are enabled).
     TimeHistogram runTime;
-    /// Queued deliveries: time from notify to the start of the run (while enabled).
+    /// Queued deliveries: time from being queued to the start of the run, every delivery (while enabled).
     TimeHistogram queueDelay;
 
     /// Sum of drops over every reason.
