@@ -23,6 +23,9 @@
 #include <unordered_map>
 
 namespace rio::detail {
+// Registers the writing of the file RIO_DIAGNOSTICS_JSON names at exit (diagnostics_json.cpp).
+void writeDiagnosticsJsonAtExit();
+
 // Reaches QtRegistryBase's diagnostics for the snapshot.
 struct DiagnosticsAccess
 {
@@ -290,6 +293,7 @@ void setUp()
         qRegisterMetaType<rio::SlowHandlerReport>("rio::SlowHandlerReport");
         detail::diag::setMainThreadCheck(&mainThreadCheck);
         detail::diag::setSlowSink(&slowSink);
+        detail::writeDiagnosticsJsonAtExit();
         return true;
     }();
     (void)once;
