@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 #include "selfcheck.h"
 
+#include <registryio/qt/diagnostics.h>
 #include <registryio/qt/diagnostics_model.h>
 
+#include <QDebug>
+#include <QJsonObject>
 #include <QQmlComponent>
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QSet>
 #include <QTimer>
+#include <QUrl>
 
 #include <chrono>
 #include <cmath>
@@ -162,7 +166,19 @@ bool inspectorListsFailing(QQuickWindow *window, const QString &registry)
             const QString where = model->index(row, rio::DiagnosticsModel::WhereColumn).data().toString();
             std::printf("inspector: lists the failing %s handler (%s) with %llu failures: yes\n",
                         qPrintable(registry), qPrintable(where), static_cast<unsigned long long>(h.failures));
-            return true;
+            // The same handler as a JSON dump and qDebug() show it (RIO_DIAGNOSTICS_JSON=<path>
+            // writes every handler's at exit).
+            const QJsonObject json = rio::toJson(h);
+            QString text;
+            QDebug(&text) << h;
+            const bool same = json.value(QStringLiteral("failures")).toInteger() == qint64(h.failures) &&
+                              json.value(QStringLiteral("originLine")).toInt() == h.originLine &&
+                              text.contains(QStringLiteral("failures %1").arg(h.failures));
+            std::printf("as JSON: {\"originFile\": \"%s\", \"originLine\": %d, \"failures\": %lld}: %s\n",
+                        qPrintable(QUrl(h.originFile).fileName()), h.originLine,
+                        static_cast<long long>(json.value(QStringLiteral("failures")).toInteger()),
+                        same ? "yes" : "no");
+            return same;
         }
     }
     std::printf("inspector: lists no failing %s handler among %d rows: no\n", qPrintable(registry),

@@ -16,7 +16,13 @@
 #include <registryio/qt/unix_signals.h>
 
 #include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <algorithm>
@@ -322,6 +328,48 @@ private Q_SLOTS:
         registry.setDiagnosticsEnabled(false);
     }
 
+    // Every queued delivery's queueing delay is measured, however long the backlog: 3,000
+    // deliveries wait behind a held run at least `held` ms after the last was queued, and each is
+    // recorded at least that long.
+    void everyQueuedDeliveryHasItsQueueingDelay()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        std::latch gate(1);
+        std::atomic<bool> started{false};
+        std::atomic<int> got{0};
+        const rio::HandlerId id = registry.add(worker.context, [&](int v) {
+            if (v == 0) {
+                started.store(true);
+                gate.wait(); // the others wait in the queue
+            }
+            got.fetch_add(1);
+        });
+        registry.notify(0);
+        QTRY_VERIFY(started.load());
+        constexpr int backlog = 3000;
+        for (int i = 1; i <= backlog; ++i)
+            registry.notify(i);
+        QElapsedTimer held; // started after the last was queued: every one waits at least this long
+        held.start();
+        QTRY_VERIFY(held.elapsed() >= 30);
+        const qint64 heldNs = held.nsecsElapsed();
+        gate.count_down();
+        QTRY_COMPARE(got.load(), backlog + 1);
+        const rio::HandlerInfo h = handlerOf(registry, id);
+        QCOMPARE(h.runTime.count, quint64{backlog + 1});
+        QVERIFY2(h.queueDelay.count >= quint64{backlog}, qPrintable(QString::number(h.queueDelay.count)));
+        QVERIFY(h.queueDelay.maxNs >= quint64(heldNs));
+        // Every held one is in a bucket at or above the one of `held` (the histogram's floor).
+        quint64 below = 0;
+        for (int b = 0;
+             b < rio::TimeHistogram::bucketCount && h.queueDelay.bucketLowerNs(b + 1) <= double(heldNs); ++b)
+            below += h.queueDelay.buckets[std::size_t(b)];
+        QVERIFY2(below <= 1, qPrintable(QString::number(below))); // the first one may not have waited
+        registry.setDiagnosticsEnabled(false);
+    }
+
     // A handler that blocks the GUI thread for 100 ms is named within 150 ms of its start, in
     // the log (where it was added, still running) and by a signal. It blocks here until the
     // watchdog's report arrives, so the bound is measured, not slept.
@@ -551,6 +599,299 @@ private Q_SLOTS:
             QCOMPARE(r.thread, n);
             QCOMPARE(r.threadName, QStringLiteral("#%1").arg(n));
         }
+    }
+
+    // A handler with a context is timed once per run, where it runs: run on the notifying thread
+    // (Auto, on its own thread) or by a BlockingQueuedConnection from another thread (whose
+    // notifier only waits), one slow run each, one stall for the blocking one, each naming the
+    // thread that ran it; the snapshot and the recent slow runs show that one run.
+    void aHandlerWithAContextIsTimedOncePerRun()
+    {
+        rio::Diagnostics *diagnostics = rio::Diagnostics::instance();
+        const auto stall = rio::Diagnostics::stallThreshold();
+        const auto workerSlow = rio::Diagnostics::workerSlowThreshold();
+        rio::Diagnostics::setStallThreshold(20ms);
+        rio::Diagnostics::setWorkerSlowThreshold(10ms);
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        std::mutex mutex;
+        std::condition_variable changed;
+        std::vector<rio::SlowHandlerReport> slow;
+        std::vector<rio::SlowHandlerReport> stalled;
+        const auto c1 = connect(
+            diagnostics, &rio::Diagnostics::handlerStalled, diagnostics,
+            [&](const rio::SlowHandlerReport &r) {
+                std::lock_guard lock(mutex);
+                stalled.push_back(r);
+                changed.notify_all();
+            },
+            Qt::DirectConnection);
+        const auto c2 = connect(
+            diagnostics, &rio::Diagnostics::slowHandler, diagnostics,
+            [&](const rio::SlowHandlerReport &r) {
+                std::lock_guard lock(mutex);
+                slow.push_back(r);
+            },
+            Qt::DirectConnection);
+        QObject here; // on this (the main) thread: Auto runs it on the notifying thread
+        const rio::HandlerId direct = registry.add(&here, [](int v) {
+            if (v == 1) { // longer than a frame (the workload, not a wait for anything)
+                QElapsedTimer t;
+                t.start();
+                while (t.nsecsElapsed() < 20'000'000) {
+                }
+            }
+        });
+        registry.notify(1);
+        const rio::HandlerId blocking = registry.add(
+            worker.context,
+            [&](int v) {
+                if (v != 2)
+                    return;
+                // Runs on the worker until the watchdog named it (bounded: 10 s).
+                std::unique_lock lock(mutex);
+                changed.wait_for(lock, 10s, [&] {
+                    return std::any_of(stalled.cbegin(), stalled.cend(), [](const rio::SlowHandlerReport &r) {
+                        return r.threadName == QStringLiteral("rio-test-worker");
+                    });
+                });
+            },
+            {.connection = Qt::BlockingQueuedConnection});
+        const quint64 mainThread = rio::Diagnostics::currentThread();
+        registry.notify(2); // this thread waits for the worker's run
+        disconnect(c1);
+        disconnect(c2);
+        rio::Diagnostics::setStallThreshold(stall);
+        rio::Diagnostics::setWorkerSlowThreshold(workerSlow);
+
+        const auto of = [&](const std::vector<rio::SlowHandlerReport> &reports, rio::HandlerId id) {
+            std::vector<rio::SlowHandlerReport> out;
+            std::lock_guard lock(mutex);
+            for (const rio::SlowHandlerReport &r : reports)
+                if (r.handler.registryId == registry.registryId() && r.handler.id == id)
+                    out.push_back(r);
+            return out;
+        };
+        const auto directSlow = of(slow, direct);
+        QCOMPARE(directSlow.size(), std::size_t{1});
+        QCOMPARE(directSlow[0].thread, mainThread);
+        QCOMPARE(directSlow[0].threadName, QStringLiteral("main"));
+        const auto blockingSlow = of(slow, blocking);
+        QCOMPARE(blockingSlow.size(), std::size_t{1});
+        QCOMPARE(blockingSlow[0].threadName, QStringLiteral("rio-test-worker"));
+        const auto blockingStalled = of(stalled, blocking);
+        QCOMPARE(blockingStalled.size(), std::size_t{1});
+        QCOMPARE(blockingStalled[0].threadName, QStringLiteral("rio-test-worker"));
+        QVERIFY(of(stalled, direct).size() <= 1); // 20 ms: at the stall threshold, named at most once
+        for (const auto &[id, runs] : {std::pair{direct, 2}, std::pair{blocking, 1}}) { // both ran notify(2)
+            const rio::HandlerInfo h = handlerOf(registry, id);
+            QCOMPARE(h.calls, quint64(runs));
+            QCOMPARE(h.runTime.count, quint64(runs));
+            QCOMPARE(h.slowRuns, quint64{1});
+            int kept = 0;
+            for (const rio::SlowHandlerReport &r : rio::Diagnostics::recentSlowRuns())
+                kept += r.handler.registryId == registry.registryId() && r.handler.id == id ? 1 : 0;
+            QCOMPARE(kept, 1);
+        }
+        registry.setDiagnosticsEnabled(false);
+    }
+
+    // The JSON form holds every field of a snapshot with its value (handlers with and without a
+    // context, drops by reason, run times and their percentiles, recent slow runs with time and
+    // thread); QDebug prints a handler on one line with where it was added.
+    void jsonAndDebugHoldEveryField()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("json"));
+        registry.setDiagnosticsEnabled(true);
+        const int line = __LINE__ + 1;
+        const rio::HandlerId direct = registry.add(
+            [](int v) {
+                if (v == 1)
+                    throw std::runtime_error("one");
+                if (v == 2) { // a slow run on the GUI thread (the workload, not a wait)
+                    QElapsedTimer t;
+                    t.start();
+                    while (t.nsecsElapsed() < 20'000'000) {
+                    }
+                }
+            },
+            3);
+        std::latch gate(1);
+        std::atomic<bool> started{false};
+        const rio::HandlerId queued = registry.add(
+            worker.context,
+            [&](int v) {
+                if (v == 0) {
+                    started.store(true);
+                    gate.wait(); // holds the others in its queue
+                }
+            },
+            {.connection = Qt::QueuedConnection, .capacity = 2, .overflow = rio::Overflow::DropNewest});
+        worker.context->setObjectName(QStringLiteral("ctx"));
+        registry.notify(0);
+        QTRY_VERIFY(started.load());
+        for (int i = 1; i < 5; ++i)
+            registry.notify(i); // two wait, the others are dropped (overflow)
+        gate.count_down();
+        QTRY_COMPARE(handlerOf(registry, queued).calls + handlerOf(registry, queued).totalDrops(),
+                     quint64{5});
+
+        const rio::RegistryInfo info = infoOf(registry);
+        const QJsonObject r = rio::toJson(info);
+        QCOMPARE(r[u"id"].toInteger(), qint64(info.id));
+        QCOMPARE(r[u"name"].toString(), QStringLiteral("json"));
+        QCOMPARE(r[u"eventType"].toString(), QStringLiteral("int"));
+        QCOMPARE(r[u"qt"].toBool(), true);
+        QCOMPARE(r[u"diagnosticsEnabled"].toBool(), true);
+        QCOMPARE(r[u"removedHandlerDrops"].toObject().size(), rio::dropReasonCount);
+        const QJsonArray handlers = r[u"handlers"].toArray();
+        QCOMPARE(handlers.size(), info.handlers.size());
+        static const char *const reasons[] = {"overflow", "removed", "contextDestroyed", "suspended",
+                                              "noMemory"};
+        const auto sameHistogram = [](const QJsonObject &j, const rio::TimeHistogram &t) {
+            QJsonArray buckets = j[u"buckets"].toArray();
+            bool same = buckets.size() <= rio::TimeHistogram::bucketCount;
+            for (int i = 0; i < rio::TimeHistogram::bucketCount; ++i)
+                same = same &&
+                       (i < buckets.size() ? buckets[i].toInteger() : 0) == qint64(t.buckets[std::size_t(i)]);
+            return same && j[u"count"].toInteger() == qint64(t.count) &&
+                   j[u"totalNs"].toInteger() == qint64(t.totalNs) &&
+                   j[u"maxNs"].toInteger() == qint64(t.maxNs) &&
+                   j[u"p50Ns"].toInteger() == qint64(t.p50Ns()) &&
+                   j[u"p99Ns"].toInteger() == qint64(t.p99Ns()) && j[u"nsPerTick"].toDouble() == t.nsPerTick;
+        };
+        const auto sameHandler = [&](const QJsonObject &j, const rio::HandlerInfo &h) {
+            bool same =
+                j[u"registryId"].toInteger() == qint64(h.registryId) &&
+                j[u"registryName"].toString() == h.registryName &&
+                j[u"eventType"].toString() == h.eventType && j[u"id"].toInteger() == qint64(h.id.value()) &&
+                j[u"file"].toString() == h.file && j[u"line"].toInt() == h.line &&
+                j[u"function"].toString() == h.function && j[u"originFile"].toString() == h.originFile &&
+                j[u"originLine"].toInt() == h.originLine &&
+                j[u"addedThread"].toInteger() == qint64(h.addedThread) &&
+                j[u"addedThreadName"].toString() == h.addedThreadName &&
+                j[u"hasContext"].toBool() == h.hasContext &&
+                j[u"contextClass"].toString() == h.contextClass &&
+                j[u"contextName"].toString() == h.contextName &&
+                j[u"contextThreadName"].toString() == h.contextThreadName &&
+                j[u"priority"].toInt() == h.priority && j[u"capacity"].toInteger() == qint64(h.capacity) &&
+                j[u"once"].toBool() == h.once && j[u"suspended"].toBool() == h.suspended &&
+                j[u"calls"].toInteger() == qint64(h.calls) &&
+                j[u"failures"].toInteger() == qint64(h.failures) &&
+                j[u"totalDrops"].toInteger() == qint64(h.totalDrops()) &&
+                j[u"waiting"].toInteger() == qint64(h.waiting) &&
+                j[u"maxWaiting"].toInteger() == qint64(h.maxWaiting) &&
+                j[u"coalesced"].toInteger() == qint64(h.coalesced) &&
+                j[u"slowRuns"].toInteger() == qint64(h.slowRuns) && j[u"timed"].toBool() == h.timed &&
+                sameHistogram(j[u"runTime"].toObject(), h.runTime) &&
+                sameHistogram(j[u"queueDelay"].toObject(), h.queueDelay);
+            for (int i = 0; i < rio::dropReasonCount; ++i)
+                same = same && j[u"drops"].toObject()[QLatin1String(reasons[i])].toInteger() ==
+                                   qint64(h.drops[std::size_t(i)]);
+            return same;
+        };
+        for (int i = 0; i < handlers.size(); ++i)
+            QVERIFY2(sameHandler(handlers[i].toObject(), info.handlers[i]),
+                     QJsonDocument(handlers[i].toObject()).toJson().constData());
+        const QJsonObject d = handlers[0].toObject();
+        QCOMPARE(d[u"id"].toInteger(), qint64(direct.value()));
+        QCOMPARE(d[u"line"].toInt(), line);
+        QCOMPARE(d[u"priority"].toInt(), 3);
+        QCOMPARE(d[u"connection"].toString(), QStringLiteral("direct"));
+        QCOMPARE(d[u"failures"].toInteger(), 1);
+        QCOMPARE(d[u"slowRuns"].toInteger(), 1);
+        QVERIFY(d[u"runTime"].toObject()[u"maxNs"].toInteger() >= 20'000'000);
+        const QJsonObject q = handlers[1].toObject();
+        QCOMPARE(q[u"connection"].toString(), QStringLiteral("queued"));
+        QCOMPARE(q[u"overflow"].toString(), QStringLiteral("dropNewest"));
+        QCOMPARE(q[u"delivery"].toString(), QStringLiteral("every"));
+        QCOMPARE(q[u"contextName"].toString(), QString()); // named after its add
+        QCOMPARE(q[u"contextThreadName"].toString(), QStringLiteral("rio-test-worker"));
+        QVERIFY(q[u"drops"].toObject()[u"overflow"].toInteger() >= 1);
+        QVERIFY(q[u"queueDelay"].toObject()[u"count"].toInteger() >= 2);
+
+        // The whole document: the thresholds, this registry, and its slow run with time and thread.
+        const QJsonObject all = rio::Diagnostics::toJson().object();
+        QCOMPARE(all[u"slowThresholdNs"].toInteger(), qint64(rio::Diagnostics::slowThreshold().count()));
+        QCOMPARE(all[u"stallThresholdNs"].toInteger(), qint64(rio::Diagnostics::stallThreshold().count()));
+        QCOMPARE(all[u"workerSlowThresholdNs"].toInteger(),
+                 qint64(rio::Diagnostics::workerSlowThreshold().count()));
+        QCOMPARE(all[u"enabled"].toBool(), false);
+        bool listed = false;
+        for (const QJsonValue &v : all[u"registries"].toArray())
+            listed = listed || v.toObject()[u"id"].toInteger() == qint64(info.id);
+        QVERIFY(listed);
+        QJsonObject slowRun;
+        for (const QJsonValue &v : all[u"recentSlowRuns"].toArray())
+            if (v[u"handler"][u"registryId"].toInteger() == qint64(info.id))
+                slowRun = v.toObject();
+        QCOMPARE(slowRun[u"handler"][u"id"].toInteger(), qint64(direct.value()));
+        QCOMPARE(slowRun[u"threadName"].toString(), QStringLiteral("main"));
+        QCOMPARE(slowRun[u"thread"].toInteger(), qint64(rio::Diagnostics::currentThread()));
+        QVERIFY(slowRun[u"elapsedNs"].toInteger() >= 20'000'000);
+        QVERIFY(slowRun[u"endedAtNs"].toInteger() > 0);
+        QCOMPARE(slowRun[u"stillRunning"].toBool(), false);
+
+        QString text;
+        QDebug(&text) << info.handlers[0];
+        QVERIFY2(text.contains(QStringLiteral("tst_diagnostics.cpp:%1").arg(line)) &&
+                     text.contains(QStringLiteral("\"json\" (int)")) &&
+                     text.contains(QStringLiteral("failures 1")) &&
+                     text.contains(QStringLiteral("slow runs 1")) && !text.contains(u'\n'),
+                 qPrintable(text));
+        QString all2;
+        QDebug(&all2) << info;
+        QCOMPARE(all2.count(u'\n'), info.handlers.size());
+        registry.setDiagnosticsEnabled(false);
+    }
+
+    // RIO_DIAGNOSTICS_JSON=<path> writes the JSON document when the application exits: this test
+    // binary run again for jsonChild, which leaves a registry alive at exit.
+    void jsonIsWrittenAtExit()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(QStringLiteral("diagnostics.json"));
+        QProcess child;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("RIO_DIAGNOSTICS_JSON"), path);
+        env.insert(QStringLiteral("RIO_TEST_JSON_CHILD"), QStringLiteral("1"));
+        child.setProcessEnvironment(env);
+        child.start(QCoreApplication::applicationFilePath(), {QStringLiteral("jsonChild")});
+        QVERIFY(child.waitForFinished(120'000));
+        QCOMPARE(child.exitStatus(), QProcess::NormalExit);
+        QVERIFY2(child.exitCode() == 0, child.readAllStandardOutput().constData());
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QJsonParseError error{};
+        const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &error);
+        QCOMPARE(error.error, QJsonParseError::NoError);
+        bool found = false;
+        for (const QJsonValue &r : doc.object()[u"registries"].toArray()) {
+            if (r[u"name"].toString() != QStringLiteral("at-exit"))
+                continue;
+            const QJsonArray handlers = r[u"handlers"].toArray();
+            found = handlers.size() == 1 && handlers[0][u"calls"].toInteger() == 3 &&
+                    handlers[0][u"file"].toString().endsWith(QStringLiteral("tst_diagnostics.cpp"));
+        }
+        QVERIFY2(found, doc.toJson().constData());
+    }
+
+    // Run by jsonIsWrittenAtExit only: a registry that lives until exit, its handler run 3 times.
+    void jsonChild()
+    {
+        if (qEnvironmentVariableIsEmpty("RIO_TEST_JSON_CHILD"))
+            QSKIP("run by jsonIsWrittenAtExit in a child process");
+        static auto *const registry = new rio::QtRegistry<int>; // alive at exit
+        registry->setObjectName(QStringLiteral("at-exit"));
+        registry->setDiagnosticsEnabled(true);
+        registry->add([](int) { });
+        for (int i = 0; i < 3; ++i)
+            registry->notify(i);
+        registry->setDiagnosticsEnabled(false);
     }
 
     // A handler that leaves (removed, or its context destroyed) takes its row out of the

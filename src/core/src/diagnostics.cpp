@@ -454,7 +454,8 @@ RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *
         if (f == &skipRemoved || f == &skipSuspended) [[unlikely]]
             continue;
         HandlerStats *s = loadStats(box);
-        if (s == nullptr) [[unlikely]] {
+        // No statistics, or a call that only dispatches (the layer times the run itself).
+        if (s == nullptr || s->layerTimed) [[unlikely]] {
             last = callUntimed(f, box, event, r);
             continue;
         }
@@ -701,17 +702,26 @@ bool ticksAreTsc() noexcept
 
 void freeStats(HandlerStats *stats) noexcept
 {
+    if (stats->refs.fetch_sub(1, std::memory_order_acq_rel) != 1)
+        return;
     std::lock_guard lock(statsMutex());
     delete stats;
 }
 
-HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where, std::string_view eventType)
+void retainStats(HandlerStats *stats) noexcept
+{
+    stats->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where, std::string_view eventType,
+                       bool layerTimed)
 {
     auto *s = new HandlerStats;
     s->registry = registry;
     s->id = id;
     s->where = where;
     s->eventType = eventType;
+    s->layerTimed = layerTimed;
     return s;
 }
 
@@ -973,7 +983,8 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
         // (release) before the flag, so a notify that reads the flag finds them.
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
             if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved && e.box->stats == nullptr)
-                diag::publishStats(e.box, diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType));
+                diag::publishStats(e.box, diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType,
+                                                         e.box->layerTimed));
         });
     }
     // The shared empty array is never written; every array published from now on carries the
@@ -1022,11 +1033,31 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out) const
             h.failures = s->failures.load(std::memory_order_relaxed);
             h.slowRuns = s->slowRuns.load(std::memory_order_relaxed);
             diag::toNanos(s->runTime, h.buckets, h.totalNs, h.maxNs, h.nsPerTick);
-            for (const auto &b : s->runTime.buckets)
-                h.calls += b.load(std::memory_order_relaxed);
+            // A timed notify counts a run in the histogram alone; a layer counts its own runs.
+            if (s->layerTimed)
+                h.calls = s->calls.load(std::memory_order_relaxed);
+            else
+                for (const auto &b : s->runTime.buckets)
+                    h.calls += b.load(std::memory_order_relaxed);
         }
         out.handlers.push_back(h);
     }
+}
+
+diag::HandlerStats *RegistryCore::retainStats(HandlerId id)
+{
+    if (m_state.load(std::memory_order_acquire) == nullptr)
+        return nullptr;
+    RegistryState &ws = st();
+    std::lock_guard lock(ws.writerLock);
+    const auto *entry = findById(ws.byId, id.value());
+    if (entry == nullptr || entry->second == 0 || (entry->second & 1u) != 0)
+        return nullptr;
+    auto *box = reinterpret_cast<HandlerBox *>(entry->second); // NOLINT(performance-no-int-to-ptr)
+    if (box->removed || box->stats == nullptr)
+        return nullptr;
+    diag::retainStats(box->stats);
+    return box->stats;
 }
 
 } // namespace rio::detail

@@ -280,7 +280,7 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
     if (ws.diagnosticsOn && box->stats == nullptr) [[unlikely]] {
         // Timed arrays record its runs here (published with the entry).
         try {
-            box->stats = diag::newStats(ws.serial, id, box->where, ws.eventType);
+            box->stats = diag::newStats(ws.serial, id, box->where, ws.eventType, box->layerTimed);
         } catch (...) {
             --ws.lastId;
             throw;

@@ -23,6 +23,9 @@
 #include <unordered_map>
 
 namespace rio::detail {
+// Registers the writing of the file RIO_DIAGNOSTICS_JSON names at exit (diagnostics_json.cpp).
+void writeDiagnosticsJsonAtExit();
+
 // Reaches QtRegistryBase's diagnostics for the snapshot.
 struct DiagnosticsAccess
 {
@@ -157,11 +160,12 @@ HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::
     info.failures = h.failures;
     info.slowRuns = h.slowRuns;
     info.timed = h.timed;
-    info.runTime.count = h.calls;
     info.runTime.totalNs = h.totalNs;
     info.runTime.maxNs = h.maxNs;
     info.runTime.nsPerTick = h.nsPerTick;
     std::copy(h.buckets.begin(), h.buckets.end(), info.runTime.buckets.begin());
+    for (const auto n : h.buckets)
+        info.runTime.count += n;
     return info;
 }
 
@@ -289,6 +293,7 @@ void setUp()
         qRegisterMetaType<rio::SlowHandlerReport>("rio::SlowHandlerReport");
         detail::diag::setMainThreadCheck(&mainThreadCheck);
         detail::diag::setSlowSink(&slowSink);
+        detail::writeDiagnosticsJsonAtExit();
         return true;
     }();
     (void)once;
@@ -552,7 +557,7 @@ void QtRegistryBase::applyDiagnostics(bool on)
 {
     m_diagnosticsOn.store(on, std::memory_order_relaxed);
     for (const auto &core : m_diagRegistrations->cores())
-        core->setTimed(on, m_registryId);
+        core->setTimed(on ? m_diagCore : nullptr);
 }
 
 void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
@@ -576,22 +581,13 @@ void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
         h.overflow = s.overflow;
         h.once = s.once;
         h.suspended = s.suspended.load(std::memory_order_relaxed);
-        // The core's box runs a QtDispatcher for a handler with a context: what it timed is the
-        // dispatch, not the handler, so such handlers show their own runs only.
+        // A handler with a context: the core's record counts its runs on the notifying thread;
+        // its queued runs and their failures are counted by its queue.
         if (s.hasContext) {
-            h.calls = s.runs.load(std::memory_order_relaxed);
-            h.failures = s.failures.load(std::memory_order_relaxed);
-            h.runTime = {};
-            h.slowRuns = 0;
-            h.timed = false;
-        }
-        if (const detail::diag::HandlerStats *st = s.runStats.load(std::memory_order_acquire)) {
-            h.timed = true;
-            h.calls += st->calls.load(std::memory_order_relaxed);
-            h.failures += st->failures.load(std::memory_order_relaxed);
-            h.slowRuns = st->slowRuns.load(std::memory_order_relaxed);
-            h.runTime = histogramOf(st->runTime);
-            h.queueDelay = histogramOf(st->queueDelay);
+            h.calls += s.runs.load(std::memory_order_relaxed);
+            h.failures += s.failures.load(std::memory_order_relaxed);
+            if (const detail::diag::HandlerStats *st = s.runStats.load(std::memory_order_acquire))
+                h.queueDelay = histogramOf(st->queueDelay);
         }
         for (int r = 0; r < dropReasonCount; ++r)
             h.drops[static_cast<std::size_t>(r)] = s.dropsBy[r].load(std::memory_order_relaxed);
@@ -618,7 +614,7 @@ void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
 
 namespace rio::detail {
 
-void QtHandlerCore::noteAdded(SourceLocation at, std::uint64_t registry, bool timed)
+void QtHandlerCore::noteAdded(SourceLocation at, RegistryCore *timedBy)
 {
     auto &h = static_cast<QtHandlerState &>(*this);
     where = at;
@@ -634,23 +630,37 @@ void QtHandlerCore::noteAdded(SourceLocation at, std::uint64_t registry, bool ti
             h.origin.contextThreadName = nameOf(h.context->thread());
         }
     }
-    if (timed)
-        setTimed(true, registry);
+    if (timedBy != nullptr)
+        setTimed(timedBy);
 }
 
-void QtHandlerCore::setTimed(bool on, std::uint64_t registry)
+void QtHandlerCore::setTimed(RegistryCore *core) noexcept
 {
     auto &h = static_cast<QtHandlerState &>(*this);
     if (!h.hasContext)
-        return; // the core's box times it
-    if (on) {
+        return; // the core's notify times it
+    if (core == nullptr) {
+        runStats.store(nullptr, std::memory_order_release); // kept: a run may still use them
+        return;
+    }
+    diag::HandlerStats *stats = nullptr;
+    {
+        std::lock_guard lock(h.mutex);
+        stats = h.ownedStats.get();
+    }
+    // Taken outside our lock (the core's lock is never taken under a handler's).
+    if (stats == nullptr) {
+        diag::HandlerStats *fresh = core->retainStats(id);
+        if (fresh == nullptr)
+            return; // no statistics (no memory when they were switched on): untimed
         std::lock_guard lock(h.mutex);
         if (!h.ownedStats)
-            h.ownedStats.reset(diag::newStats(registry, id, where, {}));
-        runStats.store(h.ownedStats.get(), std::memory_order_release);
-    } else {
-        runStats.store(nullptr, std::memory_order_release); // kept: a run may still use them
+            h.ownedStats.reset(fresh);
+        else
+            diag::freeStats(fresh); // another switch got them first (no last reference: the box has one)
+        stats = h.ownedStats.get();
     }
+    runStats.store(stats, std::memory_order_release);
 }
 
 } // namespace rio::detail

@@ -22,54 +22,6 @@ QtRegistryControl::QtRegistryControl(QtRegistryBase *registry)
     : anchor(registry), mailboxes(std::make_shared<QtMailboxes>())
 { }
 
-// Diagnostics' record of when recent notifies queued (a ring indexed by delivery sequence; a
-// slot is valid while it still holds its sequence).
-struct QtRegistryControl::PostTimes
-{
-    static constexpr std::size_t size = 1024;
-    struct Slot
-    {
-        std::atomic<std::uint64_t> sequence{0};
-        std::atomic<std::uint64_t> ticks{0};
-    };
-    Slot entries[size];
-};
-
-QtRegistryControl::~QtRegistryControl()
-{
-    delete postTimes.load(std::memory_order_acquire);
-}
-
-void QtRegistryControl::notePosted(std::uint64_t sequence) noexcept
-{
-    PostTimes *p = postTimes.load(std::memory_order_acquire);
-    if (p == nullptr) {
-        auto *fresh = new (std::nothrow) PostTimes;
-        if (fresh == nullptr)
-            return; // no memory: this delay is not measured
-        if (postTimes.compare_exchange_strong(p, fresh, std::memory_order_acq_rel))
-            p = fresh;
-        else
-            delete fresh; // another notifier's won
-    }
-    PostTimes::Slot &s = p->entries[sequence % PostTimes::size];
-    s.sequence.store(0, std::memory_order_relaxed); // invalid while written
-    s.ticks.store(diag::ticks(), std::memory_order_release);
-    s.sequence.store(sequence, std::memory_order_release);
-}
-
-std::uint64_t QtRegistryControl::postedAt(std::uint64_t sequence) const noexcept
-{
-    const PostTimes *p = postTimes.load(std::memory_order_acquire);
-    if (p == nullptr)
-        return 0;
-    const PostTimes::Slot &s = p->entries[sequence % PostTimes::size];
-    if (s.sequence.load(std::memory_order_acquire) != sequence)
-        return 0;
-    const std::uint64_t t = s.ticks.load(std::memory_order_acquire);
-    return s.sequence.load(std::memory_order_acquire) == sequence ? t : 0;
-}
-
 void QtRegistryControl::setCallback(
     std::shared_ptr<const std::function<void(const ExceptionInfo &)>> callback) noexcept
 {

@@ -79,14 +79,6 @@ struct QtRegistryControl
     [[nodiscard]] std::shared_ptr<const std::string> traceName() const;
 #endif
 
-    // Diagnostics: when recent notifies took their delivery sequence (ticks), while timed.
-    // Records the notify that took `sequence` now (allocates the ring on first use).
-    void notePosted(std::uint64_t sequence) noexcept;
-    // The time noted for `sequence`, or 0 when it was not noted or was overwritten since.
-    [[nodiscard]] std::uint64_t postedAt(std::uint64_t sequence) const noexcept;
-    struct PostTimes;
-    std::atomic<PostTimes *> postTimes{nullptr}; // freed with the control block
-    ~QtRegistryControl();
     QtRegistryControl(const QtRegistryControl &) = delete;
     QtRegistryControl &operator=(const QtRegistryControl &) = delete;
 

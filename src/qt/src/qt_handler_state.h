@@ -28,12 +28,13 @@
 namespace rio::detail {
 
 // One waiting delivery: its notify's place in the delivery order (top bit: a token waits in the
-// token queue) and the event.
+// token queue), the event, and while timed when it was queued (diagnostics' queueing delay).
 struct QtMail
 {
     static constexpr std::uint64_t hasToken = std::uint64_t(1) << 63;
     std::uint64_t sequence;
     QtPayload payload;
+    std::uint64_t postedAt = 0; // ticks; 0: not timed
     [[nodiscard]] std::uint64_t order() const noexcept { return sequence & ~hasToken; }
 };
 
@@ -119,14 +120,9 @@ public:
     void cancelFor(QtRegistryControl::DropReason reason) noexcept;
     // Calls the typed part with `event` on this thread (inside a DeliveryFrame): skips a
     // suspended handler, reports failures, lets thread cancellation pass.
-    // `postedAt`: when its notify queued it (ticks, 0: unknown), for the queueing delay.
+    // `postedAt`: when it was queued (ticks, 0: unknown), for the queueing delay.
     void run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
              std::uint64_t postedAt = 0);
-    // When the notify that took `sequence` queued it, while timed (else 0).
-    [[nodiscard]] std::uint64_t postedAt(std::uint64_t sequence) const noexcept
-    {
-        return runStats.load(std::memory_order_relaxed) != nullptr ? control->postedAt(sequence) : 0;
-    }
 
     // Read by notifiers and the drain alike, written rarely: one cache line group that neither
     // side's per-delivery writes touch.
@@ -195,7 +191,8 @@ public:
         int line = 0;
     };
     Origin origin; // under `mutex` once published
-    // The statistics runStats points to while timed (kept until the handler is destroyed).
+    // A reference to its box's statistics, which runStats points to while timed (kept until the
+    // handler is destroyed).
     struct FreeStats
     {
         void operator()(diag::HandlerStats *s) const noexcept { diag::freeStats(s); }

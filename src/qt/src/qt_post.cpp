@@ -298,11 +298,8 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
     QtHandlerState &h = state(*this);
     QtMailboxes &boxes = *h.mailboxes;
     const QtMailboxes::OwedDrains owed; // ends after the handler's locks are released
-    if (sequence == 0) {
+    if (sequence == 0)
         sequence = boxes.nextSequence();
-        if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
-            h.control->notePosted(sequence); // diagnostics: the queueing delay
-    }
     QtHandlerState::Drop drop;
     QtMail droppedMail{}; // destroyed after the locks are released
     AsyncToken droppedToken;
@@ -375,6 +372,8 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         // deliveries is exact (priority order within a notify). A delivery older than one the
         // drain took goes into the drain's segment.
         QtMail mail{token ? (sequence | QtMail::hasToken) : sequence, std::move(payload)};
+        if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
+            mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
         bool inTaken = false;
         if (sequence < h.takenLast && (h.mail.empty() || h.mail.front().order() > sequence)) {
             if (!drainLock.owns_lock())

@@ -304,8 +304,11 @@ private:
         invokeHandler<F>(b, event);
     }
 
+    // `layerTimed`: the handler only dispatches, the layer behind it times its runs (the Qt
+    // facade's handlers with a context; HandlerStats::layerTimed).
     template <bool Once, typename F>
-    HandlerId addImpl(F &&handler, int priority, SourceLocation where, detail::GuardLink *link = nullptr)
+    HandlerId addImpl(F &&handler, int priority, SourceLocation where, detail::GuardLink *link = nullptr,
+                      bool layerTimed = false)
     {
         using Fn = std::decay_t<F>;
         if (detail::isEmptyCallable(handler))
@@ -319,6 +322,7 @@ private:
         }
         auto box = std::make_unique<detail::TypedBox<E, Fn>>(std::in_place, std::forward<F>(handler));
         box->where = where;
+        box->layerTimed = layerTimed;
         const HandlerId id = m_core.add(box.get(), invoke, priority, link, &detail::eventTypeNameOf<E>);
         static_cast<void>(box.release()); // owned by the registry now
         return id;

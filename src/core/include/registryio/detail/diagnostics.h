@@ -87,8 +87,10 @@ struct Histogram
     }
 };
 
-/// One handler's statistics while diagnostics are (or were) on: created by the registry under its
-/// lock, freed with the handler's box (through freeStats, which the watchdog synchronises with).
+/// One handler's statistics while diagnostics are (or were) on: the one record of its runs,
+/// created by the registry under its lock and owned by the handler's box; a layer that runs the
+/// handler itself (the Qt facade's handlers with a context) holds a reference (retainStats).
+/// Freed by the last freeStats, which the watchdog synchronises with.
 struct HandlerStats
 {
     std::atomic<std::uint64_t> failures{0}; // runs that threw (those counted here)
@@ -98,6 +100,10 @@ struct HandlerStats
     // Timed notifies: a run longer than this takes the cold path (a new maximum, or perhaps a
     // slow run); at most the maximum and under every slow threshold.
     std::atomic<std::uint64_t> fastLimit{0};
+    // The box's call only dispatches: the layer behind it times the run where it happens
+    // (RunScope), so a timed notify neither times nor counts the call.
+    bool layerTimed = false;
+    std::atomic<std::uint32_t> refs{1}; // the box's, and each retainStats
     Histogram runTime;
     Histogram queueDelay; // queued deliveries: notify to run (the Qt layer)
     // Who this is, for the watchdog, which may read it while the handler runs.
@@ -107,8 +113,11 @@ struct HandlerStats
     std::string_view eventType; // static
 };
 
-/// Frees `stats` (a box's, when the box is destroyed; the watchdog never reads freed ones).
+/// Gives back a reference to `stats` (the box's, when the box is destroyed); the last frees them
+/// (the watchdog never reads freed ones).
 RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
+/// Takes a reference to `stats` (given back with freeStats).
+RIO_CORE_EXPORT void retainStats(HandlerStats *stats) noexcept;
 
 /// The calling thread's number: process-unique, from 1, never reused.
 RIO_CORE_EXPORT std::uint64_t threadNumber() noexcept;
@@ -164,14 +173,14 @@ using SlowSink = void (*)(const SlowRun &) noexcept;
 /// Installs the sink (null removes it).
 RIO_CORE_EXPORT void setSlowSink(SlowSink sink) noexcept;
 
-/// New statistics for handler `id` of registry `registry` (the Qt layer's queued runs).
+/// New statistics for handler `id` of registry `registry`; `layerTimed`: see HandlerStats.
 /// `eventType` must outlive them. Throws std::bad_alloc.
 RIO_CORE_EXPORT HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where,
-                                       std::string_view eventType);
+                                       std::string_view eventType, bool layerTimed);
 
-/// A run of a handler a timed notify does not time itself (the Qt layer's
-/// queued deliveries and context handlers' runs on the notifying thread): shows it to the
-/// watchdog while it runs, then records its time and reports it if slow.
+/// A run of a handler a timed notify does not time itself (a layerTimed handler's: the Qt
+/// layer's queued deliveries and context handlers' runs on the notifying thread): shows it to
+/// the watchdog while it runs, then records its time and reports it if slow.
 class RIO_CORE_EXPORT RunScope
 {
 public:

@@ -73,6 +73,7 @@ struct HandlerBox : Retired
     std::atomic<bool> fired{false}; // once-handlers only
     bool removed = false;           // unpublished (writer-only)
     bool suspended = false;         // setSuspended (writer-only)
+    bool layerTimed = false;        // its call dispatches: the layer times the run (set before add)
     SourceLocation where;           // where add was called (diagnostics)
     std::uint64_t thread = 0;       // the thread add ran on (diag::threadNumber)
     // Diagnostics' statistics: created (under the lock) while the registry's diagnostics are on,
@@ -319,6 +320,9 @@ public:
     void capFastLimitsLocked(std::uint64_t cap) const noexcept;
     /// Copies this registry's record for a snapshot (under its lock).
     void recordLocked(diag::RegistryRecord &out) const;
+    /// Handler `id`'s statistics with a reference taken (diag::freeStats gives it back), or null
+    /// (no such handler, or no statistics: diagnostics were never on while it lived).
+    [[nodiscard]] diag::HandlerStats *retainStats(HandlerId id);
 
     /// notify() where the section must be entered out of line (see hazard::enterInline): the same
     /// loop, with a fence after each running announcement in the fallback fence mode.

@@ -10,6 +10,9 @@
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_export.h>
 
+#include <QDebug>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QList>
 #include <QLoggingCategory>
 #include <QMetaType>
@@ -141,7 +144,7 @@ struct RIO_QT_EXPORT HandlerInfo
     bool timed = false;
     /// Run times (while diagnostics are enabled).
     TimeHistogram runTime;
-    /// Queued deliveries: time from notify to the start of the run (while enabled).
+    /// Queued deliveries: time from being queued to the start of the run, every delivery (while enabled).
     TimeHistogram queueDelay;
 
     /// Sum of drops over every reason.
@@ -234,6 +237,13 @@ public:
     /// slow threshold (slowHandler reports only each handler's first), with its time, thread and
     /// when it ended.
     [[nodiscard]] static QList<SlowHandlerReport> recentSlowRuns();
+    /// Everything as one JSON document: `enabled`, the thresholds (`slowThresholdNs`,
+    /// `workerSlowThresholdNs`, `stallThresholdNs`), `registries` (a snapshot, each registry as
+    /// rio::toJson gives it) and `recentSlowRuns`. The environment variable
+    /// RIO_DIAGNOSTICS_JSON=<path> writes it to <path> when the QCoreApplication is destroyed.
+    [[nodiscard]] static QJsonDocument toJson();
+    /// Writes toJson() to the file `path` (replaced as a whole); false if it cannot.
+    static bool writeJson(const QString &path);
 
 Q_SIGNALS:
     /// A handler ran longer than its thread's slow threshold (reported once per handler; see
@@ -246,6 +256,23 @@ Q_SIGNALS:
 private:
     Diagnostics();
 };
+
+/// A histogram as JSON: count, totalNs, maxNs, p50Ns, p99Ns, nsPerTick and buckets (up to the last
+/// non-empty).
+[[nodiscard]] RIO_QT_EXPORT QJsonObject toJson(const TimeHistogram &histogram);
+/// A handler as JSON: every field of HandlerInfo under its own name (enums as lower-camel text,
+/// drops by reason as an object), totalDrops, and runTime and queueDelay as histograms.
+[[nodiscard]] RIO_QT_EXPORT QJsonObject toJson(const HandlerInfo &handler);
+/// A registry as JSON: its fields, removedHandlerDrops by reason and its handlers.
+[[nodiscard]] RIO_QT_EXPORT QJsonObject toJson(const RegistryInfo &registry);
+/// A report as JSON: its handler, elapsedNs, thread, threadName, stillRunning and endedAtNs.
+[[nodiscard]] RIO_QT_EXPORT QJsonObject toJson(const SlowHandlerReport &report);
+/// One line: the handler, where it was added, its thread, counts and run times.
+RIO_QT_EXPORT QDebug operator<<(QDebug debug, const HandlerInfo &handler);
+/// The registry on one line, then each handler on a line of its own.
+RIO_QT_EXPORT QDebug operator<<(QDebug debug, const RegistryInfo &registry);
+/// One line: the handler, how long it ran (or has been running) and on which thread.
+RIO_QT_EXPORT QDebug operator<<(QDebug debug, const SlowHandlerReport &report);
 
 } // namespace rio
 

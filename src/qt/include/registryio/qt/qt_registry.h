@@ -372,10 +372,11 @@ private:
         if (context == nullptr && !core.once && !Impl::returnsFuture)
             id = m_core.add(detail::QtDirectDispatcher<E, std::decay_t<F>>{h}, core.priority, where);
         else
-            id = m_core.add(detail::QtDispatcher<E>{h}, core.priority, where);
+            id = m_core.template addImpl<false>(detail::QtDispatcher<E>{h}, core.priority, where, nullptr,
+                                                core.hasContext);
         core.id = id;
         try {
-            core.noteAdded(where, m_registryId, m_diagnosticsOn.load(std::memory_order_relaxed));
+            core.noteAdded(where, m_diagnosticsOn.load(std::memory_order_relaxed) ? &m_core.m_core : nullptr);
             std::shared_ptr<Handler> typed = h;
             m_registrations.insert(id, {h->core, std::move(typed)}, memberKey);
         } catch (...) {

@@ -29,6 +29,7 @@
 namespace rio::detail {
 
 struct QtRegistryControl;
+class RegistryCore;
 
 // One event as a queue keeps it: a small trivially copyable event by value, any other shared
 // (one copy per notify serves every handler).
@@ -116,12 +117,13 @@ public:
     void waitForRuns() const noexcept;
     // Deliveries its overflow policy dropped so far.
     [[nodiscard]] std::uint64_t droppedCount() const noexcept;
-    // Records what diagnostics show of its add (where, the adding thread, the context); `timed`:
-    // the registry's diagnostics are on. Throws std::bad_alloc, changing nothing.
-    void noteAdded(SourceLocation at, std::uint64_t registry, bool timed);
-    // Starts (`on`) or stops timing its runs (the statistics stay until it is destroyed).
+    // Records what diagnostics show of its add (where, the adding thread, the context) and, with
+    // `timedBy` (its registry's core while the registry's diagnostics are on), starts timing.
     // Throws std::bad_alloc, changing nothing.
-    void setTimed(bool on, std::uint64_t registry);
+    void noteAdded(SourceLocation at, RegistryCore *timedBy);
+    // Starts timing its runs into the statistics its box in `core` has (null: stops; they stay
+    // until it is destroyed). A handler without context is timed by the core's notify.
+    void setTimed(RegistryCore *core) noexcept;
 
     HandlerId id;
     const int priority;
@@ -134,8 +136,9 @@ public:
     std::atomic<bool> fired{false};     // once-handlers
     std::atomic<bool> suspended{false}; // notifies and queued deliveries skip it
     SourceLocation where;               // where add was called (set before it is published)
-    // Diagnostics: its runs' statistics while the registry's diagnostics are (or were) on (the
-    // queued runs and, for a handler with a context, the runs on the notifying thread).
+    // Diagnostics, a handler with a context: while the registry's diagnostics are on, its box's
+    // statistics (the one record of its runs, HandlerStats::layerTimed), where its queued runs
+    // and its runs on the notifying thread are timed.
     std::atomic<diag::HandlerStats *> runStats{nullptr};
 
 protected:

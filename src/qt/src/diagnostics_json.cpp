@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+// Diagnostics as text and JSON: QDebug output of a handler, a registry and a report, the JSON
+// form of every field a snapshot has (docs/DIAGNOSTICS.md, "JSON and QDebug"), and the file
+// RIO_DIAGNOSTICS_JSON names, written when the application exits.
+
+#include <registryio/qt/diagnostics.h>
+
+#include <QCoreApplication>
+#include <QDebug>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSaveFile>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+namespace rio {
+
+namespace {
+
+// A count as JSON: an integer (exact up to 2^63).
+QJsonValue number(quint64 n)
+{
+    return {static_cast<qint64>(std::min<quint64>(n, INT64_MAX))};
+}
+
+QString connectionName(Qt::ConnectionType type)
+{
+    switch (type) {
+    case Qt::DirectConnection:
+        return QStringLiteral("direct");
+    case Qt::QueuedConnection:
+        return QStringLiteral("queued");
+    case Qt::BlockingQueuedConnection:
+        return QStringLiteral("blocking");
+    default:
+        return QStringLiteral("auto");
+    }
+}
+
+QString overflowName(Overflow overflow)
+{
+    switch (overflow) {
+    case Overflow::DropNewest:
+        return QStringLiteral("dropNewest");
+    case Overflow::Block:
+        return QStringLiteral("block");
+    default:
+        return QStringLiteral("dropOldest");
+    }
+}
+
+// Drops by reason, named as DropReason's values.
+QJsonObject dropsJson(const std::array<quint64, dropReasonCount> &drops)
+{
+    static const char *const names[dropReasonCount] = {"overflow", "removed", "contextDestroyed", "suspended",
+                                                       "noMemory"};
+    QJsonObject out;
+    for (int r = 0; r < dropReasonCount; ++r)
+        out.insert(QLatin1String(names[r]), number(drops[static_cast<std::size_t>(r)]));
+    return out;
+}
+
+QString duration(quint64 ns)
+{
+    if (ns < 1'000)
+        return QStringLiteral("%1 ns").arg(ns);
+    if (ns < 1'000'000)
+        return QStringLiteral("%1 µs").arg(static_cast<double>(ns) / 1e3, 0, 'f', 1);
+    return QStringLiteral("%1 ms").arg(static_cast<double>(ns) / 1e6, 0, 'f', 1);
+}
+
+QString whereOf(const HandlerInfo &h)
+{
+    const QString added = QStringLiteral("%1:%2").arg(h.file).arg(h.line);
+    return h.originFile.isEmpty()
+               ? added
+               : QStringLiteral("%1:%2 (%3)").arg(h.originFile).arg(h.originLine).arg(added);
+}
+
+} // namespace
+
+// Writes the file RIO_DIAGNOSTICS_JSON names (a QCoreApplication post routine).
+static void writeAtExit()
+{
+    const QString path = qEnvironmentVariable("RIO_DIAGNOSTICS_JSON");
+    if (!path.isEmpty() && !Diagnostics::writeJson(path))
+        qCWarning(lcDiagnostics, "RIO_DIAGNOSTICS_JSON: cannot write %s", qPrintable(path));
+}
+
+QJsonObject toJson(const TimeHistogram &histogram)
+{
+    QJsonArray buckets;
+    int last = TimeHistogram::bucketCount;
+    while (last > 0 && histogram.buckets[static_cast<std::size_t>(last - 1)] == 0)
+        --last;
+    for (int i = 0; i < last; ++i)
+        buckets.append(number(histogram.buckets[static_cast<std::size_t>(i)]));
+    return {{QStringLiteral("count"), number(histogram.count)},
+            {QStringLiteral("totalNs"), number(histogram.totalNs)},
+            {QStringLiteral("maxNs"), number(histogram.maxNs)},
+            {QStringLiteral("p50Ns"), number(histogram.p50Ns())},
+            {QStringLiteral("p99Ns"), number(histogram.p99Ns())},
+            {QStringLiteral("nsPerTick"), histogram.nsPerTick},
+            {QStringLiteral("buckets"), buckets}};
+}
+
+QJsonObject toJson(const HandlerInfo &h)
+{
+    return {{QStringLiteral("registryId"), number(h.registryId)},
+            {QStringLiteral("registryName"), h.registryName},
+            {QStringLiteral("eventType"), h.eventType},
+            {QStringLiteral("id"), number(h.id.value())},
+            {QStringLiteral("file"), h.file},
+            {QStringLiteral("line"), h.line},
+            {QStringLiteral("function"), h.function},
+            {QStringLiteral("originFile"), h.originFile},
+            {QStringLiteral("originLine"), h.originLine},
+            {QStringLiteral("addedThread"), number(h.addedThread)},
+            {QStringLiteral("addedThreadName"), h.addedThreadName},
+            {QStringLiteral("hasContext"), h.hasContext},
+            {QStringLiteral("contextClass"), h.contextClass},
+            {QStringLiteral("contextName"), h.contextName},
+            {QStringLiteral("contextThreadName"), h.contextThreadName},
+            {QStringLiteral("priority"), h.priority},
+            {QStringLiteral("connection"), connectionName(h.connection)},
+            {QStringLiteral("delivery"),
+             h.delivery == Delivery::Latest ? QStringLiteral("latest") : QStringLiteral("every")},
+            {QStringLiteral("capacity"), number(h.capacity)},
+            {QStringLiteral("overflow"), overflowName(h.overflow)},
+            {QStringLiteral("once"), h.once},
+            {QStringLiteral("suspended"), h.suspended},
+            {QStringLiteral("calls"), number(h.calls)},
+            {QStringLiteral("failures"), number(h.failures)},
+            {QStringLiteral("drops"), dropsJson(h.drops)},
+            {QStringLiteral("totalDrops"), number(h.totalDrops())},
+            {QStringLiteral("waiting"), number(h.waiting)},
+            {QStringLiteral("maxWaiting"), number(h.maxWaiting)},
+            {QStringLiteral("coalesced"), number(h.coalesced)},
+            {QStringLiteral("slowRuns"), number(h.slowRuns)},
+            {QStringLiteral("timed"), h.timed},
+            {QStringLiteral("runTime"), toJson(h.runTime)},
+            {QStringLiteral("queueDelay"), toJson(h.queueDelay)}};
+}
+
+QJsonObject toJson(const RegistryInfo &r)
+{
+    QJsonArray handlers;
+    for (const HandlerInfo &h : r.handlers)
+        handlers.append(toJson(h));
+    return {{QStringLiteral("id"), number(r.id)},
+            {QStringLiteral("name"), r.name},
+            {QStringLiteral("eventType"), r.eventType},
+            {QStringLiteral("qt"), r.qt},
+            {QStringLiteral("diagnosticsEnabled"), r.diagnosticsEnabled},
+            {QStringLiteral("removedHandlerDrops"), dropsJson(r.removedHandlerDrops)},
+            {QStringLiteral("handlers"), handlers}};
+}
+
+QJsonObject toJson(const SlowHandlerReport &report)
+{
+    return {{QStringLiteral("handler"), toJson(report.handler)},
+            {QStringLiteral("elapsedNs"), number(report.elapsedNs)},
+            {QStringLiteral("thread"), number(report.thread)},
+            {QStringLiteral("threadName"), report.threadName},
+            {QStringLiteral("stillRunning"), report.stillRunning},
+            {QStringLiteral("endedAtNs"), number(report.endedAtNs)}};
+}
+
+QJsonDocument Diagnostics::toJson()
+{
+    QJsonArray registries;
+    for (const RegistryInfo &r : snapshot())
+        registries.append(rio::toJson(r));
+    QJsonArray slow;
+    for (const SlowHandlerReport &s : recentSlowRuns())
+        slow.append(rio::toJson(s));
+    const QJsonObject root{{QStringLiteral("enabled"), isEnabled()},
+                           {QStringLiteral("slowThresholdNs"), number(slowThreshold().count())},
+                           {QStringLiteral("workerSlowThresholdNs"), number(workerSlowThreshold().count())},
+                           {QStringLiteral("stallThresholdNs"), number(stallThreshold().count())},
+                           {QStringLiteral("registries"), registries},
+                           {QStringLiteral("recentSlowRuns"), slow}};
+    return QJsonDocument(root);
+}
+
+bool Diagnostics::writeJson(const QString &path)
+{
+    const QByteArray json = toJson().toJson(QJsonDocument::Indented);
+    QSaveFile file(path);
+    return file.open(QIODevice::WriteOnly) && file.write(json) == json.size() && file.commit();
+}
+
+} // namespace rio
+
+namespace rio::detail {
+
+// Declared in diagnostics.cpp, which calls it once per process.
+void writeDiagnosticsJsonAtExit()
+{
+    static const bool once = [] {
+        if (!qEnvironmentVariableIsEmpty("RIO_DIAGNOSTICS_JSON"))
+            qAddPostRoutine(&writeAtExit);
+        return true;
+    }();
+    (void)once;
+}
+
+} // namespace rio::detail
+
+namespace rio {
+
+QDebug operator<<(QDebug debug, const HandlerInfo &h)
+{
+    const QDebugStateSaver saver(debug);
+    debug.nospace().noquote() << "rio::HandlerInfo(handler " << h.id.value() << " of registry "
+                              << h.registryId << " \"" << h.registryName << "\" (" << h.eventType
+                              << "), added at " << whereOf(h) << " on thread "
+                              << (h.addedThreadName.isEmpty() ? QString::number(h.addedThread)
+                                                              : h.addedThreadName)
+                              << ", calls " << h.calls << ", failures " << h.failures << ", drops "
+                              << h.totalDrops() << ", waiting " << h.waiting << " (most " << h.maxWaiting
+                              << "), slow runs " << h.slowRuns;
+    if (h.timed)
+        debug << ", p50 " << duration(h.runTime.p50Ns()) << ", p99 " << duration(h.runTime.p99Ns())
+              << ", max " << duration(h.runTime.maxNs);
+    debug << ')';
+    return debug;
+}
+
+QDebug operator<<(QDebug debug, const RegistryInfo &r)
+{
+    const QDebugStateSaver saver(debug);
+    debug.nospace().noquote() << "rio::RegistryInfo(registry " << r.id << " \"" << r.name << "\" ("
+                              << r.eventType << "), " << r.handlers.size() << " handlers"
+                              << (r.diagnosticsEnabled ? ", on" : "");
+    for (const HandlerInfo &h : r.handlers)
+        debug << "\n  " << h;
+    debug << ')';
+    return debug;
+}
+
+QDebug operator<<(QDebug debug, const SlowHandlerReport &report)
+{
+    const QDebugStateSaver saver(debug);
+    debug.nospace().noquote() << "rio::SlowHandlerReport(handler " << report.handler.id.value()
+                              << " of registry " << report.handler.registryId << ", added at "
+                              << whereOf(report.handler)
+                              << (report.stillRunning ? ", running for " : ", ran ")
+                              << duration(report.elapsedNs) << " on thread " << report.threadName << ')';
+    return debug;
+}
+
+} // namespace rio
