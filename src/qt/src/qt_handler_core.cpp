@@ -83,15 +83,6 @@ QtHandlerState::Drop QtHandlerState::countDrops(std::uint64_t n,
     return {total, reason, true};
 }
 
-QtHandlerState::Drop QtHandlerState::unreportedLocked() noexcept
-{
-    const std::uint64_t total = dropped.load(std::memory_order_relaxed);
-    if (total <= droppedReported.load(std::memory_order_relaxed))
-        return {};
-    droppedReported.store(total, std::memory_order_relaxed);
-    return {total, QtRegistryControl::DropReason::Overflow, true};
-}
-
 QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,
                                                      QtRegistryControl::DropReason reason) noexcept
 {
