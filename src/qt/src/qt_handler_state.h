@@ -168,11 +168,7 @@ public:
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
     AsyncToken pendingToken;
     // Diagnostics written by notifiers (diagnostics.cpp reads them under `mutex`).
-    std::uint64_t maxWaiting = 0; // the most deliveries ever waiting at once
-    // Unused: keeps this group, and the drain side's lines after it, where they were measured.
-    // Racing notifiers leave an order window (ARCHITECTURE.md: what a drain already ran cannot be
-    // put behind an older notify's delivery) that opens several times as often under TSan without it.
-    std::uint64_t reserved = 0;
+    std::uint64_t maxWaiting = 0;   // the most deliveries ever waiting at once
     std::uint64_t coalesced = 0;    // Latest: payloads replaced
     std::uint64_t pendingSince = 0; // Latest, while timed: when `pending` was set (ticks)
 
