@@ -4,7 +4,7 @@
 // of a typical event type. Properties: nothing crashes or reads out of bounds; a frame decodes only
 // whole (1 to RemoteFrameMaxEvents events, increasing sequences, no trailing bytes) and re-encodes
 // to the same bytes; a frame with one event that does not decode delivers none of its events.
-#include <registryio/remote/remote_codec.h>
+#include "remote_codec_p.h" // the wire frames (RegistryIO::TestHooks puts src/remote/src on the path)
 
 #include <QByteArray>
 #include <QDataStream>

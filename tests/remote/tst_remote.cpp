@@ -8,6 +8,8 @@
 #include <registryio/remote/remote_registry.h>
 #include <registryio/remote/remote_share.h>
 
+#include "remote_codec_p.h" // the wire frames, which the tests check
+
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFile>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include <registryio/remote/remote_codec.h>
+#include "remote_codec_p.h"
 
 #include <QtEndian>
 

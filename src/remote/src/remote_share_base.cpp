@@ -2,10 +2,9 @@
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_share_base.h>
 
+#include "remote_codec_p.h"
 #include "remote_outbox_p.h"
 #include "remote_source_p.h"
-
-#include <registryio/remote/remote_codec.h>
 
 #include <QElapsedTimer>
 #include <QLoggingCategory>

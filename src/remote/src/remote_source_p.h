@@ -24,7 +24,7 @@ public:
     { }
 
 public Q_SLOTS:
-    /// Events a subscriber notified (a post frame, see remote_codec.h).
+    /// Events a subscriber notified (a post frame, see remote_codec_p.h).
     void post(const QByteArray &frame) { m_onPost(frame); }
     /// A subscriber wants its events on the channel `<name>#<key in hex>`, its key being that of
     /// this secret (remoteKeyOf()), which is never published: a peer that knows a channel's name
@@ -51,7 +51,7 @@ public:
     { }
 
 Q_SIGNALS:
-    /// One event frame (see remote_codec.h) for this subscriber.
+    /// One event frame (see remote_codec_p.h) for this subscriber.
     void delivered(const QByteArray &frame);
 
 public Q_SLOTS:

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-#include <registryio/remote/remote_codec.h>
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_subscriber.h>
 
+#include "remote_codec_p.h"
 #include "remote_outbox_p.h"
 #include "remote_transport_p.h"
 
