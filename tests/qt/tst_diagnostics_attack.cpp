@@ -540,6 +540,58 @@ private Q_SLOTS:
         QCOMPARE(kept, 1);
     }
 
+    // Docs: drops by reason; "A handler's own drops and its registry's removedHandlerDrops never
+    // count the same drop; their sum is every drop the registry's handlers ever had". Deliveries
+    // coming up while the handler is suspended, waiting when its context is destroyed and when the
+    // registry is cleared: each dropped once, under its reason, and runs + drops add up.
+    void dropsByReasonAddUpForSuspendContextDestroyedAndClear()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        int runsA = 0;
+        auto contextA = std::make_unique<QObject>();
+        auto contextB = std::make_unique<QObject>();
+        const rio::HandlerId a = registry.add(contextA.get(), [&](int) { ++runsA; }, {.connection = Qt::QueuedConnection});
+        const rio::HandlerId b = registry.add(contextB.get(), [](int) { }, {.connection = Qt::QueuedConnection});
+        for (int i = 0; i < 10; ++i)
+            registry.notify(i); // 10 wait for each (this thread's loop has not run)
+        QVERIFY(registry.setSuspended(a, true));
+        contextB.reset(); // b's 10 dropped: context destroyed
+        // a's 10 are dropped as they come up while it is suspended (API.md: "its queued
+        // deliveries that have not started when they come up are dropped, not held").
+        QTRY_COMPARE(handlerOf(registry, a).drops[std::size_t(rio::DropReason::Suspended)], quint64{10});
+        QVERIFY(registry.setSuspended(a, false));
+        for (int i = 0; i < 3; ++i)
+            registry.notify(i);
+        QTRY_COMPARE(runsA, 3);
+        QTRY_COMPARE(handlerOf(registry, a).calls, quint64{3});
+        rio::RegistryInfo info = rio::Diagnostics::snapshot(registry.registryId());
+        QCOMPARE(info.handlers.size(), 1);
+        const rio::HandlerInfo h = info.handlers[0];
+        QVERIFY2(h.drops[std::size_t(rio::DropReason::Suspended)] == 10 && h.totalDrops() == 10,
+                 qPrintable(describe(h)));
+        QVERIFY2(h.calls + h.totalDrops() == 13, qPrintable(describe(h)));
+        QVERIFY2(h.runTime.count == h.calls && h.queueDelay.count == h.calls, qPrintable(describe(h)));
+        QCOMPARE(info.removedHandlerDrops[std::size_t(rio::DropReason::ContextDestroyed)], quint64{10});
+        for (int i = 0; i < 4; ++i)
+            registry.notify(i);
+        registry.clear(); // a's 4 waiting dropped: removed; its 10 earlier drops move with it
+        info = rio::Diagnostics::snapshot(registry.registryId());
+        QCOMPARE(info.handlers.size(), 0);
+        QCOMPARE(info.removedHandlerDrops[std::size_t(rio::DropReason::Removed)], quint64{4});
+        QCOMPARE(info.removedHandlerDrops[std::size_t(rio::DropReason::Suspended)], quint64{10});
+        QCOMPARE(info.removedHandlerDrops[std::size_t(rio::DropReason::ContextDestroyed)], quint64{10});
+        QCoreApplication::processEvents(); // the dropped deliveries' posted events run nothing
+        QCOMPARE(runsA, 3);
+        info = rio::Diagnostics::snapshot(registry.registryId());
+        quint64 total = 0;
+        for (quint64 d : info.removedHandlerDrops)
+            total += d;
+        QCOMPARE(total, quint64{24});
+        Q_UNUSED(b);
+        registry.setDiagnosticsEnabled(false);
+    }
+
     // Docs: "A run is failed when an exception leaves it"; calls and failures count the
     // handler's own runs, once each, for every connection: direct, Auto on the notifying thread,
     // Queued, and BlockingQueued (run on the worker while the notifier waits).
