@@ -14,6 +14,7 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QFuture>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -590,6 +591,64 @@ private Q_SLOTS:
         QCOMPARE(total, quint64{24});
         Q_UNUSED(b);
         registry.setDiagnosticsEnabled(false);
+    }
+
+
+private:
+    // Runs `n` notifies of the given kind with diagnostics on: a direct handler and handlers
+    // with a context (queued to a worker, Auto to this thread) must each be counted and timed once
+    // per run. Returns the handlers that were not.
+    QStringList countsAfter(bool sequential)
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        QObject here;
+        std::atomic<int> d{0};
+        std::atomic<int> w{0};
+        int h = 0;
+        const rio::HandlerId direct = registry.add([&](int) { d.fetch_add(1); });
+        const rio::HandlerId onWorker = registry.add(worker.context, [&](int) { w.fetch_add(1); });
+        const rio::HandlerId onHere = registry.add(&here, [&](int) { ++h; });
+        constexpr int n = 20;
+        QList<QFuture<void>> futures;
+        for (int i = 0; i < n; ++i)
+            futures.append(sequential ? registry.notifySequential(i) : registry.notifyAsync(i));
+        const auto finished = [&] {
+            return std::all_of(futures.cbegin(), futures.cend(), [](const QFuture<void> &f) { return f.isFinished(); });
+        };
+        QStringList wrong;
+        QElapsedTimer deadline;
+        deadline.start();
+        while ((!finished() || h < n || w.load() < n) && deadline.elapsed() < 60'000)
+            QTest::qWait(5); // spins this thread's loop (the Auto handler runs here) under a deadline
+        worker.flush();
+        if (d.load() != n || w.load() != n || h != n)
+            wrong << QStringLiteral("ran %1 %2 %3").arg(d.load()).arg(w.load()).arg(h);
+        for (const auto &[name, id] : {std::pair{"direct", direct}, std::pair{"queued", onWorker}, std::pair{"auto", onHere}}) {
+            const rio::HandlerInfo info = handlerOf(registry, id);
+            if (!(info.calls == n && info.runTime.count == n && info.failures == 0))
+                wrong << QStringLiteral("%1: %2").arg(QLatin1String(name), describe(info));
+        }
+        registry.setDiagnosticsEnabled(false);
+        return wrong;
+    }
+
+private Q_SLOTS:
+    // notifyAsync with diagnostics on: every handler's runs counted and timed once each.
+    void asyncNotifiesCountEachRunOnce()
+    {
+        const QStringList wrong = countsAfter(false);
+        QVERIFY2(wrong.isEmpty(), qPrintable(wrong.join(QStringLiteral("; "))));
+    }
+
+    // Docs: direct handlers' runs are counted and timed "while on" ("A direct handler's count is
+    // every call the registry made"). notifySequential runs each handler in turn: its direct
+    // handler's runs must be counted and timed like any other notify's.
+    void sequentialNotifiesCountEachRunOnce()
+    {
+        const QStringList wrong = countsAfter(true);
+        QVERIFY2(wrong.isEmpty(), qPrintable(wrong.join(QStringLiteral("; "))));
     }
 
     // Docs: "A run is failed when an exception leaves it"; calls and failures count the
