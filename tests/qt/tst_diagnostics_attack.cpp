@@ -651,6 +651,93 @@ private Q_SLOTS:
         QVERIFY2(wrong.isEmpty(), qPrintable(wrong.join(QStringLiteral("; "))));
     }
 
+    // Docs: recentSlowRuns() keeps "the last 64 slow runs of the process, oldest first"; slowRuns
+    // "counts every one". 100 slow runs on a worker thread: 64 kept, in order of their end, the
+    // handler's slowRuns 100, its slowHandler signal once.
+    void recentSlowRunsKeepTheLast64InOrder()
+    {
+        rio::Diagnostics *diagnostics = rio::Diagnostics::instance();
+        const auto workerSlow = rio::Diagnostics::workerSlowThreshold();
+        rio::Diagnostics::setWorkerSlowThreshold(20us);
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        std::atomic<int> signalled{0};
+        const auto c = connect(
+            diagnostics, &rio::Diagnostics::slowHandler, diagnostics,
+            [&](const rio::SlowHandlerReport &r) {
+                if (r.handler.registryId != 0)
+                    signalled.fetch_add(1);
+            },
+            Qt::DirectConnection);
+        const rio::HandlerId id = registry.add([](int) {
+            QElapsedTimer t; // longer than the threshold (the workload)
+            t.start();
+            while (t.nsecsElapsed() < 200'000) {
+            }
+        });
+        std::thread t([&] {
+            for (int i = 0; i < 100; ++i)
+                registry.notify(i);
+        });
+        t.join();
+        disconnect(c);
+        rio::Diagnostics::setWorkerSlowThreshold(workerSlow);
+        const QList<rio::SlowHandlerReport> recent = rio::Diagnostics::recentSlowRuns();
+        QCOMPARE(recent.size(), 64);
+        for (qsizetype i = 0; i < recent.size(); ++i) {
+            QCOMPARE(recent[i].handler.registryId, registry.registryId());
+            QCOMPARE(recent[i].handler.id, id);
+            QVERIFY(recent[i].elapsedNs >= 200'000 / 2);
+            QVERIFY(!recent[i].stillRunning);
+            if (i > 0)
+                QVERIFY2(recent[i].endedAtNs >= recent[i - 1].endedAtNs, "oldest first");
+        }
+        const rio::HandlerInfo h = handlerOf(registry, id);
+        QCOMPARE(h.slowRuns, quint64{100});
+        QCOMPARE(h.calls, quint64{100});
+        QCOMPARE(signalled.load(), 1);
+        registry.setDiagnosticsEnabled(false);
+    }
+
+    // writeJson from two threads to one path while registries come and go: both succeed, and the
+    // file is one whole, valid document.
+    void concurrentWriteJsonGivesAWholeDocument()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(QStringLiteral("c.json"));
+        std::atomic<bool> stop{false};
+        std::thread churn([&] {
+            while (!stop.load()) {
+                rio::QtRegistry<int> r;
+                r.setObjectName(QStringLiteral("churn"));
+                r.setDiagnosticsEnabled(true);
+                r.add([](int) { });
+                r.notify(1);
+            }
+        });
+        std::atomic<int> failures{0};
+        std::vector<std::thread> writers;
+        for (int w = 0; w < 2; ++w)
+            writers.emplace_back([&] {
+                for (int i = 0; i < 30; ++i)
+                    if (!rio::Diagnostics::writeJson(path))
+                        failures.fetch_add(1);
+            });
+        for (std::thread &w : writers)
+            w.join();
+        stop.store(true);
+        churn.join();
+        QCOMPARE(failures.load(), 0);
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QJsonParseError error{};
+        const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &error);
+        QCOMPARE(error.error, QJsonParseError::NoError);
+        QVERIFY(doc.object().contains(QStringLiteral("registries")));
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden).size(), 1); // no temporaries left
+    }
+
     // Docs: "A run is failed when an exception leaves it"; calls and failures count the
     // handler's own runs, once each, for every connection: direct, Auto on the notifying thread,
     // Queued, and BlockingQueued (run on the worker while the notifier waits).
