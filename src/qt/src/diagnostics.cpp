@@ -645,8 +645,8 @@ void QtHandlerCore::noteAdded(SourceLocation at, RegistryCore *timedBy)
 void QtHandlerCore::setTimed(RegistryCore *core) noexcept
 {
     auto &h = static_cast<QtHandlerState &>(*this);
-    if (!h.hasContext)
-        return; // the core's notify times it
+    // Without a context too: the core's notify times its runs there, runStep those of
+    // notifySequential.
     if (core == nullptr) {
         runStats.store(nullptr, std::memory_order_release); // kept: a run may still use them
         return;
