@@ -445,19 +445,20 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
     h.coalesced += replaced ? 1 : 0; // diagnostics
     if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
         h.pendingSince = diag::ticks();
-    if (h.scheduled)
-        return;
-    try {
-        postLatestCallLocked(h);
-    } catch (...) {
-        // Nothing will take the payload: as it was (the core reports the failure).
-        h.pending = std::move(replaced);
-        h.pendingToken = std::move(replacedToken);
-        throw;
+    if (!h.scheduled) {
+        try {
+            postLatestCallLocked(h);
+        } catch (...) {
+            // Nothing will take the payload: as it was (the core reports the failure).
+            h.pending = std::move(replaced);
+            h.pendingToken = std::move(replacedToken);
+            throw;
+        }
+        h.scheduled = true; // under the mutex, which the delivery takes first
+        if (once)
+            h.onceQueued = true;
     }
-    h.scheduled = true; // under the mutex, which the delivery takes first
-    if (once)
-        h.onceQueued = true;
+    h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, 1); // diagnostics: the pending payload waits
 }
 
 void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token)
