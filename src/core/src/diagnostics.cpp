@@ -214,6 +214,7 @@ struct alignas(64) RunRecord
     std::atomic<HandlerStats *> stats{nullptr};
     const std::atomic<std::uint64_t> *slowTicks = &otherTicks;
     std::atomic<std::uint64_t> thread{0};
+    std::string threadName; // the owning thread's alone (the hook's name for it)
     // The watchdog's: starts of the runs it reported (ascending; the last few).
     std::array<std::uint64_t, 8> reported{};
     std::size_t reportedCount = 0;
@@ -268,7 +269,8 @@ RIO_COLD RunRecord *acquireRecord() noexcept
         } while (!records.compare_exchange_weak(head, r, std::memory_order_acq_rel));
     }
     const MainThreadCheck check = mainThreadCheck.load(std::memory_order_acquire);
-    r->slowTicks = check != nullptr && check() ? &mainTicks : &otherTicks;
+    r->threadName.clear();
+    r->slowTicks = check != nullptr && check(r->threadName) ? &mainTicks : &otherTicks;
     r->thread.store(currentThreadNumber(), std::memory_order_relaxed);
     tlsRecord = r;
     return r;
@@ -313,6 +315,11 @@ RIO_COLD void keepSlowRun(const HandlerStats *s, std::uint64_t ticks, const RunR
     run.where = s->where;
     run.elapsedNs = toNs(ticks);
     run.thread = r.thread.load(std::memory_order_relaxed);
+    try {
+        run.threadName = r.threadName;
+    } catch (...) {
+        run.threadName.clear(); // no memory: the report says "#N"
+    }
     run.atNs = static_cast<std::uint64_t>(steadyNs());
     k.next = (k.next + 1) % k.runs.size();
     k.count = std::min(k.count + 1, k.runs.size());
@@ -335,6 +342,7 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &
         run.eventType = s->eventType;
         run.elapsedNs = toNs(ticks);
         run.thread = r.thread.load(std::memory_order_relaxed);
+        run.threadName = r.threadName;
         sink(run);
     } catch (...) {
         // No memory for the report: the run is still counted in slowRuns.

@@ -219,7 +219,9 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
     report.elapsedNs = run.elapsedNs;
     report.thread = run.thread;
     report.stillRunning = run.stillRunning;
-    report.threadName = Diagnostics::threadName(run.thread);
+    // The name the run recorded (its thread may have exited), else the live thread's (a stall).
+    report.threadName =
+        run.threadName.empty() ? Diagnostics::threadName(run.thread) : QString::fromStdString(run.threadName);
     if (report.threadName.isEmpty())
         report.threadName = QStringLiteral("#%1").arg(run.thread);
     // The handler as a snapshot of its registry sees it; what the run recorded if it is gone.
@@ -276,10 +278,16 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
     }
 }
 
-// The core's hook when a thread first runs a timed handler: names it for reports.
-bool mainThreadCheck() noexcept
+// The core's hook when a thread first runs a timed handler: names it for reports, also in the
+// slow runs it records (which outlive the thread and its entry in the names).
+bool mainThreadCheck(std::string &threadName) noexcept
 {
     noteThread();
+    try {
+        threadName = Diagnostics::threadName(detail::diag::threadNumber()).toStdString();
+    } catch (...) {
+        threadName.clear(); // no memory: reports say "#N"
+    }
     return isMainThread();
 }
 
@@ -637,8 +645,8 @@ void QtHandlerCore::noteAdded(SourceLocation at, RegistryCore *timedBy)
 void QtHandlerCore::setTimed(RegistryCore *core) noexcept
 {
     auto &h = static_cast<QtHandlerState &>(*this);
-    if (!h.hasContext)
-        return; // the core's notify times it
+    // Without a context too: the core's notify times its runs there, runStep those of
+    // notifySequential.
     if (core == nullptr) {
         runStats.store(nullptr, std::memory_order_release); // kept: a run may still use them
         return;

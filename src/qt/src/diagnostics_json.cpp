@@ -81,6 +81,14 @@ QString whereOf(const HandlerInfo &h)
                : QStringLiteral("%1:%2 (%3)").arg(h.originFile).arg(h.originLine).arg(added);
 }
 
+// `text` (a name, a path) kept on one line: escaped as QDebug quotes a QString, without the quotes.
+QString oneLine(const QString &text)
+{
+    QString quoted;
+    QDebug(&quoted).nospace() << text;
+    return quoted.size() >= 2 ? quoted.sliced(1, quoted.size() - 2) : quoted;
+}
+
 } // namespace
 
 // Writes the file RIO_DIAGNOSTICS_JSON names (a QCoreApplication post routine).
@@ -217,10 +225,11 @@ QDebug operator<<(QDebug debug, const HandlerInfo &h)
 {
     const QDebugStateSaver saver(debug);
     debug.nospace().noquote() << "rio::HandlerInfo(handler " << h.id.value() << " of registry "
-                              << h.registryId << " \"" << h.registryName << "\" (" << h.eventType
-                              << "), added at " << whereOf(h) << " on thread "
+                              << h.registryId << " \"" << oneLine(h.registryName) << "\" ("
+                              << oneLine(h.eventType) << "), added at " << oneLine(whereOf(h))
+                              << " on thread "
                               << (h.addedThreadName.isEmpty() ? QString::number(h.addedThread)
-                                                              : h.addedThreadName)
+                                                              : oneLine(h.addedThreadName))
                               << ", calls " << h.calls << ", failures " << h.failures << ", drops "
                               << h.totalDrops() << ", waiting " << h.waiting << " (most " << h.maxWaiting
                               << "), slow runs " << h.slowRuns;
@@ -234,8 +243,8 @@ QDebug operator<<(QDebug debug, const HandlerInfo &h)
 QDebug operator<<(QDebug debug, const RegistryInfo &r)
 {
     const QDebugStateSaver saver(debug);
-    debug.nospace().noquote() << "rio::RegistryInfo(registry " << r.id << " \"" << r.name << "\" ("
-                              << r.eventType << "), " << r.handlers.size() << " handlers"
+    debug.nospace().noquote() << "rio::RegistryInfo(registry " << r.id << " \"" << oneLine(r.name) << "\" ("
+                              << oneLine(r.eventType) << "), " << r.handlers.size() << " handlers"
                               << (r.diagnosticsEnabled ? ", on" : "");
     for (const HandlerInfo &h : r.handlers)
         debug << "\n  " << h;
@@ -248,9 +257,10 @@ QDebug operator<<(QDebug debug, const SlowHandlerReport &report)
     const QDebugStateSaver saver(debug);
     debug.nospace().noquote() << "rio::SlowHandlerReport(handler " << report.handler.id.value()
                               << " of registry " << report.handler.registryId << ", added at "
-                              << whereOf(report.handler)
+                              << oneLine(whereOf(report.handler))
                               << (report.stillRunning ? ", running for " : ", ran ")
-                              << duration(report.elapsedNs) << " on thread " << report.threadName << ')';
+                              << duration(report.elapsedNs) << " on thread " << oneLine(report.threadName)
+                              << ')';
     return debug;
 }
 

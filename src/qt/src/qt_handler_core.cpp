@@ -263,7 +263,13 @@ void QtHandlerCore::runStep(QtTarget &target, const void *event, const AsyncToke
     const DeliveryFrame frame(state(*this));
     if (cancelled.load(std::memory_order_seq_cst) || suspended.load(std::memory_order_acquire))
         return;
-    target.invoke(event, token);
+    // Outside any notify: counted and timed here, on the thread that runs it.
+    if (diag::HandlerStats *stats = runStats.load(std::memory_order_acquire)) [[unlikely]] {
+        const diag::RunScope scope(stats, true);
+        target.invoke(event, token);
+    } else {
+        target.invoke(event, token);
+    }
 }
 
 void QtHandlerCore::waitForRuns() const noexcept

@@ -386,12 +386,20 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         const bool reordered = inTaken || at != queue.size() - 1;
         if (inTaken)
             ++h.takenBound;
-        // Diagnostics: the most ever waiting (the drain's segment by its bound unless held).
-        if (const std::uint64_t waiting = h.mail.size() +
-                                          (drainLock.owns_lock() ? h.taken.size() : h.takenBound) -
-                                          (dropOldest ? 1 : 0);
-            waiting > h.maxWaiting)
-            h.maxWaiting = waiting;
+        // Diagnostics: the most ever waiting, as `waiting` counts them (a delivery that started
+        // no longer waits). The drain's segment by its bound, which a drain's deliveries since it
+        // was set may exceed: a new most is checked against the segment itself.
+        const auto waiting = [&] {
+            return h.mail.size() + (drainLock.owns_lock() ? h.taken.size() : h.takenBound) -
+                   (dropOldest ? 1 : 0);
+        };
+        if (waiting() > h.maxWaiting) {
+            if (!drainLock.owns_lock()) {
+                const std::lock_guard drain(h.drainMutex); // after `mutex`, as above
+                h.takenBound = h.taken.size();
+            }
+            h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, waiting());
+        }
         try {
             if (!h.listed && thread != nullptr) {
                 boxes.enqueue(thread, h.shared_from_this());
@@ -437,19 +445,20 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
     h.coalesced += replaced ? 1 : 0; // diagnostics
     if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
         h.pendingSince = diag::ticks();
-    if (h.scheduled)
-        return;
-    try {
-        postLatestCallLocked(h);
-    } catch (...) {
-        // Nothing will take the payload: as it was (the core reports the failure).
-        h.pending = std::move(replaced);
-        h.pendingToken = std::move(replacedToken);
-        throw;
+    if (!h.scheduled) {
+        try {
+            postLatestCallLocked(h);
+        } catch (...) {
+            // Nothing will take the payload: as it was (the core reports the failure).
+            h.pending = std::move(replaced);
+            h.pendingToken = std::move(replacedToken);
+            throw;
+        }
+        h.scheduled = true; // under the mutex, which the delivery takes first
+        if (once)
+            h.onceQueued = true;
     }
-    h.scheduled = true; // under the mutex, which the delivery takes first
-    if (once)
-        h.onceQueued = true;
+    h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, 1); // diagnostics: the pending payload waits
 }
 
 void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token)

@@ -158,6 +158,7 @@ struct SlowRun
     std::string eventType;
     std::uint64_t elapsedNs = 0;
     std::uint64_t thread = 0;
+    std::string threadName; // as the thread's hook named it when the run ended (empty: unknown)
     std::uint64_t atNs = 0; // steady_clock when it ended (recentSlowRuns)
     bool stillRunning = false;
 };
@@ -211,8 +212,8 @@ RIO_CORE_EXPORT bool watchdogRunning() noexcept;
 
 /// Called once by each thread when it first runs a timed handler (or a RunScope): decides
 /// whether it counts as the main thread (the Qt layer installs QThread's answer and names the
-/// thread for reports).
-using MainThreadCheck = bool (*)() noexcept;
+/// thread for reports, in `threadName`, which slow runs on the thread then carry).
+using MainThreadCheck = bool (*)(std::string &threadName) noexcept;
 /// Installs the check (null: no thread is the main thread).
 RIO_CORE_EXPORT void setMainThreadCheck(MainThreadCheck check) noexcept;
 

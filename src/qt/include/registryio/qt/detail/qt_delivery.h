@@ -67,7 +67,10 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, const 
         }
     };
     if (!core.hasContext) {
-        runHere();
+        if constexpr (Step)
+            core.runStep(*h, env.event, token);
+        else
+            h->invokeTyped(*env.event, token); // the core's notify times it
         return;
     }
     // The common queued case takes the handler's lock once (route and queue together); an Auto

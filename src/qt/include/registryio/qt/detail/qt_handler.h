@@ -136,9 +136,9 @@ public:
     std::atomic<bool> fired{false};     // once-handlers
     std::atomic<bool> suspended{false}; // notifies and queued deliveries skip it
     SourceLocation where;               // where add was called (set before it is published)
-    // Diagnostics, a handler with a context: while the registry's diagnostics are on, its box's
-    // statistics (the one record of its runs, HandlerStats::layerTimed), where its queued runs
-    // and its runs on the notifying thread are timed.
+    // Diagnostics: while the registry's diagnostics are on, its box's statistics (the one record
+    // of its runs), where the runs of notifySequential's steps are timed and, with a context
+    // (HandlerStats::layerTimed), its queued runs and its runs on the notifying thread.
     std::atomic<diag::HandlerStats *> runStats{nullptr};
 
 protected:
