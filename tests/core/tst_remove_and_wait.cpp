@@ -254,8 +254,10 @@ RIO_TEST_DATA(waitsForAnUnpublishedHandler, int, how, {"once-handler fired", 0},
         });
         waiterStarted.wait();
         // Give a wrong removeAndWait (one that returns at once) every chance to show it
-        // before the release; correctness does not depend on how long this takes.
-        for (int i = 0; i < 2000 && !returned.load(); ++i)
+        // before the release; correctness does not depend on how long this takes. Bounded in
+        // time as well: on a loaded machine each yield can cost a whole time slice.
+        const auto giveUpAt = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+        for (int i = 0; i < 2000 && !returned.load() && std::chrono::steady_clock::now() < giveUpAt; ++i)
             std::this_thread::yield();
         if (returned.load())
             ++earlyReturns;

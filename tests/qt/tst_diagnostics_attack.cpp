@@ -14,8 +14,8 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QElapsedTimer>
-#include <QFuture>
 #include <QFile>
+#include <QFuture>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -210,17 +210,16 @@ private Q_SLOTS:
         std::atomic<bool> started{false};
         std::atomic<int> got{0};
         std::atomic<int> last{-1};
-        const rio::HandlerId id = registry.add(
-            worker.context,
-            [&](int v) {
-                if (v == 0) {
-                    started.store(true);
-                    gate.wait();
-                }
-                last.store(v);
-                got.fetch_add(1);
-            },
-            {.capacity = 100, .overflow = rio::Overflow::DropOldest});
+        const rio::HandlerId id = registry.add(worker.context,
+                                               [&](int v) {
+                                                   if (v == 0) {
+                                                       started.store(true);
+                                                       gate.wait();
+                                                   }
+                                                   last.store(v);
+                                                   got.fetch_add(1);
+                                               },
+                                               {.capacity = 100, .overflow = rio::Overflow::DropOldest});
         registry.notify(0);
         QTRY_VERIFY(started.load());
         constexpr int flood = 5000;
@@ -274,16 +273,16 @@ private Q_SLOTS:
         std::latch gate(1);
         std::atomic<bool> started{false};
         std::atomic<int> got{0};
-        const rio::HandlerId id = registry.add(
-            worker.context,
-            [&](int v) {
-                if (v == 0) {
-                    started.store(true);
-                    gate.wait();
-                }
-                got.fetch_add(1);
-            },
-            {.capacity = 2, .overflow = rio::Overflow::Block, .blockTimeout = 20ms});
+        const rio::HandlerId id =
+            registry.add(worker.context,
+                         [&](int v) {
+                             if (v == 0) {
+                                 started.store(true);
+                                 gate.wait();
+                             }
+                             got.fetch_add(1);
+                         },
+                         {.capacity = 2, .overflow = rio::Overflow::Block, .blockTimeout = 20ms});
         registry.notify(0);
         QTRY_VERIFY(started.load());
         for (int i = 1; i <= 5; ++i)
@@ -308,16 +307,15 @@ private Q_SLOTS:
         std::latch gate(1);
         std::atomic<bool> started{false};
         std::atomic<int> last{-1};
-        const rio::HandlerId id = registry.add(
-            worker.context,
-            [&](int v) {
-                if (v == 0) {
-                    started.store(true);
-                    gate.wait();
-                }
-                last.store(v);
-            },
-            {.delivery = rio::Delivery::Latest});
+        const rio::HandlerId id = registry.add(worker.context,
+                                               [&](int v) {
+                                                   if (v == 0) {
+                                                       started.store(true);
+                                                       gate.wait();
+                                                   }
+                                                   last.store(v);
+                                               },
+                                               {.delivery = rio::Delivery::Latest});
         registry.notify(0);
         QTRY_VERIFY(started.load());
         constexpr int n = 5000;
@@ -379,16 +377,15 @@ private Q_SLOTS:
         std::latch gate(1);
         std::atomic<bool> started{false};
         std::atomic<int> last{-1};
-        const rio::HandlerId id = registry.add(
-            worker.context,
-            [&](int v) {
-                if (v == 0) {
-                    started.store(true);
-                    gate.wait();
-                }
-                last.store(v);
-            },
-            {.delivery = rio::Delivery::Latest});
+        const rio::HandlerId id = registry.add(worker.context,
+                                               [&](int v) {
+                                                   if (v == 0) {
+                                                       started.store(true);
+                                                       gate.wait();
+                                                   }
+                                                   last.store(v);
+                                               },
+                                               {.delivery = rio::Delivery::Latest});
         registry.notify(0);
         QTRY_VERIFY(started.load());
         for (int i = 1; i <= 100; ++i)
@@ -456,7 +453,8 @@ private Q_SLOTS:
             got.fetch_add(1);
         };
         const rio::HandlerId every = registry.add(worker.context, body);
-        const rio::HandlerId latest = registry.add(worker.context, [](int) { }, {.delivery = rio::Delivery::Latest});
+        const rio::HandlerId latest =
+            registry.add(worker.context, [](int) { }, {.delivery = rio::Delivery::Latest});
         registry.notify(0);
         QTRY_VERIFY(started.load());
         for (int i = 1; i <= 50; ++i)
@@ -468,8 +466,10 @@ private Q_SLOTS:
         const quint64 bound = quint64(since.nsecsElapsed());
         for (const rio::HandlerId id : {every, latest}) {
             const rio::HandlerInfo h = handlerOf(registry, id);
-            QVERIFY2(h.queueDelay.maxNs <= bound,
-                     qPrintable(QStringLiteral("max %1 ns > %2 ns; %3").arg(h.queueDelay.maxNs).arg(bound).arg(describe(h))));
+            QVERIFY2(h.queueDelay.maxNs <= bound, qPrintable(QStringLiteral("max %1 ns > %2 ns; %3")
+                                                                 .arg(h.queueDelay.maxNs)
+                                                                 .arg(bound)
+                                                                 .arg(describe(h))));
             QVERIFY2(h.runTime.count <= h.calls, qPrintable(describe(h)));
         }
         registry.setDiagnosticsEnabled(false);
@@ -552,8 +552,10 @@ private Q_SLOTS:
         int runsA = 0;
         auto contextA = std::make_unique<QObject>();
         auto contextB = std::make_unique<QObject>();
-        const rio::HandlerId a = registry.add(contextA.get(), [&](int) { ++runsA; }, {.connection = Qt::QueuedConnection});
-        const rio::HandlerId b = registry.add(contextB.get(), [](int) { }, {.connection = Qt::QueuedConnection});
+        const rio::HandlerId a =
+            registry.add(contextA.get(), [&](int) { ++runsA; }, {.connection = Qt::QueuedConnection});
+        const rio::HandlerId b =
+            registry.add(contextB.get(), [](int) { }, {.connection = Qt::QueuedConnection});
         for (int i = 0; i < 10; ++i)
             registry.notify(i); // 10 wait for each (this thread's loop has not run)
         QVERIFY(registry.setSuspended(a, true));
@@ -593,7 +595,6 @@ private Q_SLOTS:
         registry.setDiagnosticsEnabled(false);
     }
 
-
 private:
     // Runs `n` notifies of the given kind with diagnostics on: a direct handler and handlers
     // with a context (queued to a worker, Auto to this thread) must each be counted and timed once
@@ -615,7 +616,8 @@ private:
         for (int i = 0; i < n; ++i)
             futures.append(sequential ? registry.notifySequential(i) : registry.notifyAsync(i));
         const auto finished = [&] {
-            return std::all_of(futures.cbegin(), futures.cend(), [](const QFuture<void> &f) { return f.isFinished(); });
+            return std::all_of(futures.cbegin(), futures.cend(),
+                               [](const QFuture<void> &f) { return f.isFinished(); });
         };
         QStringList wrong;
         QElapsedTimer deadline;
@@ -625,7 +627,8 @@ private:
         worker.flush();
         if (d.load() != n || w.load() != n || h != n)
             wrong << QStringLiteral("ran %1 %2 %3").arg(d.load()).arg(w.load()).arg(h);
-        for (const auto &[name, id] : {std::pair{"direct", direct}, std::pair{"queued", onWorker}, std::pair{"auto", onHere}}) {
+        for (const auto &[name, id] :
+             {std::pair{"direct", direct}, std::pair{"queued", onWorker}, std::pair{"auto", onHere}}) {
             const rio::HandlerInfo info = handlerOf(registry, id);
             if (!(info.calls == n && info.runTime.count == n && info.failures == 0))
                 wrong << QStringLiteral("%1: %2").arg(QLatin1String(name), describe(info));
@@ -753,7 +756,8 @@ private Q_SLOTS:
         };
         const rio::HandlerId direct = registry.add(thrower);
         const rio::HandlerId autoHere = registry.add(&here, thrower);
-        const rio::HandlerId queued = registry.add(worker.context, thrower, {.connection = Qt::QueuedConnection});
+        const rio::HandlerId queued =
+            registry.add(worker.context, thrower, {.connection = Qt::QueuedConnection});
         const rio::HandlerId blocking =
             registry.add(worker.context, thrower, {.connection = Qt::BlockingQueuedConnection});
         QSignalSpy failed(&registry, &rio::QtRegistryBase::handlerFailed);
@@ -780,8 +784,8 @@ private Q_SLOTS:
         registry.setDiagnosticsEnabled(true);
         QObject here;
         std::atomic<int> got{0};
-        const rio::HandlerId id = registry.add(
-            &here, [&](int) { got.fetch_add(1); }, {.connection = Qt::BlockingQueuedConnection});
+        const rio::HandlerId id =
+            registry.add(&here, [&](int) { got.fetch_add(1); }, {.connection = Qt::BlockingQueuedConnection});
         constexpr int perThread = 200;
         std::atomic<int> done{0};
         std::vector<std::thread> threads;
@@ -1005,7 +1009,8 @@ private Q_SLOTS:
         }
         QCOMPARE(matched, threads);
         for (quint64 n : numbers)
-            QTRY_VERIFY2(rio::Diagnostics::threadName(n).isEmpty(), qPrintable(rio::Diagnostics::threadName(n)));
+            QTRY_VERIFY2(rio::Diagnostics::threadName(n).isEmpty(),
+                         qPrintable(rio::Diagnostics::threadName(n)));
         registry.setDiagnosticsEnabled(false);
     }
 
@@ -1022,10 +1027,12 @@ private Q_SLOTS:
         registry.add([](int) { });
         registry.add(worker.context, [](int) { }, {.connection = Qt::BlockingQueuedConnection});
         registry.add(&here, [](int) { }, {.delivery = rio::Delivery::Latest});
-        registry.add(&here, [](int) { }, {.connection = Qt::QueuedConnection, .overflow = rio::Overflow::Block});
-        const rio::HandlerId once = registry.add(
-            &here, [](int) { }, {.connection = Qt::ConnectionType(Qt::QueuedConnection | Qt::SingleShotConnection)});
-        registry.setSuspended(once, true); // stays listed
+        registry.add(&here, [](int) { },
+                     {.connection = Qt::QueuedConnection, .overflow = rio::Overflow::Block});
+        const rio::HandlerId once =
+            registry.add(&here, [](int) { },
+                         {.connection = Qt::ConnectionType(Qt::QueuedConnection | Qt::SingleShotConnection)});
+        registry.setSuspended(once, true);                             // stays listed
         const rio::HandlerId never = registry.add(&here, [](int) { }); // never runs: empty histograms
         registry.setSuspended(never, true);
         registry.notify(1);
@@ -1039,16 +1046,45 @@ private Q_SLOTS:
         for (const char *key : {"enabled", "slowThresholdNs", "workerSlowThresholdNs", "stallThresholdNs",
                                 "registries", "recentSlowRuns"})
             QVERIFY2(doc.object().contains(QLatin1String(key)), key);
-        const QStringList handlerKeys = {
-            QStringLiteral("registryId"), QStringLiteral("registryName"), QStringLiteral("eventType"), QStringLiteral("id"), QStringLiteral("file"), QStringLiteral("line"),
-            QStringLiteral("function"), QStringLiteral("originFile"), QStringLiteral("originLine"), QStringLiteral("addedThread"), QStringLiteral("addedThreadName"),
-            QStringLiteral("hasContext"), QStringLiteral("contextClass"), QStringLiteral("contextName"), QStringLiteral("contextThreadName"), QStringLiteral("priority"),
-            QStringLiteral("connection"), QStringLiteral("delivery"), QStringLiteral("capacity"), QStringLiteral("overflow"), QStringLiteral("once"), QStringLiteral("suspended"),
-            QStringLiteral("calls"), QStringLiteral("failures"), QStringLiteral("drops"), QStringLiteral("totalDrops"), QStringLiteral("waiting"), QStringLiteral("maxWaiting"),
-            QStringLiteral("coalesced"), QStringLiteral("slowRuns"), QStringLiteral("timed"), QStringLiteral("runTime"), QStringLiteral("queueDelay")};
-        const QStringList histKeys = {QStringLiteral("count"), QStringLiteral("totalNs"), QStringLiteral("maxNs"), QStringLiteral("p50Ns"),
-                                      QStringLiteral("p99Ns"), QStringLiteral("nsPerTick"), QStringLiteral("buckets")};
-        const QStringList connections = {QStringLiteral("direct"), QStringLiteral("auto"), QStringLiteral("queued"), QStringLiteral("blocking")};
+        const QStringList handlerKeys = {QStringLiteral("registryId"),
+                                         QStringLiteral("registryName"),
+                                         QStringLiteral("eventType"),
+                                         QStringLiteral("id"),
+                                         QStringLiteral("file"),
+                                         QStringLiteral("line"),
+                                         QStringLiteral("function"),
+                                         QStringLiteral("originFile"),
+                                         QStringLiteral("originLine"),
+                                         QStringLiteral("addedThread"),
+                                         QStringLiteral("addedThreadName"),
+                                         QStringLiteral("hasContext"),
+                                         QStringLiteral("contextClass"),
+                                         QStringLiteral("contextName"),
+                                         QStringLiteral("contextThreadName"),
+                                         QStringLiteral("priority"),
+                                         QStringLiteral("connection"),
+                                         QStringLiteral("delivery"),
+                                         QStringLiteral("capacity"),
+                                         QStringLiteral("overflow"),
+                                         QStringLiteral("once"),
+                                         QStringLiteral("suspended"),
+                                         QStringLiteral("calls"),
+                                         QStringLiteral("failures"),
+                                         QStringLiteral("drops"),
+                                         QStringLiteral("totalDrops"),
+                                         QStringLiteral("waiting"),
+                                         QStringLiteral("maxWaiting"),
+                                         QStringLiteral("coalesced"),
+                                         QStringLiteral("slowRuns"),
+                                         QStringLiteral("timed"),
+                                         QStringLiteral("runTime"),
+                                         QStringLiteral("queueDelay")};
+        const QStringList histKeys = {QStringLiteral("count"),  QStringLiteral("totalNs"),
+                                      QStringLiteral("maxNs"),  QStringLiteral("p50Ns"),
+                                      QStringLiteral("p99Ns"),  QStringLiteral("nsPerTick"),
+                                      QStringLiteral("buckets")};
+        const QStringList connections = {QStringLiteral("direct"), QStringLiteral("auto"),
+                                         QStringLiteral("queued"), QStringLiteral("blocking")};
         bool found = false;
         for (const QJsonValue &r : doc.object()[u"registries"].toArray()) {
             if (r[u"name"].toString() != QStringLiteral("attack-json"))
@@ -1065,7 +1101,8 @@ private Q_SLOTS:
                 }
                 QVERIFY2(connections.contains(h[u"connection"].toString()),
                          qPrintable(h[u"connection"].toString()));
-                for (const char *reason : {"overflow", "removed", "contextDestroyed", "suspended", "noMemory"})
+                for (const char *reason :
+                     {"overflow", "removed", "contextDestroyed", "suspended", "noMemory"})
                     QVERIFY2(h[u"drops"].toObject().contains(QLatin1String(reason)), reason);
             }
         }
