@@ -240,7 +240,7 @@ public:
     /// Everything as one JSON document: `enabled`, the thresholds (`slowThresholdNs`,
     /// `workerSlowThresholdNs`, `stallThresholdNs`), `registries` (a snapshot, each registry as
     /// rio::toJson gives it) and `recentSlowRuns`. The environment variable
-    /// RIO_DIAGNOSTICS_JSON=<path> writes it to <path> when the QCoreApplication is destroyed.
+    /// `RIO_DIAGNOSTICS_JSON=path` writes it to that path when the QCoreApplication is destroyed.
     [[nodiscard]] static QJsonDocument toJson();
     /// Writes toJson() to the file `path` (replaced as a whole); false if it cannot.
     static bool writeJson(const QString &path);
