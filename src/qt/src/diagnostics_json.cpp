@@ -19,26 +19,17 @@
 
 namespace rio {
 
+namespace detail {
+// Defined in diagnostics_model.cpp: the model and this form name connections alike.
+QString connectionName(Qt::ConnectionType type);
+} // namespace detail
+
 namespace {
 
 // A count as JSON: an integer (exact up to 2^63).
 QJsonValue number(quint64 n)
 {
     return {static_cast<qint64>(std::min<quint64>(n, INT64_MAX))};
-}
-
-QString connectionName(Qt::ConnectionType type)
-{
-    switch (type) {
-    case Qt::DirectConnection:
-        return QStringLiteral("direct");
-    case Qt::QueuedConnection:
-        return QStringLiteral("queued");
-    case Qt::BlockingQueuedConnection:
-        return QStringLiteral("blocking");
-    default:
-        return QStringLiteral("auto");
-    }
 }
 
 QString overflowName(Overflow overflow)
@@ -134,7 +125,7 @@ QJsonObject toJson(const HandlerInfo &h)
             {QStringLiteral("contextName"), h.contextName},
             {QStringLiteral("contextThreadName"), h.contextThreadName},
             {QStringLiteral("priority"), h.priority},
-            {QStringLiteral("connection"), connectionName(h.connection)},
+            {QStringLiteral("connection"), detail::connectionName(h.connection)},
             {QStringLiteral("delivery"),
              h.delivery == Delivery::Latest ? QStringLiteral("latest") : QStringLiteral("every")},
             {QStringLiteral("capacity"), number(h.capacity)},

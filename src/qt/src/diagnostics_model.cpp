@@ -11,6 +11,25 @@
 #include <utility>
 #include <vector>
 
+namespace rio::detail {
+
+// A connection type as the model and the JSON form show it (diagnostics_json.cpp declares it).
+QString connectionName(Qt::ConnectionType type)
+{
+    switch (type & ~Qt::UniqueConnection & ~Qt::SingleShotConnection) {
+    case Qt::DirectConnection:
+        return QStringLiteral("direct");
+    case Qt::QueuedConnection:
+        return QStringLiteral("queued");
+    case Qt::BlockingQueuedConnection:
+        return QStringLiteral("blocking");
+    default:
+        return QStringLiteral("auto");
+    }
+}
+
+} // namespace rio::detail
+
 namespace rio {
 
 namespace {
@@ -63,20 +82,6 @@ QString threadOf(const HandlerInfo &h)
     if (!h.hasContext || h.connection == Qt::DirectConnection)
         return QStringLiteral("notifier");
     return h.contextThreadName.isEmpty() ? QStringLiteral("unnamed") : h.contextThreadName;
-}
-
-QString connectionName(Qt::ConnectionType type)
-{
-    switch (type & ~Qt::UniqueConnection & ~Qt::SingleShotConnection) {
-    case Qt::DirectConnection:
-        return QStringLiteral("direct");
-    case Qt::QueuedConnection:
-        return QStringLiteral("queued");
-    case Qt::BlockingQueuedConnection:
-        return QStringLiteral("blocking");
-    default:
-        return QStringLiteral("auto");
-    }
 }
 
 QString dropReasons(const HandlerInfo &h)
@@ -185,7 +190,7 @@ QVariant DiagnosticsModel::data(const QModelIndex &index, int role) const
     case AddedThreadRole:
         return h.addedThreadName;
     case ConnectionRole:
-        return connectionName(h.connection);
+        return detail::connectionName(h.connection);
     case PriorityRole:
         return h.priority;
     case CallsRole:
