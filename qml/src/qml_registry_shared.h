@@ -6,9 +6,9 @@
 
 #include "qml_values.h"
 
+#include <registryio/detail/owner_anchor.h>
 #include <registryio/handler_id.h>
 #include <registryio/qml/detail/qml_facade.h>
-#include <registryio/qt/detail/owner_anchor.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QHash>

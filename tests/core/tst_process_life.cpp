@@ -12,6 +12,8 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <pthread.h>
 #include <signal.h>
@@ -256,6 +258,45 @@ RIO_TEST(forkWhileRegistriesAreCreatedAndDestroyed)
     creator.join();
     CHECK_EQ(hung, 0);
     CHECK_EQ(failed, 0);
+}
+
+// A child forked from a closure destructor that a Connection's disconnect runs (the reclaim pass
+// of that removal, inside the registry's link): the child finishes the disconnect, then destroys
+// the registry, whose detach must not wait for a call that no thread of the child has under way.
+RIO_TEST(forkInsideConnectionDisconnect)
+{
+    static pid_t child = -1; // what the forking destructor's fork() returned
+    struct ForksWhenDestroyed
+    {
+        bool armed = false;
+        explicit ForksWhenDestroyed(bool a) noexcept : armed(a) { }
+        ForksWhenDestroyed(ForksWhenDestroyed &&other) noexcept : armed(std::exchange(other.armed, false)) { }
+        ForksWhenDestroyed(const ForksWhenDestroyed &) = delete;
+        ForksWhenDestroyed &operator=(const ForksWhenDestroyed &) = delete;
+        ForksWhenDestroyed &operator=(ForksWhenDestroyed &&) = delete;
+        ~ForksWhenDestroyed()
+        {
+            if (armed)
+                child = fork();
+        }
+        void operator()(int) const { }
+    };
+    auto r = std::make_unique<rio::Registry<int>>();
+    r->remove(r->add(ForksWhenDestroyed(true))); // retired: the next reclaim pass destroys it
+    std::vector<rio::Connection> connections;
+    for (int i = 0; i < 200; ++i)
+        connections.push_back(r->connection(r->add(Payload{})));
+    for (const rio::Connection &c : connections) {
+        CHECK(c.disconnect());
+        if (child == 0) {
+            r.reset(); // the forking thread's link call has ended: nothing to wait for
+            _exit(0);
+        }
+        if (child > 0)
+            break;
+    }
+    CHECK(child > 0); // some disconnect's pass ran the destructor
+    CHECK_EQ(waitChild(child), 0);
 }
 
 // pthread_exit() inside a handler ends the thread (the forced unwind passes through notify,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Model of the Qt facade's queued delivery (src/qt/src/qt_post.cpp, qt_drain.cpp,
-// qt_mailboxes.cpp, thread_carriers.cpp, qt_control.cpp, owner_anchor.cpp). One notifier queues
+// qt_mailboxes.cpp, thread_carriers.cpp, qt_control.cpp, thread_frames.cpp). One notifier queues
 // events 1..N to two handlers on one receiving thread (H1 priority 2, then H2 priority 1, as the
 // core calls them), each with a bounded queue (DropOldest) and a listing in the thread's mailbox;
 // the receiving thread's drain takes a handler's waiting deliveries in one go (still counted

@@ -616,8 +616,7 @@ std::shared_ptr<RegistryLink> RegistryCore::link()
 const std::shared_ptr<RegistryLink> &RegistryCore::linkLocked()
 {
     if (!st().link) {
-        auto l = std::make_shared<RegistryLink>();
-        l->registry = this;
+        auto l = std::make_shared<RegistryLink>(this);
         l->removeFn = &removeThroughLink;
         l->removeHintedFn = &removeHintedThroughLink;
         l->containsFn = &containsThroughLink;

@@ -11,6 +11,7 @@
 
 #include <registryio/detail/registry_core.h>
 #include <registryio/detail/registry_link.h>
+#include <registryio/detail/thread_frames.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,15 +19,27 @@
 
 namespace rio::detail {
 
-// A chain of retired objects one thread destroys outside the registry's lock.
-struct DestroyFrame
+// A chain of retired objects one thread destroys outside the registry's lock: one of the
+// thread's frames (a registry does not wait for its own thread's chains: a closure destructor may
+// call removeAndWait or synchronize of its registry).
+struct DestroyFrame : ThreadFrame
 {
-    const RegistryCore *core = nullptr;
-    DestroyFrame *next = nullptr;       // this thread's frames, innermost first
+    static constexpr FrameKind frameKind = FrameKind::DestroyChain;
+    DestroyFrame() noexcept : ThreadFrame(frameKind) { }
+    const RegistryCore *core = nullptr; // set as the chain starts (startChainLocked)
     DestroyFrame *nextInCore = nullptr; // the registry's chains in flight (under its lock)
     std::uint64_t number = 0;           // never reused within the registry
     std::uint64_t oldestSeq = ~0ull;    // the smallest retire sequence number in the chain
     bool blocked = false;               // its thread waits in synchronize() (under the lock)
+};
+
+// A guard's reclaim pass under way on this thread (RegistryCore::passForGuard): a ~Registry run
+// from inside one (a closure destructor its pass runs) does not wait for it.
+struct GuardPass : ThreadFrame
+{
+    static constexpr FrameKind frameKind = FrameKind::GuardPass;
+    explicit GuardPass(const RegistryState *s) noexcept : ThreadFrame(frameKind), state(s) { }
+    const RegistryState *state;
 };
 
 namespace {
@@ -34,47 +47,20 @@ namespace {
 constexpr std::size_t passObjects = 64;                   // a pass runs once this many objects wait...
 constexpr std::size_t passBytes = std::size_t{64} * 1024; // ...or this many bytes
 
-// This thread's chains being destroyed, innermost first: a registry does not wait for its own
-// thread (a closure destructor may call removeAndWait or synchronize of its registry).
-thread_local constinit DestroyFrame *destroyFrames = nullptr;
-
 bool ownsFrame(const DestroyFrame *frame) noexcept
 {
-    for (const DestroyFrame *f = destroyFrames; f; f = f->next)
-        if (f == frame)
-            return true;
-    return false;
+    return ThreadFrame::count<DestroyFrame>([frame](const DestroyFrame &f) { return &f == frame; }) != 0;
 }
 
 // Marks the calling thread's chains of `core` as blocked in a wait (or no longer); true if it
 // has any (it is inside a closure destructor of that registry).
 bool markBlocked(const RegistryCore *core, bool blocked) noexcept
 {
-    bool any = false;
-    for (DestroyFrame *f = destroyFrames; f; f = f->next) {
-        if (f->core == core) {
-            f->blocked = blocked;
-            any = true;
-        }
-    }
-    return any;
-}
-
-// This thread's guard passes under way (RegistryCore::passForGuard), innermost first: a ~Registry
-// run from inside one (a closure destructor its pass runs) does not wait for it.
-struct GuardPass
-{
-    const RegistryState *state;
-    GuardPass *next;
-};
-thread_local constinit GuardPass *guardPasses = nullptr;
-
-std::size_t ownGuardPasses(const RegistryState *state) noexcept
-{
-    std::size_t n = 0;
-    for (const GuardPass *p = guardPasses; p; p = p->next)
-        n += p->state == state ? 1 : 0;
-    return n;
+    return ThreadFrame::count<DestroyFrame>([&](DestroyFrame &f) {
+               if (f.core == core)
+                   f.blocked = blocked;
+               return f.core == core;
+           }) != 0;
 }
 
 // st().byId's value for a handler a chain took: odd, never a box's address.
@@ -114,7 +100,8 @@ void RegistryCore::destroyState() noexcept
             diag::countRegistry(false);
             watchdogMayStop = true;
         }
-        const std::size_t own = ownGuardPasses(&st());
+        const std::size_t own =
+            ThreadFrame::count<GuardPass>([this](const GuardPass &p) { return p.state == &st(); });
         st().retired.chainEnded.wait(lock, [this, own] { return st().guardPasses <= own; });
     }
     // Closure destructors may still call this registry (remove, clear, add): take everything
@@ -186,10 +173,10 @@ void RegistryCore::passForGuard(std::unique_lock<WriterLock> &lock) noexcept
 {
     RegistryState &ws = st();
     ++ws.guardPasses;
-    GuardPass frame{&ws, guardPasses};
-    guardPasses = &frame;
-    pass(lock, /*fence=*/true, nullptr, 0); // returns with the lock released
-    guardPasses = frame.next;
+    {
+        const GuardPass frame(&ws);
+        pass(lock, /*fence=*/true, nullptr, 0); // returns with the lock released
+    }
     lock.lock();
     if (--ws.guardPasses == 0 && ws.core == nullptr)
         ws.retired.chainEnded.notify_all(); // a ~Registry on another thread waits for this
@@ -364,13 +351,10 @@ void RegistryCore::startChainLocked(DestroyFrame &frame) noexcept
 
 void RegistryCore::destroyChain(Retired *chain, DestroyFrame &frame) noexcept
 {
-    frame.next = destroyFrames;
-    destroyFrames = &frame;
     while (Retired *r = chain) {
         chain = r->next;
         r->destroy(r);
     }
-    destroyFrames = frame.next;
     // Under the lock: a ~Registry woken by this takes the lock before it frees the registry, so
     // notify_all never touches freed memory.
     std::lock_guard lock(st().writerLock);
@@ -491,7 +475,7 @@ void RegistryCore::lockForFork(RegistryState &state) noexcept
     state.writerLock.lock();
     state.writerLock.prepareFork();
     if (state.link)
-        state.link->mutex.lock();
+        state.link->anchor.lockForFork();
 }
 
 void RegistryCore::unlockAfterFork(RegistryState &state, bool child) noexcept
@@ -504,11 +488,9 @@ void RegistryCore::unlockAfterFork(RegistryState &state, bool child) noexcept
             else
                 *link = (*link)->nextInCore;
         }
-        if (state.link)
-            state.link->busy = 0;
     }
     if (state.link)
-        state.link->mutex.unlock();
+        state.link->anchor.unlockAfterFork(child);
     if (child) {
         state.writerLock.resetInChild();
     } else {

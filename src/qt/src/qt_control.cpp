@@ -140,42 +140,24 @@ void QtRegistryControl::waitForRunningDeliveries() const noexcept
     auto &self = const_cast<QtRegistryControl &>(*this);
     for (int round = 0; round < 2; ++round) {
         const auto old = static_cast<unsigned>(self.generation.fetch_add(1, std::memory_order_seq_cst) & 1);
-        const long own = DeliveryFrame::ownFrames(nullptr, this, old);
+        const long own = ThreadFrame::count<DeliveryFrame>(
+            [&](const DeliveryFrame &f) { return &f.control == this && f.parity == old; });
         waitUntil([&] { return running[old].load(std::memory_order_seq_cst) <= own; });
     }
 }
 
-namespace {
-thread_local constinit DeliveryFrame *t_deliveries = nullptr;
-} // namespace
-
-DeliveryFrame::DeliveryFrame(QtHandlerState &handler) noexcept
-    : m_handler(handler), m_control(*handler.control),
-      m_parity(static_cast<unsigned>(m_control.generation.load(std::memory_order_seq_cst) & 1)),
-      m_next(t_deliveries)
+DeliveryFrame::DeliveryFrame(QtHandlerState &h) noexcept
+    : ThreadFrame(frameKind), handler(h), control(*h.control),
+      parity(static_cast<unsigned>(control.generation.load(std::memory_order_seq_cst) & 1))
 {
-    m_control.running[m_parity].fetch_add(1, std::memory_order_seq_cst);
-    m_handler.running.fetch_add(1, std::memory_order_seq_cst);
-    t_deliveries = this;
+    control.running[parity].fetch_add(1, std::memory_order_seq_cst);
+    handler.running.fetch_add(1, std::memory_order_seq_cst);
 }
 
 DeliveryFrame::~DeliveryFrame()
 {
-    t_deliveries = m_next;
-    m_handler.running.fetch_sub(1, std::memory_order_seq_cst);
-    m_control.running[m_parity].fetch_sub(1, std::memory_order_seq_cst);
-}
-
-long DeliveryFrame::ownFrames(const QtHandlerState *handler, const QtRegistryControl *control,
-                              unsigned parity) noexcept
-{
-    long n = 0;
-    for (const DeliveryFrame *f = t_deliveries; f != nullptr; f = f->m_next) {
-        if (handler != nullptr ? &f->m_handler == handler
-                               : (&f->m_control == control && f->m_parity == parity))
-            ++n;
-    }
-    return n;
+    handler.running.fetch_sub(1, std::memory_order_seq_cst);
+    control.running[parity].fetch_sub(1, std::memory_order_seq_cst);
 }
 
 } // namespace rio::detail

@@ -5,7 +5,7 @@
 // reporting (callback, signal, log) and the count of queued deliveries running, for
 // synchronize(). Reaches the registry through an OwnerAnchor.
 
-#include <registryio/qt/detail/owner_anchor.h>
+#include <registryio/detail/owner_anchor.h>
 
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
@@ -93,25 +93,17 @@ private:
 };
 
 // A queued delivery running on this thread: counted for synchronize() and for removeAndWait()
-// of its handler, and listed per thread so that neither waits for the thread's own deliveries.
-class DeliveryFrame
+// of its handler, and one of the thread's frames so that neither waits for the thread's own
+// deliveries.
+struct DeliveryFrame : ThreadFrame
 {
-public:
-    explicit DeliveryFrame(QtHandlerState &handler) noexcept;
+    static constexpr FrameKind frameKind = FrameKind::Delivery;
+    explicit DeliveryFrame(QtHandlerState &h) noexcept;
     ~DeliveryFrame();
-    DeliveryFrame(const DeliveryFrame &) = delete;
-    DeliveryFrame &operator=(const DeliveryFrame &) = delete;
 
-    // This thread's deliveries of `handler` (or, with a null handler, of `control` in
-    // generation `parity`) now running.
-    static long ownFrames(const QtHandlerState *handler, const QtRegistryControl *control,
-                          unsigned parity) noexcept;
-
-private:
-    QtHandlerState &m_handler;
-    QtRegistryControl &m_control;
-    unsigned m_parity;
-    DeliveryFrame *m_next;
+    QtHandlerState &handler;
+    QtRegistryControl &control;
+    const unsigned parity; // the generation of control.running it counts in
 };
 
 // Waits with a growing pause until `done` holds (for waits on other threads' deliveries, which

@@ -275,7 +275,8 @@ void QtHandlerCore::runStep(QtTarget &target, const void *event, const AsyncToke
 void QtHandlerCore::waitForRuns() const noexcept
 {
     const QtHandlerState &h = state(*this);
-    const long own = DeliveryFrame::ownFrames(&h, nullptr, 0);
+    const long own =
+        ThreadFrame::count<DeliveryFrame>([&h](const DeliveryFrame &f) { return &f.handler == &h; });
     waitUntil([&] { return h.running.load(std::memory_order_seq_cst) <= own; });
 }
 

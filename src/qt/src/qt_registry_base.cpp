@@ -23,10 +23,9 @@ const int handlerIdMetaType = qRegisterMetaType<rio::HandlerId>("rio::HandlerId"
 
 QtRegistryBase::QtRegistryBase(QObject *parent)
     : QObject(parent), m_control(std::make_shared<detail::QtRegistryControl>(this)),
-      m_link(std::make_shared<detail::RegistryLink>())
+      m_link(std::make_shared<detail::RegistryLink>(this))
 {
     static_cast<void>(handlerIdMetaType);
-    m_link->registry = this;
     m_link->removeFn = &QtRegistryBase::removeThroughLink;
     m_link->containsFn = &QtRegistryBase::containsThroughLink;
 #if RIO_QT_TRACING

@@ -156,8 +156,7 @@ HandlerId UnixSignals::arm(int signal, HandlerId inner,
 
 std::shared_ptr<detail::RegistryLink> UnixSignals::makeLink()
 {
-    auto link = std::make_shared<detail::RegistryLink>();
-    link->registry = d.get();
+    auto link = std::make_shared<detail::RegistryLink>(d.get());
     link->removeFn = [](void *p, HandlerId id) noexcept {
         try {
             return static_cast<detail::UnixSignalsPrivate *>(p)->q->remove(id);

@@ -5,6 +5,7 @@
 // handler reads (unix_signals_os.cpp), one instance's subscriptions, wake-up channel and dispatch
 // (unix_signals_dispatch.cpp), and the public class (unix_signals.cpp). Not installed.
 
+#include <registryio/detail/owner_anchor.h>
 #include <registryio/detail/registry_link.h>
 #include <registryio/event_flags.h>
 #include <registryio/exception_info.h>
@@ -12,7 +13,6 @@
 #include <registryio/qt/unix_signals.h>
 
 #include "unix_signals_testing_p.h"
-#include <registryio/qt/detail/owner_anchor.h>
 
 #include <QSocketNotifier>
 

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// How whatever outlives an owner (queued deliveries, context watches, futures, guards) reaches
-// it while it lives: a frame entered on a thread reaches the owner until the owner detaches, and
-// detach() waits for the frames of every other thread, never for the calling thread's own (an
-// owner may be destroyed from a slot or callback that one of its frames runs). Used by the Qt
-// facade, UnixSignals and the QML senders; not part of the public API. Whoever enters a frame
-// keeps the anchor's storage alive until the frame has left (the users share it by shared_ptr).
+// How whatever outlives an owner (guards, connections, queued deliveries, context watches,
+// futures) reaches it while it lives: a frame entered on a thread reaches the owner until the
+// owner detaches, and detach() waits for the frames of every other thread, never for the calling
+// thread's own (an owner may be destroyed from user code one of its frames runs). The one anchor
+// of every layer; not part of the public API. Whoever enters a frame keeps the anchor's storage
+// alive until the frame has left (the users share it by shared_ptr).
 
-#include <registryio/qt/qt_export.h>
+#include <registryio/detail/thread_frames.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -17,25 +17,27 @@
 
 namespace rio::detail {
 
-class RIO_QT_EXPORT OwnerAnchor
+class RIO_CORE_EXPORT OwnerAnchor
 {
 public:
     explicit OwnerAnchor(void *owner) noexcept : m_owner(owner) { }
-    OwnerAnchor(const OwnerAnchor &) = delete;
-    OwnerAnchor &operator=(const OwnerAnchor &) = delete;
 
     // No frame entered afterwards reaches the owner; returns once the frames other threads
     // entered before have left. Frames of the calling thread stay (they see owner() null).
     void detach() noexcept;
 
-    // One use of the owner on this thread (stack-bound: frames nest per thread).
-    class RIO_QT_EXPORT Frame
+    // fork(): the parent holds the detach lock across the fork; the child then counts only the
+    // frames of its one thread.
+    void lockForFork() noexcept;
+    void unlockAfterFork(bool child) noexcept;
+
+    // One use of the owner on this thread: two atomic operations on the anchor's count.
+    class RIO_CORE_EXPORT Frame : public ThreadFrame
     {
     public:
+        static constexpr FrameKind frameKind = FrameKind::Anchor;
         explicit Frame(OwnerAnchor &anchor) noexcept;
         ~Frame();
-        Frame(const Frame &) = delete;
-        Frame &operator=(const Frame &) = delete;
 
         // The owner while it has not detached (checked on every call: user code run from this
         // frame may have destroyed it).
@@ -44,7 +46,6 @@ public:
     private:
         friend class OwnerAnchor;
         OwnerAnchor &m_anchor;
-        Frame *m_next;
         bool m_counted = false;
     };
 
@@ -54,7 +55,7 @@ private:
 
     // A frame that leaves after the owner detached wakes the detach: a mutex and a condition
     // variable rather than std::atomic::wait, whose wake-ups libstdc++ 12 on MinGW-w64 can miss.
-    void wakeDetach() noexcept;
+    RIO_COLD void wakeDetach() noexcept;
 
     std::atomic<void *> m_owner;
     std::atomic<std::uint32_t> m_frames{0};
