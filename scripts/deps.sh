@@ -4,7 +4,8 @@
 # for what is missing.
 #   bash scripts/deps.sh demo    what scripts/demo.sh builds and runs with: the compiler, CMake,
 #                                Ninja, Qt's base and QML development packages and the QML modules
-#                                the dashboard imports (13 names; apt adds their dependencies)
+#                                the dashboard imports (13 names; apt adds what they depend on,
+#                                not what they recommend)
 #   bash scripts/deps.sh [test]  everything the tests, benchmarks and scripts/test.sh's stages use
 #                                (the demo's packages included)
 set -euo pipefail
@@ -68,5 +69,8 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+# The demo takes only what its packages depend on; the tests keep apt's recommended packages too.
+install_options=()
+[[ $profile == demo ]] && install_options=(--no-install-recommends)
 $sudo apt-get update -q
-$sudo apt-get install -y -q "${missing[@]}"
+$sudo apt-get install -y -q "${install_options[@]}" "${missing[@]}"
