@@ -4,9 +4,10 @@
 # for what is missing.
 #   bash scripts/deps.sh demo    what scripts/demo.sh builds and runs with: the compiler, CMake,
 #                                Ninja, Qt's base and QML development packages and the QML modules
-#                                the dashboard imports (13 names; apt adds their dependencies)
+#                                the dashboard imports (13 names; apt adds what they depend on,
+#                                not what they recommend)
 #   bash scripts/deps.sh [test]  everything the tests, benchmarks and scripts/test.sh's stages use
-#                                (the demo's packages included)
+#                                (the demo's packages included), again without recommended packages
 set -euo pipefail
 
 profile=${1:-test}
@@ -22,8 +23,11 @@ demo_packages=(
 test_packages=(
   # toolchain
   build-essential clang-14 libclang-rt-14-dev clang-format-19 clang-tidy ccache
+  # llvm-symbolizer, for the sanitizers' readable reports
+  llvm-14
   # other platforms, as far as Debian can: libc++ (macOS's standard library), MinGW-w64 + wine
-  libc++-14-dev libc++abi-14-dev g++-mingw-w64-x86-64-posix wine64
+  # (wine64's recommended wine brings wineboot)
+  libc++-14-dev libc++abi-14-dev g++-mingw-w64-x86-64-posix wine64 wine
   # Qt 6.4's tools and platform plugins (its development packages and QML modules: the demo's)
   qt6-base-dev-tools qt6-declarative-dev-tools qt6-qpa-plugins
   # RegistryIO::Qml's declared-handler lines read QQmlData (its sources only, never installed)
@@ -43,8 +47,8 @@ test_packages=(
   # verification, docs and plots
   spin doxygen qt6-documentation-tools gnuplot-nox
   # the qt68 stage's Debian 13 tree (Qt 6.8, g++ 14) and the package stage's Debian 12 tree, made
-  # in a directory and entered with chroot
-  mmdebstrap
+  # in a directory and entered with chroot (mmdebstrap's recommended gpg reads the keyrings)
+  mmdebstrap gpg
   # the package stage: dpkg-buildpackage with debhelper, and lintian
   dpkg-dev debhelper lintian
 )
@@ -68,5 +72,7 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Only what the packages depend on, not what they recommend: the lists above name every program
+# the scripts run.
 $sudo apt-get update -q
-$sudo apt-get install -y -q "${missing[@]}"
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -41,16 +41,19 @@ src="$work/registryio-${version%-*}"
 
 # --- the packages: built from a copy of the checkout's files, without its build folders and git
 # data. ccache (when installed) makes a rerun cheap, even from a clone in another folder: the
-# path the compiler is told to strip (-ffile-prefix-map=<copy>=.) is left out of the hash. No
-# -dbgsym packages (noautodbgsym): nothing here reads them, and lintian's time grows with them.
+# path the compiler is told to strip (-ffile-prefix-map=<copy>=.) is left out of the hash, and
+# the cache is the caller's (debhelper gives the build a HOME of its own). The main stage's
+# package_readme_install compiles the libraries with the same flags, so in CI this build finds
+# them there. No -dbgsym packages (noautodbgsym): nothing here reads them, and lintian's time
+# grows with them.
 start=$SECONDS
 rm -rf "$work"
 mkdir -p "$src"
 tar -C "$root" --exclude=./build --exclude='./build-*' --exclude=./.git -cf - . | tar -C "$src" -xf -
 launcher=()
 if command -v ccache >/dev/null; then
-  launcher=(CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_BASEDIR="$src" CCACHE_NOHASHDIR=true
-    "CCACHE_IGNOREOPTIONS=-ffile-prefix-map=*")
+  launcher=(CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR="$(ccache -k cache_dir)" CCACHE_BASEDIR="$src"
+    CCACHE_NOHASHDIR=true "CCACHE_IGNOREOPTIONS=-ffile-prefix-map=*")
 fi
 if ! (cd "$src" && env "${launcher[@]}" DEB_BUILD_OPTIONS="parallel=$jobs nocheck noautodbgsym" \
   dpkg-buildpackage -b -us -uc >"$work/dpkg-buildpackage.log" 2>&1); then
