@@ -242,7 +242,7 @@ int main(int argc, char **argv)
         node = std::make_unique<QRemoteObjectNode>();
         if (url.scheme() == QLatin1String(rio::RemoteTlsScheme))
             rio::setRemoteTlsConfiguration(node.get(), tlsConfiguration(args, false));
-        node->connectToNode(url);
+        rio::connectToSource(node.get(), url);
         auto *remote = new rio::RemoteRegistry<Payload>(node.get(), QStringLiteral("orders"));
         subscriber = remote;
         registry.reset(remote);

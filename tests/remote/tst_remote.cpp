@@ -239,7 +239,7 @@ QByteArray payloadBytes(qint64 seq)
 std::unique_ptr<QRemoteObjectDynamicReplica> rawReplica(QRemoteObjectNode &node, const QString &address,
                                                         const QString &name = QStringLiteral("orders"))
 {
-    if (!node.connectToNode(QUrl(address)))
+    if (!rio::connectToSource(&node, QUrl(address)))
         return nullptr;
     std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(name));
     if (!replica->waitForSource(Deadline))
@@ -959,7 +959,7 @@ void tst_Remote::killedSourceIsReportedAndResubscribed()
     auto [source, address] = startSource(url);
     QVERIFY(!address.isEmpty());
     QRemoteObjectNode node;
-    QVERIFY(node.connectToNode(QUrl(address)));
+    QVERIFY(rio::connectToSource(&node, QUrl(address)));
     rio::RemoteRegistry<Payload> registry(&node, QStringLiteral("orders"));
     QList<qint64> got;
     registry.add(this, [&](const Payload &p) { got.append(p.seq); });
@@ -1028,7 +1028,7 @@ void tst_Remote::sourceKilledMidFrameIsRejoinedEveryRound()
     auto [source, address] = startSource(url, sourceArgs);
     QVERIFY(!address.isEmpty());
     QRemoteObjectNode node;
-    QVERIFY(node.connectToNode(QUrl(address)));
+    QVERIFY(rio::connectToSource(&node, QUrl(address)));
     rio::RemoteRegistry<Payload> registry(&node, QStringLiteral("orders"));
     qint64 received = 0;
     qint64 firstSeq = 0;
@@ -1178,7 +1178,7 @@ void tst_Remote::restartedSourceGivesAChannelToItsSubscriberOnly()
     QString channel;
     {
         QRemoteObjectNode spy;
-        QVERIFY(spy.connectToNode(QUrl(address)));
+        QVERIFY(rio::connectToSource(&spy, QUrl(address)));
         QTRY_VERIFY_WITH_TIMEOUT(!channelsOf(spy).isEmpty(), Deadline);
         channel = channelsOf(spy).first();
     }
@@ -1400,7 +1400,7 @@ struct FakeSourceLink
     bool start()
     {
         fake.host = &host;
-        return host.enableRemoting(&fake, QStringLiteral("orders")) && node.connectToNode(url);
+        return host.enableRemoting(&fake, QStringLiteral("orders")) && rio::connectToSource(&node, url);
     }
 };
 
