@@ -558,17 +558,23 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
 
 void RemoteListener::forget(QIODevice *socket)
 {
-    // Qt 6.4's QtROExternalIoDevice never hears its device's disconnected() (it looks the signal
-    // up under a wrong name), so Qt Remote Objects would keep writing to this connection after it
-    // is gone. Tell it, through the signal it does listen to.
+    // Qt Remote Objects forgets a connection when its device says disconnected(), which a paused
+    // or rejected connection's device, its signals blocked, did not pass on; and before Qt 6.5,
+    // QtROExternalIoDevice never hears its socket's disconnected() at all (it looks the signal up
+    // under a wrong name). Tell it, through the signal it does listen to.
     if (!d->host)
         return;
     const auto devices = d->host->findChildren<QtROIoDeviceBase *>();
     for (QtROIoDeviceBase *device : devices) {
-        if (device->connection() == socket) {
-            device->blockSignals(false); // a paused connection's too
+        if (device->connection() != socket)
+            continue;
+#if QT_VERSION < QT_VERSION_CHECK(6, 5, 0)
+        device->blockSignals(false);
+        Q_EMIT device->disconnected();
+#else
+        if (device->blockSignals(false)) // blocked when Qt passed it on
             Q_EMIT device->disconnected();
-        }
+#endif
     }
 }
 
