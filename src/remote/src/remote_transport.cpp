@@ -254,10 +254,10 @@ private:
 
     QUrl m_url;
     QIODevice *m_socket = nullptr;
-    QTimer m_retry;
-    QByteArray m_in;    // read from the socket, not yet by the node
-    qint64 m_read = 0;  // the node read up to here
-    qint64 m_whole = 0; // the whole packets end here (the node may read up to it)
+    QTimer m_retry{this}; // a child: it moves with the node to another thread
+    QByteArray m_in;      // read from the socket, not yet by the node
+    qint64 m_read = 0;    // the node read up to here
+    qint64 m_whole = 0;   // the whole packets end here (the node may read up to it)
     QSet<QString> m_names;
     QString m_refusal;
     bool m_open = false; // connected (encrypted, for TLS)
