@@ -16,6 +16,8 @@ private Q_SLOTS:
     void incompletePacketsStayWithinTheBudgetAndTheDeadline();
     void connectionsThatSendNoWholePacketAreDropped_data();
     void connectionsThatSendNoWholePacketAreDropped();
+    void peerThatNeverReadsIsDropped_data();
+    void peerThatNeverReadsIsDropped();
     void garbageBytesOnTheSocketChangeNothing();
     void localSocketIsReachableByItsUserOnly();
     void liveLocalServerIsNotReplaced();
@@ -410,6 +412,61 @@ void tst_RemoteHostile::liveLocalServerIsNotReplaced()
     rio::RemoteListener second(&other);
     QVERIFY(!second.listen(QUrl(url)));
     QVERIFY(second.errorString().contains(QLatin1String("in use")));
+}
+
+// A peer that sends Pings and never reads the answers, over local:, TCP and TLS (handshake done,
+// then silent on its read side), is dropped once its connection has more than maxQueuedBytes
+// waiting, with one warning naming it; the subscriber beside it keeps its connection.
+void tst_RemoteHostile::peerThatNeverReadsIsDropped_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::newRow("local") << uniqueLocalUrl();
+    QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
+}
+
+void tst_RemoteHostile::peerThatNeverReadsIsDropped()
+{
+    QFETCH(QString, url);
+    const bool tls = url.startsWith(QLatin1String("tls"));
+    std::optional<TestCertificates> certs;
+    constexpr qint64 MaxQueued = qint64(2) << 20;
+    QStringList args{QStringLiteral("--max-queued"), QString::number(MaxQueued)};
+    if (tls) {
+        certs.emplace();
+        QVERIFY2(certs->error().isEmpty(), qPrintable(certs->error()));
+        args += certs->args(QStringLiteral("server"), QString());
+    }
+    auto [source, address] = startSource(url, args, true);
+    QVERIFY(!address.isEmpty());
+    auto good = startSubscriber(address, tls ? certs->args(QString(), QStringLiteral("a")) : QStringList());
+    QVERIFY(good->waitLine("state connected"));
+    const qsizetype linesBefore = source->lineCount();
+
+    auto attacker = rawConnection(address, tls ? certs->path(QStringLiteral("a-ca.crt")) : QString());
+    QVERIFY(attacker);
+    // It reads 64 KiB at most, then the kernel's buffers fill and the source's writes wait.
+    if (auto *local = qobject_cast<QLocalSocket *>(attacker.get()))
+        local->setReadBufferSize(65536);
+    else if (auto *tcp = qobject_cast<QAbstractSocket *>(attacker.get()))
+        tcp->setReadBufferSize(65536);
+    const QByteArray ping = roPing(QString(16384, QLatin1Char('p'))); // 32 KiB answered by 32 KiB
+    // At most 16 MiB of Pings, eight times the limit, each written once the one before left.
+    for (int i = 0; i < 512 && isOpen(attacker.get()); ++i) {
+        attacker->write(ping);
+        QVERIFY(QTest::qWaitFor([&] { return attacker->bytesToWrite() == 0 || !isOpen(attacker.get()); },
+                                Deadline));
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(attacker.get()), Deadline);
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("rejected") == 1; }));
+    qsizetype warnings = 0;
+    const QList<QByteArray> lines = source->lines("");
+    for (qsizetype i = linesBefore; i < lines.size(); ++i)
+        warnings += lines.at(i).contains("does not read what it is sent") ? 1 : 0;
+    QCOMPARE(warnings, 1);
+    source->send("notify 1 1");
+    QVERIFY(good->waitLine("event 0 1"));
+    QCOMPARE(good->lines("state ").size(), 1); // never lost its connection
 }
 
 QTEST_GUILESS_MAIN(tst_RemoteHostile)

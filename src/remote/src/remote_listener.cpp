@@ -335,15 +335,18 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         afterRead(socket);
     });
     // Each connection's room is its own: one that stays full does not keep the others waiting.
-    connect(socket, &QIODevice::bytesWritten, this, [this, socket] {
+    const auto wrote = [this, socket] {
         Private::Peer *peer = d->find(socket);
         if (peer == nullptr)
             return;
-        if (socket->bytesToWrite() > d->options.highWaterBytes)
+        if (queuedBytes(socket) > d->options.highWaterBytes)
             peer->congested = true;
         else if (std::exchange(peer->congested, false))
             Q_EMIT drained();
-    });
+    };
+    connect(socket, &QIODevice::bytesWritten, this, wrote);
+    if (auto *ssl = qobject_cast<QSslSocket *>(socket)) // over TLS, bytesWritten() says encrypted
+        connect(ssl, &QSslSocket::encryptedBytesWritten, this, wrote);
     const auto gone = [this, socket, id] {
         forget(socket);
         std::erase_if(d->peers, [socket](const Private::Peer &p) {
@@ -400,7 +403,7 @@ void RemoteListener::forget(QIODevice *socket)
 bool RemoteListener::hasRoom(quint64 id) const noexcept
 {
     const Private::Peer *peer = d->find(id);
-    if (!peer || !peer->socket || peer->socket->bytesToWrite() <= d->options.highWaterBytes)
+    if (!peer || !peer->socket || queuedBytes(peer->socket) <= d->options.highWaterBytes)
         return true;
     peer->congested = true; // drained() tells when it has room again
     return false;
@@ -409,13 +412,13 @@ bool RemoteListener::hasRoom(quint64 id) const noexcept
 bool RemoteListener::isIdle(quint64 id) const noexcept
 {
     const Private::Peer *peer = d->find(id);
-    return !peer || !peer->socket || peer->socket->bytesToWrite() == 0;
+    return !peer || !peer->socket || queuedBytes(peer->socket) == 0;
 }
 
 qint64 RemoteListener::bytesToWrite(quint64 id) const noexcept
 {
     const Private::Peer *peer = d->find(id);
-    return peer && peer->socket ? peer->socket->bytesToWrite() : 0;
+    return peer && peer->socket ? queuedBytes(peer->socket) : 0;
 }
 
 QString RemoteListener::peerName(quint64 id) const
@@ -448,7 +451,7 @@ int RemoteListener::connectionCount() const noexcept
 bool RemoteListener::hasRoom() const noexcept
 {
     for (const auto &peer : d->peers) {
-        if (peer.socket && peer.socket->bytesToWrite() > d->options.highWaterBytes) {
+        if (peer.socket && queuedBytes(peer.socket) > d->options.highWaterBytes) {
             peer.congested = true; // drained() tells when it has room again
             return false;
         }
@@ -459,7 +462,7 @@ bool RemoteListener::hasRoom() const noexcept
 bool RemoteListener::isIdle() const noexcept
 {
     return std::none_of(d->peers.begin(), d->peers.end(),
-                        [](const auto &peer) { return peer.socket && peer.socket->bytesToWrite() > 0; });
+                        [](const auto &peer) { return peer.socket && queuedBytes(peer.socket) > 0; });
 }
 
 qint64 RemoteListener::incompleteBytes() noexcept

@@ -68,7 +68,7 @@ void RemoteListener::checkQueued()
     for (Private::Peer &peer : d->peers) {
         if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
             continue;
-        const qint64 queued = peer.socket->bytesToWrite();
+        const qint64 queued = queuedBytes(peer.socket);
         total =
             g_queuedBytes.fetch_add(queued - peer.queued, std::memory_order_relaxed) + queued - peer.queued;
         peer.queued = queued;

@@ -79,6 +79,14 @@ inline QString peerAt(const QAbstractSocket *socket)
     return QStringLiteral("%1:%2").arg(socket->peerAddress().toString()).arg(socket->peerPort());
 }
 
+// Bytes waiting to be written to a connection; over TLS, also those encrypted and not yet sent
+// (QSslSocket::bytesToWrite() counts only those still to encrypt).
+inline qint64 queuedBytes(const QIODevice *socket)
+{
+    const auto *ssl = qobject_cast<const QSslSocket *>(socket);
+    return socket->bytesToWrite() + (ssl ? ssl->encryptedBytesToWrite() : 0);
+}
+
 // Closes a connection so that it emits disconnected(): Qt Remote Objects forgets it only then.
 void abortSocket(QIODevice *socket);
 
