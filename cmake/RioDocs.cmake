@@ -20,7 +20,7 @@ if(NOT RIO_DOXYGEN OR NOT RIO_QHELPGENERATOR)
 endif()
 set(rio_docs_dir "${PROJECT_BINARY_DIR}/docs")
 file(GLOB_RECURSE rio_docs_inputs CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/src/*/include/*.h"
-  "${PROJECT_SOURCE_DIR}/src/remote/qml/include/*.h" "${PROJECT_SOURCE_DIR}/qml/include/*.h")
+  "${PROJECT_SOURCE_DIR}/qml/remote/include/*.h" "${PROJECT_SOURCE_DIR}/qml/include/*.h")
 add_custom_command(OUTPUT "${rio_docs_dir}/registryio.qch"
   COMMAND ${CMAKE_COMMAND} -DDOXYGEN=${RIO_DOXYGEN} -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
     -DOUTPUT_DIR=${rio_docs_dir} -DQHELPGENERATOR=${RIO_QHELPGENERATOR}

@@ -157,7 +157,7 @@ for stage in $stages; do
       # warnings as errors, from the main build's compile_commands.json. Configuring is enough:
       # the library sources include no generated file but the export headers configure writes.
       configure "$root/build/test-gcc" -DCMAKE_CXX_COMPILER=g++ -DRIO_TRACING=LTTNG
-      tidy_dirs="src/core/src src/qt/src qml/src src/remote/src src/remote/qml/src"
+      tidy_dirs="src/core/src src/qt/src qml/src src/remote/src qml/remote/src"
       tidy_regex="^$root/($(echo "$tidy_dirs" | tr ' ' '|'))/[^/]*\.cpp\$"
       tidy_log="$root/build/test-gcc/clang-tidy.log"
       rc=0

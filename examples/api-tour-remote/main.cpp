@@ -73,8 +73,8 @@ bool tlsTour(const QStringList &files)
     client.setCaCertificates(serverCa);
     client.setLocalCertificate(subscriberCertificate);
     client.setPrivateKey(subscriberKey);
-    rio::setRemoteTlsConfiguration(&node, client); // before connectToNode
-    node.connectToNode(QUrl(QStringLiteral("tls://127.0.0.1:4711")));
+    rio::setRemoteTlsConfiguration(&node, client); // before connectToSource
+    rio::connectToSource(&node, QUrl(QStringLiteral("tls://127.0.0.1:4711")));
     // [tls-subscriber]
     return listener.errorString().isEmpty();
 }
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
     // [subscribe]
     // Another process (for example the UI).
     QRemoteObjectNode node;
-    node.connectToNode(QUrl(QStringLiteral("local:rio-api-tour-remote")));
+    rio::connectToSource(&node, QUrl(QStringLiteral("local:rio-api-tour-remote")));
     rio::RemoteRegistry<Order> remote(&node, QStringLiteral("orders")); // a QtRegistry<Order>
     remote.add(&window, [&](const Order &o) { atSubscriber.append(o.id); },
                {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});

@@ -46,7 +46,7 @@ int main(int argc, char **argv)
     }
 
     QRemoteObjectNode node;
-    node.connectToNode(QUrl(url));
+    rio::connectToSource(&node, QUrl(url));
     rio::RemoteRegistry<Order> orders(&node, QStringLiteral("orders"));
     QObject::connect(orders.link(), &rio::RemoteSubscriber::stateChanged, &app,
                      [](rio::RemoteSubscriber::State s) {

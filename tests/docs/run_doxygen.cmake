@@ -9,7 +9,7 @@ file(REMOVE_RECURSE "${OUTPUT_DIR}")
 file(MAKE_DIRECTORY "${OUTPUT_DIR}")
 string(APPEND config "\nOUTPUT_DIRECTORY = ${OUTPUT_DIR}\nWARN_LOGFILE =\n")
 set(inputs "")
-foreach(dir IN ITEMS src/core/include src/qt/include qml/include src/remote/include src/remote/qml/include
+foreach(dir IN ITEMS src/core/include src/qt/include qml/include src/remote/include qml/remote/include
     docs/QML_TYPES.md)
   if(EXISTS "${SOURCE_DIR}/${dir}")
     string(APPEND inputs " ${dir}")

@@ -345,7 +345,7 @@ int main(int argc, char **argv)
         options.capacity = size_t(events) + size_t(events / 10) + size_t(samples);
         rio::RemoteShare<Payload> share(&host, QStringLiteral("bench"), source, options);
         QRemoteObjectNode node;
-        node.connectToNode(listener.address());
+        rio::connectToSource(&node, listener.address());
         rio::RemoteRegistry<Payload> subscriber(&node, QStringLiteral("bench"));
         Channel channel;
         subscriber.add(&app, [&](const Payload &p) { channel.onReceive(p.seq); });
@@ -367,7 +367,7 @@ int main(int argc, char **argv)
         options.delivery = rio::Delivery::Latest;
         rio::RemoteShare<Payload> share(&host, QStringLiteral("bench"), source, options);
         QRemoteObjectNode node;
-        node.connectToNode(listener.address());
+        rio::connectToSource(&node, listener.address());
         rio::RemoteRegistry<Payload> subscriber(&node, QStringLiteral("bench"));
         using Clock = std::chrono::steady_clock;
         std::atomic<qint64> last{0};

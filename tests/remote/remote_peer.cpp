@@ -201,8 +201,8 @@ int main(int argc, char **argv)
         plainSink.onEvent = [&](const Payload &p) { onPlain(p); };
     } else if (isSource) {
         host = std::make_unique<QRemoteObjectHost>();
-        // --incomplete-budget <bytes>, --progress-timeout <ms>, --handshake-timeout <ms>: the
-        // listener's limits (defaults otherwise).
+        // --incomplete-budget <bytes>, --progress-timeout <ms>, --handshake-timeout <ms>,
+        // --max-queued <bytes>: the listener's limits (defaults otherwise).
         rio::RemoteListener::Options limits;
         limits.incompleteBytesBudget =
             option(args, QStringLiteral("--incomplete-budget"), QString::number(limits.incompleteBytesBudget))
@@ -215,6 +215,8 @@ int main(int argc, char **argv)
             std::chrono::milliseconds(option(args, QStringLiteral("--handshake-timeout"),
                                              QString::number(limits.handshakeTimeout.count()))
                                           .toLongLong());
+        limits.maxQueuedBytes =
+            option(args, QStringLiteral("--max-queued"), QString::number(limits.maxQueuedBytes)).toLongLong();
         listener = std::make_unique<rio::RemoteListener>(host.get(), limits, nullptr);
         const bool tls = url.scheme() == QLatin1String(rio::RemoteTlsScheme);
         if (!(tls ? listener->listen(url, tlsConfiguration(args, true)) : listener->listen(url))) {
@@ -242,7 +244,7 @@ int main(int argc, char **argv)
         node = std::make_unique<QRemoteObjectNode>();
         if (url.scheme() == QLatin1String(rio::RemoteTlsScheme))
             rio::setRemoteTlsConfiguration(node.get(), tlsConfiguration(args, false));
-        node->connectToNode(url);
+        rio::connectToSource(node.get(), url);
         auto *remote = new rio::RemoteRegistry<Payload>(node.get(), QStringLiteral("orders"));
         subscriber = remote;
         registry.reset(remote);

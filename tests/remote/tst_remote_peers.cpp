@@ -81,7 +81,7 @@ struct Subscriber
 
     explicit Subscriber(const QString &address)
     {
-        node.connectToNode(QUrl(address));
+        rio::connectToSource(&node, QUrl(address));
         registry = std::make_unique<rio::RemoteRegistry<Payload>>(&node, QStringLiteral("orders"));
         registry->add(&node, [this](const Payload &p) { received.append(p.seq); },
                       {.connection = Qt::DirectConnection});
@@ -97,7 +97,7 @@ struct Subscriber
 std::unique_ptr<QRemoteObjectDynamicReplica> rawReplica(QRemoteObjectNode &node, const QString &address,
                                                         const QString &name = QStringLiteral("orders"))
 {
-    if (!node.connectToNode(QUrl(address)))
+    if (!rio::connectToSource(&node, QUrl(address)))
         return nullptr;
     std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(name));
     if (!replica->waitForSource(Deadline))
@@ -519,7 +519,7 @@ void tst_RemotePeers::peerThatAcquiresAChannelAndNeverReadsIsDropped()
     Subscriber victim(source.address());
     QTRY_VERIFY_WITH_TIMEOUT(victim.connected(), Deadline);
     QRemoteObjectNode attackerNode;
-    QVERIFY(attackerNode.connectToNode(QUrl(source.address())));
+    QVERIFY(rio::connectToSource(&attackerNode, QUrl(source.address())));
     quint64 key = 0;
     QTRY_VERIFY_WITH_TIMEOUT((key = publishedKey(attackerNode)) != 0, Deadline);
     const std::unique_ptr<QRemoteObjectDynamicReplica> channel(

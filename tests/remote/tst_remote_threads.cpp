@@ -74,7 +74,7 @@ void tst_RemoteThreads::subscriberHandlersKeepEveryLocalOption()
     LocalSource source(uniqueLocalUrl());
     QVERIFY(source.share);
     QRemoteObjectNode node;
-    QVERIFY(node.connectToNode(QUrl(source.address())));
+    QVERIFY(rio::connectToSource(&node, QUrl(source.address())));
     rio::RemoteRegistry<Payload> registry(&node, QStringLiteral("orders"));
 
     QThread worker;
@@ -141,14 +141,14 @@ void tst_RemoteThreads::notifiesFromManyThreadsOnBothSides()
     std::atomic<qint64> atSource{0};
     source.registry.add(this, [&](const Payload &) { ++atSource; }, {.connection = Qt::DirectConnection});
     QRemoteObjectNode otherNode;
-    QVERIFY(otherNode.connectToNode(QUrl(source.address())));
+    QVERIFY(rio::connectToSource(&otherNode, QUrl(source.address())));
     rio::RemoteRegistry<Payload> other(&otherNode, QStringLiteral("orders"));
     std::atomic<qint64> atOther{0};
     other.add(this, [&](const Payload &) { ++atOther; }, {.connection = Qt::DirectConnection});
     QTRY_COMPARE_WITH_TIMEOUT(other.state(), rio::RemoteSubscriber::State::Connected, Deadline);
 
     QRemoteObjectNode node;
-    QVERIFY(node.connectToNode(QUrl(source.address())));
+    QVERIFY(rio::connectToSource(&node, QUrl(source.address())));
     rio::RemoteRegistry<Payload> local(&node, QStringLiteral("orders"));
     std::atomic<qint64> atLocal{0};
     local.add(this, [&](const Payload &) { ++atLocal; }, {.connection = Qt::DirectConnection});
@@ -187,7 +187,7 @@ void tst_RemoteThreads::listenerDestroyedBeforeTheHost()
     rio::RemoteShare<Payload> share(&host, QStringLiteral("orders"), registry);
     QVERIFY(share.isShared());
     QRemoteObjectNode node;
-    QVERIFY(node.connectToNode(listener->address()));
+    QVERIFY(rio::connectToSource(&node, listener->address()));
     rio::RemoteRegistry<Payload> subscriber(&node, QStringLiteral("orders"));
     QTRY_COMPARE_WITH_TIMEOUT(subscriber.state(), rio::RemoteSubscriber::State::Connected, Deadline);
 
@@ -232,7 +232,7 @@ void tst_RemoteThreads::blockedSendersOnManyThreadsWakeWhenTheShareGoes()
         {
             QEventLoop loop;
             QRemoteObjectNode node;
-            node.connectToNode(QUrl(address));
+            rio::connectToSource(&node, QUrl(address));
             rio::RemoteRegistry<Payload> subscriber(&node, QStringLiteral("orders"));
             while (!stall.load())
                 loop.processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);

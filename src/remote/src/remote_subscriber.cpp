@@ -4,7 +4,6 @@
 
 #include "remote_codec_p.h"
 #include "remote_outbox_p.h"
-#include "remote_transport_p.h"
 
 #include <QLoggingCategory>
 #include <QMetaMethod>
@@ -57,9 +56,6 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
     d->secret = detail::randomRemoteSecret();
     d->box = std::make_shared<detail::RemoteOutbox>(detail::remoteKeyOf(d->secret), Delivery::Every,
                                                     SubscriberCapacity);
-    // Registered when the library loads already; the call also keeps the connection types (and
-    // their registration at start-up) in a program that links the library statically.
-    detail::registerRemoteClientTransports();
     if (!node || name.isEmpty()) {
         qCWarning(lcRegistryIORemote(), "rio::RemoteRegistry: %s", !node ? "no node" : "empty name");
         return;

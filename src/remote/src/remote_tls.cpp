@@ -11,8 +11,7 @@ namespace rio {
 
 void setRemoteTlsConfiguration(QRemoteObjectNode *node, const QSslConfiguration &configuration)
 {
-    // The tls: connection type (remote_transport.cpp) reads it from the node that creates it.
-    detail::registerRemoteClientTransports();
+    // connectToSource() reads it from the node when it connects to a tls: URL.
     if (node)
         node->setProperty(detail::RemoteTlsConfigurationProperty, QVariant::fromValue(configuration));
 }

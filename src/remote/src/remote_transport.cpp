@@ -1,295 +1,290 @@
 // SPDX-License-Identifier: MIT
-// The client side of RegistryIO::Remote's connections: Qt Remote Objects' client connection
-// types for local:, tcp: and tls: URLs, created by QRemoteObjectNode::connectToNode and driven by
-// its reconnection (shouldReconnect, then connectToServer again).
+// The client side of RegistryIO::Remote's connections: connectToSource() connects a node through
+// schemes of the library's own (riolocal:, riotcp:, riotls:) that it registers on that node with
+// Qt Remote Objects' public external-schema API, so that plain Qt Remote Objects (local:, tcp:)
+// in the same process keeps its own transports.
 #include "remote_transport_p.h"
 
+#include <registryio/remote/remote_connect.h>
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_tls.h>
 
-#include <QBuffer>
+#include <QDataStream>
 #include <QLocalSocket>
 #include <QLoggingCategory>
+#include <QRemoteObjectNode>
+#include <QSet>
 #include <QSslConfiguration>
 #include <QSslSocket>
 #include <QTcpSocket>
+#include <QTimer>
 #include <QVariant>
-#include <QtRemoteObjects/qconnectionfactories.h>
+#include <QtEndian>
+#include <QtRemoteObjects/qtremoteobjectglobal.h>
 
-#include <limits>
-#include <mutex>
-#include <utility>
+#include <memory>
 
 namespace rio {
 
 namespace {
 
-// What the local, TCP and TLS connections share: a reader that starts each connection at a packet
-// boundary.
+// Qt Remote Objects' reconnection interval (QRemoteObjectNode retries every 250 ms).
+constexpr int RetryMs = 250;
+
+QString internalScheme(const QString &scheme)
+{
+    return QStringLiteral("rio") + scheme;
+}
+
+// The one device a node reads from and writes to for one URL, for the node's life: it connects,
+// and after a loss connects again every RetryMs, to whatever source listens there.
 //
-// Qt Remote Objects' reader (QtROIoDeviceBase::read) remembers the size of the packet whose header
-// it has read until the rest arrives, and nothing resets it when the connection is opened again.
-// A source killed in the middle of a packet leaves that size behind: the new connection's
-// handshake is taken for the rest of the old packet, and the reader waits for bytes that the new
-// source never sends (it waits for the handshake's answer). Before the reader sees a new
-// connection, this lets it finish whatever it waited for on a blank device of its own, then points
-// it at the socket again.
-class ClientIoBase : public QtROClientIoDevice
+// The node sees whole packets only, so its reader never waits for the rest of a packet that a
+// dead connection cut short (Qt Remote Objects' reader keeps that size and would take the next
+// connection's handshake for the rest). When the connection goes, the node is told what Qt's own
+// transports tell it: each object the source remoted is gone (one RemoveObject packet per name,
+// the packet a source sends when it stops remoting one), so its replicas turn Suspect and attach
+// again when the next source lists them.
+class ClientPipe final : public QIODevice
 {
 public:
-    explicit ClientIoBase(QObject *parent) : QtROClientIoDevice(parent), m_blank(new QBuffer(this)) { }
-
-    [[nodiscard]] QIODevice *connection() const final { return m_resetting ? m_blank : socket(); }
-
-    [[nodiscard]] qint64 bytesAvailable() const final
+    ClientPipe(QRemoteObjectNode *node, const QUrl &url) : QIODevice(node), m_url(url)
     {
-        return m_resetting ? m_available : socket()->bytesAvailable();
-    }
-
-protected:
-    [[nodiscard]] virtual QIODevice *socket() const = 0;
-
-    // The socket is connected (encrypted, for TLS): the reader starts afresh on it. First, with 4
-    // bytes available, a reader between packets takes a size from the blank device and waits for
-    // more, while one that waits for the rest of a packet keeps waiting: both now wait for the rest
-    // of a packet. Then, with every byte available, it takes that rest from the blank device: a
-    // Pong for no object (a valid packet, so nothing is reported) that nobody dispatches.
-    void startReading()
-    {
-        QtRemoteObjects::QRemoteObjectPacketTypeEnum type{};
-        QString name;
-        QByteArray size(4, '\xff');
-        size[3] = '\x7f';
-        QByteArray pong(6, '\0');
-        pong[0] = char(QtRemoteObjects::Pong); // 16 bits, little-endian, then an empty name
-        m_resetting = true;
-        for (const auto &[bytes, available] : {std::pair{size, qint64(4)}, std::pair{pong, Unlimited}}) {
-            m_blank->close();
-            m_blank->setData(bytes);
-            m_blank->open(QIODevice::ReadOnly);
-            m_available = available;
-            initializeDataStream();
-            (void)read(type, name);
-        }
-        m_resetting = false;
-        initializeDataStream();
-    }
-
-private:
-    static constexpr qint64 Unlimited = std::numeric_limits<qint64>::max();
-    QBuffer *m_blank;
-    qint64 m_available = 0;
-    bool m_resetting = false;
-};
-
-class LocalClientIo final : public ClientIoBase
-{
-public:
-    explicit LocalClientIo(QObject *parent) : ClientIoBase(parent), m_socket(new QLocalSocket(this))
-    {
-        connect(m_socket, &QLocalSocket::readyRead, this, &QtROClientIoDevice::readyRead);
-        connect(m_socket, &QLocalSocket::errorOccurred, this, [this](QLocalSocket::LocalSocketError error) {
-            switch (error) {
-            case QLocalSocket::ServerNotFoundError:
-            case QLocalSocket::UnknownSocketError:
-            case QLocalSocket::PeerClosedError:
-            case QLocalSocket::ConnectionError:
-            case QLocalSocket::ConnectionRefusedError:
-                Q_EMIT shouldReconnect(this); // not there (yet): Qt Remote Objects tries again
-                break;
-            default:
-                break;
-            }
-        });
-        connect(m_socket, &QLocalSocket::stateChanged, this, [this](QLocalSocket::LocalSocketState state) {
-            if (state == QLocalSocket::ClosingState && !isClosing()) {
-                m_socket->abort();
-                Q_EMIT shouldReconnect(this);
-            }
-            if (state == QLocalSocket::ConnectedState)
-                startReading();
-        });
-    }
-
-    ~LocalClientIo() override { close(); }
-
-    LocalClientIo(const LocalClientIo &) = delete;
-    LocalClientIo &operator=(const LocalClientIo &) = delete;
-
-    void connectToServer() override
-    {
-        if (!isOpen())
-            m_socket->connectToServer(url().path());
-    }
-
-    [[nodiscard]] bool isOpen() const override
-    {
-        return !isClosing() && (m_socket->state() == QLocalSocket::ConnectedState ||
-                                m_socket->state() == QLocalSocket::ConnectingState);
-    }
-
-protected:
-    [[nodiscard]] QIODevice *socket() const override { return m_socket; }
-
-    void doClose() override
-    {
-        if (m_socket->isOpen()) {
-            connect(m_socket, &QLocalSocket::disconnected, this, &QObject::deleteLater);
-            m_socket->disconnectFromServer();
+        const QString scheme = url.scheme();
+        if (scheme == internalScheme(QStringLiteral("local"))) {
+            auto *local = new QLocalSocket(this);
+            m_socket = local;
+            connect(local, &QLocalSocket::stateChanged, this, [this](QLocalSocket::LocalSocketState state) {
+                if (state == QLocalSocket::ClosingState)
+                    static_cast<QLocalSocket *>(m_socket)->abort(); // the source is gone: unsent bytes too
+                else if (state == QLocalSocket::UnconnectedState)
+                    lost();
+            });
+            connect(local, &QLocalSocket::connected, this, [this] { m_open = true; });
         } else {
-            deleteLater();
+            const bool tls = scheme == internalScheme(QString::fromLatin1(RemoteTlsScheme));
+            auto *tcp = tls ? new QSslSocket(this) : new QTcpSocket(this);
+            m_socket = tcp;
+            connect(tcp, &QAbstractSocket::stateChanged, this,
+                    [this, tcp](QAbstractSocket::SocketState state) {
+                        if (state == QAbstractSocket::ClosingState)
+                            tcp->abort();
+                        else if (state == QAbstractSocket::UnconnectedState)
+                            lost();
+                    });
+            if (tls)
+                configureTls(node, static_cast<QSslSocket *>(tcp));
+            else
+                connect(tcp, &QAbstractSocket::connected, this, [this] { m_open = true; });
+        }
+        connect(m_socket, &QIODevice::readyRead, this, &ClientPipe::receive);
+        m_retry.setSingleShot(true);
+        m_retry.setInterval(RetryMs);
+        connect(&m_retry, &QTimer::timeout, this, &ClientPipe::connectToSource);
+        QIODevice::open(QIODevice::ReadWrite | QIODevice::Unbuffered);
+        node->addClientSideConnection(this);
+        connectToSource();
+    }
+
+    ~ClientPipe() override { m_socket->disconnect(this); }
+
+    ClientPipe(const ClientPipe &) = delete;
+    ClientPipe &operator=(const ClientPipe &) = delete;
+
+    [[nodiscard]] bool isSequential() const override { return true; }
+
+    [[nodiscard]] qint64 bytesAvailable() const override
+    {
+        return m_whole - m_read + QIODevice::bytesAvailable();
+    }
+
+    [[nodiscard]] qint64 bytesToWrite() const override { return m_socket->bytesToWrite(); }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        const qint64 n = qMin(maxSize, m_whole - m_read);
+        std::memcpy(data, m_in.constData() + m_read, size_t(n));
+        m_read += n;
+        return n;
+    }
+
+    // What the node writes while no source is connected (nothing normally: its replicas are
+    // Suspect) has no reader: it is dropped, as a closed socket would.
+    qint64 writeData(const char *data, qint64 size) override
+    {
+        if (!m_open)
+            return size;
+        const qint64 written = m_socket->write(data, size);
+        return written < 0 ? size : written;
+    }
+
+private:
+    void connectToSource()
+    {
+        if (auto *local = qobject_cast<QLocalSocket *>(m_socket)) {
+            local->connectToServer(m_url.path());
+        } else if (auto *ssl = qobject_cast<QSslSocket *>(m_socket)) {
+            // The certificate must name the URL's host (an IP address as a subjectAltName IP entry).
+            ssl->connectToHostEncrypted(m_url.host(), quint16(m_url.port()), m_url.host());
+        } else {
+            static_cast<QTcpSocket *>(m_socket)->connectToHost(m_url.host(), quint16(m_url.port()));
         }
     }
 
-    void doDisconnectFromServer() override { m_socket->disconnectFromServer(); }
-
-private:
-    QLocalSocket *m_socket;
-};
-
-// tcp: over QTcpSocket, tls: over QSslSocket (replicas go Suspect and come back as over TCP).
-class SocketClientIo : public ClientIoBase
-{
-public:
-    SocketClientIo(QObject *parent, bool tls)
-        : ClientIoBase(parent), m_socket(tls ? new QSslSocket(this) : new QTcpSocket(this)),
-          m_ssl(tls ? static_cast<QSslSocket *>(m_socket) : nullptr)
+    // Appends what arrived, and lets the node read the packets that are whole now.
+    void receive()
     {
-        connect(m_socket, &QTcpSocket::readyRead, this, &QtROClientIoDevice::readyRead);
-        connect(m_socket, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError error) {
-            if (error == QAbstractSocket::SslHandshakeFailedError)
-                refuse(m_socket->errorString());
-            switch (error) {
-            case QAbstractSocket::HostNotFoundError:
-            case QAbstractSocket::ConnectionRefusedError:
-            case QAbstractSocket::NetworkError:
-            case QAbstractSocket::SslHandshakeFailedError:
-                Q_EMIT shouldReconnect(this);
+        m_in.remove(0, m_read);
+        m_whole -= std::exchange(m_read, 0);
+        m_in.append(m_socket->readAll());
+        const qint64 before = m_whole;
+        constexpr qint64 Header = sizeof(quint32);
+        while (m_in.size() - m_whole >= Header) {
+            const qint64 size = qFromLittleEndian<quint32>(m_in.constData() + m_whole);
+            if (m_in.size() - m_whole - Header < size)
                 break;
-            default:
-                break;
+            note(QByteArray::fromRawData(m_in.constData() + m_whole + Header, size));
+            m_whole += Header + size;
+        }
+        if (m_whole > before)
+            Q_EMIT readyRead();
+    }
+
+    // The names the source remotes, as its ObjectList and RemoveObject packets say: a packet is its
+    // type (16 bits), then for an ObjectList the objects (name, type name, signature), for others
+    // the object's name; little-endian.
+    void note(const QByteArray &body)
+    {
+        QDataStream in(body);
+        in.setByteOrder(QDataStream::LittleEndian);
+        quint16 type = 0;
+        in >> type;
+        if (type == QtRemoteObjects::ObjectList) {
+            quint32 count = 0;
+            in >> count;
+            for (quint32 i = 0; i < count && in.status() == QDataStream::Ok; ++i) {
+                QString name;
+                QString typeName;
+                QByteArray signature;
+                in >> name >> typeName >> signature;
+                if (in.status() == QDataStream::Ok)
+                    m_names.insert(name);
             }
-        });
-        connect(m_socket, &QAbstractSocket::stateChanged, this, [this](QAbstractSocket::SocketState state) {
-            if (state == QAbstractSocket::ClosingState && !isClosing()) {
-                m_socket->abort();
-                Q_EMIT shouldReconnect(this);
-            }
-            if (state == QAbstractSocket::ConnectedState && !m_ssl)
-                startReading();
-        });
-        if (!m_ssl)
+        } else if (type == QtRemoteObjects::RemoveObject) {
+            QString name;
+            in >> name;
+            m_names.remove(name);
+        }
+    }
+
+    void lost()
+    {
+        if (m_retry.isActive())
             return;
-        // The node that creates us holds the configuration.
-        const QVariant configuration =
-            parent ? parent->property(detail::RemoteTlsConfigurationProperty) : QVariant();
+        const bool wasOpen = std::exchange(m_open, false);
+        if (wasOpen) {
+            if (m_socket->isOpen())
+                receive();          // the whole packets the source sent before it went
+            m_in.truncate(m_whole); // not the one it cut short
+            for (const QString &name : std::as_const(m_names))
+                appendRemoval(name);
+            m_names.clear();
+            m_whole = m_in.size();
+            Q_EMIT readyRead();
+        }
+        m_retry.start();
+    }
+
+    void appendRemoval(const QString &name)
+    {
+        QByteArray packet;
+        QDataStream out(&packet, QIODevice::WriteOnly);
+        out.setByteOrder(QDataStream::LittleEndian);
+        out << quint32(0) << quint16(QtRemoteObjects::RemoveObject) << name;
+        qToLittleEndian<quint32>(quint32(packet.size() - sizeof(quint32)), packet.data());
+        m_in.append(packet);
+    }
+
+    void configureTls(QRemoteObjectNode *node, QSslSocket *ssl)
+    {
+        // setRemoteTlsConfiguration() keeps it on the node.
+        const QVariant configuration = node->property(detail::RemoteTlsConfigurationProperty);
         if (configuration.canConvert<QSslConfiguration>()) {
-            m_ssl->setSslConfiguration(configuration.value<QSslConfiguration>());
+            ssl->setSslConfiguration(configuration.value<QSslConfiguration>());
         } else {
             qCWarning(lcRegistryIORemote(),
                       "rio::setRemoteTlsConfiguration() was not called for this node: tls: "
                       "connections check the source's certificate against the system's CA "
                       "certificates only");
         }
-        connect(m_ssl, &QSslSocket::sslErrors, this, [this](const QList<QSslError> &errors) {
+        connect(ssl, &QSslSocket::sslErrors, this, [this](const QList<QSslError> &errors) {
             QStringList what;
             for (const QSslError &error : errors)
                 what.append(error.errorString());
             // Not ignored: the handshake fails and the socket closes. Said once per reason, as
-            // Qt Remote Objects retries every quarter of a second.
+            // the connection is tried again every RetryMs.
             refuse(what.join(QStringLiteral("; ")));
         });
-        connect(m_ssl, &QSslSocket::encrypted, this, [this] {
+        connect(ssl, &QAbstractSocket::errorOccurred, this, [this, ssl](QAbstractSocket::SocketError error) {
+            if (error == QAbstractSocket::SslHandshakeFailedError)
+                refuse(ssl->errorString());
+        });
+        connect(ssl, &QSslSocket::encrypted, this, [this] {
             m_refusal.clear();
-            startReading();
+            m_open = true;
         });
     }
 
-    ~SocketClientIo() override { close(); }
-
-    SocketClientIo(const SocketClientIo &) = delete;
-    SocketClientIo &operator=(const SocketClientIo &) = delete;
-
-    void connectToServer() override
-    {
-        if (isOpen())
-            return;
-        if (m_ssl) // the certificate must name the URL's host (an IP address as a subjectAltName IP entry)
-            m_ssl->connectToHostEncrypted(url().host(), quint16(url().port()), url().host());
-        else
-            m_socket->connectToHost(url().host(), quint16(url().port()));
-    }
-
-    [[nodiscard]] bool isOpen() const override
-    {
-        return !isClosing() && (m_socket->state() == QAbstractSocket::ConnectedState ||
-                                m_socket->state() == QAbstractSocket::ConnectingState ||
-                                m_socket->state() == QAbstractSocket::HostLookupState);
-    }
-
-protected:
-    [[nodiscard]] QIODevice *socket() const override { return m_socket; }
-
-    void doClose() override
-    {
-        if (m_socket->isOpen()) {
-            connect(m_socket, &QAbstractSocket::disconnected, this, &QObject::deleteLater);
-            m_socket->disconnectFromHost();
-        } else {
-            deleteLater();
-        }
-    }
-
-    void doDisconnectFromServer() override { m_socket->disconnectFromHost(); }
-
-private:
     void refuse(const QString &reason)
     {
         if (reason == m_refusal)
             return;
         m_refusal = reason;
         qCWarning(lcRegistryIORemote(), "rio: the TLS connection to %s is refused: %s",
-                  qPrintable(url().toString()), qPrintable(reason));
+                  qPrintable(publicUrl().toString()), qPrintable(reason));
     }
 
-    QTcpSocket *m_socket;
-    QSslSocket *m_ssl;
+    [[nodiscard]] QUrl publicUrl() const
+    {
+        QUrl url = m_url;
+        url.setScheme(m_url.scheme().mid(3));
+        return url;
+    }
+
+    QUrl m_url;
+    QIODevice *m_socket = nullptr;
+    QTimer m_retry{this}; // a child: it moves with the node to another thread
+    QByteArray m_in;      // read from the socket, not yet by the node
+    qint64 m_read = 0;    // the node read up to here
+    qint64 m_whole = 0;   // the whole packets end here (the node may read up to it)
+    QSet<QString> m_names;
     QString m_refusal;
+    bool m_open = false; // connected (encrypted, for TLS)
 };
-
-class TcpClientIo final : public SocketClientIo
-{
-public:
-    explicit TcpClientIo(QObject *parent) : SocketClientIo(parent, false) { }
-};
-
-class TlsClientIo final : public SocketClientIo
-{
-public:
-    explicit TlsClientIo(QObject *parent) : SocketClientIo(parent, true) { }
-};
-
-// At load: a node may connect before the first RemoteRegistry exists.
-[[maybe_unused]] const bool g_transportsRegistered = [] {
-    detail::registerRemoteClientTransports();
-    return true;
-}();
 
 } // namespace
 
-namespace detail {
-
-void registerRemoteClientTransports()
+bool connectToSource(QRemoteObjectNode *node, const QUrl &url)
 {
-    static std::once_flag registered;
-    std::call_once(registered, [] {
-        QtROClientFactory *factory = QtROClientFactory::instance();
-        factory->registerType<LocalClientIo>(QStringLiteral("local"));
-        factory->registerType<TcpClientIo>(QStringLiteral("tcp"));
-        factory->registerType<TlsClientIo>(QString::fromLatin1(RemoteTlsScheme));
-    });
+    const QString scheme = url.scheme();
+    if (!node || (scheme != QLatin1String("local") && scheme != QLatin1String("tcp") &&
+                  scheme != QLatin1String(RemoteTlsScheme))) {
+        qCWarning(lcRegistryIORemote(), "rio::connectToSource: %s",
+                  !node ? "no node"
+                        : qPrintable(QStringLiteral("unsupported URL \"%1\" (local:, tcp:// or tls://)")
+                                         .arg(url.toString())));
+        return false;
+    }
+    if (scheme != QLatin1String("local") && (url.host().isEmpty() || url.port() <= 0)) {
+        qCWarning(lcRegistryIORemote(), "rio::connectToSource: \"%s\" needs a host and a port",
+                  qPrintable(url.toString()));
+        return false;
+    }
+    QUrl internal = url;
+    internal.setScheme(internalScheme(scheme));
+    node->registerExternalSchema(internal.scheme(), [node](const QUrl &at) { new ClientPipe(node, at); });
+    return node->connectToNode(internal);
 }
-
-} // namespace detail
 
 } // namespace rio

@@ -3,6 +3,7 @@
 
 #include <registryio/qt/qt_registry.h>
 #include <registryio/remote/remote_codec.h>
+#include <registryio/remote/remote_connect.h>
 #include <registryio/remote/remote_outbox.h>
 #include <registryio/remote/remote_subscriber.h>
 

@@ -14,15 +14,15 @@ namespace rio {
 
 /// The URL scheme of TLS connections: a source listens with
 /// RemoteListener::listen(QUrl("tls://127.0.0.1:port"), serverConfiguration), a subscriber
-/// connects with node->connectToNode(QUrl("tls://127.0.0.1:port")) after
+/// connects with rio::connectToSource(node, QUrl("tls://127.0.0.1:port")) after
 /// setRemoteTlsConfiguration().
 inline constexpr const char *RemoteTlsScheme = "tls";
 
 /// Makes `node` connect to `tls://host:port` URLs with `configuration`: the CA certificates that
 /// the source's certificate must chain to (and match the URL's host), and this side's certificate
 /// and key when the source asks for one. A source that fails the check is refused with a warning
-/// (the replicas stay Disconnected; Qt Remote Objects retries). Call it on the node's thread
-/// before connectToNode().
+/// (the replicas stay Disconnected; the connection is tried again). Call it on the node's thread
+/// before connectToSource().
 RIO_REMOTE_EXPORT void setRemoteTlsConfiguration(QRemoteObjectNode *node,
                                                  const QSslConfiguration &configuration);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <registryio/remote/remote_codec.h>
+#include <registryio/remote/remote_connect.h>
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_outbox.h>
 #include <registryio/remote/remote_qml_registry.h>
@@ -89,7 +90,7 @@ void RemoteQmlRegistry::resubscribe()
     QRemoteObjectNode *node = m_node;
     if (!node && m_url.isValid() && !m_url.isEmpty() && !name().isEmpty()) {
         m_ownNode = std::make_unique<QRemoteObjectNode>();
-        if (!m_ownNode->connectToNode(m_url))
+        if (!connectToSource(m_ownNode.get(), m_url))
             qCWarning(lcRegistryIORemote(), "RemoteRegistry: cannot connect to %s",
                       qPrintable(m_url.toString()));
         node = m_ownNode.get();

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// What RemoteListener's files share: remote_listener.cpp (the local:, TCP and TLS servers, and the
+// connections), _packets.cpp (screening, incomplete packets), _limits.cpp (budgets, deadlines).
+#include <registryio/remote/remote_listener.h>
+
+#include "remote_local_server_p.h"
+
+#include <QAbstractSocket>
+#include <QElapsedTimer>
+#include <QHash>
+#include <QHostAddress>
+#include <QLoggingCategory>
+#include <QPointer>
+#include <QRemoteObjectHost>
+#include <QSslSocket>
+#include <QTcpServer>
+#include <QTimer>
+#include <QtRemoteObjects/qconnectionfactories.h>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <vector>
+
+namespace rio::detail {
+
+// Bytes held by packets not yet whole, across every listener of the process (listeners may live
+// on different threads).
+inline std::atomic<qint64> g_incompleteBytes{0};
+// Bytes waiting to be written to connections, as last measured, across every listener.
+inline std::atomic<qint64> g_queuedBytes{0};
+// Subscriptions of connections that have not acquired their channel, across every listener.
+inline std::atomic<qint64> g_unready{0};
+// The most of those the process holds; past it, the connections with the most go.
+inline constexpr qint64 UnreadyBudget = 256;
+
+// Connection ids: unique in the process, never reused.
+inline std::atomic<quint64> g_nextConnection{1};
+
+// A whole Qt Remote Objects packet is at least its size, type and (empty) name: 4 + 2 + 4 bytes.
+// Its reader consumes only whole packets and the 4-byte size of the next, so a read that consumed
+// this much completed one.
+inline constexpr qint64 SmallestPacketBytes = 10;
+
+// A monotonic clock in ms, shared by the listeners' deadlines.
+inline qint64 nowMs()
+{
+    static const QElapsedTimer clock = [] {
+        QElapsedTimer timer;
+        timer.start();
+        return timer;
+    }();
+    return clock.elapsed();
+}
+
+inline constexpr const char *ListenerProperty = "_rio_remote_listener";
+inline constexpr const char *RejectedProperty = "_rio_remote_rejected";
+
+// The connection Qt Remote Objects is reading on this thread (between our two readyRead slots,
+// which surround its own), so that a share's slot can name the peer it is serving.
+struct CurrentPeer
+{
+    RemoteListener *listener = nullptr;
+    QIODevice *socket = nullptr;
+    quint64 id = 0;
+};
+inline thread_local CurrentPeer t_current;
+
+// The order in which a budget's holders go: the most first, then the oldest connection.
+inline bool holdsMore(qint64 a, quint64 aId, qint64 b, quint64 bId)
+{
+    return a != b ? a > b : aId < bId;
+}
+
+// A TCP peer's address and port, for people.
+inline QString peerAt(const QAbstractSocket *socket)
+{
+    return QStringLiteral("%1:%2").arg(socket->peerAddress().toString()).arg(socket->peerPort());
+}
+
+// Bytes waiting to be written to a connection; over TLS, also those encrypted and not yet sent
+// (QSslSocket::bytesToWrite() counts only those still to encrypt).
+inline qint64 queuedBytes(const QIODevice *socket)
+{
+    const auto *ssl = qobject_cast<const QSslSocket *>(socket);
+    return socket->bytesToWrite() + (ssl ? ssl->encryptedBytesToWrite() : 0);
+}
+
+// Closes a connection so that it emits disconnected(): Qt Remote Objects forgets it only then.
+void abortSocket(QIODevice *socket);
+
+} // namespace rio::detail
+
+namespace rio {
+
+struct RemoteListener::Private
+{
+    QPointer<QRemoteObjectHost> host;
+    Options options;
+    detail::RemoteLocalServer *local = nullptr;
+    QTcpServer *tcp = nullptr;
+    QUrl address;
+    QString error;
+    // One per connection: what its packet not yet whole holds, and since when it made progress.
+    struct Peer
+    {
+        QPointer<QIODevice> socket;
+        quint64 id = 0;             // the connection's id (never reused)
+        QString name;               // who is at the other end
+        qint64 connectedAt = 0;     // ms
+        qint64 pendingSince = 0;    // ms: the packet being received began (or the last one completed)
+        qint64 before = 0;          // bytes available when Qt Remote Objects started reading
+        qint64 held = 0;            // bytes of a packet not yet whole, after its reading
+        qint64 packetSince = 0;     // ms: the packet not yet whole began
+        qint64 queued = 0;          // bytes waiting to be written, as last measured
+        qint64 unready = 0;         // subscriptions that have not acquired their channel
+        int pauses = 0;             // pauseReading() not yet resumed: Qt Remote Objects does not read
+        QPointer<QObject> device{}; // Qt Remote Objects' device for it, while paused
+        bool handshaken = false;    // a whole packet arrived
+        // Where the packets stand in the stream (offsets from its first byte): read by Qt Remote
+        // Objects so far, and the size field of the first packet not yet screened (with its size,
+        // once read; -1 before).
+        qint64 consumed = 0;
+        qint64 nextAt = 0;
+        qint64 nextSize = -1;
+        // Found without room (hasRoom() said no, or a write left it above the high-water
+        // mark): drained() tells once it has room again. A connection that always had room
+        // writes without a signal per write.
+        mutable bool congested = false;
+    };
+    std::vector<Peer> peers;
+    // TLS connections whose handshake has not ended: each leaves this list once, encrypted (to
+    // peers), rejected, or gone by itself.
+    struct Handshake
+    {
+        QPointer<QSslSocket> socket;
+        qint64 connectedAt = 0; // ms
+        QString errors;         // what sslErrors() said, for the rejection that follows
+    };
+    std::vector<Handshake> handshakes;
+    QTimer *deadlines = nullptr;
+    quint64 rejected = 0;
+    quint64 acceptFailures = 0;
+    bool acceptFailing = false;        // since the last failed accept(), none succeeded
+    QTimer *queuedCheck = nullptr;     // once per turn of the event loop in which shares wrote
+    QTimer *resumeAccepting = nullptr; // a TCP server after a failed accept()
+    // What the host remotes, by name (addSource()): the packets that invoke them are screened.
+    QHash<QString, QPointer<const QObject>> sources;
+
+    [[nodiscard]] QString screen(Peer &peer, QIODevice *socket) const;
+    [[nodiscard]] QString screenPacket(const QByteArray &body) const;
+    template <typename First, typename Detail>
+    void shed(RemoteListener *q, qint64 total, qint64 budget, qint64 Peer::*amount, const char *what,
+              First first, Detail detail);
+    // Takes a gone connection's share out of the process's totals.
+    static void release(const Peer &peer)
+    {
+        detail::g_incompleteBytes.fetch_sub(peer.held, std::memory_order_relaxed);
+        detail::g_queuedBytes.fetch_sub(peer.queued, std::memory_order_relaxed);
+        detail::g_unready.fetch_sub(peer.unready, std::memory_order_relaxed);
+    }
+
+    Handshake *findHandshake(const QSslSocket *socket)
+    {
+        const auto it = std::find_if(handshakes.begin(), handshakes.end(),
+                                     [socket](const Handshake &h) { return h.socket == socket; });
+        return it == handshakes.end() ? nullptr : &*it;
+    }
+    // Takes `socket` out of the handshakes; false when it was not there (already settled).
+    bool settleHandshake(const QSslSocket *socket, qint64 *connectedAt = nullptr, QString *errors = nullptr)
+    {
+        const Handshake *it = findHandshake(socket);
+        if (!it)
+            return false;
+        if (connectedAt)
+            *connectedAt = it->connectedAt;
+        if (errors)
+            *errors = it->errors;
+        handshakes.erase(handshakes.begin() + (it - handshakes.data()));
+        return true;
+    }
+    // Who a connection is, for the warning that drops it.
+    static QString describe(const Peer &peer)
+    {
+        return QStringLiteral("connection %1 (%2)").arg(peer.id).arg(peer.name);
+    }
+    Peer *findId(quint64 id)
+    {
+        const auto it = std::find_if(peers.begin(), peers.end(), [id](const Peer &p) { return p.id == id; });
+        return it == peers.end() ? nullptr : &*it;
+    }
+    Peer *find(const QIODevice *socket)
+    {
+        const auto it =
+            std::find_if(peers.begin(), peers.end(), [socket](const Peer &p) { return p.socket == socket; });
+        return it == peers.end() ? nullptr : &*it;
+    }
+    [[nodiscard]] const Peer *find(quint64 id) const { return const_cast<Private *>(this)->findId(id); }
+    // Qt Remote Objects' device for `socket`, if the host has one.
+    [[nodiscard]] QtROIoDeviceBase *deviceOf(const QIODevice *socket) const
+    {
+        const auto devices = host ? host->findChildren<QtROIoDeviceBase *>() : QList<QtROIoDeviceBase *>();
+        const auto it =
+            std::find_if(devices.begin(), devices.end(),
+                         [socket](const QtROIoDeviceBase *device) { return device->connection() == socket; });
+        return it == devices.end() ? nullptr : *it;
+    }
+};
+
+} // namespace rio
