@@ -15,6 +15,8 @@ Rectangle {
     property int refreshInterval: 500
     /// Only registries whose name contains this.
     property string registryFilter: ""
+    /// The process-wide diagnostics switch (rio::Diagnostics): counts, run times, the watchdog.
+    property alias diagnosticsEnabled: diagnostics.diagnosticsEnabled
     /// The title above the table (empty: none).
     property string title: "Handlers of every registry"
 

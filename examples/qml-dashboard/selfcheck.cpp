@@ -183,7 +183,8 @@ bool inspectorListsFailing(QQuickWindow *window, const QString &registry)
             std::printf("inspector's own cost per refresh: %s on the GUI thread, %s for the snapshot on its "
                         "worker (%d rows)\n",
                         qPrintable(rio::DiagnosticsModel::formatDuration(double(applyNs))),
-                        qPrintable(rio::DiagnosticsModel::formatDuration(double(snapshotNs))), model->rowCount());
+                        qPrintable(rio::DiagnosticsModel::formatDuration(double(snapshotNs))),
+                        model->rowCount());
             return same;
         }
     }

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -68,6 +69,96 @@ private Q_SLOTS:
             QCOMPARE(handlers[0].originLine, 0);
         }
         rio::Diagnostics::setEnabled(true);
+    }
+
+    // DiagnosticsModel.diagnosticsEnabled (and the inspector's alias of it) is the process-wide
+    // switch: set from QML it switches diagnostics on and off, and a binding to it follows a
+    // change made in C++ on any thread.
+    void switchFromQml()
+    {
+        rio::Diagnostics::setEnabled(false);
+        {
+            QQmlEngine engine;
+            engine.addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH));
+            QQmlComponent component(&engine);
+            component.setData("import QtQml\nimport RegistryIO\nQtObject {\n"
+                              "    property DiagnosticsModel model: DiagnosticsModel { refreshInterval: 0 }\n"
+                              "    property bool on: model.diagnosticsEnabled\n"
+                              "    function turn(value) { model.diagnosticsEnabled = value }\n}",
+                              QUrl());
+            std::unique_ptr<QObject> object(component.create());
+            QVERIFY2(object != nullptr, qPrintable(component.errorString()));
+            QCOMPARE(object->property("on").toBool(), false);
+
+            QVERIFY(QMetaObject::invokeMethod(object.get(), "turn", Q_ARG(QVariant, true)));
+            QVERIFY(rio::Diagnostics::isEnabled());
+            QCOMPARE(object->property("on").toBool(), true);
+            // Switched on from QML, a direct handler is counted and timed.
+            rio::QtRegistry<int> registry;
+            registry.setObjectName(QStringLiteral("qml-switch"));
+            registry.add([](int) { });
+            registry.notify(1);
+            const QList<rio::HandlerInfo> handlers = handlersOf(QStringLiteral("qml-switch"));
+            QCOMPARE(handlers.size(), 1);
+            QCOMPARE(handlers[0].calls, quint64(1));
+            QVERIFY(handlers[0].timed);
+
+            rio::Diagnostics::setEnabled(false); // from C++ on this thread
+            QCOMPARE(object->property("on").toBool(), false);
+            std::thread([] { rio::Diagnostics::setEnabled(true); }).join(); // and on another
+            QTRY_COMPARE(object->property("on").toBool(), true);
+            QVERIFY(QMetaObject::invokeMethod(object.get(), "turn", Q_ARG(QVariant, false)));
+            QVERIFY(!rio::Diagnostics::isEnabled());
+        }
+        rio::Diagnostics::setEnabled(true);
+    }
+
+    // A RegistryHandler reads its own counts from the diagnostics record: runs, failures (a
+    // JavaScript error) and drops agree with what the handler itself saw and reported.
+    void countsOnARegistryHandler()
+    {
+        QQmlEngine engine;
+        engine.addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH));
+        QQmlComponent component(&engine);
+        component.setData(
+            "import QtQml\nimport RegistryIO\nQtObject {\n"
+            "    property QmlRegistry stats: QmlRegistry { name: \"qml-counts\" }\n"
+            "    property RegistryHandler handler: RegistryHandler {\n"
+            "        registry: stats; capacity: 1; overflow: RegistryHandler.DropNewest\n"
+            "        onNotified: event => { if (event === \"fail\") throw new Error(\"deliberate\") }\n"
+            "    }\n"
+            "    property RegistryHandler idle: RegistryHandler { }\n"
+            "    function counts(h) { const d = h.diagnostics();\n"
+            "        return [d.calls, d.failures, d.totalDrops, d.id] }\n}",
+            QUrl());
+        std::unique_ptr<QObject> object(component.create());
+        QVERIFY2(object != nullptr, qPrintable(component.errorString()));
+        auto *stats = object->property("stats").value<rio::QmlRegistry *>();
+        auto *handler = object->property("handler").value<QObject *>();
+        QVERIFY(stats != nullptr && handler != nullptr);
+        const auto counts = [&](const char *which) {
+            QVariant result;
+            QMetaObject::invokeMethod(object.get(), "counts", Q_RETURN_ARG(QVariant, result),
+                                      Q_ARG(QVariant, object->property(which)));
+            return result.toList();
+        };
+        stats->notify(QStringLiteral("one"));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("deliberate")));
+        stats->notify(QStringLiteral("fail"));
+        // From another thread, three events while this one is busy: one waits, two are dropped.
+        std::thread([stats] {
+            for (int i = 0; i < 3; ++i)
+                stats->notify(i);
+        }).join();
+        QTRY_COMPARE(handler->property("dropped").toDouble(), 2.0);
+        QCoreApplication::processEvents(); // the waiting one runs
+        const QVariantList c = counts("handler");
+        QCOMPARE(c.size(), 4);
+        QCOMPARE(c[0].toULongLong(), 3ULL); // "one", "fail" and the event that waited
+        QCOMPARE(c[1].toULongLong(), 1ULL);
+        QCOMPARE(c[2].toULongLong(), 2ULL);
+        QCOMPARE(c[3].toDouble(), handler->property("handlerId").toDouble());
+        QCOMPARE(counts("idle").value(0), QVariant()); // not registered: an empty object
     }
 
     void namesAndQmlLines()

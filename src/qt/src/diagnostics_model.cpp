@@ -235,6 +235,8 @@ struct DiagnosticsModel::Rows
 DiagnosticsModel::DiagnosticsModel(QObject *parent) : QAbstractTableModel(parent)
 {
     m_worker.setMaxThreadCount(1);
+    connect(Diagnostics::instance(), &Diagnostics::enabledChanged, this,
+            &DiagnosticsModel::diagnosticsEnabledChanged);
     connect(&m_timer, &QTimer::timeout, this, &DiagnosticsModel::collectOnWorker);
     m_timer.start(m_interval);
     refresh();

@@ -37,6 +37,10 @@ class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
         QString registryFilter READ registryFilter WRITE setRegistryFilter NOTIFY registryFilterChanged)
     /// Number of rows (handlers shown).
     Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+    /// The process-wide switch (rio::Diagnostics::isEnabled / setEnabled), for QML: every model
+    /// shows and sets the same one.
+    Q_PROPERTY(bool diagnosticsEnabled READ isDiagnosticsEnabled WRITE setDiagnosticsEnabled NOTIFY
+                   diagnosticsEnabledChanged)
     /// The model's thread's share of the last refresh: CPU time (ns) applying its rows, the
     /// views' updates included (wall time where the platform has no per-thread CPU clock).
     Q_PROPERTY(qint64 applyNs READ applyNs NOTIFY refreshed)
@@ -130,6 +134,10 @@ public:
     {
         setSortOrder(descending ? Qt::DescendingOrder : Qt::AscendingOrder);
     }
+    /// rio::Diagnostics::isEnabled().
+    [[nodiscard]] static bool isDiagnosticsEnabled() noexcept { return Diagnostics::isEnabled(); }
+    /// rio::Diagnostics::setEnabled(enabled).
+    static void setDiagnosticsEnabled(bool enabled) { Diagnostics::setEnabled(enabled); }
     /// The registry name filter.
     [[nodiscard]] QString registryFilter() const { return m_filter; }
     /// Shows only registries whose name contains `filter`.
@@ -161,6 +169,8 @@ Q_SIGNALS:
     void countChanged();
     /// A snapshot was taken (after the model changed).
     void refreshed();
+    /// The process-wide switch changed (rio::Diagnostics::enabledChanged, on this thread).
+    void diagnosticsEnabledChanged();
 
 private:
     struct Rows;
