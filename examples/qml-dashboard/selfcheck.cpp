@@ -160,7 +160,7 @@ bool inspectorListsFailing(QQuickWindow *window, const QString &registry)
         return false;
     }
     // The inspector's own cost, as its heading shows it: its last timed refresh.
-    const qint64 applyNs = model->applyNs(), snapshotNs = model->snapshotNs();
+    const double applyNs = model->applyNs(), snapshotNs = model->snapshotNs();
     model->refresh();
     for (int row = 0; row < model->rowCount(); ++row) {
         const rio::HandlerInfo h = model->handlerAt(row);
@@ -182,9 +182,8 @@ bool inspectorListsFailing(QQuickWindow *window, const QString &registry)
                         same ? "yes" : "no");
             std::printf("inspector's own cost per refresh: %s on the GUI thread, %s for the snapshot on its "
                         "worker (%d rows)\n",
-                        qPrintable(rio::DiagnosticsModel::formatDuration(double(applyNs))),
-                        qPrintable(rio::DiagnosticsModel::formatDuration(double(snapshotNs))),
-                        model->rowCount());
+                        qPrintable(rio::DiagnosticsModel::formatDuration(applyNs)),
+                        qPrintable(rio::DiagnosticsModel::formatDuration(snapshotNs)), model->rowCount());
             return same;
         }
     }

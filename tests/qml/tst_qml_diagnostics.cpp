@@ -283,7 +283,7 @@ private Q_SLOTS:
             }
             return n;
         };
-        std::vector<qint64> applied, snapshots;
+        std::vector<double> applied, snapshots;
         int round = 0;
         registry.notify(round);
         connect(model, &rio::DiagnosticsModel::refreshed, this, [&] {
@@ -298,9 +298,8 @@ private Q_SLOTS:
         std::sort(snapshots.begin(), snapshots.end());
         qInfo("refresh at %d handlers: on the inspector's thread median %.3f ms (max %.3f ms); "
               "snapshot and sort on its worker median %.3f ms, over %d refreshes",
-              handlers, static_cast<double>(applied[applied.size() / 2]) / 1e6,
-              static_cast<double>(applied.back()) / 1e6,
-              static_cast<double>(snapshots[snapshots.size() / 2]) / 1e6, int(applied.size()));
+              handlers, applied[applied.size() / 2] / 1e6, applied.back() / 1e6,
+              snapshots[snapshots.size() / 2] / 1e6, int(applied.size()));
         QCOMPARE(model->rowCount(), handlers);
         QTRY_VERIFY(delegates() > 0);
         QVERIFY2(delegates() < 40, qPrintable(QString::number(delegates()))); // 13 rows in sight
@@ -309,8 +308,8 @@ private Q_SLOTS:
         // Its heading shows its own cost.
         const auto costShown = [&] {
             const QString cost = QStringLiteral(" · refresh: %1 here, snapshot %2 on a worker")
-                                     .arg(rio::DiagnosticsModel::formatDuration(double(model->applyNs())),
-                                          rio::DiagnosticsModel::formatDuration(double(model->snapshotNs())));
+                                     .arg(rio::DiagnosticsModel::formatDuration(model->applyNs()),
+                                          rio::DiagnosticsModel::formatDuration(model->snapshotNs()));
             for (const QQuickItem *item : inspector->findChildren<QQuickItem *>())
                 if (item->property("text").toString().endsWith(cost))
                     return true;

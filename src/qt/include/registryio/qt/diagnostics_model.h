@@ -43,9 +43,9 @@ class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
                    diagnosticsEnabledChanged)
     /// The model's thread's share of the last refresh: CPU time (ns) applying its rows, the
     /// views' updates included (wall time where the platform has no per-thread CPU clock).
-    Q_PROPERTY(qint64 applyNs READ applyNs NOTIFY refreshed)
+    Q_PROPERTY(double applyNs READ applyNs NOTIFY refreshed)
     /// CPU time (ns) of the last refresh's snapshot and sort (on the worker, unless refresh() took it).
-    Q_PROPERTY(qint64 snapshotNs READ snapshotNs NOTIFY refreshed)
+    Q_PROPERTY(double snapshotNs READ snapshotNs NOTIFY refreshed)
 
 public:
     /// The columns of a table view.
@@ -148,10 +148,10 @@ public:
     /// (persistent indexes follow their handler), never a reset; values change in place
     /// (dataChanged). A snapshot the worker is taking meanwhile is then discarded.
     Q_INVOKABLE void refresh();
-    /// The model's thread's share of the last refresh (ns).
-    [[nodiscard]] qint64 applyNs() const noexcept { return m_applyNs; }
+    /// The model's thread's share of the last refresh (ns; a double, as QML numbers are).
+    [[nodiscard]] double applyNs() const noexcept { return static_cast<double>(m_applyNs); }
     /// The last refresh's snapshot and sort (ns).
-    [[nodiscard]] qint64 snapshotNs() const noexcept { return m_snapshotNs; }
+    [[nodiscard]] double snapshotNs() const noexcept { return static_cast<double>(m_snapshotNs); }
     /// The row's handler as the last snapshot saw it (a default HandlerInfo out of range; the
     /// "removed handlers" row: id 0, its registry and drops).
     [[nodiscard]] HandlerInfo handlerAt(int row) const;
