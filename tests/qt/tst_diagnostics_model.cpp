@@ -197,7 +197,7 @@ private Q_SLOTS:
         });
         model.setRegistryFilter(QStringLiteral("model-churn"));
         model.setRefreshInterval(1);
-        QTRY_VERIFY_WITH_TIMEOUT(refreshes >= 200, 120'000);
+        QTRY_VERIFY_WITH_TIMEOUT(refreshes >= 80, 120'000);
         stop = true;
         for (std::thread &t : churn)
             t.join();
@@ -241,7 +241,7 @@ private Q_SLOTS:
                 passing.add([](int) { });
             }
         });
-        for (int round = 0; round < 40; ++round) {
+        for (int round = 0; round < 20; ++round) {
             auto model = std::make_unique<rio::DiagnosticsModel>();
             int refreshes = 0;
             connect(model.get(), &rio::DiagnosticsModel::refreshed, this, [&] { ++refreshes; });
