@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // rio::DiagnosticsModel: the rows of rio::Diagnostics::snapshot(), one per handler, refreshed on
 // a timer and kept sorted.
+#include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/diagnostics_model.h>
 
 #include <QHash>
@@ -396,19 +397,21 @@ void DiagnosticsModel::collectOnWorker()
     if (m_collecting)
         return;
     m_collecting = true;
-    m_worker.start([this, filter = m_filter, column = m_sortColumn, order = m_sortOrder,
-                    generation = m_generation, spent = std::exchange(m_spent, {})]() mutable {
+    // Handover: Qt's pool and event queue hand the functors over where TSan cannot see it.
+    m_worker.start(detail::Handover([this, filter = m_filter, column = m_sortColumn, order = m_sortOrder,
+                                     generation = m_generation,
+                                     spent = std::exchange(m_spent, {})]() mutable {
         spent = {};
         const qint64 start = threadTimeNs();
         Rows rows(collect(filter, column, order));
         const qint64 ns = threadTimeNs() - start;
-        QMetaObject::invokeMethod(
-            this,
-            [this, rows = std::move(rows), generation, ns]() mutable {
-                applyCollected(std::move(rows), generation, ns);
-            },
-            Qt::QueuedConnection);
-    });
+        [[maybe_unused]] const detail::TsanPostScope posting;
+        QMetaObject::invokeMethod(this,
+                                  detail::Handover([this, rows = std::move(rows), generation, ns]() mutable {
+                                      applyCollected(std::move(rows), generation, ns);
+                                  }),
+                                  Qt::QueuedConnection);
+    }));
 }
 
 void DiagnosticsModel::applyCollected(Rows rows, quint64 generation, qint64 snapshotNs)
