@@ -15,6 +15,8 @@ Rectangle {
     property int refreshInterval: 500
     /// Only registries whose name contains this.
     property string registryFilter: ""
+    /// The process-wide diagnostics switch (rio::Diagnostics): counts, run times, the watchdog.
+    property alias diagnosticsEnabled: diagnostics.diagnosticsEnabled
     /// The title above the table (empty: none).
     property string title: "Handlers of every registry"
 
@@ -82,7 +84,10 @@ Rectangle {
         width: inspector.width - 16
         visible: inspector.title.length > 0
         height: visible ? implicitHeight : 0
-        text: inspector.title + " · " + diagnostics.count
+        // The inspector's own cost: its thread's share of a refresh, and the snapshot's on a worker.
+        text: inspector.title + " · " + diagnostics.count + " · refresh: "
+              + diagnostics.formatDuration(diagnostics.applyNs) + " here, snapshot "
+              + diagnostics.formatDuration(diagnostics.snapshotNs) + " on a worker"
         color: "#e6e6e6"
         font.pixelSize: 13
         font.bold: true
@@ -115,6 +120,7 @@ Rectangle {
         height: inspector.height - y - 6
         clip: true
         reuseItems: true
+        cacheBuffer: 0 // no delegates beyond the rows in sight: a refresh updates those only
         boundsBehavior: Flickable.StopAtBounds
         model: diagnostics
 

@@ -240,7 +240,7 @@ ApplicationWindow {
         // Every handler of the two registries, live (rio::Diagnostics): where each was added, its
         // thread, calls, failures, drops and run times. Hidden in a small window.
         RegistryInspector {
-            title: "Inspector: every handler of every registry, sorted by calls"
+            title: "Inspector: every handler of every registry, longest run first"
             refreshInterval: 500
             visible: root.height >= 700
             Layout.fillWidth: true

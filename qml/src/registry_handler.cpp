@@ -2,6 +2,7 @@
 #include "qml_registry_shared.h"
 
 #include <registryio/qml/registry_handler.h>
+#include <registryio/qt/diagnostics.h>
 
 #include <QQmlInfo>
 #include <QThread>
@@ -27,6 +28,18 @@ void RegistryHandler::setRegistry(QmlRegistry *registry)
     m_registry = registry;
     reRegister();
     Q_EMIT registryChanged();
+}
+
+QJsonObject RegistryHandler::diagnostics() const
+{
+    const auto id = static_cast<quint64>(handlerId());
+    if (id == 0 || !m_registry)
+        return {};
+    const RegistryInfo registry = Diagnostics::snapshot(m_registry->registry().registryId());
+    for (const HandlerInfo &h : registry.handlers)
+        if (h.id.value() == id)
+            return toJson(h);
+    return {};
 }
 
 void RegistryHandler::registerNow()

@@ -2,15 +2,21 @@
 // rio::DiagnosticsModel: a well-formed model (QAbstractItemModelTester) whose rows are the live
 // registries' handlers with where they were added, their counters and run times; it refreshes on
 // its own at refreshInterval, sorts and keeps sorting across refreshes, and filters by registry.
+#include <registryio/qt/diagnostics.h>
 #include <registryio/qt/diagnostics_model.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QAbstractItemModelTester>
 #include <QCoreApplication>
 #include <QObject>
+#include <QSignalSpy>
 #include <QTest>
 
+#include <atomic>
+#include <memory>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -132,6 +138,124 @@ private Q_SLOTS:
         QTRY_COMPARE(model.index(0, rio::DiagnosticsModel::CallsColumn).data().toULongLong(), 1u);
         registry.remove(h);
         QTRY_COMPARE(model.rowCount(), 0);
+    }
+
+    // The timer's snapshots are taken on the model's worker while other threads add and remove
+    // handlers and create and destroy registries: every refresh the worker hands back leaves a
+    // well-formed model (QAbstractItemModelTester), never a reset, and a change of order while a
+    // snapshot is in flight is kept (the stale rows are dropped, not applied).
+    void workerRefreshesStayWellFormedUnderChurn()
+    {
+        rio::Diagnostics::setEnabled(true); // timed: the longest runs, the default order, keep changing
+        const auto spin = [](int round) {
+            volatile int sink = 0;
+            for (int k = 0; k < (round % 7) * 100; ++k)
+                sink = sink + k;
+        };
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("model-churn"));
+        rio::HandlerId followed;
+        for (int i = 0; i < 200; ++i)
+            followed = registry.add(spin);
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> churn;
+        for (int t = 0; t < 2; ++t)
+            churn.emplace_back([&, t] {
+                for (int round = 0; round < 20'000 && !stop.load(); ++round) {
+                    const rio::HandlerId id = registry.add(spin);
+                    registry.notify(round);
+                    if (round % 100 != t) // a few hundred handlers stay
+                        registry.remove(id);
+                    rio::QtRegistry<int> passing; // registries that come and go
+                    passing.setObjectName(QStringLiteral("model-churn-passing"));
+                    passing.add([](int) { });
+                }
+            });
+        rio::DiagnosticsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy resets(&model, &QAbstractItemModel::modelReset);
+        QSignalSpy moves(&model, &QAbstractItemModel::rowsMoved);
+        int refreshes = 0;
+        int unsorted = 0; // refreshes that left two neighbours in the wrong order
+        QPersistentModelIndex follower;
+        connect(&model, &rio::DiagnosticsModel::refreshed, this, [&] {
+            ++refreshes;
+            const int column = model.sortColumn();
+            for (int r = 1; r < model.rowCount(); ++r) {
+                const QVariant a = model.index(r - 1, column).data(Qt::UserRole);
+                const QVariant b = model.index(r, column).data(Qt::UserRole);
+                if (QVariant::compare(a, b) == QPartialOrdering::Less) { // descending
+                    ++unsorted;
+                    break;
+                }
+            }
+            if (!follower.isValid()) // a persistent index follows its handler wherever it moves
+                follower = model.index(rowOf(model, registry.registryId(), followed), 0);
+            if (refreshes % 10 == 0) // the order changes while a snapshot may be in flight
+                model.setSortColumn(refreshes % 20 == 0 ? rio::DiagnosticsModel::MaxColumn
+                                                        : rio::DiagnosticsModel::CallsColumn);
+        });
+        model.setRegistryFilter(QStringLiteral("model-churn"));
+        model.setRefreshInterval(1);
+        QTRY_VERIFY_WITH_TIMEOUT(refreshes >= 80, 120'000);
+        stop = true;
+        for (std::thread &t : churn)
+            t.join();
+        rio::Diagnostics::setEnabled(false);
+        QCOMPARE(resets.size(), 0);
+        QCOMPARE(unsorted, 0);
+        QVERIFY(moves.size() > 0); // rows were moved, not only laid out again
+        QVERIFY(follower.isValid());
+        QCOMPARE(follower.data(rio::DiagnosticsModel::HandlerIdRole).toULongLong(), followed.value());
+        qInfo("%d refreshes, %d row moves", refreshes, int(moves.size()));
+        // Rows arrive sorted as the model is sorted now.
+        model.setRefreshInterval(0);
+        model.sort(rio::DiagnosticsModel::HandlerColumn, Qt::AscendingOrder);
+        model.refresh();
+        for (int r = 1; r < model.rowCount(); ++r) {
+            const QModelIndex a = model.index(r - 1, 0), b = model.index(r, 0);
+            const auto key = [](const QModelIndex &i) {
+                return i.data(rio::DiagnosticsModel::HandlerIdRole).toULongLong();
+            };
+            QVERIFY(key(a) <= key(b) || a.data(rio::DiagnosticsModel::RegistryIdRole) !=
+                                            b.data(rio::DiagnosticsModel::RegistryIdRole));
+        }
+        QVERIFY(model.applyNs() > 0);
+        QVERIFY(model.snapshotNs() > 0);
+    }
+
+    // A model destroyed while its worker takes a snapshot (of a thousand handlers, while
+    // registries come and go): the destructor waits for the worker, whose rows die with the model
+    // and are never applied (ASan runs this test).
+    void destroyedWithASnapshotInFlight()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("model-dying"));
+        for (int i = 0; i < 1000; ++i)
+            registry.add([](int) { });
+        std::atomic<bool> stop{false};
+        std::thread churn([&] {
+            for (int round = 0; round < 100'000 && !stop.load(); ++round) {
+                rio::QtRegistry<int> passing;
+                passing.setObjectName(QStringLiteral("model-dying-passing"));
+                passing.add([](int) { });
+            }
+        });
+        for (int round = 0; round < 20; ++round) {
+            auto model = std::make_unique<rio::DiagnosticsModel>();
+            int refreshes = 0;
+            connect(model.get(), &rio::DiagnosticsModel::refreshed, this, [&] { ++refreshes; });
+            model->setRefreshInterval(1);
+            // One to three of the worker's refreshes, then a tick more: most rounds end while
+            // the next snapshot is being taken.
+            QTRY_VERIFY_WITH_TIMEOUT(refreshes >= 1 + round % 3, 60'000);
+            QCoreApplication::processEvents();
+            QCOMPARE(model->rowCount() >= 1000, true);
+            model.reset();
+            QCoreApplication::processEvents(); // what the worker posted died with the model
+        }
+        stop = true;
+        churn.join();
     }
 
     void formatsDurations()

@@ -53,16 +53,16 @@ lttng --no-sessiond start "$session" >>"$work/lttng.log" 2>&1 || fail "lttng sta
 
 # The program waits for its registration with the daemon before main() (at most this long), so
 # its first notify is recorded.
-output=$(LTTNG_UST_REGISTER_TIMEOUT=30000 "$program" 2>"$work/program.err") ||
+output=$(LTTNG_UST_REGISTER_TIMEOUT=30000 "$program" "$work/diagnostics.json" 2>"$work/program.err") ||
   fail "the program failed: $output $(cat "$work/program.err")"
 lttng --no-sessiond stop "$session" >>"$work/lttng.log" 2>&1 || fail "lttng stop: $(cat "$work/lttng.log")"
 lttng --no-sessiond destroy "$session" >>"$work/lttng.log" 2>&1 || fail "lttng destroy: $(cat "$work/lttng.log")"
 
 echo "program: $output"
-[[ $output =~ pid=([0-9]+)\ registry=([0-9]+)\ every=([0-9]+)\ bounded=([0-9]+)\ thrower=([0-9]+) ]] ||
+[[ $output =~ pid=([0-9]+)\ registry=([0-9]+)\ every=([0-9]+)\ bounded=([0-9]+)\ thrower=([0-9]+).*thrower_line=([0-9]+) ]] ||
   fail "unexpected program output: $output"
 pid=${BASH_REMATCH[1]} registry=${BASH_REMATCH[2]} every=${BASH_REMATCH[3]} bounded=${BASH_REMATCH[4]}
-thrower=${BASH_REMATCH[5]}
+thrower=${BASH_REMATCH[5]} thrower_line=${BASH_REMATCH[6]}
 
 babeltrace2 "$work/trace" >"$work/events.txt" 2>"$work/babeltrace.err" ||
   fail "babeltrace2 could not read the trace: $(cat "$work/babeltrace.err")"
@@ -97,6 +97,23 @@ expect 7 'registryio:delivery_end: '
 registries=$(grep -o -E 'registry = [0-9]+' "$work/ours.txt" | sort -u | wc -l)
 [[ $registries -eq 1 ]] || { echo "FAIL: events name $registries registries, expected 1" >&2; status=1; }
 expect 22 "registry = $registry[ ,]"
+# The recipe of docs/DIAGNOSTICS.md ("Where a traced handler was added"): the failed deliveries'
+# (registry, handler) looked up in the program's rio::Diagnostics JSON name the line that added
+# the throwing handler.
+where=$(grep -o -E 'delivery_end: .*registry = [0-9]+, handler = [0-9]+, failed = 1' "$work/ours.txt" |
+  sed -E 's/.*registry = ([0-9]+), handler = ([0-9]+).*/\1 \2/' | sort -u |
+  python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+where = {(r["id"], h["id"]): "%s:%d" % (h["file"].rsplit("/", 1)[-1], h["line"])
+         for r in doc["registries"] for h in r["handlers"]}
+for line in sys.stdin:
+    registry, handler = map(int, line.split())
+    print(where.get((registry, handler), "unknown"))
+' "$work/diagnostics.json")
+echo "failed deliveries come from the handler added at: $where"
+[[ $where == "trace_program.cpp:$thrower_line" ]] ||
+  { echo "FAIL: the failed deliveries map to '$where', expected trace_program.cpp:$thrower_line" >&2; status=1; }
 if [[ $status -ne 0 ]]; then
   echo "--- the program's events:" >&2
   cat "$work/ours.txt" >&2

@@ -405,7 +405,12 @@ RegistryInfo Diagnostics::snapshot(quint64 registryId)
 void Diagnostics::setEnabled(bool enabled)
 {
     setUpWithRules();
+    const bool was = isEnabled();
     enableAll(enabled);
+    // No argument: a receiver reads the state, which a concurrent change may have changed again.
+    if (was != enabled)
+        if (Diagnostics *d = theInstance.load(std::memory_order_acquire))
+            Q_EMIT d->enabledChanged();
 }
 
 bool Diagnostics::isEnabled() noexcept

@@ -7,6 +7,7 @@
 #include <registryio/qml/qml_registry.h>
 
 #include <QJSValue>
+#include <QJsonObject>
 #include <QObject>
 #include <QPointer>
 #include <QtQml/qqmlregistration.h>
@@ -34,6 +35,10 @@ public:
     [[nodiscard]] QmlRegistry *registry() const noexcept { return m_registry; }
     /// Sets the registry (re-registers).
     void setRegistry(QmlRegistry *registry);
+    /// This registration's counts and times as rio::Diagnostics records them (rio::toJson of its
+    /// HandlerInfo: calls, failures, totalDrops, drops by reason, waiting, runTime...); calls and
+    /// run times while diagnostics are on. An empty object while not registered.
+    [[nodiscard]] Q_INVOKABLE QJsonObject diagnostics() const;
 
 Q_SIGNALS:
     /// An event arrived (on this object's thread), as one JavaScript value per notify, shared by

@@ -195,6 +195,8 @@ struct RIO_QT_EXPORT SlowHandlerReport
 class RIO_QT_EXPORT Diagnostics : public QObject
 {
     Q_OBJECT
+    /// The process-wide switch (isEnabled, setEnabled): the QML singleton `Diagnostics.enabled`.
+    Q_PROPERTY(bool enabled READ isEnabled WRITE setEnabled NOTIFY enabledChanged)
 
 public:
     /// The singleton (created on first use).
@@ -210,6 +212,7 @@ public:
     /// registry, present and future. Also enabled by the environment variable
     /// RIO_DIAGNOSTICS=1 or by enabling debug output of the category `registryio.diagnostics`
     /// (QT_LOGGING_RULES="registryio.diagnostics.debug=true") before the first registry.
+    /// enabledChanged follows a change once the singleton exists.
     static void setEnabled(bool enabled);
     /// True while diagnostics are enabled process-wide.
     [[nodiscard]] static bool isEnabled() noexcept;
@@ -246,6 +249,9 @@ public:
     static bool writeJson(const QString &path);
 
 Q_SIGNALS:
+    /// The process-wide switch changed (emitted on the thread that changed it; isEnabled() is
+    /// the state now).
+    void enabledChanged();
     /// A handler ran longer than its thread's slow threshold (reported once per handler; see
     /// HandlerInfo::slowRuns for the count). Emitted on the thread it ran on, after it ended.
     void slowHandler(const rio::SlowHandlerReport &report);

@@ -7,7 +7,10 @@
 #include <QAbstractTableModel>
 #include <QHash>
 #include <QList>
+#include <QThreadPool>
 #include <QTimer>
+
+#include <vector>
 
 namespace rio {
 
@@ -17,7 +20,8 @@ namespace rio {
 /// registry whose removed handlers had deliveries dropped (RegistryInfo::removedHandlerDrops),
 /// one row "removed handlers" with handler id 0 that carries those drops. Columns for table
 /// views; the same values as roles for QML (RegistryInspector). Sorted by sortColumn, kept
-/// sorted across refreshes. Lives on one thread (its refresh runs there).
+/// sorted across refreshes. Lives on one thread: its timer's snapshots are taken and sorted on a
+/// worker thread of its own, and only the sorted rows are applied on the model's thread.
 class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
 {
     Q_OBJECT
@@ -33,6 +37,15 @@ class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
         QString registryFilter READ registryFilter WRITE setRegistryFilter NOTIFY registryFilterChanged)
     /// Number of rows (handlers shown).
     Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+    /// The process-wide switch (rio::Diagnostics::isEnabled / setEnabled), for QML: every model
+    /// shows and sets the same one.
+    Q_PROPERTY(bool diagnosticsEnabled READ isDiagnosticsEnabled WRITE setDiagnosticsEnabled NOTIFY
+                   diagnosticsEnabledChanged)
+    /// The model's thread's share of the last refresh: CPU time (ns) applying its rows, the
+    /// views' updates included (wall time where the platform has no per-thread CPU clock).
+    Q_PROPERTY(double applyNs READ applyNs NOTIFY refreshed)
+    /// CPU time (ns) of the last refresh's snapshot and sort (on the worker, unless refresh() took it).
+    Q_PROPERTY(double snapshotNs READ snapshotNs NOTIFY refreshed)
 
 public:
     /// The columns of a table view.
@@ -121,15 +134,24 @@ public:
     {
         setSortOrder(descending ? Qt::DescendingOrder : Qt::AscendingOrder);
     }
+    /// rio::Diagnostics::isEnabled().
+    [[nodiscard]] static bool isDiagnosticsEnabled() noexcept { return Diagnostics::isEnabled(); }
+    /// rio::Diagnostics::setEnabled(enabled).
+    static void setDiagnosticsEnabled(bool enabled) { Diagnostics::setEnabled(enabled); }
     /// The registry name filter.
     [[nodiscard]] QString registryFilter() const { return m_filter; }
     /// Shows only registries whose name contains `filter`.
     void setRegistryFilter(const QString &filter);
 
-    /// Takes a snapshot now: handlers that left are removed, new ones inserted, a new order is
-    /// a layout change (persistent indexes follow their handler), never a reset; values change
-    /// in place (dataChanged).
+    /// Takes a snapshot now, on the calling (the model's) thread, as the timer does on its
+    /// worker: handlers that left are removed, new ones inserted, a new order is a layout change
+    /// (persistent indexes follow their handler), never a reset; values change in place
+    /// (dataChanged). A snapshot the worker is taking meanwhile is then discarded.
     Q_INVOKABLE void refresh();
+    /// The model's thread's share of the last refresh (ns; a double, as QML numbers are).
+    [[nodiscard]] double applyNs() const noexcept { return static_cast<double>(m_applyNs); }
+    /// The last refresh's snapshot and sort (ns).
+    [[nodiscard]] double snapshotNs() const noexcept { return static_cast<double>(m_snapshotNs); }
     /// The row's handler as the last snapshot saw it (a default HandlerInfo out of range; the
     /// "removed handlers" row: id 0, its registry and drops).
     [[nodiscard]] HandlerInfo handlerAt(int row) const;
@@ -147,14 +169,25 @@ Q_SIGNALS:
     void countChanged();
     /// A snapshot was taken (after the model changed).
     void refreshed();
+    /// The process-wide switch changed (rio::Diagnostics::enabledChanged, on this thread).
+    void diagnosticsEnabledChanged();
 
 private:
-    [[nodiscard]] QVariant cell(const HandlerInfo &h, int column, bool forSort) const;
-    void sortRows(QList<HandlerInfo> &rows) const;
-    void apply(QList<HandlerInfo> rows);
+    struct Rows;
+    void collectOnWorker();
+    void applyCollected(Rows rows, quint64 generation, qint64 snapshotNs);
+    void apply(Rows rows);
+    [[nodiscard]] const HandlerInfo &rowAt(int row) const;
 
     QList<HandlerInfo> m_rows;
+    std::vector<qsizetype> m_view; // a row of the model: its place in m_rows
+    QList<HandlerInfo> m_spent;    // rows a refresh replaced: the next worker task frees them
     QTimer m_timer;
+    QThreadPool m_worker; // one thread; the destructor waits for it before anything else goes
+    bool m_collecting = false;
+    quint64 m_generation = 0; // bumped when the rows a collection would give become stale
+    qint64 m_applyNs = 0;
+    qint64 m_snapshotNs = 0;
     int m_interval = 500;
     int m_sortColumn = MaxColumn;
     Qt::SortOrder m_sortOrder = Qt::DescendingOrder;
