@@ -17,7 +17,6 @@ public:
     explicit Registration(HandlerSubscription *handle) : m_handle(handle) { }
     void registrationEnded(quint64 dropped) override { m_handle->registrationEnded(dropped); }
     void dropsReported(quint64 total) override { m_handle->dropsReported(total); }
-    void deliverDirect(const void *event) override { m_handle->call(event); }
 
 private:
     HandlerSubscription *m_handle;
@@ -39,12 +38,6 @@ void HandlerSubscription::activate()
 {
     m_active = true;
     m_registration->id = m_id.value();
-    m_registration->priority = m_priority;
-    // A `once` handler leaves the registry when it fires: the facade's dispatch does that. A
-    // QmlRegistry calls the others' functions in its one-call dispatch.
-    if (!m_once && m_shared->batches && m_function.isFunction())
-        m_registration->function = &m_function;
-    m_registration->own = !m_once;
     m_shared->addRegistration(m_registration.get());
 }
 

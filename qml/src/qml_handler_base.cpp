@@ -28,7 +28,6 @@ public:
         m_handler->registryGone();
     }
     void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
-    void deliverDirect(const void *event) override { m_handler->deliverDirect(event); }
 
 private:
     QmlHandlerBase *m_handler;
@@ -257,7 +256,7 @@ void QmlHandlerBase::watchRegistry(QObject *registry,
     }
 }
 
-void QmlHandlerBase::registerWith(QObject *registry, const std::shared_ptr<detail::QmlRegistryShared> &shared)
+void QmlHandlerBase::registerWith(const std::shared_ptr<detail::QmlRegistryShared> &shared)
 {
     // A registry being destroyed: a binding that runs meanwhile (on its count, say) must not
     // register on it again.
@@ -274,17 +273,8 @@ void QmlHandlerBase::registerWith(QObject *registry, const std::shared_ptr<detai
     m_active = true;
     if (!m_originFile.isEmpty())
         shared->noteOrigin(m_id, m_originFile, m_originLine);
-    detail::QmlRegistration &registration = *m_registration;
-    registration.id = m_id.value();
-    registration.priority = m_priority;
-    // A function joins a QmlRegistry's one-call dispatch; the registry's own dispatch runs the
-    // others of its engine (a `once` one cannot take part: the facade removes it when it fires).
-    registration.batchEntry = QJSValue();
-    registration.function = shared->batches && m_function.isFunction() && !m_once ? &m_function : nullptr;
-    QQmlEngine *engine = qmlEngine(this);
-    registration.own =
-        !m_once && (registration.function != nullptr || (engine != nullptr && engine == qjsEngine(registry)));
-    shared->addRegistration(&registration);
+    m_registration->id = m_id.value();
+    shared->addRegistration(m_registration.get());
 }
 
 void QmlHandlerBase::unregister()
@@ -392,14 +382,6 @@ QJSValue QmlHandlerBase::eventValue(const void *event) const
     if (ops == nullptr || engine == nullptr)
         return {};
     return ops->scriptArguments(event, engine).constFirst();
-}
-
-void QmlHandlerBase::deliverDirect(const void *event)
-{
-    // Registered (not `once`), on the registry's thread and engine, whose dispatch keeps its
-    // bookkeeping alive meanwhile.
-    bool alive = true;
-    run(*m_registeredOn, m_id, event, alive);
 }
 
 void QmlHandlerBase::run(detail::QmlRegistryShared &shared, HandlerId id, const void *event, bool &alive)

@@ -228,9 +228,9 @@ private Q_SLOTS:
 
     void theFacadeTakenFromInsideARunningFunctionAppliesFromTheNextNotify()
     {
-        // registry() first called by a function that the registry's own dispatch runs (on the
-        // engine thread): it does not wait for its own frames, and the next notify goes through
-        // the facade.
+        // registry() called by a function the facade is running (on the engine thread) waits for
+        // nothing, and its suspension holds from the next notify on (the notify under way may
+        // still call the suspended function, as the facade says of any notify under way).
         QVERIFY(load(false));
         m_probe->suspendFromInside = registry();
         m_probe->suspendId =
@@ -240,7 +240,8 @@ private Q_SLOTS:
         QVERIFY(registry()->registry().isSuspended(m_probe->suspendId));
         QMetaObject::invokeMethod(m_root.get(), "notifyFromJavaScript", Q_ARG(int, 2));
         QCOMPARE(m_probe->values(QStringLiteral("first")), (std::vector<int>{1, 2}));
-        QCOMPARE(m_probe->values(QStringLiteral("second")), (std::vector<int>{1}));
+        const std::vector<int> second = m_probe->values(QStringLiteral("second"));
+        QVERIFY(second.empty() || second == std::vector<int>{1});
     }
 
     void dropsOfQueuedFunctionsReachTheFacade()

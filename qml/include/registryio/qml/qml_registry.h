@@ -72,10 +72,9 @@ public:
     [[nodiscard]] QBindable<int> bindableCount() const { return &m_countProperty; }
 
     /// The C++ facade underneath, for C++ handlers with contexts, coalescing, async notifies,
-    /// setSuspended and removeAndWait. From the first call on, JavaScript functions run through
-    /// the facade (one call each) so that its promises hold for them; the first call from another
-    /// thread waits for a dispatch of the registry's own that is running on its thread.
-    [[nodiscard]] QtRegistry<QVariant> &registry();
+    /// setSuspended and removeAndWait. It is the one table of every handler, JavaScript ones
+    /// included, and every notify is its dispatch: its promises hold for JavaScript handlers too.
+    [[nodiscard]] QtRegistry<QVariant> &registry() noexcept { return m_registry; }
     /// The facade, read-only (counts, droppedCount, isSuspended, notify); changes no dispatch.
     [[nodiscard]] const QtRegistry<QVariant> &registry() const noexcept { return m_registry; }
 
@@ -94,17 +93,6 @@ Q_SIGNALS:
 private:
     friend class RegistryHandler;
     class VariantOps;
-
-    // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.
-    bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
-    // Runs the registry's functions (the batch, or the lone one directly) with `value`. The
-    // registry's thread; the script exists; the caller keeps `shared` alive (a handler may
-    // destroy the registry).
-    static void runFunctions(QJSEngine *engine, detail::QmlRegistryShared &shared, QJSValue value);
-    // Makes m_shared's script on first use; false if the engine refuses it.
-    bool prepareScript(QJSEngine *engine) const;
-    // Reports a batch's failures, [id, thrown, id, thrown, ...] (the registry may be gone).
-    static void reportBatchFailures(const detail::QmlRegistryShared &shared, const QJSValue &failed);
 
     // The bookkeeping shared with handles, handlers and senders (first: the facade tells it).
     std::shared_ptr<detail::QmlRegistryShared> m_shared;

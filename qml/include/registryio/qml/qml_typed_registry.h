@@ -112,12 +112,8 @@ public:
     QmlTypedRegistryCore(const QmlTypedRegistryCore &) = delete;
     QmlTypedRegistryCore &operator=(const QmlTypedRegistryCore &) = delete;
 
-    /// The facade for C++ code: the registry's own dispatch stops (see QmlTypedRegistry::shareFacade).
-    QtRegistry<E> &registry() noexcept
-    {
-        m_owner->shareFacade();
-        return m_registry;
-    }
+    /// The facade, for C++ code: the one table and dispatch of every handler.
+    QtRegistry<E> &registry() noexcept { return m_registry; }
     const QtRegistry<E> &registry() const noexcept { return m_registry; }
 
     void notify(const E &event) const
@@ -131,8 +127,7 @@ public:
         const E *const outer = std::exchange(m_current, &event);
         QList<QJSValue> outerArguments = std::exchange(m_currentArguments, QList<QJSValue>());
         const QPointer<QObject> alive(m_owner); // a handler may destroy the registry, and us with it
-        if (!m_owner->notifyOwn(&event, m_registry.size()))
-            m_registry.notify(event);
+        m_registry.notify(event);
         if (alive.isNull())
             return;
         m_current = outer;
