@@ -341,6 +341,7 @@ void QmlHandlerBase::registryGone()
 void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 token,
                                const void *event)
 {
+    // `shared` lives as long as the facade's handler that calls us, which may outlive the registry.
     auto *self = static_cast<QmlHandlerBase *>(target);
     if (shared.ops == nullptr)
         return; // the registry is going or gone: nothing of it is read
@@ -350,8 +351,6 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
     // replaced since (a property changed), only a `once` one's fired delivery may still come.
     if ((token >> 1) < self->m_armedSince || (!once && (token != self->m_token || !self->m_active)))
         return;
-    const std::shared_ptr<detail::QmlRegistryShared> keep =
-        shared.shared_from_this(); // may outlive the registry
     const HandlerId id = token == self->m_previousToken ? self->m_previousId : self->m_id;
     bool ended = false;
     if (once) {
@@ -361,7 +360,7 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
             return;
         self->m_fired = true;
         if (token == self->m_token && self->m_active) {
-            keep->takeRegistration(id.value()); // the facade removed it when it fired
+            shared.takeRegistration(id.value()); // the facade removed it when it fired
             self->m_active = false;
             ended = true;
         } else if (self->m_once && self->m_active) {
@@ -370,7 +369,7 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
         }
     }
     bool alive = true;
-    self->run(*keep, id, event, alive);
+    self->run(shared, id, event, alive);
     if (alive && ended)
         self->emitActiveChanged();
 }

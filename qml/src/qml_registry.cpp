@@ -148,7 +148,7 @@ void QmlRegistry::notify(const QVariant &event) const
     }
     // The facade's dispatch, in a scope: its JavaScript handlers share one value, made once for
     // this notify (the caller's own, as a signal's handlers get it, when JavaScript notifies);
-    // C++ handlers and queued deliveries get a plain copy.
+    // C++ handlers get a plain copy, made once C++ code has the facade (see takeFacade).
     const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
     if (!fromJavaScript) {
         const VariantOps::Scope scope(keep, *m_ops, &event, {});
@@ -156,9 +156,23 @@ void QmlRegistry::notify(const QVariant &event) const
         return;
     }
     const auto value = event.value<QJSValue>();
+    if (keep->enterPassing()) {
+        {
+            const VariantOps::Scope scope(keep, *m_ops, &event, {value});
+            m_registry.notify(event);
+        }
+        keep->leavePassing();
+        return;
+    }
     const QVariant plain = value.toVariant();
     const VariantOps::Scope scope(keep, *m_ops, &plain, {value});
     m_registry.notify(plain);
+}
+
+QtRegistry<QVariant> &QmlRegistry::registry()
+{
+    m_shared->takeFacade(QThread::currentThread() == thread());
+    return m_registry;
 }
 
 bool QmlRegistry::remove(double id)

@@ -7,6 +7,7 @@
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_registry.h>
+#include <registryio/qt/diagnostics.h>
 
 #include <QQmlComponent>
 #include <QSignalSpy>
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -242,6 +244,30 @@ private Q_SLOTS:
         QCOMPARE(m_probe->values(QStringLiteral("first")), (std::vector<int>{1, 2}));
         const std::vector<int> second = m_probe->values(QStringLiteral("second"));
         QVERIFY(second.empty() || second == std::vector<int>{1});
+    }
+
+    void aNotifyRunsTheSameWhateverTheRegistryHolds()
+    {
+        // One dispatch: `first` suspends `second` during a notify from JavaScript, and what that
+        // notify does with `second` is the same with JavaScript handlers alone (C++ code takes
+        // registry() from inside `first`), with a C++ handler beside them, and with diagnostics on.
+        std::vector<std::vector<int>> seen;
+        for (const char *mode : {"alone", "with a C++ handler", "diagnostics on"}) {
+            cleanup();
+            QVERIFY(load(false));
+            if (mode == std::string_view("with a C++ handler"))
+                registry()->registry().add([](const QVariant &) { }, -100);
+            rio::Diagnostics::setEnabled(mode == std::string_view("diagnostics on"));
+            m_probe->suspendFromInside = registry();
+            m_probe->suspendId = rio::HandlerId{
+                quint64(rio::test::eval(m_root.get(), QStringLiteral("second.id")).toDouble())};
+            QMetaObject::invokeMethod(m_root.get(), "notifyFromJavaScript", Q_ARG(int, 1));
+            rio::Diagnostics::setEnabled(false);
+            QCOMPARE(m_probe->values(QStringLiteral("first")), std::vector<int>{1});
+            seen.push_back(m_probe->values(QStringLiteral("second")));
+        }
+        QCOMPARE(seen.at(1), seen.at(0));
+        QCOMPARE(seen.at(2), seen.at(0));
     }
 
     void dropsOfQueuedFunctionsReachTheFacade()

@@ -74,7 +74,9 @@ public:
     /// The C++ facade underneath, for C++ handlers with contexts, coalescing, async notifies,
     /// setSuspended and removeAndWait. It is the one table of every handler, JavaScript ones
     /// included, and every notify is its dispatch: its promises hold for JavaScript handlers too.
-    [[nodiscard]] QtRegistry<QVariant> &registry() noexcept { return m_registry; }
+    /// From the first call on, a notify from JavaScript also makes the plain copy C++ handlers
+    /// get; the first call from another thread waits for such a notify under way here.
+    [[nodiscard]] QtRegistry<QVariant> &registry();
     /// The facade, read-only (counts, droppedCount, isSuspended, notify); changes no dispatch.
     [[nodiscard]] const QtRegistry<QVariant> &registry() const noexcept { return m_registry; }
 
