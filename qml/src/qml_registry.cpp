@@ -27,7 +27,7 @@ public:
     HandlerId addTarget(detail::QmlDelivery delivery, const HandlerOptions &options) override
     {
         QObject *const context = delivery.context(m_registry, options);
-        return m_registry->m_registry.add(
+        return m_registry->m_registry->add(
             context, [delivery = std::move(delivery)](const QVariant &event) { delivery(&event); }, options);
     }
 
@@ -88,38 +88,40 @@ private:
 
 QString QmlRegistry::name() const
 {
-    return m_registry.objectName();
+    return m_registry->objectName();
 }
 
 void QmlRegistry::setName(const QString &name)
 {
-    if (name == m_registry.objectName())
+    if (name == m_registry->objectName())
         return;
-    m_registry.setObjectName(name);
+    m_registry->setObjectName(name);
     Q_EMIT nameChanged();
 }
 
 QmlRegistry::QmlRegistry(QObject *parent)
     : QObject(parent), m_shared(std::make_shared<detail::QmlRegistryShared>(this)),
-      m_registry(this, m_shared.get()), m_ops(std::make_unique<VariantOps>(this))
+      m_registry(std::make_shared<detail::QmlHeldRegistry<QVariant>>(this, m_shared.get())),
+      m_ops(std::make_unique<VariantOps>(this))
 {
     detail::QmlRegistryShared &shared = *m_shared;
-    shared.facade = &m_registry;
-    shared.facadeBase = &m_registry;
+    shared.facade = m_registry.get();
+    shared.facadeBase = m_registry.get();
     shared.ops = m_ops.get();
     shared.emitFailed = [](QObject *registry, HandlerId id, const QString &message) {
         Q_EMIT static_cast<QmlRegistry *>(registry)->handlerFailed(static_cast<double>(id.value()), message);
     };
-    detail::QmlRegistryShared::connectDrops(m_shared, m_registry);
-    connect(&m_registry, &QtRegistryBase::countChanged, this, [this] {
+    detail::QmlRegistryShared::connectDrops(m_shared, *m_registry);
+    connect(m_registry.get(), &QtRegistryBase::countChanged, this, [this] {
         m_shared->facadeCountChanged();
         m_countProperty.notify();
         Q_EMIT countChanged();
     });
     // C++ handlers' failures, re-emitted on this thread with a JavaScript-friendly id.
-    connect(&m_registry, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
-        Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
-    });
+    connect(m_registry.get(), &QtRegistryBase::handlerFailed, this,
+            [this](HandlerId id, const QString &message) {
+                Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
+            });
 }
 
 QmlRegistry::~QmlRegistry()
@@ -143,36 +145,39 @@ void QmlRegistry::notify(const QVariant &event) const
                       "send plain QVariant values from C++ threads");
             return;
         }
-        m_registry.notify(event);
+        m_registry->notify(event);
         return;
     }
     // The facade's dispatch, in a scope: its JavaScript handlers share one value, made once for
     // this notify (the caller's own, as a signal's handlers get it, when JavaScript notifies);
     // C++ handlers get a plain copy, made once C++ code has the facade (see takeFacade).
-    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
+    // A handler may destroy us: the bookkeeping and the facade (whose notify must not outlive it)
+    // live on until this notify ends.
+    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
+    const std::shared_ptr<detail::QmlHeldRegistry<QVariant>> facade = m_registry;
     if (!fromJavaScript) {
         const VariantOps::Scope scope(keep, *m_ops, &event, {});
-        m_registry.notify(event);
+        facade->notify(event);
         return;
     }
     const auto value = event.value<QJSValue>();
     if (keep->enterPassing()) {
         {
             const VariantOps::Scope scope(keep, *m_ops, &event, {value});
-            m_registry.notify(event);
+            facade->notify(event);
         }
         keep->leavePassing();
         return;
     }
     const QVariant plain = value.toVariant();
     const VariantOps::Scope scope(keep, *m_ops, &plain, {value});
-    m_registry.notify(plain);
+    facade->notify(plain);
 }
 
 QtRegistry<QVariant> &QmlRegistry::registry()
 {
     m_shared->takeFacade(QThread::currentThread() == thread());
-    return m_registry;
+    return *m_registry;
 }
 
 bool QmlRegistry::remove(double id)
@@ -182,7 +187,7 @@ bool QmlRegistry::remove(double id)
 
 int QmlRegistry::count() const noexcept
 {
-    return m_registry.count();
+    return m_registry->count();
 }
 
 QmlRegistrySender QmlRegistry::sender() const

@@ -78,7 +78,7 @@ public:
     /// get; the first call from another thread waits for such a notify under way here.
     [[nodiscard]] QtRegistry<QVariant> &registry();
     /// The facade, read-only (counts, droppedCount, isSuspended, notify); changes no dispatch.
-    [[nodiscard]] const QtRegistry<QVariant> &registry() const noexcept { return m_registry; }
+    [[nodiscard]] const QtRegistry<QVariant> &registry() const noexcept { return *m_registry; }
 
     /// A thread-safe reference for C++ workers that may outlive this registry.
     [[nodiscard]] QmlRegistrySender sender() const;
@@ -98,7 +98,9 @@ private:
 
     // The bookkeeping shared with handles, handlers and senders (first: the facade tells it).
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
-    detail::QmlHeldRegistry<QVariant> m_registry; // held: its handlers' context is this object
+    // Held: its handlers' context is this object. Shared with a notify running on this thread,
+    // which a handler may end by destroying this object: the facade goes when the notify ends.
+    std::shared_ptr<detail::QmlHeldRegistry<QVariant>> m_registry;
     std::unique_ptr<VariantOps> m_ops;
     Q_OBJECT_COMPUTED_PROPERTY(QmlRegistry, int, m_countProperty, &QmlRegistry::count)
 };
