@@ -17,7 +17,6 @@ public:
     explicit Registration(HandlerSubscription *handle) : m_handle(handle) { }
     void registrationEnded(quint64 dropped) override { m_handle->registrationEnded(dropped); }
     void dropsReported(quint64 total) override { m_handle->dropsReported(total); }
-    void deliverDirect(const void *event) override { m_handle->call(event); }
 
 private:
     HandlerSubscription *m_handle;
@@ -31,6 +30,8 @@ HandlerSubscription::HandlerSubscription(std::shared_ptr<detail::QmlRegistryShar
 
 HandlerSubscription::~HandlerSubscription()
 {
+    if (m_alive != nullptr)
+        *m_alive = false; // its own call destroyed it
     if (m_active)
         m_shared->removeOwn(m_id);
 }
@@ -39,12 +40,6 @@ void HandlerSubscription::activate()
 {
     m_active = true;
     m_registration->id = m_id.value();
-    m_registration->priority = m_priority;
-    // A `once` handler leaves the registry when it fires: the facade's dispatch does that. A
-    // QmlRegistry calls the others' functions in its one-call dispatch.
-    if (!m_once && m_shared->batches && m_function.isFunction())
-        m_registration->function = &m_function;
-    m_registration->own = !m_once;
     m_shared->addRegistration(m_registration.get());
 }
 
@@ -53,7 +48,8 @@ void HandlerSubscription::deactivate()
     if (!m_active)
         return;
     m_active = false;
-    m_keepAlive = QJSValue(); // collectable from now on, unless JavaScript or an owner keeps us
+    if (m_alive == nullptr)       // else when its call returns
+        m_keepAlive = QJSValue(); // collectable from now on, unless JavaScript or an owner keeps us
     m_shared->takeRegistration(m_id.value());
     emitActiveChanged();
 }
@@ -89,29 +85,31 @@ bool HandlerSubscription::remove()
 void HandlerSubscription::deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 /*token*/,
                                     const void *event)
 {
+    // `shared` lives as long as the facade's handler that calls us, a handler that may destroy
+    // the registry, or this handle.
     auto *handle = static_cast<HandlerSubscription *>(target);
-    if (shared.ops == nullptr)
-        return; // the registry is going or gone: nothing of it is read
+    QJSEngine *engine = handle->m_engine.data();
     // A `once` handle's delivery comes after the facade removed it (which may have told it).
-    if (!handle->m_active && !handle->m_once)
-        return;
-    const QJSValue self = handle->m_keepAlive; // not collected during its own call
+    if (shared.ops == nullptr || engine == nullptr || (!handle->m_active && !handle->m_once))
+        return; // the registry is going or gone: nothing of it is read
+    const HandlerId id = handle->m_id;
+    // Until the call returns, the handle keeps its wrapper (see deactivate), and learns through
+    // `alive` whether the function destroyed it.
+    bool alive = true;
+    bool *const outer = std::exchange(handle->m_alive, &alive);
     if (handle->m_once)
         handle->deactivate(); // the registry removed it before this delivery
-    handle->call(event);
-}
-
-void HandlerSubscription::call(const void *event)
-{
-    QJSEngine *engine = m_engine.data();
-    detail::QmlEventOps *ops = m_shared->ops;
-    if (engine == nullptr || ops == nullptr)
-        return;
-    const std::shared_ptr<detail::QmlRegistryShared> shared = m_shared; // the function may destroy us
-    const HandlerId id = m_id;
-    m_function.call(ops->scriptArguments(event, engine));
+    if (alive && shared.ops != nullptr)
+        handle->m_function.call(shared.ops->scriptArguments(event, engine));
+    if (alive) {
+        handle->m_alive = outer;
+        if (outer == nullptr && !handle->m_active)
+            handle->m_keepAlive = QJSValue(); // collectable from now on
+    } else if (outer != nullptr) {
+        *outer = false;
+    }
     if (engine->hasError())
-        shared->reportThrown(id, engine->catchError());
+        shared.reportThrown(id, engine->catchError());
 }
 
 } // namespace rio

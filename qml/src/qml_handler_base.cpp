@@ -28,7 +28,6 @@ public:
         m_handler->registryGone();
     }
     void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
-    void deliverDirect(const void *event) override { m_handler->deliverDirect(event); }
 
 private:
     QmlHandlerBase *m_handler;
@@ -257,7 +256,7 @@ void QmlHandlerBase::watchRegistry(QObject *registry,
     }
 }
 
-void QmlHandlerBase::registerWith(QObject *registry, const std::shared_ptr<detail::QmlRegistryShared> &shared)
+void QmlHandlerBase::registerWith(const std::shared_ptr<detail::QmlRegistryShared> &shared)
 {
     // A registry being destroyed: a binding that runs meanwhile (on its count, say) must not
     // register on it again.
@@ -274,17 +273,8 @@ void QmlHandlerBase::registerWith(QObject *registry, const std::shared_ptr<detai
     m_active = true;
     if (!m_originFile.isEmpty())
         shared->noteOrigin(m_id, m_originFile, m_originLine);
-    detail::QmlRegistration &registration = *m_registration;
-    registration.id = m_id.value();
-    registration.priority = m_priority;
-    // A function joins a QmlRegistry's one-call dispatch; the registry's own dispatch runs the
-    // others of its engine (a `once` one cannot take part: the facade removes it when it fires).
-    registration.batchEntry = QJSValue();
-    registration.function = shared->batches && m_function.isFunction() && !m_once ? &m_function : nullptr;
-    QQmlEngine *engine = qmlEngine(this);
-    registration.own =
-        !m_once && (registration.function != nullptr || (engine != nullptr && engine == qjsEngine(registry)));
-    shared->addRegistration(&registration);
+    m_registration->id = m_id.value();
+    shared->addRegistration(m_registration.get());
 }
 
 void QmlHandlerBase::unregister()
@@ -351,6 +341,7 @@ void QmlHandlerBase::registryGone()
 void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 token,
                                const void *event)
 {
+    // `shared` lives as long as the facade's handler that calls us, which may outlive the registry.
     auto *self = static_cast<QmlHandlerBase *>(target);
     if (shared.ops == nullptr)
         return; // the registry is going or gone: nothing of it is read
@@ -360,8 +351,6 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
     // replaced since (a property changed), only a `once` one's fired delivery may still come.
     if ((token >> 1) < self->m_armedSince || (!once && (token != self->m_token || !self->m_active)))
         return;
-    const std::shared_ptr<detail::QmlRegistryShared> keep =
-        shared.shared_from_this(); // may outlive the registry
     const HandlerId id = token == self->m_previousToken ? self->m_previousId : self->m_id;
     bool ended = false;
     if (once) {
@@ -371,7 +360,7 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
             return;
         self->m_fired = true;
         if (token == self->m_token && self->m_active) {
-            keep->takeRegistration(id.value()); // the facade removed it when it fired
+            shared.takeRegistration(id.value()); // the facade removed it when it fired
             self->m_active = false;
             ended = true;
         } else if (self->m_once && self->m_active) {
@@ -380,7 +369,7 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
         }
     }
     bool alive = true;
-    self->run(*keep, id, event, alive);
+    self->run(shared, id, event, alive);
     if (alive && ended)
         self->emitActiveChanged();
 }
@@ -392,14 +381,6 @@ QJSValue QmlHandlerBase::eventValue(const void *event) const
     if (ops == nullptr || engine == nullptr)
         return {};
     return ops->scriptArguments(event, engine).constFirst();
-}
-
-void QmlHandlerBase::deliverDirect(const void *event)
-{
-    // Registered (not `once`), on the registry's thread and engine, whose dispatch keeps its
-    // bookkeeping alive meanwhile.
-    bool alive = true;
-    run(*m_registeredOn, m_id, event, alive);
 }
 
 void QmlHandlerBase::run(detail::QmlRegistryShared &shared, HandlerId id, const void *event, bool &alive)

@@ -27,7 +27,7 @@ public:
     HandlerId addTarget(detail::QmlDelivery delivery, const HandlerOptions &options) override
     {
         QObject *const context = delivery.context(m_registry, options);
-        return m_registry->m_registry.add(
+        return m_registry->m_registry->add(
             context, [delivery = std::move(delivery)](const QVariant &event) { delivery(&event); }, options);
     }
 
@@ -88,39 +88,40 @@ private:
 
 QString QmlRegistry::name() const
 {
-    return m_registry.objectName();
+    return m_registry->objectName();
 }
 
 void QmlRegistry::setName(const QString &name)
 {
-    if (name == m_registry.objectName())
+    if (name == m_registry->objectName())
         return;
-    m_registry.setObjectName(name);
+    m_registry->setObjectName(name);
     Q_EMIT nameChanged();
 }
 
 QmlRegistry::QmlRegistry(QObject *parent)
     : QObject(parent), m_shared(std::make_shared<detail::QmlRegistryShared>(this)),
-      m_registry(this, m_shared.get()), m_ops(std::make_unique<VariantOps>(this))
+      m_registry(std::make_shared<detail::QmlHeldRegistry<QVariant>>(this, m_shared.get())),
+      m_ops(std::make_unique<VariantOps>(this))
 {
     detail::QmlRegistryShared &shared = *m_shared;
-    shared.facade = &m_registry;
-    shared.facadeBase = &m_registry;
+    shared.facade = m_registry.get();
+    shared.facadeBase = m_registry.get();
     shared.ops = m_ops.get();
-    shared.batches = true;
     shared.emitFailed = [](QObject *registry, HandlerId id, const QString &message) {
         Q_EMIT static_cast<QmlRegistry *>(registry)->handlerFailed(static_cast<double>(id.value()), message);
     };
-    detail::QmlRegistryShared::connectDrops(m_shared, m_registry);
-    connect(&m_registry, &QtRegistryBase::countChanged, this, [this] {
+    detail::QmlRegistryShared::connectDrops(m_shared, *m_registry);
+    connect(m_registry.get(), &QtRegistryBase::countChanged, this, [this] {
         m_shared->facadeCountChanged();
         m_countProperty.notify();
         Q_EMIT countChanged();
     });
     // C++ handlers' failures, re-emitted on this thread with a JavaScript-friendly id.
-    connect(&m_registry, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
-        Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
-    });
+    connect(m_registry.get(), &QtRegistryBase::handlerFailed, this,
+            [this](HandlerId id, const QString &message) {
+                Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
+            });
 }
 
 QmlRegistry::~QmlRegistry()
@@ -131,128 +132,6 @@ QmlRegistry::~QmlRegistry()
 HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, const QJSValue &options)
 {
     return m_shared->addFunction(handler, priority, options, QStringLiteral("QmlRegistry"));
-}
-
-bool QmlRegistry::prepareScript(QJSEngine *engine) const
-{
-    detail::QmlRegistryShared &shared = *m_shared;
-    if (!shared.scriptRun.isUndefined())
-        return true;
-    // run(batch, event): calls the live entries in order and returns [id, thrown, ...] or null;
-    // try/catch around the loop, not in it, so a throw resumes after the handler that threw.
-    // entry(f, id): a batch entry (all made here, so all of one shape).
-    // Made by the Function constructor, not evaluate(): evaluated code is compiled without the
-    // engine's property lookup caches (it may see the caller's scope), which makes every
-    // `e.live`, `e.f` and `batch[i]` a slow generic lookup.
-    const QString code = QStringLiteral("    function run(batch, event) {\n"
-                                        "        const n = batch.length;\n"
-                                        "        let failed = null;\n"
-                                        "        let i = 0;\n"
-                                        "        for (;;) {\n"
-                                        "            try {\n"
-                                        "                for (; i < n; ++i) {\n"
-                                        "                    const e = batch[i];\n"
-                                        "                    if (e.live) e.f(event);\n"
-                                        "                }\n"
-                                        "                return failed;\n"
-                                        "            } catch (x) {\n"
-                                        "                if (failed === null) failed = [];\n"
-                                        "                failed.push(batch[i].id, x);\n"
-                                        "                ++i;\n"
-                                        "            }\n"
-                                        "        }\n"
-                                        "    }\n"
-                                        "    function entry(f, id) { return { f: f, id: id, live: true }; }\n"
-                                        "    return [run, entry];\n");
-    const QJSValue factory =
-        engine->globalObject().property(QStringLiteral("Function")).callAsConstructor({code});
-    const QJSValue script = factory.isCallable() ? factory.call() : QJSValue();
-    if (!script.isArray())
-        return false;
-    shared.scriptRun = script.property(0);
-    shared.scriptEntry = script.property(1);
-    return shared.scriptRun.isCallable() && shared.scriptEntry.isCallable();
-}
-
-bool QmlRegistry::notifyInJavaScript(const QVariant &event, bool fromJavaScript) const
-{
-    // Every handler is a registration of ours that the registry can run itself (no C++ handler,
-    // no `once`) and no C++ code holds the facade: the event is converted once and the handlers
-    // run in priority order, the functions alone in one call into JavaScript.
-    detail::QmlRegistryShared &shared = *m_shared;
-    if (!shared.mayDispatch(m_registry.size()) || shared.facadeShared.load(std::memory_order_relaxed))
-        return false;
-    QJSEngine *engine = qjsEngine(this);
-    if (engine == nullptr)
-        return false;
-    // A handler may destroy us: `shared` lives on through `keep` until the dispatch ends.
-    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
-    QJSValue value = fromJavaScript ? *static_cast<const QJSValue *>(event.constData())
-                                    : detail::scriptValue(engine, event);
-    if (shared.unbatchable == 0) {
-        if ((shared.scriptRun.isUndefined() && !prepareScript(engine)) || !shared.enterOwnDispatch())
-            return false;
-        runFunctions(engine, shared, std::move(value));
-        shared.leaveOwnDispatch();
-        return true;
-    }
-    // One at a time, each taking the value made here.
-    const VariantOps::Scope scope(keep, *m_ops, &event, {std::move(value)});
-    return shared.dispatchOwn(&event, m_registry.size());
-}
-
-QtRegistry<QVariant> &QmlRegistry::registry()
-{
-    // From now on every function runs through the facade (see QmlRegistryShared::shareFacade).
-    m_shared->shareFacade(QThread::currentThread() == thread());
-    return m_registry;
-}
-
-void QmlRegistry::runFunctions(QJSEngine *engine, detail::QmlRegistryShared &shared, QJSValue value)
-{
-    if (shared.batchDirty) {
-        const std::vector<detail::QmlRegistration *> ordered = shared.inRegistryOrder();
-        QJSValue batch = engine->newArray(); // filled in order: dense (a preset length makes it sparse)
-        for (quint32 i = 0; i < ordered.size(); ++i) {
-            detail::QmlRegistration *registration = ordered[i];
-            if (registration->batchEntry.isUndefined()) // made on first use
-                registration->batchEntry = shared.scriptEntry.call(
-                    {registration->function->toJSValue(), static_cast<double>(registration->id)});
-            batch.setProperty(i, registration->batchEntry);
-        }
-        shared.batch = batch;
-        shared.runArguments = {batch, QJSValue()};
-        shared.single =
-            ordered.size() == 1 && ordered.front()->function != nullptr ? ordered.front() : nullptr;
-        shared.batchDirty = false;
-    }
-    if (shared.single != nullptr) {
-        // One function: called directly, without run()'s frame; what it throws stays in the
-        // engine for us. The list is kept for it too (a nested notify may reuse it: call() has
-        // copied the argument by then).
-        const quint64 id = shared.single->id;
-        shared.singleArgument[0] = std::move(value);
-        shared.single->function->call(shared.singleArgument);
-        shared.singleArgument[0] = QJSValue();
-        if (engine->hasError())
-            shared.reportThrown(HandlerId{id}, engine->catchError());
-        return;
-    }
-    // run(batch, event) with a list kept for it (no allocation per notify). A nested notify may
-    // reuse it meanwhile: call() has copied the arguments by then.
-    shared.runArguments[1] = std::move(value);
-    const QJSValue failed = shared.scriptRun.call(shared.runArguments);
-    shared.runArguments[1] = QJSValue(); // the event is not kept alive
-    if (failed.isArray())
-        reportBatchFailures(shared, failed);
-}
-
-void QmlRegistry::reportBatchFailures(const detail::QmlRegistryShared &shared, const QJSValue &failed)
-{
-    const int n = failed.property(QStringLiteral("length")).toInt();
-    for (int i = 0; i + 1 < n; i += 2)
-        shared.reportThrown(HandlerId{quint64(failed.property(quint32(i)).toNumber())},
-                            failed.property(quint32(i + 1)));
 }
 
 void QmlRegistry::notify(const QVariant &event) const
@@ -266,36 +145,39 @@ void QmlRegistry::notify(const QVariant &event) const
                       "send plain QVariant values from C++ threads");
             return;
         }
-        m_registry.notify(event);
+        m_registry->notify(event);
         return;
     }
-    if (notifyInJavaScript(event, fromJavaScript))
-        return;
-    // Through the facade, in a scope: its JavaScript handlers share one value, made for this notify.
-    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
+    // The facade's dispatch, in a scope: its JavaScript handlers share one value, made once for
+    // this notify (the caller's own, as a signal's handlers get it, when JavaScript notifies);
+    // C++ handlers get a plain copy, made once C++ code has the facade (see takeFacade).
+    // A handler may destroy us: the bookkeeping and the facade (whose notify must not outlive it)
+    // live on until this notify ends.
+    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
+    const std::shared_ptr<detail::QmlHeldRegistry<QVariant>> facade = m_registry;
     if (!fromJavaScript) {
         const VariantOps::Scope scope(keep, *m_ops, &event, {});
-        m_registry.notify(event);
+        facade->notify(event);
         return;
     }
-    // C++ handlers and queued deliveries get a plain copy; JavaScript handlers on this thread
-    // get the caller's own value, as a signal's handlers do.
     const auto value = event.value<QJSValue>();
-    if (m_registry.size() == std::size_t(keep->registrations.size()) && keep->enterOwnDispatch()) {
-        // Every handler is a JavaScript registration of ours, delivered directly on this thread:
-        // they all take the caller's value, and no plain copy is made for nobody. Announced as
-        // the registry's own dispatch, so that a first registry() call from another thread
-        // (which may add a C++ handler) waits for it.
+    if (keep->enterPassing()) {
         {
             const VariantOps::Scope scope(keep, *m_ops, &event, {value});
-            m_registry.notify(event);
+            facade->notify(event);
         }
-        keep->leaveOwnDispatch();
+        keep->leavePassing();
         return;
     }
     const QVariant plain = value.toVariant();
     const VariantOps::Scope scope(keep, *m_ops, &plain, {value});
-    m_registry.notify(plain);
+    facade->notify(plain);
+}
+
+QtRegistry<QVariant> &QmlRegistry::registry()
+{
+    m_shared->takeFacade(QThread::currentThread() == thread());
+    return *m_registry;
 }
 
 bool QmlRegistry::remove(double id)
@@ -305,7 +187,7 @@ bool QmlRegistry::remove(double id)
 
 int QmlRegistry::count() const noexcept
 {
-    return m_registry.count();
+    return m_registry->count();
 }
 
 QmlRegistrySender QmlRegistry::sender() const

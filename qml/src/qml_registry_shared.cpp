@@ -17,47 +17,8 @@
 #include <exception>
 #include <mutex>
 #include <utility>
-#include <vector>
 
 namespace rio {
-
-std::vector<detail::QmlRegistration *> detail::QmlRegistryShared::inRegistryOrder() const
-{
-    std::vector<QmlRegistration *> ordered(registrations.cbegin(), registrations.cend());
-    std::sort(ordered.begin(), ordered.end(), [](const QmlRegistration *a, const QmlRegistration *b) {
-        return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
-    });
-    return ordered;
-}
-
-void detail::QmlRegistryShared::addRegistration(QmlRegistration *registration)
-{
-    registrations.insert(registration->id, registration);
-    if (registration->function == nullptr)
-        ++unbatchable;
-    if (!registration->own)
-        ++indirect;
-    orderDirty = true;
-    batchDirty = true;
-    single = nullptr;
-}
-
-detail::QmlRegistration *detail::QmlRegistryShared::takeRegistration(quint64 id)
-{
-    QmlRegistration *registration = registrations.take(id);
-    if (registration == nullptr)
-        return nullptr;
-    if (registration->function == nullptr)
-        --unbatchable;
-    if (!registration->own)
-        --indirect;
-    if (registration->function != nullptr && registration->batchEntry.isObject())
-        registration->batchEntry.setProperty(QStringLiteral("live"), false);
-    orderDirty = true;
-    batchDirty = true;
-    single = nullptr;
-    return registration;
-}
 
 HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &handler, int priority,
                                                             const QJSValue &options, const QString &name)
@@ -238,12 +199,9 @@ void detail::QmlRegistryShared::close()
     facade = nullptr;
     facadeBase = nullptr;
     ops = nullptr;
-    // Handles owned by other objects outlive the registry, inactive. A dispatch in progress (a
-    // handler destroyed the registry) runs none of them from now on: every batch entry is dead
-    // before any is told (which runs user code). Taken one by one: a slot may destroy another.
-    for (QmlRegistration *registration : std::as_const(registrations))
-        if (registration->batchEntry.isObject())
-            registration->batchEntry.setProperty(QStringLiteral("live"), false);
+    // Handles owned by other objects outlive the registry, inactive. A notify in progress (a
+    // handler destroyed the registry) runs none of them from now on: the facade removed them, and
+    // their deliveries find `ops` null. Taken one by one: a slot may destroy another.
     while (!registrations.isEmpty())
         if (QmlRegistration *registration = takeRegistration(registrations.cbegin().key()))
             registration->registrationEnded(0);
@@ -341,26 +299,6 @@ void detail::QmlRegistryShared::flushReports(bool queued)
         if (QmlRegistration *registration = takeRegistration(id))
             registration->registrationEnded(0);
     }
-}
-
-bool detail::QmlRegistryShared::dispatchOwn(const void *event, std::size_t facadeSize)
-{
-    if (!mayDispatch(facadeSize) || !enterOwnDispatch())
-        return false;
-    if (orderDirty) {
-        std::vector<quint64> ids;
-        ids.reserve(std::size_t(registrations.size()));
-        for (const QmlRegistration *registration : inRegistryOrder())
-            ids.push_back(registration->id);
-        order = std::make_shared<const std::vector<quint64>>(std::move(ids));
-        orderDirty = false;
-    }
-    const std::shared_ptr<const std::vector<quint64>> ids = order;
-    for (const quint64 id : *ids)
-        if (QmlRegistration *registration = registrations.value(id))
-            registration->deliverDirect(event);
-    leaveOwnDispatch();
-    return true;
 }
 
 } // namespace rio

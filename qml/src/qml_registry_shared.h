@@ -12,7 +12,6 @@
 #include <registryio/qt/qt_registry.h>
 
 #include <QHash>
-#include <QJSManagedValue>
 #include <QJSValue>
 #include <QList>
 #include <QVariant>
@@ -20,7 +19,6 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <vector>
 
 class QJSEngine;
 class QQmlError;
@@ -32,7 +30,9 @@ class HandlerSubscription;
 namespace rio::detail {
 
 /// A registration of a QML registry (a HandlerSubscription, a RegistryHandler, a typed handler),
-/// as the registry's bookkeeping (QmlRegistryShared) sees it.
+/// as the registry's bookkeeping (QmlRegistryShared) sees it: whom to tell when the facade removes
+/// its handler behind its back or counts its drops. The handler itself (priority, order, its
+/// deliveries) is the facade's alone.
 class QmlRegistration
 {
 public:
@@ -43,22 +43,8 @@ public:
     /// The overflow policy dropped `total` events of this registration so far (a total may
     /// arrive more than once, or after a larger one).
     virtual void dropsReported(quint64 total) = 0;
-    /// Runs the handler for `event` in the registry's own dispatch (its thread; `own`
-    /// registrations only).
-    virtual void deliverDirect(const void *event) = 0;
 
     quint64 id = 0;
-    int priority = 0;
-    // The JavaScript function a QmlRegistry may call itself in its one-call dispatch (see
-    // QmlRegistry::notifyInJavaScript), owned by the registration's object. Null when it cannot
-    // take part (a `once` handler, an onNotified one, a typed registry's).
-    const QJSManagedValue *function = nullptr;
-    // { f: function, id: number, live: bool }: its entry in the one-call dispatch, made when the
-    // registry first builds a batch with it (undefined until then).
-    QJSValue batchEntry;
-    // True when the registry's own dispatch may run it through deliverDirect() (of the
-    // registry's engine, not `once`).
-    bool own = false;
 
 protected:
     ~QmlRegistration() = default;
@@ -81,12 +67,11 @@ protected:
 };
 
 /// The one registration bookkeeping of a QML registry, a QmlRegistry's and a typed registry's
-/// alike: its registrations by id and their removal behind their back, the drops reported to them,
-/// the declarative handlers watching it, its senders' anchor, its orderly end, and its own
-/// dispatch: while every handler is a registration it can run itself and no C++ code holds the
-/// facade, the registry runs them in its order without the facade's dispatch. Shared with the
-/// registry's handles, senders and dispatches in progress (a handler may destroy the registry).
-/// The registry's thread, except where said.
+/// alike: whom to tell by id when the facade removes a handler behind its back or counts its
+/// drops, the declarative handlers watching it, its senders' anchor and its orderly end. It holds
+/// no handler: every handler, JavaScript or C++, is the facade's, and every notify is the
+/// facade's dispatch. Shared with the registry's handles, senders and deliveries in progress (a
+/// handler may destroy the registry). The registry's thread, except where said.
 struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this<QmlRegistryShared>
 {
     /// The bookkeeping of `registry`, whose senders reach it through `anchor`; the registry sets
@@ -103,7 +88,6 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     QmlEventOps *ops = nullptr;           // null once the registry is going
     void (*emitFailed)(QObject *registry, HandlerId id, const QString &message) = nullptr;
     std::atomic<bool> warnedDead{false}; // a sender warned that the registry is gone
-    bool batches = false;                // a QmlRegistry: handles' functions join its one-call dispatch
 
     // add(function, priority, options) of the registry called `name` in warnings: the handle, or
     // null after a QML warning at the caller's line (nothing registered).
@@ -116,17 +100,18 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     // True while the registry's diagnostics are on (by itself or process-wide).
     [[nodiscard]] bool diagnosticsOn() const noexcept;
 
-    // --- registrations ---
+    // --- registrations: whom to tell, by the facade's id ---
     QHash<quint64, QmlRegistration *> registrations;
-    int unbatchable = 0; // registrations without a function
-    int indirect = 0;    // registrations the own dispatch cannot run
-    int removing = 0;    // removals by id under way in the facade (handlerLeaving..handlerLeft)
+    int removing = 0; // removals by id under way in the facade (handlerLeaving..handlerLeft)
     bool closing = false;
 
     // Adds `registration` (its id set).
-    void addRegistration(QmlRegistration *registration);
-    // Forgets a registration (null if unknown); a dispatch in progress skips it from now on.
-    QmlRegistration *takeRegistration(quint64 id);
+    void addRegistration(QmlRegistration *registration)
+    {
+        registrations.insert(registration->id, registration);
+    }
+    // Forgets a registration (null if unknown).
+    QmlRegistration *takeRegistration(quint64 id) { return registrations.take(id); }
     // Our own removal of `id` (a handle's remove, a handler unregistering): out of the
     // registrations, then out of the facade. Returns its drops so far and whether the facade had it.
     bool removeOwn(HandlerId id, quint64 *dropped = nullptr);
@@ -199,85 +184,39 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     // The registry, or null. Only on the registry's thread, where it cannot change concurrently.
     [[nodiscard]] QObject *local() const noexcept { return registry; }
 
-    // --- the own dispatch ---
-    // It bypasses the C++ facade, so it is used only while no C++ code holds the facade: the
-    // registry's registry() calls shareFacade(), which turns it off for good, and from then on
-    // every handler runs through the facade, which keeps setSuspended, removeAndWait and drop
-    // counts true. `ownRunning` counts the own dispatches in progress (registry's thread): every
-    // shareFacade() from another thread waits for them (none begins once the facade is shared,
-    // so only those begun before), so a removeAndWait after it never returns while such a
-    // dispatch still runs the handler, also when the registry's thread took the facade first.
-    std::atomic<bool> facadeShared{false};
-    std::atomic<int> ownRunning{0};
-    // The ids of the registrations in the registry's order (made again when `orderDirty`; a
-    // dispatch keeps its copy).
-    std::shared_ptr<const std::vector<quint64>> order;
-    bool orderDirty = true;
+    // --- a QmlRegistry's JavaScript events, on the facade's one dispatch ---
+    // Until C++ code takes the facade (`cppTaken`), every handler is a JavaScript one: a notify
+    // from JavaScript hands the facade the caller's own value and makes no plain copy for C++
+    // handlers (about 5,000 instructions for a small object). `passing` counts such notifies
+    // under way on the registry's thread: a first takeFacade() from another thread waits for them
+    // (never for its own thread's frames), so no C++ handler added after it sees the value.
+    std::atomic<bool> cppTaken{false};
+    std::atomic<int> passing{0};
 
-    // True when the registry may run its handlers itself: it has some, every one is a
-    // registration it can run (`facadeSize`: the facade's handler count, so no C++ handler).
-    [[nodiscard]] bool mayDispatch(std::size_t facadeSize) const noexcept
+    // Starts such a notify: false (nothing started) once C++ code has the facade. Announced
+    // before the check, which takeFacade() makes after setting it (sequentially consistent).
+    [[nodiscard]] bool enterPassing() noexcept
     {
-        // While diagnostics are on, every handler runs through the facade, which counts and times it.
-        return !registrations.isEmpty() && indirect == 0 && facadeSize == std::size_t(registrations.size()) &&
-               !diagnosticsOn();
-    }
-    // Starts an own dispatch: false (nothing started) once the facade is shared. Announced before
-    // the facade check, which shareFacade() makes after setting it (both sequentially
-    // consistent): either shareFacade() sees this dispatch and waits for it, or this dispatch
-    // sees the facade shared and goes through it.
-    [[nodiscard]] bool enterOwnDispatch() noexcept
-    {
-        ownRunning.fetch_add(1, std::memory_order_seq_cst);
-        if (!facadeShared.load(std::memory_order_seq_cst))
+        passing.fetch_add(1, std::memory_order_seq_cst);
+        if (!cppTaken.load(std::memory_order_seq_cst))
             return true;
-        leaveOwnDispatch();
+        leavePassing();
         return false;
     }
-    // Ends an own dispatch.
-    void leaveOwnDispatch() noexcept
+    void leavePassing() noexcept
     {
-        ownRunning.fetch_sub(1, std::memory_order_seq_cst);
-        if (facadeShared.load(std::memory_order_seq_cst))
-            ownRunning.notify_all(); // a shareFacade() may wait for it
+        passing.fetch_sub(1, std::memory_order_seq_cst);
+        if (cppTaken.load(std::memory_order_seq_cst))
+            passing.notify_all();
     }
-    // C++ code takes the facade: no own dispatch from now on. A call from a thread other than
-    // the registry's (`onRegistryThread` false) waits for own dispatches still running there
-    // (never for our own thread's frames).
-    void shareFacade(bool onRegistryThread) noexcept
+    // C++ code takes the facade (on the registry's thread: `here`).
+    void takeFacade(bool here) noexcept
     {
-        if (!facadeShared.load(std::memory_order_relaxed))
-            facadeShared.store(true, std::memory_order_seq_cst);
-        if (onRegistryThread)
-            return;
-        for (int running; (running = ownRunning.load(std::memory_order_seq_cst)) != 0;)
-            ownRunning.wait(running, std::memory_order_seq_cst);
+        if (!cppTaken.load(std::memory_order_relaxed))
+            cppTaken.store(true, std::memory_order_seq_cst);
+        for (int n; !here && (n = passing.load(std::memory_order_seq_cst)) != 0;)
+            passing.wait(n, std::memory_order_seq_cst);
     }
-
-    // The registrations in the registry's order: higher priority first, then registration (id)
-    // order.
-    [[nodiscard]] std::vector<QmlRegistration *> inRegistryOrder() const;
-
-    // Runs every registration with `event` (the registry's event type) in the registry's order,
-    // when it may (see mayDispatch; `facadeSize` is the facade's count): false when it did not.
-    // A handler may destroy the registry, add or remove registrations, or notify again: the ids
-    // of this dispatch stay ours, and each is looked up before it runs (ids are never reused), so
-    // one removed meanwhile is skipped and one added meanwhile waits for the next notify, as the
-    // facade's own dispatch does. The caller keeps this state alive.
-    bool dispatchOwn(const void *event, std::size_t facadeSize);
-
-    // --- a QmlRegistry's one-call dispatch of its functions (unused by typed registries) ---
-    bool batchDirty = true;       // `batch` no longer lists the registrations
-    QJSValue batch;               // the batch entries in priority order
-    QList<QJSValue> runArguments; // { batch, event } for the script's run
-    // The batch's only registration when it has one (its function is called directly), or null.
-    QmlRegistration *single = nullptr;
-    QList<QJSValue> singleArgument{QJSValue()}; // { event } for it
-    // The registry's script, made on first use (QmlRegistry::prepareScript): run(batch, event)
-    // calls the entries and returns [id, thrown, ...] or null; entry(f, id) makes an entry
-    // ({ f, id, live }: all of one shape, which keeps the loop's property reads fast).
-    QJSValue scriptRun;
-    QJSValue scriptEntry;
 };
 
 } // namespace rio::detail

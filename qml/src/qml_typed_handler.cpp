@@ -10,7 +10,6 @@
 #include <QJSValueIterator>
 #include <QMetaProperty>
 #include <QQmlInfo>
-#include <QThread>
 
 #include <atomic>
 #include <utility>
@@ -78,20 +77,6 @@ void QmlTypedRegistry::detach() noexcept
 HandlerSubscription *QmlTypedRegistry::add(const QJSValue &handler, int priority, const QJSValue &options)
 {
     return m_shared->addFunction(handler, priority, options, QLatin1String(metaObject()->className()));
-}
-
-bool QmlTypedRegistry::notifyOwn(const void *event, std::size_t facadeSize)
-{
-    // Every handler is a typed handler or a handle of ours that the registry can run itself (no
-    // C++ handler, no `once`) and no C++ code holds the facade: they run in priority order
-    // without the facade's dispatch, the event's JavaScript value made once for those that take it.
-    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared; // a handler may destroy us
-    return keep->dispatchOwn(event, facadeSize);
-}
-
-void QmlTypedRegistry::shareFacade() noexcept
-{
-    m_shared->shareFacade(QThread::currentThread() == thread());
 }
 
 QmlTypedSenderBase QmlTypedRegistry::senderBase() const
@@ -199,7 +184,7 @@ void QmlTypedHandler::registerNow()
     if (m_registry->thread() != thread())
         qmlWarning(this) << "the registry lives on another thread; nothing is registered";
     else
-        registerWith(m_registry.data(), m_registry->m_shared);
+        registerWith(m_registry->m_shared);
 }
 
 void QmlTypedHandler::forgetRegistry()

@@ -49,7 +49,7 @@ void RegistryHandler::registerNow()
     } else if (m_registry->thread() != thread()) {
         qmlWarning(this) << "the registry lives on another thread; nothing is registered";
     } else {
-        registerWith(m_registry.data(), m_registry->m_shared);
+        registerWith(m_registry->m_shared);
     }
 }
 

@@ -44,13 +44,13 @@ private:
         registry()->notify(value);
         return trace();
     }
-    // Test rows: a `handler:` function beside the signal handlers `low` and `high` (one call
-    // per handler), or functions only (one call into JavaScript); withFunctionMode sets it up.
+    // Test rows: a `handler:` function beside the signal handlers `low` and `high`, or functions
+    // only; withFunctionMode sets it up.
     static void functionModes()
     {
         QTest::addColumn<bool>("functionsOnly");
-        QTest::newRow("beside signal handlers (one call per handler)") << false;
-        QTest::newRow("functions only (one call into JavaScript)") << true;
+        QTest::newRow("beside signal handlers") << false;
+        QTest::newRow("functions only") << true;
     }
 
     void withFunctionMode(bool functionsOnly)
@@ -429,9 +429,8 @@ QtObject {
 
     void aSuspendedOnNotifiedHandlerIsSkipped()
     {
-        // The registry's own dispatch of onNotified handlers bypasses the facade only while no
-        // C++ code holds it: once registry() is taken, a handler suspended there is skipped, from
-        // JavaScript and from C++ alike, and runs again when resumed.
+        // A handler suspended in the facade is skipped, from JavaScript and from C++ alike, and
+        // runs again when resumed.
         QCOMPARE(notify(QStringLiteral("0")), QStringLiteral("high=0;low=0;"));
         const rio::HandlerId low{quint64(handler("low")->handlerId())};
         QVERIFY(registry()->registry().setSuspended(low, true));

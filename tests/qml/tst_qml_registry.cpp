@@ -49,13 +49,13 @@ private:
     {
         return rio::test::call(*m_engine, object, method);
     }
-    // The two ways a registry runs JavaScript handlers, as test rows: all of them in one call
-    // into JavaScript, or one call per handler (a C++ handler beside them, see withDispatchMode).
+    // JavaScript handlers alone, or with a C++ handler of the facade beside them (see
+    // withDispatchMode), as test rows: one dispatch either way.
     static void dispatchModes()
     {
         QTest::addColumn<bool>("withCppHandler");
-        QTest::newRow("JavaScript handlers only (one call into JavaScript)") << false;
-        QTest::newRow("with a C++ handler (one call per handler)") << true;
+        QTest::newRow("JavaScript handlers only") << false;
+        QTest::newRow("with a C++ handler") << true;
     }
 
     // Adds a do-nothing C++ handler (lowest priority) when the row asks for one.
@@ -257,7 +257,7 @@ private Q_SLOTS:
 
     void aSingleHandlerIsCalledDirectlyAndMayNotifyAgain()
     {
-        // One JavaScript handler: called without the batch loop. It notifies its own registry
+        // One JavaScript handler. It notifies its own registry
         // from inside (the argument list is reused), throws on the inner event, and is removed
         // and replaced while registered alone.
         QSignalSpy failed(registry(), &QmlRegistry::handlerFailed);
@@ -556,10 +556,9 @@ private Q_SLOTS:
         QVERIFY(!sender.isAlive());
     }
 
-    // A JavaScript handler destroys the registry: no function of that notify runs after it, in
-    // the registry's one call into JavaScript, notified from JavaScript, C++ or a sender. (The
-    // facade's dispatch, beside a C++ or once handler or with diagnostics on, does not support
-    // it: a registry is not destroyed from a handler its facade runs with handlers after it.)
+    // A JavaScript handler destroys the registry: no function of that notify runs after it,
+    // notified from JavaScript, C++ or a sender (the facade removed every handler, and their
+    // deliveries find the registry gone).
     void aHandlerThatDestroysTheRegistryEndsItsNotify_data()
     {
         QTest::addColumn<QString>("from");

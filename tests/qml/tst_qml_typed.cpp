@@ -823,9 +823,8 @@ private Q_SLOTS:
 
     void aSuspendedHandlerIsSkipped()
     {
-        // The registry's own dispatch bypasses the facade only while no C++ code holds it: once
-        // registry() is taken, a handler suspended there is skipped, from JavaScript and from C++
-        // alike, and runs again when resumed.
+        // A handler suspended in the facade is skipped, from JavaScript and from C++ alike, and
+        // runs again when resumed.
         QFETCH(QString, setup);
         QFETCH(QString, suspended);
         QFETCH(QString, all);

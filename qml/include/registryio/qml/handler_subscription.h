@@ -73,8 +73,6 @@ private:
     // The facade's delivery of `event` (the registry's event type) to the handle `target`.
     static void deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 token,
                           const void *event);
-    // Calls the JavaScript function with `event` on this thread and reports what it throws.
-    void call(const void *event);
     // The handler left the registry: inactive from now on.
     void deactivate();
     // Registered under m_id: joins the registry's bookkeeping.
@@ -97,6 +95,7 @@ private:
     int m_priority = 0;
     bool m_once = false;
     bool m_active = false;
+    bool *m_alive = nullptr; // cleared by the destructor while a call to the function runs
     // Emits activeChanged and tells the bindings on `active`.
     void emitActiveChanged()
     {

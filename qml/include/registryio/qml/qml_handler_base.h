@@ -173,9 +173,9 @@ protected:
     /// Follows `registry` (null: none), whose bookkeeping is `shared`: a registry on this thread
     /// tells us when it goes, one on another thread through its destroyed() signal.
     void watchRegistry(QObject *registry, const std::shared_ptr<detail::QmlRegistryShared> &shared);
-    /// Registers with `registry` (on this thread, whose bookkeeping is `shared`), unless it is
+    /// Registers with the registry whose bookkeeping is `shared` (on this thread), unless it is
     /// going.
-    void registerWith(QObject *registry, const std::shared_ptr<detail::QmlRegistryShared> &shared);
+    void registerWith(const std::shared_ptr<detail::QmlRegistryShared> &shared);
     /// Leaves the current registration (if any): m_id cleared, m_active false, its drops counted.
     void unregister();
     /// The handler class's destructor: tells a delivery in progress, stops watching, unregisters.
@@ -234,8 +234,6 @@ private:
     // Arms it again (enabled, `once` changed): a `once` handler may fire once more, and deliveries
     // queued before are of registrations gone.
     void rearm() noexcept;
-    // The registry's own dispatch (registered, not `once`, on the registry's thread and engine).
-    void deliverDirect(const void *event);
     // Runs `handler`, or emits `notified`, for `event` from the registry of `shared` under `id`.
     void run(detail::QmlRegistryShared &shared, HandlerId id, const void *event, bool &alive);
     // Removed behind our back (remove(id), the facade) with `dropped` drops so far.

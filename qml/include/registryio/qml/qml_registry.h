@@ -72,12 +72,13 @@ public:
     [[nodiscard]] QBindable<int> bindableCount() const { return &m_countProperty; }
 
     /// The C++ facade underneath, for C++ handlers with contexts, coalescing, async notifies,
-    /// setSuspended and removeAndWait. From the first call on, JavaScript functions run through
-    /// the facade (one call each) so that its promises hold for them; the first call from another
-    /// thread waits for a dispatch of the registry's own that is running on its thread.
+    /// setSuspended and removeAndWait. It is the one table of every handler, JavaScript ones
+    /// included, and every notify is its dispatch: its promises hold for JavaScript handlers too.
+    /// From the first call on, a notify from JavaScript also makes the plain copy C++ handlers
+    /// get; the first call from another thread waits for such a notify under way here.
     [[nodiscard]] QtRegistry<QVariant> &registry();
     /// The facade, read-only (counts, droppedCount, isSuspended, notify); changes no dispatch.
-    [[nodiscard]] const QtRegistry<QVariant> &registry() const noexcept { return m_registry; }
+    [[nodiscard]] const QtRegistry<QVariant> &registry() const noexcept { return *m_registry; }
 
     /// A thread-safe reference for C++ workers that may outlive this registry.
     [[nodiscard]] QmlRegistrySender sender() const;
@@ -95,20 +96,11 @@ private:
     friend class RegistryHandler;
     class VariantOps;
 
-    // The one-call JavaScript dispatch on the registry's thread; false when it does not apply.
-    bool notifyInJavaScript(const QVariant &event, bool fromJavaScript) const;
-    // Runs the registry's functions (the batch, or the lone one directly) with `value`. The
-    // registry's thread; the script exists; the caller keeps `shared` alive (a handler may
-    // destroy the registry).
-    static void runFunctions(QJSEngine *engine, detail::QmlRegistryShared &shared, QJSValue value);
-    // Makes m_shared's script on first use; false if the engine refuses it.
-    bool prepareScript(QJSEngine *engine) const;
-    // Reports a batch's failures, [id, thrown, id, thrown, ...] (the registry may be gone).
-    static void reportBatchFailures(const detail::QmlRegistryShared &shared, const QJSValue &failed);
-
     // The bookkeeping shared with handles, handlers and senders (first: the facade tells it).
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
-    detail::QmlHeldRegistry<QVariant> m_registry; // held: its handlers' context is this object
+    // Held: its handlers' context is this object. Shared with a notify running on this thread,
+    // which a handler may end by destroying this object: the facade goes when the notify ends.
+    std::shared_ptr<detail::QmlHeldRegistry<QVariant>> m_registry;
     std::unique_ptr<VariantOps> m_ops;
     Q_OBJECT_COMPUTED_PROPERTY(QmlRegistry, int, m_countProperty, &QmlRegistry::count)
 };

@@ -19,7 +19,6 @@
 #include <QString>
 #include <QtQml/qqmlregistration.h>
 
-#include <cstddef>
 #include <memory>
 
 namespace rio {
@@ -146,11 +145,6 @@ private:
     void detach() noexcept;
     // A QML warning at the JavaScript line that called us (the registry's declaration if none).
     void warnAtCaller(const QString &message) const;
-    // The registry's own dispatch of `event` (an E; the facade has `facadeSize` handlers): runs
-    // the handlers itself when it may (see detail::QmlRegistryShared); false when it did not.
-    bool notifyOwn(const void *event, std::size_t facadeSize);
-    // C++ code takes the facade: every handler runs through it from now on.
-    void shareFacade() noexcept;
 
     QMetaType m_eventType;
     detail::QmlTypedRegistryOps *m_ops = nullptr; // null once the registry is going

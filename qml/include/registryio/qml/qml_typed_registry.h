@@ -25,6 +25,7 @@
 #include <QVariantMap>
 #include <QtQml/qqmlregistration.h>
 
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -101,9 +102,9 @@ class QmlTypedRegistryCore final : public QmlTypedRegistryOps
 {
 public:
     explicit QmlTypedRegistryCore(QmlTypedRegistry *owner)
-        : m_owner(owner), m_registry(owner, owner->facadeListener())
+        : m_owner(owner), m_registry(std::make_shared<QmlHeldRegistry<E>>(owner, owner->facadeListener()))
     {
-        owner->attach(this, &m_registry, &m_registry);
+        owner->attach(this, m_registry.get(), m_registry.get());
     }
     ~QmlTypedRegistryCore()
     {
@@ -112,27 +113,25 @@ public:
     QmlTypedRegistryCore(const QmlTypedRegistryCore &) = delete;
     QmlTypedRegistryCore &operator=(const QmlTypedRegistryCore &) = delete;
 
-    /// The facade for C++ code: the registry's own dispatch stops (see QmlTypedRegistry::shareFacade).
-    QtRegistry<E> &registry() noexcept
-    {
-        m_owner->shareFacade();
-        return m_registry;
-    }
-    const QtRegistry<E> &registry() const noexcept { return m_registry; }
+    /// The facade, for C++ code: the one table and dispatch of every handler.
+    QtRegistry<E> &registry() noexcept { return *m_registry; }
+    const QtRegistry<E> &registry() const noexcept { return *m_registry; }
 
     void notify(const E &event) const
     {
         if (QThread::currentThread() != m_owner->thread()) {
-            m_registry.notify(event);
+            m_registry->notify(event);
             return;
         }
         // The handlers of this notify share one JavaScript value (see scriptArguments); a nested
         // notify has its own and gives this one back.
         const E *const outer = std::exchange(m_current, &event);
         QList<QJSValue> outerArguments = std::exchange(m_currentArguments, QList<QJSValue>());
-        const QPointer<QObject> alive(m_owner); // a handler may destroy the registry, and us with it
-        if (!m_owner->notifyOwn(&event, m_registry.size()))
-            m_registry.notify(event);
+        // A handler may destroy the registry, and us with it: the facade (whose notify must not
+        // outlive it) lives on until this notify ends.
+        const QPointer<QObject> alive(m_owner);
+        const std::shared_ptr<QmlHeldRegistry<E>> facade = m_registry;
+        facade->notify(event);
         if (alive.isNull())
             return;
         m_current = outer;
@@ -154,7 +153,7 @@ public:
     HandlerId addTarget(QmlDelivery delivery, const HandlerOptions &options) override
     {
         QObject *const context = delivery.context(m_owner, options);
-        return m_registry.add(
+        return m_registry->add(
             context, [delivery = std::move(delivery)](const E &event) { delivery(&event); }, options);
     }
     void notifyEvent(const void *event) const override { notify(*static_cast<const E *>(event)); }
@@ -174,7 +173,7 @@ public:
 
 private:
     QmlTypedRegistry *m_owner;
-    QmlHeldRegistry<E> m_registry; // held: its handlers' context is the owner
+    std::shared_ptr<QmlHeldRegistry<E>> m_registry; // held: its handlers' context is the owner
     mutable const E *m_current = nullptr;
     mutable QList<QJSValue> m_currentArguments; // { the current notify's value }, once made
     QList<QJSValue> m_otherArguments;           // { a queued delivery's value }

@@ -108,16 +108,16 @@ protected:
     ~QmlFacadeListener() = default;
 };
 
-/// The facade a QML registry holds as a data member: a QtRegistry<E> whose handlers' context is
-/// that registry (no per-handler watch, as HeldQtRegistry) and which tells `listener` which
-/// handler left it.
+/// The facade a QML registry holds: a QtRegistry<E> (no QObject parent: a notify under way may
+/// keep it past its holder) whose handlers' context is that registry (no per-handler watch, as
+/// HeldQtRegistry) and which tells `listener` which handler left it.
 template <typename E>
 class QmlHeldRegistry final : public QtRegistry<E>, public QmlFacade
 {
 public:
     /// The facade of the registry `holder`, telling `listener` (which outlives it).
     QmlHeldRegistry(QObject *holder, QmlFacadeListener *listener)
-        : QtRegistry<E>(holder), m_listener(listener)
+        : QtRegistry<E>(nullptr), m_listener(listener)
     {
         this->m_holder = holder;
     }
