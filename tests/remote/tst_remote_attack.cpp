@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: MIT
+// The promises of REMOTE.md and SECURITY.md tried from the outside, through the public API and raw
+// sockets only: plain Qt Remote Objects beside the library's transports, the listener's name and
+// its accept loop, a peer's control bound to its connection, deadlines a peer could stretch by
+// dribbling bytes, and a well-behaved but stalled subscriber of many shares. Both ends in this
+// process; every wait is on an observable state, with a deadline.
+#include "remote_payload.h"
+
+#include <registryio/qt/qt_registry.h>
+#include <registryio/remote/remote_listener.h>
+#include <registryio/remote/remote_registry.h>
+#include <registryio/remote/remote_share.h>
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QLocalServer>
+#include <QLocalSocket>
+#include <QRemoteObjectDynamicReplica>
+#include <QRemoteObjectHost>
+#include <QRemoteObjectNode>
+#include <QSignalSpy>
+#include <QTcpServer>
+#include <QTest>
+#include <QtEndian>
+#include <QtRemoteObjects/qtremoteobjectglobal.h>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int Deadline = 30000; // ms: the longest any single observation may take
+
+QString uniqueLocalUrl()
+{
+    static int counter = 0;
+    return QStringLiteral("local:rio-remote-attack-%1-%2")
+        .arg(QCoreApplication::applicationPid())
+        .arg(++counter);
+}
+
+QString socketPath(const QString &url)
+{
+    return QDir::cleanPath(QDir::tempPath()) + QLatin1Char('/') + QUrl(url).path();
+}
+
+// A tcp:// URL on a port that was free a moment ago.
+QString freeTcpUrl()
+{
+    QTcpServer probe;
+    if (!probe.listen(QHostAddress::LocalHost))
+        return {};
+    return QStringLiteral("tcp://127.0.0.1:%1").arg(probe.serverPort());
+}
+
+struct Source
+{
+    QRemoteObjectHost host;
+    rio::RemoteListener *listener;
+    rio::QtRegistry<Payload> registry;
+    std::unique_ptr<rio::RemoteShare<Payload>> share;
+
+    explicit Source(const QString &url, rio::RemoteListener::Options limits = {})
+        : listener(new rio::RemoteListener(&host, limits))
+    {
+        if (listener->listen(QUrl(url)))
+            share = std::make_unique<rio::RemoteShare<Payload>>(&host, QStringLiteral("orders"), registry);
+    }
+};
+
+struct Subscriber
+{
+    QRemoteObjectNode node;
+    std::unique_ptr<rio::RemoteRegistry<Payload>> registry;
+    QList<qint64> received;
+
+    // Through the library's transports, or through Qt's own connectToNode().
+    explicit Subscriber(const QString &address, bool plainQt = false)
+    {
+        if (plainQt)
+            node.connectToNode(QUrl(address));
+        else
+            rio::connectToSource(&node, QUrl(address));
+        registry = std::make_unique<rio::RemoteRegistry<Payload>>(&node, QStringLiteral("orders"));
+        registry->add(&node, [this](const Payload &p) { received.append(p.seq); },
+                      {.connection = Qt::DirectConnection});
+    }
+    [[nodiscard]] bool connected() const
+    {
+        return registry->link()->state() == rio::RemoteSubscriber::State::Connected;
+    }
+};
+
+// Notifies `seq` at `source` until `subscriber` has it (the first events may go before the source
+// heard the subscriber is ready).
+bool served(Source &source, Subscriber &subscriber, qint64 seq)
+{
+    return QTest::qWaitFor(
+        [&] {
+            if (subscriber.received.contains(seq))
+                return true;
+            source.registry.notify(Payload{seq, {}});
+            return QTest::qWaitFor([&] { return subscriber.received.contains(seq); }, 200);
+        },
+        Deadline);
+}
+
+int connectLocal(const QString &path)
+{
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    const QByteArray bytes = QFile::encodeName(path);
+    std::memcpy(address.sun_path, bytes.constData(),
+                std::min(sizeof(address.sun_path) - 1, size_t(bytes.size())));
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) == 0)
+        return fd;
+    if (fd >= 0)
+        ::close(fd);
+    return -1;
+}
+
+int connectTcp(quint16 port)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) == 0)
+        return fd;
+    if (fd >= 0)
+        ::close(fd);
+    return -1;
+}
+
+// Whether the other end closed `fd` (anything it sent is read and dropped).
+bool isClosed(int fd)
+{
+    char buffer[4096];
+    for (;;) {
+        const ssize_t n = ::recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    }
+}
+
+// A whole Qt Remote Objects Ping packet (size, little-endian, then the body).
+QByteArray pingPacket()
+{
+    QByteArray body;
+    QDataStream stream(&body, QIODevice::WriteOnly);
+    stream.setVersion(QDataStream::Qt_6_2);
+    stream.setByteOrder(QDataStream::LittleEndian);
+    stream << quint16(QtRemoteObjects::Ping) << QStringLiteral("attack");
+    QByteArray bytes(4, Qt::Uninitialized);
+    qToLittleEndian(quint32(body.size()), bytes.data());
+    return bytes + body;
+}
+
+// Holds the process at its open-file limit while it lives.
+class AtFileLimit
+{
+public:
+    AtFileLimit()
+    {
+        ::getrlimit(RLIMIT_NOFILE, &m_saved);
+        int highest = 0;
+        for (const QString &entry :
+             QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::Files | QDir::System))
+            highest = std::max(highest, entry.toInt());
+        rlimit low = m_saved;
+        low.rlim_cur = rlim_t(highest) + 4;
+        m_ok = ::setrlimit(RLIMIT_NOFILE, &low) == 0;
+        for (int fd; m_ok && (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+            m_taken.push_back(fd);
+    }
+    ~AtFileLimit()
+    {
+        for (const int fd : m_taken)
+            ::close(fd);
+        ::setrlimit(RLIMIT_NOFILE, &m_saved);
+    }
+    AtFileLimit(const AtFileLimit &) = delete;
+    AtFileLimit &operator=(const AtFileLimit &) = delete;
+    [[nodiscard]] bool ok() const { return m_ok; }
+
+private:
+    rlimit m_saved{};
+    bool m_ok = false;
+    std::vector<int> m_taken;
+};
+
+} // namespace
+
+class tst_remote_attack : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void plainConnectToNodeSubscribesToAListenerSource_data();
+    void plainConnectToNodeSubscribesToAListenerSource();
+    void connectToSourceSubscribesToAPlainQtHost_data();
+    void connectToSourceSubscribesToAPlainQtHost();
+    void listenHoldsItsNameAndRefusesBadUrls();
+    void tcpListenerSurvivesABurstAtTheFileLimit();
+    void readyOnAnotherConnectionsChannelDropsThatPeer();
+    void dribblingPeerIsDroppedAtItsDeadline_data();
+    void dribblingPeerIsDroppedAtItsDeadline();
+    void stalledSubscriberOfManySharesIsNeverDropped();
+    void subscriptionChurnDoesNotDropAStalledSubscriber();
+};
+
+void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource_data()
+{
+    QTest::addColumn<bool>("tcp");
+    QTest::newRow("local") << false;
+    QTest::newRow("tcp") << true;
+}
+
+// REMOTE.md: "A node connected with Qt's own connectToNode() to a local: or tcp: source works too".
+void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource()
+{
+    QFETCH(bool, tcp);
+    Source source(tcp ? QStringLiteral("tcp://127.0.0.1:0") : uniqueLocalUrl());
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Subscriber plain(source.listener->address().toString(), true);
+    Subscriber rio(source.listener->address().toString());
+    QTRY_VERIFY_WITH_TIMEOUT(plain.connected() && rio.connected(), Deadline);
+    QVERIFY(served(source, plain, 1));
+    QVERIFY(served(source, rio, 2));
+    // Both directions: the plain node's event reaches the source and the other subscriber.
+    QList<qint64> atSource;
+    source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); },
+                        {.connection = Qt::DirectConnection});
+    plain.registry->notify(Payload{100, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(atSource.contains(100) && rio.received.contains(100), Deadline);
+}
+
+void tst_remote_attack::connectToSourceSubscribesToAPlainQtHost_data()
+{
+    QTest::addColumn<bool>("tcp");
+    QTest::newRow("local") << false;
+    QTest::newRow("tcp") << true;
+}
+
+// A share on a host without a RemoteListener ("On a host whose connections a RemoteListener does
+// not own ... as plain Qt Remote Objects would"), subscribed to through connectToSource.
+void tst_remote_attack::connectToSourceSubscribesToAPlainQtHost()
+{
+    QFETCH(bool, tcp);
+    const QString url = tcp ? freeTcpUrl() : uniqueLocalUrl();
+    QVERIFY(!url.isEmpty());
+    QRemoteObjectHost host;
+    QVERIFY(host.setHostUrl(QUrl(url)));
+    rio::QtRegistry<Payload> registry;
+    rio::RemoteShare<Payload> share(&host, QStringLiteral("orders"), registry);
+    Subscriber subscriber(url);
+    QTRY_VERIFY_WITH_TIMEOUT(subscriber.connected(), Deadline);
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            if (!subscriber.received.isEmpty())
+                return true;
+            registry.notify(Payload{1, {}});
+            return QTest::qWaitFor([&] { return !subscriber.received.isEmpty(); }, 200);
+        },
+        Deadline));
+    QList<qint64> atSource;
+    registry.add(this, [&](const Payload &p) { atSource.append(p.seq); },
+                 {.connection = Qt::DirectConnection});
+    subscriber.registry->notify(Payload{100, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(atSource.contains(100), Deadline);
+}
+
+// "a live server's never is [replaced] (a second daemon fails to listen)"; "A socket file left by a
+// killed process is replaced"; bad input is a clear error that changes nothing.
+void tst_remote_attack::listenHoldsItsNameAndRefusesBadUrls()
+{
+    const QString url = uniqueLocalUrl();
+    const QString path = socketPath(url);
+    {
+        // A live server that is not a RegistryIO one holds the name: refused, and left alone.
+        QLocalServer foreign;
+        foreign.setSocketOptions(QLocalServer::UserAccessOption);
+        QVERIFY(foreign.listen(path));
+        QRemoteObjectHost host;
+        rio::RemoteListener listener(&host);
+        QVERIFY(!listener.listen(QUrl(url)));
+        QVERIFY(!listener.errorString().isEmpty());
+        QLocalSocket probe;
+        probe.connectToServer(path);
+        QVERIFY(probe.waitForConnected(Deadline));
+        QTRY_VERIFY_WITH_TIMEOUT(foreign.hasPendingConnections(), Deadline);
+    }
+    {
+        // A stale file (bound, never served): replaced.
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        const QByteArray bytes = QFile::encodeName(path);
+        std::memcpy(address.sun_path, bytes.constData(), size_t(bytes.size()));
+        QCOMPARE(::bind(fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address)), 0);
+        ::close(fd);
+        QVERIFY(QFile::exists(path));
+    }
+    {
+        Source first(url);
+        QVERIFY2(first.share, qPrintable(first.listener->errorString()));
+        Source second(url);
+        QVERIFY(!second.share);
+        QVERIFY(!second.listener->errorString().isEmpty());
+        Subscriber subscriber(url);
+        QTRY_VERIFY_WITH_TIMEOUT(subscriber.connected(), Deadline);
+        QVERIFY(served(first, subscriber, 1));
+    }
+    // The first is gone: the name is free again.
+    Source third(url);
+    QVERIFY2(third.share, qPrintable(third.listener->errorString()));
+
+    QRemoteObjectHost host;
+    rio::RemoteListener listener(&host);
+    for (const QString &bad :
+         {QStringLiteral("local:"), QStringLiteral("http://127.0.0.1:80"), QStringLiteral("tcp://:4711")}) {
+        QVERIFY2(!listener.listen(QUrl(bad)), qPrintable(bad));
+        QVERIFY2(!listener.errorString().isEmpty(), qPrintable(bad));
+        QVERIFY2(listener.address().isEmpty(), qPrintable(bad));
+    }
+}
+
+// SECURITY.md: "A TCP or TLS listener resumes accepting 100 ms after a failed accept() (Qt pauses
+// it), with the same warning and count": a burst of connections while the process is at its
+// open-file limit is served once descriptors are free.
+void tst_remote_attack::tcpListenerSurvivesABurstAtTheFileLimit()
+{
+    Source source(QStringLiteral("tcp://127.0.0.1:0"));
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    const quint16 port = quint16(source.listener->address().port());
+    std::vector<int> waiting;
+    for (int i = 0; i < 20; ++i) {
+        const int fd = connectTcp(port);
+        QVERIFY(fd >= 0);
+        waiting.push_back(fd);
+    }
+    {
+        const AtFileLimit limit;
+        QVERIFY(limit.ok());
+        QTRY_VERIFY_WITH_TIMEOUT(source.listener->acceptFailures() >= 2, Deadline);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), 20, Deadline);
+    for (const int fd : waiting)
+        ::close(fd);
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), 0, Deadline);
+    Subscriber subscriber(source.listener->address().toString());
+    QTRY_VERIFY_WITH_TIMEOUT(subscriber.connected(), Deadline);
+    QVERIFY(served(source, subscriber, 1));
+}
+
+// REMOTE.md: a peer that "calls ready on another connection's channel ... is disconnected with a
+// warning (peerRejected, rejectedCount()), and nothing else changes".
+void tst_remote_attack::readyOnAnotherConnectionsChannelDropsThatPeer()
+{
+    Source source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    const QString address = source.listener->address().toString();
+    Subscriber victim(address);
+    QTRY_VERIFY_WITH_TIMEOUT(victim.connected(), Deadline);
+    QVERIFY(served(source, victim, 1));
+
+    QRemoteObjectNode attackerNode;
+    QVERIFY(rio::connectToSource(&attackerNode, QUrl(address)));
+    QString channelName;
+    QTRY_VERIFY_WITH_TIMEOUT(!(channelName = attackerNode.instances(QStringView())
+                                                 .filter(QRegularExpression(QStringLiteral("^orders#")))
+                                                 .value(0))
+                                  .isEmpty(),
+                             Deadline);
+    const std::unique_ptr<QRemoteObjectDynamicReplica> channel(attackerNode.acquireDynamic(channelName));
+    QVERIFY(channel->waitForSource(Deadline));
+    int ready = -1;
+    for (int i = 0; i < channel->metaObject()->methodCount(); ++i)
+        if (channel->metaObject()->method(i).name() == "ready")
+            ready = i;
+    QVERIFY(ready >= 0);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QVERIFY(channel->metaObject()->method(ready).invoke(channel.get(), Qt::DirectConnection));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(channel->state() != QRemoteObjectReplica::Valid, Deadline);
+    QCOMPARE(source.share->base()->subscriberCount(), 1);
+    QVERIFY(served(source, victim, 2));
+}
+
+void tst_remote_attack::dribblingPeerIsDroppedAtItsDeadline_data()
+{
+    QTest::addColumn<bool>("handshake");
+    QTest::newRow("before its first packet") << true;
+    QTest::newRow("after its first packet") << false;
+}
+
+// "handshakeTimeout: it has sent no whole packet this long after it connected"; "progressTimeout:
+// it holds part of a packet and completes none for this long". A peer that sends one byte of a
+// large packet every 20 ms keeps sending but completes nothing.
+void tst_remote_attack::dribblingPeerIsDroppedAtItsDeadline()
+{
+    QFETCH(bool, handshake);
+    rio::RemoteListener::Options limits;
+    limits.handshakeTimeout = handshake ? 1s : 600s;
+    limits.progressTimeout = handshake ? 600s : 1s;
+    const QString url = uniqueLocalUrl();
+    Source source(url, limits);
+    QVERIFY(source.share);
+    const int fd = connectLocal(socketPath(url));
+    QVERIFY(fd >= 0);
+    if (!handshake) {
+        const QByteArray ping = pingPacket();
+        QCOMPARE(::send(fd, ping.constData(), size_t(ping.size()), MSG_NOSIGNAL), ssize_t(ping.size()));
+    }
+    QByteArray packet(4 + 100000, 'x');
+    qToLittleEndian(quint32(100000), packet.data());
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    qsizetype sent = 0;
+    QElapsedTimer lastByte;
+    lastByte.start();
+    const bool dropped = QTest::qWaitFor(
+        [&] {
+            if (isClosed(fd))
+                return true;
+            if (lastByte.elapsed() >= 20 && sent < packet.size()) {
+                if (::send(fd, packet.constData() + sent, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
+                    ++sent;
+                lastByte.restart();
+            }
+            return false;
+        },
+        Deadline);
+    ::close(fd);
+    QVERIFY2(dropped, qPrintable(QStringLiteral("still connected after dribbling %1 bytes").arg(sent)));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+}
+
+// "a well-behaved subscriber, even a stalled one, never comes near maxQueuedBytes, since shares
+// write to a connection only while it has less than highWaterBytes (1 MiB) waiting". One subscriber
+// node subscribed to 16 shares of one host, stalled while each share gets large events.
+void tst_remote_attack::stalledSubscriberOfManySharesIsNeverDropped()
+{
+    constexpr int Shares = 16;
+    constexpr int Rounds = 3;
+    const QString url = uniqueLocalUrl();
+    QRemoteObjectHost host;
+    auto *listener = new rio::RemoteListener(&host);
+    QVERIFY(listener->listen(QUrl(url)));
+    std::vector<std::unique_ptr<rio::QtRegistry<Payload>>> registries;
+    std::vector<std::unique_ptr<rio::RemoteShare<Payload>>> shares;
+    for (int s = 0; s < Shares; ++s) {
+        registries.push_back(std::make_unique<rio::QtRegistry<Payload>>());
+        shares.push_back(std::make_unique<rio::RemoteShare<Payload>>(&host, QStringLiteral("orders%1").arg(s),
+                                                                     *registries.back()));
+    }
+    QRemoteObjectNode node;
+    QVERIFY(rio::connectToSource(&node, QUrl(url)));
+    std::vector<std::unique_ptr<rio::RemoteRegistry<Payload>>> remotes;
+    std::vector<QList<qint64>> received(Shares);
+    for (int s = 0; s < Shares; ++s) {
+        remotes.push_back(
+            std::make_unique<rio::RemoteRegistry<Payload>>(&node, QStringLiteral("orders%1").arg(s)));
+        remotes.back()->add(&node, [&received, s](const Payload &p) { received[size_t(s)].append(p.seq); },
+                            {.connection = Qt::DirectConnection});
+    }
+    const auto allReceiving = [&] {
+        for (const auto &share : shares)
+            if (!share->base()->subscribers().value(0).receiving)
+                return false;
+        return true;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(allReceiving(), Deadline);
+
+    const auto sockets = node.findChildren<QLocalSocket *>();
+    QVERIFY(!sockets.isEmpty());
+    for (QLocalSocket *socket : sockets) {
+        socket->setReadBufferSize(65536);
+        socket->blockSignals(true);
+    }
+    QSignalSpy rejected(listener, &rio::RemoteListener::peerRejected);
+    const QByteArray blob(900 * 1024, 'e');
+    for (int round = 1; round <= Rounds; ++round) {
+        for (int s = 0; s < Shares; ++s)
+            registries[size_t(s)]->notify(Payload{round, blob});
+        QTest::qWait(0);
+    }
+    // Give a wrongful drop two seconds to show, then read again.
+    (void)QTest::qWaitFor([&] { return !rejected.isEmpty(); }, 2000);
+    const qint64 queued = listener->bytesToWrite(shares[0]->base()->subscribers().value(0).connection);
+    for (QLocalSocket *socket : sockets) {
+        socket->blockSignals(false);
+        Q_EMIT socket->readyRead();
+    }
+    QVERIFY2(rejected.isEmpty(), qPrintable(QStringLiteral("dropped with %1 bytes queued: %2")
+                                                .arg(queued)
+                                                .arg(rejected.value(0).value(0).toString())));
+    for (int s = 0; s < Shares; ++s)
+        QTRY_COMPARE_WITH_TIMEOUT(received[size_t(s)].size(), Rounds, Deadline);
+}
+
+// "a well-behaved subscriber, even a stalled one, never comes near maxQueuedBytes"; the limit drops
+// "its connection ... it does not read what it is sent (answers to its Pings, a channel it
+// acquired)". Another peer subscribes and unsubscribes over and over (within every limit: one
+// subscription at a time): Qt Remote Objects tells every connection of every channel added and
+// removed, so those announcements queue on the stalled subscriber's connection too.
+void tst_remote_attack::subscriptionChurnDoesNotDropAStalledSubscriber()
+{
+    if (!qEnvironmentVariableIsSet("RIO_REMOTE_REPRODUCERS"))
+        QSKIP("reproducer: another peer's subscribe/unsubscribe churn queues Qt Remote Objects' object "
+              "announcements on a stalled subscriber's connection until maxQueuedBytes drops that subscriber "
+              "(set RIO_REMOTE_REPRODUCERS=1 to run)");
+    rio::RemoteListener::Options limits;
+    limits.maxQueuedBytes = qint64(2) << 20;
+    Source source(uniqueLocalUrl(), limits);
+    QVERIFY(source.share);
+    const QString address = source.listener->address().toString();
+    Subscriber victim(address);
+    QTRY_VERIFY_WITH_TIMEOUT(victim.connected(), Deadline);
+    QVERIFY(served(source, victim, 1));
+    const quint64 victimConnection = source.share->base()->subscribers().value(0).connection;
+
+    QRemoteObjectNode attackerNode;
+    QVERIFY(rio::connectToSource(&attackerNode, QUrl(address)));
+    const std::unique_ptr<QRemoteObjectDynamicReplica> attacker(
+        attackerNode.acquireDynamic(QStringLiteral("orders")));
+    QVERIFY(attacker->waitForSource(Deadline));
+    const QMetaObject *meta = attacker->metaObject();
+    const QMetaMethod subscribe = meta->method(meta->indexOfSlot("subscribe(QByteArray)"));
+    const QMetaMethod unsubscribe = meta->method(meta->indexOfSlot("unsubscribe(qulonglong)"));
+    QVERIFY(subscribe.isValid() && unsubscribe.isValid());
+
+    // The victim stalls with its connection at the high-water mark.
+    const auto sockets = victim.node.findChildren<QLocalSocket *>();
+    QVERIFY(!sockets.isEmpty());
+    for (QLocalSocket *socket : sockets) {
+        socket->setReadBufferSize(65536);
+        socket->blockSignals(true);
+    }
+    const QByteArray blob(4096, 'e');
+    qint64 seq = 1;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            source.registry.notify(Payload{++seq, blob});
+            return source.listener->bytesToWrite(victimConnection) >= (qint64(1) << 20) - 65536;
+        },
+        Deadline));
+    const qint64 atHighWater = source.listener->bytesToWrite(victimConnection);
+
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QSignalSpy closed(source.listener, &rio::RemoteListener::connectionClosed);
+    constexpr quint64 Churns = 20000;
+    quint64 done = 0;
+    QElapsedTimer timer;
+    timer.start();
+    while (done < Churns && closed.isEmpty() && timer.elapsed() < 4 * Deadline) {
+        for (int i = 0; i < 200; ++i, ++done) {
+            const QByteArray secret = secretFor(1000 + done);
+            subscribe.invoke(attacker.get(), Qt::DirectConnection, Q_ARG(QByteArray, secret));
+            unsubscribe.invoke(attacker.get(), Qt::DirectConnection, Q_ARG(qulonglong, keyOf(secret)));
+        }
+        // A marker subscription: once the source has it, it has read the batch before it.
+        const QByteArray marker = secretFor(1000 + done++);
+        subscribe.invoke(attacker.get(), Qt::DirectConnection, Q_ARG(QByteArray, marker));
+        if (!QTest::qWaitFor([&] { return source.share->base()->subscriberCount() == 2; }, Deadline))
+            break;
+        unsubscribe.invoke(attacker.get(), Qt::DirectConnection, Q_ARG(qulonglong, keyOf(marker)));
+        if (!QTest::qWaitFor([&] { return source.share->base()->subscriberCount() == 1; }, Deadline))
+            break;
+    }
+    const qint64 afterChurn = source.listener->bytesToWrite(victimConnection);
+    for (QLocalSocket *socket : sockets) {
+        socket->blockSignals(false);
+        Q_EMIT socket->readyRead();
+    }
+    QVERIFY2(!closed.contains(QVariantList{victimConnection}),
+             qPrintable(
+                 QStringLiteral("the stalled subscriber was dropped after %1 churns (%2 bytes queued at the "
+                                "high-water mark, %3 after): %4")
+                     .arg(done)
+                     .arg(atHighWater)
+                     .arg(afterChurn)
+                     .arg(rejected.value(0).value(0).toString())));
+    QTRY_COMPARE_WITH_TIMEOUT(victim.received.size(), int(seq), Deadline);
+}
+
+QTEST_MAIN(tst_remote_attack)
+#include "tst_remote_attack.moc"
