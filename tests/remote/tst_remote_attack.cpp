@@ -17,12 +17,14 @@
 #include <QFile>
 #include <QLocalServer>
 #include <QLocalSocket>
+#include <QProcess>
 #include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTest>
+#include <QTextStream>
 #include <QtEndian>
 #include <QtRemoteObjects/qtremoteobjectglobal.h>
 
@@ -159,14 +161,27 @@ bool isClosed(int fd)
     }
 }
 
-// A whole Qt Remote Objects Ping packet (size, little-endian, then the body).
-QByteArray pingPacket()
+#if defined(__SANITIZE_THREAD__)
+constexpr bool UnderThreadSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool UnderThreadSanitizer = true;
+#else
+constexpr bool UnderThreadSanitizer = false;
+#endif
+#else
+constexpr bool UnderThreadSanitizer = false;
+#endif
+
+// A whole Qt Remote Objects Ping packet (size, little-endian, then the body) with a name of
+// `nameChars` characters, which the Pong repeats.
+QByteArray pingPacket(int nameChars = 6)
 {
     QByteArray body;
     QDataStream stream(&body, QIODevice::WriteOnly);
     stream.setVersion(QDataStream::Qt_6_2);
     stream.setByteOrder(QDataStream::LittleEndian);
-    stream << quint16(QtRemoteObjects::Ping) << QStringLiteral("attack");
+    stream << quint16(QtRemoteObjects::Ping) << QString(nameChars, QLatin1Char('p'));
     QByteArray bytes(4, Qt::Uninitialized);
     qToLittleEndian(quint32(body.size()), bytes.data());
     return bytes + body;
@@ -205,6 +220,41 @@ private:
     std::vector<int> m_taken;
 };
 
+// A plain Qt Remote Objects source: a slot that answers through a signal.
+class Echo : public QObject
+{
+    Q_OBJECT
+
+public Q_SLOTS:
+    void echo(int n) { Q_EMIT echoed(n); }
+
+Q_SIGNALS:
+    void echoed(int n);
+};
+
+// Child process, plain Qt Remote Objects only: `host URL` remotes an Echo as "echo" until killed;
+// `node URL` acquires the "echo" at URL, calls echo(7) and exits 0 once echoed(7) comes back.
+int plainChild(const QString &mode, const QString &url)
+{
+    if (mode == QLatin1String("host")) {
+        QRemoteObjectHost host;
+        Echo echo;
+        if (!host.setHostUrl(QUrl(url)) || !host.enableRemoting(&echo, QStringLiteral("echo")))
+            return 2;
+        QTextStream(stdout) << "listening" << Qt::endl;
+        return QCoreApplication::exec();
+    }
+    QRemoteObjectNode node;
+    if (!node.connectToNode(QUrl(url)))
+        return 3;
+    const std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(QStringLiteral("echo")));
+    if (!replica->waitForSource(Deadline))
+        return 4;
+    QSignalSpy echoed(replica.get(), SIGNAL(echoed(int)));
+    QMetaObject::invokeMethod(replica.get(), "echo", Q_ARG(int, 7));
+    return echoed.wait(Deadline) && echoed.first().first().toInt() == 7 ? 0 : 5;
+}
+
 } // namespace
 
 class tst_remote_attack : public QObject
@@ -214,6 +264,8 @@ class tst_remote_attack : public QObject
 private Q_SLOTS:
     void plainConnectToNodeSubscribesToAListenerSource_data();
     void plainConnectToNodeSubscribesToAListenerSource();
+    void plainQtPeerInAnotherProcessBesideAShare_data();
+    void plainQtPeerInAnotherProcessBesideAShare();
     void connectToSourceSubscribesToAPlainQtHost_data();
     void connectToSourceSubscribesToAPlainQtHost();
     void listenHoldsItsNameAndRefusesBadUrls();
@@ -223,6 +275,7 @@ private Q_SLOTS:
     void dribblingPeerIsDroppedAtItsDeadline();
     void stalledSubscriberOfManySharesIsNeverDropped();
     void subscriptionChurnDoesNotDropAStalledSubscriber();
+    void queuedBudgetDropsTheFloodersNotAStalledSubscriber();
 };
 
 void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource_data()
@@ -249,6 +302,66 @@ void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource()
                         {.connection = Qt::DirectConnection});
     plain.registry->notify(Payload{100, {}});
     QTRY_VERIFY_WITH_TIMEOUT(atSource.contains(100) && rio.received.contains(100), Deadline);
+}
+
+void tst_remote_attack::plainQtPeerInAnotherProcessBesideAShare_data()
+{
+    QTest::addColumn<bool>("tcp");
+    QTest::newRow("local") << false;
+    QTest::newRow("tcp") << true;
+}
+
+// REMOTE.md: "Plain Qt Remote Objects in the same process keeps its own local: and tcp:
+// transports". This process shares and subscribes through RegistryIO, and talks plain Qt Remote
+// Objects with another process that has only Qt: as its node (to a host here), and as its host
+// (to a node here), each call answered.
+void tst_remote_attack::plainQtPeerInAnotherProcessBesideAShare()
+{
+    if constexpr (UnderThreadSanitizer)
+        QSKIP("Qt 6.4's QProcess cannot start a child under ThreadSanitizer");
+    QFETCH(bool, tcp);
+    Source source(tcp ? QStringLiteral("tcp://127.0.0.1:0") : uniqueLocalUrl());
+    QVERIFY(source.share);
+    Subscriber subscriber(source.listener->address().toString());
+    QTRY_VERIFY_WITH_TIMEOUT(subscriber.connected(), Deadline);
+    QVERIFY(served(source, subscriber, 1));
+
+    // A plain host here, a plain node there.
+    const QString hereUrl = tcp ? freeTcpUrl() : uniqueLocalUrl();
+    QRemoteObjectHost plainHost;
+    QVERIFY(plainHost.setHostUrl(QUrl(hereUrl)));
+    Echo echo;
+    QVERIFY(plainHost.enableRemoting(&echo, QStringLiteral("echo")));
+    QProcess node;
+    node.setProcessChannelMode(QProcess::ForwardedChannels);
+    node.start(QCoreApplication::applicationFilePath(),
+               {QStringLiteral("--plain"), QStringLiteral("node"), hereUrl});
+    QVERIFY(QTest::qWaitFor([&] { return node.state() == QProcess::NotRunning; }, Deadline));
+    QCOMPARE(node.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(node.exitCode(), 0);
+
+    // A plain host there, a plain node here.
+    const QString thereUrl = tcp ? freeTcpUrl() : uniqueLocalUrl();
+    QProcess host;
+    host.start(QCoreApplication::applicationFilePath(),
+               {QStringLiteral("--plain"), QStringLiteral("host"), thereUrl});
+    QVERIFY(QTest::qWaitFor([&] { return host.canReadLine() || host.state() == QProcess::NotRunning; },
+                            Deadline));
+    QCOMPARE(host.readLine().trimmed(), QByteArray("listening"));
+    QRemoteObjectNode plainNode;
+    QVERIFY(plainNode.connectToNode(QUrl(thereUrl)));
+    const std::unique_ptr<QRemoteObjectDynamicReplica> replica(
+        plainNode.acquireDynamic(QStringLiteral("echo")));
+    QVERIFY(replica->waitForSource(Deadline));
+    QSignalSpy echoed(replica.get(), SIGNAL(echoed(int)));
+    QVERIFY(QMetaObject::invokeMethod(replica.get(), "echo", Q_ARG(int, 9)));
+    QTRY_COMPARE_WITH_TIMEOUT(echoed.size(), 1, Deadline);
+    QCOMPARE(echoed.first().first().toInt(), 9);
+    host.kill();
+    QVERIFY(host.waitForFinished(Deadline));
+
+    // RegistryIO still at work beside both.
+    QVERIFY(served(source, subscriber, 2));
 }
 
 void tst_remote_attack::connectToSourceSubscribesToAPlainQtHost_data()
@@ -599,5 +712,84 @@ void tst_remote_attack::subscriptionChurnDoesNotDropAStalledSubscriber()
     QTRY_COMPARE_WITH_TIMEOUT(victim.received.size(), int(seq), Deadline);
 }
 
-QTEST_MAIN(tst_remote_attack)
+// "queuedBytesBudget: connections have more than this waiting to be written across every listener
+// of the process: those with the most go, one by one, until it holds". Three peers send Pings with
+// 32 KiB names and never read the Pongs, each staying under maxQueuedBytes, beside a stalled
+// subscriber at its high-water mark: flooders go, one warning each, the subscriber stays.
+void tst_remote_attack::queuedBudgetDropsTheFloodersNotAStalledSubscriber()
+{
+    rio::RemoteListener::Options limits;
+    limits.maxQueuedBytes = qint64(3) << 20;
+    limits.queuedBytesBudget = qint64(4) << 20;
+    const QString url = uniqueLocalUrl();
+    Source source(url, limits);
+    QVERIFY(source.share);
+    Subscriber victim(source.listener->address().toString());
+    QTRY_VERIFY_WITH_TIMEOUT(victim.connected(), Deadline);
+    QVERIFY(served(source, victim, 1));
+    const quint64 victimConnection = source.share->base()->subscribers().value(0).connection;
+    const auto sockets = victim.node.findChildren<QLocalSocket *>();
+    QVERIFY(!sockets.isEmpty());
+    for (QLocalSocket *socket : sockets) {
+        socket->setReadBufferSize(65536);
+        socket->blockSignals(true);
+    }
+    const QByteArray blob(4096, 'e');
+    qint64 seq = 1;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            source.registry.notify(Payload{++seq, blob});
+            return source.listener->bytesToWrite(victimConnection) >= (qint64(1) << 20) - 65536;
+        },
+        Deadline));
+
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QSignalSpy closed(source.listener, &rio::RemoteListener::connectionClosed);
+    const QByteArray ping = pingPacket(16384); // a Pong of about 32 KiB
+    std::vector<int> flooders;
+    for (int f = 0; f < 3; ++f) {
+        const int fd = connectLocal(socketPath(url));
+        QVERIFY(fd >= 0);
+        flooders.push_back(fd);
+        // 2.5 MiB of Pongs for this one, under maxQueuedBytes.
+        for (int i = 0; i < 80; ++i) {
+            qsizetype done = 0;
+            const bool written = QTest::qWaitFor(
+                [&] {
+                    const ssize_t n = ::send(fd, ping.constData() + done, size_t(ping.size() - done),
+                                             MSG_NOSIGNAL | MSG_DONTWAIT);
+                    if (n > 0)
+                        done += n;
+                    return done == ping.size() || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+                },
+                Deadline);
+            if (!written || done < ping.size())
+                break;
+        }
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(!rejected.isEmpty(), Deadline);
+    (void)QTest::qWaitFor([&] { return closed.contains(QVariantList{victimConnection}); }, 1000);
+    for (QLocalSocket *socket : sockets) {
+        socket->blockSignals(false);
+        Q_EMIT socket->readyRead();
+    }
+    for (const int fd : flooders)
+        ::close(fd);
+    QVERIFY2(!closed.contains(QVariantList{victimConnection}),
+             qPrintable(rejected.last().first().toString()));
+    for (const QVariantList &r : rejected)
+        QVERIFY2(!r.first().toString().contains(QStringLiteral("connection %1 ").arg(victimConnection)),
+                 qPrintable(r.first().toString()));
+    QTRY_COMPARE_WITH_TIMEOUT(victim.received.size(), int(seq), Deadline);
+}
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    if (argc == 4 && QByteArray(argv[1]) == "--plain")
+        return plainChild(QString::fromLocal8Bit(argv[2]), QString::fromLocal8Bit(argv[3]));
+    tst_remote_attack test;
+    QTEST_SET_MAIN_SOURCE_PATH
+    return QTest::qExec(&test, argc, argv);
+}
 #include "tst_remote_attack.moc"
