@@ -75,11 +75,13 @@ struct Source
     rio::QtRegistry<Payload> registry;
     std::unique_ptr<rio::RemoteShare<Payload>> share;
 
-    explicit Source(const QString &url, rio::RemoteListener::Options limits = {})
+    explicit Source(const QString &url, rio::RemoteListener::Options limits = {},
+                    rio::RemoteShareOptions options = {})
         : listener(new rio::RemoteListener(&host, limits))
     {
         if (listener->listen(QUrl(url)))
-            share = std::make_unique<rio::RemoteShare<Payload>>(&host, QStringLiteral("orders"), registry);
+            share = std::make_unique<rio::RemoteShare<Payload>>(&host, QStringLiteral("orders"), registry,
+                                                                options);
     }
 };
 
@@ -276,6 +278,7 @@ private Q_SLOTS:
     void stalledSubscriberOfManySharesIsNeverDropped();
     void subscriptionChurnDoesNotDropAStalledSubscriber();
     void queuedBudgetDropsTheFloodersNotAStalledSubscriber();
+    void senderThatClosesWhileItsReadingIsPausedIsForgotten();
 };
 
 void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource_data()
@@ -781,6 +784,53 @@ void tst_remote_attack::queuedBudgetDropsTheFloodersNotAStalledSubscriber()
         QVERIFY2(!r.first().toString().contains(QStringLiteral("connection %1 ").arg(victimConnection)),
                  qPrintable(r.first().toString()));
     QTRY_COMPARE_WITH_TIMEOUT(victim.received.size(), int(seq), Deadline);
+}
+
+// REMOTE.md: a Block share "stops reading the sender's connection until every backlog has room
+// again"; the Qt workaround table: RemoteListener emits the device's disconnected() itself for a
+// connection whose signals it blocked (paused). A sender that closes while paused is forgotten
+// at once (not when the stalled subscriber reads again or at blockTimeout).
+void tst_remote_attack::senderThatClosesWhileItsReadingIsPausedIsForgotten()
+{
+    Source source(
+        uniqueLocalUrl(), {},
+        {.capacity = 8, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::seconds(600)});
+    QVERIFY(source.share);
+    const QString address = source.listener->address().toString();
+    Subscriber stalled(address);
+    QTRY_VERIFY_WITH_TIMEOUT(stalled.connected(), Deadline);
+    QVERIFY(served(source, stalled, 1));
+    auto sender = std::make_unique<Subscriber>(address);
+    QTRY_VERIFY_WITH_TIMEOUT(sender->connected(), Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 2, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(source.share->base()->subscribers().value(1).receiving, Deadline);
+
+    const auto sockets = stalled.node.findChildren<QLocalSocket *>();
+    QVERIFY(!sockets.isEmpty());
+    for (QLocalSocket *socket : sockets) {
+        socket->setReadBufferSize(65536);
+        socket->blockSignals(true);
+    }
+    const QByteArray blob(4096, 'e');
+    for (int i = 0; i < 2000; ++i)
+        sender->registry->notify(Payload{1000 + i, blob});
+    // The stalled subscriber's backlog fills; the source stops reading the sender.
+    QTRY_VERIFY_WITH_TIMEOUT(source.share->base()->pendingCount() >= 8, Deadline);
+    QCOMPARE(source.listener->connectionCount(), 2);
+    sender.reset();
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), 1, Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
+    for (QLocalSocket *socket : sockets) {
+        socket->blockSignals(false);
+        Q_EMIT socket->readyRead();
+    }
+    // What was relayed before the sender went arrives, in order; then the source's own events.
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->pendingCount(), std::size_t(0), Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(stalled.received.size() > 8, Deadline);
+    for (qsizetype i = 2; i < stalled.received.size(); ++i)
+        QCOMPARE(stalled.received[i], stalled.received[i - 1] + 1);
+    QVERIFY(served(source, stalled, 5000));
+    QCOMPARE(source.share->droppedCount(), quint64(0));
 }
 
 int main(int argc, char **argv)
