@@ -279,6 +279,8 @@ private Q_SLOTS:
     void subscriptionChurnDoesNotDropAStalledSubscriber();
     void queuedBudgetDropsTheFloodersNotAStalledSubscriber();
     void senderThatClosesWhileItsReadingIsPausedIsForgotten();
+    void secondConnectionWithTheSameSecretIsDropped();
+    void unsubscribeOfAnUnknownOrOwnKeyChangesNothingElse();
 };
 
 void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource_data()
@@ -640,9 +642,13 @@ void tst_remote_attack::subscriptionChurnDoesNotDropAStalledSubscriber()
     if (!qEnvironmentVariableIsSet("RIO_REMOTE_REPRODUCERS"))
         QSKIP("reproducer: another peer's subscribe/unsubscribe churn queues Qt Remote Objects' object "
               "announcements on a stalled subscriber's connection until maxQueuedBytes drops that subscriber "
-              "(set RIO_REMOTE_REPRODUCERS=1 to run)");
+              "(set RIO_REMOTE_REPRODUCERS=1 to run, =defaults for the default limits, which take about "
+              "110,000 "
+              "churns)");
+    const bool defaults = qEnvironmentVariable("RIO_REMOTE_REPRODUCERS") == QLatin1String("defaults");
     rio::RemoteListener::Options limits;
-    limits.maxQueuedBytes = qint64(2) << 20;
+    if (!defaults)
+        limits.maxQueuedBytes = qint64(2) << 20;
     Source source(uniqueLocalUrl(), limits);
     QVERIFY(source.share);
     const QString address = source.listener->address().toString();
@@ -680,11 +686,11 @@ void tst_remote_attack::subscriptionChurnDoesNotDropAStalledSubscriber()
 
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
     QSignalSpy closed(source.listener, &rio::RemoteListener::connectionClosed);
-    constexpr quint64 Churns = 20000;
+    const quint64 Churns = defaults ? 200000 : 20000;
     quint64 done = 0;
     QElapsedTimer timer;
     timer.start();
-    while (done < Churns && closed.isEmpty() && timer.elapsed() < 4 * Deadline) {
+    while (done < Churns && closed.isEmpty() && timer.elapsed() < (defaults ? 40 : 4) * Deadline) {
         for (int i = 0; i < 200; ++i, ++done) {
             const QByteArray secret = secretFor(1000 + done);
             subscribe.invoke(attacker.get(), Qt::DirectConnection, Q_ARG(QByteArray, secret));
@@ -831,6 +837,86 @@ void tst_remote_attack::senderThatClosesWhileItsReadingIsPausedIsForgotten()
         QCOMPARE(stalled.received[i], stalled.received[i - 1] + 1);
     QVERIFY(served(source, stalled, 5000));
     QCOMPARE(source.share->droppedCount(), quint64(0));
+}
+
+namespace {
+
+// A raw replica of "orders" on a node of its own (what any peer that reaches the socket gets).
+struct RawPeer
+{
+    QRemoteObjectNode node;
+    std::unique_ptr<QRemoteObjectDynamicReplica> replica;
+
+    bool start(const QString &address)
+    {
+        if (!rio::connectToSource(&node, QUrl(address)))
+            return false;
+        replica.reset(node.acquireDynamic(QStringLiteral("orders")));
+        return replica->waitForSource(Deadline);
+    }
+    bool call(const char *slot, const QVariant &argument)
+    {
+        const QMetaObject *meta = replica->metaObject();
+        const QMetaMethod method = meta->method(meta->indexOfSlot(slot));
+        return argument.metaType() == QMetaType::fromType<QByteArray>()
+                   ? method.invoke(replica.get(), Qt::DirectConnection,
+                                   Q_ARG(QByteArray, argument.toByteArray()))
+                   : method.invoke(replica.get(), Qt::DirectConnection,
+                                   Q_ARG(qulonglong, argument.toULongLong()));
+    }
+};
+
+} // namespace
+
+// REMOTE.md: a peer that calls "subscribe with a secret that another live connection subscribed
+// with ... is disconnected with a warning (peerRejected, rejectedCount()), and nothing else
+// changes: the subscriber keeps its subscription and gets every event".
+void tst_remote_attack::secondConnectionWithTheSameSecretIsDropped()
+{
+    Source source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    const QString address = source.listener->address().toString();
+    Subscriber bystander(address);
+    RawPeer first;
+    RawPeer second;
+    QVERIFY(first.start(address) && second.start(address));
+    QTRY_VERIFY_WITH_TIMEOUT(bystander.connected(), Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
+    QVERIFY(first.call("subscribe(QByteArray)", secretFor(5)));
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 2, Deadline);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QVERIFY(second.call("subscribe(QByteArray)", secretFor(5)));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(second.replica->state() != QRemoteObjectReplica::Valid, Deadline);
+    QCOMPARE(source.share->base()->subscriberCount(), 2);
+    QCOMPARE(first.replica->state(), QRemoteObjectReplica::Valid);
+    QVERIFY(served(source, bystander, 1));
+}
+
+// Unsubscribing a key nobody subscribed with, or one's own key twice, is no attack on anyone:
+// whatever the source does with that connection, the other subscribers keep theirs.
+void tst_remote_attack::unsubscribeOfAnUnknownOrOwnKeyChangesNothingElse()
+{
+    Source source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    const QString address = source.listener->address().toString();
+    Subscriber bystander(address);
+    QTRY_VERIFY_WITH_TIMEOUT(bystander.connected(), Deadline);
+    QVERIFY(served(source, bystander, 1));
+    RawPeer peer;
+    QVERIFY(peer.start(address));
+    QVERIFY(peer.call("subscribe(QByteArray)", secretFor(9)));
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 2, Deadline);
+    QVERIFY(peer.call("unsubscribe(qulonglong)", QVariant::fromValue(keyOf(secretFor(9)))));
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
+    QVERIFY(peer.call("unsubscribe(qulonglong)", QVariant::fromValue(keyOf(secretFor(9)))));
+    QVERIFY(peer.call("unsubscribe(qulonglong)", QVariant::fromValue(quint64(0x1234))));
+    QVERIFY(peer.call("unsubscribe(qulonglong)", QVariant::fromValue(quint64(0))));
+    QVERIFY(peer.call("subscribe(QByteArray)", secretFor(10)));
+    // The source has read everything before the last subscribe.
+    if (peer.replica->state() == QRemoteObjectReplica::Valid)
+        (void)QTest::qWaitFor([&] { return source.share->base()->subscriberCount() == 2; }, Deadline);
+    QVERIFY(served(source, bystander, 2));
 }
 
 int main(int argc, char **argv)
