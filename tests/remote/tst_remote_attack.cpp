@@ -281,6 +281,8 @@ private Q_SLOTS:
     void senderThatClosesWhileItsReadingIsPausedIsForgotten();
     void secondConnectionWithTheSameSecretIsDropped();
     void unsubscribeOfAnUnknownOrOwnKeyChangesNothingElse();
+    void incompleteBudgetAcrossListenersSparesTheSubscriber_data();
+    void incompleteBudgetAcrossListenersSparesTheSubscriber();
 };
 
 void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource_data()
@@ -917,6 +919,80 @@ void tst_remote_attack::unsubscribeOfAnUnknownOrOwnKeyChangesNothingElse()
     if (peer.replica->state() == QRemoteObjectReplica::Valid)
         (void)QTest::qWaitFor([&] { return source.share->base()->subscriberCount() == 2; }, Deadline);
     QVERIFY(served(source, bystander, 2));
+}
+
+// "incompleteBytesBudget: packets not yet whole hold more than this across every connection of
+// every listener of the process: the connections whose packet has been incomplete longest go, one
+// by one, until it holds (a peer that keeps the budget by trickling packets goes, not the
+// subscriber whose large event passed it)". The hoarders are on a second listener of the process
+// (say the daemon's tcp:// one beside its local: one), with the same budget or a larger one.
+void tst_remote_attack::incompleteBudgetAcrossListenersSparesTheSubscriber_data()
+{
+    QTest::addColumn<bool>("sameBudget");
+    QTest::newRow("same budget") << true;
+    QTest::newRow("larger budget there") << false;
+}
+
+void tst_remote_attack::incompleteBudgetAcrossListenersSparesTheSubscriber()
+{
+    if (!qEnvironmentVariableIsSet("RIO_REMOTE_REPRODUCERS"))
+        QSKIP("reproducer: when the process's incomplete bytes pass a listener's budget, that listener sheds "
+              "its "
+              "own connections only, so its subscriber with a large event goes while the hoarders on another "
+              "listener of the process stay (set RIO_REMOTE_REPRODUCERS=1 to run)");
+    QFETCH(bool, sameBudget);
+    rio::RemoteListener::Options tight;
+    tight.incompleteBytesBudget = qint64(4) << 20;
+    tight.progressTimeout = 120s;
+    tight.handshakeTimeout = 120s;
+    rio::RemoteListener::Options loose = tight;
+    if (!sameBudget)
+        loose.incompleteBytesBudget = qint64(16) << 20;
+    Source source(uniqueLocalUrl(), tight);
+    QVERIFY(source.share);
+    const QString otherUrl = uniqueLocalUrl();
+    Source other(otherUrl, loose);
+    QVERIFY(other.share);
+    Subscriber subscriber(source.listener->address().toString());
+    QTRY_VERIFY_WITH_TIMEOUT(subscriber.connected(), Deadline);
+    QVERIFY(served(source, subscriber, 1));
+    QList<qint64> atSource;
+    source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); },
+                        {.connection = Qt::DirectConnection});
+
+    // Five connections to the other listener hold 780,000 bytes each of a 1,000,000-byte packet:
+    // under either budget.
+    QByteArray part(4 + 780000, 'h');
+    qToLittleEndian(quint32(1000000), part.data());
+    std::vector<int> hoarders;
+    for (int i = 0; i < 5; ++i) {
+        const int fd = connectLocal(socketPath(otherUrl));
+        QVERIFY(fd >= 0);
+        hoarders.push_back(fd);
+        const qint64 before = rio::RemoteListener::incompleteBytes();
+        qsizetype done = 0;
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                const ssize_t n = ::send(fd, part.constData() + done, size_t(part.size() - done),
+                                         MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n > 0)
+                    done += n;
+                return done == part.size();
+            },
+            Deadline));
+        QTRY_VERIFY_WITH_TIMEOUT(rio::RemoteListener::incompleteBytes() >= before + 760000, Deadline);
+    }
+    QSignalSpy rejectedHere(source.listener, &rio::RemoteListener::peerRejected);
+    QSignalSpy rejectedThere(other.listener, &rio::RemoteListener::peerRejected);
+    subscriber.registry->notify(Payload{600, QByteArray(600000, 'b')});
+    const bool arrived =
+        QTest::qWaitFor([&] { return atSource.contains(600) || !rejectedHere.isEmpty(); }, Deadline);
+    for (const int fd : hoarders)
+        ::close(fd);
+    QVERIFY2(rejectedHere.isEmpty(), qPrintable(rejectedHere.value(0).value(0).toString()));
+    QVERIFY(arrived);
+    QVERIFY(!rejectedThere.isEmpty());
+    QVERIFY(subscriber.connected());
 }
 
 int main(int argc, char **argv)
