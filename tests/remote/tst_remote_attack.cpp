@@ -281,6 +281,7 @@ private Q_SLOTS:
     void senderThatClosesWhileItsReadingIsPausedIsForgotten();
     void secondConnectionWithTheSameSecretIsDropped();
     void unsubscribeOfAnUnknownOrOwnKeyChangesNothingElse();
+    void queuedBudgetAcrossListenersSparesTheStalledSubscriber();
     void incompleteBudgetAcrossListenersSparesTheSubscriber_data();
     void incompleteBudgetAcrossListenersSparesTheSubscriber();
 };
@@ -993,6 +994,77 @@ void tst_remote_attack::incompleteBudgetAcrossListenersSparesTheSubscriber()
     QVERIFY(arrived);
     QVERIFY(!rejectedThere.isEmpty());
     QVERIFY(subscriber.connected());
+}
+
+// The same for queuedBytesBudget ("across every listener of the process: those with the most go"):
+// two flooders on another listener of the process hold 1.8 MiB of Pongs each, then a subscriber
+// of this listener stalls and its connection fills to the high-water mark (1 MiB).
+void tst_remote_attack::queuedBudgetAcrossListenersSparesTheStalledSubscriber()
+{
+    if (!qEnvironmentVariableIsSet("RIO_REMOTE_REPRODUCERS"))
+        QSKIP("reproducer: when the process's queued bytes pass the budget on a listener's check, that "
+              "listener "
+              "drops its own connection with the most, a stalled subscriber, while the flooders on another "
+              "listener hold more (set RIO_REMOTE_REPRODUCERS=1 to run)");
+    rio::RemoteListener::Options limits;
+    limits.maxQueuedBytes = qint64(3) << 20;
+    limits.queuedBytesBudget = qint64(4) << 20;
+    Source source(uniqueLocalUrl(), limits);
+    QVERIFY(source.share);
+    const QString otherUrl = uniqueLocalUrl();
+    Source other(otherUrl, limits);
+    QVERIFY(other.share);
+    Subscriber victim(source.listener->address().toString());
+    QTRY_VERIFY_WITH_TIMEOUT(victim.connected(), Deadline);
+    QVERIFY(served(source, victim, 1));
+    const quint64 victimConnection = source.share->base()->subscribers().value(0).connection;
+
+    QSignalSpy rejectedHere(source.listener, &rio::RemoteListener::peerRejected);
+    QSignalSpy rejectedThere(other.listener, &rio::RemoteListener::peerRejected);
+    const QByteArray ping = pingPacket(16384); // a Pong of about 32 KiB
+    std::vector<int> flooders;
+    for (int f = 0; f < 2; ++f) {
+        const int fd = connectLocal(socketPath(otherUrl));
+        QVERIFY(fd >= 0);
+        flooders.push_back(fd);
+        for (int i = 0; i < 58; ++i) {
+            qsizetype done = 0;
+            QVERIFY(QTest::qWaitFor(
+                [&] {
+                    const ssize_t n = ::send(fd, ping.constData() + done, size_t(ping.size() - done),
+                                             MSG_NOSIGNAL | MSG_DONTWAIT);
+                    if (n > 0)
+                        done += n;
+                    return done == ping.size();
+                },
+                Deadline));
+        }
+    }
+    QVERIFY(rejectedThere.isEmpty());
+
+    const auto sockets = victim.node.findChildren<QLocalSocket *>();
+    QVERIFY(!sockets.isEmpty());
+    for (QLocalSocket *socket : sockets) {
+        socket->setReadBufferSize(65536);
+        socket->blockSignals(true);
+    }
+    const QByteArray blob(4096, 'e');
+    qint64 seq = 1;
+    (void)QTest::qWaitFor(
+        [&] {
+            source.registry.notify(Payload{++seq, blob});
+            return !rejectedHere.isEmpty() || !rejectedThere.isEmpty() ||
+                   source.listener->bytesToWrite(victimConnection) >= (qint64(1) << 20) - 65536;
+        },
+        Deadline);
+    for (QLocalSocket *socket : sockets) {
+        socket->blockSignals(false);
+        Q_EMIT socket->readyRead();
+    }
+    for (const int fd : flooders)
+        ::close(fd);
+    QVERIFY2(rejectedHere.isEmpty(), qPrintable(rejectedHere.value(0).value(0).toString()));
+    QVERIFY(!rejectedThere.isEmpty()); // the budget was passed, and a flooder went
 }
 
 int main(int argc, char **argv)
