@@ -21,10 +21,12 @@
 #include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
+#include <QSemaphore>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTest>
 #include <QTextStream>
+#include <QThread>
 #include <QtEndian>
 #include <QtRemoteObjects/qtremoteobjectglobal.h>
 
@@ -35,6 +37,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -284,6 +287,8 @@ private Q_SLOTS:
     void queuedBudgetAcrossListenersSparesTheStalledSubscriber();
     void incompleteBudgetAcrossListenersSparesTheSubscriber_data();
     void incompleteBudgetAcrossListenersSparesTheSubscriber();
+    void budgetShedsAListenerOnAnotherThread_data();
+    void budgetShedsAListenerOnAnotherThread();
 };
 
 void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource_data()
@@ -936,11 +941,6 @@ void tst_remote_attack::incompleteBudgetAcrossListenersSparesTheSubscriber_data(
 
 void tst_remote_attack::incompleteBudgetAcrossListenersSparesTheSubscriber()
 {
-    if (!qEnvironmentVariableIsSet("RIO_REMOTE_REPRODUCERS"))
-        QSKIP("reproducer: when the process's incomplete bytes pass a listener's budget, that listener sheds "
-              "its "
-              "own connections only, so its subscriber with a large event goes while the hoarders on another "
-              "listener of the process stay (set RIO_REMOTE_REPRODUCERS=1 to run)");
     QFETCH(bool, sameBudget);
     rio::RemoteListener::Options tight;
     tight.incompleteBytesBudget = qint64(4) << 20;
@@ -988,11 +988,15 @@ void tst_remote_attack::incompleteBudgetAcrossListenersSparesTheSubscriber()
     subscriber.registry->notify(Payload{600, QByteArray(600000, 'b')});
     const bool arrived =
         QTest::qWaitFor([&] { return atSource.contains(600) || !rejectedHere.isEmpty(); }, Deadline);
+    // The hoarders are dropped on their listener's thread, the oldest first, until the budget holds.
+    const bool shed = QTest::qWaitFor([&] { return !rejectedThere.isEmpty(); }, Deadline);
     for (const int fd : hoarders)
         ::close(fd);
     QVERIFY2(rejectedHere.isEmpty(), qPrintable(rejectedHere.value(0).value(0).toString()));
     QVERIFY(arrived);
-    QVERIFY(!rejectedThere.isEmpty());
+    QVERIFY(shed);
+    QVERIFY2(rejectedThere.first().first().toString().contains(QStringLiteral("incomplete longest")),
+             qPrintable(rejectedThere.first().first().toString()));
     QVERIFY(subscriber.connected());
 }
 
@@ -1001,11 +1005,6 @@ void tst_remote_attack::incompleteBudgetAcrossListenersSparesTheSubscriber()
 // of this listener stalls and its connection fills to the high-water mark (1 MiB).
 void tst_remote_attack::queuedBudgetAcrossListenersSparesTheStalledSubscriber()
 {
-    if (!qEnvironmentVariableIsSet("RIO_REMOTE_REPRODUCERS"))
-        QSKIP("reproducer: when the process's queued bytes pass the budget on a listener's check, that "
-              "listener "
-              "drops its own connection with the most, a stalled subscriber, while the flooders on another "
-              "listener hold more (set RIO_REMOTE_REPRODUCERS=1 to run)");
     rio::RemoteListener::Options limits;
     limits.maxQueuedBytes = qint64(3) << 20;
     limits.queuedBytesBudget = qint64(4) << 20;
@@ -1020,6 +1019,7 @@ void tst_remote_attack::queuedBudgetAcrossListenersSparesTheStalledSubscriber()
     const quint64 victimConnection = source.share->base()->subscribers().value(0).connection;
 
     QSignalSpy rejectedHere(source.listener, &rio::RemoteListener::peerRejected);
+    QSignalSpy closed(source.listener, &rio::RemoteListener::connectionClosed);
     QSignalSpy rejectedThere(other.listener, &rio::RemoteListener::peerRejected);
     const QByteArray ping = pingPacket(16384); // a Pong of about 32 KiB
     std::vector<int> flooders;
@@ -1057,6 +1057,9 @@ void tst_remote_attack::queuedBudgetAcrossListenersSparesTheStalledSubscriber()
                    source.listener->bytesToWrite(victimConnection) >= (qint64(1) << 20) - 65536;
         },
         Deadline);
+    // The flooders are dropped on their listener's thread.
+    const bool shed =
+        QTest::qWaitFor([&] { return !rejectedHere.isEmpty() || !rejectedThere.isEmpty(); }, Deadline);
     for (QLocalSocket *socket : sockets) {
         socket->blockSignals(false);
         Q_EMIT socket->readyRead();
@@ -1064,7 +1067,112 @@ void tst_remote_attack::queuedBudgetAcrossListenersSparesTheStalledSubscriber()
     for (const int fd : flooders)
         ::close(fd);
     QVERIFY2(rejectedHere.isEmpty(), qPrintable(rejectedHere.value(0).value(0).toString()));
-    QVERIFY(!rejectedThere.isEmpty()); // the budget was passed, and a flooder went
+    QVERIFY(shed); // the budget was passed, and a flooder went
+    QCOMPARE(rejectedThere.size(), 1);
+    QVERIFY(!closed.contains(QVariantList{victimConnection}));
+    QTRY_COMPARE_WITH_TIMEOUT(victim.received.size(), int(seq), Deadline);
+}
+
+// The listener holding the largest holders lives on another thread, busy when the budget is
+// passed: its connection is dropped there once it runs again, and until then it no longer counts
+// (the subscriber whose event passed the budget is not dropped for it). Destroyed before it runs
+// again, the listener takes the drop with it.
+void tst_remote_attack::budgetShedsAListenerOnAnotherThread_data()
+{
+    QTest::addColumn<bool>("destroyFirst");
+    QTest::newRow("dropped there") << false;
+    QTest::newRow("listener destroyed first") << true;
+}
+
+void tst_remote_attack::budgetShedsAListenerOnAnotherThread()
+{
+    QFETCH(bool, destroyFirst);
+    rio::RemoteListener::Options limits;
+    limits.incompleteBytesBudget = qint64(4) << 20;
+    limits.progressTimeout = 120s;
+    limits.handshakeTimeout = 120s;
+    Source source(uniqueLocalUrl(), limits);
+    QVERIFY(source.share);
+    Subscriber subscriber(source.listener->address().toString());
+    QTRY_VERIFY_WITH_TIMEOUT(subscriber.connected(), Deadline);
+    QVERIFY(served(source, subscriber, 1));
+    QList<qint64> atSource;
+    source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); },
+                        {.connection = Qt::DirectConnection});
+
+    QThread worker;
+    worker.start();
+    QObject there;
+    there.moveToThread(&worker);
+    const QString otherUrl = uniqueLocalUrl();
+    std::unique_ptr<Source> other;
+    QMetaObject::invokeMethod(
+        &there, [&] { other = std::make_unique<Source>(otherUrl, limits); }, Qt::BlockingQueuedConnection);
+    QVERIFY(other && other->share);
+
+    // Five hoarders on the other thread's listener: 3,900,000 bytes, under the budget.
+    QByteArray part(4 + 780000, 'h');
+    qToLittleEndian(quint32(1000000), part.data());
+    std::vector<int> hoarders;
+    for (int i = 0; i < 5; ++i) {
+        const int fd = connectLocal(socketPath(otherUrl));
+        QVERIFY(fd >= 0);
+        hoarders.push_back(fd);
+        const qint64 before = rio::RemoteListener::incompleteBytes();
+        qsizetype done = 0;
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                const ssize_t n = ::send(fd, part.constData() + done, size_t(part.size() - done),
+                                         MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n > 0)
+                    done += n;
+                return done == part.size();
+            },
+            Deadline));
+        QTRY_VERIFY_WITH_TIMEOUT(rio::RemoteListener::incompleteBytes() >= before + 760000, Deadline);
+    }
+    const qint64 hoarded = rio::RemoteListener::incompleteBytes();
+
+    // The other thread is busy until the gate opens.
+    QSemaphore entered;
+    QSemaphore gate;
+    std::atomic<bool> destroyed{false};
+    QMetaObject::invokeMethod(&there, [&] {
+        entered.release();
+        if (gate.tryAcquire(1, 4 * Deadline) && destroyFirst) {
+            other.reset();
+            destroyed.store(true);
+        }
+    });
+    QVERIFY(entered.tryAcquire(1, Deadline));
+    QSignalSpy rejectedHere(source.listener, &rio::RemoteListener::peerRejected);
+    subscriber.registry->notify(Payload{600, QByteArray(600000, 'b')});
+    const bool arrived =
+        QTest::qWaitFor([&] { return atSource.contains(600) || !rejectedHere.isEmpty(); }, Deadline);
+    // The oldest hoarder no longer counts: what is left is the four others.
+    const qint64 whileBusy = rio::RemoteListener::incompleteBytes();
+    gate.release();
+    QVERIFY2(rejectedHere.isEmpty(), qPrintable(rejectedHere.value(0).value(0).toString()));
+    QVERIFY(arrived);
+    QCOMPARE(whileBusy, hoarded - 780000);
+    if (destroyFirst) {
+        QTRY_VERIFY_WITH_TIMEOUT(destroyed.load(), Deadline);
+        QCOMPARE(rio::RemoteListener::incompleteBytes(), qint64(0));
+        for (const int fd : hoarders)
+            QTRY_VERIFY_WITH_TIMEOUT(isClosed(fd), Deadline);
+    } else {
+        // The oldest hoarder goes, the others stay.
+        QTRY_VERIFY_WITH_TIMEOUT(isClosed(hoarders.front()), Deadline);
+        QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::incompleteBytes(), hoarded - 780000, Deadline);
+        for (std::size_t i = 1; i < hoarders.size(); ++i)
+            QVERIFY(!isClosed(hoarders[i]));
+        QMetaObject::invokeMethod(&there, [&] { other.reset(); }, Qt::BlockingQueuedConnection);
+    }
+    for (const int fd : hoarders)
+        ::close(fd);
+    worker.quit();
+    QVERIFY(worker.wait(Deadline));
+    QVERIFY(served(source, subscriber, 2));
 }
 
 int main(int argc, char **argv)

@@ -159,7 +159,7 @@ private:
     void afterRead(QIODevice *socket);
     void checkDeadlines();
     void checkQueued();
-    void shedIncomplete(qint64 total);
+    void shed(std::size_t budget, qint64 limit);
     void drop(QIODevice *socket, const QString &reason);
     void forget(QIODevice *socket);
 
