@@ -21,6 +21,7 @@
 #include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
+#include <QScopeGuard>
 #include <QSemaphore>
 #include <QSignalSpy>
 #include <QTcpServer>
@@ -1100,12 +1101,22 @@ void tst_remote_attack::budgetShedsAListenerOnAnotherThread()
     source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); },
                         {.connection = Qt::DirectConnection});
 
-    QThread worker;
-    worker.start();
-    QObject there;
-    there.moveToThread(&worker);
+    QSemaphore entered;
+    QSemaphore gate;
+    std::atomic<bool> destroyed{false};
     const QString otherUrl = uniqueLocalUrl();
     std::unique_ptr<Source> other;
+    QObject there;
+    QThread worker;
+    worker.start();
+    there.moveToThread(&worker);
+    // Whatever fails, the other listener goes on its thread, and the thread is let go.
+    const auto stop = qScopeGuard([&] {
+        gate.release();
+        QMetaObject::invokeMethod(&there, [&] { other.reset(); }, Qt::BlockingQueuedConnection);
+        worker.quit();
+        worker.wait();
+    });
     QMetaObject::invokeMethod(
         &there, [&] { other = std::make_unique<Source>(otherUrl, limits); }, Qt::BlockingQueuedConnection);
     QVERIFY(other && other->share);
@@ -1134,9 +1145,6 @@ void tst_remote_attack::budgetShedsAListenerOnAnotherThread()
     const qint64 hoarded = rio::RemoteListener::incompleteBytes();
 
     // The other thread is busy until the gate opens.
-    QSemaphore entered;
-    QSemaphore gate;
-    std::atomic<bool> destroyed{false};
     QMetaObject::invokeMethod(&there, [&] {
         entered.release();
         if (gate.tryAcquire(1, 4 * Deadline) && destroyFirst) {
@@ -1166,12 +1174,9 @@ void tst_remote_attack::budgetShedsAListenerOnAnotherThread()
         QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::incompleteBytes(), hoarded - 780000, Deadline);
         for (std::size_t i = 1; i < hoarders.size(); ++i)
             QVERIFY(!isClosed(hoarders[i]));
-        QMetaObject::invokeMethod(&there, [&] { other.reset(); }, Qt::BlockingQueuedConnection);
     }
     for (const int fd : hoarders)
         ::close(fd);
-    worker.quit();
-    QVERIFY(worker.wait(Deadline));
     QVERIFY(served(source, subscriber, 2));
 }
 
