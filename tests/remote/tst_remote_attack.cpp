@@ -14,6 +14,7 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QEventLoop>
 #include <QFile>
 #include <QLocalServer>
 #include <QLocalSocket>
@@ -22,12 +23,10 @@
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
 #include <QScopeGuard>
-#include <QSemaphore>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTest>
 #include <QTextStream>
-#include <QThread>
 #include <QtEndian>
 #include <QtRemoteObjects/qtremoteobjectglobal.h>
 
@@ -41,7 +40,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <memory>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -1095,25 +1096,42 @@ void tst_remote_attack::budgetShedsAListenerOnAnotherThread()
     source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); },
                         {.connection = Qt::DirectConnection});
 
-    QSemaphore entered;
-    QSemaphore gate;
-    std::atomic<bool> destroyed{false};
+    // The other listener on a thread of its own, which goes busy (reads nothing) when told to, until
+    // the gate opens; destroyFirst: its listener goes then, before it reads its events again.
     const QString otherUrl = uniqueLocalUrl();
-    std::unique_ptr<Source> other;
-    QObject there;
-    QThread worker;
-    worker.start();
-    there.moveToThread(&worker);
-    // Whatever fails, the other listener goes on its thread, and the thread is let go.
-    const auto stop = qScopeGuard([&] {
-        gate.release();
-        QMetaObject::invokeMethod(&there, [&] { other.reset(); }, Qt::BlockingQueuedConnection);
-        worker.quit();
-        worker.wait();
+    std::promise<bool> started;
+    std::promise<void> entered;
+    std::promise<void> gate;
+    std::shared_future<void> opened = gate.get_future().share();
+    std::atomic<bool> busy{false};
+    std::atomic<bool> finish{false};
+    std::atomic<bool> destroyed{false};
+    std::thread otherThread([&] {
+        {
+            QEventLoop loop;
+            Source other(otherUrl, limits);
+            started.set_value(other.share != nullptr);
+            while (!finish.load()) {
+                if (busy.exchange(false)) {
+                    entered.set_value();
+                    opened.wait_for(std::chrono::milliseconds(4 * Deadline));
+                    if (destroyFirst)
+                        break;
+                }
+                loop.processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
+            }
+        }
+        destroyed.store(true);
+        QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
     });
-    QMetaObject::invokeMethod(
-        &there, [&] { other = std::make_unique<Source>(otherUrl, limits); }, Qt::BlockingQueuedConnection);
-    QVERIFY(other && other->share);
+    // Whatever fails, the other thread is let go.
+    const auto stop = qScopeGuard([&] {
+        finish.store(true);
+        if (opened.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+            gate.set_value();
+        otherThread.join();
+    });
+    QVERIFY(started.get_future().get());
 
     // Five hoarders on the other thread's listener: 3,900,000 bytes, under the budget.
     QByteArray part(4 + 780000, 'h');
@@ -1139,21 +1157,16 @@ void tst_remote_attack::budgetShedsAListenerOnAnotherThread()
     const qint64 hoarded = rio::RemoteListener::incompleteBytes();
 
     // The other thread is busy until the gate opens.
-    QMetaObject::invokeMethod(&there, [&] {
-        entered.release();
-        if (gate.tryAcquire(1, 4 * Deadline) && destroyFirst) {
-            other.reset();
-            destroyed.store(true);
-        }
-    });
-    QVERIFY(entered.tryAcquire(1, Deadline));
+    std::future<void> isBusy = entered.get_future();
+    busy.store(true);
+    QCOMPARE(isBusy.wait_for(std::chrono::milliseconds(Deadline)), std::future_status::ready);
     QSignalSpy rejectedHere(source.listener, &rio::RemoteListener::peerRejected);
     subscriber.registry->notify(Payload{600, QByteArray(600000, 'b')});
     const bool arrived =
         QTest::qWaitFor([&] { return atSource.contains(600) || !rejectedHere.isEmpty(); }, Deadline);
     // The oldest hoarder no longer counts: what is left is the four others.
     const qint64 whileBusy = rio::RemoteListener::incompleteBytes();
-    gate.release();
+    gate.set_value();
     QVERIFY2(rejectedHere.isEmpty(), qPrintable(rejectedHere.value(0).value(0).toString()));
     QVERIFY(arrived);
     QCOMPARE(whileBusy, hoarded - 780000);

@@ -12,7 +12,7 @@ using namespace detail; // remote_listener_p.h
 void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, const QString &name)
 {
     const std::lock_guard lock(m_mutex);
-    m_rows.push_back({listener, id, address, name});
+    m_rows.push_back({.listener = listener, .id = id, .address = address, .name = name});
 }
 
 void Ledger::close(quint64 id)
@@ -116,16 +116,30 @@ std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self
         if (row->listener == self) {
             own.emplace_back(row->id, std::move(reason));
         } else {
-            // Posting runs no code of anyone's; the call is discarded with its listener.
-            QMetaObject::invokeMethod(
-                row->listener,
-                [listener = row->listener, id = row->id, reason = std::move(reason)] {
-                    listener->dropConnection(id, reason);
-                },
-                Qt::QueuedConnection);
+            // Its listener takes it on its own thread; posting runs no code of anyone's, and the
+            // call is discarded with the listener.
+            row->drop = std::move(reason);
+            QMetaObject::invokeMethod(row->listener, "dropShed", Qt::QueuedConnection);
         }
     }
     return own;
+}
+
+std::vector<std::pair<quint64, QString>> Ledger::takeDrops(const RemoteListener *self)
+{
+    std::vector<std::pair<quint64, QString>> drops;
+    const std::lock_guard lock(m_mutex);
+    for (Row &row : m_rows) {
+        if (row.listener == self && !row.drop.isEmpty())
+            drops.emplace_back(row.id, std::exchange(row.drop, {}));
+    }
+    return drops;
+}
+
+void RemoteListener::dropShed()
+{
+    for (const auto &[id, reason] : g_ledger.takeDrops(this))
+        dropConnection(id, reason);
 }
 
 void RemoteListener::shed(std::size_t budget, qint64 limit)

@@ -55,6 +55,8 @@ public:
     // holds. Those of `self` are returned with their warnings (for the caller to drop, outside the
     // lock); those of other listeners are dropped on their listener's thread.
     std::vector<std::pair<quint64, QString>> shed(const RemoteListener *self, Budget budget, qint64 limit);
+    // The drops other listeners left for `self`'s connections, with their warnings.
+    std::vector<std::pair<quint64, QString>> takeDrops(const RemoteListener *self);
 
 private:
     struct Row
@@ -66,6 +68,7 @@ private:
         std::array<qint64, Budgets> amount{};
         qint64 packetSince = 0; // ms
         bool leaving = false;
+        QString drop{}; // the warning of a drop left for its listener's thread
     };
     mutable std::mutex m_mutex;
     std::vector<Row> m_rows;
