@@ -147,11 +147,9 @@ Q_SIGNALS:
     /// Connection `id` closed (shares forget the subscribers that came through it).
     void connectionClosed(quint64 id);
 
-private Q_SLOTS:
-    // Drops the connections another listener's budget check left for this one.
-    void dropShed();
-
 private:
+    // Drops the connections another listener's budget check left for this one (invoked queued).
+    Q_INVOKABLE void dropShed();
     bool start(const QUrl &url, const QSslConfiguration *tls);
     bool listenOn(const QUrl &url, const QSslConfiguration *tls);
     void accepted(QIODevice *socket);
