@@ -101,8 +101,8 @@ RemoteListener::~RemoteListener()
 {
     if (d->host && d->host->property(ListenerProperty).value<QObject *>() == this)
         d->host->setProperty(ListenerProperty, QVariant());
+    g_ledger.closeAll(this); // first: no drop is queued to us once we are going
     for (const auto &peer : d->peers) {
-        Private::release(peer);
         if (QIODevice *socket = peer.socket) {
             socket->disconnect(this);
             forget(socket); // the host may outlive us: it must not write to our sockets
@@ -352,7 +352,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         std::erase_if(d->peers, [socket](const Private::Peer &p) {
             if (p.socket && p.socket != socket)
                 return false;
-            Private::release(p);
+            g_ledger.close(p.id);
             return true;
         });
         if (d->peers.empty() && d->handshakes.empty())
@@ -378,6 +378,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         name = peerAt(tcp);
     d->peers.push_back({socket, id, name, connectedAt, nowMs()});
+    g_ledger.open(this, id, d->address.toString(), name);
     if (!d->deadlines->isActive())
         d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());
@@ -467,7 +468,7 @@ bool RemoteListener::isIdle() const noexcept
 
 qint64 RemoteListener::incompleteBytes() noexcept
 {
-    return g_incompleteBytes.load(std::memory_order_relaxed);
+    return g_ledger.total(IncompleteBytes);
 }
 
 quint64 RemoteListener::rejectedCount() const noexcept

@@ -9,93 +9,172 @@ namespace rio {
 
 using namespace detail; // remote_listener_p.h
 
-// Past a process budget (`total` held now): this listener's connections that hold some of it go,
-// `first` first, one warning each naming it, until it holds. Dropping closes a socket, which takes
-// it out of peers: not while iterating them.
-template <typename First, typename Detail>
-void RemoteListener::Private::shed(RemoteListener *q, qint64 total, qint64 budget, qint64 Peer::*amount,
-                                   const char *what, First first, Detail detail)
+void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, const QString &name)
 {
-    std::vector<const Peer *> holders;
-    for (const Peer &peer : peers) {
-        if (peer.socket && peer.*amount > 0 && !peer.socket->property(RejectedProperty).toBool())
-            holders.push_back(&peer);
-    }
-    std::sort(holders.begin(), holders.end(), [&](const Peer *a, const Peer *b) { return first(*a, *b); });
-    std::vector<std::pair<QPointer<QIODevice>, QString>> shed;
-    for (const Peer *peer : holders) {
-        if (total <= budget)
-            break;
-        shed.emplace_back(peer->socket,
-                          QStringLiteral("rio::RemoteListener %1: this process holds %2 %3 (the "
-                                         "budget is %4); %5, %6, is dropped")
-                              .arg(address.toString())
-                              .arg(total)
-                              .arg(QLatin1String(what))
-                              .arg(budget)
-                              .arg(describe(*peer), detail(*peer)));
-        total -= peer->*amount;
-    }
-    for (const auto &[socket, reason] : shed) {
-        if (socket)
-            q->drop(socket, reason);
-    }
+    const std::lock_guard lock(m_mutex);
+    m_rows.push_back({.listener = listener, .id = id, .address = address, .name = name});
 }
 
-void RemoteListener::shedIncomplete(qint64 total)
+void Ledger::close(quint64 id)
 {
-    // The one that passed the budget is usually a peer sending a packet now, at speed; those that
-    // hold bytes for long are the ones keeping it: the longest incomplete go first.
+    const std::lock_guard lock(m_mutex);
+    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
+    if (it == m_rows.end())
+        return;
+    for (std::size_t b = 0; b < Budgets && !it->leaving; ++b)
+        m_totals[b] -= it->amount[b];
+    m_rows.erase(it);
+}
+
+void Ledger::closeAll(const RemoteListener *listener)
+{
+    const std::lock_guard lock(m_mutex);
+    std::erase_if(m_rows, [&](const Row &row) {
+        for (std::size_t b = 0; b < Budgets && row.listener == listener && !row.leaving; ++b)
+            m_totals[b] -= row.amount[b];
+        return row.listener == listener;
+    });
+}
+
+qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 packetSince)
+{
+    const std::lock_guard lock(m_mutex);
+    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
+    if (it != m_rows.end()) {
+        if (!it->leaving)
+            m_totals[budget] += amount - it->amount[budget];
+        it->amount[budget] = amount;
+        if (budget == IncompleteBytes)
+            it->packetSince = packetSince;
+    }
+    return m_totals[budget];
+}
+
+void Ledger::leave(quint64 id)
+{
+    const std::lock_guard lock(m_mutex);
+    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
+    if (it == m_rows.end() || std::exchange(it->leaving, true))
+        return;
+    for (std::size_t b = 0; b < Budgets; ++b)
+        m_totals[b] -= it->amount[b];
+}
+
+qint64 Ledger::total(Budget budget) const
+{
+    const std::lock_guard lock(m_mutex);
+    return m_totals[budget];
+}
+
+std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self, Budget budget, qint64 limit)
+{
+    static constexpr std::array<const char *, Budgets> What = {
+        "bytes of packets not yet whole", "bytes waiting to be written",
+        "subscriptions that did not acquire their channel"};
     const qint64 now = nowMs();
-    d->shed(
-        this, total, d->options.incompleteBytesBudget, &Private::Peer::held, "bytes of packets not yet whole",
-        [](const Private::Peer &a, const Private::Peer &b) {
-            return a.packetSince != b.packetSince ? a.packetSince < b.packetSince
-                                                  : holdsMore(a.held, a.id, b.held, b.id);
-        },
-        [now](const Private::Peer &peer) {
-            return QStringLiteral("whose packet has been incomplete longest (%1 bytes for %2 ms)")
-                .arg(peer.held)
-                .arg(now - peer.packetSince);
-        });
+    std::vector<std::pair<quint64, QString>> own;
+    const std::lock_guard lock(m_mutex);
+    std::vector<Row *> holders;
+    for (Row &row : m_rows) {
+        if (!row.leaving && row.amount[budget] > 0)
+            holders.push_back(&row);
+    }
+    // Incomplete packets: the one that passed the budget is usually a peer sending a packet now, at
+    // speed; those that hold bytes for long are the ones keeping it, so the longest incomplete go
+    // first. The other budgets: the most first. Then the oldest connection.
+    std::sort(holders.begin(), holders.end(), [budget](const Row *a, const Row *b) {
+        if (budget == IncompleteBytes && a->packetSince != b->packetSince)
+            return a->packetSince < b->packetSince;
+        const qint64 x = a->amount[budget];
+        const qint64 y = b->amount[budget];
+        return x != y ? x > y : a->id < b->id;
+    });
+    for (Row *row : holders) {
+        if (m_totals[budget] <= limit)
+            break;
+        const qint64 amount = row->amount[budget];
+        const QString detail =
+            budget == IncompleteBytes
+                ? QStringLiteral("whose packet has been incomplete longest (%1 bytes for %2 ms)")
+                      .arg(amount)
+                      .arg(now - row->packetSince)
+                : QStringLiteral("with the most (%1%2)")
+                      .arg(amount)
+                      .arg(budget == QueuedBytes ? QStringLiteral(" bytes") : QString());
+        QString reason =
+            QStringLiteral("rio::RemoteListener %1: this process holds %2 %3 (the budget is %4); "
+                           "connection %5 (%6), %7, is dropped")
+                .arg(row->address)
+                .arg(m_totals[budget])
+                .arg(QLatin1String(What[budget]))
+                .arg(limit)
+                .arg(row->id)
+                .arg(row->name, detail);
+        row->leaving = true;
+        for (std::size_t b = 0; b < Budgets; ++b)
+            m_totals[b] -= row->amount[b];
+        if (row->listener == self) {
+            own.emplace_back(row->id, std::move(reason));
+        } else {
+            // Its listener takes it on its own thread; posting runs no code of anyone's, and the
+            // call is discarded with the listener.
+            row->drop = std::move(reason);
+            QMetaObject::invokeMethod(row->listener, "dropShed", Qt::QueuedConnection);
+        }
+    }
+    return own;
+}
+
+std::vector<std::pair<quint64, QString>> Ledger::takeDrops(const RemoteListener *self)
+{
+    std::vector<std::pair<quint64, QString>> drops;
+    const std::lock_guard lock(m_mutex);
+    for (Row &row : m_rows) {
+        if (row.listener == self && !row.drop.isEmpty())
+            drops.emplace_back(row.id, std::exchange(row.drop, {}));
+    }
+    return drops;
+}
+
+void RemoteListener::dropShed()
+{
+    for (const auto &[id, reason] : g_ledger.takeDrops(this))
+        dropConnection(id, reason);
+}
+
+void RemoteListener::shed(std::size_t budget, qint64 limit)
+{
+    // Dropping closes a socket, which emits signals: not under the ledger's lock.
+    for (const auto &[id, reason] : g_ledger.shed(this, Budget(budget), limit))
+        dropConnection(id, reason);
 }
 
 void RemoteListener::checkQueued()
 {
     // Per connection: a peer that does not read what it is sent.
     std::vector<std::pair<QPointer<QIODevice>, QString>> late;
-    qint64 total = 0;
+    qint64 total = g_ledger.total(QueuedBytes);
     for (Private::Peer &peer : d->peers) {
         if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
             continue;
-        const qint64 queued = queuedBytes(peer.socket);
-        total =
-            g_queuedBytes.fetch_add(queued - peer.queued, std::memory_order_relaxed) + queued - peer.queued;
-        peer.queued = queued;
-        if (queued > d->options.maxQueuedBytes)
+        peer.queued = queuedBytes(peer.socket);
+        total = g_ledger.set(peer.id, QueuedBytes, peer.queued);
+        if (peer.queued > d->options.maxQueuedBytes)
             late.emplace_back(peer.socket,
                               QStringLiteral("rio::RemoteListener %1: %2 has %3 bytes waiting to be written "
                                              "(the limit per connection is %4): it does not read what it "
                                              "is sent; its connection is dropped")
                                   .arg(d->address.toString(), Private::describe(peer))
-                                  .arg(queued)
+                                  .arg(peer.queued)
                                   .arg(d->options.maxQueuedBytes));
     }
     for (const auto &[socket, reason] : late) {
         if (socket)
             drop(socket, reason);
     }
-    if (total <= d->options.queuedBytesBudget)
-        return;
     // Per process: the connections with the most waiting go first.
-    d->shed(
-        this, total, d->options.queuedBytesBudget, &Private::Peer::queued, "bytes waiting to be written",
-        [](const Private::Peer &a, const Private::Peer &b) {
-            return holdsMore(a.queued, a.id, b.queued, b.id);
-        },
-        [](const Private::Peer &peer) {
-            return QStringLiteral("with the most (%1 bytes)").arg(peer.queued);
-        });
+    if (total > d->options.queuedBytesBudget)
+        shed(QueuedBytes, d->options.queuedBytesBudget);
 }
 
 bool RemoteListener::holdUnready(quint64 id)
@@ -103,24 +182,13 @@ bool RemoteListener::holdUnready(quint64 id)
     Private::Peer *peer = d->findId(id);
     if (!peer || !peer->socket || peer->socket->property(RejectedProperty).toBool())
         return false;
-    ++peer->unready;
-    const qint64 total = g_unready.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (total > UnreadyBudget) {
-        d->shed(
-            this, total, UnreadyBudget, &Private::Peer::unready,
-            "subscriptions that did not acquire their channel",
-            [](const Private::Peer &a, const Private::Peer &b) {
-                return holdsMore(a.unready, a.id, b.unready, b.id);
-            },
-            [](const Private::Peer &p) { return QStringLiteral("with the most (%1)").arg(p.unready); });
-    }
+    if (g_ledger.set(id, UnreadySubscriptions, ++peer->unready) > UnreadyBudget)
+        shed(UnreadySubscriptions, UnreadyBudget);
     peer = d->findId(id); // shedding may have closed it
     if (peer && peer->socket && !peer->socket->property(RejectedProperty).toBool())
         return true;
-    if (peer) {
-        --peer->unready;
-        g_unready.fetch_sub(1, std::memory_order_relaxed);
-    }
+    if (peer)
+        g_ledger.set(id, UnreadySubscriptions, --peer->unready);
     return false;
 }
 
@@ -128,10 +196,8 @@ void RemoteListener::releaseUnready(quint64 id)
 {
     // A connection that closed took its share with it.
     Private::Peer *peer = d->findId(id);
-    if (peer && peer->unready > 0) {
-        --peer->unready;
-        g_unready.fetch_sub(1, std::memory_order_relaxed);
-    }
+    if (peer && peer->unready > 0)
+        g_ledger.set(id, UnreadySubscriptions, --peer->unready);
 }
 
 bool RemoteListener::dropConnection(quint64 id, const QString &reason)
@@ -243,6 +309,8 @@ void RemoteListener::drop(QIODevice *socket, const QString &reason)
 {
     qCWarning(lcRegistryIORemote, "%s", qPrintable(reason));
     socket->setProperty(RejectedProperty, true);
+    if (const Private::Peer *peer = d->find(socket))
+        g_ledger.leave(peer->id); // its holdings no longer count
     ++d->rejected;
     Q_EMIT peerRejected(reason);
     // The connection Qt Remote Objects is reading is closed by afterRead(), once it left its reader.

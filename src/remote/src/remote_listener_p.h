@@ -19,21 +19,62 @@
 #include <QtRemoteObjects/qconnectionfactories.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <vector>
 
 namespace rio::detail {
 
-// Bytes held by packets not yet whole, across every listener of the process (listeners may live
-// on different threads).
-inline std::atomic<qint64> g_incompleteBytes{0};
-// Bytes waiting to be written to connections, as last measured, across every listener.
-inline std::atomic<qint64> g_queuedBytes{0};
-// Subscriptions of connections that have not acquired their channel, across every listener.
-inline std::atomic<qint64> g_unready{0};
-// The most of those the process holds; past it, the connections with the most go.
+// The process's budgets: what the connections of every listener hold of each.
+enum Budget : std::size_t { IncompleteBytes, QueuedBytes, UnreadySubscriptions, Budgets };
+// The most subscriptions that have not acquired their channel the process holds; past it, the
+// connections with the most go.
 inline constexpr qint64 UnreadyBudget = 256;
+
+// Every open connection of every live listener of the process and what it holds of the budgets,
+// so that the listener that finds a budget passed drops the largest holders of the process,
+// whichever listener (and thread) they are on. Rows are keyed by connection id; a row's listener
+// is alive while the row is here (its destructor takes its rows out under the lock). A row whose
+// drop is on its way (to its listener's thread) no longer counts in the totals.
+class Ledger
+{
+public:
+    void open(RemoteListener *listener, quint64 id, const QString &address, const QString &name);
+    // The connection went: its holdings leave the totals.
+    void close(quint64 id);
+    void closeAll(const RemoteListener *listener);
+    // Connection `id` now holds `amount` of `budget` (a packet not yet whole since `packetSince`):
+    // the process's total of it, connections being dropped left out.
+    qint64 set(quint64 id, Budget budget, qint64 amount, qint64 packetSince = 0);
+    // Connection `id` is being dropped: it no longer counts.
+    void leave(quint64 id);
+    [[nodiscard]] qint64 total(Budget budget) const;
+    // Past `budget`: the holders of the process go, the first in `budget`'s order first, until it
+    // holds. Those of `self` are returned with their warnings (for the caller to drop, outside the
+    // lock); those of other listeners are dropped on their listener's thread.
+    std::vector<std::pair<quint64, QString>> shed(const RemoteListener *self, Budget budget, qint64 limit);
+    // The drops other listeners left for `self`'s connections, with their warnings.
+    std::vector<std::pair<quint64, QString>> takeDrops(const RemoteListener *self);
+
+private:
+    struct Row
+    {
+        RemoteListener *listener = nullptr;
+        quint64 id = 0;
+        QString address; // the listener's
+        QString name;    // who is at the other end
+        std::array<qint64, Budgets> amount{};
+        qint64 packetSince = 0; // ms
+        bool leaving = false;
+        QString drop{}; // the warning of a drop left for its listener's thread
+    };
+    mutable std::mutex m_mutex;
+    std::vector<Row> m_rows;
+    std::array<qint64, Budgets> m_totals{};
+};
+inline Ledger g_ledger;
 
 // Connection ids: unique in the process, never reused.
 inline std::atomic<quint64> g_nextConnection{1};
@@ -150,17 +191,6 @@ struct RemoteListener::Private
 
     [[nodiscard]] QString screen(Peer &peer, QIODevice *socket) const;
     [[nodiscard]] QString screenPacket(const QByteArray &body) const;
-    template <typename First, typename Detail>
-    void shed(RemoteListener *q, qint64 total, qint64 budget, qint64 Peer::*amount, const char *what,
-              First first, Detail detail);
-    // Takes a gone connection's share out of the process's totals.
-    static void release(const Peer &peer)
-    {
-        detail::g_incompleteBytes.fetch_sub(peer.held, std::memory_order_relaxed);
-        detail::g_queuedBytes.fetch_sub(peer.queued, std::memory_order_relaxed);
-        detail::g_unready.fetch_sub(peer.unready, std::memory_order_relaxed);
-    }
-
     Handshake *findHandshake(const QSslSocket *socket)
     {
         const auto it = std::find_if(handshakes.begin(), handshakes.end(),

@@ -135,9 +135,8 @@ void RemoteListener::afterRead(QIODevice *socket)
         peer->pendingSince = now;
         peer->packetSince = now;
     }
-    const qint64 total =
-        g_incompleteBytes.fetch_add(left - peer->held, std::memory_order_relaxed) + left - peer->held;
     peer->held = left;
+    const qint64 total = g_ledger.set(peer->id, IncompleteBytes, left, peer->packetSince);
     // More than a packet may hold means a peer announcing a huge one: refuse to buffer it.
     if (left > d->options.maxPacketBytes) {
         drop(socket, QStringLiteral("rio::RemoteListener %1: %2 sent more than %3 bytes of one packet "
@@ -145,7 +144,7 @@ void RemoteListener::afterRead(QIODevice *socket)
                          .arg(d->address.toString(), Private::describe(*peer))
                          .arg(d->options.maxPacketBytes));
     } else if (total > d->options.incompleteBytesBudget) {
-        shedIncomplete(total);
+        shed(IncompleteBytes, d->options.incompleteBytesBudget);
     }
     // What reading made the source answer (a Pong per Ping, an object's state per acquisition)
     // waits for a peer that may never read it.

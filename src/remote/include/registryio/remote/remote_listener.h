@@ -148,6 +148,8 @@ Q_SIGNALS:
     void connectionClosed(quint64 id);
 
 private:
+    // Drops the connections another listener's budget check left for this one (invoked queued).
+    Q_INVOKABLE void dropShed();
     bool start(const QUrl &url, const QSslConfiguration *tls);
     bool listenOn(const QUrl &url, const QSslConfiguration *tls);
     void accepted(QIODevice *socket);
@@ -159,7 +161,7 @@ private:
     void afterRead(QIODevice *socket);
     void checkDeadlines();
     void checkQueued();
-    void shedIncomplete(qint64 total);
+    void shed(std::size_t budget, qint64 limit);
     void drop(QIODevice *socket, const QString &reason);
     void forget(QIODevice *socket);
 
