@@ -239,6 +239,17 @@ Q_SIGNALS:
     void echoed(int n);
 };
 
+// Child process: `listen URL` listens with a RemoteListener, prints "listening" or "refused", and
+// (listening) serves until killed.
+int listenChild(const QString &url)
+{
+    QRemoteObjectHost host;
+    rio::RemoteListener listener(&host);
+    const bool ok = listener.listen(QUrl(url));
+    QTextStream(stdout) << (ok ? "listening" : "refused") << Qt::endl;
+    return ok ? QCoreApplication::exec() : 0;
+}
+
 // Child process, plain Qt Remote Objects only: `host URL` remotes an Echo as "echo" until killed;
 // `node URL` acquires the "echo" at URL, calls echo(7) and exits 0 once echoed(7) comes back.
 int plainChild(const QString &mode, const QString &url)
@@ -276,6 +287,7 @@ private Q_SLOTS:
     void connectToSourceSubscribesToAPlainQtHost_data();
     void connectToSourceSubscribesToAPlainQtHost();
     void listenHoldsItsNameAndRefusesBadUrls();
+    void racingProcessesListenOnceOnAName();
     void tcpListenerSurvivesABurstAtTheFileLimit();
     void readyOnAnotherConnectionsChannelDropsThatPeer();
     void dribblingPeerIsDroppedAtItsDeadline_data();
@@ -466,6 +478,48 @@ void tst_remote_attack::listenHoldsItsNameAndRefusesBadUrls()
         QVERIFY2(!listener.listen(QUrl(bad)), qPrintable(bad));
         QVERIFY2(!listener.errorString().isEmpty(), qPrintable(bad));
         QVERIFY2(listener.address().isEmpty(), qPrintable(bad));
+    }
+}
+
+// "a live server's never is [replaced] (a second daemon fails to listen)": four processes started
+// at once on a fresh name, then four more on the name the winner holds; exactly one listens.
+void tst_remote_attack::racingProcessesListenOnceOnAName()
+{
+    if constexpr (UnderThreadSanitizer)
+        QSKIP("Qt 6.4's QProcess cannot start a child under ThreadSanitizer");
+    const int rounds = qEnvironmentVariableIntValue("RIO_REMOTE_LISTEN_RACES") > 0
+                           ? qEnvironmentVariableIntValue("RIO_REMOTE_LISTEN_RACES")
+                           : 5;
+    for (int round = 0; round < rounds; ++round) {
+        const QString url = uniqueLocalUrl();
+        std::vector<std::unique_ptr<QProcess>> children;
+        const auto start = [&] {
+            for (int i = 0; i < 4; ++i) {
+                children.push_back(std::make_unique<QProcess>());
+                children.back()->start(QCoreApplication::applicationFilePath(),
+                                       {QStringLiteral("--listen"), url});
+            }
+        };
+        const auto answers = [&](std::size_t from) {
+            int listening = 0;
+            for (std::size_t i = from; i < children.size(); ++i) {
+                QProcess &child = *children[i];
+                if (!QTest::qWaitFor(
+                        [&] { return child.canReadLine() || child.state() == QProcess::NotRunning; },
+                        Deadline))
+                    return -1;
+                listening += child.readLine().trimmed() == "listening" ? 1 : 0;
+            }
+            return listening;
+        };
+        start();
+        QCOMPARE(answers(0), 1);
+        start();
+        QCOMPARE(answers(4), 0);
+        for (const auto &child : children) {
+            child->kill();
+            child->waitForFinished(Deadline);
+        }
     }
 }
 
@@ -1190,6 +1244,8 @@ void tst_remote_attack::budgetShedsAListenerOnAnotherThread()
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
+    if (argc == 3 && QByteArray(argv[1]) == "--listen")
+        return listenChild(QString::fromLocal8Bit(argv[2]));
     if (argc == 4 && QByteArray(argv[1]) == "--plain")
         return plainChild(QString::fromLocal8Bit(argv[2]), QString::fromLocal8Bit(argv[3]));
     tst_remote_attack test;
