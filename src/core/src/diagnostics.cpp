@@ -349,13 +349,15 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &
     }
 }
 
-// Ends a run begun by RunScope: the record shows the enclosing run again.
+// Ends a run begun by RunScope: the record shows the enclosing run again. The run's statistics
+// leave the record before its start does (released by the start): a watchdog that read them and
+// then the enclosing start (0 at the top) sees them gone when it looks again.
 inline void finishRun(RunRecord &r, HandlerStats *s, std::uint64_t t0, HandlerStats *prevStats,
                       std::uint64_t prevStart) noexcept
 {
     const std::uint64_t dt = readTicks() - t0;
-    r.start.store(prevStart, std::memory_order_relaxed);
-    r.stats.store(prevStats, std::memory_order_release);
+    r.stats.store(prevStats, std::memory_order_relaxed);
+    r.start.store(prevStart, std::memory_order_release);
     s->runTime.record(dt);
     if (dt >= r.slowTicks->load(std::memory_order_relaxed)) [[unlikely]]
         reportSlow(s, dt, r);
@@ -520,14 +522,14 @@ void timedNotify(std::atomic<const void *> *slot, const Snapshot *s, const Entry
         }
     } catch (...) {
         // Only a forced unwind (thread cancellation) gets here: it must unwind.
-        r.start.store(prevStart, std::memory_order_relaxed);
-        r.stats.store(prevStats, std::memory_order_release);
+        r.stats.store(prevStats, std::memory_order_relaxed);
+        r.start.store(prevStart, std::memory_order_release);
         hazard::leave(slot);
         throw;
     }
     // The record shows the enclosing run again (a nested notify's).
-    r.start.store(prevStart, std::memory_order_relaxed);
-    r.stats.store(prevStats, std::memory_order_release);
+    r.stats.store(prevStats, std::memory_order_relaxed);
+    r.start.store(prevStart, std::memory_order_release);
     hazard::leave(slot);
 }
 
