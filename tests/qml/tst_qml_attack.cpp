@@ -330,6 +330,62 @@ private Q_SLOTS:
         QCOMPARE(m_sink.take(), QStringList{});
     }
 
+    // A once handler of every form runs for one event of a burst from a worker.
+    void onceHandlersRunOnceForABurstFromAWorker()
+    {
+        eval(QStringLiteral("reg.add((e) => root.sink.rec('fn:' + e.v), 0, { once: true });"
+                            "handlerComponent.createObject(root, { registry: reg, once: true, handler: (e) "
+                            "=> root.sink.rec('handler:' + e.v) });"
+                            "const n = handlerComponent.createObject(root, { registry: reg, once: true });"
+                            "n.notified.connect((e) => root.sink.rec('signal:' + e.v))"));
+        rio::QmlRegistry *r = reg();
+        std::thread worker([sender = r->sender()] {
+            for (int v = 1; v <= 5; ++v)
+                sender.notify(QVariantMap{{QStringLiteral("v"), v}});
+        });
+        worker.join();
+        drainPosted();
+        QStringList log = m_sink.take();
+        log.sort();
+        QCOMPARE(log, (QStringList{QStringLiteral("fn:1"), QStringLiteral("handler:1"),
+                                   QStringLiteral("signal:1")}));
+        QCOMPARE(r->count(), 0);
+    }
+
+    // On the engine's thread one JavaScript value is shared by the handlers of a notify (a change
+    // is seen by the later ones); a delivery queued from a worker converts the event per handler.
+    void eventValueSharedOnTheEngineThreadOnly()
+    {
+        eval(QStringLiteral("reg.add((e) => { root.sink.rec('a:' + e.v); e.v = 99 }, 10);"
+                            "reg.add((e) => root.sink.rec('b:' + e.v), 0)"));
+        rio::QmlRegistry *r = reg();
+        r->notify(QVariantMap{{QStringLiteral("v"), 1}});
+        QCOMPARE(m_sink.take(), (QStringList{QStringLiteral("a:1"), QStringLiteral("b:99")}));
+        eval(QStringLiteral("fire(2)"));
+        QCOMPARE(m_sink.take(), (QStringList{QStringLiteral("a:2"), QStringLiteral("b:99")}));
+        std::thread worker([sender = r->sender()] { sender.notify(QVariantMap{{QStringLiteral("v"), 3}}); });
+        worker.join();
+        drainPosted();
+        QCOMPARE(m_sink.take(), (QStringList{QStringLiteral("a:3"), QStringLiteral("b:3")}));
+    }
+
+    // A typed registry deleted at once by the handler running: no later handler of that notify.
+    void typedHandlerDeletingItsRegistryStopsTheNotify()
+    {
+        QPointer<QObject> t = m_root->property("typed").value<QObject *>();
+        QObject helper;
+        connect(this, &tst_QmlAttack::takeNow, &helper, [&t] { delete t.data(); });
+        eval(QStringLiteral("typed.add((e) => { root.sink.rec('first'); attack.takeNow() }, 10);"
+                            "typed.add((e) => root.sink.rec('second'), 0);"
+                            "const h = Qt.createQmlObject('import RioAttackTest; AttackRegistryHandler { "
+                            "priority: -1 }', root);"
+                            "h.registry = typed; h.handler = (e) => root.sink.rec('third')"));
+        eval(QStringLiteral("typed.notify(5)"));
+        QVERIFY(!t);
+        drainPosted();
+        QCOMPARE(m_sink.take(), QStringList{QStringLiteral("first")});
+    }
+
     // remove() and registry().clear() with deliveries pending: none of them runs.
     void removeAndClearCancelPendingDeliveries()
     {
