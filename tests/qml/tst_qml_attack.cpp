@@ -210,10 +210,20 @@ private Q_SLOTS:
     }
 
     // The same with the registry deleted at once (C++ code reached from the handler).
+    void handlerDeletingItsRegistryStopsTheNotify_data()
+    {
+        handlerDestroyingItsRegistryStopsTheNotify_data();
+    }
+
     void handlerDeletingItsRegistryStopsTheNotify()
     {
+        QFETCH(bool, taken);
+        QFETCH(bool, diagnostics);
+        rio::Diagnostics::setEnabled(diagnostics);
         eval(QStringLiteral("root.reg = regComponent.createObject(root)"));
         QPointer<rio::QmlRegistry> r = reg();
+        if (taken)
+            (void)r->registry();
         QObject helper;
         connect(this, &tst_QmlAttack::takeNow, &helper, [&r] { delete r.data(); });
         eval(QStringLiteral("reg.add((e) => { root.sink.rec('first'); attack.takeNow() }, 10);"
@@ -386,6 +396,51 @@ private Q_SLOTS:
         QCOMPARE(m_sink.take(), QStringList{QStringLiteral("first")});
     }
 
+    // Deliveries of every form queued from a worker, a handler removing a later one's pending
+    // delivery, diagnostics switched on and off by a handler: each event runs each live handler once.
+    void queuedDeliveriesRemovedAndDiagnosticsToggledMidRun()
+    {
+        rio::QmlRegistry *r = reg();
+        QObject context;
+        r->registry().add(
+            &context,
+            [this](const QVariant &e) {
+                m_sink.rec(QStringLiteral("c:%1").arg(e.toMap().value("v").toInt()));
+            },
+            rio::HandlerOptions{.priority = 5});
+        eval(QStringLiteral("const victim = reg.add((e) => root.sink.rec('victim:' + e.v), 0);"
+                            "reg.add((e) => { root.sink.rec('killer:' + e.v); if (e.v === 2) victim.remove();"
+                            "  attack.toggleDiagnostics() }, 10)"));
+        std::thread worker([sender = r->sender()] {
+            for (int v = 1; v <= 3; ++v)
+                sender.notify(QVariantMap{{QStringLiteral("v"), v}});
+        });
+        worker.join();
+        drainPosted();
+        QCOMPARE(m_sink.take(),
+                 (QStringList{QStringLiteral("killer:1"), QStringLiteral("c:1"), QStringLiteral("victim:1"),
+                              QStringLiteral("killer:2"), QStringLiteral("c:2"), QStringLiteral("killer:3"),
+                              QStringLiteral("c:3")}));
+    }
+
+    // Non-once deliveries of every form pending from a worker when the registry is deleted, a C++
+    // handler's context outliving it: none runs.
+    void deliveriesPendingWhenTheRegistryDies()
+    {
+        rio::QmlRegistry *r = reg();
+        QObject context;
+        r->registry().add(&context, [this](const QVariant &) { m_sink.rec(QStringLiteral("cpp")); });
+        eval(QStringLiteral("forms()"));
+        std::thread worker([sender = r->sender()] {
+            for (int v = 1; v <= 20; ++v)
+                sender.notify(QVariantMap{{QStringLiteral("v"), v}});
+        });
+        worker.join();
+        delete r;
+        drainPosted();
+        QCOMPARE(m_sink.take(), QStringList{});
+    }
+
     // remove() and registry().clear() with deliveries pending: none of them runs.
     void removeAndClearCancelPendingDeliveries()
     {
@@ -512,6 +567,9 @@ private Q_SLOTS:
         QCOMPARE(WEXITSTATUS(status), 7);
         QCOMPARE(m_sink.take(), QStringList{QStringLiteral("after:1")});
     }
+
+public:
+    Q_INVOKABLE void toggleDiagnostics() { rio::Diagnostics::setEnabled(!rio::Diagnostics::isEnabled()); }
 
 Q_SIGNALS:
     void takeNow();
