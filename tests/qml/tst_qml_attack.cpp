@@ -223,7 +223,9 @@ private Q_SLOTS:
         eval(QStringLiteral("root.reg = regComponent.createObject(root)"));
         QPointer<rio::QmlRegistry> r = reg();
         if (taken)
-            (void)r->registry();
+            r->registry().add(
+                r, [this](const QVariant &) { m_sink.rec(QStringLiteral("cpp")); },
+                rio::HandlerOptions{.priority = 5});
         QObject helper;
         connect(this, &tst_QmlAttack::takeNow, &helper, [&r] { delete r.data(); });
         eval(QStringLiteral("reg.add((e) => { root.sink.rec('first'); attack.takeNow() }, 10);"
@@ -439,6 +441,24 @@ private Q_SLOTS:
         delete r;
         drainPosted();
         QCOMPARE(m_sink.take(), QStringList{});
+    }
+
+    // An `owner` deleted by an earlier handler of the same notify: its handler is not reached.
+    void ownerDeletedMidNotifySkipsItsHandler()
+    {
+        auto *owner = new QObject;
+        QQmlEngine::setObjectOwnership(owner, QQmlEngine::CppOwnership);
+        m_root->setProperty("handles", QVariant::fromValue(QVariantList{QVariant::fromValue(owner)}));
+        QObject helper;
+        connect(this, &tst_QmlAttack::takeNow, &helper, [owner] { delete owner; });
+        eval(QStringLiteral("const o = handles[0];"
+                            "reg.add((e) => { root.sink.rec('first'); attack.takeNow() }, 10);"
+                            "reg.add((e) => root.sink.rec('owned'), 0, { owner: o });"
+                            "reg.add((e) => root.sink.rec('last'), -10)"));
+        QCOMPARE(reg()->count(), 3);
+        eval(QStringLiteral("fire(1)"));
+        QCOMPARE(m_sink.take(), (QStringList{QStringLiteral("first"), QStringLiteral("last")}));
+        QCOMPARE(reg()->count(), 2);
     }
 
     // remove() and registry().clear() with deliveries pending: none of them runs.
