@@ -481,8 +481,9 @@ void tst_remote_attack::listenHoldsItsNameAndRefusesBadUrls()
     }
 }
 
-// "a live server's never is [replaced] (a second daemon fails to listen)": four processes started
-// at once on a fresh name, then four more on the name the winner holds; exactly one listens.
+// REMOTE.md: "of processes that race to listen on one name exactly one does": four processes
+// started at once on a fresh name, four more on the name the winner holds (none listens), then,
+// the winner killed, four on the socket it left (one replaces it).
 void tst_remote_attack::racingProcessesListenOnceOnAName()
 {
     if constexpr (UnderThreadSanitizer)
@@ -512,14 +513,25 @@ void tst_remote_attack::racingProcessesListenOnceOnAName()
             }
             return listening;
         };
+        const auto killAll = [&] {
+            for (const auto &child : children) {
+                child->kill();
+                child->waitForFinished(Deadline);
+            }
+        };
         start();
         QCOMPARE(answers(0), 1);
         start();
         QCOMPARE(answers(4), 0);
-        for (const auto &child : children) {
-            child->kill();
-            child->waitForFinished(Deadline);
-        }
+        // Killed, the listener leaves its socket: of four racing to replace it, one does.
+        killAll();
+        start();
+        QCOMPARE(answers(8), 1);
+        killAll();
+        // What the killed listener leaves: its socket and the lock file beside it.
+        const QString path = QDir::tempPath() + QLatin1Char('/') + QUrl(url).path();
+        QFile::remove(path);
+        QFile::remove(path + QLatin1String(".lock"));
     }
 }
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "remote_listener_p.h"
 
-#include <QFile>
 #include <QLocalSocket>
 #include <QSslConfiguration>
 #include <QSslKey>
@@ -171,20 +170,9 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
             d->error = QStringLiteral("local: needs a name (local:orders)");
             return false;
         }
-        // A live server keeps its name; a socket file left by a killed process is replaced.
-        {
-            QLocalSocket probe;
-            probe.connectToServer(name);
-            if (probe.waitForConnected(1000)) {
-                probe.abort();
-                d->error = QStringLiteral("local:%1 is in use by a running server").arg(name);
-                return false;
-            }
-        }
         auto *server =
             new detail::RemoteLocalServer([this](QLocalSocket *socket) { accepted(socket); },
                                           [this](int error) { acceptFailed(qt_error_string(error)); }, this);
-        QFile::remove(detail::RemoteLocalServer::pathFor(name)); // not live: left by a killed process
         if (!server->listen(name, &d->error)) {
             delete server;
             return false;

@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -51,6 +53,90 @@ bool setCloseOnExec(int fd)
     return flags >= 0 && ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0;
 }
 
+// Listeners of one name take turns through a user-only lock file beside it (`<name>.lock`), from
+// looking at what holds the name to putting a socket there or removing it: a socket left by a
+// killed process is removed by the one listener that then takes its name, never by a second one
+// after the first took it. The server that leaves the name removes the lock file while it holds
+// it; a holder that finds its file unlinked or replaced meanwhile starts again on the new one. Held
+// for a few system calls; a holder that never lets go (a process of the same user) fails listen()
+// after LockWaitMs.
+class NameLock
+{
+public:
+    static constexpr int LockWaitMs = 2000;
+
+    explicit NameLock(const QByteArray &target) : m_path(target + ".lock")
+    {
+        for (int waited = 0;; ++waited) {
+            m_fd = ::open(m_path.constData(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+            if (m_fd < 0) {
+                m_error = errno;
+                return;
+            }
+            if (::flock(m_fd, LOCK_EX | LOCK_NB) == 0) {
+                struct stat held{};
+                struct stat named{};
+                if (::fstat(m_fd, &held) == 0 && ::lstat(m_path.constData(), &named) == 0 &&
+                    held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+                    return; // the file still under its name: the lock is held
+            } else if (errno != EWOULDBLOCK && errno != EINTR) {
+                m_error = errno;
+            }
+            ::close(m_fd);
+            m_fd = -1;
+            if (m_error != 0)
+                return;
+            if (waited >= LockWaitMs) {
+                m_error = EWOULDBLOCK;
+                return;
+            }
+            ::poll(nullptr, 0, 1);
+        }
+    }
+    ~NameLock()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd); // releases the lock
+    }
+    NameLock(const NameLock &) = delete;
+    NameLock &operator=(const NameLock &) = delete;
+
+    /// 0 when held, else errno.
+    [[nodiscard]] int error() const { return m_error; }
+    /// Removes the lock file (held): the next listener creates its own.
+    void removeFile() const
+    {
+        if (m_fd >= 0)
+            ::unlink(m_path.constData());
+    }
+
+private:
+    QByteArray m_path;
+    int m_fd = -1;
+    int m_error = 0;
+};
+
+// What holds `path`: a server that accepts connections, a socket nobody listens on, or not a socket.
+enum class Holder { Live, Stale, Gone, NotASocket };
+
+Holder holderOf(const QByteArray &path, const sockaddr_un &address)
+{
+    struct stat st{};
+    if (::lstat(path.constData(), &st) != 0)
+        return Holder::Gone;
+    if (!S_ISSOCK(st.st_mode))
+        return Holder::NotASocket;
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (probe < 0)
+        return Holder::Live; // cannot tell: never replaced
+    const int result = ::connect(probe, reinterpret_cast<const sockaddr *>(&address), sizeof(address));
+    const int error = errno;
+    ::close(probe);
+    if (result == 0 || error == EAGAIN || error == EINPROGRESS)
+        return Holder::Live; // accepted, or its backlog is full
+    return error == ECONNREFUSED ? Holder::Stale : error == ENOENT ? Holder::Gone : Holder::Live;
+}
+
 } // namespace
 
 RemoteLocalServer::~RemoteLocalServer()
@@ -58,12 +144,15 @@ RemoteLocalServer::~RemoteLocalServer()
     if (m_fd < 0)
         return;
     ::close(m_fd);
-    // The name is removed only while it is still this server's socket (a stale-socket cleanup by
-    // another process may have put its own there).
-    struct stat st{};
+    // The name is removed only while it is still this server's socket (a listener may have put its
+    // own there once this one closed).
     const QByteArray path = QFile::encodeName(m_path);
-    if (::lstat(path.constData(), &st) == 0 && quint64(st.st_ino) == m_inode)
+    const NameLock lock(path);
+    struct stat st{};
+    if (::lstat(path.constData(), &st) == 0 && quint64(st.st_ino) == m_inode) {
         ::unlink(path.constData());
+        lock.removeFile();
+    }
 }
 
 bool RemoteLocalServer::listen(const QString &name, QString *error)
@@ -118,8 +207,32 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
         return fail("chmod()");
     if (::listen(fd, SOMAXCONN) != 0)
         return fail("listen()");
-    if (::link(bound.constData(), targetBytes.constData()) != 0)
-        return fail(errno == EEXIST ? "the name is taken" : "link()");
+    std::memcpy(address.sun_path, targetBytes.constData(), size_t(targetBytes.size()) + 1);
+    const NameLock lock(targetBytes);
+    if (lock.error() != 0) {
+        errno = lock.error();
+        return fail("cannot lock the name");
+    }
+    while (::link(bound.constData(), targetBytes.constData()) != 0) {
+        if (errno != EEXIST)
+            return fail("link()");
+        switch (holderOf(targetBytes, address)) {
+        case Holder::Live:
+            ::close(fd);
+            cleanUp();
+            *error = QStringLiteral("local:%1 is in use by a running server").arg(name);
+            return false;
+        case Holder::NotASocket:
+            errno = EEXIST;
+            return fail("a file that is not a socket has the name");
+        case Holder::Stale: // left by a killed process: replaced
+            if (::unlink(targetBytes.constData()) != 0 && errno != ENOENT)
+                return fail("removing the socket left by a process that exited");
+            break;
+        case Holder::Gone:
+            break;
+        }
+    }
     struct stat st{};
     if (::lstat(targetBytes.constData(), &st) != 0)
         return fail("stat()");
@@ -174,6 +287,17 @@ RemoteLocalServer::~RemoteLocalServer() = default;
 
 bool RemoteLocalServer::listen(const QString &name, QString *error)
 {
+    // A live server keeps its name; one left by a killed process is replaced.
+    {
+        QLocalSocket probe;
+        probe.connectToServer(name);
+        if (probe.waitForConnected(1000)) {
+            probe.abort();
+            *error = QStringLiteral("local:%1 is in use by a running server").arg(name);
+            return false;
+        }
+    }
+    QLocalServer::removeServer(name);
     auto *server = new QLocalServer(this);
     server->setSocketOptions(QLocalServer::UserAccessOption);
     if (!server->listen(name)) {

@@ -34,8 +34,8 @@ public:
     RemoteLocalServer &operator=(const RemoteLocalServer &) = delete;
 
     /// Listens on `name` (a path, or a name in QDir::tempPath(), as QLocalSocket resolves it),
-    /// user-only. A file already there is never replaced (the caller removes a stale one first).
-    /// False, with `error`, on failure.
+    /// user-only. A live server keeps its name; a socket nobody listens on is replaced, by one of
+    /// any number of racing listeners. False, with `error`, on failure.
     bool listen(const QString &name, QString *error);
     /// The socket file's path (empty until listening).
     [[nodiscard]] QString path() const { return m_path; }
