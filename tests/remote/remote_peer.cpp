@@ -47,6 +47,7 @@
 #include <QSslSocket>
 #include <QThread>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -54,8 +55,24 @@
 #include <thread>
 #include <unistd.h>
 #include <vector>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#include <vector>
 
 namespace {
+
+// The bytes the allocator has handed out and not taken back, in KiB (what the process holds, not
+// what the allocator keeps of what it freed); -1 where it cannot tell.
+qint64 heapKiB()
+{
+#if defined(__GLIBC__)
+    const struct mallinfo2 info = ::mallinfo2();
+    return qint64((info.uordblks + info.hblkhd) / 1024);
+#else
+    return -1;
+#endif
+}
 
 // One line, whole (worker threads say things too).
 void say(const QByteArray &text)
@@ -176,6 +193,7 @@ int main(int argc, char **argv)
 
     std::unique_ptr<QRemoteObjectHost> host;
     std::unique_ptr<rio::RemoteListener> listener;
+    qint64 heapPeakKiB = -1; // heapKiB() at the most of its samples (each rejected connection)
     std::unique_ptr<QRemoteObjectNode> node;
     std::unique_ptr<rio::QtRegistry<Payload>> registry;
     std::unique_ptr<rio::RemoteShare<Payload>> share;
@@ -223,6 +241,10 @@ int main(int argc, char **argv)
             say("error " + listener->errorString().toUtf8());
             return 1;
         }
+        // A connection goes over a budget right after the read that passed it: what the process
+        // holds is at its peak then.
+        QObject::connect(listener.get(), &rio::RemoteListener::peerRejected, &app,
+                         [&] { heapPeakKiB = std::max(heapPeakKiB, heapKiB()); });
         registry = std::make_unique<rio::QtRegistry<Payload>>();
         rio::RemoteShareOptions options;
         options.delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every;
@@ -362,11 +384,12 @@ int main(int argc, char **argv)
                 std::this_thread::sleep_for(std::chrono::milliseconds(words.value(1).toInt()));
                 say("stalled");
             } else if (command == "stats") {
-                QByteArray line = "stats received=" + QByteArray::number(received) +
-                                  " last=" + QByteArray::number(last) +
-                                  " unordered=" + QByteArray::number(unordered) +
-                                  " rss=" + QByteArray::number(statusKiB()) +
-                                  " hwm=" + QByteArray::number(statusKiB("VmHWM:"));
+                QByteArray line =
+                    "stats received=" + QByteArray::number(received) + " last=" + QByteArray::number(last) +
+                    " unordered=" + QByteArray::number(unordered) +
+                    " rss=" + QByteArray::number(statusKiB()) +
+                    " hwm=" + QByteArray::number(statusKiB("VmHWM:")) +
+                    " heap=" + QByteArray::number(heapKiB()) + " heapPeak=" + QByteArray::number(heapPeakKiB);
                 if (listener)
                     line += " connections=" + QByteArray::number(listener->connectionCount()) +
                             " rejected=" + QByteArray::number(listener->rejectedCount()) +

@@ -53,14 +53,14 @@ private:
 
 void detail::abortSocket(QIODevice *socket)
 {
+    // A disconnected socket keeps what it read for its reader; abort() frees it at once (a dropped
+    // peer's partial packet is up to maxPacketBytes), not when the socket is deleted.
     if (auto *local = qobject_cast<QLocalSocket *>(socket)) {
         local->disconnectFromServer();
-        if (local->state() != QLocalSocket::UnconnectedState)
-            local->abort();
+        local->abort();
     } else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket)) {
         tcp->disconnectFromHost();
-        if (tcp->state() != QAbstractSocket::UnconnectedState)
-            tcp->abort();
+        tcp->abort();
     } else {
         socket->close();
     }
