@@ -1,12 +1,28 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The core library's internal side of diagnostics (diagnostics.cpp): thread numbers read inline
-// by add, the registry serials, the environment switch.
+// The core library's internal side of diagnostics, shared by its files: diagnostics_clock.cpp
+// (the clock, thresholds in ticks), diagnostics_runs.cpp (per-thread run records, slow runs, the
+// watchdog), diagnostics_loop.cpp (the timed notify loop) and diagnostics.cpp (thread numbers,
+// registry serials, the switches, thresholds, snapshots); add reads thread numbers inline.
 
 #include <registryio/detail/config.h>
+#include <registryio/detail/diagnostics.h>
+#include <registryio/detail/registry_core.h>
 
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <string>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <x86intrin.h>
+#define RIO_DIAG_TSC 1
+#else
+#define RIO_DIAG_TSC 0
+#endif
 
 namespace rio::detail::diag {
 
@@ -26,5 +42,85 @@ std::uint64_t nextSerial() noexcept;
 void countRegistry(bool on) noexcept;
 /// Reads RIO_DIAGNOSTICS once (the first registry state of the process).
 void initFromEnvironment() noexcept;
+
+// --- The clock and thresholds (diagnostics_clock.cpp) ------------------------------------------
+
+extern constinit std::atomic<bool> useTsc;
+extern constinit std::atomic<double> nsPerTickValue;
+
+inline std::int64_t steadyNs() noexcept
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// Chooses the clock once; refines the TSC's rate (the watchdog, now and then).
+void initClock() noexcept;
+void refineClock() noexcept;
+
+inline std::uint64_t readTicks() noexcept
+{
+#if RIO_DIAG_TSC
+    if (useTsc.load(std::memory_order_relaxed)) [[likely]]
+        return __rdtsc();
+#endif
+    return static_cast<std::uint64_t>(steadyNs());
+}
+
+// The thresholds as set (ns) and in ticks (`off`: none).
+inline constexpr std::uint64_t off = ~std::uint64_t{0};
+extern constinit std::atomic<std::uint64_t> mainNs, otherNs, stallNs, mainTicks, otherTicks, stallTicks,
+    fastCap;
+// Converts the thresholds to ticks at the clock's rate.
+void updateTicks() noexcept;
+std::uint64_t toNs(std::uint64_t ticks) noexcept;
+
+// --- Per-thread run records and the watchdog (diagnostics_runs.cpp) ---------------------------
+
+// The run in progress on one thread, read by the watchdog. Records are never freed: a thread's
+// record goes back to the pool when it exits and a new thread takes it.
+struct alignas(64) RunRecord
+{
+    std::atomic<std::uint64_t> start{0};
+    std::atomic<HandlerStats *> stats{nullptr};
+    const std::atomic<std::uint64_t> *slowTicks = &otherTicks;
+    std::atomic<std::uint64_t> thread{0};
+    std::string threadName; // the owning thread's alone (the hook's name for it)
+    // The watchdog's: starts of the runs it reported (ascending; the last few).
+    std::array<std::uint64_t, 8> reported{};
+    std::size_t reportedCount = 0;
+    std::atomic<bool> inUse{false};
+    RunRecord *next = nullptr;
+};
+
+RIO_TLS_INITIAL_EXEC extern thread_local constinit RunRecord *tlsRecord;
+RIO_COLD RunRecord *acquireRecord() noexcept;
+
+inline RunRecord *record() noexcept
+{
+    RunRecord *r = tlsRecord;
+    return r != nullptr ? r : acquireRecord();
+}
+
+// Counts a slow run, keeps it and reports it (the handler's first) to the sink.
+RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept;
+
+// A box's statistics pointer, read and published atomically (std::atomic_ref would do it, but
+// libc++ 14, the macOS stand-in, lacks it; these are the builtins it wraps on GCC and Clang).
+inline HandlerStats *loadStats(HandlerBox *box) noexcept
+{
+    return __atomic_load_n(&box->stats, __ATOMIC_ACQUIRE);
+}
+
+inline void publishStats(HandlerBox *box, HandlerStats *stats) noexcept
+{
+    __atomic_store_n(&box->stats, stats, __ATOMIC_RELEASE);
+}
+
+// Lowers `s`'s fast limit to `cap` if it is above.
+void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept;
+// Wakes the watchdog for a new period (the stall threshold changed).
+void wakeWatchdog() noexcept;
 
 } // namespace rio::detail::diag

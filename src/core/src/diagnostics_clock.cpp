@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+// Diagnostics' clock (docs/DIAGNOSTICS.md): the TSC where it is invariant, calibrated against
+// steady_clock, else steady_clock; durations and the slow and stall thresholds in its ticks.
+
+#include "diagnostics_p.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#if RIO_DIAG_TSC
+#include <cpuid.h>
+#endif
+
+namespace rio::detail::diag {
+
+constinit std::atomic<bool> useTsc{false};
+constinit std::atomic<double> nsPerTickValue{1.0};
+
+namespace {
+
+[[maybe_unused]] bool invariantTsc() noexcept
+{
+#if RIO_DIAG_TSC
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) == 0 || a < 0x80000007u)
+        return false;
+    __get_cpuid(0x80000007u, &a, &b, &c, &d);
+    return (d & (1u << 8)) != 0; // invariant TSC: constant rate, runs in every C-state
+#else
+    return false;
+#endif
+}
+
+#if RIO_DIAG_TSC
+// Both clocks read at one moment: the TSC on both sides of a steady_clock read, the pair with the
+// closest bracket of several tries. A preemption inside a try makes its bracket long and it
+// loses, so one preemption cannot put a pair's readings apart.
+struct ClockPair
+{
+    std::uint64_t ticks = 0;
+    std::int64_t ns = 0;
+};
+
+ClockPair readPair(CalibrationDelay delay, int &reads) noexcept
+{
+    ClockPair best;
+    std::uint64_t bestSpan = ~std::uint64_t{0};
+    for (int i = 0; i < 8; ++i) {
+        const std::uint64_t t0 = __rdtsc();
+        if (delay != nullptr)
+            delay(reads);
+        ++reads;
+        const std::int64_t n = steadyNs();
+        const std::uint64_t t1 = __rdtsc();
+        if (t1 - t0 < bestSpan) {
+            bestSpan = t1 - t0;
+            best = {t0 + (t1 - t0) / 2, n};
+        }
+    }
+    return best;
+}
+
+// Nanoseconds per TSC tick between two pairs (0: no usable interval).
+double rateBetween(const ClockPair &a, const ClockPair &b) noexcept
+{
+    return b.ticks > a.ticks && b.ns > a.ns
+               ? static_cast<double>(b.ns - a.ns) / static_cast<double>(b.ticks - a.ticks)
+               : 0.0;
+}
+
+// The TSC's rate against steady_clock over 2 ms, between two bracketed pairs (a preemption
+// between them only lengthens the interval). Returns the first pair in `start`.
+double calibrate(CalibrationDelay delay, ClockPair &start) noexcept
+{
+    int reads = 0;
+    start = readPair(delay, reads);
+    while (steadyNs() - start.ns < 2'000'000) {
+    }
+    return rateBetween(start, readPair(delay, reads));
+}
+
+constinit ClockPair calibrationPair;
+#endif
+
+std::uint64_t toTicks(std::uint64_t ns) noexcept
+{
+    if (ns == 0)
+        return off;
+    const double t = static_cast<double>(ns) / nsPerTickValue.load(std::memory_order_relaxed);
+    return t >= 1.8e19 ? off : std::max<std::uint64_t>(1, static_cast<std::uint64_t>(t));
+}
+
+} // namespace
+
+// Chooses the clock once: the TSC where it is invariant (a read is a few instructions), measured
+// against steady_clock; else steady_clock (a vDSO call).
+void initClock() noexcept
+{
+    static const bool once = [] {
+#if RIO_DIAG_TSC
+        if (invariantTsc() &&
+            std::getenv("RIO_DIAGNOSTICS_STEADY_CLOCK") == nullptr) { // NOLINT(concurrency-mt-unsafe)
+            const double rate = calibrate(nullptr, calibrationPair);
+            if (rate > 0) {
+                nsPerTickValue.store(rate, std::memory_order_relaxed);
+                useTsc.store(true, std::memory_order_release);
+            }
+        }
+#endif
+        return true;
+    }();
+    (void)once;
+}
+
+// Refines the TSC's rate over the whole time since calibration (the watchdog, now and then).
+void refineClock() noexcept
+{
+#if RIO_DIAG_TSC
+    if (!useTsc.load(std::memory_order_relaxed))
+        return;
+    int reads = 0;
+    const ClockPair now = readPair(nullptr, reads);
+    if (now.ns - calibrationPair.ns > 100'000'000)
+        if (const double rate = rateBetween(calibrationPair, now); rate > 0)
+            nsPerTickValue.store(rate, std::memory_order_relaxed);
+#endif
+}
+
+constinit std::atomic<std::uint64_t> mainNs{16'000'000};
+constinit std::atomic<std::uint64_t> otherNs{0};
+constinit std::atomic<std::uint64_t> stallNs{50'000'000};
+constinit std::atomic<std::uint64_t> mainTicks{off};
+constinit std::atomic<std::uint64_t> otherTicks{off};
+constinit std::atomic<std::uint64_t> stallTicks{off};
+// Half the lower slow threshold: a timed run longer than its handler's fastLimit, which never
+// exceeds this, takes the cold path that tests it against the thread's threshold. The half
+// keeps the refinement of the clock's rate (which moves the thresholds a little) harmless.
+constinit std::atomic<std::uint64_t> fastCap{0};
+
+void updateTicks() noexcept
+{
+    mainTicks.store(toTicks(mainNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+    otherTicks.store(toTicks(otherNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+    stallTicks.store(toTicks(stallNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+    fastCap.store(
+        std::min(mainTicks.load(std::memory_order_relaxed), otherTicks.load(std::memory_order_relaxed)) / 2,
+        std::memory_order_seq_cst);
+}
+
+std::uint64_t toNs(std::uint64_t ticks) noexcept
+{
+    return static_cast<std::uint64_t>(static_cast<double>(ticks) *
+                                      nsPerTickValue.load(std::memory_order_relaxed));
+}
+std::uint64_t ticks() noexcept
+{
+    return readTicks();
+}
+
+double nanosPerTick() noexcept
+{
+    return nsPerTickValue.load(std::memory_order_relaxed);
+}
+
+double calibrateClock(CalibrationDelay delay) noexcept
+{
+#if RIO_DIAG_TSC
+    if (!invariantTsc())
+        return 0.0;
+    ClockPair start;
+    return calibrate(delay, start);
+#else
+    (void)delay;
+    return 0.0;
+#endif
+}
+bool ticksAreTsc() noexcept
+{
+    initClock();
+    return useTsc.load(std::memory_order_relaxed);
+}
+
+void toNanos(const Histogram &h, std::array<std::uint64_t, tickBucketCount> &buckets, std::uint64_t &totalNs,
+             std::uint64_t &maxNs, double &nsPerTick) noexcept
+{
+    for (std::size_t i = 0; i < buckets.size(); ++i)
+        buckets[i] = h.buckets[i].load(std::memory_order_relaxed);
+    nsPerTick = nsPerTickValue.load(std::memory_order_relaxed);
+    totalNs = toNs(h.total.load(std::memory_order_relaxed));
+    maxNs = toNs(h.max.load(std::memory_order_relaxed));
+}
+
+} // namespace rio::detail::diag

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+// The timed notify loop (docs/DIAGNOSTICS.md): taken by notifies of arrays published while the
+// registry's diagnostics are on, so that off costs notify one test of a flag. It calls each
+// handler as notify does and records its run in the handler's statistics.
+
+#include "diagnostics_p.h"
+#include "domain.h"
+#include "snapshot.h"
+
+#include <algorithm>
+#include <exception>
+
+namespace rio::detail::diag {
+
+namespace {
+
+template <bool Tsc>
+RIO_ALWAYS_INLINE inline std::uint64_t clockTicks() noexcept
+{
+#if RIO_DIAG_TSC
+    if constexpr (Tsc)
+        return __rdtsc();
+#endif
+    return static_cast<std::uint64_t>(steadyNs());
+}
+
+// A run longer than its handler's fastLimit (the fast path's one test): raises the maximum,
+// reports a slow run, and sets the limit again. Returns the clock's reading to go on from.
+RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint64_t now,
+                                    RunRecord &r) noexcept
+{
+    s->runTime.raiseMax(dt);
+    const std::uint64_t max = s->runTime.max.load(std::memory_order_relaxed);
+    std::uint64_t limit = std::min(max, fastCap.load(std::memory_order_seq_cst));
+    s->fastLimit.store(limit, std::memory_order_seq_cst);
+    // setThresholds lowers every limit after it lowers the cap: a limit stored after its walk
+    // read this one is lowered here.
+    if (const std::uint64_t cap = fastCap.load(std::memory_order_seq_cst); cap < limit)
+        capFastLimit(s, cap);
+    if (dt < r.slowTicks->load(std::memory_order_relaxed))
+        return now;
+    // The report runs the sink: the record shows no run meanwhile, and the report's own time is
+    // no handler's.
+    r.stats.store(nullptr, std::memory_order_relaxed);
+    reportSlow(s, dt, r);
+    return readTicks();
+}
+
+// A live entry's call without statistics (its box's are not published to this notify):
+// called untimed. Returns the clock's reading after it.
+RIO_COLD std::uint64_t callUntimed(Invoke f, HandlerBox *box, const void *event, RunRecord &r)
+{
+    r.stats.store(nullptr, std::memory_order_relaxed);
+    try {
+        f(box, event);
+    }
+#if RIO_HAVE_FORCED_UNWIND
+    catch (abi::__forced_unwind &) {
+        throw;
+    }
+#endif
+    catch (const std::exception &e) {
+        RegistryCore::reportFailure(box, e.what());
+    } catch (...) {
+        RegistryCore::reportFailure(box, nullptr);
+    }
+    return readTicks();
+}
+
+// The timed loop over the entries [it, end): as notify's (announce, the fallback mode's fence,
+// load the call, call it, failures reported), and each live handler with statistics timed with
+// one clock read: the end of one run is the start of the next, so the loop's own few
+// instructions between two handlers land in the second one's time. `last` is the clock's
+// reading when the first handler starts; returns the reading after the last. Throws only a
+// forced unwind.
+template <bool Tsc, bool Fence>
+RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *end, const void *event,
+                                                  std::uint64_t last, RunRecord &r,
+                                                  std::atomic<const void *> *running)
+{
+    for (; it != end; ++it) {
+        HandlerBox *box = it->box;
+        running->store(box, announceOrder);
+        if constexpr (Fence)
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        else
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        const Invoke f = it->invoke.load(invokeOrder);
+        // A removed or suspended entry is no run: not called, not counted; its few instructions
+        // land in the next handler's time. Tested before the box is read: a removed box may be
+        // freed once its entry reads skipRemoved (the announcement protects only a box whose
+        // call was loaded).
+        if (f == &skipRemoved || f == &skipSuspended) [[unlikely]]
+            continue;
+        HandlerStats *s = loadStats(box);
+        // No statistics, or a call that only dispatches (the layer times the run itself).
+        if (s == nullptr || s->layerTimed) [[unlikely]] {
+            last = callUntimed(f, box, event, r);
+            continue;
+        }
+        // What the watchdog needs to name a run still going.
+        r.start.store(last, std::memory_order_relaxed);
+        r.stats.store(s, std::memory_order_release);
+        try {
+            f(box, event);
+        }
+#if RIO_HAVE_FORCED_UNWIND
+        catch (abi::__forced_unwind &) {
+            throw; // notifyTimed leaves the section
+        }
+#endif
+        catch (const std::exception &e) {
+            s->failures.fetch_add(1, std::memory_order_relaxed);
+            RegistryCore::reportFailure(it->box, e.what());
+        } catch (...) {
+            s->failures.fetch_add(1, std::memory_order_relaxed);
+            RegistryCore::reportFailure(it->box, nullptr);
+        }
+        const std::uint64_t now = clockTicks<Tsc>();
+        const std::uint64_t dt = now - last;
+        last = now;
+        s->runTime.buckets[tickBucket(dt)].fetch_add(1, std::memory_order_relaxed);
+        s->runTime.total.fetch_add(dt, std::memory_order_relaxed);
+        // One test for a new maximum and a slow run: the limit is at most both.
+        if (dt > s->fastLimit.load(std::memory_order_relaxed)) [[unlikely]]
+            last = timedOutlier(s, dt, now, r);
+    }
+    return last;
+}
+
+// A timed notify with the clock and fence mode it was compiled for (notifyTimed's).
+template <bool Tsc, bool Fence>
+void timedNotify(std::atomic<const void *> *slot, const Snapshot *s, const Entry *end, const void *event,
+                 RunRecord &r)
+{
+    HandlerStats *const prevStats = r.stats.load(std::memory_order_relaxed);
+    const std::uint64_t prevStart = r.start.load(std::memory_order_relaxed);
+    std::atomic<const void *> *running = slot + hazard::slotCount;
+    std::uint64_t last = clockTicks<Tsc>();
+    try {
+        if (s->timed.load(std::memory_order_relaxed) == timedRuns) [[unlikely]] {
+            // Runs mode: the array's entries are its runs (callRun's), each up to this array's
+            // count.
+            for (const Entry *top = s->entries(); top != end; ++top) {
+                const auto *ref = reinterpret_cast<const RunRef *>(top->box);
+                const Entry *first = ref->run->entries();
+                last = timedRange<Tsc, Fence>(first, first + ref->count, event, last, r, running);
+            }
+        } else {
+            timedRange<Tsc, Fence>(s->entries(), end, event, last, r, running);
+        }
+    } catch (...) {
+        // Only a forced unwind (thread cancellation) gets here: it must unwind.
+        r.stats.store(prevStats, std::memory_order_relaxed);
+        r.start.store(prevStart, std::memory_order_release);
+        hazard::leave(slot);
+        throw;
+    }
+    // The record shows the enclosing run again (a nested notify's).
+    r.stats.store(prevStats, std::memory_order_relaxed);
+    r.start.store(prevStart, std::memory_order_release);
+    hazard::leave(slot);
+}
+
+} // namespace
+
+void notifyTimed(std::atomic<const void *> *slot, const Snapshot *s, const Entry *end, const void *event,
+                 bool fence)
+{
+    RunRecord &r = *record();
+    // The clock (chosen once, before any registry's diagnostics were on) and the fence mode: one
+    // loop each.
+    if (RIO_DIAG_TSC && useTsc.load(std::memory_order_relaxed)) [[likely]] {
+        if (fence) [[unlikely]]
+            timedNotify<true, true>(slot, s, end, event, r);
+        else
+            timedNotify<true, false>(slot, s, end, event, r);
+    } else if (fence) {
+        timedNotify<false, true>(slot, s, end, event, r);
+    } else {
+        timedNotify<false, false>(slot, s, end, event, r);
+    }
+}
+
+} // namespace rio::detail::diag

@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: MIT
+// Diagnostics' run records (docs/DIAGNOSTICS.md): each thread's record of the run in progress,
+// handler statistics' lifetime, slow runs (counted, kept, reported) and the watchdog thread that
+// reads the records and reports a run still going past the stall threshold.
+
+#include "diagnostics_p.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace rio::detail::diag {
+
+RIO_TLS_INITIAL_EXEC thread_local constinit RunRecord *tlsRecord = nullptr;
+
+namespace {
+
+constinit std::atomic<long> registriesOn{0}; // states whose arrays are timed
+constinit std::atomic<SlowSink> slowSink{nullptr};
+constinit std::atomic<MainThreadCheck> mainThreadCheck{nullptr};
+
+constinit std::atomic<RunRecord *> records{nullptr};
+
+// Gives the thread's record back when the thread exits.
+struct RecordRelease
+{
+    RecordRelease() = default;
+    RecordRelease(const RecordRelease &) = delete;
+    RecordRelease &operator=(const RecordRelease &) = delete;
+    ~RecordRelease()
+    {
+        if (RunRecord *r = tlsRecord) {
+            tlsRecord = nullptr;
+            r->stats.store(nullptr, std::memory_order_release);
+            r->inUse.store(false, std::memory_order_release);
+        }
+    }
+};
+
+// Guards freeing statistics against the watchdog reading them (see watchdogScan).
+std::mutex &statsMutex() noexcept
+{
+    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
+    return *m;
+}
+
+// The last slowRunsKept slow runs of the process, every one of them (not only each handler's
+// first, which alone is reported).
+struct SlowRuns
+{
+    std::mutex mutex;
+    std::array<SlowRun, slowRunsKept> runs;
+    std::size_t next = 0;
+    std::size_t count = 0;
+};
+
+SlowRuns &slowRuns() noexcept
+{
+    static auto *r = new SlowRuns; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
+    return *r;
+}
+
+RIO_COLD void keepSlowRun(const HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
+{
+    SlowRuns &k = slowRuns();
+    std::lock_guard lock(k.mutex);
+    SlowRun &run = k.runs[k.next];
+    run.registry = s->registry;
+    run.id = s->id;
+    run.where = s->where;
+    run.elapsedNs = toNs(ticks);
+    run.thread = r.thread.load(std::memory_order_relaxed);
+    try {
+        run.threadName = r.threadName;
+    } catch (...) {
+        run.threadName.clear(); // no memory: the report says "#N"
+    }
+    run.atNs = static_cast<std::uint64_t>(steadyNs());
+    k.next = (k.next + 1) % k.runs.size();
+    k.count = std::min(k.count + 1, k.runs.size());
+}
+
+// Ends a run begun by RunScope: the record shows the enclosing run again. The run's statistics
+// leave the record before its start does (released by the start): a watchdog that read them and
+// then the enclosing start (0 at the top) sees them gone when it looks again.
+inline void finishRun(RunRecord &r, HandlerStats *s, std::uint64_t t0, HandlerStats *prevStats,
+                      std::uint64_t prevStart) noexcept
+{
+    const std::uint64_t dt = readTicks() - t0;
+    r.stats.store(prevStats, std::memory_order_relaxed);
+    r.start.store(prevStart, std::memory_order_release);
+    s->runTime.record(dt);
+    if (dt >= r.slowTicks->load(std::memory_order_relaxed)) [[unlikely]]
+        reportSlow(s, dt, r);
+}
+
+// --- The watchdog ------------------------------------------------------------------------------
+
+struct Watchdog
+{
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool stop = false;
+};
+
+std::mutex &watchdogMutex() noexcept
+{
+    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
+    return *m;
+}
+constinit std::shared_ptr<Watchdog> *watchdogControl = nullptr; // under watchdogMutex
+constinit std::thread *watchdogThread = nullptr;                // under watchdogMutex
+constinit std::atomic<bool> watchdogActive{false};
+
+// True when the run that started at `start` on `r`'s thread was reported. Runs on a thread nest,
+// so a run seen now ended every reported run that started after it: those are forgotten, and a
+// run that encloses a nested one (a nested event loop) is still known once it shows again.
+bool reportedBefore(RunRecord &r, std::uint64_t start) noexcept
+{
+    while (r.reportedCount > 0 && r.reported[r.reportedCount - 1] > start)
+        --r.reportedCount;
+    return r.reportedCount > 0 && r.reported[r.reportedCount - 1] == start;
+}
+
+void noteReported(RunRecord &r, std::uint64_t start) noexcept
+{
+    if (r.reportedCount == r.reported.size()) { // the oldest: a run that began before seven others
+        std::move(r.reported.begin() + 1, r.reported.end(), r.reported.begin());
+        --r.reportedCount;
+    }
+    r.reported[r.reportedCount++] = start;
+}
+
+// One look at every thread's run: a run past the stall threshold is reported once, while it runs.
+void watchdogScan() noexcept
+{
+    const std::uint64_t limit = stallTicks.load(std::memory_order_relaxed);
+    if (limit == off)
+        return;
+    const std::uint64_t now = readTicks();
+    for (RunRecord *r = records.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+        HandlerStats *s = r->stats.load(std::memory_order_acquire);
+        if (s == nullptr)
+            continue;
+        const std::uint64_t start = r->start.load(std::memory_order_acquire);
+        if (now < start || now - start < limit || reportedBefore(*r, start))
+            continue;
+        SlowRun run;
+        {
+            // A record still showing `s` after we hold the lock shows a run in progress: its
+            // statistics are freed only with its box, after the run ended and the record moved
+            // on, and freeing takes this lock.
+            std::lock_guard lock(statsMutex());
+            if (r->stats.load(std::memory_order_acquire) != s ||
+                r->start.load(std::memory_order_acquire) != start)
+                continue;
+            try {
+                run.registry = s->registry;
+                run.id = s->id;
+                run.where = s->where;
+                run.eventType = s->eventType;
+            } catch (...) {
+                continue;
+            }
+        }
+        noteReported(*r, start);
+        run.elapsedNs = toNs(now - start);
+        run.thread = r->thread.load(std::memory_order_relaxed);
+        run.stillRunning = true;
+        if (const SlowSink sink = slowSink.load(std::memory_order_acquire))
+            sink(run); // no lock of ours held
+    }
+}
+
+void watchdogMain(const std::shared_ptr<Watchdog> &w) noexcept
+{
+    auto lastRefine = std::chrono::steady_clock::now();
+    std::unique_lock lock(w->mutex);
+    while (!w->stop) {
+        const std::uint64_t stall = stallNs.load(std::memory_order_relaxed);
+        // A quarter of the stall threshold between looks (1 to 20 ms).
+        const auto period = std::chrono::nanoseconds(
+            std::clamp<std::uint64_t>(stall == 0 ? 20'000'000 : stall / 4, 1'000'000, 20'000'000));
+        w->wake.wait_for(lock, period, [&] { return w->stop; });
+        if (w->stop)
+            break;
+        lock.unlock();
+        watchdogScan();
+        const auto now = std::chrono::steady_clock::now();
+        if (now - lastRefine > std::chrono::seconds(1)) {
+            lastRefine = now;
+            refineClock();
+            updateTicks();
+        }
+        lock.lock();
+    }
+}
+
+} // namespace
+
+RIO_COLD RunRecord *acquireRecord() noexcept
+{
+    static thread_local RecordRelease release; // registers the release at thread exit
+    (void)&release;
+    RunRecord *r = nullptr;
+    for (RunRecord *it = records.load(std::memory_order_acquire); it != nullptr; it = it->next) {
+        bool expected = false;
+        if (!it->inUse.load(std::memory_order_relaxed) &&
+            it->inUse.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+            r = it;
+            break;
+        }
+    }
+    if (r == nullptr) {
+        r = new (std::nothrow) RunRecord;
+        if (r == nullptr) {
+            // No memory: runs on this thread are still counted, through a shared dummy the
+            // watchdog never sees.
+            static RunRecord dummy;
+            return &dummy;
+        }
+        r->inUse.store(true, std::memory_order_relaxed);
+        RunRecord *head = records.load(std::memory_order_relaxed);
+        do {
+            r->next = head;
+        } while (!records.compare_exchange_weak(head, r, std::memory_order_acq_rel));
+    }
+    const MainThreadCheck check = mainThreadCheck.load(std::memory_order_acquire);
+    r->threadName.clear();
+    r->slowTicks = check != nullptr && check(r->threadName) ? &mainTicks : &otherTicks;
+    r->thread.store(currentThreadNumber(), std::memory_order_relaxed);
+    tlsRecord = r;
+    return r;
+}
+
+RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
+{
+    s->slowRuns.fetch_add(1, std::memory_order_relaxed);
+    keepSlowRun(s, ticks, r);
+    if (s->slowReported.exchange(true, std::memory_order_acq_rel))
+        return;
+    const SlowSink sink = slowSink.load(std::memory_order_acquire);
+    if (sink == nullptr)
+        return;
+    try {
+        SlowRun run;
+        run.registry = s->registry;
+        run.id = s->id;
+        run.where = s->where;
+        run.eventType = s->eventType;
+        run.elapsedNs = toNs(ticks);
+        run.thread = r.thread.load(std::memory_order_relaxed);
+        run.threadName = r.threadName;
+        sink(run);
+    } catch (...) {
+        // No memory for the report: the run is still counted in slowRuns.
+    }
+}
+
+// Lowers `s`'s fast limit to `cap` if it is above.
+void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept
+{
+    std::uint64_t l = s->fastLimit.load(std::memory_order_seq_cst);
+    while (l > cap && !s->fastLimit.compare_exchange_weak(l, cap, std::memory_order_seq_cst)) {
+    }
+}
+
+void wakeWatchdog() noexcept
+{
+    std::lock_guard lock(watchdogMutex());
+    if (watchdogControl != nullptr)
+        (*watchdogControl)->wake.notify_all(); // a new period
+}
+
+std::vector<SlowRun> recentSlowRuns()
+{
+    SlowRuns &k = slowRuns();
+    std::vector<SlowRun> out;
+    out.reserve(slowRunsKept);
+    std::lock_guard lock(k.mutex);
+    for (std::size_t i = 0; i < k.count; ++i) // oldest first
+        out.push_back(k.runs[(k.next + k.runs.size() - k.count + i) % k.runs.size()]);
+    return out;
+}
+
+void freeStats(HandlerStats *stats) noexcept
+{
+    if (stats->refs.fetch_sub(1, std::memory_order_acq_rel) != 1)
+        return;
+    std::lock_guard lock(statsMutex());
+    delete stats;
+}
+
+void retainStats(HandlerStats *stats) noexcept
+{
+    stats->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where, std::string_view eventType,
+                       bool layerTimed)
+{
+    auto *s = new HandlerStats;
+    s->registry = registry;
+    s->id = id;
+    s->where = where;
+    s->eventType = eventType;
+    s->layerTimed = layerTimed;
+    return s;
+}
+
+RunScope::RunScope(HandlerStats *stats, bool count) noexcept
+    : m_stats(stats), m_uncaught(count ? std::uncaught_exceptions() : 0), m_count(count)
+{
+    if (count)
+        stats->calls.fetch_add(1, std::memory_order_relaxed);
+    RunRecord &r = *record();
+    m_record = &r;
+    m_prevStats = r.stats.load(std::memory_order_relaxed);
+    m_prevStart = r.start.load(std::memory_order_relaxed);
+    m_start = readTicks();
+    r.start.store(m_start, std::memory_order_relaxed);
+    r.stats.store(stats, std::memory_order_release);
+}
+
+RunScope::~RunScope()
+{
+    if (m_count && std::uncaught_exceptions() > m_uncaught) // one thrown by the run, not an outer one
+        m_stats->failures.fetch_add(1, std::memory_order_relaxed);
+    finishRun(*static_cast<RunRecord *>(m_record), m_stats, m_start, m_prevStats, m_prevStart);
+}
+
+void setSlowSink(SlowSink sink) noexcept
+{
+    slowSink.store(sink, std::memory_order_release);
+}
+
+void setMainThreadCheck(MainThreadCheck check) noexcept
+{
+    mainThreadCheck.store(check, std::memory_order_release);
+}
+
+void updateWatchdog() noexcept
+{
+    std::thread old;
+    {
+        std::lock_guard lock(watchdogMutex());
+        const bool want = globalEnabled() || registriesOn.load(std::memory_order_acquire) > 0;
+        const bool running = watchdogThread != nullptr;
+        if (want == running)
+            return;
+        if (want) {
+            try {
+                auto control = std::make_unique<std::shared_ptr<Watchdog>>(std::make_shared<Watchdog>());
+                auto thread = std::make_unique<std::thread>([w = *control] { watchdogMain(w); });
+                watchdogControl = control.release();
+                watchdogThread = thread.release();
+                watchdogActive.store(true, std::memory_order_release);
+            } catch (...) {
+                // No thread: stalls go unreported; slow runs are still reported after they end.
+            }
+            return;
+        }
+        {
+            std::lock_guard wl((*watchdogControl)->mutex);
+            (*watchdogControl)->stop = true;
+        }
+        (*watchdogControl)->wake.notify_all();
+        delete watchdogControl;
+        watchdogControl = nullptr;
+        old = std::move(*watchdogThread);
+        delete watchdogThread;
+        watchdogThread = nullptr;
+        watchdogActive.store(false, std::memory_order_release);
+    }
+    // Outside the lock: the watchdog may be reporting, and a slot may switch diagnostics.
+    if (old.get_id() == std::this_thread::get_id())
+        old.detach(); // a slot on the watchdog thread turned it off: it ends after this report
+    else
+        old.join();
+}
+
+bool watchdogRunning() noexcept
+{
+    return watchdogActive.load(std::memory_order_acquire);
+}
+
+// Called (under the state's lock) when a state's arrays start or stop being timed.
+void countRegistry(bool on) noexcept
+{
+    registriesOn.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
+}
+
+} // namespace rio::detail::diag
