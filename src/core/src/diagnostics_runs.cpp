@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <exception>
-#include <memory>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -43,34 +42,34 @@ struct RecordRelease
     }
 };
 
-// Guards freeing statistics against the watchdog reading them (see watchdogScan).
-std::mutex &statsMutex() noexcept
+// What threads share here, never destroyed: a thread may still end a run or watch at exit.
+struct Shared
 {
-    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
-    return *m;
-}
-
-// The last slowRunsKept slow runs of the process, every one of them (not only each handler's
-// first, which alone is reported).
-struct SlowRuns
-{
-    std::mutex mutex;
-    std::array<SlowRun, slowRunsKept> runs;
-    std::size_t next = 0;
-    std::size_t count = 0;
+    std::mutex statsMutex; // guards freeing statistics against the watchdog reading them
+    // The last slowRunsKept slow runs of the process, every one of them (not only each
+    // handler's first, which alone is reported).
+    std::mutex slowMutex;
+    std::array<SlowRun, slowRunsKept> slowRuns;
+    std::size_t slowNext = 0;
+    std::size_t slowCount = 0;
+    // The watchdog thread, running while `watchdog` is joinable.
+    std::mutex watchdogMutex;
+    std::condition_variable wake;
+    std::uint64_t generation = 0; // a watchdog whose generation is past ends
+    std::thread watchdog;
 };
 
-SlowRuns &slowRuns() noexcept
+Shared &shared() noexcept
 {
-    static auto *r = new SlowRuns; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
-    return *r;
+    static auto *s = new Shared; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
+    return *s;
 }
 
 RIO_COLD void keepSlowRun(const HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
 {
-    SlowRuns &k = slowRuns();
-    std::lock_guard lock(k.mutex);
-    SlowRun &run = k.runs[k.next];
+    Shared &k = shared();
+    std::lock_guard lock(k.slowMutex);
+    SlowRun &run = k.slowRuns[k.slowNext];
     run.registry = s->registry;
     run.id = s->id;
     run.where = s->where;
@@ -82,8 +81,8 @@ RIO_COLD void keepSlowRun(const HandlerStats *s, std::uint64_t ticks, const RunR
         run.threadName.clear(); // no memory: the report says "#N"
     }
     run.atNs = static_cast<std::uint64_t>(steadyNs());
-    k.next = (k.next + 1) % k.runs.size();
-    k.count = std::min(k.count + 1, k.runs.size());
+    k.slowNext = (k.slowNext + 1) % k.slowRuns.size();
+    k.slowCount = std::min(k.slowCount + 1, k.slowRuns.size());
 }
 
 // Ends a run begun by RunScope: the record shows the enclosing run again. The run's statistics
@@ -101,22 +100,6 @@ inline void finishRun(RunRecord &r, HandlerStats *s, std::uint64_t t0, HandlerSt
 }
 
 // --- The watchdog ------------------------------------------------------------------------------
-
-struct Watchdog
-{
-    std::mutex mutex;
-    std::condition_variable wake;
-    bool stop = false;
-};
-
-std::mutex &watchdogMutex() noexcept
-{
-    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
-    return *m;
-}
-constinit std::shared_ptr<Watchdog> *watchdogControl = nullptr; // under watchdogMutex
-constinit std::thread *watchdogThread = nullptr;                // under watchdogMutex
-constinit std::atomic<bool> watchdogActive{false};
 
 // True when the run that started at `start` on `r`'s thread was reported. Runs on a thread nest,
 // so a run seen now ended every reported run that started after it: those are forgotten, and a
@@ -156,7 +139,7 @@ void watchdogScan() noexcept
             // A record still showing `s` after we hold the lock shows a run in progress: its
             // statistics are freed only with its box, after the run ended and the record moved
             // on, and freeing takes this lock.
-            std::lock_guard lock(statsMutex());
+            std::lock_guard lock(shared().statsMutex);
             if (r->stats.load(std::memory_order_acquire) != s ||
                 r->start.load(std::memory_order_acquire) != start)
                 continue;
@@ -178,17 +161,18 @@ void watchdogScan() noexcept
     }
 }
 
-void watchdogMain(const std::shared_ptr<Watchdog> &w) noexcept
+void watchdogMain(std::uint64_t generation) noexcept
 {
+    Shared &g = shared();
     auto lastRefine = std::chrono::steady_clock::now();
-    std::unique_lock lock(w->mutex);
-    while (!w->stop) {
+    std::unique_lock lock(g.watchdogMutex);
+    while (g.generation == generation) {
         const std::uint64_t stall = stallNs.load(std::memory_order_relaxed);
         // A quarter of the stall threshold between looks (1 to 20 ms).
         const auto period = std::chrono::nanoseconds(
             std::clamp<std::uint64_t>(stall == 0 ? 20'000'000 : stall / 4, 1'000'000, 20'000'000));
-        w->wake.wait_for(lock, period, [&] { return w->stop; });
-        if (w->stop)
+        g.wake.wait_for(lock, period, [&] { return g.generation != generation; });
+        if (g.generation != generation)
             break;
         lock.unlock();
         watchdogScan();
@@ -273,19 +257,18 @@ void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept
 
 void wakeWatchdog() noexcept
 {
-    std::lock_guard lock(watchdogMutex());
-    if (watchdogControl != nullptr)
-        (*watchdogControl)->wake.notify_all(); // a new period
+    std::lock_guard lock(shared().watchdogMutex);
+    shared().wake.notify_all();
 }
 
 std::vector<SlowRun> recentSlowRuns()
 {
-    SlowRuns &k = slowRuns();
+    Shared &k = shared();
     std::vector<SlowRun> out;
     out.reserve(slowRunsKept);
-    std::lock_guard lock(k.mutex);
-    for (std::size_t i = 0; i < k.count; ++i) // oldest first
-        out.push_back(k.runs[(k.next + k.runs.size() - k.count + i) % k.runs.size()]);
+    std::lock_guard lock(k.slowMutex);
+    for (std::size_t i = 0; i < k.slowCount; ++i) // oldest first
+        out.push_back(k.slowRuns[(k.slowNext + slowRunsKept - k.slowCount + i) % slowRunsKept]);
     return out;
 }
 
@@ -293,7 +276,7 @@ void freeStats(HandlerStats *stats) noexcept
 {
     if (stats->refs.fetch_sub(1, std::memory_order_acq_rel) != 1)
         return;
-    std::lock_guard lock(statsMutex());
+    std::lock_guard lock(shared().statsMutex);
     delete stats;
 }
 
@@ -347,36 +330,24 @@ void setMainThreadCheck(MainThreadCheck check) noexcept
 
 void updateWatchdog() noexcept
 {
+    Shared &g = shared();
     std::thread old;
     {
-        std::lock_guard lock(watchdogMutex());
+        std::lock_guard lock(g.watchdogMutex);
         const bool want = globalEnabled() || registriesOn.load(std::memory_order_acquire) > 0;
-        const bool running = watchdogThread != nullptr;
-        if (want == running)
+        if (want == g.watchdog.joinable())
             return;
         if (want) {
             try {
-                auto control = std::make_unique<std::shared_ptr<Watchdog>>(std::make_shared<Watchdog>());
-                auto thread = std::make_unique<std::thread>([w = *control] { watchdogMain(w); });
-                watchdogControl = control.release();
-                watchdogThread = thread.release();
-                watchdogActive.store(true, std::memory_order_release);
+                g.watchdog = std::thread([generation = g.generation] { watchdogMain(generation); });
             } catch (...) {
                 // No thread: stalls go unreported; slow runs are still reported after they end.
             }
             return;
         }
-        {
-            std::lock_guard wl((*watchdogControl)->mutex);
-            (*watchdogControl)->stop = true;
-        }
-        (*watchdogControl)->wake.notify_all();
-        delete watchdogControl;
-        watchdogControl = nullptr;
-        old = std::move(*watchdogThread);
-        delete watchdogThread;
-        watchdogThread = nullptr;
-        watchdogActive.store(false, std::memory_order_release);
+        ++g.generation;
+        g.wake.notify_all();
+        old = std::move(g.watchdog);
     }
     // Outside the lock: the watchdog may be reporting, and a slot may switch diagnostics.
     if (old.get_id() == std::this_thread::get_id())
@@ -387,7 +358,8 @@ void updateWatchdog() noexcept
 
 bool watchdogRunning() noexcept
 {
-    return watchdogActive.load(std::memory_order_acquire);
+    std::lock_guard lock(shared().watchdogMutex);
+    return shared().watchdog.joinable();
 }
 
 // Called (under the state's lock) when a state's arrays start or stop being timed.
