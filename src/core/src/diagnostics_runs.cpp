@@ -65,40 +65,6 @@ Shared &shared() noexcept
     return *s;
 }
 
-RIO_COLD void keepSlowRun(const HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
-{
-    Shared &k = shared();
-    std::lock_guard lock(k.slowMutex);
-    SlowRun &run = k.slowRuns[k.slowNext];
-    run.registry = s->registry;
-    run.id = s->id;
-    run.where = s->where;
-    run.elapsedNs = toNs(ticks);
-    run.thread = r.thread.load(std::memory_order_relaxed);
-    try {
-        run.threadName = r.threadName;
-    } catch (...) {
-        run.threadName.clear(); // no memory: the report says "#N"
-    }
-    run.atNs = static_cast<std::uint64_t>(steadyNs());
-    k.slowNext = (k.slowNext + 1) % k.slowRuns.size();
-    k.slowCount = std::min(k.slowCount + 1, k.slowRuns.size());
-}
-
-// Ends a run begun by RunScope: the record shows the enclosing run again. The run's statistics
-// leave the record before its start does (released by the start): a watchdog that read them and
-// then the enclosing start (0 at the top) sees them gone when it looks again.
-inline void finishRun(RunRecord &r, HandlerStats *s, std::uint64_t t0, HandlerStats *prevStats,
-                      std::uint64_t prevStart) noexcept
-{
-    const std::uint64_t dt = readTicks() - t0;
-    r.stats.store(prevStats, std::memory_order_relaxed);
-    r.start.store(prevStart, std::memory_order_release);
-    s->runTime.record(dt);
-    if (dt >= r.slowTicks->load(std::memory_order_relaxed)) [[unlikely]]
-        reportSlow(s, dt, r);
-}
-
 // --- The watchdog ------------------------------------------------------------------------------
 
 // True when the run that started at `start` on `r`'s thread was reported. Runs on a thread nest,
@@ -226,7 +192,24 @@ RIO_COLD RunRecord *acquireRecord() noexcept
 RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
 {
     s->slowRuns.fetch_add(1, std::memory_order_relaxed);
-    keepSlowRun(s, ticks, r);
+    {
+        Shared &k = shared();
+        std::lock_guard lock(k.slowMutex);
+        SlowRun &run = k.slowRuns[k.slowNext];
+        run.registry = s->registry;
+        run.id = s->id;
+        run.where = s->where;
+        run.elapsedNs = toNs(ticks);
+        run.thread = r.thread.load(std::memory_order_relaxed);
+        try {
+            run.threadName = r.threadName;
+        } catch (...) {
+            run.threadName.clear(); // no memory: the report says "#N"
+        }
+        run.atNs = static_cast<std::uint64_t>(steadyNs());
+        k.slowNext = (k.slowNext + 1) % k.slowRuns.size();
+        k.slowCount = std::min(k.slowCount + 1, k.slowRuns.size());
+    }
     if (s->slowReported.exchange(true, std::memory_order_acq_rel))
         return;
     const SlowSink sink = slowSink.load(std::memory_order_acquire);
@@ -315,7 +298,16 @@ RunScope::~RunScope()
 {
     if (m_count && std::uncaught_exceptions() > m_uncaught) // one thrown by the run, not an outer one
         m_stats->failures.fetch_add(1, std::memory_order_relaxed);
-    finishRun(*static_cast<RunRecord *>(m_record), m_stats, m_start, m_prevStats, m_prevStart);
+    // The record shows the enclosing run again. The run's statistics leave the record before its
+    // start does (released by the start): a watchdog that read them and then the enclosing start
+    // (0 at the top) sees them gone when it looks again.
+    RunRecord &r = *static_cast<RunRecord *>(m_record);
+    const std::uint64_t dt = readTicks() - m_start;
+    r.stats.store(m_prevStats, std::memory_order_relaxed);
+    r.start.store(m_prevStart, std::memory_order_release);
+    m_stats->runTime.record(dt);
+    if (dt >= r.slowTicks->load(std::memory_order_relaxed)) [[unlikely]]
+        reportSlow(m_stats, dt, r);
 }
 
 void setSlowSink(SlowSink sink) noexcept
