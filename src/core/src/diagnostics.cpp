@@ -26,6 +26,19 @@ constinit std::atomic<std::uint64_t> threadCounter{0};
 constinit std::atomic<std::uint64_t> serialCounter{0};
 constinit std::atomic<bool> globalOn{false};
 
+// Calls f(state) for every listed registry state with a core, under the state's writer lock.
+template <typename F>
+void forEachCore(F f)
+{
+    RegistryList::visit(
+        [](RegistryState &s, void *arg) {
+            std::lock_guard lock(s.writerLock);
+            if (s.core != nullptr)
+                (*static_cast<F *>(arg))(s);
+        },
+        &f);
+}
+
 } // namespace
 
 std::uint64_t assignThreadNumber() noexcept
@@ -63,29 +76,19 @@ void setGlobalEnabled(bool enabled)
 {
     initClock();
     updateTicks();
-    struct Apply
-    {
-        bool on;
-        std::exception_ptr error;
-    } apply{enabled, nullptr};
+    std::exception_ptr error;
     globalOn.store(enabled, std::memory_order_release);
-    RegistryList::visit(
-        [](RegistryState &s, void *arg) {
-            auto &a = *static_cast<Apply *>(arg);
-            std::lock_guard lock(s.writerLock);
-            if (s.core == nullptr)
-                return;
-            try {
-                s.core->applyDiagnosticsLocked(a.on || s.diagnosticsOwn);
-            } catch (...) {
-                if (!a.error)
-                    a.error = std::current_exception();
-            }
-        },
-        &apply);
+    forEachCore([&](RegistryState &s) {
+        try {
+            s.core->applyDiagnosticsLocked(enabled || s.diagnosticsOwn);
+        } catch (...) {
+            if (!error)
+                error = std::current_exception();
+        }
+    });
     updateWatchdog();
-    if (apply.error)
-        std::rethrow_exception(apply.error);
+    if (error)
+        std::rethrow_exception(error);
 }
 
 bool globalEnabled() noexcept
@@ -101,13 +104,8 @@ void setThresholds(std::uint64_t main, std::uint64_t other, std::uint64_t stall)
     stallNs.store(stall, std::memory_order_relaxed);
     updateTicks();
     // A lower threshold: every handler's fast limit comes under the new cap.
-    RegistryList::visit(
-        [](RegistryState &s, void *) {
-            std::lock_guard lock(s.writerLock);
-            if (s.core != nullptr)
-                s.core->capFastLimitsLocked(fastCap.load(std::memory_order_seq_cst));
-        },
-        nullptr);
+    forEachCore(
+        [](RegistryState &s) { s.core->capFastLimitsLocked(fastCap.load(std::memory_order_seq_cst)); });
     wakeWatchdog();
 }
 
@@ -120,29 +118,19 @@ void thresholds(std::uint64_t &main, std::uint64_t &other, std::uint64_t &stall)
 
 std::vector<RegistryRecord> collect(std::uint64_t serial)
 {
-    struct Collect
-    {
-        std::uint64_t serial;
-        std::vector<RegistryRecord> out;
-    } c{serial, {}};
-    RegistryList::visit(
-        [](RegistryState &s, void *arg) {
-            auto &cc = *static_cast<Collect *>(arg);
-            std::lock_guard lock(s.writerLock);
-            if (s.core == nullptr || (cc.serial != 0 && s.serial != cc.serial))
-                return;
-            // Listed once it has something to show: a handler added (its event type), a name, or
-            // the facade's mark (a QtRegistry under construction shows only when complete).
-            if (!s.facade && s.eventType.empty() && s.name.empty())
-                return;
-            RegistryRecord rec;
-            s.core->recordLocked(rec);
-            cc.out.push_back(std::move(rec));
-        },
-        &c);
-    std::sort(c.out.begin(), c.out.end(),
+    std::vector<RegistryRecord> out;
+    forEachCore([&](RegistryState &s) {
+        // Listed once it has something to show: a handler added (its event type), a name, or the
+        // facade's mark (a QtRegistry under construction shows only when complete).
+        if ((serial != 0 && s.serial != serial) || (!s.facade && s.eventType.empty() && s.name.empty()))
+            return;
+        RegistryRecord rec;
+        s.core->recordLocked(rec);
+        out.push_back(std::move(rec));
+    });
+    std::sort(out.begin(), out.end(),
               [](const RegistryRecord &a, const RegistryRecord &b) { return a.serial < b.serial; });
-    return std::move(c.out);
+    return out;
 }
 
 } // namespace rio::detail::diag
