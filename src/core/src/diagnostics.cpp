@@ -257,13 +257,9 @@ diag::HandlerStats *RegistryCore::retainStats(HandlerId id)
 {
     if (m_state.load(std::memory_order_acquire) == nullptr)
         return nullptr;
-    RegistryState &ws = st();
-    std::lock_guard lock(ws.writerLock);
-    const auto *entry = findById(ws.byId, id.value());
-    if (entry == nullptr || entry->second == 0 || (entry->second & 1u) != 0)
-        return nullptr;
-    auto *box = reinterpret_cast<HandlerBox *>(entry->second); // NOLINT(performance-no-int-to-ptr)
-    if (box->removed || box->stats == nullptr)
+    std::lock_guard lock(st().writerLock);
+    HandlerBox *box = findLocked(id);
+    if (box == nullptr || box->stats == nullptr)
         return nullptr;
     diag::retainStats(box->stats);
     return box->stats;
