@@ -12,6 +12,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -243,11 +244,8 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out) const
             h.slowRuns = s->slowRuns.load(std::memory_order_relaxed);
             diag::toNanos(s->runTime, h.buckets, h.totalNs, h.maxNs, h.nsPerTick);
             // A timed notify counts a run in the histogram alone; a layer counts its own runs.
-            if (s->layerTimed)
-                h.calls = s->calls.load(std::memory_order_relaxed);
-            else
-                for (const auto &b : s->runTime.buckets)
-                    h.calls += b.load(std::memory_order_relaxed);
+            h.calls = s->layerTimed ? s->calls.load(std::memory_order_relaxed)
+                                    : std::accumulate(h.buckets.begin(), h.buckets.end(), std::uint64_t{0});
         }
         out.handlers.push_back(h);
     }
