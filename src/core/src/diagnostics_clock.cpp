@@ -18,20 +18,16 @@ constinit std::atomic<double> nsPerTickValue{1.0};
 
 namespace {
 
-[[maybe_unused]] bool invariantTsc() noexcept
-{
 #if RIO_DIAG_TSC
+bool invariantTsc() noexcept
+{
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (__get_cpuid(0x80000000u, &a, &b, &c, &d) == 0 || a < 0x80000007u)
         return false;
     __get_cpuid(0x80000007u, &a, &b, &c, &d);
     return (d & (1u << 8)) != 0; // invariant TSC: constant rate, runs in every C-state
-#else
-    return false;
-#endif
 }
 
-#if RIO_DIAG_TSC
 // Both clocks read at one moment: the TSC on both sides of a steady_clock read, the pair with the
 // closest bracket of several tries. A preemption inside a try makes its bracket long and it
 // loses, so one preemption cannot put a pair's readings apart.
@@ -152,6 +148,7 @@ std::uint64_t toNs(std::uint64_t ticks) noexcept
     return static_cast<std::uint64_t>(static_cast<double>(ticks) *
                                       nsPerTickValue.load(std::memory_order_relaxed));
 }
+
 std::uint64_t ticks() noexcept
 {
     return readTicks();
@@ -174,6 +171,7 @@ double calibrateClock(CalibrationDelay delay) noexcept
     return 0.0;
 #endif
 }
+
 bool ticksAreTsc() noexcept
 {
     initClock();
