@@ -158,15 +158,11 @@ RIO_COLD RunRecord *acquireRecord() noexcept
 {
     static thread_local RecordRelease release; // registers the release at thread exit
     (void)&release;
-    RunRecord *r = nullptr;
-    for (RunRecord *it = records.load(std::memory_order_acquire); it != nullptr; it = it->next) {
-        bool expected = false;
-        if (!it->inUse.load(std::memory_order_relaxed) &&
-            it->inUse.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
-            r = it;
+    RunRecord *r = records.load(std::memory_order_acquire);
+    for (bool expected = false; r != nullptr; r = r->next, expected = false)
+        if (!r->inUse.load(std::memory_order_relaxed) &&
+            r->inUse.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
             break;
-        }
-    }
     if (r == nullptr) {
         r = new (std::nothrow) RunRecord;
         if (r == nullptr) {
@@ -176,10 +172,9 @@ RIO_COLD RunRecord *acquireRecord() noexcept
             return &dummy;
         }
         r->inUse.store(true, std::memory_order_relaxed);
-        RunRecord *head = records.load(std::memory_order_relaxed);
-        do {
-            r->next = head;
-        } while (!records.compare_exchange_weak(head, r, std::memory_order_acq_rel));
+        r->next = records.load(std::memory_order_relaxed);
+        while (!records.compare_exchange_weak(r->next, r, std::memory_order_acq_rel)) {
+        }
     }
     const MainThreadCheck check = mainThreadCheck.load(std::memory_order_acquire);
     r->threadName.clear();
