@@ -137,8 +137,7 @@ void watchdogMain(std::uint64_t generation) noexcept
         // A quarter of the stall threshold between looks (1 to 20 ms).
         const auto period = std::chrono::nanoseconds(
             std::clamp<std::uint64_t>(stall == 0 ? 20'000'000 : stall / 4, 1'000'000, 20'000'000));
-        g.wake.wait_for(lock, period, [&] { return g.generation != generation; });
-        if (g.generation != generation)
+        if (g.wake.wait_for(lock, period, [&] { return g.generation != generation; }))
             break;
         lock.unlock();
         watchdogScan();
@@ -225,7 +224,6 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &
     }
 }
 
-// Lowers `s`'s fast limit to `cap` if it is above.
 void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept
 {
     std::uint64_t l = s->fastLimit.load(std::memory_order_seq_cst);
