@@ -29,9 +29,6 @@ constinit std::atomic<RunRecord *> records{nullptr};
 // Gives the thread's record back when the thread exits.
 struct RecordRelease
 {
-    RecordRelease() = default;
-    RecordRelease(const RecordRelease &) = delete;
-    RecordRelease &operator=(const RecordRelease &) = delete;
     ~RecordRelease()
     {
         if (RunRecord *r = tlsRecord) {
