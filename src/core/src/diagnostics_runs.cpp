@@ -183,17 +183,20 @@ RIO_COLD RunRecord *acquireRecord() noexcept
 RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
 {
     s->slowRuns.fetch_add(1, std::memory_order_relaxed);
-    {
-        Shared &k = shared();
-        std::lock_guard lock(k.slowMutex);
-        SlowRun &run = k.slowRuns[k.slowNext];
+    const auto describe = [&](SlowRun &run) { // the thread's name last: copying it may throw
         run.registry = s->registry;
         run.id = s->id;
         run.where = s->where;
         run.elapsedNs = toNs(ticks);
         run.thread = r.thread.load(std::memory_order_relaxed);
+        run.threadName = r.threadName;
+    };
+    {
+        Shared &k = shared();
+        std::lock_guard lock(k.slowMutex);
+        SlowRun &run = k.slowRuns[k.slowNext];
         try {
-            run.threadName = r.threadName;
+            describe(run);
         } catch (...) {
             run.threadName.clear(); // no memory: the report says "#N"
         }
@@ -208,13 +211,8 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &
         return;
     try {
         SlowRun run;
-        run.registry = s->registry;
-        run.id = s->id;
-        run.where = s->where;
         run.eventType = s->eventType;
-        run.elapsedNs = toNs(ticks);
-        run.thread = r.thread.load(std::memory_order_relaxed);
-        run.threadName = r.threadName;
+        describe(run);
         sink(run);
     } catch (...) {
         // No memory for the report: the run is still counted in slowRuns.
