@@ -193,8 +193,10 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
         // (release) before the flag, so a notify that reads the flag finds them.
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
             if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved && e.box->stats == nullptr)
-                diag::publishStats(e.box, diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType,
-                                                         e.box->layerTimed));
+                __atomic_store_n(
+                    &e.box->stats,
+                    diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType, e.box->layerTimed),
+                    __ATOMIC_RELEASE);
         });
     }
     // The shared empty array is never written; every array published from now on carries the
@@ -259,7 +261,7 @@ diag::HandlerStats *RegistryCore::retainStats(HandlerId id)
     HandlerBox *box = findLocked(id);
     if (box == nullptr || box->stats == nullptr)
         return nullptr;
-    diag::retainStats(box->stats);
+    box->stats->refs.fetch_add(1, std::memory_order_relaxed);
     return box->stats;
 }
 

@@ -106,16 +106,12 @@ inline RunRecord *record() noexcept
 // Counts a slow run, keeps it and reports it (the handler's first) to the sink.
 RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept;
 
-// A box's statistics pointer, read and published atomically (std::atomic_ref would do it, but
-// libc++ 14, the macOS stand-in, lacks it; these are the builtins it wraps on GCC and Clang).
+// A box's statistics pointer, read atomically (applyDiagnosticsLocked publishes it with the
+// matching store). std::atomic_ref would do it, but libc++ 14, the macOS stand-in, lacks it;
+// these are the builtins it wraps on GCC and Clang.
 inline HandlerStats *loadStats(HandlerBox *box) noexcept
 {
     return __atomic_load_n(&box->stats, __ATOMIC_ACQUIRE);
-}
-
-inline void publishStats(HandlerBox *box, HandlerStats *stats) noexcept
-{
-    __atomic_store_n(&box->stats, stats, __ATOMIC_RELEASE);
 }
 
 // Lowers `s`'s fast limit to `cap` if it is above.

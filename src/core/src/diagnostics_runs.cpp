@@ -251,11 +251,6 @@ void freeStats(HandlerStats *stats) noexcept
     delete stats;
 }
 
-void retainStats(HandlerStats *stats) noexcept
-{
-    stats->refs.fetch_add(1, std::memory_order_relaxed);
-}
-
 HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where, std::string_view eventType,
                        bool layerTimed)
 {

@@ -116,8 +116,6 @@ struct HandlerStats
 /// Gives back a reference to `stats` (the box's, when the box is destroyed); the last frees them
 /// (the watchdog never reads freed ones).
 RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
-/// Takes a reference to `stats` (given back with freeStats).
-RIO_CORE_EXPORT void retainStats(HandlerStats *stats) noexcept;
 
 /// The calling thread's number: process-unique, from 1, never reused.
 RIO_CORE_EXPORT std::uint64_t threadNumber() noexcept;
