@@ -88,8 +88,6 @@ std::uint64_t toTicks(std::uint64_t ns) noexcept
 
 } // namespace
 
-// Chooses the clock once: the TSC where it is invariant (a read is a few instructions), measured
-// against steady_clock; else steady_clock (a vDSO call).
 void initClock() noexcept
 {
     static const bool once = [] {
@@ -108,7 +106,6 @@ void initClock() noexcept
     (void)once;
 }
 
-// Refines the TSC's rate over the whole time since calibration (the watchdog, now and then).
 void refineClock() noexcept
 {
 #if RIO_DIAG_TSC

@@ -67,12 +67,10 @@ RIO_COLD std::uint64_t callUntimed(Invoke f, HandlerBox *box, const void *event,
     return readTicks();
 }
 
-// The timed loop over the entries [it, end): as notify's (announce, the fallback mode's fence,
-// load the call, call it, failures reported), and each live handler with statistics timed with
-// one clock read: the end of one run is the start of the next, so the loop's own few
+// The timed loop over the entries [it, end), as notify's, each live handler with statistics timed
+// with one clock read: the end of one run is the start of the next, so the loop's own few
 // instructions between two handlers land in the second one's time. `last` is the clock's
-// reading when the first handler starts; returns the reading after the last. Throws only a
-// forced unwind.
+// reading when the first handler starts; returns the reading after the last.
 template <bool Tsc, bool Fence>
 RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *end, const void *event,
                                                   std::uint64_t last, RunRecord &r,

@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The core library's internal side of diagnostics, shared by its files: diagnostics_clock.cpp
-// (the clock, thresholds in ticks), diagnostics_runs.cpp (per-thread run records, slow runs, the
-// watchdog), diagnostics_loop.cpp (the timed notify loop) and diagnostics.cpp (thread numbers,
-// registry serials, the switches, thresholds, snapshots); add reads thread numbers inline.
+// What the core's diagnostics files share (diagnostics.cpp, diagnostics_clock.cpp,
+// diagnostics_runs.cpp, diagnostics_loop.cpp), and the thread numbers add reads inline.
 
 #include <registryio/detail/config.h>
 #include <registryio/detail/diagnostics.h>
@@ -38,7 +36,8 @@ inline std::uint64_t currentThreadNumber() noexcept
 }
 /// The next registry serial (from 1).
 std::uint64_t nextSerial() noexcept;
-/// Counts a registry whose entries start (true) or stop recording (the watchdog runs while any do).
+/// Counts a registry whose entries start (true) or stop recording, under its lock (the watchdog
+/// runs while any do).
 void countRegistry(bool on) noexcept;
 /// Reads RIO_DIAGNOSTICS once (the first registry state of the process).
 void initFromEnvironment() noexcept;
@@ -55,8 +54,10 @@ inline std::int64_t steadyNs() noexcept
         .count();
 }
 
-// Chooses the clock once; refines the TSC's rate (the watchdog, now and then).
+// Chooses the clock once: the TSC where it is invariant (a read is a few instructions), measured
+// against steady_clock; else steady_clock (a vDSO call).
 void initClock() noexcept;
+// Refines the TSC's rate over the whole time since calibration (the watchdog, now and then).
 void refineClock() noexcept;
 
 inline std::uint64_t readTicks() noexcept

@@ -337,7 +337,6 @@ bool watchdogRunning() noexcept
     return shared().watchdog.joinable();
 }
 
-// Called (under the state's lock) when a state's arrays start or stop being timed.
 void countRegistry(bool on) noexcept
 {
     registriesOn.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
