@@ -94,8 +94,7 @@ void initClock() noexcept
 #if RIO_DIAG_TSC
         if (invariantTsc() &&
             std::getenv("RIO_DIAGNOSTICS_STEADY_CLOCK") == nullptr) { // NOLINT(concurrency-mt-unsafe)
-            const double rate = calibrate(nullptr, calibrationPair);
-            if (rate > 0) {
+            if (const double rate = calibrate(nullptr, calibrationPair); rate > 0) {
                 nsPerTickValue.store(rate, std::memory_order_relaxed);
                 useTsc.store(true, std::memory_order_release);
             }
@@ -159,14 +158,11 @@ double nanosPerTick() noexcept
 double calibrateClock(CalibrationDelay delay) noexcept
 {
 #if RIO_DIAG_TSC
-    if (!invariantTsc())
-        return 0.0;
-    ClockPair start;
-    return calibrate(delay, start);
-#else
+    if (ClockPair start; invariantTsc())
+        return calibrate(delay, start);
+#endif
     (void)delay;
     return 0.0;
-#endif
 }
 
 bool ticksAreTsc() noexcept
