@@ -43,8 +43,7 @@ struct RecordRelease
 struct Shared
 {
     std::mutex statsMutex; // guards freeing statistics against the watchdog reading them
-    // The last slowRunsKept slow runs of the process, every one of them (not only each
-    // handler's first, which alone is reported).
+    // The last slowRunsKept slow runs, every one (not only each handler's first, the one reported).
     std::mutex slowMutex;
     std::array<SlowRun, slowRunsKept> slowRuns;
     std::size_t slowNext = 0;
