@@ -11,6 +11,7 @@
 #include <QScopeGuard>
 #include <QSocketNotifier>
 #include <QTextStream>
+#include <QThread>
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -20,6 +21,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <vector>
 
 namespace {
@@ -228,6 +230,8 @@ private Q_SLOTS:
     void racersWhileTheHolderIsDestroyedOrKilled_data();
     void racersWhileTheHolderIsDestroyedOrKilled();
     void holderAtItsFileLimitWithAFullBacklogKeepsItsName();
+    void threadsOfOneProcessListenOnce();
+    void oneConnectionsSubscriptionsCostFortyBytesAnEntry();
     void blockedRelayHoldsOneReadOfTheSender_data();
     void blockedRelayHoldsOneReadOfTheSender();
 };
@@ -539,6 +543,146 @@ void tst_remote_attack3::holderAtItsFileLimitWithAFullBacklogKeepsItsName()
     for (const int fd : waiting)
         ::close(fd);
     waiting.clear();
+}
+
+// One process, eight threads, each with its own host and listener, listen on one fresh name at
+// once: exactly one does (the lock is taken per open file, not per process); after each thread
+// destroys its listener, the name is free again.
+void tst_remote_attack3::threadsOfOneProcessListenOnce()
+{
+    for (int round = 0, n = rounds("RIO_REMOTE_LISTEN_RACES", 10); round < n; ++round) {
+        const QString url = uniqueLocalUrl();
+        std::atomic<int> ready{0};
+        std::atomic<bool> go{false};
+        std::atomic<int> listened{0};
+        std::atomic<int> tried{0};
+        std::vector<std::unique_ptr<QThread>> threads;
+        for (int i = 0; i < 8; ++i) {
+            threads.emplace_back(QThread::create([&] {
+                QRemoteObjectHost host;
+                rio::RemoteListener listener(&host);
+                ready.fetch_add(1);
+                while (!go.load()) // bounded: the test sets it once every thread is here
+                    QThread::yieldCurrentThread();
+                listened.fetch_add(listener.listen(QUrl(url)) ? 1 : 0);
+                tried.fetch_add(1);
+                while (tried.load() < 8) // every listener lives until all have tried
+                    QThread::yieldCurrentThread();
+            }));
+            threads.back()->start();
+        }
+        QVERIFY(QTest::qWaitFor([&] { return ready.load() == 8; }, Deadline));
+        go.store(true);
+        for (const auto &thread : threads)
+            QVERIFY(thread->wait(Deadline));
+        QCOMPARE(listened.load(), 1);
+        QRemoteObjectHost host;
+        rio::RemoteListener after(&host);
+        QVERIFY2(after.listen(QUrl(url)), qPrintable(after.errorString()));
+    }
+}
+
+// REMOTE.md: "Per subscriber, the source holds at most capacity backlog entries (40 bytes each
+// with the reference)", and one connection may hold up to 256 subscriptions (more drops it). One
+// connection subscribes 256 times, acquires every channel, then stops reading (its thread blocked):
+// the source's backlogs fill to `capacity` each, and what the source holds grows by about 40 bytes
+// an entry. (At the default capacity of 65,536 that is 256 x 65,536 x 40 bytes, about 640 MiB, for
+// one connection of one peer.)
+void tst_remote_attack3::oneConnectionsSubscriptionsCostFortyBytesAnEntry()
+{
+    constexpr int Subscriptions = 256;
+    const qint64 Capacity = rounds("RIO_REMOTE_SUBSCRIPTION_CAPACITY", 2048);
+    auto [source, address] =
+        startSource(uniqueLocalUrl(), {QStringLiteral("--capacity"), QString::number(Capacity),
+                                       QStringLiteral("--handlers"), QStringLiteral("none")});
+    QVERIFY(!address.isEmpty());
+
+    // The peer's node lives on a thread of its own, so that it can stop reading while this one runs.
+    QThread thread;
+    thread.start();
+    QObject context;
+    context.moveToThread(&thread);
+    std::unique_ptr<QRemoteObjectNode> node;
+    std::unique_ptr<QRemoteObjectDynamicReplica> share;
+    std::vector<std::unique_ptr<QRemoteObjectDynamicReplica>> channels;
+    QString failure;
+    const auto cleanUp = qScopeGuard([&] {
+        QMetaObject::invokeMethod(
+            &context,
+            [&] {
+                channels.clear();
+                share.reset();
+                node.reset();
+                context.moveToThread(QCoreApplication::instance()->thread());
+            },
+            Qt::BlockingQueuedConnection);
+        thread.quit();
+        thread.wait();
+    });
+    QMetaObject::invokeMethod(
+        &context,
+        [&] {
+            node = std::make_unique<QRemoteObjectNode>();
+            if (!rio::connectToSource(node.get(), QUrl(address))) {
+                failure = QStringLiteral("connectToSource");
+                return;
+            }
+            share.reset(node->acquireDynamic(QStringLiteral("orders")));
+            if (!share->waitForSource(Deadline)) {
+                failure = QStringLiteral("the share");
+                return;
+            }
+            const QMetaObject *meta = share->metaObject();
+            const QMetaMethod subscribe = meta->method(meta->indexOfSlot("subscribe(QByteArray)"));
+            for (int i = 0; i < Subscriptions; ++i) {
+                const QByteArray secret = secretFor(quint64(0xa77ac3) + quint64(i));
+                channels.emplace_back(
+                    node->acquireDynamic(QStringLiteral("orders#") + QString::number(keyOf(secret), 16)));
+                QRemoteObjectDynamicReplica *channel = channels.back().get();
+                if (!subscribe.invoke(share.get(), Qt::DirectConnection, Q_ARG(QByteArray, secret)) ||
+                    !channel->waitForSource(Deadline)) {
+                    failure = QStringLiteral("subscription %1").arg(i);
+                    return;
+                }
+                const QMetaObject *channelMeta = channel->metaObject();
+                channelMeta->method(channelMeta->indexOfSlot("ready()"))
+                    .invoke(channel, Qt::DirectConnection);
+            }
+        },
+        Qt::BlockingQueuedConnection);
+    QVERIFY2(failure.isEmpty(), qPrintable(failure));
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("subscribers") == Subscriptions; }));
+    // Every subscription receives (is ready at the source): one event reaches each of them.
+    qint64 heapBefore = 0;
+    QVERIFY(source->waitStats([&](const auto &s) {
+        source->send("notify 1 1");
+        heapBefore = s.value("heap");
+        return s.value("sent") >= Subscriptions && s.value("pending") == 0;
+    }));
+
+    std::promise<void> gate;
+    std::promise<void> blocked;
+    QMetaObject::invokeMethod(&context, [&] {
+        blocked.set_value();
+        gate.get_future().wait(); // released below, or by the clean-up's wait (bounded)
+    });
+    const auto release = qScopeGuard([&] { gate.set_value(); });
+    QCOMPARE(blocked.get_future().wait_for(std::chrono::milliseconds(Deadline)), std::future_status::ready);
+    const qint64 events = Capacity + 4096;
+    source->send("notify 2 " + QByteArray::number(events + 1));
+    QVERIFY(source->waitLine("notified " + QByteArray::number(events + 1)));
+    QMap<QByteArray, qint64> full;
+    QVERIFY(source->waitStats([&](const auto &s) {
+        full = s;
+        return s.value("pending") >= Capacity;
+    }));
+    QCOMPARE(full.value("subscribers"), qint64(Subscriptions));
+    const double perEntry =
+        double((full.value("heap") - heapBefore) * 1024) / double(Subscriptions * Capacity);
+    qInfo("%d subscriptions of one connection, %lld entries each: the source grew by %lld KiB, %.1f bytes "
+          "an entry",
+          Subscriptions, Capacity, full.value("heap") - heapBefore, perEntry);
+    QVERIFY2(perEntry <= 64, qPrintable(QString::number(perEntry)));
 }
 
 void tst_remote_attack3::blockedRelayHoldsOneReadOfTheSender_data()
