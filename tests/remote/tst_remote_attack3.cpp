@@ -226,6 +226,7 @@ private Q_SLOTS:
     void failedListenLeavesNothingBehind();
     void staleSocketOfAnotherUserIsLeftAlone();
     void absoluteNamesAndNamesTooLong();
+    void longestNameThatFitsListens();
     void sixteenRacersListenOnce();
     void racersWhileTheHolderIsDestroyedOrKilled_data();
     void racersWhileTheHolderIsDestroyedOrKilled();
@@ -407,6 +408,30 @@ void tst_remote_attack3::absoluteNamesAndNamesTooLong()
     QVERIFY(!listener.listen(QUrl(QStringLiteral("local:") + QString(300, QLatin1Char('n')))));
     QVERIFY2(listener.errorString().contains(QStringLiteral("too long")), qPrintable(listener.errorString()));
     QCOMPARE(snapshot(dir.path()), QStringList());
+}
+
+// A socket address holds 107 bytes of path (Qt 6.4's QLocalSocket connects to 106 at most): a name
+// whose path fits listens and is reached, also deep in a folder where the private folder it is
+// bound in first (beside it) would not fit.
+void tst_remote_attack3::longestNameThatFitsListens()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    for (const int length : {100, 106}) {
+        // A folder whose path leaves room for "/n" and no more.
+        const QString folder =
+            dir.path() + QLatin1Char('/') +
+            QString(length - 3 - int(QFile::encodeName(dir.path()).size()), QLatin1Char('d'));
+        QVERIFY(QDir().mkpath(folder));
+        const QString target = folder + QStringLiteral("/n");
+        QCOMPARE(QFile::encodeName(target).size(), qsizetype(length));
+        {
+            LocalSource source(QStringLiteral("local:") + target);
+            QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+            QVERIFY(connects(target));
+        }
+        QCOMPARE(snapshot(folder), QStringList());
+    }
 }
 
 // REMOTE.md: "of processes that race to listen on one name exactly one does": sixteen at once on a

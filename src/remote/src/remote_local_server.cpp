@@ -217,22 +217,36 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
         return false;
     }
     const QByteArray bound = folder + "/s";
+    // bind() is given `bound`, or where that is too long for a socket address (a target that
+    // fits, deep in a folder), the same file reached through the folder's descriptor.
+    QByteArray bindAt = bound;
+    int folderFd = -1;
     const auto cleanUp = [&] {
+        if (folderFd >= 0)
+            ::close(std::exchange(folderFd, -1));
         ::unlink(bound.constData());
         ::rmdir(folder.constData());
     };
     sockaddr_un boundAddress{};
     boundAddress.sun_family = AF_UNIX;
+#ifdef Q_OS_LINUX
     if (bound.size() + 1 > qsizetype(sizeof(boundAddress.sun_path))) {
-        ::rmdir(folder.constData());
+        folderFd = ::open(folder.constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (folderFd >= 0)
+            bindAt = "/proc/self/fd/" + QByteArray::number(folderFd) + "/s";
+    }
+#endif
+    if (bindAt.size() + 1 > qsizetype(sizeof(boundAddress.sun_path))) {
+        cleanUp();
         *error = QStringLiteral("local:%1: the socket path %2 is too long").arg(name, target);
         return false;
     }
-    std::memcpy(boundAddress.sun_path, bound.constData(), size_t(bound.size()) + 1);
+    std::memcpy(boundAddress.sun_path, bindAt.constData(), size_t(bindAt.size()) + 1);
     const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0) {
-        ::rmdir(folder.constData());
-        *error = QStringLiteral("local:%1: socket(): %2").arg(name, errnoString(errno));
+        const int saved = errno;
+        cleanUp();
+        *error = QStringLiteral("local:%1: socket(): %2").arg(name, errnoString(saved));
         return false;
     }
     const auto fail = [&](const char *what) {
