@@ -124,7 +124,8 @@ int holdChild(const QString &url)
 class Child
 {
 public:
-    explicit Child(const QStringList &args)
+    // `asUser`: setpriv options that run the child as another user (empty: as this one).
+    explicit Child(const QStringList &args, const QStringList &asUser = {})
     {
         m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
         const auto readLines = [this] {
@@ -137,7 +138,11 @@ public:
 #else
         QObject::connect(&m_process, &QProcess::readyReadStandardOutput, readLines);
 #endif
-        m_process.start(QCoreApplication::applicationFilePath(), args);
+        if (asUser.isEmpty())
+            m_process.start(QCoreApplication::applicationFilePath(), args);
+        else
+            m_process.start(QStandardPaths::findExecutable(QStringLiteral("setpriv")),
+                            asUser + QStringList{QCoreApplication::applicationFilePath()} + args);
     }
     ~Child() { kill(); }
     Child(const Child &) = delete;
@@ -225,6 +230,8 @@ private Q_SLOTS:
     void failedListenLeavesNothingBehind_data();
     void failedListenLeavesNothingBehind();
     void staleSocketOfAnotherUserIsLeftAlone();
+    void listenerOfAnotherUserChangesNothing_data();
+    void listenerOfAnotherUserChangesNothing();
     void absoluteNamesAndNamesTooLong();
     void longestNameThatFitsListens();
     void sixteenRacersListenOnce();
@@ -367,6 +374,56 @@ void tst_remote_attack3::staleSocketOfAnotherUserIsLeftAlone()
                  qPrintable(listener.errorString()));
     }
     QCOMPARE(snapshot(dir.path()), before);
+}
+
+void tst_remote_attack3::listenerOfAnotherUserChangesNothing_data()
+{
+    QTest::addColumn<QString>("kind");
+    for (const char *kind : {"folder not writable", "stale socket", "live server", "lock file"})
+        QTest::newRow(kind) << QString::fromLatin1(kind);
+}
+
+// A listener of another user (nobody, started with setpriv) on a name where it may not create
+// files, or whose socket or lock file is this user's, live or not: a clear error, and the folder
+// holds what it held (the live server still serves).
+void tst_remote_attack3::listenerOfAnotherUserChangesNothing()
+{
+    QFETCH(QString, kind);
+    if (::geteuid() != 0 || QStandardPaths::findExecutable(QStringLiteral("setpriv")).isEmpty())
+        QSKIP("starting a listener of another user needs root and setpriv");
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString folder = dir.filePath(QStringLiteral("names"));
+    QVERIFY(QDir().mkpath(folder));
+    // The other user may reach the folder; only with the sticky bit (as in /tmp) may it write there.
+    QCOMPARE(::chmod(QFile::encodeName(dir.path()).constData(), 0755), 0);
+    const bool writable = kind != QLatin1String("folder not writable");
+    QCOMPARE(::chmod(QFile::encodeName(folder).constData(), writable ? 01777 : 0755), 0);
+    const QString target = folder + QStringLiteral("/name");
+    QLocalServer live;
+    if (kind == QLatin1String("stale socket")) {
+        QVERIFY(bindStale(target));
+    } else if (kind == QLatin1String("live server")) {
+        live.setSocketOptions(QLocalServer::WorldAccessOption); // it could connect: still not its own
+        QVERIFY(live.listen(target));
+    } else if (kind == QLatin1String("lock file")) {
+        LocalSource source(QStringLiteral("local:") + target); // leaves its lock file, killed
+        QVERIFY(source.share);
+        QFile lock(target + QStringLiteral(".lock"));
+        QVERIFY(lock.exists());
+        QVERIFY(QFile::remove(target)); // as a source killed and its socket cleaned up by hand
+    }
+    const QStringList before = snapshot(folder);
+    Child other(
+        {QStringLiteral("--hold"), QStringLiteral("local:") + target},
+        {QStringLiteral("--reuid=65534"), QStringLiteral("--regid=65534"), QStringLiteral("--clear-groups")});
+    const QByteArray answer = other.line();
+    QVERIFY2(answer.startsWith("refused "), answer.constData());
+    qInfo("%s", answer.constData());
+    other.kill();
+    QCOMPARE(snapshot(folder), before);
+    if (kind == QLatin1String("live server"))
+        QVERIFY(connects(target));
 }
 
 // A name given as an absolute path listens there (user-only) and a subscriber of the same URL gets
