@@ -14,6 +14,7 @@
 #include <QThread>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -229,6 +230,7 @@ private Q_SLOTS:
     void lockFileThatIsNotALockIsLeftAlone();
     void failedListenLeavesNothingBehind_data();
     void failedListenLeavesNothingBehind();
+    void lockHeldForeverFailsListenAndDestroyInTime();
     void staleSocketOfAnotherUserIsLeftAlone();
     void listenerOfAnotherUserChangesNothing_data();
     void listenerOfAnotherUserChangesNothing();
@@ -312,6 +314,38 @@ void tst_remote_attack3::failedListenLeavesNothingBehind_data()
     for (const char *kind : {"file", "symlink to a file", "dangling symlink", "symlink to a stale socket",
                              "live server", "folder"})
         QTest::newRow(kind) << QString::fromLatin1(kind);
+}
+
+// "a holder that never lets go (a process of the same user) fails listen()": while something holds
+// <name>.lock, a second listener fails in bounded time with an error naming the lock, the holder's
+// destructor returns in bounded time (leaving its socket, which a later listener replaces), and
+// once the lock is let go the name is taken again.
+void tst_remote_attack3::lockHeldForeverFailsListenAndDestroyInTime()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString target = dir.filePath(QStringLiteral("name"));
+    const QString url = QStringLiteral("local:") + target;
+    auto first = std::make_unique<LocalSource>(url);
+    QVERIFY(first->share);
+    const int held =
+        ::open(QFile::encodeName(target + QStringLiteral(".lock")).constData(), O_RDWR | O_CLOEXEC);
+    QVERIFY(held >= 0);
+    const auto closeHeld = qScopeGuard([&] { ::close(held); });
+    QCOMPARE(::flock(held, LOCK_EX | LOCK_NB), 0);
+    {
+        QRemoteObjectHost host;
+        rio::RemoteListener second(&host);
+        QVERIFY(!second.listen(QUrl(url)));
+        QVERIFY2(second.errorString().contains(QStringLiteral(".lock")), qPrintable(second.errorString()));
+    }
+    QVERIFY(connects(target)); // the first still serves
+    first.reset();
+    QVERIFY(QFile::exists(target)); // its socket, stale now
+    ::flock(held, LOCK_UN);
+    LocalSource third(url);
+    QVERIFY2(third.share, qPrintable(third.listener->errorString()));
+    QVERIFY(connects(target));
 }
 
 // "Bad input: a clear error, changes nothing": a name held by something listen() must not replace

@@ -94,6 +94,10 @@ public:
     /// Why the lock was not taken, for people.
     [[nodiscard]] QString errorString() const
     {
+        if (m_error == EWOULDBLOCK)
+            return QStringLiteral("another process has held %1 for %2 ms")
+                .arg(QFile::decodeName(m_path))
+                .arg(LockWaitMs);
         if (m_error != NotALockFile)
             return errnoString(m_error);
         return QStringLiteral("%1 is not a lock file of this user's listeners (a regular, empty, "
