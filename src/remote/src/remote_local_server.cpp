@@ -199,6 +199,8 @@ RemoteLocalServer::~RemoteLocalServer()
     if (lock.error() == 0 && ::lstat(path.constData(), &st) == 0 && quint64(st.st_ino) == m_inode) {
         ::unlink(path.constData());
         lock.removeFile();
+    } else {
+        lock.removeIfCreated();
     }
 }
 
