@@ -129,6 +129,7 @@ public:
         readSome();
         return true;
     }
+    qint64 processId() const { return m_pid; }
     QProcess::ExitStatus exitStatus() const { return m_crashed ? QProcess::CrashExit : QProcess::NormalExit; }
     int exitCode() const { return m_exitCode; }
 

@@ -57,9 +57,11 @@ bool setCloseOnExec(int fd)
 // looking at what holds the name to putting a socket there or removing it: a socket left by a
 // killed process is removed by the one listener that then takes its name, never by a second one
 // after the first took it. The server that leaves the name removes the lock file while it holds
-// it; a holder that finds its file unlinked or replaced meanwhile starts again on the new one. Held
-// for a few system calls; a holder that never lets go (a process of the same user) fails listen()
-// after LockWaitMs.
+// it, and so does a listener that fails after creating it; a holder that finds its file unlinked or
+// replaced meanwhile starts again on the new one. Only a lock file such as a listener makes (a
+// regular, empty file of this user that no one else may open) is used, and so ever removed:
+// anything else under that name fails listen(). Held for a few system calls; a holder that never
+// lets go (a process of the same user) fails listen() after LockWaitMs.
 class NameLock
 {
 public:
@@ -67,23 +69,7 @@ public:
 
     explicit NameLock(const QByteArray &target) : m_path(target + ".lock")
     {
-        for (int waited = 0;; ++waited) {
-            m_fd = ::open(m_path.constData(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-            if (m_fd < 0) {
-                m_error = errno;
-                return;
-            }
-            if (::flock(m_fd, LOCK_EX | LOCK_NB) == 0) {
-                struct stat held{};
-                struct stat named{};
-                if (::fstat(m_fd, &held) == 0 && ::lstat(m_path.constData(), &named) == 0 &&
-                    held.st_ino == named.st_ino && held.st_dev == named.st_dev)
-                    return; // the file still under its name: the lock is held
-            } else if (errno != EWOULDBLOCK && errno != EINTR) {
-                m_error = errno;
-            }
-            ::close(m_fd);
-            m_fd = -1;
+        for (int waited = 0; !tryTake(); ++waited) {
             if (m_error != 0)
                 return;
             if (waited >= LockWaitMs) {
@@ -101,23 +87,80 @@ public:
     NameLock(const NameLock &) = delete;
     NameLock &operator=(const NameLock &) = delete;
 
-    /// 0 when held, else errno.
+    /// error() when the file under the lock's name is not a lock file a listener makes.
+    static constexpr int NotALockFile = -1;
+    /// 0 when held, else errno or NotALockFile.
     [[nodiscard]] int error() const { return m_error; }
+    /// Why the lock was not taken, for people.
+    [[nodiscard]] QString errorString() const
+    {
+        if (m_error == EWOULDBLOCK)
+            return QStringLiteral("another process has held %1 for %2 ms")
+                .arg(QFile::decodeName(m_path))
+                .arg(LockWaitMs);
+        if (m_error != NotALockFile)
+            return errnoString(m_error);
+        return QStringLiteral("%1 is not a lock file of this user's listeners (a regular, empty, "
+                              "user-only file); it is left as it is")
+            .arg(QFile::decodeName(m_path));
+    }
     /// Removes the lock file (held): the next listener creates its own.
     void removeFile() const
     {
         if (m_fd >= 0)
             ::unlink(m_path.constData());
     }
+    /// Removes the lock file (held) if this lock created it: a listen() that fails leaves nothing.
+    void removeIfCreated() const
+    {
+        if (m_created)
+            removeFile();
+    }
 
 private:
+    // One try: true when held; false with m_error set when it cannot be, else try again.
+    bool tryTake()
+    {
+        // O_NONBLOCK: a FIFO or a device under the name never blocks the open.
+        constexpr int Flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+        m_fd = ::open(m_path.constData(), Flags | O_CREAT | O_EXCL, 0600);
+        m_created = m_fd >= 0;
+        if (m_fd < 0 && errno == EEXIST)
+            m_fd = ::open(m_path.constData(), Flags);
+        if (m_fd < 0) {
+            if (errno != ENOENT) // ENOENT: removed between the two opens; the next try creates it
+                m_error = errno;
+            return false;
+        }
+        struct stat held{};
+        struct stat named{};
+        if (::fstat(m_fd, &held) != 0) {
+            m_error = errno;
+        } else if (!S_ISREG(held.st_mode) || held.st_uid != ::geteuid() ||
+                   (held.st_mode & (S_IRWXG | S_IRWXO)) != 0 || held.st_size != 0) {
+            m_error = NotALockFile;
+        } else if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+            if (errno != EWOULDBLOCK && errno != EINTR)
+                m_error = errno;
+        } else if (::lstat(m_path.constData(), &named) == 0 && held.st_ino == named.st_ino &&
+                   held.st_dev == named.st_dev) {
+            return true; // the file still under its name: the lock is held
+        }
+        ::close(m_fd);
+        m_fd = -1;
+        m_created = false;
+        return false;
+    }
+
     QByteArray m_path;
     int m_fd = -1;
     int m_error = 0;
+    bool m_created = false;
 };
 
-// What holds `path`: a server that accepts connections, a socket nobody listens on, or not a socket.
-enum class Holder { Live, Stale, Gone, NotASocket };
+// What holds `path`: a server that accepts connections, a socket nobody listens on, or not a
+// socket of this user.
+enum class Holder { Live, Stale, Gone, NotASocket, AnotherUsers };
 
 Holder holderOf(const QByteArray &path, const sockaddr_un &address)
 {
@@ -126,6 +169,8 @@ Holder holderOf(const QByteArray &path, const sockaddr_un &address)
         return Holder::Gone;
     if (!S_ISSOCK(st.st_mode))
         return Holder::NotASocket;
+    if (st.st_uid != ::geteuid())
+        return Holder::AnotherUsers; // never ours to replace, live or not
     const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (probe < 0)
         return Holder::Live; // cannot tell: never replaced
@@ -149,9 +194,13 @@ RemoteLocalServer::~RemoteLocalServer()
     const QByteArray path = QFile::encodeName(m_path);
     const NameLock lock(path);
     struct stat st{};
-    if (::lstat(path.constData(), &st) == 0 && quint64(st.st_ino) == m_inode) {
+    // Without the lock (a lock file that is not one, or held by someone else for seconds) the socket
+    // stays: a listener that takes the name later replaces it as left by a process that exited.
+    if (lock.error() == 0 && ::lstat(path.constData(), &st) == 0 && quint64(st.st_ino) == m_inode) {
         ::unlink(path.constData());
         lock.removeFile();
+    } else {
+        lock.removeIfCreated();
     }
 }
 
@@ -174,22 +223,36 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
         return false;
     }
     const QByteArray bound = folder + "/s";
+    // bind() is given `bound`, or where that is too long for a socket address (a target that
+    // fits, deep in a folder), the same file reached through the folder's descriptor.
+    QByteArray bindAt = bound;
+    int folderFd = -1;
     const auto cleanUp = [&] {
+        if (folderFd >= 0)
+            ::close(std::exchange(folderFd, -1));
         ::unlink(bound.constData());
         ::rmdir(folder.constData());
     };
     sockaddr_un boundAddress{};
     boundAddress.sun_family = AF_UNIX;
+#ifdef Q_OS_LINUX
     if (bound.size() + 1 > qsizetype(sizeof(boundAddress.sun_path))) {
-        ::rmdir(folder.constData());
+        folderFd = ::open(folder.constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (folderFd >= 0)
+            bindAt = "/proc/self/fd/" + QByteArray::number(folderFd) + "/s";
+    }
+#endif
+    if (bindAt.size() + 1 > qsizetype(sizeof(boundAddress.sun_path))) {
+        cleanUp();
         *error = QStringLiteral("local:%1: the socket path %2 is too long").arg(name, target);
         return false;
     }
-    std::memcpy(boundAddress.sun_path, bound.constData(), size_t(bound.size()) + 1);
+    std::memcpy(boundAddress.sun_path, bindAt.constData(), size_t(bindAt.size()) + 1);
     const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0) {
-        ::rmdir(folder.constData());
-        *error = QStringLiteral("local:%1: socket(): %2").arg(name, errnoString(errno));
+        const int saved = errno;
+        cleanUp();
+        *error = QStringLiteral("local:%1: socket(): %2").arg(name, errnoString(saved));
         return false;
     }
     const auto fail = [&](const char *what) {
@@ -210,24 +273,37 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
     std::memcpy(address.sun_path, targetBytes.constData(), size_t(targetBytes.size()) + 1);
     const NameLock lock(targetBytes);
     if (lock.error() != 0) {
-        errno = lock.error();
-        return fail("cannot lock the name");
+        ::close(fd);
+        cleanUp();
+        *error = QStringLiteral("local:%1: cannot lock the name: %2").arg(name, lock.errorString());
+        return false;
     }
+    // From here a failure also removes the lock file if this call created it: it leaves nothing.
+    const auto failLocked = [&](const char *what) {
+        const int saved = errno;
+        lock.removeIfCreated();
+        errno = saved;
+        return fail(what);
+    };
     while (::link(bound.constData(), targetBytes.constData()) != 0) {
         if (errno != EEXIST)
-            return fail("link()");
+            return failLocked("link()");
         switch (holderOf(targetBytes, address)) {
         case Holder::Live:
+            lock.removeIfCreated();
             ::close(fd);
             cleanUp();
             *error = QStringLiteral("local:%1 is in use by a running server").arg(name);
             return false;
         case Holder::NotASocket:
             errno = EEXIST;
-            return fail("a file that is not a socket has the name");
-        case Holder::Stale: // left by a killed process: replaced
+            return failLocked("a file that is not a socket has the name");
+        case Holder::AnotherUsers:
+            errno = EEXIST;
+            return failLocked("a socket of another user has the name");
+        case Holder::Stale: // left by a killed process of this user: replaced
             if (::unlink(targetBytes.constData()) != 0 && errno != ENOENT)
-                return fail("removing the socket left by a process that exited");
+                return failLocked("removing the socket left by a process that exited");
             break;
         case Holder::Gone:
             break;
@@ -235,7 +311,7 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
     }
     struct stat st{};
     if (::lstat(targetBytes.constData(), &st) != 0)
-        return fail("stat()");
+        return failLocked("stat()");
     cleanUp();
     m_fd = fd;
     m_inode = quint64(st.st_ino);

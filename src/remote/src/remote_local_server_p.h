@@ -34,8 +34,9 @@ public:
     RemoteLocalServer &operator=(const RemoteLocalServer &) = delete;
 
     /// Listens on `name` (a path, or a name in QDir::tempPath(), as QLocalSocket resolves it),
-    /// user-only. A live server keeps its name; a socket nobody listens on is replaced, by one of
-    /// any number of racing listeners. False, with `error`, on failure.
+    /// user-only. A live server keeps its name; a socket of this user that nobody listens on is
+    /// replaced, by one of any number of racing listeners; nothing else is ever removed. False,
+    /// with `error`, on failure, having created nothing.
     bool listen(const QString &name, QString *error);
     /// The socket file's path (empty until listening).
     [[nodiscard]] QString path() const { return m_path; }
