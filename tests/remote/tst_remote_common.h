@@ -62,6 +62,17 @@ static_assert(rio::RemoteEvent<QString>);
 #define RIO_REMOTE_SPAWN 1
 #endif
 #endif
+#if defined(__SANITIZE_THREAD__)
+constexpr bool UnderThreadSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool UnderThreadSanitizer = true;
+#else
+constexpr bool UnderThreadSanitizer = false;
+#endif
+#else
+constexpr bool UnderThreadSanitizer = false;
+#endif
 #if defined(__SANITIZE_ADDRESS__)
 #define RIO_REMOTE_ASAN 1
 #elif defined(__has_feature)
