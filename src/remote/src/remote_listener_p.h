@@ -157,6 +157,7 @@ struct RemoteListener::Private
         qint64 queued = 0;          // bytes waiting to be written, as last measured
         qint64 unready = 0;         // subscriptions that have not acquired their channel
         int pauses = 0;             // pauseReading() not yet resumed: Qt Remote Objects does not read
+        bool readPaused = false;    // the read under way began paused: Qt Remote Objects reads none of it
         QPointer<QObject> device{}; // Qt Remote Objects' device for it, while paused
         bool handshaken = false;    // a whole packet arrived
         // Where the packets stand in the stream (offsets from its first byte): read by Qt Remote
