@@ -219,10 +219,8 @@ bool RemoteListener::pauseReading(quint64 id)
         return true;
     // Qt Remote Objects reads on its device's readyRead(), which relays the socket's: blocked,
     // it reads nothing more (our own slots on the socket still run, and see the pause).
-    if (QtROIoDeviceBase *device = d->deviceOf(peer->socket)) {
-        device->blockSignals(true);
-        peer->device = device;
-    }
+    if (peer->device)
+        peer->device->blockSignals(true);
     return true;
 }
 
