@@ -22,6 +22,7 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
+#include <QtRemoteObjects/qconnectionfactories.h>
 
 #include <atomic>
 #include <memory>
@@ -47,7 +48,12 @@ public:
         connect(&m_server, &QTcpServer::newConnection, this, &Relay::onConnection);
         m_server.listen(QHostAddress::LocalHost);
     }
-    ~Relay() override { cut(); }
+    ~Relay() override
+    {
+        cut();
+        for (const auto &socket : m_orphans)
+            socket->abort();
+    }
     Relay(const Relay &) = delete;
     Relay &operator=(const Relay &) = delete;
 
@@ -72,6 +78,18 @@ public:
         m_links.clear();
     }
     void accept() { m_refusing = false; }
+    // Closes the subscribers' side only: the source's side stays open and is no longer read, as
+    // when a link breaks without the source hearing of it (a half-open TCP connection).
+    void orphan()
+    {
+        for (const auto &link : m_links) {
+            link->down->disconnect(this);
+            link->up->disconnect(this);
+            link->down->abort();
+            m_orphans.push_back(std::move(link->up));
+        }
+        m_links.clear();
+    }
 
 private:
     struct Link
@@ -122,6 +140,7 @@ private:
     bool m_held = false;
     bool m_refusing = false;
     std::vector<std::unique_ptr<Link>> m_links;
+    std::vector<std::unique_ptr<QTcpSocket>> m_orphans;
 };
 
 struct Source
@@ -258,6 +277,8 @@ private Q_SLOTS:
     void hostDestroyedBeforeItsShareWithASenderWaiting();
     void nodeDestroyedBeforeItsRemoteRegistry();
     void retainedEventComesFirstDespiteAFullBacklog();
+    void subscriberBackAfterAHalfOpenLinkIsServed();
+    void librarySchemesStayOffPlainNodes();
 };
 
 // Overflow::Block with three subscribers: A reads, C reads and sends events of its own, B is held
@@ -505,6 +526,57 @@ void tst_remote_attack4::retainedEventComesFirstDespiteAFullBacklog()
     QTRY_VERIFY_WITH_TIMEOUT(s.has(10), Deadline);
     qInfo() << "received" << s.received << "dropped at the source" << source.share->droppedCount();
     QCOMPARE(s.received.value(0), qint64(1));
+}
+
+// The link between a subscriber and its source breaks without the source hearing of it (the
+// subscriber's side closes, the source's stays open: a NAT timeout, a cable pulled). The
+// subscriber reconnects and subscribes again with its secret, which the source still sees held by
+// the old connection. REMOTE.md: the subscriber "resubscribes by itself when the source is back".
+void tst_remote_attack4::subscriberBackAfterAHalfOpenLinkIsServed()
+{
+    QSKIP("reproducer: the source drops the returning subscriber's every new connection (\"a "
+          "subscription with a secret another connection holds\") while the half-open one lives, "
+          "which over TCP is until the kernel gives up on it");
+    Source source({});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber s(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(s.has(1), Deadline);
+
+    relay.orphan();
+    QTRY_COMPARE_WITH_TIMEOUT(s.registry->state(), rio::RemoteSubscriber::State::Reconnecting, Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(s.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+            source.registry.notify(Payload{2, {}});
+            return QTest::qWaitFor([&] { return s.has(2); }, 200);
+        }(),
+        Deadline);
+}
+
+// The library registers its own schemes (riolocal:, riotcp:) on the nodes it connects only: a
+// plain node in the same process cannot reach a listener through them, and Qt's client factory
+// knows none of them.
+void tst_remote_attack4::librarySchemesStayOffPlainNodes()
+{
+    QRemoteObjectHost host;
+    auto *listener = new rio::RemoteListener(&host);
+    QVERIFY(listener->listen(QUrl(QStringLiteral("tcp://127.0.0.1:0"))));
+    rio::QtRegistry<Payload> registry;
+    rio::RemoteShare<Payload> share(&host, QStringLiteral("orders"), registry);
+    Subscriber s(listener->address().toString()); // a library node: its schemes are registered
+    QTRY_COMPARE_WITH_TIMEOUT(s.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+
+    QUrl own = listener->address();
+    own.setScheme(QStringLiteral("riotcp"));
+    QObject parent;
+    QCOMPARE(QtROClientFactory::instance()->create(own, &parent), nullptr);
+    QRemoteObjectNode plain;
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(".")));
+    QVERIFY(!plain.connectToNode(own));
+    QCOMPARE(listener->connectionCount(), 1);
 }
 
 QTEST_MAIN(tst_remote_attack4)
