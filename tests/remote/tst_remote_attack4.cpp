@@ -6,7 +6,7 @@
 // default's counters against what each subscriber misses, the retained event at a connection, a
 // Block wait when the listener or the host goes, and objects destroyed in an order the docs
 // allow. Both ends in this process; every wait is on an observable state, with a deadline.
-#include "remote_payload.h"
+#include "tst_remote_common.h" // rio_remote_peer processes
 
 #include <registryio/qt/qt_registry.h>
 #include <registryio/remote/remote_listener.h>
@@ -33,7 +33,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr int Deadline = 60000;         // ms: the longest any single observation may take
 constexpr qint64 RelayedBase = 1000000; // the sequence numbers a subscriber sends start above it
 
 // A TCP relay to a source: each connection a subscriber makes to it is one to the source. hold()
@@ -279,6 +278,7 @@ private Q_SLOTS:
     void retainedEventComesFirstDespiteAFullBacklog();
     void subscriberBackAfterAHalfOpenLinkIsServed();
     void librarySchemesStayOffPlainNodes();
+    void processesExitWithWorkQueued();
 };
 
 // Overflow::Block with three subscribers: A reads, C reads and sends events of its own, B is held
@@ -577,6 +577,48 @@ void tst_remote_attack4::librarySchemesStayOffPlainNodes()
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(".")));
     QVERIFY(!plain.connectToNode(own));
     QCOMPARE(listener->connectionCount(), 1);
+}
+
+// Applications exit with work queued, in real processes: a source whose worker thread waits in
+// Block for a held subscriber, and a subscriber whose queued (Latest) handlers have deliveries
+// pending while a flood arrives. Each quits at once, cleanly (under the sanitizers, with their
+// checks at exit).
+void tst_remote_attack4::processesExitWithWorkQueued()
+{
+    {
+        auto [source, address] = startSource(QStringLiteral("tcp://127.0.0.1:0"),
+                                             {QStringLiteral("--overflow"), QStringLiteral("block"),
+                                              QStringLiteral("--block-timeout"), QStringLiteral("600000"),
+                                              QStringLiteral("--capacity"), QStringLiteral("8"),
+                                              QStringLiteral("--handlers"), QStringLiteral("none")});
+        QVERIFY(!address.isEmpty());
+        Relay relay(quint16(QUrl(address).port()));
+        Subscriber s(relay.address());
+        QVERIFY(source->waitStats([](const auto &stats) { return stats.value("subscribers") == 1; }));
+        QTRY_COMPARE_WITH_TIMEOUT(s.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+        relay.hold();
+        source->send("notifyThread 1 5000 8192");
+        QVERIFY(source->waitStats([](const auto &stats) { return stats.value("pending") == 8; }));
+        QVERIFY(source->lines("notified").isEmpty()); // the worker waits
+        source->send("quit");
+        QVERIFY(source->process().waitForFinished(Deadline));
+        QCOMPARE(source->process().exitStatus(), QProcess::NormalExit);
+        QCOMPARE(source->process().exitCode(), 0);
+    }
+    {
+        Source source({});
+        QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+        const auto subscriber =
+            startSubscriber(source.address(), {QStringLiteral("--latest"), QStringLiteral("--quiet")});
+        QVERIFY(subscriber->waitLine("state connected"));
+        QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+        for (qint64 seq = 1; seq <= 20000; ++seq)
+            source.registry.notify(Payload{seq, QByteArray(256, 'f')});
+        subscriber->send("quit");
+        QVERIFY(subscriber->process().waitForFinished(Deadline));
+        QCOMPARE(subscriber->process().exitStatus(), QProcess::NormalExit);
+        QCOMPARE(subscriber->process().exitCode(), 0);
+    }
 }
 
 QTEST_MAIN(tst_remote_attack4)
