@@ -279,6 +279,8 @@ private Q_SLOTS:
     void subscriberBackAfterAHalfOpenLinkIsServed();
     void librarySchemesStayOffPlainNodes();
     void processesExitWithWorkQueued();
+    void relayedEventsDropForAStalledSubscriberAfterBlockTimeout();
+    void latestHeldSubscriberGetsTheNewestWithoutADrop();
 };
 
 // Overflow::Block with three subscribers: A reads, C reads and sends events of its own, B is held
@@ -619,6 +621,75 @@ void tst_remote_attack4::processesExitWithWorkQueued()
         QCOMPARE(subscriber->process().exitStatus(), QProcess::NormalExit);
         QCOMPARE(subscriber->process().exitCode(), 0);
     }
+}
+
+// Block with a short blockTimeout: B is held while C sends. The source stops reading C, and
+// after blockTimeout without room reads it again: C's events then drop for B only, counted; A
+// gets every one of them in order, C keeps its connection, and once B reads again what it
+// received plus what it counts as dropped is every event, as the source counted.
+void tst_remote_attack4::relayedEventsDropForAStalledSubscriberAfterBlockTimeout()
+{
+    QSKIP("reproducer: once blockTimeout passes, a read of C's relayed events overflows A's and "
+          "C's backlogs too (43 drops each, though they read), and C's connection is then no "
+          "longer read: it holds part of a packet until the progress deadline drops it (30 s), "
+          "and A never gets the rest of C's events");
+    constexpr qint64 M = 2000; // of 16 KiB: more than B's connection and backlog hold
+    Source source(
+        {.capacity = 16, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::milliseconds(500)});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber a(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    Subscriber c(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    Subscriber b(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(3), Deadline);
+    const quint64 bConnection = source.newest();
+    QTRY_COMPARE_WITH_TIMEOUT(c.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    source.registry.notify(Payload{0, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(0) && b.has(0) && c.has(0), Deadline);
+
+    relay.hold();
+    for (qint64 seq = RelayedBase + 1; seq <= RelayedBase + M; ++seq)
+        c.registry->notify(Payload{seq, QByteArray(16 * 1024, 'c')});
+    QTRY_VERIFY_WITH_TIMEOUT(a.from(true).size() == M, Deadline);
+    QVERIFY(source.on(bConnection).dropped > 0);
+    QCOMPARE(a.from(true), range(RelayedBase + 1, RelayedBase + M));
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+
+    relay.release();
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->pendingCount(), std::size_t(0), Deadline);
+    source.registry.notify(Payload{1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(1) && b.has(1) && c.has(1), Deadline);
+    QVERIFY(strictlyIncreasing(b.from(true)));
+    QCOMPARE(b.droppedBySource(), source.on(bConnection).dropped);
+    QCOMPARE(quint64(b.received.size()) + b.droppedBySource(), quint64(M + 2));
+    QCOMPARE(a.droppedBySource(), quint64(0));
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+}
+
+// Delivery::Latest on the share, B held while the source notifies 2,000 events: once B reads
+// again it gets the newest, and coalescing is no drop (nothing counted on either side).
+void tst_remote_attack4::latestHeldSubscriberGetsTheNewestWithoutADrop()
+{
+    Source source({.delivery = rio::Delivery::Latest});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber b(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{0, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(b.has(0), Deadline);
+    relay.hold();
+    {
+        Worker worker(source.registry, 1, 2000, 8 * 1024);
+        QTRY_VERIFY_WITH_TIMEOUT(worker.done(), Deadline);
+    }
+    relay.release();
+    QTRY_VERIFY_WITH_TIMEOUT(b.has(2000), Deadline);
+    QVERIFY(strictlyIncreasing(b.received));
+    QCOMPARE(b.received.last(), qint64(2000));
+    QCOMPARE(b.droppedBySource(), quint64(0));
+    QCOMPARE(source.share->droppedCount(), quint64(0));
 }
 
 QTEST_MAIN(tst_remote_attack4)
