@@ -279,6 +279,7 @@ private Q_SLOTS:
     void subscriberBackAfterAHalfOpenLinkIsServed();
     void librarySchemesStayOffPlainNodes();
     void processesExitWithWorkQueued();
+    void relayedEventsDropForAStalledSubscriberAfterBlockTimeout_data();
     void relayedEventsDropForAStalledSubscriberAfterBlockTimeout();
     void latestHeldSubscriberGetsTheNewestWithoutADrop();
 };
@@ -623,23 +624,29 @@ void tst_remote_attack4::processesExitWithWorkQueued()
     }
 }
 
-// Block with a short blockTimeout: B is held while C sends. The source stops reading C, and
-// after blockTimeout without room reads it again: C's events then drop for B only, counted; A
-// gets every one of them in order, C keeps its connection, and once B reads again what it
-// received plus what it counts as dropped is every event, as the source counted.
+// Block with a short blockTimeout: B is held while C sends 2,000 events of 16 KiB (more than B's
+// connection and backlog hold). The source stops reading C, and after blockTimeout without room
+// reads it again, to the end: C keeps its connection, every event it sent reaches the source, and
+// once B reads again each subscriber's events received plus those it counts as dropped are every
+// event, as the source counted.
+void tst_remote_attack4::relayedEventsDropForAStalledSubscriberAfterBlockTimeout_data()
+{
+    QTest::addColumn<bool>("healthyLoseNothing");
+    QTest::newRow("sender read to the end") << false;
+    QTest::newRow("healthy subscribers lose nothing") << true;
+}
+
 void tst_remote_attack4::relayedEventsDropForAStalledSubscriberAfterBlockTimeout()
 {
-    QSKIP("reproducer: once blockTimeout passes, a read of C's relayed events overflows A's and "
-          "C's backlogs too (43 drops each, though they read), and C's connection is then no "
-          "longer read: it holds part of a packet until the progress deadline drops it (30 s), "
-          "and A never gets the rest of C's events");
-    constexpr qint64 M = 2000; // of 16 KiB: more than B's connection and backlog hold
+    QFETCH(bool, healthyLoseNothing);
+    constexpr qint64 M = 2000;
     Source source(
         {.capacity = 16, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::milliseconds(500)});
     QVERIFY2(source.share, qPrintable(source.listener->errorString()));
     Relay relay(source.port());
     Subscriber a(source.address());
     QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 aConnection = source.newest();
     Subscriber c(source.address());
     QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
     Subscriber b(relay.address());
@@ -652,20 +659,26 @@ void tst_remote_attack4::relayedEventsDropForAStalledSubscriberAfterBlockTimeout
     relay.hold();
     for (qint64 seq = RelayedBase + 1; seq <= RelayedBase + M; ++seq)
         c.registry->notify(Payload{seq, QByteArray(16 * 1024, 'c')});
-    QTRY_VERIFY_WITH_TIMEOUT(a.from(true).size() == M, Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(source.relayed.load(), M, Deadline);
     QVERIFY(source.on(bConnection).dropped > 0);
-    QCOMPARE(a.from(true), range(RelayedBase + 1, RelayedBase + M));
     QCOMPARE(source.listener->rejectedCount(), quint64(0));
 
     relay.release();
     QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->pendingCount(), std::size_t(0), Deadline);
     source.registry.notify(Payload{1, {}});
     QTRY_VERIFY_WITH_TIMEOUT(a.has(1) && b.has(1) && c.has(1), Deadline);
-    QVERIFY(strictlyIncreasing(b.from(true)));
-    QCOMPARE(b.droppedBySource(), source.on(bConnection).dropped);
-    QCOMPARE(quint64(b.received.size()) + b.droppedBySource(), quint64(M + 2));
-    QCOMPARE(a.droppedBySource(), quint64(0));
+    for (const auto &[subscriber, connection] : {std::pair{&a, aConnection}, std::pair{&b, bConnection}}) {
+        QVERIFY(strictlyIncreasing(subscriber->from(true)));
+        QCOMPARE(subscriber->droppedBySource(), source.on(connection).dropped);
+        QCOMPARE(quint64(subscriber->received.size()) + subscriber->droppedBySource(), quint64(M + 2));
+    }
     QCOMPARE(source.listener->rejectedCount(), quint64(0));
+    if (!healthyLoseNothing)
+        return;
+    QSKIP("reproducer: once blockTimeout passes, one read of C's connection relays more events "
+          "than a backlog holds before the share's thread can write any, so A and C, which "
+          "read, lose some of them too (43 and then 839 each of 2,000 here)");
+    QCOMPARE(a.droppedBySource(), quint64(0));
 }
 
 // Delivery::Latest on the share, B held while the source notifies 2,000 events: once B reads
