@@ -366,6 +366,11 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         name = peerAt(tcp);
     d->peers.push_back({socket, id, name, connectedAt, nowMs()});
+    // Its device, looked up now: the host, when it is being destroyed, can no longer be asked.
+    for (QtROIoDeviceBase *device : d->host->findChildren<QtROIoDeviceBase *>()) {
+        if (device->connection() == socket)
+            d->peers.back().device = device;
+    }
     g_ledger.open(this, id, d->address.toString(), name);
     if (!d->deadlines->isActive())
         d->deadlines->start();

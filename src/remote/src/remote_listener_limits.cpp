@@ -219,10 +219,8 @@ bool RemoteListener::pauseReading(quint64 id)
         return true;
     // Qt Remote Objects reads on its device's readyRead(), which relays the socket's: blocked,
     // it reads nothing more (our own slots on the socket still run, and see the pause).
-    if (QtROIoDeviceBase *device = d->deviceOf(peer->socket)) {
-        device->blockSignals(true);
-        peer->device = device;
-    }
+    if (peer->device)
+        peer->device->blockSignals(true);
     return true;
 }
 
@@ -234,20 +232,29 @@ void RemoteListener::resumeReading(quint64 id)
     if (peer->device)
         peer->device->blockSignals(false);
     peer->pendingSince = nowMs();
-    // The socket stopped reading from the kernel once its buffer was full, and reading whole
-    // packets out of the buffer does not start it again: setting the size does.
-    if (auto *local = qobject_cast<QLocalSocket *>(peer->socket.data())) {
-        const qint64 size = local->readBufferSize();
-        local->setReadBufferSize(0);
-        local->setReadBufferSize(size);
-    } else if (auto *tcp = qobject_cast<QAbstractSocket *>(peer->socket.data())) {
-        const qint64 size = tcp->readBufferSize();
-        tcp->setReadBufferSize(0);
-        tcp->setReadBufferSize(size);
-    }
-    // What arrived meanwhile is read on the next turn, as if it had just arrived.
-    if (QIODevice *socket = peer->socket; socket && socket->bytesAvailable() > 0)
-        QMetaObject::invokeMethod(socket, [socket] { Q_EMIT socket->readyRead(); }, Qt::QueuedConnection);
+    QIODevice *socket = peer->socket;
+    if (!socket)
+        return;
+    // What arrived meanwhile is read on the next turn, as if it had just arrived. Then the socket
+    // reads from the kernel again: it stopped once its buffer was full, and reading whole packets
+    // out of the buffer does not start it again; setting the size does, once the buffer has room
+    // (set while the buffer is still full, it stops again at once).
+    QMetaObject::invokeMethod(
+        socket,
+        [socket] {
+            if (socket->bytesAvailable() > 0)
+                Q_EMIT socket->readyRead();
+            if (auto *local = qobject_cast<QLocalSocket *>(socket)) {
+                const qint64 size = local->readBufferSize();
+                local->setReadBufferSize(0);
+                local->setReadBufferSize(size);
+            } else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket)) {
+                const qint64 size = tcp->readBufferSize();
+                tcp->setReadBufferSize(0);
+                tcp->setReadBufferSize(size);
+            }
+        },
+        Qt::QueuedConnection);
 }
 
 void RemoteListener::noteWrites()

@@ -147,18 +147,21 @@ struct RemoteListener::Private
     struct Peer
     {
         QPointer<QIODevice> socket;
-        quint64 id = 0;             // the connection's id (never reused)
-        QString name;               // who is at the other end
-        qint64 connectedAt = 0;     // ms
-        qint64 pendingSince = 0;    // ms: the packet being received began (or the last one completed)
-        qint64 before = 0;          // bytes available when Qt Remote Objects started reading
-        qint64 held = 0;            // bytes of a packet not yet whole, after its reading
-        qint64 packetSince = 0;     // ms: the packet not yet whole began
-        qint64 queued = 0;          // bytes waiting to be written, as last measured
-        qint64 unready = 0;         // subscriptions that have not acquired their channel
-        int pauses = 0;             // pauseReading() not yet resumed: Qt Remote Objects does not read
-        QPointer<QObject> device{}; // Qt Remote Objects' device for it, while paused
-        bool handshaken = false;    // a whole packet arrived
+        quint64 id = 0;          // the connection's id (never reused)
+        QString name;            // who is at the other end
+        qint64 connectedAt = 0;  // ms
+        qint64 pendingSince = 0; // ms: the packet being received began (or the last one completed)
+        qint64 before = 0;       // bytes available when Qt Remote Objects started reading
+        qint64 held = 0;         // bytes of a packet not yet whole, after its reading
+        qint64 packetSince = 0;  // ms: the packet not yet whole began
+        qint64 queued = 0;       // bytes waiting to be written, as last measured
+        qint64 unready = 0;      // subscriptions that have not acquired their channel
+        int pauses = 0;          // pauseReading() not yet resumed: Qt Remote Objects does not read
+        bool readPaused = false; // the read under way began paused: Qt Remote Objects reads none
+        bool handshaken = false; // a whole packet arrived
+        // Qt Remote Objects' device for it, found when it is handed over (a host being destroyed
+        // has no children left to ask).
+        QPointer<QtROIoDeviceBase> device{};
         // Where the packets stand in the stream (offsets from its first byte): read by Qt Remote
         // Objects so far, and the size field of the first packet not yet screened (with its size,
         // once read; -1 before).
@@ -227,14 +230,11 @@ struct RemoteListener::Private
         return it == peers.end() ? nullptr : &*it;
     }
     [[nodiscard]] const Peer *find(quint64 id) const { return const_cast<Private *>(this)->findId(id); }
-    // Qt Remote Objects' device for `socket`, if the host has one.
-    [[nodiscard]] QtROIoDeviceBase *deviceOf(const QIODevice *socket) const
+    // Qt Remote Objects' device for `socket`.
+    [[nodiscard]] QtROIoDeviceBase *deviceOf(const QIODevice *socket)
     {
-        const auto devices = host ? host->findChildren<QtROIoDeviceBase *>() : QList<QtROIoDeviceBase *>();
-        const auto it =
-            std::find_if(devices.begin(), devices.end(),
-                         [socket](const QtROIoDeviceBase *device) { return device->connection() == socket; });
-        return it == devices.end() ? nullptr : *it;
+        const Peer *peer = find(socket);
+        return peer ? peer->device.data() : nullptr;
     }
 };
 

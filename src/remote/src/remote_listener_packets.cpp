@@ -15,6 +15,7 @@ void RemoteListener::beforeRead(QIODevice *socket)
     if (!peer || socket->property(RejectedProperty).toBool())
         return;
     peer->before = socket->bytesAvailable();
+    peer->readPaused = peer->pauses > 0;
     const QString why = d->screen(*peer, socket);
     if (why.isEmpty())
         return;
@@ -122,7 +123,9 @@ void RemoteListener::afterRead(QIODevice *socket)
     Private::Peer *peer = d->find(socket);
     if (peer)
         peer->consumed += peer->before - socket->bytesAvailable();
-    if (!peer || peer->pauses > 0) // paused: Qt Remote Objects did not read, nothing is judged
+    // Paused before this read: Qt Remote Objects did not read, nothing is judged. A pause that
+    // began during it (a share holding this poster) let it finish reading the whole packets.
+    if (!peer || peer->readPaused)
         return;
     // Qt Remote Objects has consumed every whole packet; what is left is part of the next one.
     const qint64 left = socket->bytesAvailable();

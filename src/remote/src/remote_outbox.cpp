@@ -98,10 +98,12 @@ void RemoteOutbox::addBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
 {
     std::lock_guard lock(m_mutex);
     if (m_retained) {
-        if (delivery == Delivery::Latest)
+        if (delivery == Delivery::Latest) {
             backlog->latest = *m_retained;
-        else
+        } else {
             backlog->queue.push_back(*m_retained); // shares the bytes
+            backlog->retainedFirst = true;
+        }
     }
     m_backlogs.push_back(backlog);
 }
@@ -215,6 +217,8 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size
         backlog.queue.pop_front();
     }
     backlog.sent += out.size();
+    if (!out.empty())
+        backlog.retainedFirst = false;
     if (m_waiting > 0 && !out.empty())
         m_room.notify_all();
     return out;
@@ -286,7 +290,11 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
             droppedAny = true;
             if (overflow != Overflow::DropOldest)
                 continue; // DropNewest, or Block that found no room in time: this event
-            backlog->queue.pop_front();
+            // The retained event stays first (a subscriber's state on connection): the oldest
+            // after it goes, unless it is all the backlog holds.
+            const bool spare = backlog->retainedFirst && backlog->queue.size() > 1;
+            backlog->queue.erase(backlog->queue.begin() + (spare ? 1 : 0));
+            backlog->retainedFirst = spare;
         }
         backlog->queue.push_back(item); // shares the bytes
         queued = true;

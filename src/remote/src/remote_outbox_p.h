@@ -54,6 +54,8 @@ struct RemoteBacklog
     QString peer;
     std::deque<RemoteOutgoing> queue;
     std::optional<RemoteOutgoing> latest;
+    /// The retained event is the front of `queue`, not sent yet: DropOldest drops the one after it.
+    bool retainedFirst = false;
     /// The subscriber acquired its channel: the pump may send to it.
     bool ready = false;
     /// When it subscribed (ms on the share's clock): it must be ready within the share's deadline.

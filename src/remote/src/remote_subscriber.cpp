@@ -102,6 +102,8 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
         connect(d->channel.get(), meta->method(signal), this, receiver, Qt::UniqueConnection);
         update();
     });
+    // A node destroyed first leaves its replicas as they were: this subscriber is disconnected.
+    connect(node, &QObject::destroyed, this, [this] { update(); });
     connect(d->replica.get(), &QRemoteObjectReplica::stateChanged, this, [this] { update(); });
     connect(d->channel.get(), &QRemoteObjectReplica::stateChanged, this, [this] { update(); });
     d->box->attach(this, [this] { pump(); });
@@ -113,12 +115,18 @@ RemoteSubscriber::~RemoteSubscriber()
     d->box->detach();
     d->box->connected.store(false, std::memory_order_release);
     // The share forgets this subscriber now rather than when the connection closes.
-    if (d->replica && d->replica->state() == QRemoteObjectReplica::Valid && d->unsubscribe.isValid())
+    if (d->node && d->replica && d->replica->state() == QRemoteObjectReplica::Valid &&
+        d->unsubscribe.isValid())
         d->unsubscribe.invoke(d->replica.get(), Qt::DirectConnection, Q_ARG(qulonglong, d->box->key));
 }
 
 void RemoteSubscriber::update()
 {
+    if (!d->node) { // gone for good
+        d->subscribed = false;
+        setState(State::Disconnected);
+        return;
+    }
     const QRemoteObjectReplica::State shareState = d->replica->state();
     const bool shareValid = shareState == QRemoteObjectReplica::Valid && d->post.isValid();
     if (!shareValid) {

@@ -35,7 +35,7 @@ class RIO_REMOTE_EXPORT RemoteSubscriber : public QObject
 public:
     /// The connection to the sharing process.
     enum class State {
-        /// Not connected yet, or the source is incompatible (a different protocol).
+        /// Not connected yet, the source is incompatible (a different protocol), or the node is gone.
         Disconnected,
         /// Events flow both ways.
         Connected,

@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: MIT
+// REMOTE.md's delivery promises tried from the outside, through the public API only: a TCP relay
+// between a subscriber and its source stands for a stalled peer (it stops reading), a peer killed
+// or a broken link (it cuts both connections) and a peer that comes back (it accepts again).
+// Block's losslessness with senders on a worker thread and on another subscriber, the lossy
+// default's counters against what each subscriber misses, the retained event at a connection, a
+// Block wait when the listener or the host goes, and objects destroyed in an order the docs
+// allow. Both ends in this process; every wait is on an observable state, with a deadline.
+#include "tst_remote_common.h" // rio_remote_peer processes
+
+#include <registryio/qt/qt_registry.h>
+#include <registryio/remote/remote_listener.h>
+#include <registryio/remote/remote_registry.h>
+#include <registryio/remote/remote_share.h>
+
+#include <QCoreApplication>
+#include <QPointer>
+#include <QRemoteObjectHost>
+#include <QRemoteObjectNode>
+#include <QScopeGuard>
+#include <QSignalSpy>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTest>
+#include <QtRemoteObjects/qconnectionfactories.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr qint64 RelayedBase = 1000000; // the sequence numbers a subscriber sends start above it
+
+// A TCP relay to a source: each connection a subscriber makes to it is one to the source. hold()
+// stops reading both sides (what the source writes waits in its socket, then in the kernel: a
+// stalled subscriber), cut() closes every connection (a subscriber killed, a link broken) and
+// refuses new ones until accept().
+class Relay : public QObject
+{
+public:
+    explicit Relay(quint16 sourcePort) : m_sourcePort(sourcePort)
+    {
+        connect(&m_server, &QTcpServer::newConnection, this, &Relay::onConnection);
+        m_server.listen(QHostAddress::LocalHost);
+    }
+    ~Relay() override
+    {
+        cut();
+        for (const auto &socket : m_orphans)
+            socket->abort();
+    }
+    Relay(const Relay &) = delete;
+    Relay &operator=(const Relay &) = delete;
+
+    [[nodiscard]] QString address() const
+    {
+        return QStringLiteral("tcp://127.0.0.1:%1").arg(m_server.serverPort());
+    }
+    void hold() { m_held = true; }
+    void release()
+    {
+        m_held = false;
+        for (const auto &link : m_links)
+            pump(*link);
+    }
+    void cut()
+    {
+        m_refusing = true;
+        for (const auto &link : m_links) {
+            link->down->abort();
+            link->up->abort();
+        }
+        m_links.clear();
+    }
+    void accept() { m_refusing = false; }
+    // Closes the subscribers' side only: the source's side stays open and is no longer read, as
+    // when a link breaks without the source hearing of it (a half-open TCP connection).
+    void orphan()
+    {
+        for (const auto &link : m_links) {
+            link->down->disconnect(this);
+            link->up->disconnect(this);
+            link->down->abort();
+            m_orphans.push_back(std::move(link->up));
+        }
+        m_links.clear();
+    }
+
+private:
+    struct Link
+    {
+        std::unique_ptr<QTcpSocket> down; // to the subscriber
+        std::unique_ptr<QTcpSocket> up;   // to the source
+    };
+
+    void onConnection()
+    {
+        while (QTcpSocket *socket = m_server.nextPendingConnection()) {
+            std::unique_ptr<QTcpSocket> down(socket);
+            down->setParent(nullptr);
+            if (m_refusing) {
+                down->abort();
+                continue;
+            }
+            auto link = std::make_unique<Link>(Link{std::move(down), std::make_unique<QTcpSocket>()});
+            Link *raw = link.get();
+            // Small read buffers: a held relay stops reading the kernel soon, so the source's
+            // socket fills as a stalled subscriber's would.
+            raw->down->setReadBufferSize(64 * 1024);
+            raw->up->setReadBufferSize(64 * 1024);
+            for (QTcpSocket *side : {raw->down.get(), raw->up.get()}) {
+                connect(side, &QTcpSocket::readyRead, this, [this, raw] { pump(*raw); });
+                connect(side, &QTcpSocket::disconnected, this, [raw] {
+                    raw->down->disconnectFromHost();
+                    raw->up->disconnectFromHost();
+                });
+            }
+            connect(raw->up.get(), &QTcpSocket::connected, this, [this, raw] { pump(*raw); });
+            raw->up->connectToHost(QHostAddress::LocalHost, m_sourcePort);
+            m_links.push_back(std::move(link));
+        }
+    }
+    void pump(Link &link)
+    {
+        if (m_held || link.up->state() != QAbstractSocket::ConnectedState)
+            return;
+        if (link.down->bytesAvailable() > 0)
+            link.up->write(link.down->readAll());
+        if (link.up->bytesAvailable() > 0 && link.down->state() == QAbstractSocket::ConnectedState)
+            link.down->write(link.up->readAll());
+    }
+
+    QTcpServer m_server;
+    quint16 m_sourcePort;
+    bool m_held = false;
+    bool m_refusing = false;
+    std::vector<std::unique_ptr<Link>> m_links;
+    std::vector<std::unique_ptr<QTcpSocket>> m_orphans;
+};
+
+struct Source
+{
+    std::unique_ptr<QRemoteObjectHost> host = std::make_unique<QRemoteObjectHost>();
+    QPointer<rio::RemoteListener> listener;
+    rio::QtRegistry<Payload> registry;
+    std::unique_ptr<rio::RemoteShare<Payload>> share;
+    std::atomic<qint64> relayed{0}; // events from subscribers that reached the source's registry
+
+    explicit Source(rio::RemoteShareOptions options, rio::RemoteListener::Options limits = {})
+        : listener(new rio::RemoteListener(host.get(), limits))
+    {
+        registry.add([this](const Payload &p) {
+            if (p.seq > RelayedBase)
+                relayed.fetch_add(1);
+        });
+        if (listener->listen(QUrl(QStringLiteral("tcp://127.0.0.1:0"))))
+            share = std::make_unique<rio::RemoteShare<Payload>>(host.get(), QStringLiteral("orders"),
+                                                                registry, options);
+    }
+    [[nodiscard]] QString address() const { return listener->address().toString(); }
+    [[nodiscard]] quint16 port() const { return quint16(listener->address().port()); }
+    // Every subscriber known to the share has acquired its channel, and there are `count`.
+    [[nodiscard]] bool receiving(int count) const
+    {
+        const QList<rio::RemoteSubscriberInfo> all = share->base()->subscribers();
+        return all.size() == count &&
+               std::all_of(all.begin(), all.end(), [](const auto &info) { return info.receiving; });
+    }
+    // The subscriber that came through `connection` (a default entry when there is none).
+    [[nodiscard]] rio::RemoteSubscriberInfo on(quint64 connection) const
+    {
+        for (const rio::RemoteSubscriberInfo &info : share->base()->subscribers()) {
+            if (info.connection == connection)
+                return info;
+        }
+        return {};
+    }
+    // The connection of the subscriber that subscribed last.
+    [[nodiscard]] quint64 newest() const
+    {
+        quint64 connection = 0;
+        for (const rio::RemoteSubscriberInfo &info : share->base()->subscribers())
+            connection = std::max(connection, info.connection);
+        return connection;
+    }
+};
+
+struct Subscriber
+{
+    QObject context; // of the handler: outlives the node
+    std::unique_ptr<QRemoteObjectNode> node = std::make_unique<QRemoteObjectNode>();
+    std::unique_ptr<rio::RemoteRegistry<Payload>> registry;
+    QList<qint64> received;
+
+    explicit Subscriber(const QString &address)
+    {
+        rio::connectToSource(node.get(), QUrl(address));
+        registry = std::make_unique<rio::RemoteRegistry<Payload>>(node.get(), QStringLiteral("orders"));
+        registry->add(&context, [this](const Payload &p) { received.append(p.seq); },
+                      {.connection = Qt::DirectConnection});
+    }
+    [[nodiscard]] bool has(qint64 seq) const { return received.contains(seq); }
+    [[nodiscard]] quint64 droppedBySource() const { return registry->link()->droppedBySource(); }
+    // The events of one sender (the worker's below RelayedBase, a subscriber's above), in arrival order.
+    [[nodiscard]] QList<qint64> from(bool relayed) const
+    {
+        QList<qint64> out;
+        for (const qint64 seq : received) {
+            if ((seq > RelayedBase) == relayed)
+                out.append(seq);
+        }
+        return out;
+    }
+};
+
+QList<qint64> range(qint64 first, qint64 last)
+{
+    QList<qint64> out;
+    for (qint64 seq = first; seq <= last; ++seq)
+        out.append(seq);
+    return out;
+}
+
+bool strictlyIncreasing(const QList<qint64> &seqs)
+{
+    return std::adjacent_find(seqs.begin(), seqs.end(), std::greater_equal<>()) == seqs.end();
+}
+
+// A worker thread that notifies `registry` with events first..last of `bytes` bytes (bounded by
+// the count; a Block wait in it ends at the latest when the share goes, which the owner of the
+// worker makes sure of before join()).
+class Worker
+{
+public:
+    Worker(rio::QtRegistry<Payload> &registry, qint64 first, qint64 last, int bytes)
+        : m_thread([this, &registry, first, last, bytes] {
+              const QByteArray blob(bytes, 'w');
+              for (qint64 seq = first; seq <= last; ++seq) {
+                  registry.notify(Payload{seq, blob});
+                  m_notified.store(seq - first + 1);
+              }
+              m_done.store(true);
+          })
+    { }
+    ~Worker() { join(); }
+    Worker(const Worker &) = delete;
+    Worker &operator=(const Worker &) = delete;
+    void join()
+    {
+        if (m_thread.joinable())
+            m_thread.join();
+    }
+    [[nodiscard]] bool done() const { return m_done.load(); }
+    [[nodiscard]] qint64 notified() const { return m_notified.load(); }
+
+private:
+    std::atomic<qint64> m_notified{0};
+    std::atomic<bool> m_done{false};
+    std::thread m_thread;
+};
+
+} // namespace
+
+class tst_remote_attack4 : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void blockLosesNothingUncountedThroughAStallACutAndAReturn();
+    void lossyCountersEqualWhatEachSubscriberMisses();
+    void blockWaitEndsWhenTheListenerGoes();
+    void hostDestroyedBeforeItsShareWithASenderWaiting();
+    void nodeDestroyedBeforeItsRemoteRegistry();
+    void retainedEventComesFirstDespiteAFullBacklog();
+    void subscriberBackAfterAHalfOpenLinkIsServed();
+    void librarySchemesStayOffPlainNodes();
+    void processesExitWithWorkQueued();
+    void relayedEventsDropForAStalledSubscriberAfterBlockTimeout_data();
+    void relayedEventsDropForAStalledSubscriberAfterBlockTimeout();
+    void latestHeldSubscriberGetsTheNewestWithoutADrop();
+};
+
+// Overflow::Block with three subscribers: A reads, C reads and sends events of its own, B is held
+// (it reads nothing), then cut (as killed), then comes back. A worker thread and C send at once.
+// The worker's wait ends when B goes (not at blockTimeout), C's relayed events are read again;
+// A and C get every event of every other sender in each sender's order, nothing counted as
+// dropped; B's events are in order per sender, and what it misses is exactly its
+// droppedBySource() (the source kept running).
+void tst_remote_attack4::blockLosesNothingUncountedThroughAStallACutAndAReturn()
+{
+    constexpr qint64 N = 1500;
+    constexpr qint64 M = 600;
+    Source source(
+        {.capacity = 32, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::minutes(10)});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber a(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    Subscriber c(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    Subscriber b(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(3), Deadline);
+    const quint64 bConnection = source.newest();
+    QTRY_COMPARE_WITH_TIMEOUT(c.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    // A subscriber's first event starts its sequence: each gets one before the flood.
+    source.registry.notify(Payload{0, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(0) && b.has(0) && c.has(0), Deadline);
+
+    relay.hold();
+    std::unique_ptr<Worker> worker;
+    const auto stop = qScopeGuard([&] {
+        source.share.reset(); // wakes a waiting worker
+        worker.reset();
+    });
+    // The worker floods; B's backlog fills while A's moves on: the worker waits for B.
+    worker = std::make_unique<Worker>(source.registry, 1, N, 8 * 1024);
+    QTRY_VERIFY_WITH_TIMEOUT(source.on(bConnection).pending == 32 && a.received.size() > 64, Deadline);
+    // C sends: its events wait for B too (the source stops reading C).
+    for (qint64 seq = RelayedBase + 1; seq <= RelayedBase + M; ++seq)
+        c.registry->notify(Payload{seq, QByteArray(8 * 1024, 'c')});
+    QTRY_VERIFY_WITH_TIMEOUT(source.relayed.load() > 0, Deadline);
+    QVERIFY(!worker->done());
+    QVERIFY(source.relayed.load() < M);
+
+    // B goes: the waits end, every sender goes on.
+    relay.cut();
+    QTRY_VERIFY_WITH_TIMEOUT(worker->done(), Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(a.received.size() == 1 + N + M && c.received.size() == 1 + N + M, Deadline);
+    // C, paused by the source in the middle of a read and read again, holds no part of a packet:
+    // it is idle, and an idle subscriber is never dropped (the progress deadline would drop it).
+    QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::incompleteBytes(), qint64(0), Deadline);
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+
+    // B comes back and gets what is notified from then on.
+    relay.release();
+    relay.accept();
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(3), Deadline);
+    source.registry.notify(Payload{N + 1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(N + 1) && b.has(N + 1) && c.has(N + 1), Deadline);
+
+    QCOMPARE(a.from(false), range(0, N + 1));
+    QCOMPARE(a.from(true), range(RelayedBase + 1, RelayedBase + M));
+    QCOMPARE(c.from(false), range(0, N + 1));
+    QCOMPARE(c.from(true), range(RelayedBase + 1, RelayedBase + M));
+    QCOMPARE(a.droppedBySource(), quint64(0));
+    QCOMPARE(c.droppedBySource(), quint64(0));
+    QVERIFY(strictlyIncreasing(b.from(false)));
+    QVERIFY(strictlyIncreasing(b.from(true)));
+    qInfo("B got %lld of %lld events, droppedBySource %llu; the share counted %llu dropped",
+          qint64(b.received.size()), N + M + 2, b.droppedBySource(), source.share->droppedCount());
+    QCOMPARE(quint64(b.received.size()) + b.droppedBySource(), quint64(N + M + 2));
+}
+
+// The lossy default (DropOldest, a small capacity) with the same three subscribers, B held while
+// the worker and C flood, then read again: for each subscriber, what it received plus its
+// droppedBySource() is every event the source sent it after its first (its own events, which the
+// source does not echo, aside), and its droppedBySource() is what the source counted as dropped
+// for it; each sender's events arrive in order.
+void tst_remote_attack4::lossyCountersEqualWhatEachSubscriberMisses()
+{
+    constexpr qint64 N = 1500;
+    constexpr qint64 M = 600;
+    Source source({.capacity = 16});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber a(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 aConnection = source.newest();
+    Subscriber c(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    const quint64 cConnection = source.newest();
+    Subscriber b(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(3), Deadline);
+    const quint64 bConnection = source.newest();
+    QTRY_COMPARE_WITH_TIMEOUT(c.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    // A subscriber's first event starts its sequence: each gets one before the flood.
+    source.registry.notify(Payload{0, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(0) && b.has(0) && c.has(0), Deadline);
+
+    relay.hold();
+    {
+        Worker worker(source.registry, 1, N, 8 * 1024);
+        for (qint64 seq = RelayedBase + 1; seq <= RelayedBase + M; ++seq)
+            c.registry->notify(Payload{seq, QByteArray(8 * 1024, 'c')});
+        QTRY_VERIFY_WITH_TIMEOUT(worker.done(), Deadline);
+        QTRY_COMPARE_WITH_TIMEOUT(source.relayed.load(), M, Deadline);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(source.on(bConnection).dropped > 0, Deadline);
+    relay.release();
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->pendingCount(), std::size_t(0), Deadline);
+    source.registry.notify(Payload{N + 1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(N + 1) && b.has(N + 1) && c.has(N + 1), Deadline);
+
+    QCOMPARE(source.share->base()->subscriberCount(), 3);
+    const struct
+    {
+        const char *name;
+        Subscriber *subscriber;
+        qint64 sentToIt;
+        quint64 connection;
+    } all[] = {
+        {"A", &a, N + M + 2, aConnection}, {"C", &c, N + 2, cConnection}, {"B", &b, N + M + 2, bConnection}};
+    for (const auto &s : all) {
+        qInfo("%s got %lld of %lld, droppedBySource %llu, the source counted %llu", s.name,
+              qint64(s.subscriber->received.size()), s.sentToIt, s.subscriber->droppedBySource(),
+              source.on(s.connection).dropped);
+        QVERIFY2(strictlyIncreasing(s.subscriber->from(false)), s.name);
+        QVERIFY2(strictlyIncreasing(s.subscriber->from(true)), s.name);
+        // C's own events travel back to it in its backlog (it skips them): those the backlog
+        // dropped count among its drops, so for C this is a lower bound.
+        if (s.subscriber == &c)
+            QVERIFY(quint64(s.subscriber->received.size()) + s.subscriber->droppedBySource() >=
+                    quint64(s.sentToIt));
+        else
+            QCOMPARE(quint64(s.subscriber->received.size()) + s.subscriber->droppedBySource(),
+                     quint64(s.sentToIt));
+        QCOMPARE(s.subscriber->droppedBySource(), source.on(s.connection).dropped);
+    }
+}
+
+// A worker waits in Block for a held subscriber (for ten minutes, were nothing to wake it); the
+// listener is destroyed (its connections close): the subscriber is gone, the wait ends.
+void tst_remote_attack4::blockWaitEndsWhenTheListenerGoes()
+{
+    Source source(
+        {.capacity = 8, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::minutes(10)});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber b(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    relay.hold();
+    std::unique_ptr<Worker> worker;
+    const auto stop = qScopeGuard([&] {
+        source.share.reset();
+        worker.reset();
+    });
+    worker = std::make_unique<Worker>(source.registry, 1, 4000, 8 * 1024);
+    QTRY_VERIFY_WITH_TIMEOUT(source.on(source.newest()).pending == 8, Deadline);
+    QVERIFY(!worker->done());
+
+    delete source.listener.data();
+    QTRY_VERIFY_WITH_TIMEOUT(worker->done(), Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 0, Deadline);
+}
+
+// The docs ask for a share to go before its registry, and say nothing of its host: a host (and
+// its listener) destroyed first, while a worker waits in Block for a held subscriber, ends the
+// wait; the share then notifies, counts and is destroyed without touching the host.
+void tst_remote_attack4::hostDestroyedBeforeItsShareWithASenderWaiting()
+{
+    Source source(
+        {.capacity = 8, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::minutes(10)});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber b(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    relay.hold();
+    std::unique_ptr<Worker> worker;
+    const auto stop = qScopeGuard([&] {
+        source.share.reset();
+        worker.reset();
+    });
+    worker = std::make_unique<Worker>(source.registry, 1, 4000, 8 * 1024);
+    QTRY_VERIFY_WITH_TIMEOUT(source.on(source.newest()).pending == 8, Deadline);
+    QVERIFY(!worker->done());
+
+    source.host.reset();
+    QTRY_VERIFY_WITH_TIMEOUT(worker->done(), Deadline);
+    source.registry.notify(Payload{5000, {}});
+    (void)source.share->droppedCount();
+    (void)source.share->base()->subscribers();
+    relay.release();
+    QTRY_VERIFY_WITH_TIMEOUT(b.registry->state() != rio::RemoteSubscriber::State::Connected, Deadline);
+    source.share.reset();
+}
+
+// The node of a RemoteRegistry destroyed first (a member order the docs do not forbid): the
+// registry says Disconnected at once; what it notifies runs its local handlers, is not sent and
+// is counted; it is destroyed without touching the node.
+void tst_remote_attack4::nodeDestroyedBeforeItsRemoteRegistry()
+{
+    Source source({});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Subscriber s(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(s.has(1), Deadline);
+
+    QSignalSpy states(s.registry->link(), &rio::RemoteSubscriber::stateChanged);
+    s.node.reset();
+    QCOMPARE(s.registry->state(), rio::RemoteSubscriber::State::Disconnected);
+    QCOMPARE(states.size(), 1);
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 0, Deadline);
+    s.registry->notify(Payload{2, {}}); // runs here, is not sent, and is counted
+    QVERIFY(s.has(2));
+    QCOMPARE(s.registry->link()->droppedWhileDisconnected(), quint64(1));
+    source.registry.notify(Payload{3, {}});
+    s.registry.reset();
+    QCOMPARE(s.received, (QList<qint64>{1, 2}));
+}
+
+// retainLatest with a backlog of 4 (DropOldest): a subscriber subscribes, and before it acquires
+// its channel the source notifies 9 more events. A subscriber that connects receives the retained
+// event first, then the events notified from then on (the backlog's drops spare the retained one).
+void tst_remote_attack4::retainedEventComesFirstDespiteAFullBacklog()
+{
+    Source source({.capacity = 4, .retainLatest = true});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    source.registry.notify(Payload{1, {}}); // the state a subscriber must get first
+    Relay relay(source.port());
+    // Held as soon as the subscription arrives: its channel cannot be acquired yet.
+    QObject::connect(source.share->base(), &rio::RemoteShareBase::subscriberCountChanged, &relay,
+                     [&relay](int count) {
+                         if (count == 1)
+                             relay.hold();
+                     });
+    Subscriber s(relay.address());
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
+    QVERIFY(!source.share->base()->subscribers().value(0).receiving);
+    for (qint64 seq = 2; seq <= 10; ++seq)
+        source.registry.notify(Payload{seq, {}});
+    relay.release();
+    QTRY_VERIFY_WITH_TIMEOUT(s.has(10), Deadline);
+    // The retained event, then the newest that fitted; the ones between are a counted gap.
+    QCOMPARE(s.received, (QList<qint64>{1, 8, 9, 10}));
+    QCOMPARE(source.share->droppedCount(), quint64(6));
+    QCOMPARE(s.droppedBySource(), quint64(6));
+}
+
+// The link between a subscriber and its source breaks without the source hearing of it (the
+// subscriber's side closes, the source's stays open: a NAT timeout, a cable pulled). The
+// subscriber reconnects and subscribes again with its secret, which the source still sees held by
+// the old connection. REMOTE.md: the subscriber "resubscribes by itself when the source is back".
+void tst_remote_attack4::subscriberBackAfterAHalfOpenLinkIsServed()
+{
+    QSKIP("reproducer: the source drops the returning subscriber's every new connection (\"a "
+          "subscription with a secret another connection holds\") while the half-open one lives, "
+          "which over TCP is until the kernel gives up on it");
+    Source source({});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber s(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(s.has(1), Deadline);
+
+    relay.orphan();
+    QTRY_COMPARE_WITH_TIMEOUT(s.registry->state(), rio::RemoteSubscriber::State::Reconnecting, Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(s.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+            source.registry.notify(Payload{2, {}});
+            return QTest::qWaitFor([&] { return s.has(2); }, 200);
+        }(),
+        Deadline);
+}
+
+// The library registers its own schemes (riolocal:, riotcp:) on the nodes it connects only: a
+// plain node in the same process cannot reach a listener through them, and Qt's client factory
+// knows none of them.
+void tst_remote_attack4::librarySchemesStayOffPlainNodes()
+{
+    QRemoteObjectHost host;
+    auto *listener = new rio::RemoteListener(&host);
+    QVERIFY(listener->listen(QUrl(QStringLiteral("tcp://127.0.0.1:0"))));
+    rio::QtRegistry<Payload> registry;
+    rio::RemoteShare<Payload> share(&host, QStringLiteral("orders"), registry);
+    Subscriber s(listener->address().toString()); // a library node: its schemes are registered
+    QTRY_COMPARE_WITH_TIMEOUT(s.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+
+    QUrl own = listener->address();
+    own.setScheme(QStringLiteral("riotcp"));
+    QObject parent;
+    QCOMPARE(QtROClientFactory::instance()->create(own, &parent), nullptr);
+    QRemoteObjectNode plain;
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(".")));
+    QVERIFY(!plain.connectToNode(own));
+    QCOMPARE(listener->connectionCount(), 1);
+}
+
+// Applications exit with work queued, in real processes: a source whose worker thread waits in
+// Block for a held subscriber, and a subscriber whose queued (Latest) handlers have deliveries
+// pending while a flood arrives. Each quits at once, cleanly (under the sanitizers, with their
+// checks at exit).
+void tst_remote_attack4::processesExitWithWorkQueued()
+{
+    {
+        auto [source, address] = startSource(QStringLiteral("tcp://127.0.0.1:0"),
+                                             {QStringLiteral("--overflow"), QStringLiteral("block"),
+                                              QStringLiteral("--block-timeout"), QStringLiteral("600000"),
+                                              QStringLiteral("--capacity"), QStringLiteral("8"),
+                                              QStringLiteral("--handlers"), QStringLiteral("none")});
+        QVERIFY(!address.isEmpty());
+        Relay relay(quint16(QUrl(address).port()));
+        Subscriber s(relay.address());
+        QVERIFY(source->waitStats([](const auto &stats) { return stats.value("subscribers") == 1; }));
+        QTRY_COMPARE_WITH_TIMEOUT(s.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+        relay.hold();
+        source->send("notifyThread 1 5000 8192");
+        QVERIFY(source->waitStats([](const auto &stats) { return stats.value("pending") == 8; }));
+        QVERIFY(source->lines("notified").isEmpty()); // the worker waits
+        source->send("quit");
+        QVERIFY(source->process().waitForFinished(Deadline));
+        QCOMPARE(source->process().exitStatus(), QProcess::NormalExit);
+        QCOMPARE(source->process().exitCode(), 0);
+    }
+    {
+        Source source({});
+        QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+        const auto subscriber =
+            startSubscriber(source.address(), {QStringLiteral("--latest"), QStringLiteral("--quiet")});
+        QVERIFY(subscriber->waitLine("state connected"));
+        QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+        for (qint64 seq = 1; seq <= 20000; ++seq)
+            source.registry.notify(Payload{seq, QByteArray(256, 'f')});
+        subscriber->send("quit");
+        QVERIFY(subscriber->process().waitForFinished(Deadline));
+        QCOMPARE(subscriber->process().exitStatus(), QProcess::NormalExit);
+        QCOMPARE(subscriber->process().exitCode(), 0);
+    }
+}
+
+// Block with a short blockTimeout: B is held while C sends 2,000 events of 16 KiB (more than B's
+// connection and backlog hold). The source stops reading C, and after blockTimeout without room
+// reads it again, to the end: C keeps its connection, every event it sent reaches the source, and
+// once B reads again each subscriber's events received plus those it counts as dropped are every
+// event, as the source counted.
+void tst_remote_attack4::relayedEventsDropForAStalledSubscriberAfterBlockTimeout_data()
+{
+    QTest::addColumn<bool>("healthyLoseNothing");
+    QTest::newRow("sender read to the end") << false;
+    QTest::newRow("healthy subscribers lose nothing") << true;
+}
+
+void tst_remote_attack4::relayedEventsDropForAStalledSubscriberAfterBlockTimeout()
+{
+    QFETCH(bool, healthyLoseNothing);
+    constexpr qint64 M = 2000;
+    Source source(
+        {.capacity = 16, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::milliseconds(500)});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber a(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 aConnection = source.newest();
+    Subscriber c(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    Subscriber b(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(3), Deadline);
+    const quint64 bConnection = source.newest();
+    QTRY_COMPARE_WITH_TIMEOUT(c.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    source.registry.notify(Payload{0, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(0) && b.has(0) && c.has(0), Deadline);
+
+    relay.hold();
+    for (qint64 seq = RelayedBase + 1; seq <= RelayedBase + M; ++seq)
+        c.registry->notify(Payload{seq, QByteArray(16 * 1024, 'c')});
+    QTRY_COMPARE_WITH_TIMEOUT(source.relayed.load(), M, Deadline);
+    QVERIFY(source.on(bConnection).dropped > 0);
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+
+    relay.release();
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->pendingCount(), std::size_t(0), Deadline);
+    source.registry.notify(Payload{1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(1) && b.has(1) && c.has(1), Deadline);
+    for (const auto &[subscriber, connection] : {std::pair{&a, aConnection}, std::pair{&b, bConnection}}) {
+        QVERIFY(strictlyIncreasing(subscriber->from(true)));
+        QCOMPARE(subscriber->droppedBySource(), source.on(connection).dropped);
+        QCOMPARE(quint64(subscriber->received.size()) + subscriber->droppedBySource(), quint64(M + 2));
+    }
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+    if (!healthyLoseNothing)
+        return;
+    QSKIP("reproducer: once blockTimeout passes, one read of C's connection relays more events "
+          "than a backlog holds before the share's thread can write any, so A and C, which "
+          "read, lose some of them too (43 and then 839 each of 2,000 here)");
+    QCOMPARE(a.droppedBySource(), quint64(0));
+}
+
+// Delivery::Latest on the share, B held while the source notifies 2,000 events: once B reads
+// again it gets the newest, and coalescing is no drop (nothing counted on either side).
+void tst_remote_attack4::latestHeldSubscriberGetsTheNewestWithoutADrop()
+{
+    Source source({.delivery = rio::Delivery::Latest});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber b(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{0, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(b.has(0), Deadline);
+    relay.hold();
+    {
+        Worker worker(source.registry, 1, 2000, 8 * 1024);
+        QTRY_VERIFY_WITH_TIMEOUT(worker.done(), Deadline);
+    }
+    relay.release();
+    QTRY_VERIFY_WITH_TIMEOUT(b.has(2000), Deadline);
+    QVERIFY(strictlyIncreasing(b.received));
+    QCOMPARE(b.received.last(), qint64(2000));
+    QCOMPARE(b.droppedBySource(), quint64(0));
+    QCOMPARE(source.share->droppedCount(), quint64(0));
+}
+
+QTEST_MAIN(tst_remote_attack4)
+#include "tst_remote_attack4.moc"
