@@ -156,10 +156,16 @@ private:
     // the object's name; little-endian.
     void note(const QByteArray &body)
     {
+        // Read from the bytes: a QDataStream over a QByteArray allocates a QBuffer, which every
+        // event's packet would pay for.
+        if (body.size() < qsizetype(sizeof(quint16)))
+            return;
+        const quint16 type = qFromLittleEndian<quint16>(body.constData());
+        if (type != QtRemoteObjects::ObjectList && type != QtRemoteObjects::RemoveObject)
+            return;
         QDataStream in(body);
         in.setByteOrder(QDataStream::LittleEndian);
-        quint16 type = 0;
-        in >> type;
+        in.skipRawData(sizeof(quint16));
         if (type == QtRemoteObjects::ObjectList) {
             quint32 count = 0;
             in >> count;
