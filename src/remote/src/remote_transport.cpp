@@ -160,7 +160,7 @@ private:
         // event's packet would pay for.
         if (body.size() < qsizetype(sizeof(quint16)))
             return;
-        const quint16 type = qFromLittleEndian<quint16>(body.constData());
+        const auto type = qFromLittleEndian<quint16>(body.constData());
         if (type != QtRemoteObjects::ObjectList && type != QtRemoteObjects::RemoveObject)
             return;
         QDataStream in(body);
