@@ -135,9 +135,20 @@ private:
     // Appends what arrived, and lets the node read the packets that are whole now.
     void receive()
     {
-        m_in.remove(0, m_read);
+        // Read straight into the buffer, which keeps its capacity: no allocation per read once
+        // the node has read everything before (the usual case).
+        if (m_read == m_in.size())
+            m_in.resize(0);
+        else
+            m_in.remove(0, m_read);
         m_whole -= std::exchange(m_read, 0);
-        m_in.append(m_socket->readAll());
+        const qint64 arrived = m_socket->bytesAvailable();
+        if (arrived > 0) {
+            const qsizetype at = m_in.size();
+            m_in.resize(at + arrived);
+            const qint64 n = m_socket->read(m_in.data() + at, arrived);
+            m_in.resize(at + qMax<qint64>(n, 0));
+        }
         const qint64 before = m_whole;
         constexpr qint64 Header = sizeof(quint32);
         while (m_in.size() - m_whole >= Header) {
