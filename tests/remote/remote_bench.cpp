@@ -16,8 +16,11 @@
 // `flow` measures flow control with real processes (rio_remote_peer): a source, a healthy
 // subscriber and, in half the scenarios, a second one stalled (its event loop blocked) for
 // `stallMs` while the source floods `events` events of 64 bytes; for each, when the subscribers
-// got the last event, how many they got, and every process's peak resident memory:
-//   rio_remote_bench flow [events] [stallMs]
+// got the last event, how many they got, and every process's peak resident memory; after each
+// rio scenario, how the source and each subscriber account for every event (the drops the source
+// counted, the gaps and state changes each subscriber saw):
+//   rio_remote_bench flow [events] [stallMs] [scenarios] [runs]
+// `scenarios`: e.g. rio-block/stalled,qtro (all by default); `runs`: each that many times.
 #include "remote_payload.h"
 
 #include <registryio/qt/qt_registry.h>
@@ -194,17 +197,32 @@ public:
             timeoutMs);
         return found;
     }
-    // One value of a `stats` answer.
-    qint64 stat(const QByteArray &key)
+    // A `stats` answer, whole.
+    QByteArray stats()
     {
         const qsizetype from = m_lines.size();
         send("stats");
-        const QByteArray line = waitLine("stats ", from);
+        return waitLine("stats ", from);
+    }
+    // One value of a `stats` answer.
+    qint64 stat(const QByteArray &key) { return statOf(stats(), key); }
+    static qint64 statOf(const QByteArray &line, const QByteArray &key)
+    {
         for (const QByteArray &pair : line.mid(6).split(' ')) {
             if (pair.startsWith(key + '='))
                 return pair.mid(key.size() + 1).toLongLong();
         }
         return -1;
+    }
+    // The lines said so far that start with `prefix`.
+    QList<QByteArray> linesStartingWith(const QByteArray &prefix) const
+    {
+        QList<QByteArray> out;
+        for (const QByteArray &line : m_lines) {
+            if (line.startsWith(prefix))
+                out.append(line);
+        }
+        return out;
     }
     qsizetype lineCount() const { return m_lines.size(); }
     // Now, on the clock of the arrivals.
@@ -228,9 +246,69 @@ double reachedValue(const QByteArray &line, const QByteArray &key)
     return -1;
 }
 
+// One subscriber's count of a flow scenario and what accounts for a shortfall.
+struct FlowCount
+{
+    qint64 received = -1;  // events its handler got after it read `expect` (-1: no answer)
+    qint64 total = -1;     // events its handler got in all
+    qint64 bySource = -1;  // gaps in the source's sequence it saw (droppedBySource)
+    qint64 unordered = -1; // events that did not come after the one before them
+    qint64 stateLines = 0; // "state ..." lines after its first "state connected"
+    QByteArray states;     // those states, in order
+};
+
+// Says how the source and the subscribers account for every event of a rio scenario: the drops
+// the source counted (per subscriber and in eventsDropped), the gaps each subscriber saw, its
+// state changes (a reconnection loses what was in flight, counted on both sides) and whether a
+// connection was dropped; "unexplained" when a subscriber misses events that neither side counted.
+void printAccounting(FlowPeer &source, std::vector<std::unique_ptr<FlowPeer>> &subs, qint64 events,
+                     std::vector<FlowCount> &counts)
+{
+    const QByteArray notified = source.waitLine("notified ", 0, 60000);
+    const QByteArray stats = source.stats();
+    qint64 reportedDrops = 0;
+    for (const QByteArray &line : source.linesStartingWith("eventsDropped "))
+        reportedDrops += line.split(' ').value(2).toLongLong();
+    std::printf("  source: %s; dropped=%lld (eventsDropped reported %lld) subscribers=%lld connections=%lld "
+                "rejected=%lld;",
+                notified.isEmpty() ? "the notifying thread did not finish" : notified.constData(),
+                qlonglong(FlowPeer::statOf(stats, "dropped")), qlonglong(reportedDrops),
+                qlonglong(FlowPeer::statOf(stats, "subscribers")),
+                qlonglong(FlowPeer::statOf(stats, "connections")),
+                qlonglong(FlowPeer::statOf(stats, "rejected")));
+    for (const QByteArray &pair : stats.mid(6).split(' ')) {
+        if (pair.startsWith("drops") || (pair.startsWith("sent") && pair.size() > 4 && pair.at(4) != '='))
+            std::printf(" %s", pair.constData());
+    }
+    std::printf("\n");
+    for (std::size_t i = 0; i < subs.size(); ++i) {
+        const QByteArray line = subs[i]->stats();
+        FlowCount &c = counts[i];
+        c.total = FlowPeer::statOf(line, "received");
+        c.bySource = FlowPeer::statOf(line, "droppedBySource");
+        c.unordered = FlowPeer::statOf(line, "unordered");
+        const QList<QByteArray> states = subs[i]->linesStartingWith("state ");
+        c.stateLines = std::max<qint64>(0, states.size() - 1);
+        for (qsizetype s = 1; s < states.size(); ++s)
+            c.states += (s > 1 ? "," : "") + states.at(s).mid(6);
+        const qint64 missing = c.total < 0 ? -1 : events - c.total;
+        const bool explained =
+            missing <= 0 || c.stateLines > 0 || (c.bySource >= missing && reportedDrops > 0);
+        std::printf("  %s: received %lld in all (%lld before it read `expect`), missing %lld, gaps seen %lld "
+                    "(droppedBySource), unordered %lld, state changes %lld%s%s, last %lld%s\n",
+                    i == 0 ? "healthy" : "stalled", qlonglong(c.total), qlonglong(c.total - c.received),
+                    qlonglong(missing), qlonglong(c.bySource), qlonglong(c.unordered),
+                    qlonglong(c.stateLines), c.states.isEmpty() ? "" : " ", c.states.constData(),
+                    qlonglong(FlowPeer::statOf(line, "last")),
+                    explained ? "" : "  UNEXPLAINED: no drop counted at the source, no reconnection");
+    }
+    std::fflush(stdout);
+}
+
 // One scenario: `kind` rio-lossy (the default options), rio-block (Overflow::Block, the flood from
 // a thread of the source) or qtro (plain Qt Remote Objects, the flood on the source's thread).
-void flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, int round)
+// Returns whether every subscriber got every event.
+bool flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, int round)
 {
     const bool qtro = qstrcmp(kind, "qtro") == 0;
     const QString url =
@@ -245,7 +323,7 @@ void flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, in
     const QByteArray ready = source.waitLine("ready ", 0, 30000);
     if (ready.isEmpty()) {
         std::printf("%-9s FAIL: no source\n", kind);
-        return;
+        return false;
     }
     const QString address = QString::fromUtf8(ready.mid(6));
     const QString subscriberMode = qtro ? QStringLiteral("qtro-subscriber") : QStringLiteral("subscriber");
@@ -255,7 +333,7 @@ void flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, in
             std::make_unique<FlowPeer>(QStringList{subscriberMode, address, QStringLiteral("--quiet")}));
         if (subs.back()->waitLine("state connected", 0, 30000).isEmpty()) {
             std::printf("%-9s FAIL: a subscriber did not connect\n", kind);
-            return;
+            return false;
         }
     }
     // The plain source learns of its replicas on its own: give the second one a round trip.
@@ -285,17 +363,19 @@ void flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, in
         doneMs.push_back(double(arrival - startedAt[i]) / 1e6);
     }
     const qint64 sourceHwm = source.stat("hwm");
+    std::vector<FlowCount> counts(subs.size());
     std::printf("%-9s %-11s source peak RSS %7lld KiB", kind, stalled ? "stalled" : "alone",
                 qlonglong(sourceHwm));
     for (std::size_t i = 0; i < subs.size(); ++i) {
         const char *who = i == 0 ? "healthy" : "stalled";
         if (reached[i].isEmpty()) {
+            counts[i].received = subs[i]->stat("received");
             std::printf(" | %s: %lld of %lld received (the last dropped), peak RSS %lld KiB", who,
-                        qlonglong(subs[i]->stat("received")), qlonglong(events),
-                        qlonglong(subs[i]->stat("hwm")));
+                        qlonglong(counts[i].received), qlonglong(events), qlonglong(subs[i]->stat("hwm")));
             continue;
         }
         const double received = reachedValue(reached[i], "received");
+        counts[i].received = qint64(received);
         const double ms = reachedValue(reached[i], "ms");
         std::printf(" | %s: %.0f of %lld in %.0f ms (%.0f events/s; the last %.0f ms after the flood began), "
                     "peak RSS "
@@ -304,19 +384,35 @@ void flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, in
                     qlonglong(subs[i]->stat("hwm")));
     }
     std::printf("\n");
+    if (!qtro)
+        printAccounting(source, subs, events, counts);
     std::fflush(stdout);
+    return std::all_of(counts.begin(), counts.end(),
+                       [&](const FlowCount &c) { return (c.total >= 0 ? c.total : c.received) == events; });
 }
 
 int flow(int argc, char **argv)
 {
     const qint64 events = argc > 2 ? QByteArray(argv[2]).toLongLong() : 200000;
     const int stallMs = argc > 3 ? QByteArray(argv[3]).toInt() : 2000;
+    // `scenarios`: comma-separated kinds, each optionally with /alone or /stalled; all by default.
+    const QList<QByteArray> only = argc > 4 ? QByteArray(argv[4]).split(',') : QList<QByteArray>();
+    const int runs = argc > 5 ? std::max(1, QByteArray(argv[5]).toInt()) : 1;
     std::printf("flow: %lld events of 64 bytes, a stalled subscriber frozen %d ms\n", qlonglong(events),
                 stallMs);
     int round = 0;
     for (const char *kind : {"rio-lossy", "rio-block", "qtro"}) {
-        for (const bool stalled : {false, true})
-            flowScenario(kind, stalled, events, stallMs, ++round);
+        for (const bool stalled : {false, true}) {
+            const QByteArray name = QByteArray(kind) + (stalled ? "/stalled" : "/alone");
+            if (!only.isEmpty() && !only.contains(QByteArray(kind)) && !only.contains(name))
+                continue;
+            int whole = 0;
+            for (int run = 0; run < runs; ++run)
+                whole += flowScenario(kind, stalled, events, stallMs, ++round) ? 1 : 0;
+            if (runs > 1)
+                std::printf("%s: every event to every subscriber in %d of %d runs\n", name.constData(), whole,
+                            runs);
+        }
     }
     return 0;
 }
