@@ -338,8 +338,12 @@ bool flowScenario(const char *kind, bool stalled, qint64 events, int stallMs, in
     }
     // The plain source learns of its replicas on its own: give the second one a round trip.
     (void)source.stat("rss");
-    for (auto &sub : subs)
+    // Each subscriber counts from `expect` on: a stats answer after it says it read it, so that
+    // none of the flood arrives before (under load a subscriber may read its input late).
+    for (auto &sub : subs) {
         sub->send("expect " + QByteArray::number(events));
+        (void)sub->stats();
+    }
     if (stalled) {
         subs[1]->send("freeze");
         subs[1]->waitLine("frozen");
