@@ -14,7 +14,8 @@
 //   freeze                       prints "frozen", then blocks this process's event loop (reads
 //                                nothing from its sockets) until the line "thaw" on stdin
 //   expect <seq>                 prints "reached <seq> received=<n> ms=<t>" when event <seq>
-//                                arrives (t: since the first event after this command)
+//                                arrives (n: the events received after this command was read,
+//                                not before; t: since the first of them)
 //   stats                        prints "stats <key>=<value>..." (rss and hwm in KiB; on a
 //                                source, drops<id>= and sent<id>= per subscriber)
 // A source with --overflow newest|block and --block-timeout <ms> sets those options; it prints
