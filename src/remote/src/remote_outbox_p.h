@@ -2,7 +2,7 @@
 #pragma once
 
 #include <registryio/qt/delivery.h>
-#include <registryio/remote/remote_outbox.h>
+#include <registryio/remote/detail/remote_outbox.h>
 #include <registryio/remote/remote_share_options.h>
 
 #include <QByteArray>
