@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
+#include <registryio/remote/detail/remote_outbox.h>
 #include <registryio/remote/remote_codec.h>
 #include <registryio/remote/remote_connect.h>
 #include <registryio/remote/remote_listener.h>
-#include <registryio/remote/remote_outbox.h>
 #include <registryio/remote/remote_qml_registry.h>
 
 #include <QDataStream>

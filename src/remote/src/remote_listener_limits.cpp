@@ -70,7 +70,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self
 {
     static constexpr std::array<const char *, Budgets> What = {
         "bytes of packets not yet whole", "bytes waiting to be written",
-        "subscriptions that did not acquire their channel"};
+        "subscriptions that did not acquire their channel", "bytes in subscriptions' backlogs"};
     const qint64 now = nowMs();
     std::vector<std::pair<quint64, QString>> own;
     const std::lock_guard lock(m_mutex);
@@ -100,7 +100,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self
                       .arg(now - row->packetSince)
                 : QStringLiteral("with the most (%1%2)")
                       .arg(amount)
-                      .arg(budget == QueuedBytes ? QStringLiteral(" bytes") : QString());
+                      .arg(budget == UnreadySubscriptions ? QString() : QStringLiteral(" bytes"));
         QString reason =
             QStringLiteral("rio::RemoteListener %1: this process holds %2 %3 (the budget is %4); "
                            "connection %5 (%6), %7, is dropped")
@@ -190,6 +190,16 @@ bool RemoteListener::holdUnready(quint64 id)
     if (peer)
         g_ledger.set(id, UnreadySubscriptions, --peer->unready);
     return false;
+}
+
+void RemoteListener::holdBacklog(quint64 id, qint64 change)
+{
+    Private::Peer *peer = d->findId(id);
+    if (!peer || !peer->socket || peer->socket->property(RejectedProperty).toBool())
+        return;
+    peer->backlog += change;
+    if (g_ledger.set(id, BacklogBytes, peer->backlog) > d->options.backlogBytesBudget)
+        shed(BacklogBytes, d->options.backlogBytesBudget);
 }
 
 void RemoteListener::releaseUnready(quint64 id)

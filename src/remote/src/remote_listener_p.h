@@ -28,7 +28,7 @@
 namespace rio::detail {
 
 // The process's budgets: what the connections of every listener hold of each.
-enum Budget : std::size_t { IncompleteBytes, QueuedBytes, UnreadySubscriptions, Budgets };
+enum Budget : std::size_t { IncompleteBytes, QueuedBytes, UnreadySubscriptions, BacklogBytes, Budgets };
 // The most subscriptions that have not acquired their channel the process holds; past it, the
 // connections with the most go.
 inline constexpr qint64 UnreadyBudget = 256;
@@ -156,6 +156,7 @@ struct RemoteListener::Private
         qint64 packetSince = 0;  // ms: the packet not yet whole began
         qint64 queued = 0;       // bytes waiting to be written, as last measured
         qint64 unready = 0;      // subscriptions that have not acquired their channel
+        qint64 backlog = 0;      // bytes its subscriptions' backlogs hold (as last told)
         int pauses = 0;          // pauseReading() not yet resumed: Qt Remote Objects does not read
         bool readPaused = false; // the read under way began paused: Qt Remote Objects reads none
         bool handshaken = false; // a whole packet arrived

@@ -24,6 +24,12 @@ struct InboundMark
 };
 thread_local InboundMark t_inbound;
 
+// What an entry is counted as holding.
+qint64 costOf(const RemoteOutgoing &item)
+{
+    return RemoteEntryBytes + item.payload.size();
+}
+
 } // namespace
 
 quint64 randomRemoteId()
@@ -74,6 +80,12 @@ void RemoteOutbox::attachHoldPoster(std::function<void()> hold)
     m_holdPoster = std::move(hold);
 }
 
+void RemoteOutbox::attachAccount(std::function<void()> account)
+{
+    std::lock_guard lock(m_mutex);
+    m_account = std::move(account);
+}
+
 void RemoteOutbox::setRelayDropping(bool dropping)
 {
     std::lock_guard lock(m_mutex);
@@ -104,6 +116,7 @@ void RemoteOutbox::addBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
             backlog->queue.push_back(*m_retained); // shares the bytes
             backlog->retainedFirst = true;
         }
+        driftLocked(*backlog, costOf(*m_retained));
     }
     m_backlogs.push_back(backlog);
 }
@@ -121,6 +134,11 @@ void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
     queue.swap(backlog->queue);
     backlog->latest.reset();
     backlog->ready = false;
+    backlog->bytes = 0;
+    if (backlog->connection != 0 && backlog->ledgered != 0) { // given back, once
+        m_goneBytes.emplace_back(backlog->connection, -std::exchange(backlog->ledgered, 0));
+        reportLocked();
+    }
     m_room.notify_all(); // a sender waiting for its room waits no more
 }
 
@@ -183,20 +201,47 @@ void RemoteOutbox::reportLocked()
         Qt::QueuedConnection);
 }
 
+void RemoteOutbox::driftLocked(RemoteBacklog &backlog, qint64 change)
+{
+    backlog.bytes += change;
+    m_drift += change;
+    if (m_drift >= RemoteLedgerStep || m_drift <= -RemoteLedgerStep) {
+        m_drift = 0;
+        m_accountDue = true;
+        reportLocked();
+    }
+}
+
 std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> RemoteOutbox::takeUnreported()
 {
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> out;
     std::lock_guard lock(m_mutex);
     out.swap(m_goneUnreported);
     for (const auto &backlog : m_backlogs) {
-        if (backlog->unreported > 0) {
-            out.emplace_back(backlog, backlog->unreported);
-            backlog->unreported = 0;
-        }
+        if (backlog->unreported > 0)
+            out.emplace_back(backlog, std::exchange(backlog->unreported, 0));
     }
     return out;
 }
 
+std::vector<std::pair<quint64, qint64>> RemoteOutbox::takeBytes()
+{
+    std::vector<std::pair<quint64, qint64>> out;
+    std::lock_guard lock(m_mutex);
+    out.swap(m_goneBytes);
+    for (const auto &backlog : m_backlogs) {
+        if (backlog->connection == 0 || backlog->bytes == backlog->ledgered)
+            continue;
+        const qint64 change = backlog->bytes - std::exchange(backlog->ledgered, backlog->bytes);
+        const auto it = std::find_if(out.begin(), out.end(),
+                                     [&](const auto &entry) { return entry.first == backlog->connection; });
+        if (it == out.end())
+            out.emplace_back(backlog->connection, change);
+        else
+            it->second += change;
+    }
+    return out;
+}
 std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size_t max, qsizetype maxBytes)
 {
     std::vector<RemoteOutgoing> out;
@@ -216,6 +261,7 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size
         out.push_back(std::move(backlog.queue.front()));
         backlog.queue.pop_front();
     }
+    driftLocked(backlog, -(bytes + RemoteEntryBytes * qint64(out.size())));
     backlog.sent += out.size();
     if (!out.empty())
         backlog.retainedFirst = false;
@@ -261,8 +307,10 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     bool queued = false;
     bool droppedAny = false;
     bool hold = false;
+    const qint64 cost = costOf(item);
     for (const auto &backlog : m_backlogs) {
         if (delivery == Delivery::Latest) {
+            driftLocked(*backlog, cost - (backlog->latest ? costOf(*backlog->latest) : 0));
             backlog->latest = item; // shares the bytes
             queued = true;
             continue;
@@ -293,10 +341,13 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
             // The retained event stays first (a subscriber's state on connection): the oldest
             // after it goes, unless it is all the backlog holds.
             const bool spare = backlog->retainedFirst && backlog->queue.size() > 1;
-            backlog->queue.erase(backlog->queue.begin() + (spare ? 1 : 0));
+            const auto oldest = backlog->queue.begin() + (spare ? 1 : 0);
+            driftLocked(*backlog, -costOf(*oldest));
+            backlog->queue.erase(oldest);
             backlog->retainedFirst = spare;
         }
         backlog->queue.push_back(item); // shares the bytes
+        driftLocked(*backlog, cost);
         queued = true;
     }
     if (retainLatest)
@@ -305,6 +356,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         reportLocked();
     if (queued)
         scheduleLocked();
+    const bool account = std::exchange(m_accountDue, false) && onPump && m_account;
     lock.unlock();
     // On the pump's thread, with nothing waiting and an idle connection: straight to the wire, as
     // a plain signal would (later pushes on other threads queue behind it and go on a later turn
@@ -315,6 +367,8 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         m_sendToNow(*backlog, item);
     if (hold)
         m_holdPoster();
+    if (account)
+        m_account();
 }
 
 void RemoteOutbox::attach(QObject *pump, std::function<void()> send)

@@ -2,7 +2,7 @@
 #pragma once
 
 #include <registryio/qt/delivery.h>
-#include <registryio/remote/remote_outbox.h>
+#include <registryio/remote/detail/remote_outbox.h>
 #include <registryio/remote/remote_share_options.h>
 
 #include <QByteArray>
@@ -31,6 +31,12 @@ inline constexpr int RemoteFramesPerTurn = 8;
 // The most events a subscriber's backlog holds before it acquired its channel (ready): a
 // subscription that never becomes ready costs little, and no sender waits for it.
 inline constexpr std::size_t RemoteUnreadyCapacity = 1024;
+
+/// What a backlog's entry is counted as holding beyond its payload (its slot and the payload's
+/// header), for the listener's budget of backlog bytes.
+inline constexpr qint64 RemoteEntryBytes = 48;
+/// Backlogs' net growth (or shrinking) in bytes that has the pump tell the listener's ledger.
+inline constexpr qint64 RemoteLedgerStep = 64 * 1024;
 
 /// One event waiting for the wire.
 struct RemoteOutgoing
@@ -63,6 +69,10 @@ struct RemoteBacklog
     quint64 sent = 0;
     quint64 dropped = 0;
     quint64 unreported = 0; // drops not yet signalled
+    /// What its entries hold, each counted whole (RemoteEntryBytes and its payload), and what of
+    /// it the listener's ledger was last told.
+    qint64 bytes = 0;
+    qint64 ledgered = 0;
     /// The share's channel object for it (owned and used on the share's thread only).
     QObject *channel = nullptr;
 
@@ -109,8 +119,8 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// has nothing waiting and its connection is idle (pump thread only).
     void attachFanoutDirect(std::function<bool(quint64 connection)> isIdle,
                             std::function<void(RemoteBacklog &, RemoteOutgoing &)> sendNow);
-    /// Runs `report` on the pump's thread once drops are waiting to be signalled (at most one
-    /// scheduled at a time).
+    /// Runs `report` on the pump's thread once drops are waiting to be signalled or the backlogs'
+    /// bytes moved by RemoteLedgerStep (at most one scheduled at a time).
     void attachReport(std::function<void()> report);
     /// Block only: an event relayed from a listener's connection on the pump's thread (which
     /// never waits) that finds a ready backlog full is queued beyond `capacity`, and `hold` runs
@@ -123,6 +133,11 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     bool anyReadyFull() noexcept;
     /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> takeUnreported();
+    /// The change in backlog bytes per listener connection since it was last taken.
+    std::vector<std::pair<quint64, qint64>> takeBytes();
+    /// Runs `account` on the pump's thread right after a push there moved the backlogs' bytes by
+    /// RemoteLedgerStep (a burst of notifies on that thread gives it no turn for the report).
+    void attachAccount(std::function<void()> account);
     /// The size of the fullest backlog now.
     std::size_t mostPending() noexcept;
     /// How many backlogs there are.
@@ -153,6 +168,7 @@ private:
     void scheduleLocked();
     void pushFanout(quint64 origin, QByteArray payload);
     void reportLocked();
+    void driftLocked(RemoteBacklog &backlog, qint64 change);
 
     std::condition_variable m_room;
     int m_waiting = 0;
@@ -160,11 +176,15 @@ private:
     std::vector<std::shared_ptr<RemoteBacklog>> m_backlogs;
     std::optional<RemoteOutgoing> m_retained;
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> m_goneUnreported;
+    std::vector<std::pair<quint64, qint64>> m_goneBytes; // removed backlogs' ledgered bytes
+    qint64 m_drift = 0;                                  // bytes' net change since the last report
     bool m_reportScheduled = false;
     std::shared_ptr<std::function<void()>> m_report;
     std::function<bool(quint64)> m_isConnectionIdle;                    // pump thread only
     std::function<void(RemoteBacklog &, RemoteOutgoing &)> m_sendToNow; // pump thread only
     std::function<void()> m_holdPoster;                                 // pump thread only
+    std::function<void()> m_account;                                    // pump thread only
+    bool m_accountDue = false;
     bool m_relayDropping = false;
 
     std::mutex m_mutex;

@@ -102,6 +102,7 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->box->connected.store(true, std::memory_order_release);
     d->box->attach(this, [this] { pump(); });
     d->box->attachReport([this] { report(); });
+    d->box->attachAccount([this] { account(); });
     if (options.delivery == Delivery::Every)
         d->box->attachFanoutDirect(
             [this](quint64 connection) { return !d->listener || d->listener->isIdle(connection); },
@@ -322,6 +323,10 @@ void RemoteShareBase::removeSubscriber(const std::shared_ptr<detail::RemoteBackl
 
 void RemoteShareBase::report()
 {
+    const QPointer<RemoteShareBase> self = this;
+    account();
+    if (!self)
+        return;
     const auto drops = d->box->takeUnreported();
     if (drops.empty())
         return;
@@ -338,11 +343,20 @@ void RemoteShareBase::report()
         logDrops();
     else if (!d->logTimer->isActive())
         d->logTimer->start(int(1000 - (now - d->lastLog)));
-    const QPointer<RemoteShareBase> self = this;
     for (const auto &[backlog, count] : drops) {
         Q_EMIT eventsDropped(backlog->id, count);
         if (!self)
             return; // a slot destroyed the share
+    }
+}
+
+void RemoteShareBase::account()
+{
+    const QPointer<RemoteShareBase> self = this;
+    for (const auto &[connection, change] : d->box->takeBytes()) {
+        if (!self || !d->listener)
+            return;
+        d->listener->holdBacklog(connection, change); // may drop connections (and their backlogs)
     }
 }
 

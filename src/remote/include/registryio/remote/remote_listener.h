@@ -47,6 +47,11 @@ public:
         /// in this process; past it, the connections with the most waiting are dropped until it
         /// holds.
         qint64 queuedBytesBudget = qint64(64) << 20;
+        /// The most bytes that subscriptions' backlogs (events not yet sent to a subscriber, each
+        /// counted whole: its payload and 48 bytes) may hold across every connection of every
+        /// listener in this process; past it, the connections whose subscriptions hold the most
+        /// are dropped until it holds.
+        qint64 backlogBytesBudget = qint64(128) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
         /// A connection that has not sent one whole packet this long after it connected (its TLS
@@ -124,6 +129,10 @@ public:
     bool holdUnready(quint64 id);
     /// One subscription counted by holdUnready() acquired its channel, or went.
     void releaseUnready(quint64 id);
+    /// Connection `id`'s subscriptions' backlogs hold `change` bytes more (or fewer, when
+    /// negative), counted against Options::backlogBytesBudget (shares call it): past it, the
+    /// connections that hold the most go, one warning each, until it holds.
+    void holdBacklog(quint64 id, qint64 change);
     /// Tells the listener that something was written to its connections: it checks, once this
     /// turn of the event loop ends, that none has more than its limits waiting (shares call it).
     void noteWrites();

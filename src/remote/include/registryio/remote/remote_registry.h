@@ -2,9 +2,9 @@
 #pragma once
 
 #include <registryio/qt/qt_registry.h>
+#include <registryio/remote/detail/remote_outbox.h>
 #include <registryio/remote/remote_codec.h>
 #include <registryio/remote/remote_connect.h>
-#include <registryio/remote/remote_outbox.h>
 #include <registryio/remote/remote_subscriber.h>
 
 #include <QPointer>

@@ -2,8 +2,8 @@
 #pragma once
 
 #include <registryio/qt/qt_registry.h>
+#include <registryio/remote/detail/remote_outbox.h>
 #include <registryio/remote/remote_codec.h>
-#include <registryio/remote/remote_outbox.h>
 #include <registryio/remote/remote_share_base.h>
 
 #include <QPointer>

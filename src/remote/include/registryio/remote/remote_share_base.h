@@ -106,6 +106,7 @@ private:
     void releasePosters();
     void checkRoom();
     void report();
+    void account();
     void logDrops();
     void reject(const QString &what);
 
