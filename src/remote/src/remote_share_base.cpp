@@ -260,21 +260,14 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
         d->readyTimer->start();
     if (!d->listener)
         return;
-    // The old connection can do nothing with the subscription any more: it goes, once Qt Remote
-    // Objects is done with the packet it is reading.
-    const QString reason =
-        QStringLiteral("rio::RemoteShare \"%1\": subscriber %2 was taken over by %3 (it proved the "
-                       "subscriber's secret); %4, which held it, is dropped")
-            .arg(d->name)
-            .arg(backlog->id)
-            .arg(d->listener->connectionName(connection), d->listener->connectionName(old));
-    QMetaObject::invokeMethod(
-        this,
-        [this, old, reason] {
-            if (d->listener)
-                d->listener->dropConnection(old, reason);
-        },
-        Qt::QueuedConnection);
+    // The old connection can do nothing with the subscription any more: it goes (as a connection
+    // the process budget sheds while a subscription arrives does).
+    d->listener->dropConnection(
+        old, QStringLiteral("rio::RemoteShare \"%1\": subscriber %2 was taken over by %3 (it proved the "
+                            "subscriber's secret); %4, which held it, is dropped")
+                 .arg(d->name)
+                 .arg(backlog->id)
+                 .arg(d->listener->connectionName(connection), d->listener->connectionName(old)));
 }
 
 void RemoteShareBase::onUnsubscribe(quint64 key)
