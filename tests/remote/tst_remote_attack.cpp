@@ -296,7 +296,7 @@ private Q_SLOTS:
     void stalledSubscriberPaysAFewBytesPerChurnOfOthers();
     void queuedBudgetDropsTheFloodersNotAStalledSubscriber();
     void senderThatClosesWhileItsReadingIsPausedIsForgotten();
-    void secondConnectionWithTheSameSecretIsDropped();
+    void secondConnectionWithTheSameSecretTakesTheSubscriptionOver();
     void unsubscribeOfAnUnknownOrOwnKeyChangesNothingElse();
     void queuedBudgetAcrossListenersSparesTheStalledSubscriber();
     void incompleteBudgetAcrossListenersSparesTheSubscriber_data();
@@ -938,10 +938,11 @@ struct RawPeer
 
 } // namespace
 
-// REMOTE.md: a peer that calls "subscribe with a secret that another live connection subscribed
-// with ... is disconnected with a warning (peerRejected, rejectedCount()), and nothing else
-// changes: the subscriber keeps its subscription and gets every event".
-void tst_remote_attack::secondConnectionWithTheSameSecretIsDropped()
+// REMOTE.md: a connection that subscribes "with a secret that another live connection holds
+// ... takes the subscription over", and the connection that held it "is dropped with one
+// warning". The bystander keeps its subscription and gets every event; the subscription's
+// control is the new connection's (its unsubscribe works, and costs it nothing).
+void tst_remote_attack::secondConnectionWithTheSameSecretTakesTheSubscriptionOver()
 {
     Source source(uniqueLocalUrl());
     QVERIFY(source.share);
@@ -951,16 +952,31 @@ void tst_remote_attack::secondConnectionWithTheSameSecretIsDropped()
     RawPeer second;
     QVERIFY(first.start(address) && second.start(address));
     QTRY_VERIFY_WITH_TIMEOUT(bystander.connected(), Deadline);
-    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
+    QVERIFY(served(source, bystander, 1));
     QVERIFY(first.call("subscribe(QByteArray)", secretFor(5)));
     QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 2, Deadline);
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
     QVERIFY(second.call("subscribe(QByteArray)", secretFor(5)));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
-    QTRY_VERIFY_WITH_TIMEOUT(second.replica->state() != QRemoteObjectReplica::Valid, Deadline);
+    QVERIFY2(rejected.at(0).at(0).toString().contains(QLatin1String("taken over")),
+             qPrintable(rejected.at(0).at(0).toString()));
+    QTRY_VERIFY_WITH_TIMEOUT(first.replica->state() != QRemoteObjectReplica::Valid, Deadline);
     QCOMPARE(source.share->base()->subscriberCount(), 2);
-    QCOMPARE(first.replica->state(), QRemoteObjectReplica::Valid);
-    QVERIFY(served(source, bystander, 1));
+    QCOMPARE(second.replica->state(), QRemoteObjectReplica::Valid);
+    for (qint64 seq = 2; seq <= 50; ++seq)
+        source.registry.notify(Payload{seq, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(bystander.received.contains(50), Deadline);
+    QCOMPARE(bystander.received.mid(bystander.received.indexOf(2)), [] {
+        QList<qint64> all;
+        for (qint64 seq = 2; seq <= 50; ++seq)
+            all.append(seq);
+        return all;
+    }());
+    QCOMPARE(bystander.registry->link()->droppedBySource(), quint64(0));
+    QVERIFY(second.call("unsubscribe(qulonglong)", QVariant::fromValue(keyOf(secretFor(5)))));
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
+    QCOMPARE(rejected.size(), 1);
+    QCOMPARE(second.replica->state(), QRemoteObjectReplica::Valid);
 }
 
 // Unsubscribing a key nobody subscribed with, or one's own key twice, is no attack on anyone:

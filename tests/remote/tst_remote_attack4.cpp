@@ -263,6 +263,68 @@ private:
     std::thread m_thread;
 };
 
+// A raw peer of the share "orders" in steps: its share replica and the channel of `secret` (on a
+// node of its own: a connection of its own), then subscribe(), ready(), unsubscribe() and post()
+// when the test says.
+struct RawPeer
+{
+    std::unique_ptr<QRemoteObjectNode> node = std::make_unique<QRemoteObjectNode>();
+    std::unique_ptr<QRemoteObjectDynamicReplica> share;
+    std::unique_ptr<QRemoteObjectDynamicReplica> channel;
+    QByteArray secret;
+
+    bool start(const QString &address, const QByteArray &peerSecret, bool acquireNow = true)
+    {
+        secret = peerSecret;
+        share = rawReplica(*node, address);
+        if (acquireNow)
+            acquire();
+        return share != nullptr;
+    }
+    void acquire()
+    {
+        channel.reset(node->acquireDynamic(QStringLiteral("orders#") + QString::number(keyOf(secret), 16)));
+    }
+    [[nodiscard]] QMetaMethod slot(QRemoteObjectDynamicReplica *replica, const char *signature) const
+    {
+        const QMetaObject *meta = replica->metaObject();
+        return meta->method(meta->indexOfSlot(QMetaObject::normalizedSignature(signature)));
+    }
+    bool subscribe()
+    {
+        return slot(share.get(), "subscribe(QByteArray)")
+            .invoke(share.get(), Qt::DirectConnection, Q_ARG(QByteArray, secret));
+    }
+    bool ready()
+    {
+        return channel->waitForSource(Deadline) &&
+               slot(channel.get(), "ready()").invoke(channel.get(), Qt::DirectConnection);
+    }
+    bool unsubscribe()
+    {
+        return slot(share.get(), "unsubscribe(quint64)")
+            .invoke(share.get(), Qt::DirectConnection, Q_ARG(qulonglong, keyOf(secret)));
+    }
+    bool post(qint64 seq)
+    {
+        const rio::detail::RemoteFrameEvent event{0, keyOf(secret), payloadBytes(seq)};
+        return slot(share.get(), "post(QByteArray)")
+            .invoke(share.get(), Qt::DirectConnection,
+                    Q_ARG(QByteArray, rio::detail::encodeRemotePost({&event, 1})));
+    }
+};
+
+// The one subscriber of `source` that is not on `bystander`'s connection (a default entry when
+// there is none).
+rio::RemoteSubscriberInfo other(const Source &source, quint64 bystander)
+{
+    for (const rio::RemoteSubscriberInfo &info : source.share->base()->subscribers()) {
+        if (info.connection != bystander)
+            return info;
+    }
+    return {};
+}
+
 } // namespace
 
 class tst_remote_attack4 : public QObject
@@ -277,6 +339,12 @@ private Q_SLOTS:
     void nodeDestroyedBeforeItsRemoteRegistry();
     void retainedEventComesFirstDespiteAFullBacklog();
     void subscriberBackAfterAHalfOpenLinkIsServed();
+    void takenOverSubscriptionRefusesTheOldConnection_data();
+    void takenOverSubscriptionRefusesTheOldConnection();
+    void takeoverWhileABlockSenderWaitsKeepsTheBacklog();
+    void takeoverOfAConnectionPausedUnderBlock();
+    void takeoverRacesTheOldConnectionsClose();
+    void twoConnectionsRaceToTakeOverOneSecret();
     void librarySchemesStayOffPlainNodes();
     void processesExitWithWorkQueued();
     void relayedEventsDropForAStalledSubscriberAfterBlockTimeout_data();
@@ -534,29 +602,264 @@ void tst_remote_attack4::retainedEventComesFirstDespiteAFullBacklog()
 // The link between a subscriber and its source breaks without the source hearing of it (the
 // subscriber's side closes, the source's stays open: a NAT timeout, a cable pulled). The
 // subscriber reconnects and subscribes again with its secret, which the source still sees held by
-// the old connection. REMOTE.md: the subscriber "resubscribes by itself when the source is back".
+// the old connection. REMOTE.md: the subscriber "resubscribes by itself when the source is back";
+// proving its secret, it takes its subscription over: what it misses is what went into the dead
+// link, in order and counted by droppedBySource(), and the old connection is dropped.
 void tst_remote_attack4::subscriberBackAfterAHalfOpenLinkIsServed()
 {
-    QSKIP("reproducer: the source drops the returning subscriber's every new connection (\"a "
-          "subscription with a secret another connection holds\") while the half-open one lives, "
-          "which over TCP is until the kernel gives up on it");
+    constexpr qint64 N = 50;
     Source source({});
     QVERIFY2(source.share, qPrintable(source.listener->errorString()));
     Relay relay(source.port());
     Subscriber s(relay.address());
     QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 before = source.newest();
     source.registry.notify(Payload{1, {}});
     QTRY_VERIFY_WITH_TIMEOUT(s.has(1), Deadline);
 
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
     relay.orphan();
+    // Into the dead link, or waiting in the backlog.
+    for (qint64 seq = 2; seq < N; ++seq)
+        source.registry.notify(Payload{seq, {}});
     QTRY_COMPARE_WITH_TIMEOUT(s.registry->state(), rio::RemoteSubscriber::State::Reconnecting, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1) && source.newest() != before, Deadline);
     QTRY_COMPARE_WITH_TIMEOUT(s.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
-    QTRY_VERIFY_WITH_TIMEOUT(
-        [&] {
-            source.registry.notify(Payload{2, {}});
-            return QTest::qWaitFor([&] { return s.has(2); }, 200);
-        }(),
-        Deadline);
+    source.registry.notify(Payload{N, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(s.has(N), Deadline);
+    QVERIFY(strictlyIncreasing(s.received));
+    QCOMPARE(quint64(s.received.size()) + s.droppedBySource(), quint64(N));
+    QCOMPARE(source.share->droppedCount(), quint64(0));
+    QCOMPARE(source.share->base()->subscriberCount(), 1);
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QVERIFY2(rejected.at(0).at(0).toString().contains(QLatin1String("taken over")),
+             qPrintable(rejected.at(0).at(0).toString()));
+}
+
+void tst_remote_attack4::takenOverSubscriptionRefusesTheOldConnection_data()
+{
+    QTest::addColumn<int>("attempt");
+    QTest::newRow("unsubscribe") << 0;
+    QTest::newRow("ready") << 1;
+    QTest::newRow("post as the subscriber") << 2;
+}
+
+// After a takeover the old connection can do nothing with the subscription: whether its call
+// reaches the source before its drop or not, the subscription stays the new connection's, the
+// bystander gets every event and none as the subscriber, and the old connection is dropped once.
+void tst_remote_attack4::takenOverSubscriptionRefusesTheOldConnection()
+{
+    QFETCH(int, attempt);
+    Source source({});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Subscriber bystander(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 bystanderConnection = source.newest();
+    RawPeer old;
+    QVERIFY(old.start(source.address(), secretFor(7)));
+    QVERIFY(old.subscribe() && old.ready());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    const quint64 oldConnection = other(source, bystanderConnection).connection;
+    source.registry.notify(Payload{1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(bystander.has(1), Deadline);
+
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    RawPeer back;
+    QVERIFY(back.start(source.address(), secretFor(7)));
+    QVERIFY(back.subscribe());
+    QTRY_VERIFY_WITH_TIMEOUT(other(source, bystanderConnection).connection != oldConnection, Deadline);
+    // On its old connection if the source has not dropped it yet, else on the one its node
+    // makes next (or nowhere): refused either way.
+    if (attempt == 0)
+        old.unsubscribe();
+    else if (attempt == 1)
+        old.ready();
+    else
+        old.post(RelayedBase + 1);
+    QVERIFY(back.ready());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(!rejected.isEmpty(), Deadline);
+    for (qint64 seq = 2; seq <= 20; ++seq)
+        source.registry.notify(Payload{seq, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(bystander.has(20), Deadline);
+    QCOMPARE(bystander.received, range(1, 20));
+    QCOMPARE(source.relayed.load(), qint64(0));
+    QCOMPARE(source.share->base()->subscriberCount(), 2);
+    const quint64 holder = other(source, bystanderConnection).connection;
+    QVERIFY(!source.listener->peerName(holder).isEmpty());
+    // The new connection controls it, and was never dropped.
+    const qsizetype drops = rejected.size();
+    QVERIFY(back.unsubscribe());
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
+    QCOMPARE(rejected.size(), drops);
+    QVERIFY(!source.listener->peerName(holder).isEmpty());
+}
+
+// Block: a worker waits for room in a backlog whose connection went half-open. The subscriber
+// takes its subscription over: the backlog moves whole (nothing dropped at the source), the
+// worker's wait ends as the new connection reads, and what the subscriber misses is only what
+// went into the dead link, counted.
+void tst_remote_attack4::takeoverWhileABlockSenderWaitsKeepsTheBacklog()
+{
+    constexpr qint64 N = 1500;
+    Source source(
+        {.capacity = 16, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::minutes(10)});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay relay(source.port());
+    Subscriber a(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    Subscriber s(relay.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    const quint64 sConnection = source.newest();
+    source.registry.notify(Payload{0, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(0) && s.has(0), Deadline);
+
+    relay.hold();
+    std::unique_ptr<Worker> worker;
+    const auto stop = qScopeGuard([&] {
+        source.share.reset(); // wakes a waiting worker
+        worker.reset();
+    });
+    worker = std::make_unique<Worker>(source.registry, 1, N, 8 * 1024);
+    QTRY_VERIFY_WITH_TIMEOUT(source.on(sConnection).pending == 16, Deadline);
+    QVERIFY(!worker->done());
+
+    relay.orphan();
+    relay.release();
+    QTRY_VERIFY_WITH_TIMEOUT(worker->done(), Deadline);
+    source.registry.notify(Payload{N + 1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(N + 1) && s.has(N + 1), Deadline);
+    QVERIFY(source.newest() != sConnection);
+    QCOMPARE(a.received, range(0, N + 1));
+    QVERIFY(strictlyIncreasing(s.received));
+    QCOMPARE(quint64(s.received.size()) + s.droppedBySource(), quint64(N + 2));
+    QCOMPARE(source.share->droppedCount(), quint64(0));
+    QCOMPARE(source.listener->rejectedCount(), quint64(1));
+}
+
+// Block: C's connection is not read (the source paused it) because C's events found B's backlog
+// full. C's link goes half-open and C comes back on a new connection, taking its subscription
+// over: the paused connection is dropped, the new one is read, and once B reads again every
+// sender goes on.
+void tst_remote_attack4::takeoverOfAConnectionPausedUnderBlock()
+{
+    constexpr qint64 M = 600;
+    Source source(
+        {.capacity = 16, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::minutes(10)});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Relay toB(source.port());
+    Relay toC(source.port());
+    Subscriber b(toB.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 bConnection = source.newest();
+    Subscriber c(toC.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    const quint64 cConnection = source.newest();
+    QTRY_COMPARE_WITH_TIMEOUT(c.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    source.registry.notify(Payload{0, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(b.has(0) && c.has(0), Deadline);
+
+    toB.hold();
+    for (qint64 seq = RelayedBase + 1; seq <= RelayedBase + M; ++seq)
+        c.registry->notify(Payload{seq, QByteArray(8 * 1024, 'c')});
+    QTRY_VERIFY_WITH_TIMEOUT(source.on(bConnection).pending >= 16, Deadline);
+    QVERIFY(source.relayed.load() < M);
+
+    toC.orphan();
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2) && source.newest() != cConnection, Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(c.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->rejectedCount(), quint64(1), Deadline);
+    toB.release();
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    // The share's own thread does not wait for room: it notifies once B's backlog drained.
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->pendingCount(), std::size_t(0), Deadline);
+    c.registry->notify(Payload{2 * RelayedBase, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(b.has(2 * RelayedBase), Deadline);
+    source.registry.notify(Payload{1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(b.has(1) && c.has(1), Deadline);
+    QVERIFY(strictlyIncreasing(b.from(true)));
+    QCOMPARE(b.from(false), (QList<qint64>{0, 1}));
+    QCOMPARE(c.from(false), (QList<qint64>{0, 1}));
+    QCOMPARE(source.listener->rejectedCount(), quint64(1));
+}
+
+// The subscriber comes back while its old connection closes: whichever the source hears first
+// (a takeover, then a close that takes nothing; or a close, then a new subscription), the
+// subscription is the new connection's, receiving, and the new connection is never dropped.
+void tst_remote_attack4::takeoverRacesTheOldConnectionsClose()
+{
+    Source source({});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Subscriber bystander(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 bystanderConnection = source.newest();
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    for (quint64 round = 0; round < 9; ++round) {
+        auto old = std::make_unique<RawPeer>();
+        QVERIFY(old->start(source.address(), secretFor(100 + round)));
+        QVERIFY(old->subscribe() && old->ready());
+        QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+        RawPeer back;
+        QVERIFY(back.start(source.address(), secretFor(100 + round), false));
+        const quint64 oldConnection = other(source, bystanderConnection).connection;
+        QVERIFY(back.subscribe());
+        // The close before the subscription left this process, after one pass of the event loop
+        // (either may reach the source first), or after the source took the subscription over.
+        if (round % 3 == 1)
+            QCoreApplication::processEvents();
+        else if (round % 3 == 2)
+            QTRY_VERIFY_WITH_TIMEOUT(other(source, bystanderConnection).connection != oldConnection,
+                                     Deadline);
+        old.reset();
+        back.acquire(); // after the subscription, which the source reads first
+        QVERIFY(back.ready());
+        QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2) && source.listener->connectionCount() == 2, Deadline);
+        const quint64 connection = other(source, bystanderConnection).connection;
+        QVERIFY(!source.listener->peerName(connection).isEmpty());
+        QVERIFY(back.unsubscribe());
+        QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 1, Deadline);
+    }
+    for (const QList<QVariant> &reason : rejected)
+        QVERIFY2(reason.at(0).toString().contains(QLatin1String("taken over")),
+                 qPrintable(reason.at(0).toString()));
+    source.registry.notify(Payload{1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(bystander.has(1), Deadline);
+}
+
+// Two connections present one subscriber's secret at once: the last the source hears holds the
+// subscription, the other and the first holder are dropped, and the bystander misses nothing.
+void tst_remote_attack4::twoConnectionsRaceToTakeOverOneSecret()
+{
+    Source source({});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Subscriber bystander(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 bystanderConnection = source.newest();
+    RawPeer first;
+    QVERIFY(first.start(source.address(), secretFor(11)));
+    QVERIFY(first.subscribe() && first.ready());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    const quint64 firstConnection = other(source, bystanderConnection).connection;
+    source.registry.notify(Payload{1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(bystander.has(1), Deadline);
+
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    RawPeer b;
+    RawPeer c;
+    QVERIFY(b.start(source.address(), secretFor(11)) && c.start(source.address(), secretFor(11)));
+    QVERIFY(b.subscribe() && c.subscribe());
+    QVERIFY(b.ready() && c.ready());
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 2, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    const quint64 holder = other(source, bystanderConnection).connection;
+    QVERIFY(holder != firstConnection);
+    QVERIFY(!source.listener->peerName(holder).isEmpty());
+    for (qint64 seq = 2; seq <= 20; ++seq)
+        source.registry.notify(Payload{seq, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(bystander.has(20), Deadline);
+    QCOMPARE(bystander.received, range(1, 20));
+    QCOMPARE(source.share->base()->subscriberCount(), 2);
+    QCOMPARE(rejected.size(), 2);
 }
 
 // The library registers its own schemes (riolocal:, riotcp:) on the nodes it connects only: a

@@ -169,6 +169,7 @@ void RemoteOutbox::setReady(const std::shared_ptr<RemoteBacklog> &backlog)
     if (std::find(m_backlogs.begin(), m_backlogs.end(), backlog) == m_backlogs.end())
         return;
     backlog->ready = true;
+    backlog->moved = false;
     if (backlog->size() > 0)
         scheduleLocked();
 }
@@ -247,7 +248,7 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size
     std::vector<RemoteOutgoing> out;
     qsizetype bytes = 0;
     std::lock_guard lock(m_mutex);
-    if (!backlog.ready)
+    if (!backlog.acquired())
         return out;
     out.reserve(std::min(max, backlog.size()));
     if (backlog.latest) {
@@ -315,7 +316,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
             queued = true;
             continue;
         }
-        if (onPump && m_sendToNow && backlog->ready && backlog->size() == 0 &&
+        if (onPump && m_sendToNow && backlog->acquired() && backlog->size() == 0 &&
             m_isConnectionIdle(backlog->connection)) {
             ++backlog->sent;
             if (directCount < InlineDirect)

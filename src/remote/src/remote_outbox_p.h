@@ -62,8 +62,11 @@ struct RemoteBacklog
     std::optional<RemoteOutgoing> latest;
     /// The retained event is the front of `queue`, not sent yet: DropOldest drops the one after it.
     bool retainedFirst = false;
-    /// The subscriber acquired its channel: the pump may send to it.
+    /// The subscriber acquired its channel: its backlog holds `capacity` and senders wait for it.
     bool ready = false;
+    /// Taken over by a connection that has not acquired the channel yet: nothing is sent until it
+    /// does (setReady()), and the backlog stays as it was.
+    bool moved = false;
     /// When it subscribed (ms on the share's clock): it must be ready within the share's deadline.
     qint64 subscribedAt = 0;
     quint64 sent = 0;
@@ -77,6 +80,8 @@ struct RemoteBacklog
     QObject *channel = nullptr;
 
     [[nodiscard]] std::size_t size() const noexcept { return queue.size() + (latest ? 1 : 0); }
+    /// Its connection acquired the channel: the pump may send to it.
+    [[nodiscard]] bool acquired() const noexcept { return ready && !moved; }
 };
 
 struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
@@ -109,7 +114,8 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     void removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
     /// The backlogs now (a copy of the list; read their fields under lock() only).
     std::vector<std::shared_ptr<RemoteBacklog>> backlogs();
-    /// Marks a backlog ready (its channel is acquired) and schedules a send.
+    /// Marks a backlog ready (its channel is acquired, by the connection it moved to if it did) and
+    /// schedules a send.
     void setReady(const std::shared_ptr<RemoteBacklog> &backlog);
     /// Takes up to `max` of one backlog's events, oldest first, as take() does; wakes blocked senders.
     std::vector<RemoteOutgoing> take(RemoteBacklog &backlog, std::size_t max, qsizetype maxBytes);

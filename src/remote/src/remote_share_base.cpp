@@ -146,7 +146,7 @@ RemoteShareBase::~RemoteShareBase()
     const auto backlogs = d->box->backlogs();
     d->box->detach();
     for (const auto &backlog : backlogs) {
-        if (!backlog->ready && backlog->channel && d->listener)
+        if (!backlog->acquired() && backlog->channel && d->listener)
             d->listener->releaseUnready(backlog->connection);
     }
     if (!d->host)
@@ -174,14 +174,11 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
     }
     const quint64 connection = RemoteListener::currentConnection();
     int onConnection = 0;
+    std::shared_ptr<detail::RemoteBacklog> taken;
     for (const auto &backlog : d->box->backlogs()) {
-        if (backlog->key == key && !mayControl(*backlog, connection)) {
-            // Only the subscriber knows its secret: a subscription is the connection's that made
-            // it, as long as that connection lives.
-            reject(QStringLiteral("a subscription with a secret another connection holds"));
-            return;
-        }
-        if (backlog->key == key)
+        if (backlog->key == key && !mayControl(*backlog, connection))
+            taken = backlog; // held by another live connection: this one proved it is the subscriber
+        else if (backlog->key == key)
             removeSubscriber(backlog); // the same subscriber again: starts over
         else if (connection != 0 && backlog->connection == connection)
             ++onConnection;
@@ -199,6 +196,10 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
     // Past the process's budget the connections holding the most go (this one, if it does).
     if (d->listener && connection != 0 && !d->listener->holdUnready(connection))
         return;
+    if (taken) {
+        takeOver(taken, connection);
+        return;
+    }
     auto backlog = std::make_shared<detail::RemoteBacklog>();
     backlog->id = d->nextSubscriber++;
     backlog->key = key;
@@ -215,7 +216,7 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
                 reject(QStringLiteral("ready() on another connection's channel"));
                 return;
             }
-            if (!backlog->ready && d->listener)
+            if (!backlog->acquired() && d->listener)
                 d->listener->releaseUnready(backlog->connection);
             d->box->setReady(backlog);
         },
@@ -238,6 +239,36 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
     if (!d->readyTimer->isActive())
         d->readyTimer->start();
     Q_EMIT subscriberCountChanged(subscriberCount());
+}
+
+void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &backlog, quint64 connection)
+{
+    // Only the subscriber knows its secret: a connection that presents it is that subscriber
+    // back (its old link broken without this side hearing of it). The subscription, and what
+    // its backlog still holds, moves to it whole; it sends nothing until the new connection
+    // acquired the channel (ready()), counted as not ready there meanwhile.
+    const quint64 old = backlog->connection;
+    if (!backlog->acquired() && d->listener)
+        d->listener->releaseUnready(old);
+    {
+        std::lock_guard lock(d->box->mutex());
+        backlog->connection = connection;
+        backlog->peer = d->listener ? d->listener->peerName(connection) : QString();
+        backlog->moved = backlog->ready;
+    }
+    backlog->subscribedAt = d->clock.elapsed();
+    if (!d->readyTimer->isActive())
+        d->readyTimer->start();
+    if (!d->listener)
+        return;
+    // The old connection can do nothing with the subscription any more: it goes (as a connection
+    // the process budget sheds while a subscription arrives does).
+    d->listener->dropConnection(
+        old, QStringLiteral("rio::RemoteShare \"%1\": subscriber %2 was taken over by %3 (it proved the "
+                            "subscriber's secret); %4, which held it, is dropped")
+                 .arg(d->name)
+                 .arg(backlog->id)
+                 .arg(d->listener->connectionName(connection), d->listener->connectionName(old)));
 }
 
 void RemoteShareBase::onUnsubscribe(quint64 key)
@@ -268,7 +299,7 @@ int RemoteShareBase::unreadyOn(quint64 connection) const
 {
     int n = 0;
     for (const auto &backlog : d->box->backlogs())
-        n += !backlog->ready && backlog->connection == connection ? 1 : 0;
+        n += !backlog->acquired() && backlog->connection == connection ? 1 : 0;
     return n;
 }
 
@@ -278,7 +309,7 @@ void RemoteShareBase::checkUnready()
     bool waiting = false;
     std::vector<std::pair<quint64, quint64>> late; // connection, subscriber
     for (const auto &backlog : d->box->backlogs()) {
-        if (backlog->ready)
+        if (backlog->acquired())
             continue;
         if (now - backlog->subscribedAt <= ReadyTimeoutMs)
             waiting = true;
@@ -301,7 +332,7 @@ void RemoteShareBase::checkUnready()
         // Not a listener's connection: only its subscriptions go.
         qCWarning(lcRegistryIORemote(), "%s", qPrintable(reason));
         for (const auto &backlog : d->box->backlogs()) {
-            if (!backlog->ready && backlog->connection == connection)
+            if (!backlog->acquired() && backlog->connection == connection)
                 removeSubscriber(backlog);
         }
     }
@@ -309,7 +340,7 @@ void RemoteShareBase::checkUnready()
 
 void RemoteShareBase::removeSubscriber(const std::shared_ptr<detail::RemoteBacklog> &backlog)
 {
-    if (!backlog->ready && backlog->channel && d->listener) // still counted as not ready
+    if (!backlog->acquired() && backlog->channel && d->listener) // still counted as not ready
         d->listener->releaseUnready(backlog->connection);
     d->box->removeBacklog(backlog);
     if (QObject *channel = std::exchange(backlog->channel, nullptr)) {
@@ -547,7 +578,7 @@ QList<RemoteSubscriberInfo> RemoteShareBase::subscribers() const
     std::lock_guard lock(d->box->mutex());
     for (const auto &backlog : backlogs)
         out.append({backlog->id, backlog->connection, backlog->peer, backlog->sent, backlog->dropped,
-                    backlog->size(), backlog->ready});
+                    backlog->size(), backlog->acquired()});
     return out;
 }
 

@@ -30,7 +30,8 @@ struct RemoteSubscriberInfo
 {
     /// The share's number for it: 1, 2, 3... in order of subscription, never reused by the share.
     quint64 id = 0;
-    /// The listener's connection it came through (RemoteListener::currentConnection(); 0: none).
+    /// The listener's connection it came through (RemoteListener::currentConnection(); 0: none):
+    /// the one that last subscribed with its secret (a takeover moves it, same id).
     quint64 connection = 0;
     /// Who is at the other end ("127.0.0.1:50312", "local:orders"; empty without a listener).
     QString peer;
@@ -40,7 +41,8 @@ struct RemoteSubscriberInfo
     quint64 dropped = 0;
     /// Events waiting in its backlog now.
     std::size_t pending = 0;
-    /// It acquired its channel: events flow to it (before that, they wait in its backlog).
+    /// Its connection acquired its channel: events flow to it (before that, and after a takeover
+    /// until the new connection acquired it, they wait in its backlog).
     bool receiving = false;
 };
 
@@ -100,6 +102,7 @@ private:
     void onUnsubscribe(quint64 key);
     [[nodiscard]] bool mayControl(const detail::RemoteBacklog &backlog, quint64 connection) const;
     void removeSubscriber(const std::shared_ptr<detail::RemoteBacklog> &backlog);
+    void takeOver(const std::shared_ptr<detail::RemoteBacklog> &backlog, quint64 connection);
     [[nodiscard]] int unreadyOn(quint64 connection) const;
     void checkUnready();
     void holdPoster();
