@@ -255,6 +255,7 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
         backlog->connection = connection;
         backlog->peer = d->listener ? d->listener->peerName(connection) : QString();
         backlog->moved = backlog->ready;
+        backlog->ledgered = 0; // its bytes count for the new connection from the next account()
     }
     backlog->subscribedAt = d->clock.elapsed();
     if (!d->readyTimer->isActive())
@@ -263,12 +264,15 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
         return;
     // The old connection can do nothing with the subscription any more: it goes (as a connection
     // the process budget sheds while a subscription arrives does).
+    const QPointer<RemoteShareBase> self = this; // a peerRejected() slot may destroy the share
     d->listener->dropConnection(
         old, QStringLiteral("rio::RemoteShare \"%1\": subscriber %2 was taken over by %3 (it proved the "
                             "subscriber's secret); %4, which held it, is dropped")
                  .arg(d->name)
                  .arg(backlog->id)
                  .arg(d->listener->connectionName(connection), d->listener->connectionName(old)));
+    if (self)
+        account();
 }
 
 void RemoteShareBase::onUnsubscribe(quint64 key)
