@@ -40,15 +40,12 @@ if [[ ${1:-} == --inside ]]; then
       --json "$bench/qt-targets.json"
     exit 0
   fi
-  # -g0: nothing here needs a debugger, and no debug information is the cheapest build. The
-  # libraries at -O2, as users ship them (and as cheap as -O1: their compile is Qt's headers); the
-  # tests and examples at -O1 (RIO_TEST_COMPILE_OPTIONS), a fifth less compile time, since their
-  # -O2 code and warnings are the main stage's (g++ 12). No benchmarks: the suite here does not
-  # run them (benchmarks_quick is the main stage's), and RIO_QT68_BENCH builds the ones it
-  # measures, warnings as errors, in its own folder.
+  # -g0: nothing here needs a debugger, and no debug information is the cheapest build. No
+  # benchmarks: the suite here does not run them (benchmarks_quick is the main stage's), and
+  # RIO_QT68_BENCH builds the ones it measures, warnings as errors, in its own folder.
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIO_WERROR=ON \
-    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g0 -DNDEBUG" -DRIO_TEST_COMPILE_OPTIONS=-O1 \
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER=g++ -DRIO_BUILD_BENCHMARKS=OFF >/dev/null
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g0 -DNDEBUG" -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+    -DCMAKE_CXX_COMPILER=g++ -DRIO_BUILD_BENCHMARKS=OFF >/dev/null
   ccache --zero-stats >/dev/null
   targets=()
   for target in ${RIO_QT68_TARGETS:-}; do targets+=(--target "$target"); done
