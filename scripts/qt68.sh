@@ -93,6 +93,6 @@ unshare --mount --propagation private -- bash -euo pipefail -c '
   mount --bind "$ccache_dir" "$tree/ccache"
   # A clean environment: only what the build and the tests need.
   chroot "$tree" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
-    CCACHE_DIR=/ccache CCACHE_MAXSIZE=2G CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true CI="${CI:-}" RIO_QT68_TARGETS="${RIO_QT68_TARGETS:-}" \
+    CCACHE_DIR=/ccache CCACHE_MAXSIZE=2G CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true CCACHE_DEPEND=true CI="${CI:-}" RIO_QT68_TARGETS="${RIO_QT68_TARGETS:-}" \
     RIO_QT68_CTEST="${RIO_QT68_CTEST:-}" RIO_QT68_BENCH="${RIO_QT68_BENCH:-}" bash "$root/scripts/qt68.sh" --inside
 ' qt68 "$tree" "$root" "$ccache_dir"
