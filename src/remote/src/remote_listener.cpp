@@ -171,7 +171,7 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
             return false;
         }
         auto *server =
-            new detail::RemoteLocalServer([this](QLocalSocket *socket) { accepted(socket); },
+            new detail::RemoteLocalServer([this](QIODevice *socket) { accepted(socket); },
                                           [this](int error) { acceptFailed(qt_error_string(error)); }, this);
         if (!server->listen(name, &d->error)) {
             delete server;
@@ -354,17 +354,18 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         connect(local, &QLocalSocket::disconnected, this, gone);
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         connect(tcp, &QAbstractSocket::disconnected, this, gone);
+    // local: connections are QTcpSocket on Unix (see RemoteLocalServer), named by their process.
     QString name = d->address.toString();
-#ifdef Q_OS_LINUX
-    if (auto *local = qobject_cast<QLocalSocket *>(socket)) {
-        ucred credentials{};
-        socklen_t size = sizeof(credentials);
-        if (::getsockopt(int(local->socketDescriptor()), SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0)
-            name = QStringLiteral("%1 pid %2 uid %3").arg(name).arg(credentials.pid).arg(credentials.uid);
-    }
-#endif
-    if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
+    if (auto *tcp = qobject_cast<QAbstractSocket *>(socket); tcp && !d->local)
         name = peerAt(tcp);
+#ifdef Q_OS_LINUX
+    ucred credentials{};
+    socklen_t size = sizeof(credentials);
+    if (auto *tcp = qobject_cast<QAbstractSocket *>(socket);
+        tcp && d->local &&
+        ::getsockopt(int(tcp->socketDescriptor()), SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0)
+        name = QStringLiteral("%1 pid %2 uid %3").arg(name).arg(credentials.pid).arg(credentials.uid);
+#endif
     d->peers.push_back({socket, id, name, connectedAt, nowMs()});
     // Its device, looked up now: the host, when it is being destroyed, can no longer be asked.
     for (QtROIoDeviceBase *device : d->host->findChildren<QtROIoDeviceBase *>()) {

@@ -7,6 +7,7 @@
 #include <QLocalServer>
 #include <QLocalSocket>
 #include <QSocketNotifier>
+#include <QTcpSocket>
 #include <QTimer>
 
 #ifdef Q_OS_UNIX
@@ -26,7 +27,7 @@
 
 namespace rio::detail {
 
-RemoteLocalServer::RemoteLocalServer(std::function<void(QLocalSocket *)> accepted,
+RemoteLocalServer::RemoteLocalServer(std::function<void(QIODevice *)> accepted,
                                      std::function<void(int)> failed, QObject *parent)
     : QObject(parent), m_accepted(std::move(accepted)), m_failed(std::move(failed))
 { }
@@ -347,7 +348,10 @@ void RemoteLocalServer::acceptPending()
             m_failed(error);
             return;
         }
-        auto *socket = new QLocalSocket(this);
+        // A QTcpSocket on the descriptor, as QLocalSocket has inside: its one buffer is what
+        // setReadBufferSize() bounds (QLocalSocket buffers what is peeked or read in small pieces
+        // on top of it, without a bound, and its inner socket then reads on).
+        auto *socket = new QTcpSocket(this);
         if (!setCloseOnExec(fd) || !socket->setSocketDescriptor(qintptr(fd))) {
             ::close(fd);
             delete socket;

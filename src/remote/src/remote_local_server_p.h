@@ -7,7 +7,7 @@
 #include <functional>
 
 QT_BEGIN_NAMESPACE
-class QLocalSocket;
+class QIODevice;
 class QSocketNotifier;
 class QTimer;
 QT_END_NAMESPACE
@@ -18,7 +18,9 @@ namespace rio::detail {
 /// socket stays open whatever accept() says. (QLocalServer closes itself, and removes its socket
 /// file, on the first failed accept(), for example EMFILE while the process is at its open-file
 /// limit: it would accept nothing more and let a second server take its name.) A failed accept()
-/// leaves the connection waiting in the kernel's backlog and is retried every RetryMs.
+/// leaves the connection waiting in the kernel's backlog and is retried every RetryMs. On Unix a
+/// connection is a QTcpSocket on its descriptor (one read buffer, bounded as a TCP connection's);
+/// elsewhere a QLocalSocket.
 class RemoteLocalServer final : public QObject
 {
 public:
@@ -26,7 +28,7 @@ public:
 
     /// `accepted` gets each new connection (its parent is this server); `failed` each failed
     /// accept(), with errno, on this server's thread.
-    RemoteLocalServer(std::function<void(QLocalSocket *)> accepted, std::function<void(int error)> failed,
+    RemoteLocalServer(std::function<void(QIODevice *)> accepted, std::function<void(int error)> failed,
                       QObject *parent);
     ~RemoteLocalServer() override;
 
@@ -46,7 +48,7 @@ public:
 private:
     void acceptPending();
 
-    std::function<void(QLocalSocket *)> m_accepted;
+    std::function<void(QIODevice *)> m_accepted;
     std::function<void(int)> m_failed;
     QString m_path;
     int m_fd = -1;
