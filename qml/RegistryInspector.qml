@@ -129,10 +129,12 @@ Rectangle {
             required property string registryName
             required property string where
             required property string thread
-            required property var calls
-            required property var failures
-            required property var drops
-            required property var slowRuns
+            // Typed, not var: a value a refresh re-reads unchanged (after a new order) changes
+            // nothing further down (a var property would notify every binding on it).
+            required property real calls
+            required property real failures
+            required property real drops
+            required property real slowRuns
             required property bool timed
             required property string p99
             required property string max
