@@ -66,7 +66,8 @@ Rectangle {
         }
     }
 
-    // One value of a row.
+    // One value of a row. The values a refresh changes (calls, p99, max) are short and not
+    // elided: eliding lays a changed text out again to measure it.
     component Cell: Text {
         required property real share
         width: (parent ? parent.width : 0) * share
@@ -74,6 +75,7 @@ Rectangle {
         leftPadding: 4
         verticalAlignment: Text.AlignVCenter
         font.pixelSize: 12
+        textFormat: Text.PlainText
         elide: Text.ElideRight
     }
 
@@ -129,10 +131,12 @@ Rectangle {
             required property string registryName
             required property string where
             required property string thread
-            required property var calls
-            required property var failures
-            required property var drops
-            required property var slowRuns
+            // Typed, not var: a value a refresh re-reads unchanged (after a new order) changes
+            // nothing further down (a var property would notify every binding on it).
+            required property real calls
+            required property real failures
+            required property real drops
+            required property real slowRuns
             required property bool timed
             required property string p99
             required property string max
@@ -148,11 +152,11 @@ Rectangle {
                 Cell { share: 0.15; text: line.registryName; color: line.ink }
                 Cell { share: 0.25; text: line.where; color: "#9aa3b0"; font.family: "monospace"; elide: Text.ElideLeft }
                 Cell { share: 0.12; text: line.thread; color: line.ink }
-                Cell { share: 0.1; text: String(line.calls); color: line.ink }
+                Cell { share: 0.1; text: String(line.calls); elide: Text.ElideNone; color: line.ink }
                 Cell { share: 0.08; text: String(line.failures); color: line.ink }
                 Cell { share: 0.08; text: String(line.drops); color: line.ink }
-                Cell { share: 0.11; text: line.p99; color: line.ink }
-                Cell { share: 0.11; text: line.max; color: line.ink }
+                Cell { share: 0.11; text: line.p99; elide: Text.ElideNone; color: line.ink }
+                Cell { share: 0.11; text: line.max; elide: Text.ElideNone; color: line.ink }
             }
         }
     }

@@ -292,7 +292,7 @@ private Q_SLOTS:
             registry.notify(++round); // the next refresh sees a new order
         });
         inspector->setProperty("refreshInterval", 5);
-        QTRY_VERIFY_WITH_TIMEOUT(applied.size() >= 30, 60'000);
+        QTRY_VERIFY_WITH_TIMEOUT(applied.size() >= 60, 120'000);
         inspector->setProperty("refreshInterval", 0);
         std::sort(applied.begin(), applied.end());
         std::sort(snapshots.begin(), snapshots.end());

@@ -121,6 +121,54 @@ private Q_SLOTS:
         QCOMPARE(model.sortColumn(), int(rio::DiagnosticsModel::DropsColumn));
     }
 
+    // A refresh tells views only what changed: one dataChanged, from the first to the last row
+    // that changed, naming only the roles that show the change (a QML delegate re-reads those
+    // alone); a refresh where nothing changed says nothing.
+    void refreshNamesOnlyWhatChanged()
+    {
+        QObject receiver;
+        rio::QtRegistry<int> quiet;
+        quiet.setObjectName(QStringLiteral("model-changes-quiet"));
+        rio::QtRegistry<int> busy;
+        busy.setObjectName(QStringLiteral("model-changes-busy"));
+        for (int i = 0; i < 3; ++i)
+            quiet.add(&receiver, [](int) { }, {.connection = Qt::QueuedConnection});
+        busy.add(&receiver, [](int) { }, {.connection = Qt::QueuedConnection});
+        rio::DiagnosticsModel model;
+        model.setRefreshInterval(0);
+        model.setRegistryFilter(QStringLiteral("model-changes"));
+        // By handler id, then registry: quiet's 1, busy's 1, quiet's 2 and 3.
+        model.sort(rio::DiagnosticsModel::HandlerColumn, Qt::AscendingOrder);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(model.rowCount(), 4);
+        const int row = rowOf(model, busy.registryId(), rio::HandlerId{1});
+        QCOMPARE(row, 1);
+        QSignalSpy changes(&model, &QAbstractItemModel::dataChanged);
+        QSignalSpy layouts(&model, &QAbstractItemModel::layoutChanged);
+        QSignalSpy moves(&model, &QAbstractItemModel::rowsMoved);
+        model.refresh();
+        QCOMPARE(changes.size(), 0);
+
+        busy.notify(1);
+        QCoreApplication::sendPostedEvents();
+        model.refresh();
+        QCOMPARE(changes.size(), 1);
+        QCOMPARE(changes[0][0].value<QModelIndex>(), model.index(row, 0));
+        QCOMPARE(changes[0][1].value<QModelIndex>(),
+                 model.index(row, rio::DiagnosticsModel::ColumnCount - 1));
+        const auto roles = changes[0][2].value<QList<int>>();
+        QVERIFY(roles.contains(rio::DiagnosticsModel::CallsRole));
+        QVERIFY(roles.contains(Qt::DisplayRole));
+        for (const int unchanged :
+             {int(rio::DiagnosticsModel::FailuresRole), int(rio::DiagnosticsModel::DropsRole),
+              int(rio::DiagnosticsModel::WaitingRole), int(rio::DiagnosticsModel::MaxTextRole),
+              int(rio::DiagnosticsModel::SlowRunsRole)})
+            QVERIFY2(!roles.contains(unchanged), qPrintable(QString::number(unchanged)));
+        QCOMPARE(model.index(row, rio::DiagnosticsModel::CallsColumn).data().toULongLong(), 1u);
+        QCOMPARE(layouts.size(), 0);
+        QCOMPARE(moves.size(), 0);
+    }
+
     void refreshesOnItsOwnAndFollowsHandlers()
     {
         rio::QtRegistry<int> registry;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <ctime>
 #include <utility>
 #include <vector>
@@ -218,19 +219,203 @@ qint64 threadTimeNs()
         .count();
 }
 
+// Whether a row's names are unchanged (a registry or thread renamed).
+bool sameNames(const HandlerInfo &a, const HandlerInfo &b)
+{
+    return a.registryName == b.registryName && a.addedThreadName == b.addedThreadName &&
+           a.contextThreadName == b.contextThreadName;
+}
+
+// What changed in a row, as a set of these bits: each names the roles that show it.
+enum Changed : unsigned {
+    CallsChanged = 1U << 0,
+    FailuresChanged = 1U << 1,
+    DropsChanged = 1U << 2,
+    WaitingChanged = 1U << 3,
+    MaxWaitingChanged = 1U << 4,
+    CoalescedChanged = 1U << 5,
+    SlowRunsChanged = 1U << 6,
+    SuspendedChanged = 1U << 7,
+    RunTimeChanged = 1U << 8,
+    MaxChanged = 1U << 9,
+    QueueDelayChanged = 1U << 10,
+    EverythingChanged = 1U << 11, // a name, or whether it is timed: every role
+};
+
+unsigned changesOf(const HandlerInfo &was, const HandlerInfo &is)
+{
+    if (was.timed != is.timed || !sameNames(was, is))
+        return EverythingChanged;
+    unsigned c = 0;
+    c |= was.calls != is.calls ? CallsChanged : 0U;
+    c |= was.failures != is.failures ? FailuresChanged : 0U;
+    c |= was.drops != is.drops ? DropsChanged : 0U;
+    c |= was.waiting != is.waiting ? WaitingChanged : 0U;
+    c |= was.maxWaiting != is.maxWaiting ? MaxWaitingChanged : 0U;
+    c |= was.coalesced != is.coalesced ? CoalescedChanged : 0U;
+    c |= was.slowRuns != is.slowRuns ? SlowRunsChanged : 0U;
+    c |= was.suspended != is.suspended ? SuspendedChanged : 0U;
+    c |= was.runTime.count != is.runTime.count ? RunTimeChanged : 0U;
+    c |= was.runTime.maxNs != is.runTime.maxNs ? MaxChanged : 0U;
+    c |= was.queueDelay.count != is.queueDelay.count ? QueueDelayChanged : 0U;
+    return c;
+}
+
+// The roles that show the changes `c` (empty: every role).
+QList<int> rolesOf(unsigned c)
+{
+    if ((c & EverythingChanged) != 0)
+        return {};
+    QList<int> roles{Qt::DisplayRole, Qt::UserRole}; // some column's text and sort key
+    const auto add = [&](unsigned bit, std::initializer_list<int> shown) {
+        if ((c & bit) != 0)
+            roles.append(shown);
+    };
+    add(CallsChanged, {DiagnosticsModel::CallsRole});
+    add(FailuresChanged, {DiagnosticsModel::FailuresRole});
+    add(DropsChanged, {DiagnosticsModel::DropsRole, DiagnosticsModel::DropReasonsRole});
+    add(WaitingChanged, {DiagnosticsModel::WaitingRole});
+    add(MaxWaitingChanged, {DiagnosticsModel::MaxWaitingRole});
+    add(CoalescedChanged, {DiagnosticsModel::CoalescedRole});
+    add(SlowRunsChanged, {DiagnosticsModel::SlowRunsRole});
+    add(SuspendedChanged, {DiagnosticsModel::SuspendedRole});
+    add(RunTimeChanged,
+        {DiagnosticsModel::P50NsRole, DiagnosticsModel::P99NsRole, DiagnosticsModel::P99TextRole});
+    add(MaxChanged, {DiagnosticsModel::MaxNsRole, DiagnosticsModel::MaxTextRole});
+    add(QueueDelayChanged, {DiagnosticsModel::QueueP99NsRole});
+    return roles;
+}
+
+// Which elements of `values` form one of its longest increasing subsequences.
+std::vector<bool> longestIncreasing(const std::vector<qsizetype> &values)
+{
+    const std::size_t n = values.size();
+    std::vector<std::size_t> tails;            // tails[k]: the element ending the best run of length k + 1
+    std::vector<std::ptrdiff_t> before(n, -1); // the element before it in its run
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto at = std::lower_bound(tails.begin(), tails.end(), values[i],
+                                         [&](std::size_t t, qsizetype v) { return values[t] < v; });
+        if (at != tails.begin())
+            before[i] = static_cast<std::ptrdiff_t>(*(at - 1));
+        if (at == tails.end())
+            tails.push_back(i);
+        else
+            *at = i;
+    }
+    std::vector<bool> in(n, false);
+    for (std::ptrdiff_t i = tails.empty() ? -1 : static_cast<std::ptrdiff_t>(tails.back()); i >= 0;
+         i = before[i])
+        in[static_cast<std::size_t>(i)] = true;
+    return in;
+}
+
+// More rows out of place than this: one layout change instead of a move each.
+constexpr std::size_t maxMoves = 64;
+
 } // namespace
 
-// Rows in their order, and each handler's row (built where the rows are made: the worker).
+// The sorted rows, and how the model turns its rows (`base`, in the order shown) into them:
+// worked out where the rows are made (the worker), so that the model's thread only replays it.
+// Rows that went are removed (runs of rows, from the end); the rows that stay are put in the new
+// order by moving the few out of place (the rows of a longest run already in order stay), or,
+// when more than maxMoves are, by one layout change; new rows are inserted where they belong
+// (runs); the rows whose values changed get one dataChanged from the first to the last of them,
+// naming only the roles that show what changed in any of them: a view re-reads those, for the
+// rows it shows, once (a dataChanged per changed row or per role would cost it a pass each).
 struct DiagnosticsModel::Rows
 {
-    explicit Rows(QList<HandlerInfo> sorted) : list(std::move(sorted))
+    struct Run
     {
-        row.reserve(list.size());
+        int first;
+        int last;
+    };
+
+    Rows(QList<HandlerInfo> sorted, QList<HandlerInfo> shown)
+        : list(std::move(sorted)), base(std::move(shown))
+    {
+        QHash<RowKey, qsizetype> wanted; // a handler's row in `list`
+        wanted.reserve(list.size());
         for (qsizetype i = 0; i < list.size(); ++i)
-            row.insert(keyOf(list.at(i)), i);
+            wanted.insert(keyOf(list.at(i)), i);
+        // A row of `base`: its row in `list`, or -1 when it went.
+        std::vector<qsizetype> now(static_cast<std::size_t>(base.size()));
+        for (qsizetype i = 0; i < base.size(); ++i)
+            now[static_cast<std::size_t>(i)] = wanted.value(keyOf(base.at(i)), -1);
+        for (auto i = static_cast<qsizetype>(now.size()) - 1; i >= 0; --i) {
+            if (now[static_cast<std::size_t>(i)] >= 0)
+                continue;
+            const qsizetype last = i;
+            while (i > 0 && now[static_cast<std::size_t>(i - 1)] < 0)
+                --i;
+            removed.push_back({static_cast<int>(i), static_cast<int>(last)});
+        }
+        std::vector<bool> stays(static_cast<std::size_t>(list.size()), false);
+        for (qsizetype i = 0; i < base.size(); ++i) {
+            if (const qsizetype t = now[static_cast<std::size_t>(i)]; t >= 0) {
+                kept.push_back(t);
+                stays[static_cast<std::size_t>(t)] = true;
+                if (const unsigned c = changesOf(base.at(i), list.at(t)); c != 0) {
+                    changed |= c;
+                    firstChanged = std::min(firstChanged, static_cast<int>(t));
+                    lastChanged = std::max(lastChanged, static_cast<int>(t));
+                }
+            }
+        }
+        // The moves, as the model will make them, on a copy of its rows.
+        const std::vector<bool> inPlace = longestIncreasing(kept);
+        std::vector<qsizetype> moving;
+        for (std::size_t i = 0; i < kept.size(); ++i)
+            if (!inPlace[i])
+                moving.push_back(kept[i]);
+        relayout = moving.size() > maxMoves;
+        if (!relayout) {
+            std::sort(moving.begin(), moving.end());
+            std::vector<qsizetype> view = kept;
+            std::vector<char> placed(static_cast<std::size_t>(list.size()), 0);
+            for (std::size_t i = 0; i < view.size(); ++i)
+                placed[static_cast<std::size_t>(view[i])] = inPlace[i] ? 1 : 0;
+            for (const qsizetype v : moving) {
+                // After the largest row already in order that comes before it, else first.
+                qsizetype from = 0, to = 0;
+                for (qsizetype i = 0; i < static_cast<qsizetype>(view.size()); ++i) {
+                    const qsizetype w = view[static_cast<std::size_t>(i)];
+                    if (w == v)
+                        from = i;
+                    else if (w < v && placed[static_cast<std::size_t>(w)] != 0)
+                        to = i + 1;
+                }
+                placed[static_cast<std::size_t>(v)] = 1;
+                if (to == from)
+                    continue;
+                moves.emplace_back(static_cast<int>(from), static_cast<int>(to));
+                view.erase(view.begin() + from);
+                view.insert(view.begin() + (to > from ? to - 1 : to), v);
+            }
+        }
+        for (qsizetype t = 0; t < list.size();) {
+            const auto at = static_cast<std::size_t>(t);
+            if (stays[at]) {
+                ++t;
+                continue;
+            }
+            qsizetype end = t + 1;
+            while (end < list.size() && !stays[static_cast<std::size_t>(end)])
+                ++end;
+            inserted.push_back({static_cast<int>(t), static_cast<int>(end - 1)});
+            t = end;
+        }
     }
+
     QList<HandlerInfo> list;
-    QHash<RowKey, qsizetype> row;
+    QList<HandlerInfo> base;                // the rows the model showed, in their order
+    std::vector<Run> removed;               // rows of `base` that went, last run first
+    std::vector<qsizetype> kept;            // then: each row's place in `list`
+    bool relayout = false;                  // then: one layout change puts them in order
+    std::vector<std::pair<int, int>> moves; // or these moves (beginMoveRows' from and to) do
+    std::vector<Run> inserted;              // then: the new rows (rows of `list`), first run first
+    unsigned changed = 0;                   // and rows changed in place: what changed (Changed),
+    int firstChanged = INT_MAX;             // the first of them
+    int lastChanged = -1;                   // and the last
 };
 
 DiagnosticsModel::DiagnosticsModel(QObject *parent) : QAbstractTableModel(parent)
@@ -380,7 +565,7 @@ void DiagnosticsModel::refresh()
 {
     ++m_generation; // a collection in flight would now be older than these rows
     const qint64 start = threadTimeNs();
-    Rows rows(collect(m_filter, m_sortColumn, m_sortOrder));
+    Rows rows(collect(m_filter, m_sortColumn, m_sortOrder), m_rows);
     const qint64 collected = threadTimeNs();
     apply(std::move(rows));
     m_snapshotNs = collected - start;
@@ -388,10 +573,10 @@ void DiagnosticsModel::refresh()
     Q_EMIT refreshed();
 }
 
-// The timer's refresh: the snapshot and its sort on the worker (which also frees the rows the
-// last refresh replaced), the sorted rows applied here. At most one collection at a time: a tick
-// while one runs is skipped. The task touches nothing of the model but its address, to post the
-// rows back; the destructor waits for it, and the posted rows die with the model.
+// The timer's refresh: the snapshot, its sort and the plan that turns the rows shown into them
+// on the worker (which also frees the rows the last refresh replaced), the plan replayed here. At most one
+// collection at a time: a tick while one runs is skipped. The task touches nothing of the model but its
+// address, to post the rows back; the destructor waits for it, and the posted rows die with the model.
 void DiagnosticsModel::collectOnWorker()
 {
     if (m_collecting)
@@ -399,11 +584,11 @@ void DiagnosticsModel::collectOnWorker()
     m_collecting = true;
     // Handover: Qt's pool and event queue hand the functors over where TSan cannot see it.
     m_worker.start(detail::Handover([this, filter = m_filter, column = m_sortColumn, order = m_sortOrder,
-                                     generation = m_generation,
+                                     generation = m_generation, shown = m_rows,
                                      spent = std::exchange(m_spent, {})]() mutable {
         spent = {};
         const qint64 start = threadTimeNs();
-        Rows rows(collect(filter, column, order));
+        Rows rows(collect(filter, column, order), std::move(shown));
         const qint64 ns = threadTimeNs() - start;
         [[maybe_unused]] const detail::TsanPostScope posting;
         QMetaObject::invokeMethod(this,
@@ -418,7 +603,8 @@ void DiagnosticsModel::applyCollected(Rows rows, quint64 generation, qint64 snap
 {
     m_collecting = false;
     if (generation != m_generation) { // the filter or the order changed, or refresh() ran since
-        m_spent = std::move(rows.list);
+        m_spent.append(std::move(rows.list));
+        m_spent.append(std::move(rows.base));
         return;
     }
     const qint64 start = threadTimeNs();
@@ -428,170 +614,63 @@ void DiagnosticsModel::applyCollected(Rows rows, quint64 generation, qint64 snap
     Q_EMIT refreshed();
 }
 
-namespace {
-
-// Whether a row's counters and times are unchanged.
-bool sameCounts(const HandlerInfo &a, const HandlerInfo &b)
-{
-    return a.calls == b.calls && a.failures == b.failures && a.drops == b.drops && a.waiting == b.waiting &&
-           a.maxWaiting == b.maxWaiting && a.coalesced == b.coalesced && a.slowRuns == b.slowRuns &&
-           a.suspended == b.suspended && a.timed == b.timed && a.runTime.count == b.runTime.count &&
-           a.runTime.maxNs == b.runTime.maxNs && a.queueDelay.count == b.queueDelay.count;
-}
-
-// Whether a row's names are unchanged (a registry or thread renamed).
-bool sameNames(const HandlerInfo &a, const HandlerInfo &b)
-{
-    return a.registryName == b.registryName && a.addedThreadName == b.addedThreadName &&
-           a.contextThreadName == b.contextThreadName;
-}
-
-// Which elements of `values` form one of its longest increasing subsequences.
-std::vector<bool> longestIncreasing(const std::vector<qsizetype> &values)
-{
-    const std::size_t n = values.size();
-    std::vector<std::size_t> tails;            // tails[k]: the element ending the best run of length k + 1
-    std::vector<std::ptrdiff_t> before(n, -1); // the element before it in its run
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto at = std::lower_bound(tails.begin(), tails.end(), values[i],
-                                         [&](std::size_t t, qsizetype v) { return values[t] < v; });
-        if (at != tails.begin())
-            before[i] = static_cast<std::ptrdiff_t>(*(at - 1));
-        if (at == tails.end())
-            tails.push_back(i);
-        else
-            *at = i;
-    }
-    std::vector<bool> in(n, false);
-    for (std::ptrdiff_t i = tails.empty() ? -1 : static_cast<std::ptrdiff_t>(tails.back()); i >= 0;
-         i = before[i])
-        in[static_cast<std::size_t>(i)] = true;
-    return in;
-}
-
-// More rows out of place than this: one layout change instead of a move each.
-constexpr std::size_t maxMoves = 64;
-
-} // namespace
-
 const HandlerInfo &DiagnosticsModel::rowAt(int row) const
 {
     return m_rows.at(m_view[static_cast<std::size_t>(row)]);
 }
 
-// Turns the rows into `rows` (sorted) without a reset, as a view can follow at the least cost:
-// handlers that left are removed (in runs), the rows that stay are put in the new order by
-// moving the few out of place (beginMoveRows; one layout change with VerticalSortHint when more
-// than maxMoves are), new handlers are inserted where they belong (in runs), and rows whose
-// values changed get one dataChanged. A view keeps its delegates, scroll position and
-// selection; a QML ListView moves a delegate with its row instead of refilling every one in
-// sight. m_view maps a view row to its place in m_rows while the rows are rearranged.
+// Replays `sorted`'s plan (see Rows), so that a view keeps its delegates, scroll position and
+// selection, and a QML ListView moves a delegate with its row instead of refilling every one in
+// sight. m_view maps a view row to its place in m_rows while the rows are rearranged. A plan
+// made from other rows than these (none of the model's own paths makes one) is made again here.
 void DiagnosticsModel::apply(Rows sorted)
 {
+    if (sorted.base.constData() != m_rows.constData() || sorted.base.size() != m_rows.size())
+        sorted = Rows(std::move(sorted.list), m_rows);
     const std::size_t before = m_view.size();
-    const QHash<RowKey, qsizetype> &wanted = sorted.row; // a handler's row in `rows`
-    QList<HandlerInfo> &rows = sorted.list;
-    // Rows that went, from the end, in runs.
-    for (auto i = static_cast<qsizetype>(m_view.size()) - 1; i >= 0;) {
-        if (wanted.contains(keyOf(rowAt(static_cast<int>(i))))) {
-            --i;
-            continue;
-        }
-        qsizetype first = i;
-        while (first > 0 && !wanted.contains(keyOf(rowAt(static_cast<int>(first - 1)))))
-            --first;
-        beginRemoveRows({}, static_cast<int>(first), static_cast<int>(i));
-        m_view.erase(m_view.begin() + first, m_view.begin() + i + 1);
+    for (const Rows::Run &run : sorted.removed) {
+        beginRemoveRows({}, run.first, run.last);
+        m_view.erase(m_view.begin() + run.first, m_view.begin() + run.last + 1);
         endRemoveRows();
-        i = first - 1;
     }
-    // The rows that stay take their new values: each names its place in `rows`.
-    std::vector<bool> shown(static_cast<std::size_t>(rows.size()), false);
-    qsizetype firstChanged = rows.size(), lastChanged = -1;
-    bool renamed = false;
-    for (qsizetype &v : m_view) {
-        const qsizetype now = wanted.value(keyOf(m_rows.at(v)));
-        const bool names = sameNames(m_rows.at(v), rows.at(now));
-        if (!names || !sameCounts(m_rows.at(v), rows.at(now))) {
-            firstChanged = std::min(firstChanged, now);
-            lastChanged = std::max(lastChanged, now);
-            renamed = renamed || !names;
-        }
-        v = now;
-        shown[static_cast<std::size_t>(now)] = true;
-    }
-    m_spent = std::exchange(m_rows, std::move(rows));
-    // Those rows in the new order.
-    const std::vector<bool> inPlace = longestIncreasing(m_view);
-    std::vector<qsizetype> moving;
-    for (std::size_t i = 0; i < m_view.size(); ++i)
-        if (!inPlace[i])
-            moving.push_back(m_view[i]);
-    if (moving.size() > maxMoves) {
+    m_view = std::move(sorted.kept);
+    m_spent.append(std::exchange(m_rows, std::move(sorted.list)));
+    sorted.base = {}; // m_spent holds it: the worker frees it
+    if (sorted.relayout) {
         Q_EMIT layoutAboutToBeChanged({}, QAbstractItemModel::VerticalSortHint);
-        std::vector<qsizetype> sorted = m_view;
-        std::sort(sorted.begin(), sorted.end());
+        std::vector<qsizetype> inOrder = m_view;
+        std::sort(inOrder.begin(), inOrder.end());
         const QModelIndexList from = persistentIndexList();
         QModelIndexList to;
         to.reserve(from.size());
         for (const QModelIndex &i : from) {
             const qsizetype v = m_view[static_cast<std::size_t>(i.row())];
             to.append(
-                index(static_cast<int>(std::lower_bound(sorted.begin(), sorted.end(), v) - sorted.begin()),
+                index(static_cast<int>(std::lower_bound(inOrder.begin(), inOrder.end(), v) - inOrder.begin()),
                       i.column()));
         }
-        m_view = std::move(sorted);
+        m_view = std::move(inOrder);
         changePersistentIndexList(from, to);
         Q_EMIT layoutChanged({}, QAbstractItemModel::VerticalSortHint);
-    } else {
-        std::sort(moving.begin(), moving.end());
-        std::vector<bool> placed(static_cast<std::size_t>(m_rows.size()), false);
-        for (std::size_t i = 0; i < m_view.size(); ++i)
-            placed[static_cast<std::size_t>(m_view[i])] = inPlace[i];
-        for (const qsizetype v : moving) {
-            // After the largest row already in order that comes before it, else first.
-            qsizetype from = 0, to = 0;
-            for (qsizetype i = 0; i < static_cast<qsizetype>(m_view.size()); ++i) {
-                const qsizetype w = m_view[static_cast<std::size_t>(i)];
-                if (w == v)
-                    from = i;
-                else if (w < v && placed[static_cast<std::size_t>(w)])
-                    to = i + 1;
-            }
-            placed[static_cast<std::size_t>(v)] = true;
-            if (to == from)
-                continue;
-            beginMoveRows({}, static_cast<int>(from), static_cast<int>(from), {}, static_cast<int>(to));
-            m_view.erase(m_view.begin() + from);
-            m_view.insert(m_view.begin() + (to > from ? to - 1 : to), v);
-            endMoveRows();
-        }
     }
-    // New handlers, where they belong, in runs.
-    for (qsizetype t = 0; t < m_rows.size();) {
-        if (shown[static_cast<std::size_t>(t)]) {
-            ++t;
-            continue;
-        }
-        qsizetype end = t;
-        while (end < m_rows.size() && !shown[static_cast<std::size_t>(end)])
-            ++end;
-        // Rows t..end-1 are new; every row before t is in place: they go in at row t.
-        beginInsertRows({}, static_cast<int>(t), static_cast<int>(end) - 1);
-        for (qsizetype k = t; k < end; ++k)
+    for (const auto &[from, to] : sorted.moves) {
+        const qsizetype v = m_view[static_cast<std::size_t>(from)];
+        beginMoveRows({}, from, from, {}, to);
+        m_view.erase(m_view.begin() + from);
+        m_view.insert(m_view.begin() + (to > from ? to - 1 : to), v);
+        endMoveRows();
+    }
+    for (const Rows::Run &run : sorted.inserted) {
+        // Every row before run.first is in place: the new rows go in there.
+        beginInsertRows({}, run.first, run.last);
+        for (int k = run.first; k <= run.last; ++k)
             m_view.insert(m_view.begin() + k, k);
         endInsertRows();
-        t = end;
     }
-    // Only the roles that changed: a QML delegate re-reads those alone.
-    static const QList<int> counts{
-        Qt::DisplayRole, Qt::UserRole,   CallsRole,      FailuresRole,  DropsRole,   DropReasonsRole,
-        WaitingRole,     MaxWaitingRole, CoalescedRole,  SlowRunsRole,  TimedRole,   P50NsRole,
-        P99NsRole,       MaxNsRole,      QueueP99NsRole, SuspendedRole, P99TextRole, MaxTextRole};
-    if (firstChanged <= lastChanged)
-        Q_EMIT dataChanged(index(static_cast<int>(firstChanged), 0),
-                           index(static_cast<int>(lastChanged), ColumnCount - 1),
-                           renamed ? QList<int>{} : counts);
+    // Only the rows that changed, and only the roles that show it: a QML delegate re-reads those.
+    if (sorted.changed != 0)
+        Q_EMIT dataChanged(index(sorted.firstChanged, 0), index(sorted.lastChanged, ColumnCount - 1),
+                           rolesOf(sorted.changed));
     if (before != m_view.size())
         Q_EMIT countChanged();
 }
@@ -611,7 +690,7 @@ void DiagnosticsModel::sort(int column, Qt::SortOrder order)
     ++m_generation; // a collection in flight is sorted the old way
     QList<HandlerInfo> rows = m_rows;
     sortRows(rows, m_sortColumn, m_sortOrder);
-    apply(Rows(std::move(rows)));
+    apply(Rows(std::move(rows), m_rows));
     if (changed)
         Q_EMIT sortChanged();
 }

@@ -21,7 +21,8 @@ namespace rio {
 /// one row "removed handlers" with handler id 0 that carries those drops. Columns for table
 /// views; the same values as roles for QML (RegistryInspector). Sorted by sortColumn, kept
 /// sorted across refreshes. Lives on one thread: its timer's snapshots are taken and sorted on a
-/// worker thread of its own, and only the sorted rows are applied on the model's thread.
+/// worker thread of its own, with the removals, moves, insertions and changes that turn the rows
+/// shown into them; the model's thread only replays those.
 class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
 {
     Q_OBJECT
@@ -180,8 +181,8 @@ private:
     [[nodiscard]] const HandlerInfo &rowAt(int row) const;
 
     QList<HandlerInfo> m_rows;
-    std::vector<qsizetype> m_view; // a row of the model: its place in m_rows
-    QList<HandlerInfo> m_spent;    // rows a refresh replaced: the next worker task frees them
+    std::vector<qsizetype> m_view;     // a row of the model: its place in m_rows
+    QList<QList<HandlerInfo>> m_spent; // rows a refresh replaced: the next worker task frees them
     QTimer m_timer;
     QThreadPool m_worker; // one thread; the destructor waits for it before anything else goes
     bool m_collecting = false;
