@@ -81,10 +81,6 @@ RemoteListener::RemoteListener(QRemoteObjectHost *host, Options options, QObject
     d->deadlines->setInterval(
         std::clamp(shorter / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000)));
     connect(d->deadlines, &QTimer::timeout, this, &RemoteListener::checkDeadlines);
-    d->queuedCheck = new QTimer(this);
-    d->queuedCheck->setSingleShot(true);
-    d->queuedCheck->setInterval(0);
-    connect(d->queuedCheck, &QTimer::timeout, this, &RemoteListener::checkQueued);
     d->resumeAccepting = new QTimer(this);
     d->resumeAccepting->setSingleShot(true);
     d->resumeAccepting->setInterval(detail::RemoteLocalServer::RetryMs);

@@ -5,9 +5,33 @@
 
 #include <utility>
 
+#ifdef Q_OS_LINUX
+#include <poll.h>
+#endif
+
 namespace rio {
 
 using namespace detail; // remote_listener_p.h
+
+namespace {
+
+// Whether the peer of a connection whose reading is paused has closed its end. A paused
+// connection's buffer is full and its socket reads no more, so it never reads the end of the
+// stream; the kernel says it without a read, unread bytes or not.
+bool hungUp([[maybe_unused]] const QIODevice *socket)
+{
+#if defined(Q_OS_LINUX) && defined(POLLRDHUP)
+    const auto *s = qobject_cast<const QAbstractSocket *>(socket);
+    if (s == nullptr || s->socketDescriptor() < 0)
+        return false;
+    pollfd p{int(s->socketDescriptor()), POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+#else
+    return false;
+#endif
+}
+
+} // namespace
 
 void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, const QString &name)
 {
@@ -269,16 +293,28 @@ void RemoteListener::resumeReading(quint64 id)
 
 void RemoteListener::noteWrites()
 {
-    // Once per turn of the event loop, whatever the number of writes in it.
-    if (!d->queuedCheck->isActive())
-        d->queuedCheck->start();
+    // Once per turn of the event loop, whatever the number of writes in it: a posted call (a
+    // zero-interval timer costs the event loop several times as much per turn); discarded with
+    // the listener.
+    if (std::exchange(d->queuedCheckPosted, true))
+        return;
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            d->queuedCheckPosted = false;
+            checkQueued();
+        },
+        Qt::QueuedConnection);
 }
 
 void RemoteListener::checkDeadlines()
 {
     const qint64 now = nowMs();
     std::vector<std::pair<QPointer<QIODevice>, QString>> late;
+    std::vector<QPointer<QIODevice>> gone;
     for (const Private::Peer &peer : d->peers) {
+        if (peer.socket && peer.pauses > 0 && hungUp(peer.socket))
+            gone.emplace_back(peer.socket); // what it sent and was not read goes with it
         if (!peer.socket || peer.socket->property(RejectedProperty).toBool() || peer.pauses > 0)
             continue;
         if (!peer.handshaken && now - peer.connectedAt > d->options.handshakeTimeout.count()) {
@@ -300,6 +336,10 @@ void RemoteListener::checkDeadlines()
     for (const auto &[socket, reason] : late) {
         if (socket)
             drop(socket, reason);
+    }
+    for (const QPointer<QIODevice> &socket : gone) {
+        if (socket)
+            abortSocket(socket);
     }
     std::vector<QPointer<QSslSocket>> unfinished;
     for (const Private::Handshake &handshake : d->handshakes) {

@@ -188,7 +188,7 @@ struct RemoteListener::Private
     quint64 rejected = 0;
     quint64 acceptFailures = 0;
     bool acceptFailing = false;        // since the last failed accept(), none succeeded
-    QTimer *queuedCheck = nullptr;     // once per turn of the event loop in which shares wrote
+    bool queuedCheckPosted = false;    // once per turn of the event loop in which shares wrote
     QTimer *resumeAccepting = nullptr; // a TCP server after a failed accept()
     // What the host remotes, by name (addSource()): the packets that invoke them are screened.
     QHash<QString, QPointer<const QObject>> sources;
