@@ -191,9 +191,10 @@ void tst_RemoteReconnect::reconnectionToARunningSourceCountsTheOutageAsGaps()
     source.registry.notify(Payload{1, {}});
     QVERIFY(sub->waitLine("event 0 1"));
 
-    // The source drops the connection and, before its event loop runs again (so before it can
-    // take the subscriber's next connection), notifies 2..6.
-    const auto sockets = source.listener->findChildren<QLocalSocket *>(Qt::FindDirectChildrenOnly);
+    // The source drops the connection (a local: one is a QTcpSocket on its descriptor on Unix)
+    // and, before its event loop runs again (so before it can take the subscriber's next
+    // connection), notifies 2..6.
+    const auto sockets = source.listener->findChildren<QAbstractSocket *>(Qt::FindDirectChildrenOnly);
     QCOMPARE(sockets.size(), 1);
     const qsizetype from = sub->lineCount();
     sockets.front()->abort();
