@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: MIT
+// RemoteListener::Options' per-process budgets and the capabilities of SECURITY.md's table tried
+// from the outside, through the public API and plain Qt Remote Objects replicas: subscriptions
+// that hold backlogs without reading them (never acquiring their channel, or acquiring it and
+// stalling, spread over shares), events notified from another thread while the share's thread is
+// busy, and takeovers of a stalled subscription. Both ends in this process; what the source holds
+// is sampled from the allocator (glibc's mallinfo2); every wait is on an observable state, with a
+// deadline.
+#include "tst_remote_common.h"
+
+#include <registryio/qt/qt_registry.h>
+#include <registryio/remote/remote_listener.h>
+#include <registryio/remote/remote_registry.h>
+#include <registryio/remote/remote_share.h>
+
+#include <QCoreApplication>
+#include <QRemoteObjectDynamicReplica>
+#include <QRemoteObjectHost>
+#include <QRemoteObjectNode>
+#include <QScopeGuard>
+#include <QSignalSpy>
+#include <QTest>
+#include <QThread>
+
+#include <atomic>
+#include <future>
+#include <memory>
+#include <thread>
+#include <vector>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// The bytes the allocator has handed out and not taken back, in KiB; -1 where it cannot tell.
+qint64 heapKiB()
+{
+#if defined(__GLIBC__) && !defined(RIO_REMOTE_ASAN)
+    const struct mallinfo2 info = ::mallinfo2();
+    return qint64((info.uordblks + info.hblkhd) / 1024);
+#else
+    return -1;
+#endif
+}
+
+// A source in this process: host, listener (with `limits`), registry, and `shares` shares named
+// "orders", "orders1", "orders2"... with `options`.
+struct Source
+{
+    QRemoteObjectHost host;
+    rio::RemoteListener *listener;
+    rio::QtRegistry<Payload> registry; // shared as "orders"
+    std::vector<std::unique_ptr<rio::QtRegistry<Payload>>> others;
+    std::vector<std::unique_ptr<rio::RemoteShare<Payload>>> shares;
+
+    Source(rio::RemoteShareOptions options, rio::RemoteListener::Options limits, int count = 1)
+        : listener(new rio::RemoteListener(&host, limits))
+    {
+        if (!listener->listen(QUrl(uniqueLocalUrl())))
+            return;
+        shares.push_back(
+            std::make_unique<rio::RemoteShare<Payload>>(&host, QStringLiteral("orders"), registry, options));
+        for (int i = 1; i < count; ++i) {
+            others.push_back(std::make_unique<rio::QtRegistry<Payload>>());
+            shares.push_back(std::make_unique<rio::RemoteShare<Payload>>(
+                &host, QStringLiteral("orders%1").arg(i), *others.back(), options));
+        }
+    }
+    [[nodiscard]] bool ok() const { return !shares.empty(); }
+    [[nodiscard]] QString address() const { return listener->address().toString(); }
+    [[nodiscard]] rio::RemoteShareBase *base(int i = 0) const { return shares.at(size_t(i))->base(); }
+    [[nodiscard]] rio::QtRegistry<Payload> &at(int i)
+    {
+        return i == 0 ? registry : *others.at(size_t(i - 1));
+    }
+    // The connections of share i's subscribers.
+    [[nodiscard]] QList<quint64> connections(int i = 0) const
+    {
+        QList<quint64> out;
+        for (const rio::RemoteSubscriberInfo &info : base(i)->subscribers())
+            out.append(info.connection);
+        return out;
+    }
+    [[nodiscard]] bool receiving(int count, int i = 0) const
+    {
+        const QList<rio::RemoteSubscriberInfo> all = base(i)->subscribers();
+        return all.size() == count &&
+               std::all_of(all.begin(), all.end(), [](const auto &info) { return info.receiving; });
+    }
+};
+
+// A subscriber that reads, on this thread.
+struct Reader
+{
+    QObject context;
+    std::unique_ptr<QRemoteObjectNode> node = std::make_unique<QRemoteObjectNode>();
+    std::unique_ptr<rio::RemoteRegistry<Payload>> registry;
+    qint64 received = 0;
+    qint64 last = -1;
+    bool ordered = true;
+
+    explicit Reader(const QString &address, const QString &name = QStringLiteral("orders"))
+    {
+        rio::connectToSource(node.get(), QUrl(address));
+        registry = std::make_unique<rio::RemoteRegistry<Payload>>(node.get(), name);
+        registry->add(&context, [this](const Payload &p) {
+            ordered = ordered && p.seq > last;
+            last = p.seq;
+            ++received;
+        });
+    }
+};
+
+// Plain Qt Remote Objects peers on a thread of their own, so that the test can stop them from
+// reading (block()) while it runs the source.
+class Hoarder
+{
+public:
+    Hoarder()
+    {
+        m_thread.start();
+        m_context.moveToThread(&m_thread);
+    }
+    ~Hoarder()
+    {
+        unblock();
+        run([this] {
+            m_channels.clear();
+            m_shares.clear();
+            m_nodes.clear();
+            m_context.moveToThread(QCoreApplication::instance()->thread());
+        });
+        m_thread.quit();
+        m_thread.wait();
+    }
+    Hoarder(const Hoarder &) = delete;
+    Hoarder &operator=(const Hoarder &) = delete;
+
+    // Opens a connection (a node) to `address`; returns its index.
+    int connect(const QString &address)
+    {
+        int index = -1;
+        run([&] {
+            auto node = std::make_unique<QRemoteObjectNode>();
+            if (!rio::connectToSource(node.get(), QUrl(address)))
+                return;
+            m_nodes.push_back(std::move(node));
+            index = int(m_nodes.size()) - 1;
+        });
+        return index;
+    }
+    // Subscribes on connection `node` to share `name` with `secret`; acquires the channel and
+    // calls ready() when `acquire`. False when a step fails within the deadline.
+    bool subscribe(int node, const QString &name, const QByteArray &secret, bool acquire)
+    {
+        bool ok = false;
+        run([&] {
+            QRemoteObjectNode *n = m_nodes.at(size_t(node)).get();
+            const QString key = QString::number(node) + name;
+            if (!m_shares.count(key)) {
+                std::unique_ptr<QRemoteObjectDynamicReplica> share(n->acquireDynamic(name));
+                if (!share->waitForSource(Deadline)) {
+                    qWarning("the share's replica did not become valid");
+                    return;
+                }
+                m_shares.emplace(key, std::move(share));
+            }
+            QRemoteObjectDynamicReplica *share = m_shares.at(key).get();
+            std::unique_ptr<QRemoteObjectDynamicReplica> channel;
+            if (acquire)
+                channel.reset(n->acquireDynamic(name + u'#' + QString::number(keyOf(secret), 16)));
+            const QMetaObject *meta = share->metaObject();
+            if (!meta->method(meta->indexOfSlot("subscribe(QByteArray)"))
+                     .invoke(share, Qt::DirectConnection, Q_ARG(QByteArray, secret))) {
+                qWarning("subscribe() failed");
+                return;
+            }
+            if (acquire) {
+                if (!channel->waitForSource(Deadline)) {
+                    qWarning("the channel did not become valid");
+                    return;
+                }
+                const QMetaObject *channelMeta = channel->metaObject();
+                if (!channelMeta->method(channelMeta->indexOfSlot("ready()"))
+                         .invoke(channel.get(), Qt::DirectConnection))
+                    return;
+                m_channels.push_back(std::move(channel));
+            }
+            ok = true;
+        });
+        return ok;
+    }
+    // Stops every connection of this hoarder from reading, until unblock().
+    void block()
+    {
+        if (m_gate)
+            return;
+        m_gate = std::make_unique<std::promise<void>>();
+        auto blocked = std::make_shared<std::promise<void>>();
+        std::shared_future<void> gate = m_gate->get_future().share();
+        QMetaObject::invokeMethod(&m_context, [gate, blocked] {
+            blocked->set_value();
+            gate.wait(); // released by unblock(), at the latest by the destructor
+        });
+        blocked->get_future().wait();
+    }
+    void unblock()
+    {
+        if (m_gate)
+            m_gate->set_value();
+        m_gate.reset();
+    }
+
+private:
+    // Runs `f` on the hoarder's thread while this thread's event loop runs (the source lives here).
+    template <typename F>
+    void run(F &&f)
+    {
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        QMetaObject::invokeMethod(&m_context, [&f, done] {
+            f();
+            done->store(true);
+        });
+        // Bounded: each step of `f` waits at most Deadline.
+        while (!QTest::qWaitFor([&] { return done->load(); }, Deadline)) {
+        }
+    }
+
+    QThread m_thread;
+    QObject m_context;
+    std::vector<std::unique_ptr<QRemoteObjectNode>> m_nodes;
+    std::map<QString, std::unique_ptr<QRemoteObjectDynamicReplica>> m_shares;
+    std::vector<std::unique_ptr<QRemoteObjectDynamicReplica>> m_channels;
+    std::unique_ptr<std::promise<void>> m_gate;
+};
+
+} // namespace
+
+class tst_remote_attack5 : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void unreadySubscriptionsBacklogsStayWithinTheBudget();
+    void eventsFromAnotherThreadWhileTheSharesThreadIsBusyStayBounded_data();
+    void eventsFromAnotherThreadWhileTheSharesThreadIsBusyStayBounded();
+    void smallBacklogsOfManySubscriptionsAndSharesAddUpToTheBudget();
+};
+
+// SECURITY.md: a peer cannot "make the source hold backlogs without bound"; REMOTE.md: an unready
+// subscription "holds at most 1,024 events", and backlogs (events not yet sent to a subscriber)
+// hold at most backlogBytesBudget across the process. One connection subscribes 16 times without
+// ever acquiring a channel, one subscription after each burst of 1,024 events of 2 KiB, on a
+// DropNewest share: each backlog keeps the first 1,024 events after its subscription, different
+// events from the others' (16 x 2 MiB). The connection goes once, what the source's heap holds
+// meanwhile stays within the budget (an entry is counted by its bytes, so the bytes are allocated
+// to their size), and a reader beside it gets every event.
+void tst_remote_attack5::unreadySubscriptionsBacklogsStayWithinTheBudget()
+{
+    if (heapKiB() < 0)
+        QSKIP("the allocator's bytes in use are read with glibc's mallinfo2()");
+    constexpr qint64 BudgetKiB = 8 * 1024;
+    constexpr int Rounds = 16;
+    constexpr int Burst = 1024;
+    Source source({.overflow = rio::Overflow::DropNewest}, {.backlogBytesBudget = BudgetKiB * 1024});
+    QVERIFY2(source.ok(), qPrintable(source.listener->errorString()));
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    Reader reader(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{0, {}});
+    QTRY_COMPARE_WITH_TIMEOUT(reader.received, qint64(1), Deadline);
+
+    Hoarder hoarder;
+    const int node = hoarder.connect(source.address());
+    QVERIFY(node >= 0);
+    const qint64 before = heapKiB();
+    qint64 peak = before;
+    qint64 seq = 0;
+    const QByteArray blob(2048, 'u');
+    for (int round = 0; round < Rounds && rejected.isEmpty(); ++round) {
+        QVERIFY(
+            hoarder.subscribe(node, QStringLiteral("orders"), secretFor(0x0a5000 + quint64(round)), false));
+        QTRY_VERIFY_WITH_TIMEOUT(source.base()->subscriberCount() == 2 + round || !rejected.isEmpty(),
+                                 Deadline);
+        // In steps, the reader keeping up between them.
+        for (int i = 0; i < Burst; ++i) {
+            source.registry.notify(Payload{++seq, blob});
+            if (i % 64 == 63) {
+                QCoreApplication::processEvents();
+                peak = std::max(peak, heapKiB());
+            }
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(reader.received, seq + 1, Deadline);
+        peak = std::max(peak, heapKiB());
+    }
+    qInfo("unready subscriptions: the source held at most %lld KiB more (budget %lld KiB), %lld "
+          "connections dropped",
+          peak - before, BudgetKiB, qint64(rejected.size()));
+    QVERIFY2(peak - before <= BudgetKiB + 4 * 1024, qPrintable(QString::number(peak - before)));
+    QCOMPARE(rejected.size(), 1);
+    QVERIFY(reader.ordered);
+    QCOMPARE(reader.registry->state(), rio::RemoteSubscriber::State::Connected);
+}
+
+void tst_remote_attack5::eventsFromAnotherThreadWhileTheSharesThreadIsBusyStayBounded_data()
+{
+    QTest::addColumn<int>("delivery");
+    QTest::addColumn<int>("overflow");
+    QTest::newRow("Every, DropOldest") << int(rio::Delivery::Every) << int(rio::Overflow::DropOldest);
+    QTest::newRow("Every, DropNewest") << int(rio::Delivery::Every) << int(rio::Overflow::DropNewest);
+    QTest::newRow("Latest") << int(rio::Delivery::Latest) << int(rio::Overflow::DropOldest);
+}
+
+// REMOTE.md, "Memory bound": "Per subscriber, the source holds at most `capacity` backlog entries"
+// (plus its connection's unsent bytes), and events "from other threads wait for the share's next
+// turn of its event loop". A worker notifies 40,000 events of 2 KiB (80 MiB) while the share's
+// thread is busy (it waits for the worker: a long handler, a slow slot). What waits for the turn
+// stays within the subscriber's capacity (the events' bytes allocated to their size), and the
+// subscriber's gaps are the drops the source counted.
+void tst_remote_attack5::eventsFromAnotherThreadWhileTheSharesThreadIsBusyStayBounded()
+{
+    QFETCH(int, delivery);
+    QFETCH(int, overflow);
+    if (heapKiB() < 0)
+        QSKIP("the allocator's bytes in use are read with glibc's mallinfo2()");
+    constexpr qint64 N = 40000;
+    constexpr std::size_t Capacity = 1000;
+    Source source(
+        {.delivery = rio::Delivery(delivery), .capacity = Capacity, .overflow = rio::Overflow(overflow)}, {});
+    QVERIFY2(source.ok(), qPrintable(source.listener->errorString()));
+    Reader reader(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{0, {}});
+    QTRY_COMPARE_WITH_TIMEOUT(reader.received, qint64(1), Deadline);
+
+    const qint64 before = heapKiB();
+    std::thread worker([&] {
+        const QByteArray blob(2048, 'w');
+        for (qint64 seq = 1; seq <= N; ++seq)
+            source.registry.notify(Payload{seq, blob});
+    });
+    worker.join(); // this thread (the share's) is busy until the worker is done
+    const qint64 held = heapKiB() - before;
+    // A gap shows once an event after it arrives (DropNewest drops the last ones): one more, once
+    // the backlog has room.
+    QTRY_COMPARE_WITH_TIMEOUT(source.base()->pendingCount(), std::size_t(0), Deadline);
+    source.registry.notify(Payload{N + 1, {}});
+    QTRY_COMPARE_WITH_TIMEOUT(reader.last, N + 1, Deadline);
+    qInfo("%lld events of 2 KiB from another thread while the share's thread was busy: the source "
+          "held %lld KiB more (capacity %zu: about %lld KiB); the subscriber got %lld, droppedBySource %llu, "
+          "the share counted %llu",
+          N, held, Capacity, qint64(Capacity) * 2, reader.received - 1,
+          reader.registry->link()->droppedBySource(), source.shares.front()->droppedCount());
+    // The capacity's entries (their bytes, allocated to their size, and a reference each) and 1 MiB
+    // for the rest of this process (the subscriber's side, Qt's own).
+    const qint64 bound = qint64(Capacity) * (2048 + 48 + 64) / 1024 + 1024;
+    QVERIFY2(held <= bound, qPrintable(QStringLiteral("%1 KiB, bound %2 KiB").arg(held).arg(bound)));
+    QVERIFY(reader.ordered);
+    if (rio::Delivery(delivery) == rio::Delivery::Every) {
+        QCOMPARE(quint64(reader.received - 1) + reader.registry->link()->droppedBySource(), quint64(N + 1));
+        QCOMPARE(source.shares.front()->droppedCount(), reader.registry->link()->droppedBySource());
+    }
+}
+
+// REMOTE.md: "Shares tell the listener each time their backlogs grow or shrink by 64 KiB", and
+// past backlogBytesBudget "the connections whose subscriptions hold the most go". One connection
+// subscribes 32 times to each of 8 shares, acquires every channel and stops reading; once its
+// connection is at its high-water mark, each share notifies 15 events of 4 KiB: each backlog
+// holds about 62 KiB (below one report step), all of them about 15.5 MiB, against a budget of
+// 4 MiB. The connection goes, once, and a reader of every share keeps its connection.
+void tst_remote_attack5::smallBacklogsOfManySubscriptionsAndSharesAddUpToTheBudget()
+{
+    constexpr int Shares = 8;
+    constexpr int PerShare = 32;
+    constexpr int Events = 15;
+    Source source({}, {.backlogBytesBudget = qint64(4) << 20}, Shares);
+    QVERIFY2(source.ok(), qPrintable(source.listener->errorString()));
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    std::vector<std::unique_ptr<Reader>> readers;
+    for (int s = 0; s < Shares; ++s)
+        readers.push_back(std::make_unique<Reader>(source.address(), source.base(s)->name()));
+    for (int s = 0; s < Shares; ++s)
+        QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1, s), Deadline);
+
+    Hoarder hoarder;
+    const int node = hoarder.connect(source.address());
+    QVERIFY(node >= 0);
+    for (int s = 0; s < Shares; ++s) {
+        for (int i = 0; i < PerShare; ++i)
+            QVERIFY(hoarder.subscribe(node, source.base(s)->name(),
+                                      secretFor(quint64(0xbb0000 + s * 256 + i)), true));
+    }
+    for (int s = 0; s < Shares; ++s)
+        QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1 + PerShare, s), Deadline);
+    quint64 connection = 0;
+    for (const quint64 c : source.connections(0)) {
+        if (source.connections(0).count(c) == PerShare)
+            connection = c;
+    }
+    QVERIFY(connection != 0);
+
+    hoarder.block();
+    // Its connection fills up to the high-water mark (what the share writes stays unread).
+    qint64 seq = 0;
+    const QByteArray filler(16 * 1024, 'f');
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            if (source.listener->bytesToWrite(connection) >= (qint64(1) << 20))
+                return true;
+            source.registry.notify(Payload{++seq, filler});
+            return false;
+        },
+        Deadline));
+    QTRY_COMPARE_WITH_TIMEOUT(source.base(0)->subscribers().size(), 1 + PerShare, Deadline);
+    QVERIFY(rejected.isEmpty());
+    const QByteArray blob(4096, 'b');
+    for (int s = 0; s < Shares; ++s) {
+        for (int i = 0; i < Events; ++i)
+            source.at(s).notify(Payload{++seq, blob});
+        QCoreApplication::processEvents();
+    }
+    const bool dropped = QTest::qWaitFor([&] { return !rejected.isEmpty(); }, 5000);
+    QVERIFY2(dropped, "the hoarder's backlogs passed the budget without a drop");
+    hoarder.unblock();
+    QCOMPARE(rejected.size(), 1);
+    for (int s = 0; s < Shares; ++s)
+        QCOMPARE(readers.at(size_t(s))->registry->state(), rio::RemoteSubscriber::State::Connected);
+}
+
+QTEST_MAIN(tst_remote_attack5)
+#include "tst_remote_attack5.moc"
