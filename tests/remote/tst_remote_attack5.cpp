@@ -14,6 +14,7 @@
 #include <registryio/remote/remote_share.h>
 
 #include <QCoreApplication>
+#include <QRegularExpression>
 #include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
@@ -193,6 +194,33 @@ public:
         });
         return ok;
     }
+    // Acquires `channel` (a name every connection is told) on connection `node` and calls its
+    // ready(), as a peer that learnt the name but not the secret would.
+    bool readyChannel(int node, const QString &channel)
+    {
+        bool ok = false;
+        run([&] {
+            std::unique_ptr<QRemoteObjectDynamicReplica> replica(
+                m_nodes.at(size_t(node))->acquireDynamic(channel));
+            if (!replica->waitForSource(Deadline))
+                return;
+            const QMetaObject *meta = replica->metaObject();
+            ok = meta->method(meta->indexOfSlot("ready()")).invoke(replica.get(), Qt::DirectConnection);
+            m_channels.push_back(std::move(replica));
+        });
+        return ok;
+    }
+    // The channels of share `name` that connection `node` is told of.
+    QStringList channels(int node, const QString &name)
+    {
+        QStringList out;
+        run([&] {
+            out = m_nodes.at(size_t(node))
+                      ->instances(QStringView())
+                      .filter(QRegularExpression(u'^' + QRegularExpression::escape(name) + u'#'));
+        });
+        return out;
+    }
     // Stops every connection of this hoarder from reading, until unblock().
     void block()
     {
@@ -250,6 +278,7 @@ private Q_SLOTS:
     void smallBacklogsOfManySubscriptionsAndSharesAddUpToTheBudget();
     void burstOnTheSharesThreadBeyondTheBudget();
     void takeoversKeepTheBacklogCounted();
+    void readyOnAChannelNotYetAcquiredByItsSubscriber();
 };
 
 // SECURITY.md: a peer cannot "make the source hold backlogs without bound"; REMOTE.md: an unready
@@ -543,6 +572,45 @@ void tst_remote_attack5::takeoversKeepTheBacklogCounted()
     // The budget, the connection's unsent bytes (its high-water mark and a frame), 1 MiB for the rest.
     QVERIFY2(peak - heapBefore <= BudgetKiB + 2560 + 1024, qPrintable(QString::number(peak - heapBefore)));
     last.unblock();
+}
+
+// SECURITY.md: a peer cannot call `ready` on another connection's channel. A subscriber has
+// subscribed and not acquired its channel yet (its ready() not sent); a peer that learnt the
+// channel's name acquires it first and calls ready(). The peer goes with one warning, the
+// subscription stays not receiving, nothing is sent for it until its own connection acquires the
+// channel, and then every event reaches it.
+void tst_remote_attack5::readyOnAChannelNotYetAcquiredByItsSubscriber()
+{
+    const QByteArray secret = secretFor(0x5ead);
+    Source source({}, {});
+    QVERIFY2(source.ok(), qPrintable(source.listener->errorString()));
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    Hoarder peers;
+    const int victim = peers.connect(source.address());
+    const int attacker = peers.connect(source.address());
+    QVERIFY(victim >= 0 && attacker >= 0);
+    QVERIFY(peers.subscribe(victim, QStringLiteral("orders"), secret, false));
+    QTRY_COMPARE_WITH_TIMEOUT(source.base()->subscriberCount(), 1, Deadline);
+    const QString channel = QStringLiteral("orders#") + QString::number(keyOf(secret), 16);
+    QTRY_VERIFY_WITH_TIMEOUT(peers.channels(attacker, QStringLiteral("orders")).contains(channel), Deadline);
+    (void)peers.readyChannel(attacker, channel); // the call may fail as its connection goes
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QCOMPARE(source.base()->subscriberCount(), 1);
+    QVERIFY(!source.base()->subscribers().value(0).receiving);
+    source.registry.notify(Payload{1, {}});
+    QCoreApplication::processEvents();
+    QCOMPARE(source.base()->sentCount(), quint64(0));
+
+    // The subscriber's own connection acquires its channel: it receives from then on.
+    Reader reader(source.address()); // a second subscriber, to know when events went out
+    QTRY_VERIFY_WITH_TIMEOUT(source.base()->subscriberCount() == 2, Deadline);
+    QVERIFY(peers.readyChannel(victim, channel));
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    source.registry.notify(Payload{2, {}});
+    QTRY_COMPARE_WITH_TIMEOUT(reader.last, qint64(2), Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(source.base()->sentCount(), quint64(3),
+                              Deadline); // 1 and 2 to it, 2 to the reader
+    QCOMPARE(rejected.size(), 1);
 }
 
 QTEST_MAIN(tst_remote_attack5)
