@@ -23,6 +23,7 @@
 #include <QTest>
 #include <QThread>
 
+#include <array>
 #include <atomic>
 #include <future>
 #include <memory>
@@ -279,6 +280,7 @@ private Q_SLOTS:
     void burstOnTheSharesThreadBeyondTheBudget();
     void takeoversKeepTheBacklogCounted();
     void readyOnAChannelNotYetAcquiredByItsSubscriber();
+    void hoardersOnTwoListenersGoAndTheirReadersStay();
 };
 
 // SECURITY.md: a peer cannot "make the source hold backlogs without bound"; REMOTE.md: an unready
@@ -611,6 +613,72 @@ void tst_remote_attack5::readyOnAChannelNotYetAcquiredByItsSubscriber()
     QTRY_COMPARE_WITH_TIMEOUT(source.base()->sentCount(), quint64(3),
                               Deadline); // 1 and 2 to it, 2 to the reader
     QCOMPARE(rejected.size(), 1);
+}
+
+// RemoteListener::Options::backlogBytesBudget across "every connection of every listener in this
+// process". Two listeners (two hosts, one share each) with a budget of 8 MiB; a hoarder opens two
+// connections to each, subscribes 8 times on each, acquires every channel and stops reading; a
+// reader of each share reads. Both shares notify events of 4 KiB in steps that let the readers
+// read: the hoarder's connections go, one warning each naming one of them, the readers stay and
+// get every event in order.
+void tst_remote_attack5::hoardersOnTwoListenersGoAndTheirReadersStay()
+{
+    constexpr int Connections = 2; // per listener
+    constexpr int PerConnection = 8;
+    const rio::RemoteListener::Options limits{.backlogBytesBudget = qint64(8) << 20};
+    std::array<std::unique_ptr<Source>, 2> sources{
+        std::make_unique<Source>(rio::RemoteShareOptions{}, limits),
+        std::make_unique<Source>(rio::RemoteShareOptions{}, limits)};
+    QStringList reasons;
+    std::vector<std::unique_ptr<Reader>> readers;
+    for (const auto &source : sources) {
+        QVERIFY2(source->ok(), qPrintable(source->listener->errorString()));
+        QObject::connect(source->listener, &rio::RemoteListener::peerRejected, source->listener,
+                         [&](const QString &reason) { reasons.append(reason); });
+        readers.push_back(std::make_unique<Reader>(source->address()));
+        QTRY_VERIFY_WITH_TIMEOUT(source->receiving(1), Deadline);
+    }
+    QList<QString> readerNames;
+    for (const auto &source : sources)
+        readerNames.append(source->listener->connectionName(source->connections().value(0)));
+
+    Hoarder hoarder;
+    quint64 secret = 0xc0de00;
+    for (const auto &source : sources) {
+        for (int c = 0; c < Connections; ++c) {
+            const int node = hoarder.connect(source->address());
+            QVERIFY(node >= 0);
+            for (int i = 0; i < PerConnection; ++i)
+                QVERIFY(hoarder.subscribe(node, QStringLiteral("orders"), secretFor(++secret), true));
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(source->receiving(1 + Connections * PerConnection), Deadline);
+    }
+    hoarder.block();
+    const QByteArray blob(4096, 'h');
+    qint64 seq = 0;
+    // At most 100 steps of 64 events of 4 KiB per share: 32 x 25 MiB counted, far past the budget.
+    for (int step = 0; step < 100 && reasons.size() < 2 * Connections; ++step) {
+        for (int i = 0; i < 64; ++i) {
+            ++seq;
+            for (const auto &source : sources)
+                source->registry.notify(Payload{seq, blob});
+        }
+        QCoreApplication::processEvents();
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(readers.at(0)->last == seq && readers.at(1)->last == seq, Deadline);
+    for (const QString &reason : std::as_const(reasons))
+        qInfo("%s", qPrintable(reason));
+    QCOMPARE(reasons.size(), 2 * Connections);
+    for (const QString &reason : std::as_const(reasons)) {
+        for (const QString &name : std::as_const(readerNames))
+            QVERIFY2(!reason.contains(name + u','), qPrintable(reason));
+    }
+    for (const auto &reader : readers) {
+        QCOMPARE(reader->registry->state(), rio::RemoteSubscriber::State::Connected);
+        QVERIFY(reader->ordered);
+        QCOMPARE(reader->received, seq);
+    }
+    hoarder.unblock();
 }
 
 QTEST_MAIN(tst_remote_attack5)
