@@ -281,6 +281,7 @@ private Q_SLOTS:
     void takeoversKeepTheBacklogCounted();
     void readyOnAChannelNotYetAcquiredByItsSubscriber();
     void hoardersOnTwoListenersGoAndTheirReadersStay();
+    void takenOverByAConnectionThatNeverAcquires();
 };
 
 // SECURITY.md: a peer cannot "make the source hold backlogs without bound"; REMOTE.md: an unready
@@ -679,6 +680,43 @@ void tst_remote_attack5::hoardersOnTwoListenersGoAndTheirReadersStay()
         QCOMPARE(reader->received, seq);
     }
     hoarder.unblock();
+}
+
+// REMOTE.md: after a takeover the backlog "goes on to the new one in order once it acquired the
+// channel (counted as not ready on it until then, and dropped after 10 s if it never does)". A
+// subscription is taken over by a connection that never acquires the channel while the source
+// notifies 5,000 events: its backlog keeps them (it stays whole, up to `capacity`, not the 1,024
+// of a subscription that never acquired its channel: the subscriber may be back), every event is
+// pending, sent or counted as dropped, and the subscription goes within the deadline.
+void tst_remote_attack5::takenOverByAConnectionThatNeverAcquires()
+{
+    constexpr qint64 N = 5000;
+    const QByteArray secret = secretFor(0x7e57);
+    Source source({}, {});
+    QVERIFY2(source.ok(), qPrintable(source.listener->errorString()));
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    Hoarder peers;
+    const int first = peers.connect(source.address());
+    QVERIFY(first >= 0);
+    QVERIFY(peers.subscribe(first, QStringLiteral("orders"), secret, true));
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const int second = peers.connect(source.address());
+    QVERIFY(second >= 0);
+    QVERIFY(peers.subscribe(second, QStringLiteral("orders"), secret, false));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(!source.base()->subscribers().value(0).receiving, Deadline);
+    for (qint64 seq = 1; seq <= N; ++seq) {
+        source.registry.notify(Payload{seq, {}});
+        if (seq % 256 == 0)
+            QCoreApplication::processEvents();
+    }
+    QCoreApplication::processEvents();
+    const rio::RemoteSubscriberInfo info = source.base()->subscribers().value(0);
+    qInfo("taken over, not acquired: %zu pending, %llu dropped, %llu sent", info.pending, info.dropped,
+          info.sent);
+    QCOMPARE(quint64(info.pending) + info.dropped + info.sent, quint64(N));
+    QTRY_COMPARE_WITH_TIMEOUT(source.base()->subscriberCount(), 0, 20000); // 10 s after the takeover
+    QCOMPARE(rejected.size(), 2);
 }
 
 QTEST_MAIN(tst_remote_attack5)
