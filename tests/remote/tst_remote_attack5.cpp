@@ -282,6 +282,7 @@ private Q_SLOTS:
     void readyOnAChannelNotYetAcquiredByItsSubscriber();
     void hoardersOnTwoListenersGoAndTheirReadersStay();
     void takenOverByAConnectionThatNeverAcquires();
+    void backlogsBelowOneReportStepOnManyConnections();
 };
 
 // SECURITY.md: a peer cannot "make the source hold backlogs without bound"; REMOTE.md: an unready
@@ -723,6 +724,48 @@ void tst_remote_attack5::takenOverByAConnectionThatNeverAcquires()
     QCOMPARE(quint64(info.pending) + info.dropped + info.sent, quint64(N));
     QTRY_COMPARE_WITH_TIMEOUT(source.base()->subscriberCount(), 0, 20000); // 10 s after the takeover
     QCOMPARE(rejected.size(), 2);
+}
+
+// Shares tell the listener of their backlogs in steps of 64 KiB per connection. 48 connections
+// each subscribe once, one after another, and never acquire their channel, on a DropNewest share
+// of capacity 15 with a budget of 1 MiB: each backlog keeps the 15 events of 4 KiB notified after
+// it subscribed (about 61 KiB each, different events from the others'), about 2.9 MiB in all if
+// nothing counted them. What the backlogs hold (their entries, as the share reports them) stays
+// within the budget and one report step per connection.
+void tst_remote_attack5::backlogsBelowOneReportStepOnManyConnections()
+{
+    constexpr int Connections = 48;
+    constexpr qint64 Budget = qint64(1) << 20;
+    constexpr qint64 Entry = 4096 + 24 + 48; // a Payload of 4 KiB as QDataStream bytes, and 48
+    Source source({.capacity = 15, .overflow = rio::Overflow::DropNewest}, {.backlogBytesBudget = Budget});
+    QVERIFY2(source.ok(), qPrintable(source.listener->errorString()));
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    Hoarder hoarder;
+    std::vector<int> nodes;
+    for (int c = 0; c < Connections; ++c) {
+        nodes.push_back(hoarder.connect(source.address()));
+        QVERIFY(nodes.back() >= 0);
+    }
+    qint64 seq = 0;
+    qint64 most = 0;
+    const QByteArray blob(4096, 's');
+    for (int c = 0; c < Connections; ++c) {
+        QVERIFY(hoarder.subscribe(nodes.at(size_t(c)), QStringLiteral("orders"),
+                                  secretFor(0x570000 + quint64(c)), false));
+        QTRY_VERIFY_WITH_TIMEOUT(source.base()->subscriberCount() + rejected.size() == c + 1, Deadline);
+        for (int i = 0; i < 15; ++i)
+            source.registry.notify(Payload{++seq, blob});
+        QCoreApplication::processEvents();
+        qint64 held = 0;
+        for (const rio::RemoteSubscriberInfo &info : source.base()->subscribers())
+            held += qint64(info.pending) * Entry;
+        most = std::max(most, held);
+    }
+    qInfo("%d unready subscriptions of about 61 KiB each: their backlogs held at most %lld KiB (budget %lld "
+          "KiB), "
+          "%lld connections dropped",
+          Connections, most / 1024, Budget / 1024, qint64(rejected.size()));
+    QVERIFY2(most <= Budget + 64 * 1024, qPrintable(QString::number(most)));
 }
 
 QTEST_MAIN(tst_remote_attack5)
