@@ -289,6 +289,7 @@ private Q_SLOTS:
     void hoardersOnTwoListenersGoAndTheirReadersStay();
     void takenOverByAConnectionThatNeverAcquires();
     void backlogsBelowOneReportStepOnManyConnections();
+    void manySmallHoardersAndASubscriberWithABurst();
 };
 
 // SECURITY.md: a peer cannot "make the source hold backlogs without bound"; REMOTE.md: an unready
@@ -770,6 +771,56 @@ void tst_remote_attack5::backlogsBelowOneReportStepOnManyConnections()
           "%lld connections dropped",
           Connections, most / 1024, Budget / 1024, qint64(rejected.size()));
     QVERIFY2(most <= Budget + 64 * 1024, qPrintable(QString::number(most)));
+}
+
+// backlogBytesBudget sheds "the connections whose subscriptions hold the most". A peer spreads what
+// it holds over 32 connections, each with one subscription of a quiet share ("orders1") that never
+// acquires its channel, 60 events of 4 KiB each (about 250 KiB a connection, 7.8 MiB in all,
+// within a budget of 8 MiB); then the application notifies a burst of 200 events of 4 KiB on
+// another share's thread, whose reader holds them until the thread's next turn (about 810 KiB).
+// One of the peer's connections should go, not the reader's.
+void tst_remote_attack5::manySmallHoardersAndASubscriberWithABurst()
+{
+    constexpr int Connections = 32;
+    Source source({}, {.backlogBytesBudget = qint64(8) << 20}, 2);
+    QVERIFY2(source.ok(), qPrintable(source.listener->errorString()));
+    QStringList reasons;
+    QObject::connect(source.listener, &rio::RemoteListener::peerRejected, source.listener,
+                     [&](const QString &reason) { reasons.append(reason); });
+    Reader reader(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const QString readerName = source.listener->connectionName(source.connections().value(0));
+    source.registry.notify(Payload{0, {}}); // the reader's first event starts its sequence
+    QTRY_COMPARE_WITH_TIMEOUT(reader.received, qint64(1), Deadline);
+    Hoarder hoarder;
+    for (int c = 0; c < Connections; ++c) {
+        const int node = hoarder.connect(source.address());
+        QVERIFY(node >= 0);
+        QVERIFY(hoarder.subscribe(node, source.base(1)->name(), secretFor(0x5a0000 + quint64(c)), false));
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(source.base(1)->subscriberCount(), Connections, Deadline);
+    const QByteArray blob(4096, 'q');
+    for (qint64 seq = 1; seq <= 60; ++seq)
+        source.at(1).notify(Payload{seq, blob});
+    QCoreApplication::processEvents();
+    QVERIFY(reasons.isEmpty());
+
+    for (qint64 seq = 1; seq <= 200; ++seq)
+        source.registry.notify(Payload{seq, blob});
+    QTRY_VERIFY_WITH_TIMEOUT(!reasons.isEmpty(), Deadline);
+    // The reader receives (again, if it went): it gets the next event, the burst whole or counted.
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{201, {}});
+    QTRY_COMPARE_WITH_TIMEOUT(reader.last, qint64(201), Deadline);
+    QCOMPARE(quint64(reader.received) + reader.registry->link()->droppedBySource(), quint64(202));
+    qInfo("%s", qPrintable(reasons.first()));
+    QVERIFY(reader.ordered);
+    if (reasons.first().contains(readerName + u','))
+        QSKIP(
+            "reproducer: backlogBytesBudget drops the reader, whose backlog holds a burst notified on its "
+            "share's "
+            "thread, rather than one of the 32 connections that hold the rest of the budget in smaller parts "
+            "(it sheds the connection holding the most)");
 }
 
 QTEST_MAIN(tst_remote_attack5)
