@@ -25,8 +25,11 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
+#include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 #if defined(__GLIBC__)
@@ -120,6 +123,43 @@ struct Reader
             ++received;
         });
     }
+};
+
+// Runs jobs on its thread. They are handed over under a mutex of this file and the runner is
+// invoked by name, so that ThreadSanitizer sees every access to them ordered (a lambda posted
+// with QMetaObject::invokeMethod is written and read in Qt, which is not instrumented).
+class Runner : public QObject
+{
+    Q_OBJECT
+
+public:
+    void post(std::function<void()> job)
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_jobs.push_back(std::move(job));
+        }
+        QMetaObject::invokeMethod(this, "runJobs", Qt::QueuedConnection);
+    }
+
+private:
+    Q_INVOKABLE void runJobs()
+    {
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::lock_guard lock(m_mutex);
+                if (m_jobs.empty())
+                    return;
+                job = std::move(m_jobs.front());
+                m_jobs.pop_front();
+            }
+            job();
+        }
+    }
+
+    std::mutex m_mutex;
+    std::deque<std::function<void()>> m_jobs;
 };
 
 // Plain Qt Remote Objects peers on a thread of their own, so that the test can stop them from
@@ -236,7 +276,7 @@ public:
         m_gate = std::make_unique<std::promise<void>>();
         auto blocked = std::make_shared<std::promise<void>>();
         std::shared_future<void> gate = m_gate->get_future().share();
-        QMetaObject::invokeMethod(&m_context, [gate, blocked] {
+        m_context.post([gate, blocked] {
             blocked->set_value();
             gate.wait(); // released by unblock(), at the latest by the destructor
         });
@@ -255,7 +295,7 @@ private:
     void run(F &&f)
     {
         auto done = std::make_shared<std::atomic<bool>>(false);
-        QMetaObject::invokeMethod(&m_context, [&f, done] {
+        m_context.post([&f, done] {
             f();
             done->store(true);
         });
@@ -265,7 +305,7 @@ private:
     }
 
     QThread m_thread;
-    QObject m_context;
+    Runner m_context;
     std::vector<std::unique_ptr<QRemoteObjectNode>> m_nodes;
     std::map<QString, std::unique_ptr<QRemoteObjectDynamicReplica>> m_shares;
     std::vector<std::unique_ptr<QRemoteObjectDynamicReplica>> m_channels;
