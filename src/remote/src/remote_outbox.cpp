@@ -325,9 +325,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
                 moreDirect.push_back(backlog);
             continue;
         }
-        const std::size_t room = backlog->ready  ? capacity
-                                 : capacity == 0 ? RemoteUnreadyCapacity
-                                                 : std::min(capacity, RemoteUnreadyCapacity);
+        const std::size_t room = backlog->room(capacity);
         const bool holdable = relayed && bounded && overflow == Overflow::Block && backlog->ready &&
                               m_holdPoster && !m_relayDropping;
         if (holdable && backlog->queue.size() >= room) {

@@ -11,6 +11,7 @@
 #include <QString>
 #include <QThread>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -82,6 +83,13 @@ struct RemoteBacklog
     [[nodiscard]] std::size_t size() const noexcept { return queue.size() + (latest ? 1 : 0); }
     /// Its connection acquired the channel: the pump may send to it.
     [[nodiscard]] bool acquired() const noexcept { return ready && !moved; }
+    /// The most events it holds with the share's `capacity` (0: unbounded): fewer until ready.
+    [[nodiscard]] std::size_t room(std::size_t capacity) const noexcept
+    {
+        return ready           ? capacity
+               : capacity == 0 ? RemoteUnreadyCapacity
+                               : std::min(capacity, RemoteUnreadyCapacity);
+    }
 };
 
 struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>

@@ -51,8 +51,15 @@ struct RemoteShareBase::Private
     std::atomic<quint64> sent{0};
     quint64 nextSubscriber = 1;
     bool shared = false;
-    // Drops not yet logged, per subscriber, and when the last line went.
-    std::vector<std::pair<quint64, quint64>> unlogged;
+    // Drops not yet logged, per subscriber (with the backlog's size when it dropped), and when the
+    // last line went.
+    struct Unlogged
+    {
+        quint64 id = 0;
+        quint64 count = 0;
+        std::size_t room = 0;
+    };
+    std::vector<Unlogged> unlogged;
     qint64 lastLog = -1;
     QTimer *logTimer = nullptr;
     QTimer *readyTimer = nullptr; // runs while a subscription is not ready
@@ -366,12 +373,15 @@ void RemoteShareBase::report()
     if (drops.empty())
         return;
     for (const auto &[backlog, count] : drops) {
+        const std::size_t room = backlog->room(d->options.capacity);
         const auto it = std::find_if(d->unlogged.begin(), d->unlogged.end(),
-                                     [id = backlog->id](const auto &entry) { return entry.first == id; });
-        if (it == d->unlogged.end())
-            d->unlogged.emplace_back(backlog->id, count);
-        else
-            it->second += count;
+                                     [id = backlog->id](const auto &entry) { return entry.id == id; });
+        if (it == d->unlogged.end()) {
+            d->unlogged.push_back({backlog->id, count, room});
+        } else {
+            it->count += count;
+            it->room = room;
+        }
     }
     const qint64 now = d->clock.elapsed();
     if (d->lastLog < 0 || now - d->lastLog >= 1000)
@@ -401,7 +411,7 @@ void RemoteShareBase::logDrops()
     std::size_t lines = 0;
     quint64 others = 0;
     quint64 otherEvents = 0;
-    for (const auto &[id, count] : d->unlogged) {
+    for (const auto &[id, count, room] : d->unlogged) {
         if (lines == MaxDropLinesPerSecond) {
             ++others;
             otherEvents += count;
@@ -413,8 +423,7 @@ void RemoteShareBase::logDrops()
                   "rio::RemoteShare \"%s\": %llu events dropped for subscriber %llu (its backlog of %llu was "
                   "%s); it sees them as gaps",
                   qPrintable(d->name), static_cast<unsigned long long>(count),
-                  static_cast<unsigned long long>(id), static_cast<unsigned long long>(d->options.capacity),
-                  why);
+                  static_cast<unsigned long long>(id), static_cast<unsigned long long>(room), why);
     }
     if (others > 0)
         qCWarning(lcRegistryIORemote(),

@@ -43,14 +43,18 @@ struct RemoteFrameEvent
     QByteArrayView payload;
 };
 
-/// `event` as QDataStream bytes.
+/// `event` as QDataStream bytes, allocated to their size: backlogs hold them, and budgets count
+/// them, by size (a stream grows its buffer to the next power of two, up to twice the bytes).
 template <RemoteEvent E>
 QByteArray encodeRemoteEvent(const E &event)
 {
     QByteArray bytes;
-    QDataStream stream(&bytes, QIODevice::WriteOnly);
-    stream.setVersion(RemoteStreamVersion);
-    stream << event;
+    {
+        QDataStream stream(&bytes, QIODevice::WriteOnly);
+        stream.setVersion(RemoteStreamVersion);
+        stream << event;
+    }
+    bytes.squeeze();
     return bytes;
 }
 
