@@ -24,10 +24,10 @@ struct InboundMark
 };
 thread_local InboundMark t_inbound;
 
-// What an entry is counted as holding.
+// What an entry is counted as holding: its bytes' whole buffer.
 qint64 costOf(const RemoteOutgoing &item)
 {
-    return RemoteEntryBytes + item.payload.size();
+    return RemoteEntryBytes + std::max(item.payload.capacity(), item.payload.size());
 }
 
 } // namespace
@@ -247,22 +247,25 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size
 {
     std::vector<RemoteOutgoing> out;
     qsizetype bytes = 0;
+    qint64 cost = 0;
     std::lock_guard lock(m_mutex);
     if (!backlog.acquired())
         return out;
     out.reserve(std::min(max, backlog.size()));
     if (backlog.latest) {
         bytes += backlog.latest->payload.size();
+        cost += costOf(*backlog.latest);
         out.push_back(std::move(*backlog.latest));
         backlog.latest.reset();
     }
     while (out.size() < max && !backlog.queue.empty() &&
            (out.empty() || bytes + backlog.queue.front().payload.size() <= maxBytes)) {
         bytes += backlog.queue.front().payload.size();
+        cost += costOf(backlog.queue.front());
         out.push_back(std::move(backlog.queue.front()));
         backlog.queue.pop_front();
     }
-    driftLocked(backlog, -(bytes + RemoteEntryBytes * qint64(out.size())));
+    driftLocked(backlog, -cost);
     backlog.sent += out.size();
     if (!out.empty())
         backlog.retainedFirst = false;

@@ -43,8 +43,9 @@ struct RemoteFrameEvent
     QByteArrayView payload;
 };
 
-/// `event` as QDataStream bytes, allocated to their size: backlogs hold them, and budgets count
-/// them, by size (a stream grows its buffer to the next power of two, up to twice the bytes).
+/// `event` as QDataStream bytes, in a buffer at most 1 KiB larger than they are: backlogs hold
+/// it, and budgets count it (a stream grows its buffer up to twice the bytes; cutting a small
+/// event's few spare bytes would cost each event an allocation).
 template <RemoteEvent E>
 QByteArray encodeRemoteEvent(const E &event)
 {
@@ -54,7 +55,8 @@ QByteArray encodeRemoteEvent(const E &event)
         stream.setVersion(RemoteStreamVersion);
         stream << event;
     }
-    bytes.squeeze();
+    if (bytes.capacity() - bytes.size() > 1024)
+        bytes.squeeze();
     return bytes;
 }
 
