@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "remote_listener_p.h"
+#include "remote_outbox_p.h"
 
 #include <QLocalSocket>
 
@@ -60,7 +61,7 @@ void Ledger::closeAll(const RemoteListener *listener)
     });
 }
 
-qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 packetSince)
+qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 since)
 {
     const std::lock_guard lock(m_mutex);
     const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
@@ -68,8 +69,7 @@ qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 packetSince)
         if (!it->leaving)
             m_totals[budget] += amount - it->amount[budget];
         it->amount[budget] = amount;
-        if (budget == IncompleteBytes)
-            it->packetSince = packetSince;
+        it->since[budget] = since;
     }
     return m_totals[budget];
 }
@@ -103,12 +103,18 @@ std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self
         if (!row.leaving && row.amount[budget] > 0)
             holders.push_back(&row);
     }
-    // Incomplete packets: the one that passed the budget is usually a peer sending a packet now, at
-    // speed; those that hold bytes for long are the ones keeping it, so the longest incomplete go
-    // first. The other budgets: the most first. Then the oldest connection.
-    std::sort(holders.begin(), holders.end(), [budget](const Row *a, const Row *b) {
-        if (budget == IncompleteBytes && a->packetSince != b->packetSince)
-            return a->packetSince < b->packetSince;
+    // Incomplete packets and backlogs: the one that passed the budget is usually a peer sending a
+    // packet now, or a subscriber that reads being sent a burst; those that hold bytes for long are
+    // the ones keeping it, so the longest incomplete, and the backlogs that have sent nothing
+    // longest, go first. The other budgets: the most first. Then the oldest connection.
+    const bool byAge = budget == IncompleteBytes || budget == BacklogBytes;
+    std::sort(holders.begin(), holders.end(), [budget, byAge](const Row *a, const Row *b) {
+        // (0: not known, counted as the newest)
+        const auto age = [budget](const Row *r) {
+            return r->since[budget] != 0 ? r->since[budget] : INT64_MAX;
+        };
+        if (byAge && age(a) != age(b))
+            return age(a) < age(b);
         const qint64 x = a->amount[budget];
         const qint64 y = b->amount[budget];
         return x != y ? x > y : a->id < b->id;
@@ -121,7 +127,12 @@ std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self
             budget == IncompleteBytes
                 ? QStringLiteral("whose packet has been incomplete longest (%1 bytes for %2 ms)")
                       .arg(amount)
-                      .arg(now - row->packetSince)
+                      .arg(now - row->since[budget])
+            : budget == BacklogBytes
+                ? QStringLiteral(
+                      "whose subscriptions have been sent nothing longest (%1 bytes waiting, for %2 ms)")
+                      .arg(amount)
+                      .arg(remoteNowMs() - row->since[budget])
                 : QStringLiteral("with the most (%1%2)")
                       .arg(amount)
                       .arg(budget == UnreadySubscriptions ? QString() : QStringLiteral(" bytes"));
@@ -216,13 +227,15 @@ bool RemoteListener::holdUnready(quint64 id)
     return false;
 }
 
-void RemoteListener::holdBacklog(quint64 id, qint64 change)
+void RemoteListener::holdBacklog(quint64 id, qint64 change, qint64 waitingSinceMs)
 {
     Private::Peer *peer = d->findId(id);
     if (!peer || !peer->socket || peer->socket->property(RejectedProperty).toBool())
         return;
     peer->backlog += change;
-    if (g_ledger.set(id, BacklogBytes, peer->backlog) > d->options.backlogBytesBudget)
+    if (waitingSinceMs != 0 || peer->backlog <= 0) // a backlog given back says nothing of the rest
+        peer->backlogSince = waitingSinceMs;
+    if (g_ledger.set(id, BacklogBytes, peer->backlog, peer->backlogSince) > d->options.backlogBytesBudget)
         shed(BacklogBytes, d->options.backlogBytesBudget);
 }
 

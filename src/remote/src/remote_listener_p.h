@@ -45,9 +45,9 @@ public:
     // The connection went: its holdings leave the totals.
     void close(quint64 id);
     void closeAll(const RemoteListener *listener);
-    // Connection `id` now holds `amount` of `budget` (a packet not yet whole since `packetSince`):
-    // the process's total of it, connections being dropped left out.
-    qint64 set(quint64 id, Budget budget, qint64 amount, qint64 packetSince = 0);
+    // Connection `id` now holds `amount` of `budget` (a packet not yet whole, or backlogs that sent
+    // nothing, since `since`): the process's total of it, connections being dropped left out.
+    qint64 set(quint64 id, Budget budget, qint64 amount, qint64 since = 0);
     // Connection `id` is being dropped: it no longer counts.
     void leave(quint64 id);
     [[nodiscard]] qint64 total(Budget budget) const;
@@ -66,7 +66,7 @@ private:
         QString address; // the listener's
         QString name;    // who is at the other end
         std::array<qint64, Budgets> amount{};
-        qint64 packetSince = 0; // ms
+        std::array<qint64, Budgets> since{}; // ms: how long it has held it (where that is kept)
         bool leaving = false;
         QString drop{}; // the warning of a drop left for its listener's thread
     };
@@ -157,6 +157,7 @@ struct RemoteListener::Private
         qint64 queued = 0;       // bytes waiting to be written, as last measured
         qint64 unready = 0;      // subscriptions that have not acquired their channel
         qint64 backlog = 0;      // bytes its subscriptions' backlogs hold (as last told)
+        qint64 backlogSince = 0; // remoteNowMs(): they have sent nothing since (as last told)
         int pauses = 0;          // pauseReading() not yet resumed: Qt Remote Objects does not read
         bool readPaused = false; // the read under way began paused: Qt Remote Objects reads none
         bool handshaken = false; // a whole packet arrived

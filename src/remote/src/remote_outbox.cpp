@@ -135,8 +135,9 @@ void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
     backlog->latest.reset();
     backlog->ready = false;
     backlog->bytes = 0;
+    backlog->waitingSince = 0;
     if (backlog->connection != 0 && backlog->ledgered != 0) { // given back, once
-        m_goneBytes.emplace_back(backlog->connection, -std::exchange(backlog->ledgered, 0));
+        m_goneBytes.push_back({backlog->connection, -std::exchange(backlog->ledgered, 0), 0});
         reportLocked();
     }
     m_room.notify_all(); // a sender waiting for its room waits no more
@@ -225,21 +226,23 @@ std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> RemoteOutbox::ta
     return out;
 }
 
-std::vector<std::pair<quint64, qint64>> RemoteOutbox::takeBytes()
+std::vector<RemoteOutbox::HeldBytes> RemoteOutbox::takeBytes()
 {
-    std::vector<std::pair<quint64, qint64>> out;
+    std::vector<HeldBytes> out;
     std::lock_guard lock(m_mutex);
     out.swap(m_goneBytes);
     for (const auto &backlog : m_backlogs) {
         if (backlog->connection == 0 || backlog->bytes == backlog->ledgered)
             continue;
         const qint64 change = backlog->bytes - std::exchange(backlog->ledgered, backlog->bytes);
-        const auto it = std::find_if(out.begin(), out.end(),
-                                     [&](const auto &entry) { return entry.first == backlog->connection; });
-        if (it == out.end())
-            out.emplace_back(backlog->connection, change);
-        else
-            it->second += change;
+        const auto it = std::find_if(out.begin(), out.end(), [&](const auto &entry) {
+            return entry.connection == backlog->connection;
+        });
+        HeldBytes &held = it == out.end() ? out.emplace_back(HeldBytes{backlog->connection}) : *it;
+        held.change += change;
+        if (backlog->waitingSince != 0 &&
+            (held.waitingSince == 0 || backlog->waitingSince < held.waitingSince))
+            held.waitingSince = backlog->waitingSince;
     }
     return out;
 }
@@ -266,6 +269,8 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size
         backlog.queue.pop_front();
     }
     driftLocked(backlog, -cost);
+    if (!out.empty()) // progress: what still waits waits from now
+        backlog.waitingSince = backlog.size() == 0 ? 0 : remoteNowMs();
     backlog.sent += out.size();
     if (!out.empty())
         backlog.retainedFirst = false;
@@ -315,6 +320,8 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     for (const auto &backlog : m_backlogs) {
         if (delivery == Delivery::Latest) {
             driftLocked(*backlog, cost - (backlog->latest ? costOf(*backlog->latest) : 0));
+            if (backlog->waitingSince == 0)
+                backlog->waitingSince = remoteNowMs();
             backlog->latest = item; // shares the bytes
             queued = true;
             continue;
@@ -350,6 +357,8 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         }
         backlog->queue.push_back(item); // shares the bytes
         driftLocked(*backlog, cost);
+        if (backlog->waitingSince == 0)
+            backlog->waitingSince = remoteNowMs();
         queued = true;
     }
     if (retainLatest)

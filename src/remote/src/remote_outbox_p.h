@@ -77,6 +77,9 @@ struct RemoteBacklog
     /// it the listener's ledger was last told.
     qint64 bytes = 0;
     qint64 ledgered = 0;
+    /// Since when (remoteNowMs()) it has held events without sending any: its last send, or when
+    /// it stopped being empty (0: empty).
+    qint64 waitingSince = 0;
     /// The share's channel object for it (owned and used on the share's thread only).
     QObject *channel = nullptr;
 
@@ -147,8 +150,16 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     bool anyReadyFull() noexcept;
     /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> takeUnreported();
+    /// One connection's part of a report: the change in its backlogs' bytes since the last one,
+    /// and since when the longest waiting of them has sent nothing (0: none waits).
+    struct HeldBytes
+    {
+        quint64 connection = 0;
+        qint64 change = 0;
+        qint64 waitingSince = 0;
+    };
     /// The change in backlog bytes per listener connection since it was last taken.
-    std::vector<std::pair<quint64, qint64>> takeBytes();
+    std::vector<HeldBytes> takeBytes();
     /// Runs `account` on the pump's thread right after a push there moved the backlogs' bytes by
     /// RemoteLedgerStep (a burst of notifies on that thread gives it no turn for the report).
     void attachAccount(std::function<void()> account);
@@ -190,8 +201,8 @@ private:
     std::vector<std::shared_ptr<RemoteBacklog>> m_backlogs;
     std::optional<RemoteOutgoing> m_retained;
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> m_goneUnreported;
-    std::vector<std::pair<quint64, qint64>> m_goneBytes; // removed backlogs' ledgered bytes
-    qint64 m_drift = 0;                                  // bytes' net change since the last report
+    std::vector<HeldBytes> m_goneBytes; // removed backlogs' ledgered bytes
+    qint64 m_drift = 0;                 // bytes' net change since the last report
     bool m_reportScheduled = false;
     std::shared_ptr<std::function<void()>> m_report;
     std::function<bool(quint64)> m_isConnectionIdle;                    // pump thread only
@@ -212,6 +223,14 @@ private:
     std::function<bool()> m_isIdle;                  // pump thread only
     std::function<void(RemoteOutgoing &)> m_sendNow; // pump thread only
 };
+
+/// A monotonic clock in ms, for how long backlogs wait.
+inline qint64 remoteNowMs() noexcept
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 
 /// A random non-zero 64-bit id.
 quint64 randomRemoteId();

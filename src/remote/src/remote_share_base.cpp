@@ -398,10 +398,11 @@ void RemoteShareBase::report()
 void RemoteShareBase::account()
 {
     const QPointer<RemoteShareBase> self = this;
-    for (const auto &[connection, change] : d->box->takeBytes()) {
+    for (const auto &held : d->box->takeBytes()) {
         if (!self || !d->listener)
             return;
-        d->listener->holdBacklog(connection, change); // may drop connections (and their backlogs)
+        // May drop connections (and their backlogs).
+        d->listener->holdBacklog(held.connection, held.change, held.waitingSince);
     }
 }
 
