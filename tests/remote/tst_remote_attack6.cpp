@@ -89,6 +89,8 @@ private Q_SLOTS:
     void twoSendersBesideAFrozenSubscriberLoseNothing();
     void heldSenderKilledLeavesNoHoleInWhatWasRelayed_data();
     void heldSenderKilledLeavesNoHoleInWhatWasRelayed();
+    void frozenSubscriberKilledReleasesTheHeldSender_data();
+    void frozenSubscriberKilledReleasesTheHeldSender();
 };
 
 void tst_remote_attack6::retainedEventIsNotRepeatedAcrossAReconnection_data()
@@ -404,6 +406,64 @@ void tst_remote_attack6::heldSenderKilledLeavesNoHoleInWhatWasRelayed()
     QCOMPARE(within(eventsOf(*bystander), First, First + Events - 1), got);
     QCOMPARE(source->stats().value("dropped"), 0);
     QCOMPARE(frozen->stats().value("droppedBySource"), 0);
+    QCOMPARE(bystander->stats().value("droppedBySource"), 0);
+}
+
+void tst_remote_attack6::frozenSubscriberKilledReleasesTheHeldSender_data()
+{
+    addTransportRows();
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
+}
+
+// REMOTE.md (Block): the source stops reading a sender while a subscriber's backlog is full, and
+// "the wait wakes ... when a waited-for subscriber goes (disconnects, or is killed ...)". The
+// frozen subscriber is killed (kill -9) while a sender is held for it, with a blockTimeout of ten
+// minutes: the source reads the sender again, and the bystander gets every event the sender
+// notified, in order, nothing counted as dropped for it.
+void tst_remote_attack6::frozenSubscriberKilledReleasesTheHeldSender()
+{
+    QFETCH(QString, url);
+    constexpr int EventBytes = 8 * 1024;
+    constexpr qint64 Events = 1500;
+    constexpr qint64 Capacity = 16;
+    const Transport transport(url);
+    QVERIFY2(transport.error().isEmpty(), qPrintable(transport.error()));
+    auto [source, address] = startSource(
+        url, transport.source + QStringList{QStringLiteral("--overflow"), QStringLiteral("block"),
+                                            QStringLiteral("--block-timeout"), QStringLiteral("600000"),
+                                            QStringLiteral("--capacity"), QString::number(Capacity),
+                                            QStringLiteral("--handlers"), QStringLiteral("none")});
+    QVERIFY(!address.isEmpty());
+    auto frozen = startSubscriber(address, transport.subscriber + QStringList{QStringLiteral("--quiet")});
+    auto bystander = startSubscriber(address, transport.subscriber);
+    auto sender = startSubscriber(address, transport.subscriber + QStringList{QStringLiteral("--quiet")});
+    for (Peer *peer : {frozen.get(), bystander.get(), sender.get()})
+        QVERIFY(peer->waitLine("state connected"));
+    QVERIFY(allReceiving(*source, {frozen.get(), bystander.get(), sender.get()}));
+
+    constexpr qint64 First = 100000;
+    frozen->send("freeze");
+    QVERIFY(frozen->waitLine("frozen"));
+    sender->send("notify " + QByteArray::number(First) + ' ' + QByteArray::number(First + Events - 1) + ' ' +
+                 QByteArray::number(EventBytes));
+    QVERIFY(sender->waitLine("notified "));
+    int fullSamples = 0;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            fullSamples += source->stats().value("pending") >= Capacity ? 1 : 0;
+            return fullSamples >= 50;
+        },
+        4 * Deadline));
+    QVERIFY(within(eventsOf(*bystander), First, First + Events - 1).size() < Events); // the sender is held
+    frozen->process().kill();
+    QVERIFY(frozen->process().waitForFinished(Deadline));
+    QVERIFY(QTest::qWaitFor(
+        [&] { return within(eventsOf(*bystander), First, First + Events - 1).size() == Events; },
+        4 * Deadline));
+    QCOMPARE(within(eventsOf(*bystander), First, First + Events - 1), range(First, First + Events - 1));
+    QVERIFY(source->waitStats([](const auto &stats) { return stats.value("subscribers") == 2; }));
+    const auto stats = source->stats();
+    qInfo("source: dropped %lld (the killed subscriber's backlog included)", stats.value("dropped"));
     QCOMPARE(bystander->stats().value("droppedBySource"), 0);
 }
 
