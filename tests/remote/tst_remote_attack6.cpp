@@ -274,11 +274,13 @@ void tst_remote_attack6::twoSendersBesideAFrozenSubscriberLoseNothing()
     QVERIFY2(transport.error().isEmpty(), qPrintable(transport.error()));
     const QStringList &sourceTls = transport.source;
     const QStringList &subscriberTls = transport.subscriber;
-    auto [source, address] =
+    auto started =
         startSource(url, sourceTls + QStringList{QStringLiteral("--overflow"), QStringLiteral("block"),
                                                  QStringLiteral("--block-timeout"), QStringLiteral("600000"),
                                                  QStringLiteral("--capacity"), QString::number(Capacity),
                                                  QStringLiteral("--handlers"), QStringLiteral("none")});
+    const std::unique_ptr<Peer> &source = started.first; // not a binding: clang 14 lambdas cannot capture one
+    const QString address = started.second;
     QVERIFY(!address.isEmpty());
     auto frozen = startSubscriber(address, subscriberTls);
     auto one = startSubscriber(address, subscriberTls);
@@ -356,11 +358,13 @@ void tst_remote_attack6::heldSenderKilledLeavesNoHoleInWhatWasRelayed()
     constexpr qint64 Capacity = 16;
     const Transport transport(url);
     QVERIFY2(transport.error().isEmpty(), qPrintable(transport.error()));
-    auto [source, address] = startSource(
+    auto started = startSource(
         url, transport.source + QStringList{QStringLiteral("--overflow"), QStringLiteral("block"),
                                             QStringLiteral("--block-timeout"), QStringLiteral("600000"),
                                             QStringLiteral("--capacity"), QString::number(Capacity),
                                             QStringLiteral("--handlers"), QStringLiteral("none")});
+    const std::unique_ptr<Peer> &source = started.first; // not a binding: clang 14 lambdas cannot capture one
+    const QString address = started.second;
     QVERIFY(!address.isEmpty());
     auto frozen = startSubscriber(address, transport.subscriber);
     auto bystander = startSubscriber(address, transport.subscriber);
@@ -428,11 +432,13 @@ void tst_remote_attack6::frozenSubscriberKilledReleasesTheHeldSender()
     constexpr qint64 Capacity = 16;
     const Transport transport(url);
     QVERIFY2(transport.error().isEmpty(), qPrintable(transport.error()));
-    auto [source, address] = startSource(
+    auto started = startSource(
         url, transport.source + QStringList{QStringLiteral("--overflow"), QStringLiteral("block"),
                                             QStringLiteral("--block-timeout"), QStringLiteral("600000"),
                                             QStringLiteral("--capacity"), QString::number(Capacity),
                                             QStringLiteral("--handlers"), QStringLiteral("none")});
+    const std::unique_ptr<Peer> &source = started.first; // not a binding: clang 14 lambdas cannot capture one
+    const QString address = started.second;
     QVERIFY(!address.isEmpty());
     auto frozen = startSubscriber(address, transport.subscriber + QStringList{QStringLiteral("--quiet")});
     auto bystander = startSubscriber(address, transport.subscriber);
