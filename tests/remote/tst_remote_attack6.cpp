@@ -91,6 +91,7 @@ private Q_SLOTS:
     void heldSenderKilledLeavesNoHoleInWhatWasRelayed();
     void frozenSubscriberKilledReleasesTheHeldSender_data();
     void frozenSubscriberKilledReleasesTheHeldSender();
+    void subscriberFloodBeyondItsQueueIsCountedNotLost();
 };
 
 void tst_remote_attack6::retainedEventIsNotRepeatedAcrossAReconnection_data()
@@ -471,6 +472,32 @@ void tst_remote_attack6::frozenSubscriberKilledReleasesTheHeldSender()
     const auto stats = source->stats();
     qInfo("source: dropped %lld (the killed subscriber's backlog included)", stats.value("dropped"));
     QCOMPARE(bystander->stats().value("droppedBySource"), 0);
+}
+
+// REMOTE.md: events notified on a subscriber "wait in a bounded queue on the subscriber (65536
+// events, the oldest dropped and counted in droppedUnsent())". A subscriber notifies 70,000 events
+// in one go on its thread: what reaches the source and another subscriber is the newest of them,
+// in order, and with droppedUnsent() it makes up all 70,000; nothing else is lost.
+void tst_remote_attack6::subscriberFloodBeyondItsQueueIsCountedNotLost()
+{
+    constexpr qint64 Events = 70000;
+    Source source({});
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    Subscriber sender(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    Subscriber other(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    QTRY_COMPARE_WITH_TIMEOUT(sender.registry->state(), rio::RemoteSubscriber::State::Connected, Deadline);
+    for (qint64 seq = RelayedBase + 1; seq <= RelayedBase + Events; ++seq)
+        sender.registry->notify(Payload{seq, {}});
+    const quint64 unsent = sender.registry->link()->droppedUnsent();
+    QTRY_COMPARE_WITH_TIMEOUT(quint64(other.received.size()) + unsent, quint64(Events), 4 * Deadline);
+    qInfo("the sender dropped %llu unsent; the other subscriber got %lld", unsent,
+          qint64(other.received.size()));
+    QCOMPARE(other.received, range(RelayedBase + Events - other.received.size() + 1, RelayedBase + Events));
+    QCOMPARE(source.relayed.load(), qint64(other.received.size()));
+    QCOMPARE(other.droppedBySource(), quint64(0));
+    QCOMPARE(source.share->droppedCount(), quint64(0));
 }
 
 QTEST_MAIN(tst_remote_attack6)
