@@ -193,7 +193,7 @@ void tst_RemoteReconnect::reconnectionToARunningSourceCountsTheOutageAsGaps()
 
     // The source drops the connection and, before its event loop runs again (so before it can
     // take the subscriber's next connection), notifies 2..6.
-    const auto sockets = source.listener->findChildren<QLocalSocket *>(Qt::FindDirectChildrenOnly);
+    const auto sockets = source.listener->findChildren<QAbstractSocket *>(Qt::FindDirectChildrenOnly);
     QCOMPARE(sockets.size(), 1);
     const qsizetype from = sub->lineCount();
     sockets.front()->abort();
