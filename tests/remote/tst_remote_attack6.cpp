@@ -2,8 +2,9 @@
 // REMOTE.md's delivery promises tried again from the outside, through the public API, with real
 // processes (rio_remote_peer) and with both ends in this process behind a TCP relay: Block's
 // relay of subscribers' events with two senders beside a frozen subscriber, a held sender killed,
-// the retained event across a reconnection and a takeover, Latest across a reconnection, and
-// notifier threads that come and go on a Block share. Every wait is on an observable state or
+// the frozen subscriber killed, the retained event across a reconnection and a takeover, Latest
+// across a reconnection, notifier threads that come and go on a Block share, and a subscriber's
+// flood beyond its own queue. Every wait is on an observable state or
 // line, with a deadline; every producer is bounded in count.
 #include "tst_remote_common.h"    // rio_remote_peer processes
 #include "tst_remote_inprocess.h" // Relay, Source, Subscriber, Worker
@@ -11,9 +12,8 @@
 #include <QScopeGuard>
 #include <QTest>
 
-#include <atomic>
 #include <memory>
-#include <thread>
+#include <optional>
 #include <vector>
 
 namespace {
