@@ -109,16 +109,21 @@ void RemoteOutbox::attachReport(std::function<void()> report)
 void RemoteOutbox::addBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
 {
     std::lock_guard lock(m_mutex);
-    if (m_retained) {
-        if (delivery == Delivery::Latest) {
-            backlog->latest = *m_retained;
-        } else {
-            backlog->queue.push_back(*m_retained); // shares the bytes
-            backlog->retainedFirst = true;
-        }
-        driftLocked(*backlog, costOf(*m_retained));
-    }
+    retainLocked(*backlog);
     m_backlogs.push_back(backlog);
+}
+
+void RemoteOutbox::retainLocked(RemoteBacklog &backlog)
+{
+    if (!m_retained || backlog.size() != 0)
+        return;
+    if (delivery == Delivery::Latest) {
+        backlog.latest = *m_retained;
+    } else {
+        backlog.queue.push_back(*m_retained); // shares the bytes
+        backlog.retainedFirst = true;
+    }
+    driftLocked(backlog, costOf(*m_retained));
 }
 
 void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)

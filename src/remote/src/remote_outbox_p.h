@@ -121,6 +121,10 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
 
     /// Adds a subscriber's backlog (not ready yet), the retained event first in it.
     void addBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
+    /// With retainLatest, gives a backlog that holds nothing the retained event (a subscription
+    /// that starts, or one taken over, whose events may have gone into a dead link): the
+    /// subscriber skips it if it ran there already. Called under mutex().
+    void retainLocked(RemoteBacklog &backlog);
     /// Removes a backlog (its subscriber went); wakes the senders that wait for its room.
     void removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
     /// The backlogs now (a copy of the list; read their fields under lock() only).

@@ -262,7 +262,8 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
         backlog->connection = connection;
         backlog->peer = d->listener ? d->listener->peerName(connection) : QString();
         backlog->moved = backlog->ready;
-        backlog->ledgered = 0; // its bytes count for the new connection from the next account()
+        backlog->ledgered = 0;          // its bytes count for the new connection from the next account()
+        d->box->retainLocked(*backlog); // what the dead link took may have been the newest state
     }
     backlog->subscribedAt = d->clock.elapsed();
     if (!d->readyTimer->isActive())

@@ -202,9 +202,18 @@ void RemoteSubscriber::onEvent(const QByteArray &bytes)
         return;
     }
     const bool coalesced = frame->flags & detail::RemoteFrameLatest;
-    const auto accepted = [this, &frame, coalesced] {
+    // An event of this source's sequence at or before the last one seen ran here already (the
+    // retained event sent again on a reconnection): it is skipped and moves nothing.
+    const bool sameSource = frame->sourceInstance == d->lastInstance;
+    const quint64 seen = d->lastSequence;
+    const auto isNew = [sameSource, seen](const detail::RemoteFrameEvent &event) {
+        return !sameSource || event.sequence > seen;
+    };
+    const auto accepted = [this, &frame, coalesced, &isNew] {
         // Only a frame whose every event decoded moves the sequence on.
         for (const detail::RemoteFrameEvent &event : frame->events) {
+            if (!isNew(event))
+                continue;
             if (frame->sourceInstance != d->lastInstance)
                 d->lastInstance = frame->sourceInstance; // a new source: a new sequence
             else if (event.sequence > d->lastSequence + 1 && !coalesced)
@@ -216,9 +225,9 @@ void RemoteSubscriber::onEvent(const QByteArray &bytes)
     std::span<const detail::RemoteFrameEvent> events = frame->events;
     std::vector<detail::RemoteFrameEvent> others;
     if (std::any_of(events.begin(), events.end(),
-                    [key = d->box->key](const auto &e) { return e.origin == key; })) {
+                    [key = d->box->key, &isNew](const auto &e) { return e.origin == key || !isNew(e); })) {
         for (const auto &event : frame->events) {
-            if (event.origin != d->box->key)
+            if (event.origin != d->box->key && isNew(event))
                 others.push_back(event);
         }
         events = others;
