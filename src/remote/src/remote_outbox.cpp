@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "remote_outbox_p.h"
 
+#include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/remote/remote_listener.h>
 
 #include <QCryptographicHash>
@@ -192,9 +193,10 @@ void RemoteOutbox::reportLocked()
     if (m_reportScheduled || !m_pump || !m_report)
         return;
     m_reportScheduled = true;
+    // Handover: Qt's event queue hands the functor to the pump's thread where TSan cannot see it.
+    [[maybe_unused]] const TsanPostScope posting;
     QMetaObject::invokeMethod(
-        m_pump,
-        [self = weak_from_this(), report = std::weak_ptr<std::function<void()>>(m_report)] {
+        m_pump, Handover([self = weak_from_this(), report = std::weak_ptr<std::function<void()>>(m_report)] {
             const auto box = self.lock();
             if (!box)
                 return;
@@ -204,7 +206,7 @@ void RemoteOutbox::reportLocked()
             }
             if (auto fn = report.lock())
                 (*fn)();
-        },
+        }),
         Qt::QueuedConnection);
 }
 
@@ -434,9 +436,9 @@ void RemoteOutbox::scheduleLocked()
     m_scheduled = true;
     // Posting takes only Qt's event-queue lock and runs no user code. The pump object's
     // destructor runs detach() first, and Qt discards events posted to a dead receiver.
+    [[maybe_unused]] const TsanPostScope posting;
     QMetaObject::invokeMethod(
-        m_pump,
-        [self = weak_from_this(), send = std::weak_ptr<std::function<void()>>(m_send)] {
+        m_pump, Handover([self = weak_from_this(), send = std::weak_ptr<std::function<void()>>(m_send)] {
             const auto box = self.lock();
             if (!box)
                 return;
@@ -448,7 +450,7 @@ void RemoteOutbox::scheduleLocked()
             }
             if (auto fn = send.lock())
                 (*fn)();
-        },
+        }),
         Qt::QueuedConnection);
 }
 
