@@ -782,12 +782,12 @@ void tst_remote_attack3::sourceSurvivesBurstsOfShortConnectionsAtItsFileLimit()
 
 // RemoteListener::Options::backlogBytesBudget: "the most bytes that subscriptions' backlogs ... may
 // hold across every connection of every listener in this process; past it, the connections whose
-// subscriptions hold the most are dropped until it holds". One connection subscribes 256 times (the
-// most one connection may), acquires every channel, then stops reading (its thread blocked), while
-// the source notifies a burst at the default capacity of 65,536 (without the budget, 256 x 65,536
-// entries: about 680 MiB), on its own thread (which gives the listener no turn of its event loop
-// meanwhile) or on another. The connection is dropped once, what the source holds stays within the
-// budget, is given back, and a subscriber that reads gets every event.
+// backlogs have sent nothing for longest are dropped until it holds". One connection subscribes 256 times
+// (the most one connection may), acquires every channel, then stops reading (its thread blocked), while the
+// source notifies a burst at the default capacity of 65,536 (without the budget, 256 x 65,536 entries: about
+// 680 MiB), on its own thread (which gives the listener no turn of its event loop meanwhile) or on another.
+// The connection is dropped once, what the source holds stays within the budget, is given back, and a
+// subscriber that reads gets every event.
 void tst_remote_attack3::oneConnectionsSubscriptionsStayWithinTheBacklogBudget_data()
 {
     QTest::addColumn<QByteArray>("notify");

@@ -49,8 +49,8 @@ public:
         qint64 queuedBytesBudget = qint64(64) << 20;
         /// The most bytes that subscriptions' backlogs (events not yet sent to a subscriber, each
         /// counted whole: its payload's buffer and 48 bytes) may hold across every connection of every
-        /// listener in this process; past it, the connections whose subscriptions hold the most
-        /// are dropped until it holds.
+        /// listener in this process; past it, the connections whose backlogs have sent nothing for
+        /// longest are dropped until it holds.
         qint64 backlogBytesBudget = qint64(128) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
