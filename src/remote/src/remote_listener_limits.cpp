@@ -235,7 +235,11 @@ void RemoteListener::holdBacklog(quint64 id, qint64 change, qint64 waitingSinceM
     peer->backlog += change;
     if (waitingSinceMs != 0 || peer->backlog <= 0) // a backlog given back says nothing of the rest
         peer->backlogSince = waitingSinceMs;
-    if (g_ledger.set(id, BacklogBytes, peer->backlog, peer->backlogSince) > d->options.backlogBytesBudget)
+    // A connection that does not read what it is sent (past the high-water mark) holds its
+    // backlogs for good: it counts as the oldest, before any age the clock can tell apart.
+    const bool reads = queuedBytes(peer->socket) <= d->options.highWaterBytes;
+    if (g_ledger.set(id, BacklogBytes, peer->backlog, reads ? peer->backlogSince : 1) >
+        d->options.backlogBytesBudget)
         shed(BacklogBytes, d->options.backlogBytesBudget);
 }
 
