@@ -141,6 +141,9 @@ public:
         }
         QMetaObject::invokeMethod(this, "runJobs", Qt::QueuedConnection);
     }
+    // After its thread ended: orders that thread's last look at the jobs before what this thread
+    // does next (QThread::wait() is Qt's, which ThreadSanitizer does not see).
+    void settle() { const std::lock_guard lock(m_mutex); }
 
 private:
     Q_INVOKABLE void runJobs()
@@ -183,6 +186,7 @@ public:
         });
         m_thread.quit();
         m_thread.wait();
+        m_context.settle();
     }
     Hoarder(const Hoarder &) = delete;
     Hoarder &operator=(const Hoarder &) = delete;
