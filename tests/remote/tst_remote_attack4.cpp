@@ -78,7 +78,8 @@ struct RawPeer
     }
     bool post(qint64 seq)
     {
-        const rio::detail::RemoteFrameEvent event{0, keyOf(secret), payloadBytes(seq)};
+        const QByteArray bytes = payloadBytes(seq); // the event's view points into it
+        const rio::detail::RemoteFrameEvent event{0, keyOf(secret), bytes};
         return slot(share.get(), "post(QByteArray)")
             .invoke(share.get(), Qt::DirectConnection,
                     Q_ARG(QByteArray, rio::detail::encodeRemotePost({&event, 1})));
