@@ -253,6 +253,7 @@ std::vector<RemoteOutbox::HeldBytes> RemoteOutbox::takeBytes()
     }
     return out;
 }
+
 std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size_t max, qsizetype maxBytes)
 {
     std::vector<RemoteOutgoing> out;
