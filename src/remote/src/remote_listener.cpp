@@ -368,7 +368,8 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         if (device->connection() == socket)
             d->peers.back().device = device;
     }
-    g_ledger.open(this, id, d->address.toString(), name);
+    g_ledger.open(this, id, d->address.toString(), name, d->options.backlogBytesBudget,
+                  d->options.highWaterBytes);
     if (!d->deadlines->isActive())
         d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());

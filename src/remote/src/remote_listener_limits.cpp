@@ -34,10 +34,16 @@ bool hungUp([[maybe_unused]] const QIODevice *socket)
 
 } // namespace
 
-void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, const QString &name)
+void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, const QString &name,
+                  qint64 backlogBudget, qint64 highWater)
 {
     const std::lock_guard lock(m_mutex);
-    m_rows.push_back({.listener = listener, .id = id, .address = address, .name = name});
+    m_rows.push_back({.listener = listener,
+                      .id = id,
+                      .address = address,
+                      .name = name,
+                      .backlogBudget = backlogBudget,
+                      .highWater = highWater});
 }
 
 void Ledger::close(quint64 id)
@@ -74,6 +80,23 @@ qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 since)
     return m_totals[budget];
 }
 
+bool Ledger::holdBacklog(quint64 id, qint64 change, qint64 since)
+{
+    const std::lock_guard lock(m_mutex);
+    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
+    if (it == m_rows.end() || it->leaving)
+        return true;
+    it->amount[BacklogBytes] += change;
+    m_totals[BacklogBytes] += change;
+    if (since != 0 || it->amount[BacklogBytes] <= 0) // a backlog given back says nothing of the rest
+        it->since[BacklogBytes] = since;
+    // Posting only (no self): each drop runs on its listener's thread, this one may be any. Rows
+    // stay where they are: `it` is still this connection's.
+    if (m_totals[BacklogBytes] > it->backlogBudget)
+        shedLocked(nullptr, BacklogBytes, it->backlogBudget);
+    return it->leaving;
+}
+
 void Ledger::leave(quint64 id)
 {
     const std::lock_guard lock(m_mutex);
@@ -92,12 +115,18 @@ qint64 Ledger::total(Budget budget) const
 
 std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self, Budget budget, qint64 limit)
 {
+    const std::lock_guard lock(m_mutex);
+    return shedLocked(self, budget, limit);
+}
+
+std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener *self, Budget budget,
+                                                            qint64 limit)
+{
     static constexpr std::array<const char *, Budgets> What = {
         "bytes of packets not yet whole", "bytes waiting to be written",
         "subscriptions that did not acquire their channel", "bytes in subscriptions' backlogs"};
     const qint64 now = nowMs();
     std::vector<std::pair<quint64, QString>> own;
-    const std::lock_guard lock(m_mutex);
     std::vector<Row *> holders;
     for (Row &row : m_rows) {
         if (!row.leaving && row.amount[budget] > 0)
@@ -108,10 +137,15 @@ std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self
     // the ones keeping it, so the longest incomplete, and the backlogs that have sent nothing
     // longest, go first. The other budgets: the most first. Then the oldest connection.
     const bool byAge = budget == IncompleteBytes || budget == BacklogBytes;
-    std::sort(holders.begin(), holders.end(), [budget, byAge](const Row *a, const Row *b) {
+    // A connection that does not read what it is sent (past the high-water mark) holds its
+    // backlogs for good: it counts as the oldest, before any age the clock can tell apart.
+    const auto reads = [](const Row *r) { return r->amount[QueuedBytes] <= r->highWater; };
+    std::sort(holders.begin(), holders.end(), [budget, byAge, &reads](const Row *a, const Row *b) {
         // (0: not known, counted as the newest)
-        const auto age = [budget](const Row *r) {
-            return r->since[budget] != 0 ? r->since[budget] : INT64_MAX;
+        const auto age = [budget, &reads](const Row *r) {
+            return budget == BacklogBytes && !reads(r) ? 1
+                   : r->since[budget] != 0             ? r->since[budget]
+                                                       : INT64_MAX;
         };
         if (byAge && age(a) != age(b))
             return age(a) < age(b);
@@ -128,11 +162,17 @@ std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self
                 ? QStringLiteral("whose packet has been incomplete longest (%1 bytes for %2 ms)")
                       .arg(amount)
                       .arg(now - row->since[budget])
+            : budget == BacklogBytes && !reads(row)
+                ? QStringLiteral(
+                      "which does not read what it is sent (%1 bytes unwritten; its subscriptions' "
+                      "backlogs hold %2 bytes)")
+                      .arg(row->amount[QueuedBytes])
+                      .arg(amount)
             : budget == BacklogBytes
                 ? QStringLiteral(
                       "whose subscriptions have been sent nothing longest (%1 bytes waiting, for %2 ms)")
                       .arg(amount)
-                      .arg(remoteNowMs() - row->since[budget])
+                      .arg(row->since[budget] != 0 ? remoteNowMs() - row->since[budget] : 0)
                 : QStringLiteral("with the most (%1%2)")
                       .arg(amount)
                       .arg(budget == UnreadySubscriptions ? QString() : QStringLiteral(" bytes"));
@@ -225,22 +265,6 @@ bool RemoteListener::holdUnready(quint64 id)
     if (peer)
         g_ledger.set(id, UnreadySubscriptions, --peer->unready);
     return false;
-}
-
-void RemoteListener::holdBacklog(quint64 id, qint64 change, qint64 waitingSinceMs)
-{
-    Private::Peer *peer = d->findId(id);
-    if (!peer || !peer->socket || peer->socket->property(RejectedProperty).toBool())
-        return;
-    peer->backlog += change;
-    if (waitingSinceMs != 0 || peer->backlog <= 0) // a backlog given back says nothing of the rest
-        peer->backlogSince = waitingSinceMs;
-    // A connection that does not read what it is sent (past the high-water mark) holds its
-    // backlogs for good: it counts as the oldest, before any age the clock can tell apart.
-    const bool reads = queuedBytes(peer->socket) <= d->options.highWaterBytes;
-    if (g_ledger.set(id, BacklogBytes, peer->backlog, reads ? peer->backlogSince : 1) >
-        d->options.backlogBytesBudget)
-        shed(BacklogBytes, d->options.backlogBytesBudget);
 }
 
 void RemoteListener::releaseUnready(quint64 id)

@@ -41,19 +41,28 @@ inline constexpr qint64 UnreadyBudget = 256;
 class Ledger
 {
 public:
-    void open(RemoteListener *listener, quint64 id, const QString &address, const QString &name);
+    // `backlogBudget` and `highWater`: its listener's backlogBytesBudget and highWaterBytes.
+    void open(RemoteListener *listener, quint64 id, const QString &address, const QString &name,
+              qint64 backlogBudget, qint64 highWater);
     // The connection went: its holdings leave the totals.
     void close(quint64 id);
     void closeAll(const RemoteListener *listener);
     // Connection `id` now holds `amount` of `budget` (a packet not yet whole, or backlogs that sent
     // nothing, since `since`): the process's total of it, connections being dropped left out.
     qint64 set(quint64 id, Budget budget, qint64 amount, qint64 since = 0);
+    // Connection `id`'s subscriptions' backlogs hold `change` bytes more (fewer when negative) and
+    // have sent nothing since `since` (remoteNowMs(); 0: none waits). Callable from any thread
+    // (shares account where their backlogs grow): past its listener's budget the process's
+    // holders are shed, each drop left for its listener's thread. True when the connection is
+    // being dropped or is gone: its backlogs may let go of what they hold.
+    bool holdBacklog(quint64 id, qint64 change, qint64 since);
     // Connection `id` is being dropped: it no longer counts.
     void leave(quint64 id);
     [[nodiscard]] qint64 total(Budget budget) const;
     // Past `budget`: the holders of the process go, the first in `budget`'s order first, until it
     // holds. Those of `self` are returned with their warnings (for the caller to drop, outside the
-    // lock); those of other listeners are dropped on their listener's thread.
+    // lock); those of other listeners (all of them when `self` is null) are dropped on their
+    // listener's thread.
     std::vector<std::pair<quint64, QString>> shed(const RemoteListener *self, Budget budget, qint64 limit);
     // The drops other listeners left for `self`'s connections, with their warnings.
     std::vector<std::pair<quint64, QString>> takeDrops(const RemoteListener *self);
@@ -67,9 +76,13 @@ private:
         QString name;    // who is at the other end
         std::array<qint64, Budgets> amount{};
         std::array<qint64, Budgets> since{}; // ms: how long it has held it (where that is kept)
+        qint64 backlogBudget = 0;            // its listener's backlogBytesBudget
+        qint64 highWater = 0;                // past it in QueuedBytes, it does not read what it is sent
         bool leaving = false;
         QString drop{}; // the warning of a drop left for its listener's thread
     };
+    std::vector<std::pair<quint64, QString>> shedLocked(const RemoteListener *self, Budget budget,
+                                                        qint64 limit);
     mutable std::mutex m_mutex;
     std::vector<Row> m_rows;
     std::array<qint64, Budgets> m_totals{};
@@ -156,8 +169,6 @@ struct RemoteListener::Private
         qint64 packetSince = 0;  // ms: the packet not yet whole began
         qint64 queued = 0;       // bytes waiting to be written, as last measured
         qint64 unready = 0;      // subscriptions that have not acquired their channel
-        qint64 backlog = 0;      // bytes its subscriptions' backlogs hold (as last told)
-        qint64 backlogSince = 0; // remoteNowMs(): they have sent nothing since (as last told)
         int pauses = 0;          // pauseReading() not yet resumed: Qt Remote Objects does not read
         bool readPaused = false; // the read under way began paused: Qt Remote Objects reads none
         bool handshaken = false; // a whole packet arrived

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "remote_outbox_p.h"
 
+#include "remote_listener_p.h"
+
 #include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/remote/remote_listener.h>
 
@@ -79,12 +81,6 @@ void RemoteOutbox::attachHoldPoster(std::function<void()> hold)
 {
     std::lock_guard lock(m_mutex);
     m_holdPoster = std::move(hold);
-}
-
-void RemoteOutbox::attachAccount(std::function<void()> account)
-{
-    std::lock_guard lock(m_mutex);
-    m_account = std::move(account);
 }
 
 void RemoteOutbox::setRelayDropping(bool dropping)
@@ -233,25 +229,46 @@ std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> RemoteOutbox::ta
     return out;
 }
 
-std::vector<RemoteOutbox::HeldBytes> RemoteOutbox::takeBytes()
+void RemoteOutbox::account()
 {
-    std::vector<HeldBytes> out;
-    std::lock_guard lock(m_mutex);
-    out.swap(m_goneBytes);
-    for (const auto &backlog : m_backlogs) {
-        if (backlog->connection == 0 || backlog->bytes == backlog->ledgered)
-            continue;
-        const qint64 change = backlog->bytes - std::exchange(backlog->ledgered, backlog->bytes);
-        const auto it = std::find_if(out.begin(), out.end(), [&](const auto &entry) {
-            return entry.connection == backlog->connection;
-        });
-        HeldBytes &held = it == out.end() ? out.emplace_back(HeldBytes{backlog->connection}) : *it;
-        held.change += change;
-        if (backlog->waitingSince != 0 &&
-            (held.waitingSince == 0 || backlog->waitingSince < held.waitingSince))
-            held.waitingSince = backlog->waitingSince;
+    std::vector<HeldBytes> held;
+    {
+        std::lock_guard lock(m_mutex);
+        held.swap(m_goneBytes);
+        for (const auto &backlog : m_backlogs) {
+            if (backlog->connection == 0 || backlog->bytes == backlog->ledgered)
+                continue;
+            const auto it = std::find_if(held.begin(), held.end(), [&](const auto &entry) {
+                return entry.connection == backlog->connection;
+            });
+            HeldBytes &one = it == held.end() ? held.emplace_back(HeldBytes{backlog->connection}) : *it;
+            one.change += backlog->bytes - std::exchange(backlog->ledgered, backlog->bytes);
+            if (backlog->waitingSince != 0 &&
+                (one.waitingSince == 0 || backlog->waitingSince < one.waitingSince))
+                one.waitingSince = backlog->waitingSince;
+        }
     }
-    return out;
+    std::erase_if(held, [](const HeldBytes &one) {
+        return !g_ledger.holdBacklog(one.connection, one.change, one.waitingSince); // true: it is going
+    });
+    if (held.empty())
+        return;
+    std::vector<std::deque<RemoteOutgoing>> released; // after the lock
+    std::lock_guard lock(m_mutex);
+    for (const auto &backlog : m_backlogs) {
+        if (backlog->shed || std::none_of(held.begin(), held.end(), [&](const HeldBytes &one) {
+                return one.connection == backlog->connection;
+            }))
+            continue;
+        backlog->shed = true;
+        released.push_back(std::exchange(backlog->queue, {}));
+        backlog->latest.reset();
+        backlog->retainedFirst = false;
+        backlog->bytes = 0;
+        backlog->ledgered = 0; // the ledger no longer counts the connection
+        backlog->waitingSince = 0;
+    }
+    m_room.notify_all(); // a sender waiting for its room waits no more
 }
 
 std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size_t max, qsizetype maxBytes)
@@ -326,6 +343,8 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     bool hold = false;
     const qint64 cost = costOf(item);
     for (const auto &backlog : m_backlogs) {
+        if (backlog->shed)
+            continue;
         if (delivery == Delivery::Latest) {
             driftLocked(*backlog, cost - (backlog->latest ? costOf(*backlog->latest) : 0));
             if (backlog->waitingSince == 0)
@@ -375,7 +394,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         reportLocked();
     if (queued)
         scheduleLocked();
-    const bool account = std::exchange(m_accountDue, false) && onPump && m_account;
+    const bool accountNow = std::exchange(m_accountDue, false);
     lock.unlock();
     // On the pump's thread, with nothing waiting and an idle connection: straight to the wire, as
     // a plain signal would (later pushes on other threads queue behind it and go on a later turn
@@ -386,8 +405,8 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         m_sendToNow(*backlog, item);
     if (hold)
         m_holdPoster();
-    if (account)
-        m_account();
+    if (accountNow)
+        account();
 }
 
 void RemoteOutbox::attach(QObject *pump, std::function<void()> send)

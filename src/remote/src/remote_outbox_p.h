@@ -77,6 +77,9 @@ struct RemoteBacklog
     /// it the listener's ledger was last told.
     qint64 bytes = 0;
     qint64 ledgered = 0;
+    /// Its connection is being dropped by the process's budget: it holds nothing and is given
+    /// nothing more (unless a takeover moves it to another connection).
+    bool shed = false;
     /// Since when (remoteNowMs()) it has held events without sending any: its last send, or when
     /// it stopped being empty (0: empty).
     qint64 waitingSince = 0;
@@ -154,19 +157,11 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     bool anyReadyFull() noexcept;
     /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> takeUnreported();
-    /// One connection's part of a report: the change in its backlogs' bytes since the last one,
-    /// and since when the longest waiting of them has sent nothing (0: none waits).
-    struct HeldBytes
-    {
-        quint64 connection = 0;
-        qint64 change = 0;
-        qint64 waitingSince = 0;
-    };
-    /// The change in backlog bytes per listener connection since it was last taken.
-    std::vector<HeldBytes> takeBytes();
-    /// Runs `account` on the pump's thread right after a push there moved the backlogs' bytes by
-    /// RemoteLedgerStep (a burst of notifies on that thread gives it no turn for the report).
-    void attachAccount(std::function<void()> account);
+    /// Tells the listeners' ledger what the backlogs' bytes moved by since it was last told (any
+    /// thread: a push does where it moved them by RemoteLedgerStep, so that no thread's burst
+    /// outruns the budget). The backlogs of a connection that is being dropped let go of what they
+    /// hold and are sent nothing more: its listener drops it on its own thread.
+    void account();
     /// The size of the fullest backlog now.
     std::size_t mostPending() noexcept;
     /// How many backlogs there are.
@@ -205,6 +200,14 @@ private:
     std::vector<std::shared_ptr<RemoteBacklog>> m_backlogs;
     std::optional<RemoteOutgoing> m_retained;
     std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> m_goneUnreported;
+    // One connection's backlogs' bytes not yet told to the ledger, and since when the longest
+    // waiting of them has sent nothing (0: none waits).
+    struct HeldBytes
+    {
+        quint64 connection = 0;
+        qint64 change = 0;
+        qint64 waitingSince = 0;
+    };
     std::vector<HeldBytes> m_goneBytes; // removed backlogs' ledgered bytes
     qint64 m_drift = 0;                 // bytes' net change since the last report
     bool m_reportScheduled = false;
@@ -212,7 +215,6 @@ private:
     std::function<bool(quint64)> m_isConnectionIdle;                    // pump thread only
     std::function<void(RemoteBacklog &, RemoteOutgoing &)> m_sendToNow; // pump thread only
     std::function<void()> m_holdPoster;                                 // pump thread only
-    std::function<void()> m_account;                                    // pump thread only
     bool m_accountDue = false;
     bool m_relayDropping = false;
 

@@ -109,7 +109,6 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->box->connected.store(true, std::memory_order_release);
     d->box->attach(this, [this] { pump(); });
     d->box->attachReport([this] { report(); });
-    d->box->attachAccount([this] { account(); });
     if (options.delivery == Delivery::Every)
         d->box->attachFanoutDirect(
             [this](quint64 connection) { return !d->listener || d->listener->isIdle(connection); },
@@ -262,7 +261,8 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
         backlog->connection = connection;
         backlog->peer = d->listener ? d->listener->peerName(connection) : QString();
         backlog->moved = backlog->ready;
-        backlog->ledgered = 0;          // its bytes count for the new connection from the next account()
+        backlog->ledgered = 0; // its bytes count for the new connection from the next account()
+        backlog->shed = false;
         d->box->retainLocked(*backlog); // what the dead link took may have been the newest state
     }
     backlog->subscribedAt = d->clock.elapsed();
@@ -280,7 +280,7 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
                  .arg(backlog->id)
                  .arg(d->listener->connectionName(connection), d->listener->connectionName(old)));
     if (self)
-        account();
+        d->box->account();
 }
 
 void RemoteShareBase::onUnsubscribe(quint64 key)
@@ -366,10 +366,7 @@ void RemoteShareBase::removeSubscriber(const std::shared_ptr<detail::RemoteBackl
 
 void RemoteShareBase::report()
 {
-    const QPointer<RemoteShareBase> self = this;
-    account();
-    if (!self)
-        return;
+    d->box->account();
     const auto drops = d->box->takeUnreported();
     if (drops.empty())
         return;
@@ -389,21 +386,11 @@ void RemoteShareBase::report()
         logDrops();
     else if (!d->logTimer->isActive())
         d->logTimer->start(int(1000 - (now - d->lastLog)));
+    const QPointer<RemoteShareBase> self = this;
     for (const auto &[backlog, count] : drops) {
         Q_EMIT eventsDropped(backlog->id, count);
         if (!self)
             return; // a slot destroyed the share
-    }
-}
-
-void RemoteShareBase::account()
-{
-    const QPointer<RemoteShareBase> self = this;
-    for (const auto &held : d->box->takeBytes()) {
-        if (!self || !d->listener)
-            return;
-        // May drop connections (and their backlogs).
-        d->listener->holdBacklog(held.connection, held.change, held.waitingSince);
     }
 }
 
@@ -593,7 +580,7 @@ QList<RemoteSubscriberInfo> RemoteShareBase::subscribers() const
     std::lock_guard lock(d->box->mutex());
     for (const auto &backlog : backlogs)
         out.append({backlog->id, backlog->connection, backlog->peer, backlog->sent, backlog->dropped,
-                    backlog->size(), backlog->acquired()});
+                    backlog->size(), backlog->acquired() && !backlog->shed});
     return out;
 }
 

@@ -129,11 +129,6 @@ public:
     bool holdUnready(quint64 id);
     /// One subscription counted by holdUnready() acquired its channel, or went.
     void releaseUnready(quint64 id);
-    /// Connection `id`'s subscriptions' backlogs hold `change` bytes more (or fewer, when
-    /// negative), and have sent nothing since `waitingSinceMs` (a steady clock's ms; 0: none
-    /// waits), counted against Options::backlogBytesBudget (shares call it): past it, the
-    /// connections whose backlogs have waited longest go, one warning each, until it holds.
-    void holdBacklog(quint64 id, qint64 change, qint64 waitingSinceMs = 0);
     /// Tells the listener that something was written to its connections: it checks, once this
     /// turn of the event loop ends, that none has more than its limits waiting (shares call it).
     void noteWrites();

@@ -42,7 +42,8 @@ struct RemoteSubscriberInfo
     /// Events waiting in its backlog now.
     std::size_t pending = 0;
     /// Its connection acquired its channel: events flow to it (before that, and after a takeover
-    /// until the new connection acquired it, they wait in its backlog).
+    /// until the new connection acquired it, they wait in its backlog; once the process's backlog
+    /// budget drops its connection, they go nowhere).
     bool receiving = false;
 };
 
@@ -109,7 +110,6 @@ private:
     void releasePosters();
     void checkRoom();
     void report();
-    void account();
     void logDrops();
     void reject(const QString &what);
 
