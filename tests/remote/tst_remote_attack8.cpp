@@ -75,6 +75,8 @@ private Q_SLOTS:
     void burstFromAnotherThreadShedsHoardersNotTheReader();
     void takeoverOfASubscriptionTheBudgetDrops_data();
     void takeoverOfASubscriptionTheBudgetDrops();
+    void youngUnreadyHoardGoesBeforeTheReader_data();
+    void youngUnreadyHoardGoesBeforeTheReader();
 };
 
 void tst_remote_attack8::burstFromAnotherThreadShedsHoardersNotTheReader_data()
@@ -339,6 +341,63 @@ void tst_remote_attack8::takeoverOfASubscriptionTheBudgetDrops()
         std::count_if(reasons.begin(), reasons.end(), [&](const QString &r) { return r.contains(oldName); }),
         qsizetype(1));
     relay.release();
+}
+
+void tst_remote_attack8::youngUnreadyHoardGoesBeforeTheReader_data()
+{
+    QTest::addColumn<bool>("busy");
+    QTest::newRow("the share's thread runs") << false;
+    QTest::newRow("the share's thread is busy") << true;
+}
+
+// backlogBytesBudget: past it "the connections that do not read what they are sent (past
+// highWaterBytes) go first, then those whose backlogs have sent nothing for longest". A peer
+// subscribes twice on one connection just before a burst and never acquires its channels: its
+// backlogs have never sent anything, and hold 1,024 events each (about 8.4 MiB). A worker notifies
+// 2,000 events of 4 KiB (about 8.3 MiB in the reader's backlog) against a budget of 12 MiB, the
+// share's thread running meanwhile, or busy until the burst is over. The reader's backlog alone
+// fits the budget: the peer's connection should go, not the reader's.
+void tst_remote_attack8::youngUnreadyHoardGoesBeforeTheReader()
+{
+    QFETCH(bool, busy);
+    Source source({}, {.backlogBytesBudget = Budget});
+    QVERIFY(source.share);
+    QStringList reasons;
+    QObject::connect(source.listener, &rio::RemoteListener::peerRejected, source.listener,
+                     [&](const QString &reason) { reasons.append(reason); });
+    Subscriber reader(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const QString readerName = source.listener->connectionName(source.newest());
+    source.registry.notify(Payload{0, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(reader.has(0), Deadline);
+
+    QRemoteObjectNode node;
+    const std::unique_ptr<QRemoteObjectDynamicReplica> share = rawReplica(node, source.address());
+    QVERIFY(share);
+    const QMetaObject *meta = share->metaObject();
+    const QMetaMethod subscribe = meta->method(meta->indexOfSlot("subscribe(QByteArray)"));
+    for (const quint64 n : {0xb0a0, 0xb0a1})
+        QVERIFY(subscribe.invoke(share.get(), Qt::DirectConnection, Q_ARG(QByteArray, secretFor(n))));
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 3, Deadline);
+
+    {
+        Worker worker(source.registry, 1, BurstEvents, EventBytes);
+        if (busy)
+            worker.join();
+        else
+            QTRY_VERIFY_WITH_TIMEOUT(worker.done(), Deadline);
+    }
+    if (busy) // the backlogs held more than the budget at once (while the reader keeps up, maybe not)
+        QTRY_VERIFY_WITH_TIMEOUT(!reasons.isEmpty(), Deadline);
+    source.registry.notify(Payload{BurstEvents + 1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(reader.has(BurstEvents + 1), Deadline);
+    for (const QString &reason : std::as_const(reasons))
+        qInfo("%s", qPrintable(reason));
+    QCOMPARE(quint64(reader.received.size()) + reader.droppedBySource(), quint64(BurstEvents + 2));
+    const bool readerWent =
+        std::any_of(reasons.begin(), reasons.end(), [&](const QString &r) { return r.contains(readerName); });
+    QVERIFY2(!readerWent, qPrintable(reasons.join(u'\n')));
+    QCOMPARE(reader.received, range(0, BurstEvents + 1));
 }
 
 QTEST_MAIN(tst_remote_attack8)
