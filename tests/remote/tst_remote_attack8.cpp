@@ -7,6 +7,7 @@
 // connection. Both ends in this process; every wait is on an observable state, with a deadline.
 #include "tst_remote_inprocess.h"
 
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -77,6 +78,8 @@ private Q_SLOTS:
     void takeoverOfASubscriptionTheBudgetDrops();
     void youngUnreadyHoardGoesBeforeTheReader_data();
     void youngUnreadyHoardGoesBeforeTheReader();
+    void readersLetGoWhileThePumpSends_data();
+    void readersLetGoWhileThePumpSends();
 };
 
 void tst_remote_attack8::burstFromAnotherThreadShedsHoardersNotTheReader_data()
@@ -398,6 +401,72 @@ void tst_remote_attack8::youngUnreadyHoardGoesBeforeTheReader()
         std::any_of(reasons.begin(), reasons.end(), [&](const QString &r) { return r.contains(readerName); });
     QVERIFY2(!readerWent, qPrintable(reasons.join(u'\n')));
     QCOMPARE(reader.received, range(0, BurstEvents + 1));
+}
+
+void tst_remote_attack8::readersLetGoWhileThePumpSends_data()
+{
+    QTest::addColumn<int>("delivery");
+    QTest::addColumn<int>("overflow");
+    QTest::addColumn<int>("capacity");
+    QTest::newRow("Every, DropOldest")
+        << int(rio::Delivery::Every) << int(rio::Overflow::DropOldest) << 65536;
+    QTest::newRow("Every, DropNewest, capacity 300")
+        << int(rio::Delivery::Every) << int(rio::Overflow::DropNewest) << 300;
+    QTest::newRow("Latest") << int(rio::Delivery::Latest) << int(rio::Overflow::DropOldest) << 65536;
+}
+
+// "A connection dropped by it holds nothing from then on (its backlogs let go at once ...)", on
+// the notifying thread, while the share's thread may be writing those backlogs out. Two readers
+// on the share's thread, a budget of 2 MiB, and a worker that notifies 6,000 events of 4 KiB, in
+// rounds of 500, while the share's thread writes to them: their backlogs pass the budget again and again, so
+// they are let go while being sent, and come back. Nothing is lost uncounted (Every: each reader gets or
+// counts as a gap every event once it is back), order holds, each connection is rejected once,
+// and (under AddressSanitizer) no event's bytes are used after they were let go.
+void tst_remote_attack8::readersLetGoWhileThePumpSends()
+{
+    QFETCH(int, delivery);
+    QFETCH(int, overflow);
+    QFETCH(int, capacity);
+    constexpr qint64 N = 6000;
+    constexpr qint64 Round = 500; // about 2 MiB of backlog per reader if it read nothing
+    Source source({.delivery = rio::Delivery(delivery),
+                   .capacity = std::size_t(capacity),
+                   .overflow = rio::Overflow(overflow)},
+                  {.backlogBytesBudget = qint64(2) << 20});
+    QVERIFY(source.share);
+    QStringList reasons;
+    QObject::connect(source.listener, &rio::RemoteListener::peerRejected, source.listener,
+                     [&](const QString &reason) { reasons.append(reason); });
+    Subscriber a(source.address());
+    Subscriber b(source.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    source.registry.notify(Payload{0, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(0) && b.has(0), Deadline);
+    // In rounds, each once both read again: the budget lets them go in the middle of being sent
+    // to, or not at all.
+    for (qint64 first = 1; first <= N; first += Round) {
+        QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+        Worker worker(source.registry, first, first + Round - 1, EventBytes);
+        QTRY_VERIFY_WITH_TIMEOUT(worker.done(), Deadline);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
+    source.registry.notify(Payload{N + 1, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(a.has(N + 1) && b.has(N + 1), Deadline);
+    QList<quint64> named;
+    static const QRegularExpression connection(QStringLiteral("connection (\\d+) \\("));
+    for (const QString &reason : std::as_const(reasons)) {
+        const QRegularExpressionMatch match = connection.match(reason);
+        QVERIFY2(match.hasMatch(), qPrintable(reason));
+        QVERIFY2(!named.contains(match.captured(1).toULongLong()), qPrintable(reason));
+        named.append(match.captured(1).toULongLong());
+    }
+    for (const Subscriber *reader : {&a, &b}) {
+        qInfo("a reader got %lld of %lld, droppedBySource %llu; %lld connections went",
+              qint64(reader->received.size()), N + 2, reader->droppedBySource(), qint64(reasons.size()));
+        QVERIFY(strictlyIncreasing(reader->received));
+        if (rio::Delivery(delivery) == rio::Delivery::Every)
+            QCOMPARE(quint64(reader->received.size()) + reader->droppedBySource(), quint64(N + 2));
+    }
 }
 
 QTEST_MAIN(tst_remote_attack8)
