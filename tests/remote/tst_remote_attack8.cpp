@@ -87,13 +87,16 @@ void tst_remote_attack8::burstFromAnotherThreadShedsHoardersNotTheReader_data()
     QTest::addColumn<int>("delivery");
     QTest::addColumn<int>("overflow");
     QTest::addColumn<int>("capacity");
+    QTest::addColumn<bool>("retain");
     QTest::newRow("Every, DropOldest")
-        << int(rio::Delivery::Every) << int(rio::Overflow::DropOldest) << 65536;
+        << int(rio::Delivery::Every) << int(rio::Overflow::DropOldest) << 65536 << false;
+    QTest::newRow("Every, DropOldest, retainLatest")
+        << int(rio::Delivery::Every) << int(rio::Overflow::DropOldest) << 65536 << true;
     QTest::newRow("Every, DropOldest, capacity 1500")
-        << int(rio::Delivery::Every) << int(rio::Overflow::DropOldest) << 1500;
+        << int(rio::Delivery::Every) << int(rio::Overflow::DropOldest) << 1500 << false;
     QTest::newRow("Every, DropNewest, capacity 1500")
-        << int(rio::Delivery::Every) << int(rio::Overflow::DropNewest) << 1500;
-    QTest::newRow("Latest") << int(rio::Delivery::Latest) << int(rio::Overflow::DropOldest) << 65536;
+        << int(rio::Delivery::Every) << int(rio::Overflow::DropNewest) << 1500 << false;
+    QTest::newRow("Latest") << int(rio::Delivery::Latest) << int(rio::Overflow::DropOldest) << 65536 << false;
 }
 
 // REMOTE.md, backlogBytesBudget: "the connections that do not read what they are sent (past
@@ -112,10 +115,12 @@ void tst_remote_attack8::burstFromAnotherThreadShedsHoardersNotTheReader()
     QFETCH(int, delivery);
     QFETCH(int, overflow);
     QFETCH(int, capacity);
+    QFETCH(bool, retain);
     const bool every = rio::Delivery(delivery) == rio::Delivery::Every;
     Source source({.delivery = rio::Delivery(delivery),
                    .capacity = std::size_t(capacity),
-                   .overflow = rio::Overflow(overflow)},
+                   .overflow = rio::Overflow(overflow),
+                   .retainLatest = retain},
                   {.backlogBytesBudget = Budget});
     QVERIFY(source.share);
     QStringList reasons;
@@ -204,6 +209,7 @@ void tst_remote_attack8::burstFromAnotherThreadShedsHoardersNotTheReader()
     }
 
     // Every hoarder reads again; those let go reconnect. A last event shows every gap.
+    const qint64 burstEnd = seq;
     for (Held &h : held)
         h.relay->release();
     QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1 + Hoarders), Deadline);
@@ -231,6 +237,10 @@ void tst_remote_attack8::burstFromAnotherThreadShedsHoardersNotTheReader()
             QCOMPARE(quint64(h.subscriber->received.size()) + h.subscriber->droppedBySource(),
                      quint64(seq + 1));
         }
+        // retainLatest: one let go and back gets the newest event of the burst first, once.
+        if (retain && letGo.contains(h.connection))
+            QCOMPARE(h.subscriber->received.mid(h.subscriber->received.size() - 2),
+                     (QList<qint64>{burstEnd, seq}));
     }
 }
 
@@ -435,8 +445,12 @@ void tst_remote_attack8::readersLetGoWhileThePumpSends()
                   {.backlogBytesBudget = qint64(2) << 20});
     QVERIFY(source.share);
     QStringList reasons;
+    QList<QList<rio::RemoteSubscriberInfo>> atRejection; // subscribers() as each peerRejected came
     QObject::connect(source.listener, &rio::RemoteListener::peerRejected, source.listener,
-                     [&](const QString &reason) { reasons.append(reason); });
+                     [&](const QString &reason) {
+                         reasons.append(reason);
+                         atRejection.append(source.share->base()->subscribers());
+                     });
     Subscriber a(source.address());
     Subscriber b(source.address());
     QTRY_VERIFY_WITH_TIMEOUT(source.receiving(2), Deadline);
@@ -457,8 +471,14 @@ void tst_remote_attack8::readersLetGoWhileThePumpSends()
     for (const QString &reason : std::as_const(reasons)) {
         const QRegularExpressionMatch match = connection.match(reason);
         QVERIFY2(match.hasMatch(), qPrintable(reason));
-        QVERIFY2(!named.contains(match.captured(1).toULongLong()), qPrintable(reason));
-        named.append(match.captured(1).toULongLong());
+        const quint64 id = match.captured(1).toULongLong();
+        QVERIFY2(!named.contains(id), qPrintable(reason));
+        named.append(id);
+        // As peerRejected comes, the share sends it nothing and holds nothing for it.
+        for (const rio::RemoteSubscriberInfo &info : atRejection.at(named.size() - 1)) {
+            if (info.connection == id)
+                QVERIFY2(!info.receiving && info.pending == 0, qPrintable(reason));
+        }
     }
     for (const Subscriber *reader : {&a, &b}) {
         qInfo("a reader got %lld of %lld, droppedBySource %llu; %lld connections went",
