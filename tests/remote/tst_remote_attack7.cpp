@@ -400,8 +400,17 @@ void tst_remote_attack7::blockSenderWakesWhenTheBudgetDropsTheStalledSubscriber(
     const auto destroyShares = qScopeGuard([&] { source.shares.clear(); }); // ends any wait first
     sender =
         std::make_unique<Worker>(*source.registries.at(0), Producer + 1, Producer + Events, 4096, nullptr);
-    // The stalled backlog is full and the sender waits for its room.
-    QTRY_VERIFY_WITH_TIMEOUT(source.shares.at(0)->base()->pendingCount() == Capacity, Deadline);
+    // The stalled subscriber's backlog (the one that subscribed last) is full, past its
+    // connection's high-water mark, and the sender waits for its room.
+    const auto stalledPending = [&] {
+        rio::RemoteSubscriberInfo newest;
+        for (const rio::RemoteSubscriberInfo &info : source.shares.at(0)->base()->subscribers()) {
+            if (info.connection > newest.connection)
+                newest = info;
+        }
+        return newest.pending;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(stalledPending() == Capacity, Deadline);
     QVERIFY(!sender->done());
     const qint64 waitingAt = sender->notified();
     filler = std::make_unique<Worker>(*source.registries.at(1), 2 * Producer + 1, 2 * Producer + 2000, 4096,
