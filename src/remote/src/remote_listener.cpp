@@ -323,7 +323,11 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         Private::Peer *peer = d->find(socket);
         if (peer == nullptr)
             return;
-        if (queuedBytes(socket) > d->options.highWaterBytes)
+        const qint64 queued = queuedBytes(socket);
+        const bool congested = queued > d->options.highWaterBytes;
+        if (congested != peer->congested) // the backlog budget's measure of who reads, kept live
+            g_ledger.set(peer->id, QueuedBytes, queued);
+        if (congested)
             peer->congested = true;
         else if (std::exchange(peer->congested, false))
             Q_EMIT drained();
@@ -395,9 +399,11 @@ void RemoteListener::forget(QIODevice *socket)
 bool RemoteListener::hasRoom(quint64 id) const noexcept
 {
     const Private::Peer *peer = d->find(id);
-    if (!peer || !peer->socket || queuedBytes(peer->socket) <= d->options.highWaterBytes)
+    const qint64 queued = peer && peer->socket ? queuedBytes(peer->socket) : 0;
+    if (queued <= d->options.highWaterBytes)
         return true;
-    peer->congested = true; // drained() tells when it has room again
+    if (!std::exchange(peer->congested, true)) // drained() tells when it has room again
+        g_ledger.set(id, QueuedBytes, queued); // the backlog budget's measure of who reads, kept live
     return false;
 }
 

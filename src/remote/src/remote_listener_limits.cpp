@@ -80,7 +80,7 @@ qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 since)
     return m_totals[budget];
 }
 
-bool Ledger::holdBacklog(quint64 id, qint64 change, qint64 since)
+bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
 {
     const std::lock_guard lock(m_mutex);
     const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
@@ -88,8 +88,12 @@ bool Ledger::holdBacklog(quint64 id, qint64 change, qint64 since)
         return true;
     it->amount[BacklogBytes] += change;
     m_totals[BacklogBytes] += change;
-    if (since != 0 || it->amount[BacklogBytes] <= 0) // a backlog given back says nothing of the rest
-        it->since[BacklogBytes] = since;
+    std::erase_if(it->waits, [share](const auto &wait) { return wait.first == share; });
+    if (since != 0)
+        it->waits.emplace_back(share, since);
+    const auto oldest = std::min_element(it->waits.begin(), it->waits.end(),
+                                         [](const auto &a, const auto &b) { return a.second < b.second; });
+    it->since[BacklogBytes] = oldest == it->waits.end() ? 0 : oldest->second;
     // Posting only (no self): each drop runs on its listener's thread, this one may be any. Rows
     // stay where they are: `it` is still this connection's.
     if (m_totals[BacklogBytes] > it->backlogBudget)

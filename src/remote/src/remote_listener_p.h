@@ -50,12 +50,13 @@ public:
     // Connection `id` now holds `amount` of `budget` (a packet not yet whole, or backlogs that sent
     // nothing, since `since`): the process's total of it, connections being dropped left out.
     qint64 set(quint64 id, Budget budget, qint64 amount, qint64 since = 0);
-    // Connection `id`'s subscriptions' backlogs hold `change` bytes more (fewer when negative) and
-    // have sent nothing since `since` (remoteNowMs(); 0: none waits). Callable from any thread
+    // Connection `id`'s subscriptions' backlogs in share `share` hold `change` bytes more (fewer
+    // when negative) and have sent nothing since `since` (remoteNowMs(); 0: none waits); the
+    // connection has waited since the oldest of its shares' waits. Callable from any thread
     // (shares account where their backlogs grow): past its listener's budget the process's
     // holders are shed, each drop left for its listener's thread. True when the connection is
     // being dropped or is gone: its backlogs may let go of what they hold.
-    bool holdBacklog(quint64 id, qint64 change, qint64 since);
+    bool holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since);
     // Connection `id` is being dropped: it no longer counts.
     void leave(quint64 id);
     [[nodiscard]] qint64 total(Budget budget) const;
@@ -75,9 +76,10 @@ private:
         QString address; // the listener's
         QString name;    // who is at the other end
         std::array<qint64, Budgets> amount{};
-        std::array<qint64, Budgets> since{}; // ms: how long it has held it (where that is kept)
-        qint64 backlogBudget = 0;            // its listener's backlogBytesBudget
-        qint64 highWater = 0;                // past it in QueuedBytes, it does not read what it is sent
+        std::array<qint64, Budgets> since{};             // ms: how long it has held it (where that is kept)
+        std::vector<std::pair<quint64, qint64>> waits{}; // per share: its backlogs' oldest wait
+        qint64 backlogBudget = 0;                        // its listener's backlogBytesBudget
+        qint64 highWater = 0; // past it in QueuedBytes, it does not read what it is sent
         bool leaving = false;
         QString drop{}; // the warning of a drop left for its listener's thread
     };

@@ -243,13 +243,18 @@ void RemoteOutbox::account()
             });
             HeldBytes &one = it == held.end() ? held.emplace_back(HeldBytes{backlog->connection}) : *it;
             one.change += backlog->bytes - std::exchange(backlog->ledgered, backlog->bytes);
-            if (backlog->waitingSince != 0 &&
-                (one.waitingSince == 0 || backlog->waitingSince < one.waitingSince))
-                one.waitingSince = backlog->waitingSince;
+        }
+        // Its wait: the oldest of all its backlogs here, changed or not.
+        for (const auto &backlog : m_backlogs) {
+            for (HeldBytes &one : held) {
+                if (one.connection == backlog->connection && backlog->waitingSince != 0 &&
+                    (one.waitingSince == 0 || backlog->waitingSince < one.waitingSince))
+                    one.waitingSince = backlog->waitingSince;
+            }
         }
     }
-    std::erase_if(held, [](const HeldBytes &one) {
-        return !g_ledger.holdBacklog(one.connection, one.change, one.waitingSince); // true: it is going
+    std::erase_if(held, [this](const HeldBytes &one) {
+        return !g_ledger.holdBacklog(one.connection, key, one.change, one.waitingSince); // true: it is going
     });
     if (held.empty())
         return;
