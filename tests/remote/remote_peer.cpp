@@ -18,6 +18,8 @@
 //                                not before; t: since the first of them)
 //   stats                        prints "stats <key>=<value>..." (rss and hwm in KiB; on a
 //                                source, drops<id>= and sent<id>= per subscriber)
+// A source with --sample-heap also samples its heap every millisecond on a thread of its own, so
+// that stats' heapPeak sees what is held between two turns of its event loop.
 // A source with --overflow newest|block and --block-timeout <ms> sets those options; it prints
 // "eventsDropped <id> <count>" for each emission of that signal.
 //   unshare                      destroys the share (the registry stays); prints "unshared"
@@ -49,6 +51,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -194,7 +197,23 @@ int main(int argc, char **argv)
 
     std::unique_ptr<QRemoteObjectHost> host;
     std::unique_ptr<rio::RemoteListener> listener;
-    qint64 heapPeakKiB = -1; // heapKiB() at the most of its samples (each rejected connection)
+    // heapKiB() at the most of its samples (each rejected connection, and each millisecond with
+    // --sample-heap: a budget's drop may let go of what it held before the connection is closed).
+    std::atomic<qint64> heapPeakKiB{-1};
+    const auto sampleHeap = [&heapPeakKiB] {
+        const qint64 now = heapKiB();
+        qint64 peak = heapPeakKiB.load();
+        while (now > peak && !heapPeakKiB.compare_exchange_weak(peak, now)) {
+        }
+    };
+    std::jthread sampler; // joined before heapPeakKiB goes
+    if (args.contains(QStringLiteral("--sample-heap")))
+        sampler = std::jthread([&sampleHeap](const std::stop_token &stop) {
+            while (!stop.stop_requested()) {
+                sampleHeap();
+                std::this_thread::sleep_for(std::chrono::milliseconds(1)); // a sampling period
+            }
+        });
     std::unique_ptr<QRemoteObjectNode> node;
     std::unique_ptr<rio::QtRegistry<Payload>> registry;
     std::unique_ptr<rio::RemoteShare<Payload>> share;
@@ -244,8 +263,7 @@ int main(int argc, char **argv)
         }
         // A connection goes over a budget right after the read that passed it: what the process
         // holds is at its peak then.
-        QObject::connect(listener.get(), &rio::RemoteListener::peerRejected, &app,
-                         [&] { heapPeakKiB = std::max(heapPeakKiB, heapKiB()); });
+        QObject::connect(listener.get(), &rio::RemoteListener::peerRejected, &app, [&] { sampleHeap(); });
         registry = std::make_unique<rio::QtRegistry<Payload>>();
         rio::RemoteShareOptions options;
         options.delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every;
@@ -385,12 +403,13 @@ int main(int argc, char **argv)
                 std::this_thread::sleep_for(std::chrono::milliseconds(words.value(1).toInt()));
                 say("stalled");
             } else if (command == "stats") {
-                QByteArray line =
-                    "stats received=" + QByteArray::number(received) + " last=" + QByteArray::number(last) +
-                    " unordered=" + QByteArray::number(unordered) +
-                    " rss=" + QByteArray::number(statusKiB()) +
-                    " hwm=" + QByteArray::number(statusKiB("VmHWM:")) +
-                    " heap=" + QByteArray::number(heapKiB()) + " heapPeak=" + QByteArray::number(heapPeakKiB);
+                QByteArray line = "stats received=" + QByteArray::number(received) +
+                                  " last=" + QByteArray::number(last) +
+                                  " unordered=" + QByteArray::number(unordered) +
+                                  " rss=" + QByteArray::number(statusKiB()) +
+                                  " hwm=" + QByteArray::number(statusKiB("VmHWM:")) +
+                                  " heap=" + QByteArray::number(heapKiB()) +
+                                  " heapPeak=" + QByteArray::number(heapPeakKiB.load());
                 if (listener)
                     line += " connections=" + QByteArray::number(listener->connectionCount()) +
                             " rejected=" + QByteArray::number(listener->rejectedCount()) +

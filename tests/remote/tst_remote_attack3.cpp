@@ -803,7 +803,8 @@ void tst_remote_attack3::oneConnectionsSubscriptionsStayWithinTheBacklogBudget()
 #endif
     constexpr int Subscriptions = 256;
     constexpr qint64 BudgetKiB = 128 * 1024; // the default
-    auto started = startSource(uniqueLocalUrl(), {QStringLiteral("--handlers"), QStringLiteral("none")});
+    auto started = startSource(uniqueLocalUrl(), {QStringLiteral("--handlers"), QStringLiteral("none"),
+                                                  QStringLiteral("--sample-heap")});
     const std::unique_ptr<Peer> &source = started.first;
     const QString address = started.second;
     QVERIFY(!address.isEmpty());
