@@ -300,7 +300,7 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size
     }
     driftLocked(backlog, -cost);
     if (!out.empty()) // progress: what still waits waits from now
-        backlog.waitingSince = backlog.size() == 0 ? 0 : remoteNowMs();
+        backlog.waitingSince = backlog.size() == 0 ? 0 : remoteNowUs();
     backlog.sent += out.size();
     if (!out.empty())
         backlog.retainedFirst = false;
@@ -353,7 +353,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         if (delivery == Delivery::Latest) {
             driftLocked(*backlog, cost - (backlog->latest ? costOf(*backlog->latest) : 0));
             if (backlog->waitingSince == 0)
-                backlog->waitingSince = remoteNowMs();
+                backlog->waitingSince = remoteNowUs();
             backlog->latest = item; // shares the bytes
             queued = true;
             continue;
@@ -390,7 +390,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         backlog->queue.push_back(item); // shares the bytes
         driftLocked(*backlog, cost);
         if (backlog->waitingSince == 0)
-            backlog->waitingSince = remoteNowMs();
+            backlog->waitingSince = remoteNowUs();
         queued = true;
     }
     if (retainLatest)
