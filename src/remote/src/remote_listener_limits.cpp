@@ -176,7 +176,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
                 ? QStringLiteral(
                       "whose subscriptions have been sent nothing longest (%1 bytes waiting, for %2 ms)")
                       .arg(amount)
-                      .arg(row->since[budget] != 0 ? (remoteNowUs() - row->since[budget]) / 1000 : 0)
+                      .arg(row->since[budget] != 0 ? remoteNowMs() - row->since[budget] : 0)
                 : QStringLiteral("with the most (%1%2)")
                       .arg(amount)
                       .arg(budget == UnreadySubscriptions ? QString() : QStringLiteral(" bytes"));

@@ -51,7 +51,7 @@ public:
     // nothing, since `since`): the process's total of it, connections being dropped left out.
     qint64 set(quint64 id, Budget budget, qint64 amount, qint64 since = 0);
     // Connection `id`'s subscriptions' backlogs in share `share` hold `change` bytes more (fewer
-    // when negative) and have sent nothing since `since` (remoteNowUs(); 0: none waits); the
+    // when negative) and have sent nothing since `since` (remoteNowMs(); 0: none waits); the
     // connection has waited since the oldest of its shares' waits. Callable from any thread
     // (shares account where their backlogs grow): past its listener's budget the process's
     // holders are shed, each drop left for its listener's thread. True when the connection is

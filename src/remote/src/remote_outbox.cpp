@@ -33,6 +33,19 @@ qint64 costOf(const RemoteOutgoing &item)
     return RemoteEntryBytes + std::max(item.payload.capacity(), item.payload.size());
 }
 
+// A backlog that held nothing holds events from now on: it has sent nothing since `now` (read
+// once per push, so that the backlogs one event starts all begin at once), or, while its
+// connection has not acquired the channel, since it was added (it never sent anything).
+void startWaiting(RemoteBacklog &backlog, qint64 &now)
+{
+    if (backlog.waitingSince != 0)
+        return;
+    if (!backlog.acquired())
+        backlog.waitingSince = backlog.addedAt;
+    else
+        backlog.waitingSince = now != 0 ? now : (now = remoteNowMs());
+}
+
 } // namespace
 
 quint64 randomRemoteId()
@@ -106,6 +119,7 @@ void RemoteOutbox::attachReport(std::function<void()> report)
 void RemoteOutbox::addBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
 {
     std::lock_guard lock(m_mutex);
+    backlog->addedAt = remoteNowMs();
     retainLocked(*backlog);
     m_backlogs.push_back(backlog);
 }
@@ -300,7 +314,7 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size
     }
     driftLocked(backlog, -cost);
     if (!out.empty()) // progress: what still waits waits from now
-        backlog.waitingSince = backlog.size() == 0 ? 0 : remoteNowUs();
+        backlog.waitingSince = backlog.size() == 0 ? 0 : remoteNowMs();
     backlog.sent += out.size();
     if (!out.empty())
         backlog.retainedFirst = false;
@@ -347,13 +361,13 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     bool droppedAny = false;
     bool hold = false;
     const qint64 cost = costOf(item);
+    qint64 now = 0; // the clock, once read
     for (const auto &backlog : m_backlogs) {
         if (backlog->shed)
             continue;
         if (delivery == Delivery::Latest) {
             driftLocked(*backlog, cost - (backlog->latest ? costOf(*backlog->latest) : 0));
-            if (backlog->waitingSince == 0)
-                backlog->waitingSince = remoteNowUs();
+            startWaiting(*backlog, now);
             backlog->latest = item; // shares the bytes
             queued = true;
             continue;
@@ -389,8 +403,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         }
         backlog->queue.push_back(item); // shares the bytes
         driftLocked(*backlog, cost);
-        if (backlog->waitingSince == 0)
-            backlog->waitingSince = remoteNowUs();
+        startWaiting(*backlog, now);
         queued = true;
     }
     if (retainLatest)

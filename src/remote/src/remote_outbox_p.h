@@ -80,7 +80,9 @@ struct RemoteBacklog
     /// Its connection is being dropped by the process's budget: it holds nothing and is given
     /// nothing more (unless a takeover moves it to another connection).
     bool shed = false;
-    /// Since when (remoteNowUs()) it has held events without sending any: its last send, or when
+    /// When it was added (remoteNowMs()).
+    qint64 addedAt = 0;
+    /// Since when (remoteNowMs()) it has held events without sending any: its last send, or when
     /// it stopped being empty (0: empty).
     qint64 waitingSince = 0;
     /// The share's channel object for it (owned and used on the share's thread only).
@@ -230,11 +232,11 @@ private:
     std::function<void(RemoteOutgoing &)> m_sendNow; // pump thread only
 };
 
-/// A monotonic clock in µs, for how long backlogs wait (fine enough to order a hoard before a burst
-/// notified right after it on the same thread).
-inline qint64 remoteNowUs() noexcept
+/// A monotonic clock in ms, for how long backlogs wait (a hoard and a reader's burst that begin
+/// within one tie, and the larger holding goes first).
+inline qint64 remoteNowMs() noexcept
 {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
