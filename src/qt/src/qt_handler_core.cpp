@@ -18,17 +18,6 @@
 
 namespace rio::detail {
 
-namespace {
-QtHandlerState &state(QtHandlerCore &core) noexcept
-{
-    return static_cast<QtHandlerState &>(core);
-}
-const QtHandlerState &state(const QtHandlerCore &core) noexcept
-{
-    return static_cast<const QtHandlerState &>(core);
-}
-} // namespace
-
 std::shared_ptr<QtHandlerCore> QtHandlerCore::create(const std::shared_ptr<QtRegistryControl> &control,
                                                      const Settings &settings)
 {

@@ -223,4 +223,14 @@ public:
     }
 };
 
+// The state behind a QtHandlerCore (every QtHandlerCore is a QtHandlerState).
+inline QtHandlerState &state(QtHandlerCore &core) noexcept
+{
+    return static_cast<QtHandlerState &>(core);
+}
+inline const QtHandlerState &state(const QtHandlerCore &core) noexcept
+{
+    return static_cast<const QtHandlerState &>(core);
+}
+
 } // namespace rio::detail

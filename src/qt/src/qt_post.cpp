@@ -18,11 +18,6 @@ namespace rio::detail {
 
 namespace {
 
-QtHandlerState &state(QtHandlerCore &core) noexcept
-{
-    return static_cast<QtHandlerState &>(core);
-}
-
 void deliverLatest(const std::shared_ptr<QtHandlerState> &handler);
 
 // The Qt event of a coalesced delivery, posted to the context (so it moves with it).
