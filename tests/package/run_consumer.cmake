@@ -169,7 +169,8 @@ elseif(MODE STREQUAL "fetchcontent")
   if(WITH_QML AND WITH_REMOTE)
     set(remote_qml_arg -DRIO_CONSUMER_REMOTE_QML=ON)
   endif()
-  # The main build's flags and ccache (the libraries are built again from the checkout).
+  # The main build's flags and ccache (the libraries are built again from the checkout), as a
+  # unity build: what scripts/demo.sh builds, and what a consumer that turns it on gets.
   set(launcher "")
   find_program(ccache ccache)
   if(ccache)
@@ -177,7 +178,7 @@ elseif(MODE STREQUAL "fetchcontent")
   endif()
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=${CXX_FLAGS}"
-    ${launcher} -DRIO_CONSUMER_FETCH_SOURCE=${RIO_SOURCE_DIR} -DRIO_CONSUMER_QT=${WITH_QT}
+    -DCMAKE_UNITY_BUILD=ON ${launcher} -DRIO_CONSUMER_FETCH_SOURCE=${RIO_SOURCE_DIR} -DRIO_CONSUMER_QT=${WITH_QT}
     ${qml_arg} ${remote_arg} ${remote_qml_arg})
 elseif(MODE STREQUAL "add_subdirectory")
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
