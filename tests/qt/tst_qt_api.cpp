@@ -161,6 +161,10 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
                                  registry.add(&context, [] { }, {.connection = Qt::UniqueConnection}));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.setExceptionHandler({}));
+        // A priority of a wider integer type beyond int's range is refused, never truncated.
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.add([] { }, 1LL << 40));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, registry.addOnce([] { }, -(1LL << 40)));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, (void)registry.addScoped([] { }, 3'000'000'000U));
         QCOMPARE(registry.count(), 0);
         QVERIFY(!registry.remove(rio::HandlerId{}));
         QVERIFY(!registry.removeAndWait(rio::HandlerId{12345}));

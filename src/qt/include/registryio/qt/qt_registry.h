@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -75,9 +76,11 @@ public:
     QtRegistry &operator=(const QtRegistry &) = delete;
 
     /// Registers `handler` to run on the notifying thread (higher priority first; equal
-    /// priorities in registration order). Throws std::invalid_argument for an empty callable.
-    template <QtHandlerFor<E> F>
-    HandlerId add(F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
+    /// priorities in registration order). The priority is an integer, never an enumeration (a
+    /// Qt::ConnectionType here does not compile: give a context and HandlerOptions). Throws
+    /// std::invalid_argument for an empty callable or a priority outside int's range.
+    template <QtHandlerFor<E> F, std::integral Priority = int>
+    HandlerId add(F &&handler, Priority priority = 0, SourceLocation where = SourceLocation::current())
     {
         return addImpl(nullptr, std::forward<F>(handler), directOptions(priority, false), nullptr, where);
     }
@@ -112,15 +115,15 @@ public:
 
     /// Registers a handler that runs at most once, on the notifying thread (with a context:
     /// add(context, handler, {.once = true})).
-    template <QtHandlerFor<E> F>
-    HandlerId addOnce(F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
+    template <QtHandlerFor<E> F, std::integral Priority = int>
+    HandlerId addOnce(F &&handler, Priority priority = 0, SourceLocation where = SourceLocation::current())
     {
         return addImpl(nullptr, std::forward<F>(handler), directOptions(priority, true), nullptr, where);
     }
 
     /// As add(handler, priority); destroying the returned guard removes the handler.
-    template <QtHandlerFor<E> F>
-    [[nodiscard]] HandlerGuard addScoped(F &&handler, int priority = 0,
+    template <QtHandlerFor<E> F, std::integral Priority = int>
+    [[nodiscard]] HandlerGuard addScoped(F &&handler, Priority priority = 0,
                                          SourceLocation where = SourceLocation::current())
     {
         return HandlerGuard(m_link, add(std::forward<F>(handler), priority, where));
@@ -313,9 +316,11 @@ protected:
 private:
     using Handler = detail::QtHandler<E>;
 
-    static HandlerOptions directOptions(int priority, bool once) noexcept
+    static HandlerOptions directOptions(std::integral auto priority, bool once)
     {
-        return HandlerOptions{.priority = priority, .connection = Qt::DirectConnection, .once = once};
+        if (!std::in_range<int>(priority))
+            throw std::invalid_argument("rio::QtRegistry: the priority is outside int's range");
+        return HandlerOptions{.priority = int(priority), .connection = Qt::DirectConnection, .once = once};
     }
 
     template <typename Receiver, typename Method>
