@@ -22,7 +22,7 @@ set(rio_docs_dir "${PROJECT_BINARY_DIR}/docs")
 file(GLOB_RECURSE rio_docs_inputs CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/src/*/include/*.h"
   "${PROJECT_SOURCE_DIR}/qml/remote/include/*.h" "${PROJECT_SOURCE_DIR}/qml/include/*.h")
 add_custom_command(OUTPUT "${rio_docs_dir}/registryio.qch"
-  COMMAND ${CMAKE_COMMAND} -DDOXYGEN=${RIO_DOXYGEN} -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
+  COMMAND ${CMAKE_COMMAND} -DDOXYGEN=${RIO_DOXYGEN} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DVERSION=${PROJECT_VERSION}
     -DOUTPUT_DIR=${rio_docs_dir} -DQHELPGENERATOR=${RIO_QHELPGENERATOR}
     -P ${PROJECT_SOURCE_DIR}/tests/docs/run_doxygen.cmake
   DEPENDS ${rio_docs_inputs} "${PROJECT_SOURCE_DIR}/docs/Doxyfile" "${PROJECT_SOURCE_DIR}/docs/QML_TYPES.md"

@@ -21,7 +21,9 @@ HEADER = """# QML types
 The QML types of the modules `RegistryIO` and `RegistryIO.Remote`, with the C++ name of each
 type, property, signal and method. Generated from the modules' `.qmltypes` files by
 `tests/docs/qml_types.py --write`; the `docs_qml_types` test fails when this page and the built
-modules differ. What each member does: `docs/QML.md` and `docs/API.md`.
+modules differ. What each member does: `docs/QML.md` and `docs/API.md`. The module's one type
+written in QML, `RegistryInspector` (a table of every handler, over a `DiagnosticsModel`), has
+no `.qmltypes` entry: its properties are in `docs/API.md`.
 """
 
 TOKEN = re.compile(r'\s*(?:(//[^\n]*)|("(?:[^"\\]|\\.)*")|([{}\[\]:;,])|([^\s{}\[\]:;,"]+))')

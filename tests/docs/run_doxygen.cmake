@@ -3,8 +3,19 @@
 # Public header folders of layers that do not exist in this checkout are dropped from INPUT.
 # With -DQHELPGENERATOR=<Qt's qhelpgenerator> it also writes OUTPUT_DIR/registryio.qch (a Qt help
 # file for Qt Creator) and checks that it is one and holds every layer's classes and the QML types.
+# With -DVERSION=<the project's version> it also checks that the Doxyfile's version and help
+# namespace are that version's.
 cmake_minimum_required(VERSION 3.25)
 file(READ "${SOURCE_DIR}/docs/Doxyfile" config)
+if(VERSION)
+  string(REGEX MATCH "([0-9]+)\\.([0-9]+)\\.([0-9]+)" _ "${VERSION}")
+  set(want "PROJECT_NUMBER *= ${VERSION}\n.*QHP_NAMESPACE *= io\\.registryio\\.${CMAKE_MATCH_1}${CMAKE_MATCH_2}${CMAKE_MATCH_3}\n"
+    ".*QHP_CUST_FILTER_NAME *= \"RegistryIO ${CMAKE_MATCH_1}\\.${CMAKE_MATCH_2}\"")
+  string(CONCAT want ${want})
+  if(NOT config MATCHES "${want}")
+    message(FATAL_ERROR "docs/Doxyfile: PROJECT_NUMBER, QHP_NAMESPACE and the help filters must name version ${VERSION}")
+  endif()
+endif()
 file(REMOVE_RECURSE "${OUTPUT_DIR}")
 file(MAKE_DIRECTORY "${OUTPUT_DIR}")
 string(APPEND config "\nOUTPUT_DIRECTORY = ${OUTPUT_DIR}\nWARN_LOGFILE =\n")
@@ -43,8 +54,9 @@ if(QHELPGENERATOR)
   endif()
   # The help project qhelpgenerator compiled: the classes of every layer and the QML types page.
   file(READ "${OUTPUT_DIR}/html/index.qhp" qhp)
+  # The namespace's own page too: its enumerations and free functions.
   foreach(name IN ITEMS "rio::Registry" "rio::QtRegistry" "rio::QmlRegistry" "rio::RemoteShare" "RemoteQmlRegistry"
-      "QML types")
+      "QML types" "rio::Delivery_" "rio::prepareThread_")
     string(FIND "${qhp}" "${name}" at)
     if(at EQUAL -1)
       message(FATAL_ERROR "${qch}: its help project (html/index.qhp) names no ${name}")

@@ -22,6 +22,13 @@
 #include <type_traits>
 #include <utility>
 
+/// \mainpage RegistryIO
+/// A C++20 / Qt 6 library for fast notification: handlers registered for an event, and any thread
+/// fires it to all of them, in one process (rio::Registry, rio::QtRegistry, the QML module) and
+/// across processes (rio::RemoteShare). The namespace rio lists every public class, enumeration
+/// and function; the QML types have their own page. The guides (README.md and docs/) explain them.
+
+/// RegistryIO's public API, in every layer: the Qt-free core, the Qt facade, QML and Remote.
 namespace rio {
 
 namespace detail {
