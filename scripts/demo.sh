@@ -5,7 +5,7 @@
 # handler, side by side; a slider raises the flood until the Qt side falls behind.
 # Without a display it runs headless (offscreen) for 5 seconds, prints what each side got and
 # checks the window's layout after a simulated long run. Installs the packages it needs first
-# (scripts/deps.sh demo: 13 names, not the tests' toolchains); safe to rerun.
+# (scripts/deps.sh demo: 14 names, not the tests' toolchains); safe to rerun.
 #   bash scripts/demo.sh                 the dashboard (a window when a display is available)
 #   bash scripts/demo.sh --seconds 10    run for 10 seconds, check, print the summary
 #   bash scripts/demo.sh --rate 100000   start the flood at 100,000 events/s per worker
@@ -29,6 +29,19 @@ cmake --build "$build" -j "$(nproc)" --target rio_qml_dashboard
 args=("$@")
 if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" ]]; then
   export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
-  [[ " ${args[*]} " == *" --seconds "* ]] || args+=(--seconds 5) # headless: never runs forever
+  # Headless, it never runs forever: 5 seconds unless --seconds N (or --seconds=N) says how many.
+  seconds=""
+  for ((i = 0; i < ${#args[@]}; ++i)); do
+    case ${args[i]} in
+      --seconds) seconds=${args[i + 1]:-} ;;
+      --seconds=*) seconds=${args[i]#--seconds=} ;;
+    esac
+  done
+  if [[ -z $seconds ]]; then
+    args+=(--seconds 5)
+  elif [[ $seconds == 0 ]]; then
+    echo "demo.sh: without a display the demo runs for a number of seconds: give --seconds 1 or more" >&2
+    exit 2
+  fi
 fi
 exec "$build/examples/rio_qml_dashboard" "${args[@]}"

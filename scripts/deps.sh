@@ -3,9 +3,10 @@
 # Installs the Debian 12 packages RegistryIO needs, by profile. Safe to rerun: it asks apt only
 # for what is missing.
 #   bash scripts/deps.sh demo    what scripts/demo.sh builds and runs with: the compiler, CMake,
-#                                Ninja, Qt's base and QML development packages and the QML modules
-#                                the dashboard imports (13 names; apt adds what they depend on,
-#                                not what they recommend)
+#                                Ninja, Qt's base and QML development packages (with Qt's private
+#                                QML headers, for the lines that name declared handlers) and the
+#                                QML modules the dashboard imports (14 names; apt adds what they
+#                                depend on, not what they recommend)
 #   bash scripts/deps.sh [test]  everything the tests, benchmarks and scripts/test.sh's stages use
 #                                (the demo's packages included), with what they recommend
 set -euo pipefail
@@ -13,6 +14,8 @@ set -euo pipefail
 profile=${1:-test}
 demo_packages=(
   g++ cmake ninja-build qt6-base-dev qt6-declarative-dev
+  # QQmlData: the line of a declared handler, which the dashboard's inspector shows
+  qt6-declarative-private-dev
   # the QML modules the dashboard imports (QtQuick, QtQuick.Controls.Fusion, QtQuick.Layouts) and
   # those they import in turn
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtquick
@@ -30,8 +33,6 @@ test_packages=(
   libc++-14-dev libc++abi-14-dev g++-mingw-w64-x86-64-posix wine64 wine
   # Qt 6.4's tools and platform plugins (its development packages and QML modules: the demo's)
   qt6-base-dev-tools qt6-declarative-dev-tools qt6-qpa-plugins
-  # RegistryIO::Qml's declared-handler lines read QQmlData (its sources only, never installed)
-  qt6-declarative-private-dev
   # RegistryIO::Remote (optional): Qt Remote Objects and its QML module
   qt6-remoteobjects-dev qml6-module-qtremoteobjects
   # its TLS test makes its certificates with the openssl command
