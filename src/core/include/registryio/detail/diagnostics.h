@@ -56,9 +56,9 @@ inline constexpr int tickBucketCount = 64;
 RIO_ALWAYS_INLINE inline std::size_t tickBucket(std::uint64_t ticks) noexcept
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    std::uint64_t bit; // one instruction; __builtin_clzll costs three more for 63 - clz
+    std::size_t bit; // one instruction; __builtin_clzll costs three more for 63 - clz
     __asm__("bsrq %1, %0" : "=r"(bit) : "rm"(ticks | 1) : "cc");
-    return static_cast<std::size_t>(bit);
+    return bit;
 #else
     return static_cast<std::size_t>(63 - __builtin_clzll(ticks | 1));
 #endif
