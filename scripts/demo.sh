@@ -29,17 +29,19 @@ cmake --build "$build" -j "$(nproc)" --target rio_qml_dashboard
 args=("$@")
 if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" ]]; then
   export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
-  # Headless, it never runs forever: 5 seconds unless --seconds N (or --seconds=N) says how many.
+  # Headless, it never runs forever: 5 seconds unless --seconds N (or --seconds=N) says how many,
+  # a whole number of at least 1.
   seconds=""
   for ((i = 0; i < ${#args[@]}; ++i)); do
     case ${args[i]} in
-      --seconds) seconds=${args[i + 1]:-} ;;
-      --seconds=*) seconds=${args[i]#--seconds=} ;;
+      --) echo "demo.sh: the demo takes no positional arguments" >&2; exit 2 ;;
+      --seconds) seconds=${args[i + 1]-}; [[ -n $seconds ]] || seconds=none ;;
+      --seconds=*) seconds=${args[i]#--seconds=}; [[ -n $seconds ]] || seconds=none ;;
     esac
   done
   if [[ -z $seconds ]]; then
     args+=(--seconds 5)
-  elif [[ $seconds == 0 ]]; then
+  elif ! [[ $seconds =~ ^[0-9]+$ ]] || ((10#$seconds < 1)); then
     echo "demo.sh: without a display the demo runs for a number of seconds: give --seconds 1 or more" >&2
     exit 2
   fi

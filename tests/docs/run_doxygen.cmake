@@ -8,13 +8,24 @@
 cmake_minimum_required(VERSION 3.25)
 file(READ "${SOURCE_DIR}/docs/Doxyfile" config)
 if(VERSION)
-  string(REGEX MATCH "([0-9]+)\\.([0-9]+)\\.([0-9]+)" _ "${VERSION}")
-  set(want "PROJECT_NUMBER *= ${VERSION}\n.*QHP_NAMESPACE *= io\\.registryio\\.${CMAKE_MATCH_1}${CMAKE_MATCH_2}${CMAKE_MATCH_3}\n"
-    ".*QHP_CUST_FILTER_NAME *= \"RegistryIO ${CMAKE_MATCH_1}\\.${CMAKE_MATCH_2}\"")
-  string(CONCAT want ${want})
-  if(NOT config MATCHES "${want}")
-    message(FATAL_ERROR "docs/Doxyfile: PROJECT_NUMBER, QHP_NAMESPACE and the help filters must name version ${VERSION}")
-  endif()
+  string(REGEX MATCH "^([0-9]+)\\.([0-9]+)\\.([0-9]+)$" _ "${VERSION}")
+  set(short "${CMAKE_MATCH_1}.${CMAKE_MATCH_2}")
+  # Each key once, on a line of its own, with exactly this value.
+  foreach(pair IN ITEMS "PROJECT_NUMBER|${VERSION}"
+      "QHP_NAMESPACE|io.registryio.${CMAKE_MATCH_1}${CMAKE_MATCH_2}${CMAKE_MATCH_3}"
+      "QHP_CUST_FILTER_NAME|\"RegistryIO ${short}\"" "QHP_CUST_FILTER_ATTRS|registryio ${short}"
+      "QHP_SECT_FILTER_ATTRS|registryio ${short}")
+    string(REPLACE "|" ";" pair "${pair}")
+    list(GET pair 0 key)
+    list(GET pair 1 want)
+    string(REGEX MATCHALL "(^|\n)${key} *=[^\n]*" lines "${config}")
+    list(LENGTH lines count)
+    string(REGEX REPLACE "^\n?${key} *= *" "" value "${lines}")
+    string(STRIP "${value}" value)
+    if(NOT count EQUAL 1 OR NOT value STREQUAL want)
+      message(FATAL_ERROR "docs/Doxyfile: ${key} must be set once, to ${want} (the project's version ${VERSION})")
+    endif()
+  endforeach()
 endif()
 file(REMOVE_RECURSE "${OUTPUT_DIR}")
 file(MAKE_DIRECTORY "${OUTPUT_DIR}")

@@ -170,6 +170,20 @@ private Q_SLOTS:
         QVERIFY(!registry.removeAndWait(rio::HandlerId{12345}));
     }
 
+    // A priority of any integer type in int's range: bool and the character types included.
+    void priorityOfAnyIntegerType()
+    {
+        rio::QtRegistry<int> registry;
+        QString order;
+        registry.add([&] { order += u'b'; }, true);
+        registry.add([&] { order += u'c'; }, 'c');
+        registry.add([&] { order += u'u'; }, U'u');
+        registry.addOnce([&] { order += u'n'; }, -3LL);
+        const rio::HandlerGuard guard = registry.addScoped([&] { order += u'z'; }, std::size_t{0});
+        registry.notify(1);
+        QCOMPARE(order, QStringLiteral("ucbzn"));
+    }
+
     void contextDeathRemoves()
     {
         rio::QtRegistry<int> registry;

@@ -22,7 +22,7 @@ public:
     QmlRegistrySender() noexcept = default;
 
     /// Notifies the registry (see QmlRegistry::notify) and returns true; when the registry was
-    /// destroyed, drops the event, warns once in the `registryio` category and returns false.
+    /// destroyed, drops the event, warns once in the `registryio.qml` category and returns false.
     /// Do not destroy the registry from a C++ handler that this call runs directly.
     // NOLINTNEXTLINE(modernize-use-nodiscard): fire-and-forget is the common use
     bool notify(const QVariant &event) const;

@@ -78,7 +78,7 @@ public:
     explicit QmlTypedSender(const QmlTypedSenderBase &base) noexcept : QmlTypedSenderBase(base) { }
 
     /// Notifies the registry (see its notify) and returns true; when the registry was destroyed,
-    /// drops the event, warns once in the `registryio` category and returns false. Do not destroy
+    /// drops the event, warns once in the `registryio.qml` category and returns false. Do not destroy
     /// the registry from a C++ handler that this call runs directly.
     // NOLINTNEXTLINE(modernize-use-nodiscard): fire-and-forget is the common use
     bool notify(const E &event) const { return notifyErased(&event); }

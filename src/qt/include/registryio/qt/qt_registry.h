@@ -318,7 +318,10 @@ private:
 
     static HandlerOptions directOptions(std::integral auto priority, bool once)
     {
-        if (!std::in_range<int>(priority))
+        // Widened first: std::in_range refuses bool and the character types.
+        using P = decltype(priority);
+        using Wide = std::conditional_t<std::is_signed_v<P>, long long, unsigned long long>;
+        if (!std::in_range<int>(static_cast<Wide>(priority)))
             throw std::invalid_argument("rio::QtRegistry: the priority is outside int's range");
         return HandlerOptions{.priority = int(priority), .connection = Qt::DirectConnection, .once = once};
     }
