@@ -380,8 +380,7 @@ struct Rec
     std::string how; // why it is no longer registered
     quint64 droppedBefore = 0;
     int lastBatch = -1;
-    std::set<int> newest;     // Latest: the events any of which may be the newest sent
-    bool directCalls = false; // Latest: the main thread notified it directly (Auto, context on main)
+    std::set<int> newest; // Latest: the events any of which may be the newest sent
 
     // Set (release) when its removal or its context's death has returned and every call that had
     // begun has ended: no call may start after it.
@@ -839,8 +838,6 @@ private:
                 continue;
             }
             rec->sent += std::uint64_t(senders) * std::uint64_t(op.events);
-            if (op.fromMain && !rec->queued && m_ctxs[rec->ctx].thread == 0)
-                rec->directCalls = true;
             rec->newest.clear();
             for (const auto &p : plan)
                 rec->newest.insert(p.back());
@@ -1153,29 +1150,22 @@ private:
         if (final && !violation.empty())
             e << violation << "; ";
         if (final) {
-            // Notify order per sending thread. Worker batches are joined, so a later batch's event
-            // never precedes an earlier one; within a batch, each worker's events in order. The
-            // main thread's events are ordered among themselves only: an Auto handler on the main
-            // thread runs them directly, ahead of what is queued there (as a Qt connection does).
+            // Notify order per sending thread. Batches are joined, so a later batch's event never
+            // precedes an earlier one; within a batch, each sender's events in order. The main
+            // thread is a sender like the others: an Auto handler on the main thread runs its
+            // notifies directly only when none of its deliveries waits.
             int maxBatch = 0;
             std::map<int, int> lastK;
-            std::pair<int, int> lastMain{0, -1};
             for (int ev : received) {
                 const EventInfo &info = m_events[std::size_t(ev)];
-                bool wrong = false;
-                if (info.sender == 0) {
-                    wrong = std::make_pair(info.batch, info.k) <= lastMain;
-                    lastMain = {info.batch, info.k};
-                } else {
-                    wrong = info.batch < maxBatch;
-                    if (info.batch > maxBatch) {
-                        maxBatch = info.batch;
-                        lastK.clear();
-                    }
-                    const auto it = lastK.find(info.sender);
-                    wrong = wrong || (it != lastK.end() && info.k <= it->second);
-                    lastK[info.sender] = info.k;
+                bool wrong = info.batch < maxBatch;
+                if (info.batch > maxBatch) {
+                    maxBatch = info.batch;
+                    lastK.clear();
                 }
+                const auto it = lastK.find(info.sender);
+                wrong = wrong || (it != lastK.end() && info.k <= it->second);
+                lastK[info.sender] = info.k;
                 if (wrong) {
                     e << "event " << ev << " (batch " << info.batch << ", sender " << info.sender << ", #"
                       << info.k << ") received out of notify order; ";
@@ -1188,13 +1178,8 @@ private:
         if (rec.latest && !rec.once) {
             if (got > rec.sent + rec.slack)
                 e << "received " << got << " of " << rec.sent + rec.slack << " sent; ";
-            // A direct call on the main thread may overtake a delivery queued there earlier (as
-            // with a Qt connection): then the newest need only have been delivered.
-            const bool newestSeen =
-                got != 0 && (rec.newest.count(received.back()) != 0 ||
-                             (rec.directCalls && std::any_of(received.begin(), received.end(), [&](int ev) {
-                                  return rec.newest.count(ev) != 0;
-                              })));
+            // A direct call on the main thread never overtakes a delivery queued before it.
+            const bool newestSeen = got != 0 && rec.newest.count(received.back()) != 0;
             if (live && rec.sent > 0 && !newestSeen) {
                 e << "the newest event sent (one of";
                 for (int n : rec.newest)

@@ -8,6 +8,8 @@
 #include <registryio/qt/qt_registry.h>
 
 #include <QDeadlineTimer>
+#include <QScopeGuard>
+#include <QSemaphore>
 #include <QTest>
 #include <QTimer>
 
@@ -217,6 +219,61 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(calls.load(), 5, 10000);
         delete receiver;
         QCOMPARE(registry.count(), 0);
+    }
+
+    // An Auto handler whose context moved to the notifying thread with a delivery still waiting
+    // (queued while it lived on another thread): a notify from its new thread queues behind
+    // that delivery instead of running ahead of it, so the thread's notifies arrive in order,
+    // and a coalesced handler's last run is the newest event.
+    void sameThreadNotifyWaitsBehindAFollowedDelivery_data()
+    {
+        QTest::addColumn<bool>("latest");
+        QTest::newRow("every") << false;
+        QTest::newRow("latest") << true;
+    }
+    void sameThreadNotifyWaitsBehindAFollowedDelivery()
+    {
+#if defined(RIO_TSAN)
+        QSKIP("Qt-internal handover in moveToThread is invisible to ThreadSanitizer");
+#endif
+        QFETCH(bool, latest);
+        rio::QtRegistry<int> registry;
+        QThread a;
+        auto *receiver = new QObject;
+        receiver->moveToThread(&a);
+        a.start();
+        const auto stop = qScopeGuard([&] { // on every return: `a` ends first, then the receiver
+            a.quit();
+            a.wait();
+            delete receiver;
+        });
+        std::vector<int> received; // written on the main thread only, once the receiver is there
+        std::atomic<QThread *> where{nullptr};
+        registry.add(receiver,
+                     [&](int v) {
+                         where.store(QThread::currentThread());
+                         received.push_back(v);
+                     },
+                     {.delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every});
+        QThread *const mainThread = QThread::currentThread();
+        QSemaphore go;
+        QSemaphore moved;
+        // Holds `a` until the first notify is queued there, then moves the receiver to the main
+        // thread before `a` drains it.
+        QMetaObject::invokeMethod(receiver, [&] {
+            go.acquire();
+            receiver->moveToThread(mainThread);
+            moved.release();
+        });
+        registry.notify(1); // queued for `a`
+        go.release();
+        moved.acquire();
+        registry.notify(2); // on the receiver's thread now, with 1 waiting
+        const std::vector<int> expected = latest ? std::vector<int>{2} : std::vector<int>{1, 2};
+        QTRY_COMPARE_WITH_TIMEOUT(received.size(), expected.size(), 10000);
+        QCoreApplication::processEvents();
+        QCOMPARE(received, expected);
+        QCOMPARE(where.load(), mainThread);
     }
 };
 

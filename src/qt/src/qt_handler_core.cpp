@@ -188,7 +188,9 @@ QtHandlerCore::Route QtHandlerCore::route() noexcept
     case Qt::BlockingQueuedConnection:
         return thread == QThread::currentThread() || thread == nullptr ? Route::Refuse : Route::Block;
     default:
-        return thread == QThread::currentThread() ? Route::Here : Route::Post;
+        // Auto: here unless one of its deliveries waits, which a run here would overtake.
+        return thread == QThread::currentThread() && !h.scheduled && h.waitingLocked(1) == 0 ? Route::Here
+                                                                                             : Route::Post;
     }
 }
 
