@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -442,9 +443,17 @@ private slots:
         source.add(SIGUSR2, [&] { order.push_back(1); }, 1);
         source.add(SIGUSR2, [&] { order.push_back(9); }, 9);
         source.add(SIGUSR2, [&](int) { order.push_back(5); }, 5);
+        // A priority of any integer type; one outside int's range is refused and adds nothing.
+        source.addOnce(SIGUSR2, [&] { order.push_back(7); }, std::uint8_t{7});
+        source.add(SIGUSR2, [&] { order.push_back(3); }, 3LL);
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, source.add(SIGUSR2, [] { }, 1LL << 40));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, source.addOnce(SIGUSR2, [] { }, ~0ULL));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 (void)source.addScoped(SIGUSR2, [] { }, -(1LL << 40)));
+        QCOMPARE(source.listenerCount(SIGUSR2), std::size_t{5});
         ::raise(SIGUSR2);
-        QTRY_COMPARE(order.size(), std::size_t{3});
-        QCOMPARE(order, (std::vector<int>{9, 5, 1}));
+        QTRY_COMPARE(order.size(), std::size_t{5});
+        QCOMPARE(order, (std::vector<int>{9, 7, 5, 3, 1}));
     }
 
     void errnoPreserved_data()

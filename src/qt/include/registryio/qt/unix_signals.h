@@ -9,6 +9,7 @@
 #include <registryio/event_flags.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
+#include <registryio/qt/detail/qt_priority.h>
 #include <registryio/qt/qt_export.h>
 #include <registryio/registry.h>
 #include <registryio/source_location.h>
@@ -16,6 +17,7 @@
 #include <QObject>
 #include <QString>
 
+#include <concepts>
 #include <csignal>
 #include <cstddef>
 #include <functional>
@@ -92,28 +94,32 @@ public:
     /// SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE and the C library's reserved real-time signals.
     [[nodiscard]] static bool isCatchable(int signal) noexcept;
 
-    /// Calls `handler` on this object's thread whenever `signal` arrives (higher priority first).
+    /// Calls `handler` on this object's thread whenever `signal` arrives (higher priority first;
+    /// a priority is a value of an integer type, never an enumeration such as Qt::ConnectionType).
     /// Installs the OS handler on the signal's first listener in the process. Throws
-    /// std::invalid_argument for a signal isCatchable() refuses or an empty handler, and
-    /// std::logic_error when this object's QCoreApplication was destroyed and no new one exists
-    /// (nothing changes).
-    template <HandlerFor<int> F>
-    HandlerId add(int signal, F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
+    /// std::invalid_argument for a signal isCatchable() refuses, an empty handler or a priority
+    /// outside int's range, and std::logic_error when this object's QCoreApplication was
+    /// destroyed and no new one exists (nothing changes).
+    template <HandlerFor<int> F, std::integral Priority = int>
+    HandlerId add(int signal, F &&handler, Priority priority = 0,
+                  SourceLocation where = SourceLocation::current())
     {
-        return addImpl<false>(signal, std::forward<F>(handler), priority, where);
+        return addImpl<false>(signal, std::forward<F>(handler),
+                              detail::checkedPriority(priority, "rio::UnixSignals"), where);
     }
 
     /// As add(), for a handler that runs at most once.
-    template <HandlerFor<int> F>
-    HandlerId addOnce(int signal, F &&handler, int priority = 0,
+    template <HandlerFor<int> F, std::integral Priority = int>
+    HandlerId addOnce(int signal, F &&handler, Priority priority = 0,
                       SourceLocation where = SourceLocation::current())
     {
-        return addImpl<true>(signal, std::forward<F>(handler), priority, where);
+        return addImpl<true>(signal, std::forward<F>(handler),
+                             detail::checkedPriority(priority, "rio::UnixSignals"), where);
     }
 
     /// As add(); the returned guard removes the handler when destroyed.
-    template <HandlerFor<int> F>
-    [[nodiscard]] HandlerGuard addScoped(int signal, F &&handler, int priority = 0,
+    template <HandlerFor<int> F, std::integral Priority = int>
+    [[nodiscard]] HandlerGuard addScoped(int signal, F &&handler, Priority priority = 0,
                                          SourceLocation where = SourceLocation::current())
     {
         std::shared_ptr<detail::RegistryLink> link = makeLink();
