@@ -73,6 +73,12 @@ if(QHELPGENERATOR)
       message(FATAL_ERROR "${qch}: its help project (html/index.qhp) names no ${name}")
     endif()
   endforeach()
+  # No implementation field of a public class (the m_ members a base class keeps for its
+  # subclasses) is part of the reference.
+  string(REGEX MATCH "::m_[A-Za-z]+" field "${qhp}")
+  if(field)
+    message(FATAL_ERROR "${qch}: its help project (html/index.qhp) documents a field ${field}")
+  endif()
   file(SIZE "${qch}" size)
   message(STATUS "Qt help file: ${qch} (${size} bytes)")
 endif()

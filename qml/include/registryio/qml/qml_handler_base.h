@@ -157,6 +157,9 @@ Q_SIGNALS:
     void handlerChanged();
 
 protected:
+    /// \cond RIO_INTERNAL
+    // The interface of the two handler classes, not of the public API: hidden from the reference.
+
     /// A handler with default properties.
     explicit QmlHandlerBase(QObject *parent);
 
@@ -207,6 +210,7 @@ protected:
     bool m_complete = false;                ///< componentComplete() ran (cleared by leaveRegistry() first)
     bool m_fired = false;  ///< a `once` registration of this arming fired: none is made again
     bool m_active = false; ///< `active`
+    /// \endcond
 
 private:
     class Registration;

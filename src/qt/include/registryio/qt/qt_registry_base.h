@@ -82,6 +82,9 @@ Q_SIGNALS:
     void deliveriesDropped(rio::HandlerId id, quint64 total);
 
 protected:
+    /// \cond RIO_INTERNAL
+    // The interface of QtRegistry<E>, not of the public API: hidden from the reference.
+
     /// Used by QtRegistry<E>.
     explicit QtRegistryBase(QObject *parent);
 
@@ -120,6 +123,7 @@ protected:
     /// The QObject that holds this registry as a data member, if set (see detail::HeldQtRegistry):
     /// handlers whose context is that object need no watch on its destruction.
     QObject *m_holder = nullptr;
+    /// \endcond
 
 private:
     friend struct detail::QtRegistryControl;
@@ -140,10 +144,12 @@ private:
     QMetaObject::Connection m_nameConnection;
 
 protected:
+    /// \cond RIO_INTERNAL
     /// The diagnostics id (registryId()) and whether diagnostics are on (used by add).
     quint64 m_registryId = 0;
     /// True while this registry's diagnostics are on (itself or process-wide).
     std::atomic<bool> m_diagnosticsOn{false};
+    /// \endcond
 
 private:
     static bool removeThroughLink(void *registry, HandlerId id) noexcept;
