@@ -9,6 +9,7 @@
 #include <registryio/qt/detail/qt_async.h>
 #include <registryio/qt/detail/qt_delivery.h>
 #include <registryio/qt/detail/qt_handler.h>
+#include <registryio/qt/detail/qt_priority.h>
 #include <registryio/qt/detail/qt_registrations.h>
 #include <registryio/qt/detail/qt_sequence.h>
 #include <registryio/qt/detail/qt_trace.h>
@@ -86,12 +87,12 @@ public:
     }
 
     /// Registers `handler` to run on `context`'s thread as `options.connection` says (Auto:
-    /// directly when notified on that thread, queued otherwise; Queued; BlockingQueued: the
-    /// notifier waits, and a notify from the context's own thread is refused and reported;
-    /// Direct: on the notifying thread); the other options bound and coalesce queued deliveries
-    /// (see HandlerOptions). Removed when `context` dies. Throws std::invalid_argument for a null
-    /// context, an empty callable, an unknown connection type, or Latest with Direct or
-    /// BlockingQueued.
+    /// directly when notified on that thread while none of its deliveries waits, queued otherwise;
+    /// Queued; BlockingQueued: the notifier waits, and a notify from the context's own thread is
+    /// refused and reported; Direct: on the notifying thread); the other options bound and
+    /// coalesce queued deliveries (see HandlerOptions). Removed when `context` dies. Throws
+    /// std::invalid_argument for a null context, an empty callable, an unknown connection type,
+    /// or Latest with Direct or BlockingQueued.
     template <QtHandlerFor<E> F>
     HandlerId add(QObject *context, F &&handler, HandlerOptions options = {},
                   SourceLocation where = SourceLocation::current())
@@ -282,6 +283,7 @@ public:
     }
 
 protected:
+    /// \cond RIO_INTERNAL
     std::size_t handlerCount() const noexcept override { return m_core.size(); }
     bool containsHandler(HandlerId id) const noexcept override { return m_core.contains(id); }
 
@@ -312,18 +314,16 @@ protected:
         }
         return true;
     }
+    /// \endcond
 
 private:
     using Handler = detail::QtHandler<E>;
 
     static HandlerOptions directOptions(std::integral auto priority, bool once)
     {
-        // Widened first: std::in_range refuses bool and the character types.
-        using P = decltype(priority);
-        using Wide = std::conditional_t<std::is_signed_v<P>, long long, unsigned long long>;
-        if (!std::in_range<int>(static_cast<Wide>(priority)))
-            throw std::invalid_argument("rio::QtRegistry: the priority is outside int's range");
-        return HandlerOptions{.priority = int(priority), .connection = Qt::DirectConnection, .once = once};
+        return HandlerOptions{.priority = detail::checkedPriority(priority, "rio::QtRegistry"),
+                              .connection = Qt::DirectConnection,
+                              .once = once};
     }
 
     template <typename Receiver, typename Method>
