@@ -308,29 +308,41 @@ private Q_SLOTS:
     // registration, which the re-registration removes: as any removal, that cancels it, counted
     // by the facade (deliveriesDropped; QML's `dropped` counts overflow drops only). The handler
     // stays spent (inactive, registered nowhere, reached by no later event, the marker events of
-    // drain() included) until it is armed again.
+    // drain() included) until it is armed again. Disabling it removes it the same way. Another
+    // handler of the registry removed first, while the delivery waits, changes none of this.
     void aFiredOnceHandlerStaysSpentWhateverReRegistersIt_data()
     {
         QTest::addColumn<bool>("typed");
         QTest::addColumn<QString>("change");
+        QTest::addColumn<bool>("otherRemovedFirst");
         for (const bool typed : {false, true})
-            for (const char *change : {"priority", "registry", "capacity", "handler"})
-                if (!typed || std::strcmp(change, "handler") != 0) // a typed handler's is read per delivery
-                    QTest::addRow("%s, %s", typed ? "typed registry" : "QmlRegistry", change)
-                        << typed << QString::fromLatin1(change);
+            for (const char *change : {"priority", "registry", "capacity", "handler", "enabled"})
+                for (const bool otherRemovedFirst : {false, true})
+                    if (!typed ||
+                        std::strcmp(change, "handler") != 0) // a typed handler's is read per delivery
+                        QTest::addRow("%s, %s%s", typed ? "typed registry" : "QmlRegistry", change,
+                                      otherRemovedFirst ? ", another removed first" : "")
+                            << typed << QString::fromLatin1(change) << otherRemovedFirst;
     }
 
     void aFiredOnceHandlerStaysSpentWhateverReRegistersIt()
     {
         QFETCH(bool, typed);
         QFETCH(QString, change);
+        QFETCH(bool, otherRemovedFirst);
         QObject *handler = declarative(typed);
         handler->setProperty("once", true);
         QVERIFY(handler->property("active").toBool());
         const rio::HandlerId fired{quint64(handler->property("handlerId").toDouble())};
         QSignalSpy drops(facade(typed), &rio::QtRegistryBase::deliveriesDropped);
         QVERIFY(sendFromWorker(registry(typed), typed, 1)); // fires it; its delivery is queued
-        if (change == QLatin1String("priority"))
+        if (otherRemovedFirst) // the registry's count changes while the fired delivery waits
+            QVERIFY(eval(QStringLiteral("%1.add((e) => {}).remove()")
+                             .arg(QLatin1String(typed ? "typed" : "plain")))
+                        .toBool());
+        if (change == QLatin1String("enabled"))
+            handler->setProperty("enabled", false);
+        else if (change == QLatin1String("priority"))
             handler->setProperty("priority", 7);
         else if (change == QLatin1String("capacity"))
             handler->setProperty("capacity", 5);
@@ -386,6 +398,25 @@ private Q_SLOTS:
         QFETCH(bool, typed);
         QFETCH(QString, form);
         onceDeliveryOutlivingItsRegistry(typed, form);
+    }
+
+    // A `once` function fired by a worker, whose handle is removed while the delivery waits, after
+    // another handler of the registry was removed: the removal cancels the delivery.
+    void aFiredOnceFunctionRemovedAfterAnotherRemovalNeverRuns_data() { addKinds(); }
+
+    void aFiredOnceFunctionRemovedAfterAnotherRemovalNeverRuns()
+    {
+        QFETCH(bool, typed);
+        const QString name = QLatin1String(typed ? "typed" : "plain");
+        declarative(typed)->setProperty("enabled", false); // only the function under test
+        eval(QStringLiteral("handle = %1.add((e) => seen += 1, 0, { once: true })").arg(name));
+        QSignalSpy drops(facade(typed), &rio::QtRegistryBase::deliveriesDropped);
+        QVERIFY(sendFromWorker(registry(typed), typed, 1)); // fired: its delivery waits
+        QVERIFY(eval(QStringLiteral("%1.add((e) => {}).remove()").arg(name)).toBool());
+        eval(QStringLiteral("handle.remove()"));
+        drain(registry(typed), typed);
+        QCOMPARE(m_root->property("seen").toInt(), 0);
+        QCOMPARE(drops.count(), 1);
     }
 
     void aHandleRemovedFromCppTurnsInactiveAndIsCollected_data() { addKinds(); }

@@ -62,7 +62,8 @@ public:
     virtual bool removeId(HandlerId id) = 0;
     /// Drops of `id` so far (0 once it is removed).
     [[nodiscard]] virtual quint64 droppedOf(HandlerId id) const = 0;
-    /// True while `id` is registered.
+    /// True while `id` is registered, or is a fired `once` handler whose delivery has not settled
+    /// (its registration still owns that delivery, which a removal cancels).
     [[nodiscard]] virtual bool holds(HandlerId id) const noexcept = 0;
     /// Number of handlers.
     [[nodiscard]] virtual std::size_t handlers() const noexcept = 0;
@@ -124,7 +125,7 @@ public:
 
     bool removeId(HandlerId id) override { return this->remove(id); }
     [[nodiscard]] quint64 droppedOf(HandlerId id) const override { return this->droppedCount(id); }
-    [[nodiscard]] bool holds(HandlerId id) const noexcept override { return this->contains(id); }
+    [[nodiscard]] bool holds(HandlerId id) const noexcept override { return this->reaches(id); }
     [[nodiscard]] std::size_t handlers() const noexcept override { return this->size(); }
     void removeAll() override { this->clear(); }
 

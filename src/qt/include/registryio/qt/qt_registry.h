@@ -284,6 +284,13 @@ public:
 
 protected:
     /// \cond RIO_INTERNAL
+    // True while `id` is registered, or is a fired once-handler whose delivery has not settled
+    // (which every removal still reaches).
+    [[nodiscard]] bool reaches(HandlerId id) const
+    {
+        return m_registrations.find(id, /*spent=*/true) != nullptr;
+    }
+
     std::size_t handlerCount() const noexcept override { return m_core.size(); }
     bool containsHandler(HandlerId id) const noexcept override { return m_core.contains(id); }
 
