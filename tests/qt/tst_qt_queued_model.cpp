@@ -381,6 +381,11 @@ struct Rec
     quint64 droppedBefore = 0;
     int lastBatch = -1;
     std::set<int> newest; // Latest: the events any of which may be the newest sent
+    // Every, Auto: the main thread notified it while its context lived elsewhere (queued), and
+    // then while it lived on the main thread (run directly, ahead of what was queued before, as
+    // a Qt direct call): the main thread's events to it are not in notify order among themselves.
+    bool mainSentAway = false;
+    bool mainOrderLoose = false;
 
     // Set (release) when its removal or its context's death has returned and every call that had
     // begun has ended: no call may start after it.
@@ -842,6 +847,13 @@ private:
             for (const auto &p : plan)
                 rec->newest.insert(p.back());
         }
+        // Where each Auto handler's context lives when the main thread's notifies start (a racing
+        // move may change it before they end).
+        std::vector<std::pair<Rec *, bool>> mainSends;
+        if (op.fromMain)
+            for (const auto &rec : m_recs)
+                if (registered(*rec) && !rec->queued && !rec->latest)
+                    mainSends.emplace_back(rec.get(), m_ctxs[rec->ctx].thread == 0);
         rio::QtRegistry<int> *registry = m_registry.get();
         std::vector<std::thread> workers;
         for (int s = op.fromMain ? 1 : 0; s < senders; ++s) {
@@ -857,6 +869,13 @@ private:
                 registry->notify(e);
         for (auto &w : workers)
             w.join();
+        for (auto [rec, onMainBefore] : mainSends) {
+            const bool onMainAfter = m_ctxs[rec->ctx].thread == 0;
+            const bool away = !onMainBefore || !onMainAfter;
+            if ((onMainBefore || onMainAfter) && (rec->mainSentAway || away))
+                rec->mainOrderLoose = true;
+            rec->mainSentAway = rec->mainSentAway || away;
+        }
     }
 
     void markRemoved(Rec &rec, const std::string &how)
@@ -1150,22 +1169,30 @@ private:
         if (final && !violation.empty())
             e << violation << "; ";
         if (final) {
-            // Notify order per sending thread. Batches are joined, so a later batch's event never
-            // precedes an earlier one; within a batch, each sender's events in order. The main
-            // thread is a sender like the others: an Auto handler on the main thread runs its
-            // notifies directly only when none of its deliveries waits.
+            // Notify order per sending thread. Worker batches are joined, so a later batch's event
+            // never precedes an earlier one; within a batch, each worker's events in order. The
+            // main thread's events are ordered among themselves only: an Auto handler on the main
+            // thread runs them directly, ahead of what is queued there (as a Qt connection does),
+            // and not even that when some were queued while its context lived elsewhere.
             int maxBatch = 0;
             std::map<int, int> lastK;
+            std::pair<int, int> lastMain{0, -1};
             for (int ev : received) {
                 const EventInfo &info = m_events[std::size_t(ev)];
-                bool wrong = info.batch < maxBatch;
-                if (info.batch > maxBatch) {
-                    maxBatch = info.batch;
-                    lastK.clear();
+                bool wrong = false;
+                if (info.sender == 0) {
+                    wrong = !rec.mainOrderLoose && std::make_pair(info.batch, info.k) <= lastMain;
+                    lastMain = {info.batch, info.k};
+                } else {
+                    wrong = info.batch < maxBatch;
+                    if (info.batch > maxBatch) {
+                        maxBatch = info.batch;
+                        lastK.clear();
+                    }
+                    const auto it = lastK.find(info.sender);
+                    wrong = wrong || (it != lastK.end() && info.k <= it->second);
+                    lastK[info.sender] = info.k;
                 }
-                const auto it = lastK.find(info.sender);
-                wrong = wrong || (it != lastK.end() && info.k <= it->second);
-                lastK[info.sender] = info.k;
                 if (wrong) {
                     e << "event " << ev << " (batch " << info.batch << ", sender " << info.sender << ", #"
                       << info.k << ") received out of notify order; ";
@@ -1178,7 +1205,8 @@ private:
         if (rec.latest && !rec.once) {
             if (got > rec.sent + rec.slack)
                 e << "received " << got << " of " << rec.sent + rec.slack << " sent; ";
-            // A direct call on the main thread never overtakes a delivery queued before it.
+            // A direct call on the main thread never overtakes a scheduled delivery: it gives it
+            // the newer event instead.
             const bool newestSeen = got != 0 && rec.newest.count(received.back()) != 0;
             if (live && rec.sent > 0 && !newestSeen) {
                 e << "the newest event sent (one of";

@@ -188,9 +188,9 @@ QtHandlerCore::Route QtHandlerCore::route() noexcept
     case Qt::BlockingQueuedConnection:
         return thread == QThread::currentThread() || thread == nullptr ? Route::Refuse : Route::Block;
     default:
-        // Auto: here unless one of its deliveries waits, which a run here would overtake.
-        return thread == QThread::currentThread() && !h.scheduled && h.waitingLocked(1) == 0 ? Route::Here
-                                                                                             : Route::Post;
+        // Auto: here, as a Qt direct call, ahead of what waits; but a Latest delivery scheduled
+        // takes the newer event instead, so the newest is always delivered last.
+        return thread == QThread::currentThread() && !h.scheduled ? Route::Here : Route::Post;
     }
 }
 

@@ -305,9 +305,8 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         // Null when the context's QThread was deleted: the delivery waits, unlisted, until the
         // context has a thread again (Qt keeps an object's posted events the same way).
         QThread *thread = h.context->thread();
-        if (routed && type == Qt::AutoConnection && thread == QThread::currentThread() &&
-            h.waitingLocked(1) == 0)
-            return Route::Here; // nothing waits that it would overtake
+        if (routed && type == Qt::AutoConnection && thread == QThread::currentThread())
+            return Route::Here;
         // Held, once taken, until the delivery is queued: the drain delivers nothing meanwhile,
         // so a queue found full stays full until the oldest delivery is dropped.
         std::unique_lock<WriterLock> drainLock(h.drainMutex, std::defer_lock);

@@ -53,10 +53,9 @@ public:
                                               const QJSValue &options = QJSValue());
 
     /// Delivers `event` to every handler in priority order. Callable from any thread: JavaScript
-    /// handlers run on the engine's thread (directly when notified there and none of theirs
-    /// waits, queued otherwise). JavaScript objects and arrays are copied into QVariantMap /
-    /// QVariantList for C++ handlers and queued deliveries; JavaScript handlers on the engine's
-    /// thread get the caller's value.
+    /// handlers run on the engine's thread (directly when notified there, queued otherwise).
+    /// JavaScript objects and arrays are copied into QVariantMap / QVariantList for C++ handlers
+    /// and queued deliveries; JavaScript handlers on the engine's thread get the caller's value.
     Q_INVOKABLE void notify(const QVariant &event) const;
 
     /// Removes the handler with this id: true the first time, false for unknown ids and for

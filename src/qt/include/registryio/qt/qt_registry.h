@@ -87,7 +87,8 @@ public:
     }
 
     /// Registers `handler` to run on `context`'s thread as `options.connection` says (Auto:
-    /// directly when notified on that thread while none of its deliveries waits, queued otherwise;
+    /// directly when notified on that thread, ahead of its deliveries queued before, as a Qt
+    /// direct call (a Latest delivery scheduled takes the newer event instead), queued otherwise;
     /// Queued; BlockingQueued: the notifier waits, and a notify from the context's own thread is
     /// refused and reported; Direct: on the notifying thread); the other options bound and
     /// coalesce queued deliveries (see HandlerOptions). Removed when `context` dies. Throws

@@ -7,20 +7,20 @@
 #include <concepts>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <utility>
 
 namespace rio::detail {
 
 // `priority` as an int; throws std::invalid_argument, naming `who`, when it lies outside int's
-// range. Widened first: std::in_range refuses bool and the character types.
+// range. Tested after the integral promotions (std::in_range refuses bool and the character
+// types, which become int or unsigned), in the value's own type: nothing of a wider type, a
+// 128-bit one included, is narrowed before the test.
 inline int checkedPriority(std::integral auto priority, const char *who)
 {
-    using P = decltype(priority);
-    using Wide = std::conditional_t<std::is_signed_v<P>, long long, unsigned long long>;
-    if (!std::in_range<int>(static_cast<Wide>(priority)))
+    const auto value = +priority;
+    if (!std::in_range<int>(value))
         throw std::invalid_argument(std::string(who) + ": the priority is outside int's range");
-    return static_cast<int>(priority);
+    return static_cast<int>(value);
 }
 
 } // namespace rio::detail
