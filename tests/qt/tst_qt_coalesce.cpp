@@ -229,6 +229,30 @@ private Q_SLOTS:
     }
 
     // A handler removed while its delayed delivery waits for the interval never runs.
+    // Auto, notified on the context's own thread: a Latest handler runs directly when nothing of
+    // it is scheduled, but one with a minimum interval is posted, so even same-thread notifies get
+    // at most one delivery per interval (the newest when it ends).
+    void sameThreadAutoNotifiesKeepToTheMinimumInterval()
+    {
+        QObject context;
+        rio::QtRegistry<int> registry;
+        std::vector<int> received;
+        rio::HandlerOptions options;
+        options.delivery = rio::Delivery::Latest;
+        options.minInterval = std::chrono::minutes(10); // never ends within the test
+        const rio::HandlerId id =
+            registry.add(&context, [&](const int &v) { received.push_back(v); }, options);
+        registry.notify(1);
+        QVERIFY(received.empty()); // posted, not run inside notify
+        QCoreApplication::sendPostedEvents(&context);
+        QCOMPARE(received, std::vector<int>{1}); // the first delivery has no interval before it
+        registry.notify(2);
+        registry.notify(3);
+        QCoreApplication::sendPostedEvents(&context);
+        QCOMPARE(received, std::vector<int>{1}); // 2 and 3 wait for the interval's end
+        QVERIFY(registry.remove(id));
+    }
+
     void minIntervalDelayedDeliveryOfARemovedHandlerNeverRuns()
     {
         QObject context;

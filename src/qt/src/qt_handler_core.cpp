@@ -189,8 +189,10 @@ QtHandlerCore::Route QtHandlerCore::route() noexcept
         return thread == QThread::currentThread() || thread == nullptr ? Route::Refuse : Route::Block;
     default:
         // Auto: here, as a Qt direct call, ahead of what waits; but a Latest delivery scheduled
-        // takes the newer event instead, so the newest is always delivered last.
-        return thread == QThread::currentThread() && !h.scheduled ? Route::Here : Route::Post;
+        // takes the newer event instead, so the newest is always delivered last, and a Latest
+        // handler with a minimum interval is always posted, which keeps to the interval.
+        return thread == QThread::currentThread() && !h.scheduled && h.minInterval.count() == 0 ? Route::Here
+                                                                                                : Route::Post;
     }
 }
 
