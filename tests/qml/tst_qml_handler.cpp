@@ -326,7 +326,10 @@ private Q_SLOTS:
         QCOMPARE(h->blockTimeout(), 50);
         QCOMPARE(h->minInterval(), 20);
         QCOMPARE(registry()->count(), 2);
-        QCOMPARE(notify(QStringLiteral("p")), QStringLiteral("high=p;low=p;"));
+        // With a minimum interval, a notify on the engine's thread is posted to it, not run
+        // inside the notify: it arrives on the next turn of the event loop.
+        QCOMPARE(notify(QStringLiteral("p")), QStringLiteral("high=p;"));
+        QTRY_COMPARE(trace(), QStringLiteral("high=p;low=p;"));
     }
 
     void badDeliveryPropertiesWarnAndKeepTheirValue()
