@@ -29,14 +29,14 @@ public:
     static constexpr SourceLocation
     current(std::source_location loc = std::source_location::current()) noexcept
     {
-        return SourceLocation(loc.file_name(), loc.function_name(), loc.line());
+        return {loc.file_name(), loc.function_name(), loc.line()};
     }
 #else
     static constexpr SourceLocation current(const char *file = __builtin_FILE(),
                                             const char *function = __builtin_FUNCTION(),
                                             std::uint32_t line = __builtin_LINE()) noexcept
     {
-        return SourceLocation(file, function, line);
+        return {file, function, line};
     }
 #endif
     /// The file name ("" when unknown).
