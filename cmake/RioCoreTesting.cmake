@@ -4,6 +4,7 @@
 # without Qt (the libc++ and MinGW stages). RioTesting.cmake adds the Qt Test suites on top.
 include_guard(GLOBAL)
 include(RioTestHooks)
+include(RioPrecompileHeaders)
 
 # Tests labelled `sanitize` are the ones scripts/test.sh also runs under ThreadSanitizer and
 # AddressSanitizer+UBSan; building this target builds exactly them.
@@ -31,6 +32,7 @@ function(rio_add_core_test name)
   add_executable(${name} ${name}.cpp ${T_SOURCES} $<TARGET_OBJECTS:rio_check_main>)
   target_link_libraries(${name} PRIVATE RegistryIO::Core RegistryIO::TestHooks ${T_LIBS})
   rio_target_defaults(${name})
+  rio_precompile_headers(${name})
   set_target_properties(${name} PROPERTIES AUTOMOC OFF)
   add_dependencies(rio_core_tests ${name})
   add_test(NAME ${name} COMMAND ${name})

@@ -22,6 +22,7 @@ function(rio_add_test name)
   # RegistryIO::TestHooks: the libraries' test-only *_testing_p.h headers (never installed).
   target_link_libraries(${name} PRIVATE ${T_LIBS} Qt6::Test RegistryIO::TestHooks)
   rio_target_defaults(${name})
+  rio_precompile_headers(${name})
   add_test(NAME ${name} COMMAND ${name} ${T_ARGS})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)

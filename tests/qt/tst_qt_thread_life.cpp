@@ -102,7 +102,9 @@ void runChild(const char *name)
     std::vector<std::string> environment;
     for (char **e = environ; *e != nullptr; ++e)
         environment.emplace_back(*e);
-    environment.push_back(std::string(childVariable) + "=" + name);
+    // append(), not operator+: g++ 12 at -O2 may report a false -Warray-bounds in the latter's
+    // inlined string move, depending on its inlining (with a precompiled header, it does).
+    environment.push_back(std::string(childVariable).append("=").append(name));
     std::vector<char *> envp;
     for (std::string &e : environment)
         envp.push_back(e.data());
