@@ -19,6 +19,9 @@ function(rio_add_test name)
     endif()
   endforeach()
   add_executable(${name} ${T_SOURCES})
+  # Never part of a unity build (CMAKE_UNITY_BUILD): a test is one source, and its own entry in
+  # compile_commands.json is what the compile-fail tests (tests/qt/compile_fail) compile with.
+  set_target_properties(${name} PROPERTIES UNITY_BUILD OFF)
   # RegistryIO::TestHooks: the libraries' test-only *_testing_p.h headers (never installed).
   target_link_libraries(${name} PRIVATE ${T_LIBS} Qt6::Test RegistryIO::TestHooks)
   rio_target_defaults(${name})
