@@ -42,10 +42,12 @@ if [[ ${1:-} == --inside ]]; then
   fi
   # -g0: nothing here needs a debugger, and no debug information is the cheapest build. No
   # benchmarks: the suite here does not run them (benchmarks_quick is the main stage's), and
-  # RIO_QT68_BENCH builds the ones it measures, warnings as errors, in its own folder.
+  # RIO_QT68_BENCH builds the ones it measures, warnings as errors, in its own folder. The tests'
+  # headers precompiled and the libraries as a unity build, as scripts/test.sh's stages build.
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIO_WERROR=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g0 -DNDEBUG" -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-    -DCMAKE_CXX_COMPILER=g++ -DRIO_BUILD_BENCHMARKS=OFF >/dev/null
+    -DCMAKE_CXX_COMPILER=g++ -DRIO_BUILD_BENCHMARKS=OFF -DRIO_PRECOMPILE_HEADERS=ON \
+    -DCMAKE_UNITY_BUILD=ON >/dev/null
   ccache --zero-stats >/dev/null
   targets=()
   for target in ${RIO_QT68_TARGETS:-}; do targets+=(--target "$target"); done
@@ -93,6 +95,7 @@ unshare --mount --propagation private -- bash -euo pipefail -c '
   mount --bind "$ccache_dir" "$tree/ccache"
   # A clean environment: only what the build and the tests need.
   chroot "$tree" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
-    CCACHE_DIR=/ccache CCACHE_MAXSIZE=2G CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true CCACHE_DEPEND=true CI="${CI:-}" RIO_QT68_TARGETS="${RIO_QT68_TARGETS:-}" \
+    CCACHE_DIR=/ccache CCACHE_MAXSIZE=2G CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true CCACHE_DEPEND=true \
+    CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime CI="${CI:-}" RIO_QT68_TARGETS="${RIO_QT68_TARGETS:-}" \
     RIO_QT68_CTEST="${RIO_QT68_CTEST:-}" RIO_QT68_BENCH="${RIO_QT68_BENCH:-}" bash "$root/scripts/qt68.sh" --inside
 ' qt68 "$tree" "$root" "$ccache_dir"
