@@ -2,9 +2,13 @@
 // The registry's writer lock on its own: mutual exclusion, and no lost wake-up, with more
 // threads than cores contending (each locker that finds it held sleeps at once).
 #include "rio_check.h"
+#include "rio_test_support.h"
 #include <registryio/detail/writer_lock.h>
 
+#include <atomic>
+#include <cstring>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -64,4 +68,48 @@ RIO_TEST(writerLockSleepersAllWakeAfterALongHold)
         t.join();
     std::lock_guard guard(lock);
     CHECK_EQ(got, sleepers);
+}
+
+// The thread that takes the lock from an unlocker may free it at once (the last guard of a
+// destroyed registry frees the registry's state so): the unlocker's wake-up, still running, must
+// touch nothing of the lock's memory. Here the next holder destroys the lock and overwrites its
+// bytes, under AddressSanitizer frees them, while the unlocker may still be waking it.
+RIO_TEST(writerLockFreedByItsNextHolderWhileItsUnlockWakes)
+{
+    const int rounds = rio::test::scaled(20000, 10);
+    std::atomic<rio::detail::WriterLock *> shared{nullptr};
+    std::atomic<int> phase{0}; // 1: the next holder is about to lock; 2: it freed the lock
+    std::atomic<bool> stop{false};
+    std::thread nextHolder([&] {
+        for (;;) {
+            rio::detail::WriterLock *lock = nullptr;
+            while ((lock = shared.exchange(nullptr)) == nullptr) {
+                if (stop.load())
+                    return;
+                std::this_thread::yield();
+            }
+            phase.store(1);
+            lock->lock(); // sleeps: the main thread holds it
+            lock->unlock();
+            lock->~WriterLock();
+            std::memset(static_cast<void *>(lock), 0xA5, sizeof *lock);
+            ::operator delete(lock);
+            phase.store(2);
+        }
+    });
+    for (int r = 0; r < rounds; ++r) {
+        auto *lock = new (::operator new(sizeof(rio::detail::WriterLock))) rio::detail::WriterLock;
+        lock->lock();
+        phase.store(0);
+        shared.store(lock);
+        while (phase.load() == 0)
+            std::this_thread::yield();
+        std::this_thread::yield(); // mostly the next holder is asleep in lock() by now
+        lock->unlock();
+        while (phase.load() != 2)
+            std::this_thread::yield();
+    }
+    stop.store(true);
+    nextHolder.join();
+    rio::check::note(rounds, " locks freed by their next holder"); // the property: no crash
 }

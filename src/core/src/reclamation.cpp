@@ -473,7 +473,6 @@ void RegistryCore::synchronize() noexcept
 void RegistryCore::lockForFork(RegistryState &state) noexcept
 {
     state.writerLock.lock();
-    state.writerLock.prepareFork();
     if (state.link)
         state.link->anchor.lockForFork();
 }
@@ -491,12 +490,10 @@ void RegistryCore::unlockAfterFork(RegistryState &state, bool child) noexcept
     }
     if (state.link)
         state.link->anchor.unlockAfterFork(child);
-    if (child) {
+    if (child)
         state.writerLock.resetInChild();
-    } else {
-        state.writerLock.unlockAfterForkInParent();
+    else
         state.writerLock.unlock();
-    }
 }
 
 void freePlainBox(Retired *r) noexcept

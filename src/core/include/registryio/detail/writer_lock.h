@@ -5,19 +5,18 @@
 // unlock when nobody waits, against the several dozen instructions of a std::mutex round trip
 // (glibc's pthread_mutex_lock checks the mutex's type, robustness and elision on every call).
 // The three-state word is the futex mutex of Ulrich Drepper's "Futexes Are Tricky" (2011):
-// 0 free, 1 held, 2 held with sleepers. Contended lockers sleep at once: on a futex
-// on Linux, elsewhere on a condition variable (no system futex to rely on, and MinGW-w64's
-// std::atomic::wait can miss wake-ups). No user code ever runs under it.
+// 0 free, 1 held, 2 held with sleepers. Contended lockers sleep at once, on the word's address:
+// a futex on Linux, WaitOnAddress on Windows, std::atomic::wait elsewhere (MinGW-w64's can miss
+// wake-ups, so Windows calls the system directly). Each is keyed by the address in a table of
+// the system's or the C++ library's, never by memory of the lock's own: an unlock may wake a
+// sleeper after another thread took the lock and freed it (the last guard of a destroyed
+// registry frees its state that way), and the wake then touches nothing freed, which a mutex
+// and condition variable beside the word would. No user code ever runs under it.
 
 #include <registryio/detail/config.h>
 
 #include <atomic>
 #include <cstdint>
-
-#if !defined(__linux__)
-#include <condition_variable>
-#include <mutex>
-#endif
 
 namespace rio::detail {
 
@@ -54,22 +53,13 @@ public:
     }
     /// In a child process after fork(), where the forking thread held the lock (lockForFork):
     /// the lock is free again, and sleepers of the parent, which do not exist here, are forgotten.
-    void resetInChild() noexcept;
-    /// Before fork(), with the lock held: no thread of the parent holds the sleepers' own state
-    /// when the child is made (paired with resetInChild or unlockAfterForkInParent).
-    void prepareFork() noexcept;
-    /// In the parent after fork(): undoes prepareFork (the lock stays held).
-    void unlockAfterForkInParent() noexcept;
+    void resetInChild() noexcept { m_word.store(0, std::memory_order_relaxed); }
 
 private:
     void lockContended() noexcept;
     void wake() noexcept;
 
     std::atomic<std::uint32_t> m_word{0};
-#if !defined(__linux__)
-    std::mutex m_sleepMutex;
-    std::condition_variable m_sleepers;
-#endif
 };
 
 } // namespace rio::detail
