@@ -465,6 +465,54 @@ RIO_TEST(closureDestructorCallsItsDyingRegistry)
     CHECK_EQ(c.doubleDestroyed.load(), 0L);
 }
 
+// A closure that owns the last reference to its registry (here: its destructor destroys it) is
+// destroyed by a call of that registry: the call returns without touching the registry again
+// (ASan). Each row makes one kind of call until the reclaim pass it runs takes that closure.
+RIO_TEST_DATA(closureDestructorDestroysItsRegistry, int, how, {"remove", 0}, {"guard drop", 1},
+              {"synchronize", 2}, {"removeAndWait", 3}, {"clear", 4}, {"setExceptionHandler", 5})
+{
+    auto registry = std::make_unique<rio::Registry<int>>();
+    Counters c;
+    const rio::HandlerId owner =
+        registry->add([t = Tracked(&c), d = OnDestroy([&registry] { registry.reset(); })] {});
+    registry->add(trackedHandler(&c));
+    if (how != 3)
+        CHECK(registry->remove(owner));
+    std::vector<rio::HandlerGuard> guards; // may outlive the registry
+    int calls = 0;
+    for (; registry != nullptr && calls < 10000; ++calls) {
+        switch (how) {
+        case 0:
+            if (const rio::HandlerId id = registry->add(trackedHandler(&c)); registry != nullptr)
+                registry->remove(id); // (an add's pass may take the closure too)
+            break;
+        case 1:
+            guards.push_back(registry->addScoped(trackedHandler(&c)));
+            if (registry != nullptr)
+                guards.back().reset();
+            break;
+        case 2:
+            registry->synchronize();
+            break;
+        case 3:
+            CHECK(registry->removeAndWait(owner));
+            break;
+        case 4:
+            if (registry->add(trackedHandler(&c)); registry != nullptr)
+                registry->clear();
+            break;
+        default:
+            registry->setExceptionHandler([t = Tracked(&c)](const rio::ExceptionInfo &) { });
+            break;
+        }
+    }
+    CHECK(registry == nullptr); // the calls' reclaim passes destroyed the owning closure
+    if (how == 2 || how == 3)
+        CHECK_EQ(calls, 1); // these destroy what was removed before they return
+    CHECK_EQ(c.live(), 0L);
+    CHECK_EQ(c.doubleDestroyed.load(), 0L);
+}
+
 // Churn with a notifier running on the same registry. DURING the churn, after every single
 // operation, the pending count stays under a constant: a pass runs once 64 objects wait, and
 // the notifier (one read section at a time, not parked) can keep back only the array it

@@ -26,7 +26,7 @@ struct DestroyFrame : ThreadFrame
 {
     static constexpr FrameKind frameKind = FrameKind::DestroyChain;
     DestroyFrame() noexcept : ThreadFrame(frameKind) { }
-    const RegistryCore *core = nullptr; // set as the chain starts (startChainLocked)
+    const RegistryCore *core = nullptr; // set as the chain starts; null once the registry died
     DestroyFrame *nextInCore = nullptr; // the registry's chains in flight (under its lock)
     std::uint64_t number = 0;           // never reused within the registry
     std::uint64_t oldestSeq = ~0ull;    // the smallest retire sequence number in the chain
@@ -102,7 +102,11 @@ void RegistryCore::destroyState() noexcept
         }
         const std::size_t own =
             ThreadFrame::count<GuardPass>([this](const GuardPass &p) { return p.state == &st(); });
-        st().retired.chainEnded.wait(lock, [this, own] { return st().guardPasses <= own; });
+        for (unsigned spins = 0; st().guardPasses > own; ++spins) {
+            lock.unlock();
+            backoff(spins);
+            lock.lock();
+        }
     }
     // Closure destructors may still call this registry (remove, clear, add): take everything
     // under the lock, destroy outside it, until nothing is left.
@@ -139,7 +143,12 @@ void RegistryCore::destroyState() noexcept
         st().live.store(0, std::memory_order_relaxed);
         if (chain == nullptr) {
             // Other threads' chains end under the lock: once none is left, none touches us.
+            // This thread's own (one of whose closure destructors runs this destructor) end
+            // after we are gone: they are told so, and touch nothing of ours.
             waitForChains(lock, 0, ~0ull);
+            for (DestroyFrame *f = st().retired.chains; f != nullptr; f = f->nextInCore)
+                f->core = nullptr;
+            st().retired.chains = nullptr;
             while (Retired *r = st().spareBoxes) {
                 st().spareBoxes = r->next;
                 freePlainBox(r);
@@ -178,8 +187,7 @@ void RegistryCore::passForGuard(std::unique_lock<WriterLock> &lock) noexcept
         pass(lock, /*fence=*/true, nullptr, 0); // returns with the lock released
     }
     lock.lock();
-    if (--ws.guardPasses == 0 && ws.core == nullptr)
-        ws.retired.chainEnded.notify_all(); // a ~Registry on another thread waits for this
+    --ws.guardPasses; // a ~Registry on another thread may wait for this
 }
 
 std::size_t RegistryCore::pendingCount() const noexcept
@@ -338,7 +346,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
     st().retired.chainNumber = frame.number;
     startChainLocked(frame);
     lock.unlock();
-    destroyChain(chain, frame);
+    result.registryGone = !destroyChain(chain, frame);
     return result;
 }
 
@@ -349,14 +357,15 @@ void RegistryCore::startChainLocked(DestroyFrame &frame) noexcept
     st().retired.chains = &frame;
 }
 
-void RegistryCore::destroyChain(Retired *chain, DestroyFrame &frame) noexcept
+bool RegistryCore::destroyChain(Retired *chain, DestroyFrame &frame) noexcept
 {
     while (Retired *r = chain) {
         chain = r->next;
         r->destroy(r);
     }
-    // Under the lock: a ~Registry woken by this takes the lock before it frees the registry, so
-    // notify_all never touches freed memory.
+    if (frame.core == nullptr)
+        return false; // a destructor above destroyed the registry (and unlinked the frame)
+    // Under the lock, which a ~Registry waiting for this chain takes before it frees anything.
     std::lock_guard lock(st().writerLock);
     for (DestroyFrame **link = &st().retired.chains; *link; link = &(*link)->nextInCore) {
         if (*link == &frame) {
@@ -364,7 +373,7 @@ void RegistryCore::destroyChain(Retired *chain, DestroyFrame &frame) noexcept
             break;
         }
     }
-    st().retired.chainEnded.notify_all();
+    return true;
 }
 
 bool RegistryCore::chainInFlightLocked(std::uint64_t number) const noexcept
@@ -384,16 +393,18 @@ void RegistryCore::waitForChains(std::unique_lock<WriterLock> &lock, std::uint64
     // two such threads to block waits; the second sees it blocked and goes on.
     const bool sync = number == 0 && awaitSeq != ~0ull;
     const bool inOwnChain = sync && markBlocked(this, true);
-    for (;;) {
+    for (unsigned spins = 0;;) {
         bool waiting = false;
         for (const DestroyFrame *f = st().retired.chains; f != nullptr && !waiting; f = f->nextInCore)
             waiting = (number != 0 ? f->number == number : f->oldestSeq <= awaitSeq) && !ownsFrame(f) &&
                       !(inOwnChain && f->blocked);
         if (!waiting)
             break;
-        // A condition variable, not std::atomic::wait: MinGW-w64's libstdc++ 12 can miss the
-        // latter's wake-up. Spurious wake-ups just test again.
-        st().retired.chainEnded.wait(lock);
+        // Polled with the waits' back-off: no condition variable, whose waiters a fork() child
+        // would inherit, and no std::atomic::wait, which MinGW-w64's libstdc++ can leave asleep.
+        lock.unlock();
+        backoff(spins++);
+        lock.lock();
     }
     if (inOwnChain)
         markBlocked(this, false);
@@ -426,6 +437,8 @@ void RegistryCore::wait(std::uint64_t awaitSeq, HandlerId target) noexcept
             compactLocked(/*force=*/true);
         }
         const PassResult r = pass(lock, spins <= 1, box, awaitSeq);
+        if (r.registryGone)
+            return; // a closure destructor of the pass destroyed the registry: nothing is left
         if (!r.blockedByOthers) {
             // The awaited box was found, so this pass destroyed it (or it runs only on this
             // thread): done, without touching the registry again. A ~Registry that waited for

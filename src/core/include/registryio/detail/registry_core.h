@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -166,10 +165,9 @@ struct RetiredList
     std::size_t nextPass = 64;                          // the next pass when this many are pending...
     std::size_t nextPassBytes = std::size_t{64} * 1024; // ...or this many bytes
     std::uint64_t retireSeq = 0;                        // the last retired object's number
-    std::uint64_t fencedSeq = 0;            // everything retired up to this was unpublished before a fence
-    DestroyFrame *chains = nullptr;         // chains being destroyed, all threads
-    std::uint64_t chainNumber = 0;          // the last chain's number
-    std::condition_variable_any chainEnded; // notified (under the lock) as each chain ends
+    std::uint64_t fencedSeq = 0;    // everything retired up to this was unpublished before a fence
+    DestroyFrame *chains = nullptr; // chains being destroyed, all threads
+    std::uint64_t chainNumber = 0;  // the last chain's number
 
     /// Puts `r` on its list (numbered). Inline: every removal retires its box.
     void retire(Retired *r) noexcept
@@ -345,6 +343,7 @@ private:
     struct PassResult
     {
         bool blockedByOthers = false; // an awaited box may still run on another thread
+        bool registryGone = false;    // a closure destructor it ran destroyed the registry
     };
 
     // The writer state once it exists (callers hold its lock or checked it exists).
@@ -389,9 +388,10 @@ private:
     // A guard's reclaim pass (removeByGuard): the registry stays alive while the pass runs
     // without the lock (~Registry waits for it), and the lock is held again on return.
     void passForGuard(std::unique_lock<WriterLock> &lock) noexcept;
-    // Destroys a chain a pass took (frame: its record, linked by startChainLocked).
+    // Destroys a chain a pass took (frame: its record, linked by startChainLocked). False when
+    // one of its closure destructors destroyed the registry: then it touched nothing after.
     void startChainLocked(DestroyFrame &frame) noexcept;
-    void destroyChain(Retired *chain, DestroyFrame &frame) noexcept;
+    bool destroyChain(Retired *chain, DestroyFrame &frame) noexcept;
     // Waits (dropping the lock meanwhile) until no other thread destroys the chain `number`, or,
     // with number 0, any chain holding something retired at or before `awaitSeq`.
     void waitForChains(std::unique_lock<WriterLock> &lock, std::uint64_t number,
