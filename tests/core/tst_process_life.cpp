@@ -64,6 +64,26 @@ int waitChild(pid_t pid)
     }
 }
 
+// A closure member whose destructor says it began (`entered`) and waits until `release`; a
+// moved-from one does nothing.
+struct OnDestroyGate
+{
+    rio::check::Latch *entered = nullptr;
+    rio::check::Latch *release = nullptr;
+    OnDestroyGate(rio::check::Latch *e, rio::check::Latch *r) : entered(e), release(r) { }
+    OnDestroyGate(OnDestroyGate &&o) noexcept
+        : entered(std::exchange(o.entered, nullptr)), release(std::exchange(o.release, nullptr))
+    { }
+    OnDestroyGate &operator=(OnDestroyGate &&) = delete;
+    ~OnDestroyGate()
+    {
+        if (entered != nullptr) {
+            entered->count_down();
+            release->wait();
+        }
+    }
+};
+
 // A closure with a destructor, so reclaim passes run user code while we fork.
 struct Payload
 {
@@ -256,6 +276,54 @@ RIO_TEST(forkWhileRegistriesAreCreatedAndDestroyed)
     }
     stop.store(true);
     creator.join();
+    CHECK_EQ(hung, 0);
+    CHECK_EQ(failed, 0);
+}
+
+// A child forked while one thread destroys a closure (removeAndWait's chain, held in the
+// closure's destructor) and another waits for that destruction (synchronize): in the child,
+// which has neither thread, the same registry's removals and waits return.
+RIO_TEST(forkWhileAThreadWaitsForAnotherThreadsDestruction)
+{
+    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
+        SKIP("TSan cannot follow a fork of a multi-threaded process");
+    if (rioAddressSanitizer)
+        SKIP("clang 14's ASan allocator is not fork-safe (see forkWithChurningWriter)");
+    const int forks = rio::test::scaled(20, 5);
+    int hung = 0;
+    int failed = 0;
+    for (int i = 0; i < forks; ++i) {
+        rio::Registry<int> registry;
+        rio::check::Latch entered(1);
+        rio::check::Latch release(1);
+        const rio::HandlerId slow = registry.add([d = OnDestroyGate{&entered, &release}](int) { });
+        std::thread destroyer([&] { registry.removeAndWait(slow); });
+        entered.wait(); // the destroyer's chain runs the closure's destructor now
+        std::atomic<bool> waiting{false};
+        std::thread waiter([&] {
+            waiting.store(true);
+            registry.synchronize(); // waits for the destroyer's chain
+        });
+        while (!waiting.load())
+            std::this_thread::yield();
+        const pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            bool ok = true;
+            for (int n = 0; n < 200 && ok; ++n) { // enough for several reclaim passes
+                const rio::HandlerId id = registry.add(Payload{});
+                ok = n % 2 == 0 ? registry.removeAndWait(id) : registry.remove(id);
+                registry.synchronize();
+            }
+            _exit(ok ? 0 : 20);
+        }
+        const int status = waitChild(pid);
+        hung += status < 0;
+        failed += status > 0;
+        release.count_down();
+        destroyer.join();
+        waiter.join();
+    }
     CHECK_EQ(hung, 0);
     CHECK_EQ(failed, 0);
 }

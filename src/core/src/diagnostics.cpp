@@ -60,7 +60,8 @@ std::uint64_t nextSerial() noexcept
 
 void initFromEnvironment() noexcept
 {
-    static const bool once = [] {
+    static constinit std::atomic<bool> read{false};
+    RegistryList::initOnce(read, []() noexcept {
         const char *v = std::getenv("RIO_DIAGNOSTICS"); // NOLINT(concurrency-mt-unsafe)
         if (v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0) {
             initClock();
@@ -68,9 +69,7 @@ void initFromEnvironment() noexcept
             globalOn.store(true, std::memory_order_release);
             updateWatchdog();
         }
-        return true;
-    }();
-    (void)once;
+    });
 }
 
 void setGlobalEnabled(bool enabled)

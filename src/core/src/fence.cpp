@@ -2,6 +2,7 @@
 // Chooses the heavy fence once, and keeps the asymmetric protocol whole if it fails later.
 
 #include "domain.h"
+#include "registry_list.h"
 
 #include <atomic>
 #include <cstdio>
@@ -47,11 +48,8 @@ FenceMode choose() noexcept
 
 void initialize() noexcept
 {
-    static const bool once = [] {
-        mode.store(choose(), std::memory_order_release);
-        return true;
-    }();
-    (void)once;
+    static constinit std::atomic<bool> chosen{false};
+    RegistryList::initOnce(chosen, []() noexcept { mode.store(choose(), std::memory_order_release); });
 }
 
 FenceMode fenceMode() noexcept

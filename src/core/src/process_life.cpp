@@ -28,40 +28,57 @@ std::mutex &listMutex() noexcept
     return *m;
 }
 constinit RegistryState *listHead = nullptr;
+// Held by one-time initialisations (initOnce) and across fork(). Never destroyed, like the list's.
+std::mutex &initMutex() noexcept
+{
+    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new)
+    return *m;
+}
 
 #if RIO_HAVE_FORK
 void prepare() noexcept
 {
+    initMutex().lock(); // first: an initialisation under way on another thread ends before
     RegistryList::prepareFork();
 }
 void parent() noexcept
 {
     RegistryList::afterFork(false);
+    initMutex().unlock();
 }
 void child() noexcept
 {
     RegistryList::afterFork(true);
+    initMutex().unlock();
 }
 #endif
 
-void installForkHandlers() noexcept
-{
+// When the library is loaded, before any thread of ours can be inside an initialisation.
+[[maybe_unused]] const bool forkHandlersInstalled = [] {
+    (void)listMutex();
+    (void)initMutex();
 #if RIO_HAVE_FORK
-    static const bool once = [] {
-        (void)listMutex();
-        pthread_atfork(&prepare, &parent, &child);
-        return true;
-    }();
-    (void)once;
+    pthread_atfork(&prepare, &parent, &child);
 #endif
-}
+    return true;
+}();
 
 } // namespace
+
+void RegistryList::initOnce(std::atomic<bool> &done, void (*init)() noexcept) noexcept
+{
+    if (done.load(std::memory_order_acquire))
+        return;
+    const std::lock_guard lock(initMutex());
+    if (!done.load(std::memory_order_relaxed)) {
+        init();
+        done.store(true, std::memory_order_release);
+    }
+}
 
 RegistryState &RegistryList::create(std::atomic<RegistryState *> &slot, RegistryCore *core)
 {
     hazard::initialize();
-    installForkHandlers();
     diag::initFromEnvironment();
     auto fresh = std::make_unique<RegistryState>(); // outside the lock; may throw
     fresh->core = core;

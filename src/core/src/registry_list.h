@@ -20,6 +20,9 @@ struct RegistryList
     static void remove(RegistryState *state) noexcept;
     // The objects every listed registry has retired and not yet destroyed (pendingCountAll).
     static std::size_t pending() noexcept;
+    // Runs init() once for the process unless `done` is set, under the lock fork() takes first:
+    // a child never inherits it half done (as a function-local static's taken guard would be).
+    static void initOnce(std::atomic<bool> &done, void (*init)() noexcept) noexcept;
     // fork(): lock every registry (prepare), unlock in the parent or the child.
     static void prepareFork() noexcept;
     static void afterFork(bool child) noexcept;
