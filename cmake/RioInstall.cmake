@@ -111,6 +111,12 @@ else()
   set(rio_pc_qmldir "\${prefix}/${RIO_INSTALL_QMLDIR}")
 endif()
 
+# What a static Core needs beyond threads: on Windows the writer lock's WaitOnAddress.
+set(rio_pc_core_private "")
+if(WIN32)
+  set(rio_pc_core_private " -lsynchronization")
+endif()
+
 # rio_install_pkg_config(<name> <title> <what> <library target> <requires>): generates and installs
 # LIBDIR/pkgconfig/registryio-<name>.pc from cmake/registryio-<name>.pc.in; <requires> is the
 # Requires line (the lower layer at this exact version, and the Qt 6 modules the library uses).

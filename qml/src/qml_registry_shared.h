@@ -7,6 +7,7 @@
 #include "qml_values.h"
 
 #include <registryio/detail/owner_anchor.h>
+#include <registryio/detail/registry_core.h>
 #include <registryio/handler_id.h>
 #include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qt/qt_registry.h>
@@ -203,19 +204,16 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
         leavePassing();
         return false;
     }
-    void leavePassing() noexcept
-    {
-        passing.fetch_sub(1, std::memory_order_seq_cst);
-        if (cppTaken.load(std::memory_order_seq_cst))
-            passing.notify_all();
-    }
+    void leavePassing() noexcept { passing.fetch_sub(1, std::memory_order_seq_cst); }
     // C++ code takes the facade (on the registry's thread: `here`).
     void takeFacade(bool here) noexcept
     {
         if (!cppTaken.load(std::memory_order_relaxed))
             cppTaken.store(true, std::memory_order_seq_cst);
-        for (int n; !here && (n = passing.load(std::memory_order_seq_cst)) != 0;)
-            passing.wait(n, std::memory_order_seq_cst);
+        // Polled with the core's back-off, not std::atomic::wait, which MinGW-w64's libstdc++
+        // can leave asleep.
+        for (unsigned spins = 0; !here && passing.load(std::memory_order_seq_cst) != 0; ++spins)
+            backoff(spins);
     }
 };
 

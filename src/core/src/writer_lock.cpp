@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // WriterLock's contended path: sleep on the word's address until an unlock wakes one sleeper.
 
+#include <registryio/detail/registry_core.h>
 #include <registryio/detail/writer_lock.h>
 
 #if defined(__linux__)
@@ -24,14 +25,18 @@ void WriterLock::lockContended() noexcept
     // wakes the next one: at worst one wake-up too many, never one too few. Each wait returns at
     // once if the word no longer holds 2; spurious returns just test again.
     std::uint32_t sleepers = 2;
-    while (m_word.exchange(2, std::memory_order_acquire) != 0) {
+    for ([[maybe_unused]] unsigned spins = 0; m_word.exchange(2, std::memory_order_acquire) != 0; ++spins) {
 #if defined(__linux__)
         syscall(SYS_futex, reinterpret_cast<std::uint32_t *>(&m_word), FUTEX_WAIT_PRIVATE, sleepers, nullptr,
                 nullptr, 0);
 #elif defined(_WIN32)
         WaitOnAddress(&m_word, &sleepers, sizeof sleepers, INFINITE);
+#elif defined(_LIBCPP_VERSION)
+        m_word.wait(sleepers, std::memory_order_relaxed); // macOS: __ulock_wait on the address
 #else
-        m_word.wait(sleepers, std::memory_order_relaxed);
+        // No system wait known here, and libstdc++'s std::atomic::wait without a futex can miss
+        // a wake-up: poll with the waits' back-off (yields, then sleeps of 50 us and 1 ms).
+        backoff(spins);
 #endif
     }
 }
@@ -45,7 +50,7 @@ void WriterLock::wake() noexcept
             0);
 #elif defined(_WIN32)
     WakeByAddressSingle(&m_word);
-#else
+#elif defined(_LIBCPP_VERSION)
     m_word.notify_one();
 #endif
 }

@@ -11,7 +11,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <latch>
+#include <condition_variable>
+#include <mutex>
 #include <utility>
 
 namespace rio::detail {
@@ -168,17 +169,27 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
         h.run(target, latest.get(), latestToken, latestPosted);
 }
 
+// What a BlockingQueued notifier waits for: its delivery ran or was discarded. A mutex and a
+// condition variable, not std::latch, whose wait MinGW-w64's libstdc++ can leave asleep; the
+// notifier and the delivery each hold it.
+struct BlockingDone
+{
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool done = false;
+};
+
 // The Qt event of a BlockingQueued delivery: the notifier waits until it ran or was discarded.
 struct BlockingCall : TsanHandover
 {
     std::shared_ptr<QtHandlerState> handler;
     std::shared_ptr<const void> payload;
     AsyncToken token;
-    std::shared_ptr<std::latch> done;
+    std::shared_ptr<BlockingDone> done;
     bool ran = false;
 
     BlockingCall(std::shared_ptr<QtHandlerState> h, std::shared_ptr<const void> p, AsyncToken t,
-                 std::shared_ptr<std::latch> d) noexcept
+                 std::shared_ptr<BlockingDone> d) noexcept
         : handler(std::move(h)), payload(std::move(p)), token(std::move(t)), done(std::move(d))
     {
         RIO_TSAN_RELEASE(this);
@@ -202,7 +213,9 @@ struct BlockingCall : TsanHandover
         token.reset();
         if (done) {
             RIO_TSAN_RELEASE(done.get());
-            done->count_down();
+            std::lock_guard lock(done->mutex);
+            done->done = true;
+            done->changed.notify_all();
         }
     }
 
@@ -459,7 +472,7 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
 void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token)
 {
     QtHandlerState &h = state(*this);
-    auto done = std::make_shared<std::latch>(1);
+    auto done = std::make_shared<BlockingDone>();
     {
         std::lock_guard lock(h.mutex);
         if (h.context == nullptr)
@@ -469,7 +482,10 @@ void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const Asyn
                                   BlockingCall(h.shared_from_this(), std::move(payload), token, done),
                                   Qt::QueuedConnection);
     }
-    done->wait();
+    {
+        std::unique_lock lock(done->mutex);
+        done->changed.wait(lock, [&] { return done->done; });
+    }
     RIO_TSAN_ACQUIRE(done.get());
 }
 

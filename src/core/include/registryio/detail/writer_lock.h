@@ -6,12 +6,12 @@
 // (glibc's pthread_mutex_lock checks the mutex's type, robustness and elision on every call).
 // The three-state word is the futex mutex of Ulrich Drepper's "Futexes Are Tricky" (2011):
 // 0 free, 1 held, 2 held with sleepers. Contended lockers sleep at once, on the word's address:
-// a futex on Linux, WaitOnAddress on Windows, std::atomic::wait elsewhere (MinGW-w64's can miss
-// wake-ups, so Windows calls the system directly). Each is keyed by the address in a table of
-// the system's or the C++ library's, never by memory of the lock's own: an unlock may wake a
-// sleeper after another thread took the lock and freed it (the last guard of a destroyed
-// registry frees its state that way), and the wake then touches nothing freed, which a mutex
-// and condition variable beside the word would. No user code ever runs under it.
+// a futex on Linux, WaitOnAddress on Windows (Windows 8 or later), libc++'s std::atomic::wait
+// elsewhere (libstdc++'s can miss wake-ups without a futex: there lockers poll). Each keeps its
+// sleepers in a table of the system's or the C++ library's, never in memory of the lock's own:
+// an unlock may wake a sleeper after another thread took the lock and freed it (the last guard
+// of a destroyed registry frees its state that way), and the wake then touches nothing freed,
+// which a mutex and condition variable beside the word would. No user code ever runs under it.
 
 #include <registryio/detail/config.h>
 
@@ -21,7 +21,7 @@
 namespace rio::detail {
 
 /// A registry's writer lock (BasicLockable, so std::unique_lock and
-/// std::condition_variable_any take it).
+/// the waits of the reclamation take it).
 class RIO_CORE_EXPORT WriterLock
 {
 public:
