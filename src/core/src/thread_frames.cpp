@@ -6,6 +6,8 @@
 #include <registryio/detail/registry_link.h>
 #include <registryio/detail/thread_frames.h>
 
+#include <new>
+
 namespace rio::detail {
 
 namespace {
@@ -86,8 +88,14 @@ void OwnerAnchor::lockForFork() noexcept
 
 void OwnerAnchor::unlockAfterFork(bool child) noexcept
 {
-    if (child) // the frames of threads that do not exist here never leave
+    if (child) {
+        // The frames of threads that do not exist here never leave, and a detach they kept
+        // waiting is not here either: the condition variable may still count it as a waiter,
+        // and a broadcast would wait for it. Re-made in place (destroying it would wait too).
         m_frames.store(ownFrames(), std::memory_order_seq_cst);
+        // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): re-made in place, never freed apart
+        new (&m_detached) std::condition_variable;
+    }
     m_detachLock.unlock();
 }
 
