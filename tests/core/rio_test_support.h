@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <thread>
 
@@ -124,7 +125,10 @@ WaitOutcome removeAndWaitWhileParked(Registry &registry, rio::HandlerId id, Park
     waiterStarted.wait();
     while (registry.contains(id))
         std::this_thread::yield();
-    for (int i = 0; i < 2000 && !returned.load(); ++i)
+    // An observation window, not a synchronisation: 2000 yields, at most 20 ms (on a loaded
+    // machine a yield can give the processor away for milliseconds).
+    const auto windowEnd = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+    for (int i = 0; i < 2000 && !returned.load() && std::chrono::steady_clock::now() < windowEnd; ++i)
         std::this_thread::yield();
     out.returnedEarly = returned.load();
     parked.release.count_down();
