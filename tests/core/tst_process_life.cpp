@@ -43,6 +43,18 @@ constexpr bool forcedUnwindCrashesHere = true;
 constexpr bool forcedUnwindCrashesHere = false;
 #endif
 
+// Skips a case that forks a multi-threaded process where the sanitizer cannot follow it (the
+// g++ stage runs these cases, in both fence modes).
+void skipForkOfThreadsUnderSanitizers()
+{
+    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build
+        SKIP("TSan cannot follow a fork of a multi-threaded process");
+    if (rioAddressSanitizer)
+        SKIP("clang 14's ASan allocator is not fork-safe: a child forked while another thread "
+             "holds a size-class lock hangs in operator new inside the sanitizer runtime (seen with "
+             "gdb)");
+}
+
 // A child that does not exit within 10 s counts as hung and is killed.
 constexpr auto childLimit = std::chrono::seconds(10);
 
@@ -148,12 +160,7 @@ void checkUsableAfter(rio::Registry<int> &r, rio::HandlerId id)
 // thread does not exist in the child), add and remove, and exit.
 RIO_TEST(forkWhileInsideNotifyAndWriting)
 {
-    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
-        SKIP("TSan cannot follow a fork of a multi-threaded process");
-    if (rioAddressSanitizer)
-        SKIP("clang 14's ASan allocator is not fork-safe: a child forked while the churning writer "
-             "holds a size-class lock hangs in operator new inside the sanitizer runtime (seen with "
-             "gdb); the g++ stage runs this case in both fence modes");
+    skipForkOfThreadsUnderSanitizers();
     const int forks = rio::test::scaled(60, 6);
     rio::Registry<int> r;
     rio::Registry<int> r2;
@@ -195,12 +202,7 @@ RIO_TEST(forkWhileInsideNotifyAndWriting)
 // registries and exit (none hangs on a lock or a section the fork left held).
 RIO_TEST(forkWithChurningWriter)
 {
-    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
-        SKIP("TSan cannot follow a fork of a multi-threaded process");
-    if (rioAddressSanitizer)
-        SKIP("clang 14's ASan allocator is not fork-safe: a child forked while the churning writer "
-             "holds a size-class lock hangs in operator new inside the sanitizer runtime (seen with "
-             "gdb); the g++ stage runs this case in both fence modes");
+    skipForkOfThreadsUnderSanitizers();
     const int forks = rio::test::scaled(100, 5);
     rio::Registry<int> r;
     rio::Registry<int> r2;
@@ -236,10 +238,7 @@ RIO_TEST(forkWithChurningWriter)
 // notify and remove, and exit.
 RIO_TEST(forkWhileRegistriesAreCreatedAndDestroyed)
 {
-    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
-        SKIP("TSan cannot follow a fork of a multi-threaded process");
-    if (rioAddressSanitizer)
-        SKIP("clang 14's ASan allocator is not fork-safe (see forkWithChurningWriter)");
+    skipForkOfThreadsUnderSanitizers();
     const int forks = rio::test::scaled(100, 5);
     rio::Registry<int> shared;
     std::atomic<bool> stop{false};
@@ -285,10 +284,7 @@ RIO_TEST(forkWhileRegistriesAreCreatedAndDestroyed)
 // which has neither thread, the same registry's removals and waits return.
 RIO_TEST(forkWhileAThreadWaitsForAnotherThreadsDestruction)
 {
-    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; the ASan and g++ stages run it
-        SKIP("TSan cannot follow a fork of a multi-threaded process");
-    if (rioAddressSanitizer)
-        SKIP("clang 14's ASan allocator is not fork-safe (see forkWithChurningWriter)");
+    skipForkOfThreadsUnderSanitizers();
     const int forks = rio::test::scaled(20, 5);
     int hung = 0;
     int failed = 0;
