@@ -171,6 +171,7 @@ private:
             m_pid = 0;
             m_crashed = WIFSIGNALED(status);
             m_exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            readSome(); // what the child wrote before it ended is read before it shows as ended
         }
     }
 

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -238,6 +239,7 @@ private Q_SLOTS:
     void listenerOfAnotherUserChangesNothing();
     void absoluteNamesAndNamesTooLong();
     void longestNameThatFitsListens();
+    void childLineWrittenBeforeItEndsIsRead();
     void sixteenRacersListenOnce();
     void racersWhileTheHolderIsDestroyedOrKilled_data();
     void racersWhileTheHolderIsDestroyedOrKilled();
@@ -535,6 +537,16 @@ void tst_remote_attack3::longestNameThatFitsListens()
         }
         QCOMPARE(snapshot(folder), QStringList());
     }
+}
+
+// The harness the races below rely on: a child that printed its answer and ended before this
+// process read it still gives that answer.
+void tst_remote_attack3::childLineWrittenBeforeItEndsIsRead()
+{
+    Child child({QStringLiteral("--hold"), QStringLiteral("local:")});
+    siginfo_t info{};
+    QCOMPARE(::waitid(P_PID, id_t(child.pid()), &info, WEXITED | WNOWAIT), 0);
+    QVERIFY(child.line().startsWith("refused"));
 }
 
 // REMOTE.md: "of processes that race to listen on one name exactly one does": sixteen at once on a
