@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Queued delivery across the life of threads and of the application: the application ends with
-// a drain pending on its main thread, a thread ends and a slot on its finished() moves a
-// receiver to the main thread, an application event filter notifies while a first delivery
-// goes to a new thread. What would hang for good runs in a child process, under a deadline.
+// a drain or a blocking delivery pending on its main thread, a thread ends and a slot on its finished() moves
+// a receiver to the main thread, an application event filter notifies while a first delivery goes to a new
+// thread. What would hang for good runs in a child process, under a deadline.
 #include "qt_test_support.h"
 
 #include <registryio/qt/qt_registry.h>
@@ -21,6 +21,7 @@
 #include <latch>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -53,6 +54,49 @@ int childExitWithDrainPending(int argc, char **argv)
     app.reset(); // discards the pending drain
     std::puts("exited");
     return 0;
+}
+
+// Marks when the BlockingQueued delivery to `target` is in the main thread's event queue: Qt asks
+// the application whether to compress each event posted to a receiver that has others waiting.
+class MarkingApplication : public QCoreApplication
+{
+public:
+    using QCoreApplication::QCoreApplication;
+    QObject *target = nullptr;
+    std::atomic<bool> posted{false};
+
+protected:
+    bool compressEvent(QEvent *event, QObject *receiver, QPostEventList *list) override
+    {
+        if (receiver == target && event->type() == QEvent::MetaCall)
+            posted.store(true);
+        return QCoreApplication::compressEvent(event, receiver, list);
+    }
+};
+
+// The application ends while a worker waits in a BlockingQueued notify to a main-thread receiver;
+// a deliveriesDropped slot posts an event to the main thread. Qt discards the delivery under
+// its post-event lock: the drop is reported (once, to the slot) where that lock is not held.
+int childExitWithBlockingDeliveryPending(int argc, char **argv)
+{
+    static rio::QtRegistry<int> registry;
+    static QObject receiver;
+    static std::atomic<int> reported{0};
+    auto app = std::make_unique<MarkingApplication>(argc, argv);
+    app->target = &receiver;
+    registry.add(&receiver, [](int) { }, {.connection = Qt::BlockingQueuedConnection});
+    QObject::connect(&registry, &rio::QtRegistryBase::deliveriesDropped, [](rio::HandlerId, quint64) {
+        reported.fetch_add(1);
+        QCoreApplication::postEvent(&receiver, new QEvent(QEvent::User));
+    });
+    QCoreApplication::postEvent(&receiver, new QEvent(QEvent::User)); // so the next is compared
+    std::thread notifier([] { registry.notify(1); });
+    while (!app->posted.load())
+        std::this_thread::yield();
+    app.reset(); // discards the pending delivery
+    notifier.join();
+    std::printf("exited, %d drop(s) reported\n", reported.load());
+    return reported.load() == 1 ? 0 : 1;
 }
 
 // An activity tap: an application event filter that notifies a registry when an object changes
@@ -178,6 +222,10 @@ private Q_SLOTS:
     // outlive it): the process exits, as with a Qt queued signal pending.
     void applicationExitsWithDrainPending() { runChild("exit"); }
 
+    // The application ends with a BlockingQueued delivery pending on its main thread and a
+    // deliveriesDropped slot that posts to that thread: the process exits, the drop reported.
+    void applicationExitsWithBlockingDeliveryPending() { runChild("blocking"); }
+
     // An application event filter that notifies a registry sees no object change thread under
     // the registry's locks: the first delivery to a new thread does not deadlock.
     void eventFilterNotifiesOnThreadChange() { runChild("filter"); }
@@ -284,6 +332,8 @@ int main(int argc, char **argv)
     if (const char *child = std::getenv(childVariable); child != nullptr) {
         if (std::strcmp(child, "exit") == 0)
             return childExitWithDrainPending(argc, argv);
+        if (std::strcmp(child, "blocking") == 0)
+            return childExitWithBlockingDeliveryPending(argc, argv);
         if (std::strcmp(child, "filter") == 0)
             return childEventFilterNotifies(argc, argv);
         return 2;

@@ -171,12 +171,18 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
 
 // What a BlockingQueued notifier waits for: its delivery ran or was discarded. A mutex and a
 // condition variable, not std::latch, whose wait MinGW-w64's libstdc++ can leave asleep; the
-// notifier and the delivery each hold it.
+// notifier and the delivery each hold it. The delivery hands its drop, payload and async token
+// to the notifier, which reports the one and releases the rest: Qt may discard the event under its
+// own post-event lock (at application exit), where no slot, log, continuation or payload
+// destructor may run.
 struct BlockingDone
 {
     std::mutex mutex;
     std::condition_variable changed;
     bool done = false;
+    QtHandlerState::Drop drop;
+    AsyncToken token;
+    std::shared_ptr<const void> payload;
 };
 
 // The Qt event of a BlockingQueued delivery: the notifier waits until it ran or was discarded.
@@ -208,15 +214,18 @@ struct BlockingCall : TsanHandover
     {
         RIO_TSAN_ACQUIRE(this);
         tsanSyncWithPosters();
+        if (!done)
+            return; // moved from
+        QtHandlerState::Drop drop;
         if (handler && !ran) // discarded unrun: its context died (which removes the handler)
-            handler->report(handler->countDrops(1, QtRegistryControl::DropReason::ContextDestroyed));
-        token.reset();
-        if (done) {
-            RIO_TSAN_RELEASE(done.get());
-            std::lock_guard lock(done->mutex);
-            done->done = true;
-            done->changed.notify_all();
-        }
+            drop = handler->countDrops(1, QtRegistryControl::DropReason::ContextDestroyed);
+        RIO_TSAN_RELEASE(done.get());
+        std::lock_guard lock(done->mutex);
+        done->drop = drop;
+        done->token = std::move(token);
+        done->payload = std::move(payload);
+        done->done = true;
+        done->changed.notify_all();
     }
 
     void operator()()
@@ -473,20 +482,37 @@ void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const Asyn
 {
     QtHandlerState &h = state(*this);
     auto done = std::make_shared<BlockingDone>();
-    {
+    // What the delivery handed over, taken once it is done: reported and released here, where
+    // no lock is held.
+    const auto settle = [&] {
+        QtHandlerState::Drop drop;
+        AsyncToken heldToken;
+        std::shared_ptr<const void> heldPayload;
+        {
+            std::unique_lock lock(done->mutex);
+            done->changed.wait(lock, [&] { return done->done; });
+            drop = done->drop;
+            heldToken = std::move(done->token);
+            heldPayload = std::move(done->payload);
+        }
+        RIO_TSAN_ACQUIRE(done.get());
+        h.report(drop);
+    };
+    bool made = false;
+    try {
         std::lock_guard lock(h.mutex);
         if (h.context == nullptr)
             return; // removed before this notify reached it (as a notify skips a removed handler)
         [[maybe_unused]] const TsanPostScope posting;
-        QMetaObject::invokeMethod(h.context,
-                                  BlockingCall(h.shared_from_this(), std::move(payload), token, done),
-                                  Qt::QueuedConnection);
+        BlockingCall call(h.shared_from_this(), std::move(payload), token, done);
+        made = true;
+        QMetaObject::invokeMethod(h.context, std::move(call), Qt::QueuedConnection);
+    } catch (...) {
+        if (made)
+            settle(); // Qt could not take the event: it was destroyed unrun, on this thread
+        throw;
     }
-    {
-        std::unique_lock lock(done->mutex);
-        done->changed.wait(lock, [&] { return done->done; });
-    }
-    RIO_TSAN_ACQUIRE(done.get());
+    settle();
 }
 
 } // namespace rio::detail
