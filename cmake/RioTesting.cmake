@@ -30,10 +30,16 @@ function(rio_add_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  # Qt Test's own watchdog (5 minutes per test function by default) given CTest's timeout.
+  math(EXPR functionTimeoutMs "${T_TIMEOUT} * 1000")
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;${T_ENV}")
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;QTEST_FUNCTION_TIMEOUT=${functionTimeoutMs};${T_ENV}")
   if(T_LABELS)
     set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+  # `serial`: the test wants both cores to itself, in every ctest run (sanitizer stages too).
+  if("serial" IN_LIST T_LABELS)
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
   endif()
   if("sanitize" IN_LIST T_LABELS)
     add_dependencies(rio_sanitize ${name})

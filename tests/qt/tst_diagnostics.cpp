@@ -308,16 +308,20 @@ private Q_SLOTS:
         rio::QtRegistry<int> registry;
         registry.setDiagnosticsEnabled(true);
         std::latch gate(1);
+        std::atomic<bool> started{false};
         std::atomic<int> got{0};
         const rio::HandlerId id = registry.add(worker.context, [&](int v) {
-            if (v == 0)
+            if (v == 0) {
+                started.store(true);
                 gate.wait(); // the first run holds the others in the queue
+            }
             got.fetch_add(1);
         });
         registry.notify(0);
         registry.notify(1);
         registry.notify(2);
-        QElapsedTimer held;
+        QTRY_VERIFY(started.load());
+        QElapsedTimer held; // started once the first run is running: it lasts at least this long
         held.start();
         QTRY_VERIFY(held.elapsed() >= 20); // the queued ones wait at least this long
         gate.count_down();
@@ -498,38 +502,48 @@ private Q_SLOTS:
     // thread among the recent slow runs.
     void aHandlerSlowOnceInThousandsIsFound()
     {
-        rio::QtRegistry<int> registry;
-        registry.setObjectName(QStringLiteral("telemetry"));
-        registry.setDiagnosticsEnabled(true);
-        registry.add([](int) { });
-        const int line = __LINE__ + 1;
-        const rio::HandlerId chart = registry.add([](int i) {
-            if (i == 1000) { // once: longer than a frame (the workload, not a wait for anything)
-                QElapsedTimer t;
-                t.start();
-                while (t.nsecsElapsed() < 20'000'000) {
+        // Run times are wall-clock times: on a loaded machine a trivial run the scheduler
+        // preempted is slow too, and found (rightly). Up to three tries, each with a new registry.
+        for (int attempt = 1;; ++attempt) {
+            rio::QtRegistry<int> registry;
+            registry.setObjectName(QStringLiteral("telemetry"));
+            registry.setDiagnosticsEnabled(true);
+            registry.add([](int) { });
+            const int line = __LINE__ + 1;
+            const rio::HandlerId chart = registry.add([](int i) {
+                if (i == 1000) { // once: longer than a frame (the workload, not a wait for anything)
+                    QElapsedTimer t;
+                    t.start();
+                    while (t.nsecsElapsed() < 20'000'000) {
+                    }
                 }
+            });
+            for (int i = 0; i < 2000; ++i)
+                registry.notify(i);
+            // The recipe: max or slowRuns, not p99.
+            QList<rio::HandlerInfo> found;
+            for (const rio::RegistryInfo &r : rio::Diagnostics::snapshot())
+                for (const rio::HandlerInfo &h : r.handlers)
+                    if (h.timed && (h.runTime.maxNs > 8'000'000 || h.slowRuns > 0))
+                        found.append(h);
+            if (attempt < 3 && (found.size() != 1 || found[0].slowRuns != 1)) {
+                qInfo("try %d: a run preempted by the scheduler was slow as well; again", attempt);
+                continue;
             }
-        });
-        for (int i = 0; i < 2000; ++i)
-            registry.notify(i);
-        // The recipe: max or slowRuns, not p99.
-        QList<rio::HandlerInfo> found;
-        for (const rio::RegistryInfo &r : rio::Diagnostics::snapshot())
-            for (const rio::HandlerInfo &h : r.handlers)
-                if (h.timed && (h.runTime.maxNs > 8'000'000 || h.slowRuns > 0))
-                    found.append(h);
-        QCOMPARE(found.size(), 1);
-        QCOMPARE(found[0].id, chart);
-        QCOMPARE(found[0].line, line);
-        QCOMPARE(found[0].slowRuns, quint64{1});
-        QVERIFY(found[0].runTime.p99Ns() < 8'000'000); // the p99 filter would miss it
-        bool kept = false;
-        for (const rio::SlowHandlerReport &s : rio::Diagnostics::recentSlowRuns())
-            if (s.handler.registryId == registry.registryId() && s.handler.id == chart)
-                kept = s.elapsedNs >= 20'000'000 && s.threadName == QStringLiteral("main") && s.endedAtNs > 0;
-        QVERIFY(kept);
-        registry.setDiagnosticsEnabled(false);
+            QCOMPARE(found.size(), 1);
+            QCOMPARE(found[0].id, chart);
+            QCOMPARE(found[0].line, line);
+            QCOMPARE(found[0].slowRuns, quint64{1});
+            QVERIFY(found[0].runTime.p99Ns() < 8'000'000); // the p99 filter would miss it
+            bool kept = false;
+            for (const rio::SlowHandlerReport &s : rio::Diagnostics::recentSlowRuns())
+                if (s.handler.registryId == registry.registryId() && s.handler.id == chart)
+                    kept = s.elapsedNs >= 20'000'000 && s.threadName == QStringLiteral("main") &&
+                           s.endedAtNs > 0;
+            QVERIFY(kept);
+            registry.setDiagnosticsEnabled(false);
+            return;
+        }
     }
 
     // A thread that adds to a registry leaves no name behind: its name, kept while it runs,

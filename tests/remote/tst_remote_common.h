@@ -145,15 +145,17 @@ public:
     std::optional<QByteArray> waitLine(const QByteArray &prefix, qsizetype from = 0, int timeout = Deadline)
     {
         std::optional<QByteArray> found;
+        // Asked first: an ended peer's last lines are read when it is found ended.
         (void)QTest::qWaitFor(
             [&] {
+                const bool ended = m_process.state() == QProcess::NotRunning;
                 for (qsizetype i = from; i < m_lines.size(); ++i) {
                     if (m_lines.at(i).startsWith(prefix)) {
                         found = m_lines.at(i);
                         return true;
                     }
                 }
-                return m_process.state() == QProcess::NotRunning;
+                return ended;
             },
             timeout);
         return found;

@@ -89,7 +89,7 @@ void tst_RemoteReconnect::sourceKilledMidFrameIsRejoinedEveryRound()
 #ifdef RIO_REMOTE_SPAWN
                              : 10000;
 #else
-                             : 2000;
+                             : 5000;
 #endif
     const QStringList sourceArgs{QStringLiteral("--quiet"), QStringLiteral("--capacity"),
                                  QStringLiteral("4000")};
