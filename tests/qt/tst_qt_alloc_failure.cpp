@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -71,6 +72,7 @@ private Q_SLOTS:
     void refusedAllocationIsReportedAndChangesNothing();
     void refusedAllocationInAddChangesNothing_data();
     void refusedAllocationInAddChangesNothing();
+    void refusedBlockingDeliveryIsAFailureNotADrop();
 };
 
 void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing_data()
@@ -230,6 +232,50 @@ void tst_QtAllocFailure::refusedAllocationInAddChangesNothing()
     }
     QVERIFY(injected >= 1);
     qInfo("%d allocations of add refused, one per run", injected);
+}
+
+// A BlockingQueued notify whose allocations (the core's, Qt's event and slot object) are refused
+// one by one: the handler runs, or its failure is reported; never a drop as well.
+void tst_QtAllocFailure::refusedBlockingDeliveryIsAFailureNotADrop()
+{
+    int injected = 0;
+    for (long at = 1; at <= 400; ++at) {
+        QObject receiver; // on the test thread
+        rio::QtRegistry<int> registry;
+        std::atomic<int> failures{0};
+        std::atomic<int> dropSignals{0};
+        std::vector<int> got; // the test thread only
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::handlerFailed, &registry,
+            [&](rio::HandlerId, const QString &) { failures.fetch_add(1); }, Qt::DirectConnection);
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, &registry,
+            [&](rio::HandlerId, quint64) { dropSignals.fetch_add(1); }, Qt::DirectConnection);
+        const rio::HandlerId id = registry.add(&receiver, [&](int v) { got.push_back(v); },
+                                               {.connection = Qt::BlockingQueuedConnection});
+        refusedOne.store(false);
+        std::atomic<bool> finished{false};
+        std::thread notifier([&] {
+            rio::prepareThread();
+            static_cast<void>(QThread::currentThread()); // Qt's record of this thread, made first
+            {
+                const RefuseAllocation refuse(at);
+                registry.notify(1); // noexcept: a refusal that escaped would terminate
+            }
+            finished.store(true);
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(finished.load(), 30000); // runs the delivery, if it was posted
+        notifier.join();
+        QCOMPARE(int(got.size()) + failures.load(), 1);
+        QCOMPARE(dropSignals.load(), 0);
+        QCOMPARE(registry.droppedCount(id), quint64{0});
+        if (!refusedOne.load())
+            break; // this notify made fewer than `at` allocations: every one was refused once
+        ++injected;
+        QVERIFY2(at < 400, "the notify kept allocating");
+    }
+    QVERIFY2(injected >= 1, "no allocation was refused");
+    qInfo("%d allocations of the blocking notify refused, one per run", injected);
 }
 
 QTEST_GUILESS_MAIN(tst_QtAllocFailure)

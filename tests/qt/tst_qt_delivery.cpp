@@ -9,6 +9,7 @@
 #include <QTest>
 
 #include <atomic>
+#include <functional>
 #include <latch>
 #include <map>
 #include <memory>
@@ -190,6 +191,65 @@ private Q_SLOTS:
         QTRY_COMPARE(queued.calls.load(), 1);
         QCOMPARE(queued.thread.load(), QThread::currentThread());
         QCOMPARE(queued.value.load(), 11);
+    }
+
+    // A BlockingQueued delivery that does not run, because its handler was removed just before it
+    // came up or because Qt discarded its event, is counted and signalled once, by its notifier,
+    // on the notifier's thread.
+    void blockingDeliveryThatDoesNotRunIsReportedByItsNotifier_data()
+    {
+        QTest::addColumn<bool>("discard");
+        QTest::newRow("handler removed") << false;
+        QTest::newRow("event discarded") << true;
+    }
+    void blockingDeliveryThatDoesNotRunIsReportedByItsNotifier()
+    {
+        QFETCH(bool, discard);
+        rio::QtRegistry<int> registry;
+        QObject context; // on this thread
+        std::atomic<int> calls{0};
+        const rio::HandlerId id = registry.add(&context, [&calls](int) { calls.fetch_add(1); },
+                                               {.connection = Qt::BlockingQueuedConnection});
+        std::vector<std::pair<QThread *, quint64>> signalled; // where, and the total; under `mutex`
+        std::mutex mutex;
+        connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, &registry,
+            [&](rio::HandlerId dropped, quint64 total) {
+                const std::lock_guard lock(mutex);
+                signalled.emplace_back(dropped == id ? QThread::currentThread() : nullptr, total);
+            },
+            Qt::DirectConnection);
+        // Sees the delivery's event come up: removes the handler first, or swallows the event.
+        struct Filter : QObject
+        {
+            std::function<bool()> onCall;
+            bool eventFilter(QObject *, QEvent *event) override
+            {
+                return event->type() == QEvent::MetaCall && onCall && std::exchange(onCall, {})();
+            }
+        } filter;
+        filter.onCall = [&] {
+            if (!discard)
+                registry.remove(id);
+            return discard;
+        };
+        context.installEventFilter(&filter);
+        std::atomic<QThread *> notifierThread{nullptr};
+        std::atomic<bool> returned{false};
+        riotest::LogCapture log;
+        std::thread notifier([&] {
+            notifierThread.store(QThread::currentThread());
+            registry.notify(1);
+            returned.store(true);
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(returned.load(), 30000); // this loop brings the event up
+        notifier.join();
+        QCOMPARE(calls.load(), 0);
+        const std::lock_guard lock(mutex);
+        QCOMPARE(signalled.size(), std::size_t{1});
+        QCOMPARE(signalled[0].first, notifierThread.load());
+        QCOMPARE(signalled[0].second, quint64{1});
+        QCOMPARE(log.count(), 1);
     }
 
     void blockingOnOwnWorkerThreadIsRefused()

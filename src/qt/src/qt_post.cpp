@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 namespace rio::detail {
@@ -171,18 +172,19 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
 
 // What a BlockingQueued notifier waits for: its delivery ran or was discarded. A mutex and a
 // condition variable, not std::latch, whose wait MinGW-w64's libstdc++ can leave asleep; the
-// notifier and the delivery each hold it. The delivery hands its drop, payload and async token
-// to the notifier, which reports the one and releases the rest: Qt may discard the event under its
-// own post-event lock (at application exit), where no slot, log, continuation or payload
-// destructor may run.
+// notifier and the delivery each hold it. The delivery hands back whether it was dropped and why,
+// and every reference it held: the notifier counts and reports the drop and releases them with no
+// lock held. Qt may destroy the event under its own post-event lock (at application exit), where
+// no slot, log, continuation, payload or closure destructor may run.
 struct BlockingDone
 {
     std::mutex mutex;
     std::condition_variable changed;
     bool done = false;
-    QtHandlerState::Drop drop;
-    AsyncToken token;
+    std::optional<QtRegistryControl::DropReason> dropped;
+    std::shared_ptr<QtHandlerState> handler;
     std::shared_ptr<const void> payload;
+    AsyncToken token;
 };
 
 // The Qt event of a BlockingQueued delivery: the notifier waits until it ran or was discarded.
@@ -193,6 +195,7 @@ struct BlockingCall : TsanHandover
     AsyncToken token;
     std::shared_ptr<BlockingDone> done;
     bool ran = false;
+    bool removed = false; // it came up after its handler was removed
 
     BlockingCall(std::shared_ptr<QtHandlerState> h, std::shared_ptr<const void> p, AsyncToken t,
                  std::shared_ptr<BlockingDone> d) noexcept
@@ -203,7 +206,7 @@ struct BlockingCall : TsanHandover
     BlockingCall(BlockingCall &&other) noexcept
         : TsanHandover(std::move(other)), handler(std::move(other.handler)),
           payload(std::move(other.payload)), token(std::move(other.token)), done(std::move(other.done)),
-          ran(other.ran)
+          ran(other.ran), removed(other.removed)
     {
         RIO_TSAN_RELEASE(this);
     }
@@ -216,16 +219,18 @@ struct BlockingCall : TsanHandover
         tsanSyncWithPosters();
         if (!done)
             return; // moved from
-        QtHandlerState::Drop drop;
-        if (handler && !ran) // discarded unrun: its context died (which removes the handler)
-            drop = handler->countDrops(1, QtRegistryControl::DropReason::ContextDestroyed);
-        RIO_TSAN_RELEASE(done.get());
-        std::lock_guard lock(done->mutex);
-        done->drop = drop;
-        done->token = std::move(token);
-        done->payload = std::move(payload);
-        done->done = true;
-        done->changed.notify_all();
+        const std::shared_ptr<BlockingDone> settled = std::move(done);
+        RIO_TSAN_RELEASE(settled.get());
+        std::lock_guard lock(settled->mutex);
+        if (!ran) // discarded unrun: its context died (which removes the handler), or Qt let go of it
+            settled->dropped = QtRegistryControl::DropReason::ContextDestroyed;
+        else if (removed)
+            settled->dropped = QtRegistryControl::DropReason::Removed;
+        settled->handler = std::move(handler);
+        settled->payload = std::move(payload);
+        settled->token = std::move(token);
+        settled->done = true;
+        settled->changed.notify_all();
     }
 
     void operator()()
@@ -250,8 +255,8 @@ struct BlockingCall : TsanHandover
         }
         if (target)
             h.run(target, payload.get(), token);
-        else // removed while it waited
-            h.report(h.countDrops(1, QtRegistryControl::DropReason::Removed));
+        else
+            removed = true; // its notifier counts and reports the drop
     }
 };
 
@@ -482,21 +487,25 @@ void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const Asyn
 {
     QtHandlerState &h = state(*this);
     auto done = std::make_shared<BlockingDone>();
-    // What the delivery handed over, taken once it is done: reported and released here, where
-    // no lock is held.
-    const auto settle = [&] {
-        QtHandlerState::Drop drop;
-        AsyncToken heldToken;
+    // What the delivery handed back, taken once it is done: its drop counted and reported (unless
+    // Qt could not take the event: the core reports that notify's failure), its references
+    // released, here, where no lock is held.
+    const auto settle = [&](bool countDrop) {
+        std::optional<QtRegistryControl::DropReason> dropped;
+        std::shared_ptr<QtHandlerState> heldHandler;
         std::shared_ptr<const void> heldPayload;
+        AsyncToken heldToken;
         {
             std::unique_lock lock(done->mutex);
             done->changed.wait(lock, [&] { return done->done; });
-            drop = done->drop;
-            heldToken = std::move(done->token);
+            dropped = done->dropped;
+            heldHandler = std::move(done->handler);
             heldPayload = std::move(done->payload);
+            heldToken = std::move(done->token);
         }
         RIO_TSAN_ACQUIRE(done.get());
-        h.report(drop);
+        if (dropped && countDrop)
+            h.report(h.countDrops(1, *dropped));
     };
     bool made = false;
     try {
@@ -509,10 +518,10 @@ void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const Asyn
         QMetaObject::invokeMethod(h.context, std::move(call), Qt::QueuedConnection);
     } catch (...) {
         if (made)
-            settle(); // Qt could not take the event: it was destroyed unrun, on this thread
+            settle(false); // Qt could not take the event: it was destroyed unrun, on this thread
         throw;
     }
-    settle();
+    settle(true);
 }
 
 } // namespace rio::detail
