@@ -11,6 +11,7 @@
 #include <QSocketNotifier>
 #include <QStringList>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
@@ -34,6 +35,7 @@ public:
     ChildProcess &operator=(const ChildProcess &) = delete;
     ~ChildProcess()
     {
+        m_readyRead = nullptr; // its owner's members may be gone already
         if (state() == QProcess::Running) {
             kill();
             waitForFinished(10000);
@@ -120,8 +122,16 @@ public:
     {
         const QDeadlineTimer deadline(msecs);
         while (m_pid > 0) {
-            pollfd fd{m_pidfd, POLLIN, 0};
             const int left = int(deadline.remainingTime());
+            if (m_pidfd < 0) { // no pidfd_open (a kernel before 5.3, a seccomp filter): polled
+                reap(false);
+                if (m_pid > 0 && left == 0)
+                    return false;
+                if (m_pid > 0)
+                    ::poll(nullptr, 0, left < 0 ? 10 : std::min(left, 10));
+                continue;
+            }
+            pollfd fd{m_pidfd, POLLIN, 0};
             if (::poll(&fd, 1, left < 0 ? -1 : left) == 0)
                 return false;
             reap(true);
