@@ -193,18 +193,19 @@ private Q_SLOTS:
         QCOMPARE(queued.value.load(), 11);
     }
 
-    // A BlockingQueued delivery that does not run, because its handler was removed just before it
-    // came up or because Qt discarded its event, is counted and signalled once, by its notifier,
-    // on the notifier's thread.
+    // A BlockingQueued delivery that does not run, because its handler was removed or suspended
+    // just before it came up or because Qt discarded its event, is counted and signalled once, by its
+    // notifier, on the notifier's thread.
     void blockingDeliveryThatDoesNotRunIsReportedByItsNotifier_data()
     {
-        QTest::addColumn<bool>("discard");
-        QTest::newRow("handler removed") << false;
-        QTest::newRow("event discarded") << true;
+        QTest::addColumn<int>("how");
+        QTest::newRow("handler removed") << 0;
+        QTest::newRow("handler suspended") << 1;
+        QTest::newRow("event discarded") << 2;
     }
     void blockingDeliveryThatDoesNotRunIsReportedByItsNotifier()
     {
-        QFETCH(bool, discard);
+        QFETCH(int, how);
         rio::QtRegistry<int> registry;
         QObject context; // on this thread
         std::atomic<int> calls{0};
@@ -229,9 +230,11 @@ private Q_SLOTS:
             }
         } filter;
         filter.onCall = [&] {
-            if (!discard)
+            if (how == 0)
                 registry.remove(id);
-            return discard;
+            else if (how == 1)
+                registry.setSuspended(id, true);
+            return how == 2;
         };
         context.installEventFilter(&filter);
         std::atomic<QThread *> notifierThread{nullptr};

@@ -105,12 +105,13 @@ std::size_t QtHandlerState::waitingLocked(std::size_t limit) noexcept
     return mail.size() + takenBound;
 }
 
-void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
-                         std::uint64_t postedAt)
+bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
+                         std::uint64_t postedAt, bool countSuspended)
 {
     if (suspended.load(std::memory_order_acquire)) {
-        report(countDrops(1, QtRegistryControl::DropReason::Suspended));
-        return;
+        if (countSuspended)
+            report(countDrops(1, QtRegistryControl::DropReason::Suspended));
+        return false;
     }
     runs.fetch_add(1, std::memory_order_relaxed);
     traceDeliveryBegin(*this, postedAt);
@@ -132,9 +133,10 @@ void QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
         failures.fetch_add(1, std::memory_order_relaxed);
         traceDeliveryEnd(*this, true);
         control->reportCurrentException(id);
-        return;
+        return true;
     }
     traceDeliveryEnd(*this, false);
+    return true;
 }
 
 void QtHandlerState::contextDestroyed() noexcept

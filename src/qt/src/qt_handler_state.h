@@ -127,10 +127,11 @@ public:
     // Stops every delivery that has not started and counts what waited as dropped for `reason`.
     void cancelFor(QtRegistryControl::DropReason reason) noexcept;
     // Calls the typed part with `event` on this thread (inside a DeliveryFrame): skips a
-    // suspended handler, reports failures, lets thread cancellation pass.
+    // suspended handler (false; its drop counted and reported unless `countSuspended` is false),
+    // reports failures, lets thread cancellation pass.
     // `postedAt`: when it was queued (ticks, 0: unknown), for the queueing delay.
-    void run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
-             std::uint64_t postedAt = 0);
+    bool run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
+             std::uint64_t postedAt = 0, bool countSuspended = true);
 
     // Read by notifiers and the drain alike, written rarely: one cache line group that neither
     // side's per-delivery writes touch.

@@ -195,7 +195,8 @@ struct BlockingCall : TsanHandover
     AsyncToken token;
     std::shared_ptr<BlockingDone> done;
     bool ran = false;
-    bool removed = false; // it came up after its handler was removed
+    bool removed = false;   // it came up after its handler was removed
+    bool suspended = false; // it came up while its handler was suspended
 
     BlockingCall(std::shared_ptr<QtHandlerState> h, std::shared_ptr<const void> p, AsyncToken t,
                  std::shared_ptr<BlockingDone> d) noexcept
@@ -206,7 +207,7 @@ struct BlockingCall : TsanHandover
     BlockingCall(BlockingCall &&other) noexcept
         : TsanHandover(std::move(other)), handler(std::move(other.handler)),
           payload(std::move(other.payload)), token(std::move(other.token)), done(std::move(other.done)),
-          ran(other.ran), removed(other.removed)
+          ran(other.ran), removed(other.removed), suspended(other.suspended)
     {
         RIO_TSAN_RELEASE(this);
     }
@@ -226,6 +227,8 @@ struct BlockingCall : TsanHandover
             settled->dropped = QtRegistryControl::DropReason::ContextDestroyed;
         else if (removed)
             settled->dropped = QtRegistryControl::DropReason::Removed;
+        else if (suspended)
+            settled->dropped = QtRegistryControl::DropReason::Suspended;
         settled->handler = std::move(handler);
         settled->payload = std::move(payload);
         settled->token = std::move(token);
@@ -253,10 +256,11 @@ struct BlockingCall : TsanHandover
             if (!h.cancelled.load(std::memory_order_acquire))
                 target = h.target.lock();
         }
-        if (target)
-            h.run(target, payload.get(), token);
+        // A drop is counted and reported by its notifier.
+        if (!target)
+            removed = true;
         else
-            removed = true; // its notifier counts and reports the drop
+            suspended = !h.run(target, payload.get(), token, 0, false);
     }
 };
 
