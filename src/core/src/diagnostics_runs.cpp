@@ -94,7 +94,9 @@ void watchdogScan() noexcept
         if (s == nullptr)
             continue;
         const std::uint64_t start = r->start.load(std::memory_order_acquire);
-        if (now < start || now - start < limit || reportedBefore(*r, start))
+        // 0 is a record's resting start (no run, the clock never reads it): a record seen
+        // between two runs is no run at all.
+        if (start == 0 || now < start || now - start < limit || reportedBefore(*r, start))
             continue;
         SlowRun run;
         {
