@@ -194,9 +194,9 @@ struct BlockingCall : TsanHandover
     std::shared_ptr<const void> payload;
     AsyncToken token;
     std::shared_ptr<BlockingDone> done;
-    bool ran = false;
-    bool removed = false;   // it came up after its handler was removed
-    bool suspended = false; // it came up while its handler was suspended
+    // Why it did not run, for its notifier to count (none once it ran): unrun, it was discarded
+    // (its context died, which removes the handler, or Qt let go of it).
+    std::optional<QtRegistryControl::DropReason> dropped = QtRegistryControl::DropReason::ContextDestroyed;
 
     BlockingCall(std::shared_ptr<QtHandlerState> h, std::shared_ptr<const void> p, AsyncToken t,
                  std::shared_ptr<BlockingDone> d) noexcept
@@ -207,7 +207,7 @@ struct BlockingCall : TsanHandover
     BlockingCall(BlockingCall &&other) noexcept
         : TsanHandover(std::move(other)), handler(std::move(other.handler)),
           payload(std::move(other.payload)), token(std::move(other.token)), done(std::move(other.done)),
-          ran(other.ran), removed(other.removed), suspended(other.suspended)
+          dropped(other.dropped)
     {
         RIO_TSAN_RELEASE(this);
     }
@@ -223,12 +223,7 @@ struct BlockingCall : TsanHandover
         const std::shared_ptr<BlockingDone> settled = std::move(done);
         RIO_TSAN_RELEASE(settled.get());
         std::lock_guard lock(settled->mutex);
-        if (!ran) // discarded unrun: its context died (which removes the handler), or Qt let go of it
-            settled->dropped = QtRegistryControl::DropReason::ContextDestroyed;
-        else if (removed)
-            settled->dropped = QtRegistryControl::DropReason::Removed;
-        else if (suspended)
-            settled->dropped = QtRegistryControl::DropReason::Suspended;
+        settled->dropped = dropped;
         settled->handler = std::move(handler);
         settled->payload = std::move(payload);
         settled->token = std::move(token);
@@ -247,7 +242,7 @@ struct BlockingCall : TsanHandover
         } publish{this};
         if (!handler)
             return;
-        ran = true;
+        dropped.reset();
         QtHandlerState &h = *handler;
         const DeliveryFrame frame(h);
         std::shared_ptr<QtTarget> target;
@@ -258,9 +253,9 @@ struct BlockingCall : TsanHandover
         }
         // A drop is counted and reported by its notifier.
         if (!target)
-            removed = true;
-        else
-            suspended = !h.run(target, payload.get(), token, 0, false);
+            dropped = QtRegistryControl::DropReason::Removed; // removed while it waited
+        else if (!h.run(target, payload.get(), token, 0, false))
+            dropped = QtRegistryControl::DropReason::Suspended;
     }
 };
 
