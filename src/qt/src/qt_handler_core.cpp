@@ -174,7 +174,7 @@ void QtHandlerCore::watchContext()
     h.contextConnection = connection;
 }
 
-QtHandlerCore::Route QtHandlerCore::route() noexcept
+QtHandlerCore::Route QtHandlerCore::route(QThread *&here) noexcept
 {
     QtHandlerState &h = state(*this);
     std::lock_guard lock(h.mutex);
@@ -188,13 +188,12 @@ QtHandlerCore::Route QtHandlerCore::route() noexcept
     case Qt::QueuedConnection:
         return Route::Post;
     case Qt::BlockingQueuedConnection:
-        return thread == QThread::currentThread() || thread == nullptr ? Route::Refuse : Route::Block;
+        return thread == nullptr || isHere(thread, here) ? Route::Refuse : Route::Block;
     default:
         // Auto: here, as a Qt direct call, ahead of what waits; but a Latest delivery scheduled
         // takes the newer event instead, so the newest is always delivered last, and a Latest
         // handler with a minimum interval is always posted, which keeps to the interval.
-        return thread == QThread::currentThread() && !h.scheduled && h.minInterval.count() == 0 ? Route::Here
-                                                                                                : Route::Post;
+        return !h.scheduled && h.minInterval.count() == 0 && isHere(thread, here) ? Route::Here : Route::Post;
     }
 }
 

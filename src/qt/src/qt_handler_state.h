@@ -15,6 +15,7 @@
 #include <QMetaObject>
 #include <QObject>
 #include <QString>
+#include <QThread>
 
 #include <chrono>
 #include <condition_variable>
@@ -223,6 +224,14 @@ public:
         }
     }
 };
+
+// True when `thread` is the calling thread's QThread, read into `here` on first need.
+inline bool isHere(const QThread *thread, QThread *&here) noexcept
+{
+    if (here == nullptr)
+        here = QThread::currentThread();
+    return thread == here;
+}
 
 // The state behind a QtHandlerCore (every QtHandlerCore is a QtHandlerState).
 inline QtHandlerState &state(QtHandlerCore &core) noexcept

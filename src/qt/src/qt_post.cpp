@@ -263,7 +263,7 @@ struct BlockingCall : TsanHandover
 
 void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token)
 {
-    static_cast<void>(routeAndPostMail(std::move(payload), sequence, token, false));
+    static_cast<void>(routeAndPostMail(std::move(payload), sequence, token, nullptr));
 }
 
 namespace {
@@ -314,7 +314,7 @@ void eraseInserted(MailQueue<QtMail> &queue, LazyDeque<AsyncToken> &tokens, std:
 } // namespace
 
 QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::uint64_t &sequence,
-                                                     const AsyncToken &token, bool routed)
+                                                     const AsyncToken &token, QThread **here)
 {
     QtHandlerState &h = state(*this);
     QtMailboxes &boxes = *h.mailboxes;
@@ -331,7 +331,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
         // Null when the context's QThread was deleted: the delivery waits, unlisted, until the
         // context has a thread again (Qt keeps an object's posted events the same way).
         QThread *thread = h.context->thread();
-        if (routed && type == Qt::AutoConnection && thread == QThread::currentThread())
+        if (here != nullptr && type == Qt::AutoConnection && isHere(thread, *here))
             return Route::Here;
         // Held, once taken, until the delivery is queued: the drain delivers nothing meanwhile,
         // so a queue found full stays full until the oldest delivery is dropped.

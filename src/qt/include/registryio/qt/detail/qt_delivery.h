@@ -23,9 +23,10 @@ template <typename E>
 struct QtEnvelope
 {
     const E *event = nullptr;
-    mutable std::shared_ptr<const E> shared;
-    mutable std::uint64_t sequence = 0;
     const AsyncToken *token = &noAsyncToken;
+    mutable std::shared_ptr<const E> shared; // these three last: zeroed as one block
+    mutable std::uint64_t sequence = 0;
+    mutable QThread *here = nullptr; // the notifier's, on first need (not notifySequential's steps)
 
     const std::shared_ptr<const E> &payload() const
     {
@@ -75,13 +76,15 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, const 
     }
     // The common queued case takes the handler's lock once (route and queue together); an Auto
     // handler with a large event keeps the separate route, so running it here copies nothing.
+    QThread *stepHere = nullptr;
+    QThread *&here = Step ? stepHere : env.here;
     if (core.delivery == Delivery::Every && !core.once &&
         (core.type == Qt::QueuedConnection || (core.type == Qt::AutoConnection && storesByValue<E>))) {
-        if (core.routeAndPostMail(env.queued(), env.sequence, token, true) == QtHandlerCore::Route::Here)
+        if (core.routeAndPostMail(env.queued(), env.sequence, token, &here) == QtHandlerCore::Route::Here)
             runHere();
         return;
     }
-    switch (core.route()) {
+    switch (core.route(here)) {
     case QtHandlerCore::Route::Skip:
         return;
     case QtHandlerCore::Route::Here:

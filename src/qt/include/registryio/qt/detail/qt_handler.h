@@ -81,16 +81,17 @@ public:
     void bind(std::weak_ptr<QtTarget> target) noexcept;
     // Watches the context's destruction (which removes the handler). Throws, changing nothing.
     void watchContext();
-    // Where a delivery requested on the calling thread goes now.
-    [[nodiscard]] Route route() noexcept;
+    // Where a delivery requested on the calling thread goes now. `here`: that thread's QThread,
+    // read into it on first need (one read serves a notify's every handler).
+    [[nodiscard]] Route route(QThread *&here) noexcept;
     // Queues one delivery (Delivery::Every) under the overflow policy; `sequence` is the notify's
     // place in the delivery order (0: not taken yet, taken here). Throws, changing nothing.
     void postMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token);
     // As route() then postMail() under one lock (Delivery::Every, not once, not Direct or
-    // BlockingQueued): Here (`routed` and an Auto handler on this thread: nothing queued),
+    // BlockingQueued): Here (`here` given and an Auto handler on this thread: nothing queued),
     // Skip (removed) or Post.
     Route routeAndPostMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token,
-                           bool routed);
+                           QThread **here);
     // Replaces the coalesced payload (Delivery::Latest); queues a delivery when none is pending.
     void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token);
     // Runs the handler on its context's thread and waits for it (Qt::BlockingQueuedConnection).
