@@ -66,8 +66,9 @@ Rectangle {
         }
     }
 
-    // One value of a row. The values a refresh changes (calls, p99, max) are short and not
-    // elided: eliding lays a changed text out again to measure it.
+    // One value of a row. A refresh lays out each text it changes at once: unshaped (a script
+    // that needs shaping gets it all the same), and the values it changes (calls, p99, max) are
+    // short and not elided (eliding lays a changed text out again to measure it).
     component Cell: Text {
         required property real share
         width: (parent ? parent.width : 0) * share
@@ -75,6 +76,7 @@ Rectangle {
         leftPadding: 4
         verticalAlignment: Text.AlignVCenter
         font.pixelSize: 12
+        font.preferShaping: false
         textFormat: Text.PlainText
         elide: Text.ElideRight
     }
