@@ -139,7 +139,6 @@ Rectangle {
             required property real failures
             required property real drops
             required property real slowRuns
-            required property bool timed
             required property string p99
             required property string max
             readonly property bool alert: line.failures > 0 || line.drops > 0 || line.slowRuns > 0
