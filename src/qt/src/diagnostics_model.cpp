@@ -53,7 +53,7 @@ QString position(const QString &file, int line)
 {
     if (file.isEmpty())
         return {};
-    return line > 0 ? QStringLiteral("%1:%2").arg(file).arg(line) : file;
+    return line > 0 ? file + u':' + QString::number(line) : file;
 }
 
 // The row of a registry's handlers that left (removed, context destroyed, cleared) has no id.
@@ -731,13 +731,14 @@ void DiagnosticsModel::setRegistryFilter(const QString &filter)
 
 QString DiagnosticsModel::formatDuration(double ns)
 {
+    // number(), not arg(): half the cost, and a view reads the run times of its rows on each refresh.
     if (ns < 1e3)
-        return QStringLiteral("%1 ns").arg(ns, 0, 'f', 0);
+        return QString::number(ns, 'f', 0) + QStringLiteral(" ns");
     if (ns < 1e6)
-        return QStringLiteral("%1 µs").arg(ns / 1e3, 0, 'f', ns < 1e4 ? 2 : 1);
+        return QString::number(ns / 1e3, 'f', ns < 1e4 ? 2 : 1) + QStringLiteral(" µs");
     if (ns < 1e9)
-        return QStringLiteral("%1 ms").arg(ns / 1e6, 0, 'f', ns < 1e7 ? 2 : 1);
-    return QStringLiteral("%1 s").arg(ns / 1e9, 0, 'f', 1);
+        return QString::number(ns / 1e6, 'f', ns < 1e7 ? 2 : 1) + QStringLiteral(" ms");
+    return QString::number(ns / 1e9, 'f', 1) + QStringLiteral(" s");
 }
 
 } // namespace rio
