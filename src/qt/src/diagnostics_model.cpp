@@ -368,6 +368,9 @@ struct DiagnosticsModel::Rows
             if (!inPlace[i])
                 moving.push_back(kept[i]);
         relayout = moving.size() > maxMoves;
+        for (qsizetype t = 0; relayout && t < list.size(); ++t)
+            if (stays[static_cast<std::size_t>(t)])
+                inOrder.push_back(t);
         if (!relayout) {
             std::sort(moving.begin(), moving.end());
             std::vector<qsizetype> view = kept;
@@ -410,7 +413,8 @@ struct DiagnosticsModel::Rows
     QList<HandlerInfo> base;                // the rows the model showed, in their order
     std::vector<Run> removed;               // rows of `base` that went, last run first
     std::vector<qsizetype> kept;            // then: each row's place in `list`
-    bool relayout = false;                  // then: one layout change puts them in order
+    bool relayout = false;                  // then: one layout change puts them in order,
+    std::vector<qsizetype> inOrder;         // these (`kept`, sorted),
     std::vector<std::pair<int, int>> moves; // or these moves (beginMoveRows' from and to) do
     std::vector<Run> inserted;              // then: the new rows (rows of `list`), first run first
     unsigned changed = 0;                   // and rows changed in place: what changed (Changed),
@@ -638,8 +642,7 @@ void DiagnosticsModel::apply(Rows sorted)
     sorted.base = {}; // m_spent holds it: the worker frees it
     if (sorted.relayout) {
         Q_EMIT layoutAboutToBeChanged({}, QAbstractItemModel::VerticalSortHint);
-        std::vector<qsizetype> inOrder = m_view;
-        std::sort(inOrder.begin(), inOrder.end());
+        const std::vector<qsizetype> &inOrder = sorted.inOrder;
         const QModelIndexList from = persistentIndexList();
         QModelIndexList to;
         to.reserve(from.size());
@@ -649,7 +652,7 @@ void DiagnosticsModel::apply(Rows sorted)
                 index(static_cast<int>(std::lower_bound(inOrder.begin(), inOrder.end(), v) - inOrder.begin()),
                       i.column()));
         }
-        m_view = std::move(inOrder);
+        m_view = std::move(sorted.inOrder);
         changePersistentIndexList(from, to);
         Q_EMIT layoutChanged({}, QAbstractItemModel::VerticalSortHint);
     }
