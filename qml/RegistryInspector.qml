@@ -95,6 +95,7 @@ Rectangle {
         color: "#e6e6e6"
         font.pixelSize: 13
         font.bold: true
+        font.preferShaping: false // laid out again on each refresh, as a changed cell is
         elide: Text.ElideRight
     }
 
