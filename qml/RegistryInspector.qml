@@ -154,9 +154,9 @@ Rectangle {
                 Cell { share: 0.15; text: line.registryName; color: line.ink }
                 Cell { share: 0.25; text: line.where; color: "#9aa3b0"; font.family: "monospace"; elide: Text.ElideLeft }
                 Cell { share: 0.12; text: line.thread; color: line.ink }
-                Cell { share: 0.1; text: String(line.calls); elide: Text.ElideNone; color: line.ink }
-                Cell { share: 0.08; text: String(line.failures); color: line.ink }
-                Cell { share: 0.08; text: String(line.drops); color: line.ink }
+                Cell { share: 0.1; text: line.calls; elide: Text.ElideNone; color: line.ink }
+                Cell { share: 0.08; text: line.failures; color: line.ink }
+                Cell { share: 0.08; text: line.drops; color: line.ink }
                 Cell { share: 0.11; text: line.p99; elide: Text.ElideNone; color: line.ink }
                 Cell { share: 0.11; text: line.max; elide: Text.ElideNone; color: line.ink }
             }
