@@ -140,8 +140,11 @@ Rectangle {
             required property real failures
             required property real drops
             required property real slowRuns
-            required property string p99
-            required property string max
+            // Run times as numbers, formatted when they change: a string is allocated on the
+            // JavaScript heap each time a refresh reads it again, changed or not.
+            required property bool timed
+            required property real p99Ns
+            required property real maxNs
             readonly property bool alert: line.failures > 0 || line.drops > 0 || line.slowRuns > 0
             readonly property color ink: line.alert ? "#e06c75" : "#e6e6e6"
 
@@ -157,8 +160,8 @@ Rectangle {
                 Cell { share: 0.1; text: line.calls; elide: Text.ElideNone; color: line.ink }
                 Cell { share: 0.08; text: line.failures; color: line.ink }
                 Cell { share: 0.08; text: line.drops; color: line.ink }
-                Cell { share: 0.11; text: line.p99; elide: Text.ElideNone; color: line.ink }
-                Cell { share: 0.11; text: line.max; elide: Text.ElideNone; color: line.ink }
+                Cell { share: 0.11; text: line.timed ? line.ListView.view.model.formatDuration(line.p99Ns) : "–"; elide: Text.ElideNone; color: line.ink }
+                Cell { share: 0.11; text: line.timed ? line.ListView.view.model.formatDuration(line.maxNs) : "–"; elide: Text.ElideNone; color: line.ink }
             }
         }
     }
