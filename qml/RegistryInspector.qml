@@ -66,9 +66,8 @@ Rectangle {
         }
     }
 
-    // One value of a row. A refresh lays out each text it changes at once: unshaped (a script
-    // that needs shaping gets it all the same), and the values it changes (calls, p99, max) are
-    // short and not elided (eliding lays a changed text out again to measure it).
+    // One value of a row, laid out at once when a refresh changes it: unshaped (a script that needs
+    // shaping gets it anyway); calls, p99 and max are not elided (an elided text is laid out twice).
     component Cell: Text {
         required property real share
         width: (parent ? parent.width : 0) * share

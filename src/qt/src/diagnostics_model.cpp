@@ -735,7 +735,6 @@ void DiagnosticsModel::setRegistryFilter(const QString &filter)
 
 QString DiagnosticsModel::formatDuration(double ns)
 {
-    // number(), not arg(): half the cost, and a view reads the run times of its rows on each refresh.
     if (ns < 1e3)
         return QString::number(ns, 'f', 0) + QStringLiteral(" ns");
     if (ns < 1e6)
