@@ -66,8 +66,8 @@ Rectangle {
         }
     }
 
-    // One value of a row. The values a refresh changes (calls, p99, max) are short and not
-    // elided: eliding lays a changed text out again to measure it.
+    // One value of a row, laid out at once when a refresh changes it: unshaped (a script that needs
+    // shaping gets it anyway); calls, p99 and max are not elided (an elided text is laid out twice).
     component Cell: Text {
         required property real share
         width: (parent ? parent.width : 0) * share
@@ -75,6 +75,7 @@ Rectangle {
         leftPadding: 4
         verticalAlignment: Text.AlignVCenter
         font.pixelSize: 12
+        font.preferShaping: false
         textFormat: Text.PlainText
         elide: Text.ElideRight
     }
@@ -93,6 +94,7 @@ Rectangle {
         color: "#e6e6e6"
         font.pixelSize: 13
         font.bold: true
+        font.preferShaping: false // laid out again on each refresh, as a changed cell is
         elide: Text.ElideRight
     }
 
@@ -137,9 +139,11 @@ Rectangle {
             required property real failures
             required property real drops
             required property real slowRuns
+            // Run times as numbers, formatted when they change: a string is allocated on the
+            // JavaScript heap each time a refresh reads it again, changed or not.
             required property bool timed
-            required property string p99
-            required property string max
+            required property real p99Ns
+            required property real maxNs
             readonly property bool alert: line.failures > 0 || line.drops > 0 || line.slowRuns > 0
             readonly property color ink: line.alert ? "#e06c75" : "#e6e6e6"
 
@@ -152,11 +156,11 @@ Rectangle {
                 Cell { share: 0.15; text: line.registryName; color: line.ink }
                 Cell { share: 0.25; text: line.where; color: "#9aa3b0"; font.family: "monospace"; elide: Text.ElideLeft }
                 Cell { share: 0.12; text: line.thread; color: line.ink }
-                Cell { share: 0.1; text: String(line.calls); elide: Text.ElideNone; color: line.ink }
-                Cell { share: 0.08; text: String(line.failures); color: line.ink }
-                Cell { share: 0.08; text: String(line.drops); color: line.ink }
-                Cell { share: 0.11; text: line.p99; elide: Text.ElideNone; color: line.ink }
-                Cell { share: 0.11; text: line.max; elide: Text.ElideNone; color: line.ink }
+                Cell { share: 0.1; text: line.calls; elide: Text.ElideNone; color: line.ink }
+                Cell { share: 0.08; text: line.failures; color: line.ink }
+                Cell { share: 0.08; text: line.drops; color: line.ink }
+                Cell { share: 0.11; text: line.timed ? line.ListView.view.model.formatDuration(line.p99Ns) : "–"; elide: Text.ElideNone; color: line.ink }
+                Cell { share: 0.11; text: line.timed ? line.ListView.view.model.formatDuration(line.maxNs) : "–"; elide: Text.ElideNone; color: line.ink }
             }
         }
     }

@@ -158,7 +158,7 @@ private Q_SLOTS:
     }
 
     // "persistent indexes follow their handler either way": a reversal of 300 rows (the layout
-    // change path, more than 64 out of place) and of 40 (row moves), each by refresh() and by the
+    // change path, more than 32 out of place) and of 30 (row moves), each by refresh() and by the
     // worker, under QAbstractItemModelTester.
     void persistentIndexesFollowAReversal_data()
     {
@@ -166,8 +166,8 @@ private Q_SLOTS:
         QTest::addColumn<bool>("byWorker");
         QTest::newRow("300, refresh()") << 300 << false;
         QTest::newRow("300, worker") << 300 << true;
-        QTest::newRow("40, refresh()") << 40 << false;
-        QTest::newRow("40, worker") << 40 << true;
+        QTest::newRow("30, refresh()") << 30 << false;
+        QTest::newRow("30, worker") << 30 << true;
     }
     void persistentIndexesFollowAReversal()
     {

@@ -53,7 +53,7 @@ QString position(const QString &file, int line)
 {
     if (file.isEmpty())
         return {};
-    return line > 0 ? QStringLiteral("%1:%2").arg(file).arg(line) : file;
+    return line > 0 ? file + u':' + QString::number(line) : file;
 }
 
 // The row of a registry's handlers that left (removed, context destroyed, cleared) has no id.
@@ -309,8 +309,9 @@ std::vector<bool> longestIncreasing(const std::vector<qsizetype> &values)
     return in;
 }
 
-// More rows out of place than this: one layout change instead of a move each.
-constexpr std::size_t maxMoves = 64;
+// More rows out of place than this: one layout change instead of a move each (a QML ListView
+// pays for a layout change, which reads every row in sight again, about what 30 moves cost it).
+constexpr std::size_t maxMoves = 32;
 
 } // namespace
 
@@ -368,6 +369,9 @@ struct DiagnosticsModel::Rows
             if (!inPlace[i])
                 moving.push_back(kept[i]);
         relayout = moving.size() > maxMoves;
+        for (qsizetype t = 0; relayout && t < list.size(); ++t)
+            if (stays[static_cast<std::size_t>(t)])
+                inOrder.push_back(t);
         if (!relayout) {
             std::sort(moving.begin(), moving.end());
             std::vector<qsizetype> view = kept;
@@ -410,7 +414,8 @@ struct DiagnosticsModel::Rows
     QList<HandlerInfo> base;                // the rows the model showed, in their order
     std::vector<Run> removed;               // rows of `base` that went, last run first
     std::vector<qsizetype> kept;            // then: each row's place in `list`
-    bool relayout = false;                  // then: one layout change puts them in order
+    bool relayout = false;                  // then: one layout change puts them in order,
+    std::vector<qsizetype> inOrder;         // these (`kept`, sorted),
     std::vector<std::pair<int, int>> moves; // or these moves (beginMoveRows' from and to) do
     std::vector<Run> inserted;              // then: the new rows (rows of `list`), first run first
     unsigned changed = 0;                   // and rows changed in place: what changed (Changed),
@@ -638,8 +643,7 @@ void DiagnosticsModel::apply(Rows sorted)
     sorted.base = {}; // m_spent holds it: the worker frees it
     if (sorted.relayout) {
         Q_EMIT layoutAboutToBeChanged({}, QAbstractItemModel::VerticalSortHint);
-        std::vector<qsizetype> inOrder = m_view;
-        std::sort(inOrder.begin(), inOrder.end());
+        const std::vector<qsizetype> &inOrder = sorted.inOrder;
         const QModelIndexList from = persistentIndexList();
         QModelIndexList to;
         to.reserve(from.size());
@@ -649,7 +653,7 @@ void DiagnosticsModel::apply(Rows sorted)
                 index(static_cast<int>(std::lower_bound(inOrder.begin(), inOrder.end(), v) - inOrder.begin()),
                       i.column()));
         }
-        m_view = std::move(inOrder);
+        m_view = std::move(sorted.inOrder);
         changePersistentIndexList(from, to);
         Q_EMIT layoutChanged({}, QAbstractItemModel::VerticalSortHint);
     }
@@ -732,12 +736,12 @@ void DiagnosticsModel::setRegistryFilter(const QString &filter)
 QString DiagnosticsModel::formatDuration(double ns)
 {
     if (ns < 1e3)
-        return QStringLiteral("%1 ns").arg(ns, 0, 'f', 0);
+        return QString::number(ns, 'f', 0) + QStringLiteral(" ns");
     if (ns < 1e6)
-        return QStringLiteral("%1 µs").arg(ns / 1e3, 0, 'f', ns < 1e4 ? 2 : 1);
+        return QString::number(ns / 1e3, 'f', ns < 1e4 ? 2 : 1) + QStringLiteral(" µs");
     if (ns < 1e9)
-        return QStringLiteral("%1 ms").arg(ns / 1e6, 0, 'f', ns < 1e7 ? 2 : 1);
-    return QStringLiteral("%1 s").arg(ns / 1e9, 0, 'f', 1);
+        return QString::number(ns / 1e6, 'f', ns < 1e7 ? 2 : 1) + QStringLiteral(" ms");
+    return QString::number(ns / 1e9, 'f', 1) + QStringLiteral(" s");
 }
 
 } // namespace rio
