@@ -4,6 +4,7 @@
 // RIO_DIAGNOSTICS_JSON names, written when the application exits.
 
 #include <registryio/qt/diagnostics.h>
+#include <registryio/qt/diagnostics_model.h>
 
 #include <QCoreApplication>
 #include <QDebug>
@@ -20,8 +21,9 @@
 namespace rio {
 
 namespace detail {
-// Defined in diagnostics_model.cpp: the model and this form name connections alike.
+// Defined in diagnostics_model.cpp: the model and these forms name connections and places alike.
 QString connectionName(Qt::ConnectionType type);
+QString whereFull(const HandlerInfo &h);
 } // namespace detail
 
 namespace {
@@ -57,19 +59,7 @@ QJsonObject dropsJson(const std::array<quint64, dropReasonCount> &drops)
 
 QString duration(quint64 ns)
 {
-    if (ns < 1'000)
-        return QStringLiteral("%1 ns").arg(ns);
-    if (ns < 1'000'000)
-        return QStringLiteral("%1 µs").arg(static_cast<double>(ns) / 1e3, 0, 'f', 1);
-    return QStringLiteral("%1 ms").arg(static_cast<double>(ns) / 1e6, 0, 'f', 1);
-}
-
-QString whereOf(const HandlerInfo &h)
-{
-    const QString added = QStringLiteral("%1:%2").arg(h.file).arg(h.line);
-    return h.originFile.isEmpty()
-               ? added
-               : QStringLiteral("%1:%2 (%3)").arg(h.originFile).arg(h.originLine).arg(added);
+    return DiagnosticsModel::formatDuration(static_cast<double>(ns));
 }
 
 // `text` (a name, a path) kept on one line: escaped as QDebug quotes a QString, without the quotes.
@@ -217,7 +207,7 @@ QDebug operator<<(QDebug debug, const HandlerInfo &h)
     const QDebugStateSaver saver(debug);
     debug.nospace().noquote() << "rio::HandlerInfo(handler " << h.id.value() << " of registry "
                               << h.registryId << " \"" << oneLine(h.registryName) << "\" ("
-                              << oneLine(h.eventType) << "), added at " << oneLine(whereOf(h))
+                              << oneLine(h.eventType) << "), added at " << oneLine(detail::whereFull(h))
                               << " on thread "
                               << (h.addedThreadName.isEmpty() ? QString::number(h.addedThread)
                                                               : oneLine(h.addedThreadName))
@@ -248,7 +238,7 @@ QDebug operator<<(QDebug debug, const SlowHandlerReport &report)
     const QDebugStateSaver saver(debug);
     debug.nospace().noquote() << "rio::SlowHandlerReport(handler " << report.handler.id.value()
                               << " of registry " << report.handler.registryId << ", added at "
-                              << oneLine(whereOf(report.handler))
+                              << oneLine(detail::whereFull(report.handler))
                               << (report.stillRunning ? ", running for " : ", ran ")
                               << duration(report.elapsedNs) << " on thread " << oneLine(report.threadName)
                               << ')';

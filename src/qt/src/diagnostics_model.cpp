@@ -16,6 +16,8 @@
 
 namespace rio::detail {
 
+QString whereFull(const HandlerInfo &h);
+
 // A connection type as the model and the JSON form show it (diagnostics_json.cpp declares it).
 QString connectionName(Qt::ConnectionType type)
 {
@@ -73,7 +75,10 @@ QString whereShort(const HandlerInfo &h)
     return QStringLiteral("unknown");
 }
 
-QString whereFull(const HandlerInfo &h)
+} // namespace
+
+// Where a handler was added, in full (QML's place, then C++'s); the QDebug form shows it too.
+QString detail::whereFull(const HandlerInfo &h)
 {
     if (!h.id.isValid())
         return removedHandlers();
@@ -83,6 +88,8 @@ QString whereFull(const HandlerInfo &h)
     const QString qml = position(h.originFile, h.originLine);
     return cpp.isEmpty() ? qml : QStringLiteral("%1 (%2)").arg(qml, cpp);
 }
+
+namespace {
 
 QString threadOf(const HandlerInfo &h)
 {
@@ -461,7 +468,7 @@ QVariant DiagnosticsModel::data(const QModelIndex &index, int role) const
     case Qt::UserRole:
         return cellOf(h, index.column(), true);
     case Qt::ToolTipRole:
-        return whereFull(h);
+        return detail::whereFull(h);
     case RegistryIdRole:
         return h.registryId;
     case RegistryNameRole:
@@ -473,7 +480,7 @@ QVariant DiagnosticsModel::data(const QModelIndex &index, int role) const
     case WhereRole:
         return whereShort(h);
     case WhereFullRole:
-        return whereFull(h);
+        return detail::whereFull(h);
     case FunctionRole:
         return h.function;
     case ThreadRole:
