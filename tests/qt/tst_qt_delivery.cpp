@@ -768,7 +768,8 @@ private Q_SLOTS:
     }
 
     // A Latest delivery waiting for its interval runs where its context lives when the wait
-    // ends: after a moveToThread, on the new thread, not on the thread that armed the wait.
+    // ends: after a moveToThread, on the new thread, not on the thread that armed the wait. The
+    // interval (3 s) outlasts the steps before the move on a loaded machine.
     void intervalWaitFollowsItsContextToAnotherThread()
     {
 #if defined(RIO_TSAN)
@@ -781,7 +782,7 @@ private Q_SLOTS:
         first.run([&] { context = new QObject; });
         Seen seen;
         registry.add(context, seen.recorder(),
-                     {.delivery = rio::Delivery::Latest, .minInterval = std::chrono::milliseconds(400)});
+                     {.delivery = rio::Delivery::Latest, .minInterval = std::chrono::seconds(3)});
         registry.notify(1);
         QTRY_COMPARE(seen.calls.load(), 1); // the first delivery starts the interval
         registry.notify(2);
@@ -808,7 +809,7 @@ private Q_SLOTS:
         first->run([&] { context = new QObject; });
         Seen seen;
         registry.add(context, seen.recorder(),
-                     {.delivery = rio::Delivery::Latest, .minInterval = std::chrono::milliseconds(400)});
+                     {.delivery = rio::Delivery::Latest, .minInterval = std::chrono::seconds(3)});
         registry.notify(1);
         QTRY_COMPARE(seen.calls.load(), 1);
         registry.notify(2);
