@@ -64,7 +64,7 @@ void initFromEnvironment() noexcept
     RegistryList::initOnce(read, []() noexcept {
         const char *v = std::getenv("RIO_DIAGNOSTICS"); // NOLINT(concurrency-mt-unsafe)
         if (v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0) {
-            initClock();
+            initClockLocked();
             updateTicks();
             globalOn.store(true, std::memory_order_release);
             updateWatchdog();

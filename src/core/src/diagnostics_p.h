@@ -55,8 +55,10 @@ inline std::int64_t steadyNs() noexcept
 }
 
 // Chooses the clock once: the TSC where it is invariant (a read is a few instructions), measured
-// against steady_clock; else steady_clock (a vDSO call).
+// against steady_clock; else steady_clock (a vDSO call). Under RegistryList::initOnce's lock, which
+// fork() takes: a child never inherits a choice half made. initClockLocked: for its holder.
 void initClock() noexcept;
+void initClockLocked() noexcept;
 // Refines the TSC's rate over the whole time since calibration (the watchdog, now and then).
 void refineClock() noexcept;
 
