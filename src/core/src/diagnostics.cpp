@@ -106,7 +106,7 @@ void setThresholds(std::uint64_t main, std::uint64_t other, std::uint64_t stall)
     // A lower threshold: every handler's fast limit comes under the new cap.
     forEachCore(
         [](RegistryState &s) { s.core->capFastLimitsLocked(fastCap.load(std::memory_order_seq_cst)); });
-    wakeWatchdog();
+    updateWatchdog(); // a new period
 }
 
 void thresholds(std::uint64_t &main, std::uint64_t &other, std::uint64_t &stall) noexcept

@@ -119,7 +119,5 @@ inline HandlerStats *loadStats(HandlerBox *box) noexcept
 
 // Lowers `s`'s fast limit to `cap` if it is above.
 void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept;
-// Wakes the watchdog for a new period (the stall threshold changed).
-void wakeWatchdog() noexcept;
 
 } // namespace rio::detail::diag

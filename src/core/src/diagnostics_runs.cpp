@@ -130,12 +130,13 @@ void watchdogMain(std::uint64_t generation) noexcept
     Shared &g = shared();
     auto lastRefine = std::chrono::steady_clock::now();
     std::unique_lock lock(g.watchdogMutex);
-    while (g.generation == generation) {
+    while (g.generation == generation) { // also after a look: a stop may have come meanwhile
         const std::uint64_t stall = stallNs.load(std::memory_order_relaxed);
-        // A quarter of the stall threshold between looks (1 to 20 ms).
+        // A quarter of the stall threshold between looks (1 to 20 ms); woken, it looks at once.
         const auto period = std::chrono::nanoseconds(
             std::clamp<std::uint64_t>(stall == 0 ? 20'000'000 : stall / 4, 1'000'000, 20'000'000));
-        if (g.wake.wait_for(lock, period, [&] { return g.generation != generation; }))
+        (void)g.wake.wait_for(lock, period);
+        if (g.generation != generation)
             break;
         lock.unlock();
         watchdogScan();
@@ -227,12 +228,6 @@ void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept
     }
 }
 
-void wakeWatchdog() noexcept
-{
-    std::lock_guard lock(shared().watchdogMutex);
-    shared().wake.notify_all();
-}
-
 std::vector<SlowRun> recentSlowRuns()
 {
     Shared &k = shared();
@@ -311,6 +306,7 @@ void updateWatchdog() noexcept
     {
         std::lock_guard lock(g.watchdogMutex);
         const bool want = globalEnabled() || registriesOn.load(std::memory_order_acquire) > 0;
+        g.wake.notify_all(); // a new period (the stall threshold's), or the end
         if (want == g.watchdog.joinable())
             return;
         if (want) {
@@ -322,7 +318,6 @@ void updateWatchdog() noexcept
             return;
         }
         ++g.generation;
-        g.wake.notify_all();
         old = std::move(g.watchdog);
     }
     // Outside the lock: the watchdog may be reporting, and a slot may switch diagnostics.
