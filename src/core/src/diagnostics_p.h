@@ -119,5 +119,9 @@ inline HandlerStats *loadStats(HandlerBox *box) noexcept
 
 // Lowers `s`'s fast limit to `cap` if it is above.
 void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept;
+// fork(): takes diagnostics' locks (after every registry's), and releases them in the parent or
+// the child (where only the forking thread's run and no watchdog are left).
+void prepareFork() noexcept;
+void afterFork(bool child) noexcept;
 
 } // namespace rio::detail::diag
