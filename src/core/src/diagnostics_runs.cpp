@@ -180,10 +180,12 @@ RIO_COLD RunRecord *acquireRecord() noexcept
         while (!records.compare_exchange_weak(r->next, r, std::memory_order_acq_rel)) {
         }
     }
-    const MainThreadCheck check = mainThreadCheck.load(std::memory_order_acquire);
-    r->threadName.clear();
-    r->slowTicks = check != nullptr && check(r->threadName) ? &mainTicks : &otherTicks;
-    r->thread.store(self, std::memory_order_relaxed);
+    if (r->thread.load(std::memory_order_relaxed) != self) { // its own is named and checked
+        const MainThreadCheck check = mainThreadCheck.load(std::memory_order_acquire);
+        r->threadName.clear();
+        r->slowTicks = check != nullptr && check(r->threadName) ? &mainTicks : &otherTicks;
+        r->thread.store(self, std::memory_order_relaxed);
+    }
     tlsRecord = r;
     return r;
 }
