@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
-// The accidents of a process's life: fork() while other threads are inside a notify or
-// writing, and thread cancellation (pthread_exit, pthread_cancel) inside a handler. Every wait that could
-// hang is bounded: a hung child is killed and counted, a hung thread ends the test process with a message.
+// The accidents of a process's life: fork() while other threads are inside a notify, writing or
+// inside a diagnostics call, a fork child's watchdog, and thread cancellation (pthread_exit,
+// pthread_cancel) inside a handler. Every wait that could hang is bounded: a hung child is killed
+// and counted, a hung thread ends the test process with a message.
 #include "rio_check.h"
 #include "rio_test_support.h"
 
+#include <registryio/detail/diagnostics.h>
 #include <registryio/registry.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <future>
 #include <string>
 #include <thread>
@@ -134,6 +138,49 @@ int childWork(rio::Registry<int> &r, rio::Registry<int> &r2, rio::HandlerId bloc
     r2.synchronize();
     r.synchronize();
     return 0;
+}
+
+namespace diag = rio::detail::diag;
+
+// A run of at least one tick of the diagnostics clock (slow at a 1 ns threshold), or of `ns`.
+void runFor(std::int64_t ns)
+{
+    const std::uint64_t t = diag::ticks();
+    const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+    while (diag::ticks() == t || std::chrono::steady_clock::now() < end) {
+    }
+}
+
+void countSlowRun(const diag::SlowRun &) noexcept
+{
+    static std::atomic<long> reports{0}; // lock-free: the sink may run while another thread forks
+    reports.fetch_add(1, std::memory_order_relaxed);
+}
+
+// A diagnostics call of kind `kind` (0 to 4): switches (`r`'s and the process-wide), thresholds,
+// recent slow runs, a slow run reported (every 8th one long enough for the watchdog to name it
+// while it runs; `r` has a handler that runs for the event's nanoseconds), or statistics freed.
+void diagnosticsCall(rio::Registry<int> &r, int kind, int i)
+{
+    switch (kind) {
+    case 0:
+        r.setDiagnosticsEnabled(i % 2 == 0);
+        diag::setGlobalEnabled(i % 4 == 1);
+        break;
+    case 1:
+        diag::setThresholds(16'000'000, 1, i % 2 == 0 ? 1'000'000 : 2'000'000); // every run is slow
+        break;
+    case 2:
+        (void)diag::recentSlowRuns();
+        break;
+    case 3:
+        r.setDiagnosticsEnabled(true);
+        r.notify(i % 8 == 0 ? 3'000'000 : 0);
+        break;
+    default:
+        r.setDiagnosticsEnabled(true);
+        r.removeAndWait(r.add([] { }));
+    }
 }
 
 // The cancelled thread left no section open: removeAndWait returns, nothing stays pending,
@@ -361,6 +408,139 @@ RIO_TEST(forkInsideConnectionDisconnect)
     }
     CHECK(child > 0); // some disconnect's pass ran the destructor
     CHECK_EQ(waitChild(child), 0);
+}
+
+// Children forked while other threads switch diagnostics, set thresholds, read recent slow runs,
+// report slow runs (the watchdog names some while they run) and free statistics, a thread for
+// each: each child makes the same calls, on a registry of its own and on the parent's, and exits.
+RIO_TEST(forkWhileOtherThreadsAreInsideDiagnosticsCalls)
+{
+    skipForkOfThreadsUnderSanitizers();
+    constexpr int kinds = 5;
+    const int forks = rio::test::scaled(40, 4);
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    diag::thresholds(mainNs, otherNs, stallNs);
+    diag::setThresholds(mainNs, 1, 1'000'000);
+    diag::setSlowSink(&countSlowRun);
+    std::array<rio::Registry<int>, kinds> registries;
+    for (rio::Registry<int> &r : registries)
+        r.add([](int ns) { runFor(ns); });
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int kind = 0; kind < kinds; ++kind)
+        threads.emplace_back([&registries, &stop, kind] {
+            for (int i = 0; i < 100'000'000 && !stop.load(std::memory_order_relaxed); ++i)
+                diagnosticsCall(registries[kind], kind, i);
+        });
+    int hung = 0;
+    int failed = 0;
+    for (int i = 0; i < forks && hung < 3; ++i) { // a hung child costs childLimit
+        const pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            rio::Registry<int> own;
+            own.add([](int ns) { runFor(ns); });
+            for (int k = 0; k < 2; ++k)
+                for (int kind = 0; kind < kinds; ++kind) {
+                    diagnosticsCall(own, kind, k);
+                    diagnosticsCall(registries[kind], kind, k);
+                }
+            (void)diag::collect();
+            diag::setGlobalEnabled(false);
+            for (rio::Registry<int> &r : registries)
+                r.setDiagnosticsEnabled(false);
+            own.setDiagnosticsEnabled(false);
+            _exit(diag::watchdogRunning() ? 1 : 0);
+        }
+        const int status = waitChild(pid);
+        hung += status < 0;
+        failed += status > 0;
+    }
+    stop.store(true);
+    for (std::thread &t : threads)
+        t.join();
+    for (rio::Registry<int> &r : registries)
+        r.setDiagnosticsEnabled(false);
+    diag::setGlobalEnabled(false);
+    diag::setThresholds(mainNs, otherNs, stallNs);
+    diag::setSlowSink(nullptr);
+    CHECK_EQ(hung, 0);
+    CHECK_EQ(failed, 0);
+    CHECK(!diag::watchdogRunning());
+}
+
+namespace {
+std::atomic<bool> inChild{false};
+std::atomic<std::uint64_t> parentRunId{0}, childRunId{0};
+std::atomic<bool> parentRunNamed{false}, childRunNamed{false};
+
+void noteStall(const diag::SlowRun &run) noexcept
+{
+    if (run.stillRunning && run.id.value() == parentRunId.load())
+        parentRunNamed.store(true);
+    if (run.stillRunning && run.id.value() == childRunId.load())
+        childRunNamed.store(true);
+}
+} // namespace
+
+// A child forked while the watchdog runs has a watchdog of its own, started by its first timed
+// run, a switch or a threshold: it names a run of the child that stalls, never a run of a thread
+// the child does not have (one the parent's watchdog named before the fork), and switching
+// diagnostics off in the child ends it. The exit code says which failed.
+RIO_TEST_DATA(aForkChildsWatchdogNamesItsOwnStalls, int, startBy, {"run", 0}, {"switch", 1},
+              {"thresholds", 2})
+{
+    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; ASan runs it (no other thread allocates at the fork)
+        SKIP("TSan ends a child of a multi-threaded process that starts a thread");
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    diag::thresholds(mainNs, otherNs, stallNs);
+    diag::setSlowSink(&noteStall);
+    diag::setThresholds(mainNs, otherNs, 20'000'000); // 20 ms
+    rio::Registry<int> parentSide;
+    rio::Registry<int> childSide;
+    std::atomic<bool> release{false};
+    childSide.add([] { }); // ids differ from parentSide's: reports are told apart by id
+    parentRunId.store(
+        parentSide.add([&release] { rio::check::waitUntil([&] { return release.load(); }); }).value());
+    childRunId.store(childSide
+                         .add([] {
+                             if (inChild.load()) // blocks until named (bounded: 5 s)
+                                 rio::check::waitUntil([] { return childRunNamed.load(); },
+                                                       std::chrono::seconds(5));
+                         })
+                         .value());
+    parentSide.setDiagnosticsEnabled(true);
+    childSide.setDiagnosticsEnabled(true);
+    childSide.notify(0); // this thread's run record, which the child inherits
+    std::thread blocked([&parentSide] { parentSide.notify(0); });
+    CHECK(rio::check::waitUntil([] { return parentRunNamed.load(); }));
+    const pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        inChild.store(true);
+        parentRunNamed.store(false);
+        if (startBy == 1) { // nothing on: no watchdog to end, then one to start
+            parentSide.setDiagnosticsEnabled(false);
+            childSide.setDiagnosticsEnabled(false);
+            childSide.setDiagnosticsEnabled(true);
+        } else if (startBy == 2) {
+            diag::setThresholds(mainNs, otherNs, 20'000'000);
+        }
+        childSide.notify(1);
+        const bool named = childRunNamed.load();
+        parentSide.setDiagnosticsEnabled(false);
+        childSide.setDiagnosticsEnabled(false); // ends the child's watchdog: every look is done
+        _exit(!named ? 1 : parentRunNamed.load() ? 2 : diag::watchdogRunning() ? 3 : 0);
+    }
+    const int status = waitChild(pid);
+    release.store(true);
+    blocked.join();
+    parentSide.setDiagnosticsEnabled(false);
+    childSide.setDiagnosticsEnabled(false);
+    diag::setThresholds(mainNs, otherNs, stallNs);
+    diag::setSlowSink(nullptr);
+    parentRunNamed.store(false);
+    CHECK_EQ(status, 0);
 }
 
 // pthread_exit() inside a handler ends the thread (the forced unwind passes through notify,

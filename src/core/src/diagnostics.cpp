@@ -64,7 +64,7 @@ void initFromEnvironment() noexcept
     RegistryList::initOnce(read, []() noexcept {
         const char *v = std::getenv("RIO_DIAGNOSTICS"); // NOLINT(concurrency-mt-unsafe)
         if (v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0) {
-            initClock();
+            initClockLocked();
             updateTicks();
             globalOn.store(true, std::memory_order_release);
             updateWatchdog();
@@ -106,7 +106,7 @@ void setThresholds(std::uint64_t main, std::uint64_t other, std::uint64_t stall)
     // A lower threshold: every handler's fast limit comes under the new cap.
     forEachCore(
         [](RegistryState &s) { s.core->capFastLimitsLocked(fastCap.load(std::memory_order_seq_cst)); });
-    wakeWatchdog();
+    updateWatchdog(); // a new period
 }
 
 void thresholds(std::uint64_t &main, std::uint64_t &other, std::uint64_t &stall) noexcept

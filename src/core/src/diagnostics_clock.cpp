@@ -3,6 +3,7 @@
 // steady_clock, else steady_clock; durations and the slow and stall thresholds in its ticks.
 
 #include "diagnostics_p.h"
+#include "registry_list.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -17,6 +18,8 @@ constinit std::atomic<bool> useTsc{false};
 constinit std::atomic<double> nsPerTickValue{1.0};
 
 namespace {
+
+constinit std::atomic<bool> clockChosen{false};
 
 #if RIO_DIAG_TSC
 bool invariantTsc() noexcept
@@ -88,21 +91,22 @@ std::uint64_t toTicks(std::uint64_t ns) noexcept
 
 } // namespace
 
-void initClock() noexcept
+void initClockLocked() noexcept
 {
-    static const bool once = [] {
 #if RIO_DIAG_TSC
-        if (invariantTsc() &&
-            std::getenv("RIO_DIAGNOSTICS_STEADY_CLOCK") == nullptr) { // NOLINT(concurrency-mt-unsafe)
-            if (const double rate = calibrate(nullptr, calibrationPair); rate > 0) {
-                nsPerTickValue.store(rate, std::memory_order_relaxed);
-                useTsc.store(true, std::memory_order_release);
-            }
+    if (!clockChosen.load(std::memory_order_relaxed) && invariantTsc() &&
+        std::getenv("RIO_DIAGNOSTICS_STEADY_CLOCK") == nullptr) // NOLINT(concurrency-mt-unsafe)
+        if (const double rate = calibrate(nullptr, calibrationPair); rate > 0) {
+            nsPerTickValue.store(rate, std::memory_order_relaxed);
+            useTsc.store(true, std::memory_order_release);
         }
 #endif
-        return true;
-    }();
-    (void)once;
+    clockChosen.store(true, std::memory_order_release);
+}
+
+void initClock() noexcept
+{
+    RegistryList::initOnce(clockChosen, &initClockLocked);
 }
 
 void refineClock() noexcept

@@ -55,8 +55,10 @@ inline std::int64_t steadyNs() noexcept
 }
 
 // Chooses the clock once: the TSC where it is invariant (a read is a few instructions), measured
-// against steady_clock; else steady_clock (a vDSO call).
+// against steady_clock; else steady_clock (a vDSO call). Under RegistryList::initOnce's lock, which
+// fork() takes: a child never inherits a choice half made. initClockLocked: for its holder.
 void initClock() noexcept;
+void initClockLocked() noexcept;
 // Refines the TSC's rate over the whole time since calibration (the watchdog, now and then).
 void refineClock() noexcept;
 
@@ -117,7 +119,9 @@ inline HandlerStats *loadStats(HandlerBox *box) noexcept
 
 // Lowers `s`'s fast limit to `cap` if it is above.
 void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept;
-// Wakes the watchdog for a new period (the stall threshold changed).
-void wakeWatchdog() noexcept;
+// fork(): takes diagnostics' locks (after every registry's), and releases them in the parent or
+// the child (where only the forking thread's run and no watchdog are left).
+void prepareFork() noexcept;
+void afterFork(bool child) noexcept;
 
 } // namespace rio::detail::diag

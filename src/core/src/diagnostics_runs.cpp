@@ -25,6 +25,7 @@ constinit std::atomic<SlowSink> slowSink{nullptr};
 constinit std::atomic<MainThreadCheck> mainThreadCheck{nullptr};
 
 constinit std::atomic<RunRecord *> records{nullptr};
+constinit std::atomic<bool> watchdogLost{false}; // a fork child's: its next run starts one
 
 // Gives the thread's record back when the thread exits.
 struct RecordRelease
@@ -130,12 +131,13 @@ void watchdogMain(std::uint64_t generation) noexcept
     Shared &g = shared();
     auto lastRefine = std::chrono::steady_clock::now();
     std::unique_lock lock(g.watchdogMutex);
-    while (g.generation == generation) {
+    while (g.generation == generation) { // also after a look: a stop may have come meanwhile
         const std::uint64_t stall = stallNs.load(std::memory_order_relaxed);
-        // A quarter of the stall threshold between looks (1 to 20 ms).
+        // A quarter of the stall threshold between looks (1 to 20 ms); woken, it looks at once.
         const auto period = std::chrono::nanoseconds(
             std::clamp<std::uint64_t>(stall == 0 ? 20'000'000 : stall / 4, 1'000'000, 20'000'000));
-        if (g.wake.wait_for(lock, period, [&] { return g.generation != generation; }))
+        (void)g.wake.wait_for(lock, period);
+        if (g.generation != generation)
             break;
         lock.unlock();
         watchdogScan();
@@ -155,10 +157,15 @@ RIO_COLD RunRecord *acquireRecord() noexcept
 {
     static thread_local RecordRelease release; // registers the release at thread exit
     (void)&release;
+    if (watchdogLost.exchange(false, std::memory_order_relaxed)) [[unlikely]]
+        updateWatchdog();
+    // A free record, or the one this thread held when it forked (thread numbers are never reused).
+    const std::uint64_t self = currentThreadNumber();
     RunRecord *r = records.load(std::memory_order_acquire);
     for (bool expected = false; r != nullptr; r = r->next, expected = false)
-        if (!r->inUse.load(std::memory_order_relaxed) &&
-            r->inUse.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+        if (r->inUse.load(std::memory_order_relaxed)
+                ? r->thread.load(std::memory_order_relaxed) == self
+                : r->inUse.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
             break;
     if (r == nullptr) {
         r = new (std::nothrow) RunRecord;
@@ -173,10 +180,12 @@ RIO_COLD RunRecord *acquireRecord() noexcept
         while (!records.compare_exchange_weak(r->next, r, std::memory_order_acq_rel)) {
         }
     }
-    const MainThreadCheck check = mainThreadCheck.load(std::memory_order_acquire);
-    r->threadName.clear();
-    r->slowTicks = check != nullptr && check(r->threadName) ? &mainTicks : &otherTicks;
-    r->thread.store(currentThreadNumber(), std::memory_order_relaxed);
+    if (r->thread.load(std::memory_order_relaxed) != self) { // its own is named and checked
+        const MainThreadCheck check = mainThreadCheck.load(std::memory_order_acquire);
+        r->threadName.clear();
+        r->slowTicks = check != nullptr && check(r->threadName) ? &mainTicks : &otherTicks;
+        r->thread.store(self, std::memory_order_relaxed);
+    }
     tlsRecord = r;
     return r;
 }
@@ -225,12 +234,6 @@ void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept
     std::uint64_t l = s->fastLimit.load(std::memory_order_seq_cst);
     while (l > cap && !s->fastLimit.compare_exchange_weak(l, cap, std::memory_order_seq_cst)) {
     }
-}
-
-void wakeWatchdog() noexcept
-{
-    std::lock_guard lock(shared().watchdogMutex);
-    shared().wake.notify_all();
 }
 
 std::vector<SlowRun> recentSlowRuns()
@@ -311,6 +314,7 @@ void updateWatchdog() noexcept
     {
         std::lock_guard lock(g.watchdogMutex);
         const bool want = globalEnabled() || registriesOn.load(std::memory_order_acquire) > 0;
+        g.wake.notify_all(); // a new period (the stall threshold's), or the end
         if (want == g.watchdog.joinable())
             return;
         if (want) {
@@ -322,7 +326,6 @@ void updateWatchdog() noexcept
             return;
         }
         ++g.generation;
-        g.wake.notify_all();
         old = std::move(g.watchdog);
     }
     // Outside the lock: the watchdog may be reporting, and a slot may switch diagnostics.
@@ -330,6 +333,40 @@ void updateWatchdog() noexcept
         old.detach(); // a slot on the watchdog thread turned it off: it ends after this report
     else
         old.join();
+}
+
+// fork(): these locks are never held while another lock is taken, and statistics are freed under
+// a registry's lock, so they come after every registry's.
+void prepareFork() noexcept
+{
+    Shared &g = shared();
+    std::lock(g.statsMutex, g.slowMutex, g.watchdogMutex);
+}
+
+void afterFork(bool child) noexcept
+{
+    Shared &g = shared();
+    if (child) {
+        // Only the forking thread is here: the others' records are freed (they show no run), and
+        // this thread takes its own again at its next run.
+        const RunRecord *own = std::exchange(tlsRecord, nullptr);
+        for (RunRecord *r = records.load(std::memory_order_relaxed); r != nullptr; r = r->next)
+            if (r != own) {
+                r->stats.store(nullptr, std::memory_order_relaxed);
+                r->inUse.store(false, std::memory_order_release);
+            }
+        // Unless it forked, the watchdog is not here: its thread and the condition variable it
+        // may count as a waiter (a notify would wait for it) are re-made in place (destroying
+        // them would end the process or wait), and the next run, switch or threshold starts one.
+        if (g.watchdog.get_id() != std::this_thread::get_id()) {
+            new (&g.watchdog) std::thread;
+            new (&g.wake) std::condition_variable;
+            watchdogLost.store(true, std::memory_order_relaxed);
+        }
+    }
+    g.watchdogMutex.unlock();
+    g.slowMutex.unlock();
+    g.statsMutex.unlock();
 }
 
 bool watchdogRunning() noexcept

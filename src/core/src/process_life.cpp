@@ -135,10 +135,12 @@ void RegistryList::prepareFork() noexcept
     for (RegistryState *s = listHead; s; s = s->next)
         RegistryCore::lockForFork(*s);
     hazard::ipiLockForFork();
+    diag::prepareFork();
 }
 
 void RegistryList::afterFork(bool child) noexcept
 {
+    diag::afterFork(child);
     hazard::ipiUnlockAfterFork();
     if (child)
         hazard::resetRecordsInChild(); // readers of other threads do not exist in the child

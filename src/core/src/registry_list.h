@@ -23,7 +23,7 @@ struct RegistryList
     // Runs init() once for the process unless `done` is set, under the lock fork() takes first:
     // a child never inherits it half done (as a function-local static's taken guard would be).
     static void initOnce(std::atomic<bool> &done, void (*init)() noexcept) noexcept;
-    // fork(): lock every registry (prepare), unlock in the parent or the child.
+    // fork(): lock every registry, then diagnostics (prepare), unlock in the parent or the child.
     static void prepareFork() noexcept;
     static void afterFork(bool child) noexcept;
     // Calls visit(state, arg) for every listed state, under the list's lock (states stay listed
