@@ -97,16 +97,17 @@ void watchdogScan() noexcept
         const std::uint64_t start = r->start.load(std::memory_order_acquire);
         // 0 is a record's resting start (no run, the clock never reads it): a record seen
         // between two runs is no run at all.
-        if (start == 0 || now < start || now - start < limit || reportedBefore(*r, start))
+        if (start == 0 || now < start || now - start < limit)
             continue;
         SlowRun run;
         {
             // A record still showing `s` after we hold the lock shows a run in progress: its
             // statistics are freed only with its box, after the run ended and the record moved
-            // on, and freeing takes this lock.
+            // on, and freeing takes this lock. It also keeps the records' lists of reported runs:
+            // a watchdog that is ending may still scan beside the next one.
             std::lock_guard lock(shared().statsMutex);
             if (r->stats.load(std::memory_order_acquire) != s ||
-                r->start.load(std::memory_order_acquire) != start)
+                r->start.load(std::memory_order_acquire) != start || reportedBefore(*r, start))
                 continue;
             try {
                 run.registry = s->registry;
@@ -116,8 +117,8 @@ void watchdogScan() noexcept
             } catch (...) {
                 continue;
             }
+            noteReported(*r, start);
         }
-        noteReported(*r, start);
         run.elapsedNs = toNs(now - start);
         run.thread = r->thread.load(std::memory_order_relaxed);
         run.stillRunning = true;
