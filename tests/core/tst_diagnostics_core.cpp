@@ -607,3 +607,61 @@ RIO_TEST(aRunAroundANestedRunIsReportedStalledOnce)
     diag::setSlowSink(nullptr);
     reports = nullptr;
 }
+
+// Switching off joins the watchdog outside the lock, so a switch back on from another thread can
+// start the next watchdog while the old one still scans: a run stalled meanwhile is named once.
+RIO_TEST(watchdogsThatOverlapWhileOneEndsNameARunOnce)
+{
+    Reports local;
+    reports = &local;
+    diag::setSlowSink(&collectSink);
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    diag::thresholds(mainNs, otherNs, stallNs);
+    diag::setThresholds(mainNs, otherNs, 2'000'000); // 2 ms: the watchdogs look every 1 ms
+    {
+        rio::Registry<int> registry;
+        std::atomic<bool> running{false};
+        std::mutex releaseMutex;
+        std::condition_variable released;
+        bool release = false;
+        rio::HandlerId id;
+        id = registry.add([&] {
+            running.store(true);
+            std::unique_lock lock(releaseMutex); // bounded: 10 s
+            released.wait_for(lock, std::chrono::seconds(10), [&] { return release; });
+        });
+        registry.setDiagnosticsEnabled(true);
+        std::thread runner([&] { registry.notify(1); });
+        while (!running.load())
+            std::this_thread::yield();
+        // Two threads switch the registry off and on, 300 times each: watchdogs end and start.
+        const auto toggle = [&] {
+            for (int i = 0; i < 300; ++i) {
+                registry.setDiagnosticsEnabled(false);
+                registry.setDiagnosticsEnabled(true);
+            }
+        };
+        std::thread other(toggle);
+        toggle();
+        other.join();
+        const auto stalls = [&] {
+            return std::count_if(local.runs.begin(), local.runs.end(),
+                                 [&](const diag::SlowRun &r) { return r.stillRunning && r.id == id; });
+        };
+        {
+            std::unique_lock lock(local.mutex); // on now: named within 10 s if not yet
+            local.changed.wait_for(lock, std::chrono::seconds(10), [&] { return stalls() > 0; });
+        }
+        {
+            std::lock_guard lock(releaseMutex);
+            release = true;
+        }
+        released.notify_all();
+        runner.join();
+        std::lock_guard lock(local.mutex);
+        CHECK_EQ(stalls(), std::ptrdiff_t{1});
+    }
+    diag::setThresholds(mainNs, otherNs, stallNs);
+    diag::setSlowSink(nullptr);
+    reports = nullptr;
+}
