@@ -74,6 +74,26 @@ void collectSink(const diag::SlowRun &run) noexcept
     reports->changed.notify_all();
 }
 
+// Collects the reports of one test, and gives the thresholds it found back when it ends.
+struct CollectedReports : Reports
+{
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    CollectedReports()
+    {
+        reports = this;
+        diag::setSlowSink(&collectSink);
+        diag::thresholds(mainNs, otherNs, stallNs);
+    }
+    ~CollectedReports()
+    {
+        diag::setThresholds(mainNs, otherNs, stallNs);
+        diag::setSlowSink(nullptr);
+        reports = nullptr;
+    }
+    CollectedReports(const CollectedReports &) = delete;
+    CollectedReports &operator=(const CollectedReports &) = delete;
+};
+
 } // namespace
 
 RIO_TEST(addRecordsWhereAndOnWhichThread)
@@ -258,12 +278,8 @@ RIO_TEST(slowRunsAreCountedAndReportedOnce)
 RIO_TEST(theWatchdogRunsOnlyWhileOnAndNamesARunStillGoing)
 {
     CHECK(!diag::watchdogRunning());
-    Reports local;
-    reports = &local;
-    diag::setSlowSink(&collectSink);
-    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
-    diag::thresholds(mainNs, otherNs, stallNs);
-    diag::setThresholds(mainNs, otherNs, 20'000'000); // 20 ms
+    CollectedReports local;
+    diag::setThresholds(local.mainNs, local.otherNs, 20'000'000); // 20 ms
     {
         rio::Registry<int> registry;
         registry.setDiagnosticsName("stall");
@@ -297,9 +313,6 @@ RIO_TEST(theWatchdogRunsOnlyWhileOnAndNamesARunStillGoing)
         // Destroyed while on: the watchdog goes with the last registry that needed it.
     }
     CHECK(!diag::watchdogRunning());
-    diag::setThresholds(mainNs, otherNs, stallNs);
-    diag::setSlowSink(nullptr);
-    reports = nullptr;
 }
 
 RIO_TEST(switchingWhileOthersNotifyAddAndRemoveLosesNothing)
@@ -561,12 +574,8 @@ RIO_TEST(eventFlagsListenersAreRecordedAtTheCallersLine)
 
 RIO_TEST(aRunAroundANestedRunIsReportedStalledOnce)
 {
-    Reports local;
-    reports = &local;
-    diag::setSlowSink(&collectSink);
-    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
-    diag::thresholds(mainNs, otherNs, stallNs);
-    diag::setThresholds(mainNs, otherNs, 20'000'000); // 20 ms
+    CollectedReports local;
+    diag::setThresholds(local.mainNs, local.otherNs, 20'000'000); // 20 ms
     {
         rio::Registry<int> outer;
         rio::Registry<int> inner;
@@ -603,21 +612,14 @@ RIO_TEST(aRunAroundANestedRunIsReportedStalledOnce)
         CHECK_EQ(stalls(outerId), std::ptrdiff_t{1});
         CHECK_EQ(stalls(innerId), std::ptrdiff_t{1});
     }
-    diag::setThresholds(mainNs, otherNs, stallNs);
-    diag::setSlowSink(nullptr);
-    reports = nullptr;
 }
 
 // Switching off joins the watchdog outside the lock, so a switch back on from another thread can
 // start the next watchdog while the old one still scans: a run stalled meanwhile is named once.
 RIO_TEST(watchdogsThatOverlapWhileOneEndsNameARunOnce)
 {
-    Reports local;
-    reports = &local;
-    diag::setSlowSink(&collectSink);
-    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
-    diag::thresholds(mainNs, otherNs, stallNs);
-    diag::setThresholds(mainNs, otherNs, 2'000'000); // 2 ms: the watchdogs look every 1 ms
+    CollectedReports local;
+    diag::setThresholds(local.mainNs, local.otherNs, 2'000'000); // 2 ms: the watchdogs look every 1 ms
     {
         rio::Registry<int> registry;
         std::atomic<bool> running{false};
@@ -661,7 +663,4 @@ RIO_TEST(watchdogsThatOverlapWhileOneEndsNameARunOnce)
         std::lock_guard lock(local.mutex);
         CHECK_EQ(stalls(), std::ptrdiff_t{1});
     }
-    diag::setThresholds(mainNs, otherNs, stallNs);
-    diag::setSlowSink(nullptr);
-    reports = nullptr;
 }
