@@ -167,6 +167,14 @@ private Q_SLOTS:
         QCOMPARE(model.index(row, rio::DiagnosticsModel::CallsColumn).data().toULongLong(), 1u);
         QCOMPARE(layouts.size(), 0);
         QCOMPARE(moves.size(), 0);
+
+        // The QML place a handler gets after its add (as every QML handler does) is a change.
+        busy.setOrigin(rio::HandlerId{1}, QStringLiteral("file:///app/Main.qml"), 42);
+        model.refresh();
+        QCOMPARE(changes.size(), 2);
+        QCOMPARE(changes[1][0].value<QModelIndex>(), model.index(row, 0));
+        QCOMPARE(model.index(row, rio::DiagnosticsModel::WhereColumn).data().toString(),
+                 QStringLiteral("Main.qml:42"));
     }
 
     void refreshesOnItsOwnAndFollowsHandlers()

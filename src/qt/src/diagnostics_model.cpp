@@ -226,11 +226,13 @@ qint64 threadTimeNs()
         .count();
 }
 
-// Whether a row's names are unchanged (a registry or thread renamed).
+// Whether a row's names and QML place are unchanged (a registry or thread renamed; the place a
+// QML handler gets just after its add, setOrigin).
 bool sameNames(const HandlerInfo &a, const HandlerInfo &b)
 {
     return a.registryName == b.registryName && a.addedThreadName == b.addedThreadName &&
-           a.contextThreadName == b.contextThreadName;
+           a.contextThreadName == b.contextThreadName && a.originLine == b.originLine &&
+           a.originFile == b.originFile;
 }
 
 // What changed in a row, as a set of these bits: each names the roles that show it.
