@@ -251,7 +251,8 @@ public:
 
     /// Runs the handlers one after the other in priority order, each starting when the previous
     /// one (its queued delivery, its returned future) finished. Handlers without a context run
-    /// on the thread where the previous step finished. Failures are reported, never fail it.
+    /// on a thread of the previous step: where it finished, or the one that started it when it
+    /// finished before that thread let go of it. Failures are reported, never fail it.
     /// A step skips a handler removed or suspended meanwhile; removeAndWait and synchronize wait
     /// for a step running on another thread, as for a queued delivery.
     [[nodiscard]] QFuture<void> notifySequential(const E &event) const
