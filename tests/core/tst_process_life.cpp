@@ -543,6 +543,68 @@ RIO_TEST_DATA(aForkChildsWatchdogNamesItsOwnStalls, int, startBy, {"run", 0}, {"
     CHECK_EQ(status, 0);
 }
 
+namespace {
+std::atomic<pid_t> sinkChild{0};
+rio::Registry<int> *sinkChildSide = nullptr;
+
+// The slow sink of the test below: on the watchdog's thread, it forks when the parent's run is
+// named, and the child stalls in its first timed run until its own watchdog names it.
+void forkOnStall(const diag::SlowRun &run) noexcept
+{
+    noteStall(run);
+    if (inChild.load() || !run.stillRunning || run.id.value() != parentRunId.load() || sinkChild.load() != 0)
+        return;
+    const pid_t pid = fork();
+    if (pid != 0) {
+        sinkChild.store(pid);
+        return;
+    }
+    inChild.store(true);
+    sinkChildSide->notify(1); // blocks until named (bounded: 5 s)
+    _exit(childRunNamed.load() ? 0 : 1);
+}
+} // namespace
+
+// A child forked from a report, on the watchdog's own thread, gets a watchdog of its own too.
+RIO_TEST(aChildForkedFromTheWatchdogsReportGetsAWatchdog)
+{
+    if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; ASan runs it
+        SKIP("TSan ends a child of a multi-threaded process that starts a thread");
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    diag::thresholds(mainNs, otherNs, stallNs);
+    parentRunNamed.store(false);
+    childRunNamed.store(false);
+    diag::setSlowSink(&forkOnStall);
+    diag::setThresholds(mainNs, otherNs, 20'000'000); // 20 ms
+    rio::Registry<int> parentSide;
+    rio::Registry<int> childSide;
+    sinkChildSide = &childSide;
+    std::atomic<bool> release{false};
+    childSide.add([] { }); // ids differ from parentSide's: reports are told apart by id
+    parentRunId.store(
+        parentSide.add([&release] { rio::check::waitUntil([&] { return release.load(); }); }).value());
+    childRunId.store(childSide
+                         .add([] {
+                             if (inChild.load())
+                                 rio::check::waitUntil([] { return childRunNamed.load(); },
+                                                       std::chrono::seconds(5));
+                         })
+                         .value());
+    parentSide.setDiagnosticsEnabled(true);
+    childSide.setDiagnosticsEnabled(true);
+    std::thread blocked([&parentSide] { parentSide.notify(0); });
+    CHECK(rio::check::waitUntil([] { return sinkChild.load() != 0; }));
+    const int status = sinkChild.load() > 0 ? waitChild(sinkChild.load()) : -1;
+    release.store(true);
+    blocked.join();
+    parentSide.setDiagnosticsEnabled(false);
+    childSide.setDiagnosticsEnabled(false);
+    diag::setThresholds(mainNs, otherNs, stallNs);
+    diag::setSlowSink(nullptr);
+    parentRunNamed.store(false);
+    CHECK_EQ(status, 0);
+}
+
 // pthread_exit() inside a handler ends the thread (the forced unwind passes through notify,
 // which does not swallow it, and the process does not abort); the registry is usable and its
 // handler removable afterwards.

@@ -356,14 +356,16 @@ void afterFork(bool child) noexcept
                 r->stats.store(nullptr, std::memory_order_relaxed);
                 r->inUse.store(false, std::memory_order_release);
             }
-        // Unless it forked, the watchdog is not here: its thread and the condition variable it
-        // may count as a waiter (a notify would wait for it) are re-made in place (destroying
-        // them would end the process or wait), and the next run, switch or threshold starts one.
-        if (g.watchdog.get_id() != std::this_thread::get_id()) {
-            new (&g.watchdog) std::thread;
-            new (&g.wake) std::condition_variable;
-            watchdogLost.store(true, std::memory_order_relaxed);
-        }
+        // The watchdog is not here, or is this thread, now running the child's code from a
+        // report: its thread and the condition variable it may count as a waiter (a notify would
+        // wait for it) are re-made in place (destroying them would end the process or wait), a
+        // watchdog loop on this thread ends at its next look, and the next run, switch or
+        // threshold starts one.
+        if (g.watchdog.get_id() == std::this_thread::get_id())
+            ++g.generation;
+        new (&g.watchdog) std::thread;
+        new (&g.wake) std::condition_variable;
+        watchdogLost.store(true, std::memory_order_relaxed);
     }
     g.watchdogMutex.unlock();
     g.slowMutex.unlock();
