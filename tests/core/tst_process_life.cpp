@@ -483,6 +483,56 @@ void noteStall(const diag::SlowRun &run) noexcept
 }
 } // namespace
 
+// The scene of the fork tests below: a parent-side run that stalls (named by the watchdog) until
+// the test ends, and a child-side handler that stalls only in a child, until its own watchdog
+// names it (bounded: 5 s). Stall threshold 20 ms; the thresholds and sink go back at the end.
+struct StallScene
+{
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    rio::Registry<int> parentSide;
+    rio::Registry<int> childSide;
+    std::atomic<bool> release{false};
+    std::thread blocked;
+
+    explicit StallScene(diag::SlowSink sink)
+    {
+        diag::thresholds(mainNs, otherNs, stallNs);
+        parentRunNamed.store(false);
+        childRunNamed.store(false);
+        diag::setSlowSink(sink);
+        diag::setThresholds(mainNs, otherNs, 20'000'000);
+        childSide.add([] { }); // ids differ from parentSide's: reports are told apart by id
+        parentRunId.store(
+            parentSide.add([this] { rio::check::waitUntil([this] { return release.load(); }); }).value());
+        childRunId.store(childSide
+                             .add([] {
+                                 if (inChild.load())
+                                     rio::check::waitUntil([] { return childRunNamed.load(); },
+                                                           std::chrono::seconds(5));
+                             })
+                             .value());
+        parentSide.setDiagnosticsEnabled(true);
+        childSide.setDiagnosticsEnabled(true);
+    }
+    void stallParent()
+    {
+        blocked = std::thread([this] { parentSide.notify(0); });
+    }
+    ~StallScene()
+    {
+        release.store(true);
+        if (blocked.joinable())
+            blocked.join();
+        parentSide.setDiagnosticsEnabled(false);
+        childSide.setDiagnosticsEnabled(false);
+        diag::setThresholds(mainNs, otherNs, stallNs);
+        diag::setSlowSink(nullptr);
+        parentRunNamed.store(false);
+    }
+    StallScene(const StallScene &) = delete;
+    StallScene &operator=(const StallScene &) = delete;
+};
+
 // A child forked while the watchdog runs has a watchdog of its own, started by its first timed
 // run, a switch or a threshold: it names a run of the child that stalls, never a run of a thread
 // the child does not have (one the parent's watchdog named before the fork), and switching
@@ -492,27 +542,11 @@ RIO_TEST_DATA(aForkChildsWatchdogNamesItsOwnStalls, int, startBy, {"run", 0}, {"
 {
     if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; ASan runs it (no other thread allocates at the fork)
         SKIP("TSan ends a child of a multi-threaded process that starts a thread");
-    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
-    diag::thresholds(mainNs, otherNs, stallNs);
-    diag::setSlowSink(&noteStall);
-    diag::setThresholds(mainNs, otherNs, 20'000'000); // 20 ms
-    rio::Registry<int> parentSide;
-    rio::Registry<int> childSide;
-    std::atomic<bool> release{false};
-    childSide.add([] { }); // ids differ from parentSide's: reports are told apart by id
-    parentRunId.store(
-        parentSide.add([&release] { rio::check::waitUntil([&] { return release.load(); }); }).value());
-    childRunId.store(childSide
-                         .add([] {
-                             if (inChild.load()) // blocks until named (bounded: 5 s)
-                                 rio::check::waitUntil([] { return childRunNamed.load(); },
-                                                       std::chrono::seconds(5));
-                         })
-                         .value());
-    parentSide.setDiagnosticsEnabled(true);
-    childSide.setDiagnosticsEnabled(true);
+    StallScene scene(&noteStall);
+    rio::Registry<int> &parentSide = scene.parentSide;
+    rio::Registry<int> &childSide = scene.childSide;
     childSide.notify(0); // this thread's run record, which the child inherits
-    std::thread blocked([&parentSide] { parentSide.notify(0); });
+    scene.stallParent();
     CHECK(rio::check::waitUntil([] { return parentRunNamed.load(); }));
     const pid_t pid = fork();
     CHECK(pid >= 0);
@@ -524,7 +558,7 @@ RIO_TEST_DATA(aForkChildsWatchdogNamesItsOwnStalls, int, startBy, {"run", 0}, {"
             childSide.setDiagnosticsEnabled(false);
             childSide.setDiagnosticsEnabled(true);
         } else if (startBy == 2) {
-            diag::setThresholds(mainNs, otherNs, 20'000'000);
+            diag::setThresholds(scene.mainNs, scene.otherNs, 20'000'000);
         }
         childSide.notify(1);
         const bool named = childRunNamed.load();
@@ -533,13 +567,6 @@ RIO_TEST_DATA(aForkChildsWatchdogNamesItsOwnStalls, int, startBy, {"run", 0}, {"
         _exit(!named ? 1 : parentRunNamed.load() ? 2 : diag::watchdogRunning() ? 3 : 0);
     }
     const int status = waitChild(pid);
-    release.store(true);
-    blocked.join();
-    parentSide.setDiagnosticsEnabled(false);
-    childSide.setDiagnosticsEnabled(false);
-    diag::setThresholds(mainNs, otherNs, stallNs);
-    diag::setSlowSink(nullptr);
-    parentRunNamed.store(false);
     CHECK_EQ(status, 0);
 }
 
@@ -570,38 +597,11 @@ RIO_TEST(aChildForkedFromTheWatchdogsReportGetsAWatchdog)
 {
     if (RIO_SEQ_CST_OPS) // a ThreadSanitizer build; ASan runs it
         SKIP("TSan ends a child of a multi-threaded process that starts a thread");
-    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
-    diag::thresholds(mainNs, otherNs, stallNs);
-    parentRunNamed.store(false);
-    childRunNamed.store(false);
-    diag::setSlowSink(&forkOnStall);
-    diag::setThresholds(mainNs, otherNs, 20'000'000); // 20 ms
-    rio::Registry<int> parentSide;
-    rio::Registry<int> childSide;
-    sinkChildSide = &childSide;
-    std::atomic<bool> release{false};
-    childSide.add([] { }); // ids differ from parentSide's: reports are told apart by id
-    parentRunId.store(
-        parentSide.add([&release] { rio::check::waitUntil([&] { return release.load(); }); }).value());
-    childRunId.store(childSide
-                         .add([] {
-                             if (inChild.load())
-                                 rio::check::waitUntil([] { return childRunNamed.load(); },
-                                                       std::chrono::seconds(5));
-                         })
-                         .value());
-    parentSide.setDiagnosticsEnabled(true);
-    childSide.setDiagnosticsEnabled(true);
-    std::thread blocked([&parentSide] { parentSide.notify(0); });
+    StallScene scene(&forkOnStall);
+    sinkChildSide = &scene.childSide;
+    scene.stallParent();
     CHECK(rio::check::waitUntil([] { return sinkChild.load() != 0; }));
     const int status = sinkChild.load() > 0 ? waitChild(sinkChild.load()) : -1;
-    release.store(true);
-    blocked.join();
-    parentSide.setDiagnosticsEnabled(false);
-    childSide.setDiagnosticsEnabled(false);
-    diag::setThresholds(mainNs, otherNs, stallNs);
-    diag::setSlowSink(nullptr);
-    parentRunNamed.store(false);
     CHECK_EQ(status, 0);
 }
 
