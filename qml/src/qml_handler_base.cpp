@@ -135,7 +135,7 @@ void QmlHandlerBase::setHandler(const QJSValue &handler)
         return;
     m_handler = clear ? QJSValue() : handler;
     QJSEngine *engine = qjsEngine(this);
-    m_function = clear || engine == nullptr ? QJSManagedValue() : QJSManagedValue(m_handler, engine);
+    setFunction(clear || engine == nullptr ? QJSManagedValue() : QJSManagedValue(m_handler, engine));
     handlerReplaced();
     Q_EMIT handlerChanged();
 }
@@ -185,11 +185,17 @@ void QmlHandlerBase::reRegister()
     m_reRegistering = false;
 }
 
+void QmlHandlerBase::setFunction(QJSManagedValue function)
+{
+    m_function = std::move(function);
+    m_functionEngine = m_function.isFunction() ? m_function.engine() : nullptr;
+}
+
 void QmlHandlerBase::reRegisterOnce()
 {
     if (m_handler.isCallable() && !m_function.isFunction()) {
         if (QJSEngine *engine = qjsEngine(this)) // set before the engine was known
-            m_function = QJSManagedValue(m_handler, engine);
+            setFunction(QJSManagedValue(m_handler, engine));
     }
     const bool wasActive = m_active;
     const quint64 dropped = m_dropped;
@@ -221,7 +227,7 @@ QString QmlHandlerBase::emitCollectingFailures(QQmlEngine *engine, const void *e
     const detail::QmlRunningHandler outer = running;
     running = {this, &errors};
     bool *const outerAlive = enterDelivery(alive);
-    emitNotified(event);
+    emitNotified(event, engine);
     leaveDelivery(this, alive, outerAlive);
     running = outer;
     return errors.isEmpty() ? QString() : errors.constFirst().description();
@@ -368,44 +374,38 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
             ended = true;
         }
     }
-    bool alive = true;
-    self->run(shared, id, event, alive);
-    if (alive && ended)
-        self->emitActiveChanged();
-}
-
-QJSValue QmlHandlerBase::eventValue(const void *event) const
-{
-    detail::QmlEventOps *ops = m_registeredOn ? m_registeredOn->ops : nullptr;
-    QJSEngine *engine = qjsEngine(this);
-    if (ops == nullptr || engine == nullptr)
-        return {};
-    return ops->scriptArguments(event, engine).constFirst();
-}
-
-void QmlHandlerBase::run(detail::QmlRegistryShared &shared, HandlerId id, const void *event, bool &alive)
-{
+    // The handler runs, or `notified` is emitted; `shared` stays alive: it may destroy the
+    // registry (and us).
     detail::QmlEventOps *ops = shared.ops;
     if (ops == nullptr)
         return;
-    // The caller keeps `shared` alive: a handler may destroy the registry (and us).
-    if (m_function.isFunction()) {
-        bool *const outerAlive = enterDelivery(alive);
-        QJSEngine *engine = m_function.engine();
-        m_function.call(ops->scriptArguments(event, engine));
-        leaveDelivery(this, alive, outerAlive);
+    bool alive = true;
+    if (QJSEngine *engine = self->m_functionEngine) {
+        bool *const outerAlive = self->enterDelivery(alive);
+        self->m_function.call(ops->scriptArguments(event, engine));
+        leaveDelivery(self, alive, outerAlive);
         if (engine->hasError())
             shared.reportThrown(id, engine->catchError());
-    } else if (QQmlEngine *engine = qmlEngine(this)) {
-        const QString failure = emitCollectingFailures(engine, event, alive);
+    } else if (QQmlEngine *engine = qmlEngine(self)) {
+        const QString failure = self->emitCollectingFailures(engine, event, alive);
         // The engine printed the error with its file and line; the registry learns about it too.
         if (!failure.isEmpty())
             shared.reportFailure(id, failure);
     } else {
-        bool *const outerAlive = enterDelivery(alive);
-        emitNotified(event);
-        leaveDelivery(this, alive, outerAlive);
+        bool *const outerAlive = self->enterDelivery(alive);
+        self->emitNotified(event, qjsEngine(self));
+        leaveDelivery(self, alive, outerAlive);
     }
+    if (alive && ended)
+        self->emitActiveChanged();
+}
+
+QJSValue QmlHandlerBase::eventValue(const void *event, QJSEngine *engine) const
+{
+    detail::QmlEventOps *ops = m_registeredOn ? m_registeredOn->ops : nullptr;
+    if (ops == nullptr || engine == nullptr)
+        return {};
+    return ops->scriptArguments(event, engine).constFirst();
 }
 
 } // namespace rio

@@ -53,9 +53,9 @@ void RegistryHandler::registerNow()
     }
 }
 
-void RegistryHandler::emitNotified(const void *event)
+void RegistryHandler::emitNotified(const void *event, QJSEngine *engine)
 {
-    Q_EMIT notified(eventValue(event));
+    Q_EMIT notified(eventValue(event, engine));
 }
 
 void RegistryHandler::forgetRegistry()

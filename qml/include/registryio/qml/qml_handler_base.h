@@ -168,8 +168,9 @@ protected:
     virtual void registerNow() = 0;
     /// `handler` was replaced (m_handler and m_function set): re-registers by default.
     virtual void handlerReplaced() { reRegister(); }
-    /// Emits the `notified` signal with `event` (the registry's event type).
-    virtual void emitNotified(const void *event) = 0;
+    /// Emits the `notified` signal with `event` (the registry's event type), this object's
+    /// engine being `engine`.
+    virtual void emitNotified(const void *event, QJSEngine *engine) = 0;
     /// The registry is gone: `registry` turns null (registryChanged).
     virtual void forgetRegistry() = 0;
 
@@ -183,8 +184,8 @@ protected:
     void unregister();
     /// The handler class's destructor: tells a delivery in progress, stops watching, unregisters.
     void leaveRegistry();
-    /// The JavaScript value of `event` (being delivered to us), made once per notify.
-    [[nodiscard]] QJSValue eventValue(const void *event) const;
+    /// The JavaScript value of `event` (being delivered to us) in `engine`, made once per notify.
+    [[nodiscard]] QJSValue eventValue(const void *event, QJSEngine *engine) const;
     /// Unregisters and registers again once complete; a change made meanwhile (a binding on the
     /// registry's count) asks for one more pass, never a nested one.
     void reRegister();
@@ -199,6 +200,7 @@ protected:
 
     QJSValue m_handler;                     ///< `handler`
     QJSManagedValue m_function;             ///< m_handler, to call with what it throws left in the engine
+    QJSEngine *m_functionEngine = nullptr;  ///< m_function's engine while it is a function
     HandlerId m_id;                         ///< the current registration's id (null when not registered)
     detail::QmlDeliverySettings m_delivery; ///< capacity, overflow, blockTimeout and minInterval
     quint64 m_dropped = 0;                  ///< `dropped`
@@ -216,6 +218,8 @@ private:
     class Registration;
 
     void reRegisterOnce();
+    // Sets m_function (and m_functionEngine).
+    void setFunction(QJSManagedValue function);
     // Emits `notified` with `event` with the engine's warnings meanwhile taken as this
     // handler's failures, and `alive` cleared if the handler destroys this object (which the call
     // then no longer touches). Returns the first failure's description, or an empty string.
@@ -232,14 +236,13 @@ private:
         else if (outerAlive != nullptr)
             *outerAlive = false;
     }
-    // The facade's delivery of `event` to the handler `target`.
+    // The facade's delivery of `event` to the handler `target`: runs `handler`, or emits
+    // `notified`.
     static void deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 token,
                           const void *event);
     // Arms it again (enabled, `once` changed): a `once` handler may fire once more, and deliveries
     // queued before are of registrations gone.
     void rearm() noexcept;
-    // Runs `handler`, or emits `notified`, for `event` from the registry of `shared` under `id`.
-    void run(detail::QmlRegistryShared &shared, HandlerId id, const void *event, bool &alive);
     // Removed behind our back (remove(id), the facade) with `dropped` drops so far.
     void registrationEnded(quint64 dropped);
     // The registry is going (from its destructor, while it is whole) or gone (another thread's).

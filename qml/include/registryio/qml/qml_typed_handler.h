@@ -180,7 +180,7 @@ protected:
     /// A handler of `eventType` events.
     QmlTypedHandler(QMetaType eventType, QObject *parent);
     /// Emits the typed `notified` signal with `event` (an EventType).
-    void emitNotified(const void *event) override = 0;
+    void emitNotified(const void *event, QJSEngine *engine) override = 0;
 
 private:
     void registerNow() override;

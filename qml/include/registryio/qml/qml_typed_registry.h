@@ -119,7 +119,7 @@ public:
 
     void notify(const E &event) const
     {
-        if (QThread::currentThread() != m_owner->thread()) {
+        if (currentQThread() != m_owner->thread()) {
             m_registry->notify(event);
             return;
         }
@@ -131,7 +131,7 @@ public:
         // outlive it) lives on until this notify ends.
         const QPointer<QObject> alive(m_owner);
         const std::shared_ptr<QmlHeldRegistry<E>> facade = m_registry;
-        facade->notify(event);
+        facade->notifyOnHolderThread(event);
         if (alive.isNull())
             return;
         m_current = outer;
@@ -238,7 +238,7 @@ private:
         void notified(const EventType &event);                                                               \
                                                                                                              \
     private:                                                                                                 \
-        void emitNotified(const void *event) override                                                        \
+        void emitNotified(const void *event, QJSEngine *) override                                           \
         {                                                                                                    \
             Q_EMIT notified(*static_cast<const EventType *>(event));                                         \
         }                                                                                                    \

@@ -49,7 +49,7 @@ Q_SIGNALS:
 
 private:
     void registerNow() override;
-    void emitNotified(const void *event) override;
+    void emitNotified(const void *event, QJSEngine *engine) override;
     void forgetRegistry() override;
 
     QPointer<QmlRegistry> m_registry;

@@ -6,6 +6,7 @@
 // type. Not part of the public API.
 
 #include <registryio/handler_id.h>
+#include <registryio/qml/qml_export.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/qt_registry.h>
 
@@ -49,8 +50,8 @@ struct QmlDelivery
 
     void operator()(const void *event) const
     {
-        if (target)
-            deliver(target.data(), *shared, token, event);
+        if (QObject *t = target.data())
+            deliver(t, *shared, token, event);
     }
 };
 
@@ -109,6 +110,11 @@ protected:
     ~QmlFacadeListener() = default;
 };
 
+/// The calling thread's QThread, asked of Qt once per thread (Qt's answer costs a call into its
+/// thread data each time). It stays the thread's until the thread's last TLS destructors, where
+/// Qt itself may answer null.
+RIO_QML_EXPORT QThread *currentQThread();
+
 /// The facade a QML registry holds: a QtRegistry<E> (no QObject parent: a notify under way may
 /// keep it past its holder) whose handlers' context is that registry (no per-handler watch, as
 /// HeldQtRegistry) and which tells `listener` which handler left it.
@@ -128,6 +134,9 @@ public:
     [[nodiscard]] bool holds(HandlerId id) const noexcept override { return this->reaches(id); }
     [[nodiscard]] std::size_t handlers() const noexcept override { return this->size(); }
     void removeAll() override { this->clear(); }
+    /// notify(), by a caller on the holder's thread: handlers whose context is the holder run
+    /// here without asking again for each one.
+    void notifyOnHolderThread(const E &event) const noexcept { this->notifyFrom(event, true); }
 
 protected:
     bool removeHandler(HandlerId id, bool cancel) noexcept override

@@ -219,17 +219,7 @@ public:
 
     /// Delivers `event` to every handler in priority order: direct ones run now, queued ones get
     /// one shared immutable copy of the event. Lock-free for direct handlers; never throws.
-    RIO_ALWAYS_INLINE void notify(const E &event) const noexcept
-    {
-        // Always inlined, as the core's notify: GCC's -O3 otherwise keeps this call out of line
-        // since the core's loop gained the test that sends a timed array to the core library.
-        detail::QtEnvelope<E> env;
-        env.event = &event;
-#if RIO_QT_TRACING
-        const detail::QtNotifyTrace trace(*this, *m_control, false);
-#endif
-        m_core.notify(env);
-    }
+    RIO_ALWAYS_INLINE void notify(const E &event) const noexcept { notifyFrom(event, false); }
 
     /// As notify(); the future finishes when every handler has finished, including queued
     /// deliveries and the QFuture<void>s handlers return. Failures are reported, never fail it.
@@ -286,6 +276,21 @@ public:
 
 protected:
     /// \cond RIO_INTERNAL
+    // notify(); `onHolderThread`: the caller knows it runs on the thread of the holder (see
+    // QtHandlerCore::holderAuto).
+    RIO_ALWAYS_INLINE void notifyFrom(const E &event, bool onHolderThread) const noexcept
+    {
+        // Always inlined, as the core's notify: GCC's -O3 otherwise keeps this call out of line
+        // since the core's loop gained the test that sends a timed array to the core library.
+        detail::QtEnvelope<E> env;
+        env.event = &event;
+        env.onHolderThread = onHolderThread;
+#if RIO_QT_TRACING
+        const detail::QtNotifyTrace trace(*this, *m_control, false);
+#endif
+        m_core.notify(env);
+    }
+
     // True while `id` is registered, or is a fired once-handler whose delivery has not settled
     // (which every removal still reaches).
     [[nodiscard]] bool reaches(HandlerId id) const
@@ -352,7 +357,8 @@ private:
                       const std::string *memberKey, SourceLocation where)
     {
         detail::QtRegistrations::requireHandler(detail::isEmptyCallable(handler));
-        const auto prepared = detail::QtRegistrations::prepare(context, options, memberKey != nullptr);
+        auto prepared = detail::QtRegistrations::prepare(context, options, memberKey != nullptr);
+        prepared.settings.heldContext = context != nullptr && context == m_holder;
         using Impl = detail::QtHandlerImpl<E, std::decay_t<F>>;
         auto h = std::make_shared<Impl>(detail::QtHandlerCore::create(m_control, prepared.settings),
                                         std::forward<F>(handler));

@@ -24,6 +24,7 @@ struct QtEnvelope
 {
     const E *event = nullptr;
     const AsyncToken *token = &noAsyncToken;
+    bool onHolderThread = false;             // the notify runs on the thread of the registry's holder
     mutable std::shared_ptr<const E> shared; // these three last: zeroed as one block
     mutable std::uint64_t sequence = 0;
     mutable QThread *here = nullptr; // the notifier's, on first need (not notifySequential's steps)
@@ -48,15 +49,11 @@ struct QtEnvelope
 
 [[noreturn]] RIO_QT_EXPORT void throwBlockingOnOwnThread();
 
-// Delivers one event to one handler as its connection type says. Throws what a handler run on
-// this thread throws, and std::logic_error for a refused BlockingQueued delivery. `Step`: a step
-// of notifySequential, outside any notify, so a run on this thread goes through runStep.
-template <bool Step = false, typename E>
-void deliver(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, const QtEnvelope<E> &env,
-             const AsyncToken &token)
+// deliver() past its common cases: every route, and diagnostics' timing of a run here.
+template <bool Step, typename E>
+void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, const QtEnvelope<E> &env,
+                   const AsyncToken &token)
 {
-    if (core.cancelled.load(std::memory_order_acquire))
-        return;
     const auto runHere = [&] {
         if constexpr (Step) {
             core.runStep(*h, env.event, token);
@@ -67,11 +64,8 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, const 
             h->invokeTyped(*env.event, token);
         }
     };
-    if (!core.hasContext) {
-        if constexpr (Step)
-            core.runStep(*h, env.event, token);
-        else
-            h->invokeTyped(*env.event, token); // the core's notify times it
+    if (!core.hasContext || (!Step && core.holderAuto && env.onHolderThread)) {
+        runHere(); // a step, or a run diagnostics time
         return;
     }
     // The common queued case takes the handler's lock once (route and queue together); an Auto
@@ -102,6 +96,25 @@ void deliver(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, const 
         core.postBlocking(env.payload(), token);
         return;
     }
+}
+
+// Delivers one event to one handler as its connection type says. Throws what a handler run on
+// this thread throws, and std::logic_error for a refused BlockingQueued delivery. `Step`: a step
+// of notifySequential, outside any notify, so a run on this thread goes through runStep.
+template <bool Step = false, typename E>
+RIO_ALWAYS_INLINE inline void deliver(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core,
+                                      const QtEnvelope<E> &env, const AsyncToken &token)
+{
+    if (core.cancelled.load(std::memory_order_acquire))
+        return;
+    // Inline, the runs on this thread that need no route and no timing: without a context (the
+    // core's notify times those) and, untimed, Auto with the holder on this thread.
+    if (!Step && (!core.hasContext || (core.holderAuto && env.onHolderThread &&
+                                       core.runStats.load(std::memory_order_acquire) == nullptr))) {
+        h->invokeTyped(*env.event, token);
+        return;
+    }
+    deliverRouted<Step>(h, core, env, token);
 }
 
 // As above, the core reached through the typed part.
@@ -136,11 +149,11 @@ struct QtDispatcher
     void operator()(const QtEnvelope<E> &env) const
     {
         QtHandlerCore &h = *core;
-        if (!h.armed.load(std::memory_order_acquire) || h.cancelled.load(std::memory_order_acquire) ||
-            h.suspended.load(std::memory_order_acquire))
+        if (!h.armed.load(std::memory_order_acquire) || h.suspended.load(std::memory_order_acquire))
             return;
-        if (h.once) {
-            if (h.fired.exchange(true, std::memory_order_acq_rel))
+        if (h.once) { // deliver() tests `cancelled` for the others
+            if (h.cancelled.load(std::memory_order_acquire) ||
+                h.fired.exchange(true, std::memory_order_acq_rel))
                 return;
             h.spend();
             const QtOnceSettle settle{h};

@@ -69,6 +69,7 @@ public:
     {
         HandlerOptions options;     // validated; `connection` carries no flags, `once` folds SingleShot
         QObject *context = nullptr; // null: runs on the notifying thread
+        bool heldContext = false;   // the context is the registry's holder
     };
 
     // A new handler of the registry that `control` reaches.
@@ -132,6 +133,10 @@ public:
     const Delivery delivery;
     const bool once;
     const bool hasContext;
+    // Its context is its registry's holder, and it runs here when the holder's thread notifies
+    // (Auto, every event, no minimum interval): a notify that found itself on that thread at its
+    // start skips route() (a handler that moves the holder leaves that notify's choice as it was).
+    const bool holderAuto;
     std::atomic<bool> armed{false};     // set once `id` is assigned
     std::atomic<bool> cancelled{false}; // removed, context dead or registry gone
     std::atomic<bool> fired{false};     // once-handlers
