@@ -127,6 +127,7 @@ constinit std::atomic<std::uint64_t> otherNs{0};
 constinit std::atomic<std::uint64_t> stallNs{50'000'000};
 constinit std::atomic<std::uint64_t> mainTicks{off};
 constinit std::atomic<std::uint64_t> otherTicks{off};
+constinit std::atomic<std::uint64_t> unresolvedTicks{0};
 constinit std::atomic<std::uint64_t> stallTicks{off};
 // Half the lower slow threshold: a timed run longer than its handler's fastLimit, which never
 // exceeds this, takes the cold path that tests it against the thread's threshold. The half

@@ -37,7 +37,7 @@ RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint
     // read this one is lowered here.
     if (const std::uint64_t cap = fastCap.load(std::memory_order_seq_cst); cap < limit)
         capFastLimit(s, cap);
-    if (dt < r.slowTicks->load(std::memory_order_relaxed))
+    if (dt < r.slowTicks.load(std::memory_order_relaxed)->load(std::memory_order_relaxed))
         return now;
     // The report runs the sink: the record shows no run meanwhile, and the report's own time is
     // no handler's.

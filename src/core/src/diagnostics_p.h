@@ -73,8 +73,8 @@ inline std::uint64_t readTicks() noexcept
 
 // The thresholds as set (ns) and in ticks (`off`: none).
 inline constexpr std::uint64_t off = ~std::uint64_t{0};
-extern constinit std::atomic<std::uint64_t> mainNs, otherNs, stallNs, mainTicks, otherTicks, stallTicks,
-    fastCap;
+extern constinit std::atomic<std::uint64_t> mainNs, otherNs, stallNs, mainTicks, otherTicks, unresolvedTicks,
+    stallTicks, fastCap;
 // Converts the thresholds to ticks at the clock's rate.
 void updateTicks() noexcept;
 std::uint64_t toNs(std::uint64_t ticks) noexcept;
@@ -87,7 +87,10 @@ struct alignas(64) RunRecord
 {
     std::atomic<std::uint64_t> start{0};
     std::atomic<HandlerStats *> stats{nullptr};
-    const std::atomic<std::uint64_t> *slowTicks = &otherTicks;
+    // mainTicks or otherTicks; unresolvedTicks (0) sends its next run to reportSlow, which asks
+    // the main-thread check again (`tentative`: the last answer was no answer).
+    std::atomic<const std::atomic<std::uint64_t> *> slowTicks{&otherTicks};
+    std::atomic<bool> tentative{false};
     std::atomic<std::uint64_t> thread{0};
     std::string threadName; // the owning thread's alone (the hook's name for it)
     // The watchdog's: starts of the runs it reported (ascending; the last few).
@@ -107,7 +110,7 @@ inline RunRecord *record() noexcept
 }
 
 // Counts a slow run, keeps it and reports it (the handler's first) to the sink.
-RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept;
+RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noexcept;
 
 // A box's statistics pointer, read atomically (applyDiagnosticsLocked publishes it with the
 // matching store). std::atomic_ref would do it, but libc++ 14, the macOS stand-in, lacks it;

@@ -154,6 +154,20 @@ void watchdogMain(std::uint64_t generation) noexcept
 
 } // namespace
 
+// Asks the main-thread check about the calling thread, whose record `r` is: its threshold and
+// name. Without an answer the record stays tentative: setMainThreadCheck() has its next slow run
+// ask again (and a check installed while this one asked is seen here).
+void resolveThread(RunRecord &r) noexcept
+{
+    const MainThreadCheck check = mainThreadCheck.load(std::memory_order_seq_cst);
+    r.threadName.clear();
+    const int main = check != nullptr ? check(r.threadName) : -1;
+    r.slowTicks.store(main == 1 ? &mainTicks : &otherTicks, std::memory_order_relaxed);
+    r.tentative.store(main < 0, std::memory_order_seq_cst);
+    if (main < 0 && mainThreadCheck.load(std::memory_order_seq_cst) != check)
+        r.slowTicks.store(&unresolvedTicks, std::memory_order_relaxed);
+}
+
 RIO_COLD RunRecord *acquireRecord() noexcept
 {
     static thread_local RecordRelease release; // registers the release at thread exit
@@ -182,17 +196,20 @@ RIO_COLD RunRecord *acquireRecord() noexcept
         }
     }
     if (r->thread.load(std::memory_order_relaxed) != self) { // its own is named and checked
-        const MainThreadCheck check = mainThreadCheck.load(std::memory_order_acquire);
-        r->threadName.clear();
-        r->slowTicks = check != nullptr && check(r->threadName) ? &mainTicks : &otherTicks;
         r->thread.store(self, std::memory_order_relaxed);
+        resolveThread(*r);
     }
     tlsRecord = r;
     return r;
 }
 
-RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, const RunRecord &r) noexcept
+RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noexcept
 {
+    if (r.slowTicks.load(std::memory_order_relaxed) == &unresolvedTicks) { // a check came since
+        resolveThread(r);
+        if (ticks < r.slowTicks.load(std::memory_order_relaxed)->load(std::memory_order_relaxed))
+            return;
+    }
     s->slowRuns.fetch_add(1, std::memory_order_relaxed);
     const auto describe = [&](SlowRun &run) { // the thread's name last: copying it may throw
         run.registry = s->registry;
@@ -294,7 +311,7 @@ RunScope::~RunScope()
     r.stats.store(m_prevStats, std::memory_order_relaxed);
     r.start.store(m_prevStart, std::memory_order_release);
     m_stats->runTime.record(dt);
-    if (dt >= r.slowTicks->load(std::memory_order_relaxed)) [[unlikely]]
+    if (dt >= r.slowTicks.load(std::memory_order_relaxed)->load(std::memory_order_relaxed)) [[unlikely]]
         reportSlow(m_stats, dt, r);
 }
 
@@ -305,7 +322,10 @@ void setSlowSink(SlowSink sink) noexcept
 
 void setMainThreadCheck(MainThreadCheck check) noexcept
 {
-    mainThreadCheck.store(check, std::memory_order_release);
+    mainThreadCheck.store(check, std::memory_order_seq_cst);
+    for (RunRecord *r = records.load(std::memory_order_acquire); r != nullptr; r = r->next)
+        if (r->tentative.load(std::memory_order_seq_cst))
+            r->slowTicks.store(&unresolvedTicks, std::memory_order_relaxed);
 }
 
 void updateWatchdog() noexcept

@@ -279,17 +279,27 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
 }
 
 // The core's hook when a thread first runs a timed handler: names it for reports, also in the
-// slow runs it records (which outlive the thread and its entry in the names).
-bool mainThreadCheck(std::string &threadName) noexcept
+// slow runs it records (which outlive the thread and its entry in the names). Before the
+// application object exists no thread can tell; the object's construction installs it again.
+int mainThreadCheck(std::string &threadName) noexcept
 {
+    if (QCoreApplication::instance() == nullptr)
+        return -1;
     noteThread();
     try {
         threadName = Diagnostics::threadName(detail::diag::threadNumber()).toStdString();
     } catch (...) {
         threadName.clear(); // no memory: reports say "#N"
     }
-    return isMainThread();
+    return isMainThread() ? 1 : 0;
 }
+
+// With the application object, threads that ran timed handlers before it ask again.
+void installMainThreadCheck()
+{
+    detail::diag::setMainThreadCheck(&mainThreadCheck);
+}
+Q_COREAPP_STARTUP_FUNCTION(installMainThreadCheck)
 
 // Once per process, from the first QtRegistry or Diagnostics call: the hooks into the core, the
 // metatypes, and the logging rules' switch.

@@ -208,11 +208,13 @@ RIO_CORE_EXPORT void updateWatchdog() noexcept;
 /// True while the watchdog thread runs (tests).
 RIO_CORE_EXPORT bool watchdogRunning() noexcept;
 
-/// Called once by each thread when it first runs a timed handler (or a RunScope): decides
-/// whether it counts as the main thread (the Qt layer installs QThread's answer and names the
-/// thread for reports, in `threadName`, which slow runs on the thread then carry).
-using MainThreadCheck = bool (*)(std::string &threadName) noexcept;
-/// Installs the check (null: no thread is the main thread).
+/// Called by each thread when it first runs a timed handler (or a RunScope): whether it is the
+/// main thread (1), another (0), or cannot tell yet (-1: no application object). The Qt layer
+/// installs QThread's answer and names the thread for reports in `threadName`, which slow runs
+/// on the thread then carry. A thread that could not tell, or ran before any check was
+/// installed, asks again at its next slow run after the next setMainThreadCheck().
+using MainThreadCheck = int (*)(std::string &threadName) noexcept;
+/// Installs the check (null: no thread is the main thread); threads that could not tell ask it.
 RIO_CORE_EXPORT void setMainThreadCheck(MainThreadCheck check) noexcept;
 
 /// One handler as the core records it.
