@@ -595,6 +595,72 @@ private Q_SLOTS:
         registry.setDiagnosticsEnabled(false);
     }
 
+    // A notifier waiting for room (Overflow::Block) when the context is destroyed: its delivery
+    // is dropped for that reason, as the one waiting in the queue is, never as "removed". The
+    // pause only gives the notifier time to start waiting; every count holds either way.
+    void blockedNotifiersWokenByTheContextsDeathCountItsReason()
+    {
+        using namespace std::chrono_literals;
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        quint64 notified = 0;
+        for (int round = 0; round < 5; ++round) {
+            auto *context = new QObject;
+            registry.add(context, [](int) { },
+                         {.connection = Qt::QueuedConnection,
+                          .capacity = 1,
+                          .overflow = rio::Overflow::Block,
+                          .blockTimeout = 60'000ms});
+            registry.notify(0); // waits in the queue: this thread's loop does not run
+            std::atomic<bool> started{false};
+            std::thread notifier([&] {
+                started.store(true);
+                registry.notify(1); // waits for room, until the context dies
+            });
+            while (!started.load())
+                std::this_thread::yield();
+            std::this_thread::sleep_for(20ms);
+            delete context;
+            notifier.join();
+            notified += 2;
+        }
+        const rio::RegistryInfo info = rio::Diagnostics::snapshot(registry.registryId());
+        const auto &drops = info.removedHandlerDrops;
+        QCOMPARE(drops[std::size_t(rio::DropReason::Removed)], quint64{0});
+        QVERIFY(drops[std::size_t(rio::DropReason::ContextDestroyed)] >= 5); // the queued ones at least
+        QVERIFY(drops[std::size_t(rio::DropReason::ContextDestroyed)] <= notified);
+        registry.setDiagnosticsEnabled(false);
+    }
+
+    // A blocking delivery whose event Qt discards unrun (here an event filter eats it) while the
+    // handler stays listed and its context alive: dropped as "discarded", and the notifier returns.
+    void aBlockingDeliveryQtDiscardsIsCountedAsDiscarded()
+    {
+        struct EatCalls : QObject
+        {
+            bool eventFilter(QObject *, QEvent *event) override { return event->type() == QEvent::MetaCall; }
+        } eat;
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        QObject context;
+        context.installEventFilter(&eat);
+        int runs = 0;
+        const rio::HandlerId id =
+            registry.add(&context, [&](int) { ++runs; }, {.connection = Qt::BlockingQueuedConnection});
+        std::atomic<bool> returned{false};
+        std::thread notifier([&] {
+            registry.notify(1);
+            returned.store(true);
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(returned.load(), 60'000); // this loop's filter eats the delivery
+        notifier.join();
+        const rio::HandlerInfo h = handlerOf(registry, id);
+        QCOMPARE(runs, 0);
+        QVERIFY2(h.drops[std::size_t(rio::DropReason::Discarded)] == 1 && h.totalDrops() == 1,
+                 qPrintable(describe(h)));
+        registry.setDiagnosticsEnabled(false);
+    }
+
 private:
     // Runs `n` notifies of the given kind with diagnostics on: a direct handler and handlers
     // with a context (queued to a worker, Auto to this thread) must each be counted and timed once
@@ -1102,7 +1168,7 @@ private Q_SLOTS:
                 QVERIFY2(connections.contains(h[u"connection"].toString()),
                          qPrintable(h[u"connection"].toString()));
                 for (const char *reason :
-                     {"overflow", "removed", "contextDestroyed", "suspended", "noMemory"})
+                     {"overflow", "removed", "contextDestroyed", "suspended", "noMemory", "discarded"})
                     QVERIFY2(h[u"drops"].toObject().contains(QLatin1String(reason)), reason);
             }
         }

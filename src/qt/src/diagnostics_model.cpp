@@ -102,8 +102,8 @@ QString threadOf(const HandlerInfo &h)
 
 QString dropReasons(const HandlerInfo &h)
 {
-    static const char *const names[dropReasonCount] = {"overflow", "removed", "context destroyed",
-                                                       "suspended", "no memory"};
+    static const char *const names[dropReasonCount] = {"overflow",  "removed",   "context destroyed",
+                                                       "suspended", "no memory", "discarded"};
     QStringList parts;
     for (int i = 0; i < dropReasonCount; ++i) {
         if (const quint64 n = h.drops[static_cast<std::size_t>(i)]; n != 0)

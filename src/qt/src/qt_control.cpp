@@ -102,6 +102,9 @@ void QtRegistryControl::reportDropped(HandlerId id, std::uint64_t total, bool si
     case DropReason::NoMemory:
         why = "no memory to queue or list them";
         break;
+    case DropReason::Discarded:
+        why = "Qt discarded a blocking delivery's event";
+        break;
     }
     // Overflow and suspension are logged at most once a second per registry (a flood must not
     // become a flood of warnings); a removal's drops, once each.

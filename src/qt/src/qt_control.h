@@ -45,12 +45,12 @@ struct QtRegistryControl
     // Reports the exception being handled as a failure of `id`.
     void reportCurrentException(HandlerId id) noexcept;
     // Why queued deliveries were dropped (the log says which).
-    enum class DropReason { Overflow, Removed, ContextDestroyed, Suspended, NoMemory };
+    enum class DropReason { Overflow, Removed, ContextDestroyed, Suspended, NoMemory, Discarded };
     // Number of DropReason values.
-    static constexpr int dropReasons = 5;
+    static constexpr int dropReasons = 6;
     // Diagnostics: deliveries dropped, by DropReason, of handlers that left the registry's
     // table (QtHandlerState::leave), which snapshots no longer list.
-    std::atomic<std::uint64_t> leftDrops[dropReasons] = {0, 0, 0, 0, 0};
+    std::atomic<std::uint64_t> leftDrops[dropReasons] = {0, 0, 0, 0, 0, 0};
     // Reports `total` deliveries of `id` dropped so far: the signal when `signal`, the log at
     // most once a second (each removal's drops always). Through QtHandlerState::report only.
     void reportDropped(HandlerId id, std::uint64_t total, bool signal, DropReason reason) noexcept;

@@ -218,6 +218,8 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
         // Disconnected, we would not learn of the context's death: forget it now, so no
         // pending delivery or relisting ever touches it again.
         const std::lock_guard drain(drainMutex);
+        if (context != nullptr) // the first cancellation's reason
+            cancelledFor = reason;
         context = nullptr;
         typed.swap(target);
     }

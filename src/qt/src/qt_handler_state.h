@@ -142,8 +142,10 @@ public:
     const Overflow overflow;
     const std::chrono::milliseconds blockTimeout;
     const std::chrono::milliseconds minInterval;
-    QObject *context = nullptr;     // null once the context died or the handler was cancelled (both locks)
-    std::weak_ptr<QtTarget> target; // both locks to change, either to read
+    QObject *context = nullptr; // null once the context died or the handler was cancelled (both locks)
+    // Why it was cancelled (set with `context` null): the reason of what waits for it then.
+    QtRegistryControl::DropReason cancelledFor = QtRegistryControl::DropReason::Removed;
+    std::weak_ptr<QtTarget> target;        // both locks to change, either to read
     std::atomic<std::uint64_t> dropped{0}; // deliveries dropped so far
     std::atomic<int> blockedProducers{0};  // Overflow::Block: notifiers waiting for room (under `mutex`)
     std::condition_variable_any room;      // Overflow::Block: signalled when room is made
@@ -184,9 +186,9 @@ public:
 
     // Diagnostics (diagnostics.cpp). Counters of queued deliveries, always on: relaxed atomics
     // written on the receiving side (the posting side's fields are with `mutex` above).
-    std::atomic<std::uint64_t> runs{0};                      // queued deliveries run
-    std::atomic<std::uint64_t> failures{0};                  // ... that threw
-    std::atomic<std::uint64_t> dropsBy[5] = {0, 0, 0, 0, 0}; // drops by reason, while listed
+    std::atomic<std::uint64_t> runs{0};                                      // queued deliveries run
+    std::atomic<std::uint64_t> failures{0};                                  // ... that threw
+    std::atomic<std::uint64_t> dropsBy[QtRegistryControl::dropReasons] = {}; // drops by reason, while listed
     // Set once the handler left its registry's table (removed, its context destroyed, fired
     // once, cleared): its drops then belong to the registry's QtRegistryControl::leftDrops.
     std::atomic<bool> left{false};

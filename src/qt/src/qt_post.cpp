@@ -194,9 +194,9 @@ struct BlockingCall : TsanHandover
     std::shared_ptr<const void> payload;
     AsyncToken token;
     std::shared_ptr<BlockingDone> done;
-    // Why it did not run, for its notifier to count (none once it ran): unrun, it was discarded
-    // (its context died, which removes the handler, or Qt let go of it).
-    std::optional<QtRegistryControl::DropReason> dropped = QtRegistryControl::DropReason::ContextDestroyed;
+    // Why it did not run, for its notifier to count (none once it ran): unrun, Qt discarded it,
+    // for the handler's cancellation (its context died, say) or with the handler still listed.
+    std::optional<QtRegistryControl::DropReason> dropped = QtRegistryControl::DropReason::Discarded;
 
     BlockingCall(std::shared_ptr<QtHandlerState> h, std::shared_ptr<const void> p, AsyncToken t,
                  std::shared_ptr<BlockingDone> d) noexcept
@@ -246,14 +246,17 @@ struct BlockingCall : TsanHandover
         QtHandlerState &h = *handler;
         const DeliveryFrame frame(h);
         std::shared_ptr<QtTarget> target;
+        QtRegistryControl::DropReason why = QtRegistryControl::DropReason::Removed;
         {
             std::lock_guard lock(h.mutex);
             if (!h.cancelled.load(std::memory_order_acquire))
                 target = h.target.lock();
+            else if (h.context == nullptr)
+                why = h.cancelledFor;
         }
         // A drop is counted and reported by its notifier.
         if (!target)
-            dropped = QtRegistryControl::DropReason::Removed; // removed while it waited
+            dropped = why; // cancelled while it waited
         else if (!h.run(target, payload.get(), token, 0, false))
             dropped = QtRegistryControl::DropReason::Suspended;
     }
@@ -363,8 +366,8 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
                     if (!h.blockedOrder.empty())
                         h.room.notify_all(); // the next in line may have room now
                     if (h.context == nullptr) {
-                        // Removed while waiting: counted, as the removal would have counted it.
-                        drop = h.countDrops(1, QtRegistryControl::DropReason::Removed);
+                        // Cancelled while waiting: counted, as the cancellation would have counted it.
+                        drop = h.countDrops(1, h.cancelledFor);
                         lock.unlock();
                         h.report(drop);
                         return Route::Post;
@@ -503,8 +506,14 @@ void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const Asyn
             heldToken = std::move(done->token);
         }
         RIO_TSAN_ACQUIRE(done.get());
-        if (dropped && countDrop)
-            h.report(h.countDrops(1, *dropped));
+        if (!dropped || !countDrop)
+            return;
+        if (*dropped == QtRegistryControl::DropReason::Discarded) {
+            std::lock_guard lock(h.mutex); // discarded for the handler's cancellation, if it was
+            if (h.context == nullptr)
+                dropped = h.cancelledFor;
+        }
+        h.report(h.countDrops(1, *dropped));
     };
     bool made = false;
     try {

@@ -37,10 +37,13 @@ enum class DropReason {
     Suspended,
     /// Memory ran out while queueing.
     NoMemory,
+    /// Qt discarded a blocking delivery's event unrun, its context alive (removePostedEvents, an
+    /// event filter that ate it, its thread's event loop gone).
+    Discarded,
 };
 
 /// Number of DropReason values.
-inline constexpr int dropReasonCount = 5;
+inline constexpr int dropReasonCount = 6;
 
 /// A log-bucketed histogram of durations as the diagnostics clock measured them: bucket i counts
 /// durations of [2^i, 2^(i+1)) ticks (bucket 0 also 0), that is from bucketLowerNs(i) to
