@@ -28,8 +28,7 @@ public:
     HandlerId addTarget(detail::QmlDelivery delivery, const HandlerOptions &options) override
     {
         QObject *const context = delivery.context(m_registry, options);
-        return m_registry->m_registry->add(
-            context, [delivery = std::move(delivery)](const QVariant &event) { delivery(&event); }, options);
+        return m_registry->m_registry->addDelivery(context, std::move(delivery), options);
     }
 
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override

@@ -324,6 +324,26 @@ private Q_SLOTS:
         QCOMPARE(m_source->wrongThread.load(), 0);
     }
 
+    // A C++ handler whose context is the registry itself follows it, as API.md's add(context)
+    // says, when an earlier handler of the same notify moves the registry to a worker.
+    void aCppHandlerWithTheRegistryAsContextFollowsAMoveInTheSameNotify()
+    {
+        QThread worker;
+        worker.start();
+        auto *registry = new rio::QmlRegistry; // no parent: it can move
+        std::atomic<QThread *> ranOn{nullptr};
+        registry->registry().add(registry, [&] { registry->moveToThread(&worker); }, {.priority = 10});
+        registry->registry().add(registry, [&] { ranOn.store(QThread::currentThread()); }, {.priority = 0});
+        registry->notify(1);
+        QTRY_VERIFY_WITH_TIMEOUT(ranOn.load() != nullptr, 60'000);
+        QCOMPARE(ranOn.load(), &worker);
+        QSignalSpy gone(registry, &QObject::destroyed);
+        registry->deleteLater(); // on the worker, where it lives now
+        QTRY_COMPARE_WITH_TIMEOUT(gone.size(), 1, 60'000);
+        worker.quit();
+        worker.wait();
+    }
+
     void aThrowingFunctionFromAWorkerIsReportedAndIsolated()
     {
         loadGroup();

@@ -153,8 +153,7 @@ public:
     HandlerId addTarget(QmlDelivery delivery, const HandlerOptions &options) override
     {
         QObject *const context = delivery.context(m_owner, options);
-        return m_registry->add(
-            context, [delivery = std::move(delivery)](const E &event) { delivery(&event); }, options);
+        return m_registry->addDelivery(context, std::move(delivery), options);
     }
     void notifyEvent(const void *event) const override { notify(*static_cast<const E *>(event)); }
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override

@@ -134,9 +134,16 @@ public:
     [[nodiscard]] bool holds(HandlerId id) const noexcept override { return this->reaches(id); }
     [[nodiscard]] std::size_t handlers() const noexcept override { return this->size(); }
     void removeAll() override { this->clear(); }
-    /// notify(), by a caller on the holder's thread: handlers whose context is the holder run
+    /// notify(), by a caller on the holder's thread: its JavaScript handlers (addDelivery) run
     /// here without asking again for each one.
     void notifyOnHolderThread(const E &event) const noexcept { this->notifyFrom(event, true); }
+    /// Registers a QML registration's delivery (`context`: the holder, or a `once` target).
+    HandlerId addDelivery(QObject *context, QmlDelivery delivery, const HandlerOptions &options)
+    {
+        return this->addHeld(
+            context, [delivery = std::move(delivery)](const E &event) { delivery(&event); }, options,
+            SourceLocation::current());
+    }
 
 protected:
     bool removeHandler(HandlerId id, bool cancel) noexcept override

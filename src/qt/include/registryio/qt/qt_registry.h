@@ -276,6 +276,15 @@ public:
 
 protected:
     /// \cond RIO_INTERNAL
+    // add(context, handler, options) for a handler that must run on the holder's thread when
+    // that thread notifies (QtHandlerCore::holderAuto): a QML registry's JavaScript handlers.
+    template <typename F>
+    HandlerId addHeld(QObject *context, F &&handler, const HandlerOptions &options, SourceLocation where)
+    {
+        return addImpl(detail::QtRegistrations::requireContext(context), std::forward<F>(handler), options,
+                       nullptr, where, true);
+    }
+
     // notify(); `onHolderThread`: the caller knows it runs on the thread of the holder (see
     // QtHandlerCore::holderAuto).
     RIO_ALWAYS_INLINE void notifyFrom(const E &event, bool onHolderThread) const noexcept
@@ -354,11 +363,11 @@ private:
     // `memberKey` identifies a member-function registration (null for other callables).
     template <typename F>
     HandlerId addImpl(QObject *context, F &&handler, const HandlerOptions &options,
-                      const std::string *memberKey, SourceLocation where)
+                      const std::string *memberKey, SourceLocation where, bool held = false)
     {
         detail::QtRegistrations::requireHandler(detail::isEmptyCallable(handler));
         auto prepared = detail::QtRegistrations::prepare(context, options, memberKey != nullptr);
-        prepared.settings.heldContext = context != nullptr && context == m_holder;
+        prepared.settings.heldContext = held && context == m_holder;
         using Impl = detail::QtHandlerImpl<E, std::decay_t<F>>;
         auto h = std::make_shared<Impl>(detail::QtHandlerCore::create(m_control, prepared.settings),
                                         std::forward<F>(handler));

@@ -133,9 +133,9 @@ public:
     const Delivery delivery;
     const bool once;
     const bool hasContext;
-    // Its context is its registry's holder, and it runs here when the holder's thread notifies
-    // (Auto, every event, no minimum interval): a notify that found itself on that thread at its
-    // start skips route() (a handler that moves the holder leaves that notify's choice as it was).
+    // A QML registry's JavaScript handler, whose context is the registry (its holder): it runs
+    // on the engine's thread, here when a notify starts on the holder's thread (Auto, every
+    // event, no minimum interval), without route(), even if a handler moves the registry.
     const bool holderAuto;
     std::atomic<bool> armed{false};     // set once `id` is assigned
     std::atomic<bool> cancelled{false}; // removed, context dead or registry gone
