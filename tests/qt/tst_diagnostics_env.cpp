@@ -66,6 +66,9 @@ int main(int argc, char *argv[])
         rio::Registry<int> early; // the main thread's first timed run, with no application yet
         early.add([](int) { });
         early.notify(1);
+        rio::QtRegistry<int> earlyQt; // and its first add to a QtRegistry, which names it
+        earlyQt.add([](int) { });
+        earlyQt.notify(1);
     }
     QCoreApplication app(argc, argv);
     tst_DiagnosticsEnv test;

@@ -108,6 +108,7 @@ QString nameOf(const QThread *thread)
 struct ThreadNameEntry
 {
     quint64 number = 0;
+    bool beforeApplication = false; // named with no application object: named again once there is
     ThreadNameEntry() = default;
     ThreadNameEntry(const ThreadNameEntry &) = delete;
     ThreadNameEntry &operator=(const ThreadNameEntry &) = delete;
@@ -121,14 +122,16 @@ struct ThreadNameEntry
     }
 };
 
-// Records the calling thread's name (once per thread; "#N" when it has none).
+// Records the calling thread's name (once per thread, again once an application object exists
+// if there was none; "#N" when it has none).
 void noteThread() noexcept
 {
     static thread_local ThreadNameEntry entry;
-    if (entry.number != 0)
+    if (entry.number != 0 && !entry.beforeApplication)
         return;
     try {
         const quint64 n = detail::diag::threadNumber();
+        entry.beforeApplication = QCoreApplication::instance() == nullptr;
         QString name = nameOf(QThread::currentThread());
         if (name.isEmpty())
             name = QStringLiteral("#%1").arg(n);

@@ -206,6 +206,8 @@ void QtHandlerCore::cancel() noexcept
 
 void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
 {
+    int none = -1; // the first cancellation's reason stays
+    cancelledFor.compare_exchange_strong(none, static_cast<int>(reason), std::memory_order_acq_rel);
     cancelled.store(true, std::memory_order_seq_cst);
     QMetaObject::Connection connection;
     Garbage garbage; // destroyed after the lock is released: tokens, payloads
@@ -218,8 +220,6 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
         // Disconnected, we would not learn of the context's death: forget it now, so no
         // pending delivery or relisting ever touches it again.
         const std::lock_guard drain(drainMutex);
-        if (context != nullptr) // the first cancellation's reason
-            cancelledFor = reason;
         context = nullptr;
         typed.swap(target);
     }

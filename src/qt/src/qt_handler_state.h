@@ -143,8 +143,14 @@ public:
     const std::chrono::milliseconds blockTimeout;
     const std::chrono::milliseconds minInterval;
     QObject *context = nullptr; // null once the context died or the handler was cancelled (both locks)
-    // Why it was cancelled (set with `context` null): the reason of what waits for it then.
-    QtRegistryControl::DropReason cancelledFor = QtRegistryControl::DropReason::Removed;
+    // Why it was first cancelled (a DropReason, -1: not cancelled), set before `cancelled`.
+    std::atomic<int> cancelledFor{-1};
+    // The reason for a delivery of a cancelled handler (its first cancellation's).
+    [[nodiscard]] QtRegistryControl::DropReason cancelledReason() const noexcept
+    {
+        const int r = cancelledFor.load(std::memory_order_acquire);
+        return r < 0 ? QtRegistryControl::DropReason::Removed : QtRegistryControl::DropReason(r);
+    }
     std::weak_ptr<QtTarget> target;        // both locks to change, either to read
     std::atomic<std::uint64_t> dropped{0}; // deliveries dropped so far
     std::atomic<int> blockedProducers{0};  // Overflow::Block: notifiers waiting for room (under `mutex`)

@@ -220,6 +220,10 @@ struct BlockingCall : TsanHandover
         tsanSyncWithPosters();
         if (!done)
             return; // moved from
+        // Discarded for the handler's cancellation, or with the handler listed: decided now.
+        if (dropped == QtRegistryControl::DropReason::Discarded && handler &&
+            handler->cancelled.load(std::memory_order_acquire))
+            dropped = handler->cancelledReason();
         const std::shared_ptr<BlockingDone> settled = std::move(done);
         RIO_TSAN_RELEASE(settled.get());
         std::lock_guard lock(settled->mutex);
@@ -251,8 +255,8 @@ struct BlockingCall : TsanHandover
             std::lock_guard lock(h.mutex);
             if (!h.cancelled.load(std::memory_order_acquire))
                 target = h.target.lock();
-            else if (h.context == nullptr)
-                why = h.cancelledFor;
+            else
+                why = h.cancelledReason();
         }
         // A drop is counted and reported by its notifier.
         if (!target)
@@ -367,7 +371,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::u
                         h.room.notify_all(); // the next in line may have room now
                     if (h.context == nullptr) {
                         // Cancelled while waiting: counted, as the cancellation would have counted it.
-                        drop = h.countDrops(1, h.cancelledFor);
+                        drop = h.countDrops(1, h.cancelledReason());
                         lock.unlock();
                         h.report(drop);
                         return Route::Post;
@@ -506,14 +510,8 @@ void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const Asyn
             heldToken = std::move(done->token);
         }
         RIO_TSAN_ACQUIRE(done.get());
-        if (!dropped || !countDrop)
-            return;
-        if (*dropped == QtRegistryControl::DropReason::Discarded) {
-            std::lock_guard lock(h.mutex); // discarded for the handler's cancellation, if it was
-            if (h.context == nullptr)
-                dropped = h.cancelledFor;
-        }
-        h.report(h.countDrops(1, *dropped));
+        if (dropped && countDrop)
+            h.report(h.countDrops(1, *dropped));
     };
     bool made = false;
     try {

@@ -25,7 +25,8 @@ LTTNG_UST_TRACEPOINT_ENUM(registryio, drop_reason,
         lttng_ust_field_enum_value("removed", 1)
         lttng_ust_field_enum_value("context_destroyed", 2)
         lttng_ust_field_enum_value("suspended", 3)
-        lttng_ust_field_enum_value("no_memory", 4)))
+        lttng_ust_field_enum_value("no_memory", 4)
+        lttng_ust_field_enum_value("discarded", 5)))
 
 // A notify (or notifyAsync) of a QtRegistry starts: `handlers` registered.
 LTTNG_UST_TRACEPOINT_EVENT(registryio, notify_begin,
