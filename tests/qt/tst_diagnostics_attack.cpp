@@ -661,6 +661,38 @@ private Q_SLOTS:
         registry.setDiagnosticsEnabled(false);
     }
 
+    // A Latest delivery whose event Qt discards (an event filter on the context eats it) is
+    // scheduled again by the next notify, with the newest event; the replaced one is coalesced.
+    void aDiscardedLatestDeliveryIsScheduledAgainByTheNextNotify()
+    {
+        struct EatOneCall : QObject
+        {
+            bool armed = true;
+            bool eventFilter(QObject *, QEvent *event) override
+            {
+                return event->type() == QEvent::MetaCall && std::exchange(armed, false);
+            }
+        } eat;
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        QObject context;
+        context.installEventFilter(&eat);
+        std::vector<int> got;
+        const rio::HandlerId id =
+            registry.add(&context, [&](int v) { got.push_back(v); },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        registry.notify(1);
+        QCoreApplication::sendPostedEvents(&context); // eaten: discarded unrun
+        QVERIFY(!eat.armed);
+        QVERIFY(got.empty());
+        registry.notify(2);
+        QTRY_COMPARE(got, std::vector<int>{2});
+        const rio::HandlerInfo h = handlerOf(registry, id);
+        QVERIFY2(h.calls == 1 && h.coalesced == 1 && h.totalDrops() == 0 && h.waiting == 0,
+                 qPrintable(describe(h)));
+        registry.setDiagnosticsEnabled(false);
+    }
+
 private:
     // Runs `n` notifies of the given kind with diagnostics on: a direct handler and handlers
     // with a context (queued to a worker, Auto to this thread) must each be counted and timed once

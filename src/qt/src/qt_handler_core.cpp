@@ -216,7 +216,7 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
     {
         std::lock_guard lock(mutex);
         connection = std::exchange(contextConnection, QMetaObject::Connection());
-        drop = dropQueueLocked(garbage, reason);
+        drop = dropQueueLocked(garbage, cancelledReason()); // the first cancellation's, as every other
         // Disconnected, we would not learn of the context's death: forget it now, so no
         // pending delivery or relisting ever touches it again.
         const std::lock_guard drain(drainMutex);

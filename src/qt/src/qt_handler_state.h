@@ -198,6 +198,9 @@ public:
     // Set once the handler left its registry's table (removed, its context destroyed, fired
     // once, cleared): its drops then belong to the registry's QtRegistryControl::leftDrops.
     std::atomic<bool> left{false};
+    // Delivery::Latest: Qt discarded the scheduled delivery's event unrun (its next notify
+    // schedules one again, with the newest event).
+    std::atomic<bool> latestLost{false};
     // What diagnostics show, recorded at add (the context may change thread or die later).
     struct Origin
     {

@@ -26,13 +26,14 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler);
 struct LatestCall : TsanHandover
 {
     std::shared_ptr<QtHandlerState> handler;
+    bool ran = false;
 
     explicit LatestCall(std::shared_ptr<QtHandlerState> h) noexcept : handler(std::move(h))
     {
         RIO_TSAN_RELEASE(this);
     }
     LatestCall(LatestCall &&other) noexcept
-        : TsanHandover(std::move(other)), handler(std::move(other.handler))
+        : TsanHandover(std::move(other)), handler(std::move(other.handler)), ran(other.ran)
     {
         RIO_TSAN_RELEASE(this);
     }
@@ -43,12 +44,17 @@ struct LatestCall : TsanHandover
     {
         RIO_TSAN_ACQUIRE(this);
         tsanSyncWithPosters();
+        // Discarded unrun (Qt may hold its post-event lock; a post that failed holds the
+        // handler's): nothing is taken here, the next notify schedules a delivery again.
+        if (!ran && handler)
+            handler->latestLost.store(true, std::memory_order_release);
     }
 
     void operator()()
     {
         RIO_TSAN_ACQUIRE(this);
         tsanSyncWithPosters();
+        ran = true;
         struct Publish // Qt may destroy this functor on another thread
         {
             const void *self;
@@ -468,6 +474,8 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
     std::unique_lock lock(h.mutex);
     if (h.context == nullptr)
         return; // removed before this notify reached it (as a notify skips a removed handler)
+    if (h.latestLost.exchange(false, std::memory_order_acquire))
+        h.scheduled = false; // its event was discarded: the pending payload is replaced and sent again
     replaced = std::exchange(h.pending, std::move(payload));
     replacedToken = std::exchange(h.pendingToken, token);
     h.coalesced += replaced ? 1 : 0; // diagnostics

@@ -133,9 +133,9 @@ public:
     const Delivery delivery;
     const bool once;
     const bool hasContext;
-    // A QML registry's JavaScript handler, whose context is the registry (its holder): it runs
-    // on the engine's thread, here when a notify starts on the holder's thread (Auto, every
-    // event, no minimum interval), without route(), even if a handler moves the registry.
+    // A QML registry's JavaScript handler, whose context is the registry (its holder): here,
+    // without route(), when a notify starts on the holder's thread (Auto, every event, no
+    // minimum interval), for the whole notify (JavaScript runs on the engine's thread).
     const bool holderAuto;
     std::atomic<bool> armed{false};     // set once `id` is assigned
     std::atomic<bool> cancelled{false}; // removed, context dead or registry gone
