@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "qml_values.h"
 
-#include <registryio/detail/config.h>
-#include <registryio/qml/detail/qml_facade.h>
-
 #include <registryio/qml/detail/delivery.h>
 
 #include <QJSEngine>
@@ -72,14 +69,6 @@ QString readOverflowOption(const QJSValue &options, Overflow &out)
 }
 
 } // namespace
-
-QThread *detail::currentQThread()
-{
-    RIO_TLS_INITIAL_EXEC static thread_local constinit QThread *current = nullptr;
-    if (current == nullptr) [[unlikely]]
-        current = QThread::currentThread();
-    return current;
-}
 
 QJSValue detail::scriptValue(QJSEngine *engine, const QVariant &event)
 {

@@ -18,6 +18,14 @@
 
 namespace rio::detail {
 
+QThread *currentQThread()
+{
+    RIO_TLS_INITIAL_EXEC static thread_local constinit QThread *current = nullptr;
+    if (current == nullptr) [[unlikely]]
+        current = QThread::currentThread();
+    return current;
+}
+
 std::shared_ptr<QtHandlerCore> QtHandlerCore::create(const std::shared_ptr<QtRegistryControl> &control,
                                                      const Settings &settings)
 {

@@ -240,7 +240,7 @@ public:
 inline bool isHere(const QThread *thread, QThread *&here) noexcept
 {
     if (here == nullptr)
-        here = QThread::currentThread();
+        here = currentQThread();
     return thread == here;
 }
 

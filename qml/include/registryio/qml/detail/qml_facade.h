@@ -6,7 +6,6 @@
 // type. Not part of the public API.
 
 #include <registryio/handler_id.h>
-#include <registryio/qml/qml_export.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/qt_registry.h>
 
@@ -109,11 +108,6 @@ public:
 protected:
     ~QmlFacadeListener() = default;
 };
-
-/// The calling thread's QThread, asked of Qt once per thread (Qt's answer costs a call into its
-/// thread data each time). It stays the thread's until the thread's last TLS destructors, where
-/// Qt itself may answer null.
-RIO_QML_EXPORT QThread *currentQThread();
 
 /// The facade a QML registry holds: a QtRegistry<E> (no QObject parent: a notify under way may
 /// keep it past its holder) whose handlers' context is that registry (no per-handler watch, as

@@ -28,6 +28,11 @@
 
 namespace rio::detail {
 
+/// The calling thread's QThread, asked of Qt once per thread (Qt's answer costs a call into its
+/// thread data each time). It stays the thread's until the thread's last TLS destructors, where
+/// Qt itself may answer null.
+RIO_QT_EXPORT QThread *currentQThread();
+
 struct QtRegistryControl;
 class RegistryCore;
 
