@@ -8,6 +8,7 @@
 // by the difference of the iterations is the cost of one notify, free of start-up and set-up.
 // Writer shapes (library rio or mutex_vector, the reference of common/writer_shapes.h):
 //   scoped       <handlers> objects take a scoped connection, one emit, the objects go
+//   conndisc     as scoped without the emit: the harness's connect + disconnect pairs
 //   guard_drop   one scoped connection's destruction (16 others registered); only the drop is
 //                collected (run with --collect-atstart=no: callgrind.py does)
 //   construct    construct and destroy an empty registry
@@ -113,11 +114,11 @@ template <typename Shapes>
 [[gnu::noinline]] void writerShapeLoop(std::string_view op, int handlers, long iterations)
 {
     typename Shapes::Signal signal;
-    if (op == "scoped") {
+    if (op == "scoped" || op == "conndisc") {
         std::vector<typename Shapes::Scoped> objects;
         objects.reserve(static_cast<std::size_t>(handlers));
         for (long i = 0; i < iterations; ++i)
-            scopedRound<Shapes>(signal, handlers, objects);
+            scopedRound<Shapes>(signal, handlers, objects, op == "scoped");
     } else if (op == "guard_drop") {
         std::vector<typename Shapes::Scoped> others;
         for (int i = 0; i < 16; ++i)
@@ -219,7 +220,7 @@ int main(int argc, char **argv)
         return 0;
     }
 #endif
-    if (op == "scoped" || op == "guard_drop" || op == "construct") {
+    if (op == "scoped" || op == "conndisc" || op == "guard_drop" || op == "construct") {
         if (library == RioShapes::key)
             writerShapeLoop<RioShapes>(op, handlers, iterations);
         else if (library == ReferenceShapes::key)

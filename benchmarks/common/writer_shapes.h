@@ -116,14 +116,16 @@ struct ReferenceShapes
     static void emit(Signal &s, const Event &e) { s.emit(e); }
 };
 
-/// One round of the harness's shape: `n` objects each take a scoped connection, one emit, the
-/// objects are destroyed. `objects` is scratch space reused between rounds.
+/// One round of the harness's shape: `n` objects each take a scoped connection, one emit (unless
+/// `emit` is false), the objects are destroyed. `objects` is scratch space reused between rounds.
 template <typename Shapes>
-void scopedRound(typename Shapes::Signal &signal, int n, std::vector<typename Shapes::Scoped> &objects)
+void scopedRound(typename Shapes::Signal &signal, int n, std::vector<typename Shapes::Scoped> &objects,
+                 bool emit = true)
 {
     for (int i = 0; i < n; ++i)
         objects.push_back(Shapes::scoped(signal));
-    Shapes::emit(signal, Event{n});
+    if (emit)
+        Shapes::emit(signal, Event{n});
     objects.clear();
 }
 
