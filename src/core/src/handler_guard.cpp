@@ -18,9 +18,13 @@ HandlerGuard::HandlerGuard(detail::RegistryState *state, HandlerId id, std::uint
 HandlerGuard &HandlerGuard::operator=(HandlerGuard &&other) noexcept
 {
     if (this != &other) {
-        reset();
+        // As the destructor: an empty guard (a member assigned its first handler) makes no call,
+        // and a link is moved only where one of the two has one.
+        if (m_state != nullptr || m_link)
+            reset();
         m_state = std::exchange(other.m_state, nullptr);
-        m_link = std::move(other.m_link);
+        if (other.m_link)
+            m_link = std::move(other.m_link);
         m_id = std::exchange(other.m_id, HandlerId{});
         m_hint = other.m_hint;
     }
