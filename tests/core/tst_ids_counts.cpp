@@ -276,7 +276,7 @@ RIO_TEST(removeAndWaitOfUnknownIdReturnsAtOnce)
 }
 
 // pendingCount() is per registry and pendingCountAll() their sum; a registry's call never
-// reclaims another registry's objects. A pass runs once 64 objects are pending (here no
+// reclaims another registry's objects. A pass runs once passBatch objects are pending (here no
 // reader holds anything, so it frees all of them); remove() alone destroys nothing before.
 RIO_TEST(pendingCountsPerRegistryAndThePassThreshold)
 {
@@ -285,7 +285,7 @@ RIO_TEST(pendingCountsPerRegistryAndThePassThreshold)
     // tombstones never trigger a compaction: only removed handlers are pending.
     rio::Registry<int> a(1024);
     rio::Registry<int> b(1024);
-    for (int i = 0; i < 100; ++i) {
+    for (std::size_t i = 0; i < 2 * rio::detail::passBatch; ++i) {
         a.add([] { });
         b.add([] { });
     }
@@ -315,12 +315,13 @@ RIO_TEST(pendingCountsPerRegistryAndThePassThreshold)
                 ++*destroyed;
         }
     };
-    while (a.pendingCount() < 63)
+    while (a.pendingCount() < rio::detail::passBatch - 1)
         CHECK(a.remove(a.add([c = Count(&destroyed)] { })));
     CHECK_EQ(destroyed, 0);
-    CHECK(a.remove(a.add([c = Count(&destroyed)] { }))); // the 64th: a pass
+    CHECK(a.remove(a.add([c = Count(&destroyed)] { }))); // the last of the batch: a pass
     CHECK_EQ(a.pendingCount(), std::size_t{0});
-    CHECK_EQ(destroyed, 64 - 10);
+    const int batchDestroyed = static_cast<int>(rio::detail::passBatch) - 10; // a's first 10 had no Count
+    CHECK_EQ(destroyed, batchDestroyed);
 
     // A once-handler that fires is pending until a reclaiming call; removeAndWait of its id
     // returns false (this call did not remove it) and destroys it.
@@ -328,9 +329,9 @@ RIO_TEST(pendingCountsPerRegistryAndThePassThreshold)
     a.notify(0);
     CHECK(!a.contains(once));
     CHECK_EQ(a.pendingCount(), std::size_t{1});
-    CHECK_EQ(destroyed, 54);
+    CHECK_EQ(destroyed, batchDestroyed);
     CHECK(!a.removeAndWait(once));
-    CHECK_EQ(destroyed, 55);
+    CHECK_EQ(destroyed, batchDestroyed + 1);
     CHECK_EQ(a.pendingCount(), std::size_t{0});
     CHECK_EQ(rio::detail::pendingCountAll(), std::size_t{0});
 }

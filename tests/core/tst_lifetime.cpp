@@ -277,7 +277,7 @@ RIO_TEST(plainClosureBlockNotReusedWhileRunning)
     release.count_down();
     notifier.join();
     CHECK_EQ(mismatches.load(), 0L);
-    CHECK(pendingWhileRunning < 64); // the passes did run and recycle the others
+    CHECK(pendingWhileRunning < rio::detail::passBatch); // the passes did run and recycle the others
     CHECK(!registry.removeAndWait(parked));
     CHECK_EQ(registry.pendingCount(), std::size_t{0});
 }
@@ -348,15 +348,15 @@ RIO_TEST(registryDeathWaitsForItsClosuresBeingDestroyedElsewhere)
     for (int i = 0; i < 200; ++i)
         registry->add([] { });
     std::vector<rio::HandlerId> fillers;
-    for (int i = 0; i < 62; ++i)
+    for (std::size_t i = 0; i + 2 < rio::detail::passBatch; ++i)
         fillers.push_back(registry->add([] { }));
     const rio::HandlerId slow = registry->add([s = SlowToDie(&inDestructor, &finish)] { });
     rio::HandlerGuard guard = registry->addScoped([] { });
     for (rio::HandlerId id : fillers)
         CHECK(registry->remove(id));
     CHECK(registry->remove(slow));
-    CHECK_EQ(registry->pendingCount(), std::size_t{63}); // one short of a pass
-    std::thread resetter([&guard] { guard.reset(); });   // the 64th: a pass on that thread
+    CHECK_EQ(registry->pendingCount(), rio::detail::passBatch - 1); // one short of a pass
+    std::thread resetter([&guard] { guard.reset(); });              // the batch's last: a pass on that thread
     inDestructor.wait();
     auto death = std::async(std::launch::async, [&registry] { registry.reset(); });
     // Correct code keeps ~Registry waiting for the destructor; a generous bound for the
@@ -514,7 +514,7 @@ RIO_TEST_DATA(closureDestructorDestroysItsRegistry, int, how, {"remove", 0}, {"g
 }
 
 // Churn with a notifier running on the same registry. DURING the churn, after every single
-// operation, the pending count stays under a constant: a pass runs once 64 objects wait, and
+// operation, the pending count stays under a constant: a pass runs once passBatch objects wait, and
 // the notifier (one read section at a time, not parked) can keep back only the array it
 // holds and the one box it runs (in the fallback fence mode: the boxes of that array, a
 // handful here), so a pass leaves little and the next comes after at most twice that. A
@@ -525,7 +525,7 @@ RIO_TEST_DATA(closureDestructorDestroysItsRegistry, int, how, {"remove", 0}, {"g
 RIO_TEST(noGrowthUnderChurn)
 {
     constexpr int batch = 500;
-    constexpr std::size_t pendingBound = 160;
+    constexpr std::size_t pendingBound = rio::detail::passBatch * 5 / 2;
     const int batches = rio::test::scaled(40, 4);
     Counters c;
     rio::Registry<int> registry;
@@ -621,8 +621,8 @@ RIO_TEST(onceChurnReclaims)
     for (int r = 0; r < rounds; ++r) {
         registry.addOnce(trackedHandler(&c, [&calls] { ++calls; }));
         registry.notify(r);
-        // A notify never reclaims; the next addOnce runs the pass once 64 wait.
-        CHECK(registry.pendingCount() <= 64);
+        // A notify never reclaims; the next addOnce runs the pass once passBatch wait.
+        CHECK(registry.pendingCount() <= rio::detail::passBatch);
     }
     registry.synchronize();
     CHECK_EQ(calls, rounds);

@@ -91,7 +91,7 @@ void RegistryCore::notifyOutOfLine(const void *event) const
 void RegistryCore::reportFailure(const HandlerBox *box, const char *what) noexcept
 {
     try {
-        hazard::Protected<CallbackBox> callback(box->core->callback);
+        hazard::Protected<CallbackBox> callback(box->core->st().callback); // a box: the state exists
         CallbackBox *c = callback.get();
         if (c == nullptr)
             return;
@@ -599,7 +599,7 @@ void RegistryCore::replaceCallback(CallbackBox *box)
     if (box != nullptr)
         box->kind = Retired::Kind::Callback;
     CallbackBox *old =
-        callback.exchange(box, RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acq_rel);
+        st().callback.exchange(box, RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acq_rel);
     if (old != nullptr) {
         st().retired.retire(old);
         if (st().retired.passDue())

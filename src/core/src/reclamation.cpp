@@ -44,7 +44,7 @@ struct GuardPass : ThreadFrame
 
 namespace {
 
-constexpr std::size_t passObjects = 64;                   // a pass runs once this many objects wait...
+constexpr std::size_t passObjects = passBatch;            // a pass runs once this many objects wait...
 constexpr std::size_t passBytes = std::size_t{64} * 1024; // ...or this many bytes
 
 bool ownsFrame(const DestroyFrame *frame) noexcept
@@ -125,7 +125,7 @@ void RegistryCore::destroyState() noexcept
             s->next = chain;
             chain = s;
         }
-        if (CallbackBox *c = callback.exchange(nullptr, std::memory_order_acq_rel)) {
+        if (CallbackBox *c = st().callback.exchange(nullptr, std::memory_order_acq_rel)) {
             c->next = chain;
             chain = c;
         }

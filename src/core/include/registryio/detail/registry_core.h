@@ -153,6 +153,11 @@ struct CallbackBox : Retired
     void (*call)(CallbackBox *, const ExceptionInfo &) = nullptr;
 };
 
+/// Objects a registry lets wait before a reclaim pass (one heavy fence each): the pass's fence and
+/// scan are shared by this many removals, and a reader parked on a snapshot keeps at most about
+/// twice this (tests/core's bounds are written in it).
+inline constexpr std::size_t passBatch = 128;
+
 /// A registry's retired objects, its reclaim passes' schedule and the destruction chains in
 /// flight (reclamation.cpp). Under the registry's lock, except the atomics.
 struct RetiredList
@@ -162,7 +167,7 @@ struct RetiredList
     std::size_t pending = 0;   // objects on both lists
     std::size_t pendingBytes = 0;
     std::atomic<std::size_t> pendingPublic{0};          // `pending`, for pendingCount() without the lock
-    std::size_t nextPass = 64;                          // the next pass when this many are pending...
+    std::size_t nextPass = passBatch;                   // the next pass when this many are pending...
     std::size_t nextPassBytes = std::size_t{64} * 1024; // ...or this many bytes
     std::uint64_t retireSeq = 0;                        // the last retired object's number
     std::uint64_t fencedSeq = 0;    // everything retired up to this was unpublished before a fence
@@ -204,6 +209,9 @@ struct RegistryState
     std::size_t byIdNulls = 0; // entries of removed handlers since the last batch
     RetiredList retired;
     std::shared_ptr<RegistryLink> link;
+    // The exception callback (read by failure reports through a hazard slot): here, not in the
+    // registry, so that constructing a registry stores nothing for it.
+    std::atomic<CallbackBox *> callback{nullptr};
     // Blocks of destroyed plain boxes (freePlainBox's), kept for the next adds of plain closures
     // (addPlain): at most `spareLimit`, each still a Retired with its block's `bytes`.
     Retired *spareBoxes = nullptr;
@@ -333,7 +341,6 @@ public:
 
     // Read by every notify: on its own cache line, away from what writers touch.
     alignas(64) std::atomic<Snapshot *> head;
-    std::atomic<CallbackBox *> callback{nullptr};
 
     // Process-life hooks (fork), for each state on the process-wide list: see process_life.cpp.
     static void lockForFork(RegistryState &state) noexcept;
@@ -414,7 +421,8 @@ RIO_CORE_EXPORT void notifyTimed(std::atomic<const void *> *slot, const Snapshot
 } // namespace diag
 
 /// Spare blocks a registry keeps for plain boxes (RegistryState::spareBoxes).
-inline constexpr std::size_t spareLimit = 64;
+/// As many as a pass frees under churn, so that an add after a pass takes no malloc.
+inline constexpr std::size_t spareLimit = passBatch;
 
 /// Frees a box whose closure needs no destructor: core-library code, so a plugin's trivially
 /// destructible closures leave no code pointer into the plugin even while they wait to be freed.
