@@ -94,7 +94,7 @@ def main():
     for name, count in counts.items():
         budget, measured = budgets[name]
         over = count > budget
-        print(f"{name:26}{count:10.1f}{budget:9.0f}{measured:10.1f}{'   OVER BUDGET' if over else ''}")
+        print(f"{name:26}{count:10.1f}{budget:9.1f}{measured:10.1f}{'   OVER BUDGET' if over else ''}")
         if over:
             failed.append(name)
     if failed:
