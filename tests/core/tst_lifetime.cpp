@@ -526,7 +526,7 @@ RIO_TEST(noGrowthUnderChurn)
 {
     constexpr int batch = 500;
     constexpr std::size_t pendingBound = rio::detail::passBatch * 5 / 2;
-    const int batches = rio::test::scaled(40, 4);
+    const int batches = rio::test::scaled(40, 2); // retires well over 10x pendingBound everywhere
     Counters c;
     rio::Registry<int> registry;
     std::atomic<bool> stop{false};
