@@ -48,6 +48,54 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Runs this binary again for `function` with RIO_DIAGNOSTICS_JSON set; the file it wrote.
+QJsonDocument runJsonChild(const char *childFunction)
+{
+    QTemporaryDir dir;
+    if (!dir.isValid())
+        return {};
+    const QString path = dir.filePath(QStringLiteral("diagnostics.json"));
+    // posix_spawn, which ThreadSanitizer handles (unlike QProcess's clone-based fork).
+    std::vector<std::string> environment;
+    for (char **e = environ; *e != nullptr; ++e)
+        environment.emplace_back(*e);
+    environment.push_back("RIO_DIAGNOSTICS_JSON=" + path.toStdString());
+    environment.emplace_back("RIO_TEST_JSON_CHILD=1");
+    std::vector<char *> envp;
+    for (std::string &e : environment)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string program = QCoreApplication::applicationFilePath().toStdString();
+    std::string function = childFunction;
+    char *argv[] = {program.data(), function.data(), nullptr};
+    posix_spawn_file_actions_t quiet; // its test log is not ours
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    const int spawned = ::posix_spawn(&pid, program.c_str(), &quiet, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&quiet);
+    if (spawned != 0) {
+        qWarning("cannot spawn %s", program.c_str());
+        return {};
+    }
+    int status = 0;
+    bool reaped = false; // QTRY_ tests its condition again after it held: reap once
+    if (!QTest::qWaitFor([&] { return reaped || (reaped = ::waitpid(pid, &status, WNOHANG) == pid); },
+                         120'000) ||
+        !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        qWarning("%s: the child failed (status %d)", childFunction, status);
+        return {};
+    }
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    QJsonParseError error{};
+    QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &error);
+    if (error.error != QJsonParseError::NoError)
+        qWarning("%s: %s", childFunction, qPrintable(error.errorString()));
+    return doc;
+}
+
 class Receiver : public QObject
 {
     Q_OBJECT
@@ -870,48 +918,67 @@ private Q_SLOTS:
     // binary run again for jsonChild, which leaves a registry alive at exit.
     void jsonIsWrittenAtExit()
     {
-        QTemporaryDir dir;
-        QVERIFY(dir.isValid());
-        const QString path = dir.filePath(QStringLiteral("diagnostics.json"));
-        // posix_spawn, which ThreadSanitizer handles (unlike QProcess's clone-based fork).
-        std::vector<std::string> environment;
-        for (char **e = environ; *e != nullptr; ++e)
-            environment.emplace_back(*e);
-        environment.push_back("RIO_DIAGNOSTICS_JSON=" + path.toStdString());
-        environment.emplace_back("RIO_TEST_JSON_CHILD=1");
-        std::vector<char *> envp;
-        for (std::string &e : environment)
-            envp.push_back(e.data());
-        envp.push_back(nullptr);
-        std::string program = QCoreApplication::applicationFilePath().toStdString();
-        std::string function = "jsonChild";
-        char *argv[] = {program.data(), function.data(), nullptr};
-        posix_spawn_file_actions_t quiet; // its test log is not ours
-        posix_spawn_file_actions_init(&quiet);
-        posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
-        pid_t pid = 0;
-        const int spawned = ::posix_spawn(&pid, program.c_str(), &quiet, nullptr, argv, envp.data());
-        posix_spawn_file_actions_destroy(&quiet);
-        QCOMPARE(spawned, 0);
-        int status = 0;
-        bool reaped = false; // QTRY_ tests its condition again after it held: reap once
-        QTRY_VERIFY_WITH_TIMEOUT(reaped || (reaped = ::waitpid(pid, &status, WNOHANG) == pid), 120'000);
-        QVERIFY(WIFEXITED(status));
-        QCOMPARE(WEXITSTATUS(status), 0);
-        QFile file(path);
-        QVERIFY(file.open(QIODevice::ReadOnly));
-        QJsonParseError error{};
-        const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &error);
-        QCOMPARE(error.error, QJsonParseError::NoError);
+        const QJsonDocument doc = runJsonChild("jsonChild");
         bool found = false;
         for (const QJsonValue &r : doc.object()[u"registries"].toArray()) {
             if (r[u"name"].toString() != QStringLiteral("at-exit"))
                 continue;
             const QJsonArray handlers = r[u"handlers"].toArray();
             found = handlers.size() == 1 && handlers[0][u"calls"].toInteger() == 3 &&
-                    handlers[0][u"file"].toString().endsWith(QStringLiteral("tst_diagnostics.cpp"));
+                    handlers[0][u"file"].toString().endsWith(QStringLiteral("tst_diagnostics.cpp")) &&
+                    !r[u"destroyed"].toBool();
         }
         QVERIFY2(found, doc.toJson().constData());
+    }
+
+    // The usual application declares its registries after the application object, so they die
+    // before it: the file written at exit still holds each as it was just before it died, its
+    // handlers with their counts (a QtRegistry and a Registry<E>, on the stack of jsonChildUsual).
+    void jsonAtExitKeepsRegistriesThatDiedBeforeTheApplication()
+    {
+        const QJsonDocument doc = runJsonChild("jsonChildUsual");
+        int found = 0;
+        for (const QJsonValue &r : doc.object()[u"registries"].toArray()) {
+            const QString name = r[u"name"].toString();
+            if (name != QStringLiteral("usual-qt") && name != QStringLiteral("usual-core"))
+                continue;
+            const QJsonArray handlers = r[u"handlers"].toArray();
+            QVERIFY2(r[u"destroyed"].toBool(), qPrintable(name));
+            QCOMPARE(r[u"qt"].toBool(), name == QStringLiteral("usual-qt"));
+            QCOMPARE(handlers.size(), 2);
+            QCOMPARE(handlers[0][u"calls"].toInteger(), 5);
+            QCOMPARE(handlers[1][u"failures"].toInteger(), 5);
+            QVERIFY(handlers[0][u"file"].toString().endsWith(QStringLiteral("tst_diagnostics.cpp")));
+            QVERIFY(handlers[0][u"runTime"][u"count"].toInteger() > 0);
+            ++found;
+        }
+        QVERIFY2(found == 2, doc.toJson().constData());
+        // Kept only for the file: a process without RIO_DIAGNOSTICS_JSON keeps nothing.
+        QVERIFY(rio::Diagnostics::destroyedRegistries().isEmpty());
+    }
+
+    // Run by jsonAtExitKeepsRegistriesThatDiedBeforeTheApplication only.
+    void jsonChildUsual()
+    {
+        if (qEnvironmentVariableIsEmpty("RIO_TEST_JSON_CHILD"))
+            QSKIP("run by jsonAtExitKeepsRegistriesThatDiedBeforeTheApplication in a child process");
+        rio::Diagnostics::setEnabled(true);
+        {
+            rio::QtRegistry<int> qt;
+            qt.setObjectName(QStringLiteral("usual-qt"));
+            rio::Registry<int> core;
+            core.setDiagnosticsName("usual-core");
+            qt.add([](int) { });
+            qt.add([](int) { throw std::runtime_error("planted"); });
+            core.add([](int) { });
+            core.add([](int) { throw std::runtime_error("planted"); });
+            for (int i = 0; i < 5; ++i) {
+                qt.notify(i);
+                core.notify(i);
+            }
+        }
+        rio::Diagnostics::setEnabled(false);
+        QCOMPARE(rio::Diagnostics::destroyedRegistries().size(), 2);
     }
 
     // Run by jsonIsWrittenAtExit only: a registry that lives until exit, its handler run 3 times.

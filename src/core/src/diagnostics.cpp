@@ -26,6 +26,7 @@ namespace {
 constinit std::atomic<std::uint64_t> threadCounter{0};
 constinit std::atomic<std::uint64_t> serialCounter{0};
 constinit std::atomic<bool> globalOn{false};
+constinit std::atomic<bool> keepOn{false}; // destroyed registries' records are kept
 
 // Calls f(state) for every listed registry state with a core, under the state's writer lock.
 template <typename F>
@@ -62,6 +63,10 @@ void initFromEnvironment() noexcept
 {
     static constinit std::atomic<bool> read{false};
     RegistryList::initOnce(read, []() noexcept {
+        // The file written at exit shows registries destroyed before it (the Qt layer writes it).
+        const char *json = std::getenv("RIO_DIAGNOSTICS_JSON"); // NOLINT(concurrency-mt-unsafe)
+        if (json != nullptr && json[0] != '\0')
+            keepOn.store(true, std::memory_order_relaxed);
         const char *v = std::getenv("RIO_DIAGNOSTICS"); // NOLINT(concurrency-mt-unsafe)
         if (v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0) {
             initClockLocked();
@@ -114,6 +119,63 @@ void thresholds(std::uint64_t &main, std::uint64_t &other, std::uint64_t &stall)
     main = mainNs.load(std::memory_order_relaxed);
     other = otherNs.load(std::memory_order_relaxed);
     stall = stallNs.load(std::memory_order_relaxed);
+}
+
+namespace {
+
+// Records of destroyed registries, the last departedKept; never destroyed (registries with static
+// storage may die after any static of ours).
+struct Departed
+{
+    std::mutex mutex;
+    std::vector<RegistryRecord> records;
+    std::uint64_t lost = 0;
+};
+
+Departed &departed()
+{
+    static auto *d = new Departed; // NOLINT(bugprone-unhandled-exception-at-new)
+    return *d;
+}
+} // namespace
+
+void keepDeparted(bool on) noexcept
+{
+    keepOn.store(on, std::memory_order_relaxed);
+}
+
+bool keepingDeparted() noexcept
+{
+    return keepOn.load(std::memory_order_relaxed);
+}
+
+std::vector<RegistryRecord> departedRecords(std::uint64_t &lost)
+{
+    Departed &d = departed();
+    std::lock_guard lock(d.mutex);
+    lost = d.lost;
+    return d.records;
+}
+
+// A registry being destroyed, under its lock, its handlers still listed: keeps its record.
+void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
+{
+    if (!keepOn.load(std::memory_order_relaxed) || s.facade || (s.eventType.empty() && s.name.empty()))
+        return;
+    Departed &d = departed();
+    try {
+        RegistryRecord rec;
+        core.recordLocked(rec);
+        std::lock_guard lock(d.mutex);
+        if (d.records.size() == departedKept) {
+            d.records.erase(d.records.begin());
+            ++d.lost;
+        }
+        d.records.push_back(std::move(rec));
+    } catch (...) {
+        std::lock_guard lock(d.mutex);
+        ++d.lost; // no memory: not kept
+    }
 }
 
 std::vector<RegistryRecord> collect(std::uint64_t serial)

@@ -39,6 +39,8 @@ std::uint64_t nextSerial() noexcept;
 /// Counts a registry whose entries start (true) or stop recording, under its lock (the watchdog
 /// runs while any do).
 void countRegistry(bool on) noexcept;
+/// A registry being destroyed (under its lock, handlers still listed): kept while keepDeparted.
+void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept;
 /// Reads RIO_DIAGNOSTICS once (the first registry state of the process).
 void initFromEnvironment() noexcept;
 

@@ -250,6 +250,17 @@ struct RegistryRecord
 /// lock in turn; runs no user code.
 RIO_CORE_EXPORT std::vector<RegistryRecord> collect(std::uint64_t serial = 0);
 
+/// How many destroyed registries keepDeparted keeps (the last ones).
+inline constexpr std::size_t departedKept = 256;
+/// While on, each registry without a facade keeps its last record when it is destroyed (the
+/// Qt layer keeps its facades' own), so that a report written later still shows it.
+RIO_CORE_EXPORT void keepDeparted(bool on) noexcept;
+/// True while destroyed registries are kept.
+RIO_CORE_EXPORT bool keepingDeparted() noexcept;
+/// The records kept of destroyed registries (oldest first), and how many were let go beyond
+/// departedKept in `lost`.
+RIO_CORE_EXPORT std::vector<RegistryRecord> departedRecords(std::uint64_t &lost);
+
 /// Reads a tick histogram: its buckets, total and max in nanoseconds, and the tick's length.
 RIO_CORE_EXPORT void toNanos(const Histogram &h, std::array<std::uint64_t, tickBucketCount> &buckets,
                              std::uint64_t &totalNs, std::uint64_t &maxNs, double &nsPerTick) noexcept;

@@ -172,6 +172,8 @@ struct RIO_QT_EXPORT RegistryInfo
     /// Queued deliveries dropped, by DropReason, for handlers no longer listed (removed, their
     /// context destroyed, cleared): what they had dropped when they left and what was dropped since.
     std::array<quint64, dropReasonCount> removedHandlerDrops{};
+    /// True for the last state of a registry destroyed since (Diagnostics::destroyedRegistries).
+    bool destroyed = false;
 };
 
 /// A slow or hung handler as the watchdog reports it.
@@ -210,6 +212,9 @@ public:
     [[nodiscard]] static QList<RegistryInfo> snapshot();
     /// As snapshot(), for one registry id (empty handlers and id 0 when it is gone).
     [[nodiscard]] static RegistryInfo snapshot(quint64 registryId);
+    /// While RIO_DIAGNOSTICS_JSON is set: each destroyed registry as it was just before it died
+    /// (the last 256, in id order, `destroyed` set); otherwise empty.
+    [[nodiscard]] static QList<RegistryInfo> destroyedRegistries();
 
     /// Enables (or disables) timing, direct-handler counters and the watchdog for every
     /// registry, present and future. Also enabled by the environment variable
