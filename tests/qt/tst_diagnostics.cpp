@@ -307,7 +307,9 @@ private Q_SLOTS:
         QVERIFY(h.timed);
         QCOMPARE(h.calls, quint64{2});
         QCOMPARE(h.failures, quint64{1});
-        QCOMPARE(h.runTime.count, quint64{2});
+        // Every run counted; the histogram holds the precisely timed ones (one notify per thread
+        // per millisecond by default): the first at least.
+        QVERIFY(h.runTime.count >= 1 && h.runTime.count <= 2);
         QVERIFY(h.runTime.p50Ns() <= h.runTime.p99Ns());
         QVERIFY(h.runTime.p99Ns() <= h.runTime.maxNs);
         registry.setDiagnosticsEnabled(false);
@@ -667,6 +669,41 @@ private Q_SLOTS:
         }
     }
 
+    // With the default thresholds, a run of 30 ms on a worker thread (under the stall threshold,
+    // so the watchdog never names it) is still counted as slow, kept among the recent slow runs,
+    // and found by the documented filter (`slowRuns > 0`).
+    void defaultThresholdsFindAWorkerStall()
+    {
+        QCOMPARE(rio::Diagnostics::slowThreshold(), std::chrono::nanoseconds(16ms));
+        QCOMPARE(rio::Diagnostics::workerSlowThreshold(), std::chrono::nanoseconds(16ms));
+        QCOMPARE(rio::Diagnostics::stallThreshold(), std::chrono::nanoseconds(50ms));
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("worker-stall"));
+        registry.setDiagnosticsEnabled(true);
+        int runs = 0;
+        registry.add([&](int) {
+            if (++runs == 2) // once in three runs: 30 ms (a workload, not a synchronisation)
+                std::this_thread::sleep_for(30ms);
+        });
+        quint64 n = 0;
+        std::thread t([&] {
+            n = rio::Diagnostics::currentThread();
+            for (int i = 0; i < 3; ++i)
+                registry.notify(i);
+        });
+        t.join();
+        const rio::RegistryInfo info = rio::Diagnostics::snapshot(registry.registryId());
+        registry.setDiagnosticsEnabled(false);
+        QCOMPARE(info.handlers.size(), 1);
+        QCOMPARE(info.handlers[0].calls, 3u);
+        QCOMPARE(info.handlers[0].slowRuns, 1u);
+        bool kept = false;
+        for (const rio::SlowHandlerReport &r : rio::Diagnostics::recentSlowRuns())
+            kept = kept || (r.handler.registryId == registry.registryId() && r.thread == n &&
+                            r.elapsedNs >= 29'000'000);
+        QVERIFY(kept);
+    }
+
     // A handler with a context is timed once per run, where it runs: run on the notifying thread
     // (Auto, on its own thread) or by a BlockingQueuedConnection from another thread (whose
     // notifier only waits), one slow run each, one stall for the blocking one, each naming the
@@ -891,8 +928,9 @@ private Q_SLOTS:
             listed = listed || v.toObject()[u"id"].toInteger() == qint64(info.id);
         QVERIFY(listed);
         QJsonObject slowRun;
-        for (const QJsonValue &v : all[u"recentSlowRuns"].toArray())
-            if (v[u"handler"][u"registryId"].toInteger() == qint64(info.id))
+        for (const QJsonValue &v : all[u"recentSlowRuns"].toArray())           // the direct handler's (the
+            if (v[u"handler"][u"registryId"].toInteger() == qint64(info.id) && // queued one waited
+                v[u"handler"][u"id"].toInteger() == qint64(direct.value()))    // on a worker)
                 slowRun = v.toObject();
         QCOMPARE(slowRun[u"handler"][u"id"].toInteger(), qint64(direct.value()));
         QCOMPARE(slowRun[u"threadName"].toString(), QStringLiteral("main"));
@@ -949,7 +987,6 @@ private Q_SLOTS:
             QCOMPARE(handlers[0][u"calls"].toInteger(), 5);
             QCOMPARE(handlers[1][u"failures"].toInteger(), 5);
             QVERIFY(handlers[0][u"file"].toString().endsWith(QStringLiteral("tst_diagnostics.cpp")));
-            QVERIFY(handlers[0][u"runTime"][u"count"].toInteger() > 0);
             ++found;
         }
         QVERIFY2(found == 2, doc.toJson().constData());

@@ -12,7 +12,6 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
-#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,10 +66,14 @@ void initFromEnvironment() noexcept
         const char *json = std::getenv("RIO_DIAGNOSTICS_JSON"); // NOLINT(concurrency-mt-unsafe)
         if (json != nullptr && json[0] != '\0')
             keepOn.store(true, std::memory_order_relaxed);
-        const char *v = std::getenv("RIO_DIAGNOSTICS"); // NOLINT(concurrency-mt-unsafe)
+        const char *v = std::getenv("RIO_DIAGNOSTICS");               // NOLINT(concurrency-mt-unsafe)
+        const char *precise = std::getenv("RIO_DIAGNOSTICS_PRECISE"); // NOLINT(concurrency-mt-unsafe)
+        if (precise != nullptr && precise[0] != '\0' && std::strcmp(precise, "0") != 0)
+            everyRunPrecise.store(true, std::memory_order_relaxed);
         if (v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0) {
             initClockLocked();
             updateTicks();
+            tickCoarse();
             globalOn.store(true, std::memory_order_release);
             updateWatchdog();
         }
@@ -81,6 +84,7 @@ void setGlobalEnabled(bool enabled)
 {
     initClock();
     updateTicks();
+    tickCoarse(); // before any run is timed: a coarse clock left from an earlier watchdog is stale
     std::exception_ptr error;
     globalOn.store(enabled, std::memory_order_release);
     forEachCore([&](RegistryState &s) {
@@ -94,6 +98,18 @@ void setGlobalEnabled(bool enabled)
     updateWatchdog();
     if (error)
         std::rethrow_exception(error);
+}
+
+void setEveryRunPrecise(bool on) noexcept
+{
+    initClock();
+    everyRunPrecise.store(on, std::memory_order_relaxed);
+    updateTicks();
+}
+
+bool isEveryRunPrecise() noexcept
+{
+    return everyRunPrecise.load(std::memory_order_relaxed);
 }
 
 bool globalEnabled() noexcept
@@ -203,6 +219,7 @@ void RegistryCore::setDiagnosticsEnabled(bool enabled)
 {
     diag::initClock();
     diag::updateTicks();
+    diag::tickCoarse();
     {
         RegistryState &ws = writerState();
         std::lock_guard lock(ws.writerLock);
@@ -306,9 +323,8 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out) const
             h.failures = s->failures.load(std::memory_order_relaxed);
             h.slowRuns = s->slowRuns.load(std::memory_order_relaxed);
             diag::toNanos(s->runTime, h.buckets, h.totalNs, h.maxNs, h.nsPerTick);
-            // A timed notify counts a run in the histogram alone; a layer counts its own runs.
-            h.calls = s->layerTimed ? s->calls.load(std::memory_order_relaxed)
-                                    : std::accumulate(h.buckets.begin(), h.buckets.end(), std::uint64_t{0});
+            // Every run is counted; the histogram holds the precisely timed ones.
+            h.calls = s->totalCalls();
         }
         out.handlers.push_back(h);
     }

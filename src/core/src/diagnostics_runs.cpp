@@ -131,18 +131,26 @@ void watchdogMain(std::uint64_t generation) noexcept
 {
     Shared &g = shared();
     auto lastRefine = std::chrono::steady_clock::now();
+    auto lastScan = lastRefine;
     std::unique_lock lock(g.watchdogMutex);
+    tickCoarse();
     while (g.generation == generation) { // also after a look: a stop may have come meanwhile
         const std::uint64_t stall = stallNs.load(std::memory_order_relaxed);
         // A quarter of the stall threshold between looks (1 to 20 ms); woken, it looks at once.
+        // The coarse clock ticks every millisecond meanwhile.
         const auto period = std::chrono::nanoseconds(
             std::clamp<std::uint64_t>(stall == 0 ? 20'000'000 : stall / 4, 1'000'000, 20'000'000));
-        (void)g.wake.wait_for(lock, period);
+        const bool woken =
+            g.wake.wait_for(lock, std::chrono::nanoseconds(coarseTickNs)) == std::cv_status::no_timeout;
         if (g.generation != generation)
             break;
+        tickCoarse();
+        const auto now = std::chrono::steady_clock::now();
+        if (!woken && now - lastScan < period)
+            continue;
+        lastScan = now;
         lock.unlock();
         watchdogScan();
-        const auto now = std::chrono::steady_clock::now();
         if (now - lastRefine > std::chrono::seconds(1)) {
             lastRefine = now;
             refineClock();

@@ -517,6 +517,16 @@ std::chrono::nanoseconds Diagnostics::stallThreshold() noexcept
     return thresholdAt(2);
 }
 
+void Diagnostics::setEveryRunPrecise(bool precise) noexcept
+{
+    detail::diag::setEveryRunPrecise(precise);
+}
+
+bool Diagnostics::isEveryRunPrecise() noexcept
+{
+    return detail::diag::isEveryRunPrecise();
+}
+
 QString Diagnostics::threadName(quint64 thread)
 {
     ThreadNames &t = threadNames();

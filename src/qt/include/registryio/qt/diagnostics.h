@@ -225,11 +225,19 @@ public:
     /// True while diagnostics are enabled process-wide.
     [[nodiscard]] static bool isEnabled() noexcept;
 
+    /// Reads the precise clock at every timed run (true; also RIO_DIAGNOSTICS_PRECISE=1), or, by
+    /// default, at every run of one notify per thread per millisecond: the others are counted
+    /// and measured with a coarse clock (1 ms), so every run that may reach its slow threshold
+    /// is still counted, at about one test per run.
+    static void setEveryRunPrecise(bool precise) noexcept;
+    /// See setEveryRunPrecise.
+    [[nodiscard]] static bool isEveryRunPrecise() noexcept;
+
     /// A run on the main (GUI) thread longer than this is reported after it ends (default 16 ms).
     static void setSlowThreshold(std::chrono::nanoseconds threshold);
     /// The main thread's slow threshold.
     [[nodiscard]] static std::chrono::nanoseconds slowThreshold() noexcept;
-    /// As setSlowThreshold for every other thread (default 0: not reported).
+    /// As setSlowThreshold for every other thread (default 16 ms; 0: not reported).
     static void setWorkerSlowThreshold(std::chrono::nanoseconds threshold);
     /// The other threads' slow threshold (0: off).
     [[nodiscard]] static std::chrono::nanoseconds workerSlowThreshold() noexcept;
