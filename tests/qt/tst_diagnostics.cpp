@@ -44,6 +44,16 @@
 #include <unistd.h>
 #include <vector>
 
+// Where the stalled handler below is stuck: named by its stall report (external linkage, and
+// the test exports its symbols, so that dladdr finds it).
+[[gnu::noinline]] void rioTestStuckHere(std::mutex &mutex, std::condition_variable &changed,
+                                        const bool &named)
+{
+    std::unique_lock lock(mutex);
+    changed.wait_for(lock, std::chrono::seconds(10), [&] { return named; }); // bounded
+    asm volatile("" ::: "memory"); // not a tail call: this frame stays on the stack
+}
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -667,6 +677,48 @@ private Q_SLOTS:
             QCOMPARE(r.thread, n);
             QCOMPARE(r.threadName, QStringLiteral("#%1").arg(n));
         }
+    }
+
+    // A stall report carries the stalled thread's stack, taken while it is stuck (Linux): the
+    // function it is stuck in is named, in the report, the log and the report's JSON.
+    void aStallReportNamesWhereItsThreadIsStuck()
+    {
+#if !defined(__linux__) || !defined(__GLIBC__)
+        QSKIP("stacks are captured on Linux (glibc) only");
+#else
+        rio::Diagnostics *diagnostics = rio::Diagnostics::instance();
+        const auto stall = rio::Diagnostics::stallThreshold();
+        rio::Diagnostics::setStallThreshold(20ms);
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        std::mutex mutex;
+        std::condition_variable changed;
+        bool named = false;
+        rio::SlowHandlerReport report;
+        const auto c = connect(
+            diagnostics, &rio::Diagnostics::handlerStalled, diagnostics,
+            [&](const rio::SlowHandlerReport &r) {
+                std::lock_guard lock(mutex);
+                if (!named) {
+                    report = r;
+                    named = true;
+                }
+                changed.notify_all();
+            },
+            Qt::DirectConnection);
+        registry.add([&](int) { rioTestStuckHere(mutex, changed, named); });
+        std::thread t([&] { registry.notify(1); });
+        t.join();
+        disconnect(c);
+        rio::Diagnostics::setStallThreshold(stall);
+        registry.setDiagnosticsEnabled(false);
+        QVERIFY(named);
+        QVERIFY(report.stillRunning);
+        const QString frames = report.stack.join(u'\n');
+        QVERIFY2(frames.contains(QStringLiteral("rioTestStuckHere")), qPrintable(frames));
+        const QJsonArray json = rio::toJson(report)[u"stack"].toArray();
+        QCOMPARE(json.size(), report.stack.size());
+#endif
     }
 
     // With the default thresholds, a run of 30 ms on a worker thread (under the stall threshold,

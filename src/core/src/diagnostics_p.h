@@ -113,6 +113,12 @@ struct alignas(64) RunRecord
     std::size_t reportedCount = 0;
     std::atomic<bool> inUse{false};
     std::uint64_t preciseAt = 0; // the owning thread's: the coarse clock at its last precise notify
+    // Linux: the owning thread's kernel id, and its stack as a signal from the watchdog captured
+    // it (stackCount frames; stackState: 0 idle, 1 asked, 2 written).
+    std::atomic<long> tid{0};
+    std::atomic<int> stackState{0};
+    int stackCount = 0;
+    std::array<void *, 48> stack{};
     RunRecord *next = nullptr;
 };
 

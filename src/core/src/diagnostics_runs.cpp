@@ -14,6 +14,22 @@
 #include <utility>
 #include <vector>
 
+#if defined(__linux__) && defined(__GLIBC__)
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define RIO_DIAG_STACKS 1
+#else
+#define RIO_DIAG_STACKS 0
+#endif
+
 namespace rio::detail::diag {
 
 RIO_TLS_INITIAL_EXEC thread_local constinit RunRecord *tlsRecord = nullptr;
@@ -34,6 +50,7 @@ struct RecordRelease
     {
         if (RunRecord *r = tlsRecord) {
             tlsRecord = nullptr;
+            r->tid.store(0, std::memory_order_relaxed); // no more signals to this thread
             r->stats.store(nullptr, std::memory_order_release);
             r->inUse.store(false, std::memory_order_release);
         }
@@ -60,6 +77,116 @@ Shared &shared() noexcept
 {
     static auto *s = new Shared; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
     return *s;
+}
+
+// --- A stalled thread's stack (Linux) ------------------------------------------------------------
+
+#if RIO_DIAG_STACKS
+// The signal the watchdog sends a stalled thread: its handler writes the thread's stack into
+// the thread's run record (backtrace(), loaded before the handler is installed, so that it
+// allocates nothing there). Installed once, only while the signal has its default disposition.
+int stackSignal() noexcept
+{
+    return SIGRTMIN + 4;
+}
+
+constinit std::atomic<int> stackHandler{0}; // 0: not tried, 1: installed, -1: not available
+
+void onStackSignal(int, siginfo_t *, void *) noexcept
+{
+    const int saved = errno;
+    RunRecord *r = tlsRecord;
+    int asked = 1;
+    if (r != nullptr && r->stackState.compare_exchange_strong(asked, 3, std::memory_order_acq_rel)) {
+        r->stackCount = backtrace(r->stack.data(), static_cast<int>(r->stack.size()));
+        r->stackState.store(2, std::memory_order_release);
+    }
+    errno = saved;
+}
+
+bool stackHandlerReady() noexcept
+{
+    int state = stackHandler.load(std::memory_order_acquire);
+    if (state != 0)
+        return state > 0;
+    const char *env = std::getenv("RIO_DIAGNOSTICS_STACKS"); // NOLINT(concurrency-mt-unsafe)
+    state = -1;
+    if (env == nullptr || std::strcmp(env, "0") != 0) {
+        void *warm[4];
+        (void)backtrace(warm, 4); // loads the unwinder now, not in the handler
+        struct sigaction old{};
+        if (sigaction(stackSignal(), nullptr, &old) == 0 && (old.sa_flags & SA_SIGINFO) == 0 &&
+            old.sa_handler == SIG_DFL) { // NOLINT(cppcoreguidelines-pro-type-union-access)
+            struct sigaction act{};
+            act.sa_sigaction = &onStackSignal; // NOLINT(cppcoreguidelines-pro-type-union-access)
+            act.sa_flags = SA_SIGINFO | SA_RESTART;
+            sigemptyset(&act.sa_mask);
+            if (sigaction(stackSignal(), &act, nullptr) == 0)
+                state = 1;
+        }
+    }
+    stackHandler.store(state, std::memory_order_release);
+    return state > 0;
+}
+
+// One frame as text: "function+0xoffset (module)", or the address where no symbol is known.
+void appendFrame(std::string &out, void *address)
+{
+    Dl_info info{};
+    char line[96];
+    const char *module = "?";
+    if (dladdr(address, &info) != 0 && info.dli_fname != nullptr) {
+        module = std::strrchr(info.dli_fname, '/') != nullptr ? std::strrchr(info.dli_fname, '/') + 1
+                                                              : info.dli_fname;
+    }
+    if (info.dli_sname != nullptr) {
+        int status = -1;
+        char *demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+        out += status == 0 && demangled != nullptr ? demangled : info.dli_sname;
+        std::free(demangled); // NOLINT(cppcoreguidelines-no-malloc)
+        std::snprintf(line, sizeof line, "+0x%zx (%s)\n",
+                      static_cast<std::size_t>(static_cast<const char *>(address) -
+                                               static_cast<const char *>(info.dli_saddr)),
+                      module);
+    } else {
+        std::snprintf(line, sizeof line, "%p (%s)\n", address, module);
+    }
+    out += line;
+}
+#endif
+
+// The stack of the thread whose record `r` is, as text (empty where it cannot be had): the thread
+// is interrupted for as long as backtrace() takes, and the watchdog waits at most 100 ms for it.
+std::string captureStack(RunRecord &r)
+{
+#if RIO_DIAG_STACKS
+    const long tid = r.tid.load(std::memory_order_relaxed);
+    if (tid == 0 || !stackHandlerReady())
+        return {};
+    r.stackState.store(1, std::memory_order_release);
+    if (syscall(SYS_tgkill, static_cast<long>(getpid()), tid, stackSignal()) != 0) {
+        r.stackState.store(0, std::memory_order_release);
+        return {};
+    }
+    for (int waited = 0; r.stackState.load(std::memory_order_acquire) != 2; ++waited) {
+        int asked = 1;
+        if (waited >= 100 && r.stackState.compare_exchange_strong(asked, 0, std::memory_order_acq_rel))
+            return {}; // signals blocked on that thread, or it is not scheduled: no stack
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        tickCoarse(); // the watchdog's tick goes on meanwhile
+    }
+    std::string out;
+    // The handler's own frame and the signal trampoline first.
+    for (int i = 2; i < r.stackCount; ++i)
+        appendFrame(out, r.stack[static_cast<std::size_t>(i)]);
+    r.stackState.store(0, std::memory_order_release);
+    if (!out.empty())
+        out.pop_back(); // the last newline
+    return out;
+#else
+    (void)r;
+    return {};
+#endif
 }
 
 // --- The watchdog ------------------------------------------------------------------------------
@@ -122,6 +249,15 @@ void watchdogScan() noexcept
         run.elapsedNs = toNs(now - start);
         run.thread = r->thread.load(std::memory_order_relaxed);
         run.stillRunning = true;
+        try {
+            run.stack = captureStack(*r);
+            // Taken while that run still ran, or not at all.
+            if (r->stats.load(std::memory_order_acquire) != s ||
+                r->start.load(std::memory_order_acquire) != start)
+                run.stack.clear();
+        } catch (...) {
+            run.stack.clear(); // no memory: reported without it
+        }
         if (const SlowSink sink = slowSink.load(std::memory_order_acquire))
             sink(run); // no lock of ours held
     }
@@ -203,6 +339,9 @@ RIO_COLD RunRecord *acquireRecord() noexcept
         while (!records.compare_exchange_weak(r->next, r, std::memory_order_acq_rel)) {
         }
     }
+#if RIO_DIAG_STACKS
+    r->tid.store(static_cast<long>(syscall(SYS_gettid)), std::memory_order_relaxed); // a fork child's too
+#endif
     if (r->thread.load(std::memory_order_relaxed) != self) { // its own is named and checked
         r->thread.store(self, std::memory_order_relaxed);
         resolveThread(*r);

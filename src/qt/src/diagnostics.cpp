@@ -243,6 +243,8 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
     report.elapsedNs = run.elapsedNs;
     report.thread = run.thread;
     report.stillRunning = run.stillRunning;
+    if (!run.stack.empty())
+        report.stack = QString::fromStdString(run.stack).split(u'\n');
     // The name the run recorded (its thread may have exited), else the live thread's (a stall).
     report.threadName =
         run.threadName.empty() ? Diagnostics::threadName(run.thread) : QString::fromStdString(run.threadName);
@@ -286,11 +288,15 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
                                  "%6 ms on thread %7")
                 : QStringLiteral(
                       "slow handler %1 of registry %2 \"%3\" (%4), added at %5, ran %6 ms on thread %7");
+        // A stall names where its thread is stuck, innermost frame first.
+        const QString stack =
+            r.stack.isEmpty() ? QString() : QStringLiteral(", stuck in:\n    ") + r.stack.join(u"\n    ");
         qCWarning(lcDiagnostics).noquote() << text.arg(h.id.value())
-                                                  .arg(h.registryId)
-                                                  .arg(h.registryName, h.eventType, where)
-                                                  .arg(ms, 0, 'f', 1)
-                                                  .arg(r.threadName);
+                                                      .arg(h.registryId)
+                                                      .arg(h.registryName, h.eventType, where)
+                                                      .arg(ms, 0, 'f', 1)
+                                                      .arg(r.threadName) +
+                                                  stack;
         if (Diagnostics *d = theInstance.load(std::memory_order_acquire)) {
             if (r.stillRunning)
                 Q_EMIT d->handlerStalled(r);

@@ -158,7 +158,8 @@ QJsonObject toJson(const SlowHandlerReport &report)
             {QStringLiteral("thread"), number(report.thread)},
             {QStringLiteral("threadName"), report.threadName},
             {QStringLiteral("stillRunning"), report.stillRunning},
-            {QStringLiteral("endedAtNs"), number(report.endedAtNs)}};
+            {QStringLiteral("endedAtNs"), number(report.endedAtNs)},
+            {QStringLiteral("stack"), QJsonArray::fromStringList(report.stack)}};
 }
 
 QJsonDocument Diagnostics::toJson()

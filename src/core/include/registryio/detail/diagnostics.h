@@ -192,6 +192,10 @@ struct SlowRun
     std::string threadName; // as the thread's hook named it when the run ended (empty: unknown)
     std::uint64_t atNs = 0; // steady_clock when it ended (recentSlowRuns)
     bool stillRunning = false;
+    /// A stall's: the stalled thread's stack when it was reported, innermost first, one frame
+    /// a line ("function+0xoffset (module)", or the address where no symbol is known); empty
+    /// where it cannot be captured (not Linux, or the signal it uses is taken).
+    std::string stack;
 };
 
 /// How many slow runs recentSlowRuns keeps.

@@ -18,6 +18,7 @@
 #include <QMetaType>
 #include <QObject>
 #include <QString>
+#include <QStringList>
 
 #include <array>
 #include <chrono>
@@ -192,6 +193,9 @@ struct RIO_QT_EXPORT SlowHandlerReport
     /// When it ended, steady_clock nanoseconds (the clock of QElapsedTimer::msecsSinceReference
     /// on Linux); recentSlowRuns() only, else 0.
     quint64 endedAtNs = 0;
+    /// A stall's (handlerStalled, Linux): the stalled thread's stack when it was reported,
+    /// innermost frame first ("function+0xoffset (module)"); empty elsewhere.
+    QStringList stack;
 };
 
 /// The process-wide diagnostics: snapshots of every live registry, enabling run-time
