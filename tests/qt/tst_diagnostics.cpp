@@ -718,6 +718,14 @@ private Q_SLOTS:
         QVERIFY2(frames.contains(QStringLiteral("rioTestStuckHere")), qPrintable(frames));
         const QJsonArray json = rio::toJson(report)[u"stack"].toArray();
         QCOMPARE(json.size(), report.stack.size());
+        // Kept among the recent stalls, so also in the document (and the file written at exit).
+        const QList<rio::SlowHandlerReport> kept = rio::Diagnostics::recentStalls();
+        QVERIFY(!kept.isEmpty());
+        QCOMPARE(kept.back().stack, report.stack);
+        QVERIFY(kept.back().endedAtNs > 0);
+        const QJsonArray stalls = rio::Diagnostics::toJson().object()[u"recentStalls"].toArray();
+        QVERIFY(!stalls.isEmpty());
+        QVERIFY(stalls.last()[u"stack"].toArray().size() == report.stack.size());
 #endif
     }
 

@@ -66,6 +66,9 @@ struct Shared
     std::array<SlowRun, slowRunsKept> slowRuns;
     std::size_t slowNext = 0;
     std::size_t slowCount = 0;
+    std::array<SlowRun, stallsKept> stalls; // the last stall reports, under slowMutex too
+    std::size_t stallNext = 0;
+    std::size_t stallCount = 0;
     // The watchdog thread, running while `watchdog` is joinable.
     std::mutex watchdogMutex;
     std::condition_variable wake;
@@ -258,6 +261,17 @@ void watchdogScan() noexcept
         } catch (...) {
             run.stack.clear(); // no memory: reported without it
         }
+        try {
+            Shared &k = shared();
+            std::lock_guard lock(k.slowMutex);
+            SlowRun &kept = k.stalls[k.stallNext];
+            kept = run;
+            kept.atNs = static_cast<std::uint64_t>(steadyNs());
+            k.stallNext = (k.stallNext + 1) % k.stalls.size();
+            k.stallCount = std::min(k.stallCount + 1, k.stalls.size());
+        } catch (...) {
+            // No memory: reported, not kept.
+        }
         if (const SlowSink sink = slowSink.load(std::memory_order_acquire))
             sink(run); // no lock of ours held
     }
@@ -409,6 +423,17 @@ std::vector<SlowRun> recentSlowRuns()
     std::lock_guard lock(k.slowMutex);
     for (std::size_t i = 0; i < k.slowCount; ++i) // oldest first
         out.push_back(k.slowRuns[(k.slowNext + slowRunsKept - k.slowCount + i) % slowRunsKept]);
+    return out;
+}
+
+std::vector<SlowRun> recentStalls()
+{
+    Shared &k = shared();
+    std::vector<SlowRun> out;
+    out.reserve(stallsKept);
+    std::lock_guard lock(k.slowMutex);
+    for (std::size_t i = 0; i < k.stallCount; ++i) // oldest first
+        out.push_back(k.stalls[(k.stallNext + stallsKept - k.stallCount + i) % stallsKept]);
     return out;
 }
 

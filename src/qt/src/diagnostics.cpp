@@ -557,6 +557,17 @@ QList<SlowHandlerReport> Diagnostics::recentSlowRuns()
     return out;
 }
 
+QList<SlowHandlerReport> Diagnostics::recentStalls()
+{
+    setUpWithRules();
+    QList<SlowHandlerReport> out;
+    for (const detail::diag::SlowRun &run : detail::diag::recentStalls()) {
+        out.push_back(toReport(run));
+        out.back().endedAtNs = run.atNs;
+    }
+    return out;
+}
+
 // --- QtRegistryBase's diagnostics ---------------------------------------------------------------
 
 quint64 QtRegistryBase::registryId() const noexcept

@@ -176,12 +176,16 @@ QJsonDocument Diagnostics::toJson()
     QJsonArray slow;
     for (const SlowHandlerReport &s : recentSlowRuns())
         slow.append(rio::toJson(s));
+    QJsonArray stalls;
+    for (const SlowHandlerReport &s : recentStalls())
+        stalls.append(rio::toJson(s));
     const QJsonObject root{{QStringLiteral("enabled"), isEnabled()},
                            {QStringLiteral("slowThresholdNs"), number(slowThreshold().count())},
                            {QStringLiteral("workerSlowThresholdNs"), number(workerSlowThreshold().count())},
                            {QStringLiteral("stallThresholdNs"), number(stallThreshold().count())},
                            {QStringLiteral("registries"), registries},
-                           {QStringLiteral("recentSlowRuns"), slow}};
+                           {QStringLiteral("recentSlowRuns"), slow},
+                           {QStringLiteral("recentStalls"), stalls}};
     return QJsonDocument(root);
 }
 

@@ -202,6 +202,11 @@ struct SlowRun
 inline constexpr std::size_t slowRunsKept = 64;
 /// The last slowRunsKept slow runs of the process (every slow run, oldest first; eventType empty).
 RIO_CORE_EXPORT std::vector<SlowRun> recentSlowRuns();
+/// How many stall reports recentStalls keeps.
+inline constexpr std::size_t stallsKept = 16;
+/// The last stallsKept stalls the watchdog reported, oldest first, each with its stack (where
+/// captured) and atNs the time of its report.
+RIO_CORE_EXPORT std::vector<SlowRun> recentStalls();
 
 /// Receives slow runs (on the thread that ran the handler) and stalls (on the watchdog thread).
 /// Called with no lock of ours held. Set once by the Qt layer; null: slow runs are only counted.

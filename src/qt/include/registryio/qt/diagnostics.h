@@ -190,8 +190,8 @@ struct RIO_QT_EXPORT SlowHandlerReport
     QString threadName;
     /// True when reported while it still runs (the stall threshold).
     bool stillRunning = false;
-    /// When it ended, steady_clock nanoseconds (the clock of QElapsedTimer::msecsSinceReference
-    /// on Linux); recentSlowRuns() only, else 0.
+    /// When it ended (recentSlowRuns()) or was reported (recentStalls()), steady_clock
+    /// nanoseconds (the clock of QElapsedTimer::msecsSinceReference on Linux); else 0.
     quint64 endedAtNs = 0;
     /// A stall's (handlerStalled, Linux): the stalled thread's stack when it was reported,
     /// innermost frame first ("function+0xoffset (module)"); empty elsewhere.
@@ -260,10 +260,14 @@ public:
     /// slow threshold (slowHandler reports only each handler's first), with its time, thread and
     /// when it ended.
     [[nodiscard]] static QList<SlowHandlerReport> recentSlowRuns();
+    /// The last 16 stalls the watchdog reported (handlerStalled), oldest first, each with the
+    /// stack where it was stuck (Linux) and endedAtNs the time of its report.
+    [[nodiscard]] static QList<SlowHandlerReport> recentStalls();
     /// Everything as one JSON document: `enabled`, the thresholds (`slowThresholdNs`,
     /// `workerSlowThresholdNs`, `stallThresholdNs`), `registries` (a snapshot, each registry as
-    /// rio::toJson gives it) and `recentSlowRuns`. The environment variable
-    /// `RIO_DIAGNOSTICS_JSON=path` writes it to that path when the QCoreApplication is destroyed.
+    /// rio::toJson gives it, and the destroyed ones kept while RIO_DIAGNOSTICS_JSON is set),
+    /// `recentSlowRuns` and `recentStalls`. The environment variable `RIO_DIAGNOSTICS_JSON=path`
+    /// writes it to that path at aboutToQuit and when the QCoreApplication is destroyed.
     [[nodiscard]] static QJsonDocument toJson();
     /// Writes toJson() to the file `path` (replaced as a whole); false if it cannot.
     static bool writeJson(const QString &path);
