@@ -46,15 +46,7 @@ constinit std::atomic<bool> watchdogLost{false}; // a fork child's: its next run
 // Gives the thread's record back when the thread exits.
 struct RecordRelease
 {
-    ~RecordRelease()
-    {
-        if (RunRecord *r = tlsRecord) {
-            tlsRecord = nullptr;
-            r->tid.store(0, std::memory_order_relaxed); // no more signals to this thread
-            r->stats.store(nullptr, std::memory_order_release);
-            r->inUse.store(false, std::memory_order_release);
-        }
-    }
+    ~RecordRelease();
 };
 
 // What threads share here, never destroyed: a thread may still end a run or watch at exit.
@@ -82,6 +74,21 @@ Shared &shared() noexcept
     return *s;
 }
 
+RecordRelease::~RecordRelease()
+{
+    if (RunRecord *r = tlsRecord) {
+        tlsRecord = nullptr;
+        {
+            // No more signals to this thread: the watchdog reads the id and signals it under this
+            // lock, so it never signals an id the kernel may have given to a new thread.
+            std::lock_guard lock(shared().statsMutex);
+            r->tid.store(0, std::memory_order_relaxed);
+        }
+        r->stats.store(nullptr, std::memory_order_release);
+        r->inUse.store(false, std::memory_order_release);
+    }
+}
+
 // --- A stalled thread's stack (Linux) ------------------------------------------------------------
 
 #if RIO_DIAG_STACKS
@@ -107,9 +114,22 @@ void onStackSignal(int, siginfo_t *, void *) noexcept
     errno = saved;
 }
 
+// True while the signal's disposition is still our handler: a program (or a fork child) that set
+// its own, or the default (which would end the process), after ours was installed has taken it.
+bool stackHandlerStillOurs() noexcept
+{
+    struct sigaction now{};
+    return sigaction(stackSignal(), nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) != 0 &&
+           now.sa_sigaction == &onStackSignal; // NOLINT(cppcoreguidelines-pro-type-union-access)
+}
+
 bool stackHandlerReady() noexcept
 {
     int state = stackHandler.load(std::memory_order_acquire);
+    if (state > 0 && !stackHandlerStillOurs()) {
+        state = -1; // taken since: never signalled again
+        stackHandler.store(state, std::memory_order_release);
+    }
     if (state != 0)
         return state > 0;
     const char *env = std::getenv("RIO_DIAGNOSTICS_STACKS"); // NOLINT(concurrency-mt-unsafe)
@@ -163,13 +183,20 @@ void appendFrame(std::string &out, void *address)
 std::string captureStack(RunRecord &r)
 {
 #if RIO_DIAG_STACKS
-    const long tid = r.tid.load(std::memory_order_relaxed);
-    if (tid == 0 || !stackHandlerReady())
+    if (!stackHandlerReady()) // may load the unwinder: not under a lock of ours
         return {};
-    r.stackState.store(1, std::memory_order_release);
-    if (syscall(SYS_tgkill, static_cast<long>(getpid()), tid, stackSignal()) != 0) {
-        r.stackState.store(0, std::memory_order_release);
-        return {};
+    {
+        // The thread cannot exit meanwhile (its record's release takes this lock): the id signalled
+        // is its own, never one the kernel reused for a new thread.
+        std::lock_guard lock(shared().statsMutex);
+        const long tid = r.tid.load(std::memory_order_relaxed);
+        if (tid == 0)
+            return {};
+        r.stackState.store(1, std::memory_order_release);
+        if (syscall(SYS_tgkill, static_cast<long>(getpid()), tid, stackSignal()) != 0) {
+            r.stackState.store(0, std::memory_order_release);
+            return {};
+        }
     }
     for (int waited = 0; r.stackState.load(std::memory_order_acquire) != 2; ++waited) {
         int asked = 1;
