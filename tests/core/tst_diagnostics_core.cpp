@@ -664,3 +664,47 @@ RIO_TEST(watchdogsThatOverlapWhileOneEndsNameARunOnce)
         CHECK_EQ(stalls(), std::ptrdiff_t{1});
     }
 }
+
+// By default a timed notify reads no clock per run (one notify per thread per millisecond does):
+// runs are counted exactly from two threads at once, and every run that reached the slow
+// threshold (16 ms on every thread by default) is still counted as slow: a planted 30 ms run in
+// 100, among 16 handlers, on both threads.
+RIO_TEST(slowRunsAreCountedWithoutAClockReadPerRun)
+{
+    CHECK(!diag::isEveryRunPrecise());
+    std::uint64_t mainNs = 0, otherNs = 0, stallNs = 0;
+    diag::thresholds(mainNs, otherNs, stallNs);
+    CHECK_EQ(otherNs, std::uint64_t{16'000'000});
+    rio::Registry<int> registry;
+    registry.setDiagnosticsName("sampled");
+    std::vector<rio::HandlerId> trivial;
+    std::atomic<long> sink{0};
+    for (int k = 0; k < 15; ++k)
+        trivial.push_back(registry.add([&sink] { sink.fetch_add(1, std::memory_order_relaxed); }));
+    constexpr int perThread = 300;
+    std::atomic<int> planted{0};
+    const rio::HandlerId slow = registry.add([&planted](int v) {
+        if (v % 100 == 50) { // three runs per thread: a workload, not a synchronisation
+            planted.fetch_add(1, std::memory_order_relaxed);
+            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        }
+    });
+    registry.setDiagnosticsEnabled(true);
+    const auto notifier = [&registry] {
+        for (int v = 0; v < perThread; ++v)
+            registry.notify(v);
+    };
+    std::thread a(notifier);
+    std::thread b(notifier);
+    a.join();
+    b.join();
+    const std::optional<diag::HandlerRecord> s = handlerOf(recordOf("sampled"), slow);
+    const std::optional<diag::HandlerRecord> t = handlerOf(recordOf("sampled"), trivial.front());
+    registry.setDiagnosticsEnabled(false);
+    CHECK_EQ(planted.load(), 6);
+    CHECK_EQ(s->calls, std::uint64_t{2 * perThread});
+    CHECK_EQ(t->calls, std::uint64_t{2 * perThread});
+    CHECK_EQ(s->slowRuns, std::uint64_t{6});
+    CHECK(s->maxNs >= 30'000'000);
+    CHECK(s->maxNs < 30'000'000 + 1'000'000'000); // one run's time, not a sum
+}

@@ -44,9 +44,67 @@
 #include <unistd.h>
 #include <vector>
 
+// Where the stalled handler below is stuck: named by its stall report (external linkage, and
+// the test exports its symbols, so that dladdr finds it).
+[[gnu::noinline]] void rioTestStuckHere(std::mutex &mutex, std::condition_variable &changed,
+                                        const bool &named)
+{
+    std::unique_lock lock(mutex);
+    changed.wait_for(lock, std::chrono::seconds(10), [&] { return named; }); // bounded
+    asm volatile("" ::: "memory"); // not a tail call: this frame stays on the stack
+}
+
 namespace {
 
 using namespace std::chrono_literals;
+
+// Runs this binary again for `function` with RIO_DIAGNOSTICS_JSON set; the file it wrote.
+QJsonDocument runJsonChild(const char *childFunction)
+{
+    QTemporaryDir dir;
+    if (!dir.isValid())
+        return {};
+    const QString path = dir.filePath(QStringLiteral("diagnostics.json"));
+    // posix_spawn, which ThreadSanitizer handles (unlike QProcess's clone-based fork).
+    std::vector<std::string> environment;
+    for (char **e = environ; *e != nullptr; ++e)
+        environment.emplace_back(*e);
+    environment.push_back("RIO_DIAGNOSTICS_JSON=" + path.toStdString());
+    environment.emplace_back("RIO_TEST_JSON_CHILD=1");
+    std::vector<char *> envp;
+    for (std::string &e : environment)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string program = QCoreApplication::applicationFilePath().toStdString();
+    std::string function = childFunction;
+    char *argv[] = {program.data(), function.data(), nullptr};
+    posix_spawn_file_actions_t quiet; // its test log is not ours
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    const int spawned = ::posix_spawn(&pid, program.c_str(), &quiet, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&quiet);
+    if (spawned != 0) {
+        qWarning("cannot spawn %s", program.c_str());
+        return {};
+    }
+    int status = 0;
+    bool reaped = false; // QTRY_ tests its condition again after it held: reap once
+    if (!QTest::qWaitFor([&] { return reaped || (reaped = ::waitpid(pid, &status, WNOHANG) == pid); },
+                         120'000) ||
+        !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        qWarning("%s: the child failed (status %d)", childFunction, status);
+        return {};
+    }
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    QJsonParseError error{};
+    QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &error);
+    if (error.error != QJsonParseError::NoError)
+        qWarning("%s: %s", childFunction, qPrintable(error.errorString()));
+    return doc;
+}
 
 class Receiver : public QObject
 {
@@ -259,7 +317,9 @@ private Q_SLOTS:
         QVERIFY(h.timed);
         QCOMPARE(h.calls, quint64{2});
         QCOMPARE(h.failures, quint64{1});
-        QCOMPARE(h.runTime.count, quint64{2});
+        // Every run counted; the histogram holds the precisely timed ones (one notify per thread
+        // per millisecond by default): the first at least.
+        QVERIFY(h.runTime.count >= 1 && h.runTime.count <= 2);
         QVERIFY(h.runTime.p50Ns() <= h.runTime.p99Ns());
         QVERIFY(h.runTime.p99Ns() <= h.runTime.maxNs);
         registry.setDiagnosticsEnabled(false);
@@ -619,6 +679,91 @@ private Q_SLOTS:
         }
     }
 
+    // A stall report carries the stalled thread's stack, taken while it is stuck (Linux): the
+    // function it is stuck in is named, in the report, the log and the report's JSON.
+    void aStallReportNamesWhereItsThreadIsStuck()
+    {
+#if !defined(__linux__) || !defined(__GLIBC__)
+        QSKIP("stacks are captured on Linux (glibc) only");
+#else
+        rio::Diagnostics *diagnostics = rio::Diagnostics::instance();
+        const auto stall = rio::Diagnostics::stallThreshold();
+        rio::Diagnostics::setStallThreshold(20ms);
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        std::mutex mutex;
+        std::condition_variable changed;
+        bool named = false;
+        rio::SlowHandlerReport report;
+        const auto c = connect(
+            diagnostics, &rio::Diagnostics::handlerStalled, diagnostics,
+            [&](const rio::SlowHandlerReport &r) {
+                std::lock_guard lock(mutex);
+                if (!named) {
+                    report = r;
+                    named = true;
+                }
+                changed.notify_all();
+            },
+            Qt::DirectConnection);
+        registry.add([&](int) { rioTestStuckHere(mutex, changed, named); });
+        std::thread t([&] { registry.notify(1); });
+        t.join();
+        disconnect(c);
+        rio::Diagnostics::setStallThreshold(stall);
+        registry.setDiagnosticsEnabled(false);
+        QVERIFY(named);
+        QVERIFY(report.stillRunning);
+        const QString frames = report.stack.join(u'\n');
+        QVERIFY2(frames.contains(QStringLiteral("rioTestStuckHere")), qPrintable(frames));
+        const QJsonArray json = rio::toJson(report)[u"stack"].toArray();
+        QCOMPARE(json.size(), report.stack.size());
+        // Kept among the recent stalls, so also in the document (and the file written at exit).
+        const QList<rio::SlowHandlerReport> kept = rio::Diagnostics::recentStalls();
+        QVERIFY(!kept.isEmpty());
+        QCOMPARE(kept.back().stack, report.stack);
+        QVERIFY(kept.back().endedAtNs > 0);
+        const QJsonArray stalls = rio::Diagnostics::toJson().object()[u"recentStalls"].toArray();
+        QVERIFY(!stalls.isEmpty());
+        QVERIFY(stalls.last()[u"stack"].toArray().size() == report.stack.size());
+#endif
+    }
+
+    // With the default thresholds, a run of 30 ms on a worker thread (under the stall threshold,
+    // so the watchdog never names it) is still counted as slow, kept among the recent slow runs,
+    // and found by the documented filter (`slowRuns > 0`).
+    void defaultThresholdsFindAWorkerStall()
+    {
+        QCOMPARE(rio::Diagnostics::slowThreshold(), std::chrono::nanoseconds(16ms));
+        QCOMPARE(rio::Diagnostics::workerSlowThreshold(), std::chrono::nanoseconds(16ms));
+        QCOMPARE(rio::Diagnostics::stallThreshold(), std::chrono::nanoseconds(50ms));
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("worker-stall"));
+        registry.setDiagnosticsEnabled(true);
+        int runs = 0;
+        registry.add([&](int) {
+            if (++runs == 2) // once in three runs: 30 ms (a workload, not a synchronisation)
+                std::this_thread::sleep_for(30ms);
+        });
+        quint64 n = 0;
+        std::thread t([&] {
+            n = rio::Diagnostics::currentThread();
+            for (int i = 0; i < 3; ++i)
+                registry.notify(i);
+        });
+        t.join();
+        const rio::RegistryInfo info = rio::Diagnostics::snapshot(registry.registryId());
+        registry.setDiagnosticsEnabled(false);
+        QCOMPARE(info.handlers.size(), 1);
+        QCOMPARE(info.handlers[0].calls, 3u);
+        QCOMPARE(info.handlers[0].slowRuns, 1u);
+        bool kept = false;
+        for (const rio::SlowHandlerReport &r : rio::Diagnostics::recentSlowRuns())
+            kept = kept || (r.handler.registryId == registry.registryId() && r.thread == n &&
+                            r.elapsedNs >= 29'000'000);
+        QVERIFY(kept);
+    }
+
     // A handler with a context is timed once per run, where it runs: run on the notifying thread
     // (Auto, on its own thread) or by a BlockingQueuedConnection from another thread (whose
     // notifier only waits), one slow run each, one stall for the blocking one, each naming the
@@ -720,6 +865,14 @@ private Q_SLOTS:
     // thread); QDebug prints a handler on one line with where it was added.
     void jsonAndDebugHoldEveryField()
     {
+        // Its slow run is read with the precise clock: by default a run is read from the coarse
+        // clock, whose lateness on a loaded machine may hide a run just over the threshold
+        // (DIAGNOSTICS.md), and this test is about the JSON form, not about that sampling.
+        struct Precise
+        {
+            Precise() { rio::Diagnostics::setEveryRunPrecise(true); }
+            ~Precise() { rio::Diagnostics::setEveryRunPrecise(false); }
+        } precise;
         riotest::Worker worker;
         rio::QtRegistry<int> registry;
         registry.setObjectName(QStringLiteral("json"));
@@ -843,8 +996,9 @@ private Q_SLOTS:
             listed = listed || v.toObject()[u"id"].toInteger() == qint64(info.id);
         QVERIFY(listed);
         QJsonObject slowRun;
-        for (const QJsonValue &v : all[u"recentSlowRuns"].toArray())
-            if (v[u"handler"][u"registryId"].toInteger() == qint64(info.id))
+        for (const QJsonValue &v : all[u"recentSlowRuns"].toArray())           // the direct handler's (the
+            if (v[u"handler"][u"registryId"].toInteger() == qint64(info.id) && // queued one waited
+                v[u"handler"][u"id"].toInteger() == qint64(direct.value()))    // on a worker)
                 slowRun = v.toObject();
         QCOMPARE(slowRun[u"handler"][u"id"].toInteger(), qint64(direct.value()));
         QCOMPARE(slowRun[u"threadName"].toString(), QStringLiteral("main"));
@@ -870,48 +1024,66 @@ private Q_SLOTS:
     // binary run again for jsonChild, which leaves a registry alive at exit.
     void jsonIsWrittenAtExit()
     {
-        QTemporaryDir dir;
-        QVERIFY(dir.isValid());
-        const QString path = dir.filePath(QStringLiteral("diagnostics.json"));
-        // posix_spawn, which ThreadSanitizer handles (unlike QProcess's clone-based fork).
-        std::vector<std::string> environment;
-        for (char **e = environ; *e != nullptr; ++e)
-            environment.emplace_back(*e);
-        environment.push_back("RIO_DIAGNOSTICS_JSON=" + path.toStdString());
-        environment.emplace_back("RIO_TEST_JSON_CHILD=1");
-        std::vector<char *> envp;
-        for (std::string &e : environment)
-            envp.push_back(e.data());
-        envp.push_back(nullptr);
-        std::string program = QCoreApplication::applicationFilePath().toStdString();
-        std::string function = "jsonChild";
-        char *argv[] = {program.data(), function.data(), nullptr};
-        posix_spawn_file_actions_t quiet; // its test log is not ours
-        posix_spawn_file_actions_init(&quiet);
-        posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
-        pid_t pid = 0;
-        const int spawned = ::posix_spawn(&pid, program.c_str(), &quiet, nullptr, argv, envp.data());
-        posix_spawn_file_actions_destroy(&quiet);
-        QCOMPARE(spawned, 0);
-        int status = 0;
-        bool reaped = false; // QTRY_ tests its condition again after it held: reap once
-        QTRY_VERIFY_WITH_TIMEOUT(reaped || (reaped = ::waitpid(pid, &status, WNOHANG) == pid), 120'000);
-        QVERIFY(WIFEXITED(status));
-        QCOMPARE(WEXITSTATUS(status), 0);
-        QFile file(path);
-        QVERIFY(file.open(QIODevice::ReadOnly));
-        QJsonParseError error{};
-        const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &error);
-        QCOMPARE(error.error, QJsonParseError::NoError);
+        const QJsonDocument doc = runJsonChild("jsonChild");
         bool found = false;
         for (const QJsonValue &r : doc.object()[u"registries"].toArray()) {
             if (r[u"name"].toString() != QStringLiteral("at-exit"))
                 continue;
             const QJsonArray handlers = r[u"handlers"].toArray();
             found = handlers.size() == 1 && handlers[0][u"calls"].toInteger() == 3 &&
-                    handlers[0][u"file"].toString().endsWith(QStringLiteral("tst_diagnostics.cpp"));
+                    handlers[0][u"file"].toString().endsWith(QStringLiteral("tst_diagnostics.cpp")) &&
+                    !r[u"destroyed"].toBool();
         }
         QVERIFY2(found, doc.toJson().constData());
+    }
+
+    // The usual application declares its registries after the application object, so they die
+    // before it: the file written at exit still holds each as it was just before it died, its
+    // handlers with their counts (a QtRegistry and a Registry<E>, on the stack of jsonChildUsual).
+    void jsonAtExitKeepsRegistriesThatDiedBeforeTheApplication()
+    {
+        const QJsonDocument doc = runJsonChild("jsonChildUsual");
+        int found = 0;
+        for (const QJsonValue &r : doc.object()[u"registries"].toArray()) {
+            const QString name = r[u"name"].toString();
+            if (name != QStringLiteral("usual-qt") && name != QStringLiteral("usual-core"))
+                continue;
+            const QJsonArray handlers = r[u"handlers"].toArray();
+            QVERIFY2(r[u"destroyed"].toBool(), qPrintable(name));
+            QCOMPARE(r[u"qt"].toBool(), name == QStringLiteral("usual-qt"));
+            QCOMPARE(handlers.size(), 2);
+            QCOMPARE(handlers[0][u"calls"].toInteger(), 5);
+            QCOMPARE(handlers[1][u"failures"].toInteger(), 5);
+            QVERIFY(handlers[0][u"file"].toString().endsWith(QStringLiteral("tst_diagnostics.cpp")));
+            ++found;
+        }
+        QVERIFY2(found == 2, doc.toJson().constData());
+        // Kept only for the file: a process without RIO_DIAGNOSTICS_JSON keeps nothing.
+        QVERIFY(rio::Diagnostics::destroyedRegistries().isEmpty());
+    }
+
+    // Run by jsonAtExitKeepsRegistriesThatDiedBeforeTheApplication only.
+    void jsonChildUsual()
+    {
+        if (qEnvironmentVariableIsEmpty("RIO_TEST_JSON_CHILD"))
+            QSKIP("run by jsonAtExitKeepsRegistriesThatDiedBeforeTheApplication in a child process");
+        rio::Diagnostics::setEnabled(true);
+        {
+            rio::QtRegistry<int> qt;
+            qt.setObjectName(QStringLiteral("usual-qt"));
+            rio::Registry<int> core;
+            core.setDiagnosticsName("usual-core");
+            qt.add([](int) { });
+            qt.add([](int) { throw std::runtime_error("planted"); });
+            core.add([](int) { });
+            core.add([](int) { throw std::runtime_error("planted"); });
+            for (int i = 0; i < 5; ++i) {
+                qt.notify(i);
+                core.notify(i);
+            }
+        }
+        rio::Diagnostics::setEnabled(false);
+        QCOMPARE(rio::Diagnostics::destroyedRegistries().size(), 2);
     }
 
     // Run by jsonIsWrittenAtExit only: a registry that lives until exit, its handler run 3 times.

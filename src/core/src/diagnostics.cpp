@@ -12,7 +12,6 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
-#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +25,7 @@ namespace {
 constinit std::atomic<std::uint64_t> threadCounter{0};
 constinit std::atomic<std::uint64_t> serialCounter{0};
 constinit std::atomic<bool> globalOn{false};
+constinit std::atomic<bool> keepOn{false}; // destroyed registries' records are kept
 
 // Calls f(state) for every listed registry state with a core, under the state's writer lock.
 template <typename F>
@@ -62,10 +62,18 @@ void initFromEnvironment() noexcept
 {
     static constinit std::atomic<bool> read{false};
     RegistryList::initOnce(read, []() noexcept {
-        const char *v = std::getenv("RIO_DIAGNOSTICS"); // NOLINT(concurrency-mt-unsafe)
+        // The file written at exit shows registries destroyed before it (the Qt layer writes it).
+        const char *json = std::getenv("RIO_DIAGNOSTICS_JSON"); // NOLINT(concurrency-mt-unsafe)
+        if (json != nullptr && json[0] != '\0')
+            keepOn.store(true, std::memory_order_relaxed);
+        const char *v = std::getenv("RIO_DIAGNOSTICS");               // NOLINT(concurrency-mt-unsafe)
+        const char *precise = std::getenv("RIO_DIAGNOSTICS_PRECISE"); // NOLINT(concurrency-mt-unsafe)
+        if (precise != nullptr && precise[0] != '\0' && std::strcmp(precise, "0") != 0)
+            everyRunPrecise.store(true, std::memory_order_relaxed);
         if (v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0) {
             initClockLocked();
             updateTicks();
+            tickCoarse();
             globalOn.store(true, std::memory_order_release);
             updateWatchdog();
         }
@@ -76,6 +84,7 @@ void setGlobalEnabled(bool enabled)
 {
     initClock();
     updateTicks();
+    tickCoarse(); // before any run is timed: a coarse clock left from an earlier watchdog is stale
     std::exception_ptr error;
     globalOn.store(enabled, std::memory_order_release);
     forEachCore([&](RegistryState &s) {
@@ -89,6 +98,18 @@ void setGlobalEnabled(bool enabled)
     updateWatchdog();
     if (error)
         std::rethrow_exception(error);
+}
+
+void setEveryRunPrecise(bool on) noexcept
+{
+    initClock();
+    everyRunPrecise.store(on, std::memory_order_relaxed);
+    updateTicks();
+}
+
+bool isEveryRunPrecise() noexcept
+{
+    return everyRunPrecise.load(std::memory_order_relaxed);
 }
 
 bool globalEnabled() noexcept
@@ -116,6 +137,63 @@ void thresholds(std::uint64_t &main, std::uint64_t &other, std::uint64_t &stall)
     stall = stallNs.load(std::memory_order_relaxed);
 }
 
+namespace {
+
+// Records of destroyed registries, the last departedKept; never destroyed (registries with static
+// storage may die after any static of ours).
+struct Departed
+{
+    std::mutex mutex;
+    std::vector<RegistryRecord> records;
+    std::uint64_t lost = 0;
+};
+
+Departed &departed()
+{
+    static auto *d = new Departed; // NOLINT(bugprone-unhandled-exception-at-new)
+    return *d;
+}
+} // namespace
+
+void keepDeparted(bool on) noexcept
+{
+    keepOn.store(on, std::memory_order_relaxed);
+}
+
+bool keepingDeparted() noexcept
+{
+    return keepOn.load(std::memory_order_relaxed);
+}
+
+std::vector<RegistryRecord> departedRecords(std::uint64_t &lost)
+{
+    Departed &d = departed();
+    std::lock_guard lock(d.mutex);
+    lost = d.lost;
+    return d.records;
+}
+
+// A registry being destroyed, under its lock, its handlers still listed: keeps its record.
+void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
+{
+    if (!keepOn.load(std::memory_order_relaxed) || s.facade || (s.eventType.empty() && s.name.empty()))
+        return;
+    Departed &d = departed();
+    try {
+        RegistryRecord rec;
+        core.recordLocked(rec);
+        std::lock_guard lock(d.mutex);
+        if (d.records.size() == departedKept) {
+            d.records.erase(d.records.begin());
+            ++d.lost;
+        }
+        d.records.push_back(std::move(rec));
+    } catch (...) {
+        std::lock_guard lock(d.mutex);
+        ++d.lost; // no memory: not kept
+    }
+}
+
 std::vector<RegistryRecord> collect(std::uint64_t serial)
 {
     std::vector<RegistryRecord> out;
@@ -141,6 +219,7 @@ void RegistryCore::setDiagnosticsEnabled(bool enabled)
 {
     diag::initClock();
     diag::updateTicks();
+    diag::tickCoarse();
     {
         RegistryState &ws = writerState();
         std::lock_guard lock(ws.writerLock);
@@ -244,9 +323,8 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out) const
             h.failures = s->failures.load(std::memory_order_relaxed);
             h.slowRuns = s->slowRuns.load(std::memory_order_relaxed);
             diag::toNanos(s->runTime, h.buckets, h.totalNs, h.maxNs, h.nsPerTick);
-            // A timed notify counts a run in the histogram alone; a layer counts its own runs.
-            h.calls = s->layerTimed ? s->calls.load(std::memory_order_relaxed)
-                                    : std::accumulate(h.buckets.begin(), h.buckets.end(), std::uint64_t{0});
+            // Every run is counted; the histogram holds the precisely timed ones.
+            h.calls = s->totalCalls();
         }
         out.handlers.push_back(h);
     }

@@ -123,7 +123,7 @@ void refineClock() noexcept
 }
 
 constinit std::atomic<std::uint64_t> mainNs{16'000'000};
-constinit std::atomic<std::uint64_t> otherNs{0};
+constinit std::atomic<std::uint64_t> otherNs{16'000'000};
 constinit std::atomic<std::uint64_t> stallNs{50'000'000};
 constinit std::atomic<std::uint64_t> mainTicks{off};
 constinit std::atomic<std::uint64_t> otherTicks{off};
@@ -134,14 +134,26 @@ constinit std::atomic<std::uint64_t> stallTicks{off};
 // keeps the refinement of the clock's rate (which moves the thresholds a little) harmless.
 constinit std::atomic<std::uint64_t> fastCap{0};
 
+constinit std::atomic<std::uint64_t> coarseNow{0};
+constinit std::atomic<std::uint64_t> coarseTick{1};
+// A coarse run longer than this may have reached the lower slow threshold (one tick below it).
+constinit std::atomic<std::uint64_t> coarseCap{off};
+constinit std::atomic<bool> everyRunPrecise{false};
+constinit std::atomic<bool> preciseRuns{false};
+
 void updateTicks() noexcept
 {
     mainTicks.store(toTicks(mainNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
     otherTicks.store(toTicks(otherNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
     stallTicks.store(toTicks(stallNs.load(std::memory_order_relaxed)), std::memory_order_relaxed);
-    fastCap.store(
-        std::min(mainTicks.load(std::memory_order_relaxed), otherTicks.load(std::memory_order_relaxed)) / 2,
-        std::memory_order_seq_cst);
+    const std::uint64_t lower =
+        std::min(mainTicks.load(std::memory_order_relaxed), otherTicks.load(std::memory_order_relaxed));
+    fastCap.store(lower / 2, std::memory_order_seq_cst);
+    const std::uint64_t tick = toTicks(coarseTickNs);
+    coarseTick.store(tick, std::memory_order_relaxed);
+    coarseCap.store(lower == off ? off : (lower > tick ? lower - tick : 0), std::memory_order_relaxed);
+    preciseRuns.store(everyRunPrecise.load(std::memory_order_relaxed) || lower / 2 < tick,
+                      std::memory_order_relaxed);
 }
 
 std::uint64_t toNs(std::uint64_t ticks) noexcept

@@ -46,9 +46,25 @@ RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint
     return readTicks();
 }
 
+// A run the coarse clock saw longer than coarseCap (one tick below the lower slow threshold), which
+// began at coarse reading `start`: it may have reached its thread's threshold. Its end is read
+// with the precise clock; from the coarse start (never after the true one) that is at least its
+// length, and at most one tick more while the watchdog keeps time: it raises the maximum, and it
+// is slow when that reaches the thread's threshold.
+RIO_COLD void coarseOutlier(HandlerStats *s, std::uint64_t start, RunRecord &r) noexcept
+{
+    const std::uint64_t now = readTicks();
+    const std::uint64_t dt = now > start ? now - start : 0;
+    s->runTime.raiseMax(dt);
+    if (dt < r.slowTicks.load(std::memory_order_relaxed)->load(std::memory_order_relaxed))
+        return;
+    r.stats.store(nullptr, std::memory_order_relaxed); // the report's own time is no handler's
+    reportSlow(s, dt, r);
+}
+
 // A live entry's call without statistics (its box's are not published to this notify):
-// called untimed. Returns the clock's reading after it.
-RIO_COLD std::uint64_t callUntimed(Invoke f, HandlerBox *box, const void *event, RunRecord &r)
+// called untimed.
+RIO_COLD void callUntimed(Invoke f, HandlerBox *box, const void *event, RunRecord &r)
 {
     r.stats.store(nullptr, std::memory_order_relaxed);
     try {
@@ -64,7 +80,6 @@ RIO_COLD std::uint64_t callUntimed(Invoke f, HandlerBox *box, const void *event,
     } catch (...) {
         RegistryCore::reportFailure(box, nullptr);
     }
-    return readTicks();
 }
 
 // The timed loop over the entries [it, end), as notify's, each live handler with statistics timed
@@ -76,6 +91,7 @@ RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *
                                                   std::uint64_t last, RunRecord &r,
                                                   std::atomic<const void *> *running)
 {
+    const std::uint64_t self = r.thread.load(std::memory_order_relaxed);
     for (; it != end; ++it) {
         HandlerBox *box = it->box;
         running->store(box, announceOrder);
@@ -93,7 +109,8 @@ RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *
         HandlerStats *s = loadStats(box);
         // No statistics, or a call that only dispatches (the layer times the run itself).
         if (s == nullptr || s->layerTimed) [[unlikely]] {
-            last = callUntimed(f, box, event, r);
+            callUntimed(f, box, event, r);
+            last = clockTicks<Tsc>();
             continue;
         }
         // What the watchdog needs to name a run still going.
@@ -117,11 +134,64 @@ RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *
         const std::uint64_t now = clockTicks<Tsc>();
         const std::uint64_t dt = now - last;
         last = now;
+        s->countCall(self);
         s->runTime.buckets[tickBucket(dt)].fetch_add(1, std::memory_order_relaxed);
         s->runTime.total.fetch_add(dt, std::memory_order_relaxed);
         // One test for a new maximum and a slow run: the limit is at most both.
         if (dt > s->fastLimit.load(std::memory_order_relaxed)) [[unlikely]]
             last = timedOutlier(s, dt, now, r);
+    }
+    return last;
+}
+
+// The coarse loop: as timedRange, each run counted, its length read from the coarse clock (one
+// load, no clock read): a run that may have reached the lower slow threshold takes the cold path.
+// `last` is the coarse clock when the first handler starts; returns it after the last.
+template <bool Fence>
+RIO_ALWAYS_INLINE inline std::uint64_t coarseRange(const Entry *it, const Entry *end, const void *event,
+                                                   std::uint64_t last, RunRecord &r,
+                                                   std::atomic<const void *> *running)
+{
+    const std::uint64_t cap = coarseCap.load(std::memory_order_relaxed);
+    const std::uint64_t self = r.thread.load(std::memory_order_relaxed);
+    for (; it != end; ++it) {
+        HandlerBox *box = it->box;
+        running->store(box, announceOrder);
+        if constexpr (Fence)
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        else
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        const Invoke f = it->invoke.load(invokeOrder);
+        if (f == &skipRemoved || f == &skipSuspended) [[unlikely]]
+            continue;
+        HandlerStats *s = loadStats(box);
+        if (s == nullptr || s->layerTimed) [[unlikely]] {
+            callUntimed(f, box, event, r);
+            last = coarseNow.load(std::memory_order_relaxed);
+            continue;
+        }
+        r.start.store(last, std::memory_order_relaxed);
+        r.stats.store(s, std::memory_order_release);
+        try {
+            f(box, event);
+        }
+#if RIO_HAVE_FORCED_UNWIND
+        catch (abi::__forced_unwind &) {
+            throw;
+        }
+#endif
+        catch (const std::exception &e) {
+            s->failures.fetch_add(1, std::memory_order_relaxed);
+            RegistryCore::reportFailure(it->box, e.what());
+        } catch (...) {
+            s->failures.fetch_add(1, std::memory_order_relaxed);
+            RegistryCore::reportFailure(it->box, nullptr);
+        }
+        s->countCall(self);
+        const std::uint64_t now = coarseNow.load(std::memory_order_relaxed);
+        if (now - last > cap) [[unlikely]]
+            coarseOutlier(s, last, r);
+        last = now;
     }
     return last;
 }
@@ -134,7 +204,19 @@ void timedNotify(std::atomic<const void *> *slot, const Snapshot *s, const Entry
     HandlerStats *const prevStats = r.stats.load(std::memory_order_relaxed);
     const std::uint64_t prevStart = r.start.load(std::memory_order_relaxed);
     std::atomic<const void *> *running = slot + hazard::slotCount;
-    std::uint64_t last = clockTicks<Tsc>();
+    // One notify per thread per tick of the coarse clock reads the precise clock at every run
+    // (the histograms' sample); the others count runs and read the coarse clock.
+    const std::uint64_t coarse = coarseNow.load(std::memory_order_relaxed);
+    const bool precise = coarse != r.preciseAt || preciseRuns.load(std::memory_order_relaxed);
+    std::uint64_t last = precise ? clockTicks<Tsc>() : coarse;
+    if (precise)
+        r.preciseAt = coarse;
+    const auto range = [&](const Entry *first, const Entry *stop) __attribute__((always_inline)) {
+        if (precise)
+            last = timedRange<Tsc, Fence>(first, stop, event, last, r, running);
+        else
+            last = coarseRange<Fence>(first, stop, event, last, r, running);
+    };
     try {
         if (s->timed.load(std::memory_order_relaxed) == timedRuns) [[unlikely]] {
             // Runs mode: the array's entries are its runs (callRun's), each up to this array's
@@ -142,10 +224,10 @@ void timedNotify(std::atomic<const void *> *slot, const Snapshot *s, const Entry
             for (const Entry *top = s->entries(); top != end; ++top) {
                 const auto *ref = reinterpret_cast<const RunRef *>(top->box);
                 const Entry *first = ref->run->entries();
-                last = timedRange<Tsc, Fence>(first, first + ref->count, event, last, r, running);
+                range(first, first + ref->count);
             }
         } else {
-            timedRange<Tsc, Fence>(s->entries(), end, event, last, r, running);
+            range(s->entries(), end);
         }
     } catch (...) {
         // Only a forced unwind (thread cancellation) gets here: it must unwind.

@@ -39,6 +39,8 @@ std::uint64_t nextSerial() noexcept;
 /// Counts a registry whose entries start (true) or stop recording, under its lock (the watchdog
 /// runs while any do).
 void countRegistry(bool on) noexcept;
+/// A registry being destroyed (under its lock, handlers still listed): kept while keepDeparted.
+void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept;
 /// Reads RIO_DIAGNOSTICS once (the first registry state of the process).
 void initFromEnvironment() noexcept;
 
@@ -75,6 +77,19 @@ inline std::uint64_t readTicks() noexcept
 inline constexpr std::uint64_t off = ~std::uint64_t{0};
 extern constinit std::atomic<std::uint64_t> mainNs, otherNs, stallNs, mainTicks, otherTicks, unresolvedTicks,
     stallTicks, fastCap;
+// The coarse clock (ticks of the clock above, as the watchdog thread last read it, once per
+// coarseTickNs while it runs): what an untimed run's length is read from, one load per run.
+inline constexpr std::uint64_t coarseTickNs = 1'000'000;
+extern constinit std::atomic<std::uint64_t> coarseNow, coarseTick, coarseCap;
+// Every timed run read with the precise clock (setEveryRunPrecise), and whether timed notifies do:
+// also while the lower slow threshold is under two ticks of the coarse clock, which could miss a
+// run that reached it (updateTicks).
+extern constinit std::atomic<bool> everyRunPrecise, preciseRuns;
+// Sets the coarse clock to now (the watchdog's tick; a switch that starts timing).
+inline void tickCoarse() noexcept
+{
+    coarseNow.store(readTicks(), std::memory_order_relaxed);
+}
 // Converts the thresholds to ticks at the clock's rate.
 void updateTicks() noexcept;
 std::uint64_t toNs(std::uint64_t ticks) noexcept;
@@ -97,6 +112,13 @@ struct alignas(64) RunRecord
     std::array<std::uint64_t, 8> reported{};
     std::size_t reportedCount = 0;
     std::atomic<bool> inUse{false};
+    std::uint64_t preciseAt = 0; // the owning thread's: the coarse clock at its last precise notify
+    // Linux: the owning thread's kernel id, and its stack as a signal from the watchdog captured
+    // it (stackCount frames; stackState: 0 idle, 1 asked, 2 written).
+    std::atomic<long> tid{0};
+    std::atomic<int> stackState{0};
+    int stackCount = 0;
+    std::array<void *, 48> stack{};
     RunRecord *next = nullptr;
 };
 

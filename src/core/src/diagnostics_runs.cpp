@@ -14,6 +14,22 @@
 #include <utility>
 #include <vector>
 
+#if defined(__linux__) && defined(__GLIBC__)
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define RIO_DIAG_STACKS 1
+#else
+#define RIO_DIAG_STACKS 0
+#endif
+
 namespace rio::detail::diag {
 
 RIO_TLS_INITIAL_EXEC thread_local constinit RunRecord *tlsRecord = nullptr;
@@ -30,14 +46,7 @@ constinit std::atomic<bool> watchdogLost{false}; // a fork child's: its next run
 // Gives the thread's record back when the thread exits.
 struct RecordRelease
 {
-    ~RecordRelease()
-    {
-        if (RunRecord *r = tlsRecord) {
-            tlsRecord = nullptr;
-            r->stats.store(nullptr, std::memory_order_release);
-            r->inUse.store(false, std::memory_order_release);
-        }
-    }
+    ~RecordRelease();
 };
 
 // What threads share here, never destroyed: a thread may still end a run or watch at exit.
@@ -49,6 +58,9 @@ struct Shared
     std::array<SlowRun, slowRunsKept> slowRuns;
     std::size_t slowNext = 0;
     std::size_t slowCount = 0;
+    std::array<SlowRun, stallsKept> stalls; // the last stall reports, under slowMutex too
+    std::size_t stallNext = 0;
+    std::size_t stallCount = 0;
     // The watchdog thread, running while `watchdog` is joinable.
     std::mutex watchdogMutex;
     std::condition_variable wake;
@@ -60,6 +72,151 @@ Shared &shared() noexcept
 {
     static auto *s = new Shared; // NOLINT(bugprone-unhandled-exception-at-new): never destroyed
     return *s;
+}
+
+RecordRelease::~RecordRelease()
+{
+    if (RunRecord *r = tlsRecord) {
+        tlsRecord = nullptr;
+        {
+            // No more signals to this thread: the watchdog reads the id and signals it under this
+            // lock, so it never signals an id the kernel may have given to a new thread.
+            std::lock_guard lock(shared().statsMutex);
+            r->tid.store(0, std::memory_order_relaxed);
+        }
+        r->stats.store(nullptr, std::memory_order_release);
+        r->inUse.store(false, std::memory_order_release);
+    }
+}
+
+// --- A stalled thread's stack (Linux) ------------------------------------------------------------
+
+#if RIO_DIAG_STACKS
+// The signal the watchdog sends a stalled thread: its handler writes the thread's stack into
+// the thread's run record (backtrace(), loaded before the handler is installed, so that it
+// allocates nothing there). Installed once, only while the signal has its default disposition.
+int stackSignal() noexcept
+{
+    return SIGRTMIN + 4;
+}
+
+constinit std::atomic<int> stackHandler{0}; // 0: not tried, 1: installed, -1: not available
+
+void onStackSignal(int, siginfo_t *, void *) noexcept
+{
+    const int saved = errno;
+    RunRecord *r = tlsRecord;
+    int asked = 1;
+    if (r != nullptr && r->stackState.compare_exchange_strong(asked, 3, std::memory_order_acq_rel)) {
+        r->stackCount = backtrace(r->stack.data(), static_cast<int>(r->stack.size()));
+        r->stackState.store(2, std::memory_order_release);
+    }
+    errno = saved;
+}
+
+// True while the signal's disposition is still our handler: a program (or a fork child) that set
+// its own, or the default (which would end the process), after ours was installed has taken it.
+bool stackHandlerStillOurs() noexcept
+{
+    struct sigaction now{};
+    return sigaction(stackSignal(), nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) != 0 &&
+           now.sa_sigaction == &onStackSignal; // NOLINT(cppcoreguidelines-pro-type-union-access)
+}
+
+bool stackHandlerReady() noexcept
+{
+    int state = stackHandler.load(std::memory_order_acquire);
+    if (state > 0 && !stackHandlerStillOurs()) {
+        state = -1; // taken since: never signalled again
+        stackHandler.store(state, std::memory_order_release);
+    }
+    if (state != 0)
+        return state > 0;
+    const char *env = std::getenv("RIO_DIAGNOSTICS_STACKS"); // NOLINT(concurrency-mt-unsafe)
+    state = -1;
+    if (env == nullptr || std::strcmp(env, "0") != 0) {
+        void *warm[4];
+        (void)backtrace(warm, 4); // loads the unwinder now, not in the handler
+        struct sigaction old{};
+        if (sigaction(stackSignal(), nullptr, &old) == 0 && (old.sa_flags & SA_SIGINFO) == 0 &&
+            old.sa_handler == SIG_DFL) { // NOLINT(cppcoreguidelines-pro-type-union-access)
+            struct sigaction act{};
+            act.sa_sigaction = &onStackSignal; // NOLINT(cppcoreguidelines-pro-type-union-access)
+            act.sa_flags = SA_SIGINFO | SA_RESTART;
+            sigemptyset(&act.sa_mask);
+            if (sigaction(stackSignal(), &act, nullptr) == 0)
+                state = 1;
+        }
+    }
+    stackHandler.store(state, std::memory_order_release);
+    return state > 0;
+}
+
+// One frame as text: "function+0xoffset (module)", or the address where no symbol is known.
+void appendFrame(std::string &out, void *address)
+{
+    Dl_info info{};
+    char line[96];
+    const char *module = "?";
+    if (dladdr(address, &info) != 0 && info.dli_fname != nullptr) {
+        module = std::strrchr(info.dli_fname, '/') != nullptr ? std::strrchr(info.dli_fname, '/') + 1
+                                                              : info.dli_fname;
+    }
+    if (info.dli_sname != nullptr) {
+        int status = -1;
+        char *demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+        out += status == 0 && demangled != nullptr ? demangled : info.dli_sname;
+        std::free(demangled); // NOLINT(cppcoreguidelines-no-malloc)
+        std::snprintf(line, sizeof line, "+0x%zx (%s)\n",
+                      static_cast<std::size_t>(static_cast<const char *>(address) -
+                                               static_cast<const char *>(info.dli_saddr)),
+                      module);
+    } else {
+        std::snprintf(line, sizeof line, "%p (%s)\n", address, module);
+    }
+    out += line;
+}
+#endif
+
+// The stack of the thread whose record `r` is, as text (empty where it cannot be had): the thread
+// is interrupted for as long as backtrace() takes, and the watchdog waits at most 100 ms for it.
+std::string captureStack(RunRecord &r)
+{
+#if RIO_DIAG_STACKS
+    if (!stackHandlerReady()) // may load the unwinder: not under a lock of ours
+        return {};
+    {
+        // The thread cannot exit meanwhile (its record's release takes this lock): the id signalled
+        // is its own, never one the kernel reused for a new thread.
+        std::lock_guard lock(shared().statsMutex);
+        const long tid = r.tid.load(std::memory_order_relaxed);
+        if (tid == 0)
+            return {};
+        r.stackState.store(1, std::memory_order_release);
+        if (syscall(SYS_tgkill, static_cast<long>(getpid()), tid, stackSignal()) != 0) {
+            r.stackState.store(0, std::memory_order_release);
+            return {};
+        }
+    }
+    for (int waited = 0; r.stackState.load(std::memory_order_acquire) != 2; ++waited) {
+        int asked = 1;
+        if (waited >= 100 && r.stackState.compare_exchange_strong(asked, 0, std::memory_order_acq_rel))
+            return {}; // signals blocked on that thread, or it is not scheduled: no stack
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        tickCoarse(); // the watchdog's tick goes on meanwhile
+    }
+    std::string out;
+    // The handler's own frame and the signal trampoline first.
+    for (int i = 2; i < r.stackCount; ++i)
+        appendFrame(out, r.stack[static_cast<std::size_t>(i)]);
+    r.stackState.store(0, std::memory_order_release);
+    if (!out.empty())
+        out.pop_back(); // the last newline
+    return out;
+#else
+    (void)r;
+    return {};
+#endif
 }
 
 // --- The watchdog ------------------------------------------------------------------------------
@@ -122,6 +279,26 @@ void watchdogScan() noexcept
         run.elapsedNs = toNs(now - start);
         run.thread = r->thread.load(std::memory_order_relaxed);
         run.stillRunning = true;
+        try {
+            run.stack = captureStack(*r);
+            // Taken while that run still ran, or not at all.
+            if (r->stats.load(std::memory_order_acquire) != s ||
+                r->start.load(std::memory_order_acquire) != start)
+                run.stack.clear();
+        } catch (...) {
+            run.stack.clear(); // no memory: reported without it
+        }
+        try {
+            Shared &k = shared();
+            std::lock_guard lock(k.slowMutex);
+            SlowRun &kept = k.stalls[k.stallNext];
+            kept = run;
+            kept.atNs = static_cast<std::uint64_t>(steadyNs());
+            k.stallNext = (k.stallNext + 1) % k.stalls.size();
+            k.stallCount = std::min(k.stallCount + 1, k.stalls.size());
+        } catch (...) {
+            // No memory: reported, not kept.
+        }
         if (const SlowSink sink = slowSink.load(std::memory_order_acquire))
             sink(run); // no lock of ours held
     }
@@ -131,18 +308,26 @@ void watchdogMain(std::uint64_t generation) noexcept
 {
     Shared &g = shared();
     auto lastRefine = std::chrono::steady_clock::now();
+    auto lastScan = lastRefine;
     std::unique_lock lock(g.watchdogMutex);
+    tickCoarse();
     while (g.generation == generation) { // also after a look: a stop may have come meanwhile
         const std::uint64_t stall = stallNs.load(std::memory_order_relaxed);
         // A quarter of the stall threshold between looks (1 to 20 ms); woken, it looks at once.
+        // The coarse clock ticks every millisecond meanwhile.
         const auto period = std::chrono::nanoseconds(
             std::clamp<std::uint64_t>(stall == 0 ? 20'000'000 : stall / 4, 1'000'000, 20'000'000));
-        (void)g.wake.wait_for(lock, period);
+        const bool woken =
+            g.wake.wait_for(lock, std::chrono::nanoseconds(coarseTickNs)) == std::cv_status::no_timeout;
         if (g.generation != generation)
             break;
+        tickCoarse();
+        const auto now = std::chrono::steady_clock::now();
+        if (!woken && now - lastScan < period)
+            continue;
+        lastScan = now;
         lock.unlock();
         watchdogScan();
-        const auto now = std::chrono::steady_clock::now();
         if (now - lastRefine > std::chrono::seconds(1)) {
             lastRefine = now;
             refineClock();
@@ -195,6 +380,9 @@ RIO_COLD RunRecord *acquireRecord() noexcept
         while (!records.compare_exchange_weak(r->next, r, std::memory_order_acq_rel)) {
         }
     }
+#if RIO_DIAG_STACKS
+    r->tid.store(static_cast<long>(syscall(SYS_gettid)), std::memory_order_relaxed); // a fork child's too
+#endif
     if (r->thread.load(std::memory_order_relaxed) != self) { // its own is named and checked
         r->thread.store(self, std::memory_order_relaxed);
         resolveThread(*r);
@@ -262,6 +450,17 @@ std::vector<SlowRun> recentSlowRuns()
     std::lock_guard lock(k.slowMutex);
     for (std::size_t i = 0; i < k.slowCount; ++i) // oldest first
         out.push_back(k.slowRuns[(k.slowNext + slowRunsKept - k.slowCount + i) % slowRunsKept]);
+    return out;
+}
+
+std::vector<SlowRun> recentStalls()
+{
+    Shared &k = shared();
+    std::vector<SlowRun> out;
+    out.reserve(stallsKept);
+    std::lock_guard lock(k.slowMutex);
+    for (std::size_t i = 0; i < k.stallCount; ++i) // oldest first
+        out.push_back(k.stalls[(k.stallNext + stallsKept - k.stallCount + i) % stallsKept]);
     return out;
 }
 

@@ -94,6 +94,7 @@ void RegistryCore::destroyState() noexcept
         // Guards dropped from now on only give up their hold; a guard's pass still running
         // without the lock on another thread is waited for (never one of this thread's own).
         std::unique_lock lock(st().writerLock);
+        diag::noteDeparture(*this, st());
         st().core = nullptr;
         if (st().diagnosticsOn) {
             st().diagnosticsOn = false;

@@ -146,6 +146,20 @@ void noteThread() noexcept
 
 constinit std::atomic<Diagnostics *> theInstance{nullptr};
 
+// QtRegistry objects as they were just before they died, while the core keeps destroyed
+// registries (RIO_DIAGNOSTICS_JSON): the last detail::diag::departedKept. Never destroyed.
+struct DepartedFacades
+{
+    std::mutex mutex;
+    QList<RegistryInfo> registries;
+};
+
+DepartedFacades &departedFacades()
+{
+    static auto *list = new DepartedFacades; // NOLINT(bugprone-unhandled-exception-at-new)
+    return *list;
+}
+
 HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::HandlerRecord &h)
 {
     HandlerInfo info;
@@ -187,21 +201,28 @@ void fillThreadNames(QList<RegistryInfo> &out)
     }
 }
 
+// The core's part of a registry's record.
+RegistryInfo infoOf(const detail::diag::RegistryRecord &reg)
+{
+    RegistryInfo info;
+    info.id = reg.serial;
+    info.name = QString::fromStdString(reg.name);
+    info.eventType = QString::fromStdString(reg.eventType);
+    info.qt = reg.facade;
+    info.diagnosticsEnabled = reg.enabled;
+    info.handlers.reserve(static_cast<qsizetype>(reg.handlers.size()));
+    for (const auto &h : reg.handlers)
+        info.handlers.push_back(toInfo(reg, h));
+    return info;
+}
+
 QList<RegistryInfo> build(quint64 serial)
 {
     const std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(serial);
     QList<RegistryInfo> out;
     out.reserve(static_cast<qsizetype>(records.size()));
     for (const auto &reg : records) {
-        RegistryInfo info;
-        info.id = reg.serial;
-        info.name = QString::fromStdString(reg.name);
-        info.eventType = QString::fromStdString(reg.eventType);
-        info.qt = reg.facade;
-        info.diagnosticsEnabled = reg.enabled;
-        info.handlers.reserve(static_cast<qsizetype>(reg.handlers.size()));
-        for (const auto &h : reg.handlers)
-            info.handlers.push_back(toInfo(reg, h));
+        RegistryInfo info = infoOf(reg);
         if (reg.facade) {
             FacadeList &f = facades();
             std::lock_guard lock(f.mutex);
@@ -222,6 +243,8 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
     report.elapsedNs = run.elapsedNs;
     report.thread = run.thread;
     report.stillRunning = run.stillRunning;
+    if (!run.stack.empty())
+        report.stack = QString::fromStdString(run.stack).split(u'\n');
     // The name the run recorded (its thread may have exited), else the live thread's (a stall).
     report.threadName =
         run.threadName.empty() ? Diagnostics::threadName(run.thread) : QString::fromStdString(run.threadName);
@@ -265,11 +288,15 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
                                  "%6 ms on thread %7")
                 : QStringLiteral(
                       "slow handler %1 of registry %2 \"%3\" (%4), added at %5, ran %6 ms on thread %7");
+        // A stall names where its thread is stuck, innermost frame first.
+        const QString stack =
+            r.stack.isEmpty() ? QString() : QStringLiteral(", stuck in:\n    ") + r.stack.join(u"\n    ");
         qCWarning(lcDiagnostics).noquote() << text.arg(h.id.value())
-                                                  .arg(h.registryId)
-                                                  .arg(h.registryName, h.eventType, where)
-                                                  .arg(ms, 0, 'f', 1)
-                                                  .arg(r.threadName);
+                                                      .arg(h.registryId)
+                                                      .arg(h.registryName, h.eventType, where)
+                                                      .arg(ms, 0, 'f', 1)
+                                                      .arg(r.threadName) +
+                                                  stack;
         if (Diagnostics *d = theInstance.load(std::memory_order_acquire)) {
             if (r.stillRunning)
                 Q_EMIT d->handlerStalled(r);
@@ -415,6 +442,25 @@ RegistryInfo Diagnostics::snapshot(quint64 registryId)
     return one.isEmpty() ? RegistryInfo{} : one.front();
 }
 
+QList<RegistryInfo> Diagnostics::destroyedRegistries()
+{
+    setUpWithRules();
+    std::uint64_t lost = 0;
+    QList<RegistryInfo> out;
+    for (const auto &reg : detail::diag::departedRecords(lost))
+        out.push_back(infoOf(reg));
+    {
+        DepartedFacades &d = departedFacades();
+        std::lock_guard lock(d.mutex);
+        out.append(d.registries);
+    }
+    for (RegistryInfo &r : out)
+        r.destroyed = true;
+    std::sort(out.begin(), out.end(),
+              [](const RegistryInfo &a, const RegistryInfo &b) { return a.id < b.id; });
+    return out;
+}
+
 void Diagnostics::setEnabled(bool enabled)
 {
     setUpWithRules();
@@ -477,6 +523,16 @@ std::chrono::nanoseconds Diagnostics::stallThreshold() noexcept
     return thresholdAt(2);
 }
 
+void Diagnostics::setEveryRunPrecise(bool precise) noexcept
+{
+    detail::diag::setEveryRunPrecise(precise);
+}
+
+bool Diagnostics::isEveryRunPrecise() noexcept
+{
+    return detail::diag::isEveryRunPrecise();
+}
+
 QString Diagnostics::threadName(quint64 thread)
 {
     ThreadNames &t = threadNames();
@@ -495,6 +551,17 @@ QList<SlowHandlerReport> Diagnostics::recentSlowRuns()
     setUpWithRules();
     QList<SlowHandlerReport> out;
     for (const detail::diag::SlowRun &run : detail::diag::recentSlowRuns()) {
+        out.push_back(toReport(run));
+        out.back().endedAtNs = run.atNs;
+    }
+    return out;
+}
+
+QList<SlowHandlerReport> Diagnostics::recentStalls()
+{
+    setUpWithRules();
+    QList<SlowHandlerReport> out;
+    for (const detail::diag::SlowRun &run : detail::diag::recentStalls()) {
         out.push_back(toReport(run));
         out.back().endedAtNs = run.atNs;
     }
@@ -574,6 +641,21 @@ void QtRegistryBase::detachDiagnostics() noexcept
 {
     if (m_registryId == 0)
         return;
+    if (detail::diag::keepingDeparted()) {
+        // Its last state, with its handlers still listed (for the file RIO_DIAGNOSTICS_JSON names).
+        try {
+            QList<RegistryInfo> last = build(m_registryId);
+            if (!last.isEmpty()) {
+                DepartedFacades &d = departedFacades();
+                std::lock_guard lock(d.mutex);
+                if (d.registries.size() == static_cast<qsizetype>(detail::diag::departedKept))
+                    d.registries.removeFirst();
+                d.registries.push_back(std::move(last.front()));
+            }
+        } catch (...) {
+            // No memory: not kept.
+        }
+    }
     FacadeList &f = facades();
     std::lock_guard lock(f.mutex);
     f.registries.erase(m_registryId);

@@ -3,6 +3,7 @@
 // form of every field a snapshot has (docs/DIAGNOSTICS.md, "JSON and QDebug"), and the file
 // RIO_DIAGNOSTICS_JSON names, written when the application exits.
 
+#include <registryio/detail/diagnostics.h>
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/diagnostics_model.h>
 
@@ -146,6 +147,7 @@ QJsonObject toJson(const RegistryInfo &r)
             {QStringLiteral("qt"), r.qt},
             {QStringLiteral("diagnosticsEnabled"), r.diagnosticsEnabled},
             {QStringLiteral("removedHandlerDrops"), dropsJson(r.removedHandlerDrops)},
+            {QStringLiteral("destroyed"), r.destroyed},
             {QStringLiteral("handlers"), handlers}};
 }
 
@@ -156,23 +158,34 @@ QJsonObject toJson(const SlowHandlerReport &report)
             {QStringLiteral("thread"), number(report.thread)},
             {QStringLiteral("threadName"), report.threadName},
             {QStringLiteral("stillRunning"), report.stillRunning},
-            {QStringLiteral("endedAtNs"), number(report.endedAtNs)}};
+            {QStringLiteral("endedAtNs"), number(report.endedAtNs)},
+            {QStringLiteral("stack"), QJsonArray::fromStringList(report.stack)}};
 }
 
 QJsonDocument Diagnostics::toJson()
 {
+    // The live registries and the last state of those destroyed (kept while RIO_DIAGNOSTICS_JSON
+    // is set), in id order.
+    QList<RegistryInfo> all = snapshot();
+    all.append(destroyedRegistries());
+    std::stable_sort(all.begin(), all.end(),
+                     [](const RegistryInfo &a, const RegistryInfo &b) { return a.id < b.id; });
     QJsonArray registries;
-    for (const RegistryInfo &r : snapshot())
+    for (const RegistryInfo &r : all)
         registries.append(rio::toJson(r));
     QJsonArray slow;
     for (const SlowHandlerReport &s : recentSlowRuns())
         slow.append(rio::toJson(s));
+    QJsonArray stalls;
+    for (const SlowHandlerReport &s : recentStalls())
+        stalls.append(rio::toJson(s));
     const QJsonObject root{{QStringLiteral("enabled"), isEnabled()},
                            {QStringLiteral("slowThresholdNs"), number(slowThreshold().count())},
                            {QStringLiteral("workerSlowThresholdNs"), number(workerSlowThreshold().count())},
                            {QStringLiteral("stallThresholdNs"), number(stallThreshold().count())},
                            {QStringLiteral("registries"), registries},
-                           {QStringLiteral("recentSlowRuns"), slow}};
+                           {QStringLiteral("recentSlowRuns"), slow},
+                           {QStringLiteral("recentStalls"), stalls}};
     return QJsonDocument(root);
 }
 
@@ -191,12 +204,24 @@ namespace rio::detail {
 void writeDiagnosticsJsonAtExit()
 {
     static const bool once = [] {
-        if (!qEnvironmentVariableIsEmpty("RIO_DIAGNOSTICS_JSON"))
+        if (!qEnvironmentVariableIsEmpty("RIO_DIAGNOSTICS_JSON")) {
+            diag::keepDeparted(true); // registries that die before the application object stay in it
             qAddPostRoutine(&writeAtExit);
+        }
         return true;
     }();
     (void)once;
 }
+
+// With the application object: the file is also written when it is about to quit (a process
+// that never destroys its application object still writes it); ~QCoreApplication writes it again.
+static void writeAtQuitToo()
+{
+    if (qEnvironmentVariableIsEmpty("RIO_DIAGNOSTICS_JSON"))
+        return;
+    QObject::connect(QCoreApplication::instance(), &QCoreApplication::aboutToQuit, &writeAtExit);
+}
+Q_COREAPP_STARTUP_FUNCTION(writeAtQuitToo)
 
 } // namespace rio::detail
 

@@ -584,7 +584,17 @@ void DiagnosticsModel::refresh()
     apply(std::move(rows));
     m_snapshotNs = collected - start;
     m_applyNs = threadTimeNs() - collected;
+    m_frameFrom = collected;
     Q_EMIT refreshed();
+    Q_EMIT costChanged();
+}
+
+void DiagnosticsModel::frameEnded()
+{
+    if (m_frameFrom < 0)
+        return;
+    m_applyNs = threadTimeNs() - std::exchange(m_frameFrom, -1);
+    Q_EMIT costChanged();
 }
 
 // The timer's refresh: the snapshot, its sort and the plan that turns the rows shown into them
@@ -625,7 +635,9 @@ void DiagnosticsModel::applyCollected(Rows rows, quint64 generation, qint64 snap
     apply(std::move(rows));
     m_applyNs = threadTimeNs() - start;
     m_snapshotNs = snapshotNs;
+    m_frameFrom = start;
     Q_EMIT refreshed();
+    Q_EMIT costChanged();
 }
 
 const HandlerInfo &DiagnosticsModel::rowAt(int row) const

@@ -91,10 +91,37 @@ struct Histogram
 /// created by the registry under its lock and owned by the handler's box; a layer that runs the
 /// handler itself (the Qt facade's handlers with a context) holds a reference (retainStats).
 /// Freed by the last freeStats, which the watchdog synchronises with.
-struct HandlerStats
+struct alignas(64) HandlerStats
 {
+    // Runs counted: by the one thread that owns the counter (the first to run the handler in a
+    // timed notify) with a plain increment (a single writer), by every other with an atomic add.
+    std::atomic<std::uint64_t> owner{~std::uint64_t{0}}; // its thread number (all ones: none yet)
+    std::atomic<std::uint64_t> ownerCalls{0};
+    std::atomic<std::uint64_t> calls{0}; // the others' timed runs, and RunScope's counted ones
+    /// Every run counted.
+    [[nodiscard]] std::uint64_t totalCalls() const noexcept
+    {
+        return ownerCalls.load(std::memory_order_relaxed) + calls.load(std::memory_order_relaxed);
+    }
+    /// Counts a run of the calling thread, whose number is `self`.
+    RIO_ALWAYS_INLINE void countCall(std::uint64_t self) noexcept
+    {
+        if (owner.load(std::memory_order_relaxed) == self) [[likely]]
+            ownerCalls.store(ownerCalls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        else
+            countOtherCall(self);
+    }
+    /// countCall's other path: takes the counter if it has no owner, else adds atomically (a
+    /// thread without a number, 0, shares the record of every thread out of memory: it adds).
+    [[gnu::noinline]] void countOtherCall(std::uint64_t self) noexcept
+    {
+        std::uint64_t none = ~std::uint64_t{0};
+        if (self != 0 && owner.compare_exchange_strong(none, self, std::memory_order_relaxed))
+            ownerCalls.store(ownerCalls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        else
+            calls.fetch_add(1, std::memory_order_relaxed);
+    }
     std::atomic<std::uint64_t> failures{0}; // runs that threw (those counted here)
-    std::atomic<std::uint64_t> calls{0};    // RunScope's counted runs (timed notifies': the histogram)
     std::atomic<std::uint64_t> slowRuns{0};
     std::atomic<bool> slowReported{false};
     // Timed notifies: a run longer than this takes the cold path (a new maximum, or perhaps a
@@ -138,6 +165,12 @@ RIO_CORE_EXPORT double calibrateClock(CalibrationDelay delay) noexcept;
 RIO_CORE_EXPORT void setGlobalEnabled(bool enabled);
 /// True while diagnostics are on process-wide.
 RIO_CORE_EXPORT bool globalEnabled() noexcept;
+/// Every timed run read with the precise clock (true; RIO_DIAGNOSTICS_PRECISE=1), or (false, the
+/// default) one notify per thread per millisecond, the other runs counted and measured with the
+/// coarse clock the watchdog thread keeps.
+RIO_CORE_EXPORT void setEveryRunPrecise(bool on) noexcept;
+/// See setEveryRunPrecise.
+RIO_CORE_EXPORT bool isEveryRunPrecise() noexcept;
 
 /// Slow-run thresholds in nanoseconds (0: off): the main thread's, other threads', and the
 /// stall threshold the watchdog thread checks while a handler runs.
@@ -159,12 +192,21 @@ struct SlowRun
     std::string threadName; // as the thread's hook named it when the run ended (empty: unknown)
     std::uint64_t atNs = 0; // steady_clock when it ended (recentSlowRuns)
     bool stillRunning = false;
+    /// A stall's: the stalled thread's stack when it was reported, innermost first, one frame
+    /// a line ("function+0xoffset (module)", or the address where no symbol is known); empty
+    /// where it cannot be captured (not Linux, or the signal it uses is taken).
+    std::string stack;
 };
 
 /// How many slow runs recentSlowRuns keeps.
 inline constexpr std::size_t slowRunsKept = 64;
 /// The last slowRunsKept slow runs of the process (every slow run, oldest first; eventType empty).
 RIO_CORE_EXPORT std::vector<SlowRun> recentSlowRuns();
+/// How many stall reports recentStalls keeps.
+inline constexpr std::size_t stallsKept = 16;
+/// The last stallsKept stalls the watchdog reported, oldest first, each with its stack (where
+/// captured) and atNs the time of its report.
+RIO_CORE_EXPORT std::vector<SlowRun> recentStalls();
 
 /// Receives slow runs (on the thread that ran the handler) and stalls (on the watchdog thread).
 /// Called with no lock of ours held. Set once by the Qt layer; null: slow runs are only counted.
@@ -249,6 +291,17 @@ struct RegistryRecord
 /// Every live registry with a writer state (serial 0: all; else that one). Takes each registry's
 /// lock in turn; runs no user code.
 RIO_CORE_EXPORT std::vector<RegistryRecord> collect(std::uint64_t serial = 0);
+
+/// How many destroyed registries keepDeparted keeps (the last ones).
+inline constexpr std::size_t departedKept = 256;
+/// While on, each registry without a facade keeps its last record when it is destroyed (the
+/// Qt layer keeps its facades' own), so that a report written later still shows it.
+RIO_CORE_EXPORT void keepDeparted(bool on) noexcept;
+/// True while destroyed registries are kept.
+RIO_CORE_EXPORT bool keepingDeparted() noexcept;
+/// The records kept of destroyed registries (oldest first), and how many were let go beyond
+/// departedKept in `lost`.
+RIO_CORE_EXPORT std::vector<RegistryRecord> departedRecords(std::uint64_t &lost);
 
 /// Reads a tick histogram: its buckets, total and max in nanoseconds, and the tick's length.
 RIO_CORE_EXPORT void toNanos(const Histogram &h, std::array<std::uint64_t, tickBucketCount> &buckets,

@@ -18,6 +18,7 @@
 #include <QMetaType>
 #include <QObject>
 #include <QString>
+#include <QStringList>
 
 #include <array>
 #include <chrono>
@@ -172,6 +173,8 @@ struct RIO_QT_EXPORT RegistryInfo
     /// Queued deliveries dropped, by DropReason, for handlers no longer listed (removed, their
     /// context destroyed, cleared): what they had dropped when they left and what was dropped since.
     std::array<quint64, dropReasonCount> removedHandlerDrops{};
+    /// True for the last state of a registry destroyed since (Diagnostics::destroyedRegistries).
+    bool destroyed = false;
 };
 
 /// A slow or hung handler as the watchdog reports it.
@@ -187,9 +190,12 @@ struct RIO_QT_EXPORT SlowHandlerReport
     QString threadName;
     /// True when reported while it still runs (the stall threshold).
     bool stillRunning = false;
-    /// When it ended, steady_clock nanoseconds (the clock of QElapsedTimer::msecsSinceReference
-    /// on Linux); recentSlowRuns() only, else 0.
+    /// When it ended (recentSlowRuns()) or was reported (recentStalls()), steady_clock
+    /// nanoseconds (the clock of QElapsedTimer::msecsSinceReference on Linux); else 0.
     quint64 endedAtNs = 0;
+    /// A stall's (handlerStalled, Linux): the stalled thread's stack when it was reported,
+    /// innermost frame first ("function+0xoffset (module)"); empty elsewhere.
+    QStringList stack;
 };
 
 /// The process-wide diagnostics: snapshots of every live registry, enabling run-time
@@ -210,6 +216,9 @@ public:
     [[nodiscard]] static QList<RegistryInfo> snapshot();
     /// As snapshot(), for one registry id (empty handlers and id 0 when it is gone).
     [[nodiscard]] static RegistryInfo snapshot(quint64 registryId);
+    /// While RIO_DIAGNOSTICS_JSON is set: each destroyed registry as it was just before it died
+    /// (the last 256, in id order, `destroyed` set); otherwise empty.
+    [[nodiscard]] static QList<RegistryInfo> destroyedRegistries();
 
     /// Enables (or disables) timing, direct-handler counters and the watchdog for every
     /// registry, present and future. Also enabled by the environment variable
@@ -220,11 +229,19 @@ public:
     /// True while diagnostics are enabled process-wide.
     [[nodiscard]] static bool isEnabled() noexcept;
 
+    /// Reads the precise clock at every timed run (true; also RIO_DIAGNOSTICS_PRECISE=1), or, by
+    /// default, at every run of one notify per thread per millisecond: the others are counted
+    /// and measured with a coarse clock (1 ms), so every run that may reach its slow threshold
+    /// is still counted, at about one test per run.
+    static void setEveryRunPrecise(bool precise) noexcept;
+    /// See setEveryRunPrecise.
+    [[nodiscard]] static bool isEveryRunPrecise() noexcept;
+
     /// A run on the main (GUI) thread longer than this is reported after it ends (default 16 ms).
     static void setSlowThreshold(std::chrono::nanoseconds threshold);
     /// The main thread's slow threshold.
     [[nodiscard]] static std::chrono::nanoseconds slowThreshold() noexcept;
-    /// As setSlowThreshold for every other thread (default 0: not reported).
+    /// As setSlowThreshold for every other thread (default 16 ms; 0: not reported).
     static void setWorkerSlowThreshold(std::chrono::nanoseconds threshold);
     /// The other threads' slow threshold (0: off).
     [[nodiscard]] static std::chrono::nanoseconds workerSlowThreshold() noexcept;
@@ -243,10 +260,14 @@ public:
     /// slow threshold (slowHandler reports only each handler's first), with its time, thread and
     /// when it ended.
     [[nodiscard]] static QList<SlowHandlerReport> recentSlowRuns();
+    /// The last 16 stalls the watchdog reported (handlerStalled), oldest first, each with the
+    /// stack where it was stuck (Linux) and endedAtNs the time of its report.
+    [[nodiscard]] static QList<SlowHandlerReport> recentStalls();
     /// Everything as one JSON document: `enabled`, the thresholds (`slowThresholdNs`,
     /// `workerSlowThresholdNs`, `stallThresholdNs`), `registries` (a snapshot, each registry as
-    /// rio::toJson gives it) and `recentSlowRuns`. The environment variable
-    /// `RIO_DIAGNOSTICS_JSON=path` writes it to that path when the QCoreApplication is destroyed.
+    /// rio::toJson gives it, and the destroyed ones kept while RIO_DIAGNOSTICS_JSON is set),
+    /// `recentSlowRuns` and `recentStalls`. The environment variable `RIO_DIAGNOSTICS_JSON=path`
+    /// writes it to that path at aboutToQuit and when the QCoreApplication is destroyed.
     [[nodiscard]] static QJsonDocument toJson();
     /// Writes toJson() to the file `path` (replaced as a whole); false if it cannot.
     static bool writeJson(const QString &path);

@@ -42,11 +42,12 @@ class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
     /// shows and sets the same one.
     Q_PROPERTY(bool diagnosticsEnabled READ isDiagnosticsEnabled WRITE setDiagnosticsEnabled NOTIFY
                    diagnosticsEnabledChanged)
-    /// The model's thread's share of the last refresh: CPU time (ns) applying its rows, the
-    /// views' updates included (wall time where the platform has no per-thread CPU clock).
-    Q_PROPERTY(double applyNs READ applyNs NOTIFY refreshed)
+    /// The model's thread's share of the last refresh: CPU time (ns) from applying its rows to
+    /// the end of the next frame a view reports (frameEnded), else to the end of applying (wall
+    /// time where the platform has no per-thread CPU clock).
+    Q_PROPERTY(double applyNs READ applyNs NOTIFY costChanged)
     /// CPU time (ns) of the last refresh's snapshot and sort (on the worker, unless refresh() took it).
-    Q_PROPERTY(double snapshotNs READ snapshotNs NOTIFY refreshed)
+    Q_PROPERTY(double snapshotNs READ snapshotNs NOTIFY costChanged)
 
 public:
     /// The columns of a table view.
@@ -149,6 +150,10 @@ public:
     /// (persistent indexes follow their handler), never a reset; values change in place
     /// (dataChanged). A snapshot the worker is taking meanwhile is then discarded.
     Q_INVOKABLE void refresh();
+    /// A view showing the model finished a frame on the model's thread (RegistryInspector calls
+    /// it at its window's frameSwapped): the first after a refresh ends that refresh's applyNs,
+    /// which then holds the views' deferred work too (layout, delegates, the frame itself).
+    Q_INVOKABLE void frameEnded();
     /// The model's thread's share of the last refresh (ns; a double, as QML numbers are).
     [[nodiscard]] double applyNs() const noexcept { return static_cast<double>(m_applyNs); }
     /// The last refresh's snapshot and sort (ns).
@@ -170,6 +175,8 @@ Q_SIGNALS:
     void countChanged();
     /// A snapshot was taken (after the model changed).
     void refreshed();
+    /// applyNs or snapshotNs changed (after a refresh, and when a view's frame ended).
+    void costChanged();
     /// The process-wide switch changed (rio::Diagnostics::enabledChanged, on this thread).
     void diagnosticsEnabledChanged();
 
@@ -188,6 +195,7 @@ private:
     bool m_collecting = false;
     quint64 m_generation = 0; // bumped when the rows a collection would give become stale
     qint64 m_applyNs = 0;
+    qint64 m_frameFrom = -1; // the start of a refresh's apply until a view's frame ends it (-1: none)
     qint64 m_snapshotNs = 0;
     int m_interval = 500;
     int m_sortColumn = MaxColumn;
