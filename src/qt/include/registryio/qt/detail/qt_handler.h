@@ -29,8 +29,9 @@
 namespace rio::detail {
 
 /// The calling thread's QThread, asked of Qt once per thread (Qt's answer costs a call into its
-/// thread data each time). It stays the thread's until the thread's last TLS destructors, where
-/// Qt itself may answer null.
+/// thread data each time) and held as a weak reference: once that QThread is deleted (an adopted
+/// thread's in its last TLS destructors, a QThread deleted after wait()) Qt is asked again, so a
+/// new QThread at the freed address is never taken for it. Qt itself may answer null then.
 RIO_QT_EXPORT QThread *currentQThread();
 
 struct QtRegistryControl;
