@@ -69,7 +69,7 @@ QtObject {
 
         // [failure]
         const bad = registry.add(() => { throw new Error("bad handler") })
-        registry.notify({ n: 3 }) // a QML warning with file and line, then handlerFailed
+        registry.notify({ n: 3 }) // a QML warning with file and line; handlerFailed from the event loop
         bad.remove()
         // [failure]
 

@@ -144,17 +144,12 @@ QmlRegistry::QmlRegistry(QObject *parent)
     shared.emitFailed = [](QObject *registry, HandlerId id, const QString &message) {
         Q_EMIT static_cast<QmlRegistry *>(registry)->handlerFailed(static_cast<double>(id.value()), message);
     };
-    detail::QmlRegistryShared::connectDrops(m_shared, *m_registry);
+    detail::QmlRegistryShared::connectReports(m_shared, *m_registry);
     connect(m_registry.get(), &QtRegistryBase::countChanged, this, [this] {
         m_shared->facadeCountChanged();
         m_countProperty.notify();
         Q_EMIT countChanged();
     });
-    // C++ handlers' failures, re-emitted on this thread with a JavaScript-friendly id.
-    connect(m_registry.get(), &QtRegistryBase::handlerFailed, this,
-            [this](HandlerId id, const QString &message) {
-                Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
-            });
 }
 
 QmlRegistry::~QmlRegistry()

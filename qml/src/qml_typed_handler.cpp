@@ -56,13 +56,10 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, detail::QmlFacad
         Q_EMIT static_cast<QmlTypedRegistry *>(registry)->handlerFailed(static_cast<double>(id.value()),
                                                                         message);
     };
-    detail::QmlRegistryShared::connectDrops(m_shared, *facadeBase);
+    detail::QmlRegistryShared::connectReports(m_shared, *facadeBase);
     connect(facadeBase, &QtRegistryBase::countChanged, this, [this] {
         m_shared->facadeCountChanged();
         Q_EMIT countChanged();
-    });
-    connect(facadeBase, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
-        Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
     });
 }
 

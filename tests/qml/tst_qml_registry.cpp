@@ -270,7 +270,7 @@ private Q_SLOTS:
                 .toDouble();
         eval(m_root.get(), QStringLiteral("registry.notify(1)"));
         QCOMPARE(trace(), QStringLiteral("a1;a2;b1;"));
-        QCOMPARE(failed.count(), 1);
+        QTRY_COMPARE(failed.count(), 1);
         QCOMPARE(failed.at(0).at(0).toDouble(), id);
         QVERIFY(registry()->remove(id));
         eval(m_root.get(),
@@ -304,7 +304,7 @@ private Q_SLOTS:
         QCOMPARE(ids.size(), 4);
         eval(m_root.get(), QStringLiteral("registry.notify(1)"));
         QCOMPARE(trace(), QStringLiteral("a=1;a=2;t=2;u=2;b=2;t=1;u=1;b=1;"));
-        QCOMPARE(failed.count(), 2);
+        QTRY_COMPARE(failed.count(), 2);
         QCOMPARE(failed.at(0).at(0).toDouble(), ids.at(1).toDouble());
         QCOMPARE(failed.at(0).at(1).toString(), QStringLiteral("Error: t2"));
         QCOMPARE(failed.at(1).at(0).toDouble(), ids.at(2).toDouble());
@@ -357,12 +357,61 @@ private Q_SLOTS:
                                          .arg(thrower->handlerId().value())));
         eval(m_root.get(), QStringLiteral("registry.notify(9)"));
         QCOMPARE(trace(), QStringLiteral("high=9;low=9;"));
-        QCOMPARE(failed.count(), 1);
+        QTRY_COMPARE(failed.count(), 1);
         QCOMPARE(failed.at(0).at(0).toDouble(), thrower->id());
         QCOMPARE(failed.at(0).at(1).toString(), QStringLiteral("Error: boom 9"));
         QCOMPARE(m_root->property("failures").toInt(), 1);
         QCOMPARE(m_root->property("lastFailedId").toDouble(), thrower->id());
         QVERIFY(thrower->isActive()); // a failure does not remove the handler
+    }
+
+    void handlerFailedComesAfterTheOtherHandlers_data()
+    {
+        QTest::addColumn<bool>("cppThrower");
+        QTest::addColumn<QString>("from");
+        for (const bool cpp : {false, true})
+            for (const char *from : {"qml", "cpp", "worker"})
+                QTest::addRow("%s thrower, notified from %s", cpp ? "C++" : "JavaScript", from)
+                    << cpp << QString::fromLatin1(from);
+    }
+
+    void handlerFailedComesAfterTheOtherHandlers()
+    {
+        // A handler at priority 10 throws, one at 1 records, handlerFailed records: the failure
+        // comes after every handler of the notify, whoever throws and whoever notifies.
+        QFETCH(bool, cppThrower);
+        QFETCH(QString, from);
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        const auto append = [root](const char *what) {
+            root->setProperty("trace", root->property("trace").toString() + QLatin1String(what));
+        };
+        connect(r, &QmlRegistry::handlerFailed, root, [append] { append("failed;"); });
+        if (cppThrower) {
+            r->registry().add(r,
+                              [append](const QVariant &) {
+                                  append("p10;");
+                                  throw std::runtime_error("p10 failed");
+                              },
+                              {.priority = 10});
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: p10 failed$")));
+        } else {
+            eval(root,
+                 QStringLiteral("registry.add(e => { root.trace += 'p10;'; throw new Error('p10') }, 10)"));
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: p10$")));
+        }
+        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p1;' }, 1)"));
+        if (from == QLatin1String("qml")) {
+            eval(root, QStringLiteral("registry.notify(1)"));
+        } else if (from == QLatin1String("cpp")) {
+            r->notify(1);
+        } else {
+            std::thread worker([sender = r->sender()] { sender.notify(1); });
+            worker.join();
+        }
+        QTRY_COMPARE(trace(), QStringLiteral("p10;p1;failed;"));
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;p1;failed;"));
     }
 
     void throwingANonErrorValueIsReportedToo()
@@ -373,7 +422,7 @@ private Q_SLOTS:
                              QRegularExpression(QStringLiteral("RegistryIO: handler %1 threw: plain value$")
                                                     .arg(thrower->handlerId().value())));
         eval(m_root.get(), QStringLiteral("registry.notify(1)"));
-        QCOMPARE(m_root->property("lastFailure").toString(), QStringLiteral("plain value"));
+        QTRY_COMPARE(m_root->property("lastFailure").toString(), QStringLiteral("plain value"));
     }
 
     void cppHandlerFailuresReachQml()

@@ -406,9 +406,40 @@ private Q_SLOTS:
                                                                   .arg(id)));
         notifyHere(1);
         QCOMPARE(trace(), QStringLiteral("low:s=1;"));
-        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.count(), 0); // emitted after the notify, from the event loop
+        QTRY_COMPARE(failed.count(), 1);
         QCOMPARE(failed.at(0).at(0).toDouble(), id);
         QCOMPARE(failed.at(0).at(1).toString(), QStringLiteral("Error: refused s"));
+    }
+
+    void handlerFailedComesAfterTheOtherHandlers_data()
+    {
+        QTest::addColumn<bool>("fromWorker");
+        QTest::newRow("notified here") << false;
+        QTest::newRow("notified from a worker") << true;
+    }
+
+    void handlerFailedComesAfterTheOtherHandlers()
+    {
+        QFETCH(bool, fromWorker);
+        QObject *const root = m_root.get();
+        connect(readings(), &ReadingRegistry::handlerFailed, root, [root] {
+            root->setProperty("trace", root->property("trace").toString() + QLatin1String("failed;"));
+        });
+        eval(QStringLiteral("high.handler = throwingHandler"));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: refused [sw]$")));
+        if (fromWorker) {
+            std::thread worker(
+                [registry = readings()] { registry->notify(Reading{QStringLiteral("w"), 1}); });
+            worker.join();
+        } else {
+            notifyHere(1);
+        }
+        const QString expected =
+            fromWorker ? QStringLiteral("low:w=1;failed;") : QStringLiteral("low:s=1;failed;");
+        QTRY_COMPARE(trace(), expected);
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), expected);
     }
 
     void badNotifyWarnsAtTheCallersLine()
@@ -694,7 +725,7 @@ private Q_SLOTS:
                                                     .arg(id)));
         notifyHere(1);
         QCOMPARE(trace(), QStringLiteral("high:s=1;low:s=1;"));
-        QCOMPARE(failed.count(), 1);
+        QTRY_COMPARE(failed.count(), 1);
         QCOMPARE(failed.at(0).at(0).toDouble(), id);
     }
 
@@ -778,7 +809,7 @@ private Q_SLOTS:
                 QStringLiteral("typed.qml:%1: Error: signal refused s$").arg(lineOf("// SIGNAL THROWS"))));
         notifyHere(1);
         QCOMPARE(trace(), QStringLiteral("high:s=1;low:s=1;")); // the others still run
-        QCOMPARE(failed.count(), 1);
+        QTRY_COMPARE(failed.count(), 1);
         QCOMPARE(failed.at(0).at(0).toDouble(), id);
         QVERIFY(failed.at(0).at(1).toString().contains(QStringLiteral("signal refused s")));
     }

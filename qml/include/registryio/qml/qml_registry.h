@@ -89,7 +89,8 @@ Q_SIGNALS:
     /// The name changed.
     void nameChanged();
     /// A handler failed: a JavaScript handler threw (also printed as a QML warning with its file
-    /// and line) or a C++ handler threw. Emitted on the registry's thread.
+    /// and line) or a C++ handler threw. Emitted on the registry's thread from its event loop,
+    /// after the other handlers of that notify ran (never inside the notify).
     void handlerFailed(double id, const QString &message);
 
 private:
