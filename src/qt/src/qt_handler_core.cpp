@@ -59,11 +59,16 @@ RIO_COLD QThread *currentQThreadSlow()
     QThread *const thread = QThread::currentThread();
     if (thread == nullptr || threadCache.state == ThreadCache::Ending)
         return thread;
-    if (threadCache.state == ThreadCache::Held) {
-        threadCache.pointer() = thread; // Qt made the thread a new QThread
+    // Each needs Qt's weak reference block: without memory for it, Qt is asked again next time.
+    try {
+        if (threadCache.state == ThreadCache::Held) {
+            threadCache.pointer() = thread; // Qt made the thread a new QThread
+            return thread;
+        }
+        new (threadCache.storage) QPointer<QThread>(thread);
+    } catch (...) {
         return thread;
     }
-    new (threadCache.storage) QPointer<QThread>(thread);
     threadCache.state = ThreadCache::Held;
     static thread_local const ThreadCacheGuard guard; // destroyed at the thread's end
     return thread;

@@ -16,6 +16,7 @@
 
 #include <QFuture>
 #include <QObject>
+#include <QVariant>
 
 #include <atomic>
 #include <cstddef>
@@ -52,6 +53,15 @@ struct QtPayload
 template <typename E>
 inline constexpr bool storesByValue =
     std::is_trivially_copyable_v<E> && sizeof(E) <= QtPayload::inlineSize && alignof(E) <= 8;
+
+// What a notify hands a handler's queue: a payload, or a QVariant event (a QML registry's), which
+// the queue copies in place of the payload (an implicitly shared copy: no allocation, no shared
+// copy per notify).
+struct QtQueued
+{
+    QtPayload payload;
+    const QVariant *variant = nullptr;
+};
 
 // The typed part of a handler as the library sees it: calls the user's callable with an event
 // of the registry's type.
@@ -93,11 +103,11 @@ public:
     [[nodiscard]] Route route(QThread *&here) noexcept;
     // Queues one delivery (Delivery::Every) under the overflow policy; `sequence` is the notify's
     // place in the delivery order (0: not taken yet, taken here). Throws, changing nothing.
-    void postMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token);
+    void postMail(QtQueued &&payload, std::uint64_t &sequence, const AsyncToken &token);
     // As route() then postMail() under one lock (Delivery::Every, not once, not Direct or
     // BlockingQueued): Here (`here` given and an Auto handler on this thread: nothing queued),
     // Skip (removed) or Post.
-    Route routeAndPostMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token,
+    Route routeAndPostMail(QtQueued &&payload, std::uint64_t &sequence, const AsyncToken &token,
                            QThread **here);
     // Replaces the coalesced payload (Delivery::Latest); queues a delivery when none is pending.
     void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token);
