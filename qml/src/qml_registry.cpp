@@ -146,6 +146,8 @@ QmlRegistry::QmlRegistry(QObject *parent)
     };
     detail::QmlRegistryShared::connectReports(m_shared, *m_registry);
     connect(m_registry.get(), &QtRegistryBase::countChanged, this, [this] {
+        if (m_addingLatest)
+            return;
         m_shared->facadeCountChanged();
         m_countProperty.notify();
         Q_EMIT countChanged();
@@ -215,7 +217,37 @@ bool QmlRegistry::remove(double id)
 
 int QmlRegistry::count() const noexcept
 {
-    return m_registry->count();
+    return m_registry->count() - (m_latestHandler.isValid() && m_registry->contains(m_latestHandler) ? 1 : 0);
+}
+
+QVariant QmlRegistry::latest() const
+{
+    const_cast<QmlRegistry *>(this)->followLatest(); // a binding's first read starts it
+    return m_latest.value();
+}
+
+QBindable<QVariant> QmlRegistry::bindableLatest()
+{
+    followLatest();
+    return &m_latest;
+}
+
+void QmlRegistry::followLatest()
+{
+    if (m_latestHandler.isValid() || QThread::currentThread() != thread() || !m_shared->watching)
+        return;
+    // The facade's coalesced delivery, always queued: one pending delivery at most, the newest
+    // event in it, run on this thread from its event loop (a notify here is queued too, so a burst
+    // of them changes `latest` once). The property notifies only when the value differs.
+    m_addingLatest = true;
+    try {
+        m_latestHandler = registry().add(this, [this](const QVariant &event) { m_latest.setValue(event); },
+                                         {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
+    } catch (...) {
+        m_addingLatest = false;
+        throw;
+    }
+    m_addingLatest = false;
 }
 
 QmlRegistrySender QmlRegistry::sender() const

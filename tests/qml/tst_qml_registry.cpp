@@ -8,6 +8,7 @@
 #include <registryio/qml/qml_registry.h>
 
 #include <QProperty>
+#include <QQmlComponent>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -17,6 +18,7 @@
 #include <stdexcept>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -462,6 +464,63 @@ private Q_SLOTS:
 #else
         QSKIP("measured with glibc's mallinfo2");
 #endif
+    }
+
+    void latestIsTheNewestEventAtMostOncePerEventLoopTurn()
+    {
+        // A binding on `latest` (text: prices.latest.price) follows four workers' notifies: it
+        // changes once for everything notified between two turns of the event loop, shows the
+        // last event notified, never changes for an equal event, and counts as no handler.
+        QQmlComponent component(m_engine.get());
+        component.setData("import QtQml\nimport RegistryIO\nQtObject {\n"
+                          "    property QmlRegistry prices: QmlRegistry { onLatestChanged: changes += 1 }\n"
+                          "    property int changes: 0\n"
+                          "    property real price: prices.latest ? prices.latest.price : -1\n"
+                          "}\n",
+                          QUrl(QStringLiteral("latest.qml")));
+        std::unique_ptr<QObject> root(component.create());
+        QVERIFY2(root, qPrintable(component.errorString()));
+        auto *prices = root->property("prices").value<QmlRegistry *>();
+        QVERIFY(prices);
+        QCOMPARE(root->property("price").toDouble(), -1.0);
+        QCOMPARE(prices->count(), 0);
+        const rio::QmlRegistrySender sender = prices->sender();
+        const auto event = [](int price) { return QVariant(QVariantMap{{QStringLiteral("price"), price}}); };
+        {
+            std::vector<std::thread> writers;
+            for (int w = 0; w < 4; ++w)
+                writers.emplace_back([&, w] {
+                    for (int i = 0; i < 2000; ++i)
+                        sender.notify(event(w * 10000 + i));
+                });
+            for (std::thread &t : writers)
+                t.join();
+        }
+        std::thread([&] { sender.notify(event(7)); }).join(); // the last one written
+        QTRY_COMPARE(root->property("price").toDouble(), 7.0);
+        QCoreApplication::processEvents();
+        QCOMPARE(root->property("changes").toInt(), 1);       // this thread took no turn meanwhile
+        std::thread([&] { sender.notify(event(7)); }).join(); // equal: no change
+        QCoreApplication::processEvents();
+        QCoreApplication::processEvents();
+        QCOMPARE(root->property("changes").toInt(), 1);
+        // Notifies on this thread are coalesced too: one change for the burst.
+        prices->notify(event(8));
+        prices->notify(event(9));
+        QCOMPARE(root->property("price").toDouble(), 7.0);
+        QTRY_COMPARE(root->property("price").toDouble(), 9.0);
+        QCOMPARE(root->property("changes").toInt(), 2);
+        // From C++: a QProperty bound to it.
+        QProperty<double> bound;
+        bound.setBinding([prices] {
+            return prices->bindableLatest().value().toMap().value(QStringLiteral("price")).toDouble();
+        });
+        QCOMPARE(bound.value(), 9.0);
+        std::thread([&] { sender.notify(event(10)); }).join();
+        QTRY_COMPARE(bound.value(), 10.0);
+        QCOMPARE(prices->count(), 0);
+        eval(root.get(), QStringLiteral("prices.add(e => {})"));
+        QCOMPARE(prices->count(), 1);
     }
 
     void throwingANonErrorValueIsReportedToo()
