@@ -10,6 +10,7 @@
 #include <QJSValueIterator>
 #include <QMetaProperty>
 #include <QQmlInfo>
+#include <QThread>
 
 #include <atomic>
 #include <utility>
@@ -58,6 +59,8 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, detail::QmlFacad
     };
     detail::QmlRegistryShared::connectReports(m_shared, *facadeBase);
     connect(facadeBase, &QtRegistryBase::countChanged, this, [this] {
+        if (m_addingLatest)
+            return;
         m_shared->facadeCountChanged();
         Q_EMIT countChanged();
     });
@@ -114,7 +117,39 @@ bool QmlTypedSenderBase::isAlive() const
 
 int QmlTypedRegistry::count() const noexcept
 {
-    return m_facade != nullptr ? m_facade->count() : 0;
+    if (m_facade == nullptr)
+        return 0;
+    const bool latest =
+        m_latestHandler.isValid() && m_shared->facade != nullptr && m_shared->facade->holds(m_latestHandler);
+    return m_facade->count() - (latest ? 1 : 0);
+}
+
+QVariant QmlTypedRegistry::latest() const
+{
+    const_cast<QmlTypedRegistry *>(this)->followLatest(); // a binding's first read starts it
+    return m_latest.value();
+}
+
+QBindable<QVariant> QmlTypedRegistry::bindableLatest()
+{
+    followLatest();
+    return &m_latest;
+}
+
+void QmlTypedRegistry::followLatest()
+{
+    if (m_latestHandler.isValid() || m_ops == nullptr || QThread::currentThread() != thread() ||
+        !m_shared->watching)
+        return;
+    // As QmlRegistry::followLatest: the facade's coalesced delivery, always queued.
+    m_addingLatest = true;
+    try {
+        m_latestHandler = m_ops->addLatest();
+    } catch (...) {
+        m_addingLatest = false;
+        throw;
+    }
+    m_addingLatest = false;
 }
 
 bool QmlTypedRegistry::remove(double id)

@@ -21,6 +21,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 /// The event: a gadget QML knows the properties of.
 struct Reading
@@ -440,6 +441,46 @@ private Q_SLOTS:
         QTRY_COMPARE(trace(), expected);
         QCoreApplication::processEvents();
         QCOMPARE(trace(), expected);
+    }
+
+    void latestIsTheNewestTypedEventAtMostOncePerEventLoopTurn()
+    {
+        // `text: readings.latest.value` on a typed registry: the gadget's properties, bound;
+        // one change for what several threads notified between two turns, the last one shown.
+        QQmlComponent component(m_engine.get());
+        component.setData(
+            "import QtQml\nimport RioTypedTest\nQtObject {\n"
+            "    property ReadingRegistry feed: ReadingRegistry { onLatestChanged: changes += 1 }\n"
+            "    property int changes: 0\n"
+            "    property string text: feed.latest ? feed.latest.sensor + '=' + feed.latest.value : ''\n"
+            "}\n",
+            QUrl(QStringLiteral("latest.qml")));
+        std::unique_ptr<QObject> root(component.create());
+        QVERIFY2(root, qPrintable(component.errorString()));
+        auto *feed = root->property("feed").value<ReadingRegistry *>();
+        QVERIFY(feed);
+        QCOMPARE(root->property("text").toString(), QString());
+        QCOMPARE(feed->count(), 0);
+        const auto sender = feed->sender();
+        {
+            std::vector<std::thread> writers;
+            for (int w = 0; w < 3; ++w)
+                writers.emplace_back([&, w] {
+                    for (int i = 0; i < 1000; ++i)
+                        sender.notify(Reading{QStringLiteral("w%1").arg(w), double(i)});
+                });
+            for (std::thread &t : writers)
+                t.join();
+        }
+        std::thread([&] { sender.notify(Reading{QStringLiteral("last"), 2.5}); }).join();
+        QTRY_COMPARE(root->property("text").toString(), QStringLiteral("last=2.5"));
+        QCoreApplication::processEvents();
+        QCOMPARE(root->property("changes").toInt(), 1);
+        feed->notify(Reading{QStringLiteral("here"), 1});
+        feed->notify(Reading{QStringLiteral("here"), 2});
+        QTRY_COMPARE(root->property("text").toString(), QStringLiteral("here=2"));
+        QCOMPARE(root->property("changes").toInt(), 2);
+        QCOMPARE(feed->count(), 0);
     }
 
     void badNotifyWarnsAtTheCallersLine()
