@@ -238,15 +238,29 @@ void detail::QmlRegistryShared::reportFailure(HandlerId id, const QString &messa
 
 void detail::QmlRegistryShared::reportFailed(HandlerId id, const QString &message) noexcept
 {
-    std::lock_guard lock(reportMutex);
-    if (reportTarget == nullptr)
-        return;
-    try {
-        pendingFailures.append({id.value(), message});
-        queueFlushLocked();
-    } catch (...) {
-        // Out of memory: the failure is still logged and counted by diagnostics.
+    // Bounded: a thread that notifies a failing handler in a loop without returning to the event
+    // loop keeps the first ones; the rest are logged (as every failure is) and said once, after
+    // the lock (a message handler is user code).
+    constexpr qsizetype maxPendingFailures = 10000;
+    {
+        std::lock_guard lock(reportMutex);
+        if (reportTarget == nullptr)
+            return;
+        if (pendingFailures.size() < maxPendingFailures) {
+            try {
+                pendingFailures.append({id.value(), message});
+                queueFlushLocked();
+            } catch (...) {
+                // Out of memory: the failure is still logged and counted by diagnostics.
+            }
+            return;
+        }
+        if (unsignalledFailures++ != 0)
+            return;
     }
+    qCWarning(lcRegistryIOQml,
+              "handlerFailed: %lld failures wait for the event loop; the next ones are logged only",
+              static_cast<long long>(maxPendingFailures));
 }
 
 void detail::QmlRegistryShared::queueFlushLocked()
@@ -309,6 +323,7 @@ void detail::QmlRegistryShared::flushReports(bool queued)
         if (queued) {
             left.swap(pendingLeft);
             failures.swap(pendingFailures);
+            unsignalledFailures = 0;
             flushQueued = false;
         }
     }

@@ -153,7 +153,8 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     QHash<quint64, quint64> pendingDrops;               // id -> largest total reported (under reportMutex)
     QList<quint64> pendingLeft;                         // ids removed on other threads (under reportMutex)
     QList<std::pair<quint64, QString>> pendingFailures; // for handlerFailed (under reportMutex)
-    bool flushQueued = false;                           // under reportMutex
+    quint64 unsignalledFailures = 0; // over the bound of pendingFailures (under reportMutex)
+    bool flushQueued = false;        // under reportMutex
 
     // Queues the flush unless one is queued (reportMutex held, reportTarget set). Throws.
     void queueFlushLocked();

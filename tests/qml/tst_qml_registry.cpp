@@ -7,8 +7,10 @@
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_registry.h>
 
+#include <QLoggingCategory>
 #include <QProperty>
 #include <QQmlComponent>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -548,6 +550,26 @@ private Q_SLOTS:
             t.join();
         QCoreApplication::processEvents(); // what was queued for it never runs
         QVERIFY(!sender.isAlive());
+    }
+
+    void failuresWaitingForTheEventLoopAreBounded()
+    {
+        // A failing C++ handler notified in a loop that never returns to the event loop: the
+        // first 10,000 failures are signalled when it does, the rest are logged only, said once.
+        QLoggingCategory::setFilterRules(QStringLiteral("registryio.warning=false")); // each failure's line
+        const auto restore = qScopeGuard([] { QLoggingCategory::setFilterRules(QString()); });
+        registry()->registry().add([](const QVariant &) { throw std::runtime_error("refused"); });
+        QSignalSpy failed(registry(), &QmlRegistry::handlerFailed);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "^handlerFailed: 10000 failures wait for the event loop")));
+        for (int i = 0; i < 10005; ++i)
+            registry()->notify(i);
+        QCOMPARE(failed.count(), 0);
+        QTRY_COMPARE(failed.count(), 10000);
+        QCoreApplication::processEvents();
+        QCOMPARE(failed.count(), 10000);
+        registry()->notify(1); // signalled again once the event loop took the others
+        QTRY_COMPARE(failed.count(), 10001);
     }
 
     void throwingANonErrorValueIsReportedToo()
