@@ -526,32 +526,6 @@ private Q_SLOTS:
         QCOMPARE(prices->count(), 1);
     }
 
-    void aRegistryFollowingLatestDiesUnderAFlood()
-    {
-        // Two workers flood a registry whose `latest` is followed; the registry is destroyed while
-        // its coalesced delivery waits and the workers still send: nothing runs after it, the
-        // senders learn it.
-        auto *prices = new QmlRegistry;
-        QVERIFY(!prices->latest().isValid()); // follows from here on
-        const rio::QmlRegistrySender sender = prices->sender();
-        std::atomic<bool> gone{false};
-        std::atomic<int> refused{0};
-        std::vector<std::thread> writers;
-        for (int w = 0; w < 2; ++w)
-            writers.emplace_back([&] {
-                for (int i = 0; i < 20000 && refused.load() == 0; ++i)
-                    if (!sender.notify(QVariant(i)) && gone.load())
-                        refused.fetch_add(1);
-            });
-        QTRY_VERIFY(prices->latest().isValid()); // a delivery ran: the flood is under way
-        delete prices;
-        gone.store(true);
-        for (std::thread &t : writers)
-            t.join();
-        QCoreApplication::processEvents(); // what was queued for it never runs
-        QVERIFY(!sender.isAlive());
-    }
-
     void failuresWaitingForTheEventLoopAreBounded()
     {
         // A failing C++ handler notified in a loop that never returns to the event loop: the

@@ -26,6 +26,7 @@
 #include <future>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -301,6 +302,32 @@ private Q_SLOTS:
         QVERIFY(handle.isNull() || !handle->property("active").toBool());
         QCoreApplication::processEvents();
         QCOMPARE(m_root->property("seen").toInt(), 0); // nothing ran after the registry went
+    }
+
+    void aRegistryFollowingLatestDiesUnderAFlood()
+    {
+        // Two workers flood a registry whose `latest` is followed; the registry is destroyed while
+        // its coalesced delivery waits and the workers still send: nothing runs after it, the
+        // senders learn it.
+        auto *prices = new rio::QmlRegistry;
+        QVERIFY(!prices->latest().isValid()); // follows from here on
+        const rio::QmlRegistrySender sender = prices->sender();
+        std::atomic<bool> gone{false};
+        std::atomic<int> refused{0};
+        std::vector<std::thread> writers;
+        for (int w = 0; w < 2; ++w)
+            writers.emplace_back([&] {
+                for (int i = 0; i < 20000 && refused.load() == 0; ++i)
+                    if (!sender.notify(QVariant(i)) && gone.load())
+                        refused.fetch_add(1);
+            });
+        QTRY_VERIFY(prices->latest().isValid()); // a delivery ran: the flood is under way
+        delete prices;
+        gone.store(true);
+        for (std::thread &t : writers)
+            t.join();
+        QCoreApplication::processEvents(); // what was queued for it never runs
+        QVERIFY(!sender.isAlive());
     }
 
     // A `once` RegistryHandler (or typed handler) fired by a worker: while its delivery waits in

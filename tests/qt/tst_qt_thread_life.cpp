@@ -328,8 +328,9 @@ private Q_SLOTS:
         });
         QSemaphore deleted;
         QSemaphore done;
-        QThread *seenBefore = nullptr;
-        QThread *seenAfter = reinterpret_cast<QThread *>(1);
+        // Atomic: Qt's semaphore and wait() are not instrumented for ThreadSanitizer.
+        std::atomic<QThread *> seenBefore{nullptr};
+        std::atomic<QThread *> seenAfter{reinterpret_cast<QThread *>(1)};
         threadBody = [&] {
             atThreadExit.run = [&] {
                 if (deleted.tryAcquire(1, 30000)) {
@@ -359,8 +360,8 @@ private Q_SLOTS:
             context->moveToThread(reused);
         deleted.release();
         QVERIFY(done.tryAcquire(1, 30000));
-        QCOMPARE(seenBefore, freed);
-        QVERIFY(seenAfter != freed);
+        QCOMPARE(seenBefore.load(), freed);
+        QVERIFY(seenAfter.load() != freed);
         QVERIFY(!ranOnExitingThread.load());
         if (reused == nullptr)
             qInfo("no new QThread took the freed address: the address check alone was made");
