@@ -148,6 +148,12 @@ QmlRegistry::QmlRegistry(QObject *parent)
     connect(m_registry.get(), &QtRegistryBase::countChanged, this, [this] {
         if (m_addingLatest)
             return;
+        // The handler feeding `latest` removed from C++ (registry().clear(), remove(id)): it
+        // follows again (not while the registry is going: followLatest checks).
+        if (m_latestHandler.isValid() && !m_registry->contains(m_latestHandler)) {
+            m_latestHandler = HandlerId{};
+            followLatest();
+        }
         m_shared->facadeCountChanged();
         m_countProperty.notify();
         Q_EMIT countChanged();
@@ -212,6 +218,8 @@ QtRegistry<QVariant> &QmlRegistry::registry()
 
 bool QmlRegistry::remove(double id)
 {
+    if (m_latestHandler.isValid() && id == static_cast<double>(m_latestHandler.value()))
+        return false;                // `latest`'s own handler: no id given out
     return m_shared->removeById(id); // the facade's removal tells the registration
 }
 
@@ -241,13 +249,28 @@ void QmlRegistry::followLatest()
     // of them changes `latest` once). The property notifies only when the value differs.
     m_addingLatest = true;
     try {
-        m_latestHandler = registry().add(this, [this](const QVariant &event) { m_latest.setValue(event); },
+        m_latestHandler = registry().add(this, [this](const QVariant &event) { setLatest(event); },
                                          {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
     } catch (...) {
         m_addingLatest = false;
         throw;
     }
     m_addingLatest = false;
+}
+
+void QmlRegistry::setLatest(const QVariant &event)
+{
+    // A QObject on this thread shown as `latest` turns it undefined when destroyed: a binding
+    // that reads `latest` later never reaches a deleted object (nor takes a new one at its
+    // address for the same event).
+    disconnect(m_latestObjectGone);
+    if (event.metaType().flags().testFlag(QMetaType::PointerToQObject)) {
+        QObject *const object = *static_cast<QObject *const *>(event.constData());
+        if (object != nullptr && object->thread() == thread())
+            m_latestObjectGone =
+                connect(object, &QObject::destroyed, this, [this] { m_latest.setValue(QVariant()); });
+    }
+    m_latest.setValue(event);
 }
 
 QmlRegistrySender QmlRegistry::sender() const

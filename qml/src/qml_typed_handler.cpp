@@ -61,6 +61,12 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, detail::QmlFacad
     connect(facadeBase, &QtRegistryBase::countChanged, this, [this] {
         if (m_addingLatest)
             return;
+        // As QmlRegistry: the handler feeding `latest` removed from C++ follows again.
+        if (m_latestHandler.isValid() &&
+            (m_shared->facade == nullptr || !m_shared->facade->holds(m_latestHandler))) {
+            m_latestHandler = HandlerId{};
+            followLatest();
+        }
         m_shared->facadeCountChanged();
         Q_EMIT countChanged();
     });
@@ -154,6 +160,8 @@ void QmlTypedRegistry::followLatest()
 
 bool QmlTypedRegistry::remove(double id)
 {
+    if (m_latestHandler.isValid() && id == static_cast<double>(m_latestHandler.value()))
+        return false;                // `latest`'s own handler: no id given out
     return m_shared->removeById(id); // the facade's removal tells the registration
 }
 

@@ -526,6 +526,50 @@ private Q_SLOTS:
         QCOMPARE(prices->count(), 1);
     }
 
+    void latestKeepsFollowingWhenCxxClearsTheRegistry()
+    {
+        // `latest` follows every notify from its first read on: a C++ clear() (or removal of
+        // every handler) does not end that, and its handler's id removes nothing from QML.
+        QmlRegistry *const r = registry();
+        QVERIFY(!r->latest().isValid());
+        const rio::HandlerId user = r->registry().add([](const QVariant &) { });
+        QVERIFY(!r->remove(static_cast<double>(user.value() - 1))); // `latest`'s, never given out
+        r->notify(1);
+        QTRY_COMPARE(r->latest(), QVariant(1));
+        r->registry().clear();
+        QCOMPARE(r->count(), 0);
+        r->notify(2);
+        QTRY_COMPARE(r->latest(), QVariant(2));
+        std::thread([sender = r->sender()] { sender.notify(3); }).join();
+        QTRY_COMPARE(r->latest(), QVariant(3));
+        QCOMPARE(r->count(), 0);
+    }
+
+    void latestForgetsADestroyedObject()
+    {
+        // A QObject event shown as `latest`: once that object is destroyed, a binding reading
+        // `latest` gets undefined, never the deleted object (nor a new one at its address).
+        QQmlComponent component(m_engine.get());
+        component.setData(
+            "import QtQml\nimport RegistryIO\nQtObject {\n"
+            "    property QmlRegistry reg: QmlRegistry { }\n"
+            "    property int tick: 0\n"
+            "    property string shown: tick >= 0 && reg.latest ? reg.latest.objectName : 'none'\n"
+            "}\n",
+            QUrl(QStringLiteral("latestObject.qml")));
+        std::unique_ptr<QObject> root(component.create());
+        QVERIFY2(root, qPrintable(component.errorString()));
+        auto *const r = root->property("reg").value<QmlRegistry *>();
+        auto object = std::make_unique<QObject>();
+        object->setObjectName(QStringLiteral("first"));
+        r->notify(QVariant::fromValue(object.get()));
+        QTRY_COMPARE(root->property("shown").toString(), QStringLiteral("first"));
+        object.reset();
+        QVERIFY(!r->latest().isValid());
+        root->setProperty("tick", 1); // the binding reads `latest` again
+        QCOMPARE(root->property("shown").toString(), QStringLiteral("none"));
+    }
+
     void failuresWaitingForTheEventLoopAreBounded()
     {
         // A failing C++ handler notified in a loop that never returns to the event loop: the

@@ -114,10 +114,13 @@ private:
     std::shared_ptr<detail::QmlHeldRegistry<QVariant>> m_registry;
     std::unique_ptr<VariantOps> m_ops;
     Q_OBJECT_COMPUTED_PROPERTY(QmlRegistry, int, m_countProperty, &QmlRegistry::count)
-    // Registers the coalesced facade handler that feeds `latest`, once.
+    // Registers the coalesced facade handler that feeds `latest`, unless it is registered.
     void followLatest();
-    HandlerId m_latestHandler;   // that handler: not counted in `count`
-    bool m_addingLatest = false; // its registration's count change is not ours
+    // Shows `event` as `latest` (that handler's call).
+    void setLatest(const QVariant &event);
+    HandlerId m_latestHandler;                  // that handler: not counted in `count`, not removable by id
+    bool m_addingLatest = false;                // its registration's count change is not ours
+    QMetaObject::Connection m_latestObjectGone; // a QObject shown as `latest`: its destruction
     Q_OBJECT_BINDABLE_PROPERTY(QmlRegistry, QVariant, m_latest, &QmlRegistry::latestChanged)
 };
 
