@@ -47,6 +47,11 @@ QtObject {
     }
     // [bounded]
 
+    // [latest]
+    // The newest event from any thread, bound: it changes at most once per event-loop turn.
+    property string shown: registry.latest ? "latest " + registry.latest.n : "none yet"
+    // [latest]
+
     // A typed parameter: after handle.remove(), Qt 6.8's compiler no longer types `handle`.
     function describe(handle: HandlerSubscription): string {
         return "active " + handle.active + ", priority " + handle.priority
@@ -69,7 +74,7 @@ QtObject {
 
         // [failure]
         const bad = registry.add(() => { throw new Error("bad handler") })
-        registry.notify({ n: 3 }) // a QML warning with file and line, then handlerFailed
+        registry.notify({ n: 3 }) // a QML warning with file and line; handlerFailed from the event loop
         bad.remove()
         // [failure]
 

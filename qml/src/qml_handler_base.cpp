@@ -197,6 +197,14 @@ void QmlHandlerBase::reRegisterOnce()
         if (QJSEngine *engine = qjsEngine(this)) // set before the engine was known
             setFunction(QJSManagedValue(m_handler, engine));
     }
+    // A `once` registration that fired (from another thread, its delivery on its way) keeps that
+    // delivery, whatever property changed since: the handler runs once, for the event that fired
+    // it, and stays spent. Disabling it or arming it again (`once` changed) cancels it instead.
+    if (m_enabled && m_once && m_active && (m_token >> 1) >= m_armedSince && m_registeredOn &&
+        m_registeredOn->facade != nullptr && m_registeredOn->facade->firedPending(m_id)) {
+        m_fired = true;
+        return;
+    }
     const bool wasActive = m_active;
     const quint64 dropped = m_dropped;
     unregister();

@@ -144,17 +144,20 @@ QmlRegistry::QmlRegistry(QObject *parent)
     shared.emitFailed = [](QObject *registry, HandlerId id, const QString &message) {
         Q_EMIT static_cast<QmlRegistry *>(registry)->handlerFailed(static_cast<double>(id.value()), message);
     };
-    detail::QmlRegistryShared::connectDrops(m_shared, *m_registry);
+    detail::QmlRegistryShared::connectReports(m_shared, *m_registry);
     connect(m_registry.get(), &QtRegistryBase::countChanged, this, [this] {
+        if (m_addingLatest)
+            return;
+        // The handler feeding `latest` removed from C++ (registry().clear(), remove(id)): it
+        // follows again (not while the registry is going: followLatest checks).
+        if (m_latestHandler.isValid() && !m_registry->contains(m_latestHandler)) {
+            m_latestHandler = HandlerId{};
+            followLatest();
+        }
         m_shared->facadeCountChanged();
         m_countProperty.notify();
         Q_EMIT countChanged();
     });
-    // C++ handlers' failures, re-emitted on this thread with a JavaScript-friendly id.
-    connect(m_registry.get(), &QtRegistryBase::handlerFailed, this,
-            [this](HandlerId id, const QString &message) {
-                Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
-            });
 }
 
 QmlRegistry::~QmlRegistry()
@@ -215,12 +218,59 @@ QtRegistry<QVariant> &QmlRegistry::registry()
 
 bool QmlRegistry::remove(double id)
 {
+    if (m_latestHandler.isValid() && id == static_cast<double>(m_latestHandler.value()))
+        return false;                // `latest`'s own handler: no id given out
     return m_shared->removeById(id); // the facade's removal tells the registration
 }
 
 int QmlRegistry::count() const noexcept
 {
-    return m_registry->count();
+    return m_registry->count() - (m_latestHandler.isValid() && m_registry->contains(m_latestHandler) ? 1 : 0);
+}
+
+QVariant QmlRegistry::latest() const
+{
+    const_cast<QmlRegistry *>(this)->followLatest(); // a binding's first read starts it
+    return m_latest.value();
+}
+
+QBindable<QVariant> QmlRegistry::bindableLatest()
+{
+    followLatest();
+    return &m_latest;
+}
+
+void QmlRegistry::followLatest()
+{
+    if (m_latestHandler.isValid() || QThread::currentThread() != thread() || !m_shared->watching)
+        return;
+    // The facade's coalesced delivery, always queued: one pending delivery at most, the newest
+    // event in it, run on this thread from its event loop (a notify here is queued too, so a burst
+    // of them changes `latest` once). The property notifies only when the value differs.
+    m_addingLatest = true;
+    try {
+        m_latestHandler = registry().add(this, [this](const QVariant &event) { setLatest(event); },
+                                         {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
+    } catch (...) {
+        m_addingLatest = false;
+        throw;
+    }
+    m_addingLatest = false;
+}
+
+void QmlRegistry::setLatest(const QVariant &event)
+{
+    // A QObject on this thread shown as `latest` turns it undefined when destroyed: a binding
+    // that reads `latest` later never reaches a deleted object (nor takes a new one at its
+    // address for the same event).
+    disconnect(m_latestObjectGone);
+    if (event.metaType().flags().testFlag(QMetaType::PointerToQObject)) {
+        QObject *const object = *static_cast<QObject *const *>(event.constData());
+        if (object != nullptr && object->thread() == thread())
+            m_latestObjectGone =
+                connect(object, &QObject::destroyed, this, [this] { m_latest.setValue(QVariant()); });
+    }
+    m_latest.setValue(event);
 }
 
 QmlRegistrySender QmlRegistry::sender() const

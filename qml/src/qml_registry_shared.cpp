@@ -137,12 +137,7 @@ void detail::QmlRegistryShared::handlerLeft(HandlerId id, bool here, bool leavin
                 quint64 &pending = pendingDrops[id.value()];
                 pending = std::max(pending, dropped);
             }
-            if (!flushQueued) {
-                QMetaObject::invokeMethod(
-                    reportTarget, [self = shared_from_this()] { self->flushReports(true); },
-                    Qt::QueuedConnection);
-                flushQueued = true;
-            }
+            queueFlushLocked();
         } catch (...) {
             // Out of memory: the registry's next count change finds it (facadeCountChanged).
         }
@@ -188,6 +183,7 @@ void detail::QmlRegistryShared::close()
         reportTarget = nullptr;
         pendingDrops.clear();
         pendingLeft.clear();
+        pendingFailures.clear();
     }
     // Every handler goes before the senders are waited for: that wakes a sender waiting for room
     // in one of their queues (Overflow::Block), which would otherwise hold the wait below (and
@@ -207,7 +203,7 @@ void detail::QmlRegistryShared::close()
             registration->registrationEnded(0);
 }
 
-void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &thrown) const
+void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &thrown)
 {
     QObject *const target = local(); // a handler may have destroyed it
     if (target == nullptr)
@@ -227,21 +223,57 @@ void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &throw
     const QString message = thrown.toString();
     error.setDescription(QStringLiteral("RegistryIO: handler %1 threw: %2").arg(id.value()).arg(message));
     qmlWarning(target, error);
-    emitFailed(target, id, message);
+    reportFailed(id, message);
 }
 
-void detail::QmlRegistryShared::reportFailure(HandlerId id, const QString &message) const
+void detail::QmlRegistryShared::reportFailure(HandlerId id, const QString &message)
 {
     QObject *const target = local(); // a handler may have destroyed it
     if (target == nullptr)
         return;
     if (facadeBase != nullptr)
         facadeBase->noteFailure(id); // as reportThrown: caught by the engine, never an exception
-    emitFailed(target, id, message);
+    reportFailed(id, message);
 }
 
-void detail::QmlRegistryShared::connectDrops(const std::shared_ptr<QmlRegistryShared> &self,
-                                             QtRegistryBase &facade)
+void detail::QmlRegistryShared::reportFailed(HandlerId id, const QString &message) noexcept
+{
+    // Bounded: a thread that notifies a failing handler in a loop without returning to the event
+    // loop keeps the first ones; the rest are logged (as every failure is) and said once, after
+    // the lock (a message handler is user code).
+    constexpr qsizetype maxPendingFailures = 10000;
+    {
+        std::lock_guard lock(reportMutex);
+        if (reportTarget == nullptr)
+            return;
+        if (pendingFailures.size() < maxPendingFailures) {
+            try {
+                pendingFailures.append({id.value(), message});
+                queueFlushLocked();
+            } catch (...) {
+                // Out of memory: the failure is still logged and counted by diagnostics.
+            }
+            return;
+        }
+        if (unsignalledFailures++ != 0)
+            return;
+    }
+    qCWarning(lcRegistryIOQml,
+              "handlerFailed: %lld failures wait for the event loop; the next ones are logged only",
+              static_cast<long long>(maxPendingFailures));
+}
+
+void detail::QmlRegistryShared::queueFlushLocked()
+{
+    if (flushQueued)
+        return;
+    QMetaObject::invokeMethod(
+        reportTarget, [self = shared_from_this()] { self->flushReports(true); }, Qt::QueuedConnection);
+    flushQueued = true;
+}
+
+void detail::QmlRegistryShared::connectReports(const std::shared_ptr<QmlRegistryShared> &self,
+                                               QtRegistryBase &facade)
 {
     {
         std::lock_guard lock(self->reportMutex);
@@ -251,6 +283,11 @@ void detail::QmlRegistryShared::connectDrops(const std::shared_ptr<QmlRegistrySh
     QObject::connect(
         &facade, &QtRegistryBase::deliveriesDropped, &facade,
         [shared = self](HandlerId id, quint64 total) { reportDrop(shared, id.value(), total); },
+        Qt::DirectConnection);
+    // C++ handlers' failures: handlerFailed on the registry's thread, after the notify.
+    QObject::connect(
+        &facade, &QtRegistryBase::handlerFailed, &facade,
+        [shared = self](HandlerId id, const QString &message) { shared->reportFailed(id, message); },
         Qt::DirectConnection);
 }
 
@@ -266,10 +303,8 @@ void detail::QmlRegistryShared::reportDrop(const std::shared_ptr<QmlRegistryShar
         quint64 &pending = shared->pendingDrops[id];
         pending = std::max(pending, total);
         here = QThread::currentThread() == target->thread();
-        if (!here && !shared->flushQueued) {
-            shared->flushQueued = true;
-            QMetaObject::invokeMethod(target, [shared] { shared->flushReports(true); }, Qt::QueuedConnection);
-        }
+        if (!here)
+            shared->queueFlushLocked();
     }
     // On the registry's thread (the report before a delivery): `dropped` is current when the
     // handler runs.
@@ -281,11 +316,14 @@ void detail::QmlRegistryShared::flushReports(bool queued)
 {
     QHash<quint64, quint64> drops;
     QList<quint64> left;
+    QList<std::pair<quint64, QString>> failures;
     {
         std::lock_guard lock(reportMutex);
         drops.swap(pendingDrops);
         if (queued) {
             left.swap(pendingLeft);
+            failures.swap(pendingFailures);
+            unsignalledFailures = 0;
             flushQueued = false;
         }
     }
@@ -298,6 +336,13 @@ void detail::QmlRegistryShared::flushReports(bool queued)
             continue;
         if (QmlRegistration *registration = takeRegistration(id))
             registration->registrationEnded(0);
+    }
+    // One by one: a slot may destroy the registry (`self` keeps this alive meanwhile).
+    for (const auto &[id, message] : failures) {
+        QObject *const target = local();
+        if (target == nullptr)
+            return;
+        emitFailed(target, HandlerId{id}, message);
     }
 }
 

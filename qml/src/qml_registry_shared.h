@@ -20,6 +20,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 class QJSEngine;
 class QQmlError;
@@ -132,27 +133,38 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
 
     // --- failures ---
     // Reports what the JavaScript function of handler `id` threw: a QML warning at its file and
-    // line (when it has them) and handlerFailed, if the registry still exists.
-    void reportThrown(HandlerId id, const QJSValue &thrown) const;
+    // line (when it has them) at once, handlerFailed later (reportFailed), if the registry still
+    // exists.
+    void reportThrown(HandlerId id, const QJSValue &thrown);
     // Reports a failure the engine printed already (an onNotified handler threw): handlerFailed.
-    void reportFailure(HandlerId id, const QString &message) const;
+    void reportFailure(HandlerId id, const QString &message);
+    // Records a failure of `id` (any thread) for handlerFailed, emitted by the queued flush on
+    // the registry's thread: never inside the notify that failed, always after its other
+    // handlers ran (a notify on this thread runs them all before the event loop's next turn; a
+    // queued one runs them in one drain, ahead of the flush posted meanwhile).
+    void reportFailed(HandlerId id, const QString &message) noexcept;
 
     // --- drops and removals reported on other threads ---
     // Recorded on the reporting thread, handed to their registrations on the registry's thread:
     // the largest total per id, at most one flush queued at a time, so a flood of drops never
     // becomes a flood of queued events.
     std::mutex reportMutex;
-    QObject *reportTarget = nullptr;      // the registry until it is going (under reportMutex)
-    QHash<quint64, quint64> pendingDrops; // id -> largest total reported (under reportMutex)
-    QList<quint64> pendingLeft;           // ids removed on other threads (under reportMutex)
-    bool flushQueued = false;             // under reportMutex
+    QObject *reportTarget = nullptr;                    // the registry until it is going (under reportMutex)
+    QHash<quint64, quint64> pendingDrops;               // id -> largest total reported (under reportMutex)
+    QList<quint64> pendingLeft;                         // ids removed on other threads (under reportMutex)
+    QList<std::pair<quint64, QString>> pendingFailures; // for handlerFailed (under reportMutex)
+    quint64 unsignalledFailures = 0; // over the bound of pendingFailures (under reportMutex)
+    bool flushQueued = false;        // under reportMutex
+
+    // Queues the flush unless one is queued (reportMutex held, reportTarget set). Throws.
+    void queueFlushLocked();
 
     // Records a drop report (any thread); on the registry's thread it is handed on at once.
     static void reportDrop(const std::shared_ptr<QmlRegistryShared> &shared, quint64 id, quint64 total);
     // Hands the pending reports to their registrations (the registry's thread).
     void flushReports(bool queued);
-    // Connects the facade's drop reports, under `self` (any thread: recorded here).
-    static void connectDrops(const std::shared_ptr<QmlRegistryShared> &self, QtRegistryBase &facade);
+    // Connects the facade's drop and failure reports, under `self` (any thread: recorded here).
+    static void connectReports(const std::shared_ptr<QmlRegistryShared> &self, QtRegistryBase &facade);
 
     // --- the declarative handlers watching the registry ---
     // A doubly linked list through the watchers (registry's thread). `watching` turns false

@@ -10,6 +10,7 @@
 #include <QJSValueIterator>
 #include <QMetaProperty>
 #include <QQmlInfo>
+#include <QThread>
 
 #include <atomic>
 #include <utility>
@@ -56,13 +57,18 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, detail::QmlFacad
         Q_EMIT static_cast<QmlTypedRegistry *>(registry)->handlerFailed(static_cast<double>(id.value()),
                                                                         message);
     };
-    detail::QmlRegistryShared::connectDrops(m_shared, *facadeBase);
+    detail::QmlRegistryShared::connectReports(m_shared, *facadeBase);
     connect(facadeBase, &QtRegistryBase::countChanged, this, [this] {
+        if (m_addingLatest)
+            return;
+        // As QmlRegistry: the handler feeding `latest` removed from C++ follows again.
+        if (m_latestHandler.isValid() &&
+            (m_shared->facade == nullptr || !m_shared->facade->holds(m_latestHandler))) {
+            m_latestHandler = HandlerId{};
+            followLatest();
+        }
         m_shared->facadeCountChanged();
         Q_EMIT countChanged();
-    });
-    connect(facadeBase, &QtRegistryBase::handlerFailed, this, [this](HandlerId id, const QString &message) {
-        Q_EMIT handlerFailed(static_cast<double>(id.value()), message);
     });
 }
 
@@ -117,11 +123,45 @@ bool QmlTypedSenderBase::isAlive() const
 
 int QmlTypedRegistry::count() const noexcept
 {
-    return m_facade != nullptr ? m_facade->count() : 0;
+    if (m_facade == nullptr)
+        return 0;
+    const bool latest =
+        m_latestHandler.isValid() && m_shared->facade != nullptr && m_shared->facade->holds(m_latestHandler);
+    return m_facade->count() - (latest ? 1 : 0);
+}
+
+QVariant QmlTypedRegistry::latest() const
+{
+    const_cast<QmlTypedRegistry *>(this)->followLatest(); // a binding's first read starts it
+    return m_latest.value();
+}
+
+QBindable<QVariant> QmlTypedRegistry::bindableLatest()
+{
+    followLatest();
+    return &m_latest;
+}
+
+void QmlTypedRegistry::followLatest()
+{
+    if (m_latestHandler.isValid() || m_ops == nullptr || QThread::currentThread() != thread() ||
+        !m_shared->watching)
+        return;
+    // As QmlRegistry::followLatest: the facade's coalesced delivery, always queued.
+    m_addingLatest = true;
+    try {
+        m_latestHandler = m_ops->addLatest();
+    } catch (...) {
+        m_addingLatest = false;
+        throw;
+    }
+    m_addingLatest = false;
 }
 
 bool QmlTypedRegistry::remove(double id)
 {
+    if (m_latestHandler.isValid() && id == static_cast<double>(m_latestHandler.value()))
+        return false;                // `latest`'s own handler: no id given out
     return m_shared->removeById(id); // the facade's removal tells the registration
 }
 

@@ -5,6 +5,7 @@
 // thread. What would hang for good runs in a child process, under a deadline.
 #include "qt_test_support.h"
 
+#include <registryio/qt/detail/qt_handler.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QDeadlineTimer>
@@ -18,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <latch>
 #include <memory>
 #include <string>
@@ -35,6 +37,35 @@ extern char **environ;
 namespace {
 
 constexpr const char *childVariable = "RIO_THREAD_LIFE_CHILD";
+
+// Runs `run` in the calling thread's TLS destructors (made before the registry's per-thread
+// state when the thread sets it first).
+struct AtThreadExit
+{
+    std::function<void()> run;
+    AtThreadExit() = default;
+    AtThreadExit(const AtThreadExit &) = delete;
+    AtThreadExit &operator=(const AtThreadExit &) = delete;
+    ~AtThreadExit()
+    {
+        if (run)
+            run();
+    }
+};
+thread_local AtThreadExit atThreadExit;
+
+// A QThread of QThread's own size running `threadBody`: a plain QThread can take its address
+// once it is deleted.
+std::function<void()> threadBody;
+class BodyThread final : public QThread
+{
+public:
+    using QThread::QThread;
+
+protected:
+    void run() override { threadBody(); }
+};
+static_assert(sizeof(BodyThread) == sizeof(QThread));
 
 // An application singleton holds a registry and a main-thread receiver; a worker stopped after
 // exec() returned notifies on its way out, so a drain is pending when the application ends.
@@ -281,6 +312,62 @@ private Q_SLOTS:
         QTest::newRow("every") << false;
         QTest::newRow("latest") << true;
     }
+    // A QThread deleted while its thread still runs its last TLS destructors (deleted once wait()
+    // returned) is gone for the registry: an Auto handler whose context lives in a new QThread at
+    // the freed address is queued to that thread, never run at once on the exiting one, and the
+    // calling thread's QThread reads as what Qt says (null), never as the freed address.
+    void aDeletedQThreadIsNeverTakenForANewOneAtItsAddress()
+    {
+        rio::QtRegistry<int> registry;
+        auto context = std::make_unique<QObject>();
+        const std::thread::id mainThread = std::this_thread::get_id();
+        std::atomic<bool> ranOnExitingThread{false};
+        registry.add(context.get(), [&](int) {
+            if (std::this_thread::get_id() != mainThread)
+                ranOnExitingThread = true;
+        });
+        QSemaphore deleted;
+        QSemaphore done;
+        // Atomic: Qt's semaphore and wait() are not instrumented for ThreadSanitizer.
+        std::atomic<QThread *> seenBefore{nullptr};
+        std::atomic<QThread *> seenAfter{reinterpret_cast<QThread *>(1)};
+        threadBody = [&] {
+            atThreadExit.run = [&] {
+                if (deleted.tryAcquire(1, 30000)) {
+                    seenAfter = rio::detail::currentQThread();
+                    registry.notify(1);
+                }
+                done.release();
+            };
+            seenBefore = rio::detail::currentQThread();
+            registry.notify(0); // the context lives on the main thread: queued
+        };
+        std::unique_ptr<QThread> worker = std::make_unique<BodyThread>();
+        worker->start();
+        QVERIFY(worker->wait(QDeadlineTimer(30000)));
+        QThread *const freed = worker.get();
+        worker.reset();
+        // A new QThread at the freed address, if the allocator gives one back soon.
+        std::vector<std::unique_ptr<QThread>> tries;
+        QThread *reused = nullptr;
+        for (int i = 0; i < 256 && reused == nullptr; ++i) {
+            auto t = std::make_unique<QThread>();
+            if (t.get() == freed)
+                reused = t.get();
+            tries.push_back(std::move(t));
+        }
+        if (reused != nullptr)
+            context->moveToThread(reused);
+        deleted.release();
+        QVERIFY(done.tryAcquire(1, 30000));
+        QCOMPARE(seenBefore.load(), freed);
+        QVERIFY(seenAfter.load() != freed);
+        QVERIFY(!ranOnExitingThread.load());
+        if (reused == nullptr)
+            qInfo("no new QThread took the freed address: the address check alone was made");
+        context.reset(); // before the thread it lives in (never started)
+    }
+
     void sameThreadNotifyAndAFollowedDelivery()
     {
 #if defined(RIO_TSAN)

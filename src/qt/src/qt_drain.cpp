@@ -141,7 +141,7 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
     }
     h.report(drop);
     if (target)
-        h.run(target, mail.payload.data(), token, mail.postedAt);
+        h.run(target, mail.data(), token, mail.postedAt);
     return f; // the event, token and target go here, after the lock
 }
 

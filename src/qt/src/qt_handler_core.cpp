@@ -7,8 +7,10 @@
 #include <registryio/qt/detail/qt_delivery.h>
 #include <registryio/qt/detail/qt_tsan.h>
 
+#include <QPointer>
 #include <QThread>
 
+#include <new>
 #include <stdexcept>
 #include <utility>
 
@@ -18,12 +20,69 @@
 
 namespace rio::detail {
 
+namespace {
+
+// The calling thread's QThread as a weak reference to the object, never as its address alone: a
+// QThread deleted while its thread still runs (an adopted thread's, which Qt deletes in the
+// thread's TLS destructors; a QThread object deleted once wait() returned) reads as gone, even
+// when a new QThread takes its address. Trivially destructible storage, so that reading it stays
+// valid in any TLS destructor; the weak reference is released by a thread_local guard made with
+// it, after which Qt is asked each time.
+struct ThreadCache
+{
+    enum State : unsigned char { Empty, Held, Ending };
+    alignas(QPointer<QThread>) unsigned char storage[sizeof(QPointer<QThread>)];
+    State state;
+
+    QPointer<QThread> &pointer() noexcept
+    {
+        return *std::launder(reinterpret_cast<QPointer<QThread> *>(storage));
+    }
+};
+
+RIO_TLS_INITIAL_EXEC thread_local constinit ThreadCache threadCache{};
+
+struct ThreadCacheGuard
+{
+    ThreadCacheGuard() = default;
+    ThreadCacheGuard(const ThreadCacheGuard &) = delete;
+    ThreadCacheGuard &operator=(const ThreadCacheGuard &) = delete;
+    ~ThreadCacheGuard()
+    {
+        threadCache.pointer().~QPointer<QThread>();
+        threadCache.state = ThreadCache::Ending;
+    }
+};
+
+RIO_COLD QThread *currentQThreadSlow()
+{
+    QThread *const thread = QThread::currentThread();
+    if (thread == nullptr || threadCache.state == ThreadCache::Ending)
+        return thread;
+    // Each needs Qt's weak reference block: without memory for it, Qt is asked again next time.
+    try {
+        if (threadCache.state == ThreadCache::Held) {
+            threadCache.pointer() = thread; // Qt made the thread a new QThread
+            return thread;
+        }
+        new (threadCache.storage) QPointer<QThread>(thread);
+    } catch (...) {
+        return thread;
+    }
+    threadCache.state = ThreadCache::Held;
+    static thread_local const ThreadCacheGuard guard; // destroyed at the thread's end
+    return thread;
+}
+
+} // namespace
+
 QThread *currentQThread()
 {
-    RIO_TLS_INITIAL_EXEC static thread_local constinit QThread *current = nullptr;
-    if (current == nullptr) [[unlikely]]
-        current = QThread::currentThread();
-    return current;
+    if (threadCache.state == ThreadCache::Held) [[likely]] {
+        if (QThread *thread = threadCache.pointer().data())
+            return thread;
+    }
+    return currentQThreadSlow();
 }
 
 std::shared_ptr<QtHandlerCore> QtHandlerCore::create(const std::shared_ptr<QtRegistryControl> &control,

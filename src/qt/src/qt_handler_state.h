@@ -29,15 +29,62 @@
 namespace rio::detail {
 
 // One waiting delivery: its notify's place in the delivery order (top bit: a token waits in the
-// token queue), the event, and while timed when it was queued (diagnostics' queueing delay).
+// token queue; the next: the event is a QVariant held in place of the payload), the event, and
+// while timed when it was queued (diagnostics' queueing delay). 48 bytes, a QVariant event's
+// included (its data is shared with the notifier's, never copied).
 struct QtMail
 {
     static constexpr std::uint64_t hasToken = std::uint64_t(1) << 63;
-    std::uint64_t sequence;
-    QtPayload payload;
+    static constexpr std::uint64_t isVariant = std::uint64_t(1) << 62;
+    std::uint64_t sequence = 0;
+    union {
+        QtPayload payload;
+        QVariant variant;
+    };
     std::uint64_t postedAt = 0; // ticks; 0: not timed
-    [[nodiscard]] std::uint64_t order() const noexcept { return sequence & ~hasToken; }
+
+    QtMail() noexcept : payload() { }
+    // Throws what copying the QVariant throws, changing nothing.
+    QtMail(std::uint64_t s, QtQueued &&q) : sequence(q.variant != nullptr ? s | isVariant : s)
+    {
+        if (q.variant != nullptr)
+            new (&variant) QVariant(*q.variant);
+        else
+            new (&payload) QtPayload(std::move(q.payload));
+    }
+    QtMail(QtMail &&other) noexcept : sequence(other.sequence), postedAt(other.postedAt)
+    {
+        if ((sequence & isVariant) != 0)
+            new (&variant) QVariant(std::move(other.variant));
+        else
+            new (&payload) QtPayload(std::move(other.payload));
+    }
+    QtMail &operator=(QtMail &&other) noexcept
+    {
+        if (this != &other) {
+            this->~QtMail();
+            new (this) QtMail(std::move(other));
+        }
+        return *this;
+    }
+    QtMail(const QtMail &) = delete;
+    QtMail &operator=(const QtMail &) = delete;
+    ~QtMail()
+    {
+        if ((sequence & isVariant) != 0)
+            variant.~QVariant();
+        else
+            payload.~QtPayload();
+    }
+
+    [[nodiscard]] std::uint64_t order() const noexcept { return sequence & ~(hasToken | isVariant); }
+    // The event, for the handler's call.
+    [[nodiscard]] const void *data() const noexcept
+    {
+        return (sequence & isVariant) != 0 ? static_cast<const void *>(&variant) : payload.data();
+    }
 };
+static_assert(sizeof(QtMail) == 48);
 
 class QtMailboxes;
 

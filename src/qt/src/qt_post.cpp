@@ -274,7 +274,7 @@ struct BlockingCall : TsanHandover
 
 } // namespace
 
-void QtHandlerCore::postMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token)
+void QtHandlerCore::postMail(QtQueued &&payload, std::uint64_t &sequence, const AsyncToken &token)
 {
     static_cast<void>(routeAndPostMail(std::move(payload), sequence, token, nullptr));
 }
@@ -326,7 +326,7 @@ void eraseInserted(MailQueue<QtMail> &queue, LazyDeque<AsyncToken> &tokens, std:
 
 } // namespace
 
-QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtPayload &&payload, std::uint64_t &sequence,
+QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::uint64_t &sequence,
                                                      const AsyncToken &token, QThread **here)
 {
     QtHandlerState &h = state(*this);

@@ -7,6 +7,7 @@ QtObject {
 
     property string trace: ""
     property int failures: 0
+    property int received: 0
     property string lastFailure: ""
     property int lastFailedId: 0
     property var keptRegistry: null

@@ -34,6 +34,8 @@ class RIO_QML_EXPORT QmlRegistry : public QObject
     /// The registry's name in diagnostics (rio::Diagnostics snapshots, RegistryInspector): the
     /// objectName of its C++ facade.
     Q_PROPERTY(QString name READ name WRITE setName NOTIFY nameChanged FINAL)
+    /// The newest event notified, from any thread, as a binding reads it: `text: prices.latest.price`.
+    Q_PROPERTY(QVariant latest READ latest NOTIFY latestChanged BINDABLE bindableLatest FINAL)
 
 public:
     /// An empty registry.
@@ -70,6 +72,12 @@ public:
     void setName(const QString &name);
     /// The count as a bindable property (C++ bindings: QProperty, setBinding).
     [[nodiscard]] QBindable<int> bindableCount() const { return &m_countProperty; }
+    /// The newest event notified since `latest` was first read (invalid before): set on this
+    /// thread at most once per event-loop turn, whichever thread notifies (a coalesced delivery:
+    /// the newest event wins, the last one is always shown), never when the event is equal.
+    [[nodiscard]] QVariant latest() const;
+    /// `latest` as a bindable property; it follows the notifies from this call on.
+    [[nodiscard]] QBindable<QVariant> bindableLatest();
 
     /// The C++ facade underneath, for C++ handlers with contexts, coalescing, async notifies,
     /// setSuspended and removeAndWait. It is the one table of every handler, JavaScript ones
@@ -88,8 +96,11 @@ Q_SIGNALS:
     void countChanged();
     /// The name changed.
     void nameChanged();
+    /// `latest` changed (on the registry's thread, at most once per event-loop turn).
+    void latestChanged();
     /// A handler failed: a JavaScript handler threw (also printed as a QML warning with its file
-    /// and line) or a C++ handler threw. Emitted on the registry's thread.
+    /// and line) or a C++ handler threw. Emitted on the registry's thread from its event loop,
+    /// after the other handlers of that notify ran (never inside the notify).
     void handlerFailed(double id, const QString &message);
 
 private:
@@ -103,6 +114,14 @@ private:
     std::shared_ptr<detail::QmlHeldRegistry<QVariant>> m_registry;
     std::unique_ptr<VariantOps> m_ops;
     Q_OBJECT_COMPUTED_PROPERTY(QmlRegistry, int, m_countProperty, &QmlRegistry::count)
+    // Registers the coalesced facade handler that feeds `latest`, unless it is registered.
+    void followLatest();
+    // Shows `event` as `latest` (that handler's call).
+    void setLatest(const QVariant &event);
+    HandlerId m_latestHandler;                  // that handler: not counted in `count`, not removable by id
+    bool m_addingLatest = false;                // its registration's count change is not ours
+    QMetaObject::Connection m_latestObjectGone; // a QObject shown as `latest`: its destruction
+    Q_OBJECT_BINDABLE_PROPERTY(QmlRegistry, QVariant, m_latest, &QmlRegistry::latestChanged)
 };
 
 } // namespace rio

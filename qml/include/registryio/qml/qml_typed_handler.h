@@ -16,7 +16,9 @@
 #include <QMetaType>
 #include <QObject>
 #include <QPointer>
+#include <QProperty>
 #include <QString>
+#include <QVariant>
 #include <QtQml/qqmlregistration.h>
 
 #include <memory>
@@ -34,6 +36,8 @@ class QmlTypedRegistryOps : public QmlEventOps
 public:
     /// Notifies `event` (an E), from any thread.
     virtual void notifyEvent(const void *event) const = 0;
+    /// Registers the facade's coalesced, queued handler that sets the registry's `latest`.
+    virtual HandlerId addLatest() = 0;
 
 protected:
     ~QmlTypedRegistryOps() = default;
@@ -95,6 +99,8 @@ class RIO_QML_EXPORT QmlTypedRegistry : public QObject
     /// The registry's name in diagnostics (rio::Diagnostics snapshots, RegistryInspector): the
     /// objectName of its C++ facade.
     Q_PROPERTY(QString name READ name WRITE setName NOTIFY nameChanged FINAL)
+    /// The newest event notified, from any thread, as a binding reads it: `text: quotes.latest.price`.
+    Q_PROPERTY(QVariant latest READ latest NOTIFY latestChanged BINDABLE bindableLatest FINAL)
 
 public:
     /// Tells its handlers it is gone (done by the typed half first, while the facade exists).
@@ -108,6 +114,11 @@ public:
     void setName(const QString &name);
     /// The event type this registry carries.
     [[nodiscard]] QMetaType eventType() const noexcept { return m_eventType; }
+    /// The newest event (an EventType) notified since `latest` was first read, as
+    /// QmlRegistry::latest: set on this thread at most once per event-loop turn.
+    [[nodiscard]] QVariant latest() const;
+    /// `latest` as a bindable property; it follows the notifies from this call on.
+    [[nodiscard]] QBindable<QVariant> bindableLatest();
     /// Removes the handler with this id: true the first time, false for unknown ids and for
     /// anything that is not a positive integer. A typed handler removed so turns inactive.
     Q_INVOKABLE bool remove(double id);
@@ -122,8 +133,11 @@ Q_SIGNALS:
     void countChanged();
     /// The name changed.
     void nameChanged();
+    /// `latest` changed (on the registry's thread, at most once per event-loop turn).
+    void latestChanged();
     /// A typed handler's `handler` function threw (also printed as a QML warning with its file
-    /// and line), or a C++ handler threw. Emitted on the registry's thread.
+    /// and line), or a C++ handler threw. Emitted on the registry's thread from its event loop,
+    /// after the other handlers of that notify ran (never inside the notify).
     void handlerFailed(double id, const QString &message);
 
 protected:
@@ -146,11 +160,17 @@ private:
     // A QML warning at the JavaScript line that called us (the registry's declaration if none).
     void warnAtCaller(const QString &message) const;
 
+    // Registers the coalesced facade handler that feeds `latest`, once.
+    void followLatest();
+
     QMetaType m_eventType;
     detail::QmlTypedRegistryOps *m_ops = nullptr; // null once the registry is going
     QtRegistryBase *m_facade = nullptr;
     // The bookkeeping shared with handles, handlers and senders.
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
+    HandlerId m_latestHandler;   // the handler feeding `latest`: not counted in `count`
+    bool m_addingLatest = false; // its registration's count change is not ours
+    Q_OBJECT_BINDABLE_PROPERTY(QmlTypedRegistry, QVariant, m_latest, &QmlTypedRegistry::latestChanged)
 };
 
 /// The base of every typed handler (RIO_QML_TYPED_REGISTRY's `Name##Handler`): its `registry`,

@@ -156,6 +156,13 @@ public:
         return m_registry->addDelivery(context, std::move(delivery), options);
     }
     void notifyEvent(const void *event) const override { notify(*static_cast<const E *>(event)); }
+    HandlerId addLatest() override
+    {
+        return m_registry->add(
+            m_owner,
+            [owner = m_owner](const E &event) { owner->m_latest.setValue(QVariant::fromValue(event)); },
+            {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
+    }
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override
     {
         // The event of the notify running on this thread (its address is valid for that long

@@ -65,6 +65,8 @@ public:
     /// True while `id` is registered, or is a fired `once` handler whose delivery has not settled
     /// (its registration still owns that delivery, which a removal cancels).
     [[nodiscard]] virtual bool holds(HandlerId id) const noexcept = 0;
+    /// True for a fired `once` handler whose delivery has not run yet (a removal would cancel it).
+    [[nodiscard]] virtual bool firedPending(HandlerId id) const noexcept = 0;
     /// Number of handlers.
     [[nodiscard]] virtual std::size_t handlers() const noexcept = 0;
     /// Removes every handler and cancels its pending deliveries, which wakes the notifiers
@@ -126,6 +128,10 @@ public:
     bool removeId(HandlerId id) override { return this->remove(id); }
     [[nodiscard]] quint64 droppedOf(HandlerId id) const override { return this->droppedCount(id); }
     [[nodiscard]] bool holds(HandlerId id) const noexcept override { return this->reaches(id); }
+    [[nodiscard]] bool firedPending(HandlerId id) const noexcept override
+    {
+        return !this->contains(id) && this->reaches(id);
+    }
     [[nodiscard]] std::size_t handlers() const noexcept override { return this->size(); }
     void removeAll() override { this->clear(); }
     /// notify(), by a caller on the holder's thread: its JavaScript handlers (addDelivery) run

@@ -36,8 +36,8 @@ enum class Overflow {
 struct HandlerOptions
 {
     /// The default capacity: a runaway producer stops growing memory at about this many waiting
-    /// events per handler (16-32 bytes each for a small event), far above what a responsive
-    /// receiver ever has waiting.
+    /// events per handler (about 48 bytes each for a small event or a QVariant), far above what
+    /// a responsive receiver ever has waiting.
     static constexpr std::size_t DefaultCapacity = 1'000'000;
 
     /// Higher priorities run first; equal priorities in registration order.

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 namespace rio::detail {
 
@@ -36,14 +37,16 @@ struct QtEnvelope
         return shared;
     }
 
-    QtPayload queued() const
+    QtQueued queued() const
     {
-        QtPayload p;
+        QtQueued q;
         if constexpr (storesByValue<E>)
-            std::memcpy(p.bytes, static_cast<const void *>(event), sizeof(E));
+            std::memcpy(q.payload.bytes, static_cast<const void *>(event), sizeof(E));
+        else if constexpr (std::is_same_v<E, QVariant>)
+            q.variant = event; // copied into the queue
         else
-            p.shared = payload();
-        return p;
+            q.payload.shared = payload();
+        return q;
     }
 };
 

@@ -16,6 +16,7 @@
 
 #include <QFuture>
 #include <QObject>
+#include <QVariant>
 
 #include <atomic>
 #include <cstddef>
@@ -29,8 +30,9 @@
 namespace rio::detail {
 
 /// The calling thread's QThread, asked of Qt once per thread (Qt's answer costs a call into its
-/// thread data each time). It stays the thread's until the thread's last TLS destructors, where
-/// Qt itself may answer null.
+/// thread data each time) and held as a weak reference: once that QThread is deleted (an adopted
+/// thread's in its last TLS destructors, a QThread deleted after wait()) Qt is asked again, so a
+/// new QThread at the freed address is never taken for it. Qt itself may answer null then.
 RIO_QT_EXPORT QThread *currentQThread();
 
 struct QtRegistryControl;
@@ -51,6 +53,15 @@ struct QtPayload
 template <typename E>
 inline constexpr bool storesByValue =
     std::is_trivially_copyable_v<E> && sizeof(E) <= QtPayload::inlineSize && alignof(E) <= 8;
+
+// What a notify hands a handler's queue: a payload, or a QVariant event (a QML registry's), which
+// the queue copies in place of the payload (an implicitly shared copy: no allocation, no shared
+// copy per notify).
+struct QtQueued
+{
+    QtPayload payload;
+    const QVariant *variant = nullptr;
+};
 
 // The typed part of a handler as the library sees it: calls the user's callable with an event
 // of the registry's type.
@@ -92,11 +103,11 @@ public:
     [[nodiscard]] Route route(QThread *&here) noexcept;
     // Queues one delivery (Delivery::Every) under the overflow policy; `sequence` is the notify's
     // place in the delivery order (0: not taken yet, taken here). Throws, changing nothing.
-    void postMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token);
+    void postMail(QtQueued &&payload, std::uint64_t &sequence, const AsyncToken &token);
     // As route() then postMail() under one lock (Delivery::Every, not once, not Direct or
     // BlockingQueued): Here (`here` given and an Auto handler on this thread: nothing queued),
     // Skip (removed) or Post.
-    Route routeAndPostMail(QtPayload &&payload, std::uint64_t &sequence, const AsyncToken &token,
+    Route routeAndPostMail(QtQueued &&payload, std::uint64_t &sequence, const AsyncToken &token,
                            QThread **here);
     // Replaces the coalesced payload (Delivery::Latest); queues a delivery when none is pending.
     void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token);
