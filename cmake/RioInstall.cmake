@@ -7,10 +7,11 @@
 #   LIBDIR/libRegistryIOCore.so*, ...Qt, ...Qml   the libraries
 #   LIBDIR/cmake/RegistryIO/                    RegistryIOConfig.cmake, RegistryIOConfigVersion.cmake,
 #                                               RegistryIO{Core,Qt,Qml,Remote}Targets*.cmake,
-#                                               RegistryIOFunctions.cmake, RegistryIOMocPrelude.h
+#                                               RegistryIOFunctions.cmake
 #   LIBDIR/pkgconfig/registryio-{core,qt,qml,remote}.pc  pkg-config files, one per library
 #   share/qlogging-categories6/registryio.categories  the logging categories (KDebugSettings)
-#   share/doc/RegistryIO/registryio.qch           the API reference for Qt Creator (RIO_BUILD_DOCS)
+#   RIO_INSTALL_QCHDIR/registryio.qch           the API reference for Qt Creator (RIO_BUILD_DOCS;
+#                                               Qt's documentation folder, share/qt6/doc on Debian)
 #   RIO_INSTALL_QMLDIR/RegistryIO/               the QML module: qmldir, plugin, .qmltypes, .qml
 #                                               (default LIBDIR/qt6/qml: Debian's Qt layout, so a
 #                                               /usr install needs no QML2_IMPORT_PATH)
@@ -145,8 +146,8 @@ if(TARGET RegistryIOCore)
   install(DIRECTORY "${rio_root}/src/core/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
     FILES_MATCHING PATTERN "*.h" PATTERN "*_testing*" EXCLUDE)
   list(APPEND rio_installed_components Core)
-  # rio_target_moc() and rio_target_qml(), and the moc prelude the first gives a target.
-  install(FILES "${rio_root}/cmake/RegistryIOFunctions.cmake" "${rio_root}/cmake/RegistryIOMocPrelude.h"
+  # rio_target_moc() and rio_target_qml().
+  install(FILES "${rio_root}/cmake/RegistryIOFunctions.cmake"
     DESTINATION ${RIO_INSTALL_CMAKEDIR})
 
   rio_install_pkg_config(core "RegistryIO Core" "core library" RegistryIOCore "")
@@ -287,7 +288,7 @@ endforeach()
 # The Qt help file of the API reference (-DRIO_BUILD_DOCS=ON, cmake/RioDocs.cmake).
 if(TARGET rio_docs)
   get_target_property(rio_qch rio_docs RIO_QCH)
-  install(FILES "${rio_qch}" DESTINATION ${CMAKE_INSTALL_DOCDIR})
+  install(FILES "${rio_qch}" DESTINATION ${RIO_INSTALL_QCHDIR})
 endif()
 
 # --- Package config --------------------------------------------------------------------------
