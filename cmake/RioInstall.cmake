@@ -35,8 +35,9 @@ foreach(rio_lib IN ITEMS RegistryIOCore RegistryIOQt RegistryIOQml RegistryIORem
   endif()
 endforeach()
 
-# Off when RegistryIO is a subproject (add_subdirectory): the parent decides what it installs.
-option(RIO_INSTALL "Generate RegistryIO's install and export rules" ${PROJECT_IS_TOP_LEVEL})
+# On as a subproject too (add_subdirectory, FetchContent): the parent's install then holds the
+# shared libraries its programs need; a parent that installs nothing of RegistryIO sets it OFF.
+option(RIO_INSTALL "Generate RegistryIO's install and export rules" ON)
 if(NOT RIO_INSTALL)
   return()
 endif()
@@ -91,14 +92,12 @@ function(rio_install_library target component)
     DESTINATION ${RIO_INSTALL_CMAKEDIR})
 endfunction()
 
-# pkg-config: relocatable (paths relative to the .pc file) unless LIBDIR is absolute.
+# pkg-config: the prefix the files are installed into (`cmake --install --prefix` included),
+# written at install time, so that the flags name plain paths.
+set(rio_pc_prefix "%RIO_INSTALL_PREFIX%")
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
-  set(rio_pc_prefix "${CMAKE_INSTALL_PREFIX}")
   set(rio_pc_libdir "${CMAKE_INSTALL_LIBDIR}")
 else()
-  file(RELATIVE_PATH rio_pc_up "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
-  string(REGEX REPLACE "/$" "" rio_pc_up "${rio_pc_up}")
-  set(rio_pc_prefix "\${pcfiledir}/${rio_pc_up}")
   set(rio_pc_libdir "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
 endif()
 if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
@@ -126,8 +125,12 @@ function(rio_install_pkg_config name title what target requires)
   set(rio_pc_what "${what}")
   get_target_property(rio_pc_lib ${target} OUTPUT_NAME)
   set(rio_pc_requires "${requires}")
-  configure_file("${rio_root}/cmake/registryio-${name}.pc.in" "${PROJECT_BINARY_DIR}/registryio-${name}.pc" @ONLY)
-  install(FILES "${PROJECT_BINARY_DIR}/registryio-${name}.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  set(pc "${PROJECT_BINARY_DIR}/registryio-${name}.pc")
+  configure_file("${rio_root}/cmake/registryio-${name}.pc.in" "${pc}.in" @ONLY)
+  install(CODE "file(READ \"${pc}.in\" pc)
+    string(REPLACE %RIO_INSTALL_PREFIX% \"\${CMAKE_INSTALL_PREFIX}\" pc \"\${pc}\")
+    file(WRITE \"${pc}\" \"\${pc}\")")
+  install(FILES "${pc}" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endfunction()
 
 # "Qt6Core >= 6.4, Qt6Concurrent >= 6.4" for the given components.
