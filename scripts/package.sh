@@ -19,14 +19,19 @@
 # Nothing is written outside build/package and the cache directory: each copy of the tree is an
 # overlay whose writable layer is in memory, in a mount namespace of its own; apt's downloads
 # and the package build's ccache are kept in the cache directory for a rerun.
-#   bash scripts/package.sh     needs root (chroot, mount); RIO_CACHE_DIR picks the cache directory
+#   bash scripts/package.sh     needs root (chroot, mount); RIO_CACHE_DIR picks the cache directory;
+#                               RIO_PACKAGE_ROUTES="deb fetchcontent" (the default) picks the routes
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [[ $(id -u) -eq 0 ]] || { echo "the package stage needs root (chroot, mount)" >&2; exit 1; }
 cache=${RIO_CACHE_DIR:-/var/cache/registryio}
 work="$root/build/package"
 rm -rf "$work"
-mkdir -p "$work/blocks" "$cache/apt-archives/partial" "$cache/ccache-deb"
+# The package build's ccache is this machine's (the tree's g++ is the same Debian 12 package):
+# the main stage's package_readme_install compiles the libraries with debian/rules' flags first.
+ccache_dir=$cache/ccache-deb
+command -v ccache >/dev/null && ccache_dir=$(ccache -k cache_dir)
+mkdir -p "$work/blocks" "$cache/apt-archives/partial" "$ccache_dir"
 
 # --- README.md's blocks, by marker
 block() { # name: the fenced block after <!-- ci: name -->, written to $work/blocks/name
@@ -45,6 +50,7 @@ git -C "$root" diff HEAD --binary | git -C "$work/registryio" apply --allow-empt
 git -C "$root" ls-files --others --exclude-standard -z | tar -C "$root" --null -T - -cf - | tar -C "$work/registryio" -xf -
 
 tree=$(bash "$root/scripts/debian-root.sh" deb "$cache/debian12-deb" | tail -n 1)
+routes=" ${RIO_PACKAGE_ROUTES:-deb fetchcontent} "
 
 # in_tree <name> <script> [files to copy to /build...]: runs the script with bash as root in a
 # fresh overlay of the tree, in /build/registryio (the clone), with network for apt; afterwards
@@ -53,7 +59,7 @@ in_tree() {
   local name=$1 script=$2
   shift 2
   unshare --mount --propagation private -- bash -euo pipefail -c '
-    tree=$1 work=$2 cache=$3 name=$4 script=$5; shift 5
+    tree=$1 work=$2 cache=$3 name=$4 script=$5 ccache_dir=$6; shift 6
     layer=$work/overlay-$name
     mkdir -p "$layer"
     mount -t tmpfs tmpfs "$layer"
@@ -68,7 +74,7 @@ in_tree() {
     touch "$new/etc/resolv.conf"
     mount --bind /etc/resolv.conf "$new/etc/resolv.conf"
     mkdir -p "$new/build" "$new/ccache"
-    mount --bind "$cache/ccache-deb" "$new/ccache"
+    mount --bind "$ccache_dir" "$new/ccache"
     cp -a "$work/registryio" "$new/build/registryio"
     (($# == 0)) || cp -a "$@" "$new/build/"
     cp "$script" "$new/build/run.sh"
@@ -78,11 +84,12 @@ in_tree() {
     mkdir -p "$work/$name"
     find "$new/build" -maxdepth 1 -type f -name "*.deb" -exec cp {} "$work/$name/" \;
     find "$new/build" -maxdepth 1 -type f \( -name "*.changes" -o -name "*.buildinfo" \) -exec cp {} "$work/$name/" \;
-  ' in_tree "$tree" "$work" "$cache" "$name" "$script" "$@"
+  ' in_tree "$tree" "$work" "$cache" "$name" "$script" "$ccache_dir" "$@"
 }
 
+if [[ $routes == *" deb "* ]]; then
 # --- 1. the packages, built as the README builds them, with their tests. ccache (installed for
-# this stage only, a CI accelerator; its cache is kept in the cache directory) makes a rerun cheap.
+# this stage only, a CI accelerator) makes a rerun cheap.
 start=$SECONDS
 cat >"$work/deb-build.sh" <<EOF
 apt-get install --no-install-recommends ccache >/dev/null
@@ -142,6 +149,9 @@ fi
 grep -E "^(handlers left|quickstart-qml|moc by hand)" "$work/deb-install.log"
 echo "packages installed, quick starts built and run in $((SECONDS - start)) s"
 
+fi
+
+if [[ $routes == *" fetchcontent "* ]]; then
 # --- 4. FetchContent: a project whose CMakeLists.txt is the snippet, around the C++ quick start
 start=$SECONDS
 mkdir -p "$work/fetch-app"
@@ -174,3 +184,4 @@ if ! in_tree fetchcontent "$work/fetchcontent.sh" "$work/fetch-app" >"$work/fetc
   exit 1
 fi
 echo "FetchContent at the README's pin built, run and installed in $((SECONDS - start)) s"
+fi
