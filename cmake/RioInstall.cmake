@@ -7,10 +7,11 @@
 #   LIBDIR/libRegistryIOCore.so*, ...Qt, ...Qml   the libraries
 #   LIBDIR/cmake/RegistryIO/                    RegistryIOConfig.cmake, RegistryIOConfigVersion.cmake,
 #                                               RegistryIO{Core,Qt,Qml,Remote}Targets*.cmake,
-#                                               RegistryIOFunctions.cmake, RegistryIOMocPrelude.h
+#                                               RegistryIOFunctions.cmake
 #   LIBDIR/pkgconfig/registryio-{core,qt,qml,remote}.pc  pkg-config files, one per library
 #   share/qlogging-categories6/registryio.categories  the logging categories (KDebugSettings)
-#   share/doc/RegistryIO/registryio.qch           the API reference for Qt Creator (RIO_BUILD_DOCS)
+#   RIO_INSTALL_QCHDIR/registryio.qch           the API reference for Qt Creator (RIO_BUILD_DOCS;
+#                                               Qt's documentation folder, share/qt6/doc on Debian)
 #   RIO_INSTALL_QMLDIR/RegistryIO/               the QML module: qmldir, plugin, .qmltypes, .qml
 #                                               (default LIBDIR/qt6/qml: Debian's Qt layout, so a
 #                                               /usr install needs no QML2_IMPORT_PATH)
@@ -34,8 +35,9 @@ foreach(rio_lib IN ITEMS RegistryIOCore RegistryIOQt RegistryIOQml RegistryIORem
   endif()
 endforeach()
 
-# Off when RegistryIO is a subproject (add_subdirectory): the parent decides what it installs.
-option(RIO_INSTALL "Generate RegistryIO's install and export rules" ${PROJECT_IS_TOP_LEVEL})
+# On as a subproject too (add_subdirectory, FetchContent): the parent's install then holds the
+# shared libraries its programs need; a parent that installs nothing of RegistryIO sets it OFF.
+option(RIO_INSTALL "Generate RegistryIO's install and export rules" ON)
 if(NOT RIO_INSTALL)
   return()
 endif()
@@ -90,14 +92,12 @@ function(rio_install_library target component)
     DESTINATION ${RIO_INSTALL_CMAKEDIR})
 endfunction()
 
-# pkg-config: relocatable (paths relative to the .pc file) unless LIBDIR is absolute.
+# pkg-config: the prefix the files are installed into (`cmake --install --prefix` included),
+# written at install time, so that the flags name plain paths.
+set(rio_pc_prefix "%RIO_INSTALL_PREFIX%")
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
-  set(rio_pc_prefix "${CMAKE_INSTALL_PREFIX}")
   set(rio_pc_libdir "${CMAKE_INSTALL_LIBDIR}")
 else()
-  file(RELATIVE_PATH rio_pc_up "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
-  string(REGEX REPLACE "/$" "" rio_pc_up "${rio_pc_up}")
-  set(rio_pc_prefix "\${pcfiledir}/${rio_pc_up}")
   set(rio_pc_libdir "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
 endif()
 if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
@@ -125,8 +125,12 @@ function(rio_install_pkg_config name title what target requires)
   set(rio_pc_what "${what}")
   get_target_property(rio_pc_lib ${target} OUTPUT_NAME)
   set(rio_pc_requires "${requires}")
-  configure_file("${rio_root}/cmake/registryio-${name}.pc.in" "${PROJECT_BINARY_DIR}/registryio-${name}.pc" @ONLY)
-  install(FILES "${PROJECT_BINARY_DIR}/registryio-${name}.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  set(pc "${PROJECT_BINARY_DIR}/registryio-${name}.pc")
+  configure_file("${rio_root}/cmake/registryio-${name}.pc.in" "${pc}.in" @ONLY)
+  install(CODE "file(READ \"${pc}.in\" pc)
+    string(REPLACE %RIO_INSTALL_PREFIX% \"\${CMAKE_INSTALL_PREFIX}\" pc \"\${pc}\")
+    file(WRITE \"${pc}\" \"\${pc}\")")
+  install(FILES "${pc}" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endfunction()
 
 # "Qt6Core >= 6.4, Qt6Concurrent >= 6.4" for the given components.
@@ -145,8 +149,8 @@ if(TARGET RegistryIOCore)
   install(DIRECTORY "${rio_root}/src/core/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
     FILES_MATCHING PATTERN "*.h" PATTERN "*_testing*" EXCLUDE)
   list(APPEND rio_installed_components Core)
-  # rio_target_moc() and rio_target_qml(), and the moc prelude the first gives a target.
-  install(FILES "${rio_root}/cmake/RegistryIOFunctions.cmake" "${rio_root}/cmake/RegistryIOMocPrelude.h"
+  # rio_target_moc() and rio_target_qml().
+  install(FILES "${rio_root}/cmake/RegistryIOFunctions.cmake"
     DESTINATION ${RIO_INSTALL_CMAKEDIR})
 
   rio_install_pkg_config(core "RegistryIO Core" "core library" RegistryIOCore "")
@@ -287,7 +291,7 @@ endforeach()
 # The Qt help file of the API reference (-DRIO_BUILD_DOCS=ON, cmake/RioDocs.cmake).
 if(TARGET rio_docs)
   get_target_property(rio_qch rio_docs RIO_QCH)
-  install(FILES "${rio_qch}" DESTINATION ${CMAKE_INSTALL_DOCDIR})
+  install(FILES "${rio_qch}" DESTINATION ${RIO_INSTALL_QCHDIR})
 endif()
 
 # --- Package config --------------------------------------------------------------------------

@@ -5,9 +5,9 @@
 # suite, mirror and package list, and a changed list builds it anew.
 #   qt68   Debian 13 ("trixie") with Qt 6.8, g++ 14, CMake and Ninja: the tree the qt68 stage of
 #          scripts/test.sh builds and tests in (about 1 GB and 7 minutes when it builds)
-#   deb    Debian 12 ("bookworm") with only what a consumer of RegistryIO's Debian packages
-#          builds with (g++, CMake, Ninja, Qt's development packages): the package stage installs
-#          the packages into it (scripts/package.sh; about 600 MB and 4 minutes when it builds)
+#   deb    a bare Debian 12 ("bookworm"): apt and its package lists, nothing else. The package
+#          stage (scripts/package.sh) runs README.md's commands in copies of it, which install
+#          what the README tells a reader to install (about 150 MB and 1 minute when it builds)
 #   bash scripts/debian-root.sh qt68|deb [DIR]    DIR defaults to $RIO_CACHE_DIR/<debian13-qt68|debian12-deb>
 # Prints the tree's directory on its last line; seconds when the tree is there. Needs root and
 # mmdebstrap (scripts/deps.sh).
@@ -15,6 +15,7 @@ set -euo pipefail
 
 cache=${RIO_CACHE_DIR:-/var/cache/registryio}
 name=${1:-}
+keep_lists=()
 case $name in
   qt68)
     suite=trixie
@@ -41,14 +42,9 @@ case $name in
   deb)
     suite=bookworm
     tree=${2:-$cache/debian12-deb}
-    packages=(
-      # what a consumer builds with: the packages' runtime dependencies (Qt's libraries) come with
-      # Qt's development packages; QtQml (which imports QtQml.Models and QtQml.WorkerScript) for
-      # the QML consumer, Qt Remote Objects' QML module for qml6-module-registryio-remote
-      g++ cmake ninja-build qt6-base-dev qt6-declarative-dev qt6-remoteobjects-dev
-      qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript
-      qml6-module-qtremoteobjects
-    )
+    packages=()
+    # The package lists are kept: README's apt-get commands read them.
+    keep_lists=(--skip=cleanup/apt/lists)
     ;;
   *) echo "usage: debian-root.sh qt68|deb [DIR]" >&2; exit 2 ;;
 esac
@@ -63,7 +59,7 @@ if [[ -z $mirror ]]; then
 fi
 [[ -n $mirror ]] || { echo "no Debian mirror found in /etc/apt; set RIO_DEBIAN_MIRROR" >&2; exit 1; }
 
-stamp_text="suite=$suite mirror=$mirror packages=${packages[*]}"
+stamp_text="suite=$suite mirror=$mirror packages=${packages[*]} ${keep_lists[*]}"
 stamp="$tree/.registryio-stamp"
 
 mkdir -p "$(dirname "$tree")"
@@ -90,7 +86,9 @@ remove_tree() { # dir
 remove_tree "$partial"
 # Only what builds and runs the suite: no recommended packages, no documentation, man pages or
 # translations.
-mmdebstrap --variant=apt --include="$(IFS=,; echo "${packages[*]}")" \
+include=()
+((${#packages[@]} == 0)) || include=(--include="$(IFS=,; echo "${packages[*]}")")
+mmdebstrap --variant=apt "${include[@]}" "${keep_lists[@]}" \
   --aptopt='APT::Install-Recommends "false"' \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \

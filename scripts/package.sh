@@ -1,101 +1,187 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The package stage of scripts/test.sh: the Debian packages built from the tree (debian/) with
-# dpkg-buildpackage, checked with lintian (an error fails the stage), installed into a clean
-# Debian 12 tree (scripts/debian-root.sh deb, kept in the cache directory), and there the two
-# consumers of tests/package-deb built and run against them: a C++ application (the Core and the
-# Qt facade) and a QML application (offscreen).
-# Nothing is written outside the checkout but build/package and the cache directory: the tree is
-# copied to build/package/registryio-<version>, so the packages dpkg-buildpackage writes into its
-# parent folder land in build/package; they are installed into an overlay of the cached tree, in
-# memory, so the cached tree stays as mmdebstrap made it.
-#   bash scripts/package.sh     needs root (chroot, mount); RIO_CACHE_DIR picks the cache directory
+# The package stage of scripts/test.sh: README.md's commands, as written, each route in its own
+# copy of a bare Debian 12 tree (scripts/debian-root.sh deb: apt and its package lists, nothing
+# else), so that each holds only what the README tells a reader to install. The blocks are read
+# from README.md by their markers (<!-- ci: NAME -->), so the README and this stage cannot drift:
+#   deb-build       apt-get build-dep and dpkg-buildpackage, with the package build's tests
+#   deb-install     apt-get install of the packages just built; then, with them:
+#   quickstart-cpp, quickstart-qml   the quick starts built and run
+#   fetchcontent-deps, fetchcontent  in another copy: a project whose CMakeLists.txt is the
+#                   snippet, fetching the pinned commit from this clone (the one substitution:
+#                   this clone's path for the repository URL, given as the snippet asks)
+# Between them: lintian --pedantic over the packages (an error or a warning fails the stage),
+# and checks the README states in prose (the Core's development package pulls no Qt package,
+# the .qch is in Qt's documentation folder, every public header goes through moc by hand, a
+# Core-only FetchContent looks up no Qt and installs its libraries with the parent's).
+# The README install route (<!-- install-commands -->) is run by the main stage's test
+# package_readme_install.
+# Nothing is written outside build/package and the cache directory: each copy of the tree is an
+# overlay whose writable layer is in memory, in a mount namespace of its own; apt's downloads
+# and the package build's ccache are kept in the cache directory for a rerun.
+#   bash scripts/package.sh     needs root (chroot, mount); RIO_CACHE_DIR picks the cache directory;
+#                               RIO_PACKAGE_ROUTES="deb fetchcontent" (the default) picks the routes
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-jobs=$(nproc)
-
-if [[ ${1:-} == --inside ]]; then
-  # --- inside the Debian 12 tree: the packages installed as a user installs them, the consumers
-  # built with what the tree has (no ccache, no RegistryIO source) and run.
-  export QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=/tmp/runtime
-  mkdir -m 700 -p "$XDG_RUNTIME_DIR"
-  # As README's Install section does. The tree has no package lists: what the packages depend on
-  # must already be there, nothing is downloaded.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends /tmp/debs/*.deb >/tmp/apt.log 2>&1 ||
-    { cat /tmp/apt.log; exit 1; }
-  dpkg-query -W -f='${Package} ${Version}\n' 'libregistryio*' 'qml6-module-registryio*'
-  for consumer in cpp qml; do
-    cmake -S "/tmp/src/$consumer" -B "/tmp/build/$consumer" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "/tmp/build/$consumer" -j "$jobs" >/dev/null
-  done
-  /tmp/build/cpp/consumer
-  /tmp/build/qml/consumer_qml
-  exit 0
-fi
-
 [[ $(id -u) -eq 0 ]] || { echo "the package stage needs root (chroot, mount)" >&2; exit 1; }
 cache=${RIO_CACHE_DIR:-/var/cache/registryio}
 work="$root/build/package"
-version=$(dpkg-parsechangelog -l "$root/debian/changelog" -S Version)
-src="$work/registryio-${version%-*}"
-
-# --- the packages: built from a copy of the checkout's files, without its build folders and git
-# data. ccache (when installed) makes a rerun cheap, even from a clone in another folder: the
-# path the compiler is told to strip (-ffile-prefix-map=<copy>=.) is left out of the hash, and
-# the cache is the caller's (debhelper gives the build a HOME of its own). The main stage's
-# package_readme_install compiles the libraries with the same flags, so in CI this build finds
-# them there. No -dbgsym packages (noautodbgsym): nothing here reads them, and lintian's time
-# grows with them.
-start=$SECONDS
 rm -rf "$work"
-mkdir -p "$src"
-tar -C "$root" --exclude=./build --exclude='./build-*' --exclude=./.git -cf - . | tar -C "$src" -xf -
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR="$(ccache -k cache_dir)" CCACHE_BASEDIR="$src"
-    CCACHE_NOHASHDIR=true "CCACHE_IGNOREOPTIONS=-ffile-prefix-map=*")
-fi
-if ! (cd "$src" && env "${launcher[@]}" DEB_BUILD_OPTIONS="parallel=$jobs nocheck noautodbgsym" \
-  dpkg-buildpackage -b -us -uc >"$work/dpkg-buildpackage.log" 2>&1); then
-  tail -n 60 "$work/dpkg-buildpackage.log" >&2
-  echo "dpkg-buildpackage failed (log: $work/dpkg-buildpackage.log)" >&2
+# The package build's ccache is this machine's (the tree's g++ is the same Debian 12 package):
+# the main stage's package_readme_install compiles the libraries with debian/rules' flags first.
+ccache_dir=$cache/ccache-deb
+command -v ccache >/dev/null && ccache_dir=$(ccache -k cache_dir)
+mkdir -p "$work/blocks" "$cache/apt-archives/partial" "$ccache_dir"
+
+# --- README.md's blocks, by marker
+block() { # name: the fenced block after <!-- ci: name -->, written to $work/blocks/name
+  awk -v m="<!-- ci: $1 -->" '$0 == m { on = 1; next } on && /^```/ { if (in_block) exit; in_block = 1; next }
+    in_block { print }' "$root/README.md" >"$work/blocks/$1"
+  [[ -s $work/blocks/$1 ]] || { echo "README.md: no block after <!-- ci: $1 -->" >&2; exit 1; }
+}
+for name in deb-build deb-install quickstart-cpp quickstart-qml fetchcontent-deps fetchcontent; do
+  block "$name"
+done
+
+# --- this clone, as a reader has it: its committed files (git clone), with the checkout's
+# uncommitted changes on top, so a run before committing tests what is in the folder
+git clone --quiet --no-hardlinks "$root" "$work/registryio"
+git -C "$root" diff HEAD --binary | git -C "$work/registryio" apply --allow-empty --whitespace=nowarn
+git -C "$root" ls-files --others --exclude-standard -z | tar -C "$root" --null -T - -cf - | tar -C "$work/registryio" -xf -
+
+tree=$(bash "$root/scripts/debian-root.sh" deb "$cache/debian12-deb" | tail -n 1)
+routes=" ${RIO_PACKAGE_ROUTES:-deb fetchcontent} "
+
+# in_tree <name> <script> [files to copy to /build...]: runs the script with bash as root in a
+# fresh overlay of the tree, in /build/registryio (the clone), with network for apt; afterwards
+# the overlay's /build is copied to $work/<name> (what the README's commands wrote beside it).
+in_tree() {
+  local name=$1 script=$2
+  shift 2
+  unshare --mount --propagation private -- bash -euo pipefail -c '
+    tree=$1 work=$2 cache=$3 name=$4 script=$5 ccache_dir=$6; shift 6
+    layer=$work/overlay-$name
+    mkdir -p "$layer"
+    mount -t tmpfs tmpfs "$layer"
+    mkdir "$layer/upper" "$layer/work" "$layer/root"
+    mount -t overlay overlay -o "lowerdir=$tree,upperdir=$layer/upper,workdir=$layer/work" "$layer/root"
+    new=$layer/root
+    mount --rbind /dev "$new/dev"
+    mount -t proc proc "$new/proc"
+    mount --bind "$cache/apt-archives" "$new/var/cache/apt/archives"
+    # apt answers yes, as a reader at the terminal does; the commands stay as written.
+    printf "APT::Get::Assume-Yes \"true\";\nquiet \"1\";\n" >"$new/etc/apt/apt.conf.d/90registryio-ci"
+    touch "$new/etc/resolv.conf"
+    mount --bind /etc/resolv.conf "$new/etc/resolv.conf"
+    mkdir -p "$new/build" "$new/ccache"
+    mount --bind "$ccache_dir" "$new/ccache"
+    cp -a "$work/registryio" "$new/build/registryio"
+    (($# == 0)) || cp -a "$@" "$new/build/"
+    cp "$script" "$new/build/run.sh"
+    chroot "$new" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+      DEBIAN_FRONTEND=noninteractive QT_QPA_PLATFORM=offscreen \
+      bash -euo pipefail -c "cd /build/registryio && source /build/run.sh"
+    mkdir -p "$work/$name"
+    find "$new/build" -maxdepth 1 -type f -name "*.deb" -exec cp {} "$work/$name/" \;
+    find "$new/build" -maxdepth 1 -type f \( -name "*.changes" -o -name "*.buildinfo" \) -exec cp {} "$work/$name/" \;
+  ' in_tree "$tree" "$work" "$cache" "$name" "$script" "$ccache_dir" "$@"
+}
+
+if [[ $routes == *" deb "* ]]; then
+# --- 1. the packages, built as the README builds them, with their tests. ccache (installed for
+# this stage only, a CI accelerator) makes a rerun cheap.
+start=$SECONDS
+cat >"$work/deb-build.sh" <<EOF
+apt-get install --no-install-recommends ccache >/dev/null
+export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR=/ccache CCACHE_BASEDIR=/build/registryio \
+  CCACHE_NOHASHDIR=true "CCACHE_IGNOREOPTIONS=-ffile-prefix-map=*"
+set -x
+$(cat "$work/blocks/deb-build")
+EOF
+if ! in_tree deb-build "$work/deb-build.sh" >"$work/deb-build.log" 2>&1; then
+  tail -n 80 "$work/deb-build.log" >&2
+  echo "README's package build failed (log: $work/deb-build.log)" >&2
   exit 1
 fi
-changes=$(echo "$work"/registryio_"$version"_*.changes)
-debs=()
-for deb in "$work"/*.deb; do
-  [[ $deb == *-dbgsym_* ]] || debs+=("$deb")
+grep -E "tests passed" "$work/deb-build.log" || true
+debs=("$work"/deb-build/*.deb)
+echo "packages built and tested in $((SECONDS - start)) s: $(cd "$work/deb-build" && ls -- *.deb | tr '\n' ' ')"
+
+# --- 2. lintian: no error, no warning, with pedantic tags shown
+start=$SECONDS
+lintian --pedantic --fail-on error,warning --display-level '>=pedantic' --tag-display-limit 0 \
+  "$work"/deb-build/*.changes
+echo "lintian: no error or warning ($((SECONDS - start)) s)"
+
+# --- 3. installed as the README installs them; the quick starts; the checks of the prose
+start=$SECONDS
+cat >"$work/deb-install.sh" <<EOF
+# The Core's development package and its dependencies: no Qt package among them.
+if apt-get install -s ../libregistryiocore-dev_*.deb ../libregistryiocore0.2_*.deb | grep -E '^Inst .*qt'; then
+  echo "libregistryiocore-dev pulls Qt packages" >&2; exit 1
+fi
+set -x
+$(cat "$work/blocks/deb-install")
+test -f /usr/share/qt6/doc/registryio.qch
+$(cat "$work/blocks/quickstart-cpp")
+$(cat "$work/blocks/quickstart-qml")
+set +x
+# Every installed public header, the first include of a Q_OBJECT file, through moc by hand
+# (no CMake), with the compiler's C++20 macros and include paths as qmake gives them.
+moc=/usr/lib/qt6/libexec/moc
+g++ -std=c++20 -dM -E -x c++ /dev/null >/tmp/predefs.h
+paths=\$(g++ -std=c++20 -E -x c++ -v /dev/null 2>&1 | sed -n '/^#include <...>/,/^End of/p' | grep '^ ' | sed 's/^ */-I/')
+qt=\$(for d in /usr/include/*/qt6 /usr/include/*/qt6/Qt*; do printf -- '-I%s ' "\$d"; done)
+count=0
+for header in \$(cd /usr/include && ls registryio/*.h registryio/*/*.h | grep -v '_export\.h\$'); do
+  printf '#include <%s>\n#include <QObject>\nclass C : public QObject\n{\n    Q_OBJECT\n};\n' "\$header" >/tmp/moc.cpp
+  \$moc --include /tmp/predefs.h \$qt \$paths /tmp/moc.cpp -o /tmp/moc.out ||
+    { echo "moc failed on a file whose first include is <\$header>" >&2; exit 1; }
+  count=\$((count + 1))
 done
-echo "built in $((SECONDS - start)) s: $(cd "$work" && ls -- *.deb | grep -v -- -dbgsym_ | tr '\n' ' ')"
+echo "moc by hand: \$count public headers"
+EOF
+if ! in_tree deb-install "$work/deb-install.sh" "${debs[@]}" >"$work/deb-install.log" 2>&1; then
+  tail -n 60 "$work/deb-install.log" >&2
+  echo "README's package install or quick starts failed (log: $work/deb-install.log)" >&2
+  exit 1
+fi
+grep -E "^(handlers left|quickstart-qml|moc by hand)" "$work/deb-install.log"
+echo "packages installed, quick starts built and run in $((SECONDS - start)) s"
 
-# --- lintian: every error fails the stage; warnings and the rest are shown.
-start=$SECONDS
-lintian --fail-on error --display-level '>=warning' --tag-display-limit 0 "$changes"
-echo "lintian: no error ($((SECONDS - start)) s)"
+fi
 
-# --- the consumers, in the clean Debian 12 tree
+if [[ $routes == *" fetchcontent "* ]]; then
+# --- 4. FetchContent: a project whose CMakeLists.txt is the snippet, around the C++ quick start
 start=$SECONDS
-tree="$cache/debian12-deb"
-bash "$root/scripts/debian-root.sh" deb "$tree" >&2 # made once, then reused
-# A private mount namespace: the mounts below exist for this stage only, are seen by no other
-# process, and go away with it however it ends. The packages and the consumers' builds live in
-# an overlay whose writable layer is in memory.
-unshare --mount --propagation private -- bash -euo pipefail -c '
-  tree=$1 work=$2 root=$3; shift 3
-  layer=$work/overlay
-  mkdir -p "$layer"
-  mount -t tmpfs tmpfs "$layer"
-  mkdir "$layer/upper" "$layer/work" "$layer/root"
-  mount -t overlay overlay -o "lowerdir=$tree,upperdir=$layer/upper,workdir=$layer/work" "$layer/root"
-  new=$layer/root
-  mount --rbind /dev "$new/dev"
-  mount -t proc proc "$new/proc"
-  mkdir -p "$new/tmp/debs" "$new/tmp/src"
-  cp "$@" "$new/tmp/debs/"
-  cp -r "$root/tests/package-deb/." "$new/tmp/src/"
-  cp "$root/scripts/package.sh" "$new/tmp/package.sh"
-  # A clean environment: only what the build and the consumers need.
-  chroot "$new" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
-    bash /tmp/package.sh --inside
-' package "$tree" "$work" "$root" "${debs[@]}"
-echo "consumers built and run against the packages in the Debian 12 tree in $((SECONDS - start)) s"
+mkdir -p "$work/fetch-app"
+cp "$root/examples/quickstart/main.cpp" "$work/fetch-app/"
+{
+  printf 'cmake_minimum_required(VERSION 3.25)\nproject(app LANGUAGES CXX)\nset(CMAKE_CXX_STANDARD 20)\n'
+  printf 'add_executable(app main.cpp)\n'
+  cat "$work/blocks/fetchcontent"
+  printf 'install(TARGETS app)\n'
+} >"$work/fetch-app/CMakeLists.txt"
+cat >"$work/fetchcontent.sh" <<EOF
+set -x
+$(cat "$work/blocks/fetchcontent-deps")
+cmake -S /build/fetch-app -B /build/fetch-app/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DREGISTRYIO_REPOSITORY=/build/registryio
+cmake --build /build/fetch-app/build
+/build/fetch-app/build/app
+cmake --install /build/fetch-app/build --prefix /tmp/prefix
+set +x
+# The parent's install holds RegistryIO's libraries; the Core alone looked up no Qt package and
+# no documentation tool.
+ls /tmp/prefix/lib/libRegistryIOCore.so.*
+if grep -E '^(Qt6|Qt6[A-Za-z]*_DIR|RIO_DOXYGEN|RIO_QHELPGENERATOR)[:=]' /build/fetch-app/build/CMakeCache.txt; then
+  echo "a Core-only FetchContent looked up Qt or documentation tools" >&2; exit 1
+fi
+EOF
+if ! in_tree fetchcontent "$work/fetchcontent.sh" "$work/fetch-app" >"$work/fetchcontent.log" 2>&1; then
+  tail -n 60 "$work/fetchcontent.log" >&2
+  echo "README's FetchContent snippet failed (log: $work/fetchcontent.log)" >&2
+  exit 1
+fi
+echo "FetchContent at the README's pin built, run and installed in $((SECONDS - start)) s"
+fi

@@ -4,8 +4,9 @@
 # (CTest label `sanitize`) under ThreadSanitizer and under AddressSanitizer+UBSan with clang,
 # which also runs the libFuzzer target; then the whole core suite (tests/core, label `core`, no
 # Qt) built with clang and libc++ (the macOS standard library) and cross-built with MinGW-w64 for
-# Windows, static and DLL, run under wine; then the Debian packages built from debian/, checked
-# with lintian and used by a C++ and a QML consumer in a clean Debian 12 tree (scripts/package.sh);
+# Windows, static and DLL, run under wine; then README.md's commands run as written, each route
+# in a bare Debian 12 tree: the Debian packages built with their tests, checked with lintian,
+# installed, the quick starts built and run against them, and FetchContent (scripts/package.sh);
 # last, the libraries, tests and examples built with g++ 14 against Qt 6.8 and the suite run, in
 # a Debian 13 tree (scripts/qt68.sh). Both trees are kept in a cache directory outside the
 # checkout. Installs missing packages first; safe to rerun.
@@ -27,7 +28,7 @@ if [[ " $stages " == *" qt68 "* ]]; then
   bash "$root/scripts/debian-root.sh" qt68 "$cache_dir/debian13-qt68" >"$qt68_log" 2>&1 &
   qt68_tree_pid=$!
 fi
-# The package stage's Debian 12 tree (about 4 minutes the first time), the same way.
+# The package stage's bare Debian 12 tree (about 1 to 5 minutes the first time), the same way.
 if [[ " $stages " == *" package "* ]]; then
   mkdir -p "$cache_dir"
   deb_log="$cache_dir/debian12-deb.log"
@@ -203,8 +204,9 @@ for stage in $stages; do
       ;;
       # --- end of the tidy stage
     package)
-      # The Debian packages: built, lintian, installed into the Debian 12 tree made in the
-      # background above (waited for here), and a C++ and a QML consumer built and run there.
+      # README.md's commands in copies of the bare Debian 12 tree made in the background above
+      # (waited for here): the packages built and tested, lintian, installed, the quick starts,
+      # FetchContent.
       if ! wait "$deb_tree_pid"; then
         cat "$deb_log" >&2
         echo "the Debian 12 tree could not be made (log: $deb_log)" >&2

@@ -131,7 +131,7 @@ if(MODE STREQUAL "readme_install")
   message(STATUS "installed prefix: ${prefix}")
   check_installed_headers("${prefix}")
   # Nothing but the libraries: no test, example or benchmark was built.
-  file(GLOB_RECURSE stray "${src}/build/tests/*/tst_*" "${src}/build/examples/*" "${src}/build/benchmarks/bench_*")
+  file(GLOB_RECURSE stray "${src}/build/*/tests/*/tst_*" "${src}/build/*/examples/*" "${src}/build/*/benchmarks/bench_*")
   if(stray)
     message(FATAL_ERROR "the README install built tests, examples or benchmarks: ${stray}")
   endif()

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-// A QObject whose source file's first include is a RegistryIO header, built with AUTOMOC. With
-// CMake 3.25 and Qt 6.4, moc fails on such a file (`Parse error at "std"` in <concepts>) unless
-// rio_target_moc() gives the target the moc prelude (cmake/RegistryIOMocPrelude.h); with Qt 6.5.3
-// and later moc needs none, and the function adds nothing.
+// A QObject whose source file's first include is a RegistryIO header, built with AUTOMOC and
+// nothing else: moc before Qt 6.5.3 stops on such a file (`Parse error at "std"` in <concepts>)
+// unless the header lets it read libstdc++'s configuration first, as every public header does.
 #include <registryio/registry.h>
 
 #include <QCoreApplication>

@@ -4,6 +4,8 @@
 // rio::DiagnosticsModel as the QML type DiagnosticsModel of the RegistryIO module (the model
 // lives in RegistryIO::Qt, for widget applications too).
 
+#include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
+
 #include <registryio/qt/diagnostics_model.h>
 
 #include <QObject>

@@ -5,6 +5,8 @@
 // Name##Handler of RIO_QML_TYPED_REGISTRY): each class adds its `registry`, its `notified` signal
 // and how it registers.
 
+#include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
+
 #include <registryio/handler_id.h>
 #include <registryio/qml/detail/delivery.h>
 #include <registryio/qml/qml_export.h>

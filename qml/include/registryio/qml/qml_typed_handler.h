@@ -5,6 +5,8 @@
 // typed registry has (count, remove, handlerFailed), QmlTypedHandler every property of a typed
 // handler. The macro adds only the typed `notify` and the typed `notified` signal.
 
+#include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
+
 #include <registryio/handler_id.h>
 #include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qml/handler_subscription.h>

@@ -7,6 +7,8 @@
 // properties (a Q_GADGET with QML_VALUE_TYPE, or int, double, QString...). Every other property
 // comes from the library's QmlTypedRegistry and QmlTypedHandler (qml_typed_handler.h).
 
+#include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
+
 #include <registryio/handler_id.h>
 #include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qml/handler_subscription.h>

@@ -8,6 +8,8 @@
 // layout is the same either way: a library built with one compiler and a program built with
 // another (g++ and Clang against one libstdc++) agree on it.
 
+#include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
+
 #include <cstdint>
 #include <version>
 #if defined(__cpp_lib_source_location)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
+
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/qt_export.h>

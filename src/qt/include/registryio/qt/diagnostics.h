@@ -5,6 +5,8 @@
 // context and options; how often it ran, failed and was dropped; how long it ran and waited; and
 // a watchdog that names slow and hung handlers. See docs/DIAGNOSTICS.md.
 
+#include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
+
 #include <registryio/handler_id.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/logging.h>

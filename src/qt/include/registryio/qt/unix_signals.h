@@ -6,6 +6,8 @@
 #error "rio::UnixSignals is not available on Windows: it needs POSIX signals (see docs/SIGNALS.md)"
 #endif
 
+#include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
+
 #include <registryio/event_flags.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
