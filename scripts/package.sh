@@ -35,9 +35,7 @@ mkdir -p "$work/blocks" "$cache/apt-archives/partial" "$ccache_dir"
 
 # --- README.md's blocks, by marker
 block() { # name: the fenced block after <!-- ci: name -->, written to $work/blocks/name
-  awk -v m="<!-- ci: $1 -->" '$0 == m { on = 1; next } on && /^```/ { if (in_block) exit; in_block = 1; next }
-    in_block { print }' "$root/README.md" >"$work/blocks/$1"
-  [[ -s $work/blocks/$1 ]] || { echo "README.md: no block after <!-- ci: $1 -->" >&2; exit 1; }
+  bash "$root/scripts/readme-block.sh" "$1" >"$work/blocks/$1"
 }
 for name in deb-build deb-install quickstart-cpp quickstart-qml fetchcontent-deps fetchcontent; do
   block "$name"

@@ -89,6 +89,10 @@ for stage in $stages; do
       # The callgrind budgets are set for this configuration: here their test must run, not skip.
       RIO_CALLGRIND_BUDGET=required ctest --test-dir "$root/build/test-gcc" -j "$jobs" --label-exclude serial
       ctest --test-dir "$root/build/test-gcc" --label-regex serial
+      # The README's demo commands, as written (its block <!-- ci: demo -->), from the checkout:
+      # headless here, each builds its demo (build/demo) and runs it with its own checks.
+      bash "$root/scripts/readme-block.sh" demo >"$root/build/readme-demo.sh"
+      (cd "$root" && bash -euo pipefail "$root/build/readme-demo.sh")
       ;;
     tsan)
       configure "$root/build/test-tsan" -DCMAKE_CXX_COMPILER=clang++-14 -DRIO_SANITIZE=thread \
