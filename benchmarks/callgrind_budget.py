@@ -7,7 +7,8 @@ bench_qml) at two fixed iteration counts under `valgrind --tool=callgrind`, the 
 by the extra operations. Counts are exact, so a loaded machine changes nothing; they depend on the
 compiler and its flags, so the budgets hold for the configuration the file names only, and any
 other build skips (exit code 77; a failure where RIO_CALLGRIND_BUDGET=required, as in CI's main stage).
-A path counting 5 % under its budget fails too: a 5 % regression would then pass, or it ran nothing.
+A path counting further under its set-from than the budget is above it fails too: a 5 % regression
+could then pass, or it ran nothing.
 
     benchmarks/callgrind_budget.py --driver DIR/rio_callgrind_driver [--bench-qml DIR/bench_qml]
         --config "<the build's configuration, as CMake writes it>"
@@ -42,7 +43,8 @@ def paths(driver, bench_qml):
         "core_notify_64": driver_op("rio", 64, "notify", 1000, 11000),
         "core_add_remove_16": driver_op("rio", 16, "add_remove", 100, 1100),
         "core_scoped_pair_16": driver_op("rio", 16, "conndisc", 100, 1100, per=16),
-        "core_construct_destroy": driver_op("rio", 1, "construct", 100, 1100),
+        # 10,000 operations: a 12-instruction path counted over 1,000 varied by +-0.25 (11.85 to 12.26).
+        "core_construct_destroy": driver_op("rio", 1, "construct", 1000, 11000),
         "facade_direct_notify_1": driver_op("qt_registry", 1, "notify", 1000, 11000),
         "facade_queued_delivery_1": driver_op("qt_registry_queued", 1, "notify", 1000, 11000),
     }
@@ -89,18 +91,20 @@ def main():
     p.add_argument("--jobs", type=int, default=2)
     args = p.parse_args()
     config, budgets = read_budgets(args.budgets)
+    # CI's main stage sets RIO_CALLGRIND_BUDGET=required: there a skip, whole or of the QML path
+    # (bench_qml not built), is a failure.
+    required = os.environ.get("RIO_CALLGRIND_BUDGET") == "required"
     skip = None
     if args.config != config:
         skip = f"the budgets hold for '{config}', this build is '{args.config}'"
     elif shutil.which("valgrind") is None:
         skip = "valgrind is not installed"
     if skip:
-        # CI's main stage sets RIO_CALLGRIND_BUDGET=required: there a skip is a failure.
-        required = os.environ.get("RIO_CALLGRIND_BUDGET") == "required"
         print(f"{'failed (RIO_CALLGRIND_BUDGET=required)' if required else 'skipped'}: {skip}")
         return 1 if required else SKIP
     measures = paths(args.driver, args.bench_qml)
-    unknown = sorted(set(budgets) - set(measures) - ({"qml_add_call_1"} if not args.bench_qml else set()))
+    unknown = sorted(set(budgets) - set(measures) - ({"qml_add_call_1"} if not args.bench_qml and not required
+                                                      else set()))
     unbudgeted = sorted(set(measures) - set(budgets))
     if unknown or unbudgeted:
         print(f"budget file and paths differ: no such path {unknown}, no budget for {unbudgeted}")
@@ -112,10 +116,10 @@ def main():
     print(f"{'path':26}{'counted':>10}{'budget':>9}{'set from':>10}")
     for name, count in counts.items():
         budget, measured = budgets[name]
-        # A count 5 % under its budget means a 5 % regression would pass: the path got cheaper and
-        # its budget must follow, or the measurement ran nothing (a case renamed away counts 0).
+        # Further under its set-from than its budget is over it: a 5 % regression could then pass,
+        # so the budget must follow; or the measurement ran nothing (a case renamed away counts 0).
         verdict = ("   OVER BUDGET" if count > budget
-                   else "   UNDER 1/1.05 OF ITS BUDGET" if count * 1.05 <= budget else "")
+                   else "   UNDER ITS SET-FROM'S MARGIN" if count < 2 * measured - budget else "")
         print(f"{name:26}{count:10.1f}{budget:9.1f}{measured:10.1f}{verdict}")
         if verdict:
             failed.append(name)

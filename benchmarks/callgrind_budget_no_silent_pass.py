@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 """callgrind_budget.py must fail, never pass or skip, when what it checks is not what it claims:
 a path that counts nothing (a bench_qml case renamed away: bench_qml runs nothing and exits 0), a
-path cheaper than its budget by more than the 5 % a regression may cost, a malformed budget file,
-and a skip where the caller requires the check (CI's main stage). Runs without valgrind: the counts
-are replaced by fixed ones."""
+path further under the figure its budget was set from than the budget is above it, a malformed
+budget file, and a skip, whole or of the QML path, where the caller requires the check (CI's main
+stage). Runs without valgrind: the counts are replaced by fixed ones."""
 import contextlib
 import io
 import os
@@ -21,12 +21,12 @@ FILE = f"config: {CONFIG}\n" + "".join(f"{name} 102.0 100.0\n" for name in
                                       callgrind_budget.paths("driver", "bench_qml"))
 
 
-def run(budget_text, count, config=CONFIG, env=None):
+def run(budget_text, count, config=CONFIG, env=None, bench_qml="bench_qml"):
     """callgrind_budget.main()'s exit code with every path counting `count` (or what it raised)."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write(budget_text)
-    argv = ["callgrind_budget.py", "--driver", "driver", "--bench-qml", "bench_qml", "--config", config,
-            "--budgets", f.name]
+    argv = ["callgrind_budget.py", "--driver", "driver", "--config", config, "--budgets", f.name]
+    argv += ["--bench-qml", bench_qml] if bench_qml else []
     saved = sys.argv, callgrind.per_notify, callgrind.qml_total_instructions, dict(os.environ), shutil.which
     sys.argv = argv
     # per operation: conndisc's count is divided by its 16 pairs a round
@@ -53,10 +53,14 @@ def main():
         ("counts as set", run(FILE, 100.0), 0),
         ("a regression of 5 %", run(FILE, 105.0), 1),
         ("a path that counts nothing", run(FILE, 0.0), 1),
-        ("a path 5 % under its budget", run(FILE, 97.0), 1),
+        ("a path under its set-from by its margin", run(FILE, 98.0), 0),
+        ("a path further under its set-from", run(FILE, 97.9), 1),
         ("another build, not required", run(FILE, 100.0, config="GNU 14"), callgrind_budget.SKIP),
         ("another build where required", run(FILE, 100.0, config="GNU 14",
                                              env={"RIO_CALLGRIND_BUDGET": "required"}), 1),
+        ("no bench_qml, not required", run(FILE, 100.0, bench_qml=None), 0),
+        ("no bench_qml where required", run(FILE, 100.0, bench_qml=None,
+                                            env={"RIO_CALLGRIND_BUDGET": "required"}), 1),
     ]
     malformed = {
         "no config line": FILE.replace(f"config: {CONFIG}\n", ""),
