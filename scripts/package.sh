@@ -196,8 +196,9 @@ cmake -S /build/fetch-app -B /build/fetch-app/build -G Ninja -DCMAKE_BUILD_TYPE=
 cmake --build /build/fetch-app/build
 /build/fetch-app/build/app
 cmake --install /build/fetch-app/build --prefix /tmp/prefix
+/tmp/prefix/bin/app
 set +x
-# The parent's install holds RegistryIO's libraries; the Core alone looked up no Qt package and
+# The parent's install holds RegistryIO's libraries, and its program runs from there; the Core alone looked up no Qt package and
 # no documentation tool.
 ls /tmp/prefix/lib/libRegistryIOCore.so.*
 if grep -E '^(Qt6|Qt6[A-Za-z]*_DIR|RIO_DOXYGEN|RIO_QHELPGENERATOR)[:=]' /build/fetch-app/build/CMakeCache.txt; then
