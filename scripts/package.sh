@@ -11,6 +11,7 @@
 #                   snippet, fetching the pinned commit from this clone (the one substitution:
 #                   this clone's path for the repository URL, given as the snippet asks)
 # Between them: lintian --pedantic over the packages (an error or a warning fails the stage),
+# the development packages unpacked over 0.1.0's libregistryio-dev (whose files they now hold),
 # and checks the README states in prose (the Core's development package pulls no Qt package,
 # the .qch is in Qt's documentation folder, every public header goes through moc by hand, a
 # Core-only FetchContent looks up no Qt and installs its libraries with the parent's).
@@ -111,6 +112,31 @@ lintian --pedantic --fail-on error,warning --display-level '>=pedantic' --tag-di
   "$work"/deb-build/*.changes
 echo "lintian: no error or warning ($((SECONDS - start)) s)"
 
+# --- 2b. installed over 0.1.0: its libregistryio-dev held the Core's headers, CMake package and
+# registryio-core.pc, which libregistryiocore-dev holds now. A stand-in for it (those files under
+# its name and version) goes into an empty dpkg database, then the new development packages are
+# unpacked over it as apt does (in its order: libregistryio-dev depends on libregistryiocore-dev;
+# --auto-deconfigure, as apt passes it).
+start=$SECONDS
+upgrade=$work/upgrade-0.1
+rm -rf "$upgrade"
+mkdir -p "$upgrade/old/DEBIAN" "$upgrade/root/var/lib/dpkg/info" "$upgrade/root/var/lib/dpkg/updates"
+touch "$upgrade/root/var/lib/dpkg/status"
+dpkg-deb -x "$work"/deb-build/libregistryiocore-dev_*.deb "$upgrade/old"
+rm -rf "$upgrade/old/usr/share/doc"
+printf 'Package: libregistryio-dev\nVersion: 0.1.0-1\nArchitecture: %s\nMaintainer: CI <ci@invalid>\nDescription: stand-in for 0.1.0 libregistryio-dev\n' \
+  "$(dpkg --print-architecture)" >"$upgrade/old/DEBIAN/control"
+dpkg-deb --build "$upgrade/old" "$upgrade/old.deb" >/dev/null
+dpkg_root() { dpkg --root="$upgrade/root" --force-depends,not-root --log=/dev/null "$@"; }
+dpkg_root -i "$upgrade/old.deb" >/dev/null
+if ! dpkg_root --auto-deconfigure --unpack "$work"/deb-build/libregistryiocore-dev_*.deb "$work"/deb-build/libregistryio-dev_*.deb \
+  >"$upgrade/log" 2>&1; then
+  cat "$upgrade/log" >&2
+  echo "the development packages do not install over 0.1.0's libregistryio-dev" >&2
+  exit 1
+fi
+echo "development packages installed over 0.1.0's: $((SECONDS - start)) s"
+
 # --- 3. installed as the README installs them; the quick starts; the checks of the prose
 start=$SECONDS
 cat >"$work/deb-install.sh" <<EOF
@@ -168,8 +194,9 @@ cmake -S /build/fetch-app -B /build/fetch-app/build -G Ninja -DCMAKE_BUILD_TYPE=
 cmake --build /build/fetch-app/build
 /build/fetch-app/build/app
 cmake --install /build/fetch-app/build --prefix /tmp/prefix
+/tmp/prefix/bin/app
 set +x
-# The parent's install holds RegistryIO's libraries; the Core alone looked up no Qt package and
+# The parent's install holds RegistryIO's libraries, and its program runs from there; the Core alone looked up no Qt package and
 # no documentation tool.
 ls /tmp/prefix/lib/libRegistryIOCore.so.*
 if grep -E '^(Qt6|Qt6[A-Za-z]*_DIR|RIO_DOXYGEN|RIO_QHELPGENERATOR)[:=]' /build/fetch-app/build/CMakeCache.txt; then
