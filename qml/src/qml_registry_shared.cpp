@@ -267,9 +267,30 @@ void detail::QmlRegistryShared::queueFlushLocked()
 {
     if (flushQueued)
         return;
+    // Two turns of the event loop: what the notify under way queues on this thread after the
+    // report (a queued handler of it, `latest`'s delivery) is posted before the first turn
+    // comes, so the flush, posted again then, comes after it.
     QMetaObject::invokeMethod(
-        reportTarget, [self = shared_from_this()] { self->flushReports(true); }, Qt::QueuedConnection);
+        reportTarget, [self = shared_from_this()] { self->queueFlushAgain(); }, Qt::QueuedConnection);
     flushQueued = true;
+}
+
+void detail::QmlRegistryShared::queueFlushAgain() noexcept
+{
+    {
+        std::lock_guard lock(reportMutex);
+        if (reportTarget == nullptr)
+            return;
+        try {
+            QMetaObject::invokeMethod(
+                reportTarget, [self = shared_from_this()] { self->flushReports(true); },
+                Qt::QueuedConnection);
+            return;
+        } catch (...) {
+            // Out of memory: flushed now.
+        }
+    }
+    flushReports(true);
 }
 
 void detail::QmlRegistryShared::connectReports(const std::shared_ptr<QmlRegistryShared> &self,

@@ -156,8 +156,11 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     quint64 unsignalledFailures = 0; // over the bound of pendingFailures (under reportMutex)
     bool flushQueued = false;        // under reportMutex
 
-    // Queues the flush unless one is queued (reportMutex held, reportTarget set). Throws.
+    // Queues the flush unless one is queued (reportMutex held, reportTarget set), two turns of
+    // the event loop away (the first one queues it again). Throws.
     void queueFlushLocked();
+    // The first turn: queues the flush behind what was posted meanwhile.
+    void queueFlushAgain() noexcept;
 
     // Records a drop report (any thread); on the registry's thread it is handed on at once.
     static void reportDrop(const std::shared_ptr<QmlRegistryShared> &shared, quint64 id, quint64 total);

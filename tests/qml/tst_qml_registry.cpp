@@ -432,6 +432,35 @@ private Q_SLOTS:
         QCOMPARE(trace(), QStringLiteral("p10;p1;failed;"));
     }
 
+    void handlerFailedComesAfterTheQueuedHandlersOfTheNotify()
+    {
+        // A handler queued on the registry's own thread (Qt::QueuedConnection, `latest`'s) is a
+        // handler of the notify too: handlerFailed comes after it ran, and sees what it set.
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        const auto append = [root](const QString &what) {
+            root->setProperty("trace", root->property("trace").toString() + what);
+        };
+        QVERIFY(!r->latest().isValid()); // followed from here on
+        r->registry().add(r,
+                          [append](const QVariant &) {
+                              append(QStringLiteral("p10;"));
+                              throw std::runtime_error("p10 failed");
+                          },
+                          {.priority = 10});
+        r->registry().add(r, [append](const QVariant &) { append(QStringLiteral("p1;")); },
+                          {.priority = 1, .connection = Qt::QueuedConnection});
+        connect(r, &QmlRegistry::handlerFailed, root,
+                [append, r] { append(QStringLiteral("failed latest=%1;").arg(r->latest().toInt())); });
+        for (const int event : {1, 2}) {
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: p10 failed$")));
+            r->notify(event);
+            QTRY_VERIFY(trace().endsWith(QStringLiteral("latest=%1;").arg(event)));
+        }
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;p1;failed latest=1;p10;p1;failed latest=2;"));
+    }
+
     void aWaitingDeliveryHoldsAtMost48BytesBeyondTheEvent_data()
     {
         QTest::addColumn<QVariant>("event");

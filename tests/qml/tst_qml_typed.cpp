@@ -494,6 +494,23 @@ private Q_SLOTS:
         QCOMPARE(trace(), QString());
     }
 
+    void latestKeepsFollowingWhenCxxClearsTheRegistry()
+    {
+        // As on a QmlRegistry: a C++ clear() does not end `latest`'s following, and its
+        // handler's id (never given out) removes nothing from QML.
+        CountRegistry counts;
+        QVERIFY(!counts.latest().isValid());
+        const rio::HandlerId user = counts.registry().add([](const int &) { });
+        QVERIFY(!counts.remove(static_cast<double>(user.value() - 1)));
+        counts.notify(1);
+        QTRY_COMPARE(counts.latest(), QVariant(1));
+        counts.registry().clear();
+        QCOMPARE(counts.count(), 0);
+        std::thread([sender = counts.sender()] { sender.notify(2); }).join();
+        QTRY_COMPARE(counts.latest(), QVariant(2));
+        QCOMPARE(counts.count(), 0);
+    }
+
     void registryChangesAndAnotherEventTypeIsRefused()
     {
         QObject *low = handler("low");
