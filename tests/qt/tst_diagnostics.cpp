@@ -20,6 +20,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSet>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -1060,6 +1061,62 @@ private Q_SLOTS:
         QVERIFY2(found == 2, doc.toJson().constData());
         // Kept only for the file: a process without RIO_DIAGNOSTICS_JSON keeps nothing.
         QVERIFY(rio::Diagnostics::destroyedRegistries().isEmpty());
+    }
+
+    // While destroyed registries are kept (RIO_DIAGNOSTICS_JSON), registries that worker threads
+    // create and destroy while the document is taken are each listed once: one destroyed between
+    // the document's read of the live registries and its read of the destroyed ones is in both.
+    // In a child process (jsonChildChurn), which also writes the file at exit.
+    void aRegistryDestroyedWhileTheDocumentIsTakenIsListedOnce()
+    {
+        const QJsonDocument doc = runJsonChild("jsonChildChurn");
+        const QJsonArray registries = doc.object()[u"registries"].toArray();
+        QVERIFY(!registries.isEmpty());
+        QSet<qint64> ids;
+        for (const QJsonValue &r : registries)
+            ids.insert(r[u"id"].toInteger());
+        QCOMPARE(ids.size(), registries.size());
+    }
+
+    // Run by aRegistryDestroyedWhileTheDocumentIsTakenIsListedOnce only.
+    void jsonChildChurn()
+    {
+        if (qEnvironmentVariableIsEmpty("RIO_TEST_JSON_CHILD"))
+            QSKIP("run by aRegistryDestroyedWhileTheDocumentIsTakenIsListedOnce in a child process");
+        std::atomic<bool> done{false};
+        std::atomic<int> destroyed{0};
+        std::vector<std::thread> workers;
+        for (int t = 0; t < 2; ++t)
+            workers.emplace_back([&, t] {
+                for (int i = 0; i < 1'000'000 && !done.load(); ++i) { // bounded
+                    if ((i + t) % 2 == 0) {
+                        rio::QtRegistry<int> r;
+                        r.setObjectName(QStringLiteral("passing-qt"));
+                        r.add([](int) { });
+                    } else {
+                        rio::Registry<int> r;
+                        r.setDiagnosticsName("passing-core");
+                        r.add([](int) { });
+                    }
+                    destroyed.fetch_add(1);
+                }
+            });
+        QTRY_VERIFY(destroyed.load() > 0);
+        int documents = 0;
+        int listedTwice = 0;
+        for (; documents < 25; ++documents) {
+            QSet<qint64> ids;
+            for (const QJsonValue &v : rio::Diagnostics::toJson().object()[u"registries"].toArray()) {
+                const qint64 id = v[u"id"].toInteger();
+                listedTwice += ids.contains(id) ? 1 : 0;
+                ids.insert(id);
+            }
+        }
+        done = true;
+        for (std::thread &w : workers)
+            w.join();
+        qInfo("%d documents while %d registries were destroyed", documents, destroyed.load());
+        QCOMPARE(listedTwice, 0);
     }
 
     // Run by jsonAtExitKeepsRegistriesThatDiedBeforeTheApplication only.

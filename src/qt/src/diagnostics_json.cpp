@@ -170,6 +170,12 @@ QJsonDocument Diagnostics::toJson()
     all.append(destroyedRegistries());
     std::stable_sort(all.begin(), all.end(),
                      [](const RegistryInfo &a, const RegistryInfo &b) { return a.id < b.id; });
+    // A registry destroyed between the two reads is in both (in neither, read the other way):
+    // listed once, as it was destroyed.
+    all.erase(all.begin(),
+              std::unique(all.rbegin(), all.rend(), [](const RegistryInfo &a, const RegistryInfo &b) {
+                  return a.id == b.id;
+              }).base());
     QJsonArray registries;
     for (const RegistryInfo &r : all)
         registries.append(rio::toJson(r));

@@ -219,7 +219,8 @@ public:
     /// As snapshot(), for one registry id (empty handlers and id 0 when it is gone).
     [[nodiscard]] static RegistryInfo snapshot(quint64 registryId);
     /// While RIO_DIAGNOSTICS_JSON is set: each destroyed registry as it was just before it died
-    /// (the last 256, in id order, `destroyed` set); otherwise empty.
+    /// (the last 256 QtRegistry objects and the last 256 others, in id order, `destroyed` set);
+    /// otherwise empty.
     [[nodiscard]] static QList<RegistryInfo> destroyedRegistries();
 
     /// Enables (or disables) timing, direct-handler counters and the watchdog for every
