@@ -572,10 +572,13 @@ private Q_SLOTS:
             registry.add([](int) { });
             const int line = __LINE__ + 1;
             const rio::HandlerId chart = registry.add([](int i) {
-                if (i == 1000) { // once: longer than a frame (the workload, not a wait for anything)
+                // Once: 40 ms, longer than a frame (the workload, not a wait for anything), and
+                // far enough past the slow threshold that the watchdog's 1 ms clock finds it when
+                // a loaded machine holds the watchdog off for 20 ms near its end.
+                if (i == 1000) {
                     QElapsedTimer t;
                     t.start();
-                    while (t.nsecsElapsed() < 20'000'000) {
+                    while (t.nsecsElapsed() < 40'000'000) {
                     }
                 }
             });
@@ -743,8 +746,11 @@ private Q_SLOTS:
         registry.setDiagnosticsEnabled(true);
         int runs = 0;
         registry.add([&](int) {
-            if (++runs == 2) // once in three runs: 30 ms (a workload, not a synchronisation)
-                std::this_thread::sleep_for(30ms);
+            // Once in three runs: 45 ms (a workload, not a synchronisation), below the stall
+            // threshold, and far enough past the slow one that the watchdog's 1 ms clock finds it
+            // even when a loaded machine holds the watchdog off for 25 ms near its end.
+            if (++runs == 2)
+                std::this_thread::sleep_for(45ms);
         });
         quint64 n = 0;
         std::thread t([&] {
