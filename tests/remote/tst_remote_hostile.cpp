@@ -3,6 +3,11 @@
 // reach, malformed frames, oversized and incomplete packets, garbage, the local socket's owner.
 #include "tst_remote_common.h"
 
+#include <QLineF>
+#include <QRectF>
+
+#include <bit>
+
 class tst_RemoteHostile : public QObject
 {
     Q_OBJECT
@@ -19,6 +24,7 @@ private Q_SLOTS:
     void peerThatNeverReadsIsDropped_data();
     void peerThatNeverReadsIsDropped();
     void garbageBytesOnTheSocketChangeNothing();
+    void wrongTypedArgumentsDropOnlyTheirPeer();
     void localSocketIsReachableByItsUserOnly();
     void liveLocalServerIsNotReplaced();
 };
@@ -396,6 +402,89 @@ void tst_RemoteHostile::garbageBytesOnTheSocketChangeNothing()
     QVERIFY(good->waitLine("event 0 1"));
     good->send("notify 2 2");
     QTRY_COMPARE_WITH_TIMEOUT(atSource, (QList<qint64>{1, 2}), Deadline);
+}
+
+// Every method and property index of every object a source's Qt Remote Objects reads invocations
+// of (the share, a subscriber's channel, "Registry", which it reads for any host, and a name it
+// does not remote), invoked by a raw peer with values of a type that no method takes (a QRectF
+// whose doubles are a pointer and a size, which a QByteArray parameter would take for its own
+// storage; such a value nested in a list; an invalid value; a type streamed under a name nobody
+// registered) or of a type the method does not take: each drops that peer, before Qt Remote
+// Objects reads it, with one rejection; the source process lives and the subscriber beside the
+// attacker receives every event.
+void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer()
+{
+    auto [source, address] = startSource(uniqueLocalUrl());
+    QVERIFY(!address.isEmpty());
+    auto good = startSubscriber(address);
+    QVERIFY(good->waitLine("state connected"));
+    QString channel;
+    {
+        QRemoteObjectNode spy;
+        QVERIFY(rio::connectToSource(&spy, QUrl(address)));
+        QTRY_VERIFY_WITH_TIMEOUT(!channelsOf(spy).isEmpty(), Deadline);
+        channel = channelsOf(spy).first();
+    }
+    // Doubles whose bits are an address nothing maps and a size: what a slot would read as a
+    // QByteArray's header.
+    const auto bits = [](quint64 value) { return std::bit_cast<double>(value); };
+    const QRectF forged(bits(0x0000100000001000), bits(0x0000100000001000), bits(64), bits(0));
+    QList<std::pair<quint32, QByteArray>> wrong{
+        {1, roArguments({forged})},
+        {1, roArguments({QVariantList{forged}})},
+        {1, roArguments({QVariant()})},
+        {1, roArguments({QLineF(1, 2, 3, 4)})},
+    };
+    {
+        QByteArray byName; // a value of a type streamed by a name nobody registered
+        QDataStream stream(&byName, QIODevice::WriteOnly);
+        stream.setByteOrder(QDataStream::LittleEndian);
+        stream << quint32(QMetaType::User) << qint8(0) << "RioNoSuchType" << forged;
+        wrong.append({1, byName});
+    }
+    // Two values where the share's methods take one, the first of them of the right type.
+    wrong.append({2, roArguments({QByteArray(16, 'k'), forged})});
+    // Types the share's methods take, each where another is taken: by method index (post,
+    // subscribe, unsubscribe, in declaration order).
+    const QByteArray key = roArguments({QVariant::fromValue(quint64(1) << 44)});
+    const QList<std::pair<int, QByteArray>> misplaced{
+        {0, key}, {1, key}, {2, roArguments({QByteArray(8, 'x')})}};
+    const QStringList objects{QStringLiteral("orders"), channel, QStringLiteral("Registry"),
+                              QStringLiteral("nothing-remoted")};
+    qint64 rejected = 0;
+    const auto attack = [&](const QByteArray &packet) {
+        const std::unique_ptr<QIODevice> raw = rawConnection(address);
+        if (!raw)
+            return false;
+        // After a valid packet, so that the bad one is not the first thing read.
+        raw->write(roPing(QStringLiteral("orders")) + packet);
+        if (!QTest::qWaitFor([&] { return !isOpen(raw.get()); }, Deadline))
+            return false;
+        ++rejected;
+        // Closed by the source, not by its death.
+        return source->stats().value("rejected") == rejected;
+    };
+    for (const QString &object : objects) {
+        for (int index = 0; index < 4; ++index) {
+            for (const auto &[count, arguments] : wrong) {
+                QVERIFY2(attack(roInvoke(object, index, count, arguments)),
+                         qPrintable(QStringLiteral("%1 method %2").arg(object).arg(index)));
+                QVERIFY2(attack(roInvoke(object, index, count, arguments, QMetaObject::WriteProperty)),
+                         qPrintable(QStringLiteral("%1 property %2").arg(object).arg(index)));
+            }
+        }
+    }
+    for (const auto &[index, arguments] : misplaced) {
+        QVERIFY2(attack(roInvoke(QStringLiteral("orders"), index, 1, arguments)),
+                 qPrintable(QStringLiteral("orders method %1").arg(index)));
+    }
+    QVERIFY(source->waitStats([&](const auto &stats) { return stats.value("rejected") == rejected; }));
+    // The source lives, and the subscriber beside the attacker receives.
+    for (int seq = 1; seq <= 3; ++seq) {
+        source->send("notify " + QByteArray::number(seq) + ' ' + QByteArray::number(seq));
+        QVERIFY(good->waitLine("event 0 " + QByteArray::number(seq)));
+    }
+    QCOMPARE(source->process().state(), QProcess::Running);
 }
 
 void tst_RemoteHostile::localSocketIsReachableByItsUserOnly()

@@ -779,9 +779,9 @@ void tst_RemotePeers::packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer_data()
     QTest::addRow("Registry, no arguments")
         << roInvoke(QStringLiteral("Registry"), 0) << QStringLiteral("an invocation of \"Registry\" without");
     QTest::addRow("type 0") << roTyped(0, QStringLiteral("orders"))
-                            << QStringLiteral("a packet of unknown type 0");
+                            << QStringLiteral("a packet of type 0, which a source does not read");
     QTest::addRow("type 99") << roTyped(99, QStringLiteral("orders"))
-                             << QStringLiteral("a packet of unknown type 99");
+                             << QStringLiteral("a packet of type 99, which a source does not read");
 }
 
 // A raw peer sends one packet that Qt Remote Objects would decode unsafely (an invocation whose
