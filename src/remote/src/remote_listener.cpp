@@ -31,6 +31,9 @@ public:
         : QTcpServer(parent), m_configuration(configuration), m_connected(std::move(connected))
     { }
 
+    // Connection `descriptor`, accepted for this server.
+    void take(qintptr descriptor) { incomingConnection(descriptor); }
+
 protected:
     void incomingConnection(qintptr descriptor) override
     {
@@ -81,13 +84,6 @@ RemoteListener::RemoteListener(QRemoteObjectHost *host, Options options, QObject
     d->deadlines->setInterval(
         std::clamp(shorter / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000)));
     connect(d->deadlines, &QTimer::timeout, this, &RemoteListener::checkDeadlines);
-    d->resumeAccepting = new QTimer(this);
-    d->resumeAccepting->setSingleShot(true);
-    d->resumeAccepting->setInterval(detail::RemoteLocalServer::RetryMs);
-    connect(d->resumeAccepting, &QTimer::timeout, this, [this] {
-        if (d->tcp)
-            d->tcp->resumeAccepting();
-    });
     if (host)
         host->setProperty(ListenerProperty, QVariant::fromValue(static_cast<QObject *>(this)));
 }
@@ -198,18 +194,29 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
             delete server;
             return false;
         }
-        // TLS connections come through beginHandshake(), from the server itself.
-        if (!wantsTls) {
-            connect(server, &QTcpServer::newConnection, this, [this, server] {
-                while (QTcpSocket *socket = server->nextPendingConnection())
-                    accepted(socket);
+        // Accepted as local: connections are (QTcpServer retries a failed accept() at once, for
+        // ever and without a word): the same pause, warning and count. TLS connections come
+        // through beginHandshake(), from the server.
+        auto *acceptor =
+            new detail::RemoteLocalServer([this](QIODevice *socket) { accepted(socket); },
+                                          [this](int error) { acceptFailed(qt_error_string(error)); }, this);
+        std::function<void(qintptr)> incoming;
+        if (wantsTls)
+            incoming = [server](qintptr fd) { static_cast<TlsServer *>(server)->take(fd); };
+        if (!acceptor->acceptFor(server, std::move(incoming))) {
+            delete acceptor; // where QTcpServer accepts by itself
+            if (!wantsTls) {
+                connect(server, &QTcpServer::newConnection, this, [this, server] {
+                    while (QTcpSocket *socket = server->nextPendingConnection())
+                        accepted(socket);
+                });
+            }
+            // Qt pauses accepting after the failures it reports: resumed after a pause.
+            connect(server, &QTcpServer::acceptError, this, [this, server] {
+                acceptFailed(server->errorString());
+                QTimer::singleShot(detail::RemoteLocalServer::RetryMs, server, &QTcpServer::resumeAccepting);
             });
         }
-        // Qt pauses accepting after a failed accept() (EMFILE...): resumed after a pause, as local:.
-        connect(server, &QTcpServer::acceptError, this, [this, server] {
-            acceptFailed(server->errorString());
-            d->resumeAccepting->start();
-        });
         d->tcp = server;
         d->address = url;
         d->address.setPort(server->serverPort());

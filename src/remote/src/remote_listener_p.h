@@ -201,9 +201,8 @@ struct RemoteListener::Private
     QTimer *deadlines = nullptr;
     quint64 rejected = 0;
     quint64 acceptFailures = 0;
-    bool acceptFailing = false;        // since the last failed accept(), none succeeded
-    bool queuedCheckPosted = false;    // once per turn of the event loop in which shares wrote
-    QTimer *resumeAccepting = nullptr; // a TCP server after a failed accept()
+    bool acceptFailing = false;     // since the last failed accept(), none succeeded
+    bool queuedCheckPosted = false; // once per turn of the event loop in which shares wrote
     // What the host remotes, by name (addSource()): the packets that invoke them are screened.
     QHash<QString, QPointer<const QObject>> sources;
 
