@@ -15,6 +15,7 @@
 #include <QDir>
 #include <QFile>
 #include <QLocalSocket>
+#include <QRectF>
 #include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
@@ -810,6 +811,43 @@ void tst_RemotePeers::packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer_data()
         << QStringLiteral("a property write to \"orders\" with 0 values");
     QTest::addRow("Registry, no arguments")
         << roInvoke(QStringLiteral("Registry"), 0) << QStringLiteral("an invocation of \"Registry\" without");
+    // What Qt Remote Objects reads of a packet comes from the stream, not from the packet.
+    const QByteArray ping = roPing(QStringLiteral("orders"));
+    const QByteArray smuggled = roInvoke(QStringLiteral("orders"), 0, {QRectF(1, 2, 3, 4)});
+    QTest::addRow("a Ping with an invocation inside")
+        << roPacket(ping.mid(4) + smuggled)
+        << QStringLiteral("a packet of type 10 with %1 bytes more").arg(smuggled.size());
+    QTest::addRow("handshake") << roTyped(QtRemoteObjects::Handshake, QStringLiteral("orders"))
+                               << QStringLiteral("a packet of type 1, which a source does not read");
+    QTest::addRow("post with a string")
+        << roInvoke(QStringLiteral("orders"), 0, {QStringLiteral("x")})
+        << QStringLiteral("whose argument 0 is a QString where a QByteArray is taken");
+    QVariant nested = QVariantList{};
+    for (int depth = 0; depth < 17; ++depth)
+        nested = QVariantList{nested};
+    QTest::addRow("lists nested 18 deep") << roInvoke(QStringLiteral("nothing-remoted"), 0, {nested})
+                                          << QStringLiteral("nested more than 16 deep");
+    const auto announcing = [](quint32 count, const QByteArray &after) {
+        QByteArray body;
+        QDataStream stream(&body, QIODevice::WriteOnly);
+        stream.setVersion(QDataStream::Qt_6_2);
+        stream.setByteOrder(QDataStream::LittleEndian);
+        stream << quint16(QtRemoteObjects::InvokePacket) << QStringLiteral("nothing-remoted") << qint32(0)
+               << qint32(0) << count;
+        stream.writeRawData(after.constData(), int(after.size()));
+        stream << qint32(-1) << qint32(-1);
+        return roPacket(body);
+    };
+    QTest::addRow("arguments beyond the packet")
+        << announcing(0x7fffffff, {}) << QStringLiteral("announcing 2147483647 arguments");
+    QByteArray list;
+    {
+        QDataStream stream(&list, QIODevice::WriteOnly);
+        stream.setByteOrder(QDataStream::LittleEndian);
+        stream << quint32(QMetaType::QStringList) << qint8(0) << quint32(1000000);
+    }
+    QTest::addRow("list count beyond the packet")
+        << announcing(1, list) << QStringLiteral("a QStringList announcing 1000000 elements");
     QTest::addRow("type 0") << roTyped(0, QStringLiteral("orders"))
                             << QStringLiteral("a packet of type 0, which a source does not read");
     QTest::addRow("type 99") << roTyped(99, QStringLiteral("orders"))
