@@ -414,7 +414,10 @@ void tst_RemoteHostile::garbageBytesOnTheSocketChangeNothing()
 // attacker receives every event.
 void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer()
 {
-    auto [source, address] = startSource(uniqueLocalUrl());
+    // Named, not bound: lambdas capture them (clang 14 captures no structured binding).
+    const auto started = startSource(uniqueLocalUrl());
+    Peer *const source = started.first.get();
+    const QString address = started.second;
     QVERIFY(!address.isEmpty());
     auto good = startSubscriber(address);
     QVERIFY(good->waitLine("state connected"));
