@@ -330,6 +330,31 @@ private:
     std::vector<int> m_taken;
 };
 
+// A class that names its Qt Remote Objects type (as repc's Source classes do), and a subclass with
+// a slot of its own: Qt Remote Objects remotes the named class's API, not the subclass's.
+class NamedTypeSource : public QObject
+{
+    Q_OBJECT
+    Q_CLASSINFO(QCLASSINFO_REMOTEOBJECT_TYPE, "NamedType")
+
+public Q_SLOTS:
+    void setName(const QString &name) { this->name = name; }
+
+public:
+    QString name;
+};
+
+class NamedTypeSubclass : public NamedTypeSource
+{
+    Q_OBJECT
+
+public Q_SLOTS:
+    void nudge(qlonglong by) { nudged += by; }
+
+public:
+    qlonglong nudged = 0;
+};
+
 } // namespace
 
 class tst_RemotePeers : public QObject
@@ -350,6 +375,7 @@ private Q_SLOTS:
     void blockRelaysEverySubscribersEventToAStalledSubscriber();
     void packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer_data();
     void packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer();
+    void subclassOfANamedTypeIsScreenedByTheApiQtRemoteObjectsRemotes();
 };
 
 // A victim subscribed, an attacker with a plain Qt Remote Objects connection that reads the
@@ -886,6 +912,40 @@ void tst_RemotePeers::packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer()
     QTRY_VERIFY_WITH_TIMEOUT(good.received.contains(1), Deadline);
     QVERIFY(good.connected());
     QCOMPARE(source.listener->connectionCount(), 1);
+}
+
+// An object remoted beside the share whose class derives from one that names its type: its
+// methods are numbered from the named class (setName is 0), not from the subclass (nudge would
+// be), so a qlonglong sent to method 0 drops its peer, and a QString reaches setName.
+void tst_RemotePeers::subclassOfANamedTypeIsScreenedByTheApiQtRemoteObjectsRemotes()
+{
+    const QString url = uniqueLocalUrl();
+    Source source(url);
+    QVERIFY(source.share);
+    NamedTypeSubclass object;
+    QVERIFY(source.host.enableRemoting(&object, QStringLiteral("named")));
+    source.listener->addSource(QStringLiteral("named"), &object);
+    const QString path = QDir::cleanPath(QDir::tempPath()) + QLatin1Char('/') + QUrl(url).path();
+
+    const int hostile = connectRaw(path);
+    QVERIFY(hostile >= 0);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression(QStringLiteral(
+                             "connection \\d+ \\(local:.*\\) sent .*a qlonglong where a QString is taken")));
+    QVERIFY(writeAll(hostile, roPing(QStringLiteral("named")) +
+                                  roInvoke(QStringLiteral("named"), 0, {qlonglong(0x4141414141414141)})));
+    QVERIFY(closedByPeer(hostile));
+    ::close(hostile);
+    QCOMPARE(rejected.size(), 1);
+
+    const int peer = connectRaw(path);
+    QVERIFY(peer >= 0);
+    QVERIFY(writeAll(peer, roInvoke(QStringLiteral("named"), 0, {QStringLiteral("ok")})));
+    QTRY_COMPARE_WITH_TIMEOUT(object.name, QStringLiteral("ok"), Deadline);
+    ::close(peer);
+    QCOMPARE(object.nudged, 0);
+    QCOMPARE(rejected.size(), 1);
 }
 
 QTEST_GUILESS_MAIN(tst_RemotePeers)

@@ -107,6 +107,18 @@ QMetaType transferType(QMetaType type)
     }
 }
 
+// The class whose API Qt Remote Objects remotes for an object given to enableRemoting(object,
+// name): the one that names its type (Q_CLASSINFO QCLASSINFO_REMOTEOBJECT_TYPE, as repc's Source
+// classes do), whose subclasses add nothing to the API, or else the object's own class.
+const QMetaObject *remotedClass(const QMetaObject *meta)
+{
+    const int info = meta->indexOfClassInfo(QCLASSINFO_REMOTEOBJECT_TYPE);
+    while (info >= 0 && meta->superClass() &&
+           meta->superClass()->indexOfClassInfo(QCLASSINFO_REMOTEOBJECT_TYPE) == info)
+        meta = meta->superClass();
+    return meta;
+}
+
 // QVariants nested in containers, at most: deeper ones would be read by recursion as deep.
 constexpr int MaxNesting = 16;
 // The smallest a streamed QVariant (type id, null flag), string or byte array (length) can be.
@@ -178,9 +190,9 @@ private:
         // The types the target takes, where it is known: a method's parameters, or a property.
         QList<QMetaType> takes;
         bool known = false;
-        if (const QMetaObject *meta = object ? object->metaObject() : nullptr;
+        if (const QMetaObject *meta = object ? remotedClass(object->metaObject()) : nullptr;
             meta && call == QMetaObject::InvokeMetaMethod) {
-            // The API Qt Remote Objects makes of a QObject: its class's own methods, signals
+            // The API Qt Remote Objects makes of a QObject: that class's own methods, signals
             // apart, in declaration order.
             int seen = 0;
             for (int i = meta->methodOffset(); !known && i < meta->methodCount(); ++i) {
@@ -192,7 +204,7 @@ private:
                     takes.append(method.parameterMetaType(p));
             }
         } else if (meta && index >= 0 && index < meta->propertyCount() - meta->propertyOffset()) {
-            known = true; // its class's own properties
+            known = true; // that class's own properties
             takes.append(meta->property(meta->propertyOffset() + index).metaType());
         }
         if (call == QMetaObject::WriteProperty && count != 1)
