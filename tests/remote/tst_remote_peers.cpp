@@ -376,6 +376,7 @@ private Q_SLOTS:
     void packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer_data();
     void packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer();
     void subclassOfANamedTypeIsScreenedByTheApiQtRemoteObjectsRemotes();
+    void burstOfTcpConnectsIsAcceptedWhole();
 };
 
 // A victim subscribed, an attacker with a plain Qt Remote Objects connection that reads the
@@ -946,6 +947,34 @@ void tst_RemotePeers::subclassOfANamedTypeIsScreenedByTheApiQtRemoteObjectsRemot
     ::close(peer);
     QCOMPARE(object.nudged, 0);
     QCOMPARE(rejected.size(), 1);
+}
+
+// 300 TCP connects at once, none of which sends first (a Qt Remote Objects node waits for the
+// source's handshake): every one is accepted. A listen queue shorter than the burst drops
+// connections that the client, with SYN cookies, sees established and the source never does.
+void tst_RemotePeers::burstOfTcpConnectsIsAcceptedWhole()
+{
+    rio::RemoteListener::Options limits;
+    limits.handshakeTimeout = std::chrono::milliseconds(Deadline * 2);
+    Source source(QStringLiteral("tcp://127.0.0.1:0"), {}, limits);
+    QVERIFY(source.share);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(quint16(source.listener->address().port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    constexpr int Burst = 300;
+    std::vector<int> fds;
+    for (int i = 0; i < Burst; ++i) { // all sent before the source's thread accepts any
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        QVERIFY(fd >= 0);
+        fds.push_back(fd);
+        const int result = ::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address));
+        QVERIFY(result == 0 || errno == EINPROGRESS);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), Burst, Deadline);
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+    for (const int fd : fds)
+        ::close(fd);
 }
 
 QTEST_GUILESS_MAIN(tst_RemotePeers)

@@ -189,6 +189,10 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
         } else {
             server = new QTcpServer(this);
         }
+        // As deep a queue as local:'s: with Qt's 50, a burst of connects overflows it, and with
+        // SYN cookies a client that waits for the source to speak first (a Qt Remote Objects node
+        // does) holds a connection the source never sees.
+        server->setListenBacklogSize(4096); // the system caps it (Linux: net.core.somaxconn)
         if (!server->listen(address, quint16(url.port(0)))) {
             d->error = server->errorString();
             delete server;
