@@ -25,6 +25,7 @@ private Q_SLOTS:
     void peerThatNeverReadsIsDropped();
     void garbageBytesOnTheSocketChangeNothing();
     void wrongTypedArgumentsDropOnlyTheirPeer();
+    void packetsArrivingDuringANestedEventLoopAreScreened();
     void localSocketIsReachableByItsUserOnly();
     void liveLocalServerIsNotReplaced();
 };
@@ -488,6 +489,44 @@ void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer()
         QVERIFY(good->waitLine("event 0 " + QByteArray::number(seq)));
     }
     QCOMPARE(source->process().state(), QProcess::Running);
+}
+
+// A source handler that Qt Remote Objects runs while it reads (a registry handler with default
+// options, run by post) and that runs a nested event loop (a modal dialog, processEvents): a
+// packet the peer sends meanwhile is screened before Qt Remote Objects reads it, like any other
+// (the socket reads nothing while Qt Remote Objects reads), and a wrong-typed one drops the peer.
+void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
+{
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+    QVERIFY(raw);
+    auto *const attacker = qobject_cast<QLocalSocket *>(raw.get());
+    QVERIFY(attacker);
+    const QByteArray secret = secretFor(7);
+    int handled = 0;
+    source.registry.add(this,
+                        [&](const Payload &) {
+                            ++handled;
+                            // A QRectF where post() takes a QByteArray: in the kernel's buffer for this
+                            // socket before the nested loop polls it.
+                            attacker->write(roInvoke(QStringLiteral("orders"), 0, 1,
+                                                     roArguments({QVariant(QRectF(1e30, 2, 3, 4))})));
+                            if (!attacker->waitForBytesWritten(Deadline))
+                                return;
+                            for (int turn = 0; turn < 3; ++turn)
+                                QCoreApplication::processEvents();
+                        },
+                        {.connection = Qt::DirectConnection});
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("argument 0 is a value of type QRectF"));
+    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
+               roInvoke(QStringLiteral("orders"), 0, 1,
+                        roArguments({QVariant(postFrame(
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{42, "x"})}}))})));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QCOMPARE(handled, 1);
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
 }
 
 void tst_RemoteHostile::localSocketIsReachableByItsUserOnly()

@@ -69,6 +69,15 @@ void detail::abortSocket(QIODevice *socket)
     }
 }
 
+void detail::setReadLimit(QIODevice *socket, qint64 bytes)
+{
+    // Setting it also starts reading from the system again when the buffer has room.
+    if (auto *local = qobject_cast<QLocalSocket *>(socket))
+        local->setReadBufferSize(bytes);
+    else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
+        tcp->setReadBufferSize(bytes);
+}
+
 RemoteListener::RemoteListener(QRemoteObjectHost *host, QObject *parent)
     : RemoteListener(host, Options{}, parent)
 { }
@@ -314,10 +323,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     }
     socket->setParent(this);
     // Never more than one packet's limit (and a read's worth) buffered for a peer.
-    if (auto *local = qobject_cast<QLocalSocket *>(socket))
-        local->setReadBufferSize(d->options.maxPacketBytes + 65536);
-    else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
-        tcp->setReadBufferSize(d->options.maxPacketBytes + 65536);
+    setReadLimit(socket, d->readLimit());
     const quint64 id = g_nextConnection.fetch_add(1, std::memory_order_relaxed);
     // Qt calls these in connection order: ours, then Qt Remote Objects' reader, then ours again.
     connect(socket, &QIODevice::readyRead, this, [this, socket, id] {

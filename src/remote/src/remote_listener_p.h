@@ -146,6 +146,9 @@ inline qint64 queuedBytes(const QIODevice *socket)
 // Closes a connection so that it emits disconnected(): Qt Remote Objects forgets it only then.
 void abortSocket(QIODevice *socket);
 
+// The most a connection's socket buffers of what it reads from the system (0: no limit).
+void setReadLimit(QIODevice *socket, qint64 bytes);
+
 } // namespace rio::detail
 
 namespace rio {
@@ -158,6 +161,7 @@ struct RemoteListener::Private
     QTcpServer *tcp = nullptr;
     QUrl address;
     QString error;
+    qint64 readLimit() const { return options.maxPacketBytes + 65536; }
     // One per connection: what its packet not yet whole holds, and since when it made progress.
     struct Peer
     {

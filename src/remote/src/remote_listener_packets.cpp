@@ -8,6 +8,7 @@
 #include <QtEndian>
 #include <QtRemoteObjects/qtremoteobjectglobal.h>
 
+#include <algorithm>
 #include <array>
 
 namespace rio {
@@ -344,8 +345,15 @@ void RemoteListener::beforeRead(QIODevice *socket)
     peer->before = socket->bytesAvailable();
     peer->readPaused = peer->pauses > 0;
     const QString why = d->screen(*peer, socket);
-    if (why.isEmpty())
+    if (why.isEmpty()) {
+        // Qt Remote Objects reads only what was screened: a source handler it runs may run a
+        // nested event loop, in which the socket would read more without a readyRead (it does
+        // not recurse), and Qt Remote Objects would go on into it. So the socket takes nothing
+        // from the system until afterRead(): nothing while it holds a byte, and one byte at most
+        // (never a whole packet) once Qt Remote Objects has read all it held.
+        setReadLimit(socket, 1);
         return;
+    }
     // Qt Remote Objects must not read it: its reader is stopped for the rest of this read, and
     // afterRead() closes the connection (drop() leaves the connection being read open).
     if (QtROIoDeviceBase *device = d->deviceOf(socket))
@@ -403,16 +411,25 @@ void RemoteListener::afterRead(QIODevice *socket)
         return;
     }
     Private::Peer *peer = d->find(socket);
-    if (peer)
-        peer->consumed += peer->before - socket->bytesAvailable();
+    if (!peer)
+        return;
+    setReadLimit(socket, d->readLimit()); // reads on, with a readyRead for what it takes
+    const qint64 left = socket->bytesAvailable();
+    // Qt Remote Objects reads every whole packet and the size field of the next: what it left of
+    // what was held is the rest of the next. More left means that a nested event loop read the
+    // one byte beforeRead() allowed, once Qt Remote Objects had read all it held.
+    const qint64 end = peer->consumed + peer->before;
+    const qint64 rest = end - std::max(peer->consumed, peer->nextAt + (peer->nextSize < 0 ? 0 : 4));
+    const qint64 arrived = !peer->readPaused && rest == 0 ? std::min<qint64>(left, 1) : 0;
+    const qint64 taken = peer->before + arrived - left;
+    peer->consumed += taken;
     // Paused before this read: Qt Remote Objects did not read, nothing is judged. A pause that
     // began during it (a share holding this poster) let it finish reading the whole packets.
-    if (!peer || peer->readPaused)
+    if (peer->readPaused)
         return;
     // Qt Remote Objects has consumed every whole packet; what is left is part of the next one.
-    const qint64 left = socket->bytesAvailable();
     const qint64 now = nowMs();
-    if (peer->before - left >= SmallestPacketBytes) { // a packet completed: progress
+    if (taken >= SmallestPacketBytes) { // a packet completed: progress
         peer->handshaken = true;
         peer->pendingSince = now;
         peer->packetSince = now;  // what is left (if anything) began a new one
