@@ -309,6 +309,34 @@ inline QByteArray roPing(const QString &name)
     return roPacket(body);
 }
 
+// An invocation packet of `name`'s method (or, with a `call` of WriteProperty, property) `index`
+// with `count` arguments streamed as `arguments` (QVariants as QDataStream writes them, or
+// bytes a hostile peer chose), no reply wanted.
+inline QByteArray roInvoke(const QString &name, int index, quint32 count, const QByteArray &arguments,
+                           QMetaObject::Call call = QMetaObject::InvokeMetaMethod)
+{
+    QByteArray body;
+    QDataStream stream(&body, QIODevice::WriteOnly);
+    stream.setVersion(QDataStream::Qt_6_2);
+    stream.setByteOrder(QDataStream::LittleEndian);
+    stream << quint16(QtRemoteObjects::InvokePacket) << name << qint32(call) << qint32(index) << count;
+    stream.writeRawData(arguments.constData(), int(arguments.size()));
+    stream << qint32(-1) << qint32(-1);
+    return roPacket(body);
+}
+
+// `values` streamed as Qt Remote Objects streams arguments.
+inline QByteArray roArguments(const QVariantList &values)
+{
+    QByteArray bytes;
+    QDataStream stream(&bytes, QIODevice::WriteOnly);
+    stream.setVersion(QDataStream::Qt_6_2);
+    stream.setByteOrder(QDataStream::LittleEndian);
+    for (const QVariant &value : values)
+        stream << value;
+    return bytes;
+}
+
 // A raw connection to a source at `address` (local:, tcp: or tls:, trusting `ca` for tls:), or
 // null when it does not connect in time.
 inline std::unique_ptr<QIODevice> rawConnection(const QString &address, const QString &ca = {})

@@ -3,6 +3,11 @@
 // reach, malformed frames, oversized and incomplete packets, garbage, the local socket's owner.
 #include "tst_remote_common.h"
 
+#include <QLineF>
+#include <QRectF>
+
+#include <bit>
+
 class tst_RemoteHostile : public QObject
 {
     Q_OBJECT
@@ -19,6 +24,9 @@ private Q_SLOTS:
     void peerThatNeverReadsIsDropped_data();
     void peerThatNeverReadsIsDropped();
     void garbageBytesOnTheSocketChangeNothing();
+    void wrongTypedArgumentsDropOnlyTheirPeer();
+    void packetsArrivingDuringANestedEventLoopAreScreened_data();
+    void packetsArrivingDuringANestedEventLoopAreScreened();
     void localSocketIsReachableByItsUserOnly();
     void liveLocalServerIsNotReplaced();
 };
@@ -396,6 +404,137 @@ void tst_RemoteHostile::garbageBytesOnTheSocketChangeNothing()
     QVERIFY(good->waitLine("event 0 1"));
     good->send("notify 2 2");
     QTRY_COMPARE_WITH_TIMEOUT(atSource, (QList<qint64>{1, 2}), Deadline);
+}
+
+// Every method and property index of every object a source's Qt Remote Objects reads invocations
+// of (the share, a subscriber's channel, "Registry", which it reads for any host, and a name it
+// does not remote), invoked by a raw peer with values of a type that no method takes (a QRectF
+// whose doubles are a pointer and a size, which a QByteArray parameter would take for its own
+// storage; such a value nested in a list; an invalid value; a type streamed under a name nobody
+// registered) or of a type the method does not take: each drops that peer, before Qt Remote
+// Objects reads it, with one rejection; the source process lives and the subscriber beside the
+// attacker receives every event.
+void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer()
+{
+    // Named, not bound: lambdas capture them (clang 14 captures no structured binding).
+    const auto started = startSource(uniqueLocalUrl());
+    Peer *const source = started.first.get();
+    const QString address = started.second;
+    QVERIFY(!address.isEmpty());
+    auto good = startSubscriber(address);
+    QVERIFY(good->waitLine("state connected"));
+    QString channel;
+    {
+        QRemoteObjectNode spy;
+        QVERIFY(rio::connectToSource(&spy, QUrl(address)));
+        QTRY_VERIFY_WITH_TIMEOUT(!channelsOf(spy).isEmpty(), Deadline);
+        channel = channelsOf(spy).first();
+    }
+    // Doubles whose bits are an address nothing maps and a size: what a slot would read as a
+    // QByteArray's header.
+    const auto bits = [](quint64 value) { return std::bit_cast<double>(value); };
+    const QRectF forged(bits(0x0000100000001000), bits(0x0000100000001000), bits(64), bits(0));
+    QList<std::pair<quint32, QByteArray>> wrong{
+        {1, roArguments({forged})},
+        {1, roArguments({QVariantList{forged}})},
+        {1, roArguments({QVariant()})},
+        {1, roArguments({QLineF(1, 2, 3, 4)})},
+    };
+    {
+        QByteArray byName; // a value of a type streamed by a name nobody registered
+        QDataStream stream(&byName, QIODevice::WriteOnly);
+        stream.setByteOrder(QDataStream::LittleEndian);
+        stream << quint32(QMetaType::User) << qint8(0) << "RioNoSuchType" << forged;
+        wrong.append({1, byName});
+    }
+    // Two values where the share's methods take one, the first of them of the right type.
+    wrong.append({2, roArguments({QByteArray(16, 'k'), forged})});
+    // Types the share's methods take, each where another is taken: by method index (post,
+    // subscribe, unsubscribe, in declaration order).
+    const QByteArray key = roArguments({QVariant::fromValue(quint64(1) << 44)});
+    const QList<std::pair<int, QByteArray>> misplaced{
+        {0, key}, {1, key}, {2, roArguments({QByteArray(8, 'x')})}};
+    const QStringList objects{QStringLiteral("orders"), channel, QStringLiteral("Registry"),
+                              QStringLiteral("nothing-remoted")};
+    qint64 rejected = 0;
+    const auto attack = [&](const QByteArray &packet) {
+        const std::unique_ptr<QIODevice> raw = rawConnection(address);
+        if (!raw)
+            return false;
+        // After a valid packet, so that the bad one is not the first thing read.
+        raw->write(roPing(QStringLiteral("orders")) + packet);
+        if (!QTest::qWaitFor([&] { return !isOpen(raw.get()); }, Deadline))
+            return false;
+        ++rejected;
+        // Closed by the source, not by its death.
+        return source->stats().value("rejected") == rejected;
+    };
+    for (const QString &object : objects) {
+        for (int index = 0; index < 4; ++index) {
+            for (const auto &[count, arguments] : wrong) {
+                QVERIFY2(attack(roInvoke(object, index, count, arguments)),
+                         qPrintable(QStringLiteral("%1 method %2").arg(object).arg(index)));
+                QVERIFY2(attack(roInvoke(object, index, count, arguments, QMetaObject::WriteProperty)),
+                         qPrintable(QStringLiteral("%1 property %2").arg(object).arg(index)));
+            }
+        }
+    }
+    for (const auto &[index, arguments] : misplaced) {
+        QVERIFY2(attack(roInvoke(QStringLiteral("orders"), index, 1, arguments)),
+                 qPrintable(QStringLiteral("orders method %1").arg(index)));
+    }
+    QVERIFY(source->waitStats([&](const auto &stats) { return stats.value("rejected") == rejected; }));
+    // The source lives, and the subscriber beside the attacker receives.
+    for (int seq = 1; seq <= 3; ++seq) {
+        source->send("notify " + QByteArray::number(seq) + ' ' + QByteArray::number(seq));
+        QVERIFY(good->waitLine("event 0 " + QByteArray::number(seq)));
+    }
+    QCOMPARE(source->process().state(), QProcess::Running);
+}
+
+// A source handler that Qt Remote Objects runs while it reads (a registry handler with default
+// options, run by post) and that runs a nested event loop (a modal dialog, processEvents): a
+// packet the peer sends meanwhile is screened before Qt Remote Objects reads it, like any other
+// (the socket reads nothing while Qt Remote Objects reads), and a wrong-typed one drops the peer.
+void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::newRow("local") << uniqueLocalUrl();
+    QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+}
+
+void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
+{
+    QFETCH(QString, url);
+    LocalSource source(url);
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+    QVERIFY(raw);
+    QIODevice *const attacker = raw.get();
+    const QByteArray secret = secretFor(7);
+    int handled = 0;
+    source.registry.add(this,
+                        [&](const Payload &) {
+                            ++handled;
+                            // A QRectF where post() takes a QByteArray: in the kernel's buffer for this
+                            // socket before the nested loop polls it.
+                            attacker->write(roInvoke(QStringLiteral("orders"), 0, 1,
+                                                     roArguments({QVariant(QRectF(1e30, 2, 3, 4))})));
+                            if (!attacker->waitForBytesWritten(Deadline))
+                                return;
+                            for (int turn = 0; turn < 3; ++turn)
+                                QCoreApplication::processEvents();
+                        },
+                        {.connection = Qt::DirectConnection});
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("argument 0 is a value of type QRectF"));
+    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
+               roInvoke(QStringLiteral("orders"), 0, 1,
+                        roArguments({QVariant(postFrame(
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{42, "x"})}}))})));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QCOMPARE(handled, 1);
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
 }
 
 void tst_RemoteHostile::localSocketIsReachableByItsUserOnly()

@@ -15,6 +15,7 @@
 #include <QDir>
 #include <QFile>
 #include <QLocalSocket>
+#include <QRectF>
 #include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectHost>
 #include <QRemoteObjectNode>
@@ -28,6 +29,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -164,6 +166,23 @@ QRegularExpression dropOf(const QString &why, quint64 notId = 0)
                                   .arg(QCoreApplication::applicationPid())
                                   .arg(::getuid())
                                   .arg(why));
+}
+
+// A raw TCP connection to 127.0.0.1:`port` (no accept() needed: it waits in the backlog).
+int connectRawTcp(quint16 port)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 // A raw connection to the socket file at `path` (no accept() needed: it waits in the backlog).
@@ -311,6 +330,31 @@ private:
     std::vector<int> m_taken;
 };
 
+// A class that names its Qt Remote Objects type (as repc's Source classes do), and a subclass with
+// a slot of its own: Qt Remote Objects remotes the named class's API, not the subclass's.
+class NamedTypeSource : public QObject
+{
+    Q_OBJECT
+    Q_CLASSINFO(QCLASSINFO_REMOTEOBJECT_TYPE, "NamedType")
+
+public Q_SLOTS:
+    void setName(const QString &name) { this->name = name; }
+
+public:
+    QString name;
+};
+
+class NamedTypeSubclass : public NamedTypeSource
+{
+    Q_OBJECT
+
+public Q_SLOTS:
+    void nudge(qlonglong by) { nudged += by; }
+
+public:
+    qlonglong nudged = 0;
+};
+
 } // namespace
 
 class tst_RemotePeers : public QObject
@@ -318,7 +362,8 @@ class tst_RemotePeers : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
-    void localListenerSurvivesFailedAccepts();
+    void listenerSurvivesFailedAccepts_data();
+    void listenerSurvivesFailedAccepts();
     void anotherConnectionCannotUnsubscribeASubscriber();
     void anotherConnectionCannotPostAsASubscriber();
     void aChannelsPublishedNameDoesNotClaimIt();
@@ -330,6 +375,8 @@ private Q_SLOTS:
     void blockRelaysEverySubscribersEventToAStalledSubscriber();
     void packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer_data();
     void packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer();
+    void subclassOfANamedTypeIsScreenedByTheApiQtRemoteObjectsRemotes();
+    void burstOfTcpConnectsIsAcceptedWhole();
 };
 
 // A victim subscribed, an attacker with a plain Qt Remote Objects connection that reads the
@@ -435,13 +482,24 @@ void tst_RemotePeers::aChannelsPublishedNameDoesNotClaimIt()
 // listener keeps its socket file and its name: the waiting connections are accepted once
 // descriptors are free, new subscribers connect, a second listener on the name is refused, and
 // the failure is one warning and counted.
-void tst_RemotePeers::localListenerSurvivesFailedAccepts()
+void tst_RemotePeers::listenerSurvivesFailedAccepts_data()
 {
-    const QString url = uniqueLocalUrl();
+    QTest::addColumn<QString>("url");
+    QTest::newRow("local") << uniqueLocalUrl();
+    QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+}
+
+// At the open-file limit accept() fails: over local: and TCP alike, each failure is counted, one
+// warning says so, the listener keeps its socket (and its local: name), and the connections that
+// waited are accepted once descriptors are free again.
+void tst_RemotePeers::listenerSurvivesFailedAccepts()
+{
+    QFETCH(QString, url);
+    const bool local = url.startsWith(QLatin1String("local:"));
     Source source(url);
     QVERIFY2(source.share, qPrintable(source.listener->errorString()));
     const QString path = QDir::cleanPath(QDir::tempPath()) + QLatin1Char('/') + QUrl(url).path();
-    QVERIFY(QFile::exists(path));
+    QVERIFY(!local || QFile::exists(path));
     QSignalSpy connections(source.listener, &rio::RemoteListener::connectionCountChanged);
 
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression("accepting a connection failed"));
@@ -449,7 +507,8 @@ void tst_RemotePeers::localListenerSurvivesFailedAccepts()
     std::vector<int> waiting;
     {
         for (int i = 0; i < 3; ++i) {
-            const int fd = connectRaw(path);
+            const int fd =
+                local ? connectRaw(path) : connectRawTcp(quint16(source.listener->address().port()));
             QVERIFY(fd >= 0);
             waiting.push_back(fd);
         }
@@ -458,7 +517,7 @@ void tst_RemotePeers::localListenerSurvivesFailedAccepts()
         // Several retries fail, each counted, one warning.
         QTRY_VERIFY_WITH_TIMEOUT(source.listener->acceptFailures() >= 3, Deadline);
         QCOMPARE(source.listener->connectionCount(), 0);
-        QVERIFY(QFile::exists(path));
+        QVERIFY(!local || QFile::exists(path));
     }
     // Descriptors free again: the connections that waited are accepted.
     QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), 3, Deadline);
@@ -466,11 +525,12 @@ void tst_RemotePeers::localListenerSurvivesFailedAccepts()
         ::close(fd);
     QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), 0, Deadline);
 
-    // The name is still this listener's: a second one is refused, a new subscriber connects.
-    QRemoteObjectHost otherHost;
-    rio::RemoteListener other(&otherHost);
-    QVERIFY(!other.listen(QUrl(url)));
-    QVERIFY2(other.errorString().contains(QLatin1String("in use")), qPrintable(other.errorString()));
+    if (local) { // the name is still this listener's: a second one is refused
+        QRemoteObjectHost otherHost;
+        rio::RemoteListener other(&otherHost);
+        QVERIFY(!other.listen(QUrl(url)));
+        QVERIFY2(other.errorString().contains(QLatin1String("in use")), qPrintable(other.errorString()));
+    }
     Subscriber subscriber(source.address());
     QTRY_VERIFY_WITH_TIMEOUT(subscriber.connected(), Deadline);
     source.registry.notify(Payload{7, {}});
@@ -778,10 +838,47 @@ void tst_RemotePeers::packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer_data()
         << QStringLiteral("a property write to \"orders\" with 0 values");
     QTest::addRow("Registry, no arguments")
         << roInvoke(QStringLiteral("Registry"), 0) << QStringLiteral("an invocation of \"Registry\" without");
+    // What Qt Remote Objects reads of a packet comes from the stream, not from the packet.
+    const QByteArray ping = roPing(QStringLiteral("orders"));
+    const QByteArray smuggled = roInvoke(QStringLiteral("orders"), 0, {QRectF(1, 2, 3, 4)});
+    QTest::addRow("a Ping with an invocation inside")
+        << roPacket(ping.mid(4) + smuggled)
+        << QStringLiteral("a packet of type 10 with %1 bytes more").arg(smuggled.size());
+    QTest::addRow("handshake") << roTyped(QtRemoteObjects::Handshake, QStringLiteral("orders"))
+                               << QStringLiteral("a packet of type 1, which a source does not read");
+    QTest::addRow("post with a string")
+        << roInvoke(QStringLiteral("orders"), 0, {QStringLiteral("x")})
+        << QStringLiteral("whose argument 0 is a QString where a QByteArray is taken");
+    QVariant nested = QVariantList{};
+    for (int depth = 0; depth < 17; ++depth)
+        nested = QVariantList{nested};
+    QTest::addRow("lists nested 18 deep") << roInvoke(QStringLiteral("nothing-remoted"), 0, {nested})
+                                          << QStringLiteral("nested more than 16 deep");
+    const auto announcing = [](quint32 count, const QByteArray &after) {
+        QByteArray body;
+        QDataStream stream(&body, QIODevice::WriteOnly);
+        stream.setVersion(QDataStream::Qt_6_2);
+        stream.setByteOrder(QDataStream::LittleEndian);
+        stream << quint16(QtRemoteObjects::InvokePacket) << QStringLiteral("nothing-remoted") << qint32(0)
+               << qint32(0) << count;
+        stream.writeRawData(after.constData(), int(after.size()));
+        stream << qint32(-1) << qint32(-1);
+        return roPacket(body);
+    };
+    QTest::addRow("arguments beyond the packet")
+        << announcing(0x7fffffff, {}) << QStringLiteral("announcing 2147483647 arguments");
+    QByteArray list;
+    {
+        QDataStream stream(&list, QIODevice::WriteOnly);
+        stream.setByteOrder(QDataStream::LittleEndian);
+        stream << quint32(QMetaType::QStringList) << qint8(0) << quint32(1000000);
+    }
+    QTest::addRow("list count beyond the packet")
+        << announcing(1, list) << QStringLiteral("a QStringList announcing 1000000 elements");
     QTest::addRow("type 0") << roTyped(0, QStringLiteral("orders"))
-                            << QStringLiteral("a packet of unknown type 0");
+                            << QStringLiteral("a packet of type 0, which a source does not read");
     QTest::addRow("type 99") << roTyped(99, QStringLiteral("orders"))
-                             << QStringLiteral("a packet of unknown type 99");
+                             << QStringLiteral("a packet of type 99, which a source does not read");
 }
 
 // A raw peer sends one packet that Qt Remote Objects would decode unsafely (an invocation whose
@@ -816,6 +913,68 @@ void tst_RemotePeers::packetsQtRemoteObjectsDecodesUnsafelyDropTheirPeer()
     QTRY_VERIFY_WITH_TIMEOUT(good.received.contains(1), Deadline);
     QVERIFY(good.connected());
     QCOMPARE(source.listener->connectionCount(), 1);
+}
+
+// An object remoted beside the share whose class derives from one that names its type: its
+// methods are numbered from the named class (setName is 0), not from the subclass (nudge would
+// be), so a qlonglong sent to method 0 drops its peer, and a QString reaches setName.
+void tst_RemotePeers::subclassOfANamedTypeIsScreenedByTheApiQtRemoteObjectsRemotes()
+{
+    const QString url = uniqueLocalUrl();
+    Source source(url);
+    QVERIFY(source.share);
+    NamedTypeSubclass object;
+    QVERIFY(source.host.enableRemoting(&object, QStringLiteral("named")));
+    source.listener->addSource(QStringLiteral("named"), &object);
+    const QString path = QDir::cleanPath(QDir::tempPath()) + QLatin1Char('/') + QUrl(url).path();
+
+    const int hostile = connectRaw(path);
+    QVERIFY(hostile >= 0);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression(QStringLiteral(
+                             "connection \\d+ \\(local:.*\\) sent .*a qlonglong where a QString is taken")));
+    QVERIFY(writeAll(hostile, roPing(QStringLiteral("named")) +
+                                  roInvoke(QStringLiteral("named"), 0, {qlonglong(0x4141414141414141)})));
+    QVERIFY(closedByPeer(hostile));
+    ::close(hostile);
+    QCOMPARE(rejected.size(), 1);
+
+    const int peer = connectRaw(path);
+    QVERIFY(peer >= 0);
+    QVERIFY(writeAll(peer, roInvoke(QStringLiteral("named"), 0, {QStringLiteral("ok")})));
+    QTRY_COMPARE_WITH_TIMEOUT(object.name, QStringLiteral("ok"), Deadline);
+    ::close(peer);
+    QCOMPARE(object.nudged, 0);
+    QCOMPARE(rejected.size(), 1);
+}
+
+// 300 TCP connects at once, none of which sends first (a Qt Remote Objects node waits for the
+// source's handshake): every one is accepted. A listen queue shorter than the burst drops
+// connections that the client, with SYN cookies, sees established and the source never does.
+void tst_RemotePeers::burstOfTcpConnectsIsAcceptedWhole()
+{
+    rio::RemoteListener::Options limits;
+    limits.handshakeTimeout = std::chrono::milliseconds(Deadline * 2);
+    Source source(QStringLiteral("tcp://127.0.0.1:0"), {}, limits);
+    QVERIFY(source.share);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(quint16(source.listener->address().port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    constexpr int Burst = 300;
+    std::vector<int> fds;
+    for (int i = 0; i < Burst; ++i) { // all sent before the source's thread accepts any
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        QVERIFY(fd >= 0);
+        fds.push_back(fd);
+        const int result = ::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address));
+        QVERIFY(result == 0 || errno == EINPROGRESS);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), Burst, Deadline);
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+    for (const int fd : fds)
+        ::close(fd);
 }
 
 QTEST_GUILESS_MAIN(tst_RemotePeers)

@@ -31,6 +31,9 @@ public:
         : QTcpServer(parent), m_configuration(configuration), m_connected(std::move(connected))
     { }
 
+    // Connection `descriptor`, accepted for this server.
+    void take(qintptr descriptor) { incomingConnection(descriptor); }
+
 protected:
     void incomingConnection(qintptr descriptor) override
     {
@@ -66,6 +69,15 @@ void detail::abortSocket(QIODevice *socket)
     }
 }
 
+void detail::setReadLimit(QIODevice *socket, qint64 bytes)
+{
+    // Setting it also starts reading from the system again when the buffer has room.
+    if (auto *local = qobject_cast<QLocalSocket *>(socket))
+        local->setReadBufferSize(bytes);
+    else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
+        tcp->setReadBufferSize(bytes);
+}
+
 RemoteListener::RemoteListener(QRemoteObjectHost *host, QObject *parent)
     : RemoteListener(host, Options{}, parent)
 { }
@@ -81,13 +93,6 @@ RemoteListener::RemoteListener(QRemoteObjectHost *host, Options options, QObject
     d->deadlines->setInterval(
         std::clamp(shorter / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000)));
     connect(d->deadlines, &QTimer::timeout, this, &RemoteListener::checkDeadlines);
-    d->resumeAccepting = new QTimer(this);
-    d->resumeAccepting->setSingleShot(true);
-    d->resumeAccepting->setInterval(detail::RemoteLocalServer::RetryMs);
-    connect(d->resumeAccepting, &QTimer::timeout, this, [this] {
-        if (d->tcp)
-            d->tcp->resumeAccepting();
-    });
     if (host)
         host->setProperty(ListenerProperty, QVariant::fromValue(static_cast<QObject *>(this)));
 }
@@ -193,23 +198,38 @@ bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
         } else {
             server = new QTcpServer(this);
         }
+        // As deep a queue as local:'s: with Qt's 50, a burst of connects overflows it, and with
+        // SYN cookies a client that waits for the source to speak first (a Qt Remote Objects node
+        // does) holds a connection the source never sees.
+        server->setListenBacklogSize(4096); // the system caps it (Linux: net.core.somaxconn)
         if (!server->listen(address, quint16(url.port(0)))) {
             d->error = server->errorString();
             delete server;
             return false;
         }
-        // TLS connections come through beginHandshake(), from the server itself.
-        if (!wantsTls) {
-            connect(server, &QTcpServer::newConnection, this, [this, server] {
-                while (QTcpSocket *socket = server->nextPendingConnection())
-                    accepted(socket);
+        // Accepted as local: connections are (QTcpServer retries a failed accept() at once, for
+        // ever and without a word): the same pause, warning and count. TLS connections come
+        // through beginHandshake(), from the server.
+        auto *acceptor =
+            new detail::RemoteLocalServer([this](QIODevice *socket) { accepted(socket); },
+                                          [this](int error) { acceptFailed(qt_error_string(error)); }, this);
+        std::function<void(qintptr)> incoming;
+        if (wantsTls)
+            incoming = [server](qintptr fd) { static_cast<TlsServer *>(server)->take(fd); };
+        if (!acceptor->acceptFor(server, std::move(incoming))) {
+            delete acceptor; // where QTcpServer accepts by itself
+            if (!wantsTls) {
+                connect(server, &QTcpServer::newConnection, this, [this, server] {
+                    while (QTcpSocket *socket = server->nextPendingConnection())
+                        accepted(socket);
+                });
+            }
+            // Qt pauses accepting after the failures it reports: resumed after a pause.
+            connect(server, &QTcpServer::acceptError, this, [this, server] {
+                acceptFailed(server->errorString());
+                QTimer::singleShot(detail::RemoteLocalServer::RetryMs, server, &QTcpServer::resumeAccepting);
             });
         }
-        // Qt pauses accepting after a failed accept() (EMFILE...): resumed after a pause, as local:.
-        connect(server, &QTcpServer::acceptError, this, [this, server] {
-            acceptFailed(server->errorString());
-            d->resumeAccepting->start();
-        });
         d->tcp = server;
         d->address = url;
         d->address.setPort(server->serverPort());
@@ -303,10 +323,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     }
     socket->setParent(this);
     // Never more than one packet's limit (and a read's worth) buffered for a peer.
-    if (auto *local = qobject_cast<QLocalSocket *>(socket))
-        local->setReadBufferSize(d->options.maxPacketBytes + 65536);
-    else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
-        tcp->setReadBufferSize(d->options.maxPacketBytes + 65536);
+    setReadLimit(socket, d->readLimit());
     const quint64 id = g_nextConnection.fetch_add(1, std::memory_order_relaxed);
     // Qt calls these in connection order: ours, then Qt Remote Objects' reader, then ours again.
     connect(socket, &QIODevice::readyRead, this, [this, socket, id] {

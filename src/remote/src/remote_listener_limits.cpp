@@ -320,18 +320,11 @@ void RemoteListener::resumeReading(quint64 id)
     // (set while the buffer is still full, it stops again at once).
     QMetaObject::invokeMethod(
         socket,
-        [socket] {
+        [socket, limit = d->readLimit()] {
             if (socket->bytesAvailable() > 0)
                 Q_EMIT socket->readyRead();
-            if (auto *local = qobject_cast<QLocalSocket *>(socket)) {
-                const qint64 size = local->readBufferSize();
-                local->setReadBufferSize(0);
-                local->setReadBufferSize(size);
-            } else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket)) {
-                const qint64 size = tcp->readBufferSize();
-                tcp->setReadBufferSize(0);
-                tcp->setReadBufferSize(size);
-            }
+            setReadLimit(socket, 0);
+            setReadLimit(socket, limit);
         },
         Qt::QueuedConnection);
 }

@@ -146,6 +146,9 @@ inline qint64 queuedBytes(const QIODevice *socket)
 // Closes a connection so that it emits disconnected(): Qt Remote Objects forgets it only then.
 void abortSocket(QIODevice *socket);
 
+// The most a connection's socket buffers of what it reads from the system (0: no limit).
+void setReadLimit(QIODevice *socket, qint64 bytes);
+
 } // namespace rio::detail
 
 namespace rio {
@@ -158,6 +161,7 @@ struct RemoteListener::Private
     QTcpServer *tcp = nullptr;
     QUrl address;
     QString error;
+    qint64 readLimit() const { return options.maxPacketBytes + 65536; }
     // One per connection: what its packet not yet whole holds, and since when it made progress.
     struct Peer
     {
@@ -201,9 +205,8 @@ struct RemoteListener::Private
     QTimer *deadlines = nullptr;
     quint64 rejected = 0;
     quint64 acceptFailures = 0;
-    bool acceptFailing = false;        // since the last failed accept(), none succeeded
-    bool queuedCheckPosted = false;    // once per turn of the event loop in which shares wrote
-    QTimer *resumeAccepting = nullptr; // a TCP server after a failed accept()
+    bool acceptFailing = false;     // since the last failed accept(), none succeeded
+    bool queuedCheckPosted = false; // once per turn of the event loop in which shares wrote
     // What the host remotes, by name (addSource()): the packets that invoke them are screened.
     QHash<QString, QPointer<const QObject>> sources;
 

@@ -7,6 +7,7 @@
 #include <QLocalServer>
 #include <QLocalSocket>
 #include <QSocketNotifier>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
 
@@ -187,7 +188,7 @@ Holder holderOf(const QByteArray &path, const sockaddr_un &address)
 
 RemoteLocalServer::~RemoteLocalServer()
 {
-    if (m_fd < 0)
+    if (m_fd < 0 || m_forServer) // a QTcpServer's descriptor is its own
         return;
     ::close(m_fd);
     // The name is removed only while it is still this server's socket (a listener may have put its
@@ -317,7 +318,23 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
     m_fd = fd;
     m_inode = quint64(st.st_ino);
     m_path = target;
-    m_notifier = new QSocketNotifier(qintptr(fd), QSocketNotifier::Read, this);
+    startAccepting();
+    return true;
+}
+
+bool RemoteLocalServer::acceptFor(QTcpServer *server, std::function<void(qintptr)> incoming)
+{
+    server->pauseAccepting(); // for good: it is never resumed
+    m_fd = int(server->socketDescriptor());
+    m_forServer = true;
+    m_incoming = std::move(incoming);
+    startAccepting();
+    return true;
+}
+
+void RemoteLocalServer::startAccepting()
+{
+    m_notifier = new QSocketNotifier(qintptr(m_fd), QSocketNotifier::Read, this);
     connect(m_notifier, &QSocketNotifier::activated, this, &RemoteLocalServer::acceptPending);
     m_retry = new QTimer(this);
     m_retry->setSingleShot(true);
@@ -326,7 +343,6 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
         m_notifier->setEnabled(true);
         acceptPending();
     });
-    return true;
 }
 
 void RemoteLocalServer::acceptPending()
@@ -351,6 +367,13 @@ void RemoteLocalServer::acceptPending()
         // A QTcpSocket on the descriptor, as QLocalSocket has inside: its one buffer is what
         // setReadBufferSize() bounds (QLocalSocket buffers what is peeked or read in small pieces
         // on top of it, without a bound, and its inner socket then reads on).
+        if (m_incoming) {
+            if (setCloseOnExec(fd))
+                m_incoming(qintptr(fd));
+            else
+                ::close(fd);
+            continue;
+        }
         auto *socket = new QTcpSocket(this);
         if (!setCloseOnExec(fd) || !socket->setSocketDescriptor(qintptr(fd))) {
             ::close(fd);
@@ -394,6 +417,11 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
 }
 
 void RemoteLocalServer::acceptPending() { }
+
+bool RemoteLocalServer::acceptFor(QTcpServer *, std::function<void(qintptr)>)
+{
+    return false;
+}
 
 #endif
 

@@ -9,6 +9,7 @@
 QT_BEGIN_NAMESPACE
 class QIODevice;
 class QSocketNotifier;
+class QTcpServer;
 class QTimer;
 QT_END_NAMESPACE
 
@@ -40,6 +41,11 @@ public:
     /// replaced, by one of any number of racing listeners; nothing else is ever removed. False,
     /// with `error`, on failure, having created nothing.
     bool listen(const QString &name, QString *error);
+    /// Accepts instead of `server` (listening, TCP or TLS) from its descriptor, in the same way:
+    /// QTcpServer retries a failed accept() (EMFILE...) at once and for ever, without a signal.
+    /// Each connection's descriptor goes to `incoming` (none: a QTcpSocket on it goes to
+    /// `accepted`). False where that is not done (not Unix): `server` accepts by itself.
+    bool acceptFor(QTcpServer *server, std::function<void(qintptr)> incoming = {});
     /// The socket file's path (empty until listening).
     [[nodiscard]] QString path() const { return m_path; }
     /// The path QLocalSocket connects to for `name`.
@@ -47,9 +53,12 @@ public:
 
 private:
     void acceptPending();
+    void startAccepting();
 
     std::function<void(QIODevice *)> m_accepted;
     std::function<void(int)> m_failed;
+    std::function<void(qintptr)> m_incoming; // accepting for a QTcpServer: its descriptor, not ours
+    bool m_forServer = false;
     QString m_path;
     int m_fd = -1;
     quint64 m_inode = 0;

@@ -99,7 +99,7 @@ rio::RemoteSubscriberInfo other(const Source &source, quint64 bystander)
 
 } // namespace
 
-class tst_remote_attack4 : public QObject
+class tst_remote_relay_delivery : public QObject
 {
     Q_OBJECT
 
@@ -130,7 +130,7 @@ private Q_SLOTS:
 // A and C get every event of every other sender in each sender's order, nothing counted as
 // dropped; B's events are in order per sender, and what it misses is exactly its
 // droppedBySource() (the source kept running).
-void tst_remote_attack4::blockLosesNothingUncountedThroughAStallACutAndAReturn()
+void tst_remote_relay_delivery::blockLosesNothingUncountedThroughAStallACutAndAReturn()
 {
     constexpr qint64 N = 1500;
     constexpr qint64 M = 600;
@@ -200,7 +200,7 @@ void tst_remote_attack4::blockLosesNothingUncountedThroughAStallACutAndAReturn()
 // droppedBySource() is every event the source sent it after its first (its own events, which the
 // source does not echo, aside), and its droppedBySource() is what the source counted as dropped
 // for it; each sender's events arrive in order.
-void tst_remote_attack4::lossyCountersEqualWhatEachSubscriberMisses()
+void tst_remote_relay_delivery::lossyCountersEqualWhatEachSubscriberMisses()
 {
     constexpr qint64 N = 1500;
     constexpr qint64 M = 600;
@@ -264,7 +264,7 @@ void tst_remote_attack4::lossyCountersEqualWhatEachSubscriberMisses()
 
 // A worker waits in Block for a held subscriber (for ten minutes, were nothing to wake it); the
 // listener is destroyed (its connections close): the subscriber is gone, the wait ends.
-void tst_remote_attack4::blockWaitEndsWhenTheListenerGoes()
+void tst_remote_relay_delivery::blockWaitEndsWhenTheListenerGoes()
 {
     Source source(
         {.capacity = 8, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::minutes(10)});
@@ -290,7 +290,7 @@ void tst_remote_attack4::blockWaitEndsWhenTheListenerGoes()
 // The docs ask for a share to go before its registry, and say nothing of its host: a host (and
 // its listener) destroyed first, while a worker waits in Block for a held subscriber, ends the
 // wait; the share then notifies, counts and is destroyed without touching the host.
-void tst_remote_attack4::hostDestroyedBeforeItsShareWithASenderWaiting()
+void tst_remote_relay_delivery::hostDestroyedBeforeItsShareWithASenderWaiting()
 {
     Source source(
         {.capacity = 8, .overflow = rio::Overflow::Block, .blockTimeout = std::chrono::minutes(10)});
@@ -321,7 +321,7 @@ void tst_remote_attack4::hostDestroyedBeforeItsShareWithASenderWaiting()
 // The node of a RemoteRegistry destroyed first (a member order the docs do not forbid): the
 // registry says Disconnected at once; what it notifies runs its local handlers, is not sent and
 // is counted; it is destroyed without touching the node.
-void tst_remote_attack4::nodeDestroyedBeforeItsRemoteRegistry()
+void tst_remote_relay_delivery::nodeDestroyedBeforeItsRemoteRegistry()
 {
     Source source({});
     QVERIFY2(source.share, qPrintable(source.listener->errorString()));
@@ -346,7 +346,7 @@ void tst_remote_attack4::nodeDestroyedBeforeItsRemoteRegistry()
 // retainLatest with a backlog of 4 (DropOldest): a subscriber subscribes, and before it acquires
 // its channel the source notifies 9 more events. A subscriber that connects receives the retained
 // event first, then the events notified from then on (the backlog's drops spare the retained one).
-void tst_remote_attack4::retainedEventComesFirstDespiteAFullBacklog()
+void tst_remote_relay_delivery::retainedEventComesFirstDespiteAFullBacklog()
 {
     Source source({.capacity = 4, .retainLatest = true});
     QVERIFY2(source.share, qPrintable(source.listener->errorString()));
@@ -377,7 +377,7 @@ void tst_remote_attack4::retainedEventComesFirstDespiteAFullBacklog()
 // the old connection. REMOTE.md: the subscriber "resubscribes by itself when the source is back";
 // proving its secret, it takes its subscription over: what it misses is what went into the dead
 // link, in order and counted by droppedBySource(), and the old connection is dropped.
-void tst_remote_attack4::subscriberBackAfterAHalfOpenLinkIsServed()
+void tst_remote_relay_delivery::subscriberBackAfterAHalfOpenLinkIsServed()
 {
     constexpr qint64 N = 50;
     Source source({});
@@ -408,7 +408,7 @@ void tst_remote_attack4::subscriberBackAfterAHalfOpenLinkIsServed()
              qPrintable(rejected.at(0).at(0).toString()));
 }
 
-void tst_remote_attack4::takenOverSubscriptionRefusesTheOldConnection_data()
+void tst_remote_relay_delivery::takenOverSubscriptionRefusesTheOldConnection_data()
 {
     QTest::addColumn<int>("attempt");
     QTest::newRow("unsubscribe") << 0;
@@ -419,7 +419,7 @@ void tst_remote_attack4::takenOverSubscriptionRefusesTheOldConnection_data()
 // After a takeover the old connection can do nothing with the subscription: whether its call
 // reaches the source before its drop or not, the subscription stays the new connection's, the
 // bystander gets every event and none as the subscriber, and the old connection is dropped once.
-void tst_remote_attack4::takenOverSubscriptionRefusesTheOldConnection()
+void tst_remote_relay_delivery::takenOverSubscriptionRefusesTheOldConnection()
 {
     QFETCH(int, attempt);
     Source source({});
@@ -471,7 +471,7 @@ void tst_remote_attack4::takenOverSubscriptionRefusesTheOldConnection()
 // takes its subscription over: the backlog moves whole (nothing dropped at the source), the
 // worker's wait ends as the new connection reads, and what the subscriber misses is only what
 // went into the dead link, counted.
-void tst_remote_attack4::takeoverWhileABlockSenderWaitsKeepsTheBacklog()
+void tst_remote_relay_delivery::takeoverWhileABlockSenderWaitsKeepsTheBacklog()
 {
     constexpr qint64 N = 1500;
     Source source(
@@ -513,7 +513,7 @@ void tst_remote_attack4::takeoverWhileABlockSenderWaitsKeepsTheBacklog()
 // full. C's link goes half-open and C comes back on a new connection, taking its subscription
 // over: the paused connection is dropped, the new one is read, and once B reads again every
 // sender goes on.
-void tst_remote_attack4::takeoverOfAConnectionPausedUnderBlock()
+void tst_remote_relay_delivery::takeoverOfAConnectionPausedUnderBlock()
 {
     // More than the held link can absorb before B's backlog fills: the source's send buffer (up to
     // 4 MiB, net.ipv4.tcp_wmem) and the relay's receive buffer take about 4.5 MiB of 8 KiB events.
@@ -560,7 +560,7 @@ void tst_remote_attack4::takeoverOfAConnectionPausedUnderBlock()
 // The subscriber comes back while its old connection closes: whichever the source hears first
 // (a takeover, then a close that takes nothing; or a close, then a new subscription), the
 // subscription is the new connection's, receiving, and the new connection is never dropped.
-void tst_remote_attack4::takeoverRacesTheOldConnectionsClose()
+void tst_remote_relay_delivery::takeoverRacesTheOldConnectionsClose()
 {
     Source source({});
     QVERIFY2(source.share, qPrintable(source.listener->errorString()));
@@ -602,7 +602,7 @@ void tst_remote_attack4::takeoverRacesTheOldConnectionsClose()
 
 // Two connections present one subscriber's secret at once: the last the source hears holds the
 // subscription, the other and the first holder are dropped, and the bystander misses nothing.
-void tst_remote_attack4::twoConnectionsRaceToTakeOverOneSecret()
+void tst_remote_relay_delivery::twoConnectionsRaceToTakeOverOneSecret()
 {
     Source source({});
     QVERIFY2(source.share, qPrintable(source.listener->errorString()));
@@ -639,7 +639,7 @@ void tst_remote_attack4::twoConnectionsRaceToTakeOverOneSecret()
 // The library registers its own schemes (riolocal:, riotcp:) on the nodes it connects only: a
 // plain node in the same process cannot reach a listener through them, and Qt's client factory
 // knows none of them.
-void tst_remote_attack4::librarySchemesStayOffPlainNodes()
+void tst_remote_relay_delivery::librarySchemesStayOffPlainNodes()
 {
     QRemoteObjectHost host;
     auto *listener = new rio::RemoteListener(&host);
@@ -663,7 +663,7 @@ void tst_remote_attack4::librarySchemesStayOffPlainNodes()
 // Block for a held subscriber, and a subscriber whose queued (Latest) handlers have deliveries
 // pending while a flood arrives. Each quits at once, cleanly (under the sanitizers, with their
 // checks at exit).
-void tst_remote_attack4::processesExitWithWorkQueued()
+void tst_remote_relay_delivery::processesExitWithWorkQueued()
 {
     {
         auto [source, address] = startSource(QStringLiteral("tcp://127.0.0.1:0"),
@@ -706,14 +706,14 @@ void tst_remote_attack4::processesExitWithWorkQueued()
 // reads it again, to the end: C keeps its connection, every event it sent reaches the source, and
 // once B reads again each subscriber's events received plus those it counts as dropped are every
 // event, as the source counted.
-void tst_remote_attack4::relayedEventsDropForAStalledSubscriberAfterBlockTimeout_data()
+void tst_remote_relay_delivery::relayedEventsDropForAStalledSubscriberAfterBlockTimeout_data()
 {
     QTest::addColumn<bool>("healthyLoseNothing");
     QTest::newRow("sender read to the end") << false;
     QTest::newRow("healthy subscribers lose nothing") << true;
 }
 
-void tst_remote_attack4::relayedEventsDropForAStalledSubscriberAfterBlockTimeout()
+void tst_remote_relay_delivery::relayedEventsDropForAStalledSubscriberAfterBlockTimeout()
 {
     QFETCH(bool, healthyLoseNothing);
     constexpr qint64 M = 2000;
@@ -760,7 +760,7 @@ void tst_remote_attack4::relayedEventsDropForAStalledSubscriberAfterBlockTimeout
 
 // Delivery::Latest on the share, B held while the source notifies 2,000 events: once B reads
 // again it gets the newest, and coalescing is no drop (nothing counted on either side).
-void tst_remote_attack4::latestHeldSubscriberGetsTheNewestWithoutADrop()
+void tst_remote_relay_delivery::latestHeldSubscriberGetsTheNewestWithoutADrop()
 {
     Source source({.delivery = rio::Delivery::Latest});
     QVERIFY2(source.share, qPrintable(source.listener->errorString()));
@@ -782,5 +782,5 @@ void tst_remote_attack4::latestHeldSubscriberGetsTheNewestWithoutADrop()
     QCOMPARE(source.share->droppedCount(), quint64(0));
 }
 
-QTEST_MAIN(tst_remote_attack4)
-#include "tst_remote_attack4.moc"
+QTEST_MAIN(tst_remote_relay_delivery)
+#include "tst_remote_relay_delivery.moc"

@@ -263,7 +263,7 @@ private:
 
 } // namespace
 
-class tst_remote_attack7 : public QObject
+class tst_remote_budget_notifier_threads : public QObject
 {
     Q_OBJECT
 
@@ -273,7 +273,7 @@ private Q_SLOTS:
     void blockSenderWakesWhenTheBudgetDropsTheStalledSubscriber();
 };
 
-void tst_remote_attack7::burstsFromSeveralNotifierThreadsStayWithinTheBudget_data()
+void tst_remote_budget_notifier_threads::burstsFromSeveralNotifierThreadsStayWithinTheBudget_data()
 {
     QTest::addColumn<int>("threads");
     QTest::addColumn<int>("bytes");
@@ -292,7 +292,7 @@ void tst_remote_attack7::burstsFromSeveralNotifierThreadsStayWithinTheBudget_dat
 // connections legitimately hold (the connections' unsent bytes, this process's subscriber side:
 // 6 MiB); the stalled connection goes, the reader gets every event in
 // each producer's order (it reads on a thread of its own, as a subscriber in another process).
-void tst_remote_attack7::burstsFromSeveralNotifierThreadsStayWithinTheBudget()
+void tst_remote_budget_notifier_threads::burstsFromSeveralNotifierThreadsStayWithinTheBudget()
 {
     QFETCH(int, threads);
     QFETCH(int, bytes);
@@ -375,7 +375,7 @@ void tst_remote_attack7::burstsFromSeveralNotifierThreadsStayWithinTheBudget()
 // the stalled backlog's room; then another worker fills the other share past the budget. The
 // budget drops the stalled connection, the waiting sender goes on (long before blockTimeout), and
 // the reader gets all 1,000 in order, nothing counted as dropped.
-void tst_remote_attack7::blockSenderWakesWhenTheBudgetDropsTheStalledSubscriber()
+void tst_remote_budget_notifier_threads::blockSenderWakesWhenTheBudgetDropsTheStalledSubscriber()
 {
     constexpr qint64 Events = 1000;
     constexpr std::size_t Capacity = 64;
@@ -438,5 +438,5 @@ void tst_remote_attack7::blockSenderWakesWhenTheBudgetDropsTheStalledSubscriber(
     staller.reset();
 }
 
-QTEST_GUILESS_MAIN(tst_remote_attack7)
-#include "tst_remote_attack7.moc"
+QTEST_GUILESS_MAIN(tst_remote_budget_notifier_threads)
+#include "tst_remote_budget_notifier_threads.moc"

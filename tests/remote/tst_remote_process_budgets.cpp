@@ -318,7 +318,7 @@ private:
 
 } // namespace
 
-class tst_remote_attack5 : public QObject
+class tst_remote_process_budgets : public QObject
 {
     Q_OBJECT
 
@@ -345,7 +345,7 @@ private Q_SLOTS:
 // 1,024. The connection goes once, what the source's heap holds
 // meanwhile stays within the budget (an entry is counted by its bytes, so the bytes are allocated
 // to their size), and a reader beside it gets every event.
-void tst_remote_attack5::unreadySubscriptionsBacklogsStayWithinTheBudget()
+void tst_remote_process_budgets::unreadySubscriptionsBacklogsStayWithinTheBudget()
 {
     constexpr qint64 BudgetKiB = 8 * 1024;
     constexpr int Rounds = 16;
@@ -395,7 +395,7 @@ void tst_remote_attack5::unreadySubscriptionsBacklogsStayWithinTheBudget()
     QCOMPARE(reader.registry->state(), rio::RemoteSubscriber::State::Connected);
 }
 
-void tst_remote_attack5::eventsFromAnotherThreadWhileTheSharesThreadIsBusyStayBounded_data()
+void tst_remote_process_budgets::eventsFromAnotherThreadWhileTheSharesThreadIsBusyStayBounded_data()
 {
     QTest::addColumn<int>("delivery");
     QTest::addColumn<int>("overflow");
@@ -410,7 +410,7 @@ void tst_remote_attack5::eventsFromAnotherThreadWhileTheSharesThreadIsBusyStayBo
 // thread is busy (it waits for the worker: a long handler, a slow slot). What waits for the turn
 // stays within the subscriber's capacity (the events' bytes allocated to their size), and the
 // subscriber's gaps are the drops the source counted.
-void tst_remote_attack5::eventsFromAnotherThreadWhileTheSharesThreadIsBusyStayBounded()
+void tst_remote_process_budgets::eventsFromAnotherThreadWhileTheSharesThreadIsBusyStayBounded()
 {
     QFETCH(int, delivery);
     QFETCH(int, overflow);
@@ -460,7 +460,7 @@ void tst_remote_attack5::eventsFromAnotherThreadWhileTheSharesThreadIsBusyStayBo
 // connection is at its high-water mark, each share notifies 15 events of 4 KiB: each backlog
 // holds about 62 KiB (below one report step), all of them about 15.5 MiB, against a budget of
 // 4 MiB. The connection goes, once, and a reader of every share keeps its connection.
-void tst_remote_attack5::smallBacklogsOfManySubscriptionsAndSharesAddUpToTheBudget()
+void tst_remote_process_budgets::smallBacklogsOfManySubscriptionsAndSharesAddUpToTheBudget()
 {
     constexpr int Shares = 8;
     constexpr int PerShare = 32;
@@ -524,7 +524,7 @@ void tst_remote_attack5::smallBacklogsOfManySubscriptionsAndSharesAddUpToTheBudg
 // 4 KiB (12 MiB counted for each) against a budget of 8 MiB. Nothing is lost uncounted: each
 // subscriber gets or counts as a gap every event. Whether subscribers that read keep their
 // connection through such a burst is the open part (see the skip at the end).
-void tst_remote_attack5::burstOnTheSharesThreadBeyondTheBudget()
+void tst_remote_process_budgets::burstOnTheSharesThreadBeyondTheBudget()
 {
     constexpr qint64 N = 3000;
     Source source({}, {.backlogBytesBudget = qint64(8) << 20});
@@ -564,7 +564,7 @@ void tst_remote_attack5::burstOnTheSharesThreadBeyondTheBudget()
 // connection holding part of a backlog; the last one reads it out. The budget still counts what
 // a stalled connection holds from then on: it goes once its backlog holds the budget, and what
 // the source's heap held stays within it.
-void tst_remote_attack5::takeoversKeepTheBacklogCounted()
+void tst_remote_process_budgets::takeoversKeepTheBacklogCounted()
 {
     constexpr qint64 BudgetKiB = 8 * 1024;
     constexpr int Takeovers = 5;
@@ -638,7 +638,7 @@ void tst_remote_attack5::takeoversKeepTheBacklogCounted()
 // channel's name acquires it first and calls ready(). The peer goes with one warning, the
 // subscription stays not receiving, nothing is sent for it until its own connection acquires the
 // channel, and then every event reaches it.
-void tst_remote_attack5::readyOnAChannelNotYetAcquiredByItsSubscriber()
+void tst_remote_process_budgets::readyOnAChannelNotYetAcquiredByItsSubscriber()
 {
     const QByteArray secret = secretFor(0x5ead);
     Source source({}, {});
@@ -678,7 +678,7 @@ void tst_remote_attack5::readyOnAChannelNotYetAcquiredByItsSubscriber()
 // reader of each share reads. Both shares notify events of 4 KiB in steps that let the readers
 // read: the hoarder's connections go, one warning each naming one of them, the readers stay and
 // get every event in order.
-void tst_remote_attack5::hoardersOnTwoListenersGoAndTheirReadersStay()
+void tst_remote_process_budgets::hoardersOnTwoListenersGoAndTheirReadersStay()
 {
     constexpr int Connections = 2; // per listener
     constexpr int PerConnection = 8;
@@ -744,7 +744,7 @@ void tst_remote_attack5::hoardersOnTwoListenersGoAndTheirReadersStay()
 // notifies 5,000 events: its backlog keeps them (it stays whole, up to `capacity`, not the 1,024
 // of a subscription that never acquired its channel: the subscriber may be back), every event is
 // pending, sent or counted as dropped, and the subscription goes within the deadline.
-void tst_remote_attack5::takenOverByAConnectionThatNeverAcquires()
+void tst_remote_process_budgets::takenOverByAConnectionThatNeverAcquires()
 {
     constexpr qint64 N = 5000;
     const QByteArray secret = secretFor(0x7e57);
@@ -781,7 +781,7 @@ void tst_remote_attack5::takenOverByAConnectionThatNeverAcquires()
 // it subscribed (about 61 KiB each, different events from the others'), about 2.9 MiB in all if
 // nothing counted them. What the backlogs hold (their entries, as the share reports them) stays
 // within the budget and one report step per connection.
-void tst_remote_attack5::backlogsBelowOneReportStepOnManyConnections()
+void tst_remote_process_budgets::backlogsBelowOneReportStepOnManyConnections()
 {
     constexpr int Connections = 48;
     constexpr qint64 Budget = qint64(1) << 20;
@@ -824,7 +824,7 @@ void tst_remote_attack5::backlogsBelowOneReportStepOnManyConnections()
 // within a budget of 8 MiB); then the application notifies a burst of 200 events of 4 KiB on
 // another share's thread, whose reader holds them until the thread's next turn (about 810 KiB).
 // One of the peer's connections should go, not the reader's.
-void tst_remote_attack5::manySmallHoardersAndASubscriberWithABurst()
+void tst_remote_process_budgets::manySmallHoardersAndASubscriberWithABurst()
 {
     constexpr int Connections = 32;
     Source source({}, {.backlogBytesBudget = qint64(8) << 20}, 2);
@@ -864,5 +864,5 @@ void tst_remote_attack5::manySmallHoardersAndASubscriberWithABurst()
         QVERIFY2(!reason.contains(readerName + u','), qPrintable(reason));
 }
 
-QTEST_MAIN(tst_remote_attack5)
-#include "tst_remote_attack5.moc"
+QTEST_MAIN(tst_remote_process_budgets)
+#include "tst_remote_process_budgets.moc"

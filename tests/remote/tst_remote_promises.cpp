@@ -275,7 +275,7 @@ int plainChild(const QString &mode, const QString &url)
 
 } // namespace
 
-class tst_remote_attack : public QObject
+class tst_remote_promises : public QObject
 {
     Q_OBJECT
 
@@ -305,7 +305,7 @@ private Q_SLOTS:
     void budgetShedsAListenerOnAnotherThread();
 };
 
-void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource_data()
+void tst_remote_promises::plainConnectToNodeSubscribesToAListenerSource_data()
 {
     QTest::addColumn<bool>("tcp");
     QTest::newRow("local") << false;
@@ -313,7 +313,7 @@ void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource_data()
 }
 
 // REMOTE.md: "A node connected with Qt's own connectToNode() to a local: or tcp: source works too".
-void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource()
+void tst_remote_promises::plainConnectToNodeSubscribesToAListenerSource()
 {
     QFETCH(bool, tcp);
     Source source(tcp ? QStringLiteral("tcp://127.0.0.1:0") : uniqueLocalUrl());
@@ -331,7 +331,7 @@ void tst_remote_attack::plainConnectToNodeSubscribesToAListenerSource()
     QTRY_VERIFY_WITH_TIMEOUT(atSource.contains(100) && rio.received.contains(100), Deadline);
 }
 
-void tst_remote_attack::plainQtPeerInAnotherProcessBesideAShare_data()
+void tst_remote_promises::plainQtPeerInAnotherProcessBesideAShare_data()
 {
     QTest::addColumn<bool>("tcp");
     QTest::newRow("local") << false;
@@ -342,7 +342,7 @@ void tst_remote_attack::plainQtPeerInAnotherProcessBesideAShare_data()
 // transports". This process shares and subscribes through RegistryIO, and talks plain Qt Remote
 // Objects with another process that has only Qt: as its node (to a host here), and as its host
 // (to a node here), each call answered.
-void tst_remote_attack::plainQtPeerInAnotherProcessBesideAShare()
+void tst_remote_promises::plainQtPeerInAnotherProcessBesideAShare()
 {
     if constexpr (UnderThreadSanitizer)
         QSKIP("Qt 6.4's QProcess cannot start a child under ThreadSanitizer");
@@ -391,7 +391,7 @@ void tst_remote_attack::plainQtPeerInAnotherProcessBesideAShare()
     QVERIFY(served(source, subscriber, 2));
 }
 
-void tst_remote_attack::connectToSourceSubscribesToAPlainQtHost_data()
+void tst_remote_promises::connectToSourceSubscribesToAPlainQtHost_data()
 {
     QTest::addColumn<bool>("tcp");
     QTest::newRow("local") << false;
@@ -400,7 +400,7 @@ void tst_remote_attack::connectToSourceSubscribesToAPlainQtHost_data()
 
 // A share on a host without a RemoteListener ("On a host whose connections a RemoteListener does
 // not own ... as plain Qt Remote Objects would"), subscribed to through connectToSource.
-void tst_remote_attack::connectToSourceSubscribesToAPlainQtHost()
+void tst_remote_promises::connectToSourceSubscribesToAPlainQtHost()
 {
     QFETCH(bool, tcp);
     const QString url = tcp ? freeTcpUrl() : uniqueLocalUrl();
@@ -428,7 +428,7 @@ void tst_remote_attack::connectToSourceSubscribesToAPlainQtHost()
 
 // "a live server's never is [replaced] (a second daemon fails to listen)"; "A socket file left by a
 // killed process is replaced"; bad input is a clear error that changes nothing.
-void tst_remote_attack::listenHoldsItsNameAndRefusesBadUrls()
+void tst_remote_promises::listenHoldsItsNameAndRefusesBadUrls()
 {
     const QString url = uniqueLocalUrl();
     const QString path = socketPath(url);
@@ -484,7 +484,7 @@ void tst_remote_attack::listenHoldsItsNameAndRefusesBadUrls()
 // REMOTE.md: "of processes that race to listen on one name exactly one does": four processes
 // started at once on a fresh name, four more on the name the winner holds (none listens), then,
 // the winner killed, four on the socket it left (one replaces it).
-void tst_remote_attack::racingProcessesListenOnceOnAName()
+void tst_remote_promises::racingProcessesListenOnceOnAName()
 {
     if constexpr (UnderThreadSanitizer)
         QSKIP("Qt 6.4's QProcess cannot start a child under ThreadSanitizer");
@@ -538,7 +538,7 @@ void tst_remote_attack::racingProcessesListenOnceOnAName()
 // SECURITY.md: "A TCP or TLS listener resumes accepting 100 ms after a failed accept() (Qt pauses
 // it), with the same warning and count": a burst of connections while the process is at its
 // open-file limit is served once descriptors are free.
-void tst_remote_attack::tcpListenerSurvivesABurstAtTheFileLimit()
+void tst_remote_promises::tcpListenerSurvivesABurstAtTheFileLimit()
 {
     Source source(QStringLiteral("tcp://127.0.0.1:0"));
     QVERIFY2(source.share, qPrintable(source.listener->errorString()));
@@ -565,7 +565,7 @@ void tst_remote_attack::tcpListenerSurvivesABurstAtTheFileLimit()
 
 // REMOTE.md: a peer that "calls ready on another connection's channel ... is disconnected with a
 // warning (peerRejected, rejectedCount()), and nothing else changes".
-void tst_remote_attack::readyOnAnotherConnectionsChannelDropsThatPeer()
+void tst_remote_promises::readyOnAnotherConnectionsChannelDropsThatPeer()
 {
     Source source(uniqueLocalUrl());
     QVERIFY(source.share);
@@ -597,7 +597,7 @@ void tst_remote_attack::readyOnAnotherConnectionsChannelDropsThatPeer()
     QVERIFY(served(source, victim, 2));
 }
 
-void tst_remote_attack::dribblingPeerIsDroppedAtItsDeadline_data()
+void tst_remote_promises::dribblingPeerIsDroppedAtItsDeadline_data()
 {
     QTest::addColumn<bool>("handshake");
     QTest::newRow("before its first packet") << true;
@@ -607,7 +607,7 @@ void tst_remote_attack::dribblingPeerIsDroppedAtItsDeadline_data()
 // "handshakeTimeout: it has sent no whole packet this long after it connected"; "progressTimeout:
 // it holds part of a packet and completes none for this long". A peer that sends one byte of a
 // large packet every 20 ms keeps sending but completes nothing.
-void tst_remote_attack::dribblingPeerIsDroppedAtItsDeadline()
+void tst_remote_promises::dribblingPeerIsDroppedAtItsDeadline()
 {
     QFETCH(bool, handshake);
     rio::RemoteListener::Options limits;
@@ -648,7 +648,7 @@ void tst_remote_attack::dribblingPeerIsDroppedAtItsDeadline()
 // "a well-behaved subscriber, even a stalled one, never comes near maxQueuedBytes, since shares
 // write to a connection only while it has less than highWaterBytes (1 MiB) waiting". One subscriber
 // node subscribed to 16 shares of one host, stalled while each share gets large events.
-void tst_remote_attack::stalledSubscriberOfManySharesIsNeverDropped()
+void tst_remote_promises::stalledSubscriberOfManySharesIsNeverDropped()
 {
     constexpr int Shares = 16;
     constexpr int Rounds = 3;
@@ -713,7 +713,7 @@ void tst_remote_attack::stalledSubscriberOfManySharesIsNeverDropped()
 // Another peer subscribes and unsubscribes over and over (within every limit: one subscription at
 // a time) beside a subscriber stalled at its high-water mark: its connection grows by no more than
 // that per churn, it keeps its connection below maxQueuedBytes, and gets every event once it reads.
-void tst_remote_attack::stalledSubscriberPaysAFewBytesPerChurnOfOthers()
+void tst_remote_promises::stalledSubscriberPaysAFewBytesPerChurnOfOthers()
 {
     rio::RemoteListener::Options limits;
     limits.maxQueuedBytes = qint64(2) << 20;
@@ -795,7 +795,7 @@ void tst_remote_attack::stalledSubscriberPaysAFewBytesPerChurnOfOthers()
 // of the process: those with the most go, one by one, until it holds". Three peers send Pings with
 // 32 KiB names and never read the Pongs, each staying under maxQueuedBytes, beside a stalled
 // subscriber at its high-water mark: flooders go, one warning each, the subscriber stays.
-void tst_remote_attack::queuedBudgetDropsTheFloodersNotAStalledSubscriber()
+void tst_remote_promises::queuedBudgetDropsTheFloodersNotAStalledSubscriber()
 {
     rio::RemoteListener::Options limits;
     limits.maxQueuedBytes = qint64(3) << 20;
@@ -866,7 +866,7 @@ void tst_remote_attack::queuedBudgetDropsTheFloodersNotAStalledSubscriber()
 // again"; the Qt workaround table: RemoteListener emits the device's disconnected() itself for a
 // connection whose signals it blocked (paused). A sender that closes while paused is forgotten
 // at once (not when the stalled subscriber reads again or at blockTimeout).
-void tst_remote_attack::senderThatClosesWhileItsReadingIsPausedIsForgotten()
+void tst_remote_promises::senderThatClosesWhileItsReadingIsPausedIsForgotten()
 {
     Source source(
         uniqueLocalUrl(), {},
@@ -942,7 +942,7 @@ struct RawPeer
 // ... takes the subscription over", and the connection that held it "is dropped with one
 // warning". The bystander keeps its subscription and gets every event; the subscription's
 // control is the new connection's (its unsubscribe works, and costs it nothing).
-void tst_remote_attack::secondConnectionWithTheSameSecretTakesTheSubscriptionOver()
+void tst_remote_promises::secondConnectionWithTheSameSecretTakesTheSubscriptionOver()
 {
     Source source(uniqueLocalUrl());
     QVERIFY(source.share);
@@ -981,7 +981,7 @@ void tst_remote_attack::secondConnectionWithTheSameSecretTakesTheSubscriptionOve
 
 // Unsubscribing a key nobody subscribed with, or one's own key twice, is no attack on anyone:
 // whatever the source does with that connection, the other subscribers keep theirs.
-void tst_remote_attack::unsubscribeOfAnUnknownOrOwnKeyChangesNothingElse()
+void tst_remote_promises::unsubscribeOfAnUnknownOrOwnKeyChangesNothingElse()
 {
     Source source(uniqueLocalUrl());
     QVERIFY(source.share);
@@ -1010,14 +1010,14 @@ void tst_remote_attack::unsubscribeOfAnUnknownOrOwnKeyChangesNothingElse()
 // by one, until it holds (a peer that keeps the budget by trickling packets goes, not the
 // subscriber whose large event passed it)". The hoarders are on a second listener of the process
 // (say the daemon's tcp:// one beside its local: one), with the same budget or a larger one.
-void tst_remote_attack::incompleteBudgetAcrossListenersSparesTheSubscriber_data()
+void tst_remote_promises::incompleteBudgetAcrossListenersSparesTheSubscriber_data()
 {
     QTest::addColumn<bool>("sameBudget");
     QTest::newRow("same budget") << true;
     QTest::newRow("larger budget there") << false;
 }
 
-void tst_remote_attack::incompleteBudgetAcrossListenersSparesTheSubscriber()
+void tst_remote_promises::incompleteBudgetAcrossListenersSparesTheSubscriber()
 {
     QFETCH(bool, sameBudget);
     rio::RemoteListener::Options tight;
@@ -1081,7 +1081,7 @@ void tst_remote_attack::incompleteBudgetAcrossListenersSparesTheSubscriber()
 // The same for queuedBytesBudget ("across every listener of the process: those with the most go"):
 // two flooders on another listener of the process hold 1.8 MiB of Pongs each, then a subscriber
 // of this listener stalls and its connection fills to the high-water mark (1 MiB).
-void tst_remote_attack::queuedBudgetAcrossListenersSparesTheStalledSubscriber()
+void tst_remote_promises::queuedBudgetAcrossListenersSparesTheStalledSubscriber()
 {
     rio::RemoteListener::Options limits;
     limits.maxQueuedBytes = qint64(3) << 20;
@@ -1155,14 +1155,14 @@ void tst_remote_attack::queuedBudgetAcrossListenersSparesTheStalledSubscriber()
 // passed: its connection is dropped there once it runs again, and until then it no longer counts
 // (the subscriber whose event passed the budget is not dropped for it). Destroyed before it runs
 // again, the listener takes the drop with it.
-void tst_remote_attack::budgetShedsAListenerOnAnotherThread_data()
+void tst_remote_promises::budgetShedsAListenerOnAnotherThread_data()
 {
     QTest::addColumn<bool>("destroyFirst");
     QTest::newRow("dropped there") << false;
     QTest::newRow("listener destroyed first") << true;
 }
 
-void tst_remote_attack::budgetShedsAListenerOnAnotherThread()
+void tst_remote_promises::budgetShedsAListenerOnAnotherThread()
 {
     QFETCH(bool, destroyFirst);
     rio::RemoteListener::Options limits;
@@ -1276,8 +1276,8 @@ int main(int argc, char **argv)
         return listenChild(QString::fromLocal8Bit(argv[2]));
     if (argc == 4 && QByteArray(argv[1]) == "--plain")
         return plainChild(QString::fromLocal8Bit(argv[2]), QString::fromLocal8Bit(argv[3]));
-    tst_remote_attack test;
+    tst_remote_promises test;
     QTEST_SET_MAIN_SOURCE_PATH
     return QTest::qExec(&test, argc, argv);
 }
-#include "tst_remote_attack.moc"
+#include "tst_remote_promises.moc"

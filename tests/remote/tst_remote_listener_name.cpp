@@ -223,7 +223,7 @@ rlim_t lowestFreeDescriptor(pid_t pid)
 
 } // namespace
 
-class tst_remote_attack3 : public QObject
+class tst_remote_listener_name : public QObject
 {
     Q_OBJECT
 
@@ -253,14 +253,14 @@ private Q_SLOTS:
     void blockedRelayHoldsOneReadOfTheSender();
 };
 
-void tst_remote_attack3::init()
+void tst_remote_listener_name::init()
 {
     // Every case but the threads of one process starts other processes.
     if (UnderThreadSanitizer && qstrcmp(QTest::currentTestFunction(), "threadsOfOneProcessListenOnce") != 0)
         QSKIP("Qt 6.4's QProcess cannot start a child under ThreadSanitizer");
 }
 
-void tst_remote_attack3::lockFileThatIsNotALockIsLeftAlone_data()
+void tst_remote_listener_name::lockFileThatIsNotALockIsLeftAlone_data()
 {
     QTest::addColumn<QString>("kind");
     for (const char *kind : {"data", "user-only data", "readable by others", "fifo", "directory",
@@ -272,7 +272,7 @@ void tst_remote_attack3::lockFileThatIsNotALockIsLeftAlone_data()
 // nothing else is ever removed. A file at <name>.lock that a listener would not have made is left
 // as it was (type, inode, bytes), and listen() fails with an error naming it, also once the
 // listener is destroyed (which removes a lock file of its own).
-void tst_remote_attack3::lockFileThatIsNotALockIsLeftAlone()
+void tst_remote_listener_name::lockFileThatIsNotALockIsLeftAlone()
 {
     QFETCH(QString, kind);
     QTemporaryDir dir;
@@ -321,7 +321,7 @@ void tst_remote_attack3::lockFileThatIsNotALockIsLeftAlone()
     QCOMPARE(snapshot(dir.path()), before);
 }
 
-void tst_remote_attack3::failedListenLeavesNothingBehind_data()
+void tst_remote_listener_name::failedListenLeavesNothingBehind_data()
 {
     QTest::addColumn<QString>("kind");
     for (const char *kind : {"file", "symlink to a file", "dangling symlink", "symlink to a stale socket",
@@ -333,7 +333,7 @@ void tst_remote_attack3::failedListenLeavesNothingBehind_data()
 // <name>.lock, a second listener fails in bounded time with an error naming the lock, the holder's
 // destructor returns in bounded time (leaving its socket, which a later listener replaces), and
 // once the lock is let go the name is taken again.
-void tst_remote_attack3::lockHeldForeverFailsListenAndDestroyInTime()
+void tst_remote_listener_name::lockHeldForeverFailsListenAndDestroyInTime()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
@@ -363,7 +363,7 @@ void tst_remote_attack3::lockHeldForeverFailsListenAndDestroyInTime()
 
 // "Bad input: a clear error, changes nothing": a name held by something listen() must not replace
 // fails with an error, and the folder holds what it held (no lock file, no private folder left).
-void tst_remote_attack3::failedListenLeavesNothingBehind()
+void tst_remote_listener_name::failedListenLeavesNothingBehind()
 {
     QFETCH(QString, kind);
     QTemporaryDir dir;
@@ -402,7 +402,7 @@ void tst_remote_attack3::failedListenLeavesNothingBehind()
 
 // "A socket file left by a killed process of the same user is replaced": another user's socket,
 // live or not, is never removed (as root, the kernel would let listen() remove it).
-void tst_remote_attack3::staleSocketOfAnotherUserIsLeftAlone()
+void tst_remote_listener_name::staleSocketOfAnotherUserIsLeftAlone()
 {
     if (::geteuid() != 0)
         QSKIP("making a socket of another user needs root (without it, the sticky temporary folder "
@@ -423,7 +423,7 @@ void tst_remote_attack3::staleSocketOfAnotherUserIsLeftAlone()
     QCOMPARE(snapshot(dir.path()), before);
 }
 
-void tst_remote_attack3::listenerOfAnotherUserChangesNothing_data()
+void tst_remote_listener_name::listenerOfAnotherUserChangesNothing_data()
 {
     QTest::addColumn<QString>("kind");
     for (const char *kind : {"folder not writable", "stale socket", "live server", "lock file"})
@@ -433,7 +433,7 @@ void tst_remote_attack3::listenerOfAnotherUserChangesNothing_data()
 // A listener of another user (nobody, started with setpriv) on a name where it may not create
 // files, or whose socket or lock file is this user's, live or not: a clear error, and the folder
 // holds what it held (the live server still serves).
-void tst_remote_attack3::listenerOfAnotherUserChangesNothing()
+void tst_remote_listener_name::listenerOfAnotherUserChangesNothing()
 {
     QFETCH(QString, kind);
     if (::geteuid() != 0 || QStandardPaths::findExecutable(QStringLiteral("setpriv")).isEmpty())
@@ -475,7 +475,7 @@ void tst_remote_attack3::listenerOfAnotherUserChangesNothing()
 
 // A name given as an absolute path listens there (user-only) and a subscriber of the same URL gets
 // its events; a path longer than a socket address holds is a clear error that creates nothing.
-void tst_remote_attack3::absoluteNamesAndNamesTooLong()
+void tst_remote_listener_name::absoluteNamesAndNamesTooLong()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
@@ -518,7 +518,7 @@ void tst_remote_attack3::absoluteNamesAndNamesTooLong()
 // A socket address holds 107 bytes of path (Qt 6.4's QLocalSocket connects to 106 at most): a name
 // whose path fits listens and is reached, also deep in a folder where the private folder it is
 // bound in first (beside it) would not fit.
-void tst_remote_attack3::longestNameThatFitsListens()
+void tst_remote_listener_name::longestNameThatFitsListens()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
@@ -541,7 +541,7 @@ void tst_remote_attack3::longestNameThatFitsListens()
 
 // The harness the races below rely on: a child that printed its answer and ended before this
 // process read it still gives that answer.
-void tst_remote_attack3::childLineWrittenBeforeItEndsIsRead()
+void tst_remote_listener_name::childLineWrittenBeforeItEndsIsRead()
 {
     Child child({QStringLiteral("--hold"), QStringLiteral("local:")});
     siginfo_t info{};
@@ -551,7 +551,7 @@ void tst_remote_attack3::childLineWrittenBeforeItEndsIsRead()
 
 // REMOTE.md: "of processes that race to listen on one name exactly one does": sixteen at once on a
 // fresh name, then sixteen on the socket the winner left when it was killed.
-void tst_remote_attack3::sixteenRacersListenOnce()
+void tst_remote_listener_name::sixteenRacersListenOnce()
 {
     for (int round = 0, n = rounds("RIO_REMOTE_LISTEN_RACES", 2); round < n; ++round) {
         const QString url = uniqueLocalUrl();
@@ -569,7 +569,7 @@ void tst_remote_attack3::sixteenRacersListenOnce()
     }
 }
 
-void tst_remote_attack3::racersWhileTheHolderIsDestroyedOrKilled_data()
+void tst_remote_listener_name::racersWhileTheHolderIsDestroyedOrKilled_data()
 {
     QTest::addColumn<bool>("kill");
     QTest::newRow("destroyed") << false;
@@ -580,7 +580,7 @@ void tst_remote_attack3::racersWhileTheHolderIsDestroyedOrKilled_data()
 // its socket and lock file) or killed: at most one of them listens, and the name then leads to
 // it (the holder's destructor never removes a winner's socket); if none did, the name is free.
 // Never two live listeners on one name.
-void tst_remote_attack3::racersWhileTheHolderIsDestroyedOrKilled()
+void tst_remote_listener_name::racersWhileTheHolderIsDestroyedOrKilled()
 {
     QFETCH(bool, kill);
     for (int round = 0, n = rounds("RIO_REMOTE_LISTEN_RACES", 6); round < n; ++round) {
@@ -614,7 +614,7 @@ void tst_remote_attack3::racersWhileTheHolderIsDestroyedOrKilled()
 // open-file limit". The holder (another process) is held at its open-file limit, so accept() fails
 // there, and its backlog is filled until connect() says EAGAIN: a second listener still finds the
 // name live, and once the holder may open files again it accepts the connections that waited.
-void tst_remote_attack3::holderAtItsFileLimitWithAFullBacklogKeepsItsName()
+void tst_remote_listener_name::holderAtItsFileLimitWithAFullBacklogKeepsItsName()
 {
     // The backlog holds SOMAXCONN (4096 here) connections: this process needs that many sockets.
     rlimit own{};
@@ -688,7 +688,7 @@ void tst_remote_attack3::holderAtItsFileLimitWithAFullBacklogKeepsItsName()
 // One process, eight threads, each with its own host and listener, listen on one fresh name at
 // once: exactly one does (the lock is taken per open file, not per process); after each thread
 // destroys its listener, the name is free again.
-void tst_remote_attack3::threadsOfOneProcessListenOnce()
+void tst_remote_listener_name::threadsOfOneProcessListenOnce()
 {
     for (int round = 0, n = rounds("RIO_REMOTE_LISTEN_RACES", 10); round < n; ++round) {
         const QString url = uniqueLocalUrl();
@@ -726,7 +726,7 @@ void tst_remote_attack3::threadsOfOneProcessListenOnce()
 // close at once (before or after the source accepts them, some while it is at its open-file
 // limit): the source keeps its name and its single instance, forgets every one of them, and
 // serves a subscriber.
-void tst_remote_attack3::sourceSurvivesBurstsOfShortConnectionsAtItsFileLimit()
+void tst_remote_listener_name::sourceSurvivesBurstsOfShortConnectionsAtItsFileLimit()
 {
     const QString url = uniqueLocalUrl();
     auto started = startSource(url, {QStringLiteral("--handlers"), QStringLiteral("none")});
@@ -800,14 +800,14 @@ void tst_remote_attack3::sourceSurvivesBurstsOfShortConnectionsAtItsFileLimit()
 // 680 MiB), on its own thread (which gives the listener no turn of its event loop meanwhile) or on another.
 // The connection is dropped once, what the source holds stays within the budget, is given back, and a
 // subscriber that reads gets every event.
-void tst_remote_attack3::oneConnectionsSubscriptionsStayWithinTheBacklogBudget_data()
+void tst_remote_listener_name::oneConnectionsSubscriptionsStayWithinTheBacklogBudget_data()
 {
     QTest::addColumn<QByteArray>("notify");
     QTest::newRow("on the share's thread") << QByteArray("notify");
     QTest::newRow("on another thread") << QByteArray("notifyThread");
 }
 
-void tst_remote_attack3::oneConnectionsSubscriptionsStayWithinTheBacklogBudget()
+void tst_remote_listener_name::oneConnectionsSubscriptionsStayWithinTheBacklogBudget()
 {
     QFETCH(QByteArray, notify);
 #ifdef RIO_REMOTE_ASAN
@@ -922,7 +922,7 @@ void tst_remote_attack3::oneConnectionsSubscriptionsStayWithinTheBacklogBudget()
 // one count in rejectedCount()". 300 connections each send the first bytes of a TLS record and
 // stop: each is dropped once, what the source holds for them meanwhile stays within 256 KiB a
 // connection, and it is given back once they are gone.
-void tst_remote_attack3::unfinishedTlsHandshakesAreBoundedAndFreed()
+void tst_remote_listener_name::unfinishedTlsHandshakesAreBoundedAndFreed()
 {
 #ifdef RIO_REMOTE_ASAN
     QSKIP("under AddressSanitizer the allocator is not glibc's: mallinfo2() says nothing");
@@ -973,7 +973,7 @@ void tst_remote_attack3::unfinishedTlsHandshakesAreBoundedAndFreed()
              qPrintable(QString::number(after.value("heap") - heapBefore)));
 }
 
-void tst_remote_attack3::blockedRelayHoldsOneReadOfTheSender_data()
+void tst_remote_listener_name::blockedRelayHoldsOneReadOfTheSender_data()
 {
     addTransportRows();
     QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
@@ -985,7 +985,7 @@ void tst_remote_attack3::blockedRelayHoldsOneReadOfTheSender_data()
 // while the only other subscriber is frozen makes the source hold that subscriber's backlog
 // (capacity events), its unsent bytes and one read, not the flood; every event arrives once the
 // frozen one reads again.
-void tst_remote_attack3::blockedRelayHoldsOneReadOfTheSender()
+void tst_remote_listener_name::blockedRelayHoldsOneReadOfTheSender()
 {
 #ifdef RIO_REMOTE_ASAN
     QSKIP("under AddressSanitizer the allocator is not glibc's: mallinfo2() says nothing");
@@ -1091,9 +1091,9 @@ int main(int argc, char **argv)
     QCoreApplication app(argc, argv);
     if (argc == 3 && QByteArray(argv[1]) == "--hold")
         return holdChild(QString::fromLocal8Bit(argv[2]));
-    tst_remote_attack3 test;
+    tst_remote_listener_name test;
     QTEST_SET_MAIN_SOURCE_PATH
     return QTest::qExec(&test, argc, argv);
 }
 
-#include "tst_remote_attack3.moc"
+#include "tst_remote_listener_name.moc"

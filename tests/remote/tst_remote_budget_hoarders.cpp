@@ -67,7 +67,7 @@ QList<qint64> eventsOf(const QSignalSpy &frames)
 
 } // namespace
 
-class tst_remote_attack8 : public QObject
+class tst_remote_budget_hoarders : public QObject
 {
     Q_OBJECT
 
@@ -82,7 +82,7 @@ private Q_SLOTS:
     void readersLetGoWhileThePumpSends();
 };
 
-void tst_remote_attack8::burstFromAnotherThreadShedsHoardersNotTheReader_data()
+void tst_remote_budget_hoarders::burstFromAnotherThreadShedsHoardersNotTheReader_data()
 {
     QTest::addColumn<int>("delivery");
     QTest::addColumn<int>("overflow");
@@ -110,7 +110,7 @@ void tst_remote_attack8::burstFromAnotherThreadShedsHoardersNotTheReader_data()
 // each subscriber is either receiving and holds its events or not receiving and holds none; the
 // reader receives; peerRejected comes once per connection that was let go, naming it; every
 // subscriber, back through its relay, counts what it did not get as gaps.
-void tst_remote_attack8::burstFromAnotherThreadShedsHoardersNotTheReader()
+void tst_remote_budget_hoarders::burstFromAnotherThreadShedsHoardersNotTheReader()
 {
     QFETCH(int, delivery);
     QFETCH(int, overflow);
@@ -247,7 +247,7 @@ void tst_remote_attack8::burstFromAnotherThreadShedsHoardersNotTheReader()
     }
 }
 
-void tst_remote_attack8::takeoverOfASubscriptionTheBudgetDrops_data()
+void tst_remote_budget_hoarders::takeoverOfASubscriptionTheBudgetDrops_data()
 {
     QTest::addColumn<bool>("whileDropping");
     QTest::newRow("after the close") << false;
@@ -261,7 +261,7 @@ void tst_remote_attack8::takeoverOfASubscriptionTheBudgetDrops_data()
 // the same secret is presented on a new connection after the listener closed the old one, or
 // before (in the same read as another subscription, whose subscriberCountChanged runs the burst).
 // The new connection gets the retained event or later ones, then every later event, once each.
-void tst_remote_attack8::takeoverOfASubscriptionTheBudgetDrops()
+void tst_remote_budget_hoarders::takeoverOfASubscriptionTheBudgetDrops()
 {
     QFETCH(bool, whileDropping);
     const QByteArray secret = secretFor(0xa8a8);
@@ -359,7 +359,7 @@ void tst_remote_attack8::takeoverOfASubscriptionTheBudgetDrops()
     relay.release();
 }
 
-void tst_remote_attack8::youngUnreadyHoardGoesBeforeTheReader_data()
+void tst_remote_budget_hoarders::youngUnreadyHoardGoesBeforeTheReader_data()
 {
     QTest::addColumn<bool>("busy");
     QTest::newRow("the share's thread runs") << false;
@@ -378,7 +378,7 @@ void tst_remote_attack8::youngUnreadyHoardGoesBeforeTheReader_data()
 // passed at that moment the reader rightly counts as one that does not read (1 in 4 runs under
 // ThreadSanitizer beside CPU hogs). Here the high-water mark, and the limits on bytes waiting to be
 // written, are past the burst: the reader is judged by its wait alone, which is what this is about.
-void tst_remote_attack8::youngUnreadyHoardGoesBeforeTheReader()
+void tst_remote_budget_hoarders::youngUnreadyHoardGoesBeforeTheReader()
 {
     QFETCH(bool, busy);
     Source source({}, {.highWaterBytes = qint64(32) << 20,
@@ -424,7 +424,7 @@ void tst_remote_attack8::youngUnreadyHoardGoesBeforeTheReader()
     QCOMPARE(reader.received, range(0, BurstEvents + 1));
 }
 
-void tst_remote_attack8::readersLetGoWhileThePumpSends_data()
+void tst_remote_budget_hoarders::readersLetGoWhileThePumpSends_data()
 {
     QTest::addColumn<int>("delivery");
     QTest::addColumn<int>("overflow");
@@ -443,7 +443,7 @@ void tst_remote_attack8::readersLetGoWhileThePumpSends_data()
 // they are let go while being sent, and come back. Nothing is lost uncounted (Every: each reader gets or
 // counts as a gap every event once it is back), order holds, each connection is rejected once,
 // and (under AddressSanitizer) no event's bytes are used after they were let go.
-void tst_remote_attack8::readersLetGoWhileThePumpSends()
+void tst_remote_budget_hoarders::readersLetGoWhileThePumpSends()
 {
     QFETCH(int, delivery);
     QFETCH(int, overflow);
@@ -500,5 +500,5 @@ void tst_remote_attack8::readersLetGoWhileThePumpSends()
     }
 }
 
-QTEST_MAIN(tst_remote_attack8)
-#include "tst_remote_attack8.moc"
+QTEST_MAIN(tst_remote_budget_hoarders)
+#include "tst_remote_budget_hoarders.moc"

@@ -76,7 +76,7 @@ struct Transport
 
 } // namespace
 
-class tst_remote_attack6 : public QObject
+class tst_remote_block_relay : public QObject
 {
     Q_OBJECT
 
@@ -94,7 +94,7 @@ private Q_SLOTS:
     void subscriberFloodBeyondItsQueueIsCountedNotLost();
 };
 
-void tst_remote_attack6::retainedEventIsNotRepeatedAcrossAReconnection_data()
+void tst_remote_block_relay::retainedEventIsNotRepeatedAcrossAReconnection_data()
 {
     QTest::addColumn<bool>("halfOpen");
     QTest::addColumn<bool>("notifyWhileAway");
@@ -110,7 +110,7 @@ void tst_remote_attack6::retainedEventIsNotRepeatedAcrossAReconnection_data()
 // its link broke (cut: the source hears of it; half-open: it does not, and the subscriber takes its
 // subscription over) must not run it a second time; when events came while it was away, the newest
 // comes first and the ones before it are a counted gap.
-void tst_remote_attack6::retainedEventIsNotRepeatedAcrossAReconnection()
+void tst_remote_block_relay::retainedEventIsNotRepeatedAcrossAReconnection()
 {
     QFETCH(bool, halfOpen);
     QFETCH(bool, notifyWhileAway);
@@ -155,7 +155,7 @@ void tst_remote_attack6::retainedEventIsNotRepeatedAcrossAReconnection()
 // subscriber gets the newest state at once, runs no event twice (also when it had the newest
 // already), and, as with every Latest share, the events it did not get are coalesced, not counted
 // (REMOTE.md: "the coalesced events are not drops").
-void tst_remote_attack6::latestSubscriberGetsTheNewestOnceAcrossAReconnection()
+void tst_remote_block_relay::latestSubscriberGetsTheNewestOnceAcrossAReconnection()
 {
     Source source({.delivery = rio::Delivery::Latest, .retainLatest = true});
     QVERIFY2(source.share, qPrintable(source.listener->errorString()));
@@ -188,7 +188,7 @@ void tst_remote_attack6::latestSubscriberGetsTheNewestOnceAcrossAReconnection()
 // exits, while another starts): REMOTE.md says notify waits for room "from any thread". A held
 // subscriber makes each of them wait; once it reads again, every event of every thread arrives,
 // each thread's in its order, nothing counted as dropped, and no wait outlives its thread.
-void tst_remote_attack6::blockShareLosesNothingToNotifierThreadChurn()
+void tst_remote_block_relay::blockShareLosesNothingToNotifierThreadChurn()
 {
     constexpr int Threads = 40;
     constexpr qint64 PerThread = 100;
@@ -251,7 +251,7 @@ void tst_remote_attack6::blockShareLosesNothingToNotifierThreadChurn()
     QCOMPARE(source.share->droppedCount(), quint64(0));
 }
 
-void tst_remote_attack6::twoSendersBesideAFrozenSubscriberLoseNothing_data()
+void tst_remote_block_relay::twoSendersBesideAFrozenSubscriberLoseNothing_data()
 {
     addTransportRows();
     QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
@@ -264,7 +264,7 @@ void tst_remote_attack6::twoSendersBesideAFrozenSubscriberLoseNothing_data()
 // events reach the frozen one and the other sender, all of them, in that sender's order, nothing
 // counted as dropped anywhere; the frozen one's backlog holds at most capacity and one read per
 // sender.
-void tst_remote_attack6::twoSendersBesideAFrozenSubscriberLoseNothing()
+void tst_remote_block_relay::twoSendersBesideAFrozenSubscriberLoseNothing()
 {
     QFETCH(QString, url);
     constexpr int EventBytes = 16 * 1024;
@@ -340,7 +340,7 @@ void tst_remote_attack6::twoSendersBesideAFrozenSubscriberLoseNothing()
              qPrintable(QStringLiteral("the backlog held %1 events").arg(mostPending)));
 }
 
-void tst_remote_attack6::heldSenderKilledLeavesNoHoleInWhatWasRelayed_data()
+void tst_remote_block_relay::heldSenderKilledLeavesNoHoleInWhatWasRelayed_data()
 {
     addTransportRows();
     QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
@@ -351,7 +351,7 @@ void tst_remote_attack6::heldSenderKilledLeavesNoHoleInWhatWasRelayed_data()
 // read yet may be lost with it, but what the source relays must be lossless: the frozen subscriber
 // and a bystander get a prefix of the sender's events, in order, with no hole and nothing counted
 // as dropped, and the source serves them on.
-void tst_remote_attack6::heldSenderKilledLeavesNoHoleInWhatWasRelayed()
+void tst_remote_block_relay::heldSenderKilledLeavesNoHoleInWhatWasRelayed()
 {
     QFETCH(QString, url);
     constexpr int EventBytes = 8 * 1024;
@@ -414,7 +414,7 @@ void tst_remote_attack6::heldSenderKilledLeavesNoHoleInWhatWasRelayed()
     QCOMPARE(bystander->stats().value("droppedBySource"), 0);
 }
 
-void tst_remote_attack6::frozenSubscriberKilledReleasesTheHeldSender_data()
+void tst_remote_block_relay::frozenSubscriberKilledReleasesTheHeldSender_data()
 {
     addTransportRows();
     QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
@@ -425,7 +425,7 @@ void tst_remote_attack6::frozenSubscriberKilledReleasesTheHeldSender_data()
 // frozen subscriber is killed (kill -9) while a sender is held for it, with a blockTimeout of ten
 // minutes: the source reads the sender again, and the bystander gets every event the sender
 // notified, in order, nothing counted as dropped for it.
-void tst_remote_attack6::frozenSubscriberKilledReleasesTheHeldSender()
+void tst_remote_block_relay::frozenSubscriberKilledReleasesTheHeldSender()
 {
     QFETCH(QString, url);
     constexpr int EventBytes = 8 * 1024;
@@ -478,7 +478,7 @@ void tst_remote_attack6::frozenSubscriberKilledReleasesTheHeldSender()
 // events, the oldest dropped and counted in droppedUnsent())". A subscriber notifies 70,000 events
 // in one go on its thread: what reaches the source and another subscriber is the newest of them,
 // in order, and with droppedUnsent() it makes up all 70,000; nothing else is lost.
-void tst_remote_attack6::subscriberFloodBeyondItsQueueIsCountedNotLost()
+void tst_remote_block_relay::subscriberFloodBeyondItsQueueIsCountedNotLost()
 {
     constexpr qint64 Events = 70000;
     Source source({});
@@ -500,5 +500,5 @@ void tst_remote_attack6::subscriberFloodBeyondItsQueueIsCountedNotLost()
     QCOMPARE(source.share->droppedCount(), quint64(0));
 }
 
-QTEST_MAIN(tst_remote_attack6)
-#include "tst_remote_attack6.moc"
+QTEST_MAIN(tst_remote_block_relay)
+#include "tst_remote_block_relay.moc"
