@@ -96,9 +96,98 @@ bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
     it->since[BacklogBytes] = oldest == it->waits.end() ? 0 : oldest->second;
     // Posting only (no self): each drop runs on its listener's thread, this one may be any. Rows
     // stay where they are: `it` is still this connection's.
-    if (m_totals[BacklogBytes] > it->backlogBudget)
-        shedLocked(nullptr, BacklogBytes, it->backlogBudget);
+    const qint64 budget = it->backlogBudget;
+    if (m_totals[BacklogBytes] <= budget)
+        return it->leaving;
+    // A connection that does not read what it is sent holds its backlogs for good: it goes first.
+    shedLocked(nullptr, BacklogBytes, budget,
+               [](const Row &row) { return row.amount[QueuedBytes] > row.highWater; });
+    if (m_totals[BacklogBytes] <= budget)
+        return it->leaving;
+    // Flow control before disconnection: lossy shares' backlogs lose their oldest events, to
+    // below the budget by a sixteenth so that a flood thins them in steps, not on every push.
+    const auto thinnable = thinLocked(budget - budget / 16);
+    // Only what may not be dropped (Block and Latest shares, or thinned to their retained event)
+    // makes a connection go, the oldest holders first.
+    if (m_totals[BacklogBytes] > budget) {
+        shedLocked(nullptr, BacklogBytes, budget, [&thinnable](const Row &row) {
+            const auto one = std::find_if(thinnable.begin(), thinnable.end(),
+                                          [&row](const auto &entry) { return entry.first == row.id; });
+            return one == thinnable.end() || one->second < row.amount[BacklogBytes];
+        });
+    }
     return it->leaving;
+}
+
+void Ledger::thinFirst(const std::weak_ptr<RemoteOutbox> &box)
+{
+    const std::lock_guard lock(m_mutex);
+    std::erase_if(m_thinnable, [](const auto &one) { return one.expired(); });
+    m_thinnable.push_back(box);
+}
+
+Ledger::Row *Ledger::findLocked(quint64 id)
+{
+    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
+    return it == m_rows.end() ? nullptr : &*it;
+}
+
+std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
+{
+    // Lock order: the ledger's, then one share's at a time (a share never waits for the ledger
+    // while it holds its own).
+    std::vector<std::shared_ptr<RemoteOutbox>> boxes;
+    std::erase_if(m_thinnable, [&boxes](const auto &one) {
+        auto box = one.lock();
+        if (!box)
+            return true;
+        boxes.push_back(std::move(box));
+        return false;
+    });
+    const auto counted = [this](quint64 id) {
+        const Row *row = findLocked(id);
+        return row != nullptr && !row->leaving;
+    };
+    // The level each backlog is cut down to: the largest lose the most, none loses more than
+    // brings it below the next largest (water filling over every thinnable backlog's bytes).
+    std::vector<std::pair<quint64, qint64>> held; // per backlog: its connection, its bytes
+    for (const auto &box : boxes)
+        box->holdings(counted, held);
+    std::vector<qint64> sizes;
+    sizes.reserve(held.size());
+    for (const auto &one : held)
+        sizes.push_back(one.second);
+    std::sort(sizes.begin(), sizes.end(), std::greater<>());
+    const qint64 excess = m_totals[BacklogBytes] - limit;
+    qint64 level = 0;
+    qint64 above = 0; // what the backlogs larger than sizes[i] hold above it
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        const qint64 next = i + 1 < sizes.size() ? sizes[i + 1] : 0;
+        above += qint64(i + 1) * (sizes[i] - next);
+        if (above >= excess) {
+            level = next + (above - excess) / qint64(i + 1);
+            break;
+        }
+    }
+    held.clear();
+    for (const auto &box : boxes) {
+        box->thin(level, counted, [this](quint64 id, qint64 change) {
+            Row *row = findLocked(id);
+            row->amount[BacklogBytes] += change;
+            m_totals[BacklogBytes] += change;
+        });
+        box->holdings(counted, held);
+    }
+    std::vector<std::pair<quint64, qint64>> left; // per connection, what it still holds in them
+    for (const auto &[id, bytes] : held) {
+        const auto it =
+            std::find_if(left.begin(), left.end(), [id](const auto &one) { return one.first == id; });
+        if (it == left.end())
+            left.emplace_back(id, bytes);
+        else
+            it->second += bytes;
+    }
+    return left;
 }
 
 void Ledger::leave(quint64 id)
@@ -124,7 +213,8 @@ std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self
 }
 
 std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener *self, Budget budget,
-                                                            qint64 limit)
+                                                            qint64 limit,
+                                                            const std::function<bool(const Row &)> &eligible)
 {
     static constexpr std::array<const char *, Budgets> What = {
         "bytes of packets not yet whole", "bytes waiting to be written",
@@ -133,7 +223,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     std::vector<std::pair<quint64, QString>> own;
     std::vector<Row *> holders;
     for (Row &row : m_rows) {
-        if (!row.leaving && row.amount[budget] > 0)
+        if (!row.leaving && row.amount[budget] > 0 && (!eligible || eligible(row)))
             holders.push_back(&row);
     }
     // Incomplete packets and backlogs: the one that passed the budget is usually a peer sending a
