@@ -99,9 +99,12 @@ bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
     const qint64 budget = it->backlogBudget;
     if (m_totals[BacklogBytes] <= budget)
         return it->leaving;
-    // A connection that does not read what it is sent holds its backlogs for good: it goes first.
-    shedLocked(nullptr, BacklogBytes, budget,
-               [](const Row &row) { return row.amount[QueuedBytes] > row.highWater; });
+    // A connection that does not read what it is sent, or holds subscriptions that have not
+    // acquired their channel (nothing can be sent to them), holds its backlogs for good: it goes
+    // first.
+    shedLocked(nullptr, BacklogBytes, budget, [](const Row &row) {
+        return row.amount[QueuedBytes] > row.highWater || row.amount[UnreadySubscriptions] > 0;
+    });
     if (m_totals[BacklogBytes] <= budget)
         return it->leaving;
     // Flow control before disconnection: lossy shares' backlogs lose their oldest events, to
@@ -179,13 +182,13 @@ std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
         box->holdings(counted, held);
     }
     std::vector<std::pair<quint64, qint64>> left; // per connection, what it still holds in them
-    for (const auto &[id, bytes] : held) {
-        const auto it =
-            std::find_if(left.begin(), left.end(), [id](const auto &one) { return one.first == id; });
+    for (const auto &one : held) {
+        const auto it = std::find_if(left.begin(), left.end(),
+                                     [&one](const auto &entry) { return entry.first == one.first; });
         if (it == left.end())
-            left.emplace_back(id, bytes);
+            left.push_back(one);
         else
-            it->second += bytes;
+            it->second += one.second;
     }
     return left;
 }

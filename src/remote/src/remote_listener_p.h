@@ -57,7 +57,8 @@ public:
     // when negative) and have sent nothing since `since` (remoteNowMs(); 0: none waits); the
     // connection has waited since the oldest of its shares' waits. Callable from any thread
     // (shares account where their backlogs grow), never under a share's lock. Past its listener's
-    // budget: the connections that do not read go first; then the lossy shares' largest backlogs
+    // budget: the connections that do not read (or hold subscriptions that have not acquired their
+    // channel) go first; then the lossy shares' largest backlogs
     // lose their oldest events, down to 15/16 of the budget; then, if that is not enough, the
     // holders that are left go by age, each drop left for its listener's thread. True when the
     // connection is being dropped or is gone: its backlogs may let go of what they hold.

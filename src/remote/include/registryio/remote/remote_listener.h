@@ -49,7 +49,8 @@ public:
         qint64 queuedBytesBudget = qint64(64) << 20;
         /// The most bytes that subscriptions' backlogs (events not yet sent to a subscriber, each
         /// counted as its bytes and 48) may hold across every connection of every listener in this
-        /// process; past it, connections that do not read are dropped, then the oldest events of the
+        /// process; past it, connections that do not read (or hold subscriptions that have not
+        /// acquired their channel) are dropped, then the oldest events of the
         /// largest backlogs of DropOldest and DropNewest shares are, counted as those shares' drops;
         /// only if that is not enough do the connections whose backlogs have sent nothing for
         /// longest go.
