@@ -32,6 +32,21 @@ bool hungUp([[maybe_unused]] const QIODevice *socket)
 #endif
 }
 
+// The level that holdings of `sizes` are cut down to so that they lose `excess` in all: the
+// largest lose the most, none is cut below the next largest (0: all of them are not enough).
+qint64 waterLevel(std::vector<qint64> sizes, qint64 excess)
+{
+    std::sort(sizes.begin(), sizes.end(), std::greater<>());
+    qint64 above = 0; // what the holdings larger than the next one hold above it
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        const qint64 next = i + 1 < sizes.size() ? sizes[i + 1] : 0;
+        above += qint64(i + 1) * (sizes[i] - next);
+        if (above >= excess)
+            return next + (above - excess) / qint64(i + 1);
+    }
+    return 0;
+}
+
 } // namespace
 
 void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, const QString &name,
@@ -151,30 +166,46 @@ std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
         const Row *row = findLocked(id);
         return row != nullptr && !row->leaving;
     };
-    // The level each backlog is cut down to: the largest lose the most, none loses more than
-    // brings it below the next largest (water filling over every thinnable backlog's bytes).
+    // The connections holding the most lose the most, none more than brings it below the next
+    // largest (water filling over the connections' holdings: a peer's many subscriptions are cut
+    // before a lone reader's); within a connection, so are its largest backlogs.
     std::vector<std::pair<quint64, qint64>> held; // per backlog: its connection, its bytes
     for (const auto &box : boxes)
         box->holdings(counted, held);
-    std::vector<qint64> sizes;
-    sizes.reserve(held.size());
-    for (const auto &one : held)
-        sizes.push_back(one.second);
-    std::sort(sizes.begin(), sizes.end(), std::greater<>());
-    const qint64 excess = m_totals[BacklogBytes] - limit;
-    qint64 level = 0;
-    qint64 above = 0; // what the backlogs larger than sizes[i] hold above it
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-        const qint64 next = i + 1 < sizes.size() ? sizes[i + 1] : 0;
-        above += qint64(i + 1) * (sizes[i] - next);
-        if (above >= excess) {
-            level = next + (above - excess) / qint64(i + 1);
-            break;
-        }
+    struct Holder
+    {
+        quint64 id = 0;
+        qint64 total = 0;
+        std::vector<qint64> sizes{};
+        qint64 level = INT64_MAX; // what each of its backlogs is cut down to
+    };
+    std::vector<Holder> holders;
+    for (const auto &[id, bytes] : held) {
+        const quint64 connection = id;
+        auto it = std::find_if(holders.begin(), holders.end(),
+                               [connection](const Holder &h) { return h.id == connection; });
+        if (it == holders.end())
+            it = holders.insert(holders.end(), Holder{.id = connection});
+        it->total += bytes;
+        it->sizes.push_back(bytes);
     }
+    std::vector<qint64> totals;
+    totals.reserve(holders.size());
+    for (const Holder &h : holders)
+        totals.push_back(h.total);
+    const qint64 level = waterLevel(std::move(totals), m_totals[BacklogBytes] - limit);
+    for (Holder &h : holders) {
+        if (h.total > level)
+            h.level = waterLevel(std::move(h.sizes), h.total - level);
+    }
+    const auto levelOf = [&holders](quint64 id) {
+        const auto it =
+            std::find_if(holders.begin(), holders.end(), [id](const Holder &h) { return h.id == id; });
+        return it == holders.end() ? INT64_MAX : it->level;
+    };
     held.clear();
     for (const auto &box : boxes) {
-        box->thin(level, counted, [this](quint64 id, qint64 change) {
+        box->thin(levelOf, counted, [this](quint64 id, qint64 change) {
             Row *row = findLocked(id);
             row->amount[BacklogBytes] += change;
             m_totals[BacklogBytes] += change;

@@ -95,9 +95,10 @@ private:
     std::vector<std::pair<quint64, QString>>
     shedLocked(const RemoteListener *self, Budget budget, qint64 limit,
                const std::function<bool(const Row &)> &eligible = {});
-    // Drops the oldest events of the largest backlogs of thinnable shares until the backlogs
-    // hold `limit` bytes, or those shares hold nothing more that may go; returns what each
-    // connection still holds in them.
+    // Drops the oldest events of thinnable shares' backlogs until the backlogs hold `limit` bytes,
+    // or those shares hold nothing more that may go: the connections holding the most in them
+    // lose the most, and within a connection its largest backlogs; returns what each connection
+    // still holds in them.
     std::vector<std::pair<quint64, qint64>> thinLocked(qint64 limit);
     Row *findLocked(quint64 id);
     mutable std::mutex m_mutex;

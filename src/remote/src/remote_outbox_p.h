@@ -194,17 +194,19 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
         }
     }
     /// The ledger's side (under its lock; never calls back into it): drops the oldest events of
-    /// each backlog that `counted` accepts until it holds at most `level` bytes (the retained event
-    /// first stays), counted and signalled as its overflow's drops, and gives `settle(connection,
-    /// change)` what its bytes moved by since the ledger was last told (the ledger takes it now).
-    template <typename Counted, typename Settle>
-    void thin(qint64 level, const Counted &counted, const Settle &settle)
+    /// each backlog that `counted` accepts until it holds at most `levelOf(connection)` bytes (the
+    /// retained event first stays), counted and signalled as its overflow's drops, and gives
+    /// `settle(connection, change)` what its bytes moved by since the ledger was last told (the
+    /// ledger takes it now).
+    template <typename LevelOf, typename Counted, typename Settle>
+    void thin(const LevelOf &levelOf, const Counted &counted, const Settle &settle)
     {
         std::lock_guard lock(m_mutex);
         bool droppedAny = false;
         for (const auto &backlog : m_backlogs) {
             if (backlog->connection == 0 || backlog->shed || !counted(backlog->connection))
                 continue;
+            const qint64 level = levelOf(backlog->connection);
             while (backlog->bytes > level && !backlog->queue.empty() &&
                    !(backlog->retainedFirst && backlog->queue.size() == 1)) {
                 countDropLocked(*backlog, true);
