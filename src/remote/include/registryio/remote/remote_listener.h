@@ -50,10 +50,10 @@ public:
         /// The most bytes that subscriptions' backlogs (events not yet sent to a subscriber, each
         /// counted as its bytes and 48) may hold across every connection of every listener in this
         /// process; past it, connections that do not read (or hold subscriptions that have not
-        /// acquired their channel) are dropped, then the oldest events of the
-        /// largest backlogs of DropOldest and DropNewest shares are, counted as those shares' drops;
-        /// only if that is not enough do the connections whose backlogs have sent nothing for
-        /// longest go.
+        /// acquired their channel) are dropped, then the oldest events of DropOldest and DropNewest
+        /// shares' backlogs are, those of the connections holding the most first, counted as those
+        /// shares' drops; only if that is not enough do the connections whose backlogs have sent
+        /// nothing for longest go.
         qint64 backlogBytesBudget = qint64(128) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
