@@ -43,9 +43,8 @@ struct RemoteFrameEvent
     QByteArrayView payload;
 };
 
-/// `event` as QDataStream bytes, in a buffer at most 1 KiB larger than they are: backlogs hold
-/// it, and budgets count it (a stream grows its buffer up to twice the bytes; cutting a small
-/// event's few spare bytes would cost each event an allocation).
+/// `event` as QDataStream bytes, in a buffer of their size: backlogs hold it, and budgets count it
+/// (a stream grows its buffer up to twice the bytes; the spare room is given back in place).
 template <RemoteEvent E>
 QByteArray encodeRemoteEvent(const E &event)
 {
@@ -55,8 +54,7 @@ QByteArray encodeRemoteEvent(const E &event)
         stream.setVersion(RemoteStreamVersion);
         stream << event;
     }
-    if (bytes.capacity() - bytes.size() > 1024)
-        bytes.squeeze();
+    bytes.squeeze();
     return bytes;
 }
 
