@@ -44,7 +44,8 @@ struct RemoteFrameEvent
 };
 
 /// `event` as QDataStream bytes, in a buffer of their size: backlogs hold it, and budgets count it
-/// (a stream grows its buffer up to twice the bytes; the spare room is given back in place).
+/// (a stream grows its buffer up to twice the bytes; copied out, its buffer goes whole, whereas
+/// shrinking it in place would leave a free fragment beside every event a backlog holds).
 template <RemoteEvent E>
 QByteArray encodeRemoteEvent(const E &event)
 {
@@ -54,7 +55,8 @@ QByteArray encodeRemoteEvent(const E &event)
         stream.setVersion(RemoteStreamVersion);
         stream << event;
     }
-    bytes.squeeze();
+    if (bytes.capacity() > bytes.size())
+        return QByteArray(bytes.constData(), bytes.size());
     return bytes;
 }
 
