@@ -315,6 +315,50 @@ RIO_TEST(theWatchdogRunsOnlyWhileOnAndNamesARunStillGoing)
     CHECK(!diag::watchdogRunning());
 }
 
+// A timed array keeps its end aside: handlers added while on (appended in place, or by a copy
+// before the others) and while off are each called once by every notify, timed while on, after
+// any sequence of switches; an emptied registry calls nothing.
+RIO_TEST(handlersAddedAcrossSwitchesAreEachCalledOncePerNotify)
+{
+    rio::Registry<int> registry;
+    registry.setDiagnosticsName("across");
+    std::vector<long> calls;
+    std::vector<long> expected;
+    std::vector<rio::HandlerId> ids;
+    calls.reserve(64);
+    auto addOne = [&](int priority) {
+        const std::size_t k = calls.size();
+        calls.push_back(0);
+        expected.push_back(0);
+        ids.push_back(registry.add([&calls, k] { ++calls[k]; }, priority));
+    };
+    auto notifyAndCheck = [&] {
+        registry.notify(0);
+        for (long &e : expected)
+            ++e;
+        CHECK(calls == expected);
+    };
+    registry.setDiagnosticsEnabled(true); // on while empty: the first array is timed when published
+    for (int round = 0; round < 12; ++round) {
+        addOne(0); // an append, in place where the array has room
+        if (round % 4 == 3)
+            addOne(1); // before the others: a copy
+        notifyAndCheck();
+        registry.setDiagnosticsEnabled(round % 2 == 1);
+        notifyAndCheck();
+    }
+    registry.setDiagnosticsEnabled(true);
+    const std::optional<diag::HandlerRecord> first = handlerOf(recordOf("across"), ids.front());
+    CHECK(first.has_value());
+    CHECK(first->calls > 0);
+    for (const rio::HandlerId id : ids)
+        CHECK(registry.remove(id));
+    registry.notify(0);
+    registry.setDiagnosticsEnabled(false);
+    registry.notify(0);
+    CHECK(calls == expected);
+}
+
 RIO_TEST(switchingWhileOthersNotifyAddAndRemoveLosesNothing)
 {
     rio::Registry<int> registry;

@@ -280,8 +280,7 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
     // The shared empty array is never written; every array published from now on carries the
     // flag too (publishLocked). Arrays a notify still walks keep theirs: it may finish timed.
     if (!empty)
-        h->timed.store(on ? (h->runCount != 0 ? timedRuns : timedFlat) : untimedArray,
-                       std::memory_order_release);
+        setTimed(h, on);
     ws.diagnosticsOn = on;
     diag::countRegistry(on);
 }

@@ -58,9 +58,11 @@ void RegistryCore::notifyOutOfLine(const void *event) const
     const auto [slot, s] = hazard::enterOutOfLine(head);
     const Entry *end = s->end.load(std::memory_order_acquire);
     const bool fence = hazard::readersFence();
-    if (s->timed.load(std::memory_order_acquire) != untimedArray) [[unlikely]] {
-        diag::notifyTimed(slot, s, end, event, fence);
-        return;
+    if (end == s->entries()) [[unlikely]] {
+        if (const Entry *timedEnd = s->timedEnd.load(std::memory_order_acquire)) {
+            diag::notifyTimed(slot, s, timedEnd, event, fence); // timed (see Snapshot)
+            return;
+        }
     }
     std::atomic<const void *> *running = slot + hazard::slotCount;
     for (const Entry *it = s->entries(); it != end; ++it) {
@@ -104,7 +106,8 @@ void RegistryCore::reportFailure(const HandlerBox *box, const char *what) noexce
 // Every empty registry's array: never written after its constant initialisation. Its version
 // is 0, older than every box, so a pass never counts a box as running in a section holding it.
 constinit EmptyArray emptyArray{
-    {{nullptr, nullptr, 0, 0, Retired::Kind::Snapshot}, {untimedArray}, {&emptyArray.none[0]}}, {}};
+    {{nullptr, nullptr, 0, 0, Retired::Kind::Snapshot}, {untimedArray}, {&emptyArray.none[0]}, {nullptr}},
+    {}};
 
 constinit Snapshot *const emptyHead = &emptyArray.array;
 
@@ -196,7 +199,7 @@ void RegistryCore::publishLocked(Snapshot *next) noexcept
     Snapshot *old = head.load(std::memory_order_relaxed);
     st().version = next == emptySnapshot() ? st().version + 1 : next->version;
     if (st().diagnosticsOn && next != emptySnapshot()) [[unlikely]]
-        next->timed.store(next->runCount != 0 ? timedRuns : timedFlat, std::memory_order_relaxed);
+        setTimed(next, true);
     head.store(next, publishOrder);
     // Boxes are retired at the front of the list and every publication dates them all, so the
     // undated ones are a prefix: stop at the first dated box.
@@ -230,7 +233,7 @@ void RegistryCore::publishEmptyLocked() noexcept
 // Inlined into add() and addPlain(), its only callers: one call frame per add, not two.
 RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<WriterLock> &lock,
                                                            HandlerBox *box, Invoke invoke, int priority,
-                                                           GuardLink *link, const std::string_view *eventType)
+                                                           GuardLink *link)
 {
     RegistryState &ws = st();
     // Everything that can throw comes first: on a throw nothing has changed.
@@ -270,14 +273,11 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
               }) - curPriority);
     box->priority = priority;
     box->invoke = invoke;
-    box->core = this;
-    box->kind = Retired::Kind::Handler;
+    box->core = this; // a box is constructed of kind Handler
     box->thread = diag::currentThreadNumber();
-    if (eventType != nullptr && ws.eventType.empty()) [[unlikely]]
-        ws.eventType = *eventType; // copied: the name may live in a plugin
     const HandlerId id{++ws.lastId};
     box->id = id;
-    if (ws.diagnosticsOn && box->stats == nullptr) [[unlikely]] {
+    if (ws.diagnosticsOn) [[unlikely]] { // a fresh box: no statistics yet
         // Timed arrays record its runs here (published with the entry).
         try {
             box->stats = diag::newStats(ws.serial, id, box->where, ws.eventType, box->layerTimed);
@@ -306,7 +306,7 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
         priorities(cur)[cur->size] = priority;
         box->birth = cur->version;
         ++cur->size;
-        cur->end.store(slot + 1, publishOrder);
+        (ws.diagnosticsOn ? cur->timedEnd : cur->end).store(slot + 1, publishOrder); // see Snapshot
     } else {
         const std::size_t live = ws.live.load(std::memory_order_relaxed) + 1;
         // Filling again from empty: straight to the room the registry had when it last emptied
@@ -344,25 +344,34 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
     return id;
 }
 
-HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link,
-                            const std::string_view *eventType)
+// The first add's event type, for diagnostics (copied: the name may live in a plugin). Before
+// the box is built, while the caller's arguments are still in registers. Throws std::bad_alloc
+// (nothing changed).
+inline void RegistryCore::keepEventTypeLocked(const std::string_view &eventType)
 {
-    std::unique_lock lock(writerState().writerLock);
-    return addLocked(lock, box, invoke, priority, link, eventType);
+    if (st().eventType.empty()) [[unlikely]]
+        st().eventType = eventType;
 }
 
-HandlerId RegistryCore::addPlain(std::size_t bytes, HandlerBox *(*make)(void *, const void *) noexcept,
-                                 const void *fn, Invoke invoke, int priority, GuardLink *link,
-                                 SourceLocation where, const std::string_view *eventType)
+HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link,
+                            const std::string_view &eventType)
 {
     std::unique_lock lock(writerState().writerLock);
-    void *block = takeSpareLocked(bytes);
+    keepEventTypeLocked(eventType);
+    return addLocked(lock, box, invoke, priority, link);
+}
+
+HandlerId RegistryCore::addPlain(const PlainType &type, const void *fn, int priority, GuardLink *link,
+                                 const SourceLocation &where)
+{
+    std::unique_lock lock(writerState().writerLock);
+    keepEventTypeLocked(*type.eventType);
+    void *block = takeSpareLocked(type.bytes);
     if (block == nullptr)
-        block = ::operator new(bytes); // may throw: nothing changed
-    HandlerBox *box = make(block, fn);
-    box->where = where;
+        block = ::operator new(type.bytes); // may throw: nothing changed
+    HandlerBox *box = type.make(block, fn, where);
     try {
-        return addLocked(lock, box, invoke, priority, link, eventType);
+        return addLocked(lock, box, type.invoke, priority, link);
     } catch (...) {
         if (box->stats != nullptr) {
             diag::freeStats(box->stats);

@@ -65,6 +65,19 @@ inline constexpr std::memory_order publishOrder =
 inline constexpr std::memory_order scanOrder =
     RIO_SEQ_CST_OPS ? std::memory_order_seq_cst : std::memory_order_acquire;
 
+/// Times `s` (never the shared empty array) or stops timing it, under the writer lock: moves
+/// its end between `end` and `timedEnd` (see Snapshot).
+inline void setTimed(Snapshot *s, bool on) noexcept
+{
+    if (on) {
+        s->timedEnd.store(s->end.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        s->timed.store(s->runCount != 0 ? timedRuns : timedFlat, std::memory_order_relaxed);
+        s->end.store(s->entries(), publishOrder);
+    } else {
+        s->end.store(s->timedEnd.load(std::memory_order_relaxed), publishOrder);
+    }
+}
+
 inline RunRef *refsOf(Snapshot *s) noexcept
 {
     return reinterpret_cast<RunRef *>(s->entries() + s->capacity);

@@ -52,7 +52,7 @@ struct TypedBox final : HandlerBox
 {
     // The tag keeps this from competing with the copy and move constructors.
     template <typename G>
-    TypedBox(std::in_place_t, G &&g) : fn(std::forward<G>(g))
+    TypedBox(std::in_place_t, G &&g, const SourceLocation &where) : HandlerBox(where), fn(std::forward<G>(g))
     {
         bytes = sizeof(TypedBox);
         if constexpr (std::is_trivially_destructible_v<F> && alignof(F) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__)
@@ -71,9 +71,9 @@ concept PlainClosure = std::is_trivially_copyable_v<F> && std::is_trivially_dest
 
 /// Builds a plain closure's box in `block` (RegistryCore::addPlain).
 template <typename E, typename F>
-HandlerBox *makePlainBox(void *block, const void *fn) noexcept
+HandlerBox *makePlainBox(void *block, const void *fn, const SourceLocation &where) noexcept
 {
-    return new (block) TypedBox<E, F>(std::in_place, *static_cast<const F *>(fn));
+    return new (block) TypedBox<E, F>(std::in_place, *static_cast<const F *>(fn), where);
 }
 
 template <typename F>
@@ -212,17 +212,23 @@ public:
             return;
         }
         const detail::Snapshot *s = detail::hazard::enterInline(slot, m_core.head);
+        const detail::Entry *it = s->entries();
         const detail::Entry *end = s->end.load(std::memory_order_acquire);
-        if (s->timed.load(std::memory_order_acquire) != detail::untimedArray) [[unlikely]] {
-            // Diagnostics are on: the same loop, timing each handler, in the core library.
-            detail::diag::notifyTimed(slot, s, end, &event, false); // entered inline: no fence mode
+        if (it == end) [[unlikely]] {
+            // No handler, or diagnostics are on (a timed array's `end` is its first entry): the
+            // same loop, timing each handler, in the core library.
+            if (const detail::Entry *timedEnd = s->timedEnd.load(std::memory_order_acquire)) {
+                detail::diag::notifyTimed(slot, s, timedEnd, &event, false); // entered inline: no fence mode
+                return;
+            }
+            detail::hazard::leave(slot);
             return;
         }
         std::atomic<const void *> *running = slot + detail::hazard::slotCount;
         // The same loop is written three more times, for speed: RegistryCore::notifyOutOfLine
         // (with the fallback mode's fence), callRun (one priority run) and diag::notifyTimed;
         // keep the four alike.
-        for (const detail::Entry *it = s->entries(); it != end; ++it) {
+        do {
             // Announce the call before reading whether the handler is still there: a remover
             // either sees this or makes us read skipRemoved (the heavy fence orders both sides).
             detail::HandlerBox *box = it->box;
@@ -242,7 +248,7 @@ public:
             } catch (...) {
                 detail::RegistryCore::reportFailure(it->box, nullptr);
             }
-        }
+        } while (++it != end);
         detail::hazard::leave(slot);
 #else
         m_core.notifyOutOfLine(&event); // readers enter out of line here (no inline TLS, TSan)
@@ -313,6 +319,12 @@ private:
         invokeHandler<F>(b, event);
     }
 
+    // A plain closure's type for addPlain.
+    template <bool Once, typename Fn>
+    static constexpr detail::PlainType plainType{
+        sizeof(detail::TypedBox<E, Fn>), &detail::makePlainBox<E, Fn>,
+        Once ? &invokeOnce<Fn> : &invokeHandler<Fn>, &detail::eventTypeNameOf<E>};
+
     // `layerTimed`: the handler only dispatches, the layer behind it times its runs (the Qt
     // facade's handlers with a context; HandlerStats::layerTimed).
     template <bool Once, typename F>
@@ -326,13 +338,11 @@ private:
         if constexpr (detail::PlainClosure<Fn>) {
             // Built under the registry's lock, in a block a removed handler left where there is one.
             const Fn fn(std::forward<F>(handler));
-            return m_core.addPlain(sizeof(detail::TypedBox<E, Fn>), &detail::makePlainBox<E, Fn>, &fn, invoke,
-                                   priority, link, where, &detail::eventTypeNameOf<E>);
+            return m_core.addPlain(plainType<Once, Fn>, &fn, priority, link, where);
         }
-        auto box = std::make_unique<detail::TypedBox<E, Fn>>(std::in_place, std::forward<F>(handler));
-        box->where = where;
+        auto box = std::make_unique<detail::TypedBox<E, Fn>>(std::in_place, std::forward<F>(handler), where);
         box->layerTimed = layerTimed;
-        const HandlerId id = m_core.add(box.get(), invoke, priority, link, &detail::eventTypeNameOf<E>);
+        const HandlerId id = m_core.add(box.get(), invoke, priority, link, detail::eventTypeNameOf<E>);
         static_cast<void>(box.release()); // owned by the registry now
         return id;
     }

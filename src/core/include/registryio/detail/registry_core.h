@@ -53,7 +53,7 @@ using Invoke = void (*)(HandlerBox *, const void *);
 
 struct HandlerBox : Retired
 {
-    HandlerBox() = default;
+    explicit HandlerBox(const SourceLocation &where) noexcept : where(where) { }
     HandlerBox(const HandlerBox &) = delete;
     HandlerBox &operator=(const HandlerBox &) = delete;
     ~HandlerBox()
@@ -62,22 +62,38 @@ struct HandlerBox : Retired
             diag::freeStats(stats);
     }
 
-    Invoke invoke = nullptr; // its call (entries hold skipRemoved or skipSuspended instead)
+    // The fields without an initialiser are set by RegistryCore::add (under the lock, before the
+    // box is published): a plain closure's box is built under that lock too, so each store counts.
+    Invoke invoke; // its call (entries hold skipRemoved or skipSuspended instead)
     HandlerId id;
-    int priority = 0;
-    std::uint32_t byIdIndex = 0;    // its entry's index in RegistryState::byId (writer-only)
+    int priority;
+    std::uint32_t byIdIndex;        // its entry's index in RegistryState::byId (writer-only)
     std::uint64_t birth = 0;        // version of the first snapshot that holds it
     std::uint64_t death = ~0ull;    // version of the first snapshot that does not
-    RegistryCore *core = nullptr;   // its registry (once-handlers, failure reports)
+    RegistryCore *core;             // its registry (once-handlers, failure reports)
     std::atomic<bool> fired{false}; // once-handlers only
     bool removed = false;           // unpublished (writer-only)
     bool suspended = false;         // setSuspended (writer-only)
     bool layerTimed = false;        // its call dispatches: the layer times the run (set before add)
     SourceLocation where;           // where add was called (diagnostics)
-    std::uint64_t thread = 0;       // the thread add ran on (diag::threadNumber)
+    std::uint64_t thread;           // the thread add ran on (diag::threadNumber)
     // Diagnostics' statistics: created (under the lock) while the registry's diagnostics are on,
     // kept until the box is destroyed; notifies of a timed array record its runs there.
     diag::HandlerStats *stats = nullptr;
+};
+
+/// What RegistryCore::addPlain needs of a plain closure's type: one constant per closure type,
+/// event type and form (once or not).
+struct PlainType
+{
+    /// Its box's size.
+    std::size_t bytes;
+    /// Builds its box in `block` from `fn` and `where`.
+    HandlerBox *(*make)(void *block, const void *fn, const SourceLocation &where) noexcept;
+    /// Its call.
+    Invoke invoke;
+    /// The event type's name (diagnostics).
+    const std::string_view *eventType;
 };
 
 /// Order of notify's running announcement: release, so that on ARM/POWER the previous handler's
@@ -113,25 +129,31 @@ struct RunRef
     int priority;
 };
 
-/// Values of Snapshot::timed: the array's notifies run the plain loop, or diag::notifyTimed's
-/// (a flat array, or a runs-mode array whose entries are its runs).
+/// Values of Snapshot::timed: the array was never timed, or diag::notifyTimed's kind for it (a
+/// flat array, or a runs-mode array whose entries are its runs).
 enum : std::uint8_t { untimedArray = 0, timedFlat = 1, timedRuns = 2 };
 
 /// A priority-sorted handler array. Entries before `end` never change except that a removed
 /// handler's `invoke` becomes skipRemoved; appends write past `end`, then move it. In runs mode
 /// (runCount != 0) each entry calls one priority run, up to the count this array recorded, so an
 /// add inside the order appends to its run and publishes a new array of runCount entries
-/// instead of copying every handler. `timed` is set (under the writer lock) on every array
-/// published while the registry's diagnostics are on, and on the head when they are switched
-/// on; a notify reads it once, after `end`, and then times every handler's run.
+/// instead of copying every handler.
+///
+/// Timed (every array published while the registry's diagnostics are on, and the head when they
+/// are switched on; under the writer lock): `timedEnd` holds the end, `end` the first entry, so
+/// that the notify loop's own empty test is the only test diagnostics cost a notify; an empty
+/// loop with a `timedEnd` runs diag::notifyTimed over [entries(), timedEnd). Switched off, `end`
+/// is the end again; `timedEnd` and `timed` stay, so a notify that read the timed `end` still
+/// finds every entry and the array's kind.
 struct Snapshot : Retired
 {
     std::atomic<std::uint8_t> timed{untimedArray}; // in Retired's tail padding
     std::atomic<const Entry *> end{nullptr};
-    std::uint32_t size = 0;     // entries written, removed ones included (writer-only)
-    std::uint32_t capacity = 0; // writer-only
-    std::uint32_t dead = 0;     // removed entries (writer-only)
-    std::uint32_t runCount = 0; // runs mode: entries are this many run calls (writer-only)
+    std::atomic<const Entry *> timedEnd{nullptr}; // the end while timed (see above)
+    std::uint32_t size = 0;                       // entries written, removed ones included (writer-only)
+    std::uint32_t capacity = 0;                   // writer-only
+    std::uint32_t dead = 0;                       // removed entries (writer-only)
+    std::uint32_t runCount = 0;                   // runs mode: entries are this many run calls (writer-only)
     std::uint64_t version = 0;
 
     [[nodiscard]] Entry *entries() noexcept { return reinterpret_cast<Entry *>(this + 1); }
@@ -263,15 +285,14 @@ public:
     /// With `link`, also stores the link guards hold there, and the handler's hint (under the
     /// same lock).
     /// `eventType` (a static name) is kept for diagnostics.
-    HandlerId add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link = nullptr,
-                  const std::string_view *eventType = nullptr);
+    HandlerId add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link,
+                  const std::string_view &eventType);
     /// add() for a plain closure (trivially copyable, see PlainClosure): under the lock, takes a
-    /// block of `bytes` a destroyed plain box left (or allocates one) and has `make` build the box
-    /// there from `fn` (a trivial copy, no user code). Throws (nothing changed) as add().
-    /// `where` and `eventType` are kept for diagnostics.
-    HandlerId addPlain(std::size_t bytes, HandlerBox *(*make)(void *block, const void *fn) noexcept,
-                       const void *fn, Invoke invoke, int priority, GuardLink *link = nullptr,
-                       SourceLocation where = {}, const std::string_view *eventType = nullptr);
+    /// block of `type.bytes` a destroyed plain box left (or allocates one) and has `type.make`
+    /// build the box there from `fn` (a trivial copy, no user code) and `where`. Throws (nothing
+    /// changed) as add(). Six arguments: all in registers on the common ABIs.
+    HandlerId addPlain(const PlainType &type, const void *fn, int priority, GuardLink *link,
+                       const SourceLocation &where);
     /// Unpublishes; never allocates. Runs a reclaim pass when the batch is full. `hint` (a
     /// GuardLink's) is where the id map held the id's entry: used only if it still does.
     bool remove(HandlerId id, std::uint32_t hint = ~std::uint32_t{0}) noexcept;
@@ -361,7 +382,8 @@ private:
     void destroyState() noexcept;
     // add()'s work once the box exists, under `lock` (which it may release for a pass).
     HandlerId addLocked(std::unique_lock<WriterLock> &lock, HandlerBox *box, Invoke invoke, int priority,
-                        GuardLink *link, const std::string_view *eventType);
+                        GuardLink *link);
+    void keepEventTypeLocked(const std::string_view &eventType);
     // A spare block of `bytes` (null if none), and keeping one (freed when the spares are full).
     [[nodiscard]] void *takeSpareLocked(std::size_t bytes) noexcept;
     void keepSpareLocked(Retired *block) noexcept;
