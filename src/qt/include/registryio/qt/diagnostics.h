@@ -283,6 +283,15 @@ public:
     /// Writes toTrace(last) to the file `path` (replaced as a whole); false if it cannot.
     static bool writeTrace(const QString &path, std::chrono::nanoseconds last = std::chrono::seconds(10));
 
+    /// Serves this process's diagnostics (the snapshots toJson() holds, and the timeline
+    /// toTrace() exports), read-only, on `url` (`local:name`: the same user only) for
+    /// `registryio-inspect`, from a thread of their own, and switches diagnostics on. Loads the
+    /// serving module (RegistryIO::Remote's, installed with it) at run time: an application
+    /// need not link it. The environment variable `RIO_INSPECT=local:name` (or `1`: the name
+    /// `rio-inspect-<application>-<pid>`) does it when the application object is created.
+    /// False, with a warning, when the module or the URL fails; true when already serving.
+    static bool serve(const QString &url);
+
 Q_SIGNALS:
     /// The process-wide switch changed (emitted on the thread that changed it; isEnabled() is
     /// the state now).
