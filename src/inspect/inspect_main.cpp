@@ -91,14 +91,9 @@ int list()
     return 0;
 }
 
-QString text(const QJsonValue &v)
+QString duration(quint64 ns)
 {
-    return v.isDouble() ? QString::number(v.toInteger()) : v.toString();
-}
-
-QString duration(qint64 ns)
-{
-    if (ns <= 0)
+    if (ns == 0)
         return QStringLiteral("-");
     if (ns < 1'000)
         return QStringLiteral("%1 ns").arg(ns);
@@ -108,45 +103,36 @@ QString duration(qint64 ns)
 }
 
 // The handler table the in-app inspector shows, longest run first.
-void printTable(const QJsonDocument &doc)
+void printTable(const QList<RegistryInfo> &registries)
 {
-    struct Row
-    {
-        QStringList cells;
-        qint64 max;
-    };
-    QList<Row> rows;
-    for (const QJsonValue &r : doc[QStringLiteral("registries")].toArray()) {
-        for (const QJsonValue &h : r[QStringLiteral("handlers")].toArray()) {
-            QString where = QStringLiteral("%1:%2").arg(
-                QFileInfo(h[QStringLiteral("file")].toString()).fileName(), text(h[QStringLiteral("line")]));
-            if (!h[QStringLiteral("originFile")].toString().isEmpty())
-                where = QStringLiteral("%1:%2").arg(
-                    QFileInfo(h[QStringLiteral("originFile")].toString()).fileName(),
-                    text(h[QStringLiteral("originLine")]));
-            const QJsonObject run = h[QStringLiteral("runTime")].toObject();
-            const qint64 max = run[QStringLiteral("maxNs")].toInteger();
-            const QString thread = h[QStringLiteral("hasContext")].toBool()
-                                       ? h[QStringLiteral("contextThreadName")].toString()
-                                       : QStringLiteral("notifier");
-            rows.append({{r[QStringLiteral("name")].toString(), text(h[QStringLiteral("id")]), where, thread,
-                          text(h[QStringLiteral("calls")]), text(h[QStringLiteral("failures")]),
-                          text(h[QStringLiteral("totalDrops")]), text(h[QStringLiteral("slowRuns")]),
-                          duration(run[QStringLiteral("p99Ns")].toInteger()), duration(max)},
-                         max});
-        }
-    }
-    std::stable_sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) { return a.max > b.max; });
+    QList<HandlerInfo> handlers;
+    for (const RegistryInfo &r : registries)
+        handlers.append(r.handlers);
+    std::stable_sort(handlers.begin(), handlers.end(), [](const HandlerInfo &a, const HandlerInfo &b) {
+        return a.runTime.maxNs > b.runTime.maxNs;
+    });
     const QStringList head{QStringLiteral("registry"), QStringLiteral("id"),    QStringLiteral("where"),
                            QStringLiteral("thread"),   QStringLiteral("calls"), QStringLiteral("failures"),
                            QStringLiteral("drops"),    QStringLiteral("slow"),  QStringLiteral("p99"),
                            QStringLiteral("max")};
+    QList<QStringList> rows;
+    for (const HandlerInfo &h : std::as_const(handlers)) {
+        const QString where =
+            h.originFile.isEmpty()
+                ? QStringLiteral("%1:%2").arg(QFileInfo(h.file).fileName()).arg(h.line)
+                : QStringLiteral("%1:%2").arg(QFileInfo(h.originFile).fileName()).arg(h.originLine);
+        rows.append({h.registryName, QString::number(h.id.value()), where,
+                     h.hasContext ? h.contextThreadName : QStringLiteral("notifier"),
+                     QString::number(h.calls), QString::number(h.failures), QString::number(h.totalDrops()),
+                     QString::number(h.slowRuns), h.timed ? duration(h.runTime.p99Ns()) : QStringLiteral("-"),
+                     h.timed ? duration(h.runTime.maxNs) : QStringLiteral("-")});
+    }
     QList<qsizetype> width(head.size());
     for (qsizetype c = 0; c < head.size(); ++c)
         width[c] = head[c].size();
-    for (const Row &row : std::as_const(rows))
+    for (const QStringList &row : std::as_const(rows))
         for (qsizetype c = 0; c < head.size(); ++c)
-            width[c] = std::max(width[c], row.cells[c].size());
+            width[c] = std::max(width[c], row[c].size());
     const auto line = [&](const QStringList &cells) {
         QString s;
         for (qsizetype c = 0; c < cells.size(); ++c)
@@ -155,13 +141,13 @@ void printTable(const QJsonDocument &doc)
         out() << s.trimmed() << Qt::endl;
     };
     line(head);
-    for (const Row &row : std::as_const(rows))
-        line(row.cells);
+    for (const QStringList &row : std::as_const(rows))
+        line(row);
     out() << rows.size() << " handlers" << Qt::endl;
 }
 
-// Subscribes to `share` on `target` and calls `received` with each document until it returns
-// false; fails after attachTimeoutMs without one.
+// Subscribes to `share` on `target` and calls `received` with each event's bytes until it returns
+// false (or exits); fails after attachTimeoutMs without one.
 template <typename Received>
 int attach(const QString &target, const QString &share, Received received)
 {
@@ -169,20 +155,10 @@ int attach(const QString &target, const QString &share, Received received)
     if (!connectToSource(&node, urlOf(target)))
         return 1;
     RemoteRegistry<QByteArray> remote(&node, share);
-    int status = 0;
     remote.add(&node,
-               [&](const QByteArray &packed) {
-                   QJsonParseError error{};
-                   const QJsonDocument doc = QJsonDocument::fromJson(qUncompress(packed), &error);
-                   if (error.error != QJsonParseError::NoError) {
-                       std::fprintf(stderr, "registryio-inspect: unreadable document: %s\n",
-                                    qPrintable(error.errorString()));
-                       status = 1;
-                       QCoreApplication::exit(1);
-                       return;
-                   }
-                   if (!received(doc))
-                       QCoreApplication::exit(status);
+               [&](const QByteArray &bytes) {
+                   if (!received(bytes))
+                       QCoreApplication::exit(0);
                },
                {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
     QTimer::singleShot(attachTimeoutMs, &node, [&] {
@@ -191,6 +167,14 @@ int attach(const QString &target, const QString &share, Received received)
         QCoreApplication::exit(1);
     });
     return QCoreApplication::exec(); // detaches when the node goes
+}
+
+// Fails the run with `message`.
+bool fail(const char *message, const QString &what)
+{
+    std::fprintf(stderr, "registryio-inspect: %s %s\n", message, qPrintable(what));
+    QCoreApplication::exit(1);
+    return true; // exit() ends the loop
 }
 
 } // namespace
@@ -207,21 +191,25 @@ int main(int argc, char **argv)
         int count = 1;
         if (const qsizetype at = args.indexOf(QStringLiteral("--count")); at > 0 && at + 1 < args.size())
             count = std::max(1, args[at + 1].toInt());
-        return attach(args[1], inspect::snapshotShare, [&](const QJsonDocument &doc) {
-            printTable(doc);
+        return attach(args[1], inspect::snapshotShare, [&](const QByteArray &bytes) {
+            QList<RegistryInfo> registries;
+            if (!inspect::decodeSnapshot(bytes, registries))
+                return fail("unreadable snapshot from", args[1]);
+            printTable(registries);
             return --count > 0;
         });
     }
     if (args[0] == QLatin1String("trace") && args.size() == 3) {
         const QString path = args[2];
-        return attach(args[1], inspect::timelineShare, [&](const QJsonDocument &doc) {
+        return attach(args[1], inspect::timelineShare, [&](const QByteArray &bytes) {
+            const QByteArray json = qUncompress(bytes);
+            QJsonParseError error{};
+            const QJsonDocument doc = QJsonDocument::fromJson(json, &error);
+            if (error.error != QJsonParseError::NoError)
+                return fail("unreadable timeline from", args[1]);
             QSaveFile file(path);
-            const QByteArray json = doc.toJson(QJsonDocument::Compact);
-            if (!file.open(QIODevice::WriteOnly) || file.write(json) != json.size() || !file.commit()) {
-                std::fprintf(stderr, "registryio-inspect: cannot write %s\n", qPrintable(path));
-                QCoreApplication::exit(1);
-                return true;
-            }
+            if (!file.open(QIODevice::WriteOnly) || file.write(json) != json.size() || !file.commit())
+                return fail("cannot write", path);
             out() << "wrote " << doc[QStringLiteral("traceEvents")].toArray().size() << " trace events to "
                   << path << Qt::endl;
             return false;

@@ -13,8 +13,6 @@
 #include <registryio/remote/remote_share.h>
 
 #include <QCoreApplication>
-#include <QJsonArray>
-#include <QJsonObject>
 #include <QRemoteObjectHost>
 #include <QThread>
 #include <QTimer>
@@ -55,23 +53,15 @@ public:
     [[nodiscard]] QString error() const { return m_error; }
 
 private:
-    // The document without the serving registries of its own (the application's alone).
-    QJsonDocument withoutOurs(const QJsonDocument &doc) const
-    {
-        QJsonObject root = doc.object();
-        QJsonArray kept;
-        for (const QJsonValue &r : root.value(QStringLiteral("registries")).toArray()) {
-            const auto id = static_cast<quint64>(r[QStringLiteral("id")].toInteger());
-            if (id != m_snapshots.registryId() && id != m_timeline.registryId())
-                kept.append(r);
-        }
-        root.insert(QStringLiteral("registries"), kept);
-        return QJsonDocument(root);
-    }
     void sendSnapshot()
     {
-        if (m_snapshotShare->base()->subscriberCount() > 0)
-            m_snapshots.notify(qCompress(withoutOurs(Diagnostics::toJson()).toJson(QJsonDocument::Compact)));
+        if (m_snapshotShare->base()->subscriberCount() == 0)
+            return;
+        QList<RegistryInfo> registries = Diagnostics::snapshot();
+        registries.removeIf([this](const RegistryInfo &r) { // the application's alone
+            return r.id == m_snapshots.registryId() || r.id == m_timeline.registryId();
+        });
+        m_snapshots.notify(inspect::encodeSnapshot(registries));
     }
     void sendTimeline()
     {
