@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: MIT
-// Attaching to a real running application: without RIO_INSPECT it serves nothing and loads no
-// RegistryIO::Remote; with RIO_INSPECT=1 it serves, registryio-inspect lists it, prints its
-// live handler table (where each handler was added, its calls) and writes its frame timeline as
-// a trace that names its stall by file, line and frame; the inspector detaches and the
-// application goes on and ends normally.
+// Attaching to a real running application: only local: (the same user) is served; without RIO_INSPECT it
+// serves nothing and loads no RegistryIO::Remote; with RIO_INSPECT=1 it serves, registryio-inspect lists it,
+// prints its live handler table (where each handler was added, its calls) and writes its frame timeline as a
+// trace that names its stall by file, line and frame; the inspector detaches and the application goes on and
+// ends normally.
+#include <registryio/qt/diagnostics.h>
+
 #include <QDir>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -88,6 +91,15 @@ class tst_DiagnosticsInspect : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void onlyTheSameUserIsServed()
+    {
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("only local:<name>")));
+        QVERIFY(!rio::Diagnostics::serve(QStringLiteral("tcp://127.0.0.1:0")));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("only local:<name>")));
+        QVERIFY(!rio::Diagnostics::serve(QStringLiteral("local:")));
+        QVERIFY(!rio::Diagnostics::isEnabled()); // nothing changed
+    }
+
     void nothingIsServedWithoutTheOptIn()
     {
         Target target;

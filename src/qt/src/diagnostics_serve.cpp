@@ -49,26 +49,39 @@ QString defaultUrl()
 
 bool Diagnostics::serve(const QString &url)
 {
+    // The lock guards loading and starting only: the warnings and the switch (whose signal runs
+    // slots) come after it.
     static std::mutex mutex;
     static bool serving = false;
-    const std::lock_guard lock(mutex);
-    if (serving)
-        return true;
-    const QString path = serverPath();
-    QLibrary library(path);
-    auto serveOn = reinterpret_cast<ServeFunction>(library.resolve("rio_inspect_serve")); // never unloaded
-    if (serveOn == nullptr) {
-        qCWarning(lcDiagnostics, "cannot serve diagnostics: %s", qPrintable(library.errorString()));
+    const QString where = url.isEmpty() || url == QLatin1String("1") ? defaultUrl() : url;
+    if (!where.startsWith(QLatin1String("local:")) || where.size() == 6) {
+        qCWarning(lcDiagnostics,
+                  "cannot serve diagnostics on %s: only local:<name> (the same user) is served",
+                  qPrintable(where));
+        return false;
+    }
+    QString failure;
+    {
+        const std::lock_guard lock(mutex);
+        if (serving)
+            return true;
+        QLibrary library(serverPath());
+        auto serveOn =
+            reinterpret_cast<ServeFunction>(library.resolve("rio_inspect_serve")); // never unloaded
+        char error[512] = {};
+        if (serveOn == nullptr)
+            failure = library.errorString();
+        else if (!serveOn(where.toUtf8().constData(), error, static_cast<int>(sizeof error)))
+            failure = QString::fromUtf8(error);
+        else
+            serving = true;
+    }
+    if (!failure.isEmpty()) {
+        qCWarning(lcDiagnostics, "cannot serve diagnostics on %s: %s", qPrintable(where),
+                  qPrintable(failure));
         return false;
     }
     setEnabled(true);
-    const QString where = url.isEmpty() || url == QLatin1String("1") ? defaultUrl() : url;
-    char error[512] = {};
-    if (!serveOn(where.toUtf8().constData(), error, static_cast<int>(sizeof error))) {
-        qCWarning(lcDiagnostics, "cannot serve diagnostics on %s: %s", qPrintable(where), error);
-        return false;
-    }
-    serving = true;
     qCInfo(lcDiagnostics, "serving diagnostics on %s", qPrintable(where));
     return true;
 }
