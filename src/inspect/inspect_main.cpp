@@ -56,7 +56,7 @@ int usage()
 // `rio-inspect-app-42` or `local:rio-inspect-app-42` as the URL to connect to.
 QUrl urlOf(const QString &target)
 {
-    return QUrl(target.startsWith(QLatin1String("local:")) ? target : QStringLiteral("local:") + target);
+    return {target.startsWith(QLatin1String("local:")) ? target : QStringLiteral("local:") + target};
 }
 
 // The pid at the end of a default name (`rio-inspect-<application>-<pid>`), 0 if none.
