@@ -153,7 +153,7 @@ private Q_SLOTS:
             const double end = begin + f[QStringLiteral("dur")].toDouble();
             const double stallEnd = s[QStringLiteral("ts")].toDouble() + s[QStringLiteral("dur")].toDouble();
             QVERIFY(stallEnd >= begin);
-            QVERIFY(stallEnd <= end + 1);                                // 1 µs: the conversion's rounding
+            QVERIFY(stallEnd <= end + 1000); // 1 ms: a slow run's end is read with steady_clock
             QVERIFY(s[QStringLiteral("ts")].toDouble() >= begin - 1000); // a start may be the coarse clock's
             QVERIFY(s[QStringLiteral("name")].toString().contains(
                 QStringLiteral("tst_diagnostics_timeline.cpp:%1").arg(stallLine)));

@@ -74,7 +74,9 @@ public:
         if (it == m_turns.begin())
             return 0;
         --it;
-        return ns <= it->end ? it->number : 0;
+        // A millisecond's slack past its end: a time read with another clock (a slow run's end,
+        // from steady_clock) may land that far out after the conversion of the turns' ticks.
+        return ns <= it->end + 1'000'000 ? it->number : 0;
     }
 
 private:
