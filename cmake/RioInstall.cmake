@@ -184,6 +184,14 @@ if(TARGET RegistryIORemote)
   rio_pc_qt_requires(rio_remote_reqs ${RIO_REMOTE_COMPONENTS})
   rio_install_pkg_config(remote "RegistryIO Remote" "registries across processes" RegistryIORemote
     "registryio-qt = ${PROJECT_VERSION}, ${rio_remote_reqs}")
+  # Attaching: the module RIO_INSPECT loads (beside RegistryIO::Qt's library), and the inspector.
+  if(TARGET RegistryIOInspectServer)
+    file(RELATIVE_PATH bin_to_libdir "${CMAKE_INSTALL_FULL_BINDIR}" "${CMAKE_INSTALL_FULL_LIBDIR}")
+    set_target_properties(RegistryIOInspectServer PROPERTIES INSTALL_RPATH "${rio_rpath_origin}/..")
+    set_target_properties(registryio-inspect PROPERTIES INSTALL_RPATH "${rio_rpath_origin}/${bin_to_libdir}")
+    install(TARGETS RegistryIOInspectServer LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}/registryio")
+    install(TARGETS registryio-inspect RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  endif()
 endif()
 
 # --- QML module ------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ RIO_ALWAYS_INLINE inline std::uint64_t clockTicks() noexcept
 
 // A run longer than its handler's fastLimit (the fast path's one test): raises the maximum,
 // reports a slow run, and sets the limit again. Returns the clock's reading to go on from.
-RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint64_t now,
-                                    RunRecord &r) noexcept
+RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint64_t now, RunRecord &r,
+                                    bool onTimeline) noexcept
 {
     s->runTime.raiseMax(dt);
     const std::uint64_t max = s->runTime.max.load(std::memory_order_relaxed);
@@ -37,8 +37,11 @@ RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint
     // read this one is lowered here.
     if (const std::uint64_t cap = fastCap.load(std::memory_order_seq_cst); cap < limit)
         capFastLimit(s, cap);
-    if (dt < r.slowTicks.load(std::memory_order_relaxed)->load(std::memory_order_relaxed))
+    if (dt < r.slowTicks.load(std::memory_order_relaxed)->load(std::memory_order_relaxed)) {
+        if (onTimeline)
+            timelineRun(s, now - dt, now);
         return now;
+    }
     // The report runs the sink: the record shows no run meanwhile, and the report's own time is
     // no handler's.
     r.stats.store(nullptr, std::memory_order_relaxed);
@@ -89,7 +92,7 @@ RIO_COLD void callUntimed(Invoke f, HandlerBox *box, const void *event, RunRecor
 template <bool Tsc, bool Fence>
 RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *end, const void *event,
                                                   std::uint64_t last, RunRecord &r,
-                                                  std::atomic<const void *> *running)
+                                                  std::atomic<const void *> *running, bool onTimeline)
 {
     const std::uint64_t self = r.thread.load(std::memory_order_relaxed);
     for (; it != end; ++it) {
@@ -139,7 +142,9 @@ RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *
         s->runTime.total.fetch_add(dt, std::memory_order_relaxed);
         // One test for a new maximum and a slow run: the limit is at most both.
         if (dt > s->fastLimit.load(std::memory_order_relaxed)) [[unlikely]]
-            last = timedOutlier(s, dt, now, r);
+            last = timedOutlier(s, dt, now, r, onTimeline);
+        else if (onTimeline) [[unlikely]]
+            timelineRun(s, now - dt, now); // the main thread's, while the timeline records
     }
     return last;
 }
@@ -211,9 +216,10 @@ void timedNotify(std::atomic<const void *> *slot, const Snapshot *s, const Entry
     std::uint64_t last = precise ? clockTicks<Tsc>() : coarse;
     if (precise)
         r.preciseAt = coarse;
+    const bool timeline = precise && onTimeline(r);
     const auto range = [&](const Entry *first, const Entry *stop) __attribute__((always_inline)) {
         if (precise)
-            last = timedRange<Tsc, Fence>(first, stop, event, last, r, running);
+            last = timedRange<Tsc, Fence>(first, stop, event, last, r, running, timeline);
         else
             last = coarseRange<Fence>(first, stop, event, last, r, running);
     };

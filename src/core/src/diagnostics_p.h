@@ -131,6 +131,23 @@ inline RunRecord *record() noexcept
     return r != nullptr ? r : acquireRecord();
 }
 
+// --- The frame timeline (diagnostics_timeline.cpp) --------------------------------------------
+
+// True while diagnostics are on anywhere (the watchdog's switch): the main thread's runs, waits
+// and turns are recorded.
+extern constinit std::atomic<bool> timelineOn;
+// Allocates the ring (once) and switches recording on (updateWatchdog; off: timelineOn = false).
+void startTimeline() noexcept;
+// A timed run on the main thread that was not slow.
+RIO_COLD void timelineRun(const HandlerStats *s, std::uint64_t start, std::uint64_t end) noexcept;
+
+// True when runs of the thread owning `r` go on the timeline: the main thread's, while on.
+inline bool onTimeline(const RunRecord &r) noexcept
+{
+    return timelineOn.load(std::memory_order_relaxed) &&
+           r.slowTicks.load(std::memory_order_relaxed) == &mainTicks;
+}
+
 // Counts a slow run, keeps it and reports it (the handler's first) to the sink.
 RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noexcept;
 

@@ -399,6 +399,10 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noe
             return;
     }
     s->slowRuns.fetch_add(1, std::memory_order_relaxed);
+    if (onTimeline(r)) { // the main thread's: its turn holds it
+        const std::uint64_t end = readTicks();
+        timelineRun(s, end - std::min(end, ticks), end);
+    }
     const auto describe = [&](SlowRun &run) { // the thread's name last: copying it may throw
         run.registry = s->registry;
         run.id = s->id;
@@ -512,6 +516,8 @@ RunScope::~RunScope()
     m_stats->runTime.record(dt);
     if (dt >= r.slowTicks.load(std::memory_order_relaxed)->load(std::memory_order_relaxed)) [[unlikely]]
         reportSlow(m_stats, dt, r);
+    else if (onTimeline(r)) [[unlikely]]
+        timelineRun(m_stats, m_start, m_start + dt);
 }
 
 void setSlowSink(SlowSink sink) noexcept
@@ -534,6 +540,10 @@ void updateWatchdog() noexcept
     {
         std::lock_guard lock(g.watchdogMutex);
         const bool want = globalEnabled() || registriesOn.load(std::memory_order_acquire) > 0;
+        if (want)
+            startTimeline();
+        else
+            timelineOn.store(false, std::memory_order_relaxed);
         g.wake.notify_all(); // a new period (the stall threshold's), or the end
         if (want == g.watchdog.joinable())
             return;

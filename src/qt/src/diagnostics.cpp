@@ -23,6 +23,8 @@
 #include <unordered_map>
 
 namespace rio::detail {
+// Marks the main thread's event-loop turns on the frame timeline (diagnostics_trace.cpp).
+void watchTurns();
 // Registers the writing of the file RIO_DIAGNOSTICS_JSON names at exit (diagnostics_json.cpp).
 void writeDiagnosticsJsonAtExit();
 
@@ -324,10 +326,13 @@ int mainThreadCheck(std::string &threadName) noexcept
     return isMainThread() ? 1 : 0;
 }
 
-// With the application object, threads that ran timed handlers before it ask again.
+// With the application object, threads that ran timed handlers before it ask again; the frame
+// timeline marks its turns if diagnostics are on already.
 void installMainThreadCheck()
 {
     detail::diag::setMainThreadCheck(&mainThreadCheck);
+    if (detail::diag::globalEnabled())
+        detail::watchTurns();
 }
 Q_COREAPP_STARTUP_FUNCTION(installMainThreadCheck)
 
@@ -466,6 +471,8 @@ void Diagnostics::setEnabled(bool enabled)
     setUpWithRules();
     const bool was = isEnabled();
     enableAll(enabled);
+    if (enabled)
+        detail::watchTurns();
     // No argument: a receiver reads the state, which a concurrent change may have changed again.
     if (was != enabled)
         if (Diagnostics *d = theInstance.load(std::memory_order_acquire))
@@ -579,6 +586,8 @@ void QtRegistryBase::setDiagnosticsEnabled(bool enabled)
 {
     m_diagCore->setDiagnosticsEnabled(enabled);
     applyDiagnostics(m_diagCore->isDiagnosticsEnabled());
+    if (enabled)
+        detail::watchTurns();
 }
 
 bool QtRegistryBase::isDiagnosticsEnabled() const noexcept
@@ -622,6 +631,8 @@ void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtReg
     m_control->traceId.store(m_registryId, std::memory_order_relaxed); // one id in traces and snapshots
 #endif
     m_diagnosticsOn.store(core.isDiagnosticsEnabled(), std::memory_order_relaxed);
+    if (core.isDiagnosticsEnabled())
+        detail::watchTurns(); // RIO_DIAGNOSTICS=1: the timeline's frames from the first registry
     // The name snapshots show follows objectName (read here, on its own thread).
     m_nameConnection =
         QObject::connect(this, &QObject::objectNameChanged, this, [&core](const QString &name) {

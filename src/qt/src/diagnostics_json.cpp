@@ -73,12 +73,23 @@ QString oneLine(const QString &text)
 
 } // namespace
 
-// Writes the file RIO_DIAGNOSTICS_JSON names (a QCoreApplication post routine).
+// Writes the files RIO_DIAGNOSTICS_JSON and RIO_DIAGNOSTICS_TRACE name (a QCoreApplication post
+// routine).
 static void writeAtExit()
 {
     const QString path = qEnvironmentVariable("RIO_DIAGNOSTICS_JSON");
     if (!path.isEmpty() && !Diagnostics::writeJson(path))
         qCWarning(lcDiagnostics, "RIO_DIAGNOSTICS_JSON: cannot write %s", qPrintable(path));
+    const QString trace = qEnvironmentVariable("RIO_DIAGNOSTICS_TRACE");
+    if (!trace.isEmpty() && !Diagnostics::writeTrace(trace))
+        qCWarning(lcDiagnostics, "RIO_DIAGNOSTICS_TRACE: cannot write %s", qPrintable(trace));
+}
+
+// True when a file is to be written at exit.
+static bool writesAtExit()
+{
+    return !qEnvironmentVariableIsEmpty("RIO_DIAGNOSTICS_JSON") ||
+           !qEnvironmentVariableIsEmpty("RIO_DIAGNOSTICS_TRACE");
 }
 
 QJsonObject toJson(const TimeHistogram &histogram)
@@ -210,10 +221,10 @@ namespace rio::detail {
 void writeDiagnosticsJsonAtExit()
 {
     static const bool once = [] {
-        if (!qEnvironmentVariableIsEmpty("RIO_DIAGNOSTICS_JSON")) {
+        if (!qEnvironmentVariableIsEmpty("RIO_DIAGNOSTICS_JSON"))
             diag::keepDeparted(true); // registries that die before the application object stay in it
+        if (writesAtExit())
             qAddPostRoutine(&writeAtExit);
-        }
         return true;
     }();
     (void)once;
@@ -223,7 +234,7 @@ void writeDiagnosticsJsonAtExit()
 // that never destroys its application object still writes it); ~QCoreApplication writes it again.
 static void writeAtQuitToo()
 {
-    if (qEnvironmentVariableIsEmpty("RIO_DIAGNOSTICS_JSON"))
+    if (!writesAtExit())
         return;
     QObject::connect(QCoreApplication::instance(), &QCoreApplication::aboutToQuit, &writeAtExit);
 }

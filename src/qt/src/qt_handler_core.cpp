@@ -187,8 +187,7 @@ bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
     try {
         if (diag::HandlerStats *stats = runStats.load(std::memory_order_acquire)) [[unlikely]] {
             const diag::RunScope scope(stats); // diagnostics on: timed
-            if (postedAt != 0 && scope.start() > postedAt)
-                stats->queueDelay.record(scope.start() - postedAt);
+            diag::recordQueueDelay(stats, postedAt, scope.start());
             target->invoke(event, token);
         } else {
             target->invoke(event, token);

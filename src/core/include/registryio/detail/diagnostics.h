@@ -303,6 +303,44 @@ RIO_CORE_EXPORT bool keepingDeparted() noexcept;
 /// departedKept in `lost`.
 RIO_CORE_EXPORT std::vector<RegistryRecord> departedRecords(std::uint64_t &lost);
 
+/// What a timeline entry is.
+enum class TimelineKind : std::uint8_t {
+    Turn = 1, ///< a turn of the main thread's event loop (a frame, where there is no window)
+    Run = 2,  ///< a timed handler run on the main thread (a slow one is in recentSlowRuns too)
+    Wait = 3, ///< a queued delivery the main thread ran: from being queued to its start
+};
+/// How many entries the timeline keeps (the newest; 64 bytes each, allocated when first on).
+inline constexpr std::size_t timelineKept = 8192;
+/// One timeline entry as read back (times in steady_clock nanoseconds).
+struct TimelineEntry
+{
+    TimelineKind kind = TimelineKind::Turn;
+    std::uint64_t startNs = 0;
+    std::uint64_t endNs = 0;
+    std::uint64_t registry = 0;
+    HandlerId id;
+    const char *file = nullptr; // static (the handler's add)
+    int line = 0;
+    std::uint64_t turn = 0; // Turn: its number
+};
+/// The timeline's entries that ended in the last `lastNs` nanoseconds, oldest first.
+RIO_CORE_EXPORT std::vector<TimelineEntry> timeline(std::uint64_t lastNs);
+/// A turn's beginning (timelineTurnBegin), for its end.
+struct TurnMark
+{
+    std::uint64_t start = 0; // 0: not recorded
+    std::uint64_t written = 0;
+};
+/// The main thread's event loop is about to wait (its next turn follows); nothing while off.
+RIO_CORE_EXPORT TurnMark timelineTurnBegin() noexcept;
+/// The turn that followed the wait at `mark` ends (the loop is about to wait again): kept, from
+/// its first entry's start, unless nothing was recorded in it.
+RIO_CORE_EXPORT void timelineTurnEnd(const TurnMark &mark, std::uint64_t number) noexcept;
+/// A queued delivery of `stats`'s handler queued at `postedAt` (ticks; 0: unknown) starts at
+/// `start`: records its queueing delay, and on the main thread its wait in the timeline.
+RIO_CORE_EXPORT void recordQueueDelay(HandlerStats *stats, std::uint64_t postedAt,
+                                      std::uint64_t start) noexcept;
+
 /// Reads a tick histogram: its buckets, total and max in nanoseconds, and the tick's length.
 RIO_CORE_EXPORT void toNanos(const Histogram &h, std::array<std::uint64_t, tickBucketCount> &buckets,
                              std::uint64_t &totalNs, std::uint64_t &maxNs, double &nsPerTick) noexcept;

@@ -274,6 +274,24 @@ public:
     [[nodiscard]] static QJsonDocument toJson();
     /// Writes toJson() to the file `path` (replaced as a whole); false if it cannot.
     static bool writeJson(const QString &path);
+    /// The frame timeline of the last `last` (at most the newest 8,192 entries) as Chrome's
+    /// trace-event JSON, which Perfetto and chrome://tracing open: the main thread's event-loop
+    /// turns (`frame N`), the timed handler runs and the waits of the deliveries it ran in them,
+    /// and every thread's recent slow runs and stalls, each with its file, line and frame. The
+    /// environment variable `RIO_DIAGNOSTICS_TRACE=path` writes it at aboutToQuit and exit.
+    [[nodiscard]] static QJsonDocument toTrace(std::chrono::nanoseconds last = std::chrono::seconds(10));
+    /// Writes toTrace(last) to the file `path` (replaced as a whole); false if it cannot.
+    static bool writeTrace(const QString &path, std::chrono::nanoseconds last = std::chrono::seconds(10));
+
+    /// Serves this process's diagnostics (the snapshots toJson() holds, and the timeline
+    /// toTrace() exports), read-only, on `url` (`local:name`: the same user only) for
+    /// `registryio-inspect`, from a thread of their own, and switches diagnostics on. Loads the
+    /// serving module (RegistryIO::Remote's, installed with it) at run time: an application
+    /// need not link it. The environment variable `RIO_INSPECT=local:name` (or `1`: the name
+    /// `rio-inspect-<application>-<pid>`) does it when the application object is created.
+    /// False, with a warning and nothing changed, for another scheme than `local:`, or when the
+    /// module or the listening fails; true when already serving.
+    static bool serve(const QString &url);
 
 Q_SIGNALS:
     /// The process-wide switch changed (emitted on the thread that changed it; isEnabled() is

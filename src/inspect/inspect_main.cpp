@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: MIT
+// registryio-inspect: lists the running applications that serve their diagnostics (RIO_INSPECT),
+// attaches to one, prints its live handler table or writes its frame timeline as a trace, and
+// detaches. The application is not changed: it serves read-only what its in-app inspector reads.
+//
+//   registryio-inspect list
+//   registryio-inspect table <name|local:name> [--count N]
+//   registryio-inspect trace <name|local:name> <file.json>
+
+#include "inspect_protocol.h"
+
+#include <registryio/remote/remote_registry.h>
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRemoteObjectNode>
+#include <QSaveFile>
+#include <QTextStream>
+#include <QTimer>
+#include <QUrl>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+using namespace rio;
+
+constexpr int attachTimeoutMs = 10'000;
+
+QTextStream &out()
+{
+    static QTextStream s(stdout);
+    return s;
+}
+
+int usage()
+{
+    std::fputs("usage: registryio-inspect list\n"
+               "       registryio-inspect table <name|local:name> [--count N]\n"
+               "       registryio-inspect trace <name|local:name> <file.json>\n",
+               stderr);
+    return 2;
+}
+
+// `rio-inspect-app-42` or `local:rio-inspect-app-42` as the URL to connect to.
+QUrl urlOf(const QString &target)
+{
+    return {target.startsWith(QLatin1String("local:")) ? target : QStringLiteral("local:") + target};
+}
+
+// The pid at the end of a default name (`rio-inspect-<application>-<pid>`), 0 if none.
+qint64 pidOf(const QString &name)
+{
+    bool ok = false;
+    const qint64 pid = name.section(QLatin1Char('-'), -1).toLongLong(&ok);
+    return ok ? pid : 0;
+}
+
+// The sockets of this user in the temporary folder whose names RIO_INSPECT=1 gives, of processes
+// still running.
+int list()
+{
+    const QDir dir(QDir::tempPath());
+    int found = 0;
+    for (const QString &name :
+         dir.entryList({inspect::namePrefix + QLatin1Char('*')}, QDir::System | QDir::Files)) {
+        struct stat st{};
+        if (lstat(QFile::encodeName(dir.filePath(name)).constData(), &st) != 0 || !S_ISSOCK(st.st_mode) ||
+            st.st_uid != getuid())
+            continue;
+        const qint64 pid = pidOf(name);
+        if (pid != 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+            continue; // left by a killed process
+        const QString app = name.mid(inspect::namePrefix.size()).section(QLatin1Char('-'), 0, -2);
+        out() << "local:" << name << "\tpid " << pid << "\t" << app << Qt::endl;
+        ++found;
+    }
+    if (found == 0)
+        out() << "no application serves its diagnostics (start one with RIO_INSPECT=1)" << Qt::endl;
+    return 0;
+}
+
+QString duration(quint64 ns)
+{
+    if (ns == 0)
+        return QStringLiteral("-");
+    if (ns < 1'000)
+        return QStringLiteral("%1 ns").arg(ns);
+    if (ns < 1'000'000)
+        return QStringLiteral("%1 us").arg(static_cast<double>(ns) / 1e3, 0, 'f', 1);
+    return QStringLiteral("%1 ms").arg(static_cast<double>(ns) / 1e6, 0, 'f', 1);
+}
+
+// The handler table the in-app inspector shows, longest run first.
+void printTable(const QList<RegistryInfo> &registries)
+{
+    QList<HandlerInfo> handlers;
+    for (const RegistryInfo &r : registries)
+        handlers.append(r.handlers);
+    std::stable_sort(handlers.begin(), handlers.end(), [](const HandlerInfo &a, const HandlerInfo &b) {
+        return a.runTime.maxNs > b.runTime.maxNs;
+    });
+    const QStringList head{QStringLiteral("registry"), QStringLiteral("id"),    QStringLiteral("where"),
+                           QStringLiteral("thread"),   QStringLiteral("calls"), QStringLiteral("failures"),
+                           QStringLiteral("drops"),    QStringLiteral("slow"),  QStringLiteral("p99"),
+                           QStringLiteral("max")};
+    QList<QStringList> rows;
+    for (const HandlerInfo &h : std::as_const(handlers)) {
+        const QString where =
+            h.originFile.isEmpty()
+                ? QStringLiteral("%1:%2").arg(QFileInfo(h.file).fileName()).arg(h.line)
+                : QStringLiteral("%1:%2").arg(QFileInfo(h.originFile).fileName()).arg(h.originLine);
+        rows.append({h.registryName, QString::number(h.id.value()), where,
+                     h.hasContext ? h.contextThreadName : QStringLiteral("notifier"),
+                     QString::number(h.calls), QString::number(h.failures), QString::number(h.totalDrops()),
+                     QString::number(h.slowRuns), h.timed ? duration(h.runTime.p99Ns()) : QStringLiteral("-"),
+                     h.timed ? duration(h.runTime.maxNs) : QStringLiteral("-")});
+    }
+    QList<qsizetype> width(head.size());
+    for (qsizetype c = 0; c < head.size(); ++c)
+        width[c] = head[c].size();
+    for (const QStringList &row : std::as_const(rows))
+        for (qsizetype c = 0; c < head.size(); ++c)
+            width[c] = std::max(width[c], row[c].size());
+    const auto line = [&](const QStringList &cells) {
+        QString s;
+        for (qsizetype c = 0; c < cells.size(); ++c)
+            s += (c < 4 ? cells[c].leftJustified(width[c]) : cells[c].rightJustified(width[c])) +
+                 QStringLiteral("  ");
+        out() << s.trimmed() << Qt::endl;
+    };
+    line(head);
+    for (const QStringList &row : std::as_const(rows))
+        line(row);
+    out() << rows.size() << " handlers" << Qt::endl;
+}
+
+// Subscribes to `share` on `target` and calls `received` with each event's bytes until it returns
+// false (or exits); fails after attachTimeoutMs without one.
+template <typename Received>
+int attach(const QString &target, const QString &share, Received received)
+{
+    QRemoteObjectNode node;
+    if (!connectToSource(&node, urlOf(target)))
+        return 1;
+    RemoteRegistry<QByteArray> remote(&node, share);
+    remote.add(&node,
+               [&](const QByteArray &bytes) {
+                   if (!received(bytes))
+                       QCoreApplication::exit(0);
+               },
+               {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
+    QTimer::singleShot(attachTimeoutMs, &node, [&] {
+        std::fprintf(stderr, "registryio-inspect: nothing from %s in %d s\n", qPrintable(target),
+                     attachTimeoutMs / 1000);
+        QCoreApplication::exit(1);
+    });
+    return QCoreApplication::exec(); // detaches when the node goes
+}
+
+// Fails the run with `message`.
+bool fail(const char *message, const QString &what)
+{
+    std::fprintf(stderr, "registryio-inspect: %s %s\n", message, qPrintable(what));
+    QCoreApplication::exit(1);
+    return true; // exit() ends the loop
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    const QStringList args = QCoreApplication::arguments().mid(1);
+    if (args.isEmpty())
+        return usage();
+    if (args[0] == QLatin1String("list"))
+        return list();
+    if (args[0] == QLatin1String("table") && args.size() >= 2) {
+        int count = 1;
+        if (const qsizetype at = args.indexOf(QStringLiteral("--count")); at > 0 && at + 1 < args.size())
+            count = std::max(1, args[at + 1].toInt());
+        return attach(args[1], inspect::snapshotShare, [&](const QByteArray &bytes) {
+            QList<RegistryInfo> registries;
+            if (!inspect::decodeSnapshot(bytes, registries))
+                return fail("unreadable snapshot from", args[1]);
+            printTable(registries);
+            return --count > 0;
+        });
+    }
+    if (args[0] == QLatin1String("trace") && args.size() == 3) {
+        const QString path = args[2];
+        return attach(args[1], inspect::timelineShare, [&](const QByteArray &bytes) {
+            const QByteArray json = qUncompress(bytes);
+            QJsonParseError error{};
+            const QJsonDocument doc = QJsonDocument::fromJson(json, &error);
+            if (error.error != QJsonParseError::NoError)
+                return fail("unreadable timeline from", args[1]);
+            QSaveFile file(path);
+            if (!file.open(QIODevice::WriteOnly) || file.write(json) != json.size() || !file.commit())
+                return fail("cannot write", path);
+            out() << "wrote " << doc[QStringLiteral("traceEvents")].toArray().size() << " trace events to "
+                  << path << Qt::endl;
+            return false;
+        });
+    }
+    return usage();
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// What the serving module (inspect_server.cpp) and registryio-inspect agree on: two Remote shares
+// of QByteArray events, sent while someone subscribes: the snapshot the in-app inspector reads
+// (Diagnostics::snapshot(), as QDataStream bytes: a JSON document of 1,000 handlers costs 35-60 ms
+// to make, these 1-2 ms) and the timeline (Diagnostics::toTrace(), qCompress'ed JSON).
+
+#include <registryio/qt/diagnostics.h>
+
+#include <QDataStream>
+#include <QIODevice>
+#include <QString>
+
+namespace rio::inspect {
+
+/// The share of Diagnostics::snapshot() (what the in-app inspector reads; encodeSnapshot), every
+/// snapshotIntervalMs while subscribed; the newest is kept for a subscriber that arrives.
+inline const QString snapshotShare = QStringLiteral("rio.diagnostics");
+/// The share of Diagnostics::toTrace() (the frame timeline), every timelineIntervalMs while subscribed.
+inline const QString timelineShare = QStringLiteral("rio.timeline");
+/// How often each is sent while subscribed (ms).
+inline constexpr int snapshotIntervalMs = 500;
+inline constexpr int timelineIntervalMs = 1000;
+/// The prefix of the names RIO_INSPECT=1 serves on (`rio-inspect-<application>-<pid>`), which
+/// `registryio-inspect list` looks for.
+inline const QString namePrefix = QStringLiteral("rio-inspect-");
+
+/// The snapshot encoding's version (the first word of the bytes).
+inline constexpr quint32 snapshotVersion = 1;
+
+inline void write(QDataStream &s, const TimeHistogram &h)
+{
+    int used = TimeHistogram::bucketCount;
+    while (used > 0 && h.buckets[static_cast<std::size_t>(used - 1)] == 0)
+        --used;
+    s << h.count << h.totalNs << h.maxNs << h.nsPerTick << qint32(used);
+    for (int i = 0; i < used; ++i)
+        s << h.buckets[static_cast<std::size_t>(i)];
+}
+
+inline void read(QDataStream &s, TimeHistogram &h)
+{
+    qint32 used = 0;
+    s >> h.count >> h.totalNs >> h.maxNs >> h.nsPerTick >> used;
+    if (used < 0 || used > TimeHistogram::bucketCount) {
+        s.setStatus(QDataStream::ReadCorruptData);
+        return;
+    }
+    for (int i = 0; i < used; ++i)
+        s >> h.buckets[static_cast<std::size_t>(i)];
+}
+
+/// The registries (Diagnostics::snapshot()) as bytes.
+inline QByteArray encodeSnapshot(const QList<RegistryInfo> &registries)
+{
+    QByteArray bytes;
+    QDataStream s(&bytes, QIODevice::WriteOnly);
+    s << snapshotVersion << qint32(registries.size());
+    for (const RegistryInfo &r : registries) {
+        s << r.id << r.name << r.eventType << r.qt << r.diagnosticsEnabled << r.destroyed;
+        for (const quint64 d : r.removedHandlerDrops)
+            s << d;
+        s << qint32(r.handlers.size());
+        for (const HandlerInfo &h : r.handlers) {
+            s << quint64(h.id.value()) << h.file << qint32(h.line) << h.function << h.originFile
+              << qint32(h.originLine) << h.addedThread << h.addedThreadName << h.hasContext << h.contextClass
+              << h.contextName << h.contextThreadName << qint32(h.priority) << qint32(h.connection)
+              << qint32(h.delivery) << h.capacity << qint32(h.overflow) << h.once << h.suspended << h.calls
+              << h.failures;
+            for (const quint64 d : h.drops)
+                s << d;
+            s << h.waiting << h.maxWaiting << h.coalesced << h.slowRuns << h.timed;
+            write(s, h.runTime);
+            write(s, h.queueDelay);
+        }
+    }
+    return bytes;
+}
+
+/// encodeSnapshot's bytes back; false for bytes it did not make (another version, cut short).
+inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registries)
+{
+    QDataStream s(bytes);
+    quint32 version = 0;
+    qint32 count = 0;
+    s >> version >> count;
+    if (version != snapshotVersion || count < 0)
+        return false;
+    for (qint32 i = 0; i < count && s.status() == QDataStream::Ok; ++i) {
+        RegistryInfo r;
+        qint32 handlers = 0;
+        s >> r.id >> r.name >> r.eventType >> r.qt >> r.diagnosticsEnabled >> r.destroyed;
+        for (quint64 &d : r.removedHandlerDrops)
+            s >> d;
+        s >> handlers;
+        for (qint32 k = 0; k < handlers && s.status() == QDataStream::Ok; ++k) {
+            HandlerInfo h;
+            quint64 id = 0;
+            qint32 line = 0, originLine = 0, priority = 0, connection = 0, delivery = 0, overflow = 0;
+            s >> id >> h.file >> line >> h.function >> h.originFile >> originLine >> h.addedThread >>
+                h.addedThreadName >> h.hasContext >> h.contextClass >> h.contextName >> h.contextThreadName >>
+                priority >> connection >> delivery >> h.capacity >> overflow >> h.once >> h.suspended >>
+                h.calls >> h.failures;
+            for (quint64 &d : h.drops)
+                s >> d;
+            s >> h.waiting >> h.maxWaiting >> h.coalesced >> h.slowRuns >> h.timed;
+            read(s, h.runTime);
+            read(s, h.queueDelay);
+            h.registryId = r.id;
+            h.registryName = r.name;
+            h.eventType = r.eventType;
+            h.id = HandlerId(id);
+            h.line = line;
+            h.originLine = originLine;
+            h.priority = priority;
+            h.connection = static_cast<Qt::ConnectionType>(connection);
+            h.delivery = static_cast<Delivery>(delivery);
+            h.overflow = static_cast<Overflow>(overflow);
+            r.handlers.append(std::move(h));
+        }
+        registries.append(std::move(r));
+    }
+    return s.status() == QDataStream::Ok && s.atEnd();
+}
+
+} // namespace rio::inspect

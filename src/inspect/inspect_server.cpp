@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+// The serving module Diagnostics::serve loads (RIO_INSPECT): a thread of its own with a Qt Remote
+// Objects host, RegistryIO's listener on the URL (local: is the same user only) and two shares
+// (inspect_protocol.h). Read-only: the shared registries have no handler of the application's,
+// so what a peer notifies reaches nothing of it. Snapshots and their JSON are made on this
+// thread only while someone subscribes: the application's threads pay nothing for it.
+
+#include "inspect_protocol.h"
+
+#include <registryio/qt/diagnostics.h>
+#include <registryio/qt/qt_registry.h>
+#include <registryio/remote/remote_listener.h>
+#include <registryio/remote/remote_share.h>
+
+#include <QCoreApplication>
+#include <QRemoteObjectHost>
+#include <QThread>
+#include <QTimer>
+#include <QUrl>
+
+#include <cstring>
+#include <memory>
+
+namespace {
+
+using namespace rio;
+
+// Everything lives on the serving thread.
+class Server : public QObject
+{
+public:
+    explicit Server(const QUrl &url)
+    {
+        if (!m_listener->listen(url)) {
+            m_error = m_listener->errorString();
+            return;
+        }
+        const RemoteShareOptions latest{.delivery = Delivery::Latest, .retainLatest = true};
+        m_snapshotShare =
+            std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::snapshotShare, m_snapshots, latest);
+        m_timelineShare =
+            std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::timelineShare, m_timeline, latest);
+        connect(&m_snapshotTimer, &QTimer::timeout, this, &Server::sendSnapshot);
+        connect(&m_timelineTimer, &QTimer::timeout, this, &Server::sendTimeline);
+        // A subscriber gets the newest at once, not at the next tick.
+        connect(m_snapshotShare->base(), &RemoteShareBase::subscriberCountChanged, this,
+                &Server::sendSnapshot);
+        connect(m_timelineShare->base(), &RemoteShareBase::subscriberCountChanged, this,
+                &Server::sendTimeline);
+        m_snapshotTimer.start(inspect::snapshotIntervalMs);
+        m_timelineTimer.start(inspect::timelineIntervalMs);
+    }
+    [[nodiscard]] QString error() const { return m_error; }
+
+private:
+    void sendSnapshot()
+    {
+        if (m_snapshotShare->base()->subscriberCount() == 0)
+            return;
+        QList<RegistryInfo> registries = Diagnostics::snapshot();
+        registries.removeIf([this](const RegistryInfo &r) { // the application's alone
+            return r.id == m_snapshots.registryId() || r.id == m_timeline.registryId();
+        });
+        m_snapshots.notify(inspect::encodeSnapshot(registries));
+    }
+    void sendTimeline()
+    {
+        if (m_timelineShare->base()->subscriberCount() > 0)
+            m_timeline.notify(qCompress(Diagnostics::toTrace().toJson(QJsonDocument::Compact)));
+    }
+
+    QRemoteObjectHost m_host;
+    RemoteListener *m_listener = new RemoteListener(&m_host); // owned by the host
+    QtRegistry<QByteArray> m_snapshots;
+    QtRegistry<QByteArray> m_timeline;
+    // Destroyed before their registries (declared after them).
+    std::unique_ptr<RemoteShare<QByteArray>> m_snapshotShare;
+    std::unique_ptr<RemoteShare<QByteArray>> m_timelineShare;
+    QTimer m_snapshotTimer;
+    QTimer m_timelineTimer;
+    QString m_error;
+};
+
+QThread *thread = nullptr;
+Server *server = nullptr;
+
+// At the application object's end: the server goes on its thread, then the thread.
+void stop()
+{
+    if (thread == nullptr)
+        return;
+    QMetaObject::invokeMethod(thread, [] { // the thread object lives on the serving thread
+        delete server;
+        server = nullptr;
+        QThread::currentThread()->quit();
+    });
+    thread->wait();
+    delete thread;
+    thread = nullptr;
+}
+
+} // namespace
+
+extern "C" Q_DECL_EXPORT bool rio_inspect_serve(const char *url, char *error, int errorSize)
+{
+    auto *t = new QThread;
+    t->setObjectName(QStringLiteral("rio-inspect"));
+    t->start();
+    t->moveToThread(t); // its stop runs there
+    QString failed;
+    QMetaObject::invokeMethod(
+        t,
+        [&] {
+            auto *s = new Server(QUrl(QString::fromUtf8(url)));
+            failed = s->error();
+            if (failed.isEmpty())
+                server = s;
+            else
+                delete s;
+        },
+        Qt::BlockingQueuedConnection);
+    if (!failed.isEmpty()) {
+        t->quit();
+        t->wait();
+        delete t;
+        std::strncpy(error, failed.toUtf8().constData(), static_cast<std::size_t>(errorSize) - 1);
+        return false;
+    }
+    thread = t;
+    qAddPostRoutine(&stop);
+    return true;
+}

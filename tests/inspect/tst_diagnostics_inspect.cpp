@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+// Attaching to a real running application: only local: (the same user) is served; without RIO_INSPECT it
+// serves nothing and loads no RegistryIO::Remote; with RIO_INSPECT=1 it serves, registryio-inspect lists it,
+// prints its live handler table (where each handler was added, its calls) and writes its frame timeline as a
+// trace that names its stall by file, line and frame; the inspector detaches and the application goes on and
+// ends normally.
+#include <registryio/qt/diagnostics.h>
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QTest>
+
+namespace {
+
+constexpr int waitMs = 30'000; // bounds every wait on a loaded machine
+
+struct Target
+{
+    QProcess process;
+    QString file;
+    int countLine = 0;
+    int stallLine = 0;
+
+    // Starts the target with `inspect` as RIO_INSPECT (unset when empty) and reads its handlers.
+    bool start(const QString &inspect)
+    {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove(QStringLiteral("RIO_INSPECT"));
+        if (!inspect.isEmpty())
+            env.insert(QStringLiteral("RIO_INSPECT"), inspect);
+        process.setProcessEnvironment(env);
+        process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        process.start(QStringLiteral(RIO_INSPECT_TARGET), {});
+        if (!process.waitForStarted(waitMs))
+            return false;
+        const QList<QByteArray> words = readLine().split(' ');
+        if (words.size() != 4 || words[0] != "handlers")
+            return false;
+        file = QString::fromUtf8(words[1]);
+        countLine = words[2].toInt();
+        stallLine = words[3].toInt();
+        return true;
+    }
+    QByteArray readLine()
+    {
+        while (!process.canReadLine())
+            if (!process.waitForReadyRead(waitMs))
+                return {};
+        return process.readLine().trimmed();
+    }
+    [[nodiscard]] QString name() const
+    {
+        return QStringLiteral("rio-inspect-inspect_target-%1").arg(process.processId());
+    }
+    // Closes its input: it ends normally.
+    bool stop()
+    {
+        process.closeWriteChannel();
+        return process.waitForFinished(waitMs) && process.exitStatus() == QProcess::NormalExit &&
+               process.exitCode() == 0;
+    }
+    [[nodiscard]] bool hasLoaded(const char *library) const
+    {
+        QFile maps(QStringLiteral("/proc/%1/maps").arg(process.processId()));
+        return maps.open(QIODevice::ReadOnly) && maps.readAll().contains(library);
+    }
+};
+
+// Runs registryio-inspect with `args`; its standard output, or the reason it failed.
+bool inspect(const QStringList &args, QByteArray &output)
+{
+    QProcess tool;
+    tool.setProcessChannelMode(QProcess::MergedChannels);
+    tool.start(QStringLiteral(RIO_INSPECT_TOOL), args);
+    const bool ok =
+        tool.waitForFinished(waitMs) && tool.exitStatus() == QProcess::NormalExit && tool.exitCode() == 0;
+    output = tool.readAll();
+    return ok;
+}
+
+} // namespace
+
+class tst_DiagnosticsInspect : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void onlyTheSameUserIsServed()
+    {
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("only local:<name>")));
+        QVERIFY(!rio::Diagnostics::serve(QStringLiteral("tcp://127.0.0.1:0")));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("only local:<name>")));
+        QVERIFY(!rio::Diagnostics::serve(QStringLiteral("local:")));
+        QVERIFY(!rio::Diagnostics::isEnabled()); // nothing changed
+    }
+
+    void nothingIsServedWithoutTheOptIn()
+    {
+        Target target;
+        QVERIFY(target.start({}));
+        QVERIFY(!target.readLine().isEmpty()); // it ran its first stall: well under way
+        QVERIFY(!QFile::exists(QDir(QDir::tempPath()).filePath(target.name())));
+        QVERIFY(!target.hasLoaded("libRegistryIORemote"));
+        QByteArray listed;
+        QVERIFY2(inspect({QStringLiteral("list")}, listed), listed.constData());
+        QVERIFY(!listed.contains(target.name().toUtf8()));
+        QVERIFY(target.stop());
+    }
+
+    void attachListPrintTraceAndDetach()
+    {
+        Target target;
+        QVERIFY(target.start(QStringLiteral("1")));
+        QVERIFY(target.readLine().startsWith("stalled")); // the timeline holds a stall now
+        QVERIFY(target.hasLoaded("libRegistryIORemote")); // loaded at run time, for serving
+
+        QByteArray listed;
+        QVERIFY2(inspect({QStringLiteral("list")}, listed), listed.constData());
+        QVERIFY2(listed.contains(("local:" + target.name()).toUtf8()), listed.constData());
+
+        QByteArray table;
+        QVERIFY2(inspect({QStringLiteral("table"), target.name()}, table), table.constData());
+        QVERIFY2(table.contains(QStringLiteral("inspect_target.cpp:%1").arg(target.countLine).toUtf8()),
+                 table.constData());
+        QVERIFY2(table.contains(QStringLiteral("inspect_target.cpp:%1").arg(target.stallLine).toUtf8()),
+                 table.constData());
+        QVERIFY2(table.contains("orders"), table.constData());
+        QVERIFY2(!table.contains("remote_share.h"), table.constData()); // the application's alone
+
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("trace.json"));
+        QByteArray wrote;
+        QVERIFY2(inspect({QStringLiteral("trace"), QStringLiteral("local:") + target.name(), path}, wrote),
+                 wrote.constData());
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QJsonParseError error{};
+        const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &error);
+        QCOMPARE(error.error, QJsonParseError::NoError);
+        bool named = false;
+        for (const QJsonValue &e : doc[QStringLiteral("traceEvents")].toArray()) {
+            if (e[QStringLiteral("cat")].toString() != QLatin1String("slow"))
+                continue;
+            const QJsonValue args = e[QStringLiteral("args")];
+            named = named || (args[QStringLiteral("file")].toString() == target.file &&
+                              args[QStringLiteral("line")].toInt() == target.stallLine &&
+                              args[QStringLiteral("frame")].toInteger() > 0);
+        }
+        QVERIFY2(named, "the trace names the stall by file, line and frame");
+
+        // Detached: the application goes on (it stalls again), and ends normally.
+        QVERIFY(target.readLine().startsWith("stalled"));
+        QVERIFY(target.stop());
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_DiagnosticsInspect)
+#include "tst_diagnostics_inspect.moc"
