@@ -494,22 +494,26 @@ void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer()
 
 // A source handler that Qt Remote Objects runs while it reads (a registry handler with default
 // options, run by post) and that runs a nested event loop (a modal dialog, processEvents): a
-// packet the peer sends meanwhile is screened before Qt Remote Objects reads it, like any other
-// (the socket reads nothing while Qt Remote Objects reads), and a wrong-typed one drops the peer.
+// packet the peer sent with the one that runs it, or sends meanwhile, is screened before Qt Remote
+// Objects reads it, like any other, and a wrong-typed one drops the peer: over TLS too, where the
+// socket decrypts and buffers more inside the nested loop.
 void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened_data()
 {
     QTest::addColumn<QString>("url");
     QTest::newRow("local") << uniqueLocalUrl();
     QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
 }
 
 void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
 {
     QFETCH(QString, url);
-    LocalSource source(url);
+    TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    LocalSource source(url, {}, certs.sourceConfiguration());
     QVERIFY(source.share);
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+    const std::unique_ptr<QIODevice> raw = rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
     QVERIFY(raw);
     QIODevice *const attacker = raw.get();
     const QByteArray secret = secretFor(7);
@@ -528,10 +532,14 @@ void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
                         },
                         {.connection = Qt::DirectConnection});
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression("argument 0 is a value of type QRectF"));
+    // In one write: over TLS, one record that the source's socket decrypts in parts, the rest
+    // (the Ping's end and the wrong-typed post) while the handler's nested loop runs.
     raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
                roInvoke(QStringLiteral("orders"), 0, 1,
                         roArguments({QVariant(postFrame(
-                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{42, "x"})}}))})));
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{42, "x"})}}))})) +
+               roPing(QString(4096, QLatin1Char('p'))) +
+               roInvoke(QStringLiteral("orders"), 0, 1, roArguments({QVariant(QRectF(1e30, 2, 3, 4))})));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
     QCOMPARE(handled, 1);
     QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
