@@ -461,7 +461,8 @@ public:
     QSslConfiguration sourceConfiguration() const
     {
         QSslConfiguration configuration = QSslConfiguration::defaultConfiguration();
-        configuration.setLocalCertificate(QSslCertificate::fromPath(path(QStringLiteral("server.crt"))).value(0));
+        configuration.setLocalCertificate(
+            QSslCertificate::fromPath(path(QStringLiteral("server.crt"))).value(0));
         QFile key(path(QStringLiteral("server.key")));
         if (key.open(QIODevice::ReadOnly))
             configuration.setPrivateKey(QSslKey(key.readAll(), QSsl::Ec, QSsl::Pem));

@@ -27,6 +27,8 @@ private Q_SLOTS:
     void wrongTypedArgumentsDropOnlyTheirPeer();
     void packetsArrivingDuringANestedEventLoopAreScreened_data();
     void packetsArrivingDuringANestedEventLoopAreScreened();
+    void packetsAreScreenedWholeHoweverTheyAreSplit_data();
+    void packetsAreScreenedWholeHoweverTheyAreSplit();
     void localSocketIsReachableByItsUserOnly();
     void liveLocalServerIsNotReplaced();
 };
@@ -173,7 +175,8 @@ void tst_RemoteHostile::oversizedPacketDropsThatPeerOnly()
     auto good = startSubscriber(source.address());
     QVERIFY(good->waitLine("state connected"));
 
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("sent more than 1114112 bytes of one packet"));
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("sent a packet of 1073741824 bytes \\(the limit is 1114112\\)"));
     QLocalSocket raw;
     raw.connectToServer(QUrl(source.address()).path());
     QVERIFY(raw.waitForConnected(Deadline));
@@ -513,7 +516,8 @@ void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
     LocalSource source(url, {}, certs.sourceConfiguration());
     QVERIFY(source.share);
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    const std::unique_ptr<QIODevice> raw = rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
+    const std::unique_ptr<QIODevice> raw =
+        rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
     QVERIFY(raw);
     QIODevice *const attacker = raw.get();
     const QByteArray secret = secretFor(7);
@@ -543,6 +547,55 @@ void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
     QCOMPARE(handled, 1);
     QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
+}
+
+// A peer that sends its packets one byte per write (each in its own segment, or TLS record), then
+// a valid post and a refused packet in one write: each packet is screened whole, the valid ones
+// are delivered in order, and the refused one drops the peer without being read.
+void tst_RemoteHostile::packetsAreScreenedWholeHoweverTheyAreSplit_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::newRow("local") << uniqueLocalUrl();
+    QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
+}
+
+void tst_RemoteHostile::packetsAreScreenedWholeHoweverTheyAreSplit()
+{
+    QFETCH(QString, url);
+    TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    LocalSource source(url, {}, certs.sourceConfiguration());
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QList<qint64> atSource;
+    source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); });
+    const std::unique_ptr<QIODevice> raw =
+        rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
+    QVERIFY(raw);
+    if (auto *tcp = qobject_cast<QAbstractSocket *>(raw.get()))
+        tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    const QByteArray secret = secretFor(7);
+    const auto post = [&](qint64 seq) {
+        return roInvoke(QStringLiteral("orders"), 0, 1,
+                        roArguments({QVariant(postFrame(
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
+    };
+    const QByteArray bytes =
+        roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1);
+    for (const char byte : bytes) {
+        raw->write(&byte, 1);
+        QVERIFY(raw->waitForBytesWritten(Deadline));
+        QCoreApplication::processEvents(); // the source reads what arrived
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(atSource, (QList<qint64>{1}), Deadline);
+    QCOMPARE(rejected.size(), 0);
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("sent a packet of type 12849, which a source does not read"));
+    raw->write(post(2) + QByteArray::fromHex("0a000000") + QByteArray("1234567890"));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
+    QCOMPARE(atSource, (QList<qint64>{1, 2}));
 }
 
 void tst_RemoteHostile::localSocketIsReachableByItsUserOnly()

@@ -21,8 +21,10 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <functional>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace rio::detail {
@@ -94,11 +96,6 @@ inline Ledger g_ledger;
 // Connection ids: unique in the process, never reused.
 inline std::atomic<quint64> g_nextConnection{1};
 
-// A whole Qt Remote Objects packet is at least its size, type and (empty) name: 4 + 2 + 4 bytes.
-// Its reader consumes only whole packets and the 4-byte size of the next, so a read that consumed
-// this much completed one.
-inline constexpr qint64 SmallestPacketBytes = 10;
-
 // A monotonic clock in ms, shared by the listeners' deadlines.
 inline qint64 nowMs()
 {
@@ -113,8 +110,8 @@ inline qint64 nowMs()
 inline constexpr const char *ListenerProperty = "_rio_remote_listener";
 inline constexpr const char *RejectedProperty = "_rio_remote_rejected";
 
-// The connection Qt Remote Objects is reading on this thread (between our two readyRead slots,
-// which surround its own), so that a share's slot can name the peer it is serving.
+// The connection Qt Remote Objects is reading on this thread (RemoteListener::pump() sets it around
+// the read), so that a share's slot can name the peer it is serving.
 struct CurrentPeer
 {
     RemoteListener *listener = nullptr;
@@ -149,6 +146,53 @@ void abortSocket(QIODevice *socket);
 // The most a connection's socket buffers of what it reads from the system (0: no limit).
 void setReadLimit(QIODevice *socket, qint64 bytes);
 
+// What Qt Remote Objects reads of a connection and writes to it, in place of its socket: it holds
+// only the whole packets the screen passed (RemoteListener::pump() reads the socket, screens and
+// appends), and writes go to the socket. A child of the socket.
+class ScreenedPipe final : public QIODevice
+{
+public:
+    explicit ScreenedPipe(QIODevice *socket) : QIODevice(socket), m_socket(socket)
+    {
+        QIODevice::open(QIODevice::ReadWrite | QIODevice::Unbuffered);
+    }
+    [[nodiscard]] bool isSequential() const override { return true; }
+    // While held, none: Qt Remote Objects reads no further packet (it reads while some are).
+    [[nodiscard]] qint64 bytesAvailable() const override
+    {
+        return m_held ? 0 : m_in.size() - m_read + QIODevice::bytesAvailable();
+    }
+    [[nodiscard]] qint64 bytesToWrite() const override { return m_socket->bytesToWrite(); }
+    void append(const char *packet, qint64 size)
+    {
+        m_in.remove(0, std::exchange(m_read, 0)); // keeps its capacity
+        m_in.append(packet, size);
+    }
+    void hold(bool held) { m_held = held; }
+    // What it holds is never read (a refused connection).
+    void discard() { m_read = m_in.size(); }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        const qint64 n = std::min(maxSize, m_held ? 0 : m_in.size() - m_read);
+        std::memcpy(data, m_in.constData() + m_read, std::size_t(n));
+        m_read += n;
+        return n;
+    }
+    qint64 writeData(const char *data, qint64 size) override
+    {
+        // A closed connection's writes go nowhere, as a closed socket's would (without a warning).
+        return m_socket->isOpen() ? m_socket->write(data, size) : size;
+    }
+
+private:
+    QIODevice *m_socket;
+    QByteArray m_in;   // screened packets, whole
+    qint64 m_read = 0; // Qt Remote Objects read up to here
+    bool m_held = false;
+};
+
 } // namespace rio::detail
 
 namespace rio {
@@ -170,23 +214,18 @@ struct RemoteListener::Private
         QString name;            // who is at the other end
         qint64 connectedAt = 0;  // ms
         qint64 pendingSince = 0; // ms: the packet being received began (or the last one completed)
-        qint64 before = 0;       // bytes available when Qt Remote Objects started reading
-        qint64 held = 0;         // bytes of a packet not yet whole, after its reading
+        qint64 held = 0;         // bytes of a packet not yet whole
         qint64 packetSince = 0;  // ms: the packet not yet whole began
         qint64 queued = 0;       // bytes waiting to be written, as last measured
         qint64 unready = 0;      // subscriptions that have not acquired their channel
         int pauses = 0;          // pauseReading() not yet resumed: Qt Remote Objects does not read
-        bool readPaused = false; // the read under way began paused: Qt Remote Objects reads none
+        bool reading = false;    // Qt Remote Objects is reading its pipe (the socket waits)
         bool handshaken = false; // a whole packet arrived
-        // Qt Remote Objects' device for it, found when it is handed over (a host being destroyed
-        // has no children left to ask).
+        // What Qt Remote Objects reads (a child of the socket), and its device for it, found when
+        // it is handed over (a host being destroyed has no children left to ask).
+        QPointer<detail::ScreenedPipe> pipe{};
         QPointer<QtROIoDeviceBase> device{};
-        // Where the packets stand in the stream (offsets from its first byte): read by Qt Remote
-        // Objects so far, and the size field of the first packet not yet screened (with its size,
-        // once read; -1 before).
-        qint64 consumed = 0;
-        qint64 nextAt = 0;
-        qint64 nextSize = -1;
+        QByteArray partial{}; // read from the socket: the start of a packet not yet whole
         // Found without room (hasRoom() said no, or a write left it above the high-water
         // mark): drained() tells once it has room again. A connection that always had room
         // writes without a signal per write.
@@ -210,7 +249,6 @@ struct RemoteListener::Private
     // What the host remotes, by name (addSource()): the packets that invoke them are screened.
     QHash<QString, QPointer<const QObject>> sources;
 
-    [[nodiscard]] QString screen(Peer &peer, QIODevice *socket) const;
     [[nodiscard]] QString screenPacket(const QByteArray &body) const;
     Handshake *findHandshake(const QSslSocket *socket)
     {

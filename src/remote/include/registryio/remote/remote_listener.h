@@ -165,8 +165,7 @@ private:
     void beginHandshake(QSslSocket *socket);
     void rejectHandshake(const QString &reason);
     void accept(QIODevice *socket, qint64 connectedAt);
-    void beforeRead(QIODevice *socket);
-    void afterRead(QIODevice *socket);
+    void pump(QIODevice *socket);
     void checkDeadlines();
     void checkQueued();
     void shed(std::size_t budget, qint64 limit);
