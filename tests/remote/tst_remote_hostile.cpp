@@ -165,8 +165,7 @@ void tst_RemoteHostile::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
     QCOMPARE(rejected.size(), 1);
 }
 
-// A packet larger than the limit is never buffered whole: the connection goes once the limit is
-// passed.
+// A packet announced larger than the limit is never buffered: the connection goes at once.
 void tst_RemoteHostile::oversizedPacketDropsThatPeerOnly()
 {
     LocalSource source(uniqueLocalUrl());

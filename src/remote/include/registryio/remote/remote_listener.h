@@ -34,7 +34,7 @@ public:
     /// Limits per connection, and the budget of the process.
     struct Options
     {
-        /// A connection that sends more than this of one Qt Remote Objects packet is dropped.
+        /// A connection that announces a Qt Remote Objects packet larger than this is dropped.
         qint64 maxPacketBytes = (qint64(1) << 20) + 65536;
         /// Shares stop sending while any connection has more than this waiting to be written.
         qint64 highWaterBytes = qint64(1) << 20;
