@@ -369,10 +369,12 @@ void RemoteListener::pump(QIODevice *socket)
                       .arg(d->options.maxPacketBytes);
         } else if (peer->partial.size() - at - 4 < size) {
             break; // not whole yet: screened once it is
-        } else if (why = d->screenPacket(QByteArray::fromRawData(peer->partial.constData() + at + 4, size));
-                   why.isEmpty()) {
-            peer->pipe->append(peer->partial.constData() + at, 4 + size);
-            at += 4 + size;
+        } else {
+            why = d->screenPacket(QByteArray::fromRawData(peer->partial.constData() + at + 4, size));
+            if (why.isEmpty()) {
+                peer->pipe->append(peer->partial.constData() + at, 4 + size);
+                at += 4 + size;
+            }
         }
     }
     peer->partial.remove(0, at);
