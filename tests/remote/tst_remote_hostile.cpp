@@ -27,6 +27,8 @@ private Q_SLOTS:
     void wrongTypedArgumentsDropOnlyTheirPeer();
     void packetsArrivingDuringANestedEventLoopAreScreened_data();
     void packetsArrivingDuringANestedEventLoopAreScreened();
+    void packetsAreScreenedWholeHoweverTheyAreSplit_data();
+    void packetsAreScreenedWholeHoweverTheyAreSplit();
     void localSocketIsReachableByItsUserOnly();
     void liveLocalServerIsNotReplaced();
 };
@@ -163,8 +165,7 @@ void tst_RemoteHostile::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
     QCOMPARE(rejected.size(), 1);
 }
 
-// A packet larger than the limit is never buffered whole: the connection goes once the limit is
-// passed.
+// A packet announced larger than the limit is never buffered: the connection goes at once.
 void tst_RemoteHostile::oversizedPacketDropsThatPeerOnly()
 {
     LocalSource source(uniqueLocalUrl());
@@ -173,7 +174,8 @@ void tst_RemoteHostile::oversizedPacketDropsThatPeerOnly()
     auto good = startSubscriber(source.address());
     QVERIFY(good->waitLine("state connected"));
 
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("sent more than 1114112 bytes of one packet"));
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("sent a packet of 1073741824 bytes \\(the limit is 1114112\\)"));
     QLocalSocket raw;
     raw.connectToServer(QUrl(source.address()).path());
     QVERIFY(raw.waitForConnected(Deadline));
@@ -494,22 +496,27 @@ void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer()
 
 // A source handler that Qt Remote Objects runs while it reads (a registry handler with default
 // options, run by post) and that runs a nested event loop (a modal dialog, processEvents): a
-// packet the peer sends meanwhile is screened before Qt Remote Objects reads it, like any other
-// (the socket reads nothing while Qt Remote Objects reads), and a wrong-typed one drops the peer.
+// packet the peer sent with the one that runs it, or sends meanwhile, is screened before Qt Remote
+// Objects reads it, like any other, and a wrong-typed one drops the peer: over TLS too, where the
+// socket decrypts and buffers more inside the nested loop.
 void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened_data()
 {
     QTest::addColumn<QString>("url");
     QTest::newRow("local") << uniqueLocalUrl();
     QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
 }
 
 void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
 {
     QFETCH(QString, url);
-    LocalSource source(url);
+    TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    LocalSource source(url, {}, certs.sourceConfiguration());
     QVERIFY(source.share);
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+    const std::unique_ptr<QIODevice> raw =
+        rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
     QVERIFY(raw);
     QIODevice *const attacker = raw.get();
     const QByteArray secret = secretFor(7);
@@ -528,13 +535,66 @@ void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
                         },
                         {.connection = Qt::DirectConnection});
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression("argument 0 is a value of type QRectF"));
+    // In one write: over TLS, one record that the source's socket decrypts in parts, the rest
+    // (the Ping's end and the wrong-typed post) while the handler's nested loop runs.
     raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
                roInvoke(QStringLiteral("orders"), 0, 1,
                         roArguments({QVariant(postFrame(
-                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{42, "x"})}}))})));
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{42, "x"})}}))})) +
+               roPing(QString(4096, QLatin1Char('p'))) +
+               roInvoke(QStringLiteral("orders"), 0, 1, roArguments({QVariant(QRectF(1e30, 2, 3, 4))})));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
     QCOMPARE(handled, 1);
     QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
+}
+
+// A peer that sends its packets one byte per write (each in its own segment, or TLS record), then
+// a valid post and a refused packet in one write: each packet is screened whole, the valid ones
+// are delivered in order, and the refused one drops the peer without being read.
+void tst_RemoteHostile::packetsAreScreenedWholeHoweverTheyAreSplit_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::newRow("local") << uniqueLocalUrl();
+    QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
+}
+
+void tst_RemoteHostile::packetsAreScreenedWholeHoweverTheyAreSplit()
+{
+    QFETCH(QString, url);
+    TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    LocalSource source(url, {}, certs.sourceConfiguration());
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QList<qint64> atSource;
+    source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); });
+    const std::unique_ptr<QIODevice> raw =
+        rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
+    QVERIFY(raw);
+    if (auto *tcp = qobject_cast<QAbstractSocket *>(raw.get()))
+        tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    const QByteArray secret = secretFor(7);
+    const auto post = [&](qint64 seq) {
+        return roInvoke(QStringLiteral("orders"), 0, 1,
+                        roArguments({QVariant(postFrame(
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
+    };
+    const QByteArray bytes =
+        roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1);
+    for (const char byte : bytes) {
+        raw->write(&byte, 1);
+        QVERIFY(raw->waitForBytesWritten(Deadline));
+        QCoreApplication::processEvents(); // the source reads what arrived
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(atSource, (QList<qint64>{1}), Deadline);
+    QCOMPARE(rejected.size(), 0);
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("sent a packet of type 12849, which a source does not read"));
+    raw->write(post(2) + QByteArray::fromHex("0a000000") + QByteArray("1234567890"));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
+    QCOMPARE(atSource, (QList<qint64>{1, 2}));
 }
 
 void tst_RemoteHostile::localSocketIsReachableByItsUserOnly()
