@@ -90,6 +90,8 @@ qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 since)
         if (!it->leaving)
             m_totals[budget] += amount - it->amount[budget];
         it->amount[budget] = amount;
+        if (budget == QueuedBytes) // since it went past its high-water mark, without draining
+            since = amount <= it->highWater ? 0 : it->since[budget] != 0 ? it->since[budget] : nowMs();
         it->since[budget] = since;
     }
     return m_totals[budget];
@@ -103,6 +105,8 @@ bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
         return true;
     it->amount[BacklogBytes] += change;
     m_totals[BacklogBytes] += change;
+    if (it->amount[BacklogBytes] <= 0)
+        it->thinned = false; // it caught up
     std::erase_if(it->waits, [share](const auto &wait) { return wait.first == share; });
     if (since != 0)
         it->waits.emplace_back(share, since);
@@ -195,8 +199,10 @@ std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
         totals.push_back(h.total);
     const qint64 level = waterLevel(std::move(totals), m_totals[BacklogBytes] - limit);
     for (Holder &h : holders) {
-        if (h.total > level)
-            h.level = waterLevel(std::move(h.sizes), h.total - level);
+        if (h.total <= level)
+            continue;
+        h.level = waterLevel(std::move(h.sizes), h.total - level);
+        findLocked(h.id)->thinned = true;
     }
     const auto levelOf = [&holders](quint64 id) {
         const auto it =
@@ -313,17 +319,50 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
                 .arg(limit)
                 .arg(row->id)
                 .arg(row->name, detail);
-        row->leaving = true;
-        for (std::size_t b = 0; b < Budgets; ++b)
-            m_totals[b] -= row->amount[b];
-        if (row->listener == self) {
-            own.emplace_back(row->id, std::move(reason));
-        } else {
-            // Its listener takes it on its own thread; posting runs no code of anyone's, and the
-            // call is discarded with the listener.
-            row->drop = std::move(reason);
-            QMetaObject::invokeMethod(row->listener, "dropShed", Qt::QueuedConnection);
-        }
+        leaveLocked(*row, std::move(reason), self, own);
+    }
+    return own;
+}
+
+void Ledger::leaveLocked(Row &row, QString reason, const RemoteListener *self,
+                         std::vector<std::pair<quint64, QString>> &own)
+{
+    row.leaving = true;
+    for (std::size_t b = 0; b < Budgets; ++b)
+        m_totals[b] -= row.amount[b];
+    if (row.listener == self) {
+        own.emplace_back(row.id, std::move(reason));
+    } else {
+        // Its listener takes it on its own thread; posting runs no code of anyone's, and the
+        // call is discarded with the listener.
+        row.drop = std::move(reason);
+        QMetaObject::invokeMethod(row.listener, "dropShed", Qt::QueuedConnection);
+    }
+}
+
+std::vector<std::pair<quint64, QString>> Ledger::shedThinnedStalled(const RemoteListener *self, qint64 cutoff)
+{
+    std::vector<std::pair<quint64, QString>> own;
+    const std::lock_guard lock(m_mutex);
+    const qint64 now = nowMs();
+    for (Row &row : m_rows) {
+        const qint64 since = row.since[QueuedBytes];
+        if (row.listener != self || row.leaving || !row.thinned || row.amount[BacklogBytes] <= 0 ||
+            since == 0 || since > cutoff)
+            continue;
+        leaveLocked(
+            row,
+            QStringLiteral("rio::RemoteListener %1: the process's backlogs passed backlogBytesBudget and "
+                           "lost events of connection %2 (%3), which has read none of what it is "
+                           "sent for %4 ms (%5 bytes unwritten; its subscriptions' backlogs hold %6 "
+                           "bytes): it does not read, and is dropped")
+                .arg(row.address)
+                .arg(row.id)
+                .arg(row.name)
+                .arg(now - since)
+                .arg(row.amount[QueuedBytes])
+                .arg(row.amount[BacklogBytes]),
+            self, own);
     }
     return own;
 }
@@ -520,6 +559,10 @@ void RemoteListener::checkDeadlines()
                             .arg(d->address.toString(), peerAt(socket))
                             .arg(d->options.handshakeTimeout.count()));
     }
+    // A connection the backlog budget had to thin, past its high-water mark since the last pass
+    // or earlier, does not read what it is sent: it goes now, not at the budget's next pass.
+    for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this, now - d->deadlines->interval()))
+        dropConnection(id, reason);
     if (d->peers.empty() && d->handshakes.empty())
         d->deadlines->stop();
 }

@@ -66,6 +66,11 @@ public:
     // A share whose events the budget may drop (thinnable()): the ledger thins its backlogs
     // before it drops any connection that reads. Forgotten once the share's outbox is.
     void thinFirst(const std::weak_ptr<RemoteOutbox> &box);
+    // The connections of `self` that the backlog budget thinned, that still hold backlogs, and
+    // that have had more than their high-water mark unwritten since `cutoff` (ms) or earlier:
+    // they do not read what they are sent, measured after the budget was passed. They go (the
+    // caller drops them, outside the lock), with their warnings.
+    std::vector<std::pair<quint64, QString>> shedThinnedStalled(const RemoteListener *self, qint64 cutoff);
     // Connection `id` is being dropped: it no longer counts.
     void leave(quint64 id);
     [[nodiscard]] qint64 total(Budget budget) const;
@@ -85,12 +90,14 @@ private:
         QString address; // the listener's
         QString name;    // who is at the other end
         std::array<qint64, Budgets> amount{};
-        std::array<qint64, Budgets> since{};             // ms: how long it has held it (where that is kept)
+        std::array<qint64, Budgets> since{};             // ms: how long it has held it (where that is kept;
+                                                         // QueuedBytes: since it is past highWater)
         std::vector<std::pair<quint64, qint64>> waits{}; // per share: its backlogs' oldest wait
         qint64 backlogBudget = 0;                        // its listener's backlogBytesBudget
         qint64 highWater = 0; // past it in QueuedBytes, it does not read what it is sent
         bool leaving = false;
-        QString drop{}; // the warning of a drop left for its listener's thread
+        bool thinned = false; // the budget dropped events of its backlogs, which have not emptied since
+        QString drop{};       // the warning of a drop left for its listener's thread
     };
     std::vector<std::pair<quint64, QString>>
     shedLocked(const RemoteListener *self, Budget budget, qint64 limit,
@@ -101,6 +108,10 @@ private:
     // still holds in them.
     std::vector<std::pair<quint64, qint64>> thinLocked(qint64 limit);
     Row *findLocked(quint64 id);
+    // `row` goes: it no longer counts; its warning is returned when it is `self`'s, else its
+    // listener drops it on its own thread.
+    void leaveLocked(Row &row, QString reason, const RemoteListener *self,
+                     std::vector<std::pair<quint64, QString>> &own);
     mutable std::mutex m_mutex;
     std::vector<Row> m_rows;
     std::vector<std::weak_ptr<RemoteOutbox>> m_thinnable;
