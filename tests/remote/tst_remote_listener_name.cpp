@@ -801,9 +801,9 @@ void tst_remote_listener_name::sourceSurvivesBurstsOfShortConnectionsAtItsFileLi
 // From another thread, the connection is measured as not reading before the budget is passed: it is dropped
 // once. On the share's thread no connection has been measured when the burst passes it (REMOTE.md: "the lossy
 // backlogs of the connections that hold the most are thinned first, a stalled connection's as a reader's (it
-// goes at the next pass of the budget once it has been measured)"): its subscriptions lose events counted as
-// drops, the reader loses none, and the next burst drops it once. Either way what the source holds stays
-// within the budget, is given back, and a subscriber that reads gets every event.
+// goes once it has been measured past its high-water mark for a deadline pass)"): its subscriptions lose
+// events counted as drops, the reader loses none, and it is dropped once without another burst. Either way
+// what the source holds stays within the budget, is given back, and a subscriber that reads gets every event.
 void tst_remote_listener_name::oneConnectionsSubscriptionsStayWithinTheBacklogBudget_data()
 {
     QTest::addColumn<QByteArray>("notify");
@@ -903,22 +903,15 @@ void tst_remote_listener_name::oneConnectionsSubscriptionsStayWithinTheBacklogBu
     reader->send("expect " + QByteArray::number(Last));
     source->send(notify + " 2 " + QByteArray::number(Last));
     QVERIFY(source->waitLine("notified " + QByteArray::number(Last)));
-    qint64 last = Last;
+    const qint64 last = Last;
     if (notify == "notify") {
         // Thinned, not dropped: the stalled subscriptions' drops are counted, the reader's backlog
         // (the smallest holding) keeps every event.
         QVERIFY(reader->waitLine("reached " + QByteArray::number(Last)));
-        const QMap<QByteArray, qint64> thinned = source->stats();
-        QCOMPARE(thinned.value("rejected"), qint64(0));
-        QCOMPARE(thinned.value("subscribers"), qint64(Subscriptions + 1));
-        QVERIFY2(thinned.value("dropped") > 0, "the budget thinned nothing");
+        QVERIFY2(source->stats().value("dropped") > 0, "the budget thinned nothing");
         QCOMPARE(reader->stats().value("droppedBySource"), qint64(0));
-        // The pump has since found the stalled connection full (measured as not reading): the
-        // next pass of the budget drops it.
-        last = 2 * Last;
-        reader->send("expect " + QByteArray::number(last));
-        source->send(notify + ' ' + QByteArray::number(Last + 1) + ' ' + QByteArray::number(last));
-        QVERIFY(source->waitLine("notified " + QByteArray::number(last)));
+        // The pump has since found the stalled connection full (measured as not reading): it goes
+        // at its listener's next deadline pass, with no other burst.
     }
     QMap<QByteArray, qint64> after;
     QVERIFY(source->waitStats([&](const auto &s) {

@@ -55,7 +55,8 @@ public:
         /// acquired their channel) are dropped, then the oldest events of DropOldest and DropNewest
         /// shares' backlogs are, those of the connections holding the most first, counted as those
         /// shares' drops; only if that is not enough do the connections whose backlogs have sent
-        /// nothing for longest go.
+        /// nothing for longest go. A connection it thinned that then stays past highWaterBytes for
+        /// a deadline pass does not read: it goes then.
         qint64 backlogBytesBudget = qint64(128) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
