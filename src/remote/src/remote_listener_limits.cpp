@@ -401,6 +401,8 @@ void RemoteListener::checkQueued()
             continue;
         peer.queued = queuedBytes(peer.socket);
         total = g_ledger.set(peer.id, QueuedBytes, peer.queued);
+        if (peer.queued > d->options.highWaterBytes)
+            peer.congested = true; // so that its drain is told too (the ledger keeps since when it is past)
         if (peer.queued > d->options.maxQueuedBytes)
             late.emplace_back(peer.socket,
                               QStringLiteral("rio::RemoteListener %1: %2 has %3 bytes waiting to be written "
