@@ -58,7 +58,7 @@ QByteArray encodeRemoteEvent(const E &event)
         stream << event;
     }
     if (bytes.capacity() > bytes.size())
-        return QByteArray(bytes.constData(), bytes.size());
+        return {bytes.constData(), bytes.size()};
     return bytes;
 }
 
