@@ -246,9 +246,12 @@ void tst_remote_budget::lossyReaderIsThinnedNotDropped_data()
                                                    << limits.backlogBytesBudget << 70000 << 2048 << true;
     QTest::newRow("budget 4 MiB, DropNewest") << int(defaults.capacity) << int(rio::Overflow::DropNewest)
                                               << (qint64(4) << 20) << 6000 << 2048 << true;
-    // How many 64-byte events the default budget holds (REMOTE.md quotes the figure).
-    QTest::newRow("64-byte events, unbounded capacity, default budget")
-        << 0 << int(rio::Overflow::DropOldest) << limits.backlogBytesBudget << 1150000 << 64 << true;
+    // How many 64-byte events the default budget holds (REMOTE.md quotes the figure). Not under
+    // ThreadSanitizer: there a reader takes about a minute to read 1,150,000 events on a loaded
+    // machine, and the rows above try the same paths.
+    if (!UnderThreadSanitizer)
+        QTest::newRow("64-byte events, unbounded capacity, default budget")
+            << 0 << int(rio::Overflow::DropOldest) << limits.backlogBytesBudget << 1150000 << 64 << true;
 }
 
 // A lone lossy subscriber that reads everything it is sent, flooded with events from a
