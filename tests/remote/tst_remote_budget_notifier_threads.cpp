@@ -44,12 +44,20 @@ qint64 heapKiB()
     const struct mallinfo2 info = ::mallinfo2();
     return qint64((info.uordblks + info.hblkhd) / 1024);
 }
+// mallinfo2() walks every free chunk in glibc's fast bins, under each arena's lock: an event of
+// 64 bytes fits them, so the tens of thousands a dropped connection frees would make each sample
+// take milliseconds and hold every notifying thread meanwhile. Without fast bins they coalesce.
+void keepSamplingCheap()
+{
+    ::mallopt(M_MXFAST, 0);
+}
 #else
 constexpr bool MeasuresHeap = false;
 qint64 heapKiB()
 {
     return 0;
 }
+void keepSamplingCheap() { }
 #endif
 
 // The highest heap seen by any thread that samples it.
@@ -222,8 +230,9 @@ private:
 };
 
 // Notifies `registry` with events first..last of `bytes` bytes, sampling the heap into `peak`
-// every 64 events, each once `mayGo` says so (or Deadline has passed since the first); bounded by the count
-// (a Block wait in it ends at the latest when the share goes, which the owner makes sure of before join()).
+// every 64 events, each once `mayGo` says so (or Deadline has passed since it began to wait); bounded by the
+// count (a Block wait in it ends at the latest when the share goes, which the owner makes sure of before
+// join()).
 class Worker
 {
 public:
@@ -232,8 +241,8 @@ public:
         : m_thread([this, &registry, first, last, bytes, peak, mayGo = std::move(mayGo)] {
               const QByteArray blob(bytes, 'w');
               QElapsedTimer timer;
-              timer.start();
               for (qint64 seq = first; seq <= last; ++seq) {
+                  timer.start();
                   while (mayGo && !mayGo() && timer.elapsed() < Deadline)
                       std::this_thread::yield();
                   registry.notify(Payload{seq, blob});
@@ -268,9 +277,12 @@ class tst_remote_budget_notifier_threads : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void initTestCase() { keepSamplingCheap(); }
     void burstsFromSeveralNotifierThreadsStayWithinTheBudget_data();
     void burstsFromSeveralNotifierThreadsStayWithinTheBudget();
     void blockSenderWakesWhenTheBudgetDropsTheStalledSubscriber();
+    void stalledSubscriberThinnedBeforeItWasMeasuredGoes_data();
+    void stalledSubscriberThinnedBeforeItWasMeasuredGoes();
 };
 
 void tst_remote_budget_notifier_threads::burstsFromSeveralNotifierThreadsStayWithinTheBudget_data()
@@ -435,6 +447,81 @@ void tst_remote_budget_notifier_threads::blockSenderWakesWhenTheBudgetDropsTheSt
     QVERIFY(reader.connected());
     QCOMPARE(source.shares.at(0)->droppedCount(), quint64(0));
     QCOMPARE(reader.droppedBySource(), quint64(0));
+    staller.reset();
+}
+
+void tst_remote_budget_notifier_threads::stalledSubscriberThinnedBeforeItWasMeasuredGoes_data()
+{
+    QTest::addColumn<bool>("blockSender");
+    QTest::newRow("a lossy share") << false;
+    QTest::newRow("beside a waiting Block sender") << true;
+}
+
+// REMOTE.md, backlogBytesBudget: connections that do not read go; lossy backlogs are thinned
+// before a reader goes; Block: "The wait wakes when ... a waited-for subscriber goes". A burst
+// from another thread passes the budget while the shares' thread is busy, so the stalled
+// subscriber's connection has not been measured yet: the budget thins its lossy backlog as a
+// reader's. Once the shares' thread turns again, the connection is measured past its high-water
+// mark and stays there: it goes then, without waiting for another burst to pass the budget, and
+// gives the ledger back what it held; a Block sender waiting for its room goes on (long before
+// its 5-minute blockTimeout).
+void tst_remote_budget_notifier_threads::stalledSubscriberThinnedBeforeItWasMeasuredGoes()
+{
+    QFETCH(bool, blockSender);
+    constexpr qint64 Budget = qint64(4) << 20;
+    constexpr std::size_t Capacity = 64;
+    std::vector<rio::RemoteShareOptions> options{{.capacity = 0}};
+    if (blockSender)
+        options.push_back({.capacity = Capacity, .overflow = rio::Overflow::Block, .blockTimeout = 5min});
+    Source source(options, {.backlogBytesBudget = Budget});
+    QVERIFY2(source.ok(), qPrintable(source.listener->errorString()));
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    const int shares = int(options.size());
+    auto staller = std::make_unique<Staller>(source.address(), shares);
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    for (const auto &registry : source.registries)
+        registry->notify(Payload{0, {}});
+    QTRY_COMPARE_WITH_TIMEOUT(staller->received(), qint64(shares), Deadline);
+    staller->stall();
+
+    // From here until the burst has ended this thread does not turn its event loop: nothing is
+    // written to the stalled connection, nor measured.
+    std::unique_ptr<Worker> sender;
+    const auto destroyShares = qScopeGuard([&] { source.shares.clear(); }); // ends any wait first
+    if (blockSender) {
+        sender =
+            std::make_unique<Worker>(*source.registries.at(1), Producer + 1, Producer + 1000, 4096, nullptr);
+        QElapsedTimer waited;
+        waited.start();
+        while (source.shares.at(1)->base()->subscribers().value(0).pending < Capacity &&
+               waited.elapsed() < Deadline)
+            std::this_thread::yield();
+        QCOMPARE(source.shares.at(1)->base()->subscribers().value(0).pending, Capacity);
+    }
+    {
+        Worker filler(*source.registries.at(0), 2 * Producer + 1, 2 * Producer + 1536, 4096,
+                      nullptr); // 6 MiB
+        filler.join();
+    }
+    const quint64 thinned = source.shares.at(0)->droppedCount();
+    QVERIFY2(thinned > 0, "the burst did not pass the budget");
+    QVERIFY(rio::RemoteListener::backlogBytes() <= Budget);
+    QVERIFY(rio::RemoteListener::backlogBytes() > 0);
+    QCOMPARE(rejected.size(), 0);
+    if (sender)
+        QVERIFY(!sender->done());
+
+    QElapsedTimer sinceBurst;
+    sinceBurst.start();
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    const QString why = rejected.at(0).at(0).toString();
+    QVERIFY2(why.contains(QStringLiteral("does not read")), qPrintable(why));
+    QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+    if (sender)
+        QTRY_VERIFY_WITH_TIMEOUT(sender->done(), Deadline);
+    qInfo("%llu events thinned; the stalled connection went %lld ms after the burst", thinned,
+          sinceBurst.elapsed());
+    QCOMPARE(rejected.size(), 1);
     staller.reset();
 }
 

@@ -201,7 +201,7 @@ struct Subscriber
     }
 };
 
-QList<qint64> range(qint64 first, qint64 last)
+inline QList<qint64> range(qint64 first, qint64 last)
 {
     QList<qint64> out;
     for (qint64 seq = first; seq <= last; ++seq)
@@ -209,7 +209,7 @@ QList<qint64> range(qint64 first, qint64 last)
     return out;
 }
 
-bool strictlyIncreasing(const QList<qint64> &seqs)
+inline bool strictlyIncreasing(const QList<qint64> &seqs)
 {
     return std::adjacent_find(seqs.begin(), seqs.end(), std::greater_equal<>()) == seqs.end();
 }

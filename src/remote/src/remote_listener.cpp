@@ -472,6 +472,11 @@ qint64 RemoteListener::incompleteBytes() noexcept
     return g_ledger.total(IncompleteBytes);
 }
 
+qint64 RemoteListener::backlogBytes() noexcept
+{
+    return g_ledger.total(BacklogBytes);
+}
+
 quint64 RemoteListener::rejectedCount() const noexcept
 {
     return d->rejected;

@@ -32,6 +32,21 @@ bool hungUp([[maybe_unused]] const QIODevice *socket)
 #endif
 }
 
+// The level that holdings of `sizes` are cut down to so that they lose `excess` in all: the
+// largest lose the most, none is cut below the next largest (0: all of them are not enough).
+qint64 waterLevel(std::vector<qint64> sizes, qint64 excess)
+{
+    std::sort(sizes.begin(), sizes.end(), std::greater<>());
+    qint64 above = 0; // what the holdings larger than the next one hold above it
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        const qint64 next = i + 1 < sizes.size() ? sizes[i + 1] : 0;
+        above += qint64(i + 1) * (sizes[i] - next);
+        if (above >= excess)
+            return next + (above - excess) / qint64(i + 1);
+    }
+    return 0;
+}
+
 } // namespace
 
 void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, const QString &name,
@@ -75,6 +90,8 @@ qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 since)
         if (!it->leaving)
             m_totals[budget] += amount - it->amount[budget];
         it->amount[budget] = amount;
+        if (budget == QueuedBytes) // since it went past its high-water mark, without draining
+            since = amount <= it->highWater ? 0 : it->since[budget] != 0 ? it->since[budget] : nowMs();
         it->since[budget] = since;
     }
     return m_totals[budget];
@@ -88,6 +105,8 @@ bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
         return true;
     it->amount[BacklogBytes] += change;
     m_totals[BacklogBytes] += change;
+    if (it->amount[BacklogBytes] <= 0)
+        it->thinned = false; // it caught up
     std::erase_if(it->waits, [share](const auto &wait) { return wait.first == share; });
     if (since != 0)
         it->waits.emplace_back(share, since);
@@ -96,9 +115,119 @@ bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
     it->since[BacklogBytes] = oldest == it->waits.end() ? 0 : oldest->second;
     // Posting only (no self): each drop runs on its listener's thread, this one may be any. Rows
     // stay where they are: `it` is still this connection's.
-    if (m_totals[BacklogBytes] > it->backlogBudget)
-        shedLocked(nullptr, BacklogBytes, it->backlogBudget);
+    const qint64 budget = it->backlogBudget;
+    if (m_totals[BacklogBytes] <= budget)
+        return it->leaving;
+    // A connection that does not read what it is sent, or holds subscriptions that have not
+    // acquired their channel (nothing can be sent to them), holds its backlogs for good: it goes
+    // first.
+    shedLocked(nullptr, BacklogBytes, budget, [](const Row &row) {
+        return row.amount[QueuedBytes] > row.highWater || row.amount[UnreadySubscriptions] > 0;
+    });
+    if (m_totals[BacklogBytes] <= budget)
+        return it->leaving;
+    // Flow control before disconnection: lossy shares' backlogs lose their oldest events, to
+    // below the budget by a sixteenth so that a flood thins them in steps, not on every push.
+    const auto thinnable = thinLocked(budget - budget / 16);
+    // Only what may not be dropped (Block and Latest shares, or thinned to their retained event)
+    // makes a connection go, the oldest holders first.
+    if (m_totals[BacklogBytes] > budget) {
+        shedLocked(nullptr, BacklogBytes, budget, [&thinnable](const Row &row) {
+            const auto one = std::find_if(thinnable.begin(), thinnable.end(),
+                                          [&row](const auto &entry) { return entry.first == row.id; });
+            return one == thinnable.end() || one->second < row.amount[BacklogBytes];
+        });
+    }
     return it->leaving;
+}
+
+void Ledger::thinFirst(const std::weak_ptr<RemoteOutbox> &box)
+{
+    const std::lock_guard lock(m_mutex);
+    std::erase_if(m_thinnable, [](const auto &one) { return one.expired(); });
+    m_thinnable.push_back(box);
+}
+
+Ledger::Row *Ledger::findLocked(quint64 id)
+{
+    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
+    return it == m_rows.end() ? nullptr : &*it;
+}
+
+std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
+{
+    // Lock order: the ledger's, then one share's at a time (a share never waits for the ledger
+    // while it holds its own).
+    std::vector<std::shared_ptr<RemoteOutbox>> boxes;
+    std::erase_if(m_thinnable, [&boxes](const auto &one) {
+        auto box = one.lock();
+        if (!box)
+            return true;
+        boxes.push_back(std::move(box));
+        return false;
+    });
+    const auto counted = [this](quint64 id) {
+        const Row *row = findLocked(id);
+        return row != nullptr && !row->leaving;
+    };
+    // The connections holding the most lose the most, none more than brings it below the next
+    // largest (water filling over the connections' holdings: a peer's many subscriptions are cut
+    // before a lone reader's); within a connection, so are its largest backlogs.
+    std::vector<std::pair<quint64, qint64>> held; // per backlog: its connection, its bytes
+    for (const auto &box : boxes)
+        box->holdings(counted, held);
+    struct Holder
+    {
+        quint64 id = 0;
+        qint64 total = 0;
+        std::vector<qint64> sizes{};
+        qint64 level = INT64_MAX; // what each of its backlogs is cut down to
+    };
+    std::vector<Holder> holders;
+    for (const auto &[id, bytes] : held) {
+        const quint64 connection = id;
+        auto it = std::find_if(holders.begin(), holders.end(),
+                               [connection](const Holder &h) { return h.id == connection; });
+        if (it == holders.end())
+            it = holders.insert(holders.end(), Holder{.id = connection});
+        it->total += bytes;
+        it->sizes.push_back(bytes);
+    }
+    std::vector<qint64> totals;
+    totals.reserve(holders.size());
+    for (const Holder &h : holders)
+        totals.push_back(h.total);
+    const qint64 level = waterLevel(std::move(totals), m_totals[BacklogBytes] - limit);
+    for (Holder &h : holders) {
+        if (h.total <= level)
+            continue;
+        h.level = waterLevel(std::move(h.sizes), h.total - level);
+        findLocked(h.id)->thinned = true;
+    }
+    const auto levelOf = [&holders](quint64 id) {
+        const auto it =
+            std::find_if(holders.begin(), holders.end(), [id](const Holder &h) { return h.id == id; });
+        return it == holders.end() ? INT64_MAX : it->level;
+    };
+    held.clear();
+    for (const auto &box : boxes) {
+        box->thin(levelOf, counted, [this](quint64 id, qint64 change) {
+            Row *row = findLocked(id);
+            row->amount[BacklogBytes] += change;
+            m_totals[BacklogBytes] += change;
+        });
+        box->holdings(counted, held);
+    }
+    std::vector<std::pair<quint64, qint64>> left; // per connection, what it still holds in them
+    for (const auto &one : held) {
+        const auto it = std::find_if(left.begin(), left.end(),
+                                     [&one](const auto &entry) { return entry.first == one.first; });
+        if (it == left.end())
+            left.push_back(one);
+        else
+            it->second += one.second;
+    }
+    return left;
 }
 
 void Ledger::leave(quint64 id)
@@ -124,7 +253,8 @@ std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self
 }
 
 std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener *self, Budget budget,
-                                                            qint64 limit)
+                                                            qint64 limit,
+                                                            const std::function<bool(const Row &)> &eligible)
 {
     static constexpr std::array<const char *, Budgets> What = {
         "bytes of packets not yet whole", "bytes waiting to be written",
@@ -133,7 +263,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     std::vector<std::pair<quint64, QString>> own;
     std::vector<Row *> holders;
     for (Row &row : m_rows) {
-        if (!row.leaving && row.amount[budget] > 0)
+        if (!row.leaving && row.amount[budget] > 0 && (!eligible || eligible(row)))
             holders.push_back(&row);
     }
     // Incomplete packets and backlogs: the one that passed the budget is usually a peer sending a
@@ -189,17 +319,50 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
                 .arg(limit)
                 .arg(row->id)
                 .arg(row->name, detail);
-        row->leaving = true;
-        for (std::size_t b = 0; b < Budgets; ++b)
-            m_totals[b] -= row->amount[b];
-        if (row->listener == self) {
-            own.emplace_back(row->id, std::move(reason));
-        } else {
-            // Its listener takes it on its own thread; posting runs no code of anyone's, and the
-            // call is discarded with the listener.
-            row->drop = std::move(reason);
-            QMetaObject::invokeMethod(row->listener, "dropShed", Qt::QueuedConnection);
-        }
+        leaveLocked(*row, std::move(reason), self, own);
+    }
+    return own;
+}
+
+void Ledger::leaveLocked(Row &row, QString reason, const RemoteListener *self,
+                         std::vector<std::pair<quint64, QString>> &own)
+{
+    row.leaving = true;
+    for (std::size_t b = 0; b < Budgets; ++b)
+        m_totals[b] -= row.amount[b];
+    if (row.listener == self) {
+        own.emplace_back(row.id, std::move(reason));
+    } else {
+        // Its listener takes it on its own thread; posting runs no code of anyone's, and the
+        // call is discarded with the listener.
+        row.drop = std::move(reason);
+        QMetaObject::invokeMethod(row.listener, "dropShed", Qt::QueuedConnection);
+    }
+}
+
+std::vector<std::pair<quint64, QString>> Ledger::shedThinnedStalled(const RemoteListener *self, qint64 cutoff)
+{
+    std::vector<std::pair<quint64, QString>> own;
+    const std::lock_guard lock(m_mutex);
+    const qint64 now = nowMs();
+    for (Row &row : m_rows) {
+        const qint64 since = row.since[QueuedBytes];
+        if (row.listener != self || row.leaving || !row.thinned || row.amount[BacklogBytes] <= 0 ||
+            since == 0 || since > cutoff)
+            continue;
+        leaveLocked(
+            row,
+            QStringLiteral("rio::RemoteListener %1: the process's backlogs passed backlogBytesBudget and "
+                           "lost events of connection %2 (%3), which has read none of what it is "
+                           "sent for %4 ms (%5 bytes unwritten; its subscriptions' backlogs hold %6 "
+                           "bytes): it does not read, and is dropped")
+                .arg(row.address)
+                .arg(row.id)
+                .arg(row.name)
+                .arg(now - since)
+                .arg(row.amount[QueuedBytes])
+                .arg(row.amount[BacklogBytes]),
+            self, own);
     }
     return own;
 }
@@ -238,6 +401,8 @@ void RemoteListener::checkQueued()
             continue;
         peer.queued = queuedBytes(peer.socket);
         total = g_ledger.set(peer.id, QueuedBytes, peer.queued);
+        if (peer.queued > d->options.highWaterBytes)
+            peer.congested = true; // so that its drain is told too (the ledger keeps since when it is past)
         if (peer.queued > d->options.maxQueuedBytes)
             late.emplace_back(peer.socket,
                               QStringLiteral("rio::RemoteListener %1: %2 has %3 bytes waiting to be written "
@@ -385,6 +550,10 @@ void RemoteListener::checkDeadlines()
                             .arg(d->address.toString(), peerAt(socket))
                             .arg(d->options.handshakeTimeout.count()));
     }
+    // A connection the backlog budget had to thin, past its high-water mark since the last pass
+    // or earlier, does not read what it is sent: it goes now, not at the budget's next pass.
+    for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this, now - d->deadlines->interval()))
+        dropConnection(id, reason);
     if (d->peers.empty() && d->handshakes.empty())
         d->deadlines->stop();
 }

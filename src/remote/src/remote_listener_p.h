@@ -23,10 +23,13 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 namespace rio::detail {
+
+struct RemoteOutbox;
 
 // The process's budgets: what the connections of every listener hold of each.
 enum Budget : std::size_t { IncompleteBytes, QueuedBytes, UnreadySubscriptions, BacklogBytes, Budgets };
@@ -54,10 +57,21 @@ public:
     // Connection `id`'s subscriptions' backlogs in share `share` hold `change` bytes more (fewer
     // when negative) and have sent nothing since `since` (remoteNowMs(); 0: none waits); the
     // connection has waited since the oldest of its shares' waits. Callable from any thread
-    // (shares account where their backlogs grow): past its listener's budget the process's
-    // holders are shed, each drop left for its listener's thread. True when the connection is
-    // being dropped or is gone: its backlogs may let go of what they hold.
+    // (shares account where their backlogs grow), never under a share's lock. Past its listener's
+    // budget: the connections that do not read (or hold subscriptions that have not acquired their
+    // channel) go first; then the lossy shares' largest backlogs
+    // lose their oldest events, down to 15/16 of the budget; then, if that is not enough, the
+    // holders that are left go by age, each drop left for its listener's thread. True when the
+    // connection is being dropped or is gone: its backlogs may let go of what they hold.
     bool holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since);
+    // A share whose events the budget may drop (thinnable()): the ledger thins its backlogs
+    // before it drops any connection that reads. Forgotten once the share's outbox is.
+    void thinFirst(const std::weak_ptr<RemoteOutbox> &box);
+    // The connections of `self` that the backlog budget thinned, that still hold backlogs, and
+    // that have had more than their high-water mark unwritten since `cutoff` (ms) or earlier:
+    // they do not read what they are sent, measured after the budget was passed. They go (the
+    // caller drops them, outside the lock), with their warnings.
+    std::vector<std::pair<quint64, QString>> shedThinnedStalled(const RemoteListener *self, qint64 cutoff);
     // Connection `id` is being dropped: it no longer counts.
     void leave(quint64 id);
     [[nodiscard]] qint64 total(Budget budget) const;
@@ -77,17 +91,31 @@ private:
         QString address; // the listener's
         QString name;    // who is at the other end
         std::array<qint64, Budgets> amount{};
-        std::array<qint64, Budgets> since{};             // ms: how long it has held it (where that is kept)
+        std::array<qint64, Budgets> since{};             // ms: how long it has held it (where that is kept;
+                                                         // QueuedBytes: since it is past highWater)
         std::vector<std::pair<quint64, qint64>> waits{}; // per share: its backlogs' oldest wait
         qint64 backlogBudget = 0;                        // its listener's backlogBytesBudget
         qint64 highWater = 0; // past it in QueuedBytes, it does not read what it is sent
         bool leaving = false;
-        QString drop{}; // the warning of a drop left for its listener's thread
+        bool thinned = false; // the budget dropped events of its backlogs, which have not emptied since
+        QString drop{};       // the warning of a drop left for its listener's thread
     };
-    std::vector<std::pair<quint64, QString>> shedLocked(const RemoteListener *self, Budget budget,
-                                                        qint64 limit);
+    std::vector<std::pair<quint64, QString>>
+    shedLocked(const RemoteListener *self, Budget budget, qint64 limit,
+               const std::function<bool(const Row &)> &eligible = {});
+    // Drops the oldest events of thinnable shares' backlogs until the backlogs hold `limit` bytes,
+    // or those shares hold nothing more that may go: the connections holding the most in them
+    // lose the most, and within a connection its largest backlogs; returns what each connection
+    // still holds in them.
+    std::vector<std::pair<quint64, qint64>> thinLocked(qint64 limit);
+    Row *findLocked(quint64 id);
+    // `row` goes: it no longer counts; its warning is returned when it is `self`'s, else its
+    // listener drops it on its own thread.
+    void leaveLocked(Row &row, QString reason, const RemoteListener *self,
+                     std::vector<std::pair<quint64, QString>> &own);
     mutable std::mutex m_mutex;
     std::vector<Row> m_rows;
+    std::vector<std::weak_ptr<RemoteOutbox>> m_thinnable;
     std::array<qint64, Budgets> m_totals{};
 };
 inline Ledger g_ledger;

@@ -135,6 +135,7 @@ void RemoteOutbox::retainLocked(RemoteBacklog &backlog)
         backlog.retainedFirst = true;
     }
     driftLocked(backlog, costOf(*m_retained));
+    reportLocked(); // the ledger hears of it on the share's next turn
 }
 
 void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
@@ -143,8 +144,8 @@ void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
     std::lock_guard lock(m_mutex);
     std::erase(m_backlogs, backlog);
     if (backlog->unreported > 0) { // still signalled, once
-        m_goneUnreported.emplace_back(backlog, backlog->unreported);
-        backlog->unreported = 0;
+        m_goneUnreported.push_back(
+            {backlog, std::exchange(backlog->unreported, 0), std::exchange(backlog->unreportedByBudget, 0)});
         reportLocked();
     }
     queue.swap(backlog->queue);
@@ -231,14 +232,34 @@ void RemoteOutbox::driftLocked(RemoteBacklog &backlog, qint64 change)
     }
 }
 
-std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> RemoteOutbox::takeUnreported()
+void RemoteOutbox::countDropLocked(RemoteBacklog &backlog, bool byBudget)
 {
-    std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> out;
+    ++backlog.dropped;
+    ++backlog.unreported;
+    backlog.unreportedByBudget += byBudget ? 1 : 0;
+    dropped.fetch_add(1, std::memory_order_relaxed);
+}
+
+void RemoteOutbox::eraseOldestLocked(RemoteBacklog &backlog)
+{
+    // The retained event stays first (a subscriber's state on connection): the oldest after it
+    // goes, unless it is all the backlog holds.
+    const bool spare = backlog.retainedFirst && backlog.queue.size() > 1;
+    const auto oldest = backlog.queue.begin() + (spare ? 1 : 0);
+    driftLocked(backlog, -costOf(*oldest));
+    backlog.queue.erase(oldest);
+    backlog.retainedFirst = spare;
+}
+
+std::vector<RemoteDrops> RemoteOutbox::takeUnreported()
+{
+    std::vector<RemoteDrops> out;
     std::lock_guard lock(m_mutex);
     out.swap(m_goneUnreported);
     for (const auto &backlog : m_backlogs) {
         if (backlog->unreported > 0)
-            out.emplace_back(backlog, std::exchange(backlog->unreported, 0));
+            out.push_back({backlog, std::exchange(backlog->unreported, 0),
+                           std::exchange(backlog->unreportedByBudget, 0)});
     }
     return out;
 }
@@ -248,6 +269,7 @@ void RemoteOutbox::account()
     std::vector<HeldBytes> held;
     {
         std::lock_guard lock(m_mutex);
+        m_drift = 0; // every change is told below
         held.swap(m_goneBytes);
         for (const auto &backlog : m_backlogs) {
             if (backlog->connection == 0 || backlog->bytes == backlog->ledgered)
@@ -387,19 +409,11 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         if (holdable && backlog->queue.size() >= room) {
             hold = true; // beyond capacity by what the poster sent before it is paused
         } else if (delivery == Delivery::Every && room != 0 && backlog->queue.size() >= room) {
-            ++backlog->dropped;
-            ++backlog->unreported;
-            dropped.fetch_add(1, std::memory_order_relaxed);
+            countDropLocked(*backlog, false);
             droppedAny = true;
             if (overflow != Overflow::DropOldest)
                 continue; // DropNewest, or Block that found no room in time: this event
-            // The retained event stays first (a subscriber's state on connection): the oldest
-            // after it goes, unless it is all the backlog holds.
-            const bool spare = backlog->retainedFirst && backlog->queue.size() > 1;
-            const auto oldest = backlog->queue.begin() + (spare ? 1 : 0);
-            driftLocked(*backlog, -costOf(*oldest));
-            backlog->queue.erase(oldest);
-            backlog->retainedFirst = spare;
+            eraseOldestLocked(*backlog);
         }
         backlog->queue.push_back(item); // shares the bytes
         driftLocked(*backlog, cost);

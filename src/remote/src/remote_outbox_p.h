@@ -36,7 +36,8 @@ inline constexpr std::size_t RemoteUnreadyCapacity = 1024;
 /// What a backlog's entry is counted as holding beyond its payload (its slot and the payload's
 /// header), for the listener's budget of backlog bytes.
 inline constexpr qint64 RemoteEntryBytes = 48;
-/// Backlogs' net growth (or shrinking) in bytes that has the pump tell the listener's ledger.
+/// Backlogs' net growth (or shrinking) in bytes that has the thread that notifies tell the
+/// listener's ledger at once (the share's thread tells it every other change on its next turn).
 inline constexpr qint64 RemoteLedgerStep = 64 * 1024;
 
 /// One event waiting for the wire.
@@ -45,6 +46,16 @@ struct RemoteOutgoing
     quint64 origin = 0;
     quint64 sequence = 0;
     QByteArray payload;
+};
+
+struct RemoteBacklog;
+
+/// Drops not yet signalled for one backlog (those the process's backlog budget made among them).
+struct RemoteDrops
+{
+    std::shared_ptr<RemoteBacklog> backlog;
+    quint64 count = 0;
+    quint64 byBudget = 0;
 };
 
 /// One subscriber's backlog at the source (source side only): the events it still has to be
@@ -72,7 +83,8 @@ struct RemoteBacklog
     qint64 subscribedAt = 0;
     quint64 sent = 0;
     quint64 dropped = 0;
-    quint64 unreported = 0; // drops not yet signalled
+    quint64 unreported = 0;         // drops not yet signalled
+    quint64 unreportedByBudget = 0; // of them, those the process's backlog budget made
     /// What its entries hold, each counted whole (RemoteEntryBytes and its payload), and what of
     /// it the listener's ledger was last told.
     qint64 bytes = 0;
@@ -158,12 +170,56 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// Whether a backlog whose subscriber receives has `capacity` events or more waiting.
     bool anyReadyFull() noexcept;
     /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
-    std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> takeUnreported();
+    std::vector<RemoteDrops> takeUnreported();
     /// Tells the listeners' ledger what the backlogs' bytes moved by since it was last told (any
     /// thread: a push does where it moved them by RemoteLedgerStep, so that no thread's burst
-    /// outruns the budget). The backlogs of a connection that is being dropped let go of what they
-    /// hold and are sent nothing more: its listener drops it on its own thread.
+    /// outruns the budget; the share's thread does after every turn that changed them, and a
+    /// backlog that emptied is told at once). The backlogs of a connection that is being dropped
+    /// let go of what they hold and are sent nothing more: its listener drops it on its own thread.
     void account();
+    /// Whether the process's backlog budget may drop this share's events (Every delivery, not Block).
+    [[nodiscard]] bool thinnable() const noexcept
+    {
+        return !subscriberSide && delivery == Delivery::Every && overflow != Overflow::Block;
+    }
+    /// The ledger's side (under its lock; never calls back into it): the connection and bytes of
+    /// each backlog on a connection that `counted` says the ledger counts (connection 0 never).
+    template <typename Counted>
+    void holdings(const Counted &counted, std::vector<std::pair<quint64, qint64>> &out)
+    {
+        std::lock_guard lock(m_mutex);
+        for (const auto &backlog : m_backlogs) {
+            if (backlog->connection != 0 && !backlog->shed && counted(backlog->connection))
+                out.emplace_back(backlog->connection, backlog->bytes);
+        }
+    }
+    /// The ledger's side (under its lock; never calls back into it): drops the oldest events of
+    /// each backlog that `counted` accepts until it holds at most `levelOf(connection)` bytes (the
+    /// retained event first stays), counted and signalled as its overflow's drops, and gives
+    /// `settle(connection, change)` what its bytes moved by since the ledger was last told (the
+    /// ledger takes it now).
+    template <typename LevelOf, typename Counted, typename Settle>
+    void thin(const LevelOf &levelOf, const Counted &counted, const Settle &settle)
+    {
+        std::lock_guard lock(m_mutex);
+        bool droppedAny = false;
+        for (const auto &backlog : m_backlogs) {
+            if (backlog->connection == 0 || backlog->shed || !counted(backlog->connection))
+                continue;
+            const qint64 level = levelOf(backlog->connection);
+            while (backlog->bytes > level && !backlog->queue.empty() &&
+                   !(backlog->retainedFirst && backlog->queue.size() == 1)) {
+                countDropLocked(*backlog, true);
+                eraseOldestLocked(*backlog);
+                droppedAny = true;
+            }
+            if (backlog->bytes != backlog->ledgered)
+                settle(backlog->connection,
+                       backlog->bytes - std::exchange(backlog->ledgered, backlog->bytes));
+        }
+        if (droppedAny)
+            reportLocked();
+    }
     /// The size of the fullest backlog now.
     std::size_t mostPending() noexcept;
     /// How many backlogs there are.
@@ -195,13 +251,19 @@ private:
     void pushFanout(quint64 origin, QByteArray payload);
     void reportLocked();
     void driftLocked(RemoteBacklog &backlog, qint64 change);
+    // One event dropped for `backlog` (by its overflow, or by the process's budget): counted, to be
+    // signalled and logged.
+    void countDropLocked(RemoteBacklog &backlog, bool byBudget);
+    // Takes `backlog`'s oldest event out (the one after the retained event, unless that is all
+    // it holds).
+    void eraseOldestLocked(RemoteBacklog &backlog);
 
     std::condition_variable m_room;
     int m_waiting = 0;
     bool m_closed = false;
     std::vector<std::shared_ptr<RemoteBacklog>> m_backlogs;
     std::optional<RemoteOutgoing> m_retained;
-    std::vector<std::pair<std::shared_ptr<RemoteBacklog>, quint64>> m_goneUnreported;
+    std::vector<RemoteDrops> m_goneUnreported;
     // One connection's backlogs' bytes not yet told to the ledger, and since when the longest
     // waiting of them has sent nothing (0: none waits).
     struct HeldBytes

@@ -3,6 +3,7 @@
 #include <registryio/remote/remote_share_base.h>
 
 #include "remote_codec_p.h"
+#include "remote_listener_p.h"
 #include "remote_outbox_p.h"
 #include "remote_source_p.h"
 
@@ -57,6 +58,7 @@ struct RemoteShareBase::Private
     {
         quint64 id = 0;
         quint64 count = 0;
+        quint64 byBudget = 0; // of them, those the process's backlog budget made
         std::size_t room = 0;
     };
     std::vector<Unlogged> unlogged;
@@ -109,6 +111,8 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->box->connected.store(true, std::memory_order_release);
     d->box->attach(this, [this] { pump(); });
     d->box->attachReport([this] { report(); });
+    if (d->listener && d->box->thinnable())
+        detail::g_ledger.thinFirst(d->box); // past the budget, its backlogs lose events, not readers
     if (options.delivery == Delivery::Every)
         d->box->attachFanoutDirect(
             [this](quint64 connection) { return !d->listener || d->listener->isIdle(connection); },
@@ -147,14 +151,17 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
 
 RemoteShareBase::~RemoteShareBase()
 {
-    // Senders blocked for room wake first, then nothing more is sent.
+    // Senders blocked for room wake first, then nothing more is sent; what the backlogs held
+    // leaves the process's ledger, their waits with it.
     d->box->close();
     const auto backlogs = d->box->backlogs();
-    d->box->detach();
     for (const auto &backlog : backlogs) {
         if (!backlog->acquired() && backlog->channel && d->listener)
             d->listener->releaseUnready(backlog->connection);
+        d->box->removeBacklog(backlog);
     }
+    d->box->account();
+    d->box->detach();
     if (!d->host)
         return;
     for (const auto &backlog : backlogs) {
@@ -370,14 +377,15 @@ void RemoteShareBase::report()
     const auto drops = d->box->takeUnreported();
     if (drops.empty())
         return;
-    for (const auto &[backlog, count] : drops) {
+    for (const auto &[backlog, count, byBudget] : drops) {
         const std::size_t room = backlog->room(d->options.capacity);
         const auto it = std::find_if(d->unlogged.begin(), d->unlogged.end(),
                                      [id = backlog->id](const auto &entry) { return entry.id == id; });
         if (it == d->unlogged.end()) {
-            d->unlogged.push_back({backlog->id, count, room});
+            d->unlogged.push_back({backlog->id, count, byBudget, room});
         } else {
             it->count += count;
+            it->byBudget += byBudget;
             it->room = room;
         }
     }
@@ -387,7 +395,7 @@ void RemoteShareBase::report()
     else if (!d->logTimer->isActive())
         d->logTimer->start(int(1000 - (now - d->lastLog)));
     const QPointer<RemoteShareBase> self = this;
-    for (const auto &[backlog, count] : drops) {
+    for (const auto &[backlog, count, byBudget] : drops) {
         Q_EMIT eventsDropped(backlog->id, count);
         if (!self)
             return; // a slot destroyed the share
@@ -400,19 +408,28 @@ void RemoteShareBase::logDrops()
     std::size_t lines = 0;
     quint64 others = 0;
     quint64 otherEvents = 0;
-    for (const auto &[id, count, room] : d->unlogged) {
+    for (const auto &[id, count, byBudget, room] : d->unlogged) {
         if (lines == MaxDropLinesPerSecond) {
             ++others;
             otherEvents += count;
             continue;
         }
         ++lines;
-        const char *why = d->options.overflow == Overflow::Block ? "full for blockTimeout" : "full";
-        qCWarning(lcRegistryIORemote(),
-                  "rio::RemoteShare \"%s\": %llu events dropped for subscriber %llu (its backlog of %llu was "
-                  "%s); it sees them as gaps",
-                  qPrintable(d->name), static_cast<unsigned long long>(count),
-                  static_cast<unsigned long long>(id), static_cast<unsigned long long>(room), why);
+        const QString full =
+            QStringLiteral("its backlog of %1 was %2")
+                .arg(room)
+                .arg(
+                    QLatin1String(d->options.overflow == Overflow::Block ? "full for blockTimeout" : "full"));
+        const QString budget = QStringLiteral("the process's backlogs passed backlogBytesBudget");
+        const QString why = byBudget == 0 ? full
+                            : byBudget == count
+                                ? budget
+                                : QStringLiteral("%1; %2 of them as %3").arg(full).arg(byBudget).arg(budget);
+        qCWarning(
+            lcRegistryIORemote(),
+            "rio::RemoteShare \"%s\": %llu events dropped for subscriber %llu (%s); it sees them as gaps",
+            qPrintable(d->name), static_cast<unsigned long long>(count), static_cast<unsigned long long>(id),
+            qPrintable(why));
     }
     if (others > 0)
         qCWarning(lcRegistryIORemote(),
@@ -472,6 +489,7 @@ void RemoteShareBase::pump()
     }
     if (more)
         d->box->schedule();
+    d->box->account(); // what was sent, emptied backlogs' waits included, leaves the ledger now
     checkRoom();
 }
 
@@ -580,7 +598,7 @@ QList<RemoteSubscriberInfo> RemoteShareBase::subscribers() const
     std::lock_guard lock(d->box->mutex());
     for (const auto &backlog : backlogs)
         out.append({backlog->id, backlog->connection, backlog->peer, backlog->sent, backlog->dropped,
-                    backlog->size(), backlog->acquired() && !backlog->shed});
+                    backlog->size(), backlog->acquired() && !backlog->shed, backlog->bytes});
     return out;
 }
 

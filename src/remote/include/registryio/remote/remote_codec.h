@@ -45,9 +45,9 @@ struct RemoteFrameEvent
     QByteArrayView payload;
 };
 
-/// `event` as QDataStream bytes, in a buffer at most 1 KiB larger than they are: backlogs hold
-/// it, and budgets count it (a stream grows its buffer up to twice the bytes; cutting a small
-/// event's few spare bytes would cost each event an allocation).
+/// `event` as QDataStream bytes, in a buffer of their size: backlogs hold it, and budgets count it
+/// (a stream grows its buffer up to twice the bytes; copied out, its buffer goes whole, whereas
+/// shrinking it in place would leave a free fragment beside every event a backlog holds).
 template <RemoteEvent E>
 QByteArray encodeRemoteEvent(const E &event)
 {
@@ -57,8 +57,8 @@ QByteArray encodeRemoteEvent(const E &event)
         stream.setVersion(RemoteStreamVersion);
         stream << event;
     }
-    if (bytes.capacity() - bytes.size() > 1024)
-        bytes.squeeze();
+    if (bytes.capacity() > bytes.size())
+        return {bytes.constData(), bytes.size()};
     return bytes;
 }
 

@@ -50,9 +50,13 @@ public:
         /// holds.
         qint64 queuedBytesBudget = qint64(64) << 20;
         /// The most bytes that subscriptions' backlogs (events not yet sent to a subscriber, each
-        /// counted whole: its payload's buffer and 48 bytes) may hold across every connection of every
-        /// listener in this process; past it, the connections whose backlogs have sent nothing for
-        /// longest are dropped until it holds.
+        /// counted as its bytes and 48) may hold across every connection of every listener in this
+        /// process; past it, connections that do not read (or hold subscriptions that have not
+        /// acquired their channel) are dropped, then the oldest events of DropOldest and DropNewest
+        /// shares' backlogs are, those of the connections holding the most first, counted as those
+        /// shares' drops; only if that is not enough do the connections whose backlogs have sent
+        /// nothing for longest go. A connection it thinned that then stays past highWaterBytes for
+        /// a deadline pass does not read: it goes then.
         qint64 backlogBytesBudget = qint64(128) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
@@ -103,6 +107,10 @@ public:
     [[nodiscard]] QString connectionName(quint64 id) const;
     /// Bytes that packets not yet whole hold now, across every listener of this process.
     [[nodiscard]] static qint64 incompleteBytes() noexcept;
+    /// Bytes that subscriptions' backlogs hold now as backlogBytesBudget counts them, across every
+    /// listener of this process (connections being dropped left out): each share tells it what
+    /// its backlogs hold after every turn of its thread that changed them.
+    [[nodiscard]] static qint64 backlogBytes() noexcept;
     /// Peers dropped so far (for what they sent, a limit or a deadline).
     [[nodiscard]] quint64 rejectedCount() const noexcept;
     /// Calls of accept() that failed so far (for example at the process's open-file limit). The

@@ -39,7 +39,8 @@ struct RemoteSubscriberInfo
     QString peer;
     /// Events sent to it so far.
     quint64 sent = 0;
-    /// Events dropped for it so far (its backlog was full); it sees them as gaps.
+    /// Events dropped for it so far (its backlog was full, or the process's backlogs passed the
+    /// listener's backlogBytesBudget and its oldest went); it sees them as gaps.
     quint64 dropped = 0;
     /// Events waiting in its backlog now.
     std::size_t pending = 0;
@@ -47,6 +48,9 @@ struct RemoteSubscriberInfo
     /// until the new connection acquired it, they wait in its backlog; once the process's backlog
     /// budget drops its connection, they go nowhere).
     bool receiving = false;
+    /// Bytes its backlog holds now as the process's backlog budget counts them: each event's bytes
+    /// and 48 for its entry (subscribers in step share an event's bytes, and each counts them).
+    qint64 bytes = 0;
 };
 
 /// The type-erased half of RemoteShare<E>: the remoted source object on the host's thread, the
@@ -91,8 +95,9 @@ public:
 
 Q_SIGNALS:
     /// `count` events were dropped for subscriber `subscriber` since the last emission (its
-    /// backlog was full, or Block timed out); also counted in droppedCount() and warned about in
-    /// `registryio.remote` at most once a second. Emitted on the share's thread.
+    /// backlog was full, Block timed out, or the process's backlog budget took its oldest); also counted in
+    /// droppedCount() and warned about in `registryio.remote` at most once a second. Emitted on the share's
+    /// thread.
     void eventsDropped(quint64 subscriber, quint64 count);
     /// A subscriber came or went.
     void subscriberCountChanged(int count);

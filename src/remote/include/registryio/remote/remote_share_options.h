@@ -22,6 +22,8 @@ struct RemoteShareOptions
     Delivery delivery = Delivery::Every;
     /// Every: the most events waiting for the wire at once for one subscriber (beyond it,
     /// `overflow` decides; drops are counted, and the subscriber sees the gap). 0 means unbounded.
+    /// The default holds events of up to 2,000 bytes (their QDataStream) within RemoteListener's
+    /// default backlogBytesBudget.
     std::size_t capacity = 65536;
     /// Every: what a subscriber's full backlog does with a new event: DropOldest (the default)
     /// drops its oldest waiting event, DropNewest the new one, Block makes `notify` wait for room.
