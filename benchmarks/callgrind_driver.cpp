@@ -18,6 +18,9 @@
 // qt_registry_queued: one handler per <handlers> on a context on the driver's own thread with
 // Qt::QueuedConnection; a notify queues a delivery to each and the posted events are then sent,
 // so one iteration is a whole queued delivery (post, drain, run).
+// qt_registry_latest: one Delivery::Latest handler per <handlers>, queued to a context on the
+// driver's own thread whose events are never sent: one iteration is a writer's update of the
+// newest value (the first one schedules the delivery, the others only replace the event).
 
 #include "common/peers.h"
 #include "common/writer_shapes.h"
@@ -172,6 +175,27 @@ struct QtRegistryQueuedPeer
 };
 #endif
 
+#if RIO_BENCH_HAVE_QT_REGISTRY
+// The Qt facade's coalesced delivery, as a writer pays it (see the header comment).
+struct QtRegistryLatestPeer
+{
+    static constexpr std::string_view key = "qt_registry_latest";
+    QObject *context = (QtRegistryQueuedPeer::app(), new QObject);
+    rio::QtRegistry<Event> registry;
+    QtRegistryLatestPeer() = default;
+    QtRegistryLatestPeer(const QtRegistryLatestPeer &) = delete;
+    QtRegistryLatestPeer &operator=(const QtRegistryLatestPeer &) = delete;
+    ~QtRegistryLatestPeer() { delete context; }
+    rio::HandlerId add()
+    {
+        return registry.add(context, [](const Event &) noexcept { handlerBody(); },
+                            {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+    }
+    void remove(rio::HandlerId id) { registry.remove(id); }
+    void notify(const Event &e) { registry.notify(e); }
+};
+#endif
+
 #if RIO_BENCH_HAVE_DIAGNOSTICS
 [[gnu::noinline]] void clockLoop(bool steady, long iterations)
 {
@@ -196,6 +220,7 @@ void forEachDriverPeer(F &&f)
     f.template operator()<RioCounterPeer>();
     f.template operator()<QtRegistryCounterPeer>();
     f.template operator()<QtRegistryQueuedPeer>();
+    f.template operator()<QtRegistryLatestPeer>();
 #endif
 }
 
