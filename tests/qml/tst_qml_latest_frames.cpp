@@ -6,6 +6,7 @@
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_registry.h>
+#include <registryio/qml/qml_typed_registry.h>
 
 #include <QGuiApplication>
 #include <QPointer>
@@ -17,9 +18,13 @@
 #include <atomic>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using rio::QmlRegistry;
+
+// A typed registry of a small trivially copyable event: the facade's one-cell Latest feeds it.
+RIO_QML_TYPED_REGISTRY(CountRegistry, int)
 
 namespace {
 
@@ -138,6 +143,44 @@ private Q_SLOTS:
         QTRY_COMPARE(nested->latest(), QVariant(kLast));
         QVERIFY(counter.frames.load() > 0);
         QCOMPARE_LE(counter.mostPerFrame.load(), 1);
+    }
+
+    // A typed registry of `int` in the window (a child of its content item): paced the same way.
+    void aTypedRegistryIsPacedToo()
+    {
+        QVERIFY(load() != nullptr);
+        CountRegistry registry(m_window->contentItem());
+        std::atomic<int> changes{0};
+        std::atomic<int> frames{0};
+        int changesAtFrame = 0;
+        std::atomic<int> mostPerFrame{0};
+        QObject::connect(&registry, &rio::QmlTypedRegistry::latestChanged, &registry, [&] { ++changes; });
+        QObject::connect(
+            m_window, &QQuickWindow::beforeSynchronizing, &registry,
+            [&] {
+                const int now = changes.load();
+                mostPerFrame.store(std::max(mostPerFrame.load(), now - std::exchange(changesAtFrame, now)));
+                ++frames;
+            },
+            Qt::DirectConnection);
+        QCOMPARE(registry.latest(), QVariant());
+        std::atomic<int> done{0};
+        std::vector<std::thread> writers;
+        for (int w = 0; w < kWriters; ++w) {
+            writers.emplace_back([sender = registry.sender(), w, &done] {
+                for (int i = 0; i < kPerWriter; ++i)
+                    sender.notify(w * kPerWriter + i);
+                ++done;
+            });
+        }
+        while (done.load() < kWriters)
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+        for (std::thread &t : writers)
+            t.join();
+        registry.sender().notify(kLast);
+        QTRY_COMPARE(registry.latest(), QVariant(kLast));
+        QVERIFY(frames.load() > 0);
+        QCOMPARE_LE(mostPerFrame.load(), 1);
     }
 
     // Frames where nothing was written change nothing.
