@@ -18,6 +18,9 @@
 // qt_registry_queued: one handler per <handlers> on a context on the driver's own thread with
 // Qt::QueuedConnection; a notify queues a delivery to each and the posted events are then sent,
 // so one iteration is a whole queued delivery (post, drain, run).
+// qt_registry_latest: one Delivery::Latest handler per <handlers>, queued to a context on the
+// driver's own thread whose events are never sent: one iteration is a writer's update of the
+// newest value (the first one schedules the delivery, the others only replace the event).
 
 #include "common/peers.h"
 #include "common/writer_shapes.h"
@@ -102,8 +105,13 @@ int run(int handlers, long iterations, bool addRemove)
     }
     const std::uint64_t before = threadCount.load(std::memory_order_relaxed);
     notifyLoop(peer, iterations);
+    std::uint64_t expected = static_cast<std::uint64_t>(handlers) * static_cast<std::uint64_t>(iterations);
+    if constexpr (requires { peer.deliverNewest(); }) {
+        peer.deliverNewest(); // coalesced: each handler runs once, with the newest event
+        expected = static_cast<std::uint64_t>(handlers);
+    }
     const std::uint64_t calls = threadCount.load(std::memory_order_relaxed) - before;
-    if (calls != static_cast<std::uint64_t>(handlers) * static_cast<std::uint64_t>(iterations)) {
+    if (calls != expected) {
         std::fprintf(stderr, "wrong number of handler calls: %llu\n", static_cast<unsigned long long>(calls));
         return 1;
     }
@@ -172,6 +180,29 @@ struct QtRegistryQueuedPeer
 };
 #endif
 
+#if RIO_BENCH_HAVE_QT_REGISTRY
+// The Qt facade's coalesced delivery, as a writer pays it (see the header comment).
+struct QtRegistryLatestPeer
+{
+    static constexpr std::string_view key = "qt_registry_latest";
+    QObject *context = (QtRegistryQueuedPeer::app(), new QObject);
+    rio::QtRegistry<Event> registry;
+    QtRegistryLatestPeer() = default;
+    QtRegistryLatestPeer(const QtRegistryLatestPeer &) = delete;
+    QtRegistryLatestPeer &operator=(const QtRegistryLatestPeer &) = delete;
+    ~QtRegistryLatestPeer() { delete context; }
+    rio::HandlerId add()
+    {
+        return registry.add(context, [](const Event &) noexcept { handlerBody(); },
+                            {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+    }
+    void remove(rio::HandlerId id) { registry.remove(id); }
+    void notify(const Event &e) { registry.notify(e); }
+    // Runs the one delivery the iterations left scheduled (in both counts: it cancels out).
+    static void deliverNewest() { QCoreApplication::sendPostedEvents(); }
+};
+#endif
+
 #if RIO_BENCH_HAVE_DIAGNOSTICS
 [[gnu::noinline]] void clockLoop(bool steady, long iterations)
 {
@@ -196,6 +227,7 @@ void forEachDriverPeer(F &&f)
     f.template operator()<RioCounterPeer>();
     f.template operator()<QtRegistryCounterPeer>();
     f.template operator()<QtRegistryQueuedPeer>();
+    f.template operator()<QtRegistryLatestPeer>();
 #endif
 }
 

@@ -48,7 +48,7 @@ QtObject {
     // [bounded]
 
     // [latest]
-    // The newest event from any thread, bound: it changes at most once per event-loop turn.
+    // The newest event from any thread, bound: it changes at most once per frame of its window.
     property string shown: registry.latest ? "latest " + registry.latest.n : "none yet"
     // [latest]
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "frame_pacer.h"
 #include "qml_registry_shared.h"
 
 #include <registryio/qml/handler_subscription.h>
@@ -246,10 +247,16 @@ void QmlRegistry::followLatest()
         return;
     // The facade's coalesced delivery, always queued: one pending delivery at most, the newest
     // event in it, run on this thread from its event loop (a notify here is queued too, so a burst
-    // of them changes `latest` once). The property notifies only when the value differs.
+    // of them changes `latest` once), then shown at the window's next frame. The property
+    // notifies only when the value differs.
+    if (!m_pacer) {
+        m_pacer = std::make_unique<detail::FramePacer>(this, [](QObject *self, const QVariant &event) {
+            static_cast<QmlRegistry *>(self)->setLatest(event);
+        });
+    }
     m_addingLatest = true;
     try {
-        m_latestHandler = registry().add(this, [this](const QVariant &event) { setLatest(event); },
+        m_latestHandler = registry().add(this, [this](const QVariant &event) { m_pacer->offer(event); },
                                          {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
     } catch (...) {
         m_addingLatest = false;

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "frame_pacer.h"
 #include "qml_registry_shared.h"
 
 #include <registryio/qml/handler_subscription.h>
@@ -142,12 +143,23 @@ QBindable<QVariant> QmlTypedRegistry::bindableLatest()
     return &m_latest;
 }
 
+void QmlTypedRegistry::offerLatest(QVariant event)
+{
+    m_pacer->offer(std::move(event));
+}
+
 void QmlTypedRegistry::followLatest()
 {
     if (m_latestHandler.isValid() || m_ops == nullptr || QThread::currentThread() != thread() ||
         !m_shared->watching)
         return;
-    // As QmlRegistry::followLatest: the facade's coalesced delivery, always queued.
+    // As QmlRegistry::followLatest: the facade's coalesced delivery, always queued, shown at the
+    // window's next frame.
+    if (!m_pacer) {
+        m_pacer = std::make_unique<detail::FramePacer>(this, [](QObject *self, const QVariant &event) {
+            static_cast<QmlTypedRegistry *>(self)->m_latest.setValue(event);
+        });
+    }
     m_addingLatest = true;
     try {
         m_latestHandler = m_ops->addLatest();

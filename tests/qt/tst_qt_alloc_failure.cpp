@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -73,7 +74,39 @@ private Q_SLOTS:
     void refusedAllocationInAddChangesNothing_data();
     void refusedAllocationInAddChangesNothing();
     void refusedBlockingDeliveryIsAFailureNotADrop();
+    void aLatestWriterOfASmallEventAllocatesNothing();
 };
+
+// Delivery::Latest of a small trivially copyable event, queued: once its delivery is scheduled,
+// a writer's notifies allocate nothing (they only replace the event in the handler's cell), and
+// the one delivery brings the last.
+void tst_QtAllocFailure::aLatestWriterOfASmallEventAllocatesNothing()
+{
+    QObject receiver; // on the test thread, which runs no event loop while the worker writes
+    rio::QtRegistry<int> registry;
+    int got = 0;
+    int calls = 0;
+    registry.add(&receiver,
+                 [&](int v) {
+                     got = v;
+                     ++calls;
+                 },
+                 {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+    riotest::Worker worker;
+    worker.run([] { rio::prepareThread(); });
+    worker.run([&] { registry.notify(0); }); // schedules the delivery: Qt's event is allocated
+    constexpr int writes = 100000;
+    long allocations = -1;
+    worker.run([&] {
+        const RefuseAllocation count(std::numeric_limits<long>::max()); // counts, refuses none
+        for (int i = 1; i <= writes; ++i)
+            registry.notify(i);
+        allocations = t_seen;
+    });
+    QCOMPARE(allocations, 0L);
+    QTRY_COMPARE(got, writes);
+    QCOMPARE(calls, 1);
+}
 
 void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing_data()
 {

@@ -717,9 +717,9 @@ void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
             const std::lock_guard drain(state.drainMutex); // after `mutex`, as a notifier takes them
             taken = s.taken.size();
         }
-        h.waiting = s.mail.size() + taken + (s.pending ? 1 : 0);
+        h.waiting = s.mail.size() + taken + s.latestWaitingLocked();
         h.maxWaiting = std::max<quint64>(s.maxWaiting, h.waiting);
-        h.coalesced = s.coalesced;
+        h.coalesced = s.coalescedLocked();
         h.addedThread = s.origin.thread != 0 ? s.origin.thread : h.addedThread;
         h.contextClass = s.origin.contextClass;
         h.contextName = s.origin.contextName;

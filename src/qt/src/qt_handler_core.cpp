@@ -94,7 +94,7 @@ std::shared_ptr<QtHandlerCore> QtHandlerCore::create(const std::shared_ptr<QtReg
 QtHandlerCore::QtHandlerCore(const Settings &settings) noexcept
     : priority(settings.options.priority), type(settings.options.connection),
       delivery(settings.options.delivery), once(settings.options.once),
-      hasContext(settings.context != nullptr),
+      intervalled(settings.options.minInterval.count() > 0), hasContext(settings.context != nullptr),
       holderAuto(settings.heldContext && type == Qt::AutoConnection && delivery == Delivery::Every &&
                  settings.options.minInterval.count() == 0)
 { }

@@ -17,12 +17,15 @@
 #include <QString>
 #include <QThread>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -223,6 +226,7 @@ public:
     LazyDeque<AsyncToken> mailTokens;
     std::chrono::steady_clock::time_point lastDelivery{}; // Latest with minInterval
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
+    bool cellUsed = false;                                // Latest: its events go to `cell`
     AsyncToken pendingToken;
     // Diagnostics written by notifiers (diagnostics.cpp reads them under `mutex`).
     std::uint64_t maxWaiting = 0;   // the most deliveries ever waiting at once
@@ -248,6 +252,67 @@ public:
     // Delivery::Latest: Qt discarded the scheduled delivery's event unrun (its next notify
     // schedules one again, with the newest event).
     std::atomic<bool> latestLost{false};
+
+    // Delivery::Latest of a small trivially copyable event, without interval nor once: the
+    // newest event in one cell that notifiers write without a lock. A seqlock: `cellSeq` is odd
+    // while a notifier writes; a notifier that finds another one writing leaves the cell to it,
+    // as if it had notified just before. `cellOwed` is set by the first write since the last
+    // delivery took the cell, which alone takes the handler's lock to schedule that delivery.
+    alignas(64) std::atomic<std::uint32_t> cellSeq{0};
+    std::atomic<bool> cellOwed{false};
+    std::atomic<std::uint64_t> cellWrites{0}; // diagnostics: writes since the last delivery
+    static constexpr std::size_t cellWords = QtPayload::inlineSize / sizeof(std::uint64_t);
+    std::atomic<std::uint64_t> cell[cellWords] = {};
+    // The delivery's side: the cell's sequence it last delivered (the cell has an event once it
+    // moved from 0), so an event is never delivered twice.
+    std::uint32_t cellTaken = 0;
+    // Writes `event` to the cell (any thread; never waits).
+    void writeCell(const unsigned char (&event)[QtPayload::inlineSize]) noexcept
+    {
+        std::uint32_t seq = cellSeq.load(std::memory_order_relaxed);
+        if ((seq & 1U) != 0 || !cellSeq.compare_exchange_strong(seq, seq + 1, std::memory_order_acquire,
+                                                                std::memory_order_relaxed))
+            return; // another notifier writes: its event is the newer one
+        std::atomic_thread_fence(std::memory_order_release);
+        std::uint64_t words[cellWords];
+        std::memcpy(words, event, sizeof(words));
+        for (std::size_t i = 0; i < cellWords; ++i)
+            cell[i].store(words[i], std::memory_order_relaxed);
+        cellSeq.store(seq + 2, std::memory_order_release);
+    }
+    // Diagnostics (under `mutex`): Latest's waiting event (0 or 1), and the events a newer one replaced.
+    [[nodiscard]] std::size_t latestWaitingLocked() const noexcept
+    {
+        return pending || (cellUsed && cellOwed.load(std::memory_order_acquire)) ? 1 : 0;
+    }
+    [[nodiscard]] std::uint64_t coalescedLocked() const noexcept
+    {
+        const std::uint64_t writes = cellWrites.load(std::memory_order_relaxed);
+        return coalesced + (writes != 0 ? writes - 1 : 0);
+    }
+    // Reads the cell into `out` (the delivery's thread): false when it holds nothing newer than
+    // what was delivered. Waits only while a notifier is between its two stores.
+    bool readCell(unsigned char (&out)[QtPayload::inlineSize]) noexcept
+    {
+        std::uint64_t words[cellWords];
+        for (;;) {
+            const std::uint32_t before = cellSeq.load(std::memory_order_acquire);
+            if ((before & 1U) != 0) {
+                std::this_thread::yield();
+                continue;
+            }
+            for (std::size_t i = 0; i < cellWords; ++i)
+                words[i] = cell[i].load(std::memory_order_relaxed);
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (cellSeq.load(std::memory_order_relaxed) != before)
+                continue;
+            if (before == cellTaken)
+                return false;
+            cellTaken = before;
+            std::memcpy(out, words, sizeof(words));
+            return true;
+        }
+    }
     // What diagnostics show, recorded at add (the context may change thread or die later).
     struct Origin
     {

@@ -46,8 +46,10 @@ struct LatestCall : TsanHandover
         tsanSyncWithPosters();
         // Discarded unrun (Qt may hold its post-event lock; a post that failed holds the
         // handler's): nothing is taken here, the next notify schedules a delivery again.
-        if (!ran && handler)
+        if (!ran && handler) {
             handler->latestLost.store(true, std::memory_order_release);
+            handler->cellOwed.store(false, std::memory_order_release); // a write schedules one again
+        }
     }
 
     void operator()()
@@ -139,6 +141,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
     QtHandlerState::Garbage garbage; // destroyed after the lock is released and the run
     QtHandlerState::Drop drop;
     std::uint64_t latestPosted = 0; // diagnostics
+    bool fromCell = false;
     {
         std::lock_guard lock(h.mutex);
         const bool live = h.context != nullptr && !h.cancelled.load(std::memory_order_acquire);
@@ -169,11 +172,26 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
             h.onceDoneLocked(garbage);
             if (!h.cancelled.load(std::memory_order_acquire))
                 target = h.target.lock();
+            fromCell = h.cellUsed;
+            if (fromCell) {
+                // The cell: from here on a write schedules a delivery again (the exchange also
+                // makes the writes that set it visible to the read below).
+                h.cellOwed.exchange(false, std::memory_order_acq_rel);
+                if (const std::uint64_t writes = h.cellWrites.exchange(0, std::memory_order_relaxed))
+                    h.coalesced += writes - 1; // diagnostics
+            }
         }
     }
     h.report(drop);
-    if (latest && target)
+    if (!target)
+        return;
+    if (latest) {
         h.run(target, latest.get(), latestToken, latestPosted);
+        return;
+    }
+    alignas(8) unsigned char value[QtPayload::inlineSize];
+    if (fromCell && h.readCell(value))
+        h.run(target, value, latestToken, latestPosted);
 }
 
 // What a BlockingQueued notifier waits for: its delivery ran or was discarded. A mutex and a
@@ -495,6 +513,42 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
             h.onceQueued = true;
     }
     h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, 1); // diagnostics: the pending payload waits
+}
+
+void QtHandlerCore::postLatestValue(const unsigned char (&event)[QtPayload::inlineSize],
+                                    const AsyncToken &token)
+{
+    QtHandlerState &h = state(*this);
+    h.writeCell(event);
+    h.cellWrites.fetch_add(1, std::memory_order_relaxed);
+    const bool timed = h.runStats.load(std::memory_order_relaxed) != nullptr;
+    if (h.cellOwed.exchange(true, std::memory_order_acq_rel) && !token && !timed)
+        return;               // the delivery on its way reads this write
+    AsyncToken replacedToken; // destroyed after the lock is released
+    std::unique_lock lock(h.mutex);
+    if (h.context == nullptr)
+        return; // removed before this notify reached it (as a notify skips a removed handler)
+    h.cellUsed = true;
+    if (h.latestLost.exchange(false, std::memory_order_acquire))
+        h.scheduled = false; // its event was discarded: a delivery is scheduled again
+    if (token)
+        replacedToken = std::exchange(h.pendingToken, token);
+    if (timed)
+        h.pendingSince = diag::ticks();
+    if (!h.scheduled) {
+        try {
+            postLatestCallLocked(h);
+        } catch (...) {
+            // Nothing will take the cell: the next write schedules a delivery (the core reports
+            // the failure).
+            if (token)
+                h.pendingToken = std::move(replacedToken);
+            h.cellOwed.store(false, std::memory_order_release);
+            throw;
+        }
+        h.scheduled = true; // under the mutex, which the delivery takes first
+    }
+    h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, 1); // diagnostics: the newest event waits
 }
 
 void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token)

@@ -23,6 +23,7 @@ namespace rio {
 
 namespace detail {
 struct QmlRegistryShared;
+class FramePacer;
 } // namespace detail
 
 /// A registry of QVariant events for QML, on rio::QtRegistry<QVariant>: JavaScript handlers run
@@ -75,8 +76,9 @@ public:
     /// The count as a bindable property (C++ bindings: QProperty, setBinding).
     [[nodiscard]] QBindable<int> bindableCount() const { return &m_countProperty; }
     /// The newest event notified since `latest` was first read (invalid before): set on this
-    /// thread at most once per event-loop turn, whichever thread notifies (a coalesced delivery:
-    /// the newest event wins, the last one is always shown), never when the event is equal.
+    /// thread at most once per frame of the Qt Quick window the registry is in (once per
+    /// event-loop turn without one), whichever thread notifies (the newest event wins, the last
+    /// one is always shown), never when the event is equal.
     [[nodiscard]] QVariant latest() const;
     /// `latest` as a bindable property; it follows the notifies from this call on.
     [[nodiscard]] QBindable<QVariant> bindableLatest();
@@ -98,7 +100,7 @@ Q_SIGNALS:
     void countChanged();
     /// The name changed.
     void nameChanged();
-    /// `latest` changed (on the registry's thread, at most once per event-loop turn).
+    /// `latest` changed (on the registry's thread, at most once per frame of its window).
     void latestChanged();
     /// A handler failed: a JavaScript handler threw (also printed as a QML warning with its file
     /// and line) or a C++ handler threw. Emitted on the registry's thread from its event loop,
@@ -120,9 +122,10 @@ private:
     void followLatest();
     // Shows `event` as `latest` (that handler's call).
     void setLatest(const QVariant &event);
-    HandlerId m_latestHandler;                  // that handler: not counted in `count`, not removable by id
-    bool m_addingLatest = false;                // its registration's count change is not ours
-    QMetaObject::Connection m_latestObjectGone; // a QObject shown as `latest`: its destruction
+    std::unique_ptr<detail::FramePacer> m_pacer; // paces `latest` to its window's frames (once followed)
+    HandlerId m_latestHandler;                   // that handler: not counted in `count`, not removable by id
+    bool m_addingLatest = false;                 // its registration's count change is not ours
+    QMetaObject::Connection m_latestObjectGone;  // a QObject shown as `latest`: its destruction
     Q_OBJECT_BINDABLE_PROPERTY(QmlRegistry, QVariant, m_latest, &QmlRegistry::latestChanged)
 };
 

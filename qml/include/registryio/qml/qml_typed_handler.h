@@ -49,6 +49,7 @@ template <typename E>
 class QmlTypedRegistryCore;
 
 struct QmlRegistryShared;
+class FramePacer;
 
 } // namespace detail
 
@@ -117,7 +118,7 @@ public:
     /// The event type this registry carries.
     [[nodiscard]] QMetaType eventType() const noexcept { return m_eventType; }
     /// The newest event (an EventType) notified since `latest` was first read, as
-    /// QmlRegistry::latest: set on this thread at most once per event-loop turn.
+    /// QmlRegistry::latest: set on this thread at most once per frame of its window.
     [[nodiscard]] QVariant latest() const;
     /// `latest` as a bindable property; it follows the notifies from this call on.
     [[nodiscard]] QBindable<QVariant> bindableLatest();
@@ -135,7 +136,7 @@ Q_SIGNALS:
     void countChanged();
     /// The name changed.
     void nameChanged();
-    /// `latest` changed (on the registry's thread, at most once per event-loop turn).
+    /// `latest` changed (on the registry's thread, at most once per frame of its window).
     void latestChanged();
     /// A typed handler's `handler` function threw (also printed as a QML warning with its file
     /// and line), or a C++ handler threw. Emitted on the registry's thread from its event loop,
@@ -164,14 +165,17 @@ private:
 
     // Registers the coalesced facade handler that feeds `latest`, once.
     void followLatest();
+    // That handler's call: `event` (an EventType) is shown as `latest` at the window's next frame.
+    void offerLatest(QVariant event);
 
     QMetaType m_eventType;
     detail::QmlTypedRegistryOps *m_ops = nullptr; // null once the registry is going
     QtRegistryBase *m_facade = nullptr;
     // The bookkeeping shared with handles, handlers and senders.
     std::shared_ptr<detail::QmlRegistryShared> m_shared;
-    HandlerId m_latestHandler;   // the handler feeding `latest`: not counted in `count`
-    bool m_addingLatest = false; // its registration's count change is not ours
+    std::unique_ptr<detail::FramePacer> m_pacer; // paces `latest` to its window's frames (once followed)
+    HandlerId m_latestHandler;                   // the handler feeding `latest`: not counted in `count`
+    bool m_addingLatest = false;                 // its registration's count change is not ours
     Q_OBJECT_BINDABLE_PROPERTY(QmlTypedRegistry, QVariant, m_latest, &QmlTypedRegistry::latestChanged)
 };
 

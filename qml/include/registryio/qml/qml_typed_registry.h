@@ -161,8 +161,7 @@ public:
     HandlerId addLatest() override
     {
         return m_registry->add(
-            m_owner,
-            [owner = m_owner](const E &event) { owner->m_latest.setValue(QVariant::fromValue(event)); },
+            m_owner, [owner = m_owner](const E &event) { owner->offerLatest(QVariant::fromValue(event)); },
             {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
     }
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override

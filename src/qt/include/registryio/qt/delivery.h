@@ -13,7 +13,8 @@ enum class Delivery {
     /// Every notify queues its own delivery (the default), up to HandlerOptions::capacity.
     Every,
     /// Coalesced: at most one pending delivery per handler; a newer event replaces its payload,
-    /// and the last event is always delivered. Uses no memory per event.
+    /// and the last event is always delivered. Uses no memory per event; a small trivially
+    /// copyable event to a Queued handler is written without a lock or an allocation.
     Latest,
 };
 

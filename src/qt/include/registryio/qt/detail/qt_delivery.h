@@ -110,6 +110,15 @@ RIO_ALWAYS_INLINE inline void deliver(const std::shared_ptr<QtHandler<E>> &h, Qt
 {
     if (core.cancelled.load(std::memory_order_acquire))
         return;
+    // A small event's newest value: one cell, no lock, no allocation, no route (Queued only).
+    if constexpr (storesByValue<E>) {
+        if (core.latestCell()) {
+            alignas(8) unsigned char bytes[QtPayload::inlineSize] = {};
+            std::memcpy(bytes, static_cast<const void *>(env.event), sizeof(E));
+            core.postLatestValue(bytes, token);
+            return;
+        }
+    }
     // Inline, the runs on this thread that need no route and no timing: without a context (the
     // core's notify times those) and, untimed, Auto with the holder on this thread.
     if (!Step && (!core.hasContext || (core.holderAuto && env.onHolderThread &&

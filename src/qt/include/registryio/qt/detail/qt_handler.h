@@ -111,6 +111,15 @@ public:
                            QThread **here);
     // Replaces the coalesced payload (Delivery::Latest); queues a delivery when none is pending.
     void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token);
+    // As postLatest for a small trivially copyable event (storesByValue, in QtPayload::inlineSize
+    // bytes) of a queued handler without interval nor once: written to the handler's one cell
+    // without a lock or an allocation; only the first write since the last delivery schedules one.
+    void postLatestValue(const unsigned char (&event)[QtPayload::inlineSize], const AsyncToken &token);
+    // Whether postLatestValue serves this handler's events when they are small enough.
+    [[nodiscard]] bool latestCell() const noexcept
+    {
+        return delivery == Delivery::Latest && type == Qt::QueuedConnection && !once && !intervalled;
+    }
     // Runs the handler on its context's thread and waits for it (Qt::BlockingQueuedConnection).
     void postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token);
     // Stops every delivery that has not started yet and forgets the context and the typed part.
@@ -148,6 +157,7 @@ public:
     const Qt::ConnectionType type;
     const Delivery delivery;
     const bool once;
+    const bool intervalled; // Latest with a minimum interval
     const bool hasContext;
     // A QML registry's JavaScript handler, whose context is the registry (its holder): here,
     // without route(), when a notify starts on the holder's thread (Auto, every event, no

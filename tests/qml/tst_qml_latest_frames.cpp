@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+// A registry's `latest` in a real Qt Quick window: worker threads flood it, and it changes at most
+// once per frame, never on an idle frame, and ends on the last value written; a window hidden or
+// destroyed, a registry or engine destroyed, with a change pending.
+
+#include "qml_test_support.h"
+
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qml/qml_typed_registry.h>
+
+#include <QGuiApplication>
+#include <QPointer>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QTest>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+using rio::QmlRegistry;
+
+// A typed registry of a small trivially copyable event: the facade's one-cell Latest feeds it.
+RIO_QML_TYPED_REGISTRY(CountRegistry, int)
+
+namespace {
+
+constexpr int kWriters = 4;
+constexpr int kPerWriter = 20000; // each writer stops after this many updates
+constexpr int kLast = -1;         // written once every writer is done: what the window ends on
+
+// Counts frames (each scene-graph sync) and the changes of `latest` a frame takes: a change is
+// made on the GUI thread, a sync happens on the render thread (the GUI thread waits for it) or on
+// the GUI thread, so the changes between two syncs are what one frame shows.
+struct FrameCounter
+{
+    std::atomic<int> frames{0};
+    std::atomic<int> changes{0};
+    std::atomic<int> changesAtLastFrame{0};
+    std::atomic<int> mostPerFrame{0};
+
+    void watch(QQuickWindow *window, QmlRegistry *registry)
+    {
+        QObject::connect(registry, &QmlRegistry::latestChanged, registry, [this] { ++changes; });
+        QObject::connect(
+            window, &QQuickWindow::beforeSynchronizing, window,
+            [this] {
+                const int now = changes.load();
+                const int inFrame = now - changesAtLastFrame.exchange(now);
+                if (inFrame > mostPerFrame.load())
+                    mostPerFrame.store(inFrame);
+                ++frames;
+            },
+            Qt::DirectConnection);
+    }
+};
+
+// Writers that notify `registry` through its sender, each a bounded number of times, while the
+// GUI thread goes on rendering.
+void flood(QmlRegistry *registry)
+{
+    std::vector<std::thread> writers;
+    std::atomic<int> done{0};
+    const rio::QmlRegistrySender sender = registry->sender();
+    for (int w = 0; w < kWriters; ++w) {
+        writers.emplace_back([sender, w, &done] {
+            for (int i = 0; i < kPerWriter; ++i)
+                sender.notify(QVariant(w * kPerWriter + i));
+            ++done;
+        });
+    }
+    while (done.load() < kWriters)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    for (std::thread &t : writers)
+        t.join();
+}
+
+} // namespace
+
+class TestQmlLatestFrames : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<QQmlEngine> m_engine;
+    std::unique_ptr<QObject> m_root;
+    QQuickWindow *m_window = nullptr;
+
+    QmlRegistry *load()
+    {
+        m_engine = rio::test::makeEngine();
+        m_root = rio::test::load(*m_engine, QStringLiteral("latest_frames.qml"));
+        m_window = qobject_cast<QQuickWindow *>(m_root.get());
+        if (m_window == nullptr)
+            return nullptr;
+        static_cast<void>(QTest::qWaitForWindowExposed(m_window));
+        return m_root->property("registry").value<QmlRegistry *>();
+    }
+
+private Q_SLOTS:
+    void cleanup()
+    {
+        if (m_window != nullptr)
+            m_window->hide(); // Qt 6.4's threaded software loop may hang destroying a shown window
+        m_root.reset();
+        m_engine.reset();
+        m_window = nullptr;
+    }
+
+    // Four writers flood `latest`: each frame takes at most one change, the frames keep coming,
+    // and the window ends on the last value written.
+    void onceAFrameUnderAFlood()
+    {
+        QmlRegistry *const registry = load();
+        QVERIFY(registry != nullptr);
+        FrameCounter counter;
+        counter.watch(m_window, registry);
+        QCOMPARE(registry->latest(), QVariant()); // follows from this first read
+        flood(registry);
+        registry->sender().notify(QVariant(kLast));
+        QTRY_COMPARE(registry->latest(), QVariant(kLast));
+        QVERIFY(counter.frames.load() > 0);
+        QCOMPARE_LE(counter.mostPerFrame.load(), 1);
+        QCOMPARE_LE(counter.changes.load(), counter.frames.load());
+        // A frame takes it.
+        QTRY_COMPARE(counter.changesAtLastFrame.load(), counter.changes.load());
+    }
+
+    // A registry inside an item is paced by the item's window too, and so is a typed read of it.
+    void anItemsRegistryFollowsItsWindow()
+    {
+        QVERIFY(load() != nullptr);
+        auto *const nested = m_root->property("nested").value<QmlRegistry *>();
+        QVERIFY(nested != nullptr);
+        FrameCounter counter;
+        counter.watch(m_window, nested);
+        static_cast<void>(nested->latest());
+        flood(nested);
+        nested->sender().notify(QVariant(kLast));
+        QTRY_COMPARE(nested->latest(), QVariant(kLast));
+        QVERIFY(counter.frames.load() > 0);
+        QCOMPARE_LE(counter.mostPerFrame.load(), 1);
+    }
+
+    // A typed registry of `int` in the window (a child of its content item): paced the same way.
+    void aTypedRegistryIsPacedToo()
+    {
+        QVERIFY(load() != nullptr);
+        CountRegistry registry(m_window->contentItem());
+        std::atomic<int> changes{0};
+        std::atomic<int> frames{0};
+        int changesAtFrame = 0;
+        std::atomic<int> mostPerFrame{0};
+        QObject::connect(&registry, &rio::QmlTypedRegistry::latestChanged, &registry, [&] { ++changes; });
+        QObject::connect(
+            m_window, &QQuickWindow::beforeSynchronizing, &registry,
+            [&] {
+                const int now = changes.load();
+                mostPerFrame.store(std::max(mostPerFrame.load(), now - std::exchange(changesAtFrame, now)));
+                ++frames;
+            },
+            Qt::DirectConnection);
+        QCOMPARE(registry.latest(), QVariant());
+        std::atomic<int> done{0};
+        std::vector<std::thread> writers;
+        for (int w = 0; w < kWriters; ++w) {
+            writers.emplace_back([sender = registry.sender(), w, &done] {
+                for (int i = 0; i < kPerWriter; ++i)
+                    sender.notify(w * kPerWriter + i);
+                ++done;
+            });
+        }
+        while (done.load() < kWriters)
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+        for (std::thread &t : writers)
+            t.join();
+        registry.sender().notify(kLast);
+        QTRY_COMPARE(registry.latest(), QVariant(kLast));
+        QVERIFY(frames.load() > 0);
+        QCOMPARE_LE(mostPerFrame.load(), 1);
+    }
+
+    // Frames where nothing was written change nothing.
+    void idleFramesChangeNothing()
+    {
+        QmlRegistry *const registry = load();
+        QVERIFY(registry != nullptr);
+        FrameCounter counter;
+        counter.watch(m_window, registry);
+        static_cast<void>(registry->latest());
+        registry->sender().notify(QVariant(7));
+        QTRY_COMPARE(registry->latest(), QVariant(7));
+        const int changes = counter.changes.load();
+        const int frames = counter.frames.load();
+        m_root->setProperty("spinning", true); // frames keep coming
+        QTRY_VERIFY(counter.frames.load() >= frames + 10);
+        QCOMPARE(counter.changes.load(), changes);
+        // The same value again: no change either.
+        registry->sender().notify(QVariant(7));
+        const int later = counter.frames.load();
+        QTRY_VERIFY(counter.frames.load() >= later + 5);
+        QCOMPARE(counter.changes.load(), changes);
+    }
+
+    // The window hidden while values arrive: `latest` goes on changing (once per event-loop
+    // turn) and ends on the last value.
+    void aHiddenWindowStillShowsTheLast()
+    {
+        QmlRegistry *const registry = load();
+        QVERIFY(registry != nullptr);
+        static_cast<void>(registry->latest());
+        std::atomic<bool> stop{false};
+        std::thread writer([sender = registry->sender(), &stop] {
+            for (int i = 0; i < kPerWriter && !stop.load(); ++i)
+                sender.notify(QVariant(i));
+        });
+        QTRY_VERIFY(registry->latest().isValid());
+        m_window->hide();
+        writer.join();
+        registry->sender().notify(QVariant(kLast));
+        QTRY_COMPARE(registry->latest(), QVariant(kLast));
+        // Shown again: paced by its frames again.
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window));
+        registry->sender().notify(QVariant(kLast - 1));
+        QTRY_COMPARE(registry->latest(), QVariant(kLast - 1));
+    }
+
+    // A window destroyed with a change pending: the change is shown at once, and later ones too
+    // (no window any more); nothing touches the dead window.
+    void aDestroyedWindowStillShowsTheLast()
+    {
+        QGuiApplication::processEvents();
+        auto window = std::make_unique<QQuickWindow>();
+        window->resize(50, 50);
+        window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window.get()));
+        QQuickItem item; // outlives the window: only its parent item goes
+        item.setParentItem(window->contentItem());
+        QmlRegistry registry(&item);
+        static_cast<void>(registry.latest());
+        std::atomic<bool> stop{false};
+        std::thread writer([sender = registry.sender(), &stop] {
+            for (int i = 0; i < kPerWriter && !stop.load(); ++i)
+                sender.notify(QVariant(i));
+        });
+        QTRY_VERIFY(registry.latest().isValid());
+        window.reset();
+        QCOMPARE(item.parentItem(), nullptr);
+        writer.join();
+        registry.sender().notify(QVariant(kLast));
+        QTRY_COMPARE(registry.latest(), QVariant(kLast));
+    }
+
+    // The registry, then the whole engine, destroyed while a change waits for a frame.
+    void destroyedWithAChangePending()
+    {
+        for (int round = 0; round < 2; ++round) {
+            QmlRegistry *const registry = load();
+            QVERIFY(registry != nullptr);
+            static_cast<void>(registry->latest());
+            QPointer<QmlRegistry> alive(registry);
+            std::atomic<bool> stop{false};
+            std::thread writer([sender = registry->sender(), &stop] {
+                for (int i = 0; i < kPerWriter && !stop.load(); ++i)
+                    sender.notify(QVariant(i));
+            });
+            QTRY_VERIFY(registry->latest().isValid());
+            if (round == 0)
+                delete registry; // its window stays
+            else
+                cleanup(); // window, registry and engine
+            QCoreApplication::processEvents();
+            stop.store(true);
+            writer.join();
+            QCoreApplication::processEvents();
+            QVERIFY(alive.isNull());
+            if (m_window != nullptr) {
+                m_window->update(); // a frame after the registry went
+                QTest::qWait(0);
+            }
+            cleanup();
+        }
+    }
+};
+
+QTEST_MAIN(TestQmlLatestFrames)
+#include "tst_qml_latest_frames.moc"

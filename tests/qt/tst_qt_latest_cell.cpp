@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+// Delivery::Latest of a small trivially copyable event: writers on several threads share one cell
+// without a lock. Under a flood the handler never sees a torn event, never the same write twice,
+// each writer's events in the order it wrote them, and the last event written; a handler removed
+// or a context destroyed mid-flood gets nothing more.
+
+#include "qt_test_support.h"
+
+#include <registryio/qt/qt_registry.h>
+
+#include <QCoreApplication>
+#include <QTest>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// 16 bytes, the most a cell holds: `check` is always ~`value`, so a torn read shows.
+struct Reading
+{
+    std::uint32_t writer = 0;
+    std::uint32_t serial = 0;
+    std::uint64_t check = 0;
+
+    [[nodiscard]] bool whole() const { return check == ~((std::uint64_t(writer) << 32) | serial); }
+    static Reading of(std::uint32_t writer, std::uint32_t serial)
+    {
+        return {writer, serial, ~((std::uint64_t(writer) << 32) | serial)};
+    }
+};
+static_assert(rio::detail::storesByValue<Reading>);
+
+constexpr std::uint32_t kWriters = 4;
+constexpr std::uint32_t kLastWriter = kWriters; // the one write after every writer is done
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr std::uint32_t kPerWriter = 5000;
+#else
+constexpr std::uint32_t kPerWriter = 50000;
+#endif
+
+// What the handler saw, on the test thread.
+struct Seen
+{
+    std::vector<std::uint32_t> lastSerial = std::vector<std::uint32_t>(kWriters + 1, 0);
+    std::vector<bool> any = std::vector<bool>(kWriters + 1, false);
+    int deliveries = 0;
+    int torn = 0;
+    int backwards = 0; // a writer's event older than one seen before, or the same one again
+    Reading last;
+
+    void take(const Reading &r)
+    {
+        ++deliveries;
+        last = r;
+        if (!r.whole() || r.writer > kLastWriter) {
+            ++torn;
+            return;
+        }
+        if (any[r.writer] && r.serial <= lastSerial[r.writer])
+            ++backwards;
+        any[r.writer] = true;
+        lastSerial[r.writer] = r.serial;
+    }
+};
+
+// Each writer notifies its own serials, then stops; the test thread keeps delivering meanwhile.
+void flood(rio::QtRegistry<Reading> &registry)
+{
+    std::atomic<std::uint32_t> done{0};
+    std::vector<std::thread> writers;
+    for (std::uint32_t w = 0; w < kWriters; ++w) {
+        writers.emplace_back([&registry, &done, w] {
+            for (std::uint32_t i = 1; i <= kPerWriter; ++i)
+                registry.notify(Reading::of(w, i));
+            done.fetch_add(1);
+        });
+    }
+    while (done.load() < kWriters)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    for (std::thread &t : writers)
+        t.join();
+}
+
+} // namespace
+
+class tst_QtLatestCell : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    // Four writers: whole events only, each writer's in order, none twice, the last one shown.
+    void aFloodKeepsEveryPromise()
+    {
+        rio::QtRegistry<Reading> registry;
+        QObject context;
+        Seen seen;
+        registry.add(&context, [&seen](const Reading &r) { seen.take(r); },
+                     {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        flood(registry);
+        registry.notify(Reading::of(kLastWriter, 1));
+        QTRY_COMPARE(seen.last.writer, kLastWriter);
+        QCoreApplication::processEvents();
+        QCOMPARE(seen.torn, 0);
+        QCOMPARE(seen.backwards, 0);
+        QVERIFY(seen.last.whole());
+        QCOMPARE_LE(seen.deliveries, int(kWriters * kPerWriter + 1));
+        // Nothing more waits: a turn of the loop delivers nothing.
+        const int deliveries = seen.deliveries;
+        QCoreApplication::processEvents();
+        QCOMPARE(seen.deliveries, deliveries);
+    }
+
+    // Writers on one thread, the handler on another's event loop: the same promises across
+    // threads both ways.
+    void aHandlerOnAnotherThread()
+    {
+        riotest::Worker receiver;
+        rio::QtRegistry<Reading> registry;
+        std::atomic<int> torn{0};
+        std::atomic<std::uint64_t> last{0};
+        registry.add(receiver.context,
+                     [&](const Reading &r) {
+                         if (!r.whole())
+                             ++torn;
+                         last.store((std::uint64_t(r.writer) << 32) | r.serial);
+                     },
+                     {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        std::vector<std::thread> writers;
+        for (std::uint32_t w = 0; w < kWriters; ++w) {
+            writers.emplace_back([&registry, w] {
+                for (std::uint32_t i = 1; i <= kPerWriter; ++i)
+                    registry.notify(Reading::of(w, i));
+            });
+        }
+        for (std::thread &t : writers)
+            t.join();
+        registry.notify(Reading::of(kLastWriter, 7));
+        QTRY_COMPARE(last.load(), (std::uint64_t(kLastWriter) << 32) | 7U);
+        QCOMPARE(torn.load(), 0);
+    }
+
+    // Removed, or its context destroyed, while writers flood: no delivery after that.
+    void removalStopsTheCell()
+    {
+        for (const bool byContext : {false, true}) {
+            rio::QtRegistry<Reading> registry;
+            auto context = std::make_unique<QObject>();
+            int calls = 0;
+            const rio::HandlerId id =
+                registry.add(context.get(), [&calls](const Reading &) { ++calls; },
+                             {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+            std::atomic<bool> stop{false};
+            std::thread writer([&] {
+                for (std::uint32_t i = 1; i <= kPerWriter * 4 && !stop.load(); ++i)
+                    registry.notify(Reading::of(0, i));
+            });
+            QTRY_VERIFY(calls > 0);
+            if (byContext)
+                context.reset();
+            else
+                QVERIFY(registry.remove(id));
+            const int after = calls;
+            for (int turn = 0; turn < 20; ++turn)
+                QCoreApplication::processEvents();
+            stop.store(true);
+            writer.join();
+            QCoreApplication::processEvents();
+            QCOMPARE(calls, after);
+        }
+    }
+};
+
+QTEST_MAIN(tst_QtLatestCell)
+#include "tst_qt_latest_cell.moc"
