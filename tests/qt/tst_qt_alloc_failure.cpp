@@ -18,18 +18,23 @@
 #include <QTest>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
 
 thread_local long t_refuseAt = 0; // the allocation of this thread to refuse (1-based), 0: none
 thread_local long t_seen = 0;     // allocations of this thread since it was armed
+thread_local std::function<void()> *t_whileRefusing = nullptr; // run once, just before the refusal
 std::atomic<bool> refusedOne{false};
 
 // While alive, the `at`-th allocation of this thread is refused (only that one).
@@ -60,6 +65,8 @@ void rioBeforeAllocation()
 {
     if (t_refuseAt != 0 && ++t_seen == t_refuseAt) {
         refusedOne.store(true);
+        if (std::function<void()> *f = std::exchange(t_whileRefusing, nullptr))
+            (*f)();
         throw std::bad_alloc();
     }
 }
@@ -75,6 +82,7 @@ private Q_SLOTS:
     void refusedAllocationInAddChangesNothing();
     void refusedBlockingDeliveryIsAFailureNotADrop();
     void aLatestWriterOfASmallEventAllocatesNothing();
+    void aRefusedLatestScheduleLeavesOtherWritersEventsDelivered();
 };
 
 // Delivery::Latest of a small trivially copyable event, queued: once its delivery is scheduled,
@@ -106,6 +114,53 @@ void tst_QtAllocFailure::aLatestWriterOfASmallEventAllocatesNothing()
     QCOMPARE(allocations, 0L);
     QTRY_COMPARE(got, writes);
     QCOMPARE(calls, 1);
+}
+
+// Delivery::Latest of a small event, queued: a writer whose scheduling of the delivery is refused
+// reports its failure, and an event another writer notifies meanwhile (finding that schedule
+// under way) is still delivered: that writer's notify succeeded and was the last.
+void tst_QtAllocFailure::aRefusedLatestScheduleLeavesOtherWritersEventsDelivered()
+{
+    QObject receiver; // on the test thread
+    rio::QtRegistry<int> registry;
+    std::atomic<int> failures{0};
+    QObject::connect(
+        &registry, &rio::QtRegistryBase::handlerFailed, &registry,
+        [&](rio::HandlerId, const QString &) { failures.fetch_add(1); }, Qt::DirectConnection);
+    int got = -1;
+    registry.add(&receiver, [&](int v) { got = v; },
+                 {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+    riotest::Worker first;
+    first.run([] { rio::prepareThread(); });
+    first.run([&] { registry.notify(0); });
+    QTRY_COMPARE(got, 0);
+    QCoreApplication::sendPostedEvents();
+    // The second writer notifies from inside the first one's refused allocation. It may wait for
+    // the first (which holds the handler's lock): the first waits for it only a bounded while.
+    std::mutex m;
+    std::condition_variable cv;
+    bool secondDone = false;
+    std::thread second;
+    std::function<void()> meanwhile = [&] {
+        second = std::thread([&] {
+            registry.notify(2);
+            const std::lock_guard lock(m);
+            secondDone = true;
+            cv.notify_all();
+        });
+        std::unique_lock lock(m);
+        cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return secondDone; });
+    };
+    first.run([&] {
+        const RefuseAllocation refuse(1);
+        t_whileRefusing = &meanwhile;
+        registry.notify(1);
+        t_whileRefusing = nullptr;
+    });
+    QVERIFY(refusedOne.load());
+    second.join();
+    QTRY_COMPARE(got, 2);
+    QCOMPARE(failures.load(), 1);
 }
 
 void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing_data()

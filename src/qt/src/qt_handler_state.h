@@ -256,8 +256,8 @@ public:
     // Delivery::Latest of a small trivially copyable event, without interval nor once: the
     // newest event in one cell that notifiers write without a lock. A seqlock: `cellSeq` is odd
     // while a notifier writes; a notifier that finds another one writing leaves the cell to it,
-    // as if it had notified just before. `cellOwed` is set by the first write since the last
-    // delivery took the cell, which alone takes the handler's lock to schedule that delivery.
+    // as if it had notified just before. `cellOwed` is set (under `mutex`) once a delivery that
+    // will read the cell is scheduled: until then writers take the lock, and one schedules it.
     alignas(64) std::atomic<std::uint32_t> cellSeq{0};
     std::atomic<bool> cellOwed{false};
     std::atomic<std::uint64_t> cellWrites{0}; // diagnostics: writes since the last delivery

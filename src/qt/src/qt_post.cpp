@@ -80,6 +80,7 @@ void postLatestCallLocked(QtHandlerState &h)
 QtHandlerState::Drop dropPendingLocked(QtHandlerState &h, QtHandlerState::Garbage &garbage) noexcept
 {
     h.scheduled = false;
+    h.cellOwed.store(false, std::memory_order_release); // a write schedules one again
     garbage.pending.swap(h.pending);
     garbage.pendingToken.swap(h.pendingToken);
     h.onceDoneLocked(garbage);
@@ -522,7 +523,11 @@ void QtHandlerCore::postLatestValue(const unsigned char (&event)[QtPayload::inli
     h.writeCell(event);
     h.cellWrites.fetch_add(1, std::memory_order_relaxed);
     const bool timed = h.runStats.load(std::memory_order_relaxed) != nullptr;
-    if (h.cellOwed.exchange(true, std::memory_order_acq_rel) && !token && !timed)
+    // Lock-free only once a delivery is scheduled: a writer meeting a schedule under way waits for
+    // it, and schedules one itself if that one failed (as postLatest's writers do).
+    bool owed = true;
+    if (!token && !timed &&
+        h.cellOwed.compare_exchange_strong(owed, true, std::memory_order_acq_rel, std::memory_order_relaxed))
         return;               // the delivery on its way reads this write
     AsyncToken replacedToken; // destroyed after the lock is released
     std::unique_lock lock(h.mutex);
@@ -548,6 +553,7 @@ void QtHandlerCore::postLatestValue(const unsigned char (&event)[QtPayload::inli
         }
         h.scheduled = true; // under the mutex, which the delivery takes first
     }
+    h.cellOwed.store(true, std::memory_order_release);       // from here on writers leave their events to it
     h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, 1); // diagnostics: the newest event waits
 }
 

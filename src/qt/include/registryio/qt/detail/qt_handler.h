@@ -113,7 +113,8 @@ public:
     void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token);
     // As postLatest for a small trivially copyable event (storesByValue, in QtPayload::inlineSize
     // bytes) of a queued handler without interval nor once: written to the handler's one cell
-    // without a lock or an allocation; only the first write since the last delivery schedules one.
+    // without a lock or an allocation; until a delivery is scheduled, writers take the lock and
+    // one schedules it.
     void postLatestValue(const unsigned char (&event)[QtPayload::inlineSize], const AsyncToken &token);
     // Whether postLatestValue serves this handler's events when they are small enough.
     [[nodiscard]] bool latestCell() const noexcept
