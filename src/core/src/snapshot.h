@@ -70,8 +70,10 @@ inline constexpr std::memory_order scanOrder =
 inline void setTimed(Snapshot *s, bool on) noexcept
 {
     if (on) {
-        s->timedEnd.store(s->end.load(std::memory_order_relaxed), std::memory_order_relaxed);
         s->timed.store(s->runCount != 0 ? timedRuns : timedFlat, std::memory_order_relaxed);
+        // Released too: a notify may read `end` as an earlier switch left it and then this
+        // `timedEnd`, past entries appended while off, which it must see written.
+        s->timedEnd.store(s->end.load(std::memory_order_relaxed), publishOrder);
         s->end.store(s->entries(), publishOrder);
     } else {
         s->end.store(s->timedEnd.load(std::memory_order_relaxed), publishOrder);

@@ -52,7 +52,7 @@ struct TypedBox final : HandlerBox
 {
     // The tag keeps this from competing with the copy and move constructors.
     template <typename G>
-    TypedBox(std::in_place_t, G &&g, const SourceLocation &where) : HandlerBox(where), fn(std::forward<G>(g))
+    TypedBox(std::in_place_t, G &&g, const SourceLocation &at) : HandlerBox(at), fn(std::forward<G>(g))
     {
         bytes = sizeof(TypedBox);
         if constexpr (std::is_trivially_destructible_v<F> && alignof(F) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__)

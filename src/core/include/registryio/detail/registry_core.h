@@ -53,7 +53,7 @@ using Invoke = void (*)(HandlerBox *, const void *);
 
 struct HandlerBox : Retired
 {
-    explicit HandlerBox(const SourceLocation &where) noexcept : where(where) { }
+    explicit HandlerBox(const SourceLocation &at) noexcept : where(at) { }
     HandlerBox(const HandlerBox &) = delete;
     HandlerBox &operator=(const HandlerBox &) = delete;
     ~HandlerBox()
