@@ -100,6 +100,20 @@ private Q_SLOTS:
         QVERIFY(!rio::Diagnostics::isEnabled()); // nothing changed
     }
 
+    void servingFollowsTheApplicationObjectAndAForkedChildEnds()
+    {
+        QProcess target;
+        target.setProcessChannelMode(QProcess::MergedChannels);
+        target.start(QStringLiteral(RIO_INSPECT_TARGET),
+                     {QStringLiteral("--lifecycle"),
+                      QStringLiteral("rio-inspect-lifecycle-%1").arg(QCoreApplication::applicationPid())});
+        QVERIFY(
+            target.waitForFinished(waitMs)); // a forked child that waits for its parent's server never ends
+        const QByteArray output = target.readAll();
+        QVERIFY2(output.contains("lifecycle ok"), output.constData());
+        QCOMPARE(target.exitCode(), 0);
+    }
+
     void nothingIsServedWithoutTheOptIn()
     {
         Target target;
