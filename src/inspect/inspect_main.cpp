@@ -146,11 +146,30 @@ void printTable(const QList<RegistryInfo> &registries)
     out() << rows.size() << " handlers" << Qt::endl;
 }
 
+// True when `target`'s socket (a name in the temporary folder, or an absolute path, as local:
+// has it) is a socket of this user: another user's file at the name (a socket left open to all,
+// put there before the application listens or after it ended) would answer for it.
+bool isOwnSocket(const QString &target)
+{
+    const QString name = urlOf(target).path();
+    const QString path = name.startsWith(QLatin1Char('/'))
+                             ? name
+                             : QDir::cleanPath(QDir::tempPath()) + QLatin1Char('/') + name;
+    struct stat st{};
+    if (lstat(QFile::encodeName(path).constData(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_uid == geteuid())
+        return true;
+    std::fprintf(stderr, "registryio-inspect: %s is not a socket of this user\n", qPrintable(path));
+    return false;
+}
+
 // Subscribes to `share` on `target` and calls `received` with each event's bytes until it returns
 // false (or exits); fails after attachTimeoutMs without one.
 template <typename Received>
 int attach(const QString &target, const QString &share, Received received)
 {
+    if (!isOwnSocket(target))
+        return 1;
     QRemoteObjectNode node;
     if (!connectToSource(&node, urlOf(target)))
         return 1;
