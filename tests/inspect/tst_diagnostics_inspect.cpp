@@ -210,6 +210,14 @@ private Q_SLOTS:
         }
         QVERIFY2(named, "the trace names the stall by file, line and frame");
 
+        // Refreshes for longer than the wait for an answer: the wait is for each one.
+        QByteArray tables;
+        QVERIFY2(inspect({QStringLiteral("table"), target.name(), QStringLiteral("--count"),
+                          QStringLiteral("10"), QStringLiteral("--timeout"), QStringLiteral("3")},
+                         tables),
+                 tables.constData());
+        QCOMPARE(tables.count(" handlers\n"), 10);
+
         // Detached: the application goes on (it stalls again), and ends normally.
         QVERIFY(target.readLine().startsWith("stalled"));
         QVERIFY(target.stop());
