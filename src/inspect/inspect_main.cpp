@@ -4,8 +4,8 @@
 // detaches. The application is not changed: it serves read-only what its in-app inspector reads.
 //
 //   registryio-inspect list
-//   registryio-inspect table <name|local:name> [--count N]
-//   registryio-inspect trace <name|local:name> <file.json>
+//   registryio-inspect table <name|local:name> [--count N] [--timeout S]
+//   registryio-inspect trace <name|local:name> <file.json> [--timeout S]
 
 #include "inspect_protocol.h"
 
@@ -36,7 +36,8 @@ namespace {
 
 using namespace rio;
 
-constexpr int attachTimeoutMs = 10'000;
+// How long it waits for each event (--timeout S), 10 s by default.
+int timeoutMs = 10'000;
 
 QTextStream &out()
 {
@@ -47,8 +48,8 @@ QTextStream &out()
 int usage()
 {
     std::fputs("usage: registryio-inspect list\n"
-               "       registryio-inspect table <name|local:name> [--count N]\n"
-               "       registryio-inspect trace <name|local:name> <file.json>\n",
+               "       registryio-inspect table <name|local:name> [--count N] [--timeout S]\n"
+               "       registryio-inspect trace <name|local:name> <file.json> [--timeout S]\n",
                stderr);
     return 2;
 }
@@ -146,26 +147,50 @@ void printTable(const QList<RegistryInfo> &registries)
     out() << rows.size() << " handlers" << Qt::endl;
 }
 
+// True when `target`'s socket (a name in the temporary folder, or an absolute path, as local:
+// has it) is a socket of this user: another user's file at the name (a socket left open to all,
+// put there before the application listens or after it ended) would answer for it.
+bool isOwnSocket(const QString &target)
+{
+    const QString name = urlOf(target).path();
+    const QString path = name.startsWith(QLatin1Char('/'))
+                             ? name
+                             : QDir::cleanPath(QDir::tempPath()) + QLatin1Char('/') + name;
+    struct stat st{};
+    if (lstat(QFile::encodeName(path).constData(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_uid == geteuid())
+        return true;
+    std::fprintf(stderr, "registryio-inspect: %s is not a socket of this user\n", qPrintable(path));
+    return false;
+}
+
 // Subscribes to `share` on `target` and calls `received` with each event's bytes until it returns
-// false (or exits); fails after attachTimeoutMs without one.
+// false (or exits); fails when timeoutMs pass without one (at the first or between two: the
+// application ended or stopped serving).
 template <typename Received>
 int attach(const QString &target, const QString &share, Received received)
 {
+    if (!isOwnSocket(target))
+        return 1;
     QRemoteObjectNode node;
     if (!connectToSource(&node, urlOf(target)))
         return 1;
+    QTimer silence;
+    silence.setSingleShot(true);
+    QObject::connect(&silence, &QTimer::timeout, &node, [&] {
+        std::fprintf(stderr, "registryio-inspect: nothing from %s in %d s\n", qPrintable(target),
+                     timeoutMs / 1000);
+        QCoreApplication::exit(1);
+    });
     RemoteRegistry<QByteArray> remote(&node, share);
     remote.add(&node,
                [&](const QByteArray &bytes) {
+                   silence.start(timeoutMs); // it answers: the wait begins again
                    if (!received(bytes))
                        QCoreApplication::exit(0);
                },
                {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
-    QTimer::singleShot(attachTimeoutMs, &node, [&] {
-        std::fprintf(stderr, "registryio-inspect: nothing from %s in %d s\n", qPrintable(target),
-                     attachTimeoutMs / 1000);
-        QCoreApplication::exit(1);
-    });
+    silence.start(timeoutMs);
     return QCoreApplication::exec(); // detaches when the node goes
 }
 
@@ -182,7 +207,14 @@ bool fail(const char *message, const QString &what)
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
-    const QStringList args = QCoreApplication::arguments().mid(1);
+    QStringList args = QCoreApplication::arguments().mid(1);
+    if (const qsizetype at = args.indexOf(QStringLiteral("--timeout")); at > 0) {
+        const int seconds = at + 1 < args.size() ? args[at + 1].toInt() : 0;
+        if (seconds <= 0 || seconds > 3600)
+            return usage();
+        timeoutMs = seconds * 1000;
+        args.remove(at, 2);
+    }
     if (args.isEmpty())
         return usage();
     if (args[0] == QLatin1String("list"))

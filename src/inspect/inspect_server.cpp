@@ -21,6 +21,8 @@
 #include <cstring>
 #include <memory>
 
+#include <unistd.h>
+
 namespace {
 
 using namespace rio;
@@ -83,10 +85,16 @@ private:
 
 QThread *thread = nullptr;
 Server *server = nullptr;
+pid_t servingPid = 0; // the process whose thread `thread` is
 
-// At the application object's end: the server goes on its thread, then the thread.
+// At the application object's end: the server goes on its thread, then the thread. A fork()
+// child has its parent's objects but not their thread: it leaves them (waiting would never end).
 void stop()
 {
+    if (thread != nullptr && servingPid != ::getpid()) {
+        thread = nullptr;
+        server = nullptr;
+    }
     if (thread == nullptr)
         return;
     QMetaObject::invokeMethod(thread, [] { // the thread object lives on the serving thread
@@ -127,6 +135,7 @@ extern "C" Q_DECL_EXPORT bool rio_inspect_serve(const char *url, char *error, in
         return false;
     }
     thread = t;
+    servingPid = ::getpid();
     qAddPostRoutine(&stop);
     return true;
 }

@@ -2,19 +2,71 @@
 // An application that knows nothing of attaching (RegistryIO::Qt only): a registry notified on
 // a 1 ms timer whose handler stalls 30 ms at its 5th run and every 200th after. It says where its
 // handlers were added, when it stalled, and ends when its standard input closes (or after 60 s).
+// With `--lifecycle name` it tries serving across application objects and fork() instead.
 
+#include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
 #include <QSocketNotifier>
 #include <QTimer>
 
 #include <cstdio>
 #include <thread>
+
+#include <sys/wait.h>
 #include <unistd.h>
+
+namespace {
+
+// `--lifecycle name`: serving follows the application object: refused without one, served with
+// one, stopped with it, served again with the next; a fork() child that destroys its application
+// object ends (it does not wait for its parent's serving thread). Says `lifecycle ok`, or the
+// step that failed.
+int lifecycle(int argc, char **argv)
+{
+    const QString url = QStringLiteral("local:") + QString::fromLocal8Bit(argv[2]);
+    const auto served = [&] {
+        return QFileInfo::exists(QDir(QDir::tempPath()).filePath(QString::fromLocal8Bit(argv[2])));
+    };
+    const auto fail = [](const char *step) {
+        std::printf("lifecycle failed: %s\n", step);
+        return 1;
+    };
+    if (rio::Diagnostics::serve(url) || served())
+        return fail("served without an application object");
+    auto *app = new QCoreApplication(argc, argv);
+    if (!rio::Diagnostics::serve(url) || !served())
+        return fail("not served with an application object");
+    const pid_t child = fork();
+    if (child == 0) {
+        delete app; // its post routines run: the parent's serving thread is not this process's
+        _exit(0);
+    }
+    int status = 0;
+    if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return fail("the forked child did not end normally");
+    if (!served())
+        return fail("the forked child stopped its parent's server");
+    delete app;
+    if (served() || rio::Diagnostics::serve(url))
+        return fail("served after its application object");
+    app = new QCoreApplication(argc, argv);
+    if (!rio::Diagnostics::serve(url) || !served())
+        return fail("the next application object is not served");
+    delete app;
+    std::printf("lifecycle ok\n");
+    return 0;
+}
+
+} // namespace
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && qstrcmp(argv[1], "--lifecycle") == 0)
+        return lifecycle(argc, argv);
     QCoreApplication app(argc, argv);
     rio::QtRegistry<int> orders;
     orders.setObjectName(QStringLiteral("orders"));

@@ -16,6 +16,13 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cstring>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 namespace {
 
 constexpr int waitMs = 30'000; // bounds every wait on a loaded machine
@@ -100,6 +107,55 @@ private Q_SLOTS:
         QVERIFY(!rio::Diagnostics::isEnabled()); // nothing changed
     }
 
+    void servingFollowsTheApplicationObjectAndAForkedChildEnds()
+    {
+        QProcess target;
+        target.setProcessChannelMode(QProcess::MergedChannels);
+        target.start(QStringLiteral(RIO_INSPECT_TARGET),
+                     {QStringLiteral("--lifecycle"),
+                      QStringLiteral("rio-inspect-lifecycle-%1").arg(QCoreApplication::applicationPid())});
+        QVERIFY(
+            target.waitForFinished(waitMs)); // a forked child that waits for its parent's server never ends
+        const QByteArray output = target.readAll();
+        QVERIFY2(output.contains("lifecycle ok"), output.constData());
+        QCOMPARE(target.exitCode(), 0);
+    }
+
+    void theInspectorAttachesToSocketsOfItsUserOnly()
+    {
+        // A file that is not a socket, and (as root, which may give one away) another user's
+        // socket open to all, at the name: another user could put either there before the
+        // application listens or after it ended, and answer for it.
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("not-a-socket"));
+        QFile plain(file);
+        QVERIFY(plain.open(QIODevice::WriteOnly));
+        plain.close();
+        QByteArray output;
+        QVERIFY(!inspect({QStringLiteral("table"), QStringLiteral("local:") + file}, output));
+        QVERIFY2(output.contains("is not a socket of this user"), output.constData());
+
+        if (geteuid() != 0)
+            QSKIP("giving a socket to another user needs root");
+        const QByteArray path = QFile::encodeName(dir.filePath(QStringLiteral("s")));
+        const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        QVERIFY(fd >= 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        QVERIFY(std::size_t(path.size()) < sizeof address.sun_path);
+        std::memcpy(address.sun_path, path.constData(), std::size_t(path.size()));
+        QCOMPARE(bind(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address), 0);
+        QCOMPARE(listen(fd, 4), 0);
+        QCOMPARE(chmod(path.constData(), 0777), 0);
+        QCOMPARE(chmod(QFile::encodeName(dir.path()).constData(), 0755), 0);
+        QCOMPARE(chown(path.constData(), 65534, 65534), 0); // nobody's
+        const bool refused = !inspect(
+            {QStringLiteral("table"), QStringLiteral("local:") + QString::fromLocal8Bit(path)}, output);
+        close(fd);
+        QVERIFY(refused);
+        QVERIFY2(output.contains("is not a socket of this user"), output.constData());
+    }
+
     void nothingIsServedWithoutTheOptIn()
     {
         Target target;
@@ -153,6 +209,14 @@ private Q_SLOTS:
                               args[QStringLiteral("frame")].toInteger() > 0);
         }
         QVERIFY2(named, "the trace names the stall by file, line and frame");
+
+        // Refreshes for longer than the wait for an answer: the wait is for each one.
+        QByteArray tables;
+        QVERIFY2(inspect({QStringLiteral("table"), target.name(), QStringLiteral("--count"),
+                          QStringLiteral("10"), QStringLiteral("--timeout"), QStringLiteral("3")},
+                         tables),
+                 tables.constData());
+        QCOMPARE(tables.count(" handlers\n"), 10);
 
         // Detached: the application goes on (it stalls again), and ends normally.
         QVERIFY(target.readLine().startsWith("stalled"));

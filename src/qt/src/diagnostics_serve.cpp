@@ -45,14 +45,29 @@ QString defaultUrl()
     return QStringLiteral("local:rio-inspect-%1-%2").arg(app).arg(QCoreApplication::applicationPid());
 }
 
+// The lock guards loading and starting only: the warnings and the switch (whose signal runs
+// slots) come after it.
+std::mutex servingMutex;
+// The process that serves (0: none). A fork() child is another: it does not have its parent's
+// serving thread, and may serve on its own.
+qint64 servingPid = 0;
+
+// The application object that was served is destroyed (its post routine): a later one may serve.
+void servedNoMore()
+{
+    const std::lock_guard lock(servingMutex);
+    servingPid = 0;
+}
+
 } // namespace
 
 bool Diagnostics::serve(const QString &url)
 {
-    // The lock guards loading and starting only: the warnings and the switch (whose signal runs
-    // slots) come after it.
-    static std::mutex mutex;
-    static bool serving = false;
+    if (QCoreApplication::instance() == nullptr) { // its destruction stops the server
+        qCWarning(lcDiagnostics, "cannot serve diagnostics on %s: there is no application object",
+                  qPrintable(url));
+        return false;
+    }
     const QString where = url.isEmpty() || url == QLatin1String("1") ? defaultUrl() : url;
     if (!where.startsWith(QLatin1String("local:")) || where.size() == 6) {
         qCWarning(lcDiagnostics,
@@ -62,8 +77,8 @@ bool Diagnostics::serve(const QString &url)
     }
     QString failure;
     {
-        const std::lock_guard lock(mutex);
-        if (serving)
+        const std::lock_guard lock(servingMutex);
+        if (servingPid == QCoreApplication::applicationPid())
             return true;
         QLibrary library(serverPath());
         auto serveOn =
@@ -73,8 +88,10 @@ bool Diagnostics::serve(const QString &url)
             failure = library.errorString();
         else if (!serveOn(where.toUtf8().constData(), error, static_cast<int>(sizeof error)))
             failure = QString::fromUtf8(error);
-        else
-            serving = true;
+        else {
+            servingPid = QCoreApplication::applicationPid();
+            qAddPostRoutine(&servedNoMore);
+        }
     }
     if (!failure.isEmpty()) {
         qCWarning(lcDiagnostics, "cannot serve diagnostics on %s: %s", qPrintable(where),

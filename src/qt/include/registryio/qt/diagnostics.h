@@ -289,8 +289,9 @@ public:
     /// serving module (RegistryIO::Remote's, installed with it) at run time: an application
     /// need not link it. The environment variable `RIO_INSPECT=local:name` (or `1`: the name
     /// `rio-inspect-<application>-<pid>`) does it when the application object is created.
-    /// False, with a warning and nothing changed, for another scheme than `local:`, or when the
-    /// module or the listening fails; true when already serving.
+    /// False, with a warning and nothing changed, for another scheme than `local:`, without an
+    /// application object (its destruction stops serving), or when the module or the listening
+    /// fails; true when already serving.
     static bool serve(const QString &url);
 
 Q_SIGNALS:
