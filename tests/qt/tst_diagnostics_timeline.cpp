@@ -154,7 +154,8 @@ private Q_SLOTS:
             const double stallEnd = s[QStringLiteral("ts")].toDouble() + s[QStringLiteral("dur")].toDouble();
             QVERIFY(stallEnd >= begin);
             QVERIFY(stallEnd <= end + 1000); // 1 ms: a slow run's end is read with steady_clock
-            QVERIFY(s[QStringLiteral("ts")].toDouble() >= begin - 1000); // a start may be the coarse clock's
+            // Its start is not bounded: a sampled run's start may be the coarse clock's, which lags
+            // when the watchdog thread waits for a core; the frame is named by the run's end.
             QVERIFY(s[QStringLiteral("name")].toString().contains(
                 QStringLiteral("tst_diagnostics_timeline.cpp:%1").arg(stallLine)));
             ++named;
