@@ -3,8 +3,10 @@
 // reach, malformed frames, oversized and incomplete packets, garbage, the local socket's owner.
 #include "tst_remote_common.h"
 
+#include <QEventLoop>
 #include <QLineF>
 #include <QRectF>
+#include <QTimer>
 
 #include <bit>
 
@@ -27,6 +29,8 @@ private Q_SLOTS:
     void wrongTypedArgumentsDropOnlyTheirPeer();
     void packetsArrivingDuringANestedEventLoopAreScreened_data();
     void packetsArrivingDuringANestedEventLoopAreScreened();
+    void peerThatClosesWhileAHandlerSpinsAnEventLoop_data();
+    void peerThatClosesWhileAHandlerSpinsAnEventLoop();
     void packetsAreScreenedWholeHoweverTheyAreSplit_data();
     void packetsAreScreenedWholeHoweverTheyAreSplit();
     void localSocketIsReachableByItsUserOnly();
@@ -546,6 +550,81 @@ void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
     QCOMPARE(handled, 1);
     QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
+}
+
+// A peer that closes its connection while a handler run inside Qt Remote Objects' read of it
+// spins an event loop (which hears the close and deletes what a closed connection leaves): the
+// read ends with its device and pipe alive, the packets it sent before closing are read, then the
+// connection goes; the source serves the next peer.
+void tst_RemoteHostile::peerThatClosesWhileAHandlerSpinsAnEventLoop_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::newRow("local") << uniqueLocalUrl();
+    QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
+}
+
+void tst_RemoteHostile::peerThatClosesWhileAHandlerSpinsAnEventLoop()
+{
+    QFETCH(QString, url);
+    TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    LocalSource source(url, {}, certs.sourceConfiguration());
+    QVERIFY(source.share);
+    QSignalSpy closed(source.listener, &rio::RemoteListener::connectionClosed);
+    std::unique_ptr<QIODevice> raw = rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
+    QVERIFY(raw);
+    QIODevice *const attacker = raw.get();
+    const QByteArray secret = secretFor(7);
+    QList<qint64> handled;
+    bool sawClose = false;
+    source.registry.add(
+        this,
+        [&](const Payload &p) {
+            handled.append(p.seq);
+            if (p.seq != 1)
+                return;
+            if (auto *local = qobject_cast<QLocalSocket *>(attacker))
+                local->abort();
+            else
+                static_cast<QAbstractSocket *>(attacker)->abort();
+            // Until the source's socket has seen the close, then a turn more (in
+            // which what the close left for deletion is deleted).
+            QEventLoop loop;
+            QTimer poll;
+            QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
+                const auto sockets = source.listener->findChildren<QAbstractSocket *>();
+                if (std::none_of(sockets.begin(), sockets.end(), [](const QAbstractSocket *s) {
+                        return s->state() == QAbstractSocket::ConnectedState;
+                    })) {
+                    sawClose = true;
+                    loop.quit();
+                }
+            });
+            poll.start(1);
+            QTimer::singleShot(Deadline, &loop, &QEventLoop::quit);
+            loop.exec();
+            poll.stop();
+            QTimer::singleShot(0, &loop, &QEventLoop::quit);
+            loop.exec();
+        },
+        {.connection = Qt::DirectConnection});
+    const auto post = [&](qint64 seq) {
+        return roInvoke(QStringLiteral("orders"), 0, 1,
+                        roArguments({QVariant(postFrame(
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
+    };
+    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
+               roPing(QStringLiteral("orders")));
+    QTRY_COMPARE_WITH_TIMEOUT(closed.size(), 1, Deadline);
+    QVERIFY(sawClose);
+    QCOMPARE(handled, (QList<qint64>{1, 2}));
+    QCOMPARE(source.listener->connectionCount(), 0);
+    // The next peer is served.
+    raw = rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
+    QVERIFY(raw);
+    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(3));
+    QTRY_COMPARE_WITH_TIMEOUT(handled, (QList<qint64>{1, 2, 3}), Deadline);
 }
 
 // A peer that sends its packets one byte per write (each in its own segment, or TLS record), then

@@ -400,6 +400,10 @@ void RemoteListener::pump(QIODevice *socket)
         if (!peer)
             return;
         peer->reading = false;
+        if (peer->hungUp) { // it closed while it was read
+            closed(socket, peer->id);
+            return;
+        }
         if (socket->property(RejectedProperty).toBool()) { // by a share, or a budget, while it read
             abortSocket(socket);
             return;
