@@ -378,6 +378,9 @@ void RemoteListener::pump(QIODevice *socket)
         }
     }
     peer->partial.remove(0, at);
+    // The room a large packet took goes back once it passed: an idle connection holds none of it.
+    if (peer->partial.capacity() > std::max<qsizetype>(ReleasedAbove, 2 * peer->partial.size()))
+        peer->partial.squeeze();
     const qint64 now = nowMs();
     if (at > 0) { // a packet completed: progress, and what is left (if anything) began a new one
         peer->handshaken = true;
