@@ -33,6 +33,8 @@ private Q_SLOTS:
     void packetsArrivingDuringANestedEventLoopAreScreened();
     void peerThatClosesWhileAHandlerSpinsAnEventLoop_data();
     void peerThatClosesWhileAHandlerSpinsAnEventLoop();
+    void listenerDestroyedByAHandlerWhileItReads_data();
+    void listenerDestroyedByAHandlerWhileItReads();
     void packetsAreScreenedWholeHoweverTheyAreSplit_data();
     void packetsAreScreenedWholeHoweverTheyAreSplit();
     void localSocketIsReachableByItsUserOnly();
@@ -629,6 +631,53 @@ void tst_RemoteHostile::peerThatClosesWhileAHandlerSpinsAnEventLoop()
     QTRY_COMPARE_WITH_TIMEOUT(handled, (QList<qint64>{1, 2, 3}), Deadline);
 }
 
+// A handler run inside Qt Remote Objects' read of a connection destroys the listener, at once or
+// from an event loop it spins: the read ends with the connection's device and pipe alive (Qt
+// Remote Objects reads none of its further packets), the connection closes, nothing crashes.
+void tst_RemoteHostile::listenerDestroyedByAHandlerWhileItReads_data()
+{
+    QTest::addColumn<bool>("nested");
+    QTest::newRow("at once") << false;
+    QTest::newRow("in an event loop") << true;
+}
+
+void tst_RemoteHostile::listenerDestroyedByAHandlerWhileItReads()
+{
+    QFETCH(bool, nested);
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+    QVERIFY(raw);
+    const QByteArray secret = secretFor(7);
+    QList<qint64> handled;
+    QPointer<rio::RemoteListener> listener = source.listener;
+    source.registry.add(this,
+                        [&](const Payload &p) {
+                            handled.append(p.seq);
+                            if (!nested) {
+                                delete listener;
+                                return;
+                            }
+                            QEventLoop loop;
+                            QTimer::singleShot(0, listener, [&] { listener->deleteLater(); });
+                            QObject::connect(listener, &QObject::destroyed, &loop, &QEventLoop::quit,
+                                             Qt::QueuedConnection);
+                            QTimer::singleShot(Deadline, &loop, &QEventLoop::quit);
+                            loop.exec();
+                        },
+                        {.connection = Qt::DirectConnection});
+    const auto post = [&](qint64 seq) {
+        return roInvoke(QStringLiteral("orders"), 0, 1,
+                        roArguments({QVariant(postFrame(
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
+    };
+    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
+               roPing(QStringLiteral("orders")));
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
+    QVERIFY(listener.isNull());
+    QCOMPARE(handled, (QList<qint64>{1}));
+}
+
 // A peer that sends its packets one byte per write (each in its own segment, or TLS record), then
 // a valid post and a refused packet in one write: each packet is screened whole, the valid ones
 // are delivered in order, and the refused one drops the peer without being read.
@@ -775,7 +824,8 @@ void tst_RemoteHostile::idleConnectionsHoldNoneOfTheirLargePackets()
     QSKIP("under AddressSanitizer the allocator is not glibc's: mallinfo2() says nothing");
 #endif
     QFETCH(QString, url);
-    auto [source, address] = startSource(url, {}, true);
+    auto [source, started] = startSource(url, {}, true);
+    const QString address = started; // (a lambda below takes it)
     QVERIFY(!address.isEmpty());
     constexpr int Connections = 16;
     const QByteArray ping = roPing(QString(500000, QLatin1Char('p')));

@@ -105,7 +105,16 @@ RemoteListener::~RemoteListener()
     for (const auto &peer : d->peers) {
         if (QIODevice *socket = peer.socket) {
             socket->disconnect(this);
-            forget(socket); // the host may outlive us: it must not write to our sockets
+            if (peer.reading) {
+                // Destroyed by a handler Qt Remote Objects runs while it reads this connection:
+                // the socket, its pipe (emptied) and Qt's device outlive that read, and pump() lets
+                // them go once it is over.
+                if (peer.pipe)
+                    peer.pipe->discard();
+                socket->setParent(nullptr);
+            } else {
+                forget(socket); // the host may outlive us: it must not write to our sockets
+            }
             abortSocket(socket);
         }
     }

@@ -396,9 +396,17 @@ void RemoteListener::pump(QIODevice *socket)
         // A share's slot it runs names this connection; it may spin an event loop, in which other
         // connections are read (and this list changes).
         const CurrentPeer outer = std::exchange(t_current, {this, socket, peer->id});
+        const QPointer<RemoteListener> alive(this);
+        const QPointer<QtROIoDeviceBase> device = peer->device;
         peer->reading = true;
         Q_EMIT peer->pipe->readyRead();
         t_current = outer;
+        if (!alive) { // a handler destroyed the listener, which left the connection to this read
+            if (device)
+                Q_EMIT device->disconnected();
+            socket->deleteLater();
+            return;
+        }
         peer = d->find(socket);
         if (!peer)
             return;
