@@ -105,7 +105,16 @@ RemoteListener::~RemoteListener()
     for (const auto &peer : d->peers) {
         if (QIODevice *socket = peer.socket) {
             socket->disconnect(this);
-            forget(socket); // the host may outlive us: it must not write to our sockets
+            if (peer.reading) {
+                // Destroyed by a handler Qt Remote Objects runs while it reads this connection:
+                // the socket, its pipe (emptied) and Qt's device outlive that read, and pump() lets
+                // them go once it is over.
+                if (peer.pipe)
+                    peer.pipe->discard();
+                socket->setParent(nullptr);
+            } else {
+                forget(socket); // the host may outlive us: it must not write to our sockets
+            }
             abortSocket(socket);
         }
     }
@@ -346,21 +355,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     connect(socket, &QIODevice::bytesWritten, this, wrote);
     if (auto *ssl = qobject_cast<QSslSocket *>(socket)) // over TLS, bytesWritten() says encrypted
         connect(ssl, &QSslSocket::encryptedBytesWritten, this, wrote);
-    const auto gone = [this, socket, id] {
-        forget(socket);
-        std::erase_if(d->peers, [socket](const Private::Peer &p) {
-            if (p.socket && p.socket != socket)
-                return false;
-            g_ledger.close(p.id);
-            return true;
-        });
-        if (d->peers.empty() && d->handshakes.empty())
-            d->deadlines->stop();
-        socket->deleteLater();
-        Q_EMIT connectionClosed(id);
-        Q_EMIT connectionCountChanged(connectionCount());
-        Q_EMIT drained(); // the slow peer may have been this one
-    };
+    const auto gone = [this, socket, id] { closed(socket, id); };
     if (auto *local = qobject_cast<QLocalSocket *>(socket))
         connect(local, &QLocalSocket::disconnected, this, gone);
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
@@ -389,6 +384,29 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     if (!d->deadlines->isActive())
         d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());
+}
+
+void RemoteListener::closed(QIODevice *socket, quint64 id)
+{
+    // Closed while Qt Remote Objects reads it (a handler it runs spins an event loop, which would
+    // delete its device and the pipe under that read): pump() lets it go once the read is over.
+    if (Private::Peer *peer = d->find(socket); peer && peer->reading) {
+        peer->hungUp = true;
+        return;
+    }
+    forget(socket);
+    std::erase_if(d->peers, [socket](const Private::Peer &p) {
+        if (p.socket && p.socket != socket)
+            return false;
+        g_ledger.close(p.id);
+        return true;
+    });
+    if (d->peers.empty() && d->handshakes.empty())
+        d->deadlines->stop();
+    socket->deleteLater();
+    Q_EMIT connectionClosed(id);
+    Q_EMIT connectionCountChanged(connectionCount());
+    Q_EMIT drained(); // the slow peer may have been this one
 }
 
 void RemoteListener::forget(QIODevice *socket)

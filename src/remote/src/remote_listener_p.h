@@ -200,6 +200,7 @@ struct RemoteListener::Private
         qint64 unready = 0;      // subscriptions that have not acquired their channel
         int pauses = 0;          // pauseReading() not yet resumed: Qt Remote Objects does not read
         bool reading = false;    // Qt Remote Objects is reading its pipe (the socket waits)
+        bool hungUp = false;     // it closed while Qt Remote Objects read it: closed once that ends
         bool handshaken = false; // a whole packet arrived
         // What Qt Remote Objects reads (a child of the socket), and its device for it, found when
         // it is handed over (a host being destroyed has no children left to ask).

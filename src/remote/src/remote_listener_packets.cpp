@@ -378,6 +378,9 @@ void RemoteListener::pump(QIODevice *socket)
         }
     }
     peer->partial.remove(0, at);
+    // The room a large packet took goes back once it passed: an idle connection holds none of it.
+    if (peer->partial.capacity() > std::max<qsizetype>(ReleasedAbove, 2 * peer->partial.size()))
+        peer->partial.squeeze();
     const qint64 now = nowMs();
     if (at > 0) { // a packet completed: progress, and what is left (if anything) began a new one
         peer->handshaken = true;
@@ -393,13 +396,25 @@ void RemoteListener::pump(QIODevice *socket)
         // A share's slot it runs names this connection; it may spin an event loop, in which other
         // connections are read (and this list changes).
         const CurrentPeer outer = std::exchange(t_current, {this, socket, peer->id});
+        const QPointer<RemoteListener> alive(this);
+        const QPointer<QtROIoDeviceBase> device = peer->device;
         peer->reading = true;
         Q_EMIT peer->pipe->readyRead();
         t_current = outer;
+        if (!alive) { // a handler destroyed the listener, which left the connection to this read
+            if (device)
+                Q_EMIT device->disconnected();
+            socket->deleteLater();
+            return;
+        }
         peer = d->find(socket);
         if (!peer)
             return;
         peer->reading = false;
+        if (peer->hungUp) { // it closed while it was read
+            closed(socket, peer->id);
+            return;
+        }
         if (socket->property(RejectedProperty).toBool()) { // by a share, or a budget, while it read
             abortSocket(socket);
             return;

@@ -12,6 +12,9 @@
 
 namespace rio::detail {
 
+// Past this, the room a connection's buffer took for a large packet goes back once it is empty.
+inline constexpr qsizetype ReleasedAbove = 65536;
+
 /// The node property that holds a node's TLS configuration (setRemoteTlsConfiguration).
 inline constexpr const char *RemoteTlsConfigurationProperty = "_rio_remote_tls";
 
@@ -47,6 +50,11 @@ protected:
         const qint64 n = std::min(maxSize, m_held ? 0 : m_in.size() - m_read);
         std::memcpy(data, m_in.constData() + m_read, std::size_t(n));
         m_read += n;
+        if (m_read == m_in.size() &&
+            m_in.capacity() > ReleasedAbove) { // read: a large packet's room goes back
+            m_in = QByteArray();
+            m_read = 0;
+        }
         return n;
     }
     qint64 writeData(const char *data, qint64 size) override

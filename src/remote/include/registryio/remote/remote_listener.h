@@ -178,6 +178,7 @@ private:
     void checkQueued();
     void shed(std::size_t budget, qint64 limit);
     void drop(QIODevice *socket, const QString &reason);
+    void closed(QIODevice *socket, quint64 id);
     void forget(QIODevice *socket);
 
     struct Private;
