@@ -100,7 +100,8 @@ void tst_remote_budget_hoarders::burstFromAnotherThreadShedsHoardersNotTheReader
 }
 
 // REMOTE.md, backlogBytesBudget: "the connections that do not read what they are sent (past
-// highWaterBytes) go first", shares tell the ledger "on the thread that notifies", and "a
+// highWaterBytes, without going below it, for a whole deadline pass of their listener)" go
+// first, shares tell the ledger "on the thread that notifies", and "a
 // connection dropped by it holds nothing from then on (its backlogs let go at once, and are given
 // nothing more, while its listener closes it on its own thread, where peerRejected is emitted)";
 // RemoteSubscriberInfo::receiving: "once the process's backlog budget drops its connection, they
@@ -367,17 +368,17 @@ void tst_remote_budget_hoarders::youngUnreadyHoardGoesBeforeTheReader_data()
 }
 
 // backlogBytesBudget: past it "the connections that do not read what they are sent (past
-// highWaterBytes) go first, then those whose backlogs have sent nothing for longest". A peer
+// highWaterBytes, without going below it, for a whole deadline pass of their listener)" go first,
+// then "those whose backlogs have sent nothing for longest". A peer
 // subscribes twice on one connection just before a burst and never acquires its channels: its
 // backlogs have never sent anything, and hold 1,024 events each (about 8.4 MiB). A worker notifies
 // 2,000 events of 4 KiB (about 8.3 MiB in the reader's backlog) against a budget of 12 MiB, the
 // share's thread running meanwhile, or busy until the burst is over. The reader's backlog alone
 // fits the budget: the peer's connection should go, not the reader's. The reader reads on the
-// share's thread, so while that thread writes it is past a high-water mark smaller than the burst
-// (the pump fills the connection past it, and only then does the reader read), and if the budget is
-// passed at that moment the reader rightly counts as one that does not read (1 in 4 runs under
-// ThreadSanitizer beside CPU hogs). Here the high-water mark, and the limits on bytes waiting to be
-// written, are past the burst: the reader is judged by its wait alone, which is what this is about.
+// share's thread, so while that thread is busy it stays past a high-water mark smaller than the
+// burst, and after a whole deadline pass there it would rightly count as one that does not read.
+// Here the high-water mark, and the limits on bytes waiting to be written, are past the burst: the
+// reader is judged by its wait alone, which is what this is about.
 void tst_remote_budget_hoarders::youngUnreadyHoardGoesBeforeTheReader()
 {
     QFETCH(bool, busy);
