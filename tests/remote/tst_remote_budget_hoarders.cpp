@@ -30,23 +30,19 @@ struct Held
     QString name;
 };
 
-// Notifies 16 KiB events on the share's thread until every connection in `connections` has its
-// high-water mark waiting (what the relays do not read), the event loop running between them.
-// Returns the last sequence notified, or -1 when the deadline passed first.
+// Notifies 16 KiB events on the share's thread until every connection in `connections` has been
+// past its high-water mark (what the relays do not read) for a whole deadline pass: they do not
+// read. Returns the last sequence notified, or -1 when the deadline passed first.
 qint64 fillToHighWater(Source &source, const QList<quint64> &connections, qint64 seq)
 {
     const QByteArray filler(16 * 1024, 'f');
-    const bool full = QTest::qWaitFor(
-        [&] {
-            const bool all = std::all_of(connections.begin(), connections.end(), [&](quint64 c) {
-                return source.listener->bytesToWrite(c) >= (qint64(1) << 20);
-            });
-            if (!all)
-                source.registry.notify(Payload{++seq, filler});
-            return all;
-        },
-        Deadline);
-    return full ? seq : -1;
+    return stayPastHighWater(source.listener, connections,
+                             [&] {
+                                 for (int i = 0; i < 8; ++i)
+                                     source.registry.notify(Payload{++seq, filler});
+                             })
+               ? seq
+               : -1;
 }
 
 // The events a raw channel was sent, in order (their Payload::seq).
