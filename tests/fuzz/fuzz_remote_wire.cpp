@@ -6,9 +6,10 @@
 // remoted method takes and others, by id and by name, null flags, containers nested past the
 // screen's limit, lengths and counts at the limits) and unframed bytes, all written to one
 // connection of a RemoteListener that serves a share, with a subscriber on another connection in
-// this process. Properties: the source survives every sequence (ASan and UBSan watch it), the
-// attacker's connection is closed or served, and the subscriber beside it receives the next event.
-// With RIO_FUZZ_RECORD=<folder>, it first records what a real subscriber sends into seeds there.
+// this process, in one write or in pieces of any size. Properties: the source survives every sequence (ASan
+// and UBSan watch it), the attacker's connection is closed or served, and the subscriber beside it receives
+// the next event. With RIO_FUZZ_RECORD=<folder>, it first records what a real subscriber sends into seeds
+// there.
 #include <registryio/qt/qt_registry.h>
 #include <registryio/remote/remote_connect.h>
 #include <registryio/remote/remote_listener.h>
@@ -29,6 +30,7 @@
 #include <QtEndian>
 #include <QtRemoteObjects/qtremoteobjectglobal.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -461,16 +463,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     QByteArray stream;
     for (int i = 0; i < 64 && !in.empty(); ++i)
         stream += generate.next();
+    // Written in one piece (0, and when the choices ran out) or in pieces of this many bytes (64
+    // pieces at most), each read by the source before the next is written: packets split
+    // anywhere reach its screen in parts.
+    const quint8 piece = in.u8();
+    const qsizetype step = piece == 0 ? stream.size() : std::max<qsizetype>(piece, (stream.size() + 63) / 64);
 
     {
         QLocalSocket attacker;
         attacker.connectToServer(QUrl(w.url).path());
         if (!pumpUntil([&] { return w.listener->connectionCount() == 2; }))
             fail("the attacker's connection is not accepted");
-        attacker.write(stream);
-        // Written whole, or dropped on the way.
-        pumpUntil(
-            [&] { return attacker.bytesToWrite() == 0 || attacker.state() != QLocalSocket::ConnectedState; });
+        for (qsizetype at = 0; at < stream.size() && attacker.state() == QLocalSocket::ConnectedState;
+             at += step) {
+            attacker.write(stream.mid(at, step));
+            // Written whole, or dropped on the way.
+            pumpUntil([&] {
+                return attacker.bytesToWrite() == 0 || attacker.state() != QLocalSocket::ConnectedState;
+            });
+            QCoreApplication::processEvents(); // the source reads it
+        }
         attacker.disconnectFromServer();
         if (!pumpUntil([&] { return w.listener->connectionCount() == 1; }))
             fail("the attacker's connection is not closed");

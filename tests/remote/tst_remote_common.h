@@ -383,7 +383,8 @@ inline std::unique_ptr<QIODevice> rawConnection(const QString &address, const QS
         configuration.setCaCertificates(QSslCertificate::fromPath(ca));
         socket->setSslConfiguration(configuration);
         socket->connectToHostEncrypted(url.host(), quint16(url.port()));
-        return socket->waitForEncrypted(Deadline) ? std::move(socket) : nullptr;
+        // With the event loop running: the source may be in this process.
+        return QTest::qWaitFor([&] { return socket->isEncrypted(); }, Deadline) ? std::move(socket) : nullptr;
     }
     auto socket = std::make_unique<QTcpSocket>();
     socket->connectToHost(url.host(), quint16(url.port()));
@@ -431,9 +432,12 @@ struct LocalSource
     rio::QtRegistry<Payload> registry;
     std::unique_ptr<rio::RemoteShare<Payload>> share;
 
-    explicit LocalSource(const QString &url, rio::RemoteShareOptions options = {})
+    // Over tls:, with `tls` (TestCertificates::sourceConfiguration()).
+    explicit LocalSource(const QString &url, rio::RemoteShareOptions options = {},
+                         const QSslConfiguration &tls = {})
     {
-        if (listener->listen(QUrl(url)))
+        if (QUrl(url).scheme() == QLatin1String("tls") ? listener->listen(QUrl(url), tls)
+                                                       : listener->listen(QUrl(url)))
             share = std::make_unique<rio::RemoteShare<Payload>>(&host, QStringLiteral("orders"), registry,
                                                                 options);
     }
@@ -482,6 +486,19 @@ public:
 
     QString error() const { return m_error; }
     QString path(const QString &name) const { return m_dir.filePath(name); }
+
+    // A source's configuration in this process: the server certificate, any client accepted.
+    QSslConfiguration sourceConfiguration() const
+    {
+        QSslConfiguration configuration = QSslConfiguration::defaultConfiguration();
+        configuration.setLocalCertificate(
+            QSslCertificate::fromPath(path(QStringLiteral("server.crt"))).value(0));
+        QFile key(path(QStringLiteral("server.key")));
+        if (key.open(QIODevice::ReadOnly))
+            configuration.setPrivateKey(QSslKey(key.readAll(), QSsl::Ec, QSsl::Pem));
+        configuration.setPeerVerifyMode(QSslSocket::VerifyNone);
+        return configuration;
+    }
 
     // Arguments of rio_remote_peer for a side with this certificate and trusting this CA.
     QStringList args(const QString &cert, const QString &ca) const

@@ -3,8 +3,10 @@
 // reach, malformed frames, oversized and incomplete packets, garbage, the local socket's owner.
 #include "tst_remote_common.h"
 
+#include <QEventLoop>
 #include <QLineF>
 #include <QRectF>
+#include <QTimer>
 
 #include <bit>
 
@@ -23,10 +25,18 @@ private Q_SLOTS:
     void connectionsThatSendNoWholePacketAreDropped();
     void peerThatNeverReadsIsDropped_data();
     void peerThatNeverReadsIsDropped();
+    void idleConnectionsHoldNoneOfTheirLargePackets_data();
+    void idleConnectionsHoldNoneOfTheirLargePackets();
     void garbageBytesOnTheSocketChangeNothing();
     void wrongTypedArgumentsDropOnlyTheirPeer();
     void packetsArrivingDuringANestedEventLoopAreScreened_data();
     void packetsArrivingDuringANestedEventLoopAreScreened();
+    void peerThatClosesWhileAHandlerSpinsAnEventLoop_data();
+    void peerThatClosesWhileAHandlerSpinsAnEventLoop();
+    void listenerDestroyedByAHandlerWhileItReads_data();
+    void listenerDestroyedByAHandlerWhileItReads();
+    void packetsAreScreenedWholeHoweverTheyAreSplit_data();
+    void packetsAreScreenedWholeHoweverTheyAreSplit();
     void localSocketIsReachableByItsUserOnly();
     void liveLocalServerIsNotReplaced();
 };
@@ -163,8 +173,7 @@ void tst_RemoteHostile::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
     QCOMPARE(rejected.size(), 1);
 }
 
-// A packet larger than the limit is never buffered whole: the connection goes once the limit is
-// passed.
+// A packet announced larger than the limit is never buffered: the connection goes at once.
 void tst_RemoteHostile::oversizedPacketDropsThatPeerOnly()
 {
     LocalSource source(uniqueLocalUrl());
@@ -173,7 +182,8 @@ void tst_RemoteHostile::oversizedPacketDropsThatPeerOnly()
     auto good = startSubscriber(source.address());
     QVERIFY(good->waitLine("state connected"));
 
-    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("sent more than 1114112 bytes of one packet"));
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("sent a packet of 1073741824 bytes \\(the limit is 1114112\\)"));
     QLocalSocket raw;
     raw.connectToServer(QUrl(source.address()).path());
     QVERIFY(raw.waitForConnected(Deadline));
@@ -494,22 +504,27 @@ void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer()
 
 // A source handler that Qt Remote Objects runs while it reads (a registry handler with default
 // options, run by post) and that runs a nested event loop (a modal dialog, processEvents): a
-// packet the peer sends meanwhile is screened before Qt Remote Objects reads it, like any other
-// (the socket reads nothing while Qt Remote Objects reads), and a wrong-typed one drops the peer.
+// packet the peer sent with the one that runs it, or sends meanwhile, is screened before Qt Remote
+// Objects reads it, like any other, and a wrong-typed one drops the peer: over TLS too, where the
+// socket decrypts and buffers more inside the nested loop.
 void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened_data()
 {
     QTest::addColumn<QString>("url");
     QTest::newRow("local") << uniqueLocalUrl();
     QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
 }
 
 void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
 {
     QFETCH(QString, url);
-    LocalSource source(url);
+    TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    LocalSource source(url, {}, certs.sourceConfiguration());
     QVERIFY(source.share);
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+    const std::unique_ptr<QIODevice> raw =
+        rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
     QVERIFY(raw);
     QIODevice *const attacker = raw.get();
     const QByteArray secret = secretFor(7);
@@ -528,13 +543,188 @@ void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
                         },
                         {.connection = Qt::DirectConnection});
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression("argument 0 is a value of type QRectF"));
+    // In one write: over TLS, one record that the source's socket decrypts in parts, the rest
+    // (the Ping's end and the wrong-typed post) while the handler's nested loop runs.
     raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
                roInvoke(QStringLiteral("orders"), 0, 1,
                         roArguments({QVariant(postFrame(
-                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{42, "x"})}}))})));
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{42, "x"})}}))})) +
+               roPing(QString(4096, QLatin1Char('p'))) +
+               roInvoke(QStringLiteral("orders"), 0, 1, roArguments({QVariant(QRectF(1e30, 2, 3, 4))})));
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
     QCOMPARE(handled, 1);
     QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
+}
+
+// A peer that closes its connection while a handler run inside Qt Remote Objects' read of it
+// spins an event loop (which hears the close and deletes what a closed connection leaves): the
+// read ends with its device and pipe alive, the packets it sent before closing are read, then the
+// connection goes; the source serves the next peer.
+void tst_RemoteHostile::peerThatClosesWhileAHandlerSpinsAnEventLoop_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::newRow("local") << uniqueLocalUrl();
+    QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
+}
+
+void tst_RemoteHostile::peerThatClosesWhileAHandlerSpinsAnEventLoop()
+{
+    QFETCH(QString, url);
+    TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    LocalSource source(url, {}, certs.sourceConfiguration());
+    QVERIFY(source.share);
+    QSignalSpy closed(source.listener, &rio::RemoteListener::connectionClosed);
+    std::unique_ptr<QIODevice> raw = rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
+    QVERIFY(raw);
+    QIODevice *const attacker = raw.get();
+    const QByteArray secret = secretFor(7);
+    QList<qint64> handled;
+    bool sawClose = false;
+    source.registry.add(
+        this,
+        [&](const Payload &p) {
+            handled.append(p.seq);
+            if (p.seq != 1)
+                return;
+            if (auto *local = qobject_cast<QLocalSocket *>(attacker))
+                local->abort();
+            else
+                static_cast<QAbstractSocket *>(attacker)->abort();
+            // Until the source's socket has seen the close, then a turn more (in
+            // which what the close left for deletion is deleted).
+            QEventLoop loop;
+            QTimer poll;
+            QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
+                const auto sockets = source.listener->findChildren<QAbstractSocket *>();
+                if (std::none_of(sockets.begin(), sockets.end(), [](const QAbstractSocket *s) {
+                        return s->state() == QAbstractSocket::ConnectedState;
+                    })) {
+                    sawClose = true;
+                    loop.quit();
+                }
+            });
+            poll.start(1);
+            QTimer::singleShot(Deadline, &loop, &QEventLoop::quit);
+            loop.exec();
+            poll.stop();
+            QTimer::singleShot(0, &loop, &QEventLoop::quit);
+            loop.exec();
+        },
+        {.connection = Qt::DirectConnection});
+    const auto post = [&](qint64 seq) {
+        return roInvoke(QStringLiteral("orders"), 0, 1,
+                        roArguments({QVariant(postFrame(
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
+    };
+    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
+               roPing(QStringLiteral("orders")));
+    QTRY_COMPARE_WITH_TIMEOUT(closed.size(), 1, Deadline);
+    QVERIFY(sawClose);
+    QCOMPARE(handled, (QList<qint64>{1, 2}));
+    QCOMPARE(source.listener->connectionCount(), 0);
+    // The next peer is served.
+    raw = rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
+    QVERIFY(raw);
+    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(3));
+    QTRY_COMPARE_WITH_TIMEOUT(handled, (QList<qint64>{1, 2, 3}), Deadline);
+}
+
+// A handler run inside Qt Remote Objects' read of a connection destroys the listener, at once or
+// from an event loop it spins: the read ends with the connection's device and pipe alive (Qt
+// Remote Objects reads none of its further packets), the connection closes, nothing crashes.
+void tst_RemoteHostile::listenerDestroyedByAHandlerWhileItReads_data()
+{
+    QTest::addColumn<bool>("nested");
+    QTest::newRow("at once") << false;
+    QTest::newRow("in an event loop") << true;
+}
+
+void tst_RemoteHostile::listenerDestroyedByAHandlerWhileItReads()
+{
+    QFETCH(bool, nested);
+    LocalSource source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+    QVERIFY(raw);
+    const QByteArray secret = secretFor(7);
+    QList<qint64> handled;
+    QPointer<rio::RemoteListener> listener = source.listener;
+    source.registry.add(this,
+                        [&](const Payload &p) {
+                            handled.append(p.seq);
+                            if (!nested) {
+                                delete listener;
+                                return;
+                            }
+                            QEventLoop loop;
+                            QTimer::singleShot(0, listener, [&] { listener->deleteLater(); });
+                            QObject::connect(listener, &QObject::destroyed, &loop, &QEventLoop::quit,
+                                             Qt::QueuedConnection);
+                            QTimer::singleShot(Deadline, &loop, &QEventLoop::quit);
+                            loop.exec();
+                        },
+                        {.connection = Qt::DirectConnection});
+    const auto post = [&](qint64 seq) {
+        return roInvoke(QStringLiteral("orders"), 0, 1,
+                        roArguments({QVariant(postFrame(
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
+    };
+    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
+               roPing(QStringLiteral("orders")));
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
+    QVERIFY(listener.isNull());
+    QCOMPARE(handled, (QList<qint64>{1}));
+}
+
+// A peer that sends its packets one byte per write (each in its own segment, or TLS record), then
+// a valid post and a refused packet in one write: each packet is screened whole, the valid ones
+// are delivered in order, and the refused one drops the peer without being read.
+void tst_RemoteHostile::packetsAreScreenedWholeHoweverTheyAreSplit_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::newRow("local") << uniqueLocalUrl();
+    QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
+}
+
+void tst_RemoteHostile::packetsAreScreenedWholeHoweverTheyAreSplit()
+{
+    QFETCH(QString, url);
+    TestCertificates certs;
+    QVERIFY2(certs.error().isEmpty(), qPrintable(certs.error()));
+    LocalSource source(url, {}, certs.sourceConfiguration());
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QList<qint64> atSource;
+    source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); });
+    const std::unique_ptr<QIODevice> raw =
+        rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
+    QVERIFY(raw);
+    if (auto *tcp = qobject_cast<QAbstractSocket *>(raw.get()))
+        tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    const QByteArray secret = secretFor(7);
+    const auto post = [&](qint64 seq) {
+        return roInvoke(QStringLiteral("orders"), 0, 1,
+                        roArguments({QVariant(postFrame(
+                            {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
+    };
+    const QByteArray bytes =
+        roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1);
+    for (const char byte : bytes) {
+        raw->write(&byte, 1);
+        QVERIFY(raw->waitForBytesWritten(Deadline));
+        QCoreApplication::processEvents(); // the source reads what arrived
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(atSource, (QList<qint64>{1}), Deadline);
+    QCOMPARE(rejected.size(), 0);
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("sent a packet of type 12849, which a source does not read"));
+    raw->write(post(2) + QByteArray::fromHex("0a000000") + QByteArray("1234567890"));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), 1, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
+    QCOMPARE(atSource, (QList<qint64>{1, 2}));
 }
 
 void tst_RemoteHostile::localSocketIsReachableByItsUserOnly()
@@ -618,6 +808,52 @@ void tst_RemoteHostile::peerThatNeverReadsIsDropped()
     source->send("notify 1 1");
     QVERIFY(good->waitLine("event 0 1"));
     QCOMPARE(good->lines("state ").size(), 1); // never lost its connection
+}
+
+// Connections that each sent one packet near maxPacketBytes (a Ping of about 1 MB, answered by a
+// Pong as large, read) and stay open, idle: an idle connection is never dropped, so what the source
+// keeps for each once its packet was read must not be that packet's room (no budget counts it).
+void tst_RemoteHostile::idleConnectionsHoldNoneOfTheirLargePackets_data()
+{
+    addTransportRows(); // over TLS, Qt's socket keeps room of its own (docs/REMOTE.md)
+}
+
+void tst_RemoteHostile::idleConnectionsHoldNoneOfTheirLargePackets()
+{
+#ifdef RIO_REMOTE_ASAN
+    QSKIP("under AddressSanitizer the allocator is not glibc's: mallinfo2() says nothing");
+#endif
+    QFETCH(QString, url);
+    auto [source, started] = startSource(url, {}, true);
+    const QString address = started; // (a lambda below takes it)
+    QVERIFY(!address.isEmpty());
+    constexpr int Connections = 16;
+    const QByteArray ping = roPing(QString(500000, QLatin1Char('p')));
+    std::vector<std::unique_ptr<QIODevice>> idle;
+    const auto open = [&](const QByteArray &packet) {
+        auto socket = rawConnection(address);
+        if (!socket)
+            return false;
+        socket->write(packet);
+        qint64 answered = 0; // its Pong, as large as its Ping, read whole
+        const bool read = QTest::qWaitFor(
+            [&] {
+                answered += socket->readAll().size();
+                return answered >= packet.size() || !isOpen(socket.get());
+            },
+            Deadline);
+        idle.push_back(std::move(socket));
+        return read && isOpen(idle.back().get());
+    };
+    QVERIFY(open(roPing(QStringLiteral("warm-up"))));
+    const qint64 heapBefore = source->stats().value("heap");
+    QVERIFY(heapBefore >= 0);
+    for (int i = 0; i < Connections; ++i)
+        QVERIFY(open(ping));
+    const auto stats = source->stats();
+    QCOMPARE(stats.value("connections"), qint64(Connections + 1));
+    // About 100 KiB of state per connection, not the 2 MiB a kept packet's room would add.
+    QCOMPARE_LT(stats.value("heap") - heapBefore, qint64(Connections) * 512);
 }
 
 QTEST_GUILESS_MAIN(tst_RemoteHostile)

@@ -105,7 +105,16 @@ RemoteListener::~RemoteListener()
     for (const auto &peer : d->peers) {
         if (QIODevice *socket = peer.socket) {
             socket->disconnect(this);
-            forget(socket); // the host may outlive us: it must not write to our sockets
+            if (peer.reading) {
+                // Destroyed by a handler Qt Remote Objects runs while it reads this connection:
+                // the socket, its pipe (emptied) and Qt's device outlive that read, and pump() lets
+                // them go once it is over.
+                if (peer.pipe)
+                    peer.pipe->discard();
+                socket->setParent(nullptr);
+            } else {
+                forget(socket); // the host may outlive us: it must not write to our sockets
+            }
             abortSocket(socket);
         }
     }
@@ -325,16 +334,10 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     // Never more than one packet's limit (and a read's worth) buffered for a peer.
     setReadLimit(socket, d->readLimit());
     const quint64 id = g_nextConnection.fetch_add(1, std::memory_order_relaxed);
-    // Qt calls these in connection order: ours, then Qt Remote Objects' reader, then ours again.
-    connect(socket, &QIODevice::readyRead, this, [this, socket, id] {
-        t_current = {this, socket, id};
-        beforeRead(socket);
-    });
-    d->host->addHostSideConnection(socket);
-    connect(socket, &QIODevice::readyRead, this, [this, socket] {
-        t_current = {};
-        afterRead(socket);
-    });
+    // Qt Remote Objects reads the pipe, which holds what pump() screened of the socket.
+    auto *pipe = new ScreenedPipe(socket);
+    connect(socket, &QIODevice::readyRead, this, [this, socket] { pump(socket); });
+    d->host->addHostSideConnection(pipe);
     // Each connection's room is its own: one that stays full does not keep the others waiting.
     const auto wrote = [this, socket] {
         Private::Peer *peer = d->find(socket);
@@ -352,21 +355,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     connect(socket, &QIODevice::bytesWritten, this, wrote);
     if (auto *ssl = qobject_cast<QSslSocket *>(socket)) // over TLS, bytesWritten() says encrypted
         connect(ssl, &QSslSocket::encryptedBytesWritten, this, wrote);
-    const auto gone = [this, socket, id] {
-        forget(socket);
-        std::erase_if(d->peers, [socket](const Private::Peer &p) {
-            if (p.socket && p.socket != socket)
-                return false;
-            g_ledger.close(p.id);
-            return true;
-        });
-        if (d->peers.empty() && d->handshakes.empty())
-            d->deadlines->stop();
-        socket->deleteLater();
-        Q_EMIT connectionClosed(id);
-        Q_EMIT connectionCountChanged(connectionCount());
-        Q_EMIT drained(); // the slow peer may have been this one
-    };
+    const auto gone = [this, socket, id] { closed(socket, id); };
     if (auto *local = qobject_cast<QLocalSocket *>(socket))
         connect(local, &QLocalSocket::disconnected, this, gone);
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
@@ -384,9 +373,10 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         name = QStringLiteral("%1 pid %2 uid %3").arg(name).arg(credentials.pid).arg(credentials.uid);
 #endif
     d->peers.push_back({socket, id, name, connectedAt, nowMs()});
+    d->peers.back().pipe = pipe;
     // Its device, looked up now: the host, when it is being destroyed, can no longer be asked.
     for (QtROIoDeviceBase *device : d->host->findChildren<QtROIoDeviceBase *>()) {
-        if (device->connection() == socket)
+        if (device->connection() == pipe)
             d->peers.back().device = device;
     }
     g_ledger.open(this, id, d->address.toString(), name, d->options.backlogBytesBudget,
@@ -396,21 +386,36 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     Q_EMIT connectionCountChanged(connectionCount());
 }
 
+void RemoteListener::closed(QIODevice *socket, quint64 id)
+{
+    // Closed while Qt Remote Objects reads it (a handler it runs spins an event loop, which would
+    // delete its device and the pipe under that read): pump() lets it go once the read is over.
+    if (Private::Peer *peer = d->find(socket); peer && peer->reading) {
+        peer->hungUp = true;
+        return;
+    }
+    forget(socket);
+    std::erase_if(d->peers, [socket](const Private::Peer &p) {
+        if (p.socket && p.socket != socket)
+            return false;
+        g_ledger.close(p.id);
+        return true;
+    });
+    if (d->peers.empty() && d->handshakes.empty())
+        d->deadlines->stop();
+    socket->deleteLater();
+    Q_EMIT connectionClosed(id);
+    Q_EMIT connectionCountChanged(connectionCount());
+    Q_EMIT drained(); // the slow peer may have been this one
+}
+
 void RemoteListener::forget(QIODevice *socket)
 {
-    // Qt Remote Objects forgets a connection when its device says disconnected(), which a paused
-    // or rejected connection's device, its signals blocked, did not pass on; and before Qt 6.5,
-    // QtROExternalIoDevice never hears its socket's disconnected() at all (it looks the signal up
-    // under a wrong name). Tell it, through the signal it does listen to.
-    QtROIoDeviceBase *device = d->deviceOf(socket);
-    if (!device)
-        return;
-    [[maybe_unused]] const bool blocked = device->blockSignals(false);
-#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
-    if (!blocked) // Qt passed it on itself
-        return;
-#endif
-    Q_EMIT device->disconnected();
+    // Qt Remote Objects forgets a connection when its device says disconnected(), which it relays
+    // from a device that has that signal: the pipe has none. Tell it, through the signal it does
+    // listen to.
+    if (QtROIoDeviceBase *device = d->deviceOf(socket))
+        Q_EMIT device->disconnected();
 }
 
 bool RemoteListener::hasRoom(quint64 id) const noexcept

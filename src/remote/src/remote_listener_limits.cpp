@@ -467,12 +467,9 @@ bool RemoteListener::pauseReading(quint64 id)
     Private::Peer *peer = d->findId(id);
     if (!peer || !peer->socket || !d->host)
         return false;
-    if (peer->pauses++ > 0)
-        return true;
-    // Qt Remote Objects reads on its device's readyRead(), which relays the socket's: blocked,
-    // it reads nothing more (our own slots on the socket still run, and see the pause).
-    if (peer->device)
-        peer->device->blockSignals(true);
+    // Qt Remote Objects reads no further packet, and pump() none from the socket.
+    if (peer->pauses++ == 0 && peer->pipe)
+        peer->pipe->hold(true);
     return true;
 }
 
@@ -481,23 +478,15 @@ void RemoteListener::resumeReading(quint64 id)
     Private::Peer *peer = d->findId(id);
     if (!peer || peer->pauses == 0 || --peer->pauses > 0)
         return;
-    if (peer->device)
-        peer->device->blockSignals(false);
+    if (peer->pipe)
+        peer->pipe->hold(false);
     peer->pendingSince = nowMs();
-    QIODevice *socket = peer->socket;
-    if (!socket)
-        return;
-    // What arrived meanwhile is read on the next turn, as if it had just arrived. Then the socket
-    // reads from the kernel again: it stopped once its buffer was full, and reading whole packets
-    // out of the buffer does not start it again; setting the size does, once the buffer has room
-    // (set while the buffer is still full, it stops again at once).
+    // What the pipe and the socket hold is read on the next turn, as if it had just arrived.
     QMetaObject::invokeMethod(
-        socket,
-        [socket, limit = d->readLimit()] {
-            if (socket->bytesAvailable() > 0)
-                Q_EMIT socket->readyRead();
-            setReadLimit(socket, 0);
-            setReadLimit(socket, limit);
+        this,
+        [this, socket = peer->socket] {
+            if (socket)
+                pump(socket);
         },
         Qt::QueuedConnection);
 }
@@ -581,12 +570,17 @@ void RemoteListener::drop(QIODevice *socket, const QString &reason)
 {
     qCWarning(lcRegistryIORemote, "%s", qPrintable(reason));
     socket->setProperty(RejectedProperty, true);
-    if (const Private::Peer *peer = d->find(socket))
+    const Private::Peer *peer = d->find(socket);
+    if (peer) {
         g_ledger.leave(peer->id); // its holdings no longer count
+        if (peer->pipe)
+            peer->pipe->discard(); // Qt Remote Objects reads none of what it held
+    }
+    const bool reading = peer && peer->reading;
     ++d->rejected;
     Q_EMIT peerRejected(reason);
-    // The connection Qt Remote Objects is reading is closed by afterRead(), once it left its reader.
-    if (socket != t_current.socket)
+    // A connection Qt Remote Objects is reading is closed by pump(), once it left its reader.
+    if (!reading)
         abortSocket(socket);
 }
 

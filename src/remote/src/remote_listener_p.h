@@ -5,6 +5,7 @@
 #include <registryio/remote/remote_listener.h>
 
 #include "remote_local_server_p.h"
+#include "remote_transport_p.h"
 
 #include <QAbstractSocket>
 #include <QElapsedTimer>
@@ -127,11 +128,6 @@ inline Ledger g_ledger;
 // Connection ids: unique in the process, never reused.
 inline std::atomic<quint64> g_nextConnection{1};
 
-// A whole Qt Remote Objects packet is at least its size, type and (empty) name: 4 + 2 + 4 bytes.
-// Its reader consumes only whole packets and the 4-byte size of the next, so a read that consumed
-// this much completed one.
-inline constexpr qint64 SmallestPacketBytes = 10;
-
 // A monotonic clock in ms, shared by the listeners' deadlines.
 inline qint64 nowMs()
 {
@@ -146,8 +142,8 @@ inline qint64 nowMs()
 inline constexpr const char *ListenerProperty = "_rio_remote_listener";
 inline constexpr const char *RejectedProperty = "_rio_remote_rejected";
 
-// The connection Qt Remote Objects is reading on this thread (between our two readyRead slots,
-// which surround its own), so that a share's slot can name the peer it is serving.
+// The connection Qt Remote Objects is reading on this thread (RemoteListener::pump() sets it around
+// the read), so that a share's slot can name the peer it is serving.
 struct CurrentPeer
 {
     RemoteListener *listener = nullptr;
@@ -203,23 +199,19 @@ struct RemoteListener::Private
         QString name;            // who is at the other end
         qint64 connectedAt = 0;  // ms
         qint64 pendingSince = 0; // ms: the packet being received began (or the last one completed)
-        qint64 before = 0;       // bytes available when Qt Remote Objects started reading
-        qint64 held = 0;         // bytes of a packet not yet whole, after its reading
+        qint64 held = 0;         // bytes of a packet not yet whole
         qint64 packetSince = 0;  // ms: the packet not yet whole began
         qint64 queued = 0;       // bytes waiting to be written, as last measured
         qint64 unready = 0;      // subscriptions that have not acquired their channel
         int pauses = 0;          // pauseReading() not yet resumed: Qt Remote Objects does not read
-        bool readPaused = false; // the read under way began paused: Qt Remote Objects reads none
+        bool reading = false;    // Qt Remote Objects is reading its pipe (the socket waits)
+        bool hungUp = false;     // it closed while Qt Remote Objects read it: closed once that ends
         bool handshaken = false; // a whole packet arrived
-        // Qt Remote Objects' device for it, found when it is handed over (a host being destroyed
-        // has no children left to ask).
+        // What Qt Remote Objects reads (a child of the socket), and its device for it, found when
+        // it is handed over (a host being destroyed has no children left to ask).
+        QPointer<detail::ScreenedPipe> pipe{};
         QPointer<QtROIoDeviceBase> device{};
-        // Where the packets stand in the stream (offsets from its first byte): read by Qt Remote
-        // Objects so far, and the size field of the first packet not yet screened (with its size,
-        // once read; -1 before).
-        qint64 consumed = 0;
-        qint64 nextAt = 0;
-        qint64 nextSize = -1;
+        QByteArray partial{}; // read from the socket: the start of a packet not yet whole
         // Found without room (hasRoom() said no, or a write left it above the high-water
         // mark): drained() tells once it has room again. A connection that always had room
         // writes without a signal per write.
@@ -243,7 +235,6 @@ struct RemoteListener::Private
     // What the host remotes, by name (addSource()): the packets that invoke them are screened.
     QHash<QString, QPointer<const QObject>> sources;
 
-    [[nodiscard]] QString screen(Peer &peer, QIODevice *socket) const;
     [[nodiscard]] QString screenPacket(const QByteArray &body) const;
     Handshake *findHandshake(const QSslSocket *socket)
     {

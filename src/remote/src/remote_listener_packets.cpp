@@ -337,57 +337,108 @@ private:
 
 } // namespace
 
-void RemoteListener::beforeRead(QIODevice *socket)
+// Reads what `socket` holds; each packet made whole is screened, in order, and appended to the pipe
+// Qt Remote Objects reads if it passes, which it then reads. A refused packet drops the connection
+// once what passed before it was read; nothing after it is. Qt Remote Objects never reads a byte
+// that is not in a screened packet, whatever the transport buffers meanwhile.
+void RemoteListener::pump(QIODevice *socket)
 {
     Private::Peer *peer = d->find(socket);
-    if (!peer || socket->property(RejectedProperty).toBool())
+    // Paused, or Qt Remote Objects is reading this connection (a handler it runs spins a nested
+    // event loop): what arrives stays in the socket (up to its limit) until that is over.
+    if (!peer || !peer->pipe || peer->reading || peer->pauses > 0 ||
+        socket->property(RejectedProperty).toBool())
         return;
-    peer->before = socket->bytesAvailable();
-    peer->readPaused = peer->pauses > 0;
-    const QString why = d->screen(*peer, socket);
-    if (why.isEmpty()) {
-        // Qt Remote Objects reads only what was screened: a source handler it runs may run a
-        // nested event loop, in which the socket would read more without a readyRead (it does
-        // not recurse), and Qt Remote Objects would go on into it. So the socket takes nothing
-        // from the system until afterRead(): nothing while it holds a byte, and one byte at most
-        // (never a whole packet) once Qt Remote Objects has read all it held.
-        setReadLimit(socket, 1);
-        return;
-    }
-    // Qt Remote Objects must not read it: its reader is stopped for the rest of this read, and
-    // afterRead() closes the connection (drop() leaves the connection being read open).
-    if (QtROIoDeviceBase *device = d->deviceOf(socket))
-        device->blockSignals(true);
-    drop(socket, QStringLiteral("rio::RemoteListener %1: %2 sent %3; its connection is dropped")
-                     .arg(d->address.toString(), Private::describe(*peer), why));
-}
-
-// Walks the packets that are whole in what `socket` holds and were not screened yet (each once,
-// whatever the reads it arrives in); what is wrong with the first bad one, or nothing.
-QString RemoteListener::Private::screen(Peer &peer, QIODevice *socket) const
-{
-    const qint64 end = peer.consumed + peer.before; // the stream's offset after what is held
-    QByteArray held;                                // from peer.consumed on, peeked once
-    const auto bytesAt = [&](qint64 at, qint64 size) {
-        if (held.isEmpty())
-            held = socket->peek(peer.before);
-        return QByteArray::fromRawData(held.constData() + (at - peer.consumed), size);
-    };
-    for (;;) {
-        if (peer.nextSize < 0) {
-            if (end - peer.nextAt < 4)
-                return {};
-            peer.nextSize = qFromLittleEndian<quint32>(bytesAt(peer.nextAt, 4).constData());
+    const bool began = peer->partial.isEmpty();
+    if (const qint64 arrived = socket->bytesAvailable(); arrived > 0) {
+        const qsizetype at = peer->partial.size();
+        peer->partial.resize(at + arrived);
+        peer->partial.resize(at + std::max<qint64>(socket->read(peer->partial.data() + at, arrived), 0));
+        if (arrived >= d->readLimit()) { // it was full and reads from the system no more: again
+            setReadLimit(socket, 0);
+            setReadLimit(socket, d->readLimit());
         }
-        const qint64 bodyAt = peer.nextAt + 4;
-        if (end - bodyAt < peer.nextSize)
-            return {}; // not whole yet: screened once it is
-        QString why = screenPacket(bytesAt(bodyAt, peer.nextSize));
-        peer.nextAt = bodyAt + peer.nextSize;
-        peer.nextSize = -1;
-        if (!why.isEmpty())
-            return why;
     }
+    QString why;
+    qsizetype at = 0; // a packet's size field: little-endian, then its body
+    while (why.isEmpty() && peer->partial.size() - at >= 4) {
+        const qint64 size = qFromLittleEndian<quint32>(peer->partial.constData() + at);
+        if (size > d->options.maxPacketBytes) {
+            why = QStringLiteral("a packet of %1 bytes (the limit is %2)")
+                      .arg(size)
+                      .arg(d->options.maxPacketBytes);
+        } else if (peer->partial.size() - at - 4 < size) {
+            break; // not whole yet: screened once it is
+        } else {
+            why = d->screenPacket(QByteArray::fromRawData(peer->partial.constData() + at + 4, size));
+            if (why.isEmpty()) {
+                peer->pipe->append(peer->partial.constData() + at, 4 + size);
+                at += 4 + size;
+            }
+        }
+    }
+    peer->partial.remove(0, at);
+    // The room a large packet took goes back once it passed: an idle connection holds none of it.
+    if (peer->partial.capacity() > std::max<qsizetype>(ReleasedAbove, 2 * peer->partial.size()))
+        peer->partial.squeeze();
+    const qint64 now = nowMs();
+    if (at > 0) { // a packet completed: progress, and what is left (if anything) began a new one
+        peer->handshaken = true;
+        peer->pendingSince = now;
+        peer->packetSince = now;
+    } else if (began) { // a new packet began
+        peer->pendingSince = now;
+        peer->packetSince = now;
+    }
+    peer->held = peer->partial.size();
+    g_ledger.set(peer->id, IncompleteBytes, peer->held, peer->packetSince);
+    if (peer->pipe->bytesAvailable() > 0) {
+        // A share's slot it runs names this connection; it may spin an event loop, in which other
+        // connections are read (and this list changes).
+        const CurrentPeer outer = std::exchange(t_current, {this, socket, peer->id});
+        const QPointer<RemoteListener> alive(this);
+        const QPointer<QtROIoDeviceBase> device = peer->device;
+        peer->reading = true;
+        Q_EMIT peer->pipe->readyRead();
+        t_current = outer;
+        if (!alive) { // a handler destroyed the listener, which left the connection to this read
+            if (device)
+                Q_EMIT device->disconnected();
+            socket->deleteLater();
+            return;
+        }
+        peer = d->find(socket);
+        if (!peer)
+            return;
+        peer->reading = false;
+        if (peer->hungUp) { // it closed while it was read
+            closed(socket, peer->id);
+            return;
+        }
+        if (socket->property(RejectedProperty).toBool()) { // by a share, or a budget, while it read
+            abortSocket(socket);
+            return;
+        }
+    }
+    if (!why.isEmpty()) {
+        drop(socket, QStringLiteral("rio::RemoteListener %1: %2 sent %3; its connection is dropped")
+                         .arg(d->address.toString(), Private::describe(*peer), why));
+        return;
+    }
+    if (g_ledger.total(IncompleteBytes) > d->options.incompleteBytesBudget)
+        shed(IncompleteBytes, d->options.incompleteBytesBudget);
+    // What reading made the source answer (a Pong per Ping, an object's state per acquisition)
+    // waits for a peer that may never read it.
+    checkQueued();
+    // What arrived while Qt Remote Objects read: the socket signals no more for it.
+    if (socket->isOpen() && socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(
+            this,
+            [this, s = QPointer(socket)] {
+                if (s)
+                    pump(s);
+            },
+            Qt::QueuedConnection);
 }
 
 // A packet's body is its type (16 bits), the name of the object it is for, then what its type
@@ -402,55 +453,6 @@ void RemoteListener::addSource(const QString &name, const QObject *object)
 {
     d->sources.removeIf([](const auto &source) { return source.value().isNull(); });
     d->sources.insert(name, object);
-}
-
-void RemoteListener::afterRead(QIODevice *socket)
-{
-    if (socket->property(RejectedProperty).toBool()) {
-        abortSocket(socket);
-        return;
-    }
-    Private::Peer *peer = d->find(socket);
-    if (!peer)
-        return;
-    setReadLimit(socket, d->readLimit()); // reads on, with a readyRead for what it takes
-    const qint64 left = socket->bytesAvailable();
-    // Qt Remote Objects reads every whole packet and the size field of the next: what it left of
-    // what was held is the rest of the next. More left means that a nested event loop read the
-    // one byte beforeRead() allowed, once Qt Remote Objects had read all it held.
-    const qint64 end = peer->consumed + peer->before;
-    const qint64 rest = end - std::max(peer->consumed, peer->nextAt + (peer->nextSize < 0 ? 0 : 4));
-    const qint64 arrived = !peer->readPaused && rest == 0 ? std::min<qint64>(left, 1) : 0;
-    const qint64 taken = peer->before + arrived - left;
-    peer->consumed += taken;
-    // Paused before this read: Qt Remote Objects did not read, nothing is judged. A pause that
-    // began during it (a share holding this poster) let it finish reading the whole packets.
-    if (peer->readPaused)
-        return;
-    // Qt Remote Objects has consumed every whole packet; what is left is part of the next one.
-    const qint64 now = nowMs();
-    if (taken >= SmallestPacketBytes) { // a packet completed: progress
-        peer->handshaken = true;
-        peer->pendingSince = now;
-        peer->packetSince = now;  // what is left (if anything) began a new one
-    } else if (peer->held == 0) { // a new packet began
-        peer->pendingSince = now;
-        peer->packetSince = now;
-    }
-    peer->held = left;
-    const qint64 total = g_ledger.set(peer->id, IncompleteBytes, left, peer->packetSince);
-    // More than a packet may hold means a peer announcing a huge one: refuse to buffer it.
-    if (left > d->options.maxPacketBytes) {
-        drop(socket, QStringLiteral("rio::RemoteListener %1: %2 sent more than %3 bytes of one packet "
-                                    "(the limit); its connection is dropped")
-                         .arg(d->address.toString(), Private::describe(*peer))
-                         .arg(d->options.maxPacketBytes));
-    } else if (total > d->options.incompleteBytesBudget) {
-        shed(IncompleteBytes, d->options.incompleteBytesBudget);
-    }
-    // What reading made the source answer (a Pong per Ping, an object's state per acquisition)
-    // waits for a peer that may never read it.
-    checkQueued();
 }
 
 } // namespace rio

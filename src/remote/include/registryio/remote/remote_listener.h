@@ -34,7 +34,7 @@ public:
     /// Limits per connection, and the budget of the process.
     struct Options
     {
-        /// A connection that sends more than this of one Qt Remote Objects packet is dropped.
+        /// A connection that announces a Qt Remote Objects packet larger than this is dropped.
         qint64 maxPacketBytes = (qint64(1) << 20) + 65536;
         /// Shares stop sending while any connection has more than this waiting to be written.
         qint64 highWaterBytes = qint64(1) << 20;
@@ -174,12 +174,12 @@ private:
     void beginHandshake(QSslSocket *socket);
     void rejectHandshake(const QString &reason);
     void accept(QIODevice *socket, qint64 connectedAt);
-    void beforeRead(QIODevice *socket);
-    void afterRead(QIODevice *socket);
+    void pump(QIODevice *socket);
     void checkDeadlines();
     void checkQueued();
     void shed(std::size_t budget, qint64 limit);
     void drop(QIODevice *socket, const QString &reason);
+    void closed(QIODevice *socket, quint64 id);
     void forget(QIODevice *socket);
 
     struct Private;
