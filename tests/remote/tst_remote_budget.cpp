@@ -88,6 +88,8 @@ private Q_SLOTS:
     void heldEventsLeaveNoFreeFragments();
     void lossyReaderIsThinnedNotDropped_data();
     void lossyReaderIsThinnedNotDropped();
+    void lossyReaderProcessIsThinnedNotDropped_data();
+    void lossyReaderProcessIsThinnedNotDropped();
     void blockShareThatCannotDropLosesTheConnection();
 };
 
@@ -311,6 +313,57 @@ void tst_remote_budget::lossyReaderIsThinnedNotDropped()
                                  Deadline);
     else
         QCOMPARE(linesContaining(QStringLiteral("backlogBytesBudget")), budgetLines);
+    QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+}
+
+void tst_remote_budget::lossyReaderProcessIsThinnedNotDropped_data()
+{
+    QTest::addColumn<int>("eventBytes");
+    QTest::addColumn<int>("events");
+    // Each about 2.5 budgets of entries, more than a default capacity holds within the budget.
+    QTest::newRow("2 KiB events") << 2048 << 160000;
+    QTest::newRow("8 KiB events") << 8192 << 40000;
+}
+
+// A lone subscriber in another process that reads everything it is sent, at default options,
+// flooded from a worker thread as fast as it notifies while the share's thread writes. A reader's
+// connection is past its high-water mark at most moments of a flood (the pump fills it past the
+// mark before it stops), so being past it at the moment the budget is passed does not say it
+// does not read: it is never dropped by the budget. Its backlog is thinned instead, and every
+// event is either received, in order, or counted as a drop by the share and as a gap by the
+// subscriber.
+void tst_remote_budget::lossyReaderProcessIsThinnedNotDropped()
+{
+    QFETCH(int, eventBytes);
+    QFETCH(int, events);
+    Source source({});
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    const auto reader = startSubscriber(source.address(), {QStringLiteral("--quiet")});
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{1, {}}); // starts the reader's sequence
+    QVERIFY(reader->waitStats([](const auto &s) { return s.value("received") == 1; }));
+    const int budgetLines = linesContaining(QStringLiteral("backlogBytesBudget"));
+    {
+        Worker worker(source.registry, 2, events + 1, eventBytes);
+        QTRY_VERIFY_WITH_TIMEOUT(worker.done(), 5 * Deadline); // this thread writes meanwhile
+    }
+    source.registry.notify(Payload{events + 2, {}}); // shows every gap
+    QVERIFY(reader->waitStats([&](const auto &s) { return s.value("last") == events + 2; }));
+    const auto stats = reader->stats();
+    const quint64 dropped = source.share->droppedCount();
+    qInfo("%d events of %d bytes: %lld received, %llu dropped (%lld seen as gaps); %d lines about the "
+          "budget",
+          events, eventBytes, stats.value("received"), dropped, stats.value("droppedBySource"),
+          linesContaining(QStringLiteral("backlogBytesBudget")) - budgetLines);
+    QCOMPARE(rejected.count(), 0);
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+    QCOMPARE(reader->lines("state reconnecting").size() + reader->lines("state disconnected").size(),
+             0); // it never lost its connection
+    QCOMPARE(stats.value("unordered"), qint64(0));
+    QCOMPARE(quint64(stats.value("received")) + dropped, quint64(events + 2));
+    QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
+    QCOMPARE(source.on(source.newest()).dropped, dropped);
     QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
 }
 

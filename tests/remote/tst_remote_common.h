@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -99,6 +100,35 @@ using Process = QProcess;
 namespace {
 
 constexpr int Deadline = 30000; // ms: the longest any single observation may take
+
+// A pass of a listener's deadline checks at the default timeouts (a quarter of the shorter one,
+// within 10 ms and 1 s): a connection past its high-water mark this long, without going below it,
+// does not read what it is sent.
+constexpr qint64 DeadlinePassMs = 1000;
+
+// Calls `more` (which sends the connections something) until each of `connections` of `listener`
+// has been past its high-water mark, without going below it, for a whole deadline pass (a stalled
+// TCP peer's kernel buffers take more first), the event loop running between calls. A wait on the
+// clock that the property is defined by: each connection was measured past the mark before the
+// wait began. False when Deadline passed first.
+inline bool stayPastHighWater(rio::RemoteListener *listener, const QList<quint64> &connections,
+                              const std::function<void()> &more)
+{
+    QElapsedTimer past;
+    return QTest::qWaitFor(
+        [&] {
+            if (!std::all_of(connections.begin(), connections.end(),
+                             [&](quint64 c) { return !listener->hasRoom(c); })) {
+                more();
+                past.invalidate();
+                return false;
+            }
+            if (!past.isValid())
+                past.start();
+            return past.elapsed() > DeadlinePassMs + 1;
+        },
+        Deadline);
+}
 
 // One rio_remote_peer process: its stdout lines, its commands.
 class Peer

@@ -380,7 +380,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
             d->peers.back().device = device;
     }
     g_ledger.open(this, id, d->address.toString(), name, d->options.backlogBytesBudget,
-                  d->options.highWaterBytes);
+                  d->options.highWaterBytes, d->deadlines->interval());
     if (!d->deadlines->isActive())
         d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());

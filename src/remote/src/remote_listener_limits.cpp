@@ -50,7 +50,7 @@ qint64 waterLevel(std::vector<qint64> sizes, qint64 excess)
 } // namespace
 
 void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, const QString &name,
-                  qint64 backlogBudget, qint64 highWater)
+                  qint64 backlogBudget, qint64 highWater, qint64 passMs)
 {
     const std::lock_guard lock(m_mutex);
     m_rows.push_back({.listener = listener,
@@ -58,7 +58,8 @@ void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, 
                       .address = address,
                       .name = name,
                       .backlogBudget = backlogBudget,
-                      .highWater = highWater});
+                      .highWater = highWater,
+                      .passMs = passMs});
 }
 
 void Ledger::close(quint64 id)
@@ -121,8 +122,8 @@ bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
     // A connection that does not read what it is sent, or holds subscriptions that have not
     // acquired their channel (nothing can be sent to them), holds its backlogs for good: it goes
     // first.
-    shedLocked(nullptr, BacklogBytes, budget, [](const Row &row) {
-        return row.amount[QueuedBytes] > row.highWater || row.amount[UnreadySubscriptions] > 0;
+    shedLocked(nullptr, BacklogBytes, budget, [now = nowMs()](const Row &row) {
+        return !readsLocked(row, now) || row.amount[UnreadySubscriptions] > 0;
     });
     if (m_totals[BacklogBytes] <= budget)
         return it->leaving;
@@ -146,6 +147,12 @@ void Ledger::thinFirst(const std::weak_ptr<RemoteOutbox> &box)
     const std::lock_guard lock(m_mutex);
     std::erase_if(m_thinnable, [](const auto &one) { return one.expired(); });
     m_thinnable.push_back(box);
+}
+
+bool Ledger::readsLocked(const Row &row, qint64 now)
+{
+    const qint64 since = row.since[QueuedBytes];
+    return since == 0 || now - since < row.passMs;
 }
 
 Ledger::Row *Ledger::findLocked(quint64 id)
@@ -271,9 +278,9 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     // the ones keeping it, so the longest incomplete, and the backlogs that have sent nothing
     // longest, go first. The other budgets: the most first. Then the oldest connection.
     const bool byAge = budget == IncompleteBytes || budget == BacklogBytes;
-    // A connection that does not read what it is sent (past the high-water mark) holds its
-    // backlogs for good: it counts as the oldest, before any age the clock can tell apart.
-    const auto reads = [](const Row *r) { return r->amount[QueuedBytes] <= r->highWater; };
+    // A connection that does not read what it is sent holds its backlogs for good: it counts as
+    // the oldest, before any age the clock can tell apart.
+    const auto reads = [now](const Row *r) { return readsLocked(*r, now); };
     std::sort(holders.begin(), holders.end(), [budget, byAge, &reads](const Row *a, const Row *b) {
         // (0: not known, counted as the newest)
         const auto age = [budget, &reads](const Row *r) {
@@ -298,9 +305,10 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
                       .arg(now - row->since[budget])
             : budget == BacklogBytes && !reads(row)
                 ? QStringLiteral(
-                      "which does not read what it is sent (%1 bytes unwritten; its subscriptions' "
-                      "backlogs hold %2 bytes)")
+                      "which does not read what it is sent (%1 bytes unwritten, past its high-water "
+                      "mark for %2 ms; its subscriptions' backlogs hold %3 bytes)")
                       .arg(row->amount[QueuedBytes])
+                      .arg(now - row->since[QueuedBytes])
                       .arg(amount)
             : budget == BacklogBytes
                 ? QStringLiteral(
@@ -340,7 +348,7 @@ void Ledger::leaveLocked(Row &row, QString reason, const RemoteListener *self,
     }
 }
 
-std::vector<std::pair<quint64, QString>> Ledger::shedThinnedStalled(const RemoteListener *self, qint64 cutoff)
+std::vector<std::pair<quint64, QString>> Ledger::shedThinnedStalled(const RemoteListener *self)
 {
     std::vector<std::pair<quint64, QString>> own;
     const std::lock_guard lock(m_mutex);
@@ -348,7 +356,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedThinnedStalled(const Remote
     for (Row &row : m_rows) {
         const qint64 since = row.since[QueuedBytes];
         if (row.listener != self || row.leaving || !row.thinned || row.amount[BacklogBytes] <= 0 ||
-            since == 0 || since > cutoff)
+            readsLocked(row, now))
             continue;
         leaveLocked(
             row,
@@ -550,9 +558,9 @@ void RemoteListener::checkDeadlines()
                             .arg(d->address.toString(), peerAt(socket))
                             .arg(d->options.handshakeTimeout.count()));
     }
-    // A connection the backlog budget had to thin, past its high-water mark since the last pass
-    // or earlier, does not read what it is sent: it goes now, not at the budget's next pass.
-    for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this, now - d->deadlines->interval()))
+    // A connection the backlog budget had to thin that does not read what it is sent goes now,
+    // not at the budget's next pass.
+    for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this))
         dropConnection(id, reason);
     if (d->peers.empty() && d->handshakes.empty())
         d->deadlines->stop();

@@ -45,9 +45,10 @@ inline constexpr qint64 UnreadyBudget = 256;
 class Ledger
 {
 public:
-    // `backlogBudget` and `highWater`: its listener's backlogBytesBudget and highWaterBytes.
+    // `backlogBudget` and `highWater`: its listener's backlogBytesBudget and highWaterBytes;
+    // `passMs`: the interval of its listener's deadline passes.
     void open(RemoteListener *listener, quint64 id, const QString &address, const QString &name,
-              qint64 backlogBudget, qint64 highWater);
+              qint64 backlogBudget, qint64 highWater, qint64 passMs);
     // The connection went: its holdings leave the totals.
     void close(quint64 id);
     void closeAll(const RemoteListener *listener);
@@ -68,10 +69,9 @@ public:
     // before it drops any connection that reads. Forgotten once the share's outbox is.
     void thinFirst(const std::weak_ptr<RemoteOutbox> &box);
     // The connections of `self` that the backlog budget thinned, that still hold backlogs, and
-    // that have had more than their high-water mark unwritten since `cutoff` (ms) or earlier:
-    // they do not read what they are sent, measured after the budget was passed. They go (the
-    // caller drops them, outside the lock), with their warnings.
-    std::vector<std::pair<quint64, QString>> shedThinnedStalled(const RemoteListener *self, qint64 cutoff);
+    // that do not read what they are sent (readsLocked()), measured after the budget was passed.
+    // They go (the caller drops them, outside the lock), with their warnings.
+    std::vector<std::pair<quint64, QString>> shedThinnedStalled(const RemoteListener *self);
     // Connection `id` is being dropped: it no longer counts.
     void leave(quint64 id);
     [[nodiscard]] qint64 total(Budget budget) const;
@@ -95,7 +95,8 @@ private:
                                                          // QueuedBytes: since it is past highWater)
         std::vector<std::pair<quint64, qint64>> waits{}; // per share: its backlogs' oldest wait
         qint64 backlogBudget = 0;                        // its listener's backlogBytesBudget
-        qint64 highWater = 0; // past it in QueuedBytes, it does not read what it is sent
+        qint64 highWater = 0; // past it in QueuedBytes for passMs, it does not read what it is sent
+        qint64 passMs = 0;    // its listener's deadline pass
         bool leaving = false;
         bool thinned = false; // the budget dropped events of its backlogs, which have not emptied since
         QString drop{};       // the warning of a drop left for its listener's thread
@@ -109,6 +110,10 @@ private:
     // still holds in them.
     std::vector<std::pair<quint64, qint64>> thinLocked(qint64 limit);
     Row *findLocked(quint64 id);
+    // The one measure of whether a connection reads what it is sent: it has not been past its
+    // high-water mark, without going below it, for a whole deadline pass of its listener. (A
+    // reader being sent a flood is past it at most moments, but drains below it again.)
+    static bool readsLocked(const Row &row, qint64 now);
     // `row` goes: it no longer counts; its warning is returned when it is `self`'s, else its
     // listener drops it on its own thread.
     void leaveLocked(Row &row, QString reason, const RemoteListener *self,

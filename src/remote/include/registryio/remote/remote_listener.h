@@ -51,8 +51,9 @@ public:
         qint64 queuedBytesBudget = qint64(64) << 20;
         /// The most bytes that subscriptions' backlogs (events not yet sent to a subscriber, each
         /// counted as its bytes and 48) may hold across every connection of every listener in this
-        /// process; past it, connections that do not read (or hold subscriptions that have not
-        /// acquired their channel) are dropped, then the oldest events of DropOldest and DropNewest
+        /// process; past it, connections that do not read (past highWaterBytes, without going below
+        /// it, for a whole pass of the deadline checks) or hold subscriptions that have not
+        /// acquired their channel are dropped, then the oldest events of DropOldest and DropNewest
         /// shares' backlogs are, those of the connections holding the most first, counted as those
         /// shares' drops; only if that is not enough do the connections whose backlogs have sent
         /// nothing for longest go. A connection it thinned that then stays past highWaterBytes for
