@@ -75,7 +75,15 @@ fast=(-DRIO_PRECOMPILE_HEADERS=ON -DCMAKE_UNITY_BUILD=ON)
 # Only the Core and its tests (tests/core, no Qt): what the libc++ and MinGW stages build.
 core_only=(-DRIO_BUILD_QT=OFF -DRIO_BUILD_QML=OFF -DRIO_BUILD_TESTS=OFF -DRIO_BUILD_EXAMPLES=OFF
   -DRIO_BUILD_BENCHMARKS=OFF -DRIO_BUILD_CORE_TESTS=ON)
+# Every stage's time, last, pass or fail: the end of a log is what a CI page shows.
 times=()
+stage=""
+report() { # exit status
+  local rc=$1
+  [[ -z $stage ]] || times+=("$stage $((SECONDS - stage_start)) s ($( ((rc == 0)) && echo passed || echo "failed: $rc"))")
+  echo "=== stages run in $SECONDS s: $(IFS=,; echo "${times[*]}")"
+}
+trap 'report $?' EXIT
 for stage in $stages; do
   echo "=== stage: $stage"
   stage_start=$SECONDS
@@ -141,7 +149,7 @@ for stage in $stages; do
       # The prefix's helper processes (services.exe, winedevice.exe) live as long as the server:
       # started here, they hold /dev/null rather than the first test's output.
       /usr/lib/wine/wine64 wineboot </dev/null >/dev/null 2>&1
-      trap '"$wineserver" -k >/dev/null 2>&1 || true' EXIT
+      trap 'rc=$?; "$wineserver" -k >/dev/null 2>&1 || true; report $rc' EXIT
       wine_run=(-DRIO_WINE="$root/scripts/wine-run.sh")
       for variant in static shared; do
         shared=OFF
@@ -234,6 +242,5 @@ for stage in $stages; do
   esac
   echo "=== stage $stage passed in $((SECONDS - stage_start)) s"
   times+=("$stage $((SECONDS - stage_start)) s")
+  stage=""
 done
-# Every stage's time again, last: the end of a log is what a CI page shows.
-echo "=== all stages passed in $SECONDS s: $(IFS=,; echo "${times[*]}")"
