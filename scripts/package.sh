@@ -7,6 +7,8 @@
 #   deb-build       apt-get build-dep and dpkg-buildpackage, with the package build's tests
 #   deb-install     apt-get install of the packages just built; then, with them:
 #   quickstart-cpp, quickstart-qml   the quick starts built and run
+#   install-deps, install, install-quickstart   in another copy: the install route (the preset
+#                   `user` into /opt/registryio) and the C++ quick start through find_package
 #   fetchcontent-deps, fetchcontent  in another copy: a project whose CMakeLists.txt is the
 #                   snippet, fetching the pinned commit from this clone (the one substitution:
 #                   this clone's path for the repository URL, given as the snippet asks)
@@ -15,21 +17,19 @@
 # and checks the README states in prose (the Core's development package pulls no Qt package,
 # the .qch is in Qt's documentation folder, every public header goes through moc by hand, a
 # Core-only FetchContent looks up no Qt and installs its libraries with the parent's).
-# The README install route (<!-- install-commands -->) is run by the main stage's test
-# package_readme_install.
 # Nothing is written outside build/package and the cache directory: each copy of the tree is an
 # overlay whose writable layer is in memory, in a mount namespace of its own; apt's downloads
 # and the package build's ccache are kept in the cache directory for a rerun.
 #   bash scripts/package.sh     needs root (chroot, mount); RIO_CACHE_DIR picks the cache directory;
-#                               RIO_PACKAGE_ROUTES="deb fetchcontent" (the default) picks the routes
+#                               RIO_PACKAGE_ROUTES="deb install fetchcontent" (the default) picks the routes
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [[ $(id -u) -eq 0 ]] || { echo "the package stage needs root (chroot, mount)" >&2; exit 1; }
 cache=${RIO_CACHE_DIR:-/var/cache/registryio}
 work="$root/build/package"
 rm -rf "$work"
-# The package build's ccache is this machine's (the tree's g++ is the same Debian 12 package):
-# the main stage's package_readme_install compiles the libraries with debian/rules' flags first.
+# The package build's and the install route's ccache is this machine's (the tree's g++ is the
+# same Debian 12 package): it only makes a rerun cheaper.
 ccache_dir=$cache/ccache-deb
 command -v ccache >/dev/null && ccache_dir=$(ccache -k cache_dir)
 mkdir -p "$work/blocks" "$cache/apt-archives/partial" "$ccache_dir"
@@ -38,7 +38,8 @@ mkdir -p "$work/blocks" "$cache/apt-archives/partial" "$ccache_dir"
 block() { # name: the fenced block after <!-- ci: name -->, written to $work/blocks/name
   bash "$root/scripts/readme-block.sh" "$1" >"$work/blocks/$1"
 }
-for name in deb-build deb-install quickstart-cpp quickstart-qml fetchcontent-deps fetchcontent; do
+for name in deb-build deb-install quickstart-cpp quickstart-qml install-deps install install-quickstart \
+  fetchcontent-deps fetchcontent; do
   block "$name"
 done
 
@@ -49,7 +50,7 @@ git -C "$root" diff HEAD --binary | git -C "$work/registryio" apply --allow-empt
 git -C "$root" ls-files --others --exclude-standard -z | tar -C "$root" --null -T - -cf - | tar -C "$work/registryio" -xf -
 
 tree=$(bash "$root/scripts/debian-root.sh" deb "$cache/debian12-deb" | tail -n 1)
-routes=" ${RIO_PACKAGE_ROUTES:-deb fetchcontent} "
+routes=" ${RIO_PACKAGE_ROUTES:-deb install fetchcontent} "
 
 # in_tree <name> <script> [files to copy to /build...]: runs the script with bash as root in a
 # fresh overlay of the tree, in /build/registryio (the clone), with network for apt; afterwards
@@ -175,8 +176,46 @@ echo "packages installed, quick starts built and run in $((SECONDS - start)) s"
 
 fi
 
+if [[ $routes == *" install "* ]]; then
+# --- 4. the install route: what it builds with, the preset `user` into /opt/registryio, and the
+# C++ quick start through find_package of that prefix. ccache, installed for this route only (a
+# CI accelerator), makes a rerun cheap.
+start=$SECONDS
+cat >"$work/install.sh" <<EOF
+set -x
+$(cat "$work/blocks/install-deps")
+set +x
+apt-get install --no-install-recommends ccache >/dev/null
+export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR=/ccache CCACHE_BASEDIR=/build/registryio CCACHE_NOHASHDIR=true
+set -x
+$(cat "$work/blocks/install")
+$(cat "$work/blocks/install-quickstart")
+set +x
+# Every public header of the layers the route built (all: Qt, QML and Remote are installed) is
+# in the prefix, and no test hook; the five libraries; nothing built but the libraries.
+missing=0
+for header in \$(cd /build/registryio && find src/*/include qml/include qml/remote/include -name '*.h' ! -name '*_testing*' | sed 's|^.*/include/||'); do
+  [[ -f /opt/registryio/include/\$header ]] || { echo "not installed: \$header" >&2; missing=1; }
+done
+((missing == 0))
+if find /opt/registryio/include -name '*_testing*' | grep .; then echo "test hooks installed" >&2; exit 1; fi
+ls /opt/registryio/lib/libRegistryIO{Core,Qt,Qml,Remote,RemoteQml}.so.0.2 >/dev/null
+if find build/user -type f \( -name 'tst_*' -o -name 'bench_*' \) | grep .; then
+  echo "the preset user built tests or benchmarks" >&2; exit 1
+fi
+echo "install route: \$(find /opt/registryio/include -name '*.h' | wc -l) headers, five libraries"
+EOF
+if ! in_tree install "$work/install.sh" >"$work/install.log" 2>&1; then
+  tail -n 60 "$work/install.log" >&2
+  echo "README's install route failed (log: $work/install.log)" >&2
+  exit 1
+fi
+grep -E "^(handlers left|install route)" "$work/install.log"
+echo "install route built, installed and used in $((SECONDS - start)) s"
+fi
+
 if [[ $routes == *" fetchcontent "* ]]; then
-# --- 4. FetchContent: a project whose CMakeLists.txt is the snippet, around the C++ quick start
+# --- 5. FetchContent: a project whose CMakeLists.txt is the snippet, around the C++ quick start
 start=$SECONDS
 mkdir -p "$work/fetch-app"
 cp "$root/examples/quickstart/main.cpp" "$work/fetch-app/"
