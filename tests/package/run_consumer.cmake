@@ -108,6 +108,17 @@ elseif(MODE STREQUAL "fetchcontent")
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=${CXX_FLAGS}"
     -DCMAKE_UNITY_BUILD=ON ${launcher} -DRIO_CONSUMER_FETCH_SOURCE=${RIO_SOURCE_DIR} -DRIO_CONSUMER_QT=${WITH_QT}
     ${qml_arg} ${remote_arg} ${remote_qml_arg})
+elseif(MODE STREQUAL "fetchcontent_core")
+  # The Core alone as a subproject (RIO_BUILD_QT off) looks up no Qt package and no documentation
+  # tool: configured only, its cache read.
+  run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
+    -DCMAKE_CXX_COMPILER=${CXX} -DRIO_CONSUMER_FETCH_SOURCE=${RIO_SOURCE_DIR} -DRIO_CONSUMER_QT=OFF)
+  file(STRINGS "${consumer_build}/CMakeCache.txt" looked_up REGEX "^(Qt6[A-Za-z]*_DIR|RIO_DOXYGEN|RIO_QHELPGENERATOR)[:=]")
+  if(looked_up)
+    message(FATAL_ERROR "a Core-only subproject looked up Qt or documentation tools:\n${looked_up}")
+  endif()
+  message(STATUS "a Core-only subproject: no Qt package, no documentation tool looked up")
+  return()
 elseif(MODE STREQUAL "pkg_config")
   # Each installed .pc file on its own: compile and link a consumer with nothing but
   # `pkg-config --cflags --libs registryio-<layer>`, an rpath to the installed libraries, and run it.
