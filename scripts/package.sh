@@ -32,7 +32,10 @@ rm -rf "$work"
 # same Debian 12 package): it only makes a rerun cheaper.
 ccache_dir=$cache/ccache-deb
 command -v ccache >/dev/null && ccache_dir=$(ccache -k cache_dir)
-mkdir -p "$work/blocks" "$cache/apt-archives/partial" "$ccache_dir"
+# apt's downloads, shared by the routes run one after another; a route run beside them
+# (FetchContent) has its own, since apt locks the folder.
+apt_archives=$cache/apt-archives
+mkdir -p "$work/blocks" "$apt_archives/partial" "$cache/apt-archives-fetchcontent/partial" "$ccache_dir"
 
 # --- README.md's blocks, by marker
 block() { # name: the fenced block after <!-- ci: name -->, written to $work/blocks/name
@@ -59,7 +62,7 @@ in_tree() {
   local name=$1 script=$2
   shift 2
   unshare --mount --propagation private -- bash -euo pipefail -c '
-    tree=$1 work=$2 cache=$3 name=$4 script=$5 ccache_dir=$6; shift 6
+    tree=$1 work=$2 archives=$3 name=$4 script=$5 ccache_dir=$6; shift 6
     layer=$work/overlay-$name
     mkdir -p "$layer"
     mount -t tmpfs tmpfs "$layer"
@@ -68,7 +71,7 @@ in_tree() {
     new=$layer/root
     mount --rbind /dev "$new/dev"
     mount -t proc proc "$new/proc"
-    mount --bind "$cache/apt-archives" "$new/var/cache/apt/archives"
+    mount --bind "$archives" "$new/var/cache/apt/archives"
     # apt answers yes, as a reader at the terminal does; the commands stay as written.
     printf "APT::Get::Assume-Yes \"true\";\nquiet \"1\";\n" >"$new/etc/apt/apt.conf.d/90registryio-ci"
     touch "$new/etc/resolv.conf"
@@ -84,8 +87,53 @@ in_tree() {
     mkdir -p "$work/$name"
     find "$new/build" -maxdepth 1 -type f -name "*.deb" -exec cp {} "$work/$name/" \;
     find "$new/build" -maxdepth 1 -type f \( -name "*.changes" -o -name "*.buildinfo" \) -exec cp {} "$work/$name/" \;
-  ' in_tree "$tree" "$work" "$cache" "$name" "$script" "$ccache_dir" "$@"
+  ' in_tree "$tree" "$work" "$apt_archives" "$name" "$script" "$ccache_dir" "$@"
 }
+
+# --- FetchContent: a project whose CMakeLists.txt is the snippet, around the C++ quick start. It
+# needs nothing of the other routes: run beside them from the start (its download and apt's
+# single-core unpacking overlap their compiles), its result read at the end.
+fetchcontent_route() {
+  local start=$SECONDS apt_archives=$cache/apt-archives-fetchcontent
+  mkdir -p "$work/fetch-app"
+  cp "$root/examples/quickstart/main.cpp" "$work/fetch-app/"
+  {
+    printf 'cmake_minimum_required(VERSION 3.25)\nproject(app LANGUAGES CXX)\nset(CMAKE_CXX_STANDARD 20)\n'
+    printf 'add_executable(app main.cpp)\n'
+    cat "$work/blocks/fetchcontent"
+    printf 'install(TARGETS app)\n'
+  } >"$work/fetch-app/CMakeLists.txt"
+  cat >"$work/fetchcontent.sh" <<EOF
+set -x
+$(cat "$work/blocks/fetchcontent-deps")
+cmake -S /build/fetch-app -B /build/fetch-app/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DREGISTRYIO_REPOSITORY=/build/registryio
+cmake --build /build/fetch-app/build
+/build/fetch-app/build/app
+cmake --install /build/fetch-app/build --prefix /tmp/prefix
+/tmp/prefix/bin/app
+set +x
+# The parent's install holds RegistryIO's libraries, and its program runs from there; the Core
+# alone looked up no Qt package and no documentation tool.
+ls /tmp/prefix/lib/libRegistryIOCore.so.*
+if grep -E '^(Qt6|Qt6[A-Za-z]*_DIR|RIO_DOXYGEN|RIO_QHELPGENERATOR)[:=]' /build/fetch-app/build/CMakeCache.txt; then
+  echo "a Core-only FetchContent looked up Qt or documentation tools" >&2; exit 1
+fi
+EOF
+  if ! in_tree fetchcontent "$work/fetchcontent.sh" "$work/fetch-app" >"$work/fetchcontent.log" 2>&1; then
+    tail -n 60 "$work/fetchcontent.log"
+    echo "README's FetchContent snippet failed (log: $work/fetchcontent.log)"
+    return 1
+  fi
+  echo "FetchContent at the README's pin built, run and installed in $((SECONDS - start)) s (beside the other routes)"
+}
+fetchcontent_pid=""
+if [[ $routes == *" fetchcontent "* ]]; then
+  fetchcontent_route >"$work/fetchcontent.out" 2>&1 &
+  fetchcontent_pid=$!
+  # Not left running when another route fails.
+  trap 'wait "$fetchcontent_pid" 2>/dev/null || true' EXIT
+fi
 
 if [[ $routes == *" deb "* ]]; then
 # --- 1. the packages, built as the README builds them, with their tests. ccache (installed for
@@ -179,14 +227,24 @@ fi
 if [[ $routes == *" install "* ]]; then
 # --- 4. the install route: what it builds with, the preset `user` into /opt/registryio, and the
 # C++ quick start through find_package of that prefix. ccache, installed for this route only (a
-# CI accelerator), makes a rerun cheap.
+# CI accelerator), with the flags and locale debhelper gave the package build (dpkg-buildflags
+# with debian/rules' options; CPPFLAGS appended to CXXFLAGS as debhelper's CMake build system
+# does), whose build folder (build/deb) is as deep as the preset's: to ccache the libraries'
+# compiles here are the package build's, hits. The commands stay as written.
 start=$SECONDS
+maint_options=$(sed -n 's/^export DEB_BUILD_MAINT_OPTIONS *= *//p' "$root/debian/rules")
+deb_flags() { # dpkg-buildflags --get <name> as in the tree's clone
+  (cd "$work/registryio" && DEB_BUILD_MAINT_OPTIONS=$maint_options dpkg-buildflags --get "$1") |
+    sed "s|$work/registryio|/build/registryio|g"
+}
 cat >"$work/install.sh" <<EOF
 set -x
 $(cat "$work/blocks/install-deps")
 set +x
 apt-get install --no-install-recommends ccache >/dev/null
-export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR=/ccache CCACHE_BASEDIR=/build/registryio CCACHE_NOHASHDIR=true
+export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR=/ccache CCACHE_BASEDIR=/build/registryio CCACHE_NOHASHDIR=true \
+  "CCACHE_IGNOREOPTIONS=-ffile-prefix-map=*" CCACHE_STATSLOG=/tmp/ccache-stats.log LC_ALL=C.UTF-8 \
+  "CXXFLAGS=$(deb_flags CXXFLAGS) $(deb_flags CPPFLAGS)" "LDFLAGS=$(deb_flags LDFLAGS)"
 set -x
 $(cat "$work/blocks/install")
 $(cat "$work/blocks/install-quickstart")
@@ -204,48 +262,20 @@ if find build/user -type f \( -name 'tst_*' -o -name 'bench_*' \) | grep .; then
   echo "the preset user built tests or benchmarks" >&2; exit 1
 fi
 echo "install route: \$(find /opt/registryio/include -name '*.h' | wc -l) headers, five libraries"
+echo "install route's compiles, ccache: \$(ccache --show-log-stats -v | grep -E '^ *(Hits|Misses):' | tr -s ' ' | tr '\n' ' ')"
 EOF
 if ! in_tree install "$work/install.sh" >"$work/install.log" 2>&1; then
   tail -n 60 "$work/install.log" >&2
   echo "README's install route failed (log: $work/install.log)" >&2
   exit 1
 fi
-grep -E "^(handlers left|install route)" "$work/install.log"
+grep -E "^(handlers left|install route)" "$work/install.log" || true
 echo "install route built, installed and used in $((SECONDS - start)) s"
 fi
 
-if [[ $routes == *" fetchcontent "* ]]; then
-# --- 5. FetchContent: a project whose CMakeLists.txt is the snippet, around the C++ quick start
-start=$SECONDS
-mkdir -p "$work/fetch-app"
-cp "$root/examples/quickstart/main.cpp" "$work/fetch-app/"
-{
-  printf 'cmake_minimum_required(VERSION 3.25)\nproject(app LANGUAGES CXX)\nset(CMAKE_CXX_STANDARD 20)\n'
-  printf 'add_executable(app main.cpp)\n'
-  cat "$work/blocks/fetchcontent"
-  printf 'install(TARGETS app)\n'
-} >"$work/fetch-app/CMakeLists.txt"
-cat >"$work/fetchcontent.sh" <<EOF
-set -x
-$(cat "$work/blocks/fetchcontent-deps")
-cmake -S /build/fetch-app -B /build/fetch-app/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DREGISTRYIO_REPOSITORY=/build/registryio
-cmake --build /build/fetch-app/build
-/build/fetch-app/build/app
-cmake --install /build/fetch-app/build --prefix /tmp/prefix
-/tmp/prefix/bin/app
-set +x
-# The parent's install holds RegistryIO's libraries, and its program runs from there; the Core alone looked up no Qt package and
-# no documentation tool.
-ls /tmp/prefix/lib/libRegistryIOCore.so.*
-if grep -E '^(Qt6|Qt6[A-Za-z]*_DIR|RIO_DOXYGEN|RIO_QHELPGENERATOR)[:=]' /build/fetch-app/build/CMakeCache.txt; then
-  echo "a Core-only FetchContent looked up Qt or documentation tools" >&2; exit 1
-fi
-EOF
-if ! in_tree fetchcontent "$work/fetchcontent.sh" "$work/fetch-app" >"$work/fetchcontent.log" 2>&1; then
-  tail -n 60 "$work/fetchcontent.log" >&2
-  echo "README's FetchContent snippet failed (log: $work/fetchcontent.log)" >&2
-  exit 1
-fi
-echo "FetchContent at the README's pin built, run and installed in $((SECONDS - start)) s"
+if [[ -n $fetchcontent_pid ]]; then
+  rc=0
+  wait "$fetchcontent_pid" || rc=$?
+  cat "$work/fetchcontent.out"
+  ((rc == 0)) || exit 1
 fi

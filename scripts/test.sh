@@ -85,6 +85,8 @@ report() { # exit status
   echo "=== stages run in $SECONDS s: $(IFS=,; echo "${times[*]}")"
 }
 trap 'report $?' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 for stage in $stages; do
   echo "=== stage: $stage"
   stage_start=$SECONDS
