@@ -262,7 +262,7 @@ if find build/user -type f \( -name 'tst_*' -o -name 'bench_*' \) | grep .; then
   echo "the preset user built tests or benchmarks" >&2; exit 1
 fi
 echo "install route: \$(find /opt/registryio/include -name '*.h' | wc -l) headers, five libraries"
-echo "install route's compiles, ccache: \$(ccache --show-log-stats -v | grep -E '^ *(Hits|Misses):' | tr -s ' ' | tr '\n' ' ')"
+echo "install route's compiles, ccache: \$(ccache --show-log-stats | awk '/^ *(Hits|Misses):/ && n++ < 2' | tr -s ' ' | tr '\n' ' ')"
 EOF
 if ! in_tree install "$work/install.sh" >"$work/install.log" 2>&1; then
   tail -n 60 "$work/install.log" >&2
