@@ -99,7 +99,8 @@ report() { # exit status
   [[ -z $stage ]] || times+=("$stage $((SECONDS - stage_start)) s ($( ((rc == 0)) && echo passed || echo "failed: $rc"))")
   echo "=== stages run in $SECONDS s: $(IFS=,; echo "${times[*]}")"
   if [[ -n $package_pid ]] && kill -0 "$package_pid" 2>/dev/null; then
-    kill -- -"$package_pid" 2>/dev/null || true # the package stage, still running beside
+    # the package stage, still running beside (its session; the process itself if it has none yet)
+    kill -- -"$package_pid" 2>/dev/null || kill "$package_pid" 2>/dev/null || true
   fi
 }
 trap 'report $?' EXIT
