@@ -97,8 +97,9 @@ elseif(MODE STREQUAL "fetchcontent")
   if(WITH_QML AND WITH_REMOTE)
     set(remote_qml_arg -DRIO_CONSUMER_REMOTE_QML=ON)
   endif()
-  # The main build's flags and ccache (the libraries are built again from the checkout), as a
-  # unity build: what scripts/demo.sh builds, and what a consumer that turns it on gets.
+  # The main build's flags and ccache (the libraries are built again from the checkout: a rerun
+  # in this folder hits), as a unity build: what scripts/demo.sh builds, and what a consumer that
+  # turns it on gets.
   set(launcher "")
   find_program(ccache ccache)
   if(ccache)
@@ -167,7 +168,23 @@ else()
   message(FATAL_ERROR "unknown MODE ${MODE}")
 endif()
 
-run(${CMAKE_COMMAND} --build "${consumer_build}" --config ${BUILD_TYPE} -j 2)
+# A subproject is configured with every component (the consumer's CMake checks), but only the
+# Core and Qt consumers and moc over every public header are built: the other layers' programs
+# and QML checks are package_find_package's. Each library built here is compiled once more, never
+# a ccache hit of the main build's: every compile names the subproject's build folder (its
+# generated headers, its unity sources), which relative to the folder Ninja runs in (the
+# consumer's) cannot be the main build's own, and CMake refuses the two as one folder.
+set(targets "")
+if(MODE STREQUAL "fetchcontent")
+  set(targets --target consumer)
+  if(WITH_QT)
+    list(APPEND targets consumer_qt consumer_moc)
+  endif()
+  set(remote_arg "")
+  set(remote_qml_arg "")
+  set(qml_arg "")
+endif()
+run(${CMAKE_COMMAND} --build "${consumer_build}" --config ${BUILD_TYPE} -j 2 ${targets})
 check_program("${consumer_build}/consumer" "consumer: total=12 handlers=0")
 if(WITH_QT)
   check_program("${consumer_build}/consumer_qt" "consumer_qt: category=registryio event=hello")
