@@ -7,6 +7,7 @@
 #   deb-build       apt-get build-dep and dpkg-buildpackage, with the package build's tests
 #   deb-install     apt-get install of the packages just built; then, with them:
 #   quickstart-cpp, quickstart-qml   the quick starts built and run
+#   pkg-config      pkg-config installed and a Qt-facade program built with its flags, no CMake
 #   install-deps, install, install-quickstart   in another copy: the install route (the preset
 #                   `user` into /opt/registryio) and the C++ quick start through find_package
 #   fetchcontent-deps, fetchcontent  in another copy: a project whose CMakeLists.txt is the
@@ -41,7 +42,7 @@ mkdir -p "$work/blocks" "$apt_archives/partial" "$cache/apt-archives-fetchconten
 block() { # name: the fenced block after <!-- ci: name -->, written to $work/blocks/name
   bash "$root/scripts/readme-block.sh" "$1" >"$work/blocks/$1"
 }
-for name in deb-build deb-install quickstart-cpp quickstart-qml install-deps install install-quickstart \
+for name in deb-build deb-install quickstart-cpp quickstart-qml pkg-config install-deps install install-quickstart \
   fetchcontent-deps fetchcontent; do
   block "$name"
 done
@@ -198,17 +199,22 @@ $(cat "$work/blocks/deb-install")
 test -f /usr/share/qt6/doc/registryio.qch
 $(cat "$work/blocks/quickstart-cpp")
 $(cat "$work/blocks/quickstart-qml")
+cp examples/worker-feed/main.cpp app.cpp # a program of the Qt facade, built without CMake
+$(cat "$work/blocks/pkg-config")
+./a.out
 set +x
 # Every installed public header, the first include of a Q_OBJECT file, through moc by hand
-# (no CMake), with the compiler's C++20 macros and include paths as qmake gives them.
+# (no CMake): with the README's flags, and with the compiler's C++20 macros and include paths as
+# qmake gives them.
 moc=/usr/lib/qt6/libexec/moc
+readme_flags=\$(pkg-config --cflags-only-I registryio-qml registryio-remote)
 g++ -std=c++20 -dM -E -x c++ /dev/null >/tmp/predefs.h
 paths=\$(g++ -std=c++20 -E -x c++ -v /dev/null 2>&1 | sed -n '/^#include <...>/,/^End of/p' | grep '^ ' | sed 's/^ */-I/')
 qt=\$(for d in /usr/include/*/qt6 /usr/include/*/qt6/Qt*; do printf -- '-I%s ' "\$d"; done)
 count=0
 for header in \$(cd /usr/include && ls registryio/*.h registryio/*/*.h | grep -v '_export\.h\$'); do
   printf '#include <%s>\n#include <QObject>\nclass C : public QObject\n{\n    Q_OBJECT\n};\n' "\$header" >/tmp/moc.cpp
-  \$moc --include /tmp/predefs.h \$qt \$paths /tmp/moc.cpp -o /tmp/moc.out ||
+  { \$moc \$readme_flags /tmp/moc.cpp -o /tmp/moc.out && \$moc --include /tmp/predefs.h \$qt \$paths /tmp/moc.cpp -o /tmp/moc.out; } ||
     { echo "moc failed on a file whose first include is <\$header>" >&2; exit 1; }
   count=\$((count + 1))
 done
