@@ -8,8 +8,9 @@
 #   deb-install     apt-get install of the packages just built; then, with them:
 #   quickstart-cpp, quickstart-qml   the quick starts built and run
 #   pkg-config      pkg-config installed and a Qt-facade program built with its flags, no CMake
-#   install-deps, install, install-quickstart   in another copy: the install route (the preset
-#                   `user` into /opt/registryio) and the C++ quick start through find_package
+#   install-deps, install, install-quickstart, install-quickstart-qml   in another copy: the
+#                   install route (the preset `user` into /opt/registryio) and both quick starts
+#                   through find_package (the QML one with the QtQml modules it loads)
 #   fetchcontent-deps, fetchcontent  in another copy: a project whose CMakeLists.txt is the
 #                   snippet, fetching the pinned commit from this clone (the one substitution:
 #                   this clone's path for the repository URL, given as the snippet asks)
@@ -43,6 +44,7 @@ block() { # name: the fenced block after <!-- ci: name -->, written to $work/blo
   bash "$root/scripts/readme-block.sh" "$1" >"$work/blocks/$1"
 }
 for name in deb-build deb-install quickstart-cpp quickstart-qml pkg-config install-deps install install-quickstart \
+  install-quickstart-qml \
   fetchcontent-deps fetchcontent; do
   block "$name"
 done
@@ -254,6 +256,7 @@ export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR=/ccache CCACHE_BASEDIR=/bui
 set -x
 $(cat "$work/blocks/install")
 $(cat "$work/blocks/install-quickstart")
+$(cat "$work/blocks/install-quickstart-qml")
 set +x
 # Every public header of the layers the route built (all: Qt, QML and Remote are installed) is
 # in the prefix, and no test hook; the five libraries; nothing built but the libraries.
