@@ -283,6 +283,9 @@ set(RIO_REMOTE_QML_COMPONENTS "")
 if(TARGET RegistryIORemoteQml AND TARGET RegistryIORemote)
   rio_install_qml_module(RegistryIORemoteQml RemoteQml)
   rio_qt_components_of(RegistryIORemoteQml RIO_REMOTE_QML_COMPONENTS)
+  # rio::RemoteQmlRegistry (public API, beside the Remote layer's headers in registryio/remote/).
+  install(DIRECTORY "${rio_root}/qml/remote/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+    FILES_MATCHING PATTERN "*.h" PATTERN "*_testing*" EXCLUDE)
 endif()
 get_property(rio_more GLOBAL PROPERTY RIO_INSTALLED_COMPONENTS)
 list(APPEND rio_installed_components ${rio_more})

@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: MIT
 include_guard(GLOBAL)
-include(RioTestHooks)
-find_package(Qt6 6.4 REQUIRED COMPONENTS Core Test)
+include(RioTestHooks) # Qt6 (Core, Test) is found by the top-level CMakeLists.txt
 
 # The Qt-free part: rio_sanitize, rio_add_fallback_test, rio_add_core_test.
 include(RioCoreTesting)

@@ -4,9 +4,10 @@
 # (CTest label `sanitize`) under ThreadSanitizer and under AddressSanitizer+UBSan with clang,
 # which also runs the libFuzzer target; then the whole core suite (tests/core, label `core`, no
 # Qt) built with clang and libc++ (the macOS standard library) and cross-built with MinGW-w64 for
-# Windows, static and DLL, run under wine; then README.md's commands run as written, each route
-# in a bare Debian 12 tree: the Debian packages built with their tests, checked with lintian,
-# installed, the quick starts built and run against them, and FetchContent (scripts/package.sh);
+# Windows as a DLL (what Windows users of Qt link), run under wine; then README.md's commands run
+# as written, each route in a bare Debian 12 tree: the Debian packages built with their tests,
+# checked with lintian, installed, the quick starts built and run against them; the install
+# route (the preset `user`) and find_package; FetchContent (scripts/package.sh);
 # last, the libraries, tests and examples built with g++ 14 against Qt 6.8 and the suite run, in
 # a Debian 13 tree (scripts/qt68.sh). Both trees are kept in a cache directory outside the
 # checkout. Installs missing packages first; safe to rerun.
@@ -28,12 +29,27 @@ if [[ " $stages " == *" qt68 "* ]]; then
   bash "$root/scripts/debian-root.sh" qt68 "$cache_dir/debian13-qt68" >"$qt68_log" 2>&1 &
   qt68_tree_pid=$!
 fi
-# The package stage's bare Debian 12 tree (about 1 to 5 minutes the first time), the same way.
+# The package stage needs nothing the other stages build, and much of its time is apt's and
+# dpkg's unpacking on one core: it runs beside them from the start, after its bare Debian 12
+# tree (about 1 to 5 minutes the first time), in a session of its own (stopped if the run ends
+# first); its log is shown, and waited for, at its turn among the stages.
+package_pid=""
 if [[ " $stages " == *" package "* ]]; then
-  mkdir -p "$cache_dir"
-  deb_log="$cache_dir/debian12-deb.log"
-  bash "$root/scripts/debian-root.sh" deb "$cache_dir/debian12-deb" >"$deb_log" 2>&1 &
-  deb_tree_pid=$!
+  mkdir -p "$cache_dir" "$root/build"
+  package_log="$root/build/package-stage.log"
+  setsid bash -euo pipefail -c '
+    root=$1 cache_dir=$2 start=$SECONDS
+    deb_log="$cache_dir/debian12-deb.log"
+    if ! bash "$root/scripts/debian-root.sh" deb "$cache_dir/debian12-deb" >"$deb_log" 2>&1; then
+      cat "$deb_log"
+      echo "the Debian 12 tree could not be made (log: $deb_log)"
+      exit 1
+    fi
+    tail -n 2 "$deb_log" | head -n 1
+    RIO_CACHE_DIR=$cache_dir bash "$root/scripts/package.sh"
+    echo "package stage: $((SECONDS - start)) s, beside the other stages"
+  ' package "$root" "$cache_dir" </dev/null >"$package_log" 2>&1 &
+  package_pid=$!
 fi
 export QT_QPA_PLATFORM=offscreen
 export CTEST_OUTPUT_ON_FAILURE=1
@@ -75,7 +91,21 @@ fast=(-DRIO_PRECOMPILE_HEADERS=ON -DCMAKE_UNITY_BUILD=ON)
 # Only the Core and its tests (tests/core, no Qt): what the libc++ and MinGW stages build.
 core_only=(-DRIO_BUILD_QT=OFF -DRIO_BUILD_QML=OFF -DRIO_BUILD_TESTS=OFF -DRIO_BUILD_EXAMPLES=OFF
   -DRIO_BUILD_BENCHMARKS=OFF -DRIO_BUILD_CORE_TESTS=ON)
+# Every stage's time, last, pass or fail: the end of a log is what a CI page shows.
 times=()
+stage=""
+report() { # exit status
+  local rc=$1
+  [[ -z $stage ]] || times+=("$stage $((SECONDS - stage_start)) s ($( ((rc == 0)) && echo passed || echo "failed: $rc"))")
+  echo "=== stages run in $SECONDS s: $(IFS=,; echo "${times[*]}")"
+  if [[ -n $package_pid ]] && kill -0 "$package_pid" 2>/dev/null; then
+    # the package stage, still running beside (its session; the process itself if it has none yet)
+    kill -- -"$package_pid" 2>/dev/null || kill "$package_pid" 2>/dev/null || true
+  fi
+}
+trap 'report $?' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 for stage in $stages; do
   echo "=== stage: $stage"
   stage_start=$SECONDS
@@ -84,7 +114,12 @@ for stage in $stages; do
   case $stage in
     main)
       # With the LTTng tracepoints compiled in: tst_tracing records and reads back a session.
-      configure "$root/build/test-gcc" -DCMAKE_CXX_COMPILER=g++ -DRIO_TRACING=LTTNG "${fast[@]}"
+      # The Core's tests (tests/core: no Qt) are the package stage's when it runs: the package
+      # build compiles and runs them with the same g++ (dpkg-buildpackage, as the README builds).
+      core_tests=ON
+      [[ -z $package_pid ]] || core_tests=OFF
+      configure "$root/build/test-gcc" -DCMAKE_CXX_COMPILER=g++ -DRIO_TRACING=LTTNG "${fast[@]}" \
+        -DRIO_BUILD_CORE_TESTS=$core_tests
       cmake --build "$root/build/test-gcc" -j "$jobs"
       # The callgrind budgets are set for this configuration: here their test must run, not skip.
       RIO_CALLGRIND_BUDGET=required ctest --test-dir "$root/build/test-gcc" -j "$jobs" --label-exclude serial
@@ -119,8 +154,10 @@ for stage in $stages; do
       ctest --test-dir "$root/build/test-libcxx" -j "$jobs" --label-regex '^core$'
       ;;
     mingw)
-      # Windows: MinGW-w64 cross build, static and DLL, run under wine64 (ctest runs the .exe
-      # files through CMAKE_CROSSCOMPILING_EMULATOR). One wine prefix for both, created once.
+      # Windows: MinGW-w64 cross build of the Core as a DLL (what Windows users of Qt link), run
+      # under wine64 (ctest runs the .exe files through CMAKE_CROSSCOMPILING_EMULATOR). No static
+      # build: the tests that replace operator new, which a DLL's allocations do not reach, run in
+      # every other stage. The wine prefix is created once.
       mingw_dir="$root/build/test-mingw"
       export WINEPREFIX="$mingw_dir/wineprefix" WINEDEBUG=-all
       if [[ ! -f "$WINEPREFIX/system.reg" ]]; then
@@ -141,23 +178,19 @@ for stage in $stages; do
       # The prefix's helper processes (services.exe, winedevice.exe) live as long as the server:
       # started here, they hold /dev/null rather than the first test's output.
       /usr/lib/wine/wine64 wineboot </dev/null >/dev/null 2>&1
-      trap '"$wineserver" -k >/dev/null 2>&1 || true' EXIT
+      trap 'rc=$?; "$wineserver" -k >/dev/null 2>&1 || true; report $rc' EXIT
       wine_run=(-DRIO_WINE="$root/scripts/wine-run.sh")
-      for variant in static shared; do
-        shared=OFF
-        [[ $variant == shared ]] && shared=ON
-        dir="$mingw_dir/$variant"
-        configure "$dir" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" \
-          -DBUILD_SHARED_LIBS=$shared -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$dir/bin" "${wine_run[@]}" \
-          "${core_only[@]}"
-        cmake --build "$dir" -j "$jobs" --target rio_core_tests
-        # The MinGW runtime DLLs next to the executables (and the Core DLL, in the DLL build).
-        for dll in /usr/lib/gcc/x86_64-w64-mingw32/*-posix/{libstdc++-6,libgcc_s_seh-1}.dll \
-          /usr/x86_64-w64-mingw32/lib/libwinpthread-1.dll; do
-          cp -u "$dll" "$dir/bin/"
-        done
-        ctest --test-dir "$dir" -j "$jobs" --label-regex '^core$'
+      dir="$mingw_dir/shared"
+      configure "$dir" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" \
+        -DBUILD_SHARED_LIBS=ON -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$dir/bin" "${wine_run[@]}" \
+        "${core_only[@]}"
+      cmake --build "$dir" -j "$jobs" --target rio_core_tests
+      # The MinGW runtime DLLs next to the executables and the Core DLL.
+      for dll in /usr/lib/gcc/x86_64-w64-mingw32/*-posix/{libstdc++-6,libgcc_s_seh-1}.dll \
+        /usr/x86_64-w64-mingw32/lib/libwinpthread-1.dll; do
+        cp -u "$dll" "$dir/bin/"
       done
+      ctest --test-dir "$dir" -j "$jobs" --label-regex '^core$'
       # --- DLL link test (tests/dll): the shared Core installed into a prefix, and a consumer
       # project whose program calls every public inline template that reaches into the Core DLL,
       # run under wine. A function such a template calls without the export macro fails its link.
@@ -208,16 +241,14 @@ for stage in $stages; do
       ;;
       # --- end of the tidy stage
     package)
-      # README.md's commands in copies of the bare Debian 12 tree made in the background above
-      # (waited for here): the packages built and tested, lintian, installed, the quick starts,
-      # FetchContent.
-      if ! wait "$deb_tree_pid"; then
-        cat "$deb_log" >&2
-        echo "the Debian 12 tree could not be made (log: $deb_log)" >&2
-        exit 1
-      fi
-      tail -n 2 "$deb_log" | head -n 1
-      RIO_CACHE_DIR=$cache_dir bash "$root/scripts/package.sh"
+      # README.md's commands in copies of the bare Debian 12 tree (scripts/package.sh), started
+      # beside the other stages above and waited for here: the packages built and tested,
+      # lintian, installed, the quick starts, the install route, FetchContent.
+      rc=0
+      wait "$package_pid" || rc=$?
+      package_pid=""
+      cat "$package_log"
+      ((rc == 0)) || exit 1
       ;;
     qt68)
       # Qt 6.8 and g++ 14 (Debian 13): scripts/qt68.sh builds all but the benchmarks and runs the
@@ -234,6 +265,5 @@ for stage in $stages; do
   esac
   echo "=== stage $stage passed in $((SECONDS - stage_start)) s"
   times+=("$stage $((SECONDS - stage_start)) s")
+  stage=""
 done
-# Every stage's time again, last: the end of a log is what a CI page shows.
-echo "=== all stages passed in $SECONDS s: $(IFS=,; echo "${times[*]}")"

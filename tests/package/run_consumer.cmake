@@ -58,7 +58,6 @@ foreach(source IN LISTS consumer_sources)
   endforeach()
 endforeach()
 
-set(requested_mode "${MODE}")
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
 set(consumer_build "${WORK_DIR}/consumer-build")
@@ -66,77 +65,6 @@ set(consumer_build "${WORK_DIR}/consumer-build")
 if(MODE STREQUAL "find_package" OR MODE STREQUAL "pkg_config")
   run(${CMAKE_COMMAND} --install "${RIO_BUILD_DIR}" --prefix "${prefix}" --config ${BUILD_TYPE})
   check_installed_headers("${prefix}")
-endif()
-
-if(MODE STREQUAL "readme_install")
-  # The README's Install commands, verbatim, as a user runs them from a clone: in a copy of the
-  # source tree (without build folders), with DESTDIR so that their prefix lands in WORK_DIR.
-  file(READ "${RIO_SOURCE_DIR}/README.md" readme)
-  string(FIND "${readme}" "<!-- install-commands -->" at)
-  if(at LESS 0)
-    message(FATAL_ERROR "README.md has no <!-- install-commands --> marker in its Install section")
-  endif()
-  string(SUBSTRING "${readme}" ${at} -1 readme)
-  if(NOT readme MATCHES "```sh\n([^`]*)```")
-    message(FATAL_ERROR "README.md: no ```sh block after the <!-- install-commands --> marker")
-  endif()
-  set(commands "${CMAKE_MATCH_1}")
-  message(STATUS "README Install commands:\n${commands}")
-  set(src "${WORK_DIR}/src")
-  file(COPY "${RIO_SOURCE_DIR}/" DESTINATION "${src}"
-    REGEX "/(\\.git|\\.cache|build|build-[^/]*)$" EXCLUDE)
-  file(WRITE "${WORK_DIR}/install-commands.sh" "${commands}")
-  set(ENV{DESTDIR} "${WORK_DIR}/stage")
-  # A warm ccache only makes a rerun cheaper (the README's commands stay as they are).
-  find_program(ccache ccache)
-  if(ccache AND NOT DEFINED ENV{CMAKE_CXX_COMPILER_LAUNCHER})
-    set(ENV{CMAKE_CXX_COMPILER_LAUNCHER} "${ccache}")
-    set(ENV{CCACHE_BASEDIR} "${src}")
-    set(ENV{CCACHE_NOHASHDIR} true)
-  endif()
-  # On Debian, with the flags and locale debian/rules builds the packages with (dpkg-buildflags
-  # and LC_ALL as debhelper passes them; debian/rules uses README's build type too): to ccache,
-  # this compile and the package stage's are one, so CI compiles the libraries once for both.
-  # The prefix map names the source copy, and ccache leaves it out of the hash, as
-  # scripts/package.sh does.
-  find_program(dpkg_buildflags dpkg-buildflags)
-  file(STRINGS "${RIO_SOURCE_DIR}/debian/rules" maint_options REGEX "^export DEB_BUILD_MAINT_OPTIONS *=")
-  if(dpkg_buildflags AND maint_options MATCHES "= *(.+)$")
-    set(ENV{DEB_BUILD_MAINT_OPTIONS} "${CMAKE_MATCH_1}")
-    foreach(flags IN ITEMS CXXFLAGS CPPFLAGS LDFLAGS)
-      execute_process(COMMAND ${dpkg_buildflags} --get ${flags} WORKING_DIRECTORY "${src}"
-        OUTPUT_VARIABLE ${flags} OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
-    endforeach()
-    set(ENV{CXXFLAGS} "${CXXFLAGS} ${CPPFLAGS}")
-    set(ENV{LDFLAGS} "${LDFLAGS}")
-    set(ENV{LC_ALL} C.UTF-8)
-    set(ENV{CCACHE_IGNOREOPTIONS} "-ffile-prefix-map=*")
-    message(STATUS "with Debian's build flags: $ENV{CXXFLAGS}")
-  endif()
-  execute_process(COMMAND sh -e -x "${WORK_DIR}/install-commands.sh" WORKING_DIRECTORY "${src}"
-    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  file(WRITE "${WORK_DIR}/install-commands.log" "${out}")
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "README Install commands FAILED (${rc}); log: ${WORK_DIR}/install-commands.log\n${out}")
-  endif()
-  foreach(variable IN ITEMS DESTDIR CMAKE_CXX_COMPILER_LAUNCHER CXXFLAGS LDFLAGS DEB_BUILD_MAINT_OPTIONS LC_ALL)
-    unset(ENV{${variable}})
-  endforeach()
-  file(GLOB_RECURSE config "${WORK_DIR}/stage/*/RegistryIOConfig.cmake")
-  list(LENGTH config n)
-  if(NOT n EQUAL 1)
-    message(FATAL_ERROR "expected one installed RegistryIOConfig.cmake under ${WORK_DIR}/stage, found: ${config}")
-  endif()
-  string(REGEX REPLACE "/lib[^/]*(/[^/]+)?/cmake/RegistryIO/RegistryIOConfig.cmake$" "" prefix "${config}")
-  message(STATUS "installed prefix: ${prefix}")
-  check_installed_headers("${prefix}")
-  # Nothing but the libraries: no test, example or benchmark was built.
-  file(GLOB_RECURSE stray "${src}/build/*/tests/*/tst_*" "${src}/build/*/examples/*" "${src}/build/*/benchmarks/bench_*")
-  if(stray)
-    message(FATAL_ERROR "the README install built tests, examples or benchmarks: ${stray}")
-  endif()
-  set(MODE find_package)
-  set(BUILD_TYPE Release) # as the README built it
 endif()
 
 if(MODE STREQUAL "find_package")
@@ -169,8 +97,9 @@ elseif(MODE STREQUAL "fetchcontent")
   if(WITH_QML AND WITH_REMOTE)
     set(remote_qml_arg -DRIO_CONSUMER_REMOTE_QML=ON)
   endif()
-  # The main build's flags and ccache (the libraries are built again from the checkout), as a
-  # unity build: what scripts/demo.sh builds, and what a consumer that turns it on gets.
+  # The main build's flags and ccache (the libraries are built again from the checkout: a rerun
+  # in this folder hits), as a unity build: what scripts/demo.sh builds, and what a consumer that
+  # turns it on gets.
   set(launcher "")
   find_program(ccache ccache)
   if(ccache)
@@ -180,10 +109,17 @@ elseif(MODE STREQUAL "fetchcontent")
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=${CXX_FLAGS}"
     -DCMAKE_UNITY_BUILD=ON ${launcher} -DRIO_CONSUMER_FETCH_SOURCE=${RIO_SOURCE_DIR} -DRIO_CONSUMER_QT=${WITH_QT}
     ${qml_arg} ${remote_arg} ${remote_qml_arg})
-elseif(MODE STREQUAL "add_subdirectory")
+elseif(MODE STREQUAL "fetchcontent_core")
+  # The Core alone as a subproject (RIO_BUILD_QT off) looks up no Qt package and no documentation
+  # tool: configured only, its cache read.
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
-    -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DRIO_CONSUMER_SOURCE_DIR=${RIO_SOURCE_DIR}
-    -DRIO_CONSUMER_QT=${WITH_QT})
+    -DCMAKE_CXX_COMPILER=${CXX} -DRIO_CONSUMER_FETCH_SOURCE=${RIO_SOURCE_DIR} -DRIO_CONSUMER_QT=OFF)
+  file(STRINGS "${consumer_build}/CMakeCache.txt" looked_up REGEX "^(Qt6[A-Za-z]*_DIR|RIO_DOXYGEN|RIO_QHELPGENERATOR)[:=]")
+  if(looked_up)
+    message(FATAL_ERROR "a Core-only subproject looked up Qt or documentation tools:\n${looked_up}")
+  endif()
+  message(STATUS "a Core-only subproject: no Qt package, no documentation tool looked up")
+  return()
 elseif(MODE STREQUAL "pkg_config")
   # Each installed .pc file on its own: compile and link a consumer with nothing but
   # `pkg-config --cflags --libs registryio-<layer>`, an rpath to the installed libraries, and run it.
@@ -232,7 +168,23 @@ else()
   message(FATAL_ERROR "unknown MODE ${MODE}")
 endif()
 
-run(${CMAKE_COMMAND} --build "${consumer_build}" --config ${BUILD_TYPE} -j 2)
+# A subproject is configured with every component (the consumer's CMake checks), but only the
+# Core and Qt consumers and moc over every public header are built: the other layers' programs
+# and QML checks are package_find_package's. Each library built here is compiled once more, never
+# a ccache hit of the main build's: every compile names the subproject's build folder (its
+# generated headers, its unity sources), which relative to the folder Ninja runs in (the
+# consumer's) cannot be the main build's own, and CMake refuses the two as one folder.
+set(targets "")
+if(MODE STREQUAL "fetchcontent")
+  set(targets --target consumer)
+  if(WITH_QT)
+    list(APPEND targets consumer_qt consumer_moc)
+  endif()
+  set(remote_arg "")
+  set(remote_qml_arg "")
+  set(qml_arg "")
+endif()
+run(${CMAKE_COMMAND} --build "${consumer_build}" --config ${BUILD_TYPE} -j 2 ${targets})
 check_program("${consumer_build}/consumer" "consumer: total=12 handlers=0")
 if(WITH_QT)
   check_program("${consumer_build}/consumer_qt" "consumer_qt: category=registryio event=hello")
@@ -297,7 +249,7 @@ endif()
 
 # An example of the tree built on its own against the install, as a user opens it in Qt Creator:
 # its CMakeLists.txt finds RegistryIO when it is the top-level project.
-if(requested_mode STREQUAL "find_package")
+if(MODE STREQUAL "find_package")
   set(example basic)
   set(example_program rio_example_basic)
   set(example_expect "basic: ok")
