@@ -30,7 +30,13 @@ struct alignas(64) Slot
 
 constinit std::atomic<Slot *> ring{nullptr};
 constinit std::atomic<std::uint64_t> written{0};
-constinit std::mutex ringMutex;
+// Not constinit: std::mutex's constructor is not constexpr everywhere (MinGW's winpthreads).
+// Never destroyed, like the ring: diagnostics may start from a static's constructor or end.
+std::mutex &ringMutex() noexcept
+{
+    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new)
+    return *m;
+}
 
 void put(TimelineKind kind, std::uint64_t start, std::uint64_t end, const HandlerStats *s,
          std::uint64_t turn) noexcept
@@ -58,7 +64,7 @@ void put(TimelineKind kind, std::uint64_t start, std::uint64_t end, const Handle
 void startTimeline() noexcept
 {
     if (ring.load(std::memory_order_acquire) == nullptr) {
-        const std::lock_guard lock(ringMutex);
+        const std::lock_guard lock(ringMutex());
         if (ring.load(std::memory_order_relaxed) == nullptr)
             ring.store(new (std::nothrow) Slot[timelineKept], std::memory_order_release); // kept for good
     }
