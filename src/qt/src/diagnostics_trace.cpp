@@ -228,7 +228,7 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
                                 {QStringLiteral("tid"), static_cast<qint64>(tid)},
                                 {QStringLiteral("args"), QJsonObject{{QStringLiteral("name"), name}}}});
     }
-    for (const QJsonValue &e : std::as_const(events))
+    for (const QJsonValue e : std::as_const(events))
         meta.append(e);
     return QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), meta},
                                      {QStringLiteral("displayTimeUnit"), QStringLiteral("ms")}});
