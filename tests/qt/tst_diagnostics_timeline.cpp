@@ -58,6 +58,12 @@ class tst_DiagnosticsTimeline : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void cleanup()
+    {
+        rio::Diagnostics::setEnabled(false);
+        rio::Diagnostics::setEveryRunPrecise(false);
+    }
+
     void nothingIsRecordedWhileOff()
     {
         QVERIFY(!rio::Diagnostics::isEnabled());
@@ -73,6 +79,10 @@ private Q_SLOTS:
     void plantedStallIsNamedByFileLineAndFrame()
     {
         rio::Diagnostics::setSlowThreshold(16ms);
+        // Every run read with the precise clock: by default a run's length may be the coarse
+        // clock's, which misses a slow run when a loaded machine holds the watchdog off near its
+        // end (DIAGNOSTICS.md's limits); this test is about the trace, not that sample.
+        rio::Diagnostics::setEveryRunPrecise(true);
         rio::Diagnostics::setEnabled(true);
         rio::QtRegistry<int> registry;
         registry.setObjectName(QStringLiteral("timeline"));
@@ -134,7 +144,7 @@ private Q_SLOTS:
             }
         }
         QVERIFY(open.isEmpty());
-        QVERIFY(runs > 0);  // the sampled runs of the trivial handlers
+        QVERIFY(runs > 0);  // the runs of the trivial handlers
         QVERIFY(waits > 0); // the queued delivery's waits
         // Both planted stalls, each named by file, line and the frame it ran in.
         int named = 0;
