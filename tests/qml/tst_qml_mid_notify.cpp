@@ -88,7 +88,7 @@ QtObject {
 
 } // namespace
 
-class tst_QmlAttack : public QObject
+class tst_QmlMidNotify : public QObject
 {
     Q_OBJECT
 
@@ -227,7 +227,7 @@ private Q_SLOTS:
                 r, [this](const QVariant &) { m_sink.rec(QStringLiteral("cpp")); },
                 rio::HandlerOptions{.priority = 5});
         QObject helper;
-        connect(this, &tst_QmlAttack::takeNow, &helper, [&r] { delete r.data(); });
+        connect(this, &tst_QmlMidNotify::takeNow, &helper, [&r] { delete r.data(); });
         eval(QStringLiteral("reg.add((e) => { root.sink.rec('first'); attack.takeNow() }, 10);"
                             "reg.add((e) => root.sink.rec('second'), 0);"
                             "handlerComponent.createObject(root, { registry: reg, priority: -1,"
@@ -383,7 +383,7 @@ private Q_SLOTS:
     {
         QPointer<QObject> t = m_root->property("typed").value<QObject *>();
         QObject helper;
-        connect(this, &tst_QmlAttack::takeNow, &helper, [&t] { delete t.data(); });
+        connect(this, &tst_QmlMidNotify::takeNow, &helper, [&t] { delete t.data(); });
         eval(QStringLiteral("typed.add((e) => { root.sink.rec('first'); attack.takeNow() }, 10);"
                             "typed.add((e) => root.sink.rec('second'), 0);"
                             "const h = Qt.createQmlObject('import RioAttackTest; AttackRegistryHandler { "
@@ -447,7 +447,7 @@ private Q_SLOTS:
         QQmlEngine::setObjectOwnership(owner, QQmlEngine::CppOwnership);
         m_root->setProperty("handles", QVariant::fromValue(QVariantList{QVariant::fromValue(owner)}));
         QObject helper;
-        connect(this, &tst_QmlAttack::takeNow, &helper, [owner] { delete owner; });
+        connect(this, &tst_QmlMidNotify::takeNow, &helper, [owner] { delete owner; });
         eval(QStringLiteral("const o = handles[0];"
                             "reg.add((e) => { root.sink.rec('first'); attack.takeNow() }, 10);"
                             "reg.add((e) => root.sink.rec('owned'), 0, { owner: o });"
@@ -495,7 +495,7 @@ private Q_SLOTS:
             rio::QmlRegistry *r = reg();
             std::thread other;
             QObject helper;
-            connect(this, &tst_QmlAttack::takeNow, &helper, [this, r, &other] {
+            connect(this, &tst_QmlMidNotify::takeNow, &helper, [this, r, &other] {
                 other = std::thread([this, r] {
                     r->registry().add([this](const QVariant &e) {
                         m_sink.rec(QStringLiteral("cpp:%1").arg(e.toMap().value("v").toInt()));
@@ -592,5 +592,5 @@ Q_SIGNALS:
     void takeNow();
 };
 
-QTEST_MAIN(tst_QmlAttack)
-#include "tst_qml_attack.moc"
+QTEST_MAIN(tst_QmlMidNotify)
+#include "tst_qml_mid_notify.moc"

@@ -63,7 +63,7 @@ int exitChild(int argc, char **argv)
 
 } // namespace
 
-class TestDiagnosticsAttack2 : public QObject
+class tst_DiagnosticsModelRefresh : public QObject
 {
     Q_OBJECT
 
@@ -450,9 +450,9 @@ int main(int argc, char **argv)
     if (qEnvironmentVariableIsSet("RIO_ATTACK2_EXIT_CHILD"))
         return exitChild(argc, argv);
     QCoreApplication app(argc, argv);
-    TestDiagnosticsAttack2 test;
+    tst_DiagnosticsModelRefresh test;
     QTEST_SET_MAIN_SOURCE_PATH
     return QTest::qExec(&test, argc, argv);
 }
 
-#include "tst_diagnostics_attack2.moc"
+#include "tst_diagnostics_model_refresh.moc"

@@ -32,7 +32,7 @@ quint64 registryIdNamed(const QString &name)
 
 } // namespace
 
-class TestQmlDiagnosticsAttack2 : public QObject
+class tst_QmlDiagnosticsRecords : public QObject
 {
     Q_OBJECT
 
@@ -164,5 +164,5 @@ QtObject {
     }
 };
 
-QTEST_GUILESS_MAIN(TestQmlDiagnosticsAttack2)
-#include "tst_qml_diagnostics_attack2.moc"
+QTEST_GUILESS_MAIN(tst_QmlDiagnosticsRecords)
+#include "tst_qml_diagnostics_records.moc"

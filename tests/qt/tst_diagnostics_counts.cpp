@@ -148,7 +148,7 @@ Churn churnAtExit;
 
 } // namespace
 
-class tst_DiagnosticsAttack : public QObject
+class tst_DiagnosticsCounts : public QObject
 {
     Q_OBJECT
 
@@ -980,7 +980,7 @@ private Q_SLOTS:
         QCOMPARE(ours.size(), std::size_t{1});
         QCOMPARE(ours[0].handler.id, id);
         QCOMPARE(ours[0].handler.line, line);
-        QVERIFY(ours[0].handler.file.endsWith(QStringLiteral("tst_diagnostics_attack.cpp")));
+        QVERIFY(ours[0].handler.file.endsWith(QStringLiteral("tst_diagnostics_counts.cpp")));
         QCOMPARE(ours[0].threadName, QStringLiteral("rio-test-worker"));
         registry.setDiagnosticsEnabled(false);
     }
@@ -1376,5 +1376,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(tst_DiagnosticsAttack)
-#include "tst_diagnostics_attack.moc"
+QTEST_GUILESS_MAIN(tst_DiagnosticsCounts)
+#include "tst_diagnostics_counts.moc"

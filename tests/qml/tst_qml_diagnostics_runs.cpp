@@ -14,7 +14,7 @@
 
 #include <thread>
 
-class TestQmlDiagnosticsAttack : public QObject
+class tst_QmlDiagnosticsRuns : public QObject
 {
     Q_OBJECT
 
@@ -76,5 +76,5 @@ QtObject {
     }
 };
 
-QTEST_GUILESS_MAIN(TestQmlDiagnosticsAttack)
-#include "tst_qml_diagnostics_attack.moc"
+QTEST_GUILESS_MAIN(tst_QmlDiagnosticsRuns)
+#include "tst_qml_diagnostics_runs.moc"
