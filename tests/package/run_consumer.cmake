@@ -68,6 +68,22 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "pkg_config")
 endif()
 
 if(MODE STREQUAL "find_package")
+  # A missing component is a clear error that says what to install: the config folder as the
+  # Core's development package alone installs it (the Core's targets only), asked for Qml.
+  file(COPY "${prefix}/" DESTINATION "${WORK_DIR}/core-only")
+  file(GLOB other_layers "${WORK_DIR}/core-only/lib*/cmake/RegistryIO/RegistryIO[QR]*.cmake"
+    "${WORK_DIR}/core-only/lib/*/cmake/RegistryIO/RegistryIO[QR]*.cmake")
+  file(REMOVE ${other_layers})
+  file(WRITE "${WORK_DIR}/missing/CMakeLists.txt"
+    "cmake_minimum_required(VERSION 3.25)\nproject(missing CXX)\nfind_package(RegistryIO REQUIRED COMPONENTS Qml)\n")
+  execute_process(COMMAND ${CMAKE_COMMAND} -S "${WORK_DIR}/missing" -B "${WORK_DIR}/missing/build"
+    -G "${GENERATOR}" -DCMAKE_PREFIX_PATH=${WORK_DIR}/core-only -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  string(REGEX REPLACE "[ \t\r\n]+" " " flat "${out}")
+  if(rc EQUAL 0 OR NOT flat MATCHES "component Qml is not installed here: with Debian's packages install libregistryio-dev")
+    message(FATAL_ERROR "a missing component did not fail clearly (${rc}):\n${out}")
+  endif()
+  message(STATUS "a missing component fails, naming the package to install")
   set(qml_arg -DRIO_CONSUMER_QML=OFF)
   file(GLOB qml_targets "${prefix}/lib*/cmake/RegistryIO/RegistryIOQmlTargets.cmake"
     "${prefix}/lib/*/cmake/RegistryIO/RegistryIOQmlTargets.cmake")
