@@ -42,6 +42,21 @@ bool containsThroughLink(void *core, HandlerId id) noexcept
     return static_cast<const RegistryCore *>(core)->contains(id);
 }
 
+// A fresh box's statistics while diagnostics are on (under the lock): timed arrays record its
+// runs there (published with the entry). Out of line, with its arguments in registers:
+// diag::newStats takes the location by value on the stack, which inside the add made g++ keep a
+// frame pointer and spill values in every add. Throws std::bad_alloc with nothing changed (the
+// id taken back).
+RIO_COLD [[gnu::noinline]] void newStatsLocked(RegistryState &ws, HandlerBox *box)
+{
+    try {
+        box->stats = diag::newStats(ws.serial, box->id, box->where, ws.eventType, box->layerTimed);
+    } catch (...) {
+        --ws.lastId;
+        throw;
+    }
+}
+
 } // namespace
 
 void skipRemoved(HandlerBox *, const void *) noexcept { }
@@ -277,15 +292,8 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
     box->thread = diag::currentThreadNumber();
     const HandlerId id{++ws.lastId};
     box->id = id;
-    if (ws.diagnosticsOn) [[unlikely]] { // a fresh box: no statistics yet
-        // Timed arrays record its runs here (published with the entry).
-        try {
-            box->stats = diag::newStats(ws.serial, id, box->where, ws.eventType, box->layerTimed);
-        } catch (...) {
-            --ws.lastId;
-            throw;
-        }
-    }
+    if (ws.diagnosticsOn) [[unlikely]] // a fresh box: no statistics yet
+        newStatsLocked(ws, box);
     const std::size_t liveAfter = ws.live.load(std::memory_order_relaxed) + 1;
     if (cur->runCount != 0 || (pos < cur->size && liveAfter >= runsFrom)) {
         // Runs mode: an add costs its run (amortised O(1)) and an array of one entry per run.
