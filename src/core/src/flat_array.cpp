@@ -496,13 +496,18 @@ void RegistryCore::compactLocked(bool force) noexcept
         compactRunsLocked(force);
         return;
     }
-    if (cur->dead == 0 || (!force && (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size)))
+    if (cur->dead == 0)
         return;
     const std::size_t live = st().live.load(std::memory_order_relaxed);
-    if (live == 0) {
+    // The last handler gone, compacting copies nothing (the empty array is published, nothing is
+    // allocated): compactAfterDead tombstones are enough. A copy waits for one more, and for half
+    // the array.
+    if (live == 0 && (force || cur->dead >= compactAfterDead)) {
         publishEmptyLocked();
         return;
     }
+    if (!force && (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size))
+        return;
     try {
         publishLocked(copyLocked(copyCapacityLocked(live), nullptr, 0, nullptr));
     } catch (...) {
@@ -518,7 +523,7 @@ RIO_ALWAYS_INLINE inline bool RegistryCore::removeLocked(HandlerId id, std::uint
     tombstoneLocked(box);
     // Most removals leave too few tombstones for a compaction: test that here, without a call.
     if (const Snapshot *cur = head.load(std::memory_order_relaxed);
-        cur->runCount != 0 || cur->dead > compactAfterDead)
+        cur->runCount != 0 || cur->dead >= compactAfterDead)
         compactLocked();
     return true;
 }
