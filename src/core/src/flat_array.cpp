@@ -12,6 +12,7 @@
 
 #include <registryio/detail/registry_core.h>
 #include <registryio/detail/registry_link.h>
+#include <registryio/handler_guard.h>
 
 #include <algorithm>
 #include <cstring>
@@ -554,6 +555,17 @@ bool RegistryCore::removeByGuard(RegistryState &state, HandlerId id, std::uint32
         RegistryList::remove(&state);
     return removed;
 }
+
+} // namespace rio::detail
+
+// Here, beside removeByGuard, which the compiler then calls directly (or inlines), not through
+// the library's symbol table: a guard's drop is one call.
+void rio::HandlerGuard::drop(detail::RegistryState &state, HandlerId id, std::uint32_t hint) noexcept
+{
+    detail::RegistryCore::removeByGuard(state, id, hint);
+}
+
+namespace rio::detail {
 
 void RegistryCore::releaseGuard(RegistryState &state) noexcept
 {

@@ -35,8 +35,11 @@ public:
     /// Removes the handler, if the guard still owns one.
     ~HandlerGuard()
     {
-        // Inline, so that dropping an empty (moved-from or released) guard makes no call.
-        if (m_state != nullptr || m_link)
+        // Inline, so that dropping an empty (moved-from or released) guard makes no call, and a
+        // registry's guard makes one, straight to the removal.
+        if (m_state != nullptr)
+            drop(*m_state, m_id, m_hint);
+        else if (m_link)
             reset();
     }
 
@@ -72,6 +75,8 @@ public:
 private:
     // operator=(HandlerGuard &&) where this guard owns a handler or either has a link.
     HandlerGuard &moveAssign(HandlerGuard &other) noexcept;
+    // The destructor of a registry's guard: removes `id` and gives up the guard's hold on `state`.
+    static void drop(detail::RegistryState &state, HandlerId id, std::uint32_t hint) noexcept;
 
     detail::RegistryState *m_state = nullptr;     // a Registry's guard: removes under its writer lock
     std::shared_ptr<detail::RegistryLink> m_link; // any other guard (the Qt facade's)
