@@ -180,6 +180,29 @@ RIO_TEST(moveAssignOverActiveGuardRemovesItsHandler)
     CHECK(registry.isEmpty());
 }
 
+RIO_TEST(moveAssignIntoEmptyGuardTakesTheHandlerOver)
+{
+    rio::Registry<int> registry;
+    int calls = 0;
+    rio::HandlerGuard guard; // empty: the assignment takes no removal path
+    rio::HandlerGuard source = registry.addScoped([&calls] { ++calls; });
+    const rio::HandlerId id = source.id();
+    guard = std::move(source);
+    CHECK(!source.isActive());
+    CHECK_EQ(guard.id(), id);
+    registry.notify(0);
+    CHECK_EQ(calls, 1);
+    rio::HandlerGuard &alias = source;
+    source = std::move(alias); // an empty guard assigned to itself stays empty
+    CHECK(!source.isActive());
+    CHECK_EQ(guard.id(), id);
+    CHECK(registry.contains(id));
+    source = std::move(guard); // moves on; dropping the last holder removes it
+    CHECK(!guard.isActive());
+    source.reset();
+    CHECK(registry.isEmpty());
+}
+
 RIO_TEST(moveAssignToSelfKeepsTheHandler)
 {
     rio::Registry<int> registry;

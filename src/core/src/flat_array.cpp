@@ -12,6 +12,7 @@
 
 #include <registryio/detail/registry_core.h>
 #include <registryio/detail/registry_link.h>
+#include <registryio/handler_guard.h>
 
 #include <algorithm>
 #include <cstring>
@@ -40,6 +41,21 @@ bool removeHintedThroughLink(void *core, HandlerId id, std::uint32_t hint) noexc
 bool containsThroughLink(void *core, HandlerId id) noexcept
 {
     return static_cast<const RegistryCore *>(core)->contains(id);
+}
+
+// A fresh box's statistics while diagnostics are on (under the lock): timed arrays record its
+// runs there (published with the entry). Out of line, with its arguments in registers:
+// diag::newStats takes the location by value on the stack, which inside the add made g++ keep a
+// frame pointer and spill values in every add. Throws std::bad_alloc with nothing changed (the
+// id taken back).
+RIO_COLD [[gnu::noinline]] void newStatsLocked(RegistryState &ws, HandlerBox *box)
+{
+    try {
+        box->stats = diag::newStats(ws.serial, box->id, box->where, ws.eventType, box->layerTimed);
+    } catch (...) {
+        --ws.lastId;
+        throw;
+    }
 }
 
 } // namespace
@@ -277,15 +293,8 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
     box->thread = diag::currentThreadNumber();
     const HandlerId id{++ws.lastId};
     box->id = id;
-    if (ws.diagnosticsOn) [[unlikely]] { // a fresh box: no statistics yet
-        // Timed arrays record its runs here (published with the entry).
-        try {
-            box->stats = diag::newStats(ws.serial, id, box->where, ws.eventType, box->layerTimed);
-        } catch (...) {
-            --ws.lastId;
-            throw;
-        }
-    }
+    if (ws.diagnosticsOn) [[unlikely]] // a fresh box: no statistics yet
+        newStatsLocked(ws, box);
     const std::size_t liveAfter = ws.live.load(std::memory_order_relaxed) + 1;
     if (cur->runCount != 0 || (pos < cur->size && liveAfter >= runsFrom)) {
         // Runs mode: an add costs its run (amortised O(1)) and an array of one entry per run.
@@ -488,13 +497,18 @@ void RegistryCore::compactLocked(bool force) noexcept
         compactRunsLocked(force);
         return;
     }
-    if (cur->dead == 0 || (!force && (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size)))
+    if (cur->dead == 0)
         return;
     const std::size_t live = st().live.load(std::memory_order_relaxed);
-    if (live == 0) {
+    // The last handler gone, compacting copies nothing (the empty array is published, nothing is
+    // allocated): compactAfterDead tombstones are enough. A copy waits for one more, and for half
+    // the array.
+    if (live == 0 && (force || cur->dead >= compactAfterDead)) {
         publishEmptyLocked();
         return;
     }
+    if (!force && (cur->dead <= compactAfterDead || cur->dead * 2 <= cur->size))
+        return;
     try {
         publishLocked(copyLocked(copyCapacityLocked(live), nullptr, 0, nullptr));
     } catch (...) {
@@ -510,7 +524,7 @@ RIO_ALWAYS_INLINE inline bool RegistryCore::removeLocked(HandlerId id, std::uint
     tombstoneLocked(box);
     // Most removals leave too few tombstones for a compaction: test that here, without a call.
     if (const Snapshot *cur = head.load(std::memory_order_relaxed);
-        cur->runCount != 0 || cur->dead > compactAfterDead)
+        cur->runCount != 0 || cur->dead >= compactAfterDead)
         compactLocked();
     return true;
 }
@@ -541,6 +555,17 @@ bool RegistryCore::removeByGuard(RegistryState &state, HandlerId id, std::uint32
         RegistryList::remove(&state);
     return removed;
 }
+
+} // namespace rio::detail
+
+// Here, beside removeByGuard, which the compiler then calls directly (or inlines), not through
+// the library's symbol table: a guard's drop is one call.
+void rio::HandlerGuard::drop(detail::RegistryState &state, HandlerId id, std::uint32_t hint) noexcept
+{
+    detail::RegistryCore::removeByGuard(state, id, hint);
+}
+
+namespace rio::detail {
 
 void RegistryCore::releaseGuard(RegistryState &state) noexcept
 {

@@ -11,15 +11,10 @@ HandlerGuard::HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId
     : m_link(std::move(link)), m_id(id)
 { }
 
-HandlerGuard::HandlerGuard(detail::RegistryState *state, HandlerId id, std::uint32_t hint) noexcept
-    : m_state(state), m_id(id), m_hint(hint)
-{ }
-
-HandlerGuard &HandlerGuard::operator=(HandlerGuard &&other) noexcept
+HandlerGuard &HandlerGuard::moveAssign(HandlerGuard &other) noexcept
 {
     if (this != &other) {
-        // As the destructor: an empty guard (a member assigned its first handler) makes no call,
-        // and a link is moved only where one of the two has one.
+        // As the destructor: a link is moved only where one of the two has one.
         if (m_state != nullptr || m_link)
             reset();
         m_state = std::exchange(other.m_state, nullptr);

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <mutex>
+#include <new>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
@@ -20,19 +21,26 @@ namespace rio::detail {
 
 namespace {
 
-// Never destroyed: registries with static storage may die after any static of ours.
-std::mutex &listMutex() noexcept
+// A mutex never destroyed (registries with static storage may die after any static of ours),
+// built in static storage rather than on the heap: loading the library allocates nothing, and
+// nothing there can fail. (Not a constinit mutex: MinGW's has no constexpr constructor.)
+template <int Which>
+std::mutex &immortalMutex() noexcept
 {
-    // The first registry of the process creates it; failing that allocation ends the process.
-    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new)
+    alignas(std::mutex) static unsigned char storage[sizeof(std::mutex)];
+    static auto *m = new (storage) std::mutex;
     return *m;
 }
+// The process-wide list's.
+std::mutex &listMutex() noexcept
+{
+    return immortalMutex<0>();
+}
 constinit RegistryState *listHead = nullptr;
-// Held by one-time initialisations (initOnce) and across fork(). Never destroyed, like the list's.
+// Held by one-time initialisations (initOnce) and across fork().
 std::mutex &initMutex() noexcept
 {
-    static auto *m = new std::mutex; // NOLINT(bugprone-unhandled-exception-at-new)
-    return *m;
+    return immortalMutex<1>();
 }
 
 #if RIO_HAVE_FORK

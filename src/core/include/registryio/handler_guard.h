@@ -29,12 +29,17 @@ public:
     /// Used by Registry::addScoped: takes over a hold on the registry's writer state that the add
     /// took; `hint` tells the registry where it keeps `id` (it checks the hint against the id, so
     /// a stale one only costs the lookup it would have done anyway).
-    HandlerGuard(detail::RegistryState *state, HandlerId id, std::uint32_t hint) noexcept;
+    HandlerGuard(detail::RegistryState *state, HandlerId id, std::uint32_t hint) noexcept
+        : m_state(state), m_id(id), m_hint(hint)
+    { }
     /// Removes the handler, if the guard still owns one.
     ~HandlerGuard()
     {
-        // Inline, so that dropping an empty (moved-from or released) guard makes no call.
-        if (m_state != nullptr || m_link)
+        // Inline, so that dropping an empty (moved-from or released) guard makes no call, and a
+        // registry's guard makes one, straight to the removal.
+        if (m_state != nullptr)
+            drop(*m_state, m_id, m_hint);
+        else if (m_link)
             reset();
     }
 
@@ -44,7 +49,17 @@ public:
           m_id(std::exchange(other.m_id, HandlerId{})), m_hint(other.m_hint)
     { }
     /// Removes the current handler, then takes over `other`'s.
-    HandlerGuard &operator=(HandlerGuard &&other) noexcept;
+    HandlerGuard &operator=(HandlerGuard &&other) noexcept
+    {
+        // Inline where this guard is empty (a member assigned its first handler) and neither has
+        // a link: three stores and no call.
+        if (m_state != nullptr || m_link || other.m_link)
+            return moveAssign(other);
+        m_state = std::exchange(other.m_state, nullptr);
+        m_id = std::exchange(other.m_id, HandlerId{});
+        m_hint = other.m_hint;
+        return *this;
+    }
     HandlerGuard(const HandlerGuard &) = delete;
     HandlerGuard &operator=(const HandlerGuard &) = delete;
 
@@ -58,6 +73,11 @@ public:
     bool reset() noexcept;
 
 private:
+    // operator=(HandlerGuard &&) where this guard owns a handler or either has a link.
+    HandlerGuard &moveAssign(HandlerGuard &other) noexcept;
+    // The destructor of a registry's guard: removes `id` and gives up the guard's hold on `state`.
+    static void drop(detail::RegistryState &state, HandlerId id, std::uint32_t hint) noexcept;
+
     detail::RegistryState *m_state = nullptr;     // a Registry's guard: removes under its writer lock
     std::shared_ptr<detail::RegistryLink> m_link; // any other guard (the Qt facade's)
     HandlerId m_id;
