@@ -165,6 +165,7 @@ Window {
             width: timeline.width - 16
             height: 48
             readonly property real scale: session.timelineSpan > 0 ? width / session.timelineSpan : 0
+            property var hovered: null // the frame under the mouse
             Repeater {
                 model: session.frames
                 delegate: Rectangle {
@@ -175,6 +176,11 @@ Window {
                     height: bars.height
                     color: frameBar.modelData.slow ? "#4a2a30" : "#2c323c"
                     border.color: frameBar.modelData.slow ? "#e06c75" : "#3b4250"
+                    MouseArea {
+                        anchors.fill: parent
+                        hoverEnabled: true
+                        onContainsMouseChanged: bars.hovered = containsMouse ? frameBar.modelData : null
+                    }
                     Repeater {
                         model: frameBar.modelData.runs
                         delegate: Rectangle {
@@ -189,9 +195,26 @@ Window {
                 }
             }
         }
+        // The frame under the mouse: its number, length and runs.
+        Text {
+            id: frameDetail
+            anchors { left: parent.left; right: parent.right; top: bars.bottom; margins: 8 }
+            text: {
+                const f = bars.hovered;
+                if (!f)
+                    return "Point at a frame for its runs; slow runs and stalls of every thread, newest first:";
+                let s = "frame " + f.frame + ": " + (f.duration / 1000).toFixed(2) + " ms";
+                for (let i = 0; i < f.runs.length && i < 6; ++i)
+                    s += " · " + f.runs[i].name + " " + (f.runs[i].duration / 1000).toFixed(2) + " ms";
+                return s;
+            }
+            color: "#9aa3b0"
+            font.pixelSize: 12
+            elide: Text.ElideRight
+        }
         ListView {
             objectName: "slowRuns"
-            anchors { left: parent.left; right: parent.right; top: bars.bottom; bottom: parent.bottom; margins: 8 }
+            anchors { left: parent.left; right: parent.right; top: frameDetail.bottom; bottom: parent.bottom; margins: 8 }
             clip: true
             model: session.slowRuns
             delegate: Text {
