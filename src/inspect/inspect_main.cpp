@@ -185,7 +185,7 @@ int main(int argc, char **argv)
     if (args[0] == QLatin1String("trace") && args.size() == 3) {
         const QString path = args[2];
         return attach(args[1], inspect::timelineShare, [&](const QByteArray &bytes) {
-            const QByteArray json = qUncompress(bytes);
+            const QByteArray json = inspect::uncompressTimeline(bytes);
             QJsonParseError error{};
             const QJsonDocument doc = QJsonDocument::fromJson(json, &error);
             if (error.error != QJsonParseError::NoError)

@@ -255,7 +255,7 @@ void InspectorSession::receivedTimeline(quint64 attachment, const QByteArray &by
     if (attachment != m_attachment)
         return;
     const QJsonArray events =
-        QJsonDocument::fromJson(qUncompress(bytes))[QStringLiteral("traceEvents")].toArray();
+        QJsonDocument::fromJson(uncompressTimeline(bytes))[QStringLiteral("traceEvents")].toArray();
     struct Run
     {
         double start;

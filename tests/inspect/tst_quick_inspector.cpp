@@ -4,17 +4,29 @@
 // attaches, shows its handler rows in the in-app inspector's table (registry, file:line), shows its
 // frame timeline with the planted stall, detaches (the application goes on) and attaches again;
 // the application killed while attached is said to have ended, the last table kept; an
-// application that does not serve, and a socket that does not answer, are said so.
+// application that does not serve, and a socket that does not answer, are said so. A hostile peer
+// (this process serving the two shares) sends snapshots and timelines cut, changed and of other
+// shapes: each is refused or read, said so, and the last good table stays.
+#include "inspect_protocol.h"
 #include "inspector_session.h"
+
+#include <registryio/remote/remote_listener.h>
+#include <registryio/remote/remote_share.h>
 
 #include <registryio/qt/diagnostics_model.h>
 
 #include <QDir>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLocalServer>
 #include <QProcess>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
+#include <QRandomGenerator>
+#include <QRemoteObjectHost>
+#include <QSignalSpy>
 #include <QTest>
 
 namespace {
@@ -122,6 +134,56 @@ QString place(int line)
     return QStringLiteral("inspect_target.cpp:%1").arg(line);
 }
 
+// Registries as a serving application's snapshot has them: `count` registries of 5 handlers, timed.
+QList<rio::RegistryInfo> registries(int count)
+{
+    QList<rio::RegistryInfo> list;
+    for (int r = 0; r < count; ++r) {
+        rio::RegistryInfo registry;
+        registry.id = quint64(100 + r);
+        registry.name = QStringLiteral("peer-%1").arg(r);
+        registry.eventType = QStringLiteral("int");
+        for (int h = 1; h <= 5; ++h) {
+            rio::HandlerInfo handler;
+            handler.id = rio::HandlerId(quint64(h));
+            handler.file = QStringLiteral("/peer/peer.cpp");
+            handler.line = h;
+            handler.calls = quint64(h * 10);
+            handler.timed = true;
+            handler.runTime.count = 3;
+            handler.runTime.maxNs = 5000;
+            handler.runTime.nsPerTick = 1.0;
+            handler.runTime.buckets[3] = 3;
+            registry.handlers.append(handler);
+        }
+        list.append(registry);
+    }
+    return list;
+}
+
+// This process serving the two shares an application serves, with whatever bytes a test sends.
+struct Peer
+{
+    QRemoteObjectHost host;
+    rio::RemoteListener *listener = new rio::RemoteListener(&host); // owned by the host
+    rio::QtRegistry<QByteArray> snapshots;
+    rio::QtRegistry<QByteArray> timeline;
+    std::unique_ptr<rio::RemoteShare<QByteArray>> snapshotShare;
+    std::unique_ptr<rio::RemoteShare<QByteArray>> timelineShare;
+    const QString name = QStringLiteral("rio-inspect-peer-%1").arg(QCoreApplication::applicationPid());
+
+    bool listen()
+    {
+        if (!listener->listen(QUrl(QStringLiteral("local:") + name)))
+            return false;
+        snapshotShare =
+            std::make_unique<rio::RemoteShare<QByteArray>>(&host, rio::inspect::snapshotShare, snapshots);
+        timelineShare =
+            std::make_unique<rio::RemoteShare<QByteArray>>(&host, rio::inspect::timelineShare, timeline);
+        return true;
+    }
+};
+
 } // namespace
 
 class tst_QuickInspector : public QObject
@@ -219,6 +281,118 @@ private Q_SLOTS:
         QVERIFY2(inspector.session->message().contains(QStringLiteral("does not serve")),
                  qPrintable(inspector.session->message()));
         QCOMPARE(inspector.model->rowCount(), 0);
+    }
+
+    // What a peer sends is read by decodeSnapshot only if it is whole and of this version: every
+    // cut is refused, and a changed byte anywhere is refused or read (the structure holds: counts,
+    // lengths and histogram sizes are checked as read), never a crash or an allocation the bytes
+    // do not carry.
+    void snapshotBytesCutOrChangedAreRefusedOrRead()
+    {
+        const QByteArray bytes = rio::inspect::encodeSnapshot(registries(3));
+        QList<rio::RegistryInfo> read;
+        QVERIFY(rio::inspect::decodeSnapshot(bytes, read));
+        QCOMPARE(read.size(), 3);
+        QCOMPARE(read[2].handlers[4].line, 5);
+        QCOMPARE(read[2].handlers[4].runTime.maxNs, quint64(5000));
+        for (qsizetype cut = 0; cut < bytes.size(); ++cut) {
+            QList<rio::RegistryInfo> partial;
+            QVERIFY2(!rio::inspect::decodeSnapshot(bytes.left(cut), partial),
+                     qPrintable(QString::number(cut)));
+        }
+        QVERIFY(!rio::inspect::decodeSnapshot(bytes + '\0', read)); // more than it made
+        QRandomGenerator random(20261128);
+        int refused = 0;
+        for (int round = 0; round < 4000; ++round) {
+            QByteArray changed = bytes;
+            const auto at = random.bounded(changed.size());
+            // A byte at random, or a word of all ones (a count or length at its largest).
+            if (round % 2 == 0) {
+                changed[at] = char(random.bounded(256));
+            } else {
+                for (qsizetype k = at; k < std::min(changed.size(), at + 4); ++k)
+                    changed[k] = char(0xff);
+            }
+            QList<rio::RegistryInfo> any;
+            refused += rio::inspect::decodeSnapshot(changed, any) ? 0 : 1;
+        }
+        QVERIFY(refused > 0);
+    }
+
+    void aHostilePeerIsSaidSoAndTheLastGoodTableStays()
+    {
+        Peer peer;
+        QVERIFY(peer.listen());
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(peer.name));
+        QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
+
+        peer.snapshots.notify(QByteArrayLiteral("not a snapshot"));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+        QVERIFY2(inspector.session->message().contains(QStringLiteral("cannot read")),
+                 qPrintable(inspector.session->message()));
+
+        const QByteArray good = rio::inspect::encodeSnapshot(registries(2));
+        peer.snapshots.notify(good);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.rowOf(QStringLiteral("peer-1"), QStringLiteral("peer.cpp:5")) >= 0,
+                                 waitMs);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
+
+        peer.snapshots.notify(good.left(good.size() / 2));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+        QCOMPARE(inspector.model->rowCount(), 10); // the last good table
+
+        // Timelines of every shape but the right one: read as far as they make sense.
+        inspector.session->setTimelineShown(true);
+        QTRY_VERIFY_WITH_TIMEOUT(peer.timelineShare->base()->subscriberCount() > 0, waitMs);
+        QSignalSpy read(inspector.session, &InspectorSession::timelineChanged);
+        const auto frame = [](qint64 number, double ts, double dur) {
+            return QJsonObject{{QStringLiteral("cat"), QStringLiteral("frame")},
+                               {QStringLiteral("ph"), QStringLiteral("X")},
+                               {QStringLiteral("ts"), ts},
+                               {QStringLiteral("dur"), dur},
+                               {QStringLiteral("tid"), 1},
+                               {QStringLiteral("args"), QJsonObject{{QStringLiteral("frame"), number}}}};
+        };
+        const auto run = [](const char *cat, qint64 frameNumber, qint64 tid) {
+            return QJsonObject{
+                {QStringLiteral("cat"), QLatin1String(cat)},
+                {QStringLiteral("ts"), 5.0},
+                {QStringLiteral("dur"), 2.0},
+                {QStringLiteral("tid"), tid},
+                {QStringLiteral("args"), QJsonObject{{QStringLiteral("frame"), frameNumber},
+                                                     {QStringLiteral("file"), 7},
+                                                     {QStringLiteral("line"), QStringLiteral("x")}}}};
+        };
+        QJsonArray many;
+        for (int i = 0; i < 5000; ++i)
+            many.append(frame(i, i * 10.0, i % 3 == 0 ? -1.0 : 5.0));
+        many.append(run("handler", 4999, 1));
+        many.append(run("slow", 123456, 1)); // a frame the timeline does not have
+        many.append(run("stall", 1, 99));
+        const auto document = [](const QJsonValue &events) {
+            return qCompress(QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), events}}).toJson());
+        };
+        const QList<QByteArray> hostile{
+            QByteArrayLiteral("not compressed"),
+            qCompress(QByteArrayLiteral("not JSON")),
+            qCompress(QByteArrayLiteral("[1, 2, 3]")),
+            document(5),
+            document(QJsonArray{1, QStringLiteral("x"), QJsonArray{}, QJsonObject{}}),
+            document(QJsonArray{run("handler", 1, 1), run("slow", 1, 2)}), // runs without frames
+            document(many),
+        };
+        for (qsizetype i = 0; i < hostile.size(); ++i) {
+            peer.timeline.notify(hostile[i]);
+            QTRY_COMPARE_WITH_TIMEOUT(read.size(), i + 1, waitMs);
+            QVERIFY(inspector.session->frames().size() <= InspectorSession::framesShown);
+        }
+        QCOMPARE(inspector.session->frames().size(), InspectorSession::framesShown);
+        QCOMPARE(inspector.session->slowRuns().size(), 2);
+        QCOMPARE(inspector.model->rowCount(), 10);
+        inspector.session->detach();
     }
 };
 
