@@ -116,9 +116,11 @@ bool InspectorSession::attach(const QString &name)
         setState(Detached, QStringLiteral("Cannot connect to %1.").arg(name));
         return false;
     }
+    // Direct: run as the node's thread (this one) receives them, so that none waits in a queue
+    // when the registry goes at a detach.
     m_snapshots = std::make_unique<RemoteRegistry<QByteArray>>(m_node.get(), snapshotShare);
     m_snapshots->add(this, [this, attachment](const QByteArray &bytes) { received(attachment, bytes); },
-                     {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
+                     {.connection = Qt::DirectConnection});
     // Queued: the link is released here, never while it emits.
     connect(
         m_snapshots->link(), &RemoteSubscriber::stateChanged, this,
@@ -176,7 +178,7 @@ void InspectorSession::subscribeTimeline()
     m_timeline = std::make_unique<RemoteRegistry<QByteArray>>(m_node.get(), timelineShare);
     m_timeline->add(this,
                     [this, attachment](const QByteArray &bytes) { receivedTimeline(attachment, bytes); },
-                    {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
+                    {.connection = Qt::DirectConnection});
 }
 
 void InspectorSession::received(quint64 attachment, const QByteArray &bytes)
@@ -221,6 +223,12 @@ void InspectorSession::linkChanged(quint64 attachment, RemoteSubscriber::State s
 {
     if (attachment != m_attachment || state != RemoteSubscriber::State::Reconnecting)
         return;
+    lost();
+}
+
+// The link went, or nothing came for the wait: the application ended, or it stopped answering.
+void InspectorSession::lost()
+{
     const qint64 pid = pidOf(m_target);
     if (hasEnded(pid)) {
         release();
@@ -229,6 +237,7 @@ void InspectorSession::linkChanged(quint64 attachment, RemoteSubscriber::State s
             QStringLiteral("%1 ended (pid %2); the table shows its last snapshot.").arg(m_target).arg(pid));
         return;
     }
+    m_silence.start(m_timeoutMs); // looked at again then
     setState(Lost, QStringLiteral("%1 stopped answering; reconnecting (the table shows its last snapshot).")
                        .arg(m_target));
 }
@@ -244,8 +253,7 @@ void InspectorSession::silent()
                      .arg(m_timeoutMs / 1000));
         return;
     }
-    setState(Lost,
-             QStringLiteral("Nothing from %1 in %2 s; still waiting.").arg(m_target).arg(m_timeoutMs / 1000));
+    lost(); // an application whose end was not known when the link went (not reaped yet) is now
 }
 
 // The newest frames of the main thread with its runs inside (slow ones marked), and every

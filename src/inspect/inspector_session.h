@@ -100,6 +100,7 @@ private:
     void receivedTimeline(quint64 attachment, const QByteArray &bytes);
     void linkChanged(quint64 attachment, RemoteSubscriber::State state);
     void silent();
+    void lost();
     void shown();
 
     QVariantList m_applications;

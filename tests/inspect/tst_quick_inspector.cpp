@@ -29,6 +29,8 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <memory>
+
 namespace {
 
 using rio::inspect::InspectorSession;
@@ -321,7 +323,8 @@ private Q_SLOTS:
 
     void aHostilePeerIsSaidSoAndTheLastGoodTableStays()
     {
-        Peer peer;
+        auto owned = std::make_unique<Peer>();
+        Peer &peer = *owned;
         QVERIFY(peer.listen());
         Inspector inspector;
         QVERIFY(inspector.load());
@@ -391,6 +394,12 @@ private Q_SLOTS:
         }
         QCOMPARE(inspector.session->frames().size(), InspectorSession::framesShown);
         QCOMPARE(inspector.session->slowRuns().size(), 2);
+        QCOMPARE(inspector.model->rowCount(), 10);
+
+        // The peer goes while its process runs on: it stopped answering (the table stays).
+        owned.reset();
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.session->message().contains(QStringLiteral("stopped answering")),
+                                 waitMs);
         QCOMPARE(inspector.model->rowCount(), 10);
         inspector.session->detach();
     }
