@@ -16,6 +16,7 @@
 #include <registryio/qt/diagnostics_model.h>
 
 #include <QDir>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -245,6 +246,7 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
         QTRY_VERIFY_WITH_TIMEOUT(inspector.model->rowCount() > 0, waitMs);
         const int rows = inspector.model->rowCount();
+        const QString name = target.name(); // its process id is not known once it ended
         target.process.kill();
         QVERIFY(target.process.waitForFinished(waitMs));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
@@ -252,8 +254,12 @@ private Q_SLOTS:
                  qPrintable(inspector.session->message()));
         QVERIFY(inspector.shows(inspector.session->message()));
         QCOMPARE(inspector.model->rowCount(), rows); // its last table
-        QVERIFY(!inspector.lists(target.name()));
+        inspector.session->rescan();
+        QVERIFY(!inspector.lists(name));
         inspector.session->detach();
+        const QDir temp(QDir::tempPath()); // what the killed process left
+        QFile::remove(temp.filePath(name));
+        QFile::remove(temp.filePath(name + QStringLiteral(".lock")));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 0, waitMs);
     }
 
