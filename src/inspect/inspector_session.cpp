@@ -100,11 +100,12 @@ void InspectorSession::setState(State state, const QString &message)
 bool InspectorSession::attach(const QString &name)
 {
     release();
+    if (m_model)
+        m_model->setSnapshot({}); // nothing of an application attached to before
+    clearTimeline();
     m_target = bare(name.trimmed());
     if (const QString problem = socketProblem(m_target); !problem.isEmpty()) {
         m_target.clear();
-        if (m_model)
-            m_model->setSnapshot({});
         setState(Detached, problem[0].toUpper() + problem.mid(1) + QLatin1Char('.'));
         return false;
     }
@@ -141,11 +142,16 @@ void InspectorSession::detach()
     m_target.clear();
     if (m_model)
         m_model->setSnapshot({});
+    clearTimeline();
+    setState(Detached, was.isEmpty() ? QString() : QStringLiteral("Detached from %1; it goes on.").arg(was));
+}
+
+void InspectorSession::clearTimeline()
+{
     m_frames.clear();
     m_slowRuns.clear();
     m_span = 0;
     Q_EMIT timelineChanged();
-    setState(Detached, was.isEmpty() ? QString() : QStringLiteral("Detached from %1; it goes on.").arg(was));
 }
 
 // Unsubscribes and disconnects; the rows shown stay.

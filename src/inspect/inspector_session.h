@@ -95,6 +95,7 @@ Q_SIGNALS:
 private:
     void setState(State state, const QString &message);
     void release();
+    void clearTimeline();
     void subscribeTimeline();
     void received(quint64 attachment, const QByteArray &bytes);
     void receivedTimeline(quint64 attachment, const QByteArray &bytes);

@@ -232,7 +232,12 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
         QTRY_VERIFY_WITH_TIMEOUT(inspector.rowOf(QStringLiteral("orders"), place(target.countLine)) >= 0,
                                  waitMs);
-        inspector.session->detach();
+        QTRY_VERIFY_WITH_TIMEOUT(!inspector.session->frames().isEmpty(), waitMs);
+        // Attaching elsewhere shows nothing of it, even where nothing serves.
+        QVERIFY(!inspector.session->attach(QStringLiteral("rio-inspect-nobody-0")));
+        QCOMPARE(inspector.session->state(), InspectorSession::Detached);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 0, waitMs);
+        QVERIFY(inspector.session->frames().isEmpty());
         QVERIFY(target.stop());
     }
 
