@@ -192,6 +192,10 @@ if(TARGET RegistryIORemote)
     install(TARGETS RegistryIOInspectServer LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}/registryio")
     install(TARGETS registryio-inspect RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
   endif()
+  if(TARGET registryio-inspect-gui) # the Qt Quick inspector (with Qt Quick and the QML module)
+    set_target_properties(registryio-inspect-gui PROPERTIES INSTALL_RPATH "${rio_rpath_origin}/${bin_to_libdir}")
+    install(TARGETS registryio-inspect-gui RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  endif()
 endif()
 
 # --- QML module ------------------------------------------------------------------------------

@@ -7,13 +7,12 @@
 //   registryio-inspect table <name|local:name> [--count N] [--timeout S]
 //   registryio-inspect trace <name|local:name> <file.json> [--timeout S]
 
+#include "inspect_client.h"
 #include "inspect_protocol.h"
 
 #include <registryio/remote/remote_registry.h>
 
 #include <QCoreApplication>
-#include <QDir>
-#include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -22,15 +21,9 @@
 #include <QSaveFile>
 #include <QTextStream>
 #include <QTimer>
-#include <QUrl>
 
 #include <algorithm>
-#include <cerrno>
-#include <csignal>
 #include <cstdio>
-
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace {
 
@@ -54,40 +47,13 @@ int usage()
     return 2;
 }
 
-// `rio-inspect-app-42` or `local:rio-inspect-app-42` as the URL to connect to.
-QUrl urlOf(const QString &target)
-{
-    return {target.startsWith(QLatin1String("local:")) ? target : QStringLiteral("local:") + target};
-}
-
-// The pid at the end of a default name (`rio-inspect-<application>-<pid>`), 0 if none.
-qint64 pidOf(const QString &name)
-{
-    bool ok = false;
-    const qint64 pid = name.section(QLatin1Char('-'), -1).toLongLong(&ok);
-    return ok ? pid : 0;
-}
-
-// The sockets of this user in the temporary folder whose names RIO_INSPECT=1 gives, of processes
-// still running.
+// The applications that serve.
 int list()
 {
-    const QDir dir(QDir::tempPath());
-    int found = 0;
-    for (const QString &name :
-         dir.entryList({inspect::namePrefix + QLatin1Char('*')}, QDir::System | QDir::Files)) {
-        struct stat st{};
-        if (lstat(QFile::encodeName(dir.filePath(name)).constData(), &st) != 0 || !S_ISSOCK(st.st_mode) ||
-            st.st_uid != getuid())
-            continue;
-        const qint64 pid = pidOf(name);
-        if (pid != 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
-            continue; // left by a killed process
-        const QString app = name.mid(inspect::namePrefix.size()).section(QLatin1Char('-'), 0, -2);
-        out() << "local:" << name << "\tpid " << pid << "\t" << app << Qt::endl;
-        ++found;
-    }
-    if (found == 0)
+    const QList<inspect::Served> served = inspect::servedApplications();
+    for (const inspect::Served &a : served)
+        out() << "local:" << a.name << "\tpid " << a.pid << "\t" << a.program << Qt::endl;
+    if (served.isEmpty())
         out() << "no application serves its diagnostics (start one with RIO_INSPECT=1)" << Qt::endl;
     return 0;
 }
@@ -147,33 +113,18 @@ void printTable(const QList<RegistryInfo> &registries)
     out() << rows.size() << " handlers" << Qt::endl;
 }
 
-// True when `target`'s socket (a name in the temporary folder, or an absolute path, as local:
-// has it) is a socket of this user: another user's file at the name (a socket left open to all,
-// put there before the application listens or after it ended) would answer for it.
-bool isOwnSocket(const QString &target)
-{
-    const QString name = urlOf(target).path();
-    const QString path = name.startsWith(QLatin1Char('/'))
-                             ? name
-                             : QDir::cleanPath(QDir::tempPath()) + QLatin1Char('/') + name;
-    struct stat st{};
-    if (lstat(QFile::encodeName(path).constData(), &st) == 0 && S_ISSOCK(st.st_mode) &&
-        st.st_uid == geteuid())
-        return true;
-    std::fprintf(stderr, "registryio-inspect: %s is not a socket of this user\n", qPrintable(path));
-    return false;
-}
-
 // Subscribes to `share` on `target` and calls `received` with each event's bytes until it returns
 // false (or exits); fails when timeoutMs pass without one (at the first or between two: the
 // application ended or stopped serving).
 template <typename Received>
 int attach(const QString &target, const QString &share, Received received)
 {
-    if (!isOwnSocket(target))
+    if (const QString problem = inspect::socketProblem(target); !problem.isEmpty()) {
+        std::fprintf(stderr, "registryio-inspect: %s\n", qPrintable(problem));
         return 1;
+    }
     QRemoteObjectNode node;
-    if (!connectToSource(&node, urlOf(target)))
+    if (!connectToSource(&node, inspect::urlOf(target)))
         return 1;
     QTimer silence;
     silence.setSingleShot(true);
@@ -234,7 +185,7 @@ int main(int argc, char **argv)
     if (args[0] == QLatin1String("trace") && args.size() == 3) {
         const QString path = args[2];
         return attach(args[1], inspect::timelineShare, [&](const QByteArray &bytes) {
-            const QByteArray json = qUncompress(bytes);
+            const QByteArray json = inspect::uncompressTimeline(bytes);
             QJsonParseError error{};
             const QJsonDocument doc = QJsonDocument::fromJson(json, &error);
             if (error.error != QJsonParseError::NoError)

@@ -29,6 +29,20 @@ inline const QString namePrefix = QStringLiteral("rio-inspect-");
 /// The snapshot encoding's version (the first word of the bytes).
 inline constexpr quint32 snapshotVersion = 1;
 
+/// The largest timeline document read (a full ring's is about 2 MB).
+inline constexpr quint32 maxTimelineBytes = 64U << 20;
+
+/// A timeline event's JSON, uncompressed; empty for bytes whose declared size (qCompress's first
+/// word) is over maxTimelineBytes, which qUncompress would allocate before reading a byte.
+inline QByteArray uncompressTimeline(const QByteArray &bytes)
+{
+    if (bytes.size() < 4)
+        return {};
+    const quint32 size = (quint32(quint8(bytes[0])) << 24) | (quint32(quint8(bytes[1])) << 16) |
+                         (quint32(quint8(bytes[2])) << 8) | quint32(quint8(bytes[3]));
+    return size <= maxTimelineBytes ? qUncompress(bytes) : QByteArray();
+}
+
 inline void write(QDataStream &s, const TimeHistogram &h)
 {
     int used = TimeHistogram::bucketCount;

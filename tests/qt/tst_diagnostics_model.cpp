@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // rio::DiagnosticsModel: a well-formed model (QAbstractItemModelTester) whose rows are the live
 // registries' handlers with where they were added, their counters and run times; it refreshes on
-// its own at refreshInterval, sorts and keeps sorting across refreshes, and filters by registry.
+// its own at refreshInterval, sorts and keeps sorting across refreshes, and filters by registry;
+// or whose rows are registries given to it (another process's snapshots).
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/diagnostics_model.h>
 #include <registryio/qt/qt_registry.h>
@@ -330,6 +331,81 @@ private Q_SLOTS:
         }
         stop = true;
         churn.join();
+    }
+
+    // Registries given (another process's snapshots, as an attached inspector receives them)
+    // replace this process's: given faster than the worker applies them (each while one is in
+    // flight), the newest wins, the model stays well formed (never a reset), this process's
+    // handlers never show meanwhile, the filter applies, and setLocal(true) brings them back.
+    void givenSnapshotsReplaceThisProcessAndTheNewestWins()
+    {
+        rio::QtRegistry<int> local;
+        local.setObjectName(QStringLiteral("model-local"));
+        const rio::HandlerId mine = local.add([](int) { });
+        rio::DiagnosticsModel model;
+        model.setRefreshInterval(1);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        connect(&model, &QAbstractItemModel::modelAboutToBeReset, this, [] { QFAIL("a reset"); });
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(model, local.registryId(), mine) >= 0, 30'000);
+        QSignalSpy localChanged(&model, &rio::DiagnosticsModel::localChanged);
+
+        const auto given = [](int round) {
+            QList<rio::RegistryInfo> registries;
+            for (int r = 0; r < 2; ++r) {
+                rio::RegistryInfo registry;
+                registry.id = 1'000'000 + r;
+                registry.name = r == 0 ? QStringLiteral("given-a") : QStringLiteral("given-b");
+                for (int h = 1; h <= 1 + (round * 7 + r) % 40; ++h) {
+                    rio::HandlerInfo handler;
+                    handler.registryId = registry.id;
+                    handler.registryName = registry.name;
+                    handler.id = rio::HandlerId(quint64(h));
+                    handler.file = QStringLiteral("/elsewhere/app.cpp");
+                    handler.line = h;
+                    handler.calls = quint64(round);
+                    registry.handlers.append(handler);
+                }
+                registries.append(registry);
+            }
+            return registries;
+        };
+        constexpr int rounds = 300;
+        qsizetype expected = 0;
+        for (int round = 1; round <= rounds; ++round) {
+            const QList<rio::RegistryInfo> registries = given(round);
+            expected = registries[0].handlers.size() + registries[1].handlers.size();
+            model.setSnapshot(registries);
+            if (round % 3 == 0)
+                QCoreApplication::processEvents(); // some applied, most given while one is in flight
+            QCOMPARE(rowOf(model, local.registryId(), mine), -1);
+        }
+        QVERIFY(!model.isLocal());
+        QCOMPARE(localChanged.size(), 1);
+        const auto newest = [&] {
+            if (model.rowCount() != expected)
+                return false;
+            for (int r = 0; r < model.rowCount(); ++r)
+                if (model.index(r, 0).data(rio::DiagnosticsModel::CallsRole).toULongLong() != quint64(rounds))
+                    return false;
+            return true;
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(newest(), 30'000);
+        QCOMPARE(model.index(0, 0).data(rio::DiagnosticsModel::WhereRole).toString().section(u':', 0, 0),
+                 QStringLiteral("app.cpp"));
+
+        model.setRegistryFilter(QStringLiteral("given-b"));
+        QCOMPARE(model.rowCount(), given(rounds)[1].handlers.size());
+        model.setRegistryFilter({});
+
+        model.setLocal(true);
+        QCOMPARE(localChanged.size(), 2);
+        QVERIFY(rowOf(model, local.registryId(), mine) >= 0);
+        QCOMPARE(rowOf(model, 1'000'000, rio::HandlerId(1)), -1);
+        model.setLocal(false); // the registries last given
+        QCOMPARE(rowOf(model, local.registryId(), mine), -1);
+        QVERIFY(rowOf(model, 1'000'000, rio::HandlerId(1)) >= 0);
+        model.setSnapshot({});
+        QTRY_COMPARE_WITH_TIMEOUT(model.rowCount(), 0, 30'000);
     }
 
     void formatsDurations()

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <climits>
 #include <ctime>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -187,11 +188,11 @@ void sortRows(QList<HandlerInfo> &rows, int column, Qt::SortOrder order)
     rows = std::move(sorted);
 }
 
-// Every live handler (and each registry's "removed handlers" row) of the registries whose name
-// contains `filter`, sorted: what a refresh shows. Safe on any thread (Diagnostics::snapshot is).
-QList<HandlerInfo> collect(const QString &filter, int column, Qt::SortOrder order)
+// Every handler (and each registry's "removed handlers" row) of the registries of `snapshot` whose
+// name contains `filter`, sorted: what a refresh shows. Safe on any thread (Diagnostics::snapshot is).
+QList<HandlerInfo> collect(QList<RegistryInfo> snapshot, const QString &filter, int column,
+                           Qt::SortOrder order)
 {
-    QList<RegistryInfo> snapshot = Diagnostics::snapshot();
     qsizetype count = 0;
     for (const RegistryInfo &registry : snapshot)
         count += registry.handlers.size() + 1;
@@ -579,7 +580,8 @@ void DiagnosticsModel::refresh()
 {
     ++m_generation; // a collection in flight would now be older than these rows
     const qint64 start = threadTimeNs();
-    Rows rows(collect(m_filter, m_sortColumn, m_sortOrder), m_rows);
+    Rows rows(collect(m_local ? Diagnostics::snapshot() : m_given, m_filter, m_sortColumn, m_sortOrder),
+              m_rows);
     const qint64 collected = threadTimeNs();
     apply(std::move(rows));
     m_snapshotNs = collected - start;
@@ -597,10 +599,11 @@ void DiagnosticsModel::frameEnded()
     Q_EMIT costChanged();
 }
 
-// The timer's refresh: the snapshot, its sort and the plan that turns the rows shown into them
-// on the worker (which also frees the rows the last refresh replaced), the plan replayed here. At most one
-// collection at a time: a tick while one runs is skipped. The task touches nothing of the model but its
-// address, to post the rows back; the destructor waits for it, and the posted rows die with the model.
+// The timer's refresh (and setSnapshot's): the snapshot (or the registries given), its sort and the plan that
+// turns the rows shown into them on the worker (which also frees the rows the last refresh replaced), the
+// plan replayed here. At most one collection at a time: a tick while one runs is skipped. The task touches
+// nothing of the model but its address, to post the rows back; the destructor waits for it, and the posted
+// rows die with the model.
 void DiagnosticsModel::collectOnWorker()
 {
     if (m_collecting)
@@ -609,10 +612,12 @@ void DiagnosticsModel::collectOnWorker()
     // Handover: Qt's pool and event queue hand the functors over where TSan cannot see it.
     m_worker.start(detail::Handover([this, filter = m_filter, column = m_sortColumn, order = m_sortOrder,
                                      generation = m_generation, shown = m_rows,
+                                     given = m_local ? std::nullopt : std::optional(m_given),
                                      spent = std::exchange(m_spent, {})]() mutable {
         spent = {};
         const qint64 start = threadTimeNs();
-        Rows rows(collect(filter, column, order), std::move(shown));
+        Rows rows(collect(given ? std::move(*given) : Diagnostics::snapshot(), filter, column, order),
+                  std::move(shown));
         const qint64 ns = threadTimeNs() - start;
         [[maybe_unused]] const detail::TsanPostScope posting;
         QMetaObject::invokeMethod(this,
@@ -626,18 +631,20 @@ void DiagnosticsModel::collectOnWorker()
 void DiagnosticsModel::applyCollected(Rows rows, quint64 generation, qint64 snapshotNs)
 {
     m_collecting = false;
-    if (generation != m_generation) { // the filter or the order changed, or refresh() ran since
+    if (generation != m_generation) { // the filter, order or source changed, or refresh() ran since
         m_spent.append(std::move(rows.list));
         m_spent.append(std::move(rows.base));
-        return;
+    } else {
+        const qint64 start = threadTimeNs();
+        apply(std::move(rows));
+        m_applyNs = threadTimeNs() - start;
+        m_snapshotNs = snapshotNs;
+        m_frameFrom = start;
+        Q_EMIT refreshed();
+        Q_EMIT costChanged();
     }
-    const qint64 start = threadTimeNs();
-    apply(std::move(rows));
-    m_applyNs = threadTimeNs() - start;
-    m_snapshotNs = snapshotNs;
-    m_frameFrom = start;
-    Q_EMIT refreshed();
-    Q_EMIT costChanged();
+    if (std::exchange(m_givenWaiting, false) && !m_local)
+        collectOnWorker();
 }
 
 const HandlerInfo &DiagnosticsModel::rowAt(int row) const
@@ -726,7 +733,7 @@ void DiagnosticsModel::setRefreshInterval(int ms)
     if (ms == m_interval)
         return;
     m_interval = ms;
-    if (ms == 0)
+    if (ms == 0 || !m_local)
         m_timer.stop();
     else
         m_timer.start(ms);
@@ -752,6 +759,32 @@ void DiagnosticsModel::setRegistryFilter(const QString &filter)
     m_filter = filter;
     Q_EMIT registryFilterChanged();
     refresh();
+}
+
+void DiagnosticsModel::setLocal(bool local)
+{
+    if (local == m_local)
+        return;
+    m_local = local;
+    if (local && m_interval > 0)
+        m_timer.start(m_interval);
+    else
+        m_timer.stop();
+    refresh();
+    Q_EMIT localChanged();
+}
+
+void DiagnosticsModel::setSnapshot(QList<RegistryInfo> registries)
+{
+    m_given = std::move(registries);
+    if (m_local) { // at once: this process's rows are not shown after the call (nor one in flight)
+        setLocal(false);
+        return;
+    }
+    if (m_collecting)
+        m_givenWaiting = true;
+    else
+        collectOnWorker();
 }
 
 QString DiagnosticsModel::formatDuration(double ns)

@@ -17,7 +17,8 @@
 namespace rio {
 
 /// Every handler of every live registry as a table (one row per handler) over
-/// rio::Diagnostics::snapshot(), refreshed every refreshInterval milliseconds: where each was
+/// rio::Diagnostics::snapshot() (or, after setSnapshot(), over another process's snapshots, as an
+/// inspector attached to it receives them), refreshed every refreshInterval milliseconds: where each was
 /// added, its thread, calls, failures, drops, waiting deliveries and run times; and, for a
 /// registry whose removed handlers had deliveries dropped (RegistryInfo::removedHandlerDrops),
 /// one row "removed handlers" with handler id 0 that carries those drops. Columns for table
@@ -50,6 +51,9 @@ class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
     Q_PROPERTY(double applyNs READ applyNs NOTIFY costChanged)
     /// CPU time (ns) of the last refresh's snapshot and sort (on the worker, unless refresh() took it).
     Q_PROPERTY(double snapshotNs READ snapshotNs NOTIFY costChanged)
+    /// True (the default): the rows are this process's registries; false: the registries last
+    /// given to setSnapshot(). Setting it true takes this process's again.
+    Q_PROPERTY(bool local READ isLocal WRITE setLocal NOTIFY localChanged)
 
 public:
     /// The columns of a table view.
@@ -146,6 +150,17 @@ public:
     [[nodiscard]] QString registryFilter() const { return m_filter; }
     /// Shows only registries whose name contains `filter`.
     void setRegistryFilter(const QString &filter);
+    /// Whether the rows are this process's registries.
+    [[nodiscard]] bool isLocal() const noexcept { return m_local; }
+    /// true: shows this process's registries again (a refresh now, then every refreshInterval).
+    /// false: shows the registries last given to setSnapshot() (none before the first).
+    void setLocal(bool local);
+    /// Shows `registries` (another process's Diagnostics::snapshot(): what an inspector attached
+    /// to it receives) instead of this process's, until setLocal(true); the timer takes no
+    /// snapshot meanwhile. The first call (from this process's rows) is a refresh() at once; each
+    /// later one is a refresh on the worker (handlers that left removed, new ones inserted,
+    /// values changed in place); one given while the worker works waits for it, the newest only.
+    void setSnapshot(QList<RegistryInfo> registries);
 
     /// Takes a snapshot now, on the calling (the model's) thread, as the timer does on its
     /// worker: handlers that left are removed, new ones inserted, a new order is a layout change
@@ -181,6 +196,8 @@ Q_SIGNALS:
     void costChanged();
     /// The process-wide switch changed (rio::Diagnostics::enabledChanged, on this thread).
     void diagnosticsEnabledChanged();
+    /// local changed.
+    void localChanged();
 
 private:
     struct Rows;
@@ -203,6 +220,9 @@ private:
     int m_sortColumn = MaxColumn;
     Qt::SortOrder m_sortOrder = Qt::DescendingOrder;
     QString m_filter;
+    QList<RegistryInfo> m_given; // setSnapshot's registries, shown while !m_local
+    bool m_local = true;
+    bool m_givenWaiting = false; // setSnapshot gave registries while a collection ran
 };
 
 } // namespace rio

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+#include "inspector_session.h"
+
+#include "inspect_client.h"
+#include "inspect_protocol.h"
+
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLoggingCategory>
+#include <QtQml/qqml.h>
+#include <QtQml/qqmlinfo.h>
+
+#include <algorithm>
+#include <map>
+
+namespace rio::inspect {
+
+namespace {
+
+Q_LOGGING_CATEGORY(inspector, "registryio.inspector")
+
+// `local:rio-inspect-app-42` as `rio-inspect-app-42`.
+QString bare(const QString &target)
+{
+    return target.startsWith(QLatin1String("local:")) ? target.mid(6) : target;
+}
+
+QString milliseconds(double us)
+{
+    return QStringLiteral("%1 ms").arg(us / 1e3, 0, 'f', 1);
+}
+
+} // namespace
+
+InspectorSession::InspectorSession(QObject *parent) : QObject(parent)
+{
+    m_silence.setSingleShot(true);
+    connect(&m_silence, &QTimer::timeout, this, &InspectorSession::silent);
+    connect(&m_rescan, &QTimer::timeout, this, &InspectorSession::rescan);
+    m_rescan.start(2000);
+    rescan();
+    setState(Detached, {});
+}
+
+InspectorSession::~InspectorSession()
+{
+    release();
+}
+
+void InspectorSession::setModel(QObject *model)
+{
+    auto *m = qobject_cast<DiagnosticsModel *>(model);
+    if (model != nullptr && m == nullptr) {
+        qmlWarning(this)
+            << "InspectorSession: model must be a DiagnosticsModel (a RegistryInspector's model)";
+        return;
+    }
+    if (m == m_model)
+        return;
+    if (m_model)
+        disconnect(m_model, nullptr, this, nullptr);
+    m_model = m;
+    if (m_model) {
+        m_model->setSnapshot({}); // never this process's own handlers
+        connect(m_model, &DiagnosticsModel::refreshed, this, &InspectorSession::shown);
+    }
+    Q_EMIT modelChanged();
+}
+
+void InspectorSession::rescan()
+{
+    QVariantList applications;
+    for (const Served &a : servedApplications())
+        applications.append(QVariantMap{{QStringLiteral("name"), a.name},
+                                        {QStringLiteral("pid"), a.pid},
+                                        {QStringLiteral("program"), a.program}});
+    if (applications == m_applications)
+        return;
+    m_applications = applications;
+    Q_EMIT applicationsChanged();
+    if (m_state == Detached && m_target.isEmpty())
+        setState(Detached, {}); // the message about the list
+}
+
+void InspectorSession::setState(State state, const QString &message)
+{
+    m_state = state;
+    m_message = message;
+    if (state == Detached && message.isEmpty())
+        m_message =
+            m_applications.isEmpty()
+                ? QStringLiteral("No application serves its diagnostics: start one with RIO_INSPECT=1 "
+                                 "(no rebuild, no change to its code).")
+                : QStringLiteral("Choose an application to attach to.");
+    Q_EMIT stateChanged();
+}
+
+bool InspectorSession::attach(const QString &name)
+{
+    release();
+    if (m_model)
+        m_model->setSnapshot({}); // nothing of an application attached to before
+    clearTimeline();
+    m_target = bare(name.trimmed());
+    if (const QString problem = socketProblem(m_target); !problem.isEmpty()) {
+        m_target.clear();
+        setState(Detached, problem[0].toUpper() + problem.mid(1) + QLatin1Char('.'));
+        return false;
+    }
+    const quint64 attachment = ++m_attachment;
+    m_node = std::make_unique<QRemoteObjectNode>();
+    if (!connectToSource(m_node.get(), urlOf(m_target))) {
+        release();
+        m_target.clear();
+        setState(Detached, QStringLiteral("Cannot connect to %1.").arg(name));
+        return false;
+    }
+    // Direct: run as the node's thread (this one) receives them, so that none waits in a queue
+    // when the registry goes at a detach.
+    m_snapshots = std::make_unique<RemoteRegistry<QByteArray>>(m_node.get(), snapshotShare);
+    m_snapshots->add(this, [this, attachment](const QByteArray &bytes) { received(attachment, bytes); },
+                     {.connection = Qt::DirectConnection});
+    // Queued: the link is released here, never while it emits.
+    connect(
+        m_snapshots->link(), &RemoteSubscriber::stateChanged, this,
+        [this, attachment](RemoteSubscriber::State state) { linkChanged(attachment, state); },
+        Qt::QueuedConnection);
+    subscribeTimeline();
+    m_since.start();
+    m_shown = false;
+    m_silence.start(m_timeoutMs);
+    setState(Attaching, QStringLiteral("Attaching to %1…").arg(m_target));
+    return true;
+}
+
+void InspectorSession::detach()
+{
+    const QString was = m_target;
+    release();
+    m_target.clear();
+    if (m_model)
+        m_model->setSnapshot({});
+    clearTimeline();
+    setState(Detached, was.isEmpty() ? QString() : QStringLiteral("Detached from %1; it goes on.").arg(was));
+}
+
+void InspectorSession::clearTimeline()
+{
+    m_frames.clear();
+    m_slowRuns.clear();
+    m_span = 0;
+    Q_EMIT timelineChanged();
+}
+
+// Unsubscribes and disconnects; the rows shown stay.
+void InspectorSession::release()
+{
+    ++m_attachment;
+    m_silence.stop();
+    m_timeline.reset();
+    m_snapshots.reset();
+    m_node.reset();
+}
+
+void InspectorSession::setTimelineShown(bool shown)
+{
+    if (shown == m_timelineShown)
+        return;
+    m_timelineShown = shown;
+    if (shown)
+        subscribeTimeline();
+    else
+        m_timeline.reset(); // the application makes no timeline for nobody
+    Q_EMIT timelineShownChanged();
+}
+
+void InspectorSession::subscribeTimeline()
+{
+    if (!m_timelineShown || !m_node || m_timeline)
+        return;
+    const quint64 attachment = m_attachment;
+    m_timeline = std::make_unique<RemoteRegistry<QByteArray>>(m_node.get(), timelineShare);
+    m_timeline->add(this,
+                    [this, attachment](const QByteArray &bytes) { receivedTimeline(attachment, bytes); },
+                    {.connection = Qt::DirectConnection});
+}
+
+void InspectorSession::received(quint64 attachment, const QByteArray &bytes)
+{
+    if (attachment != m_attachment)
+        return; // of an attachment released since
+    m_silence.start(m_timeoutMs);
+    QList<RegistryInfo> registries;
+    if (!decodeSnapshot(bytes, registries)) {
+        setState(Lost, QStringLiteral("%1 sends snapshots this inspector cannot read (another "
+                                      "RegistryIO version?).")
+                           .arg(m_target));
+        return;
+    }
+    qsizetype handlers = 0;
+    for (const RegistryInfo &r : std::as_const(registries))
+        handlers += r.handlers.size();
+    const qint64 pid = pidOf(m_target);
+    const QString who = pid != 0 ? QStringLiteral("%1 (pid %2)").arg(m_target).arg(pid) : m_target;
+    QString message = registries.isEmpty() ? QStringLiteral("Attached to %1: it has no registry.").arg(who)
+                                           : QStringLiteral("Attached to %1: %2 handlers in %3 registries.")
+                                                 .arg(who)
+                                                 .arg(handlers)
+                                                 .arg(registries.size());
+    if (m_model)
+        m_model->setSnapshot(std::move(registries));
+    if (m_state != Attached || message != m_message)
+        setState(Attached, message);
+}
+
+// The rows of the attached application are in the model: the first time, how long that took.
+void InspectorSession::shown()
+{
+    if (m_state == Attached && !m_shown && m_model->rowCount() > 0) {
+        m_shown = true;
+        qCInfo(inspector, "attached to %s: its table shown %lld ms after the attach", qPrintable(m_target),
+               static_cast<long long>(m_since.elapsed()));
+    }
+}
+
+void InspectorSession::linkChanged(quint64 attachment, RemoteSubscriber::State state)
+{
+    if (attachment != m_attachment || state != RemoteSubscriber::State::Reconnecting)
+        return;
+    lost();
+}
+
+// The link went, or nothing came for the wait: the application ended, or it stopped answering.
+void InspectorSession::lost()
+{
+    const qint64 pid = pidOf(m_target);
+    if (hasEnded(pid)) {
+        release();
+        setState(
+            Lost,
+            QStringLiteral("%1 ended (pid %2); the table shows its last snapshot.").arg(m_target).arg(pid));
+        return;
+    }
+    m_silence.start(m_timeoutMs); // looked at again then
+    setState(Lost, QStringLiteral("%1 stopped answering; reconnecting (the table shows its last snapshot).")
+                       .arg(m_target));
+}
+
+void InspectorSession::silent()
+{
+    if (m_state == Attaching) {
+        release();
+        const QString target = std::exchange(m_target, {});
+        setState(Detached,
+                 QStringLiteral("Nothing from %1 in %2 s: it does not serve RegistryIO diagnostics.")
+                     .arg(target)
+                     .arg(m_timeoutMs / 1000));
+        return;
+    }
+    lost(); // an application whose end was not known when the link went (not reaped yet) is now
+}
+
+// The newest frames of the main thread with its runs inside (slow ones marked), and every
+// thread's slow runs and stalls as text.
+void InspectorSession::receivedTimeline(quint64 attachment, const QByteArray &bytes)
+{
+    if (attachment != m_attachment)
+        return;
+    const QJsonArray events =
+        QJsonDocument::fromJson(uncompressTimeline(bytes))[QStringLiteral("traceEvents")].toArray();
+    struct Run
+    {
+        double start;
+        double duration;
+        QString name;
+        bool slow;
+    };
+    struct Frame
+    {
+        double start = 0;
+        double duration = 0;
+        QList<Run> runs;
+        bool slow = false;
+    };
+    std::map<qint64, Frame> frames;
+    qint64 mainTid = -1;
+    struct Slow
+    {
+        double start;
+        QString text;
+    };
+    QList<Slow> slow;
+    for (const QJsonValue v : events) {
+        const QJsonObject e = v.toObject();
+        const QString cat = e[QStringLiteral("cat")].toString();
+        if (cat == QLatin1String("frame")) {
+            Frame &f = frames[e[QStringLiteral("args")][QStringLiteral("frame")].toInteger()];
+            f.start = e[QStringLiteral("ts")].toDouble();
+            f.duration = e[QStringLiteral("dur")].toDouble();
+            mainTid = e[QStringLiteral("tid")].toInteger();
+        }
+    }
+    for (const QJsonValue v : events) {
+        const QJsonObject e = v.toObject();
+        const QString cat = e[QStringLiteral("cat")].toString();
+        const QJsonObject args = e[QStringLiteral("args")].toObject();
+        const bool isSlow = cat == QLatin1String("slow");
+        const QString where = QStringLiteral("%1:%2")
+                                  .arg(QFileInfo(args[QStringLiteral("file")].toString()).fileName())
+                                  .arg(args[QStringLiteral("line")].toInt());
+        if (isSlow || cat == QLatin1String("stall")) {
+            slow.append({e[QStringLiteral("ts")].toDouble(),
+                         QStringLiteral("%1 %2 %3 in frame %4 on %5")
+                             .arg(isSlow ? QStringLiteral("slow") : QStringLiteral("stall"), where,
+                                  milliseconds(args[QStringLiteral("elapsedNs")].toDouble() / 1e3))
+                             .arg(args[QStringLiteral("frame")].toInteger())
+                             .arg(args[QStringLiteral("thread")].toString())});
+        }
+        if ((cat != QLatin1String("handler") && !isSlow) || e[QStringLiteral("tid")].toInteger() != mainTid)
+            continue;
+        const auto f = frames.find(args[QStringLiteral("frame")].toInteger());
+        if (f == frames.end())
+            continue;
+        f->second.runs.append(
+            {e[QStringLiteral("ts")].toDouble(), e[QStringLiteral("dur")].toDouble(), where, isSlow});
+        f->second.slow = f->second.slow || isSlow;
+    }
+    std::sort(slow.begin(), slow.end(), [](const Slow &a, const Slow &b) { return a.start > b.start; });
+    m_slowRuns.clear();
+    for (const Slow &s : std::as_const(slow))
+        m_slowRuns.append(s.text);
+
+    // The newest framesShown frames, by start.
+    std::vector<std::pair<qint64, const Frame *>> newest;
+    newest.reserve(frames.size());
+    for (const auto &[number, frame] : frames)
+        newest.emplace_back(number, &frame);
+    std::sort(newest.begin(), newest.end(),
+              [](const auto &a, const auto &b) { return a.second->start < b.second->start; });
+    if (newest.size() > framesShown)
+        newest.erase(newest.begin(), newest.end() - framesShown);
+    m_frames.clear();
+    m_span = 0;
+    const double origin = newest.empty() ? 0 : newest.front().second->start;
+    for (const auto &[number, frame] : newest) {
+        QVariantList runs;
+        for (const Run &r : frame->runs)
+            runs.append(QVariantMap{{QStringLiteral("start"), r.start - frame->start},
+                                    {QStringLiteral("duration"), r.duration},
+                                    {QStringLiteral("name"), r.name},
+                                    {QStringLiteral("slow"), r.slow}});
+        m_frames.append(QVariantMap{{QStringLiteral("frame"), number},
+                                    {QStringLiteral("start"), frame->start - origin},
+                                    {QStringLiteral("duration"), frame->duration},
+                                    {QStringLiteral("slow"), frame->slow},
+                                    {QStringLiteral("runs"), runs}});
+        m_span = std::max(m_span, frame->start - origin + frame->duration);
+    }
+    Q_EMIT timelineChanged();
+}
+
+void registerInspectorTypes()
+{
+    qmlRegisterType<InspectorSession>("RegistryIO.Inspector", 1, 0, "InspectorSession");
+}
+
+} // namespace rio::inspect

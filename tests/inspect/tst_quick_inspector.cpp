@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: MIT
+// The Qt Quick inspector (registryio-inspect-gui's window, offscreen) against a real running
+// application (inspect_target, RegistryIO::Qt only, started with RIO_INSPECT=1): it lists it,
+// attaches, shows its handler rows in the in-app inspector's table (registry, file:line), shows its
+// frame timeline with the planted stall, detaches (the application goes on) and attaches again;
+// the application killed while attached is said to have ended, the last table kept; an
+// application that does not serve, and a socket that does not answer, are said so. A hostile peer
+// (this process serving the two shares) sends snapshots and timelines cut, changed and of other
+// shapes: each is refused or read, said so, and the last good table stays.
+#include "inspect_protocol.h"
+#include "inspector_session.h"
+
+#include <registryio/remote/remote_listener.h>
+#include <registryio/remote/remote_share.h>
+
+#include <registryio/qt/diagnostics_model.h>
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLocalServer>
+#include <QProcess>
+#include <QQmlApplicationEngine>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QRandomGenerator>
+#include <QRemoteObjectHost>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <memory>
+
+namespace {
+
+using rio::inspect::InspectorSession;
+
+constexpr int waitMs = 30'000; // bounds every wait on a loaded machine
+
+struct Target
+{
+    QProcess process;
+    int countLine = 0;
+    int stallLine = 0;
+
+    // Starts the target, serving when `serve`, and reads where its handlers were added.
+    bool start(bool serve)
+    {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove(QStringLiteral("RIO_INSPECT"));
+        if (serve)
+            env.insert(QStringLiteral("RIO_INSPECT"), QStringLiteral("1"));
+        process.setProcessEnvironment(env);
+        process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        process.start(QStringLiteral(RIO_INSPECT_TARGET), {});
+        if (!process.waitForStarted(waitMs))
+            return false;
+        const QList<QByteArray> words = readLine().split(' ');
+        if (words.size() != 4 || words[0] != "handlers")
+            return false;
+        countLine = words[2].toInt();
+        stallLine = words[3].toInt();
+        return true;
+    }
+    QByteArray readLine()
+    {
+        while (!process.canReadLine())
+            if (!process.waitForReadyRead(waitMs))
+                return {};
+        return process.readLine().trimmed();
+    }
+    [[nodiscard]] QString name() const
+    {
+        return QStringLiteral("rio-inspect-inspect_target-%1").arg(process.processId());
+    }
+    // Closes its input: it ends normally.
+    bool stop()
+    {
+        process.closeWriteChannel();
+        return process.waitForFinished(waitMs) && process.exitStatus() == QProcess::NormalExit &&
+               process.exitCode() == 0;
+    }
+};
+
+// The inspector's window, loaded as registryio-inspect-gui loads it.
+struct Inspector
+{
+    QQmlApplicationEngine engine;
+    InspectorSession *session = nullptr;
+    rio::DiagnosticsModel *model = nullptr;
+    QQuickWindow *window = nullptr;
+
+    bool load()
+    {
+        engine.addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH));
+        engine.load(QUrl(QStringLiteral("qrc:/registryio/inspector/InspectorWindow.qml")));
+        if (engine.rootObjects().isEmpty())
+            return false;
+        window = qobject_cast<QQuickWindow *>(engine.rootObjects().constFirst());
+        session = qobject_cast<InspectorSession *>(window->property("session").value<QObject *>());
+        model = session != nullptr ? qobject_cast<rio::DiagnosticsModel *>(session->model()) : nullptr;
+        return model != nullptr;
+    }
+    [[nodiscard]] bool lists(const QString &name) const
+    {
+        for (const QVariant &a : session->applications())
+            if (a.toMap().value(QStringLiteral("name")).toString() == name)
+                return true;
+        return false;
+    }
+    // The row of the handler added at `where` (file name:line) in `registry`, -1 if none.
+    [[nodiscard]] int rowOf(const QString &registry, const QString &where) const
+    {
+        for (int row = 0; row < model->rowCount(); ++row) {
+            const QModelIndex i = model->index(row, 0);
+            if (i.data(rio::DiagnosticsModel::RegistryNameRole).toString() == registry &&
+                i.data(rio::DiagnosticsModel::WhereRole).toString() == where)
+                return row;
+        }
+        return -1;
+    }
+    // Whether an item of the window shows `text` (a delegate of the table, the message...).
+    [[nodiscard]] bool shows(const QString &text) const { return shows(window->contentItem(), text); }
+    static bool shows(const QQuickItem *item, const QString &text)
+    {
+        if (item->isVisible() && item->property("text").toString() == text)
+            return true;
+        const QList<QQuickItem *> children = item->childItems();
+        return std::any_of(children.begin(), children.end(),
+                           [&](const QQuickItem *c) { return shows(c, text); });
+    }
+};
+
+QString place(int line)
+{
+    return QStringLiteral("inspect_target.cpp:%1").arg(line);
+}
+
+// Registries as a serving application's snapshot has them: `count` registries of 5 handlers, timed.
+QList<rio::RegistryInfo> registries(int count)
+{
+    QList<rio::RegistryInfo> list;
+    for (int r = 0; r < count; ++r) {
+        rio::RegistryInfo registry;
+        registry.id = quint64(100 + r);
+        registry.name = QStringLiteral("peer-%1").arg(r);
+        registry.eventType = QStringLiteral("int");
+        for (int h = 1; h <= 5; ++h) {
+            rio::HandlerInfo handler;
+            handler.id = rio::HandlerId(quint64(h));
+            handler.file = QStringLiteral("/peer/peer.cpp");
+            handler.line = h;
+            handler.calls = quint64(h * 10);
+            handler.timed = true;
+            handler.runTime.count = 3;
+            handler.runTime.maxNs = 5000;
+            handler.runTime.nsPerTick = 1.0;
+            handler.runTime.buckets[3] = 3;
+            registry.handlers.append(handler);
+        }
+        list.append(registry);
+    }
+    return list;
+}
+
+// This process serving the two shares an application serves, with whatever bytes a test sends.
+struct Peer
+{
+    QRemoteObjectHost host;
+    rio::RemoteListener *listener = new rio::RemoteListener(&host); // owned by the host
+    rio::QtRegistry<QByteArray> snapshots;
+    rio::QtRegistry<QByteArray> timeline;
+    std::unique_ptr<rio::RemoteShare<QByteArray>> snapshotShare;
+    std::unique_ptr<rio::RemoteShare<QByteArray>> timelineShare;
+    const QString name = QStringLiteral("rio-inspect-peer-%1").arg(QCoreApplication::applicationPid());
+
+    bool listen()
+    {
+        if (!listener->listen(QUrl(QStringLiteral("local:") + name)))
+            return false;
+        snapshotShare =
+            std::make_unique<rio::RemoteShare<QByteArray>>(&host, rio::inspect::snapshotShare, snapshots);
+        timelineShare =
+            std::make_unique<rio::RemoteShare<QByteArray>>(&host, rio::inspect::timelineShare, timeline);
+        return true;
+    }
+};
+
+} // namespace
+
+class tst_QuickInspector : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() { rio::inspect::registerInspectorTypes(); }
+
+    void attachShowsTheTableAndTimelineDetachesAndAttachesAgain()
+    {
+        Target target;
+        QVERIFY(target.start(true));
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QCOMPARE(inspector.model->rowCount(), 0); // never the inspector's own handlers
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.lists(target.name()), waitMs);
+
+        QVERIFY(inspector.session->attach(target.name()));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.rowOf(QStringLiteral("orders"), place(target.stallLine)) >= 0,
+                                 waitMs);
+        QVERIFY(inspector.rowOf(QStringLiteral("orders"), place(target.countLine)) >= 0);
+        QVERIFY(!inspector.model->isLocal());
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.shows(place(target.stallLine)), waitMs); // a row of the table
+        QVERIFY(inspector.session->message().contains(target.name()));
+
+        // The timeline: the planted stall as a slow run, named by file and line, and frames.
+        inspector.session->setTimelineShown(true);
+        QVERIFY(target.readLine().startsWith("stalled")); // a stall in the timeline now
+        QTRY_VERIFY_WITH_TIMEOUT(
+            !inspector.session->frames().isEmpty() &&
+                inspector.session->slowRuns().join(u'\n').contains(place(target.stallLine)),
+            waitMs);
+        QVERIFY(inspector.session->timelineSpan() > 0);
+
+        inspector.session->detach();
+        QCOMPARE(inspector.session->state(), InspectorSession::Detached);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 0, waitMs);
+        QVERIFY(target.readLine().startsWith("stalled")); // it goes on
+
+        QVERIFY(inspector.session->attach(QStringLiteral("local:") + target.name()));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.rowOf(QStringLiteral("orders"), place(target.countLine)) >= 0,
+                                 waitMs);
+        QTRY_VERIFY_WITH_TIMEOUT(!inspector.session->frames().isEmpty(), waitMs);
+        // Attaching elsewhere shows nothing of it, even where nothing serves.
+        QVERIFY(!inspector.session->attach(QStringLiteral("rio-inspect-nobody-0")));
+        QCOMPARE(inspector.session->state(), InspectorSession::Detached);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 0, waitMs);
+        QVERIFY(inspector.session->frames().isEmpty());
+        QVERIFY(target.stop());
+    }
+
+    void theApplicationKilledWhileAttachedIsSaidToHaveEnded()
+    {
+        Target target;
+        QVERIFY(target.start(true));
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.session->attach(target.name()), waitMs); // once it listens
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.model->rowCount() > 0, waitMs);
+        const int rows = inspector.model->rowCount();
+        const QString name = target.name(); // its process id is not known once it ended
+        target.process.kill();
+        QVERIFY(target.process.waitForFinished(waitMs));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+        QVERIFY2(inspector.session->message().contains(QStringLiteral("ended")),
+                 qPrintable(inspector.session->message()));
+        QVERIFY(inspector.shows(inspector.session->message()));
+        QCOMPARE(inspector.model->rowCount(), rows); // its last table
+        inspector.session->rescan();
+        QVERIFY(!inspector.lists(name));
+        inspector.session->detach();
+        const QDir temp(QDir::tempPath()); // what the killed process left
+        QFile::remove(temp.filePath(name));
+        QFile::remove(temp.filePath(name + QStringLiteral(".lock")));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 0, waitMs);
+    }
+
+    void anApplicationThatDoesNotServeIsSaidSo()
+    {
+        Target target;
+        QVERIFY(target.start(false));
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(!target.readLine().isEmpty()); // well under way
+        inspector.session->rescan();
+        QVERIFY(!inspector.lists(target.name()));
+        QVERIFY(!inspector.session->attach(target.name()));
+        QCOMPARE(inspector.session->state(), InspectorSession::Detached);
+        QVERIFY2(inspector.session->message().contains(QStringLiteral("Nothing serves at")),
+                 qPrintable(inspector.session->message()));
+        QVERIFY(target.stop());
+
+        // A socket of this user that never answers as an application serving does.
+        QLocalServer silent;
+        const QString name = QStringLiteral("rio-inspect-silent-%1").arg(QCoreApplication::applicationPid());
+        QLocalServer::removeServer(name);
+        QVERIFY(silent.listen(name));
+        inspector.session->setTimeout(1000);
+        QVERIFY(inspector.session->attach(name));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Detached, waitMs);
+        QVERIFY2(inspector.session->message().contains(QStringLiteral("does not serve")),
+                 qPrintable(inspector.session->message()));
+        QCOMPARE(inspector.model->rowCount(), 0);
+    }
+
+    // What a peer sends is read by decodeSnapshot only if it is whole and of this version: every
+    // cut is refused, and a changed byte anywhere is refused or read (the structure holds: counts,
+    // lengths and histogram sizes are checked as read), never a crash or an allocation the bytes
+    // do not carry.
+    void snapshotBytesCutOrChangedAreRefusedOrRead()
+    {
+        const QByteArray bytes = rio::inspect::encodeSnapshot(registries(3));
+        QList<rio::RegistryInfo> read;
+        QVERIFY(rio::inspect::decodeSnapshot(bytes, read));
+        QCOMPARE(read.size(), 3);
+        QCOMPARE(read[2].handlers[4].line, 5);
+        QCOMPARE(read[2].handlers[4].runTime.maxNs, quint64(5000));
+        for (qsizetype cut = 0; cut < bytes.size(); ++cut) {
+            QList<rio::RegistryInfo> partial;
+            QVERIFY2(!rio::inspect::decodeSnapshot(bytes.left(cut), partial),
+                     qPrintable(QString::number(cut)));
+        }
+        QVERIFY(!rio::inspect::decodeSnapshot(bytes + '\0', read)); // more than it made
+        QRandomGenerator random(20261128);
+        int refused = 0;
+        for (int round = 0; round < 4000; ++round) {
+            QByteArray changed = bytes;
+            const auto at = random.bounded(changed.size());
+            // A byte at random, or a word of all ones (a count or length at its largest).
+            if (round % 2 == 0) {
+                changed[at] = char(random.bounded(256));
+            } else {
+                for (qsizetype k = at; k < std::min(changed.size(), at + 4); ++k)
+                    changed[k] = char(0xff);
+            }
+            QList<rio::RegistryInfo> any;
+            refused += rio::inspect::decodeSnapshot(changed, any) ? 0 : 1;
+        }
+        QVERIFY(refused > 0);
+    }
+
+    void aHostilePeerIsSaidSoAndTheLastGoodTableStays()
+    {
+        auto owned = std::make_unique<Peer>();
+        Peer &peer = *owned;
+        QVERIFY(peer.listen());
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(peer.name));
+        QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
+
+        peer.snapshots.notify(QByteArrayLiteral("not a snapshot"));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+        QVERIFY2(inspector.session->message().contains(QStringLiteral("cannot read")),
+                 qPrintable(inspector.session->message()));
+
+        const QByteArray good = rio::inspect::encodeSnapshot(registries(2));
+        peer.snapshots.notify(good);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.rowOf(QStringLiteral("peer-1"), QStringLiteral("peer.cpp:5")) >= 0,
+                                 waitMs);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
+
+        peer.snapshots.notify(good.left(good.size() / 2));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+        QCOMPARE(inspector.model->rowCount(), 10); // the last good table
+
+        // Timelines of every shape but the right one: read as far as they make sense.
+        inspector.session->setTimelineShown(true);
+        QTRY_VERIFY_WITH_TIMEOUT(peer.timelineShare->base()->subscriberCount() > 0, waitMs);
+        QSignalSpy read(inspector.session, &InspectorSession::timelineChanged);
+        const auto frame = [](qint64 number, double ts, double dur) {
+            return QJsonObject{{QStringLiteral("cat"), QStringLiteral("frame")},
+                               {QStringLiteral("ph"), QStringLiteral("X")},
+                               {QStringLiteral("ts"), ts},
+                               {QStringLiteral("dur"), dur},
+                               {QStringLiteral("tid"), 1},
+                               {QStringLiteral("args"), QJsonObject{{QStringLiteral("frame"), number}}}};
+        };
+        const auto run = [](const char *cat, qint64 frameNumber, qint64 tid) {
+            return QJsonObject{
+                {QStringLiteral("cat"), QLatin1String(cat)},
+                {QStringLiteral("ts"), 5.0},
+                {QStringLiteral("dur"), 2.0},
+                {QStringLiteral("tid"), tid},
+                {QStringLiteral("args"), QJsonObject{{QStringLiteral("frame"), frameNumber},
+                                                     {QStringLiteral("file"), 7},
+                                                     {QStringLiteral("line"), QStringLiteral("x")}}}};
+        };
+        QJsonArray many;
+        for (int i = 0; i < 5000; ++i)
+            many.append(frame(i, i * 10.0, i % 3 == 0 ? -1.0 : 5.0));
+        many.append(run("handler", 4999, 1));
+        many.append(run("slow", 123456, 1)); // a frame the timeline does not have
+        many.append(run("stall", 1, 99));
+        const auto document = [](const QJsonValue &events) {
+            return qCompress(QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), events}}).toJson());
+        };
+        const QList<QByteArray> hostile{
+            QByteArrayLiteral("not compressed"),
+            qCompress(QByteArrayLiteral("not JSON")),
+            qCompress(QByteArrayLiteral("[1, 2, 3]")),
+            document(5),
+            document(QJsonArray{1, QStringLiteral("x"), QJsonArray{}, QJsonObject{}}),
+            document(QJsonArray{run("handler", 1, 1), run("slow", 1, 2)}), // runs without frames
+            document(many),
+        };
+        for (qsizetype i = 0; i < hostile.size(); ++i) {
+            peer.timeline.notify(hostile[i]);
+            QTRY_COMPARE_WITH_TIMEOUT(read.size(), i + 1, waitMs);
+            QVERIFY(inspector.session->frames().size() <= InspectorSession::framesShown);
+        }
+        QCOMPARE(inspector.session->frames().size(), InspectorSession::framesShown);
+        QCOMPARE(inspector.session->slowRuns().size(), 2);
+        QCOMPARE(inspector.model->rowCount(), 10);
+
+        // The peer goes while its process runs on: it stopped answering (the table stays).
+        owned.reset();
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.session->message().contains(QStringLiteral("stopped answering")),
+                                 waitMs);
+        QCOMPARE(inspector.model->rowCount(), 10);
+        inspector.session->detach();
+    }
+};
+
+QTEST_MAIN(tst_QuickInspector)
+#include "tst_quick_inspector.moc"
