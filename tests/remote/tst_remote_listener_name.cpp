@@ -801,7 +801,7 @@ void tst_remote_listener_name::sourceSurvivesBurstsOfShortConnectionsAtItsFileLi
 // From another thread, the connection is measured as not reading before the budget is passed: it is dropped
 // once. On the share's thread no connection has been measured when the burst passes it (REMOTE.md: "the lossy
 // backlogs of the connections that hold the most are thinned first, a stalled connection's as a reader's (it
-// goes once it has been measured past its high-water mark for a deadline pass)"): its subscriptions lose
+// goes once its listener has found that it does not read)"): its subscriptions lose
 // events counted as drops, the reader loses none, and it is dropped once without another burst. Either way
 // what the source holds stays within the budget, is given back, and a subscriber that reads gets every event.
 void tst_remote_listener_name::oneConnectionsSubscriptionsStayWithinTheBacklogBudget_data()
@@ -910,8 +910,8 @@ void tst_remote_listener_name::oneConnectionsSubscriptionsStayWithinTheBacklogBu
         QVERIFY(reader->waitLine("reached " + QByteArray::number(Last)));
         QVERIFY2(source->stats().value("dropped") > 0, "the budget thinned nothing");
         QCOMPARE(reader->stats().value("droppedBySource"), qint64(0));
-        // The pump has since found the stalled connection full (measured as not reading): it goes
-        // at its listener's next deadline pass, with no other burst.
+        // The pump has since found the stalled connection full: it goes at the deadline pass that
+        // finds its peer has taken nothing for four passes, with no other burst.
     }
     QMap<QByteArray, qint64> after;
     QVERIFY(source->waitStats([&](const auto &s) {
