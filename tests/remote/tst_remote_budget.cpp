@@ -90,6 +90,7 @@ private Q_SLOTS:
     void lossyReaderIsThinnedNotDropped();
     void lossyReaderProcessIsThinnedNotDropped_data();
     void lossyReaderProcessIsThinnedNotDropped();
+    void slowSteadyReaderIsThinnedNotDropped();
     void blockShareThatCannotDropLosesTheConnection();
 };
 
@@ -362,6 +363,59 @@ void tst_remote_budget::lossyReaderProcessIsThinnedNotDropped()
              0); // it never lost its connection
     QCOMPARE(stats.value("unordered"), qint64(0));
     QCOMPARE(quint64(stats.value("received")) + dropped, quint64(events + 2));
+    QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
+    QCOMPARE(source.on(source.newest()).dropped, dropped);
+    QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+}
+
+// A lone subscriber in another process that reads steadily through a slow link (a relay that
+// passes about 200 KB/s, slower than a frame per deadline pass), sent bursts that pass the budget
+// again and again. Its connection is past its high-water mark for longer than a deadline pass
+// (the link drains a frame in more than one) while bytes are written to it all along: it reads,
+// so it is never dropped by the budget. Its backlog is thinned, and every event is received in
+// order or counted as a drop by the share and as a gap by the subscriber.
+void tst_remote_budget::slowSteadyReaderIsThinnedNotDropped()
+{
+    constexpr qint64 Budget = qint64(4) << 20;
+    constexpr int Burst = 96; // events of 64 KiB: 6 MiB, past the budget
+    constexpr int Rounds = 4;
+    Source source({}, {.backlogBytesBudget = Budget});
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    Relay relay(source.port());
+    relay.throttle(2048); // per tick of 10 ms
+    const auto reader = startSubscriber(relay.address(), {QStringLiteral("--quiet")});
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{1, {}}); // starts the reader's sequence
+    QVERIFY(reader->waitStats([](const auto &s) { return s.value("received") == 1; }));
+    qint64 seq = 1;
+    for (int round = 0; round < Rounds; ++round) {
+        {
+            Worker worker(source.registry, seq + 1, seq + Burst, 64 * 1024);
+            worker.join();
+        }
+        seq += Burst;
+        // Two deadline passes' worth at the link's pace (more on a loaded machine, whose timers
+        // tick less often): longer than the link takes to drain a frame.
+        const qint64 from = relay.passed();
+        QTRY_VERIFY_WITH_TIMEOUT(relay.passed() >= from + 400 * 1024, 3 * Deadline);
+        QCOMPARE(rejected.count(), 0);
+    }
+    relay.throttle(0);                          // what is left goes at once
+    source.registry.notify(Payload{++seq, {}}); // shows every gap
+    QVERIFY(reader->waitStats([&](const auto &s) { return s.value("last") == seq; }));
+    const auto stats = reader->stats();
+    const quint64 dropped = source.share->droppedCount();
+    qInfo("%lld events of 64 KiB through a link of about 200 KB/s: %lld received, %llu dropped (%lld seen "
+          "as gaps)",
+          seq, stats.value("received"), dropped, stats.value("droppedBySource"));
+    QCOMPARE(rejected.count(), 0);
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+    QCOMPARE(reader->lines("state reconnecting").size() + reader->lines("state disconnected").size(),
+             0); // it never lost its connection
+    QVERIFY(dropped > 0);
+    QCOMPARE(stats.value("unordered"), qint64(0));
+    QCOMPARE(quint64(stats.value("received")) + dropped, quint64(seq));
     QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
     QCOMPARE(source.on(source.newest()).dropped, dropped);
     QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);

@@ -31,8 +31,8 @@ struct Held
 };
 
 // Notifies 16 KiB events on the share's thread until every connection in `connections` has been
-// past its high-water mark (what the relays do not read) for a whole deadline pass: they do not
-// read. Returns the last sequence notified, or -1 when the deadline passed first.
+// past its high-water mark (what the relays do not read) with nothing taken long enough to be
+// found not to read. Returns the last sequence notified, or -1 when the deadline passed first.
 qint64 fillToHighWater(Source &source, const QList<quint64> &connections, qint64 seq)
 {
     const QByteArray filler(16 * 1024, 'f');
@@ -96,7 +96,7 @@ void tst_remote_budget_hoarders::burstFromAnotherThreadShedsHoardersNotTheReader
 }
 
 // REMOTE.md, backlogBytesBudget: "the connections that do not read what they are sent (past
-// highWaterBytes, without going below it, for a whole deadline pass of their listener)" go
+// highWaterBytes with nothing taken by their peer for four deadline passes of their listener)" go
 // first, shares tell the ledger "on the thread that notifies", and "a
 // connection dropped by it holds nothing from then on (its backlogs let go at once, and are given
 // nothing more, while its listener closes it on its own thread, where peerRejected is emitted)";
@@ -364,7 +364,7 @@ void tst_remote_budget_hoarders::youngUnreadyHoardGoesBeforeTheReader_data()
 }
 
 // backlogBytesBudget: past it "the connections that do not read what they are sent (past
-// highWaterBytes, without going below it, for a whole deadline pass of their listener)" go first,
+// highWaterBytes with nothing taken by their peer for four deadline passes of their listener)" go first,
 // then "those whose backlogs have sent nothing for longest". A peer
 // subscribes twice on one connection just before a burst and never acquires its channels: its
 // backlogs have never sent anything, and hold 1,024 events each (about 8.4 MiB). A worker notifies
@@ -372,7 +372,7 @@ void tst_remote_budget_hoarders::youngUnreadyHoardGoesBeforeTheReader_data()
 // share's thread running meanwhile, or busy until the burst is over. The reader's backlog alone
 // fits the budget: the peer's connection should go, not the reader's. The reader reads on the
 // share's thread, so while that thread is busy it stays past a high-water mark smaller than the
-// burst, and after a whole deadline pass there it would rightly count as one that does not read.
+// burst, and after four deadline passes there it would rightly count as one that does not read.
 // Here the high-water mark, and the limits on bytes waiting to be written, are past the burst: the
 // reader is judged by its wait alone, which is what this is about.
 void tst_remote_budget_hoarders::youngUnreadyHoardGoesBeforeTheReader()

@@ -436,10 +436,10 @@ void tst_remote_budget_notifier_threads::blockSenderWakesWhenTheBudgetDropsTheSt
           waitingAt, sinceFill.elapsed(), qint64(rejected.size()));
     // reproducer: the budget can still drop the reader's connection first ("whose subscriptions
     // have been sent nothing longest", its backlog waiting for this busy thread's turn) when it
-    // is passed before the listener has measured the stalled connection past its high-water
-    // mark for a whole deadline pass; REMOTE.md says "the connections that do not read what they
-    // are sent" go first and names this test for the exception. Skipped so the suite
-    // stays green.
+    // is passed before the listener has found that the stalled connection does not read (past
+    // its high-water mark, its peer taking nothing, for four deadline passes); REMOTE.md says "the
+    // connections that do not read what they are sent" go first and names this test for the exception.
+    // Skipped so the suite stays green.
     if (rejected.size() > 1)
         QSKIP("reproducer: the budget dropped the reader before the stalled connection");
     QCOMPARE(rejected.size(), 1);

@@ -102,15 +102,18 @@ namespace {
 constexpr int Deadline = 30000; // ms: the longest any single observation may take
 
 // A pass of a listener's deadline checks at the default timeouts (a quarter of the shorter one,
-// within 10 ms and 1 s): a connection past its high-water mark this long, without going below it,
-// does not read what it is sent.
+// within 10 ms and 1 s).
 constexpr qint64 DeadlinePassMs = 1000;
+// A connection past its high-water mark whose peer has taken nothing for this long (four passes)
+// does not read what it is sent, once its listener measures it (at the latest at its next pass).
+constexpr qint64 StallMs = 4 * DeadlinePassMs;
 
 // Calls `more` (which sends the connections something) until each of `connections` of `listener`
-// has been past its high-water mark, without going below it, for a whole deadline pass (a stalled
-// TCP peer's kernel buffers take more first), the event loop running between calls. A wait on the
-// clock that the property is defined by: each connection was measured past the mark before the
-// wait began. False when Deadline passed first.
+// has been past its high-water mark for StallMs and one more deadline pass (a stalled TCP peer's
+// kernel buffers take more first), the event loop running between calls: its peer takes nothing,
+// so its listener has found that it does not read. A wait on the clock that the property is
+// defined by: each connection was measured past the mark before the wait began. False when
+// Deadline passed first.
 inline bool stayPastHighWater(rio::RemoteListener *listener, const QList<quint64> &connections,
                               const std::function<void()> &more)
 {
@@ -125,7 +128,7 @@ inline bool stayPastHighWater(rio::RemoteListener *listener, const QList<quint64
             }
             if (!past.isValid())
                 past.start();
-            return past.elapsed() > DeadlinePassMs + 1;
+            return past.elapsed() > StallMs + DeadlinePassMs;
         },
         Deadline);
 }

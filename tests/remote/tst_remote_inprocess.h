@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Both ends of a share in the test's process, and a TCP relay between them that stands for a
-// stalled peer (hold), a peer killed or a broken link (cut), a half-open link (orphan) and a peer
-// that comes back (accept): what the tests of delivery through such links share.
+// stalled peer (hold), a slow but steady link (throttle), a peer killed or a broken link (cut), a
+// half-open link (orphan) and a peer that comes back (accept): what the tests of delivery through
+// such links share.
 #pragma once
 
 #include "tst_remote_common.h"
@@ -9,8 +10,10 @@
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTimer>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -21,8 +24,9 @@ constexpr qint64 RelayedBase = 1000000; // the sequence numbers a subscriber sen
 
 // A TCP relay to a source: each connection a subscriber makes to it is one to the source. hold()
 // stops reading both sides (what the source writes waits in its socket, then in the kernel: a
-// stalled subscriber), cut() closes every connection (a subscriber killed, a link broken) and
-// refuses new ones until accept().
+// stalled subscriber), throttle() passes what the source sends a few bytes per tick of a timer
+// (a subscriber that reads steadily through a slow link), cut() closes every connection (a
+// subscriber killed, a link broken) and refuses new ones until accept().
 class Relay : public QObject
 {
 public:
@@ -30,6 +34,11 @@ public:
     {
         connect(&m_server, &QTcpServer::newConnection, this, &Relay::onConnection);
         m_server.listen(QHostAddress::LocalHost);
+        m_pace.setInterval(Tick);
+        connect(&m_pace, &QTimer::timeout, this, [this] {
+            for (const auto &link : m_links)
+                pump(*link, true);
+        });
     }
     ~Relay() override
     {
@@ -61,6 +70,21 @@ public:
         m_links.clear();
     }
     void accept() { m_refusing = false; }
+    // At most `bytes` of what the source sends pass to each subscriber per tick (10 ms; a loaded
+    // machine has fewer ticks); 0: all of it at once.
+    void throttle(qint64 bytes)
+    {
+        m_perTick = bytes;
+        if (bytes > 0) {
+            m_pace.start();
+        } else {
+            m_pace.stop();
+            for (const auto &link : m_links)
+                pump(*link);
+        }
+    }
+    // The bytes the source sent that reached its subscribers.
+    [[nodiscard]] qint64 passed() const { return m_passed; }
     // Closes the subscribers' side only: the source's side stays open and is no longer read, as
     // when a link breaks without the source hearing of it (a half-open TCP connection).
     void orphan()
@@ -108,20 +132,29 @@ private:
             m_links.push_back(std::move(link));
         }
     }
-    void pump(Link &link)
+    // `tick`: the pace's timer ticked (a throttled link passes what the source sent only then).
+    void pump(Link &link, bool tick = false)
     {
         if (m_held || link.up->state() != QAbstractSocket::ConnectedState)
             return;
         if (link.down->bytesAvailable() > 0)
             link.up->write(link.down->readAll());
-        if (link.up->bytesAvailable() > 0 && link.down->state() == QAbstractSocket::ConnectedState)
-            link.down->write(link.up->readAll());
+        if (link.up->bytesAvailable() > 0 && link.down->state() == QAbstractSocket::ConnectedState &&
+            (m_perTick == 0 || tick)) {
+            const QByteArray bytes = m_perTick > 0 ? link.up->read(m_perTick) : link.up->readAll();
+            m_passed += bytes.size();
+            link.down->write(bytes);
+        }
     }
 
+    static constexpr std::chrono::milliseconds Tick{10};
     QTcpServer m_server;
+    QTimer m_pace;
     quint16 m_sourcePort;
     bool m_held = false;
     bool m_refusing = false;
+    qint64 m_perTick = 0;
+    qint64 m_passed = 0;
     std::vector<std::unique_ptr<Link>> m_links;
     std::vector<std::unique_ptr<QTcpSocket>> m_orphans;
 };

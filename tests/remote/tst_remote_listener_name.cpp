@@ -798,10 +798,11 @@ void tst_remote_listener_name::sourceSurvivesBurstsOfShortConnectionsAtItsFileLi
 // (the most one connection may), acquires every channel, then stops reading (its thread blocked), while the
 // source notifies a burst at the default capacity of 65,536 (without the budget, 256 x 65,536 entries: about
 // 680 MiB), on its own thread (which gives the listener no turn of its event loop meanwhile) or on another.
-// From another thread, the connection is measured as not reading before the budget is passed: it is dropped
-// once. On the share's thread no connection has been measured when the burst passes it (REMOTE.md: "the lossy
-// backlogs of the connections that hold the most are thinned first, a stalled connection's as a reader's (it
-// goes once it has been measured past its high-water mark for a deadline pass)"): its subscriptions lose
+// From another thread, the connection is dropped at once if its listener has found that it does not read (its
+// peer took nothing for four deadline passes) when the burst passes the budget, else it is thinned first as
+// below. On the share's thread no connection has been measured when the burst passes it (REMOTE.md: the lossy
+// backlogs of the connections that hold the most are thinned first, a stalled connection's as a reader's, and
+// it goes at the deadline pass that finds it does not read): its subscriptions lose
 // events counted as drops, the reader loses none, and it is dropped once without another burst. Either way
 // what the source holds stays within the budget, is given back, and a subscriber that reads gets every event.
 void tst_remote_listener_name::oneConnectionsSubscriptionsStayWithinTheBacklogBudget_data()
@@ -910,8 +911,8 @@ void tst_remote_listener_name::oneConnectionsSubscriptionsStayWithinTheBacklogBu
         QVERIFY(reader->waitLine("reached " + QByteArray::number(Last)));
         QVERIFY2(source->stats().value("dropped") > 0, "the budget thinned nothing");
         QCOMPARE(reader->stats().value("droppedBySource"), qint64(0));
-        // The pump has since found the stalled connection full (measured as not reading): it goes
-        // at its listener's next deadline pass, with no other burst.
+        // The pump has since found the stalled connection full: it goes at the deadline pass that
+        // finds its peer has taken nothing for four passes, with no other burst.
     }
     QMap<QByteArray, qint64> after;
     QVERIFY(source->waitStats([&](const auto &s) {

@@ -620,8 +620,8 @@ void tst_remote_process_budgets::takeoversKeepTheBacklogCounted()
         peak = std::max(peak, heapKiB());
     }
     QTRY_COMPARE_WITH_TIMEOUT(reader.last, seq, Deadline);
-    // Thinned by the budget before it had been past its high-water mark for a whole deadline pass,
-    // the stalled connection goes at the first pass after that.
+    // Thinned by the budget before it was found not to read, the stalled connection goes at the
+    // first pass that finds so.
     QTRY_COMPARE_WITH_TIMEOUT(rejected.size(), before + 1, Deadline);
     qInfo("after %d takeovers a stalled connection went at %lld KiB more heap (budget %lld KiB)", Takeovers,
           peak - heapBefore, BudgetKiB);
@@ -715,8 +715,8 @@ void tst_remote_process_budgets::hoardersOnTwoListenersGoAndTheirReadersStay()
     hoarder.block();
     const QByteArray blob(4096, 'h');
     qint64 seq = 0;
-    // Until the hoarder's connections have been past their high-water mark for a whole deadline
-    // pass (they do not read), one event at a time, which the readers read.
+    // Until the hoarder's connections have been found not to read (past their high-water mark, their
+    // peer taking nothing), one event at a time, which the readers read.
     for (const auto &source : sources) {
         const QList<quint64> all = source->connections();
         QVERIFY(stayPastHighWater(source->listener, all.mid(1), [&] {
@@ -735,8 +735,8 @@ void tst_remote_process_budgets::hoardersOnTwoListenersGoAndTheirReadersStay()
         QCoreApplication::processEvents();
     }
     QTRY_VERIFY_WITH_TIMEOUT(readers.at(0)->last == seq && readers.at(1)->last == seq, Deadline);
-    // Those the budget thinned before they had been past their high-water mark for a whole
-    // deadline pass go at the first pass after that.
+    // Those the budget thinned before they were found not to read go at the first pass that finds
+    // so.
     QTRY_COMPARE_WITH_TIMEOUT(reasons.size(), 2 * Connections, Deadline);
     for (const QString &reason : std::as_const(reasons))
         qInfo("%s", qPrintable(reason));

@@ -345,8 +345,8 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
             return;
         const qint64 queued = queuedBytes(socket);
         const bool congested = queued > d->options.highWaterBytes;
-        if (congested != peer->congested) // the backlog budget's measure of who reads, kept live
-            g_ledger.set(peer->id, QueuedBytes, queued);
+        if (congested || peer->congested) // the backlog budget's measure of who reads, kept live
+            d->tellQueued(*peer, queued);
         if (congested)
             peer->congested = true;
         else if (std::exchange(peer->congested, false))
@@ -380,7 +380,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
             d->peers.back().device = device;
     }
     g_ledger.open(this, id, d->address.toString(), name, d->options.backlogBytesBudget,
-                  d->options.highWaterBytes, d->deadlines->interval());
+                  d->options.highWaterBytes, StallPasses * qint64(d->deadlines->interval()));
     if (!d->deadlines->isActive())
         d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());
@@ -425,7 +425,7 @@ bool RemoteListener::hasRoom(quint64 id) const noexcept
     if (queued <= d->options.highWaterBytes)
         return true;
     if (!std::exchange(peer->congested, true)) // drained() tells when it has room again
-        g_ledger.set(id, QueuedBytes, queued); // the backlog budget's measure of who reads, kept live
+        d->tellQueued(*peer, queued);          // the backlog budget's measure of who reads, kept live
     return false;
 }
 

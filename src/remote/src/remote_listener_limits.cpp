@@ -7,7 +7,9 @@
 #include <utility>
 
 #ifdef Q_OS_LINUX
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #endif
 
 namespace rio {
@@ -49,8 +51,22 @@ qint64 waterLevel(std::vector<qint64> sizes, qint64 excess)
 
 } // namespace
 
+qint64 detail::systemQueued([[maybe_unused]] const QIODevice *socket)
+{
+#if defined(Q_OS_LINUX) && defined(SIOCOUTQ)
+    const auto *s = qobject_cast<const QAbstractSocket *>(socket);
+    int bytes = 0;
+    if (s == nullptr || s->socketDescriptor() < 0 ||
+        ::ioctl(int(s->socketDescriptor()), SIOCOUTQ, &bytes) != 0)
+        return 0;
+    return bytes;
+#else
+    return 0;
+#endif
+}
+
 void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, const QString &name,
-                  qint64 backlogBudget, qint64 highWater, qint64 passMs)
+                  qint64 backlogBudget, qint64 highWater, qint64 stallMs)
 {
     const std::lock_guard lock(m_mutex);
     m_rows.push_back({.listener = listener,
@@ -59,7 +75,7 @@ void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, 
                       .name = name,
                       .backlogBudget = backlogBudget,
                       .highWater = highWater,
-                      .passMs = passMs});
+                      .stallMs = stallMs});
 }
 
 void Ledger::close(quint64 id)
@@ -91,11 +107,28 @@ qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 since)
         if (!it->leaving)
             m_totals[budget] += amount - it->amount[budget];
         it->amount[budget] = amount;
-        if (budget == QueuedBytes) // since it went past its high-water mark, without draining
-            since = amount <= it->highWater ? 0 : it->since[budget] != 0 ? it->since[budget] : nowMs();
         it->since[budget] = since;
     }
     return m_totals[budget];
+}
+
+qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken)
+{
+    const std::lock_guard lock(m_mutex);
+    Row *row = findLocked(id);
+    if (row == nullptr)
+        return m_totals[QueuedBytes];
+    // Past its high-water mark, its wait starts as it goes past and again whenever its peer took
+    // bytes (what it had not taken went down: while past the mark, nothing is added to it).
+    const qint64 now = nowMs();
+    qint64 &since = row->since[QueuedBytes];
+    since = queued <= row->highWater ? 0 : since == 0 || untaken < row->untaken ? now : since;
+    row->stalled = since != 0 && now - since >= row->stallMs;
+    row->untaken = untaken;
+    if (!row->leaving)
+        m_totals[QueuedBytes] += queued - row->amount[QueuedBytes];
+    row->amount[QueuedBytes] = queued;
+    return m_totals[QueuedBytes];
 }
 
 bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
@@ -122,9 +155,8 @@ bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
     // A connection that does not read what it is sent, or holds subscriptions that have not
     // acquired their channel (nothing can be sent to them), holds its backlogs for good: it goes
     // first.
-    shedLocked(nullptr, BacklogBytes, budget, [now = nowMs()](const Row &row) {
-        return !readsLocked(row, now) || row.amount[UnreadySubscriptions] > 0;
-    });
+    shedLocked(nullptr, BacklogBytes, budget,
+               [](const Row &row) { return !readsLocked(row) || row.amount[UnreadySubscriptions] > 0; });
     if (m_totals[BacklogBytes] <= budget)
         return it->leaving;
     // Flow control before disconnection: lossy shares' backlogs lose their oldest events, to
@@ -147,12 +179,6 @@ void Ledger::thinFirst(const std::weak_ptr<RemoteOutbox> &box)
     const std::lock_guard lock(m_mutex);
     std::erase_if(m_thinnable, [](const auto &one) { return one.expired(); });
     m_thinnable.push_back(box);
-}
-
-bool Ledger::readsLocked(const Row &row, qint64 now)
-{
-    const qint64 since = row.since[QueuedBytes];
-    return since == 0 || now - since < row.passMs;
 }
 
 Ledger::Row *Ledger::findLocked(quint64 id)
@@ -280,13 +306,12 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     const bool byAge = budget == IncompleteBytes || budget == BacklogBytes;
     // A connection that does not read what it is sent holds its backlogs for good: it counts as
     // the oldest, before any age the clock can tell apart.
-    const auto reads = [now](const Row *r) { return readsLocked(*r, now); };
-    std::sort(holders.begin(), holders.end(), [budget, byAge, &reads](const Row *a, const Row *b) {
+    std::sort(holders.begin(), holders.end(), [budget, byAge](const Row *a, const Row *b) {
         // (0: not known, counted as the newest)
-        const auto age = [budget, &reads](const Row *r) {
-            return budget == BacklogBytes && !reads(r) ? 1
-                   : r->since[budget] != 0             ? r->since[budget]
-                                                       : INT64_MAX;
+        const auto age = [budget](const Row *r) {
+            return budget == BacklogBytes && !readsLocked(*r) ? 1
+                   : r->since[budget] != 0                    ? r->since[budget]
+                                                              : INT64_MAX;
         };
         if (byAge && age(a) != age(b))
             return age(a) < age(b);
@@ -303,10 +328,11 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
                 ? QStringLiteral("whose packet has been incomplete longest (%1 bytes for %2 ms)")
                       .arg(amount)
                       .arg(now - row->since[budget])
-            : budget == BacklogBytes && !reads(row)
+            : budget == BacklogBytes && !readsLocked(*row)
                 ? QStringLiteral(
                       "which does not read what it is sent (%1 bytes unwritten, past its high-water "
-                      "mark for %2 ms; its subscriptions' backlogs hold %3 bytes)")
+                      "mark with nothing taken by its peer for %2 ms; its subscriptions' backlogs "
+                      "hold %3 bytes)")
                       .arg(row->amount[QueuedBytes])
                       .arg(now - row->since[QueuedBytes])
                       .arg(amount)
@@ -356,7 +382,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedThinnedStalled(const Remote
     for (Row &row : m_rows) {
         const qint64 since = row.since[QueuedBytes];
         if (row.listener != self || row.leaving || !row.thinned || row.amount[BacklogBytes] <= 0 ||
-            readsLocked(row, now))
+            readsLocked(row))
             continue;
         leaveLocked(
             row,
@@ -408,7 +434,7 @@ void RemoteListener::checkQueued()
         if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
             continue;
         peer.queued = queuedBytes(peer.socket);
-        total = g_ledger.set(peer.id, QueuedBytes, peer.queued);
+        total = d->tellQueued(peer, peer.queued);
         if (peer.queued > d->options.highWaterBytes)
             peer.congested = true; // so that its drain is told too (the ledger keeps since when it is past)
         if (peer.queued > d->options.maxQueuedBytes)
@@ -558,8 +584,10 @@ void RemoteListener::checkDeadlines()
                             .arg(d->address.toString(), peerAt(socket))
                             .arg(d->options.handshakeTimeout.count()));
     }
-    // A connection the backlog budget had to thin that does not read what it is sent goes now,
-    // not at the budget's next pass.
+    // Every pass measures what each connection's peer took, so that one that takes nothing is
+    // found to, whether or not it is written to meanwhile; one the backlog budget had to thin
+    // that does not read what it is sent goes now, not at the budget's next pass.
+    checkQueued();
     for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this))
         dropConnection(id, reason);
     if (d->peers.empty() && d->handshakes.empty())

@@ -36,6 +36,12 @@ enum Budget : std::size_t { IncompleteBytes, QueuedBytes, UnreadySubscriptions, 
 // The most subscriptions that have not acquired their channel the process holds; past it, the
 // connections with the most go.
 inline constexpr qint64 UnreadyBudget = 256;
+// The deadline passes for which a connection past its high-water mark has had nothing taken by its
+// peer when it counts as one that does not read. A reader on a slow link reads all along, yet its
+// TCP connection can take nothing for seconds at a time (its window closed, the sender's probes
+// backing off: measured on loopback through a relay passing about 200 KB/s, gaps of up to 2.1 s;
+// at 100 KB/s, of up to 4.2 s).
+inline constexpr int StallPasses = 4;
 
 // Every open connection of every live listener of the process and what it holds of the budgets,
 // so that the listener that finds a budget passed drops the largest holders of the process,
@@ -46,15 +52,20 @@ class Ledger
 {
 public:
     // `backlogBudget` and `highWater`: its listener's backlogBytesBudget and highWaterBytes;
-    // `passMs`: the interval of its listener's deadline passes.
+    // `stallMs`: StallPasses of its listener's deadline passes.
     void open(RemoteListener *listener, quint64 id, const QString &address, const QString &name,
-              qint64 backlogBudget, qint64 highWater, qint64 passMs);
+              qint64 backlogBudget, qint64 highWater, qint64 stallMs);
     // The connection went: its holdings leave the totals.
     void close(quint64 id);
     void closeAll(const RemoteListener *listener);
     // Connection `id` now holds `amount` of `budget` (a packet not yet whole, or backlogs that sent
     // nothing, since `since`): the process's total of it, connections being dropped left out.
     qint64 set(quint64 id, Budget budget, qint64 amount, qint64 since = 0);
+    // Connection `id` has `queued` bytes waiting to be written, and its peer has not taken
+    // `untaken` of what it was written (those, and what the system holds for it, where it tells):
+    // the measure of whether it reads (readsLocked()), taken on its listener's thread. The
+    // process's total of QueuedBytes.
+    qint64 setQueued(quint64 id, qint64 queued, qint64 untaken);
     // Connection `id`'s subscriptions' backlogs in share `share` hold `change` bytes more (fewer
     // when negative) and have sent nothing since `since` (remoteNowMs(); 0: none waits); the
     // connection has waited since the oldest of its shares' waits. Callable from any thread
@@ -92,11 +103,14 @@ private:
         QString name;    // who is at the other end
         std::array<qint64, Budgets> amount{};
         std::array<qint64, Budgets> since{};             // ms: how long it has held it (where that is kept;
-                                                         // QueuedBytes: since it is past highWater)
+                                                         // QueuedBytes: since it is past highWater
+                                                         // with nothing taken by its peer)
         std::vector<std::pair<quint64, qint64>> waits{}; // per share: its backlogs' oldest wait
         qint64 backlogBudget = 0;                        // its listener's backlogBytesBudget
-        qint64 highWater = 0; // past it in QueuedBytes for passMs, it does not read what it is sent
-        qint64 passMs = 0;    // its listener's deadline pass
+        qint64 highWater = 0; // past it in QueuedBytes, nothing taken for stallMs: it does not read
+        qint64 stallMs = 0;   // StallPasses of its listener's deadline passes
+        qint64 untaken = 0;   // what its peer had not taken when last measured (setQueued())
+        bool stalled = false; // so measured: it does not read
         bool leaving = false;
         bool thinned = false; // the budget dropped events of its backlogs, which have not emptied since
         QString drop{};       // the warning of a drop left for its listener's thread
@@ -110,10 +124,11 @@ private:
     // still holds in them.
     std::vector<std::pair<quint64, qint64>> thinLocked(qint64 limit);
     Row *findLocked(quint64 id);
-    // The one measure of whether a connection reads what it is sent: it has not been past its
-    // high-water mark, without going below it, for a whole deadline pass of its listener. (A
-    // reader being sent a flood is past it at most moments, but drains below it again.)
-    static bool readsLocked(const Row &row, qint64 now);
+    // The one measure of whether a connection reads what it is sent: its listener has not found it
+    // past its high-water mark with nothing taken by its peer for StallPasses deadline passes. (A
+    // reader being sent a flood, or on a slow link, is past it at most moments, but its peer takes
+    // bytes all along; only its listener's thread, which measures it, can find that it does not.)
+    static bool readsLocked(const Row &row) { return !row.stalled; }
     // `row` goes: it no longer counts; its warning is returned when it is `self`'s, else its
     // listener drops it on its own thread.
     void leaveLocked(Row &row, QString reason, const RemoteListener *self,
@@ -171,6 +186,10 @@ inline qint64 queuedBytes(const QIODevice *socket)
     const auto *ssl = qobject_cast<const QSslSocket *>(socket);
     return socket->bytesToWrite() + (ssl ? ssl->encryptedBytesToWrite() : 0);
 }
+
+// Bytes written to a connection's socket that the system holds, unsent or not yet acknowledged by
+// its peer (on Linux; 0 where the system does not tell).
+qint64 systemQueued(const QIODevice *socket);
 
 // Closes a connection so that it emits disconnected(): Qt Remote Objects forgets it only then.
 void abortSocket(QIODevice *socket);
@@ -236,6 +255,13 @@ struct RemoteListener::Private
     QHash<QString, QPointer<const QObject>> sources;
 
     [[nodiscard]] QString screenPacket(const QByteArray &body) const;
+    // Tells the ledger that `peer` has `queued` bytes waiting to be written and, past its
+    // high-water mark, how much its peer has not taken: the process's total of queued bytes.
+    qint64 tellQueued(const Peer &peer, qint64 queued) const
+    {
+        const qint64 system = queued > options.highWaterBytes ? detail::systemQueued(peer.socket) : 0;
+        return detail::g_ledger.setQueued(peer.id, queued, queued + system);
+    }
     Handshake *findHandshake(const QSslSocket *socket)
     {
         const auto it = std::find_if(handshakes.begin(), handshakes.end(),

@@ -51,13 +51,12 @@ public:
         qint64 queuedBytesBudget = qint64(64) << 20;
         /// The most bytes that subscriptions' backlogs (events not yet sent to a subscriber, each
         /// counted as its bytes and 48) may hold across every connection of every listener in this
-        /// process; past it, connections that do not read (past highWaterBytes, without going below
-        /// it, for a whole pass of the deadline checks) or hold subscriptions that have not
+        /// process; past it, connections that do not read (past highWaterBytes with nothing taken
+        /// by their peer for four passes of the deadline checks) or hold subscriptions that have not
         /// acquired their channel are dropped, then the oldest events of DropOldest and DropNewest
         /// shares' backlogs are, those of the connections holding the most first, counted as those
         /// shares' drops; only if that is not enough do the connections whose backlogs have sent
-        /// nothing for longest go. A connection it thinned that then stays past highWaterBytes for
-        /// a deadline pass does not read: it goes then.
+        /// nothing for longest go. A connection it thinned goes once it is found not to read.
         qint64 backlogBytesBudget = qint64(128) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
