@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: MIT
+#include "frame_pacer.h"
+
+#include <registryio/qml/latest_model.h>
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qml/qml_typed_handler.h>
+#include <registryio/qt/detail/qt_tsan.h>
+#include <registryio/qt/logging.h>
+
+#include <QMetaProperty>
+#include <QMetaType>
+#include <QQmlInfo>
+#include <QThread>
+#include <QVariantHash>
+#include <QVariantMap>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace rio::detail {
+
+// Keys as QVariant compares them: a string by its text, a number by its integral value (1 and
+// 1.0 are one key), anything else by its text (equal hashes of unequal keys only collide).
+struct LatestKeyHash
+{
+    std::size_t operator()(const QVariant &key) const noexcept
+    {
+        if (key.metaType() == QMetaType::fromType<QString>())
+            return qHash(*static_cast<const QString *>(key.constData()));
+        bool integral = false;
+        const qlonglong n = key.toLongLong(&integral);
+        return integral ? qHash(n) : qHash(key.toString());
+    }
+};
+
+// The pending set: per key, its newest write or its removal since the last frame, in cells the
+// frame takes. Bounded by the keys, never by the writes: a key written a thousand times between
+// two frames holds one value. Under one mutex, taken once per write and once per frame; no user
+// code runs under it (values and keys are moved under it, copied and destroyed outside it).
+struct LatestRows : std::enable_shared_from_this<LatestRows>
+{
+    struct Slot
+    {
+        const QVariant *key = nullptr; // its node's in `index` (only the frame erases nodes)
+        QVariant value;
+        bool dirty = false;   // listed in `dirty`
+        bool removed = false; // its last operation is a removal
+    };
+
+    std::mutex mutex;
+    QObject *model = nullptr; // null once the model stopped following this (under `mutex`)
+    bool scheduled = false;   // a wake-up is posted or a frame is awaited: writes only merge
+    std::unordered_map<QVariant, quint32, LatestKeyHash> index; // key -> slot, until a frame removes it
+    std::vector<Slot> cells;
+    std::vector<quint32> dirty; // cells changed since the last frame, in first-change order
+    std::vector<quint32> spare; // cells to reuse
+    std::atomic<bool> warned{false};
+
+    // The slot of `key`, made if it has none (under `mutex`). Throws bad_alloc, changing nothing.
+    quint32 slotOf(QVariant &&key)
+    {
+        if (const auto found = index.find(key); found != index.end())
+            return found->second;
+        if (spare.empty()) {
+            cells.reserve(cells.size() + 1);
+            dirty.reserve(cells.size() + 1); // markLocked never allocates
+        }
+        const quint32 at = spare.empty() ? static_cast<quint32>(cells.size()) : spare.back();
+        const auto made = index.emplace(std::move(key), at).first;
+        if (spare.empty())
+            cells.emplace_back();
+        else
+            spare.pop_back();
+        cells[at].key = &made->first;
+        return at;
+    }
+    // Lists slot `at` for the next frame and makes sure a frame comes (under `mutex`).
+    void markLocked(quint32 at)
+    {
+        Slot &slot = cells[at];
+        if (!slot.dirty) {
+            dirty.push_back(at); // reserved: at most one entry per slot
+            slot.dirty = true;
+        }
+        scheduleLocked();
+    }
+    void scheduleLocked();
+    // The wake-up's call on the model's thread: the model awaits its next frame.
+    static void wake(QObject *model);
+};
+
+namespace {
+
+// The wake-up a write posts to the model when nothing is scheduled: on the model's thread it
+// asks the model's pacer for the next frame, whose apply takes the pending set. Discarded unrun
+// (the model went), it lets the next write post again.
+struct LatestWake : TsanHandover
+{
+    std::shared_ptr<LatestRows> rows;
+    bool ran = false;
+
+    explicit LatestWake(std::shared_ptr<LatestRows> r) noexcept : rows(std::move(r))
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    LatestWake(LatestWake &&other) noexcept
+        : TsanHandover(std::move(other)), rows(std::move(other.rows)), ran(other.ran)
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    LatestWake(const LatestWake &) = delete;
+    LatestWake &operator=(const LatestWake &) = delete;
+    LatestWake &operator=(LatestWake &&) = delete;
+    ~LatestWake()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+        if (!ran && rows) {
+            const std::lock_guard lock(rows->mutex);
+            rows->scheduled = false;
+        }
+    }
+
+    void operator()();
+};
+
+} // namespace
+
+void LatestRows::scheduleLocked()
+{
+    if (scheduled || model == nullptr)
+        return;
+    {
+        [[maybe_unused]] const TsanPostScope posting;
+        // The model lives: its destructor clears `model` under this mutex first.
+        QMetaObject::invokeMethod(model, LatestWake(shared_from_this()), Qt::QueuedConnection);
+    }
+    scheduled = true;
+}
+
+namespace {
+
+// The field `name` of `event`, read on any thread: a map's value, a gadget's property, a QObject's
+// property on its own thread (invalid elsewhere, and when it has none).
+QVariant latestFieldOf(const QVariant &event, const QString &name)
+{
+    const QMetaType type = event.metaType();
+    if (type == QMetaType::fromType<QVariantMap>())
+        return static_cast<const QVariantMap *>(event.constData())->value(name);
+    if (type == QMetaType::fromType<QVariantHash>())
+        return static_cast<const QVariantHash *>(event.constData())->value(name);
+    if ((type.flags() & QMetaType::PointerToQObject) != 0) {
+        QObject *const object = event.value<QObject *>();
+        if (object == nullptr || object->thread() != QThread::currentThread())
+            return {};
+        return object->property(name.toUtf8().constData());
+    }
+    if (const QMetaObject *const meta = type.metaObject();
+        meta != nullptr && (type.flags() & QMetaType::IsGadget) != 0) {
+        const int at = meta->indexOfProperty(name.toUtf8().constData());
+        return at < 0 ? QVariant() : meta->property(at).readOnGadget(event.constData());
+    }
+    return {};
+}
+
+} // namespace
+
+void latestRowsWrite(LatestRows &rows, QVariant key, QVariant value)
+{
+    if (!key.isValid() || key.isNull()) {
+        if (!rows.warned.exchange(true, std::memory_order_relaxed))
+            qCWarning(lcRegistryIOQml).noquote()
+                << "LatestModel: an event without a key was dropped (warned once per model)";
+        return;
+    }
+    const std::lock_guard lock(rows.mutex);
+    const quint32 at = rows.slotOf(std::move(key));
+    LatestRows::Slot &slot = rows.cells[at];
+    std::swap(slot.value, value); // the replaced value is destroyed after the lock is released
+    slot.removed = false;
+    rows.markLocked(at);
+}
+
+void LatestWake::operator()()
+{
+    RIO_TSAN_ACQUIRE(this);
+    tsanSyncWithPosters();
+    ran = true;
+    struct Publish // Qt may destroy this functor on another thread
+    {
+        const void *self;
+        ~Publish() { RIO_TSAN_RELEASE(self); }
+    } publish{this};
+    QObject *model = nullptr;
+    {
+        const std::lock_guard lock(rows->mutex);
+        model = rows->model;
+    }
+    // Delivered to the model, on its thread: it lives. A wake-up of rows it no longer follows
+    // does nothing (what it follows now schedules its own).
+    if (model != nullptr)
+        LatestRows::wake(model);
+}
+
+void LatestRows::wake(QObject *model)
+{
+    static_cast<LatestModel *>(model)->awaitFrame();
+}
+
+} // namespace rio::detail
+
+namespace rio {
+
+LatestModel::LatestModel(QObject *parent)
+    : QAbstractListModel(parent), m_writer(std::make_shared<detail::LatestRows>())
+{
+    m_writer->model = this;
+}
+
+LatestModel::~LatestModel()
+{
+    {
+        const std::lock_guard lock(m_writer->mutex);
+        m_writer->model = nullptr;
+    }
+    m_connection.disconnect();
+}
+
+std::shared_ptr<detail::LatestRows> LatestModel::restart()
+{
+    m_connection.disconnect();
+    {
+        const std::lock_guard lock(m_writer->mutex);
+        m_writer->model = nullptr;
+    }
+    auto fresh = std::make_shared<detail::LatestRows>();
+    fresh->model = this;
+    m_writer = fresh;
+    if (!m_rows.empty()) {
+        beginResetModel();
+        m_rows.clear();
+        endResetModel();
+        Q_EMIT countChanged();
+    }
+    m_rowOfSlot.clear();
+    return fresh;
+}
+
+void LatestModel::setRegistry(QObject *registry)
+{
+    if (registry == m_registry)
+        return;
+    m_registry = registry;
+    attach();
+    Q_EMIT registryChanged();
+}
+
+void LatestModel::setKey(const QString &key)
+{
+    if (key == m_key)
+        return;
+    m_key = key;
+    attach();
+    Q_EMIT keyChanged();
+}
+
+void LatestModel::setRoles(const QStringList &roles)
+{
+    if (roles == m_roles)
+        return;
+    beginResetModel();
+    m_roles = roles;
+    m_fields = shownRoles();
+    endResetModel();
+    Q_EMIT rolesChanged();
+}
+
+QStringList LatestModel::shownRoles() const
+{
+    if (!m_roles.isEmpty())
+        return m_roles;
+    QStringList fields;
+    if (const auto *typed = qobject_cast<const QmlTypedRegistry *>(m_registry.data())) {
+        if (const QMetaObject *const meta = typed->eventType().metaObject()) {
+            for (int i = 0; i < meta->propertyCount(); ++i)
+                fields.append(QString::fromUtf8(meta->property(i).name()));
+        }
+    }
+    return fields;
+}
+
+void LatestModel::attach()
+{
+    std::shared_ptr<detail::LatestRows> rows = restart();
+    if (m_fields != shownRoles()) {
+        beginResetModel();
+        m_fields = shownRoles();
+        endResetModel();
+    }
+    QObject *const source = m_registry.data();
+    if (source == nullptr || m_key.isEmpty())
+        return;
+    if (auto *registry = qobject_cast<QmlRegistry *>(source)) {
+        const HandlerId id = registry->registry().add([rows, key = m_key](const QVariant &event) {
+            detail::latestRowsWrite(*rows, detail::latestFieldOf(event, key), event);
+        });
+        m_connection = registry->registry().connection(id);
+        return;
+    }
+    if (auto *typed = qobject_cast<QmlTypedRegistry *>(source)) {
+        const QMetaObject *const meta = typed->eventType().metaObject();
+        const int property = meta != nullptr ? meta->indexOfProperty(m_key.toUtf8().constData()) : -1;
+        if (property < 0 || typed->m_ops == nullptr) {
+            qmlWarning(this).noquote() << "LatestModel: key \"" << m_key << "\" names no property of "
+                                       << typed->eventType().name() << "; nothing is followed";
+            return;
+        }
+        m_connection = typed->m_ops->addKeyedRows(rows, property);
+        return;
+    }
+    qmlWarning(this).noquote() << "LatestModel: registry must be a QmlRegistry or a typed registry, got "
+                               << source->metaObject()->className() << "; nothing is followed";
+}
+
+void LatestModel::write(const QVariant &key, const QVariant &value)
+{
+    detail::latestRowsWrite(*m_writer, key, value);
+}
+
+bool LatestModel::remove(const QVariant &key)
+{
+    QVariant gone; // destroyed after the lock is released
+    const std::lock_guard lock(m_writer->mutex);
+    const auto found = m_writer->index.find(key);
+    if (found == m_writer->index.end())
+        return false;
+    detail::LatestRows::Slot &slot = m_writer->cells[found->second];
+    if (slot.removed)
+        return false;
+    slot.removed = true;
+    std::swap(slot.value, gone);
+    m_writer->markLocked(found->second);
+    return true;
+}
+
+void LatestModel::clear()
+{
+    std::vector<QVariant> gone; // the values dropped, destroyed after the lock is released
+    const std::lock_guard lock(m_writer->mutex);
+    gone.reserve(m_writer->index.size());
+    for (const auto &[key, at] : m_writer->index) {
+        detail::LatestRows::Slot &slot = m_writer->cells[at];
+        if (slot.removed)
+            continue;
+        gone.push_back(std::exchange(slot.value, QVariant()));
+        slot.removed = true;
+        m_writer->markLocked(at);
+    }
+}
+
+QVariant LatestModel::valueOf(const QVariant &key) const
+{
+    const auto row = std::find_if(m_rows.begin(), m_rows.end(), [&](const Row &r) { return r.key == key; });
+    return row != m_rows.end() ? row->value : QVariant();
+}
+
+void LatestModel::awaitFrame()
+{
+    if (!m_pacer) {
+        m_pacer = std::make_unique<detail::FramePacer>(
+            this, [](QObject *self, const QVariant &) { static_cast<LatestModel *>(self)->apply(); });
+    }
+    m_pacer->offer(QVariant());
+}
+
+void LatestModel::apply()
+{
+    struct Change
+    {
+        quint32 slot;
+        const QVariant *key; // its node in the index, which only this thread erases
+        QVariant value;
+        bool removed;
+    };
+    using Node = decltype(detail::LatestRows::index)::node_type;
+    std::vector<Change> changes;
+    std::vector<Node> gone; // removed keys, destroyed after the lock is released
+    const std::shared_ptr<detail::LatestRows> rows = m_writer;
+    {
+        const std::lock_guard lock(rows->mutex);
+        rows->scheduled = false;
+        changes.reserve(rows->dirty.size());
+        gone.reserve(rows->dirty.size());
+        rows->spare.reserve(rows->cells.size());
+        for (const quint32 at : rows->dirty) {
+            detail::LatestRows::Slot &slot = rows->cells[at];
+            slot.dirty = false;
+            changes.push_back(Change{at, slot.key, std::exchange(slot.value, QVariant()), slot.removed});
+            if (slot.removed) {
+                gone.push_back(rows->index.extract(*slot.key));
+                slot.key = nullptr;
+                slot.removed = false;
+                rows->spare.push_back(at);
+            }
+        }
+        rows->dirty.clear(); // keeps its capacity: writers never allocate for it
+    }
+    const auto rowOf = [this](quint32 slot) { return slot < m_rowOfSlot.size() ? m_rowOfSlot[slot] : -1; };
+    const int before = count();
+    // Each contiguous run of `indices` (sorted), first to last.
+    const auto runs = [](std::vector<int> &indices, auto &&each) {
+        std::sort(indices.begin(), indices.end());
+        for (std::size_t i = 0; i < indices.size();) {
+            std::size_t j = i + 1;
+            while (j < indices.size() && indices[j] == indices[j - 1] + 1)
+                ++j;
+            each(indices[i], indices[j - 1]);
+            i = j;
+        }
+    };
+    // Removed keys: one removal per contiguous range, from the last so the others keep their rows.
+    std::vector<int> removed;
+    for (const Change &c : changes) {
+        if (c.removed && rowOf(c.slot) >= 0) {
+            removed.push_back(rowOf(c.slot));
+            m_rowOfSlot[c.slot] = -1;
+        }
+    }
+    if (!removed.empty()) {
+        std::vector<std::pair<int, int>> ranges;
+        runs(removed, [&](int first, int last) { ranges.emplace_back(first, last); });
+        for (auto range = ranges.rbegin(); range != ranges.rend(); ++range) {
+            beginRemoveRows(QModelIndex(), range->first, range->second);
+            m_rows.erase(m_rows.begin() + range->first, m_rows.begin() + range->second + 1);
+            endRemoveRows();
+        }
+        for (std::size_t r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
+            m_rowOfSlot[m_rows[r].slot] = static_cast<int>(r);
+    }
+    // Changed keys: one dataChanged per contiguous range; new keys: one insertion at the end.
+    std::vector<int> changed;
+    std::vector<Change *> added;
+    for (Change &c : changes) {
+        if (c.removed)
+            continue;
+        if (const int row = rowOf(c.slot); row >= 0) {
+            m_rows[static_cast<std::size_t>(row)].value = std::move(c.value);
+            changed.push_back(row);
+        } else {
+            added.push_back(&c);
+        }
+    }
+    runs(changed, [this](int first, int last) { Q_EMIT dataChanged(index(first), index(last)); });
+    if (!added.empty()) {
+        const int first = count();
+        beginInsertRows(QModelIndex(), first, first + static_cast<int>(added.size()) - 1);
+        for (Change *c : added) {
+            if (c->slot >= m_rowOfSlot.size())
+                m_rowOfSlot.resize(c->slot + 1, -1);
+            m_rowOfSlot[c->slot] = static_cast<int>(m_rows.size());
+            m_rows.push_back(Row{*c->key, std::move(c->value), c->slot});
+        }
+        endInsertRows();
+    }
+    if (count() != before)
+        Q_EMIT countChanged();
+}
+
+int LatestModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : count();
+}
+
+QVariant LatestModel::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const Row &row = m_rows[static_cast<std::size_t>(index.row())];
+    if (role == KeyRole || role == Qt::DisplayRole)
+        return row.key;
+    if (role == ValueRole)
+        return row.value;
+    const int field = role - FieldRole;
+    if (field < 0 || field >= m_fields.size())
+        return {};
+    return detail::latestFieldOf(row.value, m_fields[field]);
+}
+
+QHash<int, QByteArray> LatestModel::roleNames() const
+{
+    QHash<int, QByteArray> names{{KeyRole, "key"}, {ValueRole, "value"}};
+    for (int i = 0; i < m_fields.size(); ++i)
+        names.insert(FieldRole + i, m_fields[i].toUtf8());
+    return names;
+}
+
+} // namespace rio
