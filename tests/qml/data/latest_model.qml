@@ -8,7 +8,7 @@ Window {
 
     property alias prices: prices
     property alias model: quotes
-    readonly property string firstShown: list.count > 0 && list.itemAtIndex(0) ? list.itemAtIndex(0).text : ""
+    readonly property string firstShown: list.count > 0 && list.itemAtIndex(0) ? (list.itemAtIndex(0) as Text).text : ""
 
     width: 160
     height: 120
