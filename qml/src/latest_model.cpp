@@ -28,16 +28,49 @@
 namespace rio::detail {
 
 // Keys as QVariant compares them: a string by its text, a number by its integral value (1 and
-// 1.0 are one key), anything else by its text (equal hashes of unequal keys only collide).
+// 1.0 are one key), anything else by its text (equal hashes of unequal keys only collide). The
+// common key types are read in place, without QVariant's conversions.
 struct LatestKeyHash
 {
     std::size_t operator()(const QVariant &key) const noexcept
     {
-        if (key.metaType() == QMetaType::fromType<QString>())
-            return qHash(*static_cast<const QString *>(key.constData()));
+        const void *const data = key.constData();
+        switch (key.metaType().id()) {
+        case QMetaType::QString:
+            return qHash(*static_cast<const QString *>(data));
+        case QMetaType::Int:
+            return qHash(qlonglong(*static_cast<const int *>(data)));
+        case QMetaType::LongLong:
+            return qHash(*static_cast<const qlonglong *>(data));
+        default:
+            break;
+        }
         bool integral = false;
         const qlonglong n = key.toLongLong(&integral);
         return integral ? qHash(n) : qHash(key.toString());
+    }
+};
+
+// QVariant's equality, the same type's int and string compared in place.
+struct LatestKeyEqual
+{
+    bool operator()(const QVariant &a, const QVariant &b) const noexcept
+    {
+        if (a.metaType() == b.metaType()) {
+            switch (a.metaType().id()) {
+            case QMetaType::QString:
+                return *static_cast<const QString *>(a.constData()) ==
+                       *static_cast<const QString *>(b.constData());
+            case QMetaType::Int:
+                return *static_cast<const int *>(a.constData()) == *static_cast<const int *>(b.constData());
+            case QMetaType::LongLong:
+                return *static_cast<const qlonglong *>(a.constData()) ==
+                       *static_cast<const qlonglong *>(b.constData());
+            default:
+                break;
+            }
+        }
+        return a == b;
     }
 };
 
@@ -58,7 +91,8 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
     std::mutex mutex;
     QObject *model = nullptr; // null once the model stopped following this (under `mutex`)
     bool scheduled = false;   // a wake-up is posted or a frame is awaited: writes only merge
-    std::unordered_map<QVariant, quint32, LatestKeyHash> index; // key -> slot, until a frame removes it
+    std::unordered_map<QVariant, quint32, LatestKeyHash, LatestKeyEqual>
+        index; // key -> slot, until a frame removes it
     std::vector<Slot> cells;
     std::vector<quint32> dirty; // cells changed since the last frame, in first-change order
     std::vector<quint32> spare; // cells to reuse
@@ -69,9 +103,10 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
     {
         if (const auto found = index.find(key); found != index.end())
             return found->second;
-        if (spare.empty()) {
-            cells.reserve(cells.size() + 1);
-            dirty.reserve(cells.size() + 1); // markLocked never allocates
+        if (spare.empty() && (cells.size() == cells.capacity() || dirty.capacity() <= cells.size())) {
+            const std::size_t more = cells.size() * 2 + 16; // geometric: n new keys cost O(n)
+            cells.reserve(more);
+            dirty.reserve(more); // markLocked never allocates: one entry per cell at most
         }
         const quint32 at = spare.empty() ? static_cast<quint32>(cells.size()) : spare.back();
         const auto made = index.emplace(std::move(key), at).first;
