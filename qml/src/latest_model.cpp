@@ -193,7 +193,7 @@ QVariant latestFieldOf(const QVariant &event, const QString &name)
     if (type == QMetaType::fromType<QVariantHash>())
         return static_cast<const QVariantHash *>(event.constData())->value(name);
     if ((type.flags() & QMetaType::PointerToQObject) != 0) {
-        QObject *const object = event.value<QObject *>();
+        auto *const object = event.value<QObject *>();
         if (object == nullptr || object->thread() != QThread::currentThread())
             return {};
         return object->property(name.toUtf8().constData());
@@ -472,12 +472,13 @@ void LatestModel::apply()
     if (!removed.empty()) {
         std::vector<std::pair<int, int>> ranges;
         runs(removed, [&](int first, int last) { ranges.emplace_back(first, last); });
-        for (auto range = ranges.rbegin(); range != ranges.rend(); ++range) {
-            beginRemoveRows(QModelIndex(), range->first, range->second);
-            m_rows.erase(m_rows.begin() + range->first, m_rows.begin() + range->second + 1);
+        for (std::size_t i = ranges.size(); i-- > 0;) { // the last first: the others keep their rows
+            const auto [first, last] = ranges[i];
+            beginRemoveRows(QModelIndex(), first, last);
+            m_rows.erase(m_rows.begin() + first, m_rows.begin() + last + 1);
             endRemoveRows();
         }
-        for (std::size_t r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
+        for (auto r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
             m_rowOfSlot[m_rows[r].slot] = static_cast<int>(r);
     }
     // Changed keys: one dataChanged per contiguous range; new keys: one insertion at the end.
