@@ -89,6 +89,10 @@ public:
     HandlerId follow(QtRegistry<E> &registry, KeyOf keyOf, int priority = 0)
     {
         std::shared_ptr<detail::LatestRows> rows = restart();
+        if (m_registry) {
+            m_registry = nullptr;
+            Q_EMIT registryChanged();
+        }
         const HandlerId id = registry.add(
             [rows, keyOf = std::move(keyOf)](const E &event) mutable {
                 detail::latestRowsWrite(*rows, QVariant::fromValue(keyOf(event)), QVariant::fromValue(event));
@@ -98,13 +102,14 @@ public:
         return id;
     }
 
-    /// Writes `value` as the newest of `key` (any thread): shown at the next frame, as a new row
-    /// for a new key. An invalid key is ignored.
+    /// Writes `value` as the newest of `key` (any thread, but not while this thread changes what
+    /// the model follows): shown at the next frame, as a new row for a new key. An invalid key is
+    /// ignored.
     void write(const QVariant &key, const QVariant &value);
-    /// Removes `key`'s row at the next frame (any thread), with any write of it not yet shown;
+    /// Removes `key`'s row at the next frame (any thread, as write()), with any write of it not yet shown;
     /// a later write adds it again. False when the key has no row nor write waiting.
     Q_INVOKABLE bool remove(const QVariant &key);
-    /// Removes every row at the next frame (any thread), with the writes not yet shown; later
+    /// Removes every row at the next frame (any thread, as write()), with the writes not yet shown; later
     /// writes add rows again.
     Q_INVOKABLE void clear();
     /// The value shown for `key` (invalid when it has no row); linear in the rows.
