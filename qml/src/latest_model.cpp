@@ -74,18 +74,26 @@ struct LatestKeyEqual
     }
 };
 
-// The pending set: per key, its newest write or its removal since the last frame, in cells the
-// frame takes. Bounded by the keys, never by the writes: a key written a thousand times between
-// two frames holds one value. Under one mutex, taken once per write and once per frame; no user
-// code runs under it (values and keys are moved under it, copied and destroyed outside it).
+// The pending set: per key, its newest write or its removal since the last frame, one entry per
+// key in `pending`, which the frame swaps for an empty one under the lock and reads outside it.
+// Bounded by the keys, never by the writes: a key written a thousand times between two frames
+// holds one value. Under one mutex, taken once per write and briefly per frame; no user code runs
+// under it (values and keys are moved under it, copied and destroyed outside it).
 struct LatestRows : std::enable_shared_from_this<LatestRows>
 {
+    // A key's change waiting for a frame.
+    struct Change
+    {
+        quint32 slot = 0;
+        const QVariant *key = nullptr; // its node in `index` (only the frame erases nodes)
+        QVariant value;
+        bool removed = false; // its last operation is a removal
+    };
     struct Slot
     {
-        const QVariant *key = nullptr; // its node's in `index` (only the frame erases nodes)
-        QVariant value;
-        bool dirty = false;   // listed in `dirty`
-        bool removed = false; // its last operation is a removal
+        const QVariant *key = nullptr; // its node in `index`
+        quint64 batch = 0;             // the batch whose `pending` holds its change (at `at`)
+        quint32 at = 0;
     };
 
     std::mutex mutex;
@@ -94,8 +102,10 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
     std::unordered_map<QVariant, quint32, LatestKeyHash, LatestKeyEqual>
         index; // key -> slot, until a frame removes it
     std::vector<Slot> cells;
-    std::vector<quint32> dirty; // cells changed since the last frame, in first-change order
-    std::vector<quint32> spare; // cells to reuse
+    std::vector<quint32> spare;     // cells to reuse
+    quint64 batch = 1;              // the number of `pending`'s batch
+    std::vector<Change> pending;    // this batch's changes, in first-change order (room for every cell)
+    std::vector<Change> spareBatch; // the frame's empty buffer, swapped in for `pending` (its capacity kept)
     std::atomic<bool> warned{false};
 
     // The slot of `key`, made if it has none (under `mutex`). Throws bad_alloc, changing nothing.
@@ -103,10 +113,10 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
     {
         if (const auto found = index.find(key); found != index.end())
             return found->second;
-        if (spare.empty() && (cells.size() == cells.capacity() || dirty.capacity() <= cells.size())) {
+        if (spare.empty() && (cells.size() == cells.capacity() || pending.capacity() <= cells.size())) {
             const std::size_t more = cells.size() * 2 + 16; // geometric: n new keys cost O(n)
             cells.reserve(more);
-            dirty.reserve(more); // markLocked never allocates: one entry per cell at most
+            pending.reserve(more); // changeLocked never allocates: one change per cell at most
         }
         const quint32 at = spare.empty() ? static_cast<quint32>(cells.size()) : spare.back();
         const auto made = index.emplace(std::move(key), at).first;
@@ -114,18 +124,21 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
             cells.emplace_back();
         else
             spare.pop_back();
-        cells[at].key = &made->first;
+        cells[at] = Slot{&made->first, 0, 0};
         return at;
     }
-    // Lists slot `at` for the next frame and makes sure a frame comes (under `mutex`).
-    void markLocked(quint32 at)
+    // The change of slot `at` in this batch, made if it has none, and makes sure a frame comes
+    // (under `mutex`).
+    Change &changeLocked(quint32 at)
     {
         Slot &slot = cells[at];
-        if (!slot.dirty) {
-            dirty.push_back(at); // reserved: at most one entry per slot
-            slot.dirty = true;
+        if (slot.batch != batch) {
+            slot.batch = batch;
+            slot.at = static_cast<quint32>(pending.size());
+            pending.push_back(Change{at, slot.key, QVariant(), false}); // reserved: never allocates
         }
         scheduleLocked();
+        return pending[slot.at];
     }
     void scheduleLocked();
     // The wake-up's call on the model's thread: the model awaits its next frame.
@@ -217,11 +230,9 @@ void latestRowsWrite(LatestRows &rows, QVariant key, QVariant value)
         return;
     }
     const std::lock_guard lock(rows.mutex);
-    const quint32 at = rows.slotOf(std::move(key));
-    LatestRows::Slot &slot = rows.cells[at];
-    std::swap(slot.value, value); // the replaced value is destroyed after the lock is released
-    slot.removed = false;
-    rows.markLocked(at);
+    LatestRows::Change &change = rows.changeLocked(rows.slotOf(std::move(key)));
+    std::swap(change.value, value); // the replaced value is destroyed after the lock is released
+    change.removed = false;
 }
 
 void LatestWake::operator()()
@@ -377,12 +388,12 @@ bool LatestModel::remove(const QVariant &key)
     const auto found = m_writer->index.find(key);
     if (found == m_writer->index.end())
         return false;
-    detail::LatestRows::Slot &slot = m_writer->cells[found->second];
-    if (slot.removed)
+    const detail::LatestRows::Slot &slot = m_writer->cells[found->second];
+    if (slot.batch == m_writer->batch && m_writer->pending[slot.at].removed)
         return false;
-    slot.removed = true;
-    std::swap(slot.value, gone);
-    m_writer->markLocked(found->second);
+    detail::LatestRows::Change &change = m_writer->changeLocked(found->second);
+    change.removed = true;
+    std::swap(change.value, gone);
     return true;
 }
 
@@ -392,12 +403,12 @@ void LatestModel::clear()
     const std::lock_guard lock(m_writer->mutex);
     gone.reserve(m_writer->index.size());
     for (const auto &[key, at] : m_writer->index) {
-        detail::LatestRows::Slot &slot = m_writer->cells[at];
-        if (slot.removed)
+        const detail::LatestRows::Slot &slot = m_writer->cells[at];
+        if (slot.batch == m_writer->batch && m_writer->pending[slot.at].removed)
             continue;
-        gone.push_back(std::exchange(slot.value, QVariant()));
-        slot.removed = true;
-        m_writer->markLocked(at);
+        detail::LatestRows::Change &change = m_writer->changeLocked(at);
+        change.removed = true;
+        gone.push_back(std::exchange(change.value, QVariant()));
     }
 }
 
@@ -418,35 +429,19 @@ void LatestModel::awaitFrame()
 
 void LatestModel::apply()
 {
-    struct Change
-    {
-        quint32 slot;
-        const QVariant *key; // its node in the index, which only this thread erases
-        QVariant value;
-        bool removed;
-    };
+    using Change = detail::LatestRows::Change;
     using Node = decltype(detail::LatestRows::index)::node_type;
-    std::vector<Change> changes;
-    std::vector<Node> gone; // removed keys, destroyed after the lock is released
     const std::shared_ptr<detail::LatestRows> rows = m_writer;
+    std::vector<Change> changes;
     {
+        // This batch is taken whole, an empty buffer as large put in its place: writers wait for
+        // a swap, never for the frame's work.
         const std::lock_guard lock(rows->mutex);
         rows->scheduled = false;
-        changes.reserve(rows->dirty.size());
-        gone.reserve(rows->dirty.size());
-        rows->spare.reserve(rows->cells.size());
-        for (const quint32 at : rows->dirty) {
-            detail::LatestRows::Slot &slot = rows->cells[at];
-            slot.dirty = false;
-            changes.push_back(Change{at, slot.key, std::exchange(slot.value, QVariant()), slot.removed});
-            if (slot.removed) {
-                gone.push_back(rows->index.extract(*slot.key));
-                slot.key = nullptr;
-                slot.removed = false;
-                rows->spare.push_back(at);
-            }
-        }
-        rows->dirty.clear(); // keeps its capacity: writers never allocate for it
+        changes.swap(rows->spareBatch);
+        changes.reserve(rows->pending.capacity()); // allocates only when the keys grew
+        changes.swap(rows->pending);
+        ++rows->batch;
     }
     const auto rowOf = [this](quint32 slot) { return slot < m_rowOfSlot.size() ? m_rowOfSlot[slot] : -1; };
     const int before = count();
@@ -505,6 +500,29 @@ void LatestModel::apply()
             m_rows.push_back(Row{*c->key, std::move(c->value), c->slot});
         }
         endInsertRows();
+    }
+    // Removed keys leave the index, unless written again since the swap (that write comes as a
+    // new row at the next frame); the buffer goes back, emptied, for the next frame.
+    std::vector<quint32> freed;
+    for (const Change &c : changes) {
+        if (c.removed)
+            freed.push_back(c.slot);
+    }
+    changes.clear();        // every value was moved out
+    std::vector<Node> gone; // destroyed after the lock is released
+    gone.reserve(freed.size());
+    {
+        const std::lock_guard lock(rows->mutex);
+        rows->spare.reserve(rows->cells.size());
+        for (const quint32 at : freed) {
+            detail::LatestRows::Slot &slot = rows->cells[at];
+            if (slot.batch == rows->batch)
+                continue;
+            gone.push_back(rows->index.extract(*slot.key));
+            slot.key = nullptr;
+            rows->spare.push_back(at);
+        }
+        rows->spareBatch.swap(changes);
     }
     if (count() != before)
         Q_EMIT countChanged();
