@@ -242,6 +242,19 @@ private Q_SLOTS:
         QTRY_COMPARE(model.rowCount(), 1);
         std::thread([&model] { QVERIFY(model.remove(7)); }).join();
         QTRY_COMPARE(model.rowCount(), 0);
+        // Written again while its removal is being applied (from a slot of rowsRemoved, after the
+        // frame took the pending set): it comes back as a new row at the next frame.
+        model.write(QStringLiteral("again"), 1);
+        QTRY_COMPARE(model.valueOf(QStringLiteral("again")), QVariant(1));
+        const auto rewrite = connect(&model, &QAbstractItemModel::rowsRemoved, &model,
+                                     [&model] { model.write(QStringLiteral("again"), 2); });
+        QVERIFY(model.remove(QStringLiteral("again")));
+        QTRY_COMPARE(model.valueOf(QStringLiteral("again")), QVariant(2));
+        disconnect(rewrite);
+        QCOMPARE(model.rowCount(), 1);
+        QVERIFY(model.remove(QStringLiteral("again")));
+        QTRY_COMPARE(model.rowCount(), 0);
+        QVERIFY(!model.remove(QStringLiteral("again"))); // its slot went with the row
     }
 
     // The registry destroyed while updates wait: the writes already made are shown, and nothing
