@@ -127,8 +127,8 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
         cells[at] = Slot{&made->first, 0, 0};
         return at;
     }
-    // The change of slot `at` in this batch, made if it has none, and makes sure a frame comes
-    // (under `mutex`).
+    // The change of slot `at` in this batch, made if it has none (under `mutex`). The caller then
+    // sets it and calls scheduleLocked().
     Change &changeLocked(quint32 at)
     {
         Slot &slot = cells[at];
@@ -137,9 +137,10 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
             slot.at = static_cast<quint32>(pending.size());
             pending.push_back(Change{at, slot.key, QVariant(), false}); // reserved: never allocates
         }
-        scheduleLocked();
         return pending[slot.at];
     }
+    // Makes sure a frame comes (under `mutex`); throws when Qt cannot post the wake-up, the
+    // change kept for the next write's.
     void scheduleLocked();
     // The wake-up's call on the model's thread: the model awaits its next frame.
     static void wake(QObject *model);
@@ -233,6 +234,7 @@ void latestRowsWrite(LatestRows &rows, QVariant key, QVariant value)
     LatestRows::Change &change = rows.changeLocked(rows.slotOf(std::move(key)));
     std::swap(change.value, value); // the replaced value is destroyed after the lock is released
     change.removed = false;
+    rows.scheduleLocked();
 }
 
 void LatestWake::operator()()
@@ -394,6 +396,7 @@ bool LatestModel::remove(const QVariant &key)
     detail::LatestRows::Change &change = m_writer->changeLocked(found->second);
     change.removed = true;
     std::swap(change.value, gone);
+    m_writer->scheduleLocked();
     return true;
 }
 
@@ -410,6 +413,8 @@ void LatestModel::clear()
         change.removed = true;
         gone.push_back(std::exchange(change.value, QVariant()));
     }
+    if (!m_writer->index.empty())
+        m_writer->scheduleLocked();
 }
 
 QVariant LatestModel::valueOf(const QVariant &key) const
