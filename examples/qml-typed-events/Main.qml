@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 import QtQml
+import RegistryIO
 import TypedQuotes
 
 QtObject {
@@ -20,6 +21,16 @@ QtObject {
         registry: app.quotes
         onNotified: (event) => app.add(event)
     }
+
+    // The newest quote per symbol, fed from any thread: one row per symbol, with the roles
+    // `key`, `value`, `symbol` and `price`; a ListView shows it, its rows changed once a frame.
+    // [board]
+    property QuoteRegistry feed: QuoteRegistry {}
+    property LatestModel board: LatestModel {
+        registry: app.feed
+        key: "symbol"
+    }
+    // [board]
 
     // `event.price` is a double and `event.symbol` a string here: a typo fails qmllint.
     function show(event: quote) {

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Typed events in QML: C++ notifies a QuoteRegistry (RIO_QML_TYPED_REGISTRY in quote.h) from
 // the engine thread and from a worker thread; Main.qml's handlers read event.price as a double.
+// Then four workers flood a second registry, whose newest quote per symbol a LatestModel in
+// Main.qml and one in C++ keep (one row per symbol, whatever the rate).
 #include "quote.h"
+
+#include <registryio/qml/latest_model.h>
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
@@ -11,6 +15,7 @@
 #include <cstdio>
 #include <memory>
 #include <thread>
+#include <vector>
 
 int main(int argc, char *argv[])
 {
@@ -35,7 +40,42 @@ int main(int argc, char *argv[])
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
     const QString log = root->property("log").toString();
     const double total = root->property("total").toDouble();
-    const bool ok = log == expected && total == 41.75;
-    std::printf("log: %s\ntotal: %g\nqml-typed-events: %s\n", qPrintable(log), total, ok ? "ok" : "FAILED");
+
+    auto *feed = root->property("feed").value<QuoteRegistry *>();
+    auto *board = root->property("board").value<rio::LatestModel *>();
+    //! [follow]
+    rio::LatestModel cppBoard; // the C++ form: a key function on the facade's events
+    cppBoard.follow(feed->registry(), [](const Quote &quote) { return quote.symbol; });
+    std::vector<std::thread> workers;
+    for (const char *symbol : {"ACME", "BOLT", "CRUX", "DYNE"}) {
+        workers.emplace_back([sender = feed->sender(), symbol] {
+            for (int i = 1; i <= 10000; ++i) // merged per symbol: one row update per frame
+                sender.notify(Quote{QString::fromLatin1(symbol), double(i)});
+        });
+    }
+    //! [follow]
+    for (std::thread &worker : workers)
+        worker.join();
+    const auto rows = [](const rio::LatestModel &model) {
+        QString shown;
+        for (int row = 0; row < model.rowCount(); ++row) {
+            const auto quote = model.data(model.index(row), rio::LatestModel::ValueRole).value<Quote>();
+            shown += quote.symbol + QLatin1Char(' ') + QString::number(quote.price) + QStringLiteral("; ");
+        }
+        return shown;
+    };
+    const QString wanted = QStringLiteral("ACME 10000; BOLT 10000; CRUX 10000; DYNE 10000; ");
+    const auto sorted = [&rows](const rio::LatestModel &model) { // rows come in first-write order
+        QStringList parts = rows(model).split(QStringLiteral("; "), Qt::SkipEmptyParts);
+        parts.sort();
+        return parts.join(QStringLiteral("; ")) + QStringLiteral("; ");
+    };
+    deadline = QDeadlineTimer(10000);
+    while ((sorted(*board) != wanted || sorted(cppBoard) != wanted) && !deadline.hasExpired())
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+    const bool ok =
+        log == expected && total == 41.75 && sorted(*board) == wanted && sorted(cppBoard) == wanted;
+    std::printf("log: %s\ntotal: %g\nboard: %s\nqml-typed-events: %s\n", qPrintable(log), total,
+                qPrintable(sorted(*board)), ok ? "ok" : "FAILED");
     return ok ? 0 : 1;
 }

@@ -7,7 +7,9 @@
 
 #include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
 
+#include <registryio/connection.h>
 #include <registryio/handler_id.h>
+#include <registryio/qml/detail/latest_rows.h>
 #include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_export.h>
@@ -40,6 +42,9 @@ public:
     virtual void notifyEvent(const void *event) const = 0;
     /// Registers the facade's coalesced, queued handler that sets the registry's `latest`.
     virtual HandlerId addLatest() = 0;
+    /// Registers a handler on the notifying thread that writes each event, as a QVariant, to
+    /// `rows` by its field `key` (a LatestModel's).
+    virtual Connection addKeyedRows(std::shared_ptr<LatestRows> rows, int keyProperty) = 0;
 
 protected:
     ~QmlTypedRegistryOps() = default;
@@ -154,6 +159,7 @@ private:
     friend class detail::QmlTypedRegistryCore;
     friend class QmlTypedHandler;
     friend class QmlTypedSenderBase;
+    friend class LatestModel;
 
     // Called by the typed half: the listener its facade tells of removals, then (once its facade
     // exists) its facade, and before it goes.

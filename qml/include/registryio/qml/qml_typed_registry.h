@@ -164,6 +164,20 @@ public:
             m_owner, [owner = m_owner](const E &event) { owner->offerLatest(QVariant::fromValue(event)); },
             {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
     }
+    Connection addKeyedRows(std::shared_ptr<LatestRows> rows, int keyProperty) override
+    {
+        if constexpr (QmlGadget<E>) {
+            const QMetaProperty property = E::staticMetaObject.property(keyProperty);
+            const HandlerId id = m_registry->add([rows = std::move(rows), property](const E &event) {
+                latestRowsWrite(*rows, property.readOnGadget(&event), QVariant::fromValue(event));
+            });
+            return m_registry->connection(id);
+        } else {
+            static_cast<void>(rows);
+            static_cast<void>(keyProperty);
+            return {}; // no fields: the model warns
+        }
+    }
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override
     {
         // The event of the notify running on this thread (its address is valid for that long

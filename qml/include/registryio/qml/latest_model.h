@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
+
+#include <registryio/connection.h>
+#include <registryio/handler_id.h>
+#include <registryio/qml/detail/latest_rows.h>
+#include <registryio/qml/qml_export.h>
+#include <registryio/qt/qt_registry.h>
+
+#include <QAbstractListModel>
+#include <QHash>
+#include <QObject>
+#include <QPointer>
+#include <QString>
+#include <QStringList>
+#include <QVariant>
+#include <QtQml/qqmlregistration.h>
+
+#include <concepts>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace rio {
+
+namespace detail {
+class FramePacer;
+struct LatestRows;
+} // namespace detail
+
+/// A list model of the newest value per key, fed from any thread: one row per key (a field of
+/// the event in QML, a key function in C++), in the order keys first came. Writes merge per key
+/// until the next frame of the window that shows the model (once per event-loop turn without
+/// one), which applies only the rows that changed: one dataChanged per contiguous range and one
+/// row insertion for the new keys. Memory is per key, never per event.
+class RIO_QML_EXPORT LatestModel : public QAbstractListModel
+{
+    Q_OBJECT
+    QML_ELEMENT
+    /// The registry whose events feed the rows: a QmlRegistry or a typed registry (C++: follow()).
+    Q_PROPERTY(QObject *registry READ registry WRITE setRegistry NOTIFY registryChanged FINAL)
+    /// The event's field that names its row: a map's key or a gadget's property.
+    Q_PROPERTY(QString key READ key WRITE setKey NOTIFY keyChanged FINAL)
+    /// The event's fields shown as roles besides `key` and `value` (default for a typed registry:
+    /// its event type's properties).
+    Q_PROPERTY(QStringList roles READ roles WRITE setRoles NOTIFY rolesChanged FINAL)
+    /// Number of rows.
+    Q_PROPERTY(int count READ count NOTIFY countChanged FINAL)
+
+public:
+    /// The roles every row has; the fields of `roles` follow from FieldRole on.
+    enum Role {
+        KeyRole = Qt::UserRole + 1, ///< `key`: the row's key
+        ValueRole,                  ///< `value`: the newest event (or value) of the key
+        FieldRole,                  ///< the first of `roles`' fields
+    };
+
+    /// An empty model that follows nothing.
+    explicit LatestModel(QObject *parent = nullptr);
+    /// Stops following; writes that still come are dropped.
+    ~LatestModel() override;
+    LatestModel(const LatestModel &) = delete;
+    LatestModel &operator=(const LatestModel &) = delete;
+
+    /// The registry followed from QML (null: none, or one followed from C++).
+    [[nodiscard]] QObject *registry() const noexcept { return m_registry.data(); }
+    /// Follows `registry` (a QmlRegistry or typed registry) by the `key` field; the rows restart.
+    /// Anything else warns and follows nothing.
+    void setRegistry(QObject *registry);
+    /// The key field.
+    [[nodiscard]] QString key() const { return m_key; }
+    /// Sets the key field; the rows restart.
+    void setKey(const QString &key);
+    /// The field roles.
+    [[nodiscard]] QStringList roles() const { return m_roles; }
+    /// Sets the field roles (a model reset: set them before a view reads the model).
+    void setRoles(const QStringList &roles);
+    /// Number of rows.
+    [[nodiscard]] int count() const noexcept { return static_cast<int>(m_rows.size()); }
+
+    /// C++: follows `registry`'s notifies (a handler on the notifying thread, at `priority`),
+    /// the row of each event being `keyOf(event)` (anything QVariant holds; an invalid key drops
+    /// the event). Replaces what was followed; the rows restart. Returns the handler's id.
+    template <typename E, typename KeyOf>
+    requires std::invocable<KeyOf &, const E &>
+    HandlerId follow(QtRegistry<E> &registry, KeyOf keyOf, int priority = 0)
+    {
+        std::shared_ptr<detail::LatestRows> rows = restart();
+        if (m_registry) {
+            m_registry = nullptr;
+            Q_EMIT registryChanged();
+        }
+        const HandlerId id = registry.add(
+            [rows, keyOf = std::move(keyOf)](const E &event) mutable {
+                detail::latestRowsWrite(*rows, QVariant::fromValue(keyOf(event)), QVariant::fromValue(event));
+            },
+            priority);
+        m_connection = registry.connection(id);
+        return id;
+    }
+
+    /// Writes `value` as the newest of `key` (any thread, but not while this thread changes what
+    /// the model follows): shown at the next frame, as a new row for a new key. An invalid key is
+    /// ignored.
+    void write(const QVariant &key, const QVariant &value);
+    /// Removes `key`'s row at the next frame (any thread, as write()), with any write of it not yet shown;
+    /// a later write adds it again. False when the key has no row nor write waiting.
+    Q_INVOKABLE bool remove(const QVariant &key);
+    /// Removes every row at the next frame (any thread, as write()), with the writes not yet shown; later
+    /// writes add rows again.
+    Q_INVOKABLE void clear();
+    /// The value shown for `key` (invalid when it has no row); linear in the rows.
+    [[nodiscard]] Q_INVOKABLE QVariant valueOf(const QVariant &key) const;
+
+    /// Number of rows (none under a valid parent).
+    [[nodiscard]] int rowCount(const QModelIndex &parent = QModelIndex()) const override;
+    /// The key, the value or a field of the value at `index`.
+    [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    /// `key`, `value` and the names in `roles`.
+    [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
+
+Q_SIGNALS:
+    /// The registry changed.
+    void registryChanged();
+    /// The key field changed.
+    void keyChanged();
+    /// The field roles changed.
+    void rolesChanged();
+    /// The number of rows changed.
+    void countChanged();
+
+private:
+    struct Row
+    {
+        QVariant key;
+        QVariant value;
+        quint32 slot = 0; // its place in the pending set
+    };
+
+    // Stops following and drops the rows; the new writer state (nothing follows it yet).
+    std::shared_ptr<detail::LatestRows> restart();
+    // Follows m_registry by m_key, when both are set.
+    void attach();
+    friend struct detail::LatestRows;
+    // A write is waiting: the next frame applies it (on this thread).
+    void awaitFrame();
+    // The frame: applies the writes waiting (on this thread).
+    void apply();
+    // The roles shown: m_roles, or a typed registry's event properties.
+    [[nodiscard]] QStringList shownRoles() const;
+
+    std::shared_ptr<detail::LatestRows> m_writer; // what writers and removals reach
+    Connection m_connection;                      // the handler feeding it
+    QPointer<QObject> m_registry;
+    QString m_key;
+    QStringList m_roles;
+    QStringList m_fields; // the roles shown, from FieldRole on
+    std::vector<Row> m_rows;
+    std::vector<int> m_rowOfSlot; // -1: no row
+    std::unique_ptr<detail::FramePacer> m_pacer;
+};
+
+} // namespace rio

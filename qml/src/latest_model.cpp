@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: MIT
+#include "frame_pacer.h"
+
+#include <registryio/qml/latest_model.h>
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qml/qml_typed_handler.h>
+#include <registryio/qt/detail/qt_tsan.h>
+#include <registryio/qt/logging.h>
+
+#include <QMetaProperty>
+#include <QMetaType>
+#include <QQmlInfo>
+#include <QThread>
+#include <QVariantHash>
+#include <QVariantMap>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace rio::detail {
+
+// Keys as QVariant compares them: a string by its text, a number by its integral value (1 and
+// 1.0 are one key), anything else by its text (equal hashes of unequal keys only collide). The
+// common key types are read in place, without QVariant's conversions.
+struct LatestKeyHash
+{
+    std::size_t operator()(const QVariant &key) const noexcept
+    {
+        const void *const data = key.constData();
+        switch (key.metaType().id()) {
+        case QMetaType::QString:
+            return qHash(*static_cast<const QString *>(data));
+        case QMetaType::Int:
+            return qHash(qlonglong(*static_cast<const int *>(data)));
+        case QMetaType::LongLong:
+            return qHash(*static_cast<const qlonglong *>(data));
+        default:
+            break;
+        }
+        bool integral = false;
+        const qlonglong n = key.toLongLong(&integral);
+        return integral ? qHash(n) : qHash(key.toString());
+    }
+};
+
+// QVariant's equality, the same type's int and string compared in place.
+struct LatestKeyEqual
+{
+    bool operator()(const QVariant &a, const QVariant &b) const noexcept
+    {
+        if (a.metaType() == b.metaType()) {
+            switch (a.metaType().id()) {
+            case QMetaType::QString:
+                return *static_cast<const QString *>(a.constData()) ==
+                       *static_cast<const QString *>(b.constData());
+            case QMetaType::Int:
+                return *static_cast<const int *>(a.constData()) == *static_cast<const int *>(b.constData());
+            case QMetaType::LongLong:
+                return *static_cast<const qlonglong *>(a.constData()) ==
+                       *static_cast<const qlonglong *>(b.constData());
+            default:
+                break;
+            }
+        }
+        return a == b;
+    }
+};
+
+// The pending set: per key, its newest write or its removal since the last frame, one entry per
+// key in `pending`, which the frame swaps for an empty one under the lock and reads outside it.
+// Bounded by the keys, never by the writes: a key written a thousand times between two frames
+// holds one value. Under one mutex, taken once per write and briefly per frame; no user code runs
+// under it (values and keys are moved under it, copied and destroyed outside it).
+struct LatestRows : std::enable_shared_from_this<LatestRows>
+{
+    // A key's change waiting for a frame.
+    struct Change
+    {
+        quint32 slot = 0;
+        const QVariant *key = nullptr; // its node in `index` (only the frame erases nodes)
+        QVariant value;
+        bool removed = false; // its last operation is a removal
+    };
+    struct Slot
+    {
+        const QVariant *key = nullptr; // its node in `index`
+        quint64 batch = 0;             // the batch whose `pending` holds its change (at `at`)
+        quint32 at = 0;
+    };
+
+    std::mutex mutex;
+    QObject *model = nullptr; // null once the model stopped following this (under `mutex`)
+    bool scheduled = false;   // a wake-up is posted or a frame is awaited: writes only merge
+    std::unordered_map<QVariant, quint32, LatestKeyHash, LatestKeyEqual>
+        index; // key -> slot, until a frame removes it
+    std::vector<Slot> cells;
+    std::vector<quint32> spare;     // cells to reuse
+    quint64 batch = 1;              // the number of `pending`'s batch
+    std::vector<Change> pending;    // this batch's changes, in first-change order (room for every cell)
+    std::vector<Change> spareBatch; // the frame's empty buffer, swapped in for `pending` (its capacity kept)
+    std::atomic<bool> warned{false};
+
+    // The slot of `key`, made if it has none (under `mutex`). Throws bad_alloc, changing nothing.
+    quint32 slotOf(QVariant &&key)
+    {
+        if (const auto found = index.find(key); found != index.end())
+            return found->second;
+        if (spare.empty() && (cells.size() == cells.capacity() || pending.capacity() <= cells.size())) {
+            const std::size_t more = cells.size() * 2 + 16; // geometric: n new keys cost O(n)
+            cells.reserve(more);
+            pending.reserve(more); // changeLocked never allocates: one change per cell at most
+        }
+        const quint32 at = spare.empty() ? static_cast<quint32>(cells.size()) : spare.back();
+        const auto made = index.emplace(std::move(key), at).first;
+        if (spare.empty())
+            cells.emplace_back();
+        else
+            spare.pop_back();
+        cells[at] = Slot{&made->first, 0, 0};
+        return at;
+    }
+    // The change of slot `at` in this batch, made if it has none (under `mutex`). The caller then
+    // sets it and calls scheduleLocked().
+    Change &changeLocked(quint32 at)
+    {
+        Slot &slot = cells[at];
+        if (slot.batch != batch) {
+            slot.batch = batch;
+            slot.at = static_cast<quint32>(pending.size());
+            pending.push_back(Change{at, slot.key, QVariant(), false}); // reserved: never allocates
+        }
+        return pending[slot.at];
+    }
+    // Makes sure a frame comes (under `mutex`); throws when Qt cannot post the wake-up, the
+    // change kept for the next write's.
+    void scheduleLocked();
+    // The wake-up's call on the model's thread: the model awaits its next frame.
+    static void wake(QObject *model);
+};
+
+namespace {
+
+// The wake-up a write posts to the model when nothing is scheduled: on the model's thread it
+// asks the model's pacer for the next frame, whose apply takes the pending set. Discarded unrun
+// (the model went), it lets the next write post again.
+struct LatestWake : TsanHandover
+{
+    std::shared_ptr<LatestRows> rows;
+    bool ran = false;
+
+    explicit LatestWake(std::shared_ptr<LatestRows> r) noexcept : rows(std::move(r))
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    LatestWake(LatestWake &&other) noexcept
+        : TsanHandover(std::move(other)), rows(std::move(other.rows)), ran(other.ran)
+    {
+        RIO_TSAN_RELEASE(this);
+    }
+    LatestWake(const LatestWake &) = delete;
+    LatestWake &operator=(const LatestWake &) = delete;
+    LatestWake &operator=(LatestWake &&) = delete;
+    ~LatestWake()
+    {
+        RIO_TSAN_ACQUIRE(this);
+        tsanSyncWithPosters();
+        if (!ran && rows) {
+            const std::lock_guard lock(rows->mutex);
+            rows->scheduled = false;
+        }
+    }
+
+    void operator()();
+};
+
+} // namespace
+
+void LatestRows::scheduleLocked()
+{
+    if (scheduled || model == nullptr)
+        return;
+    {
+        [[maybe_unused]] const TsanPostScope posting;
+        // The model lives: its destructor clears `model` under this mutex first.
+        QMetaObject::invokeMethod(model, LatestWake(shared_from_this()), Qt::QueuedConnection);
+    }
+    scheduled = true;
+}
+
+namespace {
+
+// The field `name` of `event`, read on any thread: a map's value, a gadget's property, a QObject's
+// property on its own thread (invalid elsewhere, and when it has none).
+QVariant latestFieldOf(const QVariant &event, const QString &name)
+{
+    const QMetaType type = event.metaType();
+    if (type == QMetaType::fromType<QVariantMap>())
+        return static_cast<const QVariantMap *>(event.constData())->value(name);
+    if (type == QMetaType::fromType<QVariantHash>())
+        return static_cast<const QVariantHash *>(event.constData())->value(name);
+    if ((type.flags() & QMetaType::PointerToQObject) != 0) {
+        auto *const object = event.value<QObject *>();
+        if (object == nullptr || object->thread() != QThread::currentThread())
+            return {};
+        return object->property(name.toUtf8().constData());
+    }
+    if (const QMetaObject *const meta = type.metaObject();
+        meta != nullptr && (type.flags() & QMetaType::IsGadget) != 0) {
+        const int at = meta->indexOfProperty(name.toUtf8().constData());
+        return at < 0 ? QVariant() : meta->property(at).readOnGadget(event.constData());
+    }
+    return {};
+}
+
+} // namespace
+
+void latestRowsWrite(LatestRows &rows, QVariant key, QVariant value)
+{
+    if (!key.isValid() || key.isNull()) {
+        if (!rows.warned.exchange(true, std::memory_order_relaxed))
+            qCWarning(lcRegistryIOQml).noquote()
+                << "LatestModel: an event without a key was dropped (warned once per model)";
+        return;
+    }
+    const std::lock_guard lock(rows.mutex);
+    LatestRows::Change &change = rows.changeLocked(rows.slotOf(std::move(key)));
+    std::swap(change.value, value); // the replaced value is destroyed after the lock is released
+    change.removed = false;
+    rows.scheduleLocked();
+}
+
+void LatestWake::operator()()
+{
+    RIO_TSAN_ACQUIRE(this);
+    tsanSyncWithPosters();
+    ran = true;
+    struct Publish // Qt may destroy this functor on another thread
+    {
+        const void *self;
+        ~Publish() { RIO_TSAN_RELEASE(self); }
+    } publish{this};
+    QObject *model = nullptr;
+    {
+        const std::lock_guard lock(rows->mutex);
+        model = rows->model;
+    }
+    // Delivered to the model, on its thread: it lives. A wake-up of rows it no longer follows
+    // does nothing (what it follows now schedules its own).
+    if (model != nullptr)
+        LatestRows::wake(model);
+}
+
+void LatestRows::wake(QObject *model)
+{
+    static_cast<LatestModel *>(model)->awaitFrame();
+}
+
+} // namespace rio::detail
+
+namespace rio {
+
+LatestModel::LatestModel(QObject *parent)
+    : QAbstractListModel(parent), m_writer(std::make_shared<detail::LatestRows>())
+{
+    m_writer->model = this;
+}
+
+LatestModel::~LatestModel()
+{
+    {
+        const std::lock_guard lock(m_writer->mutex);
+        m_writer->model = nullptr;
+    }
+    m_connection.disconnect();
+}
+
+std::shared_ptr<detail::LatestRows> LatestModel::restart()
+{
+    m_connection.disconnect();
+    {
+        const std::lock_guard lock(m_writer->mutex);
+        m_writer->model = nullptr;
+    }
+    auto fresh = std::make_shared<detail::LatestRows>();
+    fresh->model = this;
+    m_writer = fresh;
+    if (!m_rows.empty()) {
+        beginResetModel();
+        m_rows.clear();
+        endResetModel();
+        Q_EMIT countChanged();
+    }
+    m_rowOfSlot.clear();
+    return fresh;
+}
+
+void LatestModel::setRegistry(QObject *registry)
+{
+    if (registry == m_registry)
+        return;
+    m_registry = registry;
+    attach();
+    Q_EMIT registryChanged();
+}
+
+void LatestModel::setKey(const QString &key)
+{
+    if (key == m_key)
+        return;
+    m_key = key;
+    attach();
+    Q_EMIT keyChanged();
+}
+
+void LatestModel::setRoles(const QStringList &roles)
+{
+    if (roles == m_roles)
+        return;
+    beginResetModel();
+    m_roles = roles;
+    m_fields = shownRoles();
+    endResetModel();
+    Q_EMIT rolesChanged();
+}
+
+QStringList LatestModel::shownRoles() const
+{
+    if (!m_roles.isEmpty())
+        return m_roles;
+    QStringList fields;
+    if (const auto *typed = qobject_cast<const QmlTypedRegistry *>(m_registry.data())) {
+        if (const QMetaObject *const meta = typed->eventType().metaObject()) {
+            for (int i = 0; i < meta->propertyCount(); ++i)
+                fields.append(QString::fromUtf8(meta->property(i).name()));
+        }
+    }
+    return fields;
+}
+
+void LatestModel::attach()
+{
+    std::shared_ptr<detail::LatestRows> rows = restart();
+    if (m_fields != shownRoles()) {
+        beginResetModel();
+        m_fields = shownRoles();
+        endResetModel();
+    }
+    QObject *const source = m_registry.data();
+    if (source == nullptr || m_key.isEmpty())
+        return;
+    if (auto *registry = qobject_cast<QmlRegistry *>(source)) {
+        const HandlerId id = registry->registry().add([rows, key = m_key](const QVariant &event) {
+            detail::latestRowsWrite(*rows, detail::latestFieldOf(event, key), event);
+        });
+        m_connection = registry->registry().connection(id);
+        return;
+    }
+    if (auto *typed = qobject_cast<QmlTypedRegistry *>(source)) {
+        const QMetaObject *const meta = typed->eventType().metaObject();
+        const int property = meta != nullptr ? meta->indexOfProperty(m_key.toUtf8().constData()) : -1;
+        if (property < 0 || typed->m_ops == nullptr) {
+            qmlWarning(this).noquote() << "LatestModel: key \"" << m_key << "\" names no property of "
+                                       << typed->eventType().name() << "; nothing is followed";
+            return;
+        }
+        m_connection = typed->m_ops->addKeyedRows(rows, property);
+        return;
+    }
+    qmlWarning(this).noquote() << "LatestModel: registry must be a QmlRegistry or a typed registry, got "
+                               << source->metaObject()->className() << "; nothing is followed";
+}
+
+void LatestModel::write(const QVariant &key, const QVariant &value)
+{
+    detail::latestRowsWrite(*m_writer, key, value);
+}
+
+bool LatestModel::remove(const QVariant &key)
+{
+    QVariant gone; // destroyed after the lock is released
+    const std::lock_guard lock(m_writer->mutex);
+    const auto found = m_writer->index.find(key);
+    if (found == m_writer->index.end())
+        return false;
+    const detail::LatestRows::Slot &slot = m_writer->cells[found->second];
+    if (slot.batch == m_writer->batch && m_writer->pending[slot.at].removed)
+        return false;
+    detail::LatestRows::Change &change = m_writer->changeLocked(found->second);
+    change.removed = true;
+    std::swap(change.value, gone);
+    m_writer->scheduleLocked();
+    return true;
+}
+
+void LatestModel::clear()
+{
+    std::vector<QVariant> gone; // the values dropped, destroyed after the lock is released
+    const std::lock_guard lock(m_writer->mutex);
+    gone.reserve(m_writer->index.size());
+    for (const auto &[key, at] : m_writer->index) {
+        const detail::LatestRows::Slot &slot = m_writer->cells[at];
+        if (slot.batch == m_writer->batch && m_writer->pending[slot.at].removed)
+            continue;
+        detail::LatestRows::Change &change = m_writer->changeLocked(at);
+        change.removed = true;
+        gone.push_back(std::exchange(change.value, QVariant()));
+    }
+    if (!m_writer->index.empty())
+        m_writer->scheduleLocked();
+}
+
+QVariant LatestModel::valueOf(const QVariant &key) const
+{
+    const auto row = std::find_if(m_rows.begin(), m_rows.end(), [&](const Row &r) { return r.key == key; });
+    return row != m_rows.end() ? row->value : QVariant();
+}
+
+void LatestModel::awaitFrame()
+{
+    if (!m_pacer) {
+        m_pacer = std::make_unique<detail::FramePacer>(
+            this, [](QObject *self, const QVariant &) { static_cast<LatestModel *>(self)->apply(); });
+    }
+    m_pacer->offer(QVariant());
+}
+
+void LatestModel::apply()
+{
+    using Change = detail::LatestRows::Change;
+    using Node = decltype(detail::LatestRows::index)::node_type;
+    const std::shared_ptr<detail::LatestRows> rows = m_writer;
+    std::vector<Change> changes;
+    {
+        // This batch is taken whole, an empty buffer as large put in its place: writers wait for
+        // a swap, never for the frame's work.
+        const std::lock_guard lock(rows->mutex);
+        rows->scheduled = false;
+        changes.swap(rows->spareBatch);
+        changes.reserve(rows->pending.capacity()); // allocates only when the keys grew
+        changes.swap(rows->pending);
+        ++rows->batch;
+    }
+    const auto rowOf = [this](quint32 slot) { return slot < m_rowOfSlot.size() ? m_rowOfSlot[slot] : -1; };
+    const int before = count();
+    // Each contiguous run of `indices` (sorted), first to last.
+    const auto runs = [](std::vector<int> &indices, auto &&each) {
+        std::sort(indices.begin(), indices.end());
+        for (std::size_t i = 0; i < indices.size();) {
+            std::size_t j = i + 1;
+            while (j < indices.size() && indices[j] == indices[j - 1] + 1)
+                ++j;
+            each(indices[i], indices[j - 1]);
+            i = j;
+        }
+    };
+    // Removed keys: one removal per contiguous range, from the last so the others keep their rows.
+    std::vector<int> removed;
+    for (const Change &c : changes) {
+        if (c.removed && rowOf(c.slot) >= 0) {
+            removed.push_back(rowOf(c.slot));
+            m_rowOfSlot[c.slot] = -1;
+        }
+    }
+    if (!removed.empty()) {
+        std::vector<std::pair<int, int>> ranges;
+        runs(removed, [&](int first, int last) { ranges.emplace_back(first, last); });
+        for (std::size_t i = ranges.size(); i-- > 0;) { // the last first: the others keep their rows
+            const auto [first, last] = ranges[i];
+            beginRemoveRows(QModelIndex(), first, last);
+            m_rows.erase(m_rows.begin() + first, m_rows.begin() + last + 1);
+            endRemoveRows();
+        }
+        for (auto r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
+            m_rowOfSlot[m_rows[r].slot] = static_cast<int>(r);
+    }
+    // Changed keys: one dataChanged per contiguous range; new keys: one insertion at the end.
+    std::vector<int> changed;
+    std::vector<Change *> added;
+    for (Change &c : changes) {
+        if (c.removed)
+            continue;
+        if (const int row = rowOf(c.slot); row >= 0) {
+            m_rows[static_cast<std::size_t>(row)].value = std::move(c.value);
+            changed.push_back(row);
+        } else {
+            added.push_back(&c);
+        }
+    }
+    runs(changed, [this](int first, int last) { Q_EMIT dataChanged(index(first), index(last)); });
+    if (!added.empty()) {
+        const int first = count();
+        beginInsertRows(QModelIndex(), first, first + static_cast<int>(added.size()) - 1);
+        for (Change *c : added) {
+            if (c->slot >= m_rowOfSlot.size())
+                m_rowOfSlot.resize(c->slot + 1, -1);
+            m_rowOfSlot[c->slot] = static_cast<int>(m_rows.size());
+            m_rows.push_back(Row{*c->key, std::move(c->value), c->slot});
+        }
+        endInsertRows();
+    }
+    // Removed keys leave the index, unless written again since the swap (that write comes as a
+    // new row at the next frame); the buffer goes back, emptied, for the next frame.
+    std::vector<quint32> freed;
+    for (const Change &c : changes) {
+        if (c.removed)
+            freed.push_back(c.slot);
+    }
+    changes.clear();        // every value was moved out
+    std::vector<Node> gone; // destroyed after the lock is released
+    gone.reserve(freed.size());
+    {
+        const std::lock_guard lock(rows->mutex);
+        rows->spare.reserve(rows->cells.size());
+        for (const quint32 at : freed) {
+            detail::LatestRows::Slot &slot = rows->cells[at];
+            if (slot.batch == rows->batch)
+                continue;
+            gone.push_back(rows->index.extract(*slot.key));
+            slot.key = nullptr;
+            rows->spare.push_back(at);
+        }
+        rows->spareBatch.swap(changes);
+    }
+    if (count() != before)
+        Q_EMIT countChanged();
+}
+
+int LatestModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : count();
+}
+
+QVariant LatestModel::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const Row &row = m_rows[static_cast<std::size_t>(index.row())];
+    if (role == KeyRole || role == Qt::DisplayRole)
+        return row.key;
+    if (role == ValueRole)
+        return row.value;
+    const int field = role - FieldRole;
+    if (field < 0 || field >= m_fields.size())
+        return {};
+    return detail::latestFieldOf(row.value, m_fields[field]);
+}
+
+QHash<int, QByteArray> LatestModel::roleNames() const
+{
+    QHash<int, QByteArray> names{{KeyRole, "key"}, {ValueRole, "value"}};
+    for (int i = 0; i < m_fields.size(); ++i)
+        names.insert(FieldRole + i, m_fields[i].toUtf8());
+    return names;
+}
+
+} // namespace rio
