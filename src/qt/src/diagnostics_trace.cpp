@@ -452,14 +452,22 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
         });
     };
     qint64 waitId = 0;
+    std::map<quint64, std::uint64_t> windowEnds; // by window: its last frame's end
     for (const diag::TimelineEntry &e : entries) {
         if (e.kind == diag::TimelineKind::Frame) {
-            QJsonObject o = event("X", QStringLiteral("frame %1").arg(e.turn), "window", e.startNs,
+            // With the threaded render loop the GUI thread begins a frame while the render thread
+            // still presents the one before: spans on a track do not overlap, so this one's
+            // begins where that one ended, and `begun` tells when it began.
+            std::uint64_t &previousEnd = windowEnds[e.window];
+            const std::uint64_t start = std::clamp(previousEnd, e.startNs, e.endNs);
+            previousEnd = e.endNs;
+            QJsonObject o = event("X", QStringLiteral("frame %1").arg(e.turn), "window", start,
                                   windowTrackBase + e.window);
-            o.insert(QStringLiteral("dur"), micros(e.endNs - e.startNs));
+            o.insert(QStringLiteral("dur"), micros(e.endNs - start));
             o.insert(QStringLiteral("args"),
                      QJsonObject{{QStringLiteral("window"), windowNamesNow[e.window]},
-                                 {QStringLiteral("frame"), static_cast<qint64>(e.turn)}});
+                                 {QStringLiteral("frame"), static_cast<qint64>(e.turn)},
+                                 {QStringLiteral("begun"), micros(e.startNs)}});
             events.append(o);
             continue;
         }
