@@ -5,6 +5,8 @@
 // every thread. Also the hooks that mark the turns and the windows' frames (reached through their
 // meta-objects: nothing of Qt Gui or Qt Quick is linked).
 
+#include "diagnostics_windows_p.h"
+
 #include <registryio/detail/diagnostics.h>
 #include <registryio/qt/diagnostics.h>
 
@@ -34,6 +36,7 @@ namespace rio {
 namespace {
 
 namespace diag = detail::diag;
+using detail::WindowWatch;
 
 // The main thread's number, as the turns' hook (below) saw it.
 constinit std::atomic<quint64> mainThreadNumber{0};
@@ -139,135 +142,6 @@ QString windowName(quint64 serial)
     return QStringLiteral("window %1").arg(serial);
 }
 
-// One Qt Quick window's frames, as a child of the window (it dies with it). The GUI thread begins
-// and numbers a frame (at its update request or exposure, numbered at afterAnimating); the thread
-// that presents it (the GUI thread, or the threaded render loop's render thread) ends it at
-// frameSwapped by publishing its number and end time, which the GUI thread, the timeline's one
-// writer, puts on the ring: at once when it presented the frame itself, else at the end of its
-// turn or its window's next frame. Nothing the presenting thread touches is more than atomics.
-class WindowWatch final : public QObject
-{
-    Q_OBJECT
-
-public:
-    explicit WindowWatch(QObject *window)
-        : QObject(window), m_serial(nextSerial.fetch_add(1, std::memory_order_relaxed)), m_gui(thread())
-    { }
-    ~WindowWatch() override { flush(); }
-    WindowWatch(const WindowWatch &) = delete;
-    WindowWatch &operator=(const WindowWatch &) = delete;
-    WindowWatch(WindowWatch &&) = delete;
-    WindowWatch &operator=(WindowWatch &&) = delete;
-
-    // Its window's scene-graph signals (while on only: nothing per frame while off).
-    void watch()
-    {
-        if (m_connections[0])
-            return;
-        QObject *const window = parent();
-        const QMetaObject *const meta = window->metaObject();
-        const auto signal = [meta](const char *s) { return meta->method(meta->indexOfSignal(s)); };
-        const auto slot = [](const char *s) {
-            return staticMetaObject.method(staticMetaObject.indexOfSlot(s));
-        };
-        m_connections = {
-            connect(window, signal("afterAnimating()"), this, slot("animated()"), Qt::DirectConnection),
-            connect(window, signal("beforeSynchronizing()"), this, slot("synchronizing()"),
-                    Qt::DirectConnection),
-            connect(window, signal("frameSwapped()"), this, slot("swapped()"), Qt::DirectConnection),
-            connect(window, signal("windowTitleChanged(QString)"), this, slot("renamed()")),
-            connect(window, &QObject::objectNameChanged, this, &WindowWatch::renamed)};
-        renamed();
-    }
-    void unwatch()
-    {
-        for (QMetaObject::Connection &c : m_connections)
-            disconnect(std::exchange(c, {}));
-    }
-    // Its update request or exposure: a frame begins (it is numbered if it gets as far as its
-    // animations).
-    void requested() { m_requested = diag::timelineTicks(); }
-    // The GUI thread's turn ends: a frame presented since is put on the ring; a request that did
-    // not lead to a frame in the turn it was handled in begins none.
-    void turnEnded()
-    {
-        flush();
-        m_requested = 0;
-    }
-
-public Q_SLOTS:
-    void animated();
-    void synchronizing()
-    {
-        m_synced.store(m_begun.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    }
-    void swapped()
-    {
-        const quint64 number = m_synced.load(std::memory_order_relaxed);
-        const quint64 seq = m_seq.load(std::memory_order_relaxed);
-        m_seq.store(seq + 1, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_release);
-        m_ended.store(number, std::memory_order_relaxed);
-        m_endedAt.store(diag::timelineTicks(), std::memory_order_relaxed);
-        m_seq.store(seq + 2, std::memory_order_release);
-        if (QThread::currentThread() == m_gui)
-            flush();
-    }
-    void renamed()
-    {
-        QObject *const window = parent();
-        QString name = window->property("title").toString();
-        if (name.isEmpty())
-            name = window->objectName();
-        if (name.isEmpty())
-            name = QStringLiteral("window %1").arg(m_serial);
-        setWindowName(m_serial, std::move(name));
-    }
-
-private:
-    // GUI thread: the last frame presented, on the ring if it began while watched.
-    void flush() noexcept
-    {
-        const quint64 seq = m_seq.load(std::memory_order_acquire);
-        if ((seq & 1U) != 0)
-            return; // being published: the next flush takes it
-        const quint64 number = m_ended.load(std::memory_order_relaxed);
-        const quint64 end = m_endedAt.load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (m_seq.load(std::memory_order_relaxed) != seq || number <= m_recorded)
-            return;
-        m_recorded = number;
-        const Start &s = m_starts[number % m_starts.size()];
-        if (s.number == number && end >= s.ticks)
-            diag::timelineFrame(m_serial, number, s.ticks, end);
-    }
-
-    static inline std::atomic<quint64> nextSerial{1};
-
-    struct Start
-    {
-        quint64 number = 0;
-        quint64 ticks = 0;
-    };
-    const quint64 m_serial; // names the window on the ring: never reused, unlike its address
-    QThread *const m_gui;
-    // The GUI thread's.
-    quint64 m_requested = 0;         // ticks of the request that begins the next frame (0: none)
-    quint64 m_number = 0;            // the last frame begun
-    quint64 m_recorded = 0;          // the last frame put on the ring
-    std::array<Start, 4> m_starts{}; // the starts of the last frames begun, by number
-    std::array<QMetaObject::Connection, 5> m_connections;
-    // Written by the GUI thread, read by the presenting thread at its sync (the GUI thread waits).
-    std::atomic<quint64> m_begun{0};
-    // The presenting thread's: the frame its last sync took.
-    std::atomic<quint64> m_synced{0};
-    // The last frame presented and its end (ticks), published under a sequence number (odd while
-    // written) by the presenting thread, read by the GUI thread.
-    std::atomic<quint64> m_seq{0};
-    std::atomic<quint64> m_ended{0};
-    std::atomic<quint64> m_endedAt{0};
-};
-
 // The application's event filter while the timeline records: finds the Qt Quick windows by the
 // update requests and exposures that begin their frames. Main thread only; removed, and every
 // window's signals disconnected, at the first event or turn after diagnostics go off.
@@ -346,17 +220,10 @@ private:
     bool m_on = false;
 };
 
-void WindowWatch::animated()
+// Main thread: diagnostics went off, seen by a window's frame.
+void parkWindowFrames()
 {
-    if (!diag::timelineRecording()) {
-        WindowFrames::parkAll();
-        return;
-    }
-    flush(); // an earlier frame presented since (by a render thread)
-    const quint64 start = m_requested != 0 ? std::exchange(m_requested, 0) : diag::timelineTicks();
-    ++m_number;
-    m_starts[m_number % m_starts.size()] = {m_number, start};
-    m_begun.store(m_number, std::memory_order_relaxed);
+    WindowFrames::parkAll();
 }
 
 // The windows' frames, to name the window frame a time falls in.
@@ -635,4 +502,112 @@ void watchTurns()
 
 } // namespace rio::detail
 
-#include "diagnostics_trace.moc"
+namespace rio::detail {
+
+namespace {
+std::atomic<quint64> nextWindowSerial{1};
+} // namespace
+
+WindowWatch::WindowWatch(QObject *window)
+    : QObject(window), m_serial(nextWindowSerial.fetch_add(1, std::memory_order_relaxed)), m_gui(thread())
+{ }
+
+WindowWatch::~WindowWatch()
+{
+    flush();
+}
+
+void WindowWatch::watch()
+{
+    if (m_connections[0])
+        return;
+    QObject *const window = parent();
+    const QMetaObject *const meta = window->metaObject();
+    const auto signal = [meta](const char *s) { return meta->method(meta->indexOfSignal(s)); };
+    const auto slot = [](const char *s) { return staticMetaObject.method(staticMetaObject.indexOfSlot(s)); };
+    m_connections = {
+        connect(window, signal("afterAnimating()"), this, slot("animated()"), Qt::DirectConnection),
+        connect(window, signal("beforeSynchronizing()"), this, slot("synchronizing()"), Qt::DirectConnection),
+        connect(window, signal("frameSwapped()"), this, slot("swapped()"), Qt::DirectConnection),
+        connect(window, signal("windowTitleChanged(QString)"), this, slot("renamed()")),
+        connect(window, &QObject::objectNameChanged, this, &WindowWatch::renamed)};
+    renamed();
+}
+
+void WindowWatch::unwatch()
+{
+    for (QMetaObject::Connection &c : m_connections)
+        disconnect(std::exchange(c, {}));
+}
+
+void WindowWatch::requested() noexcept
+{
+    m_requested = diag::timelineTicks();
+}
+
+void WindowWatch::turnEnded() noexcept
+{
+    flush();
+    m_requested = 0;
+}
+
+void WindowWatch::animated()
+{
+    if (!diag::timelineRecording()) {
+        parkWindowFrames();
+        return;
+    }
+    flush(); // an earlier frame presented since (by a render thread)
+    const quint64 start = m_requested != 0 ? std::exchange(m_requested, 0) : diag::timelineTicks();
+    ++m_number;
+    m_starts[m_number % m_starts.size()] = {m_number, start};
+    m_begun.store(m_number, std::memory_order_relaxed);
+}
+
+void WindowWatch::synchronizing()
+{
+    m_synced.store(m_begun.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+void WindowWatch::swapped()
+{
+    const quint64 number = m_synced.load(std::memory_order_relaxed);
+    const quint64 seq = m_seq.load(std::memory_order_relaxed);
+    m_seq.store(seq + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    m_ended.store(number, std::memory_order_relaxed);
+    m_endedAt.store(diag::timelineTicks(), std::memory_order_relaxed);
+    m_seq.store(seq + 2, std::memory_order_release);
+    if (QThread::currentThread() == m_gui)
+        flush();
+}
+
+void WindowWatch::renamed()
+{
+    QObject *const window = parent();
+    QString name = window->property("title").toString();
+    if (name.isEmpty())
+        name = window->objectName();
+    if (name.isEmpty())
+        name = QStringLiteral("window %1").arg(m_serial);
+    setWindowName(m_serial, std::move(name));
+}
+
+// GUI thread: the last frame presented, on the ring if it began while watched.
+void WindowWatch::flush() noexcept
+{
+    const quint64 seq = m_seq.load(std::memory_order_acquire);
+    if ((seq & 1U) != 0)
+        return; // being published: the next flush takes it
+    const quint64 number = m_ended.load(std::memory_order_relaxed);
+    const quint64 end = m_endedAt.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (m_seq.load(std::memory_order_relaxed) != seq || number <= m_recorded)
+        return;
+    m_recorded = number;
+    const Start &s = m_starts[number % m_starts.size()];
+    if (s.number == number && end >= s.ticks)
+        diag::timelineFrame(m_serial, number, s.ticks, end);
+}
+
+} // namespace rio::detail
