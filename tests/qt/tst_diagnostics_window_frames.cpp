@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Qt Quick windows' frames on the frame timeline, with real windows rendering an animation
-// offscreen (the basic render loop; CTest runs it again with the threaded one): each window's frames are
-// numbered spans on a track of its own, named by its title (or objectName); a handler planted slow inside one
-// frame is named in that frame of that window; a window destroyed while diagnostics are on ends its track and
-// a window made after it (at the same address, perhaps) gets its own; while off nothing is recorded and the
-// windows' scene-graph signals lose their connections.
+// offscreen (the basic render loop; QSG_RENDER_LOOP=threaded runs it with the threaded one): each window's
+// frames are numbered spans on a track of its own, named by its title (or objectName); a handler planted slow
+// inside one frame is named in that frame of that window; a window destroyed while diagnostics are on ends
+// its track and a window made after it (at the same address, perhaps) gets its own; while off nothing is
+// recorded and the windows' scene-graph signals lose their connections.
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
