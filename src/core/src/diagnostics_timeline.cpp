@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 // The frame timeline (docs/DIAGNOSTICS.md): while diagnostics are on, the main thread's event-loop
-// turns, its timed handler runs and the waits of deliveries it ran, in one bounded ring of fixed
-// slots that any thread reads without stopping the writer (a sequence number per slot).
+// turns, its timed handler runs, the waits of deliveries it ran and the frames of the windows it
+// shows, in one bounded ring of fixed slots that any thread reads without stopping the writer (a
+// sequence number per slot).
 
 #include "diagnostics_p.h"
 
 #include <algorithm>
 #include <mutex>
 #include <new>
+#include <utility>
 
 namespace rio::detail::diag {
 
@@ -19,13 +21,13 @@ namespace {
 struct alignas(64) Slot
 {
     std::atomic<std::uint64_t> seq{0};
-    std::atomic<std::uint64_t> start{0}; // ticks
-    std::atomic<std::uint64_t> end{0};   // ticks
-    std::atomic<std::uint64_t> registry{0};
+    std::atomic<std::uint64_t> start{0};    // ticks
+    std::atomic<std::uint64_t> end{0};      // ticks
+    std::atomic<std::uint64_t> registry{0}; // Frame: the window's serial
     std::atomic<std::uint64_t> id{0};
     std::atomic<const char *> file{nullptr};
     std::atomic<std::uint64_t> lineKind{0}; // line << 8 | kind
-    std::atomic<std::uint64_t> turn{0};
+    std::atomic<std::uint64_t> turn{0};     // Turn, Frame: its number
 };
 
 constinit std::atomic<Slot *> ring{nullptr};
@@ -38,8 +40,8 @@ std::mutex &ringMutex() noexcept
     return *m;
 }
 
-void put(TimelineKind kind, std::uint64_t start, std::uint64_t end, const HandlerStats *s,
-         std::uint64_t turn) noexcept
+void put(TimelineKind kind, std::uint64_t start, std::uint64_t end, const HandlerStats *s, std::uint64_t turn,
+         std::uint64_t window = 0) noexcept
 {
     Slot *const slots = ring.load(std::memory_order_acquire);
     if (slots == nullptr)
@@ -50,7 +52,7 @@ void put(TimelineKind kind, std::uint64_t start, std::uint64_t end, const Handle
     std::atomic_thread_fence(std::memory_order_release);
     slot.start.store(start, std::memory_order_relaxed);
     slot.end.store(end, std::memory_order_relaxed);
-    slot.registry.store(s != nullptr ? s->registry : 0, std::memory_order_relaxed);
+    slot.registry.store(s != nullptr ? s->registry : window, std::memory_order_relaxed);
     slot.id.store(s != nullptr ? s->id.value() : 0, std::memory_order_relaxed);
     slot.file.store(s != nullptr ? s->where.fileName() : nullptr, std::memory_order_relaxed);
     const std::uint64_t line = s != nullptr ? s->where.line() : 0;
@@ -85,6 +87,23 @@ void recordQueueDelay(HandlerStats *s, std::uint64_t postedAt, std::uint64_t sta
         put(TimelineKind::Wait, postedAt, start, s, 0);
 }
 
+std::uint64_t timelineTicks() noexcept
+{
+    return readTicks();
+}
+
+bool timelineRecording() noexcept
+{
+    return timelineOn.load(std::memory_order_relaxed);
+}
+
+void timelineFrame(std::uint64_t window, std::uint64_t number, std::uint64_t start,
+                   std::uint64_t end) noexcept
+{
+    if (timelineOn.load(std::memory_order_relaxed))
+        put(TimelineKind::Frame, start, end, nullptr, number, window);
+}
+
 TurnMark timelineTurnBegin() noexcept
 {
     if (!timelineOn.load(std::memory_order_relaxed))
@@ -100,19 +119,25 @@ void timelineTurnEnd(const TurnMark &mark, std::uint64_t number) noexcept
     // An idle turn (nothing recorded since the loop last waited) is left out: a loop that wakes
     // often would otherwise fill the ring with empty turns. A turn begins where its earliest entry
     // does (the loop's wait before it is no part of it): the main thread, which calls this, wrote
-    // them all.
+    // them all. A window's frame is no part of it: it may have begun in an earlier turn (its
+    // presentation on a render thread is put on the ring by the next turn).
     if (written.load(std::memory_order_relaxed) == mark.written)
         return;
-    std::uint64_t start = ~std::uint64_t{0};
+    constexpr std::uint64_t none = ~std::uint64_t{0};
+    std::uint64_t start = none;
     const std::uint64_t last = written.load(std::memory_order_relaxed);
     for (std::uint64_t i = std::max(mark.written, last > timelineKept ? last - timelineKept : 0); i != last;
          ++i) {
         const Slot &slot = slots[i % timelineKept];
         const auto kind = static_cast<TimelineKind>(slot.lineKind.load(std::memory_order_relaxed) & 0xffU);
+        if (kind == TimelineKind::Frame)
+            continue;
         const std::uint64_t at = kind == TimelineKind::Wait ? slot.end.load(std::memory_order_relaxed)
                                                             : slot.start.load(std::memory_order_relaxed);
         start = std::min(start, at);
     }
+    if (start == none)
+        return; // only frames: idle besides them
     start = std::max(start, mark.start);
     put(TimelineKind::Turn, start, readTicks(), nullptr, number);
 }
@@ -150,6 +175,8 @@ std::vector<TimelineEntry> timeline(std::uint64_t lastNs)
         if (slot.seq.load(std::memory_order_relaxed) != seq)
             continue;
         e.kind = static_cast<TimelineKind>(lineKind & 0xffU);
+        if (e.kind == TimelineKind::Frame)
+            e.window = std::exchange(e.registry, 0);
         e.line = static_cast<int>(lineKind >> 8U);
         e.startNs = steady(start);
         e.endNs = steady(end);

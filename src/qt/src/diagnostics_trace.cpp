@@ -1,32 +1,42 @@
 // SPDX-License-Identifier: MIT
 // The frame timeline as Chrome's trace-event JSON (docs/DIAGNOSTICS.md), which Perfetto and
-// chrome://tracing open: the main thread's event-loop turns (frames), the handler runs and
-// delivery waits in them, and the slow runs and stalls of every thread. Also the hook that
-// marks the turns, and the file RIO_DIAGNOSTICS_TRACE names, written at exit.
+// chrome://tracing open: the main thread's event-loop turns, each Qt Quick window's frames on a
+// track of its own, the handler runs and delivery waits in them, and the slow runs and stalls of
+// every thread. Also the hooks that mark the turns and the windows' frames (reached through their
+// meta-objects: nothing of Qt Gui or Qt Quick is linked).
+
+#include "diagnostics_windows_p.h"
 
 #include <registryio/detail/diagnostics.h>
 #include <registryio/qt/diagnostics.h>
 
 #include <QAbstractEventDispatcher>
 #include <QCoreApplication>
+#include <QEvent>
 #include <QFileInfo>
 #include <QJsonArray>
+#include <QMetaMethod>
 #include <QPointer>
 #include <QSaveFile>
 #include <QSet>
 #include <QThread>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 namespace rio {
 
 namespace {
 
 namespace diag = detail::diag;
+using detail::WindowWatch;
 
 // The main thread's number, as the turns' hook (below) saw it.
 constinit std::atomic<quint64> mainThreadNumber{0};
@@ -87,6 +97,170 @@ private:
     std::vector<Turn> m_turns;
 };
 
+// --- Windows' frames ---------------------------------------------------------------------------
+
+// A window's track in the trace: a thread id no thread number reaches.
+constexpr quint64 windowTrackBase = 1'000'000'000;
+// How many windows' names the trace can show (the newest watched).
+constexpr std::size_t windowNamesKept = 64;
+
+std::mutex &windowNamesMutex()
+{
+    static std::mutex m;
+    return m;
+}
+
+// By serial, the newest last (any thread, under windowNamesMutex).
+std::deque<std::pair<quint64, QString>> &windowNames()
+{
+    static std::deque<std::pair<quint64, QString>> names;
+    return names;
+}
+
+void setWindowName(quint64 serial, QString name)
+{
+    const std::lock_guard lock(windowNamesMutex());
+    auto &names = windowNames();
+    for (auto &[s, n] : names)
+        if (s == serial) {
+            n.swap(name);
+            return;
+        }
+    names.emplace_back(serial, std::move(name));
+    if (names.size() > windowNamesKept)
+        names.pop_front();
+}
+
+QString windowName(quint64 serial)
+{
+    {
+        const std::lock_guard lock(windowNamesMutex());
+        for (const auto &[s, n] : windowNames())
+            if (s == serial)
+                return n;
+    }
+    return QStringLiteral("window %1").arg(serial);
+}
+
+// The application's event filter while the timeline records: finds the Qt Quick windows by the
+// update requests and exposures that begin their frames. Main thread only; removed, and every
+// window's signals disconnected, at the first event or turn after diagnostics go off.
+class WindowFrames final : public QObject
+{
+public:
+    using QObject::QObject;
+
+    // Main thread: watch (again) while the timeline records.
+    static void start()
+    {
+        QCoreApplication *const app = QCoreApplication::instance();
+        if (app == nullptr || !diag::timelineRecording())
+            return;
+        if (!instance)
+            instance = new WindowFrames(app);
+        if (!std::exchange(instance->m_on, true))
+            app->installEventFilter(instance);
+    }
+    // Main thread, as its event loop is about to wait.
+    static void turnEnded()
+    {
+        if (!instance || !instance->m_on)
+            return;
+        if (!diag::timelineRecording()) {
+            instance->park();
+            return;
+        }
+        auto &windows = instance->m_windows;
+        windows.erase(
+            std::remove_if(windows.begin(), windows.end(), [](const auto &w) { return w.isNull(); }),
+            windows.end());
+        for (const QPointer<WindowWatch> &w : windows)
+            w->turnEnded();
+    }
+    // Main thread: diagnostics went off.
+    static void parkAll()
+    {
+        if (instance)
+            instance->park();
+    }
+
+private:
+    bool eventFilter(QObject *watched, QEvent *event) override
+    {
+        if (event->type() != QEvent::UpdateRequest && event->type() != QEvent::Expose)
+            return false;
+        if (!diag::timelineRecording()) {
+            park();
+            return false;
+        }
+        auto *w = watched->findChild<WindowWatch *>(QString(), Qt::FindDirectChildrenOnly);
+        if (w == nullptr) {
+            if (!watched->isWindowType() || !watched->inherits("QQuickWindow"))
+                return false;
+            w = new WindowWatch(watched);
+            m_windows.emplace_back(w);
+        }
+        w->watch();
+        w->requested();
+        return false;
+    }
+    void park()
+    {
+        if (!std::exchange(m_on, false))
+            return;
+        if (QCoreApplication *const app = QCoreApplication::instance())
+            app->removeEventFilter(this);
+        for (const QPointer<WindowWatch> &w : m_windows)
+            if (w)
+                w->unwatch();
+    }
+
+    static inline QPointer<WindowFrames> instance; // main thread only
+    std::vector<QPointer<WindowWatch>> m_windows;
+    bool m_on = false;
+};
+
+// Main thread: diagnostics went off, seen by a window's frame.
+void parkWindowFrames()
+{
+    WindowFrames::parkAll();
+}
+
+// The windows' frames, to name the window frame a time falls in.
+class WindowSpans
+{
+public:
+    struct Span
+    {
+        quint64 start, end, number, window;
+    };
+    void add(const Span &span) { m_spans.push_back(span); }
+    void sort()
+    {
+        std::sort(m_spans.begin(), m_spans.end(),
+                  [](const Span &a, const Span &b) { return a.start < b.start; });
+    }
+    // The frame holding `ns` (the latest begun, as windows' frames may overlap), else one that
+    // ended less than a millisecond before it (a time read with another clock), else null.
+    [[nodiscard]] const Span *at(quint64 ns) const
+    {
+        auto it = std::upper_bound(m_spans.begin(), m_spans.end(), ns,
+                                   [](quint64 t, const Span &s) { return t < s.start; });
+        const Span *near = nullptr;
+        for (int back = 0; it != m_spans.begin() && back < 16; ++back) {
+            --it;
+            if (ns <= it->end)
+                return &*it;
+            if (near == nullptr && ns <= it->end + 1'000'000)
+                near = &*it;
+        }
+        return near;
+    }
+
+private:
+    std::vector<Span> m_spans;
+};
+
 } // namespace
 
 QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
@@ -116,10 +290,26 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
     };
 
     Frames frames;
-    for (const diag::TimelineEntry &e : entries)
+    WindowSpans windowFrames;
+    std::map<quint64, QString> windowNamesNow; // by serial, read once
+    for (const diag::TimelineEntry &e : entries) {
         if (e.kind == diag::TimelineKind::Turn)
             frames.add(e.startNs, e.endNs, e.turn);
+        if (e.kind == diag::TimelineKind::Frame) {
+            windowFrames.add({e.startNs, e.endNs, e.turn, e.window});
+            if (windowNamesNow.count(e.window) == 0)
+                windowNamesNow[e.window] = windowName(e.window);
+        }
+    }
     frames.sort();
+    windowFrames.sort();
+    // The window frame a time fell in, as `window` and `windowFrame`.
+    const auto inWindowFrame = [&](QJsonObject &args, quint64 ns) {
+        if (const WindowSpans::Span *f = windowFrames.at(ns)) {
+            args.insert(QStringLiteral("window"), windowNamesNow[f->window]);
+            args.insert(QStringLiteral("windowFrame"), static_cast<qint64>(f->number));
+        }
+    };
 
     // A slow run on the main thread is also a timeline entry (its turn holds it): once, as slow.
     const auto isSlow = [&](const diag::TimelineEntry &e) {
@@ -129,13 +319,34 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
         });
     };
     qint64 waitId = 0;
+    std::map<quint64, std::uint64_t> windowEnds; // by window: its last frame's end
     for (const diag::TimelineEntry &e : entries) {
-        const QJsonObject who{{QStringLiteral("file"), QString::fromUtf8(e.file != nullptr ? e.file : "")},
-                              {QStringLiteral("line"), e.line},
-                              {QStringLiteral("registry"), static_cast<qint64>(e.registry)},
-                              {QStringLiteral("registryName"), registryNames[e.registry]},
-                              {QStringLiteral("handler"), static_cast<qint64>(e.id.value())},
-                              {QStringLiteral("frame"), static_cast<qint64>(frames.at(e.startNs))}};
+        if (e.kind == diag::TimelineKind::Frame) {
+            // With the threaded render loop the GUI thread begins a frame while the render thread
+            // still presents the one before: spans on a track do not overlap, so this one's
+            // begins where that one ended, and `begun` tells when it began.
+            std::uint64_t &previousEnd = windowEnds[e.window];
+            const std::uint64_t start = std::clamp(previousEnd, e.startNs, e.endNs);
+            previousEnd = e.endNs;
+            QJsonObject o = event("X", QStringLiteral("frame %1").arg(e.turn), "window", start,
+                                  windowTrackBase + e.window);
+            o.insert(QStringLiteral("dur"), micros(e.endNs - start));
+            o.insert(QStringLiteral("args"),
+                     QJsonObject{{QStringLiteral("window"), windowNamesNow[e.window]},
+                                 {QStringLiteral("frame"), static_cast<qint64>(e.turn)},
+                                 {QStringLiteral("begun"), micros(e.startNs)}});
+            events.append(o);
+            continue;
+        }
+        // A wait is named by its run's start, as the run by its start.
+        const quint64 at = e.kind == diag::TimelineKind::Wait ? e.endNs : e.startNs;
+        QJsonObject who{{QStringLiteral("file"), QString::fromUtf8(e.file != nullptr ? e.file : "")},
+                        {QStringLiteral("line"), e.line},
+                        {QStringLiteral("registry"), static_cast<qint64>(e.registry)},
+                        {QStringLiteral("registryName"), registryNames[e.registry]},
+                        {QStringLiteral("handler"), static_cast<qint64>(e.id.value())},
+                        {QStringLiteral("frame"), static_cast<qint64>(frames.at(e.startNs))}};
+        inWindowFrame(who, at);
         switch (e.kind) {
         case diag::TimelineKind::Turn: {
             QJsonObject o = event("X", QStringLiteral("frame %1").arg(e.turn), "frame", e.startNs, mainTid);
@@ -168,6 +379,8 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
             events.append(en);
             break;
         }
+        case diag::TimelineKind::Frame:
+            break;
         }
     }
 
@@ -191,6 +404,7 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
             {QStringLiteral("elapsedNs"), static_cast<qint64>(s.elapsedNs)},
             // by its end, read precisely (its start may be the coarse clock's)
             {QStringLiteral("frame"), static_cast<qint64>(frames.at(stall ? s.endedAtNs : s.endedAtNs - 1))}};
+        inWindowFrame(args, stall ? s.endedAtNs : s.endedAtNs - 1);
         QJsonObject o;
         if (stall) {
             args.insert(QStringLiteral("stack"), QJsonArray::fromStringList(s.stack));
@@ -228,6 +442,12 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
                                 {QStringLiteral("tid"), static_cast<qint64>(tid)},
                                 {QStringLiteral("args"), QJsonObject{{QStringLiteral("name"), name}}}});
     }
+    for (const auto &[serial, name] : windowNamesNow)
+        meta.append(QJsonObject{{QStringLiteral("ph"), QStringLiteral("M")},
+                                {QStringLiteral("name"), QStringLiteral("thread_name")},
+                                {QStringLiteral("pid"), pid},
+                                {QStringLiteral("tid"), static_cast<qint64>(windowTrackBase + serial)},
+                                {QStringLiteral("args"), QJsonObject{{QStringLiteral("name"), name}}}});
     for (const QJsonValue e : std::as_const(events))
         meta.append(e);
     return QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), meta},
@@ -246,7 +466,8 @@ bool Diagnostics::writeTrace(const QString &path, std::chrono::nanoseconds last)
 namespace rio::detail {
 
 // Marks the main thread's event-loop turns on the timeline (from a wait's end to the next wait), from the
-// first time diagnostics are on with an application object; each turn costs a load while off.
+// first time diagnostics are on with an application object; each turn costs two loads while off.
+// While on, also the frames of the Qt Quick windows (WindowFrames).
 void watchTurns()
 {
     static std::mutex mutex;
@@ -254,6 +475,11 @@ void watchTurns()
     QCoreApplication *app = QCoreApplication::instance();
     if (app == nullptr)
         return;
+    // The windows' frames, from the main thread (the application's event filters are its own).
+    if (QThread::currentThread() == app->thread())
+        WindowFrames::start();
+    else
+        QMetaObject::invokeMethod(app, &WindowFrames::start, Qt::QueuedConnection);
     QAbstractEventDispatcher *dispatcher = app->thread()->eventDispatcher();
     const std::lock_guard lock(mutex);
     if (dispatcher == nullptr || watched == dispatcher)
@@ -267,10 +493,121 @@ void watchTurns()
         [] {
             if (mainThreadNumber.load(std::memory_order_relaxed) == 0)
                 mainThreadNumber.store(diag::threadNumber(), std::memory_order_relaxed);
+            WindowFrames::turnEnded();
             diag::timelineTurnEnd(turns.mark, ++turns.number);
             turns.mark = diag::timelineTurnBegin();
         },
         Qt::DirectConnection);
+}
+
+} // namespace rio::detail
+
+namespace rio::detail {
+
+namespace {
+std::atomic<quint64> nextWindowSerial{1};
+} // namespace
+
+WindowWatch::WindowWatch(QObject *window)
+    : QObject(window), m_serial(nextWindowSerial.fetch_add(1, std::memory_order_relaxed)), m_gui(thread())
+{ }
+
+WindowWatch::~WindowWatch()
+{
+    flush();
+}
+
+void WindowWatch::watch()
+{
+    if (m_connections[0])
+        return;
+    QObject *const window = parent();
+    const QMetaObject *const meta = window->metaObject();
+    const auto signal = [meta](const char *s) { return meta->method(meta->indexOfSignal(s)); };
+    const auto slot = [](const char *s) { return staticMetaObject.method(staticMetaObject.indexOfSlot(s)); };
+    m_connections = {
+        connect(window, signal("afterAnimating()"), this, slot("animated()"), Qt::DirectConnection),
+        connect(window, signal("beforeSynchronizing()"), this, slot("synchronizing()"), Qt::DirectConnection),
+        connect(window, signal("frameSwapped()"), this, slot("swapped()"), Qt::DirectConnection),
+        connect(window, signal("windowTitleChanged(QString)"), this, slot("renamed()")),
+        connect(window, &QObject::objectNameChanged, this, &WindowWatch::renamed)};
+    renamed();
+}
+
+void WindowWatch::unwatch()
+{
+    for (QMetaObject::Connection &c : m_connections)
+        disconnect(std::exchange(c, {}));
+}
+
+void WindowWatch::requested() noexcept
+{
+    m_requested = diag::timelineTicks();
+}
+
+void WindowWatch::turnEnded() noexcept
+{
+    flush();
+    m_requested = 0;
+}
+
+void WindowWatch::animated()
+{
+    if (!diag::timelineRecording()) {
+        parkWindowFrames();
+        return;
+    }
+    flush(); // an earlier frame presented since (by a render thread)
+    const quint64 start = m_requested != 0 ? std::exchange(m_requested, 0) : diag::timelineTicks();
+    ++m_number;
+    m_starts[m_number % m_starts.size()] = {m_number, start};
+    m_begun.store(m_number, std::memory_order_relaxed);
+}
+
+void WindowWatch::synchronizing()
+{
+    m_synced.store(m_begun.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+void WindowWatch::swapped()
+{
+    const quint64 number = m_synced.load(std::memory_order_relaxed);
+    const quint64 seq = m_seq.load(std::memory_order_relaxed);
+    m_seq.store(seq + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    m_ended.store(number, std::memory_order_relaxed);
+    m_endedAt.store(diag::timelineTicks(), std::memory_order_relaxed);
+    m_seq.store(seq + 2, std::memory_order_release);
+    if (QThread::currentThread() == m_gui)
+        flush();
+}
+
+void WindowWatch::renamed()
+{
+    QObject *const window = parent();
+    QString name = window->property("title").toString();
+    if (name.isEmpty())
+        name = window->objectName();
+    if (name.isEmpty())
+        name = QStringLiteral("window %1").arg(m_serial);
+    setWindowName(m_serial, std::move(name));
+}
+
+// GUI thread: the last frame presented, on the ring if it began while watched.
+void WindowWatch::flush() noexcept
+{
+    const quint64 seq = m_seq.load(std::memory_order_acquire);
+    if ((seq & 1U) != 0)
+        return; // being published: the next flush takes it
+    const quint64 number = m_ended.load(std::memory_order_relaxed);
+    const quint64 end = m_endedAt.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (m_seq.load(std::memory_order_relaxed) != seq || number <= m_recorded)
+        return;
+    m_recorded = number;
+    const Start &s = m_starts[number % m_starts.size()];
+    if (s.number == number && end >= s.ticks)
+        diag::timelineFrame(m_serial, number, s.ticks, end);
 }
 
 } // namespace rio::detail

@@ -305,9 +305,10 @@ RIO_CORE_EXPORT std::vector<RegistryRecord> departedRecords(std::uint64_t &lost)
 
 /// What a timeline entry is.
 enum class TimelineKind : std::uint8_t {
-    Turn = 1, ///< a turn of the main thread's event loop (a frame, where there is no window)
-    Run = 2,  ///< a timed handler run on the main thread (a slow one is in recentSlowRuns too)
-    Wait = 3, ///< a queued delivery the main thread ran: from being queued to its start
+    Turn = 1,  ///< a turn of the main thread's event loop (a frame, where there is no window)
+    Run = 2,   ///< a timed handler run on the main thread (a slow one is in recentSlowRuns too)
+    Wait = 3,  ///< a queued delivery the main thread ran: from being queued to its start
+    Frame = 4, ///< a window's frame: from its start on the GUI thread to its presentation
 };
 /// How many entries the timeline keeps (the newest; 64 bytes each, allocated when first on).
 inline constexpr std::size_t timelineKept = 8192;
@@ -321,7 +322,8 @@ struct TimelineEntry
     HandlerId id;
     const char *file = nullptr; // static (the handler's add)
     int line = 0;
-    std::uint64_t turn = 0; // Turn: its number
+    std::uint64_t turn = 0;   // Turn, Frame: its number
+    std::uint64_t window = 0; // Frame: its window's serial (never reused)
 };
 /// The timeline's entries that ended in the last `lastNs` nanoseconds, oldest first.
 RIO_CORE_EXPORT std::vector<TimelineEntry> timeline(std::uint64_t lastNs);
@@ -336,6 +338,14 @@ RIO_CORE_EXPORT TurnMark timelineTurnBegin() noexcept;
 /// The turn that followed the wait at `mark` ends (the loop is about to wait again): kept, from
 /// its first entry's start, unless nothing was recorded in it.
 RIO_CORE_EXPORT void timelineTurnEnd(const TurnMark &mark, std::uint64_t number) noexcept;
+/// The timeline's clock now, in ticks (any thread).
+RIO_CORE_EXPORT std::uint64_t timelineTicks() noexcept;
+/// True while the timeline records (diagnostics on anywhere).
+RIO_CORE_EXPORT bool timelineRecording() noexcept;
+/// Frame `number` of the window numbered `window` ran from `start` to `end` (ticks); main thread
+/// only (the ring's one writer); nothing while off.
+RIO_CORE_EXPORT void timelineFrame(std::uint64_t window, std::uint64_t number, std::uint64_t start,
+                                   std::uint64_t end) noexcept;
 /// A queued delivery of `stats`'s handler queued at `postedAt` (ticks; 0: unknown) starts at
 /// `start`: records its queueing delay, and on the main thread its wait in the timeline.
 RIO_CORE_EXPORT void recordQueueDelay(HandlerStats *stats, std::uint64_t postedAt,
