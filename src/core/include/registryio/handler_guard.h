@@ -53,8 +53,10 @@ public:
     {
         // Inline where this guard is empty (a member assigned its first handler) and neither has
         // a link: three stores and no call.
-        if (m_state != nullptr || m_link || other.m_link)
-            return moveAssign(other);
+        if (m_state != nullptr || m_link || other.m_link) {
+            moveAssign(other);
+            return *this;
+        }
         m_state = std::exchange(other.m_state, nullptr);
         m_id = std::exchange(other.m_id, HandlerId{});
         m_hint = other.m_hint;
@@ -74,7 +76,7 @@ public:
 
 private:
     // operator=(HandlerGuard &&) where this guard owns a handler or either has a link.
-    HandlerGuard &moveAssign(HandlerGuard &other) noexcept;
+    void moveAssign(HandlerGuard &other) noexcept;
     // The destructor of a registry's guard: removes `id` and gives up the guard's hold on `state`.
     static void drop(detail::RegistryState &state, HandlerId id, std::uint32_t hint) noexcept;
 
