@@ -36,10 +36,13 @@ public:
     ~HandlerGuard()
     {
         // Inline, so that dropping an empty (moved-from or released) guard makes no call, and a
-        // registry's guard makes one, straight to the removal.
-        if (m_state != nullptr)
-            drop(*m_state, m_id, m_hint);
-        else if (m_link)
+        // registry's guard makes one, straight to the removal. Emptied first: a closure
+        // destructor that the removal's reclaim pass runs may use this guard (its reset() then
+        // does nothing), as it may during reset().
+        if (detail::RegistryState *state = m_state) { // no store into an empty guard
+            m_state = nullptr;
+            drop(*state, std::exchange(m_id, HandlerId{}), m_hint);
+        } else if (m_link)
             reset();
     }
 
