@@ -383,6 +383,55 @@ RIO_TEST(closureOwningAGuardOfTheSameRegistry)
     CHECK(!dying);
 }
 
+// A guard's destruction that runs a reclaim pass: a closure destructor of that pass resets the
+// very guard being destroyed (a member function called from within its destructor). The guard is
+// already empty there, so the reset gives up nothing: its registry's state stays held by the
+// other guard until that one lets go (a hold given up twice would free the state under it).
+RIO_TEST(guardResetFromAClosureDestructorItsOwnDropRuns)
+{
+    struct ResetsDyingGuard
+    {
+        rio::HandlerGuard **dying;
+        int *resets;
+        bool *wasActive;
+        void operator()() const { }
+        ResetsDyingGuard(rio::HandlerGuard **d, int *r, bool *a) : dying(d), resets(r), wasActive(a) { }
+        ResetsDyingGuard(ResetsDyingGuard &&o) noexcept
+            : dying(std::exchange(o.dying, nullptr)), resets(o.resets), wasActive(o.wasActive)
+        { }
+        ResetsDyingGuard &operator=(ResetsDyingGuard &&) = delete;
+        ~ResetsDyingGuard()
+        {
+            if (dying == nullptr || *dying == nullptr)
+                return;
+            ++*resets;
+            *wasActive = (*dying)->isActive();
+            CHECK(!(*dying)->reset());
+        }
+    };
+    // Room for every handler: adds publish no array and each removal below retires one object.
+    auto registry = std::make_unique<rio::Registry<int>>(512);
+    rio::HandlerGuard other = registry->addScoped([] { }); // a second hold on the state
+    std::vector<rio::HandlerId> ids;
+    for (int i = 0; i < 300; ++i)
+        ids.push_back(registry->add([] { }));
+    rio::HandlerGuard *dying = nullptr;
+    int resets = 0;
+    bool wasActive = true;
+    CHECK(registry->remove(registry->add(ResetsDyingGuard(&dying, &resets, &wasActive))));
+    auto guard = std::make_unique<rio::HandlerGuard>(registry->addScoped([] { }));
+    // 127 objects pending: the guard's removal makes the 128th, and its drop runs the pass.
+    for (std::size_t i = 0; registry->pendingCount() + 1 < 128; ++i)
+        CHECK(registry->remove(ids.at(i)));
+    dying = guard.get();
+    guard.reset();
+    dying = nullptr;
+    CHECK_EQ(resets, 1);
+    CHECK(!wasActive);
+    registry.reset();
+    CHECK(!other.reset()); // inert, its hold still valid
+}
+
 RIO_TEST(guardDestroyedOnAnotherThread)
 {
     rio::Registry<int> registry;

@@ -11,7 +11,7 @@ HandlerGuard::HandlerGuard(std::shared_ptr<detail::RegistryLink> link, HandlerId
     : m_link(std::move(link)), m_id(id)
 { }
 
-HandlerGuard &HandlerGuard::moveAssign(HandlerGuard &other) noexcept
+void HandlerGuard::moveAssign(HandlerGuard &other) noexcept
 {
     if (this != &other) {
         // As the destructor: a link is moved only where one of the two has one.
@@ -23,7 +23,6 @@ HandlerGuard &HandlerGuard::moveAssign(HandlerGuard &other) noexcept
         m_id = std::exchange(other.m_id, HandlerId{});
         m_hint = other.m_hint;
     }
-    return *this;
 }
 
 HandlerId HandlerGuard::release() noexcept

@@ -36,10 +36,13 @@ public:
     ~HandlerGuard()
     {
         // Inline, so that dropping an empty (moved-from or released) guard makes no call, and a
-        // registry's guard makes one, straight to the removal.
-        if (m_state != nullptr)
-            drop(*m_state, m_id, m_hint);
-        else if (m_link)
+        // registry's guard makes one, straight to the removal. Emptied first: a closure
+        // destructor that the removal's reclaim pass runs may use this guard (its reset() then
+        // does nothing), as it may during reset().
+        if (detail::RegistryState *state = m_state) { // no store into an empty guard
+            m_state = nullptr;
+            drop(*state, std::exchange(m_id, HandlerId{}), m_hint);
+        } else if (m_link)
             reset();
     }
 
@@ -53,8 +56,10 @@ public:
     {
         // Inline where this guard is empty (a member assigned its first handler) and neither has
         // a link: three stores and no call.
-        if (m_state != nullptr || m_link || other.m_link)
-            return moveAssign(other);
+        if (m_state != nullptr || m_link || other.m_link) {
+            moveAssign(other);
+            return *this;
+        }
         m_state = std::exchange(other.m_state, nullptr);
         m_id = std::exchange(other.m_id, HandlerId{});
         m_hint = other.m_hint;
@@ -74,7 +79,7 @@ public:
 
 private:
     // operator=(HandlerGuard &&) where this guard owns a handler or either has a link.
-    HandlerGuard &moveAssign(HandlerGuard &other) noexcept;
+    void moveAssign(HandlerGuard &other) noexcept;
     // The destructor of a registry's guard: removes `id` and gives up the guard's hold on `state`.
     static void drop(detail::RegistryState &state, HandlerId id, std::uint32_t hint) noexcept;
 
