@@ -27,11 +27,14 @@
 
 namespace rio::detail {
 
-// Keys as QVariant compares them: a string by its text, a number by its integral value (1 and
-// 1.0 are one key), anything else by its text (equal hashes of unequal keys only collide). The
-// common key types are read in place, without QVariant's conversions.
+// Keys as QVariant compares them: a string by its text, a number by its value as a double (1,
+// 1.0 and 1u are one key, and so are an unsigned and a double QVariant finds equal), a QObject by
+// its address, anything else by its text (equal hashes of unequal keys only collide). The common
+// key types are read in place, without QVariant's conversions.
 struct LatestKeyHash
 {
+    static std::size_t number(double n) noexcept { return qHash(n == 0 ? 0.0 : n); }
+
     std::size_t operator()(const QVariant &key) const noexcept
     {
         const void *const data = key.constData();
@@ -39,15 +42,17 @@ struct LatestKeyHash
         case QMetaType::QString:
             return qHash(*static_cast<const QString *>(data));
         case QMetaType::Int:
-            return qHash(qlonglong(*static_cast<const int *>(data)));
+            return number(*static_cast<const int *>(data));
         case QMetaType::LongLong:
-            return qHash(*static_cast<const qlonglong *>(data));
+            return number(static_cast<double>(*static_cast<const qlonglong *>(data)));
         default:
             break;
         }
-        bool integral = false;
-        const qlonglong n = key.toLongLong(&integral);
-        return integral ? qHash(n) : qHash(key.toString());
+        if ((key.metaType().flags() & QMetaType::PointerToQObject) != 0)
+            return qHash(*static_cast<QObject *const *>(data));
+        bool numeric = false;
+        const double n = key.toDouble(&numeric);
+        return numeric ? number(n) : qHash(key.toString());
     }
 };
 
@@ -71,6 +76,11 @@ struct LatestKeyEqual
             }
         }
         return a == b;
+    }
+    // A key can be found again: it equals itself (a NaN does not).
+    static bool usable(const QVariant &key)
+    {
+        return key.isValid() && !key.isNull() && LatestKeyEqual{}(key, key);
     }
 };
 
@@ -224,10 +234,11 @@ QVariant latestFieldOf(const QVariant &event, const QString &name)
 
 void latestRowsWrite(LatestRows &rows, QVariant key, QVariant value)
 {
-    if (!key.isValid() || key.isNull()) {
+    if (!LatestKeyEqual::usable(key)) {
         if (!rows.warned.exchange(true, std::memory_order_relaxed))
             qCWarning(lcRegistryIOQml).noquote()
-                << "LatestModel: an event without a key was dropped (warned once per model)";
+                << "LatestModel: an event without a key (none, null, or not equal "
+                   "to itself, as a NaN) was dropped (warned once per model)";
         return;
     }
     const std::lock_guard lock(rows.mutex);

@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -193,6 +195,52 @@ private Q_SLOTS:
         model.write(QVariant(), 2);
         QCoreApplication::processEvents();
         QCOMPARE(model.rowCount(), 7);
+    }
+
+    // A key not equal to itself (a NaN) could never be found again: it is dropped with the
+    // warning of a missing key, so its writes neither add a row each nor stay in the pending set
+    // after a clear().
+    void keyNotEqualToItselfDropped()
+    {
+        LatestModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression("LatestModel: an event without a key"));
+        for (int i = 0; i < 100; ++i)
+            model.write(nan, i);
+        model.write(QStringLiteral("a"), 1);
+        QTRY_COMPARE(model.rowCount(), 1);
+        QVERIFY(!model.remove(nan));
+        model.clear();
+        QTRY_COMPARE(model.rowCount(), 0);
+        model.clear(); // nothing left to remove
+        model.write(QStringLiteral("a"), 2);
+        QTRY_COMPARE(model.valueOf(QStringLiteral("a")), QVariant(2));
+        QCOMPARE(model.rowCount(), 1);
+    }
+
+    // Keys QVariant finds equal share a row whatever their numeric types (an unsigned and a double
+    // beyond every long long); QObject pointers are keys by identity.
+    void equalKeysOneRow()
+    {
+        LatestModel model;
+        const QVariant big = QVariant::fromValue(std::numeric_limits<qulonglong>::max());
+        const QVariant bigDouble = QVariant::fromValue(std::pow(2.0, 64));
+        QVERIFY(big == bigDouble);
+        model.write(big, 1);
+        model.write(bigDouble, 2);
+        model.write(-0.0, 3);
+        model.write(0, 4);
+        QObject first;
+        QObject second;
+        model.write(QVariant::fromValue(&first), 5);
+        model.write(QVariant::fromValue(&second), 6);
+        model.write(QVariant::fromValue(&first), 7);
+        QTRY_COMPARE(model.rowCount(), 4);
+        QCOMPARE(model.valueOf(big), QVariant(2));
+        QCOMPARE(model.valueOf(0), QVariant(4));
+        QCOMPARE(model.valueOf(QVariant::fromValue(&first)), QVariant(7));
+        QCOMPARE(model.valueOf(QVariant::fromValue(&second)), QVariant(6));
     }
 
     // Removal: a key's row goes at the next frame with its waiting write; a later write adds it

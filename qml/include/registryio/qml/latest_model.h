@@ -103,11 +103,12 @@ public:
     }
 
     /// Writes `value` as the newest of `key` (any thread, but not while this thread changes what
-    /// the model follows): shown at the next frame, as a new row for a new key. An invalid key is
-    /// ignored.
+    /// the model follows): shown at the next frame, as a new row for a new key. An invalid key, or
+    /// one not equal to itself (a NaN), is dropped.
     void write(const QVariant &key, const QVariant &value);
     /// Removes `key`'s row at the next frame (any thread, as write()), with any write of it not yet shown;
-    /// a later write adds it again. False when the key has no row nor write waiting.
+    /// a write before that frame cancels the removal, a later one adds the key again. False when the
+    /// key has no row nor write waiting.
     Q_INVOKABLE bool remove(const QVariant &key);
     /// Removes every row at the next frame (any thread, as write()), with the writes not yet shown; later
     /// writes add rows again.
