@@ -460,6 +460,9 @@ void LatestModel::apply()
         ++rows->batch;
     }
     const auto rowOf = [this](quint32 slot) { return slot < m_rowOfSlot.size() ? m_rowOfSlot[slot] : -1; };
+    // A slot of the signals below may restart the rows (follow another registry): the rest of
+    // this batch belongs to rows no longer shown, and is dropped.
+    const auto restarted = [this, &rows] { return m_writer != rows; };
     const int before = count();
     // Each contiguous run of `indices` (sorted), first to last.
     const auto runs = [](std::vector<int> &indices, auto &&each) {
@@ -488,6 +491,8 @@ void LatestModel::apply()
             beginRemoveRows(QModelIndex(), first, last);
             m_rows.erase(m_rows.begin() + first, m_rows.begin() + last + 1);
             endRemoveRows();
+            if (restarted())
+                return;
         }
         for (auto r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
             m_rowOfSlot[m_rows[r].slot] = static_cast<int>(r);
@@ -505,7 +510,12 @@ void LatestModel::apply()
             added.push_back(&c);
         }
     }
-    runs(changed, [this](int first, int last) { Q_EMIT dataChanged(index(first), index(last)); });
+    runs(changed, [&](int first, int last) {
+        if (!restarted())
+            Q_EMIT dataChanged(index(first), index(last));
+    });
+    if (restarted())
+        return;
     if (!added.empty()) {
         const int first = count();
         beginInsertRows(QModelIndex(), first, first + static_cast<int>(added.size()) - 1);

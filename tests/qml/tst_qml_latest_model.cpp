@@ -305,6 +305,50 @@ private Q_SLOTS:
         QVERIFY(!model.remove(QStringLiteral("again"))); // its slot went with the row
     }
 
+    // A slot of the frame's own signals makes the model follow another registry: the rows restart
+    // then and there, and the rest of the frame (more removals, new keys of the registry no longer
+    // followed) leaves them alone, so the new registry's keys get rows of their own.
+    void restartedFromItsOwnSignals()
+    {
+        rio::QtRegistry<int> first;
+        rio::QtRegistry<int> second;
+        LatestModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.follow(first, [](int v) { return v % 10; });
+        for (int k = 0; k < 5; ++k)
+            first.notify(k);
+        QTRY_COMPARE(model.rowCount(), 5);
+        const auto restartOn = [&](auto signal) {
+            return QObject::connect(&model, signal, &model, [&] {
+                QObject::disconnect(&model, signal, &model, nullptr);
+                model.follow(second, [](int v) { return v; });
+            });
+        };
+        // Two ranges removed (rows 1 and 3): the first removal restarts the rows.
+        restartOn(&QAbstractItemModel::rowsRemoved);
+        QVERIFY(model.remove(1));
+        QVERIFY(model.remove(3));
+        QTRY_COMPARE(model.rowCount(), 0);
+        QCoreApplication::processEvents();
+        QCOMPARE(model.rowCount(), 0);
+        // A changed row and a new key in one frame: the change restarts the rows.
+        model.follow(first, [](int v) { return v % 10; });
+        first.notify(0);
+        QTRY_COMPARE(model.rowCount(), 1);
+        restartOn(&QAbstractItemModel::dataChanged);
+        first.notify(10); // key 0 changes
+        first.notify(1);  // key 1 is new
+        QTRY_VERIFY(model.registry() == nullptr && model.rowCount() == 0);
+        QCoreApplication::processEvents();
+        QCOMPARE(model.rowCount(), 0);
+        second.notify(7);
+        second.notify(8);
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(7), QVariant::fromValue(7));
+        QCOMPARE(model.valueOf(8), QVariant::fromValue(8));
+        QCOMPARE(rowOf(model, 1), -1);
+    }
+
     // The registry destroyed while updates wait: the writes already made are shown, and nothing
     // touches the registry after. The model destroyed while updates wait and writers still
     // notify: their handler is gone, nothing touches the model.
