@@ -564,8 +564,10 @@ QVariant LatestModel::data(const QModelIndex &index, int role) const
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
     const Row &row = m_rows[static_cast<std::size_t>(index.row())];
-    if (role == KeyRole || role == Qt::DisplayRole)
+    if (role == KeyRole)
         return row.key;
+    if (role == Qt::DisplayRole)
+        return row.key.toString(); // text, whatever the key
     if (role == ValueRole)
         return row.value;
     const int field = role - FieldRole;
