@@ -77,10 +77,19 @@ struct LatestKeyEqual
         }
         return a == b;
     }
-    // A key can be found again: it equals itself (a NaN does not).
+    // A key can be found again: it equals itself (a NaN does not; strings and integers always do).
     static bool usable(const QVariant &key)
     {
-        return key.isValid() && !key.isNull() && LatestKeyEqual{}(key, key);
+        if (!key.isValid() || key.isNull())
+            return false;
+        switch (key.metaType().id()) {
+        case QMetaType::QString:
+        case QMetaType::Int:
+        case QMetaType::LongLong:
+            return true;
+        default:
+            return LatestKeyEqual{}(key, key);
+        }
     }
 };
 
