@@ -27,11 +27,14 @@
 
 namespace rio::detail {
 
-// Keys as QVariant compares them: a string by its text, a number by its integral value (1 and
-// 1.0 are one key), anything else by its text (equal hashes of unequal keys only collide). The
-// common key types are read in place, without QVariant's conversions.
+// Keys as QVariant compares them: a string by its text, a number by its value as a double (1,
+// 1.0 and 1u are one key, and so are an unsigned and a double QVariant finds equal), a QObject by
+// its address, anything else by its text (equal hashes of unequal keys only collide). The common
+// key types are read in place, without QVariant's conversions.
 struct LatestKeyHash
 {
+    static std::size_t number(double n) noexcept { return qHash(n == 0 ? 0.0 : n); }
+
     std::size_t operator()(const QVariant &key) const noexcept
     {
         const void *const data = key.constData();
@@ -39,15 +42,17 @@ struct LatestKeyHash
         case QMetaType::QString:
             return qHash(*static_cast<const QString *>(data));
         case QMetaType::Int:
-            return qHash(qlonglong(*static_cast<const int *>(data)));
+            return number(*static_cast<const int *>(data));
         case QMetaType::LongLong:
-            return qHash(*static_cast<const qlonglong *>(data));
+            return number(static_cast<double>(*static_cast<const qlonglong *>(data)));
         default:
             break;
         }
-        bool integral = false;
-        const qlonglong n = key.toLongLong(&integral);
-        return integral ? qHash(n) : qHash(key.toString());
+        if ((key.metaType().flags() & QMetaType::PointerToQObject) != 0)
+            return qHash(*static_cast<QObject *const *>(data));
+        bool numeric = false;
+        const double n = key.toDouble(&numeric);
+        return numeric ? number(n) : qHash(key.toString());
     }
 };
 
@@ -71,6 +76,20 @@ struct LatestKeyEqual
             }
         }
         return a == b;
+    }
+    // A key can be found again: it equals itself (a NaN does not; strings and integers always do).
+    static bool usable(const QVariant &key)
+    {
+        if (!key.isValid() || key.isNull())
+            return false;
+        switch (key.metaType().id()) {
+        case QMetaType::QString:
+        case QMetaType::Int:
+        case QMetaType::LongLong:
+            return true;
+        default:
+            return LatestKeyEqual{}(key, key);
+        }
     }
 };
 
@@ -224,10 +243,11 @@ QVariant latestFieldOf(const QVariant &event, const QString &name)
 
 void latestRowsWrite(LatestRows &rows, QVariant key, QVariant value)
 {
-    if (!key.isValid() || key.isNull()) {
+    if (!LatestKeyEqual::usable(key)) {
         if (!rows.warned.exchange(true, std::memory_order_relaxed))
             qCWarning(lcRegistryIOQml).noquote()
-                << "LatestModel: an event without a key was dropped (warned once per model)";
+                << "LatestModel: an event without a key (none, null, or not equal "
+                   "to itself, as a NaN) was dropped (warned once per model)";
         return;
     }
     const std::lock_guard lock(rows.mutex);
@@ -449,6 +469,9 @@ void LatestModel::apply()
         ++rows->batch;
     }
     const auto rowOf = [this](quint32 slot) { return slot < m_rowOfSlot.size() ? m_rowOfSlot[slot] : -1; };
+    // A slot of the signals below may restart the rows (follow another registry): the rest of
+    // this batch belongs to rows no longer shown, and is dropped.
+    const auto restarted = [this, &rows] { return m_writer != rows; };
     const int before = count();
     // Each contiguous run of `indices` (sorted), first to last.
     const auto runs = [](std::vector<int> &indices, auto &&each) {
@@ -477,6 +500,8 @@ void LatestModel::apply()
             beginRemoveRows(QModelIndex(), first, last);
             m_rows.erase(m_rows.begin() + first, m_rows.begin() + last + 1);
             endRemoveRows();
+            if (restarted())
+                return;
         }
         for (auto r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
             m_rowOfSlot[m_rows[r].slot] = static_cast<int>(r);
@@ -494,7 +519,12 @@ void LatestModel::apply()
             added.push_back(&c);
         }
     }
-    runs(changed, [this](int first, int last) { Q_EMIT dataChanged(index(first), index(last)); });
+    runs(changed, [&](int first, int last) {
+        if (!restarted())
+            Q_EMIT dataChanged(index(first), index(last));
+    });
+    if (restarted())
+        return;
     if (!added.empty()) {
         const int first = count();
         beginInsertRows(QModelIndex(), first, first + static_cast<int>(added.size()) - 1);
@@ -543,8 +573,10 @@ QVariant LatestModel::data(const QModelIndex &index, int role) const
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
     const Row &row = m_rows[static_cast<std::size_t>(index.row())];
-    if (role == KeyRole || role == Qt::DisplayRole)
+    if (role == KeyRole)
         return row.key;
+    if (role == Qt::DisplayRole)
+        return row.key.toString(); // text, whatever the key
     if (role == ValueRole)
         return row.value;
     const int field = role - FieldRole;

@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -195,6 +197,54 @@ private Q_SLOTS:
         QCOMPARE(model.rowCount(), 7);
     }
 
+    // A key not equal to itself (a NaN) could never be found again: it is dropped with the
+    // warning of a missing key, so its writes neither add a row each nor stay in the pending set
+    // after a clear().
+    void keyNotEqualToItselfDropped()
+    {
+        LatestModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression("LatestModel: an event without a key"));
+        for (int i = 0; i < 100; ++i)
+            model.write(nan, i);
+        model.write(QStringLiteral("a"), 1);
+        QTRY_COMPARE(model.rowCount(), 1);
+        QVERIFY(!model.remove(nan));
+        model.clear();
+        QTRY_COMPARE(model.rowCount(), 0);
+        model.clear(); // nothing left to remove
+        model.write(QStringLiteral("a"), 2);
+        QTRY_COMPARE(model.valueOf(QStringLiteral("a")), QVariant(2));
+        QCOMPARE(model.rowCount(), 1);
+    }
+
+    // Keys QVariant finds equal share a row whatever their numeric types (an unsigned and a double
+    // beyond every long long); QObject pointers are keys by identity, and the model stays valid
+    // with keys that are not text (its display role is the key's text).
+    void equalKeysOneRow()
+    {
+        LatestModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QObject first;
+        QObject second;
+        model.write(QVariant::fromValue(&first), 5);
+        model.write(QVariant::fromValue(&second), 6);
+        model.write(QVariant::fromValue(&first), 7);
+        const QVariant big = QVariant::fromValue(std::numeric_limits<qulonglong>::max());
+        const QVariant bigDouble = QVariant::fromValue(std::pow(2.0, 64));
+        QVERIFY(big == bigDouble);
+        model.write(big, 1);
+        model.write(bigDouble, 2);
+        model.write(-0.0, 3);
+        model.write(0, 4);
+        QTRY_COMPARE(model.rowCount(), 4);
+        QCOMPARE(model.valueOf(big), QVariant(2));
+        QCOMPARE(model.valueOf(0), QVariant(4));
+        QCOMPARE(model.valueOf(QVariant::fromValue(&first)), QVariant(7));
+        QCOMPARE(model.valueOf(QVariant::fromValue(&second)), QVariant(6));
+    }
+
     // Removal: a key's row goes at the next frame with its waiting write; a later write adds it
     // again; clear() removes every row but keeps the writes after it.
     void removalAndClear()
@@ -255,6 +305,50 @@ private Q_SLOTS:
         QVERIFY(model.remove(QStringLiteral("again")));
         QTRY_COMPARE(model.rowCount(), 0);
         QVERIFY(!model.remove(QStringLiteral("again"))); // its slot went with the row
+    }
+
+    // A slot of the frame's own signals makes the model follow another registry: the rows restart
+    // then and there, and the rest of the frame (more removals, new keys of the registry no longer
+    // followed) leaves them alone, so the new registry's keys get rows of their own.
+    void restartedFromItsOwnSignals()
+    {
+        rio::QtRegistry<int> first;
+        rio::QtRegistry<int> second;
+        LatestModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.follow(first, [](int v) { return v % 10; });
+        for (int k = 0; k < 5; ++k)
+            first.notify(k);
+        QTRY_COMPARE(model.rowCount(), 5);
+        const auto restartOn = [&](auto signal) {
+            return QObject::connect(&model, signal, &model, [&] {
+                QObject::disconnect(&model, signal, &model, nullptr);
+                model.follow(second, [](int v) { return v; });
+            });
+        };
+        // Two ranges removed (rows 1 and 3): the first removal restarts the rows.
+        restartOn(&QAbstractItemModel::rowsRemoved);
+        QVERIFY(model.remove(1));
+        QVERIFY(model.remove(3));
+        QTRY_COMPARE(model.rowCount(), 0);
+        QCoreApplication::processEvents();
+        QCOMPARE(model.rowCount(), 0);
+        // A changed row and a new key in one frame: the change restarts the rows.
+        model.follow(first, [](int v) { return v % 10; });
+        first.notify(0);
+        QTRY_COMPARE(model.rowCount(), 1);
+        restartOn(&QAbstractItemModel::dataChanged);
+        first.notify(10); // key 0 changes
+        first.notify(1);  // key 1 is new
+        QTRY_VERIFY(model.registry() == nullptr && model.rowCount() == 0);
+        QCoreApplication::processEvents();
+        QCOMPARE(model.rowCount(), 0);
+        second.notify(7);
+        second.notify(8);
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(7), QVariant::fromValue(7));
+        QCOMPARE(model.valueOf(8), QVariant::fromValue(8));
+        QCOMPARE(rowOf(model, 1), -1);
     }
 
     // The registry destroyed while updates wait: the writes already made are shown, and nothing

@@ -103,11 +103,12 @@ public:
     }
 
     /// Writes `value` as the newest of `key` (any thread, but not while this thread changes what
-    /// the model follows): shown at the next frame, as a new row for a new key. An invalid key is
-    /// ignored.
+    /// the model follows): shown at the next frame, as a new row for a new key. An invalid key, or
+    /// one not equal to itself (a NaN), is dropped.
     void write(const QVariant &key, const QVariant &value);
     /// Removes `key`'s row at the next frame (any thread, as write()), with any write of it not yet shown;
-    /// a later write adds it again. False when the key has no row nor write waiting.
+    /// a write before that frame cancels the removal, a later one adds the key again. False when the
+    /// key has no row nor write waiting.
     Q_INVOKABLE bool remove(const QVariant &key);
     /// Removes every row at the next frame (any thread, as write()), with the writes not yet shown; later
     /// writes add rows again.
@@ -117,7 +118,7 @@ public:
 
     /// Number of rows (none under a valid parent).
     [[nodiscard]] int rowCount(const QModelIndex &parent = QModelIndex()) const override;
-    /// The key, the value or a field of the value at `index`.
+    /// The key (as text for Qt::DisplayRole), the value or a field of the value at `index`.
     [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
     /// `key`, `value` and the names in `roles`.
     [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
