@@ -407,6 +407,28 @@ private Q_SLOTS:
         QCOMPARE(inspector.session->slowRuns().size(), 2);
         QCOMPARE(inspector.model->rowCount(), 10);
 
+        // One frame of 20,000 runs (a third of a megabyte compressed): each run would be an item
+        // of the window; its slow run and longest ones are kept, the window stays responsive.
+        QJsonArray crowded{frame(1, 0.0, 16'000.0)};
+        for (int i = 0; i < 20'000; ++i) {
+            QJsonObject r = run(i == 12'345 ? "slow" : "handler", 1, 1);
+            r[QStringLiteral("ts")] = i * 0.5;
+            r[QStringLiteral("dur")] = i == 777 ? 300.0 : 0.25;
+            crowded.append(r);
+        }
+        peer.timeline.notify(document(crowded));
+        QTRY_COMPARE_WITH_TIMEOUT(read.size(), hostile.size() + 1, waitMs);
+        QCOMPARE(inspector.session->frames().size(), 1);
+        const QVariantList runs = inspector.session->frames()[0].toMap()[QStringLiteral("runs")].toList();
+        QCOMPARE(runs.size(), InspectorSession::runsShown);
+        QVERIFY(runs[0].toMap()[QStringLiteral("start")].toDouble() <=
+                runs[1].toMap()[QStringLiteral("start")].toDouble());
+        QVERIFY(std::any_of(runs.begin(), runs.end(),
+                            [](const QVariant &r) { return r.toMap()[QStringLiteral("slow")].toBool(); }));
+        QVERIFY(std::any_of(runs.begin(), runs.end(), [](const QVariant &r) {
+            return r.toMap()[QStringLiteral("duration")].toDouble() == 300.0;
+        }));
+
         // The peer goes while its process runs on: it stopped answering (the table stays).
         owned.reset();
         QTRY_VERIFY_WITH_TIMEOUT(inspector.session->message().contains(QStringLiteral("stopped answering")),
