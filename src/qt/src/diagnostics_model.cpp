@@ -197,15 +197,21 @@ QList<HandlerInfo> collect(QList<RegistryInfo> snapshot, bool given, const QStri
                            Qt::SortOrder order)
 {
     qsizetype count = 0;
-    for (const RegistryInfo &registry : snapshot)
+    for (const RegistryInfo &registry : std::as_const(snapshot))
         count += registry.handlers.size() + 1;
     QList<HandlerInfo> rows;
     rows.reserve(count);
-    for (RegistryInfo &registry : snapshot) {
+    for (qsizetype i = 0; i < snapshot.size(); ++i) {
+        const RegistryInfo &registry = std::as_const(snapshot)[i];
         if (!filter.isEmpty() && !registry.name.contains(filter, Qt::CaseInsensitive))
             continue;
-        for (HandlerInfo &h : registry.handlers)
-            rows.append(std::move(h));
+        // Registries given share their data with the model's thread (m_given), which may let it
+        // go meanwhile: only read. A detach checks the count relaxed, so writing what is then this
+        // thread's alone would race with that thread's earlier reads. This thread's own are moved.
+        if (given)
+            rows.append(registry.handlers);
+        else
+            rows.append(std::move(snapshot[i].handlers));
         HandlerInfo left; // the drops of its handlers that left, as one row without an id
         left.registryId = registry.id;
         left.registryName = registry.name;
