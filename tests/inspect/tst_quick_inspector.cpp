@@ -314,6 +314,23 @@ private Q_SLOTS:
                      qPrintable(QString::number(cut)));
         }
         QVERIFY(!rio::inspect::decodeSnapshot(bytes + '\0', read)); // more than it made
+
+        // A connection that is no Qt::ConnectionType (its values fit in 9 bits): refused, as
+        // reading it as one is undefined (the model's thread column compares it).
+        QList<rio::RegistryInfo> marked = registries(1);
+        marked[0].handlers[2].connection =
+            Qt::ConnectionType(Qt::DirectConnection | Qt::UniqueConnection | Qt::SingleShotConnection);
+        QByteArray typed = rio::inspect::encodeSnapshot(marked);
+        const qsizetype field = typed.indexOf(QByteArray::fromHex("00000181"));
+        QVERIFY(field > 0);
+        QList<rio::RegistryInfo> valid;
+        QVERIFY(rio::inspect::decodeSnapshot(typed, valid));
+        QCOMPARE(int(valid[0].handlers[2].connection), 0x181);
+        for (const char *word : {"00000200", "7fffffff", "ffffffff"}) {
+            QList<rio::RegistryInfo> any;
+            QVERIFY2(!rio::inspect::decodeSnapshot(typed.replace(field, 4, QByteArray::fromHex(word)), any),
+                     word);
+        }
         QRandomGenerator random(20261128);
         int refused = 0;
         for (int round = 0; round < 4000; ++round) {
