@@ -92,7 +92,8 @@ inline QByteArray encodeSnapshot(const QList<RegistryInfo> &registries)
     return bytes;
 }
 
-/// encodeSnapshot's bytes back; false for bytes it did not make (another version, cut short).
+/// encodeSnapshot's bytes back; false for bytes it did not make (another version, cut short, a
+/// connection type that is none).
 inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registries)
 {
     QDataStream s(bytes);
@@ -121,6 +122,11 @@ inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registr
             s >> h.waiting >> h.maxWaiting >> h.coalesced >> h.slowRuns >> h.timed;
             read(s, h.runTime);
             read(s, h.queueDelay);
+            // No Qt::ConnectionType (its values fit in 9 bits): reading it as one is undefined.
+            if ((quint32(connection) & ~quint32(0x1ff)) != 0) {
+                s.setStatus(QDataStream::ReadCorruptData);
+                break;
+            }
             h.registryId = r.id;
             h.registryName = r.name;
             h.eventType = r.eventType;

@@ -12,15 +12,21 @@
 #include <QGuiApplication>
 #include <QQmlApplicationEngine>
 
+#ifndef RIO_INSPECT_QMLDIR // without install rules: the build tree's only
+#define RIO_INSPECT_QMLDIR "../qml"
+#endif
+
 int main(int argc, char **argv)
 {
     QGuiApplication app(argc, argv);
     rio::inspect::registerInspectorTypes();
     QQmlApplicationEngine engine;
-    // In a build tree the RegistryIO module is in qml/ beside bin/; installed, in Qt's own folder.
-    if (const QString built = QCoreApplication::applicationDirPath() + QStringLiteral("/../qml");
-        QFileInfo::exists(built + QStringLiteral("/RegistryIO/qmldir")))
-        engine.addImportPath(QDir::cleanPath(built));
+    // The RegistryIO module: in a build tree in qml/ beside bin/; installed, where the install put
+    // it, from this program's folder (Qt's own folder under /usr, but not under another prefix).
+    const QDir here(QCoreApplication::applicationDirPath());
+    for (const QString &dir : {QStringLiteral("../qml"), QStringLiteral(RIO_INSPECT_QMLDIR)})
+        if (QFileInfo::exists(here.filePath(dir + QStringLiteral("/RegistryIO/qmldir"))))
+            engine.addImportPath(QDir::cleanPath(here.filePath(dir)));
     engine.load(QUrl(QStringLiteral("qrc:/registryio/inspector/InspectorWindow.qml")));
     if (engine.rootObjects().isEmpty())
         return 1;

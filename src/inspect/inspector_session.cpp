@@ -345,8 +345,17 @@ void InspectorSession::receivedTimeline(quint64 attachment, const QByteArray &by
     m_span = 0;
     const double origin = newest.empty() ? 0 : newest.front().second->start;
     for (const auto &[number, frame] : newest) {
+        QList<Run> kept = frame->runs;
+        if (kept.size() > runsShown) { // the slow ones, then the longest, in their order
+            std::partial_sort(kept.begin(), kept.begin() + runsShown, kept.end(),
+                              [](const Run &a, const Run &b) {
+                                  return a.slow != b.slow ? a.slow : a.duration > b.duration;
+                              });
+            kept.resize(runsShown);
+            std::sort(kept.begin(), kept.end(), [](const Run &a, const Run &b) { return a.start < b.start; });
+        }
         QVariantList runs;
-        for (const Run &r : frame->runs)
+        for (const Run &r : std::as_const(kept))
             runs.append(QVariantMap{{QStringLiteral("start"), r.start - frame->start},
                                     {QStringLiteral("duration"), r.duration},
                                     {QStringLiteral("name"), r.name},

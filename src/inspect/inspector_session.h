@@ -39,7 +39,7 @@ class InspectorSession : public QObject
     /// Whether the frame timeline is received (only then does the application make it).
     Q_PROPERTY(bool timelineShown READ isTimelineShown WRITE setTimelineShown NOTIFY timelineShownChanged)
     /// The newest frames of the timeline: `{frame, start, duration, slow, runs: [{start, duration,
-    /// name, slow}]}`, times in µs from the first one's start.
+    /// name, slow}]}` (at most runsShown runs each), times in µs from the first one's start.
     Q_PROPERTY(QVariantList frames READ frames NOTIFY timelineChanged)
     /// The span of `frames` (µs).
     Q_PROPERTY(double timelineSpan READ timelineSpan NOTIFY timelineChanged)
@@ -58,6 +58,9 @@ public:
 
     /// The newest frames kept in `frames`.
     static constexpr int framesShown = 120;
+    /// The most runs of one frame kept in `frames`: its slow ones, then its longest (a frame's bar
+    /// is a few pixels wide; each run is an item of the window).
+    static constexpr int runsShown = 16;
 
     /// A session attached to none that lists the applications now.
     explicit InspectorSession(QObject *parent = nullptr);

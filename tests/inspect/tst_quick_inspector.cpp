@@ -314,6 +314,23 @@ private Q_SLOTS:
                      qPrintable(QString::number(cut)));
         }
         QVERIFY(!rio::inspect::decodeSnapshot(bytes + '\0', read)); // more than it made
+
+        // A connection that is no Qt::ConnectionType (its values fit in 9 bits): refused, as
+        // reading it as one is undefined (the model's thread column compares it).
+        QList<rio::RegistryInfo> marked = registries(1);
+        marked[0].handlers[2].connection =
+            Qt::ConnectionType(Qt::DirectConnection | Qt::UniqueConnection | Qt::SingleShotConnection);
+        QByteArray typed = rio::inspect::encodeSnapshot(marked);
+        const qsizetype field = typed.indexOf(QByteArray::fromHex("00000181"));
+        QVERIFY(field > 0);
+        QList<rio::RegistryInfo> valid;
+        QVERIFY(rio::inspect::decodeSnapshot(typed, valid));
+        QCOMPARE(int(valid[0].handlers[2].connection), 0x181);
+        for (const char *word : {"00000200", "7fffffff", "ffffffff"}) {
+            QList<rio::RegistryInfo> any;
+            QVERIFY2(!rio::inspect::decodeSnapshot(typed.replace(field, 4, QByteArray::fromHex(word)), any),
+                     word);
+        }
         QRandomGenerator random(20261128);
         int refused = 0;
         for (int round = 0; round < 4000; ++round) {
@@ -406,6 +423,28 @@ private Q_SLOTS:
         QCOMPARE(inspector.session->frames().size(), InspectorSession::framesShown);
         QCOMPARE(inspector.session->slowRuns().size(), 2);
         QCOMPARE(inspector.model->rowCount(), 10);
+
+        // One frame of 20,000 runs (a third of a megabyte compressed): each run would be an item
+        // of the window; its slow run and longest ones are kept, the window stays responsive.
+        QJsonArray crowded{frame(1, 0.0, 16'000.0)};
+        for (int i = 0; i < 20'000; ++i) {
+            QJsonObject r = run(i == 12'345 ? "slow" : "handler", 1, 1);
+            r[QStringLiteral("ts")] = i * 0.5;
+            r[QStringLiteral("dur")] = i == 777 ? 300.0 : 0.25;
+            crowded.append(r);
+        }
+        peer.timeline.notify(document(crowded));
+        QTRY_COMPARE_WITH_TIMEOUT(read.size(), hostile.size() + 1, waitMs);
+        QCOMPARE(inspector.session->frames().size(), 1);
+        const QVariantList runs = inspector.session->frames()[0].toMap()[QStringLiteral("runs")].toList();
+        QCOMPARE(runs.size(), InspectorSession::runsShown);
+        QVERIFY(runs[0].toMap()[QStringLiteral("start")].toDouble() <=
+                runs[1].toMap()[QStringLiteral("start")].toDouble());
+        QVERIFY(std::any_of(runs.begin(), runs.end(),
+                            [](const QVariant &r) { return r.toMap()[QStringLiteral("slow")].toBool(); }));
+        QVERIFY(std::any_of(runs.begin(), runs.end(), [](const QVariant &r) {
+            return r.toMap()[QStringLiteral("duration")].toDouble() == 300.0;
+        }));
 
         // The peer goes while its process runs on: it stopped answering (the table stays).
         owned.reset();

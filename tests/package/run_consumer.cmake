@@ -67,6 +67,17 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "pkg_config")
   check_installed_headers("${prefix}")
 endif()
 
+# The installed Qt Quick inspector finds the installed QML module with no import path set: its
+# window loads (a failed load ends it at once with 1) and it is still running after 15 s.
+if(MODE STREQUAL "find_package" AND EXISTS "${prefix}/bin/registryio-inspect-gui")
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=QML_IMPORT_PATH --unset=QML2_IMPORT_PATH
+    QT_QPA_PLATFORM=offscreen "${prefix}/bin/registryio-inspect-gui"
+    TIMEOUT 15 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc MATCHES "^[0-9]+$" OR out MATCHES "not installed")
+    message(FATAL_ERROR "the installed registryio-inspect-gui did not load its window (${rc}):\n${out}")
+  endif()
+endif()
+
 if(MODE STREQUAL "find_package")
   # A missing component is a clear error that says what to install: the config folder as the
   # Core's development package alone installs it (the Core's targets only), asked for Qml.

@@ -408,6 +408,50 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(model.rowCount(), 0, 30'000);
     }
 
+    // Registries given with a handler twice (a broken or hostile peer's snapshot: the same
+    // registry and handler id, or a handler with id 0 beside the "removed handlers" row) show it
+    // once, the first given, and the model stays consistent with its views across refreshes that
+    // reorder every row (more moves than one layout change replaces) and keep a row persistent.
+    void aHandlerGivenTwiceIsShownOnce()
+    {
+        rio::DiagnosticsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        constexpr int handlers = 60;
+        const auto given = [](int round) {
+            rio::RegistryInfo registry;
+            registry.id = 2'000'000;
+            registry.name = QStringLiteral("twice");
+            registry.removedHandlerDrops[0] = 1; // the row with handler id 0
+            for (int h = 0; h < handlers; ++h) {
+                rio::HandlerInfo handler;
+                handler.registryId = registry.id;
+                handler.registryName = registry.name;
+                handler.id = rio::HandlerId(quint64(h < 3 ? 1 : h == 3 ? 0 : h)); // 1 three times, one 0
+                handler.file = QStringLiteral("peer.cpp");
+                handler.line = h + 1;
+                handler.timed = true;
+                handler.runTime.count = 1;
+                handler.runTime.maxNs = quint64(round % 2 == 0 ? h + 1 : handlers - h) * 1000;
+                registry.handlers.append(handler);
+            }
+            return QList<rio::RegistryInfo>{registry};
+        };
+        constexpr int shown = handlers - 2 - 1 + 1; // id 1 once, no id 0 handler, the removed row
+        QPersistentModelIndex last;
+        for (int round = 0; round < 6; ++round) {
+            QSignalSpy refreshed(&model, &rio::DiagnosticsModel::refreshed);
+            model.setSnapshot(given(round));
+            if (round > 0)
+                QVERIFY(refreshed.wait(30'000));
+            QCOMPARE(model.rowCount(), shown);
+            last = model.index(model.rowCount() - 1, 0);
+            const int row = rowOf(model, 2'000'000, rio::HandlerId(1));
+            QVERIFY(row >= 0);
+            QCOMPARE(model.index(row, 0).data(rio::DiagnosticsModel::WhereRole).toString(),
+                     QStringLiteral("peer.cpp:1"));
+        }
+    }
+
     void formatsDurations()
     {
         QCOMPARE(rio::DiagnosticsModel::formatDuration(850), QStringLiteral("850 ns"));

@@ -5,6 +5,7 @@
 #include <registryio/qt/diagnostics_model.h>
 
 #include <QHash>
+#include <QSet>
 #include <QStringList>
 
 #include <algorithm>
@@ -190,19 +191,27 @@ void sortRows(QList<HandlerInfo> &rows, int column, Qt::SortOrder order)
 
 // Every handler (and each registry's "removed handlers" row) of the registries of `snapshot` whose
 // name contains `filter`, sorted: what a refresh shows. Safe on any thread (Diagnostics::snapshot is).
-QList<HandlerInfo> collect(QList<RegistryInfo> snapshot, const QString &filter, int column,
+// Registries `given` (another process's) may name a row twice: the first is kept, as Rows keys
+// each row by its registry and handler id.
+QList<HandlerInfo> collect(QList<RegistryInfo> snapshot, bool given, const QString &filter, int column,
                            Qt::SortOrder order)
 {
     qsizetype count = 0;
-    for (const RegistryInfo &registry : snapshot)
+    for (const RegistryInfo &registry : std::as_const(snapshot))
         count += registry.handlers.size() + 1;
     QList<HandlerInfo> rows;
     rows.reserve(count);
-    for (RegistryInfo &registry : snapshot) {
+    for (qsizetype i = 0; i < snapshot.size(); ++i) {
+        const RegistryInfo &registry = std::as_const(snapshot)[i];
         if (!filter.isEmpty() && !registry.name.contains(filter, Qt::CaseInsensitive))
             continue;
-        for (HandlerInfo &h : registry.handlers)
-            rows.append(std::move(h));
+        // Registries given share their data with the model's thread (m_given), which may let it
+        // go meanwhile: only read. A detach checks the count relaxed, so writing what is then this
+        // thread's alone would race with that thread's earlier reads. This thread's own are moved.
+        if (given)
+            rows.append(registry.handlers);
+        else
+            rows.append(std::move(snapshot[i].handlers));
         HandlerInfo left; // the drops of its handlers that left, as one row without an id
         left.registryId = registry.id;
         left.registryName = registry.name;
@@ -210,6 +219,15 @@ QList<HandlerInfo> collect(QList<RegistryInfo> snapshot, const QString &filter, 
         left.drops = registry.removedHandlerDrops;
         if (left.totalDrops() != 0)
             rows.append(std::move(left));
+    }
+    if (given) {
+        QSet<RowKey> seen;
+        seen.reserve(rows.size());
+        rows.removeIf([&](const HandlerInfo &h) {
+            const qsizetype before = seen.size();
+            seen.insert(keyOf(h));
+            return seen.size() == before;
+        });
     }
     sortRows(rows, column, order);
     return rows;
@@ -580,8 +598,9 @@ void DiagnosticsModel::refresh()
 {
     ++m_generation; // a collection in flight would now be older than these rows
     const qint64 start = threadTimeNs();
-    Rows rows(collect(m_local ? Diagnostics::snapshot() : m_given, m_filter, m_sortColumn, m_sortOrder),
-              m_rows);
+    Rows rows(
+        collect(m_local ? Diagnostics::snapshot() : m_given, !m_local, m_filter, m_sortColumn, m_sortOrder),
+        m_rows);
     const qint64 collected = threadTimeNs();
     apply(std::move(rows));
     m_snapshotNs = collected - start;
@@ -616,8 +635,10 @@ void DiagnosticsModel::collectOnWorker()
                                      spent = std::exchange(m_spent, {})]() mutable {
         spent = {};
         const qint64 start = threadTimeNs();
-        Rows rows(collect(given ? std::move(*given) : Diagnostics::snapshot(), filter, column, order),
-                  std::move(shown));
+        const bool isGiven = given.has_value();
+        Rows rows(
+            collect(given ? std::move(*given) : Diagnostics::snapshot(), isGiven, filter, column, order),
+            std::move(shown));
         const qint64 ns = threadTimeNs() - start;
         [[maybe_unused]] const detail::TsanPostScope posting;
         QMetaObject::invokeMethod(this,

@@ -289,6 +289,9 @@ void RemoteOutbox::account()
             }
         }
     }
+    // Decreases first: a backlog that drained is subtracted before another one's growth is
+    // added, so the ledger's total never counts both at once and sheds no reader for it.
+    std::stable_partition(held.begin(), held.end(), [](const HeldBytes &one) { return one.change < 0; });
     std::erase_if(held, [this](const HeldBytes &one) {
         return !g_ledger.holdBacklog(one.connection, key, one.change, one.waitingSince); // true: it is going
     });

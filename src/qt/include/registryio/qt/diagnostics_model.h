@@ -160,6 +160,7 @@ public:
     /// snapshot meanwhile. The first call (from this process's rows) is a refresh() at once; each
     /// later one is a refresh on the worker (handlers that left removed, new ones inserted,
     /// values changed in place); one given while the worker works waits for it, the newest only.
+    /// A handler given twice (same registry and handler id) is shown once, the first.
     void setSnapshot(QList<RegistryInfo> registries);
 
     /// Takes a snapshot now, on the calling (the model's) thread, as the timer does on its
