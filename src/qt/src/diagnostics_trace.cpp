@@ -241,8 +241,8 @@ public:
                   [](const Span &a, const Span &b) { return a.start < b.start; });
     }
     // The frame holding `ns` (the latest begun, as windows' frames may overlap), else one that
-    // ended less than a millisecond before it (a time read with another clock), else null.
-    [[nodiscard]] const Span *at(quint64 ns) const
+    // ended less than `slack` before it (a time read with another clock), else null.
+    [[nodiscard]] const Span *at(quint64 ns, quint64 slack) const
     {
         auto it = std::upper_bound(m_spans.begin(), m_spans.end(), ns,
                                    [](quint64 t, const Span &s) { return t < s.start; });
@@ -251,7 +251,7 @@ public:
             --it;
             if (ns <= it->end)
                 return &*it;
-            if (near == nullptr && ns <= it->end + 1'000'000)
+            if (near == nullptr && ns <= it->end + slack)
                 near = &*it;
         }
         return near;
@@ -303,9 +303,11 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
     }
     frames.sort();
     windowFrames.sort();
-    // The window frame a time fell in, as `window` and `windowFrame`.
-    const auto inWindowFrame = [&](QJsonObject &args, quint64 ns) {
-        if (const WindowSpans::Span *f = windowFrames.at(ns)) {
+    // The window frame a time fell in, as `window` and `windowFrame`: exactly for a time of the
+    // timeline's clock (a run between two frames is in none), with a millisecond's slack for one
+    // read with steady_clock (a slow run's end).
+    const auto inWindowFrame = [&](QJsonObject &args, quint64 ns, quint64 slack) {
+        if (const WindowSpans::Span *f = windowFrames.at(ns, slack)) {
             args.insert(QStringLiteral("window"), windowNamesNow[f->window]);
             args.insert(QStringLiteral("windowFrame"), static_cast<qint64>(f->number));
         }
@@ -346,7 +348,7 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
                         {QStringLiteral("registryName"), registryNames[e.registry]},
                         {QStringLiteral("handler"), static_cast<qint64>(e.id.value())},
                         {QStringLiteral("frame"), static_cast<qint64>(frames.at(e.startNs))}};
-        inWindowFrame(who, at);
+        inWindowFrame(who, at, 0);
         switch (e.kind) {
         case diag::TimelineKind::Turn: {
             QJsonObject o = event("X", QStringLiteral("frame %1").arg(e.turn), "frame", e.startNs, mainTid);
@@ -404,7 +406,7 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
             {QStringLiteral("elapsedNs"), static_cast<qint64>(s.elapsedNs)},
             // by its end, read precisely (its start may be the coarse clock's)
             {QStringLiteral("frame"), static_cast<qint64>(frames.at(stall ? s.endedAtNs : s.endedAtNs - 1))}};
-        inWindowFrame(args, stall ? s.endedAtNs : s.endedAtNs - 1);
+        inWindowFrame(args, stall ? s.endedAtNs : s.endedAtNs - 1, 1'000'000);
         QJsonObject o;
         if (stall) {
             args.insert(QStringLiteral("stack"), QJsonArray::fromStringList(s.stack));
