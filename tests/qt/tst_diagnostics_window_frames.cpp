@@ -290,6 +290,25 @@ private Q_SLOTS:
                 goneFrames.last()[QStringLiteral("ts")].toDouble());
     }
 
+    void aLiveWindowKeepsItsNameThroughManyDestroyed()
+    {
+        rio::Diagnostics::setEnabled(true);
+        QQmlEngine engine;
+        Window lasting;
+        lasting.setTitle(QStringLiteral("lasting"));
+        QVERIFY(animate(engine, lasting, 2));
+        for (int i = 0; i < 70; ++i) { // more than the destroyed windows' names kept
+            Window popup;
+            popup.setTitle(QStringLiteral("popup %1").arg(i));
+            QVERIFY(animate(engine, popup, 1));
+        }
+        QVERIFY(animate(engine, lasting, 2));
+        const QJsonArray events = traceEvents();
+        QVERIFY(!windowFrames(events, track(events, QStringLiteral("lasting"))).isEmpty());
+        QCOMPARE(track(events, QStringLiteral("popup 0")), -1); // the oldest destroyed: `window N`
+        QVERIFY(track(events, QStringLiteral("popup 69")) != -1);
+    }
+
     void nothingWhileOffAndNoListeningEither()
     {
         QQmlEngine engine;

@@ -101,7 +101,7 @@ private:
 
 // A window's track in the trace: a thread id no thread number reaches.
 constexpr quint64 windowTrackBase = 1'000'000'000;
-// How many windows' names the trace can show (the newest watched).
+// How many destroyed windows' names the trace can show (the newest; a live window's is kept).
 constexpr std::size_t windowNamesKept = 64;
 
 std::mutex &windowNamesMutex()
@@ -110,10 +110,17 @@ std::mutex &windowNamesMutex()
     return m;
 }
 
-// By serial, the newest last (any thread, under windowNamesMutex).
-std::deque<std::pair<quint64, QString>> &windowNames()
+struct WindowName
 {
-    static std::deque<std::pair<quint64, QString>> names;
+    quint64 serial;
+    QString name;
+    bool gone = false; // its window is destroyed
+};
+
+// By serial, the newest last (any thread, under windowNamesMutex).
+std::deque<WindowName> &windowNames()
+{
+    static std::deque<WindowName> names;
     return names;
 }
 
@@ -121,23 +128,35 @@ void setWindowName(quint64 serial, QString name)
 {
     const std::lock_guard lock(windowNamesMutex());
     auto &names = windowNames();
-    for (auto &[s, n] : names)
-        if (s == serial) {
-            n.swap(name);
+    for (WindowName &n : names)
+        if (n.serial == serial) {
+            n.name.swap(name);
             return;
         }
-    names.emplace_back(serial, std::move(name));
-    if (names.size() > windowNamesKept)
-        names.pop_front();
+    names.push_back({serial, std::move(name)});
+}
+
+// Window `serial` is destroyed: its name is kept while it is among the newest destroyed.
+void setWindowGone(quint64 serial)
+{
+    const std::lock_guard lock(windowNamesMutex());
+    auto &names = windowNames();
+    std::size_t gone = 0;
+    for (WindowName &n : names) {
+        n.gone = n.gone || n.serial == serial;
+        gone += n.gone ? 1 : 0;
+    }
+    if (gone > windowNamesKept)
+        names.erase(std::find_if(names.begin(), names.end(), [](const WindowName &n) { return n.gone; }));
 }
 
 QString windowName(quint64 serial)
 {
     {
         const std::lock_guard lock(windowNamesMutex());
-        for (const auto &[s, n] : windowNames())
-            if (s == serial)
-                return n;
+        for (const WindowName &n : windowNames())
+            if (n.serial == serial)
+                return n.name;
     }
     return QStringLiteral("window %1").arg(serial);
 }
@@ -517,6 +536,7 @@ WindowWatch::WindowWatch(QObject *window)
 WindowWatch::~WindowWatch()
 {
     flush();
+    setWindowGone(m_serial);
 }
 
 void WindowWatch::watch()
