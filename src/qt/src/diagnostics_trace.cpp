@@ -169,11 +169,12 @@ class WindowFrames final : public QObject
 public:
     using QObject::QObject;
 
-    // Main thread: watch (again) while the timeline records.
+    // Main thread: watch (again) while the timeline records; a QCoreApplication, which shows no
+    // window, is not filtered.
     static void start()
     {
         QCoreApplication *const app = QCoreApplication::instance();
-        if (app == nullptr || !diag::timelineRecording())
+        if (app == nullptr || !diag::timelineRecording() || !app->inherits("QGuiApplication"))
             return;
         if (!instance)
             instance = new WindowFrames(app);
