@@ -4,7 +4,7 @@
 // ones and a queued delivery, is named in the exported trace by its file, line and the frame it
 // stalled, inside a frame the trace holds; the trace parses back as trace-event JSON (every
 // event's phase, time, process and thread; spans with a duration; async waits paired); the ring
-// keeps only its newest entries.
+// keeps only its newest entries; a QCoreApplication gets nothing to watch windows with.
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
@@ -62,6 +62,18 @@ private Q_SLOTS:
     {
         rio::Diagnostics::setEnabled(false);
         rio::Diagnostics::setEveryRunPrecise(false);
+    }
+
+    void anApplicationWithoutWindowsGetsNoWindowWatch()
+    {
+        // Windows' frames are watched through an event filter on the application object, which a
+        // QCoreApplication, with no window to show, would pay for in each of its events.
+        QObject *const app = QCoreApplication::instance();
+        const QObjectList before = app->children();
+        rio::Diagnostics::setEnabled(true);
+        QCoreApplication::processEvents();
+        for (QObject *child : app->children())
+            QVERIFY2(before.contains(child), child->metaObject()->className());
     }
 
     void nothingIsRecordedWhileOff()

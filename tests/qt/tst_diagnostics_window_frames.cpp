@@ -2,12 +2,14 @@
 // Qt Quick windows' frames on the frame timeline, with real windows rendering an animation
 // offscreen (the basic render loop; QSG_RENDER_LOOP=threaded runs it with the threaded one): each window's
 // frames are numbered spans on a track of its own, named by its title (or objectName); a handler planted slow
-// inside one frame is named in that frame of that window; a window destroyed while diagnostics are on ends
+// inside one frame is named in that frame of that window, and a run just after a frame (microseconds, in a
+// turn of its own) in none; a window destroyed while diagnostics are on ends
 // its track and a window made after it (at the same address, perhaps) gets its own; while off nothing is
 // recorded and the windows' scene-graph signals lose their connections.
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
+#include <QEventLoop>
 #include <QGuiApplication>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -19,6 +21,7 @@
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QTest>
+#include <QTimer>
 
 #include <chrono>
 #include <memory>
@@ -188,6 +191,77 @@ private Q_SLOTS:
         QVERIFY(inFrame >= kFrames / 2);
     }
 
+    void aRunNamesOnlyTheWindowFrameThatHoldsIt()
+    {
+        rio::Diagnostics::setEveryRunPrecise(true);
+        rio::Diagnostics::setEnabled(true);
+        QQmlEngine engine;
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("between"));
+        registry.add([](int) { });
+        Window window;
+        window.setTitle(QStringLiteral("between"));
+        // Inside a frame, and just after one: a delivery queued at its presentation, which the
+        // basic loop runs in a turn of its own between two frames, microseconds after the first
+        // (an event loop that runs on, unlike QTest::qWaitFor's, which sleeps between its turns).
+        connect(&window, &QQuickWindow::afterAnimating, &registry, [&] { registry.notify(1); });
+        connect(
+            &window, &QQuickWindow::frameSwapped, &registry,
+            [&] { QMetaObject::invokeMethod(&registry, [&] { registry.notify(2); }, Qt::QueuedConnection); },
+            Qt::DirectConnection);
+        QEventLoop loop;
+        connect(&window, &QQuickWindow::afterAnimating, &loop, [&] {
+            if (window.frames >= kFrames)
+                loop.quit();
+        });
+        QTimer::singleShot(20s, &loop, &QEventLoop::quit); // a bound, not a wait
+        QQmlComponent component(&engine);
+        component.setData("import QtQuick\n"
+                          "Rectangle { width: 20; height: 20; color: 'red'\n"
+                          "  NumberAnimation on rotation { from: 0; to: 360; duration: 500; "
+                          "loops: Animation.Infinite } }",
+                          QUrl());
+        const std::unique_ptr<QQuickItem> item(qobject_cast<QQuickItem *>(component.create()));
+        QVERIFY(item);
+        item->setParentItem(window.contentItem());
+        window.show();
+        loop.exec();
+        QVERIFY(window.frames >= kFrames);
+
+        const QJsonArray events = traceEvents();
+        const auto frames = windowFrames(events, track(events, QStringLiteral("between")));
+        QVERIFY(frames.size() >= kFrames / 2);
+        int named = 0;
+        int unnamed = 0;
+        for (const QJsonValue &v : events) {
+            const QJsonObject e = v.toObject();
+            const QJsonObject args = e[QStringLiteral("args")].toObject();
+            if (e[QStringLiteral("cat")].toString() != QLatin1String("handler") ||
+                args[QStringLiteral("registryName")].toString() != QLatin1String("between"))
+                continue;
+            if (!args.contains(QStringLiteral("windowFrame"))) {
+                ++unnamed;
+                continue;
+            }
+            ++named;
+            QCOMPARE(args[QStringLiteral("window")].toString(), QStringLiteral("between"));
+            const QJsonObject f = frames.value(args[QStringLiteral("windowFrame")].toInteger());
+            QVERIFY(!f.isEmpty());
+            const double begun = f[QStringLiteral("args")][QStringLiteral("begun")].toDouble();
+            const double end = f[QStringLiteral("ts")].toDouble() + f[QStringLiteral("dur")].toDouble();
+            const double ts = e[QStringLiteral("ts")].toDouble();
+            QVERIFY2(ts >= begun - 0.001 && ts <= end + 0.001,
+                     qPrintable(QStringLiteral("run at %1 named in frame %2 (%3 to %4)")
+                                    .arg(ts, 0, 'f', 3)
+                                    .arg(args[QStringLiteral("windowFrame")].toInteger())
+                                    .arg(begun, 0, 'f', 3)
+                                    .arg(end, 0, 'f', 3)));
+        }
+        QVERIFY(named >= kFrames / 2);
+        if (qEnvironmentVariable("QSG_RENDER_LOOP") != QLatin1String("threaded"))
+            QVERIFY(unnamed >= kFrames / 2); // the deliveries between frames
+    }
+
     void aWindowDestroyedWhileOnKeepsItsFramesAndItsName()
     {
         rio::Diagnostics::setEnabled(true);
@@ -214,6 +288,25 @@ private Q_SLOTS:
         // The next window's frames all came after the first was gone.
         QVERIFY(nextFrames.first()[QStringLiteral("ts")].toDouble() >
                 goneFrames.last()[QStringLiteral("ts")].toDouble());
+    }
+
+    void aLiveWindowKeepsItsNameThroughManyDestroyed()
+    {
+        rio::Diagnostics::setEnabled(true);
+        QQmlEngine engine;
+        Window lasting;
+        lasting.setTitle(QStringLiteral("lasting"));
+        QVERIFY(animate(engine, lasting, 2));
+        for (int i = 0; i < 70; ++i) { // more than the destroyed windows' names kept
+            Window popup;
+            popup.setTitle(QStringLiteral("popup %1").arg(i));
+            QVERIFY(animate(engine, popup, 1));
+        }
+        QVERIFY(animate(engine, lasting, 2));
+        const QJsonArray events = traceEvents();
+        QVERIFY(!windowFrames(events, track(events, QStringLiteral("lasting"))).isEmpty());
+        QCOMPARE(track(events, QStringLiteral("popup 0")), -1); // the oldest destroyed: `window N`
+        QVERIFY(track(events, QStringLiteral("popup 69")) != -1);
     }
 
     void nothingWhileOffAndNoListeningEither()

@@ -101,7 +101,7 @@ private:
 
 // A window's track in the trace: a thread id no thread number reaches.
 constexpr quint64 windowTrackBase = 1'000'000'000;
-// How many windows' names the trace can show (the newest watched).
+// How many destroyed windows' names the trace can show (the newest; a live window's is kept).
 constexpr std::size_t windowNamesKept = 64;
 
 std::mutex &windowNamesMutex()
@@ -110,10 +110,17 @@ std::mutex &windowNamesMutex()
     return m;
 }
 
-// By serial, the newest last (any thread, under windowNamesMutex).
-std::deque<std::pair<quint64, QString>> &windowNames()
+struct WindowName
 {
-    static std::deque<std::pair<quint64, QString>> names;
+    quint64 serial;
+    QString name;
+    bool gone = false; // its window is destroyed
+};
+
+// By serial, the newest last (any thread, under windowNamesMutex).
+std::deque<WindowName> &windowNames()
+{
+    static std::deque<WindowName> names;
     return names;
 }
 
@@ -121,23 +128,35 @@ void setWindowName(quint64 serial, QString name)
 {
     const std::lock_guard lock(windowNamesMutex());
     auto &names = windowNames();
-    for (auto &[s, n] : names)
-        if (s == serial) {
-            n.swap(name);
+    for (WindowName &n : names)
+        if (n.serial == serial) {
+            n.name.swap(name);
             return;
         }
-    names.emplace_back(serial, std::move(name));
-    if (names.size() > windowNamesKept)
-        names.pop_front();
+    names.push_back({serial, std::move(name)});
+}
+
+// Window `serial` is destroyed: its name is kept while it is among the newest destroyed.
+void setWindowGone(quint64 serial)
+{
+    const std::lock_guard lock(windowNamesMutex());
+    auto &names = windowNames();
+    std::size_t gone = 0;
+    for (WindowName &n : names) {
+        n.gone = n.gone || n.serial == serial;
+        gone += n.gone ? 1 : 0;
+    }
+    if (gone > windowNamesKept)
+        names.erase(std::find_if(names.begin(), names.end(), [](const WindowName &n) { return n.gone; }));
 }
 
 QString windowName(quint64 serial)
 {
     {
         const std::lock_guard lock(windowNamesMutex());
-        for (const auto &[s, n] : windowNames())
-            if (s == serial)
-                return n;
+        for (const WindowName &n : windowNames())
+            if (n.serial == serial)
+                return n.name;
     }
     return QStringLiteral("window %1").arg(serial);
 }
@@ -150,11 +169,12 @@ class WindowFrames final : public QObject
 public:
     using QObject::QObject;
 
-    // Main thread: watch (again) while the timeline records.
+    // Main thread: watch (again) while the timeline records; a QCoreApplication, which shows no
+    // window, is not filtered.
     static void start()
     {
         QCoreApplication *const app = QCoreApplication::instance();
-        if (app == nullptr || !diag::timelineRecording())
+        if (app == nullptr || !diag::timelineRecording() || !app->inherits("QGuiApplication"))
             return;
         if (!instance)
             instance = new WindowFrames(app);
@@ -241,8 +261,8 @@ public:
                   [](const Span &a, const Span &b) { return a.start < b.start; });
     }
     // The frame holding `ns` (the latest begun, as windows' frames may overlap), else one that
-    // ended less than a millisecond before it (a time read with another clock), else null.
-    [[nodiscard]] const Span *at(quint64 ns) const
+    // ended less than `slack` before it (a time read with another clock), else null.
+    [[nodiscard]] const Span *at(quint64 ns, quint64 slack) const
     {
         auto it = std::upper_bound(m_spans.begin(), m_spans.end(), ns,
                                    [](quint64 t, const Span &s) { return t < s.start; });
@@ -251,7 +271,7 @@ public:
             --it;
             if (ns <= it->end)
                 return &*it;
-            if (near == nullptr && ns <= it->end + 1'000'000)
+            if (near == nullptr && ns <= it->end + slack)
                 near = &*it;
         }
         return near;
@@ -303,9 +323,11 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
     }
     frames.sort();
     windowFrames.sort();
-    // The window frame a time fell in, as `window` and `windowFrame`.
-    const auto inWindowFrame = [&](QJsonObject &args, quint64 ns) {
-        if (const WindowSpans::Span *f = windowFrames.at(ns)) {
+    // The window frame a time fell in, as `window` and `windowFrame`: exactly for a time of the
+    // timeline's clock (a run between two frames is in none), with a millisecond's slack for one
+    // read with steady_clock (a slow run's end).
+    const auto inWindowFrame = [&](QJsonObject &args, quint64 ns, quint64 slack) {
+        if (const WindowSpans::Span *f = windowFrames.at(ns, slack)) {
             args.insert(QStringLiteral("window"), windowNamesNow[f->window]);
             args.insert(QStringLiteral("windowFrame"), static_cast<qint64>(f->number));
         }
@@ -346,7 +368,7 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
                         {QStringLiteral("registryName"), registryNames[e.registry]},
                         {QStringLiteral("handler"), static_cast<qint64>(e.id.value())},
                         {QStringLiteral("frame"), static_cast<qint64>(frames.at(e.startNs))}};
-        inWindowFrame(who, at);
+        inWindowFrame(who, at, 0);
         switch (e.kind) {
         case diag::TimelineKind::Turn: {
             QJsonObject o = event("X", QStringLiteral("frame %1").arg(e.turn), "frame", e.startNs, mainTid);
@@ -404,7 +426,7 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
             {QStringLiteral("elapsedNs"), static_cast<qint64>(s.elapsedNs)},
             // by its end, read precisely (its start may be the coarse clock's)
             {QStringLiteral("frame"), static_cast<qint64>(frames.at(stall ? s.endedAtNs : s.endedAtNs - 1))}};
-        inWindowFrame(args, stall ? s.endedAtNs : s.endedAtNs - 1);
+        inWindowFrame(args, stall ? s.endedAtNs : s.endedAtNs - 1, 1'000'000);
         QJsonObject o;
         if (stall) {
             args.insert(QStringLiteral("stack"), QJsonArray::fromStringList(s.stack));
@@ -515,6 +537,7 @@ WindowWatch::WindowWatch(QObject *window)
 WindowWatch::~WindowWatch()
 {
     flush();
+    setWindowGone(m_serial);
 }
 
 void WindowWatch::watch()
