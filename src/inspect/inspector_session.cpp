@@ -4,6 +4,8 @@
 #include "inspect_client.h"
 #include "inspect_protocol.h"
 
+#include <registryio/qt/logging.h>
+
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -18,8 +20,6 @@
 namespace rio::inspect {
 
 namespace {
-
-Q_LOGGING_CATEGORY(inspector, "registryio.inspector")
 
 // `local:rio-inspect-app-42` as `rio-inspect-app-42`.
 QString bare(const QString &target)
@@ -220,8 +220,8 @@ void InspectorSession::shown()
 {
     if (m_state == Attached && !m_shown && m_model->rowCount() > 0) {
         m_shown = true;
-        qCInfo(inspector, "attached to %s: its table shown %lld ms after the attach", qPrintable(m_target),
-               static_cast<long long>(m_since.elapsed()));
+        qCInfo(rio::lcDiagnostics, "attached to %s: its table shown %lld ms after the attach",
+               qPrintable(m_target), static_cast<long long>(m_since.elapsed()));
     }
 }
 
