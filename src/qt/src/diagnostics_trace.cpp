@@ -8,6 +8,7 @@
 #include "diagnostics_windows_p.h"
 
 #include <registryio/detail/diagnostics.h>
+#include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/diagnostics.h>
 
 #include <QAbstractEventDispatcher>
@@ -498,10 +499,12 @@ void watchTurns()
     if (app == nullptr)
         return;
     // The windows' frames, from the main thread (the application's event filters are its own).
-    if (QThread::currentThread() == app->thread())
+    if (QThread::currentThread() == app->thread()) {
         WindowFrames::start();
-    else
-        QMetaObject::invokeMethod(app, &WindowFrames::start, Qt::QueuedConnection);
+    } else {
+        [[maybe_unused]] const TsanPostScope posting;
+        QMetaObject::invokeMethod(app, Handover([] { WindowFrames::start(); }), Qt::QueuedConnection);
+    }
     QAbstractEventDispatcher *dispatcher = app->thread()->eventDispatcher();
     const std::lock_guard lock(mutex);
     if (dispatcher == nullptr || watched == dispatcher)
