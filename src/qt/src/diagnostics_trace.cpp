@@ -170,10 +170,14 @@ class WindowFrames final : public QObject
 public:
     using QObject::QObject;
 
+    // A start posted by another thread and not yet run.
+    static inline std::atomic<bool> startPosted{false};
+
     // Main thread: watch (again) while the timeline records; a QCoreApplication, which shows no
     // window, is not filtered.
     static void start()
     {
+        startPosted.store(false, std::memory_order_relaxed);
         QCoreApplication *const app = QCoreApplication::instance();
         if (app == nullptr || !diag::timelineRecording() || !app->inherits("QGuiApplication"))
             return;
@@ -496,15 +500,21 @@ void watchTurns()
     static std::mutex mutex;
     static QPointer<QAbstractEventDispatcher> watched;
     QCoreApplication *app = QCoreApplication::instance();
-    if (app == nullptr)
+    // An application being destroyed (another thread may create registries until after main
+    // returned) is not touched: nothing of it is watched any more.
+    if (app == nullptr || QCoreApplication::closingDown())
         return;
-    // The windows' frames, from the main thread (the application's event filters are its own).
-    if (QThread::currentThread() == app->thread()) {
-        WindowFrames::start();
-    } else {
-        [[maybe_unused]] const TsanPostScope posting;
-        QMetaObject::invokeMethod(app, Handover([] { WindowFrames::start(); }), Qt::QueuedConnection);
+    // Only the main thread watches (its dispatcher and the application's event filters are its
+    // own; another thread may read them while the application is destroyed): another thread
+    // posts the watch there, once until it ran, not once per registry it creates.
+    if (QThread::currentThread() != app->thread()) {
+        if (!WindowFrames::startPosted.exchange(true, std::memory_order_relaxed)) {
+            [[maybe_unused]] const TsanPostScope posting;
+            QMetaObject::invokeMethod(app, Handover([] { watchTurns(); }), Qt::QueuedConnection);
+        }
+        return;
     }
+    WindowFrames::start();
     QAbstractEventDispatcher *dispatcher = app->thread()->eventDispatcher();
     const std::lock_guard lock(mutex);
     if (dispatcher == nullptr || watched == dispatcher)
