@@ -60,7 +60,7 @@ Frame {
             delegate: Label {
                 required property int key
                 required property var seq
-                width: GridView.view.cellWidth - 6
+                width: 94 // the cell's, less a gap
                 text: Format.symbol(key) + " " + seq
                 font.family: "monospace"
                 font.pixelSize: 11
