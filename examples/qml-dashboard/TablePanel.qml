@@ -53,15 +53,17 @@ Frame {
             clip: true
             cellWidth: 100
             cellHeight: 16
+            cacheBuffer: 0 // only the cells shown: no hidden delegate updated on each frame
             boundsBehavior: Flickable.StopAtBounds
             Layout.fillWidth: true
             Layout.fillHeight: true
             Layout.minimumHeight: 16
-            delegate: Label {
+            delegate: Text {
                 required property int key
                 required property var seq
                 width: 94 // the cell's, less a gap
                 text: Format.symbol(key) + " " + seq
+                color: "#e6e6e6" // the window's text colour
                 font.family: "monospace"
                 font.pixelSize: 11
                 elide: Text.ElideRight
