@@ -261,7 +261,7 @@ ApplicationWindow {
 
             TablePanel {
                 title: "Qt queued signal per update → list model"
-                code: "connect(flood, &Flood::sampledOnUi, table, &TickerTable::take, Qt::QueuedConnection)"
+                code: "connect(flood, &Flood::sampledOnUi, receiver, &Receiver::take, Qt::QueuedConnection) // table.take(sample)"
                 accent: "#e5a050"
                 model: root.qtTable
                 shown: root.last.qtTable
@@ -273,7 +273,7 @@ ApplicationWindow {
             }
             TablePanel {
                 title: "RegistryIO, LatestModel: once per frame"
-                code: "board.follow(flood.registry, tickerOf)"
+                code: "board->follow(flood.registry, tickerOf)"
                 accent: "#98c379"
                 model: root.board
                 shown: root.last.latestTable
@@ -284,7 +284,7 @@ ApplicationWindow {
             }
         }
 
-        // Every handler of the two registries, live (rio::Diagnostics): where each was added, its
+        // Every handler of the demo's registries, live (rio::Diagnostics): where each was added, its
         // thread, calls, failures, drops and run times. Hidden in a window less than 900 high.
         RegistryInspector {
             title: "Inspector: every handler of every registry, longest run first"
