@@ -45,6 +45,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 
 int main(int argc, char *argv[])
 {
@@ -79,12 +80,15 @@ int main(int argc, char *argv[])
     const QStringList size = parser.value(sizeOption).split(QLatin1Char('x'));
     const int width = size.value(0).toInt(&wOk), height = size.value(1).toInt(&hOk);
     const QString shot = parser.value(shotOption);
-    if (!secondsOk || seconds < 0 || !rateOk || rate < 0 || rate > Flood::kMaxRate || size.size() != 2 ||
-        !wOk || !hOk || width < 800 || height < 600 || (!shot.isEmpty() && seconds == 0)) {
+    // The timers count milliseconds in an int: a run of at most 24.8 days.
+    constexpr int maxSeconds = std::numeric_limits<int>::max() / 1000;
+    if (!secondsOk || seconds < 0 || seconds > maxSeconds || !rateOk || rate < 0 || rate > Flood::kMaxRate ||
+        size.size() != 2 || !wOk || !hOk || width < 800 || height < 600 ||
+        (!shot.isEmpty() && seconds == 0)) {
         std::fprintf(stderr,
-                     "rio_qml_dashboard: bad arguments (--seconds N >= 0, --rate 0..%d, --size WxH "
+                     "rio_qml_dashboard: bad arguments (--seconds 0..%d, --rate 0..%d, --size WxH "
                      "of at least 800x600, --screenshot needs --seconds)\n",
-                     Flood::kMaxRate);
+                     maxSeconds, Flood::kMaxRate);
         return 2;
     }
 
