@@ -471,6 +471,26 @@ private Q_SLOTS:
         QCOMPARE(handler->line, line);
     }
 
+    // A model declared in QML: while diagnostics are on, its handler is shown as added at the
+    // model's declaration (file and line), beside the C++ position of the add.
+    void declaredModelRecordsItsLine()
+    {
+        rio::Diagnostics::setEnabled(true);
+        auto engine = rio::test::makeEngine();
+        std::unique_ptr<QObject> root = rio::test::load(*engine, QStringLiteral("latest_model.qml"));
+        rio::Diagnostics::setEnabled(false);
+        auto *const window = qobject_cast<QQuickWindow *>(root.get());
+        QVERIFY(window != nullptr);
+        auto *const prices = root->property("prices").value<rio::QmlRegistry *>();
+        QVERIFY(prices != nullptr);
+        const rio::RegistryInfo info = rio::Diagnostics::snapshot(prices->registry().registryId());
+        QCOMPARE(info.handlers.size(), 1);
+        QVERIFY2(info.handlers[0].originFile.endsWith(QStringLiteral("latest_model.qml")),
+                 qPrintable(info.handlers[0].originFile));
+        QCOMPARE(info.handlers[0].originLine, 25); // `model: LatestModel {`
+        window->hide(); // Qt 6.4's threaded software loop may hang destroying a shown window
+    }
+
     // In a real window (offscreen): four writers flood a hot key and many others; the hot key's
     // row changes at most once per frame, rows are inserted at most once per frame, and the window
     // ends on every key's last value. The delegates of a ListView read the roles.
