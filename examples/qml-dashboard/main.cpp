@@ -314,9 +314,13 @@ int main(int argc, char *argv[])
             const QImage image = window->grabWindow();
             int colours = 0;
             double spread = 0;
-            shotOk = looksDrawn(image, &colours, &spread) && image.save(shot);
+            const bool drawn = looksDrawn(image, &colours, &spread);
+            shotOk = drawn && image.save(shot);
             std::printf("screenshot %s: %dx%d, %d colours, grey spread %.1f: %s\n", qPrintable(shot),
-                        image.width(), image.height(), colours, spread, shotOk ? "not blank" : "BLANK");
+                        image.width(), image.height(), colours, spread,
+                        !drawn   ? "BLANK"
+                        : shotOk ? "not blank"
+                                 : "not blank, but the file could not be written");
         }
         endHalf(halves[1]);
         flood.stop();
