@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: MIT
 # Builds and runs the main demo, the Qt Quick dashboard (examples/qml-dashboard): one worker flood
 # reaches two identical receivers, through a Qt queued signal and through a coalesced registry
-# handler, side by side; a slider raises the flood until the Qt side falls behind.
-# Without a display it runs headless (offscreen) for 5 seconds, prints what each side got and
-# checks the window's layout after a simulated long run. Installs the packages it needs first
+# handler, side by side, and the window's thread as a table of 5,000 keys through a LatestModel
+# and through a Qt queued signal per update; a slider raises the flood until the Qt side falls behind.
+# Without a display it runs headless (offscreen) for 5 seconds, prints what each side got and the
+# window's frames/s with each table feed, and checks the window's layout after a simulated long run. Installs the packages it needs first
 # (scripts/deps.sh demo: 14 names, not the tests' toolchains); safe to rerun.
 #   bash scripts/demo.sh                 the dashboard (a window when a display is available)
 #   bash scripts/demo.sh --seconds 10    run for 10 seconds, check, print the summary
 #   bash scripts/demo.sh --rate 100000   start the flood at 100,000 events/s per worker
-#   bash scripts/demo.sh --ui-flood      also flood the window's own thread with Qt signals
+#   bash scripts/demo.sh --ui-flood      also feed the window's table through Qt signals from the start
 #   bash scripts/demo.sh --core          the console demo of the Qt-free core instead
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

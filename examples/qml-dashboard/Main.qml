@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The dashboard. main.cpp floods two identical receivers with the same events, one through a Qt
 // queued signal and one through a coalesced registry handler, and notifies `stats` ten times a
-// second with what each got. Four handlers below share those snapshots, in priority order; one
-// of them throws now and then, and the others never notice.
+// second with what each got. The same events update a table of 5,000 keys twice on this window's
+// thread: `board` (a LatestModel, once per frame) and `qtTable` (a list model updated by a Qt
+// queued signal per update, while the switch is on); `newest.latest` is the steady worker's
+// newest event. Four handlers below share the snapshots, in priority order; one of them throws
+// now and then, and the others never notice.
 import QtQuick
 import QtQuick.Controls.Fusion
 import QtQuick.Layouts
@@ -13,6 +16,17 @@ ApplicationWindow {
     id: root
 
     required property QmlRegistry stats
+    required property var qtTable        // the keyed table the Qt way (main.cpp's TickerTable)
+    // The same table, fed from the workers' threads (main.cpp follows the flood's registry) and
+    // changed once per frame of this window: it is declared in it.
+    property LatestModel board: LatestModel {
+        roles: ["seq"]
+    }
+    // The steady worker's newest event (main.cpp notifies it from the worker's thread), bound
+    // below: it changes once per frame of this window at most.
+    property QmlRegistry newest: QmlRegistry {
+        name: "newest" // as the inspector lists it
+    }
     property int floodRate: 10000        // events per second per worker; main.cpp reads it
     property bool floodUi: false         // Qt signals to this window's thread too; main.cpp reads it
     property int maxRate: 200000
@@ -21,7 +35,7 @@ ApplicationWindow {
 
     // 30 s of history (bounded: 300 points), the last snapshot, the status bar's figures.
     property var history: ({ w1: [], w2: [], fps: [], rss: [], qt: [], registry: [] })
-    property var last: ({ published: [0, 0], fps: 0, rssBytes: 0, qt: {}, registry: {}, ui: {} })
+    property var last: ({ published: [0, 0], fps: 0, rssBytes: 0, qt: {}, registry: {}, ui: {}, qtTable: {}, latestTable: {} })
     property real uptimeMs: 0
 
     // What the handlers did; main.cpp checks these.
@@ -34,7 +48,7 @@ ApplicationWindow {
     property int failuresListed: failures.count
 
     width: 1280
-    height: 800
+    height: 960
     minimumWidth: 800
     minimumHeight: 600
     visible: true
@@ -213,6 +227,7 @@ ApplicationWindow {
             spacing: 10
             Layout.fillWidth: true
             Layout.fillHeight: true
+            Layout.preferredHeight: 250
 
             FeedPanel {
                 title: "Qt queued signal"
@@ -237,20 +252,54 @@ ApplicationWindow {
             }
         }
 
-        // Every handler of the two registries, live (rio::Diagnostics): where each was added, its
-        // thread, calls, failures, drops and run times. Hidden in a small window.
+        // The same flood as a table of the newest update of 5,000 keys, on this window's thread.
+        RowLayout {
+            spacing: 10
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            Layout.preferredHeight: 170
+
+            TablePanel {
+                title: "Qt queued signal per update → list model"
+                code: "connect(flood, &Flood::sampledOnUi, receiver, &Receiver::take, Qt::QueuedConnection) // table.take(sample)"
+                accent: "#e5a050"
+                model: root.qtTable
+                shown: root.last.qtTable
+                note: root.floodUi ? Format.count(root.last.ui.queued) + " queued, " + Format.duration(root.last.ui.latencyMs) + " late"
+                                   : "Not fed: switch on “Qt signals to the UI thread”"
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                Layout.preferredWidth: 1
+            }
+            TablePanel {
+                title: "RegistryIO, LatestModel: once per frame"
+                code: "board->follow(flood.registry, tickerOf)"
+                accent: "#98c379"
+                model: root.board
+                shown: root.last.latestTable
+                note: "Steady worker, bound (text: newest.latest): #" + (root.newest.latest ?? 0)
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                Layout.preferredWidth: 1
+            }
+        }
+
+        // Every handler of the demo's registries, live (rio::Diagnostics): where each was added, its
+        // thread, calls, failures, drops and run times. Hidden in a window less than 900 high.
         RegistryInspector {
             title: "Inspector: every handler of every registry, longest run first"
             refreshInterval: 500
-            visible: root.height >= 700
+            visible: root.height >= 900
             Layout.fillWidth: true
             Layout.preferredHeight: visible ? 150 : 0
         }
 
+        // The snapshots' handlers: hidden in a window less than 700 high.
         RowLayout {
             spacing: 10
+            visible: root.height >= 700
             Layout.fillWidth: true
-            Layout.preferredHeight: root.height < 700 ? 112 : 120
+            Layout.preferredHeight: visible ? 120 : 0
             Layout.maximumHeight: 120
 
             Frame {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 std::int64_t nowNs()
 {
@@ -11,9 +12,9 @@ std::int64_t nowNs()
         .count();
 }
 
-Receiver::Receiver(Placement placement)
+Receiver::Receiver(std::function<void(const Sample &)> work) : m_work(std::move(work))
 {
-    if (placement == Placement::CurrentThread)
+    if (m_work)
         return;
     m_thread.setObjectName(QStringLiteral("receiver"));
     moveToThread(&m_thread);
@@ -28,9 +29,13 @@ Receiver::~Receiver()
 
 void Receiver::take(const Sample &sample)
 {
-    const auto done = std::chrono::steady_clock::now() + kUpdateCost;
-    while (std::chrono::steady_clock::now() < done) {
-        // the update's work
+    if (m_work) {
+        m_work(sample);
+    } else {
+        const auto done = std::chrono::steady_clock::now() + kUpdateCost;
+        while (std::chrono::steady_clock::now() < done) {
+            // the update's work
+        }
     }
     std::atomic<std::int64_t> &shown = shownSeq.at(static_cast<std::size_t>(sample.worker));
     if (sample.seq <= shown.load(std::memory_order_relaxed))
@@ -38,6 +43,21 @@ void Receiver::take(const Sample &sample)
     shown.store(sample.seq, std::memory_order_relaxed);
     latencyNs.store(nowNs() - sample.publishedNs, std::memory_order_relaxed);
     handled.fetch_add(1, std::memory_order_release);
+}
+
+namespace {
+constexpr int kTickersPerWorker = kTickers / Receiver::kWorkers;
+} // namespace
+
+int tickerOf(const Sample &sample)
+{
+    return int((sample.seq - 1) % kTickersPerWorker) * Receiver::kWorkers + sample.worker;
+}
+
+qint64 newestSeqOf(int ticker, qint64 published)
+{
+    const qint64 first = ticker / Receiver::kWorkers + 1; // its worker's first event for it
+    return published < first ? 0 : first + (published - first) / kTickersPerWorker * kTickersPerWorker;
 }
 
 Flood::Flood(Receiver *qtSide, Receiver *registrySide, Receiver *uiSide) : m_qtSide(qtSide), m_uiSide(uiSide)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The flood the dashboard compares: worker threads publish Samples, and each Sample reaches two
 // identical Receivers, one through a Qt queued signal and one through a coalesced registry
-// handler (rio::Delivery::Latest).
+// handler (rio::Delivery::Latest). Each Sample also updates one key of a table of kTickers keys.
 #pragma once
 
 #include <registryio/qt/qt_registry.h>
@@ -13,16 +13,23 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <stop_token>
 #include <thread>
 #include <vector>
 
 /// One published event: which worker, its sequence number (from 1) and when it was published.
+/// A gadget: a LatestModel shows its properties as roles.
 struct Sample
 {
+    Q_GADGET
+    Q_PROPERTY(int worker MEMBER worker FINAL)
+    Q_PROPERTY(qint64 seq MEMBER seq FINAL)
+
+public:
     int worker = 0;
-    std::int64_t seq = 0;
-    std::int64_t publishedNs = 0;
+    qint64 seq = 0;
+    qint64 publishedNs = 0;
 };
 
 /// Steady-clock time in nanoseconds.
@@ -30,7 +37,8 @@ std::int64_t nowNs();
 
 /// Stands for the UI thread of an application: it runs in a thread of its own, and every update
 /// it takes costs it kUpdateCost of work (a model update and a re-layout, say). The Qt side and
-/// the registry side each get one, identical. One more may live on the real UI thread.
+/// the registry side each get one, identical. One more lives on the real UI thread, where each
+/// update is real work: a table's row.
 class Receiver : public QObject
 {
     Q_OBJECT
@@ -39,11 +47,9 @@ public:
     static constexpr int kWorkers = 2;
     static constexpr auto kUpdateCost = std::chrono::microseconds(20);
 
-    /// Where the receiver takes its updates.
-    enum class Placement { OwnThread, CurrentThread };
-
-    /// With OwnThread, starts the receiving thread (this object moves to it).
-    explicit Receiver(Placement placement = Placement::OwnThread);
+    /// Without `work`, starts the receiving thread (this object moves to it), each update costing
+    /// kUpdateCost; with it, takes the updates on the current thread, each one being `work`.
+    explicit Receiver(std::function<void(const Sample &)> work = {});
     /// Stops and joins the receiving thread, if it has one.
     ~Receiver() override;
     Receiver(const Receiver &) = delete;
@@ -58,8 +64,17 @@ public:
     std::atomic<bool> inOrder{true};                            ///< seqs only ever increased
 
 private:
+    std::function<void(const Sample &)> m_work;
     QThread m_thread;
 };
+
+/// The keyed table: kTickers keys, each worker's events cycling through its own share of them.
+inline constexpr int kTickers = 5000;
+/// The key (0 to kTickers - 1) that `sample` updates.
+int tickerOf(const Sample &sample);
+/// The seq of the newest event of key `ticker` once its worker published `published` events (0:
+/// none yet).
+qint64 newestSeqOf(int ticker, qint64 published);
 
 /// The workers and both routes, and optionally a Qt route to the UI thread. A Qt route stops
 /// emitting while its cap of events is queued.

@@ -32,3 +32,11 @@ function duration(ms) {
         return (ms / 60e3).toFixed(1) + "\u00a0min";
     return scaled(ms / 3600e3, [[1e3, "\u00a0k"]]) + "\u00a0h";
 }
+
+// A key's ticker symbol: 0 -> "AAA", 1 -> "AAB", ...
+function symbol(key) {
+    let s = "";
+    for (let i = 0; i < 3; ++i, key = Math.floor(key / 26))
+        s = String.fromCharCode(65 + key % 26) + s;
+    return s;
+}

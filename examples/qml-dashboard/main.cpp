@@ -1,24 +1,32 @@
 // SPDX-License-Identifier: MIT
 // The main demo: the same worker flood reaches two identical receivers, one through a Qt queued
 // signal and one through a coalesced registry handler, and a Qt Quick Controls window
-// (Main.qml) shows both side by side. The window itself is fed through a QmlRegistry: ten
-// snapshots a second, handled by QML handlers in priority order, one of which throws.
+// (Main.qml) shows both side by side. Below them the same flood, as a table of the newest value
+// of 5,000 keys, reaches the window's own thread twice: through a LatestModel (once per frame)
+// and through a Qt queued signal per update to a list model; the steady worker's newest event
+// is bound in QML through a registry's `latest`. The window itself is fed through a QmlRegistry:
+// ten snapshots a second, handled by QML handlers in priority order, one of which throws.
 //   rio_qml_dashboard                      a window, until it is closed
-//   rio_qml_dashboard --seconds N          runs N seconds, checks what every part received, then
+//   rio_qml_dashboard --seconds N          runs N seconds (the Qt signals to the window's thread on
+//                                          for the second half), prints the window's frames/s in
+//                                          each half, checks what every part received, then
 //                                          simulates a very long run and checks that no text
-//                                          overflows its panel at 1280x800 and 800x600; exits
-//                                          (with QT_QPA_PLATFORM=offscreen: no display needed)
+//                                          overflows its panel at 1280x960, 1280x800 and 800x600;
+//                                          exits (with QT_QPA_PLATFORM=offscreen: no display needed)
 //   --rate N         events per second per worker at the start (the window has a slider)
 //   --ui-flood       also send every event to the window's own thread through a Qt queued
-//                    signal (the window has a switch): its frame rate shows what that costs
-//   --size WxH       window size (default 1280x800)
+//                    signal, to the table beside the LatestModel (the window has a switch): its
+//                    frame rate shows what that costs
+//   --size WxH       window size (default 1280x960)
 //   --screenshot F   with --seconds: grabs the window to the PNG file F after N seconds and
 //                    checks that it is not blank
 
 #include "flood.h"
 #include "monitor.h"
 #include "selfcheck.h"
+#include "ticker_table.h"
 
+#include <registryio/qml/latest_model.h>
 #include <registryio/qml/qml_registry.h>
 #include <registryio/qt/diagnostics.h>
 
@@ -32,13 +40,18 @@
 #include <QTimer>
 #include <QVariantMap>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <limits>
 
 int main(int argc, char *argv[])
 {
     // Qt Quick's software renderer needs no GPU: the headless run works on any machine.
-    if (qgetenv("QT_QPA_PLATFORM") == "offscreen")
+    const bool offscreen = qgetenv("QT_QPA_PLATFORM") == "offscreen";
+    if (offscreen)
         QQuickWindow::setGraphicsApi(QSGRendererInterface::Software);
     QGuiApplication app(argc, argv);
 
@@ -53,7 +66,7 @@ int main(int argc, char *argv[])
                                         QStringLiteral("Events per second per worker at the start."),
                                         QStringLiteral("N"), QStringLiteral("10000"));
     const QCommandLineOption sizeOption(QStringLiteral("size"), QStringLiteral("Window size."),
-                                        QStringLiteral("WxH"), QStringLiteral("1280x800"));
+                                        QStringLiteral("WxH"), QStringLiteral("1280x960"));
     const QCommandLineOption shotOption(QStringLiteral("screenshot"),
                                         QStringLiteral("With --seconds: save the window to this PNG."),
                                         QStringLiteral("file"));
@@ -67,19 +80,23 @@ int main(int argc, char *argv[])
     const QStringList size = parser.value(sizeOption).split(QLatin1Char('x'));
     const int width = size.value(0).toInt(&wOk), height = size.value(1).toInt(&hOk);
     const QString shot = parser.value(shotOption);
-    if (!secondsOk || seconds < 0 || !rateOk || rate < 0 || rate > Flood::kMaxRate || size.size() != 2 ||
-        !wOk || !hOk || width < 800 || height < 600 || (!shot.isEmpty() && seconds == 0)) {
+    // The timers count milliseconds in an int: a run of at most 24.8 days.
+    constexpr int maxSeconds = std::numeric_limits<int>::max() / 1000;
+    if (!secondsOk || seconds < 0 || seconds > maxSeconds || !rateOk || rate < 0 || rate > Flood::kMaxRate ||
+        size.size() != 2 || !wOk || !hOk || width < 800 || height < 600 ||
+        (!shot.isEmpty() && seconds == 0)) {
         std::fprintf(stderr,
-                     "rio_qml_dashboard: bad arguments (--seconds N >= 0, --rate 0..%d, --size WxH "
+                     "rio_qml_dashboard: bad arguments (--seconds 0..%d, --rate 0..%d, --size WxH "
                      "of at least 800x600, --screenshot needs --seconds)\n",
-                     Flood::kMaxRate);
+                     maxSeconds, Flood::kMaxRate);
         return 2;
     }
 
     const QueueCosts costs = measureQueueCosts();
     Receiver qtSide;
     Receiver registrySide;
-    Receiver uiSide(Receiver::Placement::CurrentThread); // the window's own thread
+    TickerTable qtTable; // the keyed table the Qt way, on the window's thread
+    Receiver uiSide([&qtTable](const Sample &sample) { qtTable.take(sample); });
     // The inspector panel shows every handler's calls and run times: timed from the first add.
     rio::Diagnostics::setEnabled(true);
     Flood flood(&qtSide, &registrySide, &uiSide);
@@ -105,6 +122,7 @@ int main(int argc, char *argv[])
         {QStringLiteral("floodUi"), parser.isSet(uiOption)},
         {QStringLiteral("maxRate"), Flood::kMaxRate},
         {QStringLiteral("qtCap"), qint64(Flood::kQtCap)},
+        {QStringLiteral("qtTable"), QVariant::fromValue(static_cast<QObject *>(&qtTable))},
         {QStringLiteral("updateCostUs"), int(Receiver::kUpdateCost.count())},
         {QStringLiteral("width"), width},
         {QStringLiteral("height"), height},
@@ -116,13 +134,30 @@ int main(int argc, char *argv[])
     if (window == nullptr)
         return 1;
 
+    // The same flood through a LatestModel (declared in Main.qml, so it changes once per frame of
+    // the window), its rows in key order as the Qt table's; and the steady worker's newest event
+    // as the `latest` of a QmlRegistry, both fed on the workers' threads.
+    auto *board = window->property("board").value<rio::LatestModel *>();
+    auto *newest = window->property("newest").value<rio::QmlRegistry *>();
+    if (board == nullptr || newest == nullptr)
+        return 1;
+    board->follow(flood.registry, tickerOf);
+    for (int key = 0; key < kTickers; ++key)
+        board->write(key, QVariant::fromValue(Sample{key % Receiver::kWorkers, 0, 0}));
+    flood.registry.add([sender = newest->sender()](const Sample &sample) {
+        if (sample.worker == 0)
+            sender.notify(sample.seq);
+    });
+    qint64 newestChanges = 0;
+    QObject::connect(newest, &rio::QmlRegistry::latestChanged, &app, [&newestChanges] { ++newestChanges; });
+
     const qint64 loadedRss = residentBytes();
     std::atomic<qint64> frames{0};
     QObject::connect(
         window, &QQuickWindow::frameSwapped, window, [&frames] { ++frames; }, Qt::DirectConnection);
 
     // Ten snapshots a second, notified on this thread: the QML handlers run now, in priority order.
-    Monitor monitor(flood, qtSide, registrySide, uiSide, costs);
+    Monitor monitor(flood, qtSide, registrySide, uiSide, costs, qtTable, *board);
     int notified = 0;
     auto snapshot = [&] {
         flood.setRate(window->property("floodRate").toInt());
@@ -160,6 +195,35 @@ int main(int argc, char *argv[])
         return status;
     }
 
+    // The window's frames/s in each half of the run: the first as started (the table fed through
+    // the LatestModel; with --ui-flood, through the Qt signal too), from a fifth of the run on (the
+    // first frames build the delegates), the second with the Qt signals to the window's thread on. Offscreen,
+    // a frame is one the software renderer drew into memory; no display's vertical sync paces it: the
+    // header's animation asks for the next frame each time and Qt grants it 5 ms later
+    // (QPlatformWindow::requestUpdate), so an idle GUI thread draws some 150-200 frames/s, and fewer means
+    // the GUI thread had other work.
+    struct Half
+    {
+        bool qtSignals = false;
+        qint64 frames = 0;
+        std::chrono::steady_clock::time_point at;
+        double fps = 0;
+    };
+    std::array<Half, 2> halves{};
+    QTimer::singleShot(seconds * 200, &app, [&] {
+        halves[0] = {parser.isSet(uiOption), frames.load(), std::chrono::steady_clock::now()};
+    });
+    auto endHalf = [&](Half &half) {
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - half.at).count();
+        half.fps = double(frames.load() - half.frames) / std::max(1e-3, s);
+    };
+    QTimer::singleShot(seconds * 500, &app, [&] {
+        endHalf(halves[0]);
+        window->setProperty("floodUi", true);
+        flood.setUiFlood(true);
+        halves[1] = {true, frames.load(), std::chrono::steady_clock::now()};
+    });
+
     int status = 1;
     bool shotOk = true;
     auto fail = [&](const char *what) {
@@ -194,6 +258,27 @@ int main(int argc, char *argv[])
                     static_cast<long long>(costs.perPendingLatest));
         std::printf("resident memory: %.0f MB once loaded, %.0f MB after %d s\n", double(loadedRss) / 1e6,
                     double(residentBytes()) / 1e6, seconds);
+        for (const Half &half : halves)
+            std::printf("window frames/s with the table fed through a LatestModel%s: %.1f (%s)\n",
+                        half.qtSignals ? " and a Qt queued signal per update" : " only", half.fps,
+                        offscreen
+                            ? "offscreen: frames drawn into memory, no display's vsync; idle, some 150-200"
+                            : "frames the window swapped");
+        // What the two tables and `latest` show once the flood stopped and the window drained.
+        const TableState latestTable = tableState(*board, flood), qtShown = tableState(qtTable, flood);
+        const bool latestTableOk = latestTable.rows == kTickers && latestTable.current == kTickers;
+        std::printf("LatestModel: %lld rows (one per key, whatever the rate), each showing its key's last "
+                    "value: %s\n",
+                    static_cast<long long>(latestTable.rows), latestTableOk ? "yes" : "no");
+        std::printf(
+            "Qt queued signal per update to a list model: %lld of %lld rows show their key's last value "
+            "(updates emitted while the switch was on and under the cap of %lld queued)\n",
+            static_cast<long long>(qtShown.current), static_cast<long long>(qtShown.rows),
+            static_cast<long long>(Flood::kUiCap));
+        const bool newestOk = newest->latest().toLongLong() == flood.published[0].load();
+        std::printf("latest: shows the steady worker's last event: %s; changed %lld times in %lld frames\n",
+                    newestOk ? "yes" : "no", static_cast<long long>(newestChanges),
+                    static_cast<long long>(frames.load()));
         const int shown = window->property("snapshotsShown").toInt();
         // Every handler after the exporter ran for every snapshot, the ones it threw on included.
         const bool pipelineOk = window->property("orderOk").toBool() && shown == notified &&
@@ -216,8 +301,8 @@ int main(int argc, char *argv[])
             const QString base = shot.endsWith(QStringLiteral(".png")) ? shot.chopped(4) : shot;
             window->grabWindow().save(base + QStringLiteral("-long-run.png"));
         }
-        status = qtComplete && registryLatest && uiComplete && pipelineOk && inspectorOk && bounded &&
-                         geometryOk && shotOk
+        status = qtComplete && registryLatest && uiComplete && latestTableOk && newestOk && pipelineOk &&
+                         inspectorOk && bounded && geometryOk && shotOk
                      ? 0
                      : 1;
         std::printf("rio_qml_dashboard: %s\n", status == 0 ? "ok" : "FAILED");
@@ -229,10 +314,15 @@ int main(int argc, char *argv[])
             const QImage image = window->grabWindow();
             int colours = 0;
             double spread = 0;
-            shotOk = looksDrawn(image, &colours, &spread) && image.save(shot);
+            const bool drawn = looksDrawn(image, &colours, &spread);
+            shotOk = drawn && image.save(shot);
             std::printf("screenshot %s: %dx%d, %d colours, grey spread %.1f: %s\n", qPrintable(shot),
-                        image.width(), image.height(), colours, spread, shotOk ? "not blank" : "BLANK");
+                        image.width(), image.height(), colours, spread,
+                        !drawn   ? "BLANK"
+                        : shotOk ? "not blank"
+                                 : "not blank, but the file could not be written");
         }
+        endHalf(halves[1]);
         flood.stop();
         // One last event, from this thread: both receivers must get it.
         const qint64 last = flood.published[0].load() + 1;
@@ -243,7 +333,9 @@ int main(int argc, char *argv[])
             [&] {
                 return qtSide.handled.load() == flood.qtEmitted.load() &&
                        uiSide.handled.load() == flood.uiEmitted.load() &&
-                       registrySide.shownSeq[0].load() == flood.published[0].load();
+                       registrySide.shownSeq[0].load() == flood.published[0].load() &&
+                       tableState(*board, flood).current == kTickers &&
+                       newest->latest().toLongLong() == flood.published[0].load();
             },
             [&](bool drained) { drained ? finish() : fail("the receivers did not drain in 20 s"); });
     });

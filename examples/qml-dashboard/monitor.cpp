@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "monitor.h"
 
+#include "ticker_table.h"
+
 #include <QCoreApplication>
 #include <QFile>
 
@@ -60,8 +62,10 @@ QueueCosts measureQueueCosts()
 }
 
 Monitor::Monitor(const Flood &flood, const Receiver &qtSide, const Receiver &registrySide,
-                 const Receiver &uiSide, QueueCosts costs)
-    : m_flood(flood), m_qt(qtSide), m_registry(registrySide), m_ui(uiSide), m_costs(costs)
+                 const Receiver &uiSide, QueueCosts costs, const QAbstractItemModel &qtTable,
+                 const QAbstractItemModel &latestTable)
+    : m_flood(flood), m_qt(qtSide), m_registry(registrySide), m_ui(uiSide), m_costs(costs),
+      m_qtTable(qtTable), m_latestTable(latestTable)
 { }
 
 QVariantMap Monitor::snapshot(qint64 frames)
@@ -94,6 +98,12 @@ QVariantMap Monitor::snapshot(qint64 frames)
                            {QStringLiteral("behind"), behind},
                            {QStringLiteral("perSecond"), perSecond(r.handled.load(), handled)}};
     };
+    auto table = [this](const QAbstractItemModel &model) {
+        const TableState state = tableState(model, m_flood);
+        return QVariantMap{{QStringLiteral("rows"), state.rows},
+                           {QStringLiteral("current"), state.current},
+                           {QStringLiteral("behind"), state.behind}};
+    };
     QVariantMap qt = side(m_qt, qtQueued, qtQueued * m_costs.perQueuedSignal, qtBehind, m_qtHandled);
     qt.insert(QStringLiteral("capped"), capped);
     qt.insert(QStringLiteral("skipped"), skipped);
@@ -110,5 +120,7 @@ QVariantMap Monitor::snapshot(qint64 frames)
         {QStringLiteral("registry"),
          side(m_registry, registryQueued, registryQueued * m_costs.perPendingLatest, registryBehind,
               m_registryHandled)},
+        {QStringLiteral("qtTable"), table(m_qtTable)},
+        {QStringLiteral("latestTable"), table(m_latestTable)},
     };
 }

@@ -4,6 +4,7 @@
 
 #include "flood.h"
 
+#include <QAbstractItemModel>
 #include <QVariantMap>
 
 #include <array>
@@ -27,14 +28,15 @@ qint64 residentBytes();
 class Monitor
 {
 public:
-    /// Watches `flood` and its receivers.
+    /// Watches `flood`, its receivers and the window's two keyed tables (see tableState()).
     Monitor(const Flood &flood, const Receiver &qtSide, const Receiver &registrySide, const Receiver &uiSide,
-            QueueCosts costs);
+            QueueCosts costs, const QAbstractItemModel &qtTable, const QAbstractItemModel &latestTable);
 
     /// A snapshot: `seq`, `seconds`, `published` (events/s per worker), `fps`, `rssBytes`, and
     /// for each side (`qt`, `registry`): `queued`, `latencyMs`, `memoryBytes`, `behind` (events
     /// published since the newest one shown), `perSecond` (updates taken), `capped`, `skipped`;
-    /// for the UI-thread route (`ui`): `queued`, `latencyMs`.
+    /// for the UI-thread route (`ui`): `queued`, `latencyMs`; for each table (`qtTable`,
+    /// `latestTable`): `rows`, `current`, `behind` (TableState).
     /// Rates are over the time since the previous snapshot; `frames` counts frames swapped.
     QVariantMap snapshot(qint64 frames);
 
@@ -44,6 +46,8 @@ private:
     const Receiver &m_registry;
     const Receiver &m_ui;
     QueueCosts m_costs;
+    const QAbstractItemModel &m_qtTable;
+    const QAbstractItemModel &m_latestTable;
     qint64 m_seq = 0;
     qint64 m_frames = 0, m_qtHandled = 0, m_registryHandled = 0, m_skipped = 0;
     std::array<qint64, Receiver::kWorkers> m_published{};

@@ -67,12 +67,12 @@ bool checkGeometry(QQuickWindow *window, QQmlEngine *engine)
 {
     int checked = 0;
     QStringList found;
-    for (const QSize s : {QSize(1280, 800), QSize(800, 600)}) {
+    for (const QSize s : {QSize(1280, 960), QSize(1280, 800), QSize(800, 600)}) {
         window->resize(s);
         window->grabWindow(); // polishes the layouts and renders at this size
         found += overflowingTexts(window->contentItem(), &checked);
     }
-    std::printf("geometry after a simulated long run: %d texts checked at 1280x800 and 800x600, "
+    std::printf("geometry after a simulated long run: %d texts checked at 1280x960, 1280x800 and 800x600, "
                 "%lld overflow\n",
                 checked, static_cast<long long>(found.size()));
     for (const QString &f : found)
@@ -100,6 +100,9 @@ QVariantMap longRunSnapshot(qint64 seq, bool failing)
         {QStringLiteral("memoryBytes"), 987654321098765LL}, {QStringLiteral("behind"), 9876543210987LL},
         {QStringLiteral("perSecond"), 9876543.2},           {QStringLiteral("capped"), true},
         {QStringLiteral("skipped"), 9876543210987LL}};
+    const QVariantMap table{{QStringLiteral("rows"), 9876543210LL},
+                            {QStringLiteral("current"), 9876543210LL},
+                            {QStringLiteral("behind"), 9876543210987LL}};
     return {
         {QStringLiteral("seq"), seq},
         {QStringLiteral("seconds"), 987654.3},
@@ -111,6 +114,8 @@ QVariantMap longRunSnapshot(qint64 seq, bool failing)
         {QStringLiteral("qt"), side},
         {QStringLiteral("registry"), side},
         {QStringLiteral("ui"), side},
+        {QStringLiteral("qtTable"), table},
+        {QStringLiteral("latestTable"), table},
     };
 }
 

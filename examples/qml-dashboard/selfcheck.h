@@ -19,7 +19,8 @@ class QQuickWindow;
 /// the texts it checked into `checked`.
 QStringList overflowingTexts(QQuickItem *item, int *checked);
 
-/// Resizes `window` to 1280x800 and to 800x600 and checks no text overflows at either size;
+/// Resizes `window` to 1280x960 (the inspector shown), 1280x800 and 800x600 (the snapshots'
+/// handlers hidden) and checks no text overflows at any of them;
 /// then plants an overflowing label and checks it is found (so the check cannot pass vacuously).
 /// Prints what it found. True when all is well.
 bool checkGeometry(QQuickWindow *window, QQmlEngine *engine);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "frame_pacer.h"
+#include "qml_registry_shared.h"
+#include "qml_values.h"
 
 #include <registryio/qml/latest_model.h>
 #include <registryio/qml/qml_registry.h>
@@ -376,11 +378,20 @@ void LatestModel::attach()
     QObject *const source = m_registry.data();
     if (source == nullptr || m_key.isEmpty())
         return;
+    // While diagnostics are on, they show the handler as added where the model is declared.
+    const auto noteDeclaration = [this](QtRegistryBase *facade) {
+        QString file;
+        int line = 0;
+        if (facade != nullptr && facade->isDiagnosticsEnabled() &&
+            detail::declarationPosition(this, &file, &line))
+            facade->setOrigin(m_connection.id(), file, line);
+    };
     if (auto *registry = qobject_cast<QmlRegistry *>(source)) {
         const HandlerId id = registry->registry().add([rows, key = m_key](const QVariant &event) {
             detail::latestRowsWrite(*rows, detail::latestFieldOf(event, key), event);
         });
         m_connection = registry->registry().connection(id);
+        noteDeclaration(&registry->registry());
         return;
     }
     if (auto *typed = qobject_cast<QmlTypedRegistry *>(source)) {
@@ -392,6 +403,7 @@ void LatestModel::attach()
             return;
         }
         m_connection = typed->m_ops->addKeyedRows(rows, property);
+        noteDeclaration(typed->m_shared->facadeBase);
         return;
     }
     qmlWarning(this).noquote() << "LatestModel: registry must be a QmlRegistry or a typed registry, got "

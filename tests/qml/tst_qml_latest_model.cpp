@@ -10,6 +10,7 @@
 #include <registryio/qml/latest_model.h>
 #include <registryio/qml/qml_registry.h>
 #include <registryio/qml/qml_typed_registry.h>
+#include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QAbstractItemModelTester>
@@ -451,6 +452,43 @@ private Q_SLOTS:
         // Its handler left the registry when it changed.
         const std::size_t handlers = quotes->registry().size();
         QCOMPARE(handlers, std::size_t(0));
+    }
+
+    // The handler follow() adds is shown (inspector, logs) as added where follow() was called,
+    // not inside the model.
+    void followRecordsItsCaller()
+    {
+        rio::QtRegistry<Quote> registry;
+        LatestModel model;
+        const int line = __LINE__ + 1;
+        const rio::HandlerId id = model.follow(registry, [](const Quote &q) { return q.symbol; });
+        const rio::RegistryInfo info = rio::Diagnostics::snapshot(registry.registryId());
+        const auto handler = std::find_if(info.handlers.begin(), info.handlers.end(),
+                                          [id](const rio::HandlerInfo &h) { return h.id == id; });
+        QVERIFY(handler != info.handlers.end());
+        QVERIFY2(handler->file.endsWith(QStringLiteral("tst_qml_latest_model.cpp")),
+                 qPrintable(handler->file));
+        QCOMPARE(handler->line, line);
+    }
+
+    // A model declared in QML: while diagnostics are on, its handler is shown as added at the
+    // model's declaration (file and line), beside the C++ position of the add.
+    void declaredModelRecordsItsLine()
+    {
+        rio::Diagnostics::setEnabled(true);
+        auto engine = rio::test::makeEngine();
+        std::unique_ptr<QObject> root = rio::test::load(*engine, QStringLiteral("latest_model.qml"));
+        rio::Diagnostics::setEnabled(false);
+        auto *const window = qobject_cast<QQuickWindow *>(root.get());
+        QVERIFY(window != nullptr);
+        auto *const prices = root->property("prices").value<rio::QmlRegistry *>();
+        QVERIFY(prices != nullptr);
+        const rio::RegistryInfo info = rio::Diagnostics::snapshot(prices->registry().registryId());
+        QCOMPARE(info.handlers.size(), 1);
+        QVERIFY2(info.handlers[0].originFile.endsWith(QStringLiteral("latest_model.qml")),
+                 qPrintable(info.handlers[0].originFile));
+        QCOMPARE(info.handlers[0].originLine, 25); // `model: LatestModel {`
+        window->hide(); // Qt 6.4's threaded software loop may hang destroying a shown window
     }
 
     // In a real window (offscreen): four writers flood a hot key and many others; the hot key's

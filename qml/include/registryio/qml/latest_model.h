@@ -8,6 +8,7 @@
 #include <registryio/qml/detail/latest_rows.h>
 #include <registryio/qml/qml_export.h>
 #include <registryio/qt/qt_registry.h>
+#include <registryio/source_location.h>
 
 #include <QAbstractListModel>
 #include <QHash>
@@ -83,10 +84,12 @@ public:
 
     /// C++: follows `registry`'s notifies (a handler on the notifying thread, at `priority`),
     /// the row of each event being `keyOf(event)` (anything QVariant holds; an invalid key drops
-    /// the event). Replaces what was followed; the rows restart. Returns the handler's id.
+    /// the event). Replaces what was followed; the rows restart. Returns the handler's id,
+    /// recorded as added where follow() was called.
     template <typename E, typename KeyOf>
     requires std::invocable<KeyOf &, const E &>
-    HandlerId follow(QtRegistry<E> &registry, KeyOf keyOf, int priority = 0)
+    HandlerId follow(QtRegistry<E> &registry, KeyOf keyOf, int priority = 0,
+                     SourceLocation where = SourceLocation::current())
     {
         std::shared_ptr<detail::LatestRows> rows = restart();
         if (m_registry) {
@@ -97,7 +100,7 @@ public:
             [rows, keyOf = std::move(keyOf)](const E &event) mutable {
                 detail::latestRowsWrite(*rows, QVariant::fromValue(keyOf(event)), QVariant::fromValue(event));
             },
-            priority);
+            priority, where);
         m_connection = registry.connection(id);
         return id;
     }
