@@ -278,6 +278,7 @@ void watchdogScan() noexcept
         }
         run.elapsedNs = toNs(now - start);
         run.thread = r->thread.load(std::memory_order_relaxed);
+        run.turn = onTimeline(*r) ? timelineTurn() : 0;
         run.stillRunning = true;
         try {
             run.stack = captureStack(*r);
@@ -399,9 +400,11 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noe
             return;
     }
     s->slowRuns.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t turn = 0;
     if (onTimeline(r)) { // the main thread's: its turn holds it
         const std::uint64_t end = readTicks();
         timelineRun(s, end - std::min(end, ticks), end);
+        turn = timelineTurn();
     }
     const auto describe = [&](SlowRun &run) { // the thread's name last: copying it may throw
         run.registry = s->registry;
@@ -409,6 +412,7 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noe
         run.where = s->where;
         run.elapsedNs = toNs(ticks);
         run.thread = r.thread.load(std::memory_order_relaxed);
+        run.turn = turn;
         run.threadName = r.threadName;
     };
     {

@@ -429,8 +429,11 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
             {QStringLiteral("handler"), static_cast<qint64>(s.handler.id.value())},
             {QStringLiteral("thread"), s.threadName},
             {QStringLiteral("elapsedNs"), static_cast<qint64>(s.elapsedNs)},
-            // by its end, read precisely (its start may be the coarse clock's)
-            {QStringLiteral("frame"), static_cast<qint64>(frames.at(stall ? s.endedAtNs : s.endedAtNs - 1))}};
+            // The main thread's: the turn it ended in, kept with it (the ring may have dropped that
+            // turn). Another thread's: the main thread's turn its end, read precisely, fell in (its
+            // start may be the coarse clock's).
+            {QStringLiteral("frame"),
+             static_cast<qint64>(s.frame != 0 ? s.frame : frames.at(stall ? s.endedAtNs : s.endedAtNs - 1))}};
         inWindowFrame(args, stall ? s.endedAtNs : s.endedAtNs - 1, 1'000'000);
         QJsonObject o;
         if (stall) {

@@ -195,6 +195,9 @@ struct RIO_QT_EXPORT SlowHandlerReport
     /// When it ended (recentSlowRuns()) or was reported (recentStalls()), steady_clock
     /// nanoseconds (the clock of QElapsedTimer::msecsSinceReference on Linux); else 0.
     quint64 endedAtNs = 0;
+    /// The main thread's event-loop turn it ended in or stalled (the frame timeline's `frame`)
+    /// for a run on the main thread while diagnostics are on; else 0.
+    quint64 frame = 0;
     /// A stall's (handlerStalled, Linux): the stalled thread's stack when it was reported,
     /// innermost frame first ("function+0xoffset (module)"); empty elsewhere.
     QStringList stack;
