@@ -60,6 +60,7 @@ struct Trace
 {
     QMap<qint64, QJsonObject> frames; // the main thread's turns, by number
     QList<QJsonObject> slow;
+    QList<QJsonObject> handlerRuns;
     int runs = 0;
     int waits = 0;
 
@@ -133,7 +134,7 @@ Trace readTrace(const QJsonDocument &doc)
             else if (cat == QLatin1String("slow"))
                 t.slow.append(e);
             else if (cat == QLatin1String("handler"))
-                ++t.runs;
+                t.handlerRuns.append(e);
         } else if (ph == QLatin1String("b")) {
             ++open[e[QStringLiteral("id")].toInteger()];
             ++t.waits;
@@ -144,6 +145,7 @@ Trace readTrace(const QJsonDocument &doc)
         }
     }
     [&] { QVERIFY(open.isEmpty()); }();
+    t.runs = int(t.handlerRuns.size());
     std::sort(t.slow.begin(), t.slow.end(), [](const QJsonObject &a, const QJsonObject &b) {
         return a[QStringLiteral("ts")].toDouble() < b[QStringLiteral("ts")].toDouble();
     });
@@ -252,6 +254,17 @@ private Q_SLOTS:
         QVERIFY2(!trace.frames.contains(firstFrame), "the ring still holds the first stall's frame");
         const qint64 secondFrame = trace.frameOf(stalls[1]);
         QVERIFY(secondFrame > firstFrame);
+        // The stalling handler's other runs of that turn, microseconds after the stall, are runs:
+        // its eight runs there are one slow run and seven others.
+        qsizetype others = 0;
+        for (const QJsonObject &run : trace.handlerRuns) {
+            const QJsonObject args = run[QStringLiteral("args")].toObject();
+            others += args[QStringLiteral("line")].toInt() == stallLine &&
+                              args[QStringLiteral("frame")].toInteger() == secondFrame
+                          ? 1
+                          : 0;
+        }
+        QCOMPARE(others, qsizetype(notifiesPerTurn - 1));
         // The reports say the same, as JSON too.
         QList<qint64> reported;
         for (const rio::SlowHandlerReport &r : rio::Diagnostics::recentSlowRuns()) {

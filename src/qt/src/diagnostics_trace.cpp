@@ -339,10 +339,15 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
     };
 
     // A slow run on the main thread is also a timeline entry (its turn holds it): once, as slow.
+    // Its entry ended within 2 ms of the report and lasted as long (the same ticks, converted at
+    // two moments: a millionth apart at most, and 1 µs of rounding); the handler's other runs
+    // around it are runs.
+    const auto near = [](quint64 a, quint64 b, quint64 by) { return (a > b ? a - b : b - a) <= by; };
     const auto isSlow = [&](const diag::TimelineEntry &e) {
         return std::any_of(slow.begin(), slow.end(), [&](const SlowHandlerReport &s) {
             return s.handler.registryId == e.registry && s.handler.id == e.id &&
-                   (s.endedAtNs > e.endNs ? s.endedAtNs - e.endNs : e.endNs - s.endedAtNs) < 2'000'000;
+                   near(s.endedAtNs, e.endNs, 2'000'000) &&
+                   near(s.elapsedNs, e.endNs - e.startNs, (s.elapsedNs / 1000) + 1000);
         });
     };
     qint64 waitId = 0;
