@@ -5,7 +5,8 @@
 // line and the frame it stalled, inside a frame the trace holds, and by that same frame once the
 // ring no longer holds it; the trace parses back as trace-event JSON (every event's phase, time,
 // process and thread; spans with a duration; async waits paired); the ring keeps only its newest
-// entries; a QCoreApplication gets nothing to watch windows with.
+// entries; a handler slow many times in a row is in the trace once per run, as slow while its
+// report is kept and as a run after; a QCoreApplication gets nothing to watch windows with.
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
@@ -163,6 +164,7 @@ private Q_SLOTS:
     {
         rio::Diagnostics::setEnabled(false);
         rio::Diagnostics::setEveryRunPrecise(false);
+        rio::Diagnostics::setSlowThreshold(16ms); // the default
     }
 
     void anApplicationWithoutWindowsGetsNoWindowWatch()
@@ -274,6 +276,44 @@ private Q_SLOTS:
             }
         }
         QCOMPARE(reported, QList<qint64>({firstFrame, secondFrame}));
+    }
+
+    void aSlowRunIsInTheTraceOnceAfterItsReportWasDropped()
+    {
+        // One handler slow 100 times in a row, runs 300 µs long and as far apart: the 64 newest
+        // are slow runs, each exported once, and the 36 older ones, whose reports were dropped,
+        // are runs of the ring, none lost beside a report that lasted as long. Five rounds.
+        rio::Diagnostics::setSlowThreshold(200us);
+        rio::Diagnostics::setEveryRunPrecise(true);
+        rio::Diagnostics::setEnabled(true);
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("repeated"));
+        registry.add([](int) {
+            const auto until = std::chrono::steady_clock::now() + 300us;
+            while (std::chrono::steady_clock::now() < until) {
+            }
+        });
+        constexpr int slowRuns = 100;
+        for (int round = 0; round < 5; ++round) {
+            runTurns(1, [&](int) {
+                for (int n = 0; n < slowRuns; ++n)
+                    registry.notify(n);
+            });
+            int slow = 0;
+            int runs = 0;
+            for (const QJsonValue &e : traceEvents(rio::Diagnostics::toTrace(1h))) {
+                if (e[QStringLiteral("args")][QStringLiteral("registry")].toInteger() !=
+                    qint64(registry.registryId()))
+                    continue;
+                const QString cat = e[QStringLiteral("cat")].toString();
+                slow += cat == QLatin1String("slow") ? 1 : 0;
+                runs += cat == QLatin1String("handler") ? 1 : 0;
+            }
+            const QByteArray counts = QByteArray::number(round) + ": " + QByteArray::number(slow) +
+                                      " slow, " + QByteArray::number(runs) + " runs";
+            QVERIFY2(slow == 64, counts.constData()); // the reports kept
+            QVERIFY2(slow + runs == (round + 1) * slowRuns, counts.constData());
+        }
     }
 
     void theRingKeepsTheNewestEntries()

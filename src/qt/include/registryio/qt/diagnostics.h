@@ -320,7 +320,7 @@ private:
 [[nodiscard]] RIO_QT_EXPORT QJsonObject toJson(const HandlerInfo &handler);
 /// A registry as JSON: its fields, removedHandlerDrops by reason and its handlers.
 [[nodiscard]] RIO_QT_EXPORT QJsonObject toJson(const RegistryInfo &registry);
-/// A report as JSON: its handler, elapsedNs, thread, threadName, stillRunning and endedAtNs.
+/// A report as JSON: its handler, elapsedNs, thread, threadName, stillRunning, endedAtNs, frame, stack.
 [[nodiscard]] RIO_QT_EXPORT QJsonObject toJson(const SlowHandlerReport &report);
 /// One line: the handler, where it was added, its thread, counts and run times.
 RIO_QT_EXPORT QDebug operator<<(QDebug debug, const HandlerInfo &handler);
