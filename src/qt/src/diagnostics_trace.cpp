@@ -347,14 +347,15 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
     // is an older slow run whose report the 64 kept dropped.
     const auto near = [](quint64 a, quint64 b, quint64 by) { return (a > b ? a - b : b - a) <= by; };
     std::vector<bool> slowEntry(entries.size(), false);
-    for (auto s = slow.crbegin(); s != slow.crend(); ++s) {
+    for (qsizetype k = slow.size(); k-- > 0;) {
+        const SlowHandlerReport &s = slow[k];
         for (std::size_t i = entries.size(); i-- > 0;) {
             const diag::TimelineEntry &e = entries[i];
-            if (e.kind != diag::TimelineKind::Run || slowEntry[i] || s->handler.registryId != e.registry ||
-                s->handler.id != e.id || e.endNs > s->endedAtNs + 2'000'000 ||
-                !near(s->elapsedNs, e.endNs - e.startNs, (s->elapsedNs / 1000) + 1000))
+            if (e.kind != diag::TimelineKind::Run || slowEntry[i] || s.handler.registryId != e.registry ||
+                s.handler.id != e.id || e.endNs > s.endedAtNs + 2'000'000 ||
+                !near(s.elapsedNs, e.endNs - e.startNs, (s.elapsedNs / 1000) + 1000))
                 continue;
-            slowEntry[i] = near(s->endedAtNs, e.endNs, 2'000'000); // not, when the ring dropped its own
+            slowEntry[i] = near(s.endedAtNs, e.endNs, 2'000'000); // not, when the ring dropped its own
             break;
         }
     }
