@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The frame timeline and its export as Chrome's trace-event JSON: nothing is recorded while
-// diagnostics are off; a handler that stalls once in 200 runs on the GUI thread, among trivial
-// ones and a queued delivery, is named in the exported trace by its file, line and the frame it
-// stalled, inside a frame the trace holds; the trace parses back as trace-event JSON (every
-// event's phase, time, process and thread; spans with a duration; async waits paired); the ring
-// keeps only its newest entries; a QCoreApplication gets nothing to watch windows with.
+// diagnostics are off; a handler that stalls once in 2,000 runs on the GUI thread, among trivial
+// ones and a queued delivery, eight notifies a turn, is named in the exported trace by its file,
+// line and the frame it stalled, inside a frame the trace holds, and by that same frame once the
+// ring no longer holds it; the trace parses back as trace-event JSON (every event's phase, time,
+// process and thread; spans with a duration; async waits paired); the ring keeps only its newest
+// entries; a handler slow many times in a row is in the trace once per run, as slow while its
+// report is kept and as a run after; a QCoreApplication gets nothing to watch windows with.
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
@@ -19,6 +21,7 @@
 #include <QTest>
 #include <QTimer>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -26,7 +29,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int stallEvery = 200;
+constexpr int stallEvery = 2000;   // runs of the stalling handler per stall
+constexpr int notifiesPerTurn = 8; // a turn holds many runs, as a busy frame does
 
 // Runs `turns` turns of the main event loop, each a 1 ms timer's, which calls `step(i)`: the loop
 // waits between two (a turn ends where it is about to wait).
@@ -51,6 +55,104 @@ QJsonArray traceEvents(const QJsonDocument &doc)
     return doc.object().value(QStringLiteral("traceEvents")).toArray();
 }
 
+// A trace read back, checked as trace-event JSON on the way: every event has its phase, process,
+// thread and name; every event but metadata its time; spans a duration; async waits pair.
+struct Trace
+{
+    QMap<qint64, QJsonObject> frames; // the main thread's turns, by number
+    QList<QJsonObject> slow;
+    QList<QJsonObject> handlerRuns;
+    int runs = 0;
+    int waits = 0;
+
+    // The slow runs added at `line` of this file, oldest first, each named by that place.
+    [[nodiscard]] QList<QJsonObject> stalls(int line) const
+    {
+        QList<QJsonObject> out;
+        for (const QJsonObject &s : slow) {
+            const QJsonObject args = s[QStringLiteral("args")].toObject();
+            if (!args[QStringLiteral("file")].toString().endsWith(
+                    QLatin1String("tst_diagnostics_timeline.cpp")) ||
+                args[QStringLiteral("line")].toInt() != line)
+                continue; // another handler held off the processor for a while
+            if (args[QStringLiteral("registryName")].toString() != QLatin1String("timeline") ||
+                args[QStringLiteral("elapsedNs")].toInteger() < 30'000'000 ||
+                !s[QStringLiteral("name")].toString().contains(
+                    QStringLiteral("tst_diagnostics_timeline.cpp:%1").arg(line))) {
+                qWarning() << "misnamed slow run" << s;
+                continue;
+            }
+            out.append(s);
+        }
+        return out;
+    }
+
+    // The frame a slow run names, checked to hold its end: 0 when it does not.
+    [[nodiscard]] qint64 frameOf(const QJsonObject &s) const
+    {
+        const qint64 frame = s[QStringLiteral("args")][QStringLiteral("frame")].toInteger();
+        if (!frames.contains(frame)) {
+            qWarning() << "frame" << frame << "not in the trace";
+            return 0;
+        }
+        const QJsonObject f = frames.value(frame);
+        const double begin = f[QStringLiteral("ts")].toDouble();
+        const double end = begin + f[QStringLiteral("dur")].toDouble();
+        const double stallEnd = s[QStringLiteral("ts")].toDouble() + s[QStringLiteral("dur")].toDouble();
+        // 1 ms: a slow run's end is read with steady_clock. Its start is not bounded: a sampled
+        // run's start may be the coarse clock's, which lags when the watchdog thread waits for a
+        // core; the frame is named by the run's end.
+        if (stallEnd < begin || stallEnd > end + 1000) {
+            qWarning() << "slow run ending at" << stallEnd << "outside frame" << frame << begin << end;
+            return 0;
+        }
+        return frame;
+    }
+};
+
+Trace readTrace(const QJsonDocument &doc)
+{
+    Trace t;
+    QMap<qint64, int> open; // async waits begun, by id
+    const QJsonArray events = traceEvents(doc);
+    [&] { QVERIFY(!events.isEmpty()); }();
+    for (const QJsonValue &v : events) {
+        const QJsonObject e = v.toObject();
+        const QString ph = e[QStringLiteral("ph")].toString();
+        [&] {
+            QVERIFY2(QStringList({"M", "X", "b", "e", "i"}).contains(ph), qPrintable(ph));
+            QVERIFY(e[QStringLiteral("pid")].isDouble());
+            QVERIFY(e[QStringLiteral("tid")].isDouble());
+            QVERIFY(!e[QStringLiteral("name")].toString().isEmpty());
+            if (ph != QLatin1String("M"))
+                QVERIFY(e[QStringLiteral("ts")].isDouble());
+        }();
+        const QString cat = e[QStringLiteral("cat")].toString();
+        if (ph == QLatin1String("X")) {
+            [&] { QVERIFY(e[QStringLiteral("dur")].toDouble(-1) >= 0); }();
+            if (cat == QLatin1String("frame"))
+                t.frames.insert(e[QStringLiteral("args")][QStringLiteral("frame")].toInteger(), e);
+            else if (cat == QLatin1String("slow"))
+                t.slow.append(e);
+            else if (cat == QLatin1String("handler"))
+                t.handlerRuns.append(e);
+        } else if (ph == QLatin1String("b")) {
+            ++open[e[QStringLiteral("id")].toInteger()];
+            ++t.waits;
+        } else if (ph == QLatin1String("e")) {
+            const qint64 id = e[QStringLiteral("id")].toInteger();
+            [&] { QCOMPARE(open.value(id), 1); }();
+            open.remove(id);
+        }
+    }
+    [&] { QVERIFY(open.isEmpty()); }();
+    t.runs = int(t.handlerRuns.size());
+    std::sort(t.slow.begin(), t.slow.end(), [](const QJsonObject &a, const QJsonObject &b) {
+        return a[QStringLiteral("ts")].toDouble() < b[QStringLiteral("ts")].toDouble();
+    });
+    return t;
+}
+
 } // namespace
 
 class tst_DiagnosticsTimeline : public QObject
@@ -62,6 +164,7 @@ private Q_SLOTS:
     {
         rio::Diagnostics::setEnabled(false);
         rio::Diagnostics::setEveryRunPrecise(false);
+        rio::Diagnostics::setSlowThreshold(16ms); // the default
     }
 
     void anApplicationWithoutWindowsGetsNoWindowWatch()
@@ -93,7 +196,9 @@ private Q_SLOTS:
         rio::Diagnostics::setSlowThreshold(16ms);
         // Every run read with the precise clock: by default a run's length may be the coarse
         // clock's, which misses a slow run when a loaded machine holds the watchdog off near its
-        // end (DIAGNOSTICS.md's limits); this test is about the trace, not that sample.
+        // end (DIAGNOSTICS.md's limits); this test is about the trace, not that sample. It also
+        // puts every run on the ring (57 entries a turn), so that the ring drops the first
+        // stall's turn long before the end: that stall must keep its frame all the same.
         rio::Diagnostics::setEveryRunPrecise(true);
         rio::Diagnostics::setEnabled(true);
         rio::QtRegistry<int> registry;
@@ -107,9 +212,26 @@ private Q_SLOTS:
         registry.add([](int i) { if (i % stallEvery == stallEvery / 2) std::this_thread::sleep_for(30ms); });
         // clang-format on
         registry.add(&context, [&](int) { ++queuedRuns; }, {.connection = Qt::QueuedConnection});
-        runTurns(2 * stallEvery, [&](int i) { registry.notify(i); });
+
+        // The first stall's frame as a trace taken two turns after it names it, inside a frame
+        // that trace holds.
+        constexpr int turns = 2 * stallEvery / notifiesPerTurn;
+        constexpr int firstStallTurn = stallEvery / 2 / notifiesPerTurn;
+        qint64 firstFrame = 0;
+        runTurns(turns, [&](int turn) {
+            for (int n = 0; n < notifiesPerTurn; ++n)
+                registry.notify((turn * notifiesPerTurn) + n);
+            if (turn == firstStallTurn + 2) {
+                const Trace early = readTrace(rio::Diagnostics::toTrace());
+                QCOMPARE(early.stalls(stallLine).size(), 1);
+                firstFrame = early.frameOf(early.stalls(stallLine).front());
+            }
+        });
+        if (QTest::currentTestFailed())
+            return;
+        QVERIFY(firstFrame > 0);
         QCoreApplication::sendPostedEvents(); // the last notify's delivery
-        QCOMPARE(queuedRuns, 2 * stallEvery);
+        QCOMPARE(queuedRuns, turns * notifiesPerTurn);
 
         QTemporaryDir dir;
         const QString path = dir.filePath(QStringLiteral("trace.json"));
@@ -120,69 +242,78 @@ private Q_SLOTS:
         QJsonParseError error{};
         const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &error);
         QCOMPARE(error.error, QJsonParseError::NoError);
-        const QJsonArray events = traceEvents(doc);
-        QVERIFY(!events.isEmpty());
-
-        QMap<qint64, QJsonObject> frames; // by number
-        QMap<qint64, int> open;           // async waits begun, by id
-        QList<QJsonObject> slow;
-        int runs = 0;
-        int waits = 0;
-        for (const QJsonValue &v : events) {
-            const QJsonObject e = v.toObject();
-            const QString ph = e[QStringLiteral("ph")].toString();
-            QVERIFY2(QStringList({"M", "X", "b", "e", "i"}).contains(ph), qPrintable(ph));
-            QVERIFY(e[QStringLiteral("pid")].isDouble());
-            QVERIFY(e[QStringLiteral("tid")].isDouble());
-            QVERIFY(!e[QStringLiteral("name")].toString().isEmpty());
-            if (ph == QLatin1String("M"))
-                continue;
-            QVERIFY(e[QStringLiteral("ts")].isDouble());
-            const QString cat = e[QStringLiteral("cat")].toString();
-            if (ph == QLatin1String("X")) {
-                QVERIFY(e[QStringLiteral("dur")].toDouble(-1) >= 0);
-                if (cat == QLatin1String("frame"))
-                    frames.insert(e[QStringLiteral("args")][QStringLiteral("frame")].toInteger(), e);
-                else if (cat == QLatin1String("slow"))
-                    slow.append(e);
-                else if (cat == QLatin1String("handler"))
-                    ++runs;
-            } else if (ph == QLatin1String("b")) {
-                ++open[e[QStringLiteral("id")].toInteger()];
-                ++waits;
-            } else if (ph == QLatin1String("e")) {
-                QCOMPARE(open.value(e[QStringLiteral("id")].toInteger()), 1);
-                open.remove(e[QStringLiteral("id")].toInteger());
+        const Trace trace = readTrace(doc);
+        if (QTest::currentTestFailed())
+            return;
+        QVERIFY(trace.runs > 0);  // the runs of the trivial handlers
+        QVERIFY(trace.waits > 0); // the queued delivery's waits
+        // Both planted stalls, by file, line and the frame each ran in: the first by the frame
+        // the early trace found, though the ring dropped that frame since; the second inside a
+        // frame this trace holds.
+        const QList<QJsonObject> stalls = trace.stalls(stallLine);
+        QCOMPARE(stalls.size(), 2);
+        QCOMPARE(stalls[0][QStringLiteral("args")][QStringLiteral("frame")].toInteger(), firstFrame);
+        QVERIFY2(!trace.frames.contains(firstFrame), "the ring still holds the first stall's frame");
+        const qint64 secondFrame = trace.frameOf(stalls[1]);
+        QVERIFY(secondFrame > firstFrame);
+        // The stalling handler's other runs of that turn, microseconds after the stall, are runs:
+        // its eight runs there are one slow run and seven others.
+        qsizetype others = 0;
+        for (const QJsonObject &run : trace.handlerRuns) {
+            const QJsonObject args = run[QStringLiteral("args")].toObject();
+            others += args[QStringLiteral("line")].toInt() == stallLine &&
+                              args[QStringLiteral("frame")].toInteger() == secondFrame
+                          ? 1
+                          : 0;
+        }
+        QCOMPARE(others, qsizetype(notifiesPerTurn - 1));
+        // The reports say the same, as JSON too.
+        QList<qint64> reported;
+        for (const rio::SlowHandlerReport &r : rio::Diagnostics::recentSlowRuns()) {
+            if (r.handler.registryId == registry.registryId() && r.handler.line == stallLine) {
+                QCOMPARE(rio::toJson(r)[QStringLiteral("frame")].toInteger(), qint64(r.frame));
+                reported.append(qint64(r.frame));
             }
         }
-        QVERIFY(open.isEmpty());
-        QVERIFY(runs > 0);  // the runs of the trivial handlers
-        QVERIFY(waits > 0); // the queued delivery's waits
-        // Both planted stalls, each named by file, line and the frame it ran in.
-        int named = 0;
-        for (const QJsonObject &s : std::as_const(slow)) {
-            const QJsonObject args = s[QStringLiteral("args")].toObject();
-            if (!args[QStringLiteral("file")].toString().endsWith(
-                    QLatin1String("tst_diagnostics_timeline.cpp")))
-                continue;
-            QCOMPARE(args[QStringLiteral("line")].toInt(), stallLine);
-            QCOMPARE(args[QStringLiteral("registryName")].toString(), QStringLiteral("timeline"));
-            QVERIFY(args[QStringLiteral("elapsedNs")].toInteger() >= 30'000'000);
-            const qint64 frame = args[QStringLiteral("frame")].toInteger();
-            QVERIFY2(frames.contains(frame), qPrintable(QString::number(frame)));
-            const QJsonObject f = frames.value(frame);
-            const double begin = f[QStringLiteral("ts")].toDouble();
-            const double end = begin + f[QStringLiteral("dur")].toDouble();
-            const double stallEnd = s[QStringLiteral("ts")].toDouble() + s[QStringLiteral("dur")].toDouble();
-            QVERIFY(stallEnd >= begin);
-            QVERIFY(stallEnd <= end + 1000); // 1 ms: a slow run's end is read with steady_clock
-            // Its start is not bounded: a sampled run's start may be the coarse clock's, which lags
-            // when the watchdog thread waits for a core; the frame is named by the run's end.
-            QVERIFY(s[QStringLiteral("name")].toString().contains(
-                QStringLiteral("tst_diagnostics_timeline.cpp:%1").arg(stallLine)));
-            ++named;
+        QCOMPARE(reported, QList<qint64>({firstFrame, secondFrame}));
+    }
+
+    void aSlowRunIsInTheTraceOnceAfterItsReportWasDropped()
+    {
+        // One handler slow 100 times in a row, runs 300 µs long and as far apart: the 64 newest
+        // are slow runs, each exported once, and the 36 older ones, whose reports were dropped,
+        // are runs of the ring, none lost beside a report that lasted as long. Five rounds.
+        rio::Diagnostics::setSlowThreshold(200us);
+        rio::Diagnostics::setEveryRunPrecise(true);
+        rio::Diagnostics::setEnabled(true);
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("repeated"));
+        registry.add([](int) {
+            const auto until = std::chrono::steady_clock::now() + 300us;
+            while (std::chrono::steady_clock::now() < until) {
+            }
+        });
+        constexpr int slowRuns = 100;
+        for (int round = 0; round < 5; ++round) {
+            runTurns(1, [&](int) {
+                for (int n = 0; n < slowRuns; ++n)
+                    registry.notify(n);
+            });
+            int slow = 0;
+            int runs = 0;
+            for (const QJsonValue &e : traceEvents(rio::Diagnostics::toTrace(1h))) {
+                if (e[QStringLiteral("args")][QStringLiteral("registry")].toInteger() !=
+                    qint64(registry.registryId()))
+                    continue;
+                const QString cat = e[QStringLiteral("cat")].toString();
+                slow += cat == QLatin1String("slow") ? 1 : 0;
+                runs += cat == QLatin1String("handler") ? 1 : 0;
+            }
+            const QByteArray counts = QByteArray::number(round) + ": " + QByteArray::number(slow) +
+                                      " slow, " + QByteArray::number(runs) + " runs";
+            QVERIFY2(slow == 64, counts.constData()); // the reports kept
+            QVERIFY2(slow + runs == (round + 1) * slowRuns, counts.constData());
         }
-        QCOMPARE(named, 2);
     }
 
     void theRingKeepsTheNewestEntries()

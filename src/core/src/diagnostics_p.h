@@ -138,6 +138,9 @@ inline RunRecord *record() noexcept
 extern constinit std::atomic<bool> timelineOn;
 // Allocates the ring (once) and switches recording on (updateWatchdog; off: timelineOn = false).
 void startTimeline() noexcept;
+// The main thread's event-loop turn in progress (the number its end will be marked with), 0
+// before the first turn was marked: kept with a slow run, whose turn the ring may drop first.
+std::uint64_t timelineTurn() noexcept;
 // A timed run on the main thread that was not slow.
 RIO_COLD void timelineRun(const HandlerStats *s, std::uint64_t start, std::uint64_t end) noexcept;
 

@@ -278,6 +278,7 @@ void watchdogScan() noexcept
         }
         run.elapsedNs = toNs(now - start);
         run.thread = r->thread.load(std::memory_order_relaxed);
+        run.turn = onTimeline(*r) ? timelineTurn() : 0;
         run.stillRunning = true;
         try {
             run.stack = captureStack(*r);
@@ -399,9 +400,14 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noe
             return;
     }
     s->slowRuns.fetch_add(1, std::memory_order_relaxed);
+    // Its end on both clocks at once: the trace finds its timeline entry by it, which a wait for
+    // the lock below (its holder preempted) would put milliseconds apart.
+    const std::uint64_t end = readTicks();
+    const auto at = static_cast<std::uint64_t>(steadyNs());
+    std::uint64_t turn = 0;
     if (onTimeline(r)) { // the main thread's: its turn holds it
-        const std::uint64_t end = readTicks();
         timelineRun(s, end - std::min(end, ticks), end);
+        turn = timelineTurn();
     }
     const auto describe = [&](SlowRun &run) { // the thread's name last: copying it may throw
         run.registry = s->registry;
@@ -409,6 +415,7 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noe
         run.where = s->where;
         run.elapsedNs = toNs(ticks);
         run.thread = r.thread.load(std::memory_order_relaxed);
+        run.turn = turn;
         run.threadName = r.threadName;
     };
     {
@@ -420,7 +427,7 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noe
         } catch (...) {
             run.threadName.clear(); // no memory: the report says "#N"
         }
-        run.atNs = static_cast<std::uint64_t>(steadyNs());
+        run.atNs = at;
         k.slowNext = (k.slowNext + 1) % k.slowRuns.size();
         k.slowCount = std::min(k.slowCount + 1, k.slowRuns.size());
     }

@@ -32,6 +32,9 @@ struct alignas(64) Slot
 
 constinit std::atomic<Slot *> ring{nullptr};
 constinit std::atomic<std::uint64_t> written{0};
+// The number of the main thread's last turn that ended (the turns' hook passes each, recorded
+// or not): set by the main thread, read by it and by the watchdog (a stall's turn).
+constinit std::atomic<std::uint64_t> lastTurn{0};
 // Not constinit: std::mutex's constructor is not constexpr everywhere (MinGW's winpthreads).
 // Never destroyed, like the ring: diagnostics may start from a static's constructor or end.
 std::mutex &ringMutex() noexcept
@@ -111,8 +114,15 @@ TurnMark timelineTurnBegin() noexcept
     return {readTicks(), written.load(std::memory_order_relaxed)};
 }
 
+std::uint64_t timelineTurn() noexcept
+{
+    const std::uint64_t last = lastTurn.load(std::memory_order_relaxed);
+    return last != 0 ? last + 1 : 0;
+}
+
 void timelineTurnEnd(const TurnMark &mark, std::uint64_t number) noexcept
 {
+    lastTurn.store(number, std::memory_order_relaxed);
     const Slot *const slots = ring.load(std::memory_order_acquire);
     if (mark.start == 0 || slots == nullptr || !timelineOn.load(std::memory_order_relaxed))
         return;

@@ -245,6 +245,7 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
     report.elapsedNs = run.elapsedNs;
     report.thread = run.thread;
     report.stillRunning = run.stillRunning;
+    report.frame = run.turn;
     if (!run.stack.empty())
         report.stack = QString::fromStdString(run.stack).split(u'\n');
     // The name the run recorded (its thread may have exited), else the live thread's (a stall).

@@ -170,6 +170,7 @@ QJsonObject toJson(const SlowHandlerReport &report)
             {QStringLiteral("threadName"), report.threadName},
             {QStringLiteral("stillRunning"), report.stillRunning},
             {QStringLiteral("endedAtNs"), number(report.endedAtNs)},
+            {QStringLiteral("frame"), number(report.frame)},
             {QStringLiteral("stack"), QJsonArray::fromStringList(report.stack)}};
 }
 

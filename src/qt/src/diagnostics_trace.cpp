@@ -339,15 +339,30 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
     };
 
     // A slow run on the main thread is also a timeline entry (its turn holds it): once, as slow.
-    const auto isSlow = [&](const diag::TimelineEntry &e) {
-        return std::any_of(slow.begin(), slow.end(), [&](const SlowHandlerReport &s) {
-            return s.handler.registryId == e.registry && s.handler.id == e.id &&
-                   (s.endedAtNs > e.endNs ? s.endedAtNs - e.endNs : e.endNs - s.endedAtNs) < 2'000'000;
-        });
-    };
+    // Each report takes one entry, the newest report first: the latest run of its handler not
+    // taken yet that lasted as long (the same ticks, converted at two moments: a millionth apart
+    // at most, and 1 µs of rounding) and ended by its report (read beside that end; 2 ms for the
+    // two clocks), if it ended within 2 ms of it. Its thread ran nothing between its entry and
+    // its report, so that entry is its own: the handler's other runs around it are runs, and so
+    // is an older slow run whose report the 64 kept dropped.
+    const auto near = [](quint64 a, quint64 b, quint64 by) { return (a > b ? a - b : b - a) <= by; };
+    std::vector<bool> slowEntry(entries.size(), false);
+    for (qsizetype k = slow.size(); k-- > 0;) {
+        const SlowHandlerReport &s = slow[k];
+        for (std::size_t i = entries.size(); i-- > 0;) {
+            const diag::TimelineEntry &e = entries[i];
+            if (e.kind != diag::TimelineKind::Run || slowEntry[i] || s.handler.registryId != e.registry ||
+                s.handler.id != e.id || e.endNs > s.endedAtNs + 2'000'000 ||
+                !near(s.elapsedNs, e.endNs - e.startNs, (s.elapsedNs / 1000) + 1000))
+                continue;
+            slowEntry[i] = near(s.endedAtNs, e.endNs, 2'000'000); // not, when the ring dropped its own
+            break;
+        }
+    }
     qint64 waitId = 0;
     std::map<quint64, std::uint64_t> windowEnds; // by window: its last frame's end
-    for (const diag::TimelineEntry &e : entries) {
+    for (std::size_t i = 0; i != entries.size(); ++i) {
+        const diag::TimelineEntry &e = entries[i];
         if (e.kind == diag::TimelineKind::Frame) {
             // With the threaded render loop the GUI thread begins a frame while the render thread
             // still presents the one before: spans on a track do not overlap, so this one's
@@ -384,7 +399,7 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
             break;
         }
         case diag::TimelineKind::Run: {
-            if (isSlow(e))
+            if (slowEntry[i])
                 break; // exported below, as a slow run
             QJsonObject o = event("X", place(e.file, e.line), "handler", e.startNs, mainTid);
             o.insert(QStringLiteral("dur"), micros(e.endNs - e.startNs));
@@ -429,8 +444,11 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
             {QStringLiteral("handler"), static_cast<qint64>(s.handler.id.value())},
             {QStringLiteral("thread"), s.threadName},
             {QStringLiteral("elapsedNs"), static_cast<qint64>(s.elapsedNs)},
-            // by its end, read precisely (its start may be the coarse clock's)
-            {QStringLiteral("frame"), static_cast<qint64>(frames.at(stall ? s.endedAtNs : s.endedAtNs - 1))}};
+            // The main thread's: the turn it ended in, kept with it (the ring may have dropped that
+            // turn). Another thread's: the main thread's turn its end, read precisely, fell in (its
+            // start may be the coarse clock's).
+            {QStringLiteral("frame"),
+             static_cast<qint64>(s.frame != 0 ? s.frame : frames.at(stall ? s.endedAtNs : s.endedAtNs - 1))}};
         inWindowFrame(args, stall ? s.endedAtNs : s.endedAtNs - 1, 1'000'000);
         QJsonObject o;
         if (stall) {

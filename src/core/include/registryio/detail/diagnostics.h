@@ -191,6 +191,8 @@ struct SlowRun
     std::uint64_t thread = 0;
     std::string threadName; // as the thread's hook named it when the run ended (empty: unknown)
     std::uint64_t atNs = 0; // steady_clock when it ended (recentSlowRuns)
+    std::uint64_t turn = 0; // the main thread's event-loop turn it ended in (its frame on the
+                            // timeline); 0: another thread, or no turn marked yet
     bool stillRunning = false;
     /// A stall's: the stalled thread's stack when it was reported, innermost first, one frame
     /// a line ("function+0xoffset (module)", or the address where no symbol is known); empty

@@ -195,6 +195,9 @@ struct RIO_QT_EXPORT SlowHandlerReport
     /// When it ended (recentSlowRuns()) or was reported (recentStalls()), steady_clock
     /// nanoseconds (the clock of QElapsedTimer::msecsSinceReference on Linux); else 0.
     quint64 endedAtNs = 0;
+    /// The main thread's event-loop turn it ended in or stalled (the frame timeline's `frame`)
+    /// for a run on the main thread while diagnostics are on; else 0.
+    quint64 frame = 0;
     /// A stall's (handlerStalled, Linux): the stalled thread's stack when it was reported,
     /// innermost frame first ("function+0xoffset (module)"); empty elsewhere.
     QStringList stack;
@@ -317,7 +320,7 @@ private:
 [[nodiscard]] RIO_QT_EXPORT QJsonObject toJson(const HandlerInfo &handler);
 /// A registry as JSON: its fields, removedHandlerDrops by reason and its handlers.
 [[nodiscard]] RIO_QT_EXPORT QJsonObject toJson(const RegistryInfo &registry);
-/// A report as JSON: its handler, elapsedNs, thread, threadName, stillRunning and endedAtNs.
+/// A report as JSON: its handler, elapsedNs, thread, threadName, stillRunning, endedAtNs, frame, stack.
 [[nodiscard]] RIO_QT_EXPORT QJsonObject toJson(const SlowHandlerReport &report);
 /// One line: the handler, where it was added, its thread, counts and run times.
 RIO_QT_EXPORT QDebug operator<<(QDebug debug, const HandlerInfo &handler);
