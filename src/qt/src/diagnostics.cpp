@@ -296,7 +296,7 @@ QString detail::describeHandler(quint64 registryId, QtHandlerState &handler)
     // snapshot completes its record with, also once it is removed).
     HandlerInfo h;
     if (registryId != 0) {
-        const std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(registryId);
+        const std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(registryId, false);
         if (!records.empty()) {
             h.registryName = QString::fromStdString(records.front().name);
             h.eventType = QString::fromStdString(records.front().eventType);
