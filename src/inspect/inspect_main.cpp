@@ -3,6 +3,7 @@
 // attaches to one, prints its live handler table or writes its frame timeline as a trace, and
 // detaches. The application is not changed: it serves read-only what its in-app inspector reads.
 //
+//   registryio-inspect --help
 //   registryio-inspect list
 //   registryio-inspect table <name|local:name> [--count N] [--timeout S]
 //   registryio-inspect trace <name|local:name> <file.json> [--timeout S]
@@ -38,13 +39,41 @@ QTextStream &out()
     return s;
 }
 
+constexpr const char *commands =
+    "  registryio-inspect list\n"
+    "      the applications of this user that serve (RIO_INSPECT=1): local:<name>, pid, program\n"
+    "  registryio-inspect table <name|local:name> [--count N] [--timeout S]\n"
+    "      its handlers, longest run first: registry, id, where added, thread, calls, failures,\n"
+    "      drops, slow runs, p99, max, drops by reason (N tables, a refresh apart)\n"
+    "  registryio-inspect trace <name|local:name> <file.json> [--timeout S]\n"
+    "      its frame timeline of the last 10 s as a Chrome trace (Perfetto, chrome://tracing)\n"
+    "  --timeout S: how long to wait for each answer (10 s)\n";
+
 int usage()
 {
-    std::fputs("usage: registryio-inspect list\n"
-               "       registryio-inspect table <name|local:name> [--count N] [--timeout S]\n"
-               "       registryio-inspect trace <name|local:name> <file.json> [--timeout S]\n",
-               stderr);
+    std::fprintf(stderr, "usage:\n%s", commands);
     return 2;
+}
+
+// --help: what each command shows, and how to read the table.
+int help()
+{
+    std::printf("registryio-inspect: reads the diagnostics a running application serves.\n%s"
+                "A rare stall shows as a small p99 against a large max; a handler that drops, as\n"
+                "the row with drops (docs/DIAGNOSTICS.md, \"Worked example: a stuttering UI\").\n",
+                commands);
+    return 0;
+}
+
+// The reasons a handler's deliveries were dropped for, named as in the JSON ("overflow 990").
+QString dropsByReason(const HandlerInfo &h)
+{
+    QStringList reasons;
+    const QJsonObject drops = toJson(h)[QStringLiteral("drops")].toObject();
+    for (auto it = drops.begin(); it != drops.end(); ++it)
+        if (it.value().toInteger() != 0)
+            reasons.append(QStringLiteral("%1 %2").arg(it.key()).arg(it.value().toInteger()));
+    return reasons.isEmpty() ? QStringLiteral("-") : reasons.join(QStringLiteral(", "));
 }
 
 // The applications that serve.
@@ -78,10 +107,11 @@ void printTable(const QList<RegistryInfo> &registries)
     std::stable_sort(handlers.begin(), handlers.end(), [](const HandlerInfo &a, const HandlerInfo &b) {
         return a.runTime.maxNs > b.runTime.maxNs;
     });
-    const QStringList head{QStringLiteral("registry"), QStringLiteral("id"),    QStringLiteral("where"),
-                           QStringLiteral("thread"),   QStringLiteral("calls"), QStringLiteral("failures"),
-                           QStringLiteral("drops"),    QStringLiteral("slow"),  QStringLiteral("p99"),
-                           QStringLiteral("max")};
+    const QStringList head{
+        QStringLiteral("registry"), QStringLiteral("id"),         QStringLiteral("where"),
+        QStringLiteral("thread"),   QStringLiteral("calls"),      QStringLiteral("failures"),
+        QStringLiteral("drops"),    QStringLiteral("slow"),       QStringLiteral("p99"),
+        QStringLiteral("max"),      QStringLiteral("dropped for")};
     QList<QStringList> rows;
     for (const HandlerInfo &h : std::as_const(handlers)) {
         const QString where =
@@ -92,7 +122,7 @@ void printTable(const QList<RegistryInfo> &registries)
                      h.hasContext ? h.contextThreadName : QStringLiteral("notifier"),
                      QString::number(h.calls), QString::number(h.failures), QString::number(h.totalDrops()),
                      QString::number(h.slowRuns), h.timed ? duration(h.runTime.p99Ns()) : QStringLiteral("-"),
-                     h.timed ? duration(h.runTime.maxNs) : QStringLiteral("-")});
+                     h.timed ? duration(h.runTime.maxNs) : QStringLiteral("-"), dropsByReason(h)});
     }
     QList<qsizetype> width(head.size());
     for (qsizetype c = 0; c < head.size(); ++c)
@@ -103,7 +133,8 @@ void printTable(const QList<RegistryInfo> &registries)
     const auto line = [&](const QStringList &cells) {
         QString s;
         for (qsizetype c = 0; c < cells.size(); ++c)
-            s += (c < 4 ? cells[c].leftJustified(width[c]) : cells[c].rightJustified(width[c])) +
+            s += (c < 4 || c + 1 == cells.size() ? cells[c].leftJustified(width[c])
+                                                 : cells[c].rightJustified(width[c])) +
                  QStringLiteral("  ");
         out() << s.trimmed() << Qt::endl;
     };
@@ -168,6 +199,9 @@ int main(int argc, char **argv)
     }
     if (args.isEmpty())
         return usage();
+    if (args[0] == QLatin1String("--help") || args[0] == QLatin1String("-h") ||
+        args[0] == QLatin1String("help"))
+        return help();
     if (args[0] == QLatin1String("list"))
         return list();
     if (args[0] == QLatin1String("table") && args.size() >= 2) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // An application that knows nothing of attaching (RegistryIO::Qt only): a registry notified on
-// a 1 ms timer whose handler stalls 30 ms at its 5th run and every 200th after. It says where its
+// a 1 ms timer whose handler stalls 30 ms at its 5th run and every 200th after, and a handler
+// that dropped 2 deliveries for overflow. It says where its
 // handlers were added, when it stalled, and ends when its standard input closes (or after 60 s).
 // With `--lifecycle name` it tries serving across application objects and fork() instead.
 
@@ -76,6 +77,13 @@ int main(int argc, char **argv)
     const int stallLine = __LINE__ + 1;
     orders.add([](int i) { if (i % 200 == 5) { std::this_thread::sleep_for(std::chrono::milliseconds(30)); std::printf("stalled %d\n", i); std::fflush(stdout); } });
     // clang-format on
+    // A handler that dropped 2 deliveries (its queue holds 1, and its first delivery waits for
+    // the event loop).
+    rio::QtRegistry<int> backlog;
+    backlog.setObjectName(QStringLiteral("backlog"));
+    backlog.add(&app, [](int) { }, {.connection = Qt::QueuedConnection, .capacity = 1});
+    for (int n = 0; n < 3; ++n)
+        backlog.notify(n);
     std::printf("handlers %s %d %d\n", __FILE__, countLine, stallLine);
     std::fflush(stdout);
     int i = 0;

@@ -156,6 +156,21 @@ private Q_SLOTS:
         QVERIFY2(output.contains("is not a socket of this user"), output.constData());
     }
 
+    // --help says what each command shows, on standard output, and succeeds.
+    void helpSaysWhatEachCommandShows()
+    {
+        QByteArray help;
+        QVERIFY2(inspect({QStringLiteral("--help")}, help), help.constData());
+        for (const char *command :
+             {"registryio-inspect list\n", "registryio-inspect table ", "registryio-inspect trace "}) {
+            const qsizetype at = help.indexOf(command);
+            QVERIFY2(at >= 0, command);
+            const QByteArray next = help.mid(help.indexOf('\n', at) + 1).split('\n').front();
+            QVERIFY2(next.startsWith("      ") && next.trimmed().size() > 20, next.constData()); // its line
+        }
+        QVERIFY(help.contains("p99"));
+    }
+
     void nothingIsServedWithoutTheOptIn()
     {
         Target target;
@@ -187,6 +202,7 @@ private Q_SLOTS:
         QVERIFY2(table.contains(QStringLiteral("inspect_target.cpp:%1").arg(target.stallLine).toUtf8()),
                  table.constData());
         QVERIFY2(table.contains("orders"), table.constData());
+        QVERIFY2(table.contains("overflow 2"), table.constData());      // the backlog's drops, by reason
         QVERIFY2(!table.contains("remote_share.h"), table.constData()); // the application's alone
 
         QTemporaryDir dir;

@@ -20,10 +20,12 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QSet>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 
 #include <algorithm>
 #include <array>
@@ -1161,6 +1163,122 @@ private Q_SLOTS:
         for (int i = 0; i < 3; ++i)
             registry->notify(i);
         registry->setDiagnosticsEnabled(false);
+    }
+
+    // The file written at exit holds every handler the aboutToQuit write saw, with its last
+    // counts: the usual application's objects (a C++ context, the QML engine) die after
+    // aboutToQuit and before the application object, removing their handlers, and their
+    // registries die after them. jsonChildQuit's slow handler is removed after aboutToQuit: it
+    // stays listed, `removed`, with its runs, its slow runs and its origin, and the report of its
+    // slow run names its registry and origin as the registries do (jq's `select(.slowRuns > 0)`).
+    void jsonAtExitKeepsHandlersRemovedAfterAboutToQuit()
+    {
+        const QJsonDocument doc = runJsonChild("jsonChildQuit");
+        const QByteArray text = doc.toJson();
+        QJsonObject culprit;
+        QJsonObject stays;
+        for (const QJsonValue &r : doc.object()[u"registries"].toArray()) {
+            if (r[u"name"].toString() != QStringLiteral("quitting"))
+                continue;
+            QVERIFY2(r[u"destroyed"].toBool(), text.constData());
+            for (const QJsonValue &h : r[u"handlers"].toArray())
+                (h[u"slowRuns"].toInteger() > 0 ? culprit : stays) = h.toObject();
+        }
+        QVERIFY2(!culprit.isEmpty() && !stays.isEmpty(), text.constData());
+        QVERIFY(culprit[u"removed"].toBool());
+        QCOMPARE(culprit[u"calls"].toInteger(), 3);
+        QCOMPARE(culprit[u"slowRuns"].toInteger(), 3);
+        QCOMPARE(culprit[u"originFile"].toString(), QStringLiteral("Culprit.qml"));
+        QCOMPARE(culprit[u"originLine"].toInteger(), 37);
+        QVERIFY(!stays[u"removed"].toBool());
+        QCOMPARE(stays[u"calls"].toInteger(), 3);
+        const QJsonArray slow = doc.object()[u"recentSlowRuns"].toArray();
+        QVERIFY2(!slow.isEmpty(), text.constData());
+        for (const QJsonValue &run : slow) {
+            const QJsonValue h = run[u"handler"];
+            QCOMPARE(h[u"id"].toInteger(), culprit[u"id"].toInteger());
+            QCOMPARE(h[u"registryName"].toString(), QStringLiteral("quitting"));
+            QCOMPARE(h[u"eventType"].toString(), QStringLiteral("int"));
+            QCOMPARE(h[u"originFile"].toString(), QStringLiteral("Culprit.qml"));
+            QCOMPARE(h[u"originLine"].toInteger(), 37);
+        }
+    }
+
+    // Run by jsonAtExitKeepsHandlersRemovedAfterAboutToQuit only: a registry and a context
+    // object that outlive the event loop, as in main(), the context dying first.
+    void jsonChildQuit()
+    {
+        if (qEnvironmentVariableIsEmpty("RIO_TEST_JSON_CHILD"))
+            QSKIP("run by jsonAtExitKeepsHandlersRemovedAfterAboutToQuit in a child process");
+        rio::Diagnostics::setEnabled(true);
+        rio::Diagnostics::setSlowThreshold(1ms);
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("quitting"));
+        auto context = std::make_unique<QObject>();
+        const rio::HandlerId slow = registry.add(context.get(), [](int) {
+            std::this_thread::sleep_for(3ms); // the planted slow work: slower than the threshold
+        });
+        QVERIFY(registry.setOrigin(slow, QStringLiteral("Culprit.qml"), 37));
+        registry.add([](int) { });
+        for (int i = 0; i < 3; ++i)
+            registry.notify(i);
+        QTimer::singleShot(0, QCoreApplication::instance(), &QCoreApplication::quit);
+        QCOMPARE(QCoreApplication::exec(), 0); // aboutToQuit: the first write
+        context.reset(); // its handler removed; then the registry dies, then the application
+    }
+
+    // A slow run's record names its handler's registry also once the handler is removed.
+    void aSlowRunOfARemovedHandlerNamesItsRegistry()
+    {
+        const auto threshold = rio::Diagnostics::slowThreshold();
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("slow-then-removed"));
+        registry.setDiagnosticsEnabled(true);
+        rio::Diagnostics::setSlowThreshold(1ms);
+        const rio::HandlerId slow = registry.add([](int) { std::this_thread::sleep_for(3ms); });
+        registry.notify(1);
+        rio::Diagnostics::setSlowThreshold(threshold);
+        registry.setDiagnosticsEnabled(false);
+        QVERIFY(registry.remove(slow));
+        const QList<rio::SlowHandlerReport> runs = rio::Diagnostics::recentSlowRuns();
+        const auto run = std::find_if(runs.cbegin(), runs.cend(), [&](const rio::SlowHandlerReport &r) {
+            return r.handler.registryId == registry.registryId();
+        });
+        QVERIFY(run != runs.cend());
+        const rio::HandlerInfo &h = run->handler;
+        QCOMPARE(h.id, slow);
+        QCOMPARE(h.registryName, QStringLiteral("slow-then-removed"));
+        QCOMPARE(h.eventType, QStringLiteral("int"));
+    }
+
+    // The warning about a handler's dropped deliveries names it as the slow-handler line does:
+    // its registry (id, name, event type) and where it was added, its origin first; also once it
+    // is removed with deliveries waiting.
+    void theDropWarningNamesTheRegistryAndWhereTheHandlerWasAdded()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("dropping"));
+        QObject receiver; // on this thread: deliveries wait until events run
+        const rio::HandlerOptions bounded{.connection = Qt::QueuedConnection, .capacity = 1};
+        const int line = __LINE__ + 1;
+        const rio::HandlerId id = registry.add(&receiver, [](int) { }, bounded);
+        QVERIFY(registry.setOrigin(id, QStringLiteral("Feed.qml"), 37));
+        const QString named = QRegularExpression::escape(
+            QStringLiteral("handler %1 of registry %2 \"dropping\" (int), added at Feed.qml:37 (")
+                .arg(id.value())
+                .arg(registry.registryId()));
+        const QString where = QStringLiteral(".*tst_diagnostics\\.cpp:%1\\): ").arg(line);
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("^") + named + where +
+                                                QStringLiteral("1 queued deliveries dropped so far "
+                                                               "\\(its queue is full\\)$")));
+        registry.notify(1);
+        registry.notify(2); // the first dropped
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("^") + named + where +
+                                                QStringLiteral("2 queued deliveries dropped so far \\(it "
+                                                               "was removed with deliveries waiting\\)$")));
+        QVERIFY(registry.remove(id));
     }
 
     // A handler that leaves (removed, or its context destroyed) takes its row out of the

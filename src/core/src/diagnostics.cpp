@@ -194,7 +194,7 @@ void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
     }
 }
 
-std::vector<RegistryRecord> collect(std::uint64_t serial)
+std::vector<RegistryRecord> collect(std::uint64_t serial, bool handlers)
 {
     std::vector<RegistryRecord> out;
     forEachCore([&](RegistryState &s) {
@@ -203,7 +203,7 @@ std::vector<RegistryRecord> collect(std::uint64_t serial)
         if ((serial != 0 && s.serial != serial) || (!s.facade && s.eventType.empty() && s.name.empty()))
             return;
         RegistryRecord rec;
-        s.core->recordLocked(rec);
+        s.core->recordLocked(rec, handlers);
         out.push_back(std::move(rec));
     });
     std::sort(out.begin(), out.end(),
@@ -296,7 +296,7 @@ void RegistryCore::capFastLimitsLocked(std::uint64_t cap) const noexcept
     });
 }
 
-void RegistryCore::recordLocked(diag::RegistryRecord &out) const
+void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
 {
     const RegistryState &ws = st();
     out.serial = ws.serial;
@@ -304,6 +304,8 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out) const
     out.eventType = ws.eventType;
     out.facade = ws.facade;
     out.enabled = ws.diagnosticsOn;
+    if (!handlers)
+        return;
     out.handlers.reserve(ws.live.load(std::memory_order_relaxed));
     for (const auto &[id, value] : ws.byId) {
         if (value == 0 || (value & 1u) != 0)

@@ -266,11 +266,56 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
     report.handler.registryId = run.registry;
     report.handler.id = run.id;
     report.handler.eventType = QString::fromStdString(run.eventType);
+    if (!regs.isEmpty()) { // a handler removed since: its registry still names itself
+        report.handler.registryName = regs.front().name;
+        report.handler.eventType = regs.front().eventType;
+    }
     report.handler.file = QString::fromUtf8(run.where.fileName());
     report.handler.line = static_cast<int>(run.where.line());
     report.handler.function = QString::fromUtf8(run.where.functionName());
     return report;
 }
+
+} // namespace
+
+QString detail::describeHandler(const HandlerInfo &h)
+{
+    QString where = QStringLiteral("%1:%2").arg(h.file).arg(h.line);
+    if (!h.originFile.isEmpty())
+        where = QStringLiteral("%1:%2 (%3)").arg(h.originFile).arg(h.originLine).arg(where);
+    if (h.registryId == 0) // its registry destroyed
+        return QStringLiteral("handler %1 of a destroyed registry, added at %2").arg(h.id.value()).arg(where);
+    return QStringLiteral("handler %1 of registry %2 \"%3\" (%4), added at %5")
+        .arg(h.id.value())
+        .arg(h.registryId)
+        .arg(h.registryName, h.eventType, where);
+}
+
+QString detail::describeHandler(quint64 registryId, QtHandlerState &handler)
+{
+    // Its registry as the core's record names it; the handler as it recorded itself (what a
+    // snapshot completes its record with, also once it is removed).
+    HandlerInfo h;
+    if (registryId != 0) {
+        const std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(registryId, false);
+        if (!records.empty()) {
+            h.registryName = QString::fromStdString(records.front().name);
+            h.eventType = QString::fromStdString(records.front().eventType);
+        }
+    }
+    h.registryId = registryId;
+    h.id = handler.id;
+    h.file = QString::fromUtf8(handler.where.fileName());
+    h.line = static_cast<int>(handler.where.line());
+    {
+        std::lock_guard lock(handler.mutex);
+        h.originFile = handler.origin.file;
+        h.originLine = handler.origin.line;
+    }
+    return describeHandler(h);
+}
+
+namespace {
 
 // The core's report of a slow run (on its thread) or a stall (on the watchdog thread): logged to
 // `registryio.diagnostics` and signalled. No lock of ours is held.
@@ -278,28 +323,16 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
 {
     try {
         const SlowHandlerReport r = toReport(run);
-        const HandlerInfo &h = r.handler;
-        const QString where =
-            h.originFile.isEmpty()
-                ? QStringLiteral("%1:%2").arg(h.file).arg(h.line)
-                : QStringLiteral("%1:%2 (%3:%4)").arg(h.originFile).arg(h.originLine).arg(h.file).arg(h.line);
         const double ms = static_cast<double>(r.elapsedNs) / 1e6;
         // Reported while it runs (the stall threshold) or after it ended (the slow threshold).
-        const QString text =
-            r.stillRunning
-                ? QStringLiteral("handler %1 of registry %2 \"%3\" (%4), added at %5, has been running for "
-                                 "%6 ms on thread %7")
-                : QStringLiteral(
-                      "slow handler %1 of registry %2 \"%3\" (%4), added at %5, ran %6 ms on thread %7");
+        const QString text = r.stillRunning ? QStringLiteral("%1, has been running for %2 ms on thread %3")
+                                            : QStringLiteral("slow %1, ran %2 ms on thread %3");
         // A stall names where its thread is stuck, innermost frame first.
         const QString stack =
             r.stack.isEmpty() ? QString() : QStringLiteral(", stuck in:\n    ") + r.stack.join(u"\n    ");
-        qCWarning(lcDiagnostics).noquote() << text.arg(h.id.value())
-                                                      .arg(h.registryId)
-                                                      .arg(h.registryName, h.eventType, where)
-                                                      .arg(ms, 0, 'f', 1)
-                                                      .arg(r.threadName) +
-                                                  stack;
+        qCWarning(lcDiagnostics).noquote()
+            << text.arg(detail::describeHandler(r.handler), QString::number(ms, 'f', 1), r.threadName) +
+                   stack;
         if (Diagnostics *d = theInstance.load(std::memory_order_acquire)) {
             if (r.stillRunning)
                 Q_EMIT d->handlerStalled(r);

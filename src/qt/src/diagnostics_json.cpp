@@ -71,15 +71,82 @@ QString oneLine(const QString &text)
     return quoted.size() >= 2 ? quoted.sliced(1, quoted.size() - 2) : quoted;
 }
 
+// Every registry a document lists: the live ones and the last state of those destroyed (kept
+// while RIO_DIAGNOSTICS_JSON is set), in id order, each once.
+QList<RegistryInfo> everyRegistry()
+{
+    QList<RegistryInfo> all = Diagnostics::snapshot();
+    all.append(Diagnostics::destroyedRegistries());
+    std::stable_sort(all.begin(), all.end(),
+                     [](const RegistryInfo &a, const RegistryInfo &b) { return a.id < b.id; });
+    // A registry destroyed between the two reads is in both (in neither, read the other way):
+    // listed once, as it was destroyed.
+    all.erase(all.begin(),
+              std::unique(all.rbegin(), all.rend(), [](const RegistryInfo &a, const RegistryInfo &b) {
+                  return a.id == b.id;
+              }).base());
+    return all;
+}
+
+QJsonDocument documentOf(const QList<RegistryInfo> &registries);
+
+// Writes `document` to the file `path`, replaced as a whole; false if it cannot.
+bool save(const QString &path, const QJsonDocument &document)
+{
+    const QByteArray json = document.toJson(QJsonDocument::Indented);
+    QSaveFile file(path);
+    return file.open(QIODevice::WriteOnly) && file.write(json) == json.size() && file.commit();
+}
+
+// The registries the file written at exit listed last, for the next write (aboutToQuit and the
+// post routine, both on the main thread). Never destroyed: the post routine runs at exit.
+QList<RegistryInfo> &lastWritten()
+{
+    static auto *last = new QList<RegistryInfo>; // NOLINT(bugprone-unhandled-exception-at-new)
+    return *last;
+}
+
+// Adds to `now` what `before` listed and `now` no longer does: each handler removed since, with
+// its last counts and `removed` set, and each registry no longer kept, as it was.
+void keepWhatLeft(QList<RegistryInfo> &now, const QList<RegistryInfo> &before)
+{
+    for (const RegistryInfo &old : before) {
+        const auto r =
+            std::find_if(now.begin(), now.end(), [&](const RegistryInfo &n) { return n.id == old.id; });
+        if (r == now.end()) {
+            now.push_back(old);
+            now.back().destroyed = true;
+            continue;
+        }
+        for (const HandlerInfo &h : old.handlers) {
+            if (std::none_of(r->handlers.cbegin(), r->handlers.cend(),
+                             [&](const HandlerInfo &n) { return n.id == h.id; })) {
+                r->handlers.push_back(h);
+                r->handlers.back().removed = true;
+            }
+        }
+        std::sort(r->handlers.begin(), r->handlers.end(),
+                  [](const HandlerInfo &a, const HandlerInfo &b) { return a.id.value() < b.id.value(); });
+    }
+    std::sort(now.begin(), now.end(),
+              [](const RegistryInfo &a, const RegistryInfo &b) { return a.id < b.id; });
+}
+
 } // namespace
 
-// Writes the files RIO_DIAGNOSTICS_JSON and RIO_DIAGNOSTICS_TRACE name (a QCoreApplication post
-// routine).
+// Writes the files RIO_DIAGNOSTICS_JSON and RIO_DIAGNOSTICS_TRACE name (at aboutToQuit and as a
+// QCoreApplication post routine). Each write of the JSON keeps what the one before listed.
 static void writeAtExit()
 {
     const QString path = qEnvironmentVariable("RIO_DIAGNOSTICS_JSON");
-    if (!path.isEmpty() && !Diagnostics::writeJson(path))
-        qCWarning(lcDiagnostics, "RIO_DIAGNOSTICS_JSON: cannot write %s", qPrintable(path));
+    if (!path.isEmpty()) {
+        QList<RegistryInfo> registries = everyRegistry();
+        keepWhatLeft(registries, lastWritten());
+        const bool saved = save(path, documentOf(registries));
+        lastWritten() = std::move(registries);
+        if (!saved)
+            qCWarning(lcDiagnostics, "RIO_DIAGNOSTICS_JSON: cannot write %s", qPrintable(path));
+    }
     const QString trace = qEnvironmentVariable("RIO_DIAGNOSTICS_TRACE");
     if (!trace.isEmpty() && !Diagnostics::writeTrace(trace))
         qCWarning(lcDiagnostics, "RIO_DIAGNOSTICS_TRACE: cannot write %s", qPrintable(trace));
@@ -134,6 +201,7 @@ QJsonObject toJson(const HandlerInfo &h)
             {QStringLiteral("overflow"), overflowName(h.overflow)},
             {QStringLiteral("once"), h.once},
             {QStringLiteral("suspended"), h.suspended},
+            {QStringLiteral("removed"), h.removed},
             {QStringLiteral("calls"), number(h.calls)},
             {QStringLiteral("failures"), number(h.failures)},
             {QStringLiteral("drops"), dropsJson(h.drops)},
@@ -174,44 +242,60 @@ QJsonObject toJson(const SlowHandlerReport &report)
             {QStringLiteral("stack"), QJsonArray::fromStringList(report.stack)}};
 }
 
+namespace {
+
+// `report`'s handler as `registries` list it (also a destroyed registry's, a removed handler's
+// last record): a report names the registry and the place the registries name.
+void resolve(SlowHandlerReport &report, const QList<RegistryInfo> &registries)
+{
+    const auto r = std::find_if(registries.cbegin(), registries.cend(),
+                                [&](const RegistryInfo &n) { return n.id == report.handler.registryId; });
+    if (r == registries.cend())
+        return;
+    const auto h = std::find_if(r->handlers.cbegin(), r->handlers.cend(),
+                                [&](const HandlerInfo &n) { return n.id == report.handler.id; });
+    if (h != r->handlers.cend()) {
+        report.handler = *h;
+        return;
+    }
+    report.handler.registryName = r->name;
+    report.handler.eventType = r->eventType;
+}
+
+QJsonDocument documentOf(const QList<RegistryInfo> &registries)
+{
+    QJsonArray list;
+    for (const RegistryInfo &r : registries)
+        list.append(rio::toJson(r));
+    const auto reports = [&](QList<SlowHandlerReport> all) {
+        QJsonArray out;
+        for (SlowHandlerReport &s : all) {
+            resolve(s, registries);
+            out.append(rio::toJson(s));
+        }
+        return out;
+    };
+    const QJsonObject root{
+        {QStringLiteral("enabled"), Diagnostics::isEnabled()},
+        {QStringLiteral("slowThresholdNs"), number(Diagnostics::slowThreshold().count())},
+        {QStringLiteral("workerSlowThresholdNs"), number(Diagnostics::workerSlowThreshold().count())},
+        {QStringLiteral("stallThresholdNs"), number(Diagnostics::stallThreshold().count())},
+        {QStringLiteral("registries"), list},
+        {QStringLiteral("recentSlowRuns"), reports(Diagnostics::recentSlowRuns())},
+        {QStringLiteral("recentStalls"), reports(Diagnostics::recentStalls())}};
+    return QJsonDocument(root);
+}
+
+} // namespace
+
 QJsonDocument Diagnostics::toJson()
 {
-    // The live registries and the last state of those destroyed (kept while RIO_DIAGNOSTICS_JSON
-    // is set), in id order.
-    QList<RegistryInfo> all = snapshot();
-    all.append(destroyedRegistries());
-    std::stable_sort(all.begin(), all.end(),
-                     [](const RegistryInfo &a, const RegistryInfo &b) { return a.id < b.id; });
-    // A registry destroyed between the two reads is in both (in neither, read the other way):
-    // listed once, as it was destroyed.
-    all.erase(all.begin(),
-              std::unique(all.rbegin(), all.rend(), [](const RegistryInfo &a, const RegistryInfo &b) {
-                  return a.id == b.id;
-              }).base());
-    QJsonArray registries;
-    for (const RegistryInfo &r : all)
-        registries.append(rio::toJson(r));
-    QJsonArray slow;
-    for (const SlowHandlerReport &s : recentSlowRuns())
-        slow.append(rio::toJson(s));
-    QJsonArray stalls;
-    for (const SlowHandlerReport &s : recentStalls())
-        stalls.append(rio::toJson(s));
-    const QJsonObject root{{QStringLiteral("enabled"), isEnabled()},
-                           {QStringLiteral("slowThresholdNs"), number(slowThreshold().count())},
-                           {QStringLiteral("workerSlowThresholdNs"), number(workerSlowThreshold().count())},
-                           {QStringLiteral("stallThresholdNs"), number(stallThreshold().count())},
-                           {QStringLiteral("registries"), registries},
-                           {QStringLiteral("recentSlowRuns"), slow},
-                           {QStringLiteral("recentStalls"), stalls}};
-    return QJsonDocument(root);
+    return documentOf(everyRegistry());
 }
 
 bool Diagnostics::writeJson(const QString &path)
 {
-    const QByteArray json = toJson().toJson(QJsonDocument::Indented);
-    QSaveFile file(path);
-    return file.open(QIODevice::WriteOnly) && file.write(json) == json.size() && file.commit();
+    return save(path, toJson());
 }
 
 } // namespace rio
@@ -232,7 +316,8 @@ void writeDiagnosticsJsonAtExit()
 }
 
 // With the application object: the file is also written when it is about to quit (a process
-// that never destroys its application object still writes it); ~QCoreApplication writes it again.
+// that never destroys its application object still writes it); ~QCoreApplication writes it again,
+// with what this write listed and has left since.
 static void writeAtQuitToo()
 {
     if (!writesAtExit())

@@ -73,15 +73,18 @@ void QtRegistryControl::reportCurrentException(HandlerId id) noexcept
     reportFailure(info);
 }
 
-void QtRegistryControl::reportDropped(HandlerId id, std::uint64_t total, bool signal,
+void QtRegistryControl::reportDropped(QtHandlerState &handler, std::uint64_t total, bool signal,
                                       DropReason reason) noexcept
 {
+    quint64 registryId = 0;
     {
         const OwnerAnchor::Frame frame(anchor);
         auto *registry = static_cast<QtRegistryBase *>(frame.owner());
+        if (registry != nullptr)
+            registryId = registry->registryId();
         if (registry != nullptr && signal) {
             try {
-                Q_EMIT registry->deliveriesDropped(id, total);
+                Q_EMIT registry->deliveriesDropped(handler.id, total);
             } catch (...) {
             }
         }
@@ -115,8 +118,8 @@ void QtRegistryControl::reportDropped(HandlerId id, std::uint64_t total, bool si
             return;
     }
     try {
-        qCWarning(lcRegistryIO).nospace() << "handler " << id.value() << ": " << total
-                                          << " queued deliveries dropped so far (" << why << ")";
+        qCWarning(lcRegistryIO).nospace().noquote() << describeHandler(registryId, handler) << ": " << total
+                                                    << " queued deliveries dropped so far (" << why << ")";
     } catch (...) {
     }
 }

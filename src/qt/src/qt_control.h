@@ -11,6 +11,7 @@
 #include <registryio/handler_id.h>
 #include <registryio/qt/qt_tracing.h>
 
+#include <QString>
 #include <QThread>
 #include <QtGlobal>
 
@@ -25,12 +26,20 @@
 
 namespace rio {
 class QtRegistryBase;
-}
+struct HandlerInfo;
+} // namespace rio
 
 namespace rio::detail {
 
 class QtMailboxes;
 class QtHandlerState;
+
+// A handler as the diagnostics log lines name it: "handler N of registry R "name" (event type),
+// added at file:line", its origin first when it has one (diagnostics.cpp).
+QString describeHandler(const HandlerInfo &h);
+// `handler` of registry `registryId` so named, as a snapshot of its registry lists it (else as it
+// recorded itself: removed). Takes the registry's locks: no lock of ours may be held.
+QString describeHandler(quint64 registryId, QtHandlerState &handler);
 
 struct QtRegistryControl
 {
@@ -51,9 +60,10 @@ struct QtRegistryControl
     // Diagnostics: deliveries dropped, by DropReason, of handlers that left the registry's
     // table (QtHandlerState::leave), which snapshots no longer list.
     std::atomic<std::uint64_t> leftDrops[dropReasons] = {0, 0, 0, 0, 0, 0};
-    // Reports `total` deliveries of `id` dropped so far: the signal when `signal`, the log at
-    // most once a second (each removal's drops always). Through QtHandlerState::report only.
-    void reportDropped(HandlerId id, std::uint64_t total, bool signal, DropReason reason) noexcept;
+    // Reports `total` deliveries of `handler` dropped so far: the signal when `signal`, the log
+    // (naming it as describeHandler does) at most once a second (each removal's drops always).
+    // Through QtHandlerState::report only.
+    void reportDropped(QtHandlerState &handler, std::uint64_t total, bool signal, DropReason reason) noexcept;
     // Removes `id` from the registry, if it still lives (`cancel` false: a once-handler fired,
     // see QtHandlerCore::spend).
     bool remove(HandlerId id, bool cancel) noexcept;

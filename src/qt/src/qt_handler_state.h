@@ -145,7 +145,7 @@ public:
     void report(const Drop &drop) noexcept
     {
         if (drop.total != 0)
-            control->reportDropped(id, drop.total, drop.signal, drop.reason);
+            control->reportDropped(*this, drop.total, drop.signal, drop.reason);
     }
     // Overflow drops no report has covered yet, now counted as reported (under `drainMutex`;
     // once per delivery, so inline).

@@ -290,9 +290,10 @@ struct RegistryRecord
     std::vector<HandlerRecord> handlers;
 };
 
-/// Every live registry with a writer state (serial 0: all; else that one). Takes each registry's
-/// lock in turn; runs no user code.
-RIO_CORE_EXPORT std::vector<RegistryRecord> collect(std::uint64_t serial = 0);
+/// Every live registry with a writer state (serial 0: all; else that one), with its handlers'
+/// records when `handlers` (else none: its name, for a log line). Takes each registry's lock in
+/// turn; runs no user code.
+RIO_CORE_EXPORT std::vector<RegistryRecord> collect(std::uint64_t serial = 0, bool handlers = true);
 
 /// How many destroyed registries keepDeparted keeps (the last ones).
 inline constexpr std::size_t departedKept = 256;

@@ -345,8 +345,8 @@ public:
     void applyDiagnosticsLocked(bool on);
     /// Lowers its handlers' diagnostics fast limits to `cap` ticks (under its lock).
     void capFastLimitsLocked(std::uint64_t cap) const noexcept;
-    /// Copies this registry's record for a snapshot (under its lock).
-    void recordLocked(diag::RegistryRecord &out) const;
+    /// Copies this registry's record for a snapshot, its handlers' when `handlers` (under its lock).
+    void recordLocked(diag::RegistryRecord &out, bool handlers = true) const;
     /// Handler `id`'s statistics with a reference taken (diag::freeStats gives it back), or null
     /// (no such handler, or no statistics: diagnostics were never on while it lived).
     [[nodiscard]] diag::HandlerStats *retainStats(HandlerId id);

@@ -130,6 +130,9 @@ struct RIO_QT_EXPORT HandlerInfo
     bool once = false;
     /// Suspended now.
     bool suspended = false;
+    /// In the file RIO_DIAGNOSTICS_JSON names: removed since an earlier write listed it, whose
+    /// counts these are (false in every snapshot).
+    bool removed = false;
 
     /// Runs that began (queued handlers always; direct handlers while diagnostics are enabled).
     quint64 calls = 0;
@@ -272,8 +275,9 @@ public:
     /// Everything as one JSON document: `enabled`, the thresholds (`slowThresholdNs`,
     /// `workerSlowThresholdNs`, `stallThresholdNs`), `registries` (a snapshot, each registry as
     /// rio::toJson gives it, and the destroyed ones kept while RIO_DIAGNOSTICS_JSON is set),
-    /// `recentSlowRuns` and `recentStalls`. The environment variable `RIO_DIAGNOSTICS_JSON=path`
-    /// writes it to that path at aboutToQuit and when the QCoreApplication is destroyed.
+    /// `recentSlowRuns` and `recentStalls` (each report's handler as `registries` lists it). The
+    /// environment variable `RIO_DIAGNOSTICS_JSON=path` writes it to that path at aboutToQuit and
+    /// when the QCoreApplication is destroyed, keeping the handlers removed in between (`removed`).
     [[nodiscard]] static QJsonDocument toJson();
     /// Writes toJson() to the file `path` (replaced as a whole); false if it cannot.
     static bool writeJson(const QString &path);
