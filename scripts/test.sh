@@ -116,10 +116,13 @@ for stage in $stages; do
       # With the LTTng tracepoints compiled in: tst_tracing records and reads back a session.
       # The Core's tests (tests/core: no Qt) are the package stage's when it runs: the package
       # build compiles and runs them with the same g++ (dpkg-buildpackage, as the README builds).
-      core_tests=ON
-      [[ -z $package_pid ]] || core_tests=OFF
+      # Its routes also build and run the quick starts against the packages, an install and a
+      # FetchContent: package_find_package and package_fetchcontent then install and configure
+      # their consumer, with its CMake checks, and build none (RIO_PACKAGE_TESTS_BUILD).
+      own=ON
+      [[ -z $package_pid ]] || own=OFF
       configure "$root/build/test-gcc" -DCMAKE_CXX_COMPILER=g++ -DRIO_TRACING=LTTNG "${fast[@]}" \
-        -DRIO_BUILD_CORE_TESTS=$core_tests
+        -DRIO_BUILD_CORE_TESTS=$own -DRIO_PACKAGE_TESTS_BUILD=$own
       cmake --build "$root/build/test-gcc" -j "$jobs"
       # The callgrind budgets are set for this configuration: here their test must run, not skip.
       RIO_CALLGRIND_BUDGET=required ctest --test-dir "$root/build/test-gcc" -j "$jobs" --label-exclude serial

@@ -46,6 +46,11 @@ endfunction()
 if(NOT BUILD_TYPE OR BUILD_TYPE STREQUAL "")
   set(BUILD_TYPE Release)
 endif()
+# BUILD_CONSUMERS OFF (modes find_package and fetchcontent): everything up to the consumer's
+# configure, nothing compiled or run.
+if(NOT DEFINED BUILD_CONSUMERS)
+  set(BUILD_CONSUMERS ON)
+endif()
 # The consumer includes public headers only, by layer: registryio/, registryio/qt/, registryio/qml/,
 # registryio/remote/.
 file(GLOB consumer_sources "${CONSUMER_DIR}/*.cpp" "${CONSUMER_DIR}/*.h")
@@ -117,6 +122,7 @@ if(MODE STREQUAL "find_package")
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_PREFIX_PATH=${prefix}
     -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DRIO_CONSUMER_QT=${WITH_QT} ${qml_arg} ${remote_arg} ${remote_qml_arg})
+  message(STATUS "the consumer configured against the install with every component it has")
 elseif(MODE STREQUAL "fetchcontent")
   set(qml_arg -DRIO_CONSUMER_QML=${WITH_QML})
   set(remote_arg -DRIO_CONSUMER_REMOTE=${WITH_REMOTE})
@@ -136,6 +142,7 @@ elseif(MODE STREQUAL "fetchcontent")
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=${CXX_FLAGS}"
     -DCMAKE_UNITY_BUILD=ON ${launcher} -DRIO_CONSUMER_FETCH_SOURCE=${RIO_SOURCE_DIR} -DRIO_CONSUMER_QT=${WITH_QT}
     ${qml_arg} ${remote_arg} ${remote_qml_arg})
+  message(STATUS "the consumer configured with RegistryIO as a subproject, every component")
 elseif(MODE STREQUAL "fetchcontent_core")
   # The Core alone as a subproject (RIO_BUILD_QT off) looks up no Qt package and no documentation
   # tool: configured only, its cache read.
@@ -193,6 +200,10 @@ elseif(MODE STREQUAL "pkg_config")
   return()
 else()
   message(FATAL_ERROR "unknown MODE ${MODE}")
+endif()
+
+if(NOT BUILD_CONSUMERS)
+  return() # configured only (RIO_PACKAGE_TESTS_BUILD off in tests/package/CMakeLists.txt)
 endif()
 
 # A subproject is configured with every component (the consumer's CMake checks), but only the
