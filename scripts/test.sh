@@ -116,10 +116,13 @@ for stage in $stages; do
       # With the LTTng tracepoints compiled in: tst_tracing records and reads back a session.
       # The Core's tests (tests/core: no Qt) are the package stage's when it runs: the package
       # build compiles and runs them with the same g++ (dpkg-buildpackage, as the README builds).
-      core_tests=ON
-      [[ -z $package_pid ]] || core_tests=OFF
+      # Its routes also build and run the quick starts against the packages, an install and a
+      # FetchContent: package_find_package and package_fetchcontent then install and configure
+      # their consumer, with its CMake checks, and build none (RIO_PACKAGE_TESTS_BUILD).
+      own=ON
+      [[ -z $package_pid ]] || own=OFF
       configure "$root/build/test-gcc" -DCMAKE_CXX_COMPILER=g++ -DRIO_TRACING=LTTNG "${fast[@]}" \
-        -DRIO_BUILD_CORE_TESTS=$core_tests
+        -DRIO_BUILD_CORE_TESTS=$own -DRIO_PACKAGE_TESTS_BUILD=$own
       cmake --build "$root/build/test-gcc" -j "$jobs"
       # The callgrind budgets are set for this configuration: here their test must run, not skip.
       RIO_CALLGRIND_BUDGET=required ctest --test-dir "$root/build/test-gcc" -j "$jobs" --label-exclude serial
@@ -130,11 +133,15 @@ for stage in $stages; do
       (cd "$root" && bash -euo pipefail "$root/build/readme-demo.sh")
       ;;
     tsan)
+      # Two test slots per core in the sanitizer stages: their tests mostly wait (deadlines, other
+      # processes), not compute. The main build's 81 `sanitize` tests on the loaded 2-core
+      # machine, three runs each: 282, 312 and 280 s at -j 2; 173, 141 and 168 s at -j 4, no failure
+      # in either. A fuzzer, busy on one core for its whole run, takes two slots (PROCESSORS).
       configure "$root/build/test-tsan" -DCMAKE_CXX_COMPILER=clang++-14 -DRIO_SANITIZE=thread \
         -DRIO_BUILD_EXAMPLES=OFF -DRIO_BUILD_BENCHMARKS=OFF "${fast[@]}"
       cmake --build "$root/build/test-tsan" -j "$jobs" --target rio_sanitize
       TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 suppressions=$root/tests/tsan.supp" \
-        ctest --test-dir "$root/build/test-tsan" -j "$jobs" --label-regex sanitize
+        ctest --test-dir "$root/build/test-tsan" -j $((jobs * 2)) --label-regex sanitize
       ;;
     asan)
       configure "$root/build/test-asan" -DCMAKE_CXX_COMPILER=clang++-14 -DRIO_SANITIZE=address,undefined \
@@ -142,7 +149,7 @@ for stage in $stages; do
       cmake --build "$root/build/test-asan" -j "$jobs" --target rio_sanitize
       ASAN_OPTIONS="detect_leaks=1 abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1" \
       LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
-        ctest --test-dir "$root/build/test-asan" -j "$jobs" --label-regex sanitize
+        ctest --test-dir "$root/build/test-asan" -j $((jobs * 2)) --label-regex sanitize
       ;;
     libcxx)
       # clang 14 with libc++ 14, as on macOS (whose libc++ also lacks std::jthread before 18).

@@ -46,6 +46,12 @@ endfunction()
 if(NOT BUILD_TYPE OR BUILD_TYPE STREQUAL "")
   set(BUILD_TYPE Release)
 endif()
+# BUILD_CONSUMERS OFF (modes find_package and fetchcontent): everything up to the consumer's
+# configure, nothing compiled or run; QT (mode find_package): only the consumers whose build
+# depends on Qt's version (below).
+if(NOT DEFINED BUILD_CONSUMERS)
+  set(BUILD_CONSUMERS ON)
+endif()
 # The consumer includes public headers only, by layer: registryio/, registryio/qt/, registryio/qml/,
 # registryio/remote/.
 file(GLOB consumer_sources "${CONSUMER_DIR}/*.cpp" "${CONSUMER_DIR}/*.h")
@@ -117,6 +123,7 @@ if(MODE STREQUAL "find_package")
   run(${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${consumer_build}" -G "${GENERATOR}"
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_PREFIX_PATH=${prefix}
     -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DRIO_CONSUMER_QT=${WITH_QT} ${qml_arg} ${remote_arg} ${remote_qml_arg})
+  message(STATUS "the consumer configured against the install with every component it has")
 elseif(MODE STREQUAL "fetchcontent")
   set(qml_arg -DRIO_CONSUMER_QML=${WITH_QML})
   set(remote_arg -DRIO_CONSUMER_REMOTE=${WITH_REMOTE})
@@ -136,6 +143,7 @@ elseif(MODE STREQUAL "fetchcontent")
     -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=${CXX_FLAGS}"
     -DCMAKE_UNITY_BUILD=ON ${launcher} -DRIO_CONSUMER_FETCH_SOURCE=${RIO_SOURCE_DIR} -DRIO_CONSUMER_QT=${WITH_QT}
     ${qml_arg} ${remote_arg} ${remote_qml_arg})
+  message(STATUS "the consumer configured with RegistryIO as a subproject, every component")
 elseif(MODE STREQUAL "fetchcontent_core")
   # The Core alone as a subproject (RIO_BUILD_QT off) looks up no Qt package and no documentation
   # tool: configured only, its cache read.
@@ -195,6 +203,10 @@ else()
   message(FATAL_ERROR "unknown MODE ${MODE}")
 endif()
 
+if(NOT BUILD_CONSUMERS)
+  return() # configured only (RIO_PACKAGE_TESTS_BUILD off in tests/package/CMakeLists.txt)
+endif()
+
 # A subproject is configured with every component (the consumer's CMake checks), but only the
 # Core and Qt consumers and moc over every public header are built: the other layers' programs
 # and QML checks are package_find_package's. Each library built here is compiled once more, never
@@ -211,10 +223,31 @@ if(MODE STREQUAL "fetchcontent")
   set(remote_qml_arg "")
   set(qml_arg "")
 endif()
+set(cxx_consumers ON)
+if(MODE STREQUAL "find_package" AND BUILD_CONSUMERS STREQUAL "QT")
+  # Only what Qt's version changes (BUILD_CONSUMERS QT): moc over every installed header, every
+  # installed header compiled with warnings as errors, the QML modules linted and compiled
+  # against the installed ones and run. The C++ consumers and the example are CMake packaging,
+  # the same on any Qt.
+  set(cxx_consumers OFF)
+  set(targets --target consumer_moc)
+  if(qml_arg STREQUAL "-DRIO_CONSUMER_QML=ON")
+    list(APPEND targets consumer_qml_app consumer_qml_plain)
+    if(remote_qml_arg STREQUAL "-DRIO_CONSUMER_REMOTE_QML=ON")
+      list(APPEND targets consumer_headers consumer_remote_qml)
+    endif()
+  endif()
+  set(remote_arg "")
+  set(qml_arg "")
+endif()
 run(${CMAKE_COMMAND} --build "${consumer_build}" --config ${BUILD_TYPE} -j 2 ${targets})
-check_program("${consumer_build}/consumer" "consumer: total=12 handlers=0")
+if(cxx_consumers)
+  check_program("${consumer_build}/consumer" "consumer: total=12 handlers=0")
+endif()
 if(WITH_QT)
-  check_program("${consumer_build}/consumer_qt" "consumer_qt: category=registryio event=hello")
+  if(cxx_consumers)
+    check_program("${consumer_build}/consumer_qt" "consumer_qt: category=registryio event=hello")
+  endif()
   check_program("${consumer_build}/consumer_moc" "consumer_moc: total=12")
 endif()
 if(EXISTS "${consumer_build}/consumer_remote")
@@ -276,7 +309,7 @@ endif()
 
 # An example of the tree built on its own against the install, as a user opens it in Qt Creator:
 # its CMakeLists.txt finds RegistryIO when it is the top-level project.
-if(MODE STREQUAL "find_package")
+if(MODE STREQUAL "find_package" AND cxx_consumers)
   set(example basic)
   set(example_program rio_example_basic)
   set(example_expect "basic: ok")

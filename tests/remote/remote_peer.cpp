@@ -10,9 +10,9 @@
 //                                there); prints "notified <to> dropped=<droppedCount() after>",
 //                                or, when --notify-deadline <ms> (300000 by default) passes
 //                                first, "notifyThread stopped before <seq>: deadline"
-//   stall <ms>                   blocks this process's event loop (a stalled peer)
 //   freeze                       prints "frozen", then blocks this process's event loop (reads
-//                                nothing from its sockets) until the line "thaw" on stdin
+//                                nothing from its sockets) until the line "thaw" on stdin, then
+//                                prints "thawed"
 //   expect <seq>                 prints "reached <seq> received=<n> ms=<t>" when event <seq>
 //                                arrives (n: the events received after this command was read,
 //                                not before; t: since the first of them)
@@ -398,10 +398,6 @@ int main(int argc, char **argv)
                     }
                 }
                 say("thawed");
-            } else if (command == "stall") {
-                say("stalling");
-                std::this_thread::sleep_for(std::chrono::milliseconds(words.value(1).toInt()));
-                say("stalled");
             } else if (command == "stats") {
                 QByteArray line = "stats received=" + QByteArray::number(received) +
                                   " last=" + QByteArray::number(last) +
