@@ -103,6 +103,8 @@ report() { # exit status
     kill -- -"$package_pid" 2>/dev/null || kill "$package_pid" 2>/dev/null || true
   fi
 }
+# The split of a stage's time between its build and what follows, in the log where it happens.
+built() { echo "=== stage $stage: configured and built in $((SECONDS - stage_start)) s"; }
 trap 'report $?' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -124,6 +126,7 @@ for stage in $stages; do
       configure "$root/build/test-gcc" -DCMAKE_CXX_COMPILER=g++ -DRIO_TRACING=LTTNG "${fast[@]}" \
         -DRIO_BUILD_CORE_TESTS=$own -DRIO_PACKAGE_TESTS_BUILD=$own
       cmake --build "$root/build/test-gcc" -j "$jobs"
+      built
       # The callgrind budgets are set for this configuration: here their test must run, not skip.
       RIO_CALLGRIND_BUDGET=required ctest --test-dir "$root/build/test-gcc" -j "$jobs" --label-exclude serial
       ctest --test-dir "$root/build/test-gcc" --label-regex serial
@@ -140,6 +143,7 @@ for stage in $stages; do
       configure "$root/build/test-tsan" -DCMAKE_CXX_COMPILER=clang++-14 -DRIO_SANITIZE=thread \
         -DRIO_BUILD_EXAMPLES=OFF -DRIO_BUILD_BENCHMARKS=OFF "${fast[@]}"
       cmake --build "$root/build/test-tsan" -j "$jobs" --target rio_sanitize
+      built
       TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 suppressions=$root/tests/tsan.supp" \
         ctest --test-dir "$root/build/test-tsan" -j $((jobs * 2)) --label-regex sanitize
       ;;
@@ -147,6 +151,7 @@ for stage in $stages; do
       configure "$root/build/test-asan" -DCMAKE_CXX_COMPILER=clang++-14 -DRIO_SANITIZE=address,undefined \
         -DRIO_BUILD_EXAMPLES=OFF -DRIO_BUILD_BENCHMARKS=OFF -DRIO_BUILD_FUZZ=ON "${fast[@]}"
       cmake --build "$root/build/test-asan" -j "$jobs" --target rio_sanitize
+      built
       ASAN_OPTIONS="detect_leaks=1 abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1" \
       LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
         ctest --test-dir "$root/build/test-asan" -j $((jobs * 2)) --label-regex sanitize
