@@ -8,6 +8,7 @@
 //   registryio-inspect table <name|local:name> [--count N] [--timeout S]
 //   registryio-inspect trace <name|local:name> <file.json> [--timeout S]
 
+#include "../qt/src/whole_file_p.h"
 #include "inspect_client.h"
 #include "inspect_protocol.h"
 
@@ -19,7 +20,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRemoteObjectNode>
-#include <QSaveFile>
 #include <QTextStream>
 #include <QTimer>
 
@@ -224,8 +224,7 @@ int main(int argc, char **argv)
             const QJsonDocument doc = QJsonDocument::fromJson(json, &error);
             if (error.error != QJsonParseError::NoError)
                 return fail("unreadable timeline from", args[1]);
-            QSaveFile file(path);
-            if (!file.open(QIODevice::WriteOnly) || file.write(json) != json.size() || !file.commit())
+            if (!rio::detail::writeWholeFile(path, json))
                 return fail("cannot write", path);
             out() << "wrote " << doc[QStringLiteral("traceEvents")].toArray().size() << " trace events to "
                   << path << Qt::endl;

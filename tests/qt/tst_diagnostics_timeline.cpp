@@ -6,7 +6,9 @@
 // ring no longer holds it; the trace parses back as trace-event JSON (every event's phase, time,
 // process and thread; spans with a duration; async waits paired); the ring keeps only its newest
 // entries; a handler slow many times in a row is in the trace once per run, as slow while its
-// report is kept and as a run after; a QCoreApplication gets nothing to watch windows with.
+// report is kept and as a run after; a QCoreApplication gets nothing to watch windows with; a
+// trace written to a path that is not a regular file (a pipe) is written into it, and the path
+// stays what it was.
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
@@ -23,7 +25,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 namespace {
 
@@ -333,6 +339,44 @@ private Q_SLOTS:
             kept += e[QStringLiteral("ph")].toString() != QLatin1String("M") ? 1 : 0;
         QVERIFY2(kept <= 8192 + 64 + 16, qPrintable(QString::number(kept))); // the ring, slow runs, stalls
         QVERIFY2(kept >= 8000, qPrintable(QString::number(kept)));
+    }
+
+    // A user who sends the trace to a pipe, /dev/stdout or /dev/null gets it written there: the
+    // path is never replaced by a regular file (as a write-then-rename would, which as root
+    // replaces /dev/null itself).
+    void aTraceWrittenToAPipeLeavesThePipe()
+    {
+        QTemporaryDir dir;
+        const QByteArray path = dir.filePath(QStringLiteral("trace.fifo")).toLocal8Bit();
+        QCOMPARE(::mkfifo(path.constData(), 0600), 0);
+        const int reader = ::open(path.constData(), O_RDONLY | O_NONBLOCK); // a writer may open now
+        QVERIFY(reader >= 0);
+        QByteArray received;
+        std::thread drain([&] { // until the writer closes, or 30 s without a byte
+            char buffer[4096];
+            for (pollfd p{reader, POLLIN, 0}; ::poll(&p, 1, 30'000) > 0;) {
+                const ssize_t n = ::read(reader, buffer, sizeof buffer);
+                if (n > 0)
+                    received.append(buffer, n);
+                else if (n == 0 && !received.isEmpty())
+                    break; // the writer closed
+            }
+        });
+        rio::Diagnostics::setEnabled(true);
+        rio::QtRegistry<int> registry;
+        registry.add([](int) { });
+        registry.notify(1);
+        const bool written = rio::Diagnostics::writeTrace(QString::fromLocal8Bit(path));
+        rio::Diagnostics::setEnabled(false);
+        drain.join();
+        ::close(reader);
+        QVERIFY(written);
+        struct stat st{};
+        QCOMPARE(::stat(path.constData(), &st), 0);
+        QVERIFY2(S_ISFIFO(st.st_mode), "the pipe was replaced");
+        QJsonParseError error{};
+        QJsonDocument::fromJson(received, &error);
+        QCOMPARE(error.error, QJsonParseError::NoError);
     }
 };
 

@@ -3,6 +3,7 @@
 // form of every field a snapshot has (docs/DIAGNOSTICS.md, "JSON and QDebug"), and the file
 // RIO_DIAGNOSTICS_JSON names, written when the application exits.
 
+#include "whole_file_p.h"
 #include <registryio/detail/diagnostics.h>
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/diagnostics_model.h>
@@ -13,7 +14,6 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QSaveFile>
 
 #include <algorithm>
 #include <array>
@@ -93,9 +93,7 @@ QJsonDocument documentOf(const QList<RegistryInfo> &registries);
 // Writes `document` to the file `path`, replaced as a whole; false if it cannot.
 bool save(const QString &path, const QJsonDocument &document)
 {
-    const QByteArray json = document.toJson(QJsonDocument::Indented);
-    QSaveFile file(path);
-    return file.open(QIODevice::WriteOnly) && file.write(json) == json.size() && file.commit();
+    return detail::writeWholeFile(path, document.toJson(QJsonDocument::Indented));
 }
 
 // The registries the file written at exit listed last, for the next write (aboutToQuit and the

@@ -6,6 +6,7 @@
 // meta-objects: nothing of Qt Gui or Qt Quick is linked).
 
 #include "diagnostics_windows_p.h"
+#include "whole_file_p.h"
 
 #include <registryio/detail/diagnostics.h>
 #include <registryio/qt/detail/qt_tsan.h>
@@ -18,7 +19,6 @@
 #include <QJsonArray>
 #include <QMetaMethod>
 #include <QPointer>
-#include <QSaveFile>
 #include <QSet>
 #include <QThread>
 
@@ -501,9 +501,7 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
 
 bool Diagnostics::writeTrace(const QString &path, std::chrono::nanoseconds last)
 {
-    const QByteArray json = toTrace(last).toJson(QJsonDocument::Compact);
-    QSaveFile file(path);
-    return file.open(QIODevice::WriteOnly) && file.write(json) == json.size() && file.commit();
+    return detail::writeWholeFile(path, toTrace(last).toJson(QJsonDocument::Compact));
 }
 
 } // namespace rio
