@@ -1281,6 +1281,37 @@ private Q_SLOTS:
         QVERIFY(registry.remove(id));
     }
 
+    // A drop warning whose registry is destroyed while it is composed (here by a slot of the
+    // deliveriesDropped signal the same drop emits first) names it as a destroyed registry, never
+    // as a registry without a name or event type.
+    void theDropWarningOfARegistryDestroyedMeanwhileSaysItIsDestroyed()
+    {
+        auto *registry = new rio::QtRegistry<int>;
+        registry->setObjectName(QStringLiteral("destroyed-by-its-signal"));
+        auto context = std::make_unique<QObject>(); // on this thread: deliveries wait
+        const rio::HandlerOptions queued{.connection = Qt::QueuedConnection};
+        const int line = __LINE__ + 1;
+        const rio::HandlerId id = registry->add(context.get(), [](int) { }, queued);
+        connect(
+            registry, &rio::QtRegistryBase::deliveriesDropped, registry,
+            [&registry] {
+                delete registry;
+                registry = nullptr;
+            },
+            Qt::DirectConnection);
+        registry->notify(1);
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(
+                QStringLiteral("^handler %1 of a destroyed registry, added at .*tst_diagnostics\\.cpp:%2: "
+                               "1 queued deliveries dropped so far \\(its context was destroyed with "
+                               "deliveries waiting\\)$")
+                    .arg(id.value())
+                    .arg(line)));
+        context.reset();
+        QVERIFY(registry == nullptr);
+    }
+
     // A handler that leaves (removed, or its context destroyed) takes its row out of the
     // snapshot, not its drops: they stay with the registry by reason, those it had dropped
     // before it left with them, and so does the model's "removed handlers" row.

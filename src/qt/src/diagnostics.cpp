@@ -297,7 +297,9 @@ QString detail::describeHandler(quint64 registryId, QtHandlerState &handler)
     HandlerInfo h;
     if (registryId != 0) {
         const std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(registryId, false);
-        if (!records.empty()) {
+        if (records.empty()) {
+            registryId = 0; // destroyed since its id was read (a deliveriesDropped slot, a thread)
+        } else {
             h.registryName = QString::fromStdString(records.front().name);
             h.eventType = QString::fromStdString(records.front().eventType);
         }
