@@ -1281,6 +1281,36 @@ private Q_SLOTS:
         QVERIFY(registry.remove(id));
     }
 
+    // A handler's origin is named as it is written: a QML URL's escapes ("%3A", "%20") are text,
+    // not placeholders of the warning's format.
+    void theDropWarningNamesAnOriginWithEscapesAsWritten()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("escaped"));
+        QObject receiver; // on this thread: deliveries wait until events run
+        const rio::HandlerOptions bounded{.connection = Qt::QueuedConnection, .capacity = 1};
+        const int line = __LINE__ + 1;
+        const rio::HandlerId id = registry.add(&receiver, [](int) { }, bounded);
+        const QString origin = QStringLiteral("qrc:/plant%3Aqml/My%20Feed%1.qml");
+        QVERIFY(registry.setOrigin(id, origin, 37));
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(
+                QStringLiteral("^") +
+                QRegularExpression::escape(
+                    QStringLiteral("handler %1 of registry %2 \"escaped\" (int), added at ")
+                        .arg(id.value())
+                        .arg(registry.registryId()) +
+                    origin + QStringLiteral(":37 (")) +
+                QStringLiteral(".*tst_diagnostics\\.cpp:%1\\): 1 queued deliveries dropped so far")
+                    .arg(line)));
+        registry.notify(1);
+        registry.notify(2); // the first dropped
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("it was removed with deliveries waiting")));
+        QVERIFY(registry.remove(id));
+    }
+
     // A drop warning whose registry is destroyed while it is composed (here by a slot of the
     // deliveriesDropped signal the same drop emits first) names it as a destroyed registry, never
     // as a registry without a name or event type.

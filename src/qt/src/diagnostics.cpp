@@ -279,9 +279,10 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
 
 QString detail::describeHandler(const HandlerInfo &h)
 {
-    QString where = QStringLiteral("%1:%2").arg(h.file).arg(h.line);
+    // Concatenated, not QString::arg in turn: a path holding "%3" (a URL's escaped ':') is text.
+    QString where = h.file + u':' + QString::number(h.line);
     if (!h.originFile.isEmpty())
-        where = QStringLiteral("%1:%2 (%3)").arg(h.originFile).arg(h.originLine).arg(where);
+        where = h.originFile + u':' + QString::number(h.originLine) + QStringLiteral(" (") + where + u')';
     if (h.registryId == 0) // its registry destroyed
         return QStringLiteral("handler %1 of a destroyed registry, added at %2").arg(h.id.value()).arg(where);
     return QStringLiteral("handler %1 of registry %2 \"%3\" (%4), added at %5")
