@@ -743,34 +743,45 @@ private Q_SLOTS:
         QCOMPARE(rio::Diagnostics::slowThreshold(), std::chrono::nanoseconds(16ms));
         QCOMPARE(rio::Diagnostics::workerSlowThreshold(), std::chrono::nanoseconds(16ms));
         QCOMPARE(rio::Diagnostics::stallThreshold(), std::chrono::nanoseconds(50ms));
-        rio::QtRegistry<int> registry;
-        registry.setObjectName(QStringLiteral("worker-stall"));
-        registry.setDiagnosticsEnabled(true);
-        int runs = 0;
-        registry.add([&](int) {
-            // Once in three runs: 45 ms (a workload, not a synchronisation), below the stall
-            // threshold, and far enough past the slow one that the watchdog's 1 ms clock finds it
-            // even when a loaded machine holds the watchdog off for 25 ms near its end.
-            if (++runs == 2)
-                std::this_thread::sleep_for(45ms);
-        });
-        quint64 n = 0;
-        std::thread t([&] {
-            n = rio::Diagnostics::currentThread();
-            for (int i = 0; i < 3; ++i)
-                registry.notify(i);
-        });
-        t.join();
-        const rio::RegistryInfo info = rio::Diagnostics::snapshot(registry.registryId());
-        registry.setDiagnosticsEnabled(false);
-        QCOMPARE(info.handlers.size(), 1);
-        QCOMPARE(info.handlers[0].calls, 3u);
-        QCOMPARE(info.handlers[0].slowRuns, 1u);
-        bool kept = false;
-        for (const rio::SlowHandlerReport &r : rio::Diagnostics::recentSlowRuns())
-            kept = kept || (r.handler.registryId == registry.registryId() && r.thread == n &&
-                            r.elapsedNs >= 29'000'000);
-        QVERIFY(kept);
+        // A run is counted slow by its length on the wall clock, read from the watchdog's coarse
+        // clock: a loaded machine may hold the watchdog off for longer than the planted run's
+        // excess over the threshold near its end (DIAGNOSTICS.md, Limits: then it is missed), or
+        // preempt a trivial run for 16 ms (then it is slow too). Neither is a defect: a few
+        // fresh registries, each counting every call, and one of them must find the planted run.
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            rio::QtRegistry<int> registry;
+            registry.setObjectName(QStringLiteral("worker-stall"));
+            registry.setDiagnosticsEnabled(true);
+            int runs = 0;
+            registry.add([&](int) {
+                // Once in three runs: 45 ms (a workload, not a synchronisation), below the stall
+                // threshold, and far enough past the slow one that the watchdog's 1 ms clock finds
+                // it even when a loaded machine holds the watchdog off for 25 ms near its end.
+                if (++runs == 2)
+                    std::this_thread::sleep_for(45ms);
+            });
+            quint64 n = 0;
+            std::thread t([&] {
+                n = rio::Diagnostics::currentThread();
+                for (int i = 0; i < 3; ++i)
+                    registry.notify(i);
+            });
+            t.join();
+            const rio::RegistryInfo info = rio::Diagnostics::snapshot(registry.registryId());
+            registry.setDiagnosticsEnabled(false);
+            QCOMPARE(info.handlers.size(), 1);
+            QCOMPARE(info.handlers[0].calls, 3u); // counted exactly, whatever the load
+            QVERIFY(info.handlers[0].slowRuns <= 3u);
+            bool kept = false;
+            for (const rio::SlowHandlerReport &r : rio::Diagnostics::recentSlowRuns())
+                kept = kept || (r.handler.registryId == registry.registryId() && r.thread == n &&
+                                r.elapsedNs >= 29'000'000);
+            if (info.handlers[0].slowRuns >= 1u && kept)
+                return;
+            qWarning("attempt %d: %llu slow runs, the planted one %s among the recent ones", attempt,
+                     static_cast<unsigned long long>(info.handlers[0].slowRuns), kept ? "is" : "is not");
+        }
+        QFAIL("the planted 45 ms worker run was missed three times");
     }
 
     // A handler with a context is timed once per run, where it runs: run on the notifying thread
@@ -1279,6 +1290,67 @@ private Q_SLOTS:
                                                 QStringLiteral("2 queued deliveries dropped so far \\(it "
                                                                "was removed with deliveries waiting\\)$")));
         QVERIFY(registry.remove(id));
+    }
+
+    // A handler's origin is named as it is written: a QML URL's escapes ("%3A", "%20") are text,
+    // not placeholders of the warning's format.
+    void theDropWarningNamesAnOriginWithEscapesAsWritten()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("escaped"));
+        QObject receiver; // on this thread: deliveries wait until events run
+        const rio::HandlerOptions bounded{.connection = Qt::QueuedConnection, .capacity = 1};
+        const int line = __LINE__ + 1;
+        const rio::HandlerId id = registry.add(&receiver, [](int) { }, bounded);
+        const QString origin = QStringLiteral("qrc:/plant%3Aqml/My%20Feed%1.qml");
+        QVERIFY(registry.setOrigin(id, origin, 37));
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(
+                QStringLiteral("^") +
+                QRegularExpression::escape(
+                    QStringLiteral("handler %1 of registry %2 \"escaped\" (int), added at ")
+                        .arg(id.value())
+                        .arg(registry.registryId()) +
+                    origin + QStringLiteral(":37 (")) +
+                QStringLiteral(".*tst_diagnostics\\.cpp:%1\\): 1 queued deliveries dropped so far")
+                    .arg(line)));
+        registry.notify(1);
+        registry.notify(2); // the first dropped
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("it was removed with deliveries waiting")));
+        QVERIFY(registry.remove(id));
+    }
+
+    // A drop warning whose registry is destroyed while it is composed (here by a slot of the
+    // deliveriesDropped signal the same drop emits first) names it as a destroyed registry, never
+    // as a registry without a name or event type.
+    void theDropWarningOfARegistryDestroyedMeanwhileSaysItIsDestroyed()
+    {
+        auto *registry = new rio::QtRegistry<int>;
+        registry->setObjectName(QStringLiteral("destroyed-by-its-signal"));
+        auto context = std::make_unique<QObject>(); // on this thread: deliveries wait
+        const rio::HandlerOptions queued{.connection = Qt::QueuedConnection};
+        const int line = __LINE__ + 1;
+        const rio::HandlerId id = registry->add(context.get(), [](int) { }, queued);
+        connect(
+            registry, &rio::QtRegistryBase::deliveriesDropped, registry,
+            [&registry] {
+                delete registry;
+                registry = nullptr;
+            },
+            Qt::DirectConnection);
+        registry->notify(1);
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(
+                QStringLiteral("^handler %1 of a destroyed registry, added at .*tst_diagnostics\\.cpp:%2: "
+                               "1 queued deliveries dropped so far \\(its context was destroyed with "
+                               "deliveries waiting\\)$")
+                    .arg(id.value())
+                    .arg(line)));
+        context.reset();
+        QVERIFY(registry == nullptr);
     }
 
     // A handler that leaves (removed, or its context destroyed) takes its row out of the

@@ -27,17 +27,28 @@ constinit std::atomic<std::uint64_t> serialCounter{0};
 constinit std::atomic<bool> globalOn{false};
 constinit std::atomic<bool> keepOn{false}; // destroyed registries' records are kept
 
-// Calls f(state) for every listed registry state with a core, under the state's writer lock.
+// Calls f(state) for every listed registry state with a core (serial 0), or for the one whose
+// serial is `serial`, under the state's writer lock. The others' locks are not taken: a state's
+// serial is set under the list's lock before it is listed and never changes, so one registry's
+// record (a drop warning's name) costs no lock of every other registry.
 template <typename F>
-void forEachCore(F f)
+void forEachCore(F f, std::uint64_t serial = 0)
 {
+    struct Visit
+    {
+        F &f;
+        std::uint64_t serial;
+    } visit{f, serial};
     RegistryList::visit(
         [](RegistryState &s, void *arg) {
+            auto &v = *static_cast<Visit *>(arg);
+            if (v.serial != 0 && s.serial != v.serial)
+                return;
             std::lock_guard lock(s.writerLock);
             if (s.core != nullptr)
-                (*static_cast<F *>(arg))(s);
+                v.f(s);
         },
-        &f);
+        &visit);
 }
 
 } // namespace
@@ -197,15 +208,17 @@ void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
 std::vector<RegistryRecord> collect(std::uint64_t serial, bool handlers)
 {
     std::vector<RegistryRecord> out;
-    forEachCore([&](RegistryState &s) {
-        // Listed once it has something to show: a handler added (its event type), a name, or the
-        // facade's mark (a QtRegistry under construction shows only when complete).
-        if ((serial != 0 && s.serial != serial) || (!s.facade && s.eventType.empty() && s.name.empty()))
-            return;
-        RegistryRecord rec;
-        s.core->recordLocked(rec, handlers);
-        out.push_back(std::move(rec));
-    });
+    forEachCore(
+        [&](RegistryState &s) {
+            // Listed once it has something to show: a handler added (its event type), a name, or the
+            // facade's mark (a QtRegistry under construction shows only when complete).
+            if (!s.facade && s.eventType.empty() && s.name.empty())
+                return;
+            RegistryRecord rec;
+            s.core->recordLocked(rec, handlers);
+            out.push_back(std::move(rec));
+        },
+        serial);
     std::sort(out.begin(), out.end(),
               [](const RegistryRecord &a, const RegistryRecord &b) { return a.serial < b.serial; });
     return out;

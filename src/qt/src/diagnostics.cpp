@@ -280,9 +280,10 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
 
 QString detail::describeHandler(const HandlerInfo &h)
 {
-    QString where = QStringLiteral("%1:%2").arg(h.file).arg(h.line);
+    // Concatenated, not QString::arg in turn: a path holding "%3" (a URL's escaped ':') is text.
+    QString where = h.file + u':' + QString::number(h.line);
     if (!h.originFile.isEmpty())
-        where = QStringLiteral("%1:%2 (%3)").arg(h.originFile).arg(h.originLine).arg(where);
+        where = h.originFile + u':' + QString::number(h.originLine) + QStringLiteral(" (") + where + u')';
     if (h.registryId == 0) // its registry destroyed
         return QStringLiteral("handler %1 of a destroyed registry, added at %2").arg(h.id.value()).arg(where);
     return QStringLiteral("handler %1 of registry %2 \"%3\" (%4), added at %5")
@@ -298,7 +299,9 @@ QString detail::describeHandler(quint64 registryId, QtHandlerState &handler)
     HandlerInfo h;
     if (registryId != 0) {
         const std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(registryId, false);
-        if (!records.empty()) {
+        if (records.empty()) {
+            registryId = 0; // destroyed since its id was read (a deliveriesDropped slot, a thread)
+        } else {
             h.registryName = QString::fromStdString(records.front().name);
             h.eventType = QString::fromStdString(records.front().eventType);
         }
