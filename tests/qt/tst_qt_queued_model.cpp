@@ -31,6 +31,7 @@
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
+#include <QRegularExpression>
 #include <QStringList>
 #include <QTest>
 #include <QThread>
@@ -1134,16 +1135,23 @@ private:
         return std::max(rec.droppedBefore, signalled);
     }
 
+    // A `registryio` drop line: "handler N <of its registry, added at ...>: TOTAL queued
+    // deliveries dropped so far (WHY)"; no match for any other line.
+    static QRegularExpressionMatch dropLine(const QString &line)
+    {
+        static const QRegularExpression re(
+            QStringLiteral(R"(^handler (\d+)\b.*: (\d+) queued deliveries dropped so far \(([^()]*)\)$)"));
+        return re.match(line);
+    }
+
     // The highest total the `registryio` log gave for `id` in `lines`.
     static quint64 loggedDrops(const QStringList &lines, rio::HandlerId id)
     {
-        const QString prefix = QStringLiteral("handler %1: ").arg(id.value());
         quint64 total = 0;
         for (const QString &line : lines) {
-            if (!line.startsWith(prefix))
-                continue;
-            const QString count = line.mid(prefix.size()).section(QLatin1Char(' '), 0, 0);
-            total = std::max<quint64>(total, count.toULongLong());
+            const QRegularExpressionMatch m = dropLine(line);
+            if (m.hasMatch() && m.captured(1).toULongLong() == id.value())
+                total = std::max<quint64>(total, m.captured(2).toULongLong());
         }
         return total;
     }
@@ -1333,11 +1341,11 @@ private:
     // for `id` (each such line gives the total so far, and none is left out).
     static bool loggedFinal(const QStringList &lines, rio::HandlerId id)
     {
-        const QString prefix = QStringLiteral("handler %1: ").arg(id.value());
-        return std::any_of(lines.begin(), lines.end(), [&prefix](const QString &line) {
-            return line.startsWith(prefix) &&
-                   (line.endsWith(QLatin1String("(it was removed with deliveries waiting)")) ||
-                    line.endsWith(QLatin1String("(its context was destroyed with deliveries waiting)")));
+        return std::any_of(lines.begin(), lines.end(), [id](const QString &line) {
+            const QRegularExpressionMatch m = dropLine(line);
+            return m.hasMatch() && m.captured(1).toULongLong() == id.value() &&
+                   (m.captured(3) == QLatin1String("it was removed with deliveries waiting") ||
+                    m.captured(3) == QLatin1String("its context was destroyed with deliveries waiting"));
         });
     }
 
