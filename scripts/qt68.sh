@@ -8,6 +8,9 @@
 #   bash scripts/qt68.sh     needs root (chroot); RIO_CACHE_DIR picks the cache directory
 #   RIO_QT68_TARGETS="tst_qml_typed" RIO_QT68_CTEST="-R qml_" bash scripts/qt68.sh
 #                            only those targets, and only the tests ctest selects with those arguments
+#   RIO_QT68_BUILD_ONLY=1 bash scripts/qt68.sh
+#                            the build alone (scripts/test.sh runs it in the background, at idle
+#                            priority, and the tests at the stage's turn)
 #   RIO_QT68_BENCH=1 bash scripts/qt68.sh
 #                            instead of the suite: a Release build of the QML and Qt facade benchmarks
 #                            (build/bench-qt68) and their callgrind counts against Qt 6.8's own
@@ -55,6 +58,7 @@ if [[ ${1:-} == --inside ]]; then
   for target in ${RIO_QT68_TARGETS:-}; do targets+=(--target "$target"); done
   cmake --build "$build" -j "$jobs" "${targets[@]}"
   ccache --show-stats | grep -Ei '^ *(hits|misses|cacheable)' || true
+  [[ -z ${RIO_QT68_BUILD_ONLY:-} ]] || exit 0
   if [[ -n ${RIO_QT68_CTEST:-} ]]; then
     read -ra selection <<<"$RIO_QT68_CTEST"
     ctest --test-dir "$build" -j "$jobs" "${selection[@]}"
@@ -72,7 +76,10 @@ if [[ ${1:-} == --inside ]]; then
   # modules); its C++ consumers and example, and package_pkg_config, are left to the main stage
   # (CMake packaging and .pc files, the same on any Qt).
   skip='^(source_format|benchmarks_quick|package_fetchcontent|package_pkg_config|docs_qml_types)$'
-  ctest --test-dir "$build" -j "$jobs" --label-exclude serial -E "$skip"
+  # Two test slots per core, as in the sanitizer stages: the suite mostly waits (deadlines, other
+  # processes), and this is the run's last stage, with nothing left beside it to take the idle
+  # cores.
+  ctest --test-dir "$build" -j $((jobs * 2)) --label-exclude serial -E "$skip"
   ctest --test-dir "$build" --label-regex serial -E "$skip"
   exit 0
 fi
@@ -98,5 +105,5 @@ unshare --mount --propagation private -- bash -euo pipefail -c '
   chroot "$tree" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
     CCACHE_DIR=/ccache CCACHE_MAXSIZE=2G CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true CCACHE_DEPEND=true \
     CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime CI="${CI:-}" RIO_QT68_TARGETS="${RIO_QT68_TARGETS:-}" \
-    RIO_QT68_CTEST="${RIO_QT68_CTEST:-}" RIO_QT68_BENCH="${RIO_QT68_BENCH:-}" bash "$root/scripts/qt68.sh" --inside
+    RIO_QT68_CTEST="${RIO_QT68_CTEST:-}" RIO_QT68_BENCH="${RIO_QT68_BENCH:-}" RIO_QT68_BUILD_ONLY="${RIO_QT68_BUILD_ONLY:-}" bash "$root/scripts/qt68.sh" --inside
 ' qt68 "$tree" "$root" "$ccache_dir"
