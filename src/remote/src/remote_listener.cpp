@@ -421,7 +421,9 @@ void RemoteListener::forget(QIODevice *socket)
 bool RemoteListener::hasRoom(quint64 id) const noexcept
 {
     const Private::Peer *peer = d->find(id);
-    const qint64 queued = peer && peer->socket ? queuedBytes(peer->socket) : 0;
+    if (!peer || !peer->socket)
+        return true; // gone: nothing queued for it
+    const qint64 queued = queuedBytes(peer->socket);
     if (queued <= d->options.highWaterBytes)
         return true;
     if (!std::exchange(peer->congested, true)) // drained() tells when it has room again
