@@ -7,27 +7,64 @@
 # Windows as a DLL (what Windows users of Qt link), run under wine; then README.md's commands run
 # as written, each route in a bare Debian 12 tree: the Debian packages built with their tests,
 # checked with lintian, installed, the quick starts built and run against them; the install
-# route (the preset `user`) and find_package; FetchContent (scripts/package.sh);
-# last, the libraries, tests and examples built with g++ 14 against Qt 6.8 and the suite run, in
+# route (the preset `user`) and find_package; FetchContent (scripts/package.sh); clang-tidy
+# over the libraries' sources; last, the libraries, tests and examples built with g++ 14 against Qt 6.8 and the suite run, in
 # a Debian 13 tree (scripts/qt68.sh). Both trees are kept in a cache directory outside the
 # checkout. Installs missing packages first; safe to rerun.
 #   bash scripts/test.sh            everything
-#   RIO_STAGES="main" bash scripts/test.sh   only some stages (main tidy tsan asan libcxx mingw package qt68)
+#   RIO_STAGES="main" bash scripts/test.sh   only some stages (main tsan asan libcxx mingw package tidy qt68)
+#   RIO_NO_LANES=1 bash scripts/test.sh      every stage in the foreground, in order (see lanes below)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/deps.sh" test
 
-stages=${RIO_STAGES:-main tidy tsan asan libcxx mingw package qt68}
+stages=${RIO_STAGES:-main tsan asan libcxx mingw package tidy qt68}
 jobs=$(nproc)
+
+# Work that needs nothing the other stages build runs beside them from the start, each in a
+# session of its own (stopped if the run ends first), its log shown and waited for at its stage's
+# turn: the package stage at normal priority; clang-tidy and the qt68 stage's build at idle
+# priority (SCHED_IDLE: the CPU no other process wants), so they take the cores the foreground
+# stages leave while their tests wait on deadlines and other processes, and never slow a
+# foreground build or test. The tests of qt68 run at its turn. RIO_NO_LANES=1 runs all in the
+# foreground, in order.
+lanes=()
+idle=(chrt --idle 0)
+lane() { # name, command...: in the background, in its own session
+  local name=$1; shift
+  mkdir -p "$root/build"
+  setsid "$@" </dev/null >"$root/build/$name-lane.log" 2>&1 &
+  lanes+=($!)
+  eval "${name}_lane=$!"
+}
+await_lane() { # name: waits for it and shows its log; fails as it failed
+  local name=$1 pid rc=0
+  pid=${name}_lane
+  wait "${!pid}" || rc=$?
+  cat "$root/build/$name-lane.log"
+  return "$rc"
+}
+tidy_lane="" qt68_lane=""
+if [[ -z ${RIO_NO_LANES:-} && " $stages " == *" tidy "* ]]; then
+  lane tidy "${idle[@]}" env RIO_STAGES=tidy RIO_NO_LANES=1 bash "$root/scripts/test.sh"
+fi
 
 # The qt68 stage's Debian 13 tree (about 1 GB from the Debian mirror, 7 minutes the first time on
 # a machine) is made in the background from the start, while the other stages build.
 cache_dir=${RIO_CACHE_DIR:-/var/cache/registryio}
+# Then, as a lane, the stage's build (its tests at its turn).
 if [[ " $stages " == *" qt68 "* ]]; then
   mkdir -p "$cache_dir"
   qt68_log="$cache_dir/debian13-qt68.log"
-  bash "$root/scripts/debian-root.sh" qt68 "$cache_dir/debian13-qt68" >"$qt68_log" 2>&1 &
-  qt68_tree_pid=$!
+  if [[ -z ${RIO_NO_LANES:-} ]]; then
+    lane qt68 bash -c 'bash "$1/scripts/debian-root.sh" qt68 "$2/debian13-qt68" >"$3" 2>&1 ||
+      { cat "$3"; echo "the Debian 13 tree could not be made (log: $3)"; exit 1; }
+      tail -n 2 "$3" | head -n 1
+      RIO_QT68_BUILD_ONLY=1 RIO_CACHE_DIR=$2 chrt --idle 0 bash "$1/scripts/qt68.sh"' qt68 "$root" "$cache_dir" "$qt68_log"
+  else
+    bash "$root/scripts/debian-root.sh" qt68 "$cache_dir/debian13-qt68" >"$qt68_log" 2>&1 &
+    qt68_tree_pid=$!
+  fi
 fi
 # The package stage needs nothing the other stages build, and much of its time is apt's and
 # dpkg's unpacking on one core: it runs beside them from the start, after its bare Debian 12
@@ -97,11 +134,20 @@ stage=""
 report() { # exit status
   local rc=$1
   [[ -z $stage ]] || times+=("$stage $((SECONDS - stage_start)) s ($( ((rc == 0)) && echo passed || echo "failed: $rc"))")
-  echo "=== stages run in $SECONDS s: $(IFS=,; echo "${times[*]}")"
-  if [[ -n $package_pid ]] && kill -0 "$package_pid" 2>/dev/null; then
-    # the package stage, still running beside (its session; the process itself if it has none yet)
-    kill -- -"$package_pid" 2>/dev/null || kill "$package_pid" 2>/dev/null || true
-  fi
+  cpu
+  echo "=== stages run in $SECONDS s ($cpu_now CPU-s): $(IFS=,; echo "${times[*]}")"
+  for pid in $package_pid "${lanes[@]}"; do
+    # a stage still running beside (its session; the process itself if it has none yet)
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  done
+}
+# CPU-seconds of the processes the script waited for, so far (a stage's own: the difference;
+# a lane's are counted at its turn): with the wall time, where the two cores sat idle.
+cpu_now=0 cpu_start=0
+cpu() { # sets cpu_now (times, a builtin, in this shell: a $(...) would count its own children)
+  mkdir -p "$root/build" && times >"$root/build/.times"
+  cpu_now=$(tail -n 1 "$root/build/.times" | awk '{ for (i = 1; i <= 2; ++i) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } printf "%d", s }')
 }
 # The split of a stage's time between its build and what follows, in the log where it happens.
 built() { echo "=== stage $stage: configured and built in $((SECONDS - stage_start)) s"; }
@@ -220,36 +266,41 @@ for stage in $stages; do
       # --- end of the DLL link test
       ;;
     tidy)
-      # --- clang-tidy: the checks of .clang-tidy over the libraries' own sources (tidy_dirs),
-      # warnings as errors, from the compile_commands.json of the libraries configured alone with
-      # the main build's compiler and options, one command per source (the main build's unity
-      # build merges them). Configuring is enough: the library sources include no generated file
-      # but the export headers configure writes.
-      tidy_build="$root/build/test-tidy"
-      configure "$tidy_build" -DCMAKE_CXX_COMPILER=g++ -DRIO_TRACING=LTTNG -DRIO_BUILD_TESTS=OFF \
-        -DRIO_BUILD_EXAMPLES=OFF -DRIO_BUILD_BENCHMARKS=OFF
-      tidy_dirs="src/core/src src/qt/src qml/src src/remote/src qml/remote/src"
-      tidy_regex="^$root/($(echo "$tidy_dirs" | tr ' ' '|'))/[^/]*\.cpp\$"
-      tidy_log="$tidy_build/clang-tidy.log"
-      rc=0
-      run-clang-tidy-14 -p "$tidy_build" -j "$jobs" -quiet "$tidy_regex" >"$tidy_log" 2>&1 || rc=$?
-      # Warnings are errors: any diagnostic located in our files fails the stage (run-clang-tidy-14
-      # has no --warnings-as-errors; its exit code covers errors and crashes). The analyzer's
-      # reports located inside Qt's own headers (a "leak" of the slot object that
-      # QMetaObject::invokeMethod hands to Qt's event) are listed, not counted: not our code.
-      diagnostics=$(sed 's/\x1b\[[0-9;]*m//g' "$tidy_log" | grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' || true)
-      if grep "^$root/" <<<"$diagnostics"; then
-        rc=1
+      if [[ -n $tidy_lane ]]; then
+        # Run from the start as a lane (above): its result, at its turn.
+        await_lane tidy || exit 1
+      else
+        # --- clang-tidy: the checks of .clang-tidy over the libraries' own sources (tidy_dirs),
+        # warnings as errors, from the compile_commands.json of the libraries configured alone with
+        # the main build's compiler and options, one command per source (the main build's unity
+        # build merges them). Configuring is enough: the library sources include no generated file
+        # but the export headers configure writes.
+        tidy_build="$root/build/test-tidy"
+        configure "$tidy_build" -DCMAKE_CXX_COMPILER=g++ -DRIO_TRACING=LTTNG -DRIO_BUILD_TESTS=OFF \
+          -DRIO_BUILD_EXAMPLES=OFF -DRIO_BUILD_BENCHMARKS=OFF
+        tidy_dirs="src/core/src src/qt/src qml/src src/remote/src qml/remote/src"
+        tidy_regex="^$root/($(echo "$tidy_dirs" | tr ' ' '|'))/[^/]*\.cpp\$"
+        tidy_log="$tidy_build/clang-tidy.log"
+        rc=0
+        run-clang-tidy-14 -p "$tidy_build" -j "$jobs" -quiet "$tidy_regex" >"$tidy_log" 2>&1 || rc=$?
+        # Warnings are errors: any diagnostic located in our files fails the stage (run-clang-tidy-14
+        # has no --warnings-as-errors; its exit code covers errors and crashes). The analyzer's
+        # reports located inside Qt's own headers (a "leak" of the slot object that
+        # QMetaObject::invokeMethod hands to Qt's event) are listed, not counted: not our code.
+        diagnostics=$(sed 's/\x1b\[[0-9;]*m//g' "$tidy_log" | grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' || true)
+        if grep "^$root/" <<<"$diagnostics"; then
+          rc=1
+        fi
+        if grep -v "^$root/" <<<"$diagnostics" | grep -q .; then
+          echo "clang-tidy, outside this repository (not counted):"
+          grep -v "^$root/" <<<"$diagnostics" | sort | uniq -c
+        fi
+        if ((rc != 0)); then
+          echo "clang-tidy found problems (full log: $tidy_log)" >&2
+          exit 1
+        fi
+        echo "clang-tidy: $(grep -c '^clang-tidy' "$tidy_log") files clean ($tidy_dirs)"
       fi
-      if grep -v "^$root/" <<<"$diagnostics" | grep -q .; then
-        echo "clang-tidy, outside this repository (not counted):"
-        grep -v "^$root/" <<<"$diagnostics" | sort | uniq -c
-      fi
-      if ((rc != 0)); then
-        echo "clang-tidy found problems (full log: $tidy_log)" >&2
-        exit 1
-      fi
-      echo "clang-tidy: $(grep -c '^clang-tidy' "$tidy_log") files clean ($tidy_dirs)"
       ;;
       # --- end of the tidy stage
     package)
@@ -265,17 +316,23 @@ for stage in $stages; do
     qt68)
       # Qt 6.8 and g++ 14 (Debian 13): scripts/qt68.sh builds all but the benchmarks and runs the
       # suite in the tree made in the background above (it waits for it here; reused on a rerun).
-      if ! wait "$qt68_tree_pid"; then
+      if [[ -n $qt68_lane ]]; then
+        # The tree and the build, a lane from the start (above); a failed build is shown here.
+        await_lane qt68 || exit 1
+      elif ! wait "$qt68_tree_pid"; then
         cat "$qt68_log" >&2
         echo "the Debian 13 tree could not be made (log: $qt68_log)" >&2
         exit 1
+      else
+        tail -n 2 "$qt68_log" | head -n 1
       fi
-      tail -n 2 "$qt68_log" | head -n 1
       RIO_CACHE_DIR=$cache_dir bash "$root/scripts/qt68.sh"
       ;;
     *) echo "unknown stage: $stage" >&2; exit 2 ;;
   esac
-  echo "=== stage $stage passed in $((SECONDS - stage_start)) s"
-  times+=("$stage $((SECONDS - stage_start)) s")
+  cpu
+  echo "=== stage $stage passed in $((SECONDS - stage_start)) s ($((cpu_now - cpu_start)) CPU-s)"
+  times+=("$stage $((SECONDS - stage_start)) s ($((cpu_now - cpu_start)) CPU-s)")
+  cpu_start=$cpu_now
   stage=""
 done
