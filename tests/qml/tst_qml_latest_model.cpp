@@ -185,6 +185,19 @@ private Q_SLOTS:
         QCoreApplication::processEvents();
         QCOMPARE(changed.count(), 2);
         QCOMPARE(model.valueOf(QStringLiteral("d")), QVariant(999));
+        // Rows filling three quarters of their span or more: one signal over the span (rows 0-5,
+        // 5 of 6 changed); only the value's roles change, never the key.
+        changed.clear();
+        std::thread([&model] {
+            for (const char *key : {"f", "a", "c", "b", "e"})
+                model.write(QString::fromLatin1(key), 7);
+        }).join();
+        QTRY_COMPARE(changed.count(), 1);
+        QCOMPARE(changed.at(0).at(0).toModelIndex().row(), 0);
+        QCOMPARE(changed.at(0).at(1).toModelIndex().row(), 5);
+        QCOMPARE(changed.at(0).at(2).value<QList<int>>(), QList<int>{LatestModel::ValueRole});
+        QCOMPARE(model.valueOf(QStringLiteral("d")), QVariant(999));
+        QCOMPARE(model.valueOf(QStringLiteral("f")), QVariant(7));
         // Keys compare as QVariant does: 1 and 1.0 are one key.
         model.write(1, QStringLiteral("int"));
         model.write(1.0, QStringLiteral("double"));

@@ -35,8 +35,9 @@ struct LatestRows;
 /// A list model of the newest value per key, fed from any thread: one row per key (a field of
 /// the event in QML, a key function in C++), in the order keys first came. Writes merge per key
 /// until the next frame of the window that shows the model (once per event-loop turn without
-/// one), which applies only the rows that changed: one dataChanged per contiguous range and one
-/// row insertion for the new keys. Memory is per key, never per event.
+/// one), which applies only the rows that changed: one dataChanged per contiguous range (one over
+/// their span when they fill three quarters of it) and one row insertion for the new keys. Memory
+/// is per key, never per event.
 class RIO_QML_EXPORT LatestModel : public QAbstractListModel
 {
     Q_OBJECT
