@@ -259,6 +259,37 @@ private Q_SLOTS:
         QCOMPARE(model.valueOf(QVariant::fromValue(&second)), QVariant(6));
     }
 
+    // follow()'s int and string keys, found without becoming QVariants, are the keys write() and
+    // remove() name by QVariant, whatever the type a key first came as (2.0 and 2 are one row).
+    void typedKeysAreVariantKeys()
+    {
+        rio::QtRegistry<int> numbers;
+        LatestModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.follow(numbers, [](int v) { return v % 3; });
+        model.write(2.0, -1);
+        numbers.notify(5); // key 2
+        numbers.notify(3); // key 0: a new row
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(2), QVariant(5));
+        QCOMPARE(model.data(model.index(1), LatestModel::KeyRole).metaType(), QMetaType::fromType<int>());
+        QVERIFY(model.remove(0.0));
+        QTRY_COMPARE(model.rowCount(), 1);
+        numbers.notify(6); // key 0 again
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(0), QVariant(6));
+
+        rio::QtRegistry<Quote> quotes;
+        model.follow(quotes, [](const Quote &q) { return q.symbol; });
+        model.write(QStringLiteral("a"), 1);
+        quotes.notify(Quote{QStringLiteral("a"), 2});
+        quotes.notify(Quote{QStringLiteral("b"), 3});
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(QStringLiteral("a")).value<Quote>().price, 2.0);
+        QVERIFY(model.remove(QStringLiteral("b")));
+        QTRY_COMPARE(model.rowCount(), 1);
+    }
+
     // Removal: a key's row goes at the next frame with its waiting write; a later write adds it
     // again; clear() removes every row but keeps the writes after it.
     void removalAndClear()

@@ -99,7 +99,7 @@ public:
         }
         const HandlerId id = registry.add(
             [rows, keyOf = std::move(keyOf)](const E &event) mutable {
-                detail::latestRowsWrite(*rows, QVariant::fromValue(keyOf(event)), QVariant::fromValue(event));
+                detail::latestRowsWrite(*rows, detail::latestKey(keyOf(event)), QVariant::fromValue(event));
             },
             priority, where);
         m_connection = registry.connection(id);
