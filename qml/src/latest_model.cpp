@@ -576,9 +576,9 @@ void LatestModel::apply()
         for (auto r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
             m_rowOfSlot[m_rows[r].slot] = static_cast<int>(r);
     }
-    // Changed keys: one dataChanged per contiguous range, or one over their whole span when they
-    // fill three quarters of it (a view re-reads only the rows it shows, once, where a signal per
-    // range costs it a pass per range); new keys: one insertion at the end.
+    // Changed keys: one dataChanged per contiguous range, or one over their whole span when more
+    // than kFewRows changed and they fill an eighth of it (a view re-reads only the rows it shows,
+    // once, where each signal costs it a pass over its delegates); new keys: one insertion at the end.
     std::vector<int> changed;
     std::vector<Change *> added;
     changed.reserve(changes.size());
@@ -610,7 +610,8 @@ void LatestModel::apply()
         for (int field = 0; field < m_fields.size(); ++field)
             roles.append(FieldRole + field);
     }
-    if (!changed.empty() && changed.size() * 4 >= static_cast<std::size_t>(high - low + 1) * 3)
+    constexpr std::size_t kFewRows = 64;
+    if (changed.size() > kFewRows && changed.size() * 8 >= static_cast<std::size_t>(high - low + 1))
         Q_EMIT dataChanged(index(low), index(high), roles);
     else
         runs(changed, [&](int first, int last) {

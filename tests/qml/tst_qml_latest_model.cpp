@@ -185,30 +185,41 @@ private Q_SLOTS:
         QCoreApplication::processEvents();
         QCOMPARE(changed.count(), 2);
         QCOMPARE(model.valueOf(QStringLiteral("d")), QVariant(999));
-        // Rows filling three quarters of their span or more: one signal over the span (rows 0-5,
-        // 5 of 6 changed); only the value's roles change, never the key.
+        // Few rows changed: a signal per range, as above, even where they fill most of their span
+        // (rows 0-2 and 4-5); only the value's roles change, never the key.
         changed.clear();
         std::thread([&model] {
             for (const char *key : {"f", "a", "c", "b", "e"})
                 model.write(QString::fromLatin1(key), 7);
         }).join();
-        QTRY_COMPARE(changed.count(), 1);
-        QCOMPARE(changed.at(0).at(0).toModelIndex().row(), 0);
-        QCOMPARE(changed.at(0).at(1).toModelIndex().row(), 5);
+        QTRY_COMPARE(changed.count(), 2);
         QCOMPARE(changed.at(0).at(2).value<QList<int>>(), QList<int>{LatestModel::ValueRole});
-        QCOMPARE(model.valueOf(QStringLiteral("d")), QVariant(999));
         QCOMPARE(model.valueOf(QStringLiteral("f")), QVariant(7));
+        // More than 64 rows filling an eighth of their span or more: one signal over the span.
+        for (int k = 0; k < 200; ++k)
+            model.write(k + 100, 0);
+        QTRY_COMPARE(model.rowCount(), 206);
+        changed.clear();
+        std::thread([&model] {
+            for (int k = 0; k < 200; k += 3) // rows 6, 9, ..., 204: 67 rows in a span of 199
+                model.write(k + 100, 1);
+        }).join();
+        QTRY_COMPARE(changed.count(), 1);
+        QCOMPARE(changed.at(0).at(0).toModelIndex().row(), 6);
+        QCOMPARE(changed.at(0).at(1).toModelIndex().row(), 204);
+        QCOMPARE(model.valueOf(298), QVariant(1));
+        QCOMPARE(model.valueOf(299), QVariant(0));
         // Keys compare as QVariant does: 1 and 1.0 are one key.
         model.write(1, QStringLiteral("int"));
         model.write(1.0, QStringLiteral("double"));
-        QTRY_COMPARE(model.rowCount(), 7);
+        QTRY_COMPARE(model.rowCount(), 207);
         QCOMPARE(model.valueOf(1), QVariant(QStringLiteral("double")));
         // An invalid key changes nothing, and warns once.
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression("LatestModel: an event without a key"));
         model.write(QVariant(), 1);
         model.write(QVariant(), 2);
         QCoreApplication::processEvents();
-        QCOMPARE(model.rowCount(), 7);
+        QCOMPARE(model.rowCount(), 207);
     }
 
     // A key not equal to itself (a NaN) could never be found again: it is dropped with the

@@ -36,8 +36,8 @@ struct LatestRows;
 /// the event in QML, a key function in C++), in the order keys first came. Writes merge per key
 /// until the next frame of the window that shows the model (once per event-loop turn without
 /// one), which applies only the rows that changed: one dataChanged per contiguous range (one over
-/// their span when they fill three quarters of it) and one row insertion for the new keys. Memory
-/// is per key, never per event.
+/// their span when more than 64 changed and they fill an eighth of it) and one row insertion for the new
+/// keys. Memory is per key, never per event.
 class RIO_QML_EXPORT LatestModel : public QAbstractListModel
 {
     Q_OBJECT
