@@ -611,7 +611,7 @@ void LatestModel::apply()
             roles.append(FieldRole + field);
     }
     constexpr std::size_t kFewRows = 64;
-    if (changed.size() > kFewRows && changed.size() * 8 >= static_cast<std::size_t>(high - low + 1))
+    if (changed.size() > kFewRows && changed.size() * 8 >= static_cast<std::size_t>(high - low) + 1)
         Q_EMIT dataChanged(index(low), index(high), roles);
     else
         runs(changed, [&](int first, int last) {
