@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -35,7 +36,16 @@ namespace rio::detail {
 // key types are read in place, without QVariant's conversions.
 struct LatestKeyHash
 {
-    static std::size_t number(double n) noexcept { return qHash(n == 0 ? 0.0 : n); }
+    using is_transparent = void; // an int or a string key is found as such (LatestRows::slotOf)
+
+    // A number's hash, inline: its bits mixed (one for 0 and -0).
+    static std::size_t number(double n) noexcept
+    {
+        const auto bits = std::bit_cast<quint64>(n == 0 ? 0.0 : n);
+        return static_cast<std::size_t>((bits ^ (bits >> 32)) * 0x9E3779B97F4A7C15ULL >> 16);
+    }
+    std::size_t operator()(int key) const noexcept { return number(key); }
+    std::size_t operator()(const QString &key) const noexcept { return qHash(key); }
 
     std::size_t operator()(const QVariant &key) const noexcept
     {
@@ -61,6 +71,19 @@ struct LatestKeyHash
 // QVariant's equality, the same type's int and string compared in place.
 struct LatestKeyEqual
 {
+    using is_transparent = void;
+
+    template <typename K>
+    static bool same(const K &a, const QVariant &b)
+    {
+        if (b.metaType().id() == qMetaTypeId<K>())
+            return a == *static_cast<const K *>(b.constData());
+        return QVariant::fromValue(a) == b; // a key first written as another type (1 and 1.0)
+    }
+    bool operator()(int a, const QVariant &b) const { return same(a, b); }
+    bool operator()(const QVariant &a, int b) const { return same(b, a); }
+    bool operator()(const QString &a, const QVariant &b) const { return same(a, b); }
+    bool operator()(const QVariant &a, const QString &b) const { return same(b, a); }
     bool operator()(const QVariant &a, const QVariant &b) const noexcept
     {
         if (a.metaType() == b.metaType()) {
@@ -129,8 +152,10 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
     std::vector<Change> spareBatch; // the frame's empty buffer, swapped in for `pending` (its capacity kept)
     std::atomic<bool> warned{false};
 
-    // The slot of `key`, made if it has none (under `mutex`). Throws bad_alloc, changing nothing.
-    quint32 slotOf(QVariant &&key)
+    // The slot of `key` (a QVariant, an int or a string), made if it has none (under `mutex`).
+    // Throws bad_alloc, changing nothing.
+    template <typename K>
+    quint32 slotOf(K &&key)
     {
         if (const auto found = index.find(key); found != index.end())
             return found->second;
@@ -140,7 +165,7 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
             pending.reserve(more); // changeLocked never allocates: one change per cell at most
         }
         const quint32 at = spare.empty() ? static_cast<quint32>(cells.size()) : spare.back();
-        const auto made = index.emplace(std::move(key), at).first;
+        const auto made = index.emplace(QVariant(std::forward<K>(key)), at).first;
         if (spare.empty())
             cells.emplace_back();
         else
@@ -243,6 +268,21 @@ QVariant latestFieldOf(const QVariant &event, const QString &name)
 
 } // namespace
 
+namespace {
+
+// Writes `value` as the newest of a usable `key` (a QVariant, an int or a string).
+template <typename K>
+void writeLatest(LatestRows &rows, K &&key, QVariant &value)
+{
+    const std::lock_guard lock(rows.mutex);
+    LatestRows::Change &change = rows.changeLocked(rows.slotOf(std::forward<K>(key)));
+    change.value.swap(value); // the replaced value is destroyed after the lock is released
+    change.removed = false;
+    rows.scheduleLocked();
+}
+
+} // namespace
+
 void latestRowsWrite(LatestRows &rows, QVariant key, QVariant value)
 {
     if (!LatestKeyEqual::usable(key)) {
@@ -252,11 +292,17 @@ void latestRowsWrite(LatestRows &rows, QVariant key, QVariant value)
                    "to itself, as a NaN) was dropped (warned once per model)";
         return;
     }
-    const std::lock_guard lock(rows.mutex);
-    LatestRows::Change &change = rows.changeLocked(rows.slotOf(std::move(key)));
-    std::swap(change.value, value); // the replaced value is destroyed after the lock is released
-    change.removed = false;
-    rows.scheduleLocked();
+    writeLatest(rows, std::move(key), value);
+}
+
+void latestRowsWrite(LatestRows &rows, int key, QVariant value)
+{
+    writeLatest(rows, key, value);
+}
+
+void latestRowsWrite(LatestRows &rows, const QString &key, QVariant value)
+{
+    writeLatest(rows, key, value);
 }
 
 void LatestWake::operator()()
@@ -464,6 +510,18 @@ void LatestModel::awaitFrame()
     m_pacer->offer(QVariant());
 }
 
+namespace {
+// Asks the CPU to fetch `p`'s cache line, to be written soon (a hint: nothing where unsupported).
+inline void prefetchForWrite(const void *p) noexcept
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 1);
+#else
+    (void)p;
+#endif
+}
+} // namespace
+
 void LatestModel::apply()
 {
     using Change = detail::LatestRows::Change;
@@ -518,23 +576,48 @@ void LatestModel::apply()
         for (auto r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
             m_rowOfSlot[m_rows[r].slot] = static_cast<int>(r);
     }
-    // Changed keys: one dataChanged per contiguous range; new keys: one insertion at the end.
+    // Changed keys: one dataChanged per contiguous range, or one over their whole span when more
+    // than kFewRows changed and they fill an eighth of it (a view re-reads only the rows it shows,
+    // once, where each signal costs it a pass over its delegates); new keys: one insertion at the end.
     std::vector<int> changed;
     std::vector<Change *> added;
-    for (Change &c : changes) {
+    changed.reserve(changes.size());
+    int low = count();
+    int high = -1;
+    // The rows are reached in the writers' order, at random: each is fetched a few changes ahead.
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+        if (const std::size_t next = i + kAhead; next < changes.size()) {
+            if (const int row = rowOf(changes[next].slot); row >= 0)
+                prefetchForWrite(&m_rows[static_cast<std::size_t>(row)]);
+        }
+        Change &c = changes[i];
         if (c.removed)
             continue;
         if (const int row = rowOf(c.slot); row >= 0) {
-            m_rows[static_cast<std::size_t>(row)].value = std::move(c.value);
+            m_rows[static_cast<std::size_t>(row)].value.swap(c.value); // the old one goes with the buffer
             changed.push_back(row);
+            low = std::min(low, row);
+            high = std::max(high, row);
         } else {
             added.push_back(&c);
         }
     }
-    runs(changed, [&](int first, int last) {
-        if (!restarted())
-            Q_EMIT dataChanged(index(first), index(last));
-    });
+    QList<int> roles; // a row's key never changes: only its value and fields
+    if (!changed.empty()) {
+        roles.reserve(1 + m_fields.size());
+        roles.append(ValueRole);
+        for (int field = 0; field < m_fields.size(); ++field)
+            roles.append(FieldRole + field);
+    }
+    constexpr std::size_t kFewRows = 64;
+    if (changed.size() > kFewRows && changed.size() * 8 >= static_cast<std::size_t>(high - low) + 1)
+        Q_EMIT dataChanged(index(low), index(high), roles);
+    else
+        runs(changed, [&](int first, int last) {
+            if (!restarted())
+                Q_EMIT dataChanged(index(first), index(last), roles);
+        });
     if (restarted())
         return;
     if (!added.empty()) {
@@ -555,7 +638,7 @@ void LatestModel::apply()
         if (c.removed)
             freed.push_back(c.slot);
     }
-    changes.clear();        // every value was moved out
+    changes.clear();        // the values replaced, destroyed before the lock is taken
     std::vector<Node> gone; // destroyed after the lock is released
     gone.reserve(freed.size());
     {

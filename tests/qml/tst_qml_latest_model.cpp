@@ -185,17 +185,41 @@ private Q_SLOTS:
         QCoreApplication::processEvents();
         QCOMPARE(changed.count(), 2);
         QCOMPARE(model.valueOf(QStringLiteral("d")), QVariant(999));
+        // Few rows changed: a signal per range, as above, even where they fill most of their span
+        // (rows 0-2 and 4-5); only the value's roles change, never the key.
+        changed.clear();
+        std::thread([&model] {
+            for (const char *key : {"f", "a", "c", "b", "e"})
+                model.write(QString::fromLatin1(key), 7);
+        }).join();
+        QTRY_COMPARE(changed.count(), 2);
+        QCOMPARE(changed.at(0).at(2).value<QList<int>>(), QList<int>{LatestModel::ValueRole});
+        QCOMPARE(model.valueOf(QStringLiteral("f")), QVariant(7));
+        // More than 64 rows filling an eighth of their span or more: one signal over the span.
+        for (int k = 0; k < 200; ++k)
+            model.write(k + 100, 0);
+        QTRY_COMPARE(model.rowCount(), 206);
+        changed.clear();
+        std::thread([&model] {
+            for (int k = 0; k < 200; k += 3) // rows 6, 9, ..., 204: 67 rows in a span of 199
+                model.write(k + 100, 1);
+        }).join();
+        QTRY_COMPARE(changed.count(), 1);
+        QCOMPARE(changed.at(0).at(0).toModelIndex().row(), 6);
+        QCOMPARE(changed.at(0).at(1).toModelIndex().row(), 204);
+        QCOMPARE(model.valueOf(298), QVariant(1));
+        QCOMPARE(model.valueOf(299), QVariant(0));
         // Keys compare as QVariant does: 1 and 1.0 are one key.
         model.write(1, QStringLiteral("int"));
         model.write(1.0, QStringLiteral("double"));
-        QTRY_COMPARE(model.rowCount(), 7);
+        QTRY_COMPARE(model.rowCount(), 207);
         QCOMPARE(model.valueOf(1), QVariant(QStringLiteral("double")));
         // An invalid key changes nothing, and warns once.
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression("LatestModel: an event without a key"));
         model.write(QVariant(), 1);
         model.write(QVariant(), 2);
         QCoreApplication::processEvents();
-        QCOMPARE(model.rowCount(), 7);
+        QCOMPARE(model.rowCount(), 207);
     }
 
     // A key not equal to itself (a NaN) could never be found again: it is dropped with the
@@ -244,6 +268,37 @@ private Q_SLOTS:
         QCOMPARE(model.valueOf(0), QVariant(4));
         QCOMPARE(model.valueOf(QVariant::fromValue(&first)), QVariant(7));
         QCOMPARE(model.valueOf(QVariant::fromValue(&second)), QVariant(6));
+    }
+
+    // follow()'s int and string keys, found without becoming QVariants, are the keys write() and
+    // remove() name by QVariant, whatever the type a key first came as (2.0 and 2 are one row).
+    void typedKeysAreVariantKeys()
+    {
+        rio::QtRegistry<int> numbers;
+        LatestModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.follow(numbers, [](int v) { return v % 3; });
+        model.write(2.0, -1);
+        numbers.notify(5); // key 2
+        numbers.notify(3); // key 0: a new row
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(2), QVariant(5));
+        QCOMPARE(model.data(model.index(1), LatestModel::KeyRole).metaType(), QMetaType::fromType<int>());
+        QVERIFY(model.remove(0.0));
+        QTRY_COMPARE(model.rowCount(), 1);
+        numbers.notify(6); // key 0 again
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(0), QVariant(6));
+
+        rio::QtRegistry<Quote> quotes;
+        model.follow(quotes, [](const Quote &q) { return q.symbol; });
+        model.write(QStringLiteral("a"), 1);
+        quotes.notify(Quote{QStringLiteral("a"), 2});
+        quotes.notify(Quote{QStringLiteral("b"), 3});
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(QStringLiteral("a")).value<Quote>().price, 2.0);
+        QVERIFY(model.remove(QStringLiteral("b")));
+        QTRY_COMPARE(model.rowCount(), 1);
     }
 
     // Removal: a key's row goes at the next frame with its waiting write; a later write adds it

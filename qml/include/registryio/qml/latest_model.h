@@ -35,8 +35,9 @@ struct LatestRows;
 /// A list model of the newest value per key, fed from any thread: one row per key (a field of
 /// the event in QML, a key function in C++), in the order keys first came. Writes merge per key
 /// until the next frame of the window that shows the model (once per event-loop turn without
-/// one), which applies only the rows that changed: one dataChanged per contiguous range and one
-/// row insertion for the new keys. Memory is per key, never per event.
+/// one), which applies only the rows that changed: one dataChanged per contiguous range (one over
+/// their span when more than 64 changed and they fill an eighth of it) and one row insertion for the new
+/// keys. Memory is per key, never per event.
 class RIO_QML_EXPORT LatestModel : public QAbstractListModel
 {
     Q_OBJECT
@@ -98,7 +99,7 @@ public:
         }
         const HandlerId id = registry.add(
             [rows, keyOf = std::move(keyOf)](const E &event) mutable {
-                detail::latestRowsWrite(*rows, QVariant::fromValue(keyOf(event)), QVariant::fromValue(event));
+                detail::latestRowsWrite(*rows, detail::latestKey(keyOf(event)), QVariant::fromValue(event));
             },
             priority, where);
         m_connection = registry.connection(id);
