@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "frame_pacer.h"
+#include <registryio/qt/detail/frame_pacer.h>
 
 #include <QEvent>
 #include <QMetaMethod>
