@@ -43,7 +43,7 @@ private Q_SLOTS:
     // The frame starts (or the window was hidden or went): the pending value is shown.
     void frame();
 
-private:
+private: // NOLINT(readability-redundant-access-specifiers): ends moc's slot section
     // Follows `window`'s frames from now on (null: none).
     void watch(QObject *window);
 
