@@ -18,8 +18,10 @@ namespace rio::detail {
 // (the owner's QObject parents and item parents up to a QQuickWindow), just before that frame's
 // polish and sync, so a flood changes it at most once per frame, never on a frame where nothing
 // was offered, and the last value offered is the one shown. With no window (none found, hidden
-// or destroyed), it shows at once. A child of its owner, on the owner's thread; nothing of Qt
-// Quick is linked (the window is reached through its meta-object).
+// or destroyed), it shows at once. A child of its owner, on the owner's thread: moved to another
+// thread, it leaves the window (whose frames come on the old one) and shows a value waiting at the
+// new thread's next turn. Nothing of Qt Quick is linked (the window is reached through its
+// meta-object).
 class RIO_QT_EXPORT FramePacer final : public QObject
 {
     Q_OBJECT
@@ -37,6 +39,7 @@ public:
     void offer(QVariant value);
 
 protected:
+    bool event(QEvent *event) override;
     bool eventFilter(QObject *watched, QEvent *event) override;
 
 private Q_SLOTS:
