@@ -61,7 +61,9 @@ private:
 /// thread as `value`: a flood changes it at most once per frame of the Qt Quick window it is in
 /// (a QQuickWindow or item among its parents), once per event-loop turn without one, never when
 /// nothing changed (or an equal value came), and the last value set is always the one shown.
-/// Setting a small trivially copyable T (at most 16 bytes) takes no lock and no allocation.
+/// Setting a small trivially copyable T (at most 16 bytes, alignment at most 8) takes no lock and
+/// no allocation once a delivery is scheduled: the first set after each delivery schedules the
+/// next (one lock, one posted Qt event).
 /// Destroy it on its thread once no thread sets it any more (a value waiting then is dropped).
 template <typename T>
 class LatestValue final : public LatestValueBase
