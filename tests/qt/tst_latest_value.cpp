@@ -3,8 +3,9 @@
 // QBindable. A QProperty binding follows it; a flood changes it once per event-loop turn, with
 // one valueChanged per change and none on a turn where nothing (or an equal value) came; writers
 // racing the reads never show a torn value nor a writer's values out of order, and the last value
-// set is the one shown; a registry it follows feeds it until the handle removes that; destroying
-// it with a value waiting drops that value.
+// set is the one shown; a registry it follows feeds it until the handle removes that (or the
+// registry goes), a value it notified and not yet shown then dropped; destroying it with a value
+// waiting drops that value.
 
 #include "qt_test_support.h"
 
@@ -167,6 +168,31 @@ private Q_SLOTS:
         latest.set(3); // its own setter still works
         QCoreApplication::processEvents();
         QCOMPARE(latest.get(), 3);
+    }
+
+    // Removing the handler, or destroying the registry, with a notified value not shown yet drops
+    // it: `value` stays what it was, and the object's own setter still works.
+    void followedValueWaitingIsDroppedWithItsHandler()
+    {
+        rio::LatestValue<int> latest;
+        {
+            rio::QtRegistry<int> feed;
+            const rio::Connection following = latest.follow(feed);
+            std::thread([&feed] { feed.notify(5); }).join();
+            QVERIFY(following.disconnect());
+            QCoreApplication::processEvents();
+            QVERIFY(!latest.value().isValid());
+        }
+        auto feed = std::make_unique<rio::QtRegistry<int>>();
+        const rio::Connection following = latest.follow(*feed);
+        std::thread([&feed] { feed->notify(6); }).join();
+        feed.reset();
+        QVERIFY(!following.isConnected());
+        QCoreApplication::processEvents();
+        QVERIFY(!latest.value().isValid());
+        latest.set(7);
+        QCoreApplication::processEvents();
+        QCOMPARE(latest.get(), 7);
     }
 
     void destroyedWithAValueWaiting()

@@ -81,7 +81,8 @@ public:
     /// The value shown now as a T (a default T before the first), on this object's thread.
     [[nodiscard]] T get() const { return value().template value<T>(); }
     /// Each notify of `registry` sets the value from now on, until the returned handle removes
-    /// that handler, `registry` goes or this object does. Call it on this object's thread.
+    /// that handler, `registry` goes or this object does (a value notified but not shown yet is
+    /// then dropped, as the registry drops a pending delivery). Call it on this object's thread.
     Connection follow(QtRegistry<T> &registry) { return registry.connection(feed(registry)); }
 
 private:
