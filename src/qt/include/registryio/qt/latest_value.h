@@ -42,7 +42,8 @@ public:
     [[nodiscard]] QBindable<QVariant> bindableValue() { return &m_value; }
 
 Q_SIGNALS:
-    /// `value` changed: on this object's thread, at most once per frame of its window.
+    /// `value` changed: on this object's thread, at most once per frame of its window (without
+    /// one, at most once per event-loop turn and feed).
     void valueChanged();
 
 protected:
@@ -59,8 +60,9 @@ private:
 
 /// The newest T that any thread sets or that a registry's notifies feed, shown on this object's
 /// thread as `value`: a flood changes it at most once per frame of the Qt Quick window it is in
-/// (a QQuickWindow or item among its parents), once per event-loop turn without one, never when
-/// nothing changed (or an equal value came), and the last value set is always the one shown.
+/// (a QQuickWindow or item among its parents), once per event-loop turn and feed without one
+/// (set() and each registry followed are delivered apart), never when nothing changed (or an equal
+/// value came), and the last value set is always the one shown.
 /// Setting a small trivially copyable T (at most 16 bytes, alignment at most 8) takes no lock and
 /// no allocation once a delivery is scheduled: the first set after each delivery schedules the
 /// next (one lock, one posted Qt event).
