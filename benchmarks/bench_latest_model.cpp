@@ -16,11 +16,26 @@
 // keys for <seconds> (default 5): it prints frames per second and the GUI thread's time per frame
 // from a frame's update request to its afterAnimating (the model's apply and the view's polish),
 // without and with the flood. Run it under Xvfb (QT_QPA_PLATFORM=xcb) for vsync-paced frames.
+//
+//   bench_latest_model --bound [seconds] [items] [rate] [form]
+// shows <items> Text items (default 1,000) in a real Qt Quick window, each bound to its own value,
+// while 4 writer threads write <rate> updates per second in total (default 1,000,000) to random
+// items for <seconds> (default 5), once per form (default all of them), each in a new window:
+//   latest   a rio::LatestValue<double> per item (ours: shown once per frame of the window)
+//   queued   a Qt queued signal per update to the item's setter (what users write today; the
+//            waiting signals are capped at 1,000,000, the rest skipped and counted)
+//   handler  a QtRegistry<double> per item, a Delivery::Latest handler setting the item's property
+//   poll     a shared std::atomic<double> per item, copied to the items by a 16 ms QTimer
+// It prints frames per second, the GUI thread's CPU time per frame (all of it, not only inside
+// frames), a writer's CPU time per update, and the resident memory the flood added.
+//   latest/write/<form>   a writer's update of one of 1,000 items in each form but `queued` (a batch
+//                         of kBatch per iteration, nothing delivered meanwhile; callgrind as above)
 
 #include "common/run_main.h"
 
 #include <registryio/qml/latest_model.h>
 #include <registryio/qml/qml_registry.h>
+#include <registryio/qt/latest_value.h>
 #include <registryio/qt/qt_registry.h>
 #include <registryio/registry.h>
 
@@ -32,6 +47,7 @@
 #include <QQmlComponent>
 #include <QQmlEngine>
 #include <QQuickWindow>
+#include <QTimer>
 #include <QVariantMap>
 
 #include <algorithm>
@@ -40,6 +56,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -115,6 +133,55 @@ void writeCore(benchmark::State &state)
     benchmark::DoNotOptimize(g_sink);
 }
 
+constexpr int kItems = 1000; // the bound items of --bound and of the latest/write cases
+
+void writeLatestValue(benchmark::State &state)
+{
+    std::vector<std::unique_ptr<rio::LatestValue<double>>> values;
+    for (int i = 0; i < kItems; ++i)
+        values.push_back(std::make_unique<rio::LatestValue<double>>());
+    int next = 0;
+    double v = 0;
+    for (auto _ : state) {
+        for (int i = 0; i < kBatch; ++i) {
+            values[static_cast<std::size_t>(next)]->set(v += 1);
+            next = next + 1 == kItems ? 0 : next + 1;
+        }
+    }
+}
+
+void writeLatestHandler(benchmark::State &state)
+{
+    QObject receiver;
+    std::vector<std::unique_ptr<rio::QtRegistry<double>>> registries;
+    for (int i = 0; i < kItems; ++i) {
+        registries.push_back(std::make_unique<rio::QtRegistry<double>>());
+        registries.back()->add(&receiver, [](const double &x) { benchmark::DoNotOptimize(x); },
+                               {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+    }
+    int next = 0;
+    double v = 0;
+    for (auto _ : state) {
+        for (int i = 0; i < kBatch; ++i) {
+            registries[static_cast<std::size_t>(next)]->notify(v += 1);
+            next = next + 1 == kItems ? 0 : next + 1;
+        }
+    }
+}
+
+void writePoll(benchmark::State &state)
+{
+    std::vector<std::atomic<double>> shared(kItems);
+    int next = 0;
+    double v = 0;
+    for (auto _ : state) {
+        for (int i = 0; i < kBatch; ++i) {
+            shared[static_cast<std::size_t>(next)].store(v += 1, std::memory_order_relaxed);
+            next = next + 1 == kItems ? 0 : next + 1;
+        }
+    }
+}
+
 void registerAll()
 {
     const int fixedIterations = qEnvironmentVariableIntValue("RIO_BENCH_ITERATIONS");
@@ -129,6 +196,9 @@ void registerAll()
                                            [=](benchmark::State &s) { writeQml(s, keys); }));
     }
     fixed(benchmark::RegisterBenchmark("qml_keyed/write/core/1", writeCore));
+    fixed(benchmark::RegisterBenchmark("latest/write/latest", writeLatestValue));
+    fixed(benchmark::RegisterBenchmark("latest/write/handler", writeLatestHandler));
+    fixed(benchmark::RegisterBenchmark("latest/write/poll", writePoll));
 }
 
 qint64 threadCpuNs()
@@ -177,26 +247,46 @@ struct Figures
     double meanMs = 0;
     double p99Ms = 0;
     double maxMs = 0;
-    double cpuMeanMs = 0;   // the GUI thread's CPU time in those frames
-    double applyMeanMs = 0; // to the model's dataChanged, frames that had one
+    double cpuMeanMs = 0;        // the GUI thread's CPU time in those frames
+    double applyMeanMs = 0;      // to the model's dataChanged, frames that had one
+    double guiCpuPerFrameMs = 0; // all of the GUI thread's CPU time over the run, per frame swapped
+    double writerNs = 0;         // a writer's CPU time per update
+    double rssAddedMb = 0;       // resident memory at the flood's end less at its start
+    double perSecond = 0;        // updates written per second of the run
     long long written = 0;
 };
 
-Figures measure(QQuickWindow *window, rio::LatestModel *model, rio::QtRegistry<Quote> *registry, int keys,
-                double seconds, long long rate)
+long long residentKiB()
+{
+    std::ifstream statm("/proc/self/statm");
+    long long size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * 4; // 4 KiB pages
+}
+
+// One update from a writer thread: item or key `key` gets `value`.
+using Write = std::function<void(int key, double value)>;
+
+Figures measure(QQuickWindow *window, QAbstractItemModel *model, int keys, double seconds, long long rate,
+                const Write &write)
 {
     FrameTimer timer;
     timer.clock.start();
     window->installEventFilter(&timer); // after the pacer's: runs first
     const auto a = QObject::connect(
         window, &QQuickWindow::afterAnimating, &timer, [&] { timer.afterAnimating(); }, Qt::DirectConnection);
-    const auto c = QObject::connect(
-        model, &QAbstractItemModel::dataChanged, &timer, [&] { timer.changed = timer.clock.nsecsElapsed(); },
-        Qt::DirectConnection);
+    QMetaObject::Connection c;
+    if (model != nullptr)
+        c = QObject::connect(
+            model, &QAbstractItemModel::dataChanged, &timer,
+            [&] { timer.changed = timer.clock.nsecsElapsed(); }, Qt::DirectConnection);
     const auto f = QObject::connect(
         window, &QQuickWindow::frameSwapped, &timer, [&] { ++timer.swapped; }, Qt::DirectConnection);
     std::atomic<bool> stop{false};
     std::atomic<long long> written{0};
+    std::atomic<long long> writerCpuNs{0};
+    const long long rssBefore = residentKiB();
+    const qint64 guiCpuBefore = threadCpuNs();
     std::vector<std::thread> writers;
     const int threads = rate > 0 ? 4 : 0;
     for (int w = 0; w < threads; ++w) {
@@ -207,13 +297,17 @@ Figures measure(QQuickWindow *window, rio::LatestModel *model, rio::QtRegistry<Q
             const long long perMs = std::max<long long>(1, rate / 4 / 1000);
             auto next = std::chrono::steady_clock::now();
             long long mine = 0;
+            long long cpu = 0;
             while (!stop.load(std::memory_order_relaxed)) {
+                const qint64 before = threadCpuNs();
                 for (long long i = 0; i < perMs; ++i)
-                    registry->notify(Quote{key(random), double(mine++)});
+                    write(key(random), double(mine++));
+                cpu += threadCpuNs() - before;
                 next += std::chrono::milliseconds(1);
                 std::this_thread::sleep_until(next); // pacing the load, not synchronisation
             }
             written += mine;
+            writerCpuNs += cpu;
         });
     }
     QElapsedTimer wall;
@@ -223,10 +317,12 @@ Figures measure(QQuickWindow *window, rio::LatestModel *model, rio::QtRegistry<Q
         QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
         window->update(); // frames keep coming whether or not anything changed
     }
+    const double elapsed = double(wall.nsecsElapsed()) / 1e9;
+    const qint64 guiCpu = threadCpuNs() - guiCpuBefore;
+    const long long rssAfter = residentKiB();
     stop = true;
     for (std::thread &t : writers)
         t.join();
-    const double elapsed = double(wall.nsecsElapsed()) / 1e9;
     window->removeEventFilter(&timer);
     QObject::disconnect(a);
     QObject::disconnect(f);
@@ -242,6 +338,10 @@ Figures measure(QQuickWindow *window, rio::LatestModel *model, rio::QtRegistry<Q
     out.applyMeanMs = timer.applyMs.empty() ? 0 : applied / double(timer.applyMs.size());
     out.fps = timer.swapped / elapsed;
     out.written = written.load();
+    out.perSecond = double(out.written) / elapsed; // a run may end late: a turn may take long
+    out.guiCpuPerFrameMs = timer.swapped > 0 ? double(guiCpu) / 1e6 / timer.swapped : 0;
+    out.writerNs = out.written > 0 ? double(writerCpuNs.load()) / double(out.written) : 0;
+    out.rssAddedMb = double(rssAfter - rssBefore) / 1024.0;
     if (!timer.ms.empty()) {
         std::vector<double> sorted = timer.ms;
         std::sort(sorted.begin(), sorted.end());
@@ -291,8 +391,9 @@ int frames(int argc, char **argv)
     settle.start();
     while (model->rowCount() < keys && settle.elapsed() < 10000)
         QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-    const Figures idle = measure(window, model, &registry, keys, 1.0, 0);
-    const Figures flood = measure(window, model, &registry, keys, seconds, rate);
+    const Write write = [&registry](int key, double value) { registry.notify(Quote{key, value}); };
+    const Figures idle = measure(window, model, keys, 1.0, 0, write);
+    const Figures flood = measure(window, model, keys, seconds, rate, write);
     std::printf("LatestModel, %d keys in a ListView, platform %s, render loop %s\n", keys,
                 qPrintable(QGuiApplication::platformName()), qgetenv("QSG_RENDER_LOOP").constData());
     std::printf("idle : %6.1f frames/s, GUI per frame mean %.3f ms, p99 %.3f ms, max %.3f ms\n", idle.fps,
@@ -302,7 +403,178 @@ int frames(int argc, char **argv)
                 "max %.3f ms; %lld updates in %.1f s (%.0f/s) from 4 threads\n",
                 flood.fps, flood.meanMs, flood.cpuMeanMs, flood.applyMeanMs, flood.p99Ms, flood.maxMs,
                 flood.written, seconds, double(flood.written) / seconds);
+    std::printf("flood: GUI thread CPU %.3f ms per frame swapped (idle %.3f), writer %.1f ns per update, "
+                "resident memory %+.1f MB\n",
+                flood.guiCpuPerFrameMs, idle.guiCpuPerFrameMs, flood.writerNs, flood.rssAddedMb);
     window->hide();
+    return 0;
+}
+
+// A bound item of the forms other than `latest`: a property set on the GUI thread.
+class Item : public QObject
+{
+    Q_OBJECT
+    Q_PROPERTY(double value READ value NOTIFY valueChanged FINAL)
+
+public:
+    [[nodiscard]] double value() const { return m_value; }
+    void setValue(double value)
+    {
+        if (value == m_value)
+            return;
+        m_value = value;
+        Q_EMIT valueChanged();
+    }
+
+Q_SIGNALS:
+    void valueChanged();
+
+private:
+    double m_value = 0;
+};
+
+// The queued-signal form: one signal per update, emitted on the writer's thread, queued to the
+// GUI thread's receiver, which sets the item.
+class Source : public QObject
+{
+    Q_OBJECT
+
+Q_SIGNALS:
+    void changed(int item, double value);
+};
+
+constexpr long long kQueuedCap = 1000000; // signals waiting at most (the rest skipped, counted)
+
+int bound(int argc, char **argv)
+{
+    const double seconds = argc > 2 ? std::atof(argv[2]) : 5.0;
+    const int items = argc > 3 ? std::atoi(argv[3]) : kItems;
+    const long long rate = argc > 4 ? std::atoll(argv[4]) : 1000000;
+    const std::string only = argc > 5 ? argv[5] : "all";
+    QQmlEngine engine;
+    std::printf(
+        "%d bound Text items, 4 writers at %lld updates/s in total, %.0f s per form, platform %s, render "
+        "loop %s\n",
+        items, rate, seconds, qPrintable(QGuiApplication::platformName()),
+        qgetenv("QSG_RENDER_LOOP").constData());
+    for (const std::string form : {"latest", "queued", "handler", "poll"}) {
+        if (only != "all" && only != form)
+            continue;
+        QQmlComponent component(&engine);
+        component.setData(R"(
+            import QtQuick
+            Window {
+                property var items: []
+                width: 800; height: 600; visible: true
+                Grid {
+                    columns: 40
+                    Repeater {
+                        model: items
+                        Text {
+                            required property var modelData
+                            width: 20; height: 24; font.pixelSize: 8
+                            text: Number(modelData.value).toFixed(0)
+                        }
+                    }
+                }
+            })",
+                          QUrl());
+        std::unique_ptr<QObject> root(component.create());
+        auto *window = qobject_cast<QQuickWindow *>(root.get());
+        if (window == nullptr) {
+            std::printf("bound: %s\n", qPrintable(component.errorString()));
+            return 1;
+        }
+        std::vector<std::unique_ptr<rio::LatestValue<double>>> values;
+        std::vector<std::unique_ptr<Item>> plain;
+        std::vector<std::unique_ptr<rio::QtRegistry<double>>> registries;
+        std::vector<std::atomic<double>> shared(static_cast<std::size_t>(items));
+        Source source;
+        std::atomic<long long> waiting{0};
+        std::atomic<long long> skipped{0};
+        long long maxWaiting = 0;
+        QTimer poll;
+        QObjectList list;
+        for (int i = 0; i < items; ++i) {
+            if (form == "latest") {
+                // Parented to the window (deleted first, below): shown once per frame of it.
+                values.push_back(std::make_unique<rio::LatestValue<double>>(window));
+                list.append(values.back().get());
+            } else {
+                plain.push_back(std::make_unique<Item>());
+                list.append(plain.back().get());
+            }
+        }
+        Write write;
+        if (form == "latest") {
+            write = [&values](int i, double v) { values[static_cast<std::size_t>(i)]->set(v); };
+        } else if (form == "queued") {
+            QObject::connect(
+                &source, &Source::changed, window,
+                [&](int i, double v) {
+                    plain[static_cast<std::size_t>(i)]->setValue(v);
+                    maxWaiting = std::max(maxWaiting, waiting.fetch_sub(1, std::memory_order_relaxed));
+                },
+                Qt::QueuedConnection);
+            write = [&](int i, double v) {
+                if (waiting.fetch_add(1, std::memory_order_relaxed) >= kQueuedCap) {
+                    waiting.fetch_sub(1, std::memory_order_relaxed);
+                    skipped.fetch_add(1, std::memory_order_relaxed);
+                    return;
+                }
+                Q_EMIT source.changed(i, v);
+            };
+        } else if (form == "handler") {
+            for (int i = 0; i < items; ++i) {
+                registries.push_back(std::make_unique<rio::QtRegistry<double>>());
+                registries.back()->add(
+                    plain[static_cast<std::size_t>(i)].get(),
+                    [item = plain[static_cast<std::size_t>(i)].get()](const double &v) { item->setValue(v); },
+                    {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+            }
+            write = [&registries](int i, double v) { registries[static_cast<std::size_t>(i)]->notify(v); };
+        } else {
+            QObject::connect(&poll, &QTimer::timeout, window, [&] {
+                for (std::size_t i = 0; i < plain.size(); ++i)
+                    plain[i]->setValue(shared[i].load(std::memory_order_relaxed));
+            });
+            poll.start(16);
+            write = [&shared](int i, double v) {
+                shared[static_cast<std::size_t>(i)].store(v, std::memory_order_relaxed);
+            };
+        }
+        window->setProperty("items", QVariant::fromValue(list));
+        QElapsedTimer settle; // the delegates exist and have drawn (glyphs cached): a second of frames
+        settle.start();
+        while (settle.elapsed() < 1000) {
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+            window->update();
+        }
+        const Figures idle = measure(window, nullptr, items, 1.0, 0, write);
+        const Figures flood = measure(window, nullptr, items, seconds, rate, write);
+        // What still waits when the writers stop (the queued form's backlog) is drained, bounded.
+        QElapsedTimer drain;
+        drain.start();
+        const long long backlog = waiting.load();
+        while (waiting.load() > 0 && drain.elapsed() < 60000)
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+        std::printf(
+            "%-8s: %6.1f frames/s (idle %.1f), GUI CPU %.3f ms per frame (idle %.3f; in frames %.3f), "
+            "writer %.1f ns per update, resident %+.1f MB, %.0f updates/s",
+            form.c_str(), flood.fps, idle.fps, flood.guiCpuPerFrameMs, idle.guiCpuPerFrameMs, flood.cpuMeanMs,
+            flood.writerNs, flood.rssAddedMb, flood.perSecond);
+        if (form == "queued")
+            std::printf(
+                "; %lld waiting at most, %lld at the end (drained in %.1f s), %lld skipped at the cap",
+                maxWaiting, backlog, double(drain.elapsed()) / 1000.0, skipped.load());
+        std::printf("\n");
+        std::fflush(stdout);
+        poll.stop();
+        window->setProperty("items", QVariant());
+        registries.clear();
+        values.clear();
+        window->hide();
+    }
     return 0;
 }
 
@@ -313,6 +585,10 @@ int main(int argc, char **argv)
     if (argc > 1 && std::strcmp(argv[1], "--frames") == 0) {
         QGuiApplication app(argc, argv);
         return frames(argc, argv);
+    }
+    if (argc > 1 && std::strcmp(argv[1], "--bound") == 0) {
+        QGuiApplication app(argc, argv);
+        return bound(argc, argv);
     }
     qputenv("QT_QPA_PLATFORM", "offscreen");
     QGuiApplication app(argc, argv);

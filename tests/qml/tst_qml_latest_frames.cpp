@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: MIT
 // A registry's `latest` in a real Qt Quick window: worker threads flood it, and it changes at most
 // once per frame, never on an idle frame, and ends on the last value written; a window hidden or
-// destroyed, a registry or engine destroyed, with a change pending.
+// destroyed, a registry or engine destroyed, with a change pending. A C++ rio::LatestValue among
+// the window's objects is paced by the same frames; moved to another thread with a value waiting
+// for a frame, it leaves the window and shows that value on its new thread.
 
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_registry.h>
 #include <registryio/qml/qml_typed_registry.h>
+#include <registryio/qt/latest_value.h>
 
 #include <QGuiApplication>
 #include <QPointer>
 #include <QQuickItem>
 #include <QQuickWindow>
+#include <QScopeGuard>
 #include <QTest>
+#include <QThread>
 
 #include <algorithm>
 #include <atomic>
@@ -45,6 +50,15 @@ struct FrameCounter
     void watch(QQuickWindow *window, QmlRegistry *registry)
     {
         QObject::connect(registry, &QmlRegistry::latestChanged, registry, [this] { ++changes; });
+        watchFrames(window);
+    }
+    void watch(QQuickWindow *window, rio::LatestValueBase *value)
+    {
+        QObject::connect(value, &rio::LatestValueBase::valueChanged, value, [this] { ++changes; });
+        watchFrames(window);
+    }
+    void watchFrames(QQuickWindow *window)
+    {
         QObject::connect(
             window, &QQuickWindow::beforeSynchronizing, window,
             [this] {
@@ -181,6 +195,84 @@ private Q_SLOTS:
         QTRY_COMPARE(registry.latest(), QVariant(kLast));
         QVERIFY(frames.load() > 0);
         QCOMPARE_LE(mostPerFrame.load(), 1);
+    }
+
+    // A LatestValue that is a child of the window: four writers set it, each frame takes at most
+    // one change, it ends on the last value set, and frames where nothing was set change nothing.
+    void aLatestValueInTheWindowIsPacedToo()
+    {
+        QVERIFY(load() != nullptr);
+        rio::LatestValue<int> value(m_window);
+        FrameCounter counter;
+        counter.watch(m_window, &value);
+        std::vector<std::thread> writers;
+        std::atomic<int> done{0};
+        for (int w = 0; w < kWriters; ++w) {
+            writers.emplace_back([&value, w, &done] {
+                for (int i = 0; i < kPerWriter; ++i)
+                    value.set(w * kPerWriter + i);
+                ++done;
+            });
+        }
+        while (done.load() < kWriters)
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+        for (std::thread &t : writers)
+            t.join();
+        value.set(kLast);
+        QTRY_COMPARE(value.get(), kLast);
+        QVERIFY(counter.frames.load() > 0);
+        QCOMPARE_LE(counter.mostPerFrame.load(), 1);
+        QCOMPARE_LE(counter.changes.load(), counter.frames.load());
+        const int changes = counter.changes.load();
+        const int frames = counter.frames.load();
+        m_root->setProperty("spinning", true); // frames keep coming
+        QTRY_VERIFY(counter.frames.load() >= frames + 10);
+        QCOMPARE(counter.changes.load(), changes);
+    }
+
+    // A LatestValue taken out of the window and moved to another thread while a value waits for
+    // the window's next frame: the window's frames no longer change it, the value waiting is shown
+    // on its new thread, and every change happens on the thread it lives on.
+    void aLatestValueMovedToAnotherThreadLeavesTheWindow()
+    {
+        QVERIFY(load() != nullptr);
+        QThread worker;
+        worker.start();
+        auto *value = new rio::LatestValue<int>(m_window);
+        const auto end = qScopeGuard([&] {
+            // Deleted on its thread, whichever it is by then.
+            QMetaObject::invokeMethod(
+                value, [value] { delete value; },
+                value->thread() == &worker ? Qt::BlockingQueuedConnection : Qt::DirectConnection);
+            worker.quit();
+            worker.wait();
+        });
+        std::atomic<int> changes{0};
+        std::atomic<int> offThread{0};
+        std::atomic<int> shown{0};
+        QObject::connect(
+            value, &rio::LatestValueBase::valueChanged, value,
+            [&] {
+                ++changes;
+                if (QThread::currentThread() != value->thread())
+                    ++offThread;
+                shown.store(value->get());
+            },
+            Qt::DirectConnection);
+        FrameCounter counter;
+        counter.watchFrames(m_window);
+        value->set(1);
+        // Runs the queued delivery alone (not the window's frame): the value waits for a frame.
+        QCoreApplication::sendPostedEvents(value, QEvent::MetaCall);
+        QCOMPARE(value->get(), 0);
+        value->setParent(nullptr);
+        value->moveToThread(&worker);
+        const int frames = counter.frames.load();
+        m_root->setProperty("spinning", true); // frames keep coming
+        QTRY_VERIFY(counter.frames.load() >= frames + 3);
+        QTRY_COMPARE(shown.load(), 1);
+        QCOMPARE(changes.load(), 1);
+        QCOMPARE(offThread.load(), 0);
     }
 
     // Frames where nothing was written change nothing.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "frame_pacer.h"
+#include <registryio/qt/detail/frame_pacer.h>
 
 #include <QEvent>
 #include <QMetaMethod>
@@ -61,6 +61,8 @@ void FramePacer::watch(QObject *window)
     disconnect(m_visible);
     disconnect(m_gone);
     m_window = window;
+    if (window == nullptr)
+        return;
     // The frame's update request, before it polishes: what it shows is in this frame. A frame
     // without one (an exposure, a render control) shows it after its animations.
     window->installEventFilter(this);
@@ -71,6 +73,19 @@ void FramePacer::watch(QObject *window)
     m_visible = connect(window, meta->method(meta->indexOfSignal("visibleChanged(bool)")), this, frame,
                         Qt::DirectConnection);
     m_gone = connect(window, &QObject::destroyed, this, &FramePacer::frame, Qt::DirectConnection);
+}
+
+bool FramePacer::event(QEvent *event)
+{
+    // Sent on the old thread before the move: the window's frames (and its events) stay there, so
+    // the pacer leaves it, and a value waiting for its frame is shown on the new thread (the
+    // queued call moves with this object's posted events).
+    if (event->type() == QEvent::ThreadChange) {
+        watch(nullptr);
+        if (m_waiting)
+            QMetaObject::invokeMethod(this, &FramePacer::frame, Qt::QueuedConnection);
+    }
+    return QObject::event(event);
 }
 
 bool FramePacer::eventFilter(QObject *watched, QEvent *event)

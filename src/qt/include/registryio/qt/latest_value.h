@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// rio::LatestValue<T>: a value any thread sets, read on its owner's thread as a Qt property with a
+// notify signal and as a QBindable, changed at most once per frame of its window (once per
+// event-loop turn without one). It is a handler of the facade's coalesced, queued delivery
+// (Delivery::Latest), as a QML registry's `latest` is.
+
+#include <registryio/connection.h>
+#include <registryio/qt/delivery.h>
+#include <registryio/qt/qt_export.h>
+#include <registryio/qt/qt_registry.h>
+
+#include <QObject>
+#include <QProperty>
+#include <QVariant>
+
+#include <memory>
+
+namespace rio {
+
+namespace detail {
+class FramePacer;
+} // namespace detail
+
+/// The non-template half of LatestValue<T>: the `value` property (a QVariant holding a T), its
+/// signal and its bindable, set on the object's thread only.
+class RIO_QT_EXPORT LatestValueBase : public QObject
+{
+    Q_OBJECT
+    /// The newest value set or notified (invalid before the first), as bindings read it.
+    Q_PROPERTY(QVariant value READ value NOTIFY valueChanged BINDABLE bindableValue FINAL)
+
+public:
+    ~LatestValueBase() override;
+    LatestValueBase(const LatestValueBase &) = delete;
+    LatestValueBase &operator=(const LatestValueBase &) = delete;
+
+    /// The value shown now (on this object's thread).
+    [[nodiscard]] QVariant value() const { return m_value.value(); }
+    /// `value` as a bindable property (QProperty bindings, on this object's thread).
+    [[nodiscard]] QBindable<QVariant> bindableValue() { return &m_value; }
+
+Q_SIGNALS:
+    /// `value` changed: on this object's thread, at most once per frame of its window (without
+    /// one, at most once per event-loop turn and feed).
+    void valueChanged();
+
+protected:
+    /// An empty value, child of `parent`.
+    explicit LatestValueBase(QObject *parent);
+    /// The delivery's call: `value` is shown at the next frame of this object's window (now
+    /// without one).
+    void offer(QVariant value);
+
+private:
+    std::unique_ptr<detail::FramePacer> m_pacer;
+    Q_OBJECT_BINDABLE_PROPERTY(LatestValueBase, QVariant, m_value, &LatestValueBase::valueChanged)
+};
+
+/// The newest T that any thread sets or that a registry's notifies feed, shown on this object's
+/// thread as `value`: a flood changes it at most once per frame of the Qt Quick window it is in
+/// (a QQuickWindow or item among its parents), once per event-loop turn and feed without one
+/// (set() and each registry followed are delivered apart), never when nothing changed (or an equal
+/// value came), and the last value set is always the one shown.
+/// Setting a small trivially copyable T (at most 16 bytes, alignment at most 8) takes no lock and
+/// no allocation once a delivery is scheduled: the first set after each delivery schedules the
+/// next (one lock, one posted Qt event).
+/// Destroy it on its thread once no thread sets it any more (a value waiting then is dropped).
+template <typename T>
+class LatestValue final : public LatestValueBase
+{
+public:
+    /// An empty value (value() invalid until the first set is shown), child of `parent`.
+    explicit LatestValue(QObject *parent = nullptr) : LatestValueBase(parent) { feed(m_cell); }
+    /// Stops showing: a value waiting is dropped.
+    ~LatestValue() override = default;
+    LatestValue(const LatestValue &) = delete;
+    LatestValue &operator=(const LatestValue &) = delete;
+
+    /// Sets the value, from any thread: shown at this object's next frame or event-loop turn.
+    void set(const T &value) const { m_cell.notify(value); }
+    /// The value shown now as a T (a default T before the first), on this object's thread.
+    [[nodiscard]] T get() const { return value().template value<T>(); }
+    /// Each notify of `registry` sets the value from now on, until the returned handle removes
+    /// that handler, `registry` goes or this object does (a value notified but not shown yet is
+    /// then dropped, as the registry drops a pending delivery). Call it on this object's thread.
+    Connection follow(QtRegistry<T> &registry) { return registry.connection(feed(registry)); }
+
+private:
+    HandlerId feed(QtRegistry<T> &registry)
+    {
+        return registry.add(this, [this](const T &event) { offer(QVariant::fromValue(event)); },
+                            {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
+    }
+
+    QtRegistry<T> m_cell; // set()'s: its one coalesced delivery to this object
+};
+
+} // namespace rio
