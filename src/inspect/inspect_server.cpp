@@ -38,8 +38,12 @@ public:
             return;
         }
         const RemoteShareOptions latest{.delivery = Delivery::Latest, .retainLatest = true};
+        // Every page in order (a snapshot is read whole); a reader's backlog holds two snapshots
+        // of up to 64 MiB each (sendSnapshot waits while one is unsent), and the listener's
+        // budgets still hold over all of them.
+        const RemoteShareOptions pages{.delivery = Delivery::Every, .capacity = 512};
         m_snapshotShare =
-            std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::snapshotShare, m_snapshots, latest);
+            std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::snapshotShare, m_snapshots, pages);
         m_timelineShare =
             std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::timelineShare, m_timeline, latest);
         connect(&m_snapshotTimer, &QTimer::timeout, this, &Server::sendSnapshot);
@@ -55,15 +59,22 @@ public:
     [[nodiscard]] QString error() const { return m_error; }
 
 private:
+    // At a subscriber's arrival, and every snapshotIntervalMs unless a reader still has a whole
+    // snapshot unsent (a slow reader is sent the newest once it has read, not a queue of them).
     void sendSnapshot()
     {
         if (m_snapshotShare->base()->subscriberCount() == 0)
+            return;
+        if (sender() == &m_snapshotTimer && m_snapshotShare->base()->pendingCount() >= m_lastPages)
             return;
         QList<RegistryInfo> registries = Diagnostics::snapshot();
         registries.removeIf([this](const RegistryInfo &r) { // the application's alone
             return r.id == m_snapshots.registryId() || r.id == m_timeline.registryId();
         });
-        m_snapshots.notify(inspect::encodeSnapshot(registries));
+        const QList<QByteArray> pages = inspect::pages(++m_serial, inspect::encodeSnapshot(registries));
+        m_lastPages = static_cast<std::size_t>(pages.size());
+        for (const QByteArray &page : pages)
+            m_snapshots.notify(page);
     }
     void sendTimeline()
     {
@@ -81,6 +92,8 @@ private:
     QTimer m_snapshotTimer;
     QTimer m_timelineTimer;
     QString m_error;
+    quint64 m_serial = 0;        // the last snapshot's number
+    std::size_t m_lastPages = 1; // its pages
 };
 
 QThread *thread = nullptr;

@@ -34,8 +34,11 @@ struct Target
     int countLine = 0;
     int stallLine = 0;
 
-    // Starts the target with `inspect` as RIO_INSPECT (unset when empty) and reads its handlers.
-    bool start(const QString &inspect)
+    qint64 snapshotBytes = 0; // with `--handlers N`
+
+    // Starts the target with `inspect` as RIO_INSPECT (unset when empty) and `args`, and reads its
+    // handlers.
+    bool start(const QString &inspect, const QStringList &args = {})
     {
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.remove(QStringLiteral("RIO_INSPECT"));
@@ -43,10 +46,14 @@ struct Target
             env.insert(QStringLiteral("RIO_INSPECT"), inspect);
         process.setProcessEnvironment(env);
         process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        process.start(QStringLiteral(RIO_INSPECT_TARGET), {});
+        process.start(QStringLiteral(RIO_INSPECT_TARGET), args);
         if (!process.waitForStarted(waitMs))
             return false;
-        const QList<QByteArray> words = readLine().split(' ');
+        QList<QByteArray> words = readLine().split(' ');
+        if (words.size() == 3 && words[0] == "snapshot") {
+            snapshotBytes = words[1].toLongLong();
+            words = readLine().split(' ');
+        }
         if (words.size() != 4 || words[0] != "handlers")
             return false;
         file = QString::fromUtf8(words[1]);
@@ -236,6 +243,27 @@ private Q_SLOTS:
 
         // Detached: the application goes on (it stalls again), and ends normally.
         QVERIFY(target.readLine().startsWith("stalled"));
+        QVERIFY(target.stop());
+    }
+
+    // A snapshot larger than what the server's listener lets wait for one inspector
+    // (RemoteListener's maxQueuedBytes, 8 MiB, which protects the application from inspectors
+    // that do not read) reaches it whole, refresh after refresh.
+    void aSnapshotOverTheListenersLimitsReachesTheInspector()
+    {
+        constexpr int many = 40'000;
+        Target target;
+        QVERIFY(target.start(QStringLiteral("1"), {QStringLiteral("--handlers"), QString::number(many)}));
+        QVERIFY2(target.snapshotBytes > (qint64(8) << 20), QByteArray::number(target.snapshotBytes));
+        QByteArray tables;
+        QVERIFY2(
+            inspect({QStringLiteral("table"), target.name(), QStringLiteral("--count"), QStringLiteral("2")},
+                    tables),
+            tables.right(2000).constData());
+        QCOMPARE(tables.count(QStringLiteral("\n%1 handlers\n").arg(many + 3).toUtf8()), 2);
+        QVERIFY(tables.count("\nmany ") >= 2 * many);
+        QVERIFY2(tables.contains(QStringLiteral("inspect_target.cpp:%1").arg(target.stallLine).toUtf8()),
+                 tables.left(2000).constData());
         QVERIFY(target.stop());
     }
 };
