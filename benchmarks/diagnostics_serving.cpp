@@ -173,6 +173,24 @@ int main(int argc, char **argv)
         "one snapshot document (toJson, compact, qCompress): %.2f ms; one timeline (toTrace): %.2f ms\n",
         cost([] { return rio::Diagnostics::toJson(); }) / 1e6,
         cost([] { return rio::Diagnostics::toTrace(); }) / 1e6);
+    {
+        std::vector<double> make, text, pack;
+        qsizetype bytes = 0;
+        for (int i = 0; i < 5; ++i) {
+            const double at = threadCpuNs();
+            const QJsonDocument doc = rio::Diagnostics::toTrace();
+            const double made = threadCpuNs();
+            const QByteArray json = doc.toJson(QJsonDocument::Compact);
+            const double written = threadCpuNs();
+            bytes = qCompress(json).size();
+            make.push_back(made - at);
+            text.push_back(written - made);
+            pack.push_back(threadCpuNs() - written);
+        }
+        std::printf("timeline: toTrace %.2f ms, toJson %.2f ms, qCompress %.2f ms (%lld bytes packed)\n",
+                    median(make) / 1e6, median(text) / 1e6, median(pack) / 1e6,
+                    static_cast<long long>(bytes));
+    }
     const double frameNs = 1e9 / 60;
     std::printf("frames of 16.7 ms, %d handlers, %d blocks of %d ms each way\n", registries * handlersEach,
                 blocks, blockMs);
