@@ -349,6 +349,48 @@ private Q_SLOTS:
         QVERIFY(refused > 0);
     }
 
+    // A snapshot comes in pages: read whole in order; one missing a page, or pages of two
+    // snapshots mixed, give nothing of it; what is not a page is said so.
+    void pagesAreReadWholeAndInOrderOnly()
+    {
+        QByteArray bytes(rio::inspect::pageBytes * 2 + 1000, Qt::Uninitialized);
+        for (qsizetype i = 0; i < bytes.size(); ++i)
+            bytes[i] = char(i * 7);
+        const QList<QByteArray> first = rio::inspect::pages(1, bytes);
+        const QList<QByteArray> second = rio::inspect::pages(2, bytes.left(100));
+        QCOMPARE(first.size(), 3);
+        QCOMPARE(second.size(), 1);
+        rio::inspect::PageReader reader;
+        QByteArray whole;
+        QVERIFY(!reader.add(first[0], whole) && !reader.corrupt());
+        QVERIFY(!reader.add(first[1], whole) && !reader.corrupt());
+        QVERIFY(reader.add(first[2], whole));
+        QCOMPARE(whole, bytes);
+        // One missing: nothing of it, and the next is read whole.
+        QVERIFY(!reader.add(first[0], whole));
+        QVERIFY(!reader.add(first[2], whole));
+        QVERIFY(!reader.corrupt());
+        QVERIFY(reader.add(second[0], whole));
+        QCOMPARE(whole, bytes.left(100));
+        // Another snapshot's page in between: neither is read, the first begins again.
+        QVERIFY(!reader.add(first[0], whole));
+        QVERIFY(!reader.add(rio::inspect::pages(3, bytes)[1], whole));
+        QVERIFY(!reader.add(first[1], whole));
+        QVERIFY(!reader.add(first[2], whole));
+        QVERIFY(!reader.add(first[0], whole));
+        QVERIFY(!reader.add(first[1], whole));
+        QVERIFY(reader.add(first[2], whole));
+        QCOMPARE(whole, bytes);
+        // Not pages: too short, no page count, an index past it, more pages than are read.
+        for (const QByteArray &bad :
+             {QByteArray("short"), first[0].left(12), first[0].left(12) + QByteArray::fromHex("00000000"),
+              first[0].left(8) + QByteArray::fromHex("0000000300000003"),
+              first[0].left(8) + QByteArray::fromHex("00000000ffffffff")}) {
+            QVERIFY(!reader.add(bad, whole));
+            QVERIFY2(reader.corrupt(), bad.toHex().constData());
+        }
+    }
+
     void aHostilePeerIsSaidSoAndTheLastGoodTableStays()
     {
         auto owned = std::make_unique<Peer>();
@@ -359,19 +401,23 @@ private Q_SLOTS:
         QVERIFY(inspector.session->attach(peer.name));
         QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
 
-        peer.snapshots.notify(QByteArrayLiteral("not a snapshot"));
+        const auto send = [&](quint64 serial, const QByteArray &bytes) {
+            for (const QByteArray &page : rio::inspect::pages(serial, bytes))
+                peer.snapshots.notify(page);
+        };
+        peer.snapshots.notify(QByteArrayLiteral("not a page"));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
         QVERIFY2(inspector.session->message().contains(QStringLiteral("cannot read")),
                  qPrintable(inspector.session->message()));
 
         const QByteArray good = rio::inspect::encodeSnapshot(registries(2));
-        peer.snapshots.notify(good);
+        send(1, good);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
         QTRY_VERIFY_WITH_TIMEOUT(inspector.rowOf(QStringLiteral("peer-1"), QStringLiteral("peer.cpp:5")) >= 0,
                                  waitMs);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
 
-        peer.snapshots.notify(good.left(good.size() / 2));
+        send(2, good.left(good.size() / 2));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
         QCOMPARE(inspector.model->rowCount(), 10); // the last good table
 
