@@ -5,6 +5,7 @@
 // so what a peer notifies reaches nothing of it. Snapshots and their JSON are made on this
 // thread only while someone subscribes: the application's threads pay nothing for it.
 
+#include "../qt/src/diagnostics_trace_p.h"
 #include "inspect_protocol.h"
 
 #include <registryio/qt/diagnostics.h>
@@ -79,7 +80,7 @@ private:
     void sendTimeline()
     {
         if (m_timelineShare->base()->subscriberCount() > 0)
-            m_timeline.notify(qCompress(Diagnostics::toTrace().toJson(QJsonDocument::Compact)));
+            m_timeline.notify(qCompress(detail::traceJson(std::chrono::seconds(10)), 1));
     }
 
     QRemoteObjectHost m_host;
