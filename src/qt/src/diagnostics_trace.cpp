@@ -303,20 +303,24 @@ public:
     JsonText &text(QByteArrayView utf8)
     {
         m_out += '"';
-        for (const char c : utf8) {
-            const auto u = static_cast<unsigned char>(c);
-            if (c == '"' || c == '\\') {
+        qsizetype from = 0; // appended in runs between the bytes escaped
+        for (qsizetype i = 0; i < utf8.size(); ++i) {
+            const auto u = static_cast<unsigned char>(utf8[i]);
+            if (u >= 0x20 && u != '"' && u != '\\')
+                continue;
+            m_out.append(utf8.sliced(from, i - from));
+            from = i + 1;
+            if (u >= 0x20) {
                 m_out += '\\';
-                m_out += c;
-            } else if (u < 0x20) {
+                m_out += utf8[i];
+            } else {
                 static constexpr char hex[] = "0123456789abcdef";
                 m_out += "\\u00";
                 m_out += hex[u >> 4];
                 m_out += hex[u & 15];
-            } else {
-                m_out += c;
             }
         }
+        m_out.append(utf8.sliced(from));
         m_out += '"';
         return *this;
     }
