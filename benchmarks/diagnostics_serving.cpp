@@ -8,6 +8,7 @@
 //
 //   rio_diagnostics_serving [--blocks N] [--block-ms MS] [--no-trace]
 
+#include "../src/inspect/inspect_protocol.h"
 #include "../src/qt/src/diagnostics_trace_p.h"
 
 #include <registryio/qt/diagnostics.h>
@@ -161,15 +162,21 @@ int main(int argc, char **argv)
         return median(ns);
     };
     {
-        std::vector<double> ns;
+        std::vector<double> ns, encoded;
+        qsizetype bytes = 0;
         for (int i = 0; i < 5; ++i) {
             const double at = threadCpuNs();
             const QList<rio::RegistryInfo> snap = rio::Diagnostics::snapshot();
-            ns.push_back(threadCpuNs() - at);
+            const double taken = threadCpuNs();
+            bytes = rio::inspect::pages(1, rio::inspect::encodeSnapshot(snap)).size();
+            ns.push_back(taken - at);
+            encoded.push_back(threadCpuNs() - taken);
             if (snap.isEmpty())
                 std::abort();
         }
-        std::printf("one snapshot (Diagnostics::snapshot): %.2f ms\n", median(ns) / 1e6);
+        std::printf(
+            "one snapshot (Diagnostics::snapshot): %.2f ms; its bytes in pages %.2f ms (%lld pages)\n",
+            median(ns) / 1e6, median(encoded) / 1e6, static_cast<long long>(bytes));
     }
     std::printf(
         "one snapshot document (toJson, compact, qCompress): %.2f ms; one timeline (toTrace): %.2f ms\n",

@@ -646,7 +646,7 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
     if (body.isEmpty())
         out.chop(1); // the last metadata's comma
     out += body;
-    out += "],\"displayTimeUnit\":\"ms\"}";
+    out += R"(],"displayTimeUnit":"ms"})";
     return out;
 }
 
