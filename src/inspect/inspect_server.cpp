@@ -9,6 +9,7 @@
 #include "inspect_protocol.h"
 
 #include <registryio/qt/diagnostics.h>
+#include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry.h>
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_share.h>
@@ -19,14 +20,19 @@
 #include <QTimer>
 #include <QUrl>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include <unistd.h>
 
 namespace {
 
 using namespace rio;
+
+// The most pages a reader's backlog holds: two snapshots of up to 64 MiB.
+constexpr std::size_t maxPages = 512;
 
 // Everything lives on the serving thread.
 class Server : public QObject
@@ -40,9 +46,9 @@ public:
         }
         const RemoteShareOptions latest{.delivery = Delivery::Latest, .retainLatest = true};
         // Every page in order (a snapshot is read whole); a reader's backlog holds two snapshots
-        // of up to 64 MiB each (sendSnapshot waits while one is unsent), and the listener's
-        // budgets still hold over all of them.
-        const RemoteShareOptions pages{.delivery = Delivery::Every, .capacity = 512};
+        // of up to 64 MiB each (sendSnapshot waits while every reader has one unsent), one that
+        // stopped reading 512 pages at most, and the listener's budgets hold over all of them.
+        const RemoteShareOptions pages{.delivery = Delivery::Every, .capacity = maxPages};
         m_snapshotShare =
             std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::snapshotShare, m_snapshots, pages);
         m_timelineShare =
@@ -60,19 +66,30 @@ public:
     [[nodiscard]] QString error() const { return m_error; }
 
 private:
-    // At a subscriber's arrival, and every snapshotIntervalMs unless a reader still has a whole
-    // snapshot unsent (a slow reader is sent the newest once it has read, not a queue of them).
+    // At a subscriber's arrival, and every snapshotIntervalMs unless every reader still has a
+    // whole snapshot unsent: a slow reader's backlog holds two at most, and a reader that stopped
+    // does not hold back the others (its backlog is bounded by the share's capacity).
     void sendSnapshot()
     {
-        if (m_snapshotShare->base()->subscriberCount() == 0)
+        const QList<RemoteSubscriberInfo> readers = m_snapshotShare->base()->subscribers();
+        if (readers.isEmpty())
             return;
-        if (sender() == &m_snapshotTimer && m_snapshotShare->base()->pendingCount() >= m_lastPages)
+        if (sender() == &m_snapshotTimer &&
+            std::all_of(readers.begin(), readers.end(),
+                        [this](const RemoteSubscriberInfo &r) { return r.pending >= m_lastPages; }))
             return;
         QList<RegistryInfo> registries = Diagnostics::snapshot();
         registries.removeIf([this](const RegistryInfo &r) { // the application's alone
             return r.id == m_snapshots.registryId() || r.id == m_timeline.registryId();
         });
         const QList<QByteArray> pages = inspect::pages(++m_serial, inspect::encodeSnapshot(registries));
+        if (static_cast<std::size_t>(pages.size()) > maxPages) { // a reader's backlog would drop its first
+            if (!std::exchange(m_warnedTooLarge, true))
+                qCWarning(lcDiagnostics, "not serving a snapshot of %lld MiB: at most %lld MiB are served",
+                          static_cast<long long>(pages.size() * inspect::pageBytes >> 20),
+                          static_cast<long long>(maxPages * inspect::pageBytes >> 20));
+            return;
+        }
         m_lastPages = static_cast<std::size_t>(pages.size());
         for (const QByteArray &page : pages)
             m_snapshots.notify(page);
@@ -95,6 +112,7 @@ private:
     QString m_error;
     quint64 m_serial = 0;        // the last snapshot's number
     std::size_t m_lastPages = 1; // its pages
+    bool m_warnedTooLarge = false;
 };
 
 QThread *thread = nullptr;

@@ -18,6 +18,8 @@
 
 #include <cstring>
 
+#include <csignal>
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -251,7 +253,7 @@ private Q_SLOTS:
     // that do not read) reaches it whole, refresh after refresh.
     void aSnapshotOverTheListenersLimitsReachesTheInspector()
     {
-        constexpr int many = 40'000;
+        constexpr int many = 25'000;
         Target target;
         QVERIFY(target.start(QStringLiteral("1"), {QStringLiteral("--handlers"), QString::number(many)}));
         QVERIFY2(target.snapshotBytes > (qint64(8) << 20), QByteArray::number(target.snapshotBytes));
@@ -264,6 +266,26 @@ private Q_SLOTS:
         QVERIFY(tables.count("\nmany ") >= 2 * many);
         QVERIFY2(tables.contains(QStringLiteral("inspect_target.cpp:%1").arg(target.stallLine).toUtf8()),
                  tables.left(2000).constData());
+
+        // An inspector that stops reading (stopped by SIGSTOP after its first table) does not
+        // hold back another one's refreshes.
+        QProcess stopped;
+        stopped.start(QStringLiteral(RIO_INSPECT_TOOL), {QStringLiteral("table"), target.name(),
+                                                         QStringLiteral("--count"), QStringLiteral("1000")});
+        QVERIFY(stopped.waitForStarted(waitMs));
+        QByteArray first;
+        while (!first.contains(" handlers\n") && stopped.waitForReadyRead(waitMs))
+            first += stopped.readAllStandardOutput();
+        QVERIFY(first.contains(" handlers\n"));
+        QVERIFY(::kill(static_cast<pid_t>(stopped.processId()), SIGSTOP) == 0);
+        QByteArray others;
+        const bool read = inspect(
+            {QStringLiteral("table"), target.name(), QStringLiteral("--count"), QStringLiteral("3")}, others);
+        ::kill(static_cast<pid_t>(stopped.processId()), SIGCONT);
+        stopped.kill();
+        stopped.waitForFinished(waitMs);
+        QVERIFY2(read, others.right(2000).constData());
+        QCOMPARE(others.count(QStringLiteral("\n%1 handlers\n").arg(many + 3).toUtf8()), 3);
         QVERIFY(target.stop());
     }
 };
