@@ -50,11 +50,6 @@ struct Turns
     quint64 number = 0;
 };
 
-double micros(quint64 ns)
-{
-    return static_cast<double>(ns) / 1000.0;
-}
-
 // The turns' spans, to name the frame a time falls in (0: none kept).
 class Frames
 {
@@ -335,6 +330,19 @@ public:
         m_out.append(buffer.data(), end - buffer.data());
         return *this;
     }
+    // Nanoseconds as microseconds, exactly (no floating point: `1234.5`).
+    JsonText &micros(quint64 ns)
+    {
+        number(ns / 1000);
+        if (quint64 rest = ns % 1000; rest != 0) {
+            char digits[4] = {'.', char('0' + rest / 100), char('0' + rest / 10 % 10), char('0' + rest % 10)};
+            qsizetype size = 4;
+            while (digits[size - 1] == '0')
+                --size;
+            m_out.append(digits, size);
+        }
+        return *this;
+    }
     // Bytes as they are (an array's brackets and commas).
     JsonText &raw(QByteArrayView bytes)
     {
@@ -406,7 +414,7 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
             .key("cat")
             .text(cat)
             .key("ts")
-            .number(micros(ts))
+            .micros(ts)
             .key("pid")
             .number(pid)
             .key("tid")
@@ -494,7 +502,7 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
             previousEnd = e.endNs;
             event(j, "X", "frame " + QByteArray::number(e.turn), "window", start, windowTrackBase + e.window)
                 .key("dur")
-                .number(micros(e.endNs - start))
+                .micros(e.endNs - start)
                 .key("args")
                 .open()
                 .key("window")
@@ -502,7 +510,7 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
                 .key("frame")
                 .number(static_cast<qint64>(e.turn))
                 .key("begun")
-                .number(micros(e.startNs))
+                .micros(e.startNs)
                 .close()
                 .close();
             break;
@@ -510,7 +518,7 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
         case diag::TimelineKind::Turn:
             event(j, "X", "frame " + QByteArray::number(e.turn), "frame", e.startNs, mainTid)
                 .key("dur")
-                .number(micros(e.endNs - e.startNs))
+                .micros(e.endNs - e.startNs)
                 .key("args")
                 .open()
                 .key("frame")
@@ -523,7 +531,7 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
                 break; // exported below, as a slow run
             event(j, "X", placeOf(e.file, e.line), "handler", e.startNs, mainTid)
                 .key("dur")
-                .number(micros(e.endNs - e.startNs))
+                .micros(e.endNs - e.startNs)
                 .key("args")
                 .open();
             who(j, e, e.startNs);
@@ -567,7 +575,7 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
         if (stall)
             event(j, "i", "stall " + where, "stall", s.endedAtNs, tid).key("s").text("t");
         else
-            event(j, "X", "slow " + where, "slow", start, tid).key("dur").number(micros(s.elapsedNs));
+            event(j, "X", "slow " + where, "slow", start, tid).key("dur").micros(s.elapsedNs);
         j.key("args")
             .open()
             .key("file")
