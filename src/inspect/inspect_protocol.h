@@ -37,8 +37,12 @@ inline constexpr quint32 snapshotVersion = 1;
 /// each, so that any snapshot passes the server's RemoteListener limits (maxQueuedBytes,
 /// highWaterBytes), which protect the application from inspectors that do not read.
 inline constexpr qsizetype pageBytes = 256 * 1024;
-/// A page's header: the snapshot's number (quint64), the page's index and the page count (quint32).
-inline constexpr qsizetype pageHeaderBytes = 16;
+/// A page's first word: the paged protocol's version. Unpaged snapshots began with their version,
+/// 1, and so does encodeSnapshot's: either side of the other reads a version it does not know.
+inline constexpr quint32 pageVersion = 2;
+/// A page's header: pageVersion (quint32), the snapshot's number (quint64), the page's index and
+/// the page count (quint32). Every page but the last holds pageBytes, the last at most that.
+inline constexpr qsizetype pageHeaderBytes = 20;
 /// The most pages a snapshot is read from (1 GiB).
 inline constexpr quint32 maxPages = 4096;
 
@@ -52,7 +56,7 @@ inline QList<QByteArray> pages(quint64 serial, const QByteArray &bytes)
     for (quint32 i = 0; i < count; ++i) {
         QByteArray page;
         QDataStream s(&page, QIODevice::WriteOnly);
-        s << serial << i << count;
+        s << pageVersion << serial << i << count;
         page.append(bytes.mid(static_cast<qsizetype>(i) * pageBytes, pageBytes));
         out.append(std::move(page));
     }
@@ -65,22 +69,30 @@ class PageReader
 {
 public:
     /// True when `page` completes a snapshot, then in `whole`; false for a page of one not yet
-    /// complete, or one that is not a page (then `corrupt()`).
+    /// complete, or one that is not a page (another version, a size its place does not have, a
+    /// count unlike its snapshot's: then `corrupt()`). What it holds is at most maxPages pages.
     bool add(const QByteArray &page, QByteArray &whole)
     {
         m_corrupt = false;
         QDataStream s(page);
+        quint32 version = 0;
         quint64 serial = 0;
         quint32 index = 0, count = 0;
-        s >> serial >> index >> count;
-        if (s.status() != QDataStream::Ok || count == 0 || count > maxPages || index >= count) {
+        s >> version >> serial >> index >> count;
+        const qsizetype size = page.size() - pageHeaderBytes;
+        if (s.status() != QDataStream::Ok || version != pageVersion || count == 0 || count > maxPages ||
+            index >= count || size > pageBytes || (index + 1 < count && size != pageBytes) ||
+            (index != 0 && serial == m_serial && index == m_next && count != m_count)) {
             m_corrupt = true;
+            m_bytes.clear();
+            m_next = 0;
             return false;
         }
         if (index == 0 || serial != m_serial || index != m_next) {
             m_bytes.clear();
             m_next = 0;
             m_serial = serial;
+            m_count = count;
             if (index != 0)
                 return false; // the rest of a snapshot whose first page went
         }
@@ -98,6 +110,7 @@ private:
     QByteArray m_bytes;
     quint64 m_serial = 0;
     quint32 m_next = 0;
+    quint32 m_count = 0;
     bool m_corrupt = false;
 };
 

@@ -30,6 +30,7 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <algorithm>
 #include <memory>
 
 namespace {
@@ -383,12 +384,64 @@ private Q_SLOTS:
         QCOMPARE(whole, bytes);
         // Not pages: too short, no page count, an index past it, more pages than are read.
         for (const QByteArray &bad :
-             {QByteArray("short"), first[0].left(12), first[0].left(12) + QByteArray::fromHex("00000000"),
-              first[0].left(8) + QByteArray::fromHex("0000000300000003"),
-              first[0].left(8) + QByteArray::fromHex("00000000ffffffff")}) {
+             {QByteArray("short"), first[0].left(16), first[0].left(16) + QByteArray::fromHex("00000000"),
+              first[0].left(12) + QByteArray::fromHex("0000000300000003"),
+              first[0].left(12) + QByteArray::fromHex("00000000ffffffff")}) {
             QVERIFY(!reader.add(bad, whole));
             QVERIFY2(reader.corrupt(), bad.toHex().constData());
         }
+    }
+
+    // A page holds what its place says and no more: a reader never holds more than a snapshot
+    // of maxPages pages, and a snapshot whose pages disagree on their count is not one.
+    void aPageHoldsItsSizeOnly()
+    {
+        const QByteArray bytes(rio::inspect::pageBytes * 2 + 10, 'x');
+        const QList<QByteArray> good = rio::inspect::pages(1, bytes);
+        rio::inspect::PageReader reader;
+        QByteArray whole;
+        // Larger than a page, a page short of its place, the last one over a page.
+        for (const QByteArray &bad :
+             {good[0] + 'z', good[1].chopped(1), good[2] + QByteArray(rio::inspect::pageBytes, 'z')}) {
+            QVERIFY(!reader.add(bad, whole));
+            QVERIFY2(reader.corrupt(), bad.left(rio::inspect::pageHeaderBytes).toHex().constData());
+        }
+        // Pages whose count changes on the way (fewer or more): not a snapshot, nor part of one.
+        for (const char *count : {"00000002", "00000004"}) {
+            QByteArray recounted = good[1];
+            recounted.replace(16, 4, QByteArray::fromHex(count));
+            QVERIFY(!reader.add(good[0], whole) && !reader.corrupt());
+            QVERIFY(!reader.add(recounted, whole));
+            QVERIFY(reader.corrupt());
+            QVERIFY(!reader.add(good[2], whole));
+        }
+        // The next is read whole.
+        QVERIFY(!reader.add(good[0], whole));
+        QVERIFY(!reader.add(good[1], whole));
+        QVERIFY(reader.add(good[2], whole));
+        QCOMPARE(whole, bytes);
+    }
+
+    // The snapshots of a server that does not send pages (an older RegistryIO) are said to be
+    // unreadable, whatever their first registry; and pages are unreadable to such an inspector.
+    void anUnpagedSnapshotIsNotAPage()
+    {
+        for (const int count : {0, 1, 2, 3}) {
+            QList<rio::RegistryInfo> list = registries(count);
+            for (qsizetype r = 0; r < list.size(); ++r)
+                list[r].id = quint64(r + 1); // a first registry 1, the second 2...
+            std::reverse(list.begin(), list.end());
+            rio::inspect::PageReader reader;
+            QByteArray whole;
+            // An unpaged snapshot: the version of its encoding, then its registries.
+            const QByteArray unpaged = rio::inspect::encodeSnapshot(list);
+            QVERIFY(!reader.add(unpaged, whole));
+            QVERIFY2(reader.corrupt(), unpaged.left(rio::inspect::pageHeaderBytes).toHex().constData());
+        }
+        QDataStream page(rio::inspect::pages(1, rio::inspect::encodeSnapshot(registries(1)))[0]);
+        quint32 first = 0;
+        page >> first;
+        QVERIFY(first != rio::inspect::snapshotVersion);
     }
 
     void aHostilePeerIsSaidSoAndTheLastGoodTableStays()
