@@ -8,6 +8,9 @@
 //
 //   rio_diagnostics_serving [--blocks N] [--block-ms MS] [--no-trace]
 
+#include "../src/inspect/inspect_protocol.h"
+#include "../src/qt/src/diagnostics_trace_p.h"
+
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
@@ -159,20 +162,43 @@ int main(int argc, char **argv)
         return median(ns);
     };
     {
-        std::vector<double> ns;
+        std::vector<double> ns, encoded;
+        qsizetype bytes = 0;
         for (int i = 0; i < 5; ++i) {
             const double at = threadCpuNs();
             const QList<rio::RegistryInfo> snap = rio::Diagnostics::snapshot();
-            ns.push_back(threadCpuNs() - at);
+            const double taken = threadCpuNs();
+            bytes = rio::inspect::pages(1, rio::inspect::encodeSnapshot(snap)).size();
+            ns.push_back(taken - at);
+            encoded.push_back(threadCpuNs() - taken);
             if (snap.isEmpty())
                 std::abort();
         }
-        std::printf("one snapshot (Diagnostics::snapshot): %.2f ms\n", median(ns) / 1e6);
+        std::printf(
+            "one snapshot (Diagnostics::snapshot): %.2f ms; its bytes in pages %.2f ms (%lld pages)\n",
+            median(ns) / 1e6, median(encoded) / 1e6, static_cast<long long>(bytes));
     }
     std::printf(
         "one snapshot document (toJson, compact, qCompress): %.2f ms; one timeline (toTrace): %.2f ms\n",
         cost([] { return rio::Diagnostics::toJson(); }) / 1e6,
         cost([] { return rio::Diagnostics::toTrace(); }) / 1e6);
+    {
+        // What the serving thread does per timeline sent (inspect_server.cpp).
+        std::vector<double> text, pack;
+        qsizetype bytes = 0, packed = 0;
+        for (int i = 0; i < 5; ++i) {
+            const double at = threadCpuNs();
+            const QByteArray json = rio::detail::traceJson(std::chrono::seconds(10));
+            const double written = threadCpuNs();
+            packed = qCompress(json, 1).size();
+            bytes = json.size();
+            text.push_back(written - at);
+            pack.push_back(threadCpuNs() - written);
+        }
+        std::printf("one timeline sent: its text %.2f ms, qCompress %.2f ms (%lld bytes, %lld packed)\n",
+                    median(text) / 1e6, median(pack) / 1e6, static_cast<long long>(bytes),
+                    static_cast<long long>(packed));
+    }
     const double frameNs = 1e9 / 60;
     std::printf("frames of 16.7 ms, %d handlers, %d blocks of %d ms each way\n", registries * handlersEach,
                 blocks, blockMs);

@@ -171,7 +171,7 @@ int attach(const QString &target, const QString &share, Received received)
                    if (!received(bytes))
                        QCoreApplication::exit(0);
                },
-               {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
+               {.connection = Qt::QueuedConnection}); // every page of a snapshot
     silence.start(timeoutMs);
     return QCoreApplication::exec(); // detaches when the node goes
 }
@@ -208,7 +208,11 @@ int main(int argc, char **argv)
         int count = 1;
         if (const qsizetype at = args.indexOf(QStringLiteral("--count")); at > 0 && at + 1 < args.size())
             count = std::max(1, args[at + 1].toInt());
-        return attach(args[1], inspect::snapshotShare, [&](const QByteArray &bytes) {
+        inspect::PageReader reader;
+        return attach(args[1], inspect::snapshotShare, [&](const QByteArray &page) {
+            QByteArray bytes;
+            if (!reader.add(page, bytes))
+                return reader.corrupt() ? fail("unreadable snapshot from", args[1]) : true;
             QList<RegistryInfo> registries;
             if (!inspect::decodeSnapshot(bytes, registries))
                 return fail("unreadable snapshot from", args[1]);

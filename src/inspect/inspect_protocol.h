@@ -10,12 +10,16 @@
 
 #include <QDataStream>
 #include <QIODevice>
+#include <QList>
 #include <QString>
+
+#include <algorithm>
+#include <utility>
 
 namespace rio::inspect {
 
-/// The share of Diagnostics::snapshot() (what the in-app inspector reads; encodeSnapshot), every
-/// snapshotIntervalMs while subscribed; the newest is kept for a subscriber that arrives.
+/// The share of Diagnostics::snapshot() (what the in-app inspector reads; encodeSnapshot, in
+/// pages), every snapshotIntervalMs while subscribed, and at once when a subscriber arrives.
 inline const QString snapshotShare = QStringLiteral("rio.diagnostics");
 /// The share of Diagnostics::toTrace() (the frame timeline), every timelineIntervalMs while subscribed.
 inline const QString timelineShare = QStringLiteral("rio.timeline");
@@ -28,6 +32,87 @@ inline const QString namePrefix = QStringLiteral("rio-inspect-");
 
 /// The snapshot encoding's version (the first word of the bytes).
 inline constexpr quint32 snapshotVersion = 1;
+
+/// A snapshot is sent as pages of at most this many bytes each (and pageHeaderBytes), one event
+/// each, so that any snapshot passes the server's RemoteListener limits (maxQueuedBytes,
+/// highWaterBytes), which protect the application from inspectors that do not read.
+inline constexpr qsizetype pageBytes = 256 * 1024;
+/// A page's first word: the paged protocol's version. Unpaged snapshots began with their version,
+/// 1, and so does encodeSnapshot's: either side of the other reads a version it does not know.
+inline constexpr quint32 pageVersion = 2;
+/// A page's header: pageVersion (quint32), the snapshot's number (quint64), the page's index and
+/// the page count (quint32). Every page but the last holds pageBytes, the last at most that.
+inline constexpr qsizetype pageHeaderBytes = 20;
+/// The most pages a snapshot is read from (1 GiB).
+inline constexpr quint32 maxPages = 4096;
+
+/// `bytes` (one snapshot, number `serial`) as its pages, in order.
+inline QList<QByteArray> pages(quint64 serial, const QByteArray &bytes)
+{
+    const auto count =
+        static_cast<quint32>(std::max<qsizetype>(1, (bytes.size() + pageBytes - 1) / pageBytes));
+    QList<QByteArray> out;
+    out.reserve(count);
+    for (quint32 i = 0; i < count; ++i) {
+        QByteArray page;
+        QDataStream s(&page, QIODevice::WriteOnly);
+        s << pageVersion << serial << i << count;
+        page.append(bytes.mid(static_cast<qsizetype>(i) * pageBytes, pageBytes));
+        out.append(std::move(page));
+    }
+    return out;
+}
+
+/// Puts a snapshot's pages back together, in the order sent; a page that does not follow the one
+/// before (one dropped on the way, or another snapshot's) begins again from its snapshot's first.
+class PageReader
+{
+public:
+    /// True when `page` completes a snapshot, then in `whole`; false for a page of one not yet
+    /// complete, or one that is not a page (another version, a size its place does not have, a
+    /// count unlike its snapshot's: then `corrupt()`). What it holds is at most maxPages pages.
+    bool add(const QByteArray &page, QByteArray &whole)
+    {
+        m_corrupt = false;
+        QDataStream s(page);
+        quint32 version = 0;
+        quint64 serial = 0;
+        quint32 index = 0, count = 0;
+        s >> version >> serial >> index >> count;
+        const qsizetype size = page.size() - pageHeaderBytes;
+        if (s.status() != QDataStream::Ok || version != pageVersion || count == 0 || count > maxPages ||
+            index >= count || size > pageBytes || (index + 1 < count && size != pageBytes) ||
+            (index != 0 && serial == m_serial && index == m_next && count != m_count)) {
+            m_corrupt = true;
+            m_bytes.clear();
+            m_next = 0;
+            return false;
+        }
+        if (index == 0 || serial != m_serial || index != m_next) {
+            m_bytes.clear();
+            m_next = 0;
+            m_serial = serial;
+            m_count = count;
+            if (index != 0)
+                return false; // the rest of a snapshot whose first page went
+        }
+        m_bytes.append(page.mid(pageHeaderBytes));
+        if (++m_next < count)
+            return false;
+        whole = std::exchange(m_bytes, {});
+        m_next = 0;
+        return true;
+    }
+    /// The last page given was not a page.
+    [[nodiscard]] bool corrupt() const { return m_corrupt; }
+
+private:
+    QByteArray m_bytes;
+    quint64 m_serial = 0;
+    quint32 m_next = 0;
+    quint32 m_count = 0;
+    bool m_corrupt = false;
+};
 
 /// The largest timeline document read (a full ring's is about 2 MB).
 inline constexpr quint32 maxTimelineBytes = 64U << 20;

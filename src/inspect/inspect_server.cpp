@@ -5,9 +5,11 @@
 // so what a peer notifies reaches nothing of it. Snapshots and their JSON are made on this
 // thread only while someone subscribes: the application's threads pay nothing for it.
 
+#include "../qt/src/diagnostics_trace_p.h"
 #include "inspect_protocol.h"
 
 #include <registryio/qt/diagnostics.h>
+#include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry.h>
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_share.h>
@@ -18,14 +20,19 @@
 #include <QTimer>
 #include <QUrl>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include <unistd.h>
 
 namespace {
 
 using namespace rio;
+
+// The most pages a reader's backlog holds: two snapshots of up to 64 MiB.
+constexpr std::size_t maxPages = 512;
 
 // Everything lives on the serving thread.
 class Server : public QObject
@@ -38,8 +45,12 @@ public:
             return;
         }
         const RemoteShareOptions latest{.delivery = Delivery::Latest, .retainLatest = true};
+        // Every page in order (a snapshot is read whole); a reader's backlog holds two snapshots
+        // of up to 64 MiB each (sendSnapshot waits while every reader has one unsent), one that
+        // stopped reading 512 pages at most, and the listener's budgets hold over all of them.
+        const RemoteShareOptions pages{.delivery = Delivery::Every, .capacity = maxPages};
         m_snapshotShare =
-            std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::snapshotShare, m_snapshots, latest);
+            std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::snapshotShare, m_snapshots, pages);
         m_timelineShare =
             std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::timelineShare, m_timeline, latest);
         connect(&m_snapshotTimer, &QTimer::timeout, this, &Server::sendSnapshot);
@@ -55,20 +66,38 @@ public:
     [[nodiscard]] QString error() const { return m_error; }
 
 private:
+    // At a subscriber's arrival, and every snapshotIntervalMs unless every reader still has a
+    // whole snapshot unsent: a slow reader's backlog holds two at most, and a reader that stopped
+    // does not hold back the others (its backlog is bounded by the share's capacity).
     void sendSnapshot()
     {
-        if (m_snapshotShare->base()->subscriberCount() == 0)
+        const QList<RemoteSubscriberInfo> readers = m_snapshotShare->base()->subscribers();
+        if (readers.isEmpty())
+            return;
+        if (sender() == &m_snapshotTimer &&
+            std::all_of(readers.begin(), readers.end(),
+                        [this](const RemoteSubscriberInfo &r) { return r.pending >= m_lastPages; }))
             return;
         QList<RegistryInfo> registries = Diagnostics::snapshot();
         registries.removeIf([this](const RegistryInfo &r) { // the application's alone
             return r.id == m_snapshots.registryId() || r.id == m_timeline.registryId();
         });
-        m_snapshots.notify(inspect::encodeSnapshot(registries));
+        const QList<QByteArray> pages = inspect::pages(++m_serial, inspect::encodeSnapshot(registries));
+        if (static_cast<std::size_t>(pages.size()) > maxPages) { // a reader's backlog would drop its first
+            if (!std::exchange(m_warnedTooLarge, true))
+                qCWarning(lcDiagnostics, "not serving a snapshot of %lld MiB: at most %lld MiB are served",
+                          static_cast<long long>(pages.size() * inspect::pageBytes >> 20),
+                          static_cast<long long>(maxPages * inspect::pageBytes >> 20));
+            return;
+        }
+        m_lastPages = static_cast<std::size_t>(pages.size());
+        for (const QByteArray &page : pages)
+            m_snapshots.notify(page);
     }
     void sendTimeline()
     {
         if (m_timelineShare->base()->subscriberCount() > 0)
-            m_timeline.notify(qCompress(Diagnostics::toTrace().toJson(QJsonDocument::Compact)));
+            m_timeline.notify(qCompress(detail::traceJson(std::chrono::seconds(10)), 1));
     }
 
     QRemoteObjectHost m_host;
@@ -81,6 +110,9 @@ private:
     QTimer m_snapshotTimer;
     QTimer m_timelineTimer;
     QString m_error;
+    quint64 m_serial = 0;        // the last snapshot's number
+    std::size_t m_lastPages = 1; // its pages
+    bool m_warnedTooLarge = false;
 };
 
 QThread *thread = nullptr;

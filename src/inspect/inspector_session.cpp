@@ -110,6 +110,7 @@ bool InspectorSession::attach(const QString &name)
         return false;
     }
     const quint64 attachment = ++m_attachment;
+    m_pages = {};
     m_node = std::make_unique<QRemoteObjectNode>();
     if (!connectToSource(m_node.get(), urlOf(m_target))) {
         release();
@@ -187,13 +188,17 @@ void InspectorSession::subscribeTimeline()
                     {.connection = Qt::DirectConnection});
 }
 
-void InspectorSession::received(quint64 attachment, const QByteArray &bytes)
+void InspectorSession::received(quint64 attachment, const QByteArray &page)
 {
     if (attachment != m_attachment)
         return; // of an attachment released since
     m_silence.start(m_timeoutMs);
+    QByteArray bytes;
+    const bool whole = m_pages.add(page, bytes);
+    if (!whole && !m_pages.corrupt())
+        return; // more pages to come
     QList<RegistryInfo> registries;
-    if (!decodeSnapshot(bytes, registries)) {
+    if (!whole || !decodeSnapshot(bytes, registries)) {
         setState(Lost, QStringLiteral("%1 sends snapshots this inspector cannot read (another "
                                       "RegistryIO version?).")
                            .arg(m_target));

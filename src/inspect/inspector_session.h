@@ -7,6 +7,8 @@
 
 #include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
 
+#include "inspect_protocol.h"
+
 #include <registryio/qt/diagnostics_model.h>
 #include <registryio/remote/remote_registry.h>
 
@@ -100,7 +102,7 @@ private:
     void release();
     void clearTimeline();
     void subscribeTimeline();
-    void received(quint64 attachment, const QByteArray &bytes);
+    void received(quint64 attachment, const QByteArray &page);
     void receivedTimeline(quint64 attachment, const QByteArray &bytes);
     void linkChanged(quint64 attachment, RemoteSubscriber::State state);
     void silent();
@@ -116,6 +118,7 @@ private:
         0; // bumped at each attach and release: late deliveries of an older one are ignored
     std::unique_ptr<QRemoteObjectNode> m_node;
     std::unique_ptr<RemoteRegistry<QByteArray>> m_snapshots;
+    PageReader m_pages; // the snapshot being received
     std::unique_ptr<RemoteRegistry<QByteArray>> m_timeline;
     QTimer m_silence;
     QTimer m_rescan;

@@ -3,7 +3,10 @@
 // a 1 ms timer whose handler stalls 30 ms at its 5th run and every 200th after, and a handler
 // that dropped 2 deliveries for overflow. It says where its
 // handlers were added, when it stalled, and ends when its standard input closes (or after 60 s).
-// With `--lifecycle name` it tries serving across application objects and fork() instead.
+// With `--lifecycle name` it tries serving across application objects and fork() instead; with
+// `--handlers N` it also has a registry `many` of N handlers, and says how large its snapshot is.
+
+#include "../../src/inspect/inspect_protocol.h"
 
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
@@ -84,6 +87,15 @@ int main(int argc, char **argv)
     backlog.add(&app, [](int) { }, {.connection = Qt::QueuedConnection, .capacity = 1});
     for (int n = 0; n < 3; ++n)
         backlog.notify(n);
+    rio::QtRegistry<int> many;
+    many.setObjectName(QStringLiteral("many"));
+    if (argc == 3 && qstrcmp(argv[1], "--handlers") == 0) {
+        for (int n = QByteArray(argv[2]).toInt(); n > 0; --n)
+            many.add([](int) { });
+        std::printf(
+            "snapshot %lld bytes\n",
+            static_cast<long long>(rio::inspect::encodeSnapshot(rio::Diagnostics::snapshot()).size()));
+    }
     std::printf("handlers %s %d %d\n", __FILE__, countLine, stallLine);
     std::fflush(stdout);
     int i = 0;

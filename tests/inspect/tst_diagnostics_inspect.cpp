@@ -18,6 +18,8 @@
 
 #include <cstring>
 
+#include <csignal>
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,8 +36,11 @@ struct Target
     int countLine = 0;
     int stallLine = 0;
 
-    // Starts the target with `inspect` as RIO_INSPECT (unset when empty) and reads its handlers.
-    bool start(const QString &inspect)
+    qint64 snapshotBytes = 0; // with `--handlers N`
+
+    // Starts the target with `inspect` as RIO_INSPECT (unset when empty) and `args`, and reads its
+    // handlers.
+    bool start(const QString &inspect, const QStringList &args = {})
     {
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.remove(QStringLiteral("RIO_INSPECT"));
@@ -43,10 +48,14 @@ struct Target
             env.insert(QStringLiteral("RIO_INSPECT"), inspect);
         process.setProcessEnvironment(env);
         process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        process.start(QStringLiteral(RIO_INSPECT_TARGET), {});
+        process.start(QStringLiteral(RIO_INSPECT_TARGET), args);
         if (!process.waitForStarted(waitMs))
             return false;
-        const QList<QByteArray> words = readLine().split(' ');
+        QList<QByteArray> words = readLine().split(' ');
+        if (words.size() == 3 && words[0] == "snapshot") {
+            snapshotBytes = words[1].toLongLong();
+            words = readLine().split(' ');
+        }
         if (words.size() != 4 || words[0] != "handlers")
             return false;
         file = QString::fromUtf8(words[1]);
@@ -236,6 +245,47 @@ private Q_SLOTS:
 
         // Detached: the application goes on (it stalls again), and ends normally.
         QVERIFY(target.readLine().startsWith("stalled"));
+        QVERIFY(target.stop());
+    }
+
+    // A snapshot larger than what the server's listener lets wait for one inspector
+    // (RemoteListener's maxQueuedBytes, 8 MiB, which protects the application from inspectors
+    // that do not read) reaches it whole, refresh after refresh.
+    void aSnapshotOverTheListenersLimitsReachesTheInspector()
+    {
+        constexpr int many = 25'000;
+        Target target;
+        QVERIFY(target.start(QStringLiteral("1"), {QStringLiteral("--handlers"), QString::number(many)}));
+        QVERIFY2(target.snapshotBytes > (qint64(8) << 20), QByteArray::number(target.snapshotBytes));
+        QByteArray tables;
+        QVERIFY2(
+            inspect({QStringLiteral("table"), target.name(), QStringLiteral("--count"), QStringLiteral("2")},
+                    tables),
+            tables.right(2000).constData());
+        QCOMPARE(tables.count(QStringLiteral("\n%1 handlers\n").arg(many + 3).toUtf8()), 2);
+        QVERIFY(tables.count("\nmany ") >= 2 * many);
+        QVERIFY2(tables.contains(QStringLiteral("inspect_target.cpp:%1").arg(target.stallLine).toUtf8()),
+                 tables.left(2000).constData());
+
+        // An inspector that stops reading (stopped by SIGSTOP after its first table) does not
+        // hold back another one's refreshes.
+        QProcess stopped;
+        stopped.start(QStringLiteral(RIO_INSPECT_TOOL), {QStringLiteral("table"), target.name(),
+                                                         QStringLiteral("--count"), QStringLiteral("1000")});
+        QVERIFY(stopped.waitForStarted(waitMs));
+        QByteArray first;
+        while (!first.contains(" handlers\n") && stopped.waitForReadyRead(waitMs))
+            first += stopped.readAllStandardOutput();
+        QVERIFY(first.contains(" handlers\n"));
+        QVERIFY(::kill(static_cast<pid_t>(stopped.processId()), SIGSTOP) == 0);
+        QByteArray others;
+        const bool read = inspect(
+            {QStringLiteral("table"), target.name(), QStringLiteral("--count"), QStringLiteral("3")}, others);
+        ::kill(static_cast<pid_t>(stopped.processId()), SIGCONT);
+        stopped.kill();
+        stopped.waitForFinished(waitMs);
+        QVERIFY2(read, others.right(2000).constData());
+        QCOMPARE(others.count(QStringLiteral("\n%1 handlers\n").arg(many + 3).toUtf8()), 3);
         QVERIFY(target.stop());
     }
 };

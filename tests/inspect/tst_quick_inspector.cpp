@@ -30,6 +30,7 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <algorithm>
 #include <memory>
 
 namespace {
@@ -349,6 +350,100 @@ private Q_SLOTS:
         QVERIFY(refused > 0);
     }
 
+    // A snapshot comes in pages: read whole in order; one missing a page, or pages of two
+    // snapshots mixed, give nothing of it; what is not a page is said so.
+    void pagesAreReadWholeAndInOrderOnly()
+    {
+        QByteArray bytes(rio::inspect::pageBytes * 2 + 1000, Qt::Uninitialized);
+        for (qsizetype i = 0; i < bytes.size(); ++i)
+            bytes[i] = char(i * 7);
+        const QList<QByteArray> first = rio::inspect::pages(1, bytes);
+        const QList<QByteArray> second = rio::inspect::pages(2, bytes.left(100));
+        QCOMPARE(first.size(), 3);
+        QCOMPARE(second.size(), 1);
+        rio::inspect::PageReader reader;
+        QByteArray whole;
+        QVERIFY(!reader.add(first[0], whole) && !reader.corrupt());
+        QVERIFY(!reader.add(first[1], whole) && !reader.corrupt());
+        QVERIFY(reader.add(first[2], whole));
+        QCOMPARE(whole, bytes);
+        // One missing: nothing of it, and the next is read whole.
+        QVERIFY(!reader.add(first[0], whole));
+        QVERIFY(!reader.add(first[2], whole));
+        QVERIFY(!reader.corrupt());
+        QVERIFY(reader.add(second[0], whole));
+        QCOMPARE(whole, bytes.left(100));
+        // Another snapshot's page in between: neither is read, the first begins again.
+        QVERIFY(!reader.add(first[0], whole));
+        QVERIFY(!reader.add(rio::inspect::pages(3, bytes)[1], whole));
+        QVERIFY(!reader.add(first[1], whole));
+        QVERIFY(!reader.add(first[2], whole));
+        QVERIFY(!reader.add(first[0], whole));
+        QVERIFY(!reader.add(first[1], whole));
+        QVERIFY(reader.add(first[2], whole));
+        QCOMPARE(whole, bytes);
+        // Not pages: too short, no page count, an index past it, more pages than are read.
+        for (const QByteArray &bad :
+             {QByteArray("short"), first[0].left(16), first[0].left(16) + QByteArray::fromHex("00000000"),
+              first[0].left(12) + QByteArray::fromHex("0000000300000003"),
+              first[0].left(12) + QByteArray::fromHex("00000000ffffffff")}) {
+            QVERIFY(!reader.add(bad, whole));
+            QVERIFY2(reader.corrupt(), bad.toHex().constData());
+        }
+    }
+
+    // A page holds what its place says and no more: a reader never holds more than a snapshot
+    // of maxPages pages, and a snapshot whose pages disagree on their count is not one.
+    void aPageHoldsItsSizeOnly()
+    {
+        const QByteArray bytes(rio::inspect::pageBytes * 2 + 10, 'x');
+        const QList<QByteArray> good = rio::inspect::pages(1, bytes);
+        rio::inspect::PageReader reader;
+        QByteArray whole;
+        // Larger than a page, a page short of its place, the last one over a page.
+        for (const QByteArray &bad :
+             {good[0] + 'z', good[1].chopped(1), good[2] + QByteArray(rio::inspect::pageBytes, 'z')}) {
+            QVERIFY(!reader.add(bad, whole));
+            QVERIFY2(reader.corrupt(), bad.left(rio::inspect::pageHeaderBytes).toHex().constData());
+        }
+        // Pages whose count changes on the way (fewer or more): not a snapshot, nor part of one.
+        for (const char *count : {"00000002", "00000004"}) {
+            QByteArray recounted = good[1];
+            recounted.replace(16, 4, QByteArray::fromHex(count));
+            QVERIFY(!reader.add(good[0], whole) && !reader.corrupt());
+            QVERIFY(!reader.add(recounted, whole));
+            QVERIFY(reader.corrupt());
+            QVERIFY(!reader.add(good[2], whole));
+        }
+        // The next is read whole.
+        QVERIFY(!reader.add(good[0], whole));
+        QVERIFY(!reader.add(good[1], whole));
+        QVERIFY(reader.add(good[2], whole));
+        QCOMPARE(whole, bytes);
+    }
+
+    // The snapshots of a server that does not send pages (an older RegistryIO) are said to be
+    // unreadable, whatever their first registry; and pages are unreadable to such an inspector.
+    void anUnpagedSnapshotIsNotAPage()
+    {
+        for (const int count : {0, 1, 2, 3}) {
+            QList<rio::RegistryInfo> list = registries(count);
+            for (qsizetype r = 0; r < list.size(); ++r)
+                list[r].id = quint64(r + 1); // a first registry 1, the second 2...
+            std::reverse(list.begin(), list.end());
+            rio::inspect::PageReader reader;
+            QByteArray whole;
+            // An unpaged snapshot: the version of its encoding, then its registries.
+            const QByteArray unpaged = rio::inspect::encodeSnapshot(list);
+            QVERIFY(!reader.add(unpaged, whole));
+            QVERIFY2(reader.corrupt(), unpaged.left(rio::inspect::pageHeaderBytes).toHex().constData());
+        }
+        QDataStream page(rio::inspect::pages(1, rio::inspect::encodeSnapshot(registries(1)))[0]);
+        quint32 first = 0;
+        page >> first;
+        QVERIFY(first != rio::inspect::snapshotVersion);
+    }
+
     void aHostilePeerIsSaidSoAndTheLastGoodTableStays()
     {
         auto owned = std::make_unique<Peer>();
@@ -359,19 +454,23 @@ private Q_SLOTS:
         QVERIFY(inspector.session->attach(peer.name));
         QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
 
-        peer.snapshots.notify(QByteArrayLiteral("not a snapshot"));
+        const auto send = [&](quint64 serial, const QByteArray &bytes) {
+            for (const QByteArray &page : rio::inspect::pages(serial, bytes))
+                peer.snapshots.notify(page);
+        };
+        peer.snapshots.notify(QByteArrayLiteral("not a page"));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
         QVERIFY2(inspector.session->message().contains(QStringLiteral("cannot read")),
                  qPrintable(inspector.session->message()));
 
         const QByteArray good = rio::inspect::encodeSnapshot(registries(2));
-        peer.snapshots.notify(good);
+        send(1, good);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
         QTRY_VERIFY_WITH_TIMEOUT(inspector.rowOf(QStringLiteral("peer-1"), QStringLiteral("peer.cpp:5")) >= 0,
                                  waitMs);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
 
-        peer.snapshots.notify(good.left(good.size() / 2));
+        send(2, good.left(good.size() / 2));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
         QCOMPARE(inspector.model->rowCount(), 10); // the last good table
 

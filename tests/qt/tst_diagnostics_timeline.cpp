@@ -19,6 +19,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QMap>
+#include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
@@ -339,6 +340,32 @@ private Q_SLOTS:
             kept += e[QStringLiteral("ph")].toString() != QLatin1String("M") ? 1 : 0;
         QVERIFY2(kept <= 8192 + 64 + 16, qPrintable(QString::number(kept))); // the ring, slow runs, stalls
         QVERIFY2(kept >= 8000, qPrintable(QString::number(kept)));
+    }
+
+    // Names are the user's text: quotes, backslashes, control and non-ASCII characters come
+    // back from the trace's JSON as they were, in runs and in slow runs.
+    void namesComeBackFromTheTraceAsTheyWere()
+    {
+        rio::Diagnostics::setSlowThreshold(200us);
+        rio::Diagnostics::setEveryRunPrecise(true);
+        rio::Diagnostics::setEnabled(true);
+        const QString name = QStringLiteral("a \"quoted\" \\ name\n\t\x01 \u00e9\u4e2d");
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(name);
+        registry.add([](int slow) {
+            const auto until = std::chrono::steady_clock::now() + (slow != 0 ? 300us : 0us);
+            while (std::chrono::steady_clock::now() < until) {
+            }
+        });
+        runTurns(1, [&](int) {
+            registry.notify(0);
+            registry.notify(1);
+        });
+        QSet<QString> named; // an unreadable text would be an empty document
+        for (const QJsonValue &e : traceEvents(rio::Diagnostics::toTrace(1h)))
+            if (e[QStringLiteral("args")][QStringLiteral("registryName")].toString() == name)
+                named.insert(e[QStringLiteral("cat")].toString());
+        QCOMPARE(named, (QSet<QString>{QStringLiteral("handler"), QStringLiteral("slow")}));
     }
 
     // A user who sends the trace to a pipe, /dev/stdout or /dev/null gets it written there: the

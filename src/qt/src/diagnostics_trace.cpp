@@ -5,6 +5,7 @@
 // every thread. Also the hooks that mark the turns and the windows' frames (reached through their
 // meta-objects: nothing of Qt Gui or Qt Quick is linked).
 
+#include "diagnostics_trace_p.h"
 #include "diagnostics_windows_p.h"
 #include "whole_file_p.h"
 
@@ -16,7 +17,6 @@
 #include <QCoreApplication>
 #include <QEvent>
 #include <QFileInfo>
-#include <QJsonArray>
 #include <QMetaMethod>
 #include <QPointer>
 #include <QSet>
@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -48,25 +49,6 @@ struct Turns
     diag::TurnMark mark;
     quint64 number = 0;
 };
-
-double micros(quint64 ns)
-{
-    return static_cast<double>(ns) / 1000.0;
-}
-
-QString place(const char *file, int line)
-{
-    return QStringLiteral("%1:%2")
-        .arg(QFileInfo(QString::fromUtf8(file != nullptr ? file : "")).fileName())
-        .arg(line);
-}
-
-QString place(const HandlerInfo &h)
-{
-    if (!h.originFile.isEmpty())
-        return QStringLiteral("%1:%2").arg(QFileInfo(h.originFile).fileName()).arg(h.originLine);
-    return place(h.file.toUtf8().constData(), h.line);
-}
 
 // The turns' spans, to name the frame a time falls in (0: none kept).
 class Frames
@@ -286,44 +268,169 @@ private:
     std::vector<Span> m_spans;
 };
 
+// Chrome's trace events written as JSON text at once: a QJsonObject per event, then the
+// document's text, cost the serving thread ten times as much.
+class JsonText
+{
+public:
+    explicit JsonText(QByteArray &out) : m_out(out) { }
+    JsonText &open()
+    {
+        m_out += '{';
+        m_first = true;
+        return *this;
+    }
+    JsonText &close()
+    {
+        m_out += '}';
+        m_first = false;
+        return *this;
+    }
+    JsonText &key(const char *name)
+    {
+        if (!std::exchange(m_first, false))
+            m_out += ',';
+        m_out += '"';
+        m_out += name;
+        m_out += "\":";
+        return *this;
+    }
+    JsonText &text(QByteArrayView utf8)
+    {
+        m_out += '"';
+        qsizetype from = 0; // appended in runs between the bytes escaped
+        for (qsizetype i = 0; i < utf8.size(); ++i) {
+            const auto u = static_cast<unsigned char>(utf8[i]);
+            if (u >= 0x20 && u != '"' && u != '\\')
+                continue;
+            m_out.append(utf8.sliced(from, i - from));
+            from = i + 1;
+            if (u >= 0x20) {
+                m_out += '\\';
+                m_out += utf8[i];
+            } else {
+                static constexpr char hex[] = "0123456789abcdef";
+                m_out += "\\u00";
+                m_out += hex[u >> 4];
+                m_out += hex[u & 15];
+            }
+        }
+        m_out.append(utf8.sliced(from));
+        m_out += '"';
+        return *this;
+    }
+    JsonText &text(const char *utf8) { return text(QByteArrayView(utf8)); }
+    JsonText &text(const QByteArray &utf8) { return text(QByteArrayView(utf8)); }
+    JsonText &text(const QString &s) { return text(QByteArrayView(s.toUtf8())); }
+    template <typename Number>
+    JsonText &number(Number n)
+    {
+        std::array<char, 32> buffer{};
+        const auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), n);
+        m_out.append(buffer.data(), end - buffer.data());
+        return *this;
+    }
+    // Nanoseconds as microseconds, exactly (no floating point: `1234.5`).
+    JsonText &micros(quint64 ns)
+    {
+        number(ns / 1000);
+        if (quint64 rest = ns % 1000; rest != 0) {
+            char digits[4] = {'.', char('0' + rest / 100), char('0' + rest / 10 % 10), char('0' + rest % 10)};
+            qsizetype size = 4;
+            while (digits[size - 1] == '0')
+                --size;
+            m_out.append(digits, size);
+        }
+        return *this;
+    }
+    // Bytes as they are (an array's brackets and commas).
+    JsonText &raw(QByteArrayView bytes)
+    {
+        m_out.append(bytes);
+        return *this;
+    }
+
+private:
+    QByteArray &m_out;
+    bool m_first = true;
+};
+
+// Per file name as the ring holds it (an address that lives as long as its library, and every
+// entry read at once is live together): its name's last part, as UTF-8.
+class FileNames
+{
+public:
+    const QByteArray &path(const char *file) { return of(file).path; }
+    const QByteArray &name(const char *file) { return of(file).name; }
+
+private:
+    struct Names
+    {
+        QByteArray path, name;
+    };
+    const Names &of(const char *file)
+    {
+        auto [it, added] = m_names.try_emplace(file);
+        if (added && file != nullptr) {
+            it->second.path = QByteArray(file);
+            it->second.name = QFileInfo(QString::fromUtf8(file)).fileName().toUtf8();
+        }
+        return it->second;
+    }
+    std::map<const char *, Names> m_names;
+};
+
 } // namespace
 
-QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
+QByteArray detail::traceJson(std::chrono::nanoseconds last)
 {
     const auto lastNs = static_cast<quint64>(std::max<std::int64_t>(last.count(), 0));
     const std::vector<diag::TimelineEntry> entries = diag::timeline(lastNs);
-    const QList<SlowHandlerReport> slow = recentSlowRuns();
-    const QList<SlowHandlerReport> stalls = recentStalls();
-    std::map<quint64, QString> registryNames;
-    for (const RegistryInfo &r : snapshot())
-        registryNames[r.id] = r.name;
+    const QList<SlowHandlerReport> slow = Diagnostics::recentSlowRuns();
+    const QList<SlowHandlerReport> stalls = Diagnostics::recentStalls();
+    std::map<quint64, QByteArray> registryNames;
+    for (const RegistryInfo &r : Diagnostics::snapshot())
+        registryNames[r.id] = r.name.toUtf8();
 
     const qint64 pid = QCoreApplication::applicationPid();
     quint64 mainTid = mainThreadNumber.load(std::memory_order_relaxed);
     if (mainTid == 0)
         mainTid = 1;
-    QJsonArray events;
+    QByteArray body; // the events, after the metadata
+    body.reserve(static_cast<qsizetype>(entries.size()) * 320);
+    bool firstEvent = true;
     QSet<quint64> threads{mainTid};
     std::map<quint64, QString> threadNames{{mainTid, QStringLiteral("main")}};
-    const auto event = [&](const char *ph, const QString &name, const char *cat, quint64 ts, quint64 tid) {
-        return QJsonObject{{QStringLiteral("ph"), QLatin1String(ph)},
-                           {QStringLiteral("name"), name},
-                           {QStringLiteral("cat"), QLatin1String(cat)},
-                           {QStringLiteral("ts"), micros(ts)},
-                           {QStringLiteral("pid"), pid},
-                           {QStringLiteral("tid"), static_cast<qint64>(tid)}};
+    // An event's common fields, its object left open for the rest.
+    const auto event = [&](JsonText &j, const char *ph, QByteArrayView name, const char *cat, quint64 ts,
+                           quint64 tid) -> JsonText & {
+        if (!std::exchange(firstEvent, false))
+            body += ',';
+        return j.open()
+            .key("ph")
+            .text(ph)
+            .key("name")
+            .text(name)
+            .key("cat")
+            .text(cat)
+            .key("ts")
+            .micros(ts)
+            .key("pid")
+            .number(pid)
+            .key("tid")
+            .number(static_cast<qint64>(tid));
     };
 
     Frames frames;
     WindowSpans windowFrames;
-    std::map<quint64, QString> windowNamesNow; // by serial, read once
+    std::map<quint64, QByteArray> windowNamesNow; // by serial, read once
     for (const diag::TimelineEntry &e : entries) {
         if (e.kind == diag::TimelineKind::Turn)
             frames.add(e.startNs, e.endNs, e.turn);
         if (e.kind == diag::TimelineKind::Frame) {
             windowFrames.add({e.startNs, e.endNs, e.turn, e.window});
             if (windowNamesNow.count(e.window) == 0)
-                windowNamesNow[e.window] = windowName(e.window);
+                windowNamesNow[e.window] = windowName(e.window).toUtf8();
         }
     }
     frames.sort();
@@ -331,11 +438,12 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
     // The window frame a time fell in, as `window` and `windowFrame`: exactly for a time of the
     // timeline's clock (a run between two frames is in none), with a millisecond's slack for one
     // read with steady_clock (a slow run's end).
-    const auto inWindowFrame = [&](QJsonObject &args, quint64 ns, quint64 slack) {
-        if (const WindowSpans::Span *f = windowFrames.at(ns, slack)) {
-            args.insert(QStringLiteral("window"), windowNamesNow[f->window]);
-            args.insert(QStringLiteral("windowFrame"), static_cast<qint64>(f->number));
-        }
+    const auto inWindowFrame = [&](JsonText &j, quint64 ns, quint64 slack) {
+        if (const WindowSpans::Span *f = windowFrames.at(ns, slack))
+            j.key("window")
+                .text(windowNamesNow[f->window])
+                .key("windowFrame")
+                .number(static_cast<qint64>(f->number));
     };
 
     // A slow run on the main thread is also a timeline entry (its turn holds it): once, as slow.
@@ -359,70 +467,94 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
             break;
         }
     }
+    FileNames files;
+    const auto placeOf = [&](const char *file, int line) {
+        return files.name(file) + ':' + QByteArray::number(line);
+    };
+    // The args of a run or a wait: who ran, and in which frames.
+    const auto who = [&](JsonText &j, const diag::TimelineEntry &e, quint64 at) {
+        j.key("file")
+            .text(files.path(e.file))
+            .key("line")
+            .number(e.line)
+            .key("registry")
+            .number(static_cast<qint64>(e.registry))
+            .key("registryName")
+            .text(registryNames[e.registry])
+            .key("handler")
+            .number(static_cast<qint64>(e.id.value()))
+            .key("frame")
+            .number(static_cast<qint64>(frames.at(e.startNs)));
+        inWindowFrame(j, at, 0);
+    };
     qint64 waitId = 0;
     std::map<quint64, std::uint64_t> windowEnds; // by window: its last frame's end
     for (std::size_t i = 0; i != entries.size(); ++i) {
         const diag::TimelineEntry &e = entries[i];
-        if (e.kind == diag::TimelineKind::Frame) {
+        JsonText j(body);
+        switch (e.kind) {
+        case diag::TimelineKind::Frame: {
             // With the threaded render loop the GUI thread begins a frame while the render thread
             // still presents the one before: spans on a track do not overlap, so this one's
             // begins where that one ended, and `begun` tells when it began.
             std::uint64_t &previousEnd = windowEnds[e.window];
             const std::uint64_t start = std::clamp(previousEnd, e.startNs, e.endNs);
             previousEnd = e.endNs;
-            QJsonObject o = event("X", QStringLiteral("frame %1").arg(e.turn), "window", start,
-                                  windowTrackBase + e.window);
-            o.insert(QStringLiteral("dur"), micros(e.endNs - start));
-            o.insert(QStringLiteral("args"),
-                     QJsonObject{{QStringLiteral("window"), windowNamesNow[e.window]},
-                                 {QStringLiteral("frame"), static_cast<qint64>(e.turn)},
-                                 {QStringLiteral("begun"), micros(e.startNs)}});
-            events.append(o);
-            continue;
-        }
-        // A wait is named by its run's start, as the run by its start.
-        const quint64 at = e.kind == diag::TimelineKind::Wait ? e.endNs : e.startNs;
-        QJsonObject who{{QStringLiteral("file"), QString::fromUtf8(e.file != nullptr ? e.file : "")},
-                        {QStringLiteral("line"), e.line},
-                        {QStringLiteral("registry"), static_cast<qint64>(e.registry)},
-                        {QStringLiteral("registryName"), registryNames[e.registry]},
-                        {QStringLiteral("handler"), static_cast<qint64>(e.id.value())},
-                        {QStringLiteral("frame"), static_cast<qint64>(frames.at(e.startNs))}};
-        inWindowFrame(who, at, 0);
-        switch (e.kind) {
-        case diag::TimelineKind::Turn: {
-            QJsonObject o = event("X", QStringLiteral("frame %1").arg(e.turn), "frame", e.startNs, mainTid);
-            o.insert(QStringLiteral("dur"), micros(e.endNs - e.startNs));
-            o.insert(QStringLiteral("args"),
-                     QJsonObject{{QStringLiteral("frame"), static_cast<qint64>(e.turn)}});
-            events.append(o);
+            event(j, "X", "frame " + QByteArray::number(e.turn), "window", start, windowTrackBase + e.window)
+                .key("dur")
+                .micros(e.endNs - start)
+                .key("args")
+                .open()
+                .key("window")
+                .text(windowNamesNow[e.window])
+                .key("frame")
+                .number(static_cast<qint64>(e.turn))
+                .key("begun")
+                .micros(e.startNs)
+                .close()
+                .close();
             break;
         }
-        case diag::TimelineKind::Run: {
+        case diag::TimelineKind::Turn:
+            event(j, "X", "frame " + QByteArray::number(e.turn), "frame", e.startNs, mainTid)
+                .key("dur")
+                .micros(e.endNs - e.startNs)
+                .key("args")
+                .open()
+                .key("frame")
+                .number(static_cast<qint64>(e.turn))
+                .close()
+                .close();
+            break;
+        case diag::TimelineKind::Run:
             if (slowEntry[i])
                 break; // exported below, as a slow run
-            QJsonObject o = event("X", place(e.file, e.line), "handler", e.startNs, mainTid);
-            o.insert(QStringLiteral("dur"), micros(e.endNs - e.startNs));
-            o.insert(QStringLiteral("args"), who);
-            events.append(o);
+            event(j, "X", placeOf(e.file, e.line), "handler", e.startNs, mainTid)
+                .key("dur")
+                .micros(e.endNs - e.startNs)
+                .key("args")
+                .open();
+            who(j, e, e.startNs);
+            j.close().close();
             break;
-        }
         case diag::TimelineKind::Wait: {
-            // An async span: waits overlap each other and the runs of the thread.
-            const QString name = QStringLiteral("wait %1").arg(place(e.file, e.line));
-            QJsonObject b = event("b", name, "wait", e.startNs, mainTid);
-            QJsonObject en = event("e", name, "wait", e.endNs, mainTid);
-            b.insert(QStringLiteral("id"), ++waitId);
-            en.insert(QStringLiteral("id"), waitId);
-            QJsonObject args = who;
-            args.insert(QStringLiteral("waitedNs"), static_cast<qint64>(e.endNs - e.startNs));
-            b.insert(QStringLiteral("args"), args);
-            events.append(b);
-            events.append(en);
+            // An async span: waits overlap each other and the runs of the thread. A wait is
+            // named by its run's start, as the run by its start.
+            const QByteArray name = "wait " + placeOf(e.file, e.line);
+            ++waitId;
+            for (const bool begin : {true, false}) {
+                event(j, begin ? "b" : "e", name, "wait", begin ? e.startNs : e.endNs, mainTid)
+                    .key("id")
+                    .number(waitId);
+                if (begin) {
+                    j.key("args").open();
+                    who(j, e, e.endNs);
+                    j.key("waitedNs").number(static_cast<qint64>(e.endNs - e.startNs)).close();
+                }
+                j.close();
+            }
             break;
         }
-        case diag::TimelineKind::Frame:
-            break;
         }
     }
 
@@ -435,32 +567,50 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
         if (!s.threadName.isEmpty())
             threadNames[tid] = s.threadName;
         const quint64 start = s.endedAtNs > s.elapsedNs ? s.endedAtNs - s.elapsedNs : 0;
-        QJsonObject args{
-            {QStringLiteral("file"), s.handler.file},
-            {QStringLiteral("line"), s.handler.line},
-            {QStringLiteral("function"), s.handler.function},
-            {QStringLiteral("registry"), static_cast<qint64>(s.handler.registryId)},
-            {QStringLiteral("registryName"), s.handler.registryName},
-            {QStringLiteral("handler"), static_cast<qint64>(s.handler.id.value())},
-            {QStringLiteral("thread"), s.threadName},
-            {QStringLiteral("elapsedNs"), static_cast<qint64>(s.elapsedNs)},
-            // The main thread's: the turn it ended in, kept with it (the ring may have dropped that
-            // turn). Another thread's: the main thread's turn its end, read precisely, fell in (its
-            // start may be the coarse clock's).
-            {QStringLiteral("frame"),
-             static_cast<qint64>(s.frame != 0 ? s.frame : frames.at(stall ? s.endedAtNs : s.endedAtNs - 1))}};
-        inWindowFrame(args, stall ? s.endedAtNs : s.endedAtNs - 1, 1'000'000);
-        QJsonObject o;
+        const QByteArray where =
+            (s.handler.originFile.isEmpty() ? placeOf(s.handler.file.toUtf8().constData(), s.handler.line)
+                                            : QFileInfo(s.handler.originFile).fileName().toUtf8() + ':' +
+                                                  QByteArray::number(s.handler.originLine));
+        JsonText j(body);
+        if (stall)
+            event(j, "i", "stall " + where, "stall", s.endedAtNs, tid).key("s").text("t");
+        else
+            event(j, "X", "slow " + where, "slow", start, tid).key("dur").micros(s.elapsedNs);
+        j.key("args")
+            .open()
+            .key("file")
+            .text(s.handler.file)
+            .key("line")
+            .number(s.handler.line)
+            .key("function")
+            .text(s.handler.function)
+            .key("registry")
+            .number(static_cast<qint64>(s.handler.registryId))
+            .key("registryName")
+            .text(s.handler.registryName)
+            .key("handler")
+            .number(static_cast<qint64>(s.handler.id.value()))
+            .key("thread")
+            .text(s.threadName)
+            .key("elapsedNs")
+            .number(static_cast<qint64>(s.elapsedNs))
+            // The main thread's: the turn it ended in, kept with it (the ring may have dropped
+            // that turn). Another thread's: the main thread's turn its end, read precisely, fell
+            // in (its start may be the coarse clock's).
+            .key("frame")
+            .number(static_cast<qint64>(s.frame != 0 ? s.frame
+                                                     : frames.at(stall ? s.endedAtNs : s.endedAtNs - 1)));
+        inWindowFrame(j, stall ? s.endedAtNs : s.endedAtNs - 1, 1'000'000);
         if (stall) {
-            args.insert(QStringLiteral("stack"), QJsonArray::fromStringList(s.stack));
-            o = event("i", QStringLiteral("stall %1").arg(place(s.handler)), "stall", s.endedAtNs, tid);
-            o.insert(QStringLiteral("s"), QStringLiteral("t"));
-        } else {
-            o = event("X", QStringLiteral("slow %1").arg(place(s.handler)), "slow", start, tid);
-            o.insert(QStringLiteral("dur"), micros(s.elapsedNs));
+            j.key("stack").raw("[");
+            for (qsizetype f = 0; f < s.stack.size(); ++f) {
+                if (f != 0)
+                    j.raw(",");
+                j.text(s.stack[f]);
+            }
+            j.raw("]");
         }
-        o.insert(QStringLiteral("args"), args);
-        events.append(o);
+        j.close().close();
     };
     const quint64 since = nowNs > lastNs ? nowNs - lastNs : 0;
     for (const SlowHandlerReport &s : slow)
@@ -470,38 +620,52 @@ QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
         if (s.endedAtNs >= since)
             report(s, true);
 
-    QJsonArray meta;
-    meta.append(QJsonObject{{QStringLiteral("ph"), QStringLiteral("M")},
-                            {QStringLiteral("name"), QStringLiteral("process_name")},
-                            {QStringLiteral("pid"), pid},
-                            {QStringLiteral("tid"), 0},
-                            {QStringLiteral("args"),
-                             QJsonObject{{QStringLiteral("name"), QCoreApplication::applicationName()}}}});
+    QByteArray out;
+    out.reserve(body.size() + 4096);
+    out += "{\"traceEvents\":[";
+    const auto name = [&](const char *what, quint64 tid, QByteArrayView value) {
+        JsonText j(out);
+        j.open()
+            .key("ph")
+            .text("M")
+            .key("name")
+            .text(what)
+            .key("pid")
+            .number(pid)
+            .key("tid")
+            .number(static_cast<qint64>(tid))
+            .key("args")
+            .open()
+            .key("name")
+            .text(value)
+            .close()
+            .close();
+        out += ',';
+    };
+    name("process_name", 0, QCoreApplication::applicationName().toUtf8());
     for (const quint64 tid : threads) {
-        QString name = threadNames.count(tid) != 0 ? threadNames[tid] : threadName(tid);
-        if (name.isEmpty())
-            name = QStringLiteral("#%1").arg(tid);
-        meta.append(QJsonObject{{QStringLiteral("ph"), QStringLiteral("M")},
-                                {QStringLiteral("name"), QStringLiteral("thread_name")},
-                                {QStringLiteral("pid"), pid},
-                                {QStringLiteral("tid"), static_cast<qint64>(tid)},
-                                {QStringLiteral("args"), QJsonObject{{QStringLiteral("name"), name}}}});
+        QString thread = threadNames.count(tid) != 0 ? threadNames[tid] : Diagnostics::threadName(tid);
+        if (thread.isEmpty())
+            thread = QStringLiteral("#%1").arg(tid);
+        name("thread_name", tid, thread.toUtf8());
     }
-    for (const auto &[serial, name] : windowNamesNow)
-        meta.append(QJsonObject{{QStringLiteral("ph"), QStringLiteral("M")},
-                                {QStringLiteral("name"), QStringLiteral("thread_name")},
-                                {QStringLiteral("pid"), pid},
-                                {QStringLiteral("tid"), static_cast<qint64>(windowTrackBase + serial)},
-                                {QStringLiteral("args"), QJsonObject{{QStringLiteral("name"), name}}}});
-    for (const QJsonValue e : std::as_const(events))
-        meta.append(e);
-    return QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), meta},
-                                     {QStringLiteral("displayTimeUnit"), QStringLiteral("ms")}});
+    for (const auto &[serial, window] : windowNamesNow)
+        name("thread_name", windowTrackBase + serial, window);
+    if (body.isEmpty())
+        out.chop(1); // the last metadata's comma
+    out += body;
+    out += R"(],"displayTimeUnit":"ms"})";
+    return out;
+}
+
+QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
+{
+    return QJsonDocument::fromJson(detail::traceJson(last));
 }
 
 bool Diagnostics::writeTrace(const QString &path, std::chrono::nanoseconds last)
 {
-    return detail::writeWholeFile(path, toTrace(last).toJson(QJsonDocument::Compact));
+    return detail::writeWholeFile(path, detail::traceJson(last));
 }
 
 } // namespace rio
