@@ -350,7 +350,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
                 ? QStringLiteral(
                       "whose subscriptions have been sent nothing longest (%1 bytes waiting, for %2 ms)")
                       .arg(amount)
-                      .arg(row->since[budget] != 0 ? remoteNowMs() - row->since[budget] : 0)
+                      .arg(row->since[budget] != 0 ? nowMs() - row->since[budget] : 0)
             : budget == QueuedBytes
                 ? QStringLiteral("whose peer has taken nothing for longest (%1 bytes waiting, %2)")
                       .arg(amount)

@@ -8,7 +8,6 @@
 #include "remote_transport_p.h"
 
 #include <QAbstractSocket>
-#include <QElapsedTimer>
 #include <QHash>
 #include <QHostAddress>
 #include <QLoggingCategory>
@@ -22,6 +21,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -67,7 +67,7 @@ public:
     // and of how much, taken on its listener's thread. The process's total of QueuedBytes.
     qint64 setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken);
     // Connection `id`'s subscriptions' backlogs in share `share` hold `change` bytes more (fewer
-    // when negative) and have sent nothing since `since` (remoteNowMs(); 0: none waits); the
+    // when negative) and have sent nothing since `since` (nowMs(); 0: none waits); the
     // connection has waited since the oldest of its shares' waits. Callable from any thread
     // (shares account where their backlogs grow), never under a share's lock. Past its listener's
     // budget: the connections that do not read (or hold subscriptions that have not acquired their
@@ -145,15 +145,12 @@ inline Ledger g_ledger;
 // Connection ids: unique in the process, never reused.
 inline std::atomic<quint64> g_nextConnection{1};
 
-// A monotonic clock in ms, shared by the listeners' deadlines.
-inline qint64 nowMs()
+// Remote's one clock, in ms: steady_clock, as the Qt layer's (deadlines, waits, log intervals).
+inline qint64 nowMs() noexcept
 {
-    static const QElapsedTimer clock = [] {
-        QElapsedTimer timer;
-        timer.start();
-        return timer;
-    }();
-    return clock.elapsed();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 inline constexpr const char *ListenerProperty = "_rio_remote_listener";
