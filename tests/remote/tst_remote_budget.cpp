@@ -92,6 +92,7 @@ private Q_SLOTS:
     void lossyReaderProcessIsThinnedNotDropped();
     void slowSteadyReaderIsThinnedNotDropped();
     void blockShareThatCannotDropLosesTheConnection();
+    void queuedBudgetShedsHoardersBeforeASteadyReader();
 };
 
 void tst_remote_budget::initTestCase()
@@ -448,6 +449,92 @@ void tst_remote_budget::blockShareThatCannotDropLosesTheConnection()
     QVERIFY(strictlyIncreasing(reader.received));
     QCOMPARE(quint64(reader.received.size()) + reader.droppedBySource(), quint64(3002));
     QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+}
+
+// RemoteListener::Options::queuedBytesBudget: hoarders (subscribers behind a link that passes 8 KiB
+// every 3.5 s, so that their peers take a little now and then and never count as ones that do not
+// read) hold their connections at the high-water mark, within the budget; then a subscriber that
+// reads steadily through a link of about 200 KB/s, connected before them, is flooded to its mark
+// too, which passes the budget. Those whose peers have taken nothing for longest go: hoarders,
+// never the reader, though it holds as much as any (and, first connected, would go first of
+// equals).
+void tst_remote_budget::queuedBudgetShedsHoardersBeforeASteadyReader()
+{
+    constexpr int Hoarders = 8;
+    // The hoarders alone hold less than the budget (each about its high-water mark, give or take
+    // a frame); with the reader at its mark too, more.
+    constexpr qint64 HighWater = qint64(2) << 20;
+    Source source({.capacity = 64}, {.highWaterBytes = HighWater,
+                                     .queuedBytesBudget = Hoarders * HighWater + (qint64(1) << 20)});
+    QVERIFY(source.share);
+    rio::QtRegistry<Payload> quotes;
+    rio::RemoteShare<Payload> quotesShare(source.host.get(), QStringLiteral("quotes"), quotes,
+                                          {.capacity = 64});
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    Relay readerLink(source.port());
+    readerLink.throttle(2048); // per tick of 10 ms
+    NamedSubscriber reader(readerLink.address(), QStringLiteral("quotes"));
+    QTRY_VERIFY_WITH_TIMEOUT(allReceiving(*quotesShare.base(), 1), Deadline);
+    const quint64 readerConnection = quotesShare.base()->subscribers().value(0).connection;
+    Relay hoardLink(source.port());
+    std::vector<std::unique_ptr<Subscriber>> hoarders;
+    for (int i = 0; i < Hoarders; ++i)
+        hoarders.push_back(std::make_unique<Subscriber>(hoardLink.address()));
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(Hoarders), Deadline);
+    hoardLink.throttle(8192, std::chrono::milliseconds(3500));
+
+    // The hoarders fill past their high-water mark, within the budget.
+    const QByteArray blob(16 * 1024, 'q');
+    qint64 seq = 0;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            for (int i = 0; i < 4; ++i)
+                source.registry.notify(Payload{++seq, blob});
+            const QList<rio::RemoteSubscriberInfo> all = source.share->base()->subscribers();
+            return std::all_of(all.begin(), all.end(), [&](const rio::RemoteSubscriberInfo &info) {
+                return !source.listener->hasRoom(info.connection);
+            });
+        },
+        Deadline));
+    QVERIFY(rejected.isEmpty());
+    // The reader is sent about what its link passes (an event of 2 KiB per turn of at least 10 ms)
+    // until it has read 300 of them, while the hoarders hold.
+    const QByteArray small(2048, 's');
+    const qint64 steadyFrom = seq + 1;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            quotes.notify(Payload{++seq, small});
+            return std::count_if(reader.received.begin(), reader.received.end(),
+                                 [&](qint64 s) { return s >= steadyFrom; }) >= 300;
+        },
+        Deadline));
+    QVERIFY(rejected.isEmpty());
+    // The reader is flooded until the budget sheds, and then until the hoarders left took bytes
+    // again (each hoarder's link passed its 8 KiB at least once more).
+    qint64 hoardedAtShed = -1;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            for (int i = 0; i < 4; ++i)
+                quotes.notify(Payload{++seq, blob});
+            if (hoardedAtShed < 0 && !rejected.isEmpty())
+                hoardedAtShed = hoardLink.passed();
+            return hoardedAtShed >= 0 && hoardLink.passed() > hoardedAtShed + 8192;
+        },
+        Deadline));
+    const QString readerName = QStringLiteral("connection %1 (").arg(readerConnection);
+    for (const QList<QVariant> &args : rejected) {
+        const QString reason = args.at(0).toString();
+        QVERIFY2(!reason.contains(readerName), qPrintable(reason));
+        QVERIFY2(reason.contains(QStringLiteral("bytes waiting to be written")), qPrintable(reason));
+    }
+    QVERIFY(int(source.share->base()->subscribers().size()) < Hoarders);
+    QCOMPARE(quotesShare.base()->subscribers().value(0).connection, readerConnection);
+    const qsizetype got = reader.received.size();
+    readerLink.throttle(0);
+    quotes.notify(Payload{++seq, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(reader.received.contains(seq), Deadline);
+    QVERIFY(reader.received.size() > got);
+    QVERIFY(strictlyIncreasing(reader.received));
 }
 
 QTEST_GUILESS_MAIN(tst_remote_budget)

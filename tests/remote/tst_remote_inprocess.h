@@ -34,7 +34,6 @@ public:
     {
         connect(&m_server, &QTcpServer::newConnection, this, &Relay::onConnection);
         m_server.listen(QHostAddress::LocalHost);
-        m_pace.setInterval(Tick);
         connect(&m_pace, &QTimer::timeout, this, [this] {
             for (const auto &link : m_links)
                 pump(*link, true);
@@ -70,11 +69,12 @@ public:
         m_links.clear();
     }
     void accept() { m_refusing = false; }
-    // At most `bytes` of what the source sends pass to each subscriber per tick (10 ms; a loaded
-    // machine has fewer ticks); 0: all of it at once.
-    void throttle(qint64 bytes)
+    // At most `bytes` of what the source sends pass to each subscriber per tick (10 ms unless
+    // `every` says otherwise; a loaded machine has fewer ticks); 0: all of it at once.
+    void throttle(qint64 bytes, std::chrono::milliseconds every = Tick)
     {
         m_perTick = bytes;
+        m_pace.setInterval(every);
         if (bytes > 0) {
             m_pace.start();
         } else {

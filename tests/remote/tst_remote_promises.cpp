@@ -792,9 +792,11 @@ void tst_remote_promises::stalledSubscriberPaysAFewBytesPerChurnOfOthers()
 }
 
 // "queuedBytesBudget: connections have more than this waiting to be written across every listener
-// of the process: those with the most go, one by one, until it holds". Three peers send Pings with
-// 32 KiB names and never read the Pongs, each staying under maxQueuedBytes, beside a stalled
-// subscriber at its high-water mark: flooders go, one warning each, the subscriber stays.
+// of the process: those whose peers have taken nothing of what they were sent for longest go, one
+// by one, until it holds (a peer that has taken nothing at all since it connected first)". Three
+// peers send Pings with 32 KiB names and never read the Pongs, each staying under maxQueuedBytes,
+// beside a subscriber that read, then stalled at its high-water mark: flooders go, one warning
+// each, the subscriber stays.
 void tst_remote_promises::queuedBudgetDropsTheFloodersNotAStalledSubscriber()
 {
     rio::RemoteListener::Options limits;
@@ -1078,7 +1080,7 @@ void tst_remote_promises::incompleteBudgetAcrossListenersSparesTheSubscriber()
     QVERIFY(subscriber.connected());
 }
 
-// The same for queuedBytesBudget ("across every listener of the process: those with the most go"):
+// The same for queuedBytesBudget ("across every listener of the process"):
 // two flooders on another listener of the process hold 1.8 MiB of Pongs each, then a subscriber
 // of this listener stalls and its connection fills to the high-water mark (1 MiB).
 void tst_remote_promises::queuedBudgetAcrossListenersSparesTheStalledSubscriber()

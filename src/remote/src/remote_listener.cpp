@@ -339,10 +339,11 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     connect(socket, &QIODevice::readyRead, this, [this, socket] { pump(socket); });
     d->host->addHostSideConnection(pipe);
     // Each connection's room is its own: one that stays full does not keep the others waiting.
-    const auto wrote = [this, socket] {
+    const auto wrote = [this, socket](qint64 handed) {
         Private::Peer *peer = d->find(socket);
         if (peer == nullptr)
             return;
+        peer->handed += handed;
         const qint64 queued = queuedBytes(socket);
         const bool congested = queued > d->options.highWaterBytes;
         if (congested || peer->congested) // the backlog budget's measure of who reads, kept live
@@ -352,8 +353,10 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         else if (std::exchange(peer->congested, false))
             Q_EMIT drained();
     };
-    connect(socket, &QIODevice::bytesWritten, this, wrote);
-    if (auto *ssl = qobject_cast<QSslSocket *>(socket)) // over TLS, bytesWritten() says encrypted
+    // Over TLS, bytesWritten() says plain bytes, encryptedBytesWritten() those handed to the system.
+    auto *ssl = qobject_cast<QSslSocket *>(socket);
+    connect(socket, &QIODevice::bytesWritten, this, [wrote, ssl](qint64 bytes) { wrote(ssl ? 0 : bytes); });
+    if (ssl)
         connect(ssl, &QSslSocket::encryptedBytesWritten, this, wrote);
     const auto gone = [this, socket, id] { closed(socket, id); };
     if (auto *local = qobject_cast<QLocalSocket *>(socket))

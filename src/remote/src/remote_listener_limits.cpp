@@ -112,7 +112,7 @@ qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 since)
     return m_totals[budget];
 }
 
-qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken)
+qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken)
 {
     const std::lock_guard lock(m_mutex);
     Row *row = findLocked(id);
@@ -121,6 +121,10 @@ qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken)
     // Past its high-water mark, its wait starts as it goes past and again whenever its peer took
     // bytes (what it had not taken went down: while past the mark, nothing is added to it).
     const qint64 now = nowMs();
+    if (taken > row->taken) {
+        row->taken = taken;
+        row->takenAt = now;
+    }
     qint64 &since = row->since[QueuedBytes];
     since = queued <= row->highWater ? 0 : since == 0 || untaken < row->untaken ? now : since;
     row->stalled = since != 0 && now - since >= row->stallMs;
@@ -302,11 +306,17 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     // Incomplete packets and backlogs: the one that passed the budget is usually a peer sending a
     // packet now, or a subscriber that reads being sent a burst; those that hold bytes for long are
     // the ones keeping it, so the longest incomplete, and the backlogs that have sent nothing
-    // longest, go first. The other budgets: the most first. Then the oldest connection.
+    // longest, go first. Bytes waiting to be written: a reader being sent a flood has as much
+    // waiting as a hoarder that takes a little now and then, but its peer takes bytes all along,
+    // so those whose peers took nothing at all, then those whose peers have taken nothing for
+    // longest, go first. Then, and for the other budgets, the most first. Then the oldest
+    // connection.
     const bool byAge = budget == IncompleteBytes || budget == BacklogBytes;
     // A connection that does not read what it is sent holds its backlogs for good: it counts as
     // the oldest, before any age the clock can tell apart.
     std::sort(holders.begin(), holders.end(), [budget, byAge](const Row *a, const Row *b) {
+        if (budget == QueuedBytes && a->takenAt != b->takenAt)
+            return a->takenAt < b->takenAt;
         // (0: not known, counted as the newest)
         const auto age = [budget](const Row *r) {
             return budget == BacklogBytes && !readsLocked(*r) ? 1
@@ -340,7 +350,13 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
                 ? QStringLiteral(
                       "whose subscriptions have been sent nothing longest (%1 bytes waiting, for %2 ms)")
                       .arg(amount)
-                      .arg(row->since[budget] != 0 ? remoteNowMs() - row->since[budget] : 0)
+                      .arg(row->since[budget] != 0 ? nowMs() - row->since[budget] : 0)
+            : budget == QueuedBytes
+                ? QStringLiteral("whose peer has taken nothing for longest (%1 bytes waiting, %2)")
+                      .arg(amount)
+                      .arg(row->takenAt == 0
+                               ? QStringLiteral("none of what it was sent taken")
+                               : QStringLiteral("nothing taken for %1 ms").arg(now - row->takenAt))
                 : QStringLiteral("with the most (%1%2)")
                       .arg(amount)
                       .arg(budget == UnreadySubscriptions ? QString() : QStringLiteral(" bytes"));
@@ -450,7 +466,7 @@ void RemoteListener::checkQueued()
         if (socket)
             drop(socket, reason);
     }
-    // Per process: the connections with the most waiting go first.
+    // Per process: the connections whose peers have taken nothing for longest go first.
     if (total > d->options.queuedBytesBudget)
         shed(QueuedBytes, d->options.queuedBytesBudget);
 }

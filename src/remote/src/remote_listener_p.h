@@ -8,7 +8,6 @@
 #include "remote_transport_p.h"
 
 #include <QAbstractSocket>
-#include <QElapsedTimer>
 #include <QHash>
 #include <QHostAddress>
 #include <QLoggingCategory>
@@ -22,6 +21,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -62,12 +62,12 @@ public:
     // nothing, since `since`): the process's total of it, connections being dropped left out.
     qint64 set(quint64 id, Budget budget, qint64 amount, qint64 since = 0);
     // Connection `id` has `queued` bytes waiting to be written, and its peer has not taken
-    // `untaken` of what it was written (those, and what the system holds for it, where it tells):
-    // the measure of whether it reads (readsLocked()), taken on its listener's thread. The
-    // process's total of QueuedBytes.
-    qint64 setQueued(quint64 id, qint64 queued, qint64 untaken);
+    // `untaken` of what it was written (those, and what the system holds for it, where it tells)
+    // and has taken `taken` since it connected: the measure of whether it reads (readsLocked()),
+    // and of how much, taken on its listener's thread. The process's total of QueuedBytes.
+    qint64 setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken);
     // Connection `id`'s subscriptions' backlogs in share `share` hold `change` bytes more (fewer
-    // when negative) and have sent nothing since `since` (remoteNowMs(); 0: none waits); the
+    // when negative) and have sent nothing since `since` (nowMs(); 0: none waits); the
     // connection has waited since the oldest of its shares' waits. Callable from any thread
     // (shares account where their backlogs grow), never under a share's lock. Past its listener's
     // budget: the connections that do not read (or hold subscriptions that have not acquired their
@@ -110,6 +110,8 @@ private:
         qint64 highWater = 0; // past it in QueuedBytes, nothing taken for stallMs: it does not read
         qint64 stallMs = 0;   // StallPasses of its listener's deadline passes
         qint64 untaken = 0;   // what its peer had not taken when last measured (setQueued())
+        qint64 taken = 0;     // what its peer had taken when last measured (setQueued())
+        qint64 takenAt = 0;   // ms: when it was last found to have taken more (0: it took nothing)
         bool stalled = false; // so measured: it does not read
         bool leaving = false;
         bool thinned = false; // the budget dropped events of its backlogs, which have not emptied since
@@ -143,15 +145,12 @@ inline Ledger g_ledger;
 // Connection ids: unique in the process, never reused.
 inline std::atomic<quint64> g_nextConnection{1};
 
-// A monotonic clock in ms, shared by the listeners' deadlines.
-inline qint64 nowMs()
+// Remote's one clock, in ms: steady_clock, as the Qt layer's (deadlines, waits, log intervals).
+inline qint64 nowMs() noexcept
 {
-    static const QElapsedTimer clock = [] {
-        QElapsedTimer timer;
-        timer.start();
-        return timer;
-    }();
-    return clock.elapsed();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 inline constexpr const char *ListenerProperty = "_rio_remote_listener";
@@ -221,6 +220,7 @@ struct RemoteListener::Private
         qint64 held = 0;         // bytes of a packet not yet whole
         qint64 packetSince = 0;  // ms: the packet not yet whole began
         qint64 queued = 0;       // bytes waiting to be written, as last measured
+        qint64 handed = 0;       // bytes handed to the system to send (over TLS, encrypted)
         qint64 unready = 0;      // subscriptions that have not acquired their channel
         int pauses = 0;          // pauseReading() not yet resumed: Qt Remote Objects does not read
         bool reading = false;    // Qt Remote Objects is reading its pipe (the socket waits)
@@ -259,8 +259,8 @@ struct RemoteListener::Private
     // high-water mark, how much its peer has not taken: the process's total of queued bytes.
     qint64 tellQueued(const Peer &peer, qint64 queued) const
     {
-        const qint64 system = queued > options.highWaterBytes ? detail::systemQueued(peer.socket) : 0;
-        return detail::g_ledger.setQueued(peer.id, queued, queued + system);
+        const qint64 system = detail::systemQueued(peer.socket);
+        return detail::g_ledger.setQueued(peer.id, queued, queued + system, peer.handed - system);
     }
     Handshake *findHandshake(const QSslSocket *socket)
     {

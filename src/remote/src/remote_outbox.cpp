@@ -43,7 +43,7 @@ void startWaiting(RemoteBacklog &backlog, qint64 &now)
     if (!backlog.acquired())
         backlog.waitingSince = backlog.addedAt;
     else
-        backlog.waitingSince = now != 0 ? now : (now = remoteNowMs());
+        backlog.waitingSince = now != 0 ? now : (now = nowMs());
 }
 
 } // namespace
@@ -119,7 +119,7 @@ void RemoteOutbox::attachReport(std::function<void()> report)
 void RemoteOutbox::addBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
 {
     std::lock_guard lock(m_mutex);
-    backlog->addedAt = remoteNowMs();
+    backlog->addedAt = nowMs();
     retainLocked(*backlog);
     m_backlogs.push_back(backlog);
 }
@@ -339,7 +339,7 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size
     }
     driftLocked(backlog, -cost);
     if (!out.empty()) // progress: what still waits waits from now
-        backlog.waitingSince = backlog.size() == 0 ? 0 : remoteNowMs();
+        backlog.waitingSince = backlog.size() == 0 ? 0 : nowMs();
     backlog.sent += out.size();
     if (!out.empty())
         backlog.retainedFirst = false;

@@ -79,7 +79,7 @@ struct RemoteBacklog
     /// Taken over by a connection that has not acquired the channel yet: nothing is sent until it
     /// does (setReady()), and the backlog stays as it was.
     bool moved = false;
-    /// When it subscribed (ms on the share's clock): it must be ready within the share's deadline.
+    /// When it subscribed (nowMs()): it must be ready within the share's deadline.
     qint64 subscribedAt = 0;
     quint64 sent = 0;
     quint64 dropped = 0;
@@ -92,9 +92,9 @@ struct RemoteBacklog
     /// Its connection is being dropped by the process's budget: it holds nothing and is given
     /// nothing more (unless a takeover moves it to another connection).
     bool shed = false;
-    /// When it was added (remoteNowMs()).
+    /// When it was added (nowMs()).
     qint64 addedAt = 0;
-    /// Since when (remoteNowMs()) it has held events without sending any: its last send, or when
+    /// Since when (nowMs()) it has held events without sending any: its last send, or when
     /// it stopped being empty (0: empty).
     qint64 waitingSince = 0;
     /// The share's channel object for it (owned and used on the share's thread only).
@@ -293,15 +293,6 @@ private:
     std::function<bool()> m_isIdle;                  // pump thread only
     std::function<void(RemoteOutgoing &)> m_sendNow; // pump thread only
 };
-
-/// A monotonic clock in ms, for how long backlogs wait (a hoard and a reader's burst that begin
-/// within one tie, and the larger holding goes first).
-inline qint64 remoteNowMs() noexcept
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 /// A random non-zero 64-bit id.
 quint64 randomRemoteId();

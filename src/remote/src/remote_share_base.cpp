@@ -7,7 +7,6 @@
 #include "remote_outbox_p.h"
 #include "remote_source_p.h"
 
-#include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QRemoteObjectHost>
@@ -69,7 +68,6 @@ struct RemoteShareBase::Private
     // timer that ends their wait at blockTimeout.
     std::vector<quint64> held;
     QTimer *holdTimer = nullptr;
-    QElapsedTimer clock;
 };
 
 RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &name, RemoteShareOptions options,
@@ -81,7 +79,6 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->options = options;
     d->deliver = std::move(deliver);
     d->box = std::make_shared<detail::RemoteOutbox>(options);
-    d->clock.start();
     d->logTimer = new QTimer(this);
     d->logTimer->setSingleShot(true);
     connect(d->logTimer, &QTimer::timeout, this, &RemoteShareBase::logDrops);
@@ -217,7 +214,7 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
     backlog->id = d->nextSubscriber++;
     backlog->key = key;
     backlog->connection = connection;
-    backlog->subscribedAt = d->clock.elapsed();
+    backlog->subscribedAt = detail::nowMs();
     if (d->listener && connection != 0)
         backlog->peer = d->listener->peerName(connection);
     auto *channel = new detail::RemoteChannel(
@@ -272,7 +269,7 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
         backlog->shed = false;
         d->box->retainLocked(*backlog); // what the dead link took may have been the newest state
     }
-    backlog->subscribedAt = d->clock.elapsed();
+    backlog->subscribedAt = detail::nowMs();
     if (!d->readyTimer->isActive())
         d->readyTimer->start();
     if (!d->listener)
@@ -324,7 +321,7 @@ int RemoteShareBase::unreadyOn(quint64 connection) const
 
 void RemoteShareBase::checkUnready()
 {
-    const qint64 now = d->clock.elapsed();
+    const qint64 now = detail::nowMs();
     bool waiting = false;
     std::vector<std::pair<quint64, quint64>> late; // connection, subscriber
     for (const auto &backlog : d->box->backlogs()) {
@@ -389,7 +386,7 @@ void RemoteShareBase::report()
             it->room = room;
         }
     }
-    const qint64 now = d->clock.elapsed();
+    const qint64 now = detail::nowMs();
     if (d->lastLog < 0 || now - d->lastLog >= 1000)
         logDrops();
     else if (!d->logTimer->isActive())
@@ -404,7 +401,7 @@ void RemoteShareBase::report()
 
 void RemoteShareBase::logDrops()
 {
-    d->lastLog = d->clock.elapsed();
+    d->lastLog = detail::nowMs();
     std::size_t lines = 0;
     quint64 others = 0;
     quint64 otherEvents = 0;

@@ -46,8 +46,8 @@ public:
         /// source sends or answers) is dropped.
         qint64 maxQueuedBytes = qint64(8) << 20;
         /// The most bytes that may wait to be written across every connection of every listener
-        /// in this process; past it, the connections with the most waiting are dropped until it
-        /// holds.
+        /// in this process; past it, the connections whose peers have taken nothing for longest
+        /// are dropped until it holds.
         qint64 queuedBytesBudget = qint64(64) << 20;
         /// The most bytes that subscriptions' backlogs (events not yet sent to a subscriber, each
         /// counted as its bytes and 48) may hold across every connection of every listener in this
