@@ -15,7 +15,8 @@
 
 namespace {
 
-// What each worker reports: how far it is (8 bytes, trivially copyable: set without a lock).
+// What each worker reports: how far it is (8 bytes, trivially copyable: set without a lock once a
+// delivery is scheduled).
 struct Progress
 {
     int worker = 0;

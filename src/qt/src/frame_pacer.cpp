@@ -78,12 +78,11 @@ void FramePacer::watch(QObject *window)
 bool FramePacer::event(QEvent *event)
 {
     // Sent on the old thread before the move: the window's frames (and its events) stay there, so
-    // the pacer leaves it, and a value waiting for its frame is shown on the new thread (the
-    // queued call moves with this object's posted events).
+    // the pacer leaves it, and a value waiting for its frame is shown now, as when the window is
+    // hidden or goes.
     if (event->type() == QEvent::ThreadChange) {
         watch(nullptr);
-        if (m_waiting)
-            QMetaObject::invokeMethod(this, &FramePacer::frame, Qt::QueuedConnection);
+        frame();
     }
     return QObject::event(event);
 }

@@ -19,8 +19,8 @@ namespace rio::detail {
 // polish and sync, so a flood changes it at most once per frame, never on a frame where nothing
 // was offered, and the last value offered is the one shown. With no window (none found, hidden
 // or destroyed), it shows at once. A child of its owner, on the owner's thread: moved to another
-// thread, it leaves the window (whose frames come on the old one) and shows a value waiting at the
-// new thread's next turn. Nothing of Qt Quick is linked (the window is reached through its
+// thread, it leaves the window (whose frames come on the old one) and shows a value waiting before
+// the move. Nothing of Qt Quick is linked (the window is reached through its
 // meta-object).
 class RIO_QT_EXPORT FramePacer final : public QObject
 {
