@@ -62,6 +62,7 @@ trap 'exit 143' TERM
 # foreground build or test. The tests of qt68 run at its turn. RIO_NO_LANES=1 runs all in the
 # foreground, in order.
 idle=(chrt --idle 0)
+"${idle[@]}" true 2>/dev/null || idle=(nice -n 19) # where SCHED_IDLE is refused (a sandbox)
 lane() { # name, command...: in the background, in its own session
   local name=$1; shift
   mkdir -p "$root/build"
@@ -92,7 +93,8 @@ if [[ " $stages " == *" qt68 "* ]]; then
     lane qt68 bash -c 'bash "$1/scripts/debian-root.sh" qt68 "$2/debian13-qt68" >"$3" 2>&1 ||
       { cat "$3"; echo "the Debian 13 tree could not be made (log: $3)"; exit 1; }
       tail -n 2 "$3" | head -n 1
-      RIO_QT68_BUILD_ONLY=1 RIO_CACHE_DIR=$2 chrt --idle 0 bash "$1/scripts/qt68.sh"' qt68 "$root" "$cache_dir" "$qt68_log"
+      RIO_QT68_BUILD_ONLY=1 RIO_CACHE_DIR=$2 "${@:4}" bash "$1/scripts/qt68.sh"' qt68 "$root" "$cache_dir" \
+      "$qt68_log" "${idle[@]}"
   else
     bash "$root/scripts/debian-root.sh" qt68 "$cache_dir/debian13-qt68" >"$qt68_log" 2>&1 &
     qt68_tree_pid=$!
