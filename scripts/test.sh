@@ -13,7 +13,7 @@
 # checkout. Installs missing packages first; safe to rerun.
 #   bash scripts/test.sh            everything
 #   RIO_STAGES="main" bash scripts/test.sh   only some stages (main tsan asan libcxx mingw package tidy qt68)
-#   RIO_NO_LANES=1 bash scripts/test.sh      every stage in the foreground, in order (see lanes below)
+#   RIO_NO_LANES=1 bash scripts/test.sh      tidy and qt68's build in the foreground at their turn
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/deps.sh" test
@@ -59,8 +59,9 @@ trap 'exit 143' TERM
 # turn: the package stage at normal priority; clang-tidy and the qt68 stage's build at idle
 # priority (SCHED_IDLE: the CPU no other process wants), so they take the cores the foreground
 # stages leave while their tests wait on deadlines and other processes, and never slow a
-# foreground build or test. The tests of qt68 run at its turn. RIO_NO_LANES=1 runs all in the
-# foreground, in order.
+# foreground build or test. The tests of qt68 run at its turn. RIO_NO_LANES=1 runs tidy and
+# qt68's build in the foreground at their turn (the package stage and the Debian trees are still
+# made beside).
 idle=(chrt --idle 0)
 "${idle[@]}" true 2>/dev/null || idle=(nice -n 19) # where SCHED_IDLE is refused (a sandbox)
 lane() { # name, command...: in the background, in its own session
@@ -96,8 +97,11 @@ if [[ " $stages " == *" qt68 "* ]]; then
       RIO_QT68_BUILD_ONLY=1 RIO_CACHE_DIR=$2 "${@:4}" bash "$1/scripts/qt68.sh"' qt68 "$root" "$cache_dir" \
       "$qt68_log" "${idle[@]}"
   else
-    bash "$root/scripts/debian-root.sh" qt68 "$cache_dir/debian13-qt68" >"$qt68_log" 2>&1 &
+    # The tree alone, in the background, in a session of its own: stopped if the run ends first
+    # (debian-root.sh builds it aside and moves it into place, so a rerun starts it afresh).
+    setsid bash "$root/scripts/debian-root.sh" qt68 "$cache_dir/debian13-qt68" </dev/null >"$qt68_log" 2>&1 &
     qt68_tree_pid=$!
+    lanes+=("$qt68_tree_pid")
   fi
 fi
 # The package stage needs nothing the other stages build, and much of its time is apt's and
