@@ -13,7 +13,7 @@
 # checkout. Installs missing packages first; safe to rerun.
 #   bash scripts/test.sh            everything
 #   RIO_STAGES="main" bash scripts/test.sh   only some stages (main tsan asan libcxx mingw package tidy qt68)
-#   RIO_NO_LANES=1 bash scripts/test.sh      every stage in the foreground, in order (see lanes below)
+#   RIO_NO_LANES=1 bash scripts/test.sh      tidy and qt68's build in the foreground at their turn
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/deps.sh" test
@@ -21,15 +21,49 @@ bash "$root/scripts/deps.sh" test
 stages=${RIO_STAGES:-main tsan asan libcxx mingw package tidy qt68}
 jobs=$(nproc)
 
+# Every stage's time, last, pass or fail: the end of a log is what a CI page shows.
+times=()
+stage=""
+report() { # exit status
+  local rc=$1
+  cpu
+  [[ -z $stage ]] || times+=("$stage $((SECONDS - stage_start)) s ($( ((rc == 0)) && echo passed || echo "failed: $rc"), $((cpu_now - cpu_start)) CPU-s)")
+  echo "=== stages run in $SECONDS s ($cpu_now CPU-s): $(IFS=,; echo "${times[*]}")"
+  for pid in $package_pid "${lanes[@]}"; do
+    # a stage still running beside (its session; the process itself if it has none yet)
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  done
+}
+# CPU-seconds of the processes this shell has reaped, so far (a stage's own: the difference):
+# with the wall time, where the two cores sat idle. Bash reaps a lane when it ends, so a lane's
+# CPU-seconds count in the stage running then. Read from
+# /proc: `times` writes only to a file (a $(...) would count its own children), and a lane's
+# nested run of this script would write the same file.
+cpu_now=0 cpu_start=0
+ticks=$(getconf CLK_TCK)
+cpu() { # sets cpu_now: the children's user and system time (fields 16 and 17 of /proc/PID/stat)
+  local stat fields
+  read -r stat </proc/$$/stat
+  read -ra fields <<<"${stat##*) }"
+  cpu_now=$(((fields[13] + fields[14]) / ticks))
+}
+# Installed before any lane starts: whatever ends the run from here on stops them.
+lanes=() package_pid=""
+trap 'report $?' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 # Work that needs nothing the other stages build runs beside them from the start, each in a
 # session of its own (stopped if the run ends first), its log shown and waited for at its stage's
 # turn: the package stage at normal priority; clang-tidy and the qt68 stage's build at idle
 # priority (SCHED_IDLE: the CPU no other process wants), so they take the cores the foreground
 # stages leave while their tests wait on deadlines and other processes, and never slow a
-# foreground build or test. The tests of qt68 run at its turn. RIO_NO_LANES=1 runs all in the
-# foreground, in order.
-lanes=()
+# foreground build or test. The tests of qt68 run at its turn. RIO_NO_LANES=1 runs tidy and
+# qt68's build in the foreground at their turn (the package stage and the Debian trees are still
+# made beside).
 idle=(chrt --idle 0)
+"${idle[@]}" true 2>/dev/null || idle=(nice -n 19) # where SCHED_IDLE is refused (a sandbox)
 lane() { # name, command...: in the background, in its own session
   local name=$1; shift
   mkdir -p "$root/build"
@@ -38,8 +72,14 @@ lane() { # name, command...: in the background, in its own session
   eval "${name}_lane=$!"
 }
 await_lane() { # name: waits for it and shows its log; fails as it failed
-  local name=$1 pid rc=0
+  local name=$1 pid p rc=0
   pid=${name}_lane
+  # Its turn: it is the stage now, at normal priority (where allowed), so that on a machine
+  # shared with other work it is not left the CPU nobody else wants. Twice: a process forked
+  # during the first pass inherits the idle class from a parent not yet moved.
+  for _ in 1 2; do
+    for p in $(ps -s "${!pid}" -o pid= 2>/dev/null); do chrt -a --other -p 0 "$p" >/dev/null 2>&1 || true; done
+  done
   wait "${!pid}" || rc=$?
   cat "$root/build/$name-lane.log"
   return "$rc"
@@ -60,17 +100,20 @@ if [[ " $stages " == *" qt68 "* ]]; then
     lane qt68 bash -c 'bash "$1/scripts/debian-root.sh" qt68 "$2/debian13-qt68" >"$3" 2>&1 ||
       { cat "$3"; echo "the Debian 13 tree could not be made (log: $3)"; exit 1; }
       tail -n 2 "$3" | head -n 1
-      RIO_QT68_BUILD_ONLY=1 RIO_CACHE_DIR=$2 chrt --idle 0 bash "$1/scripts/qt68.sh"' qt68 "$root" "$cache_dir" "$qt68_log"
+      RIO_QT68_BUILD_ONLY=1 RIO_CACHE_DIR=$2 "${@:4}" bash "$1/scripts/qt68.sh"' qt68 "$root" "$cache_dir" \
+      "$qt68_log" "${idle[@]}"
   else
-    bash "$root/scripts/debian-root.sh" qt68 "$cache_dir/debian13-qt68" >"$qt68_log" 2>&1 &
+    # The tree alone, in the background, in a session of its own: stopped if the run ends first
+    # (debian-root.sh builds it aside and moves it into place, so a rerun starts it afresh).
+    setsid bash "$root/scripts/debian-root.sh" qt68 "$cache_dir/debian13-qt68" </dev/null >"$qt68_log" 2>&1 &
     qt68_tree_pid=$!
+    lanes+=("$qt68_tree_pid")
   fi
 fi
 # The package stage needs nothing the other stages build, and much of its time is apt's and
 # dpkg's unpacking on one core: it runs beside them from the start, after its bare Debian 12
 # tree (about 1 to 5 minutes the first time), in a session of its own (stopped if the run ends
 # first); its log is shown, and waited for, at its turn among the stages.
-package_pid=""
 if [[ " $stages " == *" package "* ]]; then
   mkdir -p "$cache_dir" "$root/build"
   package_log="$root/build/package-stage.log"
@@ -128,32 +171,8 @@ fast=(-DRIO_PRECOMPILE_HEADERS=ON -DCMAKE_UNITY_BUILD=ON)
 # Only the Core and its tests (tests/core, no Qt): what the libc++ and MinGW stages build.
 core_only=(-DRIO_BUILD_QT=OFF -DRIO_BUILD_QML=OFF -DRIO_BUILD_TESTS=OFF -DRIO_BUILD_EXAMPLES=OFF
   -DRIO_BUILD_BENCHMARKS=OFF -DRIO_BUILD_CORE_TESTS=ON)
-# Every stage's time, last, pass or fail: the end of a log is what a CI page shows.
-times=()
-stage=""
-report() { # exit status
-  local rc=$1
-  [[ -z $stage ]] || times+=("$stage $((SECONDS - stage_start)) s ($( ((rc == 0)) && echo passed || echo "failed: $rc"))")
-  cpu
-  echo "=== stages run in $SECONDS s ($cpu_now CPU-s): $(IFS=,; echo "${times[*]}")"
-  for pid in $package_pid "${lanes[@]}"; do
-    # a stage still running beside (its session; the process itself if it has none yet)
-    kill -0 "$pid" 2>/dev/null || continue
-    kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
-  done
-}
-# CPU-seconds of the processes the script waited for, so far (a stage's own: the difference;
-# a lane's are counted at its turn): with the wall time, where the two cores sat idle.
-cpu_now=0 cpu_start=0
-cpu() { # sets cpu_now (times, a builtin, in this shell: a $(...) would count its own children)
-  mkdir -p "$root/build" && times >"$root/build/.times"
-  cpu_now=$(tail -n 1 "$root/build/.times" | awk '{ for (i = 1; i <= 2; ++i) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } printf "%d", s }')
-}
 # The split of a stage's time between its build and what follows, in the log where it happens.
 built() { echo "=== stage $stage: configured and built in $((SECONDS - stage_start)) s"; }
-trap 'report $?' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 for stage in $stages; do
   echo "=== stage: $stage"
   stage_start=$SECONDS
