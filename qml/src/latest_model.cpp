@@ -78,7 +78,7 @@ struct LatestKeyEqual
     {
         if (b.metaType().id() == qMetaTypeId<K>())
             return a == *static_cast<const K *>(b.constData());
-        return QVariant::fromValue(a) == b; // a key first written as another type (1 and 1.0)
+        return LatestKeyEqual{}(QVariant::fromValue(a), b); // a key first written as another type (1 and 1.0)
     }
     bool operator()(int a, const QVariant &b) const { return same(a, b); }
     bool operator()(const QVariant &a, int b) const { return same(b, a); }
@@ -99,8 +99,17 @@ struct LatestKeyEqual
             default:
                 break;
             }
+            return a == b;
         }
-        return a == b;
+        // Of two types: as QVariant finds them, but only as they hash (whatever the buckets): a
+        // string equals no other type ("2" is not 2), numbers their value (-1 is not 4294967295u).
+        if (a.metaType().id() == QMetaType::QString || b.metaType().id() == QMetaType::QString || !(a == b))
+            return false;
+        bool aNumber = false;
+        bool bNumber = false;
+        const double x = a.toDouble(&aNumber);
+        const double y = b.toDouble(&bNumber);
+        return !aNumber || !bNumber || x == y;
     }
     // A key can be found again: it equals itself (a NaN does not; strings and integers always do).
     static bool usable(const QVariant &key)
@@ -497,7 +506,8 @@ void LatestModel::clear()
 
 QVariant LatestModel::valueOf(const QVariant &key) const
 {
-    const auto row = std::find_if(m_rows.begin(), m_rows.end(), [&](const Row &r) { return r.key == key; });
+    const auto row = std::find_if(m_rows.begin(), m_rows.end(),
+                                  [&](const Row &r) { return detail::LatestKeyEqual{}(r.key, key); });
     return row != m_rows.end() ? row->value : QVariant();
 }
 

@@ -270,6 +270,39 @@ private Q_SLOTS:
         QCOMPARE(model.valueOf(QVariant::fromValue(&second)), QVariant(6));
     }
 
+    // Keys QVariant finds equal but that are not one value, a string and the number it spells
+    // ("2" and 2) or -1 and the unsigned it converts to, are two keys at any size of the key
+    // table (not one while they share a bucket, then two once it grows), through write() and an
+    // int key of follow(); valueOf() names the key's own row.
+    void differentValuesApartAtAnyTableSize()
+    {
+        QVERIFY(QVariant(QStringLiteral("2")) == QVariant(2)); // what QVariant says
+        QVERIFY(QVariant(-1) == QVariant::fromValue(~0U));
+        rio::QtRegistry<int> numbers;
+        for (int others = 0; others < 40; ++others) {
+            LatestModel model;
+            model.follow(numbers, [](int v) { return v / 10; });
+            for (int k = 0; k < others; ++k)
+                model.write(QStringLiteral("o%1").arg(k), 0);
+            model.write(QStringLiteral("2"), QStringLiteral("text"));
+            numbers.notify(20); // key 2
+            model.write(QVariant::fromValue(~0U), QStringLiteral("unsigned"));
+            model.write(-1, QStringLiteral("minus one"));
+            QTRY_COMPARE(model.rowCount(), others + 4);
+            for (int k = 0; k < 1000; ++k) // the table grows
+                model.write(QStringLiteral("p%1").arg(k), 0);
+            numbers.notify(21);
+            model.write(-1, QStringLiteral("minus one again"));
+            QTRY_COMPARE(model.rowCount(), others + 1004);
+            QCoreApplication::processEvents();
+            QCOMPARE(model.rowCount(), others + 1004);
+            QCOMPARE(model.valueOf(QStringLiteral("2")), QVariant(QStringLiteral("text")));
+            QCOMPARE(model.valueOf(2), QVariant(21));
+            QCOMPARE(model.valueOf(QVariant::fromValue(~0U)), QVariant(QStringLiteral("unsigned")));
+            QCOMPARE(model.valueOf(-1), QVariant(QStringLiteral("minus one again")));
+        }
+    }
+
     // follow()'s int and string keys, found without becoming QVariants, are the keys write() and
     // remove() name by QVariant, whatever the type a key first came as (2.0 and 2 are one row).
     void typedKeysAreVariantKeys()
