@@ -534,6 +534,26 @@ inline void prefetchForWrite(const void *p) noexcept
 
 void LatestModel::apply()
 {
+    // A slot of this frame's signals may turn the event loop: a frame then waits for this one to
+    // end, else it would take writes of keys this one has yet to insert (two rows for a key).
+    if (m_applying) {
+        m_applyAgain = true;
+        return;
+    }
+    {
+        struct Applying
+        {
+            bool &flag;
+            ~Applying() { flag = false; }
+        } applying{m_applying = true};
+        applyBatch();
+    }
+    if (std::exchange(m_applyAgain, false))
+        awaitFrame();
+}
+
+void LatestModel::applyBatch()
+{
     using Change = detail::LatestRows::Change;
     using Node = decltype(detail::LatestRows::index)::node_type;
     const std::shared_ptr<detail::LatestRows> rows = m_writer;

@@ -440,6 +440,37 @@ private Q_SLOTS:
         QCOMPARE(rowOf(model, 1), -1);
     }
 
+    // A slot of the frame's own signals turns the event loop (a dialog's exec(), a processEvents)
+    // while a key new in that frame is written again: the frame ends before the next one starts,
+    // so the key gets one row, showing its last write.
+    void nestedLoopInItsOwnSignals()
+    {
+        LatestModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.write(QStringLiteral("old"), 0);
+        QTRY_COMPARE(model.rowCount(), 1);
+        bool nested = false;
+        const auto loop = connect(&model, &QAbstractItemModel::dataChanged, &model, [&] {
+            if (std::exchange(nested, true))
+                return;
+            std::thread([&model] { model.write(QStringLiteral("new"), 2); }).join();
+            QCoreApplication::processEvents();
+        });
+        std::thread([&model] {
+            model.write(QStringLiteral("old"), 1); // a change: dataChanged comes first
+            model.write(QStringLiteral("new"), 1); // a new key: inserted after
+        }).join();
+        QTRY_COMPARE(model.valueOf(QStringLiteral("new")), QVariant(2));
+        QCoreApplication::processEvents();
+        disconnect(loop);
+        QVERIFY(nested);
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(rowOf(model, QStringLiteral("new")), 1);
+        QCOMPARE(model.data(model.index(1), LatestModel::ValueRole), QVariant(2));
+        QVERIFY(model.remove(QStringLiteral("new")));
+        QTRY_COMPARE(model.rowCount(), 1);
+    }
+
     // The registry destroyed while updates wait: the writes already made are shown, and nothing
     // touches the registry after. The model destroyed while updates wait and writers still
     // notify: their handler is gone, nothing touches the model.
