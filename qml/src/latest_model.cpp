@@ -573,28 +573,31 @@ void LatestModel::applyBatch()
     // this batch belongs to rows no longer shown, and is dropped.
     const auto restarted = [this, &rows] { return m_writer != rows; };
     const int before = count();
-    // Each contiguous run of `indices` (sorted), first to last.
-    const auto runs = [](std::vector<int> &indices, auto &&each) {
-        std::sort(indices.begin(), indices.end());
-        for (std::size_t i = 0; i < indices.size();) {
+    // Each contiguous run of rows of `items` (row and change, sorted by row): its first and last
+    // item.
+    const auto runs = [](std::vector<std::pair<int, Change *>> &items, auto &&each) {
+        std::sort(items.begin(), items.end());
+        for (std::size_t i = 0; i < items.size();) {
             std::size_t j = i + 1;
-            while (j < indices.size() && indices[j] == indices[j - 1] + 1)
+            while (j < items.size() && items[j].first == items[j - 1].first + 1)
                 ++j;
-            each(indices[i], indices[j - 1]);
+            each(i, j - 1);
             i = j;
         }
     };
     // Removed keys: one removal per contiguous range, from the last so the others keep their rows.
-    std::vector<int> removed;
-    for (const Change &c : changes) {
+    std::vector<std::pair<int, Change *>> removed;
+    for (Change &c : changes) {
         if (c.removed && rowOf(c.slot) >= 0) {
-            removed.push_back(rowOf(c.slot));
+            removed.emplace_back(rowOf(c.slot), &c);
             m_rowOfSlot[c.slot] = -1;
         }
     }
     if (!removed.empty()) {
         std::vector<std::pair<int, int>> ranges;
-        runs(removed, [&](int first, int last) { ranges.emplace_back(first, last); });
+        runs(removed, [&](std::size_t first, std::size_t last) {
+            ranges.emplace_back(removed[first].first, removed[last].first);
+        });
         for (std::size_t i = ranges.size(); i-- > 0;) { // the last first: the others keep their rows
             const auto [first, last] = ranges[i];
             beginRemoveRows(QModelIndex(), first, last);
@@ -609,24 +612,16 @@ void LatestModel::applyBatch()
     // Changed keys: one dataChanged per contiguous range, or one over their whole span when more
     // than kFewRows changed and they fill an eighth of it (a view re-reads only the rows it shows,
     // once, where each signal costs it a pass over its delegates); new keys: one insertion at the end.
-    std::vector<int> changed;
+    std::vector<std::pair<int, Change *>> changed;
     std::vector<Change *> added;
     changed.reserve(changes.size());
     int low = count();
     int high = -1;
-    // The rows are reached in the writers' order, at random: each is fetched a few changes ahead.
-    constexpr std::size_t kAhead = 8;
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-        if (const std::size_t next = i + kAhead; next < changes.size()) {
-            if (const int row = rowOf(changes[next].slot); row >= 0)
-                prefetchForWrite(&m_rows[static_cast<std::size_t>(row)]);
-        }
-        Change &c = changes[i];
+    for (Change &c : changes) {
         if (c.removed)
             continue;
         if (const int row = rowOf(c.slot); row >= 0) {
-            m_rows[static_cast<std::size_t>(row)].value.swap(c.value); // the old one goes with the buffer
-            changed.push_back(row);
+            changed.emplace_back(row, &c);
             low = std::min(low, row);
             high = std::max(high, row);
         } else {
@@ -640,14 +635,30 @@ void LatestModel::applyBatch()
         for (int field = 0; field < m_fields.size(); ++field)
             roles.append(FieldRole + field);
     }
+    // The values of the rows a signal names change just before it, those of the next signals
+    // after it: a proxy that re-sorts the rows of one reads the others as it last saw them.
+    const auto show = [this, &changed](std::size_t first, std::size_t last) {
+        // The rows are reached in the writers' order, at random: each is fetched a few ahead.
+        constexpr std::size_t kAhead = 8;
+        for (std::size_t i = first; i <= last; ++i) {
+            if (i + kAhead <= last)
+                prefetchForWrite(&m_rows[static_cast<std::size_t>(changed[i + kAhead].first)]);
+            // The old value goes with the buffer.
+            m_rows[static_cast<std::size_t>(changed[i].first)].value.swap(changed[i].second->value);
+        }
+    };
     constexpr std::size_t kFewRows = 64;
-    if (changed.size() > kFewRows && changed.size() * 8 >= static_cast<std::size_t>(high - low) + 1)
+    if (changed.size() > kFewRows && changed.size() * 8 >= static_cast<std::size_t>(high - low) + 1) {
+        show(0, changed.size() - 1);
         Q_EMIT dataChanged(index(low), index(high), roles);
-    else
-        runs(changed, [&](int first, int last) {
-            if (!restarted())
-                Q_EMIT dataChanged(index(first), index(last), roles);
+    } else {
+        runs(changed, [&](std::size_t first, std::size_t last) {
+            if (restarted())
+                return;
+            show(first, last);
+            Q_EMIT dataChanged(index(changed[first].first), index(changed[last].first), roles);
         });
+    }
     if (restarted())
         return;
     if (!added.empty()) {

@@ -19,6 +19,7 @@
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QSignalSpy>
+#include <QSortFilterProxyModel>
 #include <QTest>
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -268,6 +270,40 @@ private Q_SLOTS:
         QCOMPARE(model.valueOf(0), QVariant(4));
         QCOMPARE(model.valueOf(QVariant::fromValue(&first)), QVariant(7));
         QCOMPARE(model.valueOf(QVariant::fromValue(&second)), QVariant(6));
+    }
+
+    // A proxy sorted by value stays sorted through frames of a few scattered changes (a signal
+    // per range): each range's values change just before its signal, so the proxy placing one
+    // range reads the rows of the others as they were when it last placed them.
+    void sortedProxyAcrossScatteredChanges()
+    {
+        LatestModel model;
+        QSortFilterProxyModel proxy;
+        proxy.setSortRole(LatestModel::ValueRole);
+        proxy.setSourceModel(&model);
+        proxy.sort(0);
+        QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        constexpr int kKeys = 100;
+        for (int k = 0; k < kKeys; ++k)
+            model.write(k, k);
+        QTRY_COMPARE(proxy.rowCount(), kKeys);
+        std::mt19937 random(1); // the same frames every run
+        const auto sorted = [&proxy] {
+            for (int r = 1; r < proxy.rowCount(); ++r) {
+                if (proxy.index(r - 1, 0).data(LatestModel::ValueRole).toInt() >
+                    proxy.index(r, 0).data(LatestModel::ValueRole).toInt())
+                    return false;
+            }
+            return true;
+        };
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        for (int frame = 0; frame < 100; ++frame) {
+            for (int i = 0; i < 5; ++i)
+                model.write(static_cast<int>(random() % kKeys), static_cast<int>(random() % 1000));
+            QTRY_VERIFY(!changed.isEmpty());
+            changed.clear();
+            QVERIFY2(sorted(), qPrintable(QStringLiteral("frame %1").arg(frame)));
+        }
     }
 
     // Keys QVariant finds equal but that are not one value, a string and the number it spells
