@@ -548,8 +548,11 @@ void LatestModel::apply()
         } applying{m_applying = true};
         applyBatch();
     }
-    if (std::exchange(m_applyAgain, false))
-        awaitFrame();
+    if (std::exchange(m_applyAgain, false)) { // its batch waits: a wake-up as a write's, through the loop
+        const std::lock_guard lock(m_writer->mutex);
+        m_writer->scheduled = false;
+        m_writer->scheduleLocked();
+    }
 }
 
 void LatestModel::applyBatch()
