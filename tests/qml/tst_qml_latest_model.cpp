@@ -306,14 +306,12 @@ private Q_SLOTS:
         }
     }
 
-    // Keys QVariant finds equal but that are not one value, a string and the number it spells
-    // ("2" and 2) or -1 and the unsigned it converts to, are two keys at any size of the key
-    // table (not one while they share a bucket, then two once it grows), through write() and an
-    // int key of follow(); valueOf() names the key's own row.
+    // Keys QVariant may find equal (Qt 6.4 does) but that are not one value, a string and the
+    // number it spells ("2" and 2) or -1 and the unsigned it converts to, are two keys at any
+    // size of the key table (not one while they share a bucket, then two once it grows), through
+    // write() and an int key of follow(); valueOf() names the key's own row.
     void differentValuesApartAtAnyTableSize()
     {
-        QVERIFY(QVariant(QStringLiteral("2")) == QVariant(2)); // what QVariant says
-        QVERIFY(QVariant(-1) == QVariant::fromValue(~0U));
         rio::QtRegistry<int> numbers;
         for (int others = 0; others < 40; ++others) {
             LatestModel model;
