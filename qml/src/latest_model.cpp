@@ -78,7 +78,7 @@ struct LatestKeyEqual
     {
         if (b.metaType().id() == qMetaTypeId<K>())
             return a == *static_cast<const K *>(b.constData());
-        return QVariant::fromValue(a) == b; // a key first written as another type (1 and 1.0)
+        return LatestKeyEqual{}(QVariant::fromValue(a), b); // a key first written as another type (1 and 1.0)
     }
     bool operator()(int a, const QVariant &b) const { return same(a, b); }
     bool operator()(const QVariant &a, int b) const { return same(b, a); }
@@ -99,8 +99,17 @@ struct LatestKeyEqual
             default:
                 break;
             }
+            return a == b;
         }
-        return a == b;
+        // Of two types: as QVariant finds them, but only as they hash (whatever the buckets): a
+        // string equals no other type ("2" is not 2), numbers their value (-1 is not 4294967295u).
+        if (a.metaType().id() == QMetaType::QString || b.metaType().id() == QMetaType::QString || !(a == b))
+            return false;
+        bool aNumber = false;
+        bool bNumber = false;
+        const double x = a.toDouble(&aNumber);
+        const double y = b.toDouble(&bNumber);
+        return !aNumber || !bNumber || x == y;
     }
     // A key can be found again: it equals itself (a NaN does not; strings and integers always do).
     static bool usable(const QVariant &key)
@@ -497,7 +506,8 @@ void LatestModel::clear()
 
 QVariant LatestModel::valueOf(const QVariant &key) const
 {
-    const auto row = std::find_if(m_rows.begin(), m_rows.end(), [&](const Row &r) { return r.key == key; });
+    const auto row = std::find_if(m_rows.begin(), m_rows.end(),
+                                  [&](const Row &r) { return detail::LatestKeyEqual{}(r.key, key); });
     return row != m_rows.end() ? row->value : QVariant();
 }
 
@@ -524,6 +534,29 @@ inline void prefetchForWrite(const void *p) noexcept
 
 void LatestModel::apply()
 {
+    // A slot of this frame's signals may turn the event loop: a frame then waits for this one to
+    // end, else it would take writes of keys this one has yet to insert (two rows for a key).
+    if (m_applying) {
+        m_applyAgain = true;
+        return;
+    }
+    {
+        struct Applying
+        {
+            bool &flag;
+            ~Applying() { flag = false; }
+        } applying{m_applying = true};
+        applyBatch();
+    }
+    if (std::exchange(m_applyAgain, false)) { // its batch waits: a wake-up as a write's, through the loop
+        const std::lock_guard lock(m_writer->mutex);
+        m_writer->scheduled = false;
+        m_writer->scheduleLocked();
+    }
+}
+
+void LatestModel::applyBatch()
+{
     using Change = detail::LatestRows::Change;
     using Node = decltype(detail::LatestRows::index)::node_type;
     const std::shared_ptr<detail::LatestRows> rows = m_writer;
@@ -543,28 +576,31 @@ void LatestModel::apply()
     // this batch belongs to rows no longer shown, and is dropped.
     const auto restarted = [this, &rows] { return m_writer != rows; };
     const int before = count();
-    // Each contiguous run of `indices` (sorted), first to last.
-    const auto runs = [](std::vector<int> &indices, auto &&each) {
-        std::sort(indices.begin(), indices.end());
-        for (std::size_t i = 0; i < indices.size();) {
+    // Each contiguous run of rows of `items` (row and change, sorted by row): its first and last
+    // item.
+    const auto runs = [](std::vector<std::pair<int, Change *>> &items, auto &&each) {
+        std::sort(items.begin(), items.end());
+        for (std::size_t i = 0; i < items.size();) {
             std::size_t j = i + 1;
-            while (j < indices.size() && indices[j] == indices[j - 1] + 1)
+            while (j < items.size() && items[j].first == items[j - 1].first + 1)
                 ++j;
-            each(indices[i], indices[j - 1]);
+            each(i, j - 1);
             i = j;
         }
     };
     // Removed keys: one removal per contiguous range, from the last so the others keep their rows.
-    std::vector<int> removed;
-    for (const Change &c : changes) {
+    std::vector<std::pair<int, Change *>> removed;
+    for (Change &c : changes) {
         if (c.removed && rowOf(c.slot) >= 0) {
-            removed.push_back(rowOf(c.slot));
+            removed.emplace_back(rowOf(c.slot), &c);
             m_rowOfSlot[c.slot] = -1;
         }
     }
     if (!removed.empty()) {
         std::vector<std::pair<int, int>> ranges;
-        runs(removed, [&](int first, int last) { ranges.emplace_back(first, last); });
+        runs(removed, [&](std::size_t first, std::size_t last) {
+            ranges.emplace_back(removed[first].first, removed[last].first);
+        });
         for (std::size_t i = ranges.size(); i-- > 0;) { // the last first: the others keep their rows
             const auto [first, last] = ranges[i];
             beginRemoveRows(QModelIndex(), first, last);
@@ -579,24 +615,16 @@ void LatestModel::apply()
     // Changed keys: one dataChanged per contiguous range, or one over their whole span when more
     // than kFewRows changed and they fill an eighth of it (a view re-reads only the rows it shows,
     // once, where each signal costs it a pass over its delegates); new keys: one insertion at the end.
-    std::vector<int> changed;
+    std::vector<std::pair<int, Change *>> changed;
     std::vector<Change *> added;
     changed.reserve(changes.size());
     int low = count();
     int high = -1;
-    // The rows are reached in the writers' order, at random: each is fetched a few changes ahead.
-    constexpr std::size_t kAhead = 8;
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-        if (const std::size_t next = i + kAhead; next < changes.size()) {
-            if (const int row = rowOf(changes[next].slot); row >= 0)
-                prefetchForWrite(&m_rows[static_cast<std::size_t>(row)]);
-        }
-        Change &c = changes[i];
+    for (Change &c : changes) {
         if (c.removed)
             continue;
         if (const int row = rowOf(c.slot); row >= 0) {
-            m_rows[static_cast<std::size_t>(row)].value.swap(c.value); // the old one goes with the buffer
-            changed.push_back(row);
+            changed.emplace_back(row, &c);
             low = std::min(low, row);
             high = std::max(high, row);
         } else {
@@ -610,14 +638,30 @@ void LatestModel::apply()
         for (int field = 0; field < m_fields.size(); ++field)
             roles.append(FieldRole + field);
     }
+    // The values of the rows a signal names change just before it, those of the next signals
+    // after it: a proxy that re-sorts the rows of one reads the others as it last saw them.
+    const auto show = [this, &changed](std::size_t first, std::size_t last) {
+        // The rows are reached in the writers' order, at random: each is fetched a few ahead.
+        constexpr std::size_t kAhead = 8;
+        for (std::size_t i = first; i <= last; ++i) {
+            if (i + kAhead <= last)
+                prefetchForWrite(&m_rows[static_cast<std::size_t>(changed[i + kAhead].first)]);
+            // The old value goes with the buffer.
+            m_rows[static_cast<std::size_t>(changed[i].first)].value.swap(changed[i].second->value);
+        }
+    };
     constexpr std::size_t kFewRows = 64;
-    if (changed.size() > kFewRows && changed.size() * 8 >= static_cast<std::size_t>(high - low) + 1)
+    if (changed.size() > kFewRows && changed.size() * 8 >= static_cast<std::size_t>(high - low) + 1) {
+        show(0, changed.size() - 1);
         Q_EMIT dataChanged(index(low), index(high), roles);
-    else
-        runs(changed, [&](int first, int last) {
-            if (!restarted())
-                Q_EMIT dataChanged(index(first), index(last), roles);
+    } else {
+        runs(changed, [&](std::size_t first, std::size_t last) {
+            if (restarted())
+                return;
+            show(first, last);
+            Q_EMIT dataChanged(index(changed[first].first), index(changed[last].first), roles);
         });
+    }
     if (restarted())
         return;
     if (!added.empty()) {

@@ -19,6 +19,7 @@
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QSignalSpy>
+#include <QSortFilterProxyModel>
 #include <QTest>
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -270,6 +272,71 @@ private Q_SLOTS:
         QCOMPARE(model.valueOf(QVariant::fromValue(&second)), QVariant(6));
     }
 
+    // A proxy sorted by value stays sorted through frames of a few scattered changes (a signal
+    // per range): each range's values change just before its signal, so the proxy placing one
+    // range reads the rows of the others as they were when it last placed them.
+    void sortedProxyAcrossScatteredChanges()
+    {
+        LatestModel model;
+        QSortFilterProxyModel proxy;
+        proxy.setSortRole(LatestModel::ValueRole);
+        proxy.setSourceModel(&model);
+        proxy.sort(0);
+        QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        constexpr int kKeys = 100;
+        for (int k = 0; k < kKeys; ++k)
+            model.write(k, k);
+        QTRY_COMPARE(proxy.rowCount(), kKeys);
+        std::mt19937 random(1); // the same frames every run
+        const auto sorted = [&proxy] {
+            for (int r = 1; r < proxy.rowCount(); ++r) {
+                if (proxy.index(r - 1, 0).data(LatestModel::ValueRole).toInt() >
+                    proxy.index(r, 0).data(LatestModel::ValueRole).toInt())
+                    return false;
+            }
+            return true;
+        };
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        for (int frame = 0; frame < 100; ++frame) {
+            for (int i = 0; i < 5; ++i)
+                model.write(static_cast<int>(random() % kKeys), static_cast<int>(random() % 1000));
+            QTRY_VERIFY(!changed.isEmpty());
+            changed.clear();
+            QVERIFY2(sorted(), qPrintable(QStringLiteral("frame %1").arg(frame)));
+        }
+    }
+
+    // Keys QVariant may find equal (Qt 6.4 does) but that are not one value, a string and the
+    // number it spells ("2" and 2) or -1 and the unsigned it converts to, are two keys at any
+    // size of the key table (not one while they share a bucket, then two once it grows), through
+    // write() and an int key of follow(); valueOf() names the key's own row.
+    void differentValuesApartAtAnyTableSize()
+    {
+        rio::QtRegistry<int> numbers;
+        for (int others = 0; others < 40; ++others) {
+            LatestModel model;
+            model.follow(numbers, [](int v) { return v / 10; });
+            for (int k = 0; k < others; ++k)
+                model.write(QStringLiteral("o%1").arg(k), 0);
+            model.write(QStringLiteral("2"), QStringLiteral("text"));
+            numbers.notify(20); // key 2
+            model.write(QVariant::fromValue(~0U), QStringLiteral("unsigned"));
+            model.write(-1, QStringLiteral("minus one"));
+            QTRY_COMPARE(model.rowCount(), others + 4);
+            for (int k = 0; k < 1000; ++k) // the table grows
+                model.write(QStringLiteral("p%1").arg(k), 0);
+            numbers.notify(21);
+            model.write(-1, QStringLiteral("minus one again"));
+            QTRY_COMPARE(model.rowCount(), others + 1004);
+            QCoreApplication::processEvents();
+            QCOMPARE(model.rowCount(), others + 1004);
+            QCOMPARE(model.valueOf(QStringLiteral("2")), QVariant(QStringLiteral("text")));
+            QCOMPARE(model.valueOf(2), QVariant(21));
+            QCOMPARE(model.valueOf(QVariant::fromValue(~0U)), QVariant(QStringLiteral("unsigned")));
+            QCOMPARE(model.valueOf(-1), QVariant(QStringLiteral("minus one again")));
+        }
+    }
+
     // follow()'s int and string keys, found without becoming QVariants, are the keys write() and
     // remove() name by QVariant, whatever the type a key first came as (2.0 and 2 are one row).
     void typedKeysAreVariantKeys()
@@ -405,6 +472,37 @@ private Q_SLOTS:
         QCOMPARE(model.valueOf(7), QVariant::fromValue(7));
         QCOMPARE(model.valueOf(8), QVariant::fromValue(8));
         QCOMPARE(rowOf(model, 1), -1);
+    }
+
+    // A slot of the frame's own signals turns the event loop (a dialog's exec(), a processEvents)
+    // while a key new in that frame is written again: the frame ends before the next one starts,
+    // so the key gets one row, showing its last write.
+    void nestedLoopInItsOwnSignals()
+    {
+        LatestModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.write(QStringLiteral("old"), 0);
+        QTRY_COMPARE(model.rowCount(), 1);
+        bool nested = false;
+        const auto loop = connect(&model, &QAbstractItemModel::dataChanged, &model, [&] {
+            if (std::exchange(nested, true))
+                return;
+            std::thread([&model] { model.write(QStringLiteral("new"), 2); }).join();
+            QCoreApplication::processEvents();
+        });
+        std::thread([&model] {
+            model.write(QStringLiteral("old"), 1); // a change: dataChanged comes first
+            model.write(QStringLiteral("new"), 1); // a new key: inserted after
+        }).join();
+        QTRY_COMPARE(model.valueOf(QStringLiteral("new")), QVariant(2));
+        QCoreApplication::processEvents();
+        disconnect(loop);
+        QVERIFY(nested);
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(rowOf(model, QStringLiteral("new")), 1);
+        QCOMPARE(model.data(model.index(1), LatestModel::ValueRole), QVariant(2));
+        QVERIFY(model.remove(QStringLiteral("new")));
+        QTRY_COMPARE(model.rowCount(), 1);
     }
 
     // The registry destroyed while updates wait: the writes already made are shown, and nothing

@@ -152,8 +152,11 @@ private:
     friend struct detail::LatestRows;
     // A write is waiting: the next frame applies it (on this thread).
     void awaitFrame();
-    // The frame: applies the writes waiting (on this thread).
+    // The frame: applies the writes waiting (on this thread); one that comes while a slot of the
+    // frame before turns the event loop waits for that frame's end.
     void apply();
+    // The frame's work: takes the batch waiting and shows it.
+    void applyBatch();
     // The roles shown: m_roles, or a typed registry's event properties.
     [[nodiscard]] QStringList shownRoles() const;
 
@@ -166,6 +169,8 @@ private:
     std::vector<Row> m_rows;
     std::vector<int> m_rowOfSlot; // -1: no row
     std::unique_ptr<detail::FramePacer> m_pacer;
+    bool m_applying = false;   // a frame is being applied (its signals' slots may turn the loop)
+    bool m_applyAgain = false; // a frame came meanwhile: applied once that one ends
 };
 
 } // namespace rio
