@@ -362,9 +362,13 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
             : budget == QueuedBytes
                 ? QStringLiteral("whose peer has taken nothing for longest (%1 bytes waiting, %2)")
                       .arg(amount)
-                      .arg(row->takenAt == 0
-                               ? QStringLiteral("none of what it was sent taken")
-                               : QStringLiteral("nothing taken for %1 ms").arg(now - row->takenAt))
+                      .arg(row->takenAt == 0 ? QStringLiteral("none of what it was sent taken")
+                           : row->grace == 0
+                               ? QStringLiteral("nothing taken for %1 ms").arg(now - row->takenAt)
+                               : QStringLiteral("nothing taken for %1 ms, less a grace of %2 ms as it "
+                                                "took again after waits")
+                                     .arg(now - row->takenAt)
+                                     .arg(row->grace))
                 : QStringLiteral("with the most (%1%2)")
                       .arg(amount)
                       .arg(budget == UnreadySubscriptions ? QString() : QStringLiteral(" bytes"));
