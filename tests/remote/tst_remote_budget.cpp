@@ -93,6 +93,7 @@ private Q_SLOTS:
     void slowSteadyReaderIsThinnedNotDropped();
     void blockShareThatCannotDropLosesTheConnection();
     void queuedBudgetShedsHoardersBeforeASteadyReader();
+    void queuedBudgetShedsNewNonReadersBeforeASlowReader();
 };
 
 void tst_remote_budget::initTestCase()
@@ -535,6 +536,68 @@ void tst_remote_budget::queuedBudgetShedsHoardersBeforeASteadyReader()
     QTRY_VERIFY_WITH_TIMEOUT(reader.received.contains(seq), Deadline);
     QVERIFY(reader.received.size() > got);
     QVERIFY(strictlyIncreasing(reader.received));
+}
+
+// RemoteListener::Options::queuedBytesBudget: TCP tells what a slow reader takes a window at a
+// time (64 KiB on loopback, so every second or so at 100 KB/s), and peers that do not read take
+// bytes until their buffers fill. A subscriber reading steadily through a link of about 100 KB/s is
+// flooded past its high-water mark and reads on; then subscribers connect, stop reading, and are
+// flooded past theirs, which passes the budget, their buffers having filled after the reader's last
+// take. Those that do not read go, never the reader, which has shown that it takes again after
+// such waits.
+void tst_remote_budget::queuedBudgetShedsNewNonReadersBeforeASlowReader()
+{
+    constexpr int NonReaders = 3;
+    constexpr qint64 HighWater = qint64(1) << 20;
+    Source source({.capacity = 64}, {.highWaterBytes = HighWater,
+                                     .queuedBytesBudget = NonReaders * HighWater + (qint64(1) << 19)});
+    QVERIFY(source.share);
+    rio::QtRegistry<Payload> quotes;
+    rio::RemoteShare<Payload> quotesShare(source.host.get(), QStringLiteral("quotes"), quotes,
+                                          {.capacity = 64});
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    Relay readerLink(source.port());
+    readerLink.throttle(1000); // per tick of 10 ms
+    NamedSubscriber reader(readerLink.address(), QStringLiteral("quotes"));
+    QTRY_VERIFY_WITH_TIMEOUT(allReceiving(*quotesShare.base(), 1), Deadline);
+    const quint64 readerConnection = quotesShare.base()->subscribers().value(0).connection;
+    const QByteArray blob(16 * 1024, 'q');
+    qint64 seq = 0;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            quotes.notify(Payload{++seq, blob});
+            return !source.listener->hasRoom(readerConnection);
+        },
+        Deadline));
+    // It reads on at its mark: sent an event whenever it has room, until it read 20 more.
+    const qsizetype before = reader.received.size();
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            if (source.listener->hasRoom(readerConnection))
+                quotes.notify(Payload{++seq, blob});
+            return reader.received.size() > before + 20;
+        },
+        Deadline));
+    Relay stalledLink(source.port());
+    std::vector<std::unique_ptr<Subscriber>> nonReaders;
+    for (int i = 0; i < NonReaders; ++i)
+        nonReaders.push_back(std::make_unique<Subscriber>(stalledLink.address()));
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(NonReaders), Deadline);
+    stalledLink.hold();
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            if (source.listener->hasRoom(readerConnection))
+                quotes.notify(Payload{++seq, blob});
+            for (int i = 0; i < 4; ++i)
+                source.registry.notify(Payload{++seq, blob});
+            return !rejected.isEmpty();
+        },
+        Deadline));
+    const QString readerName = QStringLiteral("connection %1 (").arg(readerConnection);
+    for (const QList<QVariant> &args : rejected)
+        QVERIFY2(!args.at(0).toString().contains(readerName), qPrintable(args.at(0).toString()));
+    QVERIFY(int(source.share->base()->subscribers().size()) < NonReaders);
+    QCOMPARE(quotesShare.base()->subscribers().value(0).connection, readerConnection);
 }
 
 QTEST_GUILESS_MAIN(tst_remote_budget)

@@ -121,9 +121,16 @@ qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken
     // Past its high-water mark, its wait starts as it goes past and again whenever its peer took
     // bytes (what it had not taken went down: while past the mark, nothing is added to it).
     const qint64 now = nowMs();
+    // TCP tells what a slow reader takes a window at a time: a peer that held bytes untaken, then
+    // took more, has shown that it reads with such waits, and is granted twice the longest (up to
+    // stallMs) before it counts as taking nothing; a peer whose buffers have just filled has not.
     if (taken > row->taken) {
+        if (std::exchange(row->waiting, false))
+            row->grace = std::max(row->grace, std::min(2 * (now - row->takenAt), row->stallMs));
         row->taken = taken;
         row->takenAt = now;
+    } else if (untaken > 0 && row->takenAt != 0) {
+        row->waiting = true;
     }
     qint64 &since = row->since[QueuedBytes];
     since = queued <= row->highWater ? 0 : since == 0 || untaken < row->untaken ? now : since;
@@ -315,8 +322,9 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     // A connection that does not read what it is sent holds its backlogs for good: it counts as
     // the oldest, before any age the clock can tell apart.
     std::sort(holders.begin(), holders.end(), [budget, byAge](const Row *a, const Row *b) {
-        if (budget == QueuedBytes && a->takenAt != b->takenAt)
-            return a->takenAt < b->takenAt;
+        // (a peer that took nothing at all first: its grace is 0)
+        if (budget == QueuedBytes && a->takenAt + a->grace != b->takenAt + b->grace)
+            return a->takenAt + a->grace < b->takenAt + b->grace;
         // (0: not known, counted as the newest)
         const auto age = [budget](const Row *r) {
             return budget == BacklogBytes && !readsLocked(*r) ? 1
@@ -354,9 +362,13 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
             : budget == QueuedBytes
                 ? QStringLiteral("whose peer has taken nothing for longest (%1 bytes waiting, %2)")
                       .arg(amount)
-                      .arg(row->takenAt == 0
-                               ? QStringLiteral("none of what it was sent taken")
-                               : QStringLiteral("nothing taken for %1 ms").arg(now - row->takenAt))
+                      .arg(row->takenAt == 0 ? QStringLiteral("none of what it was sent taken")
+                           : row->grace == 0
+                               ? QStringLiteral("nothing taken for %1 ms").arg(now - row->takenAt)
+                               : QStringLiteral("nothing taken for %1 ms, less a grace of %2 ms as it "
+                                                "took again after waits")
+                                     .arg(now - row->takenAt)
+                                     .arg(row->grace))
                 : QStringLiteral("with the most (%1%2)")
                       .arg(amount)
                       .arg(budget == UnreadySubscriptions ? QString() : QStringLiteral(" bytes"));

@@ -112,6 +112,8 @@ private:
         qint64 untaken = 0;   // what its peer had not taken when last measured (setQueued())
         qint64 taken = 0;     // what its peer had taken when last measured (setQueued())
         qint64 takenAt = 0;   // ms: when it was last found to have taken more (0: it took nothing)
+        qint64 grace = 0; // ms: twice the longest its peer held bytes untaken, then took more (<= stallMs)
+        bool waiting = false; // measured holding bytes untaken, nothing taken since the measure before
         bool stalled = false; // so measured: it does not read
         bool leaving = false;
         bool thinned = false; // the budget dropped events of its backlogs, which have not emptied since
