@@ -167,9 +167,10 @@ int attach(const QString &target, const QString &share, Received received)
     RemoteRegistry<QByteArray> remote(&node, share);
     remote.add(&node,
                [&](const QByteArray &bytes) {
-                   silence.start(timeoutMs); // it answers: the wait begins again
                    if (!received(bytes))
                        QCoreApplication::exit(0);
+                   else // it answered: the wait begins again, once its table is out (into a pager)
+                       silence.start(timeoutMs);
                },
                {.connection = Qt::QueuedConnection}); // every page of a snapshot
     silence.start(timeoutMs);

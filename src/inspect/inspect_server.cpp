@@ -83,11 +83,13 @@ private:
             return r.id == m_snapshots.registryId() || r.id == m_timeline.registryId();
         });
         const QList<QByteArray> pages = inspect::pages(++m_serial, inspect::encodeSnapshot(registries));
-        if (static_cast<std::size_t>(pages.size()) > maxPages) { // a reader's backlog would drop its first
+        // A reader's backlog holds two (the next is sent once it read a page of the last): one
+        // larger, the next would drop the first pages of the one it is reading.
+        if (static_cast<std::size_t>(pages.size()) > maxPages / 2) {
             if (!std::exchange(m_warnedTooLarge, true))
                 qCWarning(lcDiagnostics, "not serving a snapshot of %lld MiB: at most %lld MiB are served",
-                          static_cast<long long>(pages.size() * inspect::pageBytes >> 20),
-                          static_cast<long long>(maxPages * inspect::pageBytes >> 20));
+                          static_cast<long long>((pages.size() * inspect::pageBytes + (1 << 20) - 1) >> 20),
+                          static_cast<long long>(maxPages / 2 * inspect::pageBytes >> 20));
             return;
         }
         m_lastPages = static_cast<std::size_t>(pages.size());

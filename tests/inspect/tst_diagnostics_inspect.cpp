@@ -15,6 +15,7 @@
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 
 #include <cstring>
 
@@ -251,6 +252,30 @@ private Q_SLOTS:
     // A snapshot larger than what the server's listener lets wait for one inspector
     // (RemoteListener's maxQueuedBytes, 8 MiB, which protects the application from inspectors
     // that do not read) reaches it whole, refresh after refresh.
+    // An inspector whose output is read slowly (piped into a pager) waits for its own output,
+    // not for the application: it does not say the application sent nothing.
+    void anInspectorsSlowOutputIsNotTheApplicationsSilence()
+    {
+        Target target;
+        QVERIFY(target.start(QStringLiteral("1"), {QStringLiteral("--handlers"), QStringLiteral("2000")}));
+        QProcess tool;
+        tool.start(QStringLiteral(RIO_INSPECT_TOOL),
+                   {QStringLiteral("table"), target.name(), QStringLiteral("--timeout"), QStringLiteral("3"),
+                    QStringLiteral("--count"), QStringLiteral("2")});
+        QVERIFY(tool.waitForStarted(waitMs));
+        // The table (about 200 kB) is more than a pipe holds: the tool waits to write it while
+        // nothing reads it, for longer than its timeout.
+        QVERIFY2(tool.waitForReadyRead(waitMs), tool.readAllStandardError().constData());
+        QThread::sleep(7);
+        tool.waitForFinished(waitMs); // reads it all, whether it ended before or ends now
+        QCOMPARE(tool.state(), QProcess::NotRunning);
+        const QByteArray output = tool.readAllStandardOutput();
+        const QByteArray errors = tool.readAllStandardError();
+        QVERIFY2(tool.exitStatus() == QProcess::NormalExit && tool.exitCode() == 0, errors.constData());
+        QCOMPARE(output.count("\n2003 handlers\n"), 2);
+        QVERIFY(target.stop());
+    }
+
     void aSnapshotOverTheListenersLimitsReachesTheInspector()
     {
         constexpr int many = 25'000;
