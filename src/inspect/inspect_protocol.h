@@ -19,7 +19,8 @@
 namespace rio::inspect {
 
 /// The share of Diagnostics::snapshot() (what the in-app inspector reads; encodeSnapshot, in
-/// pages), every snapshotIntervalMs while subscribed, and at once when a subscriber arrives.
+/// pages), every snapshotIntervalMs while subscribed, and at once when a subscriber arrives (the
+/// first arrival of a tick; the tick serves the others).
 inline const QString snapshotShare = QStringLiteral("rio.diagnostics");
 /// The share of Diagnostics::toTrace() (the frame timeline), every timelineIntervalMs while subscribed.
 inline const QString timelineShare = QStringLiteral("rio.timeline");

@@ -15,12 +15,12 @@
 #include <registryio/remote/remote_share.h>
 
 #include <QCoreApplication>
+#include <QHash>
 #include <QRemoteObjectHost>
 #include <QThread>
 #include <QTimer>
 #include <QUrl>
 
-#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -46,7 +46,7 @@ public:
         }
         const RemoteShareOptions latest{.delivery = Delivery::Latest, .retainLatest = true};
         // Every page in order (a snapshot is read whole); a reader's backlog holds two snapshots
-        // of up to 64 MiB each (sendSnapshot waits while every reader has one unsent), one that
+        // of up to 64 MiB each (sendSnapshot waits while one that reads has more), one that
         // stopped reading 512 pages at most, and the listener's budgets hold over all of them.
         const RemoteShareOptions pages{.delivery = Delivery::Every, .capacity = maxPages};
         m_snapshotShare =
@@ -66,17 +66,29 @@ public:
     [[nodiscard]] QString error() const { return m_error; }
 
 private:
-    // At a subscriber's arrival, and every snapshotIntervalMs unless every reader still has a
-    // whole snapshot unsent: a slow reader's backlog holds two at most, and a reader that stopped
-    // does not hold back the others (its backlog is bounded by the share's capacity).
+    // Every snapshotIntervalMs while a reader has no whole snapshot unsent, and at a subscriber's
+    // arrival (one arrival a tick: the next tick serves the others, whose backlogs are empty). Not
+    // while a reader that read since the last tick still has more than one unsent: each send goes
+    // to every reader, so a fast one must not pile snapshots onto the slower ones; a reader that
+    // read nothing for a tick holds back no other (its backlog is bounded by the share's capacity,
+    // the listener drops it past the process's budget).
     void sendSnapshot()
     {
         const QList<RemoteSubscriberInfo> readers = m_snapshotShare->base()->subscribers();
-        if (readers.isEmpty())
-            return;
-        if (sender() == &m_snapshotTimer &&
-            std::all_of(readers.begin(), readers.end(),
-                        [this](const RemoteSubscriberInfo &r) { return r.pending >= m_lastPages; }))
+        const bool tick = sender() == &m_snapshotTimer;
+        QHash<quint64, quint64> sentAt; // each reader's sent events at this tick
+        bool wanted = false;
+        bool behind = false;
+        for (const RemoteSubscriberInfo &r : readers) {
+            wanted = wanted || r.pending < m_lastPages;
+            behind = behind || (r.pending > m_lastPages && r.sent != m_sentAtTick.value(r.id, r.sent + 1));
+            sentAt.insert(r.id, r.sent);
+        }
+        if (tick) {
+            m_sentAtTick = std::move(sentAt);
+            m_arrivalServed = false;
+        }
+        if (!wanted || behind || (!tick && std::exchange(m_arrivalServed, true)))
             return;
         QList<RegistryInfo> registries = Diagnostics::snapshot();
         registries.removeIf([this](const RegistryInfo &r) { // the application's alone
@@ -115,6 +127,8 @@ private:
     quint64 m_serial = 0;        // the last snapshot's number
     std::size_t m_lastPages = 1; // its pages
     bool m_warnedTooLarge = false;
+    bool m_arrivalServed = false;         // an arrival was sent a snapshot since the last tick
+    QHash<quint64, quint64> m_sentAtTick; // each reader's sent events at the last tick
 };
 
 QThread *thread = nullptr;

@@ -18,6 +18,8 @@
 #include <QThread>
 
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include <csignal>
 
@@ -311,6 +313,37 @@ private Q_SLOTS:
         stopped.waitForFinished(waitMs);
         QVERIFY2(read, others.right(2000).constData());
         QCOMPARE(others.count(QStringLiteral("\n%1 handlers\n").arg(many + 3).toUtf8()), 3);
+        QVERIFY(target.stop());
+    }
+
+    // Inspectors attaching at once to an application whose snapshot is about 10 MB each get their
+    // tables: an arrival's snapshot and a fast reader's next one are not piled onto every slower
+    // reader's backlog until the process's backlog budget (128 MiB) drops them.
+    void inspectorsAttachingAtOnceAllGetTheirTables()
+    {
+        constexpr int many = 25'000;
+        constexpr int inspectors = 6;
+        Target target;
+        QVERIFY(target.start(QStringLiteral("1"), {QStringLiteral("--handlers"), QString::number(many)}));
+        QTemporaryDir dir;
+        std::vector<std::unique_ptr<QProcess>> tools;
+        for (int i = 0; i < inspectors; ++i) {
+            auto &tool = tools.emplace_back(std::make_unique<QProcess>());
+            // Into a file: an inspector whose output nobody reads meanwhile would read no pages.
+            tool->setStandardOutputFile(dir.filePath(QString::number(i)));
+            tool->start(QStringLiteral(RIO_INSPECT_TOOL), {QStringLiteral("table"), target.name(),
+                                                           QStringLiteral("--count"), QStringLiteral("2")});
+        }
+        for (int i = 0; i < inspectors; ++i) {
+            QProcess &tool = *tools[static_cast<std::size_t>(i)];
+            QVERIFY(tool.waitForFinished(waitMs));
+            QFile out(dir.filePath(QString::number(i)));
+            QVERIFY(out.open(QIODevice::ReadOnly));
+            const QByteArray tables = out.readAll();
+            QVERIFY2(tool.exitStatus() == QProcess::NormalExit && tool.exitCode() == 0,
+                     tool.readAllStandardError().constData());
+            QCOMPARE(tables.count(QStringLiteral("\n%1 handlers\n").arg(many + 3).toUtf8()), 2);
+        }
         QVERIFY(target.stop());
     }
 };

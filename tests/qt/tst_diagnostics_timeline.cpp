@@ -19,6 +19,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QMap>
+#include <QRegularExpression>
 #include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
@@ -26,8 +27,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <ctime>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -404,6 +408,58 @@ private Q_SLOTS:
         QJsonParseError error{};
         QJsonDocument::fromJson(received, &error);
         QCOMPARE(error.error, QJsonParseError::NoError);
+    }
+
+    // A trace written into a pipe whose reader goes (`| head`, an inspector closed) fails the
+    // write, with a warning, and leaves the process alive (SIGPIPE's default action ends it); a
+    // SIGPIPE that was pending before the write is left pending, and the thread's mask as it was.
+    void aTraceIntoAPipeWhoseReaderWentFailsAndTheProcessLives()
+    {
+        rio::Diagnostics::setEnabled(true);
+        rio::Diagnostics::setEveryRunPrecise(true);
+        rio::QtRegistry<int> registry;
+        registry.add([](int) { });
+        for (int i = 0; i < 2000; ++i) // a trace over what a pipe holds (64 KiB)
+            registry.notify(i);
+        QTemporaryDir dir;
+        const QByteArray path = dir.filePath(QStringLiteral("trace.fifo")).toLocal8Bit();
+        QCOMPARE(::mkfifo(path.constData(), 0600), 0);
+        const auto writeToGoneReader = [&] {
+            // The reader opens (which waits for the writer's open) and closes at once, reading
+            // nothing: the writer's first write, or the one after the pipe filled, meets no reader.
+            std::thread reader([&] { ::close(::open(path.constData(), O_RDONLY)); });
+            QTest::ignoreMessage(QtWarningMsg,
+                                 QRegularExpression(QStringLiteral("cannot write .*trace\\.fifo")));
+            const bool written = rio::Diagnostics::writeTrace(QString::fromLocal8Bit(path));
+            reader.join();
+            return written;
+        };
+        QVERIFY(rio::Diagnostics::toTrace().toJson(QJsonDocument::Compact).size() > 256 * 1024);
+        QVERIFY(!writeToGoneReader());
+
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        sigset_t saved;
+        QCOMPARE(::pthread_sigmask(SIG_BLOCK, &pipe, &saved), 0);
+        QCOMPARE(::pthread_kill(::pthread_self(), SIGPIPE), 0); // pending, blocked
+        const bool written = writeToGoneReader();
+        sigset_t pending;
+        sigemptyset(&pending);
+        ::sigpending(&pending);
+        const bool stillPending = sigismember(&pending, SIGPIPE) == 1;
+        sigset_t mask;
+        ::pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+        const bool stillBlocked = sigismember(&mask, SIGPIPE) == 1;
+        const timespec zero{};
+        while (::sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {
+        } // taken here, not by the write
+        ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+        rio::Diagnostics::setEveryRunPrecise(false);
+        rio::Diagnostics::setEnabled(false);
+        QVERIFY(!written);
+        QVERIFY(stillPending);
+        QVERIFY(stillBlocked);
     }
 };
 
