@@ -21,7 +21,8 @@ namespace rio::detail {
 // While it lives, SIGPIPE is blocked in the calling thread, so a write into a pipe whose reader
 // has gone fails with EPIPE instead of killing the process; a SIGPIPE that the write made pending
 // (and was not pending before) is taken at the end, and the thread's mask restored.
-class PipeSignalBlocked
+// Hidden: a helper of the library's own files, never part of its ABI.
+class Q_DECL_HIDDEN PipeSignalBlocked
 {
 public:
     PipeSignalBlocked()
