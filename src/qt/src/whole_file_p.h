@@ -60,7 +60,8 @@ private:
 // replaced as a whole, so a reader never sees half of it; a path that names something else
 // (/dev/null, /dev/stdout, a pipe, a terminal) is written to as it is, never replaced by a
 // regular file, and a pipe whose reader has gone fails the write rather than the process.
-inline bool writeWholeFile(const QString &path, const QByteArray &bytes)
+// Hidden, as the guard above: when a build does not inline it, it is not exported.
+Q_DECL_HIDDEN inline bool writeWholeFile(const QString &path, const QByteArray &bytes)
 {
     const QFileInfo info(path);
     if (info.exists() && !info.isFile()) {
