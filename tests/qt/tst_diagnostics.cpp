@@ -59,6 +59,13 @@
 
 namespace {
 
+// The messages a test's own handler took (installed and removed on the test's thread).
+QStringList &logged()
+{
+    static QStringList messages;
+    return messages;
+}
+
 using namespace std::chrono_literals;
 
 // Runs this binary again for `function` with RIO_DIAGNOSTICS_JSON set; the file it wrote.
@@ -1320,6 +1327,40 @@ private Q_SLOTS:
         QTest::ignoreMessage(QtWarningMsg,
                              QRegularExpression(QStringLiteral("it was removed with deliveries waiting")));
         QVERIFY(registry.remove(id));
+    }
+
+    // A name or an origin holding control characters (a newline, a terminal's escape) is written
+    // with escapes: the warning stays one line, and no name can forge a line of the log.
+    void theDropWarningWritesControlCharactersAsEscapes()
+    {
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("two\nlines\x1b[31m"));
+        QObject receiver; // on this thread: deliveries wait until events run
+        const rio::HandlerOptions bounded{.connection = Qt::QueuedConnection, .capacity = 1};
+        const rio::HandlerId id = registry.add(&receiver, [](int) { }, bounded);
+        QVERIFY(registry.setOrigin(id, QStringLiteral("Feed\r\n.qml"), 7));
+        QStringList lines;
+        {
+            const auto previous =
+                qInstallMessageHandler([](QtMsgType, const QMessageLogContext &, const QString &message) {
+                    logged().append(message);
+                });
+            logged().clear();
+            registry.notify(1);
+            registry.notify(2); // the first dropped
+            QVERIFY(registry.remove(id));
+            qInstallMessageHandler(previous);
+            lines = logged();
+        }
+        QCOMPARE(lines.size(), 2); // the overflow, then the removal's drops
+        for (const QString &line : lines) {
+            QVERIFY2(!line.contains(u'\n') && !line.contains(u'\r') && !line.contains(QChar(0x1b)),
+                     qPrintable(line));
+            QVERIFY2(line.contains(QStringLiteral("registry %1 \"two\\nlines\\x1b[31m\" (int), added at "
+                                                  "Feed\\r\\n.qml:7 (")
+                                       .arg(registry.registryId())),
+                     qPrintable(line));
+        }
     }
 
     // A drop warning whose registry is destroyed while it is composed (here by a slot of the

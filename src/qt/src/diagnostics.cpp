@@ -46,6 +46,29 @@ namespace rio {
 
 namespace {
 
+// A name or a path as a log line shows it: control characters (a newline, a terminal's escape)
+// written as escapes, so that a registry's name cannot start a line of its own.
+QString printable(const QString &text)
+{
+    const auto control = [](QChar c) { return c.unicode() < 0x20 || c.unicode() == 0x7f; };
+    if (std::none_of(text.begin(), text.end(), control))
+        return text;
+    QString out;
+    for (const QChar c : text) {
+        if (!control(c))
+            out += c;
+        else if (c == u'\n')
+            out += QStringLiteral("\\n");
+        else if (c == u'\r')
+            out += QStringLiteral("\\r");
+        else if (c == u'\t')
+            out += QStringLiteral("\\t");
+        else
+            out += QStringLiteral("\\x%1").arg(c.unicode(), 2, 16, QLatin1Char('0'));
+    }
+    return out;
+}
+
 // A recorded histogram (ticks) as the public value.
 TimeHistogram histogramOf(const detail::diag::Histogram &recorded)
 {
@@ -281,15 +304,16 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
 QString detail::describeHandler(const HandlerInfo &h)
 {
     // Concatenated, not QString::arg in turn: a path holding "%3" (a URL's escaped ':') is text.
-    QString where = h.file + u':' + QString::number(h.line);
+    QString where = printable(h.file) + u':' + QString::number(h.line);
     if (!h.originFile.isEmpty())
-        where = h.originFile + u':' + QString::number(h.originLine) + QStringLiteral(" (") + where + u')';
+        where = printable(h.originFile) + u':' + QString::number(h.originLine) + QStringLiteral(" (") +
+                where + u')';
     if (h.registryId == 0) // its registry destroyed
         return QStringLiteral("handler %1 of a destroyed registry, added at %2").arg(h.id.value()).arg(where);
     return QStringLiteral("handler %1 of registry %2 \"%3\" (%4), added at %5")
         .arg(h.id.value())
         .arg(h.registryId)
-        .arg(h.registryName, h.eventType, where);
+        .arg(printable(h.registryName), printable(h.eventType), where);
 }
 
 QString detail::describeHandler(quint64 registryId, QtHandlerState &handler)
@@ -333,9 +357,9 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
         // A stall names where its thread is stuck, innermost frame first.
         const QString stack =
             r.stack.isEmpty() ? QString() : QStringLiteral(", stuck in:\n    ") + r.stack.join(u"\n    ");
-        qCWarning(lcDiagnostics).noquote()
-            << text.arg(detail::describeHandler(r.handler), QString::number(ms, 'f', 1), r.threadName) +
-                   stack;
+        qCWarning(lcDiagnostics).noquote() << text.arg(detail::describeHandler(r.handler),
+                                                       QString::number(ms, 'f', 1), printable(r.threadName)) +
+                                                  stack;
         if (Diagnostics *d = theInstance.load(std::memory_order_acquire)) {
             if (r.stillRunning)
                 Q_EMIT d->handlerStalled(r);
