@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-#include "frame_pacer.h"
 #include "qml_registry_shared.h"
 #include "qml_values.h"
 
 #include <registryio/qml/latest_model.h>
 #include <registryio/qml/qml_registry.h>
 #include <registryio/qml/qml_typed_handler.h>
+#include <registryio/qt/detail/frame_pacer.h>
 #include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/logging.h>
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-#include "frame_pacer.h"
 #include "qml_registry_shared.h"
 
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_registry.h>
+#include <registryio/qt/detail/frame_pacer.h>
 #include <registryio/qt/logging.h>
 
 #include <QJSEngine>

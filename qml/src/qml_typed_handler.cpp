@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include "frame_pacer.h"
 #include "qml_registry_shared.h"
 
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_typed_handler.h>
 #include <registryio/qml/qml_typed_registry.h>
+#include <registryio/qt/detail/frame_pacer.h>
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry_base.h>
 
