@@ -24,6 +24,8 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -131,16 +133,21 @@ struct LatestKeyEqual
 // key in `pending`, which the frame swaps for an empty one under the lock and reads outside it.
 // Bounded by the keys, never by the writes: a key written a thousand times between two frames
 // holds one value. Under one mutex, taken once per write and briefly per frame; no user code runs
-// under it (values and keys are moved under it, copied and destroyed outside it).
-struct LatestRows : std::enable_shared_from_this<LatestRows>
+// under it (values and keys are moved under it, copied and destroyed outside it). Raw rows
+// (latestRowsRaw) keep each key's value in its cell instead, and an int key's writers reach a
+// published cell without the mutex (LatestCells); a change then only marks a new key, a removal
+// or a value of another type.
+struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
 {
     // A key's change waiting for a frame.
     struct Change
     {
         quint32 slot = 0;
         const QVariant *key = nullptr; // its node in `index` (only the frame erases nodes)
-        QVariant value;
-        bool removed = false; // its last operation is a removal
+        QVariant value;                // raw rows: a value of another type written (write())...
+        LatestCell *cell = nullptr;    // raw rows: the key's cell
+        std::uint32_t cellSeq = 0;     // ... shown unless the cell was written after it (its seq)
+        bool removed = false;          // its last operation is a removal
     };
     struct Slot
     {
@@ -151,7 +158,7 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
 
     std::mutex mutex;
     QObject *model = nullptr; // null once the model stopped following this (under `mutex`)
-    bool scheduled = false;   // a wake-up is posted or a frame is awaited: writes only merge
+    // `scheduled` (LatestCells): a wake-up is posted or a frame is awaited: writes only merge.
     std::unordered_map<QVariant, quint32, LatestKeyHash, LatestKeyEqual>
         index; // key -> slot, until a frame removes it
     std::vector<Slot> cells;
@@ -160,6 +167,42 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
     std::vector<Change> pending;    // this batch's changes, in first-change order (room for every cell)
     std::vector<Change> spareBatch; // the frame's empty buffer, swapped in for `pending` (its capacity kept)
     std::atomic<bool> warned{false};
+    // Raw rows (latestRowsRaw): the events' type, a cell per slot (in chunks that never move),
+    // the int keys' table (LatestCells::table) and the tables it replaced (writers may still
+    // read them). All bounded by the most keys held at once.
+    QMetaType raw;
+    std::vector<LatestCell *> cellAt;
+    std::vector<std::unique_ptr<LatestCell[]>> chunks;
+    LatestCell *nextCell = nullptr; // the last chunk's first cell not handed out
+    LatestCell *chunkEnd = nullptr;
+    std::vector<std::unique_ptr<std::atomic<LatestCell *>[]>> tableEntries;
+    std::vector<std::unique_ptr<Table>> tables;
+    std::uint32_t published = 0; // entries in the current table
+
+    // Makes sure slot `at` has a cell (raw rows; under `mutex`). Throws bad_alloc, changing nothing.
+    void reserveCell(std::size_t at)
+    {
+        if (!raw.isValid() || at < cellAt.size())
+            return;
+        if (cellAt.size() == cellAt.capacity())
+            cellAt.reserve(cellAt.size() * 2 + 16); // geometric: n new keys cost O(n)
+        if (nextCell == chunkEnd) {
+            const std::size_t size = std::max<std::size_t>(64, cellAt.size()); // geometric
+            chunks.reserve(chunks.size() + 1);
+            chunks.push_back(std::make_unique<LatestCell[]>(size));
+            nextCell = chunks.back().get();
+            chunkEnd = nextCell + size;
+        }
+        nextCell->slot = static_cast<std::uint32_t>(at);
+        cellAt.push_back(nextCell++);
+    }
+    // Publishes `key`'s cell to the writers (under `mutex`); a full table is replaced by one twice
+    // as large. Throws bad_alloc, changing nothing.
+    void publish(int key, LatestCell &cell);
+    // Takes `key` out of the table (under `mutex`): its writers take the lock from now on.
+    void unpublish(std::int64_t key) noexcept;
+    // Writes `event` into `cell` (under `mutex`), whoever writes it now, and links it for the frame.
+    void writeCellLocked(LatestCell &cell, const void *event) noexcept;
 
     // The slot of `key` (a QVariant, an int or a string), made if it has none (under `mutex`).
     // Throws bad_alloc, changing nothing.
@@ -174,6 +217,7 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
             pending.reserve(more); // changeLocked never allocates: one change per cell at most
         }
         const quint32 at = spare.empty() ? static_cast<quint32>(cells.size()) : spare.back();
+        reserveCell(at);
         const auto made = index.emplace(QVariant(std::forward<K>(key)), at).first;
         if (spare.empty())
             cells.emplace_back();
@@ -190,7 +234,8 @@ struct LatestRows : std::enable_shared_from_this<LatestRows>
         if (slot.batch != batch) {
             slot.batch = batch;
             slot.at = static_cast<quint32>(pending.size());
-            pending.push_back(Change{at, slot.key, QVariant(), false}); // reserved: never allocates
+            pending.push_back(Change{at, slot.key, QVariant(), at < cellAt.size() ? cellAt[at] : nullptr, 0,
+                                     false}); // reserved: never allocates
         }
         return pending[slot.at];
     }
@@ -277,30 +322,218 @@ QVariant latestFieldOf(const QVariant &event, const QString &name)
 
 } // namespace
 
+void LatestRows::publish(int key, LatestCell &cell)
+{
+    const Table *t = table.load(std::memory_order_relaxed);
+    const auto place = [](const Table &into, std::int64_t k, LatestCell *c) {
+        std::uint32_t i = home(into, k);
+        while (into.at[i].load(std::memory_order_relaxed) != nullptr)
+            i = (i + 1) & into.mask;
+        into.at[i].store(c, std::memory_order_release);
+    };
+    if (t != nullptr) {
+        for (std::uint32_t i = home(*t, key);; i = (i + 1) & t->mask) {
+            const LatestCell *const c = t->at[i].load(std::memory_order_relaxed);
+            if (c == &cell)
+                return;
+            if (c == nullptr)
+                break;
+        }
+    }
+    if (t == nullptr || (published + 1) * 2 > t->mask + 1) { // at most half full: short probes
+        const std::uint32_t size = t == nullptr ? 64 : (t->mask + 1) * 2;
+        tableEntries.reserve(tableEntries.size() + 1);
+        tables.reserve(tables.size() + 1);
+        auto entries = std::make_unique<std::atomic<LatestCell *>[]>(size);
+        auto grown = std::make_unique<Table>();
+        grown->mask = size - 1;
+        grown->shift = 64 - std::countr_zero(size);
+        grown->at = entries.get();
+        for (std::uint32_t i = 0; t != nullptr && i <= t->mask; ++i) {
+            if (LatestCell *const c = t->at[i].load(std::memory_order_relaxed))
+                place(*grown, c->tag.load(std::memory_order_relaxed), c);
+        }
+        tableEntries.push_back(std::move(entries));
+        tables.push_back(std::move(grown));
+        t = tables.back().get();
+        table.store(t, std::memory_order_release);
+    }
+    place(*t, key, &cell);
+    ++published;
+}
+
+void LatestRows::unpublish(std::int64_t key) noexcept
+{
+    const Table *const t = table.load(std::memory_order_relaxed);
+    if (t == nullptr || key == LatestCell::vacant || key == LatestCell::locked)
+        return;
+    std::uint32_t i = home(*t, key);
+    for (;; i = (i + 1) & t->mask) {
+        const LatestCell *const c = t->at[i].load(std::memory_order_relaxed);
+        if (c == nullptr)
+            return;
+        if (c->tag.load(std::memory_order_relaxed) == key)
+            break;
+    }
+    --published;
+    // Backward shift (no tombstones): a writer probing meanwhile may miss a key, which sends it
+    // to the locked path, never to another key's cell.
+    for (;;) {
+        t->at[i].store(nullptr, std::memory_order_release);
+        for (std::uint32_t j = i;;) {
+            j = (j + 1) & t->mask;
+            LatestCell *const c = t->at[j].load(std::memory_order_relaxed);
+            if (c == nullptr)
+                return;
+            const std::uint32_t k = home(*t, c->tag.load(std::memory_order_relaxed));
+            if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+                continue; // its home is after the hole: it stays
+            t->at[i].store(c, std::memory_order_release);
+            i = j;
+            break;
+        }
+    }
+}
+
+void LatestRows::writeCellLocked(LatestCell &cell, const void *event) noexcept
+{
+    std::uint32_t seq = cell.seq.load(std::memory_order_relaxed);
+    while ((seq & 1U) != 0 || !cell.seq.compare_exchange_weak(seq, seq + 1, std::memory_order_acquire,
+                                                              std::memory_order_relaxed)) {
+        if ((seq & 1U) != 0) { // a writer (of the key the cell had) is between its two stores
+            std::this_thread::yield();
+            seq = cell.seq.load(std::memory_order_relaxed);
+        }
+    }
+    std::atomic_thread_fence(std::memory_order_release);
+    std::uint64_t words[2] = {};
+    std::memcpy(words, event, static_cast<std::size_t>(raw.sizeOf()));
+    cell.words[0].store(words[0], std::memory_order_relaxed);
+    cell.words[1].store(words[1], std::memory_order_relaxed);
+    cell.seq.store(seq + 2, std::memory_order_release);
+    static_cast<void>(link(cell)); // the caller schedules
+}
+
 namespace {
+
+// Reads `cell` on the model's thread: its tag, its event into `out` and its seq; waits only while
+// a writer is between its two stores.
+std::int64_t readCell(const LatestCell &cell, unsigned char (&out)[16], std::uint32_t &seq) noexcept
+{
+    for (;;) {
+        seq = cell.seq.load(std::memory_order_acquire);
+        if ((seq & 1U) != 0) {
+            std::this_thread::yield();
+            continue;
+        }
+        const std::uint64_t words[2] = {cell.words[0].load(std::memory_order_relaxed),
+                                        cell.words[1].load(std::memory_order_relaxed)};
+        const std::int64_t tag = cell.tag.load(std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (cell.seq.load(std::memory_order_relaxed) == seq) {
+            std::memcpy(out, words, sizeof(words));
+            return tag;
+        }
+    }
+}
+
+// A raw write of a usable key's slot `at` (under the lock): the value in its cell.
+void writeRawLocked(LatestRows &rows, quint32 at, const void *event, QVariant &replaced)
+{
+    LatestRows::Change &change = rows.changeLocked(at);
+    change.value.swap(replaced); // a value of another type, destroyed after the lock is released
+    change.removed = false;
+    rows.writeCellLocked(*change.cell, event);
+    rows.scheduleLocked();
+}
+
+// Whether `key` can be found again, else warns once per model.
+bool usableKey(LatestRows &rows, const QVariant &key)
+{
+    if (LatestKeyEqual::usable(key))
+        return true;
+    if (!rows.warned.exchange(true, std::memory_order_relaxed))
+        qCWarning(lcRegistryIOQml).noquote()
+            << "LatestModel: an event without a key (none, null, or not equal "
+               "to itself, as a NaN) was dropped (warned once per model)";
+    return false;
+}
 
 // Writes `value` as the newest of a usable `key` (a QVariant, an int or a string).
 template <typename K>
 void writeLatest(LatestRows &rows, K &&key, QVariant &value)
 {
+    if (rows.raw.isValid() && value.metaType() == rows.raw) { // raw rows: the event's bytes
+        if constexpr (std::is_same_v<std::remove_cvref_t<K>, int>)
+            latestRowsWriteRaw(rows, key, value.constData());
+        else
+            latestRowsWriteRaw(rows, QVariant(std::forward<K>(key)), value.constData());
+        return;
+    }
     const std::lock_guard lock(rows.mutex);
     LatestRows::Change &change = rows.changeLocked(rows.slotOf(std::forward<K>(key)));
     change.value.swap(value); // the replaced value is destroyed after the lock is released
     change.removed = false;
+    if (change.cell != nullptr) { // raw rows: shown unless the cell is written after this
+        if (change.cell->tag.load(std::memory_order_relaxed) == LatestCell::vacant)
+            change.cell->tag.store(LatestCell::locked, std::memory_order_relaxed);
+        unsigned char ignored[16];
+        static_cast<void>(readCell(*change.cell, ignored, change.cellSeq));
+    }
     rows.scheduleLocked();
 }
 
 } // namespace
 
-void latestRowsWrite(LatestRows &rows, QVariant key, QVariant value)
+LatestCells &latestRowsRaw(LatestRows &rows, QMetaType type)
 {
-    if (!LatestKeyEqual::usable(key)) {
-        if (!rows.warned.exchange(true, std::memory_order_relaxed))
-            qCWarning(lcRegistryIOQml).noquote()
-                << "LatestModel: an event without a key (none, null, or not equal "
-                   "to itself, as a NaN) was dropped (warned once per model)";
+    const std::lock_guard lock(rows.mutex);
+    rows.raw = type;
+    return rows;
+}
+
+void latestRowsWriteRaw(LatestRows &rows, int key, const void *event)
+{
+    QVariant replaced;
+    const std::lock_guard lock(rows.mutex);
+    const quint32 at = rows.slotOf(key);
+    LatestCell &cell = *rows.cellAt[at];
+    cell.tag.store(key, std::memory_order_relaxed);
+    try {
+        rows.publish(key, cell); // from here on its writers need no lock
+    } catch (const std::bad_alloc &) {
+        // No room for a larger table: this key's writers keep taking the lock.
+    }
+    writeRawLocked(rows, at, event, replaced);
+}
+
+void latestRowsWriteRaw(LatestRows &rows, const QVariant &key, const void *event)
+{
+    if (key.metaType().id() == QMetaType::Int) {
+        latestRowsWriteRaw(rows, *static_cast<const int *>(key.constData()), event);
         return;
     }
+    if (!usableKey(rows, key))
+        return;
+    QVariant replaced;
+    const std::lock_guard lock(rows.mutex);
+    const quint32 at = rows.slotOf(key);
+    LatestCell &cell = *rows.cellAt[at];
+    if (cell.tag.load(std::memory_order_relaxed) == LatestCell::vacant)
+        cell.tag.store(LatestCell::locked, std::memory_order_relaxed);
+    writeRawLocked(rows, at, event, replaced);
+}
+
+void latestRowsWake(LatestRows &rows)
+{
+    const std::lock_guard lock(rows.mutex);
+    rows.scheduleLocked();
+}
+
+void latestRowsWrite(LatestRows &rows, QVariant key, QVariant value)
+{
+    if (!usableKey(rows, key))
+        return;
     writeLatest(rows, std::move(key), value);
 }
 
@@ -483,6 +716,8 @@ bool LatestModel::remove(const QVariant &key)
     detail::LatestRows::Change &change = m_writer->changeLocked(found->second);
     change.removed = true;
     std::swap(change.value, gone);
+    if (change.cell != nullptr) // a write from now on takes the lock, and cancels the removal
+        m_writer->unpublish(change.cell->tag.load(std::memory_order_relaxed));
     m_writer->scheduleLocked();
     return true;
 }
@@ -499,6 +734,11 @@ void LatestModel::clear()
         detail::LatestRows::Change &change = m_writer->changeLocked(at);
         change.removed = true;
         gone.push_back(std::exchange(change.value, QVariant()));
+    }
+    if (const detail::LatestCells::Table *t = m_writer->table.load(std::memory_order_relaxed)) {
+        for (std::uint32_t i = 0; i <= t->mask; ++i) // writes from now on take the lock
+            t->at[i].store(nullptr, std::memory_order_release);
+        m_writer->published = 0;
     }
     if (!m_writer->index.empty())
         m_writer->scheduleLocked();
@@ -555,12 +795,66 @@ void LatestModel::apply()
     }
 }
 
+namespace {
+
+// Raw rows: the values of `changes` from their cells, and a change for each row whose cell a
+// writer `linked` without the lock (`rowOf`: a slot's row, -1 for none).
+template <typename RowOf>
+void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes, detail::LatestCell *linked,
+               const RowOf &rowOf)
+{
+    using Change = detail::LatestRows::Change;
+    // The linked cells, each read where its flag is cleared (one fetch of its line), cleared
+    // before it is read: a write after that links it again.
+    struct Taken
+    {
+        detail::LatestCell *cell;
+        std::int64_t tag;
+        alignas(8) unsigned char bytes[16];
+    };
+    std::vector<Taken> taken;
+    quint32 slotCount = 0;
+    std::uint32_t seq = 0;
+    for (detail::LatestCell *c = linked; c != nullptr;) {
+        detail::LatestCell *const next = c->next; // read first: once cleared, a writer relinks it
+        c->dirty.exchange(false, std::memory_order_acq_rel);
+        Taken &t = taken.emplace_back();
+        t.cell = c;
+        t.tag = detail::readCell(*c, t.bytes, seq);
+        slotCount = std::max(slotCount, c->slot + 1);
+        c = next;
+    }
+    alignas(8) unsigned char bytes[16];
+    for (Change &c : changes) {
+        slotCount = std::max(slotCount, c.slot + 1);
+        if (c.removed || c.cell == nullptr)
+            continue;
+        static_cast<void>(detail::readCell(*c.cell, bytes, seq));
+        if (!c.value.isValid() || seq != c.cellSeq) // else a value of another type, written last
+            c.value = QVariant(type, bytes);
+    }
+    std::vector<bool> changing(slotCount);
+    for (const Change &c : changes)
+        changing[c.slot] = true;
+    // The keys written without the lock: their rows (a cell of a key gone since has no row).
+    for (const Taken &t : taken) {
+        const quint32 slot = t.cell->slot;
+        if (changing[slot] || t.tag == detail::LatestCell::vacant || rowOf(slot) < 0)
+            continue;
+        changing[slot] = true;
+        changes.push_back(Change{slot, nullptr, QVariant(type, t.bytes), t.cell, 0, false});
+    }
+}
+
+} // namespace
+
 void LatestModel::applyBatch()
 {
     using Change = detail::LatestRows::Change;
     using Node = decltype(detail::LatestRows::index)::node_type;
     const std::shared_ptr<detail::LatestRows> rows = m_writer;
     std::vector<Change> changes;
+    detail::LatestCell *linked = nullptr; // raw rows: the cells written since the last frame
     {
         // This batch is taken whole, an empty buffer as large put in its place: writers wait for
         // a swap, never for the frame's work.
@@ -570,8 +864,11 @@ void LatestModel::applyBatch()
         changes.reserve(rows->pending.capacity()); // allocates only when the keys grew
         changes.swap(rows->pending);
         ++rows->batch;
+        linked = rows->dirty.exchange(nullptr, std::memory_order_acquire);
     }
     const auto rowOf = [this](quint32 slot) { return slot < m_rowOfSlot.size() ? m_rowOfSlot[slot] : -1; };
+    if (rows->raw.isValid())
+        takeCells(rows->raw, changes, linked, rowOf);
     // A slot of the signals below may restart the rows (follow another registry): the rest of
     // this batch belongs to rows no longer shown, and is dropped.
     const auto restarted = [this, &rows] { return m_writer != rows; };
@@ -694,6 +991,8 @@ void LatestModel::applyBatch()
                 continue;
             gone.push_back(rows->index.extract(*slot.key));
             slot.key = nullptr;
+            if (at < rows->cellAt.size()) // its cell takes no late write of the key
+                rows->cellAt[at]->tag.store(detail::LatestCell::vacant, std::memory_order_relaxed);
             rows->spare.push_back(at);
         }
         rows->spareBatch.swap(changes);

@@ -97,11 +97,22 @@ public:
             m_registry = nullptr;
             Q_EMIT registryChanged();
         }
-        const HandlerId id = registry.add(
-            [rows, keyOf = std::move(keyOf)](const E &event) mutable {
-                detail::latestRowsWrite(*rows, detail::latestKey(keyOf(event)), QVariant::fromValue(event));
-            },
-            priority, where);
+        HandlerId id;
+        if constexpr (detail::latestRaw<E>) { // the event's bytes: no QVariant, no lock for a known int key
+            detail::LatestCells *const cells = &detail::latestRowsRaw(*rows, QMetaType::fromType<E>());
+            id = registry.add(
+                [rows, cells, keyOf = std::move(keyOf)](const E &event) mutable {
+                    detail::latestWriteEvent(*rows, *cells, keyOf(event), event);
+                },
+                priority, where);
+        } else {
+            id = registry.add(
+                [rows, keyOf = std::move(keyOf)](const E &event) mutable {
+                    detail::latestRowsWrite(*rows, detail::latestKey(keyOf(event)),
+                                            QVariant::fromValue(event));
+                },
+                priority, where);
+        }
         m_connection = registry.connection(id);
         return id;
     }

@@ -3,11 +3,18 @@
 
 // The writers' side of a LatestModel, as its handlers reach it. Not part of the public API.
 
+#include <registryio/detail/config.h>
 #include <registryio/qml/qml_export.h>
 
+#include <QMetaType>
 #include <QString>
 #include <QVariant>
 
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -33,6 +40,134 @@ decltype(auto) latestKey(K &&key)
         return std::forward<K>(key);
     else
         return QVariant::fromValue(std::forward<K>(key));
+}
+
+/// Events a LatestModel keeps as their bytes, in a cell per key, made a QVariant on the model's
+/// thread only when a frame shows them (as the facade's Delivery::Latest cell holds them).
+template <typename E>
+inline constexpr bool latestRaw = std::is_trivially_copyable_v<E> && sizeof(E) <= 16 && alignof(E) <= 8;
+
+/// A key's newest event as bytes, written by any thread without a lock: the seqlock of the
+/// facade's Latest cell (odd while a writer writes; a writer meeting another leaves the cell to
+/// it, as if it had written just before). `tag` is the int key whose writers may reach it without
+/// the lock (changed under the model's lock only; a writer checks it inside the seqlock, so a
+/// cell reused for another key never takes a late write of the old one). `dirty` is set from its
+/// write until the frame takes it: the writer that sets it links the cell to the frame's list.
+struct alignas(64) LatestCell
+{
+    static constexpr std::int64_t vacant = std::numeric_limits<std::int64_t>::min(); // no key
+    static constexpr std::int64_t locked = std::numeric_limits<std::int64_t>::max(); // not an int's
+    std::atomic<std::uint32_t> seq{0};
+    std::atomic<bool> dirty{false};
+    std::uint32_t slot = 0;     // its key's slot (fixed: cell n serves slot n)
+    LatestCell *next = nullptr; // the frame's list (written by the writer that set `dirty`)
+    std::atomic<std::int64_t> tag{vacant};
+    std::atomic<std::uint64_t> words[2] = {};
+};
+
+/// What writers reach without the lock: the cells of the int keys, by a table published whole
+/// (open addressing; it only grows, the ones it replaced kept until the rows go, so a writer
+/// reads any of them safely: a stale or missing entry sends it to the locked path, never to a
+/// wrong cell), the cells written since the last frame, and whether a frame is scheduled.
+struct LatestCells
+{
+    struct Table
+    {
+        std::uint32_t mask = 0;
+        int shift = 64;
+        std::atomic<LatestCell *> *at = nullptr;
+    };
+    std::atomic<const Table *> table{nullptr};
+    std::atomic<LatestCell *> dirty{nullptr}; // written since the frame took them, newest first
+    std::atomic<bool> scheduled{false};       // a frame is asked for (set under the lock)
+
+    /// Links `cell`, just written, for the frame unless it is already (any thread); true when
+    /// no frame is scheduled for it.
+    bool link(LatestCell &cell) noexcept
+    {
+        if (cell.dirty.exchange(true, std::memory_order_acq_rel))
+            return false; // the frame to come reads it
+        LatestCell *head = dirty.load(std::memory_order_relaxed);
+        do {
+            cell.next = head;
+        } while (
+            !dirty.compare_exchange_weak(head, &cell, std::memory_order_seq_cst, std::memory_order_relaxed));
+        return !scheduled.load(std::memory_order_seq_cst);
+    }
+    /// `key`'s place in a table.
+    static std::uint32_t home(const Table &t, std::int64_t key) noexcept
+    {
+        return static_cast<std::uint32_t>(
+            (static_cast<std::uint64_t>(static_cast<std::uint32_t>(key)) * 0x9E3779B97F4A7C15ULL) >> t.shift);
+    }
+};
+
+/// Makes `rows` keep each key's newest event as the bytes of a `type` (before any write) and
+/// returns its lock-free side, for latestWriteEvent.
+RIO_QML_EXPORT LatestCells &latestRowsRaw(LatestRows &rows, QMetaType type);
+/// latestWriteEvent's locked path (a key without a published cell: new, or not an int): writes
+/// the `type` latestRowsRaw named at `event`.
+RIO_QML_EXPORT void latestRowsWriteRaw(LatestRows &rows, int key, const void *event);
+/// The same for a key of another type.
+RIO_QML_EXPORT void latestRowsWriteRaw(LatestRows &rows, const QVariant &key, const void *event);
+/// A write linked a cell while no frame was scheduled: asks for one.
+RIO_QML_EXPORT void latestRowsWake(LatestRows &rows);
+
+/// What latestCellWrite did.
+enum class LatestCellWrite : std::uint8_t {
+    Written, ///< the event is in the key's cell (or another writer's newer one will be)
+    Wake,    ///< written, and no frame is scheduled for it: the caller asks for one
+    Locked,  ///< the key has no cell published: the caller takes the locked path
+};
+
+/// Writes the `Size` bytes at `event` into `key`'s cell without a lock nor an allocation.
+template <std::size_t Size>
+RIO_ALWAYS_INLINE inline LatestCellWrite latestCellWrite(LatestCells &cells, int key,
+                                                         const void *event) noexcept
+{
+    static_assert(Size <= 16);
+    const LatestCells::Table *const t = cells.table.load(std::memory_order_acquire);
+    if (t == nullptr)
+        return LatestCellWrite::Locked;
+    LatestCell *c = nullptr;
+    for (std::uint32_t i = LatestCells::home(*t, key);; i = (i + 1) & t->mask) {
+        c = t->at[i].load(std::memory_order_acquire);
+        if (c == nullptr)
+            return LatestCellWrite::Locked;
+        if (c->tag.load(std::memory_order_relaxed) == key)
+            break;
+    }
+    std::uint32_t seq = c->seq.load(std::memory_order_relaxed);
+    if ((seq & 1U) != 0 ||
+        !c->seq.compare_exchange_strong(seq, seq + 1, std::memory_order_acquire, std::memory_order_relaxed))
+        return LatestCellWrite::Written; // another writer of this key writes: its event is the newer one
+    if (c->tag.load(std::memory_order_relaxed) != key) {
+        c->seq.store(seq, std::memory_order_release); // unchanged
+        return LatestCellWrite::Locked;               // the key lost this cell meanwhile
+    }
+    std::atomic_thread_fence(std::memory_order_release);
+    std::uint64_t words[2] = {};
+    std::memcpy(words, event, Size);
+    c->words[0].store(words[0], std::memory_order_relaxed);
+    c->words[1].store(words[1], std::memory_order_relaxed);
+    c->seq.store(seq + 2, std::memory_order_release);
+    return cells.link(*c) ? LatestCellWrite::Wake : LatestCellWrite::Written;
+}
+
+/// A LatestModel handler's write of a latestRaw event: a known int key's without a lock nor an
+/// allocation, any other through the lock.
+template <typename E, typename K>
+RIO_ALWAYS_INLINE inline void latestWriteEvent(LatestRows &rows, LatestCells &cells, K &&key, const E &event)
+{
+    if constexpr (std::is_same_v<std::remove_cvref_t<K>, int>) {
+        const LatestCellWrite done = latestCellWrite<sizeof(E)>(cells, key, &event);
+        if (done == LatestCellWrite::Wake) [[unlikely]]
+            latestRowsWake(rows);
+        else if (done == LatestCellWrite::Locked) [[unlikely]]
+            latestRowsWriteRaw(rows, key, &event);
+    } else {
+        latestRowsWriteRaw(rows, QVariant::fromValue(std::forward<K>(key)), &event);
+    }
 }
 
 } // namespace rio::detail
