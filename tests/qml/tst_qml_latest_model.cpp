@@ -47,6 +47,19 @@ public:
 
 RIO_QML_TYPED_REGISTRY(QuoteRegistry, Quote)
 
+/// A small trivially copyable event keyed by an int: the model keeps its bytes in a cell per key.
+struct Tick
+{
+    Q_GADGET
+    Q_PROPERTY(int id MEMBER id FINAL)
+    Q_PROPERTY(double v MEMBER v FINAL)
+
+public:
+    int id = 0;
+    double v = 0;
+};
+static_assert(rio::detail::latestRaw<Tick>);
+
 using rio::LatestModel;
 
 namespace {
@@ -80,6 +93,26 @@ void onWorkers(F each, const std::function<void()> &whileWaiting = {})
     }
     for (std::thread &t : threads)
         t.join();
+}
+
+// Waits until `shown(writer, key)` is every key's final value (-1 - key), the last writes
+// applied; then each key has one row.
+template <typename F>
+void endsOnFinalValues(const LatestModel &model, int keysPerWriter, F shown)
+{
+    const auto allFinal = [&] {
+        for (int w = 0; w < kWriters; ++w) {
+            for (int k = 0; k < keysPerWriter; ++k) {
+                if (shown(w, k) != -1.0 - k)
+                    return false;
+            }
+        }
+        return true;
+    };
+    QTRY_VERIFY(allFinal());
+    QCoreApplication::processEvents();
+    QVERIFY(allFinal());
+    QCOMPARE(model.rowCount(), kWriters * keysPerWriter);
 }
 
 // The row of `key`, -1 if none.
@@ -128,19 +161,75 @@ private Q_SLOTS:
                 registry.notify(Quote{symbolOf(w, k), -1.0 - k});
         });
         // Every key's final value shown (the rows may all exist before the final writes apply).
-        const auto allFinal = [&model] {
-            for (int w = 0; w < kWriters; ++w) {
-                for (int k = 0; k < kKeysPerWriter; ++k) {
-                    if (model.valueOf(symbolOf(w, k)).value<Quote>().price != -1.0 - k)
-                        return false;
-                }
-            }
-            return true;
+        endsOnFinalValues(model, kKeysPerWriter, [&model](int w, int k) {
+            return model.valueOf(symbolOf(w, k)).value<Quote>().price;
+        });
+    }
+
+    // The cells of int keys, written without the lock: two writers write keys that have rows and
+    // keys that have none (the key table grows meanwhile) while the GUI thread applies frames,
+    // removes keys and clears; the model stays valid, no key ever has two rows, a key removed
+    // and written again comes back, and once each writer wrote every key's final value, every key
+    // has one row with it.
+    void cellsRacedByWritersFramesAndRemovals()
+    {
+        rio::QtRegistry<Tick> registry;
+        LatestModel model;
+        model.setRoles({QStringLiteral("id"), QStringLiteral("v")});
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.follow(registry, [](const Tick &t) { return t.id; });
+        constexpr int kKeys = 300; // per writer: more than the first table holds
+        for (int k = 0; k < kKeys; k += 2)
+            registry.notify(Tick{k, 0}); // half of the keys have rows before the writers start
+        QTRY_COMPARE(model.rowCount(), kKeys / 2);
+        const auto oneRowEach = [&model] {
+            std::vector<int> keys;
+            for (int r = 0; r < model.rowCount(); ++r)
+                keys.push_back(model.data(model.index(r), LatestModel::KeyRole).toInt());
+            std::sort(keys.begin(), keys.end());
+            return std::adjacent_find(keys.begin(), keys.end()) == keys.end();
         };
-        QTRY_VERIFY(allFinal());
-        QCoreApplication::processEvents();
-        QVERIFY(allFinal());
-        QCOMPARE(model.count(), kWriters * kKeysPerWriter);
+        int turns = 0;
+        bool unique = true;
+        onWorkers(
+            [&registry](int w) {
+                for (int i = 0; i < kWritesPerWriter; ++i)
+                    registry.notify(Tick{w * kKeys + (i * 7) % kKeys, double(i)});
+            },
+            [&] {
+                ++turns;
+                unique = unique && oneRowEach();
+                if (turns % 5 == 0 && model.rowCount() > 0)
+                    model.remove(model.data(model.index(turns % model.rowCount()), LatestModel::KeyRole));
+                if (turns % 41 == 0)
+                    model.clear();
+            });
+        QVERIFY(unique);
+        onWorkers([&registry](int w) {
+            for (int k = 0; k < kKeys; ++k)
+                registry.notify(Tick{w * kKeys + k, -1.0 - k});
+        });
+        endsOnFinalValues(model, kKeys,
+                          [&model](int w, int k) { return model.valueOf(w * kKeys + k).value<Tick>().v; });
+        QVERIFY(oneRowEach());
+        // A removed key written again through its cell's writers: a new row, then its writes.
+        QVERIFY(model.remove(3));
+        QTRY_COMPARE(model.rowCount(), kWriters * kKeys - 1);
+        registry.notify(Tick{3, 1});
+        registry.notify(Tick{3, 2});
+        QTRY_COMPARE(model.rowCount(), kWriters * kKeys);
+        QCOMPARE(model.valueOf(3).value<Tick>().v, 2.0);
+        registry.notify(Tick{3, 4});
+        QTRY_COMPARE(model.valueOf(3).value<Tick>().v, 4.0);
+        // A key as a string is another key ("3" is not 3); a value of another type written last
+        // is shown, until the next event.
+        model.write(QStringLiteral("3"), QStringLiteral("text"));
+        model.write(3, QStringLiteral("other"));
+        QTRY_COMPARE(model.valueOf(3), QVariant(QStringLiteral("other")));
+        QCOMPARE(model.valueOf(QStringLiteral("3")), QVariant(QStringLiteral("text")));
+        registry.notify(Tick{3, 5});
+        QTRY_COMPARE(model.valueOf(3).value<Tick>().v, 5.0);
+        QCOMPARE(model.data(model.index(rowOf(model, 3)), LatestModel::FieldRole + 1), QVariant(5.0));
     }
 
     // A key written 1,000 times between two frames costs one dataChanged for its row; keys new

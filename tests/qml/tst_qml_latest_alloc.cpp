@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// A LatestModel following a registry of a small trivially copyable event by an int key: once a
+// key has its row and a frame is scheduled, a writer's update allocates nothing (the event's bytes
+// go into the key's cell: no QVariant, no node, no lock). Replaces the global operator new, so not
+// run under the sanitizers (which replace it too).
+#include "../replaced_operator_new.h"
+
+#include <registryio/qml/latest_model.h>
+#include <registryio/qt/qt_registry.h>
+#include <registryio/registry.h>
+
+#include <QCoreApplication>
+#include <QTest>
+
+#include <thread>
+
+namespace {
+
+thread_local bool t_counting = false;
+thread_local long t_allocations = 0;
+
+struct Tick // 16 bytes, trivially copyable
+{
+    int id = 0;
+    double v = 0;
+};
+
+} // namespace
+
+void rioBeforeAllocation()
+{
+    if (t_counting)
+        ++t_allocations;
+}
+
+class TestQmlLatestAlloc : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void aKnownKeysWriterAllocatesNothing()
+    {
+        rio::QtRegistry<Tick> registry;
+        rio::LatestModel model;
+        model.follow(registry, [](const Tick &t) { return t.id; });
+        constexpr int kKeys = 1000;
+        constexpr int kWrites = 100000;
+        for (int k = 0; k < kKeys; ++k)
+            registry.notify(Tick{k, 0});
+        QTRY_COMPARE(model.rowCount(), kKeys);
+        long allocations = -1;
+        // This thread turns no event loop meanwhile: the worker's first write schedules the frame
+        // (Qt's posted event), the others find it scheduled.
+        std::thread([&] {
+            rio::prepareThread();
+            registry.notify(Tick{0, -1});
+            t_counting = true;
+            for (int i = 1; i <= kWrites; ++i)
+                registry.notify(Tick{i % kKeys, double(i)});
+            t_counting = false;
+            allocations = t_allocations;
+        }).join();
+        QCOMPARE(allocations, 0L);
+        QTRY_COMPARE(model.valueOf(kWrites % kKeys).value<Tick>().v, double(kWrites));
+        QCOMPARE(model.rowCount(), kKeys);
+    }
+};
+
+QTEST_MAIN(TestQmlLatestAlloc)
+#include "tst_qml_latest_alloc.moc"
