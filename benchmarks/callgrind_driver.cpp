@@ -21,6 +21,9 @@
 // qt_registry_latest: one Delivery::Latest handler per <handlers>, queued to a context on the
 // driver's own thread whose events are never sent: one iteration is a writer's update of the
 // newest value (the first one schedules the delivery, the others only replace the event).
+// latest_model: a LatestModel following a QtRegistry of a 16-byte trivially copyable event by
+// its int key, <handlers> keys with rows: one iteration is a writer's update of the next key
+// (the model never applies meanwhile: what every write between two frames costs).
 
 #include "common/peers.h"
 #include "common/writer_shapes.h"
@@ -29,6 +32,9 @@
 
 #include <QCoreApplication>
 #include <QObject>
+#endif
+#if RIO_BENCH_HAVE_LATEST_MODEL
+#include <registryio/qml/latest_model.h>
 #endif
 // The clock operations need diagnostics (this file also builds against older sources, for a
 // baseline of the other operations).
@@ -104,6 +110,11 @@ int run(int handlers, long iterations, bool addRemove)
         return 0;
     }
     const std::uint64_t before = threadCount.load(std::memory_order_relaxed);
+    if constexpr (requires { peer.prepare(); }) {
+        peer.prepare();
+        notifyLoop(peer, iterations);
+        return 0; // its handler counts nothing
+    }
     notifyLoop(peer, iterations);
     std::uint64_t expected = static_cast<std::uint64_t>(handlers) * static_cast<std::uint64_t>(iterations);
     if constexpr (requires { peer.deliverNewest(); }) {
@@ -203,6 +214,39 @@ struct QtRegistryLatestPeer
 };
 #endif
 
+#if RIO_BENCH_HAVE_LATEST_MODEL
+// A keyed model's writer (see the header comment).
+struct LatestModelPeer
+{
+    struct Tick // 16 bytes, trivially copyable
+    {
+        int id = 0;
+        double v = 0;
+    };
+    static constexpr std::string_view key = "latest_model";
+    rio::QtRegistry<Tick> registry;
+    rio::LatestModel model = (QtRegistryQueuedPeer::app(), rio::LatestModel());
+    int keys = 0;
+    int next = 0;
+    LatestModelPeer()
+    {
+        model.follow(registry, [](const Tick &t) { return t.id; });
+    }
+    int add()
+    {
+        registry.notify(Tick{keys, 0});
+        return keys++;
+    }
+    static void remove(int) { }
+    void prepare() { QCoreApplication::processEvents(); } // the keys get their rows
+    void notify(const Event &e)
+    {
+        registry.notify(Tick{next, static_cast<double>(e)});
+        next = next + 1 == keys ? 0 : next + 1;
+    }
+};
+#endif
+
 #if RIO_BENCH_HAVE_DIAGNOSTICS
 [[gnu::noinline]] void clockLoop(bool steady, long iterations)
 {
@@ -228,6 +272,9 @@ void forEachDriverPeer(F &&f)
     f.template operator()<QtRegistryCounterPeer>();
     f.template operator()<QtRegistryQueuedPeer>();
     f.template operator()<QtRegistryLatestPeer>();
+#endif
+#if RIO_BENCH_HAVE_LATEST_MODEL
+    f.template operator()<LatestModelPeer>();
 #endif
 }
 
