@@ -230,6 +230,14 @@ private Q_SLOTS:
         registry.notify(Tick{3, 5});
         QTRY_COMPARE(model.valueOf(3).value<Tick>().v, 5.0);
         QCOMPARE(model.data(model.index(rowOf(model, 3)), LatestModel::FieldRole + 1), QVariant(5.0));
+        // Removed, then written by the registry's writers before the frame: the removal is cancelled.
+        QSignalSpy removedRows(&model, &QAbstractItemModel::rowsRemoved);
+        QVERIFY(model.remove(5));
+        registry.notify(Tick{5, 9});
+        QTRY_COMPARE(model.valueOf(5).value<Tick>().v, 9.0);
+        QCoreApplication::processEvents();
+        QCOMPARE(removedRows.count(), 0);
+        QCOMPARE(model.rowCount(), kWriters * kKeys + 1); // and "3"
     }
 
     // A key written 1,000 times between two frames costs one dataChanged for its row; keys new
