@@ -179,8 +179,10 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
     std::vector<std::unique_ptr<Table>> tables;
     std::uint32_t published = 0; // entries in the current table
 
+    Q_DECL_HIDDEN ~LatestRows() = default; // not exported, as the members below
+
     // Makes sure slot `at` has a cell (raw rows; under `mutex`). Throws bad_alloc, changing nothing.
-    void reserveCell(std::size_t at)
+    Q_DECL_HIDDEN void reserveCell(std::size_t at)
     {
         if (!raw.isValid() || at < cellAt.size())
             return;
@@ -198,11 +200,11 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
     }
     // Publishes `key`'s cell to the writers (under `mutex`); a full table is replaced by one twice
     // as large. Throws bad_alloc, changing nothing.
-    void publish(int key, LatestCell &cell);
+    Q_DECL_HIDDEN void publish(int key, LatestCell &cell);
     // Takes `key` out of the table (under `mutex`): its writers take the lock from now on.
-    void unpublish(std::int64_t key) noexcept;
+    Q_DECL_HIDDEN void unpublish(std::int64_t key) noexcept;
     // Writes `event` into `cell` (under `mutex`), whoever writes it now, and links it for the frame.
-    void writeCellLocked(LatestCell &cell, const void *event) noexcept;
+    Q_DECL_HIDDEN void writeCellLocked(LatestCell &cell, const void *event) noexcept;
 
     // The slot of `key` (a QVariant, an int or a string), made if it has none (under `mutex`).
     // Throws bad_alloc, changing nothing.
