@@ -147,8 +147,12 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
     for (const Op &op : ops) {
         switch (op.kind) {
         case Kind::Push: {
-            const bool queued = q.push(Entry{op.value, op.weight}, op.room);
-            RC_ASSERT(queued == m.push(Entry{op.value, op.weight}, op.room));
+            const std::uint64_t before = m.dropped[0];
+            const bool queued = m.push(Entry{op.value, op.weight}, op.room);
+            const auto expected = !queued                  ? rio::detail::Pushed::DroppedNew
+                                  : m.dropped[0] != before ? rio::detail::Pushed::DroppedOldest
+                                                           : rio::detail::Pushed::Queued;
+            RC_ASSERT(q.push(Entry{op.value, op.weight}, op.room) == expected);
             break;
         }
         case Kind::Retain:

@@ -318,6 +318,17 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size
     return out;
 }
 
+template <typename Item>
+bool RemoteOutbox::pushLocked(RemoteQueue &queue, Item &&item, std::size_t room, bool &droppedAny)
+{
+    const Pushed pushed = queue.push(std::forward<Item>(item), room);
+    if (pushed == Pushed::Queued)
+        return true;
+    dropped.fetch_add(1, std::memory_order_relaxed);
+    droppedAny = true;
+    return pushed == Pushed::DroppedOldest;
+}
+
 void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
 {
     QThread *const pumpThread = m_pumpThread.load(std::memory_order_acquire);
@@ -376,10 +387,9 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         }
         const qint64 before = backlog->queue.bytes();
         // Shares the bytes. DropNewest, or Block that found no room in time, drops this event.
-        const bool in = pushLocked(backlog->queue, item, room, droppedAny);
-        driftLocked(backlog->queue.bytes() - before);
-        if (!in)
+        if (!pushLocked(backlog->queue, item, room, droppedAny))
             continue;
+        driftLocked(backlog->queue.bytes() - before);
         startWaiting(*backlog, now);
         queued = true;
     }
@@ -402,17 +412,6 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         m_holdPoster();
     if (accountNow)
         account();
-}
-
-bool RemoteOutbox::pushLocked(RemoteQueue &queue, RemoteOutgoing item, std::size_t room, bool &droppedAny)
-{
-    const quint64 before = queue.dropped();
-    const bool in = queue.push(std::move(item), room);
-    if (const quint64 n = queue.dropped() - before; n > 0) {
-        dropped.fetch_add(n, std::memory_order_relaxed);
-        droppedAny = true;
-    }
-    return in;
 }
 
 void RemoteOutbox::attach(QObject *pump, std::function<void()> send)

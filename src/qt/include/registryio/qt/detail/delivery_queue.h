@@ -21,6 +21,9 @@
 
 namespace rio::detail {
 
+/// What a push did: queued its entry, queued it and dropped the oldest, or dropped it.
+enum class Pushed : std::uint8_t { Queued, DroppedOldest, DroppedNew };
+
 /// Accounting that weighs nothing and knows one reason to drop: the queue was full.
 struct CountEntries
 {
@@ -55,32 +58,31 @@ public:
     /// Queues `entry` with at most `room` entries waiting (0: no bound; Latest replaces its one
     /// entry whatever `room`). A full queue drops one entry, counted as Reason::Overflow: the new
     /// one (DropNewest, Block), or the oldest (DropOldest, after the retained one unless that is
-    /// all it holds). Returns whether `entry` is queued. Throws what T's copy or the allocation
-    /// throws, changing nothing.
-    bool push(T entry, std::size_t room)
+    /// all it holds). Throws what T's copy or the allocation throws, changing nothing.
+    template <typename U>
+    Pushed push(U &&entry, std::size_t room)
     {
         if (m_delivery == Delivery::Latest && !m_items.empty()) {
             const std::int64_t before = Accounting::cost(m_items.front());
-            m_items.front() = std::move(entry);
+            m_items.front() = std::forward<U>(entry);
             m_bytes += Accounting::cost(m_items.front()) - before;
             m_retainedFirst = false;
-            return true;
+            return Pushed::Queued;
         }
         const bool full = m_delivery == Delivery::Every && room != 0 && m_items.size() >= room;
         if (full && m_overflow != Overflow::DropOldest) {
             drop(Reason::Overflow, 1);
-            return false;
+            return Pushed::DroppedNew;
         }
-        const bool spare =
-            m_retainedFirst && m_items.size() > 1; // pushed first: nothing changes if it throws
-        m_bytes += Accounting::cost(entry);
-        m_items.push_back(std::move(entry));
-        if (full) {
-            drop(Reason::Overflow, 1);
-            eraseAt(spare ? 1 : 0);
-            m_retainedFirst = spare;
-        }
-        return true;
+        const bool spare = m_retainedFirst && m_items.size() > 1;
+        m_items.push_back(std::forward<U>(entry)); // first: nothing changes if it throws
+        m_bytes += Accounting::cost(m_items.back());
+        if (!full)
+            return Pushed::Queued;
+        drop(Reason::Overflow, 1);
+        eraseAt(spare ? 1 : 0);
+        m_retainedFirst = spare;
+        return Pushed::DroppedOldest;
     }
     /// Into an empty queue: `entry`, retained first (Every; Latest replaces it as any entry).
     void retain(T entry)
