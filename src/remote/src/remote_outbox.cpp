@@ -153,7 +153,7 @@ void RemoteOutbox::retainLocked(RemoteBacklog &backlog)
 
 void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
 {
-    std::deque<RemoteOutgoing> queue; // released after the lock
+    RemoteQueue::Items queue; // released after the lock
     std::lock_guard lock(m_mutex);
     std::erase(m_backlogs, backlog);
     if (backlog->queue.unreported() > 0) { // still signalled, once
@@ -287,7 +287,7 @@ void RemoteOutbox::account()
     });
     if (held.empty())
         return;
-    std::vector<std::deque<RemoteOutgoing>> released; // after the lock
+    std::vector<RemoteQueue::Items> released; // after the lock
     std::lock_guard lock(m_mutex);
     for (const auto &backlog : m_backlogs) {
         if (backlog->shed || std::none_of(held.begin(), held.end(), [&](const HeldBytes &one) {
@@ -532,7 +532,7 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(std::size_t max, qsizetype maxByt
 
 std::size_t RemoteOutbox::discard()
 {
-    std::deque<RemoteOutgoing> queue; // released after the lock
+    RemoteQueue::Items queue; // released after the lock
     std::lock_guard lock(m_mutex);
     queue = m_queue.release();
     pending.store(0, std::memory_order_relaxed);

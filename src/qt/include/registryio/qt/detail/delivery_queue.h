@@ -11,11 +11,11 @@
 // thread-safe: its owner's lock guards it.
 
 #include <registryio/qt/delivery.h>
+#include <registryio/qt/detail/mail_queue.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <numeric>
 #include <utility>
 
@@ -42,6 +42,7 @@ class DeliveryQueue
 public:
     using Reason = typename Accounting::Reason;
     using Counts = std::array<std::uint64_t, Accounting::reasons>;
+    using Items = MailQueue<T>;
 
     DeliveryQueue() = default;
     DeliveryQueue(Delivery delivery, Overflow overflow) noexcept : m_delivery(delivery), m_overflow(overflow)
@@ -112,9 +113,9 @@ public:
     }
     /// Hands everything it holds out (to be destroyed where its owner's lock is not held); the
     /// drop counts stay.
-    std::deque<T> release() noexcept
+    Items release() noexcept
     {
-        std::deque<T> out;
+        Items out;
         out.swap(m_items);
         m_bytes = 0;
         m_retainedFirst = false;
@@ -142,14 +143,16 @@ public:
     }
 
 private:
+    // The first entry, or the second (the first takes its place).
     void eraseAt(std::size_t at) noexcept
     {
-        const auto it = m_items.begin() + static_cast<std::ptrdiff_t>(at);
-        m_bytes -= Accounting::cost(*it);
-        m_items.erase(it);
+        if (at == 1)
+            std::swap(m_items.front(), m_items[1]);
+        m_bytes -= Accounting::cost(m_items.front());
+        m_items.pop_front();
     }
 
-    std::deque<T> m_items;
+    Items m_items;
     std::int64_t m_bytes = 0;
     Counts m_dropped{};
     Counts m_unreported{};
