@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The delivery-policy queue (rio::detail::DeliveryQueue, shared by the Qt facade and Remote)
 // against a trivial reference model (RapidCheck): random sequences of pushes with random room,
-// retained entries, pops, drops of the oldest and counted drops, releases and reports, under each
-// Delivery and Overflow. After every step the queue holds what the model holds, in its order, with
-// its weight, and has counted the same drops by reason, reported and not. Knobs: RIO_MODEL_CASES
+// retained entries, pops, drops of the oldest and counted drops, releases and reports, and pushes
+// whose allocation is refused, under each Delivery and Overflow. After every step the queue holds
+// what the model holds, in its order, with its weight, and has counted the same drops by reason,
+// reported and not: a refused push changed nothing. Not labelled `sanitize`: it replaces operator
+// new, as the sanitizers do. Knobs: RIO_MODEL_CASES
 // (cases to run), RIO_MODEL_SEED (RapidCheck's seed), RC_PARAMS (RapidCheck's own, overrides both).
+#include "../replaced_operator_new.h"
+
 #include <registryio/qt/detail/delivery_queue.h>
 
 #include <rapidcheck.h>
@@ -15,6 +19,18 @@
 #include <ostream>
 #include <string>
 #include <vector>
+
+namespace {
+bool g_refuse = false; // the next allocation throws std::bad_alloc
+} // namespace
+
+void rioBeforeAllocation()
+{
+    if (g_refuse) {
+        g_refuse = false;
+        throw std::bad_alloc();
+    }
+}
 
 namespace {
 
@@ -74,7 +90,7 @@ struct Model
     }
 };
 
-enum class Kind { Push, Retain, Pop, DropOldest, Drop, Release, TakeUnreported };
+enum class Kind { Push, PushRefused, Retain, Pop, DropOldest, Drop, Release, TakeUnreported };
 
 struct Op
 {
@@ -92,6 +108,7 @@ rc::Gen<Op> genOp()
     return gen::apply([](Kind kind, int value, std::int64_t weight, std::size_t room, int reason,
                          std::uint64_t n) { return Op{kind, value, weight, room, reason, n}; },
                       gen::weightedElement<Kind>({{8, Kind::Push},
+                                                  {2, Kind::PushRefused},
                                                   {1, Kind::Retain},
                                                   {4, Kind::Pop},
                                                   {2, Kind::DropOldest},
@@ -107,8 +124,8 @@ rc::Gen<Op> genOp()
 // A counterexample, readable.
 void showValue(const Op &op, std::ostream &os)
 {
-    static const char *const names[] = {"Push", "Retain",  "Pop",           "DropOldest",
-                                        "Drop", "Release", "TakeUnreported"};
+    static const char *const names[] = {"Push",       "PushRefused", "Retain",  "Pop",
+                                        "DropOldest", "Drop",        "Release", "TakeUnreported"};
     os << names[static_cast<int>(op.kind)] << "(value " << op.value << ", weight " << op.weight << ", room "
        << op.room << ", reason " << op.reason << ", n " << op.n << ")";
 }
@@ -146,13 +163,24 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
     m.overflow = overflow;
     for (const Op &op : ops) {
         switch (op.kind) {
+        case Kind::PushRefused:
         case Kind::Push: {
-            const std::uint64_t before = m.dropped[0];
-            const bool queued = m.push(Entry{op.value, op.weight}, op.room);
-            const auto expected = !queued                  ? rio::detail::Pushed::DroppedNew
-                                  : m.dropped[0] != before ? rio::detail::Pushed::DroppedOldest
-                                                           : rio::detail::Pushed::Queued;
-            RC_ASSERT(q.push(Entry{op.value, op.weight}, op.room) == expected);
+            Model next = m;
+            const std::uint64_t before = next.dropped[0];
+            const bool queued = next.push(Entry{op.value, op.weight}, op.room);
+            const auto expected = !queued                     ? rio::detail::Pushed::DroppedNew
+                                  : next.dropped[0] != before ? rio::detail::Pushed::DroppedOldest
+                                                              : rio::detail::Pushed::Queued;
+            g_refuse = op.kind == Kind::PushRefused; // refused where it allocates (a new chunk)
+            try {
+                const auto pushed = q.push(Entry{op.value, op.weight}, op.room);
+                g_refuse = false;
+                RC_ASSERT(pushed == expected);
+                m = std::move(next);
+            } catch (const std::bad_alloc &) {
+                g_refuse = false;
+                RC_ASSERT(op.kind == Kind::PushRefused); // and the queue is as the model left it
+            }
             break;
         }
         case Kind::Retain:

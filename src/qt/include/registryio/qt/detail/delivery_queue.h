@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
+#include <type_traits>
 #include <utility>
 
 namespace rio::detail {
@@ -59,10 +60,11 @@ public:
     /// Queues `entry` with at most `room` entries waiting (0: no bound; Latest replaces its one
     /// entry whatever `room`). A full queue drops one entry, counted as Reason::Overflow: the new
     /// one (DropNewest, Block), or the oldest (DropOldest, after the retained one unless that is
-    /// all it holds). Throws what T's copy or the allocation throws, changing nothing.
+    /// all it holds). Throws std::bad_alloc, changing nothing.
     template <typename U>
     Pushed push(U &&entry, std::size_t room)
     {
+        static_assert(std::is_nothrow_assignable_v<T &, U &&>);
         if (m_delivery == Delivery::Latest && !m_items.empty()) {
             const std::int64_t before = Accounting::cost(m_items.front());
             m_items.front() = std::forward<U>(entry);

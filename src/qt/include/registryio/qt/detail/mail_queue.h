@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 namespace rio::detail {
@@ -46,10 +47,11 @@ public:
     [[nodiscard]] const T &operator[](std::size_t i) const noexcept { return *find(i).item(); }
     [[nodiscard]] T &operator[](std::size_t i) noexcept { return *find(i).item(); }
 
-    // Moves or copies `value` in. Throws std::bad_alloc, changing nothing.
+    // Moves or copies `value` in (which cannot throw). Throws std::bad_alloc, changing nothing.
     template <typename U = T>
     void push_back(U &&value)
     {
+        static_assert(std::is_nothrow_constructible_v<T, U &&>);
         if (m_tail == nullptr || m_tail->end == m_tail->capacity)
             append(newChunk());
         new (m_tail->slot(m_tail->end)) T(std::forward<U>(value));
