@@ -143,7 +143,7 @@ private:
     {
         Chunk *chunk;
         std::uint32_t index;
-        T *item() const noexcept { return &chunk->at(index); }
+        [[nodiscard]] T *item() const noexcept { return &chunk->at(index); }
         void next() noexcept
         {
             if (++index == chunk->end) {
