@@ -5,9 +5,9 @@
 // its context and the typed part it calls, all under one mutex.
 
 #include "lazy_deque.h"
-#include "mail_queue.h"
 #include "qt_control.h"
 #include "qt_trace.h"
+#include <registryio/qt/detail/mail_queue.h>
 
 #include <registryio/detail/writer_lock.h>
 #include <registryio/qt/detail/qt_handler.h>

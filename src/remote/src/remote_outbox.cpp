@@ -27,12 +27,6 @@ struct InboundMark
 };
 thread_local InboundMark t_inbound;
 
-// What an entry is counted as holding: its bytes' whole buffer.
-qint64 costOf(const RemoteOutgoing &item)
-{
-    return RemoteEntryBytes + std::max(item.payload.capacity(), item.payload.size());
-}
-
 // A backlog that held nothing holds events from now on: it has sent nothing since `now` (read
 // once per push, so that the backlogs one event starts all begin at once), or, while its
 // connection has not acquired the channel, since it was added (it never sent anything).
@@ -44,6 +38,29 @@ void startWaiting(RemoteBacklog &backlog, qint64 &now)
         backlog.waitingSince = backlog.addedAt;
     else
         backlog.waitingSince = now != 0 ? now : (now = nowMs());
+}
+
+// Takes up to `max` of `queue`'s events, oldest first, and no more after their payloads reach
+// `maxBytes` (always at least one when any waits).
+std::vector<RemoteOutgoing> takeFrom(RemoteQueue &queue, std::size_t max, qsizetype maxBytes)
+{
+    std::vector<RemoteOutgoing> out;
+    out.reserve(std::min(max, queue.size()));
+    qsizetype bytes = 0;
+    while (out.size() < max && !queue.empty() &&
+           (out.empty() || bytes + queue.front().payload.size() <= maxBytes)) {
+        bytes += queue.front().payload.size();
+        out.push_back(queue.pop());
+    }
+    return out;
+}
+
+// A backlog's drops not yet signalled; none are after it.
+RemoteDrops unreportedOf(const std::shared_ptr<RemoteBacklog> &backlog)
+{
+    const auto counts = backlog->queue.takeUnreported();
+    return {backlog, RemoteQueue::total(counts),
+            counts[static_cast<std::size_t>(RemoteAccounting::Reason::Budget)]};
 }
 
 } // namespace
@@ -72,7 +89,7 @@ quint64 remoteKeyOf(QByteArrayView secret)
 }
 
 RemoteOutbox::RemoteOutbox(quint64 subscriberKey, Delivery d, std::size_t cap)
-    : key(subscriberKey), subscriberSide(true), delivery(d), capacity(cap)
+    : key(subscriberKey), subscriberSide(true), delivery(d), capacity(cap), m_queue(d, Overflow::DropOldest)
 { }
 
 RemoteOutbox::RemoteOutbox(const RemoteShareOptions &options)
@@ -106,7 +123,7 @@ bool RemoteOutbox::anyReadyFull() noexcept
 {
     std::lock_guard lock(m_mutex);
     return capacity != 0 && std::any_of(m_backlogs.begin(), m_backlogs.end(), [this](const auto &backlog) {
-               return backlog->ready && backlog->queue.size() >= capacity;
+               return backlog->ready && delivery == Delivery::Every && backlog->queue.size() >= capacity;
            });
 }
 
@@ -120,6 +137,7 @@ void RemoteOutbox::addBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
 {
     std::lock_guard lock(m_mutex);
     backlog->addedAt = nowMs();
+    backlog->queue = RemoteQueue(delivery, overflow);
     retainLocked(*backlog);
     m_backlogs.push_back(backlog);
 }
@@ -128,30 +146,22 @@ void RemoteOutbox::retainLocked(RemoteBacklog &backlog)
 {
     if (!m_retained || backlog.size() != 0)
         return;
-    if (delivery == Delivery::Latest) {
-        backlog.latest = *m_retained;
-    } else {
-        backlog.queue.push_back(*m_retained); // shares the bytes
-        backlog.retainedFirst = true;
-    }
-    driftLocked(backlog, costOf(*m_retained));
+    backlog.queue.retain(*m_retained); // shares the bytes
+    driftLocked(backlog.queue.bytes());
     reportLocked(); // the ledger hears of it on the share's next turn
 }
 
 void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
 {
-    std::deque<RemoteOutgoing> queue; // released after the lock
+    RemoteQueue::Items queue; // released after the lock
     std::lock_guard lock(m_mutex);
     std::erase(m_backlogs, backlog);
-    if (backlog->unreported > 0) { // still signalled, once
-        m_goneUnreported.push_back(
-            {backlog, std::exchange(backlog->unreported, 0), std::exchange(backlog->unreportedByBudget, 0)});
+    if (backlog->queue.unreported() > 0) { // still signalled, once
+        m_goneUnreported.push_back(unreportedOf(backlog));
         reportLocked();
     }
-    queue.swap(backlog->queue);
-    backlog->latest.reset();
+    queue = backlog->queue.release();
     backlog->ready = false;
-    backlog->bytes = 0;
     backlog->waitingSince = 0;
     if (backlog->connection != 0 && backlog->ledgered != 0) { // given back, once
         m_goneBytes.push_back({backlog->connection, -std::exchange(backlog->ledgered, 0), 0});
@@ -221,9 +231,8 @@ void RemoteOutbox::reportLocked()
         Qt::QueuedConnection);
 }
 
-void RemoteOutbox::driftLocked(RemoteBacklog &backlog, qint64 change)
+void RemoteOutbox::driftLocked(qint64 change)
 {
-    backlog.bytes += change;
     m_drift += change;
     if (m_drift >= RemoteLedgerStep || m_drift <= -RemoteLedgerStep) {
         m_drift = 0;
@@ -232,34 +241,14 @@ void RemoteOutbox::driftLocked(RemoteBacklog &backlog, qint64 change)
     }
 }
 
-void RemoteOutbox::countDropLocked(RemoteBacklog &backlog, bool byBudget)
-{
-    ++backlog.dropped;
-    ++backlog.unreported;
-    backlog.unreportedByBudget += byBudget ? 1 : 0;
-    dropped.fetch_add(1, std::memory_order_relaxed);
-}
-
-void RemoteOutbox::eraseOldestLocked(RemoteBacklog &backlog)
-{
-    // The retained event stays first (a subscriber's state on connection): the oldest after it
-    // goes, unless it is all the backlog holds.
-    const bool spare = backlog.retainedFirst && backlog.queue.size() > 1;
-    const auto oldest = backlog.queue.begin() + (spare ? 1 : 0);
-    driftLocked(backlog, -costOf(*oldest));
-    backlog.queue.erase(oldest);
-    backlog.retainedFirst = spare;
-}
-
 std::vector<RemoteDrops> RemoteOutbox::takeUnreported()
 {
     std::vector<RemoteDrops> out;
     std::lock_guard lock(m_mutex);
     out.swap(m_goneUnreported);
     for (const auto &backlog : m_backlogs) {
-        if (backlog->unreported > 0)
-            out.push_back({backlog, std::exchange(backlog->unreported, 0),
-                           std::exchange(backlog->unreportedByBudget, 0)});
+        if (backlog->queue.unreported() > 0)
+            out.push_back(unreportedOf(backlog));
     }
     return out;
 }
@@ -272,13 +261,14 @@ void RemoteOutbox::account()
         m_drift = 0; // every change is told below
         held.swap(m_goneBytes);
         for (const auto &backlog : m_backlogs) {
-            if (backlog->connection == 0 || backlog->bytes == backlog->ledgered)
+            const qint64 bytes = backlog->queue.bytes();
+            if (backlog->connection == 0 || bytes == backlog->ledgered)
                 continue;
             const auto it = std::find_if(held.begin(), held.end(), [&](const auto &entry) {
                 return entry.connection == backlog->connection;
             });
             HeldBytes &one = it == held.end() ? held.emplace_back(HeldBytes{backlog->connection}) : *it;
-            one.change += backlog->bytes - std::exchange(backlog->ledgered, backlog->bytes);
+            one.change += bytes - std::exchange(backlog->ledgered, bytes);
         }
         // Its wait: the oldest of all its backlogs here, changed or not.
         for (const auto &backlog : m_backlogs) {
@@ -297,7 +287,7 @@ void RemoteOutbox::account()
     });
     if (held.empty())
         return;
-    std::vector<std::deque<RemoteOutgoing>> released; // after the lock
+    std::vector<RemoteQueue::Items> released; // after the lock
     std::lock_guard lock(m_mutex);
     for (const auto &backlog : m_backlogs) {
         if (backlog->shed || std::none_of(held.begin(), held.end(), [&](const HeldBytes &one) {
@@ -305,10 +295,7 @@ void RemoteOutbox::account()
             }))
             continue;
         backlog->shed = true;
-        released.push_back(std::exchange(backlog->queue, {}));
-        backlog->latest.reset();
-        backlog->retainedFirst = false;
-        backlog->bytes = 0;
+        released.push_back(backlog->queue.release());
         backlog->ledgered = 0; // the ledger no longer counts the connection
         backlog->waitingSince = 0;
     }
@@ -317,35 +304,29 @@ void RemoteOutbox::account()
 
 std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size_t max, qsizetype maxBytes)
 {
-    std::vector<RemoteOutgoing> out;
-    qsizetype bytes = 0;
-    qint64 cost = 0;
     std::lock_guard lock(m_mutex);
     if (!backlog.acquired())
-        return out;
-    out.reserve(std::min(max, backlog.size()));
-    if (backlog.latest) {
-        bytes += backlog.latest->payload.size();
-        cost += costOf(*backlog.latest);
-        out.push_back(std::move(*backlog.latest));
-        backlog.latest.reset();
-    }
-    while (out.size() < max && !backlog.queue.empty() &&
-           (out.empty() || bytes + backlog.queue.front().payload.size() <= maxBytes)) {
-        bytes += backlog.queue.front().payload.size();
-        cost += costOf(backlog.queue.front());
-        out.push_back(std::move(backlog.queue.front()));
-        backlog.queue.pop_front();
-    }
-    driftLocked(backlog, -cost);
+        return {};
+    const qint64 before = backlog.queue.bytes();
+    auto out = takeFrom(backlog.queue, max, maxBytes);
+    driftLocked(backlog.queue.bytes() - before);
     if (!out.empty()) // progress: what still waits waits from now
         backlog.waitingSince = backlog.size() == 0 ? 0 : nowMs();
     backlog.sent += out.size();
-    if (!out.empty())
-        backlog.retainedFirst = false;
     if (m_waiting > 0 && !out.empty())
         m_room.notify_all();
     return out;
+}
+
+template <typename Item>
+bool RemoteOutbox::pushLocked(RemoteQueue &queue, Item &&item, std::size_t room, bool &droppedAny)
+{
+    const Pushed pushed = queue.push(std::forward<Item>(item), room);
+    if (pushed == Pushed::Queued)
+        return true;
+    dropped.fetch_add(1, std::memory_order_relaxed);
+    droppedAny = true;
+    return pushed == Pushed::DroppedOldest;
 }
 
 void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
@@ -385,20 +366,12 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     bool queued = false;
     bool droppedAny = false;
     bool hold = false;
-    const qint64 cost = costOf(item);
     qint64 now = 0; // the clock, once read
     for (const auto &backlog : m_backlogs) {
         if (backlog->shed)
             continue;
-        if (delivery == Delivery::Latest) {
-            driftLocked(*backlog, cost - (backlog->latest ? costOf(*backlog->latest) : 0));
-            startWaiting(*backlog, now);
-            backlog->latest = item; // shares the bytes
-            queued = true;
-            continue;
-        }
-        if (onPump && m_sendToNow && backlog->acquired() && backlog->size() == 0 &&
-            m_isConnectionIdle(backlog->connection)) {
+        if (delivery == Delivery::Every && onPump && m_sendToNow && backlog->acquired() &&
+            backlog->size() == 0 && m_isConnectionIdle(backlog->connection)) {
             ++backlog->sent;
             if (directCount < InlineDirect)
                 direct[directCount++] = backlog;
@@ -406,20 +379,17 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
                 moreDirect.push_back(backlog);
             continue;
         }
-        const std::size_t room = backlog->room(capacity);
-        const bool holdable = relayed && bounded && overflow == Overflow::Block && backlog->ready &&
-                              m_holdPoster && !m_relayDropping;
-        if (holdable && backlog->queue.size() >= room) {
+        std::size_t room = backlog->room(capacity);
+        if (relayed && bounded && overflow == Overflow::Block && backlog->ready && m_holdPoster &&
+            !m_relayDropping && backlog->queue.size() >= room) {
             hold = true; // beyond capacity by what the poster sent before it is paused
-        } else if (delivery == Delivery::Every && room != 0 && backlog->queue.size() >= room) {
-            countDropLocked(*backlog, false);
-            droppedAny = true;
-            if (overflow != Overflow::DropOldest)
-                continue; // DropNewest, or Block that found no room in time: this event
-            eraseOldestLocked(*backlog);
+            room = 0;
         }
-        backlog->queue.push_back(item); // shares the bytes
-        driftLocked(*backlog, cost);
+        const qint64 before = backlog->queue.bytes();
+        // Shares the bytes. DropNewest, or Block that found no room in time, drops this event.
+        if (!pushLocked(backlog->queue, item, room, droppedAny))
+            continue;
+        driftLocked(backlog->queue.bytes() - before);
         startWaiting(*backlog, now);
         queued = true;
     }
@@ -515,7 +485,7 @@ void RemoteOutbox::schedule()
     const bool waiting = std::any_of(m_backlogs.begin(), m_backlogs.end(), [](const auto &backlog) {
         return backlog->ready && backlog->size() > 0;
     });
-    if (!m_queue.empty() || m_latest || waiting)
+    if (!m_queue.empty() || waiting)
         scheduleLocked();
 }
 
@@ -541,20 +511,10 @@ void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
             }
         }
         std::lock_guard lock(m_mutex);
-        RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
-        if (delivery == Delivery::Latest) {
-            if (!m_latest)
-                pending.fetch_add(1, std::memory_order_relaxed);
-            m_latest = std::move(item);
-        } else {
-            if (capacity != 0 && m_queue.size() >= capacity) {
-                m_queue.pop_front();
-                dropped.fetch_add(1, std::memory_order_relaxed);
-            } else {
-                pending.fetch_add(1, std::memory_order_relaxed);
-            }
-            m_queue.push_back(std::move(item));
-        }
+        bool droppedAny = false;
+        pushLocked(m_queue, RemoteOutgoing{origin, m_nextSequence++, std::move(payload)}, capacity,
+                   droppedAny);
+        pending.store(m_queue.size(), std::memory_order_relaxed);
         scheduleLocked();
     } catch (...) {
         // Allocation failure: the event is lost for the wire, and counted.
@@ -564,35 +524,19 @@ void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
 
 std::vector<RemoteOutgoing> RemoteOutbox::take(std::size_t max, qsizetype maxBytes)
 {
-    std::vector<RemoteOutgoing> out;
-    qsizetype bytes = 0;
     std::lock_guard lock(m_mutex);
-    out.reserve(std::min(max, m_queue.size() + (m_latest ? 1 : 0)));
-    if (m_latest) {
-        bytes += m_latest->payload.size();
-        out.push_back(std::move(*m_latest));
-        m_latest.reset();
-    }
-    while (out.size() < max && !m_queue.empty() &&
-           (out.empty() || bytes + m_queue.front().payload.size() <= maxBytes)) {
-        bytes += m_queue.front().payload.size();
-        out.push_back(std::move(m_queue.front()));
-        m_queue.pop_front();
-    }
-    pending.fetch_sub(out.size(), std::memory_order_relaxed);
+    auto out = takeFrom(m_queue, max, maxBytes);
+    pending.store(m_queue.size(), std::memory_order_relaxed);
     return out;
 }
 
 std::size_t RemoteOutbox::discard()
 {
-    std::deque<RemoteOutgoing> queue;
-    std::optional<RemoteOutgoing> latest;
+    RemoteQueue::Items queue; // released after the lock
     std::lock_guard lock(m_mutex);
-    queue.swap(m_queue);
-    latest.swap(m_latest);
-    const std::size_t n = queue.size() + (latest ? 1 : 0);
-    pending.fetch_sub(n, std::memory_order_relaxed);
-    return n;
+    queue = m_queue.release();
+    pending.store(0, std::memory_order_relaxed);
+    return queue.size();
 }
 
 std::optional<quint64> remoteOutboxWants(RemoteOutbox &box) noexcept

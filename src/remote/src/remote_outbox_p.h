@@ -2,6 +2,7 @@
 #pragma once
 
 #include <registryio/qt/delivery.h>
+#include <registryio/qt/detail/delivery_queue.h>
 #include <registryio/remote/detail/remote_outbox.h>
 #include <registryio/remote/remote_share_options.h>
 
@@ -16,7 +17,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -48,6 +48,20 @@ struct RemoteOutgoing
     QByteArray payload;
 };
 
+/// What an entry weighs in a backlog (RemoteEntryBytes and its payload's whole buffer, for the
+/// listener's budget of backlog bytes), and why a backlog drops one.
+struct RemoteAccounting
+{
+    enum class Reason : std::uint8_t { Overflow, Budget };
+    static constexpr std::size_t reasons = 2;
+    static qint64 cost(const RemoteOutgoing &item) noexcept
+    {
+        return RemoteEntryBytes + std::max(item.payload.capacity(), item.payload.size());
+    }
+};
+/// The events waiting for one receiver on the wire, under the share's (or subscriber's) policy.
+using RemoteQueue = DeliveryQueue<RemoteOutgoing, RemoteAccounting>;
+
 struct RemoteBacklog;
 
 /// Drops not yet signalled for one backlog (those the process's backlog budget made among them).
@@ -70,10 +84,8 @@ struct RemoteBacklog
     quint64 connection = 0;
     /// Who it is, for people: the connection's peer address.
     QString peer;
-    std::deque<RemoteOutgoing> queue;
-    std::optional<RemoteOutgoing> latest;
-    /// The retained event is the front of `queue`, not sent yet: DropOldest drops the one after it.
-    bool retainedFirst = false;
+    /// Its events, the retained one first until sent; what they weigh; its drops by reason.
+    RemoteQueue queue;
     /// The subscriber acquired its channel: its backlog holds `capacity` and senders wait for it.
     bool ready = false;
     /// Taken over by a connection that has not acquired the channel yet: nothing is sent until it
@@ -82,12 +94,7 @@ struct RemoteBacklog
     /// When it subscribed (nowMs()): it must be ready within the share's deadline.
     qint64 subscribedAt = 0;
     quint64 sent = 0;
-    quint64 dropped = 0;
-    quint64 unreported = 0;         // drops not yet signalled
-    quint64 unreportedByBudget = 0; // of them, those the process's backlog budget made
-    /// What its entries hold, each counted whole (RemoteEntryBytes and its payload), and what of
-    /// it the listener's ledger was last told.
-    qint64 bytes = 0;
+    /// What of its queue's bytes the listener's ledger was last told.
     qint64 ledgered = 0;
     /// Its connection is being dropped by the process's budget: it holds nothing and is given
     /// nothing more (unless a takeover moves it to another connection).
@@ -100,7 +107,7 @@ struct RemoteBacklog
     /// The share's channel object for it (owned and used on the share's thread only).
     QObject *channel = nullptr;
 
-    [[nodiscard]] std::size_t size() const noexcept { return queue.size() + (latest ? 1 : 0); }
+    [[nodiscard]] std::size_t size() const noexcept { return queue.size(); }
     /// Its connection acquired the channel: the pump may send to it.
     [[nodiscard]] bool acquired() const noexcept { return ready && !moved; }
     /// The most events it holds with the share's `capacity` (0: unbounded): fewer until ready.
@@ -190,7 +197,7 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
         std::lock_guard lock(m_mutex);
         for (const auto &backlog : m_backlogs) {
             if (backlog->connection != 0 && !backlog->shed && counted(backlog->connection))
-                out.emplace_back(backlog->connection, backlog->bytes);
+                out.emplace_back(backlog->connection, backlog->queue.bytes());
         }
     }
     /// The ledger's side (under its lock; never calls back into it): drops the oldest events of
@@ -207,15 +214,19 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
             if (backlog->connection == 0 || backlog->shed || !counted(backlog->connection))
                 continue;
             const qint64 level = levelOf(backlog->connection);
-            while (backlog->bytes > level && !backlog->queue.empty() &&
-                   !(backlog->retainedFirst && backlog->queue.size() == 1)) {
-                countDropLocked(*backlog, true);
-                eraseOldestLocked(*backlog);
+            const qint64 before = backlog->queue.bytes();
+            quint64 n = 0;
+            while (backlog->queue.bytes() > level &&
+                   backlog->queue.dropOldest(RemoteAccounting::Reason::Budget))
+                ++n;
+            if (n > 0) {
+                dropped.fetch_add(n, std::memory_order_relaxed);
+                driftLocked(backlog->queue.bytes() - before);
                 droppedAny = true;
             }
-            if (backlog->bytes != backlog->ledgered)
-                settle(backlog->connection,
-                       backlog->bytes - std::exchange(backlog->ledgered, backlog->bytes));
+            const qint64 bytes = backlog->queue.bytes();
+            if (bytes != backlog->ledgered)
+                settle(backlog->connection, bytes - std::exchange(backlog->ledgered, bytes));
         }
         if (droppedAny)
             reportLocked();
@@ -250,13 +261,12 @@ private:
     void scheduleLocked();
     void pushFanout(quint64 origin, QByteArray payload);
     void reportLocked();
-    void driftLocked(RemoteBacklog &backlog, qint64 change);
-    // One event dropped for `backlog` (by its overflow, or by the process's budget): counted, to be
-    // signalled and logged.
-    void countDropLocked(RemoteBacklog &backlog, bool byBudget);
-    // Takes `backlog`'s oldest event out (the one after the retained event, unless that is all
-    // it holds).
-    void eraseOldestLocked(RemoteBacklog &backlog);
+    // Pushes `item` into `queue` under its policy (at most `room` waiting, 0: no bound), its drops
+    // added to the outbox's total (and `droppedAny` set): whether `item` is queued.
+    template <typename Item>
+    bool pushLocked(RemoteQueue &queue, Item &&item, std::size_t room, bool &droppedAny);
+    // The backlogs' bytes moved by `change`: the ledger hears of it at once past RemoteLedgerStep.
+    void driftLocked(qint64 change);
 
     std::condition_variable m_room;
     int m_waiting = 0;
@@ -283,8 +293,7 @@ private:
     bool m_relayDropping = false;
 
     std::mutex m_mutex;
-    std::deque<RemoteOutgoing> m_queue;
-    std::optional<RemoteOutgoing> m_latest;
+    RemoteQueue m_queue; // subscriber side
     quint64 m_nextSequence = 1;
     bool m_scheduled = false;
     QObject *m_pump = nullptr;

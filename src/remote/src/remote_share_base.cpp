@@ -594,8 +594,8 @@ QList<RemoteSubscriberInfo> RemoteShareBase::subscribers() const
     const auto backlogs = d->box->backlogs();
     std::lock_guard lock(d->box->mutex());
     for (const auto &backlog : backlogs)
-        out.append({backlog->id, backlog->connection, backlog->peer, backlog->sent, backlog->dropped,
-                    backlog->size(), backlog->acquired() && !backlog->shed, backlog->bytes});
+        out.append({backlog->id, backlog->connection, backlog->peer, backlog->sent, backlog->queue.dropped(),
+                    backlog->size(), backlog->acquired() && !backlog->shed, backlog->queue.bytes()});
     return out;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The queue of a handler's waiting deliveries: a list of chunks that grow from 8 to 256
+// The storage of waiting deliveries (a facade handler's, and DeliveryQueue's: Remote's backlogs
+// and outboxes): a list of chunks that grow from 8 to 256
 // elements as the queue grows. Against std::deque (512-byte nodes) it allocates and frees a
 // chunk every 256 deliveries instead of every 12 under a flood, which matters because the
 // notifier allocates and the draining thread frees: each free of another thread's memory takes
@@ -14,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 namespace rio::detail {
@@ -25,6 +27,13 @@ public:
     MailQueue() noexcept = default;
     MailQueue(const MailQueue &) = delete;
     MailQueue &operator=(const MailQueue &) = delete;
+    MailQueue(MailQueue &&other) noexcept { swap(other); }
+    MailQueue &operator=(MailQueue &&other) noexcept
+    {
+        clear();
+        swap(other);
+        return *this;
+    }
     ~MailQueue() { clear(); }
 
     [[nodiscard]] bool empty() const noexcept { return m_size == 0; }
@@ -36,13 +45,16 @@ public:
     [[nodiscard]] const T &back() const noexcept { return m_tail->at(m_tail->end - 1); }
     // Element `i` (< size()): found from the nearer end, a chunk at a time.
     [[nodiscard]] const T &operator[](std::size_t i) const noexcept { return *find(i).item(); }
+    [[nodiscard]] T &operator[](std::size_t i) noexcept { return *find(i).item(); }
 
-    // Throws std::bad_alloc, changing nothing.
-    void push_back(T &&value)
+    // Moves or copies `value` in (which cannot throw). Throws std::bad_alloc, changing nothing.
+    template <typename U = T>
+    void push_back(U &&value)
     {
+        static_assert(std::is_nothrow_constructible_v<T, U &&>);
         if (m_tail == nullptr || m_tail->end == m_tail->capacity)
             append(newChunk());
-        new (m_tail->slot(m_tail->end)) T(std::move(value));
+        new (m_tail->slot(m_tail->end)) T(std::forward<U>(value));
         ++m_tail->end;
         ++m_size;
     }
@@ -131,7 +143,7 @@ private:
     {
         Chunk *chunk;
         std::uint32_t index;
-        T *item() const noexcept { return &chunk->at(index); }
+        [[nodiscard]] T *item() const noexcept { return &chunk->at(index); }
         void next() noexcept
         {
             if (++index == chunk->end) {

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// One receiver's waiting deliveries under its delivery policy, shared by the layers that queue
+// events for a receiver (a header-only template: nothing exported). Every: oldest first, at most
+// `room` entries per push, a full queue dropping by its Overflow (Block drops the new entry here:
+// whoever waits for room waits before it pushes). Latest: at most one entry, a newer one replacing
+// it. The first entry may be retained (a state the receiver must get first): dropping the oldest
+// then drops the one after it. Every drop is counted in one place, drop(reason, n), by reason,
+// with those not yet reported. `Accounting::cost(entry)` weighs each entry for bytes(). Not
+// thread-safe: its owner's lock guards it.
+
+#include <registryio/qt/delivery.h>
+#include <registryio/qt/detail/mail_queue.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <type_traits>
+#include <utility>
+
+namespace rio::detail {
+
+/// What a push did: queued its entry, queued it and dropped the oldest, or dropped it.
+enum class Pushed : std::uint8_t { Queued, DroppedOldest, DroppedNew };
+
+/// Accounting that weighs nothing and knows one reason to drop: the queue was full.
+struct CountEntries
+{
+    enum class Reason : std::uint8_t { Overflow };
+    static constexpr std::size_t reasons = 1;
+    template <typename T>
+    static constexpr std::int64_t cost(const T &) noexcept
+    {
+        return 0;
+    }
+};
+
+template <typename T, typename Accounting = CountEntries>
+class DeliveryQueue
+{
+public:
+    using Reason = typename Accounting::Reason;
+    using Counts = std::array<std::uint64_t, Accounting::reasons>;
+    using Items = MailQueue<T>;
+
+    DeliveryQueue() = default;
+    DeliveryQueue(Delivery delivery, Overflow overflow) noexcept : m_delivery(delivery), m_overflow(overflow)
+    { }
+
+    [[nodiscard]] bool empty() const noexcept { return m_items.empty(); }
+    [[nodiscard]] std::size_t size() const noexcept { return m_items.size(); }
+    /// What its entries weigh together (Accounting::cost).
+    [[nodiscard]] std::int64_t bytes() const noexcept { return m_bytes; }
+    /// The oldest entry (needs one).
+    [[nodiscard]] const T &front() const noexcept { return m_items.front(); }
+    [[nodiscard]] bool retainedFirst() const noexcept { return m_retainedFirst; }
+
+    /// Queues `entry` with at most `room` entries waiting (0: no bound; Latest replaces its one
+    /// entry whatever `room`). A full queue drops one entry, counted as Reason::Overflow: the new
+    /// one (DropNewest, Block), or the oldest (DropOldest, after the retained one unless that is
+    /// all it holds). Throws std::bad_alloc, changing nothing.
+    template <typename U>
+    Pushed push(U &&entry, std::size_t room)
+    {
+        static_assert(std::is_nothrow_assignable_v<T &, U &&>);
+        if (m_delivery == Delivery::Latest && !m_items.empty()) {
+            const std::int64_t before = Accounting::cost(m_items.front());
+            m_items.front() = std::forward<U>(entry);
+            m_bytes += Accounting::cost(m_items.front()) - before;
+            m_retainedFirst = false;
+            return Pushed::Queued;
+        }
+        const bool full = m_delivery == Delivery::Every && room != 0 && m_items.size() >= room;
+        if (full && m_overflow != Overflow::DropOldest) {
+            drop(Reason::Overflow, 1);
+            return Pushed::DroppedNew;
+        }
+        const bool spare = m_retainedFirst && m_items.size() > 1;
+        m_items.push_back(std::forward<U>(entry)); // first: nothing changes if it throws
+        m_bytes += Accounting::cost(m_items.back());
+        if (!full)
+            return Pushed::Queued;
+        drop(Reason::Overflow, 1);
+        eraseAt(spare ? 1 : 0);
+        m_retainedFirst = spare;
+        return Pushed::DroppedOldest;
+    }
+    /// Into an empty queue: `entry`, retained first (Every; Latest replaces it as any entry).
+    void retain(T entry)
+    {
+        m_bytes += Accounting::cost(entry);
+        m_items.push_back(std::move(entry));
+        m_retainedFirst = m_delivery == Delivery::Every;
+    }
+    /// Takes the oldest entry out (needs one), to be delivered.
+    T pop()
+    {
+        m_bytes -= Accounting::cost(m_items.front());
+        T out = std::move(m_items.front());
+        m_items.pop_front();
+        m_retainedFirst = false;
+        return out;
+    }
+    /// Drops the oldest entry for `reason`, the retained one last: false when it holds nothing
+    /// but that.
+    bool dropOldest(Reason reason)
+    {
+        if (m_items.empty() || (m_retainedFirst && m_items.size() == 1))
+            return false;
+        drop(reason, 1);
+        eraseAt(m_retainedFirst ? 1 : 0);
+        return true;
+    }
+    /// Hands everything it holds out (to be destroyed where its owner's lock is not held); the
+    /// drop counts stay.
+    Items release() noexcept
+    {
+        Items out;
+        out.swap(m_items);
+        m_bytes = 0;
+        m_retainedFirst = false;
+        return out;
+    }
+
+    /// The one place its drops are counted: `n` entries lost for `reason` (by the queue, or by
+    /// its owner for it).
+    void drop(Reason reason, std::uint64_t n) noexcept
+    {
+        m_dropped[static_cast<std::size_t>(reason)] += n;
+        m_unreported[static_cast<std::size_t>(reason)] += n;
+    }
+    [[nodiscard]] std::uint64_t dropped() const noexcept { return total(m_dropped); }
+    [[nodiscard]] std::uint64_t dropped(Reason reason) const noexcept
+    {
+        return m_dropped[static_cast<std::size_t>(reason)];
+    }
+    [[nodiscard]] std::uint64_t unreported() const noexcept { return total(m_unreported); }
+    /// The drops since the last call, by reason; none are unreported after it.
+    Counts takeUnreported() noexcept { return std::exchange(m_unreported, Counts{}); }
+    static std::uint64_t total(const Counts &counts) noexcept
+    {
+        return std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
+    }
+
+private:
+    // The first entry, or the second (the first takes its place).
+    void eraseAt(std::size_t at) noexcept
+    {
+        if (at == 1)
+            std::swap(m_items.front(), m_items[1]);
+        m_bytes -= Accounting::cost(m_items.front());
+        m_items.pop_front();
+    }
+
+    Items m_items;
+    std::int64_t m_bytes = 0;
+    Counts m_dropped{};
+    Counts m_unreported{};
+    Delivery m_delivery = Delivery::Every;
+    Overflow m_overflow = Overflow::DropOldest;
+    bool m_retainedFirst = false;
+};
+
+} // namespace rio::detail

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+// The delivery-policy queue (rio::detail::DeliveryQueue, shared by the Qt facade and Remote)
+// against a trivial reference model (RapidCheck): random sequences of pushes with random room,
+// retained entries, pops, drops of the oldest and counted drops, releases and reports, and pushes
+// whose allocation is refused, under each Delivery and Overflow. After every step the queue holds
+// what the model holds, in its order, with its weight, and has counted the same drops by reason,
+// reported and not: a refused push changed nothing. Not labelled `sanitize`: it replaces operator
+// new, as the sanitizers do. Knobs: RIO_MODEL_CASES
+// (cases to run), RIO_MODEL_SEED (RapidCheck's seed), RC_PARAMS (RapidCheck's own, overrides both).
+#include "../replaced_operator_new.h"
+
+#include <registryio/qt/detail/delivery_queue.h>
+
+#include <rapidcheck.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace {
+bool g_refuse = false; // the next allocation throws std::bad_alloc
+} // namespace
+
+void rioBeforeAllocation()
+{
+    if (g_refuse) {
+        g_refuse = false;
+        throw std::bad_alloc();
+    }
+}
+
+namespace {
+
+struct Entry
+{
+    int value = 0;
+    std::int64_t weight = 0;
+};
+
+// Two reasons, so that counting by reason is tried; entries weigh what they say.
+struct Weighed
+{
+    enum class Reason : std::uint8_t { Overflow, Budget };
+    static constexpr std::size_t reasons = 2;
+    static std::int64_t cost(const Entry &entry) noexcept { return entry.weight; }
+};
+
+using Queue = rio::detail::DeliveryQueue<Entry, Weighed>;
+
+// The reference: a vector, its rules spelled out one by one.
+struct Model
+{
+    rio::Delivery delivery = rio::Delivery::Every;
+    rio::Overflow overflow = rio::Overflow::DropOldest;
+    std::vector<Entry> items;
+    bool retained = false;
+    std::uint64_t dropped[2] = {};
+    std::uint64_t unreported[2] = {};
+
+    void drop(int reason, std::uint64_t n)
+    {
+        dropped[reason] += n;
+        unreported[reason] += n;
+    }
+    // The oldest goes; a retained first entry stays while anything follows it.
+    void eraseOldest()
+    {
+        const bool keep = retained && items.size() > 1;
+        items.erase(items.begin() + (keep ? 1 : 0));
+        retained = keep;
+    }
+    bool push(Entry entry, std::size_t room)
+    {
+        if (delivery == rio::Delivery::Latest) {
+            items.assign(1, entry);
+            retained = false;
+            return true;
+        }
+        if (room != 0 && items.size() >= room) {
+            drop(0, 1);
+            if (overflow != rio::Overflow::DropOldest)
+                return false;
+            eraseOldest();
+        }
+        items.push_back(entry);
+        return true;
+    }
+};
+
+enum class Kind { Push, PushRefused, Retain, Pop, DropOldest, Drop, Release, TakeUnreported };
+
+struct Op
+{
+    Kind kind = Kind::Push;
+    int value = 0;
+    std::int64_t weight = 0;
+    std::size_t room = 0;
+    int reason = 0;
+    std::uint64_t n = 0;
+};
+
+rc::Gen<Op> genOp()
+{
+    using namespace rc;
+    return gen::apply([](Kind kind, int value, std::int64_t weight, std::size_t room, int reason,
+                         std::uint64_t n) { return Op{kind, value, weight, room, reason, n}; },
+                      gen::weightedElement<Kind>({{8, Kind::Push},
+                                                  {2, Kind::PushRefused},
+                                                  {1, Kind::Retain},
+                                                  {4, Kind::Pop},
+                                                  {2, Kind::DropOldest},
+                                                  {1, Kind::Drop},
+                                                  {1, Kind::Release},
+                                                  {1, Kind::TakeUnreported}}),
+                      gen::inRange(0, 1000), gen::inRange<std::int64_t>(0, 5000),
+                      gen::weightedOneOf<std::size_t>(
+                          {{1, gen::just<std::size_t>(0)}, {4, gen::inRange<std::size_t>(1, 6)}}),
+                      gen::inRange(0, 2), gen::inRange<std::uint64_t>(0, 4));
+}
+
+// A counterexample, readable.
+void showValue(const Op &op, std::ostream &os)
+{
+    static const char *const names[] = {"Push",       "PushRefused", "Retain",  "Pop",
+                                        "DropOldest", "Drop",        "Release", "TakeUnreported"};
+    os << names[static_cast<int>(op.kind)] << "(value " << op.value << ", weight " << op.weight << ", room "
+       << op.room << ", reason " << op.reason << ", n " << op.n << ")";
+}
+
+std::string check(const Queue &q, const Model &m)
+{
+    if (q.size() != m.items.size())
+        return "size " + std::to_string(q.size()) + ", the model holds " + std::to_string(m.items.size());
+    std::int64_t weight = 0;
+    for (const Entry &entry : m.items)
+        weight += entry.weight;
+    if (q.bytes() != weight)
+        return "bytes " + std::to_string(q.bytes()) + ", the model weighs " + std::to_string(weight);
+    if (!m.items.empty() && q.front().value != m.items.front().value)
+        return "front " + std::to_string(q.front().value) + ", the model's " +
+               std::to_string(m.items.front().value);
+    if (q.retainedFirst() != m.retained)
+        return "retained mark differs";
+    for (int r = 0; r < 2; ++r) {
+        if (q.dropped(Weighed::Reason(r)) != m.dropped[r])
+            return "drops by reason " + std::to_string(r) + ": " +
+                   std::to_string(q.dropped(Weighed::Reason(r))) + ", the model counts " +
+                   std::to_string(m.dropped[r]);
+    }
+    if (q.unreported() != m.unreported[0] + m.unreported[1])
+        return "unreported drops differ";
+    return {};
+}
+
+void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<Op> &ops)
+{
+    Queue q(delivery, overflow);
+    Model m;
+    m.delivery = delivery;
+    m.overflow = overflow;
+    for (const Op &op : ops) {
+        switch (op.kind) {
+        case Kind::PushRefused:
+        case Kind::Push: {
+            Model next = m;
+            const std::uint64_t before = next.dropped[0];
+            const bool queued = next.push(Entry{op.value, op.weight}, op.room);
+            const auto expected = !queued                     ? rio::detail::Pushed::DroppedNew
+                                  : next.dropped[0] != before ? rio::detail::Pushed::DroppedOldest
+                                                              : rio::detail::Pushed::Queued;
+            g_refuse = op.kind == Kind::PushRefused; // refused where it allocates (a new chunk)
+            try {
+                const auto pushed = q.push(Entry{op.value, op.weight}, op.room);
+                g_refuse = false;
+                RC_ASSERT(pushed == expected);
+                m = std::move(next);
+            } catch (const std::bad_alloc &) {
+                g_refuse = false;
+                RC_ASSERT(op.kind == Kind::PushRefused); // and the queue is as the model left it
+            }
+            break;
+        }
+        case Kind::Retain:
+            if (!m.items.empty())
+                continue; // only into an empty queue
+            q.retain(Entry{op.value, op.weight});
+            m.items.push_back(Entry{op.value, op.weight});
+            m.retained = delivery == rio::Delivery::Every;
+            break;
+        case Kind::Pop:
+            if (m.items.empty())
+                continue;
+            RC_ASSERT(q.pop().value == m.items.front().value);
+            m.items.erase(m.items.begin());
+            m.retained = false;
+            break;
+        case Kind::DropOldest: {
+            const bool may = !m.items.empty() && !(m.retained && m.items.size() == 1);
+            RC_ASSERT(q.dropOldest(Weighed::Reason(op.reason)) == may);
+            if (may) {
+                m.drop(op.reason, 1);
+                m.eraseOldest();
+            }
+            break;
+        }
+        case Kind::Drop:
+            q.drop(Weighed::Reason(op.reason), op.n);
+            m.drop(op.reason, op.n);
+            break;
+        case Kind::Release: {
+            const auto out = q.release();
+            RC_ASSERT(out.size() == m.items.size());
+            for (std::size_t i = 0; i < out.size(); ++i)
+                RC_ASSERT(out[i].value == m.items[i].value);
+            m.items.clear();
+            m.retained = false;
+            break;
+        }
+        case Kind::TakeUnreported: {
+            const auto counts = q.takeUnreported();
+            RC_ASSERT(counts[0] == m.unreported[0] && counts[1] == m.unreported[1]);
+            m.unreported[0] = m.unreported[1] = 0;
+            break;
+        }
+        }
+        const std::string failure = check(q, m);
+        if (!failure.empty())
+            RC_FAIL(failure);
+    }
+}
+
+int envInt(const char *name, int fallback)
+{
+    const char *value = std::getenv(name);
+    return value != nullptr && *value != '\0' ? std::atoi(value) : fallback;
+}
+
+} // namespace
+
+int main()
+{
+    if (std::getenv("RC_PARAMS") == nullptr) {
+        std::string params = "max_success=" + std::to_string(envInt("RIO_MODEL_CASES", 2000));
+        if (const char *seed = std::getenv("RIO_MODEL_SEED"); seed != nullptr && *seed != '\0')
+            params += std::string(" seed=") + seed;
+        setenv("RC_PARAMS", params.c_str(), 1);
+    }
+    const bool ok = rc::check("the delivery queue holds and drops as its policy says", [] {
+        // Every or Latest; DropOldest, DropNewest or Block.
+        const int delivery = *rc::gen::inRange(0, 2);
+        const int overflow = *rc::gen::inRange(0, 3);
+        runCase(delivery == 0 ? rio::Delivery::Every : rio::Delivery::Latest,
+                overflow == 0   ? rio::Overflow::DropOldest
+                : overflow == 1 ? rio::Overflow::DropNewest
+                                : rio::Overflow::Block,
+                *rc::gen::container<std::vector<Op>>(genOp()));
+    });
+    return ok ? 0 : 1;
+}
