@@ -315,6 +315,12 @@ private Q_SLOTS:
                      qPrintable(QString::number(cut)));
         }
         QVERIFY(!rio::inspect::decodeSnapshot(bytes + '\0', read)); // more than it made
+        // Read back, it is written again byte for byte: every field, every string, as encoded.
+        QCOMPARE(rio::inspect::encodeSnapshot(read), bytes);
+        QCOMPARE(read[1].handlers[0].registryName, QStringLiteral("peer-1"));
+        // An older peer's (QDataStream, version 1: big-endian, no registry) is another version.
+        QList<rio::RegistryInfo> old;
+        QVERIFY(!rio::inspect::decodeSnapshot(QByteArray::fromHex("0000000100000000"), old));
 
         // A connection that is no Qt::ConnectionType (its values fit in 9 bits): refused, as
         // reading it as one is undefined (the model's thread column compares it).
@@ -322,15 +328,22 @@ private Q_SLOTS:
         marked[0].handlers[2].connection =
             Qt::ConnectionType(Qt::DirectConnection | Qt::UniqueConnection | Qt::SingleShotConnection);
         QByteArray typed = rio::inspect::encodeSnapshot(marked);
-        const qsizetype field = typed.indexOf(QByteArray::fromHex("00000181"));
+        const qsizetype field = typed.indexOf(QByteArray::fromHex("81010000")); // little-endian
         QVERIFY(field > 0);
         QList<rio::RegistryInfo> valid;
         QVERIFY(rio::inspect::decodeSnapshot(typed, valid));
         QCOMPARE(int(valid[0].handlers[2].connection), 0x181);
-        for (const char *word : {"00000200", "7fffffff", "ffffffff"}) {
+        for (const char *word : {"00020000", "ffffff7f", "ffffffff"}) {
             QList<rio::RegistryInfo> any;
             QVERIFY2(!rio::inspect::decodeSnapshot(typed.replace(field, 4, QByteArray::fromHex(word)), any),
                      word);
+        }
+        // Nor a Delivery, an Overflow or a flag that is none (the bytes after the connection).
+        for (const qsizetype at : {field + 4, field + 13, field + 14}) {
+            QByteArray other = rio::inspect::encodeSnapshot(marked);
+            other[at] = char(0x10);
+            QList<rio::RegistryInfo> any;
+            QVERIFY2(!rio::inspect::decodeSnapshot(other, any), qPrintable(QString::number(at - field)));
         }
         QRandomGenerator random(20261128);
         int refused = 0;
