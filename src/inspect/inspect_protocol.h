@@ -82,10 +82,13 @@ class PageReader
 public:
     /// True when `page` completes a snapshot, then in `whole`; false for a page of one not yet
     /// complete, or one that is not a page (another version, a size its place does not have, a
-    /// count unlike its snapshot's: then `corrupt()`). What it holds is at most maxPages pages.
+    /// count unlike its snapshot's: then `corrupt()`), or the page that makes more since the last
+    /// whole snapshot than a peer that sends whole ones can (then `stalled()`). What it holds is
+    /// at most maxPages pages.
     bool add(const QByteArray &page, QByteArray &whole)
     {
         m_corrupt = false;
+        m_stalled = false;
         quint32 version = 0;
         quint64 serial = 0;
         quint32 index = 0, count = 0;
@@ -110,24 +113,44 @@ public:
             m_serial = serial;
             m_count = count;
         }
+        // A reader that lost the first pages of one snapshot reads the next whole: within twice
+        // the most pages announced since the last whole one.
+        ++m_since;
+        m_most = std::max(m_most, count);
+        const auto incomplete = [this] {
+            if (m_since > 2 * quint64(m_most) + 1) {
+                m_stalled = true;
+                m_since = 0;
+                m_most = 0;
+            }
+            return false;
+        };
         if (m_next != index)
-            return false; // the rest of a snapshot whose first page went
+            return incomplete(); // the rest of a snapshot whose first page went
         m_bytes.append(page.constData() + pageHeaderBytes, size);
         if (++m_next < count)
-            return false;
+            return incomplete();
         whole = std::exchange(m_bytes, {});
         m_next = 0;
+        m_since = 0;
+        m_most = 0;
         return true;
     }
     /// The last page given was not a page.
     [[nodiscard]] bool corrupt() const { return m_corrupt; }
+    /// The last page given was one too many without a whole snapshot: its peer begins snapshots
+    /// and does not finish them (it resends their first page, say).
+    [[nodiscard]] bool stalled() const { return m_stalled; }
 
 private:
     QByteArray m_bytes;
     quint64 m_serial = 0;
     quint32 m_next = 0;
     quint32 m_count = 0;
+    quint64 m_since = 0; // pages since the last whole snapshot
+    quint32 m_most = 0;  // the largest count announced since
     bool m_corrupt = false;
+    bool m_stalled = false;
 };
 
 /// The largest timeline document read (a full ring's is about 2 MB).

@@ -405,6 +405,34 @@ private Q_SLOTS:
         }
     }
 
+    // A peer that begins snapshots and never finishes one (its first page again and again, or
+    // the rest of one whose first never comes) is said to, within twice the pages announced; a
+    // reader that lost the first pages of one and reads the next whole is not.
+    void pagesWithoutAWholeSnapshotAreSaidSo()
+    {
+        const QList<QByteArray> two = rio::inspect::pages(1, QByteArray(rio::inspect::pageBytes + 10, 'x'));
+        for (const QByteArray &again : {two[0], two[1]}) {
+            rio::inspect::PageReader reader;
+            QByteArray whole;
+            int pages = 0;
+            while (!reader.stalled() && pages < 100) {
+                QVERIFY(!reader.add(again, whole) && !reader.corrupt());
+                ++pages;
+            }
+            QCOMPARE(pages, 6);
+            QVERIFY(!reader.add(again, whole) && !reader.stalled()); // said once per bound
+        }
+        rio::inspect::PageReader reader;
+        QByteArray whole;
+        const QList<QByteArray> next = rio::inspect::pages(2, QByteArray(rio::inspect::pageBytes + 10, 'y'));
+        for (int round = 0; round < 50; ++round) {
+            QVERIFY(!reader.add(two[1], whole)); // its first page went
+            QVERIFY(!reader.add(next[0], whole));
+            QVERIFY(reader.add(next[1], whole));
+            QVERIFY(!reader.stalled());
+        }
+    }
+
     // A page holds what its place says and no more: a reader never holds more than a snapshot
     // of maxPages pages, and a snapshot whose pages disagree on their count is not one.
     void aPageHoldsItsSizeOnly()
@@ -486,6 +514,17 @@ private Q_SLOTS:
         send(2, good.left(good.size() / 2));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
         QCOMPARE(inspector.model->rowCount(), 10); // the last good table
+
+        // The first page of a snapshot of two, again and again: said, not waited on for ever.
+        send(3, good);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
+        const QByteArray first = rio::inspect::pages(4, QByteArray(rio::inspect::pageBytes + 1, 'x'))[0];
+        for (int i = 0; i < 6; ++i)
+            peer.snapshots.notify(first);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+        QVERIFY2(inspector.session->message().contains(QStringLiteral("no whole one")),
+                 qPrintable(inspector.session->message()));
+        QCOMPARE(inspector.model->rowCount(), 10);
 
         // Timelines of every shape but the right one: read as far as they make sense.
         inspector.session->setTimelineShown(true);
