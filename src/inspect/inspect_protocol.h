@@ -141,6 +141,8 @@ public:
     /// The last page given was one too many without a whole snapshot: its peer begins snapshots
     /// and does not finish them (it resends their first page, say).
     [[nodiscard]] bool stalled() const { return m_stalled; }
+    /// The bytes it holds of the snapshot being read.
+    [[nodiscard]] qsizetype held() const { return m_bytes.size(); }
 
 private:
     QByteArray m_bytes;
