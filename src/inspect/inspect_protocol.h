@@ -4,8 +4,8 @@
 // What the serving module (inspect_server.cpp) and registryio-inspect agree on: two Remote shares
 // of QByteArray events, sent while someone subscribes: the snapshot the in-app inspector reads
 // (Diagnostics::snapshot(), encodeSnapshot's bytes, in pages: a JSON document of 1,000 handlers
-// costs 20-60 ms to make, these a tenth of a millisecond) and the timeline (Diagnostics::toTrace(),
-// qCompress'ed JSON).
+// costs 20-60 ms to make, these 0.1-0.4 ms) and the timeline (Diagnostics::toTrace(), qCompress'ed
+// JSON).
 
 #include <registryio/qt/diagnostics.h>
 
