@@ -97,7 +97,8 @@ int main(int argc, char **argv)
     std::vector<double> mainIdle, mainAttached, servingIdle, servingAttached;
     QProcess table;
     QProcess trace;
-    const QString tool = QStringLiteral(RIO_INSPECT_TOOL);
+    // Another build's (RIO_INSPECT_TOOL, with RIO_INSPECT_SERVER): its serving against this one's.
+    const QString tool = qEnvironmentVariable("RIO_INSPECT_TOOL", QStringLiteral(RIO_INSPECT_TOOL));
     bool attached = false;
     int block = 0;
     double mainAt = threadCpuNs();
@@ -163,20 +164,23 @@ int main(int argc, char **argv)
     };
     {
         std::vector<double> ns, encoded;
-        qsizetype bytes = 0;
+        qsizetype bytes = 0, pages = 0;
         for (int i = 0; i < 5; ++i) {
             const double at = threadCpuNs();
             const QList<rio::RegistryInfo> snap = rio::Diagnostics::snapshot();
             const double taken = threadCpuNs();
-            bytes = rio::inspect::pages(1, rio::inspect::encodeSnapshot(snap)).size();
+            const QByteArray encodedBytes = rio::inspect::encodeSnapshot(snap);
+            pages = rio::inspect::pages(1, encodedBytes).size();
+            bytes = encodedBytes.size();
             ns.push_back(taken - at);
             encoded.push_back(threadCpuNs() - taken);
             if (snap.isEmpty())
                 std::abort();
         }
-        std::printf(
-            "one snapshot (Diagnostics::snapshot): %.2f ms; its bytes in pages %.2f ms (%lld pages)\n",
-            median(ns) / 1e6, median(encoded) / 1e6, static_cast<long long>(bytes));
+        std::printf("one snapshot (Diagnostics::snapshot): %.2f ms; its bytes in pages %.3f ms (%lld bytes, "
+                    "%lld pages)\n",
+                    median(ns) / 1e6, median(encoded) / 1e6, static_cast<long long>(bytes),
+                    static_cast<long long>(pages));
     }
     std::printf(
         "one snapshot document (toJson, compact, qCompress): %.2f ms; one timeline (toTrace): %.2f ms\n",

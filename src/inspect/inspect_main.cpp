@@ -212,8 +212,11 @@ int main(int argc, char **argv)
         inspect::PageReader reader;
         return attach(args[1], inspect::snapshotShare, [&](const QByteArray &page) {
             QByteArray bytes;
-            if (!reader.add(page, bytes))
+            if (!reader.add(page, bytes)) {
+                if (reader.stalled())
+                    return fail("pages of snapshots but no whole one from", args[1]);
                 return reader.corrupt() ? fail("unreadable snapshot from", args[1]) : true;
+            }
             QList<RegistryInfo> registries;
             if (!inspect::decodeSnapshot(bytes, registries))
                 return fail("unreadable snapshot from", args[1]);

@@ -195,6 +195,12 @@ void InspectorSession::received(quint64 attachment, const QByteArray &page)
     m_silence.start(m_timeoutMs);
     QByteArray bytes;
     const bool whole = m_pages.add(page, bytes);
+    if (m_pages.stalled()) {
+        setState(Lost, QStringLiteral("%1 sends pages of snapshots but no whole one (it begins them "
+                                      "again and again).")
+                           .arg(m_target));
+        return;
+    }
     if (!whole && !m_pages.corrupt())
         return; // more pages to come
     QList<RegistryInfo> registries;

@@ -316,7 +316,7 @@ private Q_SLOTS:
         QVERIFY(target.stop());
     }
 
-    // Inspectors attaching at once to an application whose snapshot is about 10 MB each get their
+    // Inspectors attaching at once to an application whose snapshot is about 12 MB each get their
     // tables: an arrival's snapshot and a fast reader's next one are not piled onto every slower
     // reader's backlog until the process's backlog budget (128 MiB) drops them.
     void inspectorsAttachingAtOnceAllGetTheirTables()

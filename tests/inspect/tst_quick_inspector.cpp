@@ -315,6 +315,12 @@ private Q_SLOTS:
                      qPrintable(QString::number(cut)));
         }
         QVERIFY(!rio::inspect::decodeSnapshot(bytes + '\0', read)); // more than it made
+        // Read back, it is written again byte for byte: every field, every string, as encoded.
+        QCOMPARE(rio::inspect::encodeSnapshot(read), bytes);
+        QCOMPARE(read[1].handlers[0].registryName, QStringLiteral("peer-1"));
+        // An older peer's (QDataStream, version 1: big-endian, no registry) is another version.
+        QList<rio::RegistryInfo> old;
+        QVERIFY(!rio::inspect::decodeSnapshot(QByteArray::fromHex("0000000100000000"), old));
 
         // A connection that is no Qt::ConnectionType (its values fit in 9 bits): refused, as
         // reading it as one is undefined (the model's thread column compares it).
@@ -322,15 +328,22 @@ private Q_SLOTS:
         marked[0].handlers[2].connection =
             Qt::ConnectionType(Qt::DirectConnection | Qt::UniqueConnection | Qt::SingleShotConnection);
         QByteArray typed = rio::inspect::encodeSnapshot(marked);
-        const qsizetype field = typed.indexOf(QByteArray::fromHex("00000181"));
+        const qsizetype field = typed.indexOf(QByteArray::fromHex("81010000")); // little-endian
         QVERIFY(field > 0);
         QList<rio::RegistryInfo> valid;
         QVERIFY(rio::inspect::decodeSnapshot(typed, valid));
         QCOMPARE(int(valid[0].handlers[2].connection), 0x181);
-        for (const char *word : {"00000200", "7fffffff", "ffffffff"}) {
+        for (const char *word : {"00020000", "ffffff7f", "ffffffff"}) {
             QList<rio::RegistryInfo> any;
             QVERIFY2(!rio::inspect::decodeSnapshot(typed.replace(field, 4, QByteArray::fromHex(word)), any),
                      word);
+        }
+        // Nor a Delivery, an Overflow or a flag that is none (the bytes after the connection).
+        for (const qsizetype at : {field + 4, field + 13, field + 14}) {
+            QByteArray other = rio::inspect::encodeSnapshot(marked);
+            other[at] = char(0x10);
+            QList<rio::RegistryInfo> any;
+            QVERIFY2(!rio::inspect::decodeSnapshot(other, any), qPrintable(QString::number(at - field)));
         }
         QRandomGenerator random(20261128);
         int refused = 0;
@@ -389,6 +402,34 @@ private Q_SLOTS:
               first[0].left(12) + QByteArray::fromHex("00000000ffffffff")}) {
             QVERIFY(!reader.add(bad, whole));
             QVERIFY2(reader.corrupt(), bad.toHex().constData());
+        }
+    }
+
+    // A peer that begins snapshots and never finishes one (its first page again and again, or
+    // the rest of one whose first never comes) is said to, within twice the pages announced; a
+    // reader that lost the first pages of one and reads the next whole is not.
+    void pagesWithoutAWholeSnapshotAreSaidSo()
+    {
+        const QList<QByteArray> two = rio::inspect::pages(1, QByteArray(rio::inspect::pageBytes + 10, 'x'));
+        for (const QByteArray &again : {two[0], two[1]}) {
+            rio::inspect::PageReader reader;
+            QByteArray whole;
+            int pages = 0;
+            while (!reader.stalled() && pages < 100) {
+                QVERIFY(!reader.add(again, whole) && !reader.corrupt());
+                ++pages;
+            }
+            QCOMPARE(pages, 6);
+            QVERIFY(!reader.add(again, whole) && !reader.stalled()); // said once per bound
+        }
+        rio::inspect::PageReader reader;
+        QByteArray whole;
+        const QList<QByteArray> next = rio::inspect::pages(2, QByteArray(rio::inspect::pageBytes + 10, 'y'));
+        for (int round = 0; round < 50; ++round) {
+            QVERIFY(!reader.add(two[1], whole)); // its first page went
+            QVERIFY(!reader.add(next[0], whole));
+            QVERIFY(reader.add(next[1], whole));
+            QVERIFY(!reader.stalled());
         }
     }
 
@@ -473,6 +514,17 @@ private Q_SLOTS:
         send(2, good.left(good.size() / 2));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
         QCOMPARE(inspector.model->rowCount(), 10); // the last good table
+
+        // The first page of a snapshot of two, again and again: said, not waited on for ever.
+        send(3, good);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
+        const QByteArray first = rio::inspect::pages(4, QByteArray(rio::inspect::pageBytes + 1, 'x'))[0];
+        for (int i = 0; i < 6; ++i)
+            peer.snapshots.notify(first);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+        QVERIFY2(inspector.session->message().contains(QStringLiteral("no whole one")),
+                 qPrintable(inspector.session->message()));
+        QCOMPARE(inspector.model->rowCount(), 10);
 
         // Timelines of every shape but the right one: read as far as they make sense.
         inspector.session->setTimelineShown(true);
