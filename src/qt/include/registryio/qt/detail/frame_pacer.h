@@ -59,11 +59,11 @@ private Q_SLOTS:
     // request already showed it.
     void frame();
     // The window was hidden or went: the pending value is shown now.
-    void flush();
+    Q_DECL_HIDDEN void flush();
 
 private: // NOLINT(readability-redundant-access-specifiers): ends moc's slot section
     friend void paceToFrame(FramePacer &pacer, std::shared_ptr<void> handler, Refresh refresh);
-    struct Paced
+    struct Q_DECL_HIDDEN Paced
     {
         std::shared_ptr<void> handler;
         Refresh refresh;
@@ -73,11 +73,11 @@ private: // NOLINT(readability-redundant-access-specifiers): ends moc's slot sec
     void watch(QObject *window);
     // Runs the paced handlers' deliveries, then shows the pending value (`inFrame`: in a frame of
     // the window, which a paced handler may wait for again; else the window leaves).
-    void present(bool inFrame);
+    Q_DECL_HIDDEN void present(bool inFrame);
     // Asks the window for its next frame.
-    void requestFrame();
+    Q_DECL_HIDDEN void requestFrame();
     // An offer that the window's next frame will show, made by a Latest delivery: it may be paced.
-    void paced() noexcept;
+    Q_DECL_HIDDEN void paced() noexcept;
 
     QObject *const m_owner;
     const Show m_show;
