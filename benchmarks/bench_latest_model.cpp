@@ -26,8 +26,11 @@
 //            waiting signals are capped at 1,000,000, the rest skipped and counted)
 //   handler  a QtRegistry<double> per item, a Delivery::Latest handler setting the item's property
 //   poll     a shared std::atomic<double> per item, copied to the items by a 16 ms QTimer
+//   floor    no RegistryIO and nothing written: every item set to a new value at each frame (its
+//            afterAnimating), what Qt Quick costs to show 1,000 changing items
 // It prints frames per second, the GUI thread's CPU time per frame (all of it, not only inside
-// frames), a writer's CPU time per update, and the resident memory the flood added.
+// frames), a writer's CPU time per update, the resident memory the flood added, and the Qt events
+// that deliveries posted to the bound objects per frame.
 //   latest/write/<form>   a writer's update of one of 1,000 items in each form but `queued` (a batch
 //                         of kBatch per iteration, nothing delivered meanwhile; callgrind as above)
 
@@ -62,6 +65,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 /// The event: 16 bytes, trivially copyable, a gadget (its fields are the model's roles).
@@ -253,6 +257,7 @@ struct Figures
     double writerNs = 0;         // a writer's CPU time per update
     double rssAddedMb = 0;       // resident memory at the flood's end less at its start
     double perSecond = 0;        // updates written per second of the run
+    int frames = 0;              // frames swapped
     long long written = 0;
 };
 
@@ -339,6 +344,7 @@ Figures measure(QQuickWindow *window, QAbstractItemModel *model, int keys, doubl
     out.fps = timer.swapped / elapsed;
     out.written = written.load();
     out.perSecond = double(out.written) / elapsed; // a run may end late: a turn may take long
+    out.frames = timer.swapped;
     out.guiCpuPerFrameMs = timer.swapped > 0 ? double(guiCpu) / 1e6 / timer.swapped : 0;
     out.writerNs = out.written > 0 ? double(writerCpuNs.load()) / double(out.written) : 0;
     out.rssAddedMb = double(rssAfter - rssBefore) / 1024.0;
@@ -445,6 +451,17 @@ Q_SIGNALS:
 
 constexpr long long kQueuedCap = 1000000; // signals waiting at most (the rest skipped, counted)
 
+// Counts the Qt events that deliveries post to the bound objects.
+struct PostedCounter : QObject
+{
+    long long posted = 0;
+    bool eventFilter(QObject *, QEvent *event) override
+    {
+        posted += event->type() == QEvent::MetaCall ? 1 : 0;
+        return false;
+    }
+};
+
 int bound(int argc, char **argv)
 {
     const double seconds = argc > 2 ? std::atof(argv[2]) : 5.0;
@@ -457,7 +474,7 @@ int bound(int argc, char **argv)
         "loop %s\n",
         items, rate, seconds, qPrintable(QGuiApplication::platformName()),
         qgetenv("QSG_RENDER_LOOP").constData());
-    for (const std::string form : {"latest", "queued", "handler", "poll"}) {
+    for (const std::string form : {"latest", "queued", "handler", "poll", "floor"}) {
         if (only != "all" && only != form)
             continue;
         QQmlComponent component(&engine);
@@ -533,6 +550,16 @@ int bound(int argc, char **argv)
                     {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
             }
             write = [&registries](int i, double v) { registries[static_cast<std::size_t>(i)]->notify(v); };
+        } else if (form == "floor") {
+            QObject::connect(
+                window, &QQuickWindow::afterAnimating, window,
+                [&plain, frame = 0.0]() mutable {
+                    frame += 1;
+                    for (std::size_t i = 0; i < plain.size(); ++i)
+                        plain[i]->setValue(frame + double(i));
+                },
+                Qt::DirectConnection);
+            write = [](int, double) { };
         } else {
             QObject::connect(&poll, &QTimer::timeout, window, [&] {
                 for (std::size_t i = 0; i < plain.size(); ++i)
@@ -544,6 +571,9 @@ int bound(int argc, char **argv)
             };
         }
         window->setProperty("items", QVariant::fromValue(list));
+        PostedCounter posted;
+        for (QObject *object : std::as_const(list))
+            object->installEventFilter(&posted);
         QElapsedTimer settle; // the delegates exist and have drawn (glyphs cached): a second of frames
         settle.start();
         while (settle.elapsed() < 1000) {
@@ -551,7 +581,9 @@ int bound(int argc, char **argv)
             window->update();
         }
         const Figures idle = measure(window, nullptr, items, 1.0, 0, write);
+        posted.posted = 0;
         const Figures flood = measure(window, nullptr, items, seconds, rate, write);
+        const long long postedInFlood = posted.posted;
         // What still waits when the writers stop (the queued form's backlog) is drained, bounded.
         QElapsedTimer drain;
         drain.start();
@@ -560,9 +592,10 @@ int bound(int argc, char **argv)
             QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
         std::printf(
             "%-8s: %6.1f frames/s (idle %.1f), GUI CPU %.3f ms per frame (idle %.3f; in frames %.3f), "
-            "writer %.1f ns per update, resident %+.1f MB, %.0f updates/s",
+            "writer %.1f ns per update, resident %+.1f MB, %.0f updates/s, %.1f events posted per frame",
             form.c_str(), flood.fps, idle.fps, flood.guiCpuPerFrameMs, idle.guiCpuPerFrameMs, flood.cpuMeanMs,
-            flood.writerNs, flood.rssAddedMb, flood.perSecond);
+            flood.writerNs, flood.rssAddedMb, flood.perSecond,
+            flood.frames > 0 ? double(postedInFlood) / flood.frames : 0.0);
         if (form == "queued")
             std::printf(
                 "; %lld waiting at most, %lld at the end (drained in %.1f s), %lld skipped at the cap",

@@ -230,6 +230,51 @@ private Q_SLOTS:
         QCOMPARE(counter.changes.load(), changes);
     }
 
+    // A worker writes a LatestValue of the window between every two frames: each frame shows the
+    // newest, and once it is paced to the frames the writes post nothing to its thread (the
+    // frame reads the newest itself), where each frame's first write used to post a delivery.
+    void writesBetweenFramesPostNothing()
+    {
+        QVERIFY(load() != nullptr);
+        rio::LatestValue<int> value(m_window);
+        struct PostedCounter : QObject
+        {
+            int posted = 0;
+            bool eventFilter(QObject *, QEvent *event) override
+            {
+                posted += event->type() == QEvent::MetaCall ? 1 : 0;
+                return false;
+            }
+        } counter;
+        value.installEventFilter(&counter);
+        FrameCounter frames;
+        frames.watch(m_window, &value);
+        static constexpr int kFrames = 20;
+        static constexpr int kPerFrame = 100;
+        int written = 0; // frames with writes (GUI thread)
+        int last = 0;
+        QObject::connect(
+            m_window, &QQuickWindow::afterAnimating, &value,
+            [&] {
+                if (written == kFrames)
+                    return;
+                const int base = ++written * kPerFrame;
+                std::thread([&value, base] {
+                    for (int i = 0; i < kPerFrame; ++i)
+                        value.set(base + i);
+                }).join();
+                last = base + kPerFrame - 1;
+            },
+            Qt::DirectConnection);
+        m_root->setProperty("spinning", true); // frames keep coming
+        QTRY_COMPARE(written, kFrames);
+        QTRY_COMPARE(value.get(), last);
+        QCOMPARE_LE(frames.mostPerFrame.load(), 1);
+        QCOMPARE_GE(frames.changes.load(), kFrames / 2);
+        // The first write, before the value showed in a frame, posts its delivery; no later one.
+        QCOMPARE_LE(counter.posted, 2);
+    }
+
     // A LatestValue taken out of the window and moved to another thread while a value waits for
     // the window's next frame: the value waiting is shown as it moves, the window's frames no
     // longer change it, and every change happens on the thread it lives on.

@@ -10,6 +10,7 @@
 #include <registryio/qt/detail/mail_queue.h>
 
 #include <registryio/detail/writer_lock.h>
+#include <registryio/qt/detail/frame_pacer.h>
 #include <registryio/qt/detail/qt_handler.h>
 
 #include <QMetaObject>
@@ -219,7 +220,11 @@ public:
     // Every: listed in a mailbox (while set, exactly one mailbox holds this handler, and only
     // its thread takes the queue).
     bool listed = false;
-    bool scheduled = false;      // Latest: a delivery is queued
+    bool scheduled = false;  // Latest: a delivery is queued
+    bool framePaced = false; // Latest: ... or owed by its value's window's next frame (paceToFrame)
+    // Latest: the pacer its last value went to (its context's thread only), whose window's frames
+    // then read its newest event.
+    QPointer<FramePacer> pacer;
     std::size_t takenBound = 0;  // >= taken.size(): the drain sets it, a notifier refreshes it
     std::uint64_t takenLast = 0; // >= the order of taken.back()
     MailQueue<QtMail> mail;      // Every: the newer waiting deliveries, in notify order

@@ -4,6 +4,7 @@
 // blocking Qt event the notifier waits for. Every functor Qt holds is library code.
 #include "qt_mailboxes.h"
 
+#include <registryio/qt/detail/frame_pacer.h>
 #include <registryio/qt/detail/qt_tsan.h>
 
 #include <QMetaObject>
@@ -20,7 +21,7 @@ namespace rio::detail {
 
 namespace {
 
-void deliverLatest(const std::shared_ptr<QtHandlerState> &handler);
+void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced = false);
 
 // The Qt event of a coalesced delivery, posted to the context (so it moves with it).
 struct LatestCall : TsanHandover
@@ -128,14 +129,57 @@ struct LatestTimer
     }
 };
 
+// The value a delivery of `handler` just ran waits for `pacer`'s frame: that frame makes the next
+// delivery (unless a notify scheduled one meanwhile), so notifies until then post nothing and
+// the thread is woken by its frames alone. Without memory for it, the next notify schedules it.
+// `scheduled`: the delivery a notify scheduled, handed to the frame unrun (false: none is).
+bool paceLatest(const std::shared_ptr<QtHandlerState> &handler, FramePacer &pacer, bool scheduled)
+{
+    QtHandlerState &h = *handler;
+    if (h.minInterval.count() > 0 || h.once)
+        return false;
+    try {
+        paceToFrame(pacer, handler, [](const std::shared_ptr<void> &paced) {
+            deliverLatest(std::static_pointer_cast<QtHandlerState>(paced), true);
+        });
+    } catch (...) {
+        return false;
+    }
+    std::lock_guard lock(h.mutex);
+    // Only the pacer of the handler's own context (a latest value fed by it): a frame that a
+    // handler's nested event loop ran offers to another pacer.
+    if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire) || h.scheduled != scheduled ||
+        pacer.parent() != h.context || h.context->thread() != QThread::currentThread())
+        return false; // the frame's delivery finds nothing owed
+    h.pacer = &pacer;
+    h.scheduled = true;
+    h.framePaced = true;
+    if (h.cellUsed)
+        h.cellOwed.store(true, std::memory_order_release); // writers leave their events to the frame
+    return true;
+}
+
 // Latest: delivers the pending payload on the context's thread, or, when the handler's minimum
 // interval has not passed since its last delivery, arms a timer for the rest of it (the handler
 // stays scheduled meanwhile, so notifies only replace the payload). Run where the context no
 // longer lives (a timer armed before it moved), it posts the delivery to the context instead.
-void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
+// `paced`: the delivery a frame owes (paceLatest), none when another ran meanwhile.
+void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
 {
     QtHandlerState &h = *handler;
     const DeliveryFrame frame(h);
+    if (!paced) {
+        // A handler whose values a window's frames show: that frame reads its newest event, so
+        // the writes until then post nothing.
+        QPointer<FramePacer> pacer;
+        {
+            std::lock_guard lock(h.mutex);
+            pacer = h.pacer;
+        }
+        if (pacer && pacer->thread() == QThread::currentThread() && pacer->pacing() &&
+            paceLatest(handler, *pacer, true))
+            return;
+    }
     std::shared_ptr<const void> latest;
     AsyncToken latestToken;
     std::shared_ptr<QtTarget> target;
@@ -145,6 +189,8 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
     bool fromCell = false;
     {
         std::lock_guard lock(h.mutex);
+        if (!std::exchange(h.framePaced, false) && paced)
+            return;
         const bool live = h.context != nullptr && !h.cancelled.load(std::memory_order_acquire);
         if (live && h.context->thread() != QThread::currentThread()) {
             try {
@@ -186,13 +232,14 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler)
     h.report(drop);
     if (!target)
         return;
-    if (latest) {
-        h.run(target, latest.get(), latestToken, latestPosted);
-        return;
-    }
+    PacedDelivery delivery;
     alignas(8) unsigned char value[QtPayload::inlineSize];
-    if (fromCell && h.readCell(value))
+    if (latest)
+        h.run(target, latest.get(), latestToken, latestPosted);
+    else if (fromCell && h.readCell(value))
         h.run(target, value, latestToken, latestPosted);
+    if (delivery.pacer != nullptr)
+        paceLatest(handler, *delivery.pacer, false);
 }
 
 // What a BlockingQueued notifier waits for: its delivery ran or was discarded. A mutex and a

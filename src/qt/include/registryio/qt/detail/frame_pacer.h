@@ -6,9 +6,13 @@
 
 #include <registryio/qt/qt_export.h>
 
+#include <QMetaMethod>
 #include <QObject>
 #include <QPointer>
 #include <QVariant>
+
+#include <memory>
+#include <vector>
 
 class QEvent;
 
@@ -22,6 +26,9 @@ namespace rio::detail {
 // thread, it leaves the window (whose frames come on the old one) and shows a value waiting before
 // the move. Nothing of Qt Quick is linked (the window is reached through its
 // meta-object).
+// A Delivery::Latest handler whose value it waits to show is then fed from the window's frames
+// (paceToFrame): no posted event per delivery while the window keeps drawing, only the frame's
+// own reading of the handler's newest event.
 class RIO_QT_EXPORT FramePacer final : public QObject
 {
     Q_OBJECT
@@ -37,18 +44,40 @@ public:
 
     // The newest value: shown at the next frame of the owner's window, or now without one.
     void offer(QVariant value);
+    // Whether an offer now would wait for a frame of the window (on the owner's thread).
+    [[nodiscard]] Q_DECL_HIDDEN bool pacing() const;
+
+    // What a frame runs for a handler paced to it (the facade's delivery of `handler`).
+    using Refresh = void (*)(const std::shared_ptr<void> &handler);
 
 protected:
     bool event(QEvent *event) override;
     bool eventFilter(QObject *watched, QEvent *event) override;
 
 private Q_SLOTS:
-    // The frame starts (or the window was hidden or went): the pending value is shown.
+    // The window's frame runs its animations: the pending value is shown, unless its update
+    // request already showed it.
     void frame();
+    // The window was hidden or went: the pending value is shown now.
+    Q_DECL_HIDDEN void flush();
 
 private: // NOLINT(readability-redundant-access-specifiers): ends moc's slot section
+    friend void paceToFrame(FramePacer &pacer, std::shared_ptr<void> handler, Refresh refresh);
+    struct Q_DECL_HIDDEN Paced
+    {
+        std::shared_ptr<void> handler;
+        Refresh refresh;
+    };
+
     // Follows `window`'s frames from now on (null: none).
     void watch(QObject *window);
+    // Runs the paced handlers' deliveries, then shows the pending value (`inFrame`: in a frame of
+    // the window, which a paced handler may wait for again; else the window leaves).
+    Q_DECL_HIDDEN void present(bool inFrame);
+    // Asks the window for its next frame.
+    Q_DECL_HIDDEN void requestFrame();
+    // An offer that the window's next frame will show, made by a Latest delivery: it may be paced.
+    Q_DECL_HIDDEN void paced() noexcept;
 
     QObject *const m_owner;
     const Show m_show;
@@ -58,6 +87,29 @@ private: // NOLINT(readability-redundant-access-specifiers): ends moc's slot sec
     QMetaObject::Connection m_frames;  // its afterAnimating
     QMetaObject::Connection m_visible; // its visibleChanged
     QMetaObject::Connection m_gone;    // its destroyed
+    QMetaMethod m_update;              // its update()
+    std::vector<Paced> m_paced;        // the handlers whose next delivery this frame runs
+    std::vector<Paced> m_spare;        // empty, its capacity kept for the next frame's
+    bool m_inFrame = false;            // running the paced deliveries of a frame
+    bool m_flushing = false;           // running them as the window leaves
+    bool m_presented = false;          // the frame's update request showed the value
+};
+
+// Runs `refresh(handler)` at `pacer`'s next frame (or as its window leaves), and asks the window
+// for that frame. Throws std::bad_alloc, changing nothing.
+Q_DECL_HIDDEN void paceToFrame(FramePacer &pacer, std::shared_ptr<void> handler, FramePacer::Refresh refresh);
+
+// A Latest delivery running on this thread: the pacer its handler offered a value to, when that
+// pacer shows it at its window's next frame.
+struct Q_DECL_HIDDEN PacedDelivery
+{
+    PacedDelivery() noexcept;
+    ~PacedDelivery();
+    PacedDelivery(const PacedDelivery &) = delete;
+    PacedDelivery &operator=(const PacedDelivery &) = delete;
+
+    FramePacer *pacer = nullptr;
+    PacedDelivery *const outer;
 };
 
 } // namespace rio::detail
