@@ -14,6 +14,7 @@
 #include <registryio/remote/remote_share.h>
 
 #include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QRegularExpression>
 #include <QRemoteObjectDynamicReplica>
 #include <QRemoteObjectHost>
@@ -28,6 +29,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -316,6 +318,10 @@ private:
     std::unique_ptr<std::promise<void>> m_gate;
 };
 
+// What the `registryio.remote` category warned, and when each eventsDropped came between.
+std::vector<QString> g_remoteLines;
+QtMessageHandler g_previousHandler = nullptr;
+
 } // namespace
 
 class tst_remote_process_budgets : public QObject
@@ -334,6 +340,7 @@ private Q_SLOTS:
     void takenOverByAConnectionThatNeverAcquires();
     void backlogsBelowOneReportStepOnManyConnections();
     void manySmallHoardersAndASubscriberWithABurst();
+    void dropWarningIsOneLineASecondPerShareWithTheRunningTotal();
 };
 
 // SECURITY.md: a peer cannot "make the source hold backlogs without bound"; REMOTE.md: an unready
@@ -360,8 +367,8 @@ void tst_remote_process_budgets::unreadySubscriptionsBacklogsStayWithinTheBudget
 
     // The warning says what the subscription held: 1,024 events, not the share's capacity.
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
-                                           "events dropped for subscriber \\d+ \\(its backlog of "
-                                           "1024 was full\\)")));
+                                           "^subscriber \\d+ of rio::RemoteShare \"orders\": \\d+ queued "
+                                           "deliveries dropped so far \\(its backlog of 1024 was full\\)$")));
     Hoarder hoarder;
     const int node = hoarder.connect(source.address());
     QVERIFY(node >= 0);
@@ -879,4 +886,84 @@ void tst_remote_process_budgets::manySmallHoardersAndASubscriberWithABurst()
 }
 
 QTEST_MAIN(tst_remote_process_budgets)
+// REMOTE.md, "Counters at the source": a share warns about its drops with the Qt facade's one
+// drop warning: at most one line a second per share, `subscriber N of rio::RemoteShare "orders":
+// TOTAL queued deliveries dropped so far (why)`, TOTAL that subscriber's drops so far. Two
+// subscriptions that never acquire their channel (a backlog of 4 each) drop on every turn of the
+// share's thread, in two bursts a second apart: the lines are no more than the seconds that
+// passed allow, at least one per burst, each gives its subscriber's running total (what
+// eventsDropped has signalled for it, the drops it comes with included), and eventsDropped and
+// droppedCount() still count every drop.
+void tst_remote_process_budgets::dropWarningIsOneLineASecondPerShareWithTheRunningTotal()
+{
+    constexpr int Turns = 200;
+    Source source({.capacity = 4, .overflow = rio::Overflow::DropNewest}, {});
+    QVERIFY2(source.ok(), qPrintable(source.listener->errorString()));
+    Hoarder hoarder;
+    const int node = hoarder.connect(source.address());
+    QVERIFY(node >= 0);
+    for (quint64 i = 0; i < 2; ++i)
+        QVERIFY(hoarder.subscribe(node, QStringLiteral("orders"), secretFor(0xd7000 + i), false));
+    QTRY_COMPARE_WITH_TIMEOUT(source.base()->subscriberCount(), 2, Deadline);
+    // In order: each line, and after it "signal <subscriber> <count>" for each eventsDropped.
+    g_remoteLines.clear();
+    QObject::connect(source.base(), &rio::RemoteShareBase::eventsDropped, source.listener,
+                     [](quint64 subscriber, quint64 count) {
+                         g_remoteLines.push_back(QStringLiteral("signal %1 %2").arg(subscriber).arg(count));
+                     });
+    g_previousHandler =
+        qInstallMessageHandler([](QtMsgType type, const QMessageLogContext &context, const QString &message) {
+            if (context.category != nullptr && qstrcmp(context.category, "registryio.remote") == 0)
+                g_remoteLines.push_back(message);
+            else
+                g_previousHandler(type, context, message);
+        });
+    const auto restore = qScopeGuard([] { qInstallMessageHandler(g_previousHandler); });
+    QElapsedTimer elapsed;
+    elapsed.start();
+    // Two bursts a second apart: the second's first line gives the drops the first one's
+    // suppressed lines would have named.
+    for (int i = 0; i < 4 + 2 * Turns; ++i) { // the first 4 fill the backlogs
+        if (i == 4 + Turns)
+            QTest::qWait(1100); // the rate limit's second passes: not a synchronisation
+        source.registry.notify(Payload{i, {}});
+        QCoreApplication::processEvents();
+    }
+    QCOMPARE(source.base()->droppedCount(), quint64(4 * Turns));
+    const auto signalledSoFar = [] {
+        quint64 sum = 0;
+        for (const QString &l : g_remoteLines) {
+            if (l.startsWith(u"signal"))
+                sum += l.section(u' ', 2).toULongLong();
+        }
+        return sum;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(signalledSoFar(), quint64(4 * Turns), Deadline);
+    const qint64 seconds = elapsed.elapsed() / 1000;
+    std::map<quint64, quint64> signalled;
+    int lines = 0;
+    const QRegularExpression line(QStringLiteral(
+        R"(^subscriber (\d+) of rio::RemoteShare "orders": (\d+) queued deliveries dropped so far \(its backlog of 4 was full\)$)"));
+    for (std::size_t i = 0; i < g_remoteLines.size(); ++i) {
+        const QString &l = g_remoteLines[i];
+        if (l.startsWith(u"signal")) {
+            signalled[l.section(u' ', 1, 1).toULongLong()] += l.section(u' ', 2).toULongLong();
+            continue;
+        }
+        const QRegularExpressionMatch m = line.match(l);
+        QVERIFY2(m.hasMatch(), qPrintable(l));
+        ++lines;
+        // The signal of the drops it warns about comes next: the total is what it makes.
+        QVERIFY2(i + 1 < g_remoteLines.size() &&
+                     g_remoteLines[i + 1].startsWith(QStringLiteral("signal %1 ").arg(m.captured(1))),
+                 qPrintable(l));
+        const quint64 subscriber = m.captured(1).toULongLong();
+        QCOMPARE(m.captured(2).toULongLong(),
+                 signalled[subscriber] + g_remoteLines[i + 1].section(u' ', 2).toULongLong());
+    }
+    qInfo("%d drops, %d lines in %lld s", 4 * Turns, lines, seconds);
+    QVERIFY(lines >= 2);
+    QVERIFY2(lines <= 1 + seconds, qPrintable(QString::number(lines)));
+}
+
 #include "tst_remote_process_budgets.moc"

@@ -9,7 +9,6 @@
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry_base.h>
 
-#include <QDateTime>
 #include <QString>
 
 #include <exception>
@@ -111,17 +110,9 @@ void QtRegistryControl::reportDropped(QtHandlerState &handler, std::uint64_t tot
     }
     // Overflow and suspension are logged at most once a second per registry (a flood must not
     // become a flood of warnings); a removal's drops, once each.
-    if (reason == DropReason::Overflow || reason == DropReason::Suspended) {
-        const qint64 now = QDateTime::currentMSecsSinceEpoch();
-        qint64 last = m_lastDropLog.load(std::memory_order_relaxed);
-        if (now - last < 1000 || !m_lastDropLog.compare_exchange_strong(last, now))
-            return;
-    }
-    try {
-        qCWarning(lcRegistryIO).nospace().noquote() << describeHandler(registryId, handler) << ": " << total
-                                                    << " queued deliveries dropped so far (" << why << ")";
-    } catch (...) {
-    }
+    m_dropWarning.warn(
+        lcRegistryIO(), reason == DropReason::Overflow || reason == DropReason::Suspended, total,
+        [&] { return describeHandler(registryId, handler); }, [why] { return why; });
 }
 
 bool QtRegistryControl::remove(HandlerId id, bool cancel) noexcept

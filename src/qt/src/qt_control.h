@@ -9,6 +9,7 @@
 
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
+#include <registryio/qt/detail/drop_warning.h>
 #include <registryio/qt/qt_tracing.h>
 
 #include <QString>
@@ -99,7 +100,7 @@ private:
 #endif
     std::mutex m_callbackMutex;
     std::shared_ptr<const std::function<void(const ExceptionInfo &)>> m_callback;
-    std::atomic<qint64> m_lastDropLog{-1000000};
+    DropWarning m_dropWarning; // the registry's (the one format and rate limit, Remote's shares' too)
 };
 
 // A queued delivery running on this thread: counted for synchronize() and for removeAndWait()

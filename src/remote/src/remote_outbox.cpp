@@ -60,7 +60,7 @@ RemoteDrops unreportedOf(const std::shared_ptr<RemoteBacklog> &backlog)
 {
     const auto counts = backlog->queue.takeUnreported();
     return {backlog, RemoteQueue::total(counts),
-            counts[static_cast<std::size_t>(RemoteAccounting::Reason::Budget)]};
+            counts[static_cast<std::size_t>(RemoteAccounting::Reason::Budget)], backlog->queue.dropped()};
 }
 
 } // namespace

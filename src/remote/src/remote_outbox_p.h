@@ -64,12 +64,14 @@ using RemoteQueue = DeliveryQueue<RemoteOutgoing, RemoteAccounting>;
 
 struct RemoteBacklog;
 
-/// Drops not yet signalled for one backlog (those the process's backlog budget made among them).
+/// Drops not yet signalled for one backlog (those the process's backlog budget made among them),
+/// and its drops so far.
 struct RemoteDrops
 {
     std::shared_ptr<RemoteBacklog> backlog;
     quint64 count = 0;
     quint64 byBudget = 0;
+    quint64 total = 0;
 };
 
 /// One subscriber's backlog at the source (source side only): the events it still has to be

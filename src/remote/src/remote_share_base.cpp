@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <registryio/qt/detail/drop_warning.h>
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_share_base.h>
 
@@ -28,8 +29,6 @@ constexpr int MaxUnreadyPerConnection = 64;
 // A subscriber that has not acquired its channel this long after it subscribed is dropped (a
 // subscriber acquires it within a round trip).
 constexpr qint64 ReadyTimeoutMs = 10000;
-// Drop warnings name at most this many subscribers a second; the rest are summed up in one line.
-constexpr std::size_t MaxDropLinesPerSecond = 3;
 
 QString channelName(const QString &name, quint64 key)
 {
@@ -51,19 +50,8 @@ struct RemoteShareBase::Private
     std::atomic<quint64> sent{0};
     quint64 nextSubscriber = 1;
     bool shared = false;
-    // Drops not yet logged, per subscriber (with the backlog's size when it dropped), and when the
-    // last line went.
-    struct Unlogged
-    {
-        quint64 id = 0;
-        quint64 count = 0;
-        quint64 byBudget = 0; // of them, those the process's backlog budget made
-        std::size_t room = 0;
-    };
-    std::vector<Unlogged> unlogged;
-    qint64 lastLog = -1;
-    QTimer *logTimer = nullptr;
-    QTimer *readyTimer = nullptr; // runs while a subscription is not ready
+    detail::DropWarning dropWarning; // the share's: one line a second at most
+    QTimer *readyTimer = nullptr;    // runs while a subscription is not ready
     // Block: connections not read because an event they posted found a backlog full, and the
     // timer that ends their wait at blockTimeout.
     std::vector<quint64> held;
@@ -79,9 +67,6 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->options = options;
     d->deliver = std::move(deliver);
     d->box = std::make_shared<detail::RemoteOutbox>(options);
-    d->logTimer = new QTimer(this);
-    d->logTimer->setSingleShot(true);
-    connect(d->logTimer, &QTimer::timeout, this, &RemoteShareBase::logDrops);
     d->readyTimer = new QTimer(this);
     d->readyTimer->setInterval(int(ReadyTimeoutMs / 10));
     connect(d->readyTimer, &QTimer::timeout, this, &RemoteShareBase::checkUnready);
@@ -372,68 +357,28 @@ void RemoteShareBase::report()
 {
     d->box->account();
     const auto drops = d->box->takeUnreported();
-    if (drops.empty())
-        return;
-    for (const auto &[backlog, count, byBudget] : drops) {
-        const std::size_t room = backlog->room(d->options.capacity);
-        const auto it = std::find_if(d->unlogged.begin(), d->unlogged.end(),
-                                     [id = backlog->id](const auto &entry) { return entry.id == id; });
-        if (it == d->unlogged.end()) {
-            d->unlogged.push_back({backlog->id, count, byBudget, room});
-        } else {
-            it->count += count;
-            it->byBudget += byBudget;
-            it->room = room;
-        }
-    }
-    const qint64 now = detail::nowMs();
-    if (d->lastLog < 0 || now - d->lastLog >= 1000)
-        logDrops();
-    else if (!d->logTimer->isActive())
-        d->logTimer->start(int(1000 - (now - d->lastLog)));
     const QPointer<RemoteShareBase> self = this;
-    for (const auto &[backlog, count, byBudget] : drops) {
-        Q_EMIT eventsDropped(backlog->id, count);
+    for (const detail::RemoteDrops &drop : drops) {
+        const quint64 id = drop.backlog->id;
+        const std::size_t room = drop.backlog->room(d->options.capacity);
+        d->dropWarning.warn(
+            lcRegistryIORemote(), true, drop.total,
+            [&] { return QStringLiteral("subscriber %1 of rio::RemoteShare \"%2\"").arg(id).arg(d->name); },
+            [&] {
+                const QString full =
+                    QStringLiteral("its backlog of %1 was full%2")
+                        .arg(room)
+                        .arg(
+                            QLatin1String(d->options.overflow == Overflow::Block ? " for blockTimeout" : ""));
+                const QString budget = QStringLiteral("the process's backlogs passed backlogBytesBudget");
+                return drop.byBudget == 0            ? full
+                       : drop.byBudget == drop.count ? budget
+                                                     : full + QStringLiteral(", and ") + budget;
+            });
+        Q_EMIT eventsDropped(id, drop.count);
         if (!self)
             return; // a slot destroyed the share
     }
-}
-
-void RemoteShareBase::logDrops()
-{
-    d->lastLog = detail::nowMs();
-    std::size_t lines = 0;
-    quint64 others = 0;
-    quint64 otherEvents = 0;
-    for (const auto &[id, count, byBudget, room] : d->unlogged) {
-        if (lines == MaxDropLinesPerSecond) {
-            ++others;
-            otherEvents += count;
-            continue;
-        }
-        ++lines;
-        const QString full =
-            QStringLiteral("its backlog of %1 was %2")
-                .arg(room)
-                .arg(
-                    QLatin1String(d->options.overflow == Overflow::Block ? "full for blockTimeout" : "full"));
-        const QString budget = QStringLiteral("the process's backlogs passed backlogBytesBudget");
-        const QString why = byBudget == 0 ? full
-                            : byBudget == count
-                                ? budget
-                                : QStringLiteral("%1; %2 of them as %3").arg(full).arg(byBudget).arg(budget);
-        qCWarning(
-            lcRegistryIORemote(),
-            "rio::RemoteShare \"%s\": %llu events dropped for subscriber %llu (%s); it sees them as gaps",
-            qPrintable(d->name), static_cast<unsigned long long>(count), static_cast<unsigned long long>(id),
-            qPrintable(why));
-    }
-    if (others > 0)
-        qCWarning(lcRegistryIORemote(),
-                  "rio::RemoteShare \"%s\": and %llu events dropped for %llu other subscribers",
-                  qPrintable(d->name), static_cast<unsigned long long>(otherEvents),
-                  static_cast<unsigned long long>(others));
-    d->unlogged.clear();
 }
 
 void RemoteShareBase::holdPoster()

@@ -96,8 +96,8 @@ public:
 Q_SIGNALS:
     /// `count` events were dropped for subscriber `subscriber` since the last emission (its
     /// backlog was full, Block timed out, or the process's backlog budget took its oldest); also counted in
-    /// droppedCount() and warned about in `registryio.remote` at most once a second. Emitted on the share's
-    /// thread.
+    /// droppedCount() and warned about in `registryio.remote` at most once a second per share (the Qt
+    /// facade's drop warning: that subscriber's drops so far). Emitted on the share's thread.
     void eventsDropped(quint64 subscriber, quint64 count);
     /// A subscriber came or went.
     void subscriberCountChanged(int count);
@@ -117,7 +117,6 @@ private:
     void releasePosters();
     void checkRoom();
     void report();
-    void logDrops();
     void reject(const QString &what);
 
     struct Private;
