@@ -242,7 +242,7 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
         return pending[slot.at];
     }
     // Makes sure a frame comes (under `mutex`); throws when Qt cannot post the wake-up, the
-    // change kept for the next write's.
+    // change kept for the next write's (`owed`: even a write of a cell already linked asks).
     void scheduleLocked();
     // The wake-up's call on the model's thread: the model awaits its next frame.
     static void wake(QObject *model);
@@ -252,7 +252,8 @@ namespace {
 
 // The wake-up a write posts to the model when nothing is scheduled: on the model's thread it
 // asks the model's pacer for the next frame, whose apply takes the pending set. Discarded unrun
-// (the model went), it lets the next write post again.
+// (the model went, or Qt could not post it: then on the posting thread, under the mutex), it
+// lets the next write post again, without the mutex.
 struct LatestWake : TsanHandover
 {
     std::shared_ptr<LatestRows> rows;
@@ -274,10 +275,8 @@ struct LatestWake : TsanHandover
     {
         RIO_TSAN_ACQUIRE(this);
         tsanSyncWithPosters();
-        if (!ran && rows) {
-            const std::lock_guard lock(rows->mutex);
-            rows->scheduled = false;
-        }
+        if (!ran && rows)
+            rows->scheduled.store(false, std::memory_order_seq_cst);
     }
 
     void operator()();
@@ -289,12 +288,16 @@ void LatestRows::scheduleLocked()
 {
     if (scheduled || model == nullptr)
         return;
-    {
+    try {
         [[maybe_unused]] const TsanPostScope posting;
         // The model lives: its destructor clears `model` under this mutex first.
         QMetaObject::invokeMethod(model, LatestWake(shared_from_this()), Qt::QueuedConnection);
+    } catch (...) {
+        owed.store(true, std::memory_order_seq_cst); // a cell's next writer asks again
+        throw;
     }
     scheduled = true;
+    owed.store(false, std::memory_order_seq_cst);
 }
 
 namespace {

@@ -80,13 +80,14 @@ struct LatestCells
     std::atomic<const Table *> table{nullptr};
     std::atomic<LatestCell *> dirty{nullptr}; // written since the frame took them, newest first
     std::atomic<bool> scheduled{false};       // a frame is asked for (set under the lock)
+    std::atomic<bool> owed{false};            // Qt could not post the last wake-up asked for
 
     /// Links `cell`, just written, for the frame unless it is already (any thread); true when
     /// no frame is scheduled for it.
     bool link(LatestCell &cell) noexcept
     {
         if (cell.dirty.exchange(true, std::memory_order_acq_rel))
-            return false; // the frame to come reads it
+            return owed.load(std::memory_order_seq_cst); // the frame to come reads it, if it was asked for
         LatestCell *head = dirty.load(std::memory_order_relaxed);
         do {
             cell.next = head;
