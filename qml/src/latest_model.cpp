@@ -205,6 +205,8 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
     Q_DECL_HIDDEN void unpublish(std::int64_t key) noexcept;
     // Writes `event` into `cell` (under `mutex`), whoever writes it now, and links it for the frame.
     Q_DECL_HIDDEN void writeCellLocked(LatestCell &cell, const void *event) noexcept;
+    // Gives `cell` to `tag` (under `mutex`), under its counter.
+    Q_DECL_HIDDEN static void retag(LatestCell &cell, std::int64_t tag) noexcept;
 
     // The slot of `key` (a QVariant, an int or a string), made if it has none (under `mutex`).
     // Throws bad_alloc, changing nothing.
@@ -400,17 +402,36 @@ void LatestRows::unpublish(std::int64_t key) noexcept
     }
 }
 
-void LatestRows::writeCellLocked(LatestCell &cell, const void *event) noexcept
+namespace {
+// Takes `cell`'s counter (under the model's mutex), waiting only while a writer of its key is
+// between its two stores; returns the even count it had.
+std::uint32_t holdCell(LatestCell &cell) noexcept
 {
     std::uint32_t seq = cell.seq.load(std::memory_order_relaxed);
     while ((seq & 1U) != 0 || !cell.seq.compare_exchange_weak(seq, seq + 1, std::memory_order_acquire,
                                                               std::memory_order_relaxed)) {
-        if ((seq & 1U) != 0) { // a writer (of the key the cell had) is between its two stores
+        if ((seq & 1U) != 0) {
             std::this_thread::yield();
             seq = cell.seq.load(std::memory_order_relaxed);
         }
     }
     std::atomic_thread_fence(std::memory_order_release);
+    return seq;
+}
+} // namespace
+
+void LatestRows::retag(LatestCell &cell, std::int64_t tag) noexcept
+{
+    if (cell.tag.load(std::memory_order_relaxed) == tag)
+        return;
+    const std::uint32_t seq = holdCell(cell);
+    cell.tag.store(tag, std::memory_order_relaxed);
+    cell.seq.store(seq + 2, std::memory_order_release);
+}
+
+void LatestRows::writeCellLocked(LatestCell &cell, const void *event) noexcept
+{
+    const std::uint32_t seq = holdCell(cell);
     std::uint64_t words[2] = {};
     std::memcpy(words, event, static_cast<std::size_t>(raw.sizeOf()));
     cell.words[0].store(words[0], std::memory_order_relaxed);
@@ -481,7 +502,7 @@ void writeLatest(LatestRows &rows, K &&key, QVariant &value)
     change.removed = false;
     if (change.cell != nullptr) { // raw rows: shown unless the cell is written after this
         if (change.cell->tag.load(std::memory_order_relaxed) == LatestCell::vacant)
-            change.cell->tag.store(LatestCell::locked, std::memory_order_relaxed);
+            LatestRows::retag(*change.cell, LatestCell::locked);
         unsigned char ignored[16];
         static_cast<void>(readCell(*change.cell, ignored, change.cellSeq));
     }
@@ -503,7 +524,7 @@ void latestRowsWriteRaw(LatestRows &rows, int key, const void *event)
     const std::lock_guard lock(rows.mutex);
     const quint32 at = rows.slotOf(key);
     LatestCell &cell = *rows.cellAt[at];
-    cell.tag.store(key, std::memory_order_relaxed);
+    LatestRows::retag(cell, key);
     try {
         rows.publish(key, cell); // from here on its writers need no lock
     } catch (const std::bad_alloc &) {
@@ -525,7 +546,7 @@ void latestRowsWriteRaw(LatestRows &rows, const QVariant &key, const void *event
     const quint32 at = rows.slotOf(key);
     LatestCell &cell = *rows.cellAt[at];
     if (cell.tag.load(std::memory_order_relaxed) == LatestCell::vacant)
-        cell.tag.store(LatestCell::locked, std::memory_order_relaxed);
+        LatestRows::retag(cell, LatestCell::locked);
     writeRawLocked(rows, at, event, replaced);
 }
 
@@ -997,7 +1018,7 @@ void LatestModel::applyBatch()
             gone.push_back(rows->index.extract(*slot.key));
             slot.key = nullptr;
             if (at < rows->cellAt.size()) // its cell takes no late write of the key
-                rows->cellAt[at]->tag.store(detail::LatestCell::vacant, std::memory_order_relaxed);
+                detail::LatestRows::retag(*rows->cellAt[at], detail::LatestCell::vacant);
             rows->spare.push_back(at);
         }
         rows->spareBatch.swap(changes);
