@@ -836,6 +836,7 @@ void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes,
     {
         detail::LatestCell *cell;
         std::int64_t tag;
+        std::uint32_t seq;
         alignas(8) unsigned char bytes[16];
     };
     std::vector<Taken> taken;
@@ -846,7 +847,7 @@ void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes,
         c->dirty.exchange(false, std::memory_order_acq_rel);
         Taken &t = taken.emplace_back();
         t.cell = c;
-        t.tag = detail::readCell(*c, t.bytes, seq);
+        t.tag = detail::readCell(*c, t.bytes, t.seq);
         slotCount = std::max(slotCount, c->slot + 1);
         c = next;
     }
@@ -858,16 +859,20 @@ void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes,
         static_cast<void>(detail::readCell(*c.cell, bytes, seq));
         if (!c.value.isValid() || seq != c.cellSeq) // else a value of another type, written last
             c.value = QVariant(type, bytes);
+        c.cell->shown = seq;
     }
     std::vector<bool> changing(slotCount);
     for (const Change &c : changes)
         changing[c.slot] = true;
-    // The keys written without the lock: their rows (a cell of a key gone since has no row).
+    // The keys written without the lock: their rows (a cell of a key gone since has no row; one
+    // written while the last frame read it may show its value already).
     for (const Taken &t : taken) {
         const quint32 slot = t.cell->slot;
-        if (changing[slot] || t.tag == detail::LatestCell::vacant || rowOf(slot) < 0)
+        if (changing[slot] || t.tag == detail::LatestCell::vacant || rowOf(slot) < 0 ||
+            t.seq == t.cell->shown)
             continue;
         changing[slot] = true;
+        t.cell->shown = t.seq;
         changes.push_back(Change{slot, nullptr, QVariant(type, t.bytes), t.cell, 0, false});
     }
 }

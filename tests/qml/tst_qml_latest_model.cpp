@@ -307,6 +307,48 @@ private Q_SLOTS:
         QVERIFY(!heldAnother);
     }
 
+    // A write of a linked cell lands between the frame clearing the cell's flag and reading it:
+    // that frame shows it; linked again, the cell is not signalled again with the same value.
+    void aRowIsNotSignalledAgainWithTheValueItShows()
+    {
+        rio::QtRegistry<Paused> registry;
+        LatestModel model;
+        model.follow(registry, [](const Paused &p) { return p.id; });
+        registry.notify(Paused{0, 1});
+        registry.notify(Paused{0, 2}); // published
+        registry.notify(Paused{1, 0});
+        QTRY_COMPARE(model.rowCount(), 2);
+        QTRY_COMPARE(model.valueOf(0).value<Paused>().v, 2.0);
+        QCoreApplication::processEvents();
+        std::vector<double> shown; // key 0's value at each signal naming its row
+        QObject::connect(&model, &QAbstractItemModel::dataChanged, &model,
+                         [&](const QModelIndex &first, const QModelIndex &last) {
+                             if (first.row() <= 0 && 0 <= last.row())
+                                 shown.push_back(model.valueOf(0).value<Paused>().v);
+                         });
+        registry.notify(Paused{0, 3}); // linked, a frame asked for
+        QSemaphore held;
+        g_pause = [&](const rio::detail::LatestCell &cell, rio::detail::LatestCellStep step) {
+            if (step != rio::detail::LatestCellStep::Held)
+                return;
+            held.release();
+            while (cell.dirty.load()) // until the frame clears the flag (it then waits for this write)
+                std::this_thread::yield();
+        };
+        std::thread writer([&] {
+            t_pause = true;
+            registry.notify(Paused{0, 4});
+            t_pause = false;
+        });
+        held.acquire();
+        QTRY_COMPARE(model.valueOf(0).value<Paused>().v, 4.0);
+        writer.join();
+        g_pause = nullptr;
+        registry.notify(Paused{1, 1}); // a frame after the cell's second link
+        QTRY_COMPARE(model.valueOf(1).value<Paused>().v, 1.0);
+        QCOMPARE(shown, std::vector<double>{4.0});
+    }
+
     // A key written 1,000 times between two frames costs one dataChanged for its row; keys new
     // in that frame come in one insertion; separate rows changed give one signal per contiguous
     // range.

@@ -54,7 +54,9 @@ inline constexpr bool latestRaw = std::is_trivially_copyable_v<E> && sizeof(E) <
 /// writer reads the counter, then the tag, then takes the counter from the count it read, so a
 /// writer holding it always writes the cell's current key, and a cell reused for another key
 /// never takes a late write of the old one. `dirty` is set from its write until the frame takes
-/// it: the writer that sets it links the cell to the frame's list.
+/// it: the writer that sets it links the cell to the frame's list. `shown` is the count whose
+/// value the model's rows show (the model's thread only): a cell linked again by a write the
+/// frame already read is not shown twice.
 struct alignas(64) LatestCell
 {
     static constexpr std::int64_t vacant = std::numeric_limits<std::int64_t>::min(); // no key
@@ -62,6 +64,7 @@ struct alignas(64) LatestCell
     std::atomic<std::uint32_t> seq{0};
     std::atomic<bool> dirty{false};
     std::uint32_t slot = 0;     // its key's slot (fixed: cell n serves slot n)
+    std::uint32_t shown = 0;    // the count last shown
     LatestCell *next = nullptr; // the frame's list (written by the writer that set `dirty`)
     std::atomic<std::int64_t> tag{vacant};
     std::atomic<std::uint64_t> words[2] = {};
