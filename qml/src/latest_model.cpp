@@ -205,6 +205,8 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
     Q_DECL_HIDDEN void unpublish(std::int64_t key) noexcept;
     // Writes `event` into `cell` (under `mutex`), whoever writes it now, and links it for the frame.
     Q_DECL_HIDDEN void writeCellLocked(LatestCell &cell, const void *event) noexcept;
+    // Gives `cell` to `tag` (under `mutex`), under its counter.
+    Q_DECL_HIDDEN static void retag(LatestCell &cell, std::int64_t tag) noexcept;
 
     // The slot of `key` (a QVariant, an int or a string), made if it has none (under `mutex`).
     // Throws bad_alloc, changing nothing.
@@ -242,7 +244,7 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
         return pending[slot.at];
     }
     // Makes sure a frame comes (under `mutex`); throws when Qt cannot post the wake-up, the
-    // change kept for the next write's.
+    // change kept for the next write's (`owed`: even a write of a cell already linked asks).
     void scheduleLocked();
     // The wake-up's call on the model's thread: the model awaits its next frame.
     static void wake(QObject *model);
@@ -252,7 +254,8 @@ namespace {
 
 // The wake-up a write posts to the model when nothing is scheduled: on the model's thread it
 // asks the model's pacer for the next frame, whose apply takes the pending set. Discarded unrun
-// (the model went), it lets the next write post again.
+// (the model went, or Qt could not post it: then on the posting thread, under the mutex), it
+// lets the next write post again, without the mutex.
 struct LatestWake : TsanHandover
 {
     std::shared_ptr<LatestRows> rows;
@@ -274,10 +277,8 @@ struct LatestWake : TsanHandover
     {
         RIO_TSAN_ACQUIRE(this);
         tsanSyncWithPosters();
-        if (!ran && rows) {
-            const std::lock_guard lock(rows->mutex);
-            rows->scheduled = false;
-        }
+        if (!ran && rows)
+            rows->scheduled.store(false, std::memory_order_seq_cst);
     }
 
     void operator()();
@@ -289,12 +290,16 @@ void LatestRows::scheduleLocked()
 {
     if (scheduled || model == nullptr)
         return;
-    {
+    try {
         [[maybe_unused]] const TsanPostScope posting;
         // The model lives: its destructor clears `model` under this mutex first.
         QMetaObject::invokeMethod(model, LatestWake(shared_from_this()), Qt::QueuedConnection);
+    } catch (...) {
+        owed.store(true, std::memory_order_seq_cst); // a cell's next writer asks again
+        throw;
     }
     scheduled = true;
+    owed.store(false, std::memory_order_seq_cst);
 }
 
 namespace {
@@ -397,17 +402,36 @@ void LatestRows::unpublish(std::int64_t key) noexcept
     }
 }
 
-void LatestRows::writeCellLocked(LatestCell &cell, const void *event) noexcept
+namespace {
+// Takes `cell`'s counter (under the model's mutex), waiting only while a writer of its key is
+// between its two stores; returns the even count it had.
+std::uint32_t holdCell(LatestCell &cell) noexcept
 {
     std::uint32_t seq = cell.seq.load(std::memory_order_relaxed);
     while ((seq & 1U) != 0 || !cell.seq.compare_exchange_weak(seq, seq + 1, std::memory_order_acquire,
                                                               std::memory_order_relaxed)) {
-        if ((seq & 1U) != 0) { // a writer (of the key the cell had) is between its two stores
+        if ((seq & 1U) != 0) {
             std::this_thread::yield();
             seq = cell.seq.load(std::memory_order_relaxed);
         }
     }
     std::atomic_thread_fence(std::memory_order_release);
+    return seq;
+}
+} // namespace
+
+void LatestRows::retag(LatestCell &cell, std::int64_t tag) noexcept
+{
+    if (cell.tag.load(std::memory_order_relaxed) == tag)
+        return;
+    const std::uint32_t seq = holdCell(cell);
+    cell.tag.store(tag, std::memory_order_relaxed);
+    cell.seq.store(seq + 2, std::memory_order_release);
+}
+
+void LatestRows::writeCellLocked(LatestCell &cell, const void *event) noexcept
+{
+    const std::uint32_t seq = holdCell(cell);
     std::uint64_t words[2] = {};
     std::memcpy(words, event, static_cast<std::size_t>(raw.sizeOf()));
     cell.words[0].store(words[0], std::memory_order_relaxed);
@@ -478,7 +502,7 @@ void writeLatest(LatestRows &rows, K &&key, QVariant &value)
     change.removed = false;
     if (change.cell != nullptr) { // raw rows: shown unless the cell is written after this
         if (change.cell->tag.load(std::memory_order_relaxed) == LatestCell::vacant)
-            change.cell->tag.store(LatestCell::locked, std::memory_order_relaxed);
+            LatestRows::retag(*change.cell, LatestCell::locked);
         unsigned char ignored[16];
         static_cast<void>(readCell(*change.cell, ignored, change.cellSeq));
     }
@@ -500,7 +524,7 @@ void latestRowsWriteRaw(LatestRows &rows, int key, const void *event)
     const std::lock_guard lock(rows.mutex);
     const quint32 at = rows.slotOf(key);
     LatestCell &cell = *rows.cellAt[at];
-    cell.tag.store(key, std::memory_order_relaxed);
+    LatestRows::retag(cell, key);
     try {
         rows.publish(key, cell); // from here on its writers need no lock
     } catch (const std::bad_alloc &) {
@@ -522,7 +546,7 @@ void latestRowsWriteRaw(LatestRows &rows, const QVariant &key, const void *event
     const quint32 at = rows.slotOf(key);
     LatestCell &cell = *rows.cellAt[at];
     if (cell.tag.load(std::memory_order_relaxed) == LatestCell::vacant)
-        cell.tag.store(LatestCell::locked, std::memory_order_relaxed);
+        LatestRows::retag(cell, LatestCell::locked);
     writeRawLocked(rows, at, event, replaced);
 }
 
@@ -812,6 +836,7 @@ void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes,
     {
         detail::LatestCell *cell;
         std::int64_t tag;
+        std::uint32_t seq;
         alignas(8) unsigned char bytes[16];
     };
     std::vector<Taken> taken;
@@ -822,7 +847,7 @@ void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes,
         c->dirty.exchange(false, std::memory_order_acq_rel);
         Taken &t = taken.emplace_back();
         t.cell = c;
-        t.tag = detail::readCell(*c, t.bytes, seq);
+        t.tag = detail::readCell(*c, t.bytes, t.seq);
         slotCount = std::max(slotCount, c->slot + 1);
         c = next;
     }
@@ -834,16 +859,20 @@ void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes,
         static_cast<void>(detail::readCell(*c.cell, bytes, seq));
         if (!c.value.isValid() || seq != c.cellSeq) // else a value of another type, written last
             c.value = QVariant(type, bytes);
+        c.cell->shown = seq;
     }
     std::vector<bool> changing(slotCount);
     for (const Change &c : changes)
         changing[c.slot] = true;
-    // The keys written without the lock: their rows (a cell of a key gone since has no row).
+    // The keys written without the lock: their rows (a cell of a key gone since has no row; one
+    // written while the last frame read it may show its value already).
     for (const Taken &t : taken) {
         const quint32 slot = t.cell->slot;
-        if (changing[slot] || t.tag == detail::LatestCell::vacant || rowOf(slot) < 0)
+        if (changing[slot] || t.tag == detail::LatestCell::vacant || rowOf(slot) < 0 ||
+            t.seq == t.cell->shown)
             continue;
         changing[slot] = true;
+        t.cell->shown = t.seq;
         changes.push_back(Change{slot, nullptr, QVariant(type, t.bytes), t.cell, 0, false});
     }
 }
@@ -994,7 +1023,7 @@ void LatestModel::applyBatch()
             gone.push_back(rows->index.extract(*slot.key));
             slot.key = nullptr;
             if (at < rows->cellAt.size()) // its cell takes no late write of the key
-                rows->cellAt[at]->tag.store(detail::LatestCell::vacant, std::memory_order_relaxed);
+                detail::LatestRows::retag(*rows->cellAt[at], detail::LatestCell::vacant);
             rows->spare.push_back(at);
         }
         rows->spareBatch.swap(changes);

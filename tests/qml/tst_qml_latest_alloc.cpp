@@ -13,11 +13,13 @@
 #include <QTest>
 
 #include <thread>
+#include <utility>
 
 namespace {
 
 thread_local bool t_counting = false;
 thread_local long t_allocations = 0;
+thread_local bool t_refuseNext = false; // the next allocation on this thread throws
 
 struct Tick // 16 bytes, trivially copyable
 {
@@ -31,6 +33,8 @@ void rioBeforeAllocation()
 {
     if (t_counting)
         ++t_allocations;
+    if (std::exchange(t_refuseNext, false))
+        throw std::bad_alloc();
 }
 
 class TestQmlLatestAlloc : public QObject
@@ -63,6 +67,39 @@ private Q_SLOTS:
         QCOMPARE(allocations, 0L);
         QTRY_COMPARE(model.valueOf(kWrites % kKeys).value<Tick>().v, double(kWrites));
         QCOMPARE(model.rowCount(), kKeys);
+    }
+
+    // Qt cannot post the wake-up a write asks for (its allocation fails): the write throws (the
+    // registry reports its handler failed) and nothing hangs; the change waits for the next
+    // write's wake-up, a write of the same key (its cell already linked) or of another.
+    void aWakeUpQtCannotPostIsOwed_data()
+    {
+        QTest::addColumn<bool>("sameKey");
+        QTest::newRow("same key") << true;
+        QTest::newRow("another key") << false;
+    }
+    void aWakeUpQtCannotPostIsOwed()
+    {
+        QFETCH(bool, sameKey);
+        rio::QtRegistry<Tick> registry;
+        rio::LatestModel model;
+        int failures = 0;
+        QObject::connect(&registry, &rio::QtRegistryBase::handlerFailed, &registry, [&] { ++failures; });
+        model.follow(registry, [](const Tick &t) { return t.id; });
+        registry.notify(Tick{0, 0});
+        registry.notify(Tick{1, 0}); // both keys' cells published
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCoreApplication::processEvents(); // no frame scheduled: the next write asks for one
+        t_refuseNext = true;
+        registry.notify(Tick{0, 1}); // its cell linked, the wake-up refused
+        t_refuseNext = false;
+        QCOMPARE(failures, 1);
+        QCoreApplication::processEvents();
+        QCOMPARE(model.valueOf(0).value<Tick>().v, 0.0); // no frame came
+        registry.notify(Tick{sameKey ? 0 : 1, 2});
+        QTRY_COMPARE(model.valueOf(sameKey ? 0 : 1).value<Tick>().v, 2.0);
+        QCOMPARE(model.valueOf(0).value<Tick>().v, sameKey ? 2.0 : 1.0);
+        QCOMPARE(failures, 1);
     }
 };
 

@@ -18,6 +18,7 @@
 #include <QPointer>
 #include <QQuickItem>
 #include <QQuickWindow>
+#include <QSemaphore>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QTest>
@@ -26,6 +27,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <random>
@@ -59,6 +61,28 @@ public:
     double v = 0;
 };
 static_assert(rio::detail::latestRaw<Tick>);
+
+/// Tick's twin whose cell writers a test pauses (LatestCellPause) on a thread that asks.
+struct Paused
+{
+    int id = 0;
+    double v = 0;
+};
+
+namespace {
+thread_local bool t_pause = false; // this thread's writes pause
+std::function<void(const rio::detail::LatestCell &, rio::detail::LatestCellStep)> g_pause; // how
+} // namespace
+
+template <>
+struct rio::detail::LatestCellPause<Paused>
+{
+    static void at(const LatestCell &cell, LatestCellStep step) noexcept
+    {
+        if (t_pause)
+            g_pause(cell, step);
+    }
+};
 
 using rio::LatestModel;
 
@@ -238,6 +262,91 @@ private Q_SLOTS:
         QCoreApplication::processEvents();
         QCOMPARE(removedRows.count(), 0);
         QCOMPARE(model.rowCount(), kWriters * kKeys + 1); // and "3"
+    }
+
+    // A writer of key 1 finds its cell and pauses; key 1 is removed, its slot and cell go to key
+    // 2, shown; the writer goes on. It never holds the counter of key 2's cell: a write of key 2
+    // meanwhile is shown.
+    void aWriterOfAKeyGoneLeavesItsCellToTheNext()
+    {
+        rio::QtRegistry<Paused> registry;
+        LatestModel model;
+        model.follow(registry, [](const Paused &p) { return p.id; });
+        registry.notify(Paused{1, 1});
+        registry.notify(Paused{1, 2}); // its cell published
+        QTRY_COMPARE(model.valueOf(1).value<Paused>().v, 2.0);
+        QSemaphore toMain;
+        QSemaphore toWriter;
+        bool heldAnother = false;
+        g_pause = [&](const rio::detail::LatestCell &cell, rio::detail::LatestCellStep step) {
+            if (step == rio::detail::LatestCellStep::Held && cell.tag.load() == 1)
+                return;
+            heldAnother = step == rio::detail::LatestCellStep::Held;
+            toMain.release();
+            toWriter.acquire();
+        };
+        std::thread writer([&] {
+            t_pause = true;
+            registry.notify(Paused{1, 111});
+            t_pause = false;
+            toMain.release();
+        });
+        toMain.acquire(); // the writer found key 1's cell
+        QVERIFY(model.remove(1));
+        QTRY_COMPARE(model.rowCount(), 0);
+        registry.notify(Paused{2, 5}); // the slot and the cell key 1 left
+        registry.notify(Paused{2, 6}); // published
+        QTRY_COMPARE(model.valueOf(2).value<Paused>().v, 6.0);
+        toWriter.release();
+        toMain.acquire();              // the writer holds a cell, or is done
+        registry.notify(Paused{2, 7}); // key 2's last
+        toWriter.release();
+        writer.join();
+        g_pause = nullptr;
+        QTRY_COMPARE(model.valueOf(2).value<Paused>().v, 7.0);
+        QVERIFY(!heldAnother);
+    }
+
+    // A write of a linked cell lands between the frame clearing the cell's flag and reading it:
+    // that frame shows it; linked again, the cell is not signalled again with the same value.
+    void aRowIsNotSignalledAgainWithTheValueItShows()
+    {
+        rio::QtRegistry<Paused> registry;
+        LatestModel model;
+        model.follow(registry, [](const Paused &p) { return p.id; });
+        registry.notify(Paused{0, 1});
+        registry.notify(Paused{0, 2}); // published
+        registry.notify(Paused{1, 0});
+        QTRY_COMPARE(model.rowCount(), 2);
+        QTRY_COMPARE(model.valueOf(0).value<Paused>().v, 2.0);
+        QCoreApplication::processEvents();
+        std::vector<double> shown; // key 0's value at each signal naming its row
+        QObject::connect(&model, &QAbstractItemModel::dataChanged, &model,
+                         [&](const QModelIndex &first, const QModelIndex &last) {
+                             if (first.row() <= 0 && 0 <= last.row())
+                                 shown.push_back(model.valueOf(0).value<Paused>().v);
+                         });
+        registry.notify(Paused{0, 3}); // linked, a frame asked for
+        QSemaphore held;
+        g_pause = [&](const rio::detail::LatestCell &cell, rio::detail::LatestCellStep step) {
+            if (step != rio::detail::LatestCellStep::Held)
+                return;
+            held.release();
+            while (cell.dirty.load()) // until the frame clears the flag (it then waits for this write)
+                std::this_thread::yield();
+        };
+        std::thread writer([&] {
+            t_pause = true;
+            registry.notify(Paused{0, 4});
+            t_pause = false;
+        });
+        held.acquire();
+        QTRY_COMPARE(model.valueOf(0).value<Paused>().v, 4.0);
+        writer.join();
+        g_pause = nullptr;
+        registry.notify(Paused{1, 1}); // a frame after the cell's second link
+        QTRY_COMPARE(model.valueOf(1).value<Paused>().v, 1.0);
+        QCOMPARE(shown, std::vector<double>{4.0});
     }
 
     // A key written 1,000 times between two frames costs one dataChanged for its row; keys new

@@ -50,9 +50,13 @@ inline constexpr bool latestRaw = std::is_trivially_copyable_v<E> && sizeof(E) <
 /// A key's newest event as bytes, written by any thread without a lock: the seqlock of the
 /// facade's Latest cell (odd while a writer writes; a writer meeting another leaves the cell to
 /// it, as if it had written just before). `tag` is the int key whose writers may reach it without
-/// the lock (changed under the model's lock only; a writer checks it inside the seqlock, so a
-/// cell reused for another key never takes a late write of the old one). `dirty` is set from its
-/// write until the frame takes it: the writer that sets it links the cell to the frame's list.
+/// the lock, changed under the model's lock and under the counter only (which it advances): a
+/// writer reads the counter, then the tag, then takes the counter from the count it read, so a
+/// writer holding it always writes the cell's current key, and a cell reused for another key
+/// never takes a late write of the old one. `dirty` is set from its write until the frame takes
+/// it: the writer that sets it links the cell to the frame's list. `shown` is the count whose
+/// value the model's rows show (the model's thread only): a cell linked again by a write the
+/// frame already read is not shown twice.
 struct alignas(64) LatestCell
 {
     static constexpr std::int64_t vacant = std::numeric_limits<std::int64_t>::min(); // no key
@@ -60,6 +64,7 @@ struct alignas(64) LatestCell
     std::atomic<std::uint32_t> seq{0};
     std::atomic<bool> dirty{false};
     std::uint32_t slot = 0;     // its key's slot (fixed: cell n serves slot n)
+    std::uint32_t shown = 0;    // the count last shown
     LatestCell *next = nullptr; // the frame's list (written by the writer that set `dirty`)
     std::atomic<std::int64_t> tag{vacant};
     std::atomic<std::uint64_t> words[2] = {};
@@ -80,13 +85,14 @@ struct LatestCells
     std::atomic<const Table *> table{nullptr};
     std::atomic<LatestCell *> dirty{nullptr}; // written since the frame took them, newest first
     std::atomic<bool> scheduled{false};       // a frame is asked for (set under the lock)
+    std::atomic<bool> owed{false};            // Qt could not post the last wake-up asked for
 
     /// Links `cell`, just written, for the frame unless it is already (any thread); true when
     /// no frame is scheduled for it.
     bool link(LatestCell &cell) noexcept
     {
         if (cell.dirty.exchange(true, std::memory_order_acq_rel))
-            return false; // the frame to come reads it
+            return owed.load(std::memory_order_seq_cst); // the frame to come reads it, if it was asked for
         LatestCell *head = dirty.load(std::memory_order_relaxed);
         do {
             cell.next = head;
@@ -120,31 +126,46 @@ enum class LatestCellWrite : std::uint8_t {
     Locked,  ///< the key has no cell published: the caller takes the locked path
 };
 
-/// Writes the `Size` bytes at `event` into `key`'s cell without a lock nor an allocation.
-template <std::size_t Size>
+/// The steps of latestCellWrite a test may pause a writer at, to force a schedule.
+enum class LatestCellStep : std::uint8_t {
+    Found, ///< the key's cell found, its counter not taken
+    Held,  ///< its counter taken (odd), the event not yet written
+};
+/// What latestCellWrite does at each step for events of type `E`: nothing (no instruction). A test
+/// specializes it for an event type of its own.
+template <typename E>
+struct LatestCellPause
+{
+    static void at(const LatestCell &, LatestCellStep) noexcept { }
+};
+
+/// Writes the event at `event` into `key`'s cell without a lock nor an allocation.
+template <typename E>
 RIO_ALWAYS_INLINE inline LatestCellWrite latestCellWrite(LatestCells &cells, int key,
                                                          const void *event) noexcept
 {
+    constexpr std::size_t Size = sizeof(E);
     static_assert(Size <= 16);
     const LatestCells::Table *const t = cells.table.load(std::memory_order_acquire);
     if (t == nullptr)
         return LatestCellWrite::Locked;
     LatestCell *c = nullptr;
+    std::uint32_t seq = 0;
     for (std::uint32_t i = LatestCells::home(*t, key);; i = (i + 1) & t->mask) {
         c = t->at[i].load(std::memory_order_acquire);
         if (c == nullptr)
             return LatestCellWrite::Locked;
+        seq = c->seq.load(std::memory_order_acquire); // then the tag it counts
         if (c->tag.load(std::memory_order_relaxed) == key)
             break;
     }
-    std::uint32_t seq = c->seq.load(std::memory_order_relaxed);
+    LatestCellPause<E>::at(*c, LatestCellStep::Found);
+    // Odd, or taken since: a writer of this key writes (its event is the newer one), or the lock
+    // writes it or takes the cell from the key (removed meanwhile: this event came before).
     if ((seq & 1U) != 0 ||
         !c->seq.compare_exchange_strong(seq, seq + 1, std::memory_order_acquire, std::memory_order_relaxed))
-        return LatestCellWrite::Written; // another writer of this key writes: its event is the newer one
-    if (c->tag.load(std::memory_order_relaxed) != key) {
-        c->seq.store(seq, std::memory_order_release); // unchanged
-        return LatestCellWrite::Locked;               // the key lost this cell meanwhile
-    }
+        return LatestCellWrite::Written;
+    LatestCellPause<E>::at(*c, LatestCellStep::Held);
     std::atomic_thread_fence(std::memory_order_release);
     std::uint64_t words[2] = {};
     std::memcpy(words, event, Size);
@@ -160,7 +181,7 @@ template <typename E, typename K>
 RIO_ALWAYS_INLINE inline void latestWriteEvent(LatestRows &rows, LatestCells &cells, K &&key, const E &event)
 {
     if constexpr (std::is_same_v<std::remove_cvref_t<K>, int>) {
-        const LatestCellWrite done = latestCellWrite<sizeof(E)>(cells, key, &event);
+        const LatestCellWrite done = latestCellWrite<E>(cells, key, &event);
         if (done == LatestCellWrite::Wake) [[unlikely]]
             latestRowsWake(rows);
         else if (done == LatestCellWrite::Locked) [[unlikely]]
