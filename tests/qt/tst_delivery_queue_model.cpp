@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The delivery-policy queue (rio::detail::DeliveryQueue, shared by the Qt facade and Remote)
 // against a trivial reference model (RapidCheck): random sequences of pushes with random room,
-// retained entries, pops, drops of the oldest and counted drops, releases and reports, and pushes
-// whose allocation is refused, under each Delivery and Overflow. After every step the queue holds
+// retained entries, pops, drops of the oldest and counted drops, releases and reports, entries
+// queued in the order of a key (the Qt facade's notify order) and undone, swaps, and pushes and
+// insertions whose allocation is refused, under each Delivery and Overflow. After every step the queue holds
 // what the model holds, in its order, with its weight, and has counted the same drops by reason,
 // reported and not: a refused push changed nothing. Not labelled `sanitize`: it replaces operator
 // new, as the sanitizers do. Knobs: RIO_MODEL_CASES
@@ -13,6 +14,7 @@
 
 #include <rapidcheck.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -88,9 +90,30 @@ struct Model
         items.push_back(entry);
         return true;
     }
+    // Before the newest entries of a greater value, never before a retained one.
+    void insertSorted(Entry entry)
+    {
+        std::size_t at = items.size();
+        while (at > (retained ? 1U : 0U) && entry.value < items[at - 1].value)
+            --at;
+        items.insert(items.begin() + static_cast<std::ptrdiff_t>(at), entry);
+    }
 };
 
-enum class Kind { Push, PushRefused, Retain, Pop, DropOldest, Drop, Release, TakeUnreported };
+enum class Kind {
+    Push,
+    PushRefused,
+    Retain,
+    Pop,
+    DropOldest,
+    Drop,
+    Release,
+    TakeUnreported,
+    InsertSorted,
+    InsertRefused,
+    InsertUndone,
+    Swap
+};
 
 struct Op
 {
@@ -114,7 +137,11 @@ rc::Gen<Op> genOp()
                                                   {2, Kind::DropOldest},
                                                   {1, Kind::Drop},
                                                   {1, Kind::Release},
-                                                  {1, Kind::TakeUnreported}}),
+                                                  {1, Kind::TakeUnreported},
+                                                  {4, Kind::InsertSorted},
+                                                  {1, Kind::InsertRefused},
+                                                  {1, Kind::InsertUndone},
+                                                  {1, Kind::Swap}}),
                       gen::inRange(0, 1000), gen::inRange<std::int64_t>(0, 5000),
                       gen::weightedOneOf<std::size_t>(
                           {{1, gen::just<std::size_t>(0)}, {4, gen::inRange<std::size_t>(1, 6)}}),
@@ -124,8 +151,9 @@ rc::Gen<Op> genOp()
 // A counterexample, readable.
 void showValue(const Op &op, std::ostream &os)
 {
-    static const char *const names[] = {"Push",       "PushRefused", "Retain",  "Pop",
-                                        "DropOldest", "Drop",        "Release", "TakeUnreported"};
+    static const char *const names[] = {"Push",         "PushRefused",   "Retain",       "Pop",
+                                        "DropOldest",   "Drop",          "Release",      "TakeUnreported",
+                                        "InsertSorted", "InsertRefused", "InsertUndone", "Swap"};
     os << names[static_cast<int>(op.kind)] << "(value " << op.value << ", weight " << op.weight << ", room "
        << op.room << ", reason " << op.reason << ", n " << op.n << ")";
 }
@@ -153,6 +181,11 @@ std::string check(const Queue &q, const Model &m)
     if (q.unreported() != m.unreported[0] + m.unreported[1])
         return "unreported drops differ";
     return {};
+}
+
+int byValue(const Entry &entry)
+{
+    return entry.value;
 }
 
 void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<Op> &ops)
@@ -217,6 +250,32 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
                 RC_ASSERT(out[i].value == m.items[i].value);
             m.items.clear();
             m.retained = false;
+            break;
+        }
+        case Kind::InsertSorted:
+        case Kind::InsertRefused:
+            if (delivery == rio::Delivery::Latest)
+                continue; // Every's
+            g_refuse = op.kind == Kind::InsertRefused;
+            try {
+                static_cast<void>(q.insertSorted(Entry{op.value, op.weight}, byValue));
+                g_refuse = false;
+                m.insertSorted(Entry{op.value, op.weight});
+            } catch (const std::bad_alloc &) {
+                g_refuse = false;
+                RC_ASSERT(op.kind == Kind::InsertRefused); // and the queue is as the model left it
+            }
+            break;
+        case Kind::InsertUndone: // queued, then taken back: as it was
+            if (delivery == rio::Delivery::Latest)
+                continue;
+            q.erase(q.insertSorted(Entry{op.value, op.weight}, byValue));
+            break;
+        case Kind::Swap: { // the entries go to another queue and back
+            Queue other;
+            q.swap(other);
+            RC_ASSERT(q.empty() && other.size() == m.items.size() && !q.retainedFirst());
+            other.swap(q);
             break;
         }
         case Kind::TakeUnreported: {

@@ -7,8 +7,9 @@
 // whoever waits for room waits before it pushes). Latest: at most one entry, a newer one replacing
 // it. The first entry may be retained (a state the receiver must get first): dropping the oldest
 // then drops the one after it. Every drop is counted in one place, drop(reason, n), by reason,
-// with those not yet reported. `Accounting::cost(entry)` weighs each entry for bytes(). Not
-// thread-safe: its owner's lock guards it.
+// with those not yet reported. An owner that applies its policy across queues (the Qt facade's
+// two segments) queues in the order of a key instead, and may undo that. `Accounting::cost(entry)`
+// weighs each entry for bytes(). Not thread-safe: its owner's lock guards it.
 
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/detail/mail_queue.h>
@@ -55,6 +56,8 @@ public:
     [[nodiscard]] std::int64_t bytes() const noexcept { return m_bytes; }
     /// The oldest entry (needs one).
     [[nodiscard]] const T &front() const noexcept { return m_items.front(); }
+    /// The newest entry (needs one).
+    [[nodiscard]] const T &back() const noexcept { return m_items.back(); }
     [[nodiscard]] bool retainedFirst() const noexcept { return m_retainedFirst; }
 
     /// Queues `entry` with at most `room` entries waiting (0: no bound; Latest replaces its one
@@ -86,6 +89,39 @@ public:
         eraseAt(spare ? 1 : 0);
         m_retainedFirst = spare;
         return Pushed::DroppedOldest;
+    }
+    /// Every: queues `entry` in the order of `key(entry)` (ascending), without a policy (its owner
+    /// applied it): before the newest entries whose key is greater, never before a retained one. Returns
+    /// where it went (for erase, to undo it). Throws std::bad_alloc, changing nothing.
+    template <typename Key>
+    std::size_t insertSorted(T &&entry, Key key)
+    {
+        const auto k = key(entry);
+        const std::int64_t cost = Accounting::cost(entry);
+        std::size_t at = m_items.size();
+        if (at == 0 || !(k < key(m_items.back()))) {
+            m_items.push_back(std::move(entry));
+        } else {
+            while (at > (m_retainedFirst ? 1U : 0U) && k < key(m_items[at - 1]))
+                --at;
+            m_items.insert(at, std::move(entry));
+        }
+        m_bytes += cost;
+        return at;
+    }
+    /// Removes entry `at` (< size()), as if it had never been queued.
+    void erase(std::size_t at) noexcept
+    {
+        m_bytes -= Accounting::cost(m_items[at]);
+        m_items.erase(at);
+        m_retainedFirst = m_retainedFirst && at != 0;
+    }
+    /// Swaps its entries (not its policy nor its counts) with `other`'s.
+    void swap(DeliveryQueue &other) noexcept
+    {
+        m_items.swap(other.m_items);
+        std::swap(m_bytes, other.m_bytes);
+        std::swap(m_retainedFirst, other.m_retainedFirst);
     }
     /// Into an empty queue: `entry`, retained first (Every; Latest replaces it as any entry).
     void retain(T entry)
