@@ -11,6 +11,7 @@
 // two segments) queues in the order of a key instead, and may undo that. `Accounting::cost(entry)`
 // weighs each entry for bytes(). Not thread-safe: its owner's lock guards it.
 
+#include <registryio/detail/config.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/detail/mail_queue.h>
 
@@ -130,8 +131,16 @@ public:
         m_items.push_back(std::move(entry));
         m_retainedFirst = m_delivery == Delivery::Every;
     }
-    /// Takes the oldest entry out (needs one), to be delivered.
-    T pop()
+    /// Takes the oldest entry out (needs one), to be delivered: moved into `out` (one move, where
+    /// the owner has its place ready), or returned.
+    RIO_ALWAYS_INLINE void pop(T &out) noexcept
+    {
+        m_bytes -= Accounting::cost(m_items.front());
+        out = std::move(m_items.front());
+        m_items.pop_front();
+        m_retainedFirst = false;
+    }
+    RIO_ALWAYS_INLINE T pop()
     {
         m_bytes -= Accounting::cost(m_items.front());
         T out = std::move(m_items.front());
