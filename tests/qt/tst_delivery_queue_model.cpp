@@ -5,7 +5,8 @@
 // queued in the order of a key (the Qt facade's notify order) and undone, swaps, and pushes and
 // insertions whose allocation is refused, under each Delivery and Overflow. After every step the queue holds
 // what the model holds, in its order, with its weight, and has counted the same drops by reason,
-// reported and not: a refused push changed nothing. Not labelled `sanitize`: it replaces operator
+// reported and not: a refused push changed nothing. A queue that weighs and counts nothing (the Qt
+// facade's) takes the same steps and holds the same entries. Not labelled `sanitize`: it replaces operator
 // new, as the sanitizers do. Knobs: RIO_MODEL_CASES
 // (cases to run), RIO_MODEL_SEED (RapidCheck's seed), RC_PARAMS (RapidCheck's own, overrides both).
 #include "../replaced_operator_new.h"
@@ -191,6 +192,10 @@ int byValue(const Entry &entry)
 void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<Op> &ops)
 {
     Queue q(delivery, overflow);
+    // The same steps, where they succeeded, on a queue that weighs and counts nothing (the Qt
+    // facade's): it holds what the model holds.
+    rio::detail::DeliveryQueue<Entry> u(delivery, overflow);
+    constexpr auto overflowed = rio::detail::Unaccounted::Reason::Overflow;
     Model m;
     m.delivery = delivery;
     m.overflow = overflow;
@@ -209,6 +214,7 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
                 const auto pushed = q.push(Entry{op.value, op.weight}, op.room);
                 g_refuse = false;
                 RC_ASSERT(pushed == expected);
+                RC_ASSERT(u.push(Entry{op.value, op.weight}, op.room) == expected);
                 m = std::move(next);
             } catch (const std::bad_alloc &) {
                 g_refuse = false;
@@ -220,6 +226,7 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
             if (!m.items.empty())
                 continue; // only into an empty queue
             q.retain(Entry{op.value, op.weight});
+            u.retain(Entry{op.value, op.weight});
             m.items.push_back(Entry{op.value, op.weight});
             m.retained = delivery == rio::Delivery::Every;
             break;
@@ -233,12 +240,14 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
                 q.pop(out);
                 RC_ASSERT(out.value == m.items.front().value);
             }
+            RC_ASSERT(u.pop().value == m.items.front().value);
             m.items.erase(m.items.begin());
             m.retained = false;
             break;
         case Kind::DropOldest: {
             const bool may = !m.items.empty() && !(m.retained && m.items.size() == 1);
             RC_ASSERT(q.dropOldest(Weighed::Reason(op.reason)) == may);
+            RC_ASSERT(u.dropOldest(overflowed) == may);
             if (may) {
                 m.drop(op.reason, 1);
                 m.eraseOldest();
@@ -247,9 +256,11 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
         }
         case Kind::Drop:
             q.drop(Weighed::Reason(op.reason), op.n);
+            u.drop(overflowed, op.n); // counts nothing
             m.drop(op.reason, op.n);
             break;
         case Kind::Release: {
+            RC_ASSERT(u.release().size() == m.items.size());
             const auto out = q.release();
             RC_ASSERT(out.size() == m.items.size());
             for (std::size_t i = 0; i < out.size(); ++i)
@@ -266,6 +277,7 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
             try {
                 static_cast<void>(q.insertSorted(Entry{op.value, op.weight}, byValue));
                 g_refuse = false;
+                static_cast<void>(u.insertSorted(Entry{op.value, op.weight}, byValue));
                 m.insertSorted(Entry{op.value, op.weight});
             } catch (const std::bad_alloc &) {
                 g_refuse = false;
@@ -276,6 +288,7 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
             if (delivery == rio::Delivery::Latest)
                 continue;
             q.erase(q.insertSorted(Entry{op.value, op.weight}, byValue));
+            u.erase(u.insertSorted(Entry{op.value, op.weight}, byValue));
             break;
         case Kind::Swap: { // the entries go to another queue and back
             Queue other;
@@ -294,6 +307,9 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
         const std::string failure = check(q, m);
         if (!failure.empty())
             RC_FAIL(failure);
+        RC_ASSERT(u.size() == m.items.size() && u.retainedFirst() == m.retained && u.bytes() == 0);
+        if (!m.items.empty()) // RC_ASSERT evaluates both sides of ||
+            RC_ASSERT(u.front().value == m.items.front().value);
     }
 }
 
