@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The delivery-policy queue (rio::detail::DeliveryQueue, shared by the Qt facade and Remote)
 // against a trivial reference model (RapidCheck): random sequences of pushes with random room,
-// retained entries, pops, drops of the oldest and counted drops, releases and reports, and pushes
-// whose allocation is refused, under each Delivery and Overflow. After every step the queue holds
+// retained entries, pops, drops of the oldest and counted drops, releases and reports, entries
+// queued in the order of a key (the Qt facade's notify order) and undone, swaps, and pushes and
+// insertions whose allocation is refused, under each Delivery and Overflow. After every step the queue holds
 // what the model holds, in its order, with its weight, and has counted the same drops by reason,
-// reported and not: a refused push changed nothing. Not labelled `sanitize`: it replaces operator
+// reported and not: a refused push changed nothing. A queue that weighs and counts nothing (the Qt
+// facade's) takes the same steps and holds the same entries. Not labelled `sanitize`: it replaces operator
 // new, as the sanitizers do. Knobs: RIO_MODEL_CASES
 // (cases to run), RIO_MODEL_SEED (RapidCheck's seed), RC_PARAMS (RapidCheck's own, overrides both).
 #include "../replaced_operator_new.h"
@@ -13,6 +15,7 @@
 
 #include <rapidcheck.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -88,9 +91,30 @@ struct Model
         items.push_back(entry);
         return true;
     }
+    // Before the newest entries of a greater value, never before a retained one.
+    void insertSorted(Entry entry)
+    {
+        std::size_t at = items.size();
+        while (at > (retained ? 1U : 0U) && entry.value < items[at - 1].value)
+            --at;
+        items.insert(items.begin() + static_cast<std::ptrdiff_t>(at), entry);
+    }
 };
 
-enum class Kind { Push, PushRefused, Retain, Pop, DropOldest, Drop, Release, TakeUnreported };
+enum class Kind {
+    Push,
+    PushRefused,
+    Retain,
+    Pop,
+    DropOldest,
+    Drop,
+    Release,
+    TakeUnreported,
+    InsertSorted,
+    InsertRefused,
+    InsertUndone,
+    Swap
+};
 
 struct Op
 {
@@ -114,7 +138,11 @@ rc::Gen<Op> genOp()
                                                   {2, Kind::DropOldest},
                                                   {1, Kind::Drop},
                                                   {1, Kind::Release},
-                                                  {1, Kind::TakeUnreported}}),
+                                                  {1, Kind::TakeUnreported},
+                                                  {4, Kind::InsertSorted},
+                                                  {1, Kind::InsertRefused},
+                                                  {1, Kind::InsertUndone},
+                                                  {1, Kind::Swap}}),
                       gen::inRange(0, 1000), gen::inRange<std::int64_t>(0, 5000),
                       gen::weightedOneOf<std::size_t>(
                           {{1, gen::just<std::size_t>(0)}, {4, gen::inRange<std::size_t>(1, 6)}}),
@@ -124,8 +152,9 @@ rc::Gen<Op> genOp()
 // A counterexample, readable.
 void showValue(const Op &op, std::ostream &os)
 {
-    static const char *const names[] = {"Push",       "PushRefused", "Retain",  "Pop",
-                                        "DropOldest", "Drop",        "Release", "TakeUnreported"};
+    static const char *const names[] = {"Push",         "PushRefused",   "Retain",       "Pop",
+                                        "DropOldest",   "Drop",          "Release",      "TakeUnreported",
+                                        "InsertSorted", "InsertRefused", "InsertUndone", "Swap"};
     os << names[static_cast<int>(op.kind)] << "(value " << op.value << ", weight " << op.weight << ", room "
        << op.room << ", reason " << op.reason << ", n " << op.n << ")";
 }
@@ -155,9 +184,18 @@ std::string check(const Queue &q, const Model &m)
     return {};
 }
 
+int byValue(const Entry &entry)
+{
+    return entry.value;
+}
+
 void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<Op> &ops)
 {
     Queue q(delivery, overflow);
+    // The same steps, where they succeeded, on a queue that weighs and counts nothing (the Qt
+    // facade's): it holds what the model holds.
+    rio::detail::DeliveryQueue<Entry> u(delivery, overflow);
+    constexpr auto overflowed = rio::detail::Unaccounted::Reason::Overflow;
     Model m;
     m.delivery = delivery;
     m.overflow = overflow;
@@ -176,6 +214,7 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
                 const auto pushed = q.push(Entry{op.value, op.weight}, op.room);
                 g_refuse = false;
                 RC_ASSERT(pushed == expected);
+                RC_ASSERT(u.push(Entry{op.value, op.weight}, op.room) == expected);
                 m = std::move(next);
             } catch (const std::bad_alloc &) {
                 g_refuse = false;
@@ -187,19 +226,28 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
             if (!m.items.empty())
                 continue; // only into an empty queue
             q.retain(Entry{op.value, op.weight});
+            u.retain(Entry{op.value, op.weight});
             m.items.push_back(Entry{op.value, op.weight});
             m.retained = delivery == rio::Delivery::Every;
             break;
         case Kind::Pop:
             if (m.items.empty())
                 continue;
-            RC_ASSERT(q.pop().value == m.items.front().value);
+            if (op.value % 2 == 0) {
+                RC_ASSERT(q.pop().value == m.items.front().value);
+            } else { // into an entry of its owner's
+                Entry out;
+                q.pop(out);
+                RC_ASSERT(out.value == m.items.front().value);
+            }
+            RC_ASSERT(u.pop().value == m.items.front().value);
             m.items.erase(m.items.begin());
             m.retained = false;
             break;
         case Kind::DropOldest: {
             const bool may = !m.items.empty() && !(m.retained && m.items.size() == 1);
             RC_ASSERT(q.dropOldest(Weighed::Reason(op.reason)) == may);
+            RC_ASSERT(u.dropOldest(overflowed) == may);
             if (may) {
                 m.drop(op.reason, 1);
                 m.eraseOldest();
@@ -208,15 +256,45 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
         }
         case Kind::Drop:
             q.drop(Weighed::Reason(op.reason), op.n);
+            u.drop(overflowed, op.n); // counts nothing
             m.drop(op.reason, op.n);
             break;
         case Kind::Release: {
+            RC_ASSERT(u.release().size() == m.items.size());
             const auto out = q.release();
             RC_ASSERT(out.size() == m.items.size());
             for (std::size_t i = 0; i < out.size(); ++i)
                 RC_ASSERT(out[i].value == m.items[i].value);
             m.items.clear();
             m.retained = false;
+            break;
+        }
+        case Kind::InsertSorted:
+        case Kind::InsertRefused:
+            if (delivery == rio::Delivery::Latest)
+                continue; // Every's
+            g_refuse = op.kind == Kind::InsertRefused;
+            try {
+                static_cast<void>(q.insertSorted(Entry{op.value, op.weight}, byValue));
+                g_refuse = false;
+                static_cast<void>(u.insertSorted(Entry{op.value, op.weight}, byValue));
+                m.insertSorted(Entry{op.value, op.weight});
+            } catch (const std::bad_alloc &) {
+                g_refuse = false;
+                RC_ASSERT(op.kind == Kind::InsertRefused); // and the queue is as the model left it
+            }
+            break;
+        case Kind::InsertUndone: // queued, then taken back: as it was
+            if (delivery == rio::Delivery::Latest)
+                continue;
+            q.erase(q.insertSorted(Entry{op.value, op.weight}, byValue));
+            u.erase(u.insertSorted(Entry{op.value, op.weight}, byValue));
+            break;
+        case Kind::Swap: { // the entries go to another queue and back
+            Queue other;
+            q.swap(other);
+            RC_ASSERT(q.empty() && other.size() == m.items.size() && !q.retainedFirst());
+            other.swap(q);
             break;
         }
         case Kind::TakeUnreported: {
@@ -229,6 +307,9 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
         const std::string failure = check(q, m);
         if (!failure.empty())
             RC_FAIL(failure);
+        RC_ASSERT(u.size() == m.items.size() && u.retainedFirst() == m.retained && u.bytes() == 0);
+        if (!m.items.empty()) // RC_ASSERT evaluates both sides of ||
+            RC_ASSERT(u.front().value == m.items.front().value);
     }
 }
 

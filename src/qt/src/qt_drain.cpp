@@ -62,7 +62,6 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
         // Every waiting delivery in one go: the drain delivers them under its own lock, and the
         // notifiers go on with the (empty, already allocated) queue it had.
         h.taken.swap(h.mail);
-        h.takenTokens.swap(h.mailTokens);
         h.takenBound = h.taken.size();
         h.takenLast = h.taken.back().order();
     }
@@ -97,7 +96,6 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
 {
     const DeliveryFrame frame(h);
     QtMail mail{};
-    AsyncToken token;
     std::shared_ptr<QtTarget> target;
     QtHandlerState::Drop drop;
     Front f;
@@ -117,12 +115,7 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
             f.taken = Taken::Reordered;
             return f;
         }
-        mail = std::move(h.taken.front());
-        h.taken.pop_front();
-        if ((mail.sequence & QtMail::hasToken) != 0) {
-            token = std::move(h.takenTokens.front());
-            h.takenTokens.pop_front();
-        }
+        h.taken.pop(mail);
         target = h.target.lock();
         if (!h.taken.empty()) {
             f.more = true;
@@ -141,7 +134,7 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
     }
     h.report(drop);
     if (target)
-        h.run(target, mail.data(), token, mail.postedAt);
+        h.run(target, mail.data(), mail.token(), mail.postedAt);
     return f; // the event, token and target go here, after the lock
 }
 

@@ -148,10 +148,8 @@ QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,
         room.notify_all();
     const std::lock_guard drain(drainMutex);
     const std::size_t waiting = mail.size() + taken.size() + (pending ? 1 : 0);
-    out.mail.swap(mail);
-    out.tokens.swap(mailTokens);
-    out.taken.swap(taken);
-    out.takenTokens.swap(takenTokens);
+    out.mail = mail.release();
+    out.taken = taken.release();
     out.pending.swap(pending);
     out.pendingToken.swap(pendingToken);
     onceDoneLocked(out);

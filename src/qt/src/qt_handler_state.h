@@ -4,10 +4,9 @@
 // The library's side of one handler: its queue of type-erased deliveries, its coalesced payload,
 // its context and the typed part it calls, all under one mutex.
 
-#include "lazy_deque.h"
 #include "qt_control.h"
 #include "qt_trace.h"
-#include <registryio/qt/detail/mail_queue.h>
+#include <registryio/qt/detail/delivery_queue.h>
 
 #include <registryio/detail/writer_lock.h>
 #include <registryio/qt/detail/frame_pacer.h>
@@ -32,12 +31,14 @@
 
 namespace rio::detail {
 
-// One waiting delivery: its notify's place in the delivery order (top bit: a token waits in the
-// token queue; the next: the event is a QVariant held in place of the payload), the event, and
-// while timed when it was queued (diagnostics' queueing delay). 48 bytes, a QVariant event's
-// included (its data is shared with the notifier's, never copied).
+// One waiting delivery: its notify's place in the delivery order (top bit: an async notify's, whose
+// event and token wait in a Tokened box that the payload shares; the next: the event is a QVariant
+// held in place of the payload), the event, and while timed when it was queued (diagnostics'
+// queueing delay). 48 bytes, a QVariant event's included (its data is shared with the notifier's,
+// never copied).
 struct QtMail
 {
+    struct Tokened;
     static constexpr std::uint64_t hasToken = std::uint64_t(1) << 63;
     static constexpr std::uint64_t isVariant = std::uint64_t(1) << 62;
     std::uint64_t sequence = 0;
@@ -55,6 +56,12 @@ struct QtMail
             new (&variant) QVariant(*q.variant);
         else
             new (&payload) QtPayload(std::move(q.payload));
+    }
+    // With an async notify's `token`, boxed with it: throws std::bad_alloc too, changing nothing.
+    QtMail(std::uint64_t s, QtQueued &&q, const AsyncToken &token) : QtMail(s, std::move(q))
+    {
+        if (token) [[unlikely]]
+            box(token);
     }
     QtMail(QtMail &&other) noexcept : sequence(other.sequence), postedAt(other.postedAt)
     {
@@ -82,13 +89,41 @@ struct QtMail
     }
 
     [[nodiscard]] std::uint64_t order() const noexcept { return sequence & ~(hasToken | isVariant); }
-    // The event, for the handler's call.
-    [[nodiscard]] const void *data() const noexcept
-    {
-        return (sequence & isVariant) != 0 ? static_cast<const void *>(&variant) : payload.data();
-    }
+    // The event, for the handler's call, and its async notify's token.
+    [[nodiscard]] inline const void *data() const noexcept;
+    [[nodiscard]] inline const AsyncToken &token() const noexcept;
+
+private:
+    RIO_COLD Q_DECL_HIDDEN void box(const AsyncToken &token); // qt_post.cpp
 };
 static_assert(sizeof(QtMail) == 48);
+
+// An async notify's delivery: its event and the token that keeps the notify open.
+struct Q_DECL_HIDDEN QtMail::Tokened
+{
+    QtMail mail;
+    AsyncToken token;
+};
+inline const void *QtMail::data() const noexcept
+{
+    if ((sequence & (isVariant | hasToken)) == 0) [[likely]]
+        return payload.data();
+    if ((sequence & isVariant) != 0)
+        return &variant;
+    return static_cast<const Tokened *>(payload.shared.get())->mail.data();
+}
+inline const AsyncToken &QtMail::token() const noexcept
+{
+    if ((sequence & hasToken) == 0) [[likely]]
+        return noAsyncToken;
+    return static_cast<const Tokened *>(payload.shared.get())->token;
+}
+// The order a facade handler's queue keeps (DeliveryQueue::insertSorted).
+inline std::uint64_t notifyOrder(const QtMail &mail) noexcept
+{
+    return mail.order();
+}
+using QtMailQueue = DeliveryQueue<QtMail>;
 
 class QtMailboxes;
 
@@ -113,10 +148,8 @@ public:
     // delivery is done, which then leaves its registry's table (settled; its typed part may go).
     struct Garbage
     {
-        MailQueue<QtMail> mail;
-        LazyDeque<AsyncToken> tokens;
-        MailQueue<QtMail> taken;
-        LazyDeque<AsyncToken> takenTokens;
+        QtMailQueue::Items mail;
+        QtMailQueue::Items taken;
         std::shared_ptr<const void> pending;
         AsyncToken pendingToken;
         QtHandlerState *settled = nullptr; // alive while the garbage is (its caller holds it)
@@ -227,8 +260,7 @@ public:
     QPointer<FramePacer> pacer;
     std::size_t takenBound = 0;  // >= taken.size(): the drain sets it, a notifier refreshes it
     std::uint64_t takenLast = 0; // >= the order of taken.back()
-    MailQueue<QtMail> mail;      // Every: the newer waiting deliveries, in notify order
-    LazyDeque<AsyncToken> mailTokens;
+    QtMailQueue mail;            // Every: the newer waiting deliveries, in notify order
     std::chrono::steady_clock::time_point lastDelivery{}; // Latest with minInterval
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
     bool cellUsed = false;                                // Latest: its events go to `cell`
@@ -241,8 +273,7 @@ public:
     // The drain's side, under `drainMutex`, which a notifier takes only near the capacity, to
     // drop the oldest, or to queue behind a taken delivery.
     alignas(64) WriterLock drainMutex;
-    MailQueue<QtMail> taken; // Every: the oldest waiting deliveries, in notify order
-    LazyDeque<AsyncToken> takenTokens;
+    QtMailQueue taken;                             // Every: the oldest waiting deliveries, in notify order
     std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (countDrops)
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
 

@@ -340,57 +340,18 @@ struct BlockingCall : TsanHandover
 
 } // namespace
 
+void QtMail::box(const AsyncToken &token)
+{
+    const std::uint64_t s = order();
+    QtPayload boxed{};
+    boxed.shared = std::make_shared<const Tokened>(Tokened{std::move(*this), token});
+    *this = QtMail(s | hasToken, QtQueued{std::move(boxed)});
+}
+
 void QtHandlerCore::postMail(QtQueued &&payload, std::uint64_t &sequence, const AsyncToken &token)
 {
     static_cast<void>(routeAndPostMail(std::move(payload), sequence, token, nullptr));
 }
-
-namespace {
-
-// Queues `mail` (and `token`) into one segment of a handler's queue, sorted by notify sequence:
-// a notifier that took its place in the order before another one, then waited for room or was
-// preempted, queues ahead of the newer deliveries, not behind them. Returns where it went.
-std::size_t insertSorted(MailQueue<QtMail> &queue, LazyDeque<AsyncToken> &tokens, QtMail &&mail,
-                         const AsyncToken &token)
-{
-    const std::uint64_t order = mail.order();
-    std::size_t at = queue.size();
-    std::size_t tokensAfter = 0; // waiting tokens of the deliveries it goes before
-    if (at != 0 && queue.back().order() > order) {
-        while (at > 0 && queue[at - 1].order() > order) {
-            --at;
-            tokensAfter += (queue[at].sequence & QtMail::hasToken) != 0 ? 1 : 0;
-        }
-    }
-    if (at == queue.size())
-        queue.push_back(std::move(mail));
-    else
-        queue.insert(at, std::move(mail));
-    if (token) {
-        try {
-            tokens.insert(tokens.size() - tokensAfter, token);
-        } catch (...) {
-            queue.erase(at);
-            throw;
-        }
-    }
-    return at;
-}
-
-// Undoes insertSorted (the delivery at `at`, with a token when `withToken`).
-void eraseInserted(MailQueue<QtMail> &queue, LazyDeque<AsyncToken> &tokens, std::size_t at,
-                   bool withToken) noexcept
-{
-    if (withToken) {
-        std::size_t tokensAfter = 0;
-        for (std::size_t i = at + 1; i < queue.size(); ++i)
-            tokensAfter += (queue[i].sequence & QtMail::hasToken) != 0 ? 1 : 0;
-        tokens.erase(tokens.size() - 1 - tokensAfter);
-    }
-    queue.erase(at);
-}
-
-} // namespace
 
 QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::uint64_t &sequence,
                                                      const AsyncToken &token, QThread **here)
@@ -402,7 +363,6 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
         sequence = boxes.nextSequence();
     QtHandlerState::Drop drop;
     QtMail droppedMail{}; // destroyed after the locks are released
-    AsyncToken droppedToken;
     {
         std::unique_lock lock(h.mutex);
         if (h.context == nullptr)
@@ -471,7 +431,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
         // The queue stays sorted by notify sequence, so a drain's merge of the handlers' oldest
         // deliveries is exact (priority order within a notify). A delivery older than one the
         // drain took goes into the drain's segment.
-        QtMail mail{token ? (sequence | QtMail::hasToken) : sequence, std::move(payload)};
+        QtMail mail{sequence, std::move(payload), token};
         if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
             mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
         bool inTaken = false;
@@ -480,9 +440,10 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
                 drainLock.lock();
             inTaken = !h.taken.empty() && h.taken.back().order() > sequence;
         }
-        MailQueue<QtMail> &queue = inTaken ? h.taken : h.mail;
-        LazyDeque<AsyncToken> &tokens = inTaken ? h.takenTokens : h.mailTokens;
-        const std::size_t at = insertSorted(queue, tokens, std::move(mail), token);
+        // A notifier that took its place in the order before another one, then waited for room or
+        // was preempted, queues ahead of the newer deliveries, not behind them.
+        QtMailQueue &queue = inTaken ? h.taken : h.mail;
+        const std::size_t at = queue.insertSorted(std::move(mail), notifyOrder);
         const bool reordered = inTaken || at != queue.size() - 1;
         if (inTaken)
             ++h.takenBound;
@@ -506,7 +467,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
                 h.listed = true;
             }
         } catch (...) {
-            eraseInserted(queue, tokens, at, static_cast<bool>(token));
+            queue.erase(at);
             throw;
         }
         if (reordered && h.listed)
@@ -518,14 +479,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
             // reports the total at its next drain (so a flood signals about once per drain).
             drop = h.countDrops(1, QtRegistryControl::DropReason::Overflow);
             // The oldest waiting delivery: the drain's segment comes first.
-            MailQueue<QtMail> &oldest = h.taken.empty() ? h.mail : h.taken;
-            LazyDeque<AsyncToken> &oldestTokens = h.taken.empty() ? h.mailTokens : h.takenTokens;
-            if ((oldest.front().sequence & QtMail::hasToken) != 0) {
-                droppedToken = std::move(oldestTokens.front());
-                oldestTokens.pop_front();
-            }
-            droppedMail = std::move(oldest.front());
-            oldest.pop_front();
+            (h.taken.empty() ? h.mail : h.taken).pop(droppedMail);
         }
     }
     h.report(drop);

@@ -7,9 +7,11 @@
 // whoever waits for room waits before it pushes). Latest: at most one entry, a newer one replacing
 // it. The first entry may be retained (a state the receiver must get first): dropping the oldest
 // then drops the one after it. Every drop is counted in one place, drop(reason, n), by reason,
-// with those not yet reported. `Accounting::cost(entry)` weighs each entry for bytes(). Not
-// thread-safe: its owner's lock guards it.
+// with those not yet reported. An owner that applies its policy across queues (the Qt facade's
+// two segments) queues in the order of a key instead, and may undo that. `Accounting::cost(entry)`
+// weighs each entry for bytes(). Not thread-safe: its owner's lock guards it.
 
+#include <registryio/detail/config.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/detail/mail_queue.h>
 
@@ -25,11 +27,13 @@ namespace rio::detail {
 /// What a push did: queued its entry, queued it and dropped the oldest, or dropped it.
 enum class Pushed : std::uint8_t { Queued, DroppedOldest, DroppedNew };
 
-/// Accounting that weighs nothing and knows one reason to drop: the queue was full.
-struct CountEntries
+/// Accounting that weighs nothing and counts no drops (no reasons): its owner counts them (the Qt
+/// facade, across its queues, from what push and its own policy drop). Its queue keeps no weight
+/// nor counts.
+struct Unaccounted
 {
     enum class Reason : std::uint8_t { Overflow };
-    static constexpr std::size_t reasons = 1;
+    static constexpr std::size_t reasons = 0;
     template <typename T>
     static constexpr std::int64_t cost(const T &) noexcept
     {
@@ -37,7 +41,7 @@ struct CountEntries
     }
 };
 
-template <typename T, typename Accounting = CountEntries>
+template <typename T, typename Accounting = Unaccounted>
 class DeliveryQueue
 {
 public:
@@ -46,7 +50,8 @@ public:
     using Items = MailQueue<T>;
 
     DeliveryQueue() = default;
-    DeliveryQueue(Delivery delivery, Overflow overflow) noexcept : m_delivery(delivery), m_overflow(overflow)
+    DeliveryQueue(Delivery delivery, Overflow overflow) noexcept
+        : m_latest(delivery == Delivery::Latest), m_dropOldest(overflow == Overflow::DropOldest)
     { }
 
     [[nodiscard]] bool empty() const noexcept { return m_items.empty(); }
@@ -55,6 +60,8 @@ public:
     [[nodiscard]] std::int64_t bytes() const noexcept { return m_bytes; }
     /// The oldest entry (needs one).
     [[nodiscard]] const T &front() const noexcept { return m_items.front(); }
+    /// The newest entry (needs one).
+    [[nodiscard]] const T &back() const noexcept { return m_items.back(); }
     [[nodiscard]] bool retainedFirst() const noexcept { return m_retainedFirst; }
 
     /// Queues `entry` with at most `room` entries waiting (0: no bound; Latest replaces its one
@@ -65,15 +72,15 @@ public:
     Pushed push(U &&entry, std::size_t room)
     {
         static_assert(std::is_nothrow_assignable_v<T &, U &&>);
-        if (m_delivery == Delivery::Latest && !m_items.empty()) {
+        if (m_latest && !m_items.empty()) {
             const std::int64_t before = Accounting::cost(m_items.front());
             m_items.front() = std::forward<U>(entry);
             m_bytes += Accounting::cost(m_items.front()) - before;
             m_retainedFirst = false;
             return Pushed::Queued;
         }
-        const bool full = m_delivery == Delivery::Every && room != 0 && m_items.size() >= room;
-        if (full && m_overflow != Overflow::DropOldest) {
+        const bool full = !m_latest && room != 0 && m_items.size() >= room;
+        if (full && !m_dropOldest) {
             drop(Reason::Overflow, 1);
             return Pushed::DroppedNew;
         }
@@ -87,15 +94,56 @@ public:
         m_retainedFirst = spare;
         return Pushed::DroppedOldest;
     }
+    /// Every: queues `entry` in the order of `key(entry)` (ascending), without a policy (its owner
+    /// applied it): before the newest entries whose key is greater, never before a retained one. Returns
+    /// where it went (for erase, to undo it). Throws std::bad_alloc, changing nothing.
+    template <typename Key>
+    std::size_t insertSorted(T &&entry, Key key)
+    {
+        const auto k = key(entry);
+        const std::int64_t cost = Accounting::cost(entry);
+        std::size_t at = m_items.size();
+        if (at == 0 || !(k < key(m_items.back()))) {
+            m_items.push_back(std::move(entry));
+        } else {
+            while (at > (m_retainedFirst ? 1U : 0U) && k < key(m_items[at - 1]))
+                --at;
+            m_items.insert(at, std::move(entry));
+        }
+        m_bytes += cost;
+        return at;
+    }
+    /// Removes entry `at` (< size()), as if it had never been queued.
+    void erase(std::size_t at) noexcept
+    {
+        m_bytes -= Accounting::cost(m_items[at]);
+        m_items.erase(at);
+        m_retainedFirst = m_retainedFirst && at != 0;
+    }
+    /// Swaps its entries (not its policy nor its counts) with `other`'s.
+    void swap(DeliveryQueue &other) noexcept
+    {
+        m_items.swap(other.m_items);
+        std::swap(m_bytes, other.m_bytes);
+        std::swap(m_retainedFirst, other.m_retainedFirst);
+    }
     /// Into an empty queue: `entry`, retained first (Every; Latest replaces it as any entry).
     void retain(T entry)
     {
         m_bytes += Accounting::cost(entry);
         m_items.push_back(std::move(entry));
-        m_retainedFirst = m_delivery == Delivery::Every;
+        m_retainedFirst = !m_latest;
     }
-    /// Takes the oldest entry out (needs one), to be delivered.
-    T pop()
+    /// Takes the oldest entry out (needs one), to be delivered: moved into `out` (one move, where
+    /// the owner has its place ready), or returned.
+    RIO_ALWAYS_INLINE void pop(T &out) noexcept
+    {
+        m_bytes -= Accounting::cost(m_items.front());
+        out = std::move(m_items.front());
+        m_items.pop_front();
+        m_retainedFirst = false;
+    }
+    RIO_ALWAYS_INLINE T pop()
     {
         m_bytes -= Accounting::cost(m_items.front());
         T out = std::move(m_items.front());
@@ -128,8 +176,10 @@ public:
     /// its owner for it).
     void drop(Reason reason, std::uint64_t n) noexcept
     {
-        m_dropped[static_cast<std::size_t>(reason)] += n;
-        m_unreported[static_cast<std::size_t>(reason)] += n;
+        if constexpr (Accounting::reasons != 0) {
+            m_dropped[static_cast<std::size_t>(reason)] += n;
+            m_unreported[static_cast<std::size_t>(reason)] += n;
+        }
     }
     [[nodiscard]] std::uint64_t dropped() const noexcept { return total(m_dropped); }
     [[nodiscard]] std::uint64_t dropped(Reason reason) const noexcept
@@ -154,12 +204,23 @@ private:
         m_items.pop_front();
     }
 
+    // The weight of an Unaccounted queue: always 0, in no room.
+    struct Weightless
+    {
+        constexpr Weightless(std::int64_t = 0) noexcept { }
+        constexpr Weightless &operator+=(std::int64_t) noexcept { return *this; }
+        constexpr Weightless &operator-=(std::int64_t) noexcept { return *this; }
+        constexpr operator std::int64_t() const noexcept { return 0; }
+    };
+
     Items m_items;
-    std::int64_t m_bytes = 0;
-    Counts m_dropped{};
-    Counts m_unreported{};
-    Delivery m_delivery = Delivery::Every;
-    Overflow m_overflow = Overflow::DropOldest;
+    [[no_unique_address]] std::conditional_t<Accounting::reasons != 0, std::int64_t, Weightless> m_bytes = 0;
+    struct Uncounted
+    { };
+    [[no_unique_address]] std::conditional_t<Accounting::reasons != 0, Counts, Uncounted> m_dropped{};
+    [[no_unique_address]] std::conditional_t<Accounting::reasons != 0, Counts, Uncounted> m_unreported{};
+    bool m_latest = false;    // Delivery::Latest (the policy in a byte each: the enums are int-sized)
+    bool m_dropOldest = true; // Overflow::DropOldest (Block and DropNewest drop the new entry here)
     bool m_retainedFirst = false;
 };
 

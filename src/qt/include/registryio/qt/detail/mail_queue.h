@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The storage of waiting deliveries (a facade handler's, and DeliveryQueue's: Remote's backlogs
+// The storage of waiting deliveries (DeliveryQueue's: the Qt facade's handlers, Remote's backlogs
 // and outboxes): a list of chunks that grow from 8 to 256
 // elements as the queue grows. Against std::deque (512-byte nodes) it allocates and frees a
 // chunk every 256 deliveries instead of every 12 under a flood, which matters because the
