@@ -66,9 +66,8 @@ public:
     {
         static_assert(std::is_nothrow_assignable_v<T &, U &&>);
         if (m_delivery == Delivery::Latest && !m_items.empty()) {
-            const std::int64_t before = Accounting::cost(m_items.front());
             m_items.front() = std::forward<U>(entry);
-            m_bytes += Accounting::cost(m_items.front()) - before;
+            m_bytes = Accounting::cost(m_items.front()); // its one entry: weighed once
             m_retainedFirst = false;
             return Pushed::Queued;
         }
@@ -90,8 +89,8 @@ public:
     /// Into an empty queue: `entry`, retained first (Every; Latest replaces it as any entry).
     void retain(T entry)
     {
-        m_bytes += Accounting::cost(entry);
-        m_items.push_back(std::move(entry));
+        m_items.push_back(std::move(entry)); // first: nothing changes if it throws
+        m_bytes += Accounting::cost(m_items.back());
         m_retainedFirst = m_delivery == Delivery::Every;
     }
     /// Takes the oldest entry out (needs one), to be delivered.

@@ -12,6 +12,7 @@
 // undoes its queueing) move the elements after the place one by one.
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -180,11 +181,12 @@ private:
         return {c, static_cast<std::uint32_t>(c->end - 1 - fromBack)};
     }
 
-    // A chunk sized for the queue's length: small queues stay small.
+    // A chunk sized for the queue's length (not the last chunk's: a short queue under a flood
+    // must not grow its chunks): small queues stay small.
     [[nodiscard]] Chunk *newChunk() const
     {
-        const std::uint32_t n =
-            m_tail == nullptr ? firstCapacity : std::min<std::uint32_t>(maxCapacity, m_tail->capacity * 2);
+        const std::uint32_t n = static_cast<std::uint32_t>(
+            std::clamp<std::size_t>(std::bit_ceil(m_size + 1), firstCapacity, maxCapacity));
         void *raw = ::operator new(sizeof(Chunk) + std::size_t(n) * sizeof(T));
         return new (raw) Chunk(n);
     }
