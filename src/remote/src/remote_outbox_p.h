@@ -46,31 +46,35 @@ struct RemoteOutgoing
     quint64 origin = 0;
     quint64 sequence = 0;
     QByteArray payload;
+    /// What it weighs in a backlog (RemoteAccounting::weigh), weighed once as it is made: a
+    /// fan-out queues it in every backlog.
+    qint64 cost = 0;
 };
 
 /// What an entry weighs in a backlog (RemoteEntryBytes and its payload's whole buffer, for the
-/// listener's budget of backlog bytes), and why a backlog drops one.
+/// listener's budget of backlog bytes), and why a backlog drops one (NoMemory: queueing it failed
+/// to allocate).
 struct RemoteAccounting
 {
-    enum class Reason : std::uint8_t { Overflow, Budget };
-    static constexpr std::size_t reasons = 2;
-    static qint64 cost(const RemoteOutgoing &item) noexcept
+    enum class Reason : std::uint8_t { Overflow, Budget, NoMemory };
+    static constexpr std::size_t reasons = 3;
+    static qint64 weigh(const RemoteOutgoing &item) noexcept
     {
         return RemoteEntryBytes + std::max(item.payload.capacity(), item.payload.size());
     }
+    static qint64 cost(const RemoteOutgoing &item) noexcept { return item.cost; }
 };
 /// The events waiting for one receiver on the wire, under the share's (or subscriber's) policy.
 using RemoteQueue = DeliveryQueue<RemoteOutgoing, RemoteAccounting>;
 
 struct RemoteBacklog;
 
-/// Drops not yet signalled for one backlog (those the process's backlog budget made among them),
-/// and its drops so far.
+/// Drops not yet signalled for one backlog (all, and by reason), and its drops so far.
 struct RemoteDrops
 {
     std::shared_ptr<RemoteBacklog> backlog;
     quint64 count = 0;
-    quint64 byBudget = 0;
+    RemoteQueue::Counts byReason{};
     quint64 total = 0;
 };
 
