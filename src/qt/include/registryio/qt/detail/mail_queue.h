@@ -2,8 +2,8 @@
 #pragma once
 
 // The storage of waiting deliveries (a facade handler's, and DeliveryQueue's: Remote's backlogs
-// and outboxes): a list of chunks that grow from 8 to 256
-// elements as the queue grows. Against std::deque (512-byte nodes) it allocates and frees a
+// and outboxes): a list of chunks of 8 to 256 elements, each sized for the queue's length (a short
+// queue keeps small ones). Against std::deque (512-byte nodes) a long queue allocates and frees a
 // chunk every 256 deliveries instead of every 12 under a flood, which matters because the
 // notifier allocates and the draining thread frees: each free of another thread's memory takes
 // the allocator's lock of that thread's arena. Allocates nothing until its first element, keeps
