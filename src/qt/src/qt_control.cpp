@@ -15,6 +15,7 @@
 #include <QString>
 #include <QTimer>
 
+#include <chrono>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -95,9 +96,10 @@ void flushDropsLater(DropWarning &warning, QObject *registry, quint64 registryId
     };
     try {
         [[maybe_unused]] const TsanPostScope posting;
-        QMetaObject::invokeMethod(
-            registry, Handover([registry, ms, flush] { QTimer::singleShot(ms, registry, flush); }),
-            Qt::QueuedConnection);
+        QMetaObject::invokeMethod(registry, Handover([registry, ms, flush] {
+                                      QTimer::singleShot(std::chrono::milliseconds(ms), registry, flush);
+                                  }),
+                                  Qt::QueuedConnection);
     } catch (...) {
     }
 }

@@ -41,14 +41,6 @@ void startWaiting(RemoteBacklog &backlog, qint64 &now)
         backlog.waitingSince = now != 0 ? now : (now = nowMs());
 }
 
-// An event for the wire, weighed.
-RemoteOutgoing outgoing(quint64 origin, quint64 sequence, QByteArray payload) noexcept
-{
-    RemoteOutgoing item{origin, sequence, std::move(payload), 0};
-    item.cost = RemoteAccounting::weigh(item);
-    return item;
-}
-
 // Takes up to `max` of `queue`'s events, oldest first, and no more after their payloads reach
 // `maxBytes` (always at least one when any waits).
 std::vector<RemoteOutgoing> takeFrom(RemoteQueue &queue, std::size_t max, qsizetype maxBytes)
@@ -370,7 +362,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         if (m_closed)
             return;
     }
-    RemoteOutgoing item = outgoing(origin, m_nextSequence++, std::move(payload));
+    RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
     bool queued = false;
     bool droppedAny = false;
     bool hold = false;
@@ -521,7 +513,7 @@ void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
         if (pumpThread && pumpThread == QThread::currentThread() && delivery == Delivery::Every) {
             std::unique_lock lock(m_mutex);
             if (m_sendNow && m_queue.empty() && !m_scheduled && m_isIdle()) {
-                RemoteOutgoing item{origin, m_nextSequence++, std::move(payload), 0};
+                RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
                 lock.unlock();
                 m_sendNow(item);
                 return;
@@ -529,7 +521,8 @@ void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
         }
         std::lock_guard lock(m_mutex);
         bool droppedAny = false;
-        pushLocked(m_queue, outgoing(origin, m_nextSequence++, std::move(payload)), capacity, droppedAny);
+        pushLocked(m_queue, RemoteOutgoing{origin, m_nextSequence++, std::move(payload)}, capacity,
+                   droppedAny);
         pending.store(m_queue.size(), std::memory_order_relaxed);
         scheduleLocked();
     } catch (...) {

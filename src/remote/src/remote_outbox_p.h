@@ -46,9 +46,6 @@ struct RemoteOutgoing
     quint64 origin = 0;
     quint64 sequence = 0;
     QByteArray payload;
-    /// What it weighs in a backlog (RemoteAccounting::weigh), weighed once as it is made: a
-    /// fan-out queues it in every backlog.
-    qint64 cost = 0;
 };
 
 /// What an entry weighs in a backlog (RemoteEntryBytes and its payload's whole buffer, for the
@@ -58,11 +55,10 @@ struct RemoteAccounting
 {
     enum class Reason : std::uint8_t { Overflow, Budget, NoMemory };
     static constexpr std::size_t reasons = 3;
-    static qint64 weigh(const RemoteOutgoing &item) noexcept
+    static qint64 cost(const RemoteOutgoing &item) noexcept
     {
         return RemoteEntryBytes + std::max(item.payload.capacity(), item.payload.size());
     }
-    static qint64 cost(const RemoteOutgoing &item) noexcept { return item.cost; }
 };
 /// The events waiting for one receiver on the wire, under the share's (or subscriber's) policy.
 using RemoteQueue = DeliveryQueue<RemoteOutgoing, RemoteAccounting>;

@@ -15,6 +15,7 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <utility>
 
@@ -101,7 +102,7 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
         // What the suppressed lines of a flood would have said: logged once the second has passed.
         if (const qint64 again = d->dropWarning.flush(
                 lcRegistryIORemote(), [&] { return QStringLiteral("rio::RemoteShare \"%1\"").arg(d->name); }))
-            d->flushTimer->start(again);
+            d->flushTimer->start(std::chrono::milliseconds(again));
     });
     if (d->listener && d->box->thinnable())
         detail::g_ledger.thinFirst(d->box); // past the budget, its backlogs lose events, not readers
@@ -400,7 +401,7 @@ void RemoteShareBase::report()
             return; // a slot destroyed the share
     }
     if (flushIn != 0)
-        d->flushTimer->start(flushIn);
+        d->flushTimer->start(std::chrono::milliseconds(flushIn));
 }
 
 void RemoteShareBase::holdPoster()
