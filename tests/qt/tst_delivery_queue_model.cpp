@@ -2,15 +2,16 @@
 // The delivery-policy queue (rio::detail::DeliveryQueue, shared by the Qt facade and Remote)
 // against a trivial reference model (RapidCheck): random sequences of pushes with random room,
 // retained entries, pops, drops of the oldest and counted drops, releases and reports, entries
-// queued in the order of a key (the Qt facade's notify order) and undone, swaps, and pushes and
-// insertions whose allocation is refused, under each Delivery and Overflow. After every step the queue holds
-// what the model holds, in its order, with its weight, and has counted the same drops by reason,
-// reported and not: a refused push changed nothing. A queue that weighs and counts nothing (the Qt
-// facade's) takes the same steps and holds the same entries. Not labelled `sanitize`: it replaces operator
-// new, as the sanitizers do. Knobs: RIO_MODEL_CASES
-// (cases to run), RIO_MODEL_SEED (RapidCheck's seed), RC_PARAMS (RapidCheck's own, overrides both).
-#include "../replaced_operator_new.h"
-
+// queued in the order of a key (the Qt facade's notify order) and undone, swaps, and pushes,
+// retains and insertions whose allocation is refused (tst_delivery_queue_alloc_failure only), under
+// each Delivery and Overflow. After every step the queue holds what the model holds, in its order,
+// with its weight, and has counted the same drops by reason, reported and not: a refused push,
+// retain or insertion changed nothing. A queue that weighs and counts nothing (the Qt facade's)
+// takes the same steps and holds the same entries. Built twice: tst_delivery_queue_model
+// (labelled `sanitize`), and with RIO_REFUSE_ALLOCATIONS tst_delivery_queue_alloc_failure, which
+// replaces operator new (as the sanitizers do) to refuse allocations and to see what a short queue
+// under a flood allocates. Knobs: RIO_MODEL_CASES (cases to run), RIO_MODEL_SEED (RapidCheck's
+// seed), RC_PARAMS (RapidCheck's own, overrides both).
 #include <registryio/qt/detail/delivery_queue.h>
 
 #include <rapidcheck.h>
@@ -19,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -27,6 +29,11 @@ namespace {
 bool g_refuse = false; // the next allocation throws std::bad_alloc
 } // namespace
 
+#ifdef RIO_REFUSE_ALLOCATIONS
+#include "../replaced_operator_new.h"
+
+#include <malloc.h>
+
 void rioBeforeAllocation()
 {
     if (g_refuse) {
@@ -34,6 +41,7 @@ void rioBeforeAllocation()
         throw std::bad_alloc();
     }
 }
+#endif
 
 namespace {
 
@@ -105,6 +113,7 @@ enum class Kind {
     Push,
     PushRefused,
     Retain,
+    RetainRefused,
     Pop,
     DropOldest,
     Drop,
@@ -115,6 +124,11 @@ enum class Kind {
     InsertUndone,
     Swap
 };
+#ifdef RIO_REFUSE_ALLOCATIONS
+constexpr unsigned Refusals = 1;
+#else
+constexpr unsigned Refusals = 0; // the sanitizers' operator new refuses nothing
+#endif
 
 struct Op
 {
@@ -132,15 +146,16 @@ rc::Gen<Op> genOp()
     return gen::apply([](Kind kind, int value, std::int64_t weight, std::size_t room, int reason,
                          std::uint64_t n) { return Op{kind, value, weight, room, reason, n}; },
                       gen::weightedElement<Kind>({{8, Kind::Push},
-                                                  {2, Kind::PushRefused},
+                                                  {Refusals * 2, Kind::PushRefused},
                                                   {1, Kind::Retain},
+                                                  {Refusals, Kind::RetainRefused},
                                                   {4, Kind::Pop},
                                                   {2, Kind::DropOldest},
                                                   {1, Kind::Drop},
                                                   {1, Kind::Release},
                                                   {1, Kind::TakeUnreported},
                                                   {4, Kind::InsertSorted},
-                                                  {1, Kind::InsertRefused},
+                                                  {Refusals, Kind::InsertRefused},
                                                   {1, Kind::InsertUndone},
                                                   {1, Kind::Swap}}),
                       gen::inRange(0, 1000), gen::inRange<std::int64_t>(0, 5000),
@@ -152,9 +167,9 @@ rc::Gen<Op> genOp()
 // A counterexample, readable.
 void showValue(const Op &op, std::ostream &os)
 {
-    static const char *const names[] = {"Push",         "PushRefused",   "Retain",       "Pop",
-                                        "DropOldest",   "Drop",          "Release",      "TakeUnreported",
-                                        "InsertSorted", "InsertRefused", "InsertUndone", "Swap"};
+    static const char *const names[] = {
+        "Push",    "PushRefused",    "Retain",       "RetainRefused", "Pop",          "DropOldest", "Drop",
+        "Release", "TakeUnreported", "InsertSorted", "InsertRefused", "InsertUndone", "Swap"};
     os << names[static_cast<int>(op.kind)] << "(value " << op.value << ", weight " << op.weight << ", room "
        << op.room << ", reason " << op.reason << ", n " << op.n << ")";
 }
@@ -223,12 +238,19 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
             break;
         }
         case Kind::Retain:
+        case Kind::RetainRefused:
             if (!m.items.empty())
-                continue; // only into an empty queue
-            q.retain(Entry{op.value, op.weight});
-            u.retain(Entry{op.value, op.weight});
-            m.items.push_back(Entry{op.value, op.weight});
-            m.retained = delivery == rio::Delivery::Every;
+                continue;                              // only into an empty queue
+            g_refuse = op.kind == Kind::RetainRefused; // a new chunk (none is kept yet, or a small one)
+            try {
+                q.retain(Entry{op.value, op.weight});
+                g_refuse = false;
+                u.retain(Entry{op.value, op.weight});
+                m.items.push_back(Entry{op.value, op.weight});
+                m.retained = delivery == rio::Delivery::Every;
+            } catch (const std::bad_alloc &) {
+                g_refuse = false; // and the queue is as the model left it, weight included
+            }
             break;
         case Kind::Pop:
             if (m.items.empty())
@@ -321,8 +343,34 @@ int envInt(const char *name, int fallback)
 
 } // namespace
 
+#ifdef RIO_REFUSE_ALLOCATIONS
+// MailQueue sizes a new chunk from the queue's length: queues that hold one or two entries under
+// a flood keep chunks of 8, whatever they passed through (chunks sized from the last one grew to
+// 256 entries each, memory no budget counts).
+bool shortQueuesStaySmall()
+{
+    constexpr int Queues = 256;
+    const std::size_t before = mallinfo2().uordblks;
+    std::vector<rio::detail::MailQueue<Entry>> queues(Queues);
+    for (auto &q : queues) {
+        for (int i = 0; i < 2048; ++i) {
+            q.push_back(Entry{i, 0});
+            if (q.size() > 2)
+                q.pop_front();
+        }
+    }
+    const std::size_t held = mallinfo2().uordblks - before;
+    std::printf("%d queues of 2 entries hold %zu bytes\n", Queues, held);
+    return held < std::size_t(Queues) * 1024;
+}
+#endif
+
 int main()
 {
+#ifdef RIO_REFUSE_ALLOCATIONS
+    if (!shortQueuesStaySmall())
+        return 1;
+#endif
     if (std::getenv("RC_PARAMS") == nullptr) {
         std::string params = "max_success=" + std::to_string(envInt("RIO_MODEL_CASES", 2000));
         if (const char *seed = std::getenv("RIO_MODEL_SEED"); seed != nullptr && *seed != '\0')

@@ -1136,11 +1136,12 @@ private:
     }
 
     // A `registryio` drop line: "handler N <of its registry, added at ...>: TOTAL queued
-    // deliveries dropped so far (WHY)"; no match for any other line.
+    // deliveries dropped so far (WHY)", a rate-limited one with "; SINCE since the last line"; no
+    // match for any other line.
     static QRegularExpressionMatch dropLine(const QString &line)
     {
-        static const QRegularExpression re(
-            QStringLiteral(R"(^handler (\d+)\b.*: (\d+) queued deliveries dropped so far \(([^()]*)\)$)"));
+        static const QRegularExpression re(QStringLiteral(
+            R"(^handler (\d+)\b.*: (\d+) queued deliveries dropped so far \(([^()]*)\)(?:; \d+ since the last line)?$)"));
         return re.match(line);
     }
 

@@ -56,6 +56,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -217,6 +218,14 @@ int main(int argc, char **argv)
     std::unique_ptr<QRemoteObjectNode> node;
     std::unique_ptr<rio::QtRegistry<Payload>> registry;
     std::unique_ptr<rio::RemoteShare<Payload>> share;
+    // A notifyThread worker reads `share` after its last notify: the share is let go under this
+    // mutex (and destroyed after it, which wakes a worker that waits for room).
+    std::mutex shareMutex;
+    const auto unshare = [&] {
+        std::unique_lock lock(shareMutex);
+        auto gone = std::move(share);
+        lock.unlock();
+    };
     rio::RemoteRegistry<Payload> *subscriber = nullptr;
 
     PlainSource plainSource;
@@ -380,7 +389,9 @@ int main(int argc, char **argv)
                         }
                         registry->notify(Payload{seq, blob});
                     }
+                    std::unique_lock lock(shareMutex);
                     const quint64 dropped = share ? share->droppedCount() : 0;
+                    lock.unlock();
                     say("notified " + QByteArray::number(to) + " dropped=" + QByteArray::number(dropped));
                 });
             } else if (command == "freeze") {
@@ -426,7 +437,7 @@ int main(int argc, char **argv)
                             " droppedBySource=" + QByteArray::number(subscriber->link()->droppedBySource());
                 say(line);
             } else if (command == "unshare") {
-                share.reset(); // a worker waiting for room wakes
+                unshare(); // a worker waiting for room wakes
                 say("unshared");
             } else if (command == "quit") {
                 app.exit(0);
@@ -444,7 +455,7 @@ int main(int argc, char **argv)
     else
         say("ready");
     const int rc = app.exec();
-    share.reset(); // wakes a worker that waits for room
+    unshare(); // wakes a worker that waits for room
     for (std::thread &worker : workers)
         worker.join();
     registry.reset();

@@ -4,13 +4,18 @@
 #include "qt_handler_state.h"
 #include "qt_mailboxes.h"
 #include "qt_trace.h"
+#include <registryio/detail/diagnostics.h>
 
 #include <registryio/qt/detail/qt_registrations.h>
+#include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry_base.h>
 
+#include <QMetaObject>
 #include <QString>
+#include <QTimer>
 
+#include <chrono>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -72,8 +77,37 @@ void QtRegistryControl::reportCurrentException(HandlerId id) noexcept
     reportFailure(info);
 }
 
-void QtRegistryControl::reportDropped(QtHandlerState &handler, std::uint64_t total, bool signal,
-                                      DropReason reason) noexcept
+namespace {
+
+// Logs, on the registry's thread once the second has passed, the drops the warning's rate limit
+// left unlogged: the timer starts there (a notifier's thread may have no event loop), and the
+// registry outlives it and owns the warning.
+void flushDropsLater(DropWarning &warning, QObject *registry, quint64 registryId, qint64 ms) noexcept
+{
+    const auto flush = [&warning, registry, registryId] {
+        const qint64 again = warning.flush(lcRegistryIO(), [registryId] {
+            const auto records = diag::collect(registryId, false);
+            return QStringLiteral("registry %1 \"%2\"")
+                .arg(registryId)
+                .arg(records.empty() ? QString() : QString::fromStdString(records.front().name));
+        });
+        if (again != 0)
+            flushDropsLater(warning, registry, registryId, again);
+    };
+    try {
+        [[maybe_unused]] const TsanPostScope posting;
+        QMetaObject::invokeMethod(registry, Handover([registry, ms, flush] {
+                                      QTimer::singleShot(std::chrono::milliseconds(ms), registry, flush);
+                                  }),
+                                  Qt::QueuedConnection);
+    } catch (...) {
+    }
+}
+
+} // namespace
+
+void QtRegistryControl::reportDropped(QtHandlerState &handler, std::uint64_t n, std::uint64_t total,
+                                      bool signal, DropReason reason) noexcept
 {
     quint64 registryId = 0;
     {
@@ -110,9 +144,14 @@ void QtRegistryControl::reportDropped(QtHandlerState &handler, std::uint64_t tot
     }
     // Overflow and suspension are logged at most once a second per registry (a flood must not
     // become a flood of warnings); a removal's drops, once each.
-    m_dropWarning.warn(
-        lcRegistryIO(), reason == DropReason::Overflow || reason == DropReason::Suspended, total,
+    const qint64 flushIn = m_dropWarning.warn(
+        lcRegistryIO(), reason == DropReason::Overflow || reason == DropReason::Suspended, n, total,
         [&] { return describeHandler(registryId, handler); }, [why] { return why; });
+    if (flushIn != 0) {
+        const OwnerAnchor::Frame frame(anchor);
+        if (auto *registry = static_cast<QtRegistryBase *>(frame.owner()))
+            flushDropsLater(m_dropWarning, registry, registryId, flushIn);
+    }
 }
 
 bool QtRegistryControl::remove(HandlerId id, bool cancel) noexcept

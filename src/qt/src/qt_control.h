@@ -64,7 +64,8 @@ struct QtRegistryControl
     // Reports `total` deliveries of `handler` dropped so far: the signal when `signal`, the log
     // (naming it as describeHandler does) at most once a second (each removal's drops always).
     // Through QtHandlerState::report only.
-    void reportDropped(QtHandlerState &handler, std::uint64_t total, bool signal, DropReason reason) noexcept;
+    void reportDropped(QtHandlerState &handler, std::uint64_t n, std::uint64_t total, bool signal,
+                       DropReason reason) noexcept;
     // Removes `id` from the registry, if it still lives (`cancel` false: a once-handler fired,
     // see QtHandlerCore::spend).
     bool remove(HandlerId id, bool cancel) noexcept;

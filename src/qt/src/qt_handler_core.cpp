@@ -132,13 +132,13 @@ QtHandlerState::Drop QtHandlerState::countDrops(std::uint64_t n,
     if (left.load(std::memory_order_seq_cst)) [[unlikely]]
         moveDropsToRegistry();
     if (reason == QtRegistryControl::DropReason::Overflow)
-        return {total, reason, total == droppedReported.load(std::memory_order_relaxed) + 1};
+        return {total, reason, total == droppedReported.load(std::memory_order_relaxed) + 1, n};
     // Reported at once, with every drop before it: no drain reports this total again.
     std::uint64_t reported = droppedReported.load(std::memory_order_relaxed);
     while (reported < total &&
            !droppedReported.compare_exchange_weak(reported, total, std::memory_order_relaxed)) {
     }
-    return {total, reason, true};
+    return {total, reason, true, n};
 }
 
 QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,

@@ -169,6 +169,7 @@ public:
         std::uint64_t total = 0; // the handler's drops so far (0: nothing to report)
         QtRegistryControl::DropReason reason = QtRegistryControl::DropReason::Overflow;
         bool signal = true;
+        std::uint64_t n = 0; // of them, counted by this drop (0: reported again)
     };
     // The one place a delivery is dropped: counts `n` deliveries of this handler dropped for
     // `reason` (its total, its drops by reason, the trace) and says what to report. Lock-free.
@@ -179,7 +180,7 @@ public:
     void report(const Drop &drop) noexcept
     {
         if (drop.total != 0)
-            control->reportDropped(*this, drop.total, drop.signal, drop.reason);
+            control->reportDropped(*this, drop.n, drop.total, drop.signal, drop.reason);
     }
     // Overflow drops no report has covered yet, now counted as reported (under `drainMutex`;
     // once per delivery, so inline).

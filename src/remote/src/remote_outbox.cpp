@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <new>
 
 namespace rio::detail {
 
@@ -59,8 +60,7 @@ std::vector<RemoteOutgoing> takeFrom(RemoteQueue &queue, std::size_t max, qsizet
 RemoteDrops unreportedOf(const std::shared_ptr<RemoteBacklog> &backlog)
 {
     const auto counts = backlog->queue.takeUnreported();
-    return {backlog, RemoteQueue::total(counts),
-            counts[static_cast<std::size_t>(RemoteAccounting::Reason::Budget)], backlog->queue.dropped()};
+    return {backlog, RemoteQueue::total(counts), counts, backlog->queue.dropped()};
 }
 
 } // namespace
@@ -370,26 +370,35 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     for (const auto &backlog : m_backlogs) {
         if (backlog->shed)
             continue;
-        if (delivery == Delivery::Every && onPump && m_sendToNow && backlog->acquired() &&
-            backlog->size() == 0 && m_isConnectionIdle(backlog->connection)) {
-            ++backlog->sent;
-            if (directCount < InlineDirect)
-                direct[directCount++] = backlog;
-            else
-                moreDirect.push_back(backlog);
+        try {
+            if (delivery == Delivery::Every && onPump && m_sendToNow && backlog->acquired() &&
+                backlog->size() == 0 && m_isConnectionIdle(backlog->connection)) {
+                if (directCount < InlineDirect)
+                    direct[directCount++] = backlog;
+                else
+                    moreDirect.push_back(backlog);
+                ++backlog->sent;
+                continue;
+            }
+            std::size_t room = backlog->room(capacity);
+            if (relayed && bounded && overflow == Overflow::Block && backlog->ready && m_holdPoster &&
+                !m_relayDropping && backlog->queue.size() >= room) {
+                hold = true; // beyond capacity by what the poster sent before it is paused
+                room = 0;
+            }
+            const qint64 before = backlog->queue.bytes();
+            // Shares the bytes. DropNewest, or Block that found no room in time, drops this event.
+            if (!pushLocked(backlog->queue, item, room, droppedAny))
+                continue;
+            if (const qint64 change = backlog->queue.bytes() - before; change != 0) // Latest's: often none
+                driftLocked(change);
+        } catch (const std::bad_alloc &) {
+            // This subscriber misses the event (its drop, counted and signalled); the others not.
+            backlog->queue.drop(RemoteAccounting::Reason::NoMemory, 1);
+            dropped.fetch_add(1, std::memory_order_relaxed);
+            droppedAny = true;
             continue;
         }
-        std::size_t room = backlog->room(capacity);
-        if (relayed && bounded && overflow == Overflow::Block && backlog->ready && m_holdPoster &&
-            !m_relayDropping && backlog->queue.size() >= room) {
-            hold = true; // beyond capacity by what the poster sent before it is paused
-            room = 0;
-        }
-        const qint64 before = backlog->queue.bytes();
-        // Shares the bytes. DropNewest, or Block that found no room in time, drops this event.
-        if (!pushLocked(backlog->queue, item, room, droppedAny))
-            continue;
-        driftLocked(backlog->queue.bytes() - before);
         startWaiting(*backlog, now);
         queued = true;
     }

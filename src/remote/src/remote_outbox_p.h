@@ -49,11 +49,12 @@ struct RemoteOutgoing
 };
 
 /// What an entry weighs in a backlog (RemoteEntryBytes and its payload's whole buffer, for the
-/// listener's budget of backlog bytes), and why a backlog drops one.
+/// listener's budget of backlog bytes), and why a backlog drops one (NoMemory: queueing it failed
+/// to allocate).
 struct RemoteAccounting
 {
-    enum class Reason : std::uint8_t { Overflow, Budget };
-    static constexpr std::size_t reasons = 2;
+    enum class Reason : std::uint8_t { Overflow, Budget, NoMemory };
+    static constexpr std::size_t reasons = 3;
     static qint64 cost(const RemoteOutgoing &item) noexcept
     {
         return RemoteEntryBytes + std::max(item.payload.capacity(), item.payload.size());
@@ -64,13 +65,12 @@ using RemoteQueue = DeliveryQueue<RemoteOutgoing, RemoteAccounting>;
 
 struct RemoteBacklog;
 
-/// Drops not yet signalled for one backlog (those the process's backlog budget made among them),
-/// and its drops so far.
+/// Drops not yet signalled for one backlog (all, and by reason), and its drops so far.
 struct RemoteDrops
 {
     std::shared_ptr<RemoteBacklog> backlog;
     quint64 count = 0;
-    quint64 byBudget = 0;
+    RemoteQueue::Counts byReason{};
     quint64 total = 0;
 };
 

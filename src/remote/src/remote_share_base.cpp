@@ -11,9 +11,11 @@
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QRemoteObjectHost>
+#include <QStringList>
 #include <QTimer>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <utility>
 
@@ -56,6 +58,7 @@ struct RemoteShareBase::Private
     // timer that ends their wait at blockTimeout.
     std::vector<quint64> held;
     QTimer *holdTimer = nullptr;
+    QTimer *flushTimer = nullptr; // logs the drops the warning's rate limit left unlogged
 };
 
 RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &name, RemoteShareOptions options,
@@ -93,6 +96,14 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->box->connected.store(true, std::memory_order_release);
     d->box->attach(this, [this] { pump(); });
     d->box->attachReport([this] { report(); });
+    d->flushTimer = new QTimer(this);
+    d->flushTimer->setSingleShot(true);
+    connect(d->flushTimer, &QTimer::timeout, this, [this] {
+        // What the suppressed lines of a flood would have said: logged once the second has passed.
+        if (const qint64 again = d->dropWarning.flush(
+                lcRegistryIORemote(), [&] { return QStringLiteral("rio::RemoteShare \"%1\"").arg(d->name); }))
+            d->flushTimer->start(std::chrono::milliseconds(again));
+    });
     if (d->listener && d->box->thinnable())
         detail::g_ledger.thinFirst(d->box); // past the budget, its backlogs lose events, not readers
     if (options.delivery == Delivery::Every)
@@ -358,27 +369,39 @@ void RemoteShareBase::report()
     d->box->account();
     const auto drops = d->box->takeUnreported();
     const QPointer<RemoteShareBase> self = this;
+    qint64 flushIn = 0;
     for (const detail::RemoteDrops &drop : drops) {
         const quint64 id = drop.backlog->id;
         const std::size_t room = drop.backlog->room(d->options.capacity);
-        d->dropWarning.warn(
-            lcRegistryIORemote(), true, drop.total,
-            [&] { return QStringLiteral("subscriber %1 of rio::RemoteShare \"%2\"").arg(id).arg(d->name); },
-            [&] {
-                const QString full =
-                    QStringLiteral("its backlog of %1 was full%2")
-                        .arg(room)
-                        .arg(
-                            QLatin1String(d->options.overflow == Overflow::Block ? " for blockTimeout" : ""));
-                const QString budget = QStringLiteral("the process's backlogs passed backlogBytesBudget");
-                return drop.byBudget == 0            ? full
-                       : drop.byBudget == drop.count ? budget
-                                                     : full + QStringLiteral(", and ") + budget;
-            });
+        flushIn = std::max(
+            flushIn,
+            d->dropWarning.warn(
+                lcRegistryIORemote(), true, drop.count, drop.total,
+                [&] {
+                    return QStringLiteral("subscriber %1 of rio::RemoteShare \"%2\"").arg(id).arg(d->name);
+                },
+                [&] {
+                    using Reason = detail::RemoteAccounting::Reason;
+                    const QString reasons[] = {
+                        QStringLiteral("its backlog of %1 was full%2")
+                            .arg(room)
+                            .arg(QLatin1String(d->options.overflow == Overflow::Block ? " for blockTimeout"
+                                                                                      : "")),
+                        QStringLiteral("the process's backlogs passed backlogBytesBudget"),
+                        QStringLiteral("no memory to queue them")};
+                    QStringList why;
+                    for (const Reason reason : {Reason::Overflow, Reason::Budget, Reason::NoMemory}) {
+                        if (drop.byReason[static_cast<std::size_t>(reason)] != 0)
+                            why.append(reasons[static_cast<std::size_t>(reason)]);
+                    }
+                    return why.join(QStringLiteral(", and "));
+                }));
         Q_EMIT eventsDropped(id, drop.count);
         if (!self)
             return; // a slot destroyed the share
     }
+    if (flushIn != 0)
+        d->flushTimer->start(std::chrono::milliseconds(flushIn));
 }
 
 void RemoteShareBase::holdPoster()

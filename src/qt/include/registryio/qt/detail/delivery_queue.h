@@ -73,9 +73,8 @@ public:
     {
         static_assert(std::is_nothrow_assignable_v<T &, U &&>);
         if (m_latest && !m_items.empty()) {
-            const std::int64_t before = Accounting::cost(m_items.front());
             m_items.front() = std::forward<U>(entry);
-            m_bytes += Accounting::cost(m_items.front()) - before;
+            m_bytes = Accounting::cost(m_items.front()); // its one entry: weighed once
             m_retainedFirst = false;
             return Pushed::Queued;
         }
@@ -130,8 +129,8 @@ public:
     /// Into an empty queue: `entry`, retained first (Every; Latest replaces it as any entry).
     void retain(T entry)
     {
-        m_bytes += Accounting::cost(entry);
-        m_items.push_back(std::move(entry));
+        m_items.push_back(std::move(entry)); // first: nothing changes if it throws
+        m_bytes += Accounting::cost(m_items.back());
         m_retainedFirst = !m_latest;
     }
     /// Takes the oldest entry out (needs one), to be delivered: moved into `out` (one move, where

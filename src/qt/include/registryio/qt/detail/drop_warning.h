@@ -3,13 +3,17 @@
 
 // The one drop warning of the layers that queue deliveries (the Qt facade, Remote): one line,
 // "<who>: <total> queued deliveries dropped so far (<why>)", rate-limited per source (a registry,
-// a share): drops that come in floods are logged at most once a second, each line giving the
-// receiver's running total, so the next line counts what a suppressed one would have said.
-// Header-only: both libraries use it, and it exports nothing.
+// a share): drops that come in floods are logged at most once a second, and every such line ends
+// "; <n> since the last line", n every limited drop of the source since its previous line (every
+// receiver's, the suppressed lines' included); what no line counted when a flood ends is logged
+// by flush() once the second has passed ("<source>: <n> queued deliveries dropped since the last
+// line"), so the lines' counts add up to every drop. Header-only: both libraries use it, and it
+// exports nothing.
 
 #include <QLoggingCategory>
 #include <QtGlobal>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -18,33 +22,78 @@ namespace rio::detail {
 class DropWarning
 {
 public:
-    /// Warns in `category` that `total` deliveries of `who()` were dropped so far, for `why()`
-    /// (both return what QDebug writes: a QString, a C string). When `limited`, only if no
-    /// limited warning of this source went in the last second (one thread wins a race); neither is
-    /// called otherwise. Any thread, no lock of its own: what `who` and `why` lock is the
-    /// caller's to allow.
+    /// Warns in `category` that `total` deliveries of `who()` were dropped so far, `n` of them
+    /// new, for `why()` (both return what QDebug writes: a QString, a C string). When `limited`,
+    /// only if no limited warning of this source went in the last second (one thread wins a race),
+    /// the drops of a suppressed one waiting for the next line; neither is called otherwise.
+    /// Returns in how many ms flush() must run (0: none is needed, or one is due already). Any
+    /// thread, no lock of its own: what `who` and `why` lock is the caller's to allow.
     template <typename Who, typename Why>
-    void warn(const QLoggingCategory &category, bool limited, quint64 total, Who &&who,
-              const Why &why) noexcept
+    qint64 warn(const QLoggingCategory &category, bool limited, quint64 n, quint64 total, Who &&who,
+                const Why &why) noexcept
     {
+        quint64 since = 0;
         if (limited) {
-            const qint64 now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count();
-            qint64 last = m_last.load(std::memory_order_relaxed);
+            m_unlogged.fetch_add(n);
+            const qint64 now = nowMs();
+            qint64 last = m_last.load();
             if (now - last < IntervalMs || !m_last.compare_exchange_strong(last, now))
-                return;
+                return flushDue(now);
+            since = m_unlogged.exchange(0);
         }
         try {
-            qCWarning(category).nospace().noquote()
-                << who() << ": " << total << " queued deliveries dropped so far (" << why() << ")";
+            if (limited)
+                qCWarning(category).nospace().noquote()
+                    << who() << ": " << total << " queued deliveries dropped so far (" << why() << "); "
+                    << since << " since the last line";
+            else
+                qCWarning(category).nospace().noquote()
+                    << who() << ": " << total << " queued deliveries dropped so far (" << why() << ")";
         } catch (...) {
         }
+        return 0;
+    }
+    /// Logs the limited drops no line counted, as `source()`'s, once a second has passed since the
+    /// last line: returns in how many ms to call it again (0: nothing waits, or a call is due).
+    template <typename Source>
+    qint64 flush(const QLoggingCategory &category, Source &&source) noexcept
+    {
+        m_flushDue.store(false);
+        if (m_unlogged.load() == 0)
+            return 0;
+        const qint64 now = nowMs();
+        qint64 last = m_last.load();
+        if (now - last < IntervalMs || !m_last.compare_exchange_strong(last, now))
+            return flushDue(now);
+        const quint64 since = m_unlogged.exchange(0);
+        try {
+            if (since != 0)
+                qCWarning(category).nospace().noquote()
+                    << source() << ": " << since << " queued deliveries dropped since the last line";
+        } catch (...) {
+        }
+        return 0;
     }
 
 private:
     static constexpr qint64 IntervalMs = 1000;
+    static qint64 nowMs() noexcept
+    {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    }
+    // The first to find drops unlogged schedules the flush.
+    qint64 flushDue(qint64 now) noexcept
+    {
+        if (m_flushDue.exchange(true))
+            return 0;
+        return std::max<qint64>(1, IntervalMs - (now - m_last.load()));
+    }
+
     std::atomic<qint64> m_last{-IntervalMs}; // when the last limited line went (steady_clock, ms)
+    std::atomic<quint64> m_unlogged{0};      // limited drops no line has counted yet
+    std::atomic<bool> m_flushDue{false};     // a flush() is scheduled
 };
 
 } // namespace rio::detail

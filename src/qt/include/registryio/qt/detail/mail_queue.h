@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The storage of waiting deliveries (DeliveryQueue's: the Qt facade's handlers, Remote's backlogs
-// and outboxes): a list of chunks that grow from 8 to 256
-// elements as the queue grows. Against std::deque (512-byte nodes) it allocates and frees a
+// The storage of waiting deliveries (DeliveryQueue's: the Qt facade's handlers, Remote's
+// backlogs and outboxes): a list of chunks of 8 to 256 elements, each sized for the queue's length (a short
+// queue keeps small ones). Against std::deque (512-byte nodes) a long queue allocates and frees a
 // chunk every 256 deliveries instead of every 12 under a flood, which matters because the
 // notifier allocates and the draining thread frees: each free of another thread's memory takes
 // the allocator's lock of that thread's arena. Allocates nothing until its first element, keeps
@@ -12,6 +12,7 @@
 // undoes its queueing) move the elements after the place one by one.
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -180,11 +181,12 @@ private:
         return {c, static_cast<std::uint32_t>(c->end - 1 - fromBack)};
     }
 
-    // A chunk sized for the queue's length: small queues stay small.
+    // A chunk sized for the queue's length (not the last chunk's: a short queue under a flood
+    // must not grow its chunks): small queues stay small.
     [[nodiscard]] Chunk *newChunk() const
     {
-        const std::uint32_t n =
-            m_tail == nullptr ? firstCapacity : std::min<std::uint32_t>(maxCapacity, m_tail->capacity * 2);
+        const std::uint32_t n = static_cast<std::uint32_t>(
+            std::clamp<std::size_t>(std::bit_ceil(m_size + 1), firstCapacity, maxCapacity));
         void *raw = ::operator new(sizeof(Chunk) + std::size_t(n) * sizeof(T));
         return new (raw) Chunk(n);
     }
