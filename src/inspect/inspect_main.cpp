@@ -25,6 +25,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <new>
+#include <vector>
 
 namespace {
 
@@ -101,11 +103,12 @@ QString duration(quint64 ns)
 // The handler table the in-app inspector shows, longest run first.
 void printTable(const QList<RegistryInfo> &registries)
 {
-    QList<HandlerInfo> handlers;
+    std::vector<const HandlerInfo *> handlers; // the decoded ones, not copies
     for (const RegistryInfo &r : registries)
-        handlers.append(r.handlers);
-    std::stable_sort(handlers.begin(), handlers.end(), [](const HandlerInfo &a, const HandlerInfo &b) {
-        return a.runTime.maxNs > b.runTime.maxNs;
+        for (const HandlerInfo &h : r.handlers)
+            handlers.push_back(&h);
+    std::stable_sort(handlers.begin(), handlers.end(), [](const HandlerInfo *a, const HandlerInfo *b) {
+        return a->runTime.maxNs > b->runTime.maxNs;
     });
     const QStringList head{
         QStringLiteral("registry"), QStringLiteral("id"),         QStringLiteral("where"),
@@ -113,12 +116,15 @@ void printTable(const QList<RegistryInfo> &registries)
         QStringLiteral("drops"),    QStringLiteral("slow"),       QStringLiteral("p99"),
         QStringLiteral("max"),      QStringLiteral("dropped for")};
     QList<QStringList> rows;
-    for (const HandlerInfo &h : std::as_const(handlers)) {
+    rows.reserve(static_cast<qsizetype>(handlers.size()));
+    for (const HandlerInfo *p : handlers) {
+        const HandlerInfo &h = *p;
         const QString where =
             h.originFile.isEmpty()
                 ? QStringLiteral("%1:%2").arg(QFileInfo(h.file).fileName()).arg(h.line)
                 : QStringLiteral("%1:%2").arg(QFileInfo(h.originFile).fileName()).arg(h.originLine);
-        rows.append({h.registryName, QString::number(h.id.value()), where,
+        rows.append({h.registryName, QString::number(h.id.value()),
+                     where,
                      h.hasContext ? h.contextThreadName : QStringLiteral("notifier"),
                      QString::number(h.calls), QString::number(h.failures), QString::number(h.totalDrops()),
                      QString::number(h.slowRuns), h.timed ? duration(h.runTime.p99Ns()) : QStringLiteral("-"),
@@ -214,13 +220,26 @@ int main(int argc, char **argv)
             QByteArray bytes;
             if (!reader.add(page, bytes)) {
                 if (reader.stalled())
-                    return fail("pages of snapshots but no whole one from", args[1]);
+                    return fail("pages of snapshots but no whole one (pages dropped by the "
+                                "application past its backlog budget, as when it serves several "
+                                "inspectors at once, or never sent) from",
+                                args[1]);
                 return reader.corrupt() ? fail("unreadable snapshot from", args[1]) : true;
             }
-            QList<RegistryInfo> registries;
-            if (!inspect::decodeSnapshot(bytes, registries))
-                return fail("unreadable snapshot from", args[1]);
-            printTable(registries);
+            const qsizetype size = bytes.size();
+            try {
+                QList<RegistryInfo> registries;
+                if (!inspect::decodeSnapshot(bytes, registries))
+                    return fail("unreadable snapshot from", args[1]);
+                bytes = {};
+                printTable(registries);
+            } catch (const std::bad_alloc &) {
+                std::fprintf(stderr,
+                             "registryio-inspect: out of memory reading a snapshot of %lld bytes from %s\n",
+                             static_cast<long long>(size), qPrintable(args[1]));
+                QCoreApplication::exit(1);
+                return true;
+            }
             return --count > 0;
         });
     }

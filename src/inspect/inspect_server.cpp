@@ -31,8 +31,9 @@ namespace {
 
 using namespace rio;
 
-// The most pages a reader's backlog holds: two snapshots of up to 64 MiB.
-constexpr std::size_t maxPages = 512;
+// The most pages a reader's backlog holds: two snapshots of up to 64 MiB (inspect::maxPages, the
+// most an inspector reads).
+constexpr std::size_t maxPages = 2 * std::size_t(inspect::maxPages);
 
 // Everything lives on the serving thread.
 class Server : public QObject

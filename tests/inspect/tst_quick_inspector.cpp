@@ -31,6 +31,7 @@
 #include <QTest>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 namespace {
@@ -361,6 +362,68 @@ private Q_SLOTS:
             refused += rio::inspect::decodeSnapshot(changed, any) ? 0 : 1;
         }
         QVERIFY(refused > 0);
+    }
+
+    // What a decoded snapshot costs is bounded whatever its bytes say: a reader reads 64 MiB of
+    // pages at most (what a server serves), and a snapshot of more handlers, registries or
+    // strings than are read is refused before any is made (a handler's record of 233 bytes
+    // would be a HandlerInfo of about 1.4 KB); so are values no field has (a clock tick that is
+    // not a positive finite time, handler id 0).
+    void aSnapshotCostsWhatItsBytesBound()
+    {
+        QCOMPARE(qsizetype(rio::inspect::maxPages) * rio::inspect::pageBytes, qsizetype(64) << 20);
+        rio::inspect::PageReader reader;
+        QByteArray whole;
+        QByteArray over = rio::inspect::pages(1, QByteArray(rio::inspect::pageBytes, 'x'))[0];
+        over.replace(16, 4, QByteArray::fromHex("00000101")); // the first of 257 pages
+        QVERIFY(!reader.add(over, whole));
+        QVERIFY(reader.corrupt());
+
+        // One registry of 131,073 handlers of the least bytes (every name the empty string).
+        QList<rio::RegistryInfo> one(1);
+        one[0].handlers.resize(1);
+        one[0].handlers[0].id = rio::HandlerId(quint64(1));
+        const QByteArray least = rio::inspect::encodeSnapshot(one);
+        constexpr qsizetype registryAt = 12, handlerAt = registryAt + 69;
+        const auto tableAt = qFromLittleEndian<quint32>(least.constData() + 4);
+        const QByteArray record = least.mid(handlerAt, tableAt - handlerAt);
+        QCOMPARE(record.size(), 233);
+        const auto amplified = [&](quint32 handlers) {
+            QByteArray b = least.left(handlerAt);
+            qToLittleEndian(handlers, b.data() + handlerAt - 4);
+            b.reserve(b.size() + record.size() * handlers + 8);
+            for (quint32 i = 0; i < handlers; ++i)
+                b.append(record);
+            qToLittleEndian(quint32(b.size()), b.data() + 4);
+            return b + least.mid(tableAt);
+        };
+        QList<rio::RegistryInfo> read;
+        QVERIFY(rio::inspect::decodeSnapshot(amplified(1000), read));
+        QCOMPARE(read[0].handlers.size(), 1000);
+        read.clear();
+        QVERIFY(!rio::inspect::decodeSnapshot(amplified((1U << 17) + 1), read));
+        // 65,537 registries; a table of 262,145 strings (and of 262,144, read).
+        QVERIFY(!rio::inspect::decodeSnapshot(
+            rio::inspect::encodeSnapshot(QList<rio::RegistryInfo>((1 << 16) + 1)), read));
+        const auto table = [](quint32 strings) {
+            QByteArray b = QByteArray::fromHex("030000000c00000000000000");
+            b.append(QByteArray(4, '\0'));
+            qToLittleEndian(strings, b.data() + 12);
+            return b + QByteArray(qsizetype(strings) * 4, '\0');
+        };
+        QVERIFY(rio::inspect::decodeSnapshot(table(1U << 18), read));
+        QVERIFY(!rio::inspect::decodeSnapshot(table((1U << 18) + 1), read));
+
+        for (const double tick : {std::nan(""), HUGE_VAL, -HUGE_VAL, -1.0, 0.0}) {
+            QList<rio::RegistryInfo> odd = registries(1);
+            odd[0].handlers[2].queueDelay.nsPerTick = tick;
+            QList<rio::RegistryInfo> any;
+            QVERIFY2(!rio::inspect::decodeSnapshot(rio::inspect::encodeSnapshot(odd), any),
+                     qPrintable(QString::number(tick)));
+        }
+        QList<rio::RegistryInfo> zero = registries(1);
+        zero[0].handlers[3].id = rio::HandlerId();
+        QVERIFY(!rio::inspect::decodeSnapshot(rio::inspect::encodeSnapshot(zero), read));
     }
 
     // A snapshot comes in pages: read whole in order; one missing a page, or pages of two
