@@ -8,6 +8,7 @@
 //   registryio-inspect table <name|local:name> [--count N] [--timeout S]
 //   registryio-inspect trace <name|local:name> <file.json> [--timeout S]
 
+#include "../qt/src/printable_p.h"
 #include "../qt/src/whole_file_p.h"
 #include "inspect_client.h"
 #include "inspect_protocol.h"
@@ -100,7 +101,9 @@ QString duration(quint64 ns)
     return QStringLiteral("%1 ms").arg(static_cast<double>(ns) / 1e6, 0, 'f', 1);
 }
 
-// The handler table the in-app inspector shows, longest run first.
+// The handler table the in-app inspector shows, longest run first. The application's names are
+// printed with their control characters escaped (a name's escape sequence or line break neither
+// drives the terminal nor forges a row).
 void printTable(const QList<RegistryInfo> &registries)
 {
     std::vector<const HandlerInfo *> handlers; // the decoded ones, not copies
@@ -123,9 +126,9 @@ void printTable(const QList<RegistryInfo> &registries)
             h.originFile.isEmpty()
                 ? QStringLiteral("%1:%2").arg(QFileInfo(h.file).fileName()).arg(h.line)
                 : QStringLiteral("%1:%2").arg(QFileInfo(h.originFile).fileName()).arg(h.originLine);
-        rows.append({h.registryName, QString::number(h.id.value()),
-                     where,
-                     h.hasContext ? h.contextThreadName : QStringLiteral("notifier"),
+        rows.append({detail::printable(h.registryName), QString::number(h.id.value()),
+                     detail::printable(where),
+                     h.hasContext ? detail::printable(h.contextThreadName) : QStringLiteral("notifier"),
                      QString::number(h.calls), QString::number(h.failures), QString::number(h.totalDrops()),
                      QString::number(h.slowRuns), h.timed ? duration(h.runTime.p99Ns()) : QStringLiteral("-"),
                      h.timed ? duration(h.runTime.maxNs) : QStringLiteral("-"), dropsByReason(h)});

@@ -122,6 +122,14 @@ struct Inspector
         }
         return -1;
     }
+    // The texts of the items under `item` that would be read as markup (not Text.PlainText).
+    static void markup(const QQuickItem *item, QStringList &texts)
+    {
+        if (item->inherits("QQuickText") && item->property("textFormat").toInt() != 0 /* PlainText */)
+            texts.append(item->property("text").toString());
+        for (const QQuickItem *c : item->childItems())
+            markup(c, texts);
+    }
     // Whether an item of the window shows `text` (a delegate of the table, the message...).
     [[nodiscard]] bool shows(const QString &text) const { return shows(window->contentItem(), text); }
     static bool shows(const QQuickItem *item, const QString &text)
@@ -424,6 +432,42 @@ private Q_SLOTS:
         QList<rio::RegistryInfo> zero = registries(1);
         zero[0].handlers[3].id = rio::HandlerId();
         QVERIFY(!rio::inspect::decodeSnapshot(rio::inspect::encodeSnapshot(zero), read));
+    }
+
+    // An application's names are text: registryio-inspect prints their control characters as
+    // escapes (an escape sequence neither clears the terminal nor colours it, a line break forges
+    // no row), and every text of the window is plain (a name's `<img src=…>` is not shown as one).
+    void anApplicationsNamesAreShownAsText()
+    {
+        Peer peer;
+        QVERIFY(peer.listen());
+        QList<rio::RegistryInfo> named = registries(1);
+        named[0].name = QStringLiteral("evil\x1b[2J\nforged  99  x.cpp:1");
+        for (rio::HandlerInfo &h : named[0].handlers) {
+            h.registryName = named[0].name;
+            h.hasContext = true;
+            h.contextThreadName = QStringLiteral("<img src=\"file:///etc/passwd\">\u009b31m");
+        }
+        QProcess tool;
+        tool.start(QStringLiteral(RIO_INSPECT_TOOL), {QStringLiteral("table"), peer.name});
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(peer.name));
+        QTRY_COMPARE_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount(), 2, waitMs);
+        for (const QByteArray &page : rio::inspect::pages(1, rio::inspect::encodeSnapshot(named)))
+            peer.snapshots.notify(page);
+        QTRY_COMPARE_WITH_TIMEOUT(tool.state(), QProcess::NotRunning, waitMs);
+        QCOMPARE(tool.exitCode(), 0);
+        const QString out = QString::fromUtf8(tool.readAllStandardOutput());
+        QVERIFY2(!out.contains(QChar(0x1b)) && !out.contains(QChar(0x9b)), qPrintable(out));
+        QCOMPARE(out.count(QLatin1Char('\n')), 1 + 5 + 1); // the heading, 5 rows, the count
+        QVERIFY2(out.contains(QStringLiteral("evil\\x1b[2J\\nforged")), qPrintable(out));
+
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 5, waitMs);
+        QStringList rich;
+        Inspector::markup(inspector.window->contentItem(), rich);
+        QVERIFY2(rich.isEmpty(), qPrintable(rich.join(QLatin1Char('|'))));
+        inspector.session->detach();
     }
 
     // A snapshot comes in pages: read whole in order; one missing a page, or pages of two
