@@ -10,7 +10,8 @@ namespace rio::detail {
 // `text` with its control characters (C0, DEL and C1: a terminal's escape sequences, line breaks)
 // written as escapes (\n, \r, \t, \xHH), so that a name from elsewhere (an application's
 // registry, file or thread name) cannot forge lines or drive the terminal it is printed on.
-inline QString printable(const QString &text)
+// Hidden: a helper of the library's own files and its tools, never part of its ABI.
+Q_DECL_HIDDEN inline QString printable(const QString &text)
 {
     const auto control = [](QChar c) {
         return c.unicode() < 0x20 || (c.unicode() >= 0x7f && c.unicode() < 0xa0);
