@@ -46,6 +46,7 @@ Rectangle {
         color: "#2c323c"
 
         Text {
+            textFormat: Text.PlainText
             anchors.fill: parent
             anchors.leftMargin: 4
             verticalAlignment: Text.AlignVCenter
@@ -90,6 +91,7 @@ Rectangle {
 
     Text {
         id: heading
+        textFormat: Text.PlainText
         x: 8
         y: 6
         width: inspector.width - 16

@@ -34,6 +34,7 @@ Window {
         radius: 3
         color: !button.enabled ? "#2a2e35" : area.pressed ? "#4b5563" : "#394150"
         Text {
+            textFormat: Text.PlainText
             id: label
             anchors.centerIn: parent
             text: button.text
@@ -56,6 +57,7 @@ Window {
         color: "#20242b"
 
         Text {
+            textFormat: Text.PlainText
             id: sideTitle
             x: 10; y: 10
             text: "Serving applications"
@@ -83,8 +85,8 @@ Window {
                 Column {
                     x: 10
                     anchors.verticalCenter: parent.verticalCenter
-                    Text { text: entry.modelData.program; color: "#e6e6e6"; font.pixelSize: 13 }
-                    Text { text: "pid " + entry.modelData.pid + " · " + entry.modelData.name; color: "#9aa3b0"; font.pixelSize: 11 }
+                    Text { textFormat: Text.PlainText; text: entry.modelData.program; color: "#e6e6e6"; font.pixelSize: 13 }
+                    Text { textFormat: Text.PlainText; text: "pid " + entry.modelData.pid + " · " + entry.modelData.name; color: "#9aa3b0"; font.pixelSize: 11 }
                 }
                 MouseArea {
                     id: entryArea
@@ -95,6 +97,7 @@ Window {
             }
         }
         Text {
+            textFormat: Text.PlainText
             anchors { left: parent.left; right: parent.right; top: sideTitle.bottom; margins: 10 }
             visible: applications.count === 0
             wrapMode: Text.WordWrap
@@ -120,6 +123,7 @@ Window {
             onClicked: session.timelineShown = !session.timelineShown
         }
         Text {
+            textFormat: Text.PlainText // an application's names are text, never markup
             objectName: "message"
             width: bar.width - x
             height: parent.height
@@ -151,6 +155,7 @@ Window {
         clip: true
 
         Text {
+            textFormat: Text.PlainText
             id: timelineTitle
             x: 8; y: 6
             text: "Frames (main thread): the newest " + session.frames.length + " over "
@@ -197,6 +202,7 @@ Window {
         }
         // The frame under the mouse: its number, length and runs.
         Text {
+            textFormat: Text.PlainText // an application's names are text, never markup
             id: frameDetail
             anchors { left: parent.left; right: parent.right; top: bars.bottom; margins: 8 }
             text: {
@@ -218,6 +224,7 @@ Window {
             clip: true
             model: session.slowRuns
             delegate: Text {
+                textFormat: Text.PlainText // an application's names are text, never markup
                 required property string modelData
                 text: modelData
                 color: "#e06c75"

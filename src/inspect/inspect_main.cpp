@@ -8,6 +8,7 @@
 //   registryio-inspect table <name|local:name> [--count N] [--timeout S]
 //   registryio-inspect trace <name|local:name> <file.json> [--timeout S]
 
+#include "../qt/src/printable_p.h"
 #include "../qt/src/whole_file_p.h"
 #include "inspect_client.h"
 #include "inspect_protocol.h"
@@ -25,6 +26,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <new>
+#include <vector>
 
 namespace {
 
@@ -98,14 +101,17 @@ QString duration(quint64 ns)
     return QStringLiteral("%1 ms").arg(static_cast<double>(ns) / 1e6, 0, 'f', 1);
 }
 
-// The handler table the in-app inspector shows, longest run first.
+// The handler table the in-app inspector shows, longest run first. The application's names are
+// printed with their control characters escaped (a name's escape sequence or line break neither
+// drives the terminal nor forges a row).
 void printTable(const QList<RegistryInfo> &registries)
 {
-    QList<HandlerInfo> handlers;
+    std::vector<const HandlerInfo *> handlers; // the decoded ones, not copies
     for (const RegistryInfo &r : registries)
-        handlers.append(r.handlers);
-    std::stable_sort(handlers.begin(), handlers.end(), [](const HandlerInfo &a, const HandlerInfo &b) {
-        return a.runTime.maxNs > b.runTime.maxNs;
+        for (const HandlerInfo &h : r.handlers)
+            handlers.push_back(&h);
+    std::stable_sort(handlers.begin(), handlers.end(), [](const HandlerInfo *a, const HandlerInfo *b) {
+        return a->runTime.maxNs > b->runTime.maxNs;
     });
     const QStringList head{
         QStringLiteral("registry"), QStringLiteral("id"),         QStringLiteral("where"),
@@ -113,13 +119,16 @@ void printTable(const QList<RegistryInfo> &registries)
         QStringLiteral("drops"),    QStringLiteral("slow"),       QStringLiteral("p99"),
         QStringLiteral("max"),      QStringLiteral("dropped for")};
     QList<QStringList> rows;
-    for (const HandlerInfo &h : std::as_const(handlers)) {
+    rows.reserve(static_cast<qsizetype>(handlers.size()));
+    for (const HandlerInfo *p : handlers) {
+        const HandlerInfo &h = *p;
         const QString where =
             h.originFile.isEmpty()
                 ? QStringLiteral("%1:%2").arg(QFileInfo(h.file).fileName()).arg(h.line)
                 : QStringLiteral("%1:%2").arg(QFileInfo(h.originFile).fileName()).arg(h.originLine);
-        rows.append({h.registryName, QString::number(h.id.value()), where,
-                     h.hasContext ? h.contextThreadName : QStringLiteral("notifier"),
+        rows.append({detail::printable(h.registryName), QString::number(h.id.value()),
+                     detail::printable(where),
+                     h.hasContext ? detail::printable(h.contextThreadName) : QStringLiteral("notifier"),
                      QString::number(h.calls), QString::number(h.failures), QString::number(h.totalDrops()),
                      QString::number(h.slowRuns), h.timed ? duration(h.runTime.p99Ns()) : QStringLiteral("-"),
                      h.timed ? duration(h.runTime.maxNs) : QStringLiteral("-"), dropsByReason(h)});
@@ -214,13 +223,26 @@ int main(int argc, char **argv)
             QByteArray bytes;
             if (!reader.add(page, bytes)) {
                 if (reader.stalled())
-                    return fail("pages of snapshots but no whole one from", args[1]);
+                    return fail("pages of snapshots but no whole one (pages dropped by the "
+                                "application past its backlog budget, as when it serves several "
+                                "inspectors at once, or never sent) from",
+                                args[1]);
                 return reader.corrupt() ? fail("unreadable snapshot from", args[1]) : true;
             }
-            QList<RegistryInfo> registries;
-            if (!inspect::decodeSnapshot(bytes, registries))
-                return fail("unreadable snapshot from", args[1]);
-            printTable(registries);
+            const qsizetype size = bytes.size();
+            try {
+                QList<RegistryInfo> registries;
+                if (!inspect::decodeSnapshot(bytes, registries))
+                    return fail("unreadable snapshot from", args[1]);
+                bytes = {};
+                printTable(registries);
+            } catch (const std::bad_alloc &) {
+                std::fprintf(stderr,
+                             "registryio-inspect: out of memory reading a snapshot of %lld bytes from %s\n",
+                             static_cast<long long>(size), qPrintable(args[1]));
+                QCoreApplication::exit(1);
+                return true;
+            }
             return --count > 0;
         });
     }

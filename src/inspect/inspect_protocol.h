@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -50,8 +51,16 @@ inline constexpr quint32 pageVersion = 2;
 /// A page's header: pageVersion (quint32), the snapshot's number (quint64), the page's index and
 /// the page count (quint32). Every page but the last holds pageBytes, the last at most that.
 inline constexpr qsizetype pageHeaderBytes = 20;
-/// The most pages a snapshot is read from (1 GiB).
-inline constexpr quint32 maxPages = 4096;
+/// The most pages a snapshot is read from: 64 MiB, the most a server serves.
+inline constexpr quint32 maxPages = 256;
+/// The most handlers, registries and distinct strings a snapshot is read with. A handler takes at
+/// least 233 bytes (its record without histogram buckets) and about 480 in an application's
+/// snapshot (25,000 handlers make 12 MB); decoded, it is a HandlerInfo of about 1.4 KB. These
+/// bound what a decoded snapshot costs whatever its bytes say (docs/DIAGNOSTICS.md, "What an
+/// inspector holds").
+inline constexpr quint32 maxHandlers = 1U << 17;
+inline constexpr quint32 maxRegistries = 1U << 16;
+inline constexpr quint32 maxStrings = 1U << 18;
 
 /// `bytes` (one snapshot, number `serial`) as its pages, in order.
 inline QList<QByteArray> pages(quint64 serial, const QByteArray &bytes)
@@ -280,7 +289,7 @@ public:
     bool strings(QList<QString> &table)
     {
         const auto count = number<quint32>();
-        if (!m_ok || count > quint64(left()) / 4)
+        if (!m_ok || count > quint64(left()) / 4 || count > maxStrings)
             return false;
         table.reserve(count);
         for (quint32 i = 0; i < count; ++i) {
@@ -309,7 +318,8 @@ public:
         h.maxNs = number<quint64>();
         h.nsPerTick = number<double>();
         const auto used = number<quint8>();
-        if (used > TimeHistogram::bucketCount)
+        // A tick lasts some finite time: NaN, infinities, zero and below are no clock's.
+        if (used > TimeHistogram::bucketCount || !(h.nsPerTick > 0 && h.nsPerTick < HUGE_VAL))
             m_ok = false;
         for (int i = 0; i < used && m_ok; ++i)
             h.buckets[static_cast<std::size_t>(i)] = number<quint64>();
@@ -402,8 +412,9 @@ inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registr
     using W = detail::SnapshotWriter;
     constexpr qsizetype leastHandler = W::handlerBytes - 2 * TimeHistogram::bucketCount * 8;
     const auto count = s.number<quint32>();
-    if (count > quint64(s.left()) / W::registryBytes)
+    if (count > quint64(s.left()) / W::registryBytes || count > maxRegistries)
         return false;
+    quint32 handlersLeft = maxHandlers;
     registries.reserve(registries.size() + count);
     for (quint32 i = 0; i < count && s.ok(); ++i) {
         RegistryInfo r;
@@ -417,8 +428,10 @@ inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registr
         for (quint64 &d : r.removedHandlerDrops)
             d = s.number<quint64>();
         const auto handlers = s.number<quint32>();
-        if ((flags & ~detail::RegistryFlags) != 0 || handlers > quint64(s.left()) / leastHandler)
+        if ((flags & ~detail::RegistryFlags) != 0 || handlers > quint64(s.left()) / leastHandler ||
+            handlers > handlersLeft)
             return false;
+        handlersLeft -= handlers;
         r.handlers.reserve(handlers);
         for (quint32 k = 0; k < handlers && s.ok(); ++k) {
             HandlerInfo h;
@@ -426,6 +439,8 @@ inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registr
             h.registryName = r.name;
             h.eventType = r.eventType;
             h.id = HandlerId(s.number<quint64>());
+            if (h.id.value() == 0) // no handler's (ids begin at 1)
+                s.fail();
             s.string(table, h.file);
             h.line = s.number<qint32>();
             s.string(table, h.function);

@@ -17,10 +17,12 @@
 #include <QCoreApplication>
 #include <QHash>
 #include <QRemoteObjectHost>
+#include <QSet>
 #include <QThread>
 #include <QTimer>
 #include <QUrl>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -31,8 +33,9 @@ namespace {
 
 using namespace rio;
 
-// The most pages a reader's backlog holds: two snapshots of up to 64 MiB.
-constexpr std::size_t maxPages = 512;
+// The most pages a reader's backlog holds: two snapshots of up to 64 MiB (inspect::maxPages, the
+// most an inspector reads).
+constexpr std::size_t maxPages = 2 * std::size_t(inspect::maxPages);
 
 // Everything lives on the serving thread.
 class Server : public QObject
@@ -55,6 +58,9 @@ public:
             std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::timelineShare, m_timeline, latest);
         connect(&m_snapshotTimer, &QTimer::timeout, this, &Server::sendSnapshot);
         connect(&m_timelineTimer, &QTimer::timeout, this, &Server::sendTimeline);
+        m_pacer.setSingleShot(true);
+        m_pacer.setInterval(2);
+        connect(&m_pacer, &QTimer::timeout, this, &Server::sendPages);
         // A subscriber gets the newest at once, not at the next tick.
         connect(m_snapshotShare->base(), &RemoteShareBase::subscriberCountChanged, this,
                 &Server::sendSnapshot);
@@ -85,10 +91,14 @@ private:
             sentAt.insert(r.id, r.sent);
         }
         if (tick) {
+            m_notReading.clear();
+            for (const RemoteSubscriberInfo &r : readers)
+                if (r.pending > 0 && r.sent == m_sentAtTick.value(r.id, r.sent + 1))
+                    m_notReading.insert(r.id);
             m_sentAtTick = std::move(sentAt);
             m_arrivalServed = false;
         }
-        if (!wanted || behind || (!tick && std::exchange(m_arrivalServed, true)))
+        if (!wanted || behind || m_next < m_pages.size() || (!tick && std::exchange(m_arrivalServed, true)))
             return;
         QList<RegistryInfo> registries = Diagnostics::snapshot();
         registries.removeIf([this](const RegistryInfo &r) { // the application's alone
@@ -105,8 +115,31 @@ private:
             return;
         }
         m_lastPages = static_cast<std::size_t>(pages.size());
-        for (const QByteArray &page : pages)
-            m_snapshots.notify(page);
+        m_pages = pages;
+        m_next = 0;
+        sendPages();
+    }
+    // The pages of the snapshot being sent, as the readers take them: at most `window` wait for
+    // any reader that read in the last tick's period, so that the backlogs of every reader stay within
+    // half the process's backlog budget (past it the listener drops pages, and readers of a
+    // large snapshot, many at once, got no whole one). A reader that read nothing for a tick's
+    // period holds back no other (its backlog is bounded by the share's capacity).
+    void sendPages()
+    {
+        const QList<RemoteSubscriberInfo> readers = m_snapshotShare->base()->subscribers();
+        const qsizetype window =
+            std::max<qsizetype>(4, RemoteListener::Options{}.backlogBytesBudget / 2 /
+                                       (std::max<qsizetype>(1, readers.size()) * (inspect::pageBytes + 48)));
+        std::size_t most = 0;
+        for (const RemoteSubscriberInfo &r : readers)
+            if (!m_notReading.contains(r.id))
+                most = std::max(most, r.pending);
+        for (; m_next < m_pages.size() && qsizetype(most) < window; ++most)
+            m_snapshots.notify(m_pages[m_next++]);
+        if (m_next < m_pages.size())
+            m_pacer.start();
+        else
+            m_pages = {};
     }
     void sendTimeline()
     {
@@ -127,8 +160,12 @@ private:
     quint64 m_serial = 0;        // the last snapshot's number
     std::size_t m_lastPages = 1; // its pages
     bool m_warnedTooLarge = false;
+    QList<QByteArray> m_pages;            // the snapshot being sent
+    qsizetype m_next = 0;                 // its next page to send
+    QTimer m_pacer;                       // sends more of it
     bool m_arrivalServed = false;         // an arrival was sent a snapshot since the last tick
     QHash<quint64, quint64> m_sentAtTick; // each reader's sent events at the last tick
+    QSet<quint64> m_notReading;           // the readers that read nothing between the last two ticks
 };
 
 QThread *thread = nullptr;

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <map>
+#include <new>
 
 namespace rio::inspect {
 
@@ -196,15 +197,26 @@ void InspectorSession::received(quint64 attachment, const QByteArray &page)
     QByteArray bytes;
     const bool whole = m_pages.add(page, bytes);
     if (m_pages.stalled()) {
-        setState(Lost, QStringLiteral("%1 sends pages of snapshots but no whole one (it begins them "
-                                      "again and again).")
+        setState(Lost, QStringLiteral("%1 sends pages of snapshots but no whole one: pages were dropped "
+                                      "(an application serving several inspectors at once drops pages "
+                                      "past its backlog budget), or it begins them again and again.")
                            .arg(m_target));
         return;
     }
     if (!whole && !m_pages.corrupt())
         return; // more pages to come
     QList<RegistryInfo> registries;
-    if (!whole || !decodeSnapshot(bytes, registries)) {
+    bool read = false;
+    try {
+        read = whole && decodeSnapshot(bytes, registries);
+    } catch (const std::bad_alloc &) {
+        setState(Lost, QStringLiteral("%1 sent a snapshot of %2 MB: this inspector has not the memory to "
+                                      "read it (the table shows its last snapshot).")
+                           .arg(m_target)
+                           .arg(double(bytes.size()) / 1e6, 0, 'f', 1));
+        return;
+    }
+    if (!read) {
         setState(Lost, QStringLiteral("%1 sends snapshots this inspector cannot read (another "
                                       "RegistryIO version?).")
                            .arg(m_target));

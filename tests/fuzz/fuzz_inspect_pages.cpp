@@ -14,6 +14,7 @@
 #include <QByteArray>
 #include <QString>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -83,7 +84,7 @@ void histogram(Input &in, TimeHistogram &h)
     h.count = in.number();
     h.totalNs = in.number();
     h.maxNs = in.number();
-    h.nsPerTick = static_cast<double>(in.byte()) / 7.0;
+    h.nsPerTick = static_cast<double>(in.byte() + 1) / 7.0; // a clock tick is a positive time
     const int used = in.byte() % (TimeHistogram::bucketCount + 1);
     for (int i = 0; i < used; ++i)
         h.buckets[static_cast<std::size_t>(i)] = in.number();
@@ -107,7 +108,7 @@ QList<RegistryInfo> snapshotOf(Input &in)
             h.registryId = r.id;
             h.registryName = r.name;
             h.eventType = r.eventType;
-            h.id = HandlerId(in.number());
+            h.id = HandlerId(std::max<quint64>(1, in.number())); // ids begin at 1
             h.file = in.name();
             h.line = static_cast<int>(in.number());
             h.function = in.name();

@@ -31,6 +31,7 @@
 #include <QTest>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 namespace {
@@ -120,6 +121,14 @@ struct Inspector
                 return row;
         }
         return -1;
+    }
+    // The texts of the items under `item` that would be read as markup (not Text.PlainText).
+    static void markup(const QQuickItem *item, QStringList &texts)
+    {
+        if (item->inherits("QQuickText") && item->property("textFormat").toInt() != 0 /* PlainText */)
+            texts.append(item->property("text").toString());
+        for (const QQuickItem *c : item->childItems())
+            markup(c, texts);
     }
     // Whether an item of the window shows `text` (a delegate of the table, the message...).
     [[nodiscard]] bool shows(const QString &text) const { return shows(window->contentItem(), text); }
@@ -361,6 +370,104 @@ private Q_SLOTS:
             refused += rio::inspect::decodeSnapshot(changed, any) ? 0 : 1;
         }
         QVERIFY(refused > 0);
+    }
+
+    // What a decoded snapshot costs is bounded whatever its bytes say: a reader reads 64 MiB of
+    // pages at most (what a server serves), and a snapshot of more handlers, registries or
+    // strings than are read is refused before any is made (a handler's record of 233 bytes
+    // would be a HandlerInfo of about 1.4 KB); so are values no field has (a clock tick that is
+    // not a positive finite time, handler id 0).
+    void aSnapshotCostsWhatItsBytesBound()
+    {
+        QCOMPARE(qsizetype(rio::inspect::maxPages) * rio::inspect::pageBytes, qsizetype(64) << 20);
+        rio::inspect::PageReader reader;
+        QByteArray whole;
+        QByteArray over = rio::inspect::pages(1, QByteArray(rio::inspect::pageBytes, 'x'))[0];
+        over.replace(16, 4, QByteArray::fromHex("00000101")); // the first of 257 pages
+        QVERIFY(!reader.add(over, whole));
+        QVERIFY(reader.corrupt());
+
+        // One registry of 131,073 handlers of the least bytes (every name the empty string).
+        QList<rio::RegistryInfo> one(1);
+        one[0].handlers.resize(1);
+        one[0].handlers[0].id = rio::HandlerId(quint64(1));
+        const QByteArray least = rio::inspect::encodeSnapshot(one);
+        constexpr qsizetype registryAt = 12, handlerAt = registryAt + 69;
+        const auto tableAt = qFromLittleEndian<quint32>(least.constData() + 4);
+        const QByteArray record = least.mid(handlerAt, tableAt - handlerAt);
+        QCOMPARE(record.size(), 233);
+        const auto amplified = [&](quint32 handlers) {
+            QByteArray b = least.left(handlerAt);
+            qToLittleEndian(handlers, b.data() + handlerAt - 4);
+            b.reserve(b.size() + record.size() * handlers + 8);
+            for (quint32 i = 0; i < handlers; ++i)
+                b.append(record);
+            qToLittleEndian(quint32(b.size()), b.data() + 4);
+            return b + least.mid(tableAt);
+        };
+        QList<rio::RegistryInfo> read;
+        QVERIFY(rio::inspect::decodeSnapshot(amplified(1000), read));
+        QCOMPARE(read[0].handlers.size(), 1000);
+        read.clear();
+        QVERIFY(!rio::inspect::decodeSnapshot(amplified((1U << 17) + 1), read));
+        // 65,537 registries; a table of 262,145 strings (and of 262,144, read).
+        QVERIFY(!rio::inspect::decodeSnapshot(
+            rio::inspect::encodeSnapshot(QList<rio::RegistryInfo>((1 << 16) + 1)), read));
+        const auto table = [](quint32 strings) {
+            QByteArray b = QByteArray::fromHex("030000000c00000000000000");
+            b.append(QByteArray(4, '\0'));
+            qToLittleEndian(strings, b.data() + 12);
+            return b + QByteArray(qsizetype(strings) * 4, '\0');
+        };
+        QVERIFY(rio::inspect::decodeSnapshot(table(1U << 18), read));
+        QVERIFY(!rio::inspect::decodeSnapshot(table((1U << 18) + 1), read));
+
+        for (const double tick : {std::nan(""), HUGE_VAL, -HUGE_VAL, -1.0, 0.0}) {
+            QList<rio::RegistryInfo> odd = registries(1);
+            odd[0].handlers[2].queueDelay.nsPerTick = tick;
+            QList<rio::RegistryInfo> any;
+            QVERIFY2(!rio::inspect::decodeSnapshot(rio::inspect::encodeSnapshot(odd), any),
+                     qPrintable(QString::number(tick)));
+        }
+        QList<rio::RegistryInfo> zero = registries(1);
+        zero[0].handlers[3].id = rio::HandlerId();
+        QVERIFY(!rio::inspect::decodeSnapshot(rio::inspect::encodeSnapshot(zero), read));
+    }
+
+    // An application's names are text: registryio-inspect prints their control characters as
+    // escapes (an escape sequence neither clears the terminal nor colours it, a line break forges
+    // no row), and every text of the window is plain (a name's `<img src=…>` is not shown as one).
+    void anApplicationsNamesAreShownAsText()
+    {
+        Peer peer;
+        QVERIFY(peer.listen());
+        QList<rio::RegistryInfo> named = registries(1);
+        named[0].name = QStringLiteral("evil\x1b[2J\nforged  99  x.cpp:1");
+        for (rio::HandlerInfo &h : named[0].handlers) {
+            h.registryName = named[0].name;
+            h.hasContext = true;
+            h.contextThreadName = QStringLiteral("<img src=\"file:///etc/passwd\">\u009b31m");
+        }
+        QProcess tool;
+        tool.start(QStringLiteral(RIO_INSPECT_TOOL), {QStringLiteral("table"), peer.name});
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(peer.name));
+        QTRY_COMPARE_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount(), 2, waitMs);
+        for (const QByteArray &page : rio::inspect::pages(1, rio::inspect::encodeSnapshot(named)))
+            peer.snapshots.notify(page);
+        QTRY_COMPARE_WITH_TIMEOUT(tool.state(), QProcess::NotRunning, waitMs);
+        QCOMPARE(tool.exitCode(), 0);
+        const QString out = QString::fromUtf8(tool.readAllStandardOutput());
+        QVERIFY2(!out.contains(QChar(0x1b)) && !out.contains(QChar(0x9b)), qPrintable(out));
+        QCOMPARE(out.count(QLatin1Char('\n')), 1 + 5 + 1); // the heading, 5 rows, the count
+        QVERIFY2(out.contains(QStringLiteral("evil\\x1b[2J\\nforged")), qPrintable(out));
+
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 5, waitMs);
+        QStringList rich;
+        Inspector::markup(inspector.window->contentItem(), rich);
+        QVERIFY2(rich.isEmpty(), qPrintable(rich.join(QLatin1Char('|'))));
+        inspector.session->detach();
     }
 
     // A snapshot comes in pages: read whole in order; one missing a page, or pages of two

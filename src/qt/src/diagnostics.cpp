@@ -3,6 +3,7 @@
 // QtRegistry's own), the process-wide switch (API, RIO_DIAGNOSTICS, logging rules), thread
 // names, and the reports of slow and stalled handlers (log and signals).
 
+#include "printable_p.h"
 #include "qt_control.h"
 #include "qt_handler_state.h"
 
@@ -46,28 +47,7 @@ namespace rio {
 
 namespace {
 
-// A name or a path as a log line shows it: control characters (a newline, a terminal's escape)
-// written as escapes, so that a registry's name cannot start a line of its own.
-QString printable(const QString &text)
-{
-    const auto control = [](QChar c) { return c.unicode() < 0x20 || c.unicode() == 0x7f; };
-    if (std::none_of(text.begin(), text.end(), control))
-        return text;
-    QString out;
-    for (const QChar c : text) {
-        if (!control(c))
-            out += c;
-        else if (c == u'\n')
-            out += QStringLiteral("\\n");
-        else if (c == u'\r')
-            out += QStringLiteral("\\r");
-        else if (c == u'\t')
-            out += QStringLiteral("\\t");
-        else
-            out += QStringLiteral("\\x%1").arg(c.unicode(), 2, 16, QLatin1Char('0'));
-    }
-    return out;
-}
+using detail::printable; // a log line's names
 
 // A recorded histogram (ticks) as the public value.
 TimeHistogram histogramOf(const detail::diag::Histogram &recorded)

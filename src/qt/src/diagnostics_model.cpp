@@ -12,6 +12,7 @@
 #include <chrono>
 #include <climits>
 #include <ctime>
+#include <new>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -636,14 +637,24 @@ void DiagnosticsModel::collectOnWorker()
         spent = {};
         const qint64 start = threadTimeNs();
         const bool isGiven = given.has_value();
-        Rows rows(
-            collect(given ? std::move(*given) : Diagnostics::snapshot(), isGiven, filter, column, order),
-            std::move(shown));
+        std::optional<Rows> rows;
+        try {
+            rows.emplace(
+                collect(given ? std::move(*given) : Diagnostics::snapshot(), isGiven, filter, column, order),
+                std::move(shown));
+        } catch (const std::bad_alloc &) { // the rows shown stay; a pool thread must not throw
+            given.reset();
+            qCWarning(lcDiagnostics, "DiagnosticsModel: out of memory making the rows of a snapshot; "
+                                     "the rows shown stay");
+        }
         const qint64 ns = threadTimeNs() - start;
         [[maybe_unused]] const detail::TsanPostScope posting;
         QMetaObject::invokeMethod(this,
                                   detail::Handover([this, rows = std::move(rows), generation, ns]() mutable {
-                                      applyCollected(std::move(rows), generation, ns);
+                                      if (rows)
+                                          applyCollected(std::move(*rows), generation, ns);
+                                      else
+                                          applyCollected(Rows({}, {}), generation - 1, ns); // dropped
                                   }),
                                   Qt::QueuedConnection);
     }));
