@@ -275,6 +275,29 @@ private Q_SLOTS:
         QCOMPARE_LE(counter.posted, 2);
     }
 
+    // A LatestValue of the window deleted by its own valueChanged, as a frame's update request
+    // shows the value: nothing of its pacer is touched afterwards (ASan/valgrind see a write to
+    // freed memory otherwise), and the window goes on drawing.
+    void aLatestValueDeletedByItsChangeInAFrame()
+    {
+        QVERIFY(load() != nullptr);
+        QPointer<rio::LatestValue<int>> value = new rio::LatestValue<int>(m_window);
+        QObject::connect(value, &rio::LatestValueBase::valueChanged, value, [&value] {
+            if (value->get() == 3)
+                delete value.data();
+        });
+        for (int v = 1; v <= 2; ++v) { // the second one is paced to the frames
+            value->set(v);
+            QTRY_COMPARE(value->get(), v);
+        }
+        value->set(3);
+        QTRY_VERIFY(value.isNull());
+        int frames = 0;
+        QObject::connect(m_window, &QQuickWindow::afterAnimating, m_window, [&frames] { ++frames; });
+        m_root->setProperty("spinning", true);
+        QTRY_VERIFY(frames > 1);
+    }
+
     // A LatestValue taken out of the window and moved to another thread while a value waits for
     // the window's next frame: the value waiting is shown as it moves, the window's frames no
     // longer change it, and every change happens on the thread it lives on.

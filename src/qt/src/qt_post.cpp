@@ -238,7 +238,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
         h.run(target, latest.get(), latestToken, latestPosted);
     else if (fromCell && h.readCell(value))
         h.run(target, value, latestToken, latestPosted);
-    if (delivery.pacer != nullptr)
+    if (delivery.pacer) // alive: the handler's user code may have deleted it
         paceLatest(handler, *delivery.pacer, false);
 }
 

@@ -108,7 +108,7 @@ struct Q_DECL_HIDDEN PacedDelivery
     PacedDelivery(const PacedDelivery &) = delete;
     PacedDelivery &operator=(const PacedDelivery &) = delete;
 
-    FramePacer *pacer = nullptr;
+    QPointer<FramePacer> pacer; // null also once deleted by the delivery's user code
     PacedDelivery *const outer;
 };
 
