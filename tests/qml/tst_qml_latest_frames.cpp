@@ -298,6 +298,38 @@ private Q_SLOTS:
         QTRY_VERIFY(frames > 1);
     }
 
+    // A frame drawn without an update request (an exposure) after an update request that drew
+    // nothing (the window was not exposed, and the frames it asked for then never came): that
+    // frame shows the value waiting. Simulated on the offscreen window by filters around the
+    // pacer's that drop update requests, then an exposure.
+    void anExposureAfterAnUpdateRequestThatDrewNothingShowsTheValue()
+    {
+        QVERIFY(load() != nullptr);
+        struct Drop : QObject
+        {
+            bool on = false;
+            bool eventFilter(QObject *, QEvent *event) override
+            {
+                return on && event->type() == QEvent::UpdateRequest;
+            }
+        } afterPacer, beforePacer; // a filter installed later runs earlier
+        m_window->installEventFilter(&afterPacer);
+        rio::LatestValue<int> value(m_window);
+        value.set(1);
+        QTRY_COMPARE(value.get(), 1); // the pacer follows the window's frames
+        afterPacer.on = true;         // the next update request reaches the pacer, draws nothing
+        value.set(2);
+        QTRY_COMPARE(value.get(), 2);
+        m_window->installEventFilter(&beforePacer);
+        beforePacer.on = true; // the frames asked for now never come
+        value.set(3);
+        QCoreApplication::sendPostedEvents(&value, QEvent::MetaCall); // the value waits for a frame
+        QCOMPARE(value.get(), 2);
+        QExposeEvent expose(QRect(QPoint(), m_window->size()));
+        QCoreApplication::sendEvent(m_window, &expose); // draws a frame now
+        QCOMPARE(value.get(), 3);
+    }
+
     // A LatestValue taken out of the window and moved to another thread while a value waits for
     // the window's next frame: the value waiting is shown as it moves, the window's frames no
     // longer change it, and every change happens on the thread it lives on.

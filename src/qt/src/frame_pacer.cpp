@@ -141,6 +141,10 @@ bool FramePacer::eventFilter(QObject *watched, QEvent *event)
         // Set before the deliveries run: a slot they run may delete this pacer.
         m_presented = true;
         present(true);
+    } else if (event->type() == QEvent::Expose) {
+        // An exposure draws a frame without an update request (one that came while the window
+        // was not exposed drew nothing): that frame runs the paced deliveries at its animations.
+        m_presented = false;
     }
     return false;
 }
