@@ -72,6 +72,17 @@ struct FrameCounter
     }
 };
 
+// Counts the posted deliveries an object receives.
+struct PostedCounter : QObject
+{
+    int posted = 0;
+    bool eventFilter(QObject *, QEvent *event) override
+    {
+        posted += event->type() == QEvent::MetaCall ? 1 : 0;
+        return false;
+    }
+};
+
 // Writers that notify `registry` through its sender, each a bounded number of times, while the
 // GUI thread goes on rendering.
 void flood(QmlRegistry *registry)
@@ -237,15 +248,7 @@ private Q_SLOTS:
     {
         QVERIFY(load() != nullptr);
         rio::LatestValue<int> value(m_window);
-        struct PostedCounter : QObject
-        {
-            int posted = 0;
-            bool eventFilter(QObject *, QEvent *event) override
-            {
-                posted += event->type() == QEvent::MetaCall ? 1 : 0;
-                return false;
-            }
-        } counter;
+        PostedCounter counter;
         value.installEventFilter(&counter);
         FrameCounter frames;
         frames.watch(m_window, &value);
@@ -273,6 +276,25 @@ private Q_SLOTS:
         QCOMPARE_GE(frames.changes.load(), kFrames / 2);
         // The first write, before the value showed in a frame, posts its delivery; no later one.
         QCOMPARE_LE(counter.posted, 2);
+    }
+
+    // Single writes, each made as the frame shows the one before (the window otherwise idle):
+    // each goes by its own posted delivery, so the frame that shows a value is not asked to read
+    // the next one and asks for no frame more to find nothing new (a value costs one frame).
+    void singleWritesAreNotHandedToTheFrames()
+    {
+        QVERIFY(load() != nullptr);
+        rio::LatestValue<int> value(m_window);
+        PostedCounter counter;
+        value.installEventFilter(&counter);
+        static constexpr int kWrites = 8;
+        QObject::connect(&value, &rio::LatestValueBase::valueChanged, &value, [&value] {
+            if (value.get() < kWrites)
+                value.set(value.get() + 1);
+        });
+        value.set(1);
+        QTRY_COMPARE(value.get(), kWrites);
+        QCOMPARE(counter.posted, kWrites);
     }
 
     // A LatestValue of the window deleted by its own valueChanged, as a frame's update request
