@@ -72,6 +72,17 @@ struct FrameCounter
     }
 };
 
+// Counts the posted deliveries an object receives.
+struct PostedCounter : QObject
+{
+    int posted = 0;
+    bool eventFilter(QObject *, QEvent *event) override
+    {
+        posted += event->type() == QEvent::MetaCall ? 1 : 0;
+        return false;
+    }
+};
+
 // Writers that notify `registry` through its sender, each a bounded number of times, while the
 // GUI thread goes on rendering.
 void flood(QmlRegistry *registry)
@@ -237,15 +248,7 @@ private Q_SLOTS:
     {
         QVERIFY(load() != nullptr);
         rio::LatestValue<int> value(m_window);
-        struct PostedCounter : QObject
-        {
-            int posted = 0;
-            bool eventFilter(QObject *, QEvent *event) override
-            {
-                posted += event->type() == QEvent::MetaCall ? 1 : 0;
-                return false;
-            }
-        } counter;
+        PostedCounter counter;
         value.installEventFilter(&counter);
         FrameCounter frames;
         frames.watch(m_window, &value);
@@ -273,6 +276,80 @@ private Q_SLOTS:
         QCOMPARE_GE(frames.changes.load(), kFrames / 2);
         // The first write, before the value showed in a frame, posts its delivery; no later one.
         QCOMPARE_LE(counter.posted, 2);
+    }
+
+    // Single writes, each made as the frame shows the one before (the window otherwise idle):
+    // each goes by its own posted delivery, so the frame that shows a value is not asked to read
+    // the next one and asks for no frame more to find nothing new (a value costs one frame).
+    void singleWritesAreNotHandedToTheFrames()
+    {
+        QVERIFY(load() != nullptr);
+        rio::LatestValue<int> value(m_window);
+        PostedCounter counter;
+        value.installEventFilter(&counter);
+        static constexpr int kWrites = 8;
+        QObject::connect(&value, &rio::LatestValueBase::valueChanged, &value, [&value] {
+            if (value.get() < kWrites)
+                value.set(value.get() + 1);
+        });
+        value.set(1);
+        QTRY_COMPARE(value.get(), kWrites);
+        QCOMPARE(counter.posted, kWrites);
+    }
+
+    // A LatestValue of the window deleted by its own valueChanged, as a frame's update request
+    // shows the value: nothing of its pacer is touched afterwards (ASan/valgrind see a write to
+    // freed memory otherwise), and the window goes on drawing.
+    void aLatestValueDeletedByItsChangeInAFrame()
+    {
+        QVERIFY(load() != nullptr);
+        QPointer<rio::LatestValue<int>> value = new rio::LatestValue<int>(m_window);
+        QObject::connect(value, &rio::LatestValueBase::valueChanged, value, [&value] {
+            if (value->get() == 3)
+                delete value.data();
+        });
+        for (int v = 1; v <= 2; ++v) { // the second one is paced to the frames
+            value->set(v);
+            QTRY_COMPARE(value->get(), v);
+        }
+        value->set(3);
+        QTRY_VERIFY(value.isNull());
+        int frames = 0;
+        QObject::connect(m_window, &QQuickWindow::afterAnimating, m_window, [&frames] { ++frames; });
+        m_root->setProperty("spinning", true);
+        QTRY_VERIFY(frames > 1);
+    }
+
+    // A frame drawn without an update request (an exposure) after an update request that drew
+    // nothing (the window was not exposed, and the frames it asked for then never came): that
+    // frame shows the value waiting. Simulated on the offscreen window by filters around the
+    // pacer's that drop update requests, then an exposure.
+    void anExposureAfterAnUpdateRequestThatDrewNothingShowsTheValue()
+    {
+        QVERIFY(load() != nullptr);
+        struct Drop : QObject
+        {
+            bool on = false;
+            bool eventFilter(QObject *, QEvent *event) override
+            {
+                return on && event->type() == QEvent::UpdateRequest;
+            }
+        } afterPacer, beforePacer; // a filter installed later runs earlier
+        m_window->installEventFilter(&afterPacer);
+        rio::LatestValue<int> value(m_window);
+        value.set(1);
+        QTRY_COMPARE(value.get(), 1); // the pacer follows the window's frames
+        afterPacer.on = true;         // the next update request reaches the pacer, draws nothing
+        value.set(2);
+        QTRY_COMPARE(value.get(), 2);
+        m_window->installEventFilter(&beforePacer);
+        beforePacer.on = true; // the frames asked for now never come
+        value.set(3);
+        QCoreApplication::sendPostedEvents(&value, QEvent::MetaCall); // the value waits for a frame
+        QCOMPARE(value.get(), 2);
+        QExposeEvent expose(QRect(QPoint(), m_window->size()));
+        QCoreApplication::sendEvent(m_window, &expose); // draws a frame now
+        QCOMPARE(value.get(), 3);
     }
 
     // A LatestValue taken out of the window and moved to another thread while a value waits for

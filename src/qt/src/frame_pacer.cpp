@@ -124,17 +124,27 @@ bool FramePacer::event(QEvent *event)
     // the pacer leaves it, and a value waiting for its frame is shown now, as when the window is
     // hidden or goes.
     if (event->type() == QEvent::ThreadChange) {
+        const QPointer<FramePacer> alive(this);
         watch(nullptr);
         flush();
+        if (!alive)
+            return true; // a slot of the value shown deleted its owner
     }
     return QObject::event(event);
 }
 
 bool FramePacer::eventFilter(QObject *watched, QEvent *event)
 {
-    if (event->type() == QEvent::UpdateRequest && watched == m_window) {
-        present(true);
+    if (watched != m_window)
+        return false;
+    if (event->type() == QEvent::UpdateRequest) {
+        // Set before the deliveries run: a slot they run may delete this pacer.
         m_presented = true;
+        present(true);
+    } else if (event->type() == QEvent::Expose) {
+        // An exposure draws a frame without an update request (one that came while the window
+        // was not exposed drew nothing): that frame runs the paced deliveries at its animations.
+        m_presented = false;
     }
     return false;
 }
@@ -154,6 +164,9 @@ void FramePacer::flush()
 void FramePacer::present(bool inFrame)
 {
     if (!m_paced.empty()) {
+        // A delivery runs user code, which may delete this pacer (its owner): nothing of it is
+        // touched after one unless it is alive.
+        const QPointer<FramePacer> alive(this);
         // Each paced handler's delivery: its offer waits for the end of this loop, so the frame
         // shows one value, the newest. A delivery paced again waits for the next frame. Thread
         // cancellation inside one leaves the rest paced.
@@ -165,8 +178,11 @@ void FramePacer::present(bool inFrame)
             std::vector<Paced> &paced;
             const std::size_t &next;
             const bool flushing;
+            const QPointer<FramePacer> &alive;
             ~Restore()
             {
+                if (!alive)
+                    return;
                 self.m_inFrame = false;
                 self.m_flushing = flushing;
                 if (next == paced.size()) {
@@ -181,11 +197,13 @@ void FramePacer::present(bool inFrame)
                     paced.push_back(std::move(p));
                 self.m_paced = std::move(paced);
             }
-        } restore{*this, paced, next, m_flushing};
+        } restore{*this, paced, next, m_flushing, alive};
         (inFrame ? m_inFrame : m_flushing) = true;
         while (next < paced.size()) {
             const Paced p = std::move(paced[next++]);
             p.refresh(p.handler);
+            if (!alive)
+                return;
         }
     }
     if (!m_waiting)

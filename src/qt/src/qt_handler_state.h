@@ -267,9 +267,10 @@ public:
     bool cellUsed = false;                                // Latest: its events go to `cell`
     AsyncToken pendingToken;
     // Diagnostics written by notifiers (diagnostics.cpp reads them under `mutex`).
-    std::uint64_t maxWaiting = 0;   // the most deliveries ever waiting at once
-    std::uint64_t coalesced = 0;    // Latest: payloads replaced
-    std::uint64_t pendingSince = 0; // Latest, while timed: when `pending` was set (ticks)
+    std::uint64_t maxWaiting = 0;         // the most deliveries ever waiting at once
+    std::uint64_t coalesced = 0;          // Latest: payloads replaced (a cell's: counted at its delivery)
+    std::uint64_t coalescedDelivered = 0; // Latest: `coalesced` at its last delivery
+    std::uint64_t pendingSince = 0;       // Latest, while timed: when `pending` was set (ticks)
 
     // The drain's side, under `drainMutex`, which a notifier takes only near the capacity, to
     // drop the oldest, or to queue behind a taken delivery.
@@ -321,6 +322,11 @@ public:
     [[nodiscard]] std::size_t latestWaitingLocked() const noexcept
     {
         return pending || (cellUsed && cellOwed.load(std::memory_order_acquire)) ? 1 : 0;
+    }
+    // Latest: more than one write since its last delivery (a frame then reads its newest).
+    [[nodiscard]] bool floodedLocked() const noexcept
+    {
+        return coalesced != coalescedDelivered || cellWrites.load(std::memory_order_relaxed) > 1;
     }
     [[nodiscard]] std::uint64_t coalescedLocked() const noexcept
     {

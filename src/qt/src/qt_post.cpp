@@ -169,12 +169,14 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
     QtHandlerState &h = *handler;
     const DeliveryFrame frame(h);
     if (!paced) {
-        // A handler whose values a window's frames show: that frame reads its newest event, so
-        // the writes until then post nothing.
+        // A handler whose values a window's frames show, under a flood (more than one write
+        // since its last delivery): that frame reads its newest event, so the writes until then
+        // post nothing.
         QPointer<FramePacer> pacer;
         {
             std::lock_guard lock(h.mutex);
-            pacer = h.pacer;
+            if (h.floodedLocked())
+                pacer = h.pacer;
         }
         if (pacer && pacer->thread() == QThread::currentThread() && pacer->pacing() &&
             paceLatest(handler, *pacer, true))
@@ -187,6 +189,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
     QtHandlerState::Drop drop;
     std::uint64_t latestPosted = 0; // diagnostics
     bool fromCell = false;
+    bool flooded = false; // more than one write since the last delivery
     {
         std::lock_guard lock(h.mutex);
         if (!std::exchange(h.framePaced, false) && paced)
@@ -225,8 +228,9 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
                 // makes the writes that set it visible to the read below).
                 h.cellOwed.exchange(false, std::memory_order_acq_rel);
                 if (const std::uint64_t writes = h.cellWrites.exchange(0, std::memory_order_relaxed))
-                    h.coalesced += writes - 1; // diagnostics
+                    h.coalesced += writes - 1;
             }
+            flooded = h.coalesced != std::exchange(h.coalescedDelivered, h.coalesced);
         }
     }
     h.report(drop);
@@ -238,7 +242,9 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
         h.run(target, latest.get(), latestToken, latestPosted);
     else if (fromCell && h.readCell(value))
         h.run(target, value, latestToken, latestPosted);
-    if (delivery.pacer != nullptr)
+    // Alive (the handler's user code may have deleted it), and under a flood: a single write costs
+    // its frame alone, none more to find nothing new.
+    if (delivery.pacer && flooded)
         paceLatest(handler, *delivery.pacer, false);
 }
 

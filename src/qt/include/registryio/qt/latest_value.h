@@ -65,8 +65,9 @@ private:
 /// value came), and the last value set is always the one shown.
 /// Setting a small trivially copyable T (at most 16 bytes, alignment at most 8) takes no lock and
 /// no allocation once a delivery is scheduled: the first set after each delivery schedules the
-/// next (one lock, one posted Qt event), except in a window that shows a new value at each frame,
-/// whose next frame reads the newest value itself (sets until then post nothing).
+/// next (one lock, one posted Qt event), except under a flood in a window (more than one set
+/// between two deliveries), whose next frame then reads the newest value itself (sets until then
+/// post nothing).
 /// Destroy it on its thread once no thread sets it any more (a value waiting then is dropped).
 template <typename T>
 class LatestValue final : public LatestValueBase

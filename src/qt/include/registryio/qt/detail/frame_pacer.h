@@ -24,11 +24,10 @@ namespace rio::detail {
 // was offered, and the last value offered is the one shown. With no window (none found, hidden
 // or destroyed), it shows at once. A child of its owner, on the owner's thread: moved to another
 // thread, it leaves the window (whose frames come on the old one) and shows a value waiting before
-// the move. Nothing of Qt Quick is linked (the window is reached through its
-// meta-object).
-// A Delivery::Latest handler whose value it waits to show is then fed from the window's frames
-// (paceToFrame): no posted event per delivery while the window keeps drawing, only the frame's
-// own reading of the handler's newest event.
+// the move. Nothing of Qt Quick is linked (the window is reached through its meta-object).
+// A Delivery::Latest handler under a flood whose value it waits to show is then fed from the
+// window's frames (paceToFrame): no posted event per delivery while the window keeps drawing,
+// only the frame's own reading of the handler's newest event.
 class RIO_QT_EXPORT FramePacer final : public QObject
 {
     Q_OBJECT
@@ -108,7 +107,7 @@ struct Q_DECL_HIDDEN PacedDelivery
     PacedDelivery(const PacedDelivery &) = delete;
     PacedDelivery &operator=(const PacedDelivery &) = delete;
 
-    FramePacer *pacer = nullptr;
+    QPointer<FramePacer> pacer; // null also once deleted by the delivery's user code
     PacedDelivery *const outer;
 };
 
