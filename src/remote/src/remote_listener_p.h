@@ -7,6 +7,8 @@
 #include "remote_local_server_p.h"
 #include "remote_transport_p.h"
 
+#include <registryio/qt/detail/drop_warning.h> // nowMs(): the one clock
+
 #include <QAbstractSocket>
 #include <QHash>
 #include <QHostAddress>
@@ -146,14 +148,6 @@ inline Ledger g_ledger;
 
 // Connection ids: unique in the process, never reused.
 inline std::atomic<quint64> g_nextConnection{1};
-
-// Remote's one clock, in ms: steady_clock, as the Qt layer's (deadlines, waits, log intervals).
-inline qint64 nowMs() noexcept
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 inline constexpr const char *ListenerProperty = "_rio_remote_listener";
 inline constexpr const char *RejectedProperty = "_rio_remote_rejected";

@@ -19,6 +19,15 @@
 
 namespace rio::detail {
 
+/// The one millisecond clock of the layers that queue deliveries (steady_clock): the drop
+/// warning's intervals here, Remote's deadlines, waits and ledger times.
+inline qint64 nowMs() noexcept
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 class DropWarning
 {
 public:
@@ -77,12 +86,6 @@ public:
 
 private:
     static constexpr qint64 IntervalMs = 1000;
-    static qint64 nowMs() noexcept
-    {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now().time_since_epoch())
-            .count();
-    }
     // The first to find drops unlogged schedules the flush.
     qint64 flushDue(qint64 now) noexcept
     {
