@@ -52,6 +52,20 @@ struct RefuseAllocation
     RefuseAllocation &operator=(const RefuseAllocation &) = delete;
 };
 
+// The allocations of write(1) ... write(writes) on `worker`'s thread (counted, none refused).
+template <typename F>
+long allocationsOn(riotest::Worker &worker, int writes, F write)
+{
+    long allocations = -1;
+    worker.run([&] {
+        const RefuseAllocation count(std::numeric_limits<long>::max());
+        for (int i = 1; i <= writes; ++i)
+            write(i);
+        allocations = t_seen;
+    });
+    return allocations;
+}
+
 // One handler on the test thread: what it received, and the failures reported for it.
 struct Side
 {
@@ -108,14 +122,7 @@ void tst_QtAllocFailure::aLatestWriterOfASmallEventAllocatesNothing()
     worker.run([] { rio::prepareThread(); });
     worker.run([&] { registry.notify(0); }); // schedules the delivery: Qt's event is allocated
     constexpr int writes = 100000;
-    long allocations = -1;
-    worker.run([&] {
-        const RefuseAllocation count(std::numeric_limits<long>::max()); // counts, refuses none
-        for (int i = 1; i <= writes; ++i)
-            registry.notify(i);
-        allocations = t_seen;
-    });
-    QCOMPARE(allocations, 0L);
+    QCOMPARE(allocationsOn(worker, writes, [&](int i) { registry.notify(i); }), 0L);
     QTRY_COMPARE(got, writes);
     QCOMPARE(calls, 1);
 }
@@ -240,14 +247,7 @@ void tst_QtAllocFailure::aLatestValueSetIsReportedWhenRefusedAndTheNextOneShows(
     riotest::Worker worker;
     worker.run([&] { latest.set(0); }); // schedules the delivery
     constexpr int writes = 100000;
-    long allocations = -1;
-    worker.run([&] {
-        const RefuseAllocation count(std::numeric_limits<long>::max()); // counts, refuses none
-        for (int i = 1; i <= writes; ++i)
-            latest.set(i);
-        allocations = t_seen;
-    });
-    QCOMPARE(allocations, 0L);
+    QCOMPARE(allocationsOn(worker, writes, [&](int i) { latest.set(i); }), 0L);
     QTRY_COMPARE(latest.get(), writes);
 }
 
