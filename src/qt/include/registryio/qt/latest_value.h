@@ -72,7 +72,10 @@ private:
 /// value itself (sets until then post nothing). A larger T is copied once per set (one allocation).
 /// A set that cannot schedule its delivery (no memory) or copy its T is reported on the
 /// `registryio` logging category and never throws; the next set schedules the delivery again.
-/// Destroy it on its thread once no thread sets it any more (a value waiting then is dropped).
+/// Destroy it on its thread once no thread sets it any more (a value waiting then is dropped): a
+/// set() during or after its destruction, on any thread (a slot of a child's destroyed() signal
+/// included, which runs after the cell is gone), uses freed memory, as any call racing a
+/// destructor does.
 template <typename T>
 class LatestValue final : public LatestValueBase
 {
@@ -87,6 +90,7 @@ public:
     LatestValue &operator=(const LatestValue &) = delete;
 
     /// Sets the value, from any thread: shown at this object's next frame or event-loop turn.
+    /// Never during or after this object's destruction.
     void set(const T &value) const noexcept
     {
         try {
