@@ -64,7 +64,10 @@ private:
 /// thread as `value`: a flood changes it at most once per frame of the Qt Quick window it is in
 /// (a QQuickWindow or item among its parents), once per event-loop turn and feed without one
 /// (set() and each registry followed are delivered apart), never when nothing changed (or an equal
-/// value came), and the last value set is always the one shown.
+/// value came). What is shown last is the last value of each feed: feeds are delivered apart, in
+/// the order their deliveries were scheduled, so that set(1), a followed registry's notify(2) and
+/// set(3) in one turn end on 2 (set()'s delivery, scheduled by set(1), shows 3 before the
+/// registry's shows 2). With set() alone, the last value set is always the one shown.
 /// Setting a small trivially copyable T (at most 16 bytes, alignment at most 8) writes the
 /// delivery's one cell, with no lock and no allocation once a delivery is scheduled: the first set
 /// after each delivery schedules the next (one lock, one posted Qt event), except under a flood in
