@@ -70,9 +70,10 @@ private:
 /// registry's shows 2). With set() alone, the last value set is always the one shown.
 /// Setting a small trivially copyable T (at most 16 bytes, alignment at most 8) writes the
 /// delivery's one cell, with no lock and no allocation once a delivery is scheduled: the first set
-/// after each delivery schedules the next (one lock, one posted Qt event), except under a flood in
-/// a window (more than one set between two deliveries), whose next frame then reads the newest
-/// value itself (sets until then post nothing). A larger T is copied once per set (one allocation).
+/// after each delivery schedules the next (one lock and one posted Qt event: two allocations, the
+/// event and the call it carries), except under a flood in a window (more than one set between two
+/// deliveries), whose next frame then reads the newest value itself (sets until then post
+/// nothing). A larger T is copied once per set (one allocation; three for a set that schedules).
 /// A set that cannot schedule its delivery (no memory) or copy its T is reported on the
 /// `registryio` logging category and never throws; the next set schedules the delivery again.
 /// Destroy it on its thread once no thread sets it any more (a value waiting then is dropped): a
