@@ -49,6 +49,7 @@ def paths(driver, bench_qml):
         "facade_direct_notify_1": driver_op("qt_registry", 1, "notify", 1000, 11000),
         "facade_queued_delivery_1": driver_op("qt_registry_queued", 1, "notify", 1000, 11000),
         "facade_latest_write_1": driver_op("qt_registry_latest", 1, "notify", 1000, 11000),
+        "latest_value_set_1": driver_op("latest_value", 1, "notify", 1000, 11000),
     }
     if bench_qml:
         found["qml_add_call_1"] = qml("qml/js/add/int/1")

@@ -21,6 +21,8 @@
 // qt_registry_latest: one Delivery::Latest handler per <handlers>, queued to a context on the
 // driver's own thread whose events are never sent: one iteration is a writer's update of the
 // newest value (the first one schedules the delivery, the others only replace the event).
+// latest_value: a LatestValue<Event> whose events are never sent: one iteration is a set() (the
+// first one schedules the delivery, the others only write the newest value).
 // latest_model: a LatestModel following a QtRegistry of a 16-byte trivially copyable event by
 // its int key, <handlers> keys with rows: one iteration is a writer's update of the next key
 // (the model never applies meanwhile: what every write between two frames costs).
@@ -29,6 +31,8 @@
 #include "common/writer_shapes.h"
 #if RIO_BENCH_HAVE_QT_REGISTRY
 #include "common/qt_registry_peer.h"
+
+#include <registryio/qt/latest_value.h>
 
 #include <QCoreApplication>
 #include <QObject>
@@ -214,6 +218,19 @@ struct QtRegistryLatestPeer
 };
 #endif
 
+#if RIO_BENCH_HAVE_QT_REGISTRY
+// A latest value's writer (see the header comment).
+struct LatestValuePeer
+{
+    static constexpr std::string_view key = "latest_value";
+    rio::LatestValue<Event> value = (QtRegistryQueuedPeer::app(), rio::LatestValue<Event>());
+    static int add() { return 0; }
+    static void remove(int) { }
+    static void prepare() { }
+    void notify(const Event &e) const { value.set(e); }
+};
+#endif
+
 #if RIO_BENCH_HAVE_LATEST_MODEL
 // A keyed model's writer (see the header comment).
 struct LatestModelPeer
@@ -272,6 +289,7 @@ void forEachDriverPeer(F &&f)
     f.template operator()<QtRegistryCounterPeer>();
     f.template operator()<QtRegistryQueuedPeer>();
     f.template operator()<QtRegistryLatestPeer>();
+    f.template operator()<LatestValuePeer>();
 #endif
 #if RIO_BENCH_HAVE_LATEST_MODEL
     f.template operator()<LatestModelPeer>();

@@ -5,7 +5,8 @@
 // racing the reads never show a torn value nor a writer's values out of order, and the last value
 // set is the one shown; a registry it follows feeds it until the handle removes that (or the
 // registry goes), a value it notified and not yet shown then dropped; destroying it with a value
-// waiting drops that value.
+// waiting drops that value, also on its own thread with sets from others just before; a large
+// value (a shared copy per set) keeps the same promises.
 
 #include "qt_test_support.h"
 
@@ -15,10 +16,13 @@
 #include <QCoreApplication>
 #include <QProperty>
 #include <QSignalSpy>
+#include <QString>
 #include <QTest>
+#include <QThread>
 
 #include <atomic>
 #include <cstdint>
+#include <latch>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -193,6 +197,90 @@ private Q_SLOTS:
         latest.set(7);
         QCoreApplication::processEvents();
         QCOMPARE(latest.get(), 7);
+    }
+
+    // A value too large for the cell (a shared copy per set): writers racing the reads still
+    // never show a writer's values out of order, and the last value set is the one shown.
+    void largeValuesFromRacingWritersKeepTheirOrder()
+    {
+        rio::LatestValue<QString> latest;
+        constexpr std::uint32_t perWriter = kPerWriter / 10;
+        std::atomic<std::uint32_t> done{0};
+        std::vector<std::thread> writers;
+        for (std::uint32_t w = 0; w < kWriters; ++w) {
+            writers.emplace_back([&latest, &done, w] {
+                for (std::uint32_t i = 1; i <= perWriter; ++i)
+                    latest.set(QStringLiteral("%1:%2").arg(w).arg(i));
+                done.fetch_add(1);
+            });
+        }
+        std::vector<std::uint32_t> lastSerial(kWriters, 0);
+        int backwards = 0;
+        const auto check = [&] {
+            const QStringList parts = latest.get().split(QLatin1Char(':'));
+            if (parts.size() != 2)
+                return;
+            const std::uint32_t w = parts[0].toUInt();
+            const std::uint32_t i = parts[1].toUInt();
+            QVERIFY(w < kWriters);
+            backwards += i < lastSerial[w] ? 1 : 0;
+            lastSerial[w] = i;
+        };
+        while (done.load() < kWriters) {
+            QCoreApplication::processEvents();
+            check();
+        }
+        for (std::thread &t : writers)
+            t.join();
+        QCoreApplication::processEvents();
+        check();
+        QCOMPARE(backwards, 0);
+        latest.set(QStringLiteral("last"));
+        QCoreApplication::processEvents();
+        QCOMPARE(latest.get(), QStringLiteral("last"));
+    }
+
+    // Writers set while the object's own thread shows their values; once they returned, the
+    // object is destroyed on that thread with a set's delivery posted behind the destruction:
+    // the delivery never runs on the freed object (ASan, TSan) and the thread goes on.
+    void destroyedOnItsThreadWithADeliveryOnItsWay()
+    {
+        QThread owner;
+        owner.start();
+        for (int round = 0; round < 20; ++round) {
+            auto *latest = new rio::LatestValue<Stamp>;
+            latest->moveToThread(&owner);
+            std::vector<std::thread> writers;
+            for (std::uint32_t w = 0; w < kWriters; ++w) {
+                writers.emplace_back([latest, w] {
+                    for (std::uint32_t i = 1; i <= kPerWriter / 100; ++i)
+                        latest->set(Stamp::of(w, i));
+                });
+            }
+            for (std::thread &t : writers)
+                t.join();
+            std::latch setDone(1);
+            std::latch destroyed(1);
+            QMetaObject::invokeMethod(
+                latest,
+                [latest, &setDone, &destroyed] {
+                    setDone.wait();
+                    delete latest;
+                    destroyed.count_down();
+                },
+                Qt::QueuedConnection);
+            std::thread([latest] { latest->set(Stamp::of(kWriters, 1)); }).join();
+            setDone.count_down();
+            destroyed.wait();
+        }
+        // The thread still runs what it is sent.
+        std::latch ran(1);
+        QObject onOwner;
+        onOwner.moveToThread(&owner);
+        QMetaObject::invokeMethod(&onOwner, [&ran] { ran.count_down(); }, Qt::QueuedConnection);
+        ran.wait();
+        owner.quit();
+        owner.wait();
     }
 
     void destroyedWithAValueWaiting()

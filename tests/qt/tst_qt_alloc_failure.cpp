@@ -11,10 +11,12 @@
 #include "../replaced_operator_new.h"
 #include "qt_test_support.h"
 
+#include <registryio/qt/latest_value.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
 #include <QFuture>
+#include <QString>
 #include <QTest>
 
 #include <atomic>
@@ -50,6 +52,20 @@ struct RefuseAllocation
     RefuseAllocation &operator=(const RefuseAllocation &) = delete;
 };
 
+// The allocations of write(1) ... write(writes) on `worker`'s thread (counted, none refused).
+template <typename F>
+long allocationsOn(riotest::Worker &worker, int writes, F write)
+{
+    long allocations = -1;
+    worker.run([&] {
+        const RefuseAllocation count(std::numeric_limits<long>::max());
+        for (int i = 1; i <= writes; ++i)
+            write(i);
+        allocations = t_seen;
+    });
+    return allocations;
+}
+
 // One handler on the test thread: what it received, and the failures reported for it.
 struct Side
 {
@@ -83,6 +99,8 @@ private Q_SLOTS:
     void refusedBlockingDeliveryIsAFailureNotADrop();
     void aLatestWriterOfASmallEventAllocatesNothing();
     void aRefusedLatestScheduleLeavesOtherWritersEventsDelivered();
+    void aLatestValueSetIsReportedWhenRefusedAndTheNextOneShows_data();
+    void aLatestValueSetIsReportedWhenRefusedAndTheNextOneShows();
 };
 
 // Delivery::Latest of a small trivially copyable event, queued: once its delivery is scheduled,
@@ -104,14 +122,7 @@ void tst_QtAllocFailure::aLatestWriterOfASmallEventAllocatesNothing()
     worker.run([] { rio::prepareThread(); });
     worker.run([&] { registry.notify(0); }); // schedules the delivery: Qt's event is allocated
     constexpr int writes = 100000;
-    long allocations = -1;
-    worker.run([&] {
-        const RefuseAllocation count(std::numeric_limits<long>::max()); // counts, refuses none
-        for (int i = 1; i <= writes; ++i)
-            registry.notify(i);
-        allocations = t_seen;
-    });
-    QCOMPARE(allocations, 0L);
+    QCOMPARE(allocationsOn(worker, writes, [&](int i) { registry.notify(i); }), 0L);
     QTRY_COMPARE(got, writes);
     QCOMPARE(calls, 1);
 }
@@ -161,6 +172,83 @@ void tst_QtAllocFailure::aRefusedLatestScheduleLeavesOtherWritersEventsDelivered
     second.join();
     QTRY_COMPARE(got, 2);
     QCOMPARE(failures.load(), 1);
+}
+
+namespace {
+
+std::atomic<int> failuresLogged{0}; // `registryio` warnings of a failed handler
+QtMessageHandler previousHandler = nullptr;
+
+void countFailures(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    if (type == QtWarningMsg && qstrcmp(context.category, "registryio") == 0 && message.contains(" failed: "))
+        failuresLogged.fetch_add(1);
+    else
+        previousHandler(type, context, message);
+}
+
+// A latest value of a small event (its cell) or of a large one (a shared copy per set).
+template <typename T>
+void setEachAllocationRefused(T (*make)(int))
+{
+    riotest::Worker worker; // the setting thread
+    previousHandler = qInstallMessageHandler(countFailures);
+    int injected = 0;
+    for (long at = 1; at <= 400; ++at) {
+        rio::LatestValue<T> latest; // on the test thread
+        worker.run([&] { latest.set(make(0)); });
+        QTRY_VERIFY(latest.get() == make(0));
+        QCoreApplication::sendPostedEvents(); // an idle thread: the next set schedules a delivery
+        refusedOne.store(false);
+        failuresLogged.store(0);
+        worker.run([&] {
+            const RefuseAllocation refuse(at);
+            latest.set(make(1)); // noexcept: a refusal that escaped would terminate
+        });
+        const bool refused = refusedOne.load();
+        QCOMPARE(failuresLogged.load(), refused ? 1 : 0);
+        if (!refused)
+            QTRY_VERIFY(latest.get() == make(1));
+        worker.run([&] { latest.set(make(2)); });
+        QTRY_VERIFY2(latest.get() == make(2),
+                     qPrintable(QStringLiteral("refusing allocation %1 left the next set unshown").arg(at)));
+        if (!refused)
+            break; // this set made fewer than `at` allocations: every one was refused once
+        ++injected;
+        QVERIFY2(at < 400, "the set kept allocating");
+    }
+    qInstallMessageHandler(previousHandler);
+    QVERIFY2(injected >= 1, "no allocation was refused");
+    qInfo("%d allocations of the set refused, one per run", injected);
+}
+
+} // namespace
+
+void tst_QtAllocFailure::aLatestValueSetIsReportedWhenRefusedAndTheNextOneShows_data()
+{
+    QTest::addColumn<bool>("large"); // a QString: copied once per set
+    QTest::newRow("small") << false;
+    QTest::newRow("large") << true;
+}
+
+// LatestValue::set from another thread: once its delivery is scheduled, a small value's sets
+// allocate nothing. Each allocation a set makes (scheduling the delivery, a large value's copy) is
+// refused in turn, one per run: the set returns, its failure is logged on the `registryio`
+// category, and the next set is shown.
+void tst_QtAllocFailure::aLatestValueSetIsReportedWhenRefusedAndTheNextOneShows()
+{
+    QFETCH(bool, large);
+    if (large) {
+        setEachAllocationRefused<QString>([](int i) { return QString::number(i); });
+        return;
+    }
+    setEachAllocationRefused<int>([](int i) { return i; });
+    rio::LatestValue<int> latest;
+    riotest::Worker worker;
+    worker.run([&] { latest.set(0); }); // schedules the delivery
+    constexpr int writes = 100000;
+    QCOMPARE(allocationsOn(worker, writes, [&](int i) { latest.set(i); }), 0L);
+    QTRY_COMPARE(latest.get(), writes);
 }
 
 void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing_data()

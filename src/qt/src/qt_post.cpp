@@ -224,11 +224,13 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
                 target = h.target.lock();
             fromCell = h.cellUsed;
             if (fromCell) {
-                // The cell: from here on a write schedules a delivery again (the exchange also
-                // makes the writes that set it visible to the read below).
-                h.cellOwed.exchange(false, std::memory_order_acq_rel);
-                if (const std::uint64_t writes = h.cellWrites.exchange(0, std::memory_order_relaxed))
+                // The cell: from here on a write schedules a delivery again. Sequentially
+                // consistent, before the read below (see QtHandlerState::cellSeq): a writer that
+                // still finds a delivery owed wrote before this clear, and the read finds it.
+                h.cellOwed.exchange(false, std::memory_order_seq_cst);
+                if (const std::uint32_t writes = h.cellWritesLocked())
                     h.coalesced += writes - 1;
+                h.cellSeqTaken = h.cellSeq.load(std::memory_order_relaxed);
             }
             flooded = h.coalesced != std::exchange(h.coalescedDelivered, h.coalesced);
         }
@@ -528,13 +530,11 @@ void QtHandlerCore::postLatestValue(const unsigned char (&event)[QtPayload::inli
 {
     QtHandlerState &h = state(*this);
     h.writeCell(event);
-    h.cellWrites.fetch_add(1, std::memory_order_relaxed);
-    const bool timed = h.runStats.load(std::memory_order_relaxed) != nullptr;
     // Lock-free only once a delivery is scheduled: a writer meeting a schedule under way waits for
-    // it, and schedules one itself if that one failed (as postLatest's writers do).
-    bool owed = true;
-    if (!token && !timed &&
-        h.cellOwed.compare_exchange_strong(owed, true, std::memory_order_acq_rel, std::memory_order_relaxed))
+    // it, and schedules one itself if that one failed (as postLatest's writers do). A load, not a
+    // read-modify-write: sequentially consistent after the write's own (see QtHandlerState::cellSeq).
+    const bool timed = h.runStats.load(std::memory_order_relaxed) != nullptr;
+    if (!token && !timed && h.cellOwed.load(std::memory_order_seq_cst))
         return;               // the delivery on its way reads this write
     AsyncToken replacedToken; // destroyed after the lock is released
     std::unique_lock lock(h.mutex);

@@ -4,10 +4,12 @@
 // rio::LatestValue<T>: a value any thread sets, read on its owner's thread as a Qt property with a
 // notify signal and as a QBindable, changed at most once per frame of its window (once per
 // event-loop turn without one). It is a handler of the facade's coalesced, queued delivery
-// (Delivery::Latest), as a QML registry's `latest` is.
+// (Delivery::Latest), as a QML registry's `latest` is; set() writes that handler's newest value
+// itself, without a notify.
 
 #include <registryio/connection.h>
 #include <registryio/qt/delivery.h>
+#include <registryio/qt/detail/qt_delivery.h>
 #include <registryio/qt/qt_export.h>
 #include <registryio/qt/qt_registry.h>
 
@@ -62,26 +64,48 @@ private:
 /// thread as `value`: a flood changes it at most once per frame of the Qt Quick window it is in
 /// (a QQuickWindow or item among its parents), once per event-loop turn and feed without one
 /// (set() and each registry followed are delivered apart), never when nothing changed (or an equal
-/// value came), and the last value set is always the one shown.
-/// Setting a small trivially copyable T (at most 16 bytes, alignment at most 8) takes no lock and
-/// no allocation once a delivery is scheduled: the first set after each delivery schedules the
-/// next (one lock, one posted Qt event), except under a flood in a window (more than one set
-/// between two deliveries), whose next frame then reads the newest value itself (sets until then
-/// post nothing).
-/// Destroy it on its thread once no thread sets it any more (a value waiting then is dropped).
+/// value came). What is shown last is the last value of each feed: feeds are delivered apart, in
+/// the order their deliveries were scheduled, so that set(1), a followed registry's notify(2) and
+/// set(3) in one turn end on 2 (set()'s delivery, scheduled by set(1), shows 3 before the
+/// registry's shows 2). With set() alone, the last value set is always the one shown.
+/// Setting a small trivially copyable T (at most 16 bytes, alignment at most 8) writes the
+/// delivery's one cell, with no lock and no allocation once a delivery is scheduled: the first set
+/// after each delivery schedules the next (one lock and one posted Qt event: two allocations, the
+/// event and the call it carries), except under a flood in a window (more than one set between two
+/// deliveries), whose next frame then reads the newest value itself (sets until then post
+/// nothing). A larger T is copied once per set (one allocation; three for a set that schedules).
+/// A set that cannot schedule its delivery (no memory) or copy its T is reported on the
+/// `registryio` logging category and never throws; the next set schedules the delivery again.
+/// Destroy it on its thread once no thread sets it any more (a value waiting then is dropped): a
+/// set() during or after its destruction, on any thread (a slot of a child's destroyed() signal
+/// included, which runs after the cell is gone), uses freed memory, as any call racing a
+/// destructor does.
 template <typename T>
 class LatestValue final : public LatestValueBase
 {
 public:
     /// An empty value (value() invalid until the first set is shown), child of `parent`.
-    explicit LatestValue(QObject *parent = nullptr) : LatestValueBase(parent) { feed(m_cell); }
+    explicit LatestValue(QObject *parent = nullptr)
+        : LatestValueBase(parent), m_writer(m_cell.handlerCore(feed(m_cell)))
+    { }
     /// Stops showing: a value waiting is dropped.
     ~LatestValue() override = default;
     LatestValue(const LatestValue &) = delete;
     LatestValue &operator=(const LatestValue &) = delete;
 
     /// Sets the value, from any thread: shown at this object's next frame or event-loop turn.
-    void set(const T &value) const { m_cell.notify(value); }
+    /// Never during or after this object's destruction.
+    void set(const T &value) const noexcept
+    {
+        try {
+            if constexpr (detail::storesByValue<T>)
+                detail::writeLatestCell(*m_writer, value, detail::noAsyncToken);
+            else
+                m_writer->postLatest(std::make_shared<const T>(value), detail::noAsyncToken);
+        } catch (...) {
+            m_writer->reportCurrentException();
+        }
+    }
     /// The value shown now as a T (a default T before the first), on this object's thread.
     [[nodiscard]] T get() const { return value().template value<T>(); }
     /// Each notify of `registry` sets the value from now on, until the returned handle removes
@@ -96,7 +120,14 @@ private:
                             {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
     }
 
-    QtRegistry<T> m_cell; // set()'s: its one coalesced delivery to this object
+    // set()'s registry: it holds the one coalesced delivery to this object, which set() writes.
+    struct Cell final : QtRegistry<T>
+    {
+        using QtRegistry<T>::handlerCore;
+    };
+
+    Cell m_cell;
+    const std::shared_ptr<detail::QtHandlerCore> m_writer; // m_cell's one handler
 };
 
 } // namespace rio

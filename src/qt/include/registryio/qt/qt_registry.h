@@ -309,6 +309,12 @@ protected:
         return m_registrations.find(id, /*spent=*/true) != nullptr;
     }
 
+    // The untyped state of `id` (null when it is not registered here).
+    [[nodiscard]] std::shared_ptr<detail::QtHandlerCore> handlerCore(HandlerId id) const
+    {
+        return m_registrations.find(id);
+    }
+
     std::size_t handlerCount() const noexcept override { return m_core.size(); }
     bool containsHandler(HandlerId id) const noexcept override { return m_core.contains(id); }
 

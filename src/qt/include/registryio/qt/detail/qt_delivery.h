@@ -101,6 +101,16 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
     }
 }
 
+// Writes a small event (storesByValue) to the one cell of `core` (QtHandlerCore::latestCell()):
+// no lock, no allocation once a delivery is scheduled. Throws what scheduling one throws.
+template <typename E>
+RIO_ALWAYS_INLINE inline void writeLatestCell(QtHandlerCore &core, const E &event, const AsyncToken &token)
+{
+    alignas(8) unsigned char bytes[QtPayload::inlineSize] = {};
+    std::memcpy(bytes, static_cast<const void *>(&event), sizeof(E));
+    core.postLatestValue(bytes, token);
+}
+
 // Delivers one event to one handler as its connection type says. Throws what a handler run on
 // this thread throws, and std::logic_error for a refused BlockingQueued delivery. `Step`: a step
 // of notifySequential, outside any notify, so a run on this thread goes through runStep.
@@ -113,9 +123,7 @@ RIO_ALWAYS_INLINE inline void deliver(const std::shared_ptr<QtHandler<E>> &h, Qt
     // A small event's newest value: one cell, no lock, no allocation, no route (Queued only).
     if constexpr (storesByValue<E>) {
         if (core.latestCell()) {
-            alignas(8) unsigned char bytes[QtPayload::inlineSize] = {};
-            std::memcpy(bytes, static_cast<const void *>(env.event), sizeof(E));
-            core.postLatestValue(bytes, token);
+            writeLatestCell(core, *env.event, token);
             return;
         }
     }
