@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -344,14 +345,32 @@ struct BlockingCall : TsanHandover
     }
 };
 
+// Calls `f` with the member of `mail` its kind holds.
+template <typename F>
+void byKind(const QtMail &mail, F f) noexcept
+{
+    switch (mail.kind()) {
+    case QtMail::Kind::Payload:
+        return f(&QtMail::payload);
+    case QtMail::Kind::Variant:
+        return f(&QtMail::variant);
+    case QtMail::Kind::ValueAsync:
+        return f(&QtMail::valueAsync);
+    case QtMail::Kind::SharedAsync:
+        return f(&QtMail::sharedAsync);
+    }
+}
+
 } // namespace
 
-void QtMail::box(const AsyncToken &token)
+void QtMail::moveOther(QtMail &other) noexcept
 {
-    const std::uint64_t s = order();
-    QtPayload boxed{};
-    boxed.shared = std::make_shared<const Tokened>(Tokened{std::move(*this), token});
-    *this = QtMail(s | hasToken, QtQueued{std::move(boxed)});
+    byKind(*this, [&](auto member) { std::construct_at(&(this->*member), std::move(other.*member)); });
+}
+
+void QtMail::destroyOther() noexcept
+{
+    byKind(*this, [this](auto member) { std::destroy_at(&(this->*member)); });
 }
 
 void QtHandlerCore::postMail(QtQueued &&payload, std::uint64_t &sequence, const AsyncToken &token)
