@@ -386,6 +386,9 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
     const QtMailboxes::OwedDrains owed; // ends after the handler's locks are released
     if (sequence == 0)
         sequence = boxes.nextSequence();
+    // Made here, so that a QVariant event's copy (user code) runs under no lock of ours; the
+    // locks only move it. Destroyed after they are released unless queued.
+    QtMail mail{sequence, std::move(payload), token};
     QtHandlerState::Drop drop;
     QtMail droppedMail{}; // destroyed after the locks are released
     {
@@ -456,7 +459,6 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
         // The queue stays sorted by notify sequence, so a drain's merge of the handlers' oldest
         // deliveries is exact (priority order within a notify). A delivery older than one the
         // drain took goes into the drain's segment.
-        QtMail mail{sequence, std::move(payload), token};
         if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
             mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
         bool inTaken = false;
@@ -492,7 +494,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
                 h.listed = true;
             }
         } catch (...) {
-            queue.erase(at);
+            mail = queue.erase(at); // destroyed after the locks are released
             throw;
         }
         if (reordered && h.listed)
