@@ -382,6 +382,26 @@ private Q_SLOTS:
         eachKindCarriesItsToken<QVariant>([](int i) { return QVariant(i); });
     }
 
+    // A QVariant event whose value Qt keeps inline is copied once by a notifyAsync for all its
+    // queued handlers (the notify's shared copy, as for any larger event), not once per handler.
+    void asyncVariantEventIsCopiedOncePerNotify()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<QVariant> registry;
+        std::atomic<int> sum{0};
+        for (int i = 0; i < 3; ++i)
+            registry.add(worker.context,
+                         [&sum](const QVariant &v) { sum.fetch_add(riotest::inlineVariantValue(v)); },
+                         {.connection = Qt::QueuedConnection});
+        const QVariant event = riotest::inlineVariant(1);
+        const int before = riotest::InlineVariantValue::copies.load();
+        QFuture<void> future = registry.notifyAsync(event);
+        QCOMPARE(riotest::InlineVariantValue::copies.load() - before, 1);
+        worker.flush();
+        QTRY_VERIFY(future.isFinished());
+        QCOMPARE(sum.load(), 3);
+    }
+
     // Removing a handler with a pending delivery releases its part of the async notify.
     void removalFinishesPendingAsyncWork()
     {

@@ -35,9 +35,10 @@ namespace rio::detail {
 // union holds), the event, and while timed when it was queued (diagnostics' queueing delay). 48
 // bytes, an async notify's token and a QVariant event's included: the token takes the half of
 // the payload that its event leaves unused (a by-value event's shared slot, a shared event's
-// bytes), so an async delivery allocates nothing more than a plain one, but a QVariant event's,
-// which then waits as a shared copy. A QVariant event's data is shared with the notifier's, never
-// copied.
+// bytes), so an async delivery allocates nothing more than a plain one (a QVariant event's waits as
+// the notify's shared copy, as a larger event). A QVariant event is copied as Qt copies it: its data
+// shared with the notifier's when Qt keeps it shared, else by its type's copy constructor, user
+// code, so a mail is made before the handler's lock is taken, which then only moves it.
 struct QtMail
 {
     enum class Kind : std::uint8_t { Payload, Variant, ValueAsync, SharedAsync };
@@ -64,16 +65,12 @@ struct QtMail
     std::uint64_t postedAt = 0; // ticks; 0: not timed
 
     QtMail() noexcept : payload() { }
-    // With an async notify's `token` (or none). Throws what copying the QVariant throws, and
-    // std::bad_alloc for a QVariant event with a token, changing nothing.
+    // With an async notify's `token` (or none; a QVariant event comes with none). Throws what
+    // copying the QVariant throws, changing nothing.
     QtMail(std::uint64_t s, QtQueued &&q, const AsyncToken &token = noAsyncToken) : sequence(s)
     {
         if (token) [[unlikely]] {
-            if (q.variant != nullptr) {
-                auto shared = std::make_shared<const QVariant>(*q.variant);
-                new (&sharedAsync) SharedAsyncEvent{std::move(shared), token};
-                sequence |= tag(Kind::SharedAsync);
-            } else if (q.payload.shared) {
+            if (q.payload.shared) {
                 new (&sharedAsync) SharedAsyncEvent{std::move(q.payload.shared), token};
                 sequence |= tag(Kind::SharedAsync);
             } else {
