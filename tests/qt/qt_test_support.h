@@ -13,6 +13,7 @@
 #include <QString>
 #include <QStringList>
 #include <QThread>
+#include <QVariant>
 
 #include <atomic>
 #include <chrono>
@@ -20,6 +21,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -255,6 +257,46 @@ inline long residentKiB()
             return line.mid(6).trimmed().split(' ').value(0).toLong();
     }
     return -1;
+}
+
+// An event value Qt keeps inside its QVariant (small, relocatable), so that copying the QVariant
+// runs its copy constructor: user code, which counts its copies and calls `onCopy` once (on the
+// thread that set it).
+struct InlineVariantValue
+{
+    int value = 0;
+    static inline std::atomic<int> copies{0};
+    static inline thread_local std::function<void()> onCopy;
+
+    InlineVariantValue() = default;
+    explicit InlineVariantValue(int v) noexcept : value(v) { }
+    InlineVariantValue(const InlineVariantValue &other) : value(other.value)
+    {
+        copies.fetch_add(1, std::memory_order_relaxed);
+        if (auto f = std::exchange(onCopy, nullptr))
+            f();
+    }
+    InlineVariantValue(InlineVariantValue &&other) noexcept = default;
+    InlineVariantValue &operator=(const InlineVariantValue &) = default;
+    InlineVariantValue &operator=(InlineVariantValue &&) noexcept = default;
+    ~InlineVariantValue() = default;
+    bool operator==(const InlineVariantValue &) const = default;
+};
+
+} // namespace riotest
+
+Q_DECLARE_TYPEINFO(riotest::InlineVariantValue, Q_RELOCATABLE_TYPE);
+
+namespace riotest {
+
+// A QVariant of an InlineVariantValue, and the value one holds (read without a copy).
+inline QVariant inlineVariant(int v)
+{
+    return QVariant::fromValue(InlineVariantValue(v));
+}
+inline int inlineVariantValue(const QVariant &event)
+{
+    return static_cast<const InlineVariantValue *>(event.constData())->value;
 }
 
 } // namespace riotest

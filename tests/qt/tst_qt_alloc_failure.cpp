@@ -101,7 +101,36 @@ private Q_SLOTS:
     void aRefusedLatestScheduleLeavesOtherWritersEventsDelivered();
     void aLatestValueSetIsReportedWhenRefusedAndTheNextOneShows_data();
     void aLatestValueSetIsReportedWhenRefusedAndTheNextOneShows();
+    void anAsyncDeliveryAllocatesNoMoreThanAPlainOne();
 };
+
+// What a notifyAsync allocates more than a notify, with `handlers` queued handlers whose queues
+// were used before (a notify then allocates only its drain's Qt event).
+template <typename E>
+long asyncExtraAllocations(int handlers, const E &event)
+{
+    QObject receiver; // on the test thread: its deliveries run when posted events are sent
+    rio::QtRegistry<E> registry;
+    for (int i = 0; i < handlers; ++i)
+        registry.add(&receiver, [](const E &) { }, {.connection = Qt::QueuedConnection});
+    const auto allocations = [&](const auto &notify) {
+        for (int i = 0; i < 2; ++i) { // warms both segments of each queue
+            notify();
+            QCoreApplication::sendPostedEvents();
+        }
+        long n = 0;
+        {
+            const RefuseAllocation count(std::numeric_limits<long>::max()); // counts, refuses none
+            notify();
+            n = t_seen;
+        }
+        QCoreApplication::sendPostedEvents();
+        return n;
+    };
+    const long plain = allocations([&] { registry.notify(event); });
+    const long a = allocations([&] { static_cast<void>(registry.notifyAsync(event)); });
+    return a - plain;
+}
 
 // Delivery::Latest of a small trivially copyable event, queued: once its delivery is scheduled,
 // a writer's notifies allocate nothing (they only replace the event in the handler's cell), and
@@ -249,6 +278,19 @@ void tst_QtAllocFailure::aLatestValueSetIsReportedWhenRefusedAndTheNextOneShows(
     constexpr int writes = 100000;
     QCOMPARE(allocationsOn(worker, writes, [&](int i) { latest.set(i); }), 0L);
     QTRY_COMPARE(latest.get(), writes);
+}
+
+// A queued delivery of a notifyAsync carries its token in its queue entry: the notify's join is
+// its only extra allocation, however many handlers it queues for, whether the event waits by
+// value or as the notify's one shared copy.
+void tst_QtAllocFailure::anAsyncDeliveryAllocatesNoMoreThanAPlainOne()
+{
+    const long byValue = asyncExtraAllocations(1, 7);
+    QVERIFY(byValue > 0); // the join
+    QCOMPARE(asyncExtraAllocations(8, 7), byValue);
+    const QString text = QStringLiteral("a shared event");
+    const long shared = asyncExtraAllocations(1, text);
+    QCOMPARE(asyncExtraAllocations(8, text), shared);
 }
 
 void tst_QtAllocFailure::refusedAllocationIsReportedAndChangesNothing_data()

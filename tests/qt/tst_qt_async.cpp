@@ -7,7 +7,9 @@
 
 #include <QFuture>
 #include <QPromise>
+#include <QString>
 #include <QTest>
+#include <QVariant>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <atomic>
@@ -17,6 +19,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -85,6 +88,35 @@ bool finishedCleanly(QFuture<void> future)
 class tst_QtAsync : public QObject
 {
     Q_OBJECT
+
+    template <typename E, typename Make>
+    static void eachKindCarriesItsToken(Make make)
+    {
+        constexpr int capacity = 40; // past a chunk of the queue: entries move between chunks
+        riotest::Worker worker;
+        rio::QtRegistry<E> registry;
+        std::vector<E> got; // the worker's thread
+        registry.add(worker.context, [&got](const E &e) { got.push_back(e); },
+                     {.connection = Qt::QueuedConnection, .capacity = capacity});
+        const rio::HandlerId removed = registry.add(worker.context, [](const E &) { });
+        auto gate = worker.block();
+        std::vector<QFuture<void>> futures;
+        for (int i = 0; i < capacity + 10; ++i)
+            futures.push_back(registry.notifyAsync(make(i)));
+        for (int i = 0; i < 10; ++i) // the oldest, dropped: only the removed handler holds them
+            QVERIFY(!futures[i].isFinished());
+        registry.remove(removed);
+        for (int i = 0; i < 10; ++i)
+            QVERIFY(futures[i].isFinished());
+        QVERIFY(!futures[10].isFinished());
+        gate->count_down();
+        for (const QFuture<void> &f : futures)
+            QTRY_VERIFY(f.isFinished());
+        worker.flush();
+        QCOMPARE(int(got.size()), capacity);
+        for (int i = 0; i < capacity; ++i)
+            QCOMPARE(got[i], make(i + 10));
+    }
 
 private Q_SLOTS:
     // The documented `return QtConcurrent::run(...)` pattern, 100,000 notifies a round: Qt 6.4
@@ -337,6 +369,37 @@ private Q_SLOTS:
         gate->count_down();
         QTRY_VERIFY(newer.isFinished());
         QCOMPARE(seen.load(), 2);
+    }
+
+    // A waiting async delivery carries its event and its token in its queue entry, whether the
+    // event waits by value, as the notify's shared copy or as a QVariant: the entry moves as the
+    // queue grows and drops, and each future finishes once its delivery ran, was dropped or its
+    // handler went.
+    void asyncDeliveryOfEachEventKindCarriesItsToken()
+    {
+        eachKindCarriesItsToken<int>([](int i) { return i; });
+        eachKindCarriesItsToken<QString>([](int i) { return QString::number(i).repeated(20); });
+        eachKindCarriesItsToken<QVariant>([](int i) { return QVariant(i); });
+    }
+
+    // A QVariant event whose value Qt keeps inline is copied once by a notifyAsync for all its
+    // queued handlers (the notify's shared copy, as for any larger event), not once per handler.
+    void asyncVariantEventIsCopiedOncePerNotify()
+    {
+        riotest::Worker worker;
+        rio::QtRegistry<QVariant> registry;
+        std::atomic<int> sum{0};
+        for (int i = 0; i < 3; ++i)
+            registry.add(worker.context,
+                         [&sum](const QVariant &v) { sum.fetch_add(riotest::inlineVariantValue(v)); },
+                         {.connection = Qt::QueuedConnection});
+        const QVariant event = riotest::inlineVariant(1);
+        const int before = riotest::InlineVariantValue::copies.load();
+        QFuture<void> future = registry.notifyAsync(event);
+        QCOMPARE(riotest::InlineVariantValue::copies.load() - before, 1);
+        worker.flush();
+        QTRY_VERIFY(future.isFinished());
+        QCOMPARE(sum.load(), 3);
     }
 
     // Removing a handler with a pending delivery releases its part of the async notify.

@@ -22,6 +22,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace {
 
@@ -64,6 +65,47 @@ private Q_SLOTS:
             registry.remove(registry.add([](const int &) { }));
         registry.synchronize();
         QCOMPARE(registry.size(), std::size_t{0});
+    }
+
+    // A QVariant event whose value Qt keeps inline is copied by the value's copy constructor,
+    // user code, which runs before any lock of the handler is taken: it may notify the same
+    // registry, whatever the handler's connection and delivery and whether the notify is async.
+    void variantEventCopyMayNotifyTheSameRegistry()
+    {
+        riotest::Watchdog watchdog("QVariant event copy re-entering the registry");
+        riotest::Worker worker;
+        QVERIFY(!riotest::inlineVariant(0).data_ptr().is_shared); // the value lies in the QVariant
+        const std::pair<Qt::ConnectionType, rio::Delivery> kinds[] = {
+            {Qt::QueuedConnection, rio::Delivery::Every},
+            {Qt::AutoConnection, rio::Delivery::Every},
+            {Qt::QueuedConnection, rio::Delivery::Latest}};
+        for (const auto &[connection, delivery] : kinds) {
+            for (const bool async : {false, true}) {
+                rio::QtRegistry<QVariant> registry;
+                std::atomic<int> sum{0};
+                std::atomic<int> last{0};
+                registry.add(worker.context,
+                             [&](const QVariant &v) {
+                                 sum.fetch_add(riotest::inlineVariantValue(v));
+                                 last.store(riotest::inlineVariantValue(v));
+                             },
+                             {.connection = connection, .delivery = delivery});
+                const QVariant event = riotest::inlineVariant(1);
+                riotest::InlineVariantValue::onCopy = [&registry] {
+                    registry.notify(riotest::inlineVariant(2));
+                };
+                if (async)
+                    static_cast<void>(registry.notifyAsync(event));
+                else
+                    registry.notify(event);
+                QVERIFY(!riotest::InlineVariantValue::onCopy); // copied, and it notified
+                worker.flush();
+                if (delivery == rio::Delivery::Every)
+                    QCOMPARE(sum.load(), 3);
+                else
+                    QCOMPARE(last.load(), 1); // the newer notify
+            }
+        }
     }
 
     // Removing a handler with a queued delivery of notifyAsync finishes that future inside

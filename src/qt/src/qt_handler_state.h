@@ -31,44 +31,66 @@
 
 namespace rio::detail {
 
-// One waiting delivery: its notify's place in the delivery order (top bit: an async notify's, whose
-// event and token wait in a Tokened box that the payload shares; the next: the event is a QVariant
-// held in place of the payload), the event, and while timed when it was queued (diagnostics'
-// queueing delay). 48 bytes, a QVariant event's included (its data is shared with the notifier's,
-// never copied).
+// One waiting delivery: its notify's place in the delivery order (its top two bits: what the
+// union holds), the event, and while timed when it was queued (diagnostics' queueing delay). 48
+// bytes, an async notify's token and a QVariant event's included: the token takes the half of
+// the payload that its event leaves unused (a by-value event's shared slot, a shared event's
+// bytes), so an async delivery allocates nothing more than a plain one (a QVariant event's waits as
+// the notify's shared copy, as a larger event). A QVariant event is copied as Qt copies it: its data
+// shared with the notifier's when Qt keeps it shared, else by its type's copy constructor, user
+// code, so a mail is made before the handler's lock is taken, which then only moves it.
 struct QtMail
 {
-    struct Tokened;
-    static constexpr std::uint64_t hasToken = std::uint64_t(1) << 63;
-    static constexpr std::uint64_t isVariant = std::uint64_t(1) << 62;
+    enum class Kind : std::uint8_t { Payload, Variant, ValueAsync, SharedAsync };
+    // A by-value event and its async notify's token.
+    struct ValueAsyncEvent
+    {
+        AsyncToken token;
+        alignas(8) unsigned char bytes[QtPayload::inlineSize];
+    };
+    // A shared event and its async notify's token.
+    struct SharedAsyncEvent
+    {
+        std::shared_ptr<const void> shared;
+        AsyncToken token;
+    };
+    static constexpr int kindShift = 62;
     std::uint64_t sequence = 0;
     union {
-        QtPayload payload;
-        QVariant variant;
+        QtPayload payload; // Kind::Payload
+        QVariant variant;  // Kind::Variant
+        ValueAsyncEvent valueAsync;
+        SharedAsyncEvent sharedAsync;
     };
     std::uint64_t postedAt = 0; // ticks; 0: not timed
 
     QtMail() noexcept : payload() { }
-    // Throws what copying the QVariant throws, changing nothing.
-    QtMail(std::uint64_t s, QtQueued &&q) : sequence(q.variant != nullptr ? s | isVariant : s)
+    // With an async notify's `token` (or none; a QVariant event comes with none). Throws what
+    // copying the QVariant throws, changing nothing.
+    QtMail(std::uint64_t s, QtQueued &&q, const AsyncToken &token = noAsyncToken) : sequence(s)
     {
-        if (q.variant != nullptr)
+        if (token) [[unlikely]] {
+            if (q.payload.shared) {
+                new (&sharedAsync) SharedAsyncEvent{std::move(q.payload.shared), token};
+                sequence |= tag(Kind::SharedAsync);
+            } else {
+                new (&valueAsync) ValueAsyncEvent{token, {}};
+                std::memcpy(valueAsync.bytes, q.payload.bytes, sizeof(valueAsync.bytes));
+                sequence |= tag(Kind::ValueAsync);
+            }
+        } else if (q.variant != nullptr) {
             new (&variant) QVariant(*q.variant);
-        else
+            sequence |= tag(Kind::Variant);
+        } else {
             new (&payload) QtPayload(std::move(q.payload));
-    }
-    // With an async notify's `token`, boxed with it: throws std::bad_alloc too, changing nothing.
-    QtMail(std::uint64_t s, QtQueued &&q, const AsyncToken &token) : QtMail(s, std::move(q))
-    {
-        if (token) [[unlikely]]
-            box(token);
+        }
     }
     QtMail(QtMail &&other) noexcept : sequence(other.sequence), postedAt(other.postedAt)
     {
-        if ((sequence & isVariant) != 0)
-            new (&variant) QVariant(std::move(other.variant));
-        else
+        if (kind() == Kind::Payload) [[likely]]
             new (&payload) QtPayload(std::move(other.payload));
+        else
+            moveOther(other);
     }
     QtMail &operator=(QtMail &&other) noexcept
     {
@@ -82,42 +104,45 @@ struct QtMail
     QtMail &operator=(const QtMail &) = delete;
     ~QtMail()
     {
-        if ((sequence & isVariant) != 0)
-            variant.~QVariant();
-        else
+        if (kind() == Kind::Payload) [[likely]]
             payload.~QtPayload();
+        else
+            destroyOther();
     }
 
-    [[nodiscard]] std::uint64_t order() const noexcept { return sequence & ~(hasToken | isVariant); }
-    // The event, for the handler's call, and its async notify's token.
-    [[nodiscard]] inline const void *data() const noexcept;
-    [[nodiscard]] inline const AsyncToken &token() const noexcept;
+    [[nodiscard]] Kind kind() const noexcept { return Kind(sequence >> kindShift); }
+    [[nodiscard]] std::uint64_t order() const noexcept { return sequence & ~tag(Kind(3)); }
+    // The event, for the handler's call.
+    [[nodiscard]] const void *data() const noexcept
+    {
+        switch (kind()) {
+        case Kind::Payload:
+            [[likely]] return payload.data();
+        case Kind::Variant:
+            return &variant;
+        case Kind::ValueAsync:
+            return valueAsync.bytes;
+        case Kind::SharedAsync:
+            return sharedAsync.shared.get();
+        }
+        return nullptr;
+    }
+    // Its async notify's token (empty: none).
+    [[nodiscard]] const AsyncToken &token() const noexcept
+    {
+        if (kind() < Kind::ValueAsync) [[likely]]
+            return noAsyncToken;
+        return kind() == Kind::ValueAsync ? valueAsync.token : sharedAsync.token;
+    }
 
 private:
-    RIO_COLD Q_DECL_HIDDEN void box(const AsyncToken &token); // qt_post.cpp
+    static constexpr std::uint64_t tag(Kind k) noexcept { return std::uint64_t(k) << kindShift; }
+    // The other kinds' move and destruction (qt_post.cpp).
+    RIO_COLD Q_DECL_HIDDEN void moveOther(QtMail &other) noexcept;
+    RIO_COLD Q_DECL_HIDDEN void destroyOther() noexcept;
 };
 static_assert(sizeof(QtMail) == 48);
 
-// An async notify's delivery: its event and the token that keeps the notify open.
-struct Q_DECL_HIDDEN QtMail::Tokened
-{
-    QtMail mail;
-    AsyncToken token;
-};
-inline const void *QtMail::data() const noexcept
-{
-    if ((sequence & (isVariant | hasToken)) == 0) [[likely]]
-        return payload.data();
-    if ((sequence & isVariant) != 0)
-        return &variant;
-    return static_cast<const Tokened *>(payload.shared.get())->mail.data();
-}
-inline const AsyncToken &QtMail::token() const noexcept
-{
-    if ((sequence & hasToken) == 0) [[likely]]
-        return noAsyncToken;
-    return static_cast<const Tokened *>(payload.shared.get())->token;
-}
 // The order a facade handler's queue keeps (DeliveryQueue::insertSorted).
 inline std::uint64_t notifyOrder(const QtMail &mail) noexcept
 {

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -346,14 +347,32 @@ struct BlockingCall : TsanHandover
     }
 };
 
+// Calls `f` with the member of `mail` its kind holds.
+template <typename F>
+void byKind(const QtMail &mail, F f) noexcept
+{
+    switch (mail.kind()) {
+    case QtMail::Kind::Payload:
+        return f(&QtMail::payload);
+    case QtMail::Kind::Variant:
+        return f(&QtMail::variant);
+    case QtMail::Kind::ValueAsync:
+        return f(&QtMail::valueAsync);
+    case QtMail::Kind::SharedAsync:
+        return f(&QtMail::sharedAsync);
+    }
+}
+
 } // namespace
 
-void QtMail::box(const AsyncToken &token)
+void QtMail::moveOther(QtMail &other) noexcept
 {
-    const std::uint64_t s = order();
-    QtPayload boxed{};
-    boxed.shared = std::make_shared<const Tokened>(Tokened{std::move(*this), token});
-    *this = QtMail(s | hasToken, QtQueued{std::move(boxed)});
+    byKind(*this, [&](auto member) { std::construct_at(&(this->*member), std::move(other.*member)); });
+}
+
+void QtMail::destroyOther() noexcept
+{
+    byKind(*this, [this](auto member) { std::destroy_at(&(this->*member)); });
 }
 
 void QtHandlerCore::postMail(QtQueued &&payload, std::uint64_t &sequence, const AsyncToken &token)
@@ -369,6 +388,9 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
     const QtMailboxes::OwedDrains owed; // ends after the handler's locks are released
     if (sequence == 0)
         sequence = boxes.nextSequence();
+    // Made here, so that a QVariant event's copy (user code) runs under no lock of ours; the
+    // locks only move it. Destroyed after they are released unless queued.
+    QtMail mail{sequence, std::move(payload), token};
     QtHandlerState::Drop drop;
     QtMail droppedMail{}; // destroyed after the locks are released
     {
@@ -439,7 +461,6 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
         // The queue stays sorted by notify sequence, so a drain's merge of the handlers' oldest
         // deliveries is exact (priority order within a notify). A delivery older than one the
         // drain took goes into the drain's segment.
-        QtMail mail{sequence, std::move(payload), token};
         if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
             mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
         bool inTaken = false;
@@ -475,7 +496,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
                 h.listed = true;
             }
         } catch (...) {
-            queue.erase(at);
+            mail = queue.erase(at); // destroyed after the locks are released
             throw;
         }
         if (reordered && h.listed)

@@ -112,12 +112,15 @@ public:
         m_bytes += cost;
         return at;
     }
-    /// Removes entry `at` (< size()), as if it had never been queued.
-    void erase(std::size_t at) noexcept
+    /// Removes entry `at` (< size()), as if it had never been queued, and hands it back (to be
+    /// destroyed where its owner's lock is not held).
+    T erase(std::size_t at) noexcept
     {
         m_bytes -= Accounting::cost(m_items[at]);
+        T out = std::move(m_items[at]);
         m_items.erase(at);
         m_retainedFirst = m_retainedFirst && at != 0;
+        return out;
     }
     /// Swaps its entries (not its policy nor its counts) with `other`'s.
     void swap(DeliveryQueue &other) noexcept

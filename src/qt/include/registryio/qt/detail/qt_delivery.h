@@ -37,15 +37,21 @@ struct QtEnvelope
         return shared;
     }
 
-    QtQueued queued() const
+    // What a queue takes for a delivery with `token`: a QVariant event without a token is copied
+    // into the queue entry; with one, it waits as the notify's shared copy, as any larger event.
+    QtQueued queued(const AsyncToken &token) const
     {
         QtQueued q;
-        if constexpr (storesByValue<E>)
+        if constexpr (storesByValue<E>) {
             std::memcpy(q.payload.bytes, static_cast<const void *>(event), sizeof(E));
-        else if constexpr (std::is_same_v<E, QVariant>)
-            q.variant = event; // copied into the queue
-        else
-            q.payload.shared = payload();
+            return q;
+        } else if constexpr (std::is_same_v<E, QVariant>) {
+            if (!token) {
+                q.variant = event;
+                return q;
+            }
+        }
+        q.payload.shared = payload();
         return q;
     }
 };
@@ -77,7 +83,8 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
     QThread *&here = Step ? stepHere : env.here;
     if (core.delivery == Delivery::Every && !core.once &&
         (core.type == Qt::QueuedConnection || (core.type == Qt::AutoConnection && storesByValue<E>))) {
-        if (core.routeAndPostMail(env.queued(), env.sequence, token, &here) == QtHandlerCore::Route::Here)
+        if (core.routeAndPostMail(env.queued(token), env.sequence, token, &here) ==
+            QtHandlerCore::Route::Here)
             runHere();
         return;
     }
@@ -93,7 +100,7 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
         if (core.delivery == Delivery::Latest)
             core.postLatest(env.payload(), token);
         else
-            core.postMail(env.queued(), env.sequence, token);
+            core.postMail(env.queued(token), env.sequence, token);
         return;
     case QtHandlerCore::Route::Block:
         core.postBlocking(env.payload(), token);

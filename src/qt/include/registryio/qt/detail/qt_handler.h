@@ -54,9 +54,10 @@ template <typename E>
 inline constexpr bool storesByValue =
     std::is_trivially_copyable_v<E> && sizeof(E) <= QtPayload::inlineSize && alignof(E) <= 8;
 
-// What a notify hands a handler's queue: a payload, or a QVariant event (a QML registry's), which
-// the queue copies in place of the payload (an implicitly shared copy: no allocation, no shared
-// copy per notify).
+// What a notify hands a handler's queue: a payload, or a QVariant event (a QML registry's) of a
+// notify without an async token, which the queue entry copies in place of the payload (before the
+// handler's lock: the copy of a value Qt keeps inline runs its copy constructor; a value Qt keeps
+// shared is not copied, and no shared copy per notify is made).
 struct QtQueued
 {
     QtPayload payload;
