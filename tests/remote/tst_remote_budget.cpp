@@ -94,6 +94,7 @@ private Q_SLOTS:
     void blockShareThatCannotDropLosesTheConnection();
     void queuedBudgetShedsHoardersBeforeASteadyReader();
     void queuedBudgetShedsNewNonReadersBeforeASlowReader();
+    void backlogBudgetShedsANewNonReaderBeforeASlowReader();
 };
 
 void tst_remote_budget::initTestCase()
@@ -597,6 +598,79 @@ void tst_remote_budget::queuedBudgetShedsNewNonReadersBeforeASlowReader()
     for (const QList<QVariant> &args : rejected)
         QVERIFY2(!args.at(0).toString().contains(readerName), qPrintable(args.at(0).toString()));
     QVERIFY(int(source.share->base()->subscribers().size()) < NonReaders);
+    QCOMPARE(quotesShare.base()->subscribers().value(0).connection, readerConnection);
+}
+
+// backlogBytesBudget, Block shares (what cannot be dropped makes connections go): a subscriber
+// reading steadily through a link of about 100 KB/s holds a backlog past its high-water mark. TCP
+// tells the source what it takes a window at a time (64 KiB on loopback), and its backlog sends
+// only once its connection is below its mark again, every two or three seconds. A subscriber
+// that connected later, idle until now, does not read, and is flooded past its mark and its
+// backlog past the budget: its backlog has waited for less time than the reader's, but its peer
+// has taken nothing since its buffers filled, while the reader's takes again after such waits.
+// The one that does not read goes, never the reader (by its backlogs' wait alone the reader would
+// go, and so it would if the idle peer's first wait counted from its last take, seconds before it
+// was sent anything: that wait would earn it a grace as long as the reader's).
+void tst_remote_budget::backlogBudgetShedsANewNonReaderBeforeASlowReader()
+{
+    constexpr qint64 Budget = qint64(2) << 20;
+    Source source({.overflow = rio::Overflow::Block}, {.backlogBytesBudget = Budget});
+    QVERIFY(source.share);
+    rio::QtRegistry<Payload> quotes;
+    rio::RemoteShare<Payload> quotesShare(source.host.get(), QStringLiteral("quotes"), quotes,
+                                          {.overflow = rio::Overflow::Block});
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    Relay readerLink(source.port());
+    readerLink.throttle(1000); // per tick of 10 ms
+    NamedSubscriber reader(readerLink.address(), QStringLiteral("quotes"));
+    QTRY_VERIFY_WITH_TIMEOUT(allReceiving(*quotesShare.base(), 1), Deadline);
+    const quint64 readerConnection = quotesShare.base()->subscribers().value(0).connection;
+    Relay stalledLink(source.port());
+    Subscriber nonReader(stalledLink.address());
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 nonReaderConnection = source.newest();
+    stalledLink.hold();
+
+    // The reader's backlog holds about 512 KiB all along, past its mark, and it reads: its peer
+    // takes a window at a time, and its backlog sends every two or three seconds.
+    const QByteArray blob(16 * 1024, 'q');
+    qint64 seq = 0;
+    const auto feed = [&] {
+        for (int i = 0; i < 64 && quotesShare.base()->subscribers().value(0).bytes < 512 * 1024; ++i)
+            quotes.notify(Payload{++seq, blob});
+    };
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            feed();
+            return !source.listener->hasRoom(readerConnection);
+        },
+        Deadline));
+    const qint64 atMark = readerLink.passed();
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            feed();
+            return readerLink.passed() > atMark + 256 * 1024; // its peer took windows after waits
+        },
+        Deadline));
+    QVERIFY(rejected.isEmpty());
+    // The non-reader is flooded until the budget sheds.
+    const QByteArray big(64 * 1024, 'n');
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            if (!rejected.isEmpty())
+                return true;
+            feed();
+            for (int i = 0; i < 4; ++i)
+                source.registry.notify(Payload{++seq, big});
+            return false;
+        },
+        Deadline));
+    const QString first = rejected.at(0).at(0).toString();
+    QVERIFY2(first.contains(QStringLiteral("connection %1 (").arg(nonReaderConnection)), qPrintable(first));
+    for (const QList<QVariant> &args : rejected) {
+        QVERIFY2(!args.at(0).toString().contains(QStringLiteral("connection %1 (").arg(readerConnection)),
+                 qPrintable(args.at(0).toString()));
+    }
     QCOMPARE(quotesShare.base()->subscribers().value(0).connection, readerConnection);
 }
 
