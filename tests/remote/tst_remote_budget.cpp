@@ -73,6 +73,33 @@ qint64 heldBytes(const rio::RemoteShareBase &share)
     return bytes;
 }
 
+// A second share of `source`'s host, "quotes", with `options`, and a subscriber of it behind a
+// relay that passes `perTick` bytes per tick of 10 ms (`connection`: its connection, once it
+// receives).
+struct QuotesReader
+{
+    rio::QtRegistry<Payload> quotes;
+    rio::RemoteShare<Payload> share;
+    Relay link;
+    std::unique_ptr<NamedSubscriber> reader;
+    quint64 connection = 0;
+
+    QuotesReader(const Source &source, const rio::RemoteShareOptions &options, qint64 perTick)
+        : share(source.host.get(), QStringLiteral("quotes"), quotes, options), link(source.port())
+    {
+        link.throttle(perTick);
+        reader = std::make_unique<NamedSubscriber>(link.address(), QStringLiteral("quotes"));
+    }
+    // Whether it receives within the deadline.
+    bool receives()
+    {
+        if (!QTest::qWaitFor([this] { return allReceiving(*share.base(), 1); }, Deadline))
+            return false;
+        connection = share.base()->subscribers().value(0).connection;
+        return true;
+    }
+};
+
 } // namespace
 
 class tst_remote_budget : public QObject
@@ -469,15 +496,10 @@ void tst_remote_budget::queuedBudgetShedsHoardersBeforeASteadyReader()
     Source source({.capacity = 64}, {.highWaterBytes = HighWater,
                                      .queuedBytesBudget = Hoarders * HighWater + (qint64(1) << 20)});
     QVERIFY(source.share);
-    rio::QtRegistry<Payload> quotes;
-    rio::RemoteShare<Payload> quotesShare(source.host.get(), QStringLiteral("quotes"), quotes,
-                                          {.capacity = 64});
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    Relay readerLink(source.port());
-    readerLink.throttle(2048); // per tick of 10 ms
-    NamedSubscriber reader(readerLink.address(), QStringLiteral("quotes"));
-    QTRY_VERIFY_WITH_TIMEOUT(allReceiving(*quotesShare.base(), 1), Deadline);
-    const quint64 readerConnection = quotesShare.base()->subscribers().value(0).connection;
+    QuotesReader q(source, {.capacity = 64}, 2048); // per tick of 10 ms
+    QVERIFY(q.receives());
+    const quint64 readerConnection = q.connection;
     Relay hoardLink(source.port());
     std::vector<std::unique_ptr<Subscriber>> hoarders;
     for (int i = 0; i < Hoarders; ++i)
@@ -505,8 +527,8 @@ void tst_remote_budget::queuedBudgetShedsHoardersBeforeASteadyReader()
     const qint64 steadyFrom = seq + 1;
     QVERIFY(QTest::qWaitFor(
         [&] {
-            quotes.notify(Payload{++seq, small});
-            return std::count_if(reader.received.begin(), reader.received.end(),
+            q.quotes.notify(Payload{++seq, small});
+            return std::count_if(q.reader->received.begin(), q.reader->received.end(),
                                  [&](qint64 s) { return s >= steadyFrom; }) >= 300;
         },
         Deadline));
@@ -517,7 +539,7 @@ void tst_remote_budget::queuedBudgetShedsHoardersBeforeASteadyReader()
     QVERIFY(QTest::qWaitFor(
         [&] {
             for (int i = 0; i < 4; ++i)
-                quotes.notify(Payload{++seq, blob});
+                q.quotes.notify(Payload{++seq, blob});
             if (hoardedAtShed < 0 && !rejected.isEmpty())
                 hoardedAtShed = hoardLink.passed();
             return hoardedAtShed >= 0 && hoardLink.passed() > hoardedAtShed + 8192;
@@ -530,13 +552,13 @@ void tst_remote_budget::queuedBudgetShedsHoardersBeforeASteadyReader()
         QVERIFY2(reason.contains(QStringLiteral("bytes waiting to be written")), qPrintable(reason));
     }
     QVERIFY(int(source.share->base()->subscribers().size()) < Hoarders);
-    QCOMPARE(quotesShare.base()->subscribers().value(0).connection, readerConnection);
-    const qsizetype got = reader.received.size();
-    readerLink.throttle(0);
-    quotes.notify(Payload{++seq, {}});
-    QTRY_VERIFY_WITH_TIMEOUT(reader.received.contains(seq), Deadline);
-    QVERIFY(reader.received.size() > got);
-    QVERIFY(strictlyIncreasing(reader.received));
+    QCOMPARE(q.share.base()->subscribers().value(0).connection, readerConnection);
+    const qsizetype got = q.reader->received.size();
+    q.link.throttle(0);
+    q.quotes.notify(Payload{++seq, {}});
+    QTRY_VERIFY_WITH_TIMEOUT(q.reader->received.contains(seq), Deadline);
+    QVERIFY(q.reader->received.size() > got);
+    QVERIFY(strictlyIncreasing(q.reader->received));
 }
 
 // RemoteListener::Options::queuedBytesBudget: TCP tells what a slow reader takes a window at a
@@ -553,30 +575,25 @@ void tst_remote_budget::queuedBudgetShedsNewNonReadersBeforeASlowReader()
     Source source({.capacity = 64}, {.highWaterBytes = HighWater,
                                      .queuedBytesBudget = NonReaders * HighWater + (qint64(1) << 19)});
     QVERIFY(source.share);
-    rio::QtRegistry<Payload> quotes;
-    rio::RemoteShare<Payload> quotesShare(source.host.get(), QStringLiteral("quotes"), quotes,
-                                          {.capacity = 64});
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    Relay readerLink(source.port());
-    readerLink.throttle(1000); // per tick of 10 ms
-    NamedSubscriber reader(readerLink.address(), QStringLiteral("quotes"));
-    QTRY_VERIFY_WITH_TIMEOUT(allReceiving(*quotesShare.base(), 1), Deadline);
-    const quint64 readerConnection = quotesShare.base()->subscribers().value(0).connection;
+    QuotesReader q(source, {.capacity = 64}, 1000); // per tick of 10 ms
+    QVERIFY(q.receives());
+    const quint64 readerConnection = q.connection;
     const QByteArray blob(16 * 1024, 'q');
     qint64 seq = 0;
     QVERIFY(QTest::qWaitFor(
         [&] {
-            quotes.notify(Payload{++seq, blob});
+            q.quotes.notify(Payload{++seq, blob});
             return !source.listener->hasRoom(readerConnection);
         },
         Deadline));
     // It reads on at its mark: sent an event whenever it has room, until it read 20 more.
-    const qsizetype before = reader.received.size();
+    const qsizetype before = q.reader->received.size();
     QVERIFY(QTest::qWaitFor(
         [&] {
             if (source.listener->hasRoom(readerConnection))
-                quotes.notify(Payload{++seq, blob});
-            return reader.received.size() > before + 20;
+                q.quotes.notify(Payload{++seq, blob});
+            return q.reader->received.size() > before + 20;
         },
         Deadline));
     Relay stalledLink(source.port());
@@ -588,7 +605,7 @@ void tst_remote_budget::queuedBudgetShedsNewNonReadersBeforeASlowReader()
     QVERIFY(QTest::qWaitFor(
         [&] {
             if (source.listener->hasRoom(readerConnection))
-                quotes.notify(Payload{++seq, blob});
+                q.quotes.notify(Payload{++seq, blob});
             for (int i = 0; i < 4; ++i)
                 source.registry.notify(Payload{++seq, blob});
             return !rejected.isEmpty();
@@ -598,7 +615,7 @@ void tst_remote_budget::queuedBudgetShedsNewNonReadersBeforeASlowReader()
     for (const QList<QVariant> &args : rejected)
         QVERIFY2(!args.at(0).toString().contains(readerName), qPrintable(args.at(0).toString()));
     QVERIFY(int(source.share->base()->subscribers().size()) < NonReaders);
-    QCOMPARE(quotesShare.base()->subscribers().value(0).connection, readerConnection);
+    QCOMPARE(q.share.base()->subscribers().value(0).connection, readerConnection);
 }
 
 // backlogBytesBudget, Block shares (what cannot be dropped makes connections go): a subscriber
@@ -616,15 +633,10 @@ void tst_remote_budget::backlogBudgetShedsANewNonReaderBeforeASlowReader()
     constexpr qint64 Budget = qint64(2) << 20;
     Source source({.overflow = rio::Overflow::Block}, {.backlogBytesBudget = Budget});
     QVERIFY(source.share);
-    rio::QtRegistry<Payload> quotes;
-    rio::RemoteShare<Payload> quotesShare(source.host.get(), QStringLiteral("quotes"), quotes,
-                                          {.overflow = rio::Overflow::Block});
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    Relay readerLink(source.port());
-    readerLink.throttle(1000); // per tick of 10 ms
-    NamedSubscriber reader(readerLink.address(), QStringLiteral("quotes"));
-    QTRY_VERIFY_WITH_TIMEOUT(allReceiving(*quotesShare.base(), 1), Deadline);
-    const quint64 readerConnection = quotesShare.base()->subscribers().value(0).connection;
+    QuotesReader q(source, {.overflow = rio::Overflow::Block}, 1000); // per tick of 10 ms
+    QVERIFY(q.receives());
+    const quint64 readerConnection = q.connection;
     Relay stalledLink(source.port());
     Subscriber nonReader(stalledLink.address());
     QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
@@ -636,8 +648,8 @@ void tst_remote_budget::backlogBudgetShedsANewNonReaderBeforeASlowReader()
     const QByteArray blob(16 * 1024, 'q');
     qint64 seq = 0;
     const auto feed = [&] {
-        for (int i = 0; i < 64 && quotesShare.base()->subscribers().value(0).bytes < 512 * 1024; ++i)
-            quotes.notify(Payload{++seq, blob});
+        for (int i = 0; i < 64 && q.share.base()->subscribers().value(0).bytes < 512 * 1024; ++i)
+            q.quotes.notify(Payload{++seq, blob});
     };
     QVERIFY(QTest::qWaitFor(
         [&] {
@@ -645,11 +657,11 @@ void tst_remote_budget::backlogBudgetShedsANewNonReaderBeforeASlowReader()
             return !source.listener->hasRoom(readerConnection);
         },
         Deadline));
-    const qint64 atMark = readerLink.passed();
+    const qint64 atMark = q.link.passed();
     QVERIFY(QTest::qWaitFor(
         [&] {
             feed();
-            return readerLink.passed() > atMark + 256 * 1024; // its peer took windows after waits
+            return q.link.passed() > atMark + 256 * 1024; // its peer took windows after waits
         },
         Deadline));
     QVERIFY(rejected.isEmpty());
@@ -671,7 +683,7 @@ void tst_remote_budget::backlogBudgetShedsANewNonReaderBeforeASlowReader()
         QVERIFY2(!args.at(0).toString().contains(QStringLiteral("connection %1 (").arg(readerConnection)),
                  qPrintable(args.at(0).toString()));
     }
-    QCOMPARE(quotesShare.base()->subscribers().value(0).connection, readerConnection);
+    QCOMPARE(q.share.base()->subscribers().value(0).connection, readerConnection);
 }
 
 QTEST_GUILESS_MAIN(tst_remote_budget)
