@@ -7,6 +7,7 @@
 // application that does not serve, and a socket that does not answer, are said so. A hostile peer
 // (this process serving the two shares) sends snapshots and timelines cut, changed and of other
 // shapes: each is refused or read, said so, and the last good table stays.
+#include "../replaced_operator_new.h"
 #include "inspect_protocol.h"
 #include "inspector_session.h"
 
@@ -31,8 +32,22 @@
 #include <QTest>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
+#include <thread>
+
+// Allocations of at least 256 KiB off the main thread are refused while set (the model's worker
+// making the rows of a large snapshot; the session and the window stay on the main thread).
+std::atomic<bool> g_refuseLarge{false};
+const std::thread::id g_mainThread = std::this_thread::get_id();
+
+void rioBeforeAllocation()
+{
+    if (g_refuseLarge.load(std::memory_order_relaxed) && riotest::replaced::requested >= 256 * 1024 &&
+        std::this_thread::get_id() != g_mainThread)
+        throw std::bad_alloc();
+}
 
 namespace {
 
@@ -185,6 +200,12 @@ struct Peer
     std::unique_ptr<rio::RemoteShare<QByteArray>> timelineShare;
     const QString name = QStringLiteral("rio-inspect-peer-%1").arg(QCoreApplication::applicationPid());
 
+    // Sends `bytes` as snapshot `serial`'s pages.
+    void send(quint64 serial, const QByteArray &bytes)
+    {
+        for (const QByteArray &page : rio::inspect::pages(serial, bytes))
+            snapshots.notify(page);
+    }
     bool listen()
     {
         if (!listener->listen(QUrl(QStringLiteral("local:") + name)))
@@ -592,6 +613,40 @@ private Q_SLOTS:
         QVERIFY(first != rio::inspect::snapshotVersion);
     }
 
+    // The model runs out of memory making the rows of a snapshot (on its worker thread, which
+    // catches it): the session says so, in its state and in the window's message, and the table
+    // keeps the rows shown; once a snapshot's rows are made, it is attached again.
+    void theModelOutOfMemoryIsSaidAndTheLastTableStays()
+    {
+        Peer peer;
+        QVERIFY(peer.listen());
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(peer.name));
+        QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
+        peer.send(1, rio::inspect::encodeSnapshot(registries(2)));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
+
+        // 10,000 handlers: their rows' sort keys alone take 400 KB.
+        const QByteArray large = rio::inspect::encodeSnapshot(registries(2000));
+        g_refuseLarge = true;
+        peer.send(2, large);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+        g_refuseLarge = false;
+        const QString said = inspector.session->message();
+        QVERIFY2(said.contains(QStringLiteral("not the memory")), qPrintable(said));
+        QVERIFY(inspector.shows(said));
+        QCOMPARE(inspector.model->rowCount(), 10);
+        QVERIFY(inspector.model->isOutOfMemory());
+
+        peer.send(3, large);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10'000, waitMs);
+        QVERIFY(!inspector.model->isOutOfMemory());
+        inspector.session->detach();
+    }
+
     void aHostilePeerIsSaidSoAndTheLastGoodTableStays()
     {
         auto owned = std::make_unique<Peer>();
@@ -602,28 +657,24 @@ private Q_SLOTS:
         QVERIFY(inspector.session->attach(peer.name));
         QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
 
-        const auto send = [&](quint64 serial, const QByteArray &bytes) {
-            for (const QByteArray &page : rio::inspect::pages(serial, bytes))
-                peer.snapshots.notify(page);
-        };
         peer.snapshots.notify(QByteArrayLiteral("not a page"));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
         QVERIFY2(inspector.session->message().contains(QStringLiteral("cannot read")),
                  qPrintable(inspector.session->message()));
 
         const QByteArray good = rio::inspect::encodeSnapshot(registries(2));
-        send(1, good);
+        peer.send(1, good);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
         QTRY_VERIFY_WITH_TIMEOUT(inspector.rowOf(QStringLiteral("peer-1"), QStringLiteral("peer.cpp:5")) >= 0,
                                  waitMs);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
 
-        send(2, good.left(good.size() / 2));
+        peer.send(2, good.left(good.size() / 2));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
         QCOMPARE(inspector.model->rowCount(), 10); // the last good table
 
         // The first page of a snapshot of two, again and again: said, not waited on for ever.
-        send(3, good);
+        peer.send(3, good);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
         const QByteArray first = rio::inspect::pages(4, QByteArray(rio::inspect::pageBytes + 1, 'x'))[0];
         for (int i = 0; i < 6; ++i)

@@ -604,6 +604,7 @@ void DiagnosticsModel::refresh()
         m_rows);
     const qint64 collected = threadTimeNs();
     apply(std::move(rows));
+    m_outOfMemory = false;
     m_snapshotNs = collected - start;
     m_applyNs = threadTimeNs() - collected;
     m_frameFrom = collected;
@@ -651,10 +652,16 @@ void DiagnosticsModel::collectOnWorker()
         [[maybe_unused]] const detail::TsanPostScope posting;
         QMetaObject::invokeMethod(this,
                                   detail::Handover([this, rows = std::move(rows), generation, ns]() mutable {
-                                      if (rows)
+                                      if (rows) {
                                           applyCollected(std::move(*rows), generation, ns);
-                                      else
-                                          applyCollected(Rows({}, {}), generation - 1, ns); // dropped
+                                          return;
+                                      }
+                                      const bool current = generation == m_generation;
+                                      applyCollected(Rows({}, {}), generation - 1, ns); // dropped
+                                      if (current) { // said, as the rows of a refresh are
+                                          m_outOfMemory = true;
+                                          Q_EMIT refreshed();
+                                      }
                                   }),
                                   Qt::QueuedConnection);
     }));
@@ -669,6 +676,7 @@ void DiagnosticsModel::applyCollected(Rows rows, quint64 generation, qint64 snap
     } else {
         const qint64 start = threadTimeNs();
         apply(std::move(rows));
+        m_outOfMemory = false;
         m_applyNs = threadTimeNs() - start;
         m_snapshotNs = snapshotNs;
         m_frameFrom = start;
