@@ -54,7 +54,8 @@ public:
         Detached,  ///< attached to none
         Attaching, ///< connected or connecting, no snapshot yet
         Attached,  ///< its snapshots arrive
-        Lost,      ///< it ended or stopped answering (the table keeps its last snapshot)
+        Lost,      ///< it ended or stopped answering, or sent what this inspector cannot read or has not
+                   ///< the memory to show (the table keeps its last snapshot)
     };
     Q_ENUM(State)
 
