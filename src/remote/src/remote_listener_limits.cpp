@@ -124,20 +124,12 @@ qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken
     // TCP tells what a slow reader takes a window at a time: a peer that held bytes untaken, then
     // took more, has shown that it reads with such waits, and is granted twice the longest (up to
     // stallMs) before it counts as taking nothing; a peer whose buffers have just filled has not.
-    // A wait begins at a take that left bytes untaken, or when bytes are found untaken after a
-    // measure that found none: an idle peer, which had nothing to take, was not waiting.
     if (taken > row->taken) {
         if (std::exchange(row->waiting, false))
-            row->grace = std::max(row->grace, std::min(2 * (now - row->heldFrom), row->stallMs));
+            row->grace = std::max(row->grace, std::min(2 * (now - row->takenAt), row->stallMs));
         row->taken = taken;
         row->takenAt = now;
-        row->heldFrom = untaken > 0 ? now : 0;
-    } else if (untaken <= 0) {
-        row->heldFrom = 0;
-        row->waiting = false;
-    } else if (row->heldFrom == 0) {
-        row->heldFrom = now;
-    } else if (row->takenAt != 0) {
+    } else if (untaken > 0 && row->takenAt != 0) {
         row->waiting = true;
     }
     qint64 &since = row->since[QueuedBytes];
@@ -324,23 +316,20 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     // longest, go first. Bytes waiting to be written: a reader being sent a flood has as much
     // waiting as a hoarder that takes a little now and then, but its peer takes bytes all along,
     // so those whose peers took nothing at all, then those whose peers have taken nothing for
-    // longest, go first. A slow reader's backlog sends only after its peer takes a window, so it
-    // may have sent nothing for longer than the backlog of a peer that connected since and never
-    // read: a backlog's wait counts from its peer's last take (with its grace) where that is later.
-    // Then, and for the other budgets, the most first. Then the oldest connection.
+    // longest, go first. Then, and for the other budgets, the most first. Then the oldest
+    // connection.
     const bool byAge = budget == IncompleteBytes || budget == BacklogBytes;
     // A connection that does not read what it is sent holds its backlogs for good: it counts as
     // the oldest, before any age the clock can tell apart.
     std::sort(holders.begin(), holders.end(), [budget, byAge](const Row *a, const Row *b) {
         // (a peer that took nothing at all first: its grace is 0)
-        if (budget == QueuedBytes && tookLocked(*a) != tookLocked(*b))
-            return tookLocked(*a) < tookLocked(*b);
+        if (budget == QueuedBytes && a->takenAt + a->grace != b->takenAt + b->grace)
+            return a->takenAt + a->grace < b->takenAt + b->grace;
         // (0: not known, counted as the newest)
         const auto age = [budget](const Row *r) {
-            if (budget == BacklogBytes && !readsLocked(*r))
-                return qint64(1);
-            const qint64 since = r->since[budget] != 0 ? r->since[budget] : INT64_MAX;
-            return budget == BacklogBytes ? std::max(since, tookLocked(*r)) : since;
+            return budget == BacklogBytes && !readsLocked(*r) ? 1
+                   : r->since[budget] != 0                    ? r->since[budget]
+                                                              : INT64_MAX;
         };
         if (byAge && age(a) != age(b))
             return age(a) < age(b);
@@ -348,15 +337,6 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
         const qint64 y = b->amount[budget];
         return x != y ? x > y : a->id < b->id;
     });
-    // What its peer took, for people.
-    const auto taken = [now](const Row &row) {
-        return row.takenAt == 0 ? QStringLiteral("none of what it was sent taken")
-               : row.grace == 0 ? QStringLiteral("nothing taken for %1 ms").arg(now - row.takenAt)
-                                : QStringLiteral("nothing taken for %1 ms, less a grace of %2 ms as it "
-                                                 "took again after waits")
-                                      .arg(now - row.takenAt)
-                                      .arg(row.grace);
-    };
     for (Row *row : holders) {
         if (m_totals[budget] <= limit)
             break;
@@ -375,15 +355,20 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
                       .arg(now - row->since[QueuedBytes])
                       .arg(amount)
             : budget == BacklogBytes
-                ? QStringLiteral("whose subscriptions have been sent nothing longest, counted from its "
-                                 "peer's last take where that is later (%1 bytes waiting, for %2 ms; %3)")
+                ? QStringLiteral(
+                      "whose subscriptions have been sent nothing longest (%1 bytes waiting, for %2 ms)")
                       .arg(amount)
-                      .arg(row->since[budget] != 0 ? now - row->since[budget] : 0)
-                      .arg(taken(*row))
+                      .arg(row->since[budget] != 0 ? nowMs() - row->since[budget] : 0)
             : budget == QueuedBytes
                 ? QStringLiteral("whose peer has taken nothing for longest (%1 bytes waiting, %2)")
                       .arg(amount)
-                      .arg(taken(*row))
+                      .arg(row->takenAt == 0 ? QStringLiteral("none of what it was sent taken")
+                           : row->grace == 0
+                               ? QStringLiteral("nothing taken for %1 ms").arg(now - row->takenAt)
+                               : QStringLiteral("nothing taken for %1 ms, less a grace of %2 ms as it "
+                                                "took again after waits")
+                                     .arg(now - row->takenAt)
+                                     .arg(row->grace))
                 : QStringLiteral("with the most (%1%2)")
                       .arg(amount)
                       .arg(budget == UnreadySubscriptions ? QString() : QStringLiteral(" bytes"));

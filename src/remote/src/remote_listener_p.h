@@ -75,8 +75,7 @@ public:
     // budget: the connections that do not read (or hold subscriptions that have not acquired their
     // channel) go first; then the lossy shares' largest backlogs
     // lose their oldest events, down to 15/16 of the budget; then, if that is not enough, the
-    // holders that are left go by age (their backlogs' oldest wait, or their peer's last take and
-    // its grace where that is later), each drop left for its listener's thread. True when the
+    // holders that are left go by age, each drop left for its listener's thread. True when the
     // connection is being dropped or is gone: its backlogs may let go of what they hold.
     bool holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since);
     // A share whose events the budget may drop (thinnable()): the ledger thins its backlogs
@@ -115,8 +114,7 @@ private:
         qint64 untaken = 0;   // what its peer had not taken when last measured (setQueued())
         qint64 taken = 0;     // what its peer had taken when last measured (setQueued())
         qint64 takenAt = 0;   // ms: when it was last found to have taken more (0: it took nothing)
-        qint64 grace = 0;    // ms: twice the longest its peer held bytes untaken, then took more (<= stallMs)
-        qint64 heldFrom = 0; // ms: since when it has held bytes untaken, as measured (0: it held none)
+        qint64 grace = 0; // ms: twice the longest its peer held bytes untaken, then took more (<= stallMs)
         bool waiting = false; // measured holding bytes untaken, nothing taken since the measure before
         bool stalled = false; // so measured: it does not read
         bool leaving = false;
@@ -137,9 +135,6 @@ private:
     // reader being sent a flood, or on a slow link, is past it at most moments, but its peer takes
     // bytes all along; only its listener's thread, which measures it, can find that it does not.)
     static bool readsLocked(const Row &row) { return !row.stalled; }
-    // Until when its peer counts as taking: its last take and the grace it earned by taking again
-    // after waits (0: it took nothing at all). Who has taken nothing for longest comes first.
-    static qint64 tookLocked(const Row &row) { return row.takenAt + row.grace; }
     // `row` goes: it no longer counts; its warning is returned when it is `self`'s, else its
     // listener drops it on its own thread.
     void leaveLocked(Row &row, QString reason, const RemoteListener *self,

@@ -56,9 +56,7 @@ public:
         /// acquired their channel are dropped, then the oldest events of DropOldest and DropNewest
         /// shares' backlogs are, those of the connections holding the most first, counted as those
         /// shares' drops; only if that is not enough do the connections whose backlogs have sent
-        /// nothing for longest go (a wait counted from its peer's last take, with the grace a slow
-        /// reader earns, where that is later). A connection it thinned goes once it is found not
-        /// to read.
+        /// nothing for longest go. A connection it thinned goes once it is found not to read.
         qint64 backlogBytesBudget = qint64(128) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
