@@ -28,6 +28,7 @@
 #include <QQuickWindow>
 #include <QRandomGenerator>
 #include <QRemoteObjectHost>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -38,14 +39,16 @@
 #include <thread>
 
 // Allocations of at least 256 KiB off the main thread are refused while set (the model's worker
-// making the rows of a large snapshot; the session and the window stay on the main thread).
+// making the rows of a large snapshot; the session and the window stay on the main thread), and
+// on the main thread too while g_refuseOnMain is.
 std::atomic<bool> g_refuseLarge{false};
+std::atomic<bool> g_refuseOnMain{false};
 const std::thread::id g_mainThread = std::this_thread::get_id();
 
 void rioBeforeAllocation()
 {
     if (g_refuseLarge.load(std::memory_order_relaxed) && riotest::replaced::requested >= 256 * 1024 &&
-        std::this_thread::get_id() != g_mainThread)
+        (g_refuseOnMain.load(std::memory_order_relaxed) || std::this_thread::get_id() != g_mainThread))
         throw std::bad_alloc();
 }
 
@@ -644,6 +647,40 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10'000, waitMs);
         QVERIFY(!inspector.model->isOutOfMemory());
+        inspector.session->detach();
+    }
+
+    // The worker ran out of memory making a snapshot's rows, and the model's thread has not the
+    // memory either as the filter is typed (a refresh there): said, not a crash; the table stays,
+    // and the next filter with the memory shows the snapshot's rows.
+    void aFilterTypedWithoutTheMemoryIsSaidNotACrash()
+    {
+        Peer peer;
+        QVERIFY(peer.listen());
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(peer.name));
+        QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
+        peer.send(1, rio::inspect::encodeSnapshot(registries(2)));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
+        const auto restore = qScopeGuard([] { g_refuseLarge = g_refuseOnMain = false; });
+        g_refuseLarge = true;
+        peer.send(2, rio::inspect::encodeSnapshot(registries(2000)));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+
+        QSignalSpy refreshed(inspector.model, &rio::DiagnosticsModel::refreshed);
+        g_refuseOnMain = true;
+        inspector.model->setRegistryFilter(QStringLiteral("peer")); // every registry: 10,000 rows
+        g_refuseOnMain = g_refuseLarge = false;
+        QCOMPARE(refreshed.size(), 1);
+        QVERIFY(inspector.model->isOutOfMemory());
+        QCOMPARE(inspector.model->rowCount(), 10);
+        QCOMPARE(inspector.session->state(), InspectorSession::Lost);
+
+        inspector.model->setRegistryFilter({});
+        QCOMPARE(inspector.model->rowCount(), 10'000);
+        QVERIFY(!inspector.model->isOutOfMemory());
+        QCOMPARE(inspector.session->state(), InspectorSession::Attached);
         inspector.session->detach();
     }
 

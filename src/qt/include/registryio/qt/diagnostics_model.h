@@ -54,8 +54,9 @@ class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
     /// True (the default): the rows are this process's registries; false: the registries last
     /// given to setSnapshot(). Setting it true takes this process's again.
     Q_PROPERTY(bool local READ isLocal WRITE setLocal NOTIFY localChanged)
-    /// True when the worker ran out of memory making the rows of the last snapshot: the rows shown
-    /// are an older one's (the log says so too); false again once a refresh shows its rows.
+    /// True when the worker, or refresh(), ran out of memory making the rows of the last snapshot:
+    /// the rows shown are an older one's (the log says so too); false again once a refresh shows
+    /// its rows.
     Q_PROPERTY(bool outOfMemory READ isOutOfMemory NOTIFY refreshed)
 
 public:
@@ -169,7 +170,8 @@ public:
     /// Takes a snapshot now, on the calling (the model's) thread, as the timer does on its
     /// worker: handlers that left are removed, new ones inserted, a new order is a layout change
     /// (persistent indexes follow their handler), never a reset; values change in place
-    /// (dataChanged). A snapshot the worker is taking meanwhile is then discarded.
+    /// (dataChanged). A snapshot the worker is taking meanwhile is then discarded. Out of memory,
+    /// the rows shown stay (outOfMemory).
     Q_INVOKABLE void refresh();
     /// A view showing the model finished a frame on the model's thread (RegistryInspector calls
     /// it at its window's frameSwapped): the first after a refresh ends that refresh's applyNs,
