@@ -44,12 +44,17 @@
 std::atomic<bool> g_refuseLarge{false};
 std::atomic<bool> g_refuseOnMain{false};
 const std::thread::id g_mainThread = std::this_thread::get_id();
+// 1: the next refusal waits, 2 meanwhile, until the test sets 3 (and notifies).
+std::atomic<int> g_hold{0};
 
 void rioBeforeAllocation()
 {
     if (g_refuseLarge.load(std::memory_order_relaxed) && riotest::replaced::requested >= 256 * 1024 &&
-        (g_refuseOnMain.load(std::memory_order_relaxed) || std::this_thread::get_id() != g_mainThread))
+        (g_refuseOnMain.load(std::memory_order_relaxed) || std::this_thread::get_id() != g_mainThread)) {
+        if (int armed = 1; g_hold.compare_exchange_strong(armed, 2))
+            g_hold.wait(2);
         throw std::bad_alloc();
+    }
 }
 
 namespace {
@@ -646,6 +651,61 @@ private Q_SLOTS:
         peer.send(3, large);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10'000, waitMs);
+        QVERIFY(!inspector.model->isOutOfMemory());
+        inspector.session->detach();
+    }
+
+    // The worker runs out of memory making the rows of a snapshot while a newer one arrives, of
+    // the same attachment or of a new one: that is shown next, and the older one's want of memory
+    // is not said of it (the session stays Attached).
+    void anOlderSnapshotsWantOfMemoryIsNotSaidOfANewerOne_data()
+    {
+        QTest::addColumn<bool>("reattach");
+        QTest::newRow("same attachment") << false;
+        QTest::newRow("attached again") << true;
+    }
+    void anOlderSnapshotsWantOfMemoryIsNotSaidOfANewerOne()
+    {
+        QFETCH(bool, reattach);
+        Peer peer;
+        QVERIFY(peer.listen());
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(peer.name));
+        QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
+        peer.send(1, rio::inspect::encodeSnapshot(registries(2)));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
+        const auto release = [] {
+            g_refuseLarge = false;
+            g_hold = 3;
+            g_hold.notify_all();
+        };
+        const auto restore = qScopeGuard(release);
+        g_hold = 1;
+        g_refuseLarge = true;
+        peer.send(2, rio::inspect::encodeSnapshot(registries(2000)));
+        QTRY_COMPARE_WITH_TIMEOUT(g_hold.load(), 2, waitMs); // the worker is out of memory, not yet said
+        g_refuseLarge = false;
+        if (reattach) {
+            inspector.session->detach();
+            QTRY_COMPARE_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount(), 0, waitMs);
+            QVERIFY(inspector.session->attach(peer.name));
+            QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0 &&
+                                         peer.snapshotShare->base()->subscribers().value(0).receiving,
+                                     waitMs);
+        }
+        peer.send(3, rio::inspect::encodeSnapshot(registries(3)));
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.session->message().contains(QStringLiteral("15 handlers")),
+                                 waitMs);
+        QCOMPARE(inspector.session->state(), InspectorSession::Attached);
+
+        QStringList said; // what the session says from now on
+        connect(inspector.session, &InspectorSession::stateChanged, this,
+                [&] { said.append(inspector.session->message()); });
+        release();
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 15, waitMs);
+        QVERIFY2(said.isEmpty(), qPrintable(said.join(QStringLiteral(" | "))));
+        QCOMPARE(inspector.session->state(), InspectorSession::Attached);
         QVERIFY(!inspector.model->isOutOfMemory());
         inspector.session->detach();
     }

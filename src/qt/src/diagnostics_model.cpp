@@ -670,7 +670,9 @@ void DiagnosticsModel::collectOnWorker()
                                           applyCollected(std::move(*rows), generation, ns);
                                           return;
                                       }
-                                      const bool current = generation == m_generation;
+                                      // Said only of the rows shown next: not when registries were
+                                      // given since (a newer snapshot, none at a detach).
+                                      const bool current = generation == m_generation && !m_givenWaiting;
                                       applyCollected(Rows({}, {}), generation - 1, ns); // dropped
                                       if (current) { // said, as the rows of a refresh are
                                           m_outOfMemory = true;
