@@ -226,6 +226,27 @@ struct Peer
     }
 };
 
+// The inspector attached to a peer, its first snapshot shown: 2 registries, 10 rows.
+struct Attached
+{
+    Peer peer;
+    Inspector inspector;
+
+    bool toPeer()
+    {
+        if (!peer.listen() || !inspector.load() || !inspector.session->attach(peer.name) ||
+            !QTest::qWaitFor([this] { return peer.snapshotShare->base()->subscriberCount() > 0; }, waitMs))
+            return false;
+        peer.send(1, rio::inspect::encodeSnapshot(registries(2)));
+        return QTest::qWaitFor(
+            [this] {
+                return inspector.session->state() == InspectorSession::Attached &&
+                       inspector.model->rowCount() == 10;
+            },
+            waitMs);
+    }
+};
+
 } // namespace
 
 class tst_QuickInspector : public QObject
@@ -626,15 +647,10 @@ private Q_SLOTS:
     // keeps the rows shown; once a snapshot's rows are made, it is attached again.
     void theModelOutOfMemoryIsSaidAndTheLastTableStays()
     {
-        Peer peer;
-        QVERIFY(peer.listen());
-        Inspector inspector;
-        QVERIFY(inspector.load());
-        QVERIFY(inspector.session->attach(peer.name));
-        QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
-        peer.send(1, rio::inspect::encodeSnapshot(registries(2)));
-        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
-        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
+        Attached attached;
+        QVERIFY(attached.toPeer());
+        Peer &peer = attached.peer;
+        Inspector &inspector = attached.inspector;
 
         // 10,000 handlers: their rows' sort keys alone take 400 KB.
         const QByteArray large = rio::inspect::encodeSnapshot(registries(2000));
@@ -667,14 +683,10 @@ private Q_SLOTS:
     void anOlderSnapshotsWantOfMemoryIsNotSaidOfANewerOne()
     {
         QFETCH(bool, reattach);
-        Peer peer;
-        QVERIFY(peer.listen());
-        Inspector inspector;
-        QVERIFY(inspector.load());
-        QVERIFY(inspector.session->attach(peer.name));
-        QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
-        peer.send(1, rio::inspect::encodeSnapshot(registries(2)));
-        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
+        Attached attached;
+        QVERIFY(attached.toPeer());
+        Peer &peer = attached.peer;
+        Inspector &inspector = attached.inspector;
         const auto release = [] {
             g_refuseLarge = false;
             g_hold = 3;
@@ -715,14 +727,10 @@ private Q_SLOTS:
     // and the next filter with the memory shows the snapshot's rows.
     void aFilterTypedWithoutTheMemoryIsSaidNotACrash()
     {
-        Peer peer;
-        QVERIFY(peer.listen());
-        Inspector inspector;
-        QVERIFY(inspector.load());
-        QVERIFY(inspector.session->attach(peer.name));
-        QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
-        peer.send(1, rio::inspect::encodeSnapshot(registries(2)));
-        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
+        Attached attached;
+        QVERIFY(attached.toPeer());
+        Peer &peer = attached.peer;
+        Inspector &inspector = attached.inspector;
         const auto restore = qScopeGuard([] { g_refuseLarge = g_refuseOnMain = false; });
         g_refuseLarge = true;
         peer.send(2, rio::inspect::encodeSnapshot(registries(2000)));
