@@ -6,10 +6,10 @@
 //
 //     void rioBeforeAllocation();
 //
-// which every form of operator new calls first: it may count the allocation, or throw
-// std::bad_alloc to refuse it. The memory itself comes from malloc / aligned_alloc, and every
-// operator delete frees it. The sanitizers replace these operators too: such a test carries no
-// `sanitize` label.
+// which every form of operator new calls first (riotest::replaced::requested holds the size asked
+// for): it may count the allocation, or throw std::bad_alloc to refuse it. The memory itself comes
+// from malloc / aligned_alloc, and every operator delete frees it. The sanitizers replace these operators
+// too: such a test carries no `sanitize` label.
 
 #include <cstdlib>
 #include <new>
@@ -22,8 +22,12 @@ void rioBeforeAllocation();
 
 namespace riotest::replaced {
 
+// The size of the allocation that rioBeforeAllocation() is called for.
+inline thread_local std::size_t requested = 0;
+
 inline void *allocate(std::size_t n)
 {
+    requested = n;
     rioBeforeAllocation();
     if (void *p = std::malloc(n == 0 ? 1 : n))
         return p;
@@ -32,6 +36,7 @@ inline void *allocate(std::size_t n)
 
 inline void *allocateAligned(std::size_t n, std::align_val_t a)
 {
+    requested = n;
     rioBeforeAllocation();
     const auto align = static_cast<std::size_t>(a);
 #ifdef _WIN32

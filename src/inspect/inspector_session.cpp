@@ -89,6 +89,7 @@ void InspectorSession::setState(State state, const QString &message)
 {
     m_state = state;
     m_message = message;
+    m_rowsMissing = false;
     if (state == Detached && message.isEmpty())
         m_message =
             m_applications.isEmpty()
@@ -234,13 +235,28 @@ void InspectorSession::received(quint64 attachment, const QByteArray &page)
                                                  .arg(registries.size());
     if (m_model)
         m_model->setSnapshot(std::move(registries));
+    m_attached = message;
+    if (m_rowsMissing)
+        return; // said until the model shows a snapshot's rows (shown())
     if (m_state != Attached || message != m_message)
         setState(Attached, message);
 }
 
-// The rows of the attached application are in the model: the first time, how long that took.
+// The model made the rows of a snapshot, or ran out of memory making them (its worker catches
+// it). The first time they show, how long that took.
 void InspectorSession::shown()
 {
+    if (m_model->isOutOfMemory()) {
+        if (m_state == Attached) {
+            setState(Lost, QStringLiteral("%1 sent a snapshot this inspector has not the memory to show "
+                                          "(making its rows ran out); the table shows an older one.")
+                               .arg(m_target));
+            m_rowsMissing = true;
+        }
+        return;
+    }
+    if (m_rowsMissing && m_state == Lost)
+        setState(Attached, m_attached);
     if (m_state == Attached && !m_shown && m_model->rowCount() > 0) {
         m_shown = true;
         qCInfo(rio::lcDiagnostics, "attached to %s: its table shown %lld ms after the attach",

@@ -54,7 +54,8 @@ public:
         Detached,  ///< attached to none
         Attaching, ///< connected or connecting, no snapshot yet
         Attached,  ///< its snapshots arrive
-        Lost,      ///< it ended or stopped answering (the table keeps its last snapshot)
+        Lost,      ///< it ended or stopped answering, or sent what this inspector cannot read or has not
+                   ///< the memory to show (the table keeps its last snapshot)
     };
     Q_ENUM(State)
 
@@ -122,8 +123,10 @@ private:
     std::unique_ptr<RemoteRegistry<QByteArray>> m_timeline;
     QTimer m_silence;
     QTimer m_rescan;
-    QElapsedTimer m_since; // since the attach
-    bool m_shown = false;  // its rows were shown
+    QElapsedTimer m_since;      // since the attach
+    bool m_shown = false;       // its rows were shown
+    QString m_attached;         // what Attached says of the last snapshot read
+    bool m_rowsMissing = false; // Lost: the model had not the memory for its rows (shown())
     int m_timeoutMs = 10'000;
     bool m_timelineShown = false;
     QVariantList m_frames;

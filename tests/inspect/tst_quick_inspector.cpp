@@ -7,6 +7,7 @@
 // application that does not serve, and a socket that does not answer, are said so. A hostile peer
 // (this process serving the two shares) sends snapshots and timelines cut, changed and of other
 // shapes: each is refused or read, said so, and the last good table stays.
+#include "../replaced_operator_new.h"
 #include "inspect_protocol.h"
 #include "inspector_session.h"
 
@@ -27,12 +28,34 @@
 #include <QQuickWindow>
 #include <QRandomGenerator>
 #include <QRemoteObjectHost>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTest>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
+#include <thread>
+
+// Allocations of at least 256 KiB off the main thread are refused while set (the model's worker
+// making the rows of a large snapshot; the session and the window stay on the main thread), and
+// on the main thread too while g_refuseOnMain is.
+std::atomic<bool> g_refuseLarge{false};
+std::atomic<bool> g_refuseOnMain{false};
+const std::thread::id g_mainThread = std::this_thread::get_id();
+// 1: the next refusal waits, 2 meanwhile, until the test sets 3 (and notifies).
+std::atomic<int> g_hold{0};
+
+void rioBeforeAllocation()
+{
+    if (g_refuseLarge.load(std::memory_order_relaxed) && riotest::replaced::requested >= 256 * 1024 &&
+        (g_refuseOnMain.load(std::memory_order_relaxed) || std::this_thread::get_id() != g_mainThread)) {
+        if (int armed = 1; g_hold.compare_exchange_strong(armed, 2))
+            g_hold.wait(2);
+        throw std::bad_alloc();
+    }
+}
 
 namespace {
 
@@ -185,6 +208,12 @@ struct Peer
     std::unique_ptr<rio::RemoteShare<QByteArray>> timelineShare;
     const QString name = QStringLiteral("rio-inspect-peer-%1").arg(QCoreApplication::applicationPid());
 
+    // Sends `bytes` as snapshot `serial`'s pages.
+    void send(quint64 serial, const QByteArray &bytes)
+    {
+        for (const QByteArray &page : rio::inspect::pages(serial, bytes))
+            snapshots.notify(page);
+    }
     bool listen()
     {
         if (!listener->listen(QUrl(QStringLiteral("local:") + name)))
@@ -194,6 +223,27 @@ struct Peer
         timelineShare =
             std::make_unique<rio::RemoteShare<QByteArray>>(&host, rio::inspect::timelineShare, timeline);
         return true;
+    }
+};
+
+// The inspector attached to a peer, its first snapshot shown: 2 registries, 10 rows.
+struct Attached
+{
+    Peer peer;
+    Inspector inspector;
+
+    bool toPeer()
+    {
+        if (!peer.listen() || !inspector.load() || !inspector.session->attach(peer.name) ||
+            !QTest::qWaitFor([this] { return peer.snapshotShare->base()->subscriberCount() > 0; }, waitMs))
+            return false;
+        peer.send(1, rio::inspect::encodeSnapshot(registries(2)));
+        return QTest::qWaitFor(
+            [this] {
+                return inspector.session->state() == InspectorSession::Attached &&
+                       inspector.model->rowCount() == 10;
+            },
+            waitMs);
     }
 };
 
@@ -592,6 +642,116 @@ private Q_SLOTS:
         QVERIFY(first != rio::inspect::snapshotVersion);
     }
 
+    // The model runs out of memory making the rows of a snapshot (on its worker thread, which
+    // catches it): the session says so, in its state and in the window's message, and the table
+    // keeps the rows shown; once a snapshot's rows are made, it is attached again.
+    void theModelOutOfMemoryIsSaidAndTheLastTableStays()
+    {
+        Attached attached;
+        QVERIFY(attached.toPeer());
+        Peer &peer = attached.peer;
+        Inspector &inspector = attached.inspector;
+
+        // 10,000 handlers: their rows' sort keys alone take 400 KB.
+        const QByteArray large = rio::inspect::encodeSnapshot(registries(2000));
+        g_refuseLarge = true;
+        peer.send(2, large);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+        g_refuseLarge = false;
+        const QString said = inspector.session->message();
+        QVERIFY2(said.contains(QStringLiteral("not the memory")), qPrintable(said));
+        QVERIFY(inspector.shows(said));
+        QCOMPARE(inspector.model->rowCount(), 10);
+        QVERIFY(inspector.model->isOutOfMemory());
+
+        peer.send(3, large);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10'000, waitMs);
+        QVERIFY(!inspector.model->isOutOfMemory());
+        inspector.session->detach();
+    }
+
+    // The worker runs out of memory making the rows of a snapshot while a newer one arrives, of
+    // the same attachment or of a new one: that is shown next, and the older one's want of memory
+    // is not said of it (the session stays Attached).
+    void anOlderSnapshotsWantOfMemoryIsNotSaidOfANewerOne_data()
+    {
+        QTest::addColumn<bool>("reattach");
+        QTest::newRow("same attachment") << false;
+        QTest::newRow("attached again") << true;
+    }
+    void anOlderSnapshotsWantOfMemoryIsNotSaidOfANewerOne()
+    {
+        QFETCH(bool, reattach);
+        Attached attached;
+        QVERIFY(attached.toPeer());
+        Peer &peer = attached.peer;
+        Inspector &inspector = attached.inspector;
+        const auto release = [] {
+            g_refuseLarge = false;
+            g_hold = 3;
+            g_hold.notify_all();
+        };
+        const auto restore = qScopeGuard(release);
+        g_hold = 1;
+        g_refuseLarge = true;
+        peer.send(2, rio::inspect::encodeSnapshot(registries(2000)));
+        QTRY_COMPARE_WITH_TIMEOUT(g_hold.load(), 2, waitMs); // the worker is out of memory, not yet said
+        g_refuseLarge = false;
+        if (reattach) {
+            inspector.session->detach();
+            QTRY_COMPARE_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount(), 0, waitMs);
+            QVERIFY(inspector.session->attach(peer.name));
+            QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0 &&
+                                         peer.snapshotShare->base()->subscribers().value(0).receiving,
+                                     waitMs);
+        }
+        peer.send(3, rio::inspect::encodeSnapshot(registries(3)));
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.session->message().contains(QStringLiteral("15 handlers")),
+                                 waitMs);
+        QCOMPARE(inspector.session->state(), InspectorSession::Attached);
+
+        QStringList said; // what the session says from now on
+        connect(inspector.session, &InspectorSession::stateChanged, this,
+                [&] { said.append(inspector.session->message()); });
+        release();
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 15, waitMs);
+        QVERIFY2(said.isEmpty(), qPrintable(said.join(QStringLiteral(" | "))));
+        QCOMPARE(inspector.session->state(), InspectorSession::Attached);
+        QVERIFY(!inspector.model->isOutOfMemory());
+        inspector.session->detach();
+    }
+
+    // The worker ran out of memory making a snapshot's rows, and the model's thread has not the
+    // memory either as the filter is typed (a refresh there): said, not a crash; the table stays,
+    // and the next filter with the memory shows the snapshot's rows.
+    void aFilterTypedWithoutTheMemoryIsSaidNotACrash()
+    {
+        Attached attached;
+        QVERIFY(attached.toPeer());
+        Peer &peer = attached.peer;
+        Inspector &inspector = attached.inspector;
+        const auto restore = qScopeGuard([] { g_refuseLarge = g_refuseOnMain = false; });
+        g_refuseLarge = true;
+        peer.send(2, rio::inspect::encodeSnapshot(registries(2000)));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
+
+        QSignalSpy refreshed(inspector.model, &rio::DiagnosticsModel::refreshed);
+        g_refuseOnMain = true;
+        inspector.model->setRegistryFilter(QStringLiteral("peer")); // every registry: 10,000 rows
+        g_refuseOnMain = g_refuseLarge = false;
+        QCOMPARE(refreshed.size(), 1);
+        QVERIFY(inspector.model->isOutOfMemory());
+        QCOMPARE(inspector.model->rowCount(), 10);
+        QCOMPARE(inspector.session->state(), InspectorSession::Lost);
+
+        inspector.model->setRegistryFilter({});
+        QCOMPARE(inspector.model->rowCount(), 10'000);
+        QVERIFY(!inspector.model->isOutOfMemory());
+        QCOMPARE(inspector.session->state(), InspectorSession::Attached);
+        inspector.session->detach();
+    }
+
     void aHostilePeerIsSaidSoAndTheLastGoodTableStays()
     {
         auto owned = std::make_unique<Peer>();
@@ -602,28 +762,24 @@ private Q_SLOTS:
         QVERIFY(inspector.session->attach(peer.name));
         QTRY_VERIFY_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount() > 0, waitMs);
 
-        const auto send = [&](quint64 serial, const QByteArray &bytes) {
-            for (const QByteArray &page : rio::inspect::pages(serial, bytes))
-                peer.snapshots.notify(page);
-        };
         peer.snapshots.notify(QByteArrayLiteral("not a page"));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
         QVERIFY2(inspector.session->message().contains(QStringLiteral("cannot read")),
                  qPrintable(inspector.session->message()));
 
         const QByteArray good = rio::inspect::encodeSnapshot(registries(2));
-        send(1, good);
+        peer.send(1, good);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
         QTRY_VERIFY_WITH_TIMEOUT(inspector.rowOf(QStringLiteral("peer-1"), QStringLiteral("peer.cpp:5")) >= 0,
                                  waitMs);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
 
-        send(2, good.left(good.size() / 2));
+        peer.send(2, good.left(good.size() / 2));
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Lost, waitMs);
         QCOMPARE(inspector.model->rowCount(), 10); // the last good table
 
         // The first page of a snapshot of two, again and again: said, not waited on for ever.
-        send(3, good);
+        peer.send(3, good);
         QTRY_COMPARE_WITH_TIMEOUT(inspector.session->state(), InspectorSession::Attached, waitMs);
         const QByteArray first = rio::inspect::pages(4, QByteArray(rio::inspect::pageBytes + 1, 'x'))[0];
         for (int i = 0; i < 6; ++i)

@@ -234,6 +234,13 @@ QList<HandlerInfo> collect(QList<RegistryInfo> snapshot, bool given, const QStri
     return rows;
 }
 
+// What running out of memory making the rows of a snapshot leaves: the rows shown, and this in the log.
+void sayOutOfMemory()
+{
+    qCWarning(lcDiagnostics, "DiagnosticsModel: out of memory making the rows of a snapshot; "
+                             "the rows shown stay");
+}
+
 // The calling thread's CPU time (ns) where the platform has a clock for it, else a monotonic time.
 qint64 threadTimeNs()
 {
@@ -599,11 +606,20 @@ void DiagnosticsModel::refresh()
 {
     ++m_generation; // a collection in flight would now be older than these rows
     const qint64 start = threadTimeNs();
-    Rows rows(
-        collect(m_local ? Diagnostics::snapshot() : m_given, !m_local, m_filter, m_sortColumn, m_sortOrder),
-        m_rows);
+    std::optional<Rows> rows;
+    try { // on the model's thread: a filter typed, a source switched, after the worker ran out too
+        rows.emplace(collect(m_local ? Diagnostics::snapshot() : m_given, !m_local, m_filter, m_sortColumn,
+                             m_sortOrder),
+                     m_rows);
+    } catch (const std::bad_alloc &) {
+        sayOutOfMemory();
+        m_outOfMemory = true;
+        Q_EMIT refreshed();
+        return;
+    }
     const qint64 collected = threadTimeNs();
-    apply(std::move(rows));
+    apply(std::move(*rows));
+    m_outOfMemory = false;
     m_snapshotNs = collected - start;
     m_applyNs = threadTimeNs() - collected;
     m_frameFrom = collected;
@@ -644,17 +660,24 @@ void DiagnosticsModel::collectOnWorker()
                 std::move(shown));
         } catch (const std::bad_alloc &) { // the rows shown stay; a pool thread must not throw
             given.reset();
-            qCWarning(lcDiagnostics, "DiagnosticsModel: out of memory making the rows of a snapshot; "
-                                     "the rows shown stay");
+            sayOutOfMemory();
         }
         const qint64 ns = threadTimeNs() - start;
         [[maybe_unused]] const detail::TsanPostScope posting;
         QMetaObject::invokeMethod(this,
                                   detail::Handover([this, rows = std::move(rows), generation, ns]() mutable {
-                                      if (rows)
+                                      if (rows) {
                                           applyCollected(std::move(*rows), generation, ns);
-                                      else
-                                          applyCollected(Rows({}, {}), generation - 1, ns); // dropped
+                                          return;
+                                      }
+                                      // Said only of the rows shown next: not when registries were
+                                      // given since (a newer snapshot, none at a detach).
+                                      const bool current = generation == m_generation && !m_givenWaiting;
+                                      applyCollected(Rows({}, {}), generation - 1, ns); // dropped
+                                      if (current) { // said, as the rows of a refresh are
+                                          m_outOfMemory = true;
+                                          Q_EMIT refreshed();
+                                      }
                                   }),
                                   Qt::QueuedConnection);
     }));
@@ -669,6 +692,7 @@ void DiagnosticsModel::applyCollected(Rows rows, quint64 generation, qint64 snap
     } else {
         const qint64 start = threadTimeNs();
         apply(std::move(rows));
+        m_outOfMemory = false;
         m_applyNs = threadTimeNs() - start;
         m_snapshotNs = snapshotNs;
         m_frameFrom = start;

@@ -54,6 +54,10 @@ class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
     /// True (the default): the rows are this process's registries; false: the registries last
     /// given to setSnapshot(). Setting it true takes this process's again.
     Q_PROPERTY(bool local READ isLocal WRITE setLocal NOTIFY localChanged)
+    /// True when the worker, or refresh(), ran out of memory making the rows of the last snapshot:
+    /// the rows shown are an older one's (the log says so too); false again once a refresh shows
+    /// its rows.
+    Q_PROPERTY(bool outOfMemory READ isOutOfMemory NOTIFY refreshed)
 
 public:
     /// The columns of a table view.
@@ -166,7 +170,8 @@ public:
     /// Takes a snapshot now, on the calling (the model's) thread, as the timer does on its
     /// worker: handlers that left are removed, new ones inserted, a new order is a layout change
     /// (persistent indexes follow their handler), never a reset; values change in place
-    /// (dataChanged). A snapshot the worker is taking meanwhile is then discarded.
+    /// (dataChanged). A snapshot the worker is taking meanwhile is then discarded. Out of memory,
+    /// the rows shown stay (outOfMemory).
     Q_INVOKABLE void refresh();
     /// A view showing the model finished a frame on the model's thread (RegistryInspector calls
     /// it at its window's frameSwapped): the first after a refresh ends that refresh's applyNs,
@@ -176,6 +181,8 @@ public:
     [[nodiscard]] double applyNs() const noexcept { return static_cast<double>(m_applyNs); }
     /// The last refresh's snapshot and sort (ns).
     [[nodiscard]] double snapshotNs() const noexcept { return static_cast<double>(m_snapshotNs); }
+    /// Whether the rows of the last snapshot could not be made for want of memory.
+    [[nodiscard]] bool isOutOfMemory() const noexcept { return m_outOfMemory; }
     /// The row's handler as the last snapshot saw it (a default HandlerInfo out of range; the
     /// "removed handlers" row: id 0, its registry and drops).
     [[nodiscard]] HandlerInfo handlerAt(int row) const;
@@ -191,7 +198,7 @@ Q_SIGNALS:
     void registryFilterChanged();
     /// The number of rows changed.
     void countChanged();
-    /// A snapshot was taken (after the model changed).
+    /// A snapshot was taken: the model changed, or, out of memory, its rows stay (outOfMemory).
     void refreshed();
     /// applyNs or snapshotNs changed (after a refresh, and when a view's frame ended).
     void costChanged();
@@ -224,6 +231,7 @@ private:
     QList<RegistryInfo> m_given; // setSnapshot's registries, shown while !m_local
     bool m_local = true;
     bool m_givenWaiting = false; // setSnapshot gave registries while a collection ran
+    bool m_outOfMemory = false;  // the last collection ran out of memory (outOfMemory)
 };
 
 } // namespace rio
