@@ -101,6 +101,14 @@ QString duration(quint64 ns)
     return QStringLiteral("%1 ms").arg(static_cast<double>(ns) / 1e6, 0, 'f', 1);
 }
 
+// The thread a handler runs on, as the in-app inspector's model names it.
+QString threadOf(const HandlerInfo &h)
+{
+    if (!h.hasContext || h.connection == Qt::DirectConnection)
+        return QStringLiteral("notifier");
+    return h.contextThreadName.isEmpty() ? QStringLiteral("unnamed") : detail::printable(h.contextThreadName);
+}
+
 // The handler table the in-app inspector shows, longest run first. The application's names are
 // printed with their control characters escaped (a name's escape sequence or line break neither
 // drives the terminal nor forges a row).
@@ -127,9 +135,8 @@ void printTable(const QList<RegistryInfo> &registries)
                 ? QStringLiteral("%1:%2").arg(QFileInfo(h.file).fileName()).arg(h.line)
                 : QStringLiteral("%1:%2").arg(QFileInfo(h.originFile).fileName()).arg(h.originLine);
         rows.append({detail::printable(h.registryName), QString::number(h.id.value()),
-                     detail::printable(where),
-                     h.hasContext ? detail::printable(h.contextThreadName) : QStringLiteral("notifier"),
-                     QString::number(h.calls), QString::number(h.failures), QString::number(h.totalDrops()),
+                     detail::printable(where), threadOf(h), QString::number(h.calls),
+                     QString::number(h.failures), QString::number(h.totalDrops()),
                      QString::number(h.slowRuns), h.timed ? duration(h.runTime.p99Ns()) : QStringLiteral("-"),
                      h.timed ? duration(h.runTime.maxNs) : QStringLiteral("-"), dropsByReason(h)});
     }

@@ -15,6 +15,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QSocketNotifier>
+#include <QThread>
 #include <QTimer>
 
 #include <cstdio>
@@ -87,6 +88,13 @@ int main(int argc, char **argv)
     backlog.add(&app, [](int) { }, {.connection = Qt::QueuedConnection, .capacity = 1});
     for (int n = 0; n < 3; ++n)
         backlog.notify(n);
+    // A handler whose context lives on a thread nobody named.
+    QThread worker;
+    QObject onWorker;
+    onWorker.moveToThread(&worker);
+    rio::QtRegistry<int> workers;
+    workers.setObjectName(QStringLiteral("workers"));
+    workers.add(&onWorker, [](int) { });
     rio::QtRegistry<int> many;
     many.setObjectName(QStringLiteral("many"));
     if (argc == 3 && qstrcmp(argv[1], "--handlers") == 0) {
@@ -114,5 +122,9 @@ int main(int argc, char **argv)
             QCoreApplication::quit();
     });
     QTimer::singleShot(60'000, &app, &QCoreApplication::quit); // bounded
-    return QCoreApplication::exec();
+    worker.start();
+    const int code = QCoreApplication::exec();
+    worker.quit();
+    worker.wait();
+    return code;
 }

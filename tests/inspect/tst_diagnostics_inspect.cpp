@@ -214,7 +214,15 @@ private Q_SLOTS:
         QVERIFY2(table.contains(QStringLiteral("inspect_target.cpp:%1").arg(target.stallLine).toUtf8()),
                  table.constData());
         QVERIFY2(table.contains("orders"), table.constData());
-        QVERIFY2(table.contains("overflow 2"), table.constData());      // the backlog's drops, by reason
+        QVERIFY2(table.contains("overflow 2"), table.constData()); // the backlog's drops, by reason
+        // The thread column says what the in-app inspector says: a direct handler runs on the
+        // notifier, a queued one on its context's thread, "unnamed" when nobody named it.
+        const auto row = [&](const char *registry) {
+            const qsizetype at = table.indexOf(QByteArray("\n") + registry);
+            return at < 0 ? QByteArray() : table.mid(at + 1, table.indexOf('\n', at + 1) - at - 1);
+        };
+        QVERIFY2(row("workers").contains(" unnamed "), table.constData());
+        QVERIFY2(row("backlog").contains(" main "), table.constData());
         QVERIFY2(!table.contains("remote_share.h"), table.constData()); // the application's alone
 
         QTemporaryDir dir;
@@ -274,7 +282,7 @@ private Q_SLOTS:
         const QByteArray output = tool.readAllStandardOutput();
         const QByteArray errors = tool.readAllStandardError();
         QVERIFY2(tool.exitStatus() == QProcess::NormalExit && tool.exitCode() == 0, errors.constData());
-        QCOMPARE(output.count("\n2003 handlers\n"), 2);
+        QCOMPARE(output.count("\n2004 handlers\n"), 2);
         QVERIFY(target.stop());
     }
 
@@ -289,7 +297,7 @@ private Q_SLOTS:
             inspect({QStringLiteral("table"), target.name(), QStringLiteral("--count"), QStringLiteral("2")},
                     tables),
             tables.right(2000).constData());
-        QCOMPARE(tables.count(QStringLiteral("\n%1 handlers\n").arg(many + 3).toUtf8()), 2);
+        QCOMPARE(tables.count(QStringLiteral("\n%1 handlers\n").arg(many + 4).toUtf8()), 2);
         QVERIFY(tables.count("\nmany ") >= 2 * many);
         QVERIFY2(tables.contains(QStringLiteral("inspect_target.cpp:%1").arg(target.stallLine).toUtf8()),
                  tables.left(2000).constData());
@@ -312,7 +320,7 @@ private Q_SLOTS:
         stopped.kill();
         stopped.waitForFinished(waitMs);
         QVERIFY2(read, others.right(2000).constData());
-        QCOMPARE(others.count(QStringLiteral("\n%1 handlers\n").arg(many + 3).toUtf8()), 3);
+        QCOMPARE(others.count(QStringLiteral("\n%1 handlers\n").arg(many + 4).toUtf8()), 3);
         QVERIFY(target.stop());
     }
 
@@ -342,7 +350,7 @@ private Q_SLOTS:
             const QByteArray tables = out.readAll();
             QVERIFY2(tool.exitStatus() == QProcess::NormalExit && tool.exitCode() == 0,
                      tool.readAllStandardError().constData());
-            QCOMPARE(tables.count(QStringLiteral("\n%1 handlers\n").arg(many + 3).toUtf8()), 2);
+            QCOMPARE(tables.count(QStringLiteral("\n%1 handlers\n").arg(many + 4).toUtf8()), 2);
         }
         QVERIFY(target.stop());
     }
