@@ -318,33 +318,34 @@ public:
 
     // Delivery::Latest of a small trivially copyable event, without interval nor once: the
     // newest event in one cell that notifiers write without a lock. A seqlock: `cellSeq` is odd
-    // while a notifier writes and grows by 2 per write; a notifier that finds another one writing
-    // leaves the cell to it, as if it had notified just before. `cellOwed` is set (under `mutex`)
-    // once a delivery that will read the cell is scheduled: until then writers take the lock, and
-    // one schedules it. No wake-up is lost although a writer only loads `cellOwed`: its sequence
-    // compare-and-swap, its load of `cellOwed`, the delivery's clear of `cellOwed` and its load of
-    // `cellSeq` are all sequentially consistent, so a writer that still reads `cellOwed` set wrote
-    // before that clear in their single total order, and the delivery's read finds its write (or
-    // waits for it to end).
-    alignas(64) std::atomic<std::uint32_t> cellSeq{0};
+    // while a notifier writes and grows by 2 per write (64 bits: it never wraps, so no number of
+    // writes between two deliveries makes the newest look delivered); a notifier that finds
+    // another one writing leaves the cell to it, as if it had notified just before. `cellOwed` is
+    // set (under `mutex`) once a delivery that will read the cell is scheduled: until then writers
+    // take the lock, and one schedules it. No wake-up is lost although a writer only loads
+    // `cellOwed`: its sequence compare-and-swap, its load of `cellOwed`, the delivery's clear of
+    // `cellOwed` and its load of `cellSeq` are all sequentially consistent, so a writer that still
+    // reads `cellOwed` set wrote before that clear in their single total order, and the delivery's
+    // read finds its write (or waits for it to end).
+    alignas(64) std::atomic<std::uint64_t> cellSeq{0};
     std::atomic<bool> cellOwed{false};
     static constexpr std::size_t cellWords = QtPayload::inlineSize / sizeof(std::uint64_t);
     std::atomic<std::uint64_t> cell[cellWords] = {};
     // The delivery's side: the cell's sequence it last delivered (the cell has an event once it
     // moved from 0), so an event is never delivered twice.
-    std::uint32_t cellTaken = 0;
+    std::uint64_t cellTaken = 0;
     // `cellSeq` when the last delivery took the cell (under `mutex`): the writes since, which
     // diagnostics count as coalesced and a window's flood is told by, are half the sequence's
     // growth since (a write that left the cell to another one is not counted).
-    std::uint32_t cellSeqTaken = 0;
-    [[nodiscard]] std::uint32_t cellWritesLocked() const noexcept
+    std::uint64_t cellSeqTaken = 0;
+    [[nodiscard]] std::uint64_t cellWritesLocked() const noexcept
     {
         return (cellSeq.load(std::memory_order_relaxed) - cellSeqTaken) / 2;
     }
     // Writes `event` to the cell (any thread; never waits).
     void writeCell(const unsigned char (&event)[QtPayload::inlineSize]) noexcept
     {
-        std::uint32_t seq = cellSeq.load(std::memory_order_relaxed);
+        std::uint64_t seq = cellSeq.load(std::memory_order_relaxed);
         if ((seq & 1U) != 0 || !cellSeq.compare_exchange_strong(seq, seq + 1, std::memory_order_seq_cst,
                                                                 std::memory_order_relaxed))
             return; // another notifier writes: its event is the newer one
@@ -367,7 +368,7 @@ public:
     }
     [[nodiscard]] std::uint64_t coalescedLocked() const noexcept
     {
-        const std::uint32_t writes = cellWritesLocked();
+        const std::uint64_t writes = cellWritesLocked();
         return coalesced + (writes != 0 ? writes - 1 : 0);
     }
     // Reads the cell into `out` (the delivery's thread): false when it holds nothing newer than
@@ -377,7 +378,7 @@ public:
         std::uint64_t words[cellWords];
         for (;;) {
             // Sequentially consistent: after the clear of `cellOwed` (see `cellSeq`).
-            const std::uint32_t before = cellSeq.load(std::memory_order_seq_cst);
+            const std::uint64_t before = cellSeq.load(std::memory_order_seq_cst);
             if ((before & 1U) != 0) {
                 std::this_thread::yield();
                 continue;

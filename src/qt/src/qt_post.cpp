@@ -229,7 +229,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
                 // consistent, before the read below (see QtHandlerState::cellSeq): a writer that
                 // still finds a delivery owed wrote before this clear, and the read finds it.
                 h.cellOwed.exchange(false, std::memory_order_seq_cst);
-                if (const std::uint32_t writes = h.cellWritesLocked())
+                if (const std::uint64_t writes = h.cellWritesLocked())
                     h.coalesced += writes - 1;
                 h.cellSeqTaken = h.cellSeq.load(std::memory_order_relaxed);
             }
