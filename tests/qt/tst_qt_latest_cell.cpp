@@ -2,8 +2,8 @@
 // Delivery::Latest of a small trivially copyable event: writers on several threads share one cell
 // without a lock. Under a flood the handler never sees a torn event, never the same write twice,
 // each writer's events in the order it wrote them, and the last event written; a handler removed
-// or a context destroyed mid-flood gets nothing more. No number of writes between two
-// deliveries hides the newest.
+// or a context destroyed mid-flood gets nothing more. Every write is delivered or counted as
+// coalesced, and no number of writes between two deliveries hides the newest.
 
 #include "qt_handler_state.h" // the cell's sequence, moved as 2^31 writes would move it
 #include "qt_test_support.h"
@@ -110,12 +110,15 @@ private Q_SLOTS:
         rio::QtRegistry<Reading> registry;
         QObject context;
         Seen seen;
-        registry.add(&context, [&seen](const Reading &r) { seen.take(r); },
-                     {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        const rio::HandlerId id =
+            registry.add(&context, [&seen](const Reading &r) { seen.take(r); },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
         flood(registry);
         registry.notify(Reading::of(kLastWriter, 1));
         QTRY_COMPARE(seen.last.writer, kLastWriter);
         QCoreApplication::processEvents();
+        // Each write delivered or coalesced, a write that met another writer's included.
+        QCOMPARE(deliveredOrCoalesced(registry, id), quint64{kWriters * kPerWriter + 1});
         QCOMPARE(seen.torn, 0);
         QCOMPARE(seen.backwards, 0);
         QVERIFY(seen.last.whole());
@@ -134,13 +137,14 @@ private Q_SLOTS:
         rio::QtRegistry<Reading> registry;
         std::atomic<int> torn{0};
         std::atomic<std::uint64_t> last{0};
-        registry.add(receiver.context,
-                     [&](const Reading &r) {
-                         if (!r.whole())
-                             ++torn;
-                         last.store((std::uint64_t(r.writer) << 32) | r.serial);
-                     },
-                     {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        const rio::HandlerId id =
+            registry.add(receiver.context,
+                         [&](const Reading &r) {
+                             if (!r.whole())
+                                 ++torn;
+                             last.store((std::uint64_t(r.writer) << 32) | r.serial);
+                         },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
         std::vector<std::thread> writers;
         for (std::uint32_t w = 0; w < kWriters; ++w) {
             writers.emplace_back([&registry, w] {
@@ -153,6 +157,8 @@ private Q_SLOTS:
         registry.notify(Reading::of(kLastWriter, 7));
         QTRY_COMPARE(last.load(), (std::uint64_t(kLastWriter) << 32) | 7U);
         QCOMPARE(torn.load(), 0);
+        // A delivery reading writes made after it was scheduled delivers what it counts.
+        QCOMPARE(deliveredOrCoalesced(registry, id), quint64{kWriters * kPerWriter + 1});
     }
 
     // 2^31 writes between two deliveries (the cell's sequence moved as the first 2^31 - 1 would
