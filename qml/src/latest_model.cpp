@@ -146,7 +146,7 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
         const QVariant *key = nullptr; // its node in `index` (only the frame erases nodes)
         QVariant value;                // raw rows: a value of another type written (write())...
         LatestCell *cell = nullptr;    // raw rows: the key's cell
-        std::uint32_t cellSeq = 0;     // ... shown unless the cell was written after it (its seq)
+        std::uint64_t cellSeq = 0;     // ... shown unless the cell was written after it (its seq)
         bool removed = false;          // its last operation is a removal
     };
     struct Slot
@@ -405,9 +405,9 @@ void LatestRows::unpublish(std::int64_t key) noexcept
 namespace {
 // Takes `cell`'s counter (under the model's mutex), waiting only while a writer of its key is
 // between its two stores; returns the even count it had.
-std::uint32_t holdCell(LatestCell &cell) noexcept
+std::uint64_t holdCell(LatestCell &cell) noexcept
 {
-    std::uint32_t seq = cell.seq.load(std::memory_order_relaxed);
+    std::uint64_t seq = cell.seq.load(std::memory_order_relaxed);
     while ((seq & 1U) != 0 || !cell.seq.compare_exchange_weak(seq, seq + 1, std::memory_order_acquire,
                                                               std::memory_order_relaxed)) {
         if ((seq & 1U) != 0) {
@@ -424,14 +424,14 @@ void LatestRows::retag(LatestCell &cell, std::int64_t tag) noexcept
 {
     if (cell.tag.load(std::memory_order_relaxed) == tag)
         return;
-    const std::uint32_t seq = holdCell(cell);
+    const std::uint64_t seq = holdCell(cell);
     cell.tag.store(tag, std::memory_order_relaxed);
     cell.seq.store(seq + 2, std::memory_order_release);
 }
 
 void LatestRows::writeCellLocked(LatestCell &cell, const void *event) noexcept
 {
-    const std::uint32_t seq = holdCell(cell);
+    const std::uint64_t seq = holdCell(cell);
     std::uint64_t words[2] = {};
     std::memcpy(words, event, static_cast<std::size_t>(raw.sizeOf()));
     cell.words[0].store(words[0], std::memory_order_relaxed);
@@ -444,7 +444,7 @@ namespace {
 
 // Reads `cell` on the model's thread: its tag, its event into `out` and its seq; waits only while
 // a writer is between its two stores.
-std::int64_t readCell(const LatestCell &cell, unsigned char (&out)[16], std::uint32_t &seq) noexcept
+std::int64_t readCell(const LatestCell &cell, unsigned char (&out)[16], std::uint64_t &seq) noexcept
 {
     for (;;) {
         seq = cell.seq.load(std::memory_order_acquire);
@@ -836,12 +836,12 @@ void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes,
     {
         detail::LatestCell *cell;
         std::int64_t tag;
-        std::uint32_t seq;
+        std::uint64_t seq;
         alignas(8) unsigned char bytes[16];
     };
     std::vector<Taken> taken;
     quint32 slotCount = 0;
-    std::uint32_t seq = 0;
+    std::uint64_t seq = 0;
     for (detail::LatestCell *c = linked; c != nullptr;) {
         detail::LatestCell *const next = c->next; // read first: once cleared, a writer relinks it
         c->dirty.exchange(false, std::memory_order_acq_rel);

@@ -349,6 +349,30 @@ private Q_SLOTS:
         QCOMPARE(shown, std::vector<double>{4.0});
     }
 
+    // 2^31 writes of a key between two frames (its cell's count moved as the first 2^31 - 1 would
+    // move it, then one real write): the count never comes back to the one shown, so the last is shown.
+    void aKeysCountNeverComesBackToTheOneShown()
+    {
+        rio::QtRegistry<Paused> registry;
+        LatestModel model;
+        model.follow(registry, [](const Paused &p) { return p.id; });
+        registry.notify(Paused{0, 1}); // its cell published
+        QTRY_COMPARE(model.valueOf(0).value<Paused>().v, 1.0);
+        rio::detail::LatestCell *cell = nullptr;
+        g_pause = [&](const rio::detail::LatestCell &c, rio::detail::LatestCellStep) {
+            cell = const_cast<rio::detail::LatestCell *>(&c);
+        };
+        t_pause = true;
+        registry.notify(Paused{0, 3}); // without the lock: its cell found
+        t_pause = false;
+        g_pause = nullptr;
+        QVERIFY(cell != nullptr);
+        QTRY_COMPARE(model.valueOf(0).value<Paused>().v, 3.0);
+        cell->seq.fetch_add(static_cast<decltype(cell->seq.load())>((std::uint64_t{1} << 32) - 2));
+        registry.notify(Paused{0, 4});
+        QTRY_COMPARE(model.valueOf(0).value<Paused>().v, 4.0);
+    }
+
     // A key written 1,000 times between two frames costs one dataChanged for its row; keys new
     // in that frame come in one insertion; separate rows changed give one signal per contiguous
     // range.

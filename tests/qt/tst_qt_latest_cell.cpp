@@ -2,10 +2,13 @@
 // Delivery::Latest of a small trivially copyable event: writers on several threads share one cell
 // without a lock. Under a flood the handler never sees a torn event, never the same write twice,
 // each writer's events in the order it wrote them, and the last event written; a handler removed
-// or a context destroyed mid-flood gets nothing more.
+// or a context destroyed mid-flood gets nothing more. Every write is delivered or counted as
+// coalesced, and no number of writes between two deliveries hides the newest.
 
+#include "qt_handler_state.h" // the cell's sequence, moved as 2^31 writes would move it
 #include "qt_test_support.h"
 
+#include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
@@ -67,6 +70,15 @@ struct Seen
     }
 };
 
+// The handler's `calls + coalesced`, which must be every write once no delivery waits.
+quint64 deliveredOrCoalesced(const rio::QtRegistryBase &registry, rio::HandlerId id)
+{
+    for (const rio::HandlerInfo &h : rio::Diagnostics::snapshot(registry.registryId()).handlers)
+        if (h.id == id)
+            return h.calls + h.coalesced;
+    return 0;
+}
+
 // Each writer notifies its own serials, then stops; the test thread keeps delivering meanwhile.
 void flood(rio::QtRegistry<Reading> &registry)
 {
@@ -98,12 +110,15 @@ private Q_SLOTS:
         rio::QtRegistry<Reading> registry;
         QObject context;
         Seen seen;
-        registry.add(&context, [&seen](const Reading &r) { seen.take(r); },
-                     {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        const rio::HandlerId id =
+            registry.add(&context, [&seen](const Reading &r) { seen.take(r); },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
         flood(registry);
         registry.notify(Reading::of(kLastWriter, 1));
         QTRY_COMPARE(seen.last.writer, kLastWriter);
         QCoreApplication::processEvents();
+        // Each write delivered or coalesced, a write that met another writer's included.
+        QCOMPARE(deliveredOrCoalesced(registry, id), quint64{kWriters * kPerWriter + 1});
         QCOMPARE(seen.torn, 0);
         QCOMPARE(seen.backwards, 0);
         QVERIFY(seen.last.whole());
@@ -122,13 +137,14 @@ private Q_SLOTS:
         rio::QtRegistry<Reading> registry;
         std::atomic<int> torn{0};
         std::atomic<std::uint64_t> last{0};
-        registry.add(receiver.context,
-                     [&](const Reading &r) {
-                         if (!r.whole())
-                             ++torn;
-                         last.store((std::uint64_t(r.writer) << 32) | r.serial);
-                     },
-                     {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        const rio::HandlerId id =
+            registry.add(receiver.context,
+                         [&](const Reading &r) {
+                             if (!r.whole())
+                                 ++torn;
+                             last.store((std::uint64_t(r.writer) << 32) | r.serial);
+                         },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
         std::vector<std::thread> writers;
         for (std::uint32_t w = 0; w < kWriters; ++w) {
             writers.emplace_back([&registry, w] {
@@ -141,6 +157,31 @@ private Q_SLOTS:
         registry.notify(Reading::of(kLastWriter, 7));
         QTRY_COMPARE(last.load(), (std::uint64_t(kLastWriter) << 32) | 7U);
         QCOMPARE(torn.load(), 0);
+        // A delivery reading writes made after it was scheduled delivers what it counts.
+        QCOMPARE(deliveredOrCoalesced(registry, id), quint64{kWriters * kPerWriter + 1});
+    }
+
+    // 2^31 writes between two deliveries (the cell's sequence moved as the first 2^31 - 1 would
+    // move it, then one real write): the newest is delivered, the others counted as coalesced.
+    void theSequenceNeverComesBackToTheOneDelivered()
+    {
+        struct Registry : rio::QtRegistry<int>
+        {
+            using rio::QtRegistry<int>::handlerCore;
+        } registry;
+        QObject context;
+        std::vector<int> seen;
+        const rio::HandlerId id =
+            registry.add(&context, [&seen](int v) { seen.push_back(v); },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        registry.notify(1);
+        QTRY_COMPARE(seen.size(), std::size_t{1});
+        auto &seq = rio::detail::state(*registry.handlerCore(id)).cellSeq;
+        seq.fetch_add(static_cast<decltype(seq.load())>((std::uint64_t{1} << 32) - 2));
+        registry.notify(2);
+        QTRY_COMPARE(seen.size(), std::size_t{2});
+        QCOMPARE(seen.back(), 2);
+        QCOMPARE(deliveredOrCoalesced(registry, id), (quint64{1} << 31) + 1);
     }
 
     // Removed, or its context destroyed, while writers flood: no delivery after that.

@@ -189,7 +189,8 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
     QtHandlerState::Garbage garbage; // destroyed after the lock is released and the run
     QtHandlerState::Drop drop;
     std::uint64_t latestPosted = 0; // diagnostics
-    bool fromCell = false;
+    bool fromCell = false;          // `value` holds the cell's newest event
+    alignas(8) unsigned char value[QtPayload::inlineSize];
     bool flooded = false; // more than one write since the last delivery
     {
         std::lock_guard lock(h.mutex);
@@ -223,15 +224,15 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
             h.onceDoneLocked(garbage);
             if (!h.cancelled.load(std::memory_order_acquire))
                 target = h.target.lock();
-            fromCell = h.cellUsed;
-            if (fromCell) {
+            if (h.cellUsed) {
                 // The cell: from here on a write schedules a delivery again. Sequentially
                 // consistent, before the read below (see QtHandlerState::cellSeq): a writer that
-                // still finds a delivery owed wrote before this clear, and the read finds it.
+                // still finds a delivery owed wrote before this clear, and the read finds it. Read
+                // here, so that the writes counted are the writes it delivers.
                 h.cellOwed.exchange(false, std::memory_order_seq_cst);
-                if (const std::uint32_t writes = h.cellWritesLocked())
-                    h.coalesced += writes - 1;
-                h.cellSeqTaken = h.cellSeq.load(std::memory_order_relaxed);
+                const std::uint64_t writes = h.takeCellLocked(value);
+                fromCell = writes != 0;
+                h.coalesced += fromCell ? writes - 1 : 0;
             }
             flooded = h.coalesced != std::exchange(h.coalescedDelivered, h.coalesced);
         }
@@ -240,10 +241,9 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
     if (!target)
         return;
     PacedDelivery delivery;
-    alignas(8) unsigned char value[QtPayload::inlineSize];
     if (latest)
         h.run(target, latest.get(), latestToken, latestPosted);
-    else if (fromCell && h.readCell(value))
+    else if (fromCell)
         h.run(target, value, latestToken, latestPosted);
     // Alive (the handler's user code may have deleted it), and under a flood: a single write costs
     // its frame alone, none more to find nothing new.

@@ -61,10 +61,10 @@ struct alignas(64) LatestCell
 {
     static constexpr std::int64_t vacant = std::numeric_limits<std::int64_t>::min(); // no key
     static constexpr std::int64_t locked = std::numeric_limits<std::int64_t>::max(); // not an int's
-    std::atomic<std::uint32_t> seq{0};
+    std::atomic<std::uint64_t> seq{0}; // 64 bits: never wraps, so a write is never taken for one shown
     std::atomic<bool> dirty{false};
     std::uint32_t slot = 0;     // its key's slot (fixed: cell n serves slot n)
-    std::uint32_t shown = 0;    // the count last shown
+    std::uint64_t shown = 0;    // the count last shown
     LatestCell *next = nullptr; // the frame's list (written by the writer that set `dirty`)
     std::atomic<std::int64_t> tag{vacant};
     std::atomic<std::uint64_t> words[2] = {};
@@ -150,7 +150,7 @@ RIO_ALWAYS_INLINE inline LatestCellWrite latestCellWrite(LatestCells &cells, int
     if (t == nullptr)
         return LatestCellWrite::Locked;
     LatestCell *c = nullptr;
-    std::uint32_t seq = 0;
+    std::uint64_t seq = 0;
     for (std::uint32_t i = LatestCells::home(*t, key);; i = (i + 1) & t->mask) {
         c = t->at[i].load(std::memory_order_acquire);
         if (c == nullptr)
