@@ -3,7 +3,8 @@
 // without a lock. Under a flood the handler never sees a torn event, never the same write twice,
 // each writer's events in the order it wrote them, and the last event written; a handler removed
 // or a context destroyed mid-flood gets nothing more. Every write is delivered or counted as
-// coalesced, and no number of writes between two deliveries hides the newest.
+// coalesced, and no number of writes between two deliveries hides the newest. A writer stopped
+// between its two stores holds up the delivery reading the cell, and nothing else.
 
 #include "qt_handler_state.h" // the cell's sequence, moved as 2^31 writes would move it
 #include "qt_test_support.h"
@@ -15,8 +16,11 @@
 #include <QTest>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -70,13 +74,19 @@ struct Seen
     }
 };
 
-// The handler's `calls + coalesced`, which must be every write once no delivery waits.
-quint64 deliveredOrCoalesced(const rio::QtRegistryBase &registry, rio::HandlerId id)
+rio::HandlerInfo infoOf(const rio::QtRegistryBase &registry, rio::HandlerId id)
 {
     for (const rio::HandlerInfo &h : rio::Diagnostics::snapshot(registry.registryId()).handlers)
         if (h.id == id)
-            return h.calls + h.coalesced;
-    return 0;
+            return h;
+    return {};
+}
+
+// The handler's `calls + coalesced`, which must be every write once no delivery waits.
+quint64 deliveredOrCoalesced(const rio::QtRegistryBase &registry, rio::HandlerId id)
+{
+    const rio::HandlerInfo h = infoOf(registry, id);
+    return h.calls + h.coalesced;
 }
 
 // Each writer notifies its own serials, then stops; the test thread keeps delivering meanwhile.
@@ -182,6 +192,54 @@ private Q_SLOTS:
         QTRY_COMPARE(seen.size(), std::size_t{2});
         QCOMPARE(seen.back(), 2);
         QCOMPARE(deliveredOrCoalesced(registry, id), (quint64{1} << 31) + 1);
+    }
+
+    // A writer stopped between its two stores (a debugger, a preempting real-time thread), met by
+    // a delivery: another notify, a snapshot and a remove() return meanwhile. The stopped writer
+    // is the cell's sequence left odd; the bound only turns a hang into a failure.
+    void aWriterStoppedMidWriteBlocksOnlyTheDelivery()
+    {
+        struct Registry : rio::QtRegistry<int>
+        {
+            using rio::QtRegistry<int>::handlerCore;
+        } registry;
+        riotest::Worker receiver;
+        const rio::HandlerId id =
+            registry.add(receiver.context, [](int) { },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        rio::detail::QtHandlerState &state = rio::detail::state(*registry.handlerCore(id));
+        const auto gate = receiver.block();
+        registry.notify(1);         // schedules the delivery, queued behind the gate
+        state.cellSeq.fetch_add(1); // a writer between its stores
+        const auto endWrite = [&state] {
+            if ((state.cellSeq.load() & 1U) != 0)
+                state.cellSeq.fetch_add(1);
+        };
+        const std::shared_ptr<void> ended(nullptr, [&endWrite](void *) { endWrite(); }); // on a failure too
+        gate->count_down();
+        QTRY_VERIFY_WITH_TIMEOUT(!state.cellOwed.load(), 20000); // the delivery is taking the cell
+        std::mutex mutex;
+        std::condition_variable changed;
+        bool done = false;
+        bool removed = false;
+        std::thread other([&] {
+            registry.notify(2);
+            (void)rio::Diagnostics::snapshot(registry.registryId());
+            const bool first = registry.remove(id);
+            const std::lock_guard lock(mutex);
+            removed = first;
+            done = true;
+            changed.notify_all();
+        });
+        bool returned = false;
+        {
+            std::unique_lock lock(mutex);
+            returned = changed.wait_for(lock, std::chrono::seconds(20), [&] { return done; });
+        }
+        endWrite(); // the writer ends its write
+        other.join();
+        QVERIFY(returned);
+        QVERIFY(removed);
     }
 
     // Removed, or its context destroyed, while writers flood: no delivery after that.

@@ -293,7 +293,7 @@ public:
     AsyncToken pendingToken;
     // Diagnostics written by notifiers (diagnostics.cpp reads them under `mutex`).
     std::uint64_t maxWaiting = 0;         // the most deliveries ever waiting at once
-    std::uint64_t coalesced = 0;          // Latest: payloads replaced (a cell's: counted at its delivery)
+    std::uint64_t coalesced = 0;          // Latest: payloads replaced (a cell's: `cellCoalesced`)
     std::uint64_t coalescedDelivered = 0; // Latest: `coalesced` at its last delivery
     std::uint64_t pendingSince = 0;       // Latest, while timed: when `pending` was set (ticks)
 
@@ -331,14 +331,16 @@ public:
     std::atomic<std::uint64_t> cellLeft{0}; // writes left to a concurrent one (diagnostics: coalesced)
     static constexpr std::size_t cellWords = QtPayload::inlineSize / sizeof(std::uint64_t);
     std::atomic<std::uint64_t> cell[cellWords] = {};
-    // The delivery's side (under `mutex`): the cell's sequence it last read (the cell has an event
-    // once it moved from 0), so an event is never delivered twice. The writes since, which
-    // diagnostics count as coalesced but one and a window's flood is told by, are half the
-    // sequence's growth since.
-    std::uint64_t cellTaken = 0;
+    // The delivery's side, written by the cell's one reader (its context's thread) with no lock
+    // held, read by diagnostics: the cell's sequence it last read (the cell has an event once it
+    // moved from 0), so an event is never delivered twice, and the writes it found replaced. The
+    // writes since the last read, which diagnostics count as coalesced but one and a window's flood
+    // is told by, are half the sequence's growth since.
+    std::atomic<std::uint64_t> cellTaken{0};
+    std::atomic<std::uint64_t> cellCoalesced{0};
     [[nodiscard]] std::uint64_t cellWritesLocked() const noexcept
     {
-        return (cellSeq.load(std::memory_order_relaxed) - cellTaken) / 2;
+        return (cellSeq.load(std::memory_order_relaxed) - cellTaken.load(std::memory_order_relaxed)) / 2;
     }
     // Writes `event` to the cell (any thread; never waits).
     void writeCell(const unsigned char (&event)[QtPayload::inlineSize]) noexcept
@@ -369,12 +371,14 @@ public:
     [[nodiscard]] std::uint64_t coalescedLocked() const noexcept
     {
         const std::uint64_t writes = cellWritesLocked();
-        return coalesced + (writes != 0 ? writes - 1 : 0) + cellLeft.load(std::memory_order_relaxed);
+        return coalesced + cellCoalesced.load(std::memory_order_relaxed) + (writes != 0 ? writes - 1 : 0) +
+               cellLeft.load(std::memory_order_relaxed);
     }
-    // Takes the cell into `out` (the delivery, under `mutex`): the writes since the last take, of
-    // which `out` holds the newest, or 0 when there were none. Waits only while a notifier is
-    // between its two stores (which it makes without a lock).
-    std::uint64_t takeCellLocked(unsigned char (&out)[QtPayload::inlineSize]) noexcept
+    // Takes the cell into `out` (its reader, with no lock held, so that a notifier stopped between
+    // its two stores holds up this delivery alone): the writes since the last take, of which `out`
+    // holds the newest (the others counted in `cellCoalesced`), or 0 when there were none. The
+    // writes counted are the ones read: a write after the read is the next take's.
+    std::uint64_t takeCell(unsigned char (&out)[QtPayload::inlineSize]) noexcept
     {
         std::uint64_t words[cellWords];
         for (;;) {
@@ -390,7 +394,12 @@ public:
             if (cellSeq.load(std::memory_order_relaxed) != before)
                 continue;
             std::memcpy(out, words, sizeof(words));
-            return (before - std::exchange(cellTaken, before)) / 2;
+            const std::uint64_t writes = (before - cellTaken.load(std::memory_order_relaxed)) / 2;
+            cellTaken.store(before, std::memory_order_relaxed);
+            if (writes > 1)
+                cellCoalesced.store(cellCoalesced.load(std::memory_order_relaxed) + writes - 1,
+                                    std::memory_order_relaxed);
+            return writes;
         }
     }
     // What diagnostics show, recorded at add (the context may change thread or die later).

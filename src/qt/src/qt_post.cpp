@@ -189,9 +189,8 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
     QtHandlerState::Garbage garbage; // destroyed after the lock is released and the run
     QtHandlerState::Drop drop;
     std::uint64_t latestPosted = 0; // diagnostics
-    bool fromCell = false;          // `value` holds the cell's newest event
-    alignas(8) unsigned char value[QtPayload::inlineSize];
-    bool flooded = false; // more than one write since the last delivery
+    bool fromCell = false;          // the cell is read (after the lock)
+    bool flooded = false;           // more than one write since the last delivery
     {
         std::lock_guard lock(h.mutex);
         if (!std::exchange(h.framePaced, false) && paced)
@@ -224,15 +223,12 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
             h.onceDoneLocked(garbage);
             if (!h.cancelled.load(std::memory_order_acquire))
                 target = h.target.lock();
-            if (h.cellUsed) {
+            fromCell = h.cellUsed;
+            if (fromCell) {
                 // The cell: from here on a write schedules a delivery again. Sequentially
                 // consistent, before the read below (see QtHandlerState::cellSeq): a writer that
-                // still finds a delivery owed wrote before this clear, and the read finds it. Read
-                // here, so that the writes counted are the writes it delivers.
+                // still finds a delivery owed wrote before this clear, and the read finds it.
                 h.cellOwed.exchange(false, std::memory_order_seq_cst);
-                const std::uint64_t writes = h.takeCellLocked(value);
-                fromCell = writes != 0;
-                h.coalesced += fromCell ? writes - 1 : 0;
             }
             flooded = h.coalesced != std::exchange(h.coalescedDelivered, h.coalesced);
         }
@@ -241,10 +237,17 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
     if (!target)
         return;
     PacedDelivery delivery;
-    if (latest)
+    alignas(8) unsigned char value[QtPayload::inlineSize];
+    if (latest) {
         h.run(target, latest.get(), latestToken, latestPosted);
-    else if (fromCell)
-        h.run(target, value, latestToken, latestPosted);
+    } else if (fromCell) {
+        // Read with no lock held: a writer stopped between its two stores holds up this delivery
+        // alone, not the notifies, removals and snapshots that take the lock.
+        const std::uint64_t writes = h.takeCell(value);
+        flooded = flooded || writes > 1;
+        if (writes != 0)
+            h.run(target, value, latestToken, latestPosted);
+    }
     // Alive (the handler's user code may have deleted it), and under a flood: a single write costs
     // its frame alone, none more to find nothing new.
     if (delivery.pacer && flooded)
