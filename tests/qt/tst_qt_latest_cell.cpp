@@ -3,8 +3,9 @@
 // without a lock. Under a flood the handler never sees a torn event, never the same write twice,
 // each writer's events in the order it wrote them, and the last event written; a handler removed
 // or a context destroyed mid-flood gets nothing more. Every write is delivered or counted as
-// coalesced, and no number of writes between two deliveries hides the newest. A writer stopped
-// between its two stores holds up the delivery reading the cell, and nothing else.
+// coalesced (or still waits, its delivery's event discarded), and no number of writes between two
+// deliveries hides the newest. A writer stopped between its two stores holds up the delivery
+// reading the cell, and nothing else.
 
 #include "qt_handler_state.h" // the cell's sequence, moved as 2^31 writes would move it
 #include "qt_test_support.h"
@@ -240,6 +241,30 @@ private Q_SLOTS:
         other.join();
         QVERIFY(returned);
         QVERIFY(removed);
+    }
+
+    // Qt discards the delivery's event unrun: the cell's write still waits (diagnostics say so),
+    // and the next write delivers the newest, the others counted as coalesced.
+    void aDiscardedDeliveryLeavesItsWriteWaiting()
+    {
+        rio::QtRegistry<int> registry;
+        QObject context;
+        int last = 0;
+        const rio::HandlerId id =
+            registry.add(&context, [&last](int v) { last = v; },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        for (int i = 1; i <= 5; ++i)
+            registry.notify(i);
+        QCoreApplication::removePostedEvents(&context);
+        QCoreApplication::processEvents();
+        rio::HandlerInfo h = infoOf(registry, id);
+        QCOMPARE(h.waiting, quint64{1});
+        QCOMPARE(h.calls + h.coalesced + h.totalDrops() + h.waiting, quint64{5});
+        registry.notify(6);
+        QTRY_COMPARE(last, 6);
+        h = infoOf(registry, id);
+        QCOMPARE(h.waiting, quint64{0});
+        QCOMPARE(h.calls + h.coalesced + h.totalDrops(), quint64{6});
     }
 
     // Removed, or its context destroyed, while writers flood: no delivery after that.

@@ -358,10 +358,14 @@ public:
             cell[i].store(words[i], std::memory_order_relaxed);
         cellSeq.store(seq + 2, std::memory_order_release);
     }
-    // Diagnostics (under `mutex`): Latest's waiting event (0 or 1), and the events a newer one replaced.
+    // Diagnostics (under `mutex`): Latest's waiting event (0 or 1: a write in the cell not yet read
+    // waits too when Qt discarded the delivery's event, until the next write schedules another),
+    // and the events a newer one replaced.
     [[nodiscard]] std::size_t latestWaitingLocked() const noexcept
     {
-        return pending || (cellUsed && cellOwed.load(std::memory_order_acquire)) ? 1 : 0;
+        return pending || (cellUsed && cellOwed.load(std::memory_order_acquire)) || cellWritesLocked() != 0
+                   ? 1
+                   : 0;
     }
     // Latest: more than one write since its last delivery (a frame then reads its newest).
     [[nodiscard]] bool floodedLocked() const noexcept
