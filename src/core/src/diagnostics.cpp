@@ -19,6 +19,7 @@
 namespace rio::detail::diag {
 
 thread_local constinit std::uint64_t tlsThreadNumber = 0;
+constinit std::atomic<Describe> describe{nullptr};
 
 namespace {
 
@@ -205,6 +206,11 @@ void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
     }
 }
 
+void setDescribe(Describe d) noexcept
+{
+    describe.store(d, std::memory_order_release);
+}
+
 std::vector<RegistryRecord> collect(std::uint64_t serial, bool handlers)
 {
     std::vector<RegistryRecord> out;
@@ -290,6 +296,13 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
                     __ATOMIC_RELEASE);
         });
     }
+    forEachEntry(h, empty, [on](Entry &e, std::uint64_t, int) {
+        diag::HandlerStats *s = e.box->stats;
+        if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved || s == nullptr)
+            return;
+        s->everTimed = s->everTimed || on; // (the lock's)
+        s->timing.store(on, std::memory_order_relaxed);
+    });
     // The shared empty array is never written; every array published from now on carries the
     // flag too (publishLocked). Arrays a notify still walks keep theirs: it may finish timed.
     if (!empty)
@@ -333,23 +346,39 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
         h.where = box->where;
         h.thread = box->thread;
         if (const diag::HandlerStats *s = box->stats) {
-            h.timed = true;
+            h.timed = s->everTimed;
             h.failures = s->failures.load(std::memory_order_relaxed);
             h.slowRuns = s->slowRuns.load(std::memory_order_relaxed);
-            diag::toNanos(s->runTime, h.buckets, h.totalNs, h.maxNs, h.nsPerTick);
+            diag::toNanos(s->runTime, h.runTime);
+            if (s->layerTimed && ws.diagnosticsOn)
+                diag::toNanos(s->queueDelay, h.queueDelay);
             // Every run is counted; the histogram holds the precisely timed ones.
             h.calls = s->totalCalls();
+            for (int r = 0; r < dropReasonCount; ++r)
+                h.drops[static_cast<std::size_t>(r)] = s->drops[r].load(std::memory_order_relaxed);
+            h.maxWaiting = s->maxWaiting.load(std::memory_order_relaxed);
+            h.coalesced = s->coalesced.load(std::memory_order_relaxed);
         }
-        out.handlers.push_back(h);
+        if (box->layer != nullptr)
+            if (const diag::Describe d = diag::describe.load(std::memory_order_acquire))
+                d(box->layer, h);
+        out.handlers.push_back(std::move(h));
     }
+    // After the handlers: a drop moving from a leaving handler to the registry is missed by this
+    // record rather than shown twice.
+    if (const diag::HandlerStats *left = ws.leftStats)
+        for (int r = 0; r < dropReasonCount; ++r)
+            out.leftDrops[static_cast<std::size_t>(r)] = left->drops[r].load(std::memory_order_relaxed);
 }
 
-diag::HandlerStats *RegistryCore::retainStats(HandlerId id)
+diag::HandlerStats *RegistryCore::retainStats(HandlerId id, const void *layer)
 {
     if (m_state.load(std::memory_order_acquire) == nullptr)
         return nullptr;
     std::lock_guard lock(st().writerLock);
     HandlerBox *box = findLocked(id);
+    if (box != nullptr && layer != nullptr)
+        box->layer = layer;
     if (box == nullptr || box->stats == nullptr)
         return nullptr;
     box->stats->refs.fetch_add(1, std::memory_order_relaxed);

@@ -479,8 +479,13 @@ void freeStats(HandlerStats *stats) noexcept
 {
     if (stats->refs.fetch_sub(1, std::memory_order_acq_rel) != 1)
         return;
-    std::lock_guard lock(shared().statsMutex);
-    delete stats;
+    HandlerStats *leftTo = stats->leftTo;
+    {
+        std::lock_guard lock(shared().statsMutex);
+        delete stats;
+    }
+    if (leftTo != nullptr)
+        freeStats(leftTo);
 }
 
 HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where, std::string_view eventType,

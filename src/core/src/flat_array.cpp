@@ -43,15 +43,23 @@ bool containsThroughLink(void *core, HandlerId id) noexcept
     return static_cast<const RegistryCore *>(core)->contains(id);
 }
 
-// A fresh box's statistics while diagnostics are on (under the lock): timed arrays record its
-// runs there (published with the entry). Out of line, with its arguments in registers:
-// diag::newStats takes the location by value on the stack, which inside the add made g++ keep a
-// frame pointer and spill values in every add. Throws std::bad_alloc with nothing changed (the
-// id taken back).
+// A fresh box's statistics while diagnostics are on, or for a layerTimed handler, whose queued
+// deliveries are always counted (under the lock): timed arrays record its runs there (published
+// with the entry). Out of line, with its arguments in registers: diag::newStats takes the
+// location by value on the stack, which inside the add made g++ keep a frame pointer and spill
+// values in every add. Throws std::bad_alloc with nothing changed (the id taken back).
 RIO_COLD [[gnu::noinline]] void newStatsLocked(RegistryState &ws, HandlerBox *box)
 {
     try {
+        if (box->layerTimed && ws.leftStats == nullptr)
+            ws.leftStats = diag::newStats(ws.serial, HandlerId{}, {}, ws.eventType, true);
         box->stats = diag::newStats(ws.serial, box->id, box->where, ws.eventType, box->layerTimed);
+        box->stats->everTimed = ws.diagnosticsOn;
+        box->stats->timing.store(ws.diagnosticsOn, std::memory_order_relaxed);
+        if (box->layerTimed) {
+            ws.leftStats->refs.fetch_add(1, std::memory_order_relaxed);
+            box->stats->leftTo = ws.leftStats;
+        }
     } catch (...) {
         --ws.lastId;
         throw;
@@ -293,7 +301,7 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
     box->thread = diag::currentThreadNumber();
     const HandlerId id{++ws.lastId};
     box->id = id;
-    if (ws.diagnosticsOn) [[unlikely]] // a fresh box: no statistics yet
+    if (ws.diagnosticsOn || box->layerTimed) [[unlikely]] // a fresh box: no statistics yet
         newStatsLocked(ws, box);
     const std::size_t liveAfter = ws.live.load(std::memory_order_relaxed) + 1;
     if (cur->runCount != 0 || (pos < cur->size && liveAfter >= runsFrom)) {

@@ -7,6 +7,7 @@
 // of the public API; the Qt layer's rio::Diagnostics presents it.
 
 #include <registryio/detail/config.h>
+#include <registryio/drop_reason.h>
 #include <registryio/handler_id.h>
 #include <registryio/source_location.h>
 
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,10 +89,11 @@ struct Histogram
     }
 };
 
-/// One handler's statistics while diagnostics are (or were) on: the one record of its runs,
-/// created by the registry under its lock and owned by the handler's box; a layer that runs the
-/// handler itself (the Qt facade's handlers with a context) holds a reference (retainStats).
-/// Freed by the last freeStats, which the watchdog synchronises with.
+/// One handler's statistics: the one record of its runs, created by the registry under its lock
+/// and owned by the handler's box; a handler's while diagnostics are (or were) on, a layerTimed
+/// handler's (one the layer runs itself: the Qt facade's handlers with a context) from its add,
+/// the layer holding a reference (retainStats). Freed by the last freeStats, which the watchdog
+/// synchronises with.
 struct alignas(64) HandlerStats
 {
     // Runs counted: by the one thread that owns the counter (the first to run the handler in a
@@ -122,6 +125,33 @@ struct alignas(64) HandlerStats
             calls.fetch_add(1, std::memory_order_relaxed);
     }
     std::atomic<std::uint64_t> failures{0}; // runs that threw (those counted here)
+    // A layerTimed handler's queued deliveries, counted from its add (not only while timed).
+    std::atomic<std::uint64_t> drops[dropReasonCount] = {}; // dropped, by DropReason, while listed
+    std::atomic<std::uint64_t> maxWaiting{0}; // the most deliveries waiting at once (the layer's lock)
+    std::atomic<std::uint64_t> coalesced{0};  // Latest: payloads a newer event replaced (ditto)
+    // Counts `n` deliveries dropped for `reason`: the handler's own count while it is listed,
+    // its registry's (leftTo) once it left (leave). Exact under any interleaving with leave(): a
+    // drop counted after leave() took the counts is moved by this test of `left` (both
+    // sequentially consistent), each count once.
+    void countDrops(std::uint64_t n, DropReason reason) noexcept
+    {
+        drops[static_cast<int>(reason)].fetch_add(n, std::memory_order_seq_cst);
+        if (left.load(std::memory_order_seq_cst)) [[unlikely]]
+            moveDrops();
+    }
+    /// The handler left its registry's table: its drops so far, and every later one, count for
+    /// the registry (RegistryRecord::leftDrops). Called once, by whoever took it out.
+    void leave() noexcept
+    {
+        left.store(true, std::memory_order_seq_cst);
+        moveDrops();
+    }
+    std::atomic<bool> left{false};
+    HandlerStats *leftTo = nullptr; // a reference to the registry's drops of handlers that left
+    bool everTimed = false;         // diagnostics were on for it at some point (the registry's lock)
+    // Its registry's diagnostics are on: the layer times the runs it makes itself (set by the
+    // registry under its lock, read by the layer without it).
+    std::atomic<bool> timing{false};
     std::atomic<std::uint64_t> slowRuns{0};
     std::atomic<bool> slowReported{false};
     // Timed notifies: a run longer than this takes the cold path (a new maximum, or perhaps a
@@ -138,11 +168,25 @@ struct alignas(64) HandlerStats
     HandlerId id;
     SourceLocation where;
     std::string_view eventType; // static
+
+private:
+    void moveDrops() noexcept
+    {
+        for (int r = 0; r < dropReasonCount; ++r) {
+            if (const std::uint64_t n = drops[r].exchange(0, std::memory_order_seq_cst); n != 0 && leftTo)
+                leftTo->drops[r].fetch_add(n, std::memory_order_relaxed);
+        }
+    }
 };
 
 /// Gives back a reference to `stats` (the box's, when the box is destroyed); the last frees them
 /// (the watchdog never reads freed ones).
 RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
+/// A reference to statistics (freeStats when it goes).
+struct FreeStats
+{
+    void operator()(HandlerStats *s) const noexcept { freeStats(s); }
+};
 
 /// The calling thread's number: process-unique, from 1, never reused.
 RIO_CORE_EXPORT std::uint64_t threadNumber() noexcept;
@@ -261,6 +305,15 @@ using MainThreadCheck = int (*)(std::string &threadName) noexcept;
 /// Installs the check (null: no thread is the main thread); threads that could not tell ask it.
 RIO_CORE_EXPORT void setMainThreadCheck(MainThreadCheck check) noexcept;
 
+/// A recorded histogram read in nanoseconds (toNanos).
+struct HistogramRecord
+{
+    std::array<std::uint64_t, tickBucketCount> buckets{}; // tick buckets
+    double nsPerTick = 1.0;
+    std::uint64_t totalNs = 0;
+    std::uint64_t maxNs = 0;
+};
+
 /// One handler as the core records it.
 struct HandlerRecord
 {
@@ -273,11 +326,21 @@ struct HandlerRecord
     std::uint64_t calls = 0;
     std::uint64_t failures = 0;
     std::uint64_t slowRuns = 0;
-    std::array<std::uint64_t, tickBucketCount> buckets{}; // tick buckets
-    double nsPerTick = 1.0;
-    std::uint64_t totalNs = 0;
-    std::uint64_t maxNs = 0;
+    HistogramRecord runTime;
+    HistogramRecord queueDelay; // a layerTimed handler's, while its registry's diagnostics are on
+    std::array<std::uint64_t, dropReasonCount> drops{};
+    std::uint64_t maxWaiting = 0;
+    std::uint64_t coalesced = 0;
+    // What the layer's describe callback added (its own type; null without one).
+    std::shared_ptr<const void> layerPart;
 };
+
+/// The layer's part of a handler's record (the Qt facade: its options, waiting deliveries and
+/// names): called by collect for each handler with a layer object (RegistryCore::attachLayer),
+/// under its registry's lock; runs no user code and takes no lock but that handler's own.
+using Describe = void (*)(const void *layer, HandlerRecord &out) noexcept;
+/// Installs the callback (once, by the Qt layer; null: records have no layer part).
+RIO_CORE_EXPORT void setDescribe(Describe describe) noexcept;
 
 /// One registry as the core records it.
 struct RegistryRecord
@@ -288,6 +351,7 @@ struct RegistryRecord
     bool facade = false; // a QtRegistry's core (the Qt layer adds its part)
     bool enabled = false;
     std::vector<HandlerRecord> handlers;
+    std::array<std::uint64_t, dropReasonCount> leftDrops{}; // of handlers that left its table
 };
 
 /// Every live registry with a writer state (serial 0: all; else that one), with its handlers'
@@ -355,8 +419,7 @@ RIO_CORE_EXPORT void recordQueueDelay(HandlerStats *stats, std::uint64_t postedA
                                       std::uint64_t start) noexcept;
 
 /// Reads a tick histogram: its buckets, total and max in nanoseconds, and the tick's length.
-RIO_CORE_EXPORT void toNanos(const Histogram &h, std::array<std::uint64_t, tickBucketCount> &buckets,
-                             std::uint64_t &totalNs, std::uint64_t &maxNs, double &nsPerTick) noexcept;
+RIO_CORE_EXPORT void toNanos(const Histogram &h, HistogramRecord &out) noexcept;
 
 } // namespace diag
 } // namespace rio::detail

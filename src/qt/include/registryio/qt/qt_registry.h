@@ -416,7 +416,7 @@ private:
                                                 core.hasContext);
         core.id = id;
         try {
-            core.noteAdded(where, m_diagnosticsOn.load(std::memory_order_relaxed) ? &m_core.m_core : nullptr);
+            core.noteAdded(where, m_core.m_core);
             std::shared_ptr<Handler> typed = h;
             m_registrations.insert(id, {h->core, std::move(typed)}, memberKey);
         } catch (...) {

@@ -26,7 +26,6 @@ struct QtRegistryControl;
 struct RegistryLink;
 class RegistryCore;
 class QtRegistrations;
-struct DiagnosticsAccess;
 } // namespace detail
 
 /// The non-template QObject half of QtRegistry<E>: its signals, its `count` property and the
@@ -130,16 +129,9 @@ protected:
 private:
     friend struct detail::QtRegistryControl;
     friend class Diagnostics;
-    friend struct detail::DiagnosticsAccess;
 
-    // Adds the Qt part (options, context, queued counters, origins) to a snapshot's record of
-    // this registry (under the diagnostics list's lock; runs no user code).
-    void completeDiagnostics(RegistryInfo &info) const;
-
-    // Takes this registry off the diagnostics list (detachShared).
+    // Keeps this registry's last record while the core keeps destroyed ones (detachShared).
     void detachDiagnostics() noexcept;
-    // Starts or stops timing the Qt side's runs of every handler.
-    void applyDiagnostics(bool on);
 
     detail::RegistryCore *m_diagCore = nullptr;
     detail::QtRegistrations *m_diagRegistrations = nullptr;
@@ -147,10 +139,8 @@ private:
 
 protected:
     /// \cond RIO_INTERNAL
-    /// The diagnostics id (registryId()) and whether diagnostics are on (used by add).
+    /// The diagnostics id (registryId()).
     quint64 m_registryId = 0;
-    /// True while this registry's diagnostics are on (itself or process-wide).
-    std::atomic<bool> m_diagnosticsOn{false};
     /// \endcond
 
 private:

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+// Adversarial test of the one diagnostics record (docs/DIAGNOSTICS.md): a handler's calls,
+// failures, drops and coalesced events are counted once, in its record, whichever layer runs it
+// (a C++ direct handler, a queued one, a bounded one that drops, a Latest one that coalesces, a
+// QML JavaScript handler that throws), and match what the handlers themselves saw while two
+// threads notify at once.
+#include "qml_test_support.h"
+
+#include <registryio/qml/qml_registry.h>
+#include <registryio/qt/diagnostics.h>
+#include <registryio/qt/qt_registry.h>
+
+#include <QQmlComponent>
+#include <QQmlEngine>
+#include <QTest>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+namespace {
+
+rio::HandlerInfo handlerOf(const QString &registryName, rio::HandlerId id)
+{
+    for (const rio::RegistryInfo &r : rio::Diagnostics::snapshot())
+        if (r.name == registryName)
+            for (const rio::HandlerInfo &h : r.handlers)
+                if (h.id == id)
+                    return h;
+    return {};
+}
+
+// A handler's own count of its runs and throws (the ground truth).
+struct Seen
+{
+    std::atomic<quint64> runs{0};
+    std::atomic<quint64> throws{0};
+    void run(int event, int throwEvery)
+    {
+        runs.fetch_add(1);
+        if (event % throwEvery == 0) {
+            throws.fetch_add(1);
+            throw std::runtime_error("ground truth");
+        }
+    }
+};
+
+} // namespace
+
+class tst_DiagnosticsEveryLayer : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void everyLayerCountsIntoOneRecord()
+    {
+        rio::Diagnostics::setEnabled(true); // before the handlers: direct runs are counted while on
+        constexpr int n = 200;              // per notifying thread
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("every-layer"));
+        registry.setExceptionHandler([](const rio::ExceptionInfo &) { });
+        QObject receiver; // this thread's: queued deliveries wait for its event loop
+        Seen direct, queued, bounded, latest;
+        const rio::HandlerId directId = registry.add([&](int e) { direct.run(e, 3); });
+        const rio::HandlerId queuedId =
+            registry.add(&receiver, [&](int e) { queued.run(e, 5); }, {.connection = Qt::QueuedConnection});
+        const rio::HandlerId boundedId = registry.add(&receiver, [&](int e) { bounded.run(e, 7); },
+                                                      {.connection = Qt::QueuedConnection, .capacity = 8});
+        const rio::HandlerId latestId =
+            registry.add(&receiver, [&](int e) { latest.run(e, 11); },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+
+        auto engine = rio::test::makeEngine();
+        QQmlComponent component(engine.get());
+        component.setData(R"(
+import QtQml
+import RegistryIO
+QtObject {
+    id: root
+    property int runs: 0
+    property int failed: 0
+    property QmlRegistry reg: QmlRegistry { name: "every-layer-qml" }
+    property RegistryHandler handler: RegistryHandler {
+        registry: root.reg
+        onNotified: event => { root.runs++; if (event % 2 === 1) { root.failed++; throw new Error("odd"); } }
+    }
+}
+)",
+                          QUrl(QStringLiteral("file:///every_layer.qml")));
+        std::unique_ptr<QObject> root(component.create());
+        QVERIFY2(root != nullptr, qPrintable(component.errorString()));
+        auto *qml = root->property("reg").value<rio::QmlRegistry *>();
+        QVERIFY(qml != nullptr);
+
+        std::thread notifiers[2];
+        for (int t = 0; t < 2; ++t) {
+            notifiers[t] = std::thread([&, t] {
+                for (int i = 0; i < n; ++i) {
+                    registry.notify(t * n + i);
+                    qml->notify(t * n + i);
+                }
+            });
+        }
+        for (std::thread &t : notifiers)
+            t.join();
+        // Every delivery runs or is dropped, every Latest event runs or is coalesced.
+        const auto settled = [&] {
+            const rio::HandlerInfo b = handlerOf(registry.objectName(), boundedId);
+            const rio::HandlerInfo l = handlerOf(registry.objectName(), latestId);
+            return queued.runs.load() == 2 * n && b.calls + b.totalDrops() == 2 * n && b.waiting == 0 &&
+                   l.calls + l.coalesced == 2 * n && l.waiting == 0 &&
+                   root->property("runs").toInt() == 2 * n;
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(settled(), 60'000);
+
+        QStringList wrong;
+        const auto expect = [&](const char *name, const rio::HandlerInfo &h, quint64 calls, quint64 failures,
+                                quint64 drops) {
+            if (h.calls != calls || h.failures != failures || h.totalDrops() != drops)
+                wrong << QStringLiteral("%1: calls %2/%3 failures %4/%5 drops %6/%7")
+                             .arg(QLatin1String(name))
+                             .arg(h.calls)
+                             .arg(calls)
+                             .arg(h.failures)
+                             .arg(failures)
+                             .arg(h.totalDrops())
+                             .arg(drops);
+        };
+        expect("direct", handlerOf(registry.objectName(), directId), 2 * n, direct.throws, 0);
+        expect("queued", handlerOf(registry.objectName(), queuedId), 2 * n, queued.throws, 0);
+        const rio::HandlerInfo b = handlerOf(registry.objectName(), boundedId);
+        expect("bounded", b, bounded.runs, bounded.throws, 2 * n - bounded.runs);
+        if (b.drops[static_cast<int>(rio::DropReason::Overflow)] != b.totalDrops() || b.maxWaiting != 8)
+            wrong << QStringLiteral("bounded: drops not all overflow, or most waiting %1").arg(b.maxWaiting);
+        const rio::HandlerInfo l = handlerOf(registry.objectName(), latestId);
+        expect("latest", l, latest.runs, latest.throws, 0);
+        if (l.coalesced != 2 * n - latest.runs)
+            wrong << QStringLiteral("latest: coalesced %1 of %2 events, %3 ran")
+                         .arg(l.coalesced)
+                         .arg(2 * n)
+                         .arg(latest.runs.load());
+        const rio::RegistryInfo q = rio::Diagnostics::snapshot(std::as_const(*qml).registry().registryId());
+        if (q.handlers.size() != 1)
+            wrong << QStringLiteral("QML: %1 handlers").arg(q.handlers.size());
+        else
+            expect("QML", q.handlers.front(), 2 * n, quint64(root->property("failed").toInt()), 0);
+        rio::Diagnostics::setEnabled(false);
+        QVERIFY2(wrong.isEmpty(), qPrintable(wrong.join(QStringLiteral("; "))));
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_DiagnosticsEveryLayer)
+#include "tst_diagnostics_every_layer.moc"
