@@ -3,6 +3,7 @@
 // form of every field a snapshot has (docs/DIAGNOSTICS.md, "JSON and QDebug"), and the file
 // RIO_DIAGNOSTICS_JSON names, written when the application exits.
 
+#include "drop_reasons_p.h"
 #include "whole_file_p.h"
 #include <registryio/detail/diagnostics.h>
 #include <registryio/qt/diagnostics.h>
@@ -50,11 +51,9 @@ QString overflowName(Overflow overflow)
 // Drops by reason, named as DropReason's values.
 QJsonObject dropsJson(const std::array<quint64, dropReasonCount> &drops)
 {
-    static const char *const names[dropReasonCount] = {"overflow",  "removed",  "contextDestroyed",
-                                                       "suspended", "noMemory", "discarded"};
     QJsonObject out;
     for (int r = 0; r < dropReasonCount; ++r)
-        out.insert(QLatin1String(names[r]), number(drops[static_cast<std::size_t>(r)]));
+        out.insert(QLatin1String(detail::dropReasonNames[r]), number(drops[static_cast<std::size_t>(r)]));
     return out;
 }
 

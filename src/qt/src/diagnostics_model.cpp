@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // rio::DiagnosticsModel: the rows of rio::Diagnostics::snapshot(), one per handler, refreshed on
 // a timer and kept sorted.
+#include "drop_reasons_p.h"
+
 #include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/diagnostics_model.h>
 
@@ -105,12 +107,10 @@ QString threadOf(const HandlerInfo &h)
 
 QString dropReasons(const HandlerInfo &h)
 {
-    static const char *const names[dropReasonCount] = {"overflow",  "removed",   "context destroyed",
-                                                       "suspended", "no memory", "discarded"};
     QStringList parts;
     for (int i = 0; i < dropReasonCount; ++i) {
         if (const quint64 n = h.drops[static_cast<std::size_t>(i)]; n != 0)
-            parts << QStringLiteral("%1 %2").arg(QLatin1String(names[i])).arg(n);
+            parts << QStringLiteral("%1 %2").arg(detail::dropReasonWords(i)).arg(n);
     }
     return parts.join(QStringLiteral(", "));
 }
@@ -254,7 +254,7 @@ qint64 threadTimeNs()
 }
 
 // Whether a row's names and QML place are unchanged (a registry or thread renamed; the place a
-// QML handler gets just after its add, setOrigin).
+// QML handler gets just after its add, setHandlerOrigin).
 bool sameNames(const HandlerInfo &a, const HandlerInfo &b)
 {
     return a.registryName == b.registryName && a.addedThreadName == b.addedThreadName &&
