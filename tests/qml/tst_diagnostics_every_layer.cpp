@@ -76,21 +76,21 @@ private Q_SLOTS:
         component.setData(R"(
 import QtQml
 import RegistryIO
-QtObject {
-    id: root
+QmlRegistry {
+    id: reg
+    name: "every-layer-qml"
     property int runs: 0
     property int failed: 0
-    property QmlRegistry reg: QmlRegistry { name: "every-layer-qml" }
     property RegistryHandler handler: RegistryHandler {
-        registry: root.reg
-        onNotified: event => { root.runs++; if (event % 2 === 1) { root.failed++; throw new Error("odd"); } }
+        registry: reg
+        onNotified: event => { reg.runs++; if (event % 2 === 1) { reg.failed++; throw new Error("odd"); } }
     }
 }
 )",
                           QUrl(QStringLiteral("file:///every_layer.qml")));
         std::unique_ptr<QObject> root(component.create());
         QVERIFY2(root != nullptr, qPrintable(component.errorString()));
-        auto *qml = root->property("reg").value<rio::QmlRegistry *>();
+        auto *qml = qobject_cast<rio::QmlRegistry *>(root.get());
         QVERIFY(qml != nullptr);
 
         std::thread notifiers[2];

@@ -232,14 +232,14 @@ private Q_SLOTS:
     {
         rio::QtRegistry<int> registry;
         const rio::HandlerId id = registry.add([] { });
-        QVERIFY(registry.setOrigin(id, QStringLiteral("qrc:/Main.qml"), 42));
+        QVERIFY(rio::detail::setHandlerOrigin(registry, id, QStringLiteral("qrc:/Main.qml"), 42));
         const rio::HandlerInfo h = handlerOf(registry, id);
         QCOMPARE(h.originFile, QStringLiteral("qrc:/Main.qml"));
         QCOMPARE(h.originLine, 42);
         QVERIFY(h.line > 0); // the C++ position stays
-        QVERIFY(!registry.setOrigin(rio::HandlerId(999), QStringLiteral("x"), 1));
+        QVERIFY(!rio::detail::setHandlerOrigin(registry, rio::HandlerId(999), QStringLiteral("x"), 1));
         registry.remove(id);
-        QVERIFY(!registry.setOrigin(id, QStringLiteral("x"), 1));
+        QVERIFY(!rio::detail::setHandlerOrigin(registry, id, QStringLiteral("x"), 1));
     }
 
     void registriesComeAndGoWithIdsNeverReused()
@@ -1236,7 +1236,7 @@ private Q_SLOTS:
         const rio::HandlerId slow = registry.add(context.get(), [](int) {
             std::this_thread::sleep_for(3ms); // the planted slow work: slower than the threshold
         });
-        QVERIFY(registry.setOrigin(slow, QStringLiteral("Culprit.qml"), 37));
+        QVERIFY(rio::detail::setHandlerOrigin(registry, slow, QStringLiteral("Culprit.qml"), 37));
         registry.add([](int) { });
         for (int i = 0; i < 3; ++i)
             registry.notify(i);
@@ -1313,7 +1313,7 @@ private Q_SLOTS:
         const rio::HandlerOptions bounded{.connection = Qt::QueuedConnection, .capacity = 1};
         const int line = __LINE__ + 1;
         const rio::HandlerId id = registry.add(&receiver, [](int) { }, bounded);
-        QVERIFY(registry.setOrigin(id, QStringLiteral("Feed.qml"), 37));
+        QVERIFY(rio::detail::setHandlerOrigin(registry, id, QStringLiteral("Feed.qml"), 37));
         const QString named = QRegularExpression::escape(
             QStringLiteral("handler %1 of registry %2 \"dropping\" (int), added at Feed.qml:37 (")
                 .arg(id.value())
@@ -1344,7 +1344,7 @@ private Q_SLOTS:
         const int line = __LINE__ + 1;
         const rio::HandlerId id = registry.add(&receiver, [](int) { }, bounded);
         const QString origin = QStringLiteral("qrc:/plant%3Aqml/My%20Feed%1.qml");
-        QVERIFY(registry.setOrigin(id, origin, 37));
+        QVERIFY(rio::detail::setHandlerOrigin(registry, id, origin, 37));
         QTest::ignoreMessage(
             QtWarningMsg,
             QRegularExpression(
@@ -1372,7 +1372,7 @@ private Q_SLOTS:
         QObject receiver; // on this thread: deliveries wait until events run
         const rio::HandlerOptions bounded{.connection = Qt::QueuedConnection, .capacity = 1};
         const rio::HandlerId id = registry.add(&receiver, [](int) { }, bounded);
-        QVERIFY(registry.setOrigin(id, QStringLiteral("Feed\r\n.qml"), 7));
+        QVERIFY(rio::detail::setHandlerOrigin(registry, id, QStringLiteral("Feed\r\n.qml"), 7));
         QStringList lines;
         {
             const auto previous =

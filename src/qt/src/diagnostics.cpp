@@ -355,7 +355,7 @@ void describeLayer(const void *layer, detail::diag::HandlerRecord &out) noexcept
         h.once = s.once;
         h.suspended = s.suspended.load(std::memory_order_relaxed);
         std::lock_guard lock(s.mutex);
-        if (s.hasContext) {
+        if (s.hasContext && s.stats.load(std::memory_order_relaxed) != nullptr) { // (not while it takes them)
             std::size_t taken = 0;
             {
                 const std::lock_guard drain(s.drainMutex); // after `mutex`, as a notifier takes them
@@ -634,9 +634,9 @@ bool QtRegistryBase::isDiagnosticsEnabled() const noexcept
     return m_diagCore != nullptr && m_diagCore->isDiagnosticsEnabled();
 }
 
-bool QtRegistryBase::setOrigin(HandlerId id, const QString &file, int line)
+bool detail::setHandlerOrigin(QtRegistryBase &registry, HandlerId id, const QString &file, int line)
 {
-    const std::shared_ptr<detail::QtHandlerCore> core = m_diagRegistrations->find(id);
+    const std::shared_ptr<detail::QtHandlerCore> core = registry.m_diagRegistrations->find(id);
     if (!core)
         return false;
     auto &h = static_cast<detail::QtHandlerState &>(*core);
@@ -647,11 +647,11 @@ bool QtRegistryBase::setOrigin(HandlerId id, const QString &file, int line)
     return true;
 }
 
-bool QtRegistryBase::noteFailure(HandlerId id)
+bool detail::noteHandlerFailure(QtRegistryBase &registry, HandlerId id)
 {
-    if (m_diagRegistrations == nullptr)
+    if (registry.m_diagRegistrations == nullptr)
         return false;
-    const std::shared_ptr<detail::QtHandlerCore> core = m_diagRegistrations->find(id);
+    const std::shared_ptr<detail::QtHandlerCore> core = registry.m_diagRegistrations->find(id);
     if (!core)
         return false;
     if (detail::diag::HandlerStats *s = core->stats.load(std::memory_order_acquire))
@@ -711,7 +711,7 @@ void QtHandlerCore::noteAdded(SourceLocation at, RegistryCore &core)
     auto &h = static_cast<QtHandlerState &>(*this);
     where = at;
     // Before its box names it to the core's records (takeStats) and it joins the registrations,
-    // through which setOrigin finds it (under their mutex): no reader yet.
+    // through which setHandlerOrigin finds it (under their mutex): no reader yet.
     h.origin.thread = diag::threadNumber();
     noteThread();
     if (hasContext) {

@@ -405,7 +405,7 @@ public:
         QString contextClass;
         QString contextName;
         QString contextThreadName;
-        QString file; // the QML layer's (setOrigin)
+        QString file; // the QML layer's (setHandlerOrigin)
         int line = 0;
     };
     Origin origin; // under `mutex` once published

@@ -77,7 +77,7 @@ struct RIO_QT_EXPORT HandlerInfo
     int line = 0;
     /// Where add was called: the enclosing function.
     QString function;
-    /// An origin the caller attached (QtRegistryBase::setOrigin: a QML file URL), else empty.
+    /// An origin the QML layer attached (its file URL), else empty.
     QString originFile;
     /// The line of originFile (0 when none).
     int originLine = 0;

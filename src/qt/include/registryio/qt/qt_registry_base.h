@@ -20,12 +20,21 @@
 namespace rio {
 
 struct RegistryInfo;
+class QtRegistryBase;
 
 namespace detail {
 struct QtRegistryControl;
 struct RegistryLink;
 class RegistryCore;
 class QtRegistrations;
+
+/// The QML layer's diagnostics of handler `id` of `registry` (not public API): an origin (a QML
+/// file URL and line) shown besides the C++ position of its add. False (nothing changed) for an
+/// id not registered there.
+RIO_QT_EXPORT bool setHandlerOrigin(QtRegistryBase &registry, HandlerId id, const QString &file, int line);
+/// Counts a failure of handler `id` of `registry` that did not leave it as an exception (a QML
+/// handler's JavaScript error, caught by the QML layer). False (nothing counted) for an id not there.
+RIO_QT_EXPORT bool noteHandlerFailure(QtRegistryBase &registry, HandlerId id);
 } // namespace detail
 
 /// The non-template QObject half of QtRegistry<E>: its signals, its `count` property and the
@@ -60,13 +69,6 @@ public:
     void setDiagnosticsEnabled(bool enabled);
     /// True while diagnostics are enabled for this registry (by itself or process-wide).
     [[nodiscard]] bool isDiagnosticsEnabled() const noexcept;
-    /// Attaches an origin to handler `id` that diagnostics show besides the C++ position of its
-    /// add (the QML layer: the file URL and line of the QML call or RegistryHandler). False
-    /// (nothing changed) for an id not registered here.
-    bool setOrigin(HandlerId id, const QString &file, int line);
-    /// Counts a failure of handler `id` that did not leave it as an exception (a QML handler's
-    /// JavaScript error, caught by the QML layer). False (nothing counted) for an id not here.
-    bool noteFailure(HandlerId id);
 
 Q_SIGNALS:
     /// A handler threw (or its future failed, or its delivery was refused); emitted on the
@@ -129,6 +131,8 @@ protected:
 private:
     friend struct detail::QtRegistryControl;
     friend class Diagnostics;
+    friend bool detail::setHandlerOrigin(QtRegistryBase &, HandlerId, const QString &, int);
+    friend bool detail::noteHandlerFailure(QtRegistryBase &, HandlerId);
 
     // Keeps this registry's last record while the core keeps destroyed ones (detachShared).
     void detachDiagnostics() noexcept;
