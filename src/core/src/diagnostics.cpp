@@ -19,14 +19,14 @@
 namespace rio::detail::diag {
 
 thread_local constinit std::uint64_t tlsThreadNumber = 0;
-constinit std::atomic<Describe> describe{nullptr};
 
 namespace {
 
 constinit std::atomic<std::uint64_t> threadCounter{0};
 constinit std::atomic<std::uint64_t> serialCounter{0};
 constinit std::atomic<bool> globalOn{false};
-constinit std::atomic<bool> keepOn{false}; // destroyed registries' records are kept
+constinit std::atomic<bool> keepOn{false};         // destroyed registries' records are kept
+constinit std::atomic<Describe> describe{nullptr}; // the layer's part of a record (setDescribe)
 
 // Calls f(state) for every listed registry state with a core (serial 0), or for the one whose
 // serial is `serial`, under the state's writer lock. The others' locks are not taken: a state's

@@ -364,11 +364,6 @@ public:
         return counts().coalesced.load(std::memory_order_relaxed) + (writes != 0 ? writes - 1 : 0) +
                cellLeft.load(std::memory_order_relaxed);
     }
-    // Its statistics, which a handler with a context (every one with a queue) has from its add.
-    [[nodiscard]] diag::HandlerStats &counts() const noexcept
-    {
-        return *stats.load(std::memory_order_relaxed);
-    }
     // Raises stats->maxWaiting to `n` (under `mutex`, its one writer at a time).
     void noteWaiting(std::uint64_t n) noexcept
     {

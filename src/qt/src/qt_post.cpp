@@ -466,7 +466,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
         // The queue stays sorted by notify sequence, so a drain's merge of the handlers' oldest
         // deliveries is exact (priority order within a notify). A delivery older than one the
         // drain took goes into the drain's segment.
-        if (h.timedStats() != nullptr) [[unlikely]]
+        if (h.layerTiming()) [[unlikely]]
             mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
         bool inTaken = false;
         if (sequence < h.takenLast && (h.mail.empty() || h.mail.front().order() > sequence)) {
@@ -535,7 +535,7 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
     if (replaced) // diagnostics
         h.counts().coalesced.store(h.counts().coalesced.load(std::memory_order_relaxed) + 1,
                                    std::memory_order_relaxed);
-    if (h.timedStats() != nullptr) [[unlikely]]
+    if (h.layerTiming()) [[unlikely]]
         h.pendingSince = diag::ticks();
     if (!h.scheduled) {
         try {
@@ -561,7 +561,7 @@ void QtHandlerCore::postLatestValue(const unsigned char (&event)[QtPayload::inli
     // Lock-free only once a delivery is scheduled: a writer meeting a schedule under way waits for
     // it, and schedules one itself if that one failed (as postLatest's writers do). A load, not a
     // read-modify-write: sequentially consistent after the write's own (see QtHandlerState::cellSeq).
-    const bool timed = h.timedStats() != nullptr;
+    const bool timed = h.layerTiming();
     if (!token && !timed && h.cellOwed.load(std::memory_order_seq_cst))
         return;               // the delivery on its way reads this write
     AsyncToken replacedToken; // destroyed after the lock is released

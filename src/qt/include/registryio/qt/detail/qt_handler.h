@@ -153,6 +153,16 @@ public:
     // Takes its box's statistics in `core` if it has none yet (its registry's diagnostics were
     // switched on since its add).
     void takeStats(RegistryCore &core) noexcept;
+    // Its statistics, which a handler with a context has from its add (set before it is armed).
+    [[nodiscard]] diag::HandlerStats &counts() const noexcept
+    {
+        return *stats.load(std::memory_order_relaxed);
+    }
+    // A handler with a context: true while its registry's diagnostics are on (its runs timed).
+    [[nodiscard]] bool layerTiming() const noexcept
+    {
+        return counts().timing.load(std::memory_order_relaxed);
+    }
     // Its statistics while its registry's diagnostics are on (the runs it makes itself are timed
     // there), else null.
     [[nodiscard]] diag::HandlerStats *timedStats() const noexcept
