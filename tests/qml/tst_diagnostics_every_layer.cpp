@@ -3,7 +3,8 @@
 // failures, drops and coalesced events are counted once, in its record, whichever layer runs it
 // (a C++ direct handler, a queued one, a bounded one that drops, a Latest one that coalesces, a
 // QML JavaScript handler that throws), and match what the handlers themselves saw while two
-// threads notify at once.
+// threads notify at once and snapshots are taken; a handler removed with deliveries waiting
+// leaves every drop to its registry's record.
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_registry.h>
@@ -67,6 +68,8 @@ private Q_SLOTS:
             registry.add(&receiver, [&](int e) { queued.run(e, 5); }, {.connection = Qt::QueuedConnection});
         const rio::HandlerId boundedId = registry.add(&receiver, [&](int e) { bounded.run(e, 7); },
                                                       {.connection = Qt::QueuedConnection, .capacity = 8});
+        const rio::HandlerId leavingId = registry.add(&receiver, [](int) { QFAIL("removed before it ran"); },
+                                                      {.connection = Qt::QueuedConnection, .capacity = 8});
         const rio::HandlerId latestId =
             registry.add(&receiver, [&](int e) { latest.run(e, 11); },
                          {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
@@ -93,6 +96,7 @@ QmlRegistry {
         auto *qml = qobject_cast<rio::QmlRegistry *>(root.get());
         QVERIFY(qml != nullptr);
 
+        std::atomic<int> finished{0};
         std::thread notifiers[2];
         for (int t = 0; t < 2; ++t) {
             notifiers[t] = std::thread([&, t] {
@@ -100,10 +104,17 @@ QmlRegistry {
                     registry.notify(t * n + i);
                     qml->notify(t * n + i);
                 }
+                finished.fetch_add(1);
             });
         }
+        // Snapshots meanwhile (bounded: the notifiers end), each reading every handler's record.
+        int lost = 0;
+        for (int i = 0; i < 1000 && finished.load() < 2; ++i)
+            lost += rio::Diagnostics::snapshot(registry.registryId()).handlers.size() != 5 ? 1 : 0;
         for (std::thread &t : notifiers)
             t.join();
+        QCOMPARE(lost, 0);                   // every snapshot listed every handler
+        QVERIFY(registry.remove(leavingId)); // 8 deliveries waiting: dropped as removed
         // Every delivery runs or is dropped, every Latest event runs or is coalesced.
         const auto settled = [&] {
             const rio::HandlerInfo b = handlerOf(registry.objectName(), boundedId);
@@ -145,6 +156,14 @@ QmlRegistry {
             wrong << QStringLiteral("QML: %1 handlers").arg(q.handlers.size());
         else
             expect("QML", q.handlers.front(), 2 * n, quint64(root->property("failed").toInt()), 0);
+        const rio::RegistryInfo all = rio::Diagnostics::snapshot(registry.registryId());
+        quint64 left = 0;
+        for (const quint64 d : all.removedHandlerDrops)
+            left += d;
+        if (left != 2 * n || all.removedHandlerDrops[static_cast<int>(rio::DropReason::Removed)] != 8)
+            wrong << QStringLiteral("removed handler: %1 drops in its registry's record, %2 as removed")
+                         .arg(left)
+                         .arg(all.removedHandlerDrops[static_cast<int>(rio::DropReason::Removed)]);
         rio::Diagnostics::setEnabled(false);
         QVERIFY2(wrong.isEmpty(), qPrintable(wrong.join(QStringLiteral("; "))));
     }
