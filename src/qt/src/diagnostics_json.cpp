@@ -3,7 +3,6 @@
 // form of every field a snapshot has (docs/DIAGNOSTICS.md, "JSON and QDebug"), and the file
 // RIO_DIAGNOSTICS_JSON names, written when the application exits.
 
-#include "drop_reasons_p.h"
 #include "whole_file_p.h"
 #include <registryio/detail/diagnostics.h>
 #include <registryio/qt/diagnostics.h>

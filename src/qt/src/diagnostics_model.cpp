@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 // rio::DiagnosticsModel: the rows of rio::Diagnostics::snapshot(), one per handler, refreshed on
 // a timer and kept sorted.
-#include "drop_reasons_p.h"
-
 #include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/diagnostics_model.h>
 
@@ -109,8 +107,13 @@ QString dropReasons(const HandlerInfo &h)
 {
     QStringList parts;
     for (int i = 0; i < dropReasonCount; ++i) {
-        if (const quint64 n = h.drops[static_cast<std::size_t>(i)]; n != 0)
-            parts << QStringLiteral("%1 %2").arg(detail::dropReasonWords(i)).arg(n);
+        if (const quint64 n = h.drops[static_cast<std::size_t>(i)]; n != 0) {
+            QString words = QLatin1String(detail::dropReasonNames[i]); // "contextDestroyed": words
+            for (qsizetype c = words.size() - 1; c > 0; --c)
+                if (words[c].isUpper())
+                    words.replace(c, 1, QStringLiteral(" ") + words[c].toLower());
+            parts << QStringLiteral("%1 %2").arg(words).arg(n);
+        }
     }
     return parts.join(QStringLiteral(", "));
 }

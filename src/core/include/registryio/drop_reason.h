@@ -23,4 +23,11 @@ enum class DropReason {
 /// Number of DropReason values.
 inline constexpr int dropReasonCount = 6;
 
+namespace detail {
+// DropReason's one name table, in its order: diagnostics' JSON keys, which the item model and
+// the inspector show too.
+inline constexpr const char *dropReasonNames[dropReasonCount] = {"overflow",  "removed",  "contextDestroyed",
+                                                                 "suspended", "noMemory", "discarded"};
+} // namespace detail
+
 } // namespace rio

@@ -336,7 +336,7 @@ struct HandlerRecord
 };
 
 /// The layer's part of a handler's record (the Qt facade: its options, waiting deliveries and
-/// names): called by collect for each handler with a layer object (RegistryCore::attachLayer),
+/// names): called by collect for each handler whose box names a layer object (retainStats),
 /// under its registry's lock; runs no user code and takes no lock but that handler's own.
 using Describe = void (*)(const void *layer, HandlerRecord &out) noexcept;
 /// Installs the callback (once, by the Qt layer; null: records have no layer part).
