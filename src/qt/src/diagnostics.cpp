@@ -683,7 +683,7 @@ void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtReg
         });
 }
 
-void QtRegistryBase::detachDiagnostics() noexcept
+void QtRegistryBase::detachDiagnostics() const noexcept
 {
     if (m_registryId == 0 || !detail::diag::keepingDeparted())
         return;

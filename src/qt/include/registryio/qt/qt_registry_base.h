@@ -135,7 +135,7 @@ private:
     friend bool detail::noteHandlerFailure(QtRegistryBase &, HandlerId);
 
     // Keeps this registry's last record while the core keeps destroyed ones (detachShared).
-    void detachDiagnostics() noexcept;
+    void detachDiagnostics() const noexcept;
 
     detail::RegistryCore *m_diagCore = nullptr;
     detail::QtRegistrations *m_diagRegistrations = nullptr;
