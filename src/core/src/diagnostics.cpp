@@ -287,21 +287,24 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
     const bool empty = h == emptySnapshot();
     if (on) {
         // Everything that can throw first: statistics for every live handler, published
-        // (release) before the flag, so a notify that reads the flag finds them.
+        // (release) before the flag, so a notify that reads the flag finds them, and the timing
+        // block of those that had statistics without one (layerTimed).
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
-            if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved && e.box->stats == nullptr)
-                __atomic_store_n(
-                    &e.box->stats,
-                    diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType, e.box->layerTimed),
-                    __ATOMIC_RELEASE);
+            HandlerBox *b = e.box;
+            if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
+                return;
+            if (b->stats == nullptr)
+                __atomic_store_n(&b->stats,
+                                 diag::newStats(ws.serial, b->id, b->where, ws.eventType, b->layerTimed),
+                                 __ATOMIC_RELEASE);
+            if (b->stats->times == nullptr)
+                b->stats->times = diag::newTimes(ws.serial, b->id, b->where, ws.eventType);
         });
     }
     forEachEntry(h, empty, [on](Entry &e, std::uint64_t, int) {
-        diag::HandlerStats *s = e.box->stats;
-        if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved || s == nullptr)
-            return;
-        s->everTimed = s->everTimed || on; // (the lock's)
-        s->timing.store(on, std::memory_order_relaxed);
+        if (diag::HandlerStats *s = e.box->stats;
+            e.invoke.load(std::memory_order_relaxed) != &skipRemoved && s)
+            s->timing.store(on ? s->times : nullptr, std::memory_order_release);
     });
     // The shared empty array is never written; every array published from now on carries the
     // flag too (publishLocked). Arrays a notify still walks keep theirs: it may finish timed.
@@ -317,8 +320,8 @@ void RegistryCore::capFastLimitsLocked(std::uint64_t cap) const noexcept
     forEachEntry(h, h == emptySnapshot(), [cap](Entry &e, std::uint64_t, int) {
         if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
             return;
-        if (diag::HandlerStats *s = diag::loadStats(e.box))
-            diag::capFastLimit(s, cap);
+        if (diag::HandlerStats *s = diag::loadStats(e.box); s != nullptr && s->times != nullptr)
+            diag::capFastLimit(s->times, cap);
     });
 }
 
@@ -346,12 +349,14 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
         h.where = box->where;
         h.thread = box->thread;
         if (const diag::HandlerStats *s = box->stats) {
-            h.timed = s->everTimed;
             h.failures = s->failures.load(std::memory_order_relaxed);
-            h.slowRuns = s->slowRuns.load(std::memory_order_relaxed);
-            diag::toNanos(s->runTime, h.runTime);
-            if (s->layerTimed && ws.diagnosticsOn)
-                diag::toNanos(s->queueDelay, h.queueDelay);
+            if (const diag::HandlerTimes *t = s->times) { // diagnostics were on for it at some point
+                h.timed = true;
+                h.slowRuns = t->slowRuns.load(std::memory_order_relaxed);
+                diag::toNanos(t->runTime, h.runTime);
+                if (box->layerTimed && ws.diagnosticsOn)
+                    diag::toNanos(t->queueDelay, h.queueDelay);
+            }
             // Every run is counted; the histogram holds the precisely timed ones.
             h.calls = s->totalCalls();
             for (int r = 0; r < dropReasonCount; ++r)

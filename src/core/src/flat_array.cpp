@@ -18,6 +18,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -53,13 +54,16 @@ RIO_COLD [[gnu::noinline]] void newStatsLocked(RegistryState &ws, HandlerBox *bo
     try {
         if (box->layerTimed && ws.leftStats == nullptr)
             ws.leftStats = diag::newStats(ws.serial, HandlerId{}, {}, ws.eventType, true);
-        box->stats = diag::newStats(ws.serial, box->id, box->where, ws.eventType, box->layerTimed);
-        box->stats->everTimed = ws.diagnosticsOn;
-        box->stats->timing.store(ws.diagnosticsOn, std::memory_order_relaxed);
+        std::unique_ptr<diag::HandlerStats, diag::FreeStats> s(
+            diag::newStats(ws.serial, box->id, box->where, ws.eventType, box->layerTimed));
+        if (ws.diagnosticsOn && s->times == nullptr) // a layerTimed handler's, timed from its add
+            s->times = diag::newTimes(ws.serial, box->id, box->where, ws.eventType);
+        s->timing.store(ws.diagnosticsOn ? s->times : nullptr, std::memory_order_relaxed);
         if (box->layerTimed) {
             ws.leftStats->refs.fetch_add(1, std::memory_order_relaxed);
-            box->stats->leftTo = ws.leftStats;
+            s->leftTo = ws.leftStats;
         }
+        box->stats = s.release();
     } catch (...) {
         --ws.lastId;
         throw;

@@ -326,7 +326,7 @@ private:
         Once ? &invokeOnce<Fn> : &invokeHandler<Fn>, &detail::eventTypeNameOf<E>};
 
     // `layerTimed`: the handler only dispatches, the layer behind it times its runs (the Qt
-    // facade's handlers with a context; HandlerStats::layerTimed).
+    // facade's handlers with a context; HandlerBox::layerTimed).
     template <bool Once, typename F>
     HandlerId addImpl(F &&handler, int priority, SourceLocation where, detail::GuardLink *link = nullptr,
                       bool layerTimed = false)
@@ -352,7 +352,7 @@ private:
 
 namespace detail {
 /// What a layer built on a Registry<E> (the Qt facade) reaches of it: its core (diagnostics) and
-/// the add of a handler whose runs the layer times itself (HandlerStats::layerTimed).
+/// the add of a handler whose runs the layer times itself (HandlerBox::layerTimed).
 struct LayerAccess
 {
     template <typename E>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The core's side of diagnostics (docs/DIAGNOSTICS.md): per-handler statistics that exist only
-// while a registry's diagnostics are on (timed notifies record them), the thread numbers,
+// The core's side of diagnostics (docs/DIAGNOSTICS.md): per-handler statistics that exist once
+// a registry's diagnostics were on (timed notifies record them), the thread numbers,
 // the clock and the per-thread record of the run in progress that the watchdog reads. Not part
 // of the public API; the Qt layer's rio::Diagnostics presents it.
 
@@ -89,40 +89,60 @@ struct Histogram
     }
 };
 
-/// One handler's statistics: the one record of its runs, created by the registry under its lock
-/// and owned by the handler's box; a handler's while diagnostics are (or were) on, a layerTimed
-/// handler's (one the layer runs itself: the Qt facade's handlers with a context) from its add,
-/// the layer holding a reference (retainStats). Freed by the last freeStats, which the watchdog
-/// synchronises with.
-struct alignas(64) HandlerStats
+/// The timing block of a handler's statistics: what timed runs record (histograms, slow runs) and
+/// who the handler is, for the watchdog. Allocated when its registry's diagnostics first time it
+/// (the switch, or its add while on), freed with the statistics.
+struct alignas(64) HandlerTimes
 {
-    // Runs counted: by the one thread that owns the counter (the first to run the handler in a
-    // timed notify) with a plain increment (a single writer), by every other with an atomic add.
+    // A timed notify's runs: the thread that owns the counter (the first to run the handler in
+    // one) counts with a plain increment (a single writer), every other in HandlerStats::calls.
     std::atomic<std::uint64_t> owner{~std::uint64_t{0}}; // its thread number (all ones: none yet)
     std::atomic<std::uint64_t> ownerCalls{0};
-    std::atomic<std::uint64_t> calls{0}; // the others' timed runs, and RunScope's counted ones
-    /// Every run counted.
-    [[nodiscard]] std::uint64_t totalCalls() const noexcept
-    {
-        return ownerCalls.load(std::memory_order_relaxed) + calls.load(std::memory_order_relaxed);
-    }
-    /// Counts a run of the calling thread, whose number is `self`.
-    RIO_ALWAYS_INLINE void countCall(std::uint64_t self) noexcept
+    /// Counts a run of the calling thread, whose number is `self` (the others' in `calls`).
+    RIO_ALWAYS_INLINE void countCall(std::uint64_t self, std::atomic<std::uint64_t> &calls) noexcept
     {
         if (owner.load(std::memory_order_relaxed) == self) [[likely]]
             ownerCalls.store(ownerCalls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         else
-            countOtherCall(self);
+            countOtherCall(self, calls);
     }
     /// countCall's other path: takes the counter if it has no owner, else adds atomically (a
     /// thread without a number, 0, shares the record of every thread out of memory: it adds).
-    [[gnu::noinline]] void countOtherCall(std::uint64_t self) noexcept
+    [[gnu::noinline]] void countOtherCall(std::uint64_t self, std::atomic<std::uint64_t> &calls) noexcept
     {
         std::uint64_t none = ~std::uint64_t{0};
         if (self != 0 && owner.compare_exchange_strong(none, self, std::memory_order_relaxed))
             ownerCalls.store(ownerCalls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         else
             calls.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::atomic<std::uint64_t> slowRuns{0};
+    std::atomic<bool> slowReported{false};
+    // Timed notifies: a run longer than this takes the cold path (a new maximum, or perhaps a
+    // slow run); at most the maximum and under every slow threshold.
+    std::atomic<std::uint64_t> fastLimit{0};
+    Histogram runTime;
+    Histogram queueDelay; // queued deliveries: notify to run (the Qt layer)
+    // Who this is, for the watchdog, which may read it while the handler runs.
+    std::uint64_t registry = 0; // RegistryState::serial
+    HandlerId id;
+    SourceLocation where;
+    std::string_view eventType; // static
+};
+
+/// One handler's statistics: the one record of its runs, created by the registry under its lock
+/// and owned by the handler's box; a handler's while diagnostics are (or were) on, a layerTimed
+/// handler's (HandlerBox::layerTimed: the Qt facade's handlers with a context) from its add,
+/// the layer holding a reference (retainStats). Its counters are always there, its timing block
+/// once it was timed. Freed by the last freeStats, which the watchdog synchronises with.
+struct HandlerStats
+{
+    std::atomic<std::uint64_t> calls{0}; // every run counted but a timed notify's owner's
+    /// Every run counted (under the registry's lock, which sets `times`).
+    [[nodiscard]] std::uint64_t totalCalls() const noexcept
+    {
+        return calls.load(std::memory_order_relaxed) +
+               (times != nullptr ? times->ownerCalls.load(std::memory_order_relaxed) : 0);
     }
     std::atomic<std::uint64_t> failures{0}; // runs that threw (those counted here)
     // A layerTimed handler's queued deliveries, counted from its add (not only while timed).
@@ -146,28 +166,14 @@ struct alignas(64) HandlerStats
         left.store(true, std::memory_order_seq_cst);
         moveDrops();
     }
-    std::atomic<bool> left{false};
     HandlerStats *leftTo = nullptr; // a reference to the registry's drops of handlers that left
-    bool everTimed = false;         // diagnostics were on for it at some point (the registry's lock)
-    // Its registry's diagnostics are on: the layer times the runs it makes itself (set by the
-    // registry under its lock, read by the layer without it).
-    std::atomic<bool> timing{false};
-    std::atomic<std::uint64_t> slowRuns{0};
-    std::atomic<bool> slowReported{false};
-    // Timed notifies: a run longer than this takes the cold path (a new maximum, or perhaps a
-    // slow run); at most the maximum and under every slow threshold.
-    std::atomic<std::uint64_t> fastLimit{0};
-    // The box's call only dispatches: the layer behind it times the run where it happens
-    // (RunScope), so a timed notify neither times nor counts the call.
-    bool layerTimed = false;
+    // The timing block once it was timed (set under the registry's lock, before `timing` or the
+    // statistics' publication), freed with them; `timing`: it while the registry's diagnostics
+    // are on, else null (the registry's lock, release), whether and where the layer times a run.
+    HandlerTimes *times = nullptr;
+    std::atomic<HandlerTimes *> timing{nullptr};
     std::atomic<std::uint32_t> refs{1}; // the box's, and each retainStats
-    Histogram runTime;
-    Histogram queueDelay; // queued deliveries: notify to run (the Qt layer)
-    // Who this is, for the watchdog, which may read it while the handler runs.
-    std::uint64_t registry = 0; // RegistryState::serial
-    HandlerId id;
-    SourceLocation where;
-    std::string_view eventType; // static
+    std::atomic<bool> left{false};
 
 private:
     void moveDrops() noexcept
@@ -260,8 +266,8 @@ using SlowSink = void (*)(const SlowRun &) noexcept;
 /// Installs the sink (null removes it).
 RIO_CORE_EXPORT void setSlowSink(SlowSink sink) noexcept;
 
-/// New statistics for handler `id` of registry `registry`; `layerTimed`: see HandlerStats.
-/// `eventType` must outlive them. Throws std::bad_alloc.
+/// New statistics for handler `id` of registry `registry`, with their timing block unless
+/// `layerTimed` (HandlerBox::layerTimed). `eventType` must outlive them. Throws std::bad_alloc.
 RIO_CORE_EXPORT HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where,
                                        std::string_view eventType, bool layerTimed);
 
@@ -271,8 +277,8 @@ RIO_CORE_EXPORT HandlerStats *newStats(std::uint64_t registry, HandlerId id, Sou
 class RIO_CORE_EXPORT RunScope
 {
 public:
-    /// Starts timing a run of `stats` on this thread; `count`: also counts the run in
-    /// stats->calls and, if it throws (an exception leaves the scope), in stats->failures.
+    /// Starts timing a run of `stats` (`timing` seen set) on this thread; `count`: also counts the
+    /// run in stats->calls and, if it throws (an exception leaves the scope), in stats->failures.
     explicit RunScope(HandlerStats *stats, bool count = false) noexcept;
     /// Ends it (also when the run throws).
     ~RunScope();
@@ -284,7 +290,7 @@ public:
 private:
     HandlerStats *m_stats;
     void *m_record;
-    HandlerStats *m_prevStats;
+    HandlerTimes *m_prevStats;
     std::uint64_t m_prevStart;
     std::uint64_t m_start;
     int m_uncaught; // exceptions already unwinding when the run started (counted runs)
@@ -413,8 +419,9 @@ RIO_CORE_EXPORT bool timelineRecording() noexcept;
 /// only (the ring's one writer); nothing while off.
 RIO_CORE_EXPORT void timelineFrame(std::uint64_t window, std::uint64_t number, std::uint64_t start,
                                    std::uint64_t end) noexcept;
-/// A queued delivery of `stats`'s handler queued at `postedAt` (ticks; 0: unknown) starts at
-/// `start`: records its queueing delay, and on the main thread its wait in the timeline.
+/// A queued delivery of `stats`'s handler (timed, as RunScope) queued at `postedAt` (ticks; 0:
+/// unknown) starts at `start`: records its queueing delay, and on the main thread its wait in the
+/// timeline.
 RIO_CORE_EXPORT void recordQueueDelay(HandlerStats *stats, std::uint64_t postedAt,
                                       std::uint64_t start) noexcept;
 

@@ -161,14 +161,14 @@ public:
     // A handler with a context: true while its registry's diagnostics are on (its runs timed).
     [[nodiscard]] bool layerTiming() const noexcept
     {
-        return counts().timing.load(std::memory_order_relaxed);
+        return counts().timing.load(std::memory_order_acquire) != nullptr;
     }
     // Its statistics while its registry's diagnostics are on (the runs it makes itself are timed
-    // there), else null.
+    // in their timing block), else null.
     [[nodiscard]] diag::HandlerStats *timedStats() const noexcept
     {
         diag::HandlerStats *s = stats.load(std::memory_order_acquire);
-        return s != nullptr && s->timing.load(std::memory_order_relaxed) ? s : nullptr;
+        return s != nullptr && s->timing.load(std::memory_order_acquire) != nullptr ? s : nullptr;
     }
 
     HandlerId id;
@@ -188,7 +188,7 @@ public:
     std::atomic<bool> suspended{false}; // notifies and queued deliveries skip it
     SourceLocation where;               // where add was called (set before it is published)
     // Diagnostics: its box's statistics (the one record of its runs, drops and waits), from its
-    // add with a context (HandlerStats::layerTimed: its queued runs, its runs on the notifying
+    // add with a context (HandlerBox::layerTimed: its queued runs, its runs on the notifying
     // thread and its drops are counted there), else once its registry's diagnostics were on (the
     // runs of notifySequential's steps). Set once; a reference kept until it is destroyed.
     std::atomic<diag::HandlerStats *> stats{nullptr};
