@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -192,6 +193,55 @@ RIO_TEST(offCountsNothingOnCountsEveryRunAndFailure)
     registry.notify(11);
     CHECK_EQ(handlerOf(recordOf("counts"), ok)->calls, std::uint64_t{7});
     registry.setDiagnosticsEnabled(false);
+}
+
+// A handler the layer times itself (the Qt facade's with a context) has its counters from its
+// add and its timing block only once its registry's diagnostics time it: the block, one pointer
+// while on and null while off, stays the same across switches, and runs that another thread
+// times while the switch flips record into it, each counted once.
+RIO_TEST(aLayerTimedHandlersTimingBlockComesWhenTimedAndStays)
+{
+    rio::Registry<int> registry;
+    registry.setDiagnosticsName("layer-timed");
+    // Not a plain closure, as the facade's dispatcher (addPlain has no layer-timed form).
+    const auto handler = [keep = std::make_shared<int>()] { };
+    const rio::HandlerId id =
+        rio::detail::LayerAccess::addLayerTimed(registry, handler, 0, rio::SourceLocation::current(), true);
+    diag::HandlerStats *s = rio::detail::LayerAccess::core(registry).retainStats(id);
+    CHECK(s != nullptr);
+    CHECK(s->times == nullptr);
+    CHECK(s->timing.load(std::memory_order_acquire) == nullptr);
+    CHECK(!handlerOf(recordOf("layer-timed"), id)->timed);
+
+    std::atomic<bool> done{false};
+    std::atomic<std::uint64_t> timed{0};
+    std::thread runner([&] {
+        while (!done.load(std::memory_order_acquire))
+            if (s->timing.load(std::memory_order_acquire) != nullptr) {
+                const diag::RunScope scope(s, true);
+                timed.fetch_add(1, std::memory_order_relaxed);
+            }
+    });
+    for (int i = 0; i < 200; ++i) {
+        registry.setDiagnosticsEnabled(true);
+        registry.setDiagnosticsEnabled(false);
+    }
+    registry.setDiagnosticsEnabled(true);
+    diag::HandlerTimes *const block = s->timing.load(std::memory_order_acquire);
+    while (timed.load(std::memory_order_relaxed) == 0) // it times a run while on
+        std::this_thread::yield();
+    done.store(true, std::memory_order_release);
+    runner.join();
+    CHECK(block != nullptr);
+    CHECK(block == s->times);
+    registry.setDiagnosticsEnabled(false);
+    CHECK(s->timing.load(std::memory_order_acquire) == nullptr);
+    CHECK(s->times == block);
+    const std::optional<diag::HandlerRecord> h = handlerOf(recordOf("layer-timed"), id);
+    CHECK(h->timed);
+    CHECK_EQ(h->calls, timed.load());
+    CHECK(registry.remove(id));
+    diag::freeStats(s);
 }
 
 RIO_TEST(suspensionAndRunsModeKeepTheCountsRight)
