@@ -335,14 +335,25 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
     out.enabled = ws.diagnosticsOn;
     if (!handlers)
         return;
-    out.handlers.reserve(ws.live.load(std::memory_order_relaxed));
+    const std::size_t live = ws.live.load(std::memory_order_relaxed);
+    out.handlers.reserve(live);
+    const diag::Describe describe = diag::describe.load(std::memory_order_acquire);
+    const auto histogram = [&](const diag::Histogram &from) { // (none for one that has no runs)
+        if (from.max.load(std::memory_order_relaxed) == 0 &&
+            from.buckets[0].load(std::memory_order_relaxed) == 0)
+            return diag::HandlerRecord::none;
+        if (out.histograms.empty())
+            out.histograms.reserve(ws.diagnosticsOn ? 2 * live : live);
+        diag::toNanos(from, out.histograms.emplace_back());
+        return static_cast<std::uint32_t>(out.histograms.size() - 1);
+    };
     for (const auto &[id, value] : ws.byId) {
         if (value == 0 || (value & 1u) != 0)
             continue;
         const auto *box = reinterpret_cast<const HandlerBox *>(value); // NOLINT(performance-no-int-to-ptr)
         if (box->removed)
             continue;
-        diag::HandlerRecord h;
+        diag::HandlerRecord &h = out.handlers.emplace_back();
         h.id = box->id;
         h.priority = box->priority;
         h.suspended = box->suspended;
@@ -353,9 +364,9 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
             if (const diag::HandlerTimes *t = s->times) { // diagnostics were on for it at some point
                 h.timed = true;
                 h.slowRuns = t->slowRuns.load(std::memory_order_relaxed);
-                diag::toNanos(t->runTime, h.runTime);
+                h.runTime = histogram(t->runTime);
                 if (box->layerTimed && ws.diagnosticsOn)
-                    diag::toNanos(t->queueDelay, h.queueDelay);
+                    h.queueDelay = histogram(t->queueDelay);
             }
             // Every run is counted; the histogram holds the precisely timed ones.
             h.calls = s->totalCalls();
@@ -364,10 +375,8 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
             h.maxWaiting = s->maxWaiting.load(std::memory_order_relaxed);
             h.coalesced = s->coalesced.load(std::memory_order_relaxed);
         }
-        if (box->layer != nullptr)
-            if (const diag::Describe d = diag::describe.load(std::memory_order_acquire))
-                d(box->layer, h);
-        out.handlers.push_back(std::move(h));
+        if (box->layer != nullptr && describe != nullptr)
+            describe(box->layer, h, out.layerParts, live);
     }
     // After the handlers: a drop moving from a leaving handler to the registry is missed by this
     // record rather than shown twice.

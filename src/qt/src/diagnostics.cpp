@@ -135,29 +135,71 @@ DepartedFacades &departedFacades()
     return *list;
 }
 
-HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::HandlerRecord &h)
+// The Qt layer's part of a handler's record (describeLayer): one vector per registry record.
+struct LayerPart
 {
-    // The Qt layer's part (describeLayer) first: the core's fields complete it.
-    HandlerInfo info = h.layerPart ? *static_cast<const HandlerInfo *>(h.layerPart.get()) : HandlerInfo();
+    bool hasContext = false;
+    bool once = false;
+    bool suspended = false;
+    Qt::ConnectionType connection = Qt::DirectConnection;
+    Delivery delivery = Delivery::Every;
+    Overflow overflow = Overflow::DropOldest;
+    quint64 capacity = 0;
+    quint64 waiting = 0;
+    quint64 coalesced = 0;
+    quint64 addedThread = 0;
+    QString contextClass;
+    QString contextName;
+    QString contextThreadName;
+    QString originFile;
+    int originLine = 0;
+};
+using LayerParts = std::vector<LayerPart>;
+
+// `registryName` and `eventType`: the registry's, converted once for all its handlers.
+HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::HandlerRecord &h,
+                   const QString &registryName, const QString &eventType)
+{
+    HandlerInfo info;
     info.registryId = reg.serial;
-    info.registryName = QString::fromStdString(reg.name);
-    info.eventType = QString::fromStdString(reg.eventType);
+    info.registryName = registryName;
+    info.eventType = eventType;
     info.id = h.id;
     info.file = QString::fromUtf8(h.where.fileName());
     info.line = static_cast<int>(h.where.line());
     info.function = QString::fromUtf8(h.where.functionName());
-    info.addedThread = info.addedThread != 0 ? info.addedThread : h.thread;
+    info.addedThread = h.thread;
     info.priority = h.priority;
-    info.suspended = h.layerPart ? info.suspended : h.suspended;
+    info.suspended = h.suspended;
     info.calls = h.calls;
     info.failures = h.failures;
     info.slowRuns = h.slowRuns;
     info.timed = h.timed;
-    info.runTime = histogramOf(h.runTime);
-    info.queueDelay = histogramOf(h.queueDelay);
+    if (h.runTime != h.none)
+        info.runTime = histogramOf(reg.histogram(h.runTime));
+    if (h.queueDelay != h.none)
+        info.queueDelay = histogramOf(reg.histogram(h.queueDelay));
     std::copy(h.drops.begin(), h.drops.end(), info.drops.begin());
+    info.coalesced = h.coalesced;
+    if (h.layerPart != h.none) { // the Qt layer's part (describeLayer) completes the core's
+        const LayerPart &p = (*static_cast<const LayerParts *>(reg.layerParts.get()))[h.layerPart];
+        info.hasContext = p.hasContext;
+        info.connection = p.connection;
+        info.delivery = p.delivery;
+        info.capacity = p.capacity;
+        info.overflow = p.overflow;
+        info.once = p.once;
+        info.suspended = p.suspended;
+        info.waiting = p.waiting;
+        info.coalesced = p.coalesced; // with a cell's newest writes
+        info.addedThread = p.addedThread != 0 ? p.addedThread : h.thread;
+        info.contextClass = p.contextClass;
+        info.contextName = p.contextName;
+        info.contextThreadName = p.contextThreadName;
+        info.originFile = p.originFile;
+        info.originLine = p.originLine;
+    }
     info.maxWaiting = std::max<quint64>(h.maxWaiting, info.waiting);
-    info.coalesced = h.layerPart ? info.coalesced : h.coalesced; // the layer's: with a cell's newest writes
     return info;
 }
 
@@ -188,7 +230,7 @@ RegistryInfo infoOf(const detail::diag::RegistryRecord &reg)
     std::copy(reg.leftDrops.begin(), reg.leftDrops.end(), info.removedHandlerDrops.begin());
     info.handlers.reserve(static_cast<qsizetype>(reg.handlers.size()));
     for (const auto &h : reg.handlers)
-        info.handlers.push_back(toInfo(reg, h));
+        info.handlers.push_back(toInfo(reg, h, info.name, info.eventType));
     return info;
 }
 
@@ -340,13 +382,19 @@ Q_COREAPP_STARTUP_FUNCTION(installMainThreadCheck)
 
 // The Qt layer's part of a handler's record (the core's Describe, under its registry's lock,
 // which is never taken under a handler's): its options, waiting deliveries and names.
-void describeLayer(const void *layer, detail::diag::HandlerRecord &out) noexcept
+void describeLayer(const void *layer, detail::diag::HandlerRecord &out, std::shared_ptr<void> &parts,
+                   std::size_t count) noexcept
 {
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): its locks, which it owns
     auto &s = detail::state(*static_cast<detail::QtHandlerCore *>(const_cast<void *>(layer)));
     try {
-        auto info = std::make_shared<HandlerInfo>();
-        HandlerInfo &h = *info;
+        if (!parts) {
+            auto made = std::make_shared<LayerParts>();
+            made->reserve(count);
+            parts = std::move(made);
+        }
+        auto &all = *static_cast<LayerParts *>(parts.get());
+        LayerPart &h = all.emplace_back();
         h.hasContext = s.hasContext;
         h.connection = s.hasContext ? s.type : Qt::DirectConnection;
         h.delivery = s.delivery;
@@ -370,7 +418,7 @@ void describeLayer(const void *layer, detail::diag::HandlerRecord &out) noexcept
         h.contextThreadName = s.origin.contextThreadName;
         h.originFile = s.origin.file;
         h.originLine = s.origin.line;
-        out.layerPart = std::move(info);
+        out.layerPart = static_cast<std::uint32_t>(all.size() - 1);
     } catch (...) {
         // No memory: the core's part only.
     }

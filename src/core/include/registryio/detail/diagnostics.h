@@ -323,28 +323,36 @@ struct HistogramRecord
 /// One handler as the core records it.
 struct HandlerRecord
 {
+    /// No histogram (the handler was never timed).
+    static constexpr std::uint32_t none = ~std::uint32_t{0};
     HandlerId id;
     int priority = 0;
     bool suspended = false;
+    bool timed = false;
     SourceLocation where;
     std::uint64_t thread = 0;
-    bool timed = false;
     std::uint64_t calls = 0;
     std::uint64_t failures = 0;
     std::uint64_t slowRuns = 0;
-    HistogramRecord runTime;
-    HistogramRecord queueDelay; // a layerTimed handler's, while its registry's diagnostics are on
     std::array<std::uint64_t, dropReasonCount> drops{};
     std::uint64_t maxWaiting = 0;
     std::uint64_t coalesced = 0;
-    // What the layer's describe callback added (its own type; null without one).
-    std::shared_ptr<const void> layerPart;
+    // Indices into the registry record's histograms (none: empty). queueDelay: a layerTimed
+    // handler's, while its registry's diagnostics are on.
+    std::uint32_t runTime = none;
+    std::uint32_t queueDelay = none;
+    // Index into the registry record's layerParts (the describe callback's; none without one).
+    std::uint32_t layerPart = none;
 };
 
 /// The layer's part of a handler's record (the Qt facade: its options, waiting deliveries and
 /// names): called by collect for each handler whose box names a layer object (retainStats),
-/// under its registry's lock; runs no user code and takes no lock but that handler's own.
-using Describe = void (*)(const void *layer, HandlerRecord &out) noexcept;
+/// under its registry's lock; runs no user code and takes no lock but that handler's own. The
+/// first call for a registry's record makes `parts` (the layer's own type, room for `count`
+/// handlers: the only allocation); each call appends the handler's part to it and sets
+/// out.layerPart to its index.
+using Describe = void (*)(const void *layer, HandlerRecord &out, std::shared_ptr<void> &parts,
+                          std::size_t count) noexcept;
 /// Installs the callback (once, by the Qt layer; null: records have no layer part).
 RIO_CORE_EXPORT void setDescribe(Describe describe) noexcept;
 
@@ -357,7 +365,15 @@ struct RegistryRecord
     bool facade = false; // a QtRegistry's core (the Qt layer adds its part)
     bool enabled = false;
     std::vector<HandlerRecord> handlers;
+    std::vector<HistogramRecord> histograms; // the timed handlers' (HandlerRecord's indices)
+    std::shared_ptr<void> layerParts;        // the describe callback's (HandlerRecord::layerPart)
     std::array<std::uint64_t, dropReasonCount> leftDrops{}; // of handlers that left its table
+    /// Histogram `i` of its handlers' (empty for HandlerRecord::none).
+    [[nodiscard]] const HistogramRecord &histogram(std::uint32_t i) const noexcept
+    {
+        static const HistogramRecord empty;
+        return i < histograms.size() ? histograms[i] : empty;
+    }
 };
 
 /// Every live registry with a writer state (serial 0: all; else that one), with its handlers'
