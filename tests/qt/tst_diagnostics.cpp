@@ -1269,6 +1269,43 @@ private Q_SLOTS:
         QCOMPARE(h.eventType, QStringLiteral("int"));
     }
 
+    // A fired once-handler has left its registry's table while its queued delivery waits: the
+    // switch turning its registry's diagnostics off reaches it all the same. Its run, longer
+    // than both thresholds, is neither a slow run nor a stall (another registry keeps the
+    // watchdog running).
+    void aFiredOnceHandlersPendingRunIsNotReportedAfterDiagnosticsGoOff()
+    {
+        const auto threshold = rio::Diagnostics::slowThreshold();
+        const auto stall = rio::Diagnostics::stallThreshold();
+        rio::QtRegistry<int> other;
+        other.setDiagnosticsEnabled(true);
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        rio::Diagnostics::setSlowThreshold(1ms);
+        rio::Diagnostics::setStallThreshold(10ms);
+        QObject context;
+        bool ran = false;
+        registry.add(&context,
+                     [&ran](int) {
+                         std::this_thread::sleep_for(40ms);
+                         ran = true;
+                     },
+                     {.connection = Qt::QueuedConnection, .once = true});
+        registry.notify(1); // fired: out of the table, its delivery waits for this thread's loop
+        registry.setDiagnosticsEnabled(false);
+        for (int turn = 0; turn < 100 && !ran; ++turn)
+            QCoreApplication::processEvents();
+        rio::Diagnostics::setSlowThreshold(threshold);
+        rio::Diagnostics::setStallThreshold(stall);
+        other.setDiagnosticsEnabled(false);
+        QVERIFY(ran);
+        const auto ofRegistry = [&registry](const rio::SlowHandlerReport &r) {
+            return r.handler.registryId == registry.registryId();
+        };
+        QVERIFY(std::ranges::none_of(rio::Diagnostics::recentSlowRuns(), ofRegistry));
+        QVERIFY(std::ranges::none_of(rio::Diagnostics::recentStalls(), ofRegistry));
+    }
+
     // DIAGNOSTICS.md, "Warnings in the log": a flood's drops are all in the log. Two handlers of
     // capacity 1 drop 199 deliveries each at once: the lines (one a second per registry) name one
     // handler, but their counts since the last line and the registry's line once the second has

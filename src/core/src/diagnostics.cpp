@@ -311,6 +311,8 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
     if (!empty)
         setTimed(h, on);
     ws.diagnosticsOn = on;
+    if (ws.leftStats != nullptr) // its handlers that left the table too
+        ws.leftStats->registryTiming.store(on, std::memory_order_release);
     diag::countRegistry(on);
 }
 

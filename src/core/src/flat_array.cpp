@@ -52,8 +52,10 @@ bool containsThroughLink(void *core, HandlerId id) noexcept
 RIO_COLD [[gnu::noinline]] void newStatsLocked(RegistryState &ws, HandlerBox *box)
 {
     try {
-        if (box->layerTimed && ws.leftStats == nullptr)
+        if (box->layerTimed && ws.leftStats == nullptr) {
             ws.leftStats = diag::newStats(ws.serial, HandlerId{}, {}, ws.eventType, true);
+            ws.leftStats->registryTiming.store(ws.diagnosticsOn, std::memory_order_relaxed);
+        }
         std::unique_ptr<diag::HandlerStats, diag::FreeStats> s(
             diag::newStats(ws.serial, box->id, box->where, ws.eventType, box->layerTimed));
         if (ws.diagnosticsOn && s->times == nullptr) // a layerTimed handler's, timed from its add

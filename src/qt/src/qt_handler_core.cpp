@@ -180,7 +180,7 @@ bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
     s.calls.fetch_add(1, std::memory_order_relaxed); // every queued run, timed or not
     traceDeliveryBegin(*this, postedAt);
     try {
-        if (s.timing.load(std::memory_order_acquire) != nullptr) [[unlikely]] {
+        if (s.timingNow() != nullptr) [[unlikely]] {
             const diag::RunScope scope(&s); // diagnostics on: timed
             diag::recordQueueDelay(&s, postedAt, scope.start());
             target->invoke(event, token);

@@ -174,6 +174,20 @@ struct HandlerStats
     std::atomic<HandlerTimes *> timing{nullptr};
     std::atomic<std::uint32_t> refs{1}; // the box's, and each retainStats
     std::atomic<bool> left{false};
+    // The registry's statistics of handlers that left (leftTo): its diagnostics are on (its
+    // lock, release), which the switch sets also for those no longer in its table.
+    std::atomic<bool> registryTiming{false};
+    /// Where the layer times a run (`timing`), or null: a layerTimed handler's follows its
+    /// registry's switch (leftTo's registryTiming) also once it left the table, with a delivery
+    /// still waiting (a fired once-handler's).
+    [[nodiscard]] HandlerTimes *timingNow() const noexcept
+    {
+        HandlerTimes *t = timing.load(std::memory_order_acquire);
+        if (t != nullptr && leftTo != nullptr && !leftTo->registryTiming.load(std::memory_order_acquire))
+            [[unlikely]]
+            return nullptr;
+        return t;
+    }
 
 private:
     void moveDrops() noexcept

@@ -159,16 +159,13 @@ public:
         return *stats.load(std::memory_order_relaxed);
     }
     // A handler with a context: true while its registry's diagnostics are on (its runs timed).
-    [[nodiscard]] bool layerTiming() const noexcept
-    {
-        return counts().timing.load(std::memory_order_acquire) != nullptr;
-    }
+    [[nodiscard]] bool layerTiming() const noexcept { return counts().timingNow() != nullptr; }
     // Its statistics while its registry's diagnostics are on (the runs it makes itself are timed
     // in their timing block), else null.
     [[nodiscard]] diag::HandlerStats *timedStats() const noexcept
     {
         diag::HandlerStats *s = stats.load(std::memory_order_acquire);
-        return s != nullptr && s->timing.load(std::memory_order_acquire) != nullptr ? s : nullptr;
+        return s != nullptr && s->timingNow() != nullptr ? s : nullptr;
     }
 
     HandlerId id;
