@@ -25,6 +25,7 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 #include <QTimer>
 
 #include <algorithm>
@@ -1267,6 +1268,77 @@ private Q_SLOTS:
         QCOMPARE(h.id, slow);
         QCOMPARE(h.registryName, QStringLiteral("slow-then-removed"));
         QCOMPARE(h.eventType, QStringLiteral("int"));
+    }
+
+    // A queued run outlives its registry, destroyed meanwhile on this thread (allowed): its slow
+    // report, made when it ends, and the watchdog's stall report name the event type from the
+    // handler's timing block, never from the registry's freed state (ASan: no use after free).
+    void aRunThatOutlivesItsRegistryIsReportedWithItsEventType()
+    {
+        rio::Diagnostics *diagnostics = rio::Diagnostics::instance();
+        const auto stall = rio::Diagnostics::stallThreshold();
+        const auto worker = rio::Diagnostics::workerSlowThreshold();
+        rio::Diagnostics::setStallThreshold(10ms);
+        rio::Diagnostics::setWorkerSlowThreshold(1ms);
+        rio::QtRegistry<int> other; // keeps the watchdog running once the registry is gone
+        other.setDiagnosticsEnabled(true);
+        auto registry = std::make_unique<rio::QtRegistry<int>>();
+        registry->setDiagnosticsEnabled(true);
+        const quint64 registryId = registry->registryId();
+        std::mutex mutex;
+        std::condition_variable changed;
+        bool running = false;
+        bool gone = false;
+        std::vector<rio::SlowHandlerReport> stalls;
+        std::vector<rio::SlowHandlerReport> slow;
+        const auto keep = [&](std::vector<rio::SlowHandlerReport> &into) {
+            return [&](const rio::SlowHandlerReport &r) {
+                std::lock_guard lock(mutex);
+                if (r.handler.registryId == registryId)
+                    into.push_back(r);
+                changed.notify_all();
+            };
+        };
+        const auto c1 = connect(diagnostics, &rio::Diagnostics::handlerStalled, diagnostics, keep(stalls),
+                                Qt::DirectConnection);
+        const auto c2 = connect(diagnostics, &rio::Diagnostics::slowHandler, diagnostics, keep(slow),
+                                Qt::DirectConnection);
+        QThread a;
+        a.start();
+        auto *context = new QObject;
+        context->moveToThread(&a);
+        registry->add(context,
+                      [&](int) {
+                          // Runs until its registry is gone and the watchdog named it (bounded: 10 s each).
+                          std::unique_lock lock(mutex);
+                          running = true;
+                          changed.notify_all();
+                          changed.wait_for(lock, 10s, [&] { return gone && !stalls.empty(); });
+                      },
+                      {.connection = Qt::QueuedConnection});
+        registry->notify(1);
+        {
+            std::unique_lock lock(mutex);
+            changed.wait_for(lock, 10s, [&] { return running; });
+        }
+        registry.reset(); // its delivery runs on `a`
+        {
+            std::unique_lock lock(mutex);
+            gone = true;
+            changed.notify_all();
+            changed.wait_for(lock, 10s, [&] { return !slow.empty(); }); // the run ended
+        }
+        QMetaObject::invokeMethod(context, [context] { delete context; }, Qt::BlockingQueuedConnection);
+        a.quit();
+        a.wait();
+        disconnect(c1);
+        disconnect(c2);
+        rio::Diagnostics::setStallThreshold(stall);
+        rio::Diagnostics::setWorkerSlowThreshold(worker);
+        QCOMPARE(stalls.size(), std::size_t{1});
+        QCOMPARE(slow.size(), std::size_t{1});
+        QCOMPARE(stalls.front().handler.eventType, QStringLiteral("int"));
+        QCOMPARE(slow.front().handler.eventType, QStringLiteral("int"));
     }
 
     // A fired once-handler has left its registry's table while its queued delivery waits: the

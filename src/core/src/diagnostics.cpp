@@ -188,7 +188,7 @@ std::vector<RegistryRecord> departedRecords(std::uint64_t &lost)
 // A registry being destroyed, under its lock, its handlers still listed: keeps its record.
 void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
 {
-    if (!keepOn.load(std::memory_order_relaxed) || s.facade || (s.eventType.empty() && s.name.empty()))
+    if (!keepOn.load(std::memory_order_relaxed) || s.facade || (s.eventType == nullptr && s.name.empty()))
         return;
     Departed &d = departed();
     try {
@@ -218,7 +218,7 @@ std::vector<RegistryRecord> collect(std::uint64_t serial, bool handlers)
         [&](RegistryState &s) {
             // Listed once it has something to show: a handler added (its event type), a name, or the
             // facade's mark (a QtRegistry under construction shows only when complete).
-            if (!s.facade && s.eventType.empty() && s.name.empty())
+            if (!s.facade && s.eventType == nullptr && s.name.empty())
                 return;
             RegistryRecord rec;
             s.core->recordLocked(rec, handlers);
@@ -267,7 +267,9 @@ void RegistryCore::setDiagnosticsName(std::string_view name)
 void RegistryCore::setDiagnosticsFacade(const std::string_view *eventType)
 {
     RegistryState &ws = writerState();
-    std::string copy(eventType != nullptr ? *eventType : std::string_view());
+    std::shared_ptr<const std::string> copy;
+    if (eventType != nullptr && !eventType->empty())
+        copy = std::make_shared<const std::string>(*eventType);
     std::lock_guard lock(ws.writerLock);
     ws.facade = true;
     ws.eventType.swap(copy);
@@ -293,10 +295,11 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
             HandlerBox *b = e.box;
             if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
                 return;
-            if (b->stats == nullptr)
-                __atomic_store_n(&b->stats,
-                                 diag::newStats(ws.serial, b->id, b->where, ws.eventType, b->layerTimed),
-                                 __ATOMIC_RELEASE);
+            if (b->stats == nullptr) { // (not layerTimed: its block before its publication)
+                std::unique_ptr<diag::HandlerStats, diag::FreeStats> s(diag::newStats());
+                s->times = diag::newTimes(ws.serial, b->id, b->where, ws.eventType);
+                __atomic_store_n(&b->stats, s.release(), __ATOMIC_RELEASE);
+            }
             if (b->stats->times == nullptr)
                 b->stats->times = diag::newTimes(ws.serial, b->id, b->where, ws.eventType);
         });
@@ -332,7 +335,8 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
     const RegistryState &ws = st();
     out.serial = ws.serial;
     out.name = ws.name;
-    out.eventType = ws.eventType;
+    if (ws.eventType != nullptr)
+        out.eventType = *ws.eventType;
     out.facade = ws.facade;
     out.enabled = ws.diagnosticsOn;
     if (!handlers)

@@ -162,9 +162,9 @@ inline HandlerStats *loadStats(HandlerBox *box) noexcept
     return __atomic_load_n(&box->stats, __ATOMIC_ACQUIRE);
 }
 
-// A handler's timing block, set in its statistics (`eventType` static). Throws std::bad_alloc.
+// A handler's timing block, set in its statistics (sharing `eventType`). Throws std::bad_alloc.
 HandlerTimes *newTimes(std::uint64_t registry, HandlerId id, SourceLocation where,
-                       std::string_view eventType);
+                       const std::shared_ptr<const std::string> &eventType);
 // Lowers `s`'s fast limit to `cap` if it is above.
 void capFastLimit(HandlerTimes *s, std::uint64_t cap) noexcept;
 // fork(): takes diagnostics' locks (after every registry's), and releases them in the parent or

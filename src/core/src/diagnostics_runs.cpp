@@ -271,7 +271,8 @@ void watchdogScan() noexcept
                 run.registry = s->registry;
                 run.id = s->id;
                 run.where = s->where;
-                run.eventType = s->eventType;
+                if (s->eventType != nullptr)
+                    run.eventType = *s->eventType;
             } catch (...) {
                 continue;
             }
@@ -439,7 +440,8 @@ RIO_COLD void reportSlow(HandlerTimes *s, std::uint64_t ticks, RunRecord &r) noe
         return;
     try {
         SlowRun run;
-        run.eventType = s->eventType;
+        if (s->eventType != nullptr)
+            run.eventType = *s->eventType;
         describe(run);
         sink(run);
     } catch (...) {
@@ -490,16 +492,13 @@ void freeStats(HandlerStats *stats) noexcept
         freeStats(leftTo);
 }
 
-HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where, std::string_view eventType,
-                       bool layerTimed)
+HandlerStats *newStats()
 {
-    auto s = std::make_unique<HandlerStats>();
-    if (!layerTimed) // timed by the notifies of its registry's arrays: the block from the start
-        s->times = newTimes(registry, id, where, eventType);
-    return s.release();
+    return new HandlerStats;
 }
 
-HandlerTimes *newTimes(std::uint64_t registry, HandlerId id, SourceLocation where, std::string_view eventType)
+HandlerTimes *newTimes(std::uint64_t registry, HandlerId id, SourceLocation where,
+                       const std::shared_ptr<const std::string> &eventType)
 {
     auto *t = new HandlerTimes;
     t->registry = registry;

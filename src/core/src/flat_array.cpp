@@ -46,19 +46,18 @@ bool containsThroughLink(void *core, HandlerId id) noexcept
 
 // A fresh box's statistics while diagnostics are on, or for a layerTimed handler, whose queued
 // deliveries are always counted (under the lock): timed arrays record its runs there (published
-// with the entry). Out of line, with its arguments in registers: diag::newStats takes the
+// with the entry). Out of line, with its arguments in registers: diag::newTimes takes the
 // location by value on the stack, which inside the add made g++ keep a frame pointer and spill
 // values in every add. Throws std::bad_alloc with nothing changed (the id taken back).
 RIO_COLD [[gnu::noinline]] void newStatsLocked(RegistryState &ws, HandlerBox *box)
 {
     try {
         if (box->layerTimed && ws.leftStats == nullptr) {
-            ws.leftStats = diag::newStats(ws.serial, HandlerId{}, {}, ws.eventType, true);
+            ws.leftStats = diag::newStats();
             ws.leftStats->registryTiming.store(ws.diagnosticsOn, std::memory_order_relaxed);
         }
-        std::unique_ptr<diag::HandlerStats, diag::FreeStats> s(
-            diag::newStats(ws.serial, box->id, box->where, ws.eventType, box->layerTimed));
-        if (ws.diagnosticsOn && s->times == nullptr) // a layerTimed handler's, timed from its add
+        std::unique_ptr<diag::HandlerStats, diag::FreeStats> s(diag::newStats());
+        if (ws.diagnosticsOn) // timed from its add
             s->times = diag::newTimes(ws.serial, box->id, box->where, ws.eventType);
         s->timing.store(ws.diagnosticsOn ? s->times : nullptr, std::memory_order_relaxed);
         if (box->layerTimed) {
@@ -372,8 +371,8 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
 // (nothing changed).
 inline void RegistryCore::keepEventTypeLocked(const std::string_view &eventType)
 {
-    if (st().eventType.empty()) [[unlikely]]
-        st().eventType = eventType;
+    if (st().eventType == nullptr && !eventType.empty()) [[unlikely]]
+        st().eventType = std::make_shared<const std::string>(eventType);
 }
 
 HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link,

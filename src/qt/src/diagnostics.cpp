@@ -774,7 +774,7 @@ void QtHandlerCore::noteAdded(SourceLocation at, RegistryCore &core)
     // A handler with a context counts its queued deliveries from its add: its box has statistics
     // unless it was removed already (then statistics of its own, which no record lists).
     if (hasContext && stats.load(std::memory_order_relaxed) == nullptr) {
-        h.ownedStats.reset(diag::newStats(0, id, at, {}, true));
+        h.ownedStats.reset(diag::newStats());
         stats.store(h.ownedStats.get(), std::memory_order_release);
     }
 }

@@ -127,7 +127,9 @@ struct alignas(64) HandlerTimes
     std::uint64_t registry = 0; // RegistryState::serial
     HandlerId id;
     SourceLocation where;
-    std::string_view eventType; // static
+    // Its registry's (shared: a queued run may outlive the registry, whose name may live in a
+    // plugin); null when it has none.
+    std::shared_ptr<const std::string> eventType;
 };
 
 /// One handler's statistics: the one record of its runs, created by the registry under its lock
@@ -280,10 +282,9 @@ using SlowSink = void (*)(const SlowRun &) noexcept;
 /// Installs the sink (null removes it).
 RIO_CORE_EXPORT void setSlowSink(SlowSink sink) noexcept;
 
-/// New statistics for handler `id` of registry `registry`, with their timing block unless
-/// `layerTimed` (HandlerBox::layerTimed). `eventType` must outlive them. Throws std::bad_alloc.
-RIO_CORE_EXPORT HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where,
-                                       std::string_view eventType, bool layerTimed);
+/// New statistics, without their timing block (set under the registry's lock once it times
+/// them). Throws std::bad_alloc.
+RIO_CORE_EXPORT HandlerStats *newStats();
 
 /// A run of a handler a timed notify does not time itself (a layerTimed handler's: the Qt
 /// layer's queued deliveries and context handlers' runs on the notifying thread): shows it to

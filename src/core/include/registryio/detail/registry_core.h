@@ -254,10 +254,11 @@ struct RegistryState
     // Diagnostics (diagnostics.cpp), under the lock.
     std::uint64_t serial = 0;    // process-unique, never reused (RegistryInfo::id)
     std::string name;            // setDiagnosticsName (a QtRegistry: its objectName)
-    std::string eventType;       // the first add's event type
     bool facade = false;         // the core of a QtRegistry
     bool diagnosticsOwn = false; // enabled for this registry itself
     bool diagnosticsOn = false;  // published arrays are timed (own or process-wide)
+    // The first add's event type, shared by its handlers' timing blocks (a run may outlive it).
+    std::shared_ptr<const std::string> eventType;
     // Drops of layerTimed handlers that left the table (HandlerStats::leftTo), from the first
     // such add; freed by the last reference (the state's, or a handler's statistics).
     diag::HandlerStats *leftStats = nullptr;
