@@ -190,11 +190,14 @@ bool ticksAreTsc() noexcept
 
 void toNanos(const Histogram &h, HistogramRecord &out) noexcept
 {
-    for (std::size_t i = 0; i < out.buckets.size(); ++i)
+    // Up to the maximum's bucket, into a fresh record (the others are empty: a run records its
+    // bucket before it raises the maximum, and one ending meanwhile is the next snapshot's).
+    const std::uint64_t max = h.max.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i <= tickBucket(max); ++i)
         out.buckets[i] = h.buckets[i].load(std::memory_order_relaxed);
     out.nsPerTick = nsPerTickValue.load(std::memory_order_relaxed);
     out.totalNs = toNs(h.total.load(std::memory_order_relaxed));
-    out.maxNs = toNs(h.max.load(std::memory_order_relaxed));
+    out.maxNs = toNs(max);
 }
 
 } // namespace rio::detail::diag
