@@ -4,18 +4,21 @@
 // (a C++ direct handler, a queued one, a bounded one that drops, a Latest one that coalesces, a
 // QML JavaScript handler that throws), and match what the handlers themselves saw while two
 // threads notify at once and snapshots are taken; a handler removed with deliveries waiting
-// leaves every drop to its registry's record.
+// leaves every drop to its registry's record, and a snapshot taken while handlers are removed or
+// cleared shows each drop at most once.
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_registry.h>
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
+#include <QLoggingCategory>
 #include <QQmlComponent>
 #include <QQmlEngine>
 #include <QTest>
 
 #include <atomic>
+#include <numeric>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -165,6 +168,68 @@ QmlRegistry {
                          .arg(left)
                          .arg(all.removedHandlerDrops[static_cast<int>(rio::DropReason::Removed)]);
         rio::Diagnostics::setEnabled(false);
+        QVERIFY2(wrong.isEmpty(), qPrintable(wrong.join(QStringLiteral("; "))));
+    }
+
+    // A removal or clear() moves its handlers' drops to the registry's record while another
+    // thread snapshots the registry: a snapshot may miss a drop in flight, never show it twice
+    // (its handler's and its registry's), and the next one shows every drop.
+    void aSnapshotDuringARemovalShowsEachDropOnce()
+    {
+        QLoggingCategory::setFilterRules(
+            QStringLiteral("registryio=false")); // each removal's drops are logged
+        constexpr int fillers = 500; // a snapshot reads them after the first handler, the one removed
+        constexpr int events = 20;
+        QStringList wrong;
+        for (int round = 0; round < 20; ++round) {
+            const bool clear = round % 2 == 1;
+            QObject receiver; // its deliveries never run: removed, or the registry dies first
+            rio::QtRegistry<int> registry;
+            const rio::HandlerId first =
+                registry.add(&receiver, [](int) { }, {.connection = Qt::QueuedConnection, .capacity = 4});
+            for (int i = 0; i < fillers; ++i)
+                registry.add(&receiver, [](int) { }, {.connection = Qt::QueuedConnection, .capacity = 1});
+            for (int i = 0; i < events; ++i)
+                registry.notify(i);
+            // Every drop: the first's overflow and, once removed, its waiting deliveries; the
+            // fillers' overflow and, once cleared, their waiting one.
+            const quint64 truth =
+                clear ? quint64(events) * (fillers + 1) : events + quint64(events - 1) * fillers;
+            const auto seen = [&] {
+                const rio::RegistryInfo r = rio::Diagnostics::snapshot(registry.registryId());
+                quint64 n =
+                    std::accumulate(r.removedHandlerDrops.begin(), r.removedHandlerDrops.end(), quint64{0});
+                for (const rio::HandlerInfo &h : r.handlers)
+                    n += h.totalDrops();
+                return n;
+            };
+            std::atomic<int> snapshots{0};
+            std::atomic<bool> stop{false};
+            quint64 most = 0;
+            std::thread snapshotter([&] { // bounded: 2,000 snapshots at most
+                for (; !stop.load() && snapshots.load() < 2000; snapshots.fetch_add(1))
+                    most = std::max(most, seen());
+            });
+            while (snapshots.load() == 0)
+                std::this_thread::yield();
+            if (clear)
+                registry.clear();
+            else
+                QVERIFY(registry.remove(first));
+            for (const int after = snapshots.load() + 2; snapshots.load() < std::min(after, 2000);)
+                std::this_thread::yield();
+            stop.store(true);
+            snapshotter.join();
+            const quint64 last = seen();
+            if (most > truth || last != truth)
+                wrong << QStringLiteral("%1 %2: a snapshot showed %3 drops of %4, the last %5")
+                             .arg(QLatin1String(clear ? "clear" : "removal"))
+                             .arg(round)
+                             .arg(most)
+                             .arg(truth)
+                             .arg(last);
+        }
+        QLoggingCategory::setFilterRules(QString());
         QVERIFY2(wrong.isEmpty(), qPrintable(wrong.join(QStringLiteral("; "))));
     }
 };

@@ -341,6 +341,12 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
     out.enabled = ws.diagnosticsOn;
     if (!handlers)
         return;
+    // Before the handlers, which a handler leaves outside this lock (its layer takes it out
+    // first): a drop moving from a leaving handler to the registry is missed by this record
+    // rather than shown twice (acquire: a move read here has taken the handler's count to 0).
+    if (const diag::HandlerStats *left = ws.leftStats)
+        for (int r = 0; r < dropReasonCount; ++r)
+            out.leftDrops[static_cast<std::size_t>(r)] = left->drops[r].load(std::memory_order_acquire);
     const std::size_t live = ws.live.load(std::memory_order_relaxed);
     out.handlers.reserve(live);
     const diag::Describe describe = diag::describe.load(std::memory_order_acquire);
@@ -384,11 +390,6 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
         if (box->layer != nullptr && describe != nullptr)
             describe(box->layer, h, out.layerParts, live);
     }
-    // After the handlers: a drop moving from a leaving handler to the registry is missed by this
-    // record rather than shown twice.
-    if (const diag::HandlerStats *left = ws.leftStats)
-        for (int r = 0; r < dropReasonCount; ++r)
-            out.leftDrops[static_cast<std::size_t>(r)] = left->drops[r].load(std::memory_order_relaxed);
 }
 
 diag::HandlerStats *RegistryCore::retainStats(HandlerId id, const void *layer)

@@ -196,7 +196,7 @@ private:
     {
         for (int r = 0; r < dropReasonCount; ++r) {
             if (const std::uint64_t n = drops[r].exchange(0, std::memory_order_seq_cst); n != 0 && leftTo)
-                leftTo->drops[r].fetch_add(n, std::memory_order_relaxed);
+                leftTo->drops[r].fetch_add(n, std::memory_order_release); // see recordLocked
         }
     }
 };
