@@ -5,7 +5,7 @@
 // QML JavaScript handler that throws), and match what the handlers themselves saw while two
 // threads notify at once and snapshots are taken; a handler removed with deliveries waiting
 // leaves every drop to its registry's record, and a snapshot taken while handlers are removed or
-// cleared shows each drop at most once.
+// cleared shows each drop at most once; a QML handler's caught error counts only in a run counted.
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_registry.h>
@@ -231,6 +231,55 @@ QmlRegistry {
         }
         QLoggingCategory::setFilterRules(QString());
         QVERIFY2(wrong.isEmpty(), qPrintable(wrong.join(QStringLiteral("; "))));
+    }
+
+    // A QML JavaScript handler's error never leaves it as an exception: its failure is counted
+    // with its run, which for a run on the notifying thread is counted only while diagnostics
+    // are on (a queued one always), so failures never exceed calls.
+    void aQmlFailureCountsOnlyWithItsRun()
+    {
+        auto engine = rio::test::makeEngine();
+        QQmlComponent component(engine.get());
+        component.setData(R"(
+import QtQml
+import RegistryIO
+QmlRegistry {
+    id: reg
+    property int runs: 0
+    property RegistryHandler handler: RegistryHandler {
+        registry: reg
+        onNotified: event => { reg.runs++; throw new Error("always") }
+    }
+}
+)",
+                          QUrl(QStringLiteral("file:///failures.qml")));
+        std::unique_ptr<QObject> root(component.create());
+        QVERIFY2(root != nullptr, qPrintable(component.errorString()));
+        auto *qml = qobject_cast<rio::QmlRegistry *>(root.get());
+        QVERIFY(qml != nullptr);
+        const quint64 registryId = std::as_const(*qml).registry().registryId();
+        const auto counts = [&] {
+            const rio::RegistryInfo r = rio::Diagnostics::snapshot(registryId);
+            return r.handlers.size() == 1 ? std::pair(r.handlers.front().calls, r.handlers.front().failures)
+                                          : std::pair(~quint64{0}, ~quint64{0});
+        };
+        constexpr int n = 10;
+        for (int i = 0; i < n; ++i) // diagnostics off, on this thread: neither counted
+            qml->notify(i);
+        QCOMPARE(root->property("runs").toInt(), n);
+        QCOMPARE(counts(), std::pair(quint64{0}, quint64{0}));
+        std::thread([&] { // queued: both counted
+            for (int i = 0; i < n; ++i)
+                qml->notify(i);
+        })
+            .join();
+        QTRY_COMPARE_WITH_TIMEOUT(root->property("runs").toInt(), 2 * n, 60'000);
+        QCOMPARE(counts(), std::pair(quint64{n}, quint64{n}));
+        rio::Diagnostics::setEnabled(true);
+        for (int i = 0; i < n; ++i) // timed on this thread: both counted
+            qml->notify(i);
+        rio::Diagnostics::setEnabled(false);
+        QCOMPARE(counts(), std::pair(quint64{2 * n}, quint64{2 * n}));
     }
 };
 

@@ -704,7 +704,14 @@ bool detail::noteHandlerFailure(QtRegistryBase &registry, HandlerId id)
     const std::shared_ptr<detail::QtHandlerCore> core = registry.m_diagRegistrations->find(id);
     if (!core)
         return false;
-    if (detail::diag::HandlerStats *s = core->stats.load(std::memory_order_acquire))
+    // Counted when its run is (on this thread, which runs it): a queued one always, another
+    // while timed.
+    auto &h = static_cast<detail::QtHandlerState &>(*core);
+    detail::diag::HandlerStats *s = h.stats.load(std::memory_order_acquire);
+    if (s != nullptr && (s->timingNow() != nullptr || detail::ThreadFrame::count<detail::DeliveryFrame>(
+                                                          [&h](const detail::DeliveryFrame &f) {
+                                                              return &f.handler == &h && f.counted;
+                                                          }) != 0))
         s->failures.fetch_add(1, std::memory_order_relaxed);
     return true;
 }

@@ -117,6 +117,9 @@ struct DeliveryFrame : ThreadFrame
     QtHandlerState &handler;
     QtRegistryControl &control;
     const unsigned parity; // the generation of control.running it counts in
+    // Its run is counted in the handler's calls whether timed or not (a queued delivery's; a
+    // step's only while timed: runStep clears it).
+    bool counted = true;
 };
 
 // Waits with a growing pause until `done` holds (for waits on other threads' deliveries, which

@@ -319,7 +319,8 @@ void QtHandlerCore::runStep(QtTarget &target, const void *event, const AsyncToke
 {
     // Counted before the test: a removeAndWait that cancelled first sees this frame or this
     // frame sees its cancellation (both sequentially consistent).
-    const DeliveryFrame frame(state(*this));
+    DeliveryFrame frame(state(*this));
+    frame.counted = false; // unless timed (a JavaScript failure counts with its run)
     if (cancelled.load(std::memory_order_seq_cst) || suspended.load(std::memory_order_acquire))
         return;
     // Outside any notify: counted and timed here, on the thread that runs it.

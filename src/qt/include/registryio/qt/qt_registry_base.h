@@ -33,7 +33,8 @@ class QtRegistrations;
 /// id not registered there.
 RIO_QT_EXPORT bool setHandlerOrigin(QtRegistryBase &registry, HandlerId id, const QString &file, int line);
 /// Counts a failure of handler `id` of `registry` that did not leave it as an exception (a QML
-/// handler's JavaScript error, caught by the QML layer). False (nothing counted) for an id not there.
+/// handler's JavaScript error, caught by the QML layer), from inside its run, when that run is
+/// counted (queued, or timed). False (nothing counted) for an id not there.
 RIO_QT_EXPORT bool noteHandlerFailure(QtRegistryBase &registry, HandlerId id);
 } // namespace detail
 
