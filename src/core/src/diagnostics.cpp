@@ -299,6 +299,7 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
                 std::unique_ptr<diag::HandlerStats, diag::FreeStats> s(diag::newStats());
                 s->times = diag::newTimes(ws.serial, b->id, b->where, ws.eventType);
                 __atomic_store_n(&b->stats, s.release(), __ATOMIC_RELEASE);
+                __atomic_store_n(&b->times, b->stats->times, __ATOMIC_RELEASE);
             }
             if (b->stats->times == nullptr)
                 b->stats->times = diag::newTimes(ws.serial, b->id, b->where, ws.eventType);

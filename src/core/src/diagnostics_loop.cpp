@@ -109,14 +109,14 @@ RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *
         // call was loaded).
         if (f == &skipRemoved || f == &skipSuspended) [[unlikely]]
             continue;
-        HandlerStats *s = loadStats(box);
-        // No statistics, or a call that only dispatches (the layer times the run itself).
-        if (s == nullptr || box->layerTimed) [[unlikely]] {
+        // No timing block, or a call that only dispatches (the layer times the run itself).
+        HandlerTimes *t = loadTimes(box);
+        if (t == nullptr) [[unlikely]] {
             callUntimed(f, box, event, r);
             last = clockTicks<Tsc>();
             continue;
         }
-        HandlerTimes *t = s->times; // set before the statistics were published (not layerTimed)
+        HandlerStats *s = loadStats(box); // its address: its line is read only when the run throws
         // What the watchdog needs to name a run still going.
         r.start.store(last, std::memory_order_relaxed);
         r.times.store(t, std::memory_order_release);
@@ -170,13 +170,13 @@ RIO_ALWAYS_INLINE inline std::uint64_t coarseRange(const Entry *it, const Entry 
         const Invoke f = it->invoke.load(invokeOrder);
         if (f == &skipRemoved || f == &skipSuspended) [[unlikely]]
             continue;
-        HandlerStats *s = loadStats(box);
-        if (s == nullptr || box->layerTimed) [[unlikely]] {
+        HandlerTimes *t = loadTimes(box);
+        if (t == nullptr) [[unlikely]] {
             callUntimed(f, box, event, r);
             last = coarseNow.load(std::memory_order_relaxed);
             continue;
         }
-        HandlerTimes *t = s->times;
+        HandlerStats *s = loadStats(box);
         r.start.store(last, std::memory_order_relaxed);
         r.times.store(t, std::memory_order_release);
         try {

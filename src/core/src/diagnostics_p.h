@@ -161,6 +161,11 @@ inline HandlerStats *loadStats(HandlerBox *box) noexcept
 {
     return __atomic_load_n(&box->stats, __ATOMIC_ACQUIRE);
 }
+// Its timing block when the core times it (HandlerBox::times), read as loadStats reads `stats`.
+inline HandlerTimes *loadTimes(HandlerBox *box) noexcept
+{
+    return __atomic_load_n(&box->times, __ATOMIC_ACQUIRE);
+}
 
 // A handler's timing block, set in its statistics (sharing `eventType`). Throws std::bad_alloc.
 HandlerTimes *newTimes(std::uint64_t registry, HandlerId id, SourceLocation where,

@@ -65,6 +65,7 @@ RIO_COLD [[gnu::noinline]] void newStatsLocked(RegistryState &ws, HandlerBox *bo
             s->leftTo = ws.leftStats;
         }
         box->stats = s.release();
+        box->times = box->layerTimed ? nullptr : box->stats->times;
     } catch (...) {
         --ws.lastId;
         throw;
@@ -398,6 +399,7 @@ HandlerId RegistryCore::addPlain(const PlainType &type, const void *fn, int prio
         if (box->stats != nullptr) {
             diag::freeStats(box->stats);
             box->stats = nullptr;
+            box->times = nullptr;
         }
         keepSpareLocked(box); // addLocked throws before it can release the lock
         throw;

@@ -303,6 +303,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
                 if (auto *b = static_cast<HandlerBox *>(r); b->stats != nullptr) {
                     diag::freeStats(b->stats);
                     b->stats = nullptr;
+                    b->times = nullptr;
                 }
                 *link = r->next;
                 ++freed;

@@ -81,6 +81,9 @@ struct HandlerBox : Retired
     // or at add when layerTimed, kept until the box is destroyed; notifies of a timed array
     // record its runs there.
     diag::HandlerStats *stats = nullptr;
+    // Its statistics' timing block when the core times its runs (not layerTimed), published
+    // after `stats`: a timed notify's one read of them, without the line of the counters.
+    diag::HandlerTimes *times = nullptr;
     // The layer's object behind the handler (the Qt facade's handler state, which the box's
     // closure keeps alive), for diag::Describe (attachLayer).
     const void *layer = nullptr;
