@@ -35,6 +35,18 @@ rio::HandlerInfo handlerOf(const QString &registryName, rio::HandlerId id)
     return {};
 }
 
+// The QmlRegistry that `qml` declares as its root, owned by `root`; null (and why, in the log) if
+// it cannot be made.
+rio::QmlRegistry *createRegistry(QQmlEngine &engine, const char *qml, std::unique_ptr<QObject> &root)
+{
+    QQmlComponent component(&engine);
+    component.setData(qml, QUrl(QStringLiteral("file:///every_layer.qml")));
+    root.reset(component.create());
+    if (root == nullptr)
+        qWarning().noquote() << component.errorString();
+    return qobject_cast<rio::QmlRegistry *>(root.get());
+}
+
 // A handler's own count of its runs and throws (the ground truth).
 struct Seen
 {
@@ -78,8 +90,8 @@ private Q_SLOTS:
                          {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
 
         auto engine = rio::test::makeEngine();
-        QQmlComponent component(engine.get());
-        component.setData(R"(
+        std::unique_ptr<QObject> root;
+        rio::QmlRegistry *const qml = createRegistry(*engine, R"(
 import QtQml
 import RegistryIO
 QmlRegistry {
@@ -93,10 +105,7 @@ QmlRegistry {
     }
 }
 )",
-                          QUrl(QStringLiteral("file:///every_layer.qml")));
-        std::unique_ptr<QObject> root(component.create());
-        QVERIFY2(root != nullptr, qPrintable(component.errorString()));
-        auto *qml = qobject_cast<rio::QmlRegistry *>(root.get());
+                                                     root);
         QVERIFY(qml != nullptr);
 
         std::atomic<int> finished{0};
@@ -239,8 +248,8 @@ QmlRegistry {
     void aQmlFailureCountsOnlyWithItsRun()
     {
         auto engine = rio::test::makeEngine();
-        QQmlComponent component(engine.get());
-        component.setData(R"(
+        std::unique_ptr<QObject> root;
+        rio::QmlRegistry *const qml = createRegistry(*engine, R"(
 import QtQml
 import RegistryIO
 QmlRegistry {
@@ -252,10 +261,7 @@ QmlRegistry {
     }
 }
 )",
-                          QUrl(QStringLiteral("file:///failures.qml")));
-        std::unique_ptr<QObject> root(component.create());
-        QVERIFY2(root != nullptr, qPrintable(component.errorString()));
-        auto *qml = qobject_cast<rio::QmlRegistry *>(root.get());
+                                                     root);
         QVERIFY(qml != nullptr);
         const quint64 registryId = std::as_const(*qml).registry().registryId();
         const auto counts = [&] {
