@@ -698,7 +698,7 @@ void LatestModel::attach()
         int line = 0;
         if (facade != nullptr && facade->isDiagnosticsEnabled() &&
             detail::declarationPosition(this, &file, &line))
-            facade->setOrigin(m_connection.id(), file, line);
+            detail::setHandlerOrigin(*facade, m_connection.id(), file, line);
     };
     if (auto *registry = qobject_cast<QmlRegistry *>(source)) {
         const HandlerId id = registry->registry().add([rows, key = m_key](const QVariant &event) {

@@ -81,7 +81,7 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
 void detail::QmlRegistryShared::noteOrigin(HandlerId id, const QString &file, int line) const
 {
     if (facadeBase != nullptr && !file.isEmpty())
-        facadeBase->setOrigin(id, file, line);
+        detail::setHandlerOrigin(*facadeBase, id, file, line);
 }
 
 bool detail::QmlRegistryShared::diagnosticsOn() const noexcept
@@ -209,7 +209,8 @@ void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &throw
     if (target == nullptr)
         return;
     if (facadeBase != nullptr)
-        facadeBase->noteFailure(id); // diagnostics count it: it never left the handler as an exception
+        detail::noteHandlerFailure(*facadeBase,
+                                   id); // diagnostics count it: it never left the handler as an exception
     QQmlError error;
     error.setMessageType(QtWarningMsg);
     if (thrown.isError()) {
@@ -232,7 +233,8 @@ void detail::QmlRegistryShared::reportFailure(HandlerId id, const QString &messa
     if (target == nullptr)
         return;
     if (facadeBase != nullptr)
-        facadeBase->noteFailure(id); // as reportThrown: caught by the engine, never an exception
+        detail::noteHandlerFailure(*facadeBase,
+                                   id); // as reportThrown: caught by the engine, never an exception
     reportFailed(id, message);
 }
 

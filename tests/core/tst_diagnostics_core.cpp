@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -178,7 +179,8 @@ RIO_TEST(offCountsNothingOnCountsEveryRunAndFailure)
     CHECK_EQ(handlerOf(r, bad)->failures, std::uint64_t{6});
     CHECK_EQ(handlerOf(r, ok)->failures, std::uint64_t{0});
     CHECK_EQ(handlerOf(r, late)->calls, std::uint64_t{1});
-    CHECK(handlerOf(r, ok)->maxNs > 0 || handlerOf(r, ok)->buckets[0] == 6);
+    const diag::HistogramRecord &okTime = r.histogram(handlerOf(r, ok)->runTime);
+    CHECK((okTime.maxNs > 0 || okTime.buckets[0] == 6));
     CHECK_EQ(ran, 7);
 
     registry.setDiagnosticsEnabled(false);
@@ -192,6 +194,55 @@ RIO_TEST(offCountsNothingOnCountsEveryRunAndFailure)
     registry.notify(11);
     CHECK_EQ(handlerOf(recordOf("counts"), ok)->calls, std::uint64_t{7});
     registry.setDiagnosticsEnabled(false);
+}
+
+// A handler the layer times itself (the Qt facade's with a context) has its counters from its
+// add and its timing block only once its registry's diagnostics time it: the block, one pointer
+// while on and null while off, stays the same across switches, and runs that another thread
+// times while the switch flips record into it, each counted once.
+RIO_TEST(aLayerTimedHandlersTimingBlockComesWhenTimedAndStays)
+{
+    rio::Registry<int> registry;
+    registry.setDiagnosticsName("layer-timed");
+    // Not a plain closure, as the facade's dispatcher (addPlain has no layer-timed form).
+    const auto handler = [keep = std::make_shared<int>()] { };
+    const rio::HandlerId id =
+        rio::detail::LayerAccess::addLayerTimed(registry, handler, 0, rio::SourceLocation::current(), true);
+    diag::HandlerStats *s = rio::detail::LayerAccess::core(registry).retainStats(id);
+    CHECK(s != nullptr);
+    CHECK(s->times == nullptr);
+    CHECK(s->timing.load(std::memory_order_acquire) == nullptr);
+    CHECK(!handlerOf(recordOf("layer-timed"), id)->timed);
+
+    std::atomic<bool> done{false};
+    std::atomic<std::uint64_t> timed{0};
+    std::thread runner([&] {
+        while (!done.load(std::memory_order_acquire))
+            if (s->timing.load(std::memory_order_acquire) != nullptr) {
+                const diag::RunScope scope(s, true);
+                timed.fetch_add(1, std::memory_order_relaxed);
+            }
+    });
+    for (int i = 0; i < 200; ++i) {
+        registry.setDiagnosticsEnabled(true);
+        registry.setDiagnosticsEnabled(false);
+    }
+    registry.setDiagnosticsEnabled(true);
+    diag::HandlerTimes *const block = s->timing.load(std::memory_order_acquire);
+    while (timed.load(std::memory_order_relaxed) == 0) // it times a run while on
+        std::this_thread::yield();
+    done.store(true, std::memory_order_release);
+    runner.join();
+    CHECK(block != nullptr);
+    CHECK(block == s->times);
+    registry.setDiagnosticsEnabled(false);
+    CHECK(s->timing.load(std::memory_order_acquire) == nullptr);
+    CHECK(s->times == block);
+    const std::optional<diag::HandlerRecord> h = handlerOf(recordOf("layer-timed"), id);
+    CHECK(h->timed);
+    CHECK_EQ(h->calls, timed.load());
+    CHECK(registry.remove(id));
+    diag::freeStats(s);
 }
 
 RIO_TEST(suspensionAndRunsModeKeepTheCountsRight)
@@ -483,13 +534,15 @@ RIO_TEST(nestedTimedNotifiesTimeBothAndRestoreTheOuterRun)
     outer.setDiagnosticsEnabled(true);
     for (int k = 0; k < 3; ++k)
         outer.notify(k);
-    const std::optional<diag::HandlerRecord> hi = handlerOf(recordOf("nested-inner"), i);
-    const std::optional<diag::HandlerRecord> ho = handlerOf(recordOf("nested-outer"), o);
+    const diag::RegistryRecord ri = recordOf("nested-inner");
+    const diag::RegistryRecord ro = recordOf("nested-outer");
+    const std::optional<diag::HandlerRecord> hi = handlerOf(ri, i);
+    const std::optional<diag::HandlerRecord> ho = handlerOf(ro, o);
     CHECK_EQ(hi->calls, std::uint64_t{3});
     CHECK_EQ(ho->calls, std::uint64_t{3});
     CHECK_EQ(handlerOf(recordOf("nested-outer"), after)->calls, std::uint64_t{3});
-    CHECK(ho->maxNs >= hi->maxNs);
-    CHECK(ho->totalNs >= hi->totalNs);
+    CHECK(ro.histogram(ho->runTime).maxNs >= ri.histogram(hi->runTime).maxNs);
+    CHECK(ro.histogram(ho->runTime).totalNs >= ri.histogram(hi->runTime).totalNs);
     diag::setThresholds(mainNs, 1, stallNs); // every run on this (non-main) thread is slow
     outer.notify(9);
     diag::setThresholds(mainNs, otherNs, stallNs);
@@ -745,13 +798,14 @@ RIO_TEST(slowRunsAreCountedWithoutAClockReadPerRun)
     std::thread b(notifier);
     a.join();
     b.join();
-    const std::optional<diag::HandlerRecord> s = handlerOf(recordOf("sampled"), slow);
-    const std::optional<diag::HandlerRecord> t = handlerOf(recordOf("sampled"), trivial.front());
+    const diag::RegistryRecord sampled = recordOf("sampled");
+    const std::optional<diag::HandlerRecord> s = handlerOf(sampled, slow);
+    const std::optional<diag::HandlerRecord> t = handlerOf(sampled, trivial.front());
     registry.setDiagnosticsEnabled(false);
     CHECK_EQ(planted.load(), 6);
     CHECK_EQ(s->calls, std::uint64_t{2 * perThread});
     CHECK_EQ(t->calls, std::uint64_t{2 * perThread});
     CHECK_EQ(s->slowRuns, std::uint64_t{6});
-    CHECK(s->maxNs >= 45'000'000);
-    CHECK(s->maxNs < 45'000'000 + 1'000'000'000); // one run's time, not a sum
+    CHECK(sampled.histogram(s->runTime).maxNs >= 45'000'000);
+    CHECK(sampled.histogram(s->runTime).maxNs < 45'000'000 + 1'000'000'000); // one run's time, not a sum
 }

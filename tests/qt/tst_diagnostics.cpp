@@ -25,6 +25,7 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 #include <QTimer>
 
 #include <algorithm>
@@ -232,14 +233,14 @@ private Q_SLOTS:
     {
         rio::QtRegistry<int> registry;
         const rio::HandlerId id = registry.add([] { });
-        QVERIFY(registry.setOrigin(id, QStringLiteral("qrc:/Main.qml"), 42));
+        QVERIFY(rio::detail::setHandlerOrigin(registry, id, QStringLiteral("qrc:/Main.qml"), 42));
         const rio::HandlerInfo h = handlerOf(registry, id);
         QCOMPARE(h.originFile, QStringLiteral("qrc:/Main.qml"));
         QCOMPARE(h.originLine, 42);
         QVERIFY(h.line > 0); // the C++ position stays
-        QVERIFY(!registry.setOrigin(rio::HandlerId(999), QStringLiteral("x"), 1));
+        QVERIFY(!rio::detail::setHandlerOrigin(registry, rio::HandlerId(999), QStringLiteral("x"), 1));
         registry.remove(id);
-        QVERIFY(!registry.setOrigin(id, QStringLiteral("x"), 1));
+        QVERIFY(!rio::detail::setHandlerOrigin(registry, id, QStringLiteral("x"), 1));
     }
 
     void registriesComeAndGoWithIdsNeverReused()
@@ -1236,7 +1237,7 @@ private Q_SLOTS:
         const rio::HandlerId slow = registry.add(context.get(), [](int) {
             std::this_thread::sleep_for(3ms); // the planted slow work: slower than the threshold
         });
-        QVERIFY(registry.setOrigin(slow, QStringLiteral("Culprit.qml"), 37));
+        QVERIFY(rio::detail::setHandlerOrigin(registry, slow, QStringLiteral("Culprit.qml"), 37));
         registry.add([](int) { });
         for (int i = 0; i < 3; ++i)
             registry.notify(i);
@@ -1267,6 +1268,114 @@ private Q_SLOTS:
         QCOMPARE(h.id, slow);
         QCOMPARE(h.registryName, QStringLiteral("slow-then-removed"));
         QCOMPARE(h.eventType, QStringLiteral("int"));
+    }
+
+    // A queued run outlives its registry, destroyed meanwhile on this thread (allowed): its slow
+    // report, made when it ends, and the watchdog's stall report name the event type from the
+    // handler's timing block, never from the registry's freed state (ASan: no use after free).
+    void aRunThatOutlivesItsRegistryIsReportedWithItsEventType()
+    {
+        rio::Diagnostics *diagnostics = rio::Diagnostics::instance();
+        const auto stall = rio::Diagnostics::stallThreshold();
+        const auto worker = rio::Diagnostics::workerSlowThreshold();
+        rio::Diagnostics::setStallThreshold(10ms);
+        rio::Diagnostics::setWorkerSlowThreshold(1ms);
+        rio::QtRegistry<int> other; // keeps the watchdog running once the registry is gone
+        other.setDiagnosticsEnabled(true);
+        auto registry = std::make_unique<rio::QtRegistry<int>>();
+        registry->setDiagnosticsEnabled(true);
+        const quint64 registryId = registry->registryId();
+        std::mutex mutex;
+        std::condition_variable changed;
+        bool running = false;
+        bool gone = false;
+        std::vector<rio::SlowHandlerReport> stalls;
+        std::vector<rio::SlowHandlerReport> slow;
+        const auto keep = [&](std::vector<rio::SlowHandlerReport> &into) {
+            return [&](const rio::SlowHandlerReport &r) {
+                std::lock_guard lock(mutex);
+                if (r.handler.registryId == registryId)
+                    into.push_back(r);
+                changed.notify_all();
+            };
+        };
+        const auto c1 = connect(diagnostics, &rio::Diagnostics::handlerStalled, diagnostics, keep(stalls),
+                                Qt::DirectConnection);
+        const auto c2 = connect(diagnostics, &rio::Diagnostics::slowHandler, diagnostics, keep(slow),
+                                Qt::DirectConnection);
+        QThread a;
+        a.start();
+        auto *context = new QObject;
+        context->moveToThread(&a);
+        registry->add(context,
+                      [&](int) {
+                          // Runs until its registry is gone and the watchdog named it (bounded: 10 s each).
+                          std::unique_lock lock(mutex);
+                          running = true;
+                          changed.notify_all();
+                          changed.wait_for(lock, 10s, [&] { return gone && !stalls.empty(); });
+                      },
+                      {.connection = Qt::QueuedConnection});
+        registry->notify(1);
+        {
+            std::unique_lock lock(mutex);
+            changed.wait_for(lock, 10s, [&] { return running; });
+        }
+        registry.reset(); // its delivery runs on `a`
+        {
+            std::unique_lock lock(mutex);
+            gone = true;
+            changed.notify_all();
+            changed.wait_for(lock, 10s, [&] { return !slow.empty(); }); // the run ended
+        }
+        QMetaObject::invokeMethod(context, [context] { delete context; }, Qt::BlockingQueuedConnection);
+        a.quit();
+        a.wait();
+        disconnect(c1);
+        disconnect(c2);
+        rio::Diagnostics::setStallThreshold(stall);
+        rio::Diagnostics::setWorkerSlowThreshold(worker);
+        QCOMPARE(stalls.size(), std::size_t{1});
+        QCOMPARE(slow.size(), std::size_t{1});
+        QCOMPARE(stalls.front().handler.eventType, QStringLiteral("int"));
+        QCOMPARE(slow.front().handler.eventType, QStringLiteral("int"));
+    }
+
+    // A fired once-handler has left its registry's table while its queued delivery waits: the
+    // switch turning its registry's diagnostics off reaches it all the same. Its run, longer
+    // than both thresholds, is neither a slow run nor a stall (another registry keeps the
+    // watchdog running).
+    void aFiredOnceHandlersPendingRunIsNotReportedAfterDiagnosticsGoOff()
+    {
+        const auto threshold = rio::Diagnostics::slowThreshold();
+        const auto stall = rio::Diagnostics::stallThreshold();
+        rio::QtRegistry<int> other;
+        other.setDiagnosticsEnabled(true);
+        rio::QtRegistry<int> registry;
+        registry.setDiagnosticsEnabled(true);
+        rio::Diagnostics::setSlowThreshold(1ms);
+        rio::Diagnostics::setStallThreshold(10ms);
+        QObject context;
+        bool ran = false;
+        registry.add(&context,
+                     [&ran](int) {
+                         std::this_thread::sleep_for(40ms);
+                         ran = true;
+                     },
+                     {.connection = Qt::QueuedConnection, .once = true});
+        registry.notify(1); // fired: out of the table, its delivery waits for this thread's loop
+        registry.setDiagnosticsEnabled(false);
+        for (int turn = 0; turn < 100 && !ran; ++turn)
+            QCoreApplication::processEvents();
+        rio::Diagnostics::setSlowThreshold(threshold);
+        rio::Diagnostics::setStallThreshold(stall);
+        other.setDiagnosticsEnabled(false);
+        QVERIFY(ran);
+        const auto ofRegistry = [&registry](const rio::SlowHandlerReport &r) {
+            return r.handler.registryId == registry.registryId();
+        };
+        QVERIFY(std::ranges::none_of(rio::Diagnostics::recentSlowRuns(), ofRegistry));
+        QVERIFY(std::ranges::none_of(rio::Diagnostics::recentStalls(), ofRegistry));
     }
 
     // DIAGNOSTICS.md, "Warnings in the log": a flood's drops are all in the log. Two handlers of
@@ -1313,7 +1422,7 @@ private Q_SLOTS:
         const rio::HandlerOptions bounded{.connection = Qt::QueuedConnection, .capacity = 1};
         const int line = __LINE__ + 1;
         const rio::HandlerId id = registry.add(&receiver, [](int) { }, bounded);
-        QVERIFY(registry.setOrigin(id, QStringLiteral("Feed.qml"), 37));
+        QVERIFY(rio::detail::setHandlerOrigin(registry, id, QStringLiteral("Feed.qml"), 37));
         const QString named = QRegularExpression::escape(
             QStringLiteral("handler %1 of registry %2 \"dropping\" (int), added at Feed.qml:37 (")
                 .arg(id.value())
@@ -1344,7 +1453,7 @@ private Q_SLOTS:
         const int line = __LINE__ + 1;
         const rio::HandlerId id = registry.add(&receiver, [](int) { }, bounded);
         const QString origin = QStringLiteral("qrc:/plant%3Aqml/My%20Feed%1.qml");
-        QVERIFY(registry.setOrigin(id, origin, 37));
+        QVERIFY(rio::detail::setHandlerOrigin(registry, id, origin, 37));
         QTest::ignoreMessage(
             QtWarningMsg,
             QRegularExpression(
@@ -1372,7 +1481,7 @@ private Q_SLOTS:
         QObject receiver; // on this thread: deliveries wait until events run
         const rio::HandlerOptions bounded{.connection = Qt::QueuedConnection, .capacity = 1};
         const rio::HandlerId id = registry.add(&receiver, [](int) { }, bounded);
-        QVERIFY(registry.setOrigin(id, QStringLiteral("Feed\r\n.qml"), 7));
+        QVERIFY(rio::detail::setHandlerOrigin(registry, id, QStringLiteral("Feed\r\n.qml"), 7));
         QStringList lines;
         {
             const auto previous =

@@ -170,7 +170,7 @@ private Q_SLOTS:
         QCOMPARE(moves.size(), 0);
 
         // The QML place a handler gets after its add (as every QML handler does) is a change.
-        busy.setOrigin(rio::HandlerId{1}, QStringLiteral("file:///app/Main.qml"), 42);
+        rio::detail::setHandlerOrigin(busy, rio::HandlerId{1}, QStringLiteral("file:///app/Main.qml"), 42);
         model.refresh();
         QCOMPARE(changes.size(), 2);
         QCOMPARE(changes[1][0].value<QModelIndex>(), model.index(row, 0));

@@ -25,7 +25,8 @@ namespace {
 constinit std::atomic<std::uint64_t> threadCounter{0};
 constinit std::atomic<std::uint64_t> serialCounter{0};
 constinit std::atomic<bool> globalOn{false};
-constinit std::atomic<bool> keepOn{false}; // destroyed registries' records are kept
+constinit std::atomic<bool> keepOn{false};         // destroyed registries' records are kept
+constinit std::atomic<Describe> describe{nullptr}; // the layer's part of a record (setDescribe)
 
 // Calls f(state) for every listed registry state with a core (serial 0), or for the one whose
 // serial is `serial`, under the state's writer lock. The others' locks are not taken: a state's
@@ -187,7 +188,7 @@ std::vector<RegistryRecord> departedRecords(std::uint64_t &lost)
 // A registry being destroyed, under its lock, its handlers still listed: keeps its record.
 void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
 {
-    if (!keepOn.load(std::memory_order_relaxed) || s.facade || (s.eventType.empty() && s.name.empty()))
+    if (!keepOn.load(std::memory_order_relaxed) || s.facade || (s.eventType == nullptr && s.name.empty()))
         return;
     Departed &d = departed();
     try {
@@ -205,6 +206,11 @@ void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
     }
 }
 
+void setDescribe(Describe d) noexcept
+{
+    describe.store(d, std::memory_order_release);
+}
+
 std::vector<RegistryRecord> collect(std::uint64_t serial, bool handlers)
 {
     std::vector<RegistryRecord> out;
@@ -212,7 +218,7 @@ std::vector<RegistryRecord> collect(std::uint64_t serial, bool handlers)
         [&](RegistryState &s) {
             // Listed once it has something to show: a handler added (its event type), a name, or the
             // facade's mark (a QtRegistry under construction shows only when complete).
-            if (!s.facade && s.eventType.empty() && s.name.empty())
+            if (!s.facade && s.eventType == nullptr && s.name.empty())
                 return;
             RegistryRecord rec;
             s.core->recordLocked(rec, handlers);
@@ -261,7 +267,9 @@ void RegistryCore::setDiagnosticsName(std::string_view name)
 void RegistryCore::setDiagnosticsFacade(const std::string_view *eventType)
 {
     RegistryState &ws = writerState();
-    std::string copy(eventType != nullptr ? *eventType : std::string_view());
+    std::shared_ptr<const std::string> copy;
+    if (eventType != nullptr && !eventType->empty())
+        copy = std::make_shared<const std::string>(*eventType);
     std::lock_guard lock(ws.writerLock);
     ws.facade = true;
     ws.eventType.swap(copy);
@@ -281,20 +289,34 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
     const bool empty = h == emptySnapshot();
     if (on) {
         // Everything that can throw first: statistics for every live handler, published
-        // (release) before the flag, so a notify that reads the flag finds them.
+        // (release) before the flag, so a notify that reads the flag finds them, and the timing
+        // block of those that had statistics without one (layerTimed).
         forEachEntry(h, empty, [&](Entry &e, std::uint64_t, int) {
-            if (e.invoke.load(std::memory_order_relaxed) != &skipRemoved && e.box->stats == nullptr)
-                __atomic_store_n(
-                    &e.box->stats,
-                    diag::newStats(ws.serial, e.box->id, e.box->where, ws.eventType, e.box->layerTimed),
-                    __ATOMIC_RELEASE);
+            HandlerBox *b = e.box;
+            if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
+                return;
+            if (b->stats == nullptr) { // (not layerTimed: its block before its publication)
+                std::unique_ptr<diag::HandlerStats, diag::FreeStats> s(diag::newStats());
+                s->times = diag::newTimes(ws.serial, b->id, b->where, ws.eventType);
+                __atomic_store_n(&b->stats, s.release(), __ATOMIC_RELEASE);
+                __atomic_store_n(&b->times, b->stats->times, __ATOMIC_RELEASE);
+            }
+            if (b->stats->times == nullptr)
+                b->stats->times = diag::newTimes(ws.serial, b->id, b->where, ws.eventType);
         });
     }
+    forEachEntry(h, empty, [on](Entry &e, std::uint64_t, int) {
+        if (diag::HandlerStats *s = e.box->stats;
+            e.invoke.load(std::memory_order_relaxed) != &skipRemoved && s)
+            s->timing.store(on ? s->times : nullptr, std::memory_order_release);
+    });
     // The shared empty array is never written; every array published from now on carries the
     // flag too (publishLocked). Arrays a notify still walks keep theirs: it may finish timed.
     if (!empty)
         setTimed(h, on);
     ws.diagnosticsOn = on;
+    if (ws.leftStats != nullptr) // its handlers that left the table too
+        ws.leftStats->registryTiming.store(on, std::memory_order_release);
     diag::countRegistry(on);
 }
 
@@ -304,8 +326,8 @@ void RegistryCore::capFastLimitsLocked(std::uint64_t cap) const noexcept
     forEachEntry(h, h == emptySnapshot(), [cap](Entry &e, std::uint64_t, int) {
         if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
             return;
-        if (diag::HandlerStats *s = diag::loadStats(e.box))
-            diag::capFastLimit(s, cap);
+        if (diag::HandlerStats *s = diag::loadStats(e.box); s != nullptr && s->times != nullptr)
+            diag::capFastLimit(s->times, cap);
     });
 }
 
@@ -314,42 +336,71 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
     const RegistryState &ws = st();
     out.serial = ws.serial;
     out.name = ws.name;
-    out.eventType = ws.eventType;
+    if (ws.eventType != nullptr)
+        out.eventType = *ws.eventType;
     out.facade = ws.facade;
     out.enabled = ws.diagnosticsOn;
     if (!handlers)
         return;
-    out.handlers.reserve(ws.live.load(std::memory_order_relaxed));
+    // Before the handlers, which a handler leaves outside this lock (its layer takes it out
+    // first): a drop moving from a leaving handler to the registry is missed by this record
+    // rather than shown twice (acquire: a move read here has taken the handler's count to 0).
+    if (const diag::HandlerStats *left = ws.leftStats)
+        for (int r = 0; r < dropReasonCount; ++r)
+            out.leftDrops[static_cast<std::size_t>(r)] = left->drops[r].load(std::memory_order_acquire);
+    const std::size_t live = ws.live.load(std::memory_order_relaxed);
+    out.handlers.reserve(live);
+    const diag::Describe describe = diag::describe.load(std::memory_order_acquire);
+    const auto histogram = [&](const diag::Histogram &from) { // (none for one that has no runs)
+        if (from.max.load(std::memory_order_relaxed) == 0 &&
+            from.buckets[0].load(std::memory_order_relaxed) == 0)
+            return diag::HandlerRecord::none;
+        if (out.histograms.empty())
+            out.histograms.reserve(ws.diagnosticsOn ? 2 * live : live);
+        diag::toNanos(from, out.histograms.emplace_back());
+        return static_cast<std::uint32_t>(out.histograms.size() - 1);
+    };
     for (const auto &[id, value] : ws.byId) {
         if (value == 0 || (value & 1u) != 0)
             continue;
         const auto *box = reinterpret_cast<const HandlerBox *>(value); // NOLINT(performance-no-int-to-ptr)
         if (box->removed)
             continue;
-        diag::HandlerRecord h;
+        diag::HandlerRecord &h = out.handlers.emplace_back();
         h.id = box->id;
         h.priority = box->priority;
         h.suspended = box->suspended;
         h.where = box->where;
         h.thread = box->thread;
         if (const diag::HandlerStats *s = box->stats) {
-            h.timed = true;
             h.failures = s->failures.load(std::memory_order_relaxed);
-            h.slowRuns = s->slowRuns.load(std::memory_order_relaxed);
-            diag::toNanos(s->runTime, h.buckets, h.totalNs, h.maxNs, h.nsPerTick);
+            if (const diag::HandlerTimes *t = s->times) { // diagnostics were on for it at some point
+                h.timed = true;
+                h.slowRuns = t->slowRuns.load(std::memory_order_relaxed);
+                h.runTime = histogram(t->runTime);
+                if (box->layerTimed && ws.diagnosticsOn)
+                    h.queueDelay = histogram(t->queueDelay);
+            }
             // Every run is counted; the histogram holds the precisely timed ones.
             h.calls = s->totalCalls();
+            for (int r = 0; r < dropReasonCount; ++r)
+                h.drops[static_cast<std::size_t>(r)] = s->drops[r].load(std::memory_order_relaxed);
+            h.maxWaiting = s->maxWaiting.load(std::memory_order_relaxed);
+            h.coalesced = s->coalesced.load(std::memory_order_relaxed);
         }
-        out.handlers.push_back(h);
+        if (box->layer != nullptr && describe != nullptr)
+            describe(box->layer, h, out.layerParts, live);
     }
 }
 
-diag::HandlerStats *RegistryCore::retainStats(HandlerId id)
+diag::HandlerStats *RegistryCore::retainStats(HandlerId id, const void *layer)
 {
     if (m_state.load(std::memory_order_acquire) == nullptr)
         return nullptr;
     std::lock_guard lock(st().writerLock);
     HandlerBox *box = findLocked(id);
+    if (box != nullptr && layer != nullptr)
+        box->layer = layer;
     if (box == nullptr || box->stats == nullptr)
         return nullptr;
     box->stats->refs.fetch_add(1, std::memory_order_relaxed);

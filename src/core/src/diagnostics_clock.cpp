@@ -188,14 +188,16 @@ bool ticksAreTsc() noexcept
     return useTsc.load(std::memory_order_relaxed);
 }
 
-void toNanos(const Histogram &h, std::array<std::uint64_t, tickBucketCount> &buckets, std::uint64_t &totalNs,
-             std::uint64_t &maxNs, double &nsPerTick) noexcept
+void toNanos(const Histogram &h, HistogramRecord &out) noexcept
 {
-    for (std::size_t i = 0; i < buckets.size(); ++i)
-        buckets[i] = h.buckets[i].load(std::memory_order_relaxed);
-    nsPerTick = nsPerTickValue.load(std::memory_order_relaxed);
-    totalNs = toNs(h.total.load(std::memory_order_relaxed));
-    maxNs = toNs(h.max.load(std::memory_order_relaxed));
+    // Up to the maximum's bucket, into a fresh record (the others are empty: a run records its
+    // bucket before it raises the maximum, and one ending meanwhile is the next snapshot's).
+    const std::uint64_t max = h.max.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i <= tickBucket(max); ++i)
+        out.buckets[i] = h.buckets[i].load(std::memory_order_relaxed);
+    out.nsPerTick = nsPerTickValue.load(std::memory_order_relaxed);
+    out.totalNs = toNs(h.total.load(std::memory_order_relaxed));
+    out.maxNs = toNs(max);
 }
 
 } // namespace rio::detail::diag

@@ -26,7 +26,7 @@ RIO_ALWAYS_INLINE inline std::uint64_t clockTicks() noexcept
 
 // A run longer than its handler's fastLimit (the fast path's one test): raises the maximum,
 // reports a slow run, and sets the limit again. Returns the clock's reading to go on from.
-RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint64_t now, RunRecord &r,
+RIO_COLD std::uint64_t timedOutlier(HandlerTimes *s, std::uint64_t dt, std::uint64_t now, RunRecord &r,
                                     bool onTimeline) noexcept
 {
     s->runTime.raiseMax(dt);
@@ -44,7 +44,7 @@ RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint
     }
     // The report runs the sink: the record shows no run meanwhile, and the report's own time is
     // no handler's.
-    r.stats.store(nullptr, std::memory_order_relaxed);
+    r.times.store(nullptr, std::memory_order_relaxed);
     reportSlow(s, dt, r);
     return readTicks();
 }
@@ -54,14 +54,14 @@ RIO_COLD std::uint64_t timedOutlier(HandlerStats *s, std::uint64_t dt, std::uint
 // with the precise clock; from the coarse start (never after the true one) that is at least its
 // length, and at most one tick more while the watchdog keeps time: it raises the maximum, and it
 // is slow when that reaches the thread's threshold.
-RIO_COLD void coarseOutlier(HandlerStats *s, std::uint64_t start, RunRecord &r) noexcept
+RIO_COLD void coarseOutlier(HandlerTimes *s, std::uint64_t start, RunRecord &r) noexcept
 {
     const std::uint64_t now = readTicks();
     const std::uint64_t dt = now > start ? now - start : 0;
     s->runTime.raiseMax(dt);
     if (dt < r.slowTicks.load(std::memory_order_relaxed)->load(std::memory_order_relaxed))
         return;
-    r.stats.store(nullptr, std::memory_order_relaxed); // the report's own time is no handler's
+    r.times.store(nullptr, std::memory_order_relaxed); // the report's own time is no handler's
     reportSlow(s, dt, r);
 }
 
@@ -69,7 +69,7 @@ RIO_COLD void coarseOutlier(HandlerStats *s, std::uint64_t start, RunRecord &r) 
 // called untimed.
 RIO_COLD void callUntimed(Invoke f, HandlerBox *box, const void *event, RunRecord &r)
 {
-    r.stats.store(nullptr, std::memory_order_relaxed);
+    r.times.store(nullptr, std::memory_order_relaxed);
     try {
         f(box, event);
     }
@@ -109,16 +109,17 @@ RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *
         // call was loaded).
         if (f == &skipRemoved || f == &skipSuspended) [[unlikely]]
             continue;
-        HandlerStats *s = loadStats(box);
-        // No statistics, or a call that only dispatches (the layer times the run itself).
-        if (s == nullptr || s->layerTimed) [[unlikely]] {
+        // No timing block, or a call that only dispatches (the layer times the run itself).
+        HandlerTimes *t = loadTimes(box);
+        if (t == nullptr) [[unlikely]] {
             callUntimed(f, box, event, r);
             last = clockTicks<Tsc>();
             continue;
         }
+        HandlerStats *s = loadStats(box); // its address: its line is read only when the run throws
         // What the watchdog needs to name a run still going.
         r.start.store(last, std::memory_order_relaxed);
-        r.stats.store(s, std::memory_order_release);
+        r.times.store(t, std::memory_order_release);
         try {
             f(box, event);
         }
@@ -137,14 +138,14 @@ RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *
         const std::uint64_t now = clockTicks<Tsc>();
         const std::uint64_t dt = now - last;
         last = now;
-        s->countCall(self);
-        s->runTime.buckets[tickBucket(dt)].fetch_add(1, std::memory_order_relaxed);
-        s->runTime.total.fetch_add(dt, std::memory_order_relaxed);
+        t->countCall(self, s->calls);
+        t->runTime.buckets[tickBucket(dt)].fetch_add(1, std::memory_order_relaxed);
+        t->runTime.total.fetch_add(dt, std::memory_order_relaxed);
         // One test for a new maximum and a slow run: the limit is at most both.
-        if (dt > s->fastLimit.load(std::memory_order_relaxed)) [[unlikely]]
-            last = timedOutlier(s, dt, now, r, onTimeline);
+        if (dt > t->fastLimit.load(std::memory_order_relaxed)) [[unlikely]]
+            last = timedOutlier(t, dt, now, r, onTimeline);
         else if (onTimeline) [[unlikely]]
-            timelineRun(s, now - dt, now); // the main thread's, while the timeline records
+            timelineRun(t, now - dt, now); // the main thread's, while the timeline records
     }
     return last;
 }
@@ -169,14 +170,15 @@ RIO_ALWAYS_INLINE inline std::uint64_t coarseRange(const Entry *it, const Entry 
         const Invoke f = it->invoke.load(invokeOrder);
         if (f == &skipRemoved || f == &skipSuspended) [[unlikely]]
             continue;
-        HandlerStats *s = loadStats(box);
-        if (s == nullptr || s->layerTimed) [[unlikely]] {
+        HandlerTimes *t = loadTimes(box);
+        if (t == nullptr) [[unlikely]] {
             callUntimed(f, box, event, r);
             last = coarseNow.load(std::memory_order_relaxed);
             continue;
         }
+        HandlerStats *s = loadStats(box);
         r.start.store(last, std::memory_order_relaxed);
-        r.stats.store(s, std::memory_order_release);
+        r.times.store(t, std::memory_order_release);
         try {
             f(box, event);
         }
@@ -192,10 +194,10 @@ RIO_ALWAYS_INLINE inline std::uint64_t coarseRange(const Entry *it, const Entry 
             s->failures.fetch_add(1, std::memory_order_relaxed);
             RegistryCore::reportFailure(it->box, nullptr);
         }
-        s->countCall(self);
+        t->countCall(self, s->calls);
         const std::uint64_t now = coarseNow.load(std::memory_order_relaxed);
         if (now - last > cap) [[unlikely]]
-            coarseOutlier(s, last, r);
+            coarseOutlier(t, last, r);
         last = now;
     }
     return last;
@@ -206,7 +208,7 @@ template <bool Tsc, bool Fence>
 void timedNotify(std::atomic<const void *> *slot, const Snapshot *s, const Entry *end, const void *event,
                  RunRecord &r)
 {
-    HandlerStats *const prevStats = r.stats.load(std::memory_order_relaxed);
+    HandlerTimes *const prevStats = r.times.load(std::memory_order_relaxed);
     const std::uint64_t prevStart = r.start.load(std::memory_order_relaxed);
     std::atomic<const void *> *running = slot + hazard::slotCount;
     // One notify per thread per tick of the coarse clock reads the precise clock at every run
@@ -237,13 +239,13 @@ void timedNotify(std::atomic<const void *> *slot, const Snapshot *s, const Entry
         }
     } catch (...) {
         // Only a forced unwind (thread cancellation) gets here: it must unwind.
-        r.stats.store(prevStats, std::memory_order_relaxed);
+        r.times.store(prevStats, std::memory_order_relaxed);
         r.start.store(prevStart, std::memory_order_release);
         hazard::leave(slot);
         throw;
     }
     // The record shows the enclosing run again (a nested notify's).
-    r.stats.store(prevStats, std::memory_order_relaxed);
+    r.times.store(prevStats, std::memory_order_relaxed);
     r.start.store(prevStart, std::memory_order_release);
     hazard::leave(slot);
 }

@@ -101,7 +101,7 @@ std::uint64_t toNs(std::uint64_t ticks) noexcept;
 struct alignas(64) RunRecord
 {
     std::atomic<std::uint64_t> start{0};
-    std::atomic<HandlerStats *> stats{nullptr};
+    std::atomic<HandlerTimes *> times{nullptr}; // the run's handler's timing block
     // mainTicks or otherTicks; unresolvedTicks (0) sends its next run to reportSlow, which asks
     // the main-thread check again (`tentative`: the last answer was no answer).
     std::atomic<const std::atomic<std::uint64_t> *> slowTicks{&otherTicks};
@@ -142,7 +142,7 @@ void startTimeline() noexcept;
 // before the first turn was marked: kept with a slow run, whose turn the ring may drop first.
 std::uint64_t timelineTurn() noexcept;
 // A timed run on the main thread that was not slow.
-RIO_COLD void timelineRun(const HandlerStats *s, std::uint64_t start, std::uint64_t end) noexcept;
+RIO_COLD void timelineRun(const HandlerTimes *s, std::uint64_t start, std::uint64_t end) noexcept;
 
 // True when runs of the thread owning `r` go on the timeline: the main thread's, while on.
 inline bool onTimeline(const RunRecord &r) noexcept
@@ -152,7 +152,7 @@ inline bool onTimeline(const RunRecord &r) noexcept
 }
 
 // Counts a slow run, keeps it and reports it (the handler's first) to the sink.
-RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noexcept;
+RIO_COLD void reportSlow(HandlerTimes *s, std::uint64_t ticks, RunRecord &r) noexcept;
 
 // A box's statistics pointer, read atomically (applyDiagnosticsLocked publishes it with the
 // matching store). std::atomic_ref would do it, but libc++ 14, the macOS stand-in, lacks it;
@@ -161,9 +161,17 @@ inline HandlerStats *loadStats(HandlerBox *box) noexcept
 {
     return __atomic_load_n(&box->stats, __ATOMIC_ACQUIRE);
 }
+// Its timing block when the core times it (HandlerBox::times), read as loadStats reads `stats`.
+inline HandlerTimes *loadTimes(HandlerBox *box) noexcept
+{
+    return __atomic_load_n(&box->times, __ATOMIC_ACQUIRE);
+}
 
+// A handler's timing block, set in its statistics (sharing `eventType`). Throws std::bad_alloc.
+HandlerTimes *newTimes(std::uint64_t registry, HandlerId id, SourceLocation where,
+                       const std::shared_ptr<const std::string> &eventType);
 // Lowers `s`'s fast limit to `cap` if it is above.
-void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept;
+void capFastLimit(HandlerTimes *s, std::uint64_t cap) noexcept;
 // fork(): takes diagnostics' locks (after every registry's), and releases them in the parent or
 // the child (where only the forking thread's run and no watchdog are left).
 void prepareFork() noexcept;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -84,7 +85,7 @@ RecordRelease::~RecordRelease()
             std::lock_guard lock(shared().statsMutex);
             r->tid.store(0, std::memory_order_relaxed);
         }
-        r->stats.store(nullptr, std::memory_order_release);
+        r->times.store(nullptr, std::memory_order_release);
         r->inUse.store(false, std::memory_order_release);
     }
 }
@@ -248,7 +249,7 @@ void watchdogScan() noexcept
         return;
     const std::uint64_t now = readTicks();
     for (RunRecord *r = records.load(std::memory_order_acquire); r != nullptr; r = r->next) {
-        HandlerStats *s = r->stats.load(std::memory_order_acquire);
+        HandlerTimes *s = r->times.load(std::memory_order_acquire);
         if (s == nullptr)
             continue;
         const std::uint64_t start = r->start.load(std::memory_order_acquire);
@@ -263,14 +264,15 @@ void watchdogScan() noexcept
             // on, and freeing takes this lock. It also keeps the records' lists of reported runs:
             // a watchdog that is ending may still scan beside the next one.
             std::lock_guard lock(shared().statsMutex);
-            if (r->stats.load(std::memory_order_acquire) != s ||
+            if (r->times.load(std::memory_order_acquire) != s ||
                 r->start.load(std::memory_order_acquire) != start || reportedBefore(*r, start))
                 continue;
             try {
                 run.registry = s->registry;
                 run.id = s->id;
                 run.where = s->where;
-                run.eventType = s->eventType;
+                if (s->eventType != nullptr)
+                    run.eventType = *s->eventType;
             } catch (...) {
                 continue;
             }
@@ -283,7 +285,7 @@ void watchdogScan() noexcept
         try {
             run.stack = captureStack(*r);
             // Taken while that run still ran, or not at all.
-            if (r->stats.load(std::memory_order_acquire) != s ||
+            if (r->times.load(std::memory_order_acquire) != s ||
                 r->start.load(std::memory_order_acquire) != start)
                 run.stack.clear();
         } catch (...) {
@@ -392,7 +394,7 @@ RIO_COLD RunRecord *acquireRecord() noexcept
     return r;
 }
 
-RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noexcept
+RIO_COLD void reportSlow(HandlerTimes *s, std::uint64_t ticks, RunRecord &r) noexcept
 {
     if (r.slowTicks.load(std::memory_order_relaxed) == &unresolvedTicks) { // a check came since
         resolveThread(r);
@@ -438,7 +440,8 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noe
         return;
     try {
         SlowRun run;
-        run.eventType = s->eventType;
+        if (s->eventType != nullptr)
+            run.eventType = *s->eventType;
         describe(run);
         sink(run);
     } catch (...) {
@@ -446,7 +449,7 @@ RIO_COLD void reportSlow(HandlerStats *s, std::uint64_t ticks, RunRecord &r) noe
     }
 }
 
-void capFastLimit(HandlerStats *s, std::uint64_t cap) noexcept
+void capFastLimit(HandlerTimes *s, std::uint64_t cap) noexcept
 {
     std::uint64_t l = s->fastLimit.load(std::memory_order_seq_cst);
     while (l > cap && !s->fastLimit.compare_exchange_weak(l, cap, std::memory_order_seq_cst)) {
@@ -479,20 +482,30 @@ void freeStats(HandlerStats *stats) noexcept
 {
     if (stats->refs.fetch_sub(1, std::memory_order_acq_rel) != 1)
         return;
-    std::lock_guard lock(shared().statsMutex);
-    delete stats;
+    HandlerStats *leftTo = stats->leftTo;
+    {
+        std::lock_guard lock(shared().statsMutex);
+        delete stats->times;
+        delete stats;
+    }
+    if (leftTo != nullptr)
+        freeStats(leftTo);
 }
 
-HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where, std::string_view eventType,
-                       bool layerTimed)
+HandlerStats *newStats()
 {
-    auto *s = new HandlerStats;
-    s->registry = registry;
-    s->id = id;
-    s->where = where;
-    s->eventType = eventType;
-    s->layerTimed = layerTimed;
-    return s;
+    return new HandlerStats;
+}
+
+HandlerTimes *newTimes(std::uint64_t registry, HandlerId id, SourceLocation where,
+                       const std::shared_ptr<const std::string> &eventType)
+{
+    auto *t = new HandlerTimes;
+    t->registry = registry;
+    t->id = id;
+    t->where = where;
+    t->eventType = eventType;
+    return t;
 }
 
 RunScope::RunScope(HandlerStats *stats, bool count) noexcept
@@ -502,11 +515,11 @@ RunScope::RunScope(HandlerStats *stats, bool count) noexcept
         stats->calls.fetch_add(1, std::memory_order_relaxed);
     RunRecord &r = *record();
     m_record = &r;
-    m_prevStats = r.stats.load(std::memory_order_relaxed);
+    m_prevStats = r.times.load(std::memory_order_relaxed);
     m_prevStart = r.start.load(std::memory_order_relaxed);
     m_start = readTicks();
     r.start.store(m_start, std::memory_order_relaxed);
-    r.stats.store(stats, std::memory_order_release);
+    r.times.store(stats->times, std::memory_order_release);
 }
 
 RunScope::~RunScope()
@@ -518,13 +531,14 @@ RunScope::~RunScope()
     // (0 at the top) sees them gone when it looks again.
     RunRecord &r = *static_cast<RunRecord *>(m_record);
     const std::uint64_t dt = readTicks() - m_start;
-    r.stats.store(m_prevStats, std::memory_order_relaxed);
+    r.times.store(m_prevStats, std::memory_order_relaxed);
     r.start.store(m_prevStart, std::memory_order_release);
-    m_stats->runTime.record(dt);
+    HandlerTimes *t = m_stats->times;
+    t->runTime.record(dt);
     if (dt >= r.slowTicks.load(std::memory_order_relaxed)->load(std::memory_order_relaxed)) [[unlikely]]
-        reportSlow(m_stats, dt, r);
+        reportSlow(t, dt, r);
     else if (onTimeline(r)) [[unlikely]]
-        timelineRun(m_stats, m_start, m_start + dt);
+        timelineRun(t, m_start, m_start + dt);
 }
 
 void setSlowSink(SlowSink sink) noexcept
@@ -589,7 +603,7 @@ void afterFork(bool child) noexcept
         const RunRecord *own = std::exchange(tlsRecord, nullptr);
         for (RunRecord *r = records.load(std::memory_order_relaxed); r != nullptr; r = r->next)
             if (r != own) {
-                r->stats.store(nullptr, std::memory_order_relaxed);
+                r->times.store(nullptr, std::memory_order_relaxed);
                 r->inUse.store(false, std::memory_order_release);
             }
         // The watchdog is not here, or is this thread, now running the child's code from a

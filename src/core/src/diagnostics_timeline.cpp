@@ -43,7 +43,7 @@ std::mutex &ringMutex() noexcept
     return *m;
 }
 
-void put(TimelineKind kind, std::uint64_t start, std::uint64_t end, const HandlerStats *s, std::uint64_t turn,
+void put(TimelineKind kind, std::uint64_t start, std::uint64_t end, const HandlerTimes *s, std::uint64_t turn,
          std::uint64_t window = 0) noexcept
 {
     Slot *const slots = ring.load(std::memory_order_acquire);
@@ -76,7 +76,7 @@ void startTimeline() noexcept
     timelineOn.store(true, std::memory_order_relaxed);
 }
 
-void timelineRun(const HandlerStats *s, std::uint64_t start, std::uint64_t end) noexcept
+void timelineRun(const HandlerTimes *s, std::uint64_t start, std::uint64_t end) noexcept
 {
     put(TimelineKind::Run, start, end, s, 0);
 }
@@ -85,9 +85,9 @@ void recordQueueDelay(HandlerStats *s, std::uint64_t postedAt, std::uint64_t sta
 {
     if (postedAt == 0 || start <= postedAt)
         return;
-    s->queueDelay.record(start - postedAt);
+    s->times->queueDelay.record(start - postedAt);
     if (onTimeline(*record())) [[unlikely]]
-        put(TimelineKind::Wait, postedAt, start, s, 0);
+        put(TimelineKind::Wait, postedAt, start, s->times, 0);
 }
 
 std::uint64_t timelineTicks() noexcept

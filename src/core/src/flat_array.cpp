@@ -18,6 +18,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -43,15 +44,28 @@ bool containsThroughLink(void *core, HandlerId id) noexcept
     return static_cast<const RegistryCore *>(core)->contains(id);
 }
 
-// A fresh box's statistics while diagnostics are on (under the lock): timed arrays record its
-// runs there (published with the entry). Out of line, with its arguments in registers:
-// diag::newStats takes the location by value on the stack, which inside the add made g++ keep a
-// frame pointer and spill values in every add. Throws std::bad_alloc with nothing changed (the
-// id taken back).
+// A fresh box's statistics while diagnostics are on, or for a layerTimed handler, whose queued
+// deliveries are always counted (under the lock): timed arrays record its runs there (published
+// with the entry). Out of line, with its arguments in registers: diag::newTimes takes the
+// location by value on the stack, which inside the add made g++ keep a frame pointer and spill
+// values in every add. Throws std::bad_alloc with nothing changed (the id taken back).
 RIO_COLD [[gnu::noinline]] void newStatsLocked(RegistryState &ws, HandlerBox *box)
 {
     try {
-        box->stats = diag::newStats(ws.serial, box->id, box->where, ws.eventType, box->layerTimed);
+        if (box->layerTimed && ws.leftStats == nullptr) {
+            ws.leftStats = diag::newStats();
+            ws.leftStats->registryTiming.store(ws.diagnosticsOn, std::memory_order_relaxed);
+        }
+        std::unique_ptr<diag::HandlerStats, diag::FreeStats> s(diag::newStats());
+        if (ws.diagnosticsOn) // timed from its add
+            s->times = diag::newTimes(ws.serial, box->id, box->where, ws.eventType);
+        s->timing.store(ws.diagnosticsOn ? s->times : nullptr, std::memory_order_relaxed);
+        if (box->layerTimed) {
+            ws.leftStats->refs.fetch_add(1, std::memory_order_relaxed);
+            s->leftTo = ws.leftStats;
+        }
+        box->stats = s.release();
+        box->times = box->layerTimed ? nullptr : box->stats->times;
     } catch (...) {
         --ws.lastId;
         throw;
@@ -293,7 +307,7 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
     box->thread = diag::currentThreadNumber();
     const HandlerId id{++ws.lastId};
     box->id = id;
-    if (ws.diagnosticsOn) [[unlikely]] // a fresh box: no statistics yet
+    if (ws.diagnosticsOn || box->layerTimed) [[unlikely]] // a fresh box: no statistics yet
         newStatsLocked(ws, box);
     const std::size_t liveAfter = ws.live.load(std::memory_order_relaxed) + 1;
     if (cur->runCount != 0 || (pos < cur->size && liveAfter >= runsFrom)) {
@@ -358,8 +372,8 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
 // (nothing changed).
 inline void RegistryCore::keepEventTypeLocked(const std::string_view &eventType)
 {
-    if (st().eventType.empty()) [[unlikely]]
-        st().eventType = eventType;
+    if (st().eventType == nullptr && !eventType.empty()) [[unlikely]]
+        st().eventType = std::make_shared<const std::string>(eventType);
 }
 
 HandlerId RegistryCore::add(HandlerBox *box, Invoke invoke, int priority, GuardLink *link,
@@ -385,6 +399,7 @@ HandlerId RegistryCore::addPlain(const PlainType &type, const void *fn, int prio
         if (box->stats != nullptr) {
             diag::freeStats(box->stats);
             box->stats = nullptr;
+            box->times = nullptr;
         }
         keepSpareLocked(box); // addLocked throws before it can release the lock
         throw;

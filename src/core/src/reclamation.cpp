@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <utility>
 
 namespace rio::detail {
 
@@ -164,6 +165,8 @@ void RegistryCore::destroyState() noexcept
         lock.unlock();
         destroyChain(chain, frame);
     }
+    if (st().leftStats != nullptr) // the registry's reference (its handlers' statistics may keep them)
+        diag::freeStats(std::exchange(st().leftStats, nullptr));
     // Guards that still hold the state keep it (and its place on the fork list) until the last
     // of them lets go.
     RegistryState *state = m_state.exchange(nullptr, std::memory_order_acq_rel);
@@ -300,6 +303,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
                 if (auto *b = static_cast<HandlerBox *>(r); b->stats != nullptr) {
                     diag::freeStats(b->stats);
                     b->stats = nullptr;
+                    b->times = nullptr;
                 }
                 *link = r->next;
                 ++freed;

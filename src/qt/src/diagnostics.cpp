@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// rio::Diagnostics: snapshots of every live registry (the core's records completed by each
-// QtRegistry's own), the process-wide switch (API, RIO_DIAGNOSTICS, logging rules), thread
-// names, and the reports of slow and stalled handlers (log and signals).
+// rio::Diagnostics: snapshots of every live registry (the core's records, to which the Qt layer
+// adds its handlers' options, waiting deliveries and names), the process-wide switch (API,
+// RIO_DIAGNOSTICS, logging rules), thread names, and the reports of slow and stalled handlers
+// (log and signals).
 
 #include "printable_p.h"
 #include "qt_control.h"
@@ -19,7 +20,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -28,19 +28,6 @@ namespace rio::detail {
 void watchTurns();
 // Registers the writing of the file RIO_DIAGNOSTICS_JSON names at exit (diagnostics_json.cpp).
 void writeDiagnosticsJsonAtExit();
-
-// Reaches QtRegistryBase's diagnostics for the snapshot.
-struct DiagnosticsAccess
-{
-    static void complete(const QtRegistryBase &registry, RegistryInfo &info)
-    {
-        registry.completeDiagnostics(info);
-    }
-    static void apply(QtRegistryBase &registry, bool globally)
-    {
-        registry.applyDiagnostics(globally || registry.m_diagCore->isDiagnosticsEnabled());
-    }
-};
 } // namespace rio::detail
 
 namespace rio {
@@ -49,34 +36,17 @@ namespace {
 
 using detail::printable; // a log line's names
 
-// A recorded histogram (ticks) as the public value.
-TimeHistogram histogramOf(const detail::diag::Histogram &recorded)
+// A recorded histogram as the public value.
+TimeHistogram histogramOf(const detail::diag::HistogramRecord &recorded)
 {
-    std::array<std::uint64_t, detail::diag::tickBucketCount> b{};
-    std::uint64_t total = 0;
-    std::uint64_t max = 0;
     TimeHistogram out;
-    detail::diag::toNanos(recorded, b, total, max, out.nsPerTick);
-    std::copy(b.begin(), b.end(), out.buckets.begin());
-    out.totalNs = total;
-    out.maxNs = max;
-    for (const auto n : b)
+    std::copy(recorded.buckets.begin(), recorded.buckets.end(), out.buckets.begin());
+    out.nsPerTick = recorded.nsPerTick;
+    out.totalNs = recorded.totalNs;
+    out.maxNs = recorded.maxNs;
+    for (const auto n : recorded.buckets)
         out.count += n;
     return out;
-}
-
-// Every live QtRegistry by its registry id, for the Qt part of a snapshot. Never destroyed:
-// registries with static storage may die after any static of ours.
-struct FacadeList
-{
-    std::mutex mutex;
-    std::map<quint64, QtRegistryBase *> registries;
-};
-
-FacadeList &facades()
-{
-    static auto *list = new FacadeList; // NOLINT(bugprone-unhandled-exception-at-new)
-    return *list;
 }
 
 // Thread names by thread number while the thread lives: recorded when a thread first adds a
@@ -165,12 +135,35 @@ DepartedFacades &departedFacades()
     return *list;
 }
 
-HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::HandlerRecord &h)
+// The Qt layer's part of a handler's record (describeLayer): one vector per registry record.
+struct LayerPart
+{
+    bool hasContext = false;
+    bool once = false;
+    bool suspended = false;
+    Qt::ConnectionType connection = Qt::DirectConnection;
+    Delivery delivery = Delivery::Every;
+    Overflow overflow = Overflow::DropOldest;
+    quint64 capacity = 0;
+    quint64 waiting = 0;
+    quint64 coalesced = 0;
+    quint64 addedThread = 0;
+    QString contextClass;
+    QString contextName;
+    QString contextThreadName;
+    QString originFile;
+    int originLine = 0;
+};
+using LayerParts = std::vector<LayerPart>;
+
+// `registryName` and `eventType`: the registry's, converted once for all its handlers.
+HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::HandlerRecord &h,
+                   const QString &registryName, const QString &eventType)
 {
     HandlerInfo info;
     info.registryId = reg.serial;
-    info.registryName = QString::fromStdString(reg.name);
-    info.eventType = QString::fromStdString(reg.eventType);
+    info.registryName = registryName;
+    info.eventType = eventType;
     info.id = h.id;
     info.file = QString::fromUtf8(h.where.fileName());
     info.line = static_cast<int>(h.where.line());
@@ -182,12 +175,31 @@ HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::
     info.failures = h.failures;
     info.slowRuns = h.slowRuns;
     info.timed = h.timed;
-    info.runTime.totalNs = h.totalNs;
-    info.runTime.maxNs = h.maxNs;
-    info.runTime.nsPerTick = h.nsPerTick;
-    std::copy(h.buckets.begin(), h.buckets.end(), info.runTime.buckets.begin());
-    for (const auto n : h.buckets)
-        info.runTime.count += n;
+    if (h.runTime != h.none)
+        info.runTime = histogramOf(reg.histogram(h.runTime));
+    if (h.queueDelay != h.none)
+        info.queueDelay = histogramOf(reg.histogram(h.queueDelay));
+    std::copy(h.drops.begin(), h.drops.end(), info.drops.begin());
+    info.coalesced = h.coalesced;
+    if (h.layerPart != h.none) { // the Qt layer's part (describeLayer) completes the core's
+        const LayerPart &p = (*static_cast<const LayerParts *>(reg.layerParts.get()))[h.layerPart];
+        info.hasContext = p.hasContext;
+        info.connection = p.connection;
+        info.delivery = p.delivery;
+        info.capacity = p.capacity;
+        info.overflow = p.overflow;
+        info.once = p.once;
+        info.suspended = p.suspended;
+        info.waiting = p.waiting;
+        info.coalesced = p.coalesced; // with a cell's newest writes
+        info.addedThread = p.addedThread != 0 ? p.addedThread : h.thread;
+        info.contextClass = p.contextClass;
+        info.contextName = p.contextName;
+        info.contextThreadName = p.contextThreadName;
+        info.originFile = p.originFile;
+        info.originLine = p.originLine;
+    }
+    info.maxWaiting = std::max<quint64>(h.maxWaiting, info.waiting);
     return info;
 }
 
@@ -215,28 +227,21 @@ RegistryInfo infoOf(const detail::diag::RegistryRecord &reg)
     info.eventType = QString::fromStdString(reg.eventType);
     info.qt = reg.facade;
     info.diagnosticsEnabled = reg.enabled;
+    std::copy(reg.leftDrops.begin(), reg.leftDrops.end(), info.removedHandlerDrops.begin());
     info.handlers.reserve(static_cast<qsizetype>(reg.handlers.size()));
     for (const auto &h : reg.handlers)
-        info.handlers.push_back(toInfo(reg, h));
+        info.handlers.push_back(toInfo(reg, h, info.name, info.eventType));
     return info;
 }
 
 QList<RegistryInfo> build(quint64 serial)
 {
-    const std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(serial);
+    std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(serial);
     QList<RegistryInfo> out;
     out.reserve(static_cast<qsizetype>(records.size()));
-    for (const auto &reg : records) {
-        RegistryInfo info = infoOf(reg);
-        if (reg.facade) {
-            FacadeList &f = facades();
-            std::lock_guard lock(f.mutex);
-            const auto it = f.registries.find(reg.serial);
-            if (it == f.registries.end())
-                continue; // being destroyed
-            detail::DiagnosticsAccess::complete(*it->second, info);
-        }
-        out.push_back(std::move(info));
+    for (auto &reg : records) {
+        out.push_back(infoOf(reg));
+        reg = {}; // its memory goes to the next registry's handlers: the snapshot's peak is lower
     }
     fillThreadNames(out);
     return out;
@@ -377,6 +382,50 @@ void installMainThreadCheck()
 }
 Q_COREAPP_STARTUP_FUNCTION(installMainThreadCheck)
 
+// The Qt layer's part of a handler's record (the core's Describe, under its registry's lock,
+// which is never taken under a handler's): its options, waiting deliveries and names.
+void describeLayer(const void *layer, detail::diag::HandlerRecord &out, std::shared_ptr<void> &parts,
+                   std::size_t count) noexcept
+{
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): its locks, which it owns
+    auto &s = detail::state(*static_cast<detail::QtHandlerCore *>(const_cast<void *>(layer)));
+    try {
+        if (!parts) {
+            auto made = std::make_shared<LayerParts>();
+            made->reserve(count);
+            parts = std::move(made);
+        }
+        auto &all = *static_cast<LayerParts *>(parts.get());
+        LayerPart &h = all.emplace_back();
+        h.hasContext = s.hasContext;
+        h.connection = s.hasContext ? s.type : Qt::DirectConnection;
+        h.delivery = s.delivery;
+        h.capacity = s.capacity;
+        h.overflow = s.overflow;
+        h.once = s.once;
+        h.suspended = s.suspended.load(std::memory_order_relaxed);
+        std::lock_guard lock(s.mutex);
+        if (s.hasContext && s.stats.load(std::memory_order_relaxed) != nullptr) { // (not while it takes them)
+            std::size_t taken = 0;
+            {
+                const std::lock_guard drain(s.drainMutex); // after `mutex`, as a notifier takes them
+                taken = s.taken.size();
+            }
+            h.waiting = s.mail.size() + taken + s.latestWaitingLocked();
+            h.coalesced = s.coalescedLocked();
+        }
+        h.addedThread = s.origin.thread;
+        h.contextClass = s.origin.contextClass;
+        h.contextName = s.origin.contextName;
+        h.contextThreadName = s.origin.contextThreadName;
+        h.originFile = s.origin.file;
+        h.originLine = s.origin.line;
+        out.layerPart = static_cast<std::uint32_t>(all.size() - 1);
+    } catch (...) {
+        // No memory: the core's part only.
+    }
+}
+
 // Once per process, from the first QtRegistry or Diagnostics call: the hooks into the core, the
 // metatypes, and the logging rules' switch.
 void setUp()
@@ -387,6 +436,7 @@ void setUp()
         qRegisterMetaType<rio::SlowHandlerReport>("rio::SlowHandlerReport");
         detail::diag::setMainThreadCheck(&mainThreadCheck);
         detail::diag::setSlowSink(&slowSink);
+        detail::diag::setDescribe(&describeLayer);
         detail::writeDiagnosticsJsonAtExit();
         return true;
     }();
@@ -406,15 +456,10 @@ void setUpWithRules()
     });
 }
 
-// The process-wide switch: the core's, and the Qt side of each QtRegistry (whose own switch
-// keeps it on).
+// The process-wide switch (the core's: every handler's statistics say whether they are timed).
 void enableAll(bool enabled)
 {
     detail::diag::setGlobalEnabled(enabled);
-    FacadeList &f = facades();
-    std::lock_guard lock(f.mutex);
-    for (auto &[id, registry] : f.registries)
-        detail::DiagnosticsAccess::apply(*registry, enabled);
 }
 
 } // namespace
@@ -626,9 +671,12 @@ quint64 QtRegistryBase::registryId() const noexcept
 void QtRegistryBase::setDiagnosticsEnabled(bool enabled)
 {
     m_diagCore->setDiagnosticsEnabled(enabled);
-    applyDiagnostics(m_diagCore->isDiagnosticsEnabled());
-    if (enabled)
+    if (enabled) {
+        // Handlers without a context take their statistics for notifySequential's steps.
+        for (const auto &core : m_diagRegistrations->cores())
+            core->takeStats(*m_diagCore);
         detail::watchTurns();
+    }
 }
 
 bool QtRegistryBase::isDiagnosticsEnabled() const noexcept
@@ -636,9 +684,9 @@ bool QtRegistryBase::isDiagnosticsEnabled() const noexcept
     return m_diagCore != nullptr && m_diagCore->isDiagnosticsEnabled();
 }
 
-bool QtRegistryBase::setOrigin(HandlerId id, const QString &file, int line)
+bool detail::setHandlerOrigin(QtRegistryBase &registry, HandlerId id, const QString &file, int line)
 {
-    const std::shared_ptr<detail::QtHandlerCore> core = m_diagRegistrations->find(id);
+    const std::shared_ptr<detail::QtHandlerCore> core = registry.m_diagRegistrations->find(id);
     if (!core)
         return false;
     auto &h = static_cast<detail::QtHandlerState &>(*core);
@@ -649,14 +697,22 @@ bool QtRegistryBase::setOrigin(HandlerId id, const QString &file, int line)
     return true;
 }
 
-bool QtRegistryBase::noteFailure(HandlerId id)
+bool detail::noteHandlerFailure(QtRegistryBase &registry, HandlerId id)
 {
-    if (m_diagRegistrations == nullptr)
+    if (registry.m_diagRegistrations == nullptr)
         return false;
-    const std::shared_ptr<detail::QtHandlerCore> core = m_diagRegistrations->find(id);
+    const std::shared_ptr<detail::QtHandlerCore> core = registry.m_diagRegistrations->find(id);
     if (!core)
         return false;
-    static_cast<detail::QtHandlerState &>(*core).failures.fetch_add(1, std::memory_order_relaxed);
+    // Counted when its run is (on this thread, which runs it): a queued one always, another
+    // while timed.
+    auto &h = static_cast<detail::QtHandlerState &>(*core);
+    detail::diag::HandlerStats *s = h.stats.load(std::memory_order_acquire);
+    if (s != nullptr && (s->timingNow() != nullptr || detail::ThreadFrame::count<detail::DeliveryFrame>(
+                                                          [&h](const detail::DeliveryFrame &f) {
+                                                              return &f.handler == &h && f.counted;
+                                                          }) != 0))
+        s->failures.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
 
@@ -671,7 +727,6 @@ void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtReg
 #if RIO_QT_TRACING
     m_control->traceId.store(m_registryId, std::memory_order_relaxed); // one id in traces and snapshots
 #endif
-    m_diagnosticsOn.store(core.isDiagnosticsEnabled(), std::memory_order_relaxed);
     if (core.isDiagnosticsEnabled())
         detail::watchTurns(); // RIO_DIAGNOSTICS=1: the timeline's frames from the first registry
     // The name snapshots show follows objectName (read here, on its own thread).
@@ -683,90 +738,24 @@ void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtReg
                 // No memory: the old name stays.
             }
         });
-    FacadeList &f = facades();
-    std::lock_guard lock(f.mutex);
-    f.registries[m_registryId] = this;
 }
 
-// NOLINTNEXTLINE(readability-make-member-function-const): it changes the list this registry is on
-void QtRegistryBase::detachDiagnostics() noexcept
+void QtRegistryBase::detachDiagnostics() const noexcept
 {
-    if (m_registryId == 0)
+    if (m_registryId == 0 || !detail::diag::keepingDeparted())
         return;
-    if (detail::diag::keepingDeparted()) {
-        // Its last state, with its handlers still listed (for the file RIO_DIAGNOSTICS_JSON names).
-        try {
-            QList<RegistryInfo> last = build(m_registryId);
-            if (!last.isEmpty()) {
-                DepartedFacades &d = departedFacades();
-                std::lock_guard lock(d.mutex);
-                if (d.registries.size() == static_cast<qsizetype>(detail::diag::departedKept))
-                    d.registries.removeFirst();
-                d.registries.push_back(std::move(last.front()));
-            }
-        } catch (...) {
-            // No memory: not kept.
+    // Its last state, with its handlers still listed (for the file RIO_DIAGNOSTICS_JSON names).
+    try {
+        QList<RegistryInfo> last = build(m_registryId);
+        if (!last.isEmpty()) {
+            DepartedFacades &d = departedFacades();
+            std::lock_guard lock(d.mutex);
+            if (d.registries.size() == static_cast<qsizetype>(detail::diag::departedKept))
+                d.registries.removeFirst();
+            d.registries.push_back(std::move(last.front()));
         }
-    }
-    FacadeList &f = facades();
-    std::lock_guard lock(f.mutex);
-    f.registries.erase(m_registryId);
-}
-
-void QtRegistryBase::applyDiagnostics(bool on)
-{
-    m_diagnosticsOn.store(on, std::memory_order_relaxed);
-    for (const auto &core : m_diagRegistrations->cores())
-        core->setTimed(on ? m_diagCore : nullptr);
-}
-
-void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
-{
-    static_assert(detail::QtRegistryControl::dropReasons == dropReasonCount);
-    info.qt = true;
-    // Read before the handlers: a drop moving from a leaving handler to the registry is missed
-    // by this snapshot rather than shown twice.
-    for (int r = 0; r < dropReasonCount; ++r)
-        info.removedHandlerDrops[static_cast<std::size_t>(r)] =
-            m_control->leftDrops[r].load(std::memory_order_relaxed);
-    for (HandlerInfo &h : info.handlers) {
-        const std::shared_ptr<detail::QtHandlerCore> core = m_diagRegistrations->find(h.id);
-        if (!core)
-            continue;
-        const auto &s = static_cast<const detail::QtHandlerState &>(*core);
-        h.hasContext = s.hasContext;
-        h.connection = s.hasContext ? s.type : Qt::DirectConnection;
-        h.delivery = s.delivery;
-        h.capacity = s.capacity;
-        h.overflow = s.overflow;
-        h.once = s.once;
-        h.suspended = s.suspended.load(std::memory_order_relaxed);
-        // A handler with a context: the core's record counts its runs on the notifying thread;
-        // its queued runs and their failures are counted by its queue.
-        if (s.hasContext) {
-            h.calls += s.runs.load(std::memory_order_relaxed);
-            h.failures += s.failures.load(std::memory_order_relaxed);
-            if (const detail::diag::HandlerStats *st = s.runStats.load(std::memory_order_acquire))
-                h.queueDelay = histogramOf(st->queueDelay);
-        }
-        for (int r = 0; r < dropReasonCount; ++r)
-            h.drops[static_cast<std::size_t>(r)] = s.dropsBy[r].load(std::memory_order_relaxed);
-        auto &state = const_cast<detail::QtHandlerState &>(s);
-        std::lock_guard lock(state.mutex);
-        std::size_t taken = 0;
-        {
-            const std::lock_guard drain(state.drainMutex); // after `mutex`, as a notifier takes them
-            taken = s.taken.size();
-        }
-        h.waiting = s.mail.size() + taken + s.latestWaitingLocked();
-        h.maxWaiting = std::max<quint64>(s.maxWaiting, h.waiting);
-        h.coalesced = s.coalescedLocked();
-        h.addedThread = s.origin.thread != 0 ? s.origin.thread : h.addedThread;
-        h.contextClass = s.origin.contextClass;
-        h.contextName = s.origin.contextName;
-        h.contextThreadName = s.origin.contextThreadName;
-        h.originFile = s.origin.file;
-        h.originLine = s.origin.line;
+    } catch (...) {
+        // No memory: not kept.
     }
 }
 
@@ -774,12 +763,12 @@ void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
 
 namespace rio::detail {
 
-void QtHandlerCore::noteAdded(SourceLocation at, RegistryCore *timedBy)
+void QtHandlerCore::noteAdded(SourceLocation at, RegistryCore &core)
 {
     auto &h = static_cast<QtHandlerState &>(*this);
     where = at;
-    // Before the handler joins the registrations, through which snapshots and setOrigin find
-    // it (under their mutex): no reader yet.
+    // Before its box names it to the core's records (takeStats) and it joins the registrations,
+    // through which setHandlerOrigin finds it (under their mutex): no reader yet.
     h.origin.thread = diag::threadNumber();
     noteThread();
     if (hasContext) {
@@ -790,37 +779,38 @@ void QtHandlerCore::noteAdded(SourceLocation at, RegistryCore *timedBy)
             h.origin.contextThreadName = nameOf(h.context->thread());
         }
     }
-    if (timedBy != nullptr)
-        setTimed(timedBy);
+    takeStats(core);
+    // A handler with a context counts its queued deliveries from its add: its box has statistics
+    // unless it was removed already (then statistics of its own, which no record lists).
+    if (hasContext && stats.load(std::memory_order_relaxed) == nullptr) {
+        h.ownedStats.reset(diag::newStats());
+        stats.store(h.ownedStats.get(), std::memory_order_release);
+    }
 }
 
-void QtHandlerCore::setTimed(RegistryCore *core) noexcept
+void QtHandlerCore::takeStats(RegistryCore &core) noexcept
 {
     auto &h = static_cast<QtHandlerState &>(*this);
-    // Without a context too: the core's notify times its runs there, runStep those of
-    // notifySequential.
-    if (core == nullptr) {
-        runStats.store(nullptr, std::memory_order_release); // kept: a run may still use them
+    if (stats.load(std::memory_order_acquire) != nullptr)
+        return;
+    // Taken outside our lock (the core's lock is never taken under a handler's).
+    diag::HandlerStats *fresh = core.retainStats(id, static_cast<const void *>(this));
+    if (fresh == nullptr)
+        return; // none (diagnostics off, or no memory when they were switched on): untimed
+    std::lock_guard lock(h.mutex);
+    if (h.ownedStats) {
+        diag::freeStats(fresh); // another switch got them first (no last reference: the box has one)
         return;
     }
-    diag::HandlerStats *stats = nullptr;
-    {
-        std::lock_guard lock(h.mutex);
-        stats = h.ownedStats.get();
-    }
-    // Taken outside our lock (the core's lock is never taken under a handler's).
-    if (stats == nullptr) {
-        diag::HandlerStats *fresh = core->retainStats(id);
-        if (fresh == nullptr)
-            return; // no statistics (no memory when they were switched on): untimed
-        std::lock_guard lock(h.mutex);
-        if (!h.ownedStats)
-            h.ownedStats.reset(fresh);
-        else
-            diag::freeStats(fresh); // another switch got them first (no last reference: the box has one)
-        stats = h.ownedStats.get();
-    }
-    runStats.store(stats, std::memory_order_release);
+    h.ownedStats.reset(fresh);
+    stats.store(fresh, std::memory_order_release);
+}
+
+void QtRegistryControl::takeStats(QtHandlerCore &handler) noexcept
+{
+    const OwnerAnchor::Frame frame(anchor);
+    if (auto *registry = static_cast<QtRegistryBase *>(frame.owner()))
+        handler.takeStats(*registry->m_diagCore);
 }
 
 } // namespace rio::detail

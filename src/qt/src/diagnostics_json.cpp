@@ -50,11 +50,9 @@ QString overflowName(Overflow overflow)
 // Drops by reason, named as DropReason's values.
 QJsonObject dropsJson(const std::array<quint64, dropReasonCount> &drops)
 {
-    static const char *const names[dropReasonCount] = {"overflow",  "removed",  "contextDestroyed",
-                                                       "suspended", "noMemory", "discarded"};
     QJsonObject out;
     for (int r = 0; r < dropReasonCount; ++r)
-        out.insert(QLatin1String(names[r]), number(drops[static_cast<std::size_t>(r)]));
+        out.insert(QLatin1String(detail::dropReasonNames[r]), number(drops[static_cast<std::size_t>(r)]));
     return out;
 }
 

@@ -105,12 +105,15 @@ QString threadOf(const HandlerInfo &h)
 
 QString dropReasons(const HandlerInfo &h)
 {
-    static const char *const names[dropReasonCount] = {"overflow",  "removed",   "context destroyed",
-                                                       "suspended", "no memory", "discarded"};
     QStringList parts;
     for (int i = 0; i < dropReasonCount; ++i) {
-        if (const quint64 n = h.drops[static_cast<std::size_t>(i)]; n != 0)
-            parts << QStringLiteral("%1 %2").arg(QLatin1String(names[i])).arg(n);
+        if (const quint64 n = h.drops[static_cast<std::size_t>(i)]; n != 0) {
+            QString words = QLatin1String(detail::dropReasonNames[i]); // "contextDestroyed": words
+            for (qsizetype c = words.size() - 1; c > 0; --c)
+                if (words[c].isUpper())
+                    words.replace(c, 1, QStringLiteral(" ") + words[c].toLower());
+            parts << QStringLiteral("%1 %2").arg(words).arg(n);
+        }
     }
     return parts.join(QStringLiteral(", "));
 }
@@ -254,7 +257,7 @@ qint64 threadTimeNs()
 }
 
 // Whether a row's names and QML place are unchanged (a registry or thread renamed; the place a
-// QML handler gets just after its add, setOrigin).
+// QML handler gets just after its add, setHandlerOrigin).
 bool sameNames(const HandlerInfo &a, const HandlerInfo &b)
 {
     return a.registryName == b.registryName && a.addedThreadName == b.addedThreadName &&

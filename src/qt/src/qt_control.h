@@ -7,6 +7,7 @@
 
 #include <registryio/detail/owner_anchor.h>
 
+#include <registryio/drop_reason.h>
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/detail/drop_warning.h>
@@ -33,6 +34,7 @@ struct HandlerInfo;
 namespace rio::detail {
 
 class QtMailboxes;
+class QtHandlerCore;
 class QtHandlerState;
 
 // A handler as the diagnostics log lines name it: "handler N of registry R "name" (event type),
@@ -55,12 +57,7 @@ struct QtRegistryControl
     // Reports the exception being handled as a failure of `id`.
     void reportCurrentException(HandlerId id) noexcept;
     // Why queued deliveries were dropped (the log says which).
-    enum class DropReason { Overflow, Removed, ContextDestroyed, Suspended, NoMemory, Discarded };
-    // Number of DropReason values.
-    static constexpr int dropReasons = 6;
-    // Diagnostics: deliveries dropped, by DropReason, of handlers that left the registry's
-    // table (QtHandlerState::leave), which snapshots no longer list.
-    std::atomic<std::uint64_t> leftDrops[dropReasons] = {0, 0, 0, 0, 0, 0};
+    using DropReason = rio::DropReason;
     // Reports `total` deliveries of `handler` dropped so far: the signal when `signal`, the log
     // (naming it as describeHandler does) at most once a second (each removal's drops always).
     // Through QtHandlerState::report only.
@@ -72,6 +69,10 @@ struct QtRegistryControl
     // The delivery of fired once-handler `id` ran or was dropped: it leaves the registry's
     // table, if the registry still lives (its typed part is destroyed here, outside any lock).
     void settle(HandlerId id) noexcept;
+
+    // Diagnostics: `handler` takes its box's statistics, if the registry still lives
+    // (QtHandlerCore::takeStats).
+    void takeStats(QtHandlerCore &handler) noexcept;
 
     void setCallback(std::shared_ptr<const std::function<void(const ExceptionInfo &)>> callback) noexcept;
 
@@ -116,6 +117,9 @@ struct DeliveryFrame : ThreadFrame
     QtHandlerState &handler;
     QtRegistryControl &control;
     const unsigned parity; // the generation of control.running it counts in
+    // Its run is counted in the handler's calls whether timed or not (a queued delivery's; a
+    // step's only while timed: runStep clears it).
+    bool counted = true;
 };
 
 // Waits with a growing pause until `done` holds (for waits on other threads' deliveries, which

@@ -125,12 +125,8 @@ QtHandlerState::Drop QtHandlerState::countDrops(std::uint64_t n,
     }
     const std::uint64_t total = before + n;
     traceDrop(*this, n, reason);
-    // By reason: the handler's own count while it is listed, its registry's once it has left.
-    // Exact under any interleaving with leave(): a drop counted here after leave() took the
-    // counts is moved by this test of `left` (both sequentially consistent), each count once.
-    dropsBy[static_cast<int>(reason)].fetch_add(n, std::memory_order_seq_cst);
-    if (left.load(std::memory_order_seq_cst)) [[unlikely]]
-        moveDropsToRegistry();
+    if (diag::HandlerStats *s = stats.load(std::memory_order_acquire)) // by reason (the core's record)
+        s->countDrops(n, reason);
     if (reason == QtRegistryControl::DropReason::Overflow)
         return {total, reason, total == droppedReported.load(std::memory_order_relaxed) + 1, n};
     // Reported at once, with every drop before it: no drain reports this total again.
@@ -180,12 +176,13 @@ bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
             report(countDrops(1, QtRegistryControl::DropReason::Suspended));
         return false;
     }
-    runs.fetch_add(1, std::memory_order_relaxed);
+    diag::HandlerStats &s = counts();
+    s.calls.fetch_add(1, std::memory_order_relaxed); // every queued run, timed or not
     traceDeliveryBegin(*this, postedAt);
     try {
-        if (diag::HandlerStats *stats = runStats.load(std::memory_order_acquire)) [[unlikely]] {
-            const diag::RunScope scope(stats); // diagnostics on: timed
-            diag::recordQueueDelay(stats, postedAt, scope.start());
+        if (s.timingNow() != nullptr) [[unlikely]] {
+            const diag::RunScope scope(&s); // diagnostics on: timed
+            diag::recordQueueDelay(&s, postedAt, scope.start());
             target->invoke(event, token);
         } else {
             target->invoke(event, token);
@@ -196,7 +193,7 @@ bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
         throw; // thread cancellation passes, as through a Qt slot
 #endif
     } catch (...) {
-        failures.fetch_add(1, std::memory_order_relaxed);
+        s.failures.fetch_add(1, std::memory_order_relaxed);
         traceDeliveryEnd(*this, true);
         control->reportCurrentException(id);
         return true;
@@ -322,12 +319,15 @@ void QtHandlerCore::runStep(QtTarget &target, const void *event, const AsyncToke
 {
     // Counted before the test: a removeAndWait that cancelled first sees this frame or this
     // frame sees its cancellation (both sequentially consistent).
-    const DeliveryFrame frame(state(*this));
+    DeliveryFrame frame(state(*this));
+    frame.counted = false; // unless timed (a JavaScript failure counts with its run)
     if (cancelled.load(std::memory_order_seq_cst) || suspended.load(std::memory_order_acquire))
         return;
     // Outside any notify: counted and timed here, on the thread that runs it.
-    if (diag::HandlerStats *stats = runStats.load(std::memory_order_acquire)) [[unlikely]] {
-        const diag::RunScope scope(stats, true);
+    if (stats.load(std::memory_order_relaxed) == nullptr && diag::globalEnabled()) [[unlikely]]
+        state(*this).control->takeStats(*this); // switched on process-wide since its add
+    if (diag::HandlerStats *s = timedStats()) [[unlikely]] {
+        const diag::RunScope scope(s, true);
         target.invoke(event, token);
     } else {
         target.invoke(event, token);

@@ -291,10 +291,9 @@ public:
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
     bool cellUsed = false;                                // Latest: its events go to `cell`
     AsyncToken pendingToken;
-    // Diagnostics written by notifiers (diagnostics.cpp reads them under `mutex`).
-    std::uint64_t maxWaiting = 0;         // the most deliveries ever waiting at once
-    std::uint64_t coalesced = 0;          // Latest: payloads replaced (a cell's: `cellCoalesced`)
-    std::uint64_t coalescedDelivered = 0; // Latest: `coalesced` at its last delivery
+    // Diagnostics written by notifiers under `mutex`, beside stats->maxWaiting and ->coalesced
+    // (Latest: payloads replaced; a cell's counted by its reader in `cellCoalesced`).
+    std::uint64_t coalescedDelivered = 0; // Latest: the coalesced count at its last delivery
     std::uint64_t pendingSince = 0;       // Latest, while timed: when `pending` was set (ticks)
 
     // The drain's side, under `drainMutex`, which a notifier takes only near the capacity, to
@@ -304,14 +303,6 @@ public:
     std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (countDrops)
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
 
-    // Diagnostics (diagnostics.cpp). Counters of queued deliveries, always on: relaxed atomics
-    // written on the receiving side (the posting side's fields are with `mutex` above).
-    std::atomic<std::uint64_t> runs{0};                                      // queued deliveries run
-    std::atomic<std::uint64_t> failures{0};                                  // ... that threw
-    std::atomic<std::uint64_t> dropsBy[QtRegistryControl::dropReasons] = {}; // drops by reason, while listed
-    // Set once the handler left its registry's table (removed, its context destroyed, fired
-    // once, cleared): its drops then belong to the registry's QtRegistryControl::leftDrops.
-    std::atomic<bool> left{false};
     // Delivery::Latest: Qt discarded the scheduled delivery's event unrun (its next notify
     // schedules one again, with the newest event).
     std::atomic<bool> latestLost{false};
@@ -370,13 +361,22 @@ public:
     // Latest: more than one write since its last delivery (a frame then reads its newest).
     [[nodiscard]] bool floodedLocked() const noexcept
     {
-        return coalesced != coalescedDelivered || cellWritesLocked() > 1;
+        return counts().coalesced.load(std::memory_order_relaxed) != coalescedDelivered ||
+               cellWritesLocked() > 1;
     }
     [[nodiscard]] std::uint64_t coalescedLocked() const noexcept
     {
         const std::uint64_t writes = cellWritesLocked();
-        return coalesced + cellCoalesced.load(std::memory_order_relaxed) + (writes != 0 ? writes - 1 : 0) +
+        return counts().coalesced.load(std::memory_order_relaxed) +
+               cellCoalesced.load(std::memory_order_relaxed) + (writes != 0 ? writes - 1 : 0) +
                cellLeft.load(std::memory_order_relaxed);
+    }
+    // Raises stats->maxWaiting to `n` (under `mutex`, its one writer at a time).
+    void noteWaiting(std::uint64_t n) noexcept
+    {
+        std::atomic<std::uint64_t> &most = counts().maxWaiting;
+        if (n > most.load(std::memory_order_relaxed))
+            most.store(n, std::memory_order_relaxed);
     }
     // Takes the cell into `out` (its reader, with no lock held, so that a notifier stopped between
     // its two stores holds up this delivery alone): the writes since the last take, of which `out`
@@ -413,31 +413,19 @@ public:
         QString contextClass;
         QString contextName;
         QString contextThreadName;
-        QString file; // setOrigin (QML)
+        QString file; // the QML layer's (setHandlerOrigin)
         int line = 0;
     };
     Origin origin; // under `mutex` once published
-    // A reference to its box's statistics, which runStats points to while timed (kept until the
-    // handler is destroyed).
-    struct FreeStats
-    {
-        void operator()(diag::HandlerStats *s) const noexcept { diag::freeStats(s); }
-    };
-    std::unique_ptr<diag::HandlerStats, FreeStats> ownedStats; // under `mutex`
-    // The handler left its registry's table: its drops so far, and every later one, count for
-    // the registry (QtRegistryControl::leftDrops). Called once, by whoever took it out.
+    // The reference to `stats` (kept until the handler is destroyed).
+    std::unique_ptr<diag::HandlerStats, diag::FreeStats> ownedStats; // under `mutex`
+    // The handler left its registry's table (removed, its context destroyed, fired once,
+    // cleared): its drops so far, and every later one, count for the registry. Called once, by
+    // whoever took it out.
     void leave() noexcept
     {
-        left.store(true, std::memory_order_seq_cst);
-        moveDropsToRegistry();
-    }
-    // Moves the handler's own drop counts to its registry's.
-    void moveDropsToRegistry() noexcept
-    {
-        for (int r = 0; r < QtRegistryControl::dropReasons; ++r) {
-            if (const std::uint64_t n = dropsBy[r].exchange(0, std::memory_order_seq_cst); n != 0)
-                control->leftDrops[r].fetch_add(n, std::memory_order_relaxed);
-        }
+        if (diag::HandlerStats *s = stats.load(std::memory_order_acquire))
+            s->leave();
     }
 };
 

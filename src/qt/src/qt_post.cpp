@@ -230,7 +230,8 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
                 // still finds a delivery owed wrote before this clear, and the read finds it.
                 h.cellOwed.exchange(false, std::memory_order_seq_cst);
             }
-            flooded = h.coalesced != std::exchange(h.coalescedDelivered, h.coalesced);
+            const std::uint64_t coalesced = h.counts().coalesced.load(std::memory_order_relaxed);
+            flooded = coalesced != std::exchange(h.coalescedDelivered, coalesced);
         }
     }
     h.report(drop);
@@ -464,7 +465,7 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
         // The queue stays sorted by notify sequence, so a drain's merge of the handlers' oldest
         // deliveries is exact (priority order within a notify). A delivery older than one the
         // drain took goes into the drain's segment.
-        if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
+        if (h.layerTiming()) [[unlikely]]
             mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
         bool inTaken = false;
         if (sequence < h.takenLast && (h.mail.empty() || h.mail.front().order() > sequence)) {
@@ -486,12 +487,12 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
             return h.mail.size() + (drainLock.owns_lock() ? h.taken.size() : h.takenBound) -
                    (dropOldest ? 1 : 0);
         };
-        if (waiting() > h.maxWaiting) {
+        if (waiting() > h.counts().maxWaiting.load(std::memory_order_relaxed)) {
             if (!drainLock.owns_lock()) {
                 const std::lock_guard drain(h.drainMutex); // after `mutex`, as above
                 h.takenBound = h.taken.size();
             }
-            h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, waiting());
+            h.noteWaiting(waiting());
         }
         try {
             if (!h.listed && thread != nullptr) {
@@ -530,8 +531,10 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
         h.scheduled = false; // its event was discarded: the pending payload is replaced and sent again
     replaced = std::exchange(h.pending, std::move(payload));
     replacedToken = std::exchange(h.pendingToken, token);
-    h.coalesced += replaced ? 1 : 0; // diagnostics
-    if (h.runStats.load(std::memory_order_relaxed) != nullptr) [[unlikely]]
+    if (replaced) // diagnostics
+        h.counts().coalesced.store(h.counts().coalesced.load(std::memory_order_relaxed) + 1,
+                                   std::memory_order_relaxed);
+    if (h.layerTiming()) [[unlikely]]
         h.pendingSince = diag::ticks();
     if (!h.scheduled) {
         try {
@@ -546,7 +549,7 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
         if (once)
             h.onceQueued = true;
     }
-    h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, 1); // diagnostics: the pending payload waits
+    h.noteWaiting(1); // diagnostics: the pending payload waits
 }
 
 void QtHandlerCore::postLatestValue(const unsigned char (&event)[QtPayload::inlineSize],
@@ -557,7 +560,7 @@ void QtHandlerCore::postLatestValue(const unsigned char (&event)[QtPayload::inli
     // Lock-free only once a delivery is scheduled: a writer meeting a schedule under way waits for
     // it, and schedules one itself if that one failed (as postLatest's writers do). A load, not a
     // read-modify-write: sequentially consistent after the write's own (see QtHandlerState::cellSeq).
-    const bool timed = h.runStats.load(std::memory_order_relaxed) != nullptr;
+    const bool timed = h.layerTiming();
     if (!token && !timed && h.cellOwed.load(std::memory_order_seq_cst))
         return;               // the delivery on its way reads this write
     AsyncToken replacedToken; // destroyed after the lock is released
@@ -584,8 +587,8 @@ void QtHandlerCore::postLatestValue(const unsigned char (&event)[QtPayload::inli
         }
         h.scheduled = true; // under the mutex, which the delivery takes first
     }
-    h.cellOwed.store(true, std::memory_order_release);       // from here on writers leave their events to it
-    h.maxWaiting = std::max<std::uint64_t>(h.maxWaiting, 1); // diagnostics: the newest event waits
+    h.cellOwed.store(true, std::memory_order_release); // from here on writers leave their events to it
+    h.noteWaiting(1);                                  // diagnostics: the newest event waits
 }
 
 void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token)

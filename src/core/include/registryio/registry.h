@@ -98,8 +98,9 @@ template <typename F, typename E>
 concept HandlerFor =
     std::is_invocable_v<std::decay_t<F> &, const E &> || std::is_invocable_v<std::decay_t<F> &>;
 
-template <typename E>
-class QtRegistry;
+namespace detail {
+struct LayerAccess;
+} // namespace detail
 
 /// Registers the calling thread with the reclamation domain now, so that no later notify on it
 /// allocates or locks (a notify from a signal handler needs this first; see docs/API.md).
@@ -295,8 +296,7 @@ public:
     void setDiagnosticsName(std::string_view name) { m_core.setDiagnosticsName(name); }
 
 private:
-    template <typename>
-    friend class QtRegistry; // its diagnostics reach the core
+    friend struct detail::LayerAccess;
 
     template <typename F>
     static void invokeHandler(detail::HandlerBox *b, const void *event)
@@ -326,7 +326,7 @@ private:
         Once ? &invokeOnce<Fn> : &invokeHandler<Fn>, &detail::eventTypeNameOf<E>};
 
     // `layerTimed`: the handler only dispatches, the layer behind it times its runs (the Qt
-    // facade's handlers with a context; HandlerStats::layerTimed).
+    // facade's handlers with a context; HandlerBox::layerTimed).
     template <bool Once, typename F>
     HandlerId addImpl(F &&handler, int priority, SourceLocation where, detail::GuardLink *link = nullptr,
                       bool layerTimed = false)
@@ -349,5 +349,25 @@ private:
 
     mutable detail::RegistryCore m_core;
 };
+
+namespace detail {
+/// What a layer built on a Registry<E> (the Qt facade) reaches of it: its core (diagnostics) and
+/// the add of a handler whose runs the layer times itself (HandlerBox::layerTimed).
+struct LayerAccess
+{
+    template <typename E>
+    static RegistryCore &core(Registry<E> &registry) noexcept
+    {
+        return registry.m_core;
+    }
+    template <typename E, typename F>
+    static HandlerId addLayerTimed(Registry<E> &registry, F &&handler, int priority, SourceLocation where,
+                                   bool layerTimed)
+    {
+        return registry.template addImpl<false>(std::forward<F>(handler), priority, where, nullptr,
+                                                layerTimed);
+    }
+};
+} // namespace detail
 
 } // namespace rio

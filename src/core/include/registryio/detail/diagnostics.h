@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The core's side of diagnostics (docs/DIAGNOSTICS.md): per-handler statistics that exist only
-// while a registry's diagnostics are on (timed notifies record them), the thread numbers,
+// The core's side of diagnostics (docs/DIAGNOSTICS.md): per-handler statistics that exist once
+// a registry's diagnostics were on (timed notifies record them), the thread numbers,
 // the clock and the per-thread record of the run in progress that the watchdog reads. Not part
 // of the public API; the Qt layer's rio::Diagnostics presents it.
 
 #include <registryio/detail/config.h>
+#include <registryio/drop_reason.h>
 #include <registryio/handler_id.h>
 #include <registryio/source_location.h>
 
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,33 +89,26 @@ struct Histogram
     }
 };
 
-/// One handler's statistics while diagnostics are (or were) on: the one record of its runs,
-/// created by the registry under its lock and owned by the handler's box; a layer that runs the
-/// handler itself (the Qt facade's handlers with a context) holds a reference (retainStats).
-/// Freed by the last freeStats, which the watchdog synchronises with.
-struct alignas(64) HandlerStats
+/// The timing block of a handler's statistics: what timed runs record (histograms, slow runs) and
+/// who the handler is, for the watchdog. Allocated when its registry's diagnostics first time it
+/// (the switch, or its add while on), freed with the statistics.
+struct alignas(64) HandlerTimes
 {
-    // Runs counted: by the one thread that owns the counter (the first to run the handler in a
-    // timed notify) with a plain increment (a single writer), by every other with an atomic add.
+    // A timed notify's runs: the thread that owns the counter (the first to run the handler in
+    // one) counts with a plain increment (a single writer), every other in HandlerStats::calls.
     std::atomic<std::uint64_t> owner{~std::uint64_t{0}}; // its thread number (all ones: none yet)
     std::atomic<std::uint64_t> ownerCalls{0};
-    std::atomic<std::uint64_t> calls{0}; // the others' timed runs, and RunScope's counted ones
-    /// Every run counted.
-    [[nodiscard]] std::uint64_t totalCalls() const noexcept
-    {
-        return ownerCalls.load(std::memory_order_relaxed) + calls.load(std::memory_order_relaxed);
-    }
-    /// Counts a run of the calling thread, whose number is `self`.
-    RIO_ALWAYS_INLINE void countCall(std::uint64_t self) noexcept
+    /// Counts a run of the calling thread, whose number is `self` (the others' in `calls`).
+    RIO_ALWAYS_INLINE void countCall(std::uint64_t self, std::atomic<std::uint64_t> &calls) noexcept
     {
         if (owner.load(std::memory_order_relaxed) == self) [[likely]]
             ownerCalls.store(ownerCalls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         else
-            countOtherCall(self);
+            countOtherCall(self, calls);
     }
     /// countCall's other path: takes the counter if it has no owner, else adds atomically (a
     /// thread without a number, 0, shares the record of every thread out of memory: it adds).
-    [[gnu::noinline]] void countOtherCall(std::uint64_t self) noexcept
+    [[gnu::noinline]] void countOtherCall(std::uint64_t self, std::atomic<std::uint64_t> &calls) noexcept
     {
         std::uint64_t none = ~std::uint64_t{0};
         if (self != 0 && owner.compare_exchange_strong(none, self, std::memory_order_relaxed))
@@ -121,28 +116,99 @@ struct alignas(64) HandlerStats
         else
             calls.fetch_add(1, std::memory_order_relaxed);
     }
-    std::atomic<std::uint64_t> failures{0}; // runs that threw (those counted here)
     std::atomic<std::uint64_t> slowRuns{0};
     std::atomic<bool> slowReported{false};
     // Timed notifies: a run longer than this takes the cold path (a new maximum, or perhaps a
     // slow run); at most the maximum and under every slow threshold.
     std::atomic<std::uint64_t> fastLimit{0};
-    // The box's call only dispatches: the layer behind it times the run where it happens
-    // (RunScope), so a timed notify neither times nor counts the call.
-    bool layerTimed = false;
-    std::atomic<std::uint32_t> refs{1}; // the box's, and each retainStats
     Histogram runTime;
     Histogram queueDelay; // queued deliveries: notify to run (the Qt layer)
     // Who this is, for the watchdog, which may read it while the handler runs.
     std::uint64_t registry = 0; // RegistryState::serial
     HandlerId id;
     SourceLocation where;
-    std::string_view eventType; // static
+    // Its registry's (shared: a queued run may outlive the registry, whose name may live in a
+    // plugin); null when it has none.
+    std::shared_ptr<const std::string> eventType;
+};
+
+/// One handler's statistics: the one record of its runs, created by the registry under its lock
+/// and owned by the handler's box; a handler's while diagnostics are (or were) on, a layerTimed
+/// handler's (HandlerBox::layerTimed: the Qt facade's handlers with a context) from its add,
+/// the layer holding a reference (retainStats). Its counters are always there, its timing block
+/// once it was timed. Freed by the last freeStats, which the watchdog synchronises with.
+struct HandlerStats
+{
+    std::atomic<std::uint64_t> calls{0}; // every run counted but a timed notify's owner's
+    /// Every run counted (under the registry's lock, which sets `times`).
+    [[nodiscard]] std::uint64_t totalCalls() const noexcept
+    {
+        return calls.load(std::memory_order_relaxed) +
+               (times != nullptr ? times->ownerCalls.load(std::memory_order_relaxed) : 0);
+    }
+    std::atomic<std::uint64_t> failures{0}; // runs that threw (those counted here)
+    // A layerTimed handler's queued deliveries, counted from its add (not only while timed).
+    std::atomic<std::uint64_t> drops[dropReasonCount] = {}; // dropped, by DropReason, while listed
+    std::atomic<std::uint64_t> maxWaiting{0}; // the most deliveries waiting at once (the layer's lock)
+    std::atomic<std::uint64_t> coalesced{0};  // Latest: payloads a newer event replaced (ditto)
+    // Counts `n` deliveries dropped for `reason`: the handler's own count while it is listed,
+    // its registry's (leftTo) once it left (leave). Exact under any interleaving with leave(): a
+    // drop counted after leave() took the counts is moved by this test of `left` (both
+    // sequentially consistent), each count once.
+    void countDrops(std::uint64_t n, DropReason reason) noexcept
+    {
+        drops[static_cast<int>(reason)].fetch_add(n, std::memory_order_seq_cst);
+        if (left.load(std::memory_order_seq_cst)) [[unlikely]]
+            moveDrops();
+    }
+    /// The handler left its registry's table: its drops so far, and every later one, count for
+    /// the registry (RegistryRecord::leftDrops). Called once, by whoever took it out.
+    void leave() noexcept
+    {
+        left.store(true, std::memory_order_seq_cst);
+        moveDrops();
+    }
+    HandlerStats *leftTo = nullptr; // a reference to the registry's drops of handlers that left
+    // The timing block once it was timed (set under the registry's lock, before `timing` or the
+    // statistics' publication), freed with them; `timing`: it while the registry's diagnostics
+    // are on, else null (the registry's lock, release), whether and where the layer times a run.
+    HandlerTimes *times = nullptr;
+    std::atomic<HandlerTimes *> timing{nullptr};
+    std::atomic<std::uint32_t> refs{1}; // the box's, and each retainStats
+    std::atomic<bool> left{false};
+    // The registry's statistics of handlers that left (leftTo): its diagnostics are on (its
+    // lock, release), which the switch sets also for those no longer in its table.
+    std::atomic<bool> registryTiming{false};
+    /// Where the layer times a run (`timing`), or null: a layerTimed handler's follows its
+    /// registry's switch (leftTo's registryTiming) also once it left the table, with a delivery
+    /// still waiting (a fired once-handler's).
+    [[nodiscard]] HandlerTimes *timingNow() const noexcept
+    {
+        HandlerTimes *t = timing.load(std::memory_order_acquire);
+        if (t != nullptr && leftTo != nullptr && !leftTo->registryTiming.load(std::memory_order_acquire))
+            [[unlikely]]
+            return nullptr;
+        return t;
+    }
+
+private:
+    void moveDrops() noexcept
+    {
+        for (int r = 0; r < dropReasonCount; ++r) {
+            if (const std::uint64_t n = drops[r].exchange(0, std::memory_order_seq_cst); n != 0 && leftTo)
+                leftTo->drops[r].fetch_add(n, std::memory_order_release); // see recordLocked
+        }
+    }
 };
 
 /// Gives back a reference to `stats` (the box's, when the box is destroyed); the last frees them
 /// (the watchdog never reads freed ones).
 RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
+/// A reference to statistics (freeStats when it goes).
+struct FreeStats
+{
+    void operator()(HandlerStats *s) const noexcept { freeStats(s); }
+};
 
 /// The calling thread's number: process-unique, from 1, never reused.
 RIO_CORE_EXPORT std::uint64_t threadNumber() noexcept;
@@ -216,10 +282,9 @@ using SlowSink = void (*)(const SlowRun &) noexcept;
 /// Installs the sink (null removes it).
 RIO_CORE_EXPORT void setSlowSink(SlowSink sink) noexcept;
 
-/// New statistics for handler `id` of registry `registry`; `layerTimed`: see HandlerStats.
-/// `eventType` must outlive them. Throws std::bad_alloc.
-RIO_CORE_EXPORT HandlerStats *newStats(std::uint64_t registry, HandlerId id, SourceLocation where,
-                                       std::string_view eventType, bool layerTimed);
+/// New statistics, without their timing block (set under the registry's lock once it times
+/// them). Throws std::bad_alloc.
+RIO_CORE_EXPORT HandlerStats *newStats();
 
 /// A run of a handler a timed notify does not time itself (a layerTimed handler's: the Qt
 /// layer's queued deliveries and context handlers' runs on the notifying thread): shows it to
@@ -227,8 +292,8 @@ RIO_CORE_EXPORT HandlerStats *newStats(std::uint64_t registry, HandlerId id, Sou
 class RIO_CORE_EXPORT RunScope
 {
 public:
-    /// Starts timing a run of `stats` on this thread; `count`: also counts the run in
-    /// stats->calls and, if it throws (an exception leaves the scope), in stats->failures.
+    /// Starts timing a run of `stats` (`timing` seen set) on this thread; `count`: also counts the
+    /// run in stats->calls and, if it throws (an exception leaves the scope), in stats->failures.
     explicit RunScope(HandlerStats *stats, bool count = false) noexcept;
     /// Ends it (also when the run throws).
     ~RunScope();
@@ -240,7 +305,7 @@ public:
 private:
     HandlerStats *m_stats;
     void *m_record;
-    HandlerStats *m_prevStats;
+    HandlerTimes *m_prevStats;
     std::uint64_t m_prevStart;
     std::uint64_t m_start;
     int m_uncaught; // exceptions already unwinding when the run started (counted runs)
@@ -261,23 +326,50 @@ using MainThreadCheck = int (*)(std::string &threadName) noexcept;
 /// Installs the check (null: no thread is the main thread); threads that could not tell ask it.
 RIO_CORE_EXPORT void setMainThreadCheck(MainThreadCheck check) noexcept;
 
-/// One handler as the core records it.
-struct HandlerRecord
+/// A recorded histogram read in nanoseconds (toNanos).
+struct HistogramRecord
 {
-    HandlerId id;
-    int priority = 0;
-    bool suspended = false;
-    SourceLocation where;
-    std::uint64_t thread = 0;
-    bool timed = false;
-    std::uint64_t calls = 0;
-    std::uint64_t failures = 0;
-    std::uint64_t slowRuns = 0;
     std::array<std::uint64_t, tickBucketCount> buckets{}; // tick buckets
     double nsPerTick = 1.0;
     std::uint64_t totalNs = 0;
     std::uint64_t maxNs = 0;
 };
+
+/// One handler as the core records it.
+struct HandlerRecord
+{
+    /// No histogram (the handler was never timed).
+    static constexpr std::uint32_t none = ~std::uint32_t{0};
+    HandlerId id;
+    int priority = 0;
+    bool suspended = false;
+    bool timed = false;
+    SourceLocation where;
+    std::uint64_t thread = 0;
+    std::uint64_t calls = 0;
+    std::uint64_t failures = 0;
+    std::uint64_t slowRuns = 0;
+    std::array<std::uint64_t, dropReasonCount> drops{};
+    std::uint64_t maxWaiting = 0;
+    std::uint64_t coalesced = 0;
+    // Indices into the registry record's histograms (none: empty). queueDelay: a layerTimed
+    // handler's, while its registry's diagnostics are on.
+    std::uint32_t runTime = none;
+    std::uint32_t queueDelay = none;
+    // Index into the registry record's layerParts (the describe callback's; none without one).
+    std::uint32_t layerPart = none;
+};
+
+/// The layer's part of a handler's record (the Qt facade: its options, waiting deliveries and
+/// names): called by collect for each handler whose box names a layer object (retainStats),
+/// under its registry's lock; runs no user code and takes no lock but that handler's own. The
+/// first call for a registry's record makes `parts` (the layer's own type, room for `count`
+/// handlers: the only allocation); each call appends the handler's part to it and sets
+/// out.layerPart to its index.
+using Describe = void (*)(const void *layer, HandlerRecord &out, std::shared_ptr<void> &parts,
+                          std::size_t count) noexcept;
+/// Installs the callback (once, by the Qt layer; null: records have no layer part).
+RIO_CORE_EXPORT void setDescribe(Describe describe) noexcept;
 
 /// One registry as the core records it.
 struct RegistryRecord
@@ -288,6 +380,15 @@ struct RegistryRecord
     bool facade = false; // a QtRegistry's core (the Qt layer adds its part)
     bool enabled = false;
     std::vector<HandlerRecord> handlers;
+    std::vector<HistogramRecord> histograms; // the timed handlers' (HandlerRecord's indices)
+    std::shared_ptr<void> layerParts;        // the describe callback's (HandlerRecord::layerPart)
+    std::array<std::uint64_t, dropReasonCount> leftDrops{}; // of handlers that left its table
+    /// Histogram `i` of its handlers' (empty for HandlerRecord::none).
+    [[nodiscard]] const HistogramRecord &histogram(std::uint32_t i) const noexcept
+    {
+        static const HistogramRecord empty;
+        return i < histograms.size() ? histograms[i] : empty;
+    }
 };
 
 /// Every live registry with a writer state (serial 0: all; else that one), with its handlers'
@@ -349,14 +450,14 @@ RIO_CORE_EXPORT bool timelineRecording() noexcept;
 /// only (the ring's one writer); nothing while off.
 RIO_CORE_EXPORT void timelineFrame(std::uint64_t window, std::uint64_t number, std::uint64_t start,
                                    std::uint64_t end) noexcept;
-/// A queued delivery of `stats`'s handler queued at `postedAt` (ticks; 0: unknown) starts at
-/// `start`: records its queueing delay, and on the main thread its wait in the timeline.
+/// A queued delivery of `stats`'s handler (timed, as RunScope) queued at `postedAt` (ticks; 0:
+/// unknown) starts at `start`: records its queueing delay, and on the main thread its wait in the
+/// timeline.
 RIO_CORE_EXPORT void recordQueueDelay(HandlerStats *stats, std::uint64_t postedAt,
                                       std::uint64_t start) noexcept;
 
 /// Reads a tick histogram: its buckets, total and max in nanoseconds, and the tick's length.
-RIO_CORE_EXPORT void toNanos(const Histogram &h, std::array<std::uint64_t, tickBucketCount> &buckets,
-                             std::uint64_t &totalNs, std::uint64_t &maxNs, double &nsPerTick) noexcept;
+RIO_CORE_EXPORT void toNanos(const Histogram &h, HistogramRecord &out) noexcept;
 
 } // namespace diag
 } // namespace rio::detail

@@ -78,8 +78,15 @@ struct HandlerBox : Retired
     SourceLocation where;           // where add was called (diagnostics)
     std::uint64_t thread;           // the thread add ran on (diag::threadNumber)
     // Diagnostics' statistics: created (under the lock) while the registry's diagnostics are on,
-    // kept until the box is destroyed; notifies of a timed array record its runs there.
+    // or at add when layerTimed, kept until the box is destroyed; notifies of a timed array
+    // record its runs there.
     diag::HandlerStats *stats = nullptr;
+    // Its statistics' timing block when the core times its runs (not layerTimed), published
+    // after `stats`: a timed notify's one read of them, without the line of the counters.
+    diag::HandlerTimes *times = nullptr;
+    // The layer's object behind the handler (the Qt facade's handler state, which the box's
+    // closure keeps alive), for diag::Describe (attachLayer).
+    const void *layer = nullptr;
 };
 
 /// What RegistryCore::addPlain needs of a plain closure's type: one constant per closure type,
@@ -250,10 +257,14 @@ struct RegistryState
     // Diagnostics (diagnostics.cpp), under the lock.
     std::uint64_t serial = 0;    // process-unique, never reused (RegistryInfo::id)
     std::string name;            // setDiagnosticsName (a QtRegistry: its objectName)
-    std::string eventType;       // the first add's event type
     bool facade = false;         // the core of a QtRegistry
     bool diagnosticsOwn = false; // enabled for this registry itself
     bool diagnosticsOn = false;  // published arrays are timed (own or process-wide)
+    // The first add's event type, shared by its handlers' timing blocks (a run may outlive it).
+    std::shared_ptr<const std::string> eventType;
+    // Drops of layerTimed handlers that left the table (HandlerStats::leftTo), from the first
+    // such add; freed by the last reference (the state's, or a handler's statistics).
+    diag::HandlerStats *leftStats = nullptr;
 };
 
 /// The waits' back-off schedule: yields, then short sleeps, then longer ones (`spins`: attempts
@@ -336,8 +347,8 @@ public:
     [[nodiscard]] bool isDiagnosticsEnabled() const noexcept;
     /// The name diagnostics show. Throws std::bad_alloc.
     void setDiagnosticsName(std::string_view name);
-    /// Marks this as a QtRegistry's core, whose event type is `eventType` (its snapshot is
-    /// completed by the Qt layer). Throws std::bad_alloc.
+    /// Marks this as a QtRegistry's core, whose event type is `eventType` (its handlers' records
+    /// are completed by the Qt layer's diag::Describe). Throws std::bad_alloc.
     void setDiagnosticsFacade(const std::string_view *eventType);
     /// The process-unique serial diagnostics know this registry by (creates the writer state).
     [[nodiscard]] std::uint64_t diagnosticsSerial();
@@ -348,8 +359,9 @@ public:
     /// Copies this registry's record for a snapshot, its handlers' when `handlers` (under its lock).
     void recordLocked(diag::RegistryRecord &out, bool handlers = true) const;
     /// Handler `id`'s statistics with a reference taken (diag::freeStats gives it back), or null
-    /// (no such handler, or no statistics: diagnostics were never on while it lived).
-    [[nodiscard]] diag::HandlerStats *retainStats(HandlerId id);
+    /// (no such handler, or no statistics: diagnostics were never on while it lived, and it is
+    /// not layerTimed). With `layer`, first gives the handler that layer object (diag::Describe).
+    [[nodiscard]] diag::HandlerStats *retainStats(HandlerId id, const void *layer = nullptr);
 
     /// notify() where the section must be entered out of line (see hazard::enterInline): the same
     /// loop, with a fence after each running announcement in the fallback fence mode.

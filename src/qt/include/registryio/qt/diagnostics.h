@@ -7,6 +7,7 @@
 
 #include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
 
+#include <registryio/drop_reason.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/logging.h>
@@ -27,26 +28,6 @@
 #include <cstdint>
 
 namespace rio {
-
-/// Why queued deliveries were dropped (the index into HandlerInfo::drops).
-enum class DropReason {
-    /// The handler's queue was full (HandlerOptions::capacity and overflow).
-    Overflow,
-    /// The handler was removed while deliveries waited.
-    Removed,
-    /// The handler's context was destroyed while deliveries waited.
-    ContextDestroyed,
-    /// The handler was suspended while deliveries waited.
-    Suspended,
-    /// Memory ran out while queueing.
-    NoMemory,
-    /// Qt discarded a blocking delivery's event unrun, its context alive (removePostedEvents, an
-    /// event filter that ate it, its thread's event loop gone).
-    Discarded,
-};
-
-/// Number of DropReason values.
-inline constexpr int dropReasonCount = 6;
 
 /// A log-bucketed histogram of durations as the diagnostics clock measured them: bucket i counts
 /// durations of [2^i, 2^(i+1)) ticks (bucket 0 also 0), that is from bucketLowerNs(i) to
@@ -96,7 +77,7 @@ struct RIO_QT_EXPORT HandlerInfo
     int line = 0;
     /// Where add was called: the enclosing function.
     QString function;
-    /// An origin the caller attached (QtRegistryBase::setOrigin: a QML file URL), else empty.
+    /// An origin the QML layer attached (its file URL), else empty.
     QString originFile;
     /// The line of originFile (0 when none).
     int originLine = 0;

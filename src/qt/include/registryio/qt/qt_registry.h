@@ -63,7 +63,7 @@ public:
     explicit QtRegistry(QObject *parent = nullptr) : QtRegistryBase(parent)
     {
         m_core.setExceptionHandler([this](const ExceptionInfo &info) { reportFailure(info); });
-        attachDiagnostics(m_core.m_core, m_registrations, &detail::eventTypeNameOf<E>);
+        attachDiagnostics(detail::LayerAccess::core(m_core), m_registrations, &detail::eventTypeNameOf<E>);
     }
 
     /// Cancels every pending delivery and destroys every handler no delivery still holds. No
@@ -412,11 +412,11 @@ private:
         if (context == nullptr && !core.once && !Impl::returnsFuture)
             id = m_core.add(detail::QtDirectDispatcher<E, std::decay_t<F>>{h}, core.priority, where);
         else
-            id = m_core.template addImpl<false>(detail::QtDispatcher<E>{h}, core.priority, where, nullptr,
-                                                core.hasContext);
+            id = detail::LayerAccess::addLayerTimed(m_core, detail::QtDispatcher<E>{h}, core.priority, where,
+                                                    core.hasContext);
         core.id = id;
         try {
-            core.noteAdded(where, m_diagnosticsOn.load(std::memory_order_relaxed) ? &m_core.m_core : nullptr);
+            core.noteAdded(where, detail::LayerAccess::core(m_core));
             std::shared_ptr<Handler> typed = h;
             m_registrations.insert(id, {h->core, std::move(typed)}, memberKey);
         } catch (...) {

@@ -20,13 +20,22 @@
 namespace rio {
 
 struct RegistryInfo;
+class QtRegistryBase;
 
 namespace detail {
 struct QtRegistryControl;
 struct RegistryLink;
 class RegistryCore;
 class QtRegistrations;
-struct DiagnosticsAccess;
+
+/// The QML layer's diagnostics of handler `id` of `registry` (not public API): an origin (a QML
+/// file URL and line) shown besides the C++ position of its add. False (nothing changed) for an
+/// id not registered there.
+RIO_QT_EXPORT bool setHandlerOrigin(QtRegistryBase &registry, HandlerId id, const QString &file, int line);
+/// Counts a failure of handler `id` of `registry` that did not leave it as an exception (a QML
+/// handler's JavaScript error, caught by the QML layer), from inside its run, when that run is
+/// counted (queued, or timed). False (nothing counted) for an id not there.
+RIO_QT_EXPORT bool noteHandlerFailure(QtRegistryBase &registry, HandlerId id);
 } // namespace detail
 
 /// The non-template QObject half of QtRegistry<E>: its signals, its `count` property and the
@@ -61,13 +70,6 @@ public:
     void setDiagnosticsEnabled(bool enabled);
     /// True while diagnostics are enabled for this registry (by itself or process-wide).
     [[nodiscard]] bool isDiagnosticsEnabled() const noexcept;
-    /// Attaches an origin to handler `id` that diagnostics show besides the C++ position of its
-    /// add (the QML layer: the file URL and line of the QML call or RegistryHandler). False
-    /// (nothing changed) for an id not registered here.
-    bool setOrigin(HandlerId id, const QString &file, int line);
-    /// Counts a failure of handler `id` that did not leave it as an exception (a QML handler's
-    /// JavaScript error, caught by the QML layer). False (nothing counted) for an id not here.
-    bool noteFailure(HandlerId id);
 
 Q_SIGNALS:
     /// A handler threw (or its future failed, or its delivery was refused); emitted on the
@@ -130,16 +132,11 @@ protected:
 private:
     friend struct detail::QtRegistryControl;
     friend class Diagnostics;
-    friend struct detail::DiagnosticsAccess;
+    friend bool detail::setHandlerOrigin(QtRegistryBase &, HandlerId, const QString &, int);
+    friend bool detail::noteHandlerFailure(QtRegistryBase &, HandlerId);
 
-    // Adds the Qt part (options, context, queued counters, origins) to a snapshot's record of
-    // this registry (under the diagnostics list's lock; runs no user code).
-    void completeDiagnostics(RegistryInfo &info) const;
-
-    // Takes this registry off the diagnostics list (detachShared).
-    void detachDiagnostics() noexcept;
-    // Starts or stops timing the Qt side's runs of every handler.
-    void applyDiagnostics(bool on);
+    // Keeps this registry's last record while the core keeps destroyed ones (detachShared).
+    void detachDiagnostics() const noexcept;
 
     detail::RegistryCore *m_diagCore = nullptr;
     detail::QtRegistrations *m_diagRegistrations = nullptr;
@@ -147,10 +144,8 @@ private:
 
 protected:
     /// \cond RIO_INTERNAL
-    /// The diagnostics id (registryId()) and whether diagnostics are on (used by add).
+    /// The diagnostics id (registryId()).
     quint64 m_registryId = 0;
-    /// True while this registry's diagnostics are on (itself or process-wide).
-    std::atomic<bool> m_diagnosticsOn{false};
     /// \endcond
 
 private:

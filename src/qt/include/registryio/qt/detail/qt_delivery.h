@@ -66,8 +66,8 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
     const auto runHere = [&] {
         if constexpr (Step) {
             core.runStep(*h, env.event, token);
-        } else if (diag::HandlerStats *stats = core.runStats.load(std::memory_order_acquire)) [[unlikely]] {
-            const diag::RunScope scope(stats, true); // diagnostics on: counted and timed
+        } else if (core.layerTiming()) [[unlikely]] {
+            const diag::RunScope scope(&core.counts(), true); // diagnostics on: counted and timed
             h->invokeTyped(*env.event, token);
         } else {
             h->invokeTyped(*env.event, token);
@@ -136,8 +136,7 @@ RIO_ALWAYS_INLINE inline void deliver(const std::shared_ptr<QtHandler<E>> &h, Qt
     }
     // Inline, the runs on this thread that need no route and no timing: without a context (the
     // core's notify times those) and, untimed, Auto with the holder on this thread.
-    if (!Step && (!core.hasContext || (core.holderAuto && env.onHolderThread &&
-                                       core.runStats.load(std::memory_order_acquire) == nullptr))) {
+    if (!Step && (!core.hasContext || (core.holderAuto && env.onHolderThread && !core.layerTiming()))) {
         h->invokeTyped(*env.event, token);
         return;
     }

@@ -146,13 +146,27 @@ public:
     void waitForRuns() const noexcept;
     // Deliveries its overflow policy dropped so far.
     [[nodiscard]] std::uint64_t droppedCount() const noexcept;
-    // Records what diagnostics show of its add (where, the adding thread, the context) and, with
-    // `timedBy` (its registry's core while the registry's diagnostics are on), starts timing.
-    // Throws std::bad_alloc, changing nothing.
-    void noteAdded(SourceLocation at, RegistryCore *timedBy);
-    // Starts timing its runs into the statistics its box in `core` has (null: stops; they stay
-    // until it is destroyed). A handler without context is timed by the core's notify.
-    void setTimed(RegistryCore *core) noexcept;
+    // Records what diagnostics show of its add (where, the adding thread, the context) and takes
+    // its box's statistics from `core` (a handler with a context always has them). Throws
+    // std::bad_alloc, changing nothing.
+    void noteAdded(SourceLocation at, RegistryCore &core);
+    // Takes its box's statistics in `core` if it has none yet (its registry's diagnostics were
+    // switched on since its add).
+    void takeStats(RegistryCore &core) noexcept;
+    // Its statistics, which a handler with a context has from its add (set before it is armed).
+    [[nodiscard]] diag::HandlerStats &counts() const noexcept
+    {
+        return *stats.load(std::memory_order_relaxed);
+    }
+    // A handler with a context: true while its registry's diagnostics are on (its runs timed).
+    [[nodiscard]] bool layerTiming() const noexcept { return counts().timingNow() != nullptr; }
+    // Its statistics while its registry's diagnostics are on (the runs it makes itself are timed
+    // in their timing block), else null.
+    [[nodiscard]] diag::HandlerStats *timedStats() const noexcept
+    {
+        diag::HandlerStats *s = stats.load(std::memory_order_acquire);
+        return s != nullptr && s->timingNow() != nullptr ? s : nullptr;
+    }
 
     HandlerId id;
     const int priority;
@@ -170,10 +184,11 @@ public:
     std::atomic<bool> fired{false};     // once-handlers
     std::atomic<bool> suspended{false}; // notifies and queued deliveries skip it
     SourceLocation where;               // where add was called (set before it is published)
-    // Diagnostics: while the registry's diagnostics are on, its box's statistics (the one record
-    // of its runs), where the runs of notifySequential's steps are timed and, with a context
-    // (HandlerStats::layerTimed), its queued runs and its runs on the notifying thread.
-    std::atomic<diag::HandlerStats *> runStats{nullptr};
+    // Diagnostics: its box's statistics (the one record of its runs, drops and waits), from its
+    // add with a context (HandlerBox::layerTimed: its queued runs, its runs on the notifying
+    // thread and its drops are counted there), else once its registry's diagnostics were on (the
+    // runs of notifySequential's steps). Set once; a reference kept until it is destroyed.
+    std::atomic<diag::HandlerStats *> stats{nullptr};
 
 protected:
     explicit QtHandlerCore(const Settings &settings) noexcept;
