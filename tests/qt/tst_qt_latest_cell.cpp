@@ -267,6 +267,38 @@ private Q_SLOTS:
         QCOMPARE(h.calls + h.coalesced + h.totalDrops(), quint64{6});
     }
 
+    // A snapshot between the read's two stores (its reader preempted there): the writes still add
+    // up and coalesced never goes down. The read's stores are made by hand, in its order.
+    void aSnapshotDuringTheReadAddsUp()
+    {
+        struct Registry : rio::QtRegistry<int>
+        {
+            using rio::QtRegistry<int>::handlerCore;
+        } registry;
+        QObject context;
+        const rio::HandlerId id = registry.add(
+            &context, [](int) { }, {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        rio::detail::QtHandlerState &state = rio::detail::state(*registry.handlerCore(id));
+        for (int i = 1; i <= 5; ++i)
+            registry.notify(i);
+        quint64 coalesced = 0;
+        const auto check = [&](quint64 waiting, quint64 running = 0) {
+            const rio::HandlerInfo h = infoOf(registry, id);
+            QCOMPARE(h.waiting, waiting);
+            QCOMPARE(h.coalesced + h.waiting + running, quint64{5});
+            QCOMPARE_GE(h.coalesced, coalesced);
+            coalesced = h.coalesced;
+        };
+        check(1);
+        state.cellOwed.store(false);      // the delivery, past its lock
+        check(1);
+        state.cellDelivered.fetch_add(1); // the read's first store
+        check(1);
+        state.cellTaken.store(state.cellSeq.load()); // its second: the run is in neither
+        check(0, 1);
+        QCoreApplication::removePostedEvents(&context); // its delivery found the cell read
+    }
+
     // Removed, or its context destroyed, while writers flood: no delivery after that.
     void removalStopsTheCell()
     {

@@ -758,9 +758,10 @@ void QtRegistryBase::completeDiagnostics(RegistryInfo &info) const
             const std::lock_guard drain(state.drainMutex); // after `mutex`, as a notifier takes them
             taken = s.taken.size();
         }
-        h.waiting = s.mail.size() + taken + s.latestWaitingLocked();
+        const auto latest = s.latestCountsLocked();
+        h.waiting = s.mail.size() + taken + latest.waiting;
         h.maxWaiting = std::max<quint64>(s.maxWaiting, h.waiting);
-        h.coalesced = s.coalescedLocked();
+        h.coalesced = latest.coalesced;
         h.addedThread = s.origin.thread != 0 ? s.origin.thread : h.addedThread;
         h.contextClass = s.origin.contextClass;
         h.contextName = s.origin.contextName;
