@@ -290,13 +290,43 @@ private Q_SLOTS:
             coalesced = h.coalesced;
         };
         check(1);
-        state.cellOwed.store(false);      // the delivery, past its lock
+        state.cellOwed.store(false); // the delivery, past its lock
         check(1);
         state.cellDelivered.fetch_add(1); // the read's first store
         check(1);
         state.cellTaken.store(state.cellSeq.load()); // its second: the run is in neither
         check(0, 1);
         QCoreApplication::removePostedEvents(&context); // its delivery found the cell read
+    }
+
+    // Removed, or its context destroyed, with a write in the cell not yet delivered: that delivery
+    // is dropped (signalled, and in removedHandlerDrops), the other writes coalesced.
+    void removalDropsTheWriteWaiting()
+    {
+        for (const bool byContext : {false, true}) {
+            rio::QtRegistry<int> registry;
+            auto context = std::make_unique<QObject>();
+            int calls = 0;
+            quint64 dropped = 0;
+            QObject::connect(&registry, &rio::QtRegistryBase::deliveriesDropped,
+                             [&dropped](rio::HandlerId, quint64 total) { dropped = total; });
+            const rio::HandlerId id =
+                registry.add(context.get(), [&calls](int) { ++calls; },
+                             {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+            for (int i = 1; i <= 5; ++i)
+                registry.notify(i);
+            if (byContext)
+                context.reset();
+            else
+                QVERIFY(registry.remove(id));
+            QCoreApplication::processEvents();
+            QCOMPARE(calls, 0);
+            QCOMPARE(dropped, quint64{1});
+            quint64 removedDrops = 0;
+            for (const quint64 d : rio::Diagnostics::snapshot(registry.registryId()).removedHandlerDrops)
+                removedDrops += d;
+            QCOMPARE(removedDrops, quint64{1});
+        }
     }
 
     // Removed, or its context destroyed, while writers flood: no delivery after that.

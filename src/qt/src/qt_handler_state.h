@@ -339,6 +339,10 @@ public:
     std::atomic<std::uint64_t> cellTaken{0};
     std::atomic<std::uint64_t> cellDelivered{0};
     mutable std::uint64_t cellCoalescedShown = 0; // under `mutex`: the most coalesced shown
+    // Who counts a write left unread at the handler's cancellation as a dropped delivery: the
+    // cancellation (dropQueueLocked), or a read under way then, against the writes it read.
+    enum : int { cellIdle, cellReading, cellSettled };
+    std::atomic<int> cellRead{cellIdle};
     [[nodiscard]] std::uint64_t cellWritesLocked() const noexcept
     {
         // The sequence after the read (acquire): never behind it.

@@ -224,6 +224,8 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
             if (!h.cancelled.load(std::memory_order_acquire))
                 target = h.target.lock();
             fromCell = h.cellUsed;
+            if (fromCell && target)
+                h.cellRead.store(QtHandlerState::cellReading, std::memory_order_relaxed);
             if (fromCell) {
                 // The cell: from here on a write schedules a delivery again. Sequentially
                 // consistent, before the read below (see QtHandlerState::cellSeq): a writer that
@@ -244,6 +246,13 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
         // Read with no lock held: a writer stopped between its two stores holds up this delivery
         // alone, not the notifies, removals and snapshots that take the lock.
         const std::uint64_t writes = h.takeCell(value);
+        // Cancelled meanwhile: a write after the read is a delivery owed, dropped (the others
+        // coalesced), the cancellation having left it to this read.
+        int reading = QtHandlerState::cellReading;
+        if (!h.cellRead.compare_exchange_strong(reading, QtHandlerState::cellIdle,
+                                                std::memory_order_acq_rel) &&
+            h.cellWritesLocked() != 0)
+            h.report(h.countDrops(1, h.cancelledReason()));
         flooded = flooded || writes > 1;
         if (writes != 0)
             h.run(target, value, latestToken, latestPosted);
