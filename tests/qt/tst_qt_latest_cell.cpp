@@ -4,8 +4,8 @@
 // each writer's events in the order it wrote them, and the last event written; a handler removed
 // or a context destroyed mid-flood gets nothing more. Every write is delivered or counted as
 // coalesced (or still waits, its delivery's event discarded), and no number of writes between two
-// deliveries hides the newest. A writer stopped between its two stores holds up the delivery
-// reading the cell, and nothing else.
+// deliveries hides the newest. A writer stopped between its two stores holds up no other call,
+// nor the delivery's thread.
 
 #include "qt_handler_state.h" // the cell's sequence, moved as 2^31 writes would move it
 #include "qt_test_support.h"
@@ -14,6 +14,7 @@
 #include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
+#include <QRegularExpression>
 #include <QTest>
 
 #include <atomic>
@@ -198,7 +199,7 @@ private Q_SLOTS:
     // A writer stopped between its two stores (a debugger, a preempting real-time thread), met by
     // a delivery: another notify, a snapshot and a remove() return meanwhile. The stopped writer
     // is the cell's sequence left odd; the bound only turns a hang into a failure.
-    void aWriterStoppedMidWriteBlocksOnlyTheDelivery()
+    void aWriterStoppedMidWriteHoldsUpNoOtherCall()
     {
         struct Registry : rio::QtRegistry<int>
         {
@@ -241,6 +242,38 @@ private Q_SLOTS:
         other.join();
         QVERIFY(returned);
         QVERIFY(removed);
+    }
+
+    // A writer stopped between its two stores (a lower-priority thread preempted there) leaves
+    // the delivery's thread its other events, and the write is delivered once it ends. The bound
+    // only turns a hang into a failure.
+    void aWriterStoppedMidWriteLeavesTheThreadItsEvents()
+    {
+        struct Registry : rio::QtRegistry<int>
+        {
+            using rio::QtRegistry<int>::handlerCore;
+        } registry;
+        riotest::Worker receiver;
+        std::atomic<int> last{0};
+        const rio::HandlerId id =
+            registry.add(receiver.context, [&last](int v) { last.store(v); },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        rio::detail::QtHandlerState &state = rio::detail::state(*registry.handlerCore(id));
+        const auto gate = receiver.block();
+        registry.notify(1);         // schedules the delivery, queued behind the gate
+        state.cellSeq.fetch_add(1); // a writer between its stores
+        const auto endWrite = [&state] {
+            if ((state.cellSeq.load() & 1U) != 0)
+                state.cellSeq.fetch_add(1);
+        };
+        const std::shared_ptr<void> ended(nullptr, [&endWrite](void *) { endWrite(); }); // on a failure too
+        std::atomic<bool> ran{false};
+        QMetaObject::invokeMethod(receiver.context, [&ran] { ran.store(true); }, Qt::QueuedConnection);
+        gate->count_down();
+        QTRY_VERIFY_WITH_TIMEOUT(ran.load(), 20000);
+        QCOMPARE(last.load(), 0);
+        endWrite();
+        QTRY_COMPARE(last.load(), 1);
     }
 
     // Qt discards the delivery's event unrun: the cell's write still waits (diagnostics say so),
@@ -315,6 +348,8 @@ private Q_SLOTS:
                              {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
             for (int i = 1; i <= 5; ++i)
                 registry.notify(i);
+            QTest::ignoreMessage(QtWarningMsg,
+                                 QRegularExpression(QStringLiteral("1 queued deliveries dropped so far")));
             if (byContext)
                 context.reset();
             else

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -325,7 +326,8 @@ public:
     // wake-up is lost although a writer only loads `cellOwed`: its sequence compare-and-swap, its load
     // of `cellOwed`, the delivery's clear of `cellOwed` and its load of `cellSeq` are all sequentially
     // consistent, so a writer that still reads `cellOwed` set wrote before that clear in their single
-    // total order, and the delivery's read finds its write (or waits for it to end).
+    // total order, and the delivery's read finds its write (or, meeting it unfinished, leaves a
+    // delivery owed, which reads it later: readCellLater).
     alignas(64) std::atomic<std::uint64_t> cellSeq{0};
     std::atomic<bool> cellOwed{false};
     std::atomic<std::uint64_t> cellLeft{0}; // writes left to a concurrent one (diagnostics: coalesced)
@@ -394,13 +396,17 @@ public:
         return coalesced != coalescedDelivered || cellWritesLocked() > 1;
     }
     // Takes the cell into `out` (its reader, with no lock held, so that a notifier stopped between
-    // its two stores holds up this delivery alone): the writes since the last take, of which `out`
-    // holds the newest (the others coalesced), or 0 when there were none. The
-    // writes counted are the ones read: a write after the read is the next take's.
-    std::uint64_t takeCell(unsigned char (&out)[QtPayload::inlineSize]) noexcept
+    // its two stores holds up no notify, removal nor snapshot): the writes since the last take, of
+    // which `out` holds the newest (the others coalesced), or 0 when there were none. The writes
+    // counted are the ones read: a write after the read is the next take's. None when a writer
+    // stays between its stores (preempted there, say, at a lower priority) for `cellTries` tries,
+    // each yielding the processor: its delivery then reads the cell later (readCellLater), so the
+    // delivery's thread runs its other events meanwhile.
+    static constexpr int cellTries = 16;
+    std::optional<std::uint64_t> takeCell(unsigned char (&out)[QtPayload::inlineSize]) noexcept
     {
         std::uint64_t words[cellWords];
-        for (;;) {
+        for (int tries = 0; tries < cellTries; ++tries) {
             // Sequentially consistent: after the clear of `cellOwed` (see `cellSeq`).
             const std::uint64_t before = cellSeq.load(std::memory_order_seq_cst);
             if ((before & 1U) != 0) {
@@ -422,6 +428,7 @@ public:
             }
             return writes;
         }
+        return std::nullopt;
     }
     // What diagnostics show, recorded at add (the context may change thread or die later).
     struct Origin
