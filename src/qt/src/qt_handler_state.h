@@ -402,7 +402,7 @@ public:
     // stays between its stores (preempted there, say, at a lower priority) for `cellTries` tries,
     // each yielding the processor: its delivery then reads the cell later (readCellLater), so the
     // delivery's thread runs its other events meanwhile.
-    static constexpr int cellTries = 16;
+    static constexpr int cellTries = 4;
     std::optional<std::uint64_t> takeCell(unsigned char (&out)[QtPayload::inlineSize]) noexcept
     {
         std::uint64_t words[cellWords];
