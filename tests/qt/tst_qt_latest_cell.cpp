@@ -4,8 +4,8 @@
 // each writer's events in the order it wrote them, and the last event written; a handler removed
 // or a context destroyed mid-flood gets nothing more. Every write is delivered or counted as
 // coalesced (or still waits, its delivery's event discarded), and no number of writes between two
-// deliveries hides the newest. A writer stopped between its two stores holds up the delivery
-// reading the cell, and nothing else.
+// deliveries hides the newest. A writer stopped between its two stores holds up no other call,
+// nor the delivery's thread.
 
 #include "qt_handler_state.h" // the cell's sequence, moved as 2^31 writes would move it
 #include "qt_test_support.h"
@@ -14,6 +14,7 @@
 #include <registryio/qt/qt_registry.h>
 
 #include <QCoreApplication>
+#include <QRegularExpression>
 #include <QTest>
 
 #include <atomic>
@@ -198,7 +199,7 @@ private Q_SLOTS:
     // A writer stopped between its two stores (a debugger, a preempting real-time thread), met by
     // a delivery: another notify, a snapshot and a remove() return meanwhile. The stopped writer
     // is the cell's sequence left odd; the bound only turns a hang into a failure.
-    void aWriterStoppedMidWriteBlocksOnlyTheDelivery()
+    void aWriterStoppedMidWriteHoldsUpNoOtherCall()
     {
         struct Registry : rio::QtRegistry<int>
         {
@@ -243,6 +244,38 @@ private Q_SLOTS:
         QVERIFY(removed);
     }
 
+    // A writer stopped between its two stores (a lower-priority thread preempted there) leaves
+    // the delivery's thread its other events, and the write is delivered once it ends. The bound
+    // only turns a hang into a failure.
+    void aWriterStoppedMidWriteLeavesTheThreadItsEvents()
+    {
+        struct Registry : rio::QtRegistry<int>
+        {
+            using rio::QtRegistry<int>::handlerCore;
+        } registry;
+        riotest::Worker receiver;
+        std::atomic<int> last{0};
+        const rio::HandlerId id =
+            registry.add(receiver.context, [&last](int v) { last.store(v); },
+                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        rio::detail::QtHandlerState &state = rio::detail::state(*registry.handlerCore(id));
+        const auto gate = receiver.block();
+        registry.notify(1);         // schedules the delivery, queued behind the gate
+        state.cellSeq.fetch_add(1); // a writer between its stores
+        const auto endWrite = [&state] {
+            if ((state.cellSeq.load() & 1U) != 0)
+                state.cellSeq.fetch_add(1);
+        };
+        const std::shared_ptr<void> ended(nullptr, [&endWrite](void *) { endWrite(); }); // on a failure too
+        std::atomic<bool> ran{false};
+        QMetaObject::invokeMethod(receiver.context, [&ran] { ran.store(true); }, Qt::QueuedConnection);
+        gate->count_down();
+        QTRY_VERIFY_WITH_TIMEOUT(ran.load(), 20000);
+        QCOMPARE(last.load(), 0);
+        endWrite();
+        QTRY_COMPARE(last.load(), 1);
+    }
+
     // Qt discards the delivery's event unrun: the cell's write still waits (diagnostics say so),
     // and the next write delivers the newest, the others counted as coalesced.
     void aDiscardedDeliveryLeavesItsWriteWaiting()
@@ -265,6 +298,70 @@ private Q_SLOTS:
         h = infoOf(registry, id);
         QCOMPARE(h.waiting, quint64{0});
         QCOMPARE(h.calls + h.coalesced + h.totalDrops(), quint64{6});
+    }
+
+    // A snapshot between the read's two stores (its reader preempted there): the writes still add
+    // up and coalesced never goes down. The read's stores are made by hand, in its order.
+    void aSnapshotDuringTheReadAddsUp()
+    {
+        struct Registry : rio::QtRegistry<int>
+        {
+            using rio::QtRegistry<int>::handlerCore;
+        } registry;
+        QObject context;
+        const rio::HandlerId id = registry.add(
+            &context, [](int) { }, {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        rio::detail::QtHandlerState &state = rio::detail::state(*registry.handlerCore(id));
+        for (int i = 1; i <= 5; ++i)
+            registry.notify(i);
+        quint64 coalesced = 0;
+        const auto check = [&](quint64 waiting, quint64 running = 0) {
+            const rio::HandlerInfo h = infoOf(registry, id);
+            QCOMPARE(h.waiting, waiting);
+            QCOMPARE(h.coalesced + h.waiting + running, quint64{5});
+            QCOMPARE_GE(h.coalesced, coalesced);
+            coalesced = h.coalesced;
+        };
+        check(1);
+        state.cellOwed.store(false); // the delivery, past its lock
+        check(1);
+        state.cellDelivered.fetch_add(1); // the read's first store
+        check(1);
+        state.cellTaken.store(state.cellSeq.load()); // its second: the run is in neither
+        check(0, 1);
+        QCoreApplication::removePostedEvents(&context); // its delivery found the cell read
+    }
+
+    // Removed, or its context destroyed, with a write in the cell not yet delivered: that delivery
+    // is dropped (signalled, and in removedHandlerDrops), the other writes coalesced.
+    void removalDropsTheWriteWaiting()
+    {
+        for (const bool byContext : {false, true}) {
+            rio::QtRegistry<int> registry;
+            auto context = std::make_unique<QObject>();
+            int calls = 0;
+            quint64 dropped = 0;
+            QObject::connect(&registry, &rio::QtRegistryBase::deliveriesDropped,
+                             [&dropped](rio::HandlerId, quint64 total) { dropped = total; });
+            const rio::HandlerId id =
+                registry.add(context.get(), [&calls](int) { ++calls; },
+                             {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+            for (int i = 1; i <= 5; ++i)
+                registry.notify(i);
+            QTest::ignoreMessage(QtWarningMsg,
+                                 QRegularExpression(QStringLiteral("1 queued deliveries dropped so far")));
+            if (byContext)
+                context.reset();
+            else
+                QVERIFY(registry.remove(id));
+            QCoreApplication::processEvents();
+            QCOMPARE(calls, 0);
+            QCOMPARE(dropped, quint64{1});
+            quint64 removedDrops = 0;
+            for (const quint64 d : rio::Diagnostics::snapshot(registry.registryId()).removedHandlerDrops)
+                removedDrops += d;
+            QCOMPARE(removedDrops, quint64{1});
+        }
     }
 
     // Removed, or its context destroyed, while writers flood: no delivery after that.

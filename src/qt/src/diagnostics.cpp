@@ -411,8 +411,9 @@ void describeLayer(const void *layer, detail::diag::HandlerRecord &out, std::sha
                 const std::lock_guard drain(s.drainMutex); // after `mutex`, as a notifier takes them
                 taken = s.taken.size();
             }
-            h.waiting = s.mail.size() + taken + s.latestWaitingLocked();
-            h.coalesced = s.coalescedLocked();
+            const auto latest = s.latestCountsLocked();
+            h.waiting = s.mail.size() + taken + latest.waiting;
+            h.coalesced = latest.coalesced;
         }
         h.addedThread = s.origin.thread;
         h.contextClass = s.origin.contextClass;

@@ -143,7 +143,12 @@ QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,
     if (blockedProducers.load(std::memory_order_relaxed) != 0)
         room.notify_all();
     const std::lock_guard drain(drainMutex);
-    const std::size_t waiting = mail.size() + taken.size() + (pending ? 1 : 0);
+    std::size_t waiting = mail.size() + taken.size() + (pending ? 1 : 0);
+    // Latest's cell, cancelled: a write not read is a delivery owed (the others coalesced), unless
+    // a read is under way, which counts one after the writes it read (deliverLatest).
+    if (cellUsed && cancelled.load(std::memory_order_acquire) &&
+        cellRead.exchange(cellSettled, std::memory_order_acq_rel) == cellIdle && cellWritesLocked() != 0)
+        ++waiting;
     out.mail = mail.release();
     out.taken = taken.release();
     out.pending.swap(pending);

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -292,7 +293,7 @@ public:
     bool cellUsed = false;                                // Latest: its events go to `cell`
     AsyncToken pendingToken;
     // Diagnostics written by notifiers under `mutex`, beside stats->maxWaiting and ->coalesced
-    // (Latest: payloads replaced; a cell's counted by its reader in `cellCoalesced`).
+    // (Latest: payloads replaced; a cell's: latestCountsLocked).
     std::uint64_t coalescedDelivered = 0; // Latest: the coalesced count at its last delivery
     std::uint64_t pendingSince = 0;       // Latest, while timed: when `pending` was set (ticks)
 
@@ -316,7 +317,8 @@ public:
     // wake-up is lost although a writer only loads `cellOwed`: its sequence compare-and-swap, its load
     // of `cellOwed`, the delivery's clear of `cellOwed` and its load of `cellSeq` are all sequentially
     // consistent, so a writer that still reads `cellOwed` set wrote before that clear in their single
-    // total order, and the delivery's read finds its write (or waits for it to end).
+    // total order, and the delivery's read finds its write (or, meeting it unfinished, leaves a
+    // delivery owed, which reads it later: readCellLater).
     alignas(64) std::atomic<std::uint64_t> cellSeq{0};
     std::atomic<bool> cellOwed{false};
     std::atomic<std::uint64_t> cellLeft{0}; // writes left to a concurrent one (diagnostics: coalesced)
@@ -324,14 +326,21 @@ public:
     std::atomic<std::uint64_t> cell[cellWords] = {};
     // The delivery's side, written by the cell's one reader (its context's thread) with no lock
     // held, read by diagnostics: the cell's sequence it last read (the cell has an event once it
-    // moved from 0), so an event is never delivered twice, and the writes it found replaced. The
-    // writes since the last read, which diagnostics count as coalesced but one and a window's flood
-    // is told by, are half the sequence's growth since.
+    // moved from 0), so an event is never delivered twice, and the reads that found a write. Half
+    // the sequence is the writes, each delivered, replaced (coalesced) or still waiting: the
+    // writes since the last read, which a window's flood is told by, are half its growth since.
     std::atomic<std::uint64_t> cellTaken{0};
-    std::atomic<std::uint64_t> cellCoalesced{0};
+    std::atomic<std::uint64_t> cellDelivered{0};
+    mutable std::uint64_t cellCoalescedShown = 0; // under `mutex`: the most coalesced shown
+    // Who counts a write left unread at the handler's cancellation as a dropped delivery: the
+    // cancellation (dropQueueLocked), or a read under way then, against the writes it read.
+    enum : int { cellIdle, cellReading, cellSettled };
+    std::atomic<int> cellRead{cellIdle};
     [[nodiscard]] std::uint64_t cellWritesLocked() const noexcept
     {
-        return (cellSeq.load(std::memory_order_relaxed) - cellTaken.load(std::memory_order_relaxed)) / 2;
+        // The sequence after the read (acquire): never behind it.
+        const std::uint64_t taken = cellTaken.load(std::memory_order_acquire);
+        return (cellSeq.load(std::memory_order_relaxed) - taken) / 2;
     }
     // Writes `event` to the cell (any thread; never waits).
     void writeCell(const unsigned char (&event)[QtPayload::inlineSize]) noexcept
@@ -351,25 +360,33 @@ public:
     }
     // Diagnostics (under `mutex`): Latest's waiting event (0 or 1: a write in the cell not yet read
     // waits too when Qt discarded the delivery's event, until the next write schedules another),
-    // and the events a newer one replaced.
-    [[nodiscard]] std::size_t latestWaitingLocked() const noexcept
+    // and the events a newer one replaced, from one reading of the cell's counts. A read stores
+    // `cellDelivered` before `cellTaken` (release): this loads `cellTaken` first (acquire), then
+    // `cellDelivered`, then `cellSeq`, so it sees the read done, or not done, or (between its two
+    // stores) the write it reads still waiting and one coalesced fewer than it counted before:
+    // the most shown stands then, so coalesced never goes down and their sum is the writes'.
+    struct LatestCounts
     {
-        return pending || (cellUsed && cellOwed.load(std::memory_order_acquire)) || cellWritesLocked() != 0
-                   ? 1
-                   : 0;
+        std::size_t waiting = 0;
+        std::uint64_t coalesced = 0;
+    };
+    [[nodiscard]] LatestCounts latestCountsLocked() const noexcept
+    {
+        const std::uint64_t taken = cellTaken.load(std::memory_order_acquire);
+        const std::uint64_t delivered = cellDelivered.load(std::memory_order_acquire);
+        const std::uint64_t seq = cellSeq.load(std::memory_order_relaxed);
+        const bool unread = seq - taken >= 2;
+        const std::uint64_t replaced = seq / 2 - delivered; // the writes not delivered
+        cellCoalescedShown = std::max(cellCoalescedShown, unread && replaced != 0 ? replaced - 1 : replaced);
+        return {pending || (cellUsed && cellOwed.load(std::memory_order_acquire)) || unread ? 1U : 0U,
+                counts().coalesced.load(std::memory_order_relaxed) + cellCoalescedShown +
+                    cellLeft.load(std::memory_order_relaxed)};
     }
     // Latest: more than one write since its last delivery (a frame then reads its newest).
     [[nodiscard]] bool floodedLocked() const noexcept
     {
         return counts().coalesced.load(std::memory_order_relaxed) != coalescedDelivered ||
                cellWritesLocked() > 1;
-    }
-    [[nodiscard]] std::uint64_t coalescedLocked() const noexcept
-    {
-        const std::uint64_t writes = cellWritesLocked();
-        return counts().coalesced.load(std::memory_order_relaxed) +
-               cellCoalesced.load(std::memory_order_relaxed) + (writes != 0 ? writes - 1 : 0) +
-               cellLeft.load(std::memory_order_relaxed);
     }
     // Raises stats->maxWaiting to `n` (under `mutex`, its one writer at a time).
     void noteWaiting(std::uint64_t n) noexcept
@@ -379,13 +396,17 @@ public:
             most.store(n, std::memory_order_relaxed);
     }
     // Takes the cell into `out` (its reader, with no lock held, so that a notifier stopped between
-    // its two stores holds up this delivery alone): the writes since the last take, of which `out`
-    // holds the newest (the others counted in `cellCoalesced`), or 0 when there were none. The
-    // writes counted are the ones read: a write after the read is the next take's.
-    std::uint64_t takeCell(unsigned char (&out)[QtPayload::inlineSize]) noexcept
+    // its two stores holds up no notify, removal nor snapshot): the writes since the last take, of
+    // which `out` holds the newest (the others coalesced), or 0 when there were none. The writes
+    // counted are the ones read: a write after the read is the next take's. None when a writer
+    // stays between its stores (preempted there, say, at a lower priority) for `cellTries` tries,
+    // each yielding the processor: its delivery then reads the cell later (readCellLater), so the
+    // delivery's thread runs its other events meanwhile.
+    static constexpr int cellTries = 4;
+    std::optional<std::uint64_t> takeCell(unsigned char (&out)[QtPayload::inlineSize]) noexcept
     {
         std::uint64_t words[cellWords];
-        for (;;) {
+        for (int tries = 0; tries < cellTries; ++tries) {
             // Sequentially consistent: after the clear of `cellOwed` (see `cellSeq`).
             const std::uint64_t before = cellSeq.load(std::memory_order_seq_cst);
             if ((before & 1U) != 0) {
@@ -399,12 +420,15 @@ public:
                 continue;
             std::memcpy(out, words, sizeof(words));
             const std::uint64_t writes = (before - cellTaken.load(std::memory_order_relaxed)) / 2;
-            cellTaken.store(before, std::memory_order_relaxed);
-            if (writes > 1)
-                cellCoalesced.store(cellCoalesced.load(std::memory_order_relaxed) + writes - 1,
-                                    std::memory_order_relaxed);
+            if (writes != 0) {
+                // In this order (see latestCountsLocked).
+                cellDelivered.store(cellDelivered.load(std::memory_order_relaxed) + 1,
+                                    std::memory_order_release);
+                cellTaken.store(before, std::memory_order_release);
+            }
             return writes;
         }
+        return std::nullopt;
     }
     // What diagnostics show, recorded at add (the context may change thread or die later).
     struct Origin

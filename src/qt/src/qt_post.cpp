@@ -160,6 +160,33 @@ bool paceLatest(const std::shared_ptr<QtHandlerState> &handler, FramePacer &pace
     return true;
 }
 
+// Latest's cell, whose read met a writer stopped between its stores: a fresh delivery reads it
+// later, the thread's other events running meanwhile. A delivery stays owed (`cellOwed`), so
+// that writer, which finds it owed, leaves its write to it, and no wake-up is lost.
+void readCellLater(QtHandlerState &h, AsyncToken &token) noexcept
+{
+    QtHandlerState::Garbage garbage; // destroyed after the lock is released
+    QtHandlerState::Drop drop;
+    {
+        std::lock_guard lock(h.mutex);
+        if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire))
+            return; // the cancellation counted the write (dropQueueLocked)
+        if (!h.pendingToken)
+            h.pendingToken = std::move(token);
+        if (h.latestLost.exchange(false, std::memory_order_acquire))
+            h.scheduled = false;
+        try {
+            if (!h.scheduled)
+                postLatestCallLocked(h);
+            h.scheduled = true;
+            h.cellOwed.store(true, std::memory_order_release);
+        } catch (...) {
+            drop = dropPendingLocked(h, garbage); // that writer, finding none owed, schedules one
+        }
+    }
+    h.report(drop);
+}
+
 // Latest: delivers the pending payload on the context's thread, or, when the handler's minimum
 // interval has not passed since its last delivery, arms a timer for the rest of it (the handler
 // stays scheduled meanwhile, so notifies only replace the payload). Run where the context no
@@ -224,6 +251,8 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
             if (!h.cancelled.load(std::memory_order_acquire))
                 target = h.target.lock();
             fromCell = h.cellUsed;
+            if (fromCell && target)
+                h.cellRead.store(QtHandlerState::cellReading, std::memory_order_relaxed);
             if (fromCell) {
                 // The cell: from here on a write schedules a delivery again. Sequentially
                 // consistent, before the read below (see QtHandlerState::cellSeq): a writer that
@@ -242,11 +271,22 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
     if (latest) {
         h.run(target, latest.get(), latestToken, latestPosted);
     } else if (fromCell) {
-        // Read with no lock held: a writer stopped between its two stores holds up this delivery
-        // alone, not the notifies, removals and snapshots that take the lock.
-        const std::uint64_t writes = h.takeCell(value);
-        flooded = flooded || writes > 1;
-        if (writes != 0)
+        // Read with no lock held: a writer stopped between its two stores holds up no notify,
+        // removal nor snapshot, which take the lock, and this delivery only for a few tries.
+        const std::optional<std::uint64_t> writes = h.takeCell(value);
+        // Cancelled meanwhile: a write after the read is a delivery owed, dropped (the others
+        // coalesced), the cancellation having left it to this read.
+        int reading = QtHandlerState::cellReading;
+        if (!h.cellRead.compare_exchange_strong(reading, QtHandlerState::cellIdle,
+                                                std::memory_order_acq_rel)) {
+            if (h.cellWritesLocked() != 0)
+                h.report(h.countDrops(1, h.cancelledReason()));
+        } else if (!writes) {
+            readCellLater(h, latestToken);
+            return;
+        }
+        flooded = flooded || writes.value_or(0) > 1;
+        if (writes.value_or(0) != 0)
             h.run(target, value, latestToken, latestPosted);
     }
     // Alive (the handler's user code may have deleted it), and under a flood: a single write costs
