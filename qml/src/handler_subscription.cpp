@@ -15,8 +15,12 @@ class HandlerSubscription::Registration final : public detail::QmlRegistration
 {
 public:
     explicit Registration(HandlerSubscription *handle) : m_handle(handle) { }
-    void registrationEnded(quint64 dropped) override { m_handle->registrationEnded(dropped); }
-    void dropsReported(quint64 total) override { m_handle->dropsReported(total); }
+    // A handle has one registration: its delivery's token is 0.
+    void registrationEnded(quint64 /*token*/, quint64 dropped) override
+    {
+        m_handle->registrationEnded(dropped);
+    }
+    void dropsReported(quint64 /*token*/, quint64 total) override { m_handle->dropsReported(total); }
 
 private:
     HandlerSubscription *m_handle;
@@ -32,15 +36,18 @@ HandlerSubscription::~HandlerSubscription()
 {
     if (m_alive != nullptr)
         *m_alive = false; // its own call destroyed it
-    if (m_active)
-        m_shared->removeOwn(m_id);
+    if (std::exchange(m_active, false))
+        m_shared->removeOwn(m_id); // its delivery's word finds us inactive
 }
 
-void HandlerSubscription::activate()
+detail::QmlDelivery HandlerSubscription::delivery()
 {
-    m_active = true;
-    m_registration->id = m_id.value();
-    m_shared->addRegistration(m_registration.get());
+    return {this,
+            &HandlerSubscription::deliverTo,
+            m_shared,
+            0,
+            m_registration.get(),
+            &detail::QmlRegistryShared::tell};
 }
 
 void HandlerSubscription::deactivate()
@@ -50,12 +57,13 @@ void HandlerSubscription::deactivate()
     m_active = false;
     if (m_alive == nullptr)       // else when its call returns
         m_keepAlive = QJSValue(); // collectable from now on, unless JavaScript or an owner keeps us
-    m_shared->takeRegistration(m_id.value());
     emitActiveChanged();
 }
 
 void HandlerSubscription::registrationEnded(quint64 dropped)
 {
+    if (!m_active)
+        return; // ended already (a `once` handle's delivery ran, our own removal)
     const bool grew = dropped > m_dropped;
     if (grew)
         m_dropped = dropped;
@@ -77,8 +85,13 @@ bool HandlerSubscription::remove()
 {
     if (!m_active)
         return false;
+    // The removal ends the registration through its delivery (registrationEnded), whose slots
+    // may destroy us; a handler the facade no longer has (removed on another thread, its word
+    // on its way) ends here.
+    const QPointer<HandlerSubscription> self(this);
     const bool removed = m_shared->removeOwn(m_id);
-    deactivate();
+    if (self)
+        deactivate();
     return removed;
 }
 

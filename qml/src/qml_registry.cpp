@@ -135,7 +135,7 @@ void QmlRegistry::setName(const QString &name)
 
 QmlRegistry::QmlRegistry(QObject *parent)
     : QObject(parent), m_shared(std::make_shared<detail::QmlRegistryShared>(this)),
-      m_registry(std::make_shared<detail::QmlHeldRegistry<QVariant>>(this, m_shared.get())),
+      m_registry(std::make_shared<detail::QmlHeldRegistry<QVariant>>(this)),
       m_ops(std::make_unique<VariantOps>(this))
 {
     detail::QmlRegistryShared &shared = *m_shared;
@@ -155,7 +155,6 @@ QmlRegistry::QmlRegistry(QObject *parent)
             m_latestHandler = HandlerId{};
             followLatest();
         }
-        m_shared->facadeCountChanged();
         m_countProperty.notify();
         Q_EMIT countChanged();
     });

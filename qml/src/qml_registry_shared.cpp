@@ -59,7 +59,7 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
     HandlerOptions delivery = read.handler;
     delivery.priority = priority;
     try {
-        handle->m_id = ops->addTarget({handle, &HandlerSubscription::deliverTo, handle->m_shared}, delivery);
+        handle->m_id = ops->addTarget(handle->delivery(), delivery);
     } catch (const std::exception &e) {
         qmlWarning(target).noquote() << name << ".add: " << e.what();
         delete handle;
@@ -71,7 +71,7 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
     int line = 0;
     if (diagnosticsOn() && callerPosition(engine, &file, &line))
         noteOrigin(handle->m_id, file, line);
-    handle->activate();
+    handle->m_active = true;
     // JavaScript's (destroy() works on it), collected only once it is inactive and unreferenced.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     handle->m_keepAlive = engine->newQObject(handle);
@@ -91,7 +91,6 @@ bool detail::QmlRegistryShared::diagnosticsOn() const noexcept
 
 bool detail::QmlRegistryShared::removeOwn(HandlerId id, quint64 *dropped)
 {
-    takeRegistration(id.value()); // first: the facade's removal then tells nobody
     if (facade == nullptr)
         return false;
     // Drops not reported yet (a report still on its way from another thread) count too.
@@ -108,62 +107,38 @@ bool detail::QmlRegistryShared::removeById(double id) const
     return facade->removeId(HandlerId{static_cast<std::uint64_t>(id)}); // tells the registration
 }
 
-bool detail::QmlRegistryShared::handlerLeaving(HandlerId id, bool here) noexcept
+void detail::QmlRegistryShared::tell(const QmlDelivery &delivery, bool left, quint64 count) noexcept
 {
-    if (!here)
-        return true; // told through the registry's thread (handlerLeft)
-    if (closing || !registrations.contains(id.value()))
-        return false; // not ours, or our own removal (which took it first)
-    // Its count change is not a removal behind a registration's back (see facadeCountChanged).
-    ++removing;
-    return true;
-}
-
-void detail::QmlRegistryShared::handlerLeft(HandlerId id, bool here, bool leaving, bool removed,
-                                            quint64 dropped) noexcept
-{
-    if (!leaving)
-        return;
-    if (!here) {
-        // Recorded for the registry's thread, with the drops it had (the facade forgets them).
-        if (!removed)
+    QmlRegistryShared &shared = *delivery.shared;
+    if (currentQThread() == shared.thread) {
+        if (delivery.target.data() == nullptr)
             return;
-        std::lock_guard lock(reportMutex);
-        if (reportTarget == nullptr)
-            return;
-        try {
-            pendingLeft.append(id.value());
-            if (dropped != 0) {
-                quint64 &pending = pendingDrops[id.value()];
-                pending = std::max(pending, dropped);
-            }
-            queueFlushLocked();
-        } catch (...) {
-            // Out of memory: the registry's next count change finds it (facadeCountChanged).
-        }
+        if (left)
+            delivery.registration->registrationEnded(delivery.token, count);
+        else
+            delivery.registration->dropsReported(delivery.token, count);
         return;
     }
-    --removing;
-    if (!removed && facade != nullptr && facade->holds(id))
-        return;
-    if (QmlRegistration *registration = takeRegistration(id.value()))
-        registration->registrationEnded(dropped);
+    // Removed on another thread (drops are handed on here only): recorded for the registry's
+    // thread, with the drops it had (the facade forgets them). close() ends the registrations
+    // whose word it finds waiting.
+    std::lock_guard lock(shared.reportMutex);
+    if (shared.reportTarget == nullptr)
+        return; // the registry is going: its close() ends every registration
+    try {
+        shared.endedElsewhere.append({delivery, count});
+        shared.queueFlushLocked();
+    } catch (...) {
+        // Out of memory: the registration stays active until the registry goes.
+    }
 }
 
-void detail::QmlRegistryShared::facadeCountChanged()
+void detail::QmlRegistryShared::endRegistrations(const QList<std::pair<QmlDelivery, quint64>> &left)
 {
-    // Every removal by id tells its registration (handlerLeft): fewer handlers than registrations
-    // means the facade's clear(), or a removal on another thread whose word is on its way.
-    if (closing || facade == nullptr ||
-        facade->handlers() + std::size_t(removing) >= std::size_t(registrations.size()))
-        return;
-    const QList<quint64> ids = registrations.keys();
-    for (const quint64 id : ids) {
-        if (facade == nullptr || facade->holds(HandlerId{id}))
-            continue;
-        if (QmlRegistration *registration = takeRegistration(id)) // a slot may have removed it
-            registration->registrationEnded(0);
-    }
+    // One by one: a slot may destroy another registration (its delivery's target turns null).
+    for (const auto &[delivery, dropped] : left)
+        if (delivery.target.data() != nullptr)
+            delivery.registration->registrationEnded(delivery.token, dropped);
 }
 
 void detail::QmlRegistryShared::close()
@@ -178,29 +153,29 @@ void detail::QmlRegistryShared::close()
         unwatch(watcher);
         watcher->registryGone();
     }
+    QList<std::pair<QmlDelivery, quint64>> left;
     {
         std::lock_guard lock(reportMutex);
         reportTarget = nullptr;
         pendingDrops.clear();
-        pendingLeft.clear();
+        left.swap(endedElsewhere);
         pendingFailures.clear();
     }
     // Every handler goes before the senders are waited for: that wakes a sender waiting for room
     // in one of their queues (Overflow::Block), which would otherwise hold the wait below (and
-    // this thread) for its whole blockTimeout. Its event is dropped and counted.
+    // this thread) for its whole blockTimeout. Its event is dropped and counted. Each removal
+    // ends its registration (handles owned by other objects outlive the registry, inactive),
+    // as do the removals on other threads whose word had not come yet.
     if (facade != nullptr)
         facade->removeAll();
+    endRegistrations(left);
     anchor.detach(); // senders' notifies on other threads finish first
+    // A notify in progress (a handler destroyed the registry) runs no handler from now on: the
+    // facade removed them, and their deliveries find `ops` null.
     registry = nullptr;
     facade = nullptr;
     facadeBase = nullptr;
     ops = nullptr;
-    // Handles owned by other objects outlive the registry, inactive. A notify in progress (a
-    // handler destroyed the registry) runs none of them from now on: the facade removed them, and
-    // their deliveries find `ops` null. Taken one by one: a slot may destroy another.
-    while (!registrations.isEmpty())
-        if (QmlRegistration *registration = takeRegistration(registrations.cbegin().key()))
-            registration->registrationEnded(0);
 }
 
 void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &thrown)
@@ -336,28 +311,23 @@ void detail::QmlRegistryShared::reportDrop(const std::shared_ptr<QmlRegistryShar
 void detail::QmlRegistryShared::flushReports(bool queued)
 {
     QHash<quint64, quint64> drops;
-    QList<quint64> left;
+    QList<std::pair<QmlDelivery, quint64>> left;
     QList<std::pair<quint64, QString>> failures;
     {
         std::lock_guard lock(reportMutex);
         drops.swap(pendingDrops);
         if (queued) {
-            left.swap(pendingLeft);
+            left.swap(endedElsewhere);
             failures.swap(pendingFailures);
             unsignalledFailures = 0;
             flushQueued = false;
         }
     }
-    // Looked up one by one: a registration's slot may remove others.
-    for (auto it = drops.cbegin(); it != drops.cend(); ++it)
-        if (QmlRegistration *registration = registrations.value(it.key()))
-            registration->dropsReported(it.value());
-    for (const quint64 id : left) {
-        if (facade == nullptr || facade->holds(HandlerId{id}))
-            continue;
-        if (QmlRegistration *registration = takeRegistration(id))
-            registration->registrationEnded(0);
-    }
+    // Looked up one by one in the facade: a registration's slot may remove others, or destroy
+    // the registry (`self` keeps this alive meanwhile).
+    for (auto it = drops.cbegin(); it != drops.cend() && facade != nullptr; ++it)
+        facade->reportDrops(HandlerId{it.key()}, it.value());
+    endRegistrations(left);
     // One by one: a slot may destroy the registry (`self` keeps this alive meanwhile).
     for (const auto &[id, message] : failures) {
         QObject *const target = local();

@@ -32,21 +32,20 @@ class HandlerSubscription;
 namespace rio::detail {
 
 /// A registration of a QML registry (a HandlerSubscription, a RegistryHandler, a typed handler),
-/// as the registry's bookkeeping (QmlRegistryShared) sees it: whom to tell when the facade removes
-/// its handler behind its back or counts its drops. The handler itself (priority, order, its
-/// deliveries) is the facade's alone.
+/// as its deliveries reach it (QmlDelivery::registration): told when the facade removes its
+/// handler behind its back or counts its drops. The handler itself (priority, order, its
+/// deliveries) is the facade's alone. On the registry's thread.
 class QmlRegistration
 {
 public:
-    /// Registered no more, behind its back: removed by id (remove(id), the C++ facade, a
-    /// Connection) or the registry is going. `dropped`: the facade's drop count of it just before
-    /// it left (0 when unknown). Runs user code (activeChanged).
-    virtual void registrationEnded(quint64 dropped) = 0;
-    /// The overflow policy dropped `total` events of this registration so far (a total may
+    /// Registration `token` is registered no more, behind its back: removed by id (remove(id),
+    /// the C++ facade, a Connection) or the registry is going. `dropped`: the facade's drop
+    /// count of it just before it left. Runs user code (activeChanged). A registration already
+    /// ended, or another one, ignores it.
+    virtual void registrationEnded(quint64 token, quint64 dropped) = 0;
+    /// The overflow policy dropped `total` events of registration `token` so far (a total may
     /// arrive more than once, or after a larger one).
-    virtual void dropsReported(quint64 total) = 0;
-
-    quint64 id = 0;
+    virtual void dropsReported(quint64 token, quint64 total) = 0;
 
 protected:
     ~QmlRegistration() = default;
@@ -69,22 +68,26 @@ protected:
 };
 
 /// The one registration bookkeeping of a QML registry, a QmlRegistry's and a typed registry's
-/// alike: whom to tell by id when the facade removes a handler behind its back or counts its
-/// drops, the declarative handlers watching it, its senders' anchor and its orderly end. It holds
-/// no handler: every handler, JavaScript or C++, is the facade's, and every notify is the
-/// facade's dispatch. Shared with the registry's handles, senders and deliveries in progress (a
-/// handler may destroy the registry). The registry's thread, except where said.
-struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this<QmlRegistryShared>
+/// alike: the reports its registrations get on its thread, the declarative handlers watching it,
+/// its senders' anchor and its orderly end. It holds no handler and no table of registrations:
+/// every handler, JavaScript or C++, is the facade's, every notify is the facade's dispatch, and
+/// the facade's removal of a handler reaches its registration through the handler's delivery.
+/// Shared with the registry's handles, senders and deliveries (a handler may destroy the
+/// registry). The registry's thread, except where said.
+struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
 {
     /// The bookkeeping of `registry`, whose senders reach it through `anchor`; the registry sets
     /// `facade`, `ops` and `emitFailed` before anything registers.
-    explicit QmlRegistryShared(QObject *registry) noexcept : anchor(registry), registry(registry) { }
+    explicit QmlRegistryShared(QObject *registry) noexcept
+        : anchor(registry), registry(registry), thread(registry->thread())
+    { }
 
     // Senders reach the registry in a frame of this anchor; close() detaches it, waiting for
     // other threads' frames only (a handler a sender's notify runs on the registry's own thread
     // may destroy it).
     OwnerAnchor anchor;
     QObject *registry;                    // null once the registry is going (local())
+    QThread *const thread;                // the registry's (it does not move)
     QmlFacade *facade = nullptr;          // null once the registry is going
     QtRegistryBase *facadeBase = nullptr; // the same facade's QObject half; null once going
     QmlEventOps *ops = nullptr;           // null once the registry is going
@@ -102,34 +105,23 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     // True while the registry's diagnostics are on (by itself or process-wide).
     [[nodiscard]] bool diagnosticsOn() const noexcept;
 
-    // --- registrations: whom to tell, by the facade's id ---
-    QHash<quint64, QmlRegistration *> registrations;
-    int removing = 0; // removals by id under way in the facade (handlerLeaving..handlerLeft)
     bool closing = false;
 
-    // Adds `registration` (its id set).
-    void addRegistration(QmlRegistration *registration)
-    {
-        registrations.insert(registration->id, registration);
-    }
-    // Forgets a registration (null if unknown).
-    QmlRegistration *takeRegistration(quint64 id) { return registrations.take(id); }
-    // Our own removal of `id` (a handle's remove, a handler unregistering): out of the
-    // registrations, then out of the facade. Returns its drops so far and whether the facade had it.
+    // Our own removal of `id` (a handle's remove, a handler unregistering), which the caller
+    // ended first (its delivery's word is then ignored). Returns its drops so far and whether the
+    // facade had it.
     bool removeOwn(HandlerId id, quint64 *dropped = nullptr);
     // remove(id) from QML: the facade's removal tells the registration. False for unknown ids.
     [[nodiscard]] bool removeById(double id) const;
-    // The facade's count changed (its countChanged, on the registry's thread): registrations the
-    // facade no longer has (its clear(), a removal on another thread not yet told) end.
-    void facadeCountChanged();
     // The registry is going (its destructor, while it is whole): watchers leave, every handler is
-    // removed, which wakes notifiers waiting for room, then senders on other threads finish, and
-    // the handles left turn inactive. Idempotent.
+    // removed, which wakes notifiers waiting for room and ends every registration, then senders
+    // on other threads finish. Idempotent.
     void close();
 
-    // QmlFacadeListener: a removal by id in the facade (any thread).
-    bool handlerLeaving(HandlerId id, bool here) noexcept override;
-    void handlerLeft(HandlerId id, bool here, bool leaving, bool removed, quint64 dropped) noexcept override;
+    // QmlDelivery::tell: the facade removed the delivery's handler (`left`, any thread: told here
+    // at once, from another thread through the event loop, or by close()), or reports its drops
+    // (here).
+    static void tell(const QmlDelivery &delivery, bool left, quint64 count) noexcept;
 
     // --- failures ---
     // Reports what the JavaScript function of handler `id` threw: a QML warning at its file and
@@ -149,9 +141,10 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     // the largest total per id, at most one flush queued at a time, so a flood of drops never
     // becomes a flood of queued events.
     std::mutex reportMutex;
-    QObject *reportTarget = nullptr;                    // the registry until it is going (under reportMutex)
-    QHash<quint64, quint64> pendingDrops;               // id -> largest total reported (under reportMutex)
-    QList<quint64> pendingLeft;                         // ids removed on other threads (under reportMutex)
+    QObject *reportTarget = nullptr;      // the registry until it is going (under reportMutex)
+    QHash<quint64, quint64> pendingDrops; // id -> largest total reported (under reportMutex)
+    QList<std::pair<QmlDelivery, quint64>>
+        endedElsewhere; // removed on other threads, their drops (under reportMutex)
     QList<std::pair<quint64, QString>> pendingFailures; // for handlerFailed (under reportMutex)
     quint64 unsignalledFailures = 0; // over the bound of pendingFailures (under reportMutex)
     bool flushQueued = false;        // under reportMutex
@@ -166,6 +159,8 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     static void reportDrop(const std::shared_ptr<QmlRegistryShared> &shared, quint64 id, quint64 total);
     // Hands the pending reports to their registrations (the registry's thread).
     void flushReports(bool queued);
+    // Tells each registration of `left` that it ended (the registry's thread).
+    static void endRegistrations(const QList<std::pair<QmlDelivery, quint64>> &left);
     // Connects the facade's drop and failure reports, under `self` (any thread: recorded here).
     static void connectReports(const std::shared_ptr<QmlRegistryShared> &self, QtRegistryBase &facade);
 

@@ -165,6 +165,12 @@ private:
         return end >= 0 && end + 2 < text.size() ? text.at(end + 2) : '?';
     }
     QVariant eval(const QString &expression) const { return rio::test::eval(m_root.get(), expression); }
+    // `handle = <the registry of kind typed>.add(<arguments>)`: the handle.
+    QObject *addToRegistry(bool typed, const QString &arguments) const
+    {
+        eval(QStringLiteral("handle = %1.add(%2)").arg(QLatin1String(typed ? "typed" : "plain"), arguments));
+        return m_root->property("handle").value<QObject *>();
+    }
     static void addKinds()
     {
         QTest::addColumn<bool>("typed");
@@ -461,9 +467,7 @@ private Q_SLOTS:
     void aHandleRemovedFromCppTurnsInactiveAndIsCollected()
     {
         QFETCH(bool, typed);
-        const QString name = QLatin1String(typed ? "typed" : "plain");
-        eval(QStringLiteral("handle = %1.add((e) => seen += 1)").arg(name));
-        QPointer<QObject> handle = m_root->property("handle").value<QObject *>();
+        QPointer<QObject> handle = addToRegistry(typed, QStringLiteral("(e) => seen += 1"));
         QVERIFY(handle);
         QVERIFY(handle->property("active").toBool());
         QSignalSpy activeChanged(handle.data(), SIGNAL(activeChanged()));
@@ -525,6 +529,95 @@ private Q_SLOTS:
         QTRY_VERIFY(!handle->property("active").toBool());
         QTRY_VERIFY(!handler->property("active").toBool());
         QCOMPARE(facade(typed)->count(), 1); // the C++ handler
+    }
+
+    // A handle's function that removes itself by id from inside its call: the removal reaches
+    // the registration through the delivery running it, which turns inactive at once, once.
+    void aFunctionRemovingItselfByIdEndsItsRegistrationAtOnce_data() { addKinds(); }
+
+    void aFunctionRemovingItselfByIdEndsItsRegistrationAtOnce()
+    {
+        QFETCH(bool, typed);
+        const QString name = QLatin1String(typed ? "typed" : "plain");
+        declarative(typed)->setProperty("enabled", false); // only the function under test
+        QObject *handle = addToRegistry(
+            typed,
+            QStringLiteral("(e) => { seen += 1; last = %1.remove(handle.id) && !handle.active }").arg(name));
+        QVERIFY(handle);
+        QSignalSpy activeChanged(handle, SIGNAL(activeChanged()));
+        eval(QStringLiteral("%1.notify(1), %1.notify(2)").arg(name));
+        QCOMPARE(m_root->property("seen").toInt(), 1);
+        QCOMPARE(m_root->property("last").toBool(), true); // inactive when remove() returned
+        QCOMPARE(activeChanged.count(), 1);
+        QCOMPARE(facade(typed)->count(), 0);
+    }
+
+    // A worker floods a function while another thread removes it: the removal cancels what
+    // waits, and its word reaches the registration through the event loop. It turns inactive
+    // once, and the function is never called after that.
+    void aRemovalRacingAWorkerFloodEndsTheRegistrationOnce_data() { addKinds(); }
+
+    void aRemovalRacingAWorkerFloodEndsTheRegistrationOnce()
+    {
+        QFETCH(bool, typed);
+        constexpr int kEvents = 2000;
+        declarative(typed)->setProperty("enabled", false);
+        QObject *handle = addToRegistry(typed, QStringLiteral("(e) => seen += 1"));
+        QVERIFY(handle);
+        int seenWhenEnded = -1;
+        QSignalSpy activeChanged(handle, SIGNAL(activeChanged()));
+        connect(qobject_cast<rio::HandlerSubscription *>(handle), &rio::HandlerSubscription::activeChanged,
+                this, [&] { seenWhenEnded = m_root->property("seen").toInt(); });
+        const rio::Connection connection = connectionOf(typed, handle->property("id").toDouble());
+        const std::function<bool(int)> send = senderOf(typed);
+        std::atomic<int> sent{0};
+        std::atomic<bool> removed{false};
+        std::jthread worker([&] {
+            for (int i = 0; i < kEvents; ++i) {
+                send(i);
+                sent.fetch_add(1, std::memory_order_release);
+            }
+        });
+        std::jthread remover([&] {
+            while (sent.load(std::memory_order_acquire) < kEvents / 2)
+                std::this_thread::yield();
+            removed.store(connection.disconnect(), std::memory_order_release);
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(activeChanged.count() == 1 && sent.load() == kEvents, 60000);
+        worker.join();
+        remover.join();
+        QVERIFY(removed.load());
+        drain(registry(typed), typed);
+        QVERIFY(!handle->property("active").toBool());
+        QCOMPARE(activeChanged.count(), 1);
+        QCOMPARE(m_root->property("seen").toInt(), seenWhenEnded);
+        QVERIFY(seenWhenEnded < kEvents);
+    }
+
+    // Removed on another thread, its registry deleted before the word of it came: the
+    // registry's end ends the registration, once, and nothing reaches it afterwards.
+    void aRemovalOnAnotherThreadEndsWithARegistryDeletedFirst_data() { addKinds(); }
+
+    void aRemovalOnAnotherThreadEndsWithARegistryDeletedFirst()
+    {
+        QFETCH(bool, typed);
+        QPointer<QObject> handle = addToRegistry(typed, QStringLiteral("(e) => seen += 1"));
+        QVERIFY(handle);
+        QSignalSpy activeChanged(handle.data(), SIGNAL(activeChanged()));
+        const rio::Connection connection = connectionOf(typed, handle->property("id").toDouble());
+        QVERIFY(sendFromWorker(registry(typed), typed, 1)); // a delivery waits as well
+        bool disconnected = false;
+        std::thread([&] { disconnected = connection.disconnect(); }).join();
+        QVERIFY(disconnected);
+        QVERIFY(handle->property("active").toBool()); // its word waits for the event loop
+        delete registry(typed);
+        QVERIFY(handle);
+        QVERIFY(!handle->property("active").toBool());
+        QCOMPARE(activeChanged.count(), 1);
+        QCoreApplication::sendPostedEvents();
+        QCoreApplication::processEvents();
+        QCOMPARE(activeChanged.count(), 1);
+        QCOMPARE(m_root->property("seen").toInt(), 0);
     }
 
     // The same with a C++ once-handler whose context is the registry itself: the facade cancels

@@ -208,6 +208,13 @@ std::shared_ptr<QtHandlerCore> QtRegistrations::find(HandlerId id, bool spent) c
     return it == m_handlers.end() || (it->second.spent && !spent) ? nullptr : it->second.core;
 }
 
+std::shared_ptr<void> QtRegistrations::typedOf(HandlerId id) const
+{
+    std::lock_guard lock(m_mutex);
+    auto it = m_handlers.find(id);
+    return it == m_handlers.end() ? nullptr : it->second.typed;
+}
+
 std::vector<std::shared_ptr<QtHandlerCore>> QtRegistrations::cores() const
 {
     std::vector<std::shared_ptr<QtHandlerCore>> out;

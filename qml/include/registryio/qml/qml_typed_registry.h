@@ -104,7 +104,7 @@ class QmlTypedRegistryCore final : public QmlTypedRegistryOps
 {
 public:
     explicit QmlTypedRegistryCore(QmlTypedRegistry *owner)
-        : m_owner(owner), m_registry(std::make_shared<QmlHeldRegistry<E>>(owner, owner->facadeListener()))
+        : m_owner(owner), m_registry(std::make_shared<QmlHeldRegistry<E>>(owner))
     {
         owner->attach(this, m_registry.get(), m_registry.get());
     }

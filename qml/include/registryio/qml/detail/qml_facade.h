@@ -13,7 +13,6 @@
 #include <QList>
 #include <QObject>
 #include <QPointer>
-#include <QThread>
 
 #include <cstddef>
 #include <memory>
@@ -23,6 +22,7 @@ class QJSEngine;
 namespace rio::detail {
 
 struct QmlRegistryShared;
+class QmlRegistration;
 
 /// Runs a delivery of `event` (the registry's event type, erased) for the QML handler or handle
 /// `target`, on the registry's thread: queued by `target`'s registration `token` with the registry
@@ -30,13 +30,20 @@ struct QmlRegistryShared;
 using QmlDeliver = void (*)(QObject *target, QmlRegistryShared &shared, quint64 token, const void *event);
 
 /// A QML registration's deliveries, as its facade handler calls them: each belongs to the
-/// registration that made it (`token`), and never reaches a target that is gone.
+/// registration that made it (`token`), and never reaches a target that is gone. The facade's
+/// removal of the handler, and its drops, reach the registration through it (left(),
+/// dropsReported()): the registry keeps no table of its registrations.
 struct QmlDelivery
 {
     QPointer<QObject> target;
     QmlDeliver deliver = nullptr;
     std::shared_ptr<QmlRegistryShared> shared;
     quint64 token = 0;
+    QmlRegistration *registration = nullptr; // the target's, valid while it lives
+    /// Tells the registration that it left the facade (`left`) with `count` drops, or of its
+    /// drops: QmlRegistryShared::tell (a pointer: code of the QML library, reached from code a
+    /// typed registry instantiates in the user's module without an export).
+    void (*tell)(const QmlDelivery &delivery, bool left, quint64 count) noexcept = nullptr;
 
     /// The delivery context on `registry`: the registry, which outlives every delivery it can
     /// still cancel (its handlers go first when it is destroyed: no connection per handler), and
@@ -47,11 +54,16 @@ struct QmlDelivery
         return options.once ? target.data() : registry;
     }
 
-    void operator()(const void *event) const
+    template <typename E>
+    void operator()(const E &event) const
     {
         if (QObject *t = target.data())
-            deliver(t, *shared, token, event);
+            deliver(t, *shared, token, &event);
     }
+    /// The facade's removal took the handler (any thread), `dropped` drops before it.
+    void left(quint64 dropped) const noexcept { tell(*this, true, dropped); }
+    /// The facade's drop report of the handler, on the registry's thread.
+    void dropsReported(quint64 total) const noexcept { tell(*this, false, total); }
 };
 
 /// What the bookkeeping needs of a facade, untyped.
@@ -67,8 +79,8 @@ public:
     [[nodiscard]] virtual bool holds(HandlerId id) const noexcept = 0;
     /// True for a fired `once` handler whose delivery has not run yet (a removal would cancel it).
     [[nodiscard]] virtual bool firedPending(HandlerId id) const noexcept = 0;
-    /// Number of handlers.
-    [[nodiscard]] virtual std::size_t handlers() const noexcept = 0;
+    /// Hands `total` drops of `id` to its QML registration, if it is one (the registry's thread).
+    virtual void reportDrops(HandlerId id, quint64 total) = 0;
     /// Removes every handler and cancels its pending deliveries, which wakes the notifiers
     /// waiting for room in their queues.
     virtual void removeAll() = 0;
@@ -94,36 +106,15 @@ protected:
     ~QmlEventOps() = default;
 };
 
-/// Learns from the facade which handler left it by id (removed, disconnected, its context gone),
-/// except a `once` handler that fired, whose own delivery tells.
-class QmlFacadeListener
-{
-public:
-    /// `id` is about to leave, on the registry's thread (`here`) or another: true when its drop
-    /// count is wanted.
-    virtual bool handlerLeaving(HandlerId id, bool here) noexcept = 0;
-    /// `id` left (`removed`: by this removal) with `dropped` drops; `here` and `leaving` as for
-    /// handlerLeaving, on the same thread.
-    virtual void handlerLeft(HandlerId id, bool here, bool leaving, bool removed,
-                             quint64 dropped) noexcept = 0;
-
-protected:
-    ~QmlFacadeListener() = default;
-};
-
 /// The facade a QML registry holds: a QtRegistry<E> (no QObject parent: a notify under way may
 /// keep it past its holder) whose handlers' context is that registry (no per-handler watch, as
-/// HeldQtRegistry) and which tells `listener` which handler left it.
+/// HeldQtRegistry).
 template <typename E>
 class QmlHeldRegistry final : public QtRegistry<E>, public QmlFacade
 {
 public:
-    /// The facade of the registry `holder`, telling `listener` (which outlives it).
-    QmlHeldRegistry(QObject *holder, QmlFacadeListener *listener)
-        : QtRegistry<E>(nullptr), m_listener(listener)
-    {
-        this->m_holder = holder;
-    }
+    /// The facade of the registry `holder`.
+    explicit QmlHeldRegistry(QObject *holder) : QtRegistry<E>(nullptr) { this->m_holder = holder; }
 
     bool removeId(HandlerId id) override { return this->remove(id); }
     [[nodiscard]] quint64 droppedOf(HandlerId id) const override { return this->droppedCount(id); }
@@ -132,7 +123,11 @@ public:
     {
         return !this->contains(id) && this->reaches(id);
     }
-    [[nodiscard]] std::size_t handlers() const noexcept override { return this->size(); }
+    void reportDrops(HandlerId id, quint64 total) override
+    {
+        if (const auto handler = this->typedOf(id))
+            handler->dropsReported(total);
+    }
     void removeAll() override { this->clear(); }
     /// notify(), by a caller on the holder's thread: its JavaScript handlers (addDelivery) run
     /// here without asking again for each one.
@@ -140,32 +135,8 @@ public:
     /// Registers a QML registration's delivery (`context`: the holder, or a `once` target).
     HandlerId addDelivery(QObject *context, QmlDelivery delivery, const HandlerOptions &options)
     {
-        return this->addHeld(
-            context, [delivery = std::move(delivery)](const E &event) { delivery(&event); }, options,
-            SourceLocation::current());
+        return this->addHeld(context, std::move(delivery), options, SourceLocation::current());
     }
-
-protected:
-    bool removeHandler(HandlerId id, bool cancel) noexcept override
-    {
-        if (!cancel) // a `once` handler that fired: its delivery tells
-            return QtRegistry<E>::removeHandler(id, cancel);
-        const bool here = QThread::currentThread() == this->m_holder->thread();
-        const bool leaving = m_listener->handlerLeaving(id, here);
-        quint64 dropped = 0;
-        if (leaving) {
-            try {
-                dropped = this->droppedCount(id);
-            } catch (...) {
-            }
-        }
-        const bool removed = QtRegistry<E>::removeHandler(id, cancel);
-        m_listener->handlerLeft(id, here, leaving, removed, dropped);
-        return removed;
-    }
-
-private:
-    QmlFacadeListener *m_listener;
 };
 
 } // namespace rio::detail

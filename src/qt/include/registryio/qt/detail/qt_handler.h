@@ -196,6 +196,12 @@ struct QtHandler : QtTarget
     {
         invokeTyped(*static_cast<const E *>(event), token);
     }
+    // A layer above the facade learns through its own handlers' callables (the QML layer's
+    // deliveries: a callable with left() and dropsReported()) that a removal took the handler
+    // (`dropped`: its drops before it), and of its drops; nothing happens for other handlers.
+    // Called outside every lock of the registry, which the callable may destroy.
+    virtual void left(std::uint64_t dropped) noexcept { static_cast<void>(dropped); }
+    virtual void dropsReported(std::uint64_t total) noexcept { static_cast<void>(total); }
 
     const std::shared_ptr<QtHandlerCore> core;
 };
@@ -219,6 +225,16 @@ struct QtHandlerImpl final : QtHandler<E>
             this->core->trackFuture(QFuture<void>(call(event)), token);
         else
             call(event);
+    }
+    void left(std::uint64_t dropped) noexcept override
+    {
+        if constexpr (requires { fn.left(dropped); })
+            fn.left(dropped);
+    }
+    void dropsReported(std::uint64_t total) noexcept override
+    {
+        if constexpr (requires { fn.dropsReported(total); })
+            fn.dropsReported(total);
     }
 
     F fn;

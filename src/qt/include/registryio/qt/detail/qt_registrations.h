@@ -79,6 +79,8 @@ public:
     Entry settle(HandlerId id) noexcept;
     // The core of `id` (null when it is not registered; with `spent`, also when it is spent).
     [[nodiscard]] std::shared_ptr<QtHandlerCore> find(HandlerId id, bool spent = false) const;
+    // The typed part of `id`, spent or not (null when it is not here).
+    [[nodiscard]] std::shared_ptr<void> typedOf(HandlerId id) const;
     // Every handler a notify would run now (armed, not cancelled, not suspended, not spent), in
     // notify order: higher priority first, then registration order.
     [[nodiscard]] std::vector<Entry> runnable() const;
