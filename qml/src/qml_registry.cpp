@@ -186,7 +186,7 @@ void QmlRegistry::notify(const QVariant &event) const
     }
     // The facade's dispatch, in a scope: its JavaScript handlers share one value, made once for
     // this notify (the caller's own, as a signal's handlers get it, when JavaScript notifies);
-    // C++ handlers get a plain copy, made once C++ code has the facade (see takeFacade).
+    // a C++ handler, or a queue, asks for the plain copy, made once for the notify if one does.
     // A handler may destroy us: the bookkeeping and the facade (whose notify must not outlive it)
     // live on until this notify ends.
     const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
@@ -196,23 +196,24 @@ void QmlRegistry::notify(const QVariant &event) const
         facade->notifyOnHolderThread(event);
         return;
     }
-    const auto value = event.value<QJSValue>();
-    if (keep->enterPassing()) {
-        {
-            const VariantOps::Scope scope(keep, *m_ops, &event, &value);
-            facade->notifyOnHolderThread(event);
-        }
-        keep->leavePassing();
-        return;
-    }
-    const QVariant plain = value.toVariant();
-    const VariantOps::Scope scope(keep, *m_ops, &plain, &value);
-    facade->notifyOnHolderThread(plain);
+    struct Plain
+    {
+        QJSValue value;
+        std::optional<QVariant> copy;
+    } plain{event.value<QJSValue>(), std::nullopt};
+    const detail::QtPlainCopy<QVariant> copy{[](void *context) -> const QVariant * {
+                                                 auto &p = *static_cast<Plain *>(context);
+                                                 if (!p.copy)
+                                                     p.copy = p.value.toVariant();
+                                                 return &*p.copy;
+                                             },
+                                             &plain};
+    const VariantOps::Scope scope(keep, *m_ops, &event, &plain.value);
+    facade->notifyOnHolderThread(event, copy);
 }
 
 QtRegistry<QVariant> &QmlRegistry::registry()
 {
-    m_shared->takeFacade(QThread::currentThread() == thread());
     return *m_registry;
 }
 

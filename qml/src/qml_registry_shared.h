@@ -7,7 +7,6 @@
 #include "qml_values.h"
 
 #include <registryio/detail/owner_anchor.h>
-#include <registryio/detail/registry_core.h>
 #include <registryio/handler_id.h>
 #include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qt/qt_registry.h>
@@ -194,37 +193,6 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
 
     // The registry, or null. Only on the registry's thread, where it cannot change concurrently.
     [[nodiscard]] QObject *local() const noexcept { return registry; }
-
-    // --- a QmlRegistry's JavaScript events, on the facade's one dispatch ---
-    // Until C++ code takes the facade (`cppTaken`), every handler is a JavaScript one: a notify
-    // from JavaScript hands the facade the caller's own value and makes no plain copy for C++
-    // handlers (about 5,000 instructions for a small object). `passing` counts such notifies
-    // under way on the registry's thread: a first takeFacade() from another thread waits for them
-    // (never for its own thread's frames), so no C++ handler added after it sees the value.
-    std::atomic<bool> cppTaken{false};
-    std::atomic<int> passing{0};
-
-    // Starts such a notify: false (nothing started) once C++ code has the facade. Announced
-    // before the check, which takeFacade() makes after setting it (sequentially consistent).
-    [[nodiscard]] bool enterPassing() noexcept
-    {
-        passing.fetch_add(1, std::memory_order_seq_cst);
-        if (!cppTaken.load(std::memory_order_seq_cst))
-            return true;
-        leavePassing();
-        return false;
-    }
-    void leavePassing() noexcept { passing.fetch_sub(1, std::memory_order_seq_cst); }
-    // C++ code takes the facade (on the registry's thread: `here`).
-    void takeFacade(bool here) noexcept
-    {
-        if (!cppTaken.load(std::memory_order_relaxed))
-            cppTaken.store(true, std::memory_order_seq_cst);
-        // Polled with the core's back-off, not std::atomic::wait, which MinGW-w64's libstdc++
-        // can leave asleep.
-        for (unsigned spins = 0; !here && passing.load(std::memory_order_seq_cst) != 0; ++spins)
-            backoff(spins);
-    }
 };
 
 } // namespace rio::detail

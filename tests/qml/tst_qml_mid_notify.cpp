@@ -24,6 +24,7 @@
 #include <QTest>
 #include <QThread>
 
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -483,9 +484,57 @@ private Q_SLOTS:
         QCOMPARE(m_sink.take(), QStringList{QStringLiteral("new:3")});
     }
 
-    // registry() taken from another thread while a JavaScript notify runs (its first call from
-    // another thread waits for that notify): the handlers after it in that notify and every later
-    // notify still run, and a C++ handler added then sees the plain copy.
+    // A JavaScript notify hands its JavaScript handlers the caller's own value, and makes the
+    // plain copy only for a C++ handler that takes it (directly or queued), once per notify;
+    // taking registry() or reading diagnostics makes none.
+    void aJavaScriptNotifyCopiesItsEventOnlyForACppHandler()
+    {
+        rio::QmlRegistry *r = reg();
+        const QString notify = QStringLiteral("reg.notify({ get v() { root.sink.rec('read'); return 1 } })");
+        eval(QStringLiteral("reg.add((e) => root.sink.rec('js'))"));
+        static_cast<void>(rio::Diagnostics::snapshot(r->registry().registryId()));
+        eval(notify);
+        QCOMPARE(m_sink.take(), QStringList{QStringLiteral("js")});
+        std::vector<QVariant> seen;
+        const auto record = [&seen](const QVariant &e) { seen.push_back(e); };
+        r->registry().add(record, -1);
+        r->registry().add(record, -2);
+        r->registry().add(this, record, {.priority = -3, .connection = Qt::QueuedConnection});
+        eval(notify);
+        QCOMPARE(m_sink.take(), (QStringList{QStringLiteral("js"), QStringLiteral("read")}));
+        QTRY_COMPARE(seen.size(), std::size_t(3));
+        for (const QVariant &e : seen)
+            QCOMPARE(e.toMap().value(QStringLiteral("v")), QVariant(1));
+    }
+
+    // C++ handlers added from another thread while JavaScript notifies in a loop: each takes the
+    // plain copy, never the caller's JavaScript value, whichever notify it joins.
+    void cppHandlersAddedDuringJavaScriptNotifiesTakeThePlainCopy()
+    {
+        constexpr int kHandlers = 20;
+        rio::QmlRegistry *r = reg();
+        eval(QStringLiteral("reg.add((e) => {})"));
+        std::atomic<int> plain{0};
+        std::atomic<int> script{0};
+        std::jthread adder([&] {
+            for (int i = 0; i < kHandlers; ++i) {
+                r->registry().add([&](const QVariant &e) {
+                    (e.metaType() == QMetaType::fromType<QJSValue>() ? script : plain).fetch_add(1);
+                });
+                std::this_thread::yield();
+            }
+        });
+        for (int round = 0; round < 100; ++round)
+            eval(QStringLiteral("for (let i = 0; i < 10; ++i) reg.notify({ v: i })"));
+        adder.join();
+        eval(QStringLiteral("reg.notify({ v: 0 })"));
+        QCOMPARE(script.load(), 0);
+        QVERIFY(plain.load() >= kHandlers);
+    }
+
+    // registry() taken from another thread while a JavaScript notify runs: the handlers after it
+    // in that notify and every later notify still run, and a C++ handler added then sees the
+    // plain copy.
     void registryTakenFromAnotherThreadDuringAJavaScriptNotify()
     {
         constexpr int kRounds = 20;

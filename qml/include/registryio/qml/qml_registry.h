@@ -86,8 +86,7 @@ public:
     /// The C++ facade underneath, for C++ handlers with contexts, coalescing, async notifies,
     /// setSuspended and removeAndWait. It is the one table of every handler, JavaScript ones
     /// included, and every notify is its dispatch: its promises hold for JavaScript handlers too.
-    /// From the first call on, a notify from JavaScript also makes the plain copy C++ handlers
-    /// get; the first call from another thread waits for such a notify under way here.
+    /// A notify from JavaScript makes the plain copy C++ handlers get when one runs or is queued.
     [[nodiscard]] QtRegistry<QVariant> &registry();
     /// The facade, read-only (counts, droppedCount, isSuspended, notify); changes no dispatch.
     [[nodiscard]] const QtRegistry<QVariant> &registry() const noexcept { return *m_registry; }

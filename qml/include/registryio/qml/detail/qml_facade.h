@@ -130,8 +130,12 @@ public:
     }
     void removeAll() override { this->clear(); }
     /// notify(), by a caller on the holder's thread: its JavaScript handlers (addDelivery) run
-    /// here without asking again for each one.
-    void notifyOnHolderThread(const E &event) const noexcept { this->notifyFrom(event, true); }
+    /// here without asking again for each one, and take `event` itself, where the others take
+    /// `plain`'s copy.
+    void notifyOnHolderThread(const E &event, const QtPlainCopy<E> &plain = {}) const noexcept
+    {
+        this->notifyFrom(event, true, plain);
+    }
     /// Registers a QML registration's delivery (`context`: the holder, or a `once` target).
     HandlerId addDelivery(QObject *context, QmlDelivery delivery, const HandlerOptions &options)
     {

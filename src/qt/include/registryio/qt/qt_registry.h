@@ -299,12 +299,14 @@ protected:
     }
 
     // notify(); `onHolderThread`: the caller knows it runs on the thread of the holder (see
-    // QtHandlerCore::holderAuto).
-    RIO_ALWAYS_INLINE void notifyFrom(const E &event, bool onHolderThread) const noexcept
+    // QtHandlerCore::holderAuto); `plain`: how handlers other than the holder's get the event.
+    RIO_ALWAYS_INLINE void notifyFrom(const E &event, bool onHolderThread,
+                                      const detail::QtPlainCopy<E> &plain = {}) const noexcept
     {
         // Always inlined, as the core's notify: GCC's -O3 otherwise keeps this call out of line
         // since the core's loop gained the test that sends a timed array to the core library.
         detail::QtEnvelope<E> env;
+        static_cast<detail::QtPlainCopy<E> &>(env) = plain;
         env.event = &event;
         env.onHolderThread = onHolderThread;
 #if RIO_QT_TRACING
@@ -402,6 +404,7 @@ private:
         detail::QtRegistrations::requireHandler(detail::isEmptyCallable(handler));
         auto prepared = detail::QtRegistrations::prepare(context, options, memberKey != nullptr);
         prepared.settings.heldContext = held && context == m_holder;
+        prepared.settings.layer = held;
         using Impl = detail::QtHandlerImpl<E, std::decay_t<F>>;
         auto h = std::make_shared<Impl>(detail::QtHandlerCore::create(m_control, prepared.settings),
                                         std::forward<F>(handler));

@@ -16,12 +16,27 @@
 
 namespace rio::detail {
 
+// How the handlers of a notify that are not the holding layer's get its event: as it is.
+template <typename E>
+struct QtPlainCopy
+{ };
+
+// A QML registry's notify from JavaScript hands its facade the caller's own value (a QVariant of
+// a QJSValue), which only the QML layer's handlers take: every other handler, and every queue,
+// takes the plain copy `make(context)` makes on first need (once per notify, kept by the caller).
+template <>
+struct QtPlainCopy<QVariant>
+{
+    const QVariant *(*make)(void *context) = nullptr;
+    void *context = nullptr;
+};
+
 // What one notify hands to every dispatcher: the event, its shared copy (made on first need, so
 // one allocation per notify serves every queued handler), its place in the delivery order
 // (taken on first need) and the async join, if any. The join is borrowed from notifyAsync's
 // frame (a queued delivery copies it), so a plain notify destroys nothing for it.
 template <typename E>
-struct QtEnvelope
+struct QtEnvelope : QtPlainCopy<E>
 {
     const E *event = nullptr;
     const AsyncToken *token = &noAsyncToken;
@@ -30,10 +45,20 @@ struct QtEnvelope
     mutable std::uint64_t sequence = 0;
     mutable QThread *here = nullptr; // the notifier's, on first need (not notifySequential's steps)
 
+    // The event as a handler that is not the holding layer's, or a queue, takes it.
+    [[nodiscard]] const E &plain() const
+    {
+        if constexpr (std::is_same_v<E, QVariant>)
+            return this->make != nullptr ? *this->make(this->context) : *event;
+        return *event;
+    }
+    // The event as `core`'s handler takes it.
+    [[nodiscard]] const E &eventFor(const QtHandlerCore &core) const { return core.layer ? *event : plain(); }
+
     const std::shared_ptr<const E> &payload() const
     {
         if (!shared)
-            shared = std::make_shared<const E>(*event);
+            shared = std::make_shared<const E>(plain());
         return shared;
     }
 
@@ -47,7 +72,7 @@ struct QtEnvelope
             return q;
         } else if constexpr (std::is_same_v<E, QVariant>) {
             if (!token) {
-                q.variant = event;
+                q.variant = &plain(); // copied into the queue
                 return q;
             }
         }
@@ -68,9 +93,9 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
             core.runStep(*h, env.event, token);
         } else if (diag::HandlerStats *stats = core.runStats.load(std::memory_order_acquire)) [[unlikely]] {
             const diag::RunScope scope(stats, true); // diagnostics on: counted and timed
-            h->invokeTyped(*env.event, token);
+            h->invokeTyped(env.eventFor(core), token);
         } else {
-            h->invokeTyped(*env.event, token);
+            h->invokeTyped(env.eventFor(core), token);
         }
     };
     if (!core.hasContext || (!Step && core.holderAuto && env.onHolderThread)) {
@@ -138,7 +163,7 @@ RIO_ALWAYS_INLINE inline void deliver(const std::shared_ptr<QtHandler<E>> &h, Qt
     // core's notify times those) and, untimed, Auto with the holder on this thread.
     if (!Step && (!core.hasContext || (core.holderAuto && env.onHolderThread &&
                                        core.runStats.load(std::memory_order_acquire) == nullptr))) {
-        h->invokeTyped(*env.event, token);
+        h->invokeTyped(env.eventFor(core), token);
         return;
     }
     deliverRouted<Step>(h, core, env, token);
@@ -204,7 +229,7 @@ struct QtDirectDispatcher
     // box's id. Handlers returning a future take QtDispatcher.
     void operator()(const QtEnvelope<E> &env) const
     {
-        handler->invokeTyped(*env.event, *env.token); // QtHandlerImpl is final: a direct call
+        handler->invokeTyped(env.plain(), *env.token); // QtHandlerImpl is final: a direct call
     }
 };
 

@@ -87,6 +87,7 @@ public:
         HandlerOptions options;     // validated; `connection` carries no flags, `once` folds SingleShot
         QObject *context = nullptr; // null: runs on the notifying thread
         bool heldContext = false;   // the context is the registry's holder
+        bool layer = false;         // a handler of the layer that holds the registry (addHeld)
     };
 
     // A new handler of the registry that `control` reaches.
@@ -165,6 +166,9 @@ public:
     // without route(), when a notify starts on the holder's thread (Auto, every event, no
     // minimum interval), for the whole notify (JavaScript runs on the engine's thread).
     const bool holderAuto;
+    // A handler of the layer that holds the registry (a QML registry's delivery): it takes the
+    // notified event as it is, where every other handler takes its plain copy (QtEnvelope).
+    const bool layer;
     std::atomic<bool> armed{false};     // set once `id` is assigned
     std::atomic<bool> cancelled{false}; // removed, context dead or registry gone
     std::atomic<bool> fired{false};     // once-handlers
