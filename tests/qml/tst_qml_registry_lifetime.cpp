@@ -590,8 +590,7 @@ private Q_SLOTS:
         drain(registry(typed), typed);
         QVERIFY(!handle->property("active").toBool());
         QCOMPARE(activeChanged.count(), 1);
-        QCOMPARE(m_root->property("seen").toInt(), seenWhenEnded);
-        QVERIFY(seenWhenEnded < kEvents);
+        QCOMPARE(m_root->property("seen").toInt(), seenWhenEnded); // none after its word came
     }
 
     // Removed on another thread, its registry deleted before the word of it came: the
