@@ -5,6 +5,7 @@
 // QtRegistry<E>) as the QML module's one registration bookkeeping sees it, whatever the event
 // type. Not part of the public API.
 
+#include <registryio/detail/config.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/qt_registry.h>
@@ -16,6 +17,8 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <utility>
 
 class QJSEngine;
 
@@ -104,6 +107,112 @@ public:
 
 protected:
     ~QmlEventOps() = default;
+};
+
+/// The JavaScript value of the event of a notify on the registry's thread, for either kind of
+/// registry: made by its first handler that needs it and shared by the others, in a list of one
+/// kept for the registry's life (no allocation per notify), for as long as that notify runs.
+class QmlNotifyValue
+{
+public:
+    /// Makes the JavaScript value of an event (the registry's type) in `engine`.
+    using Make = QJSValue (*)(QJSEngine *engine, const void *event);
+
+    explicit QmlNotifyValue(Make make) noexcept : m_make(make) { }
+    ~QmlNotifyValue()
+    {
+        if (m_alive != nullptr)
+            *m_alive = false; // a handler destroyed the registry, and us, in a notify
+    }
+
+    /// The argument list { the value of `event` } for a handler's call (a queued delivery's event
+    /// gets its own). Valid until the next call or the notify's end.
+    const QList<QJSValue> &arguments(const void *event, QJSEngine *engine)
+    {
+        // The event of the notify running on this thread (alive, so no other event has its
+        // address): made by its first handler and shared by the others.
+        if (event == m_current && m_made)
+            return m_currentArguments;
+        return makeArguments(event, engine);
+    }
+
+    /// A notify on the registry's thread, from its start to its end: its handlers share the value
+    /// of `event` (`value`, or made by the first that needs it). A nested notify keeps the outer
+    /// one's value and gives it back, unless a handler destroyed the registry (and the cache).
+    class Scope
+    {
+    public:
+        Scope(QmlNotifyValue &cache, const void *event, const QJSValue *value) : m_cache(cache)
+        {
+            if (cache.m_currentArguments.isEmpty())
+                cache.m_currentArguments.append(QJSValue()); // may throw, nothing changed
+            if (!cache.m_currentArguments.isDetached())
+                cache.m_currentArguments.detach(); // a call holds a copy: may throw, the same
+            if (cache.m_made)
+                m_outerValue = std::move(cache.currentValue()); // a nested notify: kept for later
+            if (value != nullptr)
+                cache.currentValue() = *value;
+            m_outer = std::exchange(cache.m_current, event);
+            m_outerMade = std::exchange(cache.m_made, value != nullptr);
+            m_outerAlive = std::exchange(cache.m_alive, &m_alive);
+        }
+        ~Scope()
+        {
+            if (!m_alive) {
+                if (m_outerAlive != nullptr)
+                    *m_outerAlive = false;
+                return;
+            }
+            m_cache.m_alive = m_outerAlive;
+            m_cache.m_current = m_outer;
+            const bool made = std::exchange(m_cache.m_made, m_outerMade);
+            if (!m_cache.m_currentArguments.isDetached())
+                m_cache.m_made = false; // a call holds the list: the outer notify makes its value again
+            else if (m_outerValue)
+                m_cache.currentValue() = std::move(*m_outerValue);
+            else if (made)
+                m_cache.currentValue() = QJSValue(); // ours is not kept
+        }
+
+    private:
+        QmlNotifyValue &m_cache;
+        const void *m_outer = nullptr;
+        bool m_outerMade = false;
+        bool m_alive = true; // cleared when a handler destroys the cache
+        bool *m_outerAlive = nullptr;
+        std::optional<QJSValue> m_outerValue;
+    };
+
+private:
+    // arguments() for the first handler of a notify, or a queued delivery: out of line, so that
+    // the common case above saves no registers.
+    RIO_COLD const QList<QJSValue> &makeArguments(const void *event, QJSEngine *engine)
+    {
+        QJSValue value = m_make(engine, event);
+        if (event == m_current) {
+            if (!m_currentArguments.isDetached())
+                m_currentArguments.detach(); // a Scope made it, a call may hold a copy
+            currentValue() = std::move(value);
+            m_made = true;
+            return m_currentArguments;
+        }
+        // A queued delivery: its own value. The list is reused while no call holds a copy of it
+        // (no allocation per handler).
+        if (m_arguments.size() == 1 && m_arguments.isDetached())
+            m_arguments[0] = std::move(value);
+        else
+            m_arguments = {std::move(value)};
+        return m_arguments;
+    }
+    // The one value of m_currentArguments (made, unshared: no detach on each write).
+    QJSValue &currentValue() noexcept { return const_cast<QJSValue &>(m_currentArguments.constFirst()); }
+
+    Make m_make;
+    const void *m_current = nullptr;    // the event of the notify running here, or null
+    bool m_made = false;                // m_currentArguments holds its value
+    bool *m_alive = nullptr;            // the innermost Scope's, cleared by our destructor
+    QList<QJSValue> m_currentArguments; // { its value }, or { undefined } between notifies
+    QList<QJSValue> m_arguments;        // { a queued delivery's value }
 };
 
 /// The facade a QML registry holds: a QtRegistry<E> (no QObject parent: a notify under way may
