@@ -46,6 +46,8 @@ private:
 static_assert(int(QmlHandlerBase::DropOldest) == int(Overflow::DropOldest) &&
               int(QmlHandlerBase::DropNewest) == int(Overflow::DropNewest) &&
               int(QmlHandlerBase::Block) == int(Overflow::Block));
+static_assert(int(QmlHandlerBase::Every) == int(Delivery::Every) &&
+              int(QmlHandlerBase::Latest) == int(Delivery::Latest));
 
 detail::QmlRunningHandler &detail::runningHandler() noexcept
 {
@@ -89,12 +91,23 @@ void QmlHandlerBase::setOnce(bool once)
     Q_EMIT onceChanged();
 }
 
+void QmlHandlerBase::setDelivery(Delivery delivery)
+{
+    if (delivery != Every && delivery != Latest) {
+        qmlWarning(this) << "delivery must be Every or Latest, got " << int(delivery) << "; it stays "
+                         << (m_coalesce ? "Latest" : "Every");
+        return;
+    }
+    setCoalesce(delivery == Latest);
+}
+
 void QmlHandlerBase::setCoalesce(bool coalesce)
 {
     if (m_coalesce == coalesce)
         return;
     m_coalesce = coalesce;
     reRegister();
+    Q_EMIT deliveryChanged();
     Q_EMIT coalesceChanged();
 }
 

@@ -35,37 +35,36 @@ QString readWholeOption(const QJSValue &options, const QString &key, double max,
     return {};
 }
 
-// options.overflow: RegistryHandler.DropOldest/DropNewest/Block (numbers) or their names as
-// strings, with a capital or a small first letter ("dropNewest", "DropNewest").
-QString readOverflowOption(const QJSValue &options, Overflow &out)
+// options.<key>: one of `names` (RegistryHandler's enum values, numbered from 0) as its number,
+// or its name as a string with a capital or a small first letter ("dropNewest", "DropNewest").
+// Returns its number, or -1 when absent or refused (`refused` then says why).
+int readNamedOption(const QJSValue &options, const QString &key, std::initializer_list<const char *> names,
+                    QString &refused)
 {
-    const QJSValue value = options.property(QStringLiteral("overflow"));
+    const QJSValue value = options.property(key);
     if (value.isUndefined())
-        return {};
-    if (value.isNumber()) {
-        const double number = value.toNumber();
-        for (Overflow o : {Overflow::DropOldest, Overflow::DropNewest, Overflow::Block}) {
-            if (number == double(int(o))) {
-                out = o;
-                return {};
-            }
-        }
-    } else if (value.isString()) {
-        const QString name = value.toString();
-        for (Overflow o : {Overflow::DropOldest, Overflow::DropNewest, Overflow::Block}) {
-            const QString known = QString::fromLatin1(detail::QmlDeliverySettings::overflowName(int(o)));
-            if (name == known || (name.size() > 1 && name.front() == known.front().toLower() &&
-                                  QStringView(name).mid(1) == QStringView(known).mid(1))) {
-                out = o;
-                return {};
-            }
-        }
+        return -1;
+    QStringList qualified;
+    QStringList strings;
+    int index = 0;
+    for (const char *name : names) {
+        const QString known = QString::fromLatin1(name);
+        if (value.isNumber() && value.toNumber() == double(index))
+            return index;
+        const QString lower = QString(known.front().toLower()) + known.mid(1);
+        if (value.isString() && (value.toString() == known || value.toString() == lower))
+            return index;
+        qualified << QStringLiteral("RegistryHandler.") + known;
+        strings << QStringLiteral("\"%1\"").arg(lower);
+        ++index;
     }
-    return QStringLiteral("options.overflow must be RegistryHandler.DropOldest, RegistryHandler.DropNewest "
-                          "or RegistryHandler.Block (or \"dropOldest\", \"dropNewest\", \"block\"), got %1")
-        .arg(value.isString()   ? QStringLiteral("\"%1\"").arg(value.toString())
-             : value.isNumber() ? value.toString()
-                                : detail::jsTypeName(value));
+    const QString last = qualified.takeLast();
+    refused = QStringLiteral("options.%1 must be %2 or %3 (or %4), got %5")
+                  .arg(key, qualified.join(QStringLiteral(", ")), last, strings.join(QStringLiteral(", ")),
+                       value.isString()   ? QStringLiteral("\"%1\"").arg(value.toString())
+                       : value.isNumber() ? value.toString()
+                                          : detail::jsTypeName(value));
+    return -1;
 }
 
 } // namespace
@@ -98,23 +97,35 @@ QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAdd
                    "options must be an object like { coalesce: true, once: false, owner: item }, got %1")
             .arg(jsTypeName(options));
     HandlerOptions &delivery = out.handler;
+    QString refused;
+    const int overflow =
+        readNamedOption(options, QStringLiteral("overflow"), {"DropOldest", "DropNewest", "Block"}, refused);
+    // `delivery` names the mode; `coalesce: true` is Latest too.
+    const int mode = refused.isEmpty()
+                         ? readNamedOption(options, QStringLiteral("delivery"), {"Every", "Latest"}, refused)
+                         : -1;
     const bool coalesce = options.property(QStringLiteral("coalesce")).toBool();
+    if (refused.isEmpty() && mode == int(Delivery::Every) && coalesce)
+        refused = QStringLiteral("options.delivery is Every but options.coalesce is true");
+    const bool latest = coalesce || mode == int(Delivery::Latest);
     delivery.once = options.property(QStringLiteral("once")).toBool();
     auto capacity = double(delivery.capacity);
     auto blockTimeout = double(delivery.blockTimeout.count());
     double minInterval = 0;
-    QString refused = readWholeOption(options, QStringLiteral("capacity"), 9007199254740992.0, capacity);
     if (refused.isEmpty())
-        refused = readOverflowOption(options, delivery.overflow);
+        refused = readWholeOption(options, QStringLiteral("capacity"), 9007199254740992.0, capacity);
     if (refused.isEmpty())
         refused = readWholeOption(options, QStringLiteral("blockTimeout"), INT_MAX, blockTimeout);
     if (refused.isEmpty())
         refused = readWholeOption(options, QStringLiteral("minInterval"), INT_MAX, minInterval);
-    if (refused.isEmpty() && minInterval > 0 && !coalesce)
-        refused = QStringLiteral("options.minInterval needs coalesce: true");
+    if (refused.isEmpty() && minInterval > 0 && !latest)
+        refused =
+            QStringLiteral("options.minInterval needs delivery: RegistryHandler.Latest (or coalesce: true)");
     if (!refused.isEmpty())
         return refused;
-    delivery.delivery = coalesce ? Delivery::Latest : Delivery::Every;
+    if (overflow >= 0)
+        delivery.overflow = Overflow(overflow);
+    delivery.delivery = latest ? Delivery::Latest : Delivery::Every;
     delivery.capacity = std::size_t(capacity);
     delivery.blockTimeout = std::chrono::milliseconds(qint64(blockTimeout));
     delivery.minInterval = std::chrono::milliseconds(qint64(minInterval));

@@ -369,6 +369,32 @@ private Q_SLOTS:
         QTRY_COMPARE(trace(), QStringLiteral("high=p;low=p;"));
     }
 
+    // `delivery` names the mode; `coalesce` is the same property as a bool: each change of one
+    // is a change of the other, re-registers once, and an unknown mode warns and changes nothing.
+    void deliveryModeAndCoalesceAreOneProperty()
+    {
+        RegistryHandler *low = handler("low");
+        QSignalSpy delivery(low, &RegistryHandler::deliveryChanged);
+        QSignalSpy coalesce(low, &RegistryHandler::coalesceChanged);
+        const double before = low->handlerId();
+        eval(m_root.get(), QStringLiteral("low.delivery = RegistryHandler.Latest"));
+        QVERIFY(low->coalesce());
+        QCOMPARE(low->delivery(), RegistryHandler::Latest);
+        QCOMPARE(delivery.count(), 1);
+        QCOMPARE(coalesce.count(), 1);
+        QVERIFY(low->handlerId() > before);
+        eval(m_root.get(), QStringLiteral("low.coalesce = false"));
+        QCOMPARE(low->delivery(), RegistryHandler::Every);
+        QCOMPARE(delivery.count(), 2);
+        const double id = low->handlerId();
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "delivery must be Every or Latest, got 5; it stays Every$")));
+        eval(m_root.get(), QStringLiteral("low.delivery = 5"));
+        QCOMPARE(low->delivery(), RegistryHandler::Every);
+        QCOMPARE(low->handlerId(), id);
+        QCOMPARE(delivery.count(), 2);
+    }
+
     void badDeliveryPropertiesWarnAndKeepTheirValue()
     {
         RegistryHandler *h = handler("low");
@@ -405,9 +431,10 @@ private Q_SLOTS:
         QCOMPARE(h->minInterval(), 0);
         QCOMPARE(h->handlerId(), id); // nothing re-registered
         // minInterval without coalesce: kept, but the registration says it is ignored.
-        QTest::ignoreMessage(QtWarningMsg,
-                             QRegularExpression(at + QStringLiteral("minInterval applies with coalesce: true "
-                                                                    "only; 40 ms is ignored$")));
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(at + QStringLiteral("minInterval applies with delivery: Latest \\(coalesce: "
+                                                   "true\\) only; 40 ms is ignored$")));
         eval(m_root.get(), QStringLiteral("low.minInterval = 40"));
         QCOMPARE(h->minInterval(), 40);
         QVERIFY(h->isActive());

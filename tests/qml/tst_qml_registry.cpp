@@ -723,8 +723,16 @@ private Q_SLOTS:
         QTest::newRow("negative blockTimeout")
             << "{ overflow: 'block', blockTimeout: -5 }"
             << "options.blockTimeout must be a whole number from 0 to 2147483647, got -5";
-        QTest::newRow("minInterval without coalesce") << "{ minInterval: 10 }"
-                                                      << "options.minInterval needs coalesce: true";
+        QTest::newRow("minInterval without coalesce")
+            << "{ minInterval: 10 }"
+            << "options.minInterval needs delivery: RegistryHandler.Latest (or coalesce: true)";
+        QTest::newRow("unknown delivery")
+            << "{ delivery: 'newest' }"
+            << "options.delivery must be RegistryHandler.Every or RegistryHandler.Latest (or \"every\", "
+               "\"latest\"), got \"newest\"";
+        QTest::newRow("delivery against coalesce")
+            << "{ delivery: RegistryHandler.Every, coalesce: true }"
+            << "options.delivery is Every but options.coalesce is true";
         QTest::newRow("null minInterval") << "{ coalesce: true, minInterval: null }"
                                           << "options.minInterval must be a whole number from 0 to "
                                              "2147483647, got null";

@@ -45,7 +45,10 @@ class RIO_QML_EXPORT QmlHandlerBase : public QObject, public QQmlParserStatus
     Q_PROPERTY(bool enabled READ isEnabled WRITE setEnabled NOTIFY enabledChanged FINAL)
     /// Runs for the first event only.
     Q_PROPERTY(bool once READ once WRITE setOnce NOTIFY onceChanged FINAL)
-    /// Events from other threads are coalesced: at most one pending, the newest wins.
+    /// How events from other threads are delivered: Every one, or the Latest only (coalesced: at
+    /// most one pending, the newest wins).
+    Q_PROPERTY(Delivery delivery READ delivery WRITE setDelivery NOTIFY deliveryChanged FINAL)
+    /// delivery: Latest, as a bool (the same property under its older name).
     Q_PROPERTY(bool coalesce READ coalesce WRITE setCoalesce NOTIFY coalesceChanged FINAL)
     /// Most events waiting for this handler at once (0: unbounded); changing it re-registers.
     Q_PROPERTY(int capacity READ capacity WRITE setCapacity NOTIFY capacityChanged FINAL)
@@ -76,6 +79,14 @@ public:
         Block,
     };
     Q_ENUM(Overflow)
+    /// How events from other threads reach the handler (rio::Delivery).
+    enum Delivery : int {
+        /// Each event gets its delivery, queued up to `capacity` (the default).
+        Every,
+        /// Coalesced: at most one delivery waits, with the newest event; the last one always arrives.
+        Latest,
+    };
+    Q_ENUM(Delivery)
 
     /// Nothing to undo here: each handler class unregisters in its own destructor (leaveRegistry).
     ~QmlHandlerBase() override;
@@ -92,7 +103,11 @@ public:
     [[nodiscard]] bool once() const noexcept { return m_once; }
     /// Makes it one-shot (re-registers).
     void setOnce(bool once);
-    /// True when cross-thread events are coalesced.
+    /// How events from other threads are delivered.
+    [[nodiscard]] Delivery delivery() const noexcept { return m_coalesce ? Latest : Every; }
+    /// Sets the delivery mode (re-registers); an unknown value warns and changes nothing.
+    void setDelivery(Delivery delivery);
+    /// True when cross-thread events are coalesced (delivery is Latest).
     [[nodiscard]] bool coalesce() const noexcept { return m_coalesce; }
     /// Turns coalescing on or off (re-registers).
     void setCoalesce(bool coalesce);
@@ -141,7 +156,9 @@ Q_SIGNALS:
     void enabledChanged();
     /// The once property changed.
     void onceChanged();
-    /// The coalesce property changed.
+    /// The delivery property changed.
+    void deliveryChanged();
+    /// The coalesce property changed (with delivery).
     void coalesceChanged();
     /// The capacity property changed.
     void capacityChanged();
