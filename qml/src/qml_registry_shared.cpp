@@ -89,7 +89,7 @@ bool detail::QmlRegistryShared::diagnosticsOn() const noexcept
     return facadeBase != nullptr && facadeBase->isDiagnosticsEnabled();
 }
 
-bool detail::QmlRegistryShared::removeOwn(HandlerId id, quint64 *dropped)
+bool detail::QmlRegistryShared::removeOwn(HandlerId id, quint64 *dropped) const
 {
     if (facade == nullptr)
         return false;

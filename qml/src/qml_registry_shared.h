@@ -109,7 +109,7 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     // Our own removal of `id` (a handle's remove, a handler unregistering), which the caller
     // ended first (its delivery's word is then ignored). Returns its drops so far and whether the
     // facade had it.
-    bool removeOwn(HandlerId id, quint64 *dropped = nullptr);
+    bool removeOwn(HandlerId id, quint64 *dropped = nullptr) const;
     // remove(id) from QML: the facade's removal tells the registration. False for unknown ids.
     [[nodiscard]] bool removeById(double id) const;
     // The registry is going (its destructor, while it is whole): watchers leave, every handler is
