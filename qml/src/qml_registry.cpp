@@ -111,29 +111,45 @@ void QmlRegistry::notify(const QVariant &event) const
     }
     // The facade's dispatch, in a scope: its JavaScript handlers share one value, made once for
     // this notify (the caller's own, as a signal's handlers get it, when JavaScript notifies);
-    // a C++ handler, or a queue, asks for the plain copy, made once for the notify if one does.
-    // A handler may destroy us: the facade (whose notify must not outlive it) lives on until
-    // this notify ends, and the bookkeeping as long as the deliveries that hold it.
+    // the other handlers, and queues, take a plain copy. A handler may destroy us: the facade
+    // (whose notify must not outlive it) lives on until this notify ends, and the bookkeeping as
+    // long as the deliveries that hold it.
     const std::shared_ptr<detail::QmlHeldRegistry<QVariant>> facade = m_registry;
     if (!fromJavaScript) {
         const detail::QmlNotifyValue::Scope scope(m_ops->value, &event, nullptr);
         facade->notifyOnHolderThread(event);
         return;
     }
+    // Making the copy runs JavaScript (a getter), which may remove a handler, delete one's
+    // receiver or this registry: it is made before the dispatch when a handler that takes it is
+    // here, lazily (before that handler's checks) only for one added during the notify. What it
+    // throws is the caller's error, not a handler's: thrown at the caller after the dispatch, and
+    // before it (nothing delivered) when the copy came first.
     struct Plain
     {
+        QJSEngine *engine;
         QJSValue value;
         std::optional<QVariant> copy;
-    } plain{event.value<QJSValue>(), std::nullopt};
+        QJSValue error;
+    } plain{qjsEngine(this), event.value<QJSValue>(), std::nullopt, QJSValue()};
     const detail::QtPlainCopy<QVariant> copy{[](void *context) -> const QVariant * {
                                                  auto &p = *static_cast<Plain *>(context);
-                                                 if (!p.copy)
+                                                 if (!p.copy) {
                                                      p.copy = p.value.toVariant();
+                                                     if (p.engine != nullptr && p.engine->hasError())
+                                                         p.error = p.engine->catchError();
+                                                 }
                                                  return &*p.copy;
                                              },
                                              &plain};
-    const detail::QmlNotifyValue::Scope scope(m_ops->value, &event, &plain.value);
-    facade->notifyOnHolderThread(event, copy);
+    if (facade->holdsForeign())
+        static_cast<void>(copy.make(&plain));
+    if (plain.error.isUndefined()) {
+        const detail::QmlNotifyValue::Scope scope(m_ops->value, &event, &plain.value);
+        facade->notifyOnHolderThread(event, copy);
+    }
+    if (!plain.error.isUndefined() && plain.engine != nullptr)
+        plain.engine->throwError(plain.error);
 }
 
 QtRegistry<QVariant> &QmlRegistry::registry()

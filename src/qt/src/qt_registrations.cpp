@@ -119,15 +119,18 @@ void QtRegistrations::releaseLocked(const std::string &key) noexcept
 void QtRegistrations::insert(HandlerId id, Entry entry, const std::string *memberKey)
 {
     std::lock_guard lock(m_mutex);
+    const bool foreign = !entry.core->layer;
     auto [it, inserted] = m_handlers.emplace(id, std::move(entry));
-    if (memberKey == nullptr)
-        return;
-    try {
-        m_memberKeys.emplace(id, *memberKey);
-    } catch (...) {
-        m_handlers.erase(it);
-        throw;
+    if (memberKey != nullptr) {
+        try {
+            m_memberKeys.emplace(id, *memberKey);
+        } catch (...) {
+            m_handlers.erase(it);
+            throw;
+        }
     }
+    if (foreign)
+        m_foreign.fetch_add(1, std::memory_order_release);
     static_cast<void>(inserted);
 }
 
@@ -150,6 +153,7 @@ QtRegistrations::Entry QtRegistrations::take(HandlerId id) noexcept
         entry = std::move(it->second);
         m_handlers.erase(it);
         forgetKeyLocked(id);
+        forgetLocked(entry);
     }
     // Snapshots no longer list it: its drops count for the registry from now on (a spent one's
     // already do).
@@ -164,6 +168,7 @@ std::unordered_map<HandlerId, QtRegistrations::Entry> QtRegistrations::takeAll()
     {
         std::lock_guard lock(m_mutex);
         handlers.swap(m_handlers);
+        m_foreign.store(0, std::memory_order_release);
         m_memberKeys.clear();
         m_memberCounts.clear();
     }
@@ -198,7 +203,14 @@ QtRegistrations::Entry QtRegistrations::settle(HandlerId id) noexcept
         return {};
     entry = std::move(it->second);
     m_handlers.erase(it);
+    forgetLocked(entry);
     return entry;
+}
+
+void QtRegistrations::forgetLocked(const Entry &entry) noexcept
+{
+    if (!entry.core->layer)
+        m_foreign.fetch_sub(1, std::memory_order_release);
 }
 
 std::shared_ptr<QtHandlerCore> QtRegistrations::find(HandlerId id, bool spent) const

@@ -245,6 +245,9 @@ public:
     {
         this->notifyFrom(event, true, plain);
     }
+    /// True while a handler here is not the QML layer's (a C++ handler, `latest`'s): a notify
+    /// from JavaScript then makes its plain copy before the dispatch.
+    [[nodiscard]] bool holdsForeign() const noexcept { return QtRegistry<E>::holdsForeign(); }
     /// Registers a QML registration's delivery (`context`: the holder, or a `once` target).
     HandlerId addDelivery(QObject *context, QmlDelivery delivery, const HandlerOptions &options)
     {

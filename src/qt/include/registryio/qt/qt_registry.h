@@ -315,6 +315,9 @@ protected:
         m_core.notify(env);
     }
 
+    // True while a handler here is not the holding layer's (not added by addHeld).
+    [[nodiscard]] bool holdsForeign() const noexcept { return m_registrations.holdsForeign(); }
+
     // True while `id` is registered, or is a fired once-handler whose delivery has not settled
     // (which every removal still reaches).
     [[nodiscard]] bool reaches(HandlerId id) const

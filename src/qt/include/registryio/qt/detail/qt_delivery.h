@@ -201,6 +201,11 @@ struct QtDispatcher
     void operator()(const QtEnvelope<E> &env) const
     {
         QtHandlerCore &h = *core;
+        // The plain copy, if this notify makes it lazily (a handler added during it), is made
+        // before the checks: what making it runs (a JavaScript getter) may remove this handler.
+        if constexpr (std::is_same_v<E, QVariant>)
+            if (!h.layer)
+                static_cast<void>(env.plain());
         if (!h.armed.load(std::memory_order_acquire) || h.suspended.load(std::memory_order_acquire))
             return;
         if (h.once) { // deliver() tests `cancelled` for the others

@@ -12,6 +12,7 @@
 
 #include <QObject>
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -86,6 +87,12 @@ public:
     [[nodiscard]] std::vector<Entry> runnable() const;
     // The core of every handler here (dropping them runs library code only).
     [[nodiscard]] std::vector<std::shared_ptr<QtHandlerCore>> cores() const;
+    // True while a handler that is not the holding layer's (QtHandlerCore::layer) is here,
+    // spent or not: a QML registry's notify from JavaScript then makes its plain copy first.
+    [[nodiscard]] bool holdsForeign() const noexcept
+    {
+        return m_foreign.load(std::memory_order_acquire) != 0;
+    }
     // Runs `apply(core)` under the mutex when `id` is registered; false when it is not.
     template <typename Fn>
     bool update(HandlerId id, Fn &&apply)
@@ -102,12 +109,15 @@ private:
     void releaseLocked(const std::string &key) noexcept;
     // Gives back the member key of `id`, if it has one.
     void forgetKeyLocked(HandlerId id) noexcept;
+    // An entry left the map: the foreign count follows.
+    void forgetLocked(const Entry &entry) noexcept;
 
     mutable std::mutex m_mutex; // taken before the core's write lock
     std::unordered_map<HandlerId, Entry> m_handlers;
     // Member-function registrations: each one's key, and how many registrations each key has.
     std::unordered_map<HandlerId, std::string> m_memberKeys;
     std::unordered_map<std::string, std::size_t> m_memberCounts;
+    std::atomic<std::size_t> m_foreign{0}; // entries not of the holding layer (changed under m_mutex)
 };
 
 } // namespace rio::detail
