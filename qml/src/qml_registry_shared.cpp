@@ -24,7 +24,7 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
                                                             const QJSValue &options, const QString &name)
 {
     QObject *const target = registry;
-    if (target == nullptr)
+    if (target == nullptr || closing) // going: its end tells handles while `registry` is still set
         return nullptr;
     if (QThread::currentThread() != target->thread()) {
         qCWarning(lcRegistryIOQml,

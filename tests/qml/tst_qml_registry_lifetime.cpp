@@ -486,6 +486,27 @@ private Q_SLOTS:
         QVERIFY(registry(typed) != nullptr);
     }
 
+    // The registry's end tells each handle (activeChanged) while it lets go of its handlers: a
+    // function added to it then, from that slot, is refused (null), never left registered on a
+    // registry that is gone.
+    void aFunctionAddedDuringItsRegistrysEndIsRefused_data() { addKinds(); }
+
+    void aFunctionAddedDuringItsRegistrysEndIsRefused()
+    {
+        QFETCH(bool, typed);
+        // C++'s (a QML-created one is gone for JavaScript before its destructor runs).
+        QObject *const r = typed ? static_cast<QObject *>(new TickRegistry) : new rio::QmlRegistry;
+        QQmlEngine::setObjectOwnership(r, QQmlEngine::CppOwnership);
+        m_root->setProperty("handle", QVariant::fromValue(r));
+        eval(QStringLiteral(
+            "(function() { const r = handle; const h = r.add((e) => seen++, 0, { owner: root });"
+            " h.activeChanged.connect(() => { if (!h.active) root.last = r.add((e) => seen++, 0,"
+            " { owner: root }) }) })()"));
+        eval(QStringLiteral("last = undefined"));
+        delete r;
+        QCOMPARE(eval(QStringLiteral("String(last)")).toString(), QStringLiteral("null"));
+    }
+
     void aDeclarativeHandlerRemovedFromCppTurnsInactive_data() { addKinds(); }
 
     void aDeclarativeHandlerRemovedFromCppTurnsInactive()
