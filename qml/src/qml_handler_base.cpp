@@ -98,11 +98,16 @@ void QmlHandlerBase::setDelivery(Delivery delivery)
                          << (m_coalesce ? "Latest" : "Every");
         return;
     }
+    const quint8 declared = m_declared; // what setCoalesce records is coalesce's alone
     setCoalesce(delivery == Latest);
+    if (!m_complete)
+        m_declared = quint8((declared & ~4U) | 1U | (delivery == Latest ? 4U : 0U));
 }
 
 void QmlHandlerBase::setCoalesce(bool coalesce)
 {
+    if (!m_complete)
+        m_declared = quint8((m_declared & ~8U) | 2U | (coalesce ? 8U : 0U));
     if (m_coalesce == coalesce)
         return;
     m_coalesce = coalesce;
@@ -171,6 +176,13 @@ void QmlHandlerBase::rearm() noexcept
 
 void QmlHandlerBase::componentComplete()
 {
+    const bool latest = (m_declared & 4U) != 0;
+    if ((m_declared & 3U) == 3U && latest != ((m_declared & 8U) != 0)) {
+        qmlWarning(this) << "delivery: " << (latest ? "Latest" : "Every")
+                         << " and coalesce: " << (latest ? "false" : "true") << " contradict; delivery wins";
+        setCoalesce(latest);
+    }
+    m_declared = 0;
     m_complete = true;
     reRegister();
 }

@@ -104,9 +104,13 @@ QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAdd
     const int mode = refused.isEmpty()
                          ? readNamedOption(options, QStringLiteral("delivery"), {"Every", "Latest"}, refused)
                          : -1;
-    const bool coalesce = options.property(QStringLiteral("coalesce")).toBool();
-    if (refused.isEmpty() && mode == int(Delivery::Every) && coalesce)
-        refused = QStringLiteral("options.delivery is Every but options.coalesce is true");
+    const QJSValue coalesceValue = options.property(QStringLiteral("coalesce"));
+    const bool coalesce = coalesceValue.toBool();
+    if (refused.isEmpty() && mode >= 0 && !coalesceValue.isUndefined() &&
+        coalesce != (mode == int(Delivery::Latest)))
+        refused = QStringLiteral("options.delivery is %1 but options.coalesce is %2")
+                      .arg(QLatin1String(mode == int(Delivery::Latest) ? "Latest" : "Every"),
+                           QLatin1String(coalesce ? "true" : "false"));
     const bool latest = coalesce || mode == int(Delivery::Latest);
     delivery.once = options.property(QStringLiteral("once")).toBool();
     auto capacity = double(delivery.capacity);

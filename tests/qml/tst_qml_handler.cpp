@@ -395,6 +395,51 @@ private Q_SLOTS:
         QCOMPARE(delivery.count(), 2);
     }
 
+    // A declaration that sets `delivery` and `coalesce` apart: a warning at it, and `delivery`
+    // wins whichever order QML sets them in; agreeing ones say nothing.
+    void declaredDeliveryAndCoalesceContradicting_data()
+    {
+        QTest::addColumn<QString>("properties");
+        QTest::addColumn<bool>("latest");
+        QTest::newRow("Latest, then coalesce false")
+            << "delivery: RegistryHandler.Latest; coalesce: false" << true;
+        QTest::newRow("coalesce false, then Latest")
+            << "coalesce: false; delivery: RegistryHandler.Latest" << true;
+        QTest::newRow("Every, then coalesce true")
+            << "delivery: RegistryHandler.Every; coalesce: true" << false;
+        QTest::newRow("coalesce true, then Every")
+            << "coalesce: true; delivery: RegistryHandler.Every" << false;
+    }
+
+    void declaredDeliveryAndCoalesceContradicting()
+    {
+        QFETCH(QString, properties);
+        QFETCH(bool, latest);
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(QStringLiteral("decl.qml:4:.*delivery: %1 and coalesce: %2 "
+                                              "contradict; delivery wins$")
+                                   .arg(latest ? "Latest" : "Every", latest ? "false" : "true")));
+        QQmlComponent c(m_engine.get());
+        c.setData(QStringLiteral("import QtQml\nimport RegistryIO\nQtObject {\n property RegistryHandler h: "
+                                 "RegistryHandler { %1 }\n}\n")
+                      .arg(properties)
+                      .toUtf8(),
+                  QUrl(QStringLiteral("file:///decl.qml")));
+        std::unique_ptr<QObject> o(c.create());
+        QVERIFY2(o, qPrintable(c.errorString()));
+        auto *h = o->property("h").value<RegistryHandler *>();
+        QCOMPARE(h->coalesce(), latest);
+        QTest::failOnWarning(QRegularExpression(QStringLiteral(".*")));
+        QQmlComponent agreeing(m_engine.get());
+        agreeing.setData(
+            "import QtQml\nimport RegistryIO\nRegistryHandler { delivery: RegistryHandler.Latest; "
+            "coalesce: true }\n",
+            QUrl(QStringLiteral("file:///agree.qml")));
+        std::unique_ptr<QObject> a(agreeing.create());
+        QVERIFY(a && a->property("coalesce").toBool());
+    }
+
     void badDeliveryPropertiesWarnAndKeepTheirValue()
     {
         RegistryHandler *h = handler("low");

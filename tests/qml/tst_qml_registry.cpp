@@ -733,6 +733,9 @@ private Q_SLOTS:
         QTest::newRow("delivery against coalesce")
             << "{ delivery: RegistryHandler.Every, coalesce: true }"
             << "options.delivery is Every but options.coalesce is true";
+        QTest::newRow("latest delivery against coalesce")
+            << "{ delivery: 'latest', coalesce: false }"
+            << "options.delivery is Latest but options.coalesce is false";
         QTest::newRow("null minInterval") << "{ coalesce: true, minInterval: null }"
                                           << "options.minInterval must be a whole number from 0 to "
                                              "2147483647, got null";
@@ -763,6 +766,7 @@ private Q_SLOTS:
         QTest::newRow("small name") << "{ overflow: 'dropOldest' }";
         QTest::newRow("coalesced with an interval") << "{ coalesce: true, minInterval: 5 }";
         QTest::newRow("once ignores them") << "{ once: true, capacity: 1 }";
+        QTest::newRow("delivery agreeing with coalesce") << "{ delivery: 'latest', coalesce: true }";
     }
 
     void addAcceptsDeliveryOptions()

@@ -231,6 +231,10 @@ protected:
     bool m_complete = false;                ///< componentComplete() ran (cleared by leaveRegistry() first)
     bool m_fired = false;  ///< a `once` registration of this arming fired: none is made again
     bool m_active = false; ///< `active`
+    /// What the declaration set, before componentComplete(): bit 0 `delivery` was set, bit 1
+    /// `coalesce` was, bit 2 delivery's Latest, bit 3 coalesce's true (both set and apart: a warning,
+    /// `delivery` wins whatever the order QML set them in).
+    quint8 m_declared = 0;
     /// \endcond
 
 private:
