@@ -142,9 +142,13 @@ void QmlRegistry::notify(const QVariant &event) const
                                                  return &*p.copy;
                                              },
                                              &plain};
-    if (facade->holdsForeign())
+    bool deliver = true;
+    if (facade->holdsForeign()) {
+        const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
         static_cast<void>(copy.make(&plain));
-    if (plain.error.isUndefined()) {
+        deliver = plain.error.isUndefined() && keep->local() != nullptr; // the getter may delete us
+    }
+    if (deliver) {
         const detail::QmlNotifyValue::Scope scope(m_ops->value, &event, &plain.value);
         facade->notifyOnHolderThread(event, copy);
     }
