@@ -116,6 +116,15 @@ void QtRegistrations::releaseLocked(const std::string &key) noexcept
         m_memberCounts.erase(count);
 }
 
+namespace {
+// An entry left the map: the count of those not of the holding layer follows.
+void forgetForeign(std::atomic<std::size_t> &foreign, const QtRegistrations::Entry &entry) noexcept
+{
+    if (!entry.core->layer)
+        foreign.fetch_sub(1, std::memory_order_release);
+}
+} // namespace
+
 void QtRegistrations::insert(HandlerId id, Entry entry, const std::string *memberKey)
 {
     std::lock_guard lock(m_mutex);
@@ -153,7 +162,7 @@ QtRegistrations::Entry QtRegistrations::take(HandlerId id) noexcept
         entry = std::move(it->second);
         m_handlers.erase(it);
         forgetKeyLocked(id);
-        forgetLocked(entry);
+        forgetForeign(m_foreign, entry);
     }
     // Snapshots no longer list it: its drops count for the registry from now on (a spent one's
     // already do).
@@ -203,14 +212,8 @@ QtRegistrations::Entry QtRegistrations::settle(HandlerId id) noexcept
         return {};
     entry = std::move(it->second);
     m_handlers.erase(it);
-    forgetLocked(entry);
+    forgetForeign(m_foreign, entry);
     return entry;
-}
-
-void QtRegistrations::forgetLocked(const Entry &entry) noexcept
-{
-    if (!entry.core->layer)
-        m_foreign.fetch_sub(1, std::memory_order_release);
 }
 
 std::shared_ptr<QtHandlerCore> QtRegistrations::find(HandlerId id, bool spent) const

@@ -109,8 +109,6 @@ private:
     void releaseLocked(const std::string &key) noexcept;
     // Gives back the member key of `id`, if it has one.
     void forgetKeyLocked(HandlerId id) noexcept;
-    // An entry left the map: the foreign count follows.
-    void forgetLocked(const Entry &entry) noexcept;
 
     mutable std::mutex m_mutex; // taken before the core's write lock
     std::unordered_map<HandlerId, Entry> m_handlers;
