@@ -10,8 +10,10 @@
 
 namespace rio {
 
-// The handle as its registry's bookkeeping sees it.
-class HandlerSubscription::Registration final : public detail::QmlRegistration
+// The handle as its registry's bookkeeping sees it, and one of the registry's watchers until
+// it is inactive.
+class HandlerSubscription::Registration final : public detail::QmlRegistration,
+                                                public detail::QmlRegistryWatcher
 {
 public:
     explicit Registration(HandlerSubscription *handle) : m_handle(handle) { }
@@ -21,21 +23,43 @@ public:
         m_handle->registrationEnded(dropped);
     }
     void dropsReported(quint64 /*token*/, quint64 total) override { m_handle->dropsReported(total); }
+    // The registry's end, which unlinked us: the handle ends itself, since a removal on another
+    // thread may have taken its handler with the word of it still on its way (which the end,
+    // keeping no table of registrations, would not find).
+    void registryGone() override
+    {
+        m_linked = false;
+        m_handle->remove();
+    }
+    void link(detail::QmlRegistryShared &shared) noexcept
+    {
+        shared.watch(this);
+        m_linked = true;
+    }
+    void unlink(detail::QmlRegistryShared &shared) noexcept
+    {
+        if (std::exchange(m_linked, false))
+            shared.unwatch(this);
+    }
 
 private:
     HandlerSubscription *m_handle;
+    bool m_linked = false;
 };
 
 HandlerSubscription::HandlerSubscription(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
                                          const QJSValue &handler, int priority, bool once, QObject *parent)
     : QObject(parent), m_shared(std::move(shared)), m_registration(std::make_unique<Registration>(this)),
       m_engine(engine), m_function(handler, engine), m_priority(priority), m_once(once)
-{ }
+{
+    m_registration->link(*m_shared); // made only while the registry is not going
+}
 
 HandlerSubscription::~HandlerSubscription()
 {
     if (m_alive != nullptr)
         *m_alive = false; // its own call destroyed it
+    m_registration->unlink(*m_shared);
     if (std::exchange(m_active, false))
         m_shared->removeOwn(m_id); // its delivery's word finds us inactive
 }
@@ -55,6 +79,7 @@ void HandlerSubscription::deactivate()
     if (!m_active)
         return;
     m_active = false;
+    m_registration->unlink(*m_shared);
     if (m_alive == nullptr)       // else when its call returns
         m_keepAlive = QJSValue(); // collectable from now on, unless JavaScript or an owner keeps us
     emitActiveChanged();

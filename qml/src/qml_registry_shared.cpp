@@ -124,7 +124,7 @@ void detail::QmlRegistryShared::tell(const QmlDelivery &delivery, bool left, qui
     // whose word it finds waiting.
     std::lock_guard lock(shared.reportMutex);
     if (shared.reportTarget == nullptr)
-        return; // the registry is going: its close() ends every registration
+        return; // the registry is going: its close() ended or ends every registration
     try {
         shared.endedElsewhere.append({delivery, count});
         shared.queueFlushLocked();
@@ -146,8 +146,10 @@ void detail::QmlRegistryShared::close()
     if (closing)
         return;
     closing = true;
-    // The declarative handlers set to this registry first, while it is whole: each unregisters
-    // and lets go of it (its bindings may run; none can watch this registry again).
+    // The declarative handlers set to this registry and the active handles first, while it is
+    // whole: each unregisters and lets go of it (its bindings may run; none can watch this
+    // registry again). Each ends itself whether the facade still had its handler or not: a
+    // removal on another thread may have taken it, the word of it still on its way.
     watching = false;
     while (QmlRegistryWatcher *watcher = watchers) {
         unwatch(watcher);

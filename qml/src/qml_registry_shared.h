@@ -50,9 +50,10 @@ protected:
     ~QmlRegistration() = default;
 };
 
-/// A declarative handler whose `registry` is a registry on its own thread, registered or not: the
-/// registry tells it when it is destroyed (a link in the registry's list instead of one
-/// QObject::destroyed connection per handler, which cost about 1,500 instructions each way).
+/// A declarative handler whose `registry` is a registry on its own thread, registered or not, or
+/// an active handle: the registry tells it when it is destroyed (a link in the registry's list
+/// instead of one QObject::destroyed connection per handler, which cost about 1,500 instructions
+/// each way).
 class QmlRegistryWatcher
 {
 public:

@@ -19,8 +19,10 @@
 #include <QQmlComponent>
 #include <QSignalSpy>
 #include <QTest>
+#include <QThread>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <future>
@@ -631,6 +633,56 @@ private Q_SLOTS:
         QVERIFY(disconnected);
         QVERIFY(handle->property("active").toBool()); // its word waits for the event loop
         delete registry(typed);
+        QVERIFY(handle);
+        QVERIFY(!handle->property("active").toBool());
+        QCOMPARE(activeChanged.count(), 1);
+        QCoreApplication::sendPostedEvents();
+        QCoreApplication::processEvents();
+        QCOMPARE(activeChanged.count(), 1);
+        QCOMPARE(m_root->property("seen").toInt(), 0);
+    }
+
+    // Removed on another thread, which took the handler from the facade but had not yet told
+    // its registration when the registry's end began: the end ends the registration itself,
+    // once. The remover is held in that gap (a countChanged slot on its thread) until the end
+    // removed the rest (a C++ handler: the count changes on this thread).
+    void aRemovalOnAnotherThreadRacingItsRegistrysEndEndsTheRegistration_data() { addKinds(); }
+
+    void aRemovalOnAnotherThreadRacingItsRegistrysEndEndsTheRegistration()
+    {
+        QFETCH(bool, typed);
+        declarative(typed)->setProperty("enabled", false); // only the handle under test
+        QPointer<QObject> handle =
+            addToRegistry(typed, QStringLiteral("(e) => seen += 1, 0, { owner: root }"));
+        QVERIFY(handle);
+        QSignalSpy activeChanged(handle.data(), SIGNAL(activeChanged()));
+        if (typed)
+            qobject_cast<TickRegistry *>(registry(true))->registry().add([](int) { });
+        else
+            qobject_cast<rio::QmlRegistry *>(registry(false))->registry().add([](const QVariant &) { });
+        std::promise<void> taken;
+        std::promise<void> restRemoved;
+        std::future<void> rest = restRemoved.get_future();
+        bool heldUntilTheEnd = false;
+        QThread *const here = QThread::currentThread();
+        connect(
+            facade(typed), &rio::QtRegistryBase::countChanged, this,
+            [&] {
+                if (QThread::currentThread() == here) {
+                    restRemoved.set_value(); // the end removed the C++ handler
+                    return;
+                }
+                taken.set_value();
+                heldUntilTheEnd = rest.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+            },
+            Qt::DirectConnection);
+        const rio::Connection connection = connectionOf(typed, handle->property("id").toDouble());
+        std::future<void> removing = taken.get_future();
+        std::thread remover([&] { connection.disconnect(); });
+        removing.wait();
+        delete registry(typed); // waits for the remover's call before the facade goes
+        remover.join();
+        QVERIFY(heldUntilTheEnd);
         QVERIFY(handle);
         QVERIFY(!handle->property("active").toBool());
         QCOMPARE(activeChanged.count(), 1);
