@@ -418,12 +418,16 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
     if (ops == nullptr)
         return;
     bool alive = true;
-    if (QJSEngine *engine = self->m_functionEngine) {
-        bool *const outerAlive = self->enterDelivery(alive);
-        self->m_function.call(ops->scriptArguments(event, engine));
-        leaveDelivery(self, alive, outerAlive);
-        if (engine->hasError())
-            shared.reportThrown(id, engine->catchError());
+    if (self->m_functionEngine != nullptr) {
+        // The function's engine as it is now: null once it is destroyed (an object that
+        // QQmlComponent::create made belongs to its caller and may outlive it): nothing runs.
+        if (QJSEngine *engine = self->m_function.engine()) {
+            bool *const outerAlive = self->enterDelivery(alive);
+            self->m_function.call(ops->scriptArguments(event, engine));
+            leaveDelivery(self, alive, outerAlive);
+            if (engine->hasError())
+                shared.reportThrown(id, engine->catchError());
+        }
     } else if (QQmlEngine *engine = qmlEngine(self)) {
         const QString failure = self->emitCollectingFailures(engine, event, alive);
         // The engine printed the error with its file and line; the registry learns about it too.

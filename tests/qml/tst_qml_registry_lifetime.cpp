@@ -17,6 +17,7 @@
 #include <QFile>
 #include <QPointer>
 #include <QQmlComponent>
+#include <QQmlContext>
 #include <QSignalSpy>
 #include <QTest>
 #include <QThread>
@@ -71,9 +72,14 @@ class tst_QmlRegistryLifetime : public QObject
 {
     Q_OBJECT
 
+public:
+    // What a handler calls to be counted.
+    Q_INVOKABLE void count() { ++m_calls; }
+
 private:
     std::unique_ptr<QQmlEngine> m_engine;
     std::unique_ptr<QObject> m_root;
+    int m_calls = 0;
 
     QObject *registry(bool typed) const
     {
@@ -462,6 +468,41 @@ private Q_SLOTS:
         drain(registry(typed), typed);
         QCOMPARE(m_root->property("seen").toInt(), 0);
         QCOMPARE(drops.count(), 1);
+    }
+
+    // A declarative handler that QQmlComponent::create made belongs to its caller and may outlive
+    // its engine; its C++-owned registry's next notify calls nothing of the dead engine.
+    void aDeclarativeHandlerOutlivingItsEngineRunsNothing_data()
+    {
+        QTest::addColumn<QString>("form");
+        QTest::newRow("handler") << "handler: (e) => counter.count()";
+        QTest::newRow("onNotified") << "onNotified: (e) => counter.count()";
+    }
+
+    void aDeclarativeHandlerOutlivingItsEngineRunsNothing()
+    {
+        QFETCH(QString, form);
+        rio::QmlRegistry registry;
+        std::unique_ptr<QObject> root;
+        {
+            const auto engine = rio::test::makeEngine();
+            engine->rootContext()->setContextProperty(QStringLiteral("cppOwned"), &registry);
+            engine->rootContext()->setContextProperty(QStringLiteral("counter"), this);
+            QQmlComponent component(engine.get());
+            component.setData(
+                QStringLiteral("import QtQml\nimport RegistryIO\nQtObject {\n property RegistryHandler h: "
+                               "RegistryHandler { registry: cppOwned; %1 }\n}\n")
+                    .arg(form)
+                    .toUtf8(),
+                QUrl(QStringLiteral("file:///outliving.qml")));
+            root.reset(component.create());
+            QVERIFY2(root, qPrintable(component.errorString()));
+            m_calls = 0;
+            registry.notify(QVariant(1));
+            QCOMPARE(m_calls, 1);
+        }
+        registry.notify(QVariant(2)); // the engine is gone
+        QCOMPARE(m_calls, 1);
     }
 
     void aHandleRemovedFromCppTurnsInactiveAndIsCollected_data() { addKinds(); }

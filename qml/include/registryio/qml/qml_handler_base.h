@@ -219,7 +219,7 @@ protected:
 
     QJSValue m_handler;                     ///< `handler`
     QJSManagedValue m_function;             ///< m_handler, to call with what it throws left in the engine
-    QJSEngine *m_functionEngine = nullptr;  ///< m_function's engine while it is a function
+    QJSEngine *m_functionEngine = nullptr;  ///< m_function's engine when set (may die: ask m_function)
     HandlerId m_id;                         ///< the current registration's id (null when not registered)
     detail::QmlDeliverySettings m_delivery; ///< capacity, overflow, blockTimeout and minInterval
     quint64 m_dropped = 0;                  ///< `dropped`
