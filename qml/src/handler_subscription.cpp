@@ -111,13 +111,14 @@ bool HandlerSubscription::remove()
     if (!m_active)
         return false;
     // The removal ends the registration through its delivery (registrationEnded), whose slots
-    // may destroy us; a handler the facade no longer has (removed on another thread, its word
-    // on its way) ends here.
+    // may destroy us; a handler the facade no longer has (a `once` one fired on another thread,
+    // its delivery on its way, which this cancels; removed on another thread, its word on its
+    // way) ends here. Either way this is the handle's first removal.
     const QPointer<HandlerSubscription> self(this);
-    const bool removed = m_shared->removeOwn(m_id);
+    m_shared->removeOwn(m_id);
     if (self)
         deactivate();
-    return removed;
+    return true;
 }
 
 void HandlerSubscription::deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 /*token*/,
