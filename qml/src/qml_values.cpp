@@ -35,6 +35,21 @@ QString readWholeOption(const QJSValue &options, const QString &key, double max,
     return {};
 }
 
+// options[key] as a bool into `out` (left alone when the key is absent): only true or false, so
+// that a string such as "false" is not taken as true; the complaint when it is something else.
+QString readBoolOption(const QJSValue &options, const QString &key, bool &out)
+{
+    const QJSValue value = options.property(key);
+    if (value.isUndefined())
+        return {};
+    if (!value.isBool())
+        return QStringLiteral("options.%1 must be true or false, got %2")
+            .arg(key, value.isString() ? QStringLiteral("\"%1\"").arg(value.toString())
+                                       : detail::jsTypeName(value));
+    out = value.toBool();
+    return {};
+}
+
 // options.<key>: one of `names` (RegistryHandler's enum values, numbered from 0) as its number,
 // or its name as a string with a capital or a small first letter ("dropNewest", "DropNewest").
 // Returns its number, or -1 when absent or refused (`refused` then says why).
@@ -104,15 +119,17 @@ QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAdd
     const int mode = refused.isEmpty()
                          ? readNamedOption(options, QStringLiteral("delivery"), {"Every", "Latest"}, refused)
                          : -1;
-    const QJSValue coalesceValue = options.property(QStringLiteral("coalesce"));
-    const bool coalesce = coalesceValue.toBool();
-    if (refused.isEmpty() && mode >= 0 && !coalesceValue.isUndefined() &&
-        coalesce != (mode == int(Delivery::Latest)))
+    const bool coalesceGiven = !options.property(QStringLiteral("coalesce")).isUndefined();
+    bool coalesce = false;
+    if (refused.isEmpty())
+        refused = readBoolOption(options, QStringLiteral("coalesce"), coalesce);
+    if (refused.isEmpty())
+        refused = readBoolOption(options, QStringLiteral("once"), delivery.once);
+    if (refused.isEmpty() && mode >= 0 && coalesceGiven && coalesce != (mode == int(Delivery::Latest)))
         refused = QStringLiteral("options.delivery is %1 but options.coalesce is %2")
                       .arg(QLatin1String(mode == int(Delivery::Latest) ? "Latest" : "Every"),
                            QLatin1String(coalesce ? "true" : "false"));
     const bool latest = coalesce || mode == int(Delivery::Latest);
-    delivery.once = options.property(QStringLiteral("once")).toBool();
     auto capacity = double(delivery.capacity);
     auto blockTimeout = double(delivery.blockTimeout.count());
     double minInterval = 0;

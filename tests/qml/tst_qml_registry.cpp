@@ -736,6 +736,10 @@ private Q_SLOTS:
         QTest::newRow("latest delivery against coalesce")
             << "{ delivery: 'latest', coalesce: false }"
             << "options.delivery is Latest but options.coalesce is false";
+        QTest::newRow("coalesce as a string") << "{ coalesce: 'false', minInterval: 5 }"
+                                              << "options.coalesce must be true or false, got \"false\"";
+        QTest::newRow("once as a number")
+            << "{ once: 0 }" << "options.once must be true or false, got a number";
         QTest::newRow("null minInterval") << "{ coalesce: true, minInterval: null }"
                                           << "options.minInterval must be a whole number from 0 to "
                                              "2147483647, got null";
