@@ -15,7 +15,9 @@
 #include <QTest>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <future>
 #include <limits>
 #include <new>
 #include <stdexcept>
@@ -430,6 +432,47 @@ private Q_SLOTS:
         QTRY_COMPARE(trace(), QStringLiteral("p10;p1;failed;"));
         QCoreApplication::processEvents();
         QCOMPARE(trace(), QStringLiteral("p10;p1;failed;"));
+    }
+
+    void handlerFailedWaitsForTheRestOfAWorkersNotify()
+    {
+        // A worker's notify: a JavaScript handler at 10 throws (run here from its queue), a direct
+        // C++ handler at 5 holds the worker until this thread's event loop has turned past the
+        // failure, and only then the JavaScript handler at 1 is queued: handlerFailed comes after
+        // it ran.
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        connect(r, &QmlRegistry::handlerFailed, root,
+                [root] { root->setProperty("trace", root->property("trace").toString() + "failed;"); });
+        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p10;'; throw new Error('p10') }, 10)"));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: p10$")));
+        std::promise<void> release;
+        std::shared_future<void> released = release.get_future().share();
+        bool held = false; // the worker's until it is joined
+        r->registry().add(
+            [released, &held](const QVariant &) {
+                held = released.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+            },
+            5);
+        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p1;' }, 1)"));
+        std::thread worker([sender = r->sender()] { sender.notify(1); });
+        auto joined = qScopeGuard([&] { // also when a check below fails
+            if (worker.joinable()) {
+                release.set_value();
+                worker.join();
+            }
+        });
+        QTRY_COMPARE(trace(), QStringLiteral("p10;"));
+        for (int turn = 0; turn < 4; ++turn) { // past the turns a flush of the failure takes
+            bool marked = false;
+            QMetaObject::invokeMethod(this, [&] { marked = true; }, Qt::QueuedConnection);
+            QTRY_VERIFY(marked);
+        }
+        joined.dismiss();
+        release.set_value();
+        worker.join();
+        QVERIFY(held);
+        QTRY_COMPARE(trace(), QStringLiteral("p10;p1;failed;"));
     }
 
     void handlerFailedComesAfterTheQueuedHandlersOfTheNotify()
