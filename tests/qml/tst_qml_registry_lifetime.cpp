@@ -186,6 +186,19 @@ private:
         QTest::newRow("typed registry") << true;
     }
 
+    // After its registry's end: `handle` lives on, inactive, told once (and no more once the event
+    // loop ran), its function never called.
+    void endedOnceByItsRegistrysEnd(const QPointer<QObject> &handle, const QSignalSpy &activeChanged) const
+    {
+        QVERIFY(handle);
+        QVERIFY(!handle->property("active").toBool());
+        QCOMPARE(activeChanged.count(), 1);
+        QCoreApplication::sendPostedEvents();
+        QCoreApplication::processEvents();
+        QCOMPARE(activeChanged.count(), 1);
+        QCOMPARE(m_root->property("seen").toInt(), 0);
+    }
+
     // A `once` handler of `form` fired by a worker's sender; its registry is deleted before
     // this thread's event loop runs the delivery. Nothing of the registry is read afterwards (no
     // crash, clean under AddressSanitizer) and the delivery, cancelled with its registry, never
@@ -676,13 +689,7 @@ private Q_SLOTS:
         QVERIFY(disconnected);
         QVERIFY(handle->property("active").toBool()); // its word waits for the event loop
         delete registry(typed);
-        QVERIFY(handle);
-        QVERIFY(!handle->property("active").toBool());
-        QCOMPARE(activeChanged.count(), 1);
-        QCoreApplication::sendPostedEvents();
-        QCoreApplication::processEvents();
-        QCOMPARE(activeChanged.count(), 1);
-        QCOMPARE(m_root->property("seen").toInt(), 0);
+        endedOnceByItsRegistrysEnd(handle, activeChanged);
     }
 
     // Removed on another thread, which took the handler from the facade but had not yet told
@@ -726,13 +733,7 @@ private Q_SLOTS:
         delete registry(typed); // waits for the remover's call before the facade goes
         remover.join();
         QVERIFY(heldUntilTheEnd);
-        QVERIFY(handle);
-        QVERIFY(!handle->property("active").toBool());
-        QCOMPARE(activeChanged.count(), 1);
-        QCoreApplication::sendPostedEvents();
-        QCoreApplication::processEvents();
-        QCOMPARE(activeChanged.count(), 1);
-        QCOMPARE(m_root->property("seen").toInt(), 0);
+        endedOnceByItsRegistrysEnd(handle, activeChanged);
     }
 
     // The same with a C++ once-handler whose context is the registry itself: the facade cancels
