@@ -96,8 +96,12 @@ QJSValue detail::scriptValue(QJSEngine *engine, const QVariant &event)
     case QMetaType::QString:
         return {*static_cast<const QString *>(event.constData())};
     default:
-        return engine->toScriptValue(event);
+        break;
     }
+    // A JavaScript notify's own value, queued for a JavaScript handler: that value itself.
+    if (event.metaType() == QMetaType::fromType<QJSValue>())
+        return *static_cast<const QJSValue *>(event.constData());
+    return engine->toScriptValue(event);
 }
 
 namespace detail {

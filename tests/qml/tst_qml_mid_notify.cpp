@@ -78,6 +78,7 @@ import RioAttackTest
 QtObject {
     id: root
     property var sink: null
+    property var sent: null
     property QmlRegistry reg: QmlRegistry {}
     property AttackRegistry typed: AttackRegistry {}
     property var handles: []
@@ -574,6 +575,27 @@ private Q_SLOTS:
         QCOMPARE(m_sink.take(), QStringList{});
         eval(QStringLiteral("reg.notify({ v: 1 })"));
         QCOMPARE(m_sink.take(), (QStringList{"js10", "cpp5", "js0"}));
+    }
+
+    // A JavaScript handler whose delivery is queued on the engine's thread (Latest with a minimum
+    // interval) takes the caller's own value: a JavaScript-only registry makes no plain copy, so
+    // a throwing getter nobody reads is no error, and each handler runs once in priority order.
+    void aQueuedJavaScriptHandlerTakesTheCallersValue()
+    {
+        rio::QmlRegistry *r = reg();
+        eval(QStringLiteral("reg.add((e) => root.sink.rec('js10'), 10)"));
+        eval(QStringLiteral("reg.add((e) => root.sink.rec('late:' + e.a + e.z + ':' + (e === root.sent)), "
+                            "0, { coalesce: true, minInterval: 5 })"));
+        int failures = 0;
+        connect(r, &rio::QmlRegistry::handlerFailed, this, [&failures] { ++failures; });
+        const QVariant result = eval(QStringLiteral(
+            "(function() { root.sent = { a: 1, get v() { throw new Error('getter') }, z: 2 }; "
+            "try { reg.notify(root.sent); return 'returned' } catch (x) { return 'caught ' + x } })()"));
+        QCOMPARE(result.toString(), QStringLiteral("returned"));
+        QTRY_COMPARE(m_sink.size(), 2);
+        QCOMPARE(m_sink.take(), (QStringList{"js10", "late:12:true"}));
+        drainPosted();
+        QCOMPARE(failures, 0);
     }
 
     // A C++ handler takes the event as notified, whatever a JavaScript handler before it did to

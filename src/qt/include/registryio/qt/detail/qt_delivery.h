@@ -21,6 +21,10 @@ template <typename E>
 struct QtPlainCopy
 { };
 
+// QtEnvelope::callerShared of an event type whose handlers all take the event as it is.
+struct QtNoCallerShare
+{ };
+
 // A QML registry's notify from JavaScript hands its facade the caller's own value (a QVariant of
 // a QJSValue), which only the QML layer's handlers take: every other handler, and every queue,
 // takes the plain copy `make(context)` makes on first need (once per notify, kept by the caller).
@@ -40,7 +44,11 @@ struct QtEnvelope : QtPlainCopy<E>
 {
     const E *event = nullptr;
     const AsyncToken *token = &noAsyncToken;
-    bool onHolderThread = false;             // the notify runs on the thread of the registry's holder
+    bool onHolderThread = false; // the notify runs on the thread of the registry's holder
+    // The caller's own value shared by the holding layer's queues, when the others take a plain
+    // copy (a QML registry's notify from JavaScript).
+    [[no_unique_address]] mutable std::conditional_t<std::is_same_v<E, QVariant>, std::shared_ptr<const E>,
+                                                     QtNoCallerShare> callerShared;
     mutable std::shared_ptr<const E> shared; // these three last: zeroed as one block
     mutable std::uint64_t sequence = 0;
     mutable QThread *here = nullptr; // the notifier's, on first need (not notifySequential's steps)
@@ -55,16 +63,27 @@ struct QtEnvelope : QtPlainCopy<E>
     // The event as `core`'s handler takes it.
     [[nodiscard]] const E &eventFor(const QtHandlerCore &core) const { return core.layer ? *event : plain(); }
 
-    const std::shared_ptr<const E> &payload() const
+    // The shared copy `core`'s queue takes: the holding layer's handlers (a QML registry's, whose
+    // context is always on the engine's thread) queue the caller's own value, the others the plain
+    // copy, so that a queued handler of the layer never makes the plain copy mid-dispatch.
+    const std::shared_ptr<const E> &payload(const QtHandlerCore &core) const
     {
+        if constexpr (std::is_same_v<E, QVariant>) {
+            if (core.layer && this->make != nullptr) {
+                if (!callerShared)
+                    callerShared = std::make_shared<const E>(*event);
+                return callerShared;
+            }
+        }
         if (!shared)
             shared = std::make_shared<const E>(plain());
         return shared;
     }
 
-    // What a queue takes for a delivery with `token`: a QVariant event without a token is copied
-    // into the queue entry; with one, it waits as the notify's shared copy, as any larger event.
-    QtQueued queued(const AsyncToken &token) const
+    // What `core`'s queue takes for a delivery with `token`: a QVariant event without a token is
+    // copied into the queue entry; with one, it waits as the notify's shared copy, as any larger
+    // event.
+    QtQueued queued(const QtHandlerCore &core, const AsyncToken &token) const
     {
         QtQueued q;
         if constexpr (storesByValue<E>) {
@@ -72,11 +91,11 @@ struct QtEnvelope : QtPlainCopy<E>
             return q;
         } else if constexpr (std::is_same_v<E, QVariant>) {
             if (!token) {
-                q.variant = &plain(); // copied into the queue
+                q.variant = &eventFor(core); // copied into the queue
                 return q;
             }
         }
-        q.payload.shared = payload();
+        q.payload.shared = payload(core);
         return q;
     }
 };
@@ -108,7 +127,7 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
     QThread *&here = Step ? stepHere : env.here;
     if (core.delivery == Delivery::Every && !core.once &&
         (core.type == Qt::QueuedConnection || (core.type == Qt::AutoConnection && storesByValue<E>))) {
-        if (core.routeAndPostMail(env.queued(token), env.sequence, token, &here) ==
+        if (core.routeAndPostMail(env.queued(core, token), env.sequence, token, &here) ==
             QtHandlerCore::Route::Here)
             runHere();
         return;
@@ -123,12 +142,12 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
         throwBlockingOnOwnThread();
     case QtHandlerCore::Route::Post:
         if (core.delivery == Delivery::Latest)
-            core.postLatest(env.payload(), token);
+            core.postLatest(env.payload(core), token);
         else
-            core.postMail(env.queued(token), env.sequence, token);
+            core.postMail(env.queued(core, token), env.sequence, token);
         return;
     case QtHandlerCore::Route::Block:
-        core.postBlocking(env.payload(), token);
+        core.postBlocking(env.payload(core), token);
         return;
     }
 }
