@@ -116,8 +116,21 @@ void QmlRegistry::notify(const QVariant &event) const
     // long as the deliveries that hold it.
     const std::shared_ptr<detail::QmlHeldRegistry<QVariant>> facade = m_registry;
     if (!fromJavaScript) {
-        const detail::QmlNotifyValue::Scope scope(m_ops->value, &event, nullptr);
-        facade->notifyOnHolderThread(event);
+        if (!event.metaType().flags().testFlag(QMetaType::PointerToQObject)) {
+            const detail::QmlNotifyValue::Scope scope(m_ops->value, &event, nullptr);
+            facade->notifyOnHolderThread(event);
+            return;
+        }
+        // A QObject: the JavaScript handlers take it guarded, so that a delivery queued on this
+        // thread (Latest, minInterval) sees null once it is destroyed (destroy() from the
+        // notifying JavaScript); the other handlers take it as it is.
+        const QVariant guarded =
+            QVariant::fromValue(QPointer<QObject>(*static_cast<QObject *const *>(event.constData())));
+        const detail::QtPlainCopy<QVariant> asIs{
+            [](void *context) -> const QVariant * { return static_cast<const QVariant *>(context); },
+            const_cast<QVariant *>(&event)};
+        const detail::QmlNotifyValue::Scope scope(m_ops->value, &guarded, nullptr);
+        facade->notifyOnHolderThread(guarded, asIs);
         return;
     }
     // Making the copy runs JavaScript (a getter), which may remove a handler, delete one's

@@ -4,6 +4,7 @@
 #include <registryio/qml/detail/delivery.h>
 
 #include <QJSEngine>
+#include <QPointer>
 #include <QQmlEngine>
 #include <QQmlError>
 #include <QQmlInfo>
@@ -101,6 +102,9 @@ QJSValue detail::scriptValue(QJSEngine *engine, const QVariant &event)
     // A JavaScript notify's own value, queued for a JavaScript handler: that value itself.
     if (event.metaType() == QMetaType::fromType<QJSValue>())
         return *static_cast<const QJSValue *>(event.constData());
+    // A QObject notified on the engine's thread (QmlRegistry::notify): null once destroyed.
+    if (event.metaType() == QMetaType::fromType<QPointer<QObject>>())
+        return engine->toScriptValue(static_cast<const QPointer<QObject> *>(event.constData())->data());
     return engine->toScriptValue(event);
 }
 

@@ -598,6 +598,23 @@ private Q_SLOTS:
         QCOMPARE(failures, 0);
     }
 
+    // A QObject notified from JavaScript and destroyed before a JavaScript handler's queued
+    // delivery (Latest with a minimum interval) runs: that delivery sees null; a C++ handler
+    // takes the object as notified.
+    void aQObjectEventDestroyedBeforeItsQueuedDeliveryIsNull()
+    {
+        QObject *seen = nullptr;
+        reg()->registry().add([&seen](const QVariant &e) { seen = e.value<QObject *>(); });
+        eval(
+            QStringLiteral("reg.add((e) => root.sink.rec('late:' + (e === null ? 'null' : e.objectName)), 0, "
+                           "{ coalesce: true, minInterval: 5 })"));
+        eval(QStringLiteral(
+            "(function() { const o = regComponent.createObject(null); reg.notify(o); attack.kill(o) })()"));
+        QVERIFY(seen != nullptr);
+        QTRY_COMPARE(m_sink.size(), 1);
+        QCOMPARE(m_sink.take(), QStringList{QStringLiteral("late:null")});
+    }
+
     // A C++ handler takes the event as notified, whatever a JavaScript handler before it did to
     // the caller's value and whichever C++ handlers run before it.
     void aCppHandlerSeesTheEventAsNotified()
