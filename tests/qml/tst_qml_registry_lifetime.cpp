@@ -22,6 +22,7 @@
 #include <QTest>
 #include <QThread>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -608,6 +609,41 @@ private Q_SLOTS:
         QTRY_VERIFY(!handle->property("active").toBool());
         QTRY_VERIFY(!handler->property("active").toBool());
         QCOMPARE(facade(typed)->count(), 1); // the C++ handler
+    }
+
+    // Handles removed by a worker while the engine thread runs its event loop (not joined first):
+    // the word of each removal reaches its handle through the queued flush, a post ordered for
+    // ThreadSanitizer as every post of ours.
+    void handlesRemovedByARunningWorkerTurnInactive_data() { addKinds(); }
+
+    void handlesRemovedByARunningWorkerTurnInactive()
+    {
+        QFETCH(bool, typed);
+        constexpr int kHandles = 20;
+        QList<QPointer<QObject>> handles;
+        std::vector<rio::Connection> connections;
+        for (int i = 0; i < kHandles; ++i) {
+            eval(QStringLiteral("handle = %1.add((e) => seen += 1)")
+                     .arg(QLatin1String(typed ? "typed" : "plain")));
+            handles << m_root->property("handle").value<QObject *>();
+            connections.push_back(connectionOf(typed, handles.last()->property("id").toDouble()));
+        }
+        std::atomic<int> removed{0};
+        std::jthread worker([&] {
+            for (const rio::Connection &connection : connections)
+                removed += connection.disconnect() ? 1 : 0;
+        });
+        // The engine thread runs its events while the worker removes (as an application does).
+        const auto anyActive = [&handles] {
+            return std::any_of(handles.cbegin(), handles.cend(),
+                               [](const QPointer<QObject> &h) { return h->property("active").toBool(); });
+        };
+        const QDeadlineTimer deadline(std::chrono::seconds(60));
+        while (anyActive() && !deadline.hasExpired())
+            QCoreApplication::processEvents();
+        QVERIFY(!anyActive());
+        worker.join();
+        QCOMPARE(removed.load(), kHandles);
     }
 
     // A handle's function that removes itself by id from inside its call: the removal reaches
