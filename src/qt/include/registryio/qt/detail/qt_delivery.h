@@ -25,9 +25,10 @@ struct QtPlainCopy
 struct QtNoCallerShare
 { };
 
-// A QML registry's notify from JavaScript hands its facade the caller's own value (a QVariant of
-// a QJSValue), which only the QML layer's handlers take: every other handler, and every queue,
-// takes the plain copy `make(context)` makes on first need (once per notify, kept by the caller).
+// A QML registry's notify on its thread may hand its facade the event as its JavaScript handlers
+// take it (from JavaScript the caller's own value, a QVariant of a QJSValue; a QObject guarded by
+// a QPointer), which only the QML layer's handlers take, run or queued: every other handler takes
+// the plain copy `make(context)` makes on first need (once per notify, kept by the caller).
 template <>
 struct QtPlainCopy<QVariant>
 {
@@ -45,8 +46,7 @@ struct QtEnvelope : QtPlainCopy<E>
     const E *event = nullptr;
     const AsyncToken *token = &noAsyncToken;
     bool onHolderThread = false; // the notify runs on the thread of the registry's holder
-    // The caller's own value shared by the holding layer's queues, when the others take a plain
-    // copy (a QML registry's notify from JavaScript).
+    // The event shared by the holding layer's queues, when the others take a plain copy.
     [[no_unique_address]] mutable std::conditional_t<std::is_same_v<E, QVariant>, std::shared_ptr<const E>,
                                                      QtNoCallerShare> callerShared;
     mutable std::shared_ptr<const E> shared; // these three last: zeroed as one block
