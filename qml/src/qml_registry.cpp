@@ -95,6 +95,24 @@ HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, con
     return m_shared->addFunction(handler, priority, options, QStringLiteral("QmlRegistry"));
 }
 
+namespace {
+// QmlRegistry::notify of a QObject on the registry's thread: the JavaScript handlers take it
+// guarded, so that a delivery queued on this thread (Latest, minInterval) sees null once it is
+// destroyed (destroy() from the notifying JavaScript); the other handlers take it as it is.
+// Out of line: the common notify saves the registers.
+RIO_COLD void notifyObject(detail::QmlNotifyValue &value, const detail::QmlHeldRegistry<QVariant> &facade,
+                           const QVariant &event)
+{
+    const QVariant guarded =
+        QVariant::fromValue(QPointer<QObject>(*static_cast<QObject *const *>(event.constData())));
+    const detail::QtPlainCopy<QVariant> asIs{
+        [](void *context) -> const QVariant * { return static_cast<const QVariant *>(context); },
+        const_cast<QVariant *>(&event)};
+    const detail::QmlNotifyValue::Scope scope(value, &guarded, nullptr);
+    facade.notifyOnHolderThread(guarded, asIs);
+}
+} // namespace
+
 void QmlRegistry::notify(const QVariant &event) const
 {
     const bool fromJavaScript = event.metaType() == QMetaType::fromType<QJSValue>();
@@ -116,21 +134,12 @@ void QmlRegistry::notify(const QVariant &event) const
     // long as the deliveries that hold it.
     const std::shared_ptr<detail::QmlHeldRegistry<QVariant>> facade = m_registry;
     if (!fromJavaScript) {
-        if (!event.metaType().flags().testFlag(QMetaType::PointerToQObject)) {
-            const detail::QmlNotifyValue::Scope scope(m_ops->value, &event, nullptr);
-            facade->notifyOnHolderThread(event);
+        if (event.metaType().flags().testFlag(QMetaType::PointerToQObject)) [[unlikely]] {
+            notifyObject(m_ops->value, *facade, event);
             return;
         }
-        // A QObject: the JavaScript handlers take it guarded, so that a delivery queued on this
-        // thread (Latest, minInterval) sees null once it is destroyed (destroy() from the
-        // notifying JavaScript); the other handlers take it as it is.
-        const QVariant guarded =
-            QVariant::fromValue(QPointer<QObject>(*static_cast<QObject *const *>(event.constData())));
-        const detail::QtPlainCopy<QVariant> asIs{
-            [](void *context) -> const QVariant * { return static_cast<const QVariant *>(context); },
-            const_cast<QVariant *>(&event)};
-        const detail::QmlNotifyValue::Scope scope(m_ops->value, &guarded, nullptr);
-        facade->notifyOnHolderThread(guarded, asIs);
+        const detail::QmlNotifyValue::Scope scope(m_ops->value, &event, nullptr);
+        facade->notifyOnHolderThread(event);
         return;
     }
     // Making the copy runs JavaScript (a getter), which may remove a handler, delete one's
