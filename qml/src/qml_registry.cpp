@@ -124,7 +124,7 @@ void QmlRegistry::notify(const QVariant &event) const
                       "send plain QVariant values from C++ threads");
             return;
         }
-        m_registry->notifyElsewhere([&] { m_registry->notify(event); });
+        m_registry->notify(event);
         return;
     }
     // The facade's dispatch, in a scope: its JavaScript handlers share one value, made once for

@@ -227,12 +227,6 @@ void detail::QmlRegistryShared::reportFailed(HandlerId id, const QString &messag
         if (pendingFailures.size() < maxPendingFailures) {
             try {
                 pendingFailures.append({id.value(), message});
-                // A notify made on another thread may still queue handlers of its own here: the
-                // failures wait for the last such notify under way to end (releaseFailures).
-                if (failuresHeld || (facade != nullptr && facade->holdFailures())) {
-                    failuresHeld = true;
-                    return;
-                }
                 queueFlushLocked();
             } catch (...) {
                 // Out of memory: the failure is still logged and counted by diagnostics.
@@ -245,20 +239,6 @@ void detail::QmlRegistryShared::reportFailed(HandlerId id, const QString &messag
     qCWarning(lcRegistryIOQml,
               "handlerFailed: %lld failures wait for the event loop; the next ones are logged only",
               static_cast<long long>(maxPendingFailures));
-}
-
-void detail::QmlRegistryShared::releaseFailures(void *sink) noexcept
-{
-    auto &shared = *static_cast<QmlRegistryShared *>(sink);
-    std::lock_guard lock(shared.reportMutex);
-    shared.failuresHeld = false;
-    if (shared.reportTarget == nullptr || shared.pendingFailures.isEmpty())
-        return;
-    try {
-        shared.queueFlushLocked();
-    } catch (...) {
-        // Out of memory: the failures wait for the next report's flush.
-    }
 }
 
 void detail::QmlRegistryShared::queueFlushLocked()
@@ -301,8 +281,6 @@ void detail::QmlRegistryShared::connectReports(const std::shared_ptr<QmlRegistry
         std::lock_guard lock(self->reportMutex);
         self->reportTarget = self->registry;
     }
-    if (self->facade != nullptr)
-        self->facade->setFailureRelease(&QmlRegistryShared::releaseFailures, self.get());
     // Drops are reported on the notifying thread: recorded there, handed on here by id.
     QObject::connect(
         &facade, &QtRegistryBase::deliveriesDropped, &facade,
@@ -346,10 +324,8 @@ void detail::QmlRegistryShared::flushReports(bool queued)
         drops.swap(pendingDrops);
         if (queued) {
             left.swap(endedElsewhere);
-            if (!failuresHeld) { // else a notify made elsewhere may still queue handlers of theirs
-                failures.swap(pendingFailures);
-                unsignalledFailures = 0;
-            }
+            failures.swap(pendingFailures);
+            unsignalledFailures = 0;
             flushQueued = false;
         }
     }

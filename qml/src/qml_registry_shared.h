@@ -147,12 +147,7 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
         endedElsewhere; // removed on other threads, their drops (under reportMutex)
     QList<std::pair<quint64, QString>> pendingFailures; // for handlerFailed (under reportMutex)
     quint64 unsignalledFailures = 0; // over the bound of pendingFailures (under reportMutex)
-    // pendingFailures wait for notifies made on other threads to end (under reportMutex).
-    bool failuresHeld = false;
-    // QmlFacade's release of held failures, when the last notify made elsewhere ended (any
-    // thread; `sink` is the bookkeeping, alive while a notify of its registry runs).
-    static void releaseFailures(void *sink) noexcept;
-    bool flushQueued = false; // under reportMutex
+    bool flushQueued = false;        // under reportMutex
 
     // Queues the flush unless one is queued (reportMutex held, reportTarget set), two turns of
     // the event loop away (the first one queues it again). Throws.

@@ -122,7 +122,7 @@ public:
     void notify(const E &event) const
     {
         if (currentQThread() != m_owner->thread()) {
-            m_registry->notifyElsewhere([&] { m_registry->notify(event); });
+            m_registry->notify(event);
             return;
         }
         // The handlers of this notify share one JavaScript value; a nested notify has its own

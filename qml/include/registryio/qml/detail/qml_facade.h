@@ -15,7 +15,6 @@
 #include <QObject>
 #include <QPointer>
 
-#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -89,52 +88,8 @@ public:
     /// waiting for room in their queues.
     virtual void removeAll() = 0;
 
-    /// `notify`, a notify of the registry made on another thread than its own (the registry's
-    /// notify there, its senders'): counted while it runs, so that handlerFailed waits for it
-    /// (holdFailures), since it may still queue handlers of its own for the registry's thread.
-    template <typename Notify>
-    void notifyElsewhere(const Notify &notify)
-    {
-        m_elsewhere.fetch_add(1, std::memory_order_seq_cst);
-        struct End
-        {
-            QmlFacade &facade;
-            ~End()
-            {
-                // The last one out releases the failures held meanwhile (Dekker with holdFailures:
-                // one of the two sees the other's write, the exchange lets one act).
-                if (facade.m_elsewhere.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-                    facade.m_failuresHeld.load(std::memory_order_seq_cst) &&
-                    facade.m_failuresHeld.exchange(false, std::memory_order_seq_cst))
-                    facade.m_releaseFailures(facade.m_failureSink);
-            }
-        } end{*this};
-        notify();
-    }
-    /// Recording a failure (the bookkeeping's report lock held): true when notifies made elsewhere
-    /// are under way, the last of which calls the release set by setFailureRelease.
-    [[nodiscard]] bool holdFailures() noexcept
-    {
-        m_failuresHeld.store(true, std::memory_order_seq_cst);
-        if (m_elsewhere.load(std::memory_order_seq_cst) != 0)
-            return true;
-        return !m_failuresHeld.exchange(false, std::memory_order_seq_cst); // else a notifier took it
-    }
-    /// What the last notify made elsewhere calls when failures are held: `release(sink)`.
-    void setFailureRelease(void (*release)(void *sink) noexcept, void *sink) noexcept
-    {
-        m_releaseFailures = release;
-        m_failureSink = sink;
-    }
-
 protected:
     ~QmlFacade() = default;
-
-private:
-    std::atomic<int> m_elsewhere{0};
-    std::atomic<bool> m_failuresHeld{false};
-    void (*m_releaseFailures)(void *sink) noexcept = nullptr;
-    void *m_failureSink = nullptr;
 };
 
 /// The registry's event-typed half, for the bookkeeping: registering a target and the
