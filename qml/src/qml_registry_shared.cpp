@@ -262,6 +262,7 @@ void detail::QmlRegistryShared::queueFlushAgain() noexcept
         std::lock_guard lock(reportMutex);
         if (reportTarget == nullptr)
             return;
+        failuresReady = pendingFailures.size(); // the ones after wait for a flush of their own
         try {
             QMetaObject::invokeMethod(
                 reportTarget, [self = shared_from_this()] { self->flushReports(true); },
@@ -327,6 +328,17 @@ void detail::QmlRegistryShared::flushReports(bool queued)
             failures.swap(pendingFailures);
             unsignalledFailures = 0;
             flushQueued = false;
+            // A failure recorded after the first turn: its notify may have queued handlers
+            // behind this turn, so it takes a fresh flush of two turns.
+            if (failures.size() > failuresReady) {
+                try {
+                    queueFlushLocked();
+                    pendingFailures = failures.mid(failuresReady);
+                    failures.resize(failuresReady);
+                } catch (...) {
+                    // Out of memory: emitted now.
+                }
+            }
         }
     }
     // Looked up one by one in the facade: a registration's slot may remove others, or destroy

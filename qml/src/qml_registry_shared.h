@@ -148,6 +148,9 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     QList<std::pair<quint64, QString>> pendingFailures; // for handlerFailed (under reportMutex)
     quint64 unsignalledFailures = 0; // over the bound of pendingFailures (under reportMutex)
     bool flushQueued = false;        // under reportMutex
+    // pendingFailures recorded before the queued flush's first turn: the ones its second turn
+    // emits (under reportMutex).
+    qsizetype failuresReady = 0;
 
     // Queues the flush unless one is queued (reportMutex held, reportTarget set), two turns of
     // the event loop away (the first one queues it again). Throws.

@@ -21,6 +21,7 @@
 #include <limits>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -491,6 +492,36 @@ private Q_SLOTS:
         }
         QCoreApplication::processEvents();
         QCOMPARE(trace(), QStringLiteral("p10;p1;failed latest=1;p10;p1;failed latest=2;"));
+    }
+
+    void handlerFailedOfANotifyBetweenAFlushsTurnsComesAfterItsQueuedHandlers()
+    {
+        // The flush of a first failure has turned once when a queued slot notifies again, whose
+        // handler at 10 fails too and whose handler at 1 is queued: that second failure comes
+        // after it ran, not with the first one.
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        const auto append = [root](const QString &what) {
+            root->setProperty("trace", root->property("trace").toString() + what);
+        };
+        r->registry().add(r,
+                          [append](const QVariant &e) {
+                              append(QStringLiteral("p10;"));
+                              throw std::runtime_error(std::to_string(e.toInt()));
+                          },
+                          {.priority = 10});
+        r->registry().add(r, [append](const QVariant &e) { append(QStringLiteral("p1 %1;").arg(e.toInt())); },
+                          {.priority = 1, .connection = Qt::QueuedConnection});
+        connect(r, &QmlRegistry::handlerFailed, root, [append](double, const QString &message) {
+            append(QStringLiteral("failed %1;").arg(message));
+        });
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: 1$")));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: 2$")));
+        r->notify(1); // queues the flush's first turn, then the handler at 1
+        QMetaObject::invokeMethod(this, [r] { r->notify(2); }, Qt::QueuedConnection);
+        QTRY_VERIFY(trace().count(QStringLiteral("failed")) == 2);
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;p1 1;p10;failed 1;p1 2;failed 2;"));
     }
 
     void aWaitingDeliveryHoldsAtMost48BytesBeyondTheEvent_data()
