@@ -105,7 +105,10 @@ bool detail::QmlRegistryShared::removeById(double id) const
     // Ids are integers from 1; JavaScript numbers hold them exactly up to 2^53.
     if (facade == nullptr || !(id >= 1.0 && id <= 9007199254740992.0) || std::floor(id) != id)
         return false;
-    return facade->removeId(HandlerId{static_cast<std::uint64_t>(id)}); // tells the registration
+    const HandlerId handler{static_cast<std::uint64_t>(id)};
+    // A fired `once` handler whose delivery waits is held: its removal cancels that delivery.
+    const bool held = facade->holds(handler);
+    return facade->removeId(handler) || held; // tells the registration
 }
 
 void detail::QmlRegistryShared::tell(const QmlDelivery &delivery, bool left, quint64 count) noexcept

@@ -486,6 +486,24 @@ private Q_SLOTS:
         QCOMPARE(drops.count(), 1);
     }
 
+    // A `once` function fired by a worker, removed by its registry's remove(id) while the delivery
+    // waits: the removal cancels the delivery and ends the handle, and is the first (true).
+    void aFiredOnceFunctionRemovedByIdIsRemovedOnce_data() { addKinds(); }
+
+    void aFiredOnceFunctionRemovedByIdIsRemovedOnce()
+    {
+        QFETCH(bool, typed);
+        const QString name = QLatin1String(typed ? "typed" : "plain");
+        declarative(typed)->setProperty("enabled", false); // only the function under test
+        eval(QStringLiteral("handle = %1.add((e) => seen += 1, 0, { once: true })").arg(name));
+        QVERIFY(sendFromWorker(registry(typed), typed, 1)); // fired: its delivery waits
+        QVERIFY(eval(QStringLiteral("%1.remove(handle.id)").arg(name)).toBool());
+        QVERIFY(!eval(QStringLiteral("%1.remove(handle.id)").arg(name)).toBool());
+        QVERIFY(!m_root->property("handle").value<QObject *>()->property("active").toBool());
+        drain(registry(typed), typed);
+        QCOMPARE(m_root->property("seen").toInt(), 0);
+    }
+
     // A declarative handler that QQmlComponent::create made belongs to its caller and may outlive
     // its engine; its C++-owned registry's next notify calls nothing of the dead engine.
     void aDeclarativeHandlerOutlivingItsEngineRunsNothing_data()
