@@ -129,8 +129,13 @@ void HandlerSubscription::deliverTo(QObject *target, detail::QmlRegistryShared &
     auto *handle = static_cast<HandlerSubscription *>(target);
     QJSEngine *engine = handle->m_engine.data();
     // A `once` handle's delivery comes after the facade removed it (which may have told it).
-    if (shared.ops == nullptr || engine == nullptr || (!handle->m_active && !handle->m_once))
-        return; // the registry is going or gone: nothing of it is read
+    if (shared.ops == nullptr || (!handle->m_active && !handle->m_once))
+        return;              // the registry is going or gone: nothing of it is read
+    if (engine == nullptr) { // nothing of the dead engine is called; a `once` handle ends
+        if (handle->m_once)
+            handle->deactivate();
+        return;
+    }
     const HandlerId id = handle->m_id;
     // Until the call returns, the handle keeps its wrapper (see deactivate), and learns through
     // `alive` whether the function destroyed it.

@@ -539,6 +539,33 @@ private Q_SLOTS:
         QCOMPARE(m_calls, 1);
     }
 
+    // A `once` handle made by QQmlComponent::create, kept by an owner of its caller's, fired by a
+    // worker: its delivery runs after the engine died, calls nothing of it, and ends the handle.
+    void aFiredOnceHandleWhoseEngineDiedEnds()
+    {
+        std::unique_ptr<QObject> root;
+        QPointer<QObject> handle;
+        {
+            const auto engine = rio::test::makeEngine();
+            QQmlComponent component(engine.get());
+            component.setData(
+                "import QtQml\nimport RegistryIO\nQtObject {\n property var h\n"
+                " property QtObject owner: QtObject {}\n property QmlRegistry reg: QmlRegistry {}\n"
+                " Component.onCompleted: h = reg.add((e) => {}, 0, { once: true, owner: owner })\n}\n",
+                QUrl(QStringLiteral("file:///once-outliving.qml")));
+            root.reset(component.create());
+            QVERIFY2(root, qPrintable(component.errorString()));
+            handle = root->property("h").value<QObject *>();
+            auto *const registry = root->property("reg").value<rio::QmlRegistry *>();
+            std::thread([sender = registry->sender()] { sender.notify(QVariant(1)); }).join(); // fired
+        }
+        QVERIFY(handle);
+        QVERIFY(handle->property("active").toBool()); // until its delivery runs
+        QSignalSpy activeChanged(handle.data(), SIGNAL(activeChanged()));
+        QTRY_COMPARE(activeChanged.count(), 1); // its delivery ran
+        QVERIFY(!handle->property("active").toBool());
+    }
+
     void aHandleRemovedFromCppTurnsInactiveAndIsCollected_data() { addKinds(); }
 
     void aHandleRemovedFromCppTurnsInactiveAndIsCollected()
