@@ -28,6 +28,7 @@
 #include <cstring>
 #include <functional>
 #include <future>
+#include <initializer_list>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -185,6 +186,16 @@ private:
         QTest::addColumn<bool>("typed");
         QTest::newRow("QmlRegistry") << false;
         QTest::newRow("typed registry") << true;
+    }
+    // Both kinds, each with every value of a string column.
+    static void addKindsBy(const char *column, std::initializer_list<const char *> values)
+    {
+        QTest::addColumn<bool>("typed");
+        QTest::addColumn<QString>(column);
+        for (const bool typed : {false, true})
+            for (const char *value : values)
+                QTest::addRow("%s, %s", typed ? "typed registry" : "QmlRegistry", value)
+                    << typed << QString::fromLatin1(value);
     }
 
     // After its registry's end: `handle` lives on, inactive, told once (and no more once the event
@@ -450,12 +461,7 @@ private Q_SLOTS:
 
     void aFiredOnceHandlersDeliveryDiesWithItsRegistry_data()
     {
-        QTest::addColumn<bool>("typed");
-        QTest::addColumn<QString>("form");
-        for (const bool typed : {false, true})
-            for (const char *form : {"add(fn, 0, {once: true})", "declarative once"})
-                QTest::addRow("%s, %s", typed ? "typed registry" : "QmlRegistry", form)
-                    << typed << QString::fromLatin1(form);
+        addKindsBy("form", {"add(fn, 0, {once: true})", "declarative once"});
     }
 
     void aFiredOnceHandlersDeliveryDiesWithItsRegistry()
@@ -465,43 +471,31 @@ private Q_SLOTS:
         onceDeliveryOutlivingItsRegistry(typed, form);
     }
 
-    // A `once` function fired by a worker, whose handle is removed while the delivery waits, after
-    // another handler of the registry was removed: the removal cancels the delivery, and is the
-    // handle's first (remove() says true).
-    void aFiredOnceFunctionRemovedAfterAnotherRemovalNeverRuns_data() { addKinds(); }
+    // A `once` function fired by a worker, removed while the delivery waits (by its handle or its
+    // registry's remove(id)), after another handler of the registry was removed: the removal
+    // cancels the delivery, ends the handle, and is the first (true, then false).
+    void aFiredOnceFunctionRemovedAfterAnotherRemovalNeverRuns_data()
+    {
+        addKindsBy("removal", {"handle.remove()", "%1.remove(handle.id)"});
+    }
 
     void aFiredOnceFunctionRemovedAfterAnotherRemovalNeverRuns()
     {
         QFETCH(bool, typed);
+        QFETCH(QString, removal);
         const QString name = QLatin1String(typed ? "typed" : "plain");
+        removal.replace(QLatin1String("%1"), name);
         declarative(typed)->setProperty("enabled", false); // only the function under test
         eval(QStringLiteral("handle = %1.add((e) => seen += 1, 0, { once: true })").arg(name));
         QSignalSpy drops(facade(typed), &rio::QtRegistryBase::deliveriesDropped);
         QVERIFY(sendFromWorker(registry(typed), typed, 1)); // fired: its delivery waits
         QVERIFY(eval(QStringLiteral("%1.add((e) => {}).remove()").arg(name)).toBool());
-        QVERIFY(eval(QStringLiteral("handle.remove()")).toBool()); // the handle's first removal
+        QVERIFY(eval(removal).toBool()); // the handle's first removal
+        QVERIFY(!eval(removal).toBool());
         QVERIFY(!m_root->property("handle").value<QObject *>()->property("active").toBool());
         drain(registry(typed), typed);
         QCOMPARE(m_root->property("seen").toInt(), 0);
         QCOMPARE(drops.count(), 1);
-    }
-
-    // A `once` function fired by a worker, removed by its registry's remove(id) while the delivery
-    // waits: the removal cancels the delivery and ends the handle, and is the first (true).
-    void aFiredOnceFunctionRemovedByIdIsRemovedOnce_data() { addKinds(); }
-
-    void aFiredOnceFunctionRemovedByIdIsRemovedOnce()
-    {
-        QFETCH(bool, typed);
-        const QString name = QLatin1String(typed ? "typed" : "plain");
-        declarative(typed)->setProperty("enabled", false); // only the function under test
-        eval(QStringLiteral("handle = %1.add((e) => seen += 1, 0, { once: true })").arg(name));
-        QVERIFY(sendFromWorker(registry(typed), typed, 1)); // fired: its delivery waits
-        QVERIFY(eval(QStringLiteral("%1.remove(handle.id)").arg(name)).toBool());
-        QVERIFY(!eval(QStringLiteral("%1.remove(handle.id)").arg(name)).toBool());
-        QVERIFY(!m_root->property("handle").value<QObject *>()->property("active").toBool());
-        drain(registry(typed), typed);
-        QCOMPARE(m_root->property("seen").toInt(), 0);
     }
 
     // A declarative handler that QQmlComponent::create made belongs to its caller and may outlive
