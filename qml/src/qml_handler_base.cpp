@@ -21,13 +21,22 @@ class QmlHandlerBase::Registration final : public detail::QmlRegistration, publi
 {
 public:
     explicit Registration(QmlHandlerBase *handler) : m_handler(handler) { }
-    void registrationEnded(quint64 dropped) override { m_handler->registrationEnded(dropped); }
+    // Only the current registration's word counts: one replaced or left since is done with.
+    void registrationEnded(quint64 token, quint64 dropped) override
+    {
+        if (token == m_handler->m_token && m_handler->m_active)
+            m_handler->registrationEnded(dropped);
+    }
     void registryGone() override
     {
         m_handler->m_watched = nullptr;
         m_handler->registryGone();
     }
-    void dropsReported(quint64 total) override { m_handler->dropsReported(total); }
+    void dropsReported(quint64 token, quint64 total) override
+    {
+        if (token == m_handler->m_token && m_handler->m_active)
+            m_handler->dropsReported(total);
+    }
 
 private:
     QmlHandlerBase *m_handler;
@@ -37,6 +46,8 @@ private:
 static_assert(int(QmlHandlerBase::DropOldest) == int(Overflow::DropOldest) &&
               int(QmlHandlerBase::DropNewest) == int(Overflow::DropNewest) &&
               int(QmlHandlerBase::Block) == int(Overflow::Block));
+static_assert(int(QmlHandlerBase::Every) == int(Delivery::Every) &&
+              int(QmlHandlerBase::Latest) == int(Delivery::Latest));
 
 detail::QmlRunningHandler &detail::runningHandler() noexcept
 {
@@ -80,12 +91,28 @@ void QmlHandlerBase::setOnce(bool once)
     Q_EMIT onceChanged();
 }
 
+void QmlHandlerBase::setDelivery(Delivery delivery)
+{
+    if (delivery != Every && delivery != Latest) {
+        qmlWarning(this) << "delivery must be Every or Latest, got " << int(delivery) << "; it stays "
+                         << (m_coalesce ? "Latest" : "Every");
+        return;
+    }
+    const quint8 declared = m_declared; // what setCoalesce records is coalesce's alone
+    setCoalesce(delivery == Latest);
+    if (!m_complete)
+        m_declared = quint8((declared & ~4U) | 1U | (delivery == Latest ? 4U : 0U));
+}
+
 void QmlHandlerBase::setCoalesce(bool coalesce)
 {
+    if (!m_complete)
+        m_declared = quint8((m_declared & ~8U) | 2U | (coalesce ? 8U : 0U));
     if (m_coalesce == coalesce)
         return;
     m_coalesce = coalesce;
     reRegister();
+    Q_EMIT deliveryChanged();
     Q_EMIT coalesceChanged();
 }
 
@@ -149,6 +176,13 @@ void QmlHandlerBase::rearm() noexcept
 
 void QmlHandlerBase::componentComplete()
 {
+    const bool latest = (m_declared & 4U) != 0;
+    if ((m_declared & 3U) == 3U && latest != ((m_declared & 8U) != 0)) {
+        qmlWarning(this) << "delivery: " << (latest ? "Latest" : "Every")
+                         << " and coalesce: " << (latest ? "false" : "true") << " contradict; delivery wins";
+        setCoalesce(latest);
+    }
+    m_declared = 0;
     m_complete = true;
     reRegister();
 }
@@ -281,14 +315,13 @@ void QmlHandlerBase::registerWith(const std::shared_ptr<detail::QmlRegistryShare
     // The registry is the delivery context: it outlives the deliveries it queued, while this
     // object may die with some pending (its destructor removes the handler first).
     m_token = (++m_serial << 1) | (m_once ? 1 : 0);
-    m_id = shared->ops->addTarget({this, &QmlHandlerBase::deliverTo, shared, m_token},
+    m_id = shared->ops->addTarget({this, &QmlHandlerBase::deliverTo, shared, m_token, m_registration.get(),
+                                   &detail::QmlRegistryShared::tell},
                                   m_delivery.options(m_coalesce, m_priority, m_once));
     m_registeredOn = shared;
     m_active = true;
     if (!m_originFile.isEmpty())
         shared->noteOrigin(m_id, m_originFile, m_originLine);
-    m_registration->id = m_id.value();
-    shared->addRegistration(m_registration.get());
 }
 
 void QmlHandlerBase::unregister()
@@ -297,7 +330,7 @@ void QmlHandlerBase::unregister()
         m_previousId = m_id; // a `once` delivery of it may still come
         m_previousToken = m_token;
     }
-    if (m_registeredOn && m_active) {
+    if (m_registeredOn && std::exchange(m_active, false)) { // first: its delivery's word is ignored
         quint64 dropped = 0;
         // A `once` registration the facade no longer holds has fired (its delivery, on its way
         // from another thread, is cancelled by this removal, as any removal cancels it) or was
@@ -327,8 +360,6 @@ void QmlHandlerBase::registrationEnded(quint64 dropped)
 {
     // Removed by the registry's remove(id) or its C++ facade: registered no more. m_registeredOn
     // and m_id stay for a `once` delivery still on its way.
-    if (m_registeredOn)
-        m_registeredOn->takeRegistration(m_id.value());
     if (m_once)
         m_fired = true; // spent (fired, or removed from C++): registers again when re-armed
     const quint64 total = std::max(m_dropped, m_droppedBefore + dropped);
@@ -374,8 +405,7 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
             return;
         self->m_fired = true;
         if (token == self->m_token && self->m_active) {
-            shared.takeRegistration(id.value()); // the facade removed it when it fired
-            self->m_active = false;
+            self->m_active = false; // the facade removed it when it fired
             ended = true;
         } else if (self->m_once && self->m_active) {
             self->unregister();
@@ -388,12 +418,16 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
     if (ops == nullptr)
         return;
     bool alive = true;
-    if (QJSEngine *engine = self->m_functionEngine) {
-        bool *const outerAlive = self->enterDelivery(alive);
-        self->m_function.call(ops->scriptArguments(event, engine));
-        leaveDelivery(self, alive, outerAlive);
-        if (engine->hasError())
-            shared.reportThrown(id, engine->catchError());
+    if (self->m_functionEngine != nullptr) {
+        // The function's engine as it is now: null once it is destroyed (an object that
+        // QQmlComponent::create made belongs to its caller and may outlive it): nothing runs.
+        if (QJSEngine *engine = self->m_function.engine()) {
+            bool *const outerAlive = self->enterDelivery(alive);
+            self->m_function.call(ops->scriptArguments(event, engine));
+            leaveDelivery(self, alive, outerAlive);
+            if (engine->hasError())
+                shared.reportThrown(id, engine->catchError());
+        }
     } else if (QQmlEngine *engine = qmlEngine(self)) {
         const QString failure = self->emitCollectingFailures(engine, event, alive);
         // The engine printed the error with its file and line; the registry learns about it too.

@@ -34,90 +34,15 @@ public:
 
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override
     {
-        // The event of the notify running on this thread (alive, so no other event has its
-        // address): converted by its first handler and shared by the others.
-        if (event == m_current && m_made)
-            return m_currentArguments;
-        return makeArguments(event, engine);
+        return value.arguments(event, engine);
     }
 
-    // scriptArguments() for the first handler of a notify, or a queued delivery: out of line, so
-    // that the common case above saves no registers.
-    RIO_COLD const QList<QJSValue> &makeArguments(const void *event, QJSEngine *engine)
-    {
-        QJSValue value = detail::scriptValue(engine, *static_cast<const QVariant *>(event));
-        if (event == m_current) {
-            if (!m_currentArguments.isDetached())
-                m_currentArguments.detach(); // a Scope made it, a call may hold a copy
-            currentValue() = std::move(value);
-            m_made = true;
-            return m_currentArguments;
-        }
-        // A queued delivery: its own value. The list is reused while no call holds a copy of it
-        // (no allocation per handler).
-        if (m_arguments.size() == 1 && m_arguments.isDetached())
-            m_arguments[0] = std::move(value);
-        else
-            m_arguments = {std::move(value)};
-        return m_arguments;
-    }
-
-    // A notify on the registry's thread, from its start to its end: its handlers share the
-    // JavaScript value of `event` (`value`, or made by the first that needs it), in a list of one
-    // kept for the registry's life (no allocation per notify). A nested notify keeps this one's
-    // value and gives it back, unless a handler destroyed the registry (`shared`'s ops gone) and
-    // these ops with it.
-    class Scope
-    {
-    public:
-        Scope(const std::shared_ptr<detail::QmlRegistryShared> &shared, VariantOps &ops, const void *event,
-              const QJSValue *value)
-            : m_shared(shared), m_ops(ops)
-        {
-            if (ops.m_currentArguments.isEmpty())
-                ops.m_currentArguments.append(QJSValue()); // may throw, nothing changed
-            if (!ops.m_currentArguments.isDetached())
-                ops.m_currentArguments.detach(); // a call holds a copy: may throw, the same
-            if (ops.m_made)
-                m_outerValue = std::move(ops.currentValue()); // a nested notify: kept for later
-            if (value != nullptr)
-                ops.currentValue() = *value;
-            m_outer = std::exchange(ops.m_current, event);
-            m_outerMade = std::exchange(ops.m_made, value != nullptr);
-        }
-        ~Scope()
-        {
-            if (m_shared->ops == nullptr)
-                return;
-            m_ops.m_current = m_outer;
-            const bool made = std::exchange(m_ops.m_made, m_outerMade);
-            if (!m_ops.m_currentArguments.isDetached())
-                m_ops.m_made = false; // a call holds the list: the outer notify makes its value again
-            else if (m_outerValue)
-                m_ops.currentValue() = std::move(*m_outerValue);
-            else if (made)
-                m_ops.currentValue() = QJSValue(); // ours is not kept
-        }
-        Scope(const Scope &) = delete;
-        Scope &operator=(const Scope &) = delete;
-
-    private:
-        const std::shared_ptr<detail::QmlRegistryShared> &m_shared; // a handler may destroy the registry
-        VariantOps &m_ops;
-        const void *m_outer = nullptr;
-        bool m_outerMade = false;
-        std::optional<QJSValue> m_outerValue;
-    };
+    detail::QmlNotifyValue value{[](QJSEngine *engine, const void *event) {
+        return detail::scriptValue(engine, *static_cast<const QVariant *>(event));
+    }};
 
 private:
-    // The one value of m_currentArguments (made, unshared: no detach on each write).
-    QJSValue &currentValue() noexcept { return const_cast<QJSValue &>(m_currentArguments.constFirst()); }
-
     QmlRegistry *m_registry;
-    const void *m_current = nullptr;    // the event of the notify running here, or null
-    bool m_made = false;                // m_currentArguments holds its value
-    QList<QJSValue> m_currentArguments; // { its value }, or { undefined } between notifies
-    QList<QJSValue> m_arguments;        // { a queued delivery's value }
 };
 
 QString QmlRegistry::name() const
@@ -135,7 +60,7 @@ void QmlRegistry::setName(const QString &name)
 
 QmlRegistry::QmlRegistry(QObject *parent)
     : QObject(parent), m_shared(std::make_shared<detail::QmlRegistryShared>(this)),
-      m_registry(std::make_shared<detail::QmlHeldRegistry<QVariant>>(this, m_shared.get())),
+      m_registry(std::make_shared<detail::QmlHeldRegistry<QVariant>>(this)),
       m_ops(std::make_unique<VariantOps>(this))
 {
     detail::QmlRegistryShared &shared = *m_shared;
@@ -155,7 +80,6 @@ QmlRegistry::QmlRegistry(QObject *parent)
             m_latestHandler = HandlerId{};
             followLatest();
         }
-        m_shared->facadeCountChanged();
         m_countProperty.notify();
         Q_EMIT countChanged();
     });
@@ -170,6 +94,24 @@ HandlerSubscription *QmlRegistry::add(const QJSValue &handler, int priority, con
 {
     return m_shared->addFunction(handler, priority, options, QStringLiteral("QmlRegistry"));
 }
+
+namespace {
+// QmlRegistry::notify of a QObject on the registry's thread: the JavaScript handlers take it
+// guarded, so that a delivery queued on this thread (Latest, minInterval) sees null once it is
+// destroyed (destroy() from the notifying JavaScript); the other handlers take it as it is.
+// Out of line: the common notify saves the registers.
+RIO_COLD void notifyObject(detail::QmlNotifyValue &value, const detail::QmlHeldRegistry<QVariant> &facade,
+                           const QVariant &event)
+{
+    const QVariant guarded =
+        QVariant::fromValue(QPointer<QObject>(*static_cast<QObject *const *>(event.constData())));
+    const detail::QtPlainCopy<QVariant> asIs{
+        [](void *context) -> const QVariant * { return static_cast<const QVariant *>(context); },
+        const_cast<QVariant *>(&event)};
+    const detail::QmlNotifyValue::Scope scope(value, &guarded, nullptr);
+    facade.notifyOnHolderThread(guarded, asIs);
+}
+} // namespace
 
 void QmlRegistry::notify(const QVariant &event) const
 {
@@ -187,33 +129,57 @@ void QmlRegistry::notify(const QVariant &event) const
     }
     // The facade's dispatch, in a scope: its JavaScript handlers share one value, made once for
     // this notify (the caller's own, as a signal's handlers get it, when JavaScript notifies);
-    // C++ handlers get a plain copy, made once C++ code has the facade (see takeFacade).
-    // A handler may destroy us: the bookkeeping and the facade (whose notify must not outlive it)
-    // live on until this notify ends.
-    const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
+    // the other handlers, and queues, take a plain copy. A handler may destroy us: the facade
+    // (whose notify must not outlive it) lives on until this notify ends, and the bookkeeping as
+    // long as the deliveries that hold it.
     const std::shared_ptr<detail::QmlHeldRegistry<QVariant>> facade = m_registry;
     if (!fromJavaScript) {
-        const VariantOps::Scope scope(keep, *m_ops, &event, nullptr);
+        if (event.metaType().flags().testFlag(QMetaType::PointerToQObject)) [[unlikely]] {
+            notifyObject(m_ops->value, *facade, event);
+            return;
+        }
+        const detail::QmlNotifyValue::Scope scope(m_ops->value, &event, nullptr);
         facade->notifyOnHolderThread(event);
         return;
     }
-    const auto value = event.value<QJSValue>();
-    if (keep->enterPassing()) {
-        {
-            const VariantOps::Scope scope(keep, *m_ops, &event, &value);
-            facade->notifyOnHolderThread(event);
-        }
-        keep->leavePassing();
-        return;
+    // Making the copy runs JavaScript (a getter), which may remove a handler, delete one's
+    // receiver or this registry: it is made before the dispatch when a handler that takes it is
+    // here, lazily (before that handler's checks) only for one added during the notify. What it
+    // throws is the caller's error, not a handler's: thrown at the caller after the dispatch, and
+    // before it (nothing delivered) when the copy came first.
+    struct Plain
+    {
+        QJSEngine *engine;
+        QJSValue value;
+        std::optional<QVariant> copy;
+        QJSValue error;
+    } plain{qjsEngine(this), event.value<QJSValue>(), std::nullopt, QJSValue()};
+    const detail::QtPlainCopy<QVariant> copy{[](void *context) -> const QVariant * {
+                                                 auto &p = *static_cast<Plain *>(context);
+                                                 if (!p.copy) {
+                                                     p.copy = p.value.toVariant();
+                                                     if (p.engine != nullptr && p.engine->hasError())
+                                                         p.error = p.engine->catchError();
+                                                 }
+                                                 return &*p.copy;
+                                             },
+                                             &plain};
+    bool deliver = true;
+    if (facade->holdsForeign()) {
+        const std::shared_ptr<detail::QmlRegistryShared> keep = m_shared;
+        static_cast<void>(copy.make(&plain));
+        deliver = plain.error.isUndefined() && keep->local() != nullptr; // the getter may delete us
     }
-    const QVariant plain = value.toVariant();
-    const VariantOps::Scope scope(keep, *m_ops, &plain, &value);
-    facade->notifyOnHolderThread(plain);
+    if (deliver) {
+        const detail::QmlNotifyValue::Scope scope(m_ops->value, &event, &plain.value);
+        facade->notifyOnHolderThread(event, copy);
+    }
+    if (!plain.error.isUndefined() && plain.engine != nullptr)
+        plain.engine->throwError(plain.error);
 }
 
 QtRegistry<QVariant> &QmlRegistry::registry()
 {
-    m_shared->takeFacade(QThread::currentThread() == thread());
     return *m_registry;
 }
 

@@ -2,6 +2,7 @@
 #include "qml_registry_shared.h"
 
 #include <registryio/qml/handler_subscription.h>
+#include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry_base.h>
 
@@ -24,7 +25,7 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
                                                             const QJSValue &options, const QString &name)
 {
     QObject *const target = registry;
-    if (target == nullptr)
+    if (target == nullptr || closing) // going: its end tells handles while `registry` is still set
         return nullptr;
     if (QThread::currentThread() != target->thread()) {
         qCWarning(lcRegistryIOQml,
@@ -59,7 +60,7 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
     HandlerOptions delivery = read.handler;
     delivery.priority = priority;
     try {
-        handle->m_id = ops->addTarget({handle, &HandlerSubscription::deliverTo, handle->m_shared}, delivery);
+        handle->m_id = ops->addTarget(handle->delivery(), delivery);
     } catch (const std::exception &e) {
         qmlWarning(target).noquote() << name << ".add: " << e.what();
         delete handle;
@@ -71,7 +72,7 @@ HandlerSubscription *detail::QmlRegistryShared::addFunction(const QJSValue &hand
     int line = 0;
     if (diagnosticsOn() && callerPosition(engine, &file, &line))
         noteOrigin(handle->m_id, file, line);
-    handle->activate();
+    handle->m_active = true;
     // JavaScript's (destroy() works on it), collected only once it is inactive and unreferenced.
     QJSEngine::setObjectOwnership(handle, QJSEngine::JavaScriptOwnership);
     handle->m_keepAlive = engine->newQObject(handle);
@@ -89,9 +90,8 @@ bool detail::QmlRegistryShared::diagnosticsOn() const noexcept
     return facadeBase != nullptr && facadeBase->isDiagnosticsEnabled();
 }
 
-bool detail::QmlRegistryShared::removeOwn(HandlerId id, quint64 *dropped)
+bool detail::QmlRegistryShared::removeOwn(HandlerId id, quint64 *dropped) const
 {
-    takeRegistration(id.value()); // first: the facade's removal then tells nobody
     if (facade == nullptr)
         return false;
     // Drops not reported yet (a report still on its way from another thread) count too.
@@ -105,65 +105,44 @@ bool detail::QmlRegistryShared::removeById(double id) const
     // Ids are integers from 1; JavaScript numbers hold them exactly up to 2^53.
     if (facade == nullptr || !(id >= 1.0 && id <= 9007199254740992.0) || std::floor(id) != id)
         return false;
-    return facade->removeId(HandlerId{static_cast<std::uint64_t>(id)}); // tells the registration
+    const HandlerId handler{static_cast<std::uint64_t>(id)};
+    // A fired `once` handler whose delivery waits is held: its removal cancels that delivery.
+    const bool held = facade->holds(handler);
+    return facade->removeId(handler) || held; // tells the registration
 }
 
-bool detail::QmlRegistryShared::handlerLeaving(HandlerId id, bool here) noexcept
+void detail::QmlRegistryShared::tell(const QmlDelivery &delivery, bool left, quint64 count) noexcept
 {
-    if (!here)
-        return true; // told through the registry's thread (handlerLeft)
-    if (closing || !registrations.contains(id.value()))
-        return false; // not ours, or our own removal (which took it first)
-    // Its count change is not a removal behind a registration's back (see facadeCountChanged).
-    ++removing;
-    return true;
-}
-
-void detail::QmlRegistryShared::handlerLeft(HandlerId id, bool here, bool leaving, bool removed,
-                                            quint64 dropped) noexcept
-{
-    if (!leaving)
-        return;
-    if (!here) {
-        // Recorded for the registry's thread, with the drops it had (the facade forgets them).
-        if (!removed)
+    QmlRegistryShared &shared = *delivery.shared;
+    if (currentQThread() == shared.thread) {
+        if (delivery.target.data() == nullptr)
             return;
-        std::lock_guard lock(reportMutex);
-        if (reportTarget == nullptr)
-            return;
-        try {
-            pendingLeft.append(id.value());
-            if (dropped != 0) {
-                quint64 &pending = pendingDrops[id.value()];
-                pending = std::max(pending, dropped);
-            }
-            queueFlushLocked();
-        } catch (...) {
-            // Out of memory: the registry's next count change finds it (facadeCountChanged).
-        }
+        if (left)
+            delivery.registration->registrationEnded(delivery.token, count);
+        else
+            delivery.registration->dropsReported(delivery.token, count);
         return;
     }
-    --removing;
-    if (!removed && facade != nullptr && facade->holds(id))
-        return;
-    if (QmlRegistration *registration = takeRegistration(id.value()))
-        registration->registrationEnded(dropped);
+    // Removed on another thread (drops are handed on here only): recorded for the registry's
+    // thread, with the drops it had (the facade forgets them). close() ends the registrations
+    // whose word it finds waiting.
+    std::lock_guard lock(shared.reportMutex);
+    if (shared.reportTarget == nullptr)
+        return; // the registry is going: its close() ended or ends every registration
+    try {
+        shared.endedElsewhere.append({delivery, count});
+        shared.queueFlushLocked();
+    } catch (...) {
+        // Out of memory: the registration stays active until the registry goes.
+    }
 }
 
-void detail::QmlRegistryShared::facadeCountChanged()
+void detail::QmlRegistryShared::endRegistrations(const QList<std::pair<QmlDelivery, quint64>> &left)
 {
-    // Every removal by id tells its registration (handlerLeft): fewer handlers than registrations
-    // means the facade's clear(), or a removal on another thread whose word is on its way.
-    if (closing || facade == nullptr ||
-        facade->handlers() + std::size_t(removing) >= std::size_t(registrations.size()))
-        return;
-    const QList<quint64> ids = registrations.keys();
-    for (const quint64 id : ids) {
-        if (facade == nullptr || facade->holds(HandlerId{id}))
-            continue;
-        if (QmlRegistration *registration = takeRegistration(id)) // a slot may have removed it
-            registration->registrationEnded(0);
-    }
+    // One by one: a slot may destroy another registration (its delivery's target turns null).
+    for (const auto &[delivery, dropped] : left)
+        if (delivery.target.data() != nullptr)
+            delivery.registration->registrationEnded(delivery.token, dropped);
 }
 
 void detail::QmlRegistryShared::close()
@@ -171,36 +150,38 @@ void detail::QmlRegistryShared::close()
     if (closing)
         return;
     closing = true;
-    // The declarative handlers set to this registry first, while it is whole: each unregisters
-    // and lets go of it (its bindings may run; none can watch this registry again).
+    // The declarative handlers set to this registry and the active handles first, while it is
+    // whole: each unregisters and lets go of it (its bindings may run; none can watch this
+    // registry again). Each ends itself whether the facade still had its handler or not: a
+    // removal on another thread may have taken it, the word of it still on its way.
     watching = false;
     while (QmlRegistryWatcher *watcher = watchers) {
         unwatch(watcher);
         watcher->registryGone();
     }
+    QList<std::pair<QmlDelivery, quint64>> left;
     {
         std::lock_guard lock(reportMutex);
         reportTarget = nullptr;
         pendingDrops.clear();
-        pendingLeft.clear();
+        left.swap(endedElsewhere);
         pendingFailures.clear();
     }
     // Every handler goes before the senders are waited for: that wakes a sender waiting for room
     // in one of their queues (Overflow::Block), which would otherwise hold the wait below (and
-    // this thread) for its whole blockTimeout. Its event is dropped and counted.
+    // this thread) for its whole blockTimeout. Its event is dropped and counted. Each removal
+    // ends its registration (handles owned by other objects outlive the registry, inactive),
+    // as do the removals on other threads whose word had not come yet.
     if (facade != nullptr)
         facade->removeAll();
+    endRegistrations(left);
     anchor.detach(); // senders' notifies on other threads finish first
+    // A notify in progress (a handler destroyed the registry) runs no handler from now on: the
+    // facade removed them, and their deliveries find `ops` null.
     registry = nullptr;
     facade = nullptr;
     facadeBase = nullptr;
     ops = nullptr;
-    // Handles owned by other objects outlive the registry, inactive. A notify in progress (a
-    // handler destroyed the registry) runs none of them from now on: the facade removed them, and
-    // their deliveries find `ops` null. Taken one by one: a slot may destroy another.
-    while (!registrations.isEmpty())
-        if (QmlRegistration *registration = takeRegistration(registrations.cbegin().key()))
-            registration->registrationEnded(0);
 }
 
 void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &thrown)
@@ -272,8 +253,11 @@ void detail::QmlRegistryShared::queueFlushLocked()
     // Two turns of the event loop: what the notify under way queues on this thread after the
     // report (a queued handler of it, `latest`'s delivery) is posted before the first turn
     // comes, so the flush, posted again then, comes after it.
-    QMetaObject::invokeMethod(
-        reportTarget, [self = shared_from_this()] { self->queueFlushAgain(); }, Qt::QueuedConnection);
+    // From any thread: a post of ours, ordered for ThreadSanitizer (see qt_tsan.h).
+    [[maybe_unused]] const TsanPostScope posting;
+    QMetaObject::invokeMethod(reportTarget,
+                              Handover([self = shared_from_this()] { self->queueFlushAgain(); }),
+                              Qt::QueuedConnection);
     flushQueued = true;
 }
 
@@ -283,6 +267,7 @@ void detail::QmlRegistryShared::queueFlushAgain() noexcept
         std::lock_guard lock(reportMutex);
         if (reportTarget == nullptr)
             return;
+        failuresReady = pendingFailures.size(); // the ones after wait for a flush of their own
         try {
             QMetaObject::invokeMethod(
                 reportTarget, [self = shared_from_this()] { self->flushReports(true); },
@@ -338,28 +323,34 @@ void detail::QmlRegistryShared::reportDrop(const std::shared_ptr<QmlRegistryShar
 void detail::QmlRegistryShared::flushReports(bool queued)
 {
     QHash<quint64, quint64> drops;
-    QList<quint64> left;
+    QList<std::pair<QmlDelivery, quint64>> left;
     QList<std::pair<quint64, QString>> failures;
     {
         std::lock_guard lock(reportMutex);
         drops.swap(pendingDrops);
         if (queued) {
-            left.swap(pendingLeft);
+            left.swap(endedElsewhere);
             failures.swap(pendingFailures);
             unsignalledFailures = 0;
             flushQueued = false;
+            // A failure recorded after the first turn: its notify may have queued handlers
+            // behind this turn, so it takes a fresh flush of two turns.
+            if (failures.size() > failuresReady) {
+                try {
+                    queueFlushLocked();
+                    pendingFailures = failures.mid(failuresReady);
+                    failures.resize(failuresReady);
+                } catch (...) {
+                    // Out of memory: emitted now.
+                }
+            }
         }
     }
-    // Looked up one by one: a registration's slot may remove others.
-    for (auto it = drops.cbegin(); it != drops.cend(); ++it)
-        if (QmlRegistration *registration = registrations.value(it.key()))
-            registration->dropsReported(it.value());
-    for (const quint64 id : left) {
-        if (facade == nullptr || facade->holds(HandlerId{id}))
-            continue;
-        if (QmlRegistration *registration = takeRegistration(id))
-            registration->registrationEnded(0);
-    }
+    // Looked up one by one in the facade: a registration's slot may remove others, or destroy
+    // the registry (`self` keeps this alive meanwhile).
+    for (auto it = drops.cbegin(); it != drops.cend() && facade != nullptr; ++it)
+        facade->reportDrops(HandlerId{it.key()}, it.value());
+    endRegistrations(left);
     // One by one: a slot may destroy the registry (`self` keeps this alive meanwhile).
     for (const auto &[id, message] : failures) {
         QObject *const target = local();

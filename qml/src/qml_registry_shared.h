@@ -7,7 +7,6 @@
 #include "qml_values.h"
 
 #include <registryio/detail/owner_anchor.h>
-#include <registryio/detail/registry_core.h>
 #include <registryio/handler_id.h>
 #include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qt/qt_registry.h>
@@ -32,29 +31,29 @@ class HandlerSubscription;
 namespace rio::detail {
 
 /// A registration of a QML registry (a HandlerSubscription, a RegistryHandler, a typed handler),
-/// as the registry's bookkeeping (QmlRegistryShared) sees it: whom to tell when the facade removes
-/// its handler behind its back or counts its drops. The handler itself (priority, order, its
-/// deliveries) is the facade's alone.
+/// as its deliveries reach it (QmlDelivery::registration): told when the facade removes its
+/// handler behind its back or counts its drops. The handler itself (priority, order, its
+/// deliveries) is the facade's alone. On the registry's thread.
 class QmlRegistration
 {
 public:
-    /// Registered no more, behind its back: removed by id (remove(id), the C++ facade, a
-    /// Connection) or the registry is going. `dropped`: the facade's drop count of it just before
-    /// it left (0 when unknown). Runs user code (activeChanged).
-    virtual void registrationEnded(quint64 dropped) = 0;
-    /// The overflow policy dropped `total` events of this registration so far (a total may
+    /// Registration `token` is registered no more, behind its back: removed by id (remove(id),
+    /// the C++ facade, a Connection) or the registry is going. `dropped`: the facade's drop
+    /// count of it just before it left. Runs user code (activeChanged). A registration already
+    /// ended, or another one, ignores it.
+    virtual void registrationEnded(quint64 token, quint64 dropped) = 0;
+    /// The overflow policy dropped `total` events of registration `token` so far (a total may
     /// arrive more than once, or after a larger one).
-    virtual void dropsReported(quint64 total) = 0;
-
-    quint64 id = 0;
+    virtual void dropsReported(quint64 token, quint64 total) = 0;
 
 protected:
     ~QmlRegistration() = default;
 };
 
-/// A declarative handler whose `registry` is a registry on its own thread, registered or not: the
-/// registry tells it when it is destroyed (a link in the registry's list instead of one
-/// QObject::destroyed connection per handler, which cost about 1,500 instructions each way).
+/// A declarative handler whose `registry` is a registry on its own thread, registered or not, or
+/// an active handle: the registry tells it when it is destroyed (a link in the registry's list
+/// instead of one QObject::destroyed connection per handler, which cost about 1,500 instructions
+/// each way).
 class QmlRegistryWatcher
 {
 public:
@@ -69,22 +68,26 @@ protected:
 };
 
 /// The one registration bookkeeping of a QML registry, a QmlRegistry's and a typed registry's
-/// alike: whom to tell by id when the facade removes a handler behind its back or counts its
-/// drops, the declarative handlers watching it, its senders' anchor and its orderly end. It holds
-/// no handler: every handler, JavaScript or C++, is the facade's, and every notify is the
-/// facade's dispatch. Shared with the registry's handles, senders and deliveries in progress (a
-/// handler may destroy the registry). The registry's thread, except where said.
-struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this<QmlRegistryShared>
+/// alike: the reports its registrations get on its thread, the declarative handlers watching it,
+/// its senders' anchor and its orderly end. It holds no handler and no table of registrations:
+/// every handler, JavaScript or C++, is the facade's, every notify is the facade's dispatch, and
+/// the facade's removal of a handler reaches its registration through the handler's delivery.
+/// Shared with the registry's handles, senders and deliveries (a handler may destroy the
+/// registry). The registry's thread, except where said.
+struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
 {
     /// The bookkeeping of `registry`, whose senders reach it through `anchor`; the registry sets
     /// `facade`, `ops` and `emitFailed` before anything registers.
-    explicit QmlRegistryShared(QObject *registry) noexcept : anchor(registry), registry(registry) { }
+    explicit QmlRegistryShared(QObject *registry) noexcept
+        : anchor(registry), registry(registry), thread(registry->thread())
+    { }
 
     // Senders reach the registry in a frame of this anchor; close() detaches it, waiting for
     // other threads' frames only (a handler a sender's notify runs on the registry's own thread
     // may destroy it).
     OwnerAnchor anchor;
     QObject *registry;                    // null once the registry is going (local())
+    QThread *const thread;                // the registry's (it does not move)
     QmlFacade *facade = nullptr;          // null once the registry is going
     QtRegistryBase *facadeBase = nullptr; // the same facade's QObject half; null once going
     QmlEventOps *ops = nullptr;           // null once the registry is going
@@ -102,34 +105,23 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     // True while the registry's diagnostics are on (by itself or process-wide).
     [[nodiscard]] bool diagnosticsOn() const noexcept;
 
-    // --- registrations: whom to tell, by the facade's id ---
-    QHash<quint64, QmlRegistration *> registrations;
-    int removing = 0; // removals by id under way in the facade (handlerLeaving..handlerLeft)
     bool closing = false;
 
-    // Adds `registration` (its id set).
-    void addRegistration(QmlRegistration *registration)
-    {
-        registrations.insert(registration->id, registration);
-    }
-    // Forgets a registration (null if unknown).
-    QmlRegistration *takeRegistration(quint64 id) { return registrations.take(id); }
-    // Our own removal of `id` (a handle's remove, a handler unregistering): out of the
-    // registrations, then out of the facade. Returns its drops so far and whether the facade had it.
-    bool removeOwn(HandlerId id, quint64 *dropped = nullptr);
+    // Our own removal of `id` (a handle's remove, a handler unregistering), which the caller
+    // ended first (its delivery's word is then ignored). Returns its drops so far and whether the
+    // facade had it.
+    bool removeOwn(HandlerId id, quint64 *dropped = nullptr) const;
     // remove(id) from QML: the facade's removal tells the registration. False for unknown ids.
     [[nodiscard]] bool removeById(double id) const;
-    // The facade's count changed (its countChanged, on the registry's thread): registrations the
-    // facade no longer has (its clear(), a removal on another thread not yet told) end.
-    void facadeCountChanged();
     // The registry is going (its destructor, while it is whole): watchers leave, every handler is
-    // removed, which wakes notifiers waiting for room, then senders on other threads finish, and
-    // the handles left turn inactive. Idempotent.
+    // removed, which wakes notifiers waiting for room and ends every registration, then senders
+    // on other threads finish. Idempotent.
     void close();
 
-    // QmlFacadeListener: a removal by id in the facade (any thread).
-    bool handlerLeaving(HandlerId id, bool here) noexcept override;
-    void handlerLeft(HandlerId id, bool here, bool leaving, bool removed, quint64 dropped) noexcept override;
+    // QmlDelivery::tell: the facade removed the delivery's handler (`left`, any thread: told here
+    // at once, from another thread through the event loop, or by close()), or reports its drops
+    // (here).
+    static void tell(const QmlDelivery &delivery, bool left, quint64 count) noexcept;
 
     // --- failures ---
     // Reports what the JavaScript function of handler `id` threw: a QML warning at its file and
@@ -149,12 +141,16 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     // the largest total per id, at most one flush queued at a time, so a flood of drops never
     // becomes a flood of queued events.
     std::mutex reportMutex;
-    QObject *reportTarget = nullptr;                    // the registry until it is going (under reportMutex)
-    QHash<quint64, quint64> pendingDrops;               // id -> largest total reported (under reportMutex)
-    QList<quint64> pendingLeft;                         // ids removed on other threads (under reportMutex)
+    QObject *reportTarget = nullptr;      // the registry until it is going (under reportMutex)
+    QHash<quint64, quint64> pendingDrops; // id -> largest total reported (under reportMutex)
+    QList<std::pair<QmlDelivery, quint64>>
+        endedElsewhere; // removed on other threads, their drops (under reportMutex)
     QList<std::pair<quint64, QString>> pendingFailures; // for handlerFailed (under reportMutex)
     quint64 unsignalledFailures = 0; // over the bound of pendingFailures (under reportMutex)
     bool flushQueued = false;        // under reportMutex
+    // pendingFailures recorded before the queued flush's first turn: the ones its second turn
+    // emits (under reportMutex).
+    qsizetype failuresReady = 0;
 
     // Queues the flush unless one is queued (reportMutex held, reportTarget set), two turns of
     // the event loop away (the first one queues it again). Throws.
@@ -166,6 +162,8 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
     static void reportDrop(const std::shared_ptr<QmlRegistryShared> &shared, quint64 id, quint64 total);
     // Hands the pending reports to their registrations (the registry's thread).
     void flushReports(bool queued);
+    // Tells each registration of `left` that it ended (the registry's thread).
+    static void endRegistrations(const QList<std::pair<QmlDelivery, quint64>> &left);
     // Connects the facade's drop and failure reports, under `self` (any thread: recorded here).
     static void connectReports(const std::shared_ptr<QmlRegistryShared> &self, QtRegistryBase &facade);
 
@@ -199,37 +197,6 @@ struct QmlRegistryShared final : QmlFacadeListener, std::enable_shared_from_this
 
     // The registry, or null. Only on the registry's thread, where it cannot change concurrently.
     [[nodiscard]] QObject *local() const noexcept { return registry; }
-
-    // --- a QmlRegistry's JavaScript events, on the facade's one dispatch ---
-    // Until C++ code takes the facade (`cppTaken`), every handler is a JavaScript one: a notify
-    // from JavaScript hands the facade the caller's own value and makes no plain copy for C++
-    // handlers (about 5,000 instructions for a small object). `passing` counts such notifies
-    // under way on the registry's thread: a first takeFacade() from another thread waits for them
-    // (never for its own thread's frames), so no C++ handler added after it sees the value.
-    std::atomic<bool> cppTaken{false};
-    std::atomic<int> passing{0};
-
-    // Starts such a notify: false (nothing started) once C++ code has the facade. Announced
-    // before the check, which takeFacade() makes after setting it (sequentially consistent).
-    [[nodiscard]] bool enterPassing() noexcept
-    {
-        passing.fetch_add(1, std::memory_order_seq_cst);
-        if (!cppTaken.load(std::memory_order_seq_cst))
-            return true;
-        leavePassing();
-        return false;
-    }
-    void leavePassing() noexcept { passing.fetch_sub(1, std::memory_order_seq_cst); }
-    // C++ code takes the facade (on the registry's thread: `here`).
-    void takeFacade(bool here) noexcept
-    {
-        if (!cppTaken.load(std::memory_order_relaxed))
-            cppTaken.store(true, std::memory_order_seq_cst);
-        // Polled with the core's back-off, not std::atomic::wait, which MinGW-w64's libstdc++
-        // can leave asleep.
-        for (unsigned spins = 0; !here && passing.load(std::memory_order_seq_cst) != 0; ++spins)
-            backoff(spins);
-    }
 };
 
 } // namespace rio::detail

@@ -40,11 +40,6 @@ void QmlTypedRegistry::setName(const QString &name)
     Q_EMIT nameChanged();
 }
 
-detail::QmlFacadeListener *QmlTypedRegistry::facadeListener() const noexcept
-{
-    return m_shared.get();
-}
-
 void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, detail::QmlFacade *facade,
                               QtRegistryBase *facadeBase)
 {
@@ -68,7 +63,6 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, detail::QmlFacad
             m_latestHandler = HandlerId{};
             followLatest();
         }
-        m_shared->facadeCountChanged();
         Q_EMIT countChanged();
     });
 }

@@ -4,6 +4,7 @@
 #include <registryio/qml/detail/delivery.h>
 
 #include <QJSEngine>
+#include <QPointer>
 #include <QQmlEngine>
 #include <QQmlError>
 #include <QQmlInfo>
@@ -35,37 +36,51 @@ QString readWholeOption(const QJSValue &options, const QString &key, double max,
     return {};
 }
 
-// options.overflow: RegistryHandler.DropOldest/DropNewest/Block (numbers) or their names as
-// strings, with a capital or a small first letter ("dropNewest", "DropNewest").
-QString readOverflowOption(const QJSValue &options, Overflow &out)
+// options[key] as a bool into `out` (left alone when the key is absent): only true or false, so
+// that a string such as "false" is not taken as true; the complaint when it is something else.
+QString readBoolOption(const QJSValue &options, const QString &key, bool &out)
 {
-    const QJSValue value = options.property(QStringLiteral("overflow"));
+    const QJSValue value = options.property(key);
     if (value.isUndefined())
         return {};
-    if (value.isNumber()) {
-        const double number = value.toNumber();
-        for (Overflow o : {Overflow::DropOldest, Overflow::DropNewest, Overflow::Block}) {
-            if (number == double(int(o))) {
-                out = o;
-                return {};
-            }
-        }
-    } else if (value.isString()) {
-        const QString name = value.toString();
-        for (Overflow o : {Overflow::DropOldest, Overflow::DropNewest, Overflow::Block}) {
-            const QString known = QString::fromLatin1(detail::QmlDeliverySettings::overflowName(int(o)));
-            if (name == known || (name.size() > 1 && name.front() == known.front().toLower() &&
-                                  QStringView(name).mid(1) == QStringView(known).mid(1))) {
-                out = o;
-                return {};
-            }
-        }
+    if (!value.isBool())
+        return QStringLiteral("options.%1 must be true or false, got %2")
+            .arg(key, value.isString() ? QStringLiteral("\"%1\"").arg(value.toString())
+                                       : detail::jsTypeName(value));
+    out = value.toBool();
+    return {};
+}
+
+// options.<key>: one of `names` (RegistryHandler's enum values, numbered from 0) as its number,
+// or its name as a string with a capital or a small first letter ("dropNewest", "DropNewest").
+// Returns its number, or -1 when absent or refused (`refused` then says why).
+int readNamedOption(const QJSValue &options, const QString &key, std::initializer_list<const char *> names,
+                    QString &refused)
+{
+    const QJSValue value = options.property(key);
+    if (value.isUndefined())
+        return -1;
+    QStringList qualified;
+    QStringList strings;
+    int index = 0;
+    for (const char *name : names) {
+        const QString known = QString::fromLatin1(name);
+        if (value.isNumber() && value.toNumber() == double(index))
+            return index;
+        const QString lower = QString(known.front().toLower()) + known.mid(1);
+        if (value.isString() && (value.toString() == known || value.toString() == lower))
+            return index;
+        qualified << QStringLiteral("RegistryHandler.") + known;
+        strings << QStringLiteral("\"%1\"").arg(lower);
+        ++index;
     }
-    return QStringLiteral("options.overflow must be RegistryHandler.DropOldest, RegistryHandler.DropNewest "
-                          "or RegistryHandler.Block (or \"dropOldest\", \"dropNewest\", \"block\"), got %1")
-        .arg(value.isString()   ? QStringLiteral("\"%1\"").arg(value.toString())
-             : value.isNumber() ? value.toString()
-                                : detail::jsTypeName(value));
+    const QString last = qualified.takeLast();
+    refused = QStringLiteral("options.%1 must be %2 or %3 (or %4), got %5")
+                  .arg(key, qualified.join(QStringLiteral(", ")), last, strings.join(QStringLiteral(", ")),
+                       value.isString()   ? QStringLiteral("\"%1\"").arg(value.toString())
+                       : value.isNumber() ? value.toString()
+                                          : detail::jsTypeName(value));
+    return -1;
 }
 
 } // namespace
@@ -82,8 +97,15 @@ QJSValue detail::scriptValue(QJSEngine *engine, const QVariant &event)
     case QMetaType::QString:
         return {*static_cast<const QString *>(event.constData())};
     default:
-        return engine->toScriptValue(event);
+        break;
     }
+    // A JavaScript notify's own value, queued for a JavaScript handler: that value itself.
+    if (event.metaType() == QMetaType::fromType<QJSValue>())
+        return *static_cast<const QJSValue *>(event.constData());
+    // A QObject notified on the engine's thread (QmlRegistry::notify): null once destroyed.
+    if (event.metaType() == QMetaType::fromType<QPointer<QObject>>())
+        return engine->toScriptValue(static_cast<const QPointer<QObject> *>(event.constData())->data());
+    return engine->toScriptValue(event);
 }
 
 namespace detail {
@@ -98,23 +120,41 @@ QString readQmlAddOptions(const QJSValue &options, const QThread *thread, QmlAdd
                    "options must be an object like { coalesce: true, once: false, owner: item }, got %1")
             .arg(jsTypeName(options));
     HandlerOptions &delivery = out.handler;
-    const bool coalesce = options.property(QStringLiteral("coalesce")).toBool();
-    delivery.once = options.property(QStringLiteral("once")).toBool();
+    QString refused;
+    const int overflow =
+        readNamedOption(options, QStringLiteral("overflow"), {"DropOldest", "DropNewest", "Block"}, refused);
+    // `delivery` names the mode; `coalesce: true` is Latest too.
+    const int mode = refused.isEmpty()
+                         ? readNamedOption(options, QStringLiteral("delivery"), {"Every", "Latest"}, refused)
+                         : -1;
+    const bool coalesceGiven = !options.property(QStringLiteral("coalesce")).isUndefined();
+    bool coalesce = false;
+    if (refused.isEmpty())
+        refused = readBoolOption(options, QStringLiteral("coalesce"), coalesce);
+    if (refused.isEmpty())
+        refused = readBoolOption(options, QStringLiteral("once"), delivery.once);
+    if (refused.isEmpty() && mode >= 0 && coalesceGiven && coalesce != (mode == int(Delivery::Latest)))
+        refused = QStringLiteral("options.delivery is %1 but options.coalesce is %2")
+                      .arg(QLatin1String(mode == int(Delivery::Latest) ? "Latest" : "Every"),
+                           QLatin1String(coalesce ? "true" : "false"));
+    const bool latest = coalesce || mode == int(Delivery::Latest);
     auto capacity = double(delivery.capacity);
     auto blockTimeout = double(delivery.blockTimeout.count());
     double minInterval = 0;
-    QString refused = readWholeOption(options, QStringLiteral("capacity"), 9007199254740992.0, capacity);
     if (refused.isEmpty())
-        refused = readOverflowOption(options, delivery.overflow);
+        refused = readWholeOption(options, QStringLiteral("capacity"), 9007199254740992.0, capacity);
     if (refused.isEmpty())
         refused = readWholeOption(options, QStringLiteral("blockTimeout"), INT_MAX, blockTimeout);
     if (refused.isEmpty())
         refused = readWholeOption(options, QStringLiteral("minInterval"), INT_MAX, minInterval);
-    if (refused.isEmpty() && minInterval > 0 && !coalesce)
-        refused = QStringLiteral("options.minInterval needs coalesce: true");
+    if (refused.isEmpty() && minInterval > 0 && !latest)
+        refused =
+            QStringLiteral("options.minInterval needs delivery: RegistryHandler.Latest (or coalesce: true)");
     if (!refused.isEmpty())
         return refused;
-    delivery.delivery = coalesce ? Delivery::Latest : Delivery::Every;
+    if (overflow >= 0)
+        delivery.overflow = Overflow(overflow);
+    delivery.delivery = latest ? Delivery::Latest : Delivery::Every;
     delivery.capacity = std::size_t(capacity);
     delivery.blockTimeout = std::chrono::milliseconds(qint64(blockTimeout));
     delivery.minInterval = std::chrono::milliseconds(qint64(minInterval));

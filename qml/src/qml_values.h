@@ -63,8 +63,8 @@ struct QmlRunningHandler
 // This thread's running handler (one thread-local object: one TLS lookup per delivery).
 QmlRunningHandler &runningHandler() noexcept;
 
-// The options object of QmlRegistry.add() and a typed registry's add(): { coalesce, once, owner,
-// capacity, overflow, blockTimeout, minInterval }.
+// The options object of QmlRegistry.add() and a typed registry's add(): { delivery (or coalesce), once,
+// owner, capacity, overflow, blockTimeout, minInterval }.
 struct QmlAddOptions
 {
     HandlerOptions handler; // delivery, capacity, overflow, blockTimeout, minInterval, once

@@ -369,6 +369,77 @@ private Q_SLOTS:
         QTRY_COMPARE(trace(), QStringLiteral("high=p;low=p;"));
     }
 
+    // `delivery` names the mode; `coalesce` is the same property as a bool: each change of one
+    // is a change of the other, re-registers once, and an unknown mode warns and changes nothing.
+    void deliveryModeAndCoalesceAreOneProperty()
+    {
+        RegistryHandler *low = handler("low");
+        QSignalSpy delivery(low, &RegistryHandler::deliveryChanged);
+        QSignalSpy coalesce(low, &RegistryHandler::coalesceChanged);
+        const double before = low->handlerId();
+        eval(m_root.get(), QStringLiteral("low.delivery = RegistryHandler.Latest"));
+        QVERIFY(low->coalesce());
+        QCOMPARE(low->delivery(), RegistryHandler::Latest);
+        QCOMPARE(delivery.count(), 1);
+        QCOMPARE(coalesce.count(), 1);
+        QVERIFY(low->handlerId() > before);
+        eval(m_root.get(), QStringLiteral("low.coalesce = false"));
+        QCOMPARE(low->delivery(), RegistryHandler::Every);
+        QCOMPARE(delivery.count(), 2);
+        const double id = low->handlerId();
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "delivery must be Every or Latest, got 5; it stays Every$")));
+        eval(m_root.get(), QStringLiteral("low.delivery = 5"));
+        QCOMPARE(low->delivery(), RegistryHandler::Every);
+        QCOMPARE(low->handlerId(), id);
+        QCOMPARE(delivery.count(), 2);
+    }
+
+    // A declaration that sets `delivery` and `coalesce` apart: a warning at it, and `delivery`
+    // wins whichever order QML sets them in; agreeing ones say nothing.
+    void declaredDeliveryAndCoalesceContradicting_data()
+    {
+        QTest::addColumn<QString>("properties");
+        QTest::addColumn<bool>("latest");
+        QTest::newRow("Latest, then coalesce false")
+            << "delivery: RegistryHandler.Latest; coalesce: false" << true;
+        QTest::newRow("coalesce false, then Latest")
+            << "coalesce: false; delivery: RegistryHandler.Latest" << true;
+        QTest::newRow("Every, then coalesce true")
+            << "delivery: RegistryHandler.Every; coalesce: true" << false;
+        QTest::newRow("coalesce true, then Every")
+            << "coalesce: true; delivery: RegistryHandler.Every" << false;
+    }
+
+    void declaredDeliveryAndCoalesceContradicting()
+    {
+        QFETCH(QString, properties);
+        QFETCH(bool, latest);
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(QStringLiteral("decl.qml:4:.*delivery: %1 and coalesce: %2 "
+                                              "contradict; delivery wins$")
+                                   .arg(latest ? "Latest" : "Every", latest ? "false" : "true")));
+        QQmlComponent c(m_engine.get());
+        c.setData(QStringLiteral("import QtQml\nimport RegistryIO\nQtObject {\n property RegistryHandler h: "
+                                 "RegistryHandler { %1 }\n}\n")
+                      .arg(properties)
+                      .toUtf8(),
+                  QUrl(QStringLiteral("file:///decl.qml")));
+        std::unique_ptr<QObject> o(c.create());
+        QVERIFY2(o, qPrintable(c.errorString()));
+        auto *h = o->property("h").value<RegistryHandler *>();
+        QCOMPARE(h->coalesce(), latest);
+        QTest::failOnWarning(QRegularExpression(QStringLiteral(".*")));
+        QQmlComponent agreeing(m_engine.get());
+        agreeing.setData(
+            "import QtQml\nimport RegistryIO\nRegistryHandler { delivery: RegistryHandler.Latest; "
+            "coalesce: true }\n",
+            QUrl(QStringLiteral("file:///agree.qml")));
+        std::unique_ptr<QObject> a(agreeing.create());
+        QVERIFY(a && a->property("coalesce").toBool());
+    }
+
     void badDeliveryPropertiesWarnAndKeepTheirValue()
     {
         RegistryHandler *h = handler("low");
@@ -405,9 +476,10 @@ private Q_SLOTS:
         QCOMPARE(h->minInterval(), 0);
         QCOMPARE(h->handlerId(), id); // nothing re-registered
         // minInterval without coalesce: kept, but the registration says it is ignored.
-        QTest::ignoreMessage(QtWarningMsg,
-                             QRegularExpression(at + QStringLiteral("minInterval applies with coalesce: true "
-                                                                    "only; 40 ms is ignored$")));
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(at + QStringLiteral("minInterval applies with delivery: Latest \\(coalesce: "
+                                                   "true\\) only; 40 ms is ignored$")));
         eval(m_root.get(), QStringLiteral("low.minInterval = 40"));
         QCOMPARE(h->minInterval(), 40);
         QVERIFY(h->isActive());

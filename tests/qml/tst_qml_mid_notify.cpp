@@ -24,6 +24,7 @@
 #include <QTest>
 #include <QThread>
 
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -61,6 +62,15 @@ private:
     QStringList m_log;
 };
 
+/// A member-function handler's receiver, which a test deletes mid-notify.
+class Receiver : public QObject
+{
+    Q_OBJECT
+public:
+    Sink *sink = nullptr;
+    void on(const QVariant &) { sink->rec(QStringLiteral("member")); }
+};
+
 const char *const kQml = R"(
 import QtQml
 import RegistryIO
@@ -68,6 +78,7 @@ import RioAttackTest
 QtObject {
     id: root
     property var sink: null
+    property var sent: null
     property QmlRegistry reg: QmlRegistry {}
     property AttackRegistry typed: AttackRegistry {}
     property var handles: []
@@ -95,6 +106,10 @@ class tst_QmlMidNotify : public QObject
     std::unique_ptr<QQmlEngine> m_engine;
     std::unique_ptr<QObject> m_root;
     Sink m_sink;
+
+    QObject *m_victim = nullptr;
+    rio::QmlRegistry *m_reg = nullptr;
+    rio::HandlerId m_cppId;
 
     rio::QmlRegistry *reg() const { return m_root->property("reg").value<rio::QmlRegistry *>(); }
     QVariant eval(const QString &expression) { return rio::test::eval(m_root.get(), expression); }
@@ -483,9 +498,166 @@ private Q_SLOTS:
         QCOMPARE(m_sink.take(), QStringList{QStringLiteral("new:3")});
     }
 
-    // registry() taken from another thread while a JavaScript notify runs (its first call from
-    // another thread waits for that notify): the handlers after it in that notify and every later
-    // notify still run, and a C++ handler added then sees the plain copy.
+    // A JavaScript notify hands its JavaScript handlers the caller's own value, and makes the
+    // plain copy only for a C++ handler that takes it (directly or queued), once per notify and
+    // before the dispatch; taking registry() or reading diagnostics makes none.
+    void aJavaScriptNotifyCopiesItsEventOnlyForACppHandler()
+    {
+        rio::QmlRegistry *r = reg();
+        const QString notify = QStringLiteral("reg.notify({ get v() { root.sink.rec('read'); return 1 } })");
+        eval(QStringLiteral("reg.add((e) => root.sink.rec('js'))"));
+        static_cast<void>(rio::Diagnostics::snapshot(r->registry().registryId()));
+        eval(notify);
+        QCOMPARE(m_sink.take(), QStringList{QStringLiteral("js")});
+        std::vector<QVariant> seen;
+        const auto record = [&seen](const QVariant &e) { seen.push_back(e); };
+        r->registry().add(record, -1);
+        r->registry().add(record, -2);
+        r->registry().add(this, record, {.priority = -3, .connection = Qt::QueuedConnection});
+        eval(notify);
+        QCOMPARE(m_sink.take(), (QStringList{QStringLiteral("read"), QStringLiteral("js")}));
+        QTRY_COMPARE(seen.size(), std::size_t(3));
+        for (const QVariant &e : seen)
+            QCOMPARE(e.toMap().value(QStringLiteral("v")), QVariant(1));
+    }
+
+    // The plain copy of a JavaScript event runs its getters before the dispatch, never between a
+    // C++ handler's checks and its call: a getter that removes that handler, deletes its
+    // receiver or deletes the registry leaves nothing to run.
+    void aGetterOfTheEventRemovingTheCppHandlerItFeeds()
+    {
+        rio::QmlRegistry *r = reg();
+        m_cppId = r->registry().add([this](const QVariant &) { m_sink.rec(QStringLiteral("cpp")); }, 5);
+        m_reg = r;
+        eval(QStringLiteral(
+            "reg.notify({ get v() { root.sink.rec('removed:' + attack.removeCpp()); return 1 } })"));
+        QCOMPARE(m_sink.take(), QStringList{QStringLiteral("removed:true")});
+    }
+
+    void aGetterOfTheEventDeletingTheRegistry()
+    {
+        reg()->registry().add([this](const QVariant &) { m_sink.rec(QStringLiteral("cpp")); }, 5);
+        eval(QStringLiteral("reg.add((e) => root.sink.rec('js'), 0)"));
+        const QPointer<rio::QmlRegistry> alive(reg());
+        eval(QStringLiteral(
+            "reg.notify({ get v() { root.sink.rec('getter'); attack.kill(reg); return 1 } })"));
+        QVERIFY(alive.isNull());
+        QCOMPARE(m_sink.take(), QStringList{QStringLiteral("getter")});
+    }
+
+    void aGetterOfTheEventDeletingAMemberHandlersReceiver()
+    {
+        auto *receiver = new Receiver;
+        receiver->sink = &m_sink;
+        m_victim = receiver;
+        reg()->registry().add(receiver, &Receiver::on, rio::HandlerOptions{.priority = 5});
+        eval(QStringLiteral(
+            "reg.notify({ get v() { root.sink.rec('getter'); attack.killVictim(); return 1 } })"));
+        QCOMPARE(m_sink.take(), QStringList{QStringLiteral("getter")});
+    }
+
+    // What a getter throws while the plain copy is made is the notify's caller's error (thrown at
+    // its line, nothing delivered), not a failure of a JavaScript handler that never threw.
+    void aThrowingGetterIsTheNotifyingCallersError()
+    {
+        rio::QmlRegistry *r = reg();
+        eval(QStringLiteral("reg.add((e) => root.sink.rec('js10'), 10)"));
+        r->registry().add([this](const QVariant &) { m_sink.rec(QStringLiteral("cpp5")); }, 5);
+        eval(QStringLiteral("reg.add((e) => root.sink.rec('js0'), 0)"));
+        int failures = 0;
+        connect(r, &rio::QmlRegistry::handlerFailed, this, [&failures] { ++failures; });
+        const QVariant result =
+            eval(QStringLiteral("(function() { try { reg.notify({ get v() { throw new Error('getter') } }); "
+                                "return 'returned' } catch (x) { return 'caught ' + x } })()"));
+        drainPosted();
+        QCOMPARE(result.toString(), QStringLiteral("caught Error: getter"));
+        QCOMPARE(failures, 0);
+        QCOMPARE(m_sink.take(), QStringList{});
+        eval(QStringLiteral("reg.notify({ v: 1 })"));
+        QCOMPARE(m_sink.take(), (QStringList{"js10", "cpp5", "js0"}));
+    }
+
+    // A JavaScript handler whose delivery is queued on the engine's thread (Latest with a minimum
+    // interval) takes the caller's own value: a JavaScript-only registry makes no plain copy, so
+    // a throwing getter nobody reads is no error, and each handler runs once in priority order.
+    void aQueuedJavaScriptHandlerTakesTheCallersValue()
+    {
+        rio::QmlRegistry *r = reg();
+        eval(QStringLiteral("reg.add((e) => root.sink.rec('js10'), 10)"));
+        eval(QStringLiteral("reg.add((e) => root.sink.rec('late:' + e.a + e.z + ':' + (e === root.sent)), "
+                            "0, { coalesce: true, minInterval: 5 })"));
+        int failures = 0;
+        connect(r, &rio::QmlRegistry::handlerFailed, this, [&failures] { ++failures; });
+        const QVariant result = eval(QStringLiteral(
+            "(function() { root.sent = { a: 1, get v() { throw new Error('getter') }, z: 2 }; "
+            "try { reg.notify(root.sent); return 'returned' } catch (x) { return 'caught ' + x } })()"));
+        QCOMPARE(result.toString(), QStringLiteral("returned"));
+        QTRY_COMPARE(m_sink.size(), 2);
+        QCOMPARE(m_sink.take(), (QStringList{"js10", "late:12:true"}));
+        drainPosted();
+        QCOMPARE(failures, 0);
+    }
+
+    // A QObject notified from JavaScript and destroyed before a JavaScript handler's queued
+    // delivery (Latest with a minimum interval) runs: that delivery sees null; a C++ handler
+    // takes the object as notified.
+    void aQObjectEventDestroyedBeforeItsQueuedDeliveryIsNull()
+    {
+        QObject *seen = nullptr;
+        reg()->registry().add([&seen](const QVariant &e) { seen = e.value<QObject *>(); });
+        eval(
+            QStringLiteral("reg.add((e) => root.sink.rec('late:' + (e === null ? 'null' : e.objectName)), 0, "
+                           "{ coalesce: true, minInterval: 5 })"));
+        eval(QStringLiteral(
+            "(function() { const o = regComponent.createObject(null); reg.notify(o); attack.kill(o) })()"));
+        QVERIFY(seen != nullptr);
+        QTRY_COMPARE(m_sink.size(), 1);
+        QCOMPARE(m_sink.take(), QStringList{QStringLiteral("late:null")});
+    }
+
+    // A C++ handler takes the event as notified, whatever a JavaScript handler before it did to
+    // the caller's value and whichever C++ handlers run before it.
+    void aCppHandlerSeesTheEventAsNotified()
+    {
+        rio::QmlRegistry *r = reg();
+        eval(QStringLiteral("reg.add((e) => { e.v = 99 }, 5)"));
+        QVariant seen;
+        r->registry().add([&seen](const QVariant &e) { seen = e.toMap().value(QStringLiteral("v")); }, 0);
+        eval(QStringLiteral("reg.notify({ v: 1 })"));
+        QCOMPARE(seen, QVariant(1));
+        r->registry().add([](const QVariant &) { }, 10);
+        eval(QStringLiteral("reg.notify({ v: 1 })"));
+        QCOMPARE(seen, QVariant(1));
+    }
+
+    // C++ handlers added from another thread while JavaScript notifies in a loop: each takes the
+    // plain copy, never the caller's JavaScript value, whichever notify it joins.
+    void cppHandlersAddedDuringJavaScriptNotifiesTakeThePlainCopy()
+    {
+        constexpr int kHandlers = 20;
+        rio::QmlRegistry *r = reg();
+        eval(QStringLiteral("reg.add((e) => {})"));
+        std::atomic<int> plain{0};
+        std::atomic<int> script{0};
+        std::jthread adder([&] {
+            for (int i = 0; i < kHandlers; ++i) {
+                r->registry().add([&](const QVariant &e) {
+                    (e.metaType() == QMetaType::fromType<QJSValue>() ? script : plain).fetch_add(1);
+                });
+                std::this_thread::yield();
+            }
+        });
+        for (int round = 0; round < 100; ++round)
+            eval(QStringLiteral("for (let i = 0; i < 10; ++i) reg.notify({ v: i })"));
+        adder.join();
+        eval(QStringLiteral("reg.notify({ v: 0 })"));
+        QCOMPARE(script.load(), 0);
+        QVERIFY(plain.load() >= kHandlers);
+    }
+
+    // registry() taken from another thread while a JavaScript notify runs: the handlers after it
+    // in that notify and every later notify still run, and a C++ handler added then sees the
+    // plain copy.
     void registryTakenFromAnotherThreadDuringAJavaScriptNotify()
     {
         constexpr int kRounds = 20;
@@ -586,6 +758,9 @@ private Q_SLOTS:
     }
 
 public:
+    Q_INVOKABLE void kill(QObject *object) { delete object; }
+    Q_INVOKABLE void killVictim() { delete std::exchange(m_victim, nullptr); }
+    Q_INVOKABLE bool removeCpp() { return m_reg->registry().remove(m_cppId); }
     Q_INVOKABLE void toggleDiagnostics() { rio::Diagnostics::setEnabled(!rio::Diagnostics::isEnabled()); }
 
 Q_SIGNALS:

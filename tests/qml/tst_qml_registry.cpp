@@ -15,10 +15,13 @@
 #include <QTest>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <future>
 #include <limits>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -432,6 +435,36 @@ private Q_SLOTS:
         QCOMPARE(trace(), QStringLiteral("p10;p1;failed;"));
     }
 
+    void handlerFailedIsNotHeldByAWorkersNotifyUnderWay()
+    {
+        // A worker's notify sits in a direct C++ handler until handlerFailed came: the failure of
+        // a notify made here, all of whose handlers ran, is not held by it.
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        QSignalSpy failed(r, &QmlRegistry::handlerFailed);
+        eval(root, QStringLiteral("registry.add(e => { if (e === 'ui') throw new Error('ui') }, 10)"));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: ui$")));
+        std::atomic<bool> entered{false};
+        std::promise<void> release;
+        std::shared_future<void> released = release.get_future().share();
+        r->registry().add(
+            [released, &entered](const QVariant &e) {
+                if (e != QVariant(QStringLiteral("worker")))
+                    return;
+                entered = true;
+                released.wait_for(std::chrono::seconds(20)); // bounded
+            },
+            5);
+        std::thread worker([sender = r->sender()] { sender.notify(QStringLiteral("worker")); });
+        auto joined = qScopeGuard([&] { // also when a check below fails
+            release.set_value();
+            worker.join();
+        });
+        QTRY_VERIFY(entered);
+        r->notify(QStringLiteral("ui"));
+        QTRY_COMPARE(failed.size(), 1);
+    }
+
     void handlerFailedComesAfterTheQueuedHandlersOfTheNotify()
     {
         // A handler queued on the registry's own thread (Qt::QueuedConnection, `latest`'s) is a
@@ -459,6 +492,36 @@ private Q_SLOTS:
         }
         QCoreApplication::processEvents();
         QCOMPARE(trace(), QStringLiteral("p10;p1;failed latest=1;p10;p1;failed latest=2;"));
+    }
+
+    void handlerFailedOfANotifyBetweenAFlushsTurnsComesAfterItsQueuedHandlers()
+    {
+        // The flush of a first failure has turned once when a queued slot notifies again, whose
+        // handler at 10 fails too and whose handler at 1 is queued: that second failure comes
+        // after it ran, not with the first one.
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        const auto append = [root](const QString &what) {
+            root->setProperty("trace", root->property("trace").toString() + what);
+        };
+        r->registry().add(r,
+                          [append](const QVariant &e) {
+                              append(QStringLiteral("p10;"));
+                              throw std::runtime_error(std::to_string(e.toInt()));
+                          },
+                          {.priority = 10});
+        r->registry().add(r, [append](const QVariant &e) { append(QStringLiteral("p1 %1;").arg(e.toInt())); },
+                          {.priority = 1, .connection = Qt::QueuedConnection});
+        connect(r, &QmlRegistry::handlerFailed, root, [append](double, const QString &message) {
+            append(QStringLiteral("failed %1;").arg(message));
+        });
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: 1$")));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: 2$")));
+        r->notify(1); // queues the flush's first turn, then the handler at 1
+        QMetaObject::invokeMethod(this, [r] { r->notify(2); }, Qt::QueuedConnection);
+        QTRY_VERIFY(trace().count(QStringLiteral("failed")) == 2);
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;p1 1;p10;failed 1;p1 2;failed 2;"));
     }
 
     void aWaitingDeliveryHoldsAtMost48BytesBeyondTheEvent_data()
@@ -723,8 +786,23 @@ private Q_SLOTS:
         QTest::newRow("negative blockTimeout")
             << "{ overflow: 'block', blockTimeout: -5 }"
             << "options.blockTimeout must be a whole number from 0 to 2147483647, got -5";
-        QTest::newRow("minInterval without coalesce") << "{ minInterval: 10 }"
-                                                      << "options.minInterval needs coalesce: true";
+        QTest::newRow("minInterval without coalesce")
+            << "{ minInterval: 10 }"
+            << "options.minInterval needs delivery: RegistryHandler.Latest (or coalesce: true)";
+        QTest::newRow("unknown delivery")
+            << "{ delivery: 'newest' }"
+            << "options.delivery must be RegistryHandler.Every or RegistryHandler.Latest (or \"every\", "
+               "\"latest\"), got \"newest\"";
+        QTest::newRow("delivery against coalesce")
+            << "{ delivery: RegistryHandler.Every, coalesce: true }"
+            << "options.delivery is Every but options.coalesce is true";
+        QTest::newRow("latest delivery against coalesce")
+            << "{ delivery: 'latest', coalesce: false }"
+            << "options.delivery is Latest but options.coalesce is false";
+        QTest::newRow("coalesce as a string") << "{ coalesce: 'false', minInterval: 5 }"
+                                              << "options.coalesce must be true or false, got \"false\"";
+        QTest::newRow("once as a number")
+            << "{ once: 0 }" << "options.once must be true or false, got a number";
         QTest::newRow("null minInterval") << "{ coalesce: true, minInterval: null }"
                                           << "options.minInterval must be a whole number from 0 to "
                                              "2147483647, got null";
@@ -755,6 +833,7 @@ private Q_SLOTS:
         QTest::newRow("small name") << "{ overflow: 'dropOldest' }";
         QTest::newRow("coalesced with an interval") << "{ coalesce: true, minInterval: 5 }";
         QTest::newRow("once ignores them") << "{ once: true, capacity: 1 }";
+        QTest::newRow("delivery agreeing with coalesce") << "{ delivery: 'latest', coalesce: true }";
     }
 
     void addAcceptsDeliveryOptions()

@@ -17,13 +17,18 @@
 #include <QFile>
 #include <QPointer>
 #include <QQmlComponent>
+#include <QQmlContext>
 #include <QSignalSpy>
 #include <QTest>
+#include <QThread>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <future>
+#include <initializer_list>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -69,9 +74,14 @@ class tst_QmlRegistryLifetime : public QObject
 {
     Q_OBJECT
 
+public:
+    // What a handler calls to be counted.
+    Q_INVOKABLE void count() { ++m_calls; }
+
 private:
     std::unique_ptr<QQmlEngine> m_engine;
     std::unique_ptr<QObject> m_root;
+    int m_calls = 0;
 
     QObject *registry(bool typed) const
     {
@@ -165,11 +175,40 @@ private:
         return end >= 0 && end + 2 < text.size() ? text.at(end + 2) : '?';
     }
     QVariant eval(const QString &expression) const { return rio::test::eval(m_root.get(), expression); }
+    // `handle = <the registry of kind typed>.add(<arguments>)`: the handle.
+    QObject *addToRegistry(bool typed, const QString &arguments) const
+    {
+        eval(QStringLiteral("handle = %1.add(%2)").arg(QLatin1String(typed ? "typed" : "plain"), arguments));
+        return m_root->property("handle").value<QObject *>();
+    }
     static void addKinds()
     {
         QTest::addColumn<bool>("typed");
         QTest::newRow("QmlRegistry") << false;
         QTest::newRow("typed registry") << true;
+    }
+    // Both kinds, each with every value of a string column.
+    static void addKindsBy(const char *column, std::initializer_list<const char *> values)
+    {
+        QTest::addColumn<bool>("typed");
+        QTest::addColumn<QString>(column);
+        for (const bool typed : {false, true})
+            for (const char *value : values)
+                QTest::addRow("%s, %s", typed ? "typed registry" : "QmlRegistry", value)
+                    << typed << QString::fromLatin1(value);
+    }
+
+    // After its registry's end: `handle` lives on, inactive, told once (and no more once the event
+    // loop ran), its function never called.
+    void endedOnceByItsRegistrysEnd(const QPointer<QObject> &handle, const QSignalSpy &activeChanged) const
+    {
+        QVERIFY(handle);
+        QVERIFY(!handle->property("active").toBool());
+        QCOMPARE(activeChanged.count(), 1);
+        QCoreApplication::sendPostedEvents();
+        QCoreApplication::processEvents();
+        QCOMPARE(activeChanged.count(), 1);
+        QCOMPARE(m_root->property("seen").toInt(), 0);
     }
 
     // A `once` handler of `form` fired by a worker's sender; its registry is deleted before
@@ -422,12 +461,7 @@ private Q_SLOTS:
 
     void aFiredOnceHandlersDeliveryDiesWithItsRegistry_data()
     {
-        QTest::addColumn<bool>("typed");
-        QTest::addColumn<QString>("form");
-        for (const bool typed : {false, true})
-            for (const char *form : {"add(fn, 0, {once: true})", "declarative once"})
-                QTest::addRow("%s, %s", typed ? "typed registry" : "QmlRegistry", form)
-                    << typed << QString::fromLatin1(form);
+        addKindsBy("form", {"add(fn, 0, {once: true})", "declarative once"});
     }
 
     void aFiredOnceHandlersDeliveryDiesWithItsRegistry()
@@ -437,23 +471,93 @@ private Q_SLOTS:
         onceDeliveryOutlivingItsRegistry(typed, form);
     }
 
-    // A `once` function fired by a worker, whose handle is removed while the delivery waits, after
-    // another handler of the registry was removed: the removal cancels the delivery.
-    void aFiredOnceFunctionRemovedAfterAnotherRemovalNeverRuns_data() { addKinds(); }
+    // A `once` function fired by a worker, removed while the delivery waits (by its handle or its
+    // registry's remove(id)), after another handler of the registry was removed: the removal
+    // cancels the delivery, ends the handle, and is the first (true, then false).
+    void aFiredOnceFunctionRemovedAfterAnotherRemovalNeverRuns_data()
+    {
+        addKindsBy("removal", {"handle.remove()", "%1.remove(handle.id)"});
+    }
 
     void aFiredOnceFunctionRemovedAfterAnotherRemovalNeverRuns()
     {
         QFETCH(bool, typed);
+        QFETCH(QString, removal);
         const QString name = QLatin1String(typed ? "typed" : "plain");
+        removal.replace(QLatin1String("%1"), name);
         declarative(typed)->setProperty("enabled", false); // only the function under test
         eval(QStringLiteral("handle = %1.add((e) => seen += 1, 0, { once: true })").arg(name));
         QSignalSpy drops(facade(typed), &rio::QtRegistryBase::deliveriesDropped);
         QVERIFY(sendFromWorker(registry(typed), typed, 1)); // fired: its delivery waits
         QVERIFY(eval(QStringLiteral("%1.add((e) => {}).remove()").arg(name)).toBool());
-        eval(QStringLiteral("handle.remove()"));
+        QVERIFY(eval(removal).toBool()); // the handle's first removal
+        QVERIFY(!eval(removal).toBool());
+        QVERIFY(!m_root->property("handle").value<QObject *>()->property("active").toBool());
         drain(registry(typed), typed);
         QCOMPARE(m_root->property("seen").toInt(), 0);
         QCOMPARE(drops.count(), 1);
+    }
+
+    // A declarative handler that QQmlComponent::create made belongs to its caller and may outlive
+    // its engine; its C++-owned registry's next notify calls nothing of the dead engine.
+    void aDeclarativeHandlerOutlivingItsEngineRunsNothing_data()
+    {
+        QTest::addColumn<QString>("form");
+        QTest::newRow("handler") << "handler: (e) => counter.count()";
+        QTest::newRow("onNotified") << "onNotified: (e) => counter.count()";
+    }
+
+    void aDeclarativeHandlerOutlivingItsEngineRunsNothing()
+    {
+        QFETCH(QString, form);
+        rio::QmlRegistry registry;
+        std::unique_ptr<QObject> root;
+        {
+            const auto engine = rio::test::makeEngine();
+            engine->rootContext()->setContextProperty(QStringLiteral("cppOwned"), &registry);
+            engine->rootContext()->setContextProperty(QStringLiteral("counter"), this);
+            QQmlComponent component(engine.get());
+            component.setData(
+                QStringLiteral("import QtQml\nimport RegistryIO\nQtObject {\n property RegistryHandler h: "
+                               "RegistryHandler { registry: cppOwned; %1 }\n}\n")
+                    .arg(form)
+                    .toUtf8(),
+                QUrl(QStringLiteral("file:///outliving.qml")));
+            root.reset(component.create());
+            QVERIFY2(root, qPrintable(component.errorString()));
+            m_calls = 0;
+            registry.notify(QVariant(1));
+            QCOMPARE(m_calls, 1);
+        }
+        registry.notify(QVariant(2)); // the engine is gone
+        QCOMPARE(m_calls, 1);
+    }
+
+    // A `once` handle made by QQmlComponent::create, kept by an owner of its caller's, fired by a
+    // worker: its delivery runs after the engine died, calls nothing of it, and ends the handle.
+    void aFiredOnceHandleWhoseEngineDiedEnds()
+    {
+        std::unique_ptr<QObject> root;
+        QPointer<QObject> handle;
+        {
+            const auto engine = rio::test::makeEngine();
+            QQmlComponent component(engine.get());
+            component.setData(
+                "import QtQml\nimport RegistryIO\nQtObject {\n property var h\n"
+                " property QtObject owner: QtObject {}\n property QmlRegistry reg: QmlRegistry {}\n"
+                " Component.onCompleted: h = reg.add((e) => {}, 0, { once: true, owner: owner })\n}\n",
+                QUrl(QStringLiteral("file:///once-outliving.qml")));
+            root.reset(component.create());
+            QVERIFY2(root, qPrintable(component.errorString()));
+            handle = root->property("h").value<QObject *>();
+            auto *const registry = root->property("reg").value<rio::QmlRegistry *>();
+            std::thread([sender = registry->sender()] { sender.notify(QVariant(1)); }).join(); // fired
+        }
+        QVERIFY(handle);
+        QVERIFY(handle->property("active").toBool()); // until its delivery runs
+        QSignalSpy activeChanged(handle.data(), SIGNAL(activeChanged()));
+        QTRY_COMPARE(activeChanged.count(), 1); // its delivery ran
+        QVERIFY(!handle->property("active").toBool());
     }
 
     void aHandleRemovedFromCppTurnsInactiveAndIsCollected_data() { addKinds(); }
@@ -461,9 +565,7 @@ private Q_SLOTS:
     void aHandleRemovedFromCppTurnsInactiveAndIsCollected()
     {
         QFETCH(bool, typed);
-        const QString name = QLatin1String(typed ? "typed" : "plain");
-        eval(QStringLiteral("handle = %1.add((e) => seen += 1)").arg(name));
-        QPointer<QObject> handle = m_root->property("handle").value<QObject *>();
+        QPointer<QObject> handle = addToRegistry(typed, QStringLiteral("(e) => seen += 1"));
         QVERIFY(handle);
         QVERIFY(handle->property("active").toBool());
         QSignalSpy activeChanged(handle.data(), SIGNAL(activeChanged()));
@@ -480,6 +582,27 @@ private Q_SLOTS:
                                   handle.isNull()),
                                  5000);
         QVERIFY(registry(typed) != nullptr);
+    }
+
+    // The registry's end tells each handle (activeChanged) while it lets go of its handlers: a
+    // function added to it then, from that slot, is refused (null), never left registered on a
+    // registry that is gone.
+    void aFunctionAddedDuringItsRegistrysEndIsRefused_data() { addKinds(); }
+
+    void aFunctionAddedDuringItsRegistrysEndIsRefused()
+    {
+        QFETCH(bool, typed);
+        // C++'s (a QML-created one is gone for JavaScript before its destructor runs).
+        QObject *const r = typed ? static_cast<QObject *>(new TickRegistry) : new rio::QmlRegistry;
+        QQmlEngine::setObjectOwnership(r, QQmlEngine::CppOwnership);
+        m_root->setProperty("handle", QVariant::fromValue(r));
+        eval(QStringLiteral(
+            "(function() { const r = handle; const h = r.add((e) => seen++, 0, { owner: root });"
+            " h.activeChanged.connect(() => { if (!h.active) root.last = r.add((e) => seen++, 0,"
+            " { owner: root }) }) })()"));
+        eval(QStringLiteral("last = undefined"));
+        delete r;
+        QCOMPARE(eval(QStringLiteral("String(last)")).toString(), QStringLiteral("null"));
     }
 
     void aDeclarativeHandlerRemovedFromCppTurnsInactive_data() { addKinds(); }
@@ -525,6 +648,167 @@ private Q_SLOTS:
         QTRY_VERIFY(!handle->property("active").toBool());
         QTRY_VERIFY(!handler->property("active").toBool());
         QCOMPARE(facade(typed)->count(), 1); // the C++ handler
+    }
+
+    // Handles removed by a worker while the engine thread runs its event loop (not joined first):
+    // the word of each removal reaches its handle through the queued flush, a post ordered for
+    // ThreadSanitizer as every post of ours.
+    void handlesRemovedByARunningWorkerTurnInactive_data() { addKinds(); }
+
+    void handlesRemovedByARunningWorkerTurnInactive()
+    {
+        QFETCH(bool, typed);
+        constexpr int kHandles = 20;
+        QList<QPointer<QObject>> handles;
+        std::vector<rio::Connection> connections;
+        for (int i = 0; i < kHandles; ++i) {
+            eval(QStringLiteral("handle = %1.add((e) => seen += 1)")
+                     .arg(QLatin1String(typed ? "typed" : "plain")));
+            handles << m_root->property("handle").value<QObject *>();
+            connections.push_back(connectionOf(typed, handles.last()->property("id").toDouble()));
+        }
+        std::atomic<int> removed{0};
+        std::jthread worker([&] {
+            for (const rio::Connection &connection : connections)
+                removed += connection.disconnect() ? 1 : 0;
+        });
+        // The engine thread runs its events while the worker removes (as an application does).
+        const auto anyActive = [&handles] {
+            return std::any_of(handles.cbegin(), handles.cend(),
+                               [](const QPointer<QObject> &h) { return h->property("active").toBool(); });
+        };
+        const QDeadlineTimer deadline(std::chrono::seconds(60));
+        while (anyActive() && !deadline.hasExpired())
+            QCoreApplication::processEvents();
+        QVERIFY(!anyActive());
+        worker.join();
+        QCOMPARE(removed.load(), kHandles);
+    }
+
+    // A handle's function that removes itself by id from inside its call: the removal reaches
+    // the registration through the delivery running it, which turns inactive at once, once.
+    void aFunctionRemovingItselfByIdEndsItsRegistrationAtOnce_data() { addKinds(); }
+
+    void aFunctionRemovingItselfByIdEndsItsRegistrationAtOnce()
+    {
+        QFETCH(bool, typed);
+        const QString name = QLatin1String(typed ? "typed" : "plain");
+        declarative(typed)->setProperty("enabled", false); // only the function under test
+        QObject *handle = addToRegistry(
+            typed,
+            QStringLiteral("(e) => { seen += 1; last = %1.remove(handle.id) && !handle.active }").arg(name));
+        QVERIFY(handle);
+        QSignalSpy activeChanged(handle, SIGNAL(activeChanged()));
+        eval(QStringLiteral("%1.notify(1), %1.notify(2)").arg(name));
+        QCOMPARE(m_root->property("seen").toInt(), 1);
+        QCOMPARE(m_root->property("last").toBool(), true); // inactive when remove() returned
+        QCOMPARE(activeChanged.count(), 1);
+        QCOMPARE(facade(typed)->count(), 0);
+    }
+
+    // A worker floods a function while another thread removes it: the removal cancels what
+    // waits, and its word reaches the registration through the event loop. It turns inactive
+    // once, and the function is never called after that.
+    void aRemovalRacingAWorkerFloodEndsTheRegistrationOnce_data() { addKinds(); }
+
+    void aRemovalRacingAWorkerFloodEndsTheRegistrationOnce()
+    {
+        QFETCH(bool, typed);
+        constexpr int kEvents = 2000;
+        declarative(typed)->setProperty("enabled", false);
+        QObject *handle = addToRegistry(typed, QStringLiteral("(e) => seen += 1"));
+        QVERIFY(handle);
+        int seenWhenEnded = -1;
+        QSignalSpy activeChanged(handle, SIGNAL(activeChanged()));
+        connect(qobject_cast<rio::HandlerSubscription *>(handle), &rio::HandlerSubscription::activeChanged,
+                this, [&] { seenWhenEnded = m_root->property("seen").toInt(); });
+        const rio::Connection connection = connectionOf(typed, handle->property("id").toDouble());
+        const std::function<bool(int)> send = senderOf(typed);
+        std::atomic<int> sent{0};
+        std::atomic<bool> removed{false};
+        std::jthread worker([&] {
+            for (int i = 0; i < kEvents; ++i) {
+                send(i);
+                sent.fetch_add(1, std::memory_order_release);
+            }
+        });
+        std::jthread remover([&] {
+            while (sent.load(std::memory_order_acquire) < kEvents / 2)
+                std::this_thread::yield();
+            removed.store(connection.disconnect(), std::memory_order_release);
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(activeChanged.count() == 1 && sent.load() == kEvents, 60000);
+        worker.join();
+        remover.join();
+        QVERIFY(removed.load());
+        drain(registry(typed), typed);
+        QVERIFY(!handle->property("active").toBool());
+        QCOMPARE(activeChanged.count(), 1);
+        QCOMPARE(m_root->property("seen").toInt(), seenWhenEnded); // none after its word came
+    }
+
+    // Removed on another thread, its registry deleted before the word of it came: the
+    // registry's end ends the registration, once, and nothing reaches it afterwards.
+    void aRemovalOnAnotherThreadEndsWithARegistryDeletedFirst_data() { addKinds(); }
+
+    void aRemovalOnAnotherThreadEndsWithARegistryDeletedFirst()
+    {
+        QFETCH(bool, typed);
+        QPointer<QObject> handle = addToRegistry(typed, QStringLiteral("(e) => seen += 1"));
+        QVERIFY(handle);
+        QSignalSpy activeChanged(handle.data(), SIGNAL(activeChanged()));
+        const rio::Connection connection = connectionOf(typed, handle->property("id").toDouble());
+        QVERIFY(sendFromWorker(registry(typed), typed, 1)); // a delivery waits as well
+        bool disconnected = false;
+        std::thread([&] { disconnected = connection.disconnect(); }).join();
+        QVERIFY(disconnected);
+        QVERIFY(handle->property("active").toBool()); // its word waits for the event loop
+        delete registry(typed);
+        endedOnceByItsRegistrysEnd(handle, activeChanged);
+    }
+
+    // Removed on another thread, which took the handler from the facade but had not yet told
+    // its registration when the registry's end began: the end ends the registration itself,
+    // once. The remover is held in that gap (a countChanged slot on its thread) until the end
+    // removed the rest (a C++ handler: the count changes on this thread).
+    void aRemovalOnAnotherThreadRacingItsRegistrysEndEndsTheRegistration_data() { addKinds(); }
+
+    void aRemovalOnAnotherThreadRacingItsRegistrysEndEndsTheRegistration()
+    {
+        QFETCH(bool, typed);
+        declarative(typed)->setProperty("enabled", false); // only the handle under test
+        QPointer<QObject> handle =
+            addToRegistry(typed, QStringLiteral("(e) => seen += 1, 0, { owner: root }"));
+        QVERIFY(handle);
+        QSignalSpy activeChanged(handle.data(), SIGNAL(activeChanged()));
+        if (typed)
+            qobject_cast<TickRegistry *>(registry(true))->registry().add([](int) { });
+        else
+            qobject_cast<rio::QmlRegistry *>(registry(false))->registry().add([](const QVariant &) { });
+        std::promise<void> taken;
+        std::promise<void> restRemoved;
+        std::future<void> rest = restRemoved.get_future();
+        bool heldUntilTheEnd = false;
+        QThread *const here = QThread::currentThread();
+        connect(
+            facade(typed), &rio::QtRegistryBase::countChanged, this,
+            [&] {
+                if (QThread::currentThread() == here) {
+                    restRemoved.set_value(); // the end removed the C++ handler
+                    return;
+                }
+                taken.set_value();
+                heldUntilTheEnd = rest.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+            },
+            Qt::DirectConnection);
+        const rio::Connection connection = connectionOf(typed, handle->property("id").toDouble());
+        std::future<void> removing = taken.get_future();
+        std::thread remover([&] { connection.disconnect(); });
+        removing.wait();
+        delete registry(typed); // waits for the remover's call before the facade goes
+        remover.join();
+        QVERIFY(heldUntilTheEnd);
+        endedOnceByItsRegistrysEnd(handle, activeChanged);
     }
 
     // The same with a C++ once-handler whose context is the registry itself: the facade cancels

@@ -636,9 +636,10 @@ private Q_SLOTS:
         eval(QStringLiteral("latest.minInterval = -5"));
         QCOMPARE(changed.count(), 0);
         // Without coalescing it is ignored, and said so.
-        QTest::ignoreMessage(
-            QtWarningMsg, QRegularExpression(QStringLiteral("minInterval applies with coalesce: true only; "
-                                                            "150 ms is ignored$")));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral(
+                                 "minInterval applies with delivery: Latest \\(coalesce: true\\) only; "
+                                 "150 ms is ignored$")));
         eval(QStringLiteral("low.minInterval = 150"));
         QCOMPARE(handler("low")->property("minInterval").toInt(), 150);
         eval(QStringLiteral("latest.minInterval = 150; latest.enabled = true"));

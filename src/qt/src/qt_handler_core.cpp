@@ -96,7 +96,8 @@ QtHandlerCore::QtHandlerCore(const Settings &settings) noexcept
       delivery(settings.options.delivery), once(settings.options.once),
       intervalled(settings.options.minInterval.count() > 0), hasContext(settings.context != nullptr),
       holderAuto(settings.heldContext && type == Qt::AutoConnection && delivery == Delivery::Every &&
-                 settings.options.minInterval.count() == 0)
+                 settings.options.minInterval.count() == 0),
+      layer(settings.layer)
 { }
 
 QtHandlerState::QtHandlerState(std::shared_ptr<QtRegistryControl> c, const Settings &settings)

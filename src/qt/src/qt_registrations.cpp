@@ -116,18 +116,30 @@ void QtRegistrations::releaseLocked(const std::string &key) noexcept
         m_memberCounts.erase(count);
 }
 
+namespace {
+// An entry left the map: the count of those not of the holding layer follows.
+void forgetForeign(std::atomic<std::size_t> &foreign, const QtRegistrations::Entry &entry) noexcept
+{
+    if (!entry.core->layer)
+        foreign.fetch_sub(1, std::memory_order_release);
+}
+} // namespace
+
 void QtRegistrations::insert(HandlerId id, Entry entry, const std::string *memberKey)
 {
     std::lock_guard lock(m_mutex);
+    const bool foreign = !entry.core->layer;
     auto [it, inserted] = m_handlers.emplace(id, std::move(entry));
-    if (memberKey == nullptr)
-        return;
-    try {
-        m_memberKeys.emplace(id, *memberKey);
-    } catch (...) {
-        m_handlers.erase(it);
-        throw;
+    if (memberKey != nullptr) {
+        try {
+            m_memberKeys.emplace(id, *memberKey);
+        } catch (...) {
+            m_handlers.erase(it);
+            throw;
+        }
     }
+    if (foreign)
+        m_foreign.fetch_add(1, std::memory_order_release);
     static_cast<void>(inserted);
 }
 
@@ -150,6 +162,7 @@ QtRegistrations::Entry QtRegistrations::take(HandlerId id) noexcept
         entry = std::move(it->second);
         m_handlers.erase(it);
         forgetKeyLocked(id);
+        forgetForeign(m_foreign, entry);
     }
     // Snapshots no longer list it: its drops count for the registry from now on (a spent one's
     // already do).
@@ -164,6 +177,7 @@ std::unordered_map<HandlerId, QtRegistrations::Entry> QtRegistrations::takeAll()
     {
         std::lock_guard lock(m_mutex);
         handlers.swap(m_handlers);
+        m_foreign.store(0, std::memory_order_release);
         m_memberKeys.clear();
         m_memberCounts.clear();
     }
@@ -198,6 +212,7 @@ QtRegistrations::Entry QtRegistrations::settle(HandlerId id) noexcept
         return {};
     entry = std::move(it->second);
     m_handlers.erase(it);
+    forgetForeign(m_foreign, entry);
     return entry;
 }
 
@@ -206,6 +221,13 @@ std::shared_ptr<QtHandlerCore> QtRegistrations::find(HandlerId id, bool spent) c
     std::lock_guard lock(m_mutex);
     auto it = m_handlers.find(id);
     return it == m_handlers.end() || (it->second.spent && !spent) ? nullptr : it->second.core;
+}
+
+std::shared_ptr<void> QtRegistrations::typedOf(HandlerId id) const
+{
+    std::lock_guard lock(m_mutex);
+    auto it = m_handlers.find(id);
+    return it == m_handlers.end() ? nullptr : it->second.typed;
 }
 
 std::vector<std::shared_ptr<QtHandlerCore>> QtRegistrations::cores() const

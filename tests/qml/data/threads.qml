@@ -20,7 +20,7 @@ QtObject {
     property RegistryHandler latest: RegistryHandler {
         registry: root.source.registry
         enabled: root.withCoalesced
-        coalesce: true
+        delivery: RegistryHandler.Latest
         priority: 5
         onNotified: event => root.source.record("latest", event)
     }
@@ -45,7 +45,7 @@ QtObject {
 
     Component.onCompleted: {
         if (withCoalesced)
-            jsHandle = source.registry.add(event => root.source.record("js", event), 3, { coalesce: true });
+            jsHandle = source.registry.add(event => root.source.record("js", event), 3, { delivery: "latest" });
     }
 
     function addTransient(tag: string): HandlerSubscription {

@@ -22,6 +22,7 @@ namespace rio {
 
 namespace detail {
 struct QmlRegistryShared;
+struct QmlDelivery;
 } // namespace detail
 
 /// What QmlRegistry.add() and a typed registry's add() return: destroying it (or its owner)
@@ -72,13 +73,13 @@ private:
     HandlerSubscription(std::shared_ptr<detail::QmlRegistryShared> shared, QJSEngine *engine,
                         const QJSValue &handler, int priority, bool once, QObject *parent);
 
+    // What the facade's handler holds: our deliveries, and how its removal reaches us.
+    [[nodiscard]] detail::QmlDelivery delivery();
     // The facade's delivery of `event` (the registry's event type) to the handle `target`.
     static void deliverTo(QObject *target, detail::QmlRegistryShared &shared, quint64 token,
                           const void *event);
     // The handler left the registry: inactive from now on.
     void deactivate();
-    // Registered under m_id: joins the registry's bookkeeping.
-    void activate();
     // The registry ended the registration behind our back, `dropped` drops so far.
     void registrationEnded(quint64 dropped);
     // The registry reported `total` drops of this handler.

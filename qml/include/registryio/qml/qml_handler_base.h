@@ -45,7 +45,10 @@ class RIO_QML_EXPORT QmlHandlerBase : public QObject, public QQmlParserStatus
     Q_PROPERTY(bool enabled READ isEnabled WRITE setEnabled NOTIFY enabledChanged FINAL)
     /// Runs for the first event only.
     Q_PROPERTY(bool once READ once WRITE setOnce NOTIFY onceChanged FINAL)
-    /// Events from other threads are coalesced: at most one pending, the newest wins.
+    /// How events from other threads are delivered: Every one, or the Latest only (coalesced: at
+    /// most one pending, the newest wins).
+    Q_PROPERTY(Delivery delivery READ delivery WRITE setDelivery NOTIFY deliveryChanged FINAL)
+    /// delivery: Latest, as a bool (the same property under its older name).
     Q_PROPERTY(bool coalesce READ coalesce WRITE setCoalesce NOTIFY coalesceChanged FINAL)
     /// Most events waiting for this handler at once (0: unbounded); changing it re-registers.
     Q_PROPERTY(int capacity READ capacity WRITE setCapacity NOTIFY capacityChanged FINAL)
@@ -76,6 +79,14 @@ public:
         Block,
     };
     Q_ENUM(Overflow)
+    /// How events from other threads reach the handler (rio::Delivery).
+    enum Delivery : int {
+        /// Each event gets its delivery, queued up to `capacity` (the default).
+        Every,
+        /// Coalesced: at most one delivery waits, with the newest event; the last one always arrives.
+        Latest,
+    };
+    Q_ENUM(Delivery)
 
     /// Nothing to undo here: each handler class unregisters in its own destructor (leaveRegistry).
     ~QmlHandlerBase() override;
@@ -92,7 +103,11 @@ public:
     [[nodiscard]] bool once() const noexcept { return m_once; }
     /// Makes it one-shot (re-registers).
     void setOnce(bool once);
-    /// True when cross-thread events are coalesced.
+    /// How events from other threads are delivered.
+    [[nodiscard]] Delivery delivery() const noexcept { return m_coalesce ? Latest : Every; }
+    /// Sets the delivery mode (re-registers); an unknown value warns and changes nothing.
+    void setDelivery(Delivery delivery);
+    /// True when cross-thread events are coalesced (delivery is Latest).
     [[nodiscard]] bool coalesce() const noexcept { return m_coalesce; }
     /// Turns coalescing on or off (re-registers).
     void setCoalesce(bool coalesce);
@@ -141,7 +156,9 @@ Q_SIGNALS:
     void enabledChanged();
     /// The once property changed.
     void onceChanged();
-    /// The coalesce property changed.
+    /// The delivery property changed.
+    void deliveryChanged();
+    /// The coalesce property changed (with delivery).
     void coalesceChanged();
     /// The capacity property changed.
     void capacityChanged();
@@ -202,7 +219,7 @@ protected:
 
     QJSValue m_handler;                     ///< `handler`
     QJSManagedValue m_function;             ///< m_handler, to call with what it throws left in the engine
-    QJSEngine *m_functionEngine = nullptr;  ///< m_function's engine while it is a function
+    QJSEngine *m_functionEngine = nullptr;  ///< m_function's engine when set (may die: ask m_function)
     HandlerId m_id;                         ///< the current registration's id (null when not registered)
     detail::QmlDeliverySettings m_delivery; ///< capacity, overflow, blockTimeout and minInterval
     quint64 m_dropped = 0;                  ///< `dropped`
@@ -214,6 +231,10 @@ protected:
     bool m_complete = false;                ///< componentComplete() ran (cleared by leaveRegistry() first)
     bool m_fired = false;  ///< a `once` registration of this arming fired: none is made again
     bool m_active = false; ///< `active`
+    /// What the declaration set, before componentComplete(): bit 0 `delivery` was set, bit 1
+    /// `coalesce` was, bit 2 delivery's Latest, bit 3 coalesce's true (both set and apart: a warning,
+    /// `delivery` wins whatever the order QML set them in).
+    quint8 m_declared = 0;
     /// \endcond
 
 private:

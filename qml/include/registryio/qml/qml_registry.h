@@ -47,11 +47,12 @@ public:
     ~QmlRegistry() override;
 
     /// Registers the JavaScript function `handler` (higher priority first). `options` may hold
-    /// `coalesce` (bool: events from other threads are coalesced, the newest wins), `once`
+    /// `delivery` (RegistryHandler.Every or .Latest, or "every"/"latest": Latest coalesces events
+    /// from other threads, the newest wins; `coalesce: true` is the same), `once`
     /// (bool), `owner` (a QtObject/Item: the handler goes when it is destroyed), and for queued
     /// deliveries `capacity` (whole number, 0 = unbounded, default 1000000), `overflow`
     /// (RegistryHandler.DropOldest/DropNewest/Block or "dropOldest"/"dropNewest"/"block"),
-    /// `blockTimeout` (ms, default 1000) and `minInterval` (ms, coalesce only). Returns the
+    /// `blockTimeout` (ms, default 1000) and `minInterval` (ms, Latest only). Returns the
     /// handle; destroying it removes the handler. A non-function or a bad option: QML warning at
     /// the caller's line, null, nothing registered. Call it on the registry's (the engine's) thread.
     Q_INVOKABLE rio::HandlerSubscription *add(const QJSValue &handler, int priority = 0,
@@ -86,8 +87,7 @@ public:
     /// The C++ facade underneath, for C++ handlers with contexts, coalescing, async notifies,
     /// setSuspended and removeAndWait. It is the one table of every handler, JavaScript ones
     /// included, and every notify is its dispatch: its promises hold for JavaScript handlers too.
-    /// From the first call on, a notify from JavaScript also makes the plain copy C++ handlers
-    /// get; the first call from another thread waits for such a notify under way here.
+    /// A notify from JavaScript makes the plain copy C++ handlers get when one runs or is queued.
     [[nodiscard]] QtRegistry<QVariant> &registry();
     /// The facade, read-only (counts, droppedCount, isSuspended, notify); changes no dispatch.
     [[nodiscard]] const QtRegistry<QVariant> &registry() const noexcept { return *m_registry; }

@@ -161,9 +161,7 @@ private:
     friend class QmlTypedSenderBase;
     friend class LatestModel;
 
-    // Called by the typed half: the listener its facade tells of removals, then (once its facade
-    // exists) its facade, and before it goes.
-    [[nodiscard]] detail::QmlFacadeListener *facadeListener() const noexcept;
+    // Called by the typed half: its facade once it exists, and before it goes.
     void attach(detail::QmlTypedRegistryOps *ops, detail::QmlFacade *facade, QtRegistryBase *facadeBase);
     void detach() noexcept;
     // A QML warning at the JavaScript line that called us (the registry's declaration if none).

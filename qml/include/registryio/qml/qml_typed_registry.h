@@ -104,7 +104,7 @@ class QmlTypedRegistryCore final : public QmlTypedRegistryOps
 {
 public:
     explicit QmlTypedRegistryCore(QmlTypedRegistry *owner)
-        : m_owner(owner), m_registry(std::make_shared<QmlHeldRegistry<E>>(owner, owner->facadeListener()))
+        : m_owner(owner), m_registry(std::make_shared<QmlHeldRegistry<E>>(owner))
     {
         owner->attach(this, m_registry.get(), m_registry.get());
     }
@@ -125,19 +125,12 @@ public:
             m_registry->notify(event);
             return;
         }
-        // The handlers of this notify share one JavaScript value (see scriptArguments); a nested
-        // notify has its own and gives this one back.
-        const E *const outer = std::exchange(m_current, &event);
-        QList<QJSValue> outerArguments = std::exchange(m_currentArguments, QList<QJSValue>());
-        // A handler may destroy the registry, and us with it: the facade (whose notify must not
-        // outlive it) lives on until this notify ends.
-        const QPointer<QObject> alive(m_owner);
+        // The handlers of this notify share one JavaScript value; a nested notify has its own
+        // and gives this one back. A handler may destroy the registry, and us with it: the
+        // facade (whose notify must not outlive it) lives on until this notify ends.
+        const QmlNotifyValue::Scope scope(m_value, &event, nullptr);
         const std::shared_ptr<QmlHeldRegistry<E>> facade = m_registry;
         facade->notifyOnHolderThread(event);
-        if (alive.isNull())
-            return;
-        m_current = outer;
-        m_currentArguments = std::move(outerArguments);
     }
 
     bool notifyFromQml(const QVariant &event, const char *name, const char *typeName) const
@@ -180,24 +173,15 @@ public:
     }
     const QList<QJSValue> &scriptArguments(const void *event, QJSEngine *engine) override
     {
-        // The event of the notify running on this thread (its address is valid for that long
-        // only, and m_current is cleared when it returns): converted by the first handler, and
-        // the list shared as it is (no copy of the value, no list made per handler).
-        if (event != m_current) {
-            m_otherArguments = {engine->toScriptValue(*static_cast<const E *>(event))};
-            return m_otherArguments;
-        }
-        if (m_currentArguments.isEmpty())
-            m_currentArguments.append(engine->toScriptValue(*static_cast<const E *>(event)));
-        return m_currentArguments;
+        return m_value.arguments(event, engine);
     }
 
 private:
     QmlTypedRegistry *m_owner;
     std::shared_ptr<QmlHeldRegistry<E>> m_registry; // held: its handlers' context is the owner
-    mutable const E *m_current = nullptr;
-    mutable QList<QJSValue> m_currentArguments; // { the current notify's value }, once made
-    QList<QJSValue> m_otherArguments;           // { a queued delivery's value }
+    mutable QmlNotifyValue m_value{[](QJSEngine *engine, const void *event) {
+        return engine->toScriptValue(*static_cast<const E *>(event));
+    }};
 };
 
 } // namespace rio::detail

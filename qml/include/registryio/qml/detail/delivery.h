@@ -75,8 +75,8 @@ struct QmlDeliverySettings
     void warnIfIgnored(QObject *owner, bool coalesce) const
     {
         if (minInterval > 0 && !coalesce)
-            qmlWarning(owner) << "minInterval applies with coalesce: true only; " << minInterval
-                              << " ms is ignored";
+            qmlWarning(owner) << "minInterval applies with delivery: Latest (coalesce: true) only; "
+                              << minInterval << " ms is ignored";
     }
 
     /// The QML name of an overflow value.

@@ -24,8 +24,10 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -196,12 +198,21 @@ public:
         // Outside our lock: cancelling finishes async notifies (continuations), and the core's
         // reclaim passes destroy closures, which may use this registry.
         bool removed = false;
+        // Each handler's drops before its removal, for its typed part (0 without the memory).
+        const std::unique_ptr<std::uint64_t[]> dropped(new (std::nothrow) std::uint64_t[handlers.size()]);
+        std::size_t i = 0;
         for (auto &entry : handlers) {
+            if (dropped)
+                dropped[i++] = entry.second.core->droppedCount();
             entry.second.core->cancel();
             removed = m_core.remove(entry.first) || removed;
         }
         if (removed)
             Q_EMIT countChanged();
+        // Last: a typed part told may destroy this registry (`handlers` keeps them alive).
+        i = 0;
+        for (auto &entry : handlers)
+            static_cast<Handler *>(entry.second.typed.get())->left(dropped ? dropped[i++] : 0);
     }
 
     /// Queued deliveries to `id` dropped so far: overflow, suspension, no memory (0 once it is
@@ -288,12 +299,14 @@ protected:
     }
 
     // notify(); `onHolderThread`: the caller knows it runs on the thread of the holder (see
-    // QtHandlerCore::holderAuto).
-    RIO_ALWAYS_INLINE void notifyFrom(const E &event, bool onHolderThread) const noexcept
+    // QtHandlerCore::holderAuto); `plain`: how handlers other than the holder's get the event.
+    RIO_ALWAYS_INLINE void notifyFrom(const E &event, bool onHolderThread,
+                                      const detail::QtPlainCopy<E> &plain = {}) const noexcept
     {
         // Always inlined, as the core's notify: GCC's -O3 otherwise keeps this call out of line
         // since the core's loop gained the test that sends a timed array to the core library.
         detail::QtEnvelope<E> env;
+        static_cast<detail::QtPlainCopy<E> &>(env) = plain;
         env.event = &event;
         env.onHolderThread = onHolderThread;
 #if RIO_QT_TRACING
@@ -301,6 +314,9 @@ protected:
 #endif
         m_core.notify(env);
     }
+
+    // True while a handler here is not the holding layer's (not added by addHeld).
+    [[nodiscard]] bool holdsForeign() const noexcept { return m_registrations.holdsForeign(); }
 
     // True while `id` is registered, or is a fired once-handler whose delivery has not settled
     // (which every removal still reaches).
@@ -315,40 +331,55 @@ protected:
         return m_registrations.find(id);
     }
 
+    // The typed part of `id`, spent or not (null when it is not here).
+    [[nodiscard]] std::shared_ptr<detail::QtHandler<E>> typedOf(HandlerId id) const
+    {
+        return std::static_pointer_cast<detail::QtHandler<E>>(m_registrations.typedOf(id));
+    }
+
     std::size_t handlerCount() const noexcept override { return m_core.size(); }
     bool containsHandler(HandlerId id) const noexcept override { return m_core.contains(id); }
 
     // `cancel` false: a once-handler fired, and is spent: it leaves the core (and the count)
     // but stays in the table, where every removal reaches its delivery, until that settles.
+    // A removal (`cancel`) tells the handler's typed part last (QtHandler::left), which may
+    // destroy this registry.
     bool removeHandler(HandlerId id, bool cancel) noexcept override
     {
-        detail::QtRegistrations::Entry handler;
         if (!cancel) {
             if (!m_registrations.spend(id))
                 return false;
-        } else {
-            handler = m_registrations.take(id);
-            if (!handler.core)
-                return false;
-            // Outside our lock: cancelling finishes async notifies whose continuations may use
-            // this registry, and the core's reclaim pass destroys closures, which may hold its
-            // guards.
-            handler.core->cancel();
-            if (handler.spent)
-                return false; // its firing removed it; this cancelled its delivery
+            m_core.remove(id);
+            emitCountChanged();
+            return true;
         }
-        m_core.remove(id);
-        handler = {};
-        try {
-            Q_EMIT countChanged();
-        } catch (...) {
+        const detail::QtRegistrations::Entry handler = m_registrations.take(id);
+        if (!handler.core)
+            return false;
+        const std::uint64_t dropped = handler.core->droppedCount();
+        // Outside our lock: cancelling finishes async notifies whose continuations may use this
+        // registry, and the core's reclaim pass destroys closures, which may hold its guards.
+        handler.core->cancel();
+        const bool removed = !handler.spent; // else its firing removed it; this cancelled its delivery
+        if (removed) {
+            m_core.remove(id);
+            emitCountChanged();
         }
-        return true;
+        static_cast<Handler *>(handler.typed.get())->left(dropped);
+        return removed;
     }
     /// \endcond
 
 private:
     using Handler = detail::QtHandler<E>;
+
+    void emitCountChanged() noexcept
+    {
+        try {
+            Q_EMIT countChanged();
+        } catch (...) {
+        }
+    }
 
     static HandlerOptions directOptions(std::integral auto priority, bool once)
     {
@@ -376,6 +407,7 @@ private:
         detail::QtRegistrations::requireHandler(detail::isEmptyCallable(handler));
         auto prepared = detail::QtRegistrations::prepare(context, options, memberKey != nullptr);
         prepared.settings.heldContext = held && context == m_holder;
+        prepared.settings.layer = held;
         using Impl = detail::QtHandlerImpl<E, std::decay_t<F>>;
         auto h = std::make_shared<Impl>(detail::QtHandlerCore::create(m_control, prepared.settings),
                                         std::forward<F>(handler));

@@ -16,30 +16,74 @@
 
 namespace rio::detail {
 
+// How the handlers of a notify that are not the holding layer's get its event: as it is.
+template <typename E>
+struct QtPlainCopy
+{ };
+
+// QtEnvelope::callerShared of an event type whose handlers all take the event as it is.
+struct QtNoCallerShare
+{ };
+
+// A QML registry's notify on its thread may hand its facade the event as its JavaScript handlers
+// take it (from JavaScript the caller's own value, a QVariant of a QJSValue; a QObject guarded by
+// a QPointer), which only the QML layer's handlers take, run or queued: every other handler takes
+// the plain copy `make(context)` makes on first need (once per notify, kept by the caller).
+template <>
+struct QtPlainCopy<QVariant>
+{
+    const QVariant *(*make)(void *context) = nullptr;
+    void *context = nullptr;
+};
+
 // What one notify hands to every dispatcher: the event, its shared copy (made on first need, so
 // one allocation per notify serves every queued handler), its place in the delivery order
 // (taken on first need) and the async join, if any. The join is borrowed from notifyAsync's
 // frame (a queued delivery copies it), so a plain notify destroys nothing for it.
 template <typename E>
-struct QtEnvelope
+struct QtEnvelope : QtPlainCopy<E>
 {
     const E *event = nullptr;
     const AsyncToken *token = &noAsyncToken;
-    bool onHolderThread = false;             // the notify runs on the thread of the registry's holder
+    bool onHolderThread = false; // the notify runs on the thread of the registry's holder
+    // The event shared by the holding layer's queues, when the others take a plain copy.
+    [[no_unique_address]] mutable std::conditional_t<std::is_same_v<E, QVariant>, std::shared_ptr<const E>,
+                                                     QtNoCallerShare> callerShared;
     mutable std::shared_ptr<const E> shared; // these three last: zeroed as one block
     mutable std::uint64_t sequence = 0;
     mutable QThread *here = nullptr; // the notifier's, on first need (not notifySequential's steps)
 
-    const std::shared_ptr<const E> &payload() const
+    // The event as a handler that is not the holding layer's, or a queue, takes it.
+    [[nodiscard]] const E &plain() const
     {
+        if constexpr (std::is_same_v<E, QVariant>)
+            return this->make != nullptr ? *this->make(this->context) : *event;
+        return *event;
+    }
+    // The event as `core`'s handler takes it.
+    [[nodiscard]] const E &eventFor(const QtHandlerCore &core) const { return core.layer ? *event : plain(); }
+
+    // The shared copy `core`'s queue takes: the holding layer's handlers (a QML registry's, whose
+    // context is always on the engine's thread) queue the caller's own value, the others the plain
+    // copy, so that a queued handler of the layer never makes the plain copy mid-dispatch.
+    const std::shared_ptr<const E> &payload(const QtHandlerCore &core) const
+    {
+        if constexpr (std::is_same_v<E, QVariant>) {
+            if (core.layer && this->make != nullptr) {
+                if (!callerShared)
+                    callerShared = std::make_shared<const E>(*event);
+                return callerShared;
+            }
+        }
         if (!shared)
-            shared = std::make_shared<const E>(*event);
+            shared = std::make_shared<const E>(plain());
         return shared;
     }
 
-    // What a queue takes for a delivery with `token`: a QVariant event without a token is copied
-    // into the queue entry; with one, it waits as the notify's shared copy, as any larger event.
-    QtQueued queued(const AsyncToken &token) const
+    // What `core`'s queue takes for a delivery with `token`: a QVariant event without a token is
+    // copied into the queue entry; with one, it waits as the notify's shared copy, as any larger
+    // event.
+    QtQueued queued(const QtHandlerCore &core, const AsyncToken &token) const
     {
         QtQueued q;
         if constexpr (storesByValue<E>) {
@@ -47,11 +91,11 @@ struct QtEnvelope
             return q;
         } else if constexpr (std::is_same_v<E, QVariant>) {
             if (!token) {
-                q.variant = event;
+                q.variant = &eventFor(core); // copied into the queue
                 return q;
             }
         }
-        q.payload.shared = payload();
+        q.payload.shared = payload(core);
         return q;
     }
 };
@@ -68,9 +112,9 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
             core.runStep(*h, env.event, token);
         } else if (core.layerTiming()) [[unlikely]] {
             const diag::RunScope scope(&core.counts(), true); // diagnostics on: counted and timed
-            h->invokeTyped(*env.event, token);
+            h->invokeTyped(env.eventFor(core), token);
         } else {
-            h->invokeTyped(*env.event, token);
+            h->invokeTyped(env.eventFor(core), token);
         }
     };
     if (!core.hasContext || (!Step && core.holderAuto && env.onHolderThread)) {
@@ -83,7 +127,7 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
     QThread *&here = Step ? stepHere : env.here;
     if (core.delivery == Delivery::Every && !core.once &&
         (core.type == Qt::QueuedConnection || (core.type == Qt::AutoConnection && storesByValue<E>))) {
-        if (core.routeAndPostMail(env.queued(token), env.sequence, token, &here) ==
+        if (core.routeAndPostMail(env.queued(core, token), env.sequence, token, &here) ==
             QtHandlerCore::Route::Here)
             runHere();
         return;
@@ -98,12 +142,12 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
         throwBlockingOnOwnThread();
     case QtHandlerCore::Route::Post:
         if (core.delivery == Delivery::Latest)
-            core.postLatest(env.payload(), token);
+            core.postLatest(env.payload(core), token);
         else
-            core.postMail(env.queued(token), env.sequence, token);
+            core.postMail(env.queued(core, token), env.sequence, token);
         return;
     case QtHandlerCore::Route::Block:
-        core.postBlocking(env.payload(), token);
+        core.postBlocking(env.payload(core), token);
         return;
     }
 }
@@ -137,7 +181,7 @@ RIO_ALWAYS_INLINE inline void deliver(const std::shared_ptr<QtHandler<E>> &h, Qt
     // Inline, the runs on this thread that need no route and no timing: without a context (the
     // core's notify times those) and, untimed, Auto with the holder on this thread.
     if (!Step && (!core.hasContext || (core.holderAuto && env.onHolderThread && !core.layerTiming()))) {
-        h->invokeTyped(*env.event, token);
+        h->invokeTyped(env.eventFor(core), token);
         return;
     }
     deliverRouted<Step>(h, core, env, token);
@@ -175,6 +219,11 @@ struct QtDispatcher
     void operator()(const QtEnvelope<E> &env) const
     {
         QtHandlerCore &h = *core;
+        // The plain copy, if this notify makes it lazily (a handler added during it), is made
+        // before the checks: what making it runs (a JavaScript getter) may remove this handler.
+        if constexpr (std::is_same_v<E, QVariant>)
+            if (!h.layer)
+                static_cast<void>(env.plain());
         if (!h.armed.load(std::memory_order_acquire) || h.suspended.load(std::memory_order_acquire))
             return;
         if (h.once) { // deliver() tests `cancelled` for the others
@@ -203,7 +252,7 @@ struct QtDirectDispatcher
     // box's id. Handlers returning a future take QtDispatcher.
     void operator()(const QtEnvelope<E> &env) const
     {
-        handler->invokeTyped(*env.event, *env.token); // QtHandlerImpl is final: a direct call
+        handler->invokeTyped(env.plain(), *env.token); // QtHandlerImpl is final: a direct call
     }
 };
 

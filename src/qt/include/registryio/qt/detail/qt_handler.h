@@ -87,6 +87,7 @@ public:
         HandlerOptions options;     // validated; `connection` carries no flags, `once` folds SingleShot
         QObject *context = nullptr; // null: runs on the notifying thread
         bool heldContext = false;   // the context is the registry's holder
+        bool layer = false;         // a handler of the layer that holds the registry (addHeld)
     };
 
     // A new handler of the registry that `control` reaches.
@@ -179,6 +180,9 @@ public:
     // without route(), when a notify starts on the holder's thread (Auto, every event, no
     // minimum interval), for the whole notify (JavaScript runs on the engine's thread).
     const bool holderAuto;
+    // A handler of the layer that holds the registry (a QML registry's delivery): it takes the
+    // notified event as it is, where every other handler takes its plain copy (QtEnvelope).
+    const bool layer;
     std::atomic<bool> armed{false};     // set once `id` is assigned
     std::atomic<bool> cancelled{false}; // removed, context dead or registry gone
     std::atomic<bool> fired{false};     // once-handlers
@@ -211,6 +215,12 @@ struct QtHandler : QtTarget
     {
         invokeTyped(*static_cast<const E *>(event), token);
     }
+    // A layer above the facade learns through its own handlers' callables (the QML layer's
+    // deliveries: a callable with left() and dropsReported()) that a removal took the handler
+    // (`dropped`: its drops before it), and of its drops; nothing happens for other handlers.
+    // Called outside every lock of the registry, which the callable may destroy.
+    virtual void left(std::uint64_t dropped) noexcept { static_cast<void>(dropped); }
+    virtual void dropsReported(std::uint64_t total) noexcept { static_cast<void>(total); }
 
     const std::shared_ptr<QtHandlerCore> core;
 };
@@ -234,6 +244,16 @@ struct QtHandlerImpl final : QtHandler<E>
             this->core->trackFuture(QFuture<void>(call(event)), token);
         else
             call(event);
+    }
+    void left(std::uint64_t dropped) noexcept override
+    {
+        if constexpr (requires { fn.left(dropped); })
+            fn.left(dropped);
+    }
+    void dropsReported(std::uint64_t total) noexcept override
+    {
+        if constexpr (requires { fn.dropsReported(total); })
+            fn.dropsReported(total);
     }
 
     F fn;

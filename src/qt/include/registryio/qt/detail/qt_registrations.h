@@ -12,6 +12,7 @@
 
 #include <QObject>
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -79,11 +80,19 @@ public:
     Entry settle(HandlerId id) noexcept;
     // The core of `id` (null when it is not registered; with `spent`, also when it is spent).
     [[nodiscard]] std::shared_ptr<QtHandlerCore> find(HandlerId id, bool spent = false) const;
+    // The typed part of `id`, spent or not (null when it is not here).
+    [[nodiscard]] std::shared_ptr<void> typedOf(HandlerId id) const;
     // Every handler a notify would run now (armed, not cancelled, not suspended, not spent), in
     // notify order: higher priority first, then registration order.
     [[nodiscard]] std::vector<Entry> runnable() const;
     // The core of every handler here (dropping them runs library code only).
     [[nodiscard]] std::vector<std::shared_ptr<QtHandlerCore>> cores() const;
+    // True while a handler that is not the holding layer's (QtHandlerCore::layer) is here,
+    // spent or not: a QML registry's notify from JavaScript then makes its plain copy first.
+    [[nodiscard]] bool holdsForeign() const noexcept
+    {
+        return m_foreign.load(std::memory_order_acquire) != 0;
+    }
     // Runs `apply(core)` under the mutex when `id` is registered; false when it is not.
     template <typename Fn>
     bool update(HandlerId id, Fn &&apply)
@@ -106,6 +115,7 @@ private:
     // Member-function registrations: each one's key, and how many registrations each key has.
     std::unordered_map<HandlerId, std::string> m_memberKeys;
     std::unordered_map<std::string, std::size_t> m_memberCounts;
+    std::atomic<std::size_t> m_foreign{0}; // entries not of the holding layer (changed under m_mutex)
 };
 
 } // namespace rio::detail
