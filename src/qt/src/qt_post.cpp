@@ -274,14 +274,17 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
         // Read with no lock held: a writer stopped between its two stores holds up no notify,
         // removal nor snapshot, which take the lock, and this delivery only for a few tries.
         const std::optional<std::uint64_t> writes = h.takeCell(value);
-        // Cancelled meanwhile: a write after the read is a delivery owed, dropped (the others
-        // coalesced), the cancellation having left it to this read.
+        // Cancelled meanwhile: the handler does not run after its removal returned; the write
+        // read, or one after the read, is the delivery owed, dropped (the others coalesced), the
+        // cancellation having left it to this read.
         int reading = QtHandlerState::cellReading;
         if (!h.cellRead.compare_exchange_strong(reading, QtHandlerState::cellIdle,
                                                 std::memory_order_acq_rel)) {
-            if (h.cellWritesLocked() != 0)
+            if (writes.value_or(0) != 0 || h.cellWritesLocked() != 0)
                 h.report(h.countDrops(1, h.cancelledReason()));
-        } else if (!writes) {
+            return;
+        }
+        if (!writes) {
             readCellLater(h, latestToken);
             return;
         }
