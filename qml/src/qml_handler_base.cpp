@@ -387,6 +387,7 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
     detail::QmlEventOps *ops = shared.ops;
     if (ops == nullptr)
         return;
+    const detail::ScriptRunFrame run; // its failures count when its call did
     bool alive = true;
     if (QJSEngine *engine = self->m_functionEngine) {
         bool *const outerAlive = self->enterDelivery(alive);

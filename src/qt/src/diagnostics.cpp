@@ -8,6 +8,8 @@
 #include "qt_control.h"
 #include "qt_handler_state.h"
 
+#include <registryio/qt/detail/qt_delivery.h>
+
 #include <registryio/detail/diagnostics.h>
 #include <registryio/detail/registry_core.h>
 #include <registryio/qt/detail/qt_registrations.h>
@@ -22,6 +24,7 @@
 #include <cmath>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 namespace rio::detail {
 // Marks the main thread's event-loop turns on the frame timeline (diagnostics_trace.cpp).
@@ -704,14 +707,34 @@ bool detail::noteHandlerFailure(QtRegistryBase &registry, HandlerId id)
     const std::shared_ptr<detail::QtHandlerCore> core = registry.m_diagRegistrations->find(id);
     if (!core)
         return false;
-    // Counted when its run is (on this thread, which runs it): a queued one always, another
-    // while timed.
+    // Counted when its run counted its call, as that run decided when it started: the frame of
+    // this handler just outside the run's ScriptRunFrame (on this thread, which runs it). Another
+    // ScriptRunFrame first: a run on the notifying thread inside that run, untimed, uncounted.
     auto &h = static_cast<detail::QtHandlerState &>(*core);
     detail::diag::HandlerStats *s = h.stats.load(std::memory_order_acquire);
-    if (s != nullptr && (s->timingNow() != nullptr || detail::ThreadFrame::count<detail::DeliveryFrame>(
-                                                          [&h](const detail::DeliveryFrame &f) {
-                                                              return &f.handler == &h && f.counted;
-                                                          }) != 0))
+    bool inRun = false;
+    bool counted = false;
+    detail::ThreadFrame::visit([&](const detail::ThreadFrame &f) {
+        switch (f.kind()) {
+        case detail::FrameKind::ScriptRun:
+            return !std::exchange(inRun, true); // its own run's, then an enclosing one's
+        case detail::FrameKind::Delivery: {
+            const auto &run = static_cast<const detail::DeliveryFrame &>(f);
+            if (&run.handler != &h)
+                return true;
+            counted = run.counted;
+            return false;
+        }
+        case detail::FrameKind::CountedRun:
+            if (&static_cast<const detail::CountedRunFrame &>(f).core != core.get())
+                return true;
+            counted = true;
+            return false;
+        default:
+            return true;
+        }
+    });
+    if (s != nullptr && counted)
         s->failures.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
