@@ -250,7 +250,9 @@ QList<RegistryInfo> build(quint64 serial)
     return out;
 }
 
-SlowHandlerReport toReport(const detail::diag::SlowRun &run)
+// `gone` (if not null): set when the run's registry is destroyed (the report keeps its id, which
+// names it among the destroyed registries kept for the JSON file).
+SlowHandlerReport toReport(const detail::diag::SlowRun &run, bool *gone = nullptr)
 {
     SlowHandlerReport report;
     report.elapsedNs = run.elapsedNs;
@@ -274,6 +276,8 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
             }
         }
     }
+    if (gone != nullptr)
+        *gone = regs.isEmpty();
     report.handler.registryId = run.registry;
     report.handler.id = run.id;
     report.handler.eventType = QString::fromStdString(run.eventType);
@@ -337,7 +341,11 @@ namespace {
 void slowSink(const detail::diag::SlowRun &run) noexcept
 {
     try {
-        const SlowHandlerReport r = toReport(run);
+        bool gone = false;
+        const SlowHandlerReport r = toReport(run, &gone);
+        HandlerInfo named = r.handler;
+        if (gone)
+            named.registryId = 0; // named as of a destroyed registry
         const double ms = static_cast<double>(r.elapsedNs) / 1e6;
         // Reported while it runs (the stall threshold) or after it ended (the slow threshold).
         const QString text = r.stillRunning ? QStringLiteral("%1, has been running for %2 ms on thread %3")
@@ -345,7 +353,7 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
         // A stall names where its thread is stuck, innermost frame first.
         const QString stack =
             r.stack.isEmpty() ? QString() : QStringLiteral(", stuck in:\n    ") + r.stack.join(u"\n    ");
-        qCWarning(lcDiagnostics).noquote() << text.arg(detail::describeHandler(r.handler),
+        qCWarning(lcDiagnostics).noquote() << text.arg(detail::describeHandler(named),
                                                        QString::number(ms, 'f', 1), printable(r.threadName)) +
                                                   stack;
         if (Diagnostics *d = theInstance.load(std::memory_order_acquire)) {
