@@ -5,7 +5,8 @@
 // QML JavaScript handler that throws), and match what the handlers themselves saw while two
 // threads notify at once and snapshots are taken; a handler removed with deliveries waiting
 // leaves every drop to its registry's record, and a snapshot taken while handlers are removed or
-// cleared shows each drop at most once; a QML handler's caught error counts only in a run counted.
+// cleared shows each drop at most once; a QML handler's caught error counts only in a run counted,
+// as that run decided when it started, not in an enclosing run of the same handler.
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_registry.h>
@@ -14,6 +15,7 @@
 
 #include <QLoggingCategory>
 #include <QQmlComponent>
+#include <QQmlContext>
 #include <QQmlEngine>
 #include <QTest>
 
@@ -35,12 +37,14 @@ rio::HandlerInfo handlerOf(const QString &registryName, rio::HandlerId id)
     return {};
 }
 
-// The QmlRegistry that `qml` declares as its root, owned by `root`; null (and why, in the log) if
-// it cannot be made.
-rio::QmlRegistry *createRegistry(QQmlEngine &engine, const char *qml, std::unique_ptr<QObject> &root)
+// A QmlRegistry `reg` with `members`, owned by `root`; null (and why, in the log) if it cannot be
+// made.
+rio::QmlRegistry *createRegistry(QQmlEngine &engine, const char *members, std::unique_ptr<QObject> &root)
 {
     QQmlComponent component(&engine);
-    component.setData(qml, QUrl(QStringLiteral("file:///every_layer.qml")));
+    component.setData(QByteArray("import QtQml\nimport RegistryIO\nQmlRegistry {\n    id: reg\n") + members +
+                          "}\n",
+                      QUrl(QStringLiteral("file:///every_layer.qml")));
     root.reset(component.create());
     if (root == nullptr)
         qWarning().noquote() << component.errorString();
@@ -61,6 +65,22 @@ struct Seen
         }
     }
 };
+
+// Diagnostics' process-wide switch, for a JavaScript handler to flip during its run.
+class DiagnosticsSwitch : public QObject
+{
+    Q_OBJECT
+public:
+    Q_INVOKABLE void set(bool on) { rio::Diagnostics::setEnabled(on); }
+};
+
+// The calls and failures of the one handler of registry `registryId` (all ones if not one).
+std::pair<quint64, quint64> callsAndFailures(quint64 registryId)
+{
+    const rio::RegistryInfo r = rio::Diagnostics::snapshot(registryId);
+    return r.handlers.size() == 1 ? std::pair(r.handlers.front().calls, r.handlers.front().failures)
+                                  : std::pair(~quint64{0}, ~quint64{0});
+}
 
 } // namespace
 
@@ -92,10 +112,6 @@ private Q_SLOTS:
         auto engine = rio::test::makeEngine();
         std::unique_ptr<QObject> root;
         rio::QmlRegistry *const qml = createRegistry(*engine, R"(
-import QtQml
-import RegistryIO
-QmlRegistry {
-    id: reg
     name: "every-layer-qml"
     property int runs: 0
     property int failed: 0
@@ -103,7 +119,6 @@ QmlRegistry {
         registry: reg
         onNotified: event => { reg.runs++; if (event % 2 === 1) { reg.failed++; throw new Error("odd"); } }
     }
-}
 )",
                                                      root);
         QVERIFY(qml != nullptr);
@@ -250,25 +265,16 @@ QmlRegistry {
         auto engine = rio::test::makeEngine();
         std::unique_ptr<QObject> root;
         rio::QmlRegistry *const qml = createRegistry(*engine, R"(
-import QtQml
-import RegistryIO
-QmlRegistry {
-    id: reg
     property int runs: 0
     property RegistryHandler handler: RegistryHandler {
         registry: reg
         onNotified: event => { reg.runs++; throw new Error("always") }
     }
-}
 )",
                                                      root);
         QVERIFY(qml != nullptr);
         const quint64 registryId = std::as_const(*qml).registry().registryId();
-        const auto counts = [&] {
-            const rio::RegistryInfo r = rio::Diagnostics::snapshot(registryId);
-            return r.handlers.size() == 1 ? std::pair(r.handlers.front().calls, r.handlers.front().failures)
-                                          : std::pair(~quint64{0}, ~quint64{0});
-        };
+        const auto counts = [&] { return callsAndFailures(registryId); };
         constexpr int n = 10;
         for (int i = 0; i < n; ++i) // diagnostics off, on this thread: neither counted
             qml->notify(i);
@@ -286,6 +292,49 @@ QmlRegistry {
             qml->notify(i);
         rio::Diagnostics::setEnabled(false);
         QCOMPARE(counts(), std::pair(quint64{2 * n}, quint64{2 * n}));
+    }
+
+    // A queued run (counted) that notifies its own registry runs the handler again on this
+    // thread, untimed with diagnostics off: the errors of those inner runs count no more than
+    // their calls do, though they run inside a counted run of the same handler.
+    void aFailureCountsWithItsOwnRunNotAnEnclosingOne()
+    {
+        auto engine = rio::test::makeEngine();
+        std::unique_ptr<QObject> root;
+        rio::QmlRegistry *const qml = createRegistry(*engine, R"(
+    property int runs: 0
+    Component.onCompleted: reg.add(function(e) {
+        reg.runs++
+        if (e === 0) { for (let i = 1; i <= 5; ++i) reg.notify(i) } else throw new Error("inner")
+    })
+)",
+                                                     root);
+        QVERIFY(qml != nullptr);
+        std::thread([&] { qml->notify(0); }).join(); // queued: the outer run, which does not fail
+        QTRY_COMPARE_WITH_TIMEOUT(root->property("runs").toInt(), 6, 60'000);
+        QCOMPARE(callsAndFailures(std::as_const(*qml).registry().registryId()),
+                 std::pair(quint64{1}, quint64{0}));
+    }
+
+    // Whether a run on the notifying thread counts (its call and so its failure) is decided once,
+    // when it starts: a handler that switches diagnostics on or off before it throws counts its
+    // failure as its call was counted.
+    void aFailureCountsAsItsRunDecidedWhenItStarted()
+    {
+        auto engine = rio::test::makeEngine();
+        DiagnosticsSwitch diagnostics;
+        engine->rootContext()->setContextProperty(QStringLiteral("diagnosticsSwitch"), &diagnostics);
+        std::unique_ptr<QObject> root;
+        rio::QmlRegistry *const qml = createRegistry(*engine, R"(
+    Component.onCompleted: reg.add(function(e) { diagnosticsSwitch.set(e === 1); throw new Error("always") })
+)",
+                                                     root);
+        QVERIFY(qml != nullptr);
+        const quint64 registryId = std::as_const(*qml).registry().registryId();
+        qml->notify(1); // started untimed, so uncounted, then switched diagnostics on
+        QCOMPARE(callsAndFailures(registryId), std::pair(quint64{0}, quint64{0}));
+        qml->notify(0); // started timed, so counted, then switched diagnostics off
+        QCOMPARE(callsAndFailures(registryId), std::pair(quint64{1}, quint64{1}));
     }
 };
 

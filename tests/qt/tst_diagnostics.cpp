@@ -1272,9 +1272,12 @@ private Q_SLOTS:
 
     // A queued run outlives its registry, destroyed meanwhile on this thread (allowed): its slow
     // report, made when it ends, and the watchdog's stall report name the event type from the
-    // handler's timing block, never from the registry's freed state (ASan: no use after free).
+    // handler's timing block, never from the registry's freed state (ASan: no use after free);
+    // the slow report's log line names it as a destroyed registry's handler (its report keeps the
+    // registry's id, which the JSON file's destroyed registries list).
     void aRunThatOutlivesItsRegistryIsReportedWithItsEventType()
     {
+        riotest::LogCapture log("registryio.diagnostics");
         rio::Diagnostics *diagnostics = rio::Diagnostics::instance();
         const auto stall = rio::Diagnostics::stallThreshold();
         const auto worker = rio::Diagnostics::workerSlowThreshold();
@@ -1339,6 +1342,12 @@ private Q_SLOTS:
         QCOMPARE(slow.size(), std::size_t{1});
         QCOMPARE(stalls.front().handler.eventType, QStringLiteral("int"));
         QCOMPARE(slow.front().handler.eventType, QStringLiteral("int"));
+        QCOMPARE(slow.front().handler.registryId, registryId);
+        const QStringList slowLines = log.messages().filter(QStringLiteral("slow handler"));
+        QCOMPARE(slowLines.size(), 1);
+        QVERIFY2(
+            slowLines.front().startsWith(QStringLiteral("slow handler 1 of a destroyed registry, added at ")),
+            qPrintable(slowLines.front()));
     }
 
     // A fired once-handler has left its registry's table while its queued delivery waits: the

@@ -8,6 +8,8 @@
 #include "qt_control.h"
 #include "qt_handler_state.h"
 
+#include <registryio/qt/detail/qt_delivery.h>
+
 #include <registryio/detail/diagnostics.h>
 #include <registryio/detail/registry_core.h>
 #include <registryio/qt/detail/qt_registrations.h>
@@ -22,6 +24,7 @@
 #include <cmath>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 namespace rio::detail {
 // Marks the main thread's event-loop turns on the frame timeline (diagnostics_trace.cpp).
@@ -247,7 +250,9 @@ QList<RegistryInfo> build(quint64 serial)
     return out;
 }
 
-SlowHandlerReport toReport(const detail::diag::SlowRun &run)
+// `gone` (if not null): set when the run's registry is destroyed (the report keeps its id, which
+// names it among the destroyed registries kept for the JSON file).
+SlowHandlerReport toReport(const detail::diag::SlowRun &run, bool *gone = nullptr)
 {
     SlowHandlerReport report;
     report.elapsedNs = run.elapsedNs;
@@ -271,6 +276,8 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run)
             }
         }
     }
+    if (gone != nullptr)
+        *gone = regs.isEmpty();
     report.handler.registryId = run.registry;
     report.handler.id = run.id;
     report.handler.eventType = QString::fromStdString(run.eventType);
@@ -334,7 +341,11 @@ namespace {
 void slowSink(const detail::diag::SlowRun &run) noexcept
 {
     try {
-        const SlowHandlerReport r = toReport(run);
+        bool gone = false;
+        const SlowHandlerReport r = toReport(run, &gone);
+        HandlerInfo named = r.handler;
+        if (gone)
+            named.registryId = 0; // named as of a destroyed registry
         const double ms = static_cast<double>(r.elapsedNs) / 1e6;
         // Reported while it runs (the stall threshold) or after it ended (the slow threshold).
         const QString text = r.stillRunning ? QStringLiteral("%1, has been running for %2 ms on thread %3")
@@ -342,7 +353,7 @@ void slowSink(const detail::diag::SlowRun &run) noexcept
         // A stall names where its thread is stuck, innermost frame first.
         const QString stack =
             r.stack.isEmpty() ? QString() : QStringLiteral(", stuck in:\n    ") + r.stack.join(u"\n    ");
-        qCWarning(lcDiagnostics).noquote() << text.arg(detail::describeHandler(r.handler),
+        qCWarning(lcDiagnostics).noquote() << text.arg(detail::describeHandler(named),
                                                        QString::number(ms, 'f', 1), printable(r.threadName)) +
                                                   stack;
         if (Diagnostics *d = theInstance.load(std::memory_order_acquire)) {
@@ -705,14 +716,34 @@ bool detail::noteHandlerFailure(QtRegistryBase &registry, HandlerId id)
     const std::shared_ptr<detail::QtHandlerCore> core = registry.m_diagRegistrations->find(id);
     if (!core)
         return false;
-    // Counted when its run is (on this thread, which runs it): a queued one always, another
-    // while timed.
+    // Counted when its run counted its call, as that run decided when it started: the frame of
+    // this handler just outside the run's ScriptRunFrame (on this thread, which runs it). Another
+    // ScriptRunFrame first: a run on the notifying thread inside that run, untimed, uncounted.
     auto &h = static_cast<detail::QtHandlerState &>(*core);
     detail::diag::HandlerStats *s = h.stats.load(std::memory_order_acquire);
-    if (s != nullptr && (s->timingNow() != nullptr || detail::ThreadFrame::count<detail::DeliveryFrame>(
-                                                          [&h](const detail::DeliveryFrame &f) {
-                                                              return &f.handler == &h && f.counted;
-                                                          }) != 0))
+    bool inRun = false;
+    bool counted = false;
+    detail::ThreadFrame::visit([&](const detail::ThreadFrame &f) {
+        switch (f.kind()) {
+        case detail::FrameKind::ScriptRun:
+            return !std::exchange(inRun, true); // its own run's, then an enclosing one's
+        case detail::FrameKind::Delivery: {
+            const auto &run = static_cast<const detail::DeliveryFrame &>(f);
+            if (&run.handler != &h)
+                return true;
+            counted = run.counted;
+            return false;
+        }
+        case detail::FrameKind::CountedRun:
+            if (&static_cast<const detail::CountedRunFrame &>(f).core != core.get())
+                return true;
+            counted = true;
+            return false;
+        default:
+            return true;
+        }
+    });
+    if (s != nullptr && counted)
         s->failures.fetch_add(1, std::memory_order_relaxed);
     return true;
 }

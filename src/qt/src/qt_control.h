@@ -117,8 +117,8 @@ struct DeliveryFrame : ThreadFrame
     QtHandlerState &handler;
     QtRegistryControl &control;
     const unsigned parity; // the generation of control.running it counts in
-    // Its run is counted in the handler's calls whether timed or not (a queued delivery's; a
-    // step's only while timed: runStep clears it).
+    // Its run counted its call whether timed or not (a queued delivery's; a step's only when
+    // timed as it started: runStep decides), so a JavaScript failure in it counts too.
     bool counted = true;
 };
 

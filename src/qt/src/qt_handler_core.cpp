@@ -334,6 +334,7 @@ void QtHandlerCore::runStep(QtTarget &target, const void *event, const AsyncToke
         state(*this).control->takeStats(*this); // switched on process-wide since its add
     if (diag::HandlerStats *s = timedStats()) [[unlikely]] {
         const diag::RunScope scope(s, true);
+        frame.counted = true;
         target.invoke(event, token);
     } else {
         target.invoke(event, token);

@@ -14,7 +14,7 @@
 namespace rio::detail {
 
 // Which type derived from ThreadFrame a frame is.
-enum class FrameKind : std::uint8_t { Anchor, GuardPass, DestroyChain, Delivery };
+enum class FrameKind : std::uint8_t { Anchor, GuardPass, DestroyChain, Delivery, CountedRun, ScriptRun };
 
 class RIO_CORE_EXPORT ThreadFrame
 {
@@ -32,6 +32,15 @@ public:
             n += f->m_kind == Frame::frameKind && match(static_cast<Frame &>(*f)) ? 1u : 0u;
         return n;
     }
+    // Calls `visit` with each of the calling thread's frames, innermost first, until it returns
+    // false.
+    template <typename Visit>
+    static void visit(Visit &&visit) noexcept
+    {
+        for (ThreadFrame *f = innermost(); f != nullptr && visit(*f); f = f->m_next) {
+        }
+    }
+    [[nodiscard]] FrameKind kind() const noexcept { return m_kind; }
 
 protected:
     // Listed as the calling thread's innermost frame until destroyed (on the same thread).
