@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <latch>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -110,6 +111,41 @@ void flood(rio::QtRegistry<Reading> &registry)
 }
 
 } // namespace
+
+// A Latest handler on a worker whose delivery of event 1 is scheduled, queued behind `gate`, while
+// a writer is stopped between its two stores (the cell's sequence left odd) until end() or the
+// fixture's end, a failure's included.
+struct StoppedWriter
+{
+    struct Registry : rio::QtRegistry<int>
+    {
+        using rio::QtRegistry<int>::handlerCore;
+    } registry;
+    riotest::Worker receiver;
+    rio::HandlerId id;
+    rio::detail::QtHandlerState *state = nullptr;
+    std::shared_ptr<std::latch> gate;
+
+    template <typename Handler>
+    explicit StoppedWriter(Handler handler)
+    {
+        id = registry.add(receiver.context, std::move(handler),
+                          {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
+        state = &rio::detail::state(*registry.handlerCore(id));
+        gate = receiver.block();
+        registry.notify(1);          // schedules the delivery, queued behind the gate
+        state->cellSeq.fetch_add(1); // a writer between its stores
+    }
+    StoppedWriter(const StoppedWriter &) = delete;
+    StoppedWriter &operator=(const StoppedWriter &) = delete;
+    ~StoppedWriter() { end(); }
+    // The writer ends its write.
+    void end()
+    {
+        if ((state->cellSeq.load() & 1U) != 0)
+            state->cellSeq.fetch_add(1);
+    }
+};
 
 class tst_QtLatestCell : public QObject
 {
@@ -201,23 +237,12 @@ private Q_SLOTS:
     // is the cell's sequence left odd; the bound only turns a hang into a failure.
     void aWriterStoppedMidWriteHoldsUpNoOtherCall()
     {
-        struct Registry : rio::QtRegistry<int>
-        {
-            using rio::QtRegistry<int>::handlerCore;
-        } registry;
-        riotest::Worker receiver;
-        const rio::HandlerId id =
-            registry.add(receiver.context, [](int) { },
-                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
-        rio::detail::QtHandlerState &state = rio::detail::state(*registry.handlerCore(id));
-        const auto gate = receiver.block();
-        registry.notify(1);         // schedules the delivery, queued behind the gate
-        state.cellSeq.fetch_add(1); // a writer between its stores
-        const auto endWrite = [&state] {
-            if ((state.cellSeq.load() & 1U) != 0)
-                state.cellSeq.fetch_add(1);
-        };
-        const std::shared_ptr<void> ended(nullptr, [&endWrite](void *) { endWrite(); }); // on a failure too
+        StoppedWriter w([](int) { });
+        auto &registry = w.registry;
+        auto &id = w.id;
+        auto &state = *w.state;
+        auto &gate = w.gate;
+        const auto endWrite = [&w] { w.end(); };
         gate->count_down();
         QTRY_VERIFY_WITH_TIMEOUT(!state.cellOwed.load(), 20000); // the delivery is taking the cell
         std::mutex mutex;
@@ -249,24 +274,11 @@ private Q_SLOTS:
     // only turns a hang into a failure.
     void aWriterStoppedMidWriteLeavesTheThreadItsEvents()
     {
-        struct Registry : rio::QtRegistry<int>
-        {
-            using rio::QtRegistry<int>::handlerCore;
-        } registry;
-        riotest::Worker receiver;
         std::atomic<int> last{0};
-        const rio::HandlerId id =
-            registry.add(receiver.context, [&last](int v) { last.store(v); },
-                         {.connection = Qt::QueuedConnection, .delivery = rio::Delivery::Latest});
-        rio::detail::QtHandlerState &state = rio::detail::state(*registry.handlerCore(id));
-        const auto gate = receiver.block();
-        registry.notify(1);         // schedules the delivery, queued behind the gate
-        state.cellSeq.fetch_add(1); // a writer between its stores
-        const auto endWrite = [&state] {
-            if ((state.cellSeq.load() & 1U) != 0)
-                state.cellSeq.fetch_add(1);
-        };
-        const std::shared_ptr<void> ended(nullptr, [&endWrite](void *) { endWrite(); }); // on a failure too
+        StoppedWriter w([&last](int v) { last.store(v); });
+        auto &receiver = w.receiver;
+        auto &gate = w.gate;
+        const auto endWrite = [&w] { w.end(); };
         std::atomic<bool> ran{false};
         QMetaObject::invokeMethod(receiver.context, [&ran] { ran.store(true); }, Qt::QueuedConnection);
         gate->count_down();
