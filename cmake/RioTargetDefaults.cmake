@@ -40,7 +40,10 @@ endfunction()
 # CMakeLists.txt creates its targets with plain CMake (so it also builds on its own against an
 # installed RegistryIO) and calls this only when it exists.
 function(rio_example target)
-  cmake_parse_arguments(E "" "TEST;PASS;FAIL" "ARGS;LABELS" ${ARGN})
+  # PARSE_ARGV keeps a `;` inside PASS: a regular expression is one string, never a list of
+  # alternatives any one of which would pass (a list property splits at `;`, except in brackets).
+  cmake_parse_arguments(PARSE_ARGV 1 E "" "TEST;PASS;FAIL" "ARGS;LABELS")
+  string(REPLACE ";" "[;]" E_PASS "${E_PASS}")
   rio_target_defaults(${target})
   set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/examples")
   if(RIO_BUILD_TESTS AND E_TEST)
