@@ -4,9 +4,10 @@
 //                                   cycling over <keys> keys, the model never applying: what every
 //                                   write between two frames costs). Forms: cpp (QtRegistry<Quote>
 //                                   of a 16-byte gadget, follow() by a key function), qml (a
-//                                   QmlRegistry's QVariantMap events keyed by the field "id"), and
-//                                   core (rio::Registry<Quote> notifying one handler that stores
-//                                   the event: the reference the targets count against).
+//                                   QmlRegistry's QVariantMap events keyed by the field "id"),
+//                                   writer (the cpp model written by its LatestModelWriter, no
+//                                   registry), and core (rio::Registry<Quote> notifying one handler
+//                                   that stores the event: the reference the targets count against).
 // RIO_BENCH_ITERATIONS=N runs every case exactly N iterations (instruction counts: callgrind at
 // two values of N, as benchmarks/callgrind.py measure_qml does).
 //
@@ -84,18 +85,27 @@ namespace {
 
 constexpr int kBatch = 100; // notifies per benchmark iteration
 
+// Through the registry's notify, or (Direct) through the model's writer.
+template <bool Direct>
 void writeCpp(benchmark::State &state, int keys)
 {
     rio::QtRegistry<Quote> registry;
     rio::LatestModel model;
     model.follow(registry, [](const Quote &q) { return q.id; });
+    const rio::LatestModelWriter<Quote> writer = model.writer<Quote>();
+    const auto write = [&](const Quote &q) {
+        if constexpr (Direct)
+            writer.write(q.id, q);
+        else
+            registry.notify(q);
+    };
     for (int k = 0; k < keys; ++k)
-        registry.notify(Quote{k, 0});
+        write(Quote{k, 0});
     QCoreApplication::processEvents(); // the rows exist: writes update them
     int next = 0;
     for (auto _ : state) {
         for (int i = 0; i < kBatch; ++i) {
-            registry.notify(Quote{next, double(i)});
+            write(Quote{next, double(i)});
             next = next + 1 == keys ? 0 : next + 1;
         }
     }
@@ -195,7 +205,9 @@ void registerAll()
     };
     for (int keys : {100, 10000}) {
         fixed(benchmark::RegisterBenchmark(("qml_keyed/write/cpp/" + std::to_string(keys)).c_str(),
-                                           [=](benchmark::State &s) { writeCpp(s, keys); }));
+                                           [=](benchmark::State &s) { writeCpp<false>(s, keys); }));
+        fixed(benchmark::RegisterBenchmark(("qml_keyed/write/writer/" + std::to_string(keys)).c_str(),
+                                           [=](benchmark::State &s) { writeCpp<true>(s, keys); }));
         fixed(benchmark::RegisterBenchmark(("qml_keyed/write/qml/" + std::to_string(keys)).c_str(),
                                            [=](benchmark::State &s) { writeQml(s, keys); }));
     }

@@ -59,11 +59,12 @@ def paths(driver, bench_qml):
         libraries = []  # no driver to ask: its path is not measured (a skip, or a failure where required)
     if "latest_model" in libraries:  # built with the QML layer
         found["latest_model_write_1e4"] = driver_op("latest_model", 10000, "notify", 1000, 11000)
+        found["latest_model_writer_1e4"] = driver_op("latest_model_writer", 10000, "notify", 1000, 11000)
     return found
 
 
 # Paths of a layer a build may leave out: skipped without it, unless the budget is required.
-OPTIONAL = {"qml_add_call_1", "latest_model_write_1e4"}
+OPTIONAL = {"qml_add_call_1", "latest_model_write_1e4", "latest_model_writer_1e4"}
 
 
 def read_budgets(path):

@@ -26,6 +26,7 @@
 // latest_model: a LatestModel following a QtRegistry of a 16-byte trivially copyable event by
 // its int key, <handlers> keys with rows: one iteration is a writer's update of the next key
 // (the model never applies meanwhile: what every write between two frames costs).
+// latest_model_writer: the same model and keys written by its LatestModelWriter, no registry.
 
 #include "common/peers.h"
 #include "common/writer_shapes.h"
@@ -264,6 +265,31 @@ struct LatestModelPeer
 };
 #endif
 
+#if RIO_BENCH_HAVE_LATEST_MODEL
+// A keyed model's direct writer (see the header comment).
+struct LatestModelWriterPeer
+{
+    using Tick = LatestModelPeer::Tick;
+    static constexpr std::string_view key = "latest_model_writer";
+    rio::LatestModel model = (QtRegistryQueuedPeer::app(), rio::LatestModel());
+    rio::LatestModelWriter<Tick> writer = model.writer<Tick>();
+    int keys = 0;
+    int next = 0;
+    int add()
+    {
+        writer.write(keys, Tick{keys, 0});
+        return keys++;
+    }
+    static void remove(int) { }
+    static void prepare() { QCoreApplication::processEvents(); } // the keys get their rows
+    void notify(const Event &e)
+    {
+        writer.write(next, Tick{next, static_cast<double>(e)});
+        next = next + 1 == keys ? 0 : next + 1;
+    }
+};
+#endif
+
 #if RIO_BENCH_HAVE_DIAGNOSTICS
 [[gnu::noinline]] void clockLoop(bool steady, long iterations)
 {
@@ -293,6 +319,7 @@ void forEachDriverPeer(F &&f)
 #endif
 #if RIO_BENCH_HAVE_LATEST_MODEL
     f.template operator()<LatestModelPeer>();
+    f.template operator()<LatestModelWriterPeer>();
 #endif
 }
 

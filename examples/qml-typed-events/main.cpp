@@ -2,7 +2,8 @@
 // Typed events in QML: C++ notifies a QuoteRegistry (RIO_QML_TYPED_REGISTRY in quote.h) from
 // the engine thread and from a worker thread; Main.qml's handlers read event.price as a double.
 // Then four workers flood a second registry, whose newest quote per symbol a LatestModel in
-// Main.qml and one in C++ keep (one row per symbol, whatever the rate).
+// Main.qml and one in C++ keep (one row per symbol, whatever the rate), and four more feed a
+// third LatestModel through its writer, without a registry.
 #include "quote.h"
 
 #include <registryio/qml/latest_model.h>
@@ -16,6 +17,16 @@
 #include <memory>
 #include <thread>
 #include <vector>
+
+namespace {
+// A sensor's reading: small and trivially copyable, so a LatestModel keeps it as its bytes and an
+// int key's write takes no lock.
+struct Level
+{
+    int sensor = 0;
+    double value = 0;
+};
+} // namespace
 
 int main(int argc, char *argv[])
 {
@@ -54,6 +65,16 @@ int main(int argc, char *argv[])
         });
     }
     //! [follow]
+    //! [writer]
+    rio::LatestModel levels; // fed by workers without a registry, its writer taken on its thread
+    const rio::LatestModelWriter<Level> writer = levels.writer<Level>();
+    for (int sensor = 0; sensor < 4; ++sensor) {
+        workers.emplace_back([writer, sensor] { // copies write the same rows
+            for (int i = 1; i <= 10000; ++i)    // merged per key: one row update per frame
+                writer.write(sensor, Level{sensor, double(i)});
+        });
+    }
+    //! [writer]
     for (std::thread &worker : workers)
         worker.join();
     const auto rows = [](const rio::LatestModel &model) {
@@ -70,12 +91,20 @@ int main(int argc, char *argv[])
         parts.sort();
         return parts.join(QStringLiteral("; ")) + QStringLiteral("; ");
     };
+    const auto levelsShown = [&levels] {
+        QString shown;
+        for (int sensor = 0; sensor < 4; ++sensor)
+            shown += QStringLiteral("%1 %2; ").arg(sensor).arg(levels.valueOf(sensor).value<Level>().value);
+        return shown;
+    };
+    const QString wantedLevels = QStringLiteral("0 10000; 1 10000; 2 10000; 3 10000; ");
     deadline = QDeadlineTimer(10000);
-    while ((sorted(*board) != wanted || sorted(cppBoard) != wanted) && !deadline.hasExpired())
+    while ((sorted(*board) != wanted || sorted(cppBoard) != wanted || levelsShown() != wantedLevels) &&
+           !deadline.hasExpired())
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
-    const bool ok =
-        log == expected && total == 41.75 && sorted(*board) == wanted && sorted(cppBoard) == wanted;
-    std::printf("log: %s\ntotal: %g\nboard: %s\nqml-typed-events: %s\n", qPrintable(log), total,
-                qPrintable(sorted(*board)), ok ? "ok" : "FAILED");
+    const bool ok = log == expected && total == 41.75 && sorted(*board) == wanted &&
+                    sorted(cppBoard) == wanted && levelsShown() == wantedLevels && levels.rowCount() == 4;
+    std::printf("log: %s\ntotal: %g\nboard: %s\nlevels: %s\nqml-typed-events: %s\n", qPrintable(log), total,
+                qPrintable(sorted(*board)), qPrintable(levelsShown()), ok ? "ok" : "FAILED");
     return ok ? 0 : 1;
 }

@@ -167,7 +167,8 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
     std::vector<Change> pending;    // this batch's changes, in first-change order (room for every cell)
     std::vector<Change> spareBatch; // the frame's empty buffer, swapped in for `pending` (its capacity kept)
     std::atomic<bool> warned{false};
-    // Raw rows (latestRowsRaw): the events' type, a cell per slot (in chunks that never move),
+    // Raw rows (latestRowsRaw): the events' type (set on the model's thread, read elsewhere under
+    // `mutex`), a cell per slot (in chunks that never move),
     // the int keys' table (LatestCells::table) and the tables it replaced (writers may still
     // read them). All bounded by the most keys held at once.
     QMetaType raw;
@@ -464,13 +465,42 @@ std::int64_t readCell(const LatestCell &cell, unsigned char (&out)[16], std::uin
 }
 
 // A raw write of a usable key's slot `at` (under the lock): the value in its cell.
-void writeRawLocked(LatestRows &rows, quint32 at, const void *event, QVariant &replaced)
+void writeSlotLocked(LatestRows &rows, quint32 at, const void *event, QVariant &replaced)
 {
     LatestRows::Change &change = rows.changeLocked(at);
     change.value.swap(replaced); // a value of another type, destroyed after the lock is released
     change.removed = false;
     rows.writeCellLocked(*change.cell, event);
     rows.scheduleLocked();
+}
+
+// A raw write of an int key (under the lock), its cell published: from here on its writers need
+// no lock.
+void writeRawLocked(LatestRows &rows, int key, const void *event, QVariant &replaced)
+{
+    const quint32 at = rows.slotOf(key);
+    LatestCell &cell = *rows.cellAt[at];
+    LatestRows::retag(cell, key);
+    try {
+        rows.publish(key, cell);
+    } catch (const std::bad_alloc &) {
+        // No room for a larger table: this key's writers keep taking the lock.
+    }
+    writeSlotLocked(rows, at, event, replaced);
+}
+
+// The same for a usable key of any type (under the lock).
+void writeRawLocked(LatestRows &rows, const QVariant &key, const void *event, QVariant &replaced)
+{
+    if (key.metaType().id() == QMetaType::Int) {
+        writeRawLocked(rows, *static_cast<const int *>(key.constData()), event, replaced);
+        return;
+    }
+    const quint32 at = rows.slotOf(key);
+    LatestCell &cell = *rows.cellAt[at];
+    if (cell.tag.load(std::memory_order_relaxed) == LatestCell::vacant)
+        LatestRows::retag(cell, LatestCell::locked);
+    writeSlotLocked(rows, at, event, replaced);
 }
 
 // Whether `key` can be found again, else warns once per model.
@@ -489,14 +519,16 @@ bool usableKey(LatestRows &rows, const QVariant &key)
 template <typename K>
 void writeLatest(LatestRows &rows, K &&key, QVariant &value)
 {
-    if (rows.raw.isValid() && value.metaType() == rows.raw) { // raw rows: the event's bytes
-        if constexpr (std::is_same_v<std::remove_cvref_t<K>, int>)
-            latestRowsWriteRaw(rows, key, value.constData());
+    QVariant replaced; // destroyed after the lock is released
+    const std::lock_guard lock(rows.mutex);
+    // Raw rows keep the event's bytes (`raw` read under the lock: the model's writer() may set it).
+    if (rows.raw.isValid() && value.metaType() == rows.raw) {
+        if constexpr (std::is_same_v<std::remove_cvref_t<K>, QString>)
+            writeRawLocked(rows, QVariant(std::forward<K>(key)), value.constData(), replaced);
         else
-            latestRowsWriteRaw(rows, QVariant(std::forward<K>(key)), value.constData());
+            writeRawLocked(rows, key, value.constData(), replaced);
         return;
     }
-    const std::lock_guard lock(rows.mutex);
     LatestRows::Change &change = rows.changeLocked(rows.slotOf(std::forward<K>(key)));
     change.value.swap(value); // the replaced value is destroyed after the lock is released
     change.removed = false;
@@ -511,43 +543,31 @@ void writeLatest(LatestRows &rows, K &&key, QVariant &value)
 
 } // namespace
 
-LatestCells &latestRowsRaw(LatestRows &rows, QMetaType type)
+LatestCells *latestRowsRaw(LatestRows &rows, QMetaType type)
 {
     const std::lock_guard lock(rows.mutex);
-    rows.raw = type;
-    return rows;
+    if (rows.raw != type) {
+        if (rows.raw.isValid() || !rows.cells.empty())
+            return nullptr;
+        rows.raw = type;
+    }
+    return &rows;
 }
 
 void latestRowsWriteRaw(LatestRows &rows, int key, const void *event)
 {
     QVariant replaced;
     const std::lock_guard lock(rows.mutex);
-    const quint32 at = rows.slotOf(key);
-    LatestCell &cell = *rows.cellAt[at];
-    LatestRows::retag(cell, key);
-    try {
-        rows.publish(key, cell); // from here on its writers need no lock
-    } catch (const std::bad_alloc &) {
-        // No room for a larger table: this key's writers keep taking the lock.
-    }
-    writeRawLocked(rows, at, event, replaced);
+    writeRawLocked(rows, key, event, replaced);
 }
 
 void latestRowsWriteRaw(LatestRows &rows, const QVariant &key, const void *event)
 {
-    if (key.metaType().id() == QMetaType::Int) {
-        latestRowsWriteRaw(rows, *static_cast<const int *>(key.constData()), event);
-        return;
-    }
-    if (!usableKey(rows, key))
+    if (key.metaType().id() != QMetaType::Int && !usableKey(rows, key))
         return;
     QVariant replaced;
     const std::lock_guard lock(rows.mutex);
-    const quint32 at = rows.slotOf(key);
-    LatestCell &cell = *rows.cellAt[at];
-    if (cell.tag.load(std::memory_order_relaxed) == LatestCell::vacant)
-        LatestRows::retag(cell, LatestCell::locked);
-    writeRawLocked(rows, at, event, replaced);
+    writeRawLocked(rows, key, event, replaced);
 }
 
 void latestRowsWake(LatestRows &rows)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// A LatestModel following a registry of a small trivially copyable event by an int key: once a
-// key has its row and a frame is scheduled, a writer's update allocates nothing (the event's bytes
-// go into the key's cell: no QVariant, no node, no lock). Replaces the global operator new, so not
-// run under the sanitizers (which replace it too).
+// A LatestModel following a registry of a small trivially copyable event by an int key, or fed
+// by its writer: once a key has its row and a frame is scheduled, an update allocates nothing (the
+// event's bytes go into the key's cell: no QVariant, no node, no lock). Replaces the global
+// operator new, so not run under the sanitizers (which replace it too).
 #include "../replaced_operator_new.h"
 
 #include <registryio/qml/latest_model.h>
@@ -42,25 +42,40 @@ class TestQmlLatestAlloc : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    // Through a registry's notify, and through the model's writer (no registry).
+    void aKnownKeysWriterAllocatesNothing_data()
+    {
+        QTest::addColumn<bool>("direct");
+        QTest::newRow("notify") << false;
+        QTest::newRow("writer") << true;
+    }
     void aKnownKeysWriterAllocatesNothing()
     {
+        QFETCH(bool, direct);
         rio::QtRegistry<Tick> registry;
         rio::LatestModel model;
         model.follow(registry, [](const Tick &t) { return t.id; });
+        const rio::LatestModelWriter<Tick> writer = model.writer<Tick>();
+        const auto write = [&](const Tick &t) {
+            if (direct)
+                writer.write(t.id, t);
+            else
+                registry.notify(t);
+        };
         constexpr int kKeys = 1000;
         constexpr int kWrites = 100000;
         for (int k = 0; k < kKeys; ++k)
-            registry.notify(Tick{k, 0});
+            write(Tick{k, 0});
         QTRY_COMPARE(model.rowCount(), kKeys);
         long allocations = -1;
         // This thread turns no event loop meanwhile: the worker's first write schedules the frame
         // (Qt's posted event), the others find it scheduled.
         std::thread([&] {
             rio::prepareThread();
-            registry.notify(Tick{0, -1});
+            write(Tick{0, -1});
             t_counting = true;
             for (int i = 1; i <= kWrites; ++i)
-                registry.notify(Tick{i % kKeys, double(i)});
+                write(Tick{i % kKeys, double(i)});
             t_counting = false;
             allocations = t_allocations;
         }).join();

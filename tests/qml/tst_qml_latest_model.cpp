@@ -796,6 +796,128 @@ private Q_SLOTS:
         QCOMPARE(registry.size(), std::size_t(0));
     }
 
+    // A model that follows nothing, fed by its writer from two threads while the GUI thread
+    // removes and clears: valid after every change, and every key ends on its final value. A key
+    // of another type goes through the lock; a writer of no model drops its writes.
+    void aWriterFeedsTheRowsWithoutARegistry()
+    {
+        LatestModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const rio::LatestModelWriter<Tick> writer = model.writer<Tick>();
+        const auto keyOf = [](int w, int k) { return w * kKeysPerWriter + k; };
+        int turns = 0;
+        onWorkers(
+            [&](int w) {
+                for (int i = 0; i < kWritesPerWriter; ++i)
+                    writer.write(keyOf(w, i % kKeysPerWriter), Tick{w, double(i)});
+            },
+            [&] {
+                if (++turns % 7 == 0 && model.rowCount() > 0)
+                    model.remove(model.data(model.index(turns % model.rowCount()), LatestModel::KeyRole));
+                if (turns % 31 == 0)
+                    model.clear();
+            });
+        onWorkers([&](int w) {
+            for (int k = 0; k < kKeysPerWriter; ++k)
+                writer.write(keyOf(w, k), Tick{w, -1.0 - k});
+        });
+        endsOnFinalValues(model, kKeysPerWriter,
+                          [&](int w, int k) { return model.valueOf(keyOf(w, k)).value<Tick>().v; });
+        writer.write(QStringLiteral("text"), Tick{0, 7});
+        rio::LatestModelWriter<Tick>().write(1, Tick{1, 1});
+        QTRY_COMPARE(model.valueOf(QStringLiteral("text")).value<Tick>().v, 7.0);
+        QCOMPARE(model.rowCount(), kWriters * kKeysPerWriter + 1);
+    }
+
+    // A writer writes the rows follow() feeds: the newest write of a key wins, whoever made it.
+    // A writer of another type, or one taken once rows hold keys of a model that keeps no
+    // bytes, writes QVariants into the same rows.
+    void aWriterSharesTheRowsItFinds()
+    {
+        rio::QtRegistry<Tick> registry;
+        LatestModel model;
+        model.follow(registry, [](const Tick &t) { return t.id; });
+        const rio::LatestModelWriter<Tick> writer = model.writer<Tick>();
+        registry.notify(Tick{1, 1});
+        writer.write(1, Tick{1, 2});
+        writer.write(2, Tick{2, 3});
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(1).value<Tick>().v, 2.0);
+        registry.notify(Tick{2, 4});
+        model.writer<double>().write(3, 4.5);
+        QTRY_COMPARE(model.valueOf(3), QVariant(4.5));
+        QCOMPARE(model.valueOf(2).value<Tick>().v, 4.0);
+
+        LatestModel variants;
+        variants.write(1, QStringLiteral("first"));
+        variants.writer<Tick>().write(1, Tick{1, 5});
+        variants.writer<Tick>().write(2, Tick{2, 6});
+        QTRY_COMPARE(variants.rowCount(), 2);
+        QCOMPARE(variants.valueOf(1).value<Tick>().v, 5.0);
+        QCOMPARE(variants.valueOf(2).value<Tick>().v, 6.0);
+    }
+
+    // A writer taken while another thread writes a model's first key: whether the rows keep
+    // the events' bytes is decided under the model's lock (ThreadSanitizer sees no race with the
+    // write's test of it), and both writes show.
+    void aWriterTakenWhileAnotherThreadWrites()
+    {
+        for (int round = 0; round < 100; ++round) {
+            LatestModel model;
+            std::thread other([&model] { model.write(1, QVariant::fromValue(Tick{1, 1})); });
+            const rio::LatestModelWriter<Tick> writer = model.writer<Tick>();
+            other.join();
+            writer.write(2, Tick{2, 2});
+            QTRY_COMPARE(model.rowCount(), 2);
+            QCOMPARE(model.valueOf(1).value<Tick>().v, 1.0);
+            QCOMPARE(model.valueOf(2).value<Tick>().v, 2.0);
+        }
+    }
+
+    // A writer holds the rows it was taken for: while a worker writes through it, the model
+    // follows a registry (its rows restart), then is destroyed. None of the worker's writes after
+    // the restart shows, the new rows' own writes do, and the writer outlives the model.
+    void aWriterOfRowsRestartedOrGoneWritesNowhere()
+    {
+        rio::QtRegistry<Tick> registry;
+        auto model = std::make_unique<LatestModel>();
+        const rio::LatestModelWriter<Tick> old = model->writer<Tick>();
+        constexpr long kMost = 1'000'000'000; // the worker's bound: seconds of writes, stopped long before
+        std::atomic<long> sent{0};
+        std::atomic<bool> stop{false};
+        std::thread worker([&] {
+            for (long i = 0; i < kMost && !stop.load(std::memory_order_relaxed); ++i) {
+                const int key = int(i % kKeysPerWriter);
+                old.write(key, Tick{key, double(i)});
+                sent.store(i + 1, std::memory_order_relaxed);
+            }
+        });
+        const struct Join
+        {
+            std::atomic<bool> &stop;
+            std::thread &worker;
+            ~Join()
+            {
+                stop = true;
+                worker.join();
+            }
+        } join{stop, worker};
+        QTRY_COMPARE(model->rowCount(), kKeysPerWriter);
+        model->follow(registry, [](const Tick &t) { return t.id; });
+        QCOMPARE(model->rowCount(), 0);
+        model->writer<Tick>().write(1000, Tick{1000, 1});
+        registry.notify(Tick{1001, 2});
+        long from = sent.load();
+        QTRY_VERIFY(sent.load() > from + 1000 || sent.load() == kMost);
+        QTRY_COMPARE(model->rowCount(), 2);
+        QCoreApplication::processEvents();
+        QCOMPARE(model->rowCount(), 2);
+        QCOMPARE(model->valueOf(1000).value<Tick>().v, 1.0);
+        model.reset();
+        from = sent.load();
+        QTRY_VERIFY(sent.load() > from + 1000 || sent.load() == kMost);
+    }
+
     // A QmlRegistry and a typed registry, from QML: rows keyed by a field, roles from the
     // event's fields (given, or the typed event's properties), a bad key or registry warns.
     void fromQml()

@@ -51,11 +51,11 @@ std::shared_ptr<const std::string> QtRegistryControl::traceName() const
     return m_traceName;
 }
 
-QtNotifyTrace::QtNotifyTrace(const QtRegistryBase &registry, const QtRegistryControl &control,
-                             bool async) noexcept
+const volatile int *const notifyTraceState = &lttng_ust_tracepoint_registryio___notify_begin.state;
+
+void QtNotifyTrace::begin(const QtRegistryBase &registry, const QtRegistryControl &control,
+                          bool async) noexcept
 {
-    if (!lttng_ust_tracepoint_enabled(registryio, notify_begin))
-        return;
     std::shared_ptr<const std::string> name;
     try {
         name = control.traceName();
@@ -67,11 +67,10 @@ QtNotifyTrace::QtNotifyTrace(const QtRegistryBase &registry, const QtRegistryCon
     m_control = &control;
 }
 
-QtNotifyTrace::~QtNotifyTrace()
+void QtNotifyTrace::end() const noexcept
 {
-    // Only when the begin was recorded: a session started during the notify sees no lone end.
-    if (m_control != nullptr)
-        lttng_ust_tracepoint(registryio, notify_end, m_control->traceId.load(std::memory_order_relaxed));
+    // A session started during the notify sees no lone end: begin() set m_control.
+    lttng_ust_tracepoint(registryio, notify_end, m_control->traceId.load(std::memory_order_relaxed));
 }
 
 void traceDeliveryBegin(const QtHandlerState &h, std::uint64_t postedAt) noexcept

@@ -6,6 +6,7 @@
 #include <registryio/connection.h>
 #include <registryio/handler_id.h>
 #include <registryio/qml/detail/latest_rows.h>
+#include <registryio/qml/latest_model_writer.h>
 #include <registryio/qml/qml_export.h>
 #include <registryio/qt/qt_registry.h>
 #include <registryio/source_location.h>
@@ -92,29 +93,29 @@ public:
     HandlerId follow(QtRegistry<E> &registry, KeyOf keyOf, int priority = 0,
                      SourceLocation where = SourceLocation::current())
     {
-        std::shared_ptr<detail::LatestRows> rows = restart();
+        restart();
         if (m_registry) {
             m_registry = nullptr;
             Q_EMIT registryChanged();
         }
-        HandlerId id;
-        if constexpr (detail::latestRaw<E>) { // the event's bytes: no QVariant, no lock for a known int key
-            detail::LatestCells *const cells = &detail::latestRowsRaw(*rows, QMetaType::fromType<E>());
-            id = registry.add(
-                [rows, cells, keyOf = std::move(keyOf)](const E &event) mutable {
-                    detail::latestWriteEvent(*rows, *cells, keyOf(event), event);
-                },
-                priority, where);
-        } else {
-            id = registry.add(
-                [rows, keyOf = std::move(keyOf)](const E &event) mutable {
-                    detail::latestRowsWrite(*rows, detail::latestKey(keyOf(event)),
-                                            QVariant::fromValue(event));
-                },
-                priority, where);
-        }
+        const HandlerId id = registry.add([rows = writer<E>(), keyOf = std::move(keyOf)](
+                                              const E &event) mutable { rows.write(keyOf(event), event); },
+                                          priority, where);
         m_connection = registry.connection(id);
         return id;
+    }
+
+    /// C++: a writer of E events into these rows, from any thread, without a registry (see
+    /// LatestModelWriter). Call it on the model's thread. It writes E's bytes into a cell per key,
+    /// as follow() of a QtRegistry<E> does, when E is small and trivially copyable and these rows
+    /// follow a QtRegistry<E> or had no key yet; otherwise a QVariant per write, as write().
+    template <typename E>
+    [[nodiscard]] LatestModelWriter<E> writer()
+    {
+        detail::LatestCells *cells = nullptr;
+        if constexpr (detail::latestRaw<E>)
+            cells = detail::latestRowsRaw(*m_writer, QMetaType::fromType<E>());
+        return LatestModelWriter<E>(m_writer, cells);
     }
 
     /// Writes `value` as the newest of `key` (any thread, but not while this thread changes what

@@ -108,9 +108,10 @@ struct LatestCells
     }
 };
 
-/// Makes `rows` keep each key's newest event as the bytes of a `type` (before any write) and
-/// returns its lock-free side, for latestWriteEvent.
-RIO_QML_EXPORT LatestCells &latestRowsRaw(LatestRows &rows, QMetaType type);
+/// Makes `rows` keep each key's newest event of `type` as its bytes, and returns their lock-free
+/// side, for latestWriteEvent; null, changing nothing, when they keep another type's or have
+/// held a key (its slot has no cell).
+RIO_QML_EXPORT LatestCells *latestRowsRaw(LatestRows &rows, QMetaType type);
 /// latestWriteEvent's locked path (a key without a published cell: new, or not an int): writes
 /// the `type` latestRowsRaw named at `event`.
 RIO_QML_EXPORT void latestRowsWriteRaw(LatestRows &rows, int key, const void *event);

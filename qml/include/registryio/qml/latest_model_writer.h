@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <registryio/qml/detail/latest_rows.h>
+
+#include <QVariant>
+
+#include <memory>
+#include <utility>
+
+namespace rio {
+
+class LatestModel;
+
+/// Writes events of type E as the newest value of their key into the rows of a LatestModel, from
+/// any thread, without a registry: what follow()'s handler does on each notify. Take one from
+/// LatestModel::writer(); copies write the same rows. Where the rows keep E's bytes (a small
+/// trivially copyable E, as follow() keeps them), an `int` key's write takes no lock and allocates
+/// nothing from the key's second write on. It holds the rows it writes: once the model restarts
+/// them (its registry, key or follow() changes) or is destroyed, its writes are dropped.
+template <typename E>
+class LatestModelWriter
+{
+public:
+    /// A writer of no model: its writes are dropped.
+    LatestModelWriter() = default;
+
+    /// Makes `event` the newest of `key` (any thread), shown at the model's next frame (a new key:
+    /// a new row). `key` as follow()'s keyOf gives it: an `int`, or anything a QVariant holds (an
+    /// invalid key, or one not equal to itself, drops the event). Throws std::bad_alloc when a
+    /// new key finds no memory (nothing written) or Qt cannot post the frame's wake-up (shown at
+    /// the frame a later write asks for).
+    template <typename K>
+    RIO_ALWAYS_INLINE void write(K &&key, const E &event) const
+    {
+        if constexpr (detail::latestRaw<E>) {
+            if (m_cells != nullptr) [[likely]] {
+                detail::latestWriteEvent(*m_rows, *m_cells, std::forward<K>(key), event);
+                return;
+            }
+        }
+        writeVariant(detail::latestKey(std::forward<K>(key)), event);
+    }
+
+private:
+    friend class LatestModel;
+    LatestModelWriter(std::shared_ptr<detail::LatestRows> rows, detail::LatestCells *cells) noexcept
+        : m_rows(std::move(rows)), m_cells(cells)
+    { }
+
+    // The write of an event kept as a QVariant (out of line: the cells' path stays a leaf).
+    template <typename K>
+    RIO_COLD void writeVariant(K &&key, const E &event) const
+    {
+        if (m_rows)
+            detail::latestRowsWrite(*m_rows, std::forward<K>(key), QVariant::fromValue(event));
+    }
+
+    std::shared_ptr<detail::LatestRows> m_rows;
+    detail::LatestCells *m_cells = nullptr; // the rows' cells of E; null: written as a QVariant
+};
+
+} // namespace rio
