@@ -11,6 +11,7 @@
 #include <QPromise>
 
 #include <memory>
+#include <utility>
 
 namespace rio::detail {
 
@@ -23,6 +24,17 @@ struct AsyncOp
     virtual ~AsyncOp() = default;
 };
 using AsyncToken = std::shared_ptr<AsyncOp>;
+
+// A step of notifySequential: the future of the whole sequence, finished after its last step.
+struct AsyncStep : AsyncOp
+{
+    explicit AsyncStep(QFuture<void> f) noexcept : sequence(std::move(f)) { }
+    QFuture<void> sequence;
+};
+
+// The sequence of the innermost queued delivery or step running on this thread, if it is a
+// step of notifySequential (a failure there is that sequence's); an invalid future otherwise.
+RIO_QT_EXPORT QFuture<void> sequenceRunningHere() noexcept;
 
 // The token of a notify that nobody joins.
 inline const AsyncToken noAsyncToken{};

@@ -28,9 +28,10 @@ struct QtSequence : std::enable_shared_from_this<QtSequence<E>>
 {
     enum Phase : int { Starting, Waiting, Done };
 
-    struct Step final : AsyncOp
+    struct Step final : AsyncStep
     {
-        explicit Step(std::shared_ptr<QtSequence> s) : sequence(std::move(s)) { }
+        explicit Step(std::shared_ptr<QtSequence> s) : AsyncStep(s->promise.future()), sequence(std::move(s))
+        { }
         ~Step() override
         {
             int expected = Starting;
