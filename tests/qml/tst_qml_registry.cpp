@@ -7,6 +7,7 @@
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_registry.h>
 
+#include <QFuture>
 #include <QLoggingCategory>
 #include <QProperty>
 #include <QQmlComponent>
@@ -17,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <future>
 #include <limits>
 #include <new>
@@ -54,6 +56,14 @@ public:
 
 private:
     QPointer<QObject> m_victim;
+};
+
+// Runs a nested event loop for a few turns, as a modal dialog's exec() would, for JavaScript.
+class NestedLoop : public QObject
+{
+    Q_OBJECT
+public:
+    Q_INVOKABLE static void run() { rio::test::runNestedEventLoop(); }
 };
 
 class tst_QmlRegistry : public QObject
@@ -433,6 +443,112 @@ private Q_SLOTS:
         QTRY_COMPARE(trace(), QStringLiteral("p10;p1;failed;"));
         QCoreApplication::processEvents();
         QCOMPARE(trace(), QStringLiteral("p10;p1;failed;"));
+    }
+
+    // The registry's handlers for the failure-order tests below: p10 throws (from JavaScript or
+    // C++), p5 runs `p5` (C++, as `connection` says, or JavaScript when null), p1 records;
+    // handlerFailed records.
+    void addFailureOrderHandlers(bool cppThrower, const std::function<void()> &p5, NestedLoop *loop,
+                                 Qt::ConnectionType connection = Qt::AutoConnection)
+    {
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        const auto append = [root](const char *what) {
+            root->setProperty("trace", root->property("trace").toString() + QLatin1String(what));
+        };
+        connect(r, &QmlRegistry::handlerFailed, root, [append] { append("failed;"); });
+        if (cppThrower) {
+            r->registry().add(r,
+                              [append](const QVariant &) {
+                                  append("p10;");
+                                  throw std::runtime_error("p10 failed");
+                              },
+                              {.priority = 10});
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: p10 failed$")));
+        } else {
+            eval(root,
+                 QStringLiteral("registry.add(e => { root.trace += 'p10;'; throw new Error('p10') }, 10)"));
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: p10$")));
+        }
+        if (p5) {
+            r->registry().add(r,
+                              [append, p5](const QVariant &) {
+                                  append("p5;");
+                                  p5();
+                              },
+                              {.priority = 5, .connection = connection});
+        } else {
+            root->setProperty("keptHandle", QVariant::fromValue<QObject *>(loop));
+            eval(root,
+                 QStringLiteral("registry.add(e => { root.trace += 'p5;'; root.keptHandle.run() }, 5)"));
+        }
+        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p1;' }, 1)"));
+    }
+
+    void handlerFailedWaitsForANestedEventLoopOfTheNotify_data()
+    {
+        QTest::addColumn<bool>("cppThrower");
+        QTest::addColumn<bool>("cppLoop");
+        QTest::addColumn<QString>("from");
+        for (const bool cppLoop : {false, true})
+            for (const bool cpp : {false, true})
+                for (const char *from : {"qml", "cpp", "registry()"})
+                    // A C++ handler's loop holds it in the registry's own notify only.
+                    if (!cppLoop || qstrcmp(from, "registry()") != 0)
+                        QTest::addRow("%s thrower, loop in %s, notified from %s", cpp ? "C++" : "JavaScript",
+                                      cppLoop ? "C++" : "JavaScript", from)
+                            << cpp << cppLoop << QString::fromLatin1(from);
+    }
+
+    void handlerFailedWaitsForANestedEventLoopOfTheNotify()
+    {
+        // The handler at 5 runs a nested event loop (a modal dialog's exec()): the failure of the
+        // handler at 10 before it is not emitted inside that loop, but after the handler at 1.
+        QFETCH(bool, cppThrower);
+        QFETCH(bool, cppLoop);
+        QFETCH(QString, from);
+        NestedLoop loop;
+        addFailureOrderHandlers(
+            cppThrower, cppLoop ? std::function<void()>(&rio::test::runNestedEventLoop) : nullptr, &loop);
+        QmlRegistry *const r = registry();
+        if (from == QLatin1String("qml")) {
+            eval(m_root.get(), QStringLiteral("registry.notify(1)"));
+        } else if (from == QLatin1String("cpp")) {
+            r->notify(1);
+        } else {
+            r->registry().notify(1);
+        }
+        QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p1;failed;"));
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;p5;p1;failed;"));
+    }
+
+    void handlerFailedWaitsForTheLaterStepsOfNotifySequential_data()
+    {
+        QTest::addColumn<bool>("cppThrower");
+        QTest::newRow("JavaScript thrower") << false;
+        QTest::newRow("C++ thrower") << true;
+    }
+
+    void handlerFailedWaitsForTheLaterStepsOfNotifySequential()
+    {
+        // Each step is posted when the one before ends (p5 and p3 are queued, each a turn of the
+        // event loop): the failure of the first one comes after the last, not between them.
+        QFETCH(bool, cppThrower);
+        addFailureOrderHandlers(cppThrower, [] { }, nullptr, Qt::QueuedConnection);
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        r->registry().add(r,
+                          [root](const QVariant &) {
+                              root->setProperty("trace",
+                                                root->property("trace").toString() + QLatin1String("p3;"));
+                          },
+                          {.priority = 3, .connection = Qt::QueuedConnection});
+        const QFuture<void> done = r->registry().notifySequential(1);
+        QTRY_VERIFY(done.isFinished());
+        QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p3;p1;failed;"));
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;p5;p3;p1;failed;"));
     }
 
     void handlerFailedIsNotHeldByAWorkersNotifyUnderWay()
