@@ -102,6 +102,53 @@ private:
         return qobject_cast<HandlerSubscription *>(eval(m_root.get(), expression).value<QObject *>());
     }
 
+    // The handlers of the failure-order tests: p10 throws (from JavaScript or C++), `between`
+    // adds the handlers under it (given `append`, which records in the trace), p1 records;
+    // handlerFailed records.
+    using Append = std::function<void(const char *)>;
+    void addFailureOrderHandlers(bool cppThrower, const std::function<void(const Append &)> &between = {})
+    {
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        const Append append = [root](const char *what) {
+            root->setProperty("trace", root->property("trace").toString() + QLatin1String(what));
+        };
+        connect(r, &QmlRegistry::handlerFailed, root, [append] { append("failed;"); });
+        if (cppThrower) {
+            r->registry().add(r,
+                              [append](const QVariant &) {
+                                  append("p10;");
+                                  throw std::runtime_error("p10 failed");
+                              },
+                              {.priority = 10});
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: p10 failed$")));
+        } else {
+            eval(root,
+                 QStringLiteral("registry.add(e => { root.trace += 'p10;'; throw new Error('p10') }, 10)"));
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: p10$")));
+        }
+        if (between)
+            between(append);
+        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p1;' }, 1)"));
+    }
+
+    // Notifies 1 from `from`: JavaScript ("qml"), QmlRegistry::notify ("cpp"), the facade's
+    // notify ("registry()") or a worker's sender ("worker").
+    void notifyFrom(const QString &from)
+    {
+        QmlRegistry *const r = registry();
+        if (from == QLatin1String("qml")) {
+            eval(m_root.get(), QStringLiteral("registry.notify(1)"));
+        } else if (from == QLatin1String("cpp")) {
+            r->notify(1);
+        } else if (from == QLatin1String("registry()")) {
+            r->registry().notify(1);
+        } else {
+            std::thread worker([sender = r->sender()] { sender.notify(1); });
+            worker.join();
+        }
+    }
+
 private Q_SLOTS:
     void init()
     {
@@ -412,77 +459,11 @@ private Q_SLOTS:
         // comes after every handler of the notify, whoever throws and whoever notifies.
         QFETCH(bool, cppThrower);
         QFETCH(QString, from);
-        QmlRegistry *const r = registry();
-        QObject *const root = m_root.get();
-        const auto append = [root](const char *what) {
-            root->setProperty("trace", root->property("trace").toString() + QLatin1String(what));
-        };
-        connect(r, &QmlRegistry::handlerFailed, root, [append] { append("failed;"); });
-        if (cppThrower) {
-            r->registry().add(r,
-                              [append](const QVariant &) {
-                                  append("p10;");
-                                  throw std::runtime_error("p10 failed");
-                              },
-                              {.priority = 10});
-            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: p10 failed$")));
-        } else {
-            eval(root,
-                 QStringLiteral("registry.add(e => { root.trace += 'p10;'; throw new Error('p10') }, 10)"));
-            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: p10$")));
-        }
-        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p1;' }, 1)"));
-        if (from == QLatin1String("qml")) {
-            eval(root, QStringLiteral("registry.notify(1)"));
-        } else if (from == QLatin1String("cpp")) {
-            r->notify(1);
-        } else {
-            std::thread worker([sender = r->sender()] { sender.notify(1); });
-            worker.join();
-        }
+        addFailureOrderHandlers(cppThrower);
+        notifyFrom(from);
         QTRY_COMPARE(trace(), QStringLiteral("p10;p1;failed;"));
         QCoreApplication::processEvents();
         QCOMPARE(trace(), QStringLiteral("p10;p1;failed;"));
-    }
-
-    // The registry's handlers for the failure-order tests below: p10 throws (from JavaScript or
-    // C++), p5 runs `p5` (C++, as `connection` says, or JavaScript when null), p1 records;
-    // handlerFailed records.
-    void addFailureOrderHandlers(bool cppThrower, const std::function<void()> &p5, NestedLoop *loop,
-                                 Qt::ConnectionType connection = Qt::AutoConnection)
-    {
-        QmlRegistry *const r = registry();
-        QObject *const root = m_root.get();
-        const auto append = [root](const char *what) {
-            root->setProperty("trace", root->property("trace").toString() + QLatin1String(what));
-        };
-        connect(r, &QmlRegistry::handlerFailed, root, [append] { append("failed;"); });
-        if (cppThrower) {
-            r->registry().add(r,
-                              [append](const QVariant &) {
-                                  append("p10;");
-                                  throw std::runtime_error("p10 failed");
-                              },
-                              {.priority = 10});
-            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: p10 failed$")));
-        } else {
-            eval(root,
-                 QStringLiteral("registry.add(e => { root.trace += 'p10;'; throw new Error('p10') }, 10)"));
-            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: p10$")));
-        }
-        if (p5) {
-            r->registry().add(r,
-                              [append, p5](const QVariant &) {
-                                  append("p5;");
-                                  p5();
-                              },
-                              {.priority = 5, .connection = connection});
-        } else {
-            root->setProperty("keptHandle", QVariant::fromValue<QObject *>(loop));
-            eval(root,
-                 QStringLiteral("registry.add(e => { root.trace += 'p5;'; root.keptHandle.run() }, 5)"));
-        }
-        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p1;' }, 1)"));
     }
 
     void handlerFailedWaitsForANestedEventLoopOfTheNotify_data()
@@ -508,16 +489,22 @@ private Q_SLOTS:
         QFETCH(bool, cppLoop);
         QFETCH(QString, from);
         NestedLoop loop;
-        addFailureOrderHandlers(
-            cppThrower, cppLoop ? std::function<void()>(&rio::test::runNestedEventLoop) : nullptr, &loop);
-        QmlRegistry *const r = registry();
-        if (from == QLatin1String("qml")) {
-            eval(m_root.get(), QStringLiteral("registry.notify(1)"));
-        } else if (from == QLatin1String("cpp")) {
-            r->notify(1);
-        } else {
-            r->registry().notify(1);
-        }
+        addFailureOrderHandlers(cppThrower, [&](const Append &append) {
+            QmlRegistry *const r = registry();
+            if (cppLoop) {
+                r->registry().add(r,
+                                  [append](const QVariant &) {
+                                      append("p5;");
+                                      rio::test::runNestedEventLoop();
+                                  },
+                                  {.priority = 5});
+            } else {
+                m_root->setProperty("keptHandle", QVariant::fromValue<QObject *>(&loop));
+                eval(m_root.get(),
+                     QStringLiteral("registry.add(e => { root.trace += 'p5;'; root.keptHandle.run() }, 5)"));
+            }
+        });
+        notifyFrom(from);
         QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p1;failed;"));
         QCoreApplication::processEvents();
         QCOMPARE(trace(), QStringLiteral("p10;p5;p1;failed;"));
@@ -535,16 +522,13 @@ private Q_SLOTS:
         // Each step is posted when the one before ends (p5 and p3 are queued, each a turn of the
         // event loop): the failure of the first one comes after the last, not between them.
         QFETCH(bool, cppThrower);
-        addFailureOrderHandlers(cppThrower, [] { }, nullptr, Qt::QueuedConnection);
-        QmlRegistry *const r = registry();
-        QObject *const root = m_root.get();
-        r->registry().add(r,
-                          [root](const QVariant &) {
-                              root->setProperty("trace",
-                                                root->property("trace").toString() + QLatin1String("p3;"));
-                          },
-                          {.priority = 3, .connection = Qt::QueuedConnection});
-        const QFuture<void> done = r->registry().notifySequential(1);
+        addFailureOrderHandlers(cppThrower, [this](const Append &append) {
+            QmlRegistry *const r = registry();
+            for (const auto &[priority, tag] : {std::pair{5, "p5;"}, std::pair{3, "p3;"}})
+                r->registry().add(r, [append, tag](const QVariant &) { append(tag); },
+                                  {.priority = priority, .connection = Qt::QueuedConnection});
+        });
+        const QFuture<void> done = registry()->registry().notifySequential(1);
         QTRY_VERIFY(done.isFinished());
         QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p3;p1;failed;"));
         QCoreApplication::processEvents();
