@@ -510,6 +510,30 @@ private Q_SLOTS:
         QCOMPARE(trace(), QStringLiteral("p10;p5;p1;failed;"));
     }
 
+    void handlerFailedWaitsForTheOutermostNotifyOfTheRegistry()
+    {
+        // The handler at 5 notifies again, and runs a nested event loop in that inner notify:
+        // the failure of the outer notify's handler at 10 comes after both notifies ended.
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        connect(r, &QmlRegistry::handlerFailed, root, [root] {
+            root->setProperty("trace", root->property("trace").toString() + QLatin1String("failed;"));
+        });
+        NestedLoop loop;
+        root->setProperty("keptHandle", QVariant::fromValue<QObject *>(&loop));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: p10$")));
+        eval(root, QStringLiteral(
+                       "registry.add(e => { root.trace += 'p10;'; if (e === 1) throw new Error('p10') }, "
+                       "10)"));
+        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p5;'; if (e === 1) registry.notify(2); "
+                                  "else root.keptHandle.run() }, 5)"));
+        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p1;' }, 1)"));
+        eval(root, QStringLiteral("registry.notify(1)"));
+        QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p10;p5;p1;p1;failed;"));
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;p5;p10;p5;p1;p1;failed;"));
+    }
+
     void handlerFailedWaitsForTheLaterStepsOfNotifySequential_data()
     {
         QTest::addColumn<bool>("cppThrower");
