@@ -549,7 +549,7 @@ private Q_SLOTS:
         addFailureOrderHandlers(cppThrower, [this](const Append &append) {
             QmlRegistry *const r = registry();
             for (const auto &[priority, tag] : {std::pair{5, "p5;"}, std::pair{3, "p3;"}})
-                r->registry().add(r, [append, tag](const QVariant &) { append(tag); },
+                r->registry().add(r, [append, name = tag](const QVariant &) { append(name); },
                                   {.priority = priority, .connection = Qt::QueuedConnection});
         });
         const QFuture<void> done = registry()->registry().notifySequential(1);
