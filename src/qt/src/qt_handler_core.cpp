@@ -358,9 +358,9 @@ QFuture<void> sequenceRunningHere() noexcept
         if (f.kind() != DeliveryFrame::frameKind)
             return true;
         const auto &run = static_cast<const DeliveryFrame &>(f);
-        if (run.token != nullptr)
-            if (const auto *step = dynamic_cast<const AsyncStep *>(run.token->get()))
-                sequence = step->sequence;
+        if (run.token != nullptr && *run.token != nullptr)
+            if (const QFuture<void> *future = (*run.token)->sequenceFuture())
+                sequence = *future;
         return false; // the innermost run only
     });
     return sequence;

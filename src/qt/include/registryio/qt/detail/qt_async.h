@@ -11,7 +11,6 @@
 #include <QPromise>
 
 #include <memory>
-#include <utility>
 
 namespace rio::detail {
 
@@ -22,15 +21,11 @@ struct QtRegistryControl;
 struct AsyncOp
 {
     virtual ~AsyncOp() = default;
+    // The future of the notifySequential this is a step of, finished after its last step; null
+    // for any other notify.
+    [[nodiscard]] virtual const QFuture<void> *sequenceFuture() const noexcept { return nullptr; }
 };
 using AsyncToken = std::shared_ptr<AsyncOp>;
-
-// A step of notifySequential: the future of the whole sequence, finished after its last step.
-struct AsyncStep : AsyncOp
-{
-    explicit AsyncStep(QFuture<void> f) noexcept : sequence(std::move(f)) { }
-    QFuture<void> sequence;
-};
 
 // The sequence of the innermost queued delivery or step running on this thread, if it is a
 // step of notifySequential (a failure there is that sequence's); an invalid future otherwise.

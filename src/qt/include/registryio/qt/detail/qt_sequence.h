@@ -28,9 +28,10 @@ struct QtSequence : std::enable_shared_from_this<QtSequence<E>>
 {
     enum Phase : int { Starting, Waiting, Done };
 
-    struct Step final : AsyncStep
+    struct Step final : AsyncOp
     {
-        explicit Step(std::shared_ptr<QtSequence> s) : AsyncStep(s->promise.future()), sequence(std::move(s))
+        explicit Step(std::shared_ptr<QtSequence> s)
+            : sequence(std::move(s)), future(sequence->promise.future())
         { }
         ~Step() override
         {
@@ -39,7 +40,9 @@ struct QtSequence : std::enable_shared_from_this<QtSequence<E>>
                 return; // finished while being started: the starter goes on
             sequence->advance();
         }
+        [[nodiscard]] const QFuture<void> *sequenceFuture() const noexcept override { return &future; }
         std::shared_ptr<QtSequence> sequence;
+        QFuture<void> future; // the sequence's, for a failure of this step (sequenceRunningHere)
     };
 
     QtSequence(std::vector<std::shared_ptr<QtHandler<E>>> s, std::shared_ptr<const E> event)
