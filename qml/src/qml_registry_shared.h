@@ -11,6 +11,7 @@
 #include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qt/qt_registry.h>
 
+#include <QFuture>
 #include <QHash>
 #include <QJSValue>
 #include <QList>
@@ -86,11 +87,12 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     // other threads' frames only (a handler a sender's notify runs on the registry's own thread
     // may destroy it).
     OwnerAnchor anchor;
-    QObject *registry;                    // null once the registry is going (local())
-    QThread *const thread;                // the registry's (it does not move)
-    QmlFacade *facade = nullptr;          // null once the registry is going
-    QtRegistryBase *facadeBase = nullptr; // the same facade's QObject half; null once going
-    QmlEventOps *ops = nullptr;           // null once the registry is going
+    QObject *registry;                     // null once the registry is going (local())
+    QThread *const thread;                 // the registry's (it does not move)
+    QmlFacade *facade = nullptr;           // null once the registry is going
+    QtRegistryBase *facadeBase = nullptr;  // the same facade's QObject half; null once going
+    QmlEventOps *ops = nullptr;            // null once the registry is going
+    QmlNotifyValue *notifyValue = nullptr; // its notifies' frames (ops's); null once going
     void (*emitFailed)(QObject *registry, HandlerId id, const QString &message) = nullptr;
     std::atomic<bool> warnedDead{false}; // a sender warned that the registry is gone
 
@@ -133,8 +135,33 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     // Records a failure of `id` (any thread) for handlerFailed, emitted by the queued flush on
     // the registry's thread: never inside the notify that failed, always after its other
     // handlers ran (a notify on this thread runs them all before the event loop's next turn; a
-    // queued one runs them in one drain, ahead of the flush posted meanwhile).
+    // queued one runs them in one drain, ahead of the flush posted meanwhile). A flush that
+    // finds one of the registry's frames under way on its thread (a nested event loop in a
+    // handler) waits for the outermost to end; a failure in a step of notifySequential waits
+    // for the sequence to finish.
     void reportFailed(HandlerId id, const QString &message) noexcept;
+
+    // A run of one of the registry's JavaScript handlers on its thread: one of its frames, so a
+    // nested event loop in it holds handlerFailed, whoever notified.
+    class RunFrame
+    {
+    public:
+        explicit RunFrame(const QmlRegistryShared &shared) noexcept : m_shared(shared)
+        {
+            if (shared.notifyValue != nullptr)
+                shared.notifyValue->enterFrame();
+        }
+        ~RunFrame()
+        {
+            if (m_shared.notifyValue != nullptr) // null: the registry went meanwhile
+                m_shared.notifyValue->leaveFrame();
+        }
+        RunFrame(const RunFrame &) = delete;
+        RunFrame &operator=(const RunFrame &) = delete;
+
+    private:
+        const QmlRegistryShared &m_shared;
+    };
 
     // --- drops and removals reported on other threads ---
     // Recorded on the reporting thread, handed to their registrations on the registry's thread:
@@ -145,7 +172,13 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     QHash<quint64, quint64> pendingDrops; // id -> largest total reported (under reportMutex)
     QList<std::pair<QmlDelivery, quint64>>
         endedElsewhere; // removed on other threads, their drops (under reportMutex)
-    QList<std::pair<quint64, QString>> pendingFailures; // for handlerFailed (under reportMutex)
+    struct Failure
+    {
+        quint64 id;
+        QString message;
+        QFuture<void> sequence; // the notifySequential it failed in, emitted once it finished
+    };
+    QList<Failure> pendingFailures;  // for handlerFailed (under reportMutex)
     quint64 unsignalledFailures = 0; // over the bound of pendingFailures (under reportMutex)
     bool flushQueued = false;        // under reportMutex
     // pendingFailures recorded before the queued flush's first turn: the ones its second turn
@@ -157,6 +190,9 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     void queueFlushLocked();
     // The first turn: queues the flush behind what was posted meanwhile.
     void queueFlushAgain() noexcept;
+    // Queues the flush for the failures that wait (any thread; nothing when the registry is
+    // going).
+    void queueFailures() noexcept;
 
     // Records a drop report (any thread); on the registry's thread it is handed on at once.
     static void reportDrop(const std::shared_ptr<QmlRegistryShared> &shared, quint64 id, quint64 total);

@@ -3,6 +3,7 @@
 
 // Loading QML test files with the build tree's RegistryIO module.
 
+#include <QEventLoop>
 #include <QFile>
 #include <QJSEngine>
 #include <QJSValue>
@@ -14,6 +15,7 @@
 #include <QRegularExpression>
 #include <QString>
 #include <QTest>
+#include <QTimer>
 #include <QUrl>
 #include <QVariantMap>
 
@@ -175,6 +177,21 @@ QtObject {
     if (registry)
         notify(registry, 2);
     QCOMPARE(root->property("trace").toString(), second);
+}
+
+/// Runs a nested event loop for a few turns, as a modal dialog's exec() would in a handler.
+inline void runNestedEventLoop()
+{
+    QEventLoop loop;
+    QTimer turns; // a zero timer fires once per turn of the loop
+    turns.setInterval(0);
+    int left = 4;
+    QObject::connect(&turns, &QTimer::timeout, &loop, [&] {
+        if (--left == 0)
+            loop.quit();
+    });
+    turns.start();
+    loop.exec();
 }
 
 /// A regular expression matching the whole message `text` exactly.

@@ -7,6 +7,7 @@
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_registry.h>
 
+#include <QFuture>
 #include <QLoggingCategory>
 #include <QProperty>
 #include <QQmlComponent>
@@ -17,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <future>
 #include <limits>
 #include <new>
@@ -56,6 +58,14 @@ private:
     QPointer<QObject> m_victim;
 };
 
+// Runs a nested event loop for a few turns, as a modal dialog's exec() would, for JavaScript.
+class NestedLoop : public QObject
+{
+    Q_OBJECT
+public:
+    Q_INVOKABLE static void run() { rio::test::runNestedEventLoop(); }
+};
+
 class tst_QmlRegistry : public QObject
 {
     Q_OBJECT
@@ -90,6 +100,53 @@ private:
     HandlerSubscription *handle(const QString &expression)
     {
         return qobject_cast<HandlerSubscription *>(eval(m_root.get(), expression).value<QObject *>());
+    }
+
+    // The handlers of the failure-order tests: p10 throws (from JavaScript or C++), `between`
+    // adds the handlers under it (given `append`, which records in the trace), p1 records;
+    // handlerFailed records.
+    using Append = std::function<void(const char *)>;
+    void addFailureOrderHandlers(bool cppThrower, const std::function<void(const Append &)> &between = {})
+    {
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        const Append append = [root](const char *what) {
+            root->setProperty("trace", root->property("trace").toString() + QLatin1String(what));
+        };
+        connect(r, &QmlRegistry::handlerFailed, root, [append] { append("failed;"); });
+        if (cppThrower) {
+            r->registry().add(r,
+                              [append](const QVariant &) {
+                                  append("p10;");
+                                  throw std::runtime_error("p10 failed");
+                              },
+                              {.priority = 10});
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: p10 failed$")));
+        } else {
+            eval(root,
+                 QStringLiteral("registry.add(e => { root.trace += 'p10;'; throw new Error('p10') }, 10)"));
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: p10$")));
+        }
+        if (between)
+            between(append);
+        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p1;' }, 1)"));
+    }
+
+    // Notifies 1 from `from`: JavaScript ("qml"), QmlRegistry::notify ("cpp"), the facade's
+    // notify ("registry()") or a worker's sender ("worker").
+    void notifyFrom(const QString &from)
+    {
+        QmlRegistry *const r = registry();
+        if (from == QLatin1String("qml")) {
+            eval(m_root.get(), QStringLiteral("registry.notify(1)"));
+        } else if (from == QLatin1String("cpp")) {
+            r->notify(1);
+        } else if (from == QLatin1String("registry()")) {
+            r->registry().notify(1);
+        } else {
+            std::thread worker([sender = r->sender()] { sender.notify(1); });
+            worker.join();
+        }
     }
 
 private Q_SLOTS:
@@ -402,37 +459,104 @@ private Q_SLOTS:
         // comes after every handler of the notify, whoever throws and whoever notifies.
         QFETCH(bool, cppThrower);
         QFETCH(QString, from);
-        QmlRegistry *const r = registry();
-        QObject *const root = m_root.get();
-        const auto append = [root](const char *what) {
-            root->setProperty("trace", root->property("trace").toString() + QLatin1String(what));
-        };
-        connect(r, &QmlRegistry::handlerFailed, root, [append] { append("failed;"); });
-        if (cppThrower) {
-            r->registry().add(r,
-                              [append](const QVariant &) {
-                                  append("p10;");
-                                  throw std::runtime_error("p10 failed");
-                              },
-                              {.priority = 10});
-            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("failed: p10 failed$")));
-        } else {
-            eval(root,
-                 QStringLiteral("registry.add(e => { root.trace += 'p10;'; throw new Error('p10') }, 10)"));
-            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: p10$")));
-        }
-        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p1;' }, 1)"));
-        if (from == QLatin1String("qml")) {
-            eval(root, QStringLiteral("registry.notify(1)"));
-        } else if (from == QLatin1String("cpp")) {
-            r->notify(1);
-        } else {
-            std::thread worker([sender = r->sender()] { sender.notify(1); });
-            worker.join();
-        }
+        addFailureOrderHandlers(cppThrower);
+        notifyFrom(from);
         QTRY_COMPARE(trace(), QStringLiteral("p10;p1;failed;"));
         QCoreApplication::processEvents();
         QCOMPARE(trace(), QStringLiteral("p10;p1;failed;"));
+    }
+
+    void handlerFailedWaitsForANestedEventLoopOfTheNotify_data()
+    {
+        QTest::addColumn<bool>("cppThrower");
+        QTest::addColumn<bool>("cppLoop");
+        QTest::addColumn<QString>("from");
+        for (const bool cppLoop : {false, true})
+            for (const bool cpp : {false, true})
+                for (const char *from : {"qml", "cpp", "registry()"})
+                    // A C++ handler's loop holds it in the registry's own notify only.
+                    if (!cppLoop || qstrcmp(from, "registry()") != 0)
+                        QTest::addRow("%s thrower, loop in %s, notified from %s", cpp ? "C++" : "JavaScript",
+                                      cppLoop ? "C++" : "JavaScript", from)
+                            << cpp << cppLoop << QString::fromLatin1(from);
+    }
+
+    void handlerFailedWaitsForANestedEventLoopOfTheNotify()
+    {
+        // The handler at 5 runs a nested event loop (a modal dialog's exec()): the failure of the
+        // handler at 10 before it is not emitted inside that loop, but after the handler at 1.
+        QFETCH(bool, cppThrower);
+        QFETCH(bool, cppLoop);
+        QFETCH(QString, from);
+        NestedLoop loop;
+        addFailureOrderHandlers(cppThrower, [&](const Append &append) {
+            QmlRegistry *const r = registry();
+            if (cppLoop) {
+                r->registry().add(r,
+                                  [append](const QVariant &) {
+                                      append("p5;");
+                                      rio::test::runNestedEventLoop();
+                                  },
+                                  {.priority = 5});
+            } else {
+                m_root->setProperty("keptHandle", QVariant::fromValue<QObject *>(&loop));
+                eval(m_root.get(),
+                     QStringLiteral("registry.add(e => { root.trace += 'p5;'; root.keptHandle.run() }, 5)"));
+            }
+        });
+        notifyFrom(from);
+        QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p1;failed;"));
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;p5;p1;failed;"));
+    }
+
+    void handlerFailedWaitsForTheOutermostNotifyOfTheRegistry()
+    {
+        // The handler at 5 notifies again, and runs a nested event loop in that inner notify:
+        // the failure of the outer notify's handler at 10 comes after both notifies ended.
+        QmlRegistry *const r = registry();
+        QObject *const root = m_root.get();
+        connect(r, &QmlRegistry::handlerFailed, root, [root] {
+            root->setProperty("trace", root->property("trace").toString() + QLatin1String("failed;"));
+        });
+        NestedLoop loop;
+        root->setProperty("keptHandle", QVariant::fromValue<QObject *>(&loop));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: p10$")));
+        eval(root, QStringLiteral(
+                       "registry.add(e => { root.trace += 'p10;'; if (e === 1) throw new Error('p10') }, "
+                       "10)"));
+        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p5;'; if (e === 1) registry.notify(2); "
+                                  "else root.keptHandle.run() }, 5)"));
+        eval(root, QStringLiteral("registry.add(e => { root.trace += 'p1;' }, 1)"));
+        eval(root, QStringLiteral("registry.notify(1)"));
+        QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p10;p5;p1;p1;failed;"));
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;p5;p10;p5;p1;p1;failed;"));
+    }
+
+    void handlerFailedWaitsForTheLaterStepsOfNotifySequential_data()
+    {
+        QTest::addColumn<bool>("cppThrower");
+        QTest::newRow("JavaScript thrower") << false;
+        QTest::newRow("C++ thrower") << true;
+    }
+
+    void handlerFailedWaitsForTheLaterStepsOfNotifySequential()
+    {
+        // Each step is posted when the one before ends (p5 and p3 are queued, each a turn of the
+        // event loop): the failure of the first one comes after the last, not between them.
+        QFETCH(bool, cppThrower);
+        addFailureOrderHandlers(cppThrower, [this](const Append &append) {
+            QmlRegistry *const r = registry();
+            for (const auto &[priority, tag] : {std::pair{5, "p5;"}, std::pair{3, "p3;"}})
+                r->registry().add(r, [append, name = tag](const QVariant &) { append(name); },
+                                  {.priority = priority, .connection = Qt::QueuedConnection});
+        });
+        const QFuture<void> done = registry()->registry().notifySequential(1);
+        QTRY_VERIFY(done.isFinished());
+        QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p3;p1;failed;"));
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;p5;p3;p1;failed;"));
     }
 
     void handlerFailedIsNotHeldByAWorkersNotifyUnderWay()
