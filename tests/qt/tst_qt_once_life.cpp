@@ -2,8 +2,9 @@
 // A fired once-handler's life: it stays reachable from its registry until its one queued
 // delivery ran or was dropped, so every way of removing it (remove, removeAndWait, synchronize
 // after a remove, a guard, a Connection, clear, its context's death, the registry's destruction)
-// cancels that delivery and counts it as dropped for the right reason; once the delivery ran,
-// nothing of it is kept.
+// cancels that delivery and counts it as dropped for the right reason, also when its loop
+// reaches it while the removal is under way; once the delivery ran, nothing of it is kept.
+#include "qt_handler_testing_p.h"
 #include "qt_test_support.h"
 
 #include <registryio/connection.h>
@@ -14,6 +15,7 @@
 #include <QTest>
 
 #include <atomic>
+#include <latch>
 #include <memory>
 #include <optional>
 
@@ -35,6 +37,25 @@ enum class How {
 struct ClosureState
 {
     std::atomic<int> calls{0};
+};
+
+// The cancellation window a test holds open (setQtCancelTestHook): the cancellation of `id`,
+// its flag set and its lock not yet taken, opens the receiving loop and waits until it handled
+// what was queued.
+struct CancelWindow
+{
+    static inline rio::HandlerId id;
+    static inline std::latch *loop = nullptr;    // the receiving loop's gate
+    static inline std::latch *handled = nullptr; // counted down behind the delivery
+    static inline std::atomic<bool> opened{false};
+
+    static void hook(rio::HandlerId cancelled)
+    {
+        if (cancelled != id || opened.exchange(true))
+            return;
+        loop->count_down();
+        handled->wait();
+    }
 };
 
 class Receiver : public QObject
@@ -216,6 +237,57 @@ private Q_SLOTS:
             else
                 delete context;
         }
+    }
+
+    void deliveryMeetingItsCancellationIsCounted_data()
+    {
+        QTest::addColumn<bool>("latest");
+        QTest::addColumn<bool>("once");
+        QTest::addColumn<Qt::ConnectionType>("connection");
+        QTest::addRow("Every, once") << false << true << Qt::QueuedConnection;
+        QTest::addRow("Latest, once") << true << true << Qt::QueuedConnection;
+        QTest::addRow("Latest, Auto") << true << false << Qt::AutoConnection;     // its pending payload
+        QTest::addRow("Latest, Queued") << true << false << Qt::QueuedConnection; // its cell
+    }
+
+    // A queued delivery (a fired once-handler's among them) that its loop reaches after
+    // removeAndWait set the handler's cancelled flag, before that removal took its lock: it
+    // does not run, and the removal counts it as dropped (it was neither run nor counted).
+    void deliveryMeetingItsCancellationIsCounted()
+    {
+        QFETCH(bool, latest);
+        QFETCH(bool, once);
+        QFETCH(Qt::ConnectionType, connection);
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        QSignalSpy dropped(&registry, &rio::QtRegistryBase::deliveriesDropped);
+        std::atomic<int> calls{0};
+        const std::shared_ptr<std::latch> loop = worker.block();
+        const rio::HandlerId id =
+            registry.add(worker.context, [&calls] { calls.fetch_add(1); },
+                         {.connection = connection,
+                          .delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every,
+                          .once = once});
+        registry.notify(1);
+        std::latch handled(1);
+        {
+            [[maybe_unused]] const rio::detail::TsanPostScope posting;
+            QMetaObject::invokeMethod(worker.runner,
+                                      rio::detail::Handover([&handled] { handled.count_down(); }));
+        }
+        CancelWindow::id = id;
+        CancelWindow::loop = loop.get();
+        CancelWindow::handled = &handled;
+        CancelWindow::opened.store(false);
+        rio::detail::setQtCancelTestHook(&CancelWindow::hook);
+        const bool removed = registry.removeAndWait(id);
+        rio::detail::setQtCancelTestHook(nullptr);
+        if (!CancelWindow::opened.exchange(true))
+            loop->count_down(); // never reached: the loop is let go all the same
+        worker.flush();
+        QCOMPARE(removed, !once); // a fired once-handler is no longer registered
+        QCOMPARE(calls.load(), 0);
+        QCOMPARE(dropped.size(), 1);
     }
 
     // Once its delivery ran, a fired once-handler keeps nothing: its closure is destroyed (after

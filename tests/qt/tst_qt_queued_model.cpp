@@ -680,13 +680,14 @@ private:
                                                       : "its registry's destruction");
         for (const auto &rec : m_recs)
             rec->guard = {};
-        // The destroyed registry emits nothing; what it dropped is counted in the log.
+        // The destroyed registry emits nothing; what it dropped is counted in the log, also by a
+        // delivery that was reading Latest's cell then (it counts its drop when it ends).
         const int logBefore = logCount();
         m_registry.reset();
+        syncAll(); // a call that had begun has ended
         const QStringList logged = logCapture().messages().mid(logBefore);
         for (Rec *rec : gone)
             rec->droppedBefore = std::max(rec->droppedBefore, loggedDrops(logged, rec->id));
-        syncAll(); // a call that had begun has ended
         for (Rec *rec : gone)
             rec->closed.store(true, std::memory_order_release);
     }

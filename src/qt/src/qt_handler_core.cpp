@@ -2,6 +2,7 @@
 // A handler's library side: its settings and flags, its route, its context watch, cancellation,
 // and the calls of its queued deliveries.
 #include "qt_handler_state.h"
+#include "qt_handler_testing_p.h"
 #include "qt_trace.h"
 
 #include <registryio/qt/detail/qt_delivery.h>
@@ -42,6 +43,8 @@ struct ThreadCache
 
 RIO_TLS_INITIAL_EXEC thread_local constinit ThreadCache threadCache{};
 
+std::atomic<QtCancelTestHook> cancelTestHook{nullptr};
+
 struct ThreadCacheGuard
 {
     ThreadCacheGuard() = default;
@@ -75,6 +78,11 @@ RIO_COLD QThread *currentQThreadSlow()
 }
 
 } // namespace
+
+void setQtCancelTestHook(QtCancelTestHook hook) noexcept
+{
+    cancelTestHook.store(hook, std::memory_order_release);
+}
 
 QThread *currentQThread()
 {
@@ -276,6 +284,8 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
     int none = -1; // the first cancellation's reason stays
     cancelledFor.compare_exchange_strong(none, static_cast<int>(reason), std::memory_order_acq_rel);
     cancelled.store(true, std::memory_order_seq_cst);
+    if (const QtCancelTestHook hook = cancelTestHook.load(std::memory_order_acquire)) [[unlikely]]
+        hook(id);
     QMetaObject::Connection connection;
     Garbage garbage; // destroyed after the lock is released: tokens, payloads
     std::weak_ptr<QtTarget> typed;

@@ -222,8 +222,11 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
         std::lock_guard lock(h.mutex);
         if (!std::exchange(h.framePaced, false) && paced)
             return;
-        const bool live = h.context != nullptr && !h.cancelled.load(std::memory_order_acquire);
-        if (live && h.context->thread() != QThread::currentThread()) {
+        // Cancelled: its cancellation, which may not have taken this lock yet, drops the pending
+        // payload and counts it (taken here, it would be neither run nor counted).
+        if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire))
+            return;
+        if (h.context->thread() != QThread::currentThread()) {
             try {
                 postLatestCallLocked(h);
                 return;
@@ -232,7 +235,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
             }
         } else {
             const auto now = std::chrono::steady_clock::now();
-            if (live && h.minInterval.count() > 0 && now < h.lastDelivery + h.minInterval) {
+            if (h.minInterval.count() > 0 && now < h.lastDelivery + h.minInterval) {
                 const auto wait =
                     std::chrono::ceil<std::chrono::milliseconds>(h.lastDelivery + h.minInterval - now);
                 try {
@@ -248,8 +251,8 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
             latestToken = std::move(h.pendingToken);
             latestPosted = std::exchange(h.pendingSince, 0);
             h.onceDoneLocked(garbage);
-            if (!h.cancelled.load(std::memory_order_acquire))
-                target = h.target.lock();
+            // Taken before a cancellation's lock: it runs (a removeAndWait waits for this frame).
+            target = h.target.lock();
             fromCell = h.cellUsed;
             if (fromCell && target)
                 h.cellRead.store(QtHandlerState::cellReading, std::memory_order_relaxed);
