@@ -7,7 +7,6 @@
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_registry.h>
 
-#include <QFuture>
 #include <QLoggingCategory>
 #include <QProperty>
 #include <QQmlComponent>
@@ -532,31 +531,6 @@ private Q_SLOTS:
         QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p10;p5;p1;p1;failed;"));
         QCoreApplication::processEvents();
         QCOMPARE(trace(), QStringLiteral("p10;p5;p10;p5;p1;p1;failed;"));
-    }
-
-    void handlerFailedWaitsForTheLaterStepsOfNotifySequential_data()
-    {
-        QTest::addColumn<bool>("cppThrower");
-        QTest::newRow("JavaScript thrower") << false;
-        QTest::newRow("C++ thrower") << true;
-    }
-
-    void handlerFailedWaitsForTheLaterStepsOfNotifySequential()
-    {
-        // Each step is posted when the one before ends (p5 and p3 are queued, each a turn of the
-        // event loop): the failure of the first one comes after the last, not between them.
-        QFETCH(bool, cppThrower);
-        addFailureOrderHandlers(cppThrower, [this](const Append &append) {
-            QmlRegistry *const r = registry();
-            for (const auto &[priority, tag] : {std::pair{5, "p5;"}, std::pair{3, "p3;"}})
-                r->registry().add(r, [append, name = tag](const QVariant &) { append(name); },
-                                  {.priority = priority, .connection = Qt::QueuedConnection});
-        });
-        const QFuture<void> done = registry()->registry().notifySequential(1);
-        QTRY_VERIFY(done.isFinished());
-        QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p3;p1;failed;"));
-        QCoreApplication::processEvents();
-        QCOMPARE(trace(), QStringLiteral("p10;p5;p3;p1;failed;"));
     }
 
     void handlerFailedIsNotHeldByAWorkersNotifyUnderWay()
