@@ -349,10 +349,11 @@ void detail::QmlRegistryShared::flushReports(bool queued)
         drops.swap(pendingDrops);
         if (queued) {
             left.swap(endedElsewhere);
-            unsignalledFailures = 0;
             flushQueued = false;
-            if (!held)
+            if (!held) {
                 failures.swap(pendingFailures);
+                unsignalledFailures = 0;
+            }
             // A failure recorded after the first turn: its notify may have queued handlers
             // behind this turn, so it takes a fresh flush of two turns.
             if (failures.size() > failuresReady) {

@@ -780,6 +780,42 @@ private Q_SLOTS:
         QTRY_COMPARE(failed.count(), 10001);
     }
 
+    void failuresHeldByANestedEventLoopAreBoundedToo()
+    {
+        // A handler of the registry's notify makes 10,005 failures through registry().notify(),
+        // runs a nested event loop (the notify under way holds them), and 5 more: the first
+        // 10,000 are signalled after the notify, the rest are logged only, said once.
+        QLoggingCategory::setFilterRules(QStringLiteral("registryio.warning=false")); // each failure's line
+        const auto restore = qScopeGuard([] { QLoggingCategory::setFilterRules(QString()); });
+        QmlRegistry *const r = registry();
+        QSignalSpy failed(r, &QmlRegistry::handlerFailed);
+        qsizetype inside = -1;
+        r->registry().add([](const QVariant &v) {
+            if (v.toInt() != 0)
+                throw std::runtime_error("refused");
+        });
+        r->registry().add(r,
+                          [r, &failed, &inside](const QVariant &v) {
+                              if (v.toInt() != 0)
+                                  return;
+                              for (int i = 1; i <= 10005; ++i)
+                                  r->registry().notify(i);
+                              rio::test::runNestedEventLoop();
+                              for (int i = 1; i <= 5; ++i)
+                                  r->registry().notify(i);
+                              inside = failed.count();
+                          },
+                          {.priority = 5});
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "^handlerFailed: 10000 failures wait for the event loop")));
+        QTest::failOnWarning(QRegularExpression(QStringLiteral("failures wait for the event loop")));
+        r->notify(0);
+        QCOMPARE(inside, 0);
+        QTRY_COMPARE(failed.count(), 10000);
+        QCoreApplication::processEvents();
+        QCOMPARE(failed.count(), 10000);
+    }
+
     void throwingANonErrorValueIsReportedToo()
     {
         HandlerSubscription *thrower = handle(QStringLiteral("addThrowingValue(0)"));
