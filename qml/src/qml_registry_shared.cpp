@@ -226,44 +226,25 @@ void detail::QmlRegistryShared::reportFailed(HandlerId id, const QString &messag
     // loop keeps the first ones; the rest are logged (as every failure is) and said once, after
     // the lock (a message handler is user code).
     constexpr qsizetype maxPendingFailures = 10000;
-    // A failure in a step of notifySequential waits for the sequence to finish (its later steps
-    // are posted one by one), whose end queues the flush again.
-    const QFuture<void> sequence = sequenceRunningHere();
-    bool warn = false;
     {
         std::lock_guard lock(reportMutex);
         if (reportTarget == nullptr)
             return;
         if (pendingFailures.size() < maxPendingFailures) {
             try {
-                pendingFailures.append({id.value(), message, sequence});
+                pendingFailures.append({id.value(), message});
                 queueFlushLocked();
             } catch (...) {
-                return; // out of memory: the failure is still logged and counted by diagnostics
+                // Out of memory: the failure is still logged and counted by diagnostics.
             }
-        } else {
-            if (unsignalledFailures++ != 0)
-                return;
-            warn = true;
+            return;
         }
+        if (unsignalledFailures++ != 0)
+            return;
     }
-    if (warn) {
-        qCWarning(lcRegistryIOQml,
-                  "handlerFailed: %lld failures wait for the event loop; the next ones are logged only",
-                  static_cast<long long>(maxPendingFailures));
-        return;
-    }
-    if (!sequence.isValid() || sequence.isFinished())
-        return;
-    try {
-        // On the thread that finishes it (at once if it finished meanwhile), outside our lock.
-        static_cast<void>(QFuture<void>(sequence).then([weak = weak_from_this()] {
-            if (const std::shared_ptr<QmlRegistryShared> self = weak.lock())
-                self->queueFailures();
-        }));
-    } catch (...) {
-        // Out of memory: the failure waits for a later flush.
-    }
+    qCWarning(lcRegistryIOQml,
+              "handlerFailed: %lld failures wait for the event loop; the next ones are logged only",
+              static_cast<long long>(maxPendingFailures));
 }
 
 void detail::QmlRegistryShared::queueFailures() noexcept
@@ -359,7 +340,7 @@ void detail::QmlRegistryShared::flushReports(bool queued)
 {
     QHash<quint64, quint64> drops;
     QList<std::pair<QmlDelivery, quint64>> left;
-    QList<Failure> failures;
+    QList<std::pair<quint64, QString>> failures;
     // One of the registry's frames is under way on this thread (a handler's nested event loop
     // runs this flush): the failures wait until the outermost frame ends.
     const bool held = queued && notifyValue != nullptr && notifyValue->framesUnderWay();
@@ -368,30 +349,21 @@ void detail::QmlRegistryShared::flushReports(bool queued)
         drops.swap(pendingDrops);
         if (queued) {
             left.swap(endedElsewhere);
-            unsignalledFailures = 0;
             flushQueued = false;
-            // The failures recorded before the first turn, but those of a notifySequential
-            // that has not finished (its end queues the flush again; the others do not wait for
-            // it). A failure recorded after the first turn: its notify may have queued handlers
+            if (!held) {
+                failures.swap(pendingFailures);
+                unsignalledFailures = 0;
+            }
+            // A failure recorded after the first turn: its notify may have queued handlers
             // behind this turn, so it takes a fresh flush of two turns.
-            try {
-                if (!held) {
-                    const qsizetype count = pendingFailures.size();
-                    QList<Failure> waiting;
-                    failures.reserve(count); // no allocation below: nothing is lost midway
-                    waiting.reserve(count);
-                    for (qsizetype i = 0; i < count; ++i) {
-                        Failure &f = pendingFailures[i];
-                        const bool ready =
-                            i < failuresReady && (!f.sequence.isValid() || f.sequence.isFinished());
-                        (ready ? failures : waiting).append(std::move(f));
-                    }
-                    pendingFailures.swap(waiting);
-                    if (count > failuresReady)
-                        queueFlushLocked();
+            if (failures.size() > failuresReady) {
+                try {
+                    queueFlushLocked();
+                    pendingFailures = failures.mid(failuresReady);
+                    failures.resize(failuresReady);
+                } catch (...) {
+                    // Out of memory: emitted now.
                 }
-            } catch (...) {
-                // Out of memory: what was not taken waits for a later flush.
             }
         }
     }
@@ -404,11 +376,11 @@ void detail::QmlRegistryShared::flushReports(bool queued)
         facade->reportDrops(HandlerId{it.key()}, it.value());
     endRegistrations(left);
     // One by one: a slot may destroy the registry (`self` keeps this alive meanwhile).
-    for (const Failure &failure : failures) {
+    for (const auto &[id, message] : failures) {
         QObject *const target = local();
         if (target == nullptr)
             return;
-        emitFailed(target, HandlerId{failure.id}, failure.message);
+        emitFailed(target, HandlerId{id}, message);
     }
 }
 

@@ -11,7 +11,6 @@
 #include <registryio/qml/detail/qml_facade.h>
 #include <registryio/qt/qt_registry.h>
 
-#include <QFuture>
 #include <QHash>
 #include <QJSValue>
 #include <QList>
@@ -137,8 +136,7 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     // handlers ran (a notify on this thread runs them all before the event loop's next turn; a
     // queued one runs them in one drain, ahead of the flush posted meanwhile). A flush that
     // finds one of the registry's frames under way on its thread (a nested event loop in a
-    // handler) waits for the outermost to end; a failure in a step of notifySequential waits
-    // for the sequence to finish.
+    // handler) waits for the outermost to end.
     void reportFailed(HandlerId id, const QString &message) noexcept;
 
     // A run of one of the registry's JavaScript handlers on its thread: one of its frames, so a
@@ -172,13 +170,7 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     QHash<quint64, quint64> pendingDrops; // id -> largest total reported (under reportMutex)
     QList<std::pair<QmlDelivery, quint64>>
         endedElsewhere; // removed on other threads, their drops (under reportMutex)
-    struct Failure
-    {
-        quint64 id;
-        QString message;
-        QFuture<void> sequence; // the notifySequential it failed in, emitted once it finished
-    };
-    QList<Failure> pendingFailures;  // for handlerFailed (under reportMutex)
+    QList<std::pair<quint64, QString>> pendingFailures; // for handlerFailed (under reportMutex)
     quint64 unsignalledFailures = 0; // over the bound of pendingFailures (under reportMutex)
     bool flushQueued = false;        // under reportMutex
     // pendingFailures recorded before the queued flush's first turn: the ones its second turn
@@ -190,8 +182,8 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     void queueFlushLocked();
     // The first turn: queues the flush behind what was posted meanwhile.
     void queueFlushAgain() noexcept;
-    // Queues the flush for the failures that wait (any thread; nothing when the registry is
-    // going).
+    // Queues the flush for the failures a frame held, once the outermost one ended (on the
+    // registry's thread; nothing when the registry is going).
     void queueFailures() noexcept;
 
     // Records a drop report (any thread); on the registry's thread it is handed on at once.

@@ -7,7 +7,6 @@
 #include <registryio/qml/handler_subscription.h>
 #include <registryio/qml/qml_registry.h>
 
-#include <QFuture>
 #include <QLoggingCategory>
 #include <QProperty>
 #include <QQmlComponent>
@@ -534,31 +533,6 @@ private Q_SLOTS:
         QCOMPARE(trace(), QStringLiteral("p10;p5;p10;p5;p1;p1;failed;"));
     }
 
-    void handlerFailedWaitsForTheLaterStepsOfNotifySequential_data()
-    {
-        QTest::addColumn<bool>("cppThrower");
-        QTest::newRow("JavaScript thrower") << false;
-        QTest::newRow("C++ thrower") << true;
-    }
-
-    void handlerFailedWaitsForTheLaterStepsOfNotifySequential()
-    {
-        // Each step is posted when the one before ends (p5 and p3 are queued, each a turn of the
-        // event loop): the failure of the first one comes after the last, not between them.
-        QFETCH(bool, cppThrower);
-        addFailureOrderHandlers(cppThrower, [this](const Append &append) {
-            QmlRegistry *const r = registry();
-            for (const auto &[priority, tag] : {std::pair{5, "p5;"}, std::pair{3, "p3;"}})
-                r->registry().add(r, [append, name = tag](const QVariant &) { append(name); },
-                                  {.priority = priority, .connection = Qt::QueuedConnection});
-        });
-        const QFuture<void> done = registry()->registry().notifySequential(1);
-        QTRY_VERIFY(done.isFinished());
-        QTRY_COMPARE(trace(), QStringLiteral("p10;p5;p3;p1;failed;"));
-        QCoreApplication::processEvents();
-        QCOMPARE(trace(), QStringLiteral("p10;p5;p3;p1;failed;"));
-    }
-
     void handlerFailedIsNotHeldByAWorkersNotifyUnderWay()
     {
         // A worker's notify sits in a direct C++ handler until handlerFailed came: the failure of
@@ -804,6 +778,42 @@ private Q_SLOTS:
         QCOMPARE(failed.count(), 10000);
         registry()->notify(1); // signalled again once the event loop took the others
         QTRY_COMPARE(failed.count(), 10001);
+    }
+
+    void failuresHeldByANestedEventLoopAreBoundedToo()
+    {
+        // A handler of the registry's notify makes 10,005 failures through registry().notify(),
+        // runs a nested event loop (the notify under way holds them), and 5 more: the first
+        // 10,000 are signalled after the notify, the rest are logged only, said once.
+        QLoggingCategory::setFilterRules(QStringLiteral("registryio.warning=false")); // each failure's line
+        const auto restore = qScopeGuard([] { QLoggingCategory::setFilterRules(QString()); });
+        QmlRegistry *const r = registry();
+        QSignalSpy failed(r, &QmlRegistry::handlerFailed);
+        qsizetype inside = -1;
+        r->registry().add([](const QVariant &v) {
+            if (v.toInt() != 0)
+                throw std::runtime_error("refused");
+        });
+        r->registry().add(r,
+                          [r, &failed, &inside](const QVariant &v) {
+                              if (v.toInt() != 0)
+                                  return;
+                              for (int i = 1; i <= 10005; ++i)
+                                  r->registry().notify(i);
+                              rio::test::runNestedEventLoop();
+                              for (int i = 1; i <= 5; ++i)
+                                  r->registry().notify(i);
+                              inside = failed.count();
+                          },
+                          {.priority = 5});
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "^handlerFailed: 10000 failures wait for the event loop")));
+        QTest::failOnWarning(QRegularExpression(QStringLiteral("failures wait for the event loop")));
+        r->notify(0);
+        QCOMPARE(inside, 0);
+        QTRY_COMPARE(failed.count(), 10000);
+        QCoreApplication::processEvents();
+        QCOMPARE(failed.count(), 10000);
     }
 
     void throwingANonErrorValueIsReportedToo()

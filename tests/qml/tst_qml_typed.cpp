@@ -10,7 +10,6 @@
 #include <registryio/qml/registry_handler.h>
 
 #include <QElapsedTimer>
-#include <QFuture>
 #include <QPointer>
 #include <QProperty>
 #include <QQmlComponent>
@@ -444,43 +443,26 @@ private Q_SLOTS:
         QCOMPARE(trace(), expected);
     }
 
-    void handlerFailedWaitsForTheWholeNotify_data()
-    {
-        QTest::addColumn<bool>("sequential");
-        QTest::newRow("a handler runs a nested event loop") << false;
-        QTest::newRow("notifySequential's later steps") << true;
-    }
-
-    void handlerFailedWaitsForTheWholeNotify()
+    void handlerFailedWaitsForANestedEventLoopOfTheNotify()
     {
         // The failure of the handler at 10 comes after the one at 0, also when the C++ handler
-        // at 5 between them runs a nested event loop, or when each runs as a step of its own,
-        // those at 5 and 3 queued (a turn of the event loop each).
-        QFETCH(bool, sequential);
+        // at 5 between them runs a nested event loop (a modal dialog's exec()).
         QObject *const root = m_root.get();
         const auto append = [root](const char *what) {
             root->setProperty("trace", root->property("trace").toString() + QLatin1String(what));
         };
         connect(readings(), &ReadingRegistry::handlerFailed, root, [append] { append("failed;"); });
-        const Qt::ConnectionType connection = sequential ? Qt::QueuedConnection : Qt::AutoConnection;
         readings()->registry().add(readings(),
-                                   [append, sequential](const Reading &) {
+                                   [append](const Reading &) {
                                        append("mid;");
-                                       if (!sequential)
-                                           rio::test::runNestedEventLoop();
+                                       rio::test::runNestedEventLoop();
                                    },
-                                   {.priority = 5, .connection = connection});
+                                   {.priority = 5});
         readings()->registry().add(readings(), [append](const Reading &) { append("mid3;"); },
-                                   {.priority = 3, .connection = connection});
+                                   {.priority = 3});
         eval(QStringLiteral("high.handler = throwingHandler"));
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("threw: Error: refused s$")));
-        if (sequential) {
-            const QFuture<void> done =
-                readings()->registry().notifySequential(Reading{QStringLiteral("s"), 1});
-            QTRY_VERIFY(done.isFinished());
-        } else {
-            notifyHere(1);
-        }
+        notifyHere(1);
         QTRY_COMPARE(trace(), QStringLiteral("mid;mid3;low:s=1;failed;"));
         QCoreApplication::processEvents();
         QCOMPARE(trace(), QStringLiteral("mid;mid3;low:s=1;failed;"));

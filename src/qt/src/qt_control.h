@@ -11,7 +11,6 @@
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/detail/drop_warning.h>
-#include <registryio/qt/detail/qt_async.h>
 #include <registryio/qt/qt_tracing.h>
 
 #include <QString>
@@ -121,8 +120,6 @@ struct DeliveryFrame : ThreadFrame
     // Its run counted its call whether timed or not (a queued delivery's; a step's only when
     // timed as it started: runStep decides), so a JavaScript failure in it counts too.
     bool counted = true;
-    // The token of the run, once known (sequenceRunningHere); alive while the frame is.
-    const AsyncToken *token = nullptr;
 };
 
 // Waits with a growing pause until `done` holds (for waits on other threads' deliveries, which

@@ -94,7 +94,7 @@ struct Front
 Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Box &box,
                    const QtMailboxes &boxes, std::uint64_t reorders)
 {
-    DeliveryFrame frame(h);
+    const DeliveryFrame frame(h);
     QtMail mail{};
     std::shared_ptr<QtTarget> target;
     QtHandlerState::Drop drop;
@@ -133,11 +133,8 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
         h.room.notify_all();
     }
     h.report(drop);
-    if (target) {
-        const AsyncToken &token = mail.token();
-        frame.token = &token;
-        h.run(target, mail.data(), token, mail.postedAt);
-    }
+    if (target)
+        h.run(target, mail.data(), mail.token(), mail.postedAt);
     return f; // the event, token and target go here, after the lock
 }
 

@@ -337,43 +337,18 @@ void QtHandlerCore::runStep(QtTarget &target, const void *event, const AsyncToke
     // frame sees its cancellation (both sequentially consistent).
     DeliveryFrame frame(state(*this));
     frame.counted = false; // unless timed (a JavaScript failure counts with its run)
-    frame.token = &token;
     if (cancelled.load(std::memory_order_seq_cst) || suspended.load(std::memory_order_acquire))
         return;
     // Outside any notify: counted and timed here, on the thread that runs it.
     if (stats.load(std::memory_order_relaxed) == nullptr && diag::globalEnabled()) [[unlikely]]
         state(*this).control->takeStats(*this); // switched on process-wide since its add
-    // A failure is reported inside the frame, as the sequence's (sequenceRunningHere).
-    try {
-        if (diag::HandlerStats *s = timedStats()) [[unlikely]] {
-            const diag::RunScope scope(s, true);
-            frame.counted = true;
-            target.invoke(event, token);
-        } else {
-            target.invoke(event, token);
-        }
-#if defined(__GLIBCXX__)
-    } catch (const abi::__forced_unwind &) {
-        throw; // thread cancellation passes, as through a Qt slot
-#endif
-    } catch (...) {
-        reportCurrentException();
+    if (diag::HandlerStats *s = timedStats()) [[unlikely]] {
+        const diag::RunScope scope(s, true);
+        frame.counted = true;
+        target.invoke(event, token);
+    } else {
+        target.invoke(event, token);
     }
-}
-
-QFuture<void> sequenceRunningHere() noexcept
-{
-    QFuture<void> sequence;
-    ThreadFrame::visit([&sequence](const ThreadFrame &f) {
-        if (f.kind() != DeliveryFrame::frameKind)
-            return true;
-        const auto &run = static_cast<const DeliveryFrame &>(f);
-        if (run.token != nullptr && *run.token != nullptr)
-            if (const QFuture<void> *future = (*run.token)->sequenceFuture())
-                sequence = *future;
-        return false; // the innermost run only
-    });
-    return sequence;
 }
 
 void QtHandlerCore::waitForRuns() const noexcept

@@ -21,15 +21,8 @@ struct QtRegistryControl;
 struct AsyncOp
 {
     virtual ~AsyncOp() = default;
-    // The future of the notifySequential this is a step of, finished after its last step; null
-    // for any other notify.
-    [[nodiscard]] virtual const QFuture<void> *sequenceFuture() const noexcept { return nullptr; }
 };
 using AsyncToken = std::shared_ptr<AsyncOp>;
-
-// The sequence of the innermost queued delivery or step running on this thread, if it is a
-// step of notifySequential (a failure there is that sequence's); an invalid future otherwise.
-RIO_QT_EXPORT QFuture<void> sequenceRunningHere() noexcept;
 
 // The token of a notify that nobody joins.
 inline const AsyncToken noAsyncToken{};

@@ -30,9 +30,7 @@ struct QtSequence : std::enable_shared_from_this<QtSequence<E>>
 
     struct Step final : AsyncOp
     {
-        explicit Step(std::shared_ptr<QtSequence> s)
-            : sequence(std::move(s)), future(sequence->promise.future())
-        { }
+        explicit Step(std::shared_ptr<QtSequence> s) : sequence(std::move(s)) { }
         ~Step() override
         {
             int expected = Starting;
@@ -40,9 +38,7 @@ struct QtSequence : std::enable_shared_from_this<QtSequence<E>>
                 return; // finished while being started: the starter goes on
             sequence->advance();
         }
-        [[nodiscard]] const QFuture<void> *sequenceFuture() const noexcept override { return &future; }
         std::shared_ptr<QtSequence> sequence;
-        QFuture<void> future; // the sequence's, for a failure of this step (sequenceRunningHere)
     };
 
     QtSequence(std::vector<std::shared_ptr<QtHandler<E>>> s, std::shared_ptr<const E> event)
