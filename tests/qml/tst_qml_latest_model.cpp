@@ -918,6 +918,35 @@ private Q_SLOTS:
         QTRY_VERIFY(sent.load() > from + 1000 || sent.load() == kMost);
     }
 
+    // A moved-from writer, by construction or assignment, is a writer of no model: its writes of a
+    // key whose cell is published (lock-free) and of a new key (the lock) are dropped, also once
+    // the writer it moved to and the model are gone; the writer moved to writes the rows.
+    void aMovedFromWriterWritesNowhere()
+    {
+        auto model = std::make_unique<LatestModel>();
+        rio::LatestModelWriter<Tick> from = model->writer<Tick>();
+        rio::LatestModelWriter<Tick> to = std::move(from);
+        to.write(1, Tick{1, 1});
+        to.write(1, Tick{1, 2}); // key 1's cell published
+        QTRY_COMPARE(model->valueOf(1).value<Tick>().v, 2.0);
+        from.write(1, Tick{1, -1}); // NOLINT(bugprone-use-after-move): what this test tries
+        from.write(2, Tick{2, -1});
+        rio::LatestModelWriter<Tick> assigned;
+        assigned = std::move(to);
+        to.write(1, Tick{1, -2}); // NOLINT(bugprone-use-after-move)
+        to.write(3, Tick{3, -2});
+        assigned.write(4, Tick{4, 4});
+        QTRY_COMPARE(model->rowCount(), 2);
+        QCoreApplication::processEvents();
+        QCOMPARE(model->rowCount(), 2);
+        QCOMPARE(model->valueOf(1).value<Tick>().v, 2.0);
+        QCOMPARE(model->valueOf(4).value<Tick>().v, 4.0);
+        assigned = {};
+        model.reset();
+        from.write(1, Tick{1, -3}); // its rows freed: nothing to touch
+        to.write(1, Tick{1, -3});
+    }
+
     // A QmlRegistry and a typed registry, from QML: rows keyed by a field, roles from the
     // event's fields (given, or the typed event's properties), a bad key or registry warns.
     void fromQml()
