@@ -27,6 +27,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -945,6 +946,30 @@ private Q_SLOTS:
         model.reset();
         from.write(1, Tick{1, -3}); // its rows freed: nothing to touch
         to.write(1, Tick{1, -3});
+    }
+
+    // A C string key, a character array (a literal) or a `const char *`, is its UTF-8 text as a
+    // QString, never its address: the same text elsewhere is the same row, other text at the same
+    // address another; through a writer that keeps E's bytes and one that writes QVariants. A
+    // null `const char *` is dropped as a missing key.
+    void aCStringKeyIsItsText()
+    {
+        LatestModel model;
+        const rio::LatestModelWriter<Tick> raw = model.writer<Tick>();
+        const rio::LatestModelWriter<double> variant = model.writer<double>(); // the rows keep Ticks
+        char text[8] = "ACME";
+        raw.write("ACME", Tick{1, 1});
+        raw.write(static_cast<const char *>(text), Tick{1, 2});
+        std::strcpy(text, "BOLT"); // NOLINT: the same address, another text
+        variant.write(static_cast<const char *>(text), 3.0);
+        variant.write("\u00e9t\u00e9", 4.0);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression("LatestModel: an event without a key"));
+        raw.write(static_cast<const char *>(nullptr), Tick{0, 5});
+        QTRY_COMPARE(model.rowCount(), 3);
+        QCOMPARE(model.valueOf(QStringLiteral("ACME")).value<Tick>().v, 2.0);
+        QCOMPARE(model.valueOf(QStringLiteral("BOLT")), QVariant(3.0));
+        QCOMPARE(model.valueOf(QStringLiteral("\u00e9t\u00e9")), QVariant(4.0));
+        QCOMPARE(model.data(model.index(0), LatestModel::KeyRole).metaType(), QMetaType::fromType<QString>());
     }
 
     // A QmlRegistry and a typed registry, from QML: rows keyed by a field, roles from the

@@ -42,10 +42,11 @@ public:
     ~LatestModelWriter() = default;
 
     /// Makes `event` the newest of `key` (any thread), shown at the model's next frame (a new key:
-    /// a new row). `key` as follow()'s keyOf gives it: an `int`, or anything a QVariant holds (an
-    /// invalid key, or one not equal to itself, drops the event). Throws std::bad_alloc when a
-    /// new key finds no memory (nothing written) or Qt cannot post the frame's wake-up (shown at
-    /// the frame a later write asks for).
+    /// a new row). `key` as follow()'s keyOf gives it: an `int`, a string (a `const char *` or
+    /// character array is its UTF-8 text as a QString), or anything a QVariant holds (an invalid
+    /// key, a null `const char *`, or one not equal to itself, drops the event). Throws
+    /// std::bad_alloc when a new key finds no memory (nothing written) or Qt cannot post the
+    /// frame's wake-up (shown at the frame a later write asks for).
     template <typename K>
     RIO_ALWAYS_INLINE void write(K &&key, const E &event) const
     {
