@@ -157,7 +157,7 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
     };
 
     std::mutex mutex;
-    QObject *model = nullptr; // null once the model stopped following this (under `mutex`)
+    QObject *model = nullptr; // null once the model stopped following this (under `mutex`): writes dropped
     // `scheduled` (LatestCells): a wake-up is posted or a frame is awaited: writes only merge.
     std::unordered_map<QVariant, quint32, LatestKeyHash, LatestKeyEqual>
         index; // key -> slot, until a frame removes it
@@ -521,6 +521,8 @@ void writeLatest(LatestRows &rows, K &&key, QVariant &value)
 {
     QVariant replaced; // destroyed after the lock is released
     const std::lock_guard lock(rows.mutex);
+    if (rows.model == nullptr)
+        return; // dead rows (restarted, or their model destroyed): nothing kept
     // Raw rows keep the event's bytes (`raw` read under the lock: the model's writer() may set it).
     if (rows.raw.isValid() && value.metaType() == rows.raw) {
         if constexpr (std::is_same_v<std::remove_cvref_t<K>, QString>)
@@ -558,7 +560,8 @@ void latestRowsWriteRaw(LatestRows &rows, int key, const void *event)
 {
     QVariant replaced;
     const std::lock_guard lock(rows.mutex);
-    writeRawLocked(rows, key, event, replaced);
+    if (rows.model != nullptr) // dead rows keep nothing
+        writeRawLocked(rows, key, event, replaced);
 }
 
 void latestRowsWriteRaw(LatestRows &rows, const QVariant &key, const void *event)
@@ -567,7 +570,8 @@ void latestRowsWriteRaw(LatestRows &rows, const QVariant &key, const void *event
         return;
     QVariant replaced;
     const std::lock_guard lock(rows.mutex);
-    writeRawLocked(rows, key, event, replaced);
+    if (rows.model != nullptr) // dead rows keep nothing
+        writeRawLocked(rows, key, event, replaced);
 }
 
 void latestRowsWake(LatestRows &rows)

@@ -12,8 +12,10 @@
 #include <QCoreApplication>
 #include <QTest>
 
+#include <memory>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -82,6 +84,48 @@ private Q_SLOTS:
         QCOMPARE(allocations, 0L);
         QTRY_COMPARE(model.valueOf(kWrites % kKeys).value<Tick>().v, double(kWrites));
         QCOMPARE(model.rowCount(), kKeys);
+    }
+
+    // A writer of rows the model restarted (it follows a registry) or of a model destroyed drops
+    // its writes: new keys, int or string, through the lock, as E's bytes or as QVariants, allocate
+    // nothing (no slot, node, cell nor pending change kept for rows nobody shows).
+    void aWriterOfDeadRowsKeepsNoNewKey_data()
+    {
+        QTest::addColumn<bool>("destroyed");
+        QTest::newRow("restarted") << false;
+        QTest::newRow("destroyed") << true;
+    }
+    void aWriterOfDeadRowsKeepsNoNewKey()
+    {
+        QFETCH(bool, destroyed);
+        rio::QtRegistry<Tick> registry;
+        auto model = std::make_unique<rio::LatestModel>();
+        const rio::LatestModelWriter<Tick> raw = model->writer<Tick>();
+        const rio::LatestModelWriter<double> variant = model->writer<double>(); // the rows keep Ticks
+        constexpr int kKeys = 2000;
+        std::vector<QString> names;
+        for (int k = 0; k < kKeys; ++k)
+            names.push_back(QString::number(k));
+        raw.write(-1, Tick{-1, 0});
+        raw.write(-1, Tick{-1, 1}); // a key whose cell is published
+        if (destroyed)
+            model.reset();
+        else
+            model->follow(registry, [](const Tick &t) { return t.id; });
+        t_counting = true;
+        t_allocations = 0;
+        for (int k = 0; k < kKeys; ++k) {
+            raw.write(k, Tick{k, 1});
+            raw.write(names[k], Tick{k, 2});
+            variant.write(kKeys + k, 3.0);
+            raw.write(-1, Tick{-1, double(k)});
+        }
+        t_counting = false;
+        QCOMPARE(t_allocations, 0L);
+        if (!destroyed) {
+            QCoreApplication::processEvents();
+            QCOMPARE(model->rowCount(), 0);
+        }
     }
 
     // Qt cannot post the wake-up a write asks for (its allocation fails): the write throws (the

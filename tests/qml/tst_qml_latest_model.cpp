@@ -27,6 +27,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -916,6 +917,59 @@ private Q_SLOTS:
         model.reset();
         from = sent.load();
         QTRY_VERIFY(sent.load() > from + 1000 || sent.load() == kMost);
+    }
+
+    // A moved-from writer, by construction or assignment, is a writer of no model: its writes of a
+    // key whose cell is published (lock-free) and of a new key (the lock) are dropped, also once
+    // the writer it moved to and the model are gone; the writer moved to writes the rows.
+    void aMovedFromWriterWritesNowhere()
+    {
+        auto model = std::make_unique<LatestModel>();
+        rio::LatestModelWriter<Tick> from = model->writer<Tick>();
+        rio::LatestModelWriter<Tick> to = std::move(from);
+        to.write(1, Tick{1, 1});
+        to.write(1, Tick{1, 2}); // key 1's cell published
+        QTRY_COMPARE(model->valueOf(1).value<Tick>().v, 2.0);
+        from.write(1, Tick{1, -1}); // NOLINT(bugprone-use-after-move): what this test tries
+        from.write(2, Tick{2, -1});
+        rio::LatestModelWriter<Tick> assigned;
+        assigned = std::move(to);
+        to.write(1, Tick{1, -2}); // NOLINT(bugprone-use-after-move)
+        to.write(3, Tick{3, -2});
+        assigned.write(4, Tick{4, 4});
+        QTRY_COMPARE(model->rowCount(), 2);
+        QCoreApplication::processEvents();
+        QCOMPARE(model->rowCount(), 2);
+        QCOMPARE(model->valueOf(1).value<Tick>().v, 2.0);
+        QCOMPARE(model->valueOf(4).value<Tick>().v, 4.0);
+        assigned = {};
+        model.reset();
+        from.write(1, Tick{1, -3}); // its rows freed: nothing to touch
+        to.write(1, Tick{1, -3});
+    }
+
+    // A C string key, a character array (a literal) or a `const char *`, is its UTF-8 text as a
+    // QString, never its address: the same text elsewhere is the same row, other text at the same
+    // address another; through a writer that keeps E's bytes and one that writes QVariants. A
+    // null `const char *` is dropped as a missing key.
+    void aCStringKeyIsItsText()
+    {
+        LatestModel model;
+        const rio::LatestModelWriter<Tick> raw = model.writer<Tick>();
+        const rio::LatestModelWriter<double> variant = model.writer<double>(); // the rows keep Ticks
+        char text[8] = "ACME";
+        raw.write("ACME", Tick{1, 1});
+        raw.write(static_cast<const char *>(text), Tick{1, 2});
+        std::strcpy(text, "BOLT"); // NOLINT: the same address, another text
+        variant.write(static_cast<const char *>(text), 3.0);
+        variant.write("\u00e9t\u00e9", 4.0);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression("LatestModel: an event without a key"));
+        raw.write(static_cast<const char *>(nullptr), Tick{0, 5});
+        QTRY_COMPARE(model.rowCount(), 3);
+        QCOMPARE(model.valueOf(QStringLiteral("ACME")).value<Tick>().v, 2.0);
+        QCOMPARE(model.valueOf(QStringLiteral("BOLT")), QVariant(3.0));
+        QCOMPARE(model.valueOf(QStringLiteral("\u00e9t\u00e9")), QVariant(4.0));
+        QCOMPARE(model.data(model.index(0), LatestModel::KeyRole).metaType(), QMetaType::fromType<QString>());
     }
 
     // A QmlRegistry and a typed registry, from QML: rows keyed by a field, roles from the

@@ -17,19 +17,36 @@ class LatestModel;
 /// LatestModel::writer(); copies write the same rows. Where the rows keep E's bytes (a small
 /// trivially copyable E, as follow() keeps them), an `int` key's write takes no lock and allocates
 /// nothing from the key's second write on. It holds the rows it writes: once the model restarts
-/// them (its registry, key or follow() changes) or is destroyed, its writes are dropped.
+/// them (its registry, key or follow() changes) or is destroyed, its writes are dropped. A
+/// moved-from writer is a writer of no model, as a default-constructed one. Not fork-safe: a
+/// child forked while another thread writes may find the rows' lock held.
 template <typename E>
 class LatestModelWriter
 {
 public:
     /// A writer of no model: its writes are dropped.
     LatestModelWriter() = default;
+    LatestModelWriter(const LatestModelWriter &) = default;
+    LatestModelWriter &operator=(const LatestModelWriter &) = default;
+    /// Leaves `other` a writer of no model.
+    LatestModelWriter(LatestModelWriter &&other) noexcept
+        : m_rows(std::move(other.m_rows)), m_cells(std::exchange(other.m_cells, nullptr))
+    { }
+    /// Leaves `other` a writer of no model.
+    LatestModelWriter &operator=(LatestModelWriter &&other) noexcept
+    {
+        m_rows = std::move(other.m_rows);
+        m_cells = std::exchange(other.m_cells, nullptr);
+        return *this;
+    }
+    ~LatestModelWriter() = default;
 
     /// Makes `event` the newest of `key` (any thread), shown at the model's next frame (a new key:
-    /// a new row). `key` as follow()'s keyOf gives it: an `int`, or anything a QVariant holds (an
-    /// invalid key, or one not equal to itself, drops the event). Throws std::bad_alloc when a
-    /// new key finds no memory (nothing written) or Qt cannot post the frame's wake-up (shown at
-    /// the frame a later write asks for).
+    /// a new row). `key` as follow()'s keyOf gives it: an `int`, a string (a `const char *` or
+    /// character array is its UTF-8 text as a QString), or anything a QVariant holds (an invalid
+    /// key, a null `const char *`, or one not equal to itself, drops the event). Throws
+    /// std::bad_alloc when a new key finds no memory (nothing written) or Qt cannot post the
+    /// frame's wake-up (shown at the frame a later write asks for).
     template <typename K>
     RIO_ALWAYS_INLINE void write(K &&key, const E &event) const
     {

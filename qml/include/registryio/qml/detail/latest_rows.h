@@ -31,14 +31,20 @@ RIO_QML_EXPORT void latestRowsWrite(LatestRows &rows, int key, QVariant value);
 /// The same for a string key, found without making it a QVariant (only a new key becomes one).
 RIO_QML_EXPORT void latestRowsWrite(LatestRows &rows, const QString &key, QVariant value);
 
-/// The key `keyOf` gives as latestRowsWrite takes it: an int or a string as such, else a QVariant.
+/// The key `keyOf` gives as latestRowsWrite takes it: an int or a string as such, a C string's
+/// UTF-8 text as a QString (never its address; null: an invalid key), else a QVariant.
 template <typename K>
 decltype(auto) latestKey(K &&key)
 {
-    if constexpr (std::is_same_v<std::remove_cvref_t<K>, int> ||
-                  std::is_same_v<std::remove_cvref_t<K>, QString>)
+    using D = std::decay_t<K>;
+    if constexpr (std::is_same_v<D, int> || std::is_same_v<D, QString>)
         return std::forward<K>(key);
-    else
+    else if constexpr (std::is_same_v<D, const char *> || std::is_same_v<D, char *>) {
+        if constexpr (std::is_array_v<std::remove_reference_t<K>>) // never null
+            return QVariant(QString::fromUtf8(static_cast<const char *>(key)));
+        else
+            return key != nullptr ? QVariant(QString::fromUtf8(key)) : QVariant();
+    } else
         return QVariant::fromValue(std::forward<K>(key));
 }
 
@@ -188,7 +194,7 @@ RIO_ALWAYS_INLINE inline void latestWriteEvent(LatestRows &rows, LatestCells &ce
         else if (done == LatestCellWrite::Locked) [[unlikely]]
             latestRowsWriteRaw(rows, key, &event);
     } else {
-        latestRowsWriteRaw(rows, QVariant::fromValue(std::forward<K>(key)), &event);
+        latestRowsWriteRaw(rows, QVariant(latestKey(std::forward<K>(key))), &event);
     }
 }
 
