@@ -32,6 +32,8 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -970,6 +972,75 @@ private Q_SLOTS:
         QCOMPARE(model.valueOf(QStringLiteral("BOLT")), QVariant(3.0));
         QCOMPARE(model.valueOf(QStringLiteral("\u00e9t\u00e9")), QVariant(4.0));
         QCOMPARE(model.data(model.index(0), LatestModel::KeyRole).metaType(), QMetaType::fromType<QString>());
+    }
+
+    // A full character array (no NUL in it, as a fixed-size symbol field) is its text up to its
+    // extent, never read past it; one with a NUL ends there.
+    void aCharacterArrayKeyEndsAtItsExtent()
+    {
+        struct Quote8
+        {
+            char sym[8];
+            double price; // no zero byte: a read past `sym` runs on
+        };
+        LatestModel model;
+        const auto writer = model.writer<Quote8>();
+        for (int i = 0; i < 3; ++i) {
+            Quote8 q{};
+            std::memcpy(q.sym, "ACMECORP", 8); // NOLINT: full, no NUL
+            q.price = 100.1 + i;
+            writer.write(q.sym, q);
+        }
+        const auto heap = std::make_unique<char[]>(8); // on the heap: a read past it is seen
+        std::memcpy(heap.get(), "AB\0CDEFG", 8);       // NOLINT: "AB", then what follows its end
+        writer.write(*reinterpret_cast<const char(*)[8]>(heap.get()), Quote8{{}, 5});
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(QStringLiteral("ACMECORP")).value<Quote8>().price, 102.1);
+        QCOMPARE(model.valueOf(QStringLiteral("AB")).value<Quote8>().price, 5.0);
+    }
+
+    // A string view key owns its text: the buffer it viewed freed after the write, the row keeps
+    // the key (a std::string_view, QStringView or QLatin1StringView as a QString, a
+    // QByteArrayView as a QByteArray); a std::string is its text as a std::string_view is.
+    void aStringViewKeyOwnsItsText()
+    {
+        LatestModel model;
+        const auto writer = model.writer<Tick>();
+        const auto viewOfFreed = [&](auto owner, auto view, int i) {
+            const auto held = std::make_unique<decltype(owner)>(std::move(owner));
+            writer.write(decltype(view)(*held), Tick{i, double(i)});
+        };
+        viewOfFreed(std::string(40, 'a'), std::string_view(), 1);
+        viewOfFreed(QString(40, u'b'), QStringView(), 2);
+        viewOfFreed(QByteArray(40, 'c'), QLatin1StringView(), 3);
+        viewOfFreed(QByteArray(40, 'd'), QByteArrayView(), 4);
+        writer.write(std::string(40, 'a'), Tick{1, 5});
+        QTRY_COMPARE(model.rowCount(), 4);
+        QCOMPARE(model.valueOf(QString(40, u'a')).value<Tick>().v, 5.0);
+        QCOMPARE(model.valueOf(QString(40, u'b')).value<Tick>().v, 2.0);
+        QCOMPARE(model.valueOf(QString(40, u'c')).value<Tick>().v, 3.0);
+        QCOMPARE(model.valueOf(QByteArray(40, 'd')).value<Tick>().v, 4.0);
+    }
+
+    // A UTF-16 or UTF-8 (char8_t) C string key is its text, never its address: one buffer
+    // holding two texts is two rows.
+    void aWideCStringKeyIsItsText()
+    {
+        LatestModel model;
+        const auto writer = model.writer<Tick>();
+        char16_t utf16[8] = u"ACME";
+        char8_t utf8[8] = u8"\u00e9t\u00e9";
+        writer.write(static_cast<const char16_t *>(utf16), Tick{1, 1});
+        writer.write(static_cast<const char8_t *>(utf8), Tick{2, 2});
+        std::memcpy(utf16, u"BOLT", sizeof(u"BOLT"));  // NOLINT: the same address, another text
+        std::memcpy(utf8, u8"BOLT", sizeof(u8"BOLT")); // NOLINT
+        writer.write(static_cast<const char16_t *>(utf16), Tick{3, 3});
+        writer.write(static_cast<const char8_t *>(utf8), Tick{4, 4});
+        writer.write(utf16, Tick{5, 5}); // an array: its text too
+        QTRY_COMPARE(model.rowCount(), 3);
+        QCOMPARE(model.valueOf(QStringLiteral("ACME")).value<Tick>().v, 1.0);
+        QCOMPARE(model.valueOf(QStringLiteral("\u00e9t\u00e9")).value<Tick>().v, 2.0);
+        QCOMPARE(model.valueOf(QStringLiteral("BOLT")).value<Tick>().v, 5.0);
     }
 
     // A QmlRegistry and a typed registry, from QML: rows keyed by a field, roles from the
