@@ -73,6 +73,19 @@ struct Paused
 };
 
 namespace {
+/// A small trivially copyable event, named as the other translation unit's twin.
+struct Sample
+{
+    double a = 0;
+    double b = 0;
+};
+} // namespace
+
+// Of tst_qml_latest_model_twin.cpp: its `Sample` (one byte) and a write of it to `model`.
+QMetaType twinSampleType();
+void writeTwinSample(rio::LatestModel &model, int key, char c);
+
+namespace {
 thread_local bool t_pause = false; // this thread's writes pause
 std::function<void(const rio::detail::LatestCell &, rio::detail::LatestCellStep)> g_pause; // how
 } // namespace
@@ -1041,6 +1054,48 @@ private Q_SLOTS:
         QCOMPARE(model.valueOf(QStringLiteral("ACME")).value<Tick>().v, 1.0);
         QCOMPARE(model.valueOf(QStringLiteral("\u00e9t\u00e9")).value<Tick>().v, 2.0);
         QCOMPARE(model.valueOf(QStringLiteral("BOLT")).value<Tick>().v, 5.0);
+    }
+
+    // Two event types Qt names alike (anonymous-namespace structs of two translation units) share
+    // one QMetaType id; one of another size never shares the cells the rows keep for the other:
+    // its writes, of a new key (the lock) and of a key with a cell, are QVariants of its own type.
+    void aSameNamedTypeOfAnotherSizeKeepsItsOwnBytes()
+    {
+        QCOMPARE(twinSampleType(), QMetaType::fromType<Sample>()); // what this test relies on
+        QCOMPARE_NE(twinSampleType().sizeOf(), QMetaType::fromType<Sample>().sizeOf());
+        LatestModel model;
+        model.writer<Sample>().write(1, Sample{1.5, 2.5});
+        model.writer<Sample>().write(1, Sample{1.5, 3.5}); // key 1's cell published
+        writeTwinSample(model, 2, 'x');
+        QTRY_COMPARE(model.rowCount(), 2);
+        writeTwinSample(model, 1, 'y');
+        const auto twinByte = [&model](int key) {
+            const QVariant v = model.valueOf(key);
+            return v.metaType().sizeOf() == 1 ? *static_cast<const char *>(v.constData()) : '\0';
+        };
+        QTRY_COMPARE(twinByte(1), 'y');
+        QCOMPARE(twinByte(2), 'x');
+        model.writer<Sample>().write(2, Sample{4.5, 5.5});
+        QTRY_COMPARE(model.valueOf(2).metaType().sizeOf(), sizeof(Sample));
+        QCOMPARE(model.valueOf(2).value<Sample>().b, 5.5);
+    }
+
+    // An invalid value written to rows that keep events' bytes shows as invalid, as on rows that
+    // keep QVariants: never the key's cell (its previous event, or a zeroed one for a new key).
+    void anInvalidValueOnCellRowsShowsInvalid()
+    {
+        LatestModel model;
+        const auto writer = model.writer<Tick>();
+        writer.write(1, Tick{1, 1});
+        writer.write(1, Tick{1, 2}); // key 1's cell published
+        QTRY_COMPARE(model.rowCount(), 1);
+        model.write(1, QVariant());
+        model.write(9, QVariant());
+        QTRY_COMPARE(model.rowCount(), 2);
+        for (int row = 0; row < 2; ++row)
+            QVERIFY(!model.data(model.index(row), LatestModel::ValueRole).isValid());
+        writer.write(1, Tick{1, 3}); // the cell again, written after the invalid value
+        QTRY_COMPARE(model.valueOf(1).value<Tick>().v, 3.0);
     }
 
     // A QmlRegistry and a typed registry, from QML: rows keyed by a field, roles from the
