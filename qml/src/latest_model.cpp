@@ -148,6 +148,7 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
         LatestCell *cell = nullptr;    // raw rows: the key's cell
         std::uint64_t cellSeq = 0;     // ... shown unless the cell was written after it (its seq)
         bool removed = false;          // its last operation is a removal
+        bool fromCell = false;         // raw rows: the cell's event, written last (not `value`)
     };
     struct Slot
     {
@@ -470,6 +471,7 @@ void writeSlotLocked(LatestRows &rows, quint32 at, const void *event, QVariant &
     LatestRows::Change &change = rows.changeLocked(at);
     change.value.swap(replaced); // a value of another type, destroyed after the lock is released
     change.removed = false;
+    change.fromCell = true;
     rows.writeCellLocked(*change.cell, event);
     rows.scheduleLocked();
 }
@@ -503,6 +505,13 @@ void writeRawLocked(LatestRows &rows, const QVariant &key, const void *event, QV
     writeSlotLocked(rows, at, event, replaced);
 }
 
+// Whether events of `type` are those of the rows' cells, kept as `raw`'s bytes: Qt gives two
+// types of one name one id, and a twin of another size or alignment is never copied as `raw`.
+bool sameRaw(QMetaType raw, QMetaType type)
+{
+    return raw.isValid() && raw == type && raw.sizeOf() == type.sizeOf() && raw.alignOf() == type.alignOf();
+}
+
 // Whether `key` can be found again, else warns once per model.
 bool usableKey(LatestRows &rows, const QVariant &key)
 {
@@ -524,7 +533,7 @@ void writeLatest(LatestRows &rows, K &&key, QVariant &value)
     if (rows.model == nullptr)
         return; // dead rows (restarted, or their model destroyed): nothing kept
     // Raw rows keep the event's bytes (`raw` read under the lock: the model's writer() may set it).
-    if (rows.raw.isValid() && value.metaType() == rows.raw) {
+    if (sameRaw(rows.raw, value.metaType())) {
         if constexpr (std::is_same_v<std::remove_cvref_t<K>, QString>)
             writeRawLocked(rows, QVariant(std::forward<K>(key)), value.constData(), replaced);
         else
@@ -534,6 +543,7 @@ void writeLatest(LatestRows &rows, K &&key, QVariant &value)
     LatestRows::Change &change = rows.changeLocked(rows.slotOf(std::forward<K>(key)));
     change.value.swap(value); // the replaced value is destroyed after the lock is released
     change.removed = false;
+    change.fromCell = false;      // even an invalid value: shown as written
     if (change.cell != nullptr) { // raw rows: shown unless the cell is written after this
         if (change.cell->tag.load(std::memory_order_relaxed) == LatestCell::vacant)
             LatestRows::retag(*change.cell, LatestCell::locked);
@@ -548,7 +558,7 @@ void writeLatest(LatestRows &rows, K &&key, QVariant &value)
 LatestCells *latestRowsRaw(LatestRows &rows, QMetaType type)
 {
     const std::lock_guard lock(rows.mutex);
-    if (rows.raw != type) {
+    if (!sameRaw(rows.raw, type)) {
         if (rows.raw.isValid() || !rows.cells.empty())
             return nullptr;
         rows.raw = type;
@@ -881,7 +891,7 @@ void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes,
         if (c.removed || c.cell == nullptr)
             continue;
         static_cast<void>(detail::readCell(*c.cell, bytes, seq));
-        if (!c.value.isValid() || seq != c.cellSeq) // else a value of another type, written last
+        if (c.fromCell || seq != c.cellSeq) // else a value written as a QVariant, last
             c.value = QVariant(type, bytes);
         c.cell->shown = seq;
     }

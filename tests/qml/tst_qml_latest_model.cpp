@@ -32,6 +32,8 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -69,6 +71,19 @@ struct Paused
     int id = 0;
     double v = 0;
 };
+
+namespace {
+/// A small trivially copyable event, named as the other translation unit's twin.
+struct Sample
+{
+    double a = 0;
+    double b = 0;
+};
+} // namespace
+
+// Of tst_qml_latest_model_twin.cpp: its `Sample` (one byte) and a write of it to `model`.
+QMetaType twinSampleType();
+void writeTwinSample(rio::LatestModel &model, int key, char c);
 
 namespace {
 thread_local bool t_pause = false; // this thread's writes pause
@@ -970,6 +985,117 @@ private Q_SLOTS:
         QCOMPARE(model.valueOf(QStringLiteral("BOLT")), QVariant(3.0));
         QCOMPARE(model.valueOf(QStringLiteral("\u00e9t\u00e9")), QVariant(4.0));
         QCOMPARE(model.data(model.index(0), LatestModel::KeyRole).metaType(), QMetaType::fromType<QString>());
+    }
+
+    // A full character array (no NUL in it, as a fixed-size symbol field) is its text up to its
+    // extent, never read past it; one with a NUL ends there.
+    void aCharacterArrayKeyEndsAtItsExtent()
+    {
+        struct Quote8
+        {
+            char sym[8];
+            double price; // no zero byte: a read past `sym` runs on
+        };
+        LatestModel model;
+        const auto writer = model.writer<Quote8>();
+        for (int i = 0; i < 3; ++i) {
+            Quote8 q{};
+            std::memcpy(q.sym, "ACMECORP", 8); // NOLINT: full, no NUL
+            q.price = 100.1 + i;
+            writer.write(q.sym, q);
+        }
+        const auto heap = std::make_unique<char[]>(8); // on the heap: a read past it is seen
+        std::memcpy(heap.get(), "AB\0CDEFG", 8);       // NOLINT: "AB", then what follows its end
+        writer.write(*reinterpret_cast<const char(*)[8]>(heap.get()), Quote8{{}, 5});
+        QTRY_COMPARE(model.rowCount(), 2);
+        QCOMPARE(model.valueOf(QStringLiteral("ACMECORP")).value<Quote8>().price, 102.1);
+        QCOMPARE(model.valueOf(QStringLiteral("AB")).value<Quote8>().price, 5.0);
+    }
+
+    // A string view key owns its text: the buffer it viewed freed after the write, the row keeps
+    // the key (a std::string_view, QStringView or QLatin1StringView as a QString, a
+    // QByteArrayView as a QByteArray); a std::string is its text as a std::string_view is.
+    void aStringViewKeyOwnsItsText()
+    {
+        LatestModel model;
+        const auto writer = model.writer<Tick>();
+        const auto viewOfFreed = [&](auto owner, auto view, int i) {
+            const auto held = std::make_unique<decltype(owner)>(std::move(owner));
+            writer.write(decltype(view)(*held), Tick{i, double(i)});
+        };
+        viewOfFreed(std::string(40, 'a'), std::string_view(), 1);
+        viewOfFreed(QString(40, u'b'), QStringView(), 2);
+        viewOfFreed(QByteArray(40, 'c'), QLatin1StringView(), 3);
+        viewOfFreed(QByteArray(40, 'd'), QByteArrayView(), 4);
+        writer.write(std::string(40, 'a'), Tick{1, 5});
+        QTRY_COMPARE(model.rowCount(), 4);
+        QCOMPARE(model.valueOf(QString(40, u'a')).value<Tick>().v, 5.0);
+        QCOMPARE(model.valueOf(QString(40, u'b')).value<Tick>().v, 2.0);
+        QCOMPARE(model.valueOf(QString(40, u'c')).value<Tick>().v, 3.0);
+        QCOMPARE(model.valueOf(QByteArray(40, 'd')).value<Tick>().v, 4.0);
+    }
+
+    // A UTF-16 or UTF-8 (char8_t) C string key is its text, never its address: one buffer
+    // holding two texts is two rows.
+    void aWideCStringKeyIsItsText()
+    {
+        LatestModel model;
+        const auto writer = model.writer<Tick>();
+        char16_t utf16[8] = u"ACME";
+        char8_t utf8[8] = u8"\u00e9t\u00e9";
+        writer.write(static_cast<const char16_t *>(utf16), Tick{1, 1});
+        writer.write(static_cast<const char8_t *>(utf8), Tick{2, 2});
+        std::memcpy(utf16, u"BOLT", sizeof(u"BOLT"));  // NOLINT: the same address, another text
+        std::memcpy(utf8, u8"BOLT", sizeof(u8"BOLT")); // NOLINT
+        writer.write(static_cast<const char16_t *>(utf16), Tick{3, 3});
+        writer.write(static_cast<const char8_t *>(utf8), Tick{4, 4});
+        writer.write(utf16, Tick{5, 5}); // an array: its text too
+        QTRY_COMPARE(model.rowCount(), 3);
+        QCOMPARE(model.valueOf(QStringLiteral("ACME")).value<Tick>().v, 1.0);
+        QCOMPARE(model.valueOf(QStringLiteral("\u00e9t\u00e9")).value<Tick>().v, 2.0);
+        QCOMPARE(model.valueOf(QStringLiteral("BOLT")).value<Tick>().v, 5.0);
+    }
+
+    // Two event types Qt names alike (anonymous-namespace structs of two translation units) share
+    // one QMetaType id; one of another size never shares the cells the rows keep for the other:
+    // its writes, of a new key (the lock) and of a key with a cell, are QVariants of its own type.
+    void aSameNamedTypeOfAnotherSizeKeepsItsOwnBytes()
+    {
+        QCOMPARE(twinSampleType(), QMetaType::fromType<Sample>()); // what this test relies on
+        QCOMPARE_NE(twinSampleType().sizeOf(), QMetaType::fromType<Sample>().sizeOf());
+        LatestModel model;
+        model.writer<Sample>().write(1, Sample{1.5, 2.5});
+        model.writer<Sample>().write(1, Sample{1.5, 3.5}); // key 1's cell published
+        writeTwinSample(model, 2, 'x');
+        QTRY_COMPARE(model.rowCount(), 2);
+        writeTwinSample(model, 1, 'y');
+        const auto twinByte = [&model](int key) {
+            const QVariant v = model.valueOf(key);
+            return v.metaType().sizeOf() == 1 ? *static_cast<const char *>(v.constData()) : '\0';
+        };
+        QTRY_COMPARE(twinByte(1), 'y');
+        QCOMPARE(twinByte(2), 'x');
+        model.writer<Sample>().write(2, Sample{4.5, 5.5});
+        QTRY_COMPARE(model.valueOf(2).metaType().sizeOf(), sizeof(Sample));
+        QCOMPARE(model.valueOf(2).value<Sample>().b, 5.5);
+    }
+
+    // An invalid value written to rows that keep events' bytes shows as invalid, as on rows that
+    // keep QVariants: never the key's cell (its previous event, or a zeroed one for a new key).
+    void anInvalidValueOnCellRowsShowsInvalid()
+    {
+        LatestModel model;
+        const auto writer = model.writer<Tick>();
+        writer.write(1, Tick{1, 1});
+        writer.write(1, Tick{1, 2}); // key 1's cell published
+        QTRY_COMPARE(model.rowCount(), 1);
+        model.write(1, QVariant());
+        model.write(9, QVariant());
+        QTRY_COMPARE(model.rowCount(), 2);
+        for (int row = 0; row < 2; ++row)
+            QVERIFY(!model.data(model.index(row), LatestModel::ValueRole).isValid());
+        writer.write(1, Tick{1, 3}); // the cell again, written after the invalid value
+        QTRY_COMPARE(model.valueOf(1).value<Tick>().v, 3.0);
     }
 
     // A QmlRegistry and a typed registry, from QML: rows keyed by a field, roles from the

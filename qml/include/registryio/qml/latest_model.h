@@ -85,8 +85,9 @@ public:
     [[nodiscard]] int count() const noexcept { return static_cast<int>(m_rows.size()); }
 
     /// C++: follows `registry`'s notifies (a handler on the notifying thread, at `priority`),
-    /// the row of each event being `keyOf(event)` (anything QVariant holds; an invalid key drops
-    /// the event). Replaces what was followed; the rows restart. Returns the handler's id,
+    /// the row of each event being `keyOf(event)` (as LatestModelWriter::write() takes a key: text
+    /// as an owning QString, no pointer but a C string or a QObject *; an invalid key drops the
+    /// event). Replaces what was followed; the rows restart. Returns the handler's id,
     /// recorded as added where follow() was called.
     template <typename E, typename KeyOf>
     requires std::invocable<KeyOf &, const E &>

@@ -42,9 +42,11 @@ public:
     ~LatestModelWriter() = default;
 
     /// Makes `event` the newest of `key` (any thread), shown at the model's next frame (a new key:
-    /// a new row). `key` as follow()'s keyOf gives it: an `int`, a string (a `const char *` or
-    /// character array is its UTF-8 text as a QString), or anything a QVariant holds (an invalid
-    /// key, a null `const char *`, or one not equal to itself, drops the event). Throws
+    /// a new row). `key` as follow()'s keyOf gives it: an `int`, text (a C string of char,
+    /// char8_t or char16_t, a character array up to its extent, a standard or Qt string or string
+    /// view: its text as an owning QString; a QByteArrayView: a QByteArray), or anything a
+    /// QVariant holds but a pointer other than a QObject * (refused at compile time: an address is
+    /// no key). An invalid key, a null C string, or one not equal to itself, drops the event. Throws
     /// std::bad_alloc when a new key finds no memory (nothing written) or Qt cannot post the
     /// frame's wake-up (shown at the frame a later write asks for).
     template <typename K>

@@ -6,8 +6,14 @@
 #include <registryio/detail/config.h>
 #include <registryio/qml/qml_export.h>
 
+#include <QAnyStringView>
+#include <QByteArray>
+#include <QByteArrayView>
 #include <QMetaType>
+#include <QObject>
 #include <QString>
+#include <QStringView>
+#include <QUtf8StringView>
 #include <QVariant>
 
 #include <atomic>
@@ -15,6 +21,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -31,21 +39,57 @@ RIO_QML_EXPORT void latestRowsWrite(LatestRows &rows, int key, QVariant value);
 /// The same for a string key, found without making it a QVariant (only a new key becomes one).
 RIO_QML_EXPORT void latestRowsWrite(LatestRows &rows, const QString &key, QVariant value);
 
-/// The key `keyOf` gives as latestRowsWrite takes it: an int or a string as such, a C string's
-/// UTF-8 text as a QString (never its address; null: an invalid key), else a QVariant.
+/// The character types whose C strings, arrays and strings are keys by their text: UTF-8 (char,
+/// char8_t) or UTF-16 (char16_t).
+template <typename C>
+inline constexpr bool latestTextChar =
+    std::is_same_v<C, char> || std::is_same_v<C, char8_t> || std::is_same_v<C, char16_t>;
+template <typename T>
+inline constexpr bool latestStdText = false; // a standard string or string view of such text
+template <typename C, typename T>
+inline constexpr bool latestStdText<std::basic_string_view<C, T>> = latestTextChar<C>;
+template <typename C, typename T, typename A>
+inline constexpr bool latestStdText<std::basic_string<C, T, A>> = latestTextChar<C>;
+
+/// The text of `size` characters at `text` as a key (a QString: invalid UTF-8 becomes U+FFFD).
+template <typename C>
+QVariant latestText(const C *text, std::size_t size)
+{
+    return QVariant(QAnyStringView(text, static_cast<qsizetype>(size)).toString());
+}
+
+/// The key `keyOf` gives as latestRowsWrite takes it: an int or a QString as such; text as an
+/// owning QString (a C string, a character array up to its first NUL within its extent, a
+/// standard string or string view, a QStringView, QLatin1StringView, QUtf8StringView or
+/// QAnyStringView; a null C string: an invalid key), a QByteArrayView as a QByteArray, else a
+/// QVariant. A pointer other than a C string or a QObject * is refused: its address is no key.
 template <typename K>
 decltype(auto) latestKey(K &&key)
 {
-    using D = std::decay_t<K>;
+    using D = std::remove_cvref_t<K>;
+    using Pointee = std::remove_cv_t<std::remove_pointer_t<std::decay_t<K>>>;
     if constexpr (std::is_same_v<D, int> || std::is_same_v<D, QString>)
         return std::forward<K>(key);
-    else if constexpr (std::is_same_v<D, const char *> || std::is_same_v<D, char *>) {
-        if constexpr (std::is_array_v<std::remove_reference_t<K>>) // never null
-            return QVariant(QString::fromUtf8(static_cast<const char *>(key)));
-        else
-            return key != nullptr ? QVariant(QString::fromUtf8(key)) : QVariant();
-    } else
+    else if constexpr (std::is_array_v<D> && latestTextChar<Pointee>) { // full: no NUL within it
+        const Pointee *const end = std::char_traits<Pointee>::find(key, std::extent_v<D>, Pointee());
+        return latestText<Pointee>(key,
+                                   end != nullptr ? static_cast<std::size_t>(end - key) : std::extent_v<D>);
+    } else if constexpr (std::is_pointer_v<D> && latestTextChar<Pointee>)
+        return key != nullptr ? latestText<Pointee>(key, std::char_traits<Pointee>::length(key)) : QVariant();
+    else if constexpr (latestStdText<D>)
+        return latestText(key.data(), key.size());
+    else if constexpr (std::is_same_v<D, QStringView> || std::is_same_v<D, QLatin1StringView> ||
+                       std::is_same_v<D, QUtf8StringView> || std::is_same_v<D, QAnyStringView>)
+        return QVariant(key.toString());
+    else if constexpr (std::is_same_v<D, QByteArrayView>)
+        return QVariant(key.toByteArray());
+    else {
+        static_assert(!std::is_pointer_v<std::decay_t<K>> || std::is_base_of_v<QObject, Pointee>,
+                      "LatestModel key: a pointer would be keyed by its address, which is reused. Pass a "
+                      "C string of char, char8_t or char16_t (its text), a QObject *, or the key as a "
+                      "QString (QString::fromWCharArray, fromUcs4, fromLatin1) or a number");
         return QVariant::fromValue(std::forward<K>(key));
+    }
 }
 
 /// Events a LatestModel keeps as their bytes, in a cell per key, made a QVariant on the model's
