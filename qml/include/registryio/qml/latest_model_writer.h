@@ -26,8 +26,10 @@ class LatestModelWriter
 public:
     /// A writer of no model: its writes are dropped.
     LatestModelWriter() = default;
-    LatestModelWriter(const LatestModelWriter &) = default;
-    LatestModelWriter &operator=(const LatestModelWriter &) = default;
+    /// A writer of the same rows as `other`.
+    LatestModelWriter(const LatestModelWriter &other) = default;
+    /// Writes the rows `other` writes.
+    LatestModelWriter &operator=(const LatestModelWriter &other) = default;
     /// Leaves `other` a writer of no model.
     LatestModelWriter(LatestModelWriter &&other) noexcept
         : m_rows(std::move(other.m_rows)), m_cells(std::exchange(other.m_cells, nullptr))
@@ -39,6 +41,7 @@ public:
         m_cells = std::exchange(other.m_cells, nullptr);
         return *this;
     }
+    /// Lets go of the rows (the model keeps them while it shows them).
     ~LatestModelWriter() = default;
 
     /// Makes `event` the newest of `key` (any thread), shown at the model's next frame (a new key:
