@@ -9,7 +9,9 @@
 
 #include <QCoreApplication>
 #include <QEventLoop>
+#include <QRegularExpression>
 #include <QTest>
+#include <QThread>
 #include <QTimer>
 
 #include <algorithm>
@@ -147,6 +149,47 @@ private Q_SLOTS:
         QTRY_COMPARE(seen.size(), std::size_t{100});
         QCOMPARE(seen, iota(100));
         QCOMPARE(enteredInLoop, 89);
+    }
+
+    // A worker queues three notifies to three handlers here, the middle one bounded to one
+    // waiting delivery: the drain reports its drops before it delivers, and a slot of
+    // deliveriesDropped (user code, on this thread) runs a nested event loop (an "events
+    // dropped" dialog) that drains the same mailbox. The outer drain then goes on with what that
+    // loop left (nothing): every delivery kept runs once, in notify order, then priority order.
+    void nestedLoopInADropReport()
+    {
+        rio::QtRegistry<int> registry;
+        QObject context;
+        std::vector<int> seen; // notify * 10 + priority
+        const auto record = [&seen](int priority) {
+            return [&seen, priority](int v) { seen.push_back(v * 10 + priority); };
+        };
+        registry.add(&context, record(3), {.priority = 3});
+        registry.add(&context, record(2), {.priority = 2, .capacity = 1});
+        registry.add(&context, record(1), {.priority = 1});
+        int reports = 0;
+        std::size_t seenInLoop = 0;
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, &context,
+            [&](rio::HandlerId, quint64) {
+                // The worker's notify signals the first drop on its own thread.
+                if (QThread::currentThread() != qApp->thread() || ++reports != 1)
+                    return;
+                QEventLoop loop; // one turn: the follow-up drain event is ahead of this one
+                QTimer::singleShot(0, &loop, &QEventLoop::quit);
+                loop.exec();
+                seenInLoop = seen.size();
+            },
+            Qt::DirectConnection);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression("queued deliveries dropped so far"));
+        std::thread([&registry] {
+            for (int i = 1; i <= 3; ++i)
+                registry.notify(i);
+        }).join();
+        QTRY_COMPARE(seen.size(), std::size_t{7});
+        QCOMPARE(seen, (std::vector<int>{13, 11, 23, 21, 33, 32, 31}));
+        QCOMPARE(reports, 1);
+        QCOMPARE(seenInLoop, std::size_t{7}); // the nested loop drained the box
     }
 };
 

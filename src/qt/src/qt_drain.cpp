@@ -158,7 +158,6 @@ public:
             const Entry top = m_heap.back();
             m_heap.pop_back();
             const std::shared_ptr<QtHandlerState> h = m_box.active[top.index];
-            const unsigned epoch = m_box.epoch;
             const Front f = deliverFront(*h, top.order, m_box, m_boxes, m_reorders);
             switch (f.taken) {
             case Taken::Incoming:
@@ -173,17 +172,16 @@ public:
             case Taken::Repeek:
                 break;
             }
-            if (m_box.epoch != epoch) {
+            if (m_box.epoch != m_epoch) {
                 collect(nullptr); // a nested event loop drained this box meanwhile
                 continue;
             }
             // Its next delivery, as it stood when this one was taken: deliverFront checks it
             // again under the lock (a removal, a move or a newer drop sends it back to peek).
-            if (f.taken == Taken::Delivered && f.more && top.index < m_box.active.size() &&
-                m_box.active[top.index] == h)
+            if (f.taken == Taken::Delivered && f.more)
                 push({f.next, h->priority, top.index});
-            else
-                peekInto(top.index, nullptr);
+            else if (!peekInto(top.index, nullptr))
+                collect(nullptr);
         }
     }
 
@@ -210,28 +208,41 @@ private:
         std::push_heap(m_heap.begin(), m_heap.end(), std::greater<>());
     }
 
-    // Peeks active handler `index`: back into the heap, or out of the active list.
-    void peekInto(std::size_t index, std::size_t *waiting)
+    // Peeks active handler `index`: back into the heap, or out of the active list. False when
+    // user code it ran (a drop's slot running a nested event loop) drained this box meanwhile,
+    // which compacted the list: no index held is good then.
+    bool peekInto(std::size_t index, std::size_t *waiting)
     {
         const std::shared_ptr<QtHandlerState> h = m_box.active[index];
         if (!h)
-            return;
+            return true;
         const Peek p = peek(m_boxes, h, m_box.thread, waiting);
         h->report(p.drop);
+        if (m_box.epoch != m_epoch)
+            return false;
         if (p.ready)
             push({p.order, h->priority, index});
-        else if (index < m_box.active.size() && m_box.active[index] == h)
-            m_box.active[index].reset();
+        else
+            m_box.active[index].reset(); // only a drain changes the list, and none ran meanwhile
+        return true;
     }
 
-    // Every active handler peeked afresh (the list compacted first).
+    // Every active handler peeked afresh (the list compacted first); all over again when a
+    // nested drain of the box ran from a peek.
     void collect(std::size_t *waiting)
     {
+        m_epoch = m_box.epoch;
         m_reorders = m_boxes.reorders(); // before the peeks: a reorder after it is seen later
         std::erase_if(m_box.active, [](const auto &h) { return !h; });
         m_heap.clear();
-        for (std::size_t i = 0; i < m_box.active.size(); ++i)
-            peekInto(i, waiting);
+        for (std::size_t i = 0; i < m_box.active.size(); ++i) {
+            if (!peekInto(i, waiting)) [[unlikely]] {
+                if (waiting != nullptr)
+                    *waiting = 0;
+                collect(waiting);
+                return;
+            }
+        }
     }
 
     // Handlers listed on the box since the drain began join it.
@@ -239,8 +250,12 @@ private:
     {
         const std::size_t first = m_box.active.size();
         m_boxes.takeIncoming(m_box, m_box.active);
-        for (std::size_t i = first; i < m_box.active.size(); ++i)
-            peekInto(i, nullptr);
+        for (std::size_t i = first; i < m_box.active.size(); ++i) {
+            if (!peekInto(i, nullptr)) {
+                collect(nullptr);
+                return;
+            }
+        }
     }
 
     QtMailboxes &m_boxes;
@@ -248,6 +263,9 @@ private:
     std::vector<Entry> m_heap;
     std::size_t m_budget = 0;
     std::uint64_t m_reorders = 0; // QtMailboxes::reorders() when the handlers were last peeked
+    // The box's epoch when the handlers were last peeked: a drain run since (nested, from user
+    // code this drain called) compacted the list, and the heap's indices are stale.
+    unsigned m_epoch = 0;
 };
 
 } // namespace
