@@ -533,6 +533,42 @@ private Q_SLOTS:
         QCOMPARE(trace(), QStringLiteral("p10;p5;p10;p5;p1;p1;failed;"));
     }
 
+    void handlerFailedWaitsForANestedLoopInACountSlotOfTheNotify_data()
+    {
+        QTest::addColumn<bool>("jsOnce");
+        QTest::newRow("JavaScript once handler") << true;
+        QTest::newRow("C++ once handler") << false;
+    }
+
+    void handlerFailedWaitsForANestedLoopInACountSlotOfTheNotify()
+    {
+        // A `once` handler fires in the registry's notify: the count changes inside it, and a
+        // slot of countChanged runs a nested event loop. The notify is a frame around that slot:
+        // the failure before it comes after the notify's last handler.
+        QFETCH(bool, jsOnce);
+        bool armed = false;
+        addFailureOrderHandlers(true, [&](const Append &append) {
+            QmlRegistry *const r = registry();
+            connect(r, &QmlRegistry::countChanged, this, [append, &armed] {
+                if (std::exchange(armed, false)) {
+                    append("count;");
+                    rio::test::runNestedEventLoop();
+                }
+            });
+            if (jsOnce)
+                eval(m_root.get(),
+                     QStringLiteral("registry.add(e => { root.trace += 'p5;' }, 5, { once: true })"));
+            else
+                r->registry().add(r, [append](const QVariant &) { append("p5;"); },
+                                  {.priority = 5, .once = true});
+        });
+        armed = true;
+        registry()->notify(1);
+        QTRY_VERIFY(trace().endsWith(QLatin1String("failed;")));
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;count;p5;p1;failed;"));
+    }
+
     void failuresOfEndedNotifiesAreNotHeldByTheNextOnesLoop_data()
     {
         QTest::addColumn<int>("loopEvery");
