@@ -188,10 +188,10 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     void queueFlushAgain() noexcept;
     // Has the outermost frame under way call queueFailures() when it ends (registry's thread);
     // `flush`: a flush found it under way and left the failures.
-    void holdFailures(bool flush) noexcept;
+    Q_DECL_HIDDEN void holdFailures(bool flush) noexcept;
     // The outermost frame ended: a notify releases the failures recorded so far; the flush a
     // frame held is queued again (on the registry's thread; nothing when the registry is going).
-    void queueFailures(bool notifyEnded) noexcept;
+    Q_DECL_HIDDEN void queueFailures(bool notifyEnded) noexcept;
     bool flushHeld = false; // a flush left failures to the frames under way (registry's thread)
 
     // Records a drop report (any thread); on the registry's thread it is handed on at once.
