@@ -237,6 +237,10 @@ void detail::QmlRegistryShared::reportFailed(HandlerId id, const QString &messag
             } catch (...) {
                 // Out of memory: the failure is still logged and counted by diagnostics.
             }
+            // Inside a frame here: the end of a notify there releases the failure, whether or not
+            // a flush came meanwhile (notifyValue is this thread's).
+            if (QThread::currentThread() == thread && notifyValue != nullptr && notifyValue->framesUnderWay())
+                holdFailures(false);
             return;
         }
         if (unsignalledFailures++ != 0)
@@ -247,10 +251,24 @@ void detail::QmlRegistryShared::reportFailed(HandlerId id, const QString &messag
               static_cast<long long>(maxPendingFailures));
 }
 
-void detail::QmlRegistryShared::queueFailures() noexcept
+void detail::QmlRegistryShared::holdFailures(bool flush) noexcept
+{
+    flushHeld = flushHeld || flush;
+    notifyValue->holdUntilOutermostEnds(
+        [](void *self, bool notify) noexcept {
+            static_cast<QmlRegistryShared *>(self)->queueFailures(notify);
+        },
+        this);
+}
+
+void detail::QmlRegistryShared::queueFailures(bool notifyEnded) noexcept
 {
     std::lock_guard lock(reportMutex);
-    if (reportTarget == nullptr || pendingFailures.isEmpty())
+    // Their notifies ended with it: a flush emits them even inside a frame begun since. (The
+    // end of a handler's run is not its notify's: registry().notify() goes on.)
+    if (notifyEnded)
+        releasedFailures = pendingFailures.size();
+    if (!std::exchange(flushHeld, false) || reportTarget == nullptr || pendingFailures.isEmpty())
         return;
     // Two whole turns from now: a flush whose first turn came already takes none of them, and
     // queues itself afresh.
@@ -342,7 +360,7 @@ void detail::QmlRegistryShared::flushReports(bool queued)
     QList<std::pair<QmlDelivery, quint64>> left;
     QList<std::pair<quint64, QString>> failures;
     // One of the registry's frames is under way on this thread (a handler's nested event loop
-    // runs this flush): the failures wait until the outermost frame ends.
+    // runs this flush): the failures recorded since the outermost frame last ended wait for it.
     const bool held = queued && notifyValue != nullptr && notifyValue->framesUnderWay();
     {
         std::lock_guard lock(reportMutex);
@@ -350,26 +368,31 @@ void detail::QmlRegistryShared::flushReports(bool queued)
         if (queued) {
             left.swap(endedElsewhere);
             flushQueued = false;
-            if (!held) {
-                failures.swap(pendingFailures);
-                unsignalledFailures = 0;
-            }
+            failures.swap(pendingFailures);
+            // Held, only the failures recorded before the outermost frame last ended go.
+            const qsizetype ready = std::min(failuresReady, held ? releasedFailures : failures.size());
             // A failure recorded after the first turn: its notify may have queued handlers
-            // behind this turn, so it takes a fresh flush of two turns.
-            if (failures.size() > failuresReady) {
+            // behind this turn, so it takes a fresh flush of two turns (a held one: when
+            // released, at the outermost frame's end).
+            if (failures.size() > ready) {
                 try {
-                    queueFlushLocked();
-                    pendingFailures = failures.mid(failuresReady);
-                    failures.resize(failuresReady);
+                    if (!held || releasedFailures > ready)
+                        queueFlushLocked();
+                    pendingFailures = failures.mid(ready);
+                    failures.resize(ready);
                 } catch (...) {
-                    // Out of memory: emitted now.
+                    // Out of memory: emitted now, or when held, all wait for the outermost end.
+                    if (held)
+                        pendingFailures.swap(failures);
                 }
             }
+            releasedFailures = std::max<qsizetype>(releasedFailures - failures.size(), 0);
+            if (!failures.isEmpty())
+                unsignalledFailures = 0;
         }
     }
     if (held)
-        notifyValue->holdUntilOutermostEnds(
-            [](void *self) noexcept { static_cast<QmlRegistryShared *>(self)->queueFailures(); }, this);
+        holdFailures(true);
     // Looked up one by one in the facade: a registration's slot may remove others, or destroy
     // the registry (`self` keeps this alive meanwhile).
     for (auto it = drops.cbegin(); it != drops.cend() && facade != nullptr; ++it)

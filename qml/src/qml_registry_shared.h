@@ -136,7 +136,8 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     // handlers ran (a notify on this thread runs them all before the event loop's next turn; a
     // queued one runs them in one drain, ahead of the flush posted meanwhile). A flush that
     // finds one of the registry's frames under way on its thread (a nested event loop in a
-    // handler) waits for the outermost to end.
+    // handler) emits only the failures recorded before the outermost notify of the registry
+    // there last ended (their notifies ended); the others wait for the outermost frame to end.
     void reportFailed(HandlerId id, const QString &message) noexcept;
 
     // A run of one of the registry's JavaScript handlers on its thread: one of its frames, so a
@@ -152,7 +153,7 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
         ~RunFrame()
         {
             if (m_shared.notifyValue != nullptr) // null: the registry went meanwhile
-                m_shared.notifyValue->leaveFrame();
+                m_shared.notifyValue->leaveFrame(false);
         }
         RunFrame(const RunFrame &) = delete;
         RunFrame &operator=(const RunFrame &) = delete;
@@ -176,15 +177,22 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     // pendingFailures recorded before the queued flush's first turn: the ones its second turn
     // emits (under reportMutex).
     qsizetype failuresReady = 0;
+    // The first pendingFailures, recorded before the outermost notify of the registry on its
+    // thread last ended (under reportMutex).
+    qsizetype releasedFailures = 0;
 
     // Queues the flush unless one is queued (reportMutex held, reportTarget set), two turns of
     // the event loop away (the first one queues it again). Throws.
     void queueFlushLocked();
     // The first turn: queues the flush behind what was posted meanwhile.
     void queueFlushAgain() noexcept;
-    // Queues the flush for the failures a frame held, once the outermost one ended (on the
-    // registry's thread; nothing when the registry is going).
-    void queueFailures() noexcept;
+    // Has the outermost frame under way call queueFailures() when it ends (registry's thread);
+    // `flush`: a flush found it under way and left the failures.
+    Q_DECL_HIDDEN void holdFailures(bool flush) noexcept;
+    // The outermost frame ended: a notify releases the failures recorded so far; the flush a
+    // frame held is queued again (on the registry's thread; nothing when the registry is going).
+    Q_DECL_HIDDEN void queueFailures(bool notifyEnded) noexcept;
+    bool flushHeld = false; // a flush left failures to the frames under way (registry's thread)
 
     // Records a drop report (any thread); on the registry's thread it is handed on at once.
     static void reportDrop(const std::shared_ptr<QmlRegistryShared> &shared, quint64 id, quint64 total);

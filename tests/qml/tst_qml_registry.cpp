@@ -533,6 +533,88 @@ private Q_SLOTS:
         QCOMPARE(trace(), QStringLiteral("p10;p5;p10;p5;p1;p1;failed;"));
     }
 
+    void handlerFailedWaitsForANestedLoopInACountSlotOfTheNotify_data()
+    {
+        QTest::addColumn<bool>("jsOnce");
+        QTest::newRow("JavaScript once handler") << true;
+        QTest::newRow("C++ once handler") << false;
+    }
+
+    void handlerFailedWaitsForANestedLoopInACountSlotOfTheNotify()
+    {
+        // A `once` handler fires in the registry's notify: the count changes inside it, and a
+        // slot of countChanged runs a nested event loop. The notify is a frame around that slot:
+        // the failure before it comes after the notify's last handler.
+        QFETCH(bool, jsOnce);
+        bool armed = false;
+        addFailureOrderHandlers(true, [&](const Append &append) {
+            QmlRegistry *const r = registry();
+            connect(r, &QmlRegistry::countChanged, this, [append, &armed] {
+                if (std::exchange(armed, false)) {
+                    append("count;");
+                    rio::test::runNestedEventLoop();
+                }
+            });
+            if (jsOnce)
+                eval(m_root.get(),
+                     QStringLiteral("registry.add(e => { root.trace += 'p5;' }, 5, { once: true })"));
+            else
+                r->registry().add(r, [append](const QVariant &) { append("p5;"); },
+                                  {.priority = 5, .once = true});
+        });
+        armed = true;
+        registry()->notify(1);
+        QTRY_VERIFY(trace().endsWith(QLatin1String("failed;")));
+        QCoreApplication::processEvents();
+        QCOMPARE(trace(), QStringLiteral("p10;count;p5;p1;failed;"));
+    }
+
+    void failuresOfEndedNotifiesAreNotHeldByTheNextOnesLoop_data()
+    {
+        QTest::addColumn<int>("loopEvery");
+        QTest::newRow("a nested loop in every notify") << 1;
+        QTest::newRow("a nested loop in every other notify") << 2;
+    }
+
+    void failuresOfEndedNotifiesAreNotHeldByTheNextOnesLoop()
+    {
+        // A zero timer notifies the registry on its thread, 400 times; the handler at 10 throws
+        // each time and the one at 5 runs a nested event loop. A notify's failure is held while
+        // it runs, not by a later notify's loop: it comes two turns after its notify ended, so
+        // before the second notify after it ends.
+        QFETCH(int, loopEvery);
+        QLoggingCategory::setFilterRules(QStringLiteral("registryio.warning=false")); // each failure's line
+        const auto restore = qScopeGuard([] { QLoggingCategory::setFilterRules(QString()); });
+        QmlRegistry *const r = registry();
+        constexpr int total = 400;
+        int ended = 0;   // notifies ended
+        QList<int> late; // failures emitted inside their notify, or held by a later one
+        int got = 0;
+        connect(r, &QmlRegistry::handlerFailed, this, [&](double, const QString &message) {
+            ++got;
+            if (const int tick = message.toInt(); ended <= tick || ended > tick + 2)
+                late.append(tick);
+        });
+        r->registry().add(r, [](const QVariant &v) { throw std::runtime_error(std::to_string(v.toInt())); },
+                          {.priority = 10});
+        r->registry().add(r,
+                          [loopEvery](const QVariant &v) {
+                              if (v.toInt() % loopEvery == 0)
+                                  rio::test::runNestedEventLoop();
+                          },
+                          {.priority = 5});
+        QTimer timer;
+        timer.setInterval(0);
+        connect(&timer, &QTimer::timeout, this, [&] {
+            r->notify(ended);
+            if (++ended == total)
+                timer.stop();
+        });
+        timer.start();
+        QTRY_COMPARE_WITH_TIMEOUT(got, total, 20000);
+        QCOMPARE(late, QList<int>());
+    }
+
     void handlerFailedIsNotHeldByAWorkersNotifyUnderWay()
     {
         // A worker's notify sits in a direct C++ handler until handlerFailed came: the failure of

@@ -143,17 +143,18 @@ public:
     /// A frame of the registry's own on its thread (a Scope, a run of one of its JavaScript
     /// handlers) begins: handlerFailed waits until the outermost one ends.
     void enterFrame() noexcept { ++m_frames; }
-    /// A frame ends; the outermost one calls what holdUntilOutermostEnds() left.
-    void leaveFrame() noexcept
+    /// A frame ends (`notify`: a Scope's); the outermost one calls what holdUntilOutermostEnds()
+    /// left, telling whether it was a notify.
+    void leaveFrame(bool notify) noexcept
     {
         if (--m_frames == 0 && m_resume != nullptr) [[unlikely]]
-            std::exchange(m_resume, nullptr)(m_resumeContext);
+            std::exchange(m_resume, nullptr)(m_resumeContext, notify);
     }
     /// True while a frame is under way (on the registry's thread, the only one that enters them).
     [[nodiscard]] bool framesUnderWay() const noexcept { return m_frames != 0; }
-    /// Calls `resume(context)` when the outermost frame under way ends (once; `context` lives as
-    /// long as this cache).
-    void holdUntilOutermostEnds(void (*resume)(void *) noexcept, void *context) noexcept
+    /// Calls `resume(context, notify)` when the outermost frame under way ends (once; `context`
+    /// lives as long as this cache).
+    void holdUntilOutermostEnds(void (*resume)(void *, bool notify) noexcept, void *context) noexcept
     {
         m_resume = resume;
         m_resumeContext = context;
@@ -197,7 +198,7 @@ public:
                 m_cache.currentValue() = std::move(*m_outerValue);
             else if (made)
                 m_cache.currentValue() = QJSValue(); // ours is not kept
-            m_cache.leaveFrame();
+            m_cache.leaveFrame(true);
         }
 
     private:
@@ -240,7 +241,7 @@ private:
     QList<QJSValue> m_currentArguments; // { its value }, or { undefined } between notifies
     QList<QJSValue> m_arguments;        // { a queued delivery's value }
     unsigned m_frames = 0;              // frames under way (enterFrame)
-    void (*m_resume)(void *) noexcept = nullptr;
+    void (*m_resume)(void *, bool) noexcept = nullptr;
     void *m_resumeContext = nullptr;
 };
 
