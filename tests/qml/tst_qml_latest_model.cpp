@@ -1013,8 +1013,9 @@ private Q_SLOTS:
     }
 
     // A string view key owns its text: the buffer it viewed freed after the write, the row keeps
-    // the key (a std::string_view, QStringView or QLatin1StringView as a QString, a
-    // QByteArrayView as a QByteArray); a std::string is its text as a std::string_view is.
+    // the key (a std::string_view, std::wstring_view, std::u32string_view, QStringView or
+    // QLatin1StringView as a QString, a QByteArrayView as a QByteArray); a std::string,
+    // std::wstring or std::u32string is its text as its view is.
     void aStringViewKeyOwnsItsText()
     {
         LatestModel model;
@@ -1027,16 +1028,22 @@ private Q_SLOTS:
         viewOfFreed(QString(40, u'b'), QStringView(), 2);
         viewOfFreed(QByteArray(40, 'c'), QLatin1StringView(), 3);
         viewOfFreed(QByteArray(40, 'd'), QByteArrayView(), 4);
+        viewOfFreed(std::wstring(40, L'e'), std::wstring_view(), 6);
+        viewOfFreed(std::u32string(40, U'f'), std::u32string_view(), 7);
         writer.write(std::string(40, 'a'), Tick{1, 5});
-        QTRY_COMPARE(model.rowCount(), 4);
+        writer.write(std::wstring(40, L'e'), Tick{6, 8});
+        writer.write(std::u32string(40, U'f'), Tick{7, 9});
+        QTRY_COMPARE(model.rowCount(), 6);
         QCOMPARE(model.valueOf(QString(40, u'a')).value<Tick>().v, 5.0);
         QCOMPARE(model.valueOf(QString(40, u'b')).value<Tick>().v, 2.0);
         QCOMPARE(model.valueOf(QString(40, u'c')).value<Tick>().v, 3.0);
         QCOMPARE(model.valueOf(QByteArray(40, 'd')).value<Tick>().v, 4.0);
+        QCOMPARE(model.valueOf(QString(40, u'e')).value<Tick>().v, 8.0);
+        QCOMPARE(model.valueOf(QString(40, u'f')).value<Tick>().v, 9.0);
     }
 
-    // A UTF-16 or UTF-8 (char8_t) C string key is its text, never its address: one buffer
-    // holding two texts is two rows.
+    // A UTF-16, UTF-8 (char8_t), UTF-32 or wchar_t C string key is its text, never its address:
+    // one buffer holding two texts is two rows.
     void aWideCStringKeyIsItsText()
     {
         LatestModel model;
@@ -1050,8 +1057,11 @@ private Q_SLOTS:
         writer.write(static_cast<const char16_t *>(utf16), Tick{3, 3});
         writer.write(static_cast<const char8_t *>(utf8), Tick{4, 4});
         writer.write(utf16, Tick{5, 5}); // an array: its text too
-        QTRY_COMPARE(model.rowCount(), 3);
-        QCOMPARE(model.valueOf(QStringLiteral("ACME")).value<Tick>().v, 1.0);
+        writer.write(static_cast<const wchar_t *>(L"ACME"), Tick{6, 6});
+        writer.write(U"\U0001F600", Tick{7, 7}); // beyond UTF-16's single units
+        QTRY_COMPARE(model.rowCount(), 4);
+        QCOMPARE(model.valueOf(QStringLiteral("ACME")).value<Tick>().v, 6.0);
+        QCOMPARE(model.valueOf(QStringLiteral("\U0001F600")).value<Tick>().v, 7.0);
         QCOMPARE(model.valueOf(QStringLiteral("\u00e9t\u00e9")).value<Tick>().v, 2.0);
         QCOMPARE(model.valueOf(QStringLiteral("BOLT")).value<Tick>().v, 5.0);
     }
