@@ -14,6 +14,7 @@
 #include <registryio/qt/qt_registry.h>
 
 #include <QAbstractItemModelTester>
+#include <QDateTime>
 #include <QGuiApplication>
 #include <QPointer>
 #include <QQuickItem>
@@ -22,6 +23,7 @@
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QTest>
+#include <QTimeZone>
 
 #include <algorithm>
 #include <array>
@@ -1064,6 +1066,23 @@ private Q_SLOTS:
         QCOMPARE(model.valueOf(QStringLiteral("\U0001F600")).value<Tick>().v, 7.0);
         QCOMPARE(model.valueOf(QStringLiteral("\u00e9t\u00e9")).value<Tick>().v, 2.0);
         QCOMPARE(model.valueOf(QStringLiteral("BOLT")).value<Tick>().v, 5.0);
+    }
+
+    // One instant is one key in any time zone (QDateTime compares instants): UTC, local time and
+    // fixed offsets of it are one row.
+    void aDateTimeKeyIsItsInstant()
+    {
+        LatestModel model;
+        const int instants = 32;
+        for (int i = 0; i < instants; ++i) {
+            const QDateTime utc(QDate(2026, 1, 1), QTime(12, 0).addSecs(i), QTimeZone::utc());
+            int value = 0;
+            for (const QDateTime &at :
+                 {utc, utc.toLocalTime(), utc.toOffsetFromUtc(3600), utc.toOffsetFromUtc(-(5 * 3600 + 1800))})
+                model.write(at, ++value);
+        }
+        QTRY_COMPARE(model.rowCount(), instants);
+        QCOMPARE(model.valueOf(QDateTime(QDate(2026, 1, 1), QTime(12, 0), QTimeZone::utc())).toInt(), 4);
     }
 
     // Two event types Qt names alike (anonymous-namespace structs of two translation units) share
