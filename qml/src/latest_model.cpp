@@ -1088,7 +1088,7 @@ QVariant LatestModel::data(const QModelIndex &index, int role) const
     if (role == KeyRole)
         return row.key;
     if (role == Qt::DisplayRole)
-        return row.key.toString(); // text, whatever the key
+        return row.key.toString(); // empty for a key QVariant has no text for
     if (role == ValueRole)
         return row.value;
     const int field = role - FieldRole;
