@@ -9,6 +9,8 @@
 #include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/logging.h>
 
+#include <QByteArray>
+#include <QDateTime>
 #include <QMetaProperty>
 #include <QMetaType>
 #include <QQmlInfo>
@@ -34,8 +36,9 @@ namespace rio::detail {
 
 // Keys as QVariant compares them: a string by its text, a number by its value as a double (1,
 // 1.0 and 1u are one key, and so are an unsigned and a double QVariant finds equal), a QObject by
-// its address, anything else by its text (equal hashes of unequal keys only collide). The common
-// key types are read in place, without QVariant's conversions.
+// its address, a byte array by its bytes, a date-time by its instant, anything else alike (equal
+// keys must hash equal; equal hashes of unequal keys only collide). The common key types are
+// read in place, without QVariant's conversions.
 struct LatestKeyHash
 {
     using is_transparent = void; // an int or a string key is found as such (LatestRows::slotOf)
@@ -59,6 +62,12 @@ struct LatestKeyHash
             return number(*static_cast<const int *>(data));
         case QMetaType::LongLong:
             return number(static_cast<double>(*static_cast<const qlonglong *>(data)));
+        case QMetaType::QByteArray:
+            return qHash(*static_cast<const QByteArray *>(data));
+        case QMetaType::QDateTime: { // one instant in any zone
+            const auto &at = *static_cast<const QDateTime *>(data);
+            return at.isValid() ? number(static_cast<double>(at.toMSecsSinceEpoch())) : 0;
+        }
         default:
             break;
         }
@@ -66,7 +75,7 @@ struct LatestKeyHash
             return qHash(*static_cast<QObject *const *>(data));
         bool numeric = false;
         const double n = key.toDouble(&numeric);
-        return numeric ? number(n) : qHash(key.toString());
+        return numeric ? number(n) : 0; // equal keys of another type may have unequal text: alike
     }
 };
 
@@ -1079,7 +1088,7 @@ QVariant LatestModel::data(const QModelIndex &index, int role) const
     if (role == KeyRole)
         return row.key;
     if (role == Qt::DisplayRole)
-        return row.key.toString(); // text, whatever the key
+        return row.key.toString(); // empty for a key QVariant has no text for
     if (role == ValueRole)
         return row.value;
     const int field = role - FieldRole;

@@ -14,6 +14,7 @@
 #include <registryio/qt/qt_registry.h>
 
 #include <QAbstractItemModelTester>
+#include <QDateTime>
 #include <QGuiApplication>
 #include <QPointer>
 #include <QQuickItem>
@@ -22,6 +23,7 @@
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QTest>
+#include <QTimeZone>
 
 #include <algorithm>
 #include <array>
@@ -1013,8 +1015,9 @@ private Q_SLOTS:
     }
 
     // A string view key owns its text: the buffer it viewed freed after the write, the row keeps
-    // the key (a std::string_view, QStringView or QLatin1StringView as a QString, a
-    // QByteArrayView as a QByteArray); a std::string is its text as a std::string_view is.
+    // the key (a std::string_view, std::wstring_view, std::u32string_view, QStringView or
+    // QLatin1StringView as a QString, a QByteArrayView as a QByteArray); a std::string,
+    // std::wstring or std::u32string is its text as its view is.
     void aStringViewKeyOwnsItsText()
     {
         LatestModel model;
@@ -1027,16 +1030,22 @@ private Q_SLOTS:
         viewOfFreed(QString(40, u'b'), QStringView(), 2);
         viewOfFreed(QByteArray(40, 'c'), QLatin1StringView(), 3);
         viewOfFreed(QByteArray(40, 'd'), QByteArrayView(), 4);
+        viewOfFreed(std::wstring(40, L'e'), std::wstring_view(), 6);
+        viewOfFreed(std::u32string(40, U'f'), std::u32string_view(), 7);
         writer.write(std::string(40, 'a'), Tick{1, 5});
-        QTRY_COMPARE(model.rowCount(), 4);
+        writer.write(std::wstring(40, L'e'), Tick{6, 8});
+        writer.write(std::u32string(40, U'f'), Tick{7, 9});
+        QTRY_COMPARE(model.rowCount(), 6);
         QCOMPARE(model.valueOf(QString(40, u'a')).value<Tick>().v, 5.0);
         QCOMPARE(model.valueOf(QString(40, u'b')).value<Tick>().v, 2.0);
         QCOMPARE(model.valueOf(QString(40, u'c')).value<Tick>().v, 3.0);
         QCOMPARE(model.valueOf(QByteArray(40, 'd')).value<Tick>().v, 4.0);
+        QCOMPARE(model.valueOf(QString(40, u'e')).value<Tick>().v, 8.0);
+        QCOMPARE(model.valueOf(QString(40, u'f')).value<Tick>().v, 9.0);
     }
 
-    // A UTF-16 or UTF-8 (char8_t) C string key is its text, never its address: one buffer
-    // holding two texts is two rows.
+    // A UTF-16, UTF-8 (char8_t), UTF-32 or wchar_t C string key is its text, never its address:
+    // one buffer holding two texts is two rows.
     void aWideCStringKeyIsItsText()
     {
         LatestModel model;
@@ -1050,10 +1059,30 @@ private Q_SLOTS:
         writer.write(static_cast<const char16_t *>(utf16), Tick{3, 3});
         writer.write(static_cast<const char8_t *>(utf8), Tick{4, 4});
         writer.write(utf16, Tick{5, 5}); // an array: its text too
-        QTRY_COMPARE(model.rowCount(), 3);
-        QCOMPARE(model.valueOf(QStringLiteral("ACME")).value<Tick>().v, 1.0);
+        writer.write(static_cast<const wchar_t *>(L"ACME"), Tick{6, 6});
+        writer.write(U"\U0001F600", Tick{7, 7}); // beyond UTF-16's single units
+        QTRY_COMPARE(model.rowCount(), 4);
+        QCOMPARE(model.valueOf(QStringLiteral("ACME")).value<Tick>().v, 6.0);
+        QCOMPARE(model.valueOf(QStringLiteral("\U0001F600")).value<Tick>().v, 7.0);
         QCOMPARE(model.valueOf(QStringLiteral("\u00e9t\u00e9")).value<Tick>().v, 2.0);
         QCOMPARE(model.valueOf(QStringLiteral("BOLT")).value<Tick>().v, 5.0);
+    }
+
+    // One instant is one key in any time zone (QDateTime compares instants): UTC, local time and
+    // fixed offsets of it are one row.
+    void aDateTimeKeyIsItsInstant()
+    {
+        LatestModel model;
+        const int instants = 32;
+        for (int i = 0; i < instants; ++i) {
+            const QDateTime utc(QDate(2026, 1, 1), QTime(12, 0).addSecs(i), QTimeZone::utc());
+            int value = 0;
+            for (const QDateTime &at :
+                 {utc, utc.toLocalTime(), utc.toOffsetFromUtc(3600), utc.toOffsetFromUtc(-(5 * 3600 + 1800))})
+                model.write(at, ++value);
+        }
+        QTRY_COMPARE(model.rowCount(), instants);
+        QCOMPARE(model.valueOf(QDateTime(QDate(2026, 1, 1), QTime(12, 0), QTimeZone::utc())).toInt(), 4);
     }
 
     // Two event types Qt names alike (anonymous-namespace structs of two translation units) share

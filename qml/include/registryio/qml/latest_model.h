@@ -135,7 +135,8 @@ public:
 
     /// Number of rows (none under a valid parent).
     [[nodiscard]] int rowCount(const QModelIndex &parent = QModelIndex()) const override;
-    /// The key (as text for Qt::DisplayRole), the value or a field of the value at `index`.
+    /// The key (its QVariant::toString() for Qt::DisplayRole: empty where QVariant has no text for
+    /// it), the value or a field of the value at `index`.
     [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
     /// `key`, `value` and the names in `roles`.
     [[nodiscard]] QHash<int, QByteArray> roleNames() const override;

@@ -40,10 +40,11 @@ RIO_QML_EXPORT void latestRowsWrite(LatestRows &rows, int key, QVariant value);
 RIO_QML_EXPORT void latestRowsWrite(LatestRows &rows, const QString &key, QVariant value);
 
 /// The character types whose C strings, arrays and strings are keys by their text: UTF-8 (char,
-/// char8_t) or UTF-16 (char16_t).
+/// char8_t), UTF-16 (char16_t), UTF-32 (char32_t) or wchar_t (UTF-16 or UTF-32, as the platform's).
 template <typename C>
 inline constexpr bool latestTextChar =
-    std::is_same_v<C, char> || std::is_same_v<C, char8_t> || std::is_same_v<C, char16_t>;
+    std::is_same_v<C, char> || std::is_same_v<C, char8_t> || std::is_same_v<C, char16_t> ||
+    std::is_same_v<C, char32_t> || std::is_same_v<C, wchar_t>;
 template <typename T>
 inline constexpr bool latestStdText = false; // a standard string or string view of such text
 template <typename C, typename T>
@@ -55,14 +56,21 @@ inline constexpr bool latestStdText<std::basic_string<C, T, A>> = latestTextChar
 template <typename C>
 QVariant latestText(const C *text, std::size_t size)
 {
-    return QVariant(QAnyStringView(text, static_cast<qsizetype>(size)).toString());
+    const auto n = static_cast<qsizetype>(size);
+    if constexpr (std::is_same_v<C, wchar_t>)
+        return QVariant(QString::fromWCharArray(text, n));
+    else if constexpr (std::is_same_v<C, char32_t>)
+        return QVariant(QString::fromUcs4(text, n));
+    else
+        return QVariant(QAnyStringView(text, n).toString());
 }
 
 /// The key `keyOf` gives as latestRowsWrite takes it: an int or a QString as such; text as an
 /// owning QString (a C string, a character array up to its first NUL within its extent, a
-/// standard string or string view, a QStringView, QLatin1StringView, QUtf8StringView or
-/// QAnyStringView; a null C string: an invalid key), a QByteArrayView as a QByteArray, else a
-/// QVariant. A pointer other than a C string or a QObject * is refused: its address is no key.
+/// standard string or string view, of any latestTextChar; a QStringView, QLatin1StringView,
+/// QUtf8StringView or QAnyStringView; a null C string: an invalid key), a QByteArrayView as a
+/// QByteArray, else a QVariant (a compound key holding a pointer or a view keeps it as given).
+/// A pointer other than a C string or a QObject * is refused: its address is no key.
 template <typename K>
 decltype(auto) latestKey(K &&key)
 {
@@ -86,8 +94,7 @@ decltype(auto) latestKey(K &&key)
     else {
         static_assert(!std::is_pointer_v<std::decay_t<K>> || std::is_base_of_v<QObject, Pointee>,
                       "LatestModel key: a pointer would be keyed by its address, which is reused. Pass a "
-                      "C string of char, char8_t or char16_t (its text), a QObject *, or the key as a "
-                      "QString (QString::fromWCharArray, fromUcs4, fromLatin1) or a number");
+                      "C string (its text), a QObject *, or the key as a QString or a number");
         return QVariant::fromValue(std::forward<K>(key));
     }
 }
