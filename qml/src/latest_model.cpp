@@ -15,6 +15,8 @@
 #include <QMetaType>
 #include <QQmlInfo>
 #include <QThread>
+#include <QUrl>
+#include <QUuid>
 #include <QVariantHash>
 #include <QVariantMap>
 
@@ -64,6 +66,10 @@ struct LatestKeyHash
             return number(static_cast<double>(*static_cast<const qlonglong *>(data)));
         case QMetaType::QByteArray:
             return qHash(*static_cast<const QByteArray *>(data));
+        case QMetaType::QUrl: // peers, documents: Qt's hash agrees with the type's equality
+            return qHash(*static_cast<const QUrl *>(data));
+        case QMetaType::QUuid: // jobs, devices
+            return qHash(*static_cast<const QUuid *>(data));
         case QMetaType::QDateTime: { // one instant in any zone
             const auto &at = *static_cast<const QDateTime *>(data);
             return at.isValid() ? number(static_cast<double>(at.toMSecsSinceEpoch())) : 0;
