@@ -21,6 +21,7 @@
 #include <future>
 #include <latch>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -190,6 +191,51 @@ private Q_SLOTS:
         QCOMPARE(seen, (std::vector<int>{13, 11, 23, 21, 33, 32, 31}));
         QCOMPARE(reports, 1);
         QCOMPARE(seenInLoop, std::size_t{7}); // the nested loop drained the box
+    }
+
+    // A drop reported just before a handler's waiting delivery: the report's slot runs a nested
+    // loop that delivers it and the next one; the outer drain never runs it again nor after them.
+    void aDropReportedBeforeADeliveryKeepsTheHandlersOrder()
+    {
+        rio::QtRegistry<int> registry;
+        QObject context;
+        std::vector<int> seen;
+        bool burst = false;
+        // Its first delivery has a worker notify three more: the handler below, two waiting
+        // already, drops them while the drain holds its first two.
+        registry.add(&context,
+                     [&](int) {
+                         if (std::exchange(burst, true))
+                             return;
+                         std::thread([&registry] {
+                             for (int i = 3; i <= 5; ++i)
+                                 registry.notify(i);
+                         }).join();
+                     },
+                     {.priority = 2});
+        const rio::HandlerId bounded =
+            registry.add(&context, [&](int v) { seen.push_back(v); },
+                         {.priority = 1, .capacity = 2, .overflow = rio::Overflow::DropNewest});
+        int loops = 0;
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, &context,
+            [&](rio::HandlerId, quint64) {
+                if (QThread::currentThread() != qApp->thread() || loops++ != 0)
+                    return;
+                QEventLoop loop; // one turn of a nested loop, as an "events dropped" dialog
+                QTimer::singleShot(0, &loop, &QEventLoop::quit);
+                loop.exec();
+            },
+            Qt::DirectConnection);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression("queued deliveries dropped so far"));
+        std::thread([&registry] {
+            registry.notify(1);
+            registry.notify(2);
+        }).join();
+        QTRY_COMPARE(registry.droppedCount(bounded), quint64{3});
+        QTRY_COMPARE(seen.size(), std::size_t{2});
+        QCOMPARE(seen, (std::vector<int>{1, 2}));
+        QCOMPARE(loops, 1);
     }
 };
 

@@ -89,8 +89,7 @@ struct Front
 // Delivers the oldest waiting delivery of `h` if it is still the one of `order` and no handler
 // was listed on the box meanwhile (its work may come first). Takes only the drain lock: the
 // delivery is in the segment the drain took (peek). Counted as running from before that lock,
-// so removeAndWait and synchronize see it. Drops not yet reported are reported before the
-// delivery runs.
+// so removeAndWait and synchronize see it. Drops not yet reported are reported before it.
 Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Box &box,
                    const QtMailboxes &boxes, std::uint64_t reorders)
 {
@@ -99,8 +98,11 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
     std::shared_ptr<QtTarget> target;
     QtHandlerState::Drop drop;
     Front f;
-    {
-        const std::lock_guard lock(h.drainMutex);
+    // Drops not yet reported are reported before the delivery is taken: a slot of the report may
+    // run a nested event loop that delivers it, in order, itself. Then it is taken if it is still
+    // the oldest (drops since are reported with the next one, so a flood of drops never holds it).
+    for (bool reportFirst = true;; reportFirst = false) {
+        std::unique_lock lock(h.drainMutex);
         if (h.cancelled.load(std::memory_order_acquire) || h.threadLocked() != box.thread ||
             h.taken.empty() || h.taken.front().order() != order)
             return f;
@@ -115,13 +117,21 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
             f.taken = Taken::Reordered;
             return f;
         }
+        if (reportFirst) {
+            drop = h.unreportedLocked();
+            if (drop.total != 0) [[unlikely]] {
+                lock.unlock();
+                h.report(drop);
+                continue;
+            }
+        }
         h.taken.pop(mail);
         target = h.target.lock();
         if (!h.taken.empty()) {
             f.more = true;
             f.next = h.taken.front().order();
         }
-        drop = h.unreportedLocked();
+        break;
     }
     f.taken = Taken::Delivered;
     // A notifier waiting for room (Overflow::Block) counted itself before it tested the queue
@@ -132,7 +142,6 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
         }
         h.room.notify_all();
     }
-    h.report(drop);
     if (target)
         h.run(target, mail.data(), mail.token(), mail.postedAt);
     return f; // the event, token and target go here, after the lock
