@@ -547,9 +547,10 @@ private Q_SLOTS:
         // the failure before it comes after the notify's last handler.
         QFETCH(bool, jsOnce);
         bool armed = false;
+        QObject slotContext; // the slot ends with this function (cleanup's removals change the count)
         addFailureOrderHandlers(true, [&](const Append &append) {
             QmlRegistry *const r = registry();
-            connect(r, &QmlRegistry::countChanged, this, [append, &armed] {
+            connect(r, &QmlRegistry::countChanged, &slotContext, [append, &armed] {
                 if (std::exchange(armed, false)) {
                     append("count;");
                     rio::test::runNestedEventLoop();
