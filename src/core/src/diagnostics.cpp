@@ -306,8 +306,9 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
         });
     }
     forEachEntry(h, empty, [on](Entry &e, std::uint64_t, int) {
-        if (diag::HandlerStats *s = e.box->stats;
-            e.invoke.load(std::memory_order_relaxed) != &skipRemoved && s)
+        if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
+            return; // its box may be gone already: read nothing of it
+        if (diag::HandlerStats *s = e.box->stats)
             s->timing.store(on ? s->times : nullptr, std::memory_order_release);
     });
     // The shared empty array is never written; every array published from now on carries the
