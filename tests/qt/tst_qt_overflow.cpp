@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -168,6 +169,67 @@ private Q_SLOTS:
             }
             QCOMPARE(violations, 0L);
         }
+    }
+
+    // A DropOldest handler flooded while the slot of its drop reports (user code on the
+    // receiver's thread) is slower than the notifier: each report lets the notifier drop the
+    // delivery the drain was about to take. The drain's turn still ends within its budget, so an
+    // event posted to the receiver during the flood runs before the flood ends; what the handler
+    // received and dropped still adds up to every notify, in notify order.
+    void slowDropReportsLeaveTheEventLoopItsTurn()
+    {
+        const riotest::LogCapture log; // the drops' warnings
+        std::atomic<int> received{0};
+        std::atomic<int> last{-1};
+        std::atomic<bool> ordered{true};
+        std::atomic<int> notifies{0};
+        std::atomic<bool> flooding{true};
+        std::atomic<int> reportsOnReceiver{0};
+        std::atomic<bool> turned{false};
+        riotest::Worker worker;
+        QThread *const receiver = worker.thread();
+        rio::QtRegistry<int> registry;
+        const rio::HandlerId id = registry.add(
+            worker.context,
+            [&](const int &v) {
+                if (v <= last.exchange(v, std::memory_order_relaxed))
+                    ordered.store(false, std::memory_order_relaxed);
+                received.fetch_add(1, std::memory_order_relaxed);
+            },
+            {.connection = Qt::QueuedConnection, .capacity = 2, .overflow = rio::Overflow::DropOldest});
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, worker.context,
+            [&](rio::HandlerId, quint64) {
+                if (QThread::currentThread() != receiver)
+                    return; // a notifier signals the first drop since the receiver's report
+                reportsOnReceiver.fetch_add(1, std::memory_order_relaxed);
+                // Slower than the notifier, whatever the machine's load: it lasts while the
+                // notifier notifies three times (past the capacity, so the queue turns over).
+                const int from = notifies.load();
+                while (flooding.load() && notifies.load() < from + 3)
+                    std::this_thread::yield();
+            },
+            Qt::DirectConnection);
+        bool posted = false;
+        // Bounded in count and time: long enough for the event's turn many times over.
+        const auto deadline = std::chrono::steady_clock::now() + 2s;
+        for (int i = 0; !turned.load() && i < 2'000'000 && std::chrono::steady_clock::now() < deadline; ++i) {
+            registry.notify(i);
+            notifies.store(i + 1);
+            if (!posted && (reportsOnReceiver.load(std::memory_order_relaxed) != 0 || i == 100'000)) {
+                [[maybe_unused]] const rio::detail::TsanPostScope posting; // see detail/qt_tsan.h
+                QMetaObject::invokeMethod(worker.runner,
+                                          rio::detail::Handover([&turned] { turned.store(true); }));
+                posted = true;
+            }
+        }
+        const bool turnedDuringTheFlood = turned.load();
+        flooding.store(false);
+        QTRY_COMPARE_WITH_TIMEOUT(received.load() + static_cast<long long>(registry.droppedCount(id)),
+                                  static_cast<long long>(notifies.load()), 10000);
+        qInfo("%d notifies, %d drop reports on the receiver", notifies.load(), reportsOnReceiver.load());
+        QVERIFY(turnedDuringTheFlood);
+        QVERIFY(ordered.load());
     }
 
     // Block gives freed room to the waiting notifiers in notify order: notify 1 takes its place

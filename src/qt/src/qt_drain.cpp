@@ -75,13 +75,15 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
     return p;
 }
 
-enum class Taken { Delivered, Repeek, Incoming, Reordered };
+// Gone: the delivery of `order` left the box without this drain (dropped, cancelled, moved, or
+// delivered by a nested drain); a step of the drain's budget, as a delivery is.
+enum class Taken { Delivered, Gone, Incoming, Reordered };
 
 // What deliverFront did, and the order of the next delivery waiting when it took one (so the
 // drain needs no second look under the lock while the handler has more).
 struct Front
 {
-    Taken taken = Taken::Repeek;
+    Taken taken = Taken::Gone;
     bool more = false;
     std::uint64_t next = 0;
 };
@@ -103,8 +105,10 @@ Front deliverFront(QtHandlerState &h, std::uint64_t order, const QtMailboxes::Bo
     // the oldest (drops since are reported with the next one, so a flood of drops never holds it).
     for (bool reportFirst = true;; reportFirst = false) {
         std::unique_lock lock(h.drainMutex);
+        // An older delivery ahead of it (a late notifier's) is no departure: the reorder check
+        // below sends the drain back to peek.
         if (h.cancelled.load(std::memory_order_acquire) || h.threadLocked() != box.thread ||
-            h.taken.empty() || h.taken.front().order() != order)
+            h.taken.empty() || h.taken.front().order() > order)
             return f;
         // A handler listed after this delivery was queued holds work of the same or an earlier
         // notify (its notifier listed it first): merge it before going on.
@@ -155,7 +159,9 @@ public:
     void run()
     {
         // The deliveries of one drain: what waits when it starts, so the event loop gets a turn
-        // between two drains however fast the notifiers are. What is left waits for the
+        // between two drains however fast the notifiers are. A delivery gone before its turn
+        // counts as delivered: a notifier that drops each one the drain is about to take (while
+        // the drain reports its drops) cannot keep the drain going. What is left waits for the
         // follow-up drain event, which is ahead of any Qt event posted after its notify.
         collect(&m_budget);
         while (!m_heap.empty() && m_budget > 0) {
@@ -176,9 +182,8 @@ public:
                 collect(nullptr); // every active handler's oldest delivery, afresh
                 continue;
             case Taken::Delivered:
+            case Taken::Gone:
                 --m_budget;
-                break;
-            case Taken::Repeek:
                 break;
             }
             if (m_box.epoch != m_epoch) {
