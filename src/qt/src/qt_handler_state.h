@@ -149,7 +149,17 @@ inline std::uint64_t notifyOrder(const QtMail &mail) noexcept
 {
     return mail.order();
 }
-using QtMailQueue = DeliveryQueue<QtMail>;
+class QtHandlerState;
+// A facade queue's: weighs nothing; a drop is counted by its handler (countDrops), which keeps
+// what to report for the notifier that dropped it (QtHandlerState::counted, under `mutex`).
+struct QtAccounting
+{
+    using Reason = QtRegistryControl::DropReason;
+    static constexpr std::size_t reasons = 0;
+    void drop(Reason reason, std::uint64_t n) noexcept; // qt_handler_core.cpp
+    QtHandlerState *handler = nullptr;
+};
+using QtMailQueue = DeliveryQueue<QtMail, QtAccounting>;
 
 class QtMailboxes;
 
@@ -288,6 +298,7 @@ public:
     std::size_t takenBound = 0;  // >= taken.size(): the drain sets it, a notifier refreshes it
     std::uint64_t takenLast = 0; // >= the order of taken.back()
     QtMailQueue mail;            // Every: the newer waiting deliveries, in notify order
+    Drop counted;                // what the last drop `mail` counted says to report (QtAccounting)
     std::chrono::steady_clock::time_point lastDelivery{}; // Latest with minInterval
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
     bool cellUsed = false;                                // Latest: its events go to `cell`
