@@ -146,7 +146,7 @@ QtHandlerState::Drop QtHandlerState::countDrops(std::uint64_t n,
     return {total, reason, true, n};
 }
 
-void QtAccounting::drop(Reason reason, std::uint64_t n) noexcept
+void QtAccounting::drop(Reason reason, std::uint64_t n) const noexcept
 {
     handler->counted = handler->countDrops(n, reason);
 }
