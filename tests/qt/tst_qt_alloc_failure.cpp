@@ -69,6 +69,22 @@ long allocationsOn(riotest::Worker &worker, int writes, F write)
     return allocations;
 }
 
+// A registry's failures and drop signals, counted where they are emitted.
+struct Reported
+{
+    explicit Reported(rio::QtRegistryBase &registry)
+    {
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::handlerFailed, &registry,
+            [this](rio::HandlerId, const QString &) { failures.fetch_add(1); }, Qt::DirectConnection);
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, &registry,
+            [this](rio::HandlerId, quint64) { dropSignals.fetch_add(1); }, Qt::DirectConnection);
+    }
+    std::atomic<int> failures{0};
+    std::atomic<int> dropSignals{0};
+};
+
 // One handler on the test thread: what it received, and the failures reported for it.
 struct Side
 {
@@ -464,15 +480,8 @@ void tst_QtAllocFailure::refusedBlockingDeliveryIsAFailureNotADrop()
     for (long at = 1; at <= 400; ++at) {
         QObject receiver; // on the test thread
         rio::QtRegistry<int> registry;
-        std::atomic<int> failures{0};
-        std::atomic<int> dropSignals{0};
+        Reported reported(registry);
         std::vector<int> got; // the test thread only
-        QObject::connect(
-            &registry, &rio::QtRegistryBase::handlerFailed, &registry,
-            [&](rio::HandlerId, const QString &) { failures.fetch_add(1); }, Qt::DirectConnection);
-        QObject::connect(
-            &registry, &rio::QtRegistryBase::deliveriesDropped, &registry,
-            [&](rio::HandlerId, quint64) { dropSignals.fetch_add(1); }, Qt::DirectConnection);
         const rio::HandlerId id = registry.add(&receiver, [&](int v) { got.push_back(v); },
                                                {.connection = Qt::BlockingQueuedConnection});
         refusedOne.store(false);
@@ -488,8 +497,8 @@ void tst_QtAllocFailure::refusedBlockingDeliveryIsAFailureNotADrop()
         });
         QTRY_VERIFY_WITH_TIMEOUT(finished.load(), 30000); // runs the delivery, if it was posted
         notifier.join();
-        QCOMPARE(int(got.size()) + failures.load(), 1);
-        QCOMPARE(dropSignals.load(), 0);
+        QCOMPARE(int(got.size()) + reported.failures.load(), 1);
+        QCOMPARE(reported.dropSignals.load(), 0);
         QCOMPARE(registry.droppedCount(id), quint64{0});
         if (!refusedOne.load())
             break; // this notify made fewer than `at` allocations: every one was refused once
@@ -516,15 +525,8 @@ void tst_QtAllocFailure::aRefusedPushToAFullDropOldestQueueDropsNothing()
     for (long at = 1; at <= 400; ++at) {
         QObject receiver; // on the test thread: nothing is delivered until the test runs its events
         rio::QtRegistry<int> registry;
-        std::atomic<int> failures{0};
-        std::atomic<int> dropSignals{0};
+        Reported reported(registry);
         std::vector<int> got; // the test thread only
-        QObject::connect(
-            &registry, &rio::QtRegistryBase::handlerFailed, &registry,
-            [&](rio::HandlerId, const QString &) { failures.fetch_add(1); }, Qt::DirectConnection);
-        QObject::connect(
-            &registry, &rio::QtRegistryBase::deliveriesDropped, &registry,
-            [&](rio::HandlerId, quint64) { dropSignals.fetch_add(1); }, Qt::DirectConnection);
         const rio::HandlerId id = registry.add(&receiver, [&](int v) { got.push_back(v); },
                                                {.capacity = Capacity, .overflow = rio::Overflow::DropOldest});
         worker.run([&] {
@@ -542,9 +544,9 @@ void tst_QtAllocFailure::aRefusedPushToAFullDropOldestQueueDropsNothing()
         std::vector<int> expected(Capacity);
         std::iota(expected.begin(), expected.end(), queueRefused ? 0 : 1);
         QCOMPARE(got, expected);
-        QCOMPARE(failures.load(), queueRefused ? 1 : 0);
+        QCOMPARE(reported.failures.load(), queueRefused ? 1 : 0);
         QCOMPARE(registry.droppedCount(id), quint64(queueRefused ? 0 : 1));
-        QCOMPARE(dropSignals.load() != 0, !queueRefused);
+        QCOMPARE(reported.dropSignals.load() != 0, !queueRefused);
         if (!queueRefused)
             break; // this notify made fewer than `at` allocations: every one was refused once
         ++injected;
