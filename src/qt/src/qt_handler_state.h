@@ -156,7 +156,7 @@ struct QtAccounting
 {
     using Reason = QtRegistryControl::DropReason;
     static constexpr std::size_t reasons = 0;
-    void drop(Reason reason, std::uint64_t n) const noexcept; // qt_handler_core.cpp
+    Q_DECL_HIDDEN void drop(Reason reason, std::uint64_t n) const noexcept; // qt_handler_core.cpp
     QtHandlerState *handler = nullptr;
 };
 using QtMailQueue = DeliveryQueue<QtMail, QtAccounting>;
