@@ -91,9 +91,9 @@ public:
         return admit(room != 0 && older.size() + size() >= room, place,
                      [&] { (older.empty() ? *this : older).pop(oldest); });
     }
-    /// Every: queues `entry` in the order of `key(entry)` (ascending), without a policy (its owner
-    /// applied it): before the newest entries whose key is greater, never before a retained one. Returns
-    /// where it went (for erase, to undo it). Throws std::bad_alloc, changing nothing.
+    /// Every: queues `entry` in the order of `key(entry)` (ascending), without a policy (the push
+    /// placing it applies it): before the newest entries whose key is greater, never before a retained one.
+    /// Returns where it went (for erase, to undo it). Throws std::bad_alloc, changing nothing.
     template <typename Key>
     std::size_t insertSorted(T &&entry, Key key)
     {
