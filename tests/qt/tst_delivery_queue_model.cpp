@@ -66,12 +66,17 @@ struct Weighed
 
 using Queue = rio::detail::DeliveryQueue<Entry, Weighed>;
 
-// Weighs nothing and hands each drop to its owner's counter, by reason (as the Qt facade's does).
+// Weighs nothing and hands each drop to its owner's counter, by reason, its report the owner's
+// total then (as the Qt facade's does), which the queue hands back to whoever dropped.
 struct Routed
 {
     enum class Reason : std::uint8_t { Overflow, Budget };
     static constexpr std::size_t reasons = 0;
-    void drop(Reason reason, std::uint64_t n) noexcept { counts[static_cast<int>(reason)] += n; }
+    std::uint64_t drop(Reason reason, std::uint64_t n) const noexcept
+    {
+        counts[static_cast<int>(reason)] += n;
+        return counts[0] + counts[1];
+    }
     std::uint64_t *counts = nullptr;
 };
 using RoutedQueue = rio::detail::DeliveryQueue<Entry, Routed>;
@@ -289,10 +294,14 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
                                                               : rio::detail::Pushed::Queued;
             g_refuse = op.kind == Kind::PushRefused; // refused where it allocates (a new chunk)
             try {
-                const auto pushed = q.push(Entry{op.value, op.weight}, op.room);
+                const auto pushed = q.push(Entry{op.value, op.weight}, op.room).pushed;
                 g_refuse = false;
                 RC_ASSERT(pushed == expected);
-                RC_ASSERT(u.push(Entry{op.value, op.weight}, op.room) == expected);
+                const auto out = u.push(Entry{op.value, op.weight}, op.room);
+                RC_ASSERT(out.pushed == expected);
+                // Its drop's report, handed back (none when it queued without dropping).
+                RC_ASSERT(out.report ==
+                          (expected == rio::detail::Pushed::Queued ? 0 : routed[0] + routed[1]));
                 m = std::move(next);
             } catch (const std::bad_alloc &) {
                 g_refuse = false;
@@ -331,19 +340,23 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
             break;
         case Kind::DropOldest: {
             const bool may = !m.items.empty() && !(m.retained && m.items.size() == 1);
-            RC_ASSERT(q.dropOldest(Weighed::Reason(op.reason)) == may);
-            RC_ASSERT(u.dropOldest(Routed::Reason(op.reason)) == may);
+            RC_ASSERT(q.dropOldest(Weighed::Reason(op.reason)).has_value() == may);
+            const auto report = u.dropOldest(Routed::Reason(op.reason));
+            RC_ASSERT(report.has_value() == may);
+            RC_ASSERT(!may || *report == routed[0] + routed[1]);
             if (may) {
                 m.drop(op.reason, 1);
                 m.eraseOldest();
             }
             break;
         }
-        case Kind::Drop:
+        case Kind::Drop: {
             q.drop(Weighed::Reason(op.reason), op.n);
-            u.drop(Routed::Reason(op.reason), op.n); // handed over
+            const std::uint64_t report = u.drop(Routed::Reason(op.reason), op.n); // handed over
+            RC_ASSERT(report == routed[0] + routed[1]);
             m.drop(op.reason, op.n);
             break;
+        }
         case Kind::Release: {
             RC_ASSERT(u.release().size() == m.items.size());
             const auto out = q.release();
@@ -401,7 +414,9 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
                         throw std::bad_alloc();
                     }
                 });
-                RC_ASSERT(pushed == expected); // placed (a failing place throws), or dropped new
+                RC_ASSERT(pushed.pushed == expected); // placed (a failing place throws), or dropped new
+                RC_ASSERT(pushed.report ==
+                          (expected == rio::detail::Pushed::Queued ? 0 : twoRouted[0] + twoRouted[1]));
                 RC_ASSERT(oldest.value ==
                           (expected == rio::detail::Pushed::DroppedOldest ? expectedOldest.value : -1));
                 m = std::move(next);

@@ -146,9 +146,9 @@ QtHandlerState::Drop QtHandlerState::countDrops(std::uint64_t n,
     return {total, reason, true, n};
 }
 
-void QtAccounting::drop(Reason reason, std::uint64_t n) const noexcept
+QtDrop QtAccounting::drop(Reason reason, std::uint64_t n) const noexcept
 {
-    handler->counted = handler->countDrops(n, reason);
+    return handler->countDrops(n, reason);
 }
 
 QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,

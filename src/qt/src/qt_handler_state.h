@@ -150,13 +150,21 @@ inline std::uint64_t notifyOrder(const QtMail &mail) noexcept
     return mail.order();
 }
 class QtHandlerState;
-// A facade queue's: weighs nothing; a drop is counted by its handler (countDrops), which keeps
-// what to report for the notifier that dropped it (QtHandlerState::counted, under `mutex`).
+// A drop counted under a lock, to report once every lock of ours is released.
+struct [[nodiscard]] QtDrop
+{
+    std::uint64_t total = 0; // the handler's drops so far (0: nothing to report)
+    QtRegistryControl::DropReason reason = QtRegistryControl::DropReason::Overflow;
+    bool signal = true;
+    std::uint64_t n = 0; // of them, counted by this drop (0: reported again)
+};
+// A facade queue's: weighs nothing; a drop is counted by its handler (countDrops), whose report
+// the queue hands back to the notifier that dropped it.
 struct QtAccounting
 {
     using Reason = QtRegistryControl::DropReason;
     static constexpr std::size_t reasons = 0;
-    Q_DECL_HIDDEN void drop(Reason reason, std::uint64_t n) const noexcept; // qt_handler_core.cpp
+    Q_DECL_HIDDEN QtDrop drop(Reason reason, std::uint64_t n) const noexcept; // qt_handler_core.cpp
     QtHandlerState *handler = nullptr;
 };
 using QtMailQueue = DeliveryQueue<QtMail, QtAccounting>;
@@ -199,14 +207,7 @@ public:
                 settled->control->settle(settled->id);
         }
     };
-    // A drop counted under a lock, to report once every lock of ours is released.
-    struct Drop
-    {
-        std::uint64_t total = 0; // the handler's drops so far (0: nothing to report)
-        QtRegistryControl::DropReason reason = QtRegistryControl::DropReason::Overflow;
-        bool signal = true;
-        std::uint64_t n = 0; // of them, counted by this drop (0: reported again)
-    };
+    using Drop = QtDrop;
     // The one place a delivery is dropped: counts `n` deliveries of this handler dropped for
     // `reason` (its total, its drops by reason, the trace) and says what to report. Lock-free.
     // An overflow drop is signalled when it is the first since the receiver last reported (the
@@ -298,7 +299,6 @@ public:
     std::size_t takenBound = 0;  // >= taken.size(): the drain sets it, a notifier refreshes it
     std::uint64_t takenLast = 0; // >= the order of taken.back()
     QtMailQueue mail;            // Every: the newer waiting deliveries, in notify order
-    Drop counted;                // what the last drop `mail` counted says to report (QtAccounting)
     std::chrono::steady_clock::time_point lastDelivery{}; // Latest with minInterval
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
     bool cellUsed = false;                                // Latest: its events go to `cell`

@@ -489,17 +489,16 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
             h.takenBound = h.taken.size();
             room = h.capacity;
         }
-        Pushed pushed = Pushed::DroppedNew;
         if (refused) {
             // The new one, as Block drops it once its wait is over; cancelled meanwhile, counted as
             // the cancellation would have counted it.
-            h.mail.drop(h.context != nullptr ? QtRegistryControl::DropReason::Overflow : h.cancelledReason(),
-                        1);
+            drop = h.mail.drop(
+                h.context != nullptr ? QtRegistryControl::DropReason::Overflow : h.cancelledReason(), 1);
         } else {
             // What may fail to allocate comes first, each step undone if a later one fails, and the
             // oldest is dropped only then: a refused allocation leaves the queue as it was (and the
             // core reports the failure).
-            pushed = h.mail.push(h.taken, room, droppedMail, [&] {
+            const auto place = [&] {
                 if (h.layerTiming()) [[unlikely]]
                     mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
                 // The queue stays sorted by notify sequence, so a drain's merge of the handlers'
@@ -529,7 +528,8 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
                     boxes.noteReorder();
                 if (once)
                     h.onceQueued = true; // its registry keeps it until this delivery ran or was dropped
-            });
+            };
+            drop = h.mail.push(h.taken, room, droppedMail, place).report; // reported below
         }
         // Diagnostics: the most ever waiting, as `waiting` counts them (a delivery that started no
         // longer waits). The drain's segment by its bound, which a drain's deliveries since it was
@@ -540,8 +540,6 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
             h.takenBound = h.taken.size();
             h.noteWaiting(h.mail.size() + h.takenBound);
         }
-        if (pushed != Pushed::Queued)
-            drop = std::exchange(h.counted, {}); // what the queue's drop counted, reported below
     }
     h.report(drop);
     return Route::Post;

@@ -11,8 +11,8 @@
 // first, and queue in the order of a key (and undo that). Every drop is counted in one place,
 // drop(reason, n): by reason, with those not yet reported, each entry weighed for bytes() by
 // `Accounting::cost(entry)`; or, where Accounting counts no reasons (`reasons` 0), by its
-// owner's counter (`Accounting::drop`), nothing weighed. Not thread-safe: its owner's lock
-// guards it.
+// owner's counter (`Accounting::drop`), nothing weighed, whose report (what to tell of the drop)
+// every call that drops hands back to its caller. Not thread-safe: its owner's lock guards it.
 
 #include <registryio/detail/config.h>
 #include <registryio/qt/delivery.h>
@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -30,6 +31,20 @@ namespace rio::detail {
 /// What a push did: queued its entry, queued it and dropped the oldest, or dropped it.
 enum class Pushed : std::uint8_t { Queued, DroppedOldest, DroppedNew };
 
+/// What a drop hands back: Accounting::drop's report where Accounting counts no reasons (its
+/// owner reports the drop), nothing where the queue counts them itself.
+template <typename Accounting, bool = Accounting::reasons == 0>
+struct DropReport
+{
+    struct type
+    { };
+};
+template <typename Accounting>
+struct DropReport<Accounting, true>
+{
+    using type = decltype(std::declval<const Accounting &>().drop(typename Accounting::Reason{}, 0));
+};
+
 template <typename T, typename Accounting>
 class DeliveryQueue
 {
@@ -37,6 +52,13 @@ public:
     using Reason = typename Accounting::Reason;
     using Counts = std::array<std::uint64_t, Accounting::reasons>;
     using Items = MailQueue<T>;
+    using Report = typename DropReport<Accounting>::type;
+    /// What a push did, and its drop's report (Report{}: it dropped nothing).
+    struct Outcome
+    {
+        Pushed pushed;
+        [[no_unique_address]] Report report;
+    };
 
     DeliveryQueue() = default;
     DeliveryQueue(Delivery delivery, Overflow overflow, Accounting accounting = {}) noexcept
@@ -59,14 +81,14 @@ public:
     /// one (DropNewest, Block), or the oldest (DropOldest, after the retained one unless that is
     /// all it holds). Throws std::bad_alloc, changing nothing.
     template <typename U>
-    Pushed push(U &&entry, std::size_t room)
+    [[nodiscard]] Outcome push(U &&entry, std::size_t room)
     {
         static_assert(std::is_nothrow_assignable_v<T &, U &&>);
         if (m_latest && !m_items.empty()) {
             m_items.front() = std::forward<U>(entry);
             m_bytes = weigh(m_items.front()); // its one entry: weighed once
             m_retainedFirst = false;
-            return Pushed::Queued;
+            return {Pushed::Queued, {}};
         }
         const bool spare = m_retainedFirst && m_items.size() > 1;
         return admit(
@@ -86,7 +108,7 @@ public:
     /// held). `place()` queues the entry, into either segment; what it throws passes, changing
     /// nothing (it must leave both as they were).
     template <typename Place>
-    Pushed push(DeliveryQueue &older, std::size_t room, T &oldest, Place place)
+    [[nodiscard]] Outcome push(DeliveryQueue &older, std::size_t room, T &oldest, Place place)
     {
         return admit(room != 0 && older.size() + size() >= room, place,
                      [&] { (older.empty() ? *this : older).pop(oldest); });
@@ -151,15 +173,14 @@ public:
         m_retainedFirst = false;
         return out;
     }
-    /// Drops the oldest entry for `reason`, the retained one last: false when it holds nothing
-    /// but that.
-    bool dropOldest(Reason reason)
+    /// Drops the oldest entry for `reason`, the retained one last: its drop's report, none when
+    /// it holds nothing but that.
+    [[nodiscard]] std::optional<Report> dropOldest(Reason reason)
     {
         if (m_items.empty() || (m_retainedFirst && m_items.size() == 1))
-            return false;
-        drop(reason, 1);
+            return std::nullopt;
         eraseAt(m_retainedFirst ? 1 : 0);
-        return true;
+        return drop(reason, 1);
     }
     /// Hands everything it holds out (to be destroyed where its owner's lock is not held); the
     /// drop counts stay.
@@ -173,14 +194,15 @@ public:
     }
 
     /// The one place its drops are counted: `n` entries lost for `reason` (by the queue, or by
-    /// its owner for it).
-    void drop(Reason reason, std::uint64_t n) noexcept
+    /// its owner for it). Hands back its report (a report type that must be read is [[nodiscard]]).
+    Report drop(Reason reason, std::uint64_t n) noexcept
     {
         if constexpr (Accounting::reasons != 0) {
             m_dropped[static_cast<std::size_t>(reason)] += n;
             m_unreported[static_cast<std::size_t>(reason)] += n;
+            return {};
         } else {
-            m_accounting.drop(reason, n);
+            return m_accounting.drop(reason, n);
         }
     }
     [[nodiscard]] std::uint64_t dropped() const noexcept { return total(m_dropped); }
@@ -207,18 +229,15 @@ private:
     // The one overflow policy: a `full` queue drops the new entry (DropNewest, Block), or queues
     // it (`place`, which may throw: nothing changed then) and drops the oldest (`dropOldest`).
     template <typename Place, typename DropOldest>
-    Pushed admit(bool full, Place place, DropOldest dropOldest)
+    Outcome admit(bool full, Place place, DropOldest dropOldest)
     {
-        if (full && !m_dropOldest) {
-            drop(Reason::Overflow, 1);
-            return Pushed::DroppedNew;
-        }
+        if (full && !m_dropOldest)
+            return {Pushed::DroppedNew, drop(Reason::Overflow, 1)};
         place(); // first: nothing changes if it throws
         if (!full)
-            return Pushed::Queued;
-        drop(Reason::Overflow, 1);
+            return {Pushed::Queued, {}};
         dropOldest();
-        return Pushed::DroppedOldest;
+        return {Pushed::DroppedOldest, drop(Reason::Overflow, 1)};
     }
 
     // The first entry, or the second (the first takes its place).
