@@ -311,13 +311,13 @@ public:
     // The drain's side, under `drainMutex`, which a notifier takes only near the capacity, to
     // drop the oldest, or to queue behind a taken delivery.
     alignas(64) WriterLock drainMutex;
+    // Delivery::Latest: Qt discarded the scheduled delivery's event unrun (its next notify
+    // schedules one again, with the newest event). Beside the lock, in its padding: the drain's
+    // side then stays one cache line.
+    std::atomic<bool> latestLost{false};
     QtMailQueue taken;                             // Every: the oldest waiting deliveries, in notify order
     std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (countDrops)
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
-
-    // Delivery::Latest: Qt discarded the scheduled delivery's event unrun (its next notify
-    // schedules one again, with the newest event).
-    std::atomic<bool> latestLost{false};
 
     // Delivery::Latest of a small trivially copyable event, without interval nor once: the newest
     // event in one cell that notifiers write without a lock. A seqlock: `cellSeq` is odd while a
