@@ -112,7 +112,8 @@ QtHandlerState::QtHandlerState(std::shared_ptr<QtRegistryControl> c, const Setti
     : QtHandlerCore(settings), control(std::move(c)), mailboxes(control->mailboxes.get()),
       capacity(settings.options.capacity), overflow(settings.options.overflow),
       blockTimeout(settings.options.blockTimeout), minInterval(settings.options.minInterval),
-      context(settings.context), mail(Delivery::Every, overflow, {this})
+      context(settings.context), mail(Delivery::Every, overflow, {this}),
+      taken(Delivery::Every, overflow, {this})
 { }
 
 QtHandlerState::~QtHandlerState()

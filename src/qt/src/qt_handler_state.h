@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -164,10 +165,13 @@ struct QtAccounting
 {
     using Reason = QtRegistryControl::DropReason;
     static constexpr std::size_t reasons = 0;
+    // Built for its handler only: no facade queue counts for no handler.
+    QtAccounting(QtHandlerState *h) noexcept : handler(h) { }
     Q_DECL_HIDDEN QtDrop drop(Reason reason, std::uint64_t n) const noexcept; // qt_handler_core.cpp
-    QtHandlerState *handler = nullptr;
+    QtHandlerState *handler;
 };
 using QtMailQueue = DeliveryQueue<QtMail, QtAccounting>;
+static_assert(!std::is_default_constructible_v<QtMailQueue>); // each is built for its handler
 
 class QtMailboxes;
 

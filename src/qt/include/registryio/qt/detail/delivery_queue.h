@@ -60,7 +60,9 @@ public:
         [[no_unique_address]] Report report;
     };
 
-    DeliveryQueue() = default;
+    DeliveryQueue()
+    requires std::is_default_constructible_v<Accounting>
+    = default;
     DeliveryQueue(Delivery delivery, Overflow overflow, Accounting accounting = {}) noexcept
         : m_accounting(accounting), m_latest(delivery == Delivery::Latest),
           m_dropOldest(overflow == Overflow::DropOldest)
