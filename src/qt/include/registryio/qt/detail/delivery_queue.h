@@ -19,6 +19,7 @@
 #include <registryio/qt/detail/mail_queue.h>
 
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
@@ -112,6 +113,7 @@ public:
     template <typename Place>
     [[nodiscard]] Outcome push(DeliveryQueue &older, std::size_t room, T &oldest, Place place)
     {
+        assert(!m_latest && !older.m_latest && !older.m_retainedFirst); // Every's, no retained entry
         return admit(room != 0 && older.size() + size() >= room, place,
                      [&] { (older.empty() ? *this : older).pop(oldest); });
     }
