@@ -7,15 +7,16 @@
 // each Delivery and Overflow. After every step the queue holds what the model holds, in its order,
 // with its weight, and has counted the same drops by reason, reported and not: a refused push,
 // retain or insertion changed nothing. A queue that weighs nothing and hands its drops to its
-// owner's counter (the Qt facade's) takes the same steps, holds the same entries and hands over
-// the same drops. Every's two segments (the Qt facade's: an older one, which a drain takes
-// whole and delivers from): pushes with random room into either segment, placements that fail
-// and are undone, drains moving the newer segment into an empty older one, the oldest dropped
-// from the older first, the same drops handed over. Built twice: tst_delivery_queue_model
-// (labelled `sanitize`), and with RIO_REFUSE_ALLOCATIONS tst_delivery_queue_alloc_failure, which
-// replaces operator new (as the sanitizers do) to refuse allocations and to see what a short queue
-// under a flood allocates. Knobs: RIO_MODEL_CASES (cases to run), RIO_MODEL_SEED (RapidCheck's
-// seed), RC_PARAMS (RapidCheck's own, overrides both).
+// owner's counter (the Qt facade's) takes the same steps, holds the same entries and hands back
+// each drop's report to the push or drop that made it. Every's two segments (the Qt facade's: an older one,
+// which a drain takes whole and delivers from): pushes with random room into either segment, placements that
+// fail and are undone, drains moving the newer segment into an empty older one, the oldest dropped from the
+// older first, the same drops handed over. Built twice: tst_delivery_queue_model (labelled `sanitize`), and
+// with RIO_REFUSE_ALLOCATIONS tst_delivery_queue_alloc_failure, which replaces operator new (as the
+// sanitizers do) to refuse allocations and to see what a short queue under a flood allocates. Knobs:
+// RIO_MODEL_CASES (cases to run), RIO_MODEL_SEED (RapidCheck's seed), RC_PARAMS (RapidCheck's own, overrides
+// both). The queue's assertions are on here.
+#undef NDEBUG
 #include <registryio/qt/detail/delivery_queue.h>
 
 #include <rapidcheck.h>
