@@ -60,11 +60,13 @@ def paths(driver, bench_qml):
     if "latest_model" in libraries:  # built with the QML layer
         found["latest_model_write_1e4"] = driver_op("latest_model", 10000, "notify", 1000, 11000)
         found["latest_model_writer_1e4"] = driver_op("latest_model_writer", 10000, "notify", 1000, 11000)
+    if "remote_fanout" in libraries:  # built with the Remote layer
+        found["remote_fanout_push_64"] = driver_op("remote_fanout", 64, "notify", 100, 1100)
     return found
 
 
 # Paths of a layer a build may leave out: skipped without it, unless the budget is required.
-OPTIONAL = {"qml_add_call_1", "latest_model_write_1e4", "latest_model_writer_1e4"}
+OPTIONAL = {"qml_add_call_1", "latest_model_write_1e4", "latest_model_writer_1e4", "remote_fanout_push_64"}
 
 
 def read_budgets(path):

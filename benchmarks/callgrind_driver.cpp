@@ -27,6 +27,9 @@
 // its int key, <handlers> keys with rows: one iteration is a writer's update of the next key
 // (the model never applies meanwhile: what every write between two frames costs).
 // latest_model_writer: the same model and keys written by its LatestModelWriter, no registry.
+// remote_fanout: a Remote share's outbox (Every, capacity 16, DropNewest) with <handlers> ready
+// subscribers' backlogs, filled first and never drained: one iteration is one event's push into
+// every backlog, each dropping it (the policy's check and count, per backlog).
 
 #include "common/peers.h"
 #include "common/writer_shapes.h"
@@ -40,6 +43,9 @@
 #endif
 #if RIO_BENCH_HAVE_LATEST_MODEL
 #include <registryio/qml/latest_model.h>
+#endif
+#if RIO_BENCH_HAVE_REMOTE
+#include "remote_outbox_p.h"
 #endif
 // The clock operations need diagnostics (this file also builds against older sources, for a
 // baseline of the other operations).
@@ -232,6 +238,44 @@ struct LatestValuePeer
 };
 #endif
 
+#if RIO_BENCH_HAVE_REMOTE
+// Remote's fan-out of one event to its subscribers' backlogs (see the header comment).
+struct RemoteFanoutPeer
+{
+    static constexpr std::string_view key = "remote_fanout";
+    static rio::RemoteShareOptions options()
+    {
+        rio::RemoteShareOptions o;
+        o.capacity = 16;
+        o.overflow = rio::Overflow::DropNewest;
+        return o;
+    }
+    std::shared_ptr<rio::detail::RemoteOutbox> box =
+        (QtRegistryQueuedPeer::app(), std::make_shared<rio::detail::RemoteOutbox>(options()));
+    QByteArray bytes = QByteArray(64, 'x');
+    quint64 backlogs = 0;
+    RemoteFanoutPeer() = default;
+    RemoteFanoutPeer(const RemoteFanoutPeer &) = delete;
+    RemoteFanoutPeer &operator=(const RemoteFanoutPeer &) = delete;
+    ~RemoteFanoutPeer() { box->close(); }
+    int add()
+    {
+        auto backlog = std::make_shared<rio::detail::RemoteBacklog>();
+        backlog->id = backlog->key = ++backlogs;
+        box->addBacklog(backlog);
+        box->setReady(backlog);
+        return 0;
+    }
+    static void remove(int) { }
+    void prepare() // every backlog full
+    {
+        for (std::size_t i = 0; i < box->capacity; ++i)
+            notify({});
+    }
+    void notify(const Event &) { box->push(0, bytes); }
+};
+#endif
+
 #if RIO_BENCH_HAVE_LATEST_MODEL
 // A keyed model's writer (see the header comment).
 struct LatestModelPeer
@@ -316,6 +360,9 @@ void forEachDriverPeer(F &&f)
     f.template operator()<QtRegistryQueuedPeer>();
     f.template operator()<QtRegistryLatestPeer>();
     f.template operator()<LatestValuePeer>();
+#endif
+#if RIO_BENCH_HAVE_REMOTE
+    f.template operator()<RemoteFanoutPeer>();
 #endif
 #if RIO_BENCH_HAVE_LATEST_MODEL
     f.template operator()<LatestModelPeer>();

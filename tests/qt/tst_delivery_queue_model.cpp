@@ -6,12 +6,17 @@
 // retains and insertions whose allocation is refused (tst_delivery_queue_alloc_failure only), under
 // each Delivery and Overflow. After every step the queue holds what the model holds, in its order,
 // with its weight, and has counted the same drops by reason, reported and not: a refused push,
-// retain or insertion changed nothing. A queue that weighs and counts nothing (the Qt facade's)
-// takes the same steps and holds the same entries. Built twice: tst_delivery_queue_model
-// (labelled `sanitize`), and with RIO_REFUSE_ALLOCATIONS tst_delivery_queue_alloc_failure, which
-// replaces operator new (as the sanitizers do) to refuse allocations and to see what a short queue
-// under a flood allocates. Knobs: RIO_MODEL_CASES (cases to run), RIO_MODEL_SEED (RapidCheck's
-// seed), RC_PARAMS (RapidCheck's own, overrides both).
+// retain or insertion changed nothing. A queue that weighs nothing and hands its drops to its
+// owner's counter (the Qt facade's) takes the same steps, holds the same entries and hands back
+// each drop's report to the push or drop that made it. Every's two segments (the Qt facade's: an older one,
+// which a drain takes whole and delivers from): pushes with random room into either segment, placements that
+// fail and are undone, drains moving the newer segment into an empty older one, the oldest dropped from the
+// older first, the same drops handed over. Built twice: tst_delivery_queue_model (labelled `sanitize`), and
+// with RIO_REFUSE_ALLOCATIONS tst_delivery_queue_alloc_failure, which replaces operator new (as the
+// sanitizers do) to refuse allocations and to see what a short queue under a flood allocates. Knobs:
+// RIO_MODEL_CASES (cases to run), RIO_MODEL_SEED (RapidCheck's seed), RC_PARAMS (RapidCheck's own, overrides
+// both). The queue's assertions are on here.
+#undef NDEBUG
 #include <registryio/qt/detail/delivery_queue.h>
 
 #include <rapidcheck.h>
@@ -23,6 +28,7 @@
 #include <new>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -61,6 +67,21 @@ struct Weighed
 
 using Queue = rio::detail::DeliveryQueue<Entry, Weighed>;
 
+// Weighs nothing and hands each drop to its owner's counter, by reason, its report the owner's
+// total then (as the Qt facade's does), which the queue hands back to whoever dropped.
+struct Routed
+{
+    enum class Reason : std::uint8_t { Overflow, Budget };
+    static constexpr std::size_t reasons = 0;
+    std::uint64_t drop(Reason reason, std::uint64_t n) const noexcept
+    {
+        counts[static_cast<int>(reason)] += n;
+        return counts[0] + counts[1];
+    }
+    std::uint64_t *counts = nullptr;
+};
+using RoutedQueue = rio::detail::DeliveryQueue<Entry, Routed>;
+
 // The reference: a vector, its rules spelled out one by one.
 struct Model
 {
@@ -70,6 +91,10 @@ struct Model
     bool retained = false;
     std::uint64_t dropped[2] = {};
     std::uint64_t unreported[2] = {};
+    // Every's two segments: the older and the newer, their drops (overflow only).
+    std::vector<Entry> older;
+    std::vector<Entry> newer;
+    std::uint64_t twoDropped = 0;
 
     void drop(int reason, std::uint64_t n)
     {
@@ -99,6 +124,24 @@ struct Model
         items.push_back(entry);
         return true;
     }
+    // Into the newer segment, or the older one's end, at most `room` in both; the oldest is
+    // dropped from the older first. Sets `oldest` to the entry dropped (DropOldest).
+    rio::detail::Pushed pushTwo(Entry entry, std::size_t room, bool intoOlder, Entry &oldest)
+    {
+        const bool full = room != 0 && older.size() + newer.size() >= room;
+        if (full && overflow != rio::Overflow::DropOldest) {
+            ++twoDropped;
+            return rio::detail::Pushed::DroppedNew;
+        }
+        (intoOlder ? older : newer).push_back(entry);
+        if (!full)
+            return rio::detail::Pushed::Queued;
+        ++twoDropped;
+        std::vector<Entry> &from = older.empty() ? newer : older;
+        oldest = from.front();
+        from.erase(from.begin());
+        return rio::detail::Pushed::DroppedOldest;
+    }
     // Before the newest entries of a greater value, never before a retained one.
     void insertSorted(Entry entry)
     {
@@ -122,7 +165,10 @@ enum class Kind {
     InsertSorted,
     InsertRefused,
     InsertUndone,
-    Swap
+    Swap,
+    PushTwo,
+    PushTwoFailed,
+    DrainTwo
 };
 #ifdef RIO_REFUSE_ALLOCATIONS
 constexpr unsigned Refusals = 1;
@@ -157,7 +203,10 @@ rc::Gen<Op> genOp()
                                                   {4, Kind::InsertSorted},
                                                   {Refusals, Kind::InsertRefused},
                                                   {1, Kind::InsertUndone},
-                                                  {1, Kind::Swap}}),
+                                                  {1, Kind::Swap},
+                                                  {8, Kind::PushTwo},
+                                                  {1, Kind::PushTwoFailed},
+                                                  {3, Kind::DrainTwo}}),
                       gen::inRange(0, 1000), gen::inRange<std::int64_t>(0, 5000),
                       gen::weightedOneOf<std::size_t>(
                           {{1, gen::just<std::size_t>(0)}, {4, gen::inRange<std::size_t>(1, 6)}}),
@@ -168,8 +217,9 @@ rc::Gen<Op> genOp()
 void showValue(const Op &op, std::ostream &os)
 {
     static const char *const names[] = {
-        "Push",    "PushRefused",    "Retain",       "RetainRefused", "Pop",          "DropOldest", "Drop",
-        "Release", "TakeUnreported", "InsertSorted", "InsertRefused", "InsertUndone", "Swap"};
+        "Push", "PushRefused", "Retain",         "RetainRefused", "Pop",           "DropOldest",
+        "Drop", "Release",     "TakeUnreported", "InsertSorted",  "InsertRefused", "InsertUndone",
+        "Swap", "PushTwo",     "PushTwoFailed",  "DrainTwo"};
     os << names[static_cast<int>(op.kind)] << "(value " << op.value << ", weight " << op.weight << ", room "
        << op.room << ", reason " << op.reason << ", n " << op.n << ")";
 }
@@ -204,13 +254,32 @@ int byValue(const Entry &entry)
     return entry.value;
 }
 
+// The two segments hold what the model's hold: as many, the same oldest and newest (every entry
+// is compared as a drain pops it), and the same drops handed over.
+void checkTwo(const RoutedQueue &older, const RoutedQueue &newer, const std::uint64_t (&routed)[2],
+              const Model &m)
+{
+    for (const auto &[queue, model] : {std::pair{&older, &m.older}, std::pair{&newer, &m.newer}}) {
+        RC_ASSERT(queue->size() == model->size());
+        if (!model->empty()) { // RC_ASSERT evaluates both sides of &&
+            RC_ASSERT(queue->front().value == model->front().value);
+            RC_ASSERT(queue->back().value == model->back().value);
+        }
+    }
+    RC_ASSERT(routed[0] == m.twoDropped && routed[1] == 0U);
+}
+
 void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<Op> &ops)
 {
     Queue q(delivery, overflow);
-    // The same steps, where they succeeded, on a queue that weighs and counts nothing (the Qt
-    // facade's): it holds what the model holds.
-    rio::detail::DeliveryQueue<Entry> u(delivery, overflow);
-    constexpr auto overflowed = rio::detail::Unaccounted::Reason::Overflow;
+    // The same steps, where they succeeded, on a queue that weighs nothing and hands its drops to
+    // its owner (the Qt facade's): it holds what the model holds and hands over its drops.
+    std::uint64_t routed[2] = {};
+    RoutedQueue u(delivery, overflow, Routed{routed});
+    // Every's two segments (the Qt facade's), the newer one pushed to, handing over its drops.
+    std::uint64_t twoRouted[2] = {};
+    RoutedQueue older;
+    RoutedQueue newer(rio::Delivery::Every, overflow, Routed{twoRouted});
     Model m;
     m.delivery = delivery;
     m.overflow = overflow;
@@ -226,10 +295,14 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
                                                               : rio::detail::Pushed::Queued;
             g_refuse = op.kind == Kind::PushRefused; // refused where it allocates (a new chunk)
             try {
-                const auto pushed = q.push(Entry{op.value, op.weight}, op.room);
+                const auto pushed = q.push(Entry{op.value, op.weight}, op.room).pushed;
                 g_refuse = false;
                 RC_ASSERT(pushed == expected);
-                RC_ASSERT(u.push(Entry{op.value, op.weight}, op.room) == expected);
+                const auto out = u.push(Entry{op.value, op.weight}, op.room);
+                RC_ASSERT(out.pushed == expected);
+                // Its drop's report, handed back (none when it queued without dropping).
+                RC_ASSERT(out.report ==
+                          (expected == rio::detail::Pushed::Queued ? 0 : routed[0] + routed[1]));
                 m = std::move(next);
             } catch (const std::bad_alloc &) {
                 g_refuse = false;
@@ -268,19 +341,23 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
             break;
         case Kind::DropOldest: {
             const bool may = !m.items.empty() && !(m.retained && m.items.size() == 1);
-            RC_ASSERT(q.dropOldest(Weighed::Reason(op.reason)) == may);
-            RC_ASSERT(u.dropOldest(overflowed) == may);
+            RC_ASSERT(q.dropOldest(Weighed::Reason(op.reason)).has_value() == may);
+            const auto report = u.dropOldest(Routed::Reason(op.reason));
+            RC_ASSERT(report.has_value() == may);
+            RC_ASSERT(!may || *report == routed[0] + routed[1]);
             if (may) {
                 m.drop(op.reason, 1);
                 m.eraseOldest();
             }
             break;
         }
-        case Kind::Drop:
+        case Kind::Drop: {
             q.drop(Weighed::Reason(op.reason), op.n);
-            u.drop(overflowed, op.n); // counts nothing
+            const std::uint64_t report = u.drop(Routed::Reason(op.reason), op.n); // handed over
+            RC_ASSERT(report == routed[0] + routed[1]);
             m.drop(op.reason, op.n);
             break;
+        }
         case Kind::Release: {
             RC_ASSERT(u.release().size() == m.items.size());
             const auto out = q.release();
@@ -319,6 +396,46 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
             other.swap(q);
             break;
         }
+        case Kind::PushTwo:
+        case Kind::PushTwoFailed: {
+            if (delivery == rio::Delivery::Latest)
+                continue; // Every's
+            const bool intoOlder = op.reason == 1;
+            RoutedQueue &into = intoOlder ? older : newer;
+            Model next = m;
+            Entry expectedOldest;
+            const auto expected = next.pushTwo(Entry{op.value, 0}, op.room, intoOlder, expectedOldest);
+            Entry oldest{-1, 0};
+            try {
+                const auto pushed = newer.push(older, op.room, oldest, [&] {
+                    const std::size_t at =
+                        into.insertSorted(Entry{op.value, 0}, [](const Entry &) { return 0; });
+                    if (op.kind == Kind::PushTwoFailed) { // a later step failed: undone, as the facade does
+                        into.erase(at);
+                        throw std::bad_alloc();
+                    }
+                });
+                RC_ASSERT(pushed.pushed == expected); // placed (a failing place throws), or dropped new
+                RC_ASSERT(pushed.report ==
+                          (expected == rio::detail::Pushed::Queued ? 0 : twoRouted[0] + twoRouted[1]));
+                RC_ASSERT(oldest.value ==
+                          (expected == rio::detail::Pushed::DroppedOldest ? expectedOldest.value : -1));
+                m = std::move(next);
+            } catch (const std::bad_alloc &) {
+                // Placed nowhere: nothing dropped, nothing changed (a full DropNewest never places).
+                RC_ASSERT(op.kind == Kind::PushTwoFailed && expected != rio::detail::Pushed::DroppedNew);
+            }
+            break;
+        }
+        case Kind::DrainTwo: // the drain takes the newer segment whole when it has nothing, else delivers one
+            if (older.empty()) {
+                older.swap(newer);
+                std::swap(m.older, m.newer);
+            } else {
+                RC_ASSERT(older.pop().value == m.older.front().value);
+                m.older.erase(m.older.begin());
+            }
+            break;
         case Kind::TakeUnreported: {
             const auto counts = q.takeUnreported();
             RC_ASSERT(counts[0] == m.unreported[0] && counts[1] == m.unreported[1]);
@@ -332,6 +449,8 @@ void runCase(rio::Delivery delivery, rio::Overflow overflow, const std::vector<O
         RC_ASSERT(u.size() == m.items.size() && u.retainedFirst() == m.retained && u.bytes() == 0);
         if (!m.items.empty()) // RC_ASSERT evaluates both sides of ||
             RC_ASSERT(u.front().value == m.items.front().value);
+        RC_ASSERT(routed[0] == m.dropped[0] && routed[1] == m.dropped[1]);
+        checkTwo(older, newer, twoRouted, m);
     }
 }
 

@@ -16,6 +16,8 @@
 
 #include <QCoreApplication>
 #include <QFuture>
+#include <QLoggingCategory>
+#include <QScopeGuard>
 #include <QString>
 #include <QTest>
 
@@ -28,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <numeric>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -66,6 +69,22 @@ long allocationsOn(riotest::Worker &worker, int writes, F write)
     return allocations;
 }
 
+// A registry's failures and drop signals, counted where they are emitted.
+struct Reported
+{
+    explicit Reported(rio::QtRegistryBase &registry)
+    {
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::handlerFailed, &registry,
+            [this](rio::HandlerId, const QString &) { failures.fetch_add(1); }, Qt::DirectConnection);
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, &registry,
+            [this](rio::HandlerId, quint64) { dropSignals.fetch_add(1); }, Qt::DirectConnection);
+    }
+    std::atomic<int> failures{0};
+    std::atomic<int> dropSignals{0};
+};
+
 // One handler on the test thread: what it received, and the failures reported for it.
 struct Side
 {
@@ -97,6 +116,7 @@ private Q_SLOTS:
     void refusedAllocationInAddChangesNothing_data();
     void refusedAllocationInAddChangesNothing();
     void refusedBlockingDeliveryIsAFailureNotADrop();
+    void aRefusedPushToAFullDropOldestQueueDropsNothing();
     void aLatestWriterOfASmallEventAllocatesNothing();
     void aRefusedLatestScheduleLeavesOtherWritersEventsDelivered();
     void aLatestValueSetIsReportedWhenRefusedAndTheNextOneShows_data();
@@ -460,15 +480,8 @@ void tst_QtAllocFailure::refusedBlockingDeliveryIsAFailureNotADrop()
     for (long at = 1; at <= 400; ++at) {
         QObject receiver; // on the test thread
         rio::QtRegistry<int> registry;
-        std::atomic<int> failures{0};
-        std::atomic<int> dropSignals{0};
+        Reported reported(registry);
         std::vector<int> got; // the test thread only
-        QObject::connect(
-            &registry, &rio::QtRegistryBase::handlerFailed, &registry,
-            [&](rio::HandlerId, const QString &) { failures.fetch_add(1); }, Qt::DirectConnection);
-        QObject::connect(
-            &registry, &rio::QtRegistryBase::deliveriesDropped, &registry,
-            [&](rio::HandlerId, quint64) { dropSignals.fetch_add(1); }, Qt::DirectConnection);
         const rio::HandlerId id = registry.add(&receiver, [&](int v) { got.push_back(v); },
                                                {.connection = Qt::BlockingQueuedConnection});
         refusedOne.store(false);
@@ -484,8 +497,8 @@ void tst_QtAllocFailure::refusedBlockingDeliveryIsAFailureNotADrop()
         });
         QTRY_VERIFY_WITH_TIMEOUT(finished.load(), 30000); // runs the delivery, if it was posted
         notifier.join();
-        QCOMPARE(int(got.size()) + failures.load(), 1);
-        QCOMPARE(dropSignals.load(), 0);
+        QCOMPARE(int(got.size()) + reported.failures.load(), 1);
+        QCOMPARE(reported.dropSignals.load(), 0);
         QCOMPARE(registry.droppedCount(id), quint64{0});
         if (!refusedOne.load())
             break; // this notify made fewer than `at` allocations: every one was refused once
@@ -494,6 +507,53 @@ void tst_QtAllocFailure::refusedBlockingDeliveryIsAFailureNotADrop()
     }
     QVERIFY2(injected >= 1, "no allocation was refused");
     qInfo("%d allocations of the blocking notify refused, one per run", injected);
+}
+
+// A full DropOldest queue drops its oldest only once the new delivery is queued: each allocation
+// of the notify that would drop it refused in turn, it is the handler's failure and drops nothing
+// (no count, no signal, the oldest still delivered); unrefused, the oldest is dropped.
+void tst_QtAllocFailure::aRefusedPushToAFullDropOldestQueueDropsNothing()
+{
+    // Not logged: the drop's line allocates in Qt's message handler, and a refusal there ends the
+    // process (QDebug's destructor is noexcept), which is no part of the queue's promise.
+    QLoggingCategory::setFilterRules(QStringLiteral("registryio.warning=false"));
+    const auto logged = qScopeGuard([] { QLoggingCategory::setFilterRules(QString()); });
+    constexpr int Capacity = 8; // a full first chunk of the queue: the next delivery needs another
+    riotest::Worker worker;     // the notifying thread
+    worker.run([] { rio::prepareThread(); });
+    int injected = 0;
+    for (long at = 1; at <= 400; ++at) {
+        QObject receiver; // on the test thread: nothing is delivered until the test runs its events
+        rio::QtRegistry<int> registry;
+        Reported reported(registry);
+        std::vector<int> got; // the test thread only
+        const rio::HandlerId id = registry.add(&receiver, [&](int v) { got.push_back(v); },
+                                               {.capacity = Capacity, .overflow = rio::Overflow::DropOldest});
+        worker.run([&] {
+            for (int i = 0; i < Capacity; ++i)
+                registry.notify(i);
+        });
+        refusedOne.store(false);
+        worker.run([&] {
+            const RefuseAllocation refuse(at);
+            registry.notify(Capacity); // noexcept: a refusal that escaped would terminate
+        });
+        const bool queueRefused = refusedOne.load();
+        QTRY_COMPARE(int(got.size()), Capacity);
+        QCoreApplication::sendPostedEvents(); // nothing more comes
+        std::vector<int> expected(Capacity);
+        std::iota(expected.begin(), expected.end(), queueRefused ? 0 : 1);
+        QCOMPARE(got, expected);
+        QCOMPARE(reported.failures.load(), queueRefused ? 1 : 0);
+        QCOMPARE(registry.droppedCount(id), quint64(queueRefused ? 0 : 1));
+        QCOMPARE(reported.dropSignals.load() != 0, !queueRefused);
+        if (!queueRefused)
+            break; // this notify made fewer than `at` allocations: every one was refused once
+        ++injected;
+        QVERIFY2(at < 400, "the notify kept allocating");
+    }
+    QVERIFY2(injected >= 1, "no allocation was refused");
+    qInfo("%d allocations of the notify into a full queue refused, one per run", injected);
 }
 
 QTEST_GUILESS_MAIN(tst_QtAllocFailure)

@@ -112,7 +112,8 @@ QtHandlerState::QtHandlerState(std::shared_ptr<QtRegistryControl> c, const Setti
     : QtHandlerCore(settings), control(std::move(c)), mailboxes(control->mailboxes.get()),
       capacity(settings.options.capacity), overflow(settings.options.overflow),
       blockTimeout(settings.options.blockTimeout), minInterval(settings.options.minInterval),
-      context(settings.context)
+      context(settings.context), mail(Delivery::Every, overflow, {this}),
+      taken(Delivery::Every, overflow, {this})
 { }
 
 QtHandlerState::~QtHandlerState()
@@ -144,6 +145,11 @@ QtHandlerState::Drop QtHandlerState::countDrops(std::uint64_t n,
            !droppedReported.compare_exchange_weak(reported, total, std::memory_order_relaxed)) {
     }
     return {total, reason, true, n};
+}
+
+QtDrop QtAccounting::drop(Reason reason, std::uint64_t n) const noexcept
+{
+    return handler->countDrops(n, reason);
 }
 
 QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,

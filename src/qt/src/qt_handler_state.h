@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -149,7 +150,28 @@ inline std::uint64_t notifyOrder(const QtMail &mail) noexcept
 {
     return mail.order();
 }
-using QtMailQueue = DeliveryQueue<QtMail>;
+class QtHandlerState;
+// A drop counted under a lock, to report once every lock of ours is released.
+struct [[nodiscard]] QtDrop
+{
+    std::uint64_t total = 0; // the handler's drops so far (0: nothing to report)
+    QtRegistryControl::DropReason reason = QtRegistryControl::DropReason::Overflow;
+    bool signal = true;
+    std::uint64_t n = 0; // of them, counted by this drop (0: reported again)
+};
+// A facade queue's: weighs nothing; a drop is counted by its handler (countDrops), whose report
+// the queue hands back to the notifier that dropped it.
+struct QtAccounting
+{
+    using Reason = QtRegistryControl::DropReason;
+    static constexpr std::size_t reasons = 0;
+    // Built for its handler only: no facade queue counts for no handler.
+    QtAccounting(QtHandlerState *h) noexcept : handler(h) { }
+    Q_DECL_HIDDEN QtDrop drop(Reason reason, std::uint64_t n) const noexcept; // qt_handler_core.cpp
+    QtHandlerState *handler;
+};
+using QtMailQueue = DeliveryQueue<QtMail, QtAccounting>;
+static_assert(!std::is_default_constructible_v<QtMailQueue>); // each is built for its handler
 
 class QtMailboxes;
 
@@ -189,14 +211,7 @@ public:
                 settled->control->settle(settled->id);
         }
     };
-    // A drop counted under a lock, to report once every lock of ours is released.
-    struct Drop
-    {
-        std::uint64_t total = 0; // the handler's drops so far (0: nothing to report)
-        QtRegistryControl::DropReason reason = QtRegistryControl::DropReason::Overflow;
-        bool signal = true;
-        std::uint64_t n = 0; // of them, counted by this drop (0: reported again)
-    };
+    using Drop = QtDrop;
     // The one place a delivery is dropped: counts `n` deliveries of this handler dropped for
     // `reason` (its total, its drops by reason, the trace) and says what to report. Lock-free.
     // An overflow drop is signalled when it is the first since the receiver last reported (the
@@ -300,13 +315,13 @@ public:
     // The drain's side, under `drainMutex`, which a notifier takes only near the capacity, to
     // drop the oldest, or to queue behind a taken delivery.
     alignas(64) WriterLock drainMutex;
+    // Delivery::Latest: Qt discarded the scheduled delivery's event unrun (its next notify
+    // schedules one again, with the newest event). Beside the lock, in its padding: the drain's
+    // side then stays one cache line.
+    std::atomic<bool> latestLost{false};
     QtMailQueue taken;                             // Every: the oldest waiting deliveries, in notify order
     std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (countDrops)
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
-
-    // Delivery::Latest: Qt discarded the scheduled delivery's event unrun (its next notify
-    // schedules one again, with the newest event).
-    std::atomic<bool> latestLost{false};
 
     // Delivery::Latest of a small trivially copyable event, without interval nor once: the newest
     // event in one cell that notifiers write without a lock. A seqlock: `cellSeq` is odd while a

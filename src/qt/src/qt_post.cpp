@@ -453,112 +453,92 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
         if (here != nullptr && type == Qt::AutoConnection && isHere(thread, *here))
             return Route::Here;
         // Held, once taken, until the delivery is queued: the drain delivers nothing meanwhile,
-        // so a queue found full stays full until the oldest delivery is dropped.
+        // so a queue found full stays full until the queue's policy is applied.
         std::unique_lock<WriterLock> drainLock(h.drainMutex, std::defer_lock);
-        bool dropOldest = false;
-        bool refused = false; // Block: no room for it within the timeout
+        // The room the queue's push applies its policy with, across both segments, under the drain
+        // lock; 0 while the bound on what waits shows room (the push then reads no drain segment).
+        std::size_t room = 0;
+        bool refused = false; // Block: no room for it within the timeout, or cancelled meanwhile
         // Every delivery waiting counts, in both segments, until it starts. Block admits waiting
         // notifiers in notify order: a newer one waits behind an older one even when there is room.
         if (h.capacity != 0 && (h.waitingLocked(h.capacity) >= h.capacity ||
                                 (h.blockedProducers.load(std::memory_order_relaxed) != 0 &&
                                  h.blockedOrder.front() < sequence))) {
-            Overflow policy = h.overflow;
-            if (policy == Overflow::Block) {
-                policy = Overflow::DropNewest; // on the receiver's own thread, or after the timeout
-                if (thread != QThread::currentThread()) {
-                    // In line by sequence (may throw, nothing changed yet), and counted before the
-                    // wait tests the queue under the drain lock, so a drain that delivers after
-                    // that test sees a notifier to wake.
-                    h.blockedOrder.insert(
-                        std::lower_bound(h.blockedOrder.begin(), h.blockedOrder.end(), sequence), sequence);
-                    h.blockedProducers.fetch_add(1, std::memory_order_seq_cst);
-                    refused = !h.room.wait_for(lock, h.blockTimeout, [&] {
-                        return h.context == nullptr || (h.blockedOrder.front() == sequence &&
-                                                        h.waitingLocked(h.capacity) < h.capacity);
-                    });
-                    h.blockedProducers.fetch_sub(1, std::memory_order_relaxed);
-                    h.blockedOrder.erase(
-                        std::lower_bound(h.blockedOrder.begin(), h.blockedOrder.end(), sequence));
-                    if (!h.blockedOrder.empty())
-                        h.room.notify_all(); // the next in line may have room now
-                    if (h.context == nullptr) {
-                        // Cancelled while waiting: counted, as the cancellation would have counted it.
-                        drop = h.countDrops(1, h.cancelledReason());
-                        lock.unlock();
-                        h.report(drop);
-                        return Route::Post;
-                    }
-                    thread = h.context->thread();
-                }
+            // Block waits before the push (never on the receiver's own thread, where the push drops
+            // the new one as DropNewest does).
+            if (h.overflow == Overflow::Block && thread != QThread::currentThread()) {
+                // In line by sequence (may throw, nothing changed yet), and counted before the
+                // wait tests the queue under the drain lock, so a drain that delivers after that
+                // test sees a notifier to wake.
+                h.blockedOrder.insert(
+                    std::lower_bound(h.blockedOrder.begin(), h.blockedOrder.end(), sequence), sequence);
+                h.blockedProducers.fetch_add(1, std::memory_order_seq_cst);
+                refused = !h.room.wait_for(lock, h.blockTimeout, [&] {
+                    return h.context == nullptr ||
+                           (h.blockedOrder.front() == sequence && h.waitingLocked(h.capacity) < h.capacity);
+                });
+                h.blockedProducers.fetch_sub(1, std::memory_order_relaxed);
+                h.blockedOrder.erase(
+                    std::lower_bound(h.blockedOrder.begin(), h.blockedOrder.end(), sequence));
+                if (!h.blockedOrder.empty())
+                    h.room.notify_all();                   // the next in line may have room now
+                refused = refused || h.context == nullptr; // cancelled meanwhile
+                thread = h.threadLocked();
             }
             drainLock.lock();
             h.takenBound = h.taken.size();
-            if (refused || h.mail.size() + h.taken.size() >= h.capacity) {
-                if (policy == Overflow::DropNewest) {
-                    drop = h.countDrops(1, QtRegistryControl::DropReason::Overflow);
-                    drainLock.unlock();
-                    lock.unlock();
-                    h.report(drop);
-                    return Route::Post;
+            room = h.capacity;
+        }
+        if (refused) {
+            // The new one, as Block drops it once its wait is over; cancelled meanwhile, counted as
+            // the cancellation would have counted it.
+            drop = h.mail.drop(
+                h.context != nullptr ? QtRegistryControl::DropReason::Overflow : h.cancelledReason(), 1);
+        } else {
+            // What may fail to allocate comes first, each step undone if a later one fails, and the
+            // oldest is dropped only then: a refused allocation leaves the queue as it was (and the
+            // core reports the failure).
+            const auto place = [&] {
+                if (h.layerTiming()) [[unlikely]]
+                    mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
+                // The queue stays sorted by notify sequence, so a drain's merge of the handlers'
+                // oldest deliveries is exact (priority order within a notify). A delivery older
+                // than one the drain took goes into the drain's segment.
+                bool inTaken = false;
+                if (sequence < h.takenLast && (h.mail.empty() || h.mail.front().order() > sequence)) {
+                    if (!drainLock.owns_lock())
+                        drainLock.lock();
+                    inTaken = !h.taken.empty() && h.taken.back().order() > sequence;
                 }
-                dropOldest = true;
-            } else {
-                drainLock.unlock();
-            }
+                // A notifier that took its place in the order before another one, then waited for
+                // room or was preempted, queues ahead of the newer deliveries, not behind them.
+                QtMailQueue &queue = inTaken ? h.taken : h.mail;
+                const std::size_t at = queue.insertSorted(std::move(mail), notifyOrder);
+                try {
+                    if (!h.listed && thread != nullptr) {
+                        boxes.enqueue(thread, h.shared_from_this());
+                        h.listed = true;
+                    }
+                } catch (...) {
+                    mail = queue.erase(at); // destroyed after the locks are released
+                    throw;
+                }
+                h.takenBound += inTaken ? 1 : 0;
+                if ((inTaken || at != queue.size() - 1) && h.listed)
+                    boxes.noteReorder();
+                if (once)
+                    h.onceQueued = true; // its registry keeps it until this delivery ran or was dropped
+            };
+            drop = h.mail.push(h.taken, room, droppedMail, place).report; // reported below
         }
-        // What may fail to allocate comes first, each step undone if a later one fails: a
-        // refused allocation leaves the queue as it was (and the core reports the failure).
-        // The queue stays sorted by notify sequence, so a drain's merge of the handlers' oldest
-        // deliveries is exact (priority order within a notify). A delivery older than one the
-        // drain took goes into the drain's segment.
-        if (h.layerTiming()) [[unlikely]]
-            mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
-        bool inTaken = false;
-        if (sequence < h.takenLast && (h.mail.empty() || h.mail.front().order() > sequence)) {
+        // Diagnostics: the most ever waiting, as `waiting` counts them (a delivery that started no
+        // longer waits). The drain's segment by its bound, which a drain's deliveries since it was
+        // set may exceed: a new most is checked against the segment itself.
+        if (h.mail.size() + h.takenBound > h.counts().maxWaiting.load(std::memory_order_relaxed)) {
             if (!drainLock.owns_lock())
-                drainLock.lock();
-            inTaken = !h.taken.empty() && h.taken.back().order() > sequence;
-        }
-        // A notifier that took its place in the order before another one, then waited for room or
-        // was preempted, queues ahead of the newer deliveries, not behind them.
-        QtMailQueue &queue = inTaken ? h.taken : h.mail;
-        const std::size_t at = queue.insertSorted(std::move(mail), notifyOrder);
-        const bool reordered = inTaken || at != queue.size() - 1;
-        if (inTaken)
-            ++h.takenBound;
-        // Diagnostics: the most ever waiting, as `waiting` counts them (a delivery that started
-        // no longer waits). The drain's segment by its bound, which a drain's deliveries since it
-        // was set may exceed: a new most is checked against the segment itself.
-        const auto waiting = [&] {
-            return h.mail.size() + (drainLock.owns_lock() ? h.taken.size() : h.takenBound) -
-                   (dropOldest ? 1 : 0);
-        };
-        if (waiting() > h.counts().maxWaiting.load(std::memory_order_relaxed)) {
-            if (!drainLock.owns_lock()) {
-                const std::lock_guard drain(h.drainMutex); // after `mutex`, as above
-                h.takenBound = h.taken.size();
-            }
-            h.noteWaiting(waiting());
-        }
-        try {
-            if (!h.listed && thread != nullptr) {
-                boxes.enqueue(thread, h.shared_from_this());
-                h.listed = true;
-            }
-        } catch (...) {
-            mail = queue.erase(at); // destroyed after the locks are released
-            throw;
-        }
-        if (reordered && h.listed)
-            boxes.noteReorder();
-        if (once)
-            h.onceQueued = true; // its registry keeps it until this delivery ran or was dropped
-        if (dropOldest) {
-            // Signalled when it is the first drop since the receiver last reported; the receiver
-            // reports the total at its next drain (so a flood signals about once per drain).
-            drop = h.countDrops(1, QtRegistryControl::DropReason::Overflow);
-            // The oldest waiting delivery: the drain's segment comes first.
-            (h.taken.empty() ? h.mail : h.taken).pop(droppedMail);
+                drainLock.lock(); // after `mutex`, as above
+            h.takenBound = h.taken.size();
+            h.noteWaiting(h.mail.size() + h.takenBound);
         }
     }
     h.report(drop);

@@ -321,7 +321,7 @@ std::vector<RemoteOutgoing> RemoteOutbox::take(RemoteBacklog &backlog, std::size
 template <typename Item>
 bool RemoteOutbox::pushLocked(RemoteQueue &queue, Item &&item, std::size_t room, bool &droppedAny)
 {
-    const Pushed pushed = queue.push(std::forward<Item>(item), room);
+    const Pushed pushed = queue.push(std::forward<Item>(item), room).pushed;
     if (pushed == Pushed::Queued)
         return true;
     dropped.fetch_add(1, std::memory_order_relaxed);

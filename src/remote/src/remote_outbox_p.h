@@ -266,7 +266,8 @@ private:
     // Pushes `item` into `queue` under its policy (at most `room` waiting, 0: no bound), its drops
     // added to the outbox's total (and `droppedAny` set): whether `item` is queued.
     template <typename Item>
-    bool pushLocked(RemoteQueue &queue, Item &&item, std::size_t room, bool &droppedAny);
+    RIO_ALWAYS_INLINE inline bool pushLocked(RemoteQueue &queue, Item &&item, std::size_t room,
+                                             bool &droppedAny);
     // The backlogs' bytes moved by `change`: the ledger hears of it at once past RemoteLedgerStep.
     void driftLocked(qint64 change);
 
