@@ -91,6 +91,7 @@ private Q_SLOTS:
     void lossyReaderProcessIsThinnedNotDropped_data();
     void lossyReaderProcessIsThinnedNotDropped();
     void slowSteadyReaderIsThinnedNotDropped();
+    void readerOfItsOwnSocketSlowerThanTcpShowsIsThinnedNotDropped();
     void blockShareThatCannotDropLosesTheConnection();
     void queuedBudgetShedsHoardersBeforeASteadyReader();
     void queuedBudgetShedsNewNonReadersBeforeASlowReader();
@@ -420,6 +421,55 @@ void tst_remote_budget::slowSteadyReaderIsThinnedNotDropped()
     QCOMPARE(quint64(stats.value("received")) + dropped, quint64(seq));
     QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
     QCOMPARE(source.on(source.newest()).dropped, dropped);
+    QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+}
+
+// A lone subscriber in another process that reads its own socket steadily but slowly (at most 300
+// bytes per turn of its event loop, a turn taking at least 10 ms: about 30 KB/s), flooded with events
+// of 64 KiB against a budget of 4 MiB, its listener's deadline pass 250 ms (a wait of 1 s makes a
+// connection that does not read). TCP shows what such a reader read only once it has read about a
+// segment and reopened its window (64 KiB on loopback, every 2 s or so), so by TCP alone it takes
+// nothing for longer than that wait, again and again. It tells the source what it read while bytes
+// arrive: it stays, its backlog thinned, each drop counted and seen as a gap.
+void tst_remote_budget::readerOfItsOwnSocketSlowerThanTcpShowsIsThinnedNotDropped()
+{
+    constexpr qint64 Budget = qint64(4) << 20;
+    constexpr int Burst = 16;        // events of 64 KiB: 1 MiB a round
+    constexpr int Rounds = 50;       // at most
+    constexpr qint64 FloodMs = 5000; // five waits that make a non-reader
+    Source source({}, {.backlogBytesBudget = Budget, .progressTimeout = std::chrono::milliseconds(1000)});
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    const auto reader = startSubscriber(
+        source.address(), {QStringLiteral("--quiet"), QStringLiteral("--read-pace"), QStringLiteral("300")});
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{1, {}}); // starts the reader's sequence
+    QVERIFY(reader->waitStats([](const auto &s) { return s.value("received") == 1; }));
+    qint64 seq = 1;
+    QElapsedTimer flood;
+    flood.start();
+    for (int round = 0; round < Rounds && flood.elapsed() < FloodMs && rejected.isEmpty(); ++round) {
+        Worker worker(source.registry, seq + 1, seq + Burst, 64 * 1024);
+        worker.join();
+        seq += Burst;
+        QTest::qWait(100); // the flood's pace: the listener and the share run meanwhile
+    }
+    const qint64 flooded = flood.elapsed();
+    reader->send("pace 0");                     // what is left goes at once
+    source.registry.notify(Payload{++seq, {}}); // shows every gap
+    QVERIFY(reader->waitStats([&](const auto &s) { return s.value("last") == seq; }));
+    const auto stats = reader->stats();
+    const quint64 dropped = source.share->droppedCount();
+    qInfo("%lld events of 64 KiB in %lld ms to a reader of its socket at about 30 KB/s: %lld received, %llu "
+          "dropped (%lld seen as gaps), %lld connections dropped",
+          seq, flooded, stats.value("received"), dropped, stats.value("droppedBySource"),
+          qint64(rejected.count()));
+    QCOMPARE(rejected.count(), 0);
+    QCOMPARE(reader->lines("state reconnecting").size() + reader->lines("state disconnected").size(), 0);
+    QVERIFY(dropped > 0);
+    QCOMPARE(stats.value("unordered"), qint64(0));
+    QCOMPARE(quint64(stats.value("received")) + dropped, quint64(seq));
+    QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
     QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
 }
 
