@@ -125,10 +125,9 @@ qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken
     // took more, has shown that it reads with such waits, and is granted twice the longest (up to
     // stallMs) before it counts as taking nothing; a peer whose buffers have just filled has not.
     if (taken > row->taken) {
-        if (std::exchange(row->waiting, false))
-            row->grace = std::max(row->grace, std::min(2 * (now - row->takenAt), row->stallMs));
+        tookLocked(*row, now);
         row->taken = taken;
-        row->takenAt = now;
+        row->systemAt = now;
     } else if (untaken > 0 && row->takenAt != 0) {
         row->waiting = true;
     }
@@ -140,6 +139,27 @@ qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken
         m_totals[QueuedBytes] += queued - row->amount[QueuedBytes];
     row->amount[QueuedBytes] = queued;
     return m_totals[QueuedBytes];
+}
+
+void Ledger::tookLocked(Row &row, qint64 now)
+{
+    if (std::exchange(row.waiting, false))
+        row.grace = std::max(row.grace, std::min(2 * (now - row.takenAt), row.stallMs));
+    row.takenAt = now;
+}
+
+void Ledger::tookClaimed(quint64 id)
+{
+    const std::lock_guard lock(m_mutex);
+    Row *row = findLocked(id);
+    const qint64 now = nowMs();
+    if (row == nullptr || row->systemAt == 0 || now - row->systemAt > ClaimedStalls * row->stallMs)
+        return;
+    tookLocked(*row, now);
+    // Past its high-water mark, its wait starts again (as when what it had not taken went down).
+    if (row->since[QueuedBytes] != 0)
+        row->since[QueuedBytes] = now;
+    row->stalled = false;
 }
 
 bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
@@ -543,6 +563,23 @@ void RemoteListener::resumeReading(quint64 id)
                 pump(socket);
         },
         Qt::QueuedConnection);
+}
+
+QString RemoteListener::noteReceived(quint64 id, quint64 bytes)
+{
+    Private::Peer *peer = d->findId(id);
+    if (peer == nullptr || !peer->pipe)
+        return {};
+    const qint64 written = peer->pipe->written();
+    if (bytes > quint64(written))
+        return QStringLiteral("a claim to have read %1 bytes of the %2 written to it")
+            .arg(bytes)
+            .arg(written);
+    if (qint64(bytes) < peer->claimed)
+        return QStringLiteral("a claim to have read %1 bytes after one of %2").arg(bytes).arg(peer->claimed);
+    if (qint64(bytes) > std::exchange(peer->claimed, qint64(bytes)))
+        g_ledger.tookClaimed(id);
+    return {};
 }
 
 void RemoteListener::noteWrites()
