@@ -58,6 +58,16 @@ struct NamedSubscriber
     }
 };
 
+// Tells the share of `raw` that its side has read `bytes` of the connection (what a subscriber
+// does while bytes arrive), as any peer can.
+bool claim(const RawSubscription &raw, quint64 bytes)
+{
+    const QMetaObject *meta = raw.share->metaObject();
+    const int took = meta->indexOfSlot(QMetaObject::normalizedSignature("took(quint64)"));
+    return took >= 0 &&
+           meta->method(took).invoke(raw.share.get(), Qt::DirectConnection, Q_ARG(qulonglong, bytes));
+}
+
 bool allReceiving(const rio::RemoteShareBase &share, int count)
 {
     const QList<rio::RemoteSubscriberInfo> all = share.subscribers();
@@ -92,6 +102,9 @@ private Q_SLOTS:
     void lossyReaderProcessIsThinnedNotDropped();
     void slowSteadyReaderIsThinnedNotDropped();
     void readerOfItsOwnSocketSlowerThanTcpShowsIsThinnedNotDropped();
+    void claimThatCannotBeTrueDropsThePeer_data();
+    void claimThatCannotBeTrueDropsThePeer();
+    void claimsOfAPeerThatDoesNotReadStopCounting();
     void blockShareThatCannotDropLosesTheConnection();
     void queuedBudgetShedsHoardersBeforeASteadyReader();
     void queuedBudgetShedsNewNonReadersBeforeASlowReader();
@@ -471,6 +484,74 @@ void tst_remote_budget::readerOfItsOwnSocketSlowerThanTcpShowsIsThinnedNotDroppe
     QCOMPARE(quint64(stats.value("received")) + dropped, quint64(seq));
     QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
     QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+}
+
+// A peer that claims to have read more than was written to its connection, or less than it
+// claimed before, lies: it is dropped, once, with a warning.
+void tst_remote_budget::claimThatCannotBeTrueDropsThePeer_data()
+{
+    QTest::addColumn<QList<quint64>>("claims");
+    QTest::addColumn<QString>("warning");
+    QTest::newRow("beyond what was written")
+        << QList<quint64>{quint64(1) << 40} << QStringLiteral("bytes of the");
+    QTest::newRow("going back") << QList<quint64>{10, 5} << QStringLiteral("after one of 10");
+}
+
+void tst_remote_budget::claimThatCannotBeTrueDropsThePeer()
+{
+    QFETCH(QList<quint64>, claims);
+    QFETCH(QString, warning);
+    Source source({});
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QRemoteObjectNode node;
+    RawSubscription raw;
+    QVERIFY(raw.start(node, source.address()));
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    for (const quint64 bytes : claims)
+        QVERIFY(claim(raw, bytes));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.count(), 1, Deadline);
+    QVERIFY2(rejected.at(0).at(0).toString().contains(warning), qPrintable(rejected.at(0).at(0).toString()));
+    QCOMPARE(source.listener->rejectedCount(), quint64(1));
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 0, Deadline);
+}
+
+// A peer that reads nothing, past its high-water mark behind a link that passes nothing more, and
+// claims a byte more every 250 ms (each claim within what was written to it, so none is a lie):
+// its system took nothing since its buffers filled, so its claims stop counting after four stall
+// waits, and the budget drops it as one that does not read (deadline pass 250 ms: a wait of 1 s).
+void tst_remote_budget::claimsOfAPeerThatDoesNotReadStopCounting()
+{
+    constexpr qint64 Budget = qint64(4) << 20;
+    constexpr int Burst = 16;  // events of 64 KiB: 1 MiB a round
+    constexpr int Rounds = 80; // at most
+    Source source({}, {.backlogBytesBudget = Budget, .progressTimeout = std::chrono::milliseconds(1000)});
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    Relay relay(source.port());
+    QRemoteObjectNode node;
+    RawSubscription raw;
+    QVERIFY(raw.start(node, relay.address()));
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    relay.throttle(1, std::chrono::hours(1)); // passes nothing more to the peer
+    quint64 claimed = 0;
+    QTimer claims;
+    connect(&claims, &QTimer::timeout, this, [&] { claim(raw, ++claimed); });
+    claims.start(250);
+    QElapsedTimer flood;
+    flood.start();
+    qint64 seq = 0;
+    for (int round = 0; round < Rounds && rejected.isEmpty(); ++round) {
+        Worker worker(source.registry, seq + 1, seq + Burst, 64 * 1024);
+        worker.join();
+        seq += Burst;
+        QTest::qWait(100); // the flood's pace: the listener and the share run meanwhile
+    }
+    qInfo("the peer that claims without reading went %lld ms into the flood, after %llu claims",
+          flood.elapsed(), claimed);
+    QCOMPARE(rejected.count(), 1);
+    QVERIFY2(rejected.at(0).at(0).toString().contains(QLatin1String("does not read")),
+             qPrintable(rejected.at(0).at(0).toString()));
 }
 
 // A Block share cannot drop what its backlog holds: past the budget, the connection goes (the
