@@ -68,6 +68,27 @@ bool claim(const RawSubscription &raw, quint64 bytes)
            meta->method(took).invoke(raw.share.get(), Qt::DirectConnection, Q_ARG(qulonglong, bytes));
 }
 
+// Once a flood is over: event `last` (which shows every gap) reaches `reader`, which never lost its
+// connection; every event was received in order or dropped by the share, each drop seen as a gap,
+// and the ledger empties. `flood` says what the events went through, for the log.
+void expectThinnedNotDropped(Source &source, Peer &reader, qint64 last, const QByteArray &flood)
+{
+    source.registry.notify(Payload{last, {}});
+    QVERIFY(reader.waitStats([&](const auto &s) { return s.value("last") == last; }));
+    const auto stats = reader.stats();
+    const quint64 dropped = source.share->droppedCount();
+    qInfo("%lld events of 64 KiB %s: %lld received, %llu dropped (%lld seen as gaps)", last,
+          flood.constData(), stats.value("received"), dropped, stats.value("droppedBySource"));
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+    QCOMPARE(reader.lines("state reconnecting").size() + reader.lines("state disconnected").size(), 0);
+    QVERIFY(dropped > 0);
+    QCOMPARE(stats.value("unordered"), qint64(0));
+    QCOMPARE(quint64(stats.value("received")) + dropped, quint64(last));
+    QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
+    QCOMPARE(source.on(source.newest()).dropped, dropped);
+    QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+}
+
 bool allReceiving(const rio::RemoteShareBase &share, int count)
 {
     const QList<rio::RemoteSubscriberInfo> all = share.subscribers();
@@ -417,24 +438,8 @@ void tst_remote_budget::slowSteadyReaderIsThinnedNotDropped()
         QTRY_VERIFY_WITH_TIMEOUT(relay.passed() >= from + 400 * 1024, 3 * Deadline);
         QCOMPARE(rejected.count(), 0);
     }
-    relay.throttle(0);                          // what is left goes at once
-    source.registry.notify(Payload{++seq, {}}); // shows every gap
-    QVERIFY(reader->waitStats([&](const auto &s) { return s.value("last") == seq; }));
-    const auto stats = reader->stats();
-    const quint64 dropped = source.share->droppedCount();
-    qInfo("%lld events of 64 KiB through a link of about 200 KB/s: %lld received, %llu dropped (%lld seen "
-          "as gaps)",
-          seq, stats.value("received"), dropped, stats.value("droppedBySource"));
-    QCOMPARE(rejected.count(), 0);
-    QCOMPARE(source.listener->rejectedCount(), quint64(0));
-    QCOMPARE(reader->lines("state reconnecting").size() + reader->lines("state disconnected").size(),
-             0); // it never lost its connection
-    QVERIFY(dropped > 0);
-    QCOMPARE(stats.value("unordered"), qint64(0));
-    QCOMPARE(quint64(stats.value("received")) + dropped, quint64(seq));
-    QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
-    QCOMPARE(source.on(source.newest()).dropped, dropped);
-    QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+    relay.throttle(0); // what is left goes at once
+    expectThinnedNotDropped(source, *reader, seq + 1, "through a link of about 200 KB/s");
 }
 
 // A lone subscriber in another process that reads its own socket steadily but slowly (at most 300
@@ -469,22 +474,10 @@ void tst_remote_budget::readerOfItsOwnSocketSlowerThanTcpShowsIsThinnedNotDroppe
     }
     const qint64 flooded = flood.elapsed();
     QCOMPARE(rejected.count(), 0);
-    reader->send("pace 0");                     // what is left goes at once
-    source.registry.notify(Payload{++seq, {}}); // shows every gap
-    QVERIFY(reader->waitStats([&](const auto &s) { return s.value("last") == seq; }));
-    const auto stats = reader->stats();
-    const quint64 dropped = source.share->droppedCount();
-    qInfo("%lld events of 64 KiB in %lld ms to a reader of its socket at about 30 KB/s: %lld received, %llu "
-          "dropped (%lld seen as gaps), %lld connections dropped",
-          seq, flooded, stats.value("received"), dropped, stats.value("droppedBySource"),
-          qint64(rejected.count()));
-    QCOMPARE(rejected.count(), 0);
-    QCOMPARE(reader->lines("state reconnecting").size() + reader->lines("state disconnected").size(), 0);
-    QVERIFY(dropped > 0);
-    QCOMPARE(stats.value("unordered"), qint64(0));
-    QCOMPARE(quint64(stats.value("received")) + dropped, quint64(seq));
-    QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
-    QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+    reader->send("pace 0"); // what is left goes at once
+    expectThinnedNotDropped(source, *reader, seq + 1,
+                            QByteArray("in ") + QByteArray::number(flooded) +
+                                " ms to a reader of its socket at about 30 KB/s");
 }
 
 // A peer that claims to have read more than was written to its connection, or less than it
