@@ -125,9 +125,10 @@ qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken
     // took more, has shown that it reads with such waits, and is granted twice the longest (up to
     // stallMs) before it counts as taking nothing; a peer whose buffers have just filled has not.
     if (taken > row->taken) {
-        tookLocked(*row, now);
+        if (std::exchange(row->waiting, false))
+            row->grace = std::max(row->grace, std::min(2 * (now - row->takenAt), row->stallMs));
         row->taken = taken;
-        row->systemAt = now;
+        row->takenAt = now;
     } else if (untaken > 0 && row->takenAt != 0) {
         row->waiting = true;
     }
@@ -141,21 +142,13 @@ qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken
     return m_totals[QueuedBytes];
 }
 
-void Ledger::tookLocked(Row &row, qint64 now)
-{
-    if (std::exchange(row.waiting, false))
-        row.grace = std::max(row.grace, std::min(2 * (now - row.takenAt), row.stallMs));
-    row.takenAt = now;
-}
-
 void Ledger::tookClaimed(quint64 id)
 {
     const std::lock_guard lock(m_mutex);
     Row *row = findLocked(id);
     const qint64 now = nowMs();
-    if (row == nullptr || row->systemAt == 0 || now - row->systemAt > ClaimedStalls * row->stallMs)
+    if (row == nullptr || row->takenAt == 0 || now - row->takenAt > ClaimedStalls * row->stallMs)
         return;
-    tookLocked(*row, now);
     // Past its high-water mark, its wait starts again (as when what it had not taken went down).
     if (row->since[QueuedBytes] != 0)
         row->since[QueuedBytes] = now;

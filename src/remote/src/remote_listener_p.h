@@ -73,9 +73,10 @@ public:
     // and of how much, taken on its listener's thread. The process's total of QueuedBytes.
     qint64 setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken);
     // Connection `id`'s peer said it read more of what it was sent (RemoteListener::noteReceived()):
-    // as its system taking bytes, as long as its system took some within ClaimedStalls stall waits
-    // (a peer that does not read takes nothing once its buffers are full, and can claim bytes it
-    // holds only so long).
+    // it reads (readsLocked()), as when its system takes bytes, as long as its system took some
+    // within ClaimedStalls stall waits (a peer that does not read takes nothing once its buffers
+    // are full, and can claim bytes it holds only so long). The queued budget's order stays its
+    // system's measure: there a reader's claims would put a slow one level with a fast one.
     void tookClaimed(quint64 id);
     // Connection `id`'s subscriptions' backlogs in share `share` hold `change` bytes more (fewer
     // when negative) and have sent nothing since `since` (nowMs(); 0: none waits); the
@@ -123,7 +124,6 @@ private:
         qint64 untaken = 0;   // what its peer had not taken when last measured (setQueued())
         qint64 taken = 0;     // what its peer had taken when last measured (setQueued())
         qint64 takenAt = 0;   // ms: when it was last found to have taken more (0: it took nothing)
-        qint64 systemAt = 0;  // ms: when its system was last found to have taken more (0: never)
         qint64 grace = 0; // ms: twice the longest its peer held bytes untaken, then took more (<= stallMs)
         bool waiting = false; // measured holding bytes untaken, nothing taken since the measure before
         bool stalled = false; // so measured: it does not read
@@ -140,8 +140,6 @@ private:
     // still holds in them.
     std::vector<std::pair<quint64, qint64>> thinLocked(qint64 limit);
     Row *findLocked(quint64 id);
-    // `row`'s peer took more at `now` (its system, or its claim).
-    static void tookLocked(Row &row, qint64 now);
     // The one measure of whether a connection reads what it is sent: its listener has not found it
     // past its high-water mark with nothing taken by its peer for StallPasses deadline passes. (A
     // reader being sent a flood, or on a slow link, is past it at most moments, but its peer takes
