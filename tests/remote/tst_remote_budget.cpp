@@ -512,14 +512,18 @@ void tst_remote_budget::claimThatCannotBeTrueDropsThePeer()
 
 // A peer that reads nothing, past its high-water mark behind a link that passes nothing more, and
 // claims a byte more every 250 ms (each claim within what was written to it, so none is a lie):
-// its system took nothing since its buffers filled, so its claims stop counting after four stall
-// waits, and the budget drops it as one that does not read (deadline pass 250 ms: a wait of 1 s).
+// its system took nothing since its buffers filled, so its claims stop counting four stall waits
+// after that, and the budget drops it as one that does not read (deadline pass 250 ms: a wait of
+// 1 s), within those four waits and the pass that finds it, of when it was first seen past its mark
+// (its system took nothing after that), and says that it claimed.
 void tst_remote_budget::claimsOfAPeerThatDoesNotReadStopCounting()
 {
     constexpr qint64 Budget = qint64(4) << 20;
     constexpr int Burst = 16;  // events of 64 KiB: 1 MiB a round
     constexpr int Rounds = 80; // at most
-    Source source({}, {.backlogBytesBudget = Budget, .progressTimeout = std::chrono::milliseconds(1000)});
+    constexpr qint64 Pass = 250;
+    constexpr qint64 Bound = 4 * (4 * Pass) + Pass; // ClaimedStalls stall waits and a pass
+    Source source({}, {.backlogBytesBudget = Budget, .progressTimeout = std::chrono::milliseconds(4 * Pass)});
     QVERIFY(source.share);
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
     Relay relay(source.port());
@@ -527,13 +531,24 @@ void tst_remote_budget::claimsOfAPeerThatDoesNotReadStopCounting()
     RawSubscription raw;
     QVERIFY(raw.start(node, relay.address()));
     QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 connection = source.newest();
     relay.throttle(1, std::chrono::hours(1)); // passes nothing more to the peer
     quint64 claimed = 0;
     QTimer claims;
     connect(&claims, &QTimer::timeout, this, [&] { claim(raw, ++claimed); });
     claims.start(250);
-    QElapsedTimer flood;
-    flood.start();
+    QElapsedTimer past; // since it was first seen past its high-water mark
+    QTimer look;
+    connect(&look, &QTimer::timeout, this, [&] {
+        if (!past.isValid() && !source.listener->hasRoom(connection))
+            past.start();
+    });
+    look.start(10);
+    qint64 droppedAfter = -1;
+    connect(source.listener, &rio::RemoteListener::peerRejected, this, [&] {
+        if (droppedAfter < 0 && past.isValid())
+            droppedAfter = past.elapsed();
+    });
     qint64 seq = 0;
     for (int round = 0; round < Rounds && rejected.isEmpty(); ++round) {
         Worker worker(source.registry, seq + 1, seq + Burst, 64 * 1024);
@@ -541,11 +556,14 @@ void tst_remote_budget::claimsOfAPeerThatDoesNotReadStopCounting()
         seq += Burst;
         QTest::qWait(100); // the flood's pace: the listener and the share run meanwhile
     }
-    qInfo("the peer that claims without reading went %lld ms into the flood, after %llu claims",
-          flood.elapsed(), claimed);
+    qInfo("the peer that claims without reading went %lld ms after it was first seen past its mark, "
+          "after %llu claims",
+          droppedAfter, claimed);
     QCOMPARE(rejected.count(), 1);
-    QVERIFY2(rejected.at(0).at(0).toString().contains(QLatin1String("does not read")),
-             qPrintable(rejected.at(0).at(0).toString()));
+    const QString reason = rejected.at(0).at(0).toString();
+    QVERIFY2(reason.contains(QLatin1String("does not read")) && reason.contains(QLatin1String("claimed")),
+             qPrintable(reason));
+    QVERIFY2(droppedAfter >= 0 && droppedAfter <= Bound, qPrintable(QString::number(droppedAfter)));
 }
 
 // A Block share cannot drop what its backlog holds: past the budget, the connection goes (the
