@@ -126,6 +126,7 @@ private Q_SLOTS:
     void claimThatCannotBeTrueDropsThePeer_data();
     void claimThatCannotBeTrueDropsThePeer();
     void claimsOfAPeerThatDoesNotReadStopCounting();
+    void oneClaimPerConnectionWhateverItsSubscriptions();
     void blockShareThatCannotDropLosesTheConnection();
     void queuedBudgetShedsHoardersBeforeASteadyReader();
     void queuedBudgetShedsNewNonReadersBeforeASlowReader();
@@ -564,6 +565,91 @@ void tst_remote_budget::claimsOfAPeerThatDoesNotReadStopCounting()
     QVERIFY2(reason.contains(QLatin1String("does not read")) && reason.contains(QLatin1String("claimed")),
              qPrintable(reason));
     QVERIFY2(droppedAfter >= 0 && droppedAfter <= Bound, qPrintable(QString::number(droppedAfter)));
+}
+
+// What a subscriber's side sends its source, counted: one connection through a forwarder.
+class CountingForwarder : public QObject
+{
+public:
+    explicit CountingForwarder(quint16 sourcePort)
+    {
+        connect(&m_server, &QTcpServer::newConnection, this, [this, sourcePort] {
+            m_down.reset(m_server.nextPendingConnection());
+            m_down->setParent(nullptr);
+            m_up.connectToHost(QHostAddress::LocalHost, sourcePort);
+            connect(m_down.get(), &QTcpSocket::readyRead, this, &CountingForwarder::pump);
+        });
+        connect(&m_up, &QTcpSocket::connected, this, &CountingForwarder::pump);
+        connect(&m_up, &QTcpSocket::readyRead, this, [this] { m_down->write(m_up.readAll()); });
+        m_server.listen(QHostAddress::LocalHost);
+    }
+    [[nodiscard]] QString address() const
+    {
+        return QStringLiteral("tcp://127.0.0.1:%1").arg(m_server.serverPort());
+    }
+    qint64 sent = 0; // by the subscriber's side
+
+private:
+    void pump()
+    {
+        if (m_up.state() != QAbstractSocket::ConnectedState || !m_down)
+            return;
+        const QByteArray bytes = m_down->readAll();
+        sent += bytes.size();
+        m_up.write(bytes);
+    }
+    QTcpServer m_server;
+    QTcpSocket m_up;
+    std::unique_ptr<QTcpSocket> m_down;
+};
+
+// A node subscribed to 16 shares of one source over one connection, one share sent an event of
+// 1 KiB every 5 ms for a second: the node tells the source what it read once per connection, at
+// most every 250 ms, not once per subscription (it sends nothing else meanwhile, and a claim is
+// well under 100 bytes: 16 subscriptions' claims would be over 16 * 4 * 50 bytes).
+void tst_remote_budget::oneClaimPerConnectionWhateverItsSubscriptions()
+{
+    constexpr int Shares = 16;
+    Source source({});
+    QVERIFY(source.share);
+    std::vector<std::unique_ptr<rio::QtRegistry<Payload>>> registries;
+    std::vector<std::unique_ptr<rio::RemoteShare<Payload>>> shares;
+    for (int i = 0; i < Shares; ++i) {
+        registries.push_back(std::make_unique<rio::QtRegistry<Payload>>());
+        shares.push_back(std::make_unique<rio::RemoteShare<Payload>>(
+            source.host.get(), QStringLiteral("s%1").arg(i), *registries.back()));
+    }
+    CountingForwarder forwarder(source.port());
+    QRemoteObjectNode node;
+    rio::connectToSource(&node, QUrl(forwarder.address()));
+    std::vector<std::unique_ptr<rio::RemoteRegistry<Payload>>> subscribers;
+    QObject context;
+    qint64 got = 0;
+    for (int i = 0; i < Shares; ++i) {
+        subscribers.push_back(
+            std::make_unique<rio::RemoteRegistry<Payload>>(&node, QStringLiteral("s%1").arg(i)));
+        subscribers.back()->add(&context, [&](const Payload &) { ++got; },
+                                {.connection = Qt::DirectConnection});
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(shares.begin(), shares.end(),
+                                         [](const auto &s) {
+                                             const auto subscribers = s->base()->subscribers();
+                                             return subscribers.size() == 1 && subscribers.at(0).receiving;
+                                         }),
+                             Deadline);
+    const qint64 before = forwarder.sent;
+    QElapsedTimer stream;
+    stream.start();
+    qint64 seq = 0;
+    while (stream.elapsed() < 1000) {
+        registries[0]->notify(Payload{++seq, QByteArray(1024, 'x')});
+        QTest::qWait(5); // the stream's pace
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(got, seq, Deadline);
+    const qint64 claims = stream.elapsed() / 250 + 2; // at most, one connection's
+    qInfo("%d subscriptions sent %lld bytes over %lld ms of stream (%lld events)", Shares,
+          forwarder.sent - before, stream.elapsed(), seq);
+    QVERIFY2(forwarder.sent - before <= claims * 100, qPrintable(QString::number(forwarder.sent - before)));
 }
 
 // A Block share cannot drop what its backlog holds: past the budget, the connection goes (the

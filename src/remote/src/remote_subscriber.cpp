@@ -25,7 +25,8 @@ constexpr std::size_t SubscriberCapacity = 65536;
 
 // The link that its replicas' packets arrive on (connectToSource()'s; none on Qt Remote Objects'
 // own transports), found while the node reads them: what the link has read of its connection goes
-// to the share (took()) while bytes arrive, so that the source sees a slow reader read.
+// to the source (took()) while bytes arrive, so that it sees a slow reader read; through the
+// first of the link's subscribers whose share can take it, once per link.
 template <class Private>
 void watchLink(QObject *self, Private &d)
 {
@@ -34,9 +35,10 @@ void watchLink(QObject *self, Private &d)
         return;
     QObject::disconnect(d.claims);
     d.link = link;
-    d.claims = QObject::connect(link, &detail::ClientLink::progressed, self, [&d](quint64 bytes) {
-        if (d.took.isValid() && d.replica->state() == QRemoteObjectReplica::Valid)
-            d.took.invoke(d.replica.get(), Qt::DirectConnection, Q_ARG(qulonglong, bytes));
+    d.claims = QObject::connect(link, &detail::ClientLink::progressed, self, [&d, link](quint64 bytes) {
+        if (link->told != bytes && d.took.isValid() && d.replica->state() == QRemoteObjectReplica::Valid &&
+            d.took.invoke(d.replica.get(), Qt::DirectConnection, Q_ARG(qulonglong, bytes)))
+            link->told = bytes;
     });
 }
 

@@ -125,7 +125,7 @@ protected:
 private:
     void connectToSource()
     {
-        m_link->received = 0; // a new connection's bytes
+        m_link->received = m_link->told = 0; // a new connection's bytes
         m_claim.stop();
         if (auto *local = qobject_cast<QLocalSocket *>(m_socket)) {
             local->connectToServer(m_url.path());

@@ -18,8 +18,8 @@ inline constexpr qsizetype ReleasedAbove = 65536;
 
 // The client side of one connectToSource() connection: the bytes it has read of its connection
 // since it connected (whole packets or not), told at most every ClaimIntervalMs while bytes arrive.
-// A node's subscribers tell their sources (RemoteSource::took()), which see a reader's progress
-// that TCP hides until the reader has read about a segment.
+// One of the node's subscribers on it tells the source (RemoteSource::took()), which sees a
+// reader's progress that TCP hides until the reader has read about a segment.
 class ClientLink final : public QObject
 {
     Q_OBJECT
@@ -27,6 +27,7 @@ class ClientLink final : public QObject
 public:
     using QObject::QObject;
     quint64 received = 0;
+    quint64 told = 0; // the last `received` a subscriber told: one claim per link, not per subscriber
 
 Q_SIGNALS:
     void progressed(quint64 received);
