@@ -22,6 +22,9 @@
 // that stats' heapPeak sees what is held between two turns of its event loop.
 // A source with --overflow newest|block and --block-timeout <ms> sets those options; it prints
 // "eventsDropped <id> <count>" for each emission of that signal.
+//   pace <bytes>                 (a subscriber) reads at most <bytes> of its socket per turn of its
+//                                event loop, a turn taking at least 10 ms (0: at full speed), as
+//                                --read-pace <bytes> does from the start; prints "paced <bytes>"
 //   unshare                      destroys the share (the registry stays); prints "unshared"
 //   quit                         exits 0
 // TLS (url tls://...): --tls-cert/--tls-key this side's certificate and key, --tls-ca the CA
@@ -48,7 +51,9 @@
 #include <QSslConfiguration>
 #include <QSslKey>
 #include <QSslSocket>
+#include <QTcpSocket>
 #include <QThread>
+#include <QTimer>
 
 #include <algorithm>
 #include <atomic>
@@ -227,6 +232,18 @@ int main(int argc, char **argv)
         lock.unlock();
     };
     rio::RemoteRegistry<Payload> *subscriber = nullptr;
+    QTimer paceTurns;
+    // A turn's pace, not a wait for anything: the reader reads no more than this often.
+    QObject::connect(&paceTurns, &QTimer::timeout, &app,
+                     [] { std::this_thread::sleep_for(std::chrono::milliseconds(10)); });
+    const auto pace = [&](qint64 bytes) {
+        for (auto *socket : node->findChildren<QAbstractSocket *>())
+            socket->setReadBufferSize(bytes);
+        if (bytes > 0)
+            paceTurns.start(0);
+        else
+            paceTurns.stop();
+    };
 
     PlainSource plainSource;
     PlainSink plainSink;
@@ -295,6 +312,10 @@ int main(int argc, char **argv)
         if (url.scheme() == QLatin1String(rio::RemoteTlsScheme))
             rio::setRemoteTlsConfiguration(node.get(), tlsConfiguration(args, false));
         rio::connectToSource(node.get(), url);
+        // --read-pace <bytes>: a steady slow reader of its own socket (TCP sees what it read only
+        // once it reopens its window): at most <bytes> read per turn of the event loop, and a
+        // turn takes at least 10 ms; the command `pace 0` reads at full speed again.
+        pace(option(args, QStringLiteral("--read-pace"), QStringLiteral("0")).toLongLong());
         auto *remote = new rio::RemoteRegistry<Payload>(node.get(), QStringLiteral("orders"));
         subscriber = remote;
         registry.reset(remote);
@@ -394,6 +415,9 @@ int main(int argc, char **argv)
                     lock.unlock();
                     say("notified " + QByteArray::number(to) + " dropped=" + QByteArray::number(dropped));
                 });
+            } else if (command == "pace" && subscriber) {
+                pace(words.value(1).toLongLong());
+                say("paced " + words.value(1));
             } else if (command == "freeze") {
                 say("frozen");
                 // Blocking reads of stdin only: the sockets are not read until "thaw".

@@ -58,6 +58,37 @@ struct NamedSubscriber
     }
 };
 
+// Tells the share of `raw` that its side has read `bytes` of the connection (what a subscriber
+// does while bytes arrive), as any peer can.
+bool claim(const RawSubscription &raw, quint64 bytes)
+{
+    const QMetaObject *meta = raw.share->metaObject();
+    const int took = meta->indexOfSlot(QMetaObject::normalizedSignature("took(quint64)"));
+    return took >= 0 &&
+           meta->method(took).invoke(raw.share.get(), Qt::DirectConnection, Q_ARG(qulonglong, bytes));
+}
+
+// Once a flood is over: event `last` (which shows every gap) reaches `reader`, which never lost its
+// connection; every event was received in order or dropped by the share, each drop seen as a gap,
+// and the ledger empties. `flood` says what the events went through, for the log.
+void expectThinnedNotDropped(Source &source, Peer &reader, qint64 last, const QByteArray &flood)
+{
+    source.registry.notify(Payload{last, {}});
+    QVERIFY(reader.waitStats([&](const auto &s) { return s.value("last") == last; }));
+    const auto stats = reader.stats();
+    const quint64 dropped = source.share->droppedCount();
+    qInfo("%lld events of 64 KiB %s: %lld received, %llu dropped (%lld seen as gaps)", last,
+          flood.constData(), stats.value("received"), dropped, stats.value("droppedBySource"));
+    QCOMPARE(source.listener->rejectedCount(), quint64(0));
+    QCOMPARE(reader.lines("state reconnecting").size() + reader.lines("state disconnected").size(), 0);
+    QVERIFY(dropped > 0);
+    QCOMPARE(stats.value("unordered"), qint64(0));
+    QCOMPARE(quint64(stats.value("received")) + dropped, quint64(last));
+    QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
+    QCOMPARE(source.on(source.newest()).dropped, dropped);
+    QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+}
+
 bool allReceiving(const rio::RemoteShareBase &share, int count)
 {
     const QList<rio::RemoteSubscriberInfo> all = share.subscribers();
@@ -91,6 +122,11 @@ private Q_SLOTS:
     void lossyReaderProcessIsThinnedNotDropped_data();
     void lossyReaderProcessIsThinnedNotDropped();
     void slowSteadyReaderIsThinnedNotDropped();
+    void readerOfItsOwnSocketSlowerThanTcpShowsIsThinnedNotDropped();
+    void claimThatCannotBeTrueDropsThePeer_data();
+    void claimThatCannotBeTrueDropsThePeer();
+    void claimsOfAPeerThatDoesNotReadStopCounting();
+    void oneClaimPerConnectionWhateverItsSubscriptions();
     void blockShareThatCannotDropLosesTheConnection();
     void queuedBudgetShedsHoardersBeforeASteadyReader();
     void queuedBudgetShedsNewNonReadersBeforeASlowReader();
@@ -403,24 +439,218 @@ void tst_remote_budget::slowSteadyReaderIsThinnedNotDropped()
         QTRY_VERIFY_WITH_TIMEOUT(relay.passed() >= from + 400 * 1024, 3 * Deadline);
         QCOMPARE(rejected.count(), 0);
     }
-    relay.throttle(0);                          // what is left goes at once
-    source.registry.notify(Payload{++seq, {}}); // shows every gap
-    QVERIFY(reader->waitStats([&](const auto &s) { return s.value("last") == seq; }));
-    const auto stats = reader->stats();
-    const quint64 dropped = source.share->droppedCount();
-    qInfo("%lld events of 64 KiB through a link of about 200 KB/s: %lld received, %llu dropped (%lld seen "
-          "as gaps)",
-          seq, stats.value("received"), dropped, stats.value("droppedBySource"));
+    relay.throttle(0); // what is left goes at once
+    expectThinnedNotDropped(source, *reader, seq + 1, "through a link of about 200 KB/s");
+}
+
+// A lone subscriber in another process that reads its own socket steadily but slowly (at most 300
+// bytes per turn of its event loop, a turn taking at least 10 ms: about 30 KB/s), flooded with events
+// of 64 KiB against a budget of 4 MiB, its listener's deadline pass 250 ms (a wait of 1 s makes a
+// connection that does not read). TCP shows what such a reader read only once it has read about a
+// segment and reopened its window (64 KiB on loopback, every 2 s or so), so by TCP alone it takes
+// nothing for longer than that wait, again and again. It tells the source what it read while bytes
+// arrive: it stays, its backlog thinned, each drop counted and seen as a gap.
+void tst_remote_budget::readerOfItsOwnSocketSlowerThanTcpShowsIsThinnedNotDropped()
+{
+    constexpr qint64 Budget = qint64(4) << 20;
+    constexpr int Burst = 16;        // events of 64 KiB: 1 MiB a round
+    constexpr int Rounds = 50;       // at most
+    constexpr qint64 FloodMs = 5000; // five waits that make a non-reader
+    Source source({}, {.backlogBytesBudget = Budget, .progressTimeout = std::chrono::milliseconds(1000)});
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    const auto reader = startSubscriber(
+        source.address(), {QStringLiteral("--quiet"), QStringLiteral("--read-pace"), QStringLiteral("300")});
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    source.registry.notify(Payload{1, {}}); // starts the reader's sequence
+    QVERIFY(reader->waitStats([](const auto &s) { return s.value("received") == 1; }));
+    qint64 seq = 1;
+    QElapsedTimer flood;
+    flood.start();
+    for (int round = 0; round < Rounds && flood.elapsed() < FloodMs && rejected.isEmpty(); ++round) {
+        Worker worker(source.registry, seq + 1, seq + Burst, 64 * 1024);
+        worker.join();
+        seq += Burst;
+        QTest::qWait(100); // the flood's pace: the listener and the share run meanwhile
+    }
+    const qint64 flooded = flood.elapsed();
     QCOMPARE(rejected.count(), 0);
-    QCOMPARE(source.listener->rejectedCount(), quint64(0));
-    QCOMPARE(reader->lines("state reconnecting").size() + reader->lines("state disconnected").size(),
-             0); // it never lost its connection
-    QVERIFY(dropped > 0);
-    QCOMPARE(stats.value("unordered"), qint64(0));
-    QCOMPARE(quint64(stats.value("received")) + dropped, quint64(seq));
-    QCOMPARE(quint64(stats.value("droppedBySource")), dropped);
-    QCOMPARE(source.on(source.newest()).dropped, dropped);
-    QTRY_COMPARE_WITH_TIMEOUT(rio::RemoteListener::backlogBytes(), qint64(0), Deadline);
+    reader->send("pace 0"); // what is left goes at once
+    expectThinnedNotDropped(source, *reader, seq + 1,
+                            QByteArray("in ") + QByteArray::number(flooded) +
+                                " ms to a reader of its socket at about 30 KB/s");
+}
+
+// A peer that claims to have read more than was written to its connection, or less than it
+// claimed before, lies: it is dropped, once, with a warning.
+void tst_remote_budget::claimThatCannotBeTrueDropsThePeer_data()
+{
+    QTest::addColumn<QList<quint64>>("claims");
+    QTest::addColumn<QString>("warning");
+    QTest::newRow("beyond what was written")
+        << QList<quint64>{quint64(1) << 40} << QStringLiteral("bytes of the");
+    QTest::newRow("going back") << QList<quint64>{10, 5} << QStringLiteral("after one of 10");
+}
+
+void tst_remote_budget::claimThatCannotBeTrueDropsThePeer()
+{
+    QFETCH(QList<quint64>, claims);
+    QFETCH(QString, warning);
+    Source source({});
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    QRemoteObjectNode node;
+    RawSubscription raw;
+    QVERIFY(raw.start(node, source.address()));
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    for (const quint64 bytes : claims)
+        QVERIFY(claim(raw, bytes));
+    QTRY_COMPARE_WITH_TIMEOUT(rejected.count(), 1, Deadline);
+    QVERIFY2(rejected.at(0).at(0).toString().contains(warning), qPrintable(rejected.at(0).at(0).toString()));
+    QCOMPARE(source.listener->rejectedCount(), quint64(1));
+    QTRY_COMPARE_WITH_TIMEOUT(source.share->base()->subscriberCount(), 0, Deadline);
+}
+
+// A peer that reads nothing, past its high-water mark behind a link that passes nothing more, and
+// claims a byte more every 250 ms (each claim within what was written to it, so none is a lie):
+// its system took nothing since its buffers filled, so its claims stop counting five stall waits
+// after that, and the budget drops it as one that does not read (deadline pass 250 ms: a wait of
+// 1 s), within those five waits of when it was first seen past its mark (its system took nothing
+// after that) and two passes (the one that finds it, and this thread's, the listener's, turns that
+// each burst of the flood holds), and says that it claimed.
+void tst_remote_budget::claimsOfAPeerThatDoesNotReadStopCounting()
+{
+    constexpr qint64 Budget = qint64(4) << 20;
+    constexpr int Burst = 16;  // events of 64 KiB: 1 MiB a round
+    constexpr int Rounds = 80; // at most
+    constexpr qint64 Pass = 250;
+    constexpr qint64 Bound = 5 * (4 * Pass) + 2 * Pass; // ClaimedStalls stall waits and two passes
+    Source source({}, {.backlogBytesBudget = Budget, .progressTimeout = std::chrono::milliseconds(4 * Pass)});
+    QVERIFY(source.share);
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    Relay relay(source.port());
+    QRemoteObjectNode node;
+    RawSubscription raw;
+    QVERIFY(raw.start(node, relay.address()));
+    QTRY_VERIFY_WITH_TIMEOUT(source.receiving(1), Deadline);
+    const quint64 connection = source.newest();
+    relay.throttle(1, std::chrono::hours(1)); // passes nothing more to the peer
+    quint64 claimed = 0;
+    QTimer claims;
+    connect(&claims, &QTimer::timeout, this, [&] { claim(raw, ++claimed); });
+    claims.start(250);
+    QElapsedTimer past; // since it was first seen past its high-water mark
+    QTimer look;
+    connect(&look, &QTimer::timeout, this, [&] {
+        if (!past.isValid() && !source.listener->hasRoom(connection))
+            past.start();
+    });
+    look.start(10);
+    qint64 droppedAfter = -1;
+    connect(source.listener, &rio::RemoteListener::peerRejected, this, [&] {
+        if (droppedAfter < 0 && past.isValid())
+            droppedAfter = past.elapsed();
+    });
+    qint64 seq = 0;
+    for (int round = 0; round < Rounds && rejected.isEmpty(); ++round) {
+        Worker worker(source.registry, seq + 1, seq + Burst, 64 * 1024);
+        worker.join();
+        seq += Burst;
+        QTest::qWait(100); // the flood's pace: the listener and the share run meanwhile
+    }
+    qInfo("the peer that claims without reading went %lld ms after it was first seen past its mark, "
+          "after %llu claims",
+          droppedAfter, claimed);
+    QCOMPARE(rejected.count(), 1);
+    const QString reason = rejected.at(0).at(0).toString();
+    QVERIFY2(reason.contains(QLatin1String("does not read")) && reason.contains(QLatin1String("claimed")),
+             qPrintable(reason));
+    QVERIFY2(droppedAfter >= 0 && droppedAfter <= Bound, qPrintable(QString::number(droppedAfter)));
+}
+
+// What a subscriber's side sends its source, counted: one connection through a forwarder.
+class CountingForwarder : public QObject
+{
+public:
+    explicit CountingForwarder(quint16 sourcePort)
+    {
+        connect(&m_server, &QTcpServer::newConnection, this, [this, sourcePort] {
+            m_down.reset(m_server.nextPendingConnection());
+            m_down->setParent(nullptr);
+            m_up.connectToHost(QHostAddress::LocalHost, sourcePort);
+            connect(m_down.get(), &QTcpSocket::readyRead, this, &CountingForwarder::pump);
+        });
+        connect(&m_up, &QTcpSocket::connected, this, &CountingForwarder::pump);
+        connect(&m_up, &QTcpSocket::readyRead, this, [this] { m_down->write(m_up.readAll()); });
+        m_server.listen(QHostAddress::LocalHost);
+    }
+    [[nodiscard]] QString address() const
+    {
+        return QStringLiteral("tcp://127.0.0.1:%1").arg(m_server.serverPort());
+    }
+    qint64 sent = 0; // by the subscriber's side
+
+private:
+    void pump()
+    {
+        if (m_up.state() != QAbstractSocket::ConnectedState || !m_down)
+            return;
+        const QByteArray bytes = m_down->readAll();
+        sent += bytes.size();
+        m_up.write(bytes);
+    }
+    QTcpServer m_server;
+    QTcpSocket m_up;
+    std::unique_ptr<QTcpSocket> m_down;
+};
+
+// A node subscribed to 16 shares of one source over one connection, one share sent an event of
+// 1 KiB every 5 ms for a second: the node tells the source what it read once per connection, at
+// most every 250 ms, not once per subscription (it sends nothing else meanwhile, and a claim is
+// well under 100 bytes: 16 subscriptions' claims would be over 16 * 4 * 50 bytes).
+void tst_remote_budget::oneClaimPerConnectionWhateverItsSubscriptions()
+{
+    constexpr int Shares = 16;
+    Source source({});
+    QVERIFY(source.share);
+    std::vector<std::unique_ptr<rio::QtRegistry<Payload>>> registries;
+    std::vector<std::unique_ptr<rio::RemoteShare<Payload>>> shares;
+    for (int i = 0; i < Shares; ++i) {
+        registries.push_back(std::make_unique<rio::QtRegistry<Payload>>());
+        shares.push_back(std::make_unique<rio::RemoteShare<Payload>>(
+            source.host.get(), QStringLiteral("s%1").arg(i), *registries.back()));
+    }
+    CountingForwarder forwarder(source.port());
+    QRemoteObjectNode node;
+    rio::connectToSource(&node, QUrl(forwarder.address()));
+    std::vector<std::unique_ptr<rio::RemoteRegistry<Payload>>> subscribers;
+    QObject context;
+    qint64 got = 0;
+    for (int i = 0; i < Shares; ++i) {
+        subscribers.push_back(
+            std::make_unique<rio::RemoteRegistry<Payload>>(&node, QStringLiteral("s%1").arg(i)));
+        subscribers.back()->add(&context, [&](const Payload &) { ++got; },
+                                {.connection = Qt::DirectConnection});
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(shares.begin(), shares.end(),
+                                         [](const auto &s) {
+                                             const auto subscribers = s->base()->subscribers();
+                                             return subscribers.size() == 1 && subscribers.at(0).receiving;
+                                         }),
+                             Deadline);
+    const qint64 before = forwarder.sent;
+    QElapsedTimer stream;
+    stream.start();
+    qint64 seq = 0;
+    while (stream.elapsed() < 1000) {
+        registries[0]->notify(Payload{++seq, QByteArray(1024, 'x')});
+        QTest::qWait(5); // the stream's pace
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(got, seq, Deadline);
+    const qint64 claims = stream.elapsed() / 250 + 2; // at most, one connection's
+    qInfo("%d subscriptions sent %lld bytes over %lld ms of stream (%lld events)", Shares,
+          forwarder.sent - before, stream.elapsed(), seq);
+    QVERIFY2(forwarder.sent - before <= claims * 100, qPrintable(QString::number(forwarder.sent - before)));
 }
 
 // A Block share cannot drop what its backlog holds: past the budget, the connection goes (the

@@ -60,7 +60,7 @@ void tst_RemoteHostile::peersSeeOnlyTheEventSignalAndThePostSlot()
     };
     QCOMPARE(signatures(raw.share->metaObject()),
              (QStringList{QStringLiteral("post(QByteArray)"), QStringLiteral("subscribe(QByteArray)"),
-                          QStringLiteral("unsubscribe(qulonglong)")}));
+                          QStringLiteral("took(qulonglong)"), QStringLiteral("unsubscribe(qulonglong)")}));
     QCOMPARE(signatures(raw.channel->metaObject()),
              (QStringList{QStringLiteral("delivered(QByteArray)"), QStringLiteral("ready()")}));
     QCOMPARE(raw.share->metaObject()->propertyCount() - raw.share->metaObject()->propertyOffset(), 0);

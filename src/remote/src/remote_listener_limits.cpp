@@ -134,12 +134,37 @@ qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken
     }
     qint64 &since = row->since[QueuedBytes];
     since = queued <= row->highWater ? 0 : since == 0 || untaken < row->untaken ? now : since;
-    row->stalled = since != 0 && now - since >= row->stallMs;
+    row->stalled = since != 0 && now - std::max(since, row->claimedAt) >= row->stallMs;
     row->untaken = untaken;
     if (!row->leaving)
         m_totals[QueuedBytes] += queued - row->amount[QueuedBytes];
     row->amount[QueuedBytes] = queued;
     return m_totals[QueuedBytes];
+}
+
+void Ledger::tookClaimed(quint64 id)
+{
+    const std::lock_guard lock(m_mutex);
+    Row *row = findLocked(id);
+    const qint64 now = nowMs();
+    // The wait it starts ends within ClaimedStalls stall waits of its system's last taking.
+    if (row == nullptr || row->takenAt == 0 || now - row->takenAt > (ClaimedStalls - 1) * row->stallMs)
+        return;
+    // Past its high-water mark, its wait starts again (as when what it had not taken went down);
+    // since[QueuedBytes] stays its system's measure, which the warnings tell.
+    row->claimedAt = now;
+    row->stalled = false;
+}
+
+QString Ledger::untakenLocked(const Row &row, qint64 now)
+{
+    const QString untaken =
+        row.takenAt == 0 ? QStringLiteral("nothing taken by its peer since it connected")
+                         : QStringLiteral("nothing taken by its peer for %1 ms").arg(now - row.takenAt);
+    return row.claimedAt == 0 ? untaken
+                              : QStringLiteral("%1, though it claimed %2 ms ago to have read more")
+                                    .arg(untaken)
+                                    .arg(now - row.claimedAt);
 }
 
 bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
@@ -349,10 +374,9 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
             : budget == BacklogBytes && !readsLocked(*row)
                 ? QStringLiteral(
                       "which does not read what it is sent (%1 bytes unwritten, past its high-water "
-                      "mark with nothing taken by its peer for %2 ms; its subscriptions' backlogs "
-                      "hold %3 bytes)")
+                      "mark with %2; its subscriptions' backlogs hold %3 bytes)")
                       .arg(row->amount[QueuedBytes])
-                      .arg(now - row->since[QueuedBytes])
+                      .arg(untakenLocked(*row, now))
                       .arg(amount)
             : budget == BacklogBytes
                 ? QStringLiteral(
@@ -408,20 +432,19 @@ std::vector<std::pair<quint64, QString>> Ledger::shedThinnedStalled(const Remote
     const std::lock_guard lock(m_mutex);
     const qint64 now = nowMs();
     for (Row &row : m_rows) {
-        const qint64 since = row.since[QueuedBytes];
         if (row.listener != self || row.leaving || !row.thinned || row.amount[BacklogBytes] <= 0 ||
             readsLocked(row))
             continue;
         leaveLocked(
             row,
             QStringLiteral("rio::RemoteListener %1: the process's backlogs passed backlogBytesBudget and "
-                           "lost events of connection %2 (%3), which has read none of what it is "
-                           "sent for %4 ms (%5 bytes unwritten; its subscriptions' backlogs hold %6 "
-                           "bytes): it does not read, and is dropped")
+                           "lost events of connection %2 (%3), past its high-water mark with %4 (%5 "
+                           "bytes unwritten; its subscriptions' backlogs hold %6 bytes): it does not "
+                           "read, and is dropped")
                 .arg(row.address)
                 .arg(row.id)
                 .arg(row.name)
-                .arg(now - since)
+                .arg(untakenLocked(row, now))
                 .arg(row.amount[QueuedBytes])
                 .arg(row.amount[BacklogBytes]),
             self, own);
@@ -543,6 +566,23 @@ void RemoteListener::resumeReading(quint64 id)
                 pump(socket);
         },
         Qt::QueuedConnection);
+}
+
+QString RemoteListener::noteReceived(quint64 id, quint64 bytes)
+{
+    Private::Peer *peer = d->findId(id);
+    if (peer == nullptr || !peer->pipe)
+        return {};
+    const qint64 written = peer->pipe->written();
+    if (bytes > quint64(written))
+        return QStringLiteral("a claim to have read %1 bytes of the %2 written to it")
+            .arg(bytes)
+            .arg(written);
+    if (qint64(bytes) < peer->claimed)
+        return QStringLiteral("a claim to have read %1 bytes after one of %2").arg(bytes).arg(peer->claimed);
+    if (qint64(bytes) > std::exchange(peer->claimed, qint64(bytes)))
+        g_ledger.tookClaimed(id);
+    return {};
 }
 
 void RemoteListener::noteWrites()

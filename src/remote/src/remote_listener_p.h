@@ -44,6 +44,13 @@ inline constexpr qint64 UnreadyBudget = 256;
 // backing off: measured on loopback through a relay passing about 200 KB/s, gaps of up to 2.1 s;
 // at 100 KB/s, of up to 4.2 s).
 inline constexpr int StallPasses = 4;
+// A peer's claims that it read (tookClaimed()) keep it a reader at most this many stall waits (20 s
+// at the defaults) after its system last took bytes: TCP shows a reader's progress once it has read
+// about a segment (64 KiB on loopback), so a reader of 4 KB/s is seen taking bytes through its claims
+// (at four, a reader of its own socket at 30 KB/s with stall waits of 1 s went on a loaded machine,
+// its system having taken nothing for 3.8 s:
+// tst_remote_budget::readerOfItsOwnSocketSlowerThanTcpShowsIsThinnedNotDropped).
+inline constexpr int ClaimedStalls = 5;
 
 // Every open connection of every live listener of the process and what it holds of the budgets,
 // so that the listener that finds a budget passed drops the largest holders of the process,
@@ -68,6 +75,12 @@ public:
     // and has taken `taken` since it connected: the measure of whether it reads (readsLocked()),
     // and of how much, taken on its listener's thread. The process's total of QueuedBytes.
     qint64 setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken);
+    // Connection `id`'s peer said it read more of what it was sent (RemoteListener::noteReceived()):
+    // its stall wait starts again, as when its system takes bytes, if that wait ends within
+    // ClaimedStalls stall waits of its system's last taking (a peer that does not read takes
+    // nothing once its buffers are full, and can claim bytes it holds only so long). The queued budget's
+    // order stays its system's measure: there a reader's claims would put a slow one level with a fast one.
+    void tookClaimed(quint64 id);
     // Connection `id`'s subscriptions' backlogs in share `share` hold `change` bytes more (fewer
     // when negative) and have sent nothing since `since` (nowMs(); 0: none waits); the
     // connection has waited since the oldest of its shares' waits. Callable from any thread
@@ -114,6 +127,7 @@ private:
         qint64 untaken = 0;   // what its peer had not taken when last measured (setQueued())
         qint64 taken = 0;     // what its peer had taken when last measured (setQueued())
         qint64 takenAt = 0;   // ms: when it was last found to have taken more (0: it took nothing)
+        qint64 claimedAt = 0; // ms: its peer's last claim that counted (tookClaimed())
         qint64 grace = 0; // ms: twice the longest its peer held bytes untaken, then took more (<= stallMs)
         bool waiting = false; // measured holding bytes untaken, nothing taken since the measure before
         bool stalled = false; // so measured: it does not read
@@ -135,6 +149,8 @@ private:
     // reader being sent a flood, or on a slow link, is past it at most moments, but its peer takes
     // bytes all along; only its listener's thread, which measures it, can find that it does not.)
     static bool readsLocked(const Row &row) { return !row.stalled; }
+    // How long its peer's system has taken nothing, and its last claim to have read, for warnings.
+    static QString untakenLocked(const Row &row, qint64 now);
     // `row` goes: it no longer counts; its warning is returned when it is `self`'s, else its
     // listener drops it on its own thread.
     void leaveLocked(Row &row, QString reason, const RemoteListener *self,
@@ -218,6 +234,7 @@ struct RemoteListener::Private
         qint64 queued = 0;       // bytes waiting to be written, as last measured
         qint64 handed = 0;       // bytes handed to the system to send (over TLS, encrypted)
         qint64 unready = 0;      // subscriptions that have not acquired their channel
+        qint64 claimed = 0;      // what its peer last said it has read (noteReceived())
         int pauses = 0;          // pauseReading() not yet resumed: Qt Remote Objects does not read
         bool reading = false;    // Qt Remote Objects is reading its pipe (the socket waits)
         bool hungUp = false;     // it closed while Qt Remote Objects read it: closed once that ends

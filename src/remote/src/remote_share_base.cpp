@@ -73,9 +73,18 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->readyTimer = new QTimer(this);
     d->readyTimer->setInterval(int(ReadyTimeoutMs / 10));
     connect(d->readyTimer, &QTimer::timeout, this, &RemoteShareBase::checkUnready);
-    d->source = new detail::RemoteSource([this](const QByteArray &frame) { onPost(frame); },
-                                         [this](const QByteArray &secret) { onSubscribe(secret); },
-                                         [this](quint64 key) { onUnsubscribe(key); }, this);
+    d->source = new detail::RemoteSource(
+        [this](const QByteArray &frame) { onPost(frame); },
+        [this](const QByteArray &secret) { onSubscribe(secret); },
+        [this](quint64 key) { onUnsubscribe(key); },
+        [this](quint64 bytes) {
+            const quint64 connection = RemoteListener::currentConnection();
+            if (!d->listener || connection == 0 || RemoteListener::isCurrentPeerRejected())
+                return;
+            if (const QString lie = d->listener->noteReceived(connection, bytes); !lie.isEmpty())
+                reject(lie);
+        },
+        this);
     if (!host || name.isEmpty()) {
         qCWarning(lcRegistryIORemote(), "rio::RemoteShare: %s", !host ? "no host" : "empty name");
         return;

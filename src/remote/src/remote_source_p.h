@@ -18,9 +18,10 @@ class RemoteSource : public QObject
 public:
     RemoteSource(std::function<void(const QByteArray &)> onPost,
                  std::function<void(const QByteArray &)> onSubscribe,
-                 std::function<void(quint64)> onUnsubscribe, QObject *parent = nullptr)
+                 std::function<void(quint64)> onUnsubscribe, std::function<void(quint64)> onTook,
+                 QObject *parent = nullptr)
         : QObject(parent), m_onPost(std::move(onPost)), m_onSubscribe(std::move(onSubscribe)),
-          m_onUnsubscribe(std::move(onUnsubscribe))
+          m_onUnsubscribe(std::move(onUnsubscribe)), m_onTook(std::move(onTook))
     { }
 
 public Q_SLOTS:
@@ -32,11 +33,15 @@ public Q_SLOTS:
     void subscribe(const QByteArray &secret) { m_onSubscribe(secret); }
     /// The subscriber with this key goes.
     void unsubscribe(quint64 key) { m_onUnsubscribe(key); }
+    /// The subscriber's side of this connection has read this many bytes of it since it connected
+    /// (RemoteListener::noteReceived() checks and counts it).
+    void took(quint64 bytes) { m_onTook(bytes); }
 
 private:
     std::function<void(const QByteArray &)> m_onPost;
     std::function<void(const QByteArray &)> m_onSubscribe;
     std::function<void(quint64)> m_onUnsubscribe;
+    std::function<void(quint64)> m_onTook;
 };
 
 /// One subscriber's channel: the frames of its own backlog. Remoted under `<name>#<key in hex>`

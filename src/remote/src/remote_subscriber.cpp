@@ -4,6 +4,7 @@
 
 #include "remote_codec_p.h"
 #include "remote_outbox_p.h"
+#include "remote_transport_p.h"
 
 #include <QLoggingCategory>
 #include <QMetaMethod>
@@ -22,6 +23,25 @@ namespace {
 // Subscriber to source: at most this many events wait for the wire (the oldest drop beyond it).
 constexpr std::size_t SubscriberCapacity = 65536;
 
+// The link that its replicas' packets arrive on (connectToSource()'s; none on Qt Remote Objects'
+// own transports), found while the node reads them: what the link has read of its connection goes
+// to the source (took()) while bytes arrive, so that it sees a slow reader read; through the
+// first of the link's subscribers whose share can take it, once per link.
+template <class Private>
+void watchLink(QObject *self, Private &d)
+{
+    detail::ClientLink *link = detail::t_clientLink;
+    if (link == nullptr || link == d.link || link->parent() == nullptr || link->parent()->parent() != d.node)
+        return;
+    QObject::disconnect(d.claims);
+    d.link = link;
+    d.claims = QObject::connect(link, &detail::ClientLink::progressed, self, [&d, link](quint64 bytes) {
+        if (link->told != bytes && d.took.isValid() && d.replica->state() == QRemoteObjectReplica::Valid &&
+            d.took.invoke(d.replica.get(), Qt::DirectConnection, Q_ARG(qulonglong, bytes)))
+            link->told = bytes;
+    });
+}
+
 } // namespace
 
 struct RemoteSubscriber::Private
@@ -37,7 +57,10 @@ struct RemoteSubscriber::Private
     QMetaMethod subscribe;
     QMetaMethod unsubscribe;
     QMetaMethod ready;
-    bool subscribed = false; // since the share's replica last became valid
+    QMetaMethod took; // invalid: a source that does not take claims
+    QPointer<detail::ClientLink> link;
+    QMetaObject::Connection claims; // link's progress, told to the share
+    bool subscribed = false;        // since the share's replica last became valid
     State state = State::Disconnected;
     bool everConnected = false;
     quint64 lastInstance = 0;
@@ -85,6 +108,7 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
         d->post = meta->method(post);
         d->subscribe = meta->method(subscribe);
         d->unsubscribe = meta->method(unsubscribe);
+        d->took = meta->method(meta->indexOfSlot(QMetaObject::normalizedSignature("took(quint64)")));
         update();
     });
     connect(d->channel.get(), &QRemoteObjectReplica::initialized, this, [this] {
@@ -98,6 +122,7 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
             return;
         }
         d->ready = meta->method(ready);
+        watchLink(this, *d);
         const QMetaMethod receiver = metaObject()->method(metaObject()->indexOfSlot("onEvent(QByteArray)"));
         connect(d->channel.get(), meta->method(signal), this, receiver, Qt::UniqueConnection);
         update();
@@ -193,6 +218,7 @@ void RemoteSubscriber::pump()
 
 void RemoteSubscriber::onEvent(const QByteArray &bytes)
 {
+    watchLink(this, *d);
     auto frame = detail::decodeRemoteFrame(bytes);
     if (!frame) {
         d->malformed.fetch_add(1, std::memory_order_relaxed);

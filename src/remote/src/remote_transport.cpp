@@ -81,6 +81,9 @@ public:
         m_retry.setSingleShot(true);
         m_retry.setInterval(RetryMs);
         connect(&m_retry, &QTimer::timeout, this, &ClientPipe::connectToSource);
+        m_claim.setSingleShot(true);
+        m_claim.setInterval(detail::ClaimIntervalMs);
+        connect(&m_claim, &QTimer::timeout, m_link, [this] { Q_EMIT m_link->progressed(m_link->received); });
         QIODevice::open(QIODevice::ReadWrite | QIODevice::Unbuffered);
         node->addClientSideConnection(this);
         connectToSource();
@@ -122,6 +125,8 @@ protected:
 private:
     void connectToSource()
     {
+        m_link->received = m_link->told = 0; // a new connection's bytes
+        m_claim.stop();
         if (auto *local = qobject_cast<QLocalSocket *>(m_socket)) {
             local->connectToServer(m_url.path());
         } else if (auto *ssl = qobject_cast<QSslSocket *>(m_socket)) {
@@ -148,6 +153,9 @@ private:
             m_in.resize(at + arrived);
             const qint64 n = m_socket->read(m_in.data() + at, arrived);
             m_in.resize(at + qMax<qint64>(n, 0));
+            m_link->received += quint64(qMax<qint64>(n, 0));
+            if (n > 0 && !m_claim.isActive())
+                m_claim.start();
         }
         const qint64 before = m_whole;
         constexpr qint64 Header = sizeof(quint32);
@@ -159,7 +167,15 @@ private:
             m_whole += Header + size;
         }
         if (m_whole > before)
-            Q_EMIT readyRead();
+            letRead();
+    }
+
+    // The node reads what is whole; its subscribers find this link meanwhile.
+    void letRead()
+    {
+        const auto outer = std::exchange(detail::t_clientLink, m_link);
+        Q_EMIT readyRead();
+        detail::t_clientLink = outer;
     }
 
     // The names the source remotes, as its ObjectList and RemoveObject packets say: a packet is its
@@ -208,7 +224,7 @@ private:
                 appendRemoval(name);
             m_names.clear();
             m_whole = m_in.size();
-            Q_EMIT readyRead();
+            letRead();
         }
         m_retry.start();
     }
@@ -272,6 +288,8 @@ private:
     QUrl m_url;
     QIODevice *m_socket = nullptr;
     QTimer m_retry{this}; // a child: it moves with the node to another thread
+    detail::ClientLink *m_link = new detail::ClientLink(this);
+    QTimer m_claim{this}; // runs while bytes arrive: the link tells what was read at most this often
     QByteArray m_in;      // read from the socket, not yet by the node
     qint64 m_read = 0;    // the node read up to here
     qint64 m_whole = 0;   // the whole packets end here (the node may read up to it)

@@ -5,6 +5,7 @@
 
 #include <QByteArray>
 #include <QIODevice>
+#include <QObject>
 
 #include <algorithm>
 #include <cstring>
@@ -14,6 +15,30 @@ namespace rio::detail {
 
 // Past this, the room a connection's buffer took for a large packet goes back once it is empty.
 inline constexpr qsizetype ReleasedAbove = 65536;
+
+// The client side of one connectToSource() connection: the bytes it has read of its connection
+// since it connected (whole packets or not), told at most every ClaimIntervalMs while bytes arrive.
+// One of the node's subscribers on it tells the source (RemoteSource::took()), which sees a
+// reader's progress that TCP hides until the reader has read about a segment.
+class ClientLink final : public QObject
+{
+    Q_OBJECT
+
+public:
+    using QObject::QObject;
+    quint64 received = 0;
+    quint64 told = 0; // the last `received` a subscriber told: one claim per link, not per subscriber
+
+Q_SIGNALS:
+    void progressed(quint64 received);
+};
+
+// A quarter of a source's deadline pass at its defaults (1 s).
+inline constexpr int ClaimIntervalMs = 250;
+
+// The link whose packets the node is reading on this thread (set while the node reads them), so
+// that a subscriber finds the link of its own replicas.
+inline thread_local ClientLink *t_clientLink = nullptr;
 
 /// The node property that holds a node's TLS configuration (setRemoteTlsConfiguration).
 inline constexpr const char *RemoteTlsConfigurationProperty = "_rio_remote_tls";
@@ -60,11 +85,20 @@ protected:
     qint64 writeData(const char *data, qint64 size) override
     {
         // A closed connection's writes go nowhere, as a closed socket's would (without a warning).
-        return m_socket->isOpen() ? m_socket->write(data, size) : size;
+        if (!m_socket->isOpen())
+            return size;
+        const qint64 n = m_socket->write(data, size);
+        m_written += std::max<qint64>(n, 0);
+        return n;
     }
+
+public:
+    // The bytes written to the connection: the most its peer can have received.
+    [[nodiscard]] qint64 written() const { return m_written; }
 
 private:
     QIODevice *m_socket;
+    qint64 m_written = 0;
     QByteArray m_in;   // screened packets, whole
     qint64 m_read = 0; // Qt Remote Objects read up to here
     bool m_held = false;

@@ -142,6 +142,13 @@ public:
     /// Tells the listener that something was written to its connections: it checks, once this
     /// turn of the event loop ends, that none has more than its limits waiting (shares call it).
     void noteWrites();
+    /// Connection `id`'s peer says it has read `bytes` of the connection since it connected (a
+    /// RegistryIO subscriber tells its source while bytes arrive, shares call it): a claim that grew
+    /// counts as its peer reading, as its system acknowledging bytes does, for at most five stall
+    /// waits after its system last took bytes (it does not move queuedBytesBudget's order). An empty string,
+    /// or what is wrong with a claim that cannot be true (more than was written to the connection, or less
+    /// than it claimed before): the caller drops the peer.
+    [[nodiscard]] QString noteReceived(quint64 id, quint64 bytes);
     /// Tells the listener that its host remotes `object` under `name` (as enableRemoting(object,
     /// name) does, its API taken from its class, or from the base class that names its type with
     /// Q_CLASSINFO(QCLASSINFO_REMOTEOBJECT_TYPE, ...) as repc's Source classes do): a peer that invokes one
