@@ -25,9 +25,10 @@ struct Peek
 };
 
 // Whether `h` has a delivery waiting on `here`, or it is done here: no more work, cancelled, or
-// its context moved (it is then listed where it lives now). Adds its waiting count to `waiting`.
+// its context moved (it is then listed where it lives now). Raises `newest` to the order of its
+// newest waiting delivery.
 Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThread *here,
-          std::size_t *waiting) noexcept
+          std::uint64_t *newest) noexcept
 {
     QtHandlerState &h = *ref;
     QtHandlerState::Garbage garbage; // destroyed after the lock is released
@@ -55,8 +56,6 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
         return p;
     }
     const std::lock_guard drain(h.drainMutex);
-    if (waiting != nullptr)
-        *waiting += h.mail.size() + h.taken.size();
     p.drop = h.unreportedLocked();
     if (h.taken.empty() && !h.mail.empty()) {
         // Every waiting delivery in one go: the drain delivers them under its own lock, and the
@@ -72,11 +71,13 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
     }
     p.ready = true;
     p.order = h.taken.front().order();
+    if (newest != nullptr) // both segments in notify order, the drain's first
+        *newest = std::max(*newest, (h.mail.empty() ? h.taken : h.mail).back().order());
     return p;
 }
 
 // Gone: the delivery of `order` left the box without this drain (dropped, cancelled, moved, or
-// delivered by a nested drain); a step of the drain's budget, as a delivery is.
+// delivered by a nested drain).
 enum class Taken { Delivered, Gone, Incoming, Reordered };
 
 // What deliverFront did, and the order of the next delivery waiting when it took one (so the
@@ -158,13 +159,15 @@ public:
 
     void run()
     {
-        // The deliveries of one drain: what waits when it starts, so the event loop gets a turn
-        // between two drains however fast the notifiers are. A delivery gone before its turn
-        // counts as delivered: a notifier that drops each one the drain is about to take (while
-        // the drain reports its drops) cannot keep the drain going. What is left waits for the
-        // follow-up drain event, which is ahead of any Qt event posted after its notify.
-        collect(&m_budget);
-        while (!m_heap.empty() && m_budget > 0) {
+        // The deliveries of one drain: those of notifies up to the newest one waiting when it
+        // starts (its horizon), so the event loop gets a turn between two drains however fast
+        // the notifiers are (a later notify takes a later place in the order). A late notifier,
+        // which took its place before that one but queues while the drain runs, is delivered in
+        // it too, in order. A delivery gone before its turn needs no count. What is later waits
+        // for the follow-up drain event, posted before this first look, so ahead of any Qt event
+        // posted after such a notify returned.
+        collect(&m_horizon);
+        while (!m_heap.empty() && m_heap.front().order <= m_horizon) {
             if (m_box.hasIncoming.load(std::memory_order_acquire)) {
                 mergeIncoming();
                 continue;
@@ -183,7 +186,6 @@ public:
                 continue;
             case Taken::Delivered:
             case Taken::Gone:
-                --m_budget;
                 break;
             }
             if (m_box.epoch != m_epoch) {
@@ -225,12 +227,12 @@ private:
     // Peeks active handler `index`: back into the heap, or out of the active list. False when
     // user code it ran (a drop's slot running a nested event loop) drained this box meanwhile,
     // which compacted the list: no index held is good then.
-    bool peekInto(std::size_t index, std::size_t *waiting)
+    bool peekInto(std::size_t index, std::uint64_t *newest)
     {
         const std::shared_ptr<QtHandlerState> h = m_box.active[index];
         if (!h)
             return true;
-        const Peek p = peek(m_boxes, h, m_box.thread, waiting);
+        const Peek p = peek(m_boxes, h, m_box.thread, newest);
         h->report(p.drop);
         if (m_box.epoch != m_epoch)
             return false;
@@ -243,17 +245,15 @@ private:
 
     // Every active handler peeked afresh (the list compacted first); all over again when a
     // nested drain of the box ran from a peek.
-    void collect(std::size_t *waiting)
+    void collect(std::uint64_t *newest)
     {
         m_epoch = m_box.epoch;
         m_reorders = m_boxes.reorders(); // before the peeks: a reorder after it is seen later
         std::erase_if(m_box.active, [](const auto &h) { return !h; });
         m_heap.clear();
         for (std::size_t i = 0; i < m_box.active.size(); ++i) {
-            if (!peekInto(i, waiting)) [[unlikely]] {
-                if (waiting != nullptr)
-                    *waiting = 0;
-                collect(waiting);
+            if (!peekInto(i, newest)) [[unlikely]] {
+                collect(newest);
                 return;
             }
         }
@@ -275,7 +275,7 @@ private:
     QtMailboxes &m_boxes;
     QtMailboxes::Box &m_box;
     std::vector<Entry> m_heap;
-    std::size_t m_budget = 0;
+    std::uint64_t m_horizon = 0;  // the newest notify this drain delivers
     std::uint64_t m_reorders = 0; // QtMailboxes::reorders() when the handlers were last peeked
     // The box's epoch when the handlers were last peeked: a drain run since (nested, from user
     // code this drain called) compacted the list, and the heap's indices are stale.
