@@ -171,9 +171,10 @@ private Q_SLOTS:
 
     // A DropOldest handler flooded while the slot of its drop reports (user code on the
     // receiver's thread) is slower than the notifier: each report lets the notifier drop the
-    // delivery the drain was about to take. The drain's turn still ends within its budget, so an
-    // event posted to the receiver during the flood runs before the flood ends; what the handler
-    // received and dropped still adds up to every notify, in notify order.
+    // delivery the drain was about to take. The drain's turn still ends at its horizon (what
+    // replaces them is newer), so an event posted to the receiver during the flood runs before
+    // the flood ends; what the handler received and dropped still adds up to every notify, in
+    // notify order.
     void slowDropReportsLeaveTheEventLoopItsTurn()
     {
         const riotest::LogCapture log; // the drops' warnings
