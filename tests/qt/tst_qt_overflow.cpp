@@ -231,6 +231,47 @@ private Q_SLOTS:
         QVERIFY(ordered.load());
     }
 
+    // A drain delivers only notifies that took their place before it began: a drop report's slot,
+    // run on the receiver during the drain's first look (before it looks at B), notifies again.
+    // Those notifies wait for the next drain, behind an event posted before this one began.
+    void aNotifyFromADropReportDuringTheDrainsFirstLookWaitsForTheNextDrain()
+    {
+        const riotest::LogCapture log; // the drop's warning
+        riotest::Worker worker;
+        QThread *const receiver = worker.thread();
+        rio::QtRegistry<int> registry;
+        std::vector<int> seen; // the receiver's thread only: B's deliveries, -1 is the event
+        bool reported = false;
+        registry.add(worker.context, [](const int &) { },
+                     {.priority = 10,
+                      .connection = Qt::QueuedConnection,
+                      .capacity = 1,
+                      .overflow = rio::Overflow::DropOldest});
+        registry.add(worker.context, [&](const int &v) { seen.push_back(v); },
+                     {.priority = 0, .connection = Qt::QueuedConnection});
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, worker.context,
+            [&](rio::HandlerId, quint64) {
+                if (QThread::currentThread() != receiver || std::exchange(reported, true))
+                    return;
+                for (int v = 2; v < 5; ++v)
+                    registry.notify(v);
+            },
+            Qt::DirectConnection);
+        auto gate = worker.block();
+        registry.notify(0);
+        registry.notify(1); // A drops 0: the drain's first look reports it
+        {
+            [[maybe_unused]] const rio::detail::TsanPostScope posting; // see detail/qt_tsan.h
+            QMetaObject::invokeMethod(worker.runner, rio::detail::Handover([&seen] { seen.push_back(-1); }));
+        }
+        gate->count_down();
+        worker.flush();
+        worker.flush();
+        QVERIFY(reported);
+        QCOMPARE(seen, (std::vector<int>{0, 1, -1, 2, 3, 4}));
+    }
+
     // Block gives freed room to the waiting notifiers in notify order: notify 1 takes its place
     // first, is held on its way to the bounded handler while notify 2 starts waiting there, then
     // waits behind it; when the receiver frees the room, 1 goes first, as on the unbounded handler.
