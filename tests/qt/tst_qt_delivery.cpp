@@ -627,6 +627,59 @@ private Q_SLOTS:
             QCOMPARE(events[priority], (std::vector<int>{1, 2}));
     }
 
+    // A late notifier takes its place in the order (at a queued handler on another thread), then
+    // is held by a direct handler before it queues to the receiver; notify 2 queues there and a
+    // Qt event is posted after it returns. The receiver's drain takes 0 and 2; its delivery of 0
+    // lets the late notifier queue 1, ahead of 2. The drain still delivers 2 before the event:
+    // it delivers up to the newest notify waiting when it began, the late 1 included.
+    void aDeliveryRunsBeforeAnEventPostedAfterItsNotifyDespiteALateNotifier()
+    {
+        riotest::Worker receiver;
+        riotest::Worker other;
+        rio::QtRegistry<int> registry;
+        std::vector<int> seen; // on the receiver's thread; -1 is the event
+        std::latch lateHeld(1);
+        std::latch releaseLate(1);
+        std::latch lateQueued(1);
+        registry.add(other.context, [](const int &) { },
+                     {.priority = 10, .connection = Qt::QueuedConnection});
+        registry.add(
+            [&](const int &v) {
+                if (v != 1)
+                    return;
+                lateHeld.count_down();
+                releaseLate.wait();
+            },
+            5);
+        registry.add(receiver.context,
+                     [&](const int &v) {
+                         seen.push_back(v);
+                         if (v != 0)
+                             return;
+                         releaseLate.count_down(); // the drain has taken 0 and 2
+                         lateQueued.wait();
+                     },
+                     {.priority = 0, .connection = Qt::QueuedConnection});
+
+        auto gate = receiver.block();
+        registry.notify(0);
+        std::thread late([&] {
+            registry.notify(1);
+            lateQueued.count_down();
+        });
+        lateHeld.wait(); // 1 has its place in the order, and nothing queued to the receiver
+        registry.notify(2);
+        {
+            [[maybe_unused]] const rio::detail::TsanPostScope posting; // see detail/qt_tsan.h
+            QMetaObject::invokeMethod(receiver.runner,
+                                      rio::detail::Handover([&seen] { seen.push_back(-1); }));
+        }
+        gate->count_down();
+        late.join();
+        receiver.flush();
+        QCOMPARE(seen, (std::vector<int>{0, 1, 2, -1}));
+    }
+
     void oneSharedCopyPerNotify()
     {
         riotest::Worker worker;

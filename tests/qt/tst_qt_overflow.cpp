@@ -173,9 +173,10 @@ private Q_SLOTS:
 
     // A DropOldest handler flooded while the slot of its drop reports (user code on the
     // receiver's thread) is slower than the notifier: each report lets the notifier drop the
-    // delivery the drain was about to take. The drain's turn still ends within its budget, so an
-    // event posted to the receiver during the flood runs before the flood ends; what the handler
-    // received and dropped still adds up to every notify, in notify order.
+    // delivery the drain was about to take. The drain's turn still ends at its horizon (what
+    // replaces them is newer), so an event posted to the receiver during the flood runs before
+    // the flood ends; what the handler received and dropped still adds up to every notify, in
+    // notify order.
     void slowDropReportsLeaveTheEventLoopItsTurn()
     {
         const riotest::LogCapture log; // the drops' warnings
@@ -230,6 +231,47 @@ private Q_SLOTS:
         qInfo("%d notifies, %d drop reports on the receiver", notifies.load(), reportsOnReceiver.load());
         QVERIFY(turnedDuringTheFlood);
         QVERIFY(ordered.load());
+    }
+
+    // A drain delivers only notifies that took their place before it began: a drop report's slot,
+    // run on the receiver during the drain's first look (before it looks at B), notifies again.
+    // Those notifies wait for the next drain, behind an event posted before this one began.
+    void aNotifyFromADropReportDuringTheDrainsFirstLookWaitsForTheNextDrain()
+    {
+        const riotest::LogCapture log; // the drop's warning
+        riotest::Worker worker;
+        QThread *const receiver = worker.thread();
+        rio::QtRegistry<int> registry;
+        std::vector<int> seen; // the receiver's thread only: B's deliveries, -1 is the event
+        bool reported = false;
+        registry.add(worker.context, [](const int &) { },
+                     {.priority = 10,
+                      .connection = Qt::QueuedConnection,
+                      .capacity = 1,
+                      .overflow = rio::Overflow::DropOldest});
+        registry.add(worker.context, [&](const int &v) { seen.push_back(v); },
+                     {.priority = 0, .connection = Qt::QueuedConnection});
+        QObject::connect(
+            &registry, &rio::QtRegistryBase::deliveriesDropped, worker.context,
+            [&](rio::HandlerId, quint64) {
+                if (QThread::currentThread() != receiver || std::exchange(reported, true))
+                    return;
+                for (int v = 2; v < 5; ++v)
+                    registry.notify(v);
+            },
+            Qt::DirectConnection);
+        auto gate = worker.block();
+        registry.notify(0);
+        registry.notify(1); // A drops 0: the drain's first look reports it
+        {
+            [[maybe_unused]] const rio::detail::TsanPostScope posting; // see detail/qt_tsan.h
+            QMetaObject::invokeMethod(worker.runner, rio::detail::Handover([&seen] { seen.push_back(-1); }));
+        }
+        gate->count_down();
+        worker.flush();
+        worker.flush();
+        QVERIFY(reported);
+        QCOMPARE(seen, (std::vector<int>{0, 1, -1, 2, 3, 4}));
     }
 
     // Block gives freed room to the waiting notifiers in notify order: notify 1 takes its place

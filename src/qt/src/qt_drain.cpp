@@ -25,9 +25,8 @@ struct Peek
 };
 
 // Whether `h` has a delivery waiting on `here`, or it is done here: no more work, cancelled, or
-// its context moved (it is then listed where it lives now). Adds its waiting count to `waiting`.
-Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThread *here,
-          std::size_t *waiting) noexcept
+// its context moved (it is then listed where it lives now).
+Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThread *here) noexcept
 {
     QtHandlerState &h = *ref;
     QtHandlerState::Garbage garbage; // destroyed after the lock is released
@@ -55,8 +54,6 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
         return p;
     }
     const std::lock_guard drain(h.drainMutex);
-    if (waiting != nullptr)
-        *waiting += h.mail.size() + h.taken.size();
     p.drop = h.unreportedLocked();
     if (h.taken.empty() && !h.mail.empty()) {
         // Every waiting delivery in one go: the drain delivers them under its own lock, and the
@@ -76,7 +73,7 @@ Peek peek(QtMailboxes &boxes, const std::shared_ptr<QtHandlerState> &ref, QThrea
 }
 
 // Gone: the delivery of `order` left the box without this drain (dropped, cancelled, moved, or
-// delivered by a nested drain); a step of the drain's budget, as a delivery is.
+// delivered by a nested drain).
 enum class Taken { Delivered, Gone, Incoming, Reordered };
 
 // What deliverFront did, and the order of the next delivery waiting when it took one (so the
@@ -158,13 +155,16 @@ public:
 
     void run()
     {
-        // The deliveries of one drain: what waits when it starts, so the event loop gets a turn
-        // between two drains however fast the notifiers are. A delivery gone before its turn
-        // counts as delivered: a notifier that drops each one the drain is about to take (while
-        // the drain reports its drops) cannot keep the drain going. What is left waits for the
-        // follow-up drain event, which is ahead of any Qt event posted after its notify.
-        collect(&m_budget);
-        while (!m_heap.empty() && m_budget > 0) {
+        // The deliveries of one drain: those of notifies that took their place in the order
+        // before it began (its horizon, read from the notify sequence after the follow-up drain
+        // event was posted), so the event loop gets a turn between two drains however fast the
+        // notifiers are, user code the drain runs (a drop report's slot) included. A late
+        // notifier, which took its place before that but queues while the drain runs, is
+        // delivered in it too, in order. A delivery gone before its turn needs no count. What is
+        // later waits for the follow-up drain event, so comes after it in the thread's events,
+        // ahead of any Qt event posted after such a notify returned.
+        collect();
+        while (!m_heap.empty() && m_heap.front().order <= m_horizon) {
             if (m_box.hasIncoming.load(std::memory_order_acquire)) {
                 mergeIncoming();
                 continue;
@@ -179,23 +179,22 @@ public:
                 push(top);
                 continue;
             case Taken::Reordered:
-                collect(nullptr); // every active handler's oldest delivery, afresh
+                collect(); // every active handler's oldest delivery, afresh
                 continue;
             case Taken::Delivered:
             case Taken::Gone:
-                --m_budget;
                 break;
             }
             if (m_box.epoch != m_epoch) {
-                collect(nullptr); // a nested event loop drained this box meanwhile
+                collect(); // a nested event loop drained this box meanwhile
                 continue;
             }
             // Its next delivery, as it stood when this one was taken: deliverFront checks it
             // again under the lock (a removal, a move or a newer drop sends it back to peek).
             if (f.taken == Taken::Delivered && f.more)
                 push({f.next, h->priority, top.index});
-            else if (!peekInto(top.index, nullptr))
-                collect(nullptr);
+            else if (!peekInto(top.index))
+                collect();
         }
     }
 
@@ -225,12 +224,12 @@ private:
     // Peeks active handler `index`: back into the heap, or out of the active list. False when
     // user code it ran (a drop's slot running a nested event loop) drained this box meanwhile,
     // which compacted the list: no index held is good then.
-    bool peekInto(std::size_t index, std::size_t *waiting)
+    bool peekInto(std::size_t index)
     {
         const std::shared_ptr<QtHandlerState> h = m_box.active[index];
         if (!h)
             return true;
-        const Peek p = peek(m_boxes, h, m_box.thread, waiting);
+        const Peek p = peek(m_boxes, h, m_box.thread);
         h->report(p.drop);
         if (m_box.epoch != m_epoch)
             return false;
@@ -243,17 +242,15 @@ private:
 
     // Every active handler peeked afresh (the list compacted first); all over again when a
     // nested drain of the box ran from a peek.
-    void collect(std::size_t *waiting)
+    void collect()
     {
         m_epoch = m_box.epoch;
         m_reorders = m_boxes.reorders(); // before the peeks: a reorder after it is seen later
         std::erase_if(m_box.active, [](const auto &h) { return !h; });
         m_heap.clear();
         for (std::size_t i = 0; i < m_box.active.size(); ++i) {
-            if (!peekInto(i, waiting)) [[unlikely]] {
-                if (waiting != nullptr)
-                    *waiting = 0;
-                collect(waiting);
+            if (!peekInto(i)) [[unlikely]] {
+                collect();
                 return;
             }
         }
@@ -265,8 +262,8 @@ private:
         const std::size_t first = m_box.active.size();
         m_boxes.takeIncoming(m_box, m_box.active);
         for (std::size_t i = first; i < m_box.active.size(); ++i) {
-            if (!peekInto(i, nullptr)) {
-                collect(nullptr);
+            if (!peekInto(i)) {
+                collect();
                 return;
             }
         }
@@ -275,7 +272,9 @@ private:
     QtMailboxes &m_boxes;
     QtMailboxes::Box &m_box;
     std::vector<Entry> m_heap;
-    std::size_t m_budget = 0;
+    // The newest notify this drain delivers: the last place in the order taken before it began
+    // (the boxes' orders, shared with every registry that shares them).
+    const std::uint64_t m_horizon = m_boxes.lastSequence();
     std::uint64_t m_reorders = 0; // QtMailboxes::reorders() when the handlers were last peeked
     // The box's epoch when the handlers were last peeked: a drain run since (nested, from user
     // code this drain called) compacted the list, and the heap's indices are stale.

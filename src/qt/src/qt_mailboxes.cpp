@@ -299,8 +299,8 @@ void QtMailboxes::endDrain(const std::shared_ptr<Box> &box) noexcept
                 forgetLocked(*box);
             return;
         }
-        // The budget ran out: what is left goes to the pending drain event (posted when this
-        // drain began, or by a notify since)...
+        // Past the drain's horizon: what is left goes to the pending drain event (posted when
+        // this drain began, or by a notify since)...
         if (box->posted) {
             try {
                 box->incoming.insert(box->incoming.end(), left.begin(), left.end());

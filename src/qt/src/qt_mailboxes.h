@@ -90,6 +90,12 @@ public:
     };
     // The order of a notify among all queued deliveries of the registries sharing these boxes.
     std::uint64_t nextSequence() noexcept { return m_sequence.fetch_add(1, std::memory_order_relaxed); }
+    // The last order taken so far: every notify that took its place before this read (a notify
+    // whose queuing led to this read, coherence) has one no later.
+    [[nodiscard]] std::uint64_t lastSequence() const noexcept
+    {
+        return m_sequence.load(std::memory_order_relaxed) - 1;
+    }
     // A delivery was queued ahead of others in a listed handler's queue (its notifier took its
     // place in the order earlier, then waited or was preempted): a drain's view of that
     // handler's oldest delivery may be too new. Called under the handler's lock, before it is

@@ -68,8 +68,11 @@ public:
         attachDiagnostics(detail::LayerAccess::core(m_core), m_registrations, &detail::eventTypeNameOf<E>);
     }
 
-    /// Cancels every pending delivery and destroys every handler no delivery still holds. No
-    /// notify of this registry may be running. Guards that outlive it become inert.
+    /// Cancels every pending delivery and destroys every handler no delivery still holds. A
+    /// delivery its receiver's drain had already taken may still start, on the receiver's thread,
+    /// after the destructor returned: it holds its own handler (destroyed when it ends) and
+    /// touches nothing of the registry (an exception it throws is no longer reported). No notify
+    /// of this registry may be running. Guards that outlive it become inert.
     ~QtRegistry() override
     {
         detachShared();
