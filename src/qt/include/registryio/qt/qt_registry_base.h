@@ -93,7 +93,9 @@ Q_SIGNALS:
     /// receiving thread with the new total before its next delivery to that handler (so about
     /// twice per drain however many drops; a slot may see the same total twice), logged at
     /// most once a second per registry. Deliveries waiting when `id` is removed or its context
-    /// dies: emitted once by the thread that removed it, with the final total, and logged.
+    /// dies: emitted once by the thread that removed it, with its total, and logged; a `Block`
+    /// notifier still waiting for room then emits its own drop on its thread, with a higher
+    /// total (the threads' signals may arrive in either order: the highest total is the final).
     void deliveriesDropped(rio::HandlerId id, quint64 total);
 
 protected:
