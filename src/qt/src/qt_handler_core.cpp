@@ -188,13 +188,37 @@ std::size_t QtHandlerState::waitingLocked(std::size_t limit) noexcept
     return mail.size() + takenBound;
 }
 
-bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
-                         std::uint64_t postedAt, bool countSuspended)
+std::optional<QtRegistryControl::DropReason> QtHandlerState::run(const std::shared_ptr<QtTarget> &target,
+                                                                 const void *event, const AsyncToken &token,
+                                                                 std::uint64_t postedAt, bool countDrop)
 {
-    if (suspended.load(std::memory_order_acquire)) {
-        if (countSuspended)
-            report(countDrops(1, QtRegistryControl::DropReason::Suspended));
-        return false;
+    // Marked as starting from its last look at `cancelled` until the call (see `starting`).
+    struct Starting
+    {
+        std::atomic<int> *mark;
+        explicit Starting(std::atomic<int> &m) noexcept : mark(&m)
+        {
+            m.fetch_add(1, std::memory_order_seq_cst);
+        }
+        Starting(const Starting &) = delete;
+        Starting &operator=(const Starting &) = delete;
+        ~Starting() { call(); }
+        void call() noexcept
+        {
+            if (mark != nullptr)
+                std::exchange(mark, nullptr)->fetch_sub(1, std::memory_order_release);
+        }
+    } starting(this->starting);
+    std::optional<QtRegistryControl::DropReason> why;
+    if (cancelled.load(std::memory_order_seq_cst))
+        why = cancelledReason(); // taken before its removal, which returned meanwhile
+    else if (suspended.load(std::memory_order_acquire))
+        why = QtRegistryControl::DropReason::Suspended;
+    if (why) {
+        starting.call();
+        if (countDrop)
+            report(countDrops(1, *why));
+        return why;
     }
     diag::HandlerStats &s = counts();
     s.calls.fetch_add(1, std::memory_order_relaxed); // every queued run, timed or not
@@ -203,8 +227,10 @@ bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
         if (s.timingNow() != nullptr) [[unlikely]] {
             const diag::RunScope scope(&s); // diagnostics on: timed
             diag::recordQueueDelay(&s, postedAt, scope.start());
+            starting.call();
             target->invoke(event, token);
         } else {
+            starting.call();
             target->invoke(event, token);
         }
 #if defined(__GLIBCXX__)
@@ -216,10 +242,10 @@ bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
         s.failures.fetch_add(1, std::memory_order_relaxed);
         traceDeliveryEnd(*this, true);
         control->reportCurrentException(id);
-        return true;
+        return why;
     }
     traceDeliveryEnd(*this, false);
-    return true;
+    return why;
 }
 
 void QtHandlerState::contextDestroyed() noexcept
@@ -290,6 +316,11 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
     int none = -1; // the first cancellation's reason stays
     cancelledFor.compare_exchange_strong(none, static_cast<int>(reason), std::memory_order_acq_rel);
     cancelled.store(true, std::memory_order_seq_cst);
+    // A delivery that took its event before this looks at `cancelled` once more (run): wait for
+    // any between that look and its call, so that none starts once this returns. Before the queue is counted:
+    // a delivery that saw the cancellation has counted its drop then, and the total reported below
+    // is the highest.
+    waitUntil([this] { return starting.load(std::memory_order_acquire) == 0; });
     if (const QtCancelTestHook hook = cancelTestHook.load(std::memory_order_acquire)) [[unlikely]]
         hook(id);
     QMetaObject::Connection connection;

@@ -253,13 +253,13 @@ public:
     void contextDestroyed() noexcept;
     // Stops every delivery that has not started and counts what waited as dropped for `reason`.
     void cancelFor(QtRegistryControl::DropReason reason) noexcept;
-    // Calls the typed part with `event` on this thread (inside a DeliveryFrame): skips a
-    // suspended handler (false; its drop counted and reported unless `countSuspended` is false),
-    // reports failures, lets thread cancellation pass.
+    // Calls the typed part with `event` on this thread (inside a DeliveryFrame), unless the
+    // handler is cancelled or suspended by then: returns why it did not run (its drop counted and
+    // reported unless `countDrop` is false). Reports failures, lets thread cancellation pass.
     // `postedAt`: when it was queued (ticks, 0: unknown), for the queueing delay.
-    bool run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
-             std::uint64_t postedAt = 0, bool countSuspended = true);
-
+    std::optional<QtRegistryControl::DropReason> run(const std::shared_ptr<QtTarget> &target,
+                                                     const void *event, const AsyncToken &token,
+                                                     std::uint64_t postedAt = 0, bool countDrop = true);
     // Read by notifiers and the drain alike, written rarely: one cache line group that neither
     // side's per-delivery writes touch.
     const std::shared_ptr<QtRegistryControl> control;
@@ -322,6 +322,11 @@ public:
     QtMailQueue taken;                             // Every: the oldest waiting deliveries, in notify order
     std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (countDrops)
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
+    // Deliveries between their last look at `cancelled` and the call of the handler (run): a
+    // cancellation, which sets `cancelled` first, waits for them (sequentially consistent both:
+    // a delivery that did not see it is counted here), so no delivery starts once it returned.
+    // Those steps run no user code and take no lock: that wait waits for neither.
+    std::atomic<int> starting{0};
 
     // Delivery::Latest of a small trivially copyable event, without interval nor once: the newest
     // event in one cell that notifiers write without a lock. A seqlock: `cellSeq` is odd while a

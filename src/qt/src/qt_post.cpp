@@ -390,10 +390,7 @@ struct BlockingCall : TsanHandover
                 why = h.cancelledReason();
         }
         // A drop is counted and reported by its notifier.
-        if (!target)
-            dropped = why; // cancelled while it waited
-        else if (!h.run(target, payload.get(), token, 0, false))
-            dropped = QtRegistryControl::DropReason::Suspended;
+        dropped = target ? h.run(target, payload.get(), token, 0, false) : why; // cancelled while it waited
     }
 };
 
