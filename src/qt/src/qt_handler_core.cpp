@@ -152,8 +152,8 @@ QtDrop QtAccounting::drop(Reason reason, std::uint64_t n) const noexcept
     return handler->countDrops(n, reason);
 }
 
-QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,
-                                                     QtRegistryControl::DropReason reason) noexcept
+QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out, QtRegistryControl::DropReason reason,
+                                                     bool counted) noexcept
 {
     if (blockedProducers.load(std::memory_order_relaxed) != 0)
         room.notify_all();
@@ -170,7 +170,7 @@ QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,
     out.pendingToken.swap(pendingToken);
     onceDoneLocked(out);
     takenBound = 0;
-    return countDrops(waiting, reason);
+    return counted ? countDrops(waiting, reason) : Drop{};
 }
 
 QThread *QtHandlerState::threadLocked() const noexcept
@@ -192,30 +192,16 @@ std::optional<QtRegistryControl::DropReason> QtHandlerState::run(const std::shar
                                                                  const void *event, const AsyncToken &token,
                                                                  std::uint64_t postedAt, bool countDrop)
 {
-    // Marked as starting from its last look at `cancelled` until the call (see `starting`).
-    struct Starting
-    {
-        std::atomic<int> *mark;
-        explicit Starting(std::atomic<int> &m) noexcept : mark(&m)
-        {
-            m.fetch_add(1, std::memory_order_seq_cst);
-        }
-        Starting(const Starting &) = delete;
-        Starting &operator=(const Starting &) = delete;
-        ~Starting() { call(); }
-        void call() noexcept
-        {
-            if (mark != nullptr)
-                std::exchange(mark, nullptr)->fetch_sub(1, std::memory_order_release);
-        }
-    } starting(this->starting);
+    // Marked as starting from its last look at `cancelled` until the call (see `starting`): the
+    // steps between throw nothing.
+    starting.fetch_add(1, std::memory_order_seq_cst);
     std::optional<QtRegistryControl::DropReason> why;
     if (cancelled.load(std::memory_order_seq_cst))
         why = cancelledReason(); // taken before its removal, which returned meanwhile
     else if (suspended.load(std::memory_order_acquire))
         why = QtRegistryControl::DropReason::Suspended;
     if (why) {
-        starting.call();
+        starting.fetch_sub(1, std::memory_order_release);
         if (countDrop)
             report(countDrops(1, *why));
         return why;
@@ -227,10 +213,10 @@ std::optional<QtRegistryControl::DropReason> QtHandlerState::run(const std::shar
         if (s.timingNow() != nullptr) [[unlikely]] {
             const diag::RunScope scope(&s); // diagnostics on: timed
             diag::recordQueueDelay(&s, postedAt, scope.start());
-            starting.call();
+            starting.fetch_sub(1, std::memory_order_release);
             target->invoke(event, token);
         } else {
-            starting.call();
+            starting.fetch_sub(1, std::memory_order_release);
             target->invoke(event, token);
         }
 #if defined(__GLIBCXX__)
@@ -306,20 +292,20 @@ QtHandlerCore::Route QtHandlerCore::route(QThread *&here) noexcept
     }
 }
 
-void QtHandlerCore::cancel() noexcept
+void QtHandlerCore::cancel(bool counted) noexcept
 {
-    state(*this).cancelFor(QtRegistryControl::DropReason::Removed);
+    state(*this).cancelFor(QtRegistryControl::DropReason::Removed, counted);
 }
 
-void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
+void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason, bool counted) noexcept
 {
     int none = -1; // the first cancellation's reason stays
     cancelledFor.compare_exchange_strong(none, static_cast<int>(reason), std::memory_order_acq_rel);
     cancelled.store(true, std::memory_order_seq_cst);
     // A delivery that took its event before this looks at `cancelled` once more (run): wait for
-    // any between that look and its call, so that none starts once this returns. Before the queue is counted:
-    // a delivery that saw the cancellation has counted its drop then, and the total reported below
-    // is the highest.
+    // any between that look and its call, so that none starts once this returns. Before the queue
+    // is counted: a delivery that saw the cancellation has counted its drop then, and the total
+    // reported below is the highest.
     waitUntil([this] { return starting.load(std::memory_order_acquire) == 0; });
     if (const QtCancelTestHook hook = cancelTestHook.load(std::memory_order_acquire)) [[unlikely]]
         hook(id);
@@ -330,7 +316,7 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
     {
         std::lock_guard lock(mutex);
         connection = std::exchange(contextConnection, QMetaObject::Connection());
-        drop = dropQueueLocked(garbage, cancelledReason()); // the first cancellation's, as every other
+        drop = dropQueueLocked(garbage, cancelledReason(), counted); // the first cancellation's reason
         // Disconnected, we would not learn of the context's death: forget it now, so no
         // pending delivery or relisting ever touches it again.
         const std::lock_guard drain(drainMutex);

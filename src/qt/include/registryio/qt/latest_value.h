@@ -76,7 +76,8 @@ private:
 /// nothing). A larger T is copied once per set (one allocation; three for a set that schedules).
 /// A set that cannot schedule its delivery (no memory) or copy its T is reported on the
 /// `registryio` logging category and never throws; the next set schedules the delivery again.
-/// Destroy it on its thread once no thread sets it any more (a value waiting then is dropped): a
+/// Destroy it on its thread once no thread sets it any more (a value set and not shown is then
+/// discarded, uncounted): a
 /// set() during or after its destruction, on any thread (a slot of a child's destroyed() signal
 /// included, which runs after the cell is gone), uses freed memory, as any call racing a
 /// destructor does.
@@ -86,10 +87,10 @@ class LatestValue final : public LatestValueBase
 public:
     /// An empty value (value() invalid until the first set is shown), child of `parent`.
     explicit LatestValue(QObject *parent = nullptr)
-        : LatestValueBase(parent), m_writer(m_cell.handlerCore(feed(m_cell)))
+        : LatestValueBase(parent), m_writer(m_cell.handlerCore(feed(m_cell, SourceLocation::current())))
     { }
-    /// Stops showing: a value waiting is dropped.
-    ~LatestValue() override = default;
+    /// Stops showing: a value set and not shown yet is discarded (not counted as a drop).
+    ~LatestValue() override { m_writer->cancel(false); }
     LatestValue(const LatestValue &) = delete;
     LatestValue &operator=(const LatestValue &) = delete;
 
@@ -111,13 +112,18 @@ public:
     /// Each notify of `registry` sets the value from now on, until the returned handle removes
     /// that handler, `registry` goes or this object does (a value notified but not shown yet is
     /// then dropped, as the registry drops a pending delivery). Call it on this object's thread.
-    Connection follow(QtRegistry<T> &registry) { return registry.connection(feed(registry)); }
+    /// The handler is recorded as added at `where`.
+    Connection follow(QtRegistry<T> &registry, SourceLocation where = SourceLocation::current())
+    {
+        return registry.connection(feed(registry, where));
+    }
 
 private:
-    HandlerId feed(QtRegistry<T> &registry)
+    HandlerId feed(QtRegistry<T> &registry, SourceLocation where)
     {
-        return registry.add(this, [this](const T &event) { offer(QVariant::fromValue(event)); },
-                            {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
+        return registry.add(
+            this, [this](const T &event) { offer(QVariant::fromValue(event)); },
+            {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest}, where);
     }
 
     // set()'s registry: it holds the one coalesced delivery to this object, which set() writes.

@@ -164,13 +164,18 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
 }
 
 // Writes a small event (storesByValue) to the one cell of `core` (QtHandlerCore::latestCell()):
-// no lock, no allocation once a delivery is scheduled. Throws what scheduling one throws.
+// no lock, no allocation once a delivery is scheduled; the write that finds none owed schedules
+// it, as does one with an async token (held for it) or timed. Throws what scheduling one throws.
 template <typename E>
 RIO_ALWAYS_INLINE inline void writeLatestCell(QtHandlerCore &core, const E &event, const AsyncToken &token)
 {
-    alignas(8) unsigned char bytes[QtPayload::inlineSize] = {};
-    std::memcpy(bytes, static_cast<const void *>(&event), sizeof(E));
-    core.postLatestValue(bytes, token);
+    bool owing = false;
+    if (core.latest.write(core.latest.seq.load(std::memory_order_relaxed), event))
+        owing = core.latest.owe();
+    else
+        core.latestLeft.fetch_add(1, std::memory_order_relaxed); // another writer's is the newer
+    if (owing || token || core.layerTiming()) [[unlikely]]
+        core.scheduleLatestCell(token, owing);
 }
 
 // Delivers one event to one handler as its connection type says. Throws what a handler run on
