@@ -192,18 +192,15 @@ std::optional<QtRegistryControl::DropReason> QtHandlerState::run(const std::shar
                                                                  const void *event, const AsyncToken &token,
                                                                  std::uint64_t postedAt, bool countDrop)
 {
-    // Marked as starting from its last look at `cancelled` until the call (see `starting`): the
-    // steps between throw nothing.
+    // Marked as starting from its last look at `cancelled` (taken before a removal that returned
+    // meanwhile) until the call, through steps that throw nothing (see `starting`).
     starting.fetch_add(1, std::memory_order_seq_cst);
-    std::optional<QtRegistryControl::DropReason> why;
-    if (cancelled.load(std::memory_order_seq_cst))
-        why = cancelledReason(); // taken before its removal, which returned meanwhile
-    else if (suspended.load(std::memory_order_acquire))
-        why = QtRegistryControl::DropReason::Suspended;
-    if (why) {
+    if (const bool gone = cancelled.load(std::memory_order_seq_cst);
+        gone || suspended.load(std::memory_order_acquire)) {
         starting.fetch_sub(1, std::memory_order_release);
+        const auto why = gone ? cancelledReason() : QtRegistryControl::DropReason::Suspended;
         if (countDrop)
-            report(countDrops(1, *why));
+            report(countDrops(1, why));
         return why;
     }
     diag::HandlerStats &s = counts();
@@ -228,10 +225,10 @@ std::optional<QtRegistryControl::DropReason> QtHandlerState::run(const std::shar
         s.failures.fetch_add(1, std::memory_order_relaxed);
         traceDeliveryEnd(*this, true);
         control->reportCurrentException(id);
-        return why;
+        return std::nullopt;
     }
     traceDeliveryEnd(*this, false);
-    return why;
+    return std::nullopt;
 }
 
 void QtHandlerState::contextDestroyed() noexcept
@@ -302,10 +299,8 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason, bool counte
     int none = -1; // the first cancellation's reason stays
     cancelledFor.compare_exchange_strong(none, static_cast<int>(reason), std::memory_order_acq_rel);
     cancelled.store(true, std::memory_order_seq_cst);
-    // A delivery that took its event before this looks at `cancelled` once more (run): wait for
-    // any between that look and its call, so that none starts once this returns. Before the queue
-    // is counted: a delivery that saw the cancellation has counted its drop then, and the total
-    // reported below is the highest.
+    // No delivery starts once this returns: one between its last look and its call is awaited
+    // (run). Before the queue is counted, so the total reported below is the highest.
     waitUntil([this] { return starting.load(std::memory_order_acquire) == 0; });
     if (const QtCancelTestHook hook = cancelTestHook.load(std::memory_order_acquire)) [[unlikely]]
         hook(id);

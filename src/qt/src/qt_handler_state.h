@@ -322,18 +322,14 @@ public:
     QtMailQueue taken;                             // Every: the oldest waiting deliveries, in notify order
     std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (countDrops)
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
-    // Deliveries between their last look at `cancelled` and the call of the handler (run): a
-    // cancellation, which sets `cancelled` first, waits for them (sequentially consistent both:
-    // a delivery that did not see it is counted here), so no delivery starts once it returned.
-    // Those steps run no user code and take no lock: that wait waits for neither.
+    // Deliveries between their last look at `cancelled` and the handler's call (run): steps that
+    // run no user code and take no lock, which a cancellation waits for (cancelFor).
     std::atomic<int> starting{0};
 
-    // Latest's cell (`latest`): its reader's side, written by its one reader (its context's
-    // thread) with no lock held, read by diagnostics: the cell's count it last read (the cell has
-    // an event once it moved from 0), so an event is never delivered twice, and the reads that
-    // found a write. Half the count is the writes, each delivered, replaced (coalesced) or still
-    // waiting: the writes since the last read, which a window's flood is told by, are half its
-    // growth since.
+    // Latest's cell (`latest`): its reader's side (runCell, no lock held), read by diagnostics:
+    // the count it last read (an event once it moved from 0), so an event is never delivered
+    // twice, and the reads that found a write. Half the count is the writes, each delivered,
+    // replaced (coalesced) or still waiting.
     alignas(64) std::atomic<std::uint64_t> cellTaken{0};
     std::atomic<std::uint64_t> cellDelivered{0};
     mutable std::uint64_t cellCoalescedShown = 0; // under `mutex`: the most coalesced shown
@@ -347,13 +343,10 @@ public:
         const std::uint64_t taken = cellTaken.load(std::memory_order_acquire);
         return (latest.seq.load(std::memory_order_relaxed) - taken) / 2;
     }
-    // Diagnostics (under `mutex`): Latest's waiting event (0 or 1: a write in the cell not yet read
-    // waits too when Qt discarded the delivery's event, until the next write schedules another),
-    // and the events a newer one replaced, from one reading of the cell's counts. A read stores
-    // `cellDelivered` before `cellTaken` (release): this loads `cellTaken` first (acquire), then
-    // `cellDelivered`, then `latest.seq`, so it sees the read done, or not done, or (between its two
-    // stores) the write it reads still waiting and one coalesced fewer than it counted before:
-    // the most shown stands then, so coalesced never goes down and their sum is the writes'.
+    // Diagnostics (under `mutex`): Latest's waiting event (0 or 1) and the events a newer one
+    // replaced. A read stores `cellDelivered` before `cellTaken`; this loads them in the other
+    // order, then `latest.seq`: between the read's stores it sees one coalesced fewer than before,
+    // and the most shown stands, so coalesced never goes down and the sum is the writes'.
     struct LatestCounts
     {
         std::size_t waiting = 0;
@@ -383,23 +376,6 @@ public:
         std::atomic<std::uint64_t> &most = counts().maxWaiting;
         if (n > most.load(std::memory_order_relaxed))
             most.store(n, std::memory_order_relaxed);
-    }
-    // Takes the cell into `out` (its reader, with no lock held, so that a notifier stopped between
-    // its stores holds up no notify, removal nor snapshot): the writes since the last take, of
-    // which `out` holds the newest (the others coalesced), 0 when there were none, or none when a
-    // writer stores meanwhile (that writer then schedules a delivery again: NewestCell).
-    std::optional<std::uint64_t> takeCell(unsigned char (&out)[NewestCell::size]) noexcept
-    {
-        std::uint64_t at = 0;
-        if (!latest.read(out, at))
-            return std::nullopt;
-        const std::uint64_t writes = (at - cellTaken.load(std::memory_order_relaxed)) / 2;
-        if (writes != 0) {
-            // In this order (see latestCountsLocked).
-            cellDelivered.store(cellDelivered.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-            cellTaken.store(at, std::memory_order_release);
-        }
-        return writes;
     }
     // What diagnostics show, recorded at add (the context may change thread or die later).
     struct Origin

@@ -24,57 +24,33 @@ namespace {
 
 void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced = false);
 
-// The Qt event of a coalesced delivery, posted to the context (so it moves with it).
-struct LatestCall : TsanHandover
+// A coalesced delivery: the Qt event posted to its context (so it moves with it), or the timer of
+// its interval wait, armed on the thread it ran on. Discarded unrun, the event leaves the next
+// write to schedule one (Qt may hold its post-event lock), the timer (its thread ended) posts it.
+struct LatestCall
 {
     std::shared_ptr<QtHandlerState> handler;
+    bool timer = false;
     bool ran = false;
 
-    explicit LatestCall(std::shared_ptr<QtHandlerState> h) noexcept : handler(std::move(h))
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    LatestCall(LatestCall &&other) noexcept
-        : TsanHandover(std::move(other)), handler(std::move(other.handler)), ran(other.ran)
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    LatestCall(const LatestCall &) = delete;
-    LatestCall &operator=(const LatestCall &) = delete;
-    LatestCall &operator=(LatestCall &&) = delete;
-    ~LatestCall()
-    {
-        RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPosters();
-        // Discarded unrun (Qt may hold its post-event lock; a post that failed holds the
-        // handler's): nothing is taken here, the next notify schedules a delivery again.
-        if (!ran && handler) {
-            handler->latestLost.store(true, std::memory_order_release);
-            handler->latest.owed.store(false, std::memory_order_release); // a write schedules one again
-        }
-    }
-
+    LatestCall(std::shared_ptr<QtHandlerState> h, bool t) noexcept : handler(std::move(h)), timer(t) { }
+    LatestCall(LatestCall &&) noexcept = default;
+    ~LatestCall(); // below
     void operator()()
     {
-        RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPosters();
         ran = true;
-        struct Publish // Qt may destroy this functor on another thread
-        {
-            const void *self;
-            ~Publish() { RIO_TSAN_RELEASE(self); }
-        } publish{this};
         if (handler)
             deliverLatest(handler);
     }
 };
 
-// Posts the coalesced delivery of `h` to its context, wherever that lives now (under its mutex,
-// the context alive). Throws when Qt cannot allocate the event.
+// Posts the coalesced delivery of `h` to its context, wherever it lives (under its mutex, the
+// context alive). Throws when Qt cannot allocate the event.
 void postLatestCallLocked(QtHandlerState &h)
 {
     [[maybe_unused]] const TsanPostScope posting;
-    QMetaObject::invokeMethod(h.context, LatestCall(h.shared_from_this()), Qt::QueuedConnection);
+    QMetaObject::invokeMethod(h.context, Handover(LatestCall(h.shared_from_this(), false)),
+                              Qt::QueuedConnection);
 }
 
 // Nothing will deliver the pending payload of `h` (no memory to post it): counted as dropped,
@@ -89,46 +65,30 @@ QtHandlerState::Drop dropPendingLocked(QtHandlerState &h, QtHandlerState::Garbag
     return h.countDrops(garbage.pending ? 1 : 0, QtRegistryControl::DropReason::NoMemory);
 }
 
-// The interval wait of a coalesced delivery: a timer on the thread that armed it. When it
-// fires, the delivery goes to wherever the context lives then; when its thread ends first and
-// the timer is discarded unrun, the delivery is posted to the context at once.
-struct LatestTimer
+LatestCall::~LatestCall()
 {
-    std::shared_ptr<QtHandlerState> handler;
-    bool ran = false;
-
-    explicit LatestTimer(std::shared_ptr<QtHandlerState> h) noexcept : handler(std::move(h)) { }
-    LatestTimer(LatestTimer &&other) noexcept : handler(std::move(other.handler)), ran(other.ran) { }
-    LatestTimer(const LatestTimer &) = delete;
-    LatestTimer &operator=(const LatestTimer &) = delete;
-    LatestTimer &operator=(LatestTimer &&) = delete;
-    ~LatestTimer()
+    if (ran || !handler)
+        return;
+    QtHandlerState &h = *handler;
+    if (!timer) {
+        h.latestLost.store(true, std::memory_order_release);
+        h.latest.owed.store(false, std::memory_order_release); // a write schedules one again
+        return;
+    }
+    QtHandlerState::Garbage garbage; // destroyed after the lock is released
+    QtHandlerState::Drop drop;
     {
-        if (ran || !handler)
+        std::lock_guard lock(h.mutex);
+        if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire) || !h.scheduled)
             return;
-        QtHandlerState &h = *handler;
-        QtHandlerState::Garbage garbage; // destroyed after the lock is released
-        QtHandlerState::Drop drop;
-        {
-            std::lock_guard lock(h.mutex);
-            if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire) || !h.scheduled)
-                return;
-            try {
-                postLatestCallLocked(h);
-            } catch (...) {
-                drop = dropPendingLocked(h, garbage);
-            }
+        try {
+            postLatestCallLocked(h);
+        } catch (...) {
+            drop = dropPendingLocked(h, garbage);
         }
-        h.report(drop);
     }
-
-    void operator()()
-    {
-        ran = true;
-        if (handler)
-            deliverLatest(handler);
-    }
-};
+    h.report(drop);
+}
 
 // The value a delivery of `handler` just ran waits for `pacer`'s frame: that frame makes the next
 // delivery (unless a notify scheduled one meanwhile), so notifies until then post nothing and
@@ -160,20 +120,8 @@ bool paceLatest(const std::shared_ptr<QtHandlerState> &handler, FramePacer &pace
     return true;
 }
 
-// A delivery whose read of the cell met a writer: the delivery that writer schedules carries the
-// async token this one took.
-void giveBackToken(QtHandlerState &h, AsyncToken &token) noexcept
-{
-    if (!token)
-        return;
-    std::lock_guard lock(h.mutex);
-    if (h.context != nullptr && !h.pendingToken)
-        h.pendingToken = std::move(token);
-}
-
-// A handler whose values a window's frames show, under a flood (more than one write since its
-// last delivery): that frame reads its newest event, so the writes until then post nothing. True
-// when it is paced so.
+// True when a window's frames show the handler's values and it is flooded (more than one write
+// since its last delivery): it is paced, the frame reads its newest event, writes post nothing.
 bool paceFlooded(const std::shared_ptr<QtHandlerState> &handler)
 {
     QtHandlerState &h = *handler;
@@ -187,9 +135,8 @@ bool paceFlooded(const std::shared_ptr<QtHandlerState> &handler)
            paceLatest(handler, *pacer, true);
 }
 
-// Whether the handler's minimum interval since its last delivery has passed (under its lock); if
-// not, a timer on this thread delivers it later, the handler scheduled meanwhile (so notifies only
-// replace the payload). Without memory for the timer, it has.
+// Whether the handler's minimum interval since its last delivery passed (under its lock); else a
+// timer on this thread delivers later, the handler scheduled meanwhile (notifies only replace).
 bool intervalPassedLocked(const std::shared_ptr<QtHandlerState> &handler,
                           std::chrono::steady_clock::time_point now)
 {
@@ -198,15 +145,14 @@ bool intervalPassedLocked(const std::shared_ptr<QtHandlerState> &handler,
         return true;
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(h.lastDelivery + h.minInterval - now);
     try {
-        QTimer::singleShot(wait, Qt::PreciseTimer, h.context, LatestTimer(handler));
+        QTimer::singleShot(wait, Qt::PreciseTimer, h.context, Handover(LatestCall(handler, true)));
         return false;
     } catch (...) {
         return true;
     }
 }
 
-// What a coalesced delivery takes under the handler's lock.
-struct LatestTaken
+struct LatestTaken // what a coalesced delivery takes under the handler's lock
 {
     std::shared_ptr<const void> payload; // else the cell's event, read after the lock (`fromCell`)
     AsyncToken token;
@@ -238,26 +184,35 @@ void takeLatestLocked(QtHandlerState &h, LatestTaken &t, QtHandlerState::Garbage
 }
 
 // Reads Latest's cell with no lock held (a writer stopped mid-write holds up no notify, removal
-// nor snapshot, which take the lock, nor this thread) and runs the handler with its newest write.
-// False when the delivery ends here: cancelled meanwhile, or a writer met (it schedules the next).
+// nor snapshot, which take the lock, nor this thread) and runs the handler with its newest write,
+// the writes since the last read coalesced. False when the delivery ends here: cancelled
+// meanwhile, or a writer met (it schedules the next delivery, which carries the token).
 bool runCell(QtHandlerState &h, LatestTaken &t)
 {
     alignas(8) unsigned char value[NewestCell::size];
-    const std::optional<std::uint64_t> writes = h.takeCell(value);
+    std::uint64_t at = 0;
+    const bool read = h.latest.read(value, at);
+    const std::uint64_t writes = read ? (at - h.cellTaken.load(std::memory_order_relaxed)) / 2 : 0;
+    if (writes != 0) { // in this order (see latestCountsLocked)
+        h.cellDelivered.store(h.cellDelivered.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+        h.cellTaken.store(at, std::memory_order_release);
+    }
     // Cancelled meanwhile: the write read, or one after the read, is the delivery owed, dropped
     // (the others coalesced), the cancellation having left it to this read.
     int reading = QtHandlerState::cellReading;
     if (!h.cellRead.compare_exchange_strong(reading, QtHandlerState::cellIdle, std::memory_order_acq_rel)) {
-        if (writes.value_or(0) != 0 || h.cellWritesLocked() != 0)
+        if (writes != 0 || h.cellWritesLocked() != 0)
             h.report(h.countDrops(1, h.cancelledReason()));
         return false;
     }
-    if (!writes) {
-        giveBackToken(h, t.token);
+    if (!read) {
+        std::lock_guard lock(h.mutex);
+        if (t.token && h.context != nullptr && !h.pendingToken)
+            h.pendingToken = std::move(t.token);
         return false;
     }
-    t.flooded = t.flooded || *writes > 1;
-    if (*writes != 0)
+    t.flooded = t.flooded || writes > 1;
+    if (writes != 0)
         h.run(t.target, value, t.token, t.postedAt);
     return true;
 }
@@ -327,7 +282,7 @@ struct BlockingDone
 };
 
 // The Qt event of a BlockingQueued delivery: the notifier waits until it ran or was discarded.
-struct BlockingCall : TsanHandover
+struct BlockingCall
 {
     std::shared_ptr<QtHandlerState> handler;
     std::shared_ptr<const void> payload;
@@ -340,23 +295,10 @@ struct BlockingCall : TsanHandover
     BlockingCall(std::shared_ptr<QtHandlerState> h, std::shared_ptr<const void> p, AsyncToken t,
                  std::shared_ptr<BlockingDone> d) noexcept
         : handler(std::move(h)), payload(std::move(p)), token(std::move(t)), done(std::move(d))
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    BlockingCall(BlockingCall &&other) noexcept
-        : TsanHandover(std::move(other)), handler(std::move(other.handler)),
-          payload(std::move(other.payload)), token(std::move(other.token)), done(std::move(other.done)),
-          dropped(other.dropped)
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    BlockingCall(const BlockingCall &) = delete;
-    BlockingCall &operator=(const BlockingCall &) = delete;
-    BlockingCall &operator=(BlockingCall &&) = delete;
+    { }
+    BlockingCall(BlockingCall &&) noexcept = default;
     ~BlockingCall()
     {
-        RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPosters();
         if (!done)
             return; // moved from
         // Discarded for the handler's cancellation, or with the handler listed: decided now.
@@ -376,13 +318,6 @@ struct BlockingCall : TsanHandover
 
     void operator()()
     {
-        RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPosters();
-        struct Publish
-        {
-            const void *self;
-            ~Publish() { RIO_TSAN_RELEASE(self); }
-        } publish{this};
         if (!handler)
             return;
         dropped.reset();
@@ -565,18 +500,22 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
     return Route::Post;
 }
 
-void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncToken &token)
+void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncToken &token,
+                               std::uint64_t owedAt)
 {
     QtHandlerState &h = state(*this);
+    const bool cell = !payload;           // the cell's write (writeLatestCell): it keeps a token only
     std::shared_ptr<const void> replaced; // destroyed after the lock is released
     AsyncToken replacedToken;
     std::unique_lock lock(h.mutex);
     if (h.context == nullptr)
         return; // removed before this notify reached it (as a notify skips a removed handler)
     if (h.latestLost.exchange(false, std::memory_order_acquire))
-        h.scheduled = false; // its event was discarded: the pending payload is replaced and sent again
-    replaced = std::exchange(h.pending, std::move(payload));
-    replacedToken = std::exchange(h.pendingToken, token);
+        h.scheduled = false; // its event was discarded: the newest is sent again
+    h.cellUsed = h.cellUsed || cell;
+    replaced = cell ? nullptr : std::exchange(h.pending, std::move(payload));
+    if (!cell || token)
+        replacedToken = std::exchange(h.pendingToken, token);
     if (replaced) // diagnostics
         h.counts().coalesced.store(h.counts().coalesced.load(std::memory_order_relaxed) + 1,
                                    std::memory_order_relaxed);
@@ -586,45 +525,28 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
         try {
             postLatestCallLocked(h);
         } catch (...) {
-            // Nothing will take the payload: as it was (the core reports the failure).
-            h.pending = std::move(replaced);
-            h.pendingToken = std::move(replacedToken);
+            // Nothing will take the payload or read the cell: as it was, and the next write
+            // schedules a delivery (the core reports the failure).
+            if (!cell)
+                h.pending = std::move(replaced);
+            if (!cell || token)
+                h.pendingToken = std::move(replacedToken);
+            if (owedAt != 0) {
+                h.latest.take(); // the next write schedules one; a write since left it to this one:
+                if (h.latest.seq.load(std::memory_order_relaxed) != owedAt && h.latest.owe()) {
+                    try {
+                        postLatestCallLocked(h); // ... one more try for it
+                        h.scheduled = true;
+                    } catch (...) {
+                        h.latest.take();
+                    }
+                }
+            }
             throw;
         }
         h.scheduled = true; // under the mutex, which the delivery takes first
         if (once)
             h.onceQueued = true;
-    }
-    h.noteWaiting(1); // diagnostics: the pending payload waits
-}
-
-void QtHandlerCore::scheduleLatestCell(const AsyncToken &token, bool owing)
-{
-    QtHandlerState &h = state(*this);
-    AsyncToken replacedToken; // destroyed after the lock is released
-    std::unique_lock lock(h.mutex);
-    if (h.context == nullptr)
-        return; // removed before this notify reached it (as a notify skips a removed handler)
-    h.cellUsed = true;
-    if (h.latestLost.exchange(false, std::memory_order_acquire))
-        h.scheduled = false; // its event was discarded: a delivery is scheduled again
-    if (token)
-        replacedToken = std::exchange(h.pendingToken, token);
-    if (h.layerTiming())
-        h.pendingSince = diag::ticks();
-    if (!h.scheduled) {
-        try {
-            postLatestCallLocked(h);
-        } catch (...) {
-            // Nothing will read the cell: the next write schedules a delivery (the core reports
-            // the failure).
-            if (token)
-                h.pendingToken = std::move(replacedToken);
-            if (owing)
-                h.latest.owed.store(false, std::memory_order_release);
-            throw;
-        }
-        h.scheduled = true; // under the mutex, which the delivery takes first
     }
     h.noteWaiting(1); // diagnostics: the newest event waits
 }
@@ -659,7 +581,7 @@ void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const Asyn
         if (h.context == nullptr)
             return; // removed before this notify reached it (as a notify skips a removed handler)
         [[maybe_unused]] const TsanPostScope posting;
-        BlockingCall call(h.shared_from_this(), std::move(payload), token, done);
+        Handover call(BlockingCall(h.shared_from_this(), std::move(payload), token, done));
         made = true;
         QMetaObject::invokeMethod(h.context, std::move(call), Qt::QueuedConnection);
     } catch (...) {

@@ -61,26 +61,16 @@ private:
 };
 
 /// The newest T that any thread sets or that a registry's notifies feed, shown on this object's
-/// thread as `value`: a flood changes it at most once per frame of the Qt Quick window it is in
-/// (a QQuickWindow or item among its parents), once per event-loop turn and feed without one
-/// (set() and each registry followed are delivered apart), never when nothing changed (or an equal
-/// value came). What is shown last is the last value of each feed: feeds are delivered apart, in
-/// the order their deliveries were scheduled, so that set(1), a followed registry's notify(2) and
-/// set(3) in one turn end on 2 (set()'s delivery, scheduled by set(1), shows 3 before the
-/// registry's shows 2). With set() alone, the last value set is always the one shown.
-/// Setting a small trivially copyable T (at most 16 bytes, alignment at most 8) writes the
-/// delivery's one cell, with no lock and no allocation once a delivery is scheduled: the first set
-/// after each delivery schedules the next (one lock and one posted Qt event: two allocations, the
-/// event and the call it carries), except under a flood in a window (more than one set between two
-/// deliveries), whose next frame then reads the newest value itself (sets until then post
-/// nothing). A larger T is copied once per set (one allocation; three for a set that schedules).
-/// A set that cannot schedule its delivery (no memory) or copy its T is reported on the
-/// `registryio` logging category and never throws; the next set schedules the delivery again.
-/// Destroy it on its thread once no thread sets it any more (a value set and not shown is then
-/// discarded, uncounted): a
-/// set() during or after its destruction, on any thread (a slot of a child's destroyed() signal
-/// included, which runs after the cell is gone), uses freed memory, as any call racing a
-/// destructor does.
+/// thread as `value`: at most once per frame of the Qt Quick window it is in (a QQuickWindow or
+/// item among its parents), else once per event-loop turn and feed (set() and each registry
+/// followed are delivered apart, in the order their deliveries were scheduled), never when nothing
+/// changed. With set() alone, the last value set is always the one shown. A small trivially
+/// copyable T (at most 16 bytes, alignment at most 8) is set into the delivery's one cell with no
+/// lock and no allocation once a delivery is scheduled; a larger T is copied once per set. A set
+/// never throws: a failure is logged on `registryio`, and the next set tries again. Destroy it on
+/// its thread once no thread sets it any more (a value not shown yet is discarded, uncounted): a
+/// set() during or after its destruction uses freed memory, as any call racing a destructor does.
+/// The full contract: docs/API.md.
 template <typename T>
 class LatestValue final : public LatestValueBase
 {

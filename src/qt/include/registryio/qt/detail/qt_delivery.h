@@ -169,13 +169,14 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
 template <typename E>
 RIO_ALWAYS_INLINE inline void writeLatestCell(QtHandlerCore &core, const E &event, const AsyncToken &token)
 {
-    bool owing = false;
-    if (core.latest.write(core.latest.seq.load(std::memory_order_relaxed), event))
-        owing = core.latest.owe();
-    else
+    const std::uint64_t from = core.latest.seq.load(std::memory_order_relaxed);
+    std::uint64_t owedAt = 0;
+    if (!core.latest.write(from, event))
         core.latestLeft.fetch_add(1, std::memory_order_relaxed); // another writer's is the newer
-    if (owing || token || core.layerTiming()) [[unlikely]]
-        core.scheduleLatestCell(token, owing);
+    else if (core.latest.owe())
+        owedAt = from + 2;
+    if (owedAt != 0 || token || core.layerTiming()) [[unlikely]]
+        core.postLatest(nullptr, token, owedAt);
 }
 
 // Delivers one event to one handler as its connection type says. Throws what a handler run on

@@ -113,12 +113,11 @@ public:
     Route routeAndPostMail(QtQueued &&payload, std::uint64_t &sequence, const AsyncToken &token,
                            QThread **here);
     // Replaces the coalesced payload (Delivery::Latest); queues a delivery when none is pending.
-    void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token);
-    // writeLatestCell's slow path, after its write to `latest` (or one left to a concurrent
-    // writer): schedules the delivery that reads the cell unless one is, and holds `token` for
-    // it. `owing`: this write's owe() set the cell's `owed`, cleared again if it cannot schedule.
-    // Throws what scheduling throws.
-    void scheduleLatestCell(const AsyncToken &token, bool owing);
+    // Null `payload`: writeLatestCell's slow path, after its write to `latest` (or one left to a
+    // concurrent writer), which holds `token` (if any) for the delivery; `owedAt`: the cell's
+    // count after the write whose owe() set `owed` (else 0), cleared again when no delivery can
+    // be scheduled. Throws what that throws.
+    void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token, std::uint64_t owedAt = 0);
     // Whether writeLatestCell serves this handler's events when they are small enough.
     [[nodiscard]] bool latestCell() const noexcept
     {
