@@ -281,31 +281,18 @@ namespace {
 // asks the model's pacer for the next frame, whose apply takes the pending set. Discarded unrun
 // (the model went, or Qt could not post it: then on the posting thread, under the mutex), it
 // lets the next write post again, without the mutex.
-struct LatestWake : TsanHandover
+struct LatestWake
 {
     std::shared_ptr<LatestRows> rows;
     bool ran = false;
 
-    explicit LatestWake(std::shared_ptr<LatestRows> r) noexcept : rows(std::move(r))
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    LatestWake(LatestWake &&other) noexcept
-        : TsanHandover(std::move(other)), rows(std::move(other.rows)), ran(other.ran)
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    LatestWake(const LatestWake &) = delete;
-    LatestWake &operator=(const LatestWake &) = delete;
-    LatestWake &operator=(LatestWake &&) = delete;
+    explicit LatestWake(std::shared_ptr<LatestRows> r) noexcept : rows(std::move(r)) { }
+    LatestWake(LatestWake &&) noexcept = default;
     ~LatestWake()
     {
-        RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPosters();
         if (!ran && rows)
             rows->scheduled.store(false, std::memory_order_seq_cst);
     }
-
     void operator()();
 };
 
@@ -318,7 +305,7 @@ void LatestRows::scheduleLocked()
     try {
         [[maybe_unused]] const TsanPostScope posting;
         // The model lives: its destructor clears `model` under this mutex first.
-        QMetaObject::invokeMethod(model, LatestWake(shared_from_this()), Qt::QueuedConnection);
+        QMetaObject::invokeMethod(model, Handover(LatestWake(shared_from_this())), Qt::QueuedConnection);
     } catch (...) {
         owed.store(true, std::memory_order_seq_cst); // a cell's next writer asks again
         throw;
@@ -592,14 +579,7 @@ void latestRowsWrite(LatestRows &rows, const QString &key, QVariant value)
 
 void LatestWake::operator()()
 {
-    RIO_TSAN_ACQUIRE(this);
-    tsanSyncWithPosters();
     ran = true;
-    struct Publish // Qt may destroy this functor on another thread
-    {
-        const void *self;
-        ~Publish() { RIO_TSAN_RELEASE(self); }
-    } publish{this};
     QObject *model = nullptr;
     {
         const std::lock_guard lock(rows->mutex);

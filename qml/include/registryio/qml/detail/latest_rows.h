@@ -174,49 +174,31 @@ RIO_QML_EXPORT void latestRowsWriteRaw(LatestRows &rows, const QVariant &key, co
 /// A write linked a cell while no frame was scheduled: asks for one.
 RIO_QML_EXPORT void latestRowsWake(LatestRows &rows);
 
-/// What latestCellWrite did.
-enum class LatestCellWrite : std::uint8_t {
-    Written, ///< the event is in the key's cell (or another writer's newer one will be)
-    Wake,    ///< written, and no frame is scheduled for it: the caller asks for one
-    Locked,  ///< the key has no cell published: the caller takes the locked path
-};
-
-/// Writes `event` into `key`'s cell without a lock nor an allocation.
-template <typename E>
-RIO_ALWAYS_INLINE inline LatestCellWrite latestCellWrite(LatestCells &cells, int key, const E &event) noexcept
-{
-    const LatestCells::Table *const t = cells.table.load(std::memory_order_acquire);
-    if (t == nullptr)
-        return LatestCellWrite::Locked;
-    LatestCell *c = nullptr;
-    std::uint64_t seq = 0;
-    for (std::uint32_t i = LatestCells::home(*t, key);; i = (i + 1) & t->mask) {
-        c = t->at[i].load(std::memory_order_acquire);
-        if (c == nullptr)
-            return LatestCellWrite::Locked;
-        seq = c->seq.load(std::memory_order_acquire); // then the tag it counts
-        if (c->tag.load(std::memory_order_relaxed) == key)
-            break;
-    }
-    CellPause<E>::at(*c, CellStep::Found);
-    // Not written when a writer of this key writes (its event is the newer one), or the lock
-    // writes it or took the cell from the key since (removed meanwhile: this event came before).
-    if (!c->write(seq, event))
-        return LatestCellWrite::Written;
-    return cells.link(*c) ? LatestCellWrite::Wake : LatestCellWrite::Written;
-}
-
-/// A LatestModel handler's write of a latestRaw event: a known int key's without a lock nor an
-/// allocation, any other through the lock.
+/// A LatestModel handler's write of a latestRaw event: a known int key's into its published cell
+/// without a lock nor an allocation (asking for a frame when it links the cell while none is),
+/// any other through the lock.
 template <typename E, typename K>
 RIO_ALWAYS_INLINE inline void latestWriteEvent(LatestRows &rows, LatestCells &cells, K &&key, const E &event)
 {
     if constexpr (std::is_same_v<std::remove_cvref_t<K>, int>) {
-        const LatestCellWrite done = latestCellWrite(cells, key, event);
-        if (done == LatestCellWrite::Wake) [[unlikely]]
-            latestRowsWake(rows);
-        else if (done == LatestCellWrite::Locked) [[unlikely]]
-            latestRowsWriteRaw(rows, key, &event);
+        const int k = key; // in a register: the acquire loads below would read a reference again
+        if (const LatestCells::Table *const t = cells.table.load(std::memory_order_acquire)) {
+            for (std::uint32_t i = LatestCells::home(*t, k);; i = (i + 1) & t->mask) {
+                LatestCell *const c = t->at[i].load(std::memory_order_acquire);
+                if (c == nullptr)
+                    break;
+                const std::uint64_t seq = c->seq.load(std::memory_order_acquire); // then the tag it counts
+                if (c->tag.load(std::memory_order_relaxed) != k)
+                    continue;
+                CellPause<E>::at(*c, CellStep::Found);
+                // Not written when a writer of this key writes (its event is the newer one), or
+                // the lock writes it or took the cell from the key since (removed: this came before).
+                if (c->write(seq, event) && cells.link(*c)) [[unlikely]]
+                    latestRowsWake(rows);
+                return;
+            }
+        }
+        latestRowsWriteRaw(rows, k, &event);
     } else {
         latestRowsWriteRaw(rows, QVariant(latestKey(std::forward<K>(key))), &event);
     }
