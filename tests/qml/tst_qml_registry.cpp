@@ -630,8 +630,9 @@ private Q_SLOTS:
     void aRegistryDestroyedWithFailuresPendingEmitsNothingMore_data()
     {
         QTest::addColumn<QString>("by");
-        for (const char *by : {"a later handler of the notify", "its owner before the event loop",
-                               "its handlerFailed slot", "its owner while a worker's handler fails"})
+        for (const char *by : {"a later handler of the notify", "a handler that throws after it",
+                               "its owner before the event loop", "its handlerFailed slot",
+                               "its owner while a worker's handler fails"})
             QTest::newRow(by) << QString::fromLatin1(by);
     }
 
@@ -675,6 +676,13 @@ private Q_SLOTS:
             10);
         if (by == QLatin1String("a later handler of the notify"))
             doomed->registry().add(doomed, [doomed](const QVariant &) { delete doomed.data(); },
+                                   {.priority = 5});
+        if (by == QLatin1String("a handler that throws after it"))
+            doomed->registry().add(doomed,
+                                   [doomed](const QVariant &) {
+                                       delete doomed.data();
+                                       throw std::runtime_error("after the registry");
+                                   },
                                    {.priority = 5});
         int emitted = 0;
         connect(doomed, &QmlRegistry::handlerFailed, this, [&emitted, &by, doomed] {
