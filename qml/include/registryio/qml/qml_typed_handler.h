@@ -143,9 +143,9 @@ Q_SIGNALS:
     void nameChanged();
     /// `latest` changed (on the registry's thread, at most once per frame of its window).
     void latestChanged();
-    /// A typed handler's `handler` function threw (also printed as a QML warning with its file
-    /// and line), or a C++ handler threw. Emitted on the registry's thread from its event loop,
-    /// after the other handlers of that notify ran (never inside the notify).
+    /// A handler threw (a JavaScript one is also printed as a QML warning at its line). A queued
+    /// signal: emitted from the registry thread's event loop once per failure, in their order
+    /// (after a notify made there returned, unless a handler runs a nested event loop).
     void handlerFailed(double id, const QString &message);
 
 protected:

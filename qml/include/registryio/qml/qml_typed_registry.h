@@ -175,7 +175,6 @@ public:
     {
         return m_value.arguments(event, engine);
     }
-    QmlNotifyValue &notifyValue() noexcept override { return m_value; }
 
 private:
     QmlTypedRegistry *m_owner;
