@@ -224,8 +224,8 @@ def load(xml_dir):
                 problems.append(f"{where}: no /// comment")
             elif sentences(i.doc) > 2:
                 problems.append(f"{where}: {sentences(i.doc)} sentences (a contract has at most two)")
-            elif len(i.doc) > LIMIT:
-                problems.append(f"{where}: {len(i.doc)} characters (a contract has at most {LIMIT})")
+            elif len(entry(i)) > LIMIT:
+                problems.append(f"{where}: {len(entry(i))} characters with its declaration (at most {LIMIT})")
     return classes, free, problems
 
 
@@ -377,10 +377,12 @@ from the headers); the same comments make the Qt help file `registryio.qch`. The
 QML_HEAD = """# QML types
 
 The QML types of the modules `RegistryIO` and `RegistryIO.Remote`: each member with its QML type, the
-C++ names behind it and its contract. Generated from the modules' `.qmltypes` and the headers' `///`
-comments by `tests/docs/reference.py --write` (the `docs_reference` test fails when this page and the
-built modules or the headers differ). How to use them: [QML.md](QML.md). `RegistryInspector`, the
-module's one type written in QML, is a table of every handler over a `DiagnosticsModel`; its
+C++ names behind it and its contract. How to use them: the QML guide, `docs/QML.md`.
+
+Generated from the modules' `.qmltypes` and the headers' `///` comments by
+`tests/docs/reference.py --write` (the `docs_reference` test fails when this page and the built
+modules or the headers differ); doxygen builds it into the Qt help file too, so it links to no other
+page. `RegistryInspector`, the module's one type written in QML, is a table of every handler over a `DiagnosticsModel`; its
 properties are `model`, `refreshInterval`, `registryFilter`, `title` and `diagnosticsEnabled`.
 """
 

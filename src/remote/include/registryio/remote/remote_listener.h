@@ -142,12 +142,10 @@ public:
     /// or what is wrong with a claim that cannot be true (more than was written to the connection, or less
     /// than it claimed before): the caller drops the peer.
     [[nodiscard]] QString noteReceived(quint64 id, quint64 bytes);
-    /// Tells the listener that its host remotes `object` under `name` (as enableRemoting(object,
-    /// name) does, its API taken from its class, or from the base class that names its type with
-    /// Q_CLASSINFO(QCLASSINFO_REMOTEOBJECT_TYPE, ...) as repc's Source classes do): a peer that invokes one
-    /// of its methods with other than the arguments the method takes, of their types, or writes a property
-    /// with other than one value of its type, is dropped before Qt Remote Objects reads the packet (Qt Remote
-    /// Objects would hand the method another type's storage). Forgotten once `object` is destroyed.
+    /// Tells the listener that its host remotes `object` under `name` (as enableRemoting() does),
+    /// so that a peer invoking one of its methods, or writing a property, with arguments of other
+    /// types is dropped before Qt Remote Objects reads the packet. Forgotten once `object` is
+    /// destroyed.
     void addSource(const QString &name, const QObject *object);
     /// The id of the connection being read now (from inside a slot that Qt Remote Objects invokes
     /// for it): unique in the process, never reused; 0 when no listener's connection is being read.
