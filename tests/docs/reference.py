@@ -71,9 +71,7 @@ def md(elem):
         elif tag in ("bold", "emphasis"):
             mark = "**" if tag == "bold" else "*"
             parts.append(mark + "".join(e.itertext()) + mark)
-        elif tag in ("simplesect", "parameterlist", "xrefsect"):
-            pass
-        else:
+        elif tag not in ("simplesect", "parameterlist", "xrefsect"):
             if e.text:
                 parts.append(e.text)
             for child in e:
@@ -82,8 +80,6 @@ def md(elem):
                     parts.append(child.tail)
             if tag == "para":
                 parts.append(" ")
-            return
-        return
 
     walk(elem)
     return re.sub(r"\s+", " ", "".join(parts)).strip()
@@ -214,7 +210,6 @@ def load(xml_dir):
         cls = Item(kind, title, title, doc_of(c), path, line, c.findtext("compoundname"))
         cls.children = [] if kind == "concept" else members(c, c.findtext("compoundname"))
         if kind == "concept":
-            init = c.findtext("initializer") or ""
             cls.signature = "concept " + title
         classes.append(cls)
     for item in classes + free:
@@ -419,9 +414,8 @@ def render_reference(classes, free, qml_types):
                                    " its C++-only members:\n" if item.children else "")
                     rows = []
                     for m in item.children:
-                        if m.name in qml_shown.get(item.qualified, set()) and m.kind != "function" or \
-                                (m.kind in ("function", "signal") and m.name in qml_shown.get(item.qualified, set())):
-                            continue
+                        if m.name in qml_shown.get(item.qualified, ()):
+                            continue  # a QML member: described in QML_TYPES.md
                         rows.append(entry(m))
                         rows += [entry(v, "  ") for v in m.children]
                     if rows:
