@@ -6,7 +6,7 @@
 # from README.md by their markers (<!-- ci: NAME -->), so the README and this stage cannot drift:
 #   deb-build       apt-get build-dep and dpkg-buildpackage, with the package build's tests
 #   deb-install     apt-get install of the packages just built; then, with them:
-#   quickstart-cpp, quickstart-qml   the quick starts built and run
+#   quickstart-cpp, quickstart-qml, quickstart-remote   the quick starts built and run
 #   pkg-config      pkg-config installed and a Qt-facade program built with its flags, no CMake
 #   install-deps, install, install-quickstart, install-quickstart-qml   in another copy: the
 #                   install route (the preset `user` into /opt/registryio) and both quick starts
@@ -43,7 +43,7 @@ mkdir -p "$work/blocks" "$apt_archives/partial" "$cache/apt-archives-fetchconten
 block() { # name: the fenced block after <!-- ci: name -->, written to $work/blocks/name
   bash "$root/scripts/readme-block.sh" "$1" >"$work/blocks/$1"
 }
-for name in deb-build deb-install quickstart-cpp quickstart-qml pkg-config install-deps install install-quickstart \
+for name in deb-build deb-install quickstart-cpp quickstart-qml quickstart-remote pkg-config install-deps install install-quickstart \
   install-quickstart-qml \
   fetchcontent-deps fetchcontent; do
   block "$name"
@@ -201,6 +201,7 @@ $(cat "$work/blocks/deb-install")
 test -f /usr/share/qt6/doc/registryio.qch
 $(cat "$work/blocks/quickstart-cpp")
 $(cat "$work/blocks/quickstart-qml")
+$(cat "$work/blocks/quickstart-remote")
 cp examples/worker-feed/main.cpp app.cpp # a program of the Qt facade, built without CMake
 $(cat "$work/blocks/pkg-config")
 ./a.out
@@ -227,7 +228,7 @@ if ! in_tree deb-install "$work/deb-install.sh" "${debs[@]}" >"$work/deb-install
   echo "README's package install or quick starts failed (log: $work/deb-install.log)" >&2
   exit 1
 fi
-grep -E "^(handlers left|quickstart-qml|moc by hand)" "$work/deb-install.log"
+grep -E "^(handlers left|quickstart-qml|ui: 3 orders|moc by hand)" "$work/deb-install.log"
 echo "packages installed, quick starts built and run in $((SECONDS - start)) s"
 
 fi

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Loads Tour.qml (the QML snippets of docs/API.md), runs it, then notifies its registry from a
+// Loads Tour.qml (the snippets of docs/QML.md), runs it, then notifies its registry from a
 // C++ worker thread through QmlRegistry::sender(), and checks the log.
 #include <registryio/qml/qml_registry.h>
 

@@ -210,11 +210,10 @@ public:
     /// otherwise empty.
     [[nodiscard]] static QList<RegistryInfo> destroyedRegistries();
 
-    /// Enables (or disables) timing, direct-handler counters and the watchdog for every
-    /// registry, present and future. Also enabled by the environment variable
-    /// RIO_DIAGNOSTICS=1 or by enabling debug output of the category `registryio.diagnostics`
-    /// (QT_LOGGING_RULES="registryio.diagnostics.debug=true") before the first registry.
-    /// enabledChanged follows a change once the singleton exists.
+    /// Enables (or disables) timing, direct-handler counters and the watchdog for every registry,
+    /// present and future (RIO_DIAGNOSTICS=1 or the rule registryio.diagnostics.debug=true, read at
+    /// the first registry, enable it too). enabledChanged follows a change once the singleton
+    /// exists.
     static void setEnabled(bool enabled);
     /// True while diagnostics are enabled process-wide.
     [[nodiscard]] static bool isEnabled() noexcept;
@@ -271,15 +270,11 @@ public:
     /// Writes toTrace(last) to the file `path` (replaced as a whole); false, with a warning, if it cannot.
     static bool writeTrace(const QString &path, std::chrono::nanoseconds last = std::chrono::seconds(10));
 
-    /// Serves this process's diagnostics (the snapshots toJson() holds, and the timeline
-    /// toTrace() exports), read-only, on `url` (`local:name`: the same user only) for
-    /// `registryio-inspect`, from a thread of their own, and switches diagnostics on. Loads the
-    /// serving module (RegistryIO::Remote's, installed with it) at run time: an application
-    /// need not link it. The environment variable `RIO_INSPECT=local:name` (or `1`: the name
-    /// `rio-inspect-<application>-<pid>`) does it when the application object is created.
-    /// False, with a warning and nothing changed, for another scheme than `local:`, without an
-    /// application object (its destruction stops serving), or when the module or the listening
-    /// fails; true when already serving.
+    /// Serves this process's diagnostics read-only on `url` (`local:name`, same user only) for
+    /// registryio-inspect, from a thread of their own, switching diagnostics on and loading
+    /// RegistryIO::Remote's serving module at run time (RIO_INSPECT=1 or RIO_INSPECT=local:name
+    /// does it at start-up). False, with a warning and nothing changed, for another scheme, without
+    /// an application object, or when the module or the listening fails; true when already serving.
     static bool serve(const QString &url);
 
 Q_SIGNALS:

@@ -60,26 +60,11 @@ private:
     Q_OBJECT_BINDABLE_PROPERTY(LatestValueBase, QVariant, m_value, &LatestValueBase::valueChanged)
 };
 
-/// The newest T that any thread sets or that a registry's notifies feed, shown on this object's
-/// thread as `value`: a flood changes it at most once per frame of the Qt Quick window it is in
-/// (a QQuickWindow or item among its parents), once per event-loop turn and feed without one
-/// (set() and each registry followed are delivered apart), never when nothing changed (or an equal
-/// value came). What is shown last is the last value of each feed: feeds are delivered apart, in
-/// the order their deliveries were scheduled, so that set(1), a followed registry's notify(2) and
-/// set(3) in one turn end on 2 (set()'s delivery, scheduled by set(1), shows 3 before the
-/// registry's shows 2). With set() alone, the last value set is always the one shown.
-/// Setting a small trivially copyable T (at most 16 bytes, alignment at most 8) writes the
-/// delivery's one cell, with no lock and no allocation once a delivery is scheduled: the first set
-/// after each delivery schedules the next (one lock and one posted Qt event: two allocations, the
-/// event and the call it carries), except under a flood in a window (more than one set between two
-/// deliveries), whose next frame then reads the newest value itself (sets until then post
-/// nothing). A larger T is copied once per set (one allocation; three for a set that schedules).
-/// A set that cannot schedule its delivery (no memory) or copy its T is reported on the
-/// `registryio` logging category and never throws; the next set schedules the delivery again.
-/// Destroy it on its thread once no thread sets it any more (a value waiting then is dropped): a
-/// set() during or after its destruction, on any thread (a slot of a child's destroyed() signal
-/// included, which runs after the cell is gone), uses freed memory, as any call racing a
-/// destructor does.
+/// The newest T that any thread set()s, or that followed registries notify, shown on this object's
+/// thread as `value`, changed at most once per frame of its window (once per event-loop turn and
+/// feed without one) and never for an equal value. The last value of each feed is shown last, the
+/// feeds in the order their deliveries were scheduled; set() never throws, and the object is
+/// destroyed on its thread once nothing sets it.
 template <typename T>
 class LatestValue final : public LatestValueBase
 {
