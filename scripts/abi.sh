@@ -7,8 +7,7 @@
 # declare (--drop-private-types). Under the same soname, anything but an addition fails; a new
 # soname must be named by CHANGELOG.md's entry for the project's version (`.so.<soversion>`).
 # Left out: instances of other libraries' templates (the standard library's, Qt's) and local
-# entities of our functions, which any program that uses them compiles itself (as in
-# debian/*.symbols).
+# entities of our functions, which any program that uses them compiles itself.
 #   bash scripts/abi.sh check DEBS        the packages in DEBS (scripts/package.sh keeps them in
 #                                         build/package/deb-build) against the newest abi/<version>
 #   bash scripts/abi.sh dump DEBS DIR     writes their ABI into DIR: a release's baseline is
@@ -23,8 +22,8 @@ mode=${1:-} debs=${2:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# What is RegistryIO's own: symbols in namespace rio (functions, variables, vtables, typeinfo,
-# guard variables), as the symbols files' patterns say (POSIX regular expressions: libabigail's).
+# What the files hold, read by abidw: RegistryIO's own symbols, in namespace rio (functions, variables, vtables, typeinfo,
+# guard variables), as debian/*.symbols' pattern says (POSIX regular expressions: libabigail's).
 # The standard library's and Qt's types are kept by name only: what they hold is theirs, and
 # where ours hold them, our types' sizes and member offsets say so (this keeps each file small).
 suppressions=$tmp/suppressions
@@ -38,13 +37,23 @@ dump() { # DEBS DIR: one DIR/<library>.abi per shared library of the packages
   local out=$2 lib name
   mkdir -p "$tmp/root" "$out"
   for deb in "$1"/libregistryio*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
+  # dh_dwz moves what a package's ELF files share into one file, which their debug files name by
+  # its installed path (.gnu_debugaltlink: the path, a NUL, its build id): pointed at the copy.
+  for debug in "$tmp"/root/usr/lib/debug/.build-id/*/*.debug; do
+    readelf -S --wide "$debug" | grep -q '\.gnu_debugaltlink' || continue
+    objcopy --dump-section .gnu_debugaltlink="$tmp/alt" "$debug" "$tmp/discard"
+    IFS= read -r -d '' path <"$tmp/alt" || true
+    { printf '%s\0' "$tmp/root$path"; tail -c +$((${#path} + 2)) "$tmp/alt"; } >"$tmp/alt.new"
+    objcopy --update-section .gnu_debugaltlink="$tmp/alt.new" "$debug"
+  done
   for lib in "$tmp"/root/usr/lib/*/libRegistryIO*.so.*; do
     [[ -L $lib ]] && continue
     name=$(basename "$lib")
     name=${name%%.so.*}
     abidw --debug-info-dir "$tmp/root/usr/lib/debug" --headers-dir "$tmp/root/usr/include" \
       --drop-private-types --suppressions "$suppressions" --no-corpus-path --no-comp-dir-path \
-      --no-show-locs --no-parameter-names --no-elf-needed --type-id-style hash --out-file "$out/$name.abi" "$lib"
+      --no-show-locs --no-parameter-names --no-elf-needed --type-id-style hash --out-file "$out/$name.abi" "$lib" ||
+      { echo "$name: abidw failed on $(basename "$lib")" >&2; exit 1; }
     grep -q '<class-decl' "$out/$name.abi" ||
       { echo "$name: no type found: no debug information (its -dbgsym package)?" >&2; exit 1; }
   done
@@ -77,7 +86,9 @@ for old in "$root/abi/$baseline"/*.abi; do
     continue
   fi
   rc=0
-  abidiff --suppressions "$suppressions" --no-added-syms "$old" "$new" >"$tmp/$name.diff" 2>&1 || rc=$?
+  # The files hold RegistryIO's own functions and variables only (no suppression here: it would
+  # also hide changes of our types' data members).
+  abidiff --no-added-syms "$old" "$new" >"$tmp/$name.diff" 2>&1 || rc=$?
   ((rc & 3)) && { cat "$tmp/$name.diff" >&2; echo "$name: abidiff failed ($rc)" >&2; failed=1; continue; }
   if [[ $(soname "$old") == "$(soname "$new")" ]]; then
     if ((rc != 0)); then

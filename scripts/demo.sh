@@ -15,6 +15,9 @@
 #   bash scripts/demo.sh --core          the console demo of the Qt-free core instead
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# ccache, where installed, makes a rebuild (a rerun, CI's) cheap.
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 if [[ "${1:-}" == "--core" ]]; then
   bash "$root/scripts/deps.sh" core
@@ -25,7 +28,7 @@ if [[ "${1:-}" == "--core" ]]; then
   log="$build.log"
   mkdir -p "$root/build"
   if ! { cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIO_WERROR=ON -DRIO_BUILD_QT=OFF \
-    -DRIO_BUILD_TESTS=OFF -DRIO_BUILD_BENCHMARKS=OFF -DCMAKE_UNITY_BUILD=ON && cmake --build "$build" -j "$(nproc)" --target rio_demo; } >"$log" 2>&1; then
+    -DRIO_BUILD_TESTS=OFF -DRIO_BUILD_BENCHMARKS=OFF -DCMAKE_UNITY_BUILD=ON "${launcher[@]}" && cmake --build "$build" -j "$(nproc)" --target rio_demo; } >"$log" 2>&1; then
     cat "$log" >&2
     exit 1
   fi
@@ -39,7 +42,7 @@ build="$root/build/demo"
 # A unity build: each library compiles as a few translation units, so Qt's headers are parsed a
 # few times instead of once per source file (about 45% less CPU time for the dashboard).
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIO_WERROR=ON -DRIO_BUILD_TESTS=OFF \
-  -DRIO_BUILD_BENCHMARKS=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
+  -DRIO_BUILD_BENCHMARKS=OFF -DCMAKE_UNITY_BUILD=ON "${launcher[@]}" >/dev/null
 
 cmake --build "$build" -j "$(nproc)" --target rio_qml_dashboard
 args=("$@")

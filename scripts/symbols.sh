@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Writes debian/<library package>.symbols anew from a package build's libraries, for a change
 # that adds or removes RegistryIO's exported symbols (docs/CONTRIBUTING.md, "Releasing"). Each
-# file keeps its header (SPDX line, soname, Build-Depends-Package) and the two patterns that
-# match what no edit of ours controls one by one (instances of other libraries' templates,
-# local entities of our functions); the symbols they do not match follow, each with the version
+# file keeps its header (SPDX line, soname, Build-Depends-Package) and the pattern that matches
+# what no edit of ours controls one by one (instances of other libraries' templates, local
+# entities of our functions); the symbols it does not match follow, each with the version
 # it first appeared in (those of the file it replaces, the project's version for new ones; a
 # file of a new soname starts afresh). Symbols gone are dropped: scripts/abi.sh says whether
 # that needs a new soname.
@@ -33,12 +33,14 @@ for lib in Core Qt Qml Remote RemoteQml; do
     grep -v '^#' "$file" >"$tmp/$pkg.in"
   else
     printf '%s\n' "libRegistryIO$lib.so.$soversion $pkg #MINVER#" "* Build-Depends-Package: $dev" \
-      " (regex|optional)\"^_Z(?!(T[hv][n0-9_]*|T[VIS]|GV|Z)?NK?3rio)\" $version" \
-      " (regex|optional)\"^_ZZNK?3rio\" $version" >"$tmp/$pkg.in"
+      " (regex|optional)\"^_Z(?!(T[hv][n0-9_]*|T[VIS]|GV)?NK?3rio)\" $version" >"$tmp/$pkg.in"
   fi
-  dpkg-gensymbols -q -c0 -p"$pkg" -P"$tmp/$pkg" -v"$version" -I"$tmp/$pkg.in" -O"$tmp/$pkg.out" \
+  # In template mode (patterns and tags kept), with a version newer than the file's so that every
+  # symbol gone, optional ones too, is marked (-V: as a comment, dropped here); new symbols get
+  # the project's version.
+  dpkg-gensymbols -q -t -V -c0 -p"$pkg" -P"$tmp/$pkg" -v"$version-1" -I"$tmp/$pkg.in" -O"$tmp/$pkg.out" \
     -e"$tmp/$pkg"/usr/lib/*/"libRegistryIO$lib.so.$soversion"
-  { echo "# SPDX-License-Identifier: MIT"; grep -v '^#' "$tmp/$pkg.out"; } >"$file"
+  { echo "# SPDX-License-Identifier: MIT"; grep -v '^#' "$tmp/$pkg.out" | sed "s/ $version-1\$/ $version/"; } >"$file"
   # The files of an older soname's package.
   for old in "$root"/debian/libregistryio"${lib,,}"[0-9]*.symbols; do
     [[ $old == "$file" ]] || rm -v "$old"
