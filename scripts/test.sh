@@ -6,7 +6,8 @@
 # Qt) built with clang and libc++ (the macOS standard library) and cross-built with MinGW-w64 for
 # Windows as a DLL (what Windows users of Qt link), run under wine; then README.md's commands run
 # as written, each route in a bare Debian 12 tree: the Debian packages built with their tests,
-# checked with lintian, installed, the quick starts built and run against them; the install
+# checked with lintian, their ABI compared with the last release's (scripts/abi.sh), installed, the
+# quick starts and the Remote QML example built and run against them; the install
 # route (the preset `user`) and find_package; FetchContent (scripts/package.sh); clang-tidy
 # over the libraries' sources; last, the libraries, tests and examples built with g++ 14 against Qt 6.8 and the suite run, in
 # a Debian 13 tree (scripts/qt68.sh). Both trees are kept in a cache directory outside the
