@@ -3,15 +3,15 @@
 # The ABI of each library against the last release's (README.md, "Versioning and compatibility"):
 # its exported symbols and the types they reach, read by libabigail (abidw, abidiff) from a
 # package build's libraries and their -dbgsym packages. A release's ABI is committed under
-# abi/<version>/, one abixml file per library, reduced to the types the installed headers
+# tests/abi/<version>/, one abixml file per library, reduced to the types the installed headers
 # declare (--drop-private-types). Under the same soname, anything but an addition fails; a new
 # soname must be named by CHANGELOG.md's entry for the project's version (`.so.<soversion>`).
 # Left out: instances of other libraries' templates (the standard library's, Qt's) and local
 # entities of our functions, which any program that uses them compiles itself.
 #   bash scripts/abi.sh check DEBS        the packages in DEBS (scripts/package.sh keeps them in
-#                                         build/package/deb-build) against the newest abi/<version>
+#                                         build/package/deb-build) against the newest tests/abi/<version>
 #   bash scripts/abi.sh dump DEBS DIR     writes their ABI into DIR: a release's baseline is
-#                                         `dump build/package/deb-build abi/<version>`
+#                                         `dump build/package/deb-build tests/abi/<version>`
 # Needs abigail-tools (scripts/deps.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,8 +66,8 @@ if [[ $mode == dump ]]; then
   exit 0
 fi
 
-baseline=$(find "$root/abi" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | tail -n 1)
-[[ -n $baseline ]] || { echo "no release's ABI under abi/" >&2; exit 1; }
+baseline=$(find "$root/tests/abi" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | tail -n 1)
+[[ -n $baseline ]] || { echo "no release's ABI under tests/abi/" >&2; exit 1; }
 version=$(sed -nE 's/^project\(RegistryIO VERSION ([0-9.]+).*/\1/p' "$root/CMakeLists.txt")
 soversion=${version%%.*} # the soname's version: major.minor while 0.x, then the major
 [[ $soversion != 0 ]] || soversion=${version%.*}
@@ -77,7 +77,7 @@ soname() { sed -nE "s/.*<abi-corpus [^>]*soname='([^']*)'.*/\1/p" "$1" | head -n
 entry=$(awk -v v="## [$version]" 'index($0, v) == 1 { on = 1; next } on && /^## \[/ { exit } on' \
   "$root/docs/CHANGELOG.md")
 failed=0
-for old in "$root/abi/$baseline"/*.abi; do
+for old in "$root/tests/abi/$baseline"/*.abi; do
   name=$(basename "$old" .abi)
   new=$tmp/current/$name.abi
   if [[ ! -f $new ]]; then
