@@ -166,12 +166,13 @@ void printTable(const QList<RegistryInfo> &registries)
 template <typename Received>
 int attach(const QString &target, const QString &share, Received received)
 {
-    if (const QString problem = inspect::socketProblem(target); !problem.isEmpty()) {
-        std::fprintf(stderr, "registryio-inspect: %s\n", qPrintable(problem));
+    const inspect::Pin pin(target);
+    if (!pin.problem().isEmpty()) {
+        std::fprintf(stderr, "registryio-inspect: %s\n", qPrintable(pin.problem()));
         return 1;
     }
     QRemoteObjectNode node;
-    if (!connectToSource(&node, inspect::urlOf(target)))
+    if (!connectToSource(&node, pin.url())) // every connection reaches that socket alone
         return 1;
     QTimer silence;
     silence.setSingleShot(true);
@@ -181,6 +182,15 @@ int attach(const QString &target, const QString &share, Received received)
         QCoreApplication::exit(1);
     });
     RemoteRegistry<QByteArray> remote(&node, share);
+    QObject::connect(
+        remote.link(), &RemoteSubscriber::stateChanged, &node, [&](RemoteSubscriber::State state) {
+            const QString why =
+                inspect::hasEnded(inspect::pidOf(target)) ? QStringLiteral("ended") : pin.changed();
+            if (state == RemoteSubscriber::State::Reconnecting && !why.isEmpty()) {
+                std::fprintf(stderr, "registryio-inspect: %s %s\n", qPrintable(target), qPrintable(why));
+                QCoreApplication::exit(1);
+            }
+        });
     remote.add(&node,
                [&](const QByteArray &bytes) {
                    if (!received(bytes))

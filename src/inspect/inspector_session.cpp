@@ -106,7 +106,9 @@ bool InspectorSession::attach(const QString &name)
         m_model->setSnapshot({}); // nothing of an application attached to before
     clearTimeline();
     m_target = bare(name.trimmed());
-    if (const QString problem = socketProblem(m_target); !problem.isEmpty()) {
+    m_pin = std::make_unique<Pin>(m_target);
+    if (const QString problem = m_pin->problem(); !problem.isEmpty()) {
+        release();
         m_target.clear();
         setState(Detached, problem[0].toUpper() + problem.mid(1) + QLatin1Char('.'));
         return false;
@@ -114,7 +116,7 @@ bool InspectorSession::attach(const QString &name)
     const quint64 attachment = ++m_attachment;
     m_pages = {};
     m_node = std::make_unique<QRemoteObjectNode>();
-    if (!connectToSource(m_node.get(), urlOf(m_target))) {
+    if (!connectToSource(m_node.get(), m_pin->url())) { // every connection reaches that socket alone
         release();
         m_target.clear();
         setState(Detached, QStringLiteral("Cannot connect to %1.").arg(name));
@@ -165,6 +167,7 @@ void InspectorSession::release()
     m_timeline.reset();
     m_snapshots.reset();
     m_node.reset();
+    m_pin.reset();
 }
 
 void InspectorSession::setTimelineShown(bool shown)
@@ -271,15 +274,17 @@ void InspectorSession::linkChanged(quint64 attachment, RemoteSubscriber::State s
     lost();
 }
 
-// The link went, or nothing came for the wait: the application ended, or it stopped answering.
+// The link went, or nothing came for the wait: the application ended, stopped serving, left its
+// name to another socket (which is never connected to), or it stopped answering.
 void InspectorSession::lost()
 {
     const qint64 pid = pidOf(m_target);
-    if (hasEnded(pid)) {
+    const QString why = hasEnded(pid) ? QStringLiteral("ended (pid %1)").arg(pid)
+                        : m_pin       ? m_pin->changed()
+                                      : QString();
+    if (!why.isEmpty()) {
         release();
-        setState(
-            Lost,
-            QStringLiteral("%1 ended (pid %2); the table shows its last snapshot.").arg(m_target).arg(pid));
+        setState(Lost, QStringLiteral("%1 %2; the table shows its last snapshot.").arg(m_target, why));
         return;
     }
     m_silence.start(m_timeoutMs); // looked at again then

@@ -7,6 +7,7 @@
 
 #include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
 
+#include "inspect_client.h"
 #include "inspect_protocol.h"
 
 #include <registryio/qt/diagnostics_model.h>
@@ -117,6 +118,7 @@ private:
     QString m_message;
     quint64 m_attachment =
         0; // bumped at each attach and release: late deliveries of an older one are ignored
+    std::unique_ptr<Pin> m_pin; // the socket attached to
     std::unique_ptr<QRemoteObjectNode> m_node;
     std::unique_ptr<RemoteRegistry<QByteArray>> m_snapshots;
     PageReader m_pages; // the snapshot being received

@@ -38,6 +38,9 @@
 #include <memory>
 #include <thread>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 // Allocations of at least 256 KiB off the main thread are refused while set (the model's worker
 // making the rows of a large snapshot; the session and the window stay on the main thread), and
 // on the main thread too while g_refuseOnMain is.
@@ -354,6 +357,56 @@ private Q_SLOTS:
         QVERIFY2(inspector.session->message().contains(QStringLiteral("does not serve")),
                  qPrintable(inspector.session->message()));
         QCOMPARE(inspector.model->rowCount(), 0);
+    }
+
+    // The application attached to stops serving and another socket takes its name (the
+    // application started again, or, as root shows, another user's socket open to all): the window
+    // says so and keeps the last table, and registryio-inspect ends, saying so; neither ever
+    // connects to the new socket.
+    void aSocketThatTakesTheNameLaterIsNeverRead()
+    {
+        auto first = std::make_unique<Peer>();
+        QVERIFY(first->listen());
+        const QString name = first->name;
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(name));
+        QProcess tool;
+        tool.start(QStringLiteral(RIO_INSPECT_TOOL),
+                   {QStringLiteral("table"), name, QStringLiteral("--count"), QStringLiteral("1000")});
+        QTRY_COMPARE_WITH_TIMEOUT(first->snapshotShare->base()->subscriberCount(), 2, waitMs);
+        first->send(1, rio::inspect::encodeSnapshot(registries(2)));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
+        QByteArray printed;
+        QTRY_VERIFY_WITH_TIMEOUT((printed += tool.readAllStandardOutput()).contains(" handlers\n"), waitMs);
+
+        first.reset();
+        Peer other;
+        QVERIFY(other.listen());
+        if (::geteuid() == 0) { // another user's socket, open to all
+            const QByteArray path = QFile::encodeName(QDir(QDir::tempPath()).filePath(name));
+            QCOMPARE(::chmod(path.constData(), 0777), 0);
+            QCOMPARE(::chown(path.constData(), 65534, 65534), 0);
+        }
+        QList<rio::RegistryInfo> forged = registries(1);
+        forged[0].name = QStringLiteral("forged");
+        quint64 serial = 1;
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                if (other.snapshotShare->base()->subscriberCount() > 0)
+                    other.send(++serial, rio::inspect::encodeSnapshot(forged));
+                return tool.state() == QProcess::NotRunning &&
+                       inspector.session->message().contains(QStringLiteral("is another socket now"));
+            },
+            waitMs));
+        QCOMPARE(tool.exitCode(), 1);
+        QVERIFY(!(printed + tool.readAllStandardOutput()).contains("forged"));
+        QVERIFY(tool.readAllStandardError().contains(name.toUtf8()));
+        QCOMPARE(inspector.session->state(), InspectorSession::Lost);
+        QCOMPARE(inspector.model->rowCount(), 10); // the last table of the one attached to
+        QCOMPARE(other.snapshotShare->base()->subscriberCount(), 0);
+        QCOMPARE(serial, quint64(1));
+        inspector.session->detach();
     }
 
     // What a peer sends is read by decodeSnapshot only if it is whole and of this version: every
@@ -860,9 +913,9 @@ private Q_SLOTS:
             return r.toMap()[QStringLiteral("duration")].toDouble() == 300.0;
         }));
 
-        // The peer goes while its process runs on: it stopped answering (the table stays).
+        // The peer goes while its process runs on: it stopped serving (the table stays).
         owned.reset();
-        QTRY_VERIFY_WITH_TIMEOUT(inspector.session->message().contains(QStringLiteral("stopped answering")),
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.session->message().contains(QStringLiteral("stopped serving")),
                                  waitMs);
         QCOMPARE(inspector.model->rowCount(), 10);
         inspector.session->detach();
