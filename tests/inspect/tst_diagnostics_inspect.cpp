@@ -230,6 +230,9 @@ private Q_SLOTS:
         QByteArray wrote;
         QVERIFY2(inspect({QStringLiteral("trace"), QStringLiteral("local:") + target.name(), path}, wrote),
                  wrote.constData());
+        struct stat written{};
+        QCOMPARE(::stat(QFile::encodeName(path).constData(), &written), 0);
+        QCOMPARE(written.st_mode & 0777, mode_t(0600)); // the user's alone, whatever the umask
         QFile file(path);
         QVERIFY(file.open(QIODevice::ReadOnly));
         QJsonParseError error{};
