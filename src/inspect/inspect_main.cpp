@@ -266,15 +266,12 @@ int main(int argc, char **argv)
     if (args[0] == QLatin1String("trace") && args.size() == 3) {
         const QString path = args[2];
         return attach(args[1], inspect::timelineShare, [&](const QByteArray &bytes) {
-            const QByteArray json = inspect::uncompressTimeline(bytes);
-            QJsonParseError error{};
-            const QJsonDocument doc = QJsonDocument::fromJson(json, &error);
-            if (error.error != QJsonParseError::NoError)
-                return fail("unreadable timeline from", args[1]);
-            if (!rio::detail::writeWholeFile(path, json))
+            QJsonArray events;
+            if (!inspect::readTimeline(bytes, events))
+                return fail("unreadable timeline (or one over 6 MiB) from", args[1]);
+            if (!rio::detail::writeWholeFile(path, bytes))
                 return fail("cannot write", path);
-            out() << "wrote " << doc[QStringLiteral("traceEvents")].toArray().size() << " trace events to "
-                  << path << Qt::endl;
+            out() << "wrote " << events.size() << " trace events to " << path << Qt::endl;
             return false;
         });
     }

@@ -105,6 +105,7 @@ private:
     void clearTimeline();
     void subscribeTimeline();
     void received(quint64 attachment, const QByteArray &page);
+    // The newest frames of the main thread with their runs, and every thread's slow runs.
     void receivedTimeline(quint64 attachment, const QByteArray &bytes);
     void linkChanged(quint64 attachment, RemoteSubscriber::State state);
     void silent();

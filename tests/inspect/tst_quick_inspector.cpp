@@ -30,6 +30,7 @@
 #include <QRemoteObjectHost>
 #include <QScopeGuard>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <algorithm>
@@ -357,6 +358,55 @@ private Q_SLOTS:
         QVERIFY2(inspector.session->message().contains(QStringLiteral("does not serve")),
                  qPrintable(inspector.session->message()));
         QCOMPARE(inspector.model->rowCount(), 0);
+    }
+
+    // A timeline is read as the bytes it is, up to maxTimelineBytes: one compressed to a 200th of
+    // its size and saying it is 1 KiB (as qCompress's header does) is no timeline, for the window
+    // and for `registryio-inspect trace`, which writes nothing; nor is one over the bound. The
+    // next good one is shown.
+    void aTimelineIsReadAsItsBytesUpToItsBound()
+    {
+        Peer peer;
+        QVERIFY(peer.listen());
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(peer.name));
+        inspector.session->setTimelineShown(true);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("trace.json"));
+        QProcess tool;
+        tool.start(QStringLiteral(RIO_INSPECT_TOOL), {QStringLiteral("trace"), peer.name, path});
+        QTRY_COMPARE_WITH_TIMEOUT(peer.timelineShare->base()->subscriberCount(), 2, waitMs);
+        QSignalSpy read(inspector.session, &InspectorSession::timelineChanged);
+        const auto document = [](qsizetype padding) {
+            QJsonArray events;
+            for (int i = 0; i < 5; ++i)
+                events.append(
+                    QJsonObject{{QStringLiteral("cat"), QStringLiteral("frame")},
+                                {QStringLiteral("ts"), i * 10.0},
+                                {QStringLiteral("dur"), 5.0},
+                                {QStringLiteral("tid"), 1},
+                                {QStringLiteral("args"), QJsonObject{{QStringLiteral("frame"), i}}}});
+            return QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), events},
+                                             {QStringLiteral("padding"), QString(padding, u' ')}})
+                .toJson(QJsonDocument::Compact);
+        };
+        QByteArray bomb = qCompress(document(rio::inspect::maxTimelineBytes * 3 / 2), 9);
+        QVERIFY(bomb.size() * 200 < rio::inspect::maxTimelineBytes);
+        bomb.replace(0, 4, QByteArray::fromHex("00000400")); // "1 KiB"
+        peer.timeline.notify(bomb);
+        QTRY_COMPARE_WITH_TIMEOUT(tool.state(), QProcess::NotRunning, waitMs);
+        QCOMPARE(tool.exitCode(), 1);
+        QVERIFY(!QFile::exists(path));
+        QTRY_COMPARE_WITH_TIMEOUT(read.size(), 1, waitMs);
+        QVERIFY(inspector.session->frames().isEmpty());
+        peer.timeline.notify(document(rio::inspect::maxTimelineBytes)); // over the bound, uncompressed
+        QTRY_COMPARE_WITH_TIMEOUT(read.size(), 2, waitMs);
+        QVERIFY(inspector.session->frames().isEmpty());
+        peer.timeline.notify(document(0));
+        QTRY_COMPARE_WITH_TIMEOUT(read.size(), 3, waitMs);
+        QCOMPARE(inspector.session->frames().size(), 5);
+        inspector.session->detach();
     }
 
     // The application attached to stops serving and another socket takes its name (the
@@ -871,12 +921,12 @@ private Q_SLOTS:
         many.append(run("slow", 123456, 1)); // a frame the timeline does not have
         many.append(run("stall", 1, 99));
         const auto document = [](const QJsonValue &events) {
-            return qCompress(QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), events}}).toJson());
+            return QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), events}}).toJson();
         };
         const QList<QByteArray> hostile{
-            QByteArrayLiteral("not compressed"),
-            qCompress(QByteArrayLiteral("not JSON")),
-            qCompress(QByteArrayLiteral("[1, 2, 3]")),
+            QByteArrayLiteral("not JSON"),
+            QByteArrayLiteral("[1, 2, 3]"),
+            qCompress(document(QJsonArray{frame(1, 0.0, 1.0)})), // compressed: no document
             document(5),
             document(QJsonArray{1, QStringLiteral("x"), QJsonArray{}, QJsonObject{}}),
             document(QJsonArray{run("handler", 1, 1), run("slow", 1, 2)}), // runs without frames
