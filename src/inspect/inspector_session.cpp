@@ -11,6 +11,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
+#include <QScopeGuard>
 #include <QtQml/qqml.h>
 #include <QtQml/qqmlinfo.h>
 
@@ -290,6 +291,7 @@ void InspectorSession::clearTimeline()
 void InspectorSession::release()
 {
     ++m_attachment;
+    m_waiting = {};
     m_silence.stop();
     m_timeline.reset();
     m_snapshots.reset();
@@ -336,10 +338,20 @@ void InspectorSession::received(quint64 attachment, const QByteArray &page)
     }
     if (!whole && !m_pages.corrupt())
         return; // more pages to come
+    if (whole && m_modelBusy) {
+        m_waiting = std::move(bytes); // read once the model made the rows of the last one given
+        return;
+    }
+    read(bytes);
+}
+
+// Decodes a whole snapshot (none: a page that was not one) and gives it to the model.
+void InspectorSession::read(const QByteArray &bytes)
+{
     QList<RegistryInfo> registries;
     bool read = false;
     try {
-        read = whole && decodeSnapshot(bytes, registries);
+        read = !bytes.isEmpty() && decodeSnapshot(bytes, registries);
     } catch (const std::bad_alloc &) {
         setState(Lost, QStringLiteral("%1 sent a snapshot of %2 MB: this inspector has not the memory to "
                                       "read it (the table shows its last snapshot).")
@@ -363,8 +375,10 @@ void InspectorSession::received(quint64 attachment, const QByteArray &page)
                                                  .arg(who)
                                                  .arg(handlers)
                                                  .arg(registries.size());
-    if (m_model)
+    if (m_model) {
         m_model->setSnapshot(std::move(registries));
+        m_modelBusy = true;
+    }
     m_attached = message;
     if (m_rowsMissing)
         return; // said until the model shows a snapshot's rows (shown())
@@ -376,8 +390,17 @@ void InspectorSession::received(quint64 attachment, const QByteArray &page)
 // it). The first time they show, how long that took.
 void InspectorSession::shown()
 {
+    // The newest snapshot that came meanwhile is read now: at most one snapshot waits for the model,
+    // as its bytes, and the model holds one given (not one given, one being made rows of and one
+    // more given meanwhile, which re-sent snapshots of 131,072 handlers took to twice the memory).
+    m_modelBusy = false;
+    const QByteArray waiting = std::exchange(m_waiting, {});
+    const auto next = qScopeGuard([&] {
+        if (!waiting.isEmpty())
+            read(waiting);
+    });
     if (m_model->isOutOfMemory()) {
-        if (m_state == Attached) {
+        if (m_state == Attached && waiting.isEmpty()) { // not said of the one read next
             setState(Lost, QStringLiteral("%1 sent a snapshot this inspector has not the memory to show "
                                           "(making its rows ran out); the table shows an older one.")
                                .arg(m_target));
