@@ -5,7 +5,7 @@
 //
 //   registryio-inspect --help
 //   registryio-inspect list
-//   registryio-inspect table <name|local:name> [--count N] [--timeout S]
+//   registryio-inspect table [name|local:name] [--count N] [--timeout S]
 //   registryio-inspect trace <name|local:name> <file.json> [--timeout S]
 
 #include "../qt/src/printable_p.h"
@@ -45,9 +45,10 @@ QTextStream &out()
 constexpr const char *commands =
     "  registryio-inspect list\n"
     "      the applications of this user that serve (RIO_INSPECT=1): local:<name>, pid, program\n"
-    "  registryio-inspect table <name|local:name> [--count N] [--timeout S]\n"
+    "  registryio-inspect table [name|local:name] [--count N] [--timeout S]\n"
     "      its handlers, longest run first: registry, id, where added, thread, calls, failures,\n"
-    "      drops, slow runs, p99, max, drops by reason (N tables, a refresh apart)\n"
+    "      drops, slow runs, p99, max, drops by reason (N tables, a refresh apart; no name: the\n"
+    "      only application that serves)\n"
     "  registryio-inspect trace <name|local:name> <file.json> [--timeout S]\n"
     "      its frame timeline of the last 10 s as a Chrome trace (Perfetto, chrome://tracing)\n"
     "  --timeout S: how long to wait for each answer (10 s)\n";
@@ -83,8 +84,9 @@ QString dropsByReason(const HandlerInfo &h)
 int list()
 {
     const QList<inspect::Served> served = inspect::servedApplications();
-    for (const inspect::Served &a : served)
-        out() << "local:" << a.name << "\tpid " << a.pid << "\t" << a.program << Qt::endl;
+    for (const inspect::Served &a : served) // names with their control characters escaped
+        out() << "local:" << detail::printable(a.name) << "\tpid " << a.pid << "\t"
+              << detail::printable(a.program) << Qt::endl;
     if (served.isEmpty())
         out() << "no application serves its diagnostics (start one with RIO_INSPECT=1)" << Qt::endl;
     return 0;
@@ -152,7 +154,9 @@ void printTable(const QList<RegistryInfo> &registries)
             s += (c < 4 || c + 1 == cells.size() ? cells[c].leftJustified(width[c])
                                                  : cells[c].rightJustified(width[c])) +
                  QStringLiteral("  ");
-        out() << s.trimmed() << Qt::endl;
+        while (s.endsWith(QLatin1Char(' '))) // an empty first cell keeps its column
+            s.chop(1);
+        out() << s << Qt::endl;
     };
     line(head);
     for (const QStringList &row : std::as_const(rows))
@@ -211,69 +215,102 @@ bool fail(const char *message, const QString &what)
     return true; // exit() ends the loop
 }
 
+// Prints the table of `target`'s snapshots, `count` of them.
+int table(const QString &target, int count)
+{
+    inspect::PageReader reader;
+    return attach(target, inspect::snapshotShare, [&](const QByteArray &page) {
+        QByteArray bytes;
+        if (!reader.add(page, bytes)) {
+            if (reader.stalled())
+                return fail("pages of snapshots but no whole one (pages dropped by the application past "
+                            "its backlog budget, as when it serves several inspectors at once, or never "
+                            "sent) from",
+                            target);
+            return reader.corrupt() ? fail("unreadable snapshot from", target) : true;
+        }
+        const qsizetype size = bytes.size();
+        try {
+            QList<RegistryInfo> registries;
+            if (!inspect::decodeSnapshot(bytes, registries))
+                return fail("unreadable snapshot from", target);
+            bytes = {};
+            printTable(registries);
+        } catch (const std::bad_alloc &) {
+            std::fprintf(stderr,
+                         "registryio-inspect: out of memory reading a snapshot of %lld bytes from %s\n",
+                         static_cast<long long>(size), qPrintable(target));
+            QCoreApplication::exit(1);
+            return true;
+        }
+        return --count > 0;
+    });
+}
+
+// Writes `target`'s timeline to `path`.
+int trace(const QString &target, const QString &path)
+{
+    return attach(target, inspect::timelineShare, [&](const QByteArray &bytes) {
+        QJsonArray events;
+        if (!inspect::readTimeline(bytes, events))
+            return fail("unreadable timeline (or one over 6 MiB) from", target);
+        if (!rio::detail::writeWholeFile(path, bytes))
+            return fail("cannot write", path);
+        out() << "wrote " << events.size() << " trace events to " << path << Qt::endl;
+        return false;
+    });
+}
+
+// The application to attach to when none is named: the only one that serves; else none, saying
+// which serve.
+QString theOnlyApplication()
+{
+    const QList<inspect::Served> served = inspect::servedApplications();
+    if (served.size() == 1)
+        return served.front().name;
+    std::fprintf(stderr, "registryio-inspect: %s\n",
+                 served.isEmpty()
+                     ? "no application serves its diagnostics (start one with RIO_INSPECT=1)"
+                     : "several applications serve: name one of these (registryio-inspect list)");
+    for (const inspect::Served &a : served)
+        std::fprintf(stderr, "  %s\n", qPrintable(detail::printable(a.name)));
+    return {};
+}
+
+// The value of option `name` (removed from `args` with it), a number in [1, most]; `value` kept
+// when absent; false when it is not one.
+bool option(QStringList &args, const char *name, int most, int &value)
+{
+    const qsizetype at = args.indexOf(QLatin1String(name));
+    if (at < 0)
+        return true;
+    value = at + 1 < args.size() ? args[at + 1].toInt() : 0;
+    args.remove(at, std::min<qsizetype>(2, args.size() - at));
+    return value >= 1 && value <= most;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     QStringList args = QCoreApplication::arguments().mid(1);
-    if (const qsizetype at = args.indexOf(QStringLiteral("--timeout")); at > 0) {
-        const int seconds = at + 1 < args.size() ? args[at + 1].toInt() : 0;
-        if (seconds <= 0 || seconds > 3600)
-            return usage();
-        timeoutMs = seconds * 1000;
-        args.remove(at, 2);
-    }
-    if (args.isEmpty())
+    int seconds = timeoutMs / 1000;
+    int count = 1;
+    if (!option(args, "--timeout", 3600, seconds) || !option(args, "--count", 1'000'000, count) ||
+        args.isEmpty())
         return usage();
+    timeoutMs = seconds * 1000;
     if (args[0] == QLatin1String("--help") || args[0] == QLatin1String("-h") ||
         args[0] == QLatin1String("help"))
         return help();
-    if (args[0] == QLatin1String("list"))
+    if (args[0] == QLatin1String("list") && args.size() == 1)
         return list();
-    if (args[0] == QLatin1String("table") && args.size() >= 2) {
-        int count = 1;
-        if (const qsizetype at = args.indexOf(QStringLiteral("--count")); at > 0 && at + 1 < args.size())
-            count = std::max(1, args[at + 1].toInt());
-        inspect::PageReader reader;
-        return attach(args[1], inspect::snapshotShare, [&](const QByteArray &page) {
-            QByteArray bytes;
-            if (!reader.add(page, bytes)) {
-                if (reader.stalled())
-                    return fail("pages of snapshots but no whole one (pages dropped by the "
-                                "application past its backlog budget, as when it serves several "
-                                "inspectors at once, or never sent) from",
-                                args[1]);
-                return reader.corrupt() ? fail("unreadable snapshot from", args[1]) : true;
-            }
-            const qsizetype size = bytes.size();
-            try {
-                QList<RegistryInfo> registries;
-                if (!inspect::decodeSnapshot(bytes, registries))
-                    return fail("unreadable snapshot from", args[1]);
-                bytes = {};
-                printTable(registries);
-            } catch (const std::bad_alloc &) {
-                std::fprintf(stderr,
-                             "registryio-inspect: out of memory reading a snapshot of %lld bytes from %s\n",
-                             static_cast<long long>(size), qPrintable(args[1]));
-                QCoreApplication::exit(1);
-                return true;
-            }
-            return --count > 0;
-        });
+    if (args[0] == QLatin1String("table") && args.size() <= 2) {
+        const QString target = args.size() == 2 ? args[1] : theOnlyApplication();
+        return target.isEmpty() ? 1 : table(target, count);
     }
-    if (args[0] == QLatin1String("trace") && args.size() == 3) {
-        const QString path = args[2];
-        return attach(args[1], inspect::timelineShare, [&](const QByteArray &bytes) {
-            QJsonArray events;
-            if (!inspect::readTimeline(bytes, events))
-                return fail("unreadable timeline (or one over 6 MiB) from", args[1]);
-            if (!rio::detail::writeWholeFile(path, bytes))
-                return fail("cannot write", path);
-            out() << "wrote " << events.size() << " trace events to " << path << Qt::endl;
-            return false;
-        });
-    }
+    if (args[0] == QLatin1String("trace") && args.size() == 3)
+        return trace(args[1], args[2]);
     return usage();
 }

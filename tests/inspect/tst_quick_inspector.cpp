@@ -459,6 +459,46 @@ private Q_SLOTS:
         inspector.session->detach();
     }
 
+    // registryio-inspect-gui --help says how it is used, and needs no display.
+    void theWindowsHelpIsPrinted()
+    {
+        QProcess gui;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove(QStringLiteral("QT_QPA_PLATFORM"));
+        env.remove(QStringLiteral("DISPLAY"));
+        env.remove(QStringLiteral("WAYLAND_DISPLAY"));
+        gui.setProcessEnvironment(env);
+        gui.start(QStringLiteral(RIO_INSPECT_GUI), {QStringLiteral("--help")});
+        const bool ended = gui.waitForFinished(waitMs);
+        if (!ended)
+            gui.kill();
+        QVERIFY(ended);
+        QCOMPARE(gui.exitCode(), 0);
+        QVERIFY(gui.readAllStandardOutput().startsWith("usage: registryio-inspect-gui"));
+    }
+
+    // A registry without a name keeps its row's values under their headings: its first cell is
+    // blank, not gone.
+    void anUnnamedRegistrysRowKeepsItsColumns()
+    {
+        Peer peer;
+        QVERIFY(peer.listen());
+        QList<rio::RegistryInfo> unnamed = registries(1);
+        unnamed[0].name.clear();
+        for (rio::HandlerInfo &h : unnamed[0].handlers)
+            h.registryName.clear();
+        QProcess tool;
+        tool.start(QStringLiteral(RIO_INSPECT_TOOL), {QStringLiteral("table"), peer.name});
+        QTRY_COMPARE_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount(), 1, waitMs);
+        peer.send(1, rio::inspect::encodeSnapshot(unnamed));
+        QTRY_COMPARE_WITH_TIMEOUT(tool.state(), QProcess::NotRunning, waitMs);
+        const QList<QByteArray> lines = tool.readAllStandardOutput().split('\n');
+        QVERIFY(lines.size() > 2 && lines[0].startsWith("registry  id  where"));
+        const qsizetype calls = lines[0].indexOf("calls") + 5;  // right-aligned: the column's end
+        QCOMPARE(lines[1].left(10), QByteArray(8, ' ') + "  "); // the blank name, then the id
+        QCOMPARE(lines[1].mid(calls - 2, 2), QByteArray("10")); // handler 1: 10 calls, under its heading
+    }
+
     // What a peer sends is read by decodeSnapshot only if it is whole and of this version: every
     // cut is refused, and a changed byte anywhere is refused or read (the structure holds: counts,
     // lengths and histogram sizes are checked as read), never a crash or an allocation the bytes
