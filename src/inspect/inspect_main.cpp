@@ -53,20 +53,16 @@ constexpr const char *commands =
     "      its frame timeline of the last 10 s as a Chrome trace (Perfetto, chrome://tracing)\n"
     "  --timeout S: how long to wait for each answer (10 s)\n";
 
-int usage()
+// The commands, as a mistake (2); asked for (--help: 0), also how to read the table.
+int usage(bool asked = false)
 {
-    std::fprintf(stderr, "usage:\n%s", commands);
-    return 2;
-}
-
-// --help: what each command shows, and how to read the table.
-int help()
-{
-    std::printf("registryio-inspect: reads the diagnostics a running application serves.\n%s"
-                "A rare stall shows as a small p99 against a large max; a handler that drops, as\n"
-                "the row with drops (docs/DIAGNOSTICS.md, \"Worked example: a stuttering UI\").\n",
-                commands);
-    return 0;
+    std::fprintf(asked ? stdout : stderr,
+                 asked ? "registryio-inspect: reads the diagnostics a running application serves.\n%s"
+                         "A rare stall shows as a small p99 against a large max; a handler that drops, as\n"
+                         "the row with drops (docs/DIAGNOSTICS.md, \"Worked example: a stuttering UI\").\n"
+                       : "usage:\n%s",
+                 commands);
+    return asked ? 0 : 2;
 }
 
 // The reasons a handler's deliveries were dropped for, named as in the JSON ("overflow 990").
@@ -303,7 +299,7 @@ int main(int argc, char **argv)
     timeoutMs = seconds * 1000;
     if (args[0] == QLatin1String("--help") || args[0] == QLatin1String("-h") ||
         args[0] == QLatin1String("help"))
-        return help();
+        return usage(true);
     if (args[0] == QLatin1String("list") && args.size() == 1)
         return list();
     if (args[0] == QLatin1String("table") && args.size() <= 2) {

@@ -60,9 +60,7 @@ private:
     sigset_t m_saved{};
     bool m_wasPending = false;
 };
-#endif
 
-#ifdef Q_OS_UNIX
 // The bytes written whole into `fd`; false with errno.
 Q_DECL_HIDDEN inline bool writeAll(int fd, const QByteArray &bytes)
 {
