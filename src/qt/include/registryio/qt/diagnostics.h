@@ -259,15 +259,18 @@ public:
     /// environment variable `RIO_DIAGNOSTICS_JSON=path` writes it to that path at aboutToQuit and
     /// when the QCoreApplication is destroyed, keeping the handlers removed in between (`removed`).
     [[nodiscard]] static QJsonDocument toJson();
-    /// Writes toJson() to the file `path` (replaced as a whole); false, with a warning, if it cannot.
+    /// Writes toJson() to the file `path`, a file of the user's alone replacing what is there as a
+    /// whole (a link too, never followed; another user's pipe or device is refused); false, with a
+    /// warning, if it cannot.
     static bool writeJson(const QString &path);
-    /// The frame timeline of the last `last` (at most the newest 8,192 entries) as Chrome's
-    /// trace-event JSON, which Perfetto and chrome://tracing open: the main thread's event-loop
-    /// turns (`frame N`), the timed handler runs and the waits of the deliveries it ran in them,
-    /// and every thread's recent slow runs and stalls, each with its file, line and frame. The
-    /// environment variable `RIO_DIAGNOSTICS_TRACE=path` writes it at aboutToQuit and exit.
+    /// The frame timeline of the last `last` (at most the newest 8,192 entries and 2,048 windows'
+    /// frames) as Chrome's trace-event JSON, which Perfetto and chrome://tracing open: the main
+    /// thread's event-loop turns (`frame N`), the timed handler runs and the waits of the
+    /// deliveries it ran in them, and every thread's recent slow runs and stalls, each with its
+    /// file (a QML handler's QML file), line and frame. The environment variable
+    /// `RIO_DIAGNOSTICS_TRACE=path` writes it at aboutToQuit and exit.
     [[nodiscard]] static QJsonDocument toTrace(std::chrono::nanoseconds last = std::chrono::seconds(10));
-    /// Writes toTrace(last) to the file `path` (replaced as a whole); false, with a warning, if it cannot.
+    /// Writes toTrace(last) to the file `path` as writeJson() writes; false, with a warning, if it cannot.
     static bool writeTrace(const QString &path, std::chrono::nanoseconds last = std::chrono::seconds(10));
 
     /// Serves this process's diagnostics read-only on `url` (`local:name`, same user only) for
