@@ -187,21 +187,16 @@ int main(int argc, char **argv)
         cost([] { return rio::Diagnostics::toJson(); }) / 1e6,
         cost([] { return rio::Diagnostics::toTrace(); }) / 1e6);
     {
-        // What the serving thread does per timeline sent (inspect_server.cpp).
-        std::vector<double> text, pack;
-        qsizetype bytes = 0, packed = 0;
+        // What the serving thread does per timeline sent (inspect_server.cpp): its text, sent as it is.
+        std::vector<double> text;
+        qsizetype bytes = 0;
         for (int i = 0; i < 5; ++i) {
             const double at = threadCpuNs();
-            const QByteArray json = rio::detail::traceJson(std::chrono::seconds(10));
-            const double written = threadCpuNs();
-            packed = qCompress(json, 1).size();
-            bytes = json.size();
-            text.push_back(written - at);
-            pack.push_back(threadCpuNs() - written);
+            bytes = rio::detail::traceJson(std::chrono::seconds(10)).size();
+            text.push_back(threadCpuNs() - at);
         }
-        std::printf("one timeline sent: its text %.2f ms, qCompress %.2f ms (%lld bytes, %lld packed)\n",
-                    median(text) / 1e6, median(pack) / 1e6, static_cast<long long>(bytes),
-                    static_cast<long long>(packed));
+        std::printf("one timeline sent: its text %.2f ms (%lld bytes)\n", median(text) / 1e6,
+                    static_cast<long long>(bytes));
     }
     const double frameNs = 1e9 / 60;
     std::printf("frames of 16.7 ms, %d handlers, %d blocks of %d ms each way\n", registries * handlersEach,

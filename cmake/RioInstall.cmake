@@ -16,13 +16,13 @@
 #                                               (default LIBDIR/qt6/qml: Debian's Qt layout, so a
 #                                               /usr install needs no QML2_IMPORT_PATH)
 #
-# Consumers: find_package(RegistryIO 0.2 CONFIG REQUIRED COMPONENTS Core Qt Qml Remote).
+# Consumers: find_package(RegistryIO 0.3 CONFIG REQUIRED COMPONENTS Core Qt Qml Remote).
 include_guard(GLOBAL)
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 # The soname carries what a release may break (README, "Versioning and compatibility"): while the
-# version is 0.x a minor release may break the ABI, so it is libRegistryIOCore.so.0.2; from 1.0,
+# version is 0.x a minor release may break the ABI, so it is libRegistryIOCore.so.0.3; from 1.0,
 # the major version alone.
 if(PROJECT_VERSION_MAJOR EQUAL 0)
   set(rio_soversion "${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}")

@@ -5,9 +5,11 @@
 # suite, mirror and package list, and a changed list builds it anew.
 #   qt68   Debian 13 ("trixie") with Qt 6.8, g++ 14, CMake and Ninja: the tree the qt68 stage of
 #          scripts/test.sh builds and tests in (about 1 GB and 7 minutes when it builds)
-#   deb    a bare Debian 12 ("bookworm"): apt and its package lists, nothing else. The package
-#          stage (scripts/package.sh) runs README.md's commands in copies of it, which install
-#          what the README tells a reader to install (about 150 MB and 1 minute when it builds)
+#   deb    a bare Debian 12 ("bookworm") as a user has a fresh install or Debian's container
+#          image: apt, no package lists (apt-get update fetches them), Recommends installed,
+#          documentation kept. The package stage (scripts/package.sh) runs README.md's commands
+#          in copies of it, which install what the README tells a reader to install (about
+#          150 MB and 1 minute when it builds)
 #   bash scripts/debian-root.sh qt68|deb [DIR]    DIR defaults to $RIO_CACHE_DIR/<debian13-qt68|debian12-deb>
 # Prints the tree's directory on its last line; seconds when the tree is there. Needs root and
 # mmdebstrap (scripts/deps.sh).
@@ -15,7 +17,12 @@ set -euo pipefail
 
 cache=${RIO_CACHE_DIR:-/var/cache/registryio}
 name=${1:-}
-keep_lists=()
+kind="" # in the stamp: a tree of another kind (an earlier deb tree, lean) is made anew
+# The qt68 tree only builds and runs the suite: no recommended packages, no documentation, man
+# pages or translations. The deb tree is left as Debian makes it.
+lean=(--aptopt='APT::Install-Recommends "false"'
+  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*'
+  --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*')
 case $name in
   qt68)
     suite=trixie
@@ -43,8 +50,8 @@ case $name in
     suite=bookworm
     tree=${2:-$cache/debian12-deb}
     packages=()
-    # The package lists are kept: README's apt-get commands read them.
-    keep_lists=(--skip=cleanup/apt/lists)
+    lean=()
+    kind=as-a-user
     ;;
   *) echo "usage: debian-root.sh qt68|deb [DIR]" >&2; exit 2 ;;
 esac
@@ -59,7 +66,7 @@ if [[ -z $mirror ]]; then
 fi
 [[ -n $mirror ]] || { echo "no Debian mirror found in /etc/apt; set RIO_DEBIAN_MIRROR" >&2; exit 1; }
 
-stamp_text="suite=$suite mirror=$mirror packages=${packages[*]} ${keep_lists[*]}"
+stamp_text="suite=$suite mirror=$mirror packages=${packages[*]} $kind"
 stamp="$tree/.registryio-stamp"
 
 mkdir -p "$(dirname "$tree")"
@@ -84,15 +91,9 @@ remove_tree() { # dir
   rm -rf --one-file-system "$1"
 }
 remove_tree "$partial"
-# Only what builds and runs the suite: no recommended packages, no documentation, man pages or
-# translations.
 include=()
 ((${#packages[@]} == 0)) || include=(--include="$(IFS=,; echo "${packages[*]}")")
-mmdebstrap --variant=apt "${include[@]}" "${keep_lists[@]}" \
-  --aptopt='APT::Install-Recommends "false"' \
-  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-  --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
-  "$suite" "$partial" "deb $mirror $suite main"
+mmdebstrap --variant=apt "${include[@]}" "${lean[@]}" "$suite" "$partial" "deb $mirror $suite main"
 echo "$stamp_text" >"$partial/.registryio-stamp"
 remove_tree "$tree"
 mv "$partial" "$tree"

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages RegistryIO needs, by profile. Safe to rerun: it asks apt only
 # for what is missing.
+#   bash scripts/deps.sh core    what scripts/demo.sh --core builds with: the compiler, CMake and
+#                                Ninja (no Qt)
 #   bash scripts/deps.sh demo    what scripts/demo.sh builds and runs with: the compiler, CMake,
 #                                Ninja, Qt's base and QML development packages (with Qt's private
 #                                QML headers, for the lines that name declared handlers) and the
@@ -12,8 +14,9 @@
 set -euo pipefail
 
 profile=${1:-test}
+core_packages=(g++ cmake ninja-build)
 demo_packages=(
-  g++ cmake ninja-build qt6-base-dev qt6-declarative-dev
+  "${core_packages[@]}" qt6-base-dev qt6-declarative-dev
   # QQmlData: the line of a declared handler, which the dashboard's inspector shows
   qt6-declarative-private-dev
   # the QML modules the dashboard imports (QtQuick, QtQuick.Controls.Fusion, QtQuick.Layouts) and
@@ -50,13 +53,15 @@ test_packages=(
   # the qt68 stage's Debian 13 tree (Qt 6.8, g++ 14) and the package stage's Debian 12 tree, made
   # in a directory and entered with chroot (mmdebstrap's recommended gpg reads the keyrings)
   mmdebstrap gpg
-  # the package stage: dpkg-buildpackage with debhelper, and lintian
-  dpkg-dev debhelper lintian
+  # the package stage: dpkg-buildpackage with debhelper, lintian, and libabigail's abidw and
+  # abidiff for the libraries' ABI (scripts/abi.sh)
+  dpkg-dev debhelper lintian abigail-tools
 )
 case $profile in
+  core) packages=("${core_packages[@]}") ;;
   demo) packages=("${demo_packages[@]}") ;;
   test) packages=("${demo_packages[@]}" "${test_packages[@]}") ;;
-  *) echo "usage: deps.sh [demo|test]" >&2; exit 2 ;;
+  *) echo "usage: deps.sh [core|demo|test]" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -66,16 +71,26 @@ for p in "${packages[@]}"; do
 done
 ((${#missing[@]} == 0)) && exit 0
 
-echo "Installing missing packages: ${missing[*]}"
+echo "Installing ${missing[*]} (apt-get)"
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then
   command -v sudo >/dev/null || { echo "Need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-# The demo takes only what its packages depend on (checked on a fresh Debian 12 tree); the tests
-# keep what their packages recommend too, as every CI run so far has had them.
-recommends=()
-[[ $profile == demo ]] && recommends=(--no-install-recommends)
-$sudo apt-get update -q
-$sudo apt-get install -y -q "${recommends[@]}" "${missing[@]}"
+# The demos take only what their packages depend on (checked on a fresh Debian 12 tree), and
+# write apt's lines to a log (shown if it fails) so that their screen is the demo's; the tests
+# keep what their packages recommend too, as every CI run so far has had them, and apt's lines.
+if [[ $profile == test ]]; then
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q "${missing[@]}"
+  exit 0
+fi
+log=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/deps-$profile.log
+mkdir -p "$(dirname "$log")"
+start=$SECONDS
+if ! { $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  exit 1
+fi
+echo "Installed in $((SECONDS - start)) s, $(grep -c '^Setting up ' "$log") packages with what they need (apt's lines: $log)"

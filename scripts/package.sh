@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The package stage of scripts/test.sh: README.md's commands, as written, each route in its own
-# copy of a bare Debian 12 tree (scripts/debian-root.sh deb: apt and its package lists, nothing
-# else), so that each holds only what the README tells a reader to install. The blocks are read
-# from README.md by their markers (<!-- ci: NAME -->), so the README and this stage cannot drift:
-#   deb-build       apt-get build-dep and dpkg-buildpackage, with the package build's tests
+# copy of a bare Debian 12 tree as a user has one (scripts/debian-root.sh deb: apt without its
+# package lists, Recommends on, documentation kept), so that each holds only what the README
+# tells a reader to install. apt's prompts get no answer (stdin is empty): a command that needs
+# -y says so in the README; debconf takes its defaults. The blocks are read from README.md by
+# their markers (<!-- ci: NAME -->), so the README and this stage cannot drift:
+#   deb-build       apt-get update, build-dep and dpkg-buildpackage, with the package build's tests;
+#                   then, on this machine, the libraries' ABI against the last release's (scripts/abi.sh)
 #   deb-install     apt-get install of the packages just built; then, with them:
-#   quickstart-cpp, quickstart-qml   the quick starts built and run
+#   quickstart-cpp, quickstart-qml, quickstart-remote   the quick starts built and run
+#   remote-qml      the Remote QML example (a producer process and a Qt Quick window) built and run
 #   pkg-config      pkg-config installed and a Qt-facade program built with its flags, no CMake
 #   install-deps, install, install-quickstart, install-quickstart-qml   in another copy: the
 #                   install route (the preset `user` into /opt/registryio) and both quick starts
@@ -43,7 +47,7 @@ mkdir -p "$work/blocks" "$apt_archives/partial" "$cache/apt-archives-fetchconten
 block() { # name: the fenced block after <!-- ci: name -->, written to $work/blocks/name
   bash "$root/scripts/readme-block.sh" "$1" >"$work/blocks/$1"
 }
-for name in deb-build deb-install quickstart-cpp quickstart-qml pkg-config install-deps install install-quickstart \
+for name in deb-build deb-install quickstart-cpp quickstart-qml quickstart-remote remote-qml pkg-config install-deps install install-quickstart \
   install-quickstart-qml \
   fetchcontent-deps fetchcontent; do
   block "$name"
@@ -56,6 +60,8 @@ git -C "$root" diff HEAD --binary | git -C "$work/registryio" apply --allow-empt
 git -C "$root" ls-files --others --exclude-standard -z | tar -C "$root" --null -T - -cf - | tar -C "$work/registryio" -xf -
 
 tree=$(bash "$root/scripts/debian-root.sh" deb "$cache/debian12-deb" | tail -n 1)
+# The libraries' soname version (major.minor while 0.x), as CMakeLists.txt sets it.
+soversion=$(sed -nE 's/^project\(RegistryIO VERSION (0\.[0-9]+|[1-9][0-9]*)\..*/\1/p' "$root/CMakeLists.txt")
 routes=" ${RIO_PACKAGE_ROUTES:-deb install fetchcontent} "
 
 # in_tree <name> <script> [files to copy to /build...]: runs the script with bash as root in a
@@ -75,8 +81,6 @@ in_tree() {
     mount --rbind /dev "$new/dev"
     mount -t proc proc "$new/proc"
     mount --bind "$archives" "$new/var/cache/apt/archives"
-    # apt answers yes, as a reader at the terminal does; the commands stay as written.
-    printf "APT::Get::Assume-Yes \"true\";\nquiet \"1\";\n" >"$new/etc/apt/apt.conf.d/90registryio-ci"
     touch "$new/etc/resolv.conf"
     mount --bind /etc/resolv.conf "$new/etc/resolv.conf"
     mkdir -p "$new/build" "$new/ccache"
@@ -86,7 +90,7 @@ in_tree() {
     cp "$script" "$new/build/run.sh"
     chroot "$new" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
       DEBIAN_FRONTEND=noninteractive QT_QPA_PLATFORM=offscreen \
-      bash -euo pipefail -c "cd /build/registryio && source /build/run.sh"
+      bash -euo pipefail -c "cd /build/registryio && source /build/run.sh" </dev/null
     mkdir -p "$work/$name"
     find "$new/build" -maxdepth 1 -type f -name "*.deb" -exec cp {} "$work/$name/" \;
     find "$new/build" -maxdepth 1 -type f \( -name "*.changes" -o -name "*.buildinfo" \) -exec cp {} "$work/$name/" \;
@@ -142,12 +146,17 @@ if [[ $routes == *" deb "* ]]; then
 # --- 1. the packages, built as the README builds them, with their tests. ccache (installed for
 # this stage only, a CI accelerator) makes a rerun cheap.
 start=$SECONDS
+[[ $(head -n 1 "$work/blocks/deb-build") == "apt-get update"* ]] ||
+  { echo "README.md's deb-build block must begin with apt-get update (a fresh system has no package lists)" >&2; exit 1; }
 cat >"$work/deb-build.sh" <<EOF
-apt-get install --no-install-recommends ccache >/dev/null
+set -x
+$(sed -n '1p' "$work/blocks/deb-build")
+set +x
+apt-get install -y -q --no-install-recommends ccache >/dev/null
 export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR=/ccache CCACHE_BASEDIR=/build/registryio \
   CCACHE_NOHASHDIR=true "CCACHE_IGNOREOPTIONS=-ffile-prefix-map=*"
 set -x
-$(cat "$work/blocks/deb-build")
+$(sed '1d' "$work/blocks/deb-build")
 EOF
 if ! in_tree deb-build "$work/deb-build.sh" >"$work/deb-build.log" 2>&1; then
   tail -n 80 "$work/deb-build.log" >&2
@@ -163,6 +172,13 @@ start=$SECONDS
 lintian --pedantic --fail-on error,warning --display-level '>=pedantic' --tag-display-limit 0 \
   "$work"/deb-build/*.changes
 echo "lintian: no error or warning ($((SECONDS - start)) s)"
+
+# --- 2a. the libraries' ABI (exported symbols and types, from the packages' debug information)
+# against the last release's: changed under the same soname, or a new soname that CHANGELOG.md
+# does not name, fails.
+start=$SECONDS
+bash "$root/scripts/abi.sh" check "$work/deb-build"
+echo "ABI check: $((SECONDS - start)) s"
 
 # --- 2b. installed over 0.1.0: its libregistryio-dev held the Core's headers, CMake package and
 # registryio-core.pc, which libregistryiocore-dev holds now. A stand-in for it (those files under
@@ -192,8 +208,11 @@ echo "development packages installed over 0.1.0's: $((SECONDS - start)) s"
 # --- 3. installed as the README installs them; the quick starts; the checks of the prose
 start=$SECONDS
 cat >"$work/deb-install.sh" <<EOF
+# The package lists the README's deb-build block fetched first, on the reader's machine (this
+# route runs in a fresh copy of the tree).
+apt-get update -q >/dev/null
 # The Core's development package and its dependencies: no Qt package among them.
-if apt-get install -s ../libregistryiocore-dev_*.deb ../libregistryiocore0.2_*.deb | grep -E '^Inst .*qt'; then
+if apt-get install -s ../libregistryiocore-dev_*.deb ../libregistryiocore${soversion}_*.deb | grep -E '^Inst .*qt'; then
   echo "libregistryiocore-dev pulls Qt packages" >&2; exit 1
 fi
 set -x
@@ -201,6 +220,8 @@ $(cat "$work/blocks/deb-install")
 test -f /usr/share/qt6/doc/registryio.qch
 $(cat "$work/blocks/quickstart-cpp")
 $(cat "$work/blocks/quickstart-qml")
+$(cat "$work/blocks/quickstart-remote")
+$(cat "$work/blocks/remote-qml")
 cp examples/worker-feed/main.cpp app.cpp # a program of the Qt facade, built without CMake
 $(cat "$work/blocks/pkg-config")
 ./a.out
@@ -227,7 +248,7 @@ if ! in_tree deb-install "$work/deb-install.sh" "${debs[@]}" >"$work/deb-install
   echo "README's package install or quick starts failed (log: $work/deb-install.log)" >&2
   exit 1
 fi
-grep -E "^(handlers left|quickstart-qml|moc by hand)" "$work/deb-install.log"
+grep -E "^(handlers left|quickstart-qml|ui: 3 orders|window:|moc by hand)" "$work/deb-install.log"
 echo "packages installed, quick starts built and run in $((SECONDS - start)) s"
 
 fi
@@ -249,7 +270,7 @@ cat >"$work/install.sh" <<EOF
 set -x
 $(cat "$work/blocks/install-deps")
 set +x
-apt-get install --no-install-recommends ccache >/dev/null
+apt-get install -y -q --no-install-recommends ccache >/dev/null
 export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR=/ccache CCACHE_BASEDIR=/build/registryio CCACHE_NOHASHDIR=true \
   "CCACHE_IGNOREOPTIONS=-ffile-prefix-map=*" CCACHE_STATSLOG=/tmp/ccache-stats.log LC_ALL=C.UTF-8 \
   "CXXFLAGS=$(deb_flags CXXFLAGS) $(deb_flags CPPFLAGS)" "LDFLAGS=$(deb_flags LDFLAGS)"
@@ -266,7 +287,7 @@ for header in \$(cd /build/registryio && find src/*/include qml/include qml/remo
 done
 ((missing == 0))
 if find /opt/registryio/include -name '*_testing*' | grep .; then echo "test hooks installed" >&2; exit 1; fi
-ls /opt/registryio/lib/libRegistryIO{Core,Qt,Qml,Remote,RemoteQml}.so.0.2 >/dev/null
+ls /opt/registryio/lib/libRegistryIO{Core,Qt,Qml,Remote,RemoteQml}.so.${soversion} >/dev/null
 if find build/user -type f \( -name 'tst_*' -o -name 'bench_*' \) | grep .; then
   echo "the preset user built tests or benchmarks" >&2; exit 1
 fi

@@ -68,14 +68,14 @@ if [[ ${1:-} == --inside ]]; then
   # stage's time, benchmarks_quick (that the benchmarks run and report: not built here,
   # RIO_QT68_BENCH builds and runs them on 6.8) and package_fetchcontent (every library built once
   # more from the checkout; the same CMake code on any Qt, and the consumer's checks on 6.8 are
-  # package_find_package's); docs_qml_types (docs/QML_TYPES.md is generated from, and checked
+  # package_find_package's); docs_reference (docs/QML_TYPES.md is generated from, and checked
   # against, the Qt 6.4 build's .qmltypes, whose spelling of types differs between Qt versions).
   # The consumers on Qt 6.8 are those of package_find_package whose build Qt's version changes
   # (RIO_PACKAGE_TESTS_BUILD=QT: moc over the installed headers, every installed header with
   # warnings as errors, the QML applications linted, compiled and run against the installed
   # modules); its C++ consumers and example, and package_pkg_config, are left to the main stage
   # (CMake packaging and .pc files, the same on any Qt).
-  skip='^(source_format|benchmarks_quick|package_fetchcontent|package_pkg_config|docs_qml_types)$'
+  skip='^(source_format|benchmarks_quick|package_fetchcontent|package_pkg_config|docs_reference)$'
   # Two test slots per core, as in the sanitizer stages: the suite mostly waits (deadlines, other
   # processes), and this is the run's last stage, with nothing left beside it to take the idle
   # cores.

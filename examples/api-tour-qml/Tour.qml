@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The QML snippets of docs/API.md are regions of this file (tst_doc_snippets checks that the
+// The snippets of docs/QML.md are regions of this file (tst_doc_snippets checks that the
 // two agree); main.cpp loads it, adds a C++ worker, and checks the log.
 import QtQml
 import RegistryIO

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Loads Tour.qml (the QML snippets of docs/API.md), runs it, then notifies its registry from a
+// Loads Tour.qml (the snippets of docs/QML.md), runs it, then notifies its registry from a
 // C++ worker thread through QmlRegistry::sender(), and checks the log.
 #include <registryio/qml/qml_registry.h>
 
@@ -50,7 +50,7 @@ int main(int argc, char *argv[])
     const QString expected =
         QStringLiteral("function 1 | declarative 1 | js 1 | once | function 2 | declarative 2 | js 2 | "
                        "active false, priority 5 | function 3 | declarative 3 | refused true, count 3 | "
-                       "function 4 | declarative 4 | failed: Error: bad handler | latest 4");
+                       "failed: Error: bad handler | function 4 | declarative 4 | latest 4");
     std::printf("api-tour-qml: %s\n", joined == expected ? "ok" : "FAILED");
     return joined == expected ? 0 : 1;
 }

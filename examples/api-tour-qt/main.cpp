@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Every snippet of docs/API.md's Qt section is a region of this file (tst_doc_snippets checks
-// that the two agree); running it checks what the snippets claim.
+// The snippets of docs/QT.md, docs/DIAGNOSTICS.md and docs/SIGNALS.md are regions of this file
+// (tst_doc_snippets checks that they agree); running it checks what the snippets claim.
 #include <registryio/qt/debug.h>
+#include <registryio/qt/diagnostics.h>
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry.h>
 #include <registryio/qt/signal_forwarding.h>
@@ -197,6 +198,30 @@ void boundedItems()
     check(waitUntil([&] { return lastShown == 1000; }) && repaints <= 2, "qt-paced");
 }
 
+void diagnosticsItems()
+{
+    //! [diagnostics]
+    rio::QtRegistry<int> telemetry;
+    telemetry.setObjectName(QStringLiteral("telemetry")); // names it in snapshots and in the log
+    telemetry.setDiagnosticsEnabled(true);                // or RIO_DIAGNOSTICS=1 for every registry
+    telemetry.add([](const int &) { /* plot a sample */ });
+    for (int i = 0; i < 100; ++i)
+        telemetry.notify(i);
+    for (const rio::RegistryInfo &registry : rio::Diagnostics::snapshot()) { // any thread
+        for (const rio::HandlerInfo &h : registry.handlers) {
+            // A rare stall keeps p99 small: look at the maximum and the slow runs too.
+            qInfo() << registry.name << h.file << h.line << "calls" << h.calls << "p99" << h.runTime.p99Ns()
+                    << "ns, max" << h.runTime.maxNs << "ns, slow runs" << h.slowRuns << "drops"
+                    << h.totalDrops();
+        }
+    }
+    //! [diagnostics]
+    const rio::RegistryInfo info = rio::Diagnostics::snapshot(telemetry.registryId());
+    check(info.name == QLatin1String("telemetry") && info.handlers.size() == 1 &&
+              info.handlers[0].calls == 100,
+          "diagnostics");
+}
+
 #ifndef _WIN32
 void unixSignalItems()
 {
@@ -220,6 +245,7 @@ int main(int argc, char *argv[])
     qtRegistryItems();
     forwardItems();
     boundedItems();
+    diagnosticsItems();
 #ifndef _WIN32
     unixSignalItems();
 #endif

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Every snippet of docs/API.md's core section is a region of this file (tst_doc_snippets checks
-// that the two agree); running it checks what the snippets claim.
+// Every snippet of docs/CORE.md (and SIGNALS.md's EventFlags) is a region of this file
+// (tst_doc_snippets checks that they agree); running it checks what the snippets claim.
 #include <registryio/event_flags.h>
 #include <registryio/registry.h>
 

@@ -57,7 +57,7 @@ int main(int argc, char *argv[])
         finished << what;
     };
 
-    //! [async]
+    //! [async-add]
     // Priorities set the order of notifySequential (higher first); notifyAsync runs them at once.
     uploads.add([&](const Upload &) { done(QStringLiteral("index")); }, 30); // on the notifying thread
     uploads.add(&onWorker, [&](const Upload &) { done(QStringLiteral("thumbnail")); },
@@ -68,6 +68,7 @@ int main(int argc, char *argv[])
         },
         10);
     uploads.add([](const Upload &) { throw std::runtime_error("quota service down"); }, 0);
+    //! [async-add]
 
     int failures = 0;
     QObject::connect(&uploads, &rio::QtRegistryBase::handlerFailed, &app,
@@ -101,7 +102,6 @@ int main(int argc, char *argv[])
             });
         },
         Qt::QueuedConnection);
-    //! [async]
     app.exec();
 
     worker.quit();

@@ -32,6 +32,7 @@ constexpr int kPerWorker = 250'000;
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
+    //! [latest-value]
     rio::LatestValue<Progress> progress;
     // A binding on the UI thread, as a label's text would be.
     QProperty<QString> label;
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
         const auto p = progress.bindableValue().value().value<Progress>();
         return QStringLiteral("worker %1: %2").arg(p.worker).arg(p.done);
     });
+    //! [latest-value]
     int changes = 0;
     int labelUpdates = 0;
     QObject::connect(&progress, &rio::LatestValueBase::valueChanged, [&] { ++changes; });
@@ -48,8 +50,10 @@ int main(int argc, char **argv)
     std::vector<std::thread> workers;
     for (int w = 0; w < kWorkers; ++w) {
         workers.emplace_back([&, w] {
+            //! [latest-value-set]
             for (int i = 1; i <= kPerWorker; ++i)
-                progress.set({w, i});
+                progress.set({w, i}); // any thread; shown once per turn (or frame)
+            //! [latest-value-set]
             finished.fetch_add(1);
         });
     }

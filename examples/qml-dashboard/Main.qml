@@ -286,6 +286,7 @@ ApplicationWindow {
 
         // Every handler of the demo's registries, live (rio::Diagnostics): where each was added, its
         // thread, calls, failures, drops and run times. Hidden in a window less than 900 high.
+        // [inspector]
         RegistryInspector {
             title: "Inspector: every handler of every registry, longest run first"
             refreshInterval: 500
@@ -293,6 +294,7 @@ ApplicationWindow {
             Layout.fillWidth: true
             Layout.preferredHeight: visible ? 150 : 0
         }
+        // [inspector]
 
         // The snapshots' handlers: hidden in a window less than 700 high.
         RowLayout {

@@ -55,6 +55,8 @@ QueueCosts measureQueueCosts()
         for (int i = 1; i <= n; ++i)
             flood.registry.notify({0, i, 0});
         costs.perPendingLatest = heapInUse() - before; // one pending delivery, however many notifies
+        // It runs before its handler goes: a removal drops a pending delivery, and reports it.
+        QCoreApplication::sendPostedEvents();
         flood.registry.remove(id);
         QCoreApplication::removePostedEvents(&target);
     }

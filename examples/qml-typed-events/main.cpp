@@ -52,9 +52,9 @@ int main(int argc, char *argv[])
     const QString log = root->property("log").toString();
     const double total = root->property("total").toDouble();
 
-    auto *feed = root->property("feed").value<QuoteRegistry *>();
-    auto *board = root->property("board").value<rio::LatestModel *>();
     //! [follow]
+    auto *feed = root->property("feed").value<QuoteRegistry *>();      // Main.qml's registry
+    auto *board = root->property("board").value<rio::LatestModel *>(); // and its LatestModel
     rio::LatestModel cppBoard; // the C++ form: a key function on the facade's events
     cppBoard.follow(feed->registry(), [](const Quote &quote) { return quote.symbol; });
     std::vector<std::thread> workers;

@@ -9,7 +9,8 @@
 #include <QString>
 #include <QtQml/qqmlregistration.h>
 
-/// A price quote: a gadget, so QML knows its properties and their types.
+// [quote]
+// A price quote: a gadget, so QML knows its properties and their types.
 struct Quote
 {
     Q_GADGET
@@ -24,3 +25,4 @@ public:
 
 // QML types QuoteRegistry and QuoteRegistryHandler (onNotified: (event) => event.price).
 RIO_QML_TYPED_REGISTRY(QuoteRegistry, Quote)
+// [quote]

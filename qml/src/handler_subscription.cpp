@@ -139,8 +139,7 @@ void HandlerSubscription::deliverTo(QObject *target, detail::QmlRegistryShared &
     const HandlerId id = handle->m_id;
     // Until the call returns, the handle keeps its wrapper (see deactivate), and learns through
     // `alive` whether the function destroyed it.
-    const detail::ScriptRunFrame run;                        // its failures count when its call did
-    const detail::QmlRegistryShared::RunFrame frame(shared); // handlerFailed waits for it
+    const detail::ScriptRunFrame run; // its failures count when its call did
     bool alive = true;
     bool *const outer = std::exchange(handle->m_alive, &alive);
     if (handle->m_once)

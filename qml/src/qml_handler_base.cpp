@@ -417,8 +417,7 @@ void QmlHandlerBase::deliverTo(QObject *target, detail::QmlRegistryShared &share
     detail::QmlEventOps *ops = shared.ops;
     if (ops == nullptr)
         return;
-    const detail::ScriptRunFrame run;                        // its failures count when its call did
-    const detail::QmlRegistryShared::RunFrame frame(shared); // handlerFailed waits for it
+    const detail::ScriptRunFrame run; // its failures count when its call did
     bool alive = true;
     if (self->m_functionEngine != nullptr) {
         // The function's engine as it is now: null once it is destroyed (an object that

@@ -36,7 +36,6 @@ public:
     {
         return value.arguments(event, engine);
     }
-    detail::QmlNotifyValue &notifyValue() noexcept override { return value; }
 
     detail::QmlNotifyValue value{[](QJSEngine *engine, const void *event) {
         return detail::scriptValue(engine, *static_cast<const QVariant *>(event));
@@ -68,7 +67,6 @@ QmlRegistry::QmlRegistry(QObject *parent)
     shared.facade = m_registry.get();
     shared.facadeBase = m_registry.get();
     shared.ops = m_ops.get();
-    shared.notifyValue = &m_ops->value;
     shared.emitFailed = [](QObject *registry, HandlerId id, const QString &message) {
         Q_EMIT static_cast<QmlRegistry *>(registry)->handlerFailed(static_cast<double>(id.value()), message);
     };

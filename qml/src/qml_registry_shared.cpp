@@ -182,7 +182,6 @@ void detail::QmlRegistryShared::close()
     facade = nullptr;
     facadeBase = nullptr;
     ops = nullptr;
-    notifyValue = nullptr;
 }
 
 void detail::QmlRegistryShared::reportThrown(HandlerId id, const QJSValue &thrown)
@@ -237,10 +236,6 @@ void detail::QmlRegistryShared::reportFailed(HandlerId id, const QString &messag
             } catch (...) {
                 // Out of memory: the failure is still logged and counted by diagnostics.
             }
-            // Inside a frame here: the end of a notify there releases the failure, whether or not
-            // a flush came meanwhile (notifyValue is this thread's).
-            if (QThread::currentThread() == thread && notifyValue != nullptr && notifyValue->framesUnderWay())
-                holdFailures(false);
             return;
         }
         if (unsignalledFailures++ != 0)
@@ -251,67 +246,16 @@ void detail::QmlRegistryShared::reportFailed(HandlerId id, const QString &messag
               static_cast<long long>(maxPendingFailures));
 }
 
-void detail::QmlRegistryShared::holdFailures(bool flush) noexcept
-{
-    flushHeld = flushHeld || flush;
-    notifyValue->holdUntilOutermostEnds(
-        [](void *self, bool notify) noexcept {
-            static_cast<QmlRegistryShared *>(self)->queueFailures(notify);
-        },
-        this);
-}
-
-void detail::QmlRegistryShared::queueFailures(bool notifyEnded) noexcept
-{
-    std::lock_guard lock(reportMutex);
-    // Their notifies ended with it: a flush emits them even inside a frame begun since. (The
-    // end of a handler's run is not its notify's: registry().notify() goes on.)
-    if (notifyEnded)
-        releasedFailures = pendingFailures.size();
-    if (!std::exchange(flushHeld, false) || reportTarget == nullptr || pendingFailures.isEmpty())
-        return;
-    // Two whole turns from now: a flush whose first turn came already takes none of them, and
-    // queues itself afresh.
-    failuresReady = 0;
-    try {
-        queueFlushLocked();
-    } catch (...) {
-        // Out of memory: the failures wait for a later flush.
-    }
-}
-
 void detail::QmlRegistryShared::queueFlushLocked()
 {
     if (flushQueued)
         return;
-    // Two turns of the event loop: what the notify under way queues on this thread after the
-    // report (a queued handler of it, `latest`'s delivery) is posted before the first turn
-    // comes, so the flush, posted again then, comes after it.
     // From any thread: a post of ours, ordered for ThreadSanitizer (see qt_tsan.h).
     [[maybe_unused]] const TsanPostScope posting;
     QMetaObject::invokeMethod(reportTarget,
-                              Handover([self = shared_from_this()] { self->queueFlushAgain(); }),
+                              Handover([self = shared_from_this()] { self->flushReports(true); }),
                               Qt::QueuedConnection);
     flushQueued = true;
-}
-
-void detail::QmlRegistryShared::queueFlushAgain() noexcept
-{
-    {
-        std::lock_guard lock(reportMutex);
-        if (reportTarget == nullptr)
-            return;
-        failuresReady = pendingFailures.size(); // the ones after wait for a flush of their own
-        try {
-            QMetaObject::invokeMethod(
-                reportTarget, [self = shared_from_this()] { self->flushReports(true); },
-                Qt::QueuedConnection);
-            return;
-        } catch (...) {
-            // Out of memory: flushed now.
-        }
-    }
-    flushReports(true);
 }
 
 void detail::QmlRegistryShared::connectReports(const std::shared_ptr<QmlRegistryShared> &self,
@@ -326,7 +270,7 @@ void detail::QmlRegistryShared::connectReports(const std::shared_ptr<QmlRegistry
         &facade, &QtRegistryBase::deliveriesDropped, &facade,
         [shared = self](HandlerId id, quint64 total) { reportDrop(shared, id.value(), total); },
         Qt::DirectConnection);
-    // C++ handlers' failures: handlerFailed on the registry's thread, after the notify.
+    // C++ handlers' failures: handlerFailed on the registry's thread, from its event loop.
     QObject::connect(
         &facade, &QtRegistryBase::handlerFailed, &facade,
         [shared = self](HandlerId id, const QString &message) { shared->reportFailed(id, message); },
@@ -358,52 +302,37 @@ void detail::QmlRegistryShared::flushReports(bool queued)
 {
     QHash<quint64, quint64> drops;
     QList<std::pair<QmlDelivery, quint64>> left;
-    QList<std::pair<quint64, QString>> failures;
-    // One of the registry's frames is under way on this thread (a handler's nested event loop
-    // runs this flush): the failures recorded since the outermost frame last ended wait for it.
-    const bool held = queued && notifyValue != nullptr && notifyValue->framesUnderWay();
     {
         std::lock_guard lock(reportMutex);
         drops.swap(pendingDrops);
         if (queued) {
             left.swap(endedElsewhere);
             flushQueued = false;
-            failures.swap(pendingFailures);
-            // Held, only the failures recorded before the outermost frame last ended go.
-            const qsizetype ready = std::min(failuresReady, held ? releasedFailures : failures.size());
-            // A failure recorded after the first turn: its notify may have queued handlers
-            // behind this turn, so it takes a fresh flush of two turns (a held one: when
-            // released, at the outermost frame's end).
-            if (failures.size() > ready) {
-                try {
-                    if (!held || releasedFailures > ready)
-                        queueFlushLocked();
-                    pendingFailures = failures.mid(ready);
-                    failures.resize(ready);
-                } catch (...) {
-                    // Out of memory: emitted now, or when held, all wait for the outermost end.
-                    if (held)
-                        pendingFailures.swap(failures);
-                }
-            }
-            releasedFailures = std::max<qsizetype>(releasedFailures - failures.size(), 0);
-            if (!failures.isEmpty())
-                unsignalledFailures = 0;
         }
     }
-    if (held)
-        holdFailures(true);
     // Looked up one by one in the facade: a registration's slot may remove others, or destroy
     // the registry (`self` keeps this alive meanwhile).
     for (auto it = drops.cbegin(); it != drops.cend() && facade != nullptr; ++it)
         facade->reportDrops(HandlerId{it.key()}, it.value());
     endRegistrations(left);
-    // One by one: a slot may destroy the registry (`self` keeps this alive meanwhile).
-    for (const auto &[id, message] : failures) {
-        QObject *const target = local();
-        if (target == nullptr)
-            return;
-        emitFailed(target, HandlerId{id}, message);
+    if (queued)
+        emitFailures();
+}
+
+void detail::QmlRegistryShared::emitFailures()
+{
+    // One at a time: a slot may destroy the registry, or run a nested event loop whose flush
+    // emits the next ones, still in order.
+    while (QObject *const target = closing ? nullptr : local()) {
+        std::pair<quint64, QString> failure;
+        {
+            std::lock_guard lock(reportMutex);
+            if (pendingFailures.isEmpty())
+                return;
+            failure = pendingFailures.takeFirst();
+            unsignalledFailures = 0;
+        }
+        emitFailed(target, HandlerId{failure.first}, failure.second);
     }
 }
 

@@ -86,12 +86,11 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     // other threads' frames only (a handler a sender's notify runs on the registry's own thread
     // may destroy it).
     OwnerAnchor anchor;
-    QObject *registry;                     // null once the registry is going (local())
-    QThread *const thread;                 // the registry's (it does not move)
-    QmlFacade *facade = nullptr;           // null once the registry is going
-    QtRegistryBase *facadeBase = nullptr;  // the same facade's QObject half; null once going
-    QmlEventOps *ops = nullptr;            // null once the registry is going
-    QmlNotifyValue *notifyValue = nullptr; // its notifies' frames (ops's); null once going
+    QObject *registry;                    // null once the registry is going (local())
+    QThread *const thread;                // the registry's (it does not move)
+    QmlFacade *facade = nullptr;          // null once the registry is going
+    QtRegistryBase *facadeBase = nullptr; // the same facade's QObject half; null once going
+    QmlEventOps *ops = nullptr;           // null once the registry is going
     void (*emitFailed)(QObject *registry, HandlerId id, const QString &message) = nullptr;
     std::atomic<bool> warnedDead{false}; // a sender warned that the registry is gone
 
@@ -132,40 +131,14 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     // Reports a failure the engine printed already (an onNotified handler threw): handlerFailed.
     void reportFailure(HandlerId id, const QString &message);
     // Records a failure of `id` (any thread) for handlerFailed, emitted by the queued flush on
-    // the registry's thread: never inside the notify that failed, always after its other
-    // handlers ran (a notify on this thread runs them all before the event loop's next turn; a
-    // queued one runs them in one drain, ahead of the flush posted meanwhile). A flush that
-    // finds one of the registry's frames under way on its thread (a nested event loop in a
-    // handler) emits only the failures recorded before the outermost notify of the registry
-    // there last ended (their notifies ended); the others wait for the outermost frame to end.
+    // the registry's thread, as a queued signal would be: from its event loop, in the order of
+    // the failures.
     void reportFailed(HandlerId id, const QString &message) noexcept;
 
-    // A run of one of the registry's JavaScript handlers on its thread: one of its frames, so a
-    // nested event loop in it holds handlerFailed, whoever notified.
-    class RunFrame
-    {
-    public:
-        explicit RunFrame(const QmlRegistryShared &shared) noexcept : m_shared(shared)
-        {
-            if (shared.notifyValue != nullptr)
-                shared.notifyValue->enterFrame();
-        }
-        ~RunFrame()
-        {
-            if (m_shared.notifyValue != nullptr) // null: the registry went meanwhile
-                m_shared.notifyValue->leaveFrame(false);
-        }
-        RunFrame(const RunFrame &) = delete;
-        RunFrame &operator=(const RunFrame &) = delete;
-
-    private:
-        const QmlRegistryShared &m_shared;
-    };
-
     // --- drops and removals reported on other threads ---
-    // Recorded on the reporting thread, handed to their registrations on the registry's thread:
-    // the largest total per id, at most one flush queued at a time, so a flood of drops never
-    // becomes a flood of queued events.
+    // Recorded on the reporting thread, handed on by a flush on the registry's thread: the
+    // largest total per id, at most one flush queued at a time, so a flood of drops never becomes
+    // a flood of queued events.
     std::mutex reportMutex;
     QObject *reportTarget = nullptr;      // the registry until it is going (under reportMutex)
     QHash<quint64, quint64> pendingDrops; // id -> largest total reported (under reportMutex)
@@ -174,25 +147,11 @@ struct QmlRegistryShared final : std::enable_shared_from_this<QmlRegistryShared>
     QList<std::pair<quint64, QString>> pendingFailures; // for handlerFailed (under reportMutex)
     quint64 unsignalledFailures = 0; // over the bound of pendingFailures (under reportMutex)
     bool flushQueued = false;        // under reportMutex
-    // pendingFailures recorded before the queued flush's first turn: the ones its second turn
-    // emits (under reportMutex).
-    qsizetype failuresReady = 0;
-    // The first pendingFailures, recorded before the outermost notify of the registry on its
-    // thread last ended (under reportMutex).
-    qsizetype releasedFailures = 0;
 
-    // Queues the flush unless one is queued (reportMutex held, reportTarget set), two turns of
-    // the event loop away (the first one queues it again). Throws.
+    // Queues the flush unless one is queued (reportMutex held, reportTarget set). Throws.
     void queueFlushLocked();
-    // The first turn: queues the flush behind what was posted meanwhile.
-    void queueFlushAgain() noexcept;
-    // Has the outermost frame under way call queueFailures() when it ends (registry's thread);
-    // `flush`: a flush found it under way and left the failures.
-    Q_DECL_HIDDEN void holdFailures(bool flush) noexcept;
-    // The outermost frame ended: a notify releases the failures recorded so far; the flush a
-    // frame held is queued again (on the registry's thread; nothing when the registry is going).
-    Q_DECL_HIDDEN void queueFailures(bool notifyEnded) noexcept;
-    bool flushHeld = false; // a flush left failures to the frames under way (registry's thread)
+    // Emits the pending failures one at a time, in their order (the registry's thread).
+    void emitFailures();
 
     // Records a drop report (any thread); on the registry's thread it is handed on at once.
     static void reportDrop(const std::shared_ptr<QmlRegistryShared> &shared, quint64 id, quint64 total);

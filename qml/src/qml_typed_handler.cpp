@@ -49,7 +49,6 @@ void QmlTypedRegistry::attach(detail::QmlTypedRegistryOps *ops, detail::QmlFacad
     shared.facade = facade;
     shared.facadeBase = facadeBase;
     shared.ops = ops;
-    shared.notifyValue = &ops->notifyValue();
     shared.emitFailed = [](QObject *registry, HandlerId id, const QString &message) {
         Q_EMIT static_cast<QmlTypedRegistry *>(registry)->handlerFailed(static_cast<double>(id.value()),
                                                                         message);

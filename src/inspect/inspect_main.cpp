@@ -5,7 +5,7 @@
 //
 //   registryio-inspect --help
 //   registryio-inspect list
-//   registryio-inspect table <name|local:name> [--count N] [--timeout S]
+//   registryio-inspect table [name|local:name] [--count N] [--timeout S]
 //   registryio-inspect trace <name|local:name> <file.json> [--timeout S]
 
 #include "../qt/src/printable_p.h"
@@ -45,27 +45,24 @@ QTextStream &out()
 constexpr const char *commands =
     "  registryio-inspect list\n"
     "      the applications of this user that serve (RIO_INSPECT=1): local:<name>, pid, program\n"
-    "  registryio-inspect table <name|local:name> [--count N] [--timeout S]\n"
+    "  registryio-inspect table [name|local:name] [--count N] [--timeout S]\n"
     "      its handlers, longest run first: registry, id, where added, thread, calls, failures,\n"
-    "      drops, slow runs, p99, max, drops by reason (N tables, a refresh apart)\n"
+    "      drops, slow runs, p99, max, drops by reason (N tables, a refresh apart; no name: the\n"
+    "      only application that serves)\n"
     "  registryio-inspect trace <name|local:name> <file.json> [--timeout S]\n"
     "      its frame timeline of the last 10 s as a Chrome trace (Perfetto, chrome://tracing)\n"
     "  --timeout S: how long to wait for each answer (10 s)\n";
 
-int usage()
+// The commands, as a mistake (2); asked for (--help: 0), also how to read the table.
+int usage(bool asked = false)
 {
-    std::fprintf(stderr, "usage:\n%s", commands);
-    return 2;
-}
-
-// --help: what each command shows, and how to read the table.
-int help()
-{
-    std::printf("registryio-inspect: reads the diagnostics a running application serves.\n%s"
-                "A rare stall shows as a small p99 against a large max; a handler that drops, as\n"
-                "the row with drops (docs/DIAGNOSTICS.md, \"Worked example: a stuttering UI\").\n",
-                commands);
-    return 0;
+    std::fprintf(asked ? stdout : stderr,
+                 asked ? "registryio-inspect: reads the diagnostics a running application serves.\n%s"
+                         "A rare stall shows as a small p99 against a large max; a handler that drops, as\n"
+                         "the row with drops (docs/DIAGNOSTICS.md, \"Worked example: a stuttering UI\").\n"
+                       : "usage:\n%s",
+                 commands);
+    return asked ? 0 : 2;
 }
 
 // The reasons a handler's deliveries were dropped for, named as in the JSON ("overflow 990").
@@ -83,8 +80,9 @@ QString dropsByReason(const HandlerInfo &h)
 int list()
 {
     const QList<inspect::Served> served = inspect::servedApplications();
-    for (const inspect::Served &a : served)
-        out() << "local:" << a.name << "\tpid " << a.pid << "\t" << a.program << Qt::endl;
+    for (const inspect::Served &a : served) // names with their control characters escaped
+        out() << "local:" << detail::printable(a.name) << "\tpid " << a.pid << "\t"
+              << detail::printable(a.program) << Qt::endl;
     if (served.isEmpty())
         out() << "no application serves its diagnostics (start one with RIO_INSPECT=1)" << Qt::endl;
     return 0;
@@ -152,7 +150,9 @@ void printTable(const QList<RegistryInfo> &registries)
             s += (c < 4 || c + 1 == cells.size() ? cells[c].leftJustified(width[c])
                                                  : cells[c].rightJustified(width[c])) +
                  QStringLiteral("  ");
-        out() << s.trimmed() << Qt::endl;
+        while (s.endsWith(QLatin1Char(' '))) // an empty first cell keeps its column
+            s.chop(1);
+        out() << s << Qt::endl;
     };
     line(head);
     for (const QStringList &row : std::as_const(rows))
@@ -166,12 +166,13 @@ void printTable(const QList<RegistryInfo> &registries)
 template <typename Received>
 int attach(const QString &target, const QString &share, Received received)
 {
-    if (const QString problem = inspect::socketProblem(target); !problem.isEmpty()) {
-        std::fprintf(stderr, "registryio-inspect: %s\n", qPrintable(problem));
+    const inspect::Pin pin(target);
+    if (!pin.problem().isEmpty()) {
+        std::fprintf(stderr, "registryio-inspect: %s\n", qPrintable(pin.problem()));
         return 1;
     }
     QRemoteObjectNode node;
-    if (!connectToSource(&node, inspect::urlOf(target)))
+    if (!connectToSource(&node, pin.url())) // every connection reaches that socket alone
         return 1;
     QTimer silence;
     silence.setSingleShot(true);
@@ -181,6 +182,15 @@ int attach(const QString &target, const QString &share, Received received)
         QCoreApplication::exit(1);
     });
     RemoteRegistry<QByteArray> remote(&node, share);
+    QObject::connect(
+        remote.link(), &RemoteSubscriber::stateChanged, &node, [&](RemoteSubscriber::State state) {
+            const QString why =
+                inspect::hasEnded(inspect::pidOf(target)) ? QStringLiteral("ended") : pin.changed();
+            if (state == RemoteSubscriber::State::Reconnecting && !why.isEmpty()) {
+                std::fprintf(stderr, "registryio-inspect: %s %s\n", qPrintable(target), qPrintable(why));
+                QCoreApplication::exit(1);
+            }
+        });
     remote.add(&node,
                [&](const QByteArray &bytes) {
                    if (!received(bytes))
@@ -201,72 +211,102 @@ bool fail(const char *message, const QString &what)
     return true; // exit() ends the loop
 }
 
+// Prints the table of `target`'s snapshots, `count` of them.
+int table(const QString &target, int count)
+{
+    inspect::PageReader reader;
+    return attach(target, inspect::snapshotShare, [&](const QByteArray &page) {
+        QByteArray bytes;
+        if (!reader.add(page, bytes)) {
+            if (reader.stalled())
+                return fail("pages of snapshots but no whole one (pages dropped by the application past "
+                            "its backlog budget, as when it serves several inspectors at once, or never "
+                            "sent) from",
+                            target);
+            return reader.corrupt() ? fail("unreadable snapshot from", target) : true;
+        }
+        const qsizetype size = bytes.size();
+        try {
+            QList<RegistryInfo> registries;
+            if (!inspect::decodeSnapshot(bytes, registries))
+                return fail("unreadable snapshot from", target);
+            bytes = {};
+            printTable(registries);
+        } catch (const std::bad_alloc &) {
+            std::fprintf(stderr,
+                         "registryio-inspect: out of memory reading a snapshot of %lld bytes from %s\n",
+                         static_cast<long long>(size), qPrintable(target));
+            QCoreApplication::exit(1);
+            return true;
+        }
+        return --count > 0;
+    });
+}
+
+// Writes `target`'s timeline to `path`.
+int trace(const QString &target, const QString &path)
+{
+    return attach(target, inspect::timelineShare, [&](const QByteArray &bytes) {
+        QJsonArray events;
+        if (!inspect::readTimeline(bytes, events))
+            return fail("unreadable timeline (or one over 6 MiB) from", target);
+        if (!rio::detail::writeWholeFile(path, bytes))
+            return fail("cannot write", path);
+        out() << "wrote " << events.size() << " trace events to " << path << Qt::endl;
+        return false;
+    });
+}
+
+// The application to attach to when none is named: the only one that serves; else none, saying
+// which serve.
+QString theOnlyApplication()
+{
+    const QList<inspect::Served> served = inspect::servedApplications();
+    if (served.size() == 1)
+        return served.front().name;
+    std::fprintf(stderr, "registryio-inspect: %s\n",
+                 served.isEmpty()
+                     ? "no application serves its diagnostics (start one with RIO_INSPECT=1)"
+                     : "several applications serve: name one of these (registryio-inspect list)");
+    for (const inspect::Served &a : served)
+        std::fprintf(stderr, "  %s\n", qPrintable(detail::printable(a.name)));
+    return {};
+}
+
+// The value of option `name` (removed from `args` with it), a number in [1, most]; `value` kept
+// when absent; false when it is not one.
+bool option(QStringList &args, const char *name, int most, int &value)
+{
+    const qsizetype at = args.indexOf(QLatin1String(name));
+    if (at < 0)
+        return true;
+    value = at + 1 < args.size() ? args[at + 1].toInt() : 0;
+    args.remove(at, std::min<qsizetype>(2, args.size() - at));
+    return value >= 1 && value <= most;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     QStringList args = QCoreApplication::arguments().mid(1);
-    if (const qsizetype at = args.indexOf(QStringLiteral("--timeout")); at > 0) {
-        const int seconds = at + 1 < args.size() ? args[at + 1].toInt() : 0;
-        if (seconds <= 0 || seconds > 3600)
-            return usage();
-        timeoutMs = seconds * 1000;
-        args.remove(at, 2);
-    }
-    if (args.isEmpty())
+    int seconds = timeoutMs / 1000;
+    int count = 1;
+    if (!option(args, "--timeout", 3600, seconds) || !option(args, "--count", 1'000'000, count) ||
+        args.isEmpty())
         return usage();
+    timeoutMs = seconds * 1000;
     if (args[0] == QLatin1String("--help") || args[0] == QLatin1String("-h") ||
         args[0] == QLatin1String("help"))
-        return help();
-    if (args[0] == QLatin1String("list"))
+        return usage(true);
+    if (args[0] == QLatin1String("list") && args.size() == 1)
         return list();
-    if (args[0] == QLatin1String("table") && args.size() >= 2) {
-        int count = 1;
-        if (const qsizetype at = args.indexOf(QStringLiteral("--count")); at > 0 && at + 1 < args.size())
-            count = std::max(1, args[at + 1].toInt());
-        inspect::PageReader reader;
-        return attach(args[1], inspect::snapshotShare, [&](const QByteArray &page) {
-            QByteArray bytes;
-            if (!reader.add(page, bytes)) {
-                if (reader.stalled())
-                    return fail("pages of snapshots but no whole one (pages dropped by the "
-                                "application past its backlog budget, as when it serves several "
-                                "inspectors at once, or never sent) from",
-                                args[1]);
-                return reader.corrupt() ? fail("unreadable snapshot from", args[1]) : true;
-            }
-            const qsizetype size = bytes.size();
-            try {
-                QList<RegistryInfo> registries;
-                if (!inspect::decodeSnapshot(bytes, registries))
-                    return fail("unreadable snapshot from", args[1]);
-                bytes = {};
-                printTable(registries);
-            } catch (const std::bad_alloc &) {
-                std::fprintf(stderr,
-                             "registryio-inspect: out of memory reading a snapshot of %lld bytes from %s\n",
-                             static_cast<long long>(size), qPrintable(args[1]));
-                QCoreApplication::exit(1);
-                return true;
-            }
-            return --count > 0;
-        });
+    if (args[0] == QLatin1String("table") && args.size() <= 2) {
+        const QString target = args.size() == 2 ? args[1] : theOnlyApplication();
+        return target.isEmpty() ? 1 : table(target, count);
     }
-    if (args[0] == QLatin1String("trace") && args.size() == 3) {
-        const QString path = args[2];
-        return attach(args[1], inspect::timelineShare, [&](const QByteArray &bytes) {
-            const QByteArray json = inspect::uncompressTimeline(bytes);
-            QJsonParseError error{};
-            const QJsonDocument doc = QJsonDocument::fromJson(json, &error);
-            if (error.error != QJsonParseError::NoError)
-                return fail("unreadable timeline from", args[1]);
-            if (!rio::detail::writeWholeFile(path, json))
-                return fail("cannot write", path);
-            out() << "wrote " << doc[QStringLiteral("traceEvents")].toArray().size() << " trace events to "
-                  << path << Qt::endl;
-            return false;
-        });
-    }
+    if (args[0] == QLatin1String("trace") && args.size() == 3)
+        return trace(args[1], args[2]);
     return usage();
 }

@@ -4,13 +4,14 @@
 // What the serving module (inspect_server.cpp) and registryio-inspect agree on: two Remote shares
 // of QByteArray events, sent while someone subscribes: the snapshot the in-app inspector reads
 // (Diagnostics::snapshot(), encodeSnapshot's bytes, in pages: a JSON document of 1,000 handlers
-// costs 20-60 ms to make, these 0.1-0.4 ms) and the timeline (Diagnostics::toTrace(), qCompress'ed
-// JSON).
+// costs 20-60 ms to make, these 0.1-0.4 ms) and the timeline (Diagnostics::toTrace()'s text).
 
 #include <registryio/qt/diagnostics.h>
 
 #include <QByteArrayView>
 #include <QHash>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QList>
 #include <QString>
 #include <QtEndian>
@@ -164,18 +165,20 @@ private:
     bool m_stalled = false;
 };
 
-/// The largest timeline document read (a full ring's is about 2 MB).
-inline constexpr quint32 maxTimelineBytes = 64U << 20;
+/// The largest timeline document served and read (sent as its text, never compressed: nothing
+/// is read past what its bytes are). A full ring's is about 3 MB; at most 6 MiB, so that one
+/// fits beside the rest in what a connection may have waiting (maxQueuedBytes, 8 MiB).
+inline constexpr qsizetype maxTimelineBytes = qsizetype(6) << 20;
 
-/// A timeline event's JSON, uncompressed; empty for bytes whose declared size (qCompress's first
-/// word) is over maxTimelineBytes, which qUncompress would allocate before reading a byte.
-inline QByteArray uncompressTimeline(const QByteArray &bytes)
+/// A timeline event's trace events (Diagnostics::toTrace()'s `traceEvents`); false for bytes
+/// over maxTimelineBytes or no trace document.
+inline bool readTimeline(const QByteArray &bytes, QJsonArray &events)
 {
-    if (bytes.size() < 4)
-        return {};
-    const quint32 size = (quint32(quint8(bytes[0])) << 24) | (quint32(quint8(bytes[1])) << 16) |
-                         (quint32(quint8(bytes[2])) << 8) | quint32(quint8(bytes[3]));
-    return size <= maxTimelineBytes ? qUncompress(bytes) : QByteArray();
+    if (bytes.size() > maxTimelineBytes)
+        return false;
+    const QJsonValue read = QJsonDocument::fromJson(bytes)[QStringLiteral("traceEvents")];
+    events = read.toArray();
+    return read.isArray();
 }
 
 namespace detail {

@@ -143,8 +143,14 @@ private:
     }
     void sendTimeline()
     {
-        if (m_timelineShare->base()->subscriberCount() > 0)
-            m_timeline.notify(qCompress(detail::traceJson(std::chrono::seconds(10)), 1));
+        if (m_timelineShare->base()->subscriberCount() == 0)
+            return;
+        QByteArray json = detail::traceJson(std::chrono::seconds(10));
+        if (json.size() <= inspect::maxTimelineBytes)
+            m_timeline.notify(std::move(json));
+        else if (!std::exchange(m_warnedTooLarge, true))
+            qCWarning(lcDiagnostics, "not serving a timeline of %lld bytes: at most %lld are served",
+                      static_cast<long long>(json.size()), static_cast<long long>(inspect::maxTimelineBytes));
     }
 
     QRemoteObjectHost m_host;
@@ -157,9 +163,9 @@ private:
     QTimer m_snapshotTimer;
     QTimer m_timelineTimer;
     QString m_error;
-    quint64 m_serial = 0;        // the last snapshot's number
-    std::size_t m_lastPages = 1; // its pages
-    bool m_warnedTooLarge = false;
+    quint64 m_serial = 0;                 // the last snapshot's number
+    std::size_t m_lastPages = 1;          // its pages
+    bool m_warnedTooLarge = false;        // once, of a snapshot or a timeline too large to serve
     QList<QByteArray> m_pages;            // the snapshot being sent
     qsizetype m_next = 0;                 // its next page to send
     QTimer m_pacer;                       // sends more of it

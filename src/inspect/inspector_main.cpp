@@ -4,6 +4,7 @@
 // does (RegistryInspector) and its frame timeline, and detaches; the application goes on.
 //
 //   registryio-inspect-gui [name|local:name]     (attaches to `name` at once when given)
+//   registryio-inspect-gui --help
 
 #include "inspector_session.h"
 
@@ -12,12 +13,24 @@
 #include <QGuiApplication>
 #include <QQmlApplicationEngine>
 
+#include <cstdio>
+#include <cstring>
+
 #ifndef RIO_INSPECT_QMLDIR // without install rules: the build tree's only
 #define RIO_INSPECT_QMLDIR "../qml"
 #endif
 
 int main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) { // no display needed
+            std::printf("usage: registryio-inspect-gui [name|local:name]\n"
+                        "  lists the applications of this user that serve their diagnostics (RIO_INSPECT=1)\n"
+                        "  and shows the handler table and frame timeline of the one attached to: `name`,\n"
+                        "  at once when given (registryio-inspect list names them)\n");
+            return 0;
+        }
+    }
     QGuiApplication app(argc, argv);
     rio::inspect::registerInspectorTypes();
     QQmlApplicationEngine engine;

@@ -11,12 +11,15 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
+#include <QScopeGuard>
 #include <QtQml/qqml.h>
 #include <QtQml/qqmlinfo.h>
 
 #include <algorithm>
 #include <map>
 #include <new>
+#include <utility>
+#include <vector>
 
 namespace rio::inspect {
 
@@ -31,6 +34,131 @@ QString bare(const QString &target)
 QString milliseconds(double us)
 {
     return QStringLiteral("%1 ms").arg(us / 1e3, 0, 'f', 1);
+}
+
+// A run in a frame of the timeline, and a frame of the main thread with its runs.
+struct Run
+{
+    double start;
+    double duration;
+    QString name;
+    bool slow;
+};
+struct Frame
+{
+    double start = 0;
+    double duration = 0;
+    QList<Run> runs;
+    bool slow = false;
+};
+
+// A trace event's handler, as `file:line` (the file's name).
+QString whereOf(const QJsonObject &args)
+{
+    return QStringLiteral("%1:%2")
+        .arg(QFileInfo(args[QStringLiteral("file")].toString()).fileName())
+        .arg(args[QStringLiteral("line")].toInt());
+}
+
+// Every thread's slow runs and stalls in `events`, newest first, as text.
+QStringList slowRunsOf(const QJsonArray &events)
+{
+    std::vector<std::pair<double, QString>> slow; // by start
+    for (const QJsonValue v : events) {
+        const QJsonObject e = v.toObject();
+        const QString cat = e[QStringLiteral("cat")].toString();
+        if (cat != QLatin1String("slow") && cat != QLatin1String("stall"))
+            continue;
+        const QJsonObject args = e[QStringLiteral("args")].toObject();
+        slow.emplace_back(
+            e[QStringLiteral("ts")].toDouble(),
+            QStringLiteral("%1 %2 %3 in frame %4 on %5")
+                .arg(cat, whereOf(args), milliseconds(args[QStringLiteral("elapsedNs")].toDouble() / 1e3))
+                .arg(args[QStringLiteral("frame")].toInteger())
+                .arg(args[QStringLiteral("thread")].toString()));
+    }
+    std::sort(slow.begin(), slow.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
+    QStringList text;
+    for (auto &[start, line] : slow)
+        text.append(std::move(line));
+    return text;
+}
+
+// The main thread's frames in `events` (its turns), by number, with the runs and slow runs in each.
+std::map<qint64, Frame> framesOf(const QJsonArray &events)
+{
+    std::map<qint64, Frame> frames;
+    qint64 mainTid = -1;
+    for (const QJsonValue v : events) {
+        const QJsonObject e = v.toObject();
+        if (e[QStringLiteral("cat")].toString() != QLatin1String("frame"))
+            continue;
+        Frame &f = frames[e[QStringLiteral("args")][QStringLiteral("frame")].toInteger()];
+        f.start = e[QStringLiteral("ts")].toDouble();
+        f.duration = e[QStringLiteral("dur")].toDouble();
+        mainTid = e[QStringLiteral("tid")].toInteger();
+    }
+    for (const QJsonValue v : events) {
+        const QJsonObject e = v.toObject();
+        const QString cat = e[QStringLiteral("cat")].toString();
+        const bool isSlow = cat == QLatin1String("slow");
+        if ((cat != QLatin1String("handler") && !isSlow) || e[QStringLiteral("tid")].toInteger() != mainTid)
+            continue;
+        const QJsonObject args = e[QStringLiteral("args")].toObject();
+        const auto f = frames.find(args[QStringLiteral("frame")].toInteger());
+        if (f == frames.end())
+            continue;
+        f->second.runs.append(
+            {e[QStringLiteral("ts")].toDouble(), e[QStringLiteral("dur")].toDouble(), whereOf(args), isSlow});
+        f->second.slow = f->second.slow || isSlow;
+    }
+    return frames;
+}
+
+// A frame's runs as the window shows them: the slow ones, then the longest, runsShown at most, in
+// their order; times from the frame's start.
+QVariantList shownRuns(const Frame &frame)
+{
+    QList<Run> kept = frame.runs;
+    if (kept.size() > InspectorSession::runsShown) {
+        std::partial_sort(
+            kept.begin(), kept.begin() + InspectorSession::runsShown, kept.end(),
+            [](const Run &a, const Run &b) { return a.slow != b.slow ? a.slow : a.duration > b.duration; });
+        kept.resize(InspectorSession::runsShown);
+        std::sort(kept.begin(), kept.end(), [](const Run &a, const Run &b) { return a.start < b.start; });
+    }
+    QVariantList runs;
+    for (const Run &r : std::as_const(kept))
+        runs.append(QVariantMap{{QStringLiteral("start"), r.start - frame.start},
+                                {QStringLiteral("duration"), r.duration},
+                                {QStringLiteral("name"), r.name},
+                                {QStringLiteral("slow"), r.slow}});
+    return runs;
+}
+
+// The newest framesShown frames, by start, as the window shows them; `span` their span.
+QVariantList shownFrames(const std::map<qint64, Frame> &frames, double &span)
+{
+    std::vector<std::pair<qint64, const Frame *>> newest;
+    newest.reserve(frames.size());
+    for (const auto &[number, frame] : frames)
+        newest.emplace_back(number, &frame);
+    std::sort(newest.begin(), newest.end(),
+              [](const auto &a, const auto &b) { return a.second->start < b.second->start; });
+    if (newest.size() > InspectorSession::framesShown)
+        newest.erase(newest.begin(), newest.end() - InspectorSession::framesShown);
+    QVariantList shown;
+    span = 0;
+    const double origin = newest.empty() ? 0 : newest.front().second->start;
+    for (const auto &[number, frame] : newest) {
+        shown.append(QVariantMap{{QStringLiteral("frame"), number},
+                                 {QStringLiteral("start"), frame->start - origin},
+                                 {QStringLiteral("duration"), frame->duration},
+                                 {QStringLiteral("slow"), frame->slow},
+                                 {QStringLiteral("runs"), shownRuns(*frame)}});
+        span = std::max(span, frame->start - origin + frame->duration);
+    }
+    return shown;
 }
 
 } // namespace
@@ -106,7 +234,9 @@ bool InspectorSession::attach(const QString &name)
         m_model->setSnapshot({}); // nothing of an application attached to before
     clearTimeline();
     m_target = bare(name.trimmed());
-    if (const QString problem = socketProblem(m_target); !problem.isEmpty()) {
+    m_pin = std::make_unique<Pin>(m_target);
+    if (const QString problem = m_pin->problem(); !problem.isEmpty()) {
+        release();
         m_target.clear();
         setState(Detached, problem[0].toUpper() + problem.mid(1) + QLatin1Char('.'));
         return false;
@@ -114,7 +244,7 @@ bool InspectorSession::attach(const QString &name)
     const quint64 attachment = ++m_attachment;
     m_pages = {};
     m_node = std::make_unique<QRemoteObjectNode>();
-    if (!connectToSource(m_node.get(), urlOf(m_target))) {
+    if (!connectToSource(m_node.get(), m_pin->url())) { // every connection reaches that socket alone
         release();
         m_target.clear();
         setState(Detached, QStringLiteral("Cannot connect to %1.").arg(name));
@@ -161,10 +291,12 @@ void InspectorSession::clearTimeline()
 void InspectorSession::release()
 {
     ++m_attachment;
+    m_waiting = {};
     m_silence.stop();
     m_timeline.reset();
     m_snapshots.reset();
     m_node.reset();
+    m_pin.reset();
 }
 
 void InspectorSession::setTimelineShown(bool shown)
@@ -206,10 +338,20 @@ void InspectorSession::received(quint64 attachment, const QByteArray &page)
     }
     if (!whole && !m_pages.corrupt())
         return; // more pages to come
+    if (whole && m_modelBusy) {
+        m_waiting = std::move(bytes); // read once the model made the rows of the last one given
+        return;
+    }
+    read(bytes);
+}
+
+// Decodes a whole snapshot (none: a page that was not one) and gives it to the model.
+void InspectorSession::read(const QByteArray &bytes)
+{
     QList<RegistryInfo> registries;
     bool read = false;
     try {
-        read = whole && decodeSnapshot(bytes, registries);
+        read = !bytes.isEmpty() && decodeSnapshot(bytes, registries);
     } catch (const std::bad_alloc &) {
         setState(Lost, QStringLiteral("%1 sent a snapshot of %2 MB: this inspector has not the memory to "
                                       "read it (the table shows its last snapshot).")
@@ -233,8 +375,10 @@ void InspectorSession::received(quint64 attachment, const QByteArray &page)
                                                  .arg(who)
                                                  .arg(handlers)
                                                  .arg(registries.size());
-    if (m_model)
+    if (m_model) {
         m_model->setSnapshot(std::move(registries));
+        m_modelBusy = true;
+    }
     m_attached = message;
     if (m_rowsMissing)
         return; // said until the model shows a snapshot's rows (shown())
@@ -246,8 +390,17 @@ void InspectorSession::received(quint64 attachment, const QByteArray &page)
 // it). The first time they show, how long that took.
 void InspectorSession::shown()
 {
+    // The newest snapshot that came meanwhile is read now: at most one snapshot waits for the model,
+    // as its bytes, and the model holds one given (not one given, one being made rows of and one
+    // more given meanwhile, which re-sent snapshots of 131,072 handlers took to twice the memory).
+    m_modelBusy = false;
+    const QByteArray waiting = std::exchange(m_waiting, {});
+    const auto next = qScopeGuard([&] {
+        if (!waiting.isEmpty())
+            read(waiting);
+    });
     if (m_model->isOutOfMemory()) {
-        if (m_state == Attached) {
+        if (m_state == Attached && waiting.isEmpty()) { // not said of the one read next
             setState(Lost, QStringLiteral("%1 sent a snapshot this inspector has not the memory to show "
                                           "(making its rows ran out); the table shows an older one.")
                                .arg(m_target));
@@ -271,15 +424,17 @@ void InspectorSession::linkChanged(quint64 attachment, RemoteSubscriber::State s
     lost();
 }
 
-// The link went, or nothing came for the wait: the application ended, or it stopped answering.
+// The link went, or nothing came for the wait: the application ended, stopped serving, left its
+// name to another socket (which is never connected to), or it stopped answering.
 void InspectorSession::lost()
 {
     const qint64 pid = pidOf(m_target);
-    if (hasEnded(pid)) {
+    const QString why = hasEnded(pid) ? QStringLiteral("ended (pid %1)").arg(pid)
+                        : m_pin       ? m_pin->changed()
+                                      : QString();
+    if (!why.isEmpty()) {
         release();
-        setState(
-            Lost,
-            QStringLiteral("%1 ended (pid %2); the table shows its last snapshot.").arg(m_target).arg(pid));
+        setState(Lost, QStringLiteral("%1 %2; the table shows its last snapshot.").arg(m_target, why));
         return;
     }
     m_silence.start(m_timeoutMs); // looked at again then
@@ -301,111 +456,14 @@ void InspectorSession::silent()
     lost(); // an application whose end was not known when the link went (not reaped yet) is now
 }
 
-// The newest frames of the main thread with its runs inside (slow ones marked), and every
-// thread's slow runs and stalls as text.
 void InspectorSession::receivedTimeline(quint64 attachment, const QByteArray &bytes)
 {
     if (attachment != m_attachment)
         return;
-    const QJsonArray events =
-        QJsonDocument::fromJson(uncompressTimeline(bytes))[QStringLiteral("traceEvents")].toArray();
-    struct Run
-    {
-        double start;
-        double duration;
-        QString name;
-        bool slow;
-    };
-    struct Frame
-    {
-        double start = 0;
-        double duration = 0;
-        QList<Run> runs;
-        bool slow = false;
-    };
-    std::map<qint64, Frame> frames;
-    qint64 mainTid = -1;
-    struct Slow
-    {
-        double start;
-        QString text;
-    };
-    QList<Slow> slow;
-    for (const QJsonValue v : events) {
-        const QJsonObject e = v.toObject();
-        const QString cat = e[QStringLiteral("cat")].toString();
-        if (cat == QLatin1String("frame")) {
-            Frame &f = frames[e[QStringLiteral("args")][QStringLiteral("frame")].toInteger()];
-            f.start = e[QStringLiteral("ts")].toDouble();
-            f.duration = e[QStringLiteral("dur")].toDouble();
-            mainTid = e[QStringLiteral("tid")].toInteger();
-        }
-    }
-    for (const QJsonValue v : events) {
-        const QJsonObject e = v.toObject();
-        const QString cat = e[QStringLiteral("cat")].toString();
-        const QJsonObject args = e[QStringLiteral("args")].toObject();
-        const bool isSlow = cat == QLatin1String("slow");
-        const QString where = QStringLiteral("%1:%2")
-                                  .arg(QFileInfo(args[QStringLiteral("file")].toString()).fileName())
-                                  .arg(args[QStringLiteral("line")].toInt());
-        if (isSlow || cat == QLatin1String("stall")) {
-            slow.append({e[QStringLiteral("ts")].toDouble(),
-                         QStringLiteral("%1 %2 %3 in frame %4 on %5")
-                             .arg(isSlow ? QStringLiteral("slow") : QStringLiteral("stall"), where,
-                                  milliseconds(args[QStringLiteral("elapsedNs")].toDouble() / 1e3))
-                             .arg(args[QStringLiteral("frame")].toInteger())
-                             .arg(args[QStringLiteral("thread")].toString())});
-        }
-        if ((cat != QLatin1String("handler") && !isSlow) || e[QStringLiteral("tid")].toInteger() != mainTid)
-            continue;
-        const auto f = frames.find(args[QStringLiteral("frame")].toInteger());
-        if (f == frames.end())
-            continue;
-        f->second.runs.append(
-            {e[QStringLiteral("ts")].toDouble(), e[QStringLiteral("dur")].toDouble(), where, isSlow});
-        f->second.slow = f->second.slow || isSlow;
-    }
-    std::sort(slow.begin(), slow.end(), [](const Slow &a, const Slow &b) { return a.start > b.start; });
-    m_slowRuns.clear();
-    for (const Slow &s : std::as_const(slow))
-        m_slowRuns.append(s.text);
-
-    // The newest framesShown frames, by start.
-    std::vector<std::pair<qint64, const Frame *>> newest;
-    newest.reserve(frames.size());
-    for (const auto &[number, frame] : frames)
-        newest.emplace_back(number, &frame);
-    std::sort(newest.begin(), newest.end(),
-              [](const auto &a, const auto &b) { return a.second->start < b.second->start; });
-    if (newest.size() > framesShown)
-        newest.erase(newest.begin(), newest.end() - framesShown);
-    m_frames.clear();
-    m_span = 0;
-    const double origin = newest.empty() ? 0 : newest.front().second->start;
-    for (const auto &[number, frame] : newest) {
-        QList<Run> kept = frame->runs;
-        if (kept.size() > runsShown) { // the slow ones, then the longest, in their order
-            std::partial_sort(kept.begin(), kept.begin() + runsShown, kept.end(),
-                              [](const Run &a, const Run &b) {
-                                  return a.slow != b.slow ? a.slow : a.duration > b.duration;
-                              });
-            kept.resize(runsShown);
-            std::sort(kept.begin(), kept.end(), [](const Run &a, const Run &b) { return a.start < b.start; });
-        }
-        QVariantList runs;
-        for (const Run &r : std::as_const(kept))
-            runs.append(QVariantMap{{QStringLiteral("start"), r.start - frame->start},
-                                    {QStringLiteral("duration"), r.duration},
-                                    {QStringLiteral("name"), r.name},
-                                    {QStringLiteral("slow"), r.slow}});
-        m_frames.append(QVariantMap{{QStringLiteral("frame"), number},
-                                    {QStringLiteral("start"), frame->start - origin},
-                                    {QStringLiteral("duration"), frame->duration},
-                                    {QStringLiteral("slow"), frame->slow},
-                                    {QStringLiteral("runs"), runs}});
-        m_span = std::max(m_span, frame->start - origin + frame->duration);
-    }
+    QJsonArray events; // none of bytes that are no timeline, or a larger one than is read
+    readTimeline(bytes, events);
+    m_slowRuns = slowRunsOf(events);
+    m_frames = shownFrames(framesOf(events), m_span);
     Q_EMIT timelineChanged();
 }
 

@@ -7,6 +7,7 @@
 
 #include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
 
+#include "inspect_client.h"
 #include "inspect_protocol.h"
 
 #include <registryio/qt/diagnostics_model.h>
@@ -104,6 +105,8 @@ private:
     void clearTimeline();
     void subscribeTimeline();
     void received(quint64 attachment, const QByteArray &page);
+    void read(const QByteArray &bytes);
+    // The newest frames of the main thread with their runs, and every thread's slow runs.
     void receivedTimeline(quint64 attachment, const QByteArray &bytes);
     void linkChanged(quint64 attachment, RemoteSubscriber::State state);
     void silent();
@@ -117,9 +120,12 @@ private:
     QString m_message;
     quint64 m_attachment =
         0; // bumped at each attach and release: late deliveries of an older one are ignored
+    std::unique_ptr<Pin> m_pin; // the socket attached to
     std::unique_ptr<QRemoteObjectNode> m_node;
     std::unique_ptr<RemoteRegistry<QByteArray>> m_snapshots;
-    PageReader m_pages; // the snapshot being received
+    PageReader m_pages;       // the snapshot being received
+    QByteArray m_waiting;     // the newest whole one, while the model makes the rows of the last
+    bool m_modelBusy = false; // a snapshot was given to the model and its rows not made yet
     std::unique_ptr<RemoteRegistry<QByteArray>> m_timeline;
     QTimer m_silence;
     QTimer m_rescan;

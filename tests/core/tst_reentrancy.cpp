@@ -274,13 +274,13 @@ RIO_TEST(onceHandlerFiredByANestedNotifyIsSkippedByTheOuterOne)
     Calls calls;
     registry.add(
         [&](const int &depth) {
-            calls.push_back("A" + std::to_string(depth));
+            calls.push_back(label("A", depth));
             if (depth == 0)
                 registry.notify(1);
         },
         2);
-    registry.addOnce([&](const int &depth) { calls.push_back("O" + std::to_string(depth)); }, 1);
-    registry.add([&](const int &depth) { calls.push_back("B" + std::to_string(depth)); }, 0);
+    registry.addOnce([&](const int &depth) { calls.push_back(label("O", depth)); }, 1);
+    registry.add([&](const int &depth) { calls.push_back(label("B", depth)); }, 0);
     registry.notify(0);
     CHECK_EQ(calls, (Calls{"A0", "A1", "O1", "B1", "B0"}));
 }

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
-// The code in README.md and docs/*.md is real code. A fenced block preceded by
-// `<!-- snippet: <path>[#<region>] -->` must equal the named region of that file (the lines
-// between two comment lines ending in `[region]`, dedented), or the whole file when no region is
-// named. The files are examples that build and run as tests, so the docs compile and stay true.
+// The code in the user pages (README.md and docs/, but the maintainers' pages) is real code. Every
+// fenced block there is marked: `<!-- snippet: <path>[#<region>] -->` before a block makes it
+// equal the named region of that file (the lines between two comment lines ending in `[region]`,
+// dedented), or the whole file when no region is named; the files are examples that build and run
+// as tests, so the docs compile and stay true. In README.md a block may instead be marked
+// `<!-- ci: <name> -->`: a command CI runs as written (scripts/readme-block.sh prints it), so a
+// script must name it.
 #include <QDir>
+#include <QDirIterator>
 #include <QFile>
 #include <QFileInfo>
 #include <QRegularExpression>
@@ -30,34 +34,44 @@ struct Block
     int line = 0; // 1-based line of the opening fence
     QString language;
     QString reference; // empty when the block is not marked
+    QString ci;        // the name of a `<!-- ci: name -->` marker, if any
     QString code;
 };
 
 QList<Block> codeBlocks(const QString &document, const QString &text)
 {
     static const QRegularExpression marker(QStringLiteral(R"(^\s*<!--\s*snippet:\s*(\S+)\s*-->\s*$)"));
+    static const QRegularExpression ciMarker(QStringLiteral(R"(^\s*<!--\s*ci:\s*(\S+)\s*-->\s*$)"));
     static const QRegularExpression fence(QStringLiteral(R"(^\s*```\s*([\w+-]*)\s*$)"));
     const QStringList lines = text.split(QLatin1Char('\n'));
     QList<Block> blocks;
     QString pending;
+    QString pendingCi;
     for (int i = 0; i < lines.size(); ++i) {
         if (const auto m = marker.match(lines[i]); m.hasMatch()) {
             pending = m.captured(1);
             continue;
         }
-        const auto open = fence.match(lines[i]);
-        if (!open.hasMatch()) {
-            if (!lines[i].trimmed().isEmpty())
-                pending.clear(); // a marker applies to the block right after it
+        if (const auto m = ciMarker.match(lines[i]); m.hasMatch()) {
+            pendingCi = m.captured(1);
             continue;
         }
-        Block block{document, i + 1, open.captured(1), pending, {}};
+        const auto open = fence.match(lines[i]);
+        if (!open.hasMatch()) {
+            if (!lines[i].trimmed().isEmpty()) {
+                pending.clear(); // a marker applies to the block right after it
+                pendingCi.clear();
+            }
+            continue;
+        }
+        Block block{document, i + 1, open.captured(1), pending, pendingCi, {}};
         QStringList code;
         for (++i; i < lines.size() && !lines[i].trimmed().startsWith(QLatin1String("```")); ++i)
             code << lines[i];
         block.code = code.join(QLatin1Char('\n'));
         blocks << block;
         pending.clear();
+        pendingCi.clear();
     }
     return blocks;
 }
@@ -104,14 +118,29 @@ std::optional<QString> region(const QString &text, const QString &name)
     return stripTrailingNewlines(body.join(QLatin1Char('\n')));
 }
 
+// README.md and every docs/**/*.md.
 QStringList documents()
 {
     QStringList docs{QStringLiteral("README.md")};
-    const QStringList names = QDir(QDir(sourceDir).filePath(QStringLiteral("docs")))
-                                  .entryList({QStringLiteral("*.md")}, QDir::Files, QDir::Name);
-    for (const QString &n : names)
-        docs << QStringLiteral("docs/") + n;
-    return docs;
+    QDirIterator it(QDir(sourceDir).filePath(QStringLiteral("docs")), {QStringLiteral("*.md")}, QDir::Files,
+                    QDirIterator::Subdirectories);
+    QStringList found;
+    while (it.hasNext())
+        found << QDir(sourceDir).relativeFilePath(it.next());
+    found.sort();
+    return docs + found;
+}
+
+// The maintainers' pages (as tests/docs/doc_shape.py tells them): ARCHITECTURE, CONTRIBUTING,
+// PERFORMANCE, CHANGELOG, and pages under a folder named for maintainers, internals or development.
+bool isUserPage(const QString &document)
+{
+    static const QRegularExpression maintainers(
+        QStringLiteral(R"((ARCHITECTURE|CONTRIBUTING|PERFORMANCE|CHANGELOG)[^/]*\.md$)"),
+        QRegularExpression::CaseInsensitiveOption);
+    static const QRegularExpression folder(QStringLiteral("maint|intern|develop"),
+                                           QRegularExpression::CaseInsensitiveOption);
+    return !maintainers.match(document).hasMatch() && !folder.match(QFileInfo(document).path()).hasMatch();
 }
 
 } // namespace
@@ -194,26 +223,45 @@ private slots:
                  qPrintable(QStringLiteral("broken links:\n  ") + broken.join(QStringLiteral("\n  "))));
     }
 
-    // The README's C++ and QML quick starts must be tested, so every such block there is marked.
-    void readmeCodeBlocksAreAllMarked()
+    // Every block of a user page is tested: a snippet of a program that builds and runs, or (in
+    // README.md) a command CI runs as written, whose name a script of scripts/ reads.
+    void userPageBlocksAreAllTested()
     {
-        const auto text = readText(QStringLiteral("README.md"));
-        QVERIFY(text);
-        int marked = 0;
-        for (const Block &b : codeBlocks(QStringLiteral("README.md"), *text)) {
-            if (b.language != QLatin1String("cpp") && b.language != QLatin1String("qml"))
+        QString scripts;
+        for (const QString &name : QDir(QDir(sourceDir).filePath(QStringLiteral("scripts")))
+                                       .entryList({QStringLiteral("*.sh")}, QDir::Files))
+            scripts += readText(QStringLiteral("scripts/") + name).value_or(QString());
+        QStringList untested;
+        int blocks = 0;
+        for (const QString &doc : documents()) {
+            if (!isUserPage(doc))
                 continue;
-            QVERIFY2(
-                !b.reference.isEmpty(),
-                qPrintable(QStringLiteral("README.md:%1: untested %2 block").arg(b.line).arg(b.language)));
-            ++marked;
+            const auto text = readText(doc);
+            QVERIFY2(text, qPrintable(doc));
+            for (const Block &b : codeBlocks(doc, *text)) {
+                ++blocks;
+                const QString where = QStringLiteral("%1:%2").arg(doc).arg(b.line);
+                if (!b.reference.isEmpty())
+                    continue;
+                if (b.ci.isEmpty())
+                    untested << where + QStringLiteral(": an unmarked block");
+                else if (doc != QLatin1String("README.md"))
+                    untested << where + QStringLiteral(": a ci block outside README.md");
+                else if (!QRegularExpression(QStringLiteral("\\b%1\\b").arg(QRegularExpression::escape(b.ci)))
+                              .match(scripts)
+                              .hasMatch())
+                    untested << where + QStringLiteral(": ci block %1, which no script of scripts/ runs")
+                                            .arg(b.ci);
+            }
         }
-        QVERIFY2(text->contains(QLatin1String("<!-- snippet: examples/quickstart/main.cpp")),
-                 "README.md has no C++ quick start from examples/quickstart/main.cpp");
-        if (QFile::exists(QDir(sourceDir).filePath(QStringLiteral("examples/quickstart-qml/Main.qml"))))
-            QVERIFY2(text->contains(QLatin1String("<!-- snippet: examples/quickstart-qml/Main.qml")),
-                     "README.md has no QML quick start from examples/quickstart-qml/Main.qml");
-        QVERIFY(marked >= 1);
+        QVERIFY2(untested.isEmpty(), qPrintable(untested.join(QLatin1Char('\n'))));
+        QVERIFY(blocks > 0);
+        const auto readme = readText(QStringLiteral("README.md"));
+        QVERIFY(readme);
+        for (const char *start : {"examples/quickstart/main.cpp", "examples/quickstart-qml/Main.qml",
+                                  "examples/quickstart-remote/Main.qml"})
+            QVERIFY2(readme->contains(QStringLiteral("<!-- snippet: ") + QLatin1String(start)),
+                     qPrintable(QStringLiteral("README.md has no quick start from ") + QLatin1String(start)));
     }
 };
 

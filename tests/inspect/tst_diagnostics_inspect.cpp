@@ -42,11 +42,13 @@ struct Target
     qint64 snapshotBytes = 0; // with `--handlers N`
 
     // Starts the target with `inspect` as RIO_INSPECT (unset when empty) and `args`, and reads its
-    // handlers.
-    bool start(const QString &inspect, const QStringList &args = {})
+    // handlers; `temp` is its temporary folder (TMPDIR), where it serves, when given.
+    bool start(const QString &inspect, const QStringList &args = {}, const QString &temp = {})
     {
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.remove(QStringLiteral("RIO_INSPECT"));
+        if (!temp.isEmpty())
+            env.insert(QStringLiteral("TMPDIR"), temp);
         if (!inspect.isEmpty())
             env.insert(QStringLiteral("RIO_INSPECT"), inspect);
         process.setProcessEnvironment(env);
@@ -91,11 +93,17 @@ struct Target
     }
 };
 
-// Runs registryio-inspect with `args`; its standard output, or the reason it failed.
-bool inspect(const QStringList &args, QByteArray &output)
+// Runs registryio-inspect with `args` (and `temp` as its temporary folder, when given); its
+// standard output, or the reason it failed.
+bool inspect(const QStringList &args, QByteArray &output, const QString &temp = {})
 {
     QProcess tool;
     tool.setProcessChannelMode(QProcess::MergedChannels);
+    if (!temp.isEmpty()) {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("TMPDIR"), temp);
+        tool.setProcessEnvironment(env);
+    }
     tool.start(QStringLiteral(RIO_INSPECT_TOOL), args);
     const bool ok =
         tool.waitForFinished(waitMs) && tool.exitStatus() == QProcess::NormalExit && tool.exitCode() == 0;
@@ -168,6 +176,55 @@ private Q_SLOTS:
         QVERIFY2(output.contains("is not a socket of this user"), output.constData());
     }
 
+    // `list` prints the names it finds with their control characters escaped: a name's escape
+    // sequence neither drives the terminal nor does its line break forge a row.
+    void listedNamesAreText()
+    {
+        QTemporaryDir dir;
+        const QByteArray path =
+            QFile::encodeName(dir.filePath(QStringLiteral("rio-inspect-evil\x1b[2J\nlocal:forged\tpid 1-%1")
+                                               .arg(QCoreApplication::applicationPid())));
+        const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        QVERIFY(fd >= 0 && std::size_t(path.size()) < sizeof address.sun_path);
+        std::memcpy(address.sun_path, path.constData(), std::size_t(path.size()));
+        QCOMPARE(bind(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address), 0);
+        QByteArray listed;
+        const bool ok = inspect({QStringLiteral("list")}, listed, dir.path());
+        close(fd);
+        QVERIFY2(ok, listed.constData());
+        QCOMPARE(listed.count('\n'), 1);
+        QVERIFY2(!listed.contains('\x1b') && listed.contains("evil\\x1b[2J\\nlocal:forged"),
+                 listed.constData());
+    }
+
+    // `table` without a name attaches to the only application that serves; with several, it
+    // names them and attaches to none.
+    void aTableWithoutANameIsTheOnlyApplications()
+    {
+        QTemporaryDir dir;
+        Target first;
+        QVERIFY(first.start(QStringLiteral("1"), {}, dir.path()));
+        QByteArray table;
+        QVERIFY2(inspect({QStringLiteral("table")}, table, dir.path()), table.constData());
+        QVERIFY2(table.contains(QStringLiteral("inspect_target.cpp:%1").arg(first.stallLine).toUtf8()),
+                 table.constData());
+        Target second;
+        QVERIFY(second.start(QStringLiteral("1"), {}, dir.path()));
+        QVERIFY(QTest::qWaitFor([&] { // once it listens
+            QByteArray listed;
+            return inspect({QStringLiteral("list")}, listed, dir.path()) && listed.count('\n') == 2;
+        }));
+        QByteArray several;
+        QVERIFY(!inspect({QStringLiteral("table")}, several, dir.path()));
+        QVERIFY2(several.contains("several applications serve") && several.contains(first.name().toUtf8()) &&
+                     several.contains(second.name().toUtf8()),
+                 several.constData());
+        QVERIFY(first.stop());
+        QVERIFY(second.stop());
+    }
+
     // --help says what each command shows, on standard output, and succeeds.
     void helpSaysWhatEachCommandShows()
     {
@@ -230,6 +287,9 @@ private Q_SLOTS:
         QByteArray wrote;
         QVERIFY2(inspect({QStringLiteral("trace"), QStringLiteral("local:") + target.name(), path}, wrote),
                  wrote.constData());
+        struct stat written{};
+        QCOMPARE(::stat(QFile::encodeName(path).constData(), &written), 0);
+        QCOMPARE(written.st_mode & 0777, mode_t(0600)); // the user's alone, whatever the umask
         QFile file(path);
         QVERIFY(file.open(QIODevice::ReadOnly));
         QJsonParseError error{};

@@ -30,6 +30,7 @@
 #include <QRemoteObjectHost>
 #include <QScopeGuard>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <algorithm>
@@ -37,6 +38,9 @@
 #include <cmath>
 #include <memory>
 #include <thread>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 // Allocations of at least 256 KiB off the main thread are refused while set (the model's worker
 // making the rows of a large snapshot; the session and the window stay on the main thread), and
@@ -356,6 +360,145 @@ private Q_SLOTS:
         QCOMPARE(inspector.model->rowCount(), 0);
     }
 
+    // A timeline is read as the bytes it is, up to maxTimelineBytes: one compressed to a 200th of
+    // its size and saying it is 1 KiB (as qCompress's header does) is no timeline, for the window
+    // and for `registryio-inspect trace`, which writes nothing; nor is one over the bound. The
+    // next good one is shown.
+    void aTimelineIsReadAsItsBytesUpToItsBound()
+    {
+        Peer peer;
+        QVERIFY(peer.listen());
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(peer.name));
+        inspector.session->setTimelineShown(true);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("trace.json"));
+        QProcess tool;
+        tool.start(QStringLiteral(RIO_INSPECT_TOOL), {QStringLiteral("trace"), peer.name, path});
+        QTRY_COMPARE_WITH_TIMEOUT(peer.timelineShare->base()->subscriberCount(), 2, waitMs);
+        QSignalSpy read(inspector.session, &InspectorSession::timelineChanged);
+        const auto document = [](qsizetype padding) {
+            QJsonArray events;
+            for (int i = 0; i < 5; ++i)
+                events.append(
+                    QJsonObject{{QStringLiteral("cat"), QStringLiteral("frame")},
+                                {QStringLiteral("ts"), i * 10.0},
+                                {QStringLiteral("dur"), 5.0},
+                                {QStringLiteral("tid"), 1},
+                                {QStringLiteral("args"), QJsonObject{{QStringLiteral("frame"), i}}}});
+            return QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), events},
+                                             {QStringLiteral("padding"), QString(padding, u' ')}})
+                .toJson(QJsonDocument::Compact);
+        };
+        QByteArray bomb = qCompress(document(rio::inspect::maxTimelineBytes * 3 / 2), 9);
+        QVERIFY(bomb.size() * 200 < rio::inspect::maxTimelineBytes);
+        bomb.replace(0, 4, QByteArray::fromHex("00000400")); // "1 KiB"
+        peer.timeline.notify(bomb);
+        QTRY_COMPARE_WITH_TIMEOUT(tool.state(), QProcess::NotRunning, waitMs);
+        QCOMPARE(tool.exitCode(), 1);
+        QVERIFY(!QFile::exists(path));
+        QTRY_COMPARE_WITH_TIMEOUT(read.size(), 1, waitMs);
+        QVERIFY(inspector.session->frames().isEmpty());
+        peer.timeline.notify(document(rio::inspect::maxTimelineBytes)); // over the bound, uncompressed
+        QTRY_COMPARE_WITH_TIMEOUT(read.size(), 2, waitMs);
+        QVERIFY(inspector.session->frames().isEmpty());
+        peer.timeline.notify(document(0));
+        QTRY_COMPARE_WITH_TIMEOUT(read.size(), 3, waitMs);
+        QCOMPARE(inspector.session->frames().size(), 5);
+        inspector.session->detach();
+    }
+
+    // The application attached to stops serving and another socket takes its name (the
+    // application started again, or, as root shows, another user's socket open to all): the window
+    // says so and keeps the last table, and registryio-inspect ends, saying so; neither ever
+    // connects to the new socket.
+    void aSocketThatTakesTheNameLaterIsNeverRead()
+    {
+        auto first = std::make_unique<Peer>();
+        QVERIFY(first->listen());
+        const QString name = first->name;
+        Inspector inspector;
+        QVERIFY(inspector.load());
+        QVERIFY(inspector.session->attach(name));
+        QProcess tool;
+        tool.start(QStringLiteral(RIO_INSPECT_TOOL),
+                   {QStringLiteral("table"), name, QStringLiteral("--count"), QStringLiteral("1000")});
+        QTRY_COMPARE_WITH_TIMEOUT(first->snapshotShare->base()->subscriberCount(), 2, waitMs);
+        first->send(1, rio::inspect::encodeSnapshot(registries(2)));
+        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 10, waitMs);
+        QByteArray printed;
+        QTRY_VERIFY_WITH_TIMEOUT((printed += tool.readAllStandardOutput()).contains(" handlers\n"), waitMs);
+
+        first.reset();
+        Peer other;
+        QVERIFY(other.listen());
+        if (::geteuid() == 0) { // another user's socket, open to all
+            const QByteArray path = QFile::encodeName(QDir(QDir::tempPath()).filePath(name));
+            QCOMPARE(::chmod(path.constData(), 0777), 0);
+            QCOMPARE(::chown(path.constData(), 65534, 65534), 0);
+        }
+        QList<rio::RegistryInfo> forged = registries(1);
+        forged[0].name = QStringLiteral("forged");
+        quint64 serial = 1;
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                if (other.snapshotShare->base()->subscriberCount() > 0)
+                    other.send(++serial, rio::inspect::encodeSnapshot(forged));
+                return tool.state() == QProcess::NotRunning &&
+                       inspector.session->message().contains(QStringLiteral("is another socket now"));
+            },
+            waitMs));
+        QCOMPARE(tool.exitCode(), 1);
+        QVERIFY(!(printed + tool.readAllStandardOutput()).contains("forged"));
+        QVERIFY(tool.readAllStandardError().contains(name.toUtf8()));
+        QCOMPARE(inspector.session->state(), InspectorSession::Lost);
+        QCOMPARE(inspector.model->rowCount(), 10); // the last table of the one attached to
+        QCOMPARE(other.snapshotShare->base()->subscriberCount(), 0);
+        QCOMPARE(serial, quint64(1));
+        inspector.session->detach();
+    }
+
+    // registryio-inspect-gui --help says how it is used, and needs no display.
+    void theWindowsHelpIsPrinted()
+    {
+        QProcess gui;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove(QStringLiteral("QT_QPA_PLATFORM"));
+        env.remove(QStringLiteral("DISPLAY"));
+        env.remove(QStringLiteral("WAYLAND_DISPLAY"));
+        gui.setProcessEnvironment(env);
+        gui.start(QStringLiteral(RIO_INSPECT_GUI), {QStringLiteral("--help")});
+        const bool ended = gui.waitForFinished(waitMs);
+        if (!ended)
+            gui.kill();
+        QVERIFY(ended);
+        QCOMPARE(gui.exitCode(), 0);
+        QVERIFY(gui.readAllStandardOutput().startsWith("usage: registryio-inspect-gui"));
+    }
+
+    // A registry without a name keeps its row's values under their headings: its first cell is
+    // blank, not gone.
+    void anUnnamedRegistrysRowKeepsItsColumns()
+    {
+        Peer peer;
+        QVERIFY(peer.listen());
+        QList<rio::RegistryInfo> unnamed = registries(1);
+        unnamed[0].name.clear();
+        for (rio::HandlerInfo &h : unnamed[0].handlers)
+            h.registryName.clear();
+        QProcess tool;
+        tool.start(QStringLiteral(RIO_INSPECT_TOOL), {QStringLiteral("table"), peer.name});
+        QTRY_COMPARE_WITH_TIMEOUT(peer.snapshotShare->base()->subscriberCount(), 1, waitMs);
+        peer.send(1, rio::inspect::encodeSnapshot(unnamed));
+        QTRY_COMPARE_WITH_TIMEOUT(tool.state(), QProcess::NotRunning, waitMs);
+        const QList<QByteArray> lines = tool.readAllStandardOutput().split('\n');
+        QVERIFY(lines.size() > 2 && lines[0].startsWith("registry  id  where"));
+        const qsizetype calls = lines[0].indexOf("calls") + 5;  // right-aligned: the column's end
+        QCOMPARE(lines[1].left(10), QByteArray(8, ' ') + "  "); // the blank name, then the id
+        QCOMPARE(lines[1].mid(calls - 2, 2), QByteArray("10")); // handler 1: 10 calls, under its heading
+    }
+
     // What a peer sends is read by decodeSnapshot only if it is whole and of this version: every
     // cut is refused, and a changed byte anywhere is refused or read (the structure holds: counts,
     // lengths and histogram sizes are checked as read), never a crash or an allocation the bytes
@@ -673,7 +816,7 @@ private Q_SLOTS:
 
     // The worker runs out of memory making the rows of a snapshot while a newer one arrives, of
     // the same attachment or of a new one: that is shown next, and the older one's want of memory
-    // is not said of it (the session stays Attached).
+    // is not said of it (the session ends Attached, saying the newer one's count).
     void anOlderSnapshotsWantOfMemoryIsNotSaidOfANewerOne_data()
     {
         QTest::addColumn<bool>("reattach");
@@ -706,17 +849,16 @@ private Q_SLOTS:
                                          peer.snapshotShare->base()->subscribers().value(0).receiving,
                                      waitMs);
         }
+        // The newer one is read once the older one's rows are done with (the model holds one
+        // snapshot given at a time), whether it arrived before that or after.
         peer.send(3, rio::inspect::encodeSnapshot(registries(3)));
-        QTRY_VERIFY_WITH_TIMEOUT(inspector.session->message().contains(QStringLiteral("15 handlers")),
-                                 waitMs);
-        QCOMPARE(inspector.session->state(), InspectorSession::Attached);
-
         QStringList said; // what the session says from now on
         connect(inspector.session, &InspectorSession::stateChanged, this,
                 [&] { said.append(inspector.session->message()); });
         release();
-        QTRY_COMPARE_WITH_TIMEOUT(inspector.model->rowCount(), 15, waitMs);
-        QVERIFY2(said.isEmpty(), qPrintable(said.join(QStringLiteral(" | "))));
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.model->rowCount() == 15 && !said.isEmpty() &&
+                                     said.last().contains(QStringLiteral("15 handlers")),
+                                 waitMs);
         QCOMPARE(inspector.session->state(), InspectorSession::Attached);
         QVERIFY(!inspector.model->isOutOfMemory());
         inspector.session->detach();
@@ -818,12 +960,12 @@ private Q_SLOTS:
         many.append(run("slow", 123456, 1)); // a frame the timeline does not have
         many.append(run("stall", 1, 99));
         const auto document = [](const QJsonValue &events) {
-            return qCompress(QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), events}}).toJson());
+            return QJsonDocument(QJsonObject{{QStringLiteral("traceEvents"), events}}).toJson();
         };
         const QList<QByteArray> hostile{
-            QByteArrayLiteral("not compressed"),
-            qCompress(QByteArrayLiteral("not JSON")),
-            qCompress(QByteArrayLiteral("[1, 2, 3]")),
+            QByteArrayLiteral("not JSON"),
+            QByteArrayLiteral("[1, 2, 3]"),
+            qCompress(document(QJsonArray{frame(1, 0.0, 1.0)})), // compressed: no document
             document(5),
             document(QJsonArray{1, QStringLiteral("x"), QJsonArray{}, QJsonObject{}}),
             document(QJsonArray{run("handler", 1, 1), run("slow", 1, 2)}), // runs without frames
@@ -860,9 +1002,9 @@ private Q_SLOTS:
             return r.toMap()[QStringLiteral("duration")].toDouble() == 300.0;
         }));
 
-        // The peer goes while its process runs on: it stopped answering (the table stays).
+        // The peer goes while its process runs on: it stopped serving (the table stays).
         owned.reset();
-        QTRY_VERIFY_WITH_TIMEOUT(inspector.session->message().contains(QStringLiteral("stopped answering")),
+        QTRY_VERIFY_WITH_TIMEOUT(inspector.session->message().contains(QStringLiteral("stopped serving")),
                                  waitMs);
         QCOMPARE(inspector.model->rowCount(), 10);
         inspector.session->detach();

@@ -2,7 +2,7 @@
 // Diagnostics from QML: a QmlRegistry's name names it in snapshots, QmlRegistry.add records the
 // calling QML line (diagnostics on), a RegistryHandler the file and line of its declaration
 // (whether diagnostics were on or not), QML handlers are counted and timed while diagnostics are
-// on, and RegistryInspector's model lists them live.
+// on, RegistryInspector's model lists them live, and the frame timeline names them by QML line.
 #include "qml_test_support.h"
 
 #include <registryio/qml/qml_registry.h>
@@ -12,11 +12,15 @@
 #include <registryio/qt/qt_registry.h>
 
 #include <QGuiApplication>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QQmlComponent>
 #include <QQmlEngine>
 #include <QQuickItem>
 #include <QQuickView>
 #include <QQuickWindow>
+#include <QSet>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -228,6 +232,45 @@ private Q_SLOTS:
         };
         QCOMPARE(failuresOf(0), quint64(1)); // the RegistryHandler that threw
         QCOMPARE(failuresOf(1), quint64(0));
+    }
+
+    // The frame timeline names a QML handler's runs, slow ones too, by its QML file and line, as
+    // the table does, never by the library's header that calls them.
+    void qmlRunsAreNamedByTheirQmlLineInTheTrace()
+    {
+        QQuickView view;
+        view.engine()->addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH));
+        view.setSource(rio::test::dataUrl(QStringLiteral("diagnostics.qml")));
+        QCOMPARE(view.status(), QQuickView::Ready);
+        auto *stats = view.rootObject()->property("stats").value<rio::QmlRegistry *>();
+        QVERIFY(stats != nullptr);
+        QVERIFY(QMetaObject::invokeMethod(view.rootObject(), "addOne"));
+        const auto slow = rio::Diagnostics::slowThreshold();
+        rio::Diagnostics::setEveryRunPrecise(true);
+        rio::Diagnostics::setSlowThreshold(std::chrono::nanoseconds(1)); // every run is a slow one
+        for (int i = 0; i < 3; ++i)
+            stats->notify(i);
+        rio::Diagnostics::setSlowThreshold(slow);
+        rio::Diagnostics::setEveryRunPrecise(false);
+        const QString file = rio::test::dataUrl(QStringLiteral("diagnostics.qml")).toString();
+        QSet<int> lines;
+        QSet<QString> kinds;
+        QStringList elsewhere;
+        for (const QJsonValue e :
+             rio::Diagnostics::toTrace(std::chrono::hours(1))[u"traceEvents"].toArray()) {
+            const QJsonObject args = e[u"args"].toObject();
+            if (args[u"registryName"].toString() != QLatin1String("qml-diagnostics"))
+                continue;
+            const int line = args[u"line"].toInt();
+            lines.insert(line);
+            kinds.insert(e[u"cat"].toString());
+            if (args[u"file"].toString() != file ||
+                !e[u"name"].toString().endsWith(QStringLiteral("diagnostics.qml:%1").arg(line)))
+                elsewhere << QString::fromUtf8(QJsonDocument(e.toObject()).toJson(QJsonDocument::Compact));
+        }
+        QVERIFY2(elsewhere.isEmpty(), qPrintable(elsewhere.join(u'\n')));
+        QCOMPARE(lines, (QSet<int>{17, 24}));
+        QVERIFY(kinds.contains(QStringLiteral("slow")));
     }
 
     void inspectorRefreshCostOnItsThread_data()

@@ -407,6 +407,18 @@ private Q_SLOTS:
         QCOMPARE(model.data(model.index(0), LatestModel::FieldRole), QVariant()); // warned once
     }
 
+    // A view's removeRows() is refused and changes nothing: a row goes by remove(key).
+    void removeRowsIsRefused()
+    {
+        LatestModel model;
+        model.write(1, 10);
+        QTRY_COMPARE(model.rowCount(), 1);
+        QVERIFY(!model.removeRows(0, 1));
+        QCoreApplication::processEvents();
+        QCOMPARE(model.rowCount(), 1);
+        QCOMPARE(model.valueOf(1), QVariant(10));
+    }
+
     void aFrameNeverWaitsForAStoppedWriter_data()
     {
         QTest::addColumn<bool>("shown"); // the key has a row, else its first write waits for a frame

@@ -17,9 +17,11 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QSet>
 #include <QSignalSpy>
@@ -56,6 +58,14 @@
     std::unique_lock lock(mutex);
     changed.wait_for(lock, std::chrono::seconds(10), [&] { return named; }); // bounded
     asm volatile("" ::: "memory"); // not a tail call: this frame stays on the stack
+}
+
+// Its caller, which no -rdynamic exports (internal linkage): named from the binary by offset.
+[[gnu::noinline]] static void rioTestUnexportedCaller(std::mutex &mutex, std::condition_variable &changed,
+                                                      const bool &named)
+{
+    rioTestStuckHere(mutex, changed, named);
+    asm volatile("" ::: "memory");
 }
 
 namespace {
@@ -720,7 +730,7 @@ private Q_SLOTS:
                 changed.notify_all();
             },
             Qt::DirectConnection);
-        registry.add([&](int) { rioTestStuckHere(mutex, changed, named); });
+        registry.add([&](int) { rioTestUnexportedCaller(mutex, changed, named); });
         std::thread t([&] { registry.notify(1); });
         t.join();
         disconnect(c);
@@ -730,6 +740,24 @@ private Q_SLOTS:
         QVERIFY(report.stillRunning);
         const QString frames = report.stack.join(u'\n');
         QVERIFY2(frames.contains(QStringLiteral("rioTestStuckHere")), qPrintable(frames));
+        // A function no symbol names: its module and offset, which addr2line reads from the binary.
+        const QString self = QCoreApplication::applicationFilePath();
+        const QRegularExpression offset(QStringLiteral("\\(%1\\+(0x[0-9a-f]+)\\)")
+                                            .arg(QRegularExpression::escape(QFileInfo(self).fileName())));
+        QStringList offsets;
+        for (const QString &f : report.stack)
+            if (const QRegularExpressionMatch m = offset.match(f); m.hasMatch())
+                offsets << m.captured(1);
+        QVERIFY2(!offsets.isEmpty(), qPrintable(frames));
+        QProcess addr2line;
+        addr2line.start(QStringLiteral("addr2line"),
+                        QStringList{QStringLiteral("-f"), QStringLiteral("-C"), QStringLiteral("-e"), self} +
+                            offsets);
+        if (addr2line.waitForFinished(30'000))
+            QVERIFY2(addr2line.readAllStandardOutput().contains("rioTestUnexportedCaller"),
+                     qPrintable(frames));
+        else
+            qInfo("addr2line could not be run: the offsets are not read back here");
         const QJsonArray json = rio::toJson(report)[u"stack"].toArray();
         QCOMPARE(json.size(), report.stack.size());
         // Kept among the recent stalls, so also in the document (and the file written at exit).

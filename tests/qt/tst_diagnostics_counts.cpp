@@ -4,8 +4,8 @@
 // Latest coalescing and Block; a handler with a context timed once per run whatever its
 // connection, failures counted once; a handler removed while it runs; slow reports naming the
 // thread that ran; JSON without missing fields or non-finite numbers; writeJson to places it
-// cannot write; RIO_DIAGNOSTICS_JSON while registries are destroyed during exit; diagnostics
-// switched on and off while a worker floods; threads that come and go.
+// cannot write; RIO_DIAGNOSTICS_JSON while registries are destroyed during exit and at a link;
+// diagnostics switched on and off while a worker floods; threads that come and go.
 #include "qt_test_support.h"
 
 #include <registryio/qt/diagnostics.h>
@@ -1356,6 +1356,25 @@ private Q_SLOTS:
                 r.notify(1);
             }
         });
+    }
+
+    // RIO_DIAGNOSTICS_JSON naming a link (as one another user puts in /tmp): the file it points
+    // to is left as it was; the link is replaced by a file of the user's alone (mode 0600).
+    void jsonAtExitReplacesALinkNotItsTarget()
+    {
+        QTemporaryDir dir;
+        const QByteArray path = QFile::encodeName(dir.filePath(QStringLiteral("d.json")));
+        const QByteArray victim = QFile::encodeName(dir.filePath(QStringLiteral("victim.txt")));
+        QFile kept(QFile::decodeName(victim));
+        QVERIFY(kept.open(QIODevice::WriteOnly) && kept.write("kept") == 4);
+        kept.close();
+        QCOMPARE(::symlink(victim.constData(), path.constData()), 0);
+        QCOMPARE(runChild("plainChild", {"RIO_DIAGNOSTICS_JSON=" + path.toStdString()}), 0);
+        QVERIFY(kept.open(QIODevice::ReadOnly));
+        QCOMPARE(kept.readAll(), QByteArray("kept"));
+        struct stat st{};
+        QCOMPARE(::lstat(path.constData(), &st), 0);
+        QVERIFY(S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600);
     }
 
     // RIO_DIAGNOSTICS_JSON naming a place it cannot write: the application still exits normally.

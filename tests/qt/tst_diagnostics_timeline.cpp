@@ -8,7 +8,8 @@
 // entries; a handler slow many times in a row is in the trace once per run, as slow while its
 // report is kept and as a run after; a QCoreApplication gets nothing to watch windows with; a
 // trace written to a path that is not a regular file (a pipe) is written into it, and the path
-// stays what it was.
+// stays what it was; one at another user's link or pipe is not written, and a link of one's own is
+// replaced by a file of its user's alone.
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
@@ -408,6 +409,70 @@ private Q_SLOTS:
         QJsonParseError error{};
         QJsonDocument::fromJson(received, &error);
         QCOMPARE(error.error, QJsonParseError::NoError);
+    }
+
+    // A trace is a file of its user's alone (mode 0600 whatever the umask), and a link at its
+    // path is replaced itself: the file it pointed to is left as it was.
+    void aTraceIsItsUsersAloneAndReplacesALinkNotItsTarget()
+    {
+        QTemporaryDir dir;
+        const mode_t umaskWas = ::umask(022);
+        const QByteArray path = QFile::encodeName(dir.filePath(QStringLiteral("trace.json")));
+        const QByteArray victim = QFile::encodeName(dir.filePath(QStringLiteral("victim.txt")));
+        QFile kept(QFile::decodeName(victim));
+        QVERIFY(kept.open(QIODevice::WriteOnly) && kept.write("kept") == 4);
+        kept.close();
+        QCOMPARE(::symlink(victim.constData(), path.constData()), 0);
+        const bool written = rio::Diagnostics::writeTrace(QFile::decodeName(path));
+        ::umask(umaskWas);
+        QVERIFY(written);
+        struct stat st{};
+        QCOMPARE(::lstat(path.constData(), &st), 0);
+        QVERIFY2(S_ISREG(st.st_mode), "the link was followed");
+        QCOMPARE(st.st_mode & 0777, mode_t(0600));
+        QVERIFY(kept.open(QIODevice::ReadOnly));
+        QCOMPARE(kept.readAll(), QByteArray("kept"));
+    }
+
+    // Another user's link or pipe at the path, in a folder all may write to (as /tmp): neither the
+    // file the link points to nor the pipe's reader gets a byte (the pipe is refused, saying so;
+    // the link is replaced, which only root may do there). A device of root's (/dev/null) is
+    // written into.
+    void aTraceNeverGoesThroughAnotherUsersLinkOrPipe()
+    {
+        if (::geteuid() != 0)
+            QSKIP("giving a link or a pipe to another user needs root");
+        QTemporaryDir dir;
+        QCOMPARE(::chmod(QFile::encodeName(dir.path()).constData(), 01777), 0);
+        const QByteArray link = QFile::encodeName(dir.filePath(QStringLiteral("trace.json")));
+        const QByteArray fifo = QFile::encodeName(dir.filePath(QStringLiteral("trace.fifo")));
+        const QByteArray victim = QFile::encodeName(dir.filePath(QStringLiteral("victim.txt")));
+        QFile kept(QFile::decodeName(victim));
+        QVERIFY(kept.open(QIODevice::WriteOnly) && kept.write("kept") == 4);
+        kept.close();
+        QCOMPARE(::symlink(victim.constData(), link.constData()), 0);
+        QCOMPARE(::lchown(link.constData(), 65534, 65534), 0); // nobody's
+        QCOMPARE(::mkfifo(fifo.constData(), 0666), 0);
+        QCOMPARE(::chown(fifo.constData(), 65534, 65534), 0);
+        const int reader = ::open(fifo.constData(), O_RDONLY | O_NONBLOCK); // a writer would not wait
+        QVERIFY(reader >= 0);
+        rio::Diagnostics::setEnabled(true);
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("cannot write .*another user's")));
+        QVERIFY(!rio::Diagnostics::writeTrace(QFile::decodeName(fifo)));
+        const bool replaced = rio::Diagnostics::writeTrace(QFile::decodeName(link));
+        const bool intoNull = rio::Diagnostics::writeTrace(QStringLiteral("/dev/null"));
+        rio::Diagnostics::setEnabled(false);
+        char byte = 0;
+        const ssize_t read = ::read(reader, &byte, 1);
+        ::close(reader);
+        QVERIFY2(read <= 0, "the pipe's reader got the trace");
+        QVERIFY(kept.open(QIODevice::ReadOnly));
+        QCOMPARE(kept.readAll(), QByteArray("kept"));
+        struct stat st{};
+        QCOMPARE(::lstat(link.constData(), &st), 0);
+        QVERIFY(replaced && S_ISREG(st.st_mode) && st.st_uid == 0 && (st.st_mode & 0777) == 0600);
+        QVERIFY(intoNull);
     }
 
     // A trace written into a pipe whose reader goes (`| head`, an inspector closed) fails the

@@ -5,7 +5,8 @@
 // inside one frame is named in that frame of that window, and a run just after a frame (microseconds, in a
 // turn of its own) in none; a window destroyed while diagnostics are on ends
 // its track and a window made after it (at the same address, perhaps) gets its own; while off nothing is
-// recorded and the windows' scene-graph signals lose their connections.
+// recorded and the windows' scene-graph signals lose their connections; a slow run stays in its
+// window frame while runs fill the ring.
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry.h>
 
@@ -189,6 +190,42 @@ private Q_SLOTS:
                 e[QStringLiteral("args")][QStringLiteral("window")].toString() == QLatin1String("first"))
                 ++inFrame;
         QVERIFY(inFrame >= kFrames / 2);
+    }
+
+    // A main thread whose runs fill the ring many times over within a few frames: the windows'
+    // frames are kept apart from them, so a slow run of an early frame is still named in it.
+    void aSlowRunIsInItsWindowFrameThoughRunsFillTheRing()
+    {
+        rio::Diagnostics::setSlowThreshold(16ms);
+        rio::Diagnostics::setEveryRunPrecise(true);
+        rio::Diagnostics::setEnabled(true);
+        QQmlEngine engine;
+        rio::QtRegistry<int> registry;
+        registry.setObjectName(QStringLiteral("busy"));
+        registry.add([](int frame) {
+            if (frame == kSlowFrame)
+                std::this_thread::sleep_for(30ms);
+        });
+        Window window;
+        window.setTitle(QStringLiteral("busy"));
+        connect(&window, &QQuickWindow::afterAnimating, &registry, [&] {
+            registry.notify(window.frames);
+            for (int i = 0; i < 1000; ++i) // 24 frames of these: the ring's 8,192 entries thrice over
+                registry.notify(-1);
+        });
+        QVERIFY(animate(engine, window, kFrames));
+        const QJsonArray events = traceEvents();
+        const QMap<qint64, QJsonObject> frames = windowFrames(events, track(events, QStringLiteral("busy")));
+        QStringList slow;
+        for (const QJsonValue &e : events)
+            if (e[QStringLiteral("cat")].toString() == QLatin1String("slow") &&
+                e[QStringLiteral("args")][QStringLiteral("registryName")].toString() == QLatin1String("busy"))
+                slow << QString::fromUtf8(QJsonDocument(e.toObject()).toJson(QJsonDocument::Compact));
+        QCOMPARE(slow.size(), 1);
+        const QJsonObject args = QJsonDocument::fromJson(slow[0].toUtf8())[QStringLiteral("args")].toObject();
+        QVERIFY2(args[QStringLiteral("window")].toString() == QLatin1String("busy"), qPrintable(slow[0]));
+        QVERIFY(frames.contains(args[QStringLiteral("windowFrame")].toInteger()));
+        QVERIFY(frames.size() >= kFrames / 2);
     }
 
     void aRunNamesOnlyTheWindowFrameThatHoldsIt()

@@ -8,12 +8,14 @@
 #include "tst_remote_common.h"
 
 #include <QDir>
+#include <QRegularExpression>
 #include <QScopeGuard>
 #include <QSocketNotifier>
 #include <QTextStream>
 #include <QThread>
 
 #include <fcntl.h>
+#include <link.h>
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -25,6 +27,7 @@
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <optional>
 #include <vector>
 
 namespace {
@@ -123,6 +126,75 @@ int holdChild(const QString &url)
     return QCoreApplication::exec();
 }
 
+// Whether every user may read `path`: each folder above it searchable by others, the file
+// readable by them.
+bool othersMayRead(const QString &path)
+{
+    QString at = QFileInfo(path).canonicalFilePath();
+    for (mode_t need = S_IROTH; !at.isEmpty(); need = S_IXOTH) {
+        struct stat st{};
+        if (::stat(QFile::encodeName(at).constData(), &st) != 0 || (st.st_mode & need) == 0)
+            return false;
+        if (at == QLatin1String("/"))
+            break;
+        at = QFileInfo(at).path();
+    }
+    return true;
+}
+
+// How another user starts this binary, when it may not read it where it is (a build tree in a
+// clone under /root, mode 700): this binary, each library it loaded and each sanitizer
+// suppression file its environment names, those the others may not read, copied into a folder
+// they may; the child runs there, with that folder first on its library path.
+class AsAnotherUser
+{
+public:
+    AsAnotherUser()
+    {
+        const QString dir = m_dir.path();
+        ::chmod(QFile::encodeName(dir).constData(), 0755);
+        QStringList libraries;
+        dl_iterate_phdr(
+            [](dl_phdr_info *info, size_t, void *out) {
+                if (info->dlpi_name != nullptr && info->dlpi_name[0] == '/') // as the loader found it
+                    static_cast<QStringList *>(out)->append(QFile::decodeName(info->dlpi_name));
+                return 0;
+            },
+            &libraries);
+        for (const QString &library : std::as_const(libraries))
+            (void)readable(library);
+        m_command = {QStandardPaths::findExecutable(QStringLiteral("env")), QStringLiteral("-C"), dir,
+                     QStringLiteral("LD_LIBRARY_PATH=") + dir};
+        static const QRegularExpression suppressions(QStringLiteral("(suppressions=)([^: ]+)"));
+        for (const char *name : {"ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS"}) {
+            QString options = qEnvironmentVariable(name);
+            const QRegularExpressionMatch match = suppressions.match(options);
+            if (match.hasMatch())
+                options.replace(match.capturedStart(2), match.capturedLength(2), readable(match.captured(2)));
+            if (!options.isEmpty())
+                m_command << QLatin1String(name) + QLatin1Char('=') + options;
+        }
+        m_command << readable(QCoreApplication::applicationFilePath());
+    }
+    // What runs the binary (setpriv's program and arguments follow the user's options).
+    [[nodiscard]] const QStringList &command() const { return m_command; }
+
+private:
+    // `path`, or its copy the others may read.
+    QString readable(const QString &path)
+    {
+        if (othersMayRead(path))
+            return path;
+        const QString copy = m_dir.filePath(QFileInfo(path).fileName());
+        if (!QFile::exists(copy) && QFile::copy(path, copy))
+            ::chmod(QFile::encodeName(copy).constData(), 0755);
+        return copy;
+    }
+
+    QTemporaryDir m_dir;
+    QStringList m_command;
+};
+
 // A child of this test binary, with its stdout lines.
 class Child
 {
@@ -145,7 +217,7 @@ public:
             m_process.start(QCoreApplication::applicationFilePath(), args);
         else
             m_process.start(QStandardPaths::findExecutable(QStringLiteral("setpriv")),
-                            asUser + QStringList{QCoreApplication::applicationFilePath()} + args);
+                            asUser + m_asAnotherUser.emplace().command() + args);
     }
     ~Child() { kill(); }
     Child(const Child &) = delete;
@@ -170,6 +242,7 @@ public:
     [[nodiscard]] bool running() { return m_process.state() == QProcess::Running; }
 
 private:
+    std::optional<AsAnotherUser> m_asAnotherUser; // outlives the child (declared before it)
     Process m_process;
     QByteArray m_partial;
     QList<QByteArray> m_lines;

@@ -18,12 +18,14 @@
 #if defined(__linux__) && defined(__GLIBC__)
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <execinfo.h>
+#include <link.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #define RIO_DIAG_STACKS 1
@@ -153,13 +155,17 @@ bool stackHandlerReady() noexcept
     return state > 0;
 }
 
-// One frame as text: "function+0xoffset (module)", or the address where no symbol is known.
+// One frame as text: "function+0xoffset (module)", or where no symbol is exported the address
+// and where it is in its module's file, "0x55d… (module+0x12f1)", which a symbolizer reads from the
+// module (`addr2line -f -C -e module 0x12f1`): the address less the module's load bias.
 void appendFrame(std::string &out, void *address)
 {
     Dl_info info{};
-    char line[96];
+    link_map *map = nullptr;
+    char line[128];
     const char *module = "?";
-    if (dladdr(address, &info) != 0 && info.dli_fname != nullptr) {
+    if (dladdr1(address, &info, reinterpret_cast<void **>(&map), RTLD_DL_LINKMAP) != 0 &&
+        info.dli_fname != nullptr) {
         module = std::strrchr(info.dli_fname, '/') != nullptr ? std::strrchr(info.dli_fname, '/') + 1
                                                               : info.dli_fname;
     }
@@ -172,6 +178,9 @@ void appendFrame(std::string &out, void *address)
                       static_cast<std::size_t>(static_cast<const char *>(address) -
                                                static_cast<const char *>(info.dli_saddr)),
                       module);
+    } else if (map != nullptr) {
+        std::snprintf(line, sizeof line, "%p (%s+0x%zx)\n", address, module,
+                      reinterpret_cast<std::uintptr_t>(address) - static_cast<std::uintptr_t>(map->l_addr));
     } else {
         std::snprintf(line, sizeof line, "%p (%s)\n", address, module);
     }

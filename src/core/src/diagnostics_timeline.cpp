@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The frame timeline (docs/DIAGNOSTICS.md): while diagnostics are on, the main thread's event-loop
-// turns, its timed handler runs, the waits of deliveries it ran and the frames of the windows it
-// shows, in one bounded ring of fixed slots that any thread reads without stopping the writer (a
+// turns, its timed handler runs and the waits of deliveries it ran in one bounded ring of fixed
+// slots, and the frames of the windows it shows in a second (so that a busy thread's runs do not
+// push out the frames they ran in), which any thread reads without stopping the writer (a
 // sequence number per slot).
 
 #include "diagnostics_p.h"
@@ -30,8 +31,10 @@ struct alignas(64) Slot
     std::atomic<std::uint64_t> turn{0};     // Turn, Frame: its number
 };
 
+// timelineKept slots, then timelineFramesKept for the windows' frames, each with its count.
 constinit std::atomic<Slot *> ring{nullptr};
 constinit std::atomic<std::uint64_t> written{0};
+constinit std::atomic<std::uint64_t> framesWritten{0};
 // The number of the main thread's last turn that ended (the turns' hook passes each, recorded
 // or not): set by the main thread, read by it and by the watchdog (a stall's turn).
 constinit std::atomic<std::uint64_t> lastTurn{0};
@@ -49,8 +52,9 @@ void put(TimelineKind kind, std::uint64_t start, std::uint64_t end, const Handle
     Slot *const slots = ring.load(std::memory_order_acquire);
     if (slots == nullptr)
         return;
-    const std::uint64_t i = written.fetch_add(1, std::memory_order_relaxed);
-    Slot &slot = slots[i % timelineKept];
+    const bool frame = kind == TimelineKind::Frame;
+    const std::uint64_t i = (frame ? framesWritten : written).fetch_add(1, std::memory_order_relaxed);
+    Slot &slot = frame ? slots[timelineKept + (i % timelineFramesKept)] : slots[i % timelineKept];
     slot.seq.store((2 * i) + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
     slot.start.store(start, std::memory_order_relaxed);
@@ -64,6 +68,30 @@ void put(TimelineKind kind, std::uint64_t start, std::uint64_t end, const Handle
     slot.seq.store((2 * i) + 2, std::memory_order_release);
 }
 
+// Slot `slot`'s entry `i` into `e` (times in ticks); false when it is being written or was
+// overwritten since.
+bool read(const Slot &slot, std::uint64_t i, TimelineEntry &e) noexcept
+{
+    const std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
+    if (seq != (2 * i) + 2)
+        return false;
+    e.startNs = slot.start.load(std::memory_order_relaxed);
+    e.endNs = slot.end.load(std::memory_order_relaxed);
+    e.registry = slot.registry.load(std::memory_order_relaxed);
+    e.id = HandlerId(slot.id.load(std::memory_order_relaxed));
+    e.file = slot.file.load(std::memory_order_relaxed);
+    const std::uint64_t lineKind = slot.lineKind.load(std::memory_order_relaxed);
+    e.turn = slot.turn.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (slot.seq.load(std::memory_order_relaxed) != seq)
+        return false;
+    e.kind = static_cast<TimelineKind>(lineKind & 0xffU);
+    if (e.kind == TimelineKind::Frame)
+        e.window = std::exchange(e.registry, 0);
+    e.line = static_cast<int>(lineKind >> 8U);
+    return true;
+}
+
 } // namespace
 
 void startTimeline() noexcept
@@ -71,7 +99,8 @@ void startTimeline() noexcept
     if (ring.load(std::memory_order_acquire) == nullptr) {
         const std::lock_guard lock(ringMutex());
         if (ring.load(std::memory_order_relaxed) == nullptr)
-            ring.store(new (std::nothrow) Slot[timelineKept], std::memory_order_release); // kept for good
+            ring.store(new (std::nothrow) Slot[timelineKept + timelineFramesKept],
+                       std::memory_order_release); // kept for good
     }
     timelineOn.store(true, std::memory_order_relaxed);
 }
@@ -129,8 +158,7 @@ void timelineTurnEnd(const TurnMark &mark, std::uint64_t number) noexcept
     // An idle turn (nothing recorded since the loop last waited) is left out: a loop that wakes
     // often would otherwise fill the ring with empty turns. A turn begins where its earliest entry
     // does (the loop's wait before it is no part of it): the main thread, which calls this, wrote
-    // them all. A window's frame is no part of it: it may have begun in an earlier turn (its
-    // presentation on a render thread is put on the ring by the next turn).
+    // them all. A window's frame is no part of it (nor of this ring).
     if (written.load(std::memory_order_relaxed) == mark.written)
         return;
     constexpr std::uint64_t none = ~std::uint64_t{0};
@@ -140,14 +168,12 @@ void timelineTurnEnd(const TurnMark &mark, std::uint64_t number) noexcept
          ++i) {
         const Slot &slot = slots[i % timelineKept];
         const auto kind = static_cast<TimelineKind>(slot.lineKind.load(std::memory_order_relaxed) & 0xffU);
-        if (kind == TimelineKind::Frame)
-            continue;
         const std::uint64_t at = kind == TimelineKind::Wait ? slot.end.load(std::memory_order_relaxed)
                                                             : slot.start.load(std::memory_order_relaxed);
         start = std::min(start, at);
     }
     if (start == none)
-        return; // only frames: idle besides them
+        return;
     start = std::max(start, mark.start);
     put(TimelineKind::Turn, start, readTicks(), nullptr, number);
 }
@@ -165,33 +191,19 @@ std::vector<TimelineEntry> timeline(std::uint64_t lastNs)
         const std::uint64_t back = t < nowTicks ? toNs(nowTicks - t) : 0;
         return back < nowNs ? nowNs - back : 0;
     };
-    const std::uint64_t w = written.load(std::memory_order_acquire);
-    const std::uint64_t first = w > timelineKept ? w - timelineKept : 0;
-    out.reserve(static_cast<std::size_t>(w - first));
-    for (std::uint64_t i = first; i != w; ++i) {
-        const Slot &slot = slots[i % timelineKept];
-        const std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
-        if (seq != (2 * i) + 2)
-            continue; // being written, or overwritten since
-        TimelineEntry e;
-        const std::uint64_t start = slot.start.load(std::memory_order_relaxed);
-        const std::uint64_t end = slot.end.load(std::memory_order_relaxed);
-        e.registry = slot.registry.load(std::memory_order_relaxed);
-        e.id = HandlerId(slot.id.load(std::memory_order_relaxed));
-        e.file = slot.file.load(std::memory_order_relaxed);
-        const std::uint64_t lineKind = slot.lineKind.load(std::memory_order_relaxed);
-        e.turn = slot.turn.load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (slot.seq.load(std::memory_order_relaxed) != seq)
-            continue;
-        e.kind = static_cast<TimelineKind>(lineKind & 0xffU);
-        if (e.kind == TimelineKind::Frame)
-            e.window = std::exchange(e.registry, 0);
-        e.line = static_cast<int>(lineKind >> 8U);
-        e.startNs = steady(start);
-        e.endNs = steady(end);
-        if (nowNs - e.endNs <= lastNs)
-            out.push_back(e);
+    // Each ring's slots, oldest first: the runs, turns and waits, then the windows' frames.
+    for (const bool frames : {false, true}) {
+        const std::uint64_t kept = frames ? timelineFramesKept : timelineKept;
+        const Slot *const base = frames ? slots + timelineKept : slots;
+        const std::uint64_t w = (frames ? framesWritten : written).load(std::memory_order_acquire);
+        const std::uint64_t first = w > kept ? w - kept : 0;
+        out.reserve(out.size() + static_cast<std::size_t>(w - first));
+        for (std::uint64_t i = first; i != w; ++i)
+            if (TimelineEntry e; read(base[i % kept], i, e) && nowNs - steady(e.endNs) <= lastNs) {
+                e.startNs = steady(e.startNs);
+                e.endNs = steady(e.endNs);
+                out.push_back(e);
+            }
     }
     return out;
 }

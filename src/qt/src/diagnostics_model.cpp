@@ -186,11 +186,20 @@ void sortRows(QList<HandlerInfo> &rows, int column, Qt::SortOrder order)
         }
         return descending ? order == QPartialOrdering::Greater : order == QPartialOrdering::Less;
     });
-    QList<HandlerInfo> sorted;
-    sorted.reserve(rows.size());
-    for (const Keyed &k : keyed)
-        sorted.append(std::move(rows[k.row]));
-    rows = std::move(sorted);
+    // Into place along each cycle of the order (row keyed[i].row goes to i): no second list of rows.
+    for (qsizetype i = 0; i < rows.size(); ++i) {
+        if (keyed[std::size_t(i)].row == i)
+            continue;
+        HandlerInfo first = std::move(rows[i]);
+        qsizetype at = i;
+        for (qsizetype from = keyed[std::size_t(at)].row; from != i; from = keyed[std::size_t(at)].row) {
+            rows[at] = std::move(rows[from]);
+            keyed[std::size_t(at)].row = at;
+            at = from;
+        }
+        rows[at] = std::move(first);
+        keyed[std::size_t(at)].row = at;
+    }
 }
 
 // Every handler (and each registry's "removed handlers" row) of the registries of `snapshot` whose
@@ -695,6 +704,8 @@ void DiagnosticsModel::applyCollected(Rows rows, quint64 generation, qint64 snap
     } else {
         const qint64 start = threadTimeNs();
         apply(std::move(rows));
+        if (!m_local) // rows given go before the next are given: one of each is held, not two
+            m_spent = {};
         m_outOfMemory = false;
         m_applyNs = threadTimeNs() - start;
         m_snapshotNs = snapshotNs;

@@ -389,8 +389,14 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
     const QList<SlowHandlerReport> slow = Diagnostics::recentSlowRuns();
     const QList<SlowHandlerReport> stalls = Diagnostics::recentStalls();
     std::map<quint64, QByteArray> registryNames;
-    for (const RegistryInfo &r : Diagnostics::snapshot())
+    // Where a QML handler was added (its QML file and line, as the table says), by registry and id.
+    std::map<std::pair<quint64, quint64>, std::pair<QByteArray, int>> origins;
+    for (const RegistryInfo &r : Diagnostics::snapshot()) {
         registryNames[r.id] = r.name.toUtf8();
+        for (const HandlerInfo &h : r.handlers)
+            if (!h.originFile.isEmpty())
+                origins[{r.id, h.id.value()}] = {h.originFile.toUtf8(), h.originLine};
+    }
 
     const qint64 pid = QCoreApplication::applicationPid();
     quint64 mainTid = mainThreadNumber.load(std::memory_order_relaxed);
@@ -468,15 +474,24 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
         }
     }
     FileNames files;
-    const auto placeOf = [&](const char *file, int line) {
-        return files.name(file) + ':' + QByteArray::number(line);
+    // A run's handler: its QML file and line, else its source location.
+    const auto originOf = [&](const diag::TimelineEntry &e) {
+        const auto origin = origins.find({e.registry, e.id.value()});
+        return origin != origins.end() ? origin->second : std::pair(files.path(e.file), e.line);
+    };
+    const auto placeOf = [&](const diag::TimelineEntry &e) {
+        const auto origin = origins.find({e.registry, e.id.value()});
+        return (origin != origins.end()
+                    ? QFileInfo(QString::fromUtf8(origin->second.first)).fileName().toUtf8()
+                    : files.name(e.file)) +
+               ':' + QByteArray::number(originOf(e).second);
     };
     // The args of a run or a wait: who ran, and in which frames.
     const auto who = [&](JsonText &j, const diag::TimelineEntry &e, quint64 at) {
         j.key("file")
-            .text(files.path(e.file))
+            .text(originOf(e).first)
             .key("line")
-            .number(e.line)
+            .number(originOf(e).second)
             .key("registry")
             .number(static_cast<qint64>(e.registry))
             .key("registryName")
@@ -529,7 +544,7 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
         case diag::TimelineKind::Run:
             if (slowEntry[i])
                 break; // exported below, as a slow run
-            event(j, "X", placeOf(e.file, e.line), "handler", e.startNs, mainTid)
+            event(j, "X", placeOf(e), "handler", e.startNs, mainTid)
                 .key("dur")
                 .micros(e.endNs - e.startNs)
                 .key("args")
@@ -540,7 +555,7 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
         case diag::TimelineKind::Wait: {
             // An async span: waits overlap each other and the runs of the thread. A wait is
             // named by its run's start, as the run by its start.
-            const QByteArray name = "wait " + placeOf(e.file, e.line);
+            const QByteArray name = "wait " + placeOf(e);
             ++waitId;
             for (const bool begin : {true, false}) {
                 event(j, begin ? "b" : "e", name, "wait", begin ? e.startNs : e.endNs, mainTid)
@@ -567,10 +582,10 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
         if (!s.threadName.isEmpty())
             threadNames[tid] = s.threadName;
         const quint64 start = s.endedAtNs > s.elapsedNs ? s.endedAtNs - s.elapsedNs : 0;
-        const QByteArray where =
-            (s.handler.originFile.isEmpty() ? placeOf(s.handler.file.toUtf8().constData(), s.handler.line)
-                                            : QFileInfo(s.handler.originFile).fileName().toUtf8() + ':' +
-                                                  QByteArray::number(s.handler.originLine));
+        const bool qml = !s.handler.originFile.isEmpty(); // named as the table names it
+        const QString &file = qml ? s.handler.originFile : s.handler.file;
+        const int line = qml ? s.handler.originLine : s.handler.line;
+        const QByteArray where = QFileInfo(file).fileName().toUtf8() + ':' + QByteArray::number(line);
         JsonText j(body);
         if (stall)
             event(j, "i", "stall " + where, "stall", s.endedAtNs, tid).key("s").text("t");
@@ -579,9 +594,9 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
         j.key("args")
             .open()
             .key("file")
-            .text(s.handler.file)
+            .text(file)
             .key("line")
-            .number(s.handler.line)
+            .number(line)
             .key("function")
             .text(s.handler.function)
             .key("registry")

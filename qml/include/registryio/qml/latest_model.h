@@ -33,12 +33,9 @@ class FramePacer;
 struct LatestRows;
 } // namespace detail
 
-/// A list model of the newest value per key, fed from any thread: one row per key (a field of
-/// the event in QML, a key function in C++), in the order keys first came. Writes merge per key
-/// until the next frame of the window that shows the model (once per event-loop turn without
-/// one), which applies only the rows that changed: one dataChanged per contiguous range (one over
-/// their span when more than 64 changed and they fill an eighth of it) and one row insertion for the new
-/// keys. Memory is per key, never per event.
+/// A list model of the newest value per key, fed from any thread: one row per key, in the order
+/// keys first came, changed at most once per frame of the window that shows it (once per event-loop
+/// turn without one). Memory is per key, never per event.
 class RIO_QML_EXPORT LatestModel : public QAbstractListModel
 {
     Q_OBJECT
@@ -84,11 +81,10 @@ public:
     /// Number of rows.
     [[nodiscard]] int count() const noexcept { return static_cast<int>(m_rows.size()); }
 
-    /// C++: follows `registry`'s notifies (a handler on the notifying thread, at `priority`),
-    /// the row of each event being `keyOf(event)` (as LatestModelWriter::write() takes a key: text
-    /// as an owning QString, no pointer but a C string or a QObject *; an invalid key drops the
-    /// event). Replaces what was followed; the rows restart. Returns the handler's id,
-    /// recorded as added where follow() was called.
+    /// C++: follows `registry`'s notifies with a handler on the notifying thread at `priority`, the
+    /// row of each event being `keyOf(event)` (a key as LatestModelWriter::write() takes it),
+    /// replacing what was followed (the rows restart). Returns the handler's id, recorded as added
+    /// where follow() was called.
     template <typename E, typename KeyOf>
     requires std::invocable<KeyOf &, const E &>
     HandlerId follow(QtRegistry<E> &registry, KeyOf keyOf, int priority = 0,
@@ -106,11 +102,11 @@ public:
         return id;
     }
 
-    /// C++: a writer of E events into these rows, from any thread, without a registry (see
-    /// LatestModelWriter). Call it on the model's thread; with `roles` empty and no typed registry
-    /// followed, a gadget E's properties become the field roles. It writes E's bytes into a cell per key,
-    /// as follow() of a QtRegistry<E> does, when E is small and trivially copyable and these rows
-    /// follow a QtRegistry<E> or had no key yet; otherwise a QVariant per write, as write().
+    /// C++, on the model's thread: a writer of E events into these rows from any thread, without a
+    /// registry (see LatestModelWriter). A small trivially copyable E is kept as bytes in a cell
+    /// per key while these rows follow a QtRegistry<E> or had no key yet; otherwise each write is a
+    /// QVariant, as write(). With `roles` empty and no typed registry followed, a gadget E's
+    /// properties are the field roles.
     template <typename E>
     [[nodiscard]] LatestModelWriter<E> writer()
     {

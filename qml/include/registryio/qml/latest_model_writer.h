@@ -12,14 +12,11 @@ namespace rio {
 
 class LatestModel;
 
-/// Writes events of type E as the newest value of their key into the rows of a LatestModel, from
-/// any thread, without a registry: what follow()'s handler does on each notify. Take one from
-/// LatestModel::writer(); copies write the same rows. Where the rows keep E's bytes (a small
-/// trivially copyable E, as follow() keeps them), an `int` key's write takes no lock and allocates
-/// nothing from the key's second write on. It holds the rows it writes: once the model restarts
-/// them (its registry, key or follow() changes) or is destroyed, its writes are dropped. A
-/// moved-from writer is a writer of no model, as a default-constructed one. Not fork-safe: a
-/// child forked while another thread writes may find the rows' lock held.
+/// Writes events of type E as the newest value of their key into the rows of a LatestModel from any
+/// thread, without a registry (what follow()'s handler does); copies write the same rows, and
+/// writes are dropped once the rows restart, the model dies, or the writer was default-constructed
+/// or moved from. An `int` key of a cell-kept E is written without a lock or an allocation from its
+/// second write on; not fork-safe (a child forked mid-write may find the rows' lock held).
 template <typename E>
 class LatestModelWriter
 {
@@ -44,14 +41,11 @@ public:
     /// Lets go of the rows (the model keeps them while it shows them).
     ~LatestModelWriter() = default;
 
-    /// Makes `event` the newest of `key` (any thread), shown at the model's next frame (a new key:
-    /// a new row). `key` as follow()'s keyOf gives it: an `int`, text (a C string of char,
-    /// char8_t or char16_t, a character array up to its extent, a standard or Qt string or string
-    /// view: its text as an owning QString; a QByteArrayView: a QByteArray), or anything a
-    /// QVariant holds but a pointer other than a QObject * (refused at compile time: an address is
-    /// no key). An invalid key, a null C string, or one not equal to itself, drops the event. Throws
+    /// Makes `event` the newest of `key` from any thread, shown at the model's next frame; a key is
+    /// a number, text (kept as an owning QString) or anything a QVariant holds but a pointer other
+    /// than a QObject * (refused at compile time), and an invalid key drops the event. Throws
     /// std::bad_alloc when a new key finds no memory (nothing written) or Qt cannot post the
-    /// frame's wake-up (shown at the frame a later write asks for).
+    /// frame's wake-up (shown at a later frame).
     template <typename K>
     RIO_ALWAYS_INLINE void write(K &&key, const E &event) const
     {

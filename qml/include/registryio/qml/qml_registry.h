@@ -46,22 +46,18 @@ public:
     /// Removes every handler; senders and handles that outlive it become inert.
     ~QmlRegistry() override;
 
-    /// Registers the JavaScript function `handler` (higher priority first). `options` may hold
-    /// `delivery` (RegistryHandler.Every or .Latest, or "every"/"latest": Latest coalesces events
-    /// from other threads, the newest wins; `coalesce: true` is the same), `once`
-    /// (bool), `owner` (a QtObject/Item: the handler goes when it is destroyed), and for queued
-    /// deliveries `capacity` (whole number, 0 = unbounded, default 1000000), `overflow`
-    /// (RegistryHandler.DropOldest/DropNewest/Block or "dropOldest"/"dropNewest"/"block"),
-    /// `blockTimeout` (ms, default 1000) and `minInterval` (ms, Latest only). Returns the
-    /// handle; destroying it removes the handler. A non-function or a bad option: QML warning at
-    /// the caller's line, null, nothing registered. Call it on the registry's (the engine's) thread.
+    /// Registers the JavaScript function `handler` (higher priority first) with `options`
+    /// (`delivery`, `coalesce`, `once`, `owner`, and for queued deliveries `capacity`, `overflow`,
+    /// `blockTimeout`, `minInterval`, as on RegistryHandler) and returns the handle whose
+    /// destruction removes it. On the engine's thread only; a non-function or a bad option gives a
+    /// QML warning at the caller's line, null, and registers nothing.
     Q_INVOKABLE rio::HandlerSubscription *add(const QJSValue &handler, int priority = 0,
                                               const QJSValue &options = QJSValue());
 
-    /// Delivers `event` to every handler in priority order. Callable from any thread: JavaScript
-    /// handlers run on the engine's thread (directly when notified there, queued otherwise).
-    /// JavaScript objects and arrays are copied into QVariantMap / QVariantList for C++ handlers
-    /// and queued deliveries; JavaScript handlers on the engine's thread get the caller's value.
+    /// Delivers `event` to every handler in priority order from any thread, JavaScript handlers
+    /// running on the engine's thread (directly when notified there, queued otherwise). JavaScript
+    /// handlers on the engine's thread get the caller's value; C++ handlers and queued deliveries
+    /// get a QVariantMap / QVariantList copy.
     Q_INVOKABLE void notify(const QVariant &event) const;
 
     /// Removes the handler with this id: true the first time, false for unknown ids and for
@@ -86,8 +82,7 @@ public:
 
     /// The C++ facade underneath, for C++ handlers with contexts, coalescing, async notifies,
     /// setSuspended and removeAndWait. It is the one table of every handler, JavaScript ones
-    /// included, and every notify is its dispatch: its promises hold for JavaScript handlers too.
-    /// A notify from JavaScript makes the plain copy C++ handlers get when one runs or is queued.
+    /// included, so its promises hold for JavaScript handlers too.
     [[nodiscard]] QtRegistry<QVariant> &registry();
     /// The facade, read-only (counts, droppedCount, isSuspended, notify); changes no dispatch.
     [[nodiscard]] const QtRegistry<QVariant> &registry() const noexcept { return *m_registry; }
@@ -102,9 +97,9 @@ Q_SIGNALS:
     void nameChanged();
     /// `latest` changed (on the registry's thread, at most once per frame of its window).
     void latestChanged();
-    /// A handler failed: a JavaScript handler threw (also printed as a QML warning with its file
-    /// and line) or a C++ handler threw. Emitted on the registry's thread from its event loop,
-    /// after the other handlers of that notify ran (never inside the notify).
+    /// A handler threw (a JavaScript one is also printed as a QML warning at its line). A queued
+    /// signal: emitted from the registry thread's event loop once per failure, in their order
+    /// (after a notify made there returned, unless a handler runs a nested event loop).
     void handlerFailed(double id, const QString &message);
 
 private:

@@ -130,9 +130,10 @@ public:
     /// Removes the handler with this id: true the first time, false for unknown ids and for
     /// anything that is not a positive integer. A typed handler removed so turns inactive.
     Q_INVOKABLE bool remove(double id);
-    /// Registers the JavaScript function `handler` (higher priority first), called with each
-    /// typed event; returns the handle, whose destruction or remove() removes it. A non-function:
-    /// QML warning at the caller's line, null, nothing registered. Call it on the registry's thread.
+    /// Registers the JavaScript function `handler` (higher priority first, `options` as
+    /// QmlRegistry::add takes them), called with each typed event, and returns the handle whose
+    /// destruction or remove() removes it. On the registry's thread; a non-function gives a QML
+    /// warning at the caller's line, null, and registers nothing.
     Q_INVOKABLE rio::HandlerSubscription *add(const QJSValue &handler, int priority = 0,
                                               const QJSValue &options = QJSValue());
 
@@ -143,9 +144,9 @@ Q_SIGNALS:
     void nameChanged();
     /// `latest` changed (on the registry's thread, at most once per frame of its window).
     void latestChanged();
-    /// A typed handler's `handler` function threw (also printed as a QML warning with its file
-    /// and line), or a C++ handler threw. Emitted on the registry's thread from its event loop,
-    /// after the other handlers of that notify ran (never inside the notify).
+    /// A handler threw (a JavaScript one is also printed as a QML warning at its line). A queued
+    /// signal: emitted from the registry thread's event loop once per failure, in their order
+    /// (after a notify made there returned, unless a handler runs a nested event loop).
     void handlerFailed(double id, const QString &message);
 
 protected:

@@ -175,7 +175,6 @@ public:
     {
         return m_value.arguments(event, engine);
     }
-    QmlNotifyValue &notifyValue() noexcept override { return m_value; }
 
 private:
     QmlTypedRegistry *m_owner;
@@ -189,11 +188,11 @@ private:
 
 // NOLINTBEGIN(cppcoreguidelines-macro-usage,bugprone-macro-parentheses)
 
+// The base classes are named without a leading `::`: qmltyperegistrar finds a prototype by its
+// plain qualified name.
 /// Declares the QML types `Name` (a registry of `EventType` events) and `Name##Handler` (its
-/// declarative handler with a typed `notified(EventType event)` signal). Put it in a header of
-/// the user's QML module (qt_add_qml_module SOURCES) and add RIO_QML_TYPED_REGISTRY to the
-/// target's AUTOMOC_MACRO_NAMES (rio_qml_module_dependencies() does). The base classes are named
-/// without a leading `::`: qmltyperegistrar finds a prototype by its plain qualified name.
+/// declarative handler, with a typed `notified(EventType event)`), in a header of the user's QML
+/// module. Add RIO_QML_TYPED_REGISTRY to the target's AUTOMOC_MACRO_NAMES (rio_target_qml() does).
 #define RIO_QML_TYPED_REGISTRY(Name, EventType)                                                              \
     class Name : public rio::QmlTypedRegistry                                                                \
     {                                                                                                        \

@@ -40,9 +40,9 @@ struct CountedListener
 } // namespace detail
 
 /// Record-and-broadcast flags: a fixed set of event ids 0..size()-1, each with a pending flag and
-/// its own Registry of listeners. record() is async-signal-safe; broadcast() runs the listeners
-/// of every pending id once, however often it was recorded. Listeners receive the event id
-/// (`void(EventFlags::EventId)`, or no arguments).
+/// its own Registry of listeners, which receive the id (or no arguments). record() is
+/// async-signal-safe; broadcast() runs the listeners of every pending id once, however often it was
+/// recorded.
 class RIO_CORE_EXPORT EventFlags
 {
 public:
@@ -135,10 +135,9 @@ public:
                m_slots[static_cast<std::size_t>(id)].pending.exchange(false, std::memory_order_acquire);
     }
 
-    /// Takes every pending flag (exchange) and notifies that id's listeners once, with the id, on
-    /// the calling thread, in id order. A pending id without listeners is consumed. Returns true
-    /// only if at least one pending event reached a listener (one ran), even when another thread
-    /// removes listeners meanwhile.
+    /// Takes every pending flag and notifies that id's listeners once, with the id, on the calling
+    /// thread, in id order (a pending id without listeners is consumed). True only if at least one
+    /// pending event reached a listener, even when another thread removes listeners meanwhile.
     bool broadcast() { return broadcastImpl(nullptr, nullptr); }
 
     /// As broadcast(); also calls `unheard(id)` for every pending id it consumed without reaching a
@@ -160,9 +159,9 @@ public:
     /// The listeners of `id`. Throws std::invalid_argument for an unknown id.
     [[nodiscard]] const Listeners &listeners(EventId id) const;
 
-    /// Adds a listener for `id` (higher priority first). Throws std::invalid_argument for an
-    /// unknown id or an empty callable. A listener added after record() but before broadcast()
-    /// receives that event.
+    /// Adds a listener for `id` (higher priority first), which also receives an event recorded
+    /// before and not yet broadcast. Throws std::invalid_argument for an unknown id or an empty
+    /// callable.
     template <HandlerFor<EventId> F>
     HandlerId add(EventId id, F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
     {

@@ -103,7 +103,7 @@ struct LayerAccess;
 } // namespace detail
 
 /// Registers the calling thread with the reclamation domain now, so that no later notify on it
-/// allocates or locks (a notify from a signal handler needs this first; see docs/API.md).
+/// allocates or locks (a notify from a signal handler needs this first; see docs/CORE.md).
 inline void prepareThread() noexcept
 {
     detail::hazard::prepareThread();
@@ -128,16 +128,16 @@ public:
     /// that many in non-increasing priority order allocates no further array.
     explicit Registry(std::size_t capacityHint) : m_core(capacityHint) { }
 
-    /// Destroys every handler's closure and everything still waiting for reclamation. No notify
-    /// of this registry may be running. Guards that outlive it become inert.
+    /// Destroys every handler's closure and everything still waiting for reclamation; no notify of
+    /// this registry may be running. Guards that outlive it become inert.
     ~Registry() = default;
 
     Registry(const Registry &) = delete;
     Registry &operator=(const Registry &) = delete;
 
-    /// Registers `handler` (higher priority runs first; equal priorities in registration order).
-    /// Throws std::invalid_argument for an empty callable. `where` (the caller's position, by
-    /// default) and the calling thread are kept for diagnostics.
+    /// Registers `handler` (higher priority runs first; equal priorities in registration order) and
+    /// returns its id; throws std::invalid_argument for an empty callable. `where` (the caller's
+    /// position, by default) and the calling thread are kept for diagnostics.
     template <HandlerFor<E> F>
     HandlerId add(F &&handler, int priority = 0, SourceLocation where = SourceLocation::current())
     {
@@ -164,9 +164,10 @@ public:
     /// A copyable handle to `id` (isConnected() is false when `id` is not registered here).
     [[nodiscard]] Connection connection(HandlerId id) { return {m_core.link(), id}; }
 
-    /// Removes a handler: true the first time. Notifies that start later never call it; one
-    /// already running on another thread may still be calling it. Never allocates. The closure
-    /// is destroyed by a later reclaim pass of this registry (see docs/API.md, "Destruction").
+    /// Removes a handler without allocating: true the first time; notifies that start later never
+    /// call it, one already running on another thread may still be calling it. Its closure is
+    /// destroyed later by this registry, never by a notify (docs/CORE.md, "When a closure is
+    /// destroyed").
     bool remove(HandlerId id) noexcept { return m_core.remove(id); }
 
     /// As remove(); on return the handler is not running on any other thread and its closure is
@@ -187,19 +188,18 @@ public:
     /// True while `id` is registered here.
     [[nodiscard]] bool contains(HandlerId id) const noexcept { return m_core.contains(id); }
 
-    /// Suspends (true) or resumes (false) `id` without removing it: notifies that start later
-    /// skip it (a suspended once-handler is not used up); it keeps its id and its place in the
-    /// order. Costs notify nothing. False when `id` is not registered here.
+    /// Suspends (true) or resumes (false) `id` without removing it or moving it in the order, at no
+    /// cost to notify: notifies that start later skip it (a suspended once-handler is not used up).
+    /// False when `id` is not registered here.
     bool setSuspended(HandlerId id, bool suspended) noexcept { return m_core.setSuspended(id, suspended); }
 
     /// True while `id` is registered here and suspended.
     [[nodiscard]] bool isSuspended(HandlerId id) const noexcept { return m_core.isSuspended(id); }
 
-    /// Calls every handler with `event`, in priority order, on the calling thread. Lock-free and
-    /// allocation-free; callable from any thread and from inside handlers. A throwing handler is
-    /// reported to the exception handler and never stops the others; nothing a handler throws
-    /// reaches the caller. Only thread cancellation (pthread_exit, pthread_cancel) unwinds
-    /// through it.
+    /// Calls every handler with `event`, in priority order, on the calling thread, without a lock
+    /// or an allocation; callable from any thread and from inside handlers. A throwing handler is
+    /// reported to the exception handler and never stops the others nor reaches the caller (only
+    /// thread cancellation unwinds through notify).
     RIO_ALWAYS_INLINE void notify(const E &event) const
     {
         // No RAII guard: only a forced unwind leaves the loop early, and it closes the section
@@ -256,8 +256,9 @@ public:
 #endif
     }
 
-    /// Sets (or replaces) the callback that learns about throwing handlers. An exception thrown
-    /// by the callback itself is swallowed. Throws std::invalid_argument for an empty callable.
+    /// Sets (or replaces) the callback that learns about throwing handlers, called on the notifying
+    /// thread; an exception it throws is swallowed. Throws std::invalid_argument for an empty
+    /// callable.
     template <typename F>
     requires std::is_invocable_v<std::decay_t<F> &, const ExceptionInfo &>
     void setExceptionHandler(F &&callback)
@@ -284,9 +285,9 @@ public:
     /// Removed handlers and arrays of this registry not yet destroyed (diagnostics, tests).
     [[nodiscard]] std::size_t pendingCount() const noexcept { return m_core.pendingCount(); }
 
-    /// Enables (or disables) diagnostics for this registry: every handler's calls, failures and
-    /// run times are recorded, and slow runs reported (see docs/DIAGNOSTICS.md). Off, notify
-    /// costs exactly what it costs without diagnostics. Throws std::bad_alloc (nothing changed).
+    /// Records every handler's calls, failures and run times and reports slow runs, for this
+    /// registry (docs/DIAGNOSTICS.md); off, notify costs nothing more. Throws std::bad_alloc,
+    /// changing nothing.
     void setDiagnosticsEnabled(bool enabled) { m_core.setDiagnosticsEnabled(enabled); }
 
     /// True while diagnostics are enabled for this registry (by itself or process-wide).

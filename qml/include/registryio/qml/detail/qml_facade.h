@@ -92,15 +92,11 @@ protected:
     ~QmlFacade() = default;
 };
 
-class QmlNotifyValue;
-
 /// The registry's event-typed half, for the bookkeeping: registering a target and the
 /// JavaScript value of an event.
 class QmlEventOps
 {
 public:
-    /// The JavaScript value cache of the registry's notifies, which counts its frames.
-    virtual QmlNotifyValue &notifyValue() noexcept = 0;
     /// Registers `delivery` (of a handler or handle on the registry's thread) with the registry
     /// as delivery context.
     virtual HandlerId addTarget(QmlDelivery delivery, const HandlerOptions &options) = 0;
@@ -140,30 +136,9 @@ public:
         return makeArguments(event, engine);
     }
 
-    /// A frame of the registry's own on its thread (a Scope, a run of one of its JavaScript
-    /// handlers) begins: handlerFailed waits until the outermost one ends.
-    void enterFrame() noexcept { ++m_frames; }
-    /// A frame ends (`notify`: a Scope's); the outermost one calls what holdUntilOutermostEnds()
-    /// left, telling whether it was a notify.
-    void leaveFrame(bool notify) noexcept
-    {
-        if (--m_frames == 0 && m_resume != nullptr) [[unlikely]]
-            std::exchange(m_resume, nullptr)(m_resumeContext, notify);
-    }
-    /// True while a frame is under way (on the registry's thread, the only one that enters them).
-    [[nodiscard]] bool framesUnderWay() const noexcept { return m_frames != 0; }
-    /// Calls `resume(context, notify)` when the outermost frame under way ends (once; `context`
-    /// lives as long as this cache).
-    void holdUntilOutermostEnds(void (*resume)(void *, bool notify) noexcept, void *context) noexcept
-    {
-        m_resume = resume;
-        m_resumeContext = context;
-    }
-
     /// A notify on the registry's thread, from its start to its end: its handlers share the value
-    /// of `event` (`value`, or made by the first that needs it), and it is one of the registry's
-    /// frames. A nested notify keeps the outer one's value and gives it back, unless a handler
-    /// destroyed the registry (and the cache).
+    /// of `event` (`value`, or made by the first that needs it). A nested notify keeps the outer
+    /// one's value and gives it back, unless a handler destroyed the registry (and the cache).
     class Scope
     {
     public:
@@ -180,7 +155,6 @@ public:
             m_outer = std::exchange(cache.m_current, event);
             m_outerMade = std::exchange(cache.m_made, value != nullptr);
             m_outerAlive = std::exchange(cache.m_alive, &m_alive);
-            cache.enterFrame();
         }
         ~Scope()
         {
@@ -198,7 +172,6 @@ public:
                 m_cache.currentValue() = std::move(*m_outerValue);
             else if (made)
                 m_cache.currentValue() = QJSValue(); // ours is not kept
-            m_cache.leaveFrame(true);
         }
 
     private:
@@ -240,9 +213,6 @@ private:
     bool *m_alive = nullptr;            // the innermost Scope's, cleared by our destructor
     QList<QJSValue> m_currentArguments; // { its value }, or { undefined } between notifies
     QList<QJSValue> m_arguments;        // { a queued delivery's value }
-    unsigned m_frames = 0;              // frames under way (enterFrame)
-    void (*m_resume)(void *, bool) noexcept = nullptr;
-    void *m_resumeContext = nullptr;
 };
 
 /// The facade a QML registry holds: a QtRegistry<E> (no QObject parent: a notify under way may

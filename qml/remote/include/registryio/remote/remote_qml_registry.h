@@ -20,12 +20,9 @@ namespace rio {
 
 // The base is spelled rio::QmlRegistry: Qt 6.4's qmltyperegistrar finds a base class in another
 // QML module (its prototype, for qmllint and the QML compiler) only by its qualified name.
-/// QML `RemoteRegistry` (import RegistryIO.Remote): a QmlRegistry that subscribes to a registry of
-/// QVariant events (rio::QtRegistry<QVariant>) shared by another process with RemoteShare. Its
-/// handlers (add(fn), RegistryHandler) get the events notified on either side; notify() here
-/// reaches the source and its other subscribers. Give it a `node` (a QtRemoteObjects Node, or a
-/// QRemoteObjectNode from C++) or a `url` to connect to, and a `name` (QmlRegistry's, which also
-/// names it in diagnostics): the shared name to subscribe to.
+/// QML `RemoteRegistry` (import RegistryIO.Remote): a QmlRegistry subscribed, through `node` or
+/// `url`, to the registry of QVariant events another process shares under `name`. Its handlers get
+/// the events notified on either side; notify() here reaches the source and its other subscribers.
 class RIO_REMOTE_QML_EXPORT RemoteQmlRegistry : public rio::QmlRegistry, public QQmlParserStatus
 {
     Q_OBJECT

@@ -416,6 +416,8 @@ enum class TimelineKind : std::uint8_t {
 };
 /// How many entries the timeline keeps (the newest; 64 bytes each, allocated when first on).
 inline constexpr std::size_t timelineKept = 8192;
+/// And how many windows' frames, apart (the newest: 10 s of three windows at 60 Hz).
+inline constexpr std::size_t timelineFramesKept = 2048;
 /// One timeline entry as read back (times in steady_clock nanoseconds).
 struct TimelineEntry
 {
@@ -429,7 +431,8 @@ struct TimelineEntry
     std::uint64_t turn = 0;   // Turn, Frame: its number
     std::uint64_t window = 0; // Frame: its window's serial (never reused)
 };
-/// The timeline's entries that ended in the last `lastNs` nanoseconds, oldest first.
+/// The timeline's entries that ended in the last `lastNs` nanoseconds: the runs, turns and waits
+/// oldest first, then the windows' frames oldest first.
 RIO_CORE_EXPORT std::vector<TimelineEntry> timeline(std::uint64_t lastNs);
 /// A turn's beginning (timelineTurnBegin), for its end.
 struct TurnMark

@@ -43,8 +43,10 @@ struct HandlerOptions
 
     /// Higher priorities run first; equal priorities in registration order.
     int priority = 0;
-    /// Auto, Direct, Queued or BlockingQueued, optionally OR'd with Qt::UniqueConnection (member
-    /// functions only) or Qt::SingleShotConnection (as `once`).
+    /// Auto (the default: directly when notified on the context's thread, queued otherwise),
+    /// Direct, Queued or BlockingQueued (the notifier waits; refused from the context's own
+    /// thread), optionally OR'd with Qt::UniqueConnection (member functions only) or
+    /// Qt::SingleShotConnection (as `once`).
     Qt::ConnectionType connection = Qt::AutoConnection;
     /// Every (queue each event) or Latest (coalesce to the newest).
     Delivery delivery = Delivery::Every;

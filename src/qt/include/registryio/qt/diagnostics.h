@@ -210,11 +210,10 @@ public:
     /// otherwise empty.
     [[nodiscard]] static QList<RegistryInfo> destroyedRegistries();
 
-    /// Enables (or disables) timing, direct-handler counters and the watchdog for every
-    /// registry, present and future. Also enabled by the environment variable
-    /// RIO_DIAGNOSTICS=1 or by enabling debug output of the category `registryio.diagnostics`
-    /// (QT_LOGGING_RULES="registryio.diagnostics.debug=true") before the first registry.
-    /// enabledChanged follows a change once the singleton exists.
+    /// Enables (or disables) timing, direct-handler counters and the watchdog for every registry,
+    /// present and future (RIO_DIAGNOSTICS=1 or the rule registryio.diagnostics.debug=true, read at
+    /// the first registry, enable it too). enabledChanged follows a change once the singleton
+    /// exists.
     static void setEnabled(bool enabled);
     /// True while diagnostics are enabled process-wide.
     [[nodiscard]] static bool isEnabled() noexcept;
@@ -260,26 +259,25 @@ public:
     /// environment variable `RIO_DIAGNOSTICS_JSON=path` writes it to that path at aboutToQuit and
     /// when the QCoreApplication is destroyed, keeping the handlers removed in between (`removed`).
     [[nodiscard]] static QJsonDocument toJson();
-    /// Writes toJson() to the file `path` (replaced as a whole); false, with a warning, if it cannot.
+    /// Writes toJson() to the file `path`, a file of the user's alone replacing what is there as a
+    /// whole (a link too, never followed; another user's pipe or device is refused); false, with a
+    /// warning, if it cannot.
     static bool writeJson(const QString &path);
-    /// The frame timeline of the last `last` (at most the newest 8,192 entries) as Chrome's
-    /// trace-event JSON, which Perfetto and chrome://tracing open: the main thread's event-loop
-    /// turns (`frame N`), the timed handler runs and the waits of the deliveries it ran in them,
-    /// and every thread's recent slow runs and stalls, each with its file, line and frame. The
-    /// environment variable `RIO_DIAGNOSTICS_TRACE=path` writes it at aboutToQuit and exit.
+    /// The frame timeline of the last `last` (at most the newest 8,192 entries and 2,048 windows'
+    /// frames) as Chrome's trace-event JSON, which Perfetto and chrome://tracing open: the main
+    /// thread's event-loop turns (`frame N`), the timed handler runs and the waits of the
+    /// deliveries it ran in them, and every thread's recent slow runs and stalls, each with its
+    /// file (a QML handler's QML file), line and frame. The environment variable
+    /// `RIO_DIAGNOSTICS_TRACE=path` writes it at aboutToQuit and exit.
     [[nodiscard]] static QJsonDocument toTrace(std::chrono::nanoseconds last = std::chrono::seconds(10));
-    /// Writes toTrace(last) to the file `path` (replaced as a whole); false, with a warning, if it cannot.
+    /// Writes toTrace(last) to the file `path` as writeJson() writes; false, with a warning, if it cannot.
     static bool writeTrace(const QString &path, std::chrono::nanoseconds last = std::chrono::seconds(10));
 
-    /// Serves this process's diagnostics (the snapshots toJson() holds, and the timeline
-    /// toTrace() exports), read-only, on `url` (`local:name`: the same user only) for
-    /// `registryio-inspect`, from a thread of their own, and switches diagnostics on. Loads the
-    /// serving module (RegistryIO::Remote's, installed with it) at run time: an application
-    /// need not link it. The environment variable `RIO_INSPECT=local:name` (or `1`: the name
-    /// `rio-inspect-<application>-<pid>`) does it when the application object is created.
-    /// False, with a warning and nothing changed, for another scheme than `local:`, without an
-    /// application object (its destruction stops serving), or when the module or the listening
-    /// fails; true when already serving.
+    /// Serves this process's diagnostics read-only on `url` (`local:name`, same user only) for
+    /// registryio-inspect, from a thread of their own, switching diagnostics on and loading
+    /// RegistryIO::Remote's serving module at run time (RIO_INSPECT=1 or RIO_INSPECT=local:name
+    /// does it at start-up). False, with a warning and nothing changed, for another scheme, without
+    /// an application object, or when the module or the listening fails; true when already serving.
     static bool serve(const QString &url);
 
 Q_SIGNALS:

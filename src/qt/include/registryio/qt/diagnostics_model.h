@@ -16,16 +16,10 @@
 
 namespace rio {
 
-/// Every handler of every live registry as a table (one row per handler) over
-/// rio::Diagnostics::snapshot() (or, after setSnapshot(), over another process's snapshots, as an
-/// inspector attached to it receives them), refreshed every refreshInterval milliseconds: where each was
-/// added, its thread, calls, failures, drops, waiting deliveries and run times; and, for a
-/// registry whose removed handlers had deliveries dropped (RegistryInfo::removedHandlerDrops),
-/// one row "removed handlers" with handler id 0 that carries those drops. Columns for table
-/// views; the same values as roles for QML (RegistryInspector). Sorted by sortColumn, kept
-/// sorted across refreshes. Lives on one thread: its timer's snapshots are taken and sorted on a
-/// worker thread of its own, with the removals, moves, insertions and changes that turn the rows
-/// shown into them; the model's thread only replays those.
+/// A table of every handler of every live registry (and a row "removed handlers" per registry whose
+/// removed handlers had drops) over Diagnostics::snapshot(), or over another process's snapshots
+/// after setSnapshot(), refreshed every refreshInterval ms. Snapshots are taken and sorted on a
+/// worker thread of its own; the model's thread only applies the changes, never a reset.
 class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
 {
     Q_OBJECT
@@ -159,19 +153,14 @@ public:
     /// true: shows this process's registries again (a refresh now, then every refreshInterval).
     /// false: shows the registries last given to setSnapshot() (none before the first).
     void setLocal(bool local);
-    /// Shows `registries` (another process's Diagnostics::snapshot(): what an inspector attached
-    /// to it receives) instead of this process's, until setLocal(true); the timer takes no
-    /// snapshot meanwhile. The first call (from this process's rows) is a refresh() at once; each
-    /// later one is a refresh on the worker (handlers that left removed, new ones inserted,
-    /// values changed in place); one given while the worker works waits for it, the newest only.
-    /// A handler given twice (same registry and handler id) is shown once, the first.
+    /// Shows `registries` (another process's snapshots) instead of this process's until
+    /// setLocal(true), applied as a refresh (the first at once, later ones on the worker, the
+    /// newest winning). A handler given twice (same registry and handler id) is shown once.
     void setSnapshot(QList<RegistryInfo> registries);
 
-    /// Takes a snapshot now, on the calling (the model's) thread, as the timer does on its
-    /// worker: handlers that left are removed, new ones inserted, a new order is a layout change
-    /// (persistent indexes follow their handler), never a reset; values change in place
-    /// (dataChanged). A snapshot the worker is taking meanwhile is then discarded. Out of memory,
-    /// the rows shown stay (outOfMemory).
+    /// Takes a snapshot now on the model's thread and applies it as the timer's are (rows removed,
+    /// inserted, moved or changed in place, never a reset), discarding one the worker is taking.
+    /// Out of memory, the rows shown stay (outOfMemory).
     Q_INVOKABLE void refresh();
     /// A view showing the model finished a frame on the model's thread (RegistryInspector calls
     /// it at its window's frameSwapped): the first after a refresh ends that refresh's applyNs,

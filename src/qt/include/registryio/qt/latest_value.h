@@ -60,17 +60,11 @@ private:
     Q_OBJECT_BINDABLE_PROPERTY(LatestValueBase, QVariant, m_value, &LatestValueBase::valueChanged)
 };
 
-/// The newest T that any thread sets or that a registry's notifies feed, shown on this object's
-/// thread as `value`: at most once per frame of the Qt Quick window it is in (a QQuickWindow or
-/// item among its parents), else once per event-loop turn and feed (set() and each registry
-/// followed are delivered apart, in the order their deliveries were scheduled), never when nothing
-/// changed. With set() alone, the last value set is always the one shown. A small trivially
-/// copyable T (at most 16 bytes, alignment at most 8) is set into the delivery's one cell with no
-/// lock and no allocation once a delivery is scheduled; a larger T is copied once per set. A set
-/// never throws: a failure is logged on `registryio`, and the next set tries again. Destroy it on
-/// its thread once no thread sets it any more (a value not shown yet is discarded, uncounted): a
-/// set() during or after its destruction uses freed memory, as any call racing a destructor does.
-/// The full contract: docs/API.md.
+/// The newest T that any thread set()s, or that followed registries notify, shown on this object's
+/// thread as `value`, changed at most once per frame of its window (once per event-loop turn and
+/// feed without one) and never for an equal value. The last value of each feed is shown last, the
+/// feeds in the order their deliveries were scheduled; set() never throws, and the object is
+/// destroyed on its thread once nothing sets it (a value not shown yet is discarded, uncounted).
 template <typename T>
 class LatestValue final : public LatestValueBase
 {

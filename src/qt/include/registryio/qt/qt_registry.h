@@ -68,11 +68,10 @@ public:
         attachDiagnostics(detail::LayerAccess::core(m_core), m_registrations, &detail::eventTypeNameOf<E>);
     }
 
-    /// Cancels every pending delivery and destroys every handler no delivery still holds. A
-    /// delivery its receiver's drain had already taken may still start, on the receiver's thread,
-    /// after the destructor returned: it holds its own handler (destroyed when it ends) and
-    /// touches nothing of the registry (an exception it throws is no longer reported). No notify
-    /// of this registry may be running. Guards that outlive it become inert.
+    /// Cancels every pending delivery and destroys the handlers; no notify of this registry may be
+    /// running, and guards that outlive it become inert. A delivery its receiver's event loop had
+    /// already taken may still run after it returns, holding only its own handler (its exception is
+    /// no longer reported).
     ~QtRegistry() override
     {
         detachShared();
@@ -83,24 +82,20 @@ public:
     QtRegistry(const QtRegistry &) = delete;
     QtRegistry &operator=(const QtRegistry &) = delete;
 
-    /// Registers `handler` to run on the notifying thread (higher priority first; equal
-    /// priorities in registration order). The priority is an integer, never an enumeration (a
-    /// Qt::ConnectionType here does not compile: give a context and HandlerOptions). Throws
-    /// std::invalid_argument for an empty callable or a priority outside int's range.
+    /// Registers `handler` to run on the notifying thread (higher priority first; equal priorities
+    /// in registration order); a priority is an integer, never an enumeration such as
+    /// Qt::ConnectionType. Throws std::invalid_argument for an empty callable or a priority outside
+    /// int's range.
     template <QtHandlerFor<E> F, std::integral Priority = int>
     HandlerId add(F &&handler, Priority priority = 0, SourceLocation where = SourceLocation::current())
     {
         return addImpl(nullptr, std::forward<F>(handler), directOptions(priority, false), nullptr, where);
     }
 
-    /// Registers `handler` to run on `context`'s thread as `options.connection` says (Auto:
-    /// directly when notified on that thread, ahead of its deliveries queued before, as a Qt
-    /// direct call (a Latest delivery scheduled takes the newer event instead), queued otherwise;
-    /// Queued; BlockingQueued: the notifier waits, and a notify from the context's own thread is
-    /// refused and reported; Direct: on the notifying thread); the other options bound and
-    /// coalesce queued deliveries (see HandlerOptions). Removed when `context` dies. Throws
-    /// std::invalid_argument for a null context, an empty callable, an unknown connection type,
-    /// or Latest with Direct or BlockingQueued.
+    /// Registers `handler` to run on `context`'s thread as `options` say (HandlerOptions:
+    /// connection, priority, delivery, bounds), removed when `context` dies. Throws
+    /// std::invalid_argument for a null context, an empty callable, an unknown connection type, or
+    /// Latest with Direct or BlockingQueued.
     template <QtHandlerFor<E> F>
     HandlerId add(QObject *context, F &&handler, HandlerOptions options = {},
                   SourceLocation where = SourceLocation::current())
@@ -180,10 +175,9 @@ public:
     /// another thread may still be running.
     bool remove(HandlerId id) { return removeHandler(id, true); }
 
-    /// As remove(); on return the handler is not running on any other thread (queued
-    /// deliveries included, on every thread they ran on) and none of its code runs again. From
-    /// inside that handler it does not wait for itself. Do not call it from a thread that a
-    /// BlockingQueued notify in progress is waiting for: that deadlocks.
+    /// As remove(); on return the handler runs on no other thread (queued deliveries included) and
+    /// none of its code runs again, but from inside that handler it does not wait for itself.
+    /// Called from a thread that a BlockingQueued notify in progress waits for, it deadlocks.
     bool removeAndWait(HandlerId id)
     {
         const std::shared_ptr<detail::QtHandlerCore> core = m_registrations.find(id, /*spent=*/true);
@@ -237,9 +231,9 @@ public:
     /// one shared immutable copy of the event. Lock-free for direct handlers; never throws.
     RIO_ALWAYS_INLINE void notify(const E &event) const noexcept { notifyFrom(event, false); }
 
-    /// As notify(); the future finishes when every handler has finished, including queued
-    /// deliveries and the QFuture<void>s handlers return. Failures are reported, never fail it.
-    /// A coalesced delivery replaced by a newer event counts as finished.
+    /// As notify(); the future finishes when every handler has finished, queued deliveries and the
+    /// QFuture<void>s handlers return included (a coalesced delivery replaced by a newer event
+    /// counts as finished). Failures are reported, never fail it.
     [[nodiscard]] QFuture<void> notifyAsync(const E &event) const
     {
         auto join = std::make_shared<detail::AsyncJoin>();
@@ -255,12 +249,10 @@ public:
         return future;
     }
 
-    /// Runs the handlers one after the other in priority order, each starting when the previous
-    /// one (its queued delivery, its returned future) finished. Handlers without a context run
-    /// on a thread of the previous step: where it finished, or the one that started it when it
-    /// finished before that thread let go of it. Failures are reported, never fail it.
-    /// A step skips a handler removed or suspended meanwhile; removeAndWait and synchronize wait
-    /// for a step running on another thread, as for a queued delivery.
+    /// Runs the handlers one after the other in priority order, each starting when the previous one
+    /// (its queued delivery, its returned future) finished, skipping those removed or suspended
+    /// meanwhile; a handler without a context runs on a thread of the previous step. Failures are
+    /// reported, never fail it.
     [[nodiscard]] QFuture<void> notifySequential(const E &event) const
     {
         std::vector<std::shared_ptr<Handler>> steps;

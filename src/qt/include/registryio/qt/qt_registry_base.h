@@ -75,9 +75,9 @@ public:
 
     /// This registry's process-unique id in diagnostics (RegistryInfo::id; never reused).
     [[nodiscard]] quint64 registryId() const noexcept;
-    /// Enables (or disables) diagnostics for this registry: run times, direct handlers' calls
-    /// and failures, queueing delays, slow-handler reports (see docs/DIAGNOSTICS.md). Queued
-    /// handlers' counters are always on. The objectName names the registry in snapshots.
+    /// Records this registry's run times, direct handlers' calls and failures, queueing delays and
+    /// slow runs (docs/DIAGNOSTICS.md); queued handlers' counters are always on. Its objectName
+    /// names the registry in snapshots.
     void setDiagnosticsEnabled(bool enabled);
     /// True while diagnostics are enabled for this registry (by itself or process-wide).
     [[nodiscard]] bool isDiagnosticsEnabled() const noexcept;
@@ -88,14 +88,9 @@ Q_SIGNALS:
     void handlerFailed(rio::HandlerId id, const QString &message);
     /// A handler was added or removed (emitted on the thread that changed the set).
     void countChanged();
-    /// Queued deliveries to `id` were dropped: `total` so far. Overflow drops: emitted on the
-    /// notifying thread at the first drop since the receiver last reported, and on the
-    /// receiving thread with the new total before its next delivery to that handler (so about
-    /// twice per drain however many drops; a slot may see the same total twice), logged at
-    /// most once a second per registry. Deliveries waiting when `id` is removed or its context
-    /// dies: emitted once by the thread that removed it, with its total, and logged; a `Block`
-    /// notifier still waiting for room then emits its own drop on its thread, with a higher
-    /// total (the threads' signals may arrive in either order: the highest total is the final).
+    /// Queued deliveries to `id` were dropped (`total`: its drops so far), emitted on a thread that
+    /// dropped them or learnt of it, and logged at most once a second per registry. A slot may see
+    /// a total twice or out of order; the highest total is the latest.
     void deliveriesDropped(rio::HandlerId id, quint64 total);
 
 protected:

@@ -94,10 +94,10 @@ QMetaObject::Connection connectForward(const Sender *sender, Signal signal, QtRe
 
 } // namespace detail
 
-/// Forwards every emission of `signal` into `registry`: the signal's arguments make the event
-/// (E{}, E(arg) or E{args...}; a trailing QPrivateSignal tag is left out), notified on the
-/// emitting thread. Disconnects itself when the registry dies; the returned connection
-/// disconnects earlier. Throws std::invalid_argument for a null sender or signal.
+/// Notifies `registry` on the emitting thread at every emission of `signal`, the event made from
+/// its arguments (E{}, E(arg) or E{args...}; a trailing QPrivateSignal tag left out), until the
+/// registry dies or the returned connection is disconnected. Throws std::invalid_argument for a
+/// null sender or signal.
 template <typename E, typename Sender, typename SignalOwner, typename... Args>
 requires std::derived_from<Sender, SignalOwner> && detail::forwardableList<E, detail::PublicArgsOf<Args...>>
 QMetaObject::Connection forward(const Sender *sender, void (SignalOwner::*signal)(Args...),

@@ -76,11 +76,10 @@ struct UnixSignalListener
 };
 } // namespace detail
 
-/// Unix signals (SIGTERM, SIGHUP, SIGINT, real-time signals...) delivered as ordinary calls on the
-/// event loop of this object's thread. Repeats of a signal before the loop runs coalesce into one
-/// delivery. Handlers receive the signal number (`void(int)`, or no arguments). Uncatchable and
-/// fault signals are refused with std::invalid_argument. Unix only; see docs/SIGNALS.md (also for
-/// fork() and for an instance that outlives its QCoreApplication).
+/// Unix signals (SIGTERM, SIGHUP, SIGINT, real-time signals...) delivered as calls on this object's
+/// thread's event loop, repeats before the loop runs coalescing into one; handlers receive the
+/// signal number (or no arguments). Unix only; uncatchable and fault signals are refused
+/// (docs/SIGNALS.md).
 class RIO_QT_EXPORT UnixSignals : public QObject
 {
     Q_OBJECT
@@ -96,12 +95,11 @@ public:
     /// SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE and the C library's reserved real-time signals.
     [[nodiscard]] static bool isCatchable(int signal) noexcept;
 
-    /// Calls `handler` on this object's thread whenever `signal` arrives (higher priority first;
-    /// a priority is a value of an integer type, never an enumeration such as Qt::ConnectionType).
-    /// Installs the OS handler on the signal's first listener in the process. Throws
-    /// std::invalid_argument for a signal isCatchable() refuses, an empty handler or a priority
-    /// outside int's range, and std::logic_error when this object's QCoreApplication was
-    /// destroyed and no new one exists (nothing changes).
+    /// Calls `handler` on this object's thread whenever `signal` arrives (higher priority first; an
+    /// integer priority, never an enumeration), installing the OS handler on the signal's first
+    /// listener in the process. Throws std::invalid_argument for a signal isCatchable() refuses, an
+    /// empty handler or a priority outside int's range, and std::logic_error when this object's
+    /// QCoreApplication is gone and none exists (nothing changes).
     template <HandlerFor<int> F, std::integral Priority = int>
     HandlerId add(int signal, F &&handler, Priority priority = 0,
                   SourceLocation where = SourceLocation::current())

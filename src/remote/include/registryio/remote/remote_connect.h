@@ -14,11 +14,10 @@ QT_END_NAMESPACE
 
 namespace rio {
 
-/// Connects `node` to the source that RemoteListener::listen() listens on at `url`
-/// (`local:name`, `tcp://address:port`, or `tls://address:port` after setRemoteTlsConfiguration()),
-/// through transports of RegistryIO's own that reconnect every 250 ms after a loss, also when the
-/// source died in the middle of a packet. Plain Qt Remote Objects' `local:` and `tcp:` stay as
-/// they are. False, with a warning, for a null node or another URL. Call it on the node's thread.
+/// Connects `node` to the source listening at `url` (`local:name`, `tcp://address:port`, or
+/// `tls://address:port` after setRemoteTlsConfiguration()) through RegistryIO's own transports,
+/// which reconnect every 250 ms after a loss and leave Qt's own `local:` and `tcp:` as they are.
+/// Call it on the node's thread; false, with a warning, for a null node or another URL.
 RIO_REMOTE_EXPORT bool connectToSource(QRemoteObjectNode *node, const QUrl &url);
 
 } // namespace rio

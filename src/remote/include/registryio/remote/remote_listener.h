@@ -49,14 +49,10 @@ public:
         /// in this process; past it, the connections whose peers have taken nothing for longest
         /// are dropped until it holds.
         qint64 queuedBytesBudget = qint64(64) << 20;
-        /// The most bytes that subscriptions' backlogs (events not yet sent to a subscriber, each
-        /// counted as its bytes and 48) may hold across every connection of every listener in this
-        /// process; past it, connections that do not read (past highWaterBytes with nothing taken
-        /// by their peer for four passes of the deadline checks) or hold subscriptions that have not
-        /// acquired their channel are dropped, then the oldest events of DropOldest and DropNewest
-        /// shares' backlogs are, those of the connections holding the most first, counted as those
-        /// shares' drops; only if that is not enough do the connections whose backlogs have sent
-        /// nothing for longest go. A connection it thinned goes once it is found not to read.
+        /// The most bytes subscriptions' backlogs (each event counted as its bytes and 48) may hold
+        /// across every listener of the process. Past it, connections that do not read go, lossy
+        /// (DropOldest, DropNewest) backlogs are thinned oldest first, and only then do lossless
+        /// (Block, Latest) ones make the connections that sent nothing for longest go.
         qint64 backlogBytesBudget = qint64(128) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
@@ -78,10 +74,8 @@ public:
     /// with errorString(), on failure or another scheme.
     bool listen(const QUrl &url);
     /// Listens on `tls://<address>:<port>` with `configuration` (this side's certificate and key;
-    /// with QSslSocket::VerifyPeer and CA certificates, subscribers must show a certificate that
-    /// chains to them). A peer that fails the handshake, or has not completed it
-    /// Options::handshakeTimeout after its TCP connect, is dropped with a warning (peerRejected,
-    /// counted once in rejectedCount()); one that closes its connection itself is not counted.
+    /// with VerifyPeer and CA certificates, subscribers must chain to them), dropping with a
+    /// warning a peer that fails or does not finish the handshake within Options::handshakeTimeout.
     /// False, with errorString(), on failure, another scheme, or no local certificate.
     bool listen(const QUrl &url, const QSslConfiguration &configuration);
     /// The address peers connect to (the real port for tcp port 0).
@@ -113,9 +107,8 @@ public:
     [[nodiscard]] static qint64 backlogBytes() noexcept;
     /// Peers dropped so far (for what they sent, a limit or a deadline).
     [[nodiscard]] quint64 rejectedCount() const noexcept;
-    /// Calls of accept() that failed so far (for example at the process's open-file limit). The
-    /// listener keeps its socket and its name through them: the connection waits and is accepted
-    /// once accept() succeeds again (retried every 100 ms). Warned about once per episode.
+    /// Calls of accept() that failed so far (at the open-file limit, say), warned about once per
+    /// episode. The listener keeps its socket and name through them, retrying every 100 ms.
     [[nodiscard]] quint64 acceptFailures() const noexcept;
     /// The listener of `host`, if it has one.
     static RemoteListener *of(const QRemoteObjectHost *host);
@@ -149,12 +142,10 @@ public:
     /// or what is wrong with a claim that cannot be true (more than was written to the connection, or less
     /// than it claimed before): the caller drops the peer.
     [[nodiscard]] QString noteReceived(quint64 id, quint64 bytes);
-    /// Tells the listener that its host remotes `object` under `name` (as enableRemoting(object,
-    /// name) does, its API taken from its class, or from the base class that names its type with
-    /// Q_CLASSINFO(QCLASSINFO_REMOTEOBJECT_TYPE, ...) as repc's Source classes do): a peer that invokes one
-    /// of its methods with other than the arguments the method takes, of their types, or writes a property
-    /// with other than one value of its type, is dropped before Qt Remote Objects reads the packet (Qt Remote
-    /// Objects would hand the method another type's storage). Forgotten once `object` is destroyed.
+    /// Tells the listener that its host remotes `object` under `name` (as enableRemoting() does),
+    /// so that a peer invoking one of its methods, or writing a property, with arguments of other
+    /// types is dropped before Qt Remote Objects reads the packet. Forgotten once `object` is
+    /// destroyed.
     void addSource(const QString &name, const QObject *object);
     /// The id of the connection being read now (from inside a slot that Qt Remote Objects invokes
     /// for it): unique in the process, never reused; 0 when no listener's connection is being read.

@@ -14,10 +14,9 @@
 
 namespace rio {
 
-/// Shares a QtRegistry<E> under a name on a QRemoteObjectHost: every event notified on it is
-/// sent to the subscribers (RemoteRegistry<E>), and events they notify are notified on it. Peers
-/// can only notify; they never add handlers here. Create and destroy it on the host's thread,
-/// and destroy it before the registry.
+/// Shares a QtRegistry<E> under a name on a QRemoteObjectHost: its events go to every subscriber
+/// (RemoteRegistry<E>), theirs are notified on it, and peers never add handlers. Create and destroy
+/// it on the host's thread, before the registry dies.
 template <typename E>
 class RemoteShare
 {

@@ -20,10 +20,9 @@ struct RemoteShareOptions
     /// Every: each event is sent; Latest: coalesced per subscriber on the sending side, so that a
     /// slow link or subscriber never sees a backlog, only the newest event.
     Delivery delivery = Delivery::Every;
-    /// Every: the most events waiting for the wire at once for one subscriber (beyond it,
-    /// `overflow` decides; drops are counted, and the subscriber sees the gap). 0 means unbounded.
-    /// The default holds events of up to 2,000 bytes (their QDataStream) within RemoteListener's
-    /// default backlogBytesBudget.
+    /// Every: the most events waiting for the wire for one subscriber, beyond which `overflow`
+    /// decides (drops are counted, and the subscriber sees the gap); 0 means unbounded. The default
+    /// holds events of up to 2,000 bytes within RemoteListener's default backlogBytesBudget.
     std::size_t capacity = 65536;
     /// Every: what a subscriber's full backlog does with a new event: DropOldest (the default)
     /// drops its oldest waiting event, DropNewest the new one, Block makes `notify` wait for room.

@@ -20,11 +20,10 @@ namespace rio {
 /// setRemoteTlsConfiguration().
 inline constexpr const char *RemoteTlsScheme = "tls";
 
-/// Makes `node` connect to `tls://host:port` URLs with `configuration`: the CA certificates that
-/// the source's certificate must chain to (and match the URL's host), and this side's certificate
-/// and key when the source asks for one. A source that fails the check is refused with a warning
-/// (the replicas stay Disconnected; the connection is tried again). Call it on the node's thread
-/// before connectToSource().
+/// Makes `node` connect to `tls://host:port` URLs with `configuration` (the CA the source's
+/// certificate must chain to, and this side's certificate and key when asked); a source that fails
+/// the check is refused with a warning and tried again. Call it on the node's thread before
+/// connectToSource().
 RIO_REMOTE_EXPORT void setRemoteTlsConfiguration(QRemoteObjectNode *node,
                                                  const QSslConfiguration &configuration);
 
