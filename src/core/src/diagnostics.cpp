@@ -25,8 +25,7 @@ namespace {
 constinit std::atomic<std::uint64_t> threadCounter{0};
 constinit std::atomic<std::uint64_t> serialCounter{0};
 constinit std::atomic<bool> globalOn{false};
-constinit std::atomic<bool> keepOn{false};         // destroyed registries' records are kept
-constinit std::atomic<Describe> describe{nullptr}; // the layer's part of a record (setDescribe)
+constinit std::atomic<bool> keepOn{false}; // destroyed registries' records are kept
 
 // Calls f(state) for every listed registry state with a core (serial 0), or for the one whose
 // serial is `serial`, under the state's writer lock. The others' locks are not taken: a state's
@@ -206,19 +205,14 @@ void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
     }
 }
 
-void setDescribe(Describe d) noexcept
-{
-    describe.store(d, std::memory_order_release);
-}
-
 std::vector<RegistryRecord> collect(std::uint64_t serial, bool handlers)
 {
     std::vector<RegistryRecord> out;
     forEachCore(
         [&](RegistryState &s) {
-            // Listed once it has something to show: a handler added (its event type), a name, or the
-            // facade's mark (a QtRegistry under construction shows only when complete).
-            if (!s.facade && s.eventType == nullptr && s.name.empty())
+            // Listed once it has something to show: a handler added (its event type) or a name. A
+            // QtRegistry's core is listed by the Qt layer (record()), unless asked for by serial.
+            if ((s.facade && serial == 0) || (s.eventType == nullptr && s.name.empty()))
                 return;
             RegistryRecord rec;
             s.core->recordLocked(rec, handlers);
@@ -339,7 +333,6 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
     out.name = ws.name;
     if (ws.eventType != nullptr)
         out.eventType = *ws.eventType;
-    out.facade = ws.facade;
     out.enabled = ws.diagnosticsOn;
     if (!handlers)
         return;
@@ -351,7 +344,6 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
             out.leftDrops[static_cast<std::size_t>(r)] = left->drops[r].load(std::memory_order_acquire);
     const std::size_t live = ws.live.load(std::memory_order_relaxed);
     out.handlers.reserve(live);
-    const diag::Describe describe = diag::describe.load(std::memory_order_acquire);
     const auto histogram = [&](const diag::Histogram &from) { // (none for one that has no runs)
         if (from.max.load(std::memory_order_relaxed) == 0 &&
             from.buckets[0].load(std::memory_order_relaxed) == 0)
@@ -383,25 +375,30 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
                     h.queueDelay = histogram(t->queueDelay);
             }
             // Every run is counted; the histogram holds the precisely timed ones.
-            h.calls = s->totalCalls();
+            h.calls = diag::totalCalls(*s);
             for (int r = 0; r < dropReasonCount; ++r)
                 h.drops[static_cast<std::size_t>(r)] = s->drops[r].load(std::memory_order_relaxed);
             h.maxWaiting = s->maxWaiting.load(std::memory_order_relaxed);
             h.coalesced = s->coalesced.load(std::memory_order_relaxed);
         }
-        if (box->layer != nullptr && describe != nullptr)
-            describe(box->layer, h, out.layerParts, live);
     }
 }
 
-diag::HandlerStats *RegistryCore::retainStats(HandlerId id, const void *layer)
+bool RegistryCore::record(diag::RegistryRecord &out, bool handlers) const
+{
+    if (m_state.load(std::memory_order_acquire) == nullptr)
+        return false;
+    std::lock_guard lock(st().writerLock);
+    recordLocked(out, handlers);
+    return true;
+}
+
+diag::HandlerStats *RegistryCore::retainStats(HandlerId id)
 {
     if (m_state.load(std::memory_order_acquire) == nullptr)
         return nullptr;
     std::lock_guard lock(st().writerLock);
     HandlerBox *box = findLocked(id);
-    if (box != nullptr && layer != nullptr)
-        box->layer = layer;
     if (box == nullptr || box->stats == nullptr)
         return nullptr;
     box->stats->refs.fetch_add(1, std::memory_order_relaxed);

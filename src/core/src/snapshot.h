@@ -8,7 +8,7 @@
 // entry's handler id and priority. A runs-mode array is one entry per priority run, each calling
 // callRun, then the RunRef records those entries point to. See docs/ARCHITECTURE.md, "Writers".
 
-#include <registryio/detail/registry_core.h>
+#include "registry_state.h"
 
 #include <algorithm>
 #include <atomic>

@@ -105,6 +105,15 @@ private:
     DropWarning m_dropWarning; // the registry's (the one format and rate limit, Remote's shares' too)
 };
 
+// A run on this thread that counted its call (timed when it started): a JavaScript failure
+// inside it counts too (noteHandlerFailure).
+struct CountedRunFrame : ThreadFrame
+{
+    static constexpr FrameKind frameKind = FrameKind::CountedRun;
+    explicit CountedRunFrame(const QtHandlerCore &c) noexcept : ThreadFrame(frameKind), core(c) { }
+    const QtHandlerCore &core;
+};
+
 // A queued delivery running on this thread: counted for synchronize() and for removeAndWait()
 // of its handler, and one of the thread's frames so that neither waits for the thread's own
 // deliveries.
