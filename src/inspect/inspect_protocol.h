@@ -7,6 +7,8 @@
 // costs 20-60 ms to make, these 0.1-0.4 ms) and the timeline (Diagnostics::toTrace(), qCompress'ed
 // JSON).
 
+#include "../qt/src/diagnostics_schema_p.h"
+
 #include <registryio/qt/diagnostics.h>
 
 #include <QByteArrayView>
@@ -19,6 +21,8 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace rio::inspect {
@@ -180,17 +184,81 @@ inline QByteArray uncompressTimeline(const QByteArray &bytes)
 
 namespace detail {
 
+namespace schema = rio::detail::schema;
+using Drops = std::array<quint64, dropReasonCount>;
+
+// The bytes a field of type T takes: at most, and at least (a histogram's buckets are sent up to
+// the last one used; a boolean is a bit of its record's one flags byte).
+template <typename T>
+struct Width
+{
+    static constexpr qsizetype most = sizeof(T), least = most;
+};
+template <>
+struct Width<bool>
+{
+    static constexpr qsizetype most = 0, least = 0;
+};
+template <>
+struct Width<QString> : Width<quint32>
+{ };
+template <>
+struct Width<HandlerId> : Width<quint64>
+{ };
+template <>
+struct Width<Qt::ConnectionType> : Width<quint32>
+{ };
+template <>
+struct Width<Delivery> : Width<quint8>
+{ };
+template <>
+struct Width<Overflow> : Width<quint8>
+{ };
+template <>
+struct Width<TimeHistogram>
+{
+    static constexpr qsizetype least = 3 * 8 + 8 + 1, most = least + TimeHistogram::bucketCount * 8;
+};
+
+// The bytes a record of `fields` takes: its fields' (the most or the least) and its flags byte.
+template <typename Fields>
+constexpr qsizetype recordBytes(const Fields &fields, bool most)
+{
+    qsizetype bytes = 0;
+    bool flags = false;
+    schema::forEach(fields, [&](const auto &f, std::size_t) {
+        using W = Width<typename std::decay_t<decltype(f)>::Type>;
+        if (f.sent)
+            bytes += most ? W::most : W::least;
+        flags = flags || (f.sent && std::is_same_v<typename std::decay_t<decltype(f)>::Type, bool>);
+    });
+    return bytes + (flags ? 1 : 0);
+}
+
+// A record's sent booleans as its flags byte: each one's bit, in the order of its fields.
+template <typename Record, typename Fields>
+quint8 flagsOf(const Record &record, const Fields &fields)
+{
+    quint8 flags = 0;
+    int bit = 0;
+    schema::forEach(fields, [&](const auto &f, std::size_t) {
+        if constexpr (std::is_same_v<typename std::decay_t<decltype(f)>::Type, bool>)
+            if (f.sent)
+                flags |= quint8((record.*f.member ? 1 : 0) << bit++);
+    });
+    return flags;
+}
+
 // The encoding's pieces (encodeSnapshot): numbers little-endian as they are, booleans as bits of
 // one flags byte, each distinct string once in a table at the end (UTF-16, little-endian), which
 // the records name by index.
 class SnapshotWriter
 {
 public:
-    // The most bytes one record (a registry's, a handler's) takes: room is made for it first.
-    static constexpr qsizetype registryBytes = 8 + 2 * 4 + 1 + dropReasonCount * 8 + 4;
-    static constexpr qsizetype histogramBytes = 3 * 8 + 8 + 1 + TimeHistogram::bucketCount * 8;
-    static constexpr qsizetype handlerBytes = 8 + 7 * 4 + 2 * 4 + 8 + 2 * 4 + 1 + 8 + 1 + 1 + 2 * 8 +
-                                              dropReasonCount * 8 + 4 * 8 + 2 * histogramBytes;
+    // The most bytes one record (a registry's with its handler count, a handler's) takes: room
+    // is made for it first.
+    static constexpr qsizetype registryBytes = recordBytes(schema::registryFields, true) + 4;
+    static constexpr qsizetype handlerBytes = recordBytes(schema::handlerFields, true);
 
     explicit SnapshotWriter(qsizetype expected) { m_bytes.resize(expected); }
     void room(qsizetype bytes)
@@ -206,34 +274,21 @@ public:
         m_out += sizeof(T);
         m_at += sizeof(T);
     }
-    void byte(quint8 value) { number(value); }
-    // `s`'s index in the table: the field's last string, else looked up (interned).
-    void string(const QString &s, int field)
+    // `record`'s sent fields; `slot` tells its strings from another record kind's.
+    template <typename Record, typename Fields>
+    void record(const Record &record, const Fields &fields, std::size_t slot)
     {
-        auto &[last, index] = m_last[static_cast<std::size_t>(field)];
-        if (index == 0 || s != last) {
-            auto it = m_indices.constFind(s);
-            if (it == m_indices.cend()) {
-                it = m_indices.insert(s, static_cast<quint32>(m_strings.size()));
-                m_strings.append(s);
+        bool flagged = false;
+        schema::forEach(fields, [&](const auto &f, std::size_t i) {
+            if (!f.sent)
+                return;
+            if constexpr (std::is_same_v<typename std::decay_t<decltype(f)>::Type, bool>) {
+                if (!std::exchange(flagged, true))
+                    number(flagsOf(record, fields));
+            } else {
+                put(record.*f.member, slot + i);
             }
-            last = s;
-            index = *it + 1;
-        }
-        number(quint32(index - 1));
-    }
-    void histogram(const TimeHistogram &h)
-    {
-        int used = TimeHistogram::bucketCount;
-        while (used > 0 && h.buckets[static_cast<std::size_t>(used - 1)] == 0)
-            --used;
-        number(h.count);
-        number(h.totalNs);
-        number(h.maxNs);
-        number(h.nsPerTick);
-        byte(static_cast<quint8>(used));
-        for (int i = 0; i < used; ++i)
-            number(h.buckets[static_cast<std::size_t>(i)]);
+        });
     }
     // The bytes, with the table after the records and its offset in the header (at 4).
     QByteArray finish()
@@ -256,23 +311,72 @@ public:
     }
 
 private:
+    template <typename T>
+    void put(T value, std::size_t)
+    {
+        number(value);
+    }
+    void put(int value, std::size_t) { number(qint32(value)); }
+    void put(HandlerId id, std::size_t) { number(quint64(id.value())); }
+    void put(Qt::ConnectionType type, std::size_t) { number(quint32(type)); }
+    void put(Delivery delivery, std::size_t) { number(quint8(delivery)); }
+    void put(Overflow overflow, std::size_t) { number(quint8(overflow)); }
+    void put(const Drops &drops, std::size_t)
+    {
+        for (const quint64 d : drops)
+            number(d);
+    }
+    void put(const TimeHistogram &h, std::size_t)
+    {
+        int used = TimeHistogram::bucketCount;
+        while (used > 0 && h.buckets[static_cast<std::size_t>(used - 1)] == 0)
+            --used;
+        number(h.count);
+        number(h.totalNs);
+        number(h.maxNs);
+        number(h.nsPerTick);
+        number(static_cast<quint8>(used));
+        for (int i = 0; i < used; ++i)
+            number(h.buckets[static_cast<std::size_t>(i)]);
+    }
+    // `s`'s index in the table: the field's last string, else looked up (interned).
+    void put(const QString &s, std::size_t field)
+    {
+        auto &[last, index] = m_last[field];
+        if (index == 0 || s != last) {
+            auto it = m_indices.constFind(s);
+            if (it == m_indices.cend()) {
+                it = m_indices.insert(s, static_cast<quint32>(m_strings.size()));
+                m_strings.append(s);
+            }
+            last = s;
+            index = *it + 1;
+        }
+        number(quint32(index - 1));
+    }
+
     QByteArray m_bytes;
     char *m_out = nullptr;
     qsizetype m_at = 0;
     QHash<QString, quint32> m_indices;
     QList<QString> m_strings;
-    std::array<std::pair<QString, quint32>, 9> m_last{}; // each field's last string, its index + 1
+    // Each string field's last string and its index + 1, registries' then handlers'.
+    std::array<std::pair<QString, quint32>,
+               std::tuple_size_v<std::decay_t<decltype(schema::registryFields)>> +
+                   std::tuple_size_v<std::decay_t<decltype(schema::handlerFields)>>>
+        m_last{};
 };
 
 // Reads what SnapshotWriter wrote: every read is checked against the bytes left; a failed one
-// leaves zeros and `ok` false.
+// leaves zeros and `ok` false, as does a value its field does not have.
 class SnapshotReader
 {
 public:
-    SnapshotReader(const char *at, const char *end) : m_at(at), m_end(end) { }
+    SnapshotReader(const char *at, const char *end, const QList<QString> *table = nullptr)
+        : m_at(at), m_end(end), m_table(table)
+    { }
     [[nodiscard]] qsizetype left() const { return m_end - m_at; }
     [[nodiscard]] bool ok() const { return m_ok; }
-    void fail() { m_ok = false; }
     template <typename T>
     T number()
     {
@@ -303,15 +407,65 @@ public:
         }
         return m_ok && left() == 0;
     }
-    void string(const QList<QString> &table, QString &s)
+    // What record() of SnapshotWriter wrote, into `record`.
+    template <typename Record, typename Fields>
+    void record(Record &record, const Fields &fields)
     {
-        const auto index = number<quint32>();
-        if (index < quint64(table.size()))
-            s = table[index];
-        else
+        int bit = -1; // the next boolean's in `flags`, once read
+        quint8 flags = 0;
+        schema::forEach(fields, [&](const auto &f, std::size_t) {
+            if (!f.sent)
+                return;
+            if constexpr (std::is_same_v<typename std::decay_t<decltype(f)>::Type, bool>) {
+                if (bit < 0)
+                    flags = number<quint8>(), bit = 0;
+                record.*f.member = (flags >> bit++ & 1) != 0;
+            } else {
+                get(record.*f.member);
+            }
+        });
+        if (bit >= 0 && (flags >> bit) != 0) // a flag no field has
             m_ok = false;
     }
-    void histogram(TimeHistogram &h)
+
+private:
+    template <typename T>
+    void get(T &value)
+    {
+        value = number<T>();
+    }
+    void get(int &value) { value = number<qint32>(); }
+    void get(HandlerId &id)
+    {
+        id = HandlerId(number<quint64>());
+        m_ok = m_ok && id.isValid(); // ids begin at 1
+    }
+    // No Qt::ConnectionType (its values fit in 9 bits), Delivery or Overflow: reading one as
+    // such is undefined.
+    void get(Qt::ConnectionType &type)
+    {
+        const auto bits = number<quint32>();
+        m_ok = m_ok && (bits & ~quint32(0x1ff)) == 0;
+        type = m_ok ? static_cast<Qt::ConnectionType>(bits) : Qt::AutoConnection;
+    }
+    void get(Delivery &delivery)
+    {
+        const auto v = number<quint8>();
+        m_ok = m_ok && v <= quint8(Delivery::Latest);
+        delivery = m_ok ? static_cast<Delivery>(v) : Delivery::Every;
+    }
+    void get(Overflow &overflow)
+    {
+        const auto v = number<quint8>();
+        m_ok = m_ok && v <= quint8(Overflow::Block);
+        overflow = m_ok ? static_cast<Overflow>(v) : Overflow::DropOldest;
+    }
+    void get(Drops &drops)
+    {
+        for (quint64 &d : drops)
+            d = number<quint64>();
+    }
+    void get(TimeHistogram &h)
     {
         h.count = number<quint64>();
         h.totalNs = number<quint64>();
@@ -324,16 +478,20 @@ public:
         for (int i = 0; i < used && m_ok; ++i)
             h.buckets[static_cast<std::size_t>(i)] = number<quint64>();
     }
+    void get(QString &s)
+    {
+        const auto index = number<quint32>();
+        if (index < quint64(m_table->size()))
+            s = (*m_table)[index];
+        else
+            m_ok = false;
+    }
 
-private:
     const char *m_at;
     const char *m_end;
+    const QList<QString> *m_table;
     bool m_ok = true;
 };
-
-// A handler's and a registry's booleans, bits of their flags byte.
-enum HandlerFlag : quint8 { HasContext = 1, Once = 2, Suspended = 4, Timed = 8, HandlerFlags = 15 };
-enum RegistryFlag : quint8 { IsQt = 1, DiagnosticsEnabled = 2, Destroyed = 4, RegistryFlags = 7 };
 
 } // namespace detail
 
@@ -350,46 +508,15 @@ inline QByteArray encodeSnapshot(const QList<RegistryInfo> &registries)
     w.number(snapshotVersion);
     w.number(quint32(0)); // the table's offset, when known
     w.number(static_cast<quint32>(registries.size()));
+    constexpr std::size_t handlerSlots =
+        std::tuple_size_v<std::decay_t<decltype(detail::schema::registryFields)>>;
     for (const RegistryInfo &r : registries) {
         w.room(W::registryBytes);
-        w.number(r.id);
-        w.string(r.name, 0);
-        w.string(r.eventType, 1);
-        w.byte((r.qt ? detail::IsQt : 0) | (r.diagnosticsEnabled ? detail::DiagnosticsEnabled : 0) |
-               (r.destroyed ? detail::Destroyed : 0));
-        for (const quint64 d : r.removedHandlerDrops)
-            w.number(d);
+        w.record(r, detail::schema::registryFields, 0);
         w.number(static_cast<quint32>(r.handlers.size()));
         for (const HandlerInfo &h : r.handlers) {
             w.room(W::handlerBytes);
-            w.number(quint64(h.id.value()));
-            w.string(h.file, 2);
-            w.number(qint32(h.line));
-            w.string(h.function, 3);
-            w.string(h.originFile, 4);
-            w.number(qint32(h.originLine));
-            w.number(h.addedThread);
-            w.string(h.addedThreadName, 5);
-            w.string(h.contextClass, 6);
-            w.string(h.contextName, 7);
-            w.string(h.contextThreadName, 8);
-            w.number(qint32(h.priority));
-            w.number(quint32(h.connection));
-            w.byte(static_cast<quint8>(h.delivery));
-            w.number(h.capacity);
-            w.byte(static_cast<quint8>(h.overflow));
-            w.byte((h.hasContext ? detail::HasContext : 0) | (h.once ? detail::Once : 0) |
-                   (h.suspended ? detail::Suspended : 0) | (h.timed ? detail::Timed : 0));
-            w.number(h.calls);
-            w.number(h.failures);
-            for (const quint64 d : h.drops)
-                w.number(d);
-            w.number(h.waiting);
-            w.number(h.maxWaiting);
-            w.number(h.coalesced);
-            w.number(h.slowRuns);
-            w.histogram(h.runTime);
-            w.histogram(h.queueDelay);
+            w.record(h, detail::schema::handlerFields, handlerSlots);
         }
     }
     return w.finish();
@@ -408,80 +535,29 @@ inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registr
     QList<QString> table;
     if (!detail::SnapshotReader(bytes.constData() + tableAt, bytes.constData() + bytes.size()).strings(table))
         return false;
-    detail::SnapshotReader s(bytes.constData() + 8, bytes.constData() + tableAt);
+    detail::SnapshotReader s(bytes.constData() + 8, bytes.constData() + tableAt, &table);
     using W = detail::SnapshotWriter;
-    constexpr qsizetype leastHandler = W::handlerBytes - 2 * TimeHistogram::bucketCount * 8;
+    constexpr qsizetype leastHandler = detail::recordBytes(detail::schema::handlerFields, false);
     const auto count = s.number<quint32>();
     if (count > quint64(s.left()) / W::registryBytes || count > maxRegistries)
         return false;
     quint32 handlersLeft = maxHandlers;
     registries.reserve(registries.size() + count);
     for (quint32 i = 0; i < count && s.ok(); ++i) {
-        RegistryInfo r;
-        r.id = s.number<quint64>();
-        s.string(table, r.name);
-        s.string(table, r.eventType);
-        const auto flags = s.number<quint8>();
-        r.qt = (flags & detail::IsQt) != 0;
-        r.diagnosticsEnabled = (flags & detail::DiagnosticsEnabled) != 0;
-        r.destroyed = (flags & detail::Destroyed) != 0;
-        for (quint64 &d : r.removedHandlerDrops)
-            d = s.number<quint64>();
+        RegistryInfo &r = registries.emplace_back();
+        s.record(r, detail::schema::registryFields);
         const auto handlers = s.number<quint32>();
-        if ((flags & ~detail::RegistryFlags) != 0 || handlers > quint64(s.left()) / leastHandler ||
-            handlers > handlersLeft)
+        if (handlers > quint64(s.left()) / leastHandler || handlers > handlersLeft)
             return false;
         handlersLeft -= handlers;
         r.handlers.reserve(handlers);
         for (quint32 k = 0; k < handlers && s.ok(); ++k) {
-            HandlerInfo h;
+            HandlerInfo &h = r.handlers.emplace_back();
             h.registryId = r.id;
             h.registryName = r.name;
             h.eventType = r.eventType;
-            h.id = HandlerId(s.number<quint64>());
-            if (h.id.value() == 0) // no handler's (ids begin at 1)
-                s.fail();
-            s.string(table, h.file);
-            h.line = s.number<qint32>();
-            s.string(table, h.function);
-            s.string(table, h.originFile);
-            h.originLine = s.number<qint32>();
-            h.addedThread = s.number<quint64>();
-            s.string(table, h.addedThreadName);
-            s.string(table, h.contextClass);
-            s.string(table, h.contextName);
-            s.string(table, h.contextThreadName);
-            h.priority = s.number<qint32>();
-            const auto connection = s.number<quint32>();
-            const auto delivery = s.number<quint8>();
-            h.capacity = s.number<quint64>();
-            const auto overflow = s.number<quint8>();
-            const auto bits = s.number<quint8>();
-            // No Qt::ConnectionType (its values fit in 9 bits), Delivery or Overflow: reading
-            // it as one is undefined.
-            if ((connection & ~quint32(0x1ff)) != 0 || delivery > quint8(Delivery::Latest) ||
-                overflow > quint8(Overflow::Block) || (bits & ~detail::HandlerFlags) != 0)
-                return false;
-            h.connection = static_cast<Qt::ConnectionType>(connection);
-            h.delivery = static_cast<Delivery>(delivery);
-            h.overflow = static_cast<Overflow>(overflow);
-            h.hasContext = (bits & detail::HasContext) != 0;
-            h.once = (bits & detail::Once) != 0;
-            h.suspended = (bits & detail::Suspended) != 0;
-            h.timed = (bits & detail::Timed) != 0;
-            h.calls = s.number<quint64>();
-            h.failures = s.number<quint64>();
-            for (quint64 &d : h.drops)
-                d = s.number<quint64>();
-            h.waiting = s.number<quint64>();
-            h.maxWaiting = s.number<quint64>();
-            h.coalesced = s.number<quint64>();
-            h.slowRuns = s.number<quint64>();
-            s.histogram(h.runTime);
-            s.histogram(h.queueDelay);
-            r.handlers.append(std::move(h));
+            s.record(h, detail::schema::handlerFields);
         }
-        registries.append(std::move(r));
     }
     return s.ok() && s.left() == 0;
 }

@@ -106,6 +106,9 @@ public:
         SuspendedRole,                     ///< (suspended)
         P99TextRole,                       ///< (p99) the 99th percentile as text ("–" untimed)
         MaxTextRole,                       ///< (max) the longest run as text ("–" untimed)
+        /// From here, each other field of HandlerInfo as its JSON form, named as its JSON key
+        /// (roleNames(); `drops` is dropsByReason, `addedThread` addedThreadNumber).
+        FieldRole = Qt::UserRole + 64,
     };
     Q_ENUM(Role)
 
