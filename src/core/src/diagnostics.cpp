@@ -100,7 +100,7 @@ void setGlobalEnabled(bool enabled)
     globalOn.store(enabled, std::memory_order_release);
     forEachCore([&](RegistryState &s) {
         try {
-            s.core->applyDiagnosticsLocked(enabled || s.diagnosticsOwn);
+            Registries::applyLocked(*s.core, enabled || s.diagnosticsOwn);
         } catch (...) {
             if (!error)
                 error = std::current_exception();
@@ -136,8 +136,9 @@ void setThresholds(std::uint64_t main, std::uint64_t other, std::uint64_t stall)
     stallNs.store(stall, std::memory_order_relaxed);
     updateTicks();
     // A lower threshold: every handler's fast limit comes under the new cap.
-    forEachCore(
-        [](RegistryState &s) { s.core->capFastLimitsLocked(fastCap.load(std::memory_order_seq_cst)); });
+    forEachCore([](RegistryState &s) {
+        Registries::capFastLimitsLocked(*s.core, fastCap.load(std::memory_order_seq_cst));
+    });
     updateWatchdog(); // a new period
 }
 
@@ -192,7 +193,7 @@ void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
     Departed &d = departed();
     try {
         RegistryRecord rec;
-        core.recordLocked(rec);
+        Registries::recordLocked(core, rec);
         std::lock_guard lock(d.mutex);
         if (d.records.size() == departedKept) {
             d.records.erase(d.records.begin());
@@ -215,7 +216,7 @@ std::vector<RegistryRecord> collect(std::uint64_t serial, bool handlers)
             if ((s.facade && serial == 0) || (s.eventType == nullptr && s.name.empty()))
                 return;
             RegistryRecord rec;
-            s.core->recordLocked(rec, handlers);
+            Registries::recordLocked(*s.core, rec, handlers);
             out.push_back(std::move(rec));
         },
         serial);
@@ -236,7 +237,7 @@ void RegistryCore::setDiagnosticsEnabled(bool enabled)
     {
         RegistryState &ws = writerState();
         std::lock_guard lock(ws.writerLock);
-        applyDiagnosticsLocked(enabled || diag::globalEnabled());
+        diag::Registries::applyLocked(*this, enabled || diag::globalEnabled());
         ws.diagnosticsOwn = enabled;
     }
     diag::updateWatchdog();
@@ -258,9 +259,9 @@ void RegistryCore::setDiagnosticsName(std::string_view name)
     ws.name.swap(copy);
 }
 
-void RegistryCore::setDiagnosticsFacade(const std::string_view *eventType)
+void diag::Registries::markFacade(RegistryCore &core, const std::string_view *eventType)
 {
-    RegistryState &ws = writerState();
+    RegistryState &ws = core.writerState();
     std::shared_ptr<const std::string> copy;
     if (eventType != nullptr && !eventType->empty())
         copy = std::make_shared<const std::string>(*eventType);
@@ -269,17 +270,17 @@ void RegistryCore::setDiagnosticsFacade(const std::string_view *eventType)
     ws.eventType.swap(copy);
 }
 
-std::uint64_t RegistryCore::diagnosticsSerial()
+std::uint64_t diag::Registries::serial(RegistryCore &core)
 {
-    return writerState().serial;
+    return core.writerState().serial;
 }
 
-void RegistryCore::applyDiagnosticsLocked(bool on)
+void diag::Registries::applyLocked(RegistryCore &core, bool on)
 {
-    RegistryState &ws = st();
+    RegistryState &ws = core.st();
     if (on == ws.diagnosticsOn)
         return;
-    Snapshot *h = head.load(std::memory_order_relaxed);
+    Snapshot *h = core.head.load(std::memory_order_relaxed);
     const bool empty = h == emptySnapshot();
     if (on) {
         // Everything that can throw first: statistics for every live handler, published
@@ -315,9 +316,9 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
     diag::countRegistry(on);
 }
 
-void RegistryCore::capFastLimitsLocked(std::uint64_t cap) const noexcept
+void diag::Registries::capFastLimitsLocked(const RegistryCore &core, std::uint64_t cap) noexcept
 {
-    Snapshot *h = head.load(std::memory_order_relaxed);
+    Snapshot *h = core.head.load(std::memory_order_relaxed);
     forEachEntry(h, h == emptySnapshot(), [cap](Entry &e, std::uint64_t, int) {
         if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
             return;
@@ -326,9 +327,9 @@ void RegistryCore::capFastLimitsLocked(std::uint64_t cap) const noexcept
     });
 }
 
-void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
+void diag::Registries::recordLocked(const RegistryCore &core, RegistryRecord &out, bool handlers)
 {
-    const RegistryState &ws = st();
+    const RegistryState &ws = core.st();
     out.serial = ws.serial;
     out.name = ws.name;
     if (ws.eventType != nullptr)
@@ -384,12 +385,12 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
     }
 }
 
-bool RegistryCore::record(diag::RegistryRecord &out, bool handlers) const
+bool diag::Registries::record(const RegistryCore &core, RegistryRecord &out, bool handlers)
 {
-    if (m_state.load(std::memory_order_acquire) == nullptr)
+    if (core.m_state.load(std::memory_order_acquire) == nullptr)
         return false;
-    std::lock_guard lock(st().writerLock);
-    recordLocked(out, handlers);
+    std::lock_guard lock(core.st().writerLock);
+    recordLocked(core, out, handlers);
     return true;
 }
 

@@ -40,6 +40,15 @@ struct Run
     }
 };
 
+// A runs-mode array's record of one run: the run, how many of its entries the array lists, and
+// their priority.
+struct RunRef
+{
+    Run *run;
+    std::uint32_t count;
+    int priority;
+};
+
 /// The shared empty array (flat_array.cpp): a Snapshot whose `end` is its first entry.
 struct EmptyArray
 {

@@ -265,7 +265,7 @@ std::vector<FacadeRecord> facadeRecords(quint64 serial, bool handlers)
     std::lock_guard lock(f.mutex);
     const auto take = [&](const Facade &facade) {
         FacadeRecord &r = out.emplace_back();
-        facade.core->record(r.record, handlers);
+        detail::diag::Registries::record(*facade.core, r.record, handlers);
         if (handlers)
             r.handlers = facade.registrations->cores();
     };
@@ -778,10 +778,10 @@ void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtReg
                                        const void *eventType)
 {
     setUpWithRules();
-    core.setDiagnosticsFacade(static_cast<const std::string_view *>(eventType));
+    detail::diag::Registries::markFacade(core, static_cast<const std::string_view *>(eventType));
     m_diagCore = &core;
     m_diagRegistrations = &registrations;
-    m_registryId = core.diagnosticsSerial();
+    m_registryId = detail::diag::Registries::serial(core);
     {
         Facades &f = facades();
         std::lock_guard lock(f.mutex);

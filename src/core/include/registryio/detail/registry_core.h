@@ -30,10 +30,11 @@ class WriterLock;
 struct RegistryLink;
 struct RegistryState; // src/core/src/registry_state.h
 struct DestroyFrame;
+struct RunRef;   // src/core/src/snapshot.h
 namespace diag { // diagnostics_hooks.h and diagnostics.h
 struct HandlerStats;
 struct HandlerTimes;
-struct RegistryRecord;
+struct Registries;
 RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
 } // namespace diag
 
@@ -42,16 +43,9 @@ template <typename E>
 constexpr std::string_view eventTypeName() noexcept
 {
 #if defined(__clang__) || defined(__GNUC__)
-    constexpr std::string_view f = __PRETTY_FUNCTION__;
-    // GCC: "... eventTypeName() [with E = T; ...]"; Clang: "... eventTypeName() [E = T]".
+    constexpr std::string_view f = __PRETTY_FUNCTION__; // "... [with E = T; ...]", "... [E = T]"
     constexpr std::size_t at = f.find("E = ");
-    if constexpr (at == std::string_view::npos) {
-        return f;
-    } else {
-        constexpr std::string_view rest = f.substr(at + 4);
-        constexpr std::size_t end = rest.find_first_of(";]");
-        return rest.substr(0, end);
-    }
+    return at == std::string_view::npos ? f : f.substr(at + 4, f.substr(at + 4).find_first_of(";]"));
 #else
     return __FUNCSIG__;
 #endif
@@ -148,18 +142,6 @@ struct Entry
 {
     std::atomic<Invoke> invoke;
     HandlerBox *box;
-};
-
-/// The handlers of one priority in a large registry with several priorities ("runs mode"):
-/// shared by the arrays that list it, each up to its own count, and appended to in place.
-struct Run;
-/// A runs-mode array's record of one run: the run, how many of its entries the array lists, and
-/// their priority.
-struct RunRef
-{
-    Run *run;
-    std::uint32_t count;
-    int priority;
 };
 
 /// Values of Snapshot::timed: the array was never timed, or diag::notifyTimed's kind for it (a
@@ -289,19 +271,6 @@ public:
     [[nodiscard]] bool isDiagnosticsEnabled() const noexcept;
     /// The name diagnostics show. Throws std::bad_alloc.
     void setDiagnosticsName(std::string_view name);
-    /// Marks this as a QtRegistry's core, whose event type is `eventType`: the Qt layer lists its
-    /// record (record()) with its own part, and keeps it when it is destroyed. Throws std::bad_alloc.
-    void setDiagnosticsFacade(const std::string_view *eventType);
-    /// The process-unique serial diagnostics know this registry by (creates the writer state).
-    [[nodiscard]] std::uint64_t diagnosticsSerial();
-    /// Applies the process-wide switch to this registry (under its lock; diagnostics.cpp).
-    void applyDiagnosticsLocked(bool on);
-    /// Lowers its handlers' diagnostics fast limits to `cap` ticks (under its lock).
-    void capFastLimitsLocked(std::uint64_t cap) const noexcept;
-    /// Copies this registry's record for a snapshot, its handlers' when `handlers` (under its lock).
-    void recordLocked(diag::RegistryRecord &out, bool handlers = true) const;
-    /// recordLocked under its lock (a registry that never had a writer: none, false).
-    bool record(diag::RegistryRecord &out, bool handlers = true) const;
     /// Handler `id`'s statistics with a reference taken (diag::freeStats gives it back), or null
     /// (no such handler, or no statistics: diagnostics were never on while it lived, and it is
     /// not layerTimed).
@@ -324,6 +293,8 @@ public:
     static void unlockAfterFork(RegistryState &state, bool child) noexcept;
 
 private:
+    friend struct diag::Registries; // its diagnostics' side (diagnostics.h)
+
     struct PassResult
     {
         bool blockedByOthers = false; // an awaited box may still run on another thread
