@@ -3,9 +3,8 @@
 
 // What the serving module (inspect_server.cpp) and registryio-inspect agree on: two Remote shares
 // of QByteArray events, sent while someone subscribes: the snapshot the in-app inspector reads
-// (Diagnostics::snapshot(), encodeSnapshot's bytes, in pages: a JSON document of 1,000 handlers
-// costs 20-60 ms to make, these 0.1-0.4 ms) and the timeline (Diagnostics::toTrace(), qCompress'ed
-// JSON).
+// (Diagnostics::snapshot(), encodeSnapshot's bytes, in pages; DIAGNOSTICS.md, "The snapshot as
+// bytes", has what it saves against JSON) and the timeline (Diagnostics::toTrace(), qCompress'ed JSON).
 
 #include "../qt/src/diagnostics_schema_p.h"
 
@@ -185,40 +184,67 @@ inline QByteArray uncompressTimeline(const QByteArray &bytes)
 namespace detail {
 
 namespace schema = rio::detail::schema;
-using Drops = std::array<quint64, dropReasonCount>;
 
-// The bytes a field of type T takes: at most, and at least (a histogram's buckets are sent up to
-// the last one used; a boolean is a bit of its record's one flags byte).
+// The wire (encodeSnapshot): numbers little-endian as they are, a record's booleans as the bits
+// of one flags byte at the first one's place, each distinct string once in a table at the end
+// (UTF-16, little-endian) that records name by index. transfer() says once how a field type is
+// sent; SnapshotWriter and SnapshotReader give it the two directions. A reader's check fails a
+// value its field does not have.
+template <typename IO, typename V>
+void transfer(IO &io, V &v, std::size_t slot)
+{
+    using T = std::remove_const_t<V>;
+    if constexpr (std::is_same_v<T, int>) {
+        io.template as<qint32>(v, [](qint32) { return true; });
+    } else if constexpr (std::is_same_v<T, HandlerId>) { // ids begin at 1
+        io.template as<quint64>(v, [](quint64 id) { return id != 0; });
+    } else if constexpr (std::is_same_v<T, Qt::ConnectionType>) { // its values fit in 9 bits
+        io.template as<quint32>(v, [](quint32 c) { return (c & ~quint32(0x1ff)) == 0; });
+    } else if constexpr (std::is_same_v<T, Delivery>) {
+        io.template as<quint8>(v, [](quint8 d) { return d <= quint8(Delivery::Latest); });
+    } else if constexpr (std::is_same_v<T, Overflow>) {
+        io.template as<quint8>(v, [](quint8 o) { return o <= quint8(Overflow::Block); });
+    } else if constexpr (std::is_same_v<T, QString>) {
+        io.string(v, slot);
+    } else if constexpr (std::is_same_v<T, std::array<quint64, dropReasonCount>>) {
+        for (auto &d : v)
+            io.number(d);
+    } else if constexpr (std::is_same_v<T, TimeHistogram>) {
+        io.number(v.count);
+        io.number(v.totalNs);
+        io.number(v.maxNs);
+        io.number(v.nsPerTick);
+        int used = TimeHistogram::bucketCount; // the buckets up to the last one used
+        while (used > 0 && v.buckets[static_cast<std::size_t>(used - 1)] == 0)
+            --used;
+        auto sent = static_cast<quint8>(used);
+        io.number(sent);
+        // A tick lasts some finite time: NaN, infinities, zero and below are no clock's.
+        io.check(sent <= TimeHistogram::bucketCount && v.nsPerTick > 0 && v.nsPerTick < HUGE_VAL);
+        for (int i = 0; i < sent && io.ok(); ++i)
+            io.number(v.buckets[static_cast<std::size_t>(i)]);
+    } else {
+        static_assert(std::is_same_v<T, quint64>, "a field type of the schema");
+        io.number(v);
+    }
+}
+
+// The bytes a field of type T takes on the wire: at most, and at least.
 template <typename T>
-struct Width
+constexpr std::pair<qsizetype, qsizetype> widthOf()
 {
-    static constexpr qsizetype most = sizeof(T), least = most;
-};
-template <>
-struct Width<bool>
-{
-    static constexpr qsizetype most = 0, least = 0;
-};
-template <>
-struct Width<QString> : Width<quint32>
-{ };
-template <>
-struct Width<HandlerId> : Width<quint64>
-{ };
-template <>
-struct Width<Qt::ConnectionType> : Width<quint32>
-{ };
-template <>
-struct Width<Delivery> : Width<quint8>
-{ };
-template <>
-struct Width<Overflow> : Width<quint8>
-{ };
-template <>
-struct Width<TimeHistogram>
-{
-    static constexpr qsizetype least = 3 * 8 + 8 + 1, most = least + TimeHistogram::bucketCount * 8;
-};
+    if constexpr (std::is_same_v<T, bool>) // a bit of the flags byte
+        return {0, 0};
+    else if constexpr (std::is_same_v<T, QString> || std::is_same_v<T, int> ||
+                       std::is_same_v<T, Qt::ConnectionType>)
+        return {4, 4};
+    else if constexpr (std::is_same_v<T, Delivery> || std::is_same_v<T, Overflow>)
+        return {1, 1};
+    else if constexpr (std::is_same_v<T, TimeHistogram>)
+        return {33 + TimeHistogram::bucketCount * 8, 33};
+    else
+        return {qsizetype(sizeof(T)), qsizetype(sizeof(T))}; // quint64, HandlerId, the drops
+}
 
 // The bytes a record of `fields` takes: its fields' (the most or the least) and its flags byte.
 template <typename Fields>
@@ -227,31 +253,43 @@ constexpr qsizetype recordBytes(const Fields &fields, bool most)
     qsizetype bytes = 0;
     bool flags = false;
     schema::forEach(fields, [&](const auto &f, std::size_t) {
-        using W = Width<typename std::decay_t<decltype(f)>::Type>;
-        if (f.sent)
-            bytes += most ? W::most : W::least;
-        flags = flags || (f.sent && std::is_same_v<typename std::decay_t<decltype(f)>::Type, bool>);
+        using T = typename std::decay_t<decltype(f)>::Type;
+        bytes += f.sent ? (most ? widthOf<T>().first : widthOf<T>().second) : 0;
+        flags = flags || (f.sent && std::is_same_v<T, bool>);
     });
     return bytes + (flags ? 1 : 0);
 }
 
-// A record's sent booleans as its flags byte: each one's bit, in the order of its fields.
-template <typename Record, typename Fields>
-quint8 flagsOf(const Record &record, const Fields &fields)
+// `record`'s sent fields through `io` (`slot`: its strings' first slot in the writer's cache).
+template <typename IO, typename Record, typename Fields>
+void transferRecord(IO &io, Record &record, const Fields &fields, std::size_t slot)
 {
     quint8 flags = 0;
-    int bit = 0;
-    schema::forEach(fields, [&](const auto &f, std::size_t) {
-        if constexpr (std::is_same_v<typename std::decay_t<decltype(f)>::Type, bool>)
-            if (f.sent)
-                flags |= quint8((record.*f.member ? 1 : 0) << bit++);
+    int bit = -1; // the next boolean's bit, once the flags byte is sent
+    schema::forEach(fields, [&](const auto &f, std::size_t i) {
+        if (!f.sent)
+            return;
+        if constexpr (std::is_same_v<typename std::decay_t<decltype(f)>::Type, bool>) {
+            if (bit < 0) {
+                schema::forEach(fields, [&](const auto &g, std::size_t) { // the writer's flags
+                    if constexpr (std::is_same_v<typename std::decay_t<decltype(g)>::Type, bool>)
+                        if (g.sent && ++bit >= 0 && record.*g.member)
+                            flags |= quint8(1U << bit);
+                });
+                io.number(flags);
+                bit = 0;
+            }
+            io.flag(record.*f.member, flags, bit++);
+        } else {
+            transfer(io, record.*f.member, slot + i);
+        }
     });
-    return flags;
+    io.check(bit < 0 || (flags >> bit) == 0); // a flag no field has
 }
 
-// The encoding's pieces (encodeSnapshot): numbers little-endian as they are, booleans as bits of
-// one flags byte, each distinct string once in a table at the end (UTF-16, little-endian), which
-// the records name by index.
+inline constexpr std::size_t stringSlots = std::tuple_size_v<std::decay_t<decltype(schema::registryFields)>> +
+                                           std::tuple_size_v<std::decay_t<decltype(schema::handlerFields)>>;
+
 class SnapshotWriter
 {
 public:
@@ -274,22 +312,32 @@ public:
         m_out += sizeof(T);
         m_at += sizeof(T);
     }
-    // `record`'s sent fields; `slot` tells its strings from another record kind's.
-    template <typename Record, typename Fields>
-    void record(const Record &record, const Fields &fields, std::size_t slot)
+    template <typename W, typename T, typename Valid>
+    void as(const T &value, Valid)
     {
-        bool flagged = false;
-        schema::forEach(fields, [&](const auto &f, std::size_t i) {
-            if (!f.sent)
-                return;
-            if constexpr (std::is_same_v<typename std::decay_t<decltype(f)>::Type, bool>) {
-                if (!std::exchange(flagged, true))
-                    number(flagsOf(record, fields));
-            } else {
-                put(record.*f.member, slot + i);
-            }
-        });
+        if constexpr (std::is_same_v<T, HandlerId>)
+            number(W(value.value()));
+        else
+            number(W(value));
     }
+    // `s`'s index in the table: the field's last string, else looked up (interned).
+    void string(const QString &s, std::size_t slot)
+    {
+        auto &[last, index] = m_last[slot];
+        if (index == 0 || s != last) {
+            auto it = m_indices.constFind(s);
+            if (it == m_indices.cend()) {
+                it = m_indices.insert(s, static_cast<quint32>(m_strings.size()));
+                m_strings.append(s);
+            }
+            last = s;
+            index = *it + 1;
+        }
+        number(quint32(index - 1));
+    }
+    void flag(bool, quint8, int) { }
+    void check(bool) { }
+    [[nodiscard]] static bool ok() { return true; }
     // The bytes, with the table after the records and its offset in the header (at 4).
     QByteArray finish()
     {
@@ -311,60 +359,12 @@ public:
     }
 
 private:
-    template <typename T>
-    void put(T value, std::size_t)
-    {
-        number(value);
-    }
-    void put(int value, std::size_t) { number(qint32(value)); }
-    void put(HandlerId id, std::size_t) { number(quint64(id.value())); }
-    void put(Qt::ConnectionType type, std::size_t) { number(quint32(type)); }
-    void put(Delivery delivery, std::size_t) { number(quint8(delivery)); }
-    void put(Overflow overflow, std::size_t) { number(quint8(overflow)); }
-    void put(const Drops &drops, std::size_t)
-    {
-        for (const quint64 d : drops)
-            number(d);
-    }
-    void put(const TimeHistogram &h, std::size_t)
-    {
-        int used = TimeHistogram::bucketCount;
-        while (used > 0 && h.buckets[static_cast<std::size_t>(used - 1)] == 0)
-            --used;
-        number(h.count);
-        number(h.totalNs);
-        number(h.maxNs);
-        number(h.nsPerTick);
-        number(static_cast<quint8>(used));
-        for (int i = 0; i < used; ++i)
-            number(h.buckets[static_cast<std::size_t>(i)]);
-    }
-    // `s`'s index in the table: the field's last string, else looked up (interned).
-    void put(const QString &s, std::size_t field)
-    {
-        auto &[last, index] = m_last[field];
-        if (index == 0 || s != last) {
-            auto it = m_indices.constFind(s);
-            if (it == m_indices.cend()) {
-                it = m_indices.insert(s, static_cast<quint32>(m_strings.size()));
-                m_strings.append(s);
-            }
-            last = s;
-            index = *it + 1;
-        }
-        number(quint32(index - 1));
-    }
-
     QByteArray m_bytes;
     char *m_out = nullptr;
     qsizetype m_at = 0;
     QHash<QString, quint32> m_indices;
     QList<QString> m_strings;
-    // Each string field's last string and its index + 1, registries' then handlers'.
-    std::array<std::pair<QString, quint32>,
-               std::tuple_size_v<std::decay_t<decltype(schema::registryFields)>> +
-                   std::tuple_size_v<std::decay_t<decltype(schema::handlerFields)>>>
-        m_last{};
+    std::array<std::pair<QString, quint32>, stringSlots> m_last{}; // each field's last string, its index + 1
 };
 
 // Reads what SnapshotWriter wrote: every read is checked against the bytes left; a failed one
@@ -377,18 +377,41 @@ public:
     { }
     [[nodiscard]] qsizetype left() const { return m_end - m_at; }
     [[nodiscard]] bool ok() const { return m_ok; }
+    void check(bool valid) { m_ok = m_ok && valid; }
     template <typename T>
-    T number()
+    void number(T &value)
     {
         if (left() < qsizetype(sizeof(T))) {
             m_ok = false;
             m_at = m_end;
-            return T{};
+            value = T{};
+            return;
         }
-        const T value = qFromLittleEndian<T>(m_at);
+        value = qFromLittleEndian<T>(m_at);
         m_at += sizeof(T);
+    }
+    template <typename T>
+    T number()
+    {
+        T value;
+        number(value);
         return value;
     }
+    template <typename W, typename T, typename Valid>
+    void as(T &value, Valid valid)
+    {
+        const W w = number<W>();
+        check(valid(w));
+        value = m_ok ? T(w) : T{};
+    }
+    void string(QString &s, std::size_t)
+    {
+        const auto index = number<quint32>();
+        check(index < quint64(m_table->size()));
+        if (m_ok)
+            s = (*m_table)[index];
+    }
+    void flag(bool &b, quint8 flags, int bit) { b = (flags >> bit & 1) != 0; }
     // The table's strings: a count, then each as its length in UTF-16 units and the units.
     bool strings(QList<QString> &table)
     {
@@ -407,86 +430,8 @@ public:
         }
         return m_ok && left() == 0;
     }
-    // What record() of SnapshotWriter wrote, into `record`.
-    template <typename Record, typename Fields>
-    void record(Record &record, const Fields &fields)
-    {
-        int bit = -1; // the next boolean's in `flags`, once read
-        quint8 flags = 0;
-        schema::forEach(fields, [&](const auto &f, std::size_t) {
-            if (!f.sent)
-                return;
-            if constexpr (std::is_same_v<typename std::decay_t<decltype(f)>::Type, bool>) {
-                if (bit < 0)
-                    flags = number<quint8>(), bit = 0;
-                record.*f.member = (flags >> bit++ & 1) != 0;
-            } else {
-                get(record.*f.member);
-            }
-        });
-        if (bit >= 0 && (flags >> bit) != 0) // a flag no field has
-            m_ok = false;
-    }
 
 private:
-    template <typename T>
-    void get(T &value)
-    {
-        value = number<T>();
-    }
-    void get(int &value) { value = number<qint32>(); }
-    void get(HandlerId &id)
-    {
-        id = HandlerId(number<quint64>());
-        m_ok = m_ok && id.isValid(); // ids begin at 1
-    }
-    // No Qt::ConnectionType (its values fit in 9 bits), Delivery or Overflow: reading one as
-    // such is undefined.
-    void get(Qt::ConnectionType &type)
-    {
-        const auto bits = number<quint32>();
-        m_ok = m_ok && (bits & ~quint32(0x1ff)) == 0;
-        type = m_ok ? static_cast<Qt::ConnectionType>(bits) : Qt::AutoConnection;
-    }
-    void get(Delivery &delivery)
-    {
-        const auto v = number<quint8>();
-        m_ok = m_ok && v <= quint8(Delivery::Latest);
-        delivery = m_ok ? static_cast<Delivery>(v) : Delivery::Every;
-    }
-    void get(Overflow &overflow)
-    {
-        const auto v = number<quint8>();
-        m_ok = m_ok && v <= quint8(Overflow::Block);
-        overflow = m_ok ? static_cast<Overflow>(v) : Overflow::DropOldest;
-    }
-    void get(Drops &drops)
-    {
-        for (quint64 &d : drops)
-            d = number<quint64>();
-    }
-    void get(TimeHistogram &h)
-    {
-        h.count = number<quint64>();
-        h.totalNs = number<quint64>();
-        h.maxNs = number<quint64>();
-        h.nsPerTick = number<double>();
-        const auto used = number<quint8>();
-        // A tick lasts some finite time: NaN, infinities, zero and below are no clock's.
-        if (used > TimeHistogram::bucketCount || !(h.nsPerTick > 0 && h.nsPerTick < HUGE_VAL))
-            m_ok = false;
-        for (int i = 0; i < used && m_ok; ++i)
-            h.buckets[static_cast<std::size_t>(i)] = number<quint64>();
-    }
-    void get(QString &s)
-    {
-        const auto index = number<quint32>();
-        if (index < quint64(m_table->size()))
-            s = (*m_table)[index];
-        else
-            m_ok = false;
-    }
-
     const char *m_at;
     const char *m_end;
     const QList<QString> *m_table;
@@ -508,15 +453,15 @@ inline QByteArray encodeSnapshot(const QList<RegistryInfo> &registries)
     w.number(snapshotVersion);
     w.number(quint32(0)); // the table's offset, when known
     w.number(static_cast<quint32>(registries.size()));
-    constexpr std::size_t handlerSlots =
+    constexpr std::size_t firstHandlerSlot =
         std::tuple_size_v<std::decay_t<decltype(detail::schema::registryFields)>>;
     for (const RegistryInfo &r : registries) {
         w.room(W::registryBytes);
-        w.record(r, detail::schema::registryFields, 0);
+        detail::transferRecord(w, r, detail::schema::registryFields, 0);
         w.number(static_cast<quint32>(r.handlers.size()));
         for (const HandlerInfo &h : r.handlers) {
             w.room(W::handlerBytes);
-            w.record(h, detail::schema::handlerFields, handlerSlots);
+            detail::transferRecord(w, h, detail::schema::handlerFields, firstHandlerSlot);
         }
     }
     return w.finish();
@@ -536,16 +481,15 @@ inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registr
     if (!detail::SnapshotReader(bytes.constData() + tableAt, bytes.constData() + bytes.size()).strings(table))
         return false;
     detail::SnapshotReader s(bytes.constData() + 8, bytes.constData() + tableAt, &table);
-    using W = detail::SnapshotWriter;
     constexpr qsizetype leastHandler = detail::recordBytes(detail::schema::handlerFields, false);
     const auto count = s.number<quint32>();
-    if (count > quint64(s.left()) / W::registryBytes || count > maxRegistries)
+    if (count > quint64(s.left()) / detail::SnapshotWriter::registryBytes || count > maxRegistries)
         return false;
     quint32 handlersLeft = maxHandlers;
     registries.reserve(registries.size() + count);
     for (quint32 i = 0; i < count && s.ok(); ++i) {
         RegistryInfo &r = registries.emplace_back();
-        s.record(r, detail::schema::registryFields);
+        detail::transferRecord(s, r, detail::schema::registryFields, 0);
         const auto handlers = s.number<quint32>();
         if (handlers > quint64(s.left()) / leastHandler || handlers > handlersLeft)
             return false;
@@ -556,7 +500,7 @@ inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registr
             h.registryId = r.id;
             h.registryName = r.name;
             h.eventType = r.eventType;
-            s.record(h, detail::schema::handlerFields);
+            detail::transferRecord(s, h, detail::schema::handlerFields, 0);
         }
     }
     return s.ok() && s.left() == 0;

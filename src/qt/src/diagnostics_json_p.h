@@ -11,16 +11,19 @@
 #include <QByteArray>
 #include <QJsonArray>
 #include <QJsonObject>
-#include <QJsonValue>
 #include <QLocale>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <climits>
-#include <cstdint>
+#include <type_traits>
 #include <utility>
 #include <vector>
+
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden) // the library's own: never part of its ABI
+#endif
 
 namespace rio::detail {
 
@@ -40,9 +43,7 @@ public:
     }
     JsonText &key(const char *name)
     {
-        if (!std::exchange(m_first, false))
-            m_out += ',';
-        m_out += '"';
+        m_out += std::exchange(m_first, false) ? "\"" : ",\"";
         m_out += name;
         m_out += "\":";
         m_keyed = true;
@@ -59,15 +60,9 @@ public:
                 continue;
             m_out.append(utf8.sliced(from, i - from));
             from = i + 1;
-            if (u >= 0x20) {
-                m_out += '\\';
-                m_out += utf8[i];
-            } else {
-                static constexpr char hex[] = "0123456789abcdef";
-                m_out += "\\u00";
-                m_out += hex[u >> 4];
-                m_out += hex[u & 15];
-            }
+            static constexpr char hex[] = "0123456789abcdef";
+            const char escaped[] = {'\\', 'u', '0', '0', hex[u >> 4], hex[u & 15], '\\', char(u)};
+            m_out.append(u >= 0x20 ? escaped + 6 : escaped, u >= 0x20 ? 2 : 6); // \" \\ or \u00XX
         }
         m_out.append(utf8.sliced(from));
         m_out += '"';
@@ -79,9 +74,8 @@ public:
     JsonText &number(qint64 n)
     {
         separate();
-        std::array<char, 24> buffer{};
-        const auto end = std::to_chars(buffer.data(), buffer.data() + buffer.size(), n).ptr;
-        m_out.append(buffer.data(), end - buffer.data());
+        char digits[24];
+        m_out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr - digits);
         return *this;
     }
     JsonText &number(double d)
@@ -102,10 +96,7 @@ public:
         number(static_cast<qint64>(ns / 1000));
         if (const quint64 rest = ns % 1000; rest != 0) {
             char digits[4] = {'.', char('0' + rest / 100), char('0' + rest / 10 % 10), char('0' + rest % 10)};
-            qsizetype size = 4;
-            while (digits[size - 1] == '0')
-                --size;
-            m_out.append(digits, size);
+            m_out.append(digits, rest % 10 != 0 ? 4 : rest % 100 != 0 ? 3 : 2);
         }
         return *this;
     }
@@ -190,123 +181,88 @@ private:
 
 namespace schema {
 
-// Each field type as JSON: counts as integers (exact up to 2^63), enumerations as lower-camel
-// text, drops by reason as an object named as DropReason's values, histograms as toJson's.
-template <typename Out>
-void put(Out &out, quint64 n)
+/// A field's value as JSON: counts as integers (exact up to 2^63), enumerations as lower-camel
+/// text, drops by reason as an object named as DropReason's values, histograms as toJson's.
+template <typename Out, typename T>
+void put(Out &out, const T &v)
 {
-    out.number(static_cast<qint64>(std::min<quint64>(n, INT64_MAX)));
-}
-template <typename Out>
-void put(Out &out, int n)
-{
-    out.number(qint64{n});
-}
-template <typename Out>
-void put(Out &out, bool b)
-{
-    out.boolean(b);
-}
-template <typename Out>
-void put(Out &out, const QString &s)
-{
-    out.text(s);
-}
-template <typename Out>
-void put(Out &out, HandlerId id)
-{
-    put(out, quint64{id.value()});
-}
-template <typename Out>
-void put(Out &out, Qt::ConnectionType type)
-{
-    switch (type & ~Qt::UniqueConnection & ~Qt::SingleShotConnection) {
-    case Qt::DirectConnection:
-        out.text("direct");
-        break;
-    case Qt::QueuedConnection:
-        out.text("queued");
-        break;
-    case Qt::BlockingQueuedConnection:
-        out.text("blocking");
-        break;
-    default:
-        out.text("auto");
+    if constexpr (std::is_same_v<T, quint64>) {
+        out.number(static_cast<qint64>(std::min<quint64>(v, INT64_MAX)));
+    } else if constexpr (std::is_same_v<T, int>) {
+        out.number(qint64{v});
+    } else if constexpr (std::is_same_v<T, bool>) {
+        out.boolean(v);
+    } else if constexpr (std::is_same_v<T, QString>) {
+        out.text(v);
+    } else if constexpr (std::is_same_v<T, HandlerId>) {
+        put(out, quint64{v.value()});
+    } else if constexpr (std::is_same_v<T, Qt::ConnectionType>) {
+        static constexpr const char *names[] = {"auto", "direct", "queued", "blocking"};
+        const int type = v & ~Qt::UniqueConnection & ~Qt::SingleShotConnection;
+        out.text(names[type >= 0 && type <= 3 ? type : 0]);
+    } else if constexpr (std::is_same_v<T, Delivery>) {
+        out.text(v == Delivery::Latest ? "latest" : "every");
+    } else if constexpr (std::is_same_v<T, Overflow>) {
+        out.text(v == Overflow::DropNewest ? "dropNewest" : v == Overflow::Block ? "block" : "dropOldest");
+    } else if constexpr (std::is_same_v<T, std::array<quint64, dropReasonCount>>) {
+        out.open();
+        for (int r = 0; r < dropReasonCount; ++r)
+            put(out.key(dropReasonNames[r]), v[static_cast<std::size_t>(r)]);
+        out.close();
+    } else {
+        static_assert(std::is_same_v<T, TimeHistogram>, "a field type of the schema");
+        int used = TimeHistogram::bucketCount; // the buckets up to the last one used
+        while (used > 0 && v.buckets[static_cast<std::size_t>(used - 1)] == 0)
+            --used;
+        put(out.open().key("count"), v.count);
+        put(out.key("totalNs"), v.totalNs);
+        put(out.key("maxNs"), v.maxNs);
+        put(out.key("p50Ns"), v.p50Ns());
+        put(out.key("p99Ns"), v.p99Ns());
+        out.key("nsPerTick").number(v.nsPerTick).key("buckets").openArray();
+        for (int i = 0; i < used; ++i)
+            put(out, v.buckets[static_cast<std::size_t>(i)]);
+        out.close().close();
     }
 }
-template <typename Out>
-void put(Out &out, Delivery delivery)
-{
-    out.text(delivery == Delivery::Latest ? "latest" : "every");
-}
-template <typename Out>
-void put(Out &out, Overflow overflow)
-{
-    out.text(overflow == Overflow::DropNewest ? "dropNewest"
-             : overflow == Overflow::Block    ? "block"
-                                              : "dropOldest");
-}
-template <typename Out>
-void put(Out &out, const std::array<quint64, dropReasonCount> &drops)
+
+/// `record`'s fields, each under its key, as an object; `more` adds the rest of its members.
+template <typename Out, typename Record, typename Fields, typename More>
+void putRecord(Out &out, const Record &record, const Fields &fields, More more)
 {
     out.open();
-    for (int r = 0; r < dropReasonCount; ++r)
-        put(out.key(dropReasonNames[r]), drops[static_cast<std::size_t>(r)]);
-    out.close();
-}
-template <typename Out>
-void put(Out &out, const TimeHistogram &h)
-{
-    int used = TimeHistogram::bucketCount; // the buckets up to the last one used
-    while (used > 0 && h.buckets[static_cast<std::size_t>(used - 1)] == 0)
-        --used;
-    put(out.open().key("count"), h.count);
-    put(out.key("totalNs"), h.totalNs);
-    put(out.key("maxNs"), h.maxNs);
-    put(out.key("p50Ns"), h.p50Ns());
-    put(out.key("p99Ns"), h.p99Ns());
-    out.key("nsPerTick").number(h.nsPerTick);
-    out.key("buckets").openArray();
-    for (int i = 0; i < used; ++i)
-        put(out, h.buckets[static_cast<std::size_t>(i)]);
-    out.close().close();
-}
-
-/// `record`'s fields, each under its key (in an object open in `out`).
-template <typename Out, typename Record, typename Fields>
-void putFields(Out &out, const Record &record, const Fields &fields)
-{
     forEach(fields, [&](const auto &f, std::size_t) { put(out.key(f.key), record.*f.member); });
+    more();
+    out.close();
 }
 
 template <typename Out>
 void put(Out &out, const HandlerInfo &h)
 {
-    putFields(out.open(), h, handlerFields);
-    put(out.key("totalDrops"), h.totalDrops());
-    out.close();
+    putRecord(out, h, handlerFields, [&] { put(out.key("totalDrops"), h.totalDrops()); });
 }
 template <typename Out>
 void put(Out &out, const RegistryInfo &r)
 {
-    putFields(out.open(), r, registryFields);
-    out.key("handlers").openArray();
-    for (const HandlerInfo &h : r.handlers)
-        put(out, h);
-    out.close().close();
+    putRecord(out, r, registryFields, [&] {
+        out.key("handlers").openArray();
+        for (const HandlerInfo &h : r.handlers)
+            put(out, h);
+        out.close();
+    });
 }
 template <typename Out>
-void put(Out &out, const SlowHandlerReport &report)
+void put(Out &out, const SlowHandlerReport &s)
 {
-    put(out.open().key("handler"), report.handler);
-    put(out.key("elapsedNs"), report.elapsedNs);
-    put(out.key("thread"), report.thread);
-    put(out.key("threadName"), report.threadName);
-    put(out.key("stillRunning"), report.stillRunning);
-    put(out.key("endedAtNs"), report.endedAtNs);
-    put(out.key("frame"), report.frame);
+    put(out.open().key("handler"), s.handler);
+    put(out.key("elapsedNs"), s.elapsedNs);
+    put(out.key("thread"), s.thread);
+    put(out.key("threadName"), s.threadName);
+    put(out.key("stillRunning"), s.stillRunning);
+    put(out.key("endedAtNs"), s.endedAtNs);
+    put(out.key("frame"), s.frame);
     out.key("stack").openArray();
-    for (const QString &frame : report.stack)
+    for (const QString &frame : s.stack)
         put(out, frame);
     out.close().close();
 }
@@ -323,3 +279,7 @@ QJsonValue jsonOf(const T &value)
 } // namespace schema
 
 } // namespace rio::detail
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif

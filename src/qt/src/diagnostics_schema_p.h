@@ -15,6 +15,10 @@
 #include <tuple>
 #include <type_traits>
 
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden) // the library's own: never part of its ABI
+#endif
+
 namespace rio::detail::schema {
 
 /// One field of a record: its member, its JSON key (its model role's name too, but when
@@ -119,3 +123,7 @@ constexpr std::uint64_t bitOf(T HandlerInfo::*member)
 static_assert(std::tuple_size_v<std::decay_t<decltype(handlerFields)>> <= 64, "a field's bit is one of 64");
 
 } // namespace rio::detail::schema
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif

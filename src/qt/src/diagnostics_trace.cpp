@@ -51,36 +51,6 @@ struct Turns
     quint64 number = 0;
 };
 
-// The turns' spans, to name the frame a time falls in (0: none kept).
-class Frames
-{
-public:
-    void add(quint64 start, quint64 end, quint64 number) { m_turns.push_back({start, end, number}); }
-    void sort()
-    {
-        std::sort(m_turns.begin(), m_turns.end(),
-                  [](const Turn &a, const Turn &b) { return a.start < b.start; });
-    }
-    [[nodiscard]] quint64 at(quint64 ns) const
-    {
-        auto it = std::upper_bound(m_turns.begin(), m_turns.end(), ns,
-                                   [](quint64 t, const Turn &turn) { return t < turn.start; });
-        if (it == m_turns.begin())
-            return 0;
-        --it;
-        // A millisecond's slack past its end: a time read with another clock (a slow run's end,
-        // from steady_clock) may land that far out after the conversion of the turns' ticks.
-        return ns <= it->end + 1'000'000 ? it->number : 0;
-    }
-
-private:
-    struct Turn
-    {
-        quint64 start, end, number;
-    };
-    std::vector<Turn> m_turns;
-};
-
 // --- Windows' frames ---------------------------------------------------------------------------
 
 // A window's track in the trace: a thread id no thread number reaches.
@@ -234,8 +204,10 @@ void parkWindowFrames()
     WindowFrames::parkAll();
 }
 
-// The windows' frames, to name the window frame a time falls in.
-class WindowSpans
+// Spans of the timeline (the main thread's turns, the windows' frames), to name the one a time
+// falls in: the latest begun that holds it (windows' frames may overlap), else one that ended
+// less than `slack` before it (a time read with another clock), else none.
+class Spans
 {
 public:
     struct Span
@@ -248,8 +220,6 @@ public:
         std::sort(m_spans.begin(), m_spans.end(),
                   [](const Span &a, const Span &b) { return a.start < b.start; });
     }
-    // The frame holding `ns` (the latest begun, as windows' frames may overlap), else one that
-    // ended less than `slack` before it (a time read with another clock), else null.
     [[nodiscard]] const Span *at(quint64 ns, quint64 slack) const
     {
         auto it = std::upper_bound(m_spans.begin(), m_spans.end(), ns,
@@ -263,6 +233,13 @@ public:
                 near = &*it;
         }
         return near;
+    }
+    // The number of the turn `ns` falls in (0: none kept), with a millisecond's slack: a time read
+    // with steady_clock (a slow run's end) may land that far out of the turns' converted ticks.
+    [[nodiscard]] quint64 turnAt(quint64 ns) const
+    {
+        const Span *s = at(ns, 1'000'000);
+        return s != nullptr ? s->number : 0;
     }
 
 private:
@@ -308,8 +285,8 @@ struct TraceInput
     std::map<quint64, QByteArray> registryNames;
     std::map<quint64, QByteArray> windowNames; // by serial, read once
     std::map<quint64, QString> threadNames;    // the tracks of threads, by thread number
-    Frames frames;
-    WindowSpans windowFrames;
+    Spans frames;                              // the main thread's turns
+    Spans windowFrames;
     std::vector<bool> slowEntry; // the entries exported as slow runs (matchSlowRuns)
     quint64 mainTid = 1;
     quint64 since = 0; // reports that ended before are not shown
@@ -357,7 +334,7 @@ TraceInput readTrace(std::chrono::nanoseconds last)
         in.mainTid = main;
     for (const diag::TimelineEntry &e : in.entries) {
         if (e.kind == diag::TimelineKind::Turn)
-            in.frames.add(e.startNs, e.endNs, e.turn);
+            in.frames.add({e.startNs, e.endNs, e.turn, 0});
         if (e.kind == diag::TimelineKind::Frame) {
             in.windowFrames.add({e.startNs, e.endNs, e.turn, e.window});
             if (in.windowNames.count(e.window) == 0)
@@ -489,7 +466,7 @@ private:
             .key("registryName")
             .text(registryName(e.registry));
         out.key("handler").number(static_cast<qint64>(e.id.value()));
-        out.key("frame").number(static_cast<qint64>(m_in.frames.at(e.startNs)));
+        out.key("frame").number(static_cast<qint64>(m_in.frames.turnAt(e.startNs)));
         return inWindowFrame(at, 0);
     }
     // The window frame a time fell in, as `window` and `windowFrame`: exactly for a time of the
@@ -497,7 +474,7 @@ private:
     // read with steady_clock (a slow run's end).
     Out &inWindowFrame(quint64 ns, quint64 slack)
     {
-        if (const WindowSpans::Span *f = m_in.windowFrames.at(ns, slack))
+        if (const Spans::Span *f = m_in.windowFrames.at(ns, slack))
             m_out.key("window")
                 .text(m_in.windowNames.at(f->window))
                 .key("windowFrame")
@@ -527,7 +504,7 @@ private:
         // turn). Another thread's: the main thread's turn its end, read precisely, fell in (its
         // start may be the coarse clock's).
         const quint64 at = stall ? s.endedAtNs : s.endedAtNs - 1;
-        m_out.key("frame").number(static_cast<qint64>(s.frame != 0 ? s.frame : m_in.frames.at(at)));
+        m_out.key("frame").number(static_cast<qint64>(s.frame != 0 ? s.frame : m_in.frames.turnAt(at)));
         inWindowFrame(at, 1'000'000);
         if (stall) {
             m_out.key("stack").openArray();
