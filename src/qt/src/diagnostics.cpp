@@ -358,12 +358,8 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run, bool *gone = nullpt
 
 QString detail::describeHandler(const HandlerInfo &h)
 {
-    // Concatenated, not QString::arg in turn: a path holding "%3" (a URL's escaped ':') is text.
-    QString where = printable(h.file) + u':' + QString::number(h.line);
-    if (!h.originFile.isEmpty())
-        where = printable(h.originFile) + u':' + QString::number(h.originLine) + QStringLiteral(" (") +
-                where + u')';
-    if (h.registryId == 0) // its registry destroyed
+    const QString where = printable(whereFull(h)); // its QML place first, as the model shows it
+    if (h.registryId == 0)                         // its registry destroyed
         return QStringLiteral("handler %1 of a destroyed registry, added at %2").arg(h.id.value()).arg(where);
     return QStringLiteral("handler %1 of registry %2 \"%3\" (%4), added at %5")
         .arg(h.id.value())
@@ -472,8 +468,6 @@ void setUp()
     (void)once;
 }
 
-void enableAll(bool enabled);
-
 // setUp(), and the logging rules' switch (once per process).
 void setUpWithRules()
 {
@@ -481,14 +475,8 @@ void setUpWithRules()
     static std::once_flag rules;
     std::call_once(rules, [] {
         if (lcDiagnostics().isDebugEnabled())
-            enableAll(true);
+            detail::diag::setGlobalEnabled(true);
     });
-}
-
-// The process-wide switch (the core's: every handler's statistics say whether they are timed).
-void enableAll(bool enabled)
-{
-    detail::diag::setGlobalEnabled(enabled);
 }
 
 } // namespace
@@ -585,7 +573,7 @@ void Diagnostics::setEnabled(bool enabled)
 {
     setUpWithRules();
     const bool was = isEnabled();
-    enableAll(enabled);
+    detail::diag::setGlobalEnabled(enabled); // the core's: every handler's statistics say if timed
     if (enabled)
         detail::watchTurns();
     // No argument: a receiver reads the state, which a concurrent change may have changed again.
