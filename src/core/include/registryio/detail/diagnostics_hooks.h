@@ -82,8 +82,8 @@ private:
 };
 
 /// Gives back a reference to `stats` (the box's, when the box is destroyed); the last frees them
-/// (the watchdog never reads freed ones).
-RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
+/// (the watchdog never reads freed ones). Also declared by registry_core.h, which frees a box's.
+RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept; // NOLINT(readability-redundant-declaration)
 /// A reference to statistics (freeStats when it goes).
 struct FreeStats
 {
