@@ -6,7 +6,6 @@
 #include <registryio/qml/qml_registry.h>
 #include <registryio/qml/qml_typed_handler.h>
 #include <registryio/qt/detail/frame_pacer.h>
-#include <registryio/qt/detail/qml_hooks.h>
 #include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/logging.h>
 

@@ -2,7 +2,6 @@
 #include "qml_registry_shared.h"
 
 #include <registryio/qml/handler_subscription.h>
-#include <registryio/qt/detail/qml_hooks.h>
 #include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/logging.h>
 #include <registryio/qt/qt_registry_base.h>

@@ -257,31 +257,22 @@ void markProtected(RetiredList &retired, const Snapshot *cur) noexcept
     });
 }
 
-// What a pass takes off the retired lists: the chain of objects to destroy, their count and bytes.
-struct Taken
+// Takes every retired object no reader holds (after markProtected) off the lists and returns
+// them as a chain for `frame` (their handlers' waiters wait for that chain only), but a box with
+// no destructor to run, destroyed here and its block kept for the next add while there is room.
+// An awaited box (`target`, or retired at or before `awaitSeq`) another thread holds sets
+// `blocked`.
+Retired *takeUnreachable(RegistryState &ws, DestroyFrame &frame, const HandlerBox *target,
+                         std::uint64_t awaitSeq, bool &blocked) noexcept
 {
     Retired *chain = nullptr;
-    std::size_t freed = 0;
-    std::size_t freedBytes = 0;
-    bool blockedByOthers = false; // an awaited box may still run on another thread
-};
-
-// Takes every retired object no reader holds (after markProtected): a box with no destructor to
-// run is destroyed here, its block kept for the next add while there is room; the others go on
-// the chain of `frame`, and their handlers' waiters wait for that chain only. An awaited box
-// (`target`, or retired at or before `awaitSeq`) another thread holds sets blockedByOthers.
-Taken takeUnreachable(RegistryState &ws, DestroyFrame &frame, const HandlerBox *target,
-                      std::uint64_t awaitSeq) noexcept
-{
-    Taken t;
     RetiredList &retired = ws.retired;
-    auto take = [&](Retired **link, Retired *r) {
+    const auto unlink = [&](Retired **link, Retired *r, Retired *&to) {
         *link = r->next;
-        r->next = t.chain;
-        t.chain = r;
-        ++t.freed;
-        t.freedBytes += r->bytes;
-        frame.oldestSeq = std::min(frame.oldestSeq, r->seq);
+        r->next = to;
+        to = r;
+        --retired.pending;
+        retired.pendingBytes -= r->bytes;
     };
     for (Retired **link = &retired.boxes; Retired *r = *link;) {
         const bool others = r->seq > retired.fencedSeq || r->markOther;
@@ -294,44 +285,34 @@ Taken takeUnreachable(RegistryState &ws, DestroyFrame &frame, const HandlerBox *
                                   byId[box->byIdIndex].second == reinterpret_cast<std::uintptr_t>(box)
                               ? &byId[box->byIdIndex]
                               : findById(byId, box->id.value());
-            if (r->destroy == &freePlainBox && ws.spareCount < spareLimit) {
-                // No destructor to run: destroyed here, its block kept for the next add
-                // (keepSpareLocked, with its room test done).
-                if (entry != nullptr)
-                    entry->second = 0;
-                if (box->stats != nullptr) {
-                    diag::freeStats(box->stats);
-                    box->stats = nullptr;
-                    box->times = nullptr;
-                }
-                *link = r->next;
-                ++t.freed;
-                t.freedBytes += r->bytes;
-                r->next = ws.spareBoxes;
-                ws.spareBoxes = r;
-                ++ws.spareCount;
-                continue;
-            }
+            const bool spare = r->destroy == &freePlainBox && ws.spareCount < spareLimit;
             if (entry != nullptr)
-                entry->second = chainTag(frame.number);
-            take(link, r);
+                entry->second = spare ? 0 : chainTag(frame.number);
+            if (spare && box->stats != nullptr) { // (keepSpareLocked, with its room test done)
+                diag::freeStats(std::exchange(box->stats, nullptr));
+                box->times = nullptr;
+            }
+            ws.spareCount += spare ? 1 : 0;
+            frame.oldestSeq = spare ? frame.oldestSeq : std::min(frame.oldestSeq, r->seq);
+            unlink(link, r, spare ? ws.spareBoxes : chain);
             continue;
         }
-        if (others && ((target != nullptr && r == target) || r->seq <= awaitSeq))
-            t.blockedByOthers = true;
+        blocked = blocked || (others && ((target != nullptr && r == target) || r->seq <= awaitSeq));
         r->markOther = r->markSelf = false;
         link = &r->next;
     }
     // Snapshots and callbacks: freed once no slot holds them (nobody waits for these).
     for (Retired **link = &retired.others; Retired *r = *link;) {
         if (r->seq <= retired.fencedSeq && !r->markOther && !r->markSelf) {
-            take(link, r);
+            frame.oldestSeq = std::min(frame.oldestSeq, r->seq);
+            unlink(link, r, chain);
             continue;
         }
         r->markOther = r->markSelf = false;
         link = &r->next;
     }
-    return t;
+    retired.pendingPublic.store(retired.pending, std::memory_order_relaxed);
+    return chain;
 }
 
 } // namespace
@@ -367,12 +348,8 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
     markProtected(retired, cur);
     DestroyFrame frame;
     frame.number = retired.chainNumber + 1;
-    const Taken taken = takeUnreachable(st(), frame, target, awaitSeq);
     PassResult result;
-    result.blockedByOthers = taken.blockedByOthers;
-    retired.pending -= taken.freed;
-    retired.pendingBytes -= taken.freedBytes;
-    retired.pendingPublic.store(retired.pending, std::memory_order_relaxed);
+    Retired *chain = takeUnreachable(st(), frame, target, awaitSeq, result.blockedByOthers);
     // The next pass when as much again is pending: a reader parked on a snapshot keeps what it
     // pins, and writers then pay O(1) amortised per retirement instead of a pass each.
     // Bytes scale with the live array too: a registry of 10,000 handlers retires a 280 KB array
@@ -380,14 +357,14 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
     retired.nextPass = retired.pending + std::max(passObjects, retired.pending);
     retired.nextPassBytes =
         retired.pendingBytes + std::max({passBytes, retired.pendingBytes, 2 * std::size_t{cur->bytes}});
-    if (taken.chain == nullptr) {
+    if (chain == nullptr) {
         lock.unlock();
         return result;
     }
     retired.chainNumber = frame.number;
     startChainLocked(frame);
     lock.unlock();
-    result.registryGone = !destroyChain(taken.chain, frame);
+    result.registryGone = !destroyChain(chain, frame);
     return result;
 }
 

@@ -126,20 +126,6 @@ void noteThread() noexcept
 
 constinit std::atomic<Diagnostics *> theInstance{nullptr};
 
-// QtRegistry objects as they were just before they died, while the core keeps destroyed
-// registries (RIO_DIAGNOSTICS_JSON): the last detail::diag::departedKept. Never destroyed.
-struct DepartedFacades
-{
-    std::mutex mutex;
-    QList<RegistryInfo> registries;
-};
-
-DepartedFacades &departedFacades()
-{
-    static auto *list = new DepartedFacades; // NOLINT(bugprone-unhandled-exception-at-new)
-    return *list;
-}
-
 // `registryName` and `eventType`: the registry's, converted once for all its handlers.
 HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::HandlerRecord &h,
                    const QString &registryName, const QString &eventType)
@@ -232,7 +218,9 @@ RegistryInfo infoOf(const detail::diag::RegistryRecord &reg)
 }
 
 // The live QtRegistry objects by id, from attachDiagnostics to detachDiagnostics, which their
-// destruction runs first: one found here under the mutex lives while it is held. Never destroyed.
+// destruction runs first: one found here under the mutex lives while it is held; and, while the
+// core keeps destroyed registries (RIO_DIAGNOSTICS_JSON), the last departedKept as they were just
+// before they died. Never destroyed.
 struct Facade
 {
     const detail::RegistryCore *core;
@@ -242,6 +230,7 @@ struct Facades
 {
     std::mutex mutex;
     std::map<quint64, Facade> byId;
+    QList<RegistryInfo> departed;
 };
 
 Facades &facades()
@@ -558,9 +547,9 @@ QList<RegistryInfo> Diagnostics::destroyedRegistries()
     for (const auto &reg : detail::diag::departedRecords(lost))
         out.push_back(infoOf(reg));
     {
-        DepartedFacades &d = departedFacades();
-        std::lock_guard lock(d.mutex);
-        out.append(d.registries);
+        Facades &f = facades();
+        std::lock_guard lock(f.mutex);
+        out.append(f.departed);
     }
     for (RegistryInfo &r : out)
         r.destroyed = true;
@@ -796,20 +785,18 @@ void QtRegistryBase::detachDiagnostics() const noexcept
     if (m_registryId == 0)
         return;
     // Its last state, with its handlers still listed (for the file RIO_DIAGNOSTICS_JSON names).
+    Facades &f = facades();
     try {
         QList<RegistryInfo> last =
             detail::diag::keepingDeparted() ? build(m_registryId) : QList<RegistryInfo>();
-        if (!last.isEmpty()) {
-            DepartedFacades &d = departedFacades();
-            std::lock_guard lock(d.mutex);
-            if (d.registries.size() == static_cast<qsizetype>(detail::diag::departedKept))
-                d.registries.removeFirst();
-            d.registries.push_back(std::move(last.front()));
-        }
+        std::lock_guard lock(f.mutex);
+        if (!last.isEmpty() && f.departed.size() == static_cast<qsizetype>(detail::diag::departedKept))
+            f.departed.removeFirst();
+        if (!last.isEmpty())
+            f.departed.push_back(std::move(last.front()));
     } catch (...) {
         // No memory: not kept.
     }
-    Facades &f = facades();
     std::lock_guard lock(f.mutex);
     f.byId.erase(m_registryId);
 }

@@ -243,28 +243,6 @@ Q_COREAPP_STARTUP_FUNCTION(writeAtQuitToo)
 
 namespace rio {
 
-namespace {
-// A field as QDebug's line shows it.
-QString debugText(quint64 n)
-{
-    return QString::number(n);
-}
-QString debugText(const std::array<quint64, dropReasonCount> &drops)
-{
-    quint64 sum = 0;
-    for (const quint64 d : drops)
-        sum += d;
-    return QString::number(sum);
-}
-QString debugText(const TimeHistogram &h)
-{
-    if (h.count == 0)
-        return QStringLiteral("–");
-    return QStringLiteral("p50 ") + duration(h.p50Ns()) + QStringLiteral(", p99 ") + duration(h.p99Ns()) +
-           QStringLiteral(", max ") + duration(h.maxNs);
-}
-} // namespace
-
 QDebug operator<<(QDebug debug, const HandlerInfo &h)
 {
     const QDebugStateSaver saver(debug);
@@ -275,9 +253,23 @@ QDebug operator<<(QDebug debug, const HandlerInfo &h)
                               << (h.addedThreadName.isEmpty() ? QString::number(h.addedThread)
                                                               : oneLine(h.addedThreadName));
     detail::schema::forEach(detail::schema::handlerFields, [&](const auto &f, std::size_t) {
-        if constexpr (requires { debugText(h.*f.member); })
-            if (f.label != nullptr)
-                debug << ", " << f.label << ' ' << debugText(h.*f.member);
+        using T = typename std::decay_t<decltype(f)>::Type; // the labelled ones: counts, drops, times
+        if constexpr (std::is_same_v<T, quint64> || std::is_same_v<T, TimeHistogram> ||
+                      std::is_same_v<T, std::array<quint64, dropReasonCount>>) {
+            if (f.label == nullptr)
+                return;
+            const auto &v = h.*f.member;
+            debug << ", " << f.label << ' ';
+            if constexpr (std::is_same_v<T, TimeHistogram>)
+                debug << (v.count == 0
+                              ? QStringLiteral("–")
+                              : QStringLiteral("p50 %1, p99 %2, max %3")
+                                    .arg(duration(v.p50Ns()), duration(v.p99Ns()), duration(v.maxNs)));
+            else if constexpr (std::is_same_v<T, quint64>)
+                debug << v;
+            else
+                debug << h.totalDrops();
+        }
     });
     debug << ')';
     return debug;

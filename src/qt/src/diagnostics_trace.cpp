@@ -246,35 +246,6 @@ private:
     std::vector<Span> m_spans;
 };
 
-// Per file name as the ring holds it (an address that lives as long as its library, and every
-// entry read at once is live together): its name's last part, as UTF-8.
-class FileNames
-{
-public:
-    const QByteArray &path(const char *file) { return of(file).path; }
-    const QByteArray &name(const char *file) { return of(file).name; }
-
-private:
-    struct Names
-    {
-        QByteArray path, name;
-    };
-    const Names &of(const char *file)
-    {
-        auto [it, added] = m_names.try_emplace(file);
-        if (added && file != nullptr) {
-            it->second.path = QByteArray(file);
-            it->second.name = QFileInfo(QString::fromUtf8(file)).fileName().toUtf8();
-        }
-        return it->second;
-    }
-    std::map<const char *, Names> m_names;
-};
-
-} // namespace
-
-namespace {
-
 // What a trace shows, read at once: the timeline's entries, the slow runs and stalls, the
 // names, and the indexes that place a time in a frame.
 struct TraceInput
@@ -460,7 +431,7 @@ private:
     // The args of a run or a wait: who ran, and in which frames.
     Out &who(Out &out, const diag::TimelineEntry &e, quint64 at)
     {
-        out.key("file").text(m_files.path(e.file)).key("line").number(qint64{e.line});
+        out.key("file").text(e.file != nullptr ? e.file : "").key("line").number(qint64{e.line});
         out.key("registry")
             .number(static_cast<qint64>(e.registry))
             .key("registryName")
@@ -527,7 +498,7 @@ private:
 
     Out &m_out;
     const TraceInput &m_in;
-    FileNames m_files;
+    std::map<const char *, QByteArray> m_fileNames;
     qint64 m_waitId = 0;
     std::map<quint64, std::uint64_t> m_windowEnds; // by window: its last frame's end
 };

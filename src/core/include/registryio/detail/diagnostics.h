@@ -263,23 +263,18 @@ struct RegistryRecord
 /// registry's lock in turn; runs no user code.
 RIO_CORE_EXPORT std::vector<RegistryRecord> collect(std::uint64_t serial = 0, bool handlers = true);
 
-/// The diagnostics' side of a registry's core (diagnostics.cpp): its switch, its record and the
-/// Qt layer's mark.
+/// The diagnostics' side of a registry's core (diagnostics.cpp), which RegistryCore befriends.
 struct RIO_CORE_EXPORT Registries
 {
-    /// Marks `core` as a QtRegistry's, whose event type is `eventType`: the Qt layer lists its
-    /// record (record()) with its own part, and keeps it when it is destroyed. Throws std::bad_alloc.
+    /// Marks `core` a QtRegistry's (event type `eventType`): the Qt layer lists and keeps its record.
     static void markFacade(RegistryCore &core, const std::string_view *eventType);
     /// The process-unique serial diagnostics know `core` by (creates its writer state).
     static std::uint64_t serial(RegistryCore &core);
-    /// `core`'s record, its handlers' when `handlers`, under its lock (false, none, for a
-    /// registry that never had a writer).
+    /// `core`'s record (its handlers' when `handlers`) under its lock; false for one never written.
     static bool record(const RegistryCore &core, RegistryRecord &out, bool handlers = true);
-    /// record() with the lock held.
+    // The same, the switch, and a lower cap of the fast limits, with the lock held.
     static void recordLocked(const RegistryCore &core, RegistryRecord &out, bool handlers = true);
-    /// Applies the switch to `core`'s handlers and arrays (under its lock).
     static void applyLocked(RegistryCore &core, bool on);
-    /// Lowers `core`'s handlers' fast limits to `cap` ticks (under its lock).
     static void capFastLimitsLocked(const RegistryCore &core, std::uint64_t cap) noexcept;
 };
 
