@@ -141,6 +141,7 @@ Rectangle {
         delegate: Rectangle {
             id: line
             required property string registryName
+            required property real registryId
             required property string where
             required property string thread
             // Typed, not var: a value a refresh re-reads unchanged (after a new order) changes
@@ -163,7 +164,7 @@ Rectangle {
 
             Row {
                 anchors.fill: parent
-                Cell { share: 0.15; text: line.registryName; color: line.ink }
+                Cell { share: 0.15; text: line.registryName || "#" + line.registryId; color: line.ink }
                 Cell { share: 0.25; text: line.where; color: "#9aa3b0"; font.family: "monospace"; elide: Text.ElideLeft }
                 Cell { share: 0.12; text: line.thread; color: line.ink }
                 Cell { share: 0.1; text: line.calls; elide: Text.ElideNone; color: line.ink }

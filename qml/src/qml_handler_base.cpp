@@ -2,6 +2,7 @@
 #include "qml_registry_shared.h"
 
 #include <registryio/qml/qml_handler_base.h>
+#include <registryio/qt/detail/qml_hooks.h>
 
 #include <QJSEngine>
 #include <QList>

@@ -69,10 +69,10 @@ int usage(bool asked = false)
 QString dropsByReason(const HandlerInfo &h)
 {
     QStringList reasons;
-    const QJsonObject drops = toJson(h)[QStringLiteral("drops")].toObject();
-    for (auto it = drops.begin(); it != drops.end(); ++it)
-        if (it.value().toInteger() != 0)
-            reasons.append(QStringLiteral("%1 %2").arg(it.key()).arg(it.value().toInteger()));
+    for (int r = 0; r < dropReasonCount; ++r)
+        if (const quint64 n = h.drops[static_cast<std::size_t>(r)]; n != 0)
+            reasons.append(
+                QStringLiteral("%1 %2").arg(QLatin1String(rio::detail::dropReasonNames[r])).arg(n));
     return reasons.isEmpty() ? QStringLiteral("-") : reasons.join(QStringLiteral(", "));
 }
 

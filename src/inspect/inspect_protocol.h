@@ -6,6 +6,8 @@
 // (Diagnostics::snapshot(), encodeSnapshot's bytes, in pages: a JSON document of 1,000 handlers
 // costs 20-60 ms to make, these 0.1-0.4 ms) and the timeline (Diagnostics::toTrace()'s text).
 
+#include "../qt/src/diagnostics_schema_p.h"
+
 #include <registryio/qt/diagnostics.h>
 
 #include <QByteArrayView>
@@ -20,6 +22,8 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace rio::inspect {
@@ -183,17 +187,120 @@ inline bool readTimeline(const QByteArray &bytes, QJsonArray &events)
 
 namespace detail {
 
-// The encoding's pieces (encodeSnapshot): numbers little-endian as they are, booleans as bits of
-// one flags byte, each distinct string once in a table at the end (UTF-16, little-endian), which
-// the records name by index.
+namespace schema = rio::detail::schema;
+
+// The wire (encodeSnapshot): numbers little-endian as they are, a record's booleans as the bits
+// of one flags byte at the first one's place, each distinct string once in a table at the end
+// (UTF-16, little-endian) that records name by index. transfer() says once how a field type is
+// sent; SnapshotWriter and SnapshotReader give it the two directions. A reader's check fails a
+// value its field does not have.
+template <typename IO, typename V>
+void transfer(IO &io, V &v, std::size_t slot)
+{
+    using T = std::remove_const_t<V>;
+    if constexpr (std::is_same_v<T, int>) {
+        io.template as<qint32>(v, [](qint32) { return true; });
+    } else if constexpr (std::is_same_v<T, HandlerId>) { // ids begin at 1
+        io.template as<quint64>(v, [](quint64 id) { return id != 0; });
+    } else if constexpr (std::is_same_v<T, Qt::ConnectionType>) { // its values fit in 9 bits
+        io.template as<quint32>(v, [](quint32 c) { return (c & ~quint32(0x1ff)) == 0; });
+    } else if constexpr (std::is_same_v<T, Delivery>) {
+        io.template as<quint8>(v, [](quint8 d) { return d <= quint8(Delivery::Latest); });
+    } else if constexpr (std::is_same_v<T, Overflow>) {
+        io.template as<quint8>(v, [](quint8 o) { return o <= quint8(Overflow::Block); });
+    } else if constexpr (std::is_same_v<T, QString>) {
+        io.string(v, slot);
+    } else if constexpr (std::is_same_v<T, std::array<quint64, dropReasonCount>>) {
+        for (auto &d : v)
+            io.number(d);
+    } else if constexpr (std::is_same_v<T, TimeHistogram>) {
+        io.number(v.count);
+        io.number(v.totalNs);
+        io.number(v.maxNs);
+        io.number(v.nsPerTick);
+        int used = TimeHistogram::bucketCount; // the buckets up to the last one used
+        while (used > 0 && v.buckets[static_cast<std::size_t>(used - 1)] == 0)
+            --used;
+        auto sent = static_cast<quint8>(used);
+        io.number(sent);
+        // A tick lasts some finite time: NaN, infinities, zero and below are no clock's.
+        io.check(sent <= TimeHistogram::bucketCount && v.nsPerTick > 0 && v.nsPerTick < HUGE_VAL);
+        for (int i = 0; i < sent && io.ok(); ++i)
+            io.number(v.buckets[static_cast<std::size_t>(i)]);
+    } else {
+        static_assert(std::is_same_v<T, quint64>, "a field type of the schema");
+        io.number(v);
+    }
+}
+
+// The bytes a field of type T takes on the wire: at most, and at least.
+template <typename T>
+constexpr std::pair<qsizetype, qsizetype> widthOf()
+{
+    if constexpr (std::is_same_v<T, bool>) // a bit of the flags byte
+        return {0, 0};
+    else if constexpr (std::is_same_v<T, QString> || std::is_same_v<T, int> ||
+                       std::is_same_v<T, Qt::ConnectionType>)
+        return {4, 4};
+    else if constexpr (std::is_same_v<T, Delivery> || std::is_same_v<T, Overflow>)
+        return {1, 1};
+    else if constexpr (std::is_same_v<T, TimeHistogram>)
+        return {33 + TimeHistogram::bucketCount * 8, 33};
+    else
+        return {qsizetype(sizeof(T)), qsizetype(sizeof(T))}; // quint64, HandlerId, the drops
+}
+
+// The bytes a record of `fields` takes: its fields' (the most or the least) and its flags byte.
+template <typename Fields>
+constexpr qsizetype recordBytes(const Fields &fields, bool most)
+{
+    qsizetype bytes = 0;
+    bool flags = false;
+    schema::forEach(fields, [&](const auto &f, std::size_t) {
+        using T = typename std::decay_t<decltype(f)>::Type;
+        bytes += f.sent ? (most ? widthOf<T>().first : widthOf<T>().second) : 0;
+        flags = flags || (f.sent && std::is_same_v<T, bool>);
+    });
+    return bytes + (flags ? 1 : 0);
+}
+
+// `record`'s sent fields through `io` (`slot`: its strings' first slot in the writer's cache).
+template <typename IO, typename Record, typename Fields>
+void transferRecord(IO &io, Record &record, const Fields &fields, std::size_t slot)
+{
+    quint8 flags = 0;
+    int bit = -1; // the next boolean's bit, once the flags byte is sent
+    schema::forEach(fields, [&](const auto &f, std::size_t i) {
+        if (!f.sent)
+            return;
+        if constexpr (std::is_same_v<typename std::decay_t<decltype(f)>::Type, bool>) {
+            if (bit < 0) {
+                schema::forEach(fields, [&](const auto &g, std::size_t) { // the writer's flags
+                    if constexpr (std::is_same_v<typename std::decay_t<decltype(g)>::Type, bool>)
+                        if (g.sent && ++bit >= 0 && record.*g.member)
+                            flags |= quint8(1U << bit);
+                });
+                io.number(flags);
+                bit = 0;
+            }
+            io.flag(record.*f.member, flags, bit++);
+        } else {
+            transfer(io, record.*f.member, slot + i);
+        }
+    });
+    io.check(bit < 0 || (flags >> bit) == 0); // a flag no field has
+}
+
+inline constexpr std::size_t stringSlots = std::tuple_size_v<std::decay_t<decltype(schema::registryFields)>> +
+                                           std::tuple_size_v<std::decay_t<decltype(schema::handlerFields)>>;
+
 class SnapshotWriter
 {
 public:
-    // The most bytes one record (a registry's, a handler's) takes: room is made for it first.
-    static constexpr qsizetype registryBytes = 8 + 2 * 4 + 1 + dropReasonCount * 8 + 4;
-    static constexpr qsizetype histogramBytes = 3 * 8 + 8 + 1 + TimeHistogram::bucketCount * 8;
-    static constexpr qsizetype handlerBytes = 8 + 7 * 4 + 2 * 4 + 8 + 2 * 4 + 1 + 8 + 1 + 1 + 2 * 8 +
-                                              dropReasonCount * 8 + 4 * 8 + 2 * histogramBytes;
+    // The most bytes one record (a registry's with its handler count, a handler's) takes: room
+    // is made for it first.
+    static constexpr qsizetype registryBytes = recordBytes(schema::registryFields, true) + 4;
+    static constexpr qsizetype handlerBytes = recordBytes(schema::handlerFields, true);
 
     explicit SnapshotWriter(qsizetype expected) { m_bytes.resize(expected); }
     void room(qsizetype bytes)
@@ -209,11 +316,18 @@ public:
         m_out += sizeof(T);
         m_at += sizeof(T);
     }
-    void byte(quint8 value) { number(value); }
-    // `s`'s index in the table: the field's last string, else looked up (interned).
-    void string(const QString &s, int field)
+    template <typename W, typename T, typename Valid>
+    void as(const T &value, Valid)
     {
-        auto &[last, index] = m_last[static_cast<std::size_t>(field)];
+        if constexpr (std::is_same_v<T, HandlerId>)
+            number(W(value.value()));
+        else
+            number(W(value));
+    }
+    // `s`'s index in the table: the field's last string, else looked up (interned).
+    void string(const QString &s, std::size_t slot)
+    {
+        auto &[last, index] = m_last[slot];
         if (index == 0 || s != last) {
             auto it = m_indices.constFind(s);
             if (it == m_indices.cend()) {
@@ -225,19 +339,9 @@ public:
         }
         number(quint32(index - 1));
     }
-    void histogram(const TimeHistogram &h)
-    {
-        int used = TimeHistogram::bucketCount;
-        while (used > 0 && h.buckets[static_cast<std::size_t>(used - 1)] == 0)
-            --used;
-        number(h.count);
-        number(h.totalNs);
-        number(h.maxNs);
-        number(h.nsPerTick);
-        byte(static_cast<quint8>(used));
-        for (int i = 0; i < used; ++i)
-            number(h.buckets[static_cast<std::size_t>(i)]);
-    }
+    void flag(bool, quint8, int) { }
+    void check(bool) { }
+    [[nodiscard]] static bool ok() { return true; }
     // The bytes, with the table after the records and its offset in the header (at 4).
     QByteArray finish()
     {
@@ -264,30 +368,54 @@ private:
     qsizetype m_at = 0;
     QHash<QString, quint32> m_indices;
     QList<QString> m_strings;
-    std::array<std::pair<QString, quint32>, 9> m_last{}; // each field's last string, its index + 1
+    std::array<std::pair<QString, quint32>, stringSlots> m_last{}; // each field's last string, its index + 1
 };
 
 // Reads what SnapshotWriter wrote: every read is checked against the bytes left; a failed one
-// leaves zeros and `ok` false.
+// leaves zeros and `ok` false, as does a value its field does not have.
 class SnapshotReader
 {
 public:
-    SnapshotReader(const char *at, const char *end) : m_at(at), m_end(end) { }
+    SnapshotReader(const char *at, const char *end, const QList<QString> *table = nullptr)
+        : m_at(at), m_end(end), m_table(table)
+    { }
     [[nodiscard]] qsizetype left() const { return m_end - m_at; }
     [[nodiscard]] bool ok() const { return m_ok; }
-    void fail() { m_ok = false; }
+    void check(bool valid) { m_ok = m_ok && valid; }
     template <typename T>
-    T number()
+    void number(T &value)
     {
         if (left() < qsizetype(sizeof(T))) {
             m_ok = false;
             m_at = m_end;
-            return T{};
+            value = T{};
+            return;
         }
-        const T value = qFromLittleEndian<T>(m_at);
+        value = qFromLittleEndian<T>(m_at);
         m_at += sizeof(T);
+    }
+    template <typename T>
+    T number()
+    {
+        T value;
+        number(value);
         return value;
     }
+    template <typename W, typename T, typename Valid>
+    void as(T &value, Valid valid)
+    {
+        const W w = number<W>();
+        check(valid(w));
+        value = m_ok ? T(w) : T{};
+    }
+    void string(QString &s, std::size_t)
+    {
+        const auto index = number<quint32>();
+        check(index < quint64(m_table->size()));
+        if (m_ok)
+            s = (*m_table)[index];
+    }
+    void flag(bool &b, quint8 flags, int bit) { b = (flags >> bit & 1) != 0; }
     // The table's strings: a count, then each as its length in UTF-16 units and the units.
     bool strings(QList<QString> &table)
     {
@@ -306,37 +434,13 @@ public:
         }
         return m_ok && left() == 0;
     }
-    void string(const QList<QString> &table, QString &s)
-    {
-        const auto index = number<quint32>();
-        if (index < quint64(table.size()))
-            s = table[index];
-        else
-            m_ok = false;
-    }
-    void histogram(TimeHistogram &h)
-    {
-        h.count = number<quint64>();
-        h.totalNs = number<quint64>();
-        h.maxNs = number<quint64>();
-        h.nsPerTick = number<double>();
-        const auto used = number<quint8>();
-        // A tick lasts some finite time: NaN, infinities, zero and below are no clock's.
-        if (used > TimeHistogram::bucketCount || !(h.nsPerTick > 0 && h.nsPerTick < HUGE_VAL))
-            m_ok = false;
-        for (int i = 0; i < used && m_ok; ++i)
-            h.buckets[static_cast<std::size_t>(i)] = number<quint64>();
-    }
 
 private:
     const char *m_at;
     const char *m_end;
+    const QList<QString> *m_table;
     bool m_ok = true;
 };
-
-// A handler's and a registry's booleans, bits of their flags byte.
-enum HandlerFlag : quint8 { HasContext = 1, Once = 2, Suspended = 4, Timed = 8, HandlerFlags = 15 };
-enum RegistryFlag : quint8 { IsQt = 1, DiagnosticsEnabled = 2, Destroyed = 4, RegistryFlags = 7 };
 
 } // namespace detail
 
@@ -353,46 +457,15 @@ inline QByteArray encodeSnapshot(const QList<RegistryInfo> &registries)
     w.number(snapshotVersion);
     w.number(quint32(0)); // the table's offset, when known
     w.number(static_cast<quint32>(registries.size()));
+    constexpr std::size_t firstHandlerSlot =
+        std::tuple_size_v<std::decay_t<decltype(detail::schema::registryFields)>>;
     for (const RegistryInfo &r : registries) {
         w.room(W::registryBytes);
-        w.number(r.id);
-        w.string(r.name, 0);
-        w.string(r.eventType, 1);
-        w.byte((r.qt ? detail::IsQt : 0) | (r.diagnosticsEnabled ? detail::DiagnosticsEnabled : 0) |
-               (r.destroyed ? detail::Destroyed : 0));
-        for (const quint64 d : r.removedHandlerDrops)
-            w.number(d);
+        detail::transferRecord(w, r, detail::schema::registryFields, 0);
         w.number(static_cast<quint32>(r.handlers.size()));
         for (const HandlerInfo &h : r.handlers) {
             w.room(W::handlerBytes);
-            w.number(quint64(h.id.value()));
-            w.string(h.file, 2);
-            w.number(qint32(h.line));
-            w.string(h.function, 3);
-            w.string(h.originFile, 4);
-            w.number(qint32(h.originLine));
-            w.number(h.addedThread);
-            w.string(h.addedThreadName, 5);
-            w.string(h.contextClass, 6);
-            w.string(h.contextName, 7);
-            w.string(h.contextThreadName, 8);
-            w.number(qint32(h.priority));
-            w.number(quint32(h.connection));
-            w.byte(static_cast<quint8>(h.delivery));
-            w.number(h.capacity);
-            w.byte(static_cast<quint8>(h.overflow));
-            w.byte((h.hasContext ? detail::HasContext : 0) | (h.once ? detail::Once : 0) |
-                   (h.suspended ? detail::Suspended : 0) | (h.timed ? detail::Timed : 0));
-            w.number(h.calls);
-            w.number(h.failures);
-            for (const quint64 d : h.drops)
-                w.number(d);
-            w.number(h.waiting);
-            w.number(h.maxWaiting);
-            w.number(h.coalesced);
-            w.number(h.slowRuns);
-            w.histogram(h.runTime);
-            w.histogram(h.queueDelay);
+            detail::transferRecord(w, h, detail::schema::handlerFields, firstHandlerSlot);
         }
     }
     return w.finish();
@@ -411,80 +484,28 @@ inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registr
     QList<QString> table;
     if (!detail::SnapshotReader(bytes.constData() + tableAt, bytes.constData() + bytes.size()).strings(table))
         return false;
-    detail::SnapshotReader s(bytes.constData() + 8, bytes.constData() + tableAt);
-    using W = detail::SnapshotWriter;
-    constexpr qsizetype leastHandler = W::handlerBytes - 2 * TimeHistogram::bucketCount * 8;
+    detail::SnapshotReader s(bytes.constData() + 8, bytes.constData() + tableAt, &table);
+    constexpr qsizetype leastHandler = detail::recordBytes(detail::schema::handlerFields, false);
     const auto count = s.number<quint32>();
-    if (count > quint64(s.left()) / W::registryBytes || count > maxRegistries)
+    if (count > quint64(s.left()) / detail::SnapshotWriter::registryBytes || count > maxRegistries)
         return false;
     quint32 handlersLeft = maxHandlers;
     registries.reserve(registries.size() + count);
     for (quint32 i = 0; i < count && s.ok(); ++i) {
-        RegistryInfo r;
-        r.id = s.number<quint64>();
-        s.string(table, r.name);
-        s.string(table, r.eventType);
-        const auto flags = s.number<quint8>();
-        r.qt = (flags & detail::IsQt) != 0;
-        r.diagnosticsEnabled = (flags & detail::DiagnosticsEnabled) != 0;
-        r.destroyed = (flags & detail::Destroyed) != 0;
-        for (quint64 &d : r.removedHandlerDrops)
-            d = s.number<quint64>();
+        RegistryInfo &r = registries.emplace_back();
+        detail::transferRecord(s, r, detail::schema::registryFields, 0);
         const auto handlers = s.number<quint32>();
-        if ((flags & ~detail::RegistryFlags) != 0 || handlers > quint64(s.left()) / leastHandler ||
-            handlers > handlersLeft)
+        if (handlers > quint64(s.left()) / leastHandler || handlers > handlersLeft)
             return false;
         handlersLeft -= handlers;
         r.handlers.reserve(handlers);
         for (quint32 k = 0; k < handlers && s.ok(); ++k) {
-            HandlerInfo h;
+            HandlerInfo &h = r.handlers.emplace_back();
             h.registryId = r.id;
             h.registryName = r.name;
             h.eventType = r.eventType;
-            h.id = HandlerId(s.number<quint64>());
-            if (h.id.value() == 0) // no handler's (ids begin at 1)
-                s.fail();
-            s.string(table, h.file);
-            h.line = s.number<qint32>();
-            s.string(table, h.function);
-            s.string(table, h.originFile);
-            h.originLine = s.number<qint32>();
-            h.addedThread = s.number<quint64>();
-            s.string(table, h.addedThreadName);
-            s.string(table, h.contextClass);
-            s.string(table, h.contextName);
-            s.string(table, h.contextThreadName);
-            h.priority = s.number<qint32>();
-            const auto connection = s.number<quint32>();
-            const auto delivery = s.number<quint8>();
-            h.capacity = s.number<quint64>();
-            const auto overflow = s.number<quint8>();
-            const auto bits = s.number<quint8>();
-            // No Qt::ConnectionType (its values fit in 9 bits), Delivery or Overflow: reading
-            // it as one is undefined.
-            if ((connection & ~quint32(0x1ff)) != 0 || delivery > quint8(Delivery::Latest) ||
-                overflow > quint8(Overflow::Block) || (bits & ~detail::HandlerFlags) != 0)
-                return false;
-            h.connection = static_cast<Qt::ConnectionType>(connection);
-            h.delivery = static_cast<Delivery>(delivery);
-            h.overflow = static_cast<Overflow>(overflow);
-            h.hasContext = (bits & detail::HasContext) != 0;
-            h.once = (bits & detail::Once) != 0;
-            h.suspended = (bits & detail::Suspended) != 0;
-            h.timed = (bits & detail::Timed) != 0;
-            h.calls = s.number<quint64>();
-            h.failures = s.number<quint64>();
-            for (quint64 &d : h.drops)
-                d = s.number<quint64>();
-            h.waiting = s.number<quint64>();
-            h.maxWaiting = s.number<quint64>();
-            h.coalesced = s.number<quint64>();
-            h.slowRuns = s.number<quint64>();
-            s.histogram(h.runTime);
-            s.histogram(h.queueDelay);
-            r.handlers.append(std::move(h));
+            detail::transferRecord(s, h, detail::schema::handlerFields, 0);
         }
-        registries.append(std::move(r));
     }
     return s.ok() && s.left() == 0;
 }

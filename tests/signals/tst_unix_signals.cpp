@@ -23,6 +23,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -132,13 +133,21 @@ void priorAction(int signal, siginfo_t *info, void *)
     errno = EBADF;
 }
 
+// The process's open wake-up channels (eventfds and pipes), the only kinds UnixSignals opens: a
+// socket or file another library's thread opens meanwhile (LTTng-UST's listeners) is not counted.
 QSet<int> openFds()
 {
     QSet<int> fds;
     const QStringList entries =
         QDir("/proc/self/fd").entryList(QDir::Files | QDir::System | QDir::NoDotAndDotDot);
-    for (const QString &e : entries)
-        fds.insert(e.toInt());
+    for (const QString &e : entries) {
+        std::array<char, 256> target{};
+        const QByteArray link = QByteArray("/proc/self/fd/") + e.toLatin1();
+        const ssize_t n = ::readlink(link.constData(), target.data(), target.size() - 1);
+        const std::string_view kind(target.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+        if (kind.find("[eventfd]") != std::string_view::npos || kind.starts_with("pipe:"))
+            fds.insert(e.toInt());
+    }
     return fds;
 }
 

@@ -25,8 +25,7 @@ namespace {
 constinit std::atomic<std::uint64_t> threadCounter{0};
 constinit std::atomic<std::uint64_t> serialCounter{0};
 constinit std::atomic<bool> globalOn{false};
-constinit std::atomic<bool> keepOn{false};         // destroyed registries' records are kept
-constinit std::atomic<Describe> describe{nullptr}; // the layer's part of a record (setDescribe)
+constinit std::atomic<bool> keepOn{false}; // destroyed registries' records are kept
 
 // Calls f(state) for every listed registry state with a core (serial 0), or for the one whose
 // serial is `serial`, under the state's writer lock. The others' locks are not taken: a state's
@@ -101,7 +100,7 @@ void setGlobalEnabled(bool enabled)
     globalOn.store(enabled, std::memory_order_release);
     forEachCore([&](RegistryState &s) {
         try {
-            s.core->applyDiagnosticsLocked(enabled || s.diagnosticsOwn);
+            Registries::applyLocked(*s.core, enabled || s.diagnosticsOwn);
         } catch (...) {
             if (!error)
                 error = std::current_exception();
@@ -137,8 +136,9 @@ void setThresholds(std::uint64_t main, std::uint64_t other, std::uint64_t stall)
     stallNs.store(stall, std::memory_order_relaxed);
     updateTicks();
     // A lower threshold: every handler's fast limit comes under the new cap.
-    forEachCore(
-        [](RegistryState &s) { s.core->capFastLimitsLocked(fastCap.load(std::memory_order_seq_cst)); });
+    forEachCore([](RegistryState &s) {
+        Registries::capFastLimitsLocked(*s.core, fastCap.load(std::memory_order_seq_cst));
+    });
     updateWatchdog(); // a new period
 }
 
@@ -193,7 +193,7 @@ void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
     Departed &d = departed();
     try {
         RegistryRecord rec;
-        core.recordLocked(rec);
+        Registries::recordLocked(core, rec);
         std::lock_guard lock(d.mutex);
         if (d.records.size() == departedKept) {
             d.records.erase(d.records.begin());
@@ -206,22 +206,17 @@ void noteDeparture(const RegistryCore &core, const RegistryState &s) noexcept
     }
 }
 
-void setDescribe(Describe d) noexcept
-{
-    describe.store(d, std::memory_order_release);
-}
-
 std::vector<RegistryRecord> collect(std::uint64_t serial, bool handlers)
 {
     std::vector<RegistryRecord> out;
     forEachCore(
         [&](RegistryState &s) {
-            // Listed once it has something to show: a handler added (its event type), a name, or the
-            // facade's mark (a QtRegistry under construction shows only when complete).
-            if (!s.facade && s.eventType == nullptr && s.name.empty())
+            // Listed once it has something to show: a handler added (its event type) or a name. A
+            // QtRegistry's core is listed by the Qt layer (record()), unless asked for by serial.
+            if ((s.facade && serial == 0) || (s.eventType == nullptr && s.name.empty()))
                 return;
             RegistryRecord rec;
-            s.core->recordLocked(rec, handlers);
+            Registries::recordLocked(*s.core, rec, handlers);
             out.push_back(std::move(rec));
         },
         serial);
@@ -242,7 +237,7 @@ void RegistryCore::setDiagnosticsEnabled(bool enabled)
     {
         RegistryState &ws = writerState();
         std::lock_guard lock(ws.writerLock);
-        applyDiagnosticsLocked(enabled || diag::globalEnabled());
+        diag::Registries::applyLocked(*this, enabled || diag::globalEnabled());
         ws.diagnosticsOwn = enabled;
     }
     diag::updateWatchdog();
@@ -264,9 +259,9 @@ void RegistryCore::setDiagnosticsName(std::string_view name)
     ws.name.swap(copy);
 }
 
-void RegistryCore::setDiagnosticsFacade(const std::string_view *eventType)
+void diag::Registries::markFacade(RegistryCore &core, const std::string_view *eventType)
 {
-    RegistryState &ws = writerState();
+    RegistryState &ws = core.writerState();
     std::shared_ptr<const std::string> copy;
     if (eventType != nullptr && !eventType->empty())
         copy = std::make_shared<const std::string>(*eventType);
@@ -275,17 +270,17 @@ void RegistryCore::setDiagnosticsFacade(const std::string_view *eventType)
     ws.eventType.swap(copy);
 }
 
-std::uint64_t RegistryCore::diagnosticsSerial()
+std::uint64_t diag::Registries::serial(RegistryCore &core)
 {
-    return writerState().serial;
+    return core.writerState().serial;
 }
 
-void RegistryCore::applyDiagnosticsLocked(bool on)
+void diag::Registries::applyLocked(RegistryCore &core, bool on)
 {
-    RegistryState &ws = st();
+    RegistryState &ws = core.st();
     if (on == ws.diagnosticsOn)
         return;
-    Snapshot *h = head.load(std::memory_order_relaxed);
+    Snapshot *h = core.head.load(std::memory_order_relaxed);
     const bool empty = h == emptySnapshot();
     if (on) {
         // Everything that can throw first: statistics for every live handler, published
@@ -321,9 +316,9 @@ void RegistryCore::applyDiagnosticsLocked(bool on)
     diag::countRegistry(on);
 }
 
-void RegistryCore::capFastLimitsLocked(std::uint64_t cap) const noexcept
+void diag::Registries::capFastLimitsLocked(const RegistryCore &core, std::uint64_t cap) noexcept
 {
-    Snapshot *h = head.load(std::memory_order_relaxed);
+    Snapshot *h = core.head.load(std::memory_order_relaxed);
     forEachEntry(h, h == emptySnapshot(), [cap](Entry &e, std::uint64_t, int) {
         if (e.invoke.load(std::memory_order_relaxed) == &skipRemoved)
             return;
@@ -332,14 +327,13 @@ void RegistryCore::capFastLimitsLocked(std::uint64_t cap) const noexcept
     });
 }
 
-void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
+void diag::Registries::recordLocked(const RegistryCore &core, RegistryRecord &out, bool handlers)
 {
-    const RegistryState &ws = st();
+    const RegistryState &ws = core.st();
     out.serial = ws.serial;
     out.name = ws.name;
     if (ws.eventType != nullptr)
         out.eventType = *ws.eventType;
-    out.facade = ws.facade;
     out.enabled = ws.diagnosticsOn;
     if (!handlers)
         return;
@@ -351,7 +345,6 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
             out.leftDrops[static_cast<std::size_t>(r)] = left->drops[r].load(std::memory_order_acquire);
     const std::size_t live = ws.live.load(std::memory_order_relaxed);
     out.handlers.reserve(live);
-    const diag::Describe describe = diag::describe.load(std::memory_order_acquire);
     const auto histogram = [&](const diag::Histogram &from) { // (none for one that has no runs)
         if (from.max.load(std::memory_order_relaxed) == 0 &&
             from.buckets[0].load(std::memory_order_relaxed) == 0)
@@ -383,25 +376,30 @@ void RegistryCore::recordLocked(diag::RegistryRecord &out, bool handlers) const
                     h.queueDelay = histogram(t->queueDelay);
             }
             // Every run is counted; the histogram holds the precisely timed ones.
-            h.calls = s->totalCalls();
+            h.calls = diag::totalCalls(*s);
             for (int r = 0; r < dropReasonCount; ++r)
                 h.drops[static_cast<std::size_t>(r)] = s->drops[r].load(std::memory_order_relaxed);
             h.maxWaiting = s->maxWaiting.load(std::memory_order_relaxed);
             h.coalesced = s->coalesced.load(std::memory_order_relaxed);
         }
-        if (box->layer != nullptr && describe != nullptr)
-            describe(box->layer, h, out.layerParts, live);
     }
 }
 
-diag::HandlerStats *RegistryCore::retainStats(HandlerId id, const void *layer)
+bool diag::Registries::record(const RegistryCore &core, RegistryRecord &out, bool handlers)
+{
+    if (core.m_state.load(std::memory_order_acquire) == nullptr)
+        return false;
+    std::lock_guard lock(core.st().writerLock);
+    recordLocked(core, out, handlers);
+    return true;
+}
+
+diag::HandlerStats *RegistryCore::retainStats(HandlerId id)
 {
     if (m_state.load(std::memory_order_acquire) == nullptr)
         return nullptr;
     std::lock_guard lock(st().writerLock);
     HandlerBox *box = findLocked(id);
-    if (box != nullptr && layer != nullptr)
-        box->layer = layer;
     if (box == nullptr || box->stats == nullptr)
         return nullptr;
     box->stats->refs.fetch_add(1, std::memory_order_relaxed);

@@ -4,9 +4,9 @@
 // What the core's diagnostics files share (diagnostics.cpp, diagnostics_clock.cpp,
 // diagnostics_runs.cpp, diagnostics_loop.cpp), and the thread numbers add reads inline.
 
+#include "registry_state.h"
 #include <registryio/detail/config.h>
 #include <registryio/detail/diagnostics.h>
-#include <registryio/detail/registry_core.h>
 
 #include <array>
 #include <atomic>

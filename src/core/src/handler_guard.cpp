@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include <registryio/detail/registry_core.h>
+#include "registry_state.h"
 #include <registryio/detail/registry_link.h>
 #include <registryio/handler_guard.h>
 

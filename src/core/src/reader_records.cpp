@@ -2,6 +2,7 @@
 // Reader records: one per thread (plus one per further 8 levels of nesting), reused after the
 // thread ends, never freed.
 
+#include "diagnostics_p.h"
 #include "domain.h"
 
 #include <exception>
@@ -237,6 +238,7 @@ void prepareThread() noexcept
 {
     if (ownRecord == nullptr)
         registerThread();
+    diag::record(); // its diagnostics' run record and name: none made by a timed notify then
 }
 
 std::uint32_t hazardBase() noexcept

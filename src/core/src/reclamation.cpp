@@ -194,45 +194,37 @@ void RegistryCore::passForGuard(std::unique_lock<WriterLock> &lock) noexcept
     --ws.guardPasses; // a ~Registry on another thread may wait for this
 }
 
+std::size_t RegistryCore::size() const noexcept
+{
+    const RegistryState *s = m_state.load(std::memory_order_acquire);
+    return s != nullptr ? s->live.load(std::memory_order_relaxed) : 0;
+}
+
 std::size_t RegistryCore::pendingCount() const noexcept
 {
     const RegistryState *s = m_state.load(std::memory_order_acquire);
     return s != nullptr ? s->retired.pendingPublic.load(std::memory_order_relaxed) : 0;
 }
 
-// One reclaim pass. With `fence`, first the heavy fence: every reader either published its slot
-// and running announcement before it (the scan sees them) or loads the head and each invoke
-// after it (and cannot reach what was unpublished before it). Then every slot is read: values
-// that are this registry's snapshots or callbacks mark them protected; running announcements
-// that are this registry's removed boxes mark them running. Other values are never dereferenced.
-// A removed box is freed once nobody runs it: readers that still hold a snapshot with its entry
-// read skipRemoved there and never touch the box. In the fallback fence mode, where the pass has
-// no heavy fence, readers fence after each announcement instead (notifyOutOfLine, callRun).
-RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, bool fence,
-                                            const HandlerBox *target, std::uint64_t awaitSeq) noexcept
+namespace {
+
+// Marks the retired objects a reader's slot holds: arrays and callbacks in a slot, and the boxes
+// a section of such an array announces running (markSelf for the passing thread's own records,
+// markOther for the others'). `cur`, the head, is never retired. Other values are never
+// dereferenced. Marks are clear before (an object starts clear, each pass clears what it keeps).
+void markProtected(RetiredList &retired, const Snapshot *cur) noexcept
 {
-    PassResult result;
-    if (fence && target == nullptr) {
-        // Without a target box: the heavy fence (a system call) runs without the lock,
-        // so other writers of this registry go on meanwhile. It still follows the unpublication
-        // of everything retired up to `seq`; what is retired during it waits for a later pass.
-        // The next pass is pushed back first, so that those writers do not start one each.
-        const std::uint64_t seq = st().retired.retireSeq;
-        st().retired.nextPass = st().retired.pending + passObjects;
-        lock.unlock();
-        hazard::heavyFence();
-        lock.lock();
-        st().retired.fencedSeq = std::max(st().retired.fencedSeq, seq);
-    } else if (fence) {
-        // A removeAndWait's pass keeps the lock: its target must stay the box it looked up.
-        hazard::heavyFence();
-        st().retired.fencedSeq = st().retired.retireSeq;
-    }
-    // Marks are clear here: an object starts clear, and each pass clears the marks of what it
-    // keeps.
-    Snapshot *cur = head.load(std::memory_order_relaxed);
     const std::uint32_t base = hazard::hazardBase();
     const std::uint32_t slots = hazard::hazardSlots();
+    const auto mark = [](Retired *list, const void *v, bool mine) -> Retired * {
+        for (Retired *r = list; r; r = r->next) {
+            if (r == v) {
+                (mine ? r->markSelf : r->markOther) = true;
+                return r;
+            }
+        }
+        return nullptr;
+    };
     hazard::forEachRecord([&](hazard::ReaderRecord *rec) {
         const bool mine = hazard::ownsRecord(rec);
         for (std::uint32_t d = base; d < base + slots; ++d) {
@@ -240,18 +232,11 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
             if (v == nullptr)
                 continue;
             // The array this section iterates, if it is one of ours.
-            const Snapshot *held = nullptr;
-            if (v == cur) {
-                held = cur;
-            } else {
-                for (Retired *r = st().retired.others; r; r = r->next) {
-                    if (r == v) {
-                        (mine ? r->markSelf : r->markOther) = true;
-                        if (r->kind == Retired::Kind::Snapshot)
-                            held = static_cast<const Snapshot *>(r);
-                        break;
-                    }
-                }
+            const Snapshot *held = cur;
+            if (v != cur) {
+                const Retired *r = mark(retired.others, v, mine);
+                held = r != nullptr && r->kind == Retired::Kind::Snapshot ? static_cast<const Snapshot *>(r)
+                                                                          : nullptr;
             }
             if (held == nullptr)
                 continue;
@@ -259,7 +244,7 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
             // from an earlier section at this depth, and would block waits while the thread
             // keeps notifying.
             if (const void *b = rec->cells[d + hazard::slotCount].load(scanOrder)) {
-                for (Retired *r = st().retired.boxes; r; r = r->next) {
+                for (Retired *r = retired.boxes; r; r = r->next) {
                     if (r == b) {
                         const auto *box = static_cast<const HandlerBox *>(r);
                         if (held->version >= box->birth && held->version < box->death)
@@ -270,85 +255,113 @@ RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, 
             }
         }
     });
+}
 
+// Takes every retired object no reader holds (after markProtected) off the lists and returns
+// them as a chain for `frame` (their handlers' waiters wait for that chain only), but a box with
+// no destructor to run, destroyed here and its block kept for the next add while there is room.
+// An awaited box (`target`, or retired at or before `awaitSeq`) another thread holds sets
+// `blocked`.
+Retired *takeUnreachable(RegistryState &ws, DestroyFrame &frame, const HandlerBox *target,
+                         std::uint64_t awaitSeq, bool &blocked) noexcept
+{
     Retired *chain = nullptr;
-    std::size_t freed = 0;
-    std::size_t freedBytes = 0;
-    DestroyFrame frame;
-    frame.number = st().retired.chainNumber + 1;
-    auto take = [&](Retired **link, Retired *r) {
+    RetiredList &retired = ws.retired;
+    const auto unlink = [&](Retired **link, Retired *r, Retired *&to) {
         *link = r->next;
-        r->next = chain;
-        chain = r;
-        ++freed;
-        freedBytes += r->bytes;
-        frame.oldestSeq = std::min(frame.oldestSeq, r->seq);
+        r->next = to;
+        to = r;
+        --retired.pending;
+        retired.pendingBytes -= r->bytes;
     };
-    for (Retired **link = &st().retired.boxes; Retired *r = *link;) {
-        const bool others = r->seq > st().retired.fencedSeq || r->markOther;
+    for (Retired **link = &retired.boxes; Retired *r = *link;) {
+        const bool others = r->seq > retired.fencedSeq || r->markOther;
         if (!others && !r->markSelf) {
-            const auto *box = static_cast<const HandlerBox *>(r);
+            auto *box = static_cast<HandlerBox *>(r);
             // The box's entry holds it, at its byIdIndex, until this pass takes it (a search
             // only should that ever not hold).
-            auto &byId = st().byId;
+            auto &byId = ws.byId;
             auto *entry = box->byIdIndex < byId.size() &&
                                   byId[box->byIdIndex].second == reinterpret_cast<std::uintptr_t>(box)
                               ? &byId[box->byIdIndex]
                               : findById(byId, box->id.value());
-            if (r->destroy == &freePlainBox && st().spareCount < spareLimit) {
-                // No destructor to run: destroyed here, its block kept for the next add
-                // (keepSpareLocked, with its room test done).
-                if (entry != nullptr)
-                    entry->second = 0;
-                if (auto *b = static_cast<HandlerBox *>(r); b->stats != nullptr) {
-                    diag::freeStats(b->stats);
-                    b->stats = nullptr;
-                    b->times = nullptr;
-                }
-                *link = r->next;
-                ++freed;
-                freedBytes += r->bytes;
-                r->next = st().spareBoxes;
-                st().spareBoxes = r;
-                ++st().spareCount;
-                continue;
-            }
-            // Waiters for this handler now wait for this chain only.
+            const bool spare = r->destroy == &freePlainBox && ws.spareCount < spareLimit;
             if (entry != nullptr)
-                entry->second = chainTag(frame.number);
-            take(link, r);
+                entry->second = spare ? 0 : chainTag(frame.number);
+            if (spare && box->stats != nullptr) { // (keepSpareLocked, with its room test done)
+                diag::freeStats(std::exchange(box->stats, nullptr));
+                box->times = nullptr;
+            }
+            ws.spareCount += spare ? 1 : 0;
+            frame.oldestSeq = spare ? frame.oldestSeq : std::min(frame.oldestSeq, r->seq);
+            unlink(link, r, spare ? ws.spareBoxes : chain);
             continue;
         }
-        if (others && ((target != nullptr && r == target) || r->seq <= awaitSeq))
-            result.blockedByOthers = true;
+        blocked = blocked || (others && ((target != nullptr && r == target) || r->seq <= awaitSeq));
         r->markOther = r->markSelf = false;
         link = &r->next;
     }
     // Snapshots and callbacks: freed once no slot holds them (nobody waits for these).
-    for (Retired **link = &st().retired.others; Retired *r = *link;) {
-        if (r->seq <= st().retired.fencedSeq && !r->markOther && !r->markSelf) {
-            take(link, r);
+    for (Retired **link = &retired.others; Retired *r = *link;) {
+        if (r->seq <= retired.fencedSeq && !r->markOther && !r->markSelf) {
+            frame.oldestSeq = std::min(frame.oldestSeq, r->seq);
+            unlink(link, r, chain);
             continue;
         }
         r->markOther = r->markSelf = false;
         link = &r->next;
     }
+    retired.pendingPublic.store(retired.pending, std::memory_order_relaxed);
+    return chain;
+}
 
-    st().retired.pending -= freed;
-    st().retired.pendingBytes -= freedBytes;
-    st().retired.pendingPublic.store(st().retired.pending, std::memory_order_relaxed);
+} // namespace
+
+// One reclaim pass. With `fence`, first the heavy fence: every reader either published its slot
+// and running announcement before it (the scan sees them) or loads the head and each invoke
+// after it (and cannot reach what was unpublished before it). Then every slot is read
+// (markProtected), and what no reader holds is freed (takeUnreachable): readers that still hold
+// a snapshot with a removed box's entry read skipRemoved there and never touch the box. In the
+// fallback fence mode, where the pass has no heavy fence, readers fence after each announcement
+// instead (notifyOutOfLine, callRun).
+RegistryCore::PassResult RegistryCore::pass(std::unique_lock<WriterLock> &lock, bool fence,
+                                            const HandlerBox *target, std::uint64_t awaitSeq) noexcept
+{
+    RetiredList &retired = st().retired;
+    if (fence && target == nullptr) {
+        // Without a target box: the heavy fence (a system call) runs without the lock,
+        // so other writers of this registry go on meanwhile. It still follows the unpublication
+        // of everything retired up to `seq`; what is retired during it waits for a later pass.
+        // The next pass is pushed back first, so that those writers do not start one each.
+        const std::uint64_t seq = retired.retireSeq;
+        retired.nextPass = retired.pending + passObjects;
+        lock.unlock();
+        hazard::heavyFence();
+        lock.lock();
+        retired.fencedSeq = std::max(retired.fencedSeq, seq);
+    } else if (fence) {
+        // A removeAndWait's pass keeps the lock: its target must stay the box it looked up.
+        hazard::heavyFence();
+        retired.fencedSeq = retired.retireSeq;
+    }
+    Snapshot *cur = head.load(std::memory_order_relaxed);
+    markProtected(retired, cur);
+    DestroyFrame frame;
+    frame.number = retired.chainNumber + 1;
+    PassResult result;
+    Retired *chain = takeUnreachable(st(), frame, target, awaitSeq, result.blockedByOthers);
     // The next pass when as much again is pending: a reader parked on a snapshot keeps what it
     // pins, and writers then pay O(1) amortised per retirement instead of a pass each.
     // Bytes scale with the live array too: a registry of 10,000 handlers retires a 280 KB array
     // per copy, and one fence per copy would cost more than the copy.
-    st().retired.nextPass = st().retired.pending + std::max(passObjects, st().retired.pending);
-    st().retired.nextPassBytes = st().retired.pendingBytes + std::max({passBytes, st().retired.pendingBytes,
-                                                                       2 * std::size_t{cur->bytes}});
+    retired.nextPass = retired.pending + std::max(passObjects, retired.pending);
+    retired.nextPassBytes =
+        retired.pendingBytes + std::max({passBytes, retired.pendingBytes, 2 * std::size_t{cur->bytes}});
     if (chain == nullptr) {
         lock.unlock();
         return result;
     }
-    st().retired.chainNumber = frame.number;
+    retired.chainNumber = frame.number;
     startChainLocked(frame);
     lock.unlock();
     result.registryGone = !destroyChain(chain, frame);

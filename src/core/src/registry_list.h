@@ -3,7 +3,7 @@
 
 // Every registry state of the process, so that fork() can take their locks (process_life.cpp).
 
-#include <registryio/detail/registry_core.h>
+#include "registry_state.h"
 
 #include <atomic>
 #include <cstddef>

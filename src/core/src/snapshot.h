@@ -8,7 +8,7 @@
 // entry's handler id and priority. A runs-mode array is one entry per priority run, each calling
 // callRun, then the RunRef records those entries point to. See docs/ARCHITECTURE.md, "Writers".
 
-#include <registryio/detail/registry_core.h>
+#include "registry_state.h"
 
 #include <algorithm>
 #include <atomic>
@@ -38,6 +38,15 @@ struct Run
     {
         return reinterpret_cast<std::uint64_t *>(entries() + capacity);
     }
+};
+
+// A runs-mode array's record of one run: the run, how many of its entries the array lists, and
+// their priority.
+struct RunRef
+{
+    Run *run;
+    std::uint32_t count;
+    int priority;
 };
 
 /// The shared empty array (flat_array.cpp): a Snapshot whose `end` is its first entry.

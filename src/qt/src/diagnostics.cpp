@@ -12,6 +12,7 @@
 
 #include <registryio/detail/diagnostics.h>
 #include <registryio/detail/registry_core.h>
+#include <registryio/qt/detail/qml_hooks.h>
 #include <registryio/qt/detail/qt_registrations.h>
 #include <registryio/qt/diagnostics.h>
 #include <registryio/qt/qt_registry_base.h>
@@ -22,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -124,41 +126,6 @@ void noteThread() noexcept
 
 constinit std::atomic<Diagnostics *> theInstance{nullptr};
 
-// QtRegistry objects as they were just before they died, while the core keeps destroyed
-// registries (RIO_DIAGNOSTICS_JSON): the last detail::diag::departedKept. Never destroyed.
-struct DepartedFacades
-{
-    std::mutex mutex;
-    QList<RegistryInfo> registries;
-};
-
-DepartedFacades &departedFacades()
-{
-    static auto *list = new DepartedFacades; // NOLINT(bugprone-unhandled-exception-at-new)
-    return *list;
-}
-
-// The Qt layer's part of a handler's record (describeLayer): one vector per registry record.
-struct LayerPart
-{
-    bool hasContext = false;
-    bool once = false;
-    bool suspended = false;
-    Qt::ConnectionType connection = Qt::DirectConnection;
-    Delivery delivery = Delivery::Every;
-    Overflow overflow = Overflow::DropOldest;
-    quint64 capacity = 0;
-    quint64 waiting = 0;
-    quint64 coalesced = 0;
-    quint64 addedThread = 0;
-    QString contextClass;
-    QString contextName;
-    QString contextThreadName;
-    QString originFile;
-    int originLine = 0;
-};
-using LayerParts = std::vector<LayerPart>;
-
 // `registryName` and `eventType`: the registry's, converted once for all its handlers.
 HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::HandlerRecord &h,
                    const QString &registryName, const QString &eventType)
@@ -183,27 +150,41 @@ HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::
     if (h.queueDelay != h.none)
         info.queueDelay = histogramOf(reg.histogram(h.queueDelay));
     std::copy(h.drops.begin(), h.drops.end(), info.drops.begin());
+    info.maxWaiting = h.maxWaiting;
     info.coalesced = h.coalesced;
-    if (h.layerPart != h.none) { // the Qt layer's part (describeLayer) completes the core's
-        const LayerPart &p = (*static_cast<const LayerParts *>(reg.layerParts.get()))[h.layerPart];
-        info.hasContext = p.hasContext;
-        info.connection = p.connection;
-        info.delivery = p.delivery;
-        info.capacity = p.capacity;
-        info.overflow = p.overflow;
-        info.once = p.once;
-        info.suspended = p.suspended;
-        info.waiting = p.waiting;
-        info.coalesced = p.coalesced; // with a cell's newest writes
-        info.addedThread = p.addedThread != 0 ? p.addedThread : h.thread;
-        info.contextClass = p.contextClass;
-        info.contextName = p.contextName;
-        info.contextThreadName = p.contextThreadName;
-        info.originFile = p.originFile;
-        info.originLine = p.originLine;
-    }
-    info.maxWaiting = std::max<quint64>(h.maxWaiting, info.waiting);
     return info;
+}
+
+// The Qt layer's part of a handler's record, read from the handler itself: its options, waiting
+// deliveries and names (the core's record holds the rest). Takes its locks, never a registry's.
+void describe(detail::QtHandlerState &s, HandlerInfo &h)
+{
+    h.hasContext = s.hasContext;
+    h.connection = s.hasContext ? s.type : Qt::DirectConnection;
+    h.delivery = s.delivery;
+    h.capacity = s.capacity;
+    h.overflow = s.overflow;
+    h.once = s.once;
+    h.suspended = s.suspended.load(std::memory_order_relaxed);
+    std::lock_guard lock(s.mutex);
+    if (s.hasContext && s.stats.load(std::memory_order_relaxed) != nullptr) { // (not while it takes them)
+        std::size_t taken = 0;
+        {
+            const std::lock_guard drain(s.drainMutex); // after `mutex`, as a notifier takes them
+            taken = s.taken.size();
+        }
+        const auto latest = s.latestCountsLocked();
+        h.waiting = s.mail.size() + taken + latest.waiting;
+        h.coalesced = latest.coalesced; // with a cell's newest writes
+    }
+    if (s.origin.thread != 0)
+        h.addedThread = s.origin.thread;
+    h.contextClass = s.origin.contextClass;
+    h.contextName = s.origin.contextName;
+    h.contextThreadName = s.origin.contextThreadName;
+    h.originFile = s.origin.file;
+    h.originLine = s.origin.line;
+    h.maxWaiting = std::max(h.maxWaiting, h.waiting);
 }
 
 void fillThreadNames(QList<RegistryInfo> &out)
@@ -228,7 +209,6 @@ RegistryInfo infoOf(const detail::diag::RegistryRecord &reg)
     info.id = reg.serial;
     info.name = QString::fromStdString(reg.name);
     info.eventType = QString::fromStdString(reg.eventType);
-    info.qt = reg.facade;
     info.diagnosticsEnabled = reg.enabled;
     std::copy(reg.leftDrops.begin(), reg.leftDrops.end(), info.removedHandlerDrops.begin());
     info.handlers.reserve(static_cast<qsizetype>(reg.handlers.size()));
@@ -237,15 +217,87 @@ RegistryInfo infoOf(const detail::diag::RegistryRecord &reg)
     return info;
 }
 
-QList<RegistryInfo> build(quint64 serial)
+// The live QtRegistry objects by id, from attachDiagnostics to detachDiagnostics, which their
+// destruction runs first: one found here under the mutex lives while it is held; and, while the
+// core keeps destroyed registries (RIO_DIAGNOSTICS_JSON), the last departedKept as they were just
+// before they died. Never destroyed.
+struct Facade
 {
-    std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(serial);
-    QList<RegistryInfo> out;
-    out.reserve(static_cast<qsizetype>(records.size()));
-    for (auto &reg : records) {
-        out.push_back(infoOf(reg));
-        reg = {}; // its memory goes to the next registry's handlers: the snapshot's peak is lower
+    const detail::RegistryCore *core;
+    const detail::QtRegistrations *registrations;
+};
+struct Facades
+{
+    std::mutex mutex;
+    std::map<quint64, Facade> byId;
+    QList<RegistryInfo> departed;
+};
+
+Facades &facades()
+{
+    static auto *list = new Facades; // NOLINT(bugprone-unhandled-exception-at-new)
+    return *list;
+}
+
+// A QtRegistry's record: the core's part, and its handlers as its table held them then.
+struct FacadeRecord
+{
+    detail::diag::RegistryRecord record;
+    std::vector<std::shared_ptr<detail::QtHandlerCore>> handlers;
+};
+
+// The live QtRegistry objects' records (serial 0: every one; else that one, if it is one).
+std::vector<FacadeRecord> facadeRecords(quint64 serial, bool handlers)
+{
+    std::vector<FacadeRecord> out;
+    Facades &f = facades();
+    std::lock_guard lock(f.mutex);
+    const auto take = [&](const Facade &facade) {
+        FacadeRecord &r = out.emplace_back();
+        detail::diag::Registries::record(*facade.core, r.record, handlers);
+        if (handlers)
+            r.handlers = facade.registrations->cores();
+    };
+    if (serial == 0)
+        for (const auto &entry : f.byId)
+            take(entry.second);
+    else if (const auto it = f.byId.find(serial); it != f.byId.end())
+        take(it->second);
+    return out;
+}
+
+// Completes the core's part of `handlers` (in id order) with the Qt layer's, read from `cores`.
+void fillLayer(QList<HandlerInfo> &handlers, std::vector<std::shared_ptr<detail::QtHandlerCore>> cores)
+{
+    const auto byId = [](const auto &core, quint64 id) { return core->id.value() < id; };
+    std::sort(cores.begin(), cores.end(), [](const auto &a, const auto &b) { return a->id < b->id; });
+    auto c = cores.cbegin();
+    for (HandlerInfo &h : handlers) {
+        c = std::lower_bound(c, cores.cend(), h.id.value(), byId);
+        if (c != cores.cend() && (*c)->id == h.id)
+            describe(detail::state(**c), h);
     }
+}
+
+// Every live registry (serial 0) or the one with that id, with its handlers when `handlers`.
+QList<RegistryInfo> build(quint64 serial, bool handlers = true)
+{
+    std::vector<FacadeRecord> layered = facadeRecords(serial, handlers);
+    std::vector<detail::diag::RegistryRecord> plain;
+    if (serial == 0 || layered.empty()) // a serial's registry: the facade's, else the core's
+        plain = detail::diag::collect(serial, handlers);
+    QList<RegistryInfo> out;
+    out.reserve(static_cast<qsizetype>(plain.size() + layered.size()));
+    // Each record's memory goes to the next registry's handlers: the snapshot's peak is lower.
+    for (auto &reg : plain)
+        out.push_back(infoOf(std::exchange(reg, {})));
+    for (FacadeRecord &f : layered) {
+        RegistryInfo &info = out.emplace_back(infoOf(std::exchange(f.record, {})));
+        info.qt = true;
+        fillLayer(info.handlers, std::exchange(f.handlers, {}));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const RegistryInfo &a, const RegistryInfo &b) { return a.id < b.id; });
     fillThreadNames(out);
     return out;
 }
@@ -295,12 +347,8 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run, bool *gone = nullpt
 
 QString detail::describeHandler(const HandlerInfo &h)
 {
-    // Concatenated, not QString::arg in turn: a path holding "%3" (a URL's escaped ':') is text.
-    QString where = printable(h.file) + u':' + QString::number(h.line);
-    if (!h.originFile.isEmpty())
-        where = printable(h.originFile) + u':' + QString::number(h.originLine) + QStringLiteral(" (") +
-                where + u')';
-    if (h.registryId == 0) // its registry destroyed
+    const QString where = printable(whereFull(h)); // its QML place first, as the model shows it
+    if (h.registryId == 0)                         // its registry destroyed
         return QStringLiteral("handler %1 of a destroyed registry, added at %2").arg(h.id.value()).arg(where);
     return QStringLiteral("handler %1 of registry %2 \"%3\" (%4), added at %5")
         .arg(h.id.value())
@@ -314,12 +362,12 @@ QString detail::describeHandler(quint64 registryId, QtHandlerState &handler)
     // snapshot completes its record with, also once it is removed).
     HandlerInfo h;
     if (registryId != 0) {
-        const std::vector<detail::diag::RegistryRecord> records = detail::diag::collect(registryId, false);
-        if (records.empty()) {
+        const QList<RegistryInfo> records = build(registryId, false);
+        if (records.isEmpty()) {
             registryId = 0; // destroyed since its id was read (a deliveriesDropped slot, a thread)
         } else {
-            h.registryName = QString::fromStdString(records.front().name);
-            h.eventType = QString::fromStdString(records.front().eventType);
+            h.registryName = records.front().name;
+            h.eventType = records.front().eventType;
         }
     }
     h.registryId = registryId;
@@ -393,51 +441,6 @@ void installMainThreadCheck()
 }
 Q_COREAPP_STARTUP_FUNCTION(installMainThreadCheck)
 
-// The Qt layer's part of a handler's record (the core's Describe, under its registry's lock,
-// which is never taken under a handler's): its options, waiting deliveries and names.
-void describeLayer(const void *layer, detail::diag::HandlerRecord &out, std::shared_ptr<void> &parts,
-                   std::size_t count) noexcept
-{
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): its locks, which it owns
-    auto &s = detail::state(*static_cast<detail::QtHandlerCore *>(const_cast<void *>(layer)));
-    try {
-        if (!parts) {
-            auto made = std::make_shared<LayerParts>();
-            made->reserve(count);
-            parts = std::move(made);
-        }
-        auto &all = *static_cast<LayerParts *>(parts.get());
-        LayerPart &h = all.emplace_back();
-        h.hasContext = s.hasContext;
-        h.connection = s.hasContext ? s.type : Qt::DirectConnection;
-        h.delivery = s.delivery;
-        h.capacity = s.capacity;
-        h.overflow = s.overflow;
-        h.once = s.once;
-        h.suspended = s.suspended.load(std::memory_order_relaxed);
-        std::lock_guard lock(s.mutex);
-        if (s.hasContext && s.stats.load(std::memory_order_relaxed) != nullptr) { // (not while it takes them)
-            std::size_t taken = 0;
-            {
-                const std::lock_guard drain(s.drainMutex); // after `mutex`, as a notifier takes them
-                taken = s.taken.size();
-            }
-            const auto latest = s.latestCountsLocked();
-            h.waiting = s.mail.size() + taken + latest.waiting;
-            h.coalesced = latest.coalesced;
-        }
-        h.addedThread = s.origin.thread;
-        h.contextClass = s.origin.contextClass;
-        h.contextName = s.origin.contextName;
-        h.contextThreadName = s.origin.contextThreadName;
-        h.originFile = s.origin.file;
-        h.originLine = s.origin.line;
-        out.layerPart = static_cast<std::uint32_t>(all.size() - 1);
-    } catch (...) {
-        // No memory: the core's part only.
-    }
-}
-
 // Once per process, from the first QtRegistry or Diagnostics call: the hooks into the core, the
 // metatypes, and the logging rules' switch.
 void setUp()
@@ -448,14 +451,11 @@ void setUp()
         qRegisterMetaType<rio::SlowHandlerReport>("rio::SlowHandlerReport");
         detail::diag::setMainThreadCheck(&mainThreadCheck);
         detail::diag::setSlowSink(&slowSink);
-        detail::diag::setDescribe(&describeLayer);
         detail::writeDiagnosticsJsonAtExit();
         return true;
     }();
     (void)once;
 }
-
-void enableAll(bool enabled);
 
 // setUp(), and the logging rules' switch (once per process).
 void setUpWithRules()
@@ -464,14 +464,8 @@ void setUpWithRules()
     static std::once_flag rules;
     std::call_once(rules, [] {
         if (lcDiagnostics().isDebugEnabled())
-            enableAll(true);
+            detail::diag::setGlobalEnabled(true);
     });
-}
-
-// The process-wide switch (the core's: every handler's statistics say whether they are timed).
-void enableAll(bool enabled)
-{
-    detail::diag::setGlobalEnabled(enabled);
 }
 
 } // namespace
@@ -553,9 +547,9 @@ QList<RegistryInfo> Diagnostics::destroyedRegistries()
     for (const auto &reg : detail::diag::departedRecords(lost))
         out.push_back(infoOf(reg));
     {
-        DepartedFacades &d = departedFacades();
-        std::lock_guard lock(d.mutex);
-        out.append(d.registries);
+        Facades &f = facades();
+        std::lock_guard lock(f.mutex);
+        out.append(f.departed);
     }
     for (RegistryInfo &r : out)
         r.destroyed = true;
@@ -568,7 +562,7 @@ void Diagnostics::setEnabled(bool enabled)
 {
     setUpWithRules();
     const bool was = isEnabled();
-    enableAll(enabled);
+    detail::diag::setGlobalEnabled(enabled); // the core's: every handler's statistics say if timed
     if (enabled)
         detail::watchTurns();
     // No argument: a receiver reads the state, which a concurrent change may have changed again.
@@ -696,9 +690,20 @@ bool QtRegistryBase::isDiagnosticsEnabled() const noexcept
     return m_diagCore != nullptr && m_diagCore->isDiagnosticsEnabled();
 }
 
+namespace {
+// Handler `id` of `registry` while both are listed.
+std::shared_ptr<detail::QtHandlerCore> handlerOf(const QtRegistryBase &registry, HandlerId id)
+{
+    Facades &f = facades();
+    std::lock_guard lock(f.mutex);
+    const auto it = f.byId.find(registry.registryId());
+    return it != f.byId.end() ? it->second.registrations->find(id) : nullptr;
+}
+} // namespace
+
 bool detail::setHandlerOrigin(QtRegistryBase &registry, HandlerId id, const QString &file, int line)
 {
-    const std::shared_ptr<detail::QtHandlerCore> core = registry.m_diagRegistrations->find(id);
+    const std::shared_ptr<detail::QtHandlerCore> core = handlerOf(registry, id);
     if (!core)
         return false;
     auto &h = static_cast<detail::QtHandlerState &>(*core);
@@ -711,9 +716,7 @@ bool detail::setHandlerOrigin(QtRegistryBase &registry, HandlerId id, const QStr
 
 bool detail::noteHandlerFailure(QtRegistryBase &registry, HandlerId id)
 {
-    if (registry.m_diagRegistrations == nullptr)
-        return false;
-    const std::shared_ptr<detail::QtHandlerCore> core = registry.m_diagRegistrations->find(id);
+    const std::shared_ptr<detail::QtHandlerCore> core = handlerOf(registry, id);
     if (!core)
         return false;
     // Counted when its run counted its call, as that run decided when it started: the frame of
@@ -752,10 +755,15 @@ void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtReg
                                        const void *eventType)
 {
     setUpWithRules();
-    core.setDiagnosticsFacade(static_cast<const std::string_view *>(eventType));
+    detail::diag::Registries::markFacade(core, static_cast<const std::string_view *>(eventType));
     m_diagCore = &core;
     m_diagRegistrations = &registrations;
-    m_registryId = core.diagnosticsSerial();
+    m_registryId = detail::diag::Registries::serial(core);
+    {
+        Facades &f = facades();
+        std::lock_guard lock(f.mutex);
+        f.byId.insert({m_registryId, Facade{&core, &registrations}});
+    }
 #if RIO_QT_TRACING
     m_control->traceId.store(m_registryId, std::memory_order_relaxed); // one id in traces and snapshots
 #endif
@@ -774,21 +782,23 @@ void QtRegistryBase::attachDiagnostics(detail::RegistryCore &core, detail::QtReg
 
 void QtRegistryBase::detachDiagnostics() const noexcept
 {
-    if (m_registryId == 0 || !detail::diag::keepingDeparted())
+    if (m_registryId == 0)
         return;
     // Its last state, with its handlers still listed (for the file RIO_DIAGNOSTICS_JSON names).
+    Facades &f = facades();
     try {
-        QList<RegistryInfo> last = build(m_registryId);
-        if (!last.isEmpty()) {
-            DepartedFacades &d = departedFacades();
-            std::lock_guard lock(d.mutex);
-            if (d.registries.size() == static_cast<qsizetype>(detail::diag::departedKept))
-                d.registries.removeFirst();
-            d.registries.push_back(std::move(last.front()));
-        }
+        QList<RegistryInfo> last =
+            detail::diag::keepingDeparted() ? build(m_registryId) : QList<RegistryInfo>();
+        std::lock_guard lock(f.mutex);
+        if (!last.isEmpty() && f.departed.size() == static_cast<qsizetype>(detail::diag::departedKept))
+            f.departed.removeFirst();
+        if (!last.isEmpty())
+            f.departed.push_back(std::move(last.front()));
     } catch (...) {
         // No memory: not kept.
     }
+    std::lock_guard lock(f.mutex);
+    f.byId.erase(m_registryId);
 }
 
 } // namespace rio
@@ -826,7 +836,7 @@ void QtHandlerCore::takeStats(RegistryCore &core) noexcept
     if (stats.load(std::memory_order_acquire) != nullptr)
         return;
     // Taken outside our lock (the core's lock is never taken under a handler's).
-    diag::HandlerStats *fresh = core.retainStats(id, static_cast<const void *>(this));
+    diag::HandlerStats *fresh = core.retainStats(id);
     if (fresh == nullptr)
         return; // none (diagnostics off, or no memory when they were switched on): untimed
     std::lock_guard lock(h.mutex);

@@ -3,6 +3,7 @@
 // form of every field a snapshot has (docs/DIAGNOSTICS.md, "JSON and QDebug"), and the file
 // RIO_DIAGNOSTICS_JSON names, written when the application exits.
 
+#include "diagnostics_json_p.h"
 #include "whole_file_p.h"
 #include <registryio/detail/diagnostics.h>
 #include <registryio/qt/diagnostics.h>
@@ -22,39 +23,11 @@
 namespace rio {
 
 namespace detail {
-// Defined in diagnostics_model.cpp: the model and these forms name connections and places alike.
-QString connectionName(Qt::ConnectionType type);
+// Defined in diagnostics_model.cpp: the model and QDebug name places alike.
 QString whereFull(const HandlerInfo &h);
 } // namespace detail
 
 namespace {
-
-// A count as JSON: an integer (exact up to 2^63).
-QJsonValue number(quint64 n)
-{
-    return {static_cast<qint64>(std::min<quint64>(n, INT64_MAX))};
-}
-
-QString overflowName(Overflow overflow)
-{
-    switch (overflow) {
-    case Overflow::DropNewest:
-        return QStringLiteral("dropNewest");
-    case Overflow::Block:
-        return QStringLiteral("block");
-    default:
-        return QStringLiteral("dropOldest");
-    }
-}
-
-// Drops by reason, named as DropReason's values.
-QJsonObject dropsJson(const std::array<quint64, dropReasonCount> &drops)
-{
-    QJsonObject out;
-    for (int r = 0; r < dropReasonCount; ++r)
-        out.insert(QLatin1String(detail::dropReasonNames[r]), number(drops[static_cast<std::size_t>(r)]));
-    return out;
-}
 
 QString duration(quint64 ns)
 {
@@ -86,12 +59,16 @@ QList<RegistryInfo> everyRegistry()
     return all;
 }
 
-QJsonDocument documentOf(const QList<RegistryInfo> &registries);
+template <typename Out>
+void putDocument(Out &out, const QList<RegistryInfo> &registries);
 
-// Writes `document` to the file `path`, replaced as a whole; false if it cannot.
-bool save(const QString &path, const QJsonDocument &document)
+// The document of `registries`, written to the file `path` (replaced as a whole); false if it cannot.
+bool save(const QString &path, const QList<RegistryInfo> &registries)
 {
-    return detail::writeWholeFile(path, document.toJson(QJsonDocument::Indented));
+    QByteArray text;
+    detail::JsonText out(text);
+    putDocument(out, registries);
+    return detail::writeWholeFile(path, text);
 }
 
 // The registries the file written at exit listed last, for the next write (aboutToQuit and the
@@ -138,7 +115,7 @@ static void writeAtExit()
     if (!path.isEmpty()) {
         QList<RegistryInfo> registries = everyRegistry();
         keepWhatLeft(registries, lastWritten());
-        const bool saved = save(path, documentOf(registries));
+        const bool saved = save(path, registries);
         lastWritten() = std::move(registries);
         if (!saved)
             qCWarning(lcDiagnostics, "RIO_DIAGNOSTICS_JSON: cannot write %s", qPrintable(path));
@@ -157,85 +134,22 @@ static bool writesAtExit()
 
 QJsonObject toJson(const TimeHistogram &histogram)
 {
-    QJsonArray buckets;
-    int last = TimeHistogram::bucketCount;
-    while (last > 0 && histogram.buckets[static_cast<std::size_t>(last - 1)] == 0)
-        --last;
-    for (int i = 0; i < last; ++i)
-        buckets.append(number(histogram.buckets[static_cast<std::size_t>(i)]));
-    return {{QStringLiteral("count"), number(histogram.count)},
-            {QStringLiteral("totalNs"), number(histogram.totalNs)},
-            {QStringLiteral("maxNs"), number(histogram.maxNs)},
-            {QStringLiteral("p50Ns"), number(histogram.p50Ns())},
-            {QStringLiteral("p99Ns"), number(histogram.p99Ns())},
-            {QStringLiteral("nsPerTick"), histogram.nsPerTick},
-            {QStringLiteral("buckets"), buckets}};
+    return detail::schema::jsonOf(histogram).toObject();
 }
 
-QJsonObject toJson(const HandlerInfo &h)
+QJsonObject toJson(const HandlerInfo &handler)
 {
-    return {{QStringLiteral("registryId"), number(h.registryId)},
-            {QStringLiteral("registryName"), h.registryName},
-            {QStringLiteral("eventType"), h.eventType},
-            {QStringLiteral("id"), number(h.id.value())},
-            {QStringLiteral("file"), h.file},
-            {QStringLiteral("line"), h.line},
-            {QStringLiteral("function"), h.function},
-            {QStringLiteral("originFile"), h.originFile},
-            {QStringLiteral("originLine"), h.originLine},
-            {QStringLiteral("addedThread"), number(h.addedThread)},
-            {QStringLiteral("addedThreadName"), h.addedThreadName},
-            {QStringLiteral("hasContext"), h.hasContext},
-            {QStringLiteral("contextClass"), h.contextClass},
-            {QStringLiteral("contextName"), h.contextName},
-            {QStringLiteral("contextThreadName"), h.contextThreadName},
-            {QStringLiteral("priority"), h.priority},
-            {QStringLiteral("connection"), detail::connectionName(h.connection)},
-            {QStringLiteral("delivery"),
-             h.delivery == Delivery::Latest ? QStringLiteral("latest") : QStringLiteral("every")},
-            {QStringLiteral("capacity"), number(h.capacity)},
-            {QStringLiteral("overflow"), overflowName(h.overflow)},
-            {QStringLiteral("once"), h.once},
-            {QStringLiteral("suspended"), h.suspended},
-            {QStringLiteral("removed"), h.removed},
-            {QStringLiteral("calls"), number(h.calls)},
-            {QStringLiteral("failures"), number(h.failures)},
-            {QStringLiteral("drops"), dropsJson(h.drops)},
-            {QStringLiteral("totalDrops"), number(h.totalDrops())},
-            {QStringLiteral("waiting"), number(h.waiting)},
-            {QStringLiteral("maxWaiting"), number(h.maxWaiting)},
-            {QStringLiteral("coalesced"), number(h.coalesced)},
-            {QStringLiteral("slowRuns"), number(h.slowRuns)},
-            {QStringLiteral("timed"), h.timed},
-            {QStringLiteral("runTime"), toJson(h.runTime)},
-            {QStringLiteral("queueDelay"), toJson(h.queueDelay)}};
+    return detail::schema::jsonOf(handler).toObject();
 }
 
-QJsonObject toJson(const RegistryInfo &r)
+QJsonObject toJson(const RegistryInfo &registry)
 {
-    QJsonArray handlers;
-    for (const HandlerInfo &h : r.handlers)
-        handlers.append(toJson(h));
-    return {{QStringLiteral("id"), number(r.id)},
-            {QStringLiteral("name"), r.name},
-            {QStringLiteral("eventType"), r.eventType},
-            {QStringLiteral("qt"), r.qt},
-            {QStringLiteral("diagnosticsEnabled"), r.diagnosticsEnabled},
-            {QStringLiteral("removedHandlerDrops"), dropsJson(r.removedHandlerDrops)},
-            {QStringLiteral("destroyed"), r.destroyed},
-            {QStringLiteral("handlers"), handlers}};
+    return detail::schema::jsonOf(registry).toObject();
 }
 
 QJsonObject toJson(const SlowHandlerReport &report)
 {
-    return {{QStringLiteral("handler"), toJson(report.handler)},
-            {QStringLiteral("elapsedNs"), number(report.elapsedNs)},
-            {QStringLiteral("thread"), number(report.thread)},
-            {QStringLiteral("threadName"), report.threadName},
-            {QStringLiteral("stillRunning"), report.stillRunning},
-            {QStringLiteral("endedAtNs"), number(report.endedAtNs)},
-            {QStringLiteral("frame"), number(report.frame)},
-            {QStringLiteral("stack"), QJsonArray::fromStringList(report.stack)}};
+    return detail::schema::jsonOf(report).toObject();
 }
 
 namespace {
@@ -258,40 +172,43 @@ void resolve(SlowHandlerReport &report, const QList<RegistryInfo> &registries)
     report.handler.eventType = r->eventType;
 }
 
-QJsonDocument documentOf(const QList<RegistryInfo> &registries)
+template <typename Out>
+void putDocument(Out &out, const QList<RegistryInfo> &registries)
 {
-    QJsonArray list;
+    using detail::schema::put;
+    put(out.open().key("enabled"), Diagnostics::isEnabled());
+    put(out.key("slowThresholdNs"), quint64(Diagnostics::slowThreshold().count()));
+    put(out.key("workerSlowThresholdNs"), quint64(Diagnostics::workerSlowThreshold().count()));
+    put(out.key("stallThresholdNs"), quint64(Diagnostics::stallThreshold().count()));
+    out.key("registries").openArray();
     for (const RegistryInfo &r : registries)
-        list.append(rio::toJson(r));
-    const auto reports = [&](QList<SlowHandlerReport> all) {
-        QJsonArray out;
+        put(out, r);
+    out.close();
+    const auto reports = [&](const char *key, QList<SlowHandlerReport> all) {
+        out.key(key).openArray();
         for (SlowHandlerReport &s : all) {
             resolve(s, registries);
-            out.append(rio::toJson(s));
+            put(out, s);
         }
-        return out;
+        out.close();
     };
-    const QJsonObject root{
-        {QStringLiteral("enabled"), Diagnostics::isEnabled()},
-        {QStringLiteral("slowThresholdNs"), number(Diagnostics::slowThreshold().count())},
-        {QStringLiteral("workerSlowThresholdNs"), number(Diagnostics::workerSlowThreshold().count())},
-        {QStringLiteral("stallThresholdNs"), number(Diagnostics::stallThreshold().count())},
-        {QStringLiteral("registries"), list},
-        {QStringLiteral("recentSlowRuns"), reports(Diagnostics::recentSlowRuns())},
-        {QStringLiteral("recentStalls"), reports(Diagnostics::recentStalls())}};
-    return QJsonDocument(root);
+    reports("recentSlowRuns", Diagnostics::recentSlowRuns());
+    reports("recentStalls", Diagnostics::recentStalls());
+    out.close();
 }
 
 } // namespace
 
 QJsonDocument Diagnostics::toJson()
 {
-    return documentOf(everyRegistry());
+    detail::JsonTree tree;
+    putDocument(tree, everyRegistry());
+    return QJsonDocument(tree.take().toObject());
 }
 
 bool Diagnostics::writeJson(const QString &path)
 {
-    return save(path, toJson());
+    return save(path, everyRegistry());
 }
 
 } // namespace rio
@@ -334,13 +251,26 @@ QDebug operator<<(QDebug debug, const HandlerInfo &h)
                               << oneLine(h.eventType) << "), added at " << oneLine(detail::whereFull(h))
                               << " on thread "
                               << (h.addedThreadName.isEmpty() ? QString::number(h.addedThread)
-                                                              : oneLine(h.addedThreadName))
-                              << ", calls " << h.calls << ", failures " << h.failures << ", drops "
-                              << h.totalDrops() << ", waiting " << h.waiting << " (most " << h.maxWaiting
-                              << "), slow runs " << h.slowRuns;
-    if (h.timed)
-        debug << ", p50 " << duration(h.runTime.p50Ns()) << ", p99 " << duration(h.runTime.p99Ns())
-              << ", max " << duration(h.runTime.maxNs);
+                                                              : oneLine(h.addedThreadName));
+    detail::schema::forEach(detail::schema::handlerFields, [&](const auto &f, std::size_t) {
+        using T = typename std::decay_t<decltype(f)>::Type; // the labelled ones: counts, drops, times
+        if constexpr (std::is_same_v<T, quint64> || std::is_same_v<T, TimeHistogram> ||
+                      std::is_same_v<T, std::array<quint64, dropReasonCount>>) {
+            if (f.label == nullptr)
+                return;
+            const auto &v = h.*f.member;
+            debug << ", " << f.label << ' ';
+            if constexpr (std::is_same_v<T, TimeHistogram>)
+                debug << (v.count == 0
+                              ? QStringLiteral("–")
+                              : QStringLiteral("p50 %1, p99 %2, max %3")
+                                    .arg(duration(v.p50Ns()), duration(v.p99Ns()), duration(v.maxNs)));
+            else if constexpr (std::is_same_v<T, quint64>)
+                debug << v;
+            else
+                debug << h.totalDrops();
+        }
+    });
     debug << ')';
     return debug;
 }

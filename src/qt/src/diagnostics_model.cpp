@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // rio::DiagnosticsModel: the rows of rio::Diagnostics::snapshot(), one per handler, refreshed on
 // a timer and kept sorted.
+#include "diagnostics_json_p.h"
 #include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/diagnostics_model.h>
 
@@ -16,27 +17,6 @@
 #include <optional>
 #include <utility>
 #include <vector>
-
-namespace rio::detail {
-
-QString whereFull(const HandlerInfo &h);
-
-// A connection type as the model and the JSON form show it (diagnostics_json.cpp declares it).
-QString connectionName(Qt::ConnectionType type)
-{
-    switch (type & ~Qt::UniqueConnection & ~Qt::SingleShotConnection) {
-    case Qt::DirectConnection:
-        return QStringLiteral("direct");
-    case Qt::QueuedConnection:
-        return QStringLiteral("queued");
-    case Qt::BlockingQueuedConnection:
-        return QStringLiteral("blocking");
-    default:
-        return QStringLiteral("auto");
-    }
-}
-
-} // namespace rio::detail
 
 namespace rio {
 
@@ -265,72 +245,91 @@ qint64 threadTimeNs()
         .count();
 }
 
-// Whether a row's names and QML place are unchanged (a registry or thread renamed; the place a
-// QML handler gets just after its add, setHandlerOrigin).
-bool sameNames(const HandlerInfo &a, const HandlerInfo &b)
+namespace schema = detail::schema;
+using schema::bitOf;
+
+// Whether a field's value is unchanged (a histogram: its count, total and maximum).
+template <typename T>
+bool same(const T &a, const T &b)
 {
-    return a.registryName == b.registryName && a.addedThreadName == b.addedThreadName &&
-           a.contextThreadName == b.contextThreadName && a.originLine == b.originLine &&
-           a.originFile == b.originFile;
+    return a == b;
+}
+bool same(const TimeHistogram &a, const TimeHistogram &b)
+{
+    return a.count == b.count && a.totalNs == b.totalNs && a.maxNs == b.maxNs;
 }
 
-// What changed in a row, as a set of these bits: each names the roles that show it.
-enum Changed : unsigned {
-    CallsChanged = 1U << 0,
-    FailuresChanged = 1U << 1,
-    DropsChanged = 1U << 2,
-    WaitingChanged = 1U << 3,
-    MaxWaitingChanged = 1U << 4,
-    CoalescedChanged = 1U << 5,
-    SlowRunsChanged = 1U << 6,
-    SuspendedChanged = 1U << 7,
-    RunTimeChanged = 1U << 8,
-    MaxChanged = 1U << 9,
-    QueueDelayChanged = 1U << 10,
-    EverythingChanged = 1U << 11, // a name, or whether it is timed: every role
+// What changed in a row: the bits (schema::bitOf) of the fields whose values differ.
+std::uint64_t changesOf(const HandlerInfo &was, const HandlerInfo &is)
+{
+    std::uint64_t changed = 0;
+    schema::forEach(schema::handlerFields, [&](const auto &f, std::size_t i) {
+        if (!same(was.*f.member, is.*f.member))
+            changed |= std::uint64_t{1} << i;
+    });
+    return changed;
+}
+
+// The roles the model shows besides the fields': each one's name, value and the fields it shows.
+struct Shown
+{
+    int role;
+    const char *name;
+    QVariant (*value)(const HandlerInfo &);
+    std::uint64_t fields;
 };
 
-unsigned changesOf(const HandlerInfo &was, const HandlerInfo &is)
+constexpr std::uint64_t place = bitOf(&HandlerInfo::id) | bitOf(&HandlerInfo::file) |
+                                bitOf(&HandlerInfo::line) | bitOf(&HandlerInfo::originFile) |
+                                bitOf(&HandlerInfo::originLine);
+constexpr std::uint64_t runTime = bitOf(&HandlerInfo::runTime) | bitOf(&HandlerInfo::timed);
+constexpr std::uint64_t drops = bitOf(&HandlerInfo::drops);
+
+const Shown shown[] = {
+    {Qt::ToolTipRole, nullptr, [](const HandlerInfo &h) -> QVariant { return detail::whereFull(h); }, place},
+    {DiagnosticsModel::WhereRole, "where", [](const HandlerInfo &h) -> QVariant { return whereShort(h); },
+     place},
+    {DiagnosticsModel::WhereFullRole, "whereFull",
+     [](const HandlerInfo &h) -> QVariant { return detail::whereFull(h); }, place},
+    {DiagnosticsModel::ThreadRole, "thread", [](const HandlerInfo &h) -> QVariant { return threadOf(h); },
+     bitOf(&HandlerInfo::id) | bitOf(&HandlerInfo::hasContext) | bitOf(&HandlerInfo::connection) |
+         bitOf(&HandlerInfo::contextThreadName)},
+    {DiagnosticsModel::DropsRole, "drops", [](const HandlerInfo &h) -> QVariant { return h.totalDrops(); },
+     drops},
+    {DiagnosticsModel::DropReasonsRole, "dropReasons",
+     [](const HandlerInfo &h) -> QVariant { return dropReasons(h); }, drops},
+    {DiagnosticsModel::P50NsRole, "p50Ns", [](const HandlerInfo &h) -> QVariant { return h.runTime.p50Ns(); },
+     runTime},
+    {DiagnosticsModel::P99NsRole, "p99Ns", [](const HandlerInfo &h) -> QVariant { return h.runTime.p99Ns(); },
+     runTime},
+    {DiagnosticsModel::MaxNsRole, "maxNs", [](const HandlerInfo &h) -> QVariant { return h.runTime.maxNs; },
+     runTime},
+    {DiagnosticsModel::QueueP99NsRole, "queueP99Ns",
+     [](const HandlerInfo &h) -> QVariant { return h.queueDelay.p99Ns(); }, bitOf(&HandlerInfo::queueDelay)},
+    {DiagnosticsModel::P99TextRole, "p99",
+     [](const HandlerInfo &h) { return cellOf(h, DiagnosticsModel::P99Column, false); }, runTime},
+    {DiagnosticsModel::MaxTextRole, "max",
+     [](const HandlerInfo &h) { return cellOf(h, DiagnosticsModel::MaxColumn, false); }, runTime},
+};
+
+// A field's role: the schema's, or FieldRole plus its index.
+template <typename F>
+int roleOf(const F &f, std::size_t index)
 {
-    if (was.timed != is.timed || !sameNames(was, is))
-        return EverythingChanged;
-    unsigned c = 0;
-    c |= was.calls != is.calls ? CallsChanged : 0U;
-    c |= was.failures != is.failures ? FailuresChanged : 0U;
-    c |= was.drops != is.drops ? DropsChanged : 0U;
-    c |= was.waiting != is.waiting ? WaitingChanged : 0U;
-    c |= was.maxWaiting != is.maxWaiting ? MaxWaitingChanged : 0U;
-    c |= was.coalesced != is.coalesced ? CoalescedChanged : 0U;
-    c |= was.slowRuns != is.slowRuns ? SlowRunsChanged : 0U;
-    c |= was.suspended != is.suspended ? SuspendedChanged : 0U;
-    c |= was.runTime.count != is.runTime.count ? RunTimeChanged : 0U;
-    c |= was.runTime.maxNs != is.runTime.maxNs ? MaxChanged : 0U;
-    c |= was.queueDelay.count != is.queueDelay.count ? QueueDelayChanged : 0U;
-    return c;
+    return f.role != 0 ? f.role : DiagnosticsModel::FieldRole + static_cast<int>(index);
 }
 
-// The roles that show the changes `c` (empty: every role).
-QList<int> rolesOf(unsigned c)
+// The roles that show the fields `changed` (some column's text and sort key too).
+QList<int> rolesOf(std::uint64_t changed)
 {
-    if ((c & EverythingChanged) != 0)
-        return {};
-    QList<int> roles{Qt::DisplayRole, Qt::UserRole}; // some column's text and sort key
-    const auto add = [&](unsigned bit, std::initializer_list<int> shown) {
-        if ((c & bit) != 0)
-            roles.append(shown);
-    };
-    add(CallsChanged, {DiagnosticsModel::CallsRole});
-    add(FailuresChanged, {DiagnosticsModel::FailuresRole});
-    add(DropsChanged, {DiagnosticsModel::DropsRole, DiagnosticsModel::DropReasonsRole});
-    add(WaitingChanged, {DiagnosticsModel::WaitingRole});
-    add(MaxWaitingChanged, {DiagnosticsModel::MaxWaitingRole});
-    add(CoalescedChanged, {DiagnosticsModel::CoalescedRole});
-    add(SlowRunsChanged, {DiagnosticsModel::SlowRunsRole});
-    add(SuspendedChanged, {DiagnosticsModel::SuspendedRole});
-    add(RunTimeChanged,
-        {DiagnosticsModel::P50NsRole, DiagnosticsModel::P99NsRole, DiagnosticsModel::P99TextRole});
-    add(MaxChanged, {DiagnosticsModel::MaxNsRole, DiagnosticsModel::MaxTextRole});
-    add(QueueDelayChanged, {DiagnosticsModel::QueueP99NsRole});
+    QList<int> roles{Qt::DisplayRole, Qt::UserRole};
+    schema::forEach(schema::handlerFields, [&](const auto &f, std::size_t i) {
+        if ((changed >> i & 1U) != 0)
+            roles.append(roleOf(f, i));
+    });
+    for (const Shown &s : shown)
+        if ((changed & s.fields) != 0)
+            roles.append(s.role);
     return roles;
 }
 
@@ -403,7 +402,7 @@ struct DiagnosticsModel::Rows
             if (const qsizetype t = now[static_cast<std::size_t>(i)]; t >= 0) {
                 kept.push_back(t);
                 stays[static_cast<std::size_t>(t)] = true;
-                if (const unsigned c = changesOf(base.at(i), list.at(t)); c != 0) {
+                if (const std::uint64_t c = changesOf(base.at(i), list.at(t)); c != 0) {
                     changed |= c;
                     firstChanged = std::min(firstChanged, static_cast<int>(t));
                     lastChanged = std::max(lastChanged, static_cast<int>(t));
@@ -466,7 +465,7 @@ struct DiagnosticsModel::Rows
     std::vector<qsizetype> inOrder;         // these (`kept`, sorted),
     std::vector<std::pair<int, int>> moves; // or these moves (beginMoveRows' from and to) do
     std::vector<Run> inserted;              // then: the new rows (rows of `list`), first run first
-    unsigned changed = 0;                   // and rows changed in place: what changed (Changed),
+    std::uint64_t changed = 0;              // and rows changed in place: the fields that changed,
     int firstChanged = INT_MAX;             // the first of them
     int lastChanged = -1;                   // and the last
 };
@@ -503,70 +502,17 @@ QVariant DiagnosticsModel::data(const QModelIndex &index, int role) const
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
     const HandlerInfo &h = rowAt(index.row());
-    switch (role) {
-    case Qt::DisplayRole:
-        return cellOf(h, index.column(), false);
-    case Qt::UserRole:
-        return cellOf(h, index.column(), true);
-    case Qt::ToolTipRole:
-        return detail::whereFull(h);
-    case RegistryIdRole:
-        return h.registryId;
-    case RegistryNameRole:
-        return registryLabel(h);
-    case EventTypeRole:
-        return h.eventType;
-    case HandlerIdRole:
-        return quint64{h.id.value()};
-    case WhereRole:
-        return whereShort(h);
-    case WhereFullRole:
-        return detail::whereFull(h);
-    case FunctionRole:
-        return h.function;
-    case ThreadRole:
-        return threadOf(h);
-    case AddedThreadRole:
-        return h.addedThreadName;
-    case ConnectionRole:
-        return detail::connectionName(h.connection);
-    case PriorityRole:
-        return h.priority;
-    case CallsRole:
-        return h.calls;
-    case FailuresRole:
-        return h.failures;
-    case DropsRole:
-        return h.totalDrops();
-    case DropReasonsRole:
-        return dropReasons(h);
-    case WaitingRole:
-        return h.waiting;
-    case MaxWaitingRole:
-        return h.maxWaiting;
-    case CoalescedRole:
-        return h.coalesced;
-    case SlowRunsRole:
-        return h.slowRuns;
-    case TimedRole:
-        return h.timed;
-    case P50NsRole:
-        return h.runTime.p50Ns();
-    case P99NsRole:
-        return h.runTime.p99Ns();
-    case MaxNsRole:
-        return h.runTime.maxNs;
-    case QueueP99NsRole:
-        return h.queueDelay.p99Ns();
-    case SuspendedRole:
-        return h.suspended;
-    case P99TextRole:
-        return cellOf(h, P99Column, false);
-    case MaxTextRole:
-        return cellOf(h, MaxColumn, false);
-    default:
-        return {};
-    }
+    if (role == Qt::DisplayRole || role == Qt::UserRole)
+        return cellOf(h, index.column(), role == Qt::UserRole);
+    for (const Shown &s : shown)
+        if (s.role == role)
+            return s.value(h);
+    QVariant value;
+    schema::forEach(schema::handlerFields, [&](const auto &f, std::size_t i) {
+        if (roleOf(f, i) == role)
+            value = schema::jsonOf(h.*f.member).toVariant();
+    });
+    return value;
 }
 
 QVariant DiagnosticsModel::headerData(int section, Qt::Orientation orientation, int role) const
@@ -584,33 +530,12 @@ QVariant DiagnosticsModel::headerData(int section, Qt::Orientation orientation, 
 QHash<int, QByteArray> DiagnosticsModel::roleNames() const
 {
     QHash<int, QByteArray> names = QAbstractTableModel::roleNames();
-    names.insert({{RegistryIdRole, "registryId"},
-                  {RegistryNameRole, "registryName"},
-                  {EventTypeRole, "eventType"},
-                  {HandlerIdRole, "handlerId"},
-                  {WhereRole, "where"},
-                  {WhereFullRole, "whereFull"},
-                  {FunctionRole, "caller"},
-                  {ThreadRole, "thread"},
-                  {AddedThreadRole, "addedThread"},
-                  {ConnectionRole, "connection"},
-                  {PriorityRole, "priority"},
-                  {CallsRole, "calls"},
-                  {FailuresRole, "failures"},
-                  {DropsRole, "drops"},
-                  {DropReasonsRole, "dropReasons"},
-                  {WaitingRole, "waiting"},
-                  {MaxWaitingRole, "maxWaiting"},
-                  {CoalescedRole, "coalesced"},
-                  {SlowRunsRole, "slowRuns"},
-                  {TimedRole, "timed"},
-                  {P50NsRole, "p50Ns"},
-                  {P99NsRole, "p99Ns"},
-                  {MaxNsRole, "maxNs"},
-                  {QueueP99NsRole, "queueP99Ns"},
-                  {SuspendedRole, "suspended"},
-                  {P99TextRole, "p99"},
-                  {MaxTextRole, "max"}});
+    schema::forEach(schema::handlerFields, [&](const auto &f, std::size_t i) {
+        names.insert(roleOf(f, i), f.roleName != nullptr ? f.roleName : f.key);
+    });
+    for (const Shown &s : shown)
+        if (s.name != nullptr)
+            names.insert(s.role, s.name);
     return names;
 }
 

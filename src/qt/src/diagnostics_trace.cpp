@@ -5,6 +5,7 @@
 // every thread. Also the hooks that mark the turns and the windows' frames (reached through their
 // meta-objects: nothing of Qt Gui or Qt Quick is linked).
 
+#include "diagnostics_json_p.h"
 #include "diagnostics_trace_p.h"
 #include "diagnostics_windows_p.h"
 #include "whole_file_p.h"
@@ -19,13 +20,11 @@
 #include <QFileInfo>
 #include <QMetaMethod>
 #include <QPointer>
-#include <QSet>
 #include <QThread>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -38,6 +37,8 @@ namespace rio {
 namespace {
 
 namespace diag = detail::diag;
+using detail::JsonText;
+using detail::JsonTree;
 using detail::WindowWatch;
 
 // The main thread's number, as the turns' hook (below) saw it.
@@ -48,36 +49,6 @@ struct Turns
 {
     diag::TurnMark mark;
     quint64 number = 0;
-};
-
-// The turns' spans, to name the frame a time falls in (0: none kept).
-class Frames
-{
-public:
-    void add(quint64 start, quint64 end, quint64 number) { m_turns.push_back({start, end, number}); }
-    void sort()
-    {
-        std::sort(m_turns.begin(), m_turns.end(),
-                  [](const Turn &a, const Turn &b) { return a.start < b.start; });
-    }
-    [[nodiscard]] quint64 at(quint64 ns) const
-    {
-        auto it = std::upper_bound(m_turns.begin(), m_turns.end(), ns,
-                                   [](quint64 t, const Turn &turn) { return t < turn.start; });
-        if (it == m_turns.begin())
-            return 0;
-        --it;
-        // A millisecond's slack past its end: a time read with another clock (a slow run's end,
-        // from steady_clock) may land that far out after the conversion of the turns' ticks.
-        return ns <= it->end + 1'000'000 ? it->number : 0;
-    }
-
-private:
-    struct Turn
-    {
-        quint64 start, end, number;
-    };
-    std::vector<Turn> m_turns;
 };
 
 // --- Windows' frames ---------------------------------------------------------------------------
@@ -233,8 +204,10 @@ void parkWindowFrames()
     WindowFrames::parkAll();
 }
 
-// The windows' frames, to name the window frame a time falls in.
-class WindowSpans
+// Spans of the timeline (the main thread's turns, the windows' frames), to name the one a time
+// falls in: the latest begun that holds it (windows' frames may overlap), else one that ended
+// less than `slack` before it (a time read with another clock), else none.
+class Spans
 {
 public:
     struct Span
@@ -247,8 +220,6 @@ public:
         std::sort(m_spans.begin(), m_spans.end(),
                   [](const Span &a, const Span &b) { return a.start < b.start; });
     }
-    // The frame holding `ns` (the latest begun, as windows' frames may overlap), else one that
-    // ended less than `slack` before it (a time read with another clock), else null.
     [[nodiscard]] const Span *at(quint64 ns, quint64 slack) const
     {
         auto it = std::upper_bound(m_spans.begin(), m_spans.end(), ns,
@@ -263,202 +234,48 @@ public:
         }
         return near;
     }
+    // The number of the turn `ns` falls in (0: none kept), with a millisecond's slack: a time read
+    // with steady_clock (a slow run's end) may land that far out of the turns' converted ticks.
+    [[nodiscard]] quint64 turnAt(quint64 ns) const
+    {
+        const Span *s = at(ns, 1'000'000);
+        return s != nullptr ? s->number : 0;
+    }
 
 private:
     std::vector<Span> m_spans;
 };
 
-// Chrome's trace events written as JSON text at once: a QJsonObject per event, then the
-// document's text, cost the serving thread ten times as much.
-class JsonText
+// What a trace shows, read at once: the timeline's entries, the slow runs and stalls, the
+// names, and the indexes that place a time in a frame.
+struct TraceInput
 {
-public:
-    explicit JsonText(QByteArray &out) : m_out(out) { }
-    JsonText &open()
-    {
-        m_out += '{';
-        m_first = true;
-        return *this;
-    }
-    JsonText &close()
-    {
-        m_out += '}';
-        m_first = false;
-        return *this;
-    }
-    JsonText &key(const char *name)
-    {
-        if (!std::exchange(m_first, false))
-            m_out += ',';
-        m_out += '"';
-        m_out += name;
-        m_out += "\":";
-        return *this;
-    }
-    JsonText &text(QByteArrayView utf8)
-    {
-        m_out += '"';
-        qsizetype from = 0; // appended in runs between the bytes escaped
-        for (qsizetype i = 0; i < utf8.size(); ++i) {
-            const auto u = static_cast<unsigned char>(utf8[i]);
-            if (u >= 0x20 && u != '"' && u != '\\')
-                continue;
-            m_out.append(utf8.sliced(from, i - from));
-            from = i + 1;
-            if (u >= 0x20) {
-                m_out += '\\';
-                m_out += utf8[i];
-            } else {
-                static constexpr char hex[] = "0123456789abcdef";
-                m_out += "\\u00";
-                m_out += hex[u >> 4];
-                m_out += hex[u & 15];
-            }
-        }
-        m_out.append(utf8.sliced(from));
-        m_out += '"';
-        return *this;
-    }
-    JsonText &text(const char *utf8) { return text(QByteArrayView(utf8)); }
-    JsonText &text(const QByteArray &utf8) { return text(QByteArrayView(utf8)); }
-    JsonText &text(const QString &s) { return text(QByteArrayView(s.toUtf8())); }
-    template <typename Number>
-    JsonText &number(Number n)
-    {
-        std::array<char, 32> buffer{};
-        const auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), n);
-        m_out.append(buffer.data(), end - buffer.data());
-        return *this;
-    }
-    // Nanoseconds as microseconds, exactly (no floating point: `1234.5`).
-    JsonText &micros(quint64 ns)
-    {
-        number(ns / 1000);
-        if (quint64 rest = ns % 1000; rest != 0) {
-            char digits[4] = {'.', char('0' + rest / 100), char('0' + rest / 10 % 10), char('0' + rest % 10)};
-            qsizetype size = 4;
-            while (digits[size - 1] == '0')
-                --size;
-            m_out.append(digits, size);
-        }
-        return *this;
-    }
-    // Bytes as they are (an array's brackets and commas).
-    JsonText &raw(QByteArrayView bytes)
-    {
-        m_out.append(bytes);
-        return *this;
-    }
-
-private:
-    QByteArray &m_out;
-    bool m_first = true;
-};
-
-// Per file name as the ring holds it (an address that lives as long as its library, and every
-// entry read at once is live together): its name's last part, as UTF-8.
-class FileNames
-{
-public:
-    const QByteArray &path(const char *file) { return of(file).path; }
-    const QByteArray &name(const char *file) { return of(file).name; }
-
-private:
-    struct Names
-    {
-        QByteArray path, name;
-    };
-    const Names &of(const char *file)
-    {
-        auto [it, added] = m_names.try_emplace(file);
-        if (added && file != nullptr) {
-            it->second.path = QByteArray(file);
-            it->second.name = QFileInfo(QString::fromUtf8(file)).fileName().toUtf8();
-        }
-        return it->second;
-    }
-    std::map<const char *, Names> m_names;
-};
-
-} // namespace
-
-QByteArray detail::traceJson(std::chrono::nanoseconds last)
-{
-    const auto lastNs = static_cast<quint64>(std::max<std::int64_t>(last.count(), 0));
-    const std::vector<diag::TimelineEntry> entries = diag::timeline(lastNs);
-    const QList<SlowHandlerReport> slow = Diagnostics::recentSlowRuns();
-    const QList<SlowHandlerReport> stalls = Diagnostics::recentStalls();
+    std::vector<diag::TimelineEntry> entries;
+    QList<SlowHandlerReport> slow;
+    QList<SlowHandlerReport> stalls;
     std::map<quint64, QByteArray> registryNames;
     // Where a QML handler was added (its QML file and line, as the table says), by registry and id.
     std::map<std::pair<quint64, quint64>, std::pair<QByteArray, int>> origins;
-    for (const RegistryInfo &r : Diagnostics::snapshot()) {
-        registryNames[r.id] = r.name.toUtf8();
-        for (const HandlerInfo &h : r.handlers)
-            if (!h.originFile.isEmpty())
-                origins[{r.id, h.id.value()}] = {h.originFile.toUtf8(), h.originLine};
-    }
+    std::map<quint64, QByteArray> windowNames; // by serial, read once
+    std::map<quint64, QString> threadNames;    // the tracks of threads, by thread number
+    Spans frames;                              // the main thread's turns
+    Spans windowFrames;
+    std::vector<bool> slowEntry; // the entries exported as slow runs (matchSlowRuns)
+    quint64 mainTid = 1;
+    quint64 since = 0; // reports that ended before are not shown
+    qint64 pid = 0;
+};
 
-    const qint64 pid = QCoreApplication::applicationPid();
-    quint64 mainTid = mainThreadNumber.load(std::memory_order_relaxed);
-    if (mainTid == 0)
-        mainTid = 1;
-    QByteArray body; // the events, after the metadata
-    body.reserve(static_cast<qsizetype>(entries.size()) * 320);
-    bool firstEvent = true;
-    QSet<quint64> threads{mainTid};
-    std::map<quint64, QString> threadNames{{mainTid, QStringLiteral("main")}};
-    // An event's common fields, its object left open for the rest.
-    const auto event = [&](JsonText &j, const char *ph, QByteArrayView name, const char *cat, quint64 ts,
-                           quint64 tid) -> JsonText & {
-        if (!std::exchange(firstEvent, false))
-            body += ',';
-        return j.open()
-            .key("ph")
-            .text(ph)
-            .key("name")
-            .text(name)
-            .key("cat")
-            .text(cat)
-            .key("ts")
-            .micros(ts)
-            .key("pid")
-            .number(pid)
-            .key("tid")
-            .number(static_cast<qint64>(tid));
-    };
-
-    Frames frames;
-    WindowSpans windowFrames;
-    std::map<quint64, QByteArray> windowNamesNow; // by serial, read once
-    for (const diag::TimelineEntry &e : entries) {
-        if (e.kind == diag::TimelineKind::Turn)
-            frames.add(e.startNs, e.endNs, e.turn);
-        if (e.kind == diag::TimelineKind::Frame) {
-            windowFrames.add({e.startNs, e.endNs, e.turn, e.window});
-            if (windowNamesNow.count(e.window) == 0)
-                windowNamesNow[e.window] = windowName(e.window).toUtf8();
-        }
-    }
-    frames.sort();
-    windowFrames.sort();
-    // The window frame a time fell in, as `window` and `windowFrame`: exactly for a time of the
-    // timeline's clock (a run between two frames is in none), with a millisecond's slack for one
-    // read with steady_clock (a slow run's end).
-    const auto inWindowFrame = [&](JsonText &j, quint64 ns, quint64 slack) {
-        if (const WindowSpans::Span *f = windowFrames.at(ns, slack))
-            j.key("window")
-                .text(windowNamesNow[f->window])
-                .key("windowFrame")
-                .number(static_cast<qint64>(f->number));
-    };
-
-    // A slow run on the main thread is also a timeline entry (its turn holds it): once, as slow.
-    // Each report takes one entry, the newest report first: the latest run of its handler not
-    // taken yet that lasted as long (the same ticks, converted at two moments: a millionth apart
-    // at most, and 1 µs of rounding) and ended by its report (read beside that end; 2 ms for the
-    // two clocks), if it ended within 2 ms of it. Its thread ran nothing between its entry and
-    // its report, so that entry is its own: the handler's other runs around it are runs, and so
-    // is an older slow run whose report the 64 kept dropped.
+// A slow run on the main thread is also a timeline entry (its turn holds it): once, as slow.
+// Each report takes one entry, the newest report first: the latest run of its handler not taken
+// yet that lasted as long (the same ticks, converted at two moments: a millionth apart at most,
+// and 1 µs of rounding) and ended by its report (read beside that end; 2 ms for the two
+// clocks), if it ended within 2 ms of it. Its thread ran nothing between its entry and its
+// report, so that entry is its own: the handler's other runs around it are runs, and so is an
+// older slow run whose report the 64 kept dropped.
+std::vector<bool> matchSlowRuns(const std::vector<diag::TimelineEntry> &entries,
+                                const QList<SlowHandlerReport> &slow)
+{
     const auto near = [](quint64 a, quint64 b, quint64 by) { return (a > b ? a - b : b - a) <= by; };
     std::vector<bool> slowEntry(entries.size(), false);
     for (qsizetype k = slow.size(); k-- > 0;) {
@@ -473,209 +290,250 @@ QByteArray detail::traceJson(std::chrono::nanoseconds last)
             break;
         }
     }
-    FileNames files;
-    // A run's handler: its QML file and line, else its source location.
-    const auto originOf = [&](const diag::TimelineEntry &e) {
-        const auto origin = origins.find({e.registry, e.id.value()});
-        return origin != origins.end() ? origin->second : std::pair(files.path(e.file), e.line);
-    };
-    const auto placeOf = [&](const diag::TimelineEntry &e) {
-        const auto origin = origins.find({e.registry, e.id.value()});
-        return (origin != origins.end()
-                    ? QFileInfo(QString::fromUtf8(origin->second.first)).fileName().toUtf8()
-                    : files.name(e.file)) +
-               ':' + QByteArray::number(originOf(e).second);
-    };
-    // The args of a run or a wait: who ran, and in which frames.
-    const auto who = [&](JsonText &j, const diag::TimelineEntry &e, quint64 at) {
-        j.key("file")
-            .text(originOf(e).first)
-            .key("line")
-            .number(originOf(e).second)
-            .key("registry")
-            .number(static_cast<qint64>(e.registry))
-            .key("registryName")
-            .text(registryNames[e.registry])
-            .key("handler")
-            .number(static_cast<qint64>(e.id.value()))
-            .key("frame")
-            .number(static_cast<qint64>(frames.at(e.startNs)));
-        inWindowFrame(j, at, 0);
-    };
-    qint64 waitId = 0;
-    std::map<quint64, std::uint64_t> windowEnds; // by window: its last frame's end
-    for (std::size_t i = 0; i != entries.size(); ++i) {
-        const diag::TimelineEntry &e = entries[i];
-        JsonText j(body);
-        switch (e.kind) {
-        case diag::TimelineKind::Frame: {
-            // With the threaded render loop the GUI thread begins a frame while the render thread
-            // still presents the one before: spans on a track do not overlap, so this one's
-            // begins where that one ended, and `begun` tells when it began.
-            std::uint64_t &previousEnd = windowEnds[e.window];
-            const std::uint64_t start = std::clamp(previousEnd, e.startNs, e.endNs);
-            previousEnd = e.endNs;
-            event(j, "X", "frame " + QByteArray::number(e.turn), "window", start, windowTrackBase + e.window)
-                .key("dur")
-                .micros(e.endNs - start)
-                .key("args")
-                .open()
-                .key("window")
-                .text(windowNamesNow[e.window])
-                .key("frame")
-                .number(static_cast<qint64>(e.turn))
-                .key("begun")
-                .micros(e.startNs)
-                .close()
-                .close();
-            break;
-        }
-        case diag::TimelineKind::Turn:
-            event(j, "X", "frame " + QByteArray::number(e.turn), "frame", e.startNs, mainTid)
-                .key("dur")
-                .micros(e.endNs - e.startNs)
-                .key("args")
-                .open()
-                .key("frame")
-                .number(static_cast<qint64>(e.turn))
-                .close()
-                .close();
-            break;
-        case diag::TimelineKind::Run:
-            if (slowEntry[i])
-                break; // exported below, as a slow run
-            event(j, "X", placeOf(e), "handler", e.startNs, mainTid)
-                .key("dur")
-                .micros(e.endNs - e.startNs)
-                .key("args")
-                .open();
-            who(j, e, e.startNs);
-            j.close().close();
-            break;
-        case diag::TimelineKind::Wait: {
-            // An async span: waits overlap each other and the runs of the thread. A wait is
-            // named by its run's start, as the run by its start.
-            const QByteArray name = "wait " + placeOf(e);
-            ++waitId;
-            for (const bool begin : {true, false}) {
-                event(j, begin ? "b" : "e", name, "wait", begin ? e.startNs : e.endNs, mainTid)
-                    .key("id")
-                    .number(waitId);
-                if (begin) {
-                    j.key("args").open();
-                    who(j, e, e.endNs);
-                    j.key("waitedNs").number(static_cast<qint64>(e.endNs - e.startNs)).close();
-                }
-                j.close();
-            }
-            break;
-        }
+    return slowEntry;
+}
+
+TraceInput readTrace(std::chrono::nanoseconds last)
+{
+    TraceInput in;
+    const auto lastNs = static_cast<quint64>(std::max<std::int64_t>(last.count(), 0));
+    in.entries = diag::timeline(lastNs);
+    in.slow = Diagnostics::recentSlowRuns();
+    in.stalls = Diagnostics::recentStalls();
+    for (const RegistryInfo &r : Diagnostics::snapshot()) {
+        in.registryNames[r.id] = r.name.toUtf8();
+        for (const HandlerInfo &h : r.handlers)
+            if (!h.originFile.isEmpty())
+                in.origins[{r.id, h.id.value()}] = {h.originFile.toUtf8(), h.originLine};
+    }
+    in.pid = QCoreApplication::applicationPid();
+    if (const quint64 main = mainThreadNumber.load(std::memory_order_relaxed); main != 0)
+        in.mainTid = main;
+    for (const diag::TimelineEntry &e : in.entries) {
+        if (e.kind == diag::TimelineKind::Turn)
+            in.frames.add({e.startNs, e.endNs, e.turn, 0});
+        if (e.kind == diag::TimelineKind::Frame) {
+            in.windowFrames.add({e.startNs, e.endNs, e.turn, e.window});
+            if (in.windowNames.count(e.window) == 0)
+                in.windowNames[e.window] = windowName(e.window).toUtf8();
         }
     }
-
+    in.frames.sort();
+    in.windowFrames.sort();
+    in.slowEntry = matchSlowRuns(in.entries, in.slow);
     const auto nowNs = static_cast<quint64>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                 std::chrono::steady_clock::now().time_since_epoch())
                                                 .count());
-    const auto report = [&](const SlowHandlerReport &s, bool stall) {
-        const quint64 tid = s.thread != 0 ? s.thread : mainTid;
-        threads.insert(tid);
-        if (!s.threadName.isEmpty())
-            threadNames[tid] = s.threadName;
-        const quint64 start = s.endedAtNs > s.elapsedNs ? s.endedAtNs - s.elapsedNs : 0;
-        const bool qml = !s.handler.originFile.isEmpty(); // named as the table names it
-        const QString &file = qml ? s.handler.originFile : s.handler.file;
-        const int line = qml ? s.handler.originLine : s.handler.line;
-        const QByteArray where = QFileInfo(file).fileName().toUtf8() + ':' + QByteArray::number(line);
-        JsonText j(body);
-        if (stall)
-            event(j, "i", "stall " + where, "stall", s.endedAtNs, tid).key("s").text("t");
-        else
-            event(j, "X", "slow " + where, "slow", start, tid).key("dur").micros(s.elapsedNs);
-        j.key("args")
-            .open()
-            .key("file")
-            .text(file)
-            .key("line")
-            .number(line)
-            .key("function")
-            .text(s.handler.function)
-            .key("registry")
-            .number(static_cast<qint64>(s.handler.registryId))
-            .key("registryName")
-            .text(s.handler.registryName)
-            .key("handler")
-            .number(static_cast<qint64>(s.handler.id.value()))
-            .key("thread")
-            .text(s.threadName)
-            .key("elapsedNs")
-            .number(static_cast<qint64>(s.elapsedNs))
-            // The main thread's: the turn it ended in, kept with it (the ring may have dropped
-            // that turn). Another thread's: the main thread's turn its end, read precisely, fell
-            // in (its start may be the coarse clock's).
-            .key("frame")
-            .number(static_cast<qint64>(s.frame != 0 ? s.frame
-                                                     : frames.at(stall ? s.endedAtNs : s.endedAtNs - 1)));
-        inWindowFrame(j, stall ? s.endedAtNs : s.endedAtNs - 1, 1'000'000);
-        if (stall) {
-            j.key("stack").raw("[");
-            for (qsizetype f = 0; f < s.stack.size(); ++f) {
-                if (f != 0)
-                    j.raw(",");
-                j.text(s.stack[f]);
+    in.since = nowNs > lastNs ? nowNs - lastNs : 0;
+    // Each thread a report shown ran on has a track, named as the report names it.
+    in.threadNames[in.mainTid] = QStringLiteral("main");
+    for (const QList<SlowHandlerReport> *reports : {&in.slow, &in.stalls})
+        for (const SlowHandlerReport &s : *reports)
+            if (s.endedAtNs >= in.since) {
+                QString &name = in.threadNames[s.thread != 0 ? s.thread : in.mainTid];
+                if (!s.threadName.isEmpty())
+                    name = s.threadName;
             }
-            j.raw("]");
-        }
-        j.close().close();
-    };
-    const quint64 since = nowNs > lastNs ? nowNs - lastNs : 0;
-    for (const SlowHandlerReport &s : slow)
-        if (s.endedAtNs >= since)
-            report(s, false);
-    for (const SlowHandlerReport &s : stalls)
-        if (s.endedAtNs >= since)
-            report(s, true);
+    for (auto &[tid, name] : in.threadNames)
+        if (name.isEmpty())
+            name = Diagnostics::threadName(tid);
+    return in;
+}
 
-    QByteArray out;
-    out.reserve(body.size() + 4096);
-    out += "{\"traceEvents\":[";
-    const auto name = [&](const char *what, quint64 tid, QByteArrayView value) {
-        JsonText j(out);
-        j.open()
-            .key("ph")
-            .text("M")
-            .key("name")
-            .text(what)
-            .key("pid")
-            .number(pid)
-            .key("tid")
-            .number(static_cast<qint64>(tid))
-            .key("args")
-            .open()
-            .key("name")
-            .text(value)
+// Writes a trace's events to `Out` (JsonText or JsonTree): the tracks' names, the timeline's
+// entries, then the slow runs and stalls.
+template <typename Out>
+class TraceWriter
+{
+public:
+    TraceWriter(Out &out, const TraceInput &in) : m_out(out), m_in(in) { }
+
+    void write()
+    {
+        m_out.open().key("traceEvents").openArray();
+        name("process_name", 0, QCoreApplication::applicationName().toUtf8());
+        for (const auto &[tid, thread] : m_in.threadNames)
+            name("thread_name", tid, (thread.isEmpty() ? QStringLiteral("#%1").arg(tid) : thread).toUtf8());
+        for (const auto &[serial, window] : m_in.windowNames)
+            name("thread_name", windowTrackBase + serial, window);
+        for (std::size_t i = 0; i != m_in.entries.size(); ++i)
+            if (!m_in.slowEntry[i]) // exported below, as a slow run
+                entry(m_in.entries[i]);
+        for (const SlowHandlerReport &s : m_in.slow)
+            if (s.endedAtNs >= m_in.since)
+                report(s, false);
+        for (const SlowHandlerReport &s : m_in.stalls)
+            if (s.endedAtNs >= m_in.since)
+                report(s, true);
+        m_out.close().key("displayTimeUnit").text("ms").close();
+    }
+
+private:
+    // A track's name (metadata).
+    void name(const char *what, quint64 tid, QByteArrayView value)
+    {
+        m_out.open().key("ph").text("M").key("name").text(what).key("pid").number(m_in.pid);
+        m_out.key("tid").number(static_cast<qint64>(tid)).key("args").open().key("name").text(value);
+        m_out.close().close();
+    }
+    // An event's common fields, its object left open for the rest.
+    Out &event(const char *ph, QByteArrayView name, const char *cat, quint64 ts, quint64 tid)
+    {
+        m_out.open().key("ph").text(ph).key("name").text(name).key("cat").text(cat).key("ts").micros(ts);
+        return m_out.key("pid").number(m_in.pid).key("tid").number(static_cast<qint64>(tid));
+    }
+    void entry(const diag::TimelineEntry &e)
+    {
+        switch (e.kind) {
+        case diag::TimelineKind::Frame:
+            windowFrame(e);
+            break;
+        case diag::TimelineKind::Turn:
+            event("X", "frame " + QByteArray::number(e.turn), "frame", e.startNs, m_in.mainTid)
+                .key("dur")
+                .micros(e.endNs - e.startNs);
+            m_out.key("args").open().key("frame").number(static_cast<qint64>(e.turn)).close().close();
+            break;
+        case diag::TimelineKind::Run:
+            event("X", placeOf(e), "handler", e.startNs, m_in.mainTid).key("dur").micros(e.endNs - e.startNs);
+            who(m_out.key("args").open(), e, e.startNs);
+            m_out.close().close();
+            break;
+        case diag::TimelineKind::Wait:
+            wait(e);
+            break;
+        }
+    }
+    // With the threaded render loop the GUI thread begins a frame while the render thread still
+    // presents the one before: spans on a track do not overlap, so this one's begins where that
+    // one ended, and `begun` tells when it began.
+    void windowFrame(const diag::TimelineEntry &e)
+    {
+        std::uint64_t &previousEnd = m_windowEnds[e.window];
+        const std::uint64_t start = std::clamp(previousEnd, e.startNs, e.endNs);
+        previousEnd = e.endNs;
+        event("X", "frame " + QByteArray::number(e.turn), "window", start, windowTrackBase + e.window)
+            .key("dur")
+            .micros(e.endNs - start);
+        m_out.key("args").open().key("window").text(m_in.windowNames.at(e.window));
+        m_out.key("frame").number(static_cast<qint64>(e.turn)).key("begun").micros(e.startNs).close().close();
+    }
+    // An async span: waits overlap each other and the runs of the thread. A wait is named by its
+    // run's start, as the run by its start.
+    void wait(const diag::TimelineEntry &e)
+    {
+        const QByteArray name = "wait " + placeOf(e);
+        ++m_waitId;
+        event("b", name, "wait", e.startNs, m_in.mainTid).key("id").number(m_waitId).key("args").open();
+        who(m_out, e, e.endNs)
+            .key("waitedNs")
+            .number(static_cast<qint64>(e.endNs - e.startNs))
             .close()
             .close();
-        out += ',';
-    };
-    name("process_name", 0, QCoreApplication::applicationName().toUtf8());
-    for (const quint64 tid : threads) {
-        QString thread = threadNames.count(tid) != 0 ? threadNames[tid] : Diagnostics::threadName(tid);
-        if (thread.isEmpty())
-            thread = QStringLiteral("#%1").arg(tid);
-        name("thread_name", tid, thread.toUtf8());
+        event("e", name, "wait", e.endNs, m_in.mainTid).key("id").number(m_waitId).close();
     }
-    for (const auto &[serial, window] : windowNamesNow)
-        name("thread_name", windowTrackBase + serial, window);
-    if (body.isEmpty())
-        out.chop(1); // the last metadata's comma
-    out += body;
-    out += R"(],"displayTimeUnit":"ms"})";
-    return out;
+    // The args of a run or a wait: who ran, and in which frames.
+    Out &who(Out &out, const diag::TimelineEntry &e, quint64 at)
+    {
+        const auto [file, line] = originOf(e);
+        out.key("file").text(file).key("line").number(qint64{line});
+        out.key("registry")
+            .number(static_cast<qint64>(e.registry))
+            .key("registryName")
+            .text(registryName(e.registry));
+        out.key("handler").number(static_cast<qint64>(e.id.value()));
+        out.key("frame").number(static_cast<qint64>(m_in.frames.turnAt(e.startNs)));
+        return inWindowFrame(at, 0);
+    }
+    // The window frame a time fell in, as `window` and `windowFrame`: exactly for a time of the
+    // timeline's clock (a run between two frames is in none), with a millisecond's slack for one
+    // read with steady_clock (a slow run's end).
+    Out &inWindowFrame(quint64 ns, quint64 slack)
+    {
+        if (const Spans::Span *f = m_in.windowFrames.at(ns, slack))
+            m_out.key("window")
+                .text(m_in.windowNames.at(f->window))
+                .key("windowFrame")
+                .number(static_cast<qint64>(f->number));
+        return m_out;
+    }
+    void report(const SlowHandlerReport &s, bool stall)
+    {
+        const quint64 tid = s.thread != 0 ? s.thread : m_in.mainTid;
+        const quint64 start = s.endedAtNs > s.elapsedNs ? s.endedAtNs - s.elapsedNs : 0;
+        const HandlerInfo &h = s.handler;
+        const bool qml = !h.originFile.isEmpty();
+        const QByteArray where = QFileInfo(qml ? h.originFile : h.file).fileName().toUtf8() + ':' +
+                                 QByteArray::number(qml ? h.originLine : h.line);
+        if (stall)
+            event("i", "stall " + where, "stall", s.endedAtNs, tid).key("s").text("t");
+        else
+            event("X", "slow " + where, "slow", start, tid).key("dur").micros(s.elapsedNs);
+        m_out.key("args").open().key("file").text(qml ? h.originFile : h.file);
+        m_out.key("line").number(qint64{qml ? h.originLine : h.line});
+        m_out.key("function").text(h.function).key("registry").number(static_cast<qint64>(h.registryId));
+        m_out.key("registryName")
+            .text(h.registryName)
+            .key("handler")
+            .number(static_cast<qint64>(h.id.value()));
+        m_out.key("thread").text(s.threadName).key("elapsedNs").number(static_cast<qint64>(s.elapsedNs));
+        // The main thread's: the turn it ended in, kept with it (the ring may have dropped that
+        // turn). Another thread's: the main thread's turn its end, read precisely, fell in (its
+        // start may be the coarse clock's).
+        const quint64 at = stall ? s.endedAtNs : s.endedAtNs - 1;
+        m_out.key("frame").number(static_cast<qint64>(s.frame != 0 ? s.frame : m_in.frames.turnAt(at)));
+        inWindowFrame(at, 1'000'000);
+        if (stall) {
+            m_out.key("stack").openArray();
+            for (const QString &frame : s.stack)
+                m_out.text(frame);
+            m_out.close();
+        }
+        m_out.close().close();
+    }
+    // A run's handler: its QML file and line, else its source location.
+    std::pair<QByteArray, int> originOf(const diag::TimelineEntry &e) const
+    {
+        const auto origin = m_in.origins.find({e.registry, e.id.value()});
+        return origin != m_in.origins.end() ? origin->second
+                                            : std::pair(QByteArray(e.file != nullptr ? e.file : ""), e.line);
+    }
+    // Its file's last part and line, as a span is named.
+    QByteArray placeOf(const diag::TimelineEntry &e) const
+    {
+        const auto [file, line] = originOf(e);
+        return QFileInfo(QString::fromUtf8(file)).fileName().toUtf8() + ':' + QByteArray::number(line);
+    }
+    const QByteArray &registryName(quint64 id)
+    {
+        static const QByteArray none;
+        const auto it = m_in.registryNames.find(id);
+        return it != m_in.registryNames.end() ? it->second : none;
+    }
+
+    Out &m_out;
+    const TraceInput &m_in;
+    qint64 m_waitId = 0;
+    std::map<quint64, std::uint64_t> m_windowEnds; // by window: its last frame's end
+};
+
+} // namespace
+
+QByteArray detail::traceJson(std::chrono::nanoseconds last)
+{
+    const TraceInput in = readTrace(last);
+    QByteArray text;
+    text.reserve(static_cast<qsizetype>(in.entries.size()) * 320 + 4096);
+    JsonText out(text);
+    TraceWriter<JsonText>(out, in).write();
+    return text;
 }
 
 QJsonDocument Diagnostics::toTrace(std::chrono::nanoseconds last)
 {
-    return QJsonDocument::fromJson(detail::traceJson(last));
+    JsonTree out;
+    TraceWriter<JsonTree>(out, readTrace(last)).write();
+    return QJsonDocument(out.take().toObject());
 }
 
 bool Diagnostics::writeTrace(const QString &path, std::chrono::nanoseconds last)

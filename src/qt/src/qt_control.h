@@ -40,6 +40,8 @@ class QtHandlerState;
 // A handler as the diagnostics log lines name it: "handler N of registry R "name" (event type),
 // added at file:line", its origin first when it has one (diagnostics.cpp).
 QString describeHandler(const HandlerInfo &h);
+// Where a handler was added, in full: its QML place, then C++'s (diagnostics_model.cpp).
+QString whereFull(const HandlerInfo &h);
 // `handler` of registry `registryId` so named, as a snapshot of its registry lists it (else as it
 // recorded itself: removed). Takes the registry's locks: no lock of ours may be held.
 QString describeHandler(quint64 registryId, QtHandlerState &handler);
@@ -103,6 +105,15 @@ private:
     std::mutex m_callbackMutex;
     std::shared_ptr<const std::function<void(const ExceptionInfo &)>> m_callback;
     DropWarning m_dropWarning; // the registry's (the one format and rate limit, Remote's shares' too)
+};
+
+// A run on this thread that counted its call (timed when it started): a JavaScript failure
+// inside it counts too (noteHandlerFailure).
+struct CountedRunFrame : ThreadFrame
+{
+    static constexpr FrameKind frameKind = FrameKind::CountedRun;
+    explicit CountedRunFrame(const QtHandlerCore &c) noexcept : ThreadFrame(frameKind), core(c) { }
+    const QtHandlerCore &core;
 };
 
 // A queued delivery running on this thread: counted for synchronize() and for removeAndWait()

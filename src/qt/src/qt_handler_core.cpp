@@ -360,13 +360,25 @@ void QtHandlerCore::runStep(QtTarget &target, const void *event, const AsyncToke
     // Outside any notify: counted and timed here, on the thread that runs it.
     if (stats.load(std::memory_order_relaxed) == nullptr && diag::globalEnabled()) [[unlikely]]
         state(*this).control->takeStats(*this); // switched on process-wide since its add
-    if (diag::HandlerStats *s = timedStats()) [[unlikely]] {
+    if (diag::HandlerStats *s = state(*this).timedStats()) [[unlikely]] {
         const diag::RunScope scope(s, true);
         frame.counted = true;
         target.invoke(event, token);
     } else {
         target.invoke(event, token);
     }
+}
+
+bool QtHandlerCore::layerTiming() const noexcept
+{
+    return state(*this).layerTiming();
+}
+
+void QtHandlerCore::runTimed(QtTarget &target, const void *event, const AsyncToken &token)
+{
+    const diag::RunScope scope(&state(*this).counts(), true);
+    const CountedRunFrame counted(*this);
+    target.invoke(event, token);
 }
 
 void QtHandlerCore::waitForRuns() const noexcept

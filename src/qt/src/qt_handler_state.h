@@ -8,6 +8,7 @@
 #include "qt_trace.h"
 #include <registryio/qt/detail/delivery_queue.h>
 
+#include <registryio/detail/diagnostics_hooks.h>
 #include <registryio/detail/writer_lock.h>
 #include <registryio/qt/detail/frame_pacer.h>
 #include <registryio/qt/detail/qt_handler.h>
@@ -189,6 +190,21 @@ class alignas(64) QtHandlerState final : public QtHandlerCore,
 public:
     QtHandlerState(std::shared_ptr<QtRegistryControl> c, const Settings &settings);
     ~QtHandlerState();
+
+    // Its statistics, which a handler with a context has from its add (set before it is armed).
+    [[nodiscard]] diag::HandlerStats &counts() const noexcept
+    {
+        return *stats.load(std::memory_order_relaxed);
+    }
+    // QtHandlerCore::layerTiming, inline for the library's own paths.
+    [[nodiscard]] bool layerTiming() const noexcept { return counts().timingNow() != nullptr; }
+    // Its statistics while its registry's diagnostics are on (the runs it makes itself are timed
+    // in their timing block), else null.
+    [[nodiscard]] diag::HandlerStats *timedStats() const noexcept
+    {
+        diag::HandlerStats *s = stats.load(std::memory_order_acquire);
+        return s != nullptr && s->timingNow() != nullptr ? s : nullptr;
+    }
 
     // What a cleared queue held, destroyed by the caller once its locks are released (tokens
     // finish async notifies, whose continuations are user code), and a fired once-handler whose

@@ -6,7 +6,6 @@
 #include <registryio/connection.h>
 #include <registryio/detail/hazard.h>
 #include <registryio/detail/registry_core.h>
-#include <registryio/detail/registry_link.h>
 #include <registryio/exception_info.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>

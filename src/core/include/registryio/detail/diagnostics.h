@@ -7,6 +7,7 @@
 // of the public API; the Qt layer's rio::Diagnostics presents it.
 
 #include <registryio/detail/config.h>
+#include <registryio/detail/diagnostics_hooks.h>
 #include <registryio/drop_reason.h>
 #include <registryio/handler_id.h>
 #include <registryio/source_location.h>
@@ -23,30 +24,7 @@
 namespace rio::detail {
 
 struct HandlerBox;
-
-/// The event type's name as the compiler spells it (a view of a static string).
-template <typename E>
-constexpr std::string_view eventTypeName() noexcept
-{
-#if defined(__clang__) || defined(__GNUC__)
-    constexpr std::string_view f = __PRETTY_FUNCTION__;
-    // GCC: "... eventTypeName() [with E = T; ...]"; Clang: "... eventTypeName() [E = T]".
-    constexpr std::size_t at = f.find("E = ");
-    if constexpr (at == std::string_view::npos) {
-        return f;
-    } else {
-        constexpr std::string_view rest = f.substr(at + 4);
-        constexpr std::size_t end = rest.find_first_of(";]");
-        return rest.substr(0, end);
-    }
-#else
-    return __FUNCSIG__;
-#endif
-}
-
-/// eventTypeName<E>() as a static object (the registry passes its address).
-template <typename E>
-inline constexpr std::string_view eventTypeNameOf = eventTypeName<E>();
+class RegistryCore;
 
 namespace diag {
 
@@ -132,83 +110,12 @@ struct alignas(64) HandlerTimes
     std::shared_ptr<const std::string> eventType;
 };
 
-/// One handler's statistics: the one record of its runs, created by the registry under its lock
-/// and owned by the handler's box; a handler's while diagnostics are (or were) on, a layerTimed
-/// handler's (HandlerBox::layerTimed: the Qt facade's handlers with a context) from its add,
-/// the layer holding a reference (retainStats). Its counters are always there, its timing block
-/// once it was timed. Freed by the last freeStats, which the watchdog synchronises with.
-struct HandlerStats
+/// Every run of `stats` counted (under its registry's lock, which sets `times`).
+[[nodiscard]] inline std::uint64_t totalCalls(const HandlerStats &stats) noexcept
 {
-    std::atomic<std::uint64_t> calls{0}; // every run counted but a timed notify's owner's
-    /// Every run counted (under the registry's lock, which sets `times`).
-    [[nodiscard]] std::uint64_t totalCalls() const noexcept
-    {
-        return calls.load(std::memory_order_relaxed) +
-               (times != nullptr ? times->ownerCalls.load(std::memory_order_relaxed) : 0);
-    }
-    std::atomic<std::uint64_t> failures{0}; // runs that threw (those counted here)
-    // A layerTimed handler's queued deliveries, counted from its add (not only while timed).
-    std::atomic<std::uint64_t> drops[dropReasonCount] = {}; // dropped, by DropReason, while listed
-    std::atomic<std::uint64_t> maxWaiting{0}; // the most deliveries waiting at once (the layer's lock)
-    std::atomic<std::uint64_t> coalesced{0};  // Latest: payloads a newer event replaced (ditto)
-    // Counts `n` deliveries dropped for `reason`: the handler's own count while it is listed,
-    // its registry's (leftTo) once it left (leave). Exact under any interleaving with leave(): a
-    // drop counted after leave() took the counts is moved by this test of `left` (both
-    // sequentially consistent), each count once.
-    void countDrops(std::uint64_t n, DropReason reason) noexcept
-    {
-        drops[static_cast<int>(reason)].fetch_add(n, std::memory_order_seq_cst);
-        if (left.load(std::memory_order_seq_cst)) [[unlikely]]
-            moveDrops();
-    }
-    /// The handler left its registry's table: its drops so far, and every later one, count for
-    /// the registry (RegistryRecord::leftDrops). Called once, by whoever took it out.
-    void leave() noexcept
-    {
-        left.store(true, std::memory_order_seq_cst);
-        moveDrops();
-    }
-    HandlerStats *leftTo = nullptr; // a reference to the registry's drops of handlers that left
-    // The timing block once it was timed (set under the registry's lock, before `timing` or the
-    // statistics' publication), freed with them; `timing`: it while the registry's diagnostics
-    // are on, else null (the registry's lock, release), whether and where the layer times a run.
-    HandlerTimes *times = nullptr;
-    std::atomic<HandlerTimes *> timing{nullptr};
-    std::atomic<std::uint32_t> refs{1}; // the box's, and each retainStats
-    std::atomic<bool> left{false};
-    // The registry's statistics of handlers that left (leftTo): its diagnostics are on (its
-    // lock, release), which the switch sets also for those no longer in its table.
-    std::atomic<bool> registryTiming{false};
-    /// Where the layer times a run (`timing`), or null: a layerTimed handler's follows its
-    /// registry's switch (leftTo's registryTiming) also once it left the table, with a delivery
-    /// still waiting (a fired once-handler's).
-    [[nodiscard]] HandlerTimes *timingNow() const noexcept
-    {
-        HandlerTimes *t = timing.load(std::memory_order_acquire);
-        if (t != nullptr && leftTo != nullptr && !leftTo->registryTiming.load(std::memory_order_acquire))
-            [[unlikely]]
-            return nullptr;
-        return t;
-    }
-
-private:
-    void moveDrops() noexcept
-    {
-        for (int r = 0; r < dropReasonCount; ++r) {
-            if (const std::uint64_t n = drops[r].exchange(0, std::memory_order_seq_cst); n != 0 && leftTo)
-                leftTo->drops[r].fetch_add(n, std::memory_order_release); // see recordLocked
-        }
-    }
-};
-
-/// Gives back a reference to `stats` (the box's, when the box is destroyed); the last frees them
-/// (the watchdog never reads freed ones).
-RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
-/// A reference to statistics (freeStats when it goes).
-struct FreeStats
-{
-    void operator()(HandlerStats *s) const noexcept { freeStats(s); }
-};
+    return stats.calls.load(std::memory_order_relaxed) +
+           (stats.times != nullptr ? stats.times->ownerCalls.load(std::memory_order_relaxed) : 0);
+}
 
 /// The calling thread's number: process-unique, from 1, never reused.
 RIO_CORE_EXPORT std::uint64_t threadNumber() noexcept;
@@ -286,32 +193,6 @@ RIO_CORE_EXPORT void setSlowSink(SlowSink sink) noexcept;
 /// them). Throws std::bad_alloc.
 RIO_CORE_EXPORT HandlerStats *newStats();
 
-/// A run of a handler a timed notify does not time itself (a layerTimed handler's: the Qt
-/// layer's queued deliveries and context handlers' runs on the notifying thread): shows it to
-/// the watchdog while it runs, then records its time and reports it if slow.
-class RIO_CORE_EXPORT RunScope
-{
-public:
-    /// Starts timing a run of `stats` (`timing` seen set) on this thread; `count`: also counts the
-    /// run in stats->calls and, if it throws (an exception leaves the scope), in stats->failures.
-    explicit RunScope(HandlerStats *stats, bool count = false) noexcept;
-    /// Ends it (also when the run throws).
-    ~RunScope();
-    RunScope(const RunScope &) = delete;
-    RunScope &operator=(const RunScope &) = delete;
-    /// When the run started (ticks).
-    [[nodiscard]] std::uint64_t start() const noexcept { return m_start; }
-
-private:
-    HandlerStats *m_stats;
-    void *m_record;
-    HandlerTimes *m_prevStats;
-    std::uint64_t m_prevStart;
-    std::uint64_t m_start;
-    int m_uncaught; // exceptions already unwinding when the run started (counted runs)
-    bool m_count;
-};
-
 /// Starts or stops the watchdog thread as the switches now call for (no lock of ours held).
 RIO_CORE_EXPORT void updateWatchdog() noexcept;
 /// True while the watchdog thread runs (tests).
@@ -356,20 +237,7 @@ struct HandlerRecord
     // handler's, while its registry's diagnostics are on.
     std::uint32_t runTime = none;
     std::uint32_t queueDelay = none;
-    // Index into the registry record's layerParts (the describe callback's; none without one).
-    std::uint32_t layerPart = none;
 };
-
-/// The layer's part of a handler's record (the Qt facade: its options, waiting deliveries and
-/// names): called by collect for each handler whose box names a layer object (retainStats),
-/// under its registry's lock; runs no user code and takes no lock but that handler's own. The
-/// first call for a registry's record makes `parts` (the layer's own type, room for `count`
-/// handlers: the only allocation); each call appends the handler's part to it and sets
-/// out.layerPart to its index.
-using Describe = void (*)(const void *layer, HandlerRecord &out, std::shared_ptr<void> &parts,
-                          std::size_t count) noexcept;
-/// Installs the callback (once, by the Qt layer; null: records have no layer part).
-RIO_CORE_EXPORT void setDescribe(Describe describe) noexcept;
 
 /// One registry as the core records it.
 struct RegistryRecord
@@ -377,11 +245,9 @@ struct RegistryRecord
     std::uint64_t serial = 0;
     std::string name;
     std::string eventType;
-    bool facade = false; // a QtRegistry's core (the Qt layer adds its part)
     bool enabled = false;
     std::vector<HandlerRecord> handlers;
-    std::vector<HistogramRecord> histograms; // the timed handlers' (HandlerRecord's indices)
-    std::shared_ptr<void> layerParts;        // the describe callback's (HandlerRecord::layerPart)
+    std::vector<HistogramRecord> histograms;                // the timed handlers' (HandlerRecord's indices)
     std::array<std::uint64_t, dropReasonCount> leftDrops{}; // of handlers that left its table
     /// Histogram `i` of its handlers' (empty for HandlerRecord::none).
     [[nodiscard]] const HistogramRecord &histogram(std::uint32_t i) const noexcept
@@ -391,10 +257,26 @@ struct RegistryRecord
     }
 };
 
-/// Every live registry with a writer state (serial 0: all; else that one), with its handlers'
-/// records when `handlers` (else none: its name, for a log line). Takes each registry's lock in
-/// turn; runs no user code.
+/// Every live registry with a writer state but the Qt layer's, which it lists itself
+/// (RegistryCore::record) (serial 0); else the one of that serial, whichever layer's. With its
+/// handlers' records when `handlers` (else none: its name, for a log line). Takes each
+/// registry's lock in turn; runs no user code.
 RIO_CORE_EXPORT std::vector<RegistryRecord> collect(std::uint64_t serial = 0, bool handlers = true);
+
+/// The diagnostics' side of a registry's core (diagnostics.cpp), which RegistryCore befriends.
+struct RIO_CORE_EXPORT Registries
+{
+    /// Marks `core` a QtRegistry's (event type `eventType`): the Qt layer lists and keeps its record.
+    static void markFacade(RegistryCore &core, const std::string_view *eventType);
+    /// The process-unique serial diagnostics know `core` by (creates its writer state).
+    static std::uint64_t serial(RegistryCore &core);
+    /// `core`'s record (its handlers' when `handlers`) under its lock; false for one never written.
+    static bool record(const RegistryCore &core, RegistryRecord &out, bool handlers = true);
+    // The same, the switch, and a lower cap of the fast limits, with the lock held.
+    static void recordLocked(const RegistryCore &core, RegistryRecord &out, bool handlers = true);
+    static void applyLocked(RegistryCore &core, bool on);
+    static void capFastLimitsLocked(const RegistryCore &core, std::uint64_t cap) noexcept;
+};
 
 /// How many destroyed registries keepDeparted keeps (the last ones).
 inline constexpr std::size_t departedKept = 256;

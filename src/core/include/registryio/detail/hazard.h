@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The read side of the reclamation domain: hazard-pointer protection with an asymmetric fence.
+// The read side of the reclamation domain that a notify inlines: hazard-pointer protection with
+// an asymmetric fence (the rest of the domain, ReaderRecord and Protected<T>, is the core
+// library's src/domain.h).
 //
 // Shaped like C++26 std::hazard_pointer (P2530): Protected<T> is a hazard pointer holding one
-// protect()ed value for its lifetime (enter()/leave() are its unscoped form, for notify's loop);
-// RegistryCore's reclaim pass plays the part of the domain's
-// retire/reclaim. A reader pins only the snapshot it holds, so a reader parked inside a handler
-// for minutes keeps at most what it can reach alive. See docs/ARCHITECTURE.md for the protocol,
-// its proof and tests/model/ for the Promela model.
+// protect()ed value for its lifetime (enterInline()/leave() are its unscoped form, for notify's
+// loop); RegistryCore's reclaim pass plays the part of the domain's retire/reclaim. A reader pins only the
+// snapshot it holds, so a reader parked inside a handler for minutes keeps at most what it can reach alive.
+// See docs/ARCHITECTURE.md for the protocol, its proof and tests/model/ for the Promela model.
 //
 // Each thread owns one ReaderRecord: a small stack of hazard slots (one per nested section). A
 // slot store is followed by a compiler barrier only; writers pay instead with a heavy fence
@@ -24,32 +25,8 @@
 namespace rio::detail::hazard {
 
 /// Hazard slots per record in the asymmetric fence modes; a thread nesting deeper chains a
-/// further record. The fallback mode has one fewer (see ReaderRecord).
+/// further record. The fallback mode has one fewer (see ReaderRecord, domain.h).
 inline constexpr std::uint32_t slotCount = 8;
-
-/// One thread's reader state. Written by its thread (and its signal handlers) only; read by
-/// reclaim passes. A section needs a single pointer, its slot: the record is the slot's address
-/// rounded down to 128 bytes, and the section's running cell sits slotCount cells after its slot.
-///
-/// The thread's next free slot is kept in a thread-local pointer (threadSlot). A slot that may be
-/// entered inline has bit 6 of its address clear: in the asymmetric modes the hazard cells are
-/// cells[0..7] (bytes 0-63) and the cell after the last, cells[8], has it set, so a full record
-/// sends the next section out of line with the same test that catches a thread not registered
-/// yet (threadSlot starts at such an address). In the fallback mode, where every section must
-/// enter out of line, the hazard cells are cells[8..14] (bit 6 set) and their running cells
-/// cells[16..22].
-struct alignas(128) ReaderRecord
-{
-    // cells[b + d]: the snapshot the section at depth d holds (b: 0, or 8 in the fallback mode).
-    // cells[b + slotCount + d]: the handler box that section is calling (or last called; only
-    // meaningful while cells[b + d] is set).
-    std::atomic<const void *> cells[3 * slotCount] = {};
-    std::atomic<bool> inUse{false};
-    ReaderRecord *deeper = nullptr; // the same thread's record for sections nested deeper
-    ReaderRecord *next = nullptr;   // immutable once linked into the global list
-};
-static_assert(sizeof(std::atomic<const void *>) * slotCount == 64,
-              "a record's hazard cells fill one 64-byte line");
 
 /// The bit of a slot's address that sends a section out of line (see ReaderRecord).
 inline constexpr std::uintptr_t outOfLineBit = 64;
@@ -78,14 +55,6 @@ RIO_CORE_EXPORT std::atomic<const void *> *acquireSlow() noexcept;
 RIO_CORE_EXPORT void releaseSlow(std::atomic<const void *> *slot) noexcept;
 #endif
 
-/// The record a slot belongs to.
-inline ReaderRecord *recordOf(std::atomic<const void *> *slot) noexcept
-{
-    // The address arithmetic is the point: a record is found from any of its slots.
-    // NOLINTNEXTLINE(performance-no-int-to-ptr)
-    return reinterpret_cast<ReaderRecord *>(reinterpret_cast<std::uintptr_t>(slot) & ~std::uintptr_t{127});
-}
-
 /// Registers the calling thread's record (and its release at thread exit) now, so that later
 /// sections on this thread never allocate or lock.
 RIO_CORE_EXPORT void prepareThread() noexcept;
@@ -95,14 +64,6 @@ RIO_CORE_EXPORT std::size_t recordCount() noexcept;
 
 /// The heavy fence mode in use.
 RIO_CORE_EXPORT FenceMode fenceMode() noexcept;
-
-/// A section's slot and the value it protects.
-template <typename T>
-struct Section
-{
-    std::atomic<const void *> *slot; // running cell: slot + slotCount
-    T *value;
-};
 
 #if RIO_INLINE_READER_TLS && !RIO_SEQ_CST_OPS
 /// True when a section may enter inline on `slot` (threadSlot's value): an asymmetric fence
@@ -133,35 +94,6 @@ inline T *enterInline(std::atomic<const void *> *slot, const std::atomic<T *> &s
 }
 #endif
 
-/// Opens a section out of line, sequentially consistent: right in every mode.
-template <typename T>
-inline Section<T> enterOutOfLine(const std::atomic<T *> &source) noexcept
-{
-    std::atomic<const void *> *claimed = acquireSlow();
-    T *p = source.load(std::memory_order_seq_cst);
-    for (;;) {
-        claimed->store(p, std::memory_order_seq_cst);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        T *q = source.load(std::memory_order_seq_cst);
-        if (q == p)
-            return {claimed, p};
-        p = q;
-    }
-}
-
-/// Opens a section protecting the value of `source`: valid until leave(section.slot). Sections
-/// of a thread close in the reverse order of opening (signal handlers included).
-template <typename T>
-inline Section<T> enter(const std::atomic<T *> &source) noexcept
-{
-#if RIO_INLINE_READER_TLS && !RIO_SEQ_CST_OPS
-    std::atomic<const void *> *slot = threadSlot.load(std::memory_order_relaxed);
-    if (entersInline(slot)) [[likely]]
-        return {slot, enterInline(slot, source)};
-#endif
-    return enterOutOfLine(source);
-}
-
 /// Closes the section that owns `slot`.
 inline void leave(std::atomic<const void *> *slot) noexcept
 {
@@ -173,23 +105,5 @@ inline void leave(std::atomic<const void *> *slot) noexcept
     releaseSlow(slot);
 #endif
 }
-
-/// A hazard pointer protecting the value of one atomic pointer for the object's lifetime.
-template <typename T>
-class Protected
-{
-public:
-    explicit Protected(const std::atomic<T *> &source) noexcept : m_section(enter(source)) { }
-    ~Protected() { leave(m_section.slot); }
-
-    Protected(const Protected &) = delete;
-    Protected &operator=(const Protected &) = delete;
-
-    /// The protected value: valid until this object is destroyed.
-    [[nodiscard]] T *get() const noexcept { return m_section.value; }
-
-private:
-    Section<T> m_section;
-};
 
 } // namespace rio::detail::hazard

@@ -7,9 +7,7 @@
 // pointer into a user's module (a plugin) is left behind once its handlers are destroyed.
 
 #include <registryio/detail/config.h>
-#include <registryio/detail/diagnostics.h>
 #include <registryio/detail/hazard.h>
-#include <registryio/detail/writer_lock.h>
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
 #include <registryio/source_location.h>
@@ -28,9 +26,34 @@
 namespace rio::detail {
 
 class RegistryCore;
+class WriterLock;
 struct RegistryLink;
-struct RegistryState;
+struct RegistryState; // src/core/src/registry_state.h
 struct DestroyFrame;
+struct RunRef;   // src/core/src/snapshot.h
+namespace diag { // diagnostics_hooks.h and diagnostics.h
+struct HandlerStats;
+struct HandlerTimes;
+struct Registries;
+RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
+} // namespace diag
+
+/// The event type's name as the compiler spells it (a view of a static string).
+template <typename E>
+constexpr std::string_view eventTypeName() noexcept
+{
+#if defined(__clang__) || defined(__GNUC__)
+    constexpr std::string_view f = __PRETTY_FUNCTION__; // "... [with E = T; ...]", "... [E = T]"
+    constexpr std::size_t at = f.find("E = ");
+    return at == std::string_view::npos ? f : f.substr(at + 4, f.substr(at + 4).find_first_of(";]"));
+#else
+    return __FUNCSIG__;
+#endif
+}
+
+/// eventTypeName<E>() as a static object (the registry passes its address).
+template <typename E>
+inline constexpr std::string_view eventTypeNameOf = eventTypeName<E>();
 
 /// Something a registry unpublished and frees once no reader can reach it.
 struct Retired
@@ -84,9 +107,6 @@ struct HandlerBox : Retired
     // Its statistics' timing block when the core times its runs (not layerTimed), published
     // after `stats`: a timed notify's one read of them, without the line of the counters.
     diag::HandlerTimes *times = nullptr;
-    // The layer's object behind the handler (the Qt facade's handler state, which the box's
-    // closure keeps alive), for diag::Describe (attachLayer).
-    const void *layer = nullptr;
 };
 
 /// What RegistryCore::addPlain needs of a plain closure's type: one constant per closure type,
@@ -122,18 +142,6 @@ struct Entry
 {
     std::atomic<Invoke> invoke;
     HandlerBox *box;
-};
-
-/// The handlers of one priority in a large registry with several priorities ("runs mode"):
-/// shared by the arrays that list it, each up to its own count, and appended to in place.
-struct Run;
-/// A runs-mode array's record of one run: the run, how many of its entries the array lists, and
-/// their priority.
-struct RunRef
-{
-    Run *run;
-    std::uint32_t count;
-    int priority;
 };
 
 /// Values of Snapshot::timed: the array was never timed, or diag::notifyTimed's kind for it (a
@@ -186,86 +194,6 @@ struct CallbackBox : Retired
 /// scan are shared by this many removals, and a reader parked on a snapshot keeps at most about
 /// twice this (tests/core's bounds are written in it).
 inline constexpr std::size_t passBatch = 128;
-
-/// A registry's retired objects, its reclaim passes' schedule and the destruction chains in
-/// flight (reclamation.cpp). Under the registry's lock, except the atomics.
-struct RetiredList
-{
-    Retired *boxes = nullptr;  // removed handler boxes
-    Retired *others = nullptr; // replaced arrays and exception callbacks (few)
-    std::size_t pending = 0;   // objects on both lists
-    std::size_t pendingBytes = 0;
-    std::atomic<std::size_t> pendingPublic{0};          // `pending`, for pendingCount() without the lock
-    std::size_t nextPass = passBatch;                   // the next pass when this many are pending...
-    std::size_t nextPassBytes = std::size_t{64} * 1024; // ...or this many bytes
-    std::uint64_t retireSeq = 0;                        // the last retired object's number
-    std::uint64_t fencedSeq = 0;    // everything retired up to this was unpublished before a fence
-    DestroyFrame *chains = nullptr; // chains being destroyed, all threads
-    std::uint64_t chainNumber = 0;  // the last chain's number
-
-    /// Puts `r` on its list (numbered). Inline: every removal retires its box.
-    void retire(Retired *r) noexcept
-    {
-        r->seq = ++retireSeq;
-        Retired **list = r->kind == Retired::Kind::Handler ? &boxes : &others;
-        r->next = *list;
-        *list = r;
-        ++pending;
-        pendingBytes += r->bytes;
-        pendingPublic.store(pending, std::memory_order_relaxed);
-    }
-    /// True when the pending objects call for a pass.
-    [[nodiscard]] bool passDue() const noexcept
-    {
-        return pending >= nextPass || pendingBytes >= nextPassBytes;
-    }
-};
-
-/// A registry's writer state: allocated by its first add (or exception callback, or link), so
-/// that an empty registry costs a few stores to construct and destroy, and joins the
-/// process-wide list fork() locks (process_life.cpp) only then. Every writer takes `writerLock`.
-struct RegistryState
-{
-    WriterLock writerLock;
-    std::atomic<std::size_t> live{0}; // registered handlers (read without the lock by size())
-    std::uint64_t lastId = 0;
-    std::uint64_t version = 0;
-    std::size_t lastCapacity = 0; // the flat array's capacity when the registry last emptied
-    // Sorted by id: the box (live, or removed and pending), then chainTag(n) once the pass whose
-    // chain is number n took it, or 0. Entries of destroyed handlers are dropped in batches. An
-    // entry holding a box is at that box's byIdIndex.
-    std::vector<std::pair<std::uint64_t, std::uintptr_t>> byId;
-    std::size_t byIdNulls = 0; // entries of removed handlers since the last batch
-    RetiredList retired;
-    std::shared_ptr<RegistryLink> link;
-    // The exception callback (read by failure reports through a hazard slot): here, not in the
-    // registry, so that constructing a registry stores nothing for it.
-    std::atomic<CallbackBox *> callback{nullptr};
-    // Blocks of destroyed plain boxes (freePlainBox's), kept for the next adds of plain closures
-    // (addPlain): at most `spareLimit`, each still a Retired with its block's `bytes`.
-    Retired *spareBoxes = nullptr;
-    std::size_t spareCount = 0;
-    RegistryState *prev = nullptr; // the process-wide list of states (fork)
-    RegistryState *next = nullptr;
-    // Guards (HandlerGuard) hold the state itself, not a shared link: a guard's drop is one
-    // round trip of the writer lock and no atomic counter of its own. The state outlives its
-    // registry while guards hold it; the last of them frees it.
-    RegistryCore *core = nullptr; // the registry, until its destruction begins (guards then do nothing)
-    std::size_t guardHolds = 0;   // guards holding the state
-    std::size_t guardPasses = 0;  // guards' reclaim passes running without the lock (~Registry waits)
-    bool orphan = false;          // the registry is destroyed: the last guard hold frees the state
-    // Diagnostics (diagnostics.cpp), under the lock.
-    std::uint64_t serial = 0;    // process-unique, never reused (RegistryInfo::id)
-    std::string name;            // setDiagnosticsName (a QtRegistry: its objectName)
-    bool facade = false;         // the core of a QtRegistry
-    bool diagnosticsOwn = false; // enabled for this registry itself
-    bool diagnosticsOn = false;  // published arrays are timed (own or process-wide)
-    // The first add's event type, shared by its handlers' timing blocks (a run may outlive it).
-    std::shared_ptr<const std::string> eventType;
-    // Drops of layerTimed handlers that left the table (HandlerStats::leftTo), from the first
-    // such add; freed by the last reference (the state's, or a handler's statistics).
-    diag::HandlerStats *leftStats = nullptr;
-};
 
 /// The waits' back-off schedule: yields, then short sleeps, then longer ones (`spins`: attempts
 /// so far). Shared with the Qt facade's waits.
@@ -325,11 +253,7 @@ public:
     /// calls skipSuspended). False for an id not registered here.
     bool setSuspended(HandlerId id, bool suspended) noexcept;
     [[nodiscard]] bool isSuspended(HandlerId id) const noexcept;
-    [[nodiscard]] std::size_t size() const noexcept
-    {
-        const RegistryState *s = m_state.load(std::memory_order_acquire);
-        return s != nullptr ? s->live.load(std::memory_order_relaxed) : 0;
-    }
+    [[nodiscard]] std::size_t size() const noexcept;
     [[nodiscard]] std::size_t capacityHint() const noexcept { return m_capacityHint; }
     /// Objects retired and not yet destroyed.
     [[nodiscard]] std::size_t pendingCount() const noexcept;
@@ -347,21 +271,10 @@ public:
     [[nodiscard]] bool isDiagnosticsEnabled() const noexcept;
     /// The name diagnostics show. Throws std::bad_alloc.
     void setDiagnosticsName(std::string_view name);
-    /// Marks this as a QtRegistry's core, whose event type is `eventType` (its handlers' records
-    /// are completed by the Qt layer's diag::Describe). Throws std::bad_alloc.
-    void setDiagnosticsFacade(const std::string_view *eventType);
-    /// The process-unique serial diagnostics know this registry by (creates the writer state).
-    [[nodiscard]] std::uint64_t diagnosticsSerial();
-    /// Applies the process-wide switch to this registry (under its lock; diagnostics.cpp).
-    void applyDiagnosticsLocked(bool on);
-    /// Lowers its handlers' diagnostics fast limits to `cap` ticks (under its lock).
-    void capFastLimitsLocked(std::uint64_t cap) const noexcept;
-    /// Copies this registry's record for a snapshot, its handlers' when `handlers` (under its lock).
-    void recordLocked(diag::RegistryRecord &out, bool handlers = true) const;
     /// Handler `id`'s statistics with a reference taken (diag::freeStats gives it back), or null
     /// (no such handler, or no statistics: diagnostics were never on while it lived, and it is
-    /// not layerTimed). With `layer`, first gives the handler that layer object (diag::Describe).
-    [[nodiscard]] diag::HandlerStats *retainStats(HandlerId id, const void *layer = nullptr);
+    /// not layerTimed).
+    [[nodiscard]] diag::HandlerStats *retainStats(HandlerId id);
 
     /// notify() where the section must be entered out of line (see hazard::enterInline): the same
     /// loop, with a fence after each running announcement in the fallback fence mode.
@@ -380,6 +293,8 @@ public:
     static void unlockAfterFork(RegistryState &state, bool child) noexcept;
 
 private:
+    friend struct diag::Registries; // its diagnostics' side (diagnostics.h)
+
     struct PassResult
     {
         bool blockedByOthers = false; // an awaited box may still run on another thread
@@ -453,10 +368,6 @@ namespace diag {
 RIO_CORE_EXPORT void notifyTimed(std::atomic<const void *> *slot, const Snapshot *s, const Entry *end,
                                  const void *event, bool fence);
 } // namespace diag
-
-/// Spare blocks a registry keeps for plain boxes (RegistryState::spareBoxes).
-/// As many as a pass frees under churn, so that an add after a pass takes no malloc.
-inline constexpr std::size_t spareLimit = passBatch;
 
 /// Frees a box whose closure needs no destructor: core-library code, so a plugin's trivially
 /// destructible closures leave no code pointer into the plugin even while they wait to be freed.

@@ -211,17 +211,13 @@ public:
     [[nodiscard]] static QList<RegistryInfo> destroyedRegistries();
 
     /// Enables (or disables) timing, direct-handler counters and the watchdog for every registry,
-    /// present and future (RIO_DIAGNOSTICS=1 or the rule registryio.diagnostics.debug=true, read at
-    /// the first registry, enable it too). enabledChanged follows a change once the singleton
-    /// exists.
+    /// present and future; also RIO_DIAGNOSTICS=1 or the logging rule (docs/DIAGNOSTICS.md).
     static void setEnabled(bool enabled);
     /// True while diagnostics are enabled process-wide.
     [[nodiscard]] static bool isEnabled() noexcept;
 
     /// Reads the precise clock at every timed run (true; also RIO_DIAGNOSTICS_PRECISE=1), or, by
-    /// default, at every run of one notify per thread per millisecond: the others are counted
-    /// and measured with a coarse clock (1 ms), so every run that may reach its slow threshold
-    /// is still counted, at about one test per run.
+    /// default, in one notify per thread per millisecond, the others read with a 1 ms clock.
     static void setEveryRunPrecise(bool precise) noexcept;
     /// See setEveryRunPrecise.
     [[nodiscard]] static bool isEveryRunPrecise() noexcept;
@@ -234,50 +230,36 @@ public:
     static void setWorkerSlowThreshold(std::chrono::nanoseconds threshold);
     /// The other threads' slow threshold (0: off).
     [[nodiscard]] static std::chrono::nanoseconds workerSlowThreshold() noexcept;
-    /// A run on any thread still running past this is reported while it runs, by the watchdog
-    /// thread (default 50 ms; 0: off). The watchdog thread exists only while enabled.
+    /// A run still running past this is reported while it runs, by the watchdog (default 50 ms; 0: off).
     static void setStallThreshold(std::chrono::nanoseconds threshold);
     /// The stall threshold.
     [[nodiscard]] static std::chrono::nanoseconds stallThreshold() noexcept;
 
-    /// The name recorded for a thread number (HandlerInfo::addedThread) while that thread runs,
-    /// once it added a handler or ran a timed one; empty otherwise.
+    /// The name of a thread number (HandlerInfo::addedThread) while that thread runs, else empty.
     [[nodiscard]] static QString threadName(quint64 thread);
     /// The calling thread's number.
     [[nodiscard]] static quint64 currentThread() noexcept;
-    /// The last 64 slow runs of the process, oldest first: every run longer than its thread's
-    /// slow threshold (slowHandler reports only each handler's first), with its time, thread and
-    /// when it ended.
+    /// The last 64 slow runs of the process, oldest first (slowHandler reports each handler's first).
     [[nodiscard]] static QList<SlowHandlerReport> recentSlowRuns();
-    /// The last 16 stalls the watchdog reported (handlerStalled), oldest first, each with the
-    /// stack where it was stuck (Linux) and endedAtNs the time of its report.
+    /// The last 16 stalls the watchdog reported (handlerStalled), oldest first, with their stacks.
     [[nodiscard]] static QList<SlowHandlerReport> recentStalls();
-    /// Everything as one JSON document: `enabled`, the thresholds (`slowThresholdNs`,
-    /// `workerSlowThresholdNs`, `stallThresholdNs`), `registries` (a snapshot, each registry as
-    /// rio::toJson gives it, and the destroyed ones kept while RIO_DIAGNOSTICS_JSON is set),
-    /// `recentSlowRuns` and `recentStalls` (each report's handler as `registries` lists it). The
-    /// environment variable `RIO_DIAGNOSTICS_JSON=path` writes it to that path at aboutToQuit and
-    /// when the QCoreApplication is destroyed, keeping the handlers removed in between (`removed`).
+    /// Everything as one JSON document (docs/DIAGNOSTICS.md, "JSON and QDebug"), which
+    /// `RIO_DIAGNOSTICS_JSON=path` writes at aboutToQuit and when the application object goes.
     [[nodiscard]] static QJsonDocument toJson();
     /// Writes toJson() to the file `path`, a file of the user's alone replacing what is there as a
     /// whole (a link too, never followed; another user's pipe or device is refused); false, with a
     /// warning, if it cannot.
     static bool writeJson(const QString &path);
-    /// The frame timeline of the last `last` (at most the newest 8,192 entries and 2,048 windows'
-    /// frames) as Chrome's trace-event JSON, which Perfetto and chrome://tracing open: the main
-    /// thread's event-loop turns (`frame N`), the timed handler runs and the waits of the
-    /// deliveries it ran in them, and every thread's recent slow runs and stalls, each with its
-    /// file (a QML handler's QML file), line and frame. The environment variable
-    /// `RIO_DIAGNOSTICS_TRACE=path` writes it at aboutToQuit and exit.
+    /// The frame timeline of the last `last` (at most 8,192 entries and 2,048 frames) as Chrome's
+    /// trace-event JSON (Perfetto, chrome://tracing; docs/DIAGNOSTICS.md), which
+    /// `RIO_DIAGNOSTICS_TRACE=path` writes at exit.
     [[nodiscard]] static QJsonDocument toTrace(std::chrono::nanoseconds last = std::chrono::seconds(10));
     /// Writes toTrace(last) to the file `path` as writeJson() writes; false, with a warning, if it cannot.
     static bool writeTrace(const QString &path, std::chrono::nanoseconds last = std::chrono::seconds(10));
 
-    /// Serves this process's diagnostics read-only on `url` (`local:name`, same user only) for
-    /// registryio-inspect, from a thread of their own, switching diagnostics on and loading
-    /// RegistryIO::Remote's serving module at run time (RIO_INSPECT=1 or RIO_INSPECT=local:name
-    /// does it at start-up). False, with a warning and nothing changed, for another scheme, without
-    /// an application object, or when the module or the listening fails; true when already serving.
+    /// Serves this process's snapshots and timeline, read-only, on `url` (`local:name`, the same
+    /// user only) for `registryio-inspect`, and switches diagnostics on; also `RIO_INSPECT`. False,
+    /// with a warning, when it cannot (DIAGNOSTICS.md, "Attaching to a running application").
     static bool serve(const QString &url);
 
 Q_SIGNALS:

@@ -16,10 +16,11 @@
 
 namespace rio {
 
-/// A table of every handler of every live registry (and a row "removed handlers" per registry whose
-/// removed handlers had drops) over Diagnostics::snapshot(), or over another process's snapshots
-/// after setSnapshot(), refreshed every refreshInterval ms. Snapshots are taken and sorted on a
-/// worker thread of its own; the model's thread only applies the changes, never a reset.
+/// Every handler of every live registry (Diagnostics::snapshot(), or another process's given to
+/// setSnapshot()) as a table, one row per handler and one "removed handlers" row (id 0) per
+/// registry whose removed handlers dropped deliveries; columns for table views, every field a
+/// role for QML. Refreshed every refreshInterval ms on a worker of its own, kept sorted
+/// (docs/DIAGNOSTICS.md, "Inspector and model").
 class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
 {
     Q_OBJECT
@@ -40,17 +41,14 @@ class RIO_QT_EXPORT DiagnosticsModel : public QAbstractTableModel
     Q_PROPERTY(bool diagnosticsEnabled READ isDiagnosticsEnabled WRITE setDiagnosticsEnabled NOTIFY
                    diagnosticsEnabledChanged)
     /// The model's thread's share of the last refresh: CPU time (ns) from applying its rows to
-    /// the end of the next frame a view reports (frameEnded), else to the end of applying (wall
-    /// time where the platform has no per-thread CPU clock).
+    /// the end of the next frame a view reports (frameEnded), else of applying.
     Q_PROPERTY(double applyNs READ applyNs NOTIFY costChanged)
     /// CPU time (ns) of the last refresh's snapshot and sort (on the worker, unless refresh() took it).
     Q_PROPERTY(double snapshotNs READ snapshotNs NOTIFY costChanged)
     /// True (the default): the rows are this process's registries; false: the registries last
     /// given to setSnapshot(). Setting it true takes this process's again.
     Q_PROPERTY(bool local READ isLocal WRITE setLocal NOTIFY localChanged)
-    /// True when the worker, or refresh(), ran out of memory making the rows of the last snapshot:
-    /// the rows shown are an older one's (the log says so too); false again once a refresh shows
-    /// its rows.
+    /// True when the last refresh ran out of memory making its rows: the rows shown are older.
     Q_PROPERTY(bool outOfMemory READ isOutOfMemory NOTIFY refreshed)
 
 public:
@@ -100,6 +98,9 @@ public:
         SuspendedRole,                     ///< (suspended)
         P99TextRole,                       ///< (p99) the 99th percentile as text ("–" untimed)
         MaxTextRole,                       ///< (max) the longest run as text ("–" untimed)
+        /// From here, each other field of HandlerInfo as its JSON form, named as its JSON key
+        /// (roleNames(); `drops` is dropsByReason, `addedThread` addedThreadNumber).
+        FieldRole = Qt::UserRole + 64,
     };
     Q_ENUM(Role)
 
@@ -153,18 +154,16 @@ public:
     /// true: shows this process's registries again (a refresh now, then every refreshInterval).
     /// false: shows the registries last given to setSnapshot() (none before the first).
     void setLocal(bool local);
-    /// Shows `registries` (another process's snapshots) instead of this process's until
-    /// setLocal(true), applied as a refresh (the first at once, later ones on the worker, the
-    /// newest winning). A handler given twice (same registry and handler id) is shown once.
+    /// Shows `registries` (another process's snapshot) instead of this process's, until
+    /// setLocal(true): the first call at once, each later one refreshed on the worker. A handler
+    /// given twice (same registry and handler id) is shown once.
     void setSnapshot(QList<RegistryInfo> registries);
 
-    /// Takes a snapshot now on the model's thread and applies it as the timer's are (rows removed,
-    /// inserted, moved or changed in place, never a reset), discarding one the worker is taking.
-    /// Out of memory, the rows shown stay (outOfMemory).
+    /// Takes a snapshot now, on the model's thread, as the timer does on its worker (rows removed,
+    /// inserted, moved and changed in place, never a reset); one the worker takes meanwhile goes.
     Q_INVOKABLE void refresh();
-    /// A view showing the model finished a frame on the model's thread (RegistryInspector calls
-    /// it at its window's frameSwapped): the first after a refresh ends that refresh's applyNs,
-    /// which then holds the views' deferred work too (layout, delegates, the frame itself).
+    /// A view showing the model finished a frame (RegistryInspector's frameSwapped): the first
+    /// after a refresh ends that refresh's applyNs.
     Q_INVOKABLE void frameEnded();
     /// The model's thread's share of the last refresh (ns; a double, as QML numbers are).
     [[nodiscard]] double applyNs() const noexcept { return static_cast<double>(m_applyNs); }

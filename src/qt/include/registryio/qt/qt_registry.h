@@ -4,7 +4,6 @@
 #include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
 
 #include <registryio/connection.h>
-#include <registryio/detail/registry_link.h>
 #include <registryio/handler_guard.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/delivery.h>

@@ -3,7 +3,6 @@
 
 #include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
 
-#include <registryio/detail/thread_frames.h>
 #include <registryio/exception_info.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/debug.h>
@@ -34,19 +33,10 @@ class QtRegistrations;
 /// id not registered there.
 RIO_QT_EXPORT bool setHandlerOrigin(QtRegistryBase &registry, HandlerId id, const QString &file, int line);
 /// Counts a failure of handler `id` of `registry` that did not leave it as an exception (a QML
-/// handler's JavaScript error, caught by the QML layer), from inside its run (in a ScriptRunFrame),
-/// when that run counted its call (queued, or timed when it started). False (nothing counted)
-/// for an id not there.
+/// handler's JavaScript error, caught by the QML layer), from inside its run (in a
+/// ScriptRunFrame, qml_hooks.h), when that run counted its call. False (nothing counted) for an
+/// id not there.
 RIO_QT_EXPORT bool noteHandlerFailure(QtRegistryBase &registry, HandlerId id);
-/// A QML handler's run on this thread (listed while it runs), inside which noteHandlerFailure
-/// counts a failure: the run that counted its call is just outside it (a queued delivery's
-/// DeliveryFrame, a timed run's CountedRunFrame); another run's ScriptRunFrame first means a run
-/// on the notifying thread inside that run, untimed, so uncounted.
-struct ScriptRunFrame : ThreadFrame
-{
-    static constexpr FrameKind frameKind = FrameKind::ScriptRun;
-    ScriptRunFrame() noexcept : ThreadFrame(frameKind) { }
-};
 } // namespace detail
 
 /// The non-template QObject half of QtRegistry<E>: its signals, its `count` property and the
@@ -140,8 +130,6 @@ protected:
 private:
     friend struct detail::QtRegistryControl;
     friend class Diagnostics;
-    friend bool detail::setHandlerOrigin(QtRegistryBase &, HandlerId, const QString &, int);
-    friend bool detail::noteHandlerFailure(QtRegistryBase &, HandlerId);
 
     // Keeps this registry's last record while the core keeps destroyed ones (detachShared).
     void detachDiagnostics() const noexcept;

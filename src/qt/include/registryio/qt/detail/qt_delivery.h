@@ -5,7 +5,6 @@
 // event to one handler by its route. The queues behind it live in the library. Not part of the
 // public API.
 
-#include <registryio/detail/thread_frames.h>
 #include <registryio/qt/detail/qt_async.h>
 #include <registryio/qt/detail/qt_handler.h>
 #include <registryio/qt/qt_export.h>
@@ -103,15 +102,6 @@ struct QtEnvelope : QtPlainCopy<E>
 
 [[noreturn]] RIO_QT_EXPORT void throwBlockingOnOwnThread();
 
-// A run on this thread that counted its call (timed when it started): a JavaScript failure
-// inside it counts too (noteHandlerFailure).
-struct CountedRunFrame : ThreadFrame
-{
-    static constexpr FrameKind frameKind = FrameKind::CountedRun;
-    explicit CountedRunFrame(const QtHandlerCore &c) noexcept : ThreadFrame(frameKind), core(c) { }
-    const QtHandlerCore &core;
-};
-
 // deliver() past its common cases: every route, and diagnostics' timing of a run here.
 template <bool Step, typename E>
 void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, const QtEnvelope<E> &env,
@@ -121,9 +111,7 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
         if constexpr (Step) {
             core.runStep(*h, env.event, token);
         } else if (core.layerTiming()) [[unlikely]] {
-            const diag::RunScope scope(&core.counts(), true); // diagnostics on: counted and timed
-            const CountedRunFrame counted(core);
-            h->invokeTyped(env.eventFor(core), token);
+            core.runTimed(*h, &env.eventFor(core), token); // diagnostics on: counted and timed
         } else {
             h->invokeTyped(env.eventFor(core), token);
         }

@@ -7,7 +7,7 @@
 // thread's mailbox holds nothing of the module that added the handler. Not part of the public
 // API.
 
-#include <registryio/detail/diagnostics.h>
+#include <registryio/detail/config.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/detail/newest_cell.h>
@@ -38,6 +38,9 @@ RIO_QT_EXPORT QThread *currentQThread();
 
 struct QtRegistryControl;
 class RegistryCore;
+namespace diag {
+struct HandlerStats; // diagnostics_hooks.h
+} // namespace diag
 
 // One event as a queue keeps it: a small trivially copyable event by value, any other shared
 // (one copy per notify serves every handler).
@@ -155,20 +158,10 @@ public:
     // Takes its box's statistics in `core` if it has none yet (its registry's diagnostics were
     // switched on since its add).
     void takeStats(RegistryCore &core) noexcept;
-    // Its statistics, which a handler with a context has from its add (set before it is armed).
-    [[nodiscard]] diag::HandlerStats &counts() const noexcept
-    {
-        return *stats.load(std::memory_order_relaxed);
-    }
     // A handler with a context: true while its registry's diagnostics are on (its runs timed).
-    [[nodiscard]] bool layerTiming() const noexcept { return counts().timingNow() != nullptr; }
-    // Its statistics while its registry's diagnostics are on (the runs it makes itself are timed
-    // in their timing block), else null.
-    [[nodiscard]] diag::HandlerStats *timedStats() const noexcept
-    {
-        diag::HandlerStats *s = stats.load(std::memory_order_acquire);
-        return s != nullptr && s->timingNow() != nullptr ? s : nullptr;
-    }
+    [[nodiscard]] bool layerTiming() const noexcept;
+    // Runs `target` with `event` on this thread, timed and counted (layerTiming()).
+    void runTimed(QtTarget &target, const void *event, const AsyncToken &token);
 
     HandlerId id;
     const int priority;
