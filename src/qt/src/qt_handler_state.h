@@ -342,10 +342,9 @@ public:
     // run no user code and take no lock, which a cancellation waits for (cancelFor).
     std::atomic<int> starting{0};
 
-    // Latest's cell (`latest`): its reader's side (runCell, no lock held), read by diagnostics:
-    // the count it last read (an event once it moved from 0), so an event is never delivered
-    // twice, and the reads that found a write. Half the count is the writes, each delivered,
-    // replaced (coalesced) or still waiting.
+    // Latest's cell (`latest`), its reader's side (runCell, no lock held; diagnostics read it): the
+    // count it last read, so an event is never delivered twice (half the count is the writes, each
+    // delivered, coalesced or waiting), and the reads that found a write.
     alignas(64) std::atomic<std::uint64_t> cellTaken{0};
     std::atomic<std::uint64_t> cellDelivered{0};
     mutable std::uint64_t cellCoalescedShown = 0; // under `mutex`: the most coalesced shown

@@ -44,8 +44,7 @@ struct LatestCall
     }
 };
 
-// Posts the coalesced delivery of `h` to its context, wherever it lives (under its mutex, the
-// context alive). Throws when Qt cannot allocate the event.
+// Posts `h`'s coalesced delivery to its context (under its mutex, the context alive); Qt may throw.
 void postLatestCallLocked(QtHandlerState &h)
 {
     [[maybe_unused]] const TsanPostScope posting;
@@ -53,8 +52,8 @@ void postLatestCallLocked(QtHandlerState &h)
                               Qt::QueuedConnection);
 }
 
-// Nothing will deliver the pending payload of `h` (no memory to post it): counted as dropped,
-// and the handler can be scheduled again (under its mutex; returns what to report).
+// Nothing will deliver `h`'s pending payload (no memory to post it): counted as dropped (returned),
+// and `h` can be scheduled again (under its mutex).
 QtHandlerState::Drop dropPendingLocked(QtHandlerState &h, QtHandlerState::Garbage &garbage) noexcept
 {
     h.scheduled = false;

@@ -104,8 +104,8 @@ public:
 
     /// C++, on the model's thread: a writer of E events into these rows from any thread, without a
     /// registry (see LatestModelWriter). A small trivially copyable E is kept as bytes in a cell
-    /// per key while these rows follow a QtRegistry<E> or had no key yet; otherwise each write is a
-    /// QVariant, as write(). With `roles` empty and no typed registry followed, a gadget E's
+    /// per key while these rows follow a QtRegistry<E> or had no key yet, else each write is a
+    /// QVariant, as write(); with `roles` empty and no typed registry followed, a gadget E's
     /// properties are the field roles.
     template <typename E>
     [[nodiscard]] LatestModelWriter<E> writer()

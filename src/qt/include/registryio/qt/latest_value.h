@@ -95,8 +95,8 @@ public:
     [[nodiscard]] T get() const { return value().template value<T>(); }
     /// Each notify of `registry` sets the value from now on, until the returned handle removes
     /// that handler, `registry` goes or this object does (a value notified but not shown yet is
-    /// then dropped, as the registry drops a pending delivery). Call it on this object's thread.
-    /// The handler is recorded as added at `where`.
+    /// then dropped, as the registry drops a pending delivery). Call it on this object's thread;
+    /// diagnostics show the handler as added at `where`.
     Connection follow(QtRegistry<T> &registry, SourceLocation where = SourceLocation::current())
     {
         return registry.connection(feed(registry, where));

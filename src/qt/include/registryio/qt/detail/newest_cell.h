@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The one newest-value cell: Delivery::Latest of a small event, LatestValue and each key of a
-// LatestModel keep their newest event in one. Not part of the API.
+// The one newest-value cell of Delivery::Latest (small events), LatestValue and LatestModel's keys.
 
 #include <registryio/detail/config.h>
 
@@ -27,15 +26,11 @@ struct CellPause
 };
 
 // The newest event of up to 16 bytes, written by any thread with no lock nor allocation, read by
-// one reader that never waits for a writer.
-// - A seqlock: `seq` is odd while a writer stores and grows by 2 per write (64 bits: never back
-//   to a count a reader saw). A writer that meets another one leaves the cell to it, as if it had
-//   written just before.
-// - Its wake-up: the first write since the reader took the cell sets `owed` (owe()), and that
-//   writer wakes the reader (posts its delivery, links its key).
-// - Give up and post again: the reader clears `owed` (take()) before it reads, and a read that
-//   meets a writer gives up at once. That writer's owe() comes after the clear in `owed`'s order
-//   (else its release would have shown the reader its whole write), so it wakes the reader again.
+// one reader that never waits for a writer (docs/ARCHITECTURE.md, "The newest-value cell"): a
+// seqlock (`seq` odd while a writer stores, +2 per write, 64 bits: never back to a count a reader
+// saw; a writer that meets another leaves the cell to it); the first write since the reader's
+// take() sets `owed` and wakes the reader; a read that meets a writer gives up at once, and that
+// writer, whose owe() follows the take() in `owed`'s order, wakes the reader again.
 struct NewestCell
 {
     static constexpr std::size_t size = 16;
@@ -44,8 +39,8 @@ struct NewestCell
     std::atomic<bool> owed{false};
     std::atomic<std::uint64_t> words[2] = {};
 
-    // Stores `event` (`n` bytes) unless the count moved from `from` (even, read before whatever
-    // chose this cell): false, nothing written, when another writer holds the cell or wrote since.
+    // Stores `event` unless the count moved from `from` (even, read before whatever chose this
+    // cell): false, nothing written, when another writer holds the cell or wrote since.
     template <typename E>
     RIO_ALWAYS_INLINE bool write(std::uint64_t from, const E &event) noexcept
     {
@@ -56,12 +51,11 @@ struct NewestCell
     {
         return store<CellPause<void>>(from, event, n);
     }
-    // A write's wake-up: true when the reader is owed none since it took the cell (the caller
-    // wakes it, and clears `owed` again if it cannot).
+    // True when the reader is owed no wake-up since its take(): the caller wakes it (or take()s).
     RIO_ALWAYS_INLINE bool owe() noexcept { return !owed.exchange(true, std::memory_order_acq_rel); }
     void take() noexcept { owed.exchange(false, std::memory_order_acq_rel); }
-    // Reads the event and its count: false, `out` unchanged, when a writer stores meanwhile.
-    // `also()` reads what the count guards besides the event (a LatestModel cell's key).
+    // Reads the event and its count (and `also()`, a LatestModel cell's key): false, `out`
+    // unchanged, when a writer stores meanwhile.
     template <typename Also>
     bool read(unsigned char (&out)[size], std::uint64_t &at, Also &&also) const noexcept
     {
@@ -80,8 +74,7 @@ struct NewestCell
     {
         return read(out, at, [] { });
     }
-    // Takes the count from `from` to change what it guards besides the event, unless a writer
-    // holds it or wrote since; release() gives it back.
+    // Takes the count from `from` unless a writer holds it or wrote since; release() gives it back.
     RIO_ALWAYS_INLINE bool hold(std::uint64_t from) noexcept
     {
         if ((from & 1U) != 0 || !seq.compare_exchange_strong(from, from + 1, std::memory_order_acquire,
