@@ -164,6 +164,7 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
         std::uint64_t cellSeq = 0;     // ... shown unless the cell was written after it (its seq)
         bool removed = false;          // its last operation is a removal
         bool fromCell = false;         // raw rows: the cell's event, written last (not `value`)
+        bool unread = false;           // the frame: its cell's event, met mid-write, waits for the next
     };
     struct Slot
     {
@@ -195,6 +196,11 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
     std::vector<std::unique_ptr<std::atomic<LatestCell *>[]>> tableEntries;
     std::vector<std::unique_ptr<Table>> tables;
     std::uint32_t published = 0; // entries in the current table
+    // The model's thread, under `mutex`: new keys whose event a frame met mid-write (shown by the
+    // next frame, which that writer asks for), and removed keys' slots whose cell a writer of the
+    // key still held (spared once it let go).
+    std::vector<quint32> unread;
+    std::vector<quint32> unfreed;
 
     Q_DECL_HIDDEN ~LatestRows() = default; // not exported, as the members below
 
@@ -220,10 +226,12 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
     Q_DECL_HIDDEN void publish(int key, LatestCell &cell);
     // Takes `key` out of the table (under `mutex`): its writers take the lock from now on.
     Q_DECL_HIDDEN void unpublish(std::int64_t key) noexcept;
-    // Writes `event` into `cell` (under `mutex`), whoever writes it now, and links it for the frame.
+    // Writes `event` into `cell` (under `mutex`) and links it for the frame, unless a writer of its
+    // key stores in it meanwhile (that write is the newer one).
     Q_DECL_HIDDEN void writeCellLocked(LatestCell &cell, const void *event) noexcept;
-    // Gives `cell` to `tag` (under `mutex`), under its counter.
-    Q_DECL_HIDDEN static void retag(LatestCell &cell, std::int64_t tag) noexcept;
+    // Gives `cell` to `tag` (under `mutex`), under its count: false, changing nothing, while a
+    // writer of its key stores (never waited for).
+    Q_DECL_HIDDEN static bool retag(LatestCell &cell, std::int64_t tag) noexcept;
 
     // The slot of `key` (a QVariant, an int or a string), made if it has none (under `mutex`).
     // Throws bad_alloc, changing nothing.
@@ -256,7 +264,7 @@ struct LatestRows : LatestCells, std::enable_shared_from_this<LatestRows>
             slot.batch = batch;
             slot.at = static_cast<quint32>(pending.size());
             pending.push_back(Change{at, slot.key, QVariant(), at < cellAt.size() ? cellAt[at] : nullptr, 0,
-                                     false}); // reserved: never allocates
+                                     false, false, false}); // reserved: never allocates
         }
         return pending[slot.at];
     }
@@ -273,31 +281,18 @@ namespace {
 // asks the model's pacer for the next frame, whose apply takes the pending set. Discarded unrun
 // (the model went, or Qt could not post it: then on the posting thread, under the mutex), it
 // lets the next write post again, without the mutex.
-struct LatestWake : TsanHandover
+struct LatestWake
 {
     std::shared_ptr<LatestRows> rows;
     bool ran = false;
 
-    explicit LatestWake(std::shared_ptr<LatestRows> r) noexcept : rows(std::move(r))
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    LatestWake(LatestWake &&other) noexcept
-        : TsanHandover(std::move(other)), rows(std::move(other.rows)), ran(other.ran)
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    LatestWake(const LatestWake &) = delete;
-    LatestWake &operator=(const LatestWake &) = delete;
-    LatestWake &operator=(LatestWake &&) = delete;
+    explicit LatestWake(std::shared_ptr<LatestRows> r) noexcept : rows(std::move(r)) { }
+    LatestWake(LatestWake &&) noexcept = default;
     ~LatestWake()
     {
-        RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPosters();
         if (!ran && rows)
             rows->scheduled.store(false, std::memory_order_seq_cst);
     }
-
     void operator()();
 };
 
@@ -310,7 +305,7 @@ void LatestRows::scheduleLocked()
     try {
         [[maybe_unused]] const TsanPostScope posting;
         // The model lives: its destructor clears `model` under this mutex first.
-        QMetaObject::invokeMethod(model, LatestWake(shared_from_this()), Qt::QueuedConnection);
+        QMetaObject::invokeMethod(model, Handover(LatestWake(shared_from_this())), Qt::QueuedConnection);
     } catch (...) {
         owed.store(true, std::memory_order_seq_cst); // a cell's next writer asks again
         throw;
@@ -419,66 +414,27 @@ void LatestRows::unpublish(std::int64_t key) noexcept
     }
 }
 
-namespace {
-// Takes `cell`'s counter (under the model's mutex), waiting only while a writer of its key is
-// between its two stores; returns the even count it had.
-std::uint64_t holdCell(LatestCell &cell) noexcept
-{
-    std::uint64_t seq = cell.seq.load(std::memory_order_relaxed);
-    while ((seq & 1U) != 0 || !cell.seq.compare_exchange_weak(seq, seq + 1, std::memory_order_acquire,
-                                                              std::memory_order_relaxed)) {
-        if ((seq & 1U) != 0) {
-            std::this_thread::yield();
-            seq = cell.seq.load(std::memory_order_relaxed);
-        }
-    }
-    std::atomic_thread_fence(std::memory_order_release);
-    return seq;
-}
-} // namespace
-
-void LatestRows::retag(LatestCell &cell, std::int64_t tag) noexcept
+bool LatestRows::retag(LatestCell &cell, std::int64_t tag) noexcept
 {
     if (cell.tag.load(std::memory_order_relaxed) == tag)
-        return;
-    const std::uint64_t seq = holdCell(cell);
+        return true;
+    const std::uint64_t from = cell.seq.load(std::memory_order_relaxed);
+    if (!cell.hold(from))
+        return false; // a writer of its key stores: the key keeps it until that write is done
     cell.tag.store(tag, std::memory_order_relaxed);
-    cell.seq.store(seq + 2, std::memory_order_release);
+    cell.release(from);
+    return true;
 }
 
 void LatestRows::writeCellLocked(LatestCell &cell, const void *event) noexcept
 {
-    const std::uint64_t seq = holdCell(cell);
-    std::uint64_t words[2] = {};
-    std::memcpy(words, event, static_cast<std::size_t>(raw.sizeOf()));
-    cell.words[0].store(words[0], std::memory_order_relaxed);
-    cell.words[1].store(words[1], std::memory_order_relaxed);
-    cell.seq.store(seq + 2, std::memory_order_release);
-    static_cast<void>(link(cell)); // the caller schedules
+    // Left to a writer of the key storing without the lock meanwhile: its event is the newer one,
+    // and it links the cell.
+    if (cell.write(cell.seq.load(std::memory_order_relaxed), event, static_cast<std::size_t>(raw.sizeOf())))
+        static_cast<void>(link(cell)); // the caller schedules
 }
 
 namespace {
-
-// Reads `cell` on the model's thread: its tag, its event into `out` and its seq; waits only while
-// a writer is between its two stores.
-std::int64_t readCell(const LatestCell &cell, unsigned char (&out)[16], std::uint64_t &seq) noexcept
-{
-    for (;;) {
-        seq = cell.seq.load(std::memory_order_acquire);
-        if ((seq & 1U) != 0) {
-            std::this_thread::yield();
-            continue;
-        }
-        const std::uint64_t words[2] = {cell.words[0].load(std::memory_order_relaxed),
-                                        cell.words[1].load(std::memory_order_relaxed)};
-        const std::int64_t tag = cell.tag.load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (cell.seq.load(std::memory_order_relaxed) == seq) {
-            std::memcpy(out, words, sizeof(words));
-            return tag;
-        }
-    }
-}
 
 // A raw write of a usable key's slot `at` (under the lock): the value in its cell.
 void writeSlotLocked(LatestRows &rows, quint32 at, const void *event, QVariant &replaced)
@@ -497,9 +453,9 @@ void writeRawLocked(LatestRows &rows, int key, const void *event, QVariant &repl
 {
     const quint32 at = rows.slotOf(key);
     LatestCell &cell = *rows.cellAt[at];
-    LatestRows::retag(cell, key);
     try {
-        rows.publish(key, cell);
+        if (LatestRows::retag(cell, key)) // a spare or new cell: no writer holds it
+            rows.publish(key, cell);
     } catch (const std::bad_alloc &) {
         // No room for a larger table: this key's writers keep taking the lock.
     }
@@ -516,7 +472,7 @@ void writeRawLocked(LatestRows &rows, const QVariant &key, const void *event, QV
     const quint32 at = rows.slotOf(key);
     LatestCell &cell = *rows.cellAt[at];
     if (cell.tag.load(std::memory_order_relaxed) == LatestCell::vacant)
-        LatestRows::retag(cell, LatestCell::locked);
+        static_cast<void>(LatestRows::retag(cell, LatestCell::locked));
     writeSlotLocked(rows, at, event, replaced);
 }
 
@@ -561,9 +517,8 @@ void writeLatest(LatestRows &rows, K &&key, QVariant &value)
     change.fromCell = false;      // even an invalid value: shown as written
     if (change.cell != nullptr) { // raw rows: shown unless the cell is written after this
         if (change.cell->tag.load(std::memory_order_relaxed) == LatestCell::vacant)
-            LatestRows::retag(*change.cell, LatestCell::locked);
-        unsigned char ignored[16];
-        static_cast<void>(readCell(*change.cell, ignored, change.cellSeq));
+            static_cast<void>(LatestRows::retag(*change.cell, LatestCell::locked));
+        change.cellSeq = change.cell->seq.load(std::memory_order_acquire); // odd: a write after this
     }
     rows.scheduleLocked();
 }
@@ -624,14 +579,7 @@ void latestRowsWrite(LatestRows &rows, const QString &key, QVariant value)
 
 void LatestWake::operator()()
 {
-    RIO_TSAN_ACQUIRE(this);
-    tsanSyncWithPosters();
     ran = true;
-    struct Publish // Qt may destroy this functor on another thread
-    {
-        const void *self;
-        ~Publish() { RIO_TSAN_RELEASE(self); }
-    } publish{this};
     QObject *model = nullptr;
     {
         const std::lock_guard lock(rows->mutex);
@@ -721,13 +669,23 @@ QStringList LatestModel::shownRoles() const
     if (!m_roles.isEmpty())
         return m_roles;
     QStringList fields;
-    if (const auto *typed = qobject_cast<const QmlTypedRegistry *>(m_registry.data())) {
-        if (const QMetaObject *const meta = typed->eventType().metaObject()) {
-            for (int i = 0; i < meta->propertyCount(); ++i)
-                fields.append(QString::fromUtf8(meta->property(i).name()));
-        }
+    const auto *typed = qobject_cast<const QmlTypedRegistry *>(m_registry.data());
+    if (const QMetaObject *const meta =
+            typed != nullptr ? typed->eventType().metaObject() : m_writtenType.metaObject()) {
+        for (int i = 0; i < meta->propertyCount(); ++i)
+            fields.append(QString::fromUtf8(meta->property(i).name()));
     }
     return fields;
+}
+
+void LatestModel::showFieldsOf(QMetaType type)
+{
+    m_writtenType = type;
+    if (m_fields != shownRoles()) {
+        beginResetModel();
+        m_fields = shownRoles();
+        endResetModel();
+    }
 }
 
 void LatestModel::attach()
@@ -845,7 +803,39 @@ inline void prefetchForWrite(const void *p) noexcept
     (void)p;
 #endif
 }
+
+using Change = detail::LatestRows::Change;
+using RowChange = std::pair<int, Change *>; // a change and its row
+
+// Each contiguous run of rows of `items` (sorted by row): its first and last item.
+template <typename Each>
+void forEachRun(std::vector<RowChange> &items, Each &&each)
+{
+    std::sort(items.begin(), items.end());
+    for (std::size_t i = 0; i < items.size();) {
+        std::size_t j = i + 1;
+        while (j < items.size() && items[j].first == items[j - 1].first + 1)
+            ++j;
+        each(i, j - 1);
+        i = j;
+    }
+}
 } // namespace
+
+// One frame's batch: what the writers changed since the last, taken under the lock and shown
+// outside it.
+struct LatestModel::Frame
+{
+    std::shared_ptr<detail::LatestRows> rows;
+    std::vector<Change> changes;
+    detail::LatestCell *linked = nullptr; // raw rows: the cells written since the last frame
+    std::vector<RowChange> removed;
+    std::vector<RowChange> changed;
+    std::vector<Change *> added;
+    std::vector<quint32> unread; // new keys whose cell was met mid-write
+    int low = 0;                 // the span of `changed`
+    int high = -1;
+};
 
 void LatestModel::apply()
 {
@@ -872,40 +862,59 @@ void LatestModel::apply()
 
 namespace {
 
-// Raw rows: the values of `changes` from their cells, and a change for each row whose cell a
-// writer `linked` without the lock (`rowOf`: a slot's row, -1 for none).
-template <typename RowOf>
-void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes, detail::LatestCell *linked,
-               const RowOf &rowOf)
+// Takes the batch waiting (under the lock): writers wait for a swap, never for the frame's work.
+// The new keys the last frame could not read come again, unless changed since.
+void takeBatch(detail::LatestRows &rows, std::vector<Change> &changes, detail::LatestCell *&linked)
 {
-    using Change = detail::LatestRows::Change;
-    // The linked cells, each read where its flag is cleared (one fetch of its line), cleared
-    // before it is read: a write after that links it again.
+    const std::lock_guard lock(rows.mutex);
+    for (const quint32 at : rows.unread) {
+        if (rows.cells[at].key != nullptr && rows.cells[at].batch != rows.batch)
+            rows.changeLocked(at).fromCell = true;
+    }
+    rows.unread.clear();
+    rows.scheduled = false;
+    changes.swap(rows.spareBatch);
+    changes.reserve(rows.pending.capacity()); // allocates only when the keys grew
+    changes.swap(rows.pending);
+    ++rows.batch;
+    linked = rows.dirty.exchange(nullptr, std::memory_order_acquire);
+}
+
+// Raw rows: the values of `changes` from their cells, and a change for each row whose cell a
+// writer `linked` without the lock (`rowOf`: a slot's row, -1 for none). Never waits for a
+// writer: a cell met mid-write is left to it (NewestCell), and that writer links it again.
+template <typename RowOf>
+void takeCells(QMetaType type, std::vector<Change> &changes, detail::LatestCell *linked, const RowOf &rowOf)
+{
     struct Taken
     {
         detail::LatestCell *cell;
         std::int64_t tag;
         std::uint64_t seq;
-        alignas(8) unsigned char bytes[16];
+        alignas(8) unsigned char bytes[detail::NewestCell::size];
     };
     std::vector<Taken> taken;
     quint32 slotCount = 0;
-    std::uint64_t seq = 0;
     for (detail::LatestCell *c = linked; c != nullptr;) {
-        detail::LatestCell *const next = c->next; // read first: once cleared, a writer relinks it
-        c->dirty.exchange(false, std::memory_order_acq_rel);
+        detail::LatestCell *const next = c->next; // read first: once taken, a writer relinks it
+        c->take();
         Taken &t = taken.emplace_back();
         t.cell = c;
-        t.tag = detail::readCell(*c, t.bytes, t.seq);
+        if (!c->read(t.bytes, t.seq, [&] { t.tag = c->tag.load(std::memory_order_relaxed); }))
+            taken.pop_back();
         slotCount = std::max(slotCount, c->slot + 1);
         c = next;
     }
-    alignas(8) unsigned char bytes[16];
+    alignas(8) unsigned char bytes[detail::NewestCell::size];
+    std::uint64_t seq = 0;
     for (Change &c : changes) {
         slotCount = std::max(slotCount, c.slot + 1);
         if (c.removed || c.cell == nullptr)
             continue;
-        static_cast<void>(detail::readCell(*c.cell, bytes, seq));
+        if (!c.cell->read(bytes, seq)) {
+            c.unread = c.fromCell; // else its value shows, the cell's newer one at the next frame
+            continue;
+        }
         if (c.fromCell || seq != c.cellSeq) // else a value written as a QVariant, last
             c.value = QVariant(type, bytes);
         c.cell->shown = seq;
@@ -922,7 +931,7 @@ void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes,
             continue;
         changing[slot] = true;
         t.cell->shown = t.seq;
-        changes.push_back(Change{slot, nullptr, QVariant(type, t.bytes), t.cell, 0, false});
+        changes.push_back(Change{slot, nullptr, QVariant(type, t.bytes), t.cell, 0, false, false, false});
     }
 }
 
@@ -930,155 +939,157 @@ void takeCells(QMetaType type, std::vector<detail::LatestRows::Change> &changes,
 
 void LatestModel::applyBatch()
 {
-    using Change = detail::LatestRows::Change;
-    using Node = decltype(detail::LatestRows::index)::node_type;
-    const std::shared_ptr<detail::LatestRows> rows = m_writer;
-    std::vector<Change> changes;
-    detail::LatestCell *linked = nullptr; // raw rows: the cells written since the last frame
-    {
-        // This batch is taken whole, an empty buffer as large put in its place: writers wait for
-        // a swap, never for the frame's work.
-        const std::lock_guard lock(rows->mutex);
-        rows->scheduled = false;
-        changes.swap(rows->spareBatch);
-        changes.reserve(rows->pending.capacity()); // allocates only when the keys grew
-        changes.swap(rows->pending);
-        ++rows->batch;
-        linked = rows->dirty.exchange(nullptr, std::memory_order_acquire);
-    }
+    Frame f;
+    f.rows = m_writer;
+    takeBatch(*f.rows, f.changes, f.linked);
     const auto rowOf = [this](quint32 slot) { return slot < m_rowOfSlot.size() ? m_rowOfSlot[slot] : -1; };
-    if (rows->raw.isValid())
-        takeCells(rows->raw, changes, linked, rowOf);
-    // A slot of the signals below may restart the rows (follow another registry): the rest of
-    // this batch belongs to rows no longer shown, and is dropped.
-    const auto restarted = [this, &rows] { return m_writer != rows; };
-    const int before = count();
-    // Each contiguous run of rows of `items` (row and change, sorted by row): its first and last
-    // item.
-    const auto runs = [](std::vector<std::pair<int, Change *>> &items, auto &&each) {
-        std::sort(items.begin(), items.end());
-        for (std::size_t i = 0; i < items.size();) {
-            std::size_t j = i + 1;
-            while (j < items.size() && items[j].first == items[j - 1].first + 1)
-                ++j;
-            each(i, j - 1);
-            i = j;
-        }
-    };
-    // Removed keys: one removal per contiguous range, from the last so the others keep their rows.
-    std::vector<std::pair<int, Change *>> removed;
-    for (Change &c : changes) {
-        if (c.removed && rowOf(c.slot) >= 0) {
-            removed.emplace_back(rowOf(c.slot), &c);
-            m_rowOfSlot[c.slot] = -1;
-        }
-    }
-    if (!removed.empty()) {
-        std::vector<std::pair<int, int>> ranges;
-        runs(removed, [&](std::size_t first, std::size_t last) {
-            ranges.emplace_back(removed[first].first, removed[last].first);
-        });
-        for (std::size_t i = ranges.size(); i-- > 0;) { // the last first: the others keep their rows
-            const auto [first, last] = ranges[i];
-            beginRemoveRows(QModelIndex(), first, last);
-            m_rows.erase(m_rows.begin() + first, m_rows.begin() + last + 1);
-            endRemoveRows();
-            if (restarted())
-                return;
-        }
-        for (auto r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
-            m_rowOfSlot[m_rows[r].slot] = static_cast<int>(r);
-    }
-    // Changed keys: one dataChanged per contiguous range, or one over their whole span when more
-    // than kFewRows changed and they fill an eighth of it (a view re-reads only the rows it shows,
-    // once, where each signal costs it a pass over its delegates); new keys: one insertion at the end.
-    std::vector<std::pair<int, Change *>> changed;
-    std::vector<Change *> added;
-    changed.reserve(changes.size());
-    int low = count();
-    int high = -1;
-    for (Change &c : changes) {
-        if (c.removed)
-            continue;
-        if (const int row = rowOf(c.slot); row >= 0) {
-            changed.emplace_back(row, &c);
-            low = std::min(low, row);
-            high = std::max(high, row);
+    if (f.rows->raw.isValid())
+        takeCells(f.rows->raw, f.changes, f.linked, rowOf);
+    f.low = count();
+    for (Change &c : f.changes) {
+        const int row = rowOf(c.slot);
+        if (c.removed) {
+            if (row >= 0)
+                f.removed.emplace_back(row, &c);
+        } else if (c.unread) {
+            if (row < 0)
+                f.unread.push_back(c.slot); // a row already shown changes at the next frame
+        } else if (row < 0) {
+            f.added.push_back(&c);
         } else {
-            added.push_back(&c);
+            f.changed.emplace_back(row, &c);
+            f.low = std::min(f.low, row);
+            f.high = std::max(f.high, row);
         }
     }
-    QList<int> roles; // a row's key never changes: only its value and fields
-    if (!changed.empty()) {
-        roles.reserve(1 + m_fields.size());
-        roles.append(ValueRole);
-        for (int field = 0; field < m_fields.size(); ++field)
-            roles.append(FieldRole + field);
+    const int before = count();
+    // A slot of the signals may restart the rows (follow another registry): the rest of this
+    // batch belongs to rows no longer shown, and is dropped.
+    if (!removeRowsOf(f) || !showChanged(f))
+        return;
+    insertAdded(f);
+    releaseBatch(f);
+    if (count() != before)
+        Q_EMIT countChanged();
+}
+
+bool LatestModel::removeRowsOf(Frame &f)
+{
+    // One removal per contiguous range, from the last so the others keep their rows.
+    if (f.removed.empty())
+        return true;
+    for (const RowChange &r : f.removed)
+        m_rowOfSlot[r.second->slot] = -1;
+    std::vector<std::pair<int, int>> ranges;
+    forEachRun(f.removed, [&](std::size_t first, std::size_t last) {
+        ranges.emplace_back(f.removed[first].first, f.removed[last].first);
+    });
+    for (std::size_t i = ranges.size(); i-- > 0;) {
+        const auto [first, last] = ranges[i];
+        beginRemoveRows(QModelIndex(), first, last);
+        m_rows.erase(m_rows.begin() + first, m_rows.begin() + last + 1);
+        endRemoveRows();
+        if (m_writer != f.rows)
+            return false;
     }
+    for (auto r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
+        m_rowOfSlot[m_rows[r].slot] = static_cast<int>(r);
+    return true;
+}
+
+bool LatestModel::showChanged(Frame &f)
+{
+    // One dataChanged per contiguous range, or one over their whole span when more than kFewRows
+    // changed and they fill an eighth of it (a view re-reads only the rows it shows, once, where
+    // each signal costs it a pass over its delegates).
+    if (f.changed.empty())
+        return true;
+    QList<int> roles; // a row's key never changes: only its value and fields
+    roles.reserve(1 + m_fields.size());
+    roles.append(ValueRole);
+    for (int field = 0; field < m_fields.size(); ++field)
+        roles.append(FieldRole + field);
     // The values of the rows a signal names change just before it, those of the next signals
     // after it: a proxy that re-sorts the rows of one reads the others as it last saw them.
-    const auto show = [this, &changed](std::size_t first, std::size_t last) {
-        // The rows are reached in the writers' order, at random: each is fetched a few ahead.
-        constexpr std::size_t kAhead = 8;
+    const auto show = [this, &f](std::size_t first, std::size_t last) {
+        constexpr std::size_t kAhead = 8; // reached in the writers' order, at random: fetched ahead
         for (std::size_t i = first; i <= last; ++i) {
             if (i + kAhead <= last)
-                prefetchForWrite(&m_rows[static_cast<std::size_t>(changed[i + kAhead].first)]);
+                prefetchForWrite(&m_rows[static_cast<std::size_t>(f.changed[i + kAhead].first)]);
             // The old value goes with the buffer.
-            m_rows[static_cast<std::size_t>(changed[i].first)].value.swap(changed[i].second->value);
+            m_rows[static_cast<std::size_t>(f.changed[i].first)].value.swap(f.changed[i].second->value);
         }
     };
     constexpr std::size_t kFewRows = 64;
-    if (changed.size() > kFewRows && changed.size() * 8 >= static_cast<std::size_t>(high - low) + 1) {
-        show(0, changed.size() - 1);
-        Q_EMIT dataChanged(index(low), index(high), roles);
-    } else {
-        runs(changed, [&](std::size_t first, std::size_t last) {
-            if (restarted())
-                return;
-            show(first, last);
-            Q_EMIT dataChanged(index(changed[first].first), index(changed[last].first), roles);
-        });
+    if (f.changed.size() > kFewRows && f.changed.size() * 8 >= static_cast<std::size_t>(f.high - f.low) + 1) {
+        show(0, f.changed.size() - 1);
+        Q_EMIT dataChanged(index(f.low), index(f.high), roles);
+        return m_writer == f.rows;
     }
-    if (restarted())
+    forEachRun(f.changed, [&](std::size_t first, std::size_t last) {
+        if (m_writer != f.rows)
+            return;
+        show(first, last);
+        Q_EMIT dataChanged(index(f.changed[first].first), index(f.changed[last].first), roles);
+    });
+    return m_writer == f.rows;
+}
+
+void LatestModel::insertAdded(Frame &f)
+{
+    // New keys: one insertion at the end.
+    if (f.added.empty())
         return;
-    if (!added.empty()) {
-        const int first = count();
-        beginInsertRows(QModelIndex(), first, first + static_cast<int>(added.size()) - 1);
-        for (Change *c : added) {
-            if (c->slot >= m_rowOfSlot.size())
-                m_rowOfSlot.resize(c->slot + 1, -1);
-            m_rowOfSlot[c->slot] = static_cast<int>(m_rows.size());
-            m_rows.push_back(Row{*c->key, std::move(c->value), c->slot});
-        }
-        endInsertRows();
+    const int first = count();
+    beginInsertRows(QModelIndex(), first, first + static_cast<int>(f.added.size()) - 1);
+    for (Change *c : f.added) {
+        if (c->slot >= m_rowOfSlot.size())
+            m_rowOfSlot.resize(c->slot + 1, -1);
+        m_rowOfSlot[c->slot] = static_cast<int>(m_rows.size());
+        m_rows.push_back(Row{*c->key, std::move(c->value), c->slot});
     }
+    endInsertRows();
+}
+
+void LatestModel::releaseBatch(Frame &f)
+{
+    using Node = decltype(detail::LatestRows::index)::node_type;
+    detail::LatestRows &rows = *f.rows;
     // Removed keys leave the index, unless written again since the swap (that write comes as a
     // new row at the next frame); the buffer goes back, emptied, for the next frame.
     std::vector<quint32> freed;
-    for (const Change &c : changes) {
+    for (const Change &c : f.changes) {
         if (c.removed)
             freed.push_back(c.slot);
     }
-    changes.clear();        // the values replaced, destroyed before the lock is taken
+    f.changes.clear();      // the values replaced, destroyed before the lock is taken
     std::vector<Node> gone; // destroyed after the lock is released
     gone.reserve(freed.size());
-    {
-        const std::lock_guard lock(rows->mutex);
-        rows->spare.reserve(rows->cells.size());
-        for (const quint32 at : freed) {
-            detail::LatestRows::Slot &slot = rows->cells[at];
-            if (slot.batch == rows->batch)
-                continue;
-            gone.push_back(rows->index.extract(*slot.key));
-            slot.key = nullptr;
-            if (at < rows->cellAt.size()) // its cell takes no late write of the key
-                detail::LatestRows::retag(*rows->cellAt[at], detail::LatestCell::vacant);
-            rows->spare.push_back(at);
-        }
-        rows->spareBatch.swap(changes);
+    const std::lock_guard lock(rows.mutex);
+    rows.spare.reserve(rows.cells.size());
+    rows.unread.swap(f.unread);
+    // A removed key's cell is reused once no late writer of the key holds it (it takes no late
+    // write of the key then): those a writer held last time first.
+    const auto spare = [&rows](quint32 at) {
+        if (at >= rows.cellAt.size() ||
+            detail::LatestRows::retag(*rows.cellAt[at], detail::LatestCell::vacant))
+            rows.spare.push_back(at);
+        else
+            rows.unfreed.push_back(at);
+    };
+    std::vector<quint32> held;
+    held.swap(rows.unfreed);
+    for (const quint32 at : held)
+        spare(at);
+    for (const quint32 at : freed) {
+        detail::LatestRows::Slot &slot = rows.cells[at];
+        if (slot.batch == rows.batch)
+            continue;
+        gone.push_back(rows.index.extract(*slot.key));
+        slot.key = nullptr;
+        spare(at);
     }
-    if (count() != before)
-        Q_EMIT countChanged();
+    rows.spareBatch.swap(f.changes);
 }
 
 int LatestModel::rowCount(const QModelIndex &parent) const
@@ -1100,7 +1111,15 @@ QVariant LatestModel::data(const QModelIndex &index, int role) const
     const int field = role - FieldRole;
     if (field < 0 || field >= m_fields.size())
         return {};
-    return detail::latestFieldOf(row.value, m_fields[field]);
+    try {
+        return detail::latestFieldOf(row.value, m_fields[field]); // a getter's user code
+    } catch (...) {
+        if (!std::exchange(m_fieldFailed, true))
+            qCWarning(lcRegistryIOQml).noquote()
+                << "LatestModel: reading the field" << m_fields[field] << "of the row of key"
+                << row.key.toString() << "threw; shown as empty (warned once per model)";
+        return {};
+    }
 }
 
 QHash<int, QByteArray> LatestModel::roleNames() const

@@ -6,18 +6,21 @@
 // the receiving thread's drain takes a handler's waiting deliveries in one go (still counted
 // against the capacity, the oldest ones DropOldest drops), merges the active handlers' oldest
 // deliveries by (notify sequence, priority), pulling in handlers listed meanwhile, and runs each
-// delivery inside a frame counted before the drain's lock. Meanwhile a remover cancels H2 and waits for its
-// running deliveries (removeAndWait), and a synchronizer cancels H1 and waits for the running
-// deliveries of both generations (synchronize); after each, the handler's code is "unloaded". A
-// delivery of H1 may report a failure whose slot deletes the registry (detach: waits for other
-// threads' frames only).
+// delivery inside a frame counted before the drain's lock; a delivery looks at `cancelled` once
+// more, marked as starting, before it calls the handler. Meanwhile a remover cancels H2, waits for
+// the deliveries still starting (remove), then for its running ones (removeAndWait), and a
+// synchronizer cancels H1 and waits for the running deliveries of both generations (synchronize);
+// after each, the handler's code is "unloaded". A delivery of H1 may report a failure whose slot
+// deletes the registry (detach: waits for other threads' frames only).
 //
 // Checked: deliveries on the thread in (sequence, priority) order; waiting deliveries never
-// above CAP; no handler code after removeAndWait or synchronize returned; no self-wait
+// above CAP; no delivery of H2 starts after remove returned; no handler code after removeAndWait
+// or synchronize returned; no self-wait
 // (an invalid end state). Mutants (-D): NO_MERGE (the drain ignores handlers listed meanwhile),
 // BATCH (the drain takes two into an uncounted batch), LATE_FRAME (the frame is counted after the
-// handler's lock), SYNC_NEW_GENERATION (synchronize waits on the generation new deliveries use),
-// SELF_WAIT (detach waits for the calling thread's own frame).
+// delivery's last look at `cancelled`), SYNC_NEW_GENERATION (synchronize waits on the generation
+// new deliveries use), SELF_WAIT (detach waits for the calling thread's own frame), NO_RECHECK and
+// UNMARKED_RECHECK (see deliver).
 //
 // The receiver's thread life (-DMOVE and/or -DTHREAD_EXIT, a model of its own below): one
 // handler H whose context lives on thread 0 receives events 1..N through the mailboxes of the
@@ -77,7 +80,9 @@ bool active1, active2;     // the drain's active list
 bool cancelled1, cancelled2;
 bool target1 = 1, target2 = 1; // the typed part, reached weakly
 bool unloaded1, unloaded2;
+bool removed2;             // remove() of H2 returned (its removeAndWait's first half)
 byte running1, running2;   // frames of each handler
+byte starting1, starting2; // deliveries in their last look at `cancelled` (mayStart)
 byte generation;
 byte runningGen[2];        // frames per generation
 byte batch1;               // BATCH: taken, not delivered, not counted by the notifier
@@ -154,8 +159,8 @@ inline peek(q, t, act, listed, cancelled, has, key)
 }
 
 // One delivery of handler h whose oldest order was `key`, from what the drain took (under the
-// drain lock only).
-inline deliver(q, cancelled, target, running, unloaded, prio, key, isH1)
+// drain lock only), run as the code's run() does.
+inline deliver(q, cancelled, target, running, unloaded, starting, removed, prio, key, isH1)
 {
     took = 0;
 #ifndef LATE_FRAME
@@ -179,6 +184,28 @@ inline deliver(q, cancelled, target, running, unloaded, prio, key, isH1)
             fi
         fi
     }
+    // run(): marked as starting, it looks at `cancelled` again (a delivery that finds it set is
+    // counted as dropped), then the library's steps before the call (counts, trace, timing); the
+    // mark ends as the handler's code is called. NO_RECHECK: no second look; UNMARKED_RECHECK: a
+    // second look without the mark (the removal does not wait for the steps after it).
+    if
+    :: took && gotTarget ->
+#if !defined(NO_RECHECK) && !defined(UNMARKED_RECHECK)
+        starting++;
+#endif
+#ifndef NO_RECHECK
+        if
+        :: cancelled ->
+            gotTarget = 0
+#ifndef UNMARKED_RECHECK
+            ; starting--
+#endif
+        :: else -> skip
+        fi;
+#endif
+        skip // the steps before the call
+    :: else -> skip
+    fi;
 #ifdef LATE_FRAME
     g = generation % 2;
     runningGen[g]++;
@@ -186,6 +213,12 @@ inline deliver(q, cancelled, target, running, unloaded, prio, key, isH1)
 #endif
     if
     :: took && gotTarget ->
+        atomic {
+#if !defined(NO_RECHECK) && !defined(UNMARKED_RECHECK)
+            starting--; // the call
+#endif
+            assert(!removed) // no delivery starts once remove() returned
+        };
         assert(!unloaded); // no code of a handler after removeAndWait / synchronize returned
         assert(x > lastSeq || (x == lastSeq && prio < lastPrio));
         lastSeq = x;
@@ -241,18 +274,25 @@ proctype Drain()
         peek(q1, t1, active1, listed1, cancelled1, has1, key1);
         peek(q2, t2, active2, listed2, cancelled2, has2, key2);
         if
-        :: has1 && (!has2 || key1 <= key2) -> deliver(t1, cancelled1, target1, running1, unloaded1, 2, key1, 1)
-        :: has2 && (!has1 || key2 < key1) -> deliver(t2, cancelled2, target2, running2, unloaded2, 1, key2, 0)
+        :: has1 && (!has2 || key1 <= key2) ->
+            deliver(t1, cancelled1, target1, running1, unloaded1, starting1, unloaded1, 2, key1, 1)
+        :: has2 && (!has1 || key2 < key1) ->
+            deliver(t2, cancelled2, target2, running2, unloaded2, starting2, removed2, 1, key2, 0)
         :: !has1 && !has2 -> skip
         fi
     :: notifierDone && !hasIncoming && !active1 && !active2 -> break
     od
 }
 
+// removeAndWait: remove() (cancel, wait for the deliveries still looking at `cancelled`, never
+// for the handler's code, then clear the queue), then wait for the running deliveries.
 proctype Remover()
 {
-    atomic { cancelled2 = 1; target2 = 0; clear(q2); clear(t2) }
-    (running2 == 0); // removeAndWait: the frames of other threads (none of its own here)
+    cancelled2 = 1;
+    (starting2 == 0);
+    atomic { target2 = 0; clear(q2); clear(t2) }
+    removed2 = 1;
+    (running2 == 0); // the frames of other threads (none of its own here)
     unloaded2 = 1
 }
 

@@ -5,6 +5,7 @@
 // or itself being destroyed while updates wait, and in a real window changes a row at most once
 // per frame.
 
+#include "../qt/stopped_writer.h"
 #include "qml_test_support.h"
 
 #include <registryio/qml/latest_model.h>
@@ -15,6 +16,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QGuiApplication>
 #include <QPointer>
 #include <QQuickItem>
@@ -34,6 +36,7 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -67,12 +70,32 @@ public:
 };
 static_assert(rio::detail::latestRaw<Tick>);
 
-/// Tick's twin whose cell writers a test pauses (LatestCellPause) on a thread that asks.
+/// An event whose field's getter throws.
+struct Thrower
+{
+    Q_GADGET
+    Q_PROPERTY(int bad READ bad FINAL)
+
+public:
+    [[nodiscard]] int bad() const { throw std::runtime_error("a getter that throws"); }
+};
+
+/// Tick's twin whose cell writers a test pauses (CellPause) on a thread that asks.
 struct Paused
 {
     int id = 0;
     double v = 0;
 };
+
+/// Tick's twin whose writers a test stops after a step of the cell's write (riotest::StoppedWriter).
+struct Stopped
+{
+    int id = 0;
+    double v = 0;
+};
+template <>
+struct rio::detail::CellPause<Stopped> : riotest::StopHere
+{ };
 
 namespace {
 /// A small trivially copyable event, named as the other translation unit's twin.
@@ -89,18 +112,20 @@ void writeTwinSample(rio::LatestModel &model, int key, char c);
 
 namespace {
 thread_local bool t_pause = false; // this thread's writes pause
-std::function<void(const rio::detail::LatestCell &, rio::detail::LatestCellStep)> g_pause; // how
+std::function<void(const rio::detail::LatestCell &, rio::detail::CellStep)> g_pause; // how
 } // namespace
 
 template <>
-struct rio::detail::LatestCellPause<Paused>
+struct rio::detail::CellPause<Paused>
 {
-    static void at(const LatestCell &cell, LatestCellStep step) noexcept
+    static void at(const NewestCell &cell, CellStep step) noexcept
     {
         if (t_pause)
-            g_pause(cell, step);
+            g_pause(static_cast<const LatestCell &>(cell), step);
     }
 };
+
+Q_DECLARE_METATYPE(rio::detail::CellStep)
 
 using rio::LatestModel;
 
@@ -296,10 +321,11 @@ private Q_SLOTS:
         QSemaphore toMain;
         QSemaphore toWriter;
         bool heldAnother = false;
-        g_pause = [&](const rio::detail::LatestCell &cell, rio::detail::LatestCellStep step) {
-            if (step == rio::detail::LatestCellStep::Held && cell.tag.load() == 1)
+        g_pause = [&](const rio::detail::LatestCell &cell, rio::detail::CellStep step) {
+            if (step > rio::detail::CellStep::Held ||
+                (step == rio::detail::CellStep::Held && cell.tag.load() == 1))
                 return;
-            heldAnother = step == rio::detail::LatestCellStep::Held;
+            heldAnother = step == rio::detail::CellStep::Held;
             toMain.release();
             toWriter.acquire();
         };
@@ -346,11 +372,12 @@ private Q_SLOTS:
                          });
         registry.notify(Paused{0, 3}); // linked, a frame asked for
         QSemaphore held;
-        g_pause = [&](const rio::detail::LatestCell &cell, rio::detail::LatestCellStep step) {
-            if (step != rio::detail::LatestCellStep::Held)
+        g_pause = [&](const rio::detail::LatestCell &cell, rio::detail::CellStep step) {
+            if (step != rio::detail::CellStep::Held)
                 return;
             held.release();
-            while (cell.dirty.load()) // until the frame clears the flag (it then waits for this write)
+            while (
+                cell.owed.load()) // until the frame clears the flag (it then leaves the cell to this write)
                 std::this_thread::yield();
         };
         std::thread writer([&] {
@@ -367,6 +394,75 @@ private Q_SLOTS:
         QCOMPARE(shown, std::vector<double>{4.0});
     }
 
+    // A field whose getter throws reads as empty, with one warning: nothing escapes into the view.
+    void aFieldWhoseGetterThrowsReadsAsEmpty()
+    {
+        LatestModel model;
+        model.setRoles({QStringLiteral("bad")});
+        model.write(1, QVariant::fromValue(Thrower{}));
+        QTRY_COMPARE(model.rowCount(), 1);
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("reading the field bad .* threw")));
+        QCOMPARE(model.data(model.index(0), LatestModel::FieldRole), QVariant());
+        QCOMPARE(model.data(model.index(0), LatestModel::FieldRole), QVariant()); // warned once
+    }
+
+    // A view's removeRows() is refused and changes nothing: a row goes by remove(key).
+    void removeRowsIsRefused()
+    {
+        LatestModel model;
+        model.write(1, 10);
+        QTRY_COMPARE(model.rowCount(), 1);
+        QVERIFY(!model.removeRows(0, 1));
+        QCoreApplication::processEvents();
+        QCOMPARE(model.rowCount(), 1);
+        QCOMPARE(model.valueOf(1), QVariant(10));
+    }
+
+    void aFrameNeverWaitsForAStoppedWriter_data()
+    {
+        QTest::addColumn<bool>("shown"); // the key has a row, else its first write waits for a frame
+        QTest::addColumn<rio::detail::CellStep>("step");
+        for (const bool shown : {true, false}) {
+            QTest::addRow("%s, step %d", shown ? "row" : "new key", int(rio::detail::CellStep::Found))
+                << shown << rio::detail::CellStep::Found;
+            for (const rio::detail::CellStep step : riotest::kCellSteps)
+                QTest::addRow("%s, step %d", shown ? "row" : "new key", int(step)) << shown << step;
+        }
+    }
+
+    // A writer stopped after any step of a key's write (a lower-priority thread preempted there):
+    // the model's frame returns while the writer stays stopped, and the write is shown at a later
+    // frame once the writer goes on; a new key's row comes then, with that value. The frame's time
+    // is printed (a measurement, not a check).
+    void aFrameNeverWaitsForAStoppedWriter()
+    {
+        QFETCH(bool, shown);
+        QFETCH(rio::detail::CellStep, step);
+        rio::QtRegistry<Stopped> registry;
+        LatestModel model;
+        model.follow(registry, [](const Stopped &e) { return e.id; });
+        registry.notify(Stopped{0, 1}); // another key, shown
+        QTRY_COMPARE(model.rowCount(), 1);
+        if (shown) {
+            registry.notify(Stopped{1, 1});
+            QTRY_COMPARE(model.valueOf(1).value<Stopped>().v, 1.0);
+        }
+        registry.notify(Stopped{1, 2}); // a frame asked for (a new key's cell published)
+        riotest::StoppedWriter writer(step, [&registry] { registry.notify(Stopped{1, 3}); });
+        registry.notify(Stopped{0, 5}); // shown by that frame
+        QElapsedTimer frame;
+        frame.start();
+        QCoreApplication::processEvents();
+        const qint64 elapsed = frame.nsecsElapsed();
+        QVERIFY(!writer.byWatchdog); // the frame returned with the writer still stopped
+        QCOMPARE(model.valueOf(0).value<Stopped>().v, 5.0);
+        qInfo("the model's turn with a writer stopped after step %d: %lld us", int(step), elapsed / 1000);
+        writer.resume();
+        QTRY_COMPARE(model.valueOf(1).value<Stopped>().v, 3.0);
+        QCOMPARE(model.rowCount(), 2);
+    }
+
     // 2^31 writes of a key between two frames (its cell's count moved as the first 2^31 - 1 would
     // move it, then one real write): the count never comes back to the one shown, so the last is shown.
     void aKeysCountNeverComesBackToTheOneShown()
@@ -377,7 +473,7 @@ private Q_SLOTS:
         registry.notify(Paused{0, 1}); // its cell published
         QTRY_COMPARE(model.valueOf(0).value<Paused>().v, 1.0);
         rio::detail::LatestCell *cell = nullptr;
-        g_pause = [&](const rio::detail::LatestCell &c, rio::detail::LatestCellStep) {
+        g_pause = [&](const rio::detail::LatestCell &c, rio::detail::CellStep) {
             cell = const_cast<rio::detail::LatestCell *>(&c);
         };
         t_pause = true;

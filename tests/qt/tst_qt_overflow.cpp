@@ -10,6 +10,8 @@
 
 #include <QDeadlineTimer>
 #include <QFile>
+#include <QLoggingCategory>
+#include <QScopeGuard>
 #include <QTest>
 #include <QThread>
 #include <QTimer>
@@ -376,6 +378,88 @@ private Q_SLOTS:
         // few more on a loaded machine: at most 3%.
         qInfo("%ld inversions in %d notifies", inversions, 2 * perProducer);
         QVERIFY2(inversions <= 2 * perProducer * 3 / 100, qPrintable(QString::number(inversions)));
+    }
+
+    void removeStopsEveryDeliveryNotYetStarted_data()
+    {
+        QTest::addColumn<bool>("latest");
+        QTest::addColumn<int>("overflow");
+        QTest::addColumn<int>("capacity");
+        const std::pair<const char *, rio::Overflow> policies[] = {{"DropOldest", rio::Overflow::DropOldest},
+                                                                   {"DropNewest", rio::Overflow::DropNewest},
+                                                                   {"Block", rio::Overflow::Block}};
+        for (const auto &[name, overflow] : policies) {
+            for (int capacity = 1; capacity <= 3; ++capacity)
+                QTest::addRow("%s, capacity %d", name, capacity) << false << int(overflow) << capacity;
+        }
+        QTest::newRow("Latest") << true << int(rio::Overflow::DropOldest) << 0;
+    }
+
+    // One receiving thread drains handlers flooded by three notifiers; the main thread adds a
+    // handler (on a context of its own), lets it receive a little, removes it, then raises a flag
+    // the handler tests on entry. Once remove() returned no delivery of it starts, whatever the
+    // drain had already taken.
+    void removeStopsEveryDeliveryNotYetStarted()
+    {
+        QFETCH(bool, latest);
+        QFETCH(int, overflow);
+        QFETCH(int, capacity);
+        constexpr int rounds = RIO_TEST_SANITIZED ? 200 : 800;
+        const auto deadline = std::chrono::steady_clock::now() + 60s;                 // the notifiers' bound
+        QLoggingCategory::setFilterRules(QStringLiteral("registryio.warning=false")); // a drop per removal
+        const auto restoreLog = qScopeGuard([] { QLoggingCategory::setFilterRules(QString()); });
+        riotest::Worker receiver;
+        rio::QtRegistry<int> registry;
+        std::atomic<bool> stop{false};
+        std::atomic<long> late{0};
+        std::atomic<long> started{0};
+        std::vector<std::thread> notifiers;
+        for (int t = 0; t < 3; ++t) {
+            notifiers.emplace_back([&] {
+                for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+                    registry.notify(i);
+                    if (i % 1024 == 0 && std::chrono::steady_clock::now() > deadline)
+                        return;
+                }
+            });
+        }
+        std::vector<QObject *> contexts;
+        receiver.run([&] {
+            for (int round = 0; round < rounds; ++round)
+                contexts.push_back(new QObject);
+        });
+        for (std::size_t round = 0; round < contexts.size(); ++round) {
+            QObject *const context = contexts[round];
+            auto removed = std::make_shared<std::atomic<bool>>(false);
+            auto runs = std::make_shared<std::atomic<int>>(0);
+            const rio::HandlerId id =
+                registry.add(context,
+                             [removed, runs, &late](const int &) {
+                                 if (removed->load(std::memory_order_seq_cst))
+                                     late.fetch_add(1, std::memory_order_relaxed);
+                                 runs->fetch_add(1, std::memory_order_relaxed);
+                             },
+                             {.connection = Qt::QueuedConnection,
+                              .delivery = latest ? rio::Delivery::Latest : rio::Delivery::Every,
+                              .capacity = static_cast<std::size_t>(capacity),
+                              .overflow = rio::Overflow(overflow),
+                              .blockTimeout = 2ms});
+            // A few deliveries first (a varying number), bounded in time: the removal then lands
+            // anywhere in a drain's work.
+            const int some = static_cast<int>(round % 4);
+            const auto until = std::chrono::steady_clock::now() + 1ms;
+            while (runs->load(std::memory_order_relaxed) < some && std::chrono::steady_clock::now() < until) {
+            }
+            QVERIFY(registry.remove(id));
+            removed->store(true, std::memory_order_seq_cst);
+            started.fetch_add(runs->load(std::memory_order_relaxed), std::memory_order_relaxed);
+        }
+        stop.store(true, std::memory_order_relaxed);
+        for (std::thread &t : notifiers)
+            t.join();
+        receiver.run([&] { qDeleteAll(contexts); });
+        QVERIFY(started.load() > 0); // the handlers did run before their removal
+        QCOMPARE(late.load(), 0L);
     }
 
     // The standard shutdown: the thread quits and ends with a drain posted to it, then the

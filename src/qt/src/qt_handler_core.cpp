@@ -152,8 +152,8 @@ QtDrop QtAccounting::drop(Reason reason, std::uint64_t n) const noexcept
     return handler->countDrops(n, reason);
 }
 
-QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,
-                                                     QtRegistryControl::DropReason reason) noexcept
+QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out, QtRegistryControl::DropReason reason,
+                                                     bool counted) noexcept
 {
     if (blockedProducers.load(std::memory_order_relaxed) != 0)
         room.notify_all();
@@ -170,7 +170,7 @@ QtHandlerState::Drop QtHandlerState::dropQueueLocked(Garbage &out,
     out.pendingToken.swap(pendingToken);
     onceDoneLocked(out);
     takenBound = 0;
-    return countDrops(waiting, reason);
+    return counted ? countDrops(waiting, reason) : Drop{};
 }
 
 QThread *QtHandlerState::threadLocked() const noexcept
@@ -188,13 +188,20 @@ std::size_t QtHandlerState::waitingLocked(std::size_t limit) noexcept
     return mail.size() + takenBound;
 }
 
-bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
-                         std::uint64_t postedAt, bool countSuspended)
+std::optional<QtRegistryControl::DropReason> QtHandlerState::run(const std::shared_ptr<QtTarget> &target,
+                                                                 const void *event, const AsyncToken &token,
+                                                                 std::uint64_t postedAt, bool countDrop)
 {
-    if (suspended.load(std::memory_order_acquire)) {
-        if (countSuspended)
-            report(countDrops(1, QtRegistryControl::DropReason::Suspended));
-        return false;
+    // Marked as starting from its last look at `cancelled` (taken before a removal that returned
+    // meanwhile) until the call, through steps that throw nothing (see `starting`).
+    starting.fetch_add(1, std::memory_order_seq_cst);
+    if (const bool gone = cancelled.load(std::memory_order_seq_cst);
+        gone || suspended.load(std::memory_order_acquire)) {
+        starting.fetch_sub(1, std::memory_order_release);
+        const auto why = gone ? cancelledReason() : QtRegistryControl::DropReason::Suspended;
+        if (countDrop)
+            report(countDrops(1, why));
+        return why;
     }
     diag::HandlerStats &s = counts();
     s.calls.fetch_add(1, std::memory_order_relaxed); // every queued run, timed or not
@@ -203,8 +210,10 @@ bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
         if (s.timingNow() != nullptr) [[unlikely]] {
             const diag::RunScope scope(&s); // diagnostics on: timed
             diag::recordQueueDelay(&s, postedAt, scope.start());
+            starting.fetch_sub(1, std::memory_order_release);
             target->invoke(event, token);
         } else {
+            starting.fetch_sub(1, std::memory_order_release);
             target->invoke(event, token);
         }
 #if defined(__GLIBCXX__)
@@ -216,10 +225,10 @@ bool QtHandlerState::run(const std::shared_ptr<QtTarget> &target, const void *ev
         s.failures.fetch_add(1, std::memory_order_relaxed);
         traceDeliveryEnd(*this, true);
         control->reportCurrentException(id);
-        return true;
+        return std::nullopt;
     }
     traceDeliveryEnd(*this, false);
-    return true;
+    return std::nullopt;
 }
 
 void QtHandlerState::contextDestroyed() noexcept
@@ -280,16 +289,19 @@ QtHandlerCore::Route QtHandlerCore::route(QThread *&here) noexcept
     }
 }
 
-void QtHandlerCore::cancel() noexcept
+void QtHandlerCore::cancel(bool counted) noexcept
 {
-    state(*this).cancelFor(QtRegistryControl::DropReason::Removed);
+    state(*this).cancelFor(QtRegistryControl::DropReason::Removed, counted);
 }
 
-void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
+void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason, bool counted) noexcept
 {
     int none = -1; // the first cancellation's reason stays
     cancelledFor.compare_exchange_strong(none, static_cast<int>(reason), std::memory_order_acq_rel);
     cancelled.store(true, std::memory_order_seq_cst);
+    // No delivery starts once this returns: one between its last look and its call is awaited
+    // (run). Before the queue is counted, so the total reported below is the highest.
+    waitUntil([this] { return starting.load(std::memory_order_acquire) == 0; });
     if (const QtCancelTestHook hook = cancelTestHook.load(std::memory_order_acquire)) [[unlikely]]
         hook(id);
     QMetaObject::Connection connection;
@@ -299,7 +311,7 @@ void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason) noexcept
     {
         std::lock_guard lock(mutex);
         connection = std::exchange(contextConnection, QMetaObject::Connection());
-        drop = dropQueueLocked(garbage, cancelledReason()); // the first cancellation's, as every other
+        drop = dropQueueLocked(garbage, cancelledReason(), counted); // the first cancellation's reason
         // Disconnected, we would not learn of the context's death: forget it now, so no
         // pending delivery or relisting ever touches it again.
         const std::lock_guard drain(drainMutex);

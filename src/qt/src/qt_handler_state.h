@@ -27,7 +27,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -251,7 +250,8 @@ public:
     }
     // Moves every waiting delivery into `out` and counts them as dropped for `reason` (under
     // `mutex`; takes `drainMutex`). A fired once-handler's delivery is done then.
-    [[nodiscard]] Drop dropQueueLocked(Garbage &out, QtRegistryControl::DropReason reason) noexcept;
+    [[nodiscard]] Drop dropQueueLocked(Garbage &out, QtRegistryControl::DropReason reason,
+                                       bool counted = true) noexcept;
     // A fired once-handler's delivery ran or was dropped: `out` settles it (under `mutex`).
     void onceDoneLocked(Garbage &out) noexcept
     {
@@ -268,14 +268,14 @@ public:
     // The context's destroyed(): cancel and remove from the registry.
     void contextDestroyed() noexcept;
     // Stops every delivery that has not started and counts what waited as dropped for `reason`.
-    void cancelFor(QtRegistryControl::DropReason reason) noexcept;
-    // Calls the typed part with `event` on this thread (inside a DeliveryFrame): skips a
-    // suspended handler (false; its drop counted and reported unless `countSuspended` is false),
-    // reports failures, lets thread cancellation pass.
+    void cancelFor(QtRegistryControl::DropReason reason, bool counted = true) noexcept;
+    // Calls the typed part with `event` on this thread (inside a DeliveryFrame), unless the
+    // handler is cancelled or suspended by then: returns why it did not run (its drop counted and
+    // reported unless `countDrop` is false). Reports failures, lets thread cancellation pass.
     // `postedAt`: when it was queued (ticks, 0: unknown), for the queueing delay.
-    bool run(const std::shared_ptr<QtTarget> &target, const void *event, const AsyncToken &token,
-             std::uint64_t postedAt = 0, bool countSuspended = true);
-
+    std::optional<QtRegistryControl::DropReason> run(const std::shared_ptr<QtTarget> &target,
+                                                     const void *event, const AsyncToken &token,
+                                                     std::uint64_t postedAt = 0, bool countDrop = true);
     // Read by notifiers and the drain alike, written rarely: one cache line group that neither
     // side's per-delivery writes touch.
     const std::shared_ptr<QtRegistryControl> control;
@@ -321,7 +321,7 @@ public:
     QtMailQueue mail;            // Every: the newer waiting deliveries, in notify order
     std::chrono::steady_clock::time_point lastDelivery{}; // Latest with minInterval
     std::shared_ptr<const void> pending;                  // Latest: the newest undelivered payload
-    bool cellUsed = false;                                // Latest: its events go to `cell`
+    bool cellUsed = false;                                // Latest: its events go to `latest`
     AsyncToken pendingToken;
     // Diagnostics written by notifiers under `mutex`, beside stats->maxWaiting and ->coalesced
     // (Latest: payloads replaced; a cell's: latestCountsLocked).
@@ -338,29 +338,14 @@ public:
     QtMailQueue taken;                             // Every: the oldest waiting deliveries, in notify order
     std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (countDrops)
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
+    // Deliveries between their last look at `cancelled` and the handler's call (run): steps that
+    // run no user code and take no lock, which a cancellation waits for (cancelFor).
+    std::atomic<int> starting{0};
 
-    // Delivery::Latest of a small trivially copyable event, without interval nor once: the newest
-    // event in one cell that notifiers write without a lock. A seqlock: `cellSeq` is odd while a
-    // notifier writes and grows by 2 per write (64 bits: never wraps back to the one delivered); a
-    // notifier that finds another one writing leaves the cell to it, as if it had notified just
-    // before, and counts that in `cellLeft`. `cellOwed` is set (under `mutex`) once a delivery that
-    // will read the cell is scheduled: until then writers take the lock, and one schedules it. No
-    // wake-up is lost although a writer only loads `cellOwed`: its sequence compare-and-swap, its load
-    // of `cellOwed`, the delivery's clear of `cellOwed` and its load of `cellSeq` are all sequentially
-    // consistent, so a writer that still reads `cellOwed` set wrote before that clear in their single
-    // total order, and the delivery's read finds its write (or, meeting it unfinished, leaves a
-    // delivery owed, which reads it later: readCellLater).
-    alignas(64) std::atomic<std::uint64_t> cellSeq{0};
-    std::atomic<bool> cellOwed{false};
-    std::atomic<std::uint64_t> cellLeft{0}; // writes left to a concurrent one (diagnostics: coalesced)
-    static constexpr std::size_t cellWords = QtPayload::inlineSize / sizeof(std::uint64_t);
-    std::atomic<std::uint64_t> cell[cellWords] = {};
-    // The delivery's side, written by the cell's one reader (its context's thread) with no lock
-    // held, read by diagnostics: the cell's sequence it last read (the cell has an event once it
-    // moved from 0), so an event is never delivered twice, and the reads that found a write. Half
-    // the sequence is the writes, each delivered, replaced (coalesced) or still waiting: the
-    // writes since the last read, which a window's flood is told by, are half its growth since.
-    std::atomic<std::uint64_t> cellTaken{0};
+    // Latest's cell (`latest`), its reader's side (runCell, no lock held; diagnostics read it): the
+    // count it last read, so an event is never delivered twice (half the count is the writes, each
+    // delivered, coalesced or waiting), and the reads that found a write.
+    alignas(64) std::atomic<std::uint64_t> cellTaken{0};
     std::atomic<std::uint64_t> cellDelivered{0};
     mutable std::uint64_t cellCoalescedShown = 0; // under `mutex`: the most coalesced shown
     // Who counts a write left unread at the handler's cancellation as a dropped delivery: the
@@ -371,31 +356,12 @@ public:
     {
         // The sequence after the read (acquire): never behind it.
         const std::uint64_t taken = cellTaken.load(std::memory_order_acquire);
-        return (cellSeq.load(std::memory_order_relaxed) - taken) / 2;
+        return (latest.seq.load(std::memory_order_relaxed) - taken) / 2;
     }
-    // Writes `event` to the cell (any thread; never waits).
-    void writeCell(const unsigned char (&event)[QtPayload::inlineSize]) noexcept
-    {
-        std::uint64_t seq = cellSeq.load(std::memory_order_relaxed);
-        if ((seq & 1U) != 0 || !cellSeq.compare_exchange_strong(seq, seq + 1, std::memory_order_seq_cst,
-                                                                std::memory_order_relaxed)) [[unlikely]] {
-            cellLeft.fetch_add(1, std::memory_order_relaxed);
-            return; // another notifier writes: its event is the newer one
-        }
-        std::atomic_thread_fence(std::memory_order_release);
-        std::uint64_t words[cellWords];
-        std::memcpy(words, event, sizeof(words));
-        for (std::size_t i = 0; i < cellWords; ++i)
-            cell[i].store(words[i], std::memory_order_relaxed);
-        cellSeq.store(seq + 2, std::memory_order_release);
-    }
-    // Diagnostics (under `mutex`): Latest's waiting event (0 or 1: a write in the cell not yet read
-    // waits too when Qt discarded the delivery's event, until the next write schedules another),
-    // and the events a newer one replaced, from one reading of the cell's counts. A read stores
-    // `cellDelivered` before `cellTaken` (release): this loads `cellTaken` first (acquire), then
-    // `cellDelivered`, then `cellSeq`, so it sees the read done, or not done, or (between its two
-    // stores) the write it reads still waiting and one coalesced fewer than it counted before:
-    // the most shown stands then, so coalesced never goes down and their sum is the writes'.
+    // Diagnostics (under `mutex`): Latest's waiting event (0 or 1) and the events a newer one
+    // replaced. A read stores `cellDelivered` before `cellTaken`; this loads them in the other
+    // order, then `latest.seq`: between the read's stores it sees one coalesced fewer than before,
+    // and the most shown stands, so coalesced never goes down and the sum is the writes'.
     struct LatestCounts
     {
         std::size_t waiting = 0;
@@ -405,13 +371,13 @@ public:
     {
         const std::uint64_t taken = cellTaken.load(std::memory_order_acquire);
         const std::uint64_t delivered = cellDelivered.load(std::memory_order_acquire);
-        const std::uint64_t seq = cellSeq.load(std::memory_order_relaxed);
+        const std::uint64_t seq = latest.seq.load(std::memory_order_relaxed);
         const bool unread = seq - taken >= 2;
         const std::uint64_t replaced = seq / 2 - delivered; // the writes not delivered
         cellCoalescedShown = std::max(cellCoalescedShown, unread && replaced != 0 ? replaced - 1 : replaced);
-        return {pending || (cellUsed && cellOwed.load(std::memory_order_acquire)) || unread ? 1U : 0U,
+        return {pending || (cellUsed && latest.owed.load(std::memory_order_acquire)) || unread ? 1U : 0U,
                 counts().coalesced.load(std::memory_order_relaxed) + cellCoalescedShown +
-                    cellLeft.load(std::memory_order_relaxed)};
+                    latestLeft.load(std::memory_order_relaxed)};
     }
     // Latest: more than one write since its last delivery (a frame then reads its newest).
     [[nodiscard]] bool floodedLocked() const noexcept
@@ -425,41 +391,6 @@ public:
         std::atomic<std::uint64_t> &most = counts().maxWaiting;
         if (n > most.load(std::memory_order_relaxed))
             most.store(n, std::memory_order_relaxed);
-    }
-    // Takes the cell into `out` (its reader, with no lock held, so that a notifier stopped between
-    // its two stores holds up no notify, removal nor snapshot): the writes since the last take, of
-    // which `out` holds the newest (the others coalesced), or 0 when there were none. The writes
-    // counted are the ones read: a write after the read is the next take's. None when a writer
-    // stays between its stores (preempted there, say, at a lower priority) for `cellTries` tries,
-    // each yielding the processor: its delivery then reads the cell later (readCellLater), so the
-    // delivery's thread runs its other events meanwhile.
-    static constexpr int cellTries = 4;
-    std::optional<std::uint64_t> takeCell(unsigned char (&out)[QtPayload::inlineSize]) noexcept
-    {
-        std::uint64_t words[cellWords];
-        for (int tries = 0; tries < cellTries; ++tries) {
-            // Sequentially consistent: after the clear of `cellOwed` (see `cellSeq`).
-            const std::uint64_t before = cellSeq.load(std::memory_order_seq_cst);
-            if ((before & 1U) != 0) {
-                std::this_thread::yield();
-                continue;
-            }
-            for (std::size_t i = 0; i < cellWords; ++i)
-                words[i] = cell[i].load(std::memory_order_relaxed);
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (cellSeq.load(std::memory_order_relaxed) != before)
-                continue;
-            std::memcpy(out, words, sizeof(words));
-            const std::uint64_t writes = (before - cellTaken.load(std::memory_order_relaxed)) / 2;
-            if (writes != 0) {
-                // In this order (see latestCountsLocked).
-                cellDelivered.store(cellDelivered.load(std::memory_order_relaxed) + 1,
-                                    std::memory_order_release);
-                cellTaken.store(before, std::memory_order_release);
-            }
-            return writes;
-        }
-        return std::nullopt;
     }
     // What diagnostics show, recorded at add (the context may change thread or die later).
     struct Origin

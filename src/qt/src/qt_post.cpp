@@ -24,111 +24,70 @@ namespace {
 
 void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced = false);
 
-// The Qt event of a coalesced delivery, posted to the context (so it moves with it).
-struct LatestCall : TsanHandover
+// A coalesced delivery: the Qt event posted to its context (so it moves with it), or the timer of
+// its interval wait, armed on the thread it ran on. Discarded unrun, the event leaves the next
+// write to schedule one (Qt may hold its post-event lock), the timer (its thread ended) posts it.
+struct LatestCall
 {
     std::shared_ptr<QtHandlerState> handler;
+    bool timer = false;
     bool ran = false;
 
-    explicit LatestCall(std::shared_ptr<QtHandlerState> h) noexcept : handler(std::move(h))
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    LatestCall(LatestCall &&other) noexcept
-        : TsanHandover(std::move(other)), handler(std::move(other.handler)), ran(other.ran)
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    LatestCall(const LatestCall &) = delete;
-    LatestCall &operator=(const LatestCall &) = delete;
-    LatestCall &operator=(LatestCall &&) = delete;
-    ~LatestCall()
-    {
-        RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPosters();
-        // Discarded unrun (Qt may hold its post-event lock; a post that failed holds the
-        // handler's): nothing is taken here, the next notify schedules a delivery again.
-        if (!ran && handler) {
-            handler->latestLost.store(true, std::memory_order_release);
-            handler->cellOwed.store(false, std::memory_order_release); // a write schedules one again
-        }
-    }
-
+    LatestCall(std::shared_ptr<QtHandlerState> h, bool t) noexcept : handler(std::move(h)), timer(t) { }
+    LatestCall(LatestCall &&) noexcept = default;
+    ~LatestCall(); // below
     void operator()()
     {
-        RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPosters();
         ran = true;
-        struct Publish // Qt may destroy this functor on another thread
-        {
-            const void *self;
-            ~Publish() { RIO_TSAN_RELEASE(self); }
-        } publish{this};
         if (handler)
             deliverLatest(handler);
     }
 };
 
-// Posts the coalesced delivery of `h` to its context, wherever that lives now (under its mutex,
-// the context alive). Throws when Qt cannot allocate the event.
+// Posts `h`'s coalesced delivery to its context (under its mutex, the context alive); Qt may throw.
 void postLatestCallLocked(QtHandlerState &h)
 {
     [[maybe_unused]] const TsanPostScope posting;
-    QMetaObject::invokeMethod(h.context, LatestCall(h.shared_from_this()), Qt::QueuedConnection);
+    QMetaObject::invokeMethod(h.context, Handover(LatestCall(h.shared_from_this(), false)),
+                              Qt::QueuedConnection);
 }
 
-// Nothing will deliver the pending payload of `h` (no memory to post it): counted as dropped,
-// and the handler can be scheduled again (under its mutex; returns what to report).
+// Nothing will deliver `h`'s pending payload (no memory to post it): counted as dropped (returned),
+// and `h` can be scheduled again (under its mutex).
 QtHandlerState::Drop dropPendingLocked(QtHandlerState &h, QtHandlerState::Garbage &garbage) noexcept
 {
     h.scheduled = false;
-    h.cellOwed.store(false, std::memory_order_release); // a write schedules one again
+    h.latest.owed.store(false, std::memory_order_release); // a write schedules one again
     garbage.pending.swap(h.pending);
     garbage.pendingToken.swap(h.pendingToken);
     h.onceDoneLocked(garbage);
     return h.countDrops(garbage.pending ? 1 : 0, QtRegistryControl::DropReason::NoMemory);
 }
 
-// The interval wait of a coalesced delivery: a timer on the thread that armed it. When it
-// fires, the delivery goes to wherever the context lives then; when its thread ends first and
-// the timer is discarded unrun, the delivery is posted to the context at once.
-struct LatestTimer
+LatestCall::~LatestCall()
 {
-    std::shared_ptr<QtHandlerState> handler;
-    bool ran = false;
-
-    explicit LatestTimer(std::shared_ptr<QtHandlerState> h) noexcept : handler(std::move(h)) { }
-    LatestTimer(LatestTimer &&other) noexcept : handler(std::move(other.handler)), ran(other.ran) { }
-    LatestTimer(const LatestTimer &) = delete;
-    LatestTimer &operator=(const LatestTimer &) = delete;
-    LatestTimer &operator=(LatestTimer &&) = delete;
-    ~LatestTimer()
+    if (ran || !handler)
+        return;
+    QtHandlerState &h = *handler;
+    if (!timer) {
+        h.latestLost.store(true, std::memory_order_release);
+        h.latest.owed.store(false, std::memory_order_release); // a write schedules one again
+        return;
+    }
+    QtHandlerState::Garbage garbage; // destroyed after the lock is released
+    QtHandlerState::Drop drop;
     {
-        if (ran || !handler)
+        std::lock_guard lock(h.mutex);
+        if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire) || !h.scheduled)
             return;
-        QtHandlerState &h = *handler;
-        QtHandlerState::Garbage garbage; // destroyed after the lock is released
-        QtHandlerState::Drop drop;
-        {
-            std::lock_guard lock(h.mutex);
-            if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire) || !h.scheduled)
-                return;
-            try {
-                postLatestCallLocked(h);
-            } catch (...) {
-                drop = dropPendingLocked(h, garbage);
-            }
+        try {
+            postLatestCallLocked(h);
+        } catch (...) {
+            drop = dropPendingLocked(h, garbage);
         }
-        h.report(drop);
     }
-
-    void operator()()
-    {
-        ran = true;
-        if (handler)
-            deliverLatest(handler);
-    }
-};
+    h.report(drop);
+}
 
 // The value a delivery of `handler` just ran waits for `pacer`'s frame: that frame makes the next
 // delivery (unless a notify scheduled one meanwhile), so notifies until then post nothing and
@@ -156,68 +115,120 @@ bool paceLatest(const std::shared_ptr<QtHandlerState> &handler, FramePacer &pace
     h.scheduled = true;
     h.framePaced = true;
     if (h.cellUsed)
-        h.cellOwed.store(true, std::memory_order_release); // writers leave their events to the frame
+        h.latest.owed.store(true, std::memory_order_release); // writers leave their events to the frame
     return true;
 }
 
-// Latest's cell, whose read met a writer stopped between its stores: a fresh delivery reads it
-// later, the thread's other events running meanwhile. A delivery stays owed (`cellOwed`), so
-// that writer, which finds it owed, leaves its write to it, and no wake-up is lost.
-void readCellLater(QtHandlerState &h, AsyncToken &token) noexcept
+// True when a window's frames show the handler's values and it is flooded (more than one write
+// since its last delivery): it is paced, the frame reads its newest event, writes post nothing.
+bool paceFlooded(const std::shared_ptr<QtHandlerState> &handler)
 {
-    QtHandlerState::Garbage garbage; // destroyed after the lock is released
-    QtHandlerState::Drop drop;
+    QtHandlerState &h = *handler;
+    QPointer<FramePacer> pacer;
     {
         std::lock_guard lock(h.mutex);
-        if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire))
-            return; // the cancellation counted the write (dropQueueLocked)
-        if (!h.pendingToken)
-            h.pendingToken = std::move(token);
-        if (h.latestLost.exchange(false, std::memory_order_acquire))
-            h.scheduled = false;
-        try {
-            if (!h.scheduled)
-                postLatestCallLocked(h);
-            h.scheduled = true;
-            h.cellOwed.store(true, std::memory_order_release);
-        } catch (...) {
-            drop = dropPendingLocked(h, garbage); // that writer, finding none owed, schedules one
-        }
+        if (h.floodedLocked())
+            pacer = h.pacer;
     }
-    h.report(drop);
+    return pacer && pacer->thread() == QThread::currentThread() && pacer->pacing() &&
+           paceLatest(handler, *pacer, true);
 }
 
-// Latest: delivers the pending payload on the context's thread, or, when the handler's minimum
-// interval has not passed since its last delivery, arms a timer for the rest of it (the handler
-// stays scheduled meanwhile, so notifies only replace the payload). Run where the context no
-// longer lives (a timer armed before it moved), it posts the delivery to the context instead.
-// `paced`: the delivery a frame owes (paceLatest), none when another ran meanwhile.
+// Whether the handler's minimum interval since its last delivery passed (under its lock); else a
+// timer on this thread delivers later, the handler scheduled meanwhile (notifies only replace).
+bool intervalPassedLocked(const std::shared_ptr<QtHandlerState> &handler,
+                          std::chrono::steady_clock::time_point now)
+{
+    QtHandlerState &h = *handler;
+    if (h.minInterval.count() <= 0 || now >= h.lastDelivery + h.minInterval)
+        return true;
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(h.lastDelivery + h.minInterval - now);
+    try {
+        QTimer::singleShot(wait, Qt::PreciseTimer, h.context, Handover(LatestCall(handler, true)));
+        return false;
+    } catch (...) {
+        return true;
+    }
+}
+
+struct LatestTaken // what a coalesced delivery takes under the handler's lock
+{
+    std::shared_ptr<const void> payload; // else the cell's event, read after the lock (`fromCell`)
+    AsyncToken token;
+    std::shared_ptr<QtTarget> target; // none: nothing runs
+    std::uint64_t postedAt = 0;       // diagnostics
+    bool fromCell = false;
+    bool flooded = false; // more than one write since the last delivery
+};
+
+// Takes what the delivery runs (under the handler's lock, on its context's thread).
+void takeLatestLocked(QtHandlerState &h, LatestTaken &t, QtHandlerState::Garbage &garbage,
+                      std::chrono::steady_clock::time_point now)
+{
+    h.scheduled = false;
+    h.lastDelivery = now;
+    t.payload = std::move(h.pending);
+    t.token = std::move(h.pendingToken);
+    t.postedAt = std::exchange(h.pendingSince, 0);
+    h.onceDoneLocked(garbage);
+    // Taken before a cancellation's lock: it runs (a removeAndWait waits for this frame).
+    t.target = h.target.lock();
+    t.fromCell = h.cellUsed;
+    if (t.fromCell && t.target)
+        h.cellRead.store(QtHandlerState::cellReading, std::memory_order_relaxed);
+    if (t.fromCell)
+        h.latest.take(); // from here on a write schedules a delivery again
+    const std::uint64_t coalesced = h.counts().coalesced.load(std::memory_order_relaxed);
+    t.flooded = coalesced != std::exchange(h.coalescedDelivered, coalesced);
+}
+
+// Reads Latest's cell with no lock held (a writer stopped mid-write holds up no notify, removal
+// nor snapshot, which take the lock, nor this thread) and runs the handler with its newest write,
+// the writes since the last read coalesced. False when the delivery ends here: cancelled
+// meanwhile, or a writer met (it schedules the next delivery, which carries the token).
+bool runCell(QtHandlerState &h, LatestTaken &t)
+{
+    alignas(8) unsigned char value[NewestCell::size];
+    std::uint64_t at = 0;
+    const bool read = h.latest.read(value, at);
+    const std::uint64_t writes = read ? (at - h.cellTaken.load(std::memory_order_relaxed)) / 2 : 0;
+    if (writes != 0) { // in this order (see latestCountsLocked)
+        h.cellDelivered.store(h.cellDelivered.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+        h.cellTaken.store(at, std::memory_order_release);
+    }
+    // Cancelled meanwhile: the write read, or one after the read, is the delivery owed, dropped
+    // (the others coalesced), the cancellation having left it to this read.
+    int reading = QtHandlerState::cellReading;
+    if (!h.cellRead.compare_exchange_strong(reading, QtHandlerState::cellIdle, std::memory_order_acq_rel)) {
+        if (writes != 0 || h.cellWritesLocked() != 0)
+            h.report(h.countDrops(1, h.cancelledReason()));
+        return false;
+    }
+    if (!read) {
+        std::lock_guard lock(h.mutex);
+        if (t.token && h.context != nullptr && !h.pendingToken)
+            h.pendingToken = std::move(t.token);
+        return false;
+    }
+    t.flooded = t.flooded || writes > 1;
+    if (writes != 0)
+        h.run(t.target, value, t.token, t.postedAt);
+    return true;
+}
+
+// Latest: delivers the pending payload (or the cell's event) on the context's thread, once the
+// handler's minimum interval since its last delivery has passed. Run where the context no longer
+// lives (a timer armed before it moved), it posts the delivery to the context instead. `paced`:
+// the delivery a frame owes (paceLatest), none when another ran meanwhile.
 void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
 {
     QtHandlerState &h = *handler;
     const DeliveryFrame frame(h);
-    if (!paced) {
-        // A handler whose values a window's frames show, under a flood (more than one write
-        // since its last delivery): that frame reads its newest event, so the writes until then
-        // post nothing.
-        QPointer<FramePacer> pacer;
-        {
-            std::lock_guard lock(h.mutex);
-            if (h.floodedLocked())
-                pacer = h.pacer;
-        }
-        if (pacer && pacer->thread() == QThread::currentThread() && pacer->pacing() &&
-            paceLatest(handler, *pacer, true))
-            return;
-    }
-    std::shared_ptr<const void> latest;
-    AsyncToken latestToken;
-    std::shared_ptr<QtTarget> target;
+    if (!paced && paceFlooded(handler))
+        return;
+    LatestTaken t;
     QtHandlerState::Garbage garbage; // destroyed after the lock is released and the run
     QtHandlerState::Drop drop;
-    std::uint64_t latestPosted = 0; // diagnostics
-    bool fromCell = false;          // the cell is read (after the lock)
-    bool flooded = false;           // more than one write since the last delivery
     {
         std::lock_guard lock(h.mutex);
         if (!std::exchange(h.framePaced, false) && paced)
@@ -226,6 +237,7 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
         // payload and counts it (taken here, it would be neither run nor counted).
         if (h.context == nullptr || h.cancelled.load(std::memory_order_acquire))
             return;
+        const auto now = std::chrono::steady_clock::now();
         if (h.context->thread() != QThread::currentThread()) {
             try {
                 postLatestCallLocked(h);
@@ -233,71 +245,21 @@ void deliverLatest(const std::shared_ptr<QtHandlerState> &handler, bool paced)
             } catch (...) {
                 drop = dropPendingLocked(h, garbage);
             }
-        } else {
-            const auto now = std::chrono::steady_clock::now();
-            if (h.minInterval.count() > 0 && now < h.lastDelivery + h.minInterval) {
-                const auto wait =
-                    std::chrono::ceil<std::chrono::milliseconds>(h.lastDelivery + h.minInterval - now);
-                try {
-                    QTimer::singleShot(wait, Qt::PreciseTimer, h.context, LatestTimer(handler));
-                    return;
-                } catch (...) {
-                    // Without memory for the timer, deliver now.
-                }
-            }
-            h.scheduled = false;
-            h.lastDelivery = now;
-            latest = std::move(h.pending);
-            latestToken = std::move(h.pendingToken);
-            latestPosted = std::exchange(h.pendingSince, 0);
-            h.onceDoneLocked(garbage);
-            // Taken before a cancellation's lock: it runs (a removeAndWait waits for this frame).
-            target = h.target.lock();
-            fromCell = h.cellUsed;
-            if (fromCell && target)
-                h.cellRead.store(QtHandlerState::cellReading, std::memory_order_relaxed);
-            if (fromCell) {
-                // The cell: from here on a write schedules a delivery again. Sequentially
-                // consistent, before the read below (see QtHandlerState::cellSeq): a writer that
-                // still finds a delivery owed wrote before this clear, and the read finds it.
-                h.cellOwed.exchange(false, std::memory_order_seq_cst);
-            }
-            const std::uint64_t coalesced = h.counts().coalesced.load(std::memory_order_relaxed);
-            flooded = coalesced != std::exchange(h.coalescedDelivered, coalesced);
+        } else if (intervalPassedLocked(handler, now)) {
+            takeLatestLocked(h, t, garbage, now);
         }
     }
     h.report(drop);
-    if (!target)
+    if (!t.target)
         return;
     PacedDelivery delivery;
-    alignas(8) unsigned char value[QtPayload::inlineSize];
-    if (latest) {
-        h.run(target, latest.get(), latestToken, latestPosted);
-    } else if (fromCell) {
-        // Read with no lock held: a writer stopped between its two stores holds up no notify,
-        // removal nor snapshot, which take the lock, and this delivery only for a few tries.
-        const std::optional<std::uint64_t> writes = h.takeCell(value);
-        // Cancelled meanwhile: the handler does not run after its removal returned; the write
-        // read, or one after the read, is the delivery owed, dropped (the others coalesced), the
-        // cancellation having left it to this read.
-        int reading = QtHandlerState::cellReading;
-        if (!h.cellRead.compare_exchange_strong(reading, QtHandlerState::cellIdle,
-                                                std::memory_order_acq_rel)) {
-            if (writes.value_or(0) != 0 || h.cellWritesLocked() != 0)
-                h.report(h.countDrops(1, h.cancelledReason()));
-            return;
-        }
-        if (!writes) {
-            readCellLater(h, latestToken);
-            return;
-        }
-        flooded = flooded || writes.value_or(0) > 1;
-        if (writes.value_or(0) != 0)
-            h.run(target, value, latestToken, latestPosted);
-    }
+    if (t.payload)
+        h.run(t.target, t.payload.get(), t.token, t.postedAt);
+    else if (t.fromCell && !runCell(h, t))
+        return;
     // Alive (the handler's user code may have deleted it), and under a flood: a single write costs
     // its frame alone, none more to find nothing new.
-    if (delivery.pacer && flooded)
+    if (delivery.pacer && t.flooded)
         paceLatest(handler, *delivery.pacer, false);
 }
 
@@ -319,7 +281,7 @@ struct BlockingDone
 };
 
 // The Qt event of a BlockingQueued delivery: the notifier waits until it ran or was discarded.
-struct BlockingCall : TsanHandover
+struct BlockingCall
 {
     std::shared_ptr<QtHandlerState> handler;
     std::shared_ptr<const void> payload;
@@ -332,23 +294,10 @@ struct BlockingCall : TsanHandover
     BlockingCall(std::shared_ptr<QtHandlerState> h, std::shared_ptr<const void> p, AsyncToken t,
                  std::shared_ptr<BlockingDone> d) noexcept
         : handler(std::move(h)), payload(std::move(p)), token(std::move(t)), done(std::move(d))
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    BlockingCall(BlockingCall &&other) noexcept
-        : TsanHandover(std::move(other)), handler(std::move(other.handler)),
-          payload(std::move(other.payload)), token(std::move(other.token)), done(std::move(other.done)),
-          dropped(other.dropped)
-    {
-        RIO_TSAN_RELEASE(this);
-    }
-    BlockingCall(const BlockingCall &) = delete;
-    BlockingCall &operator=(const BlockingCall &) = delete;
-    BlockingCall &operator=(BlockingCall &&) = delete;
+    { }
+    BlockingCall(BlockingCall &&) noexcept = default;
     ~BlockingCall()
     {
-        RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPosters();
         if (!done)
             return; // moved from
         // Discarded for the handler's cancellation, or with the handler listed: decided now.
@@ -368,13 +317,6 @@ struct BlockingCall : TsanHandover
 
     void operator()()
     {
-        RIO_TSAN_ACQUIRE(this);
-        tsanSyncWithPosters();
-        struct Publish
-        {
-            const void *self;
-            ~Publish() { RIO_TSAN_RELEASE(self); }
-        } publish{this};
         if (!handler)
             return;
         dropped.reset();
@@ -390,10 +332,7 @@ struct BlockingCall : TsanHandover
                 why = h.cancelledReason();
         }
         // A drop is counted and reported by its notifier.
-        if (!target)
-            dropped = why; // cancelled while it waited
-        else if (!h.run(target, payload.get(), token, 0, false))
-            dropped = QtRegistryControl::DropReason::Suspended;
+        dropped = target ? h.run(target, payload.get(), token, 0, false) : why; // cancelled while it waited
     }
 };
 
@@ -430,14 +369,77 @@ void QtHandlerCore::postMail(QtQueued &&payload, std::uint64_t &sequence, const 
     static_cast<void>(routeAndPostMail(std::move(payload), sequence, token, nullptr));
 }
 
+namespace {
+
+// Overflow::Block, the queue full or older notifiers waiting (under `lock`, the handler's mutex):
+// waits for room in notify order, up to the handler's timeout; false when there is none, or the
+// handler was cancelled meanwhile. `thread`: the context's thread, read again after the wait.
+bool waitForRoomLocked(QtHandlerState &h, std::unique_lock<WriterLock> &lock, std::uint64_t sequence,
+                       QThread *&thread)
+{
+    // In line by sequence (may throw, nothing changed yet), and counted before the wait tests the
+    // queue under the drain lock, so a drain that delivers after that test sees a notifier to wake.
+    h.blockedOrder.insert(std::lower_bound(h.blockedOrder.begin(), h.blockedOrder.end(), sequence), sequence);
+    h.blockedProducers.fetch_add(1, std::memory_order_seq_cst);
+    const bool room = h.room.wait_for(lock, h.blockTimeout, [&] {
+        return h.context == nullptr ||
+               (h.blockedOrder.front() == sequence && h.waitingLocked(h.capacity) < h.capacity);
+    });
+    h.blockedProducers.fetch_sub(1, std::memory_order_relaxed);
+    h.blockedOrder.erase(std::lower_bound(h.blockedOrder.begin(), h.blockedOrder.end(), sequence));
+    if (!h.blockedOrder.empty())
+        h.room.notify_all(); // the next in line may have room now
+    thread = h.threadLocked();
+    return room && h.context != nullptr;
+}
+
+// Queues `mail` in notify order (under both locks when it goes into the drain's segment, which
+// `drainLock` then holds) and lists the handler on `thread`'s mailbox. What may fail to allocate
+// comes first, each step undone if a later one fails (throws, the queue as it was).
+void placeMailLocked(QtHandlerState &h, QtMail &mail, QThread *thread,
+                     std::unique_lock<WriterLock> &drainLock, bool once)
+{
+    if (h.layerTiming()) [[unlikely]]
+        mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
+    // The queue stays sorted by notify sequence, so a drain's merge of the handlers' oldest
+    // deliveries is exact (priority order within a notify). A delivery older than one the drain
+    // took goes into the drain's segment.
+    const std::uint64_t sequence = mail.order();
+    bool inTaken = false;
+    if (sequence < h.takenLast && (h.mail.empty() || h.mail.front().order() > sequence)) {
+        if (!drainLock.owns_lock())
+            drainLock.lock();
+        inTaken = !h.taken.empty() && h.taken.back().order() > sequence;
+    }
+    // A notifier that took its place in the order before another one, then waited for room or
+    // was preempted, queues ahead of the newer deliveries, not behind them.
+    QtMailQueue &queue = inTaken ? h.taken : h.mail;
+    const std::size_t at = queue.insertSorted(std::move(mail), notifyOrder);
+    try {
+        if (!h.listed && thread != nullptr) {
+            h.mailboxes->enqueue(thread, h.shared_from_this());
+            h.listed = true;
+        }
+    } catch (...) {
+        mail = queue.erase(at); // destroyed after the locks are released
+        throw;
+    }
+    h.takenBound += inTaken ? 1 : 0;
+    if ((inTaken || at != queue.size() - 1) && h.listed)
+        h.mailboxes->noteReorder();
+    if (once)
+        h.onceQueued = true; // its registry keeps it until this delivery ran or was dropped
+}
+
+} // namespace
+
 QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::uint64_t &sequence,
                                                      const AsyncToken &token, QThread **here)
 {
     QtHandlerState &h = state(*this);
-    QtMailboxes &boxes = *h.mailboxes;
     const QtMailboxes::OwedDrains owed; // ends after the handler's locks are released
     if (sequence == 0)
-        sequence = boxes.nextSequence();
+        sequence = h.mailboxes->nextSequence();
     // Made here, so that a QVariant event's copy (user code) runs under no lock of ours; the
     // locks only move it. Destroyed after they are released unless queued.
     QtMail mail{sequence, std::move(payload), token};
@@ -466,25 +468,8 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
                                  h.blockedOrder.front() < sequence))) {
             // Block waits before the push (never on the receiver's own thread, where the push drops
             // the new one as DropNewest does).
-            if (h.overflow == Overflow::Block && thread != QThread::currentThread()) {
-                // In line by sequence (may throw, nothing changed yet), and counted before the
-                // wait tests the queue under the drain lock, so a drain that delivers after that
-                // test sees a notifier to wake.
-                h.blockedOrder.insert(
-                    std::lower_bound(h.blockedOrder.begin(), h.blockedOrder.end(), sequence), sequence);
-                h.blockedProducers.fetch_add(1, std::memory_order_seq_cst);
-                refused = !h.room.wait_for(lock, h.blockTimeout, [&] {
-                    return h.context == nullptr ||
-                           (h.blockedOrder.front() == sequence && h.waitingLocked(h.capacity) < h.capacity);
-                });
-                h.blockedProducers.fetch_sub(1, std::memory_order_relaxed);
-                h.blockedOrder.erase(
-                    std::lower_bound(h.blockedOrder.begin(), h.blockedOrder.end(), sequence));
-                if (!h.blockedOrder.empty())
-                    h.room.notify_all();                   // the next in line may have room now
-                refused = refused || h.context == nullptr; // cancelled meanwhile
-                thread = h.threadLocked();
-            }
+            if (h.overflow == Overflow::Block && thread != QThread::currentThread())
+                refused = !waitForRoomLocked(h, lock, sequence, thread);
             drainLock.lock();
             h.takenBound = h.taken.size();
             room = h.capacity;
@@ -495,40 +480,9 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
             drop = h.mail.drop(
                 h.context != nullptr ? QtRegistryControl::DropReason::Overflow : h.cancelledReason(), 1);
         } else {
-            // What may fail to allocate comes first, each step undone if a later one fails, and the
-            // oldest is dropped only then: a refused allocation leaves the queue as it was (and the
-            // core reports the failure).
-            const auto place = [&] {
-                if (h.layerTiming()) [[unlikely]]
-                    mail.postedAt = diag::ticks(); // diagnostics: its queueing delay
-                // The queue stays sorted by notify sequence, so a drain's merge of the handlers'
-                // oldest deliveries is exact (priority order within a notify). A delivery older
-                // than one the drain took goes into the drain's segment.
-                bool inTaken = false;
-                if (sequence < h.takenLast && (h.mail.empty() || h.mail.front().order() > sequence)) {
-                    if (!drainLock.owns_lock())
-                        drainLock.lock();
-                    inTaken = !h.taken.empty() && h.taken.back().order() > sequence;
-                }
-                // A notifier that took its place in the order before another one, then waited for
-                // room or was preempted, queues ahead of the newer deliveries, not behind them.
-                QtMailQueue &queue = inTaken ? h.taken : h.mail;
-                const std::size_t at = queue.insertSorted(std::move(mail), notifyOrder);
-                try {
-                    if (!h.listed && thread != nullptr) {
-                        boxes.enqueue(thread, h.shared_from_this());
-                        h.listed = true;
-                    }
-                } catch (...) {
-                    mail = queue.erase(at); // destroyed after the locks are released
-                    throw;
-                }
-                h.takenBound += inTaken ? 1 : 0;
-                if ((inTaken || at != queue.size() - 1) && h.listed)
-                    boxes.noteReorder();
-                if (once)
-                    h.onceQueued = true; // its registry keeps it until this delivery ran or was dropped
-            };
+            // The oldest is dropped only once the new one is placed: a refused allocation leaves
+            // the queue as it was (and the core reports the failure).
+            const auto place = [&] { placeMailLocked(h, mail, thread, drainLock, once); };
             drop = h.mail.push(h.taken, room, droppedMail, place).report; // reported below
         }
         // Diagnostics: the most ever waiting, as `waiting` counts them (a delivery that started no
@@ -545,18 +499,22 @@ QtHandlerCore::Route QtHandlerCore::routeAndPostMail(QtQueued &&payload, std::ui
     return Route::Post;
 }
 
-void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncToken &token)
+void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncToken &token,
+                               std::uint64_t owedAt)
 {
     QtHandlerState &h = state(*this);
+    const bool cell = !payload;           // the cell's write (writeLatestCell): it keeps a token only
     std::shared_ptr<const void> replaced; // destroyed after the lock is released
     AsyncToken replacedToken;
     std::unique_lock lock(h.mutex);
     if (h.context == nullptr)
         return; // removed before this notify reached it (as a notify skips a removed handler)
     if (h.latestLost.exchange(false, std::memory_order_acquire))
-        h.scheduled = false; // its event was discarded: the pending payload is replaced and sent again
-    replaced = std::exchange(h.pending, std::move(payload));
-    replacedToken = std::exchange(h.pendingToken, token);
+        h.scheduled = false; // its event was discarded: the newest is sent again
+    h.cellUsed = h.cellUsed || cell;
+    replaced = cell ? nullptr : std::exchange(h.pending, std::move(payload));
+    if (!cell || token)
+        replacedToken = std::exchange(h.pendingToken, token);
     if (replaced) // diagnostics
         h.counts().coalesced.store(h.counts().coalesced.load(std::memory_order_relaxed) + 1,
                                    std::memory_order_relaxed);
@@ -566,55 +524,30 @@ void QtHandlerCore::postLatest(std::shared_ptr<const void> payload, const AsyncT
         try {
             postLatestCallLocked(h);
         } catch (...) {
-            // Nothing will take the payload: as it was (the core reports the failure).
-            h.pending = std::move(replaced);
-            h.pendingToken = std::move(replacedToken);
+            // Nothing will take the payload or read the cell: as it was, and the next write
+            // schedules a delivery (the core reports the failure).
+            if (!cell)
+                h.pending = std::move(replaced);
+            if (!cell || token)
+                h.pendingToken = std::move(replacedToken);
+            if (owedAt != 0) {
+                h.latest.take(); // the next write schedules one; a write since left it to this one:
+                if (h.latest.seq.load(std::memory_order_relaxed) != owedAt && h.latest.owe()) {
+                    try {
+                        postLatestCallLocked(h); // ... one more try for it
+                        h.scheduled = true;
+                    } catch (...) {
+                        h.latest.take();
+                    }
+                }
+            }
             throw;
         }
         h.scheduled = true; // under the mutex, which the delivery takes first
         if (once)
             h.onceQueued = true;
     }
-    h.noteWaiting(1); // diagnostics: the pending payload waits
-}
-
-void QtHandlerCore::postLatestValue(const unsigned char (&event)[QtPayload::inlineSize],
-                                    const AsyncToken &token)
-{
-    QtHandlerState &h = state(*this);
-    h.writeCell(event);
-    // Lock-free only once a delivery is scheduled: a writer meeting a schedule under way waits for
-    // it, and schedules one itself if that one failed (as postLatest's writers do). A load, not a
-    // read-modify-write: sequentially consistent after the write's own (see QtHandlerState::cellSeq).
-    const bool timed = h.layerTiming();
-    if (!token && !timed && h.cellOwed.load(std::memory_order_seq_cst))
-        return;               // the delivery on its way reads this write
-    AsyncToken replacedToken; // destroyed after the lock is released
-    std::unique_lock lock(h.mutex);
-    if (h.context == nullptr)
-        return; // removed before this notify reached it (as a notify skips a removed handler)
-    h.cellUsed = true;
-    if (h.latestLost.exchange(false, std::memory_order_acquire))
-        h.scheduled = false; // its event was discarded: a delivery is scheduled again
-    if (token)
-        replacedToken = std::exchange(h.pendingToken, token);
-    if (timed)
-        h.pendingSince = diag::ticks();
-    if (!h.scheduled) {
-        try {
-            postLatestCallLocked(h);
-        } catch (...) {
-            // Nothing will take the cell: the next write schedules a delivery (the core reports
-            // the failure).
-            if (token)
-                h.pendingToken = std::move(replacedToken);
-            h.cellOwed.store(false, std::memory_order_release);
-            throw;
-        }
-        h.scheduled = true; // under the mutex, which the delivery takes first
-    }
-    h.cellOwed.store(true, std::memory_order_release); // from here on writers leave their events to it
-    h.noteWaiting(1);                                  // diagnostics: the newest event waits
+    h.noteWaiting(1); // diagnostics: the newest event waits
 }
 
 void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token)
@@ -647,7 +580,7 @@ void QtHandlerCore::postBlocking(std::shared_ptr<const void> payload, const Asyn
         if (h.context == nullptr)
             return; // removed before this notify reached it (as a notify skips a removed handler)
         [[maybe_unused]] const TsanPostScope posting;
-        BlockingCall call(h.shared_from_this(), std::move(payload), token, done);
+        Handover call(BlockingCall(h.shared_from_this(), std::move(payload), token, done));
         made = true;
         QMetaObject::invokeMethod(h.context, std::move(call), Qt::QueuedConnection);
     } catch (...) {

@@ -44,8 +44,8 @@ class RIO_QML_EXPORT LatestModel : public QAbstractListModel
     Q_PROPERTY(QObject *registry READ registry WRITE setRegistry NOTIFY registryChanged FINAL)
     /// The event's field that names its row: a map's key or a gadget's property.
     Q_PROPERTY(QString key READ key WRITE setKey NOTIFY keyChanged FINAL)
-    /// The event's fields shown as roles besides `key` and `value` (default for a typed registry:
-    /// its event type's properties).
+    /// The event's fields shown as roles besides `key` and `value` (default: the properties of a
+    /// typed registry's event type, or of a gadget written through writer()).
     Q_PROPERTY(QStringList roles READ roles WRITE setRoles NOTIFY rolesChanged FINAL)
     /// Number of rows.
     Q_PROPERTY(int count READ count NOTIFY countChanged FINAL)
@@ -104,14 +104,16 @@ public:
 
     /// C++, on the model's thread: a writer of E events into these rows from any thread, without a
     /// registry (see LatestModelWriter). A small trivially copyable E is kept as bytes in a cell
-    /// per key while these rows follow a QtRegistry<E> or had no key yet; otherwise each write is a
-    /// QVariant, as write().
+    /// per key while these rows follow a QtRegistry<E> or had no key yet, else each write is a
+    /// QVariant, as write(); with `roles` empty and no typed registry followed, a gadget E's
+    /// properties are the field roles.
     template <typename E>
     [[nodiscard]] LatestModelWriter<E> writer()
     {
         detail::LatestCells *cells = nullptr;
         if constexpr (detail::latestRaw<E>)
             cells = detail::latestRowsRaw(*m_writer, QMetaType::fromType<E>());
+        showFieldsOf(QMetaType::fromType<E>());
         return LatestModelWriter<E>(m_writer, cells);
     }
 
@@ -132,7 +134,8 @@ public:
     /// Number of rows (none under a valid parent).
     [[nodiscard]] int rowCount(const QModelIndex &parent = QModelIndex()) const override;
     /// The key (its QVariant::toString() for Qt::DisplayRole: empty where QVariant has no text for
-    /// it), the value or a field of the value at `index`.
+    /// it), the value or a field of the value at `index` (invalid, with a warning once per model,
+    /// when the field's getter throws).
     [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
     /// `key`, `value` and the names in `roles`.
     [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
@@ -167,20 +170,30 @@ private:
     void apply();
     // The frame's work: takes the batch waiting and shows it.
     void applyBatch();
-    // The roles shown: m_roles, or a typed registry's event properties.
+    struct Frame; // one frame's batch (latest_model.cpp)
+    // Its steps: false once a slot of its signals restarted the rows (the rest is dropped).
+    bool removeRowsOf(Frame &frame);
+    bool showChanged(Frame &frame);
+    void insertAdded(Frame &frame);
+    void releaseBatch(Frame &frame);
+    // The roles shown: m_roles, or a typed registry's event properties, or a writer's.
     [[nodiscard]] QStringList shownRoles() const;
+    // A writer of `type` was taken: its properties are the field roles unless others are.
+    void showFieldsOf(QMetaType type);
 
     std::shared_ptr<detail::LatestRows> m_writer; // what writers and removals reach
     Connection m_connection;                      // the handler feeding it
     QPointer<QObject> m_registry;
     QString m_key;
     QStringList m_roles;
-    QStringList m_fields; // the roles shown, from FieldRole on
+    QStringList m_fields;    // the roles shown, from FieldRole on
+    QMetaType m_writtenType; // the event type of the last writer() taken
     std::vector<Row> m_rows;
     std::vector<int> m_rowOfSlot; // -1: no row
     std::unique_ptr<detail::FramePacer> m_pacer;
-    bool m_applying = false;   // a frame is being applied (its signals' slots may turn the loop)
-    bool m_applyAgain = false; // a frame came meanwhile: applied once that one ends
+    mutable bool m_fieldFailed = false; // a field's getter threw (warned once)
+    bool m_applying = false;            // a frame is being applied (its signals' slots may turn the loop)
+    bool m_applyAgain = false;          // a frame came meanwhile: applied once that one ends
 };
 
 } // namespace rio

@@ -5,6 +5,7 @@
 
 #include <registryio/detail/config.h>
 #include <registryio/qml/qml_export.h>
+#include <registryio/qt/detail/newest_cell.h>
 
 #include <QAnyStringView>
 #include <QByteArray>
@@ -104,28 +105,24 @@ decltype(auto) latestKey(K &&key)
 template <typename E>
 inline constexpr bool latestRaw = std::is_trivially_copyable_v<E> && sizeof(E) <= 16 && alignof(E) <= 8;
 
-/// A key's newest event as bytes, written by any thread without a lock: the seqlock of the
-/// facade's Latest cell (odd while a writer writes; a writer meeting another leaves the cell to
-/// it, as if it had written just before). `tag` is the int key whose writers may reach it without
-/// the lock, changed under the model's lock and under the counter only (which it advances): a
-/// writer reads the counter, then the tag, then takes the counter from the count it read, so a
-/// writer holding it always writes the cell's current key, and a cell reused for another key
-/// never takes a late write of the old one. `dirty` is set from its write until the frame takes
-/// it: the writer that sets it links the cell to the frame's list. `shown` is the count whose
-/// value the model's rows show (the model's thread only): a cell linked again by a write the
-/// frame already read is not shown twice.
-struct alignas(64) LatestCell
+/// A key's newest event as bytes: the facade's newest-value cell (NewestCell), whose `owed` says
+/// the cell is linked for the frame (the writer whose owe() sets it links it). `tag` is the int
+/// key whose writers may reach it without the lock, changed under the model's lock and under the
+/// cell's count only (hold()): a writer reads the count, then the tag, then writes from the count
+/// it read, so a writer always writes the cell's current key, and a cell reused for another key
+/// never takes a late write of the old one. `shown` is the count whose value the model's rows show
+/// (the model's thread only): a cell linked again by a write the frame already read is not shown
+/// twice.
+struct alignas(64) LatestCell : NewestCell
 {
     static constexpr std::int64_t vacant = std::numeric_limits<std::int64_t>::min(); // no key
     static constexpr std::int64_t locked = std::numeric_limits<std::int64_t>::max(); // not an int's
-    std::atomic<std::uint64_t> seq{0}; // 64 bits: never wraps, so a write is never taken for one shown
-    std::atomic<bool> dirty{false};
-    std::uint32_t slot = 0;     // its key's slot (fixed: cell n serves slot n)
-    std::uint64_t shown = 0;    // the count last shown
-    LatestCell *next = nullptr; // the frame's list (written by the writer that set `dirty`)
     std::atomic<std::int64_t> tag{vacant};
-    std::atomic<std::uint64_t> words[2] = {};
+    std::uint64_t shown = 0;    // the count last shown
+    LatestCell *next = nullptr; // the frame's list (written by the writer whose owe() linked it)
+    std::uint32_t slot = 0;     // its key's slot (fixed: cell n serves slot n)
 };
+static_assert(sizeof(LatestCell) == 64);
 
 /// What writers reach without the lock: the cells of the int keys, by a table published whole
 /// (open addressing; it only grows, the ones it replaced kept until the rows go, so a writer
@@ -148,7 +145,7 @@ struct LatestCells
     /// no frame is scheduled for it.
     bool link(LatestCell &cell) noexcept
     {
-        if (cell.dirty.exchange(true, std::memory_order_acq_rel))
+        if (!cell.owe())
             return owed.load(std::memory_order_seq_cst); // the frame to come reads it, if it was asked for
         LatestCell *head = dirty.load(std::memory_order_relaxed);
         do {
@@ -177,73 +174,31 @@ RIO_QML_EXPORT void latestRowsWriteRaw(LatestRows &rows, const QVariant &key, co
 /// A write linked a cell while no frame was scheduled: asks for one.
 RIO_QML_EXPORT void latestRowsWake(LatestRows &rows);
 
-/// What latestCellWrite did.
-enum class LatestCellWrite : std::uint8_t {
-    Written, ///< the event is in the key's cell (or another writer's newer one will be)
-    Wake,    ///< written, and no frame is scheduled for it: the caller asks for one
-    Locked,  ///< the key has no cell published: the caller takes the locked path
-};
-
-/// The steps of latestCellWrite a test may pause a writer at, to force a schedule.
-enum class LatestCellStep : std::uint8_t {
-    Found, ///< the key's cell found, its counter not taken
-    Held,  ///< its counter taken (odd), the event not yet written
-};
-/// What latestCellWrite does at each step for events of type `E`: nothing (no instruction). A test
-/// specializes it for an event type of its own.
-template <typename E>
-struct LatestCellPause
-{
-    static void at(const LatestCell &, LatestCellStep) noexcept { }
-};
-
-/// Writes the event at `event` into `key`'s cell without a lock nor an allocation.
-template <typename E>
-RIO_ALWAYS_INLINE inline LatestCellWrite latestCellWrite(LatestCells &cells, int key,
-                                                         const void *event) noexcept
-{
-    constexpr std::size_t Size = sizeof(E);
-    static_assert(Size <= 16);
-    const LatestCells::Table *const t = cells.table.load(std::memory_order_acquire);
-    if (t == nullptr)
-        return LatestCellWrite::Locked;
-    LatestCell *c = nullptr;
-    std::uint64_t seq = 0;
-    for (std::uint32_t i = LatestCells::home(*t, key);; i = (i + 1) & t->mask) {
-        c = t->at[i].load(std::memory_order_acquire);
-        if (c == nullptr)
-            return LatestCellWrite::Locked;
-        seq = c->seq.load(std::memory_order_acquire); // then the tag it counts
-        if (c->tag.load(std::memory_order_relaxed) == key)
-            break;
-    }
-    LatestCellPause<E>::at(*c, LatestCellStep::Found);
-    // Odd, or taken since: a writer of this key writes (its event is the newer one), or the lock
-    // writes it or takes the cell from the key (removed meanwhile: this event came before).
-    if ((seq & 1U) != 0 ||
-        !c->seq.compare_exchange_strong(seq, seq + 1, std::memory_order_acquire, std::memory_order_relaxed))
-        return LatestCellWrite::Written;
-    LatestCellPause<E>::at(*c, LatestCellStep::Held);
-    std::atomic_thread_fence(std::memory_order_release);
-    std::uint64_t words[2] = {};
-    std::memcpy(words, event, Size);
-    c->words[0].store(words[0], std::memory_order_relaxed);
-    c->words[1].store(words[1], std::memory_order_relaxed);
-    c->seq.store(seq + 2, std::memory_order_release);
-    return cells.link(*c) ? LatestCellWrite::Wake : LatestCellWrite::Written;
-}
-
-/// A LatestModel handler's write of a latestRaw event: a known int key's without a lock nor an
-/// allocation, any other through the lock.
+/// A LatestModel handler's write of a latestRaw event: a known int key's into its published cell
+/// without a lock nor an allocation (asking for a frame when it links the cell while none is),
+/// any other through the lock.
 template <typename E, typename K>
 RIO_ALWAYS_INLINE inline void latestWriteEvent(LatestRows &rows, LatestCells &cells, K &&key, const E &event)
 {
     if constexpr (std::is_same_v<std::remove_cvref_t<K>, int>) {
-        const LatestCellWrite done = latestCellWrite<E>(cells, key, &event);
-        if (done == LatestCellWrite::Wake) [[unlikely]]
-            latestRowsWake(rows);
-        else if (done == LatestCellWrite::Locked) [[unlikely]]
-            latestRowsWriteRaw(rows, key, &event);
+        const int k = key; // in a register: the acquire loads below would read a reference again
+        if (const LatestCells::Table *const t = cells.table.load(std::memory_order_acquire)) {
+            for (std::uint32_t i = LatestCells::home(*t, k);; i = (i + 1) & t->mask) {
+                LatestCell *const c = t->at[i].load(std::memory_order_acquire);
+                if (c == nullptr)
+                    break;
+                const std::uint64_t seq = c->seq.load(std::memory_order_acquire); // then the tag it counts
+                if (c->tag.load(std::memory_order_relaxed) != k)
+                    continue;
+                CellPause<E>::at(*c, CellStep::Found);
+                // Not written when a writer of this key writes (its event is the newer one), or
+                // the lock writes it or took the cell from the key since (removed: this came before).
+                if (c->write(seq, event) && cells.link(*c)) [[unlikely]]
+                    latestRowsWake(rows);
+                return;
+            }
+        }
+        latestRowsWriteRaw(rows, k, &event);
     } else {
         latestRowsWriteRaw(rows, QVariant(latestKey(std::forward<K>(key))), &event);
     }

@@ -64,17 +64,17 @@ private:
 /// thread as `value`, changed at most once per frame of its window (once per event-loop turn and
 /// feed without one) and never for an equal value. The last value of each feed is shown last, the
 /// feeds in the order their deliveries were scheduled; set() never throws, and the object is
-/// destroyed on its thread once nothing sets it.
+/// destroyed on its thread once nothing sets it (a value not shown yet is discarded, uncounted).
 template <typename T>
 class LatestValue final : public LatestValueBase
 {
 public:
     /// An empty value (value() invalid until the first set is shown), child of `parent`.
     explicit LatestValue(QObject *parent = nullptr)
-        : LatestValueBase(parent), m_writer(m_cell.handlerCore(feed(m_cell)))
+        : LatestValueBase(parent), m_writer(m_cell.handlerCore(feed(m_cell, SourceLocation::current())))
     { }
-    /// Stops showing: a value waiting is dropped.
-    ~LatestValue() override = default;
+    /// Stops showing: a value set and not shown yet is discarded (not counted as a drop).
+    ~LatestValue() override { m_writer->cancel(false); }
     LatestValue(const LatestValue &) = delete;
     LatestValue &operator=(const LatestValue &) = delete;
 
@@ -95,14 +95,19 @@ public:
     [[nodiscard]] T get() const { return value().template value<T>(); }
     /// Each notify of `registry` sets the value from now on, until the returned handle removes
     /// that handler, `registry` goes or this object does (a value notified but not shown yet is
-    /// then dropped, as the registry drops a pending delivery). Call it on this object's thread.
-    Connection follow(QtRegistry<T> &registry) { return registry.connection(feed(registry)); }
+    /// then dropped, as the registry drops a pending delivery). Call it on this object's thread;
+    /// diagnostics show the handler as added at `where`.
+    Connection follow(QtRegistry<T> &registry, SourceLocation where = SourceLocation::current())
+    {
+        return registry.connection(feed(registry, where));
+    }
 
 private:
-    HandlerId feed(QtRegistry<T> &registry)
+    HandlerId feed(QtRegistry<T> &registry, SourceLocation where)
     {
-        return registry.add(this, [this](const T &event) { offer(QVariant::fromValue(event)); },
-                            {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest});
+        return registry.add(
+            this, [this](const T &event) { offer(QVariant::fromValue(event)); },
+            {.connection = Qt::QueuedConnection, .delivery = Delivery::Latest}, where);
     }
 
     // set()'s registry: it holds the one coalesced delivery to this object, which set() writes.

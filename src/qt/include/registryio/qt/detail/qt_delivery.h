@@ -152,13 +152,19 @@ void deliverRouted(const std::shared_ptr<QtHandler<E>> &h, QtHandlerCore &core, 
 }
 
 // Writes a small event (storesByValue) to the one cell of `core` (QtHandlerCore::latestCell()):
-// no lock, no allocation once a delivery is scheduled. Throws what scheduling one throws.
+// no lock, no allocation once a delivery is scheduled; the write that finds none owed schedules
+// it, as does one with an async token (held for it) or timed. Throws what scheduling one throws.
 template <typename E>
 RIO_ALWAYS_INLINE inline void writeLatestCell(QtHandlerCore &core, const E &event, const AsyncToken &token)
 {
-    alignas(8) unsigned char bytes[QtPayload::inlineSize] = {};
-    std::memcpy(bytes, static_cast<const void *>(&event), sizeof(E));
-    core.postLatestValue(bytes, token);
+    const std::uint64_t from = core.latest.seq.load(std::memory_order_relaxed);
+    std::uint64_t owedAt = 0;
+    if (!core.latest.write(from, event))
+        core.latestLeft.fetch_add(1, std::memory_order_relaxed); // another writer's is the newer
+    else if (core.latest.owe())
+        owedAt = from + 2;
+    if (owedAt != 0 || token || core.layerTiming()) [[unlikely]]
+        core.postLatest(nullptr, token, owedAt);
 }
 
 // Delivers one event to one handler as its connection type says. Throws what a handler run on

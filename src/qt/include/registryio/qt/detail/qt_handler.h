@@ -10,6 +10,7 @@
 #include <registryio/detail/config.h>
 #include <registryio/handler_id.h>
 #include <registryio/qt/delivery.h>
+#include <registryio/qt/detail/newest_cell.h>
 #include <registryio/qt/detail/qt_async.h>
 #include <registryio/qt/qt_export.h>
 #include <registryio/source_location.h>
@@ -115,13 +116,12 @@ public:
     Route routeAndPostMail(QtQueued &&payload, std::uint64_t &sequence, const AsyncToken &token,
                            QThread **here);
     // Replaces the coalesced payload (Delivery::Latest); queues a delivery when none is pending.
-    void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token);
-    // As postLatest for a small trivially copyable event (storesByValue, in QtPayload::inlineSize
-    // bytes) of a queued handler without interval nor once: written to the handler's one cell
-    // without a lock or an allocation; until a delivery is scheduled, writers take the lock and
-    // one schedules it.
-    void postLatestValue(const unsigned char (&event)[QtPayload::inlineSize], const AsyncToken &token);
-    // Whether postLatestValue serves this handler's events when they are small enough.
+    // Null `payload`: writeLatestCell's slow path, after its write to `latest` (or one left to a
+    // concurrent writer), which holds `token` (if any) for the delivery; `owedAt`: the cell's
+    // count after the write whose owe() set `owed` (else 0), cleared again when no delivery can
+    // be scheduled. Throws what that throws.
+    void postLatest(std::shared_ptr<const void> payload, const AsyncToken &token, std::uint64_t owedAt = 0);
+    // Whether writeLatestCell serves this handler's events when they are small enough.
     [[nodiscard]] bool latestCell() const noexcept
     {
         return delivery == Delivery::Latest && type == Qt::QueuedConnection && !once && !intervalled;
@@ -129,8 +129,9 @@ public:
     // Runs the handler on its context's thread and waits for it (Qt::BlockingQueuedConnection).
     void postBlocking(std::shared_ptr<const void> payload, const AsyncToken &token);
     // Stops every delivery that has not started yet and forgets the context and the typed part.
-    // Idempotent; runs no user code under a lock.
-    void cancel() noexcept;
+    // Idempotent; runs no user code under a lock. `counted`: what waited counts as dropped (not
+    // for a LatestValue's own delivery, which no user added).
+    void cancel(bool counted = true) noexcept;
     // A once-handler fired: it leaves its registry's count and notifies, and stays reachable by
     // every removal (which cancels its delivery) until that delivery ran or was dropped.
     void spend() noexcept;
@@ -186,6 +187,10 @@ public:
     // thread and its drops are counted there), else once its registry's diagnostics were on (the
     // runs of notifySequential's steps). Set once; a reference kept until it is destroyed.
     std::atomic<diag::HandlerStats *> stats{nullptr};
+    // Delivery::Latest of a small event (latestCell()): its newest event, which notifiers write
+    // with no lock (writeLatestCell), and the writes left to a concurrent one (diagnostics).
+    alignas(64) NewestCell latest;
+    std::atomic<std::uint64_t> latestLeft{0};
 
 protected:
     explicit QtHandlerCore(const Settings &settings) noexcept;
