@@ -154,12 +154,21 @@ QString WireWalk::variant(QMetaType expected, int depth)
 
 QString WireWalk::value(const WireType &wire, int depth)
 {
-    if (wire.shape == Shape::Leaf) {
+    if (wire.type == QMetaType::fromType<QByteArray>()) {
+        // An event's frame: skipped, not copied (its length, 0xffffffff for a null one, then as
+        // many bytes).
+        quint32 length = 0;
+        m_in >> length;
+        if (ok() && length != 0xffffffffu &&
+            (length > quint64(left()) || m_in.skipRawData(int(length)) != int(length)))
+            m_in.setStatus(QDataStream::ReadPastEnd);
+    } else if (wire.shape == Shape::Leaf) {
         QVariant scratch(wire.type);
-        if (!wire.type.load(m_in, scratch.data()) || !ok())
-            return QStringLiteral("a malformed %1").arg(QString::fromLatin1(wire.type.name()));
-        return {};
+        if (!wire.type.load(m_in, scratch.data()))
+            m_in.setStatus(QDataStream::ReadCorruptData);
     }
+    if (wire.shape == Shape::Leaf)
+        return ok() ? QString() : QStringLiteral("a malformed %1").arg(QString::fromLatin1(wire.type.name()));
     if (depth >= MaxNesting)
         return QStringLiteral("containers nested more than %1 deep").arg(MaxNesting);
     quint32 n = 0;

@@ -14,6 +14,7 @@
 #include <QHash>
 #include <QLocalSocket>
 #include <QLoggingCategory>
+#include <QPointer>
 #include <QRemoteObjectNode>
 #include <QSet>
 #include <QSslConfiguration>
@@ -102,7 +103,7 @@ struct ReplyState
     // The connection went: what the source listed (the node's RemoveObject packets), forgotten.
     QStringList lost()
     {
-        const QStringList names = listed.keys();
+        QStringList names = listed.keys();
         listed.clear();
         listedBytes = 0;
         handshaken = false;
@@ -295,9 +296,10 @@ private:
     // properties (it defined it on this connection); null, and `why` set, when it may not.
     const ReplicaApi *api(const QString &what, QString &why) const
     {
-        if (!m_replica || !m_replica->live)
-            why = what + QStringLiteral(", which this node did not acquire from it");
-        return why.isEmpty() ? &*m_replica->api : nullptr;
+        if (m_replica && m_replica->live && m_replica->api)
+            return &*m_replica->api;
+        why = what + QStringLiteral(", which this node did not acquire from it");
+        return nullptr;
     }
 
     // A signal the source emits (an InvokePacket), by the index and with the arguments its
