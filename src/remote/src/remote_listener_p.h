@@ -205,9 +205,6 @@ qint64 systemQueued(const QIODevice *socket);
 // Closes a connection so that it emits disconnected(): Qt Remote Objects forgets it only then.
 void abortSocket(QIODevice *socket);
 
-// The most a connection's socket buffers of what it reads from the system (0: no limit).
-void setReadLimit(QIODevice *socket, qint64 bytes);
-
 } // namespace rio::detail
 
 namespace rio {

@@ -1,112 +1,20 @@
 // SPDX-License-Identifier: MIT
 #include "remote_listener_p.h"
+#include "remote_screen_p.h"
 
 #include <QDataStream>
 #include <QMetaMethod>
-#include <QUrl>
-#include <QUuid>
+#include <QRemoteObjectSourceLocation>
 #include <QtEndian>
 #include <QtRemoteObjects/qtremoteobjectglobal.h>
 
 #include <algorithm>
-#include <array>
 
 namespace rio {
 
 using namespace detail; // remote_listener_p.h
 
 namespace {
-
-// What a source's Qt Remote Objects reads of a packet after its type and the name of its object,
-// by type. It reads from the connection's stream, not from the packet: a packet that holds more
-// (or less) than that shifts where it finds the next one, so every packet must hold exactly this.
-// A source reads nothing further of the types only a source sends, nor of unknown ones: refused.
-enum class Carries : quint8 { Refused, Nothing, Flag, Invocation };
-constexpr std::array<Carries, QtRemoteObjects::Pong + 1> PacketCarries{
-    Carries::Refused,    // Invalid
-    Carries::Refused,    // Handshake (source to replica)
-    Carries::Refused,    // InitPacket (source to replica)
-    Carries::Refused,    // InitDynamicPacket (source to replica)
-    Carries::Flag,       // AddObject: whether the replica is dynamic
-    Carries::Nothing,    // RemoveObject
-    Carries::Invocation, // InvokePacket: call, index, arguments, serial id, property index
-    Carries::Refused,    // InvokeReplyPacket (source to replica)
-    Carries::Refused,    // PropertyChangePacket (source to replica)
-    Carries::Refused,    // ObjectList (source to replica; read without a name)
-    Carries::Nothing,    // Ping
-    Carries::Refused,    // Pong (source to replica)
-};
-
-// How a value of each type a peer may send travels in a QVariant (after its type id, null flag
-// and, for types streamed by name, the name), by what the screen checks of it: a Leaf is read by
-// Qt's own loader of that type, which reads no count it would reserve for; a container's count is
-// checked against the bytes left before its elements are screened one by one. Any other type (and
-// a method or property that takes one) is refused: Qt Remote Objects would hand its storage to a
-// slot expecting another type, or Qt's loader would reserve for a count the peer chose.
-enum class Shape : quint8 { Leaf, Variants, StringVariants, Strings, ByteArrays };
-struct WireType
-{
-    QMetaType type;
-    Shape shape;
-};
-const std::array<WireType, 25> &wireTypes()
-{
-    static const std::array<WireType, 25> types{{
-        {QMetaType::fromType<bool>(), Shape::Leaf},
-        {QMetaType::fromType<char>(), Shape::Leaf},
-        {QMetaType::fromType<signed char>(), Shape::Leaf},
-        {QMetaType::fromType<uchar>(), Shape::Leaf},
-        {QMetaType::fromType<short>(), Shape::Leaf},
-        {QMetaType::fromType<ushort>(), Shape::Leaf},
-        {QMetaType::fromType<int>(), Shape::Leaf},
-        {QMetaType::fromType<uint>(), Shape::Leaf},
-        {QMetaType::fromType<long>(), Shape::Leaf},
-        {QMetaType::fromType<ulong>(), Shape::Leaf},
-        {QMetaType::fromType<qlonglong>(), Shape::Leaf},
-        {QMetaType::fromType<qulonglong>(), Shape::Leaf},
-        {QMetaType::fromType<float>(), Shape::Leaf},
-        {QMetaType::fromType<double>(), Shape::Leaf},
-        {QMetaType::fromType<QChar>(), Shape::Leaf},
-        {QMetaType::fromType<QByteArray>(), Shape::Leaf},
-        {QMetaType::fromType<QString>(), Shape::Leaf},
-        {QMetaType::fromType<QUrl>(), Shape::Leaf},
-        {QMetaType::fromType<QUuid>(), Shape::Leaf},
-        {QMetaType::fromType<QVariantList>(), Shape::Variants},
-        {QMetaType::fromType<QVariantMap>(), Shape::StringVariants},
-        {QMetaType::fromType<QVariantHash>(), Shape::StringVariants},
-        {QMetaType::fromType<QStringList>(), Shape::Strings},
-        {QMetaType::fromType<QByteArrayList>(), Shape::ByteArrays},
-        // What a node that uses a registry sends "Registry" (Qt Remote Objects reads its first
-        // argument as one, whatever the host).
-        {QMetaType::fromType<QRemoteObjectSourceLocation>(), Shape::Leaf},
-    }};
-    return types;
-}
-
-const WireType *wireType(QMetaType type)
-{
-    for (const WireType &known : wireTypes()) {
-        if (known.type == type)
-            return &known;
-    }
-    return nullptr;
-}
-
-// The type a parameter of type `type` travels as: an enumeration as the integer of its size (as
-// Qt Remote Objects sends it), anything else as itself.
-QMetaType transferType(QMetaType type)
-{
-    if (!type.flags().testFlag(QMetaType::IsEnumeration))
-        return type;
-    switch (type.sizeOf()) {
-    case 1:
-        return QMetaType::fromType<qint8>();
-    case 2:
-        return QMetaType::fromType<qint16>();
-    default:
-        return QMetaType::fromType<qint32>();
-    }
-}
 
 // The class whose API Qt Remote Objects remotes for an object given to enableRemoting(object,
 // name): the one that names its type (Q_CLASSINFO QCLASSINFO_REMOTEOBJECT_TYPE, as repc's Source
@@ -120,60 +28,35 @@ const QMetaObject *remotedClass(const QMetaObject *meta)
     return meta;
 }
 
-// QVariants nested in containers, at most: deeper ones would be read by recursion as deep.
-constexpr int MaxNesting = 16;
-// The smallest a streamed QVariant (type id, null flag), string or byte array (length) can be.
-constexpr qint64 SmallestVariant = 5;
-constexpr qint64 SmallestString = 4;
-
-// Walks one packet body as Qt Remote Objects' source side reads it (little-endian, stream version
-// Qt_6_2), without building what it describes except through Qt's loaders of leaf types; each
-// check returns what is wrong, or nothing.
-class PacketScreen
+// A packet a peer sent a source, walked as Qt Remote Objects' source side reads it.
+class PacketScreen : WireWalk
 {
 public:
-    explicit PacketScreen(const QByteArray &body) : m_body(body), m_in(body)
-    {
-        m_in.setVersion(QDataStream::Qt_6_2);
-        m_in.setByteOrder(QDataStream::LittleEndian);
-    }
+    using WireWalk::WireWalk;
 
     QString packet(const QHash<QString, QPointer<const QObject>> &sources)
     {
         quint16 type = 0;
-        m_in >> type;
-        if (!ok() || type >= PacketCarries.size() || PacketCarries[type] == Carries::Refused)
-            return QStringLiteral("a packet of type %1, which a source does not read").arg(type);
+        Carries carries = Carries::Refused;
+        if (QString why = WireWalk::type(type, &PacketRule::toSource, carries); !why.isEmpty())
+            return why;
         QString name;
         m_in >> name;
         if (!ok())
             return QStringLiteral("a packet of type %1 with a malformed object name").arg(type);
         QString why;
-        switch (PacketCarries[type]) {
-        case Carries::Flag: {
+        if (carries == Carries::Flag) {
             quint8 flag = 2;
             m_in >> flag;
             if (!ok() || flag > 1)
                 why = QStringLiteral("a packet of type %1 with a malformed flag").arg(type);
-            break;
-        }
-        case Carries::Invocation:
+        } else if (carries == Carries::Invocation) {
             why = invocation(name, sources.value(name));
-            break;
-        default:
-            break;
         }
-        if (why.isEmpty() && !m_in.atEnd())
-            why = QStringLiteral("a packet of type %1 with %2 bytes more than it carries")
-                      .arg(type)
-                      .arg(left());
-        return why;
+        return why.isEmpty() ? rest(type) : why;
     }
 
 private:
-    [[nodiscard]] bool ok() const { return m_in.status() == QDataStream::Ok; }
-    [[nodiscard]] qint64 left() const { return m_body.size() - m_in.device()->pos(); }
-
     // An invocation of `object` (null: not one the listener knows; Qt Remote Objects reads its
     // arguments all the same, then ignores it) named `name`.
     QString invocation(const QString &name, const QObject *object)
@@ -181,13 +64,14 @@ private:
         qint32 call = -1;
         qint32 index = -1;
         quint32 count = 0;
-        m_in >> call >> index >> count;
+        m_in >> call >> index;
         if (!ok())
             return QStringLiteral("a truncated invocation packet");
         if (call != QMetaObject::InvokeMetaMethod && call != QMetaObject::WriteProperty)
             return QStringLiteral("an invocation of \"%1\" of kind %2").arg(name).arg(call);
-        if (count > quint64(left()) / SmallestVariant)
-            return QStringLiteral("an invocation of \"%1\" announcing %2 arguments").arg(name).arg(count);
+        const QString what = QStringLiteral("an invocation of \"%1\"").arg(name);
+        if (QString why = WireWalk::count(count, SmallestVariant, what, "arguments"); !why.isEmpty())
+            return why;
         // The types the target takes, where it is known: a method's parameters, or a property.
         QList<QMetaType> takes;
         bool known = false;
@@ -228,111 +112,14 @@ private:
                 .arg(index)
                 .arg(count)
                 .arg(takes.size());
-        for (quint32 i = 0; i < count; ++i) {
-            // Unknown targets (and "Registry"'s further arguments) take any screened type.
-            const QMetaType expected = known ? takes.at(i) : QMetaType();
-            if (QString why = variant(expected, 0); !why.isEmpty())
-                return QStringLiteral("an invocation of \"%1\" whose argument %2 is %3")
-                    .arg(name)
-                    .arg(i)
-                    .arg(why);
-        }
+        // Unknown targets (and "Registry"'s further arguments) take any screened type.
+        if (QString why = values(count, known ? &takes : nullptr, what); !why.isEmpty())
+            return why;
         qint32 serialId = 0;
         qint32 propertyIndex = 0;
         m_in >> serialId >> propertyIndex;
         return ok() ? QString() : QStringLiteral("a truncated invocation packet");
     }
-
-    // A QVariant whose value must be of `expected` (invalid: of any type the table knows; a
-    // QVariant parameter takes any, also nested), `depth` containers deep.
-    QString variant(QMetaType expected, int depth)
-    {
-        quint32 id = 0;
-        qint8 null = 0;
-        m_in >> id >> null;
-        if (!ok())
-            return QStringLiteral("truncated");
-        if (null != 0 && null != 1)
-            return QStringLiteral("a value with a null flag of %1").arg(null);
-        QMetaType type;
-        if (id == QMetaType::User) { // streamed by name (with its terminating zero), read as Qt does
-            QByteArray name;
-            m_in >> name;
-            if (!ok() || name.isEmpty())
-                return QStringLiteral("a value of a malformed type name");
-            type = QMetaType::fromName(name);
-            if (!type.isValid())
-                return QStringLiteral("a value of the unknown type %1")
-                    .arg(QString::fromLatin1(name.left(64)).remove(QChar(0)));
-        } else if (id < QMetaType::User) {
-            type = QMetaType(int(id));
-        } else {
-            return QStringLiteral("a value of type id %1").arg(id);
-        }
-        const bool anything = !expected.isValid() || expected == QMetaType::fromType<QVariant>();
-        // An invalid QVariant carries nothing: where a QVariant is taken, or in a container.
-        if (id == QMetaType::UnknownType && (depth > 0 || expected == QMetaType::fromType<QVariant>()))
-            return {};
-        const WireType *wire = wireType(type);
-        if (!wire)
-            return QStringLiteral("a value of type %1, which no remoted method takes")
-                .arg(QString::fromLatin1(type.isValid() ? type.name() : "invalid"));
-        if (!anything && type != transferType(expected))
-            return QStringLiteral("a %1 where a %2 is taken")
-                .arg(QString::fromLatin1(type.name()), QString::fromLatin1(expected.name()));
-        return value(*wire, depth);
-    }
-
-    QString value(const WireType &wire, int depth)
-    {
-        if (wire.shape == Shape::Leaf) {
-            QVariant scratch(wire.type);
-            if (!wire.type.load(m_in, scratch.data()) || !ok())
-                return QStringLiteral("a malformed %1").arg(QString::fromLatin1(wire.type.name()));
-            return {};
-        }
-        if (depth >= MaxNesting)
-            return QStringLiteral("containers nested more than %1 deep").arg(MaxNesting);
-        quint32 count = 0;
-        m_in >> count;
-        const qint64 smallest = wire.shape == Shape::Variants         ? SmallestVariant
-                                : wire.shape == Shape::StringVariants ? SmallestString + SmallestVariant
-                                                                      : SmallestString;
-        if (!ok() || count > quint64(left()) / quint64(smallest))
-            return QStringLiteral("a %1 announcing %2 elements in %3 bytes")
-                .arg(QString::fromLatin1(wire.type.name()))
-                .arg(count)
-                .arg(left());
-        const WireType string{QMetaType::fromType<QString>(), Shape::Leaf};
-        const WireType bytes{QMetaType::fromType<QByteArray>(), Shape::Leaf};
-        for (quint32 i = 0; i < count; ++i) {
-            QString why;
-            switch (wire.shape) {
-            case Shape::Variants:
-                why = variant(QMetaType(), depth + 1);
-                break;
-            case Shape::StringVariants:
-                why = value(string, depth + 1);
-                if (why.isEmpty())
-                    why = variant(QMetaType(), depth + 1);
-                break;
-            case Shape::Strings:
-                why = value(string, depth + 1);
-                break;
-            case Shape::ByteArrays:
-                why = value(bytes, depth + 1);
-                break;
-            case Shape::Leaf:
-                break;
-            }
-            if (!why.isEmpty())
-                return why;
-        }
-        return {};
-    }
-
-    const QByteArray &m_body;
-    QDataStream m_in;
 };
 
 } // namespace
@@ -350,33 +137,13 @@ void RemoteListener::pump(QIODevice *socket)
         socket->property(RejectedProperty).toBool())
         return;
     const bool began = peer->partial.isEmpty();
-    if (const qint64 arrived = socket->bytesAvailable(); arrived > 0) {
-        const qsizetype at = peer->partial.size();
-        peer->partial.resize(at + arrived);
-        peer->partial.resize(at + std::max<qint64>(socket->read(peer->partial.data() + at, arrived), 0));
-        if (arrived >= d->readLimit()) { // it was full and reads from the system no more: again
-            setReadLimit(socket, 0);
-            setReadLimit(socket, d->readLimit());
-        }
-    }
+    readInto(socket, peer->partial, d->readLimit());
     QString why;
-    qsizetype at = 0; // a packet's size field: little-endian, then its body
-    while (why.isEmpty() && peer->partial.size() - at >= 4) {
-        const qint64 size = qFromLittleEndian<quint32>(peer->partial.constData() + at);
-        if (size > d->options.maxPacketBytes) {
-            why = QStringLiteral("a packet of %1 bytes (the limit is %2)")
-                      .arg(size)
-                      .arg(d->options.maxPacketBytes);
-        } else if (peer->partial.size() - at - 4 < size) {
-            break; // not whole yet: screened once it is
-        } else {
-            why = d->screenPacket(QByteArray::fromRawData(peer->partial.constData() + at + 4, size));
-            if (why.isEmpty()) {
-                peer->pipe->append(peer->partial.constData() + at, 4 + size);
-                at += 4 + size;
-            }
-        }
-    }
+    const qsizetype at = screenPackets(
+        peer->partial, 0, d->options.maxPacketBytes,
+        [this](const QByteArray &body) { return d->screenPacket(body); }, why);
+    if (at > 0)
+        peer->pipe->append(peer->partial.constData(), at);
     peer->partial.remove(0, at);
     // The room a large packet took goes back once it passed: an idle connection holds none of it.
     if (peer->partial.capacity() > std::max<qsizetype>(ReleasedAbove, 2 * peer->partial.size()))

@@ -16,6 +16,12 @@ namespace rio::detail {
 // Past this, the room a connection's buffer took for a large packet goes back once it is empty.
 inline constexpr qsizetype ReleasedAbove = 65536;
 
+// The most a connection's socket buffers of what it reads from the system (0: no limit).
+void setReadLimit(QIODevice *socket, qint64 bytes);
+// Appends what `socket` holds to `buffer`; a socket whose buffer (of `limit` bytes) was full reads
+// from the system again. The bytes read.
+qint64 readInto(QIODevice *socket, QByteArray &buffer, qint64 limit);
+
 // The client side of one connectToSource() connection: the bytes it has read of its connection
 // since it connected (whole packets or not), told at most every ClaimIntervalMs while bytes arrive.
 // One of the node's subscribers on it tells the source (RemoteSource::took()), which sees a
@@ -28,6 +34,7 @@ public:
     using QObject::QObject;
     quint64 received = 0;
     quint64 told = 0; // the last `received` a subscriber told: one claim per link, not per subscriber
+    qint64 held = 0;  // bytes the pipe holds: packets not yet whole, or not yet read by the node
 
 Q_SIGNALS:
     void progressed(quint64 received);
