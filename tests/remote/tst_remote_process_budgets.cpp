@@ -370,7 +370,7 @@ void tst_remote_process_budgets::unreadySubscriptionsBacklogsStayWithinTheBudget
         QtWarningMsg,
         QRegularExpression(QStringLiteral(
             "^subscriber \\d+ of rio::RemoteShare \"orders\": \\d+ queued "
-            "deliveries dropped so far \\(its backlog of 1024 was full\\); \\d+ since the last line$")));
+            "deliveries dropped so far \\(its queue of 1024 is full\\); \\d+ since the last line$")));
     Hoarder hoarder;
     const int node = hoarder.connect(source.address());
     QVERIFY(node >= 0);
@@ -933,7 +933,7 @@ void tst_remote_process_budgets::dropWarningIsOneLineASecondPerShareAndCountsEve
     }
     QCOMPARE(source.base()->droppedCount(), Drops);
     const QRegularExpression line(QStringLiteral(
-        R"(^subscriber (\d+) of rio::RemoteShare "orders": (\d+) queued deliveries dropped so far \(its backlog of 4 was full\); (\d+) since the last line$)"));
+        R"(^subscriber (\d+) of rio::RemoteShare "orders": (\d+) queued deliveries dropped so far \(its queue of 4 is full\); (\d+) since the last line$)"));
     const QRegularExpression rest(QStringLiteral(
         R"(^rio::RemoteShare "orders": (\d+) queued deliveries dropped since the last line$)"));
     const auto sum = [&](const QRegularExpression &re, int group) {

@@ -69,30 +69,31 @@ void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, 
                   qint64 backlogBudget, qint64 highWater, qint64 stallMs)
 {
     const std::lock_guard lock(m_mutex);
-    m_rows.push_back({.listener = listener,
-                      .id = id,
-                      .address = address,
-                      .name = name,
-                      .backlogBudget = backlogBudget,
-                      .highWater = highWater,
-                      .stallMs = stallMs});
+    m_rows.emplace(id, Row{.listener = listener,
+                           .id = id,
+                           .address = address,
+                           .name = name,
+                           .backlogBudget = backlogBudget,
+                           .highWater = highWater,
+                           .stallMs = stallMs});
 }
 
 void Ledger::close(quint64 id)
 {
     const std::lock_guard lock(m_mutex);
-    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
+    const auto it = m_rows.find(id);
     if (it == m_rows.end())
         return;
-    for (std::size_t b = 0; b < Budgets && !it->leaving; ++b)
-        m_totals[b] -= it->amount[b];
+    for (std::size_t b = 0; b < Budgets && !it->second.leaving; ++b)
+        m_totals[b] -= it->second.amount[b];
     m_rows.erase(it);
 }
 
 void Ledger::closeAll(const RemoteListener *listener)
 {
     const std::lock_guard lock(m_mutex);
-    std::erase_if(m_rows, [&](const Row &row) {
+    std::erase_if(m_rows, [&](const auto &entry) {
+        const Row &row = entry.second;
         for (std::size_t b = 0; b < Budgets && row.listener == listener && !row.leaving; ++b)
             m_totals[b] -= row.amount[b];
         return row.listener == listener;
@@ -102,22 +103,33 @@ void Ledger::closeAll(const RemoteListener *listener)
 qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 since)
 {
     const std::lock_guard lock(m_mutex);
-    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
-    if (it != m_rows.end()) {
-        if (!it->leaving)
-            m_totals[budget] += amount - it->amount[budget];
-        it->amount[budget] = amount;
-        it->since[budget] = since;
+    if (Row *row = findLocked(id)) {
+        if (!row->leaving)
+            m_totals[budget] += amount - row->amount[budget];
+        row->amount[budget] = amount;
+        row->since[budget] = since;
     }
     return m_totals[budget];
 }
 
-qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken)
+std::vector<std::pair<quint64, QString>> Ledger::queue(const RemoteListener *self, quint64 id, qint64 queued,
+                                                       qint64 budget)
+{
+    const std::lock_guard lock(m_mutex);
+    Row *row = findLocked(id);
+    if (row == nullptr || row->leaving)
+        return {};
+    m_totals[QueuedBytes] += queued - std::exchange(row->amount[QueuedBytes], queued);
+    return m_totals[QueuedBytes] > budget ? shedLocked(self, QueuedBytes, budget)
+                                          : std::vector<std::pair<quint64, QString>>{};
+}
+
+void Ledger::measureQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken)
 {
     const std::lock_guard lock(m_mutex);
     Row *row = findLocked(id);
     if (row == nullptr)
-        return m_totals[QueuedBytes];
+        return;
     // Past its high-water mark, its wait starts as it goes past and again whenever its peer took
     // bytes (what it had not taken went down: while past the mark, nothing is added to it).
     const qint64 now = nowMs();
@@ -136,10 +148,6 @@ qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken
     since = queued <= row->highWater ? 0 : since == 0 || untaken < row->untaken ? now : since;
     row->stalled = since != 0 && now - std::max(since, row->claimedAt) >= row->stallMs;
     row->untaken = untaken;
-    if (!row->leaving)
-        m_totals[QueuedBytes] += queued - row->amount[QueuedBytes];
-    row->amount[QueuedBytes] = queued;
-    return m_totals[QueuedBytes];
 }
 
 void Ledger::tookClaimed(quint64 id)
@@ -170,8 +178,8 @@ QString Ledger::untakenLocked(const Row &row, qint64 now)
 bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
 {
     const std::lock_guard lock(m_mutex);
-    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
-    if (it == m_rows.end() || it->leaving)
+    Row *const it = findLocked(id);
+    if (it == nullptr || it->leaving)
         return true;
     it->amount[BacklogBytes] += change;
     m_totals[BacklogBytes] += change;
@@ -215,12 +223,6 @@ void Ledger::thinFirst(const std::weak_ptr<RemoteOutbox> &box)
     const std::lock_guard lock(m_mutex);
     std::erase_if(m_thinnable, [](const auto &one) { return one.expired(); });
     m_thinnable.push_back(box);
-}
-
-Ledger::Row *Ledger::findLocked(quint64 id)
-{
-    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
-    return it == m_rows.end() ? nullptr : &*it;
 }
 
 std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
@@ -302,8 +304,8 @@ std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
 void Ledger::leave(quint64 id)
 {
     const std::lock_guard lock(m_mutex);
-    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
-    if (it == m_rows.end() || std::exchange(it->leaving, true))
+    Row *const it = findLocked(id);
+    if (it == nullptr || std::exchange(it->leaving, true))
         return;
     for (std::size_t b = 0; b < Budgets; ++b)
         m_totals[b] -= it->amount[b];
@@ -331,7 +333,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     const qint64 now = nowMs();
     std::vector<std::pair<quint64, QString>> own;
     std::vector<Row *> holders;
-    for (Row &row : m_rows) {
+    for (auto &[id, row] : m_rows) {
         if (!row.leaving && row.amount[budget] > 0 && (!eligible || eligible(row)))
             holders.push_back(&row);
     }
@@ -431,7 +433,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedThinnedStalled(const Remote
     std::vector<std::pair<quint64, QString>> own;
     const std::lock_guard lock(m_mutex);
     const qint64 now = nowMs();
-    for (Row &row : m_rows) {
+    for (auto &[id, row] : m_rows) {
         if (row.listener != self || row.leaving || !row.thinned || row.amount[BacklogBytes] <= 0 ||
             readsLocked(row))
             continue;
@@ -456,7 +458,7 @@ std::vector<std::pair<quint64, QString>> Ledger::takeDrops(const RemoteListener 
 {
     std::vector<std::pair<quint64, QString>> drops;
     const std::lock_guard lock(m_mutex);
-    for (Row &row : m_rows) {
+    for (auto &[id, row] : m_rows) {
         if (row.listener == self && !row.drop.isEmpty())
             drops.emplace_back(row.id, std::exchange(row.drop, {}));
     }
@@ -476,45 +478,45 @@ void RemoteListener::shed(std::size_t budget, qint64 limit)
         dropConnection(id, reason);
 }
 
-void RemoteListener::checkQueued()
+bool RemoteListener::admit(quint64 id, const char *data, qint64 size)
 {
-    // Per connection: a peer that does not read what it is sent.
-    std::vector<std::pair<QPointer<QIODevice>, QString>> late;
-    qint64 total = g_ledger.total(QueuedBytes);
-    for (Private::Peer &peer : d->peers) {
-        if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
-            continue;
-        peer.queued = queuedBytes(peer.socket);
-        total = d->tellQueued(peer, peer.queued);
-        if (peer.queued > d->options.highWaterBytes)
-            peer.congested = true; // so that its drain is told too (the ledger keeps since when it is past)
-        if (peer.queued > d->options.maxQueuedBytes)
-            late.emplace_back(peer.socket,
-                              QStringLiteral("rio::RemoteListener %1: %2 has %3 bytes waiting to be written "
-                                             "(the limit per connection is %4): it does not read what it "
-                                             "is sent; its connection is dropped")
-                                  .arg(d->address.toString(), Private::describe(peer))
-                                  .arg(peer.queued)
-                                  .arg(d->options.maxQueuedBytes));
+    Private::Peer *peer = d->find(id);
+    if (peer == nullptr || !peer->socket)
+        return false;
+    Private::observe(*peer, data, size);
+    // A connection past its limit takes no more (it holds at most the limit and one write); the
+    // process holds at most its budget.
+    const qint64 queued = queuedBytes(peer->socket);
+    QString why;
+    if (queued > d->options.maxQueuedBytes) {
+        why = QStringLiteral("rio::RemoteListener %1: %2 has %3 bytes waiting to be written (the limit per "
+                             "connection is %4): it does not read what it is sent; its connection is dropped")
+                  .arg(d->address.toString(), Private::describe(*peer))
+                  .arg(queued)
+                  .arg(d->options.maxQueuedBytes);
+    } else {
+        for (auto &[other, reason] : g_ledger.queue(this, id, queued + size, d->options.queuedBytesBudget)) {
+            if (other == id)
+                why = std::move(reason);
+            else
+                drop(other, reason, true);
+        }
     }
-    for (const auto &[socket, reason] : late) {
-        if (socket)
-            drop(socket, reason);
-    }
-    // Per process: the connections whose peers have taken nothing for longest go first.
-    if (total > d->options.queuedBytesBudget)
-        shed(QueuedBytes, d->options.queuedBytesBudget);
+    if (why.isEmpty())
+        return true;
+    drop(id, why, true); // not here: Qt Remote Objects is in the middle of a write
+    return false;
 }
 
 bool RemoteListener::holdUnready(quint64 id)
 {
-    Private::Peer *peer = d->findId(id);
-    if (!peer || !peer->socket || peer->socket->property(RejectedProperty).toBool())
+    Private::Peer *peer = d->find(id);
+    if (!peer || peer->rejected())
         return false;
     if (g_ledger.set(id, UnreadySubscriptions, ++peer->unready) > UnreadyBudget)
         shed(UnreadySubscriptions, UnreadyBudget);
-    peer = d->findId(id); // shedding may have closed it
-    if (peer && peer->socket && !peer->socket->property(RejectedProperty).toBool())
+    peer = d->find(id); // shedding may have closed it
+    if (peer && !peer->rejected())
         return true;
     if (peer)
         g_ledger.set(id, UnreadySubscriptions, --peer->unready);
@@ -524,7 +526,7 @@ bool RemoteListener::holdUnready(quint64 id)
 void RemoteListener::releaseUnready(quint64 id)
 {
     // A connection that closed took its share with it.
-    Private::Peer *peer = d->findId(id);
+    Private::Peer *peer = d->find(id);
     if (peer && peer->unready > 0)
         g_ledger.set(id, UnreadySubscriptions, --peer->unready);
 }
@@ -534,14 +536,13 @@ bool RemoteListener::dropConnection(quint64 id, const QString &reason)
     const Private::Peer *peer = d->find(id);
     if (!peer || !peer->socket)
         return false;
-    if (!peer->socket->property(RejectedProperty).toBool())
-        drop(peer->socket, reason);
+    drop(id, reason);
     return true;
 }
 
 bool RemoteListener::pauseReading(quint64 id)
 {
-    Private::Peer *peer = d->findId(id);
+    Private::Peer *peer = d->find(id);
     if (!peer || !peer->socket || !d->host)
         return false;
     // Qt Remote Objects reads no further packet, and pump() none from the socket.
@@ -552,25 +553,19 @@ bool RemoteListener::pauseReading(quint64 id)
 
 void RemoteListener::resumeReading(quint64 id)
 {
-    Private::Peer *peer = d->findId(id);
+    Private::Peer *peer = d->find(id);
     if (!peer || peer->pauses == 0 || --peer->pauses > 0)
         return;
     if (peer->pipe)
         peer->pipe->hold(false);
     peer->pendingSince = nowMs();
     // What the pipe and the socket hold is read on the next turn, as if it had just arrived.
-    QMetaObject::invokeMethod(
-        this,
-        [this, socket = peer->socket] {
-            if (socket)
-                pump(socket);
-        },
-        Qt::QueuedConnection);
+    QMetaObject::invokeMethod(this, [this, id] { pump(id); }, Qt::QueuedConnection);
 }
 
 QString RemoteListener::noteReceived(quint64 id, quint64 bytes)
 {
-    Private::Peer *peer = d->findId(id);
+    Private::Peer *peer = d->find(id);
     if (peer == nullptr || !peer->pipe)
         return {};
     const qint64 written = peer->pipe->written();
@@ -585,56 +580,63 @@ QString RemoteListener::noteReceived(quint64 id, quint64 bytes)
     return {};
 }
 
-void RemoteListener::noteWrites()
-{
-    // Once per turn of the event loop, whatever the number of writes in it: a posted call (a
-    // zero-interval timer costs the event loop several times as much per turn); discarded with
-    // the listener.
-    if (std::exchange(d->queuedCheckPosted, true))
-        return;
-    QMetaObject::invokeMethod(
-        this,
-        [this] {
-            d->queuedCheckPosted = false;
-            checkQueued();
-        },
-        Qt::QueuedConnection);
-}
-
 void RemoteListener::checkDeadlines()
 {
     const qint64 now = nowMs();
-    std::vector<std::pair<QPointer<QIODevice>, QString>> late;
+    std::vector<std::pair<quint64, QString>> late;
     std::vector<QPointer<QIODevice>> gone;
-    for (const Private::Peer &peer : d->peers) {
+    const auto lateBy = [this, now](const Private::Peer &peer) -> QString {
+        const QString who =
+            QStringLiteral("rio::RemoteListener %1: %2").arg(d->address.toString(), Private::describe(peer));
+        if (!peer.handshaken && now - peer.connectedAt > d->options.handshakeTimeout.count())
+            return QStringLiteral(
+                       "%1 sent no whole packet within %2 ms of connecting; its connection is dropped")
+                .arg(who)
+                .arg(d->options.handshakeTimeout.count());
+        if (peer.held > 0 && now - peer.pendingSince > d->options.progressTimeout.count())
+            return QStringLiteral(
+                       "%1 held %2 bytes of a packet for %3 ms without completing it; its connection "
+                       "is dropped")
+                .arg(who)
+                .arg(peer.held)
+                .arg(d->options.progressTimeout.count());
+        if (!peer.foreign.empty() && now - peer.foreign.front().second > d->options.handshakeTimeout.count())
+            return QStringLiteral(
+                       "%1 acquired \"%2\", a channel of another connection's subscription, and did "
+                       "not take that subscription over within %3 ms; its connection is dropped")
+                .arg(who, peer.foreign.front().first)
+                .arg(d->options.handshakeTimeout.count());
+        return {};
+    };
+    for (auto &[id, peer] : d->peers) {
         if (peer.socket && peer.pauses > 0 && hungUp(peer.socket))
             gone.emplace_back(peer.socket); // what it sent and was not read goes with it
-        if (!peer.socket || peer.socket->property(RejectedProperty).toBool() || peer.pauses > 0)
+        if (!peer.socket || peer.rejected() || peer.pauses > 0)
             continue;
-        if (!peer.handshaken && now - peer.connectedAt > d->options.handshakeTimeout.count()) {
-            late.emplace_back(peer.socket,
-                              QStringLiteral("rio::RemoteListener %1: %2 sent no whole packet within %3 ms "
-                                             "of connecting; its connection is dropped")
-                                  .arg(d->address.toString(), Private::describe(peer))
-                                  .arg(d->options.handshakeTimeout.count()));
-        } else if (peer.held > 0 && now - peer.pendingSince > d->options.progressTimeout.count()) {
-            late.emplace_back(peer.socket,
-                              QStringLiteral("rio::RemoteListener %1: %2 held %3 bytes of a packet for "
-                                             "%4 ms without completing it; its connection is dropped")
-                                  .arg(d->address.toString(), Private::describe(peer))
-                                  .arg(peer.held)
-                                  .arg(d->options.progressTimeout.count()));
-        }
+        if (QString why = lateBy(peer); !why.isEmpty())
+            late.emplace_back(id, std::move(why));
+        // Measured on every pass, so that one whose peer takes nothing is found to, whether or not
+        // it is written to meanwhile, and one that reads is seen to.
+        d->measure(peer, queuedBytes(peer.socket));
     }
     // Dropping closes the socket, which takes it out of d->peers: not while iterating them.
-    for (const auto &[socket, reason] : late) {
-        if (socket)
-            drop(socket, reason);
-    }
+    for (const auto &[id, reason] : late)
+        dropConnection(id, reason);
     for (const QPointer<QIODevice> &socket : gone) {
         if (socket)
             abortSocket(socket);
     }
+    checkHandshakes(now);
+    // One the backlog budget had to thin that does not read what it is sent goes now, not at the
+    // budget's next pass.
+    for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this))
+        dropConnection(id, reason);
+    if (d->peers.empty() && d->handshakes.empty())
+        d->deadlines->stop();
+}
+
+void RemoteListener::checkHandshakes(qint64 now)
+{
     std::vector<QPointer<QSslSocket>> unfinished;
     for (const Private::Handshake &handshake : d->handshakes) {
         if (handshake.socket && now - handshake.connectedAt > d->options.handshakeTimeout.count())
@@ -652,52 +654,47 @@ void RemoteListener::checkDeadlines()
                             .arg(d->address.toString(), peerAt(socket))
                             .arg(d->options.handshakeTimeout.count()));
     }
-    // Every pass measures what each connection's peer took, so that one that takes nothing is
-    // found to, whether or not it is written to meanwhile; one the backlog budget had to thin
-    // that does not read what it is sent goes now, not at the budget's next pass.
-    checkQueued();
-    for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this))
-        dropConnection(id, reason);
-    if (d->peers.empty() && d->handshakes.empty())
-        d->deadlines->stop();
 }
 
-void RemoteListener::drop(QIODevice *socket, const QString &reason)
+void RemoteListener::drop(quint64 id, const QString &reason, bool later)
 {
+    Private::Peer *peer = d->find(id);
+    if (peer == nullptr || peer->rejected())
+        return;
     qCWarning(lcRegistryIORemote, "%s", qPrintable(reason));
-    socket->setProperty(RejectedProperty, true);
-    const Private::Peer *peer = d->find(socket);
-    if (peer) {
-        g_ledger.leave(peer->id); // its holdings no longer count
-        if (peer->pipe)
-            peer->pipe->discard(); // Qt Remote Objects reads none of what it held
-    }
-    const bool reading = peer && peer->reading;
+    peer->pipe->discard(); // Qt Remote Objects reads none of what it held, and writes nothing more
+    g_ledger.leave(id);    // its holdings no longer count
     ++d->rejected;
-    Q_EMIT peerRejected(reason);
-    // A connection Qt Remote Objects is reading is closed by pump(), once it left its reader.
-    if (!reading)
-        abortSocket(socket);
+    const auto finish = [this, id, reason, socket = QPointer<QIODevice>(peer->socket)] {
+        const Private::Peer *peer = d->find(id);
+        const bool reading = peer && peer->reading; // pump() closes it once it left its reader
+        Q_EMIT peerRejected(reason);                // a slot may destroy this listener
+        if (!reading && socket)
+            abortSocket(socket);
+    };
+    if (later) // from inside a write of Qt Remote Objects, which goes on after it
+        QMetaObject::invokeMethod(this, finish, Qt::QueuedConnection);
+    else
+        finish();
 }
 
 bool RemoteListener::rejectCurrentPeer(const QString &reason)
 {
-    const CurrentPeer current = t_current;
-    if (!current.listener || !current.socket)
+    const CurrentPeer &current = t_current;
+    if (!current.listener || !current.pipe)
         return false;
-    if (!current.socket->property(RejectedProperty).toBool())
-        current.listener->drop(current.socket, reason);
+    current.listener->drop(current.id, reason);
     return true;
 }
 
 bool RemoteListener::isCurrentPeerRejected()
 {
-    return t_current.socket && t_current.socket->property(RejectedProperty).toBool();
+    return t_current.pipe && t_current.pipe->refused();
 }
 
 quint64 RemoteListener::currentConnection()
 {
-    return t_current.socket ? t_current.id : 0;
+    return t_current.pipe ? t_current.id : 0;
 }
 
 } // namespace rio

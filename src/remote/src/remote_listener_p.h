@@ -5,13 +5,13 @@
 #include <registryio/remote/remote_listener.h>
 
 #include "remote_local_server_p.h"
-#include "remote_transport_p.h"
 
 #include <registryio/qt/detail/drop_warning.h> // nowMs(): the one clock
 
 #include <QAbstractSocket>
 #include <QHash>
 #include <QHostAddress>
+#include <QIODevice>
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QRemoteObjectHost>
@@ -24,9 +24,11 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 namespace rio::detail {
@@ -73,8 +75,15 @@ public:
     // Connection `id` has `queued` bytes waiting to be written, and its peer has not taken
     // `untaken` of what it was written (those, and what the system holds for it, where it tells)
     // and has taken `taken` since it connected: the measure of whether it reads (readsLocked()),
-    // and of how much, taken on its listener's thread. The process's total of QueuedBytes.
-    qint64 setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken);
+    // and of how much, taken on its listener's thread.
+    void measureQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken);
+    // Connection `id` of `self` is to have `queued` bytes waiting to be written (checked before each
+    // write is queued, told after each is written out): past `budget`, the process's holders go,
+    // those whose peers took nothing for longest first, until it holds. Those of `self` are
+    // returned with their warnings (`id` among them: its write is not queued), for the caller to
+    // drop; those of other listeners are dropped on their listener's thread.
+    std::vector<std::pair<quint64, QString>> queue(const RemoteListener *self, quint64 id, qint64 queued,
+                                                   qint64 budget);
     // Connection `id`'s peer said it read more of what it was sent (RemoteListener::noteReceived()):
     // its stall wait starts again, as when its system takes bytes, if that wait ends within
     // ClaimedStalls stall waits of its system's last taking (a peer that does not read takes
@@ -143,7 +152,11 @@ private:
     // lose the most, and within a connection its largest backlogs; returns what each connection
     // still holds in them.
     std::vector<std::pair<quint64, qint64>> thinLocked(qint64 limit);
-    Row *findLocked(quint64 id);
+    Row *findLocked(quint64 id)
+    {
+        const auto it = m_rows.find(id);
+        return it == m_rows.end() ? nullptr : &it->second;
+    }
     // The one measure of whether a connection reads what it is sent: its listener has not found it
     // past its high-water mark with nothing taken by its peer for StallPasses deadline passes. (A
     // reader being sent a flood, or on a slow link, is past it at most moments, but its peer takes
@@ -156,7 +169,7 @@ private:
     void leaveLocked(Row &row, QString reason, const RemoteListener *self,
                      std::vector<std::pair<quint64, QString>> &own);
     mutable std::mutex m_mutex;
-    std::vector<Row> m_rows;
+    std::unordered_map<quint64, Row> m_rows; // by connection id: found without a walk
     std::vector<std::weak_ptr<RemoteOutbox>> m_thinnable;
     std::array<qint64, Budgets> m_totals{};
 };
@@ -166,23 +179,100 @@ inline Ledger g_ledger;
 inline std::atomic<quint64> g_nextConnection{1};
 
 inline constexpr const char *ListenerProperty = "_rio_remote_listener";
-inline constexpr const char *RejectedProperty = "_rio_remote_rejected";
+
+// Past this, the room a connection's buffer took for a large packet goes back once it is empty.
+inline constexpr qsizetype ReleasedAbove = 65536;
+// The most channels of other connections' subscriptions one connection may hold at once (each
+// until it takes that subscription over, within its listener's handshakeTimeout).
+inline constexpr std::size_t MaxForeignChannels = 64;
+
+// What Qt Remote Objects reads of a connection and writes to it, in place of its socket: it holds
+// only the whole packets the screen passed (the listener reads the socket, screens and appends),
+// and a write goes to the socket once `admit` (the listener's one check of what a connection may
+// hold) let it. Once discarded, nothing more is read or written. A child of the socket.
+class ScreenedPipe final : public QIODevice
+{
+public:
+    ScreenedPipe(QIODevice *socket, std::function<bool(const char *, qint64)> admit)
+        : QIODevice(socket), m_socket(socket), m_admit(std::move(admit))
+    {
+        QIODevice::open(QIODevice::ReadWrite | QIODevice::Unbuffered);
+    }
+    [[nodiscard]] bool isSequential() const override { return true; }
+    // While held, none: Qt Remote Objects reads no further packet (it reads while some are).
+    [[nodiscard]] qint64 bytesAvailable() const override
+    {
+        return m_held ? 0 : pending() + QIODevice::bytesAvailable();
+    }
+    [[nodiscard]] qint64 bytesToWrite() const override { return m_socket->bytesToWrite(); }
+    // Bytes of screened packets Qt Remote Objects has not read yet, held or not.
+    [[nodiscard]] qint64 pending() const { return m_in.size() - m_read; }
+    void append(const char *packet, qint64 size)
+    {
+        m_in.remove(0, std::exchange(m_read, 0)); // keeps its capacity
+        m_in.append(packet, size);
+    }
+    void hold(bool held) { m_held = held; }
+    // A refused connection, or its listener going: nothing more is read or written.
+    void discard()
+    {
+        m_read = m_in.size();
+        m_refused = true;
+    }
+    [[nodiscard]] bool refused() const { return m_refused; }
+    // The bytes written to the connection: the most its peer can have received.
+    [[nodiscard]] qint64 written() const { return m_written; }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        const qint64 n = std::min(maxSize, m_held ? 0 : pending());
+        std::memcpy(data, m_in.constData() + m_read, std::size_t(n));
+        m_read += n;
+        if (m_read == m_in.size() && m_in.capacity() > ReleasedAbove) { // a large packet's room goes back
+            m_in = QByteArray();
+            m_read = 0;
+        }
+        return n;
+    }
+    qint64 writeData(const char *data, qint64 size) override
+    {
+        // What is not written goes nowhere, as a closed socket's writes would (without a warning).
+        if (m_refused || !m_socket->isOpen() || !m_admit(data, size))
+            return size;
+        const qint64 n = m_socket->write(data, size);
+        m_written += std::max<qint64>(n, 0);
+        return n;
+    }
+
+private:
+    QIODevice *m_socket;
+    std::function<bool(const char *, qint64)> m_admit;
+    qint64 m_written = 0;
+    QByteArray m_in;   // screened packets, whole
+    qint64 m_read = 0; // Qt Remote Objects read up to here
+    bool m_held = false;
+    bool m_refused = false;
+};
+
+// An object a listener's host remotes (RemoteListener::addSource()), and the connection whose
+// subscription's channel it is (0: none): acquired by that connection, or by one that takes the
+// subscription over.
+struct Remoted
+{
+    QPointer<const QObject> object;
+    quint64 owner = 0;
+};
 
 // The connection Qt Remote Objects is reading on this thread (RemoteListener::pump() sets it around
 // the read), so that a share's slot can name the peer it is serving.
 struct CurrentPeer
 {
-    RemoteListener *listener = nullptr;
-    QIODevice *socket = nullptr;
+    QPointer<RemoteListener> listener;
+    QPointer<ScreenedPipe> pipe;
     quint64 id = 0;
 };
 inline thread_local CurrentPeer t_current;
-
-// The order in which a budget's holders go: the most first, then the oldest connection.
-inline bool holdsMore(qint64 a, quint64 aId, qint64 b, quint64 bId)
-{
-    return a != b ? a > b : aId < bId;
-}
 
 // A TCP peer's address and port, for people.
 inline QString peerAt(const QAbstractSocket *socket)
@@ -221,7 +311,8 @@ struct RemoteListener::Private
     QUrl address;
     QString error;
     qint64 readLimit() const { return options.maxPacketBytes + 65536; }
-    // One per connection: what its packet not yet whole holds, and since when it made progress.
+    // One per connection: what its packet not yet whole holds, since when it made progress, and
+    // the conversation so far (judge()).
     struct Peer
     {
         QPointer<QIODevice> socket;
@@ -231,7 +322,6 @@ struct RemoteListener::Private
         qint64 pendingSince = 0; // ms: the packet being received began (or the last one completed)
         qint64 held = 0;         // bytes of a packet not yet whole
         qint64 packetSince = 0;  // ms: the packet not yet whole began
-        qint64 queued = 0;       // bytes waiting to be written, as last measured
         qint64 handed = 0;       // bytes handed to the system to send (over TLS, encrypted)
         qint64 unready = 0;      // subscriptions that have not acquired their channel
         qint64 claimed = 0;      // what its peer last said it has read (noteReceived())
@@ -248,8 +338,17 @@ struct RemoteListener::Private
         // mark): drained() tells once it has room again. A connection that always had room
         // writes without a signal per write.
         mutable bool congested = false;
+        // The objects Qt Remote Objects has it as a listener of (true: from their Init packet to
+        // their RemoveObject), or that it asks for in packets not read yet (false; forgotten once
+        // read unless Qt Remote Objects attached it), and those of them it asked for first.
+        QHash<QString, bool> acquired{};
+        std::vector<QString> asked{};
+        // Channels of other connections' subscriptions it acquired, and when: it must take each
+        // subscription over (prove its secret) within handshakeTimeout.
+        std::vector<std::pair<QString, qint64>> foreign{};
+        [[nodiscard]] bool rejected() const { return !pipe || pipe->refused(); }
     };
-    std::vector<Peer> peers;
+    std::unordered_map<quint64, Peer> peers; // by connection id: found without a walk
     // TLS connections whose handshake has not ended: each leaves this list once, encrypted (to
     // peers), rejected, or gone by itself.
     struct Handshake
@@ -262,18 +361,25 @@ struct RemoteListener::Private
     QTimer *deadlines = nullptr;
     quint64 rejected = 0;
     quint64 acceptFailures = 0;
-    bool acceptFailing = false;     // since the last failed accept(), none succeeded
-    bool queuedCheckPosted = false; // once per turn of the event loop in which shares wrote
-    // What the host remotes, by name (addSource()): the packets that invoke them are screened.
-    QHash<QString, QPointer<const QObject>> sources;
+    bool acceptFailing = false; // since the last failed accept(), none succeeded
+    // What the host remotes, by name (addSource()): invocations of them are screened by their API,
+    // and made only by connections that acquired them.
+    QHash<QString, detail::Remoted> sources;
 
-    [[nodiscard]] QString screenPacket(const QByteArray &body) const;
-    // Tells the ledger that `peer` has `queued` bytes waiting to be written and, past its
-    // high-water mark, how much its peer has not taken: the process's total of queued bytes.
-    qint64 tellQueued(const Peer &peer, qint64 queued) const
+    // What is wrong with `body` (its type and name set), for a packet of `peer`: by the table of
+    // what each type carries, then by judge(); empty with `pass` false: swallowed, not read.
+    [[nodiscard]] QString screenPacket(Peer &peer, const QByteArray &body, bool &pass);
+    [[nodiscard]] QString judge(Peer &peer, quint16 type, const QString &name, bool &pass);
+    // What Qt Remote Objects writes to `peer` tells what it is a listener of (Init, RemoveObject).
+    static void observe(Peer &peer, const char *data, qint64 size);
+    // Forgets what `peer` asked for that Qt Remote Objects read without attaching it (no such object).
+    static void settleAsked(Peer &peer);
+    // Tells the ledger how much `peer`'s peer has not taken, past its high-water mark (`queued`
+    // bytes waiting to be written): the measure of whether it reads.
+    void measure(const Peer &peer, qint64 queued) const
     {
         const qint64 system = detail::systemQueued(peer.socket);
-        return detail::g_ledger.setQueued(peer.id, queued, queued + system, peer.handed - system);
+        detail::g_ledger.measureQueued(peer.id, queued, queued + system, peer.handed - system);
     }
     Handshake *findHandshake(const QSslSocket *socket)
     {
@@ -299,24 +405,12 @@ struct RemoteListener::Private
     {
         return QStringLiteral("connection %1 (%2)").arg(peer.id).arg(peer.name);
     }
-    Peer *findId(quint64 id)
+    Peer *find(quint64 id)
     {
-        const auto it = std::find_if(peers.begin(), peers.end(), [id](const Peer &p) { return p.id == id; });
-        return it == peers.end() ? nullptr : &*it;
+        const auto it = peers.find(id);
+        return it == peers.end() ? nullptr : &it->second;
     }
-    Peer *find(const QIODevice *socket)
-    {
-        const auto it =
-            std::find_if(peers.begin(), peers.end(), [socket](const Peer &p) { return p.socket == socket; });
-        return it == peers.end() ? nullptr : &*it;
-    }
-    [[nodiscard]] const Peer *find(quint64 id) const { return const_cast<Private *>(this)->findId(id); }
-    // Qt Remote Objects' device for `socket`.
-    [[nodiscard]] QtROIoDeviceBase *deviceOf(const QIODevice *socket)
-    {
-        const Peer *peer = find(socket);
-        return peer ? peer->device.data() : nullptr;
-    }
+    [[nodiscard]] const Peer *find(quint64 id) const { return const_cast<Private *>(this)->find(id); }
 };
 
 } // namespace rio

@@ -160,6 +160,7 @@ void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
         m_goneUnreported.push_back(unreportedOf(backlog));
         reportLocked();
     }
+    m_goneDropped += backlog->queue.dropped();
     queue = backlog->queue.release();
     backlog->ready = false;
     backlog->waitingSince = 0;
@@ -174,6 +175,15 @@ std::vector<std::shared_ptr<RemoteBacklog>> RemoteOutbox::backlogs()
 {
     std::lock_guard lock(m_mutex);
     return m_backlogs;
+}
+
+quint64 RemoteOutbox::droppedCount() noexcept
+{
+    std::lock_guard lock(m_mutex);
+    quint64 total = m_goneDropped + m_queue.dropped();
+    for (const auto &backlog : m_backlogs)
+        total += backlog->queue.dropped();
+    return total;
 }
 
 std::size_t RemoteOutbox::mostPending() noexcept
@@ -324,8 +334,7 @@ bool RemoteOutbox::pushLocked(RemoteQueue &queue, Item &&item, std::size_t room,
     const Pushed pushed = queue.push(std::forward<Item>(item), room).pushed;
     if (pushed == Pushed::Queued)
         return true;
-    dropped.fetch_add(1, std::memory_order_relaxed);
-    droppedAny = true;
+    droppedAny = true; // counted by the queue
     return pushed == Pushed::DroppedOldest;
 }
 
@@ -394,8 +403,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
                 driftLocked(change);
         } catch (const std::bad_alloc &) {
             // This subscriber misses the event (its drop, counted and signalled); the others not.
-            backlog->queue.drop(RemoteAccounting::Reason::NoMemory, 1);
-            dropped.fetch_add(1, std::memory_order_relaxed);
+            backlog->queue.drop(DropReason::NoMemory, 1);
             droppedAny = true;
             continue;
         }
@@ -527,7 +535,8 @@ void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
         scheduleLocked();
     } catch (...) {
         // Allocation failure: the event is lost for the wire, and counted.
-        dropped.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard lock(m_mutex);
+        m_queue.drop(DropReason::NoMemory, 1);
     }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <registryio/drop_reason.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/detail/delivery_queue.h>
 #include <registryio/remote/detail/remote_outbox.h>
@@ -49,12 +50,12 @@ struct RemoteOutgoing
 };
 
 /// What an entry weighs in a backlog (RemoteEntryBytes and its payload's whole buffer, for the
-/// listener's budget of backlog bytes), and why a backlog drops one (NoMemory: queueing it failed
-/// to allocate).
+/// listener's budget of backlog bytes); a backlog drops one for the core's reasons (Overflow, Budget,
+/// NoMemory).
 struct RemoteAccounting
 {
-    enum class Reason : std::uint8_t { Overflow, Budget, NoMemory };
-    static constexpr std::size_t reasons = 3;
+    using Reason = DropReason;
+    static constexpr std::size_t reasons = dropReasonCount;
     static qint64 cost(const RemoteOutgoing &item) noexcept
     {
         return RemoteEntryBytes + std::max(item.payload.capacity(), item.payload.size());
@@ -131,7 +132,6 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     const std::size_t capacity;
 
     std::atomic<bool> connected{false};
-    std::atomic<quint64> dropped{0};
     std::atomic<quint64> droppedDisconnected{0};
     std::atomic<std::size_t> pending{0};
 
@@ -218,11 +218,9 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
             const qint64 level = levelOf(backlog->connection);
             const qint64 before = backlog->queue.bytes();
             quint64 n = 0;
-            while (backlog->queue.bytes() > level &&
-                   backlog->queue.dropOldest(RemoteAccounting::Reason::Budget))
+            while (backlog->queue.bytes() > level && backlog->queue.dropOldest(DropReason::Budget))
                 ++n;
             if (n > 0) {
-                dropped.fetch_add(n, std::memory_order_relaxed);
                 driftLocked(backlog->queue.bytes() - before);
                 droppedAny = true;
             }
@@ -233,6 +231,8 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
         if (droppedAny)
             reportLocked();
     }
+    /// Events dropped so far: the subscriber side's, or every backlog's (removed ones included).
+    quint64 droppedCount() noexcept;
     /// The size of the fullest backlog now.
     std::size_t mostPending() noexcept;
     /// How many backlogs there are.
@@ -277,6 +277,7 @@ private:
     std::vector<std::shared_ptr<RemoteBacklog>> m_backlogs;
     std::optional<RemoteOutgoing> m_retained;
     std::vector<RemoteDrops> m_goneUnreported;
+    quint64 m_goneDropped = 0; // removed backlogs' drops
     // One connection's backlogs' bytes not yet told to the ledger, and since when the longest
     // waiting of them has sent nothing (0: none waits).
     struct HeldBytes

@@ -11,7 +11,6 @@
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QRemoteObjectHost>
-#include <QStringList>
 #include <QTimer>
 
 #include <algorithm>
@@ -227,6 +226,7 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
             const auto backlog = weak.lock();
             if (!backlog || RemoteListener::isCurrentPeerRejected())
                 return;
+            // Judged now, not when the packet was screened: a takeover read before it moves it.
             if (!mayControl(*backlog, RemoteListener::currentConnection())) {
                 reject(QStringLiteral("ready() on another connection's channel"));
                 return;
@@ -250,7 +250,7 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
         return;
     }
     if (d->listener)
-        d->listener->addSource(channelName(d->name, key), channel);
+        d->listener->addSource(channelName(d->name, key), channel, connection);
     if (!d->readyTimer->isActive())
         d->readyTimer->start();
     Q_EMIT subscriberCountChanged(subscriberCount());
@@ -274,6 +274,8 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
         backlog->shed = false;
         d->box->retainLocked(*backlog); // what the dead link took may have been the newest state
     }
+    if (d->listener) // its channel is this connection's from now on
+        d->listener->addSource(channelName(d->name, backlog->key), backlog->channel, connection);
     backlog->subscribedAt = detail::nowMs();
     if (!d->readyTimer->isActive())
         d->readyTimer->start();
@@ -365,6 +367,8 @@ void RemoteShareBase::removeSubscriber(const std::shared_ptr<detail::RemoteBackl
         d->listener->releaseUnready(backlog->connection);
     d->box->removeBacklog(backlog);
     if (QObject *channel = std::exchange(backlog->channel, nullptr)) {
+        if (d->listener)
+            d->listener->addSource(channelName(d->name, backlog->key), nullptr);
         if (d->host)
             d->host->disableRemoting(channel);
         channel->deleteLater(); // its slot may be running
@@ -381,7 +385,6 @@ void RemoteShareBase::report()
     qint64 flushIn = 0;
     for (const detail::RemoteDrops &drop : drops) {
         const quint64 id = drop.backlog->id;
-        const std::size_t room = drop.backlog->room(d->options.capacity);
         flushIn = std::max(
             flushIn,
             d->dropWarning.warn(
@@ -390,20 +393,7 @@ void RemoteShareBase::report()
                     return QStringLiteral("subscriber %1 of rio::RemoteShare \"%2\"").arg(id).arg(d->name);
                 },
                 [&] {
-                    using Reason = detail::RemoteAccounting::Reason;
-                    const QString reasons[] = {
-                        QStringLiteral("its backlog of %1 was full%2")
-                            .arg(room)
-                            .arg(QLatin1String(d->options.overflow == Overflow::Block ? " for blockTimeout"
-                                                                                      : "")),
-                        QStringLiteral("the process's backlogs passed backlogBytesBudget"),
-                        QStringLiteral("no memory to queue them")};
-                    QStringList why;
-                    for (const Reason reason : {Reason::Overflow, Reason::Budget, Reason::NoMemory}) {
-                        if (drop.byReason[static_cast<std::size_t>(reason)] != 0)
-                            why.append(reasons[static_cast<std::size_t>(reason)]);
-                    }
-                    return why.join(QStringLiteral(", and "));
+                    return detail::dropReasonsText(drop.byReason, drop.backlog->room(d->options.capacity));
                 }));
         Q_EMIT eventsDropped(id, drop.count);
         if (!self)
@@ -474,9 +464,8 @@ void RemoteShareBase::send(detail::RemoteBacklog &backlog, std::span<detail::Rem
         return;
     const quint8 flags = d->options.delivery == Delivery::Latest ? detail::RemoteFrameLatest : 0;
     d->sent.fetch_add(items.size(), std::memory_order_relaxed);
-    // Every connection that acquired the channel gets the frame, the subscriber's and any other.
-    if (d->listener)
-        d->listener->noteWrites();
+    // Every connection that acquired the channel gets the frame: its subscriber's, and one taking
+    // it over (each write checked against the listener's limits before it is queued).
     if (items.size() == 1) {
         const detail::RemoteFrameEvent event{items[0].sequence, items[0].origin, items[0].payload};
         Q_EMIT channel->delivered(detail::encodeRemoteFrame(d->instance, flags, {&event, 1}));
@@ -552,7 +541,7 @@ QString RemoteShareBase::name() const
 
 quint64 RemoteShareBase::droppedCount() const noexcept
 {
-    return d->box->dropped.load(std::memory_order_relaxed);
+    return d->box->droppedCount();
 }
 
 quint64 RemoteShareBase::sentCount() const noexcept

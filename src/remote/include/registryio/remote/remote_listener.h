@@ -6,6 +6,7 @@
 #include <registryio/qt/logging.h> // lcRegistryIORemote(), the category a listener warns in
 #include <registryio/remote/remote_export.h>
 
+#include <QList>
 #include <QObject>
 #include <QString>
 #include <QUrl>
@@ -90,6 +91,8 @@ public:
     [[nodiscard]] QString errorString() const;
     /// Open connections.
     [[nodiscard]] int connectionCount() const noexcept;
+    /// The ids of the open connections, in no order.
+    [[nodiscard]] QList<quint64> connections() const;
     /// Whether every connection has room to write (below highWaterBytes).
     [[nodiscard]] bool hasRoom() const noexcept;
     /// Whether no connection has bytes left to write.
@@ -107,6 +110,9 @@ public:
     [[nodiscard]] QString connectionName(quint64 id) const;
     /// Bytes that packets not yet whole hold now, across every listener of this process.
     [[nodiscard]] static qint64 incompleteBytes() noexcept;
+    /// Bytes waiting to be written now as queuedBytesBudget counts them, across every listener of this
+    /// process (connections being dropped left out).
+    [[nodiscard]] static qint64 unsentBytes() noexcept;
     /// Bytes that subscriptions' backlogs hold now as backlogBytesBudget counts them, across every
     /// listener of this process (connections being dropped left out): each share tells it what
     /// its backlogs hold after every turn of its thread that changed them.
@@ -139,9 +145,6 @@ public:
     bool holdUnready(quint64 id);
     /// One subscription counted by holdUnready() acquired its channel, or went.
     void releaseUnready(quint64 id);
-    /// Tells the listener that something was written to its connections: it checks, once this
-    /// turn of the event loop ends, that none has more than its limits waiting (shares call it).
-    void noteWrites();
     /// Connection `id`'s peer says it has read `bytes` of the connection since it connected (a
     /// RegistryIO subscriber tells its source while bytes arrive, shares call it): a claim that grew
     /// counts as its peer reading, as its system acknowledging bytes does, for at most five stall
@@ -154,8 +157,12 @@ public:
     /// Q_CLASSINFO(QCLASSINFO_REMOTEOBJECT_TYPE, ...) as repc's Source classes do): a peer that invokes one
     /// of its methods with other than the arguments the method takes, of their types, or writes a property
     /// with other than one value of its type, is dropped before Qt Remote Objects reads the packet (Qt Remote
-    /// Objects would hand the method another type's storage). Forgotten once `object` is destroyed.
-    void addSource(const QString &name, const QObject *object);
+    /// Objects would hand the method another type's storage), and so is one that invokes it without having
+    /// acquired it. With an `owner` connection (a subscription's channel), another connection that
+    /// acquires it must take it over (owner becomes that connection) within handshakeTimeout, and
+    /// invokes it only then. A null `object`: the host no longer remotes `name`. Forgotten once `object`
+    /// is destroyed.
+    void addSource(const QString &name, const QObject *object, quint64 owner = 0);
     /// The id of the connection being read now (from inside a slot that Qt Remote Objects invokes
     /// for it): unique in the process, never reused; 0 when no listener's connection is being read.
     static quint64 currentConnection();
@@ -174,19 +181,24 @@ private:
     // Drops the connections another listener's budget check left for this one (invoked queued).
     Q_INVOKABLE void dropShed();
     bool start(const QUrl &url, const QSslConfiguration *tls);
-    bool listenOn(const QUrl &url, const QSslConfiguration *tls);
+    bool listenLocal(const QUrl &url);
+    bool takeHostUrl();
+    bool listenTcp(const QUrl &url, const QSslConfiguration *tls);
     void accepted(QIODevice *socket);
     void acceptFailed(const QString &why);
     void beginHandshake(QSslSocket *socket);
     void rejectHandshake(const QString &reason);
     void accept(QIODevice *socket, qint64 connectedAt);
-    void pump(QIODevice *socket);
+    [[nodiscard]] QString nameOf(QIODevice *socket) const;
+    void pump(quint64 id);
+    bool read(quint64 id);
     void checkDeadlines();
-    void checkQueued();
+    void checkHandshakes(qint64 now);
+    bool admit(quint64 id, const char *data, qint64 size);
     void shed(std::size_t budget, qint64 limit);
-    void drop(QIODevice *socket, const QString &reason);
-    void closed(QIODevice *socket, quint64 id);
-    void forget(QIODevice *socket);
+    void drop(quint64 id, const QString &reason, bool later = false);
+    void closed(quint64 id);
+    void forget(quint64 id);
 
     struct Private;
     std::unique_ptr<Private> d;
