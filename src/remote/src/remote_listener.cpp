@@ -18,11 +18,8 @@ using namespace detail; // remote_listener_p.h
 
 namespace {
 
-// A TCP server whose connections start a TLS handshake as its server side at once. The listener
-// hears of each connection when it is accepted (so that it times the handshake from the TCP
-// connect and settles each peer once) and takes it once encrypted. (QSslServer restarts its
-// handshake timer when the first bytes arrive, reports its timeout as errorOccurred() and closes a
-// connection whose first byte is not a ClientHello without a signal.)
+// A TCP server whose connections start a TLS handshake at once, timed by the listener from the TCP
+// connect (QSslServer restarts its timer at the first bytes, and closes some without a signal).
 class TlsServer final : public QTcpServer
 {
 public:
@@ -56,8 +53,7 @@ private:
 
 void detail::abortSocket(QIODevice *socket)
 {
-    // A disconnected socket keeps what it read for its reader; abort() frees it at once (a dropped
-    // peer's partial packet is up to maxPacketBytes), not when the socket is deleted.
+    // abort() frees what a disconnected socket read (up to maxPacketBytes) at once.
     if (auto *local = qobject_cast<QLocalSocket *>(socket)) {
         local->disconnectFromServer();
         local->abort();
@@ -101,8 +97,8 @@ RemoteListener::~RemoteListener()
 {
     if (d->host && d->host->property(ListenerProperty).value<QObject *>() == this)
         d->host->setProperty(ListenerProperty, QVariant());
-    g_ledger.closeAll(this); // first: no drop is queued to us once we are going
     for (auto &[id, peer] : d->peers) {
+        g_ledger.close(id); // no drop is left for us once we are going
         QIODevice *socket = peer.socket;
         if (!socket)
             continue;
@@ -110,9 +106,8 @@ RemoteListener::~RemoteListener()
         if (peer.pipe)
             peer.pipe->discard(); // nothing more reaches us through it
         if (peer.reading) {
-            // Destroyed by a handler Qt Remote Objects runs while it reads this connection: the
-            // socket, its pipe and Qt's device outlive that read, and pump() lets them go once it
-            // is over.
+            // Destroyed by a handler run inside Qt Remote Objects' read of it: the socket, pipe and
+            // device outlive that read (pump() lets them go).
             socket->setParent(nullptr);
         } else {
             forget(id); // the host may outlive us: it must not write to our sockets
@@ -147,6 +142,7 @@ bool RemoteListener::start(const QUrl &url, const QSslConfiguration *tls)
 {
     const QString scheme = url.scheme();
     const bool wantsTls = scheme == QLatin1String("tls");
+    d->error.clear();
     if (!d->host)
         d->error = QStringLiteral("no host");
     else if (d->local || d->tcp)
@@ -156,15 +152,9 @@ bool RemoteListener::start(const QUrl &url, const QSslConfiguration *tls)
                             : QStringLiteral("a TLS configuration needs a tls: URL (tls://127.0.0.1:port)");
     else if (scheme != QLatin1String("local") && scheme != QLatin1String("tcp") && !wantsTls)
         d->error = QStringLiteral("unsupported scheme \"%1\" (local: or tcp:)").arg(scheme);
-    else if (scheme == QLatin1String("local") ? listenLocal(url) : listenTcp(url, tls))
-        return takeHostUrl();
-    return false;
-}
-
-bool RemoteListener::takeHostUrl()
-{
-    // Qt Remote Objects accepts sources only on a host with a URL; one of a scheme it does not
-    // know makes it take connections from us (addHostSideConnection) instead of a server of its own.
+    if (!d->error.isEmpty() || !(scheme == QLatin1String("local") ? listenLocal(url) : listenTcp(url, tls)))
+        return false;
+    // A host URL of a scheme Qt Remote Objects does not know: it takes connections from us.
     QUrl external = d->address;
     external.setScheme(QStringLiteral("rio") + d->address.scheme());
     if (d->host->hostUrl().isEmpty() &&
@@ -208,18 +198,14 @@ bool RemoteListener::listenTcp(const QUrl &url, const QSslConfiguration *tls)
     QTcpServer *server = tls ? new TlsServer(
                                    *tls, [this](QSslSocket *socket) { beginHandshake(socket); }, this)
                              : new QTcpServer(this);
-    // As deep a queue as local:'s: with Qt's 50, a burst of connects overflows it, and with SYN
-    // cookies a client that waits for the source to speak first (a Qt Remote Objects node does)
-    // holds a connection the source never sees.
+    // As deep a queue as local:'s: Qt's 50 overflow in a burst (SYN cookies then hide connections).
     server->setListenBacklogSize(4096); // the system caps it (Linux: net.core.somaxconn)
     if (!server->listen(address, quint16(url.port(0)))) {
         d->error = server->errorString();
         delete server;
         return false;
     }
-    // Accepted as local: connections are (QTcpServer retries a failed accept() at once, for ever
-    // and without a word): the same pause, warning and count. TLS connections come through
-    // beginHandshake(), from the server.
+    // Accepted as local: ones are (QTcpServer retries a failed accept() at once, for ever, silently).
     auto *acceptor =
         new detail::RemoteLocalServer([this](QIODevice *socket) { accepted(socket); },
                                       [this](int error) { acceptFailed(qt_error_string(error)); }, this);
@@ -251,7 +237,8 @@ void RemoteListener::accepted(QIODevice *socket)
     if (std::exchange(d->acceptFailing, false))
         qCInfo(lcRegistryIORemote, "rio::RemoteListener %s: accepting connections again",
                qPrintable(d->address.toString()));
-    accept(socket, nowMs());
+    if (socket != nullptr) // (none: a TLS connection, accepted once encrypted)
+        accept(socket, nowMs());
 }
 
 void RemoteListener::acceptFailed(const QString &why)
@@ -268,32 +255,29 @@ void RemoteListener::acceptFailed(const QString &why)
 
 void RemoteListener::beginHandshake(QSslSocket *socket)
 {
-    if (std::exchange(d->acceptFailing, false))
-        qCInfo(lcRegistryIORemote, "rio::RemoteListener %s: accepting connections again",
-               qPrintable(d->address.toString()));
+    accepted(nullptr);
     d->handshakes.push_back({socket, nowMs(), {}});
     if (!d->deadlines->isActive())
         d->deadlines->start();
     connect(socket, &QSslSocket::encrypted, this, [this, socket] {
-        qint64 connectedAt = 0;
-        if (!d->settleHandshake(socket, &connectedAt))
+        const auto handshake = d->settleHandshake(socket);
+        if (!handshake)
             return;
         socket->disconnect(this);
-        accept(socket, connectedAt);
+        accept(socket, handshake->connectedAt);
     });
     // Verification errors come first, then (unless they are not fatal: no VerifyPeer) the failure.
     connect(socket, &QSslSocket::sslErrors, this, [this, socket](const QList<QSslError> &errors) {
         if (Private::Handshake *handshake = d->findHandshake(socket)) {
-            QStringList what;
             for (const QSslError &error : errors)
-                what.append(error.errorString());
-            handshake->errors = what.join(QStringLiteral("; "));
+                handshake->errors +=
+                    (handshake->errors.isEmpty() ? QString() : QStringLiteral("; ")) + error.errorString();
         }
     });
     connect(socket, &QAbstractSocket::errorOccurred, this,
             [this, socket](QAbstractSocket::SocketError error) {
-                QString errors;
-                if (!d->settleHandshake(socket, nullptr, &errors))
+                const auto handshake = d->settleHandshake(socket);
+                if (!handshake)
                     return;
                 socket->disconnect(this);
                 socket->deleteLater(); // not from inside the socket's own signal: it goes on after it
@@ -303,7 +287,7 @@ void RemoteListener::beginHandshake(QSslSocket *socket)
                     QStringLiteral(
                         "rio::RemoteListener %1: the peer at %2 failed the TLS handshake and is dropped: %3")
                         .arg(d->address.toString(), peerAt(socket),
-                             errors.isEmpty() ? socket->errorString() : errors));
+                             handshake->errors.isEmpty() ? socket->errorString() : handshake->errors));
             });
     // Closed without an error first: the peer went away.
     connect(socket, &QAbstractSocket::disconnected, this, [this, socket] {
@@ -337,8 +321,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
                   d->options.highWaterBytes, StallPasses * qint64(d->deadlines->interval()));
     Private::Peer &peer =
         d->peers.emplace(id, Private::Peer{socket, id, name, connectedAt, nowMs()}).first->second;
-    // Qt Remote Objects reads the pipe, which holds what pump() screened of the socket, and writes
-    // to it what admit() lets through.
+    // Qt Remote Objects reads the pipe (what pump() screened) and writes through it (what admit() lets).
     auto *pipe =
         new ScreenedPipe(socket, [this, id](const char *data, qint64 size) { return admit(id, data, size); });
     peer.pipe = pipe;
@@ -358,8 +341,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
             return;
         peer->handed += handed;
         const qint64 queued = queuedBytes(peer->socket);
-        for (const auto &[other, reason] : g_ledger.queue(this, id, queued, d->options.queuedBytesBudget))
-            drop(other, reason, true);
+        dropAll(g_ledger.hold(this, id, QueuedBytes, queued, d->options.queuedBytesBudget), true);
         d->measure(*peer, queued); // what its peer takes: the budgets' measure of who reads, kept live
         const bool congested = queued > d->options.highWaterBytes;
         if (congested)
@@ -403,8 +385,7 @@ void RemoteListener::closed(quint64 id)
     Private::Peer *peer = d->find(id);
     if (peer == nullptr)
         return;
-    // Closed while Qt Remote Objects reads it (a handler it runs spins an event loop, which would
-    // delete its device and the pipe under that read): pump() lets it go once the read is over.
+    // Closed while Qt Remote Objects reads it (a handler spins an event loop): pump() lets it go.
     if (peer->reading) {
         peer->hungUp = true;
         return;
@@ -424,9 +405,7 @@ void RemoteListener::closed(quint64 id)
 
 void RemoteListener::forget(quint64 id)
 {
-    // Qt Remote Objects forgets a connection when its device says disconnected(), which it relays
-    // from a device that has that signal: the pipe has none. Tell it, through the signal it does
-    // listen to.
+    // Qt Remote Objects forgets a connection when its device (not the pipe) says disconnected().
     const Private::Peer *peer = d->find(id);
     if (peer && peer->device)
         Q_EMIT peer->device->disconnected();
@@ -491,24 +470,6 @@ QList<quint64> RemoteListener::connections() const
     for (const auto &[id, peer] : d->peers)
         out.append(id);
     return out;
-}
-
-bool RemoteListener::hasRoom() const noexcept
-{
-    for (const auto &[id, peer] : d->peers) {
-        if (peer.socket && queuedBytes(peer.socket) > d->options.highWaterBytes) {
-            peer.congested = true; // drained() tells when it has room again
-            return false;
-        }
-    }
-    return true;
-}
-
-bool RemoteListener::isIdle() const noexcept
-{
-    return std::none_of(d->peers.begin(), d->peers.end(), [](const auto &entry) {
-        return entry.second.socket && queuedBytes(entry.second.socket) > 0;
-    });
 }
 
 qint64 RemoteListener::incompleteBytes() noexcept

@@ -3,6 +3,7 @@
 #include "remote_outbox_p.h"
 
 #include <QLocalSocket>
+#include <QSignalBlocker>
 
 #include <utility>
 
@@ -18,9 +19,8 @@ using namespace detail; // remote_listener_p.h
 
 namespace {
 
-// Whether the peer of a connection whose reading is paused has closed its end. A paused
-// connection's buffer is full and its socket reads no more, so it never reads the end of the
-// stream; the kernel says it without a read, unread bytes or not.
+// Whether the peer of a connection whose reading is paused (which reads no more, so never the end
+// of the stream) has closed its end: the kernel says it without a read.
 bool hungUp([[maybe_unused]] const QIODevice *socket)
 {
 #if defined(Q_OS_LINUX) && defined(POLLRDHUP)
@@ -89,39 +89,20 @@ void Ledger::close(quint64 id)
     m_rows.erase(it);
 }
 
-void Ledger::closeAll(const RemoteListener *listener)
-{
-    const std::lock_guard lock(m_mutex);
-    std::erase_if(m_rows, [&](const auto &entry) {
-        const Row &row = entry.second;
-        for (std::size_t b = 0; b < Budgets && row.listener == listener && !row.leaving; ++b)
-            m_totals[b] -= row.amount[b];
-        return row.listener == listener;
-    });
-}
-
-qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 since)
-{
-    const std::lock_guard lock(m_mutex);
-    if (Row *row = findLocked(id)) {
-        if (!row->leaving)
-            m_totals[budget] += amount - row->amount[budget];
-        row->amount[budget] = amount;
-        row->since[budget] = since;
-    }
-    return m_totals[budget];
-}
-
-std::vector<std::pair<quint64, QString>> Ledger::queue(const RemoteListener *self, quint64 id, qint64 queued,
-                                                       qint64 budget)
+std::vector<std::pair<quint64, QString>> Ledger::hold(const RemoteListener *self, quint64 id, Budget budget,
+                                                      qint64 amount, qint64 limit, qint64 since)
 {
     const std::lock_guard lock(m_mutex);
     Row *row = findLocked(id);
-    if (row == nullptr || row->leaving)
+    if (row == nullptr)
         return {};
-    m_totals[QueuedBytes] += queued - std::exchange(row->amount[QueuedBytes], queued);
-    return m_totals[QueuedBytes] > budget ? shedLocked(self, QueuedBytes, budget)
-                                          : std::vector<std::pair<quint64, QString>>{};
+    if (!row->leaving)
+        m_totals[budget] += amount - row->amount[budget];
+    row->amount[budget] = amount;
+    if (budget != QueuedBytes)
+        row->since[budget] = since;
+    return m_totals[budget] > limit ? shedLocked(self, budget, limit)
+                                    : std::vector<std::pair<quint64, QString>>{};
 }
 
 void Ledger::measureQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken)
@@ -130,12 +111,10 @@ void Ledger::measureQueued(quint64 id, qint64 queued, qint64 untaken, qint64 tak
     Row *row = findLocked(id);
     if (row == nullptr)
         return;
-    // Past its high-water mark, its wait starts as it goes past and again whenever its peer took
-    // bytes (what it had not taken went down: while past the mark, nothing is added to it).
+    // Past its high-water mark, its wait starts as it goes past and whenever its peer took bytes.
     const qint64 now = nowMs();
-    // TCP tells what a slow reader takes a window at a time: a peer that held bytes untaken, then
-    // took more, has shown that it reads with such waits, and is granted twice the longest (up to
-    // stallMs) before it counts as taking nothing; a peer whose buffers have just filled has not.
+    // TCP shows a slow reader a window at a time: a peer that held bytes untaken, then took more,
+    // is granted twice its longest such wait (up to stallMs) before it counts as taking nothing.
     if (taken > row->taken) {
         if (std::exchange(row->waiting, false))
             row->grace = std::max(row->grace, std::min(2 * (now - row->takenAt), row->stallMs));
@@ -158,8 +137,7 @@ void Ledger::tookClaimed(quint64 id)
     // The wait it starts ends within ClaimedStalls stall waits of its system's last taking.
     if (row == nullptr || row->takenAt == 0 || now - row->takenAt > (ClaimedStalls - 1) * row->stallMs)
         return;
-    // Past its high-water mark, its wait starts again (as when what it had not taken went down);
-    // since[QueuedBytes] stays its system's measure, which the warnings tell.
+    // Past its high-water mark, its wait starts again (since[QueuedBytes] stays its system's).
     row->claimedAt = now;
     row->stalled = false;
 }
@@ -191,23 +169,18 @@ bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
     const auto oldest = std::min_element(it->waits.begin(), it->waits.end(),
                                          [](const auto &a, const auto &b) { return a.second < b.second; });
     it->since[BacklogBytes] = oldest == it->waits.end() ? 0 : oldest->second;
-    // Posting only (no self): each drop runs on its listener's thread, this one may be any. Rows
-    // stay where they are: `it` is still this connection's.
+    // Posting only (no self): each drop runs on its listener's thread.
     const qint64 budget = it->backlogBudget;
     if (m_totals[BacklogBytes] <= budget)
         return it->leaving;
-    // A connection that does not read what it is sent, or holds subscriptions that have not
-    // acquired their channel (nothing can be sent to them), holds its backlogs for good: it goes
-    // first.
+    // A connection that does not read, or holds unready subscriptions, holds its backlogs for good.
     shedLocked(nullptr, BacklogBytes, budget,
                [](const Row &row) { return !readsLocked(row) || row.amount[UnreadySubscriptions] > 0; });
     if (m_totals[BacklogBytes] <= budget)
         return it->leaving;
-    // Flow control before disconnection: lossy shares' backlogs lose their oldest events, to
-    // below the budget by a sixteenth so that a flood thins them in steps, not on every push.
+    // Flow control before disconnection: lossy backlogs lose their oldest, to 15/16 of the budget.
     const auto thinnable = thinLocked(budget - budget / 16);
-    // Only what may not be dropped (Block and Latest shares, or thinned to their retained event)
-    // makes a connection go, the oldest holders first.
+    // Only what may not be dropped (Block, Latest, retained events) makes the oldest holders go.
     if (m_totals[BacklogBytes] > budget) {
         shedLocked(nullptr, BacklogBytes, budget, [&thinnable](const Row &row) {
             const auto one = std::find_if(thinnable.begin(), thinnable.end(),
@@ -227,8 +200,7 @@ void Ledger::thinFirst(const std::weak_ptr<RemoteOutbox> &box)
 
 std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
 {
-    // Lock order: the ledger's, then one share's at a time (a share never waits for the ledger
-    // while it holds its own).
+    // Lock order: the ledger's, then one share's at a time.
     std::vector<std::shared_ptr<RemoteOutbox>> boxes;
     std::erase_if(m_thinnable, [&boxes](const auto &one) {
         auto box = one.lock();
@@ -241,9 +213,8 @@ std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
         const Row *row = findLocked(id);
         return row != nullptr && !row->leaving;
     };
-    // The connections holding the most lose the most, none more than brings it below the next
-    // largest (water filling over the connections' holdings: a peer's many subscriptions are cut
-    // before a lone reader's); within a connection, so are its largest backlogs.
+    // Water filling over the connections' holdings (a peer's many subscriptions are cut before a
+    // lone reader's), then over each connection's backlogs.
     std::vector<std::pair<quint64, qint64>> held; // per backlog: its connection, its bytes
     for (const auto &box : boxes)
         box->holdings(counted, held);
@@ -317,10 +288,29 @@ qint64 Ledger::total(Budget budget) const
     return m_totals[budget];
 }
 
-std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self, Budget budget, qint64 limit)
+QString Ledger::whyLocked(const Row &row, Budget budget, qint64 now)
 {
-    const std::lock_guard lock(m_mutex);
-    return shedLocked(self, budget, limit);
+    const qint64 amount = row.amount[budget];
+    if (budget == IncompleteBytes)
+        return QStringLiteral("whose packet has been incomplete longest (%1 bytes for %2 ms)")
+            .arg(amount)
+            .arg(now - row.since[budget]);
+    if (budget == BacklogBytes && !readsLocked(row))
+        return QStringLiteral("which does not read what it is sent (%1 bytes unwritten, past its high-water "
+                              "mark with %2; its subscriptions' backlogs hold %3 bytes)")
+            .arg(row.amount[QueuedBytes])
+            .arg(untakenLocked(row, now))
+            .arg(amount);
+    if (budget == BacklogBytes)
+        return QStringLiteral(
+                   "whose subscriptions have been sent nothing longest (%1 bytes waiting, for %2 ms)")
+            .arg(amount)
+            .arg(row.since[budget] != 0 ? now - row.since[budget] : 0);
+    if (budget == QueuedBytes)
+        return QStringLiteral("whose peer has taken nothing for longest (%1 bytes waiting, %2)")
+            .arg(amount)
+            .arg(untakenLocked(row, now));
+    return QStringLiteral("with the most (%1)").arg(amount);
 }
 
 std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener *self, Budget budget,
@@ -337,17 +327,12 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
         if (!row.leaving && row.amount[budget] > 0 && (!eligible || eligible(row)))
             holders.push_back(&row);
     }
-    // Incomplete packets and backlogs: the one that passed the budget is usually a peer sending a
-    // packet now, or a subscriber that reads being sent a burst; those that hold bytes for long are
-    // the ones keeping it, so the longest incomplete, and the backlogs that have sent nothing
-    // longest, go first. Bytes waiting to be written: a reader being sent a flood has as much
-    // waiting as a hoarder that takes a little now and then, but its peer takes bytes all along,
-    // so those whose peers took nothing at all, then those whose peers have taken nothing for
-    // longest, go first. Then, and for the other budgets, the most first. Then the oldest
-    // connection.
+    // Incomplete packets and backlogs: those held longest go first (the one that passed the budget
+    // is usually a sender or a reader's burst). Bytes to write: those whose peers took nothing for
+    // longest (a flooded reader holds as much as a hoarder, but takes bytes all along). Then, and
+    // for the other budgets, the most first; then the oldest connection.
     const bool byAge = budget == IncompleteBytes || budget == BacklogBytes;
-    // A connection that does not read what it is sent holds its backlogs for good: it counts as
-    // the oldest, before any age the clock can tell apart.
+    // A connection that does not read holds its backlogs for good: it counts as the oldest.
     std::sort(holders.begin(), holders.end(), [budget, byAge](const Row *a, const Row *b) {
         // (a peer that took nothing at all first: its grace is 0)
         if (budget == QueuedBytes && a->takenAt + a->grace != b->takenAt + b->grace)
@@ -367,37 +352,6 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     for (Row *row : holders) {
         if (m_totals[budget] <= limit)
             break;
-        const qint64 amount = row->amount[budget];
-        const QString detail =
-            budget == IncompleteBytes
-                ? QStringLiteral("whose packet has been incomplete longest (%1 bytes for %2 ms)")
-                      .arg(amount)
-                      .arg(now - row->since[budget])
-            : budget == BacklogBytes && !readsLocked(*row)
-                ? QStringLiteral(
-                      "which does not read what it is sent (%1 bytes unwritten, past its high-water "
-                      "mark with %2; its subscriptions' backlogs hold %3 bytes)")
-                      .arg(row->amount[QueuedBytes])
-                      .arg(untakenLocked(*row, now))
-                      .arg(amount)
-            : budget == BacklogBytes
-                ? QStringLiteral(
-                      "whose subscriptions have been sent nothing longest (%1 bytes waiting, for %2 ms)")
-                      .arg(amount)
-                      .arg(row->since[budget] != 0 ? nowMs() - row->since[budget] : 0)
-            : budget == QueuedBytes
-                ? QStringLiteral("whose peer has taken nothing for longest (%1 bytes waiting, %2)")
-                      .arg(amount)
-                      .arg(row->takenAt == 0 ? QStringLiteral("none of what it was sent taken")
-                           : row->grace == 0
-                               ? QStringLiteral("nothing taken for %1 ms").arg(now - row->takenAt)
-                               : QStringLiteral("nothing taken for %1 ms, less a grace of %2 ms as it "
-                                                "took again after waits")
-                                     .arg(now - row->takenAt)
-                                     .arg(row->grace))
-                : QStringLiteral("with the most (%1%2)")
-                      .arg(amount)
-                      .arg(budget == UnreadySubscriptions ? QString() : QStringLiteral(" bytes"));
         QString reason =
             QStringLiteral("rio::RemoteListener %1: this process holds %2 %3 (the budget is %4); "
                            "connection %5 (%6), %7, is dropped")
@@ -406,7 +360,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
                 .arg(QLatin1String(What[budget]))
                 .arg(limit)
                 .arg(row->id)
-                .arg(row->name, detail);
+                .arg(row->name, whyLocked(*row, budget, now));
         leaveLocked(*row, std::move(reason), self, own);
     }
     return own;
@@ -421,8 +375,7 @@ void Ledger::leaveLocked(Row &row, QString reason, const RemoteListener *self,
     if (row.listener == self) {
         own.emplace_back(row.id, std::move(reason));
     } else {
-        // Its listener takes it on its own thread; posting runs no code of anyone's, and the
-        // call is discarded with the listener.
+        // Its listener takes it on its own thread (posting runs nobody's code).
         row.drop = std::move(reason);
         QMetaObject::invokeMethod(row.listener, "dropShed", Qt::QueuedConnection);
     }
@@ -471,11 +424,10 @@ void RemoteListener::dropShed()
         dropConnection(id, reason);
 }
 
-void RemoteListener::shed(std::size_t budget, qint64 limit)
+void RemoteListener::dropAll(const std::vector<std::pair<quint64, QString>> &drops, bool later)
 {
-    // Dropping closes a socket, which emits signals: not under the ledger's lock.
-    for (const auto &[id, reason] : g_ledger.shed(this, Budget(budget), limit))
-        dropConnection(id, reason);
+    for (const auto &[id, reason] : drops)
+        drop(id, reason, later);
 }
 
 bool RemoteListener::admit(quint64 id, const char *data, qint64 size)
@@ -484,8 +436,7 @@ bool RemoteListener::admit(quint64 id, const char *data, qint64 size)
     if (peer == nullptr || !peer->socket)
         return false;
     Private::observe(*peer, data, size);
-    // A connection past its limit takes no more (it holds at most the limit and one write); the
-    // process holds at most its budget.
+    // A connection past its limit takes no more; the process holds at most its budget.
     const qint64 queued = queuedBytes(peer->socket);
     QString why;
     if (queued > d->options.maxQueuedBytes) {
@@ -495,7 +446,8 @@ bool RemoteListener::admit(quint64 id, const char *data, qint64 size)
                   .arg(queued)
                   .arg(d->options.maxQueuedBytes);
     } else {
-        for (auto &[other, reason] : g_ledger.queue(this, id, queued + size, d->options.queuedBytesBudget)) {
+        for (auto &[other, reason] :
+             g_ledger.hold(this, id, QueuedBytes, queued + size, d->options.queuedBytesBudget)) {
             if (other == id)
                 why = std::move(reason);
             else
@@ -513,13 +465,12 @@ bool RemoteListener::holdUnready(quint64 id)
     Private::Peer *peer = d->find(id);
     if (!peer || peer->rejected())
         return false;
-    if (g_ledger.set(id, UnreadySubscriptions, ++peer->unready) > UnreadyBudget)
-        shed(UnreadySubscriptions, UnreadyBudget);
+    dropAll(g_ledger.hold(this, id, UnreadySubscriptions, ++peer->unready, UnreadyBudget));
     peer = d->find(id); // shedding may have closed it
     if (peer && !peer->rejected())
         return true;
     if (peer)
-        g_ledger.set(id, UnreadySubscriptions, --peer->unready);
+        releaseUnready(id);
     return false;
 }
 
@@ -528,7 +479,7 @@ void RemoteListener::releaseUnready(quint64 id)
     // A connection that closed took its share with it.
     Private::Peer *peer = d->find(id);
     if (peer && peer->unready > 0)
-        g_ledger.set(id, UnreadySubscriptions, --peer->unready);
+        dropAll(g_ledger.hold(this, id, UnreadySubscriptions, --peer->unready, UnreadyBudget));
 }
 
 bool RemoteListener::dropConnection(quint64 id, const QString &reason)
@@ -593,12 +544,12 @@ void RemoteListener::checkDeadlines()
                        "%1 sent no whole packet within %2 ms of connecting; its connection is dropped")
                 .arg(who)
                 .arg(d->options.handshakeTimeout.count());
-        if (peer.held > 0 && now - peer.pendingSince > d->options.progressTimeout.count())
+        if (!peer.partial.isEmpty() && now - peer.pendingSince > d->options.progressTimeout.count())
             return QStringLiteral(
                        "%1 held %2 bytes of a packet for %3 ms without completing it; its connection "
                        "is dropped")
                 .arg(who)
-                .arg(peer.held)
+                .arg(peer.partial.size())
                 .arg(d->options.progressTimeout.count());
         if (!peer.foreign.empty() && now - peer.foreign.front().second > d->options.handshakeTimeout.count())
             return QStringLiteral(
@@ -615,8 +566,7 @@ void RemoteListener::checkDeadlines()
             continue;
         if (QString why = lateBy(peer); !why.isEmpty())
             late.emplace_back(id, std::move(why));
-        // Measured on every pass, so that one whose peer takes nothing is found to, whether or not
-        // it is written to meanwhile, and one that reads is seen to.
+        // Measured on every pass, written to or not: who takes nothing, and who reads.
         d->measure(peer, queuedBytes(peer.socket));
     }
     // Dropping closes the socket, which takes it out of d->peers: not while iterating them.
@@ -627,8 +577,7 @@ void RemoteListener::checkDeadlines()
             abortSocket(socket);
     }
     checkHandshakes(now);
-    // One the backlog budget had to thin that does not read what it is sent goes now, not at the
-    // budget's next pass.
+    // One the backlog budget thinned that does not read goes now.
     for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this))
         dropConnection(id, reason);
     if (d->peers.empty() && d->handshakes.empty())
@@ -665,17 +614,27 @@ void RemoteListener::drop(quint64 id, const QString &reason, bool later)
     peer->pipe->discard(); // Qt Remote Objects reads none of what it held, and writes nothing more
     g_ledger.leave(id);    // its holdings no longer count
     ++d->rejected;
-    const auto finish = [this, id, reason, socket = QPointer<QIODevice>(peer->socket)] {
-        const Private::Peer *peer = d->find(id);
-        const bool reading = peer && peer->reading; // pump() closes it once it left its reader
-        Q_EMIT peerRejected(reason);                // a slot may destroy this listener
-        if (!reading && socket)
-            abortSocket(socket);
-    };
-    if (later) // from inside a write of Qt Remote Objects, which goes on after it
-        QMetaObject::invokeMethod(this, finish, Qt::QueuedConnection);
-    else
-        finish();
+    if (later && peer->socket) {
+        // From inside a write of Qt Remote Objects, which goes on after it: what the connection
+        // holds goes now, without a signal; its close is told once that write is over.
+        const QSignalBlocker silent(peer->socket);
+        abortSocket(peer->socket);
+        QMetaObject::invokeMethod(
+            this,
+            [this, id, reason] {
+                const QPointer<RemoteListener> alive(this);
+                Q_EMIT peerRejected(reason); // a slot may destroy this listener
+                if (alive && d->find(id) != nullptr)
+                    closed(id);
+            },
+            Qt::QueuedConnection);
+        return;
+    }
+    const bool reading = peer->reading; // pump() closes it once it left its reader
+    const QPointer<QIODevice> socket = peer->socket;
+    Q_EMIT peerRejected(reason); // a slot may destroy this listener
+    if (!reading && socket)
+        abortSocket(socket);
 }
 
 bool RemoteListener::rejectCurrentPeer(const QString &reason)

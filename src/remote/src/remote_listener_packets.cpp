@@ -17,10 +17,9 @@ using namespace detail; // remote_listener_p.h
 
 namespace {
 
-// What a source's Qt Remote Objects reads of a packet after its type and the name of its object,
-// by type. It reads from the connection's stream, not from the packet: a packet that holds more
-// (or less) than that shifts where it finds the next one, so every packet must hold exactly this.
-// A source reads nothing further of the types only a source sends, nor of unknown ones: refused.
+// What a source's Qt Remote Objects reads of a packet after its type and object name, by type:
+// exactly this (it reads from the stream, so a byte more or less moves the next packet). The types
+// only a source sends, and unknown ones, are refused.
 enum class Carries : quint8 { Refused, Nothing, Flag, Invocation };
 constexpr std::array<Carries, QtRemoteObjects::Pong + 1> PacketCarries{
     Carries::Refused,    // Invalid
@@ -37,12 +36,10 @@ constexpr std::array<Carries, QtRemoteObjects::Pong + 1> PacketCarries{
     Carries::Refused,    // Pong (source to replica)
 };
 
-// How a value of each type a peer may send travels in a QVariant (after its type id, null flag
-// and, for types streamed by name, the name), by what the screen checks of it: a Leaf is read by
-// Qt's own loader of that type, which reads no count it would reserve for; a container's count is
-// checked against the bytes left before its elements are screened one by one. Any other type (and
-// a method or property that takes one) is refused: Qt Remote Objects would hand its storage to a
-// slot expecting another type, or Qt's loader would reserve for a count the peer chose.
+// How a value of each type a peer may send travels in a QVariant, by what the screen checks: a Leaf
+// by Qt's loader (which reserves for no count), a container's count against the bytes left, then
+// each element. Any other type is refused: Qt Remote Objects would hand its storage to a slot
+// expecting another type, or Qt's loader would reserve for a count the peer chose.
 enum class Shape : quint8 { Leaf, Variants, StringVariants, Strings, ByteArrays };
 struct WireType
 {
@@ -335,11 +332,9 @@ private:
 
 } // namespace
 
-// Reads what the socket of connection `id` holds; each packet made whole is screened, in order, and
-// appended to the pipe Qt Remote Objects reads if it passes, which it then reads (read()). A
-// refused packet drops the connection once what passed before it was read; nothing after it is.
-// Qt Remote Objects never reads a byte that is not in a screened packet, whatever the transport
-// buffers meanwhile.
+// Reads what connection `id`'s socket holds; each whole packet is screened, in order, and appended to
+// the pipe Qt Remote Objects reads (read()) if it passes. A refused packet drops the connection once
+// what passed before it was read; Qt Remote Objects never reads a byte no screen passed.
 void RemoteListener::pump(quint64 id)
 {
     Private::Peer *peer = d->find(id);
@@ -359,19 +354,24 @@ void RemoteListener::pump(quint64 id)
         }
     }
     QString why;
-    qsizetype at = 0; // a packet's size field: little-endian, then its body
+    // A packet: its size, then its type (16 bits), its object's name and what its type carries
+    // (PacketCarries), little-endian: screened by that table, then judged by the conversation.
+    qsizetype at = 0;
     while (why.isEmpty() && peer->partial.size() - at >= 4) {
         const qint64 size = qFromLittleEndian<quint32>(peer->partial.constData() + at);
         bool pass = true;
+        quint16 type = 0;
+        QString name;
         if (size > d->options.maxPacketBytes)
             why = QStringLiteral("a packet of %1 bytes (the limit is %2)")
                       .arg(size)
                       .arg(d->options.maxPacketBytes);
         else if (peer->partial.size() - at - 4 < size)
             break; // not whole yet: screened once it is
-        else
-            why = d->screenPacket(*peer, QByteArray::fromRawData(peer->partial.constData() + at + 4, size),
-                                  pass);
+        else if ((why = PacketScreen(QByteArray::fromRawData(peer->partial.constData() + at + 4, size))
+                            .packet(d->sources, type, name))
+                     .isEmpty())
+            why = d->judge(*peer, type, name, pass);
         if (why.isEmpty() && pass)
             peer->pipe->append(peer->partial.constData() + at, 4 + size);
         at += why.isEmpty() ? 4 + size : 0;
@@ -386,8 +386,7 @@ void RemoteListener::pump(quint64 id)
         peer->pendingSince = now;
         peer->packetSince = now;
     }
-    peer->held = peer->partial.size();
-    g_ledger.set(id, IncompleteBytes, peer->held, peer->packetSince);
+    const qint64 since = peer->packetSince;
     if (!read(id))
         return;
     if (!why.isEmpty()) {
@@ -395,8 +394,8 @@ void RemoteListener::pump(quint64 id)
                      .arg(d->address.toString(), Private::describe(*d->find(id)), why));
         return;
     }
-    if (g_ledger.total(IncompleteBytes) > d->options.incompleteBytesBudget)
-        shed(IncompleteBytes, d->options.incompleteBytesBudget);
+    dropAll(g_ledger.hold(this, id, IncompleteBytes, d->find(id)->partial.size(),
+                          d->options.incompleteBytesBudget, since));
     // What arrived while Qt Remote Objects read: the socket signals no more for it.
     if (socket->isOpen() && socket->bytesAvailable() > 0)
         QMetaObject::invokeMethod(this, [this, id] { pump(id); }, Qt::QueuedConnection);
@@ -442,22 +441,9 @@ bool RemoteListener::read(quint64 id)
     return true;
 }
 
-// A packet's body is its type (16 bits), the name of the object it is for, then what its type
-// carries (PacketCarries); all little-endian. Screened as Qt Remote Objects' source side would
-// read it, by the table of what each packet type and argument type may carry, then judged by what
-// the connection sent before.
-QString RemoteListener::Private::screenPacket(Peer &peer, const QByteArray &body, bool &pass)
-{
-    quint16 type = 0;
-    QString name;
-    const QString why = PacketScreen(body).packet(sources, type, name);
-    return why.isEmpty() ? judge(peer, type, name, pass) : why;
-}
-
-// The one state machine of a connection's conversation, as Qt Remote Objects' own peers hold it
-// (a node acquires an object once, until it releases it or the source withdraws it, and invokes
-// only what it acquired): what passes, what is swallowed (a release that crossed the source's own
-// withdrawal), and what drops the peer.
+// The one state machine of a connection's conversation, as Qt Remote Objects' own nodes keep it
+// (an object acquired once until released or withdrawn, invoked only once acquired): what passes,
+// what is swallowed (a release that crossed the source's withdrawal), what drops the peer.
 QString RemoteListener::Private::judge(Peer &peer, quint16 type, const QString &name, bool &pass)
 {
     const auto it = sources.constFind(name);
@@ -478,12 +464,11 @@ QString RemoteListener::Private::judge(Peer &peer, quint16 type, const QString &
         peer.asked.push_back(name);
         return {};
     case QtRemoteObjects::RemoveObject:
-        pass = peer.acquired.remove(name) > 0;
-        std::erase_if(peer.foreign, [&name](const auto &one) { return one.first == name; });
+        pass = peer.acquired.contains(name);
+        peer.release(name);
         return {};
     case QtRemoteObjects::InvokePacket:
-        // (A channel of another connection's subscription: its share judges, once what was read
-        // before, a takeover say, was.)
+        // (Another connection's channel: its share judges, once what came before, a takeover, ran.)
         if (source.object && !peer.acquired.contains(name))
             return QStringLiteral("an invocation of \"%1\", which it has not acquired").arg(name);
         return {};
@@ -505,12 +490,10 @@ void RemoteListener::Private::observe(Peer &peer, const char *data, qint64 size)
             in.setByteOrder(QDataStream::LittleEndian);
             QString name;
             in >> name;
-            if (type != QtRemoteObjects::RemoveObject) {
+            if (type != QtRemoteObjects::RemoveObject)
                 peer.acquired.insert(name, true);
-            } else {
-                peer.acquired.remove(name);
-                std::erase_if(peer.foreign, [&name](const auto &one) { return one.first == name; });
-            }
+            else
+                peer.release(name);
         }
         at += 4 + length;
     }
@@ -519,10 +502,8 @@ void RemoteListener::Private::observe(Peer &peer, const char *data, qint64 size)
 void RemoteListener::Private::settleAsked(Peer &peer)
 {
     for (const QString &name : std::exchange(peer.asked, {})) {
-        if (const auto it = peer.acquired.constFind(name); it != peer.acquired.cend() && !it.value()) {
-            peer.acquired.erase(it);
-            std::erase_if(peer.foreign, [&name](const auto &one) { return one.first == name; });
-        }
+        if (const auto it = peer.acquired.constFind(name); it != peer.acquired.cend() && !it.value())
+            peer.release(name);
     }
 }
 

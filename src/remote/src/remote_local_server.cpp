@@ -56,14 +56,11 @@ bool setCloseOnExec(int fd)
 }
 
 // Listeners of one name take turns through a user-only lock file beside it (`<name>.lock`), from
-// looking at what holds the name to putting a socket there or removing it: a socket left by a
-// killed process is removed by the one listener that then takes its name, never by a second one
-// after the first took it. The server that leaves the name removes the lock file while it holds
-// it, and so does a listener that fails after creating it; a holder that finds its file unlinked or
-// replaced meanwhile starts again on the new one. Only a lock file such as a listener makes (a
-// regular, empty file of this user that no one else may open) is used, and so ever removed:
-// anything else under that name fails listen(). Held for a few system calls; a holder that never
-// lets go (a process of the same user) fails listen() after LockWaitMs.
+// looking at what holds the name to linking or removing a socket there: a killed process's socket
+// is replaced by one listener only. The server leaving the name removes the lock file while it holds
+// it, as does a listener that fails after creating it (a holder that finds its file replaced starts
+// again). Only a regular, empty, user-only file is used as one; a holder that never lets go fails
+// listen() after LockWaitMs.
 class NameLock
 {
 public:

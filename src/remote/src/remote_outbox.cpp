@@ -28,9 +28,8 @@ struct InboundMark
 };
 thread_local InboundMark t_inbound;
 
-// A backlog that held nothing holds events from now on: it has sent nothing since `now` (read
-// once per push, so that the backlogs one event starts all begin at once), or, while its
-// connection has not acquired the channel, since it was added (it never sent anything).
+// A backlog that held nothing holds events from now on: it has sent nothing since `now` (read once
+// per push), or, before its channel is acquired, since it was added.
 void startWaiting(RemoteBacklog &backlog, qint64 &now)
 {
     if (backlog.waitingSince != 0)
@@ -346,8 +345,8 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     // A subscriber's event the share relays on its own thread: that thread cannot wait, so
     // lossless means the poster's connection waits (is not read) instead.
     const bool relayed = onPump && origin != 0 && RemoteListener::currentConnection() != 0;
-    // The subscribers this event goes to at once: a few inline (a single event allocates nothing
-    // for them), any more in `moreDirect`. Held, not borrowed: sending may close a connection.
+    // The subscribers this event goes to at once: a few inline, any more in `moreDirect`; held, not
+    // borrowed (sending may close a connection).
     constexpr std::size_t InlineDirect = 4;
     std::array<std::shared_ptr<RemoteBacklog>, InlineDirect> direct;
     std::size_t directCount = 0;
@@ -418,9 +417,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         scheduleLocked();
     const bool accountNow = std::exchange(m_accountDue, false);
     lock.unlock();
-    // On the pump's thread, with nothing waiting and an idle connection: straight to the wire, as
-    // a plain signal would (later pushes on other threads queue behind it and go on a later turn
-    // of this thread).
+    // On the pump's thread, nothing waiting, an idle connection: straight to the wire, as a signal.
     for (std::size_t i = 0; i < directCount; ++i)
         m_sendToNow(*direct[i], item);
     for (const auto &backlog : moreDirect)

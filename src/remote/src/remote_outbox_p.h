@@ -148,8 +148,7 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// Adds a subscriber's backlog (not ready yet), the retained event first in it.
     void addBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
     /// With retainLatest, gives a backlog that holds nothing the retained event (a subscription
-    /// that starts, or one taken over, whose events may have gone into a dead link): the
-    /// subscriber skips it if it ran there already. Called under mutex().
+    /// starting or taken over); the subscriber skips it if it ran there. Under mutex().
     void retainLocked(RemoteBacklog &backlog);
     /// Removes a backlog (its subscriber went); wakes the senders that wait for its room.
     void removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
@@ -169,9 +168,8 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// Runs `report` on the pump's thread once drops are waiting to be signalled or the backlogs'
     /// bytes moved by RemoteLedgerStep (at most one scheduled at a time).
     void attachReport(std::function<void()> report);
-    /// Block only: an event relayed from a listener's connection on the pump's thread (which
-    /// never waits) that finds a ready backlog full is queued beyond `capacity`, and `hold` runs
-    /// (pump thread, after the push) to stop reading from that connection until there is room.
+    /// Block only: an event relayed on the pump's thread that finds a ready backlog full is queued
+    /// beyond `capacity`, and `hold` runs (after the push) to stop reading its connection.
     void attachHoldPoster(std::function<void()> hold);
     /// While set, relayed events drop for full backlogs as others do (the hold outlasted
     /// blockTimeout).
@@ -180,11 +178,9 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     bool anyReadyFull() noexcept;
     /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
     std::vector<RemoteDrops> takeUnreported();
-    /// Tells the listeners' ledger what the backlogs' bytes moved by since it was last told (any
-    /// thread: a push does where it moved them by RemoteLedgerStep, so that no thread's burst
-    /// outruns the budget; the share's thread does after every turn that changed them, and a
-    /// backlog that emptied is told at once). The backlogs of a connection that is being dropped
-    /// let go of what they hold and are sent nothing more: its listener drops it on its own thread.
+    /// Tells the listeners' ledger what the backlogs' bytes moved by since it was last told (a push
+    /// past RemoteLedgerStep, or the share's thread after each turn). The backlogs of a connection
+    /// being dropped let go of what they hold and are sent nothing more.
     void account();
     /// Whether the process's backlog budget may drop this share's events (Every delivery, not Block).
     [[nodiscard]] bool thinnable() const noexcept
@@ -202,11 +198,9 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
                 out.emplace_back(backlog->connection, backlog->queue.bytes());
         }
     }
-    /// The ledger's side (under its lock; never calls back into it): drops the oldest events of
-    /// each backlog that `counted` accepts until it holds at most `levelOf(connection)` bytes (the
-    /// retained event first stays), counted and signalled as its overflow's drops, and gives
-    /// `settle(connection, change)` what its bytes moved by since the ledger was last told (the
-    /// ledger takes it now).
+    /// The ledger's side (under its lock): drops the oldest events of each backlog `counted` accepts
+    /// down to `levelOf(connection)` bytes (the retained one stays), counted as Budget drops, and
+    /// gives `settle(connection, change)` what its bytes moved by since the ledger was last told.
     template <typename LevelOf, typename Counted, typename Settle>
     void thin(const LevelOf &levelOf, const Counted &counted, const Settle &settle)
     {

@@ -24,11 +24,9 @@ namespace {
 
 // The most subscriptions one connection may hold at once (a peer that asks for more is dropped).
 constexpr int MaxSubscriptionsPerConnection = 256;
-// The most subscriptions not yet ready (their channel not acquired) one connection may hold, of
-// one share (a peer that asks for more is dropped); the listener bounds those of the process.
+// The most subscriptions not yet ready (channel not acquired) of one share one connection may hold.
 constexpr int MaxUnreadyPerConnection = 64;
-// A subscriber that has not acquired its channel this long after it subscribed is dropped (a
-// subscriber acquires it within a round trip).
+// A subscriber that has not acquired its channel this long after it subscribed is dropped.
 constexpr qint64 ReadyTimeoutMs = 10000;
 
 QString channelName(const QString &name, quint64 key)
@@ -53,8 +51,7 @@ struct RemoteShareBase::Private
     bool shared = false;
     detail::DropWarning dropWarning; // the share's: one line a second at most
     QTimer *readyTimer = nullptr;    // runs while a subscription is not ready
-    // Block: connections not read because an event they posted found a backlog full, and the
-    // timer that ends their wait at blockTimeout.
+    // Block: connections not read (an event they posted found a backlog full), until blockTimeout.
     std::vector<quint64> held;
     QTimer *holdTimer = nullptr;
     QTimer *flushTimer = nullptr; // logs the drops the warning's rate limit left unlogged
@@ -125,8 +122,7 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
         d->holdTimer = new QTimer(this);
         d->holdTimer->setSingleShot(true);
         connect(d->holdTimer, &QTimer::timeout, this, [this] {
-            // Held for blockTimeout: relayed events drop for the full backlogs from now on, as a
-            // sender's would, until there is room again.
+            // Held for blockTimeout: relayed events drop for full backlogs, until there is room.
             d->box->setRelayDropping(true);
             releasePosters();
         });
@@ -152,8 +148,7 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
 
 RemoteShareBase::~RemoteShareBase()
 {
-    // Senders blocked for room wake first, then nothing more is sent; what the backlogs held
-    // leaves the process's ledger, their waits with it.
+    // Senders blocked for room wake first; what the backlogs held leaves the ledger.
     d->box->close();
     const auto backlogs = d->box->backlogs();
     for (const auto &backlog : backlogs) {
@@ -237,8 +232,7 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
         },
         this);
     backlog->channel = channel;
-    // In the backlog from now on (the retained event first), sent once the subscriber acquired
-    // its channel.
+    // In the backlog from now on (the retained event first), sent once its channel is acquired.
     d->box->addBacklog(backlog);
     if (!d->host->enableRemoting(channel, channelName(d->name, key))) {
         qCWarning(lcRegistryIORemote(), "rio::RemoteShare \"%s\": the host refused a subscriber's channel",
@@ -258,10 +252,8 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
 
 void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &backlog, quint64 connection)
 {
-    // Only the subscriber knows its secret: a connection that presents it is that subscriber
-    // back (its old link broken without this side hearing of it). The subscription, and what
-    // its backlog still holds, moves to it whole; it sends nothing until the new connection
-    // acquired the channel (ready()), counted as not ready there meanwhile.
+    // Only the subscriber knows its secret: a connection that presents it is that subscriber back.
+    // The subscription and its backlog move to it whole, unready until it acquired the channel.
     const quint64 old = backlog->connection;
     if (!backlog->acquired() && d->listener)
         d->listener->releaseUnready(old);
@@ -281,8 +273,7 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
         d->readyTimer->start();
     if (!d->listener)
         return;
-    // The old connection can do nothing with the subscription any more: it goes (as a connection
-    // the process budget sheds while a subscription arrives does).
+    // The old connection can do nothing with the subscription any more: it goes.
     const QPointer<RemoteShareBase> self = this; // a peerRejected() slot may destroy the share
     d->listener->dropConnection(
         old, QStringLiteral("rio::RemoteShare \"%1\": subscriber %2 was taken over by %3 (it proved the "
@@ -312,8 +303,8 @@ void RemoteShareBase::onUnsubscribe(quint64 key)
 
 bool RemoteShareBase::mayControl(const detail::RemoteBacklog &backlog, quint64 connection) const
 {
-    // Without a listener (connection 0) the source cannot tell connections apart. A connection
-    // the listener no longer knows is gone (its subscriber may come back on a new one).
+    // Without a listener (connection 0) connections are not told apart; one the listener no longer
+    // knows is gone.
     return connection == 0 || backlog.connection == 0 || backlog.connection == connection || !d->listener ||
            d->listener->peerName(backlog.connection).isEmpty();
 }
@@ -435,9 +426,8 @@ void RemoteShareBase::checkRoom()
 
 void RemoteShareBase::pump()
 {
-    // Each subscriber's backlog goes out in frames of up to RemoteFrameMaxEvents events (one
-    // signal emission of its channel each), a few frames per turn and only while its own
-    // connection has room: a full connection waits for drained(), the others go on.
+    // Each backlog goes out in frames (one emission of its channel each), a few per turn and only
+    // while its own connection has room: a full one waits for drained(), the others go on.
     bool more = false;
     for (const auto &backlog : d->box->backlogs()) {
         for (int frame = 0; frame < detail::RemoteFramesPerTurn; ++frame) {
@@ -487,9 +477,8 @@ void RemoteShareBase::onPost(const QByteArray &frame)
         reject(QStringLiteral("a malformed frame of %1 bytes").arg(frame.size()));
         return;
     }
-    // Every check passes before the first event is delivered: a bad frame changes nothing. An
-    // event's origin (the subscriber it runs as, which skips it) must be one of this connection's
-    // subscriptions: another's key would make that subscriber miss the event.
+    // Every check passes before the first event is delivered. An event's origin (the subscriber it
+    // runs as, which skips it) must be one of this connection's subscriptions.
     const quint64 connection = RemoteListener::currentConnection();
     std::vector<quint64> keys;
     if (connection != 0) {

@@ -13,6 +13,8 @@
 
 #include <chrono>
 #include <memory>
+#include <utility>
+#include <vector>
 
 QT_BEGIN_NAMESPACE
 class QIODevice;
@@ -39,25 +41,19 @@ public:
         qint64 maxPacketBytes = (qint64(1) << 20) + 65536;
         /// Shares stop sending while any connection has more than this waiting to be written.
         qint64 highWaterBytes = qint64(1) << 20;
-        /// The most bytes that packets not yet whole may hold at once across every connection of
-        /// every listener in this process; past it, the connections whose packet has been
-        /// incomplete longest are dropped until it holds.
+        /// The most bytes packets not yet whole may hold in this process (every listener); past it,
+        /// the connections whose packet has been incomplete longest are dropped until it holds.
         qint64 incompleteBytesBudget = qint64(16) << 20;
-        /// A connection with more than this waiting to be written (it does not read what the
-        /// source sends or answers) is dropped.
+        /// A connection with more than this waiting to be written when a write comes (it does not
+        /// read what the source sends or answers) is dropped, and the write is not queued.
         qint64 maxQueuedBytes = qint64(8) << 20;
-        /// The most bytes that may wait to be written across every connection of every listener
-        /// in this process; past it, the connections whose peers have taken nothing for longest
-        /// are dropped until it holds.
+        /// The most bytes that may wait to be written in this process (every listener): a write that
+        /// would pass it first drops the connections whose peers have taken nothing for longest.
         qint64 queuedBytesBudget = qint64(64) << 20;
-        /// The most bytes that subscriptions' backlogs (events not yet sent to a subscriber, each
-        /// counted as its bytes and 48) may hold across every connection of every listener in this
-        /// process; past it, connections that do not read (past highWaterBytes with nothing taken
-        /// by their peer for four passes of the deadline checks) or hold subscriptions that have not
-        /// acquired their channel are dropped, then the oldest events of DropOldest and DropNewest
-        /// shares' backlogs are, those of the connections holding the most first, counted as those
-        /// shares' drops; only if that is not enough do the connections whose backlogs have sent
-        /// nothing for longest go. A connection it thinned goes once it is found not to read.
+        /// The most bytes subscriptions' backlogs (each event counted as its bytes and 48) may hold in
+        /// this process; past it, connections that do not read (past highWaterBytes, nothing taken
+        /// for four deadline passes) or hold unready subscriptions go, then lossy shares' oldest
+        /// events (of the largest holders first), then the connections that sent nothing longest.
         qint64 backlogBytesBudget = qint64(128) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
@@ -79,11 +75,9 @@ public:
     /// with errorString(), on failure or another scheme.
     bool listen(const QUrl &url);
     /// Listens on `tls://<address>:<port>` with `configuration` (this side's certificate and key;
-    /// with QSslSocket::VerifyPeer and CA certificates, subscribers must show a certificate that
-    /// chains to them). A peer that fails the handshake, or has not completed it
-    /// Options::handshakeTimeout after its TCP connect, is dropped with a warning (peerRejected,
-    /// counted once in rejectedCount()); one that closes its connection itself is not counted.
-    /// False, with errorString(), on failure, another scheme, or no local certificate.
+    /// with VerifyPeer and CA certificates, subscribers must show one that chains to them). A peer
+    /// that fails the handshake, or has not ended it within handshakeTimeout, is dropped (one
+    /// rejection). False, with errorString(), on failure, another scheme, or no certificate.
     bool listen(const QUrl &url, const QSslConfiguration &configuration);
     /// The address peers connect to (the real port for tcp port 0).
     [[nodiscard]] QUrl address() const;
@@ -93,10 +87,6 @@ public:
     [[nodiscard]] int connectionCount() const noexcept;
     /// The ids of the open connections, in no order.
     [[nodiscard]] QList<quint64> connections() const;
-    /// Whether every connection has room to write (below highWaterBytes).
-    [[nodiscard]] bool hasRoom() const noexcept;
-    /// Whether no connection has bytes left to write.
-    [[nodiscard]] bool isIdle() const noexcept;
     /// Whether connection `id` has room to write (below highWaterBytes; true once it is gone).
     [[nodiscard]] bool hasRoom(quint64 id) const noexcept;
     /// Whether connection `id` has no bytes left to write (true once it is gone).
@@ -110,18 +100,15 @@ public:
     [[nodiscard]] QString connectionName(quint64 id) const;
     /// Bytes that packets not yet whole hold now, across every listener of this process.
     [[nodiscard]] static qint64 incompleteBytes() noexcept;
-    /// Bytes waiting to be written now as queuedBytesBudget counts them, across every listener of this
-    /// process (connections being dropped left out).
+    /// Bytes waiting to be written now as queuedBytesBudget counts them (every listener).
     [[nodiscard]] static qint64 unsentBytes() noexcept;
-    /// Bytes that subscriptions' backlogs hold now as backlogBytesBudget counts them, across every
-    /// listener of this process (connections being dropped left out): each share tells it what
-    /// its backlogs hold after every turn of its thread that changed them.
+    /// Bytes subscriptions' backlogs hold as backlogBytesBudget counts them (every listener), as
+    /// each share tells it after every turn of its thread that changed them.
     [[nodiscard]] static qint64 backlogBytes() noexcept;
     /// Peers dropped so far (for what they sent, a limit or a deadline).
     [[nodiscard]] quint64 rejectedCount() const noexcept;
-    /// Calls of accept() that failed so far (for example at the process's open-file limit). The
-    /// listener keeps its socket and its name through them: the connection waits and is accepted
-    /// once accept() succeeds again (retried every 100 ms). Warned about once per episode.
+    /// Calls of accept() that failed so far (at the open-file limit, say): the listener keeps its
+    /// socket and name, and retries every 100 ms. Warned about once per episode.
     [[nodiscard]] quint64 acceptFailures() const noexcept;
     /// The listener of `host`, if it has one.
     static RemoteListener *of(const QRemoteObjectHost *host);
@@ -138,30 +125,21 @@ public:
     bool pauseReading(quint64 id);
     /// Undoes one pauseReading(); the connection is read again once none is left.
     void resumeReading(quint64 id);
-    /// Counts a subscription of connection `id` that has not acquired its channel yet (shares call
-    /// it when a peer subscribes) against the process's budget of 256: past it, the connections
-    /// with the most go, one warning each, until it holds. False, counting nothing, when
-    /// connection `id` went that way itself, or is not open here.
+    /// Counts a subscription of connection `id` that has not acquired its channel against the
+    /// process's budget of 256 (past it, the connections with the most go). False, counting
+    /// nothing, when `id` went that way itself or is not open here.
     bool holdUnready(quint64 id);
     /// One subscription counted by holdUnready() acquired its channel, or went.
     void releaseUnready(quint64 id);
-    /// Connection `id`'s peer says it has read `bytes` of the connection since it connected (a
-    /// RegistryIO subscriber tells its source while bytes arrive, shares call it): a claim that grew
-    /// counts as its peer reading, as its system acknowledging bytes does, for at most five stall
-    /// waits after its system last took bytes (it does not move queuedBytesBudget's order). An empty string,
-    /// or what is wrong with a claim that cannot be true (more than was written to the connection, or less
-    /// than it claimed before): the caller drops the peer.
+    /// Connection `id`'s peer says it has read `bytes` of it since it connected (shares call it): a
+    /// claim that grew counts as its reading for at most five stall waits after its system last
+    /// took bytes. Empty, or what is wrong with a claim that cannot be true (the caller drops it).
     [[nodiscard]] QString noteReceived(quint64 id, quint64 bytes);
-    /// Tells the listener that its host remotes `object` under `name` (as enableRemoting(object,
-    /// name) does, its API taken from its class, or from the base class that names its type with
-    /// Q_CLASSINFO(QCLASSINFO_REMOTEOBJECT_TYPE, ...) as repc's Source classes do): a peer that invokes one
-    /// of its methods with other than the arguments the method takes, of their types, or writes a property
-    /// with other than one value of its type, is dropped before Qt Remote Objects reads the packet (Qt Remote
-    /// Objects would hand the method another type's storage), and so is one that invokes it without having
-    /// acquired it. With an `owner` connection (a subscription's channel), another connection that
-    /// acquires it must take it over (owner becomes that connection) within handshakeTimeout, and
-    /// invokes it only then. A null `object`: the host no longer remotes `name`. Forgotten once `object`
-    /// is destroyed.
+    /// Tells the listener that its host remotes `object` as `name` (its API that of its class, or of
+    /// the base naming its type with Q_CLASSINFO(QCLASSINFO_REMOTEOBJECT_TYPE, ...)): a peer that
+    /// invokes it with other than the types it takes, or without having acquired it, is dropped
+    /// before Qt Remote Objects reads the packet. With an `owner` connection (a channel), another
+    /// connection that acquires it must become its owner within handshakeTimeout. Null: no longer.
     void addSource(const QString &name, const QObject *object, quint64 owner = 0);
     /// The id of the connection being read now (from inside a slot that Qt Remote Objects invokes
     /// for it): unique in the process, never reused; 0 when no listener's connection is being read.
@@ -182,7 +160,6 @@ private:
     Q_INVOKABLE void dropShed();
     bool start(const QUrl &url, const QSslConfiguration *tls);
     bool listenLocal(const QUrl &url);
-    bool takeHostUrl();
     bool listenTcp(const QUrl &url, const QSslConfiguration *tls);
     void accepted(QIODevice *socket);
     void acceptFailed(const QString &why);
@@ -195,7 +172,7 @@ private:
     void checkDeadlines();
     void checkHandshakes(qint64 now);
     bool admit(quint64 id, const char *data, qint64 size);
-    void shed(std::size_t budget, qint64 limit);
+    void dropAll(const std::vector<std::pair<quint64, QString>> &drops, bool later = false);
     void drop(quint64 id, const QString &reason, bool later = false);
     void closed(quint64 id);
     void forget(quint64 id);

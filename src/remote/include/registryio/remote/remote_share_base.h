@@ -44,9 +44,7 @@ struct RemoteSubscriberInfo
     quint64 dropped = 0;
     /// Events waiting in its backlog now.
     std::size_t pending = 0;
-    /// Its connection acquired its channel: events flow to it (before that, and after a takeover
-    /// until the new connection acquired it, they wait in its backlog; once the process's backlog
-    /// budget drops its connection, they go nowhere).
+    /// Its connection acquired its channel: events flow to it (until then, they wait in its backlog).
     bool receiving = false;
     /// Bytes its backlog holds now as the process's backlog budget counts them: each event's bytes
     /// and 48 for its entry (subscribers in step share an event's bytes, and each counts them).
@@ -94,10 +92,9 @@ public:
     [[nodiscard]] std::shared_ptr<detail::RemoteOutbox> outbox() const noexcept;
 
 Q_SIGNALS:
-    /// `count` events were dropped for subscriber `subscriber` since the last emission (its
-    /// backlog was full, Block timed out, or the process's backlog budget took its oldest); also counted in
-    /// droppedCount() and warned about in `registryio.remote` at most once a second per share (the Qt
-    /// facade's drop warning: that subscriber's drops so far). Emitted on the share's thread.
+    /// `count` events were dropped for subscriber `subscriber` since the last emission (a full
+    /// backlog, Block timed out, the backlog budget), also counted in droppedCount() and warned about
+    /// (the facade's drop warning, once a second per share). Emitted on the share's thread.
     void eventsDropped(quint64 subscriber, quint64 count);
     /// A subscriber came or went.
     void subscriberCountChanged(int count);
