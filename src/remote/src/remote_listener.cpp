@@ -256,7 +256,8 @@ void RemoteListener::acceptFailed(const QString &why)
 void RemoteListener::beginHandshake(QSslSocket *socket)
 {
     accepted(nullptr);
-    d->handshakes.push_back({socket, nowMs(), {}});
+    d->handshakes.push_back({socket, nowMs()});
+    const auto errors = std::make_shared<QString>(); // what sslErrors() said, for the rejection
     if (!d->deadlines->isActive())
         d->deadlines->start();
     connect(socket, &QSslSocket::encrypted, this, [this, socket] {
@@ -267,15 +268,12 @@ void RemoteListener::beginHandshake(QSslSocket *socket)
         accept(socket, handshake->connectedAt);
     });
     // Verification errors come first, then (unless they are not fatal: no VerifyPeer) the failure.
-    connect(socket, &QSslSocket::sslErrors, this, [this, socket](const QList<QSslError> &errors) {
-        if (Private::Handshake *handshake = d->findHandshake(socket)) {
-            for (const QSslError &error : errors)
-                handshake->errors +=
-                    (handshake->errors.isEmpty() ? QString() : QStringLiteral("; ")) + error.errorString();
-        }
+    connect(socket, &QSslSocket::sslErrors, this, [errors](const QList<QSslError> &list) {
+        for (const QSslError &error : list)
+            *errors += (errors->isEmpty() ? QString() : QStringLiteral("; ")) + error.errorString();
     });
     connect(socket, &QAbstractSocket::errorOccurred, this,
-            [this, socket](QAbstractSocket::SocketError error) {
+            [this, socket, errors](QAbstractSocket::SocketError error) {
                 const auto handshake = d->settleHandshake(socket);
                 if (!handshake)
                     return;
@@ -287,7 +285,7 @@ void RemoteListener::beginHandshake(QSslSocket *socket)
                     QStringLiteral(
                         "rio::RemoteListener %1: the peer at %2 failed the TLS handshake and is dropped: %3")
                         .arg(d->address.toString(), peerAt(socket),
-                             handshake->errors.isEmpty() ? socket->errorString() : handshake->errors));
+                             errors->isEmpty() ? socket->errorString() : *errors));
             });
     // Closed without an error first: the peer went away.
     connect(socket, &QAbstractSocket::disconnected, this, [this, socket] {
@@ -321,9 +319,9 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
                   d->options.highWaterBytes, StallPasses * qint64(d->deadlines->interval()));
     Private::Peer &peer =
         d->peers.emplace(id, Private::Peer{socket, id, name, connectedAt, nowMs()}).first->second;
-    // Qt Remote Objects reads the pipe (what pump() screened) and writes through it (what admit() lets).
+    // Qt Remote Objects reads the pipe (what pump() screened) and writes through it (write()).
     auto *pipe =
-        new ScreenedPipe(socket, [this, id](const char *data, qint64 size) { return admit(id, data, size); });
+        new ScreenedPipe(socket, [this, id](const char *data, qint64 size) { return write(id, data, size); });
     peer.pipe = pipe;
     connect(socket, &QIODevice::readyRead, this, [this, id] { pump(id); });
     d->host->addHostSideConnection(pipe);

@@ -11,6 +11,7 @@
 #include <linux/sockios.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #endif
 
 namespace rio {
@@ -430,11 +431,11 @@ void RemoteListener::dropAll(const std::vector<std::pair<quint64, QString>> &dro
         drop(id, reason, later);
 }
 
-bool RemoteListener::admit(quint64 id, const char *data, qint64 size)
+qint64 RemoteListener::write(quint64 id, const char *data, qint64 size)
 {
     Private::Peer *peer = d->find(id);
     if (peer == nullptr || !peer->socket)
-        return false;
+        return -1;
     Private::observe(*peer, data, size);
     // A connection past its limit takes no more; the process holds at most its budget.
     const qint64 queued = queuedBytes(peer->socket);
@@ -454,10 +455,29 @@ bool RemoteListener::admit(quint64 id, const char *data, qint64 size)
                 drop(other, reason, true);
         }
     }
-    if (why.isEmpty())
-        return true;
-    drop(id, why, true); // not here: Qt Remote Objects is in the middle of a write
-    return false;
+    if (!why.isEmpty()) {
+        drop(id, why, true); // not here: Qt Remote Objects is in the middle of a write
+        return -1;
+    }
+    // To an idle wire (nothing buffered, nothing in the system), what the system takes goes straight
+    // to it (plain sockets): a buffered write toggles the socket's notifier, which Qt's glib event
+    // loop does with a walk over every socket. Writes that follow, before the peer took it, queue.
+    qint64 sent = 0;
+#ifdef Q_OS_LINUX
+    if (auto *tcp = qobject_cast<QAbstractSocket *>(peer->socket);
+        queued == 0 && tcp && !qobject_cast<QSslSocket *>(tcp) && systemQueued(tcp) == 0)
+        sent = std::max<qint64>(
+            ::send(int(tcp->socketDescriptor()), data, std::size_t(size), MSG_NOSIGNAL | MSG_DONTWAIT), 0);
+#endif
+    peer->handed += sent;
+    if (sent == size || peer->socket->write(data + sent, size - sent) == size - sent) {
+        if (sent > 0) // what it holds is counted
+            dropAll(
+                g_ledger.hold(this, id, QueuedBytes, queuedBytes(peer->socket), d->options.queuedBytesBudget),
+                true);
+        return size;
+    }
+    return sent;
 }
 
 bool RemoteListener::holdUnready(quint64 id)

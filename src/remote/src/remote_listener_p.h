@@ -159,13 +159,13 @@ inline constexpr qsizetype ReleasedAbove = 65536;
 inline constexpr std::size_t MaxForeignChannels = 64;
 
 // What Qt Remote Objects reads of a connection and writes to it, in place of its socket (a child):
-// the whole packets the screen passed, and writes that `admit` (the one check of what a connection
-// may hold) let through. Once discarded, nothing more is read or written.
+// the whole packets the screen passed, and writes through `write` (the listener's one check of what
+// a connection may hold: the bytes written, or -1, refused). Once discarded, nothing more goes.
 class ScreenedPipe final : public QIODevice
 {
 public:
-    ScreenedPipe(QIODevice *socket, std::function<bool(const char *, qint64)> admit)
-        : QIODevice(socket), m_socket(socket), m_admit(std::move(admit))
+    ScreenedPipe(QIODevice *socket, std::function<qint64(const char *, qint64)> write)
+        : QIODevice(socket), m_socket(socket), m_write(std::move(write))
     {
         QIODevice::open(QIODevice::ReadWrite | QIODevice::Unbuffered);
     }
@@ -207,17 +207,15 @@ protected:
     }
     qint64 writeData(const char *data, qint64 size) override
     {
-        // What is not written goes nowhere, as a closed socket's writes would (without a warning).
-        if (m_refused || !m_socket->isOpen() || !m_admit(data, size))
-            return size;
-        const qint64 n = m_socket->write(data, size);
+        // What is refused goes nowhere, as a closed socket's writes would (without a warning).
+        const qint64 n = m_refused || !m_socket->isOpen() ? -1 : m_write(data, size);
         m_written += std::max<qint64>(n, 0);
-        return n;
+        return n < 0 ? size : n;
     }
 
 private:
     QIODevice *m_socket;
-    std::function<bool(const char *, qint64)> m_admit;
+    std::function<qint64(const char *, qint64)> m_write;
     qint64 m_written = 0;
     QByteArray m_in;   // screened packets, whole
     qint64 m_read = 0; // Qt Remote Objects read up to here
@@ -321,7 +319,6 @@ struct RemoteListener::Private
     {
         QPointer<QSslSocket> socket;
         qint64 connectedAt = 0; // ms
-        QString errors;         // what sslErrors() said, for the rejection that follows
     };
     std::vector<Handshake> handshakes;
     QTimer *deadlines = nullptr;
@@ -343,19 +340,14 @@ struct RemoteListener::Private
         const qint64 system = detail::systemQueued(peer.socket);
         detail::g_ledger.measureQueued(peer.id, queued, queued + system, peer.handed - system);
     }
-    Handshake *findHandshake(const QSslSocket *socket)
-    {
-        const auto it = std::find_if(handshakes.begin(), handshakes.end(),
-                                     [socket](const Handshake &h) { return h.socket == socket; });
-        return it == handshakes.end() ? nullptr : &*it;
-    }
     // Takes `socket` out of the handshakes; none when it was not there (already settled).
     std::optional<Handshake> settleHandshake(const QSslSocket *socket)
     {
-        Handshake *it = findHandshake(socket);
-        std::optional<Handshake> out = it ? std::optional(std::move(*it)) : std::nullopt;
-        if (it)
-            handshakes.erase(handshakes.begin() + (it - handshakes.data()));
+        const auto it = std::find_if(handshakes.begin(), handshakes.end(),
+                                     [socket](const Handshake &h) { return h.socket == socket; });
+        std::optional<Handshake> out = it == handshakes.end() ? std::nullopt : std::optional(*it);
+        if (out)
+            handshakes.erase(it);
         return out;
     }
     // Who a connection is, for the warning that drops it.

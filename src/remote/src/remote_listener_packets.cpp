@@ -169,8 +169,7 @@ private:
     [[nodiscard]] bool ok() const { return m_in.status() == QDataStream::Ok; }
     [[nodiscard]] qint64 left() const { return m_body.size() - m_in.device()->pos(); }
 
-    // An invocation of `object` (null: not one the listener knows; Qt Remote Objects reads its
-    // arguments all the same, then ignores it) named `name`.
+    // An invocation of `object` named `name` (null: unknown; Qt Remote Objects reads it all the same).
     QString invocation(const QString &name, const QObject *object)
     {
         qint32 call = -1;
@@ -188,8 +187,7 @@ private:
         bool known = false;
         if (const QMetaObject *meta = object ? remotedClass(object->metaObject()) : nullptr;
             meta && call == QMetaObject::InvokeMetaMethod) {
-            // The API Qt Remote Objects makes of a QObject: that class's own methods, signals
-            // apart, in declaration order.
+            // Qt Remote Objects' API of a class: its own methods, signals apart, in declaration order.
             int seen = 0;
             for (int i = meta->methodOffset(); !known && i < meta->methodCount(); ++i) {
                 const QMetaMethod method = meta->method(i);

@@ -387,7 +387,7 @@ void RemoteLocalServer::acceptPending()
         }
         // A QTcpSocket on the descriptor, as QLocalSocket has inside: its one buffer is what
         // setReadBufferSize() bounds (QLocalSocket buffers what is peeked or read in small pieces
-        // on top of it, without a bound, and its inner socket then reads on).
+        // on top of it, without a bound).
         if (m_incoming) {
             if (setCloseOnExec(fd))
                 m_incoming(qintptr(fd));
@@ -396,7 +396,9 @@ void RemoteLocalServer::acceptPending()
             continue;
         }
         auto *socket = new QTcpSocket(this);
-        if (!setCloseOnExec(fd) || !socket->setSocketDescriptor(qintptr(fd))) {
+        if (!setCloseOnExec(fd) ||
+            !socket->setSocketDescriptor(qintptr(fd), QAbstractSocket::ConnectedState,
+                                         QIODevice::ReadWrite | QIODevice::Unbuffered)) {
             ::close(fd);
             delete socket;
             continue;

@@ -171,7 +171,7 @@ private:
     bool read(quint64 id);
     void checkDeadlines();
     void checkHandshakes(qint64 now);
-    bool admit(quint64 id, const char *data, qint64 size);
+    qint64 write(quint64 id, const char *data, qint64 size);
     void dropAll(const std::vector<std::pair<quint64, QString>> &drops, bool later = false);
     void drop(quint64 id, const QString &reason, bool later = false);
     void closed(quint64 id);
