@@ -347,6 +347,18 @@ inline QByteArray roPing(const QString &name)
     return roPacket(body);
 }
 
+// An AddObject packet for `name` (dynamic: the source answers with its definition and state): a
+// connection invokes only what it acquired.
+inline QByteArray roAcquire(const QString &name)
+{
+    QByteArray body;
+    QDataStream stream(&body, QIODevice::WriteOnly);
+    stream.setVersion(QDataStream::Qt_6_2);
+    stream.setByteOrder(QDataStream::LittleEndian);
+    stream << quint16(QtRemoteObjects::AddObject) << name << quint8(1);
+    return roPacket(body);
+}
+
 // An invocation packet of `name`'s method (or, with a `call` of WriteProperty, property) `index`
 // with `count` arguments streamed as `arguments` (QVariants as QDataStream writes them, or
 // bytes a hostile peer chose), no reply wanted.

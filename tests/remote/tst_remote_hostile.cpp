@@ -32,6 +32,8 @@ private Q_SLOTS:
     void garbageBytesOnTheSocketChangeNothing_data();
     void garbageBytesOnTheSocketChangeNothing();
     void wrongTypedArgumentsDropOnlyTheirPeer_data();
+    void channelAskedForThousandsOfTimesDropsItsPeer_data();
+    void channelAskedForThousandsOfTimesDropsItsPeer();
     void wrongTypedArgumentsDropOnlyTheirPeer();
     void packetsArrivingDuringANestedEventLoopAreScreened_data();
     void packetsArrivingDuringANestedEventLoopAreScreened();
@@ -569,6 +571,72 @@ void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer()
     QCOMPARE(source->process().state(), QProcess::Running);
 }
 
+void tst_RemoteHostile::channelAskedForThousandsOfTimesDropsItsPeer_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<bool>("own");
+    QTest::newRow("local own") << uniqueLocalUrl() << true;
+    QTest::newRow("local another's") << uniqueLocalUrl() << false;
+    QTest::newRow("tcp own") << QStringLiteral("tcp://127.0.0.1:0") << true;
+    QTest::newRow("tcp another's") << QStringLiteral("tcp://127.0.0.1:0") << false;
+}
+
+// Qt Remote Objects appends a connection to an object's listeners once per AddObject: a peer that
+// asks for one channel 5,000 times (about 285 KB; its own after subscribing, or another
+// subscriber's, whose name every connection is told) and reads the answers would have each later
+// event written 5,000 times to it in one turn. Against a source process with a lossless (Block)
+// share: the attacker is dropped at its second AddObject with one warning, the source holds less
+// than 64 MiB more than before (the events are 60 KB), and the subscriber beside it receives every
+// event.
+void tst_RemoteHostile::channelAskedForThousandsOfTimesDropsItsPeer()
+{
+    QFETCH(QString, url);
+    QFETCH(bool, own);
+    auto [source, address] = startSource(url, {QStringLiteral("--overflow"), QStringLiteral("block")}, true);
+    QVERIFY(!address.isEmpty());
+    auto good = startSubscriber(address);
+    QVERIFY(good->waitLine("state connected"));
+    const qint64 before = source->stats().value("hwm");
+    QString channel;
+    {
+        QRemoteObjectNode spy;
+        QVERIFY(rio::connectToSource(&spy, QUrl(address)));
+        QTRY_VERIFY_WITH_TIMEOUT(!channelsOf(spy).isEmpty(), Deadline);
+        channel = channelsOf(spy).first();
+    }
+    const qsizetype linesBefore = source->lineCount();
+    const std::unique_ptr<QIODevice> attacker = rawConnection(address);
+    QVERIFY(attacker);
+    QByteArray heard; // what the source told it (its object lists name the channels)
+    QObject::connect(attacker.get(), &QIODevice::readyRead, attacker.get(),
+                     [&] { heard += attacker->readAll(); });
+    const QByteArray secret = secretFor(0xadd);
+    if (own) {
+        channel = QStringLiteral("orders#") + QString::number(keyOf(secret), 16);
+        attacker->write(roAcquire(QStringLiteral("orders")) +
+                        roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})));
+        const QByteArray utf16(reinterpret_cast<const char *>(channel.utf16()), channel.size() * 2);
+        QTRY_VERIFY_WITH_TIMEOUT(heard.contains(utf16), Deadline); // remoted: the source would attach it
+    }
+    QByteArray attack;
+    for (int i = 0; i < 5000; ++i)
+        attack += roAcquire(channel);
+    attacker->write(attack);
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(attacker.get()), Deadline);
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("rejected") == 1; }));
+    qsizetype warnings = 0;
+    const QList<QByteArray> lines = source->lines("");
+    for (qsizetype i = linesBefore; i < lines.size(); ++i)
+        warnings += lines.at(i).contains("sent a second acquisition of") ? 1 : 0;
+    QCOMPARE(warnings, 1);
+    source->send("notify 1 3 60000");
+    QVERIFY(good->waitLine("event 0 3"));
+    QCOMPARE(good->lines("event 0 ").size(), 3);
+    const qint64 growth = source->stats().value("hwm") - before;
+    qInfo("the source's peak resident memory grew by %lld KiB", growth);
+    QVERIFY2(growth < RssGrowthLimitKiB, qPrintable(QString::number(growth)));
+}
+
 // A source handler that Qt Remote Objects runs while it reads (a registry handler with default
 // options, run by post) and that runs a nested event loop (a modal dialog, processEvents): a
 // packet the peer sent with the one that runs it, or sends meanwhile, is screened before Qt Remote
@@ -612,7 +680,8 @@ void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression("argument 0 is a value of type QRectF"));
     // In one write: over TLS, one record that the source's socket decrypts in parts, the rest
     // (the Ping's end and the wrong-typed post) while the handler's nested loop runs.
-    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
+    raw->write(roAcquire(QStringLiteral("orders")) +
+               roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
                roInvoke(QStringLiteral("orders"), 0, 1,
                         roArguments({QVariant(postFrame(
                             {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{42, "x"})}}))})) +
@@ -685,7 +754,8 @@ void tst_RemoteHostile::peerThatClosesWhileAHandlerSpinsAnEventLoop()
                         roArguments({QVariant(postFrame(
                             {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
     };
-    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
+    raw->write(roAcquire(QStringLiteral("orders")) +
+               roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
                roPing(QStringLiteral("orders")));
     QTRY_COMPARE_WITH_TIMEOUT(closed.size(), 1, Deadline);
     QVERIFY(sawClose);
@@ -694,7 +764,8 @@ void tst_RemoteHostile::peerThatClosesWhileAHandlerSpinsAnEventLoop()
     // The next peer is served.
     raw = rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
     QVERIFY(raw);
-    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(3));
+    raw->write(roAcquire(QStringLiteral("orders")) +
+               roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(3));
     QTRY_COMPARE_WITH_TIMEOUT(handled, (QList<qint64>{1, 2, 3}), Deadline);
 }
 
@@ -742,7 +813,8 @@ void tst_RemoteHostile::listenerDestroyedByAHandlerWhileItReads()
                         roArguments({QVariant(postFrame(
                             {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
     };
-    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
+    raw->write(roAcquire(QStringLiteral("orders")) +
+               roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
                roPing(QStringLiteral("orders")));
     QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
     QVERIFY(listener.isNull());
@@ -781,8 +853,9 @@ void tst_RemoteHostile::packetsAreScreenedWholeHoweverTheyAreSplit()
                         roArguments({QVariant(postFrame(
                             {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
     };
-    const QByteArray bytes =
-        roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1);
+    const QByteArray bytes = roAcquire(QStringLiteral("orders")) +
+                             roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
+                             post(1);
     for (const char byte : bytes) {
         raw->write(&byte, 1);
         QVERIFY(raw->waitForBytesWritten(Deadline));

@@ -34,13 +34,11 @@ class PacketScreen : WireWalk
 public:
     using WireWalk::WireWalk;
 
-    QString packet(const QHash<QString, QPointer<const QObject>> &sources)
+    QString packet(const QHash<QString, Remoted> &sources, quint16 &type, QString &name)
     {
-        quint16 type = 0;
         Carries carries = Carries::Refused;
         if (QString why = WireWalk::type(type, &PacketRule::toSource, carries); !why.isEmpty())
             return why;
-        QString name;
         m_in >> name;
         if (!ok())
             return QStringLiteral("a packet of type %1 with a malformed object name").arg(type);
@@ -51,7 +49,7 @@ public:
             if (!ok() || flag > 1)
                 why = QStringLiteral("a packet of type %1 with a malformed flag").arg(type);
         } else if (carries == Carries::Invocation) {
-            why = invocation(name, sources.value(name));
+            why = invocation(name, sources.value(name).object);
         }
         return why.isEmpty() ? rest(type) : why;
     }
@@ -77,8 +75,7 @@ private:
         bool known = false;
         if (const QMetaObject *meta = object ? remotedClass(object->metaObject()) : nullptr;
             meta && call == QMetaObject::InvokeMetaMethod) {
-            // The API Qt Remote Objects makes of a QObject: that class's own methods, signals
-            // apart, in declaration order.
+            // Qt Remote Objects' API of a class: its own methods, signals apart, in declaration order.
             int seen = 0;
             for (int i = meta->methodOffset(); !known && i < meta->methodCount(); ++i) {
                 const QMetaMethod method = meta->method(i);
@@ -124,102 +121,176 @@ private:
 
 } // namespace
 
-// Reads what `socket` holds; each packet made whole is screened, in order, and appended to the pipe
-// Qt Remote Objects reads if it passes, which it then reads. A refused packet drops the connection
-// once what passed before it was read; nothing after it is. Qt Remote Objects never reads a byte
-// that is not in a screened packet, whatever the transport buffers meanwhile.
-void RemoteListener::pump(QIODevice *socket)
+// Reads what connection `id`'s socket holds; each whole packet is screened, in order, and appended to
+// the pipe Qt Remote Objects reads (read()) if it passes. A refused packet drops the connection once
+// what passed before it was read; Qt Remote Objects never reads a byte no screen passed.
+void RemoteListener::pump(quint64 id)
 {
-    Private::Peer *peer = d->find(socket);
+    Private::Peer *peer = d->find(id);
     // Paused, or Qt Remote Objects is reading this connection (a handler it runs spins a nested
     // event loop): what arrives stays in the socket (up to its limit) until that is over.
-    if (!peer || !peer->pipe || peer->reading || peer->pauses > 0 ||
-        socket->property(RejectedProperty).toBool())
+    if (!peer || !peer->socket || peer->reading || peer->pauses > 0 || peer->rejected())
         return;
+    QIODevice *socket = peer->socket;
     const bool began = peer->partial.isEmpty();
     readInto(socket, peer->partial, d->readLimit());
     QString why;
+    // Each whole packet screened by the table, then judged by the conversation; one that passes
+    // both goes to the pipe (one the conversation swallows, nowhere).
     const qsizetype at = screenPackets(
         peer->partial, 0, d->options.maxPacketBytes,
-        [this](const QByteArray &body) { return d->screenPacket(body); }, why);
-    if (at > 0)
-        peer->pipe->append(peer->partial.constData(), at);
+        [this, peer](const QByteArray &body) {
+            quint16 type = 0;
+            QString name;
+            bool pass = true;
+            QString why = PacketScreen(body).packet(d->sources, type, name);
+            if (why.isEmpty())
+                why = d->judge(*peer, type, name, pass);
+            if (why.isEmpty() && pass) // `body` lies in the buffer, after its size
+                peer->pipe->append(body.constData() - 4, 4 + body.size());
+            return why;
+        },
+        why);
     peer->partial.remove(0, at);
     // The room a large packet took goes back once it passed: an idle connection holds none of it.
     if (peer->partial.capacity() > std::max<qsizetype>(ReleasedAbove, 2 * peer->partial.size()))
         peer->partial.squeeze();
     const qint64 now = nowMs();
-    if (at > 0) { // a packet completed: progress, and what is left (if anything) began a new one
-        peer->handshaken = true;
-        peer->pendingSince = now;
-        peer->packetSince = now;
-    } else if (began) { // a new packet began
+    if (at > 0 || began) { // a packet completed (progress), or a new one began
+        peer->handshaken = peer->handshaken || at > 0;
         peer->pendingSince = now;
         peer->packetSince = now;
     }
-    peer->held = peer->partial.size();
-    g_ledger.set(peer->id, IncompleteBytes, peer->held, peer->packetSince);
-    if (peer->pipe->bytesAvailable() > 0) {
-        // A share's slot it runs names this connection; it may spin an event loop, in which other
-        // connections are read (and this list changes).
-        const CurrentPeer outer = std::exchange(t_current, {this, socket, peer->id});
-        const QPointer<RemoteListener> alive(this);
-        const QPointer<QtROIoDeviceBase> device = peer->device;
-        peer->reading = true;
-        Q_EMIT peer->pipe->readyRead();
-        t_current = outer;
-        if (!alive) { // a handler destroyed the listener, which left the connection to this read
-            if (device)
-                Q_EMIT device->disconnected();
-            socket->deleteLater();
-            return;
-        }
-        peer = d->find(socket);
-        if (!peer)
-            return;
-        peer->reading = false;
-        if (peer->hungUp) { // it closed while it was read
-            closed(socket, peer->id);
-            return;
-        }
-        if (socket->property(RejectedProperty).toBool()) { // by a share, or a budget, while it read
-            abortSocket(socket);
-            return;
-        }
-    }
+    const qint64 since = peer->packetSince;
+    if (!read(id))
+        return;
     if (!why.isEmpty()) {
-        drop(socket, QStringLiteral("rio::RemoteListener %1: %2 sent %3; its connection is dropped")
-                         .arg(d->address.toString(), Private::describe(*peer), why));
+        drop(id, QStringLiteral("rio::RemoteListener %1: %2 sent %3; its connection is dropped")
+                     .arg(d->address.toString(), Private::describe(*d->find(id)), why));
         return;
     }
-    if (g_ledger.total(IncompleteBytes) > d->options.incompleteBytesBudget)
-        shed(IncompleteBytes, d->options.incompleteBytesBudget);
-    // What reading made the source answer (a Pong per Ping, an object's state per acquisition)
-    // waits for a peer that may never read it.
-    checkQueued();
+    dropAll(g_ledger.hold(this, id, IncompleteBytes, d->find(id)->partial.size(),
+                          d->options.incompleteBytesBudget, since));
     // What arrived while Qt Remote Objects read: the socket signals no more for it.
     if (socket->isOpen() && socket->bytesAvailable() > 0)
-        QMetaObject::invokeMethod(
-            this,
-            [this, s = QPointer(socket)] {
-                if (s)
-                    pump(s);
-            },
-            Qt::QueuedConnection);
+        QMetaObject::invokeMethod(this, [this, id] { pump(id); }, Qt::QueuedConnection);
 }
 
-// A packet's body is its type (16 bits), the name of the object it is for, then what its type
-// carries (PacketCarries); all little-endian. Screened as Qt Remote Objects' source side would
-// read it, by the table of what each packet type and argument type may carry.
-QString RemoteListener::Private::screenPacket(const QByteArray &body) const
+// Lets Qt Remote Objects read what connection `id`'s pipe holds; false when the connection (or
+// this listener) went meanwhile.
+bool RemoteListener::read(quint64 id)
 {
-    return PacketScreen(body).packet(sources);
+    Private::Peer *peer = d->find(id);
+    if (peer->pipe->bytesAvailable() == 0)
+        return true;
+    // A share's slot it runs names this connection; it may spin an event loop, in which other
+    // connections are read (and the peers change).
+    const QPointer<QIODevice> socket = peer->socket;
+    const QPointer<QtROIoDeviceBase> device = peer->device;
+    const CurrentPeer outer = std::exchange(t_current, {this, peer->pipe, id});
+    const QPointer<RemoteListener> alive(this);
+    peer->reading = true;
+    Q_EMIT peer->pipe->readyRead();
+    t_current = outer;
+    if (!alive) { // a handler destroyed the listener, which left the connection to this read
+        if (device)
+            Q_EMIT device->disconnected();
+        if (socket)
+            socket->deleteLater();
+        return false;
+    }
+    peer = d->find(id);
+    if (!peer)
+        return false;
+    peer->reading = false;
+    if (peer->pipe && peer->pipe->pending() == 0)
+        Private::settleAsked(*peer);
+    if (peer->hungUp) { // it closed while it was read
+        closed(id);
+        return false;
+    }
+    if (peer->rejected()) { // by a share, or a budget, while it read
+        abortSocket(socket);
+        return false;
+    }
+    return true;
 }
 
-void RemoteListener::addSource(const QString &name, const QObject *object)
+// The one state machine of a connection's conversation, as Qt Remote Objects' own nodes keep it
+// (an object acquired once until released or withdrawn, invoked only once acquired): what passes,
+// what is swallowed (a release that crossed the source's withdrawal), what drops the peer.
+QString RemoteListener::Private::judge(Peer &peer, quint16 type, const QString &name, bool &pass)
 {
-    d->sources.removeIf([](const auto &source) { return source.value().isNull(); });
-    d->sources.insert(name, object);
+    const auto it = sources.constFind(name);
+    const Remoted source = it == sources.cend() ? Remoted{} : it.value();
+    const bool another = source.object && source.owner != 0 && source.owner != peer.id;
+    switch (type) {
+    case QtRemoteObjects::AddObject:
+        if (peer.acquired.contains(name))
+            return QStringLiteral("a second acquisition of \"%1\", which it holds").arg(name);
+        if (another && peer.foreign.size() >= MaxForeignChannels)
+            return QStringLiteral("an acquisition of \"%1\" while it holds %2 channels of other connections' "
+                                  "subscriptions")
+                .arg(name)
+                .arg(MaxForeignChannels);
+        if (another)
+            peer.foreign.emplace_back(name, nowMs());
+        peer.acquired.insert(name, false);
+        peer.asked.push_back(name);
+        return {};
+    case QtRemoteObjects::RemoveObject:
+        pass = peer.acquired.contains(name);
+        peer.release(name);
+        return {};
+    case QtRemoteObjects::InvokePacket:
+        // (Another connection's channel: its share judges, once what came before, a takeover, ran.)
+        if (source.object && !peer.acquired.contains(name))
+            return QStringLiteral("an invocation of \"%1\", which it has not acquired").arg(name);
+        return {};
+    default: // Ping: Qt Remote Objects answers any, acquired or not
+        return {};
+    }
+}
+
+void RemoteListener::Private::observe(Peer &peer, const char *data, qint64 size)
+{
+    for (qint64 at = 0; size - at >= 6;) {
+        const qint64 length = qFromLittleEndian<quint32>(data + at);
+        const quint16 type = qFromLittleEndian<quint16>(data + at + 4);
+        if (type == QtRemoteObjects::InitPacket || type == QtRemoteObjects::InitDynamicPacket ||
+            type == QtRemoteObjects::RemoveObject) {
+            QDataStream in(
+                QByteArray::fromRawData(data + at + 6, std::clamp<qint64>(length - 2, 0, size - at - 6)));
+            in.setVersion(QDataStream::Qt_6_2);
+            in.setByteOrder(QDataStream::LittleEndian);
+            QString name;
+            in >> name;
+            if (type != QtRemoteObjects::RemoveObject)
+                peer.acquired.insert(name, true);
+            else
+                peer.release(name);
+        }
+        at += 4 + length;
+    }
+}
+
+void RemoteListener::Private::settleAsked(Peer &peer)
+{
+    for (const QString &name : std::exchange(peer.asked, {})) {
+        if (const auto it = peer.acquired.constFind(name); it != peer.acquired.cend() && !it.value())
+            peer.release(name);
+    }
+}
+
+void RemoteListener::addSource(const QString &name, const QObject *object, quint64 owner)
+{
+    if (!object) {
+        d->sources.remove(name);
+        return;
+    }
+    d->sources.insert(name, {object, owner});
+    if (Private::Peer *peer = d->find(owner)) // it took the subscription over: its channel now
+        std::erase_if(peer->foreign, [&name](const auto &one) { return one.first == name; });
 }
 
 } // namespace rio
