@@ -632,7 +632,8 @@ private:
 
 qint64 detail::readInto(QIODevice *socket, QByteArray &buffer, qint64 limit)
 {
-    const qint64 arrived = socket->bytesAvailable();
+    // At most `limit` a turn (an unbuffered socket's bytesAvailable() is all the system holds).
+    const qint64 arrived = std::min(socket->bytesAvailable(), limit);
     if (arrived <= 0)
         return 0;
     const qsizetype at = buffer.size();
