@@ -976,8 +976,8 @@ private Q_SLOTS:
         QCOMPARE(r[u"removedHandlerDrops"].toObject().size(), rio::dropReasonCount);
         const QJsonArray handlers = r[u"handlers"].toArray();
         QCOMPARE(handlers.size(), info.handlers.size());
-        static const char *const reasons[] = {"overflow",  "removed",  "contextDestroyed",
-                                              "suspended", "noMemory", "discarded"};
+        static const char *const reasons[] = {
+            "overflow", "removed", "contextDestroyed", "suspended", "noMemory", "discarded", "budget"};
         const auto sameHistogram = [](const QJsonObject &j, const rio::TimeHistogram &t) {
             QJsonArray buckets = j[u"buckets"].toArray();
             bool same = buckets.size() <= rio::TimeHistogram::bucketCount;

@@ -1199,8 +1199,8 @@ private Q_SLOTS:
                 }
                 QVERIFY2(connections.contains(h[u"connection"].toString()),
                          qPrintable(h[u"connection"].toString()));
-                for (const char *reason :
-                     {"overflow", "removed", "contextDestroyed", "suspended", "noMemory", "discarded"})
+                for (const char *reason : {"overflow", "removed", "contextDestroyed", "suspended", "noMemory",
+                                           "discarded", "budget"})
                     QVERIFY2(h[u"drops"].toObject().contains(QLatin1String(reason)), reason);
             }
         }

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     box->push(0, QByteArray("event"));
     g_refuseIn = 0;
     RIO_CHECK(backlogs[0]->size() == 1 && backlogs[1]->size() == 0);
-    RIO_CHECK(box->dropped.load() == 1);
+    RIO_CHECK(box->droppedCount() == 1);
     RIO_CHECK(backlogs[1]->queue.dropped(RemoteAccounting::Reason::NoMemory) == 1);
     const std::vector<RemoteDrops> drops = box->takeUnreported();
     RIO_CHECK(drops.size() == 1 && drops.front().backlog == backlogs[1] && drops.front().count == 1);

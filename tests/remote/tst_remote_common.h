@@ -10,6 +10,7 @@
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_registry.h>
 #include <registryio/remote/remote_share.h>
+#include <registryio/remote/remote_tls.h>
 
 #include "remote_codec_p.h" // the wire frames, which the tests check
 
@@ -283,11 +284,15 @@ inline QByteArray payloadBytes(qint64 seq)
     return rio::detail::encodeRemoteEvent(Payload{seq, QByteArray("x")});
 }
 
+// Makes `node` trust the tests' CA when `address` is a tls: URL (defined below).
+inline void trustTestCa(QRemoteObjectNode &node, const QString &address);
+
 // A plain Qt Remote Objects replica of the share `name` at `address`, through `node` (what any
 // process that reaches the socket can get), or null when it does not become valid in time.
 inline std::unique_ptr<QRemoteObjectDynamicReplica>
 rawReplica(QRemoteObjectNode &node, const QString &address, const QString &name = QStringLiteral("orders"))
 {
+    trustTestCa(node, address);
     if (!rio::connectToSource(&node, QUrl(address)))
         return nullptr;
     std::unique_ptr<QRemoteObjectDynamicReplica> replica(node.acquireDynamic(name));
@@ -342,6 +347,18 @@ inline QByteArray roPing(const QString &name)
     return roPacket(body);
 }
 
+// An AddObject packet for `name` (dynamic: the source answers with its definition and state): a
+// connection invokes only what it acquired.
+inline QByteArray roAcquire(const QString &name)
+{
+    QByteArray body;
+    QDataStream stream(&body, QIODevice::WriteOnly);
+    stream.setVersion(QDataStream::Qt_6_2);
+    stream.setByteOrder(QDataStream::LittleEndian);
+    stream << quint16(QtRemoteObjects::AddObject) << name << quint8(1);
+    return roPacket(body);
+}
+
 // An invocation packet of `name`'s method (or, with a `call` of WriteProperty, property) `index`
 // with `count` arguments streamed as `arguments` (QVariants as QDataStream writes them, or
 // bytes a hostile peer chose), no reply wanted.
@@ -370,10 +387,14 @@ inline QByteArray roArguments(const QVariantList &values)
     return bytes;
 }
 
-// A raw connection to a source at `address` (local:, tcp: or tls:, trusting `ca` for tls:), or
-// null when it does not connect in time.
-inline std::unique_ptr<QIODevice> rawConnection(const QString &address, const QString &ca = {})
+inline QString testCa(const QString &address);
+
+// A raw connection to a source at `address` (local:, tcp: or tls:, trusting `ca` for tls:, by
+// default the tests' CA), or null when it does not connect in time.
+inline std::unique_ptr<QIODevice> rawConnection(const QString &address, QString ca = {})
 {
+    if (ca.isEmpty())
+        ca = testCa(address);
     const QUrl url(address);
     if (url.scheme() == QLatin1String("local")) {
         auto socket = std::make_unique<QLocalSocket>();
@@ -566,6 +587,58 @@ inline void addTransportRows()
     QTest::addColumn<QString>("url");
     QTest::newRow("local") << uniqueLocalUrl();
     QTest::newRow("tcp") << QStringLiteral("tcp://127.0.0.1:0");
+}
+
+// Every transport, TLS too: what hostile peers are tried over.
+inline void addSchemeRows()
+{
+    addTransportRows();
+    QTest::newRow("tls") << QStringLiteral("tls://127.0.0.1:0");
+}
+
+// The certificates of the tests that do not make their own (one set per process: each set costs
+// a few openssl commands).
+inline const TestCertificates &testCertificates()
+{
+    static const TestCertificates certs;
+    return certs;
+}
+
+inline bool isTls(const QString &address)
+{
+    return QUrl(address).scheme() == QLatin1String("tls");
+}
+
+// The CA a tls: peer trusts; empty for other schemes.
+inline QString testCa(const QString &address)
+{
+    return isTls(address) ? testCertificates().path(QStringLiteral("a-ca.crt")) : QString();
+}
+
+inline void trustTestCa(QRemoteObjectNode &node, const QString &address)
+{
+    if (!isTls(address))
+        return;
+    QSslConfiguration configuration = QSslConfiguration::defaultConfiguration();
+    configuration.setCaCertificates(QSslCertificate::fromPath(testCa(address)));
+    rio::setRemoteTlsConfiguration(&node, configuration);
+}
+
+// What rio_remote_peer needs for a tls: URL: a source its certificate, a subscriber the CA.
+inline QStringList tlsSourceArgs(const QString &url)
+{
+    return isTls(url) ? testCertificates().args(QStringLiteral("server"), QString()) : QStringList();
+}
+inline QStringList tlsSubscriberArgs(const QString &url)
+{
+    return isTls(url) ? testCertificates().args(QString(), QStringLiteral("a")) : QStringList();
+}
+
+// An in-process source over `url`'s transport (with the tests' certificates over tls:).
+inline std::unique_ptr<LocalSource> localSource(const QString &url, rio::RemoteShareOptions options = {})
+{
+    return std::make_unique<LocalSource>(
+        url, options, isTls(url) ? testCertificates().sourceConfiguration() : QSslConfiguration());
 }
 
 } // namespace

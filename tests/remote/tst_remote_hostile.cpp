@@ -15,9 +15,11 @@ class tst_RemoteHostile : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void peersSeeOnlyTheEventSignalAndThePostSlot_data();
     void peersSeeOnlyTheEventSignalAndThePostSlot();
     void malformedMultiEventPostDeliversNothingAndDropsThatPeer_data();
     void malformedMultiEventPostDeliversNothingAndDropsThatPeer();
+    void oversizedPacketDropsThatPeerOnly_data();
     void oversizedPacketDropsThatPeerOnly();
     void incompletePacketsStayWithinTheBudgetAndTheDeadline_data();
     void incompletePacketsStayWithinTheBudgetAndTheDeadline();
@@ -27,7 +29,11 @@ private Q_SLOTS:
     void peerThatNeverReadsIsDropped();
     void idleConnectionsHoldNoneOfTheirLargePackets_data();
     void idleConnectionsHoldNoneOfTheirLargePackets();
+    void garbageBytesOnTheSocketChangeNothing_data();
     void garbageBytesOnTheSocketChangeNothing();
+    void wrongTypedArgumentsDropOnlyTheirPeer_data();
+    void channelAskedForThousandsOfTimesDropsItsPeer_data();
+    void channelAskedForThousandsOfTimesDropsItsPeer();
     void wrongTypedArgumentsDropOnlyTheirPeer();
     void packetsArrivingDuringANestedEventLoopAreScreened_data();
     void packetsArrivingDuringANestedEventLoopAreScreened();
@@ -41,12 +47,46 @@ private Q_SLOTS:
     void liveLocalServerIsNotReplaced();
 };
 
+namespace {
+
+// Who a peer is, as a warning that drops it names it: over local:, its process and user.
+QString peerPattern(const QString &url)
+{
+    return url.startsWith(QLatin1String("local")) ? QStringLiteral("local:.* pid \\d+ uid \\d+")
+                                                  : QStringLiteral("127\\.0\\.0\\.1:\\d+");
+}
+
+// Columns "url" and those `columns` adds, and the rows `rows` adds over every transport, each
+// named "<scheme>: <row>".
+using Row = std::function<QTestData &(const char *)>;
+void addSchemeRowsOf(const std::function<void()> &columns, const std::function<void(const Row &)> &rows)
+{
+    QTest::addColumn<QString>("url");
+    columns();
+    for (const QString &url :
+         {uniqueLocalUrl(), QStringLiteral("tcp://127.0.0.1:0"), QStringLiteral("tls://127.0.0.1:0")}) {
+        const QString scheme = QUrl(url).scheme();
+        rows([&](const char *name) -> QTestData & {
+            return QTest::addRow("%s: %s", qPrintable(scheme), name) << url;
+        });
+    }
+}
+
+} // namespace
+
 // What a peer can reach of a share: under its name, the post slot and subscribing; under its own
 // channel, the event signal and ready(). Nothing that adds handlers, touches other objects or
 // holds state a peer could write.
+void tst_RemoteHostile::peersSeeOnlyTheEventSignalAndThePostSlot_data()
+{
+    addSchemeRows();
+}
+
 void tst_RemoteHostile::peersSeeOnlyTheEventSignalAndThePostSlot()
 {
-    LocalSource source(uniqueLocalUrl());
+    QFETCH(QString, url);
+    const auto owned = localSource(url);
+    LocalSource &source = *owned;
     QVERIFY(source.share);
     QRemoteObjectNode node;
     RawSubscription raw;
@@ -69,9 +109,9 @@ void tst_RemoteHostile::peersSeeOnlyTheEventSignalAndThePostSlot()
     // A subscription without a secret drops that peer, and changes nothing else.
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
     QTest::ignoreMessage(
-        QtWarningMsg,
-        QRegularExpression(
-            "connection \\d+ \\(local:.* pid \\d+ uid \\d+\\) sent a subscription with a secret of 0 bytes"));
+        QtWarningMsg, QRegularExpression(QStringLiteral("connection \\d+ \\(%1\\) sent a subscription with a "
+                                                        "secret of 0 bytes")
+                                             .arg(peerPattern(url))));
     QRemoteObjectNode other;
     const std::unique_ptr<QRemoteObjectDynamicReplica> keyless = rawReplica(other, source.address());
     QVERIFY(keyless);
@@ -82,10 +122,10 @@ void tst_RemoteHostile::peersSeeOnlyTheEventSignalAndThePostSlot()
     QCOMPARE(source.share->base()->subscriberCount(), 1);
     // More than 64 subscriptions on one connection that do not acquire their channel drop that
     // peer, and its subscriptions go.
-    QTest::ignoreMessage(
-        QtWarningMsg,
-        QRegularExpression(
-            "connection \\d+ \\(local:.*\\) sent more than 64 subscriptions that did not acquire"));
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression(QStringLiteral("connection \\d+ \\(%1\\) sent more than 64 "
+                                                           "subscriptions that did not acquire")
+                                                .arg(peerPattern(url))));
     QRemoteObjectNode greedy;
     const std::unique_ptr<QRemoteObjectDynamicReplica> many = rawReplica(greedy, source.address());
     QVERIFY(many);
@@ -107,50 +147,56 @@ void tst_RemoteHostile::peersSeeOnlyTheEventSignalAndThePostSlot()
 // peer, and none of the frame's events reach the source.
 void tst_RemoteHostile::malformedMultiEventPostDeliversNothingAndDropsThatPeer_data()
 {
-    QTest::addColumn<QByteArray>("frame");
-    QTest::addColumn<QString>("warning");
     const quint64 own = keyOf(secretFor(7)); // the origin of the peer's own subscription
     const QByteArray good1 = payloadBytes(101);
     const QByteArray good3 = payloadBytes(103);
-    const QString malformed = QStringLiteral(
-        "connection \\d+ \\(local:.*\\) sent a malformed frame of .* its connection is dropped");
-    QTest::newRow("one event, not a Payload")
-        << postFrame({{own, QByteArray("garbage")}})
-        << QStringLiteral("connection \\d+ \\(local:.*\\) sent .* not one event; its connection is dropped");
-    QTest::newRow("truncated count") << QByteArray(1, char(2)) + QByteArray(2, char(0)) << malformed;
+    const QString malformed =
+        QStringLiteral("connection \\d+ \\(.*\\) sent a malformed frame of .* its connection is dropped");
     QList<std::pair<quint64, QByteArray>> many;
     for (int i = 0; i <= int(rio::detail::RemoteFrameMaxEvents); ++i)
         many.append({own, payloadBytes(i + 1)});
-    QTest::newRow("count beyond the limit") << postFrame(many) << malformed;
-    QTest::newRow("count beyond the events") << postFrame({{own, good1}, {own, good3}}, 3) << malformed;
-    QTest::newRow("event cut short") << postFrame({{own, good1}, {own, good3}}).chopped(3) << malformed;
-    QTest::newRow("origin 0 in the middle")
-        << postFrame({{own, good1}, {0, payloadBytes(102)}, {own, good3}}) << malformed;
-    QTest::newRow("bad event in the middle")
-        << postFrame({{own, good1}, {own, QByteArray("garbage")}, {own, good3}})
-        << QStringLiteral("connection \\d+ \\(local:.*\\) sent a frame of 3 events, one of them bytes that "
-                          "are not one event; its "
-                          "connection is dropped");
-    QTest::newRow("oversized event in the middle")
-        << postFrame({{own, good1},
-                      {own, rio::detail::encodeRemoteEvent(Payload{102, QByteArray(2048, 'x')})},
-                      {own, good3}})
-        << QStringLiteral(
-               "connection \\d+ \\(local:.*\\) sent an event of [0-9]+ bytes \\(the share accepts 1024\\)");
+    const auto columns = [] {
+        QTest::addColumn<QByteArray>("frame");
+        QTest::addColumn<QString>("warning");
+    };
+    addSchemeRowsOf(columns, [&](const Row &row) {
+        row("one event, not a Payload")
+            << postFrame({{own, QByteArray("garbage")}})
+            << QStringLiteral("connection \\d+ \\(.*\\) sent .* not one event; its connection is dropped");
+        row("truncated count") << QByteArray(1, char(2)) + QByteArray(2, char(0)) << malformed;
+        row("count beyond the limit") << postFrame(many) << malformed;
+        row("count beyond the events") << postFrame({{own, good1}, {own, good3}}, 3) << malformed;
+        row("event cut short") << postFrame({{own, good1}, {own, good3}}).chopped(3) << malformed;
+        row("origin 0 in the middle")
+            << postFrame({{own, good1}, {0, payloadBytes(102)}, {own, good3}}) << malformed;
+        row("bad event in the middle")
+            << postFrame({{own, good1}, {own, QByteArray("garbage")}, {own, good3}})
+            << QStringLiteral(
+                   "connection \\d+ \\(.*\\) sent a frame of 3 events, one of them bytes that are not "
+                   "one event; its connection is dropped");
+        row("oversized event in the middle")
+            << postFrame({{own, good1},
+                          {own, rio::detail::encodeRemoteEvent(Payload{102, QByteArray(2048, 'x')})},
+                          {own, good3}})
+            << QStringLiteral(
+                   "connection \\d+ \\(.*\\) sent an event of [0-9]+ bytes \\(the share accepts 1024\\)");
+    });
 }
 
 void tst_RemoteHostile::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
 {
+    QFETCH(QString, url);
     QFETCH(QByteArray, frame);
     QFETCH(QString, warning);
     rio::RemoteShareOptions options;
     options.maxEventBytes = 1024;
-    LocalSource source(uniqueLocalUrl(), options);
+    const auto owned = localSource(url, options);
+    LocalSource &source = *owned;
     QVERIFY(source.share);
     QList<qint64> atSource;
     source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); });
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    auto good = startSubscriber(source.address());
+    auto good = startSubscriber(source.address(), tlsSubscriberArgs(url));
     QVERIFY(good->waitLine("state connected"));
 
     QRemoteObjectNode node;
@@ -174,24 +220,30 @@ void tst_RemoteHostile::malformedMultiEventPostDeliversNothingAndDropsThatPeer()
 }
 
 // A packet announced larger than the limit is never buffered: the connection goes at once.
+void tst_RemoteHostile::oversizedPacketDropsThatPeerOnly_data()
+{
+    addSchemeRows();
+}
+
 void tst_RemoteHostile::oversizedPacketDropsThatPeerOnly()
 {
-    LocalSource source(uniqueLocalUrl());
+    QFETCH(QString, url);
+    const auto owned = localSource(url);
+    LocalSource &source = *owned;
     QVERIFY(source.share);
     QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
-    auto good = startSubscriber(source.address());
+    auto good = startSubscriber(source.address(), tlsSubscriberArgs(url));
     QVERIFY(good->waitLine("state connected"));
 
     QTest::ignoreMessage(QtWarningMsg,
                          QRegularExpression("sent a packet of 1073741824 bytes \\(the limit is 1114112\\)"));
-    QLocalSocket raw;
-    raw.connectToServer(QUrl(source.address()).path());
-    QVERIFY(raw.waitForConnected(Deadline));
+    const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+    QVERIFY(raw);
     QByteArray header(4, 0);
     header[3] = char(0x40); // 1 GiB, little-endian as Qt Remote Objects reads it
-    raw.write(header + QByteArray(3 << 20, 'x'));
+    raw->write(header + QByteArray(3 << 20, 'x'));
     QVERIFY(rejected.wait(Deadline));
-    QTRY_COMPARE_WITH_TIMEOUT(raw.state(), QLocalSocket::UnconnectedState, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
 
     source.registry.notify(Payload{1, {}});
     QVERIFY(good->waitLine("event 0 1"));
@@ -393,26 +445,32 @@ void tst_RemoteHostile::connectionsThatSendNoWholePacketAreDropped()
 
 // Bytes that are not Qt Remote Objects' protocol at all: the source and the other subscribers
 // carry on.
+void tst_RemoteHostile::garbageBytesOnTheSocketChangeNothing_data()
+{
+    addSchemeRows();
+}
+
 void tst_RemoteHostile::garbageBytesOnTheSocketChangeNothing()
 {
-    LocalSource source(uniqueLocalUrl());
+    QFETCH(QString, url);
+    const auto owned = localSource(url);
+    LocalSource &source = *owned;
     QVERIFY(source.share);
-    auto good = startSubscriber(source.address());
+    auto good = startSubscriber(source.address(), tlsSubscriberArgs(url));
     QVERIFY(good->waitLine("state connected"));
     QList<qint64> atSource;
     source.registry.add(this, [&](const Payload &p) { atSource.append(p.seq); });
 
     for (int round = 0; round < 8; ++round) {
-        QLocalSocket raw;
-        raw.connectToServer(QUrl(source.address()).path());
-        QVERIFY(raw.waitForConnected(Deadline));
+        const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+        QVERIFY(raw);
         QByteArray junk;
         for (int i = 0; i < 256; ++i)
             junk.append(char((i * 37 + round * 11) & 0xff));
         junk.prepend(QByteArray::fromHex("00000100")); // a plausible small size, then noise
-        raw.write(junk);
-        QVERIFY(raw.waitForBytesWritten(Deadline));
-        raw.disconnectFromServer();
+        raw->write(junk);
+        QTRY_VERIFY_WITH_TIMEOUT(raw->bytesToWrite() == 0 || !isOpen(raw.get()), Deadline);
+        QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline); // the source drops it
     }
     source.registry.notify(Payload{1, {}});
     QVERIFY(good->waitLine("event 0 1"));
@@ -428,18 +486,25 @@ void tst_RemoteHostile::garbageBytesOnTheSocketChangeNothing()
 // registered) or of a type the method does not take: each drops that peer, before Qt Remote
 // Objects reads it, with one rejection; the source process lives and the subscriber beside the
 // attacker receives every event.
+void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer_data()
+{
+    addSchemeRows();
+}
+
 void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer()
 {
+    QFETCH(QString, url);
     // Named, not bound: lambdas capture them (clang 14 captures no structured binding).
-    const auto started = startSource(uniqueLocalUrl());
+    const auto started = startSource(url, tlsSourceArgs(url));
     Peer *const source = started.first.get();
     const QString address = started.second;
     QVERIFY(!address.isEmpty());
-    auto good = startSubscriber(address);
+    auto good = startSubscriber(address, tlsSubscriberArgs(url));
     QVERIFY(good->waitLine("state connected"));
     QString channel;
     {
         QRemoteObjectNode spy;
+        trustTestCa(spy, address);
         QVERIFY(rio::connectToSource(&spy, QUrl(address)));
         QTRY_VERIFY_WITH_TIMEOUT(!channelsOf(spy).isEmpty(), Deadline);
         channel = channelsOf(spy).first();
@@ -506,6 +571,72 @@ void tst_RemoteHostile::wrongTypedArgumentsDropOnlyTheirPeer()
     QCOMPARE(source->process().state(), QProcess::Running);
 }
 
+void tst_RemoteHostile::channelAskedForThousandsOfTimesDropsItsPeer_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<bool>("own");
+    QTest::newRow("local own") << uniqueLocalUrl() << true;
+    QTest::newRow("local another's") << uniqueLocalUrl() << false;
+    QTest::newRow("tcp own") << QStringLiteral("tcp://127.0.0.1:0") << true;
+    QTest::newRow("tcp another's") << QStringLiteral("tcp://127.0.0.1:0") << false;
+}
+
+// Qt Remote Objects appends a connection to an object's listeners once per AddObject: a peer that
+// asks for one channel 5,000 times (about 285 KB; its own after subscribing, or another
+// subscriber's, whose name every connection is told) and reads the answers would have each later
+// event written 5,000 times to it in one turn. Against a source process with a lossless (Block)
+// share: the attacker is dropped at its second AddObject with one warning, the source holds less
+// than 64 MiB more than before (the events are 60 KB), and the subscriber beside it receives every
+// event.
+void tst_RemoteHostile::channelAskedForThousandsOfTimesDropsItsPeer()
+{
+    QFETCH(QString, url);
+    QFETCH(bool, own);
+    auto [source, address] = startSource(url, {QStringLiteral("--overflow"), QStringLiteral("block")}, true);
+    QVERIFY(!address.isEmpty());
+    auto good = startSubscriber(address);
+    QVERIFY(good->waitLine("state connected"));
+    const qint64 before = source->stats().value("hwm");
+    QString channel;
+    {
+        QRemoteObjectNode spy;
+        QVERIFY(rio::connectToSource(&spy, QUrl(address)));
+        QTRY_VERIFY_WITH_TIMEOUT(!channelsOf(spy).isEmpty(), Deadline);
+        channel = channelsOf(spy).first();
+    }
+    const qsizetype linesBefore = source->lineCount();
+    const std::unique_ptr<QIODevice> attacker = rawConnection(address);
+    QVERIFY(attacker);
+    QByteArray heard; // what the source told it (its object lists name the channels)
+    QObject::connect(attacker.get(), &QIODevice::readyRead, attacker.get(),
+                     [&] { heard += attacker->readAll(); });
+    const QByteArray secret = secretFor(0xadd);
+    if (own) {
+        channel = QStringLiteral("orders#") + QString::number(keyOf(secret), 16);
+        attacker->write(roAcquire(QStringLiteral("orders")) +
+                        roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})));
+        const QByteArray utf16(reinterpret_cast<const char *>(channel.utf16()), channel.size() * 2);
+        QTRY_VERIFY_WITH_TIMEOUT(heard.contains(utf16), Deadline); // remoted: the source would attach it
+    }
+    QByteArray attack;
+    for (int i = 0; i < 5000; ++i)
+        attack += roAcquire(channel);
+    attacker->write(attack);
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(attacker.get()), Deadline);
+    QVERIFY(source->waitStats([](const auto &s) { return s.value("rejected") == 1; }));
+    qsizetype warnings = 0;
+    const QList<QByteArray> lines = source->lines("");
+    for (qsizetype i = linesBefore; i < lines.size(); ++i)
+        warnings += lines.at(i).contains("sent a second acquisition of") ? 1 : 0;
+    QCOMPARE(warnings, 1);
+    source->send("notify 1 3 60000");
+    QVERIFY(good->waitLine("event 0 3"));
+    QCOMPARE(good->lines("event 0 ").size(), 3);
+    const qint64 growth = source->stats().value("hwm") - before;
+    qInfo("the source's peak resident memory grew by %lld KiB", growth);
+    QVERIFY2(growth < RssGrowthLimitKiB, qPrintable(QString::number(growth)));
+}
+
 // A source handler that Qt Remote Objects runs while it reads (a registry handler with default
 // options, run by post) and that runs a nested event loop (a modal dialog, processEvents): a
 // packet the peer sent with the one that runs it, or sends meanwhile, is screened before Qt Remote
@@ -549,7 +680,8 @@ void tst_RemoteHostile::packetsArrivingDuringANestedEventLoopAreScreened()
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression("argument 0 is a value of type QRectF"));
     // In one write: over TLS, one record that the source's socket decrypts in parts, the rest
     // (the Ping's end and the wrong-typed post) while the handler's nested loop runs.
-    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
+    raw->write(roAcquire(QStringLiteral("orders")) +
+               roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
                roInvoke(QStringLiteral("orders"), 0, 1,
                         roArguments({QVariant(postFrame(
                             {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{42, "x"})}}))})) +
@@ -622,7 +754,8 @@ void tst_RemoteHostile::peerThatClosesWhileAHandlerSpinsAnEventLoop()
                         roArguments({QVariant(postFrame(
                             {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
     };
-    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
+    raw->write(roAcquire(QStringLiteral("orders")) +
+               roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
                roPing(QStringLiteral("orders")));
     QTRY_COMPARE_WITH_TIMEOUT(closed.size(), 1, Deadline);
     QVERIFY(sawClose);
@@ -631,7 +764,8 @@ void tst_RemoteHostile::peerThatClosesWhileAHandlerSpinsAnEventLoop()
     // The next peer is served.
     raw = rawConnection(source.address(), certs.path(QStringLiteral("a-ca.crt")));
     QVERIFY(raw);
-    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(3));
+    raw->write(roAcquire(QStringLiteral("orders")) +
+               roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(3));
     QTRY_COMPARE_WITH_TIMEOUT(handled, (QList<qint64>{1, 2, 3}), Deadline);
 }
 
@@ -640,15 +774,19 @@ void tst_RemoteHostile::peerThatClosesWhileAHandlerSpinsAnEventLoop()
 // Remote Objects reads none of its further packets), the connection closes, nothing crashes.
 void tst_RemoteHostile::listenerDestroyedByAHandlerWhileItReads_data()
 {
-    QTest::addColumn<bool>("nested");
-    QTest::newRow("at once") << false;
-    QTest::newRow("in an event loop") << true;
+    addSchemeRowsOf([] { QTest::addColumn<bool>("nested"); },
+                    [](const Row &row) {
+                        row("at once") << false;
+                        row("in an event loop") << true;
+                    });
 }
 
 void tst_RemoteHostile::listenerDestroyedByAHandlerWhileItReads()
 {
+    QFETCH(QString, url);
     QFETCH(bool, nested);
-    LocalSource source(uniqueLocalUrl());
+    const auto owned = localSource(url);
+    LocalSource &source = *owned;
     QVERIFY(source.share);
     const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
     QVERIFY(raw);
@@ -675,7 +813,8 @@ void tst_RemoteHostile::listenerDestroyedByAHandlerWhileItReads()
                         roArguments({QVariant(postFrame(
                             {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
     };
-    raw->write(roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
+    raw->write(roAcquire(QStringLiteral("orders")) +
+               roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1) + post(2) +
                roPing(QStringLiteral("orders")));
     QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
     QVERIFY(listener.isNull());
@@ -714,8 +853,9 @@ void tst_RemoteHostile::packetsAreScreenedWholeHoweverTheyAreSplit()
                         roArguments({QVariant(postFrame(
                             {{keyOf(secret), rio::detail::encodeRemoteEvent(Payload{seq, "x"})}}))}));
     };
-    const QByteArray bytes =
-        roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) + post(1);
+    const QByteArray bytes = roAcquire(QStringLiteral("orders")) +
+                             roInvoke(QStringLiteral("orders"), 1, 1, roArguments({QVariant(secret)})) +
+                             post(1);
     for (const char byte : bytes) {
         raw->write(&byte, 1);
         QVERIFY(raw->waitForBytesWritten(Deadline));

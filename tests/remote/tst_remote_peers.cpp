@@ -239,6 +239,17 @@ QByteArray roInvoke(const QString &name, int index, const QVariantList &argument
     return roPacket(body);
 }
 
+// An AddObject packet for `name` (dynamic): a connection invokes only what it acquired.
+QByteArray roAcquire(const QString &name)
+{
+    QByteArray body;
+    QDataStream stream(&body, QIODevice::WriteOnly);
+    stream.setVersion(QDataStream::Qt_6_2);
+    stream.setByteOrder(QDataStream::LittleEndian);
+    stream << quint16(QtRemoteObjects::AddObject) << name << quint8(1);
+    return roPacket(body);
+}
+
 // A packet of `type` (not one Qt Remote Objects knows, say) for `name`, with a few bytes more.
 QByteArray roTyped(quint16 type, const QString &name)
 {
@@ -942,7 +953,8 @@ void tst_RemotePeers::subclassOfANamedTypeIsScreenedByTheApiQtRemoteObjectsRemot
 
     const int peer = connectRaw(path);
     QVERIFY(peer >= 0);
-    QVERIFY(writeAll(peer, roInvoke(QStringLiteral("named"), 0, {QStringLiteral("ok")})));
+    QVERIFY(writeAll(peer, roAcquire(QStringLiteral("named")) +
+                               roInvoke(QStringLiteral("named"), 0, {QStringLiteral("ok")})));
     QTRY_COMPARE_WITH_TIMEOUT(object.name, QStringLiteral("ok"), Deadline);
     ::close(peer);
     QCOMPARE(object.nudged, 0);

@@ -370,7 +370,7 @@ void tst_remote_process_budgets::unreadySubscriptionsBacklogsStayWithinTheBudget
         QtWarningMsg,
         QRegularExpression(QStringLiteral(
             "^subscriber \\d+ of rio::RemoteShare \"orders\": \\d+ queued "
-            "deliveries dropped so far \\(its backlog of 1024 was full\\); \\d+ since the last line$")));
+            "deliveries dropped so far \\(its queue of 1024 is full\\); \\d+ since the last line$")));
     Hoarder hoarder;
     const int node = hoarder.connect(source.address());
     QVERIFY(node >= 0);
@@ -795,7 +795,17 @@ void tst_remote_process_budgets::takenOverByAConnectionThatNeverAcquires()
           info.sent);
     QCOMPARE(quint64(info.pending) + info.dropped + info.sent, quint64(N));
     QTRY_COMPARE_WITH_TIMEOUT(source.base()->subscriberCount(), 0, 20000); // 10 s after the takeover
-    QCOMPARE(rejected.size(), 2);
+    // The old connection goes for the takeover, the new one at the deadline; the old holder's node,
+    // back on a connection of its own, holds the channel without taking the subscription over and
+    // goes at its deadline too.
+    const auto count = [&](const char *what) {
+        return std::count_if(rejected.begin(), rejected.end(), [what](const QList<QVariant> &r) {
+            return r.at(0).toString().contains(QLatin1String(what));
+        });
+    };
+    QCOMPARE(count("was taken over by"), 1);
+    QCOMPARE(count("did not acquire its channel within"), 1);
+    QCOMPARE(count("did not take that subscription over") + 2, rejected.size());
 }
 
 // Shares tell the listener of their backlogs in steps of 64 KiB per connection. 48 connections
@@ -933,7 +943,7 @@ void tst_remote_process_budgets::dropWarningIsOneLineASecondPerShareAndCountsEve
     }
     QCOMPARE(source.base()->droppedCount(), Drops);
     const QRegularExpression line(QStringLiteral(
-        R"(^subscriber (\d+) of rio::RemoteShare "orders": (\d+) queued deliveries dropped so far \(its backlog of 4 was full\); (\d+) since the last line$)"));
+        R"(^subscriber (\d+) of rio::RemoteShare "orders": (\d+) queued deliveries dropped so far \(its queue of 4 is full\); (\d+) since the last line$)"));
     const QRegularExpression rest(QStringLiteral(
         R"(^rio::RemoteShare "orders": (\d+) queued deliveries dropped since the last line$)"));
     const auto sum = [&](const QRegularExpression &re, int group) {

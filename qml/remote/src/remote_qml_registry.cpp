@@ -1,38 +1,12 @@
 // SPDX-License-Identifier: MIT
-#include <registryio/remote/detail/remote_outbox.h>
-#include <registryio/remote/remote_codec.h>
+#include <registryio/remote/detail/remote_bridge.h>
 #include <registryio/remote/remote_connect.h>
 #include <registryio/remote/remote_listener.h>
 #include <registryio/remote/remote_qml_registry.h>
 
-#include <QDataStream>
 #include <QLoggingCategory>
-#include <QPointer>
-
-#include <limits>
-#include <optional>
 
 namespace rio {
-
-namespace {
-
-// `event` as QDataStream bytes, or nothing when they do not read back as a QVariant: the source
-// would take them for malformed input and drop the connection. QDataStream writes some types it
-// cannot read (a QObject pointer, also inside a map or list) without an error, so the bytes are
-// read back once.
-std::optional<QByteArray> encodeVariant(const QVariant &event)
-{
-    QByteArray bytes;
-    QDataStream stream(&bytes, QIODevice::WriteOnly);
-    stream.setVersion(detail::RemoteStreamVersion);
-    stream << event;
-    QVariant check;
-    if (stream.status() != QDataStream::Ok || !detail::decodeRemoteEvent(bytes, check))
-        return std::nullopt;
-    return bytes;
-}
-
-} // namespace
 
 RemoteQmlRegistry::RemoteQmlRegistry(QObject *parent) : QmlRegistry(parent)
 {
@@ -96,40 +70,13 @@ void RemoteQmlRegistry::resubscribe()
         node = m_ownNode.get();
     }
     if (node && !name().isEmpty()) {
-        QtRegistry<QVariant> &facade = registry();
+        // A handler may replace the link (a new name or node) or destroy this object: the rest of
+        // a frame then goes to neither.
+        using Bridge = detail::RemoteBridge<QVariant>;
         m_link = std::make_unique<RemoteSubscriber>(
-            node, name(),
-            [this](std::span<const detail::RemoteFrameEvent> events, const std::function<void()> &accepted) {
-                // A handler may replace the link (a new name or node) or destroy this object: the
-                // rest of the frame then goes to neither.
-                const QPointer<RemoteSubscriber> link = m_link.get();
-                return detail::deliverRemoteEvents<QVariant>(
-                    events, accepted, [this, &link](const QVariant &event, quint64 origin) {
-                        {
-                            const detail::RemoteInboundScope inbound(*link->outbox(), origin);
-                            registry().notify(event);
-                        }
-                        return !link.isNull();
-                    });
-            });
+            node, name(), Bridge::deliver(registry(), [this] { return m_link.get(); }));
         connect(m_link.get(), &RemoteSubscriber::stateChanged, this, &RemoteQmlRegistry::stateChanged);
-        // First in priority order, on the notifying thread; it goes with the link (its context).
-        facade.add(m_link.get(),
-                   [box = m_link->outbox()](const QVariant &event) {
-                       const auto origin = detail::remoteOutboxWants(*box);
-                       if (!origin)
-                           return;
-                       if (auto bytes = encodeVariant(event)) {
-                           detail::remoteOutboxPush(*box, *origin, std::move(*bytes));
-                       } else {
-                           qCWarning(
-                               lcRegistryIORemote(),
-                               "RemoteRegistry: an event of type %s cannot cross processes (QDataStream "
-                               "cannot write and read it back); it was not sent",
-                               event.metaType().name() ? event.metaType().name() : "(none)");
-                       }
-                   },
-                   {.priority = std::numeric_limits<int>::max(), .connection = Qt::DirectConnection});
+        Bridge::forward(registry(), m_link.get());
     }
     if (state() != before)
         Q_EMIT stateChanged();

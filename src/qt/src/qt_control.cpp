@@ -122,26 +122,7 @@ void QtRegistryControl::reportDropped(QtHandlerState &handler, std::uint64_t n, 
             }
         }
     }
-    const char *why = "its queue is full";
-    switch (reason) {
-    case DropReason::Overflow:
-        break;
-    case DropReason::Removed:
-        why = "it was removed with deliveries waiting";
-        break;
-    case DropReason::ContextDestroyed:
-        why = "its context was destroyed with deliveries waiting";
-        break;
-    case DropReason::Suspended:
-        why = "it is suspended";
-        break;
-    case DropReason::NoMemory:
-        why = "no memory to queue or list them";
-        break;
-    case DropReason::Discarded:
-        why = "Qt discarded a blocking delivery's event";
-        break;
-    }
+    const char *why = dropReasonText(reason);
     // Overflow and suspension are logged at most once a second per registry (a flood must not
     // become a flood of warnings); a removal's drops, once each.
     const qint64 flushIn = m_dropWarning.warn(

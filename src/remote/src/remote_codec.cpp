@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "remote_codec_p.h"
 
+#include <registryio/qt/logging.h>
+#include <registryio/remote/detail/remote_bridge.h>
+
+#include <QLoggingCategory>
 #include <QtEndian>
 
 #include <cstring>
@@ -168,6 +172,17 @@ std::optional<std::vector<RemoteFrameEvent>> decodeRemotePost(QByteArrayView byt
     if (in.left() != 0)
         return std::nullopt;
     return events;
+}
+
+bool remoteVariantReadsBack(const QVariant &event, const QByteArray &bytes)
+{
+    if (QVariant check; decodeRemoteEvent(bytes, check))
+        return true;
+    qCWarning(lcRegistryIORemote(),
+              "RemoteRegistry: an event of type %s cannot cross processes (QDataStream cannot write and read "
+              "it back); it was not sent",
+              event.metaType().name() ? event.metaType().name() : "(none)");
+    return false;
 }
 
 } // namespace rio::detail

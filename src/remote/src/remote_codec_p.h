@@ -5,6 +5,7 @@
 #include <registryio/remote/remote_codec.h>
 
 #include <optional>
+#include <vector>
 
 namespace rio::detail {
 

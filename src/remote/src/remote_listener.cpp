@@ -18,11 +18,8 @@ using namespace detail; // remote_listener_p.h
 
 namespace {
 
-// A TCP server whose connections start a TLS handshake as its server side at once. The listener
-// hears of each connection when it is accepted (so that it times the handshake from the TCP
-// connect and settles each peer once) and takes it once encrypted. (QSslServer restarts its
-// handshake timer when the first bytes arrive, reports its timeout as errorOccurred() and closes a
-// connection whose first byte is not a ClientHello without a signal.)
+// A TCP server whose connections start a TLS handshake at once, timed by the listener from the TCP
+// connect (QSslServer restarts its timer at the first bytes, and closes some without a signal).
 class TlsServer final : public QTcpServer
 {
 public:
@@ -56,8 +53,7 @@ private:
 
 void detail::abortSocket(QIODevice *socket)
 {
-    // A disconnected socket keeps what it read for its reader; abort() frees it at once (a dropped
-    // peer's partial packet is up to maxPacketBytes), not when the socket is deleted.
+    // abort() frees what a disconnected socket read (up to maxPacketBytes) at once.
     if (auto *local = qobject_cast<QLocalSocket *>(socket)) {
         local->disconnectFromServer();
         local->abort();
@@ -101,22 +97,22 @@ RemoteListener::~RemoteListener()
 {
     if (d->host && d->host->property(ListenerProperty).value<QObject *>() == this)
         d->host->setProperty(ListenerProperty, QVariant());
-    g_ledger.closeAll(this); // first: no drop is queued to us once we are going
-    for (const auto &peer : d->peers) {
-        if (QIODevice *socket = peer.socket) {
-            socket->disconnect(this);
-            if (peer.reading) {
-                // Destroyed by a handler Qt Remote Objects runs while it reads this connection:
-                // the socket, its pipe (emptied) and Qt's device outlive that read, and pump() lets
-                // them go once it is over.
-                if (peer.pipe)
-                    peer.pipe->discard();
-                socket->setParent(nullptr);
-            } else {
-                forget(socket); // the host may outlive us: it must not write to our sockets
-            }
-            abortSocket(socket);
+    for (auto &[id, peer] : d->peers) {
+        g_ledger.close(id); // no drop is left for us once we are going
+        QIODevice *socket = peer.socket;
+        if (!socket)
+            continue;
+        socket->disconnect(this);
+        if (peer.pipe)
+            peer.pipe->discard(); // nothing more reaches us through it
+        if (peer.reading) {
+            // Destroyed by a handler run inside Qt Remote Objects' read of it: the socket, pipe and
+            // device outlive that read (pump() lets them go).
+            socket->setParent(nullptr);
+        } else {
+            forget(id); // the host may outlive us: it must not write to our sockets
         }
+        abortSocket(socket);
     }
     for (const auto &handshake : d->handshakes) {
         if (QSslSocket *socket = handshake.socket) {
@@ -144,10 +140,21 @@ bool RemoteListener::listen(const QUrl &url, const QSslConfiguration &configurat
 
 bool RemoteListener::start(const QUrl &url, const QSslConfiguration *tls)
 {
-    if (!listenOn(url, tls))
+    const QString scheme = url.scheme();
+    const bool wantsTls = scheme == QLatin1String("tls");
+    d->error.clear();
+    if (!d->host)
+        d->error = QStringLiteral("no host");
+    else if (d->local || d->tcp)
+        d->error = QStringLiteral("already listening on %1").arg(d->address.toString());
+    else if (wantsTls != (tls != nullptr))
+        d->error = wantsTls ? QStringLiteral("tls: needs a configuration: listen(url, QSslConfiguration)")
+                            : QStringLiteral("a TLS configuration needs a tls: URL (tls://127.0.0.1:port)");
+    else if (scheme != QLatin1String("local") && scheme != QLatin1String("tcp") && !wantsTls)
+        d->error = QStringLiteral("unsupported scheme \"%1\" (local: or tcp:)").arg(scheme);
+    if (!d->error.isEmpty() || !(scheme == QLatin1String("local") ? listenLocal(url) : listenTcp(url, tls)))
         return false;
-    // Qt Remote Objects accepts sources only on a host with a URL; one of a scheme it does not
-    // know makes it take connections from us (addHostSideConnection) instead of a server of its own.
+    // A host URL of a scheme Qt Remote Objects does not know: it takes connections from us.
     QUrl external = d->address;
     external.setScheme(QStringLiteral("rio") + d->address.scheme());
     if (d->host->hostUrl().isEmpty() &&
@@ -158,94 +165,71 @@ bool RemoteListener::start(const QUrl &url, const QSslConfiguration *tls)
     return true;
 }
 
-bool RemoteListener::listenOn(const QUrl &url, const QSslConfiguration *tls)
+bool RemoteListener::listenLocal(const QUrl &url)
 {
-    if (!d->host) {
-        d->error = QStringLiteral("no host");
+    const QString name = url.path();
+    if (name.isEmpty()) {
+        d->error = QStringLiteral("local: needs a name (local:orders)");
         return false;
     }
-    if (d->local || d->tcp) {
-        d->error = QStringLiteral("already listening on %1").arg(d->address.toString());
+    auto *server =
+        new detail::RemoteLocalServer([this](QIODevice *socket) { accepted(socket); },
+                                      [this](int error) { acceptFailed(qt_error_string(error)); }, this);
+    if (!server->listen(name, &d->error)) {
+        delete server;
         return false;
     }
-    const bool wantsTls = url.scheme() == QLatin1String("tls");
-    if (wantsTls != (tls != nullptr)) {
-        d->error = wantsTls ? QStringLiteral("tls: needs a configuration: listen(url, QSslConfiguration)")
-                            : QStringLiteral("a TLS configuration needs a tls: URL (tls://127.0.0.1:port)");
+    d->local = server;
+    d->address = url;
+    return true;
+}
+
+bool RemoteListener::listenTcp(const QUrl &url, const QSslConfiguration *tls)
+{
+    const QHostAddress address(url.host());
+    if (address.isNull()) {
+        d->error = QStringLiteral("%1: needs a numeric address (%1://127.0.0.1:port)").arg(url.scheme());
         return false;
     }
-    if (url.scheme() == QLatin1String("local")) {
-        const QString name = url.path();
-        if (name.isEmpty()) {
-            d->error = QStringLiteral("local: needs a name (local:orders)");
-            return false;
-        }
-        auto *server =
-            new detail::RemoteLocalServer([this](QIODevice *socket) { accepted(socket); },
-                                          [this](int error) { acceptFailed(qt_error_string(error)); }, this);
-        if (!server->listen(name, &d->error)) {
-            delete server;
-            return false;
-        }
-        d->local = server;
-        d->address = url;
-        return true;
+    if (tls && (tls->localCertificate().isNull() || tls->privateKey().isNull())) {
+        d->error = QStringLiteral("tls: the configuration has no local certificate and key");
+        return false;
     }
-    if (url.scheme() == QLatin1String("tcp") || wantsTls) {
-        const QHostAddress address(url.host());
-        if (address.isNull()) {
-            d->error = QStringLiteral("%1: needs a numeric address (%1://127.0.0.1:port)").arg(url.scheme());
-            return false;
-        }
-        QTcpServer *server = nullptr;
-        if (wantsTls) {
-            if (tls->localCertificate().isNull() || tls->privateKey().isNull()) {
-                d->error = QStringLiteral("tls: the configuration has no local certificate and key");
-                return false;
-            }
-            server = new TlsServer(*tls, [this](QSslSocket *socket) { beginHandshake(socket); }, this);
-        } else {
-            server = new QTcpServer(this);
-        }
-        // As deep a queue as local:'s: with Qt's 50, a burst of connects overflows it, and with
-        // SYN cookies a client that waits for the source to speak first (a Qt Remote Objects node
-        // does) holds a connection the source never sees.
-        server->setListenBacklogSize(4096); // the system caps it (Linux: net.core.somaxconn)
-        if (!server->listen(address, quint16(url.port(0)))) {
-            d->error = server->errorString();
-            delete server;
-            return false;
-        }
-        // Accepted as local: connections are (QTcpServer retries a failed accept() at once, for
-        // ever and without a word): the same pause, warning and count. TLS connections come
-        // through beginHandshake(), from the server.
-        auto *acceptor =
-            new detail::RemoteLocalServer([this](QIODevice *socket) { accepted(socket); },
-                                          [this](int error) { acceptFailed(qt_error_string(error)); }, this);
-        std::function<void(qintptr)> incoming;
-        if (wantsTls)
-            incoming = [server](qintptr fd) { static_cast<TlsServer *>(server)->take(fd); };
-        if (!acceptor->acceptFor(server, std::move(incoming))) {
-            delete acceptor; // where QTcpServer accepts by itself
-            if (!wantsTls) {
-                connect(server, &QTcpServer::newConnection, this, [this, server] {
-                    while (QTcpSocket *socket = server->nextPendingConnection())
-                        accepted(socket);
-                });
-            }
-            // Qt pauses accepting after the failures it reports: resumed after a pause.
-            connect(server, &QTcpServer::acceptError, this, [this, server] {
-                acceptFailed(server->errorString());
-                QTimer::singleShot(detail::RemoteLocalServer::RetryMs, server, &QTcpServer::resumeAccepting);
+    QTcpServer *server = tls ? new TlsServer(
+                                   *tls, [this](QSslSocket *socket) { beginHandshake(socket); }, this)
+                             : new QTcpServer(this);
+    // As deep a queue as local:'s: Qt's 50 overflow in a burst (SYN cookies then hide connections).
+    server->setListenBacklogSize(4096); // the system caps it (Linux: net.core.somaxconn)
+    if (!server->listen(address, quint16(url.port(0)))) {
+        d->error = server->errorString();
+        delete server;
+        return false;
+    }
+    // Accepted as local: ones are (QTcpServer retries a failed accept() at once, for ever, silently).
+    auto *acceptor =
+        new detail::RemoteLocalServer([this](QIODevice *socket) { accepted(socket); },
+                                      [this](int error) { acceptFailed(qt_error_string(error)); }, this);
+    std::function<void(qintptr)> incoming;
+    if (tls)
+        incoming = [server](qintptr fd) { static_cast<TlsServer *>(server)->take(fd); };
+    if (!acceptor->acceptFor(server, std::move(incoming))) {
+        delete acceptor; // where QTcpServer accepts by itself
+        if (!tls) {
+            connect(server, &QTcpServer::newConnection, this, [this, server] {
+                while (QTcpSocket *socket = server->nextPendingConnection())
+                    accepted(socket);
             });
         }
-        d->tcp = server;
-        d->address = url;
-        d->address.setPort(server->serverPort());
-        return true;
+        // Qt pauses accepting after the failures it reports: resumed after a pause.
+        connect(server, &QTcpServer::acceptError, this, [this, server] {
+            acceptFailed(server->errorString());
+            QTimer::singleShot(detail::RemoteLocalServer::RetryMs, server, &QTcpServer::resumeAccepting);
+        });
     }
-    d->error = QStringLiteral("unsupported scheme \"%1\" (local: or tcp:)").arg(url.scheme());
-    return false;
+    d->tcp = server;
+    d->address = url;
+    d->address.setPort(server->serverPort());
+    return true;
 }
 
 void RemoteListener::accepted(QIODevice *socket)
@@ -253,7 +237,8 @@ void RemoteListener::accepted(QIODevice *socket)
     if (std::exchange(d->acceptFailing, false))
         qCInfo(lcRegistryIORemote, "rio::RemoteListener %s: accepting connections again",
                qPrintable(d->address.toString()));
-    accept(socket, nowMs());
+    if (socket != nullptr) // (none: a TLS connection, accepted once encrypted)
+        accept(socket, nowMs());
 }
 
 void RemoteListener::acceptFailed(const QString &why)
@@ -270,32 +255,27 @@ void RemoteListener::acceptFailed(const QString &why)
 
 void RemoteListener::beginHandshake(QSslSocket *socket)
 {
-    if (std::exchange(d->acceptFailing, false))
-        qCInfo(lcRegistryIORemote, "rio::RemoteListener %s: accepting connections again",
-               qPrintable(d->address.toString()));
-    d->handshakes.push_back({socket, nowMs(), {}});
+    accepted(nullptr);
+    d->handshakes.push_back({socket, nowMs()});
+    const auto errors = std::make_shared<QString>(); // what sslErrors() said, for the rejection
     if (!d->deadlines->isActive())
         d->deadlines->start();
     connect(socket, &QSslSocket::encrypted, this, [this, socket] {
-        qint64 connectedAt = 0;
-        if (!d->settleHandshake(socket, &connectedAt))
+        const auto handshake = d->settleHandshake(socket);
+        if (!handshake)
             return;
         socket->disconnect(this);
-        accept(socket, connectedAt);
+        accept(socket, handshake->connectedAt);
     });
     // Verification errors come first, then (unless they are not fatal: no VerifyPeer) the failure.
-    connect(socket, &QSslSocket::sslErrors, this, [this, socket](const QList<QSslError> &errors) {
-        if (Private::Handshake *handshake = d->findHandshake(socket)) {
-            QStringList what;
-            for (const QSslError &error : errors)
-                what.append(error.errorString());
-            handshake->errors = what.join(QStringLiteral("; "));
-        }
+    connect(socket, &QSslSocket::sslErrors, this, [errors](const QList<QSslError> &list) {
+        for (const QSslError &error : list)
+            *errors += (errors->isEmpty() ? QString() : QStringLiteral("; ")) + error.errorString();
     });
     connect(socket, &QAbstractSocket::errorOccurred, this,
-            [this, socket](QAbstractSocket::SocketError error) {
-                QString errors;
-                if (!d->settleHandshake(socket, nullptr, &errors))
+            [this, socket, errors](QAbstractSocket::SocketError error) {
+                const auto handshake = d->settleHandshake(socket);
+                if (!handshake)
                     return;
                 socket->disconnect(this);
                 socket->deleteLater(); // not from inside the socket's own signal: it goes on after it
@@ -305,7 +285,7 @@ void RemoteListener::beginHandshake(QSslSocket *socket)
                     QStringLiteral(
                         "rio::RemoteListener %1: the peer at %2 failed the TLS handshake and is dropped: %3")
                         .arg(d->address.toString(), peerAt(socket),
-                             errors.isEmpty() ? socket->errorString() : errors));
+                             errors->isEmpty() ? socket->errorString() : *errors));
             });
     // Closed without an error first: the peer went away.
     connect(socket, &QAbstractSocket::disconnected, this, [this, socket] {
@@ -334,20 +314,34 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     // Never more than one packet's limit (and a read's worth) buffered for a peer.
     setReadLimit(socket, d->readLimit());
     const quint64 id = g_nextConnection.fetch_add(1, std::memory_order_relaxed);
-    // Qt Remote Objects reads the pipe, which holds what pump() screened of the socket.
-    auto *pipe = new ScreenedPipe(socket);
-    connect(socket, &QIODevice::readyRead, this, [this, socket] { pump(socket); });
+    const QString name = nameOf(socket);
+    g_ledger.open(this, id, d->address.toString(), name, d->options.backlogBytesBudget,
+                  d->options.highWaterBytes, StallPasses * qint64(d->deadlines->interval()));
+    Private::Peer &peer =
+        d->peers.emplace(id, Private::Peer{socket, id, name, connectedAt, nowMs()}).first->second;
+    // Qt Remote Objects reads the pipe (what pump() screened) and writes through it (write()).
+    auto *pipe =
+        new ScreenedPipe(socket, [this, id](const char *data, qint64 size) { return write(id, data, size); });
+    peer.pipe = pipe;
+    connect(socket, &QIODevice::readyRead, this, [this, id] { pump(id); });
     d->host->addHostSideConnection(pipe);
+    // Its device (the host's newest child), found now: a host being destroyed can no longer be asked.
+    const QObjectList &children = d->host->children();
+    peer.device = children.isEmpty() ? nullptr : qobject_cast<QtROIoDeviceBase *>(children.constLast());
+    if (!peer.device || peer.device->connection() != pipe) {
+        for (QtROIoDeviceBase *device : d->host->findChildren<QtROIoDeviceBase *>(Qt::FindDirectChildrenOnly))
+            peer.device = device->connection() == pipe ? device : peer.device.data();
+    }
     // Each connection's room is its own: one that stays full does not keep the others waiting.
-    const auto wrote = [this, socket](qint64 handed) {
-        Private::Peer *peer = d->find(socket);
-        if (peer == nullptr)
+    const auto wrote = [this, id](qint64 handed) {
+        Private::Peer *peer = d->find(id);
+        if (peer == nullptr || !peer->socket)
             return;
         peer->handed += handed;
-        const qint64 queued = queuedBytes(socket);
+        const qint64 queued = queuedBytes(peer->socket);
+        dropAll(g_ledger.hold(this, id, QueuedBytes, queued, d->options.queuedBytesBudget), true);
+        d->measure(*peer, queued); // what its peer takes: the budgets' measure of who reads, kept live
         const bool congested = queued > d->options.highWaterBytes;
-        if (congested || peer->congested) // the backlog budget's measure of who reads, kept live
-            d->tellQueued(*peer, queued);
         if (congested)
             peer->congested = true;
         else if (std::exchange(peer->congested, false))
@@ -358,67 +352,61 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     connect(socket, &QIODevice::bytesWritten, this, [wrote, ssl](qint64 bytes) { wrote(ssl ? 0 : bytes); });
     if (ssl)
         connect(ssl, &QSslSocket::encryptedBytesWritten, this, wrote);
-    const auto gone = [this, socket, id] { closed(socket, id); };
+    const auto gone = [this, id] { closed(id); };
     if (auto *local = qobject_cast<QLocalSocket *>(socket))
         connect(local, &QLocalSocket::disconnected, this, gone);
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
         connect(tcp, &QAbstractSocket::disconnected, this, gone);
-    // local: connections are QTcpSocket on Unix (see RemoteLocalServer), named by their process.
-    QString name = d->address.toString();
-    if (auto *tcp = qobject_cast<QAbstractSocket *>(socket); tcp && !d->local)
-        name = peerAt(tcp);
-#ifdef Q_OS_LINUX
-    ucred credentials{};
-    socklen_t size = sizeof(credentials);
-    if (auto *tcp = qobject_cast<QAbstractSocket *>(socket);
-        tcp && d->local &&
-        ::getsockopt(int(tcp->socketDescriptor()), SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0)
-        name = QStringLiteral("%1 pid %2 uid %3").arg(name).arg(credentials.pid).arg(credentials.uid);
-#endif
-    d->peers.push_back({socket, id, name, connectedAt, nowMs()});
-    d->peers.back().pipe = pipe;
-    // Its device, looked up now: the host, when it is being destroyed, can no longer be asked.
-    for (QtROIoDeviceBase *device : d->host->findChildren<QtROIoDeviceBase *>()) {
-        if (device->connection() == pipe)
-            d->peers.back().device = device;
-    }
-    g_ledger.open(this, id, d->address.toString(), name, d->options.backlogBytesBudget,
-                  d->options.highWaterBytes, StallPasses * qint64(d->deadlines->interval()));
     if (!d->deadlines->isActive())
         d->deadlines->start();
     Q_EMIT connectionCountChanged(connectionCount());
 }
 
-void RemoteListener::closed(QIODevice *socket, quint64 id)
+QString RemoteListener::nameOf(QIODevice *socket) const
 {
-    // Closed while Qt Remote Objects reads it (a handler it runs spins an event loop, which would
-    // delete its device and the pipe under that read): pump() lets it go once the read is over.
-    if (Private::Peer *peer = d->find(socket); peer && peer->reading) {
+    // local: connections are QTcpSocket on Unix (see RemoteLocalServer), named by their process.
+    auto *tcp = qobject_cast<QAbstractSocket *>(socket);
+    if (tcp && !d->local)
+        return peerAt(tcp);
+    QString name = d->address.toString();
+#ifdef Q_OS_LINUX
+    ucred credentials{};
+    socklen_t size = sizeof(credentials);
+    if (tcp && ::getsockopt(int(tcp->socketDescriptor()), SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0)
+        name = QStringLiteral("%1 pid %2 uid %3").arg(name).arg(credentials.pid).arg(credentials.uid);
+#endif
+    return name;
+}
+
+void RemoteListener::closed(quint64 id)
+{
+    Private::Peer *peer = d->find(id);
+    if (peer == nullptr)
+        return;
+    // Closed while Qt Remote Objects reads it (a handler spins an event loop): pump() lets it go.
+    if (peer->reading) {
         peer->hungUp = true;
         return;
     }
-    forget(socket);
-    std::erase_if(d->peers, [socket](const Private::Peer &p) {
-        if (p.socket && p.socket != socket)
-            return false;
-        g_ledger.close(p.id);
-        return true;
-    });
+    forget(id);
+    const QPointer<QIODevice> socket = peer->socket;
+    d->peers.erase(id);
+    g_ledger.close(id);
     if (d->peers.empty() && d->handshakes.empty())
         d->deadlines->stop();
-    socket->deleteLater();
+    if (socket)
+        socket->deleteLater();
     Q_EMIT connectionClosed(id);
     Q_EMIT connectionCountChanged(connectionCount());
     Q_EMIT drained(); // the slow peer may have been this one
 }
 
-void RemoteListener::forget(QIODevice *socket)
+void RemoteListener::forget(quint64 id)
 {
-    // Qt Remote Objects forgets a connection when its device says disconnected(), which it relays
-    // from a device that has that signal: the pipe has none. Tell it, through the signal it does
-    // listen to.
-    if (QtROIoDeviceBase *device = d->deviceOf(socket))
-        Q_EMIT device->disconnected();
+    // Qt Remote Objects forgets a connection when its device (not the pipe) says disconnected().
+    const Private::Peer *peer = d->find(id);
+    if (peer && peer->device)
+        Q_EMIT peer->device->disconnected();
 }
 
 bool RemoteListener::hasRoom(quint64 id) const noexcept
@@ -430,7 +418,7 @@ bool RemoteListener::hasRoom(quint64 id) const noexcept
     if (queued <= d->options.highWaterBytes)
         return true;
     if (!std::exchange(peer->congested, true)) // drained() tells when it has room again
-        d->tellQueued(*peer, queued);          // the backlog budget's measure of who reads, kept live
+        d->measure(*peer, queued);             // the backlog budget's measure of who reads, kept live
     return false;
 }
 
@@ -470,29 +458,26 @@ QString RemoteListener::errorString() const
 
 int RemoteListener::connectionCount() const noexcept
 {
-    return int(std::count_if(d->peers.begin(), d->peers.end(), [](const auto &peer) { return peer.socket; }));
+    return int(d->peers.size());
 }
 
-bool RemoteListener::hasRoom() const noexcept
+QList<quint64> RemoteListener::connections() const
 {
-    for (const auto &peer : d->peers) {
-        if (peer.socket && queuedBytes(peer.socket) > d->options.highWaterBytes) {
-            peer.congested = true; // drained() tells when it has room again
-            return false;
-        }
-    }
-    return true;
-}
-
-bool RemoteListener::isIdle() const noexcept
-{
-    return std::none_of(d->peers.begin(), d->peers.end(),
-                        [](const auto &peer) { return peer.socket && queuedBytes(peer.socket) > 0; });
+    QList<quint64> out;
+    out.reserve(qsizetype(d->peers.size()));
+    for (const auto &[id, peer] : d->peers)
+        out.append(id);
+    return out;
 }
 
 qint64 RemoteListener::incompleteBytes() noexcept
 {
     return g_ledger.total(IncompleteBytes);
+}
+
+qint64 RemoteListener::unsentBytes() noexcept
+{
+    return g_ledger.total(QueuedBytes);
 }
 
 qint64 RemoteListener::backlogBytes() noexcept

@@ -3,6 +3,7 @@
 #include "remote_outbox_p.h"
 
 #include <QLocalSocket>
+#include <QSignalBlocker>
 
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include <linux/sockios.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #endif
 
 namespace rio {
@@ -18,9 +20,8 @@ using namespace detail; // remote_listener_p.h
 
 namespace {
 
-// Whether the peer of a connection whose reading is paused has closed its end. A paused
-// connection's buffer is full and its socket reads no more, so it never reads the end of the
-// stream; the kernel says it without a read, unread bytes or not.
+// Whether the peer of a connection whose reading is paused (which reads no more, so never the end
+// of the stream) has closed its end: the kernel says it without a read.
 bool hungUp([[maybe_unused]] const QIODevice *socket)
 {
 #if defined(Q_OS_LINUX) && defined(POLLRDHUP)
@@ -69,61 +70,52 @@ void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, 
                   qint64 backlogBudget, qint64 highWater, qint64 stallMs)
 {
     const std::lock_guard lock(m_mutex);
-    m_rows.push_back({.listener = listener,
-                      .id = id,
-                      .address = address,
-                      .name = name,
-                      .backlogBudget = backlogBudget,
-                      .highWater = highWater,
-                      .stallMs = stallMs});
+    m_rows.emplace(id, Row{.listener = listener,
+                           .id = id,
+                           .address = address,
+                           .name = name,
+                           .backlogBudget = backlogBudget,
+                           .highWater = highWater,
+                           .stallMs = stallMs});
 }
 
 void Ledger::close(quint64 id)
 {
     const std::lock_guard lock(m_mutex);
-    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
+    const auto it = m_rows.find(id);
     if (it == m_rows.end())
         return;
-    for (std::size_t b = 0; b < Budgets && !it->leaving; ++b)
-        m_totals[b] -= it->amount[b];
+    for (std::size_t b = 0; b < Budgets && !it->second.leaving; ++b)
+        m_totals[b] -= it->second.amount[b];
     m_rows.erase(it);
 }
 
-void Ledger::closeAll(const RemoteListener *listener)
-{
-    const std::lock_guard lock(m_mutex);
-    std::erase_if(m_rows, [&](const Row &row) {
-        for (std::size_t b = 0; b < Budgets && row.listener == listener && !row.leaving; ++b)
-            m_totals[b] -= row.amount[b];
-        return row.listener == listener;
-    });
-}
-
-qint64 Ledger::set(quint64 id, Budget budget, qint64 amount, qint64 since)
-{
-    const std::lock_guard lock(m_mutex);
-    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
-    if (it != m_rows.end()) {
-        if (!it->leaving)
-            m_totals[budget] += amount - it->amount[budget];
-        it->amount[budget] = amount;
-        it->since[budget] = since;
-    }
-    return m_totals[budget];
-}
-
-qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken)
+std::vector<std::pair<quint64, QString>> Ledger::hold(const RemoteListener *self, quint64 id, Budget budget,
+                                                      qint64 amount, qint64 limit, qint64 since)
 {
     const std::lock_guard lock(m_mutex);
     Row *row = findLocked(id);
     if (row == nullptr)
-        return m_totals[QueuedBytes];
-    // Past its high-water mark, its wait starts as it goes past and again whenever its peer took
-    // bytes (what it had not taken went down: while past the mark, nothing is added to it).
+        return {};
+    if (!row->leaving)
+        m_totals[budget] += amount - row->amount[budget];
+    row->amount[budget] = amount;
+    if (budget != QueuedBytes)
+        row->since[budget] = since;
+    return m_totals[budget] > limit ? shedLocked(self, budget, limit)
+                                    : std::vector<std::pair<quint64, QString>>{};
+}
+
+void Ledger::measureQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken)
+{
+    const std::lock_guard lock(m_mutex);
+    Row *row = findLocked(id);
+    if (row == nullptr)
+        return;
+    // Past its high-water mark, its wait starts as it goes past and whenever its peer took bytes.
     const qint64 now = nowMs();
-    // TCP tells what a slow reader takes a window at a time: a peer that held bytes untaken, then
-    // took more, has shown that it reads with such waits, and is granted twice the longest (up to
-    // stallMs) before it counts as taking nothing; a peer whose buffers have just filled has not.
+    // TCP shows a slow reader a window at a time: a peer that held bytes untaken, then took more,
+    // is granted twice its longest such wait (up to stallMs) before it counts as taking nothing.
     if (taken > row->taken) {
         if (std::exchange(row->waiting, false))
             row->grace = std::max(row->grace, std::min(2 * (now - row->takenAt), row->stallMs));
@@ -136,10 +128,6 @@ qint64 Ledger::setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken
     since = queued <= row->highWater ? 0 : since == 0 || untaken < row->untaken ? now : since;
     row->stalled = since != 0 && now - std::max(since, row->claimedAt) >= row->stallMs;
     row->untaken = untaken;
-    if (!row->leaving)
-        m_totals[QueuedBytes] += queued - row->amount[QueuedBytes];
-    row->amount[QueuedBytes] = queued;
-    return m_totals[QueuedBytes];
 }
 
 void Ledger::tookClaimed(quint64 id)
@@ -150,8 +138,7 @@ void Ledger::tookClaimed(quint64 id)
     // The wait it starts ends within ClaimedStalls stall waits of its system's last taking.
     if (row == nullptr || row->takenAt == 0 || now - row->takenAt > (ClaimedStalls - 1) * row->stallMs)
         return;
-    // Past its high-water mark, its wait starts again (as when what it had not taken went down);
-    // since[QueuedBytes] stays its system's measure, which the warnings tell.
+    // Past its high-water mark, its wait starts again (since[QueuedBytes] stays its system's).
     row->claimedAt = now;
     row->stalled = false;
 }
@@ -170,8 +157,8 @@ QString Ledger::untakenLocked(const Row &row, qint64 now)
 bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
 {
     const std::lock_guard lock(m_mutex);
-    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
-    if (it == m_rows.end() || it->leaving)
+    Row *const it = findLocked(id);
+    if (it == nullptr || it->leaving)
         return true;
     it->amount[BacklogBytes] += change;
     m_totals[BacklogBytes] += change;
@@ -183,23 +170,18 @@ bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
     const auto oldest = std::min_element(it->waits.begin(), it->waits.end(),
                                          [](const auto &a, const auto &b) { return a.second < b.second; });
     it->since[BacklogBytes] = oldest == it->waits.end() ? 0 : oldest->second;
-    // Posting only (no self): each drop runs on its listener's thread, this one may be any. Rows
-    // stay where they are: `it` is still this connection's.
+    // Posting only (no self): each drop runs on its listener's thread.
     const qint64 budget = it->backlogBudget;
     if (m_totals[BacklogBytes] <= budget)
         return it->leaving;
-    // A connection that does not read what it is sent, or holds subscriptions that have not
-    // acquired their channel (nothing can be sent to them), holds its backlogs for good: it goes
-    // first.
+    // A connection that does not read, or holds unready subscriptions, holds its backlogs for good.
     shedLocked(nullptr, BacklogBytes, budget,
                [](const Row &row) { return !readsLocked(row) || row.amount[UnreadySubscriptions] > 0; });
     if (m_totals[BacklogBytes] <= budget)
         return it->leaving;
-    // Flow control before disconnection: lossy shares' backlogs lose their oldest events, to
-    // below the budget by a sixteenth so that a flood thins them in steps, not on every push.
+    // Flow control before disconnection: lossy backlogs lose their oldest, to 15/16 of the budget.
     const auto thinnable = thinLocked(budget - budget / 16);
-    // Only what may not be dropped (Block and Latest shares, or thinned to their retained event)
-    // makes a connection go, the oldest holders first.
+    // Only what may not be dropped (Block, Latest, retained events) makes the oldest holders go.
     if (m_totals[BacklogBytes] > budget) {
         shedLocked(nullptr, BacklogBytes, budget, [&thinnable](const Row &row) {
             const auto one = std::find_if(thinnable.begin(), thinnable.end(),
@@ -217,16 +199,9 @@ void Ledger::thinFirst(const std::weak_ptr<RemoteOutbox> &box)
     m_thinnable.push_back(box);
 }
 
-Ledger::Row *Ledger::findLocked(quint64 id)
-{
-    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
-    return it == m_rows.end() ? nullptr : &*it;
-}
-
 std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
 {
-    // Lock order: the ledger's, then one share's at a time (a share never waits for the ledger
-    // while it holds its own).
+    // Lock order: the ledger's, then one share's at a time.
     std::vector<std::shared_ptr<RemoteOutbox>> boxes;
     std::erase_if(m_thinnable, [&boxes](const auto &one) {
         auto box = one.lock();
@@ -239,9 +214,8 @@ std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
         const Row *row = findLocked(id);
         return row != nullptr && !row->leaving;
     };
-    // The connections holding the most lose the most, none more than brings it below the next
-    // largest (water filling over the connections' holdings: a peer's many subscriptions are cut
-    // before a lone reader's); within a connection, so are its largest backlogs.
+    // Water filling over the connections' holdings (a peer's many subscriptions are cut before a
+    // lone reader's), then over each connection's backlogs.
     std::vector<std::pair<quint64, qint64>> held; // per backlog: its connection, its bytes
     for (const auto &box : boxes)
         box->holdings(counted, held);
@@ -302,8 +276,8 @@ std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
 void Ledger::leave(quint64 id)
 {
     const std::lock_guard lock(m_mutex);
-    const auto it = std::find_if(m_rows.begin(), m_rows.end(), [id](const Row &row) { return row.id == id; });
-    if (it == m_rows.end() || std::exchange(it->leaving, true))
+    Row *const it = findLocked(id);
+    if (it == nullptr || std::exchange(it->leaving, true))
         return;
     for (std::size_t b = 0; b < Budgets; ++b)
         m_totals[b] -= it->amount[b];
@@ -315,10 +289,29 @@ qint64 Ledger::total(Budget budget) const
     return m_totals[budget];
 }
 
-std::vector<std::pair<quint64, QString>> Ledger::shed(const RemoteListener *self, Budget budget, qint64 limit)
+QString Ledger::whyLocked(const Row &row, Budget budget, qint64 now)
 {
-    const std::lock_guard lock(m_mutex);
-    return shedLocked(self, budget, limit);
+    const qint64 amount = row.amount[budget];
+    if (budget == IncompleteBytes)
+        return QStringLiteral("whose packet has been incomplete longest (%1 bytes for %2 ms)")
+            .arg(amount)
+            .arg(now - row.since[budget]);
+    if (budget == BacklogBytes && !readsLocked(row))
+        return QStringLiteral("which does not read what it is sent (%1 bytes unwritten, past its high-water "
+                              "mark with %2; its subscriptions' backlogs hold %3 bytes)")
+            .arg(row.amount[QueuedBytes])
+            .arg(untakenLocked(row, now))
+            .arg(amount);
+    if (budget == BacklogBytes)
+        return QStringLiteral(
+                   "whose subscriptions have been sent nothing longest (%1 bytes waiting, for %2 ms)")
+            .arg(amount)
+            .arg(row.since[budget] != 0 ? now - row.since[budget] : 0);
+    if (budget == QueuedBytes)
+        return QStringLiteral("whose peer has taken nothing for longest (%1 bytes waiting, %2)")
+            .arg(amount)
+            .arg(untakenLocked(row, now));
+    return QStringLiteral("with the most (%1)").arg(amount);
 }
 
 std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener *self, Budget budget,
@@ -331,21 +324,16 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     const qint64 now = nowMs();
     std::vector<std::pair<quint64, QString>> own;
     std::vector<Row *> holders;
-    for (Row &row : m_rows) {
+    for (auto &[id, row] : m_rows) {
         if (!row.leaving && row.amount[budget] > 0 && (!eligible || eligible(row)))
             holders.push_back(&row);
     }
-    // Incomplete packets and backlogs: the one that passed the budget is usually a peer sending a
-    // packet now, or a subscriber that reads being sent a burst; those that hold bytes for long are
-    // the ones keeping it, so the longest incomplete, and the backlogs that have sent nothing
-    // longest, go first. Bytes waiting to be written: a reader being sent a flood has as much
-    // waiting as a hoarder that takes a little now and then, but its peer takes bytes all along,
-    // so those whose peers took nothing at all, then those whose peers have taken nothing for
-    // longest, go first. Then, and for the other budgets, the most first. Then the oldest
-    // connection.
+    // Incomplete packets and backlogs: those held longest go first (the one that passed the budget
+    // is usually a sender or a reader's burst). Bytes to write: those whose peers took nothing for
+    // longest (a flooded reader holds as much as a hoarder, but takes bytes all along). Then, and
+    // for the other budgets, the most first; then the oldest connection.
     const bool byAge = budget == IncompleteBytes || budget == BacklogBytes;
-    // A connection that does not read what it is sent holds its backlogs for good: it counts as
-    // the oldest, before any age the clock can tell apart.
+    // A connection that does not read holds its backlogs for good: it counts as the oldest.
     std::sort(holders.begin(), holders.end(), [budget, byAge](const Row *a, const Row *b) {
         // (a peer that took nothing at all first: its grace is 0)
         if (budget == QueuedBytes && a->takenAt + a->grace != b->takenAt + b->grace)
@@ -365,37 +353,6 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
     for (Row *row : holders) {
         if (m_totals[budget] <= limit)
             break;
-        const qint64 amount = row->amount[budget];
-        const QString detail =
-            budget == IncompleteBytes
-                ? QStringLiteral("whose packet has been incomplete longest (%1 bytes for %2 ms)")
-                      .arg(amount)
-                      .arg(now - row->since[budget])
-            : budget == BacklogBytes && !readsLocked(*row)
-                ? QStringLiteral(
-                      "which does not read what it is sent (%1 bytes unwritten, past its high-water "
-                      "mark with %2; its subscriptions' backlogs hold %3 bytes)")
-                      .arg(row->amount[QueuedBytes])
-                      .arg(untakenLocked(*row, now))
-                      .arg(amount)
-            : budget == BacklogBytes
-                ? QStringLiteral(
-                      "whose subscriptions have been sent nothing longest (%1 bytes waiting, for %2 ms)")
-                      .arg(amount)
-                      .arg(row->since[budget] != 0 ? nowMs() - row->since[budget] : 0)
-            : budget == QueuedBytes
-                ? QStringLiteral("whose peer has taken nothing for longest (%1 bytes waiting, %2)")
-                      .arg(amount)
-                      .arg(row->takenAt == 0 ? QStringLiteral("none of what it was sent taken")
-                           : row->grace == 0
-                               ? QStringLiteral("nothing taken for %1 ms").arg(now - row->takenAt)
-                               : QStringLiteral("nothing taken for %1 ms, less a grace of %2 ms as it "
-                                                "took again after waits")
-                                     .arg(now - row->takenAt)
-                                     .arg(row->grace))
-                : QStringLiteral("with the most (%1%2)")
-                      .arg(amount)
-                      .arg(budget == UnreadySubscriptions ? QString() : QStringLiteral(" bytes"));
         QString reason =
             QStringLiteral("rio::RemoteListener %1: this process holds %2 %3 (the budget is %4); "
                            "connection %5 (%6), %7, is dropped")
@@ -404,7 +361,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
                 .arg(QLatin1String(What[budget]))
                 .arg(limit)
                 .arg(row->id)
-                .arg(row->name, detail);
+                .arg(row->name, whyLocked(*row, budget, now));
         leaveLocked(*row, std::move(reason), self, own);
     }
     return own;
@@ -419,8 +376,7 @@ void Ledger::leaveLocked(Row &row, QString reason, const RemoteListener *self,
     if (row.listener == self) {
         own.emplace_back(row.id, std::move(reason));
     } else {
-        // Its listener takes it on its own thread; posting runs no code of anyone's, and the
-        // call is discarded with the listener.
+        // Its listener takes it on its own thread (posting runs nobody's code).
         row.drop = std::move(reason);
         QMetaObject::invokeMethod(row.listener, "dropShed", Qt::QueuedConnection);
     }
@@ -431,7 +387,7 @@ std::vector<std::pair<quint64, QString>> Ledger::shedThinnedStalled(const Remote
     std::vector<std::pair<quint64, QString>> own;
     const std::lock_guard lock(m_mutex);
     const qint64 now = nowMs();
-    for (Row &row : m_rows) {
+    for (auto &[id, row] : m_rows) {
         if (row.listener != self || row.leaving || !row.thinned || row.amount[BacklogBytes] <= 0 ||
             readsLocked(row))
             continue;
@@ -456,7 +412,7 @@ std::vector<std::pair<quint64, QString>> Ledger::takeDrops(const RemoteListener 
 {
     std::vector<std::pair<quint64, QString>> drops;
     const std::lock_guard lock(m_mutex);
-    for (Row &row : m_rows) {
+    for (auto &[id, row] : m_rows) {
         if (row.listener == self && !row.drop.isEmpty())
             drops.emplace_back(row.id, std::exchange(row.drop, {}));
     }
@@ -469,64 +425,81 @@ void RemoteListener::dropShed()
         dropConnection(id, reason);
 }
 
-void RemoteListener::shed(std::size_t budget, qint64 limit)
+void RemoteListener::dropAll(const std::vector<std::pair<quint64, QString>> &drops, bool later)
 {
-    // Dropping closes a socket, which emits signals: not under the ledger's lock.
-    for (const auto &[id, reason] : g_ledger.shed(this, Budget(budget), limit))
-        dropConnection(id, reason);
+    for (const auto &[id, reason] : drops)
+        drop(id, reason, later);
 }
 
-void RemoteListener::checkQueued()
+qint64 RemoteListener::write(quint64 id, const char *data, qint64 size)
 {
-    // Per connection: a peer that does not read what it is sent.
-    std::vector<std::pair<QPointer<QIODevice>, QString>> late;
-    qint64 total = g_ledger.total(QueuedBytes);
-    for (Private::Peer &peer : d->peers) {
-        if (!peer.socket || peer.socket->property(RejectedProperty).toBool())
-            continue;
-        peer.queued = queuedBytes(peer.socket);
-        total = d->tellQueued(peer, peer.queued);
-        if (peer.queued > d->options.highWaterBytes)
-            peer.congested = true; // so that its drain is told too (the ledger keeps since when it is past)
-        if (peer.queued > d->options.maxQueuedBytes)
-            late.emplace_back(peer.socket,
-                              QStringLiteral("rio::RemoteListener %1: %2 has %3 bytes waiting to be written "
-                                             "(the limit per connection is %4): it does not read what it "
-                                             "is sent; its connection is dropped")
-                                  .arg(d->address.toString(), Private::describe(peer))
-                                  .arg(peer.queued)
-                                  .arg(d->options.maxQueuedBytes));
+    Private::Peer *peer = d->find(id);
+    if (peer == nullptr || !peer->socket)
+        return -1;
+    Private::observe(*peer, data, size);
+    // A connection past its limit takes no more; the process holds at most its budget.
+    const qint64 queued = queuedBytes(peer->socket);
+    QString why;
+    if (queued > d->options.maxQueuedBytes) {
+        why = QStringLiteral("rio::RemoteListener %1: %2 has %3 bytes waiting to be written (the limit per "
+                             "connection is %4): it does not read what it is sent; its connection is dropped")
+                  .arg(d->address.toString(), Private::describe(*peer))
+                  .arg(queued)
+                  .arg(d->options.maxQueuedBytes);
+    } else {
+        for (auto &[other, reason] :
+             g_ledger.hold(this, id, QueuedBytes, queued + size, d->options.queuedBytesBudget)) {
+            if (other == id)
+                why = std::move(reason);
+            else
+                drop(other, reason, true);
+        }
     }
-    for (const auto &[socket, reason] : late) {
-        if (socket)
-            drop(socket, reason);
+    if (!why.isEmpty()) {
+        drop(id, why, true); // not here: Qt Remote Objects is in the middle of a write
+        return -1;
     }
-    // Per process: the connections whose peers have taken nothing for longest go first.
-    if (total > d->options.queuedBytesBudget)
-        shed(QueuedBytes, d->options.queuedBytesBudget);
+    // To an idle wire (nothing buffered, nothing in the system), what the system takes goes straight
+    // to it (plain sockets): a buffered write toggles the socket's notifier, which Qt's glib event
+    // loop does with a walk over every socket. Writes that follow, before the peer took it, queue.
+    qint64 sent = 0;
+#ifdef Q_OS_LINUX
+    if (auto *tcp = qobject_cast<QAbstractSocket *>(peer->socket);
+        queued == 0 && tcp && !qobject_cast<QSslSocket *>(tcp) && systemQueued(tcp) == 0)
+        sent = std::max<qint64>(
+            ::send(int(tcp->socketDescriptor()), data, std::size_t(size), MSG_NOSIGNAL | MSG_DONTWAIT), 0);
+#endif
+    peer->handed += sent;
+    if (sent == size || peer->socket->write(data + sent, size - sent) == size - sent) {
+        if (sent > 0) // what it holds is counted
+            dropAll(
+                g_ledger.hold(this, id, QueuedBytes, queuedBytes(peer->socket), d->options.queuedBytesBudget),
+                true);
+        return size;
+    }
+    return sent;
 }
 
 bool RemoteListener::holdUnready(quint64 id)
 {
-    Private::Peer *peer = d->findId(id);
-    if (!peer || !peer->socket || peer->socket->property(RejectedProperty).toBool())
+    Private::Peer *peer = d->find(id);
+    if (!peer || peer->rejected())
         return false;
-    if (g_ledger.set(id, UnreadySubscriptions, ++peer->unready) > UnreadyBudget)
-        shed(UnreadySubscriptions, UnreadyBudget);
-    peer = d->findId(id); // shedding may have closed it
-    if (peer && peer->socket && !peer->socket->property(RejectedProperty).toBool())
+    dropAll(g_ledger.hold(this, id, UnreadySubscriptions, ++peer->unready, UnreadyBudget));
+    peer = d->find(id); // shedding may have closed it
+    if (peer && !peer->rejected())
         return true;
     if (peer)
-        g_ledger.set(id, UnreadySubscriptions, --peer->unready);
+        releaseUnready(id);
     return false;
 }
 
 void RemoteListener::releaseUnready(quint64 id)
 {
     // A connection that closed took its share with it.
-    Private::Peer *peer = d->findId(id);
+    Private::Peer *peer = d->find(id);
     if (peer && peer->unready > 0)
-        g_ledger.set(id, UnreadySubscriptions, --peer->unready);
+        dropAll(g_ledger.hold(this, id, UnreadySubscriptions, --peer->unready, UnreadyBudget));
 }
 
 bool RemoteListener::dropConnection(quint64 id, const QString &reason)
@@ -534,14 +507,13 @@ bool RemoteListener::dropConnection(quint64 id, const QString &reason)
     const Private::Peer *peer = d->find(id);
     if (!peer || !peer->socket)
         return false;
-    if (!peer->socket->property(RejectedProperty).toBool())
-        drop(peer->socket, reason);
+    drop(id, reason);
     return true;
 }
 
 bool RemoteListener::pauseReading(quint64 id)
 {
-    Private::Peer *peer = d->findId(id);
+    Private::Peer *peer = d->find(id);
     if (!peer || !peer->socket || !d->host)
         return false;
     // Qt Remote Objects reads no further packet, and pump() none from the socket.
@@ -552,25 +524,19 @@ bool RemoteListener::pauseReading(quint64 id)
 
 void RemoteListener::resumeReading(quint64 id)
 {
-    Private::Peer *peer = d->findId(id);
+    Private::Peer *peer = d->find(id);
     if (!peer || peer->pauses == 0 || --peer->pauses > 0)
         return;
     if (peer->pipe)
         peer->pipe->hold(false);
     peer->pendingSince = nowMs();
     // What the pipe and the socket hold is read on the next turn, as if it had just arrived.
-    QMetaObject::invokeMethod(
-        this,
-        [this, socket = peer->socket] {
-            if (socket)
-                pump(socket);
-        },
-        Qt::QueuedConnection);
+    QMetaObject::invokeMethod(this, [this, id] { pump(id); }, Qt::QueuedConnection);
 }
 
 QString RemoteListener::noteReceived(quint64 id, quint64 bytes)
 {
-    Private::Peer *peer = d->findId(id);
+    Private::Peer *peer = d->find(id);
     if (peer == nullptr || !peer->pipe)
         return {};
     const qint64 written = peer->pipe->written();
@@ -585,56 +551,61 @@ QString RemoteListener::noteReceived(quint64 id, quint64 bytes)
     return {};
 }
 
-void RemoteListener::noteWrites()
-{
-    // Once per turn of the event loop, whatever the number of writes in it: a posted call (a
-    // zero-interval timer costs the event loop several times as much per turn); discarded with
-    // the listener.
-    if (std::exchange(d->queuedCheckPosted, true))
-        return;
-    QMetaObject::invokeMethod(
-        this,
-        [this] {
-            d->queuedCheckPosted = false;
-            checkQueued();
-        },
-        Qt::QueuedConnection);
-}
-
 void RemoteListener::checkDeadlines()
 {
     const qint64 now = nowMs();
-    std::vector<std::pair<QPointer<QIODevice>, QString>> late;
+    std::vector<std::pair<quint64, QString>> late;
     std::vector<QPointer<QIODevice>> gone;
-    for (const Private::Peer &peer : d->peers) {
+    const auto lateBy = [this, now](const Private::Peer &peer) -> QString {
+        const QString who =
+            QStringLiteral("rio::RemoteListener %1: %2").arg(d->address.toString(), Private::describe(peer));
+        if (!peer.handshaken && now - peer.connectedAt > d->options.handshakeTimeout.count())
+            return QStringLiteral(
+                       "%1 sent no whole packet within %2 ms of connecting; its connection is dropped")
+                .arg(who)
+                .arg(d->options.handshakeTimeout.count());
+        if (!peer.partial.isEmpty() && now - peer.pendingSince > d->options.progressTimeout.count())
+            return QStringLiteral(
+                       "%1 held %2 bytes of a packet for %3 ms without completing it; its connection "
+                       "is dropped")
+                .arg(who)
+                .arg(peer.partial.size())
+                .arg(d->options.progressTimeout.count());
+        if (!peer.foreign.empty() && now - peer.foreign.front().second > d->options.handshakeTimeout.count())
+            return QStringLiteral(
+                       "%1 acquired \"%2\", a channel of another connection's subscription, and did "
+                       "not take that subscription over within %3 ms; its connection is dropped")
+                .arg(who, peer.foreign.front().first)
+                .arg(d->options.handshakeTimeout.count());
+        return {};
+    };
+    for (auto &[id, peer] : d->peers) {
         if (peer.socket && peer.pauses > 0 && hungUp(peer.socket))
             gone.emplace_back(peer.socket); // what it sent and was not read goes with it
-        if (!peer.socket || peer.socket->property(RejectedProperty).toBool() || peer.pauses > 0)
+        if (!peer.socket || peer.rejected() || peer.pauses > 0)
             continue;
-        if (!peer.handshaken && now - peer.connectedAt > d->options.handshakeTimeout.count()) {
-            late.emplace_back(peer.socket,
-                              QStringLiteral("rio::RemoteListener %1: %2 sent no whole packet within %3 ms "
-                                             "of connecting; its connection is dropped")
-                                  .arg(d->address.toString(), Private::describe(peer))
-                                  .arg(d->options.handshakeTimeout.count()));
-        } else if (peer.held > 0 && now - peer.pendingSince > d->options.progressTimeout.count()) {
-            late.emplace_back(peer.socket,
-                              QStringLiteral("rio::RemoteListener %1: %2 held %3 bytes of a packet for "
-                                             "%4 ms without completing it; its connection is dropped")
-                                  .arg(d->address.toString(), Private::describe(peer))
-                                  .arg(peer.held)
-                                  .arg(d->options.progressTimeout.count()));
-        }
+        if (QString why = lateBy(peer); !why.isEmpty())
+            late.emplace_back(id, std::move(why));
+        // Measured on every pass, written to or not: who takes nothing, and who reads.
+        d->measure(peer, queuedBytes(peer.socket));
     }
     // Dropping closes the socket, which takes it out of d->peers: not while iterating them.
-    for (const auto &[socket, reason] : late) {
-        if (socket)
-            drop(socket, reason);
-    }
+    for (const auto &[id, reason] : late)
+        dropConnection(id, reason);
     for (const QPointer<QIODevice> &socket : gone) {
         if (socket)
             abortSocket(socket);
     }
+    checkHandshakes(now);
+    // One the backlog budget thinned that does not read goes now.
+    for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this))
+        dropConnection(id, reason);
+    if (d->peers.empty() && d->handshakes.empty())
+        d->deadlines->stop();
+}
+
+void RemoteListener::checkHandshakes(qint64 now)
+{
     std::vector<QPointer<QSslSocket>> unfinished;
     for (const Private::Handshake &handshake : d->handshakes) {
         if (handshake.socket && now - handshake.connectedAt > d->options.handshakeTimeout.count())
@@ -652,52 +623,57 @@ void RemoteListener::checkDeadlines()
                             .arg(d->address.toString(), peerAt(socket))
                             .arg(d->options.handshakeTimeout.count()));
     }
-    // Every pass measures what each connection's peer took, so that one that takes nothing is
-    // found to, whether or not it is written to meanwhile; one the backlog budget had to thin
-    // that does not read what it is sent goes now, not at the budget's next pass.
-    checkQueued();
-    for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this))
-        dropConnection(id, reason);
-    if (d->peers.empty() && d->handshakes.empty())
-        d->deadlines->stop();
 }
 
-void RemoteListener::drop(QIODevice *socket, const QString &reason)
+void RemoteListener::drop(quint64 id, const QString &reason, bool later)
 {
+    Private::Peer *peer = d->find(id);
+    if (peer == nullptr || peer->rejected())
+        return;
     qCWarning(lcRegistryIORemote, "%s", qPrintable(reason));
-    socket->setProperty(RejectedProperty, true);
-    const Private::Peer *peer = d->find(socket);
-    if (peer) {
-        g_ledger.leave(peer->id); // its holdings no longer count
-        if (peer->pipe)
-            peer->pipe->discard(); // Qt Remote Objects reads none of what it held
-    }
-    const bool reading = peer && peer->reading;
+    peer->pipe->discard(); // Qt Remote Objects reads none of what it held, and writes nothing more
+    g_ledger.leave(id);    // its holdings no longer count
     ++d->rejected;
-    Q_EMIT peerRejected(reason);
-    // A connection Qt Remote Objects is reading is closed by pump(), once it left its reader.
-    if (!reading)
+    if (later && peer->socket) {
+        // From inside a write of Qt Remote Objects, which goes on after it: what the connection
+        // holds goes now, without a signal; its close is told once that write is over.
+        const QSignalBlocker silent(peer->socket);
+        abortSocket(peer->socket);
+        QMetaObject::invokeMethod(
+            this,
+            [this, id, reason] {
+                const QPointer<RemoteListener> alive(this);
+                Q_EMIT peerRejected(reason); // a slot may destroy this listener
+                if (alive && d->find(id) != nullptr)
+                    closed(id);
+            },
+            Qt::QueuedConnection);
+        return;
+    }
+    const bool reading = peer->reading; // pump() closes it once it left its reader
+    const QPointer<QIODevice> socket = peer->socket;
+    Q_EMIT peerRejected(reason); // a slot may destroy this listener
+    if (!reading && socket)
         abortSocket(socket);
 }
 
 bool RemoteListener::rejectCurrentPeer(const QString &reason)
 {
-    const CurrentPeer current = t_current;
-    if (!current.listener || !current.socket)
+    const CurrentPeer &current = t_current;
+    if (!current.listener || !current.pipe)
         return false;
-    if (!current.socket->property(RejectedProperty).toBool())
-        current.listener->drop(current.socket, reason);
+    current.listener->drop(current.id, reason);
     return true;
 }
 
 bool RemoteListener::isCurrentPeerRejected()
 {
-    return t_current.socket && t_current.socket->property(RejectedProperty).toBool();
+    return t_current.pipe && t_current.pipe->refused();
 }
 
 quint64 RemoteListener::currentConnection()
 {
-    return t_current.socket ? t_current.id : 0;
+    return t_current.pipe ? t_current.id : 0;
 }
 
 } // namespace rio

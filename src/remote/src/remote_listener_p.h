@@ -12,6 +12,7 @@
 #include <QAbstractSocket>
 #include <QHash>
 #include <QHostAddress>
+#include <QIODevice>
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QRemoteObjectHost>
@@ -24,9 +25,12 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace rio::detail {
@@ -39,24 +43,16 @@ enum Budget : std::size_t { IncompleteBytes, QueuedBytes, UnreadySubscriptions, 
 // connections with the most go.
 inline constexpr qint64 UnreadyBudget = 256;
 // The deadline passes for which a connection past its high-water mark has had nothing taken by its
-// peer when it counts as one that does not read. A reader on a slow link reads all along, yet its
-// TCP connection can take nothing for seconds at a time (its window closed, the sender's probes
-// backing off: measured on loopback through a relay passing about 200 KB/s, gaps of up to 2.1 s;
-// at 100 KB/s, of up to 4.2 s).
+// peer when it counts as one that does not read: a slow TCP reader's connection takes nothing for
+// seconds at a time (gaps of up to 4.2 s measured on loopback at 100 KB/s).
 inline constexpr int StallPasses = 4;
-// A peer's claims that it read (tookClaimed()) keep it a reader at most this many stall waits (20 s
-// at the defaults) after its system last took bytes: TCP shows a reader's progress once it has read
-// about a segment (64 KiB on loopback), so a reader of 4 KB/s is seen taking bytes through its claims
-// (at four, a reader of its own socket at 30 KB/s with stall waits of 1 s went on a loaded machine,
-// its system having taken nothing for 3.8 s:
-// tst_remote_budget::readerOfItsOwnSocketSlowerThanTcpShowsIsThinnedNotDropped).
+// A peer's claims that it read (tookClaimed()) keep it a reader at most this many stall waits (20 s)
+// after its system last took bytes (at four, a 30 KB/s reader went on a loaded machine).
 inline constexpr int ClaimedStalls = 5;
 
-// Every open connection of every live listener of the process and what it holds of the budgets,
-// so that the listener that finds a budget passed drops the largest holders of the process,
-// whichever listener (and thread) they are on. Rows are keyed by connection id; a row's listener
-// is alive while the row is here (its destructor takes its rows out under the lock). A row whose
-// drop is on its way (to its listener's thread) no longer counts in the totals.
+// Every open connection of every live listener of the process and what it holds of the budgets:
+// the listener that finds a budget passed drops holders on any listener (and thread). A row's
+// listener is alive while the row is here; a row whose drop is on its way no longer counts.
 class Ledger
 {
 public:
@@ -66,46 +62,34 @@ public:
               qint64 backlogBudget, qint64 highWater, qint64 stallMs);
     // The connection went: its holdings leave the totals.
     void close(quint64 id);
-    void closeAll(const RemoteListener *listener);
-    // Connection `id` now holds `amount` of `budget` (a packet not yet whole, or backlogs that sent
-    // nothing, since `since`): the process's total of it, connections being dropped left out.
-    qint64 set(quint64 id, Budget budget, qint64 amount, qint64 since = 0);
-    // Connection `id` has `queued` bytes waiting to be written, and its peer has not taken
-    // `untaken` of what it was written (those, and what the system holds for it, where it tells)
-    // and has taken `taken` since it connected: the measure of whether it reads (readsLocked()),
-    // and of how much, taken on its listener's thread. The process's total of QueuedBytes.
-    qint64 setQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken);
-    // Connection `id`'s peer said it read more of what it was sent (RemoteListener::noteReceived()):
-    // its stall wait starts again, as when its system takes bytes, if that wait ends within
-    // ClaimedStalls stall waits of its system's last taking (a peer that does not read takes
-    // nothing once its buffers are full, and can claim bytes it holds only so long). The queued budget's
-    // order stays its system's measure: there a reader's claims would put a slow one level with a fast one.
+    // Connection `id` of `self` now holds `amount` of `budget` (since `since`; QueuedBytes keeps
+    // its measure's): past `limit`, the process's holders go in `budget`'s order until it holds.
+    // Those of `self` are returned with their warnings (the caller drops them, outside the lock;
+    // `id` among them for QueuedBytes: its write is not queued); other listeners drop theirs.
+    std::vector<std::pair<quint64, QString>> hold(const RemoteListener *self, quint64 id, Budget budget,
+                                                  qint64 amount, qint64 limit, qint64 since = 0);
+    // Connection `id` has `queued` bytes waiting to be written, its peer has not taken `untaken`
+    // (those and what the system holds) and has taken `taken` since it connected: the measure of
+    // whether it reads (readsLocked()), taken on its listener's thread.
+    void measureQueued(quint64 id, qint64 queued, qint64 untaken, qint64 taken);
+    // Connection `id`'s peer claimed to have read more (noteReceived()): its stall wait starts again
+    // if it ends within ClaimedStalls stall waits of its system's last taking.
     void tookClaimed(quint64 id);
-    // Connection `id`'s subscriptions' backlogs in share `share` hold `change` bytes more (fewer
-    // when negative) and have sent nothing since `since` (nowMs(); 0: none waits); the
-    // connection has waited since the oldest of its shares' waits. Callable from any thread
-    // (shares account where their backlogs grow), never under a share's lock. Past its listener's
-    // budget: the connections that do not read (or hold subscriptions that have not acquired their
-    // channel) go first; then the lossy shares' largest backlogs
-    // lose their oldest events, down to 15/16 of the budget; then, if that is not enough, the
-    // holders that are left go by age, each drop left for its listener's thread. True when the
-    // connection is being dropped or is gone: its backlogs may let go of what they hold.
+    // Connection `id`'s backlogs in share `share` hold `change` bytes more and have sent nothing
+    // since `since` (0: none waits). Any thread, never under a share's lock. Past the budget: the
+    // connections that do not read (or hold unready subscriptions) go; then the lossy shares' largest
+    // backlogs lose their oldest events, down to 15/16 of it; then the holders left go by age. True
+    // when the connection is being dropped or gone: its backlogs may let go of what they hold.
     bool holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since);
     // A share whose events the budget may drop (thinnable()): the ledger thins its backlogs
     // before it drops any connection that reads. Forgotten once the share's outbox is.
     void thinFirst(const std::weak_ptr<RemoteOutbox> &box);
-    // The connections of `self` that the backlog budget thinned, that still hold backlogs, and
-    // that do not read what they are sent (readsLocked()), measured after the budget was passed.
-    // They go (the caller drops them, outside the lock), with their warnings.
+    // The connections of `self` that the backlog budget thinned, that still hold backlogs and do not
+    // read (readsLocked()): they go, with their warnings (the caller drops them).
     std::vector<std::pair<quint64, QString>> shedThinnedStalled(const RemoteListener *self);
     // Connection `id` is being dropped: it no longer counts.
     void leave(quint64 id);
     [[nodiscard]] qint64 total(Budget budget) const;
-    // Past `budget`: the holders of the process go, the first in `budget`'s order first, until it
-    // holds. Those of `self` are returned with their warnings (for the caller to drop, outside the
-    // lock); those of other listeners (all of them when `self` is null) are dropped on their
-    // listener's thread.
-    std::vector<std::pair<quint64, QString>> shed(const RemoteListener *self, Budget budget, qint64 limit);
     // The drops other listeners left for `self`'s connections, with their warnings.
     std::vector<std::pair<quint64, QString>> takeDrops(const RemoteListener *self);
 
@@ -138,25 +122,27 @@ private:
     std::vector<std::pair<quint64, QString>>
     shedLocked(const RemoteListener *self, Budget budget, qint64 limit,
                const std::function<bool(const Row &)> &eligible = {});
-    // Drops the oldest events of thinnable shares' backlogs until the backlogs hold `limit` bytes,
-    // or those shares hold nothing more that may go: the connections holding the most in them
-    // lose the most, and within a connection its largest backlogs; returns what each connection
-    // still holds in them.
+    // Drops the oldest events of thinnable shares' backlogs until they hold `limit` bytes (the
+    // largest holders, and their largest backlogs, lose the most); what each connection still holds.
     std::vector<std::pair<quint64, qint64>> thinLocked(qint64 limit);
-    Row *findLocked(quint64 id);
+    Row *findLocked(quint64 id)
+    {
+        const auto it = m_rows.find(id);
+        return it == m_rows.end() ? nullptr : &it->second;
+    }
     // The one measure of whether a connection reads what it is sent: its listener has not found it
-    // past its high-water mark with nothing taken by its peer for StallPasses deadline passes. (A
-    // reader being sent a flood, or on a slow link, is past it at most moments, but its peer takes
-    // bytes all along; only its listener's thread, which measures it, can find that it does not.)
+    // past its high-water mark with nothing taken by its peer for StallPasses deadline passes.
     static bool readsLocked(const Row &row) { return !row.stalled; }
     // How long its peer's system has taken nothing, and its last claim to have read, for warnings.
     static QString untakenLocked(const Row &row, qint64 now);
+    // Why `row` goes first for `budget`, for its warning.
+    static QString whyLocked(const Row &row, Budget budget, qint64 now);
     // `row` goes: it no longer counts; its warning is returned when it is `self`'s, else its
     // listener drops it on its own thread.
     void leaveLocked(Row &row, QString reason, const RemoteListener *self,
                      std::vector<std::pair<quint64, QString>> &own);
     mutable std::mutex m_mutex;
-    std::vector<Row> m_rows;
+    std::unordered_map<quint64, Row> m_rows; // by connection id: found without a walk
     std::vector<std::weak_ptr<RemoteOutbox>> m_thinnable;
     std::array<qint64, Budgets> m_totals{};
 };
@@ -166,23 +152,92 @@ inline Ledger g_ledger;
 inline std::atomic<quint64> g_nextConnection{1};
 
 inline constexpr const char *ListenerProperty = "_rio_remote_listener";
-inline constexpr const char *RejectedProperty = "_rio_remote_rejected";
+
+// The most channels of other connections' subscriptions one connection may hold at once (each
+// until it takes that subscription over, within its listener's handshakeTimeout).
+inline constexpr std::size_t MaxForeignChannels = 64;
+
+// What Qt Remote Objects reads of a connection and writes to it, in place of its socket (a child):
+// the whole packets the screen passed, and writes through `write` (the listener's one check of what
+// a connection may hold: the bytes written, or -1, refused). Once discarded, nothing more goes.
+class ScreenedPipe final : public QIODevice
+{
+public:
+    ScreenedPipe(QIODevice *socket, std::function<qint64(const char *, qint64)> write)
+        : QIODevice(socket), m_socket(socket), m_write(std::move(write))
+    {
+        QIODevice::open(QIODevice::ReadWrite | QIODevice::Unbuffered);
+    }
+    [[nodiscard]] bool isSequential() const override { return true; }
+    // While held, none: Qt Remote Objects reads no further packet (it reads while some are).
+    [[nodiscard]] qint64 bytesAvailable() const override
+    {
+        return m_held ? 0 : pending() + QIODevice::bytesAvailable();
+    }
+    // Bytes of screened packets Qt Remote Objects has not read yet, held or not.
+    [[nodiscard]] qint64 pending() const { return m_in.size() - m_read; }
+    void append(const char *packet, qint64 size)
+    {
+        m_in.remove(0, std::exchange(m_read, 0)); // keeps its capacity
+        m_in.append(packet, size);
+    }
+    void hold(bool held) { m_held = held; }
+    // A refused connection, or its listener going: nothing more is read or written.
+    void discard()
+    {
+        m_read = m_in.size();
+        m_refused = true;
+    }
+    [[nodiscard]] bool refused() const { return m_refused; }
+    // The bytes written to the connection: the most its peer can have received.
+    [[nodiscard]] qint64 written() const { return m_written; }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        const qint64 n = std::min(maxSize, m_held ? 0 : pending());
+        std::memcpy(data, m_in.constData() + m_read, std::size_t(n));
+        m_read += n;
+        if (m_read == m_in.size() && m_in.capacity() > ReleasedAbove) { // a large packet's room goes back
+            m_in = QByteArray();
+            m_read = 0;
+        }
+        return n;
+    }
+    qint64 writeData(const char *data, qint64 size) override
+    {
+        // What is refused goes nowhere, as a closed socket's writes would (without a warning).
+        const qint64 n = m_refused || !m_socket->isOpen() ? -1 : m_write(data, size);
+        m_written += std::max<qint64>(n, 0);
+        return n < 0 ? size : n;
+    }
+
+private:
+    QIODevice *m_socket;
+    std::function<qint64(const char *, qint64)> m_write;
+    qint64 m_written = 0;
+    QByteArray m_in;   // screened packets, whole
+    qint64 m_read = 0; // Qt Remote Objects read up to here
+    bool m_held = false;
+    bool m_refused = false;
+};
+
+// An object a listener's host remotes (addSource()), and the connection whose channel it is (0: none).
+struct Remoted
+{
+    QPointer<const QObject> object;
+    quint64 owner = 0;
+};
 
 // The connection Qt Remote Objects is reading on this thread (RemoteListener::pump() sets it around
 // the read), so that a share's slot can name the peer it is serving.
 struct CurrentPeer
 {
-    RemoteListener *listener = nullptr;
-    QIODevice *socket = nullptr;
+    QPointer<RemoteListener> listener;
+    QPointer<ScreenedPipe> pipe;
     quint64 id = 0;
 };
 inline thread_local CurrentPeer t_current;
-
-// The order in which a budget's holders go: the most first, then the oldest connection.
-inline bool holdsMore(qint64 a, quint64 aId, qint64 b, quint64 bId)
-{
-    return a != b ? a > b : aId < bId;
-}
 
 // A TCP peer's address and port, for people.
 inline QString peerAt(const QAbstractSocket *socket)
@@ -205,9 +260,6 @@ qint64 systemQueued(const QIODevice *socket);
 // Closes a connection so that it emits disconnected(): Qt Remote Objects forgets it only then.
 void abortSocket(QIODevice *socket);
 
-// The most a connection's socket buffers of what it reads from the system (0: no limit).
-void setReadLimit(QIODevice *socket, qint64 bytes);
-
 } // namespace rio::detail
 
 namespace rio {
@@ -221,7 +273,7 @@ struct RemoteListener::Private
     QUrl address;
     QString error;
     qint64 readLimit() const { return options.maxPacketBytes + 65536; }
-    // One per connection: what its packet not yet whole holds, and since when it made progress.
+    // One per connection: its packet not yet whole, its progress, and its conversation (judge()).
     struct Peer
     {
         QPointer<QIODevice> socket;
@@ -229,9 +281,7 @@ struct RemoteListener::Private
         QString name;            // who is at the other end
         qint64 connectedAt = 0;  // ms
         qint64 pendingSince = 0; // ms: the packet being received began (or the last one completed)
-        qint64 held = 0;         // bytes of a packet not yet whole
         qint64 packetSince = 0;  // ms: the packet not yet whole began
-        qint64 queued = 0;       // bytes waiting to be written, as last measured
         qint64 handed = 0;       // bytes handed to the system to send (over TLS, encrypted)
         qint64 unready = 0;      // subscriptions that have not acquired their channel
         qint64 claimed = 0;      // what its peer last said it has read (noteReceived())
@@ -239,84 +289,74 @@ struct RemoteListener::Private
         bool reading = false;    // Qt Remote Objects is reading its pipe (the socket waits)
         bool hungUp = false;     // it closed while Qt Remote Objects read it: closed once that ends
         bool handshaken = false; // a whole packet arrived
-        // What Qt Remote Objects reads (a child of the socket), and its device for it, found when
-        // it is handed over (a host being destroyed has no children left to ask).
+        // What Qt Remote Objects reads (a child of the socket), and its device for it.
         QPointer<detail::ScreenedPipe> pipe{};
         QPointer<QtROIoDeviceBase> device{};
         QByteArray partial{}; // read from the socket: the start of a packet not yet whole
-        // Found without room (hasRoom() said no, or a write left it above the high-water
-        // mark): drained() tells once it has room again. A connection that always had room
-        // writes without a signal per write.
+        // Found without room (hasRoom(), or a write past the high-water mark): drained() tells once
+        // it has room again.
         mutable bool congested = false;
+        // The objects Qt Remote Objects has it as a listener of (true: from Init to RemoveObject), or
+        // that it asked for in packets not read yet (false: forgotten once read unless attached).
+        QHash<QString, bool> acquired{};
+        std::vector<QString> asked{};
+        // Other connections' channels it acquired, and when: each to be taken over in handshakeTimeout.
+        std::vector<std::pair<QString, qint64>> foreign{};
+        [[nodiscard]] bool rejected() const { return !pipe || pipe->refused(); }
+        void release(const QString &name) // held no more, nor as another's channel
+        {
+            acquired.remove(name);
+            std::erase_if(foreign, [&name](const auto &one) { return one.first == name; });
+        }
     };
-    std::vector<Peer> peers;
-    // TLS connections whose handshake has not ended: each leaves this list once, encrypted (to
-    // peers), rejected, or gone by itself.
+    std::unordered_map<quint64, Peer> peers; // by connection id: found without a walk
+    // TLS connections whose handshake has not ended: each leaves once (encrypted, rejected, gone).
     struct Handshake
     {
         QPointer<QSslSocket> socket;
         qint64 connectedAt = 0; // ms
-        QString errors;         // what sslErrors() said, for the rejection that follows
     };
     std::vector<Handshake> handshakes;
     QTimer *deadlines = nullptr;
     quint64 rejected = 0;
     quint64 acceptFailures = 0;
-    bool acceptFailing = false;     // since the last failed accept(), none succeeded
-    bool queuedCheckPosted = false; // once per turn of the event loop in which shares wrote
-    // What the host remotes, by name (addSource()): the packets that invoke them are screened.
-    QHash<QString, QPointer<const QObject>> sources;
+    bool acceptFailing = false; // since the last failed accept(), none succeeded
+    // What the host remotes, by name (addSource()).
+    QHash<QString, detail::Remoted> sources;
 
-    [[nodiscard]] QString screenPacket(const QByteArray &body) const;
-    // Tells the ledger that `peer` has `queued` bytes waiting to be written and, past its
-    // high-water mark, how much its peer has not taken: the process's total of queued bytes.
-    qint64 tellQueued(const Peer &peer, qint64 queued) const
+    // What is wrong with packet `type` for `name` from `peer` now; empty with `pass` false: swallowed.
+    [[nodiscard]] QString judge(Peer &peer, quint16 type, const QString &name, bool &pass);
+    // What Qt Remote Objects writes to `peer` tells what it is a listener of (Init, RemoveObject).
+    static void observe(Peer &peer, const char *data, qint64 size);
+    // Forgets what `peer` asked for that Qt Remote Objects read without attaching it (no such object).
+    static void settleAsked(Peer &peer);
+    // Tells the ledger what `peer`'s peer has not taken and has (`queued` waiting): whether it reads.
+    void measure(const Peer &peer, qint64 queued) const
     {
         const qint64 system = detail::systemQueued(peer.socket);
-        return detail::g_ledger.setQueued(peer.id, queued, queued + system, peer.handed - system);
+        detail::g_ledger.measureQueued(peer.id, queued, queued + system, peer.handed - system);
     }
-    Handshake *findHandshake(const QSslSocket *socket)
+    // Takes `socket` out of the handshakes; none when it was not there (already settled).
+    std::optional<Handshake> settleHandshake(const QSslSocket *socket)
     {
         const auto it = std::find_if(handshakes.begin(), handshakes.end(),
                                      [socket](const Handshake &h) { return h.socket == socket; });
-        return it == handshakes.end() ? nullptr : &*it;
-    }
-    // Takes `socket` out of the handshakes; false when it was not there (already settled).
-    bool settleHandshake(const QSslSocket *socket, qint64 *connectedAt = nullptr, QString *errors = nullptr)
-    {
-        const Handshake *it = findHandshake(socket);
-        if (!it)
-            return false;
-        if (connectedAt)
-            *connectedAt = it->connectedAt;
-        if (errors)
-            *errors = it->errors;
-        handshakes.erase(handshakes.begin() + (it - handshakes.data()));
-        return true;
+        std::optional<Handshake> out = it == handshakes.end() ? std::nullopt : std::optional(*it);
+        if (out)
+            handshakes.erase(it);
+        return out;
     }
     // Who a connection is, for the warning that drops it.
     static QString describe(const Peer &peer)
     {
         return QStringLiteral("connection %1 (%2)").arg(peer.id).arg(peer.name);
     }
-    Peer *findId(quint64 id)
+    Peer *find(quint64 id)
     {
-        const auto it = std::find_if(peers.begin(), peers.end(), [id](const Peer &p) { return p.id == id; });
-        return it == peers.end() ? nullptr : &*it;
+        const auto it = peers.find(id);
+        return it == peers.end() ? nullptr : &it->second;
     }
-    Peer *find(const QIODevice *socket)
-    {
-        const auto it =
-            std::find_if(peers.begin(), peers.end(), [socket](const Peer &p) { return p.socket == socket; });
-        return it == peers.end() ? nullptr : &*it;
-    }
-    [[nodiscard]] const Peer *find(quint64 id) const { return const_cast<Private *>(this)->findId(id); }
-    // Qt Remote Objects' device for `socket`.
-    [[nodiscard]] QtROIoDeviceBase *deviceOf(const QIODevice *socket)
-    {
-        const Peer *peer = find(socket);
-        return peer ? peer->device.data() : nullptr;
-    }
+    [[nodiscard]] const Peer *find(quint64 id) const { return const_cast<Private *>(this)->find(id); }
 };
 
 } // namespace rio

@@ -56,14 +56,11 @@ bool setCloseOnExec(int fd)
 }
 
 // Listeners of one name take turns through a user-only lock file beside it (`<name>.lock`), from
-// looking at what holds the name to putting a socket there or removing it: a socket left by a
-// killed process is removed by the one listener that then takes its name, never by a second one
-// after the first took it. The server that leaves the name removes the lock file while it holds
-// it, and so does a listener that fails after creating it; a holder that finds its file unlinked or
-// replaced meanwhile starts again on the new one. Only a lock file such as a listener makes (a
-// regular, empty file of this user that no one else may open) is used, and so ever removed:
-// anything else under that name fails listen(). Held for a few system calls; a holder that never
-// lets go (a process of the same user) fails listen() after LockWaitMs.
+// looking at what holds the name to linking or removing a socket there: a killed process's socket
+// is replaced by one listener only. The server leaving the name removes the lock file while it holds
+// it, as does a listener that fails after creating it (a holder that finds its file replaced starts
+// again). Only a regular, empty, user-only file is used as one; a holder that never lets go fails
+// listen() after LockWaitMs.
 class NameLock
 {
 public:
@@ -184,6 +181,110 @@ Holder holderOf(const QByteArray &path, const sockaddr_un &address)
     return error == ECONNREFUSED ? Holder::Stale : error == ENOENT ? Holder::Gone : Holder::Live;
 }
 
+// A listening socket bound in a private folder beside its target and made user-only there (never
+// reachable by others before it is linked under its name); the folder and that name go with it.
+class PrivateSocket
+{
+public:
+    PrivateSocket() = default;
+    PrivateSocket(const PrivateSocket &) = delete;
+    PrivateSocket &operator=(const PrivateSocket &) = delete;
+    ~PrivateSocket()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+        if (m_folderFd >= 0)
+            ::close(m_folderFd);
+        if (!m_bound.isEmpty()) {
+            ::unlink(m_bound.constData());
+            ::rmdir(m_folder.constData());
+        }
+    }
+
+    // Creates it beside `target` (of local:`name`); false with `error`.
+    bool create(const QString &name, const QString &target, QString *error)
+    {
+        QByteArray folder = QFile::encodeName(QFileInfo(target).absolutePath()) + "/.rio-XXXXXX";
+        if (::mkdtemp(folder.data()) == nullptr) {
+            *error = QStringLiteral("local:%1: cannot create a folder beside %2: %3")
+                         .arg(name, target, errnoString(errno));
+            return false;
+        }
+        m_folder = folder;
+        m_bound = folder + "/s";
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        // bind() is given the path, or where that is too long for a socket address (a target that
+        // fits, deep in a folder), the same file reached through the folder's descriptor.
+        QByteArray bindAt = m_bound;
+#ifdef Q_OS_LINUX
+        if (m_bound.size() + 1 > qsizetype(sizeof(address.sun_path))) {
+            m_folderFd = ::open(folder.constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (m_folderFd >= 0)
+                bindAt = "/proc/self/fd/" + QByteArray::number(m_folderFd) + "/s";
+        }
+#endif
+        if (bindAt.size() + 1 > qsizetype(sizeof(address.sun_path))) {
+            *error = QStringLiteral("local:%1: the socket path %2 is too long").arg(name, target);
+            return false;
+        }
+        std::memcpy(address.sun_path, bindAt.constData(), size_t(bindAt.size()) + 1);
+        const char *failed = nullptr;
+        if ((m_fd = ::socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+            failed = "socket()";
+        else if (!setCloseOnExec(m_fd) || ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK) != 0)
+            failed = "fcntl()";
+        else if (::bind(m_fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) != 0)
+            failed = "bind()";
+        else if (::chmod(m_bound.constData(), S_IRUSR | S_IWUSR) != 0)
+            failed = "chmod()";
+        else if (::listen(m_fd, SOMAXCONN) != 0)
+            failed = "listen()";
+        if (failed != nullptr) {
+            const int saved = errno;
+            *error = QStringLiteral("local:%1: %2: %3").arg(name, QLatin1String(failed), errnoString(saved));
+        }
+        return failed == nullptr;
+    }
+    [[nodiscard]] const QByteArray &path() const { return m_bound; }
+    // The socket, listening (its folder still goes).
+    int take() { return std::exchange(m_fd, -1); }
+
+private:
+    QByteArray m_folder;
+    QByteArray m_bound;
+    int m_fd = -1;
+    int m_folderFd = -1;
+};
+
+// Links the socket at `bound` under `target` (whose lock is held): a socket left there by a
+// killed process of this user is replaced, nothing else is. Empty, or why not.
+QString claimName(const QByteArray &bound, const QByteArray &target, const sockaddr_un &address)
+{
+    const auto failed = [](const char *what, int error) {
+        return QStringLiteral("%1: %2").arg(QLatin1String(what), errnoString(error));
+    };
+    while (::link(bound.constData(), target.constData()) != 0) {
+        if (errno != EEXIST)
+            return failed("link()", errno);
+        switch (holderOf(target, address)) {
+        case Holder::Live:
+            return QStringLiteral("in use by a running server");
+        case Holder::NotASocket:
+            return failed("a file that is not a socket has the name", EEXIST);
+        case Holder::AnotherUsers:
+            return failed("a socket of another user has the name", EEXIST);
+        case Holder::Stale: // left by a killed process of this user: replaced
+            if (::unlink(target.constData()) != 0 && errno != ENOENT)
+                return failed("removing the socket left by a process that exited", errno);
+            break;
+        case Holder::Gone:
+            break;
+        }
+    }
+    return {};
+}
+
 } // namespace
 
 RemoteLocalServer::~RemoteLocalServer()
@@ -216,106 +317,26 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
         *error = QStringLiteral("local:%1: the socket path %2 is too long").arg(name, target);
         return false;
     }
-    // Bound in a private folder beside the target, made user-only there, then linked under its
-    // name: it is never reachable by others, and link() never replaces a file that is there.
-    QByteArray folder = QFile::encodeName(QFileInfo(target).absolutePath()) + "/.rio-XXXXXX";
-    if (::mkdtemp(folder.data()) == nullptr) {
-        *error = QStringLiteral("local:%1: cannot create a folder beside %2: %3")
-                     .arg(name, target, errnoString(errno));
-        return false;
-    }
-    const QByteArray bound = folder + "/s";
-    // bind() is given `bound`, or where that is too long for a socket address (a target that
-    // fits, deep in a folder), the same file reached through the folder's descriptor.
-    QByteArray bindAt = bound;
-    int folderFd = -1;
-    const auto cleanUp = [&] {
-        if (folderFd >= 0)
-            ::close(std::exchange(folderFd, -1));
-        ::unlink(bound.constData());
-        ::rmdir(folder.constData());
-    };
-    sockaddr_un boundAddress{};
-    boundAddress.sun_family = AF_UNIX;
-#ifdef Q_OS_LINUX
-    if (bound.size() + 1 > qsizetype(sizeof(boundAddress.sun_path))) {
-        folderFd = ::open(folder.constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (folderFd >= 0)
-            bindAt = "/proc/self/fd/" + QByteArray::number(folderFd) + "/s";
-    }
-#endif
-    if (bindAt.size() + 1 > qsizetype(sizeof(boundAddress.sun_path))) {
-        cleanUp();
-        *error = QStringLiteral("local:%1: the socket path %2 is too long").arg(name, target);
-        return false;
-    }
-    std::memcpy(boundAddress.sun_path, bindAt.constData(), size_t(bindAt.size()) + 1);
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0) {
-        const int saved = errno;
-        cleanUp();
-        *error = QStringLiteral("local:%1: socket(): %2").arg(name, errnoString(saved));
-        return false;
-    }
-    const auto fail = [&](const char *what) {
-        const int saved = errno;
-        ::close(fd);
-        cleanUp();
-        *error = QStringLiteral("local:%1: %2: %3").arg(name, QLatin1String(what), errnoString(saved));
-        return false;
-    };
-    if (!setCloseOnExec(fd) || ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
-        return fail("fcntl()");
-    if (::bind(fd, reinterpret_cast<const sockaddr *>(&boundAddress), sizeof(boundAddress)) != 0)
-        return fail("bind()");
-    if (::chmod(bound.constData(), S_IRUSR | S_IWUSR) != 0)
-        return fail("chmod()");
-    if (::listen(fd, SOMAXCONN) != 0)
-        return fail("listen()");
     std::memcpy(address.sun_path, targetBytes.constData(), size_t(targetBytes.size()) + 1);
+    PrivateSocket bound;
+    if (!bound.create(name, target, error))
+        return false;
     const NameLock lock(targetBytes);
     if (lock.error() != 0) {
-        ::close(fd);
-        cleanUp();
         *error = QStringLiteral("local:%1: cannot lock the name: %2").arg(name, lock.errorString());
         return false;
     }
-    // From here a failure also removes the lock file if this call created it: it leaves nothing.
-    const auto failLocked = [&](const char *what) {
-        const int saved = errno;
-        lock.removeIfCreated();
-        errno = saved;
-        return fail(what);
-    };
-    while (::link(bound.constData(), targetBytes.constData()) != 0) {
-        if (errno != EEXIST)
-            return failLocked("link()");
-        switch (holderOf(targetBytes, address)) {
-        case Holder::Live:
-            lock.removeIfCreated();
-            ::close(fd);
-            cleanUp();
-            *error = QStringLiteral("local:%1 is in use by a running server").arg(name);
-            return false;
-        case Holder::NotASocket:
-            errno = EEXIST;
-            return failLocked("a file that is not a socket has the name");
-        case Holder::AnotherUsers:
-            errno = EEXIST;
-            return failLocked("a socket of another user has the name");
-        case Holder::Stale: // left by a killed process of this user: replaced
-            if (::unlink(targetBytes.constData()) != 0 && errno != ENOENT)
-                return failLocked("removing the socket left by a process that exited");
-            break;
-        case Holder::Gone:
-            break;
-        }
-    }
     struct stat st{};
-    if (::lstat(targetBytes.constData(), &st) != 0)
-        return failLocked("stat()");
-    cleanUp();
-    m_fd = fd;
+    QString why = claimName(bound.path(), targetBytes, address);
+    if (why.isEmpty() && ::lstat(targetBytes.constData(), &st) != 0)
+        why = QStringLiteral("stat(): %1").arg(errnoString(errno));
+    if (!why.isEmpty()) {
+        lock.removeIfCreated(); // a failure leaves nothing
+        *error = why.startsWith(QLatin1String("in use")) ? QStringLiteral("local:%1 is %2").arg(name, why)
+                                                         : QStringLiteral("local:%1: %2").arg(name, why);
+        return false;
+    }
+    m_fd = bound.take();
     m_inode = quint64(st.st_ino);
     m_path = target;
     startAccepting();
@@ -366,7 +387,7 @@ void RemoteLocalServer::acceptPending()
         }
         // A QTcpSocket on the descriptor, as QLocalSocket has inside: its one buffer is what
         // setReadBufferSize() bounds (QLocalSocket buffers what is peeked or read in small pieces
-        // on top of it, without a bound, and its inner socket then reads on).
+        // on top of it, without a bound).
         if (m_incoming) {
             if (setCloseOnExec(fd))
                 m_incoming(qintptr(fd));
@@ -375,7 +396,9 @@ void RemoteLocalServer::acceptPending()
             continue;
         }
         auto *socket = new QTcpSocket(this);
-        if (!setCloseOnExec(fd) || !socket->setSocketDescriptor(qintptr(fd))) {
+        if (!setCloseOnExec(fd) ||
+            !socket->setSocketDescriptor(qintptr(fd), QAbstractSocket::ConnectedState,
+                                         QIODevice::ReadWrite | QIODevice::Unbuffered)) {
             ::close(fd);
             delete socket;
             continue;

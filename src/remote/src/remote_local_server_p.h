@@ -16,12 +16,9 @@ QT_END_NAMESPACE
 namespace rio::detail {
 
 /// The listening side of `local:` URLs: a socket file reachable by its user only, whose listening
-/// socket stays open whatever accept() says. (QLocalServer closes itself, and removes its socket
-/// file, on the first failed accept(), for example EMFILE while the process is at its open-file
-/// limit: it would accept nothing more and let a second server take its name.) A failed accept()
-/// leaves the connection waiting in the kernel's backlog and is retried every RetryMs. On Unix a
-/// connection is a QTcpSocket on its descriptor (one read buffer, bounded as a TCP connection's);
-/// elsewhere a QLocalSocket.
+/// socket stays open whatever accept() says (QLocalServer closes itself and removes its file at the
+/// first failed accept(), EMFILE say); a failed accept() is retried every RetryMs. On Unix a
+/// connection is a QTcpSocket on its descriptor (one bounded read buffer); elsewhere a QLocalSocket.
 class RemoteLocalServer final : public QObject
 {
 public:
@@ -36,15 +33,13 @@ public:
     RemoteLocalServer(const RemoteLocalServer &) = delete;
     RemoteLocalServer &operator=(const RemoteLocalServer &) = delete;
 
-    /// Listens on `name` (a path, or a name in QDir::tempPath(), as QLocalSocket resolves it),
-    /// user-only. A live server keeps its name; a socket of this user that nobody listens on is
-    /// replaced, by one of any number of racing listeners; nothing else is ever removed. False,
-    /// with `error`, on failure, having created nothing.
+    /// Listens on `name` (a path, or a name in QDir::tempPath()), user-only. A live server keeps its
+    /// name; a socket of this user nobody listens on is replaced (by one of racing listeners);
+    /// nothing else is removed. False, with `error`, having created nothing.
     bool listen(const QString &name, QString *error);
-    /// Accepts instead of `server` (listening, TCP or TLS) from its descriptor, in the same way:
-    /// QTcpServer retries a failed accept() (EMFILE...) at once and for ever, without a signal.
-    /// Each connection's descriptor goes to `incoming` (none: a QTcpSocket on it goes to
-    /// `accepted`). False where that is not done (not Unix): `server` accepts by itself.
+    /// Accepts instead of `server` (TCP or TLS) from its descriptor, in the same way (QTcpServer
+    /// retries a failed accept() at once, for ever): each descriptor goes to `incoming` (none: a
+    /// QTcpSocket on it to `accepted`). False where not done (not Unix): `server` accepts itself.
     bool acceptFor(QTcpServer *server, std::function<void(qintptr)> incoming = {});
     /// The socket file's path (empty until listening).
     [[nodiscard]] QString path() const { return m_path; }

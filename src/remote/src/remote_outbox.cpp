@@ -28,9 +28,8 @@ struct InboundMark
 };
 thread_local InboundMark t_inbound;
 
-// A backlog that held nothing holds events from now on: it has sent nothing since `now` (read
-// once per push, so that the backlogs one event starts all begin at once), or, while its
-// connection has not acquired the channel, since it was added (it never sent anything).
+// A backlog that held nothing holds events from now on: it has sent nothing since `now` (read once
+// per push), or, before its channel is acquired, since it was added.
 void startWaiting(RemoteBacklog &backlog, qint64 &now)
 {
     if (backlog.waitingSince != 0)
@@ -160,6 +159,7 @@ void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
         m_goneUnreported.push_back(unreportedOf(backlog));
         reportLocked();
     }
+    m_goneDropped += backlog->queue.dropped();
     queue = backlog->queue.release();
     backlog->ready = false;
     backlog->waitingSince = 0;
@@ -174,6 +174,15 @@ std::vector<std::shared_ptr<RemoteBacklog>> RemoteOutbox::backlogs()
 {
     std::lock_guard lock(m_mutex);
     return m_backlogs;
+}
+
+quint64 RemoteOutbox::droppedCount() noexcept
+{
+    std::lock_guard lock(m_mutex);
+    quint64 total = m_goneDropped + m_queue.dropped();
+    for (const auto &backlog : m_backlogs)
+        total += backlog->queue.dropped();
+    return total;
 }
 
 std::size_t RemoteOutbox::mostPending() noexcept
@@ -324,8 +333,7 @@ bool RemoteOutbox::pushLocked(RemoteQueue &queue, Item &&item, std::size_t room,
     const Pushed pushed = queue.push(std::forward<Item>(item), room).pushed;
     if (pushed == Pushed::Queued)
         return true;
-    dropped.fetch_add(1, std::memory_order_relaxed);
-    droppedAny = true;
+    droppedAny = true; // counted by the queue
     return pushed == Pushed::DroppedOldest;
 }
 
@@ -337,8 +345,8 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     // A subscriber's event the share relays on its own thread: that thread cannot wait, so
     // lossless means the poster's connection waits (is not read) instead.
     const bool relayed = onPump && origin != 0 && RemoteListener::currentConnection() != 0;
-    // The subscribers this event goes to at once: a few inline (a single event allocates nothing
-    // for them), any more in `moreDirect`. Held, not borrowed: sending may close a connection.
+    // The subscribers this event goes to at once: a few inline, any more in `moreDirect`; held, not
+    // borrowed (sending may close a connection).
     constexpr std::size_t InlineDirect = 4;
     std::array<std::shared_ptr<RemoteBacklog>, InlineDirect> direct;
     std::size_t directCount = 0;
@@ -394,8 +402,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
                 driftLocked(change);
         } catch (const std::bad_alloc &) {
             // This subscriber misses the event (its drop, counted and signalled); the others not.
-            backlog->queue.drop(RemoteAccounting::Reason::NoMemory, 1);
-            dropped.fetch_add(1, std::memory_order_relaxed);
+            backlog->queue.drop(DropReason::NoMemory, 1);
             droppedAny = true;
             continue;
         }
@@ -410,9 +417,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         scheduleLocked();
     const bool accountNow = std::exchange(m_accountDue, false);
     lock.unlock();
-    // On the pump's thread, with nothing waiting and an idle connection: straight to the wire, as
-    // a plain signal would (later pushes on other threads queue behind it and go on a later turn
-    // of this thread).
+    // On the pump's thread, nothing waiting, an idle connection: straight to the wire, as a signal.
     for (std::size_t i = 0; i < directCount; ++i)
         m_sendToNow(*direct[i], item);
     for (const auto &backlog : moreDirect)
@@ -527,7 +532,8 @@ void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
         scheduleLocked();
     } catch (...) {
         // Allocation failure: the event is lost for the wire, and counted.
-        dropped.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard lock(m_mutex);
+        m_queue.drop(DropReason::NoMemory, 1);
     }
 }
 

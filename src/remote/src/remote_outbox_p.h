@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <registryio/drop_reason.h>
 #include <registryio/qt/delivery.h>
 #include <registryio/qt/detail/delivery_queue.h>
 #include <registryio/remote/detail/remote_outbox.h>
@@ -49,12 +50,12 @@ struct RemoteOutgoing
 };
 
 /// What an entry weighs in a backlog (RemoteEntryBytes and its payload's whole buffer, for the
-/// listener's budget of backlog bytes), and why a backlog drops one (NoMemory: queueing it failed
-/// to allocate).
+/// listener's budget of backlog bytes); a backlog drops one for the core's reasons (Overflow, Budget,
+/// NoMemory).
 struct RemoteAccounting
 {
-    enum class Reason : std::uint8_t { Overflow, Budget, NoMemory };
-    static constexpr std::size_t reasons = 3;
+    using Reason = DropReason;
+    static constexpr std::size_t reasons = dropReasonCount;
     static qint64 cost(const RemoteOutgoing &item) noexcept
     {
         return RemoteEntryBytes + std::max(item.payload.capacity(), item.payload.size());
@@ -131,7 +132,6 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     const std::size_t capacity;
 
     std::atomic<bool> connected{false};
-    std::atomic<quint64> dropped{0};
     std::atomic<quint64> droppedDisconnected{0};
     std::atomic<std::size_t> pending{0};
 
@@ -148,8 +148,7 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// Adds a subscriber's backlog (not ready yet), the retained event first in it.
     void addBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
     /// With retainLatest, gives a backlog that holds nothing the retained event (a subscription
-    /// that starts, or one taken over, whose events may have gone into a dead link): the
-    /// subscriber skips it if it ran there already. Called under mutex().
+    /// starting or taken over); the subscriber skips it if it ran there. Under mutex().
     void retainLocked(RemoteBacklog &backlog);
     /// Removes a backlog (its subscriber went); wakes the senders that wait for its room.
     void removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
@@ -169,9 +168,8 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// Runs `report` on the pump's thread once drops are waiting to be signalled or the backlogs'
     /// bytes moved by RemoteLedgerStep (at most one scheduled at a time).
     void attachReport(std::function<void()> report);
-    /// Block only: an event relayed from a listener's connection on the pump's thread (which
-    /// never waits) that finds a ready backlog full is queued beyond `capacity`, and `hold` runs
-    /// (pump thread, after the push) to stop reading from that connection until there is room.
+    /// Block only: an event relayed on the pump's thread that finds a ready backlog full is queued
+    /// beyond `capacity`, and `hold` runs (after the push) to stop reading its connection.
     void attachHoldPoster(std::function<void()> hold);
     /// While set, relayed events drop for full backlogs as others do (the hold outlasted
     /// blockTimeout).
@@ -180,11 +178,9 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     bool anyReadyFull() noexcept;
     /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
     std::vector<RemoteDrops> takeUnreported();
-    /// Tells the listeners' ledger what the backlogs' bytes moved by since it was last told (any
-    /// thread: a push does where it moved them by RemoteLedgerStep, so that no thread's burst
-    /// outruns the budget; the share's thread does after every turn that changed them, and a
-    /// backlog that emptied is told at once). The backlogs of a connection that is being dropped
-    /// let go of what they hold and are sent nothing more: its listener drops it on its own thread.
+    /// Tells the listeners' ledger what the backlogs' bytes moved by since it was last told (a push
+    /// past RemoteLedgerStep, or the share's thread after each turn). The backlogs of a connection
+    /// being dropped let go of what they hold and are sent nothing more.
     void account();
     /// Whether the process's backlog budget may drop this share's events (Every delivery, not Block).
     [[nodiscard]] bool thinnable() const noexcept
@@ -202,11 +198,9 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
                 out.emplace_back(backlog->connection, backlog->queue.bytes());
         }
     }
-    /// The ledger's side (under its lock; never calls back into it): drops the oldest events of
-    /// each backlog that `counted` accepts until it holds at most `levelOf(connection)` bytes (the
-    /// retained event first stays), counted and signalled as its overflow's drops, and gives
-    /// `settle(connection, change)` what its bytes moved by since the ledger was last told (the
-    /// ledger takes it now).
+    /// The ledger's side (under its lock): drops the oldest events of each backlog `counted` accepts
+    /// down to `levelOf(connection)` bytes (the retained one stays), counted as Budget drops, and
+    /// gives `settle(connection, change)` what its bytes moved by since the ledger was last told.
     template <typename LevelOf, typename Counted, typename Settle>
     void thin(const LevelOf &levelOf, const Counted &counted, const Settle &settle)
     {
@@ -218,11 +212,9 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
             const qint64 level = levelOf(backlog->connection);
             const qint64 before = backlog->queue.bytes();
             quint64 n = 0;
-            while (backlog->queue.bytes() > level &&
-                   backlog->queue.dropOldest(RemoteAccounting::Reason::Budget))
+            while (backlog->queue.bytes() > level && backlog->queue.dropOldest(DropReason::Budget))
                 ++n;
             if (n > 0) {
-                dropped.fetch_add(n, std::memory_order_relaxed);
                 driftLocked(backlog->queue.bytes() - before);
                 droppedAny = true;
             }
@@ -233,6 +225,8 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
         if (droppedAny)
             reportLocked();
     }
+    /// Events dropped so far: the subscriber side's, or every backlog's (removed ones included).
+    quint64 droppedCount() noexcept;
     /// The size of the fullest backlog now.
     std::size_t mostPending() noexcept;
     /// How many backlogs there are.
@@ -277,6 +271,7 @@ private:
     std::vector<std::shared_ptr<RemoteBacklog>> m_backlogs;
     std::optional<RemoteOutgoing> m_retained;
     std::vector<RemoteDrops> m_goneUnreported;
+    quint64 m_goneDropped = 0; // removed backlogs' drops
     // One connection's backlogs' bytes not yet told to the ledger, and since when the longest
     // waiting of them has sent nothing (0: none waits).
     struct HeldBytes

@@ -11,7 +11,6 @@
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QRemoteObjectHost>
-#include <QStringList>
 #include <QTimer>
 
 #include <algorithm>
@@ -25,11 +24,9 @@ namespace {
 
 // The most subscriptions one connection may hold at once (a peer that asks for more is dropped).
 constexpr int MaxSubscriptionsPerConnection = 256;
-// The most subscriptions not yet ready (their channel not acquired) one connection may hold, of
-// one share (a peer that asks for more is dropped); the listener bounds those of the process.
+// The most subscriptions not yet ready (channel not acquired) of one share one connection may hold.
 constexpr int MaxUnreadyPerConnection = 64;
-// A subscriber that has not acquired its channel this long after it subscribed is dropped (a
-// subscriber acquires it within a round trip).
+// A subscriber that has not acquired its channel this long after it subscribed is dropped.
 constexpr qint64 ReadyTimeoutMs = 10000;
 
 QString channelName(const QString &name, quint64 key)
@@ -54,8 +51,7 @@ struct RemoteShareBase::Private
     bool shared = false;
     detail::DropWarning dropWarning; // the share's: one line a second at most
     QTimer *readyTimer = nullptr;    // runs while a subscription is not ready
-    // Block: connections not read because an event they posted found a backlog full, and the
-    // timer that ends their wait at blockTimeout.
+    // Block: connections not read (an event they posted found a backlog full), until blockTimeout.
     std::vector<quint64> held;
     QTimer *holdTimer = nullptr;
     QTimer *flushTimer = nullptr; // logs the drops the warning's rate limit left unlogged
@@ -126,8 +122,7 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
         d->holdTimer = new QTimer(this);
         d->holdTimer->setSingleShot(true);
         connect(d->holdTimer, &QTimer::timeout, this, [this] {
-            // Held for blockTimeout: relayed events drop for the full backlogs from now on, as a
-            // sender's would, until there is room again.
+            // Held for blockTimeout: relayed events drop for full backlogs, until there is room.
             d->box->setRelayDropping(true);
             releasePosters();
         });
@@ -153,8 +148,7 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
 
 RemoteShareBase::~RemoteShareBase()
 {
-    // Senders blocked for room wake first, then nothing more is sent; what the backlogs held
-    // leaves the process's ledger, their waits with it.
+    // Senders blocked for room wake first; what the backlogs held leaves the ledger.
     d->box->close();
     const auto backlogs = d->box->backlogs();
     for (const auto &backlog : backlogs) {
@@ -227,6 +221,7 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
             const auto backlog = weak.lock();
             if (!backlog || RemoteListener::isCurrentPeerRejected())
                 return;
+            // Judged now, not when the packet was screened: a takeover read before it moves it.
             if (!mayControl(*backlog, RemoteListener::currentConnection())) {
                 reject(QStringLiteral("ready() on another connection's channel"));
                 return;
@@ -237,8 +232,7 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
         },
         this);
     backlog->channel = channel;
-    // In the backlog from now on (the retained event first), sent once the subscriber acquired
-    // its channel.
+    // In the backlog from now on (the retained event first), sent once its channel is acquired.
     d->box->addBacklog(backlog);
     if (!d->host->enableRemoting(channel, channelName(d->name, key))) {
         qCWarning(lcRegistryIORemote(), "rio::RemoteShare \"%s\": the host refused a subscriber's channel",
@@ -250,7 +244,7 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
         return;
     }
     if (d->listener)
-        d->listener->addSource(channelName(d->name, key), channel);
+        d->listener->addSource(channelName(d->name, key), channel, connection);
     if (!d->readyTimer->isActive())
         d->readyTimer->start();
     Q_EMIT subscriberCountChanged(subscriberCount());
@@ -258,10 +252,8 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
 
 void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &backlog, quint64 connection)
 {
-    // Only the subscriber knows its secret: a connection that presents it is that subscriber
-    // back (its old link broken without this side hearing of it). The subscription, and what
-    // its backlog still holds, moves to it whole; it sends nothing until the new connection
-    // acquired the channel (ready()), counted as not ready there meanwhile.
+    // Only the subscriber knows its secret: a connection that presents it is that subscriber back.
+    // The subscription and its backlog move to it whole, unready until it acquired the channel.
     const quint64 old = backlog->connection;
     if (!backlog->acquired() && d->listener)
         d->listener->releaseUnready(old);
@@ -274,13 +266,14 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
         backlog->shed = false;
         d->box->retainLocked(*backlog); // what the dead link took may have been the newest state
     }
+    if (d->listener) // its channel is this connection's from now on
+        d->listener->addSource(channelName(d->name, backlog->key), backlog->channel, connection);
     backlog->subscribedAt = detail::nowMs();
     if (!d->readyTimer->isActive())
         d->readyTimer->start();
     if (!d->listener)
         return;
-    // The old connection can do nothing with the subscription any more: it goes (as a connection
-    // the process budget sheds while a subscription arrives does).
+    // The old connection can do nothing with the subscription any more: it goes.
     const QPointer<RemoteShareBase> self = this; // a peerRejected() slot may destroy the share
     d->listener->dropConnection(
         old, QStringLiteral("rio::RemoteShare \"%1\": subscriber %2 was taken over by %3 (it proved the "
@@ -310,8 +303,8 @@ void RemoteShareBase::onUnsubscribe(quint64 key)
 
 bool RemoteShareBase::mayControl(const detail::RemoteBacklog &backlog, quint64 connection) const
 {
-    // Without a listener (connection 0) the source cannot tell connections apart. A connection
-    // the listener no longer knows is gone (its subscriber may come back on a new one).
+    // Without a listener (connection 0) connections are not told apart; one the listener no longer
+    // knows is gone.
     return connection == 0 || backlog.connection == 0 || backlog.connection == connection || !d->listener ||
            d->listener->peerName(backlog.connection).isEmpty();
 }
@@ -365,6 +358,8 @@ void RemoteShareBase::removeSubscriber(const std::shared_ptr<detail::RemoteBackl
         d->listener->releaseUnready(backlog->connection);
     d->box->removeBacklog(backlog);
     if (QObject *channel = std::exchange(backlog->channel, nullptr)) {
+        if (d->listener)
+            d->listener->addSource(channelName(d->name, backlog->key), nullptr);
         if (d->host)
             d->host->disableRemoting(channel);
         channel->deleteLater(); // its slot may be running
@@ -381,7 +376,6 @@ void RemoteShareBase::report()
     qint64 flushIn = 0;
     for (const detail::RemoteDrops &drop : drops) {
         const quint64 id = drop.backlog->id;
-        const std::size_t room = drop.backlog->room(d->options.capacity);
         flushIn = std::max(
             flushIn,
             d->dropWarning.warn(
@@ -390,20 +384,7 @@ void RemoteShareBase::report()
                     return QStringLiteral("subscriber %1 of rio::RemoteShare \"%2\"").arg(id).arg(d->name);
                 },
                 [&] {
-                    using Reason = detail::RemoteAccounting::Reason;
-                    const QString reasons[] = {
-                        QStringLiteral("its backlog of %1 was full%2")
-                            .arg(room)
-                            .arg(QLatin1String(d->options.overflow == Overflow::Block ? " for blockTimeout"
-                                                                                      : "")),
-                        QStringLiteral("the process's backlogs passed backlogBytesBudget"),
-                        QStringLiteral("no memory to queue them")};
-                    QStringList why;
-                    for (const Reason reason : {Reason::Overflow, Reason::Budget, Reason::NoMemory}) {
-                        if (drop.byReason[static_cast<std::size_t>(reason)] != 0)
-                            why.append(reasons[static_cast<std::size_t>(reason)]);
-                    }
-                    return why.join(QStringLiteral(", and "));
+                    return detail::dropReasonsText(drop.byReason, drop.backlog->room(d->options.capacity));
                 }));
         Q_EMIT eventsDropped(id, drop.count);
         if (!self)
@@ -445,9 +426,8 @@ void RemoteShareBase::checkRoom()
 
 void RemoteShareBase::pump()
 {
-    // Each subscriber's backlog goes out in frames of up to RemoteFrameMaxEvents events (one
-    // signal emission of its channel each), a few frames per turn and only while its own
-    // connection has room: a full connection waits for drained(), the others go on.
+    // Each backlog goes out in frames (one emission of its channel each), a few per turn and only
+    // while its own connection has room: a full one waits for drained(), the others go on.
     bool more = false;
     for (const auto &backlog : d->box->backlogs()) {
         for (int frame = 0; frame < detail::RemoteFramesPerTurn; ++frame) {
@@ -474,9 +454,8 @@ void RemoteShareBase::send(detail::RemoteBacklog &backlog, std::span<detail::Rem
         return;
     const quint8 flags = d->options.delivery == Delivery::Latest ? detail::RemoteFrameLatest : 0;
     d->sent.fetch_add(items.size(), std::memory_order_relaxed);
-    // Every connection that acquired the channel gets the frame, the subscriber's and any other.
-    if (d->listener)
-        d->listener->noteWrites();
+    // Every connection that acquired the channel gets the frame: its subscriber's, and one taking
+    // it over (each write checked against the listener's limits before it is queued).
     if (items.size() == 1) {
         const detail::RemoteFrameEvent event{items[0].sequence, items[0].origin, items[0].payload};
         Q_EMIT channel->delivered(detail::encodeRemoteFrame(d->instance, flags, {&event, 1}));
@@ -498,9 +477,8 @@ void RemoteShareBase::onPost(const QByteArray &frame)
         reject(QStringLiteral("a malformed frame of %1 bytes").arg(frame.size()));
         return;
     }
-    // Every check passes before the first event is delivered: a bad frame changes nothing. An
-    // event's origin (the subscriber it runs as, which skips it) must be one of this connection's
-    // subscriptions: another's key would make that subscriber miss the event.
+    // Every check passes before the first event is delivered. An event's origin (the subscriber it
+    // runs as, which skips it) must be one of this connection's subscriptions.
     const quint64 connection = RemoteListener::currentConnection();
     std::vector<quint64> keys;
     if (connection != 0) {
@@ -552,7 +530,7 @@ QString RemoteShareBase::name() const
 
 quint64 RemoteShareBase::droppedCount() const noexcept
 {
-    return d->box->dropped.load(std::memory_order_relaxed);
+    return d->box->droppedCount();
 }
 
 quint64 RemoteShareBase::sentCount() const noexcept

@@ -289,7 +289,7 @@ quint64 RemoteSubscriber::droppedWhileDisconnected() const noexcept
 
 quint64 RemoteSubscriber::droppedUnsent() const noexcept
 {
-    return d->box->dropped.load(std::memory_order_relaxed);
+    return d->box->droppedCount();
 }
 
 quint64 RemoteSubscriber::droppedBySource() const noexcept

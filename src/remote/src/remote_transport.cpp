@@ -3,6 +3,7 @@
 // schemes of the library's own (riolocal:, riotcp:, riotls:) that it registers on that node with
 // Qt Remote Objects' public external-schema API, so that plain Qt Remote Objects (local:, tcp:)
 // in the same process keeps its own transports.
+#include "remote_screen_p.h"
 #include "remote_transport_p.h"
 
 #include <registryio/remote/remote_connect.h>
@@ -10,8 +11,10 @@
 #include <registryio/remote/remote_tls.h>
 
 #include <QDataStream>
+#include <QHash>
 #include <QLocalSocket>
 #include <QLoggingCategory>
+#include <QPointer>
 #include <QRemoteObjectNode>
 #include <QSet>
 #include <QSslConfiguration>
@@ -22,7 +25,9 @@
 #include <QtEndian>
 #include <QtRemoteObjects/qtremoteobjectglobal.h>
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 
 namespace rio {
 
@@ -30,21 +35,347 @@ namespace {
 
 // Qt Remote Objects' reconnection interval (QRemoteObjectNode retries every 250 ms).
 constexpr int RetryMs = 250;
+// What a node holds for one source at most: a packet larger than this drops the source (so an
+// event of about as many bytes is the largest a subscriber takes), and the objects the source
+// lists (names, type names, signatures) may hold this much in the node.
+constexpr qint64 MaxReplyBytes = qint64(64) << 20;
+constexpr qint64 MaxListedBytes = qint64(8) << 20;
+// What the socket buffers of what the source sends while the pipe does not read it.
+constexpr qint64 ReadChunk = qint64(1) << 20;
 
 QString internalScheme(const QString &scheme)
 {
     return QStringLiteral("rio") + scheme;
 }
 
+// The API a source defined for one of the node's dynamic replicas: each signal's parameter types,
+// each property's type.
+struct ReplicaApi
+{
+    QList<QList<QMetaType>> signalTakes;
+    QList<QMetaType> properties;
+};
+
+// What a node asked of its source and what the source told it, against which each packet the
+// source sends is judged. Per connection: whether it shook hands, the objects it listed (with the
+// bytes each holds in the node), those the node released (what the source sent for one before it
+// read that is read, and ignored). Per object the node acquired (an AddObject it wrote): whether
+// it waits for its definition or values, and the API it was defined with (kept across
+// connections, as the node's replica keeps the class it built).
+struct ReplyState
+{
+    struct Replica
+    {
+        std::optional<ReplicaApi> api;
+        bool dynamic = false;  // it asked for a definition (it has none)
+        bool awaiting = false; // asked on this connection, not answered yet
+        bool live = false;     // answered on this connection
+    };
+    bool handshaken = false;
+    QHash<QString, qint64> listed;
+    qint64 listedBytes = 0;
+    QHash<QString, Replica> replicas;
+    QSet<QString> released;
+
+    // Notes the AddObject and RemoveObject packets the node writes (Qt Remote Objects writes each
+    // packet whole, in one write).
+    void wrote(const char *data, qint64 size)
+    {
+        for (qint64 at = 0; at + 6 <= size; at += 4 + qint64(qFromLittleEndian<quint32>(data + at))) {
+            const auto type = qFromLittleEndian<quint16>(data + at + 4);
+            if (type != QtRemoteObjects::AddObject && type != QtRemoteObjects::RemoveObject)
+                continue;
+            QDataStream in(QByteArray::fromRawData(data + at + 6, size - at - 6));
+            in.setByteOrder(QDataStream::LittleEndian);
+            QString name;
+            bool dynamic = false;
+            in >> name >> dynamic;
+            if (type == QtRemoteObjects::RemoveObject) {
+                replicas.remove(name);
+                released.insert(name);
+            } else {
+                replicas[name] = {replicas.value(name).api, dynamic, true, false};
+                released.remove(name);
+            }
+        }
+    }
+
+    // The connection went: what the source listed (the node's RemoveObject packets), forgotten.
+    QStringList lost()
+    {
+        QStringList names = listed.keys();
+        listed.clear();
+        listedBytes = 0;
+        handshaken = false;
+        released.clear();
+        for (Replica &replica : replicas)
+            replica.awaiting = replica.live = false;
+        return names;
+    }
+};
+
+// A packet a source sent, walked as Qt Remote Objects' node reads it, and judged against what
+// the node asked (ReplyState), which it changes only once the whole packet passed.
+class ReplyScreen : detail::WireWalk
+{
+public:
+    ReplyScreen(const QByteArray &body, ReplyState &state) : WireWalk(body), m_state(state) { }
+
+    QString packet()
+    {
+        using detail::Carries;
+        quint16 type = 0;
+        Carries carries = Carries::Refused;
+        if (QString why = WireWalk::type(type, &detail::PacketRule::toReplica, carries); !why.isEmpty())
+            return why;
+        if (m_state.handshaken == (carries == Carries::Handshake))
+            return m_state.handshaken ? QStringLiteral("a second handshake")
+                                      : QStringLiteral("a packet of type %1 before its handshake").arg(type);
+        if (carries != Carries::Objects)
+            m_in >> m_name;
+        if (!ok())
+            return QStringLiteral("a packet of type %1 with a malformed object name").arg(type);
+        m_released = m_state.released.contains(m_name);
+        const auto it = m_state.replicas.find(m_name);
+        m_replica = it == m_state.replicas.end() ? nullptr : &*it;
+        QString why;
+        if (carries == Carries::Handshake && m_name != QLatin1String("QtRO 2.0"))
+            why = QStringLiteral("a handshake of protocol \"%1\" (this node speaks QtRO 2.0)")
+                      .arg(m_name.left(64));
+        else if (carries == Carries::Objects)
+            why = objects();
+        else if (carries == Carries::Definition || carries == Carries::Values)
+            why = init(carries == Carries::Definition);
+        else if (carries == Carries::Invocation)
+            why = emission();
+        else if (carries == Carries::Reply || carries == Carries::Property)
+            why = value(carries == Carries::Reply);
+        if (why.isEmpty())
+            why = rest(type);
+        if (why.isEmpty())
+            commit(carries, type);
+        return why;
+    }
+
+private:
+    // The objects the source remotes, for the node's list (which keeps the first entry of a name).
+    QString objects()
+    {
+        quint32 count = 0;
+        QString why =
+            WireWalk::count(count, 3 * detail::SmallestString, QStringLiteral("an object list"), "objects");
+        qint64 bytes = m_state.listedBytes;
+        for (quint32 i = 0; i < count && why.isEmpty(); ++i) {
+            QString name;
+            QString typeName;
+            QByteArray signature;
+            m_in >> name >> typeName >> signature;
+            if (!ok())
+                return QStringLiteral("a malformed object list");
+            if (m_state.listed.contains(name) || m_listed.contains(name))
+                continue;
+            m_listed.insert(name, 64 + 2 * (name.size() + typeName.size()) + signature.size());
+            if ((bytes += m_listed.value(name)) > MaxListedBytes)
+                why = QStringLiteral("a list of objects that would hold more than %1 bytes")
+                          .arg(MaxListedBytes);
+        }
+        return why;
+    }
+
+    // InitDynamicPacket (`dynamic`: a definition, then the values) or InitPacket (the values).
+    QString init(bool dynamic)
+    {
+        const QString what =
+            QStringLiteral("the %1 of \"%2\"")
+                .arg(dynamic ? QStringLiteral("definition") : QStringLiteral("values"), m_name);
+        if (!m_released && (!m_replica || !m_replica->awaiting || m_replica->dynamic != dynamic ||
+                            (!dynamic && !m_replica->api)))
+            return what + QStringLiteral(", which this node did not ask for (or knows no definition of)");
+        if (dynamic) {
+            if (QString why = definition(); !why.isEmpty())
+                return QStringLiteral("%1 with %2").arg(what, why);
+        } else if (!m_released) {
+            m_api = *m_replica->api;
+        }
+        quint32 count = 0;
+        if (QString why = WireWalk::count(count, detail::SmallestVariant, what, "values"); !why.isEmpty())
+            return why;
+        return values(count, m_released ? nullptr : &m_api.properties, what);
+    }
+
+    // A class's definition, as Qt Remote Objects builds a replica's class of it: one without
+    // enumerations or gadget types (which it would register in this process for good), whose
+    // signals and properties take only the table's types.
+    QString definition()
+    {
+        QString typeName;
+        quint32 enums = 0;
+        quint32 qtEnums = 0;
+        quint32 gadgets = 0;
+        m_in >> typeName >> enums >> qtEnums >> gadgets;
+        if (!ok() || enums || qtEnums || gadgets)
+            return QStringLiteral("enumerations or gadget types, or cut short");
+        for (const char *members : {"signals", "methods", "properties"}) {
+            quint32 count = 0;
+            QString why =
+                WireWalk::count(count, 3 * detail::SmallestString, QStringLiteral("a definition"), members);
+            for (quint32 i = 0; i < count && why.isEmpty(); ++i)
+                why = member(*members);
+            if (!why.isEmpty())
+                return why;
+        }
+        return {};
+    }
+
+    // One signal (`kind` 's'), method ('m') or property ('p') of a definition.
+    QString member(char kind)
+    {
+        QByteArray signature;
+        QByteArray type;
+        QByteArray notifier;
+        m_in >> signature;
+        if (kind == 'p') {
+            m_in >> type >> notifier;
+            // A property's type name as Qt Remote Objects writes it: with its terminating zero.
+            const QMetaType metaType = QMetaType::fromName(type.chopped(type.endsWith('\0') ? 1 : 0));
+            m_api.properties.append(metaType);
+            return ok() && type.endsWith('\0') && screened(metaType)
+                       ? QString()
+                       : QStringLiteral("a property of type %1")
+                             .arg(QString::fromLatin1(type.left(64)).remove(QChar(0)));
+        }
+        if (kind == 'm')
+            m_in >> type;
+        QList<QMetaType> takes;
+        quint32 names = 0;
+        QString why = parameters(signature, kind == 's' ? &takes : nullptr);
+        if (why.isEmpty())
+            why = WireWalk::count(names, detail::SmallestString, QStringLiteral("a signature"), "names");
+        if (why.isEmpty() && kind == 's' && names != 0 && names != quint32(takes.size()))
+            why = QStringLiteral("a signal of %1 parameters with %2 names").arg(takes.size()).arg(names);
+        for (quint32 i = 0; i < names && ok(); ++i)
+            m_in >> type;
+        if (kind == 's')
+            m_api.signalTakes.append(takes);
+        return why.isEmpty() && !ok() ? QStringLiteral("a definition cut short") : why;
+    }
+
+    // Whether a signal or property may take values of type `type`: the table knows it.
+    static bool screened(QMetaType type)
+    {
+        return type == QMetaType::fromType<QVariant>() || detail::wireType(detail::transferType(type));
+    }
+
+    // The types of a signature "name(T1,T2)", each one the table knows (into `types`, when given).
+    QString parameters(const QByteArray &signature, QList<QMetaType> *types)
+    {
+        const QByteArray normal = QMetaObject::normalizedSignature(signature.constData());
+        const qsizetype open = normal.indexOf('(');
+        if (!ok() || open <= 0 || !normal.endsWith(')'))
+            return QStringLiteral("a malformed signature %1").arg(QString::fromLatin1(signature.left(64)));
+        const QByteArray inside = normal.mid(open + 1, normal.size() - open - 2);
+        int depth = 0;
+        qsizetype from = 0;
+        for (qsizetype i = 0; types && i <= inside.size(); ++i) {
+            if (i < inside.size() && (inside[i] != ',' || depth > 0)) {
+                depth += inside[i] == '<' ? 1 : inside[i] == '>' ? -1 : 0;
+                continue;
+            }
+            const QMetaType type = QMetaType::fromName(inside.mid(from, i - from));
+            if ((i > from || !inside.isEmpty()) && !screened(type))
+                return QStringLiteral("a signal %1 of a type no subscriber takes")
+                    .arg(QString::fromLatin1(signature.left(64)));
+            if (i > from)
+                types->append(type);
+            from = i + 1;
+        }
+        return {};
+    }
+
+    // The API of the object the packet is for, when the source may emit its signals and change its
+    // properties (it defined it on this connection); null, and `why` set, when it may not.
+    const ReplicaApi *api(const QString &what, QString &why) const
+    {
+        if (m_replica && m_replica->live && m_replica->api)
+            return &*m_replica->api;
+        why = what + QStringLiteral(", which this node did not acquire from it");
+        return nullptr;
+    }
+
+    // A signal the source emits (an InvokePacket), by the index and with the arguments its
+    // definition gave.
+    QString emission()
+    {
+        qint32 call = -1;
+        qint32 index = -1;
+        quint32 count = 0;
+        m_in >> call >> index;
+        const QString what = QStringLiteral("an emission of \"%1\" signal %2").arg(m_name).arg(index);
+        QString why = WireWalk::count(count, detail::SmallestVariant, what, "arguments");
+        const ReplicaApi *api = m_released || !why.isEmpty() ? nullptr : this->api(what, why);
+        if (api && (call != QMetaObject::InvokeMetaMethod || index < 0 || index >= api->signalTakes.size()))
+            why = what + QStringLiteral(" of kind %1, which it did not define").arg(call);
+        if (why.isEmpty())
+            why = values(count, api ? &api->signalTakes.at(index) : nullptr, what);
+        qint32 serial = 0;
+        qint32 property = 0;
+        m_in >> serial >> property;
+        if (why.isEmpty() && api && property != -1 && (property < 0 || property >= api->properties.size()))
+            why = what + QStringLiteral(" naming property %1").arg(property);
+        return why;
+    }
+
+    // A reply's value (of any type the table knows), or a property's new value (of its type).
+    QString value(bool reply)
+    {
+        qint32 index = -1;
+        m_in >> index;
+        const QString what =
+            QStringLiteral("%1 \"%2\" %3")
+                .arg(reply ? QStringLiteral("a reply of") : QStringLiteral("a change of"), m_name)
+                .arg(index);
+        QString why;
+        const ReplicaApi *api = m_released || reply ? nullptr : this->api(what, why);
+        if (api && (index < 0 || index >= api->properties.size()))
+            why = what + QStringLiteral(", a property it did not define");
+        const QList<QMetaType> takes{api && why.isEmpty() ? api->properties.at(index) : QMetaType()};
+        return why.isEmpty() ? values(1, api ? &takes : nullptr, what) : why;
+    }
+
+    void commit(detail::Carries carries, quint16 type)
+    {
+        if (carries == detail::Carries::Handshake) {
+            m_state.handshaken = true;
+        } else if (carries == detail::Carries::Objects) {
+            for (auto it = m_listed.cbegin(); it != m_listed.cend(); ++it)
+                m_state.listedBytes += m_state.listed[it.key()] = it.value();
+        } else if ((carries == detail::Carries::Definition || carries == detail::Carries::Values) &&
+                   !m_released) {
+            *m_replica = {std::move(m_api), false, false, true};
+        } else if (type == QtRemoteObjects::RemoveObject) {
+            m_state.listedBytes -= m_state.listed.take(m_name);
+            if (m_replica)
+                m_replica->awaiting = m_replica->live = false;
+        }
+    }
+
+    ReplyState &m_state;
+    QString m_name;
+    bool m_released = false;
+    ReplyState::Replica *m_replica = nullptr;
+    ReplicaApi m_api;                // what a definition defines, or the values are of
+    QHash<QString, qint64> m_listed; // what an object list adds
+};
+
 // The one device a node reads from and writes to for one URL, for the node's life: it connects,
 // and after a loss connects again every RetryMs, to whatever source listens there.
 //
-// The node sees whole packets only, so its reader never waits for the rest of a packet that a
-// dead connection cut short (Qt Remote Objects' reader keeps that size and would take the next
-// connection's handshake for the rest). When the connection goes, the node is told what Qt's own
-// transports tell it: each object the source remoted is gone (one RemoveObject packet per name,
-// the packet a source sends when it stops remoting one), so its replicas turn Suspect and attach
-// again when the next source lists them.
+// The node sees whole packets only, each screened (ReplyScreen), so its reader never waits for the
+// rest of a packet that a dead connection cut short (Qt Remote Objects' reader keeps that size and
+// would take the next connection's handshake for the rest), nor reads one it would decode unsafely.
+// When the connection goes, the node is told what Qt's own transports tell it: each object the
+// source remoted is gone (one RemoveObject packet per name, the packet a source sends when it
+// stops remoting one), so its replicas turn Suspect and attach again when the next source lists them.
 class ClientPipe final : public QIODevice
 {
 public:
@@ -77,6 +408,8 @@ public:
             else
                 connect(tcp, &QAbstractSocket::connected, this, [this] { m_open = true; });
         }
+        // What the socket buffers while the pipe does not read it (the node reads): one chunk.
+        detail::setReadLimit(m_socket, ReadChunk);
         connect(m_socket, &QIODevice::readyRead, this, &ClientPipe::receive);
         m_retry.setSingleShot(true);
         m_retry.setInterval(RetryMs);
@@ -116,6 +449,7 @@ protected:
     // Suspect) has no reader: it is dropped, as a closed socket would.
     qint64 writeData(const char *data, qint64 size) override
     {
+        m_screen.wrote(data, size); // what the node asks its source for
         if (!m_open)
             return size;
         const qint64 written = m_socket->write(data, size);
@@ -137,94 +471,85 @@ private:
         }
     }
 
-    // Appends what arrived, and lets the node read the packets that are whole now.
+    // Appends what arrived, screens each packet made whole, and lets the node read those that
+    // passed. A refused packet drops the connection once what passed before it was read; neither
+    // it nor anything after it is read. While the node reads (a handler it runs may spin an event
+    // loop), what arrives waits in the socket, which holds a chunk at most.
     void receive()
     {
+        if (m_reading)
+            return;
         // Read straight into the buffer, which keeps its capacity: no allocation per read once
         // the node has read everything before (the usual case).
-        if (m_read == m_in.size())
+        if (m_read == m_in.size() && m_in.capacity() > 2 * ReadChunk)
+            m_in = QByteArray(); // a large packet's room goes back once it was read
+        else if (m_read == m_in.size())
             m_in.resize(0);
         else
             m_in.remove(0, m_read);
         m_whole -= std::exchange(m_read, 0);
-        const qint64 arrived = m_socket->bytesAvailable();
-        if (arrived > 0) {
-            const qsizetype at = m_in.size();
-            m_in.resize(at + arrived);
-            const qint64 n = m_socket->read(m_in.data() + at, arrived);
-            m_in.resize(at + qMax<qint64>(n, 0));
-            m_link->received += quint64(qMax<qint64>(n, 0));
-            if (n > 0 && !m_claim.isActive())
+        if (const qint64 n = detail::readInto(m_socket, m_in, ReadChunk); n > 0) {
+            m_link->received += quint64(n);
+            if (!m_claim.isActive())
                 m_claim.start();
         }
+        QString why;
         const qint64 before = m_whole;
-        constexpr qint64 Header = sizeof(quint32);
-        while (m_in.size() - m_whole >= Header) {
-            const qint64 size = qFromLittleEndian<quint32>(m_in.constData() + m_whole);
-            if (m_in.size() - m_whole - Header < size)
-                break;
-            note(QByteArray::fromRawData(m_in.constData() + m_whole + Header, size));
-            m_whole += Header + size;
-        }
+        m_whole = detail::screenPackets(
+            m_in, m_whole, MaxReplyBytes,
+            [this](const QByteArray &body) { return ReplyScreen(body, m_screen).packet(); }, why);
+        const QPointer<ClientPipe> alive(this);
         if (m_whole > before)
-            letRead();
+            letRead(); // a handler may destroy the node, and this pipe with it
+        if (!alive)
+            return;
+        m_link->held = m_in.size() - m_read;
+        if (!why.isEmpty()) {
+            m_in.truncate(m_whole);
+            refuse(QStringLiteral("the source at %1 sent %2; its connection is dropped")
+                       .arg(publicUrl().toString(), why));
+            abortSocket();
+        } else if (m_socket->bytesAvailable() > 0) { // what arrived while the node read
+            QMetaObject::invokeMethod(this, &ClientPipe::receive, Qt::QueuedConnection);
+        }
     }
 
     // The node reads what is whole; its subscribers find this link meanwhile.
     void letRead()
     {
         const auto outer = std::exchange(detail::t_clientLink, m_link);
+        const bool reading = std::exchange(m_reading, true);
         Q_EMIT readyRead();
+        m_reading = reading;
         detail::t_clientLink = outer;
     }
 
-    // The names the source remotes, as its ObjectList and RemoveObject packets say: a packet is its
-    // type (16 bits), then for an ObjectList the objects (name, type name, signature), for others
-    // the object's name; little-endian.
-    void note(const QByteArray &body)
+    void abortSocket()
     {
-        // Read from the bytes: a QDataStream over a QByteArray allocates a QBuffer, which every
-        // event's packet would pay for.
-        if (body.size() < qsizetype(sizeof(quint16)))
-            return;
-        const auto type = qFromLittleEndian<quint16>(body.constData());
-        if (type != QtRemoteObjects::ObjectList && type != QtRemoteObjects::RemoveObject)
-            return;
-        QDataStream in(body);
-        in.setByteOrder(QDataStream::LittleEndian);
-        in.skipRawData(sizeof(quint16));
-        if (type == QtRemoteObjects::ObjectList) {
-            quint32 count = 0;
-            in >> count;
-            for (quint32 i = 0; i < count && in.status() == QDataStream::Ok; ++i) {
-                QString name;
-                QString typeName;
-                QByteArray signature;
-                in >> name >> typeName >> signature;
-                if (in.status() == QDataStream::Ok)
-                    m_names.insert(name);
-            }
-        } else if (type == QtRemoteObjects::RemoveObject) {
-            QString name;
-            in >> name;
-            m_names.remove(name);
-        }
+        if (auto *local = qobject_cast<QLocalSocket *>(m_socket))
+            local->abort();
+        else
+            static_cast<QAbstractSocket *>(m_socket)->abort();
     }
 
     void lost()
     {
         if (m_retry.isActive())
             return;
-        const bool wasOpen = std::exchange(m_open, false);
-        if (wasOpen) {
+        if (!std::exchange(m_refused, false))
+            m_refusal.clear(); // a connection that ended by itself: a refusal is said again
+        if (std::exchange(m_open, false)) {
             if (m_socket->isOpen())
                 receive();          // the whole packets the source sent before it went
             m_in.truncate(m_whole); // not the one it cut short
-            for (const QString &name : std::as_const(m_names))
+            for (const QString &name : m_screen.lost())
                 appendRemoval(name);
-            m_names.clear();
             m_whole = m_in.size();
+            const QPointer<ClientPipe> alive(this);
             letRead();
+            if (!alive)
+                return;
+            m_link->held = m_in.size() - m_read;
         }
         m_retry.start();
     }
@@ -255,27 +580,30 @@ private:
             QStringList what;
             for (const QSslError &error : errors)
                 what.append(error.errorString());
-            // Not ignored: the handshake fails and the socket closes. Said once per reason, as
-            // the connection is tried again every RetryMs.
-            refuse(what.join(QStringLiteral("; ")));
+            // Not ignored: the handshake fails and the socket closes.
+            refuse(tlsRefusal(what.join(QStringLiteral("; "))));
         });
         connect(ssl, &QAbstractSocket::errorOccurred, this, [this, ssl](QAbstractSocket::SocketError error) {
             if (error == QAbstractSocket::SslHandshakeFailedError)
-                refuse(ssl->errorString());
+                refuse(tlsRefusal(ssl->errorString()));
         });
-        connect(ssl, &QSslSocket::encrypted, this, [this] {
-            m_refusal.clear();
-            m_open = true;
-        });
+        connect(ssl, &QSslSocket::encrypted, this, [this] { m_open = true; });
     }
 
-    void refuse(const QString &reason)
+    [[nodiscard]] QString tlsRefusal(const QString &reason) const
     {
-        if (reason == m_refusal)
+        return QStringLiteral("the TLS connection to %1 is refused: %2").arg(publicUrl().toString(), reason);
+    }
+
+    // Warns of a connection this side refuses: once per reason while the connection is tried
+    // again every RetryMs and refused the same way.
+    void refuse(const QString &warning)
+    {
+        m_refused = true;
+        if (warning == m_refusal)
             return;
-        m_refusal = reason;
-        qCWarning(lcRegistryIORemote(), "rio: the TLS connection to %s is refused: %s",
-                  qPrintable(publicUrl().toString()), qPrintable(reason));
+        m_refusal = warning;
+        qCWarning(lcRegistryIORemote(), "rio: %s", qPrintable(warning));
     }
 
     [[nodiscard]] QUrl publicUrl() const
@@ -293,12 +621,31 @@ private:
     QByteArray m_in;      // read from the socket, not yet by the node
     qint64 m_read = 0;    // the node read up to here
     qint64 m_whole = 0;   // the whole packets end here (the node may read up to it)
-    QSet<QString> m_names;
-    QString m_refusal;
-    bool m_open = false; // connected (encrypted, for TLS)
+    ReplyState m_screen;
+    QString m_refusal;      // the last refusal's warning
+    bool m_refused = false; // this connection was refused
+    bool m_reading = false; // the node reads this pipe
+    bool m_open = false;    // connected (encrypted, for TLS)
 };
 
 } // namespace
+
+qint64 detail::readInto(QIODevice *socket, QByteArray &buffer, qint64 limit)
+{
+    // At most `limit` a turn (an unbuffered socket's bytesAvailable() is all the system holds).
+    const qint64 arrived = std::min(socket->bytesAvailable(), limit);
+    if (arrived <= 0)
+        return 0;
+    const qsizetype at = buffer.size();
+    buffer.resize(at + arrived);
+    const qint64 n = std::max<qint64>(socket->read(buffer.data() + at, arrived), 0);
+    buffer.resize(at + n);
+    if (arrived >= limit) { // it was full and reads from the system no more: again
+        setReadLimit(socket, 0);
+        setReadLimit(socket, limit);
+    }
+    return n;
+}
 
 bool connectToSource(QRemoteObjectNode *node, const QUrl &url)
 {

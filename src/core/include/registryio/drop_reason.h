@@ -18,16 +18,18 @@ enum class DropReason {
     /// Qt discarded a blocking delivery's event unrun, its context alive (removePostedEvents, an
     /// event filter that ate it, its thread's event loop gone).
     Discarded,
+    /// A process-wide budget took it (Remote: a share's backlog thinned by backlogBytesBudget).
+    Budget,
 };
 
 /// Number of DropReason values.
-inline constexpr int dropReasonCount = 6;
+inline constexpr int dropReasonCount = 7;
 
 namespace detail {
 // DropReason's one name table, in its order: diagnostics' JSON keys, which the item model and
 // the inspector show too.
-inline constexpr const char *dropReasonNames[dropReasonCount] = {"overflow",  "removed",  "contextDestroyed",
-                                                                 "suspended", "noMemory", "discarded"};
+inline constexpr const char *dropReasonNames[dropReasonCount] = {
+    "overflow", "removed", "contextDestroyed", "suspended", "noMemory", "discarded", "budget"};
 } // namespace detail
 
 } // namespace rio

@@ -9,13 +9,13 @@
 #include <QByteArrayView>
 #include <QDataStream>
 #include <QIODevice>
+#include <QVarLengthArray>
 
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <utility>
-#include <vector>
 
 namespace rio {
 
@@ -82,22 +82,14 @@ bool decodeRemoteEvent(QByteArrayView bytes, E &out)
 template <RemoteEvent E, typename Accepted, typename Notify>
 bool deliverRemoteEvents(std::span<const RemoteFrameEvent> events, Accepted &&accepted, Notify &&notify)
 {
-    if (events.size() == 1) { // the common case, without the vector
-        E event;
-        if (!decodeRemoteEvent(events.front().payload, event))
-            return false;
-        accepted();
-        (void)notify(std::as_const(event), events.front().origin);
-        return true;
-    }
-    std::vector<E> decoded(events.size());
+    QVarLengthArray<E, 1> decoded(qsizetype(events.size())); // one event, the common case: no allocation
     for (std::size_t i = 0; i < events.size(); ++i) {
-        if (!decodeRemoteEvent(events[i].payload, decoded[i]))
+        if (!decodeRemoteEvent(events[i].payload, decoded[qsizetype(i)]))
             return false;
     }
     accepted();
     for (std::size_t i = 0; i < events.size(); ++i) {
-        if (!notify(std::as_const(decoded[i]), events[i].origin))
+        if (!notify(std::as_const(decoded[qsizetype(i)]), events[i].origin))
             break;
     }
     return true;

@@ -16,8 +16,9 @@ namespace rio {
 
 /// Connects `node` to the source listening at `url` (`local:name`, `tcp://address:port`, or
 /// `tls://address:port` after setRemoteTlsConfiguration()) through RegistryIO's own transports,
-/// which reconnect every 250 ms after a loss and leave Qt's own `local:` and `tcp:` as they are.
-/// Call it on the node's thread; false, with a warning, for a null node or another URL.
+/// which reconnect every 250 ms after a loss, screen what the source sends (the node acquires
+/// dynamic replicas only), and leave Qt's own `local:` and `tcp:` as they are. Call it on the
+/// node's thread; false, with a warning, for a null node or another URL.
 RIO_REMOTE_EXPORT bool connectToSource(QRemoteObjectNode *node, const QUrl &url);
 
 } // namespace rio

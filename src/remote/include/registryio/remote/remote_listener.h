@@ -6,12 +6,15 @@
 #include <registryio/qt/logging.h> // lcRegistryIORemote(), the category a listener warns in
 #include <registryio/remote/remote_export.h>
 
+#include <QList>
 #include <QObject>
 #include <QString>
 #include <QUrl>
 
 #include <chrono>
 #include <memory>
+#include <utility>
+#include <vector>
 
 QT_BEGIN_NAMESPACE
 class QIODevice;
@@ -38,16 +41,14 @@ public:
         qint64 maxPacketBytes = (qint64(1) << 20) + 65536;
         /// Shares stop sending while any connection has more than this waiting to be written.
         qint64 highWaterBytes = qint64(1) << 20;
-        /// The most bytes that packets not yet whole may hold at once across every connection of
-        /// every listener in this process; past it, the connections whose packet has been
-        /// incomplete longest are dropped until it holds.
+        /// The most bytes packets not yet whole may hold in this process (every listener); past it,
+        /// the connections whose packet has been incomplete longest are dropped until it holds.
         qint64 incompleteBytesBudget = qint64(16) << 20;
-        /// A connection with more than this waiting to be written (it does not read what the
-        /// source sends or answers) is dropped.
+        /// A connection with more than this waiting to be written when a write comes (it does not
+        /// read what the source sends or answers) is dropped, and the write is not queued.
         qint64 maxQueuedBytes = qint64(8) << 20;
-        /// The most bytes that may wait to be written across every connection of every listener
-        /// in this process; past it, the connections whose peers have taken nothing for longest
-        /// are dropped until it holds.
+        /// The most bytes that may wait to be written in this process (every listener): a write that
+        /// would pass it first drops the connections whose peers have taken nothing for longest.
         qint64 queuedBytesBudget = qint64(64) << 20;
         /// The most bytes subscriptions' backlogs (each event counted as its bytes and 48) may hold
         /// across every listener of the process. Past it, connections that do not read go, lossy
@@ -84,10 +85,8 @@ public:
     [[nodiscard]] QString errorString() const;
     /// Open connections.
     [[nodiscard]] int connectionCount() const noexcept;
-    /// Whether every connection has room to write (below highWaterBytes).
-    [[nodiscard]] bool hasRoom() const noexcept;
-    /// Whether no connection has bytes left to write.
-    [[nodiscard]] bool isIdle() const noexcept;
+    /// The ids of the open connections, in no order.
+    [[nodiscard]] QList<quint64> connections() const;
     /// Whether connection `id` has room to write (below highWaterBytes; true once it is gone).
     [[nodiscard]] bool hasRoom(quint64 id) const noexcept;
     /// Whether connection `id` has no bytes left to write (true once it is gone).
@@ -101,9 +100,10 @@ public:
     [[nodiscard]] QString connectionName(quint64 id) const;
     /// Bytes that packets not yet whole hold now, across every listener of this process.
     [[nodiscard]] static qint64 incompleteBytes() noexcept;
-    /// Bytes that subscriptions' backlogs hold now as backlogBytesBudget counts them, across every
-    /// listener of this process (connections being dropped left out): each share tells it what
-    /// its backlogs hold after every turn of its thread that changed them.
+    /// Bytes waiting to be written now as queuedBytesBudget counts them (every listener).
+    [[nodiscard]] static qint64 unsentBytes() noexcept;
+    /// Bytes subscriptions' backlogs hold as backlogBytesBudget counts them (every listener), as
+    /// each share tells it after every turn of its thread that changed them.
     [[nodiscard]] static qint64 backlogBytes() noexcept;
     /// Peers dropped so far (for what they sent, a limit or a deadline).
     [[nodiscard]] quint64 rejectedCount() const noexcept;
@@ -125,28 +125,22 @@ public:
     bool pauseReading(quint64 id);
     /// Undoes one pauseReading(); the connection is read again once none is left.
     void resumeReading(quint64 id);
-    /// Counts a subscription of connection `id` that has not acquired its channel yet (shares call
-    /// it when a peer subscribes) against the process's budget of 256: past it, the connections
-    /// with the most go, one warning each, until it holds. False, counting nothing, when
-    /// connection `id` went that way itself, or is not open here.
+    /// Counts a subscription of connection `id` that has not acquired its channel against the
+    /// process's budget of 256 (past it, the connections with the most go). False, counting
+    /// nothing, when `id` went that way itself or is not open here.
     bool holdUnready(quint64 id);
     /// One subscription counted by holdUnready() acquired its channel, or went.
     void releaseUnready(quint64 id);
-    /// Tells the listener that something was written to its connections: it checks, once this
-    /// turn of the event loop ends, that none has more than its limits waiting (shares call it).
-    void noteWrites();
-    /// Connection `id`'s peer says it has read `bytes` of the connection since it connected (a
-    /// RegistryIO subscriber tells its source while bytes arrive, shares call it): a claim that grew
-    /// counts as its peer reading, as its system acknowledging bytes does, for at most five stall
-    /// waits after its system last took bytes (it does not move queuedBytesBudget's order). An empty string,
-    /// or what is wrong with a claim that cannot be true (more than was written to the connection, or less
-    /// than it claimed before): the caller drops the peer.
+    /// Connection `id`'s peer says it has read `bytes` of it since it connected (shares call it): a
+    /// claim that grew counts as its reading for at most five stall waits after its system last
+    /// took bytes. Empty, or what is wrong with a claim that cannot be true (the caller drops it).
     [[nodiscard]] QString noteReceived(quint64 id, quint64 bytes);
-    /// Tells the listener that its host remotes `object` under `name` (as enableRemoting() does),
-    /// so that a peer invoking one of its methods, or writing a property, with arguments of other
-    /// types is dropped before Qt Remote Objects reads the packet. Forgotten once `object` is
-    /// destroyed.
-    void addSource(const QString &name, const QObject *object);
+    /// Tells the listener that its host remotes `object` as `name` (null: no longer), so that a peer
+    /// invoking it without having acquired it, or with other types than its class's API takes (or
+    /// that of the base naming its type with Q_CLASSINFO), is dropped before Qt Remote Objects reads
+    /// the packet. With an `owner` connection (a channel), another connection that acquires it must
+    /// become its owner within handshakeTimeout.
+    void addSource(const QString &name, const QObject *object, quint64 owner = 0);
     /// The id of the connection being read now (from inside a slot that Qt Remote Objects invokes
     /// for it): unique in the process, never reused; 0 when no listener's connection is being read.
     static quint64 currentConnection();
@@ -165,19 +159,23 @@ private:
     // Drops the connections another listener's budget check left for this one (invoked queued).
     Q_INVOKABLE void dropShed();
     bool start(const QUrl &url, const QSslConfiguration *tls);
-    bool listenOn(const QUrl &url, const QSslConfiguration *tls);
+    bool listenLocal(const QUrl &url);
+    bool listenTcp(const QUrl &url, const QSslConfiguration *tls);
     void accepted(QIODevice *socket);
     void acceptFailed(const QString &why);
     void beginHandshake(QSslSocket *socket);
     void rejectHandshake(const QString &reason);
     void accept(QIODevice *socket, qint64 connectedAt);
-    void pump(QIODevice *socket);
+    [[nodiscard]] QString nameOf(QIODevice *socket) const;
+    void pump(quint64 id);
+    bool read(quint64 id);
     void checkDeadlines();
-    void checkQueued();
-    void shed(std::size_t budget, qint64 limit);
-    void drop(QIODevice *socket, const QString &reason);
-    void closed(QIODevice *socket, quint64 id);
-    void forget(QIODevice *socket);
+    void checkHandshakes(qint64 now);
+    qint64 write(quint64 id, const char *data, qint64 size);
+    void dropAll(const std::vector<std::pair<quint64, QString>> &drops, bool later = false);
+    void drop(quint64 id, const QString &reason, bool later = false);
+    void closed(quint64 id);
+    void forget(quint64 id);
 
     struct Private;
     std::unique_ptr<Private> d;

@@ -3,15 +3,10 @@
 
 #include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
 
-#include <registryio/qt/qt_registry.h>
-#include <registryio/remote/detail/remote_outbox.h>
-#include <registryio/remote/remote_codec.h>
+#include <registryio/remote/detail/remote_bridge.h>
 #include <registryio/remote/remote_connect.h>
 #include <registryio/remote/remote_subscriber.h>
 
-#include <QPointer>
-
-#include <limits>
 #include <memory>
 
 namespace rio {
@@ -29,33 +24,15 @@ class RemoteRegistry : public QtRegistry<E>
                   "QDataStream &operator>>(QDataStream &, E &)");
 
 public:
-    /// Subscribes to `name` through `node`; the state says when events flow.
+    /// Subscribes to `name` through `node`; the state says when events flow. The forwarding
+    /// handler counts in handlerCount(); clear() removes it too (and with it the sending of local
+    /// events).
     RemoteRegistry(QRemoteObjectNode *node, const QString &name, QObject *parent = nullptr)
         : QtRegistry<E>(parent),
           m_link(std::make_unique<RemoteSubscriber>(
-              node, name,
-              [this](std::span<const detail::RemoteFrameEvent> events,
-                     const std::function<void()> &accepted) {
-                  // A handler may destroy this registry: the rest of the frame is then not delivered.
-                  const QPointer<RemoteSubscriber> link = m_link.get();
-                  return detail::deliverRemoteEvents<E>(
-                      events, accepted, [this, &link](const E &event, quint64 origin) {
-                          {
-                              const detail::RemoteInboundScope inbound(*link->outbox(), origin);
-                              this->notify(event);
-                          }
-                          return !link.isNull();
-                      });
-              }))
+              node, name, detail::RemoteBridge<E>::deliver(*this, [this] { return m_link.get(); })))
     {
-        // The forwarding handler counts in handlerCount(); clear() removes it too (and with it
-        // the sending of local events).
-        this->add(m_link.get(),
-                  [box = m_link->outbox()](const E &event) {
-                      if (const auto origin = detail::remoteOutboxWants(*box))
-                          detail::remoteOutboxPush(*box, *origin, detail::encodeRemoteEvent(event));
-                  },
-                  {.priority = std::numeric_limits<int>::max(), .connection = Qt::DirectConnection});
+        detail::RemoteBridge<E>::forward(*this, m_link.get());
     }
 
     /// Unsubscribes before the local handlers go.

@@ -3,14 +3,8 @@
 
 #include <version> // first: moc before Qt 6.5.3 needs libstdc++'s configuration before <concepts>
 
-#include <registryio/qt/qt_registry.h>
-#include <registryio/remote/detail/remote_outbox.h>
-#include <registryio/remote/remote_codec.h>
+#include <registryio/remote/detail/remote_bridge.h>
 #include <registryio/remote/remote_share_base.h>
-
-#include <QPointer>
-
-#include <limits>
 
 namespace rio {
 
@@ -29,31 +23,10 @@ public:
     /// Shares `registry` as `name` on `host`; check isShared().
     RemoteShare(QRemoteObjectHostBase *host, const QString &name, QtRegistry<E> &registry,
                 RemoteShareOptions options = {})
-        : m_base(host, name, options,
-                 [&registry, this](std::span<const detail::RemoteFrameEvent> events,
-                                   const std::function<void()> &accepted) {
-                     // A handler may destroy this share: the rest of the frame is then not delivered.
-                     const QPointer<RemoteShareBase> base = &m_base;
-                     return detail::deliverRemoteEvents<E>(
-                         events, accepted, [&registry, &base](const E &event, quint64 origin) {
-                             {
-                                 const detail::RemoteInboundScope inbound(*base->outbox(), origin);
-                                 registry.notify(event);
-                             }
-                             return !base.isNull();
-                         });
-                 })
+        : m_base(host, name, options, detail::RemoteBridge<E>::deliver(registry, [this] { return &m_base; }))
     {
-        if (!m_base.isShared())
-            return;
-        // First in priority order, on the notifying thread: the bytes are made once per notify,
-        // and the context (the share) removes the handler when the share goes.
-        registry.add(&m_base,
-                     [box = m_base.outbox()](const E &event) {
-                         if (const auto origin = detail::remoteOutboxWants(*box))
-                             detail::remoteOutboxPush(*box, *origin, detail::encodeRemoteEvent(event));
-                     },
-                     {.priority = std::numeric_limits<int>::max(), .connection = Qt::DirectConnection});
+        if (m_base.isShared())
+            detail::RemoteBridge<E>::forward(registry, &m_base);
     }
 
     RemoteShare(const RemoteShare &) = delete;

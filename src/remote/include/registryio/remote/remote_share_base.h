@@ -32,24 +32,19 @@ struct RemoteSubscriberInfo
 {
     /// The share's number for it: 1, 2, 3... in order of subscription, never reused by the share.
     quint64 id = 0;
-    /// The listener's connection it came through (RemoteListener::currentConnection(); 0: none):
-    /// the one that last subscribed with its secret (a takeover moves it, same id).
+    /// The listener's connection that last subscribed with its secret (0: none; a takeover moves it).
     quint64 connection = 0;
     /// Who is at the other end ("127.0.0.1:50312", "local:orders"; empty without a listener).
     QString peer;
     /// Events sent to it so far.
     quint64 sent = 0;
-    /// Events dropped for it so far (its backlog was full, or the process's backlogs passed the
-    /// listener's backlogBytesBudget and its oldest went); it sees them as gaps.
+    /// Events dropped for it so far (a full backlog, the backlog budget): it sees them as gaps.
     quint64 dropped = 0;
     /// Events waiting in its backlog now.
     std::size_t pending = 0;
-    /// Its connection acquired its channel: events flow to it (before that, and after a takeover
-    /// until the new connection acquired it, they wait in its backlog; once the process's backlog
-    /// budget drops its connection, they go nowhere).
+    /// Its connection acquired its channel: events flow to it (until then, they wait in its backlog).
     bool receiving = false;
-    /// Bytes its backlog holds now as the process's backlog budget counts them: each event's bytes
-    /// and 48 for its entry (subscribers in step share an event's bytes, and each counts them).
+    /// Bytes its backlog holds as the backlog budget counts them (each event's bytes and 48).
     qint64 bytes = 0;
 };
 
@@ -94,10 +89,9 @@ public:
     [[nodiscard]] std::shared_ptr<detail::RemoteOutbox> outbox() const noexcept;
 
 Q_SIGNALS:
-    /// `count` events were dropped for subscriber `subscriber` since the last emission (its
-    /// backlog was full, Block timed out, or the process's backlog budget took its oldest); also counted in
-    /// droppedCount() and warned about in `registryio.remote` at most once a second per share (the Qt
-    /// facade's drop warning: that subscriber's drops so far). Emitted on the share's thread.
+    /// `count` events were dropped for subscriber `subscriber` since the last emission (a full
+    /// backlog, Block timed out, the backlog budget), also counted in droppedCount() and warned about
+    /// (the facade's drop warning, once a second per share). Emitted on the share's thread.
     void eventsDropped(quint64 subscriber, quint64 count);
     /// A subscriber came or went.
     void subscriberCountChanged(int count);

@@ -10,7 +10,10 @@
 // line"), so the lines' counts add up to every drop. Header-only: both libraries use it, and it
 // exports nothing.
 
+#include <registryio/drop_reason.h>
+
 #include <QLoggingCategory>
+#include <QString>
 #include <QtGlobal>
 
 #include <algorithm>
@@ -26,6 +29,45 @@ inline qint64 nowMs() noexcept
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
+}
+
+/// Why deliveries were dropped, for the drop warning: the one sentence of each reason.
+inline const char *dropReasonText(DropReason reason) noexcept
+{
+    switch (reason) {
+    case DropReason::Overflow:
+        break;
+    case DropReason::Removed:
+        return "it was removed with deliveries waiting";
+    case DropReason::ContextDestroyed:
+        return "its context was destroyed with deliveries waiting";
+    case DropReason::Suspended:
+        return "it is suspended";
+    case DropReason::NoMemory:
+        return "no memory to queue or list them";
+    case DropReason::Discarded:
+        return "Qt discarded a blocking delivery's event";
+    case DropReason::Budget:
+        return "the process's backlogs passed backlogBytesBudget";
+    }
+    return "its queue is full";
+}
+
+/// The sentences of the reasons `counts` (by DropReason) holds drops of, joined; a full queue's
+/// with its `capacity` when one is given.
+template <typename Counts>
+QString dropReasonsText(const Counts &counts, std::size_t capacity = 0)
+{
+    QString out;
+    for (int reason = 0; reason < dropReasonCount && reason < int(counts.size()); ++reason) {
+        if (counts[std::size_t(reason)] == 0)
+            continue;
+        out += QLatin1String(out.isEmpty() ? "" : ", and ") +
+               (DropReason(reason) == DropReason::Overflow && capacity != 0
+                    ? QStringLiteral("its queue of %1 is full").arg(capacity)
+                    : QLatin1String(dropReasonText(DropReason(reason))));
+    }
+    return out;
 }
 
 class DropWarning
