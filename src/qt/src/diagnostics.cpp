@@ -42,7 +42,6 @@ namespace {
 
 using detail::printable; // a log line's names
 
-// A recorded histogram as the public value.
 TimeHistogram histogramOf(const detail::diag::HistogramRecord &recorded)
 {
     TimeHistogram out;
@@ -207,7 +206,6 @@ void fillThreadNames(QList<RegistryInfo> &out)
     }
 }
 
-// The core's part of a registry's record.
 RegistryInfo infoOf(const detail::diag::RegistryRecord &reg)
 {
     RegistryInfo info;
