@@ -52,36 +52,18 @@ struct RecordRelease
     ~RecordRelease();
 };
 
-// The last N runs reported: `runs[next]` is written, then advance().
-template <std::size_t N>
-struct Kept
-{
-    std::array<SlowRun, N> runs;
-    std::size_t next = 0;
-    std::size_t count = 0;
-    void advance() noexcept
-    {
-        next = (next + 1) % N;
-        count = std::min(count + 1, N);
-    }
-    [[nodiscard]] std::vector<SlowRun> oldestFirst() const
-    {
-        std::vector<SlowRun> out;
-        out.reserve(N);
-        for (std::size_t i = 0; i < count; ++i)
-            out.push_back(runs[(next + N - count + i) % N]);
-        return out;
-    }
-};
-
 // What threads share here, never destroyed: a thread may still end a run or watch at exit.
 struct Shared
 {
     std::mutex statsMutex; // guards freeing statistics against the watchdog reading them
-    // Under slowMutex: every slow run (not only each handler's first, the one reported), stalls.
+    // The last slowRunsKept slow runs, every one (not only each handler's first, the one reported).
     std::mutex slowMutex;
-    Kept<slowRunsKept> slowRuns;
-    Kept<stallsKept> stalls;
+    std::array<SlowRun, slowRunsKept> slowRuns;
+    std::size_t slowNext = 0;
+    std::size_t slowCount = 0;
+    std::array<SlowRun, stallsKept> stalls; // the last stall reports, under slowMutex too
+    std::size_t stallNext = 0;
+    std::size_t stallCount = 0;
     // The watchdog thread, running while `watchdog` is joinable.
     std::mutex watchdogMutex;
     std::condition_variable wake;
@@ -321,10 +303,11 @@ void watchdogScan() noexcept
         try {
             Shared &k = shared();
             std::lock_guard lock(k.slowMutex);
-            SlowRun &kept = k.stalls.runs[k.stalls.next];
+            SlowRun &kept = k.stalls[k.stallNext];
             kept = run;
             kept.atNs = static_cast<std::uint64_t>(steadyNs());
-            k.stalls.advance();
+            k.stallNext = (k.stallNext + 1) % k.stalls.size();
+            k.stallCount = std::min(k.stallCount + 1, k.stalls.size());
         } catch (...) {
             // No memory: reported, not kept.
         }
@@ -449,14 +432,15 @@ RIO_COLD void reportSlow(HandlerTimes *s, std::uint64_t ticks, RunRecord &r) noe
     {
         Shared &k = shared();
         std::lock_guard lock(k.slowMutex);
-        SlowRun &run = k.slowRuns.runs[k.slowRuns.next];
+        SlowRun &run = k.slowRuns[k.slowNext];
         try {
             describe(run);
         } catch (...) {
             run.threadName.clear(); // no memory: the report says "#N"
         }
         run.atNs = at;
-        k.slowRuns.advance();
+        k.slowNext = (k.slowNext + 1) % k.slowRuns.size();
+        k.slowCount = std::min(k.slowCount + 1, k.slowRuns.size());
     }
     if (s->slowReported.exchange(true, std::memory_order_acq_rel))
         return;
@@ -483,14 +467,24 @@ void capFastLimit(HandlerTimes *s, std::uint64_t cap) noexcept
 
 std::vector<SlowRun> recentSlowRuns()
 {
-    std::lock_guard lock(shared().slowMutex);
-    return shared().slowRuns.oldestFirst();
+    Shared &k = shared();
+    std::vector<SlowRun> out;
+    out.reserve(slowRunsKept);
+    std::lock_guard lock(k.slowMutex);
+    for (std::size_t i = 0; i < k.slowCount; ++i) // oldest first
+        out.push_back(k.slowRuns[(k.slowNext + slowRunsKept - k.slowCount + i) % slowRunsKept]);
+    return out;
 }
 
 std::vector<SlowRun> recentStalls()
 {
-    std::lock_guard lock(shared().slowMutex);
-    return shared().stalls.oldestFirst();
+    Shared &k = shared();
+    std::vector<SlowRun> out;
+    out.reserve(stallsKept);
+    std::lock_guard lock(k.slowMutex);
+    for (std::size_t i = 0; i < k.stallCount; ++i) // oldest first
+        out.push_back(k.stalls[(k.stallNext + stallsKept - k.stallCount + i) % stallsKept]);
+    return out;
 }
 
 void freeStats(HandlerStats *stats) noexcept

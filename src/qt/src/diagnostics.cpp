@@ -67,12 +67,6 @@ ThreadNames &threadNames()
     return *names;
 }
 
-bool isMainThread() noexcept
-{
-    const QCoreApplication *app = QCoreApplication::instance();
-    return app != nullptr && QThread::currentThread() == app->thread();
-}
-
 QString nameOf(const QThread *thread)
 {
     if (thread == nullptr)
@@ -428,7 +422,8 @@ int mainThreadCheck(std::string &threadName) noexcept
     } catch (...) {
         threadName.clear(); // no memory: reports say "#N"
     }
-    return isMainThread() ? 1 : 0;
+    const QCoreApplication *app = QCoreApplication::instance();
+    return app != nullptr && QThread::currentThread() == app->thread() ? 1 : 0;
 }
 
 // With the application object, threads that ran timed handlers before it ask again; the frame
