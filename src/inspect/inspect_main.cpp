@@ -76,7 +76,6 @@ QString dropsByReason(const HandlerInfo &h)
     return reasons.isEmpty() ? QStringLiteral("-") : reasons.join(QStringLiteral(", "));
 }
 
-// The applications that serve.
 int list()
 {
     const QList<inspect::Served> served = inspect::servedApplications();
@@ -203,7 +202,6 @@ int attach(const QString &target, const QString &share, Received received)
     return QCoreApplication::exec(); // detaches when the node goes
 }
 
-// Fails the run with `message`.
 bool fail(const char *message, const QString &what)
 {
     std::fprintf(stderr, "registryio-inspect: %s %s\n", message, qPrintable(what));
@@ -243,7 +241,6 @@ int table(const QString &target, int count)
     });
 }
 
-// Writes `target`'s timeline to `path`.
 int trace(const QString &target, const QString &path)
 {
     return attach(target, inspect::timelineShare, [&](const QByteArray &bytes) {

@@ -3,8 +3,7 @@
 
 // What the serving module (inspect_server.cpp) and registryio-inspect agree on: two Remote shares
 // of QByteArray events, sent while someone subscribes: the snapshot the in-app inspector reads
-// (Diagnostics::snapshot(), encodeSnapshot's bytes, in pages: a JSON document of 1,000 handlers
-// costs 20-60 ms to make, these 0.1-0.4 ms) and the timeline (Diagnostics::toTrace()'s text).
+// (Diagnostics::snapshot() as encodeSnapshot's bytes, in pages) and the timeline (its trace text).
 
 #include "../qt/src/diagnostics_schema_p.h"
 
@@ -58,10 +57,8 @@ inline constexpr quint32 pageVersion = 2;
 inline constexpr qsizetype pageHeaderBytes = 20;
 /// The most pages a snapshot is read from: 64 MiB, the most a server serves.
 inline constexpr quint32 maxPages = 256;
-/// The most handlers, registries and distinct strings a snapshot is read with. A handler takes at
-/// least 233 bytes (its record without histogram buckets) and about 480 in an application's
-/// snapshot (25,000 handlers make 12 MB); decoded, it is a HandlerInfo of about 1.4 KB. These
-/// bound what a decoded snapshot costs whatever its bytes say (docs/DIAGNOSTICS.md, "What an
+/// The most handlers, registries and distinct strings a snapshot is read with: they bound what a
+/// decoded snapshot costs whatever its bytes say (docs/internals/diagnostics.md, "What an
 /// inspector holds").
 inline constexpr quint32 maxHandlers = 1U << 17;
 inline constexpr quint32 maxRegistries = 1U << 16;

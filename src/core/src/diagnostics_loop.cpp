@@ -65,11 +65,10 @@ RIO_COLD void coarseOutlier(HandlerTimes *s, std::uint64_t start, RunRecord &r) 
     reportSlow(s, dt, r);
 }
 
-// A live entry's call without statistics (its box's are not published to this notify):
-// called untimed.
-RIO_COLD void callUntimed(Invoke f, HandlerBox *box, const void *event, RunRecord &r)
+// Calls the handler as notify does; a failure is reported, and counted in `s` (if not null). A
+// forced unwind (thread cancellation) goes on: notifyTimed leaves the section.
+RIO_ALWAYS_INLINE inline void call(Invoke f, HandlerBox *box, const void *event, HandlerStats *s)
 {
-    r.times.store(nullptr, std::memory_order_relaxed);
     try {
         f(box, event);
     }
@@ -79,10 +78,22 @@ RIO_COLD void callUntimed(Invoke f, HandlerBox *box, const void *event, RunRecor
     }
 #endif
     catch (const std::exception &e) {
+        if (s != nullptr)
+            s->failures.fetch_add(1, std::memory_order_relaxed);
         RegistryCore::reportFailure(box, e.what());
     } catch (...) {
+        if (s != nullptr)
+            s->failures.fetch_add(1, std::memory_order_relaxed);
         RegistryCore::reportFailure(box, nullptr);
     }
+}
+
+// A live entry's call without statistics (its box's are not published to this notify):
+// called untimed.
+RIO_COLD void callUntimed(Invoke f, HandlerBox *box, const void *event, RunRecord &r)
+{
+    r.times.store(nullptr, std::memory_order_relaxed);
+    call(f, box, event, nullptr);
 }
 
 // The timed loop over the entries [it, end), as notify's, each live handler with statistics timed
@@ -120,21 +131,7 @@ RIO_ALWAYS_INLINE inline std::uint64_t timedRange(const Entry *it, const Entry *
         // What the watchdog needs to name a run still going.
         r.start.store(last, std::memory_order_relaxed);
         r.times.store(t, std::memory_order_release);
-        try {
-            f(box, event);
-        }
-#if RIO_HAVE_FORCED_UNWIND
-        catch (abi::__forced_unwind &) {
-            throw; // notifyTimed leaves the section
-        }
-#endif
-        catch (const std::exception &e) {
-            s->failures.fetch_add(1, std::memory_order_relaxed);
-            RegistryCore::reportFailure(it->box, e.what());
-        } catch (...) {
-            s->failures.fetch_add(1, std::memory_order_relaxed);
-            RegistryCore::reportFailure(it->box, nullptr);
-        }
+        call(f, box, event, s);
         const std::uint64_t now = clockTicks<Tsc>();
         const std::uint64_t dt = now - last;
         last = now;
@@ -179,21 +176,7 @@ RIO_ALWAYS_INLINE inline std::uint64_t coarseRange(const Entry *it, const Entry 
         HandlerStats *s = loadStats(box);
         r.start.store(last, std::memory_order_relaxed);
         r.times.store(t, std::memory_order_release);
-        try {
-            f(box, event);
-        }
-#if RIO_HAVE_FORCED_UNWIND
-        catch (abi::__forced_unwind &) {
-            throw;
-        }
-#endif
-        catch (const std::exception &e) {
-            s->failures.fetch_add(1, std::memory_order_relaxed);
-            RegistryCore::reportFailure(it->box, e.what());
-        } catch (...) {
-            s->failures.fetch_add(1, std::memory_order_relaxed);
-            RegistryCore::reportFailure(it->box, nullptr);
-        }
+        call(f, box, event, s);
         t->countCall(self, s->calls);
         const std::uint64_t now = coarseNow.load(std::memory_order_relaxed);
         if (now - last > cap) [[unlikely]]

@@ -26,7 +26,6 @@ namespace rio::detail::diag {
 
 /// The calling thread's number, 0 until assigned (inline: read by every add).
 RIO_TLS_INITIAL_EXEC extern thread_local constinit std::uint64_t tlsThreadNumber;
-/// Assigns the calling thread its number.
 std::uint64_t assignThreadNumber() noexcept;
 /// The calling thread's number (assigned on first use).
 inline std::uint64_t currentThreadNumber() noexcept
@@ -170,7 +169,6 @@ inline HandlerTimes *loadTimes(HandlerBox *box) noexcept
 // A handler's timing block, set in its statistics (sharing `eventType`). Throws std::bad_alloc.
 HandlerTimes *newTimes(std::uint64_t registry, HandlerId id, SourceLocation where,
                        const std::shared_ptr<const std::string> &eventType);
-// Lowers `s`'s fast limit to `cap` if it is above.
 void capFastLimit(HandlerTimes *s, std::uint64_t cap) noexcept;
 // fork(): takes diagnostics' locks (after every registry's), and releases them in the parent or
 // the child (where only the forking thread's run and no watchdog are left).

@@ -25,6 +25,7 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <unordered_map>
 #include <utility>
 
@@ -41,7 +42,6 @@ namespace {
 
 using detail::printable; // a log line's names
 
-// A recorded histogram as the public value.
 TimeHistogram histogramOf(const detail::diag::HistogramRecord &recorded)
 {
     TimeHistogram out;
@@ -49,8 +49,7 @@ TimeHistogram histogramOf(const detail::diag::HistogramRecord &recorded)
     out.nsPerTick = recorded.nsPerTick;
     out.totalNs = recorded.totalNs;
     out.maxNs = recorded.maxNs;
-    for (const auto n : recorded.buckets)
-        out.count += n;
+    out.count = std::accumulate(recorded.buckets.begin(), recorded.buckets.end(), quint64{0});
     return out;
 }
 
@@ -66,12 +65,6 @@ ThreadNames &threadNames()
 {
     static auto *names = new ThreadNames; // NOLINT(bugprone-unhandled-exception-at-new)
     return *names;
-}
-
-bool isMainThread() noexcept
-{
-    const QCoreApplication *app = QCoreApplication::instance();
-    return app != nullptr && QThread::currentThread() == app->thread();
 }
 
 QString nameOf(const QThread *thread)
@@ -126,6 +119,13 @@ void noteThread() noexcept
 
 constinit std::atomic<Diagnostics *> theInstance{nullptr};
 
+void setWhere(HandlerInfo &h, const SourceLocation &where)
+{
+    h.file = QString::fromUtf8(where.fileName());
+    h.line = static_cast<int>(where.line());
+    h.function = QString::fromUtf8(where.functionName());
+}
+
 // `registryName` and `eventType`: the registry's, converted once for all its handlers.
 HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::HandlerRecord &h,
                    const QString &registryName, const QString &eventType)
@@ -135,9 +135,7 @@ HandlerInfo toInfo(const detail::diag::RegistryRecord &reg, const detail::diag::
     info.registryName = registryName;
     info.eventType = eventType;
     info.id = h.id;
-    info.file = QString::fromUtf8(h.where.fileName());
-    info.line = static_cast<int>(h.where.line());
-    info.function = QString::fromUtf8(h.where.functionName());
+    setWhere(info, h.where);
     info.addedThread = h.thread;
     info.priority = h.priority;
     info.suspended = h.suspended;
@@ -202,7 +200,6 @@ void fillThreadNames(QList<RegistryInfo> &out)
     }
 }
 
-// The core's part of a registry's record.
 RegistryInfo infoOf(const detail::diag::RegistryRecord &reg)
 {
     RegistryInfo info;
@@ -337,9 +334,7 @@ SlowHandlerReport toReport(const detail::diag::SlowRun &run, bool *gone = nullpt
         report.handler.registryName = regs.front().name;
         report.handler.eventType = regs.front().eventType;
     }
-    report.handler.file = QString::fromUtf8(run.where.fileName());
-    report.handler.line = static_cast<int>(run.where.line());
-    report.handler.function = QString::fromUtf8(run.where.functionName());
+    setWhere(report.handler, run.where);
     return report;
 }
 
@@ -372,8 +367,7 @@ QString detail::describeHandler(quint64 registryId, QtHandlerState &handler)
     }
     h.registryId = registryId;
     h.id = handler.id;
-    h.file = QString::fromUtf8(handler.where.fileName());
-    h.line = static_cast<int>(handler.where.line());
+    setWhere(h, handler.where);
     {
         std::lock_guard lock(handler.mutex);
         h.originFile = handler.origin.file;
@@ -428,7 +422,8 @@ int mainThreadCheck(std::string &threadName) noexcept
     } catch (...) {
         threadName.clear(); // no memory: reports say "#N"
     }
-    return isMainThread() ? 1 : 0;
+    const QCoreApplication *app = QCoreApplication::instance();
+    return app != nullptr && QThread::currentThread() == app->thread() ? 1 : 0;
 }
 
 // With the application object, threads that ran timed handlers before it ask again; the frame
@@ -479,9 +474,7 @@ double TimeHistogram::bucketLowerNs(int bucket) const noexcept
 
 quint64 TimeHistogram::percentileNs(double fraction) const noexcept
 {
-    quint64 total = 0;
-    for (const quint64 b : buckets)
-        total += b;
+    const quint64 total = std::accumulate(buckets.begin(), buckets.end(), quint64{0});
     if (total == 0)
         return 0;
     const double want = std::clamp(fraction, 0.0, 1.0) * static_cast<double>(total);
@@ -501,10 +494,7 @@ quint64 TimeHistogram::percentileNs(double fraction) const noexcept
 
 quint64 HandlerInfo::totalDrops() const noexcept
 {
-    quint64 sum = 0;
-    for (const quint64 d : drops)
-        sum += d;
-    return sum;
+    return std::accumulate(drops.begin(), drops.end(), quint64{0});
 }
 
 // --- Diagnostics ------------------------------------------------------------------------------
@@ -645,26 +635,28 @@ quint64 Diagnostics::currentThread() noexcept
     return detail::diag::threadNumber();
 }
 
-QList<SlowHandlerReport> Diagnostics::recentSlowRuns()
+namespace {
+QList<SlowHandlerReport> reportsOf(const std::vector<detail::diag::SlowRun> &runs)
 {
-    setUpWithRules();
     QList<SlowHandlerReport> out;
-    for (const detail::diag::SlowRun &run : detail::diag::recentSlowRuns()) {
+    for (const detail::diag::SlowRun &run : runs) {
         out.push_back(toReport(run));
         out.back().endedAtNs = run.atNs;
     }
     return out;
 }
+} // namespace
+
+QList<SlowHandlerReport> Diagnostics::recentSlowRuns()
+{
+    setUpWithRules();
+    return reportsOf(detail::diag::recentSlowRuns());
+}
 
 QList<SlowHandlerReport> Diagnostics::recentStalls()
 {
     setUpWithRules();
-    QList<SlowHandlerReport> out;
-    for (const detail::diag::SlowRun &run : detail::diag::recentStalls()) {
-        out.push_back(toReport(run));
-        out.back().endedAtNs = run.atNs;
-    }
-    return out;
+    return reportsOf(detail::diag::recentStalls());
 }
 
 // --- QtRegistryBase's diagnostics ---------------------------------------------------------------

@@ -125,7 +125,6 @@ static void writeAtExit()
         qCWarning(lcDiagnostics, "RIO_DIAGNOSTICS_TRACE: cannot write %s", qPrintable(trace));
 }
 
-// True when a file is to be written at exit.
 static bool writesAtExit()
 {
     return !qEnvironmentVariableIsEmpty("RIO_DIAGNOSTICS_JSON") ||

@@ -51,14 +51,12 @@ struct Histogram
     std::atomic<std::uint64_t> total{0}; // ticks
     std::atomic<std::uint64_t> max{0};   // ticks
 
-    /// Records one duration of `ticks`.
     RIO_ALWAYS_INLINE void record(std::uint64_t ticks) noexcept
     {
         buckets[tickBucket(ticks)].fetch_add(1, std::memory_order_relaxed);
         total.fetch_add(ticks, std::memory_order_relaxed);
         raiseMax(ticks);
     }
-    /// Raises `max` to `ticks` if it is below.
     RIO_ALWAYS_INLINE void raiseMax(std::uint64_t ticks) noexcept
     {
         std::uint64_t m = max.load(std::memory_order_relaxed);
@@ -125,7 +123,6 @@ RIO_CORE_EXPORT std::uint64_t threadNumber() noexcept;
 RIO_CORE_EXPORT std::uint64_t ticks() noexcept;
 /// Nanoseconds per tick (1 for steady_clock).
 RIO_CORE_EXPORT double nanosPerTick() noexcept;
-/// True when ticks() reads the TSC.
 RIO_CORE_EXPORT bool ticksAreTsc() noexcept;
 /// Called between the two clocks' reads of calibration read number `read` (tests: a preemption).
 using CalibrationDelay = void (*)(int read) noexcept;
@@ -136,13 +133,11 @@ RIO_CORE_EXPORT double calibrateClock(CalibrationDelay delay) noexcept;
 
 /// Process-wide switch (Diagnostics::setEnabled, RIO_DIAGNOSTICS=1): applies to every registry.
 RIO_CORE_EXPORT void setGlobalEnabled(bool enabled);
-/// True while diagnostics are on process-wide.
 RIO_CORE_EXPORT bool globalEnabled() noexcept;
 /// Every timed run read with the precise clock (true; RIO_DIAGNOSTICS_PRECISE=1), or (false, the
 /// default) one notify per thread per millisecond, the other runs counted and measured with the
 /// coarse clock the watchdog thread keeps.
 RIO_CORE_EXPORT void setEveryRunPrecise(bool on) noexcept;
-/// See setEveryRunPrecise.
 RIO_CORE_EXPORT bool isEveryRunPrecise() noexcept;
 
 /// Slow-run thresholds in nanoseconds (0: off): the main thread's, other threads', and the
@@ -173,11 +168,9 @@ struct SlowRun
     std::string stack;
 };
 
-/// How many slow runs recentSlowRuns keeps.
 inline constexpr std::size_t slowRunsKept = 64;
 /// The last slowRunsKept slow runs of the process (every slow run, oldest first; eventType empty).
 RIO_CORE_EXPORT std::vector<SlowRun> recentSlowRuns();
-/// How many stall reports recentStalls keeps.
 inline constexpr std::size_t stallsKept = 16;
 /// The last stallsKept stalls the watchdog reported, oldest first, each with its stack (where
 /// captured) and atNs the time of its report.
@@ -195,7 +188,6 @@ RIO_CORE_EXPORT HandlerStats *newStats();
 
 /// Starts or stops the watchdog thread as the switches now call for (no lock of ours held).
 RIO_CORE_EXPORT void updateWatchdog() noexcept;
-/// True while the watchdog thread runs (tests).
 RIO_CORE_EXPORT bool watchdogRunning() noexcept;
 
 /// Called by each thread when it first runs a timed handler (or a RunScope): whether it is the
@@ -216,7 +208,6 @@ struct HistogramRecord
     std::uint64_t maxNs = 0;
 };
 
-/// One handler as the core records it.
 struct HandlerRecord
 {
     /// No histogram (the handler was never timed).
@@ -239,7 +230,6 @@ struct HandlerRecord
     std::uint32_t queueDelay = none;
 };
 
-/// One registry as the core records it.
 struct RegistryRecord
 {
     std::uint64_t serial = 0;
@@ -283,13 +273,11 @@ inline constexpr std::size_t departedKept = 256;
 /// While on, each registry without a facade keeps its last record when it is destroyed (the
 /// Qt layer keeps its facades' own), so that a report written later still shows it.
 RIO_CORE_EXPORT void keepDeparted(bool on) noexcept;
-/// True while destroyed registries are kept.
 RIO_CORE_EXPORT bool keepingDeparted() noexcept;
 /// The records kept of destroyed registries (oldest first), and how many were let go beyond
 /// departedKept in `lost`.
 RIO_CORE_EXPORT std::vector<RegistryRecord> departedRecords(std::uint64_t &lost);
 
-/// What a timeline entry is.
 enum class TimelineKind : std::uint8_t {
     Turn = 1,  ///< a turn of the main thread's event loop (a frame, where there is no window)
     Run = 2,   ///< a timed handler run on the main thread (a slow one is in recentSlowRuns too)

@@ -99,7 +99,6 @@ public:
     /// Starts timing a run of `stats` (`timing` seen set) on this thread; `count`: also counts the
     /// run in stats->calls and, if it throws (an exception leaves the scope), in stats->failures.
     explicit RunScope(HandlerStats *stats, bool count = false) noexcept;
-    /// Ends it (also when the run throws).
     ~RunScope();
     RunScope(const RunScope &) = delete;
     RunScope &operator=(const RunScope &) = delete;
