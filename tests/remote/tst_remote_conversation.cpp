@@ -120,6 +120,7 @@ class tst_RemoteConversation : public QObject
 private Q_SLOTS:
     void repeatedAcquisitionDropsThePeer_data();
     void repeatedAcquisitionDropsThePeer();
+    void repeatedSubscriptionChangesNothing();
     void releaseOfAnObjectNotHeldIsIgnored();
     void invocationOfAnObjectNotAcquiredDropsThePeer_data();
     void invocationOfAnObjectNotAcquiredDropsThePeer();
@@ -179,6 +180,33 @@ void tst_RemoteConversation::repeatedAcquisitionDropsThePeer()
     QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline);
     QVERIFY(served(source, victim, 2));
     QCOMPARE(source.share->base()->subscriberCount(), 1);
+}
+
+// A subscription repeated on its own connection (its secret again) is the subscription it has:
+// nothing is withdrawn or announced again, so 5,000 of them in one write cost the other
+// connections nothing, and the subscriber beside it, held to a small queue, stays and is served.
+void tst_RemoteConversation::repeatedSubscriptionChangesNothing()
+{
+    rio::RemoteListener::Options limits;
+    limits.maxQueuedBytes = 64 << 10;
+    Host source(uniqueLocalUrl(), limits);
+    QVERIFY(source.share);
+    Subscriber victim(source.address());
+    QVERIFY(served(source, victim, 1));
+    QSignalSpy rejected(source.listener, &rio::RemoteListener::peerRejected);
+    const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+    QVERIFY(raw);
+    QVERIFY(subscribeRaw(source, *raw, secretFor(5), 2) != 0);
+    QByteArray again;
+    for (int i = 0; i < 5000; ++i)
+        again += roSubscribe(secretFor(5));
+    (void)raw->readAll();
+    raw->write(again + roPing(QStringLiteral("orders")));
+    QVERIFY(raw->waitForBytesWritten(Deadline) || raw->bytesToWrite() == 0);
+    QTRY_VERIFY_WITH_TIMEOUT(raw->bytesAvailable() > 0, Deadline); // the ping's answer: all read
+    QVERIFY(served(source, victim, 2));
+    QCOMPARE(rejected.size(), 0);
+    QCOMPARE(source.share->base()->subscriberCount(), 2);
 }
 
 // A node releases an object it no longer holds when its release crosses the source's own

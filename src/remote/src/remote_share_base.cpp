@@ -185,6 +185,8 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
     int onConnection = 0;
     std::shared_ptr<detail::RemoteBacklog> taken;
     for (const auto &backlog : d->box->backlogs()) {
+        if (backlog->key == key && connection != 0 && backlog->connection == connection)
+            return; // the same subscriber again on its connection: it has its subscription already
         if (backlog->key == key && !mayControl(*backlog, connection))
             taken = backlog; // held by another live connection: this one proved it is the subscriber
         else if (backlog->key == key)
