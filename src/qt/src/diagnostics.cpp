@@ -4,6 +4,7 @@
 // RIO_DIAGNOSTICS, logging rules), thread names, and the reports of slow and stalled handlers
 // (log and signals).
 
+#include "diagnostics_json_p.h"
 #include "printable_p.h"
 #include "qt_control.h"
 #include "qt_handler_state.h"

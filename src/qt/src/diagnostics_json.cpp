@@ -22,11 +22,6 @@
 
 namespace rio {
 
-namespace detail {
-// Defined in diagnostics_model.cpp: the model and QDebug name places alike.
-QString whereFull(const HandlerInfo &h);
-} // namespace detail
-
 namespace {
 
 QString duration(quint64 ns)

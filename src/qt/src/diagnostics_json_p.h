@@ -27,6 +27,9 @@
 
 namespace rio::detail {
 
+// Where a handler was added, in full: its QML place, then C++'s (diagnostics_model.cpp).
+QString whereFull(const HandlerInfo &h);
+
 /// JSON text, appended to a byte array as it is written.
 class JsonText
 {

@@ -40,8 +40,6 @@ class QtHandlerState;
 // A handler as the diagnostics log lines name it: "handler N of registry R "name" (event type),
 // added at file:line", its origin first when it has one (diagnostics.cpp).
 QString describeHandler(const HandlerInfo &h);
-// Where a handler was added, in full: its QML place, then C++'s (diagnostics_model.cpp).
-QString whereFull(const HandlerInfo &h);
 // `handler` of registry `registryId` so named, as a snapshot of its registry lists it (else as it
 // recorded itself: removed). Takes the registry's locks: no lock of ours may be held.
 QString describeHandler(quint64 registryId, QtHandlerState &handler);
