@@ -76,7 +76,7 @@ RIO_COLD [[gnu::noinline]] void newStatsLocked(RegistryState &ws, HandlerBox *bo
 // that is no longer in flight), and tells each box whose entry moved its new index (a pass finds
 // an entry by its box).
 template <typename InFlight>
-RIO_COLD [[gnu::noinline]] void sweepById(RegistryState &ws, InFlight inFlight) noexcept
+RIO_ALWAYS_INLINE inline void sweepById(RegistryState &ws, InFlight inFlight) noexcept
 {
     std::size_t kept = 0;
     for (const auto &entry : ws.byId) {

@@ -267,12 +267,13 @@ Retired *takeUnreachable(RegistryState &ws, DestroyFrame &frame, const HandlerBo
 {
     Retired *chain = nullptr;
     RetiredList &retired = ws.retired;
+    std::size_t freed = 0, freedBytes = 0; // kept out of memory while the lists' links are written
     const auto unlink = [&](Retired **link, Retired *r, Retired *&to) {
         *link = r->next;
         r->next = to;
         to = r;
-        --retired.pending;
-        retired.pendingBytes -= r->bytes;
+        ++freed;
+        freedBytes += r->bytes;
     };
     for (Retired **link = &retired.boxes; Retired *r = *link;) {
         const bool others = r->seq > retired.fencedSeq || r->markOther;
@@ -288,13 +289,17 @@ Retired *takeUnreachable(RegistryState &ws, DestroyFrame &frame, const HandlerBo
             const bool spare = r->destroy == &freePlainBox && ws.spareCount < spareLimit;
             if (entry != nullptr)
                 entry->second = spare ? 0 : chainTag(frame.number);
-            if (spare && box->stats != nullptr) { // (keepSpareLocked, with its room test done)
-                diag::freeStats(std::exchange(box->stats, nullptr));
-                box->times = nullptr;
+            if (spare) { // (keepSpareLocked, with its room test done)
+                if (box->stats != nullptr) {
+                    diag::freeStats(std::exchange(box->stats, nullptr));
+                    box->times = nullptr;
+                }
+                ++ws.spareCount;
+                unlink(link, r, ws.spareBoxes);
+                continue;
             }
-            ws.spareCount += spare ? 1 : 0;
-            frame.oldestSeq = spare ? frame.oldestSeq : std::min(frame.oldestSeq, r->seq);
-            unlink(link, r, spare ? ws.spareBoxes : chain);
+            frame.oldestSeq = std::min(frame.oldestSeq, r->seq);
+            unlink(link, r, chain);
             continue;
         }
         blocked = blocked || (others && ((target != nullptr && r == target) || r->seq <= awaitSeq));
@@ -311,6 +316,8 @@ Retired *takeUnreachable(RegistryState &ws, DestroyFrame &frame, const HandlerBo
         r->markOther = r->markSelf = false;
         link = &r->next;
     }
+    retired.pending -= freed;
+    retired.pendingBytes -= freedBytes;
     retired.pendingPublic.store(retired.pending, std::memory_order_relaxed);
     return chain;
 }

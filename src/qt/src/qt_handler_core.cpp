@@ -369,6 +369,9 @@ void QtHandlerCore::runStep(QtTarget &target, const void *event, const AsyncToke
     }
 }
 
+static_assert(std::is_standard_layout_v<diag::HandlerStats> &&
+              offsetof(diag::HandlerStats, timing) == 0); // mayTime
+
 bool QtHandlerCore::layerTiming() const noexcept
 {
     return state(*this).layerTiming();

@@ -25,6 +25,9 @@ struct HandlerTimes;
 /// once it was timed. Freed by the last freeStats, which the watchdog synchronises with.
 struct HandlerStats
 {
+    // `times` while the registry's diagnostics are on, else null (the registry's lock, release):
+    // whether and where the layer times a run. First: the Qt layer reads it inline (mayTime).
+    std::atomic<HandlerTimes *> timing{nullptr};
     std::atomic<std::uint64_t> calls{0};    // every run counted but a timed notify's owner's
     std::atomic<std::uint64_t> failures{0}; // runs that threw (those counted here)
     // A layerTimed handler's queued deliveries, counted from its add (not only while timed).
@@ -50,10 +53,8 @@ struct HandlerStats
     }
     HandlerStats *leftTo = nullptr; // a reference to the registry's drops of handlers that left
     // The timing block once it was timed (set under the registry's lock, before `timing` or the
-    // statistics' publication), freed with them; `timing`: it while the registry's diagnostics
-    // are on, else null (the registry's lock, release), whether and where the layer times a run.
+    // statistics' publication), freed with them.
     HandlerTimes *times = nullptr;
-    std::atomic<HandlerTimes *> timing{nullptr};
     std::atomic<std::uint32_t> refs{1}; // the box's, and each retainStats
     std::atomic<bool> left{false};
     // The registry's statistics of handlers that left (leftTo): its diagnostics are on (its

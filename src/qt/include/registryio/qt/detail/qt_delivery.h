@@ -163,7 +163,7 @@ RIO_ALWAYS_INLINE inline void writeLatestCell(QtHandlerCore &core, const E &even
         core.latestLeft.fetch_add(1, std::memory_order_relaxed); // another writer's is the newer
     else if (core.latest.owe())
         owedAt = from + 2;
-    if (owedAt != 0 || token || core.layerTiming()) [[unlikely]]
+    if (owedAt != 0 || token || core.mayTime()) [[unlikely]] // postLatest tests layerTiming()
         core.postLatest(nullptr, token, owedAt);
 }
 

@@ -40,6 +40,7 @@ struct QtRegistryControl;
 class RegistryCore;
 namespace diag {
 struct HandlerStats; // diagnostics_hooks.h
+struct HandlerTimes;
 } // namespace diag
 
 // One event as a queue keeps it: a small trivially copyable event by value, any other shared
@@ -160,6 +161,12 @@ public:
     void takeStats(RegistryCore &core) noexcept;
     // A handler with a context: true while its registry's diagnostics are on (its runs timed).
     [[nodiscard]] bool layerTiming() const noexcept;
+    // Inline: false when layerTiming() is (HandlerStats::timing, the statistics' first member).
+    [[nodiscard]] bool mayTime() const noexcept
+    {
+        using Timing = std::atomic<diag::HandlerTimes *>;
+        return reinterpret_cast<const Timing *>(stats.load(std::memory_order_relaxed))->load() != nullptr;
+    }
     // Runs `target` with `event` on this thread, timed and counted (layerTiming()).
     void runTimed(QtTarget &target, const void *event, const AsyncToken &token);
 
