@@ -5,6 +5,7 @@
 #include "qt_handler_testing_p.h"
 #include "qt_trace.h"
 
+#include <registryio/detail/diagnostics.h>
 #include <registryio/qt/detail/qt_delivery.h>
 #include <registryio/qt/detail/qt_tsan.h>
 

@@ -4,6 +4,7 @@
 // blocking Qt event the notifier waits for. Every functor Qt holds is library code.
 #include "qt_mailboxes.h"
 
+#include <registryio/detail/diagnostics.h>
 #include <registryio/qt/detail/frame_pacer.h>
 #include <registryio/qt/detail/qt_tsan.h>
 
