@@ -131,9 +131,9 @@ void printTable(const QList<RegistryInfo> &registries)
             h.originFile.isEmpty()
                 ? QStringLiteral("%1:%2").arg(QFileInfo(h.file).fileName()).arg(h.line)
                 : QStringLiteral("%1:%2").arg(QFileInfo(h.originFile).fileName()).arg(h.originLine);
-        rows.append({detail::printable(h.registryName), QString::number(h.id.value()),
-                     detail::printable(where), threadOf(h), QString::number(h.calls),
-                     QString::number(h.failures), QString::number(h.totalDrops()),
+        rows.append({detail::printable(detail::shown(h.registryName)), QString::number(h.id.value()),
+                     detail::printable(detail::shown(where)), detail::shown(threadOf(h)),
+                     QString::number(h.calls), QString::number(h.failures), QString::number(h.totalDrops()),
                      QString::number(h.slowRuns), h.timed ? duration(h.runTime.p99Ns()) : QStringLiteral("-"),
                      h.timed ? duration(h.runTime.maxNs) : QStringLiteral("-"), dropsByReason(h)});
     }

@@ -2,6 +2,7 @@
 // rio::DiagnosticsModel: the rows of rio::Diagnostics::snapshot(), one per handler, refreshed on
 // a timer and kept sorted.
 #include "diagnostics_json_p.h"
+#include "printable_p.h"
 #include <registryio/qt/detail/qt_tsan.h>
 #include <registryio/qt/diagnostics_model.h>
 
@@ -502,16 +503,21 @@ QVariant DiagnosticsModel::data(const QModelIndex &index, int role) const
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
     const HandlerInfo &h = rowAt(index.row());
-    if (role == Qt::DisplayRole || role == Qt::UserRole)
-        return cellOf(h, index.column(), role == Qt::UserRole);
-    for (const Shown &s : shown)
-        if (s.role == role)
-            return s.value(h);
     QVariant value;
-    schema::forEach(schema::handlerFields, [&](const auto &f, std::size_t i) {
-        if (roleOf(f, i) == role)
-            value = schema::jsonOf(h.*f.member).toVariant();
-    });
+    const auto named =
+        std::find_if(std::begin(shown), std::end(shown), [&](const Shown &s) { return s.role == role; });
+    if (role == Qt::DisplayRole || role == Qt::UserRole)
+        value = cellOf(h, index.column(), role == Qt::UserRole);
+    else if (named != std::end(shown))
+        value = named->value(h);
+    else
+        schema::forEach(schema::handlerFields, [&](const auto &f, std::size_t i) {
+            if (roleOf(f, i) == role)
+                value = schema::jsonOf(h.*f.member).toVariant();
+        });
+    // A text as long as a peer may send (megabytes) costs a view's layout as much: cut.
+    if (value.typeId() == QMetaType::QString)
+        return detail::shown(value.toString());
     return value;
 }
 

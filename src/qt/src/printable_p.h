@@ -34,4 +34,14 @@ Q_DECL_HIDDEN inline QString printable(const QString &text)
     return out;
 }
 
+// `text` as a table shows it: at most `most` characters, a longer one cut in the middle (its
+// start and its end kept, a path's file name included) around "…".
+Q_DECL_HIDDEN inline QString shown(const QString &text, qsizetype most = 256)
+{
+    if (text.size() <= most)
+        return text;
+    const qsizetype half = (most - 1) / 2;
+    return text.left(half) + QChar(0x2026) + text.right(most - 1 - half);
+}
+
 } // namespace rio::detail
