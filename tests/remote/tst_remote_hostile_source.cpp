@@ -152,6 +152,16 @@ const QList<Reply> &replies()
              });
          },
          true},
+        {"a definition of 300 signals", "a definition of 300 signals \\(at most 256\\)",
+         [](const QString &ch) {
+             return raw::packet(QtRemoteObjects::InitDynamicPacket, ch, [](QDataStream &out) {
+                 QList<QByteArray> many;
+                 for (int i = 0; i < 300; ++i)
+                     many.append("s" + QByteArray::number(i) + "(QByteArray)");
+                 raw::definition(out, QStringLiteral("rio::detail::RemoteChannel"), many, {"ready()"});
+             });
+         },
+         true},
         {"a definition with values for properties it does not have", "with 1 values instead of 0",
          [](const QString &ch) {
              return definitionWith(ch, [](QDataStream &out) {

@@ -95,6 +95,28 @@ RemoteRegistry {
 }
 )";
 
+// A subscriber whose handler moves it to `next` after the first event.
+const QByteArray Mover = R"(
+import QtQml
+import RegistryIO
+import RegistryIO.Remote
+
+RemoteRegistry {
+    id: orders
+    name: "orders"
+    property url next
+    property var seen: []
+    property RegistryHandler moving: RegistryHandler {
+        registry: orders
+        handler: function(e) {
+            orders.seen.push("seen " + e.seq)
+            if (orders.url !== orders.next)
+                orders.url = orders.next
+        }
+    }
+}
+)";
+
 } // namespace
 
 class tst_RemoteQml : public QObject
@@ -109,6 +131,7 @@ private Q_SLOTS:
     void retainedEventComesFirstAcrossAKill();
     void subscribesThroughANodeGivenInQml();
     void unstreamableEventIsRefusedWithAWarning();
+    void urlChangedInAHandlerMovesToTheOtherSource();
 
 private:
     std::unique_ptr<QObject> create(QQmlEngine &engine, const QString &url)
@@ -271,6 +294,32 @@ void tst_RemoteQml::unstreamableEventIsRefusedWithAWarning()
                                       Q_ARG(QVariant, QVariant(QVariantMap{{QStringLiteral("seq"), 8}}))));
     QVERIFY(source.waitLine("event 8"));
     QVERIFY(orders->property("connected").toBool());
+}
+
+// A handler may change its registry's url (or name): the registry's own node, inside whose read
+// the handler runs, goes once that read is over, and the registry subscribes on the new source.
+void tst_RemoteQml::urlChangedInAHandlerMovesToTheOtherSource()
+{
+    const QString first = uniqueLocalUrl();
+    const QString second = uniqueLocalUrl();
+    Source a(first);
+    Source b(second);
+    QVERIFY(a.waitLine("ready " + first.toUtf8()));
+    QVERIFY(b.waitLine("ready " + second.toUtf8()));
+    QQmlEngine engine;
+    engine.addImportPath(QStringLiteral(RIO_QML_IMPORT_PATH));
+    QQmlComponent component(&engine);
+    component.setData(Mover, QUrl(QStringLiteral("qrc:/Mover.qml")));
+    std::unique_ptr<QObject> orders(component.createWithInitialProperties(
+        {{QStringLiteral("url"), QUrl(first)}, {QStringLiteral("next"), QUrl(second)}}));
+    QVERIFY2(orders, qPrintable(component.errorString()));
+    QTRY_VERIFY_WITH_TIMEOUT(orders->property("connected").toBool(), Deadline);
+    a.send("notify 1 1");
+    QTRY_COMPARE_WITH_TIMEOUT(orders->property("url").toUrl(), QUrl(second), Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(orders->property("connected").toBool(), Deadline);
+    b.send("notify 5 1");
+    QTRY_VERIFY_WITH_TIMEOUT(seen(orders.get()).contains(QStringLiteral("seen 5")), Deadline);
+    QCOMPARE(seen(orders.get()).first(), QStringLiteral("seen 1"));
 }
 
 QTEST_MAIN(tst_RemoteQml)

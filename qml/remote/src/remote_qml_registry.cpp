@@ -60,7 +60,8 @@ void RemoteQmlRegistry::resubscribe()
         return;
     const State before = state();
     m_link.reset(); // removes the forwarding handler (its context)
-    m_ownNode.reset();
+    if (m_ownNode)  // later: this may run in a handler, inside the node's own read
+        m_ownNode.release()->deleteLater();
     QRemoteObjectNode *node = m_node;
     if (!node && m_url.isValid() && !m_url.isEmpty() && !name().isEmpty()) {
         m_ownNode = std::make_unique<QRemoteObjectNode>();

@@ -62,6 +62,9 @@ struct ReplicaApi
 // read that is read, and ignored). Per object the node acquired (an AddObject it wrote): whether
 // it waits for its definition or values, and the API it was defined with (kept across
 // connections, as the node's replica keeps the class it built).
+// The most signals, methods or properties a class a source defines may have.
+constexpr quint32 MaxMembers = 256;
+
 struct ReplyState
 {
     struct Replica
@@ -76,6 +79,9 @@ struct ReplyState
     qint64 listedBytes = 0;
     QHash<QString, Replica> replicas;
     QSet<QString> released;
+    // AddObject packets written and not answered yet, by name: a node that released an object and
+    // asked for it again before the source answered gets two answers, both its own.
+    QHash<QString, int> unanswered;
 
     // Notes the AddObject and RemoveObject packets the node writes (Qt Remote Objects writes each
     // packet whole, in one write).
@@ -96,6 +102,7 @@ struct ReplyState
             } else {
                 replicas[name] = {replicas.value(name).api, dynamic, true, false};
                 released.remove(name);
+                ++unanswered[name];
             }
         }
     }
@@ -108,6 +115,7 @@ struct ReplyState
         listedBytes = 0;
         handshaken = false;
         released.clear();
+        unanswered.clear();
         for (Replica &replica : replicas)
             replica.awaiting = replica.live = false;
         return names;
@@ -219,6 +227,13 @@ private:
             quint32 count = 0;
             QString why =
                 WireWalk::count(count, 3 * detail::SmallestString, QStringLiteral("a definition"), members);
+            // Qt Remote Objects connects each signal of a replica it builds, at a cost that grows
+            // with the square of their count: a class of more members than any share has is refused.
+            if (why.isEmpty() && count > MaxMembers)
+                why = QStringLiteral("a definition of %1 %2 (at most %3)")
+                          .arg(count)
+                          .arg(members)
+                          .arg(MaxMembers);
             for (quint32 i = 0; i < count && why.isEmpty(); ++i)
                 why = member(*members);
             if (!why.isEmpty())
@@ -349,9 +364,12 @@ private:
         } else if (carries == detail::Carries::Objects) {
             for (auto it = m_listed.cbegin(); it != m_listed.cend(); ++it)
                 m_state.listedBytes += m_state.listed[it.key()] = it.value();
-        } else if ((carries == detail::Carries::Definition || carries == detail::Carries::Values) &&
-                   !m_released) {
-            *m_replica = {std::move(m_api), false, false, true};
+        } else if (carries == detail::Carries::Definition || carries == detail::Carries::Values) {
+            const bool more = --m_state.unanswered[m_name] > 0; // another AddObject's answer to come
+            if (!more)
+                m_state.unanswered.remove(m_name);
+            if (!m_released)
+                *m_replica = {std::move(m_api), more && m_replica->dynamic, more, true};
         } else if (type == QtRemoteObjects::RemoveObject) {
             m_state.listedBytes -= m_state.listed.take(m_name);
             if (m_replica)
