@@ -172,11 +172,31 @@ private:
 inline constexpr qsizetype maxTimelineBytes = qsizetype(6) << 20;
 
 /// A timeline event's trace events (Diagnostics::toTrace()'s `traceEvents`); false for bytes
-/// over maxTimelineBytes or no trace document.
+/// over maxTimelineBytes, of more objects and arrays or deeper than a trace has (QJsonDocument
+/// spends about 100 bytes on each: 6 MiB of `{"a":{}}` would cost 170 MB), or no trace document.
 inline bool readTimeline(const QByteArray &bytes, QJsonArray &events)
 {
     if (bytes.size() > maxTimelineBytes)
         return false;
+    int depth = 0;
+    int containers = 0; // a full ring's trace has about 20,000
+    bool inString = false;
+    for (qsizetype i = 0; i < bytes.size(); ++i) {
+        const char c = bytes[i];
+        if (inString) {
+            if (c == '\\')
+                ++i; // the escaped character
+            else if (c == '"')
+                inString = false;
+        } else if (c == '"') {
+            inString = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > 8 || ++containers > 100000)
+                return false;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
     const QJsonValue read = QJsonDocument::fromJson(bytes)[QStringLiteral("traceEvents")];
     events = read.toArray();
     return read.isArray();

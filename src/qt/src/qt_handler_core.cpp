@@ -297,9 +297,7 @@ void QtHandlerCore::cancel(bool counted) noexcept
 
 void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason, bool counted) noexcept
 {
-    int none = -1; // the first cancellation's reason stays
-    cancelledFor.compare_exchange_strong(none, static_cast<int>(reason), std::memory_order_acq_rel);
-    cancelled.store(true, std::memory_order_seq_cst);
+    markCancelled(reason);
     // No delivery starts once this returns: one between its last look and its call is awaited
     // (run). Before the queue is counted, so the total reported below is the highest.
     waitUntil([this] { return starting.load(std::memory_order_acquire) == 0; });

@@ -206,6 +206,15 @@ public:
         return s != nullptr && s->timingNow() != nullptr ? s : nullptr;
     }
 
+    // Marks it cancelled for `reason` (the first reason stays), so that no delivery starts from
+    // now on but one already past its look; cancelFor() finishes the cancellation.
+    void markCancelled(QtRegistryControl::DropReason reason) noexcept
+    {
+        int none = -1;
+        cancelledFor.compare_exchange_strong(none, static_cast<int>(reason), std::memory_order_acq_rel);
+        cancelled.store(true, std::memory_order_seq_cst);
+    }
+
     // What a cleared queue held, destroyed by the caller once its locks are released (tokens
     // finish async notifies, whose continuations are user code), and a fired once-handler whose
     // delivery is done, which then leaves its registry's table (settled; its typed part may go).

@@ -161,6 +161,8 @@ QtRegistrations::Entry QtRegistrations::take(HandlerId id) noexcept
             return {};
         entry = std::move(it->second);
         m_handlers.erase(it);
+        // Under the lock: a remove() that finds it gone (false) finds no delivery left to start.
+        static_cast<QtHandlerState &>(*entry.core).markCancelled(QtRegistryControl::DropReason::Removed);
         forgetKeyLocked(id);
         forgetForeign(m_foreign, entry);
     }
@@ -177,6 +179,9 @@ std::unordered_map<HandlerId, QtRegistrations::Entry> QtRegistrations::takeAll()
     {
         std::lock_guard lock(m_mutex);
         handlers.swap(m_handlers);
+        for (auto &entry : handlers) // as take() does
+            static_cast<QtHandlerState &>(*entry.second.core)
+                .markCancelled(QtRegistryControl::DropReason::Removed);
         m_foreign.store(0, std::memory_order_release);
         m_memberKeys.clear();
         m_memberCounts.clear();

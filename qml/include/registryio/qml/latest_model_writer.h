@@ -15,8 +15,8 @@ class LatestModel;
 /// Writes events of type E as the newest value of their key into the rows of a LatestModel from any
 /// thread, without a registry (what follow()'s handler does); copies write the same rows, and
 /// writes are dropped once the rows restart, the model dies, or the writer was default-constructed
-/// or moved from. An `int` key of a cell-kept E is written without a lock or an allocation from its
-/// second write on; not fork-safe (a child forked mid-write may find the rows' lock held).
+/// or moved from. An `int` key of a cell-kept E is written without a lock or an allocation while its
+/// row's change is pending; not fork-safe (a child forked mid-write may find the rows' lock held).
 template <typename E>
 class LatestModelWriter
 {

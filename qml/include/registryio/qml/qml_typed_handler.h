@@ -145,8 +145,9 @@ Q_SIGNALS:
     /// `latest` changed (on the registry's thread, at most once per frame of its window).
     void latestChanged();
     /// A handler threw (a JavaScript one is also printed as a QML warning at its line). A queued
-    /// signal: emitted from the registry thread's event loop once per failure, in their order
-    /// (after a notify made there returned, unless a handler runs a nested event loop).
+    /// signal: emitted from the registry thread's event loop once per failure, in their order, for
+    /// at most 10,000 waiting at once (more are only logged), after a notify made there returned
+    /// (or in a nested event loop).
     void handlerFailed(double id, const QString &message);
 
 protected:

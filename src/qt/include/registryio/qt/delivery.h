@@ -14,7 +14,8 @@ enum class Delivery {
     Every,
     /// Coalesced: at most one pending delivery per handler; a newer event replaces its payload,
     /// and the last event is always delivered. Uses no memory per event; a small trivially
-    /// copyable event to a Queued handler is written without a lock or an allocation.
+    /// copyable event to a Queued handler is written without a lock or an allocation while a delivery is
+    /// scheduled.
     Latest,
 };
 

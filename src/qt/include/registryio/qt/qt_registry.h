@@ -174,8 +174,9 @@ public:
     /// another thread may still be running.
     bool remove(HandlerId id) { return removeHandler(id, true); }
 
-    /// As remove(); on return the handler runs on no other thread (queued deliveries included) and
-    /// none of its code runs again, but from inside that handler it does not wait for itself.
+    /// As remove(); when this call removes it, on return the handler runs on no other thread (queued
+    /// deliveries included) and none of its code runs again, but from inside that handler it does
+    /// not wait for itself, and an id removed before (false) is not waited for.
     /// Called from a thread that a BlockingQueued notify in progress waits for, it deadlocks.
     bool removeAndWait(HandlerId id)
     {
