@@ -104,6 +104,12 @@ const QList<Reply> &replies()
                      out << qint32(1) << quint32(QMetaType::User) << qint8(0) << "RioNoSuchType" << forged;
                  });
          }},
+        {"a reply for an object the node did not acquire",
+         "a reply of \"nobody\" 1, which this node did not acquire",
+         [](const QString &) {
+             return raw::packet(QtRemoteObjects::InvokeReplyPacket, QStringLiteral("nobody"),
+                                [](QDataStream &out) { out << qint32(1) << QVariant(QByteArray("x")); });
+         }},
         {"a definition with an enumeration", "enumerations or gadget types",
          [](const QString &ch) {
              return definitionWith(ch, [](QDataStream &out) {

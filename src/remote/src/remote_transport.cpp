@@ -349,9 +349,11 @@ private:
             QStringLiteral("%1 \"%2\" %3")
                 .arg(reply ? QStringLiteral("a reply of") : QStringLiteral("a change of"), m_name)
                 .arg(index);
-        QString why;
-        const ReplicaApi *api = m_released || reply ? nullptr : this->api(what, why);
-        if (api && (index < 0 || index >= api->properties.size()))
+        QString why; // a reply too is for an object this node acquired
+        const ReplicaApi *api = m_released ? nullptr : this->api(what, why);
+        if (reply)
+            api = nullptr; // its value: any type the table knows
+        else if (api && (index < 0 || index >= api->properties.size()))
             why = what + QStringLiteral(", a property it did not define");
         const QList<QMetaType> takes{api && why.isEmpty() ? api->properties.at(index) : QMetaType()};
         return why.isEmpty() ? values(1, api ? &takes : nullptr, what) : why;
