@@ -265,10 +265,10 @@ void RemoteListener::Private::observe(Peer &peer, const char *data, qint64 size)
             in.setByteOrder(QDataStream::LittleEndian);
             QString name;
             in >> name;
-            if (type != QtRemoteObjects::RemoveObject)
-                peer.acquired.insert(name, true);
-            else
+            if (type == QtRemoteObjects::RemoveObject)
                 peer.release(name);
+            else if (const auto held = peer.acquired.find(name); held != peer.acquired.end())
+                held.value() = true; // answered (one released since, in the same read, stays released)
         }
         at += 4 + length;
     }
