@@ -300,14 +300,11 @@ struct RemoteListener::Private
         // that it asked for in packets not read yet (false: forgotten once read unless attached).
         QHash<QString, bool> acquired{};
         std::vector<QString> asked{};
-        // Other connections' channels it acquired, and when: each to be taken over in handshakeTimeout.
+        // Other connections' channels it acquired, and when it first did: each to be taken over in
+        // handshakeTimeout (a release and a new acquisition do not start the clock again).
         std::vector<std::pair<QString, qint64>> foreign{};
         [[nodiscard]] bool rejected() const { return !pipe || pipe->refused(); }
-        void release(const QString &name) // held no more, nor as another's channel
-        {
-            acquired.remove(name);
-            std::erase_if(foreign, [&name](const auto &one) { return one.first == name; });
-        }
+        void release(const QString &name) { acquired.remove(name); } // held no more
     };
     std::unordered_map<quint64, Peer> peers; // by connection id: found without a walk
     // TLS connections whose handshake has not ended: each leaves once (encrypted, rejected, gone).

@@ -223,11 +223,14 @@ QString RemoteListener::Private::judge(Peer &peer, quint16 type, const QString &
 {
     const auto it = sources.constFind(name);
     const Remoted source = it == sources.cend() ? Remoted{} : it.value();
-    const bool another = source.object && source.owner != 0 && source.owner != peer.id;
+    bool another = source.object && source.owner != 0 && source.owner != peer.id;
     switch (type) {
     case QtRemoteObjects::AddObject:
         if (peer.acquired.contains(name))
             return QStringLiteral("a second acquisition of \"%1\", which it holds").arg(name);
+        if (another && std::any_of(peer.foreign.begin(), peer.foreign.end(),
+                                   [&name](const auto &one) { return one.first == name; }))
+            another = false; // acquired before: its clock runs on
         if (another && peer.foreign.size() >= MaxForeignChannels)
             return QStringLiteral("an acquisition of \"%1\" while it holds %2 channels of other connections' "
                                   "subscriptions")
