@@ -567,7 +567,7 @@ private Q_SLOTS:
 
     // What a decoded snapshot costs is bounded whatever its bytes say: a reader reads 64 MiB of
     // pages at most (what a server serves), and a snapshot of more handlers, registries or
-    // strings than are read is refused before any is made (a handler's record of 233 bytes
+    // strings than are read is refused before any is made (a handler's record of 241 bytes
     // would be a HandlerInfo of about 1.4 KB); so are values no field has (a clock tick that is
     // not a positive finite time, handler id 0).
     void aSnapshotCostsWhatItsBytesBound()
@@ -585,10 +585,10 @@ private Q_SLOTS:
         one[0].handlers.resize(1);
         one[0].handlers[0].id = rio::HandlerId(quint64(1));
         const QByteArray least = rio::inspect::encodeSnapshot(one);
-        constexpr qsizetype registryAt = 12, handlerAt = registryAt + 69;
+        constexpr qsizetype registryAt = 12, handlerAt = registryAt + 77;
         const auto tableAt = qFromLittleEndian<quint32>(least.constData() + 4);
         const QByteArray record = least.mid(handlerAt, tableAt - handlerAt);
-        QCOMPARE(record.size(), 233);
+        QCOMPARE(record.size(), 241);
         const auto amplified = [&](quint32 handlers) {
             QByteArray b = least.left(handlerAt);
             qToLittleEndian(handlers, b.data() + handlerAt - 4);
