@@ -994,6 +994,15 @@ bool LatestModel::removeRowsOf(Frame &f)
     }
     for (auto r = static_cast<std::size_t>(ranges.front().first); r < m_rows.size(); ++r)
         m_rowOfSlot[m_rows[r].slot] = static_cast<int>(r);
+    // The changed rows moved up: where they are now (one removed too comes back as a new row at
+    // the next frame, as releaseBatch leaves it).
+    std::erase_if(f.changed, [this](RowChange &c) { return (c.first = m_rowOfSlot[c.second->slot]) < 0; });
+    f.low = count();
+    f.high = -1;
+    for (const RowChange &c : f.changed) {
+        f.low = std::min(f.low, c.first);
+        f.high = std::max(f.high, c.first);
+    }
     return true;
 }
 
