@@ -68,6 +68,16 @@
     asm volatile("" ::: "memory");
 }
 
+// ThreadSanitizer's runtime (clang 14) fails its own check in a child forked by a process of
+// many threads: such a test reads nothing back through a child process under it.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RIO_TEST_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define RIO_TEST_TSAN 1
+#endif
 namespace {
 
 // The messages a test's own handler took (installed and removed on the test's thread).
@@ -749,6 +759,11 @@ private Q_SLOTS:
             if (const QRegularExpressionMatch m = offset.match(f); m.hasMatch())
                 offsets << m.captured(1);
         QVERIFY2(!offsets.isEmpty(), qPrintable(frames));
+#ifdef RIO_TEST_TSAN
+        qInfo("under ThreadSanitizer a fork of this many-threaded process trips its runtime (clang 14):"
+              " the offsets are not read back here");
+        return;
+#endif
         QProcess addr2line;
         addr2line.start(QStringLiteral("addr2line"),
                         QStringList{QStringLiteral("-f"), QStringLiteral("-C"), QStringLiteral("-e"), self} +
