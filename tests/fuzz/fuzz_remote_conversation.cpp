@@ -10,6 +10,7 @@
 // written, and the process at most queuedBytesBudget; at checkpoints, once the event loop ran what
 // it had, the ledger counts what the backlogs hold, and the honest subscriber has received every
 // event of the lossless share, once and in order. ASan and UBSan watch the rest.
+#include "fuzz_choices.h"
 #include <registryio/qt/qt_registry.h>
 #include <registryio/remote/remote_connect.h>
 #include <registryio/remote/remote_listener.h>
@@ -66,20 +67,6 @@ constexpr int LossyEventBytes = 4096;
 constexpr qint64 LargestWrite = rio::detail::RemoteFrameBatchBytes + LossyEventBytes + 1024;
 constexpr int Attackers = 3;
 constexpr int CheckpointSteps = 256;
-
-class Choices
-{
-public:
-    Choices(const uint8_t *data, size_t size) : m_data(data), m_size(size) { }
-    [[nodiscard]] bool empty() const { return m_at >= m_size; }
-    quint8 u8() { return m_at < m_size ? m_data[m_at++] : 0; }
-    quint16 u16() { return quint16(u8() | (u8() << 8)); }
-
-private:
-    const uint8_t *m_data;
-    size_t m_size;
-    size_t m_at = 0;
-};
 
 QByteArray packet(quint16 type, const QString &name, const std::function<void(QDataStream &)> &rest = {})
 {
