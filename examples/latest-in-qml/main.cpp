@@ -12,6 +12,7 @@
 #include <QQmlEngine>
 
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -72,11 +73,14 @@ int main(int argc, char *argv[])
     ticker.join();
     setter.join();
     const auto shown = [&] {
-        QString rows;
+        std::map<int, double> bySensor; // rows come in the order the writers first reached the model
         for (int row = 0; row < levels->rowCount(); ++row) {
             const Level l = levels->data(levels->index(row), rio::LatestModel::ValueRole).value<Level>();
-            rows += QStringLiteral("%1 %2; ").arg(l.sensor).arg(l.level);
+            bySensor[l.sensor] = l.level;
         }
+        QString rows;
+        for (const auto &[sensor, level] : bySensor)
+            rows += QStringLiteral("%1 %2; ").arg(sensor).arg(level);
         return QStringLiteral("tick %1, progress %2, levels %3")
             .arg(ticks->latest().toInt())
             .arg(progress->get())
