@@ -285,7 +285,7 @@ QList<RegistryInfo> build(quint64 serial, bool handlers = true)
     if (serial == 0 || layered.empty()) // a serial's registry: the facade's, else the core's
         plain = detail::diag::collect(serial, handlers);
     QList<RegistryInfo> out;
-    out.reserve(static_cast<qsizetype>(plain.size() + layered.size()));
+    out.reserve(static_cast<qsizetype>(plain.size()) + static_cast<qsizetype>(layered.size()));
     // Each record's memory goes to the next registry's handlers: the snapshot's peak is lower.
     for (auto &reg : plain)
         out.push_back(infoOf(std::exchange(reg, {})));

@@ -492,14 +492,14 @@ private:
         m_out.close().close();
     }
     // A run's handler: its QML file and line, else its source location.
-    std::pair<QByteArray, int> originOf(const diag::TimelineEntry &e) const
+    [[nodiscard]] std::pair<QByteArray, int> originOf(const diag::TimelineEntry &e) const
     {
         const auto origin = m_in.origins.find({e.registry, e.id.value()});
         return origin != m_in.origins.end() ? origin->second
                                             : std::pair(QByteArray(e.file != nullptr ? e.file : ""), e.line);
     }
     // Its file's last part and line, as a span is named.
-    QByteArray placeOf(const diag::TimelineEntry &e) const
+    [[nodiscard]] QByteArray placeOf(const diag::TimelineEntry &e) const
     {
         const auto [file, line] = originOf(e);
         return QFileInfo(QString::fromUtf8(file)).fileName().toUtf8() + ':' + QByteArray::number(line);

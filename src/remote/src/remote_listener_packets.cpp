@@ -219,7 +219,7 @@ bool RemoteListener::read(quint64 id)
 // The one state machine of a connection's conversation, as Qt Remote Objects' own nodes keep it
 // (an object acquired once until released or withdrawn, invoked only once acquired): what passes,
 // what is swallowed (a release that crossed the source's withdrawal), what drops the peer.
-QString RemoteListener::Private::judge(Peer &peer, quint16 type, const QString &name, bool &pass)
+QString RemoteListener::Private::judge(Peer &peer, quint16 type, const QString &name, bool &pass) const
 {
     const auto it = sources.constFind(name);
     const Remoted source = it == sources.cend() ? Remoted{} : it.value();
@@ -259,7 +259,7 @@ void RemoteListener::Private::observe(Peer &peer, const char *data, qint64 size)
 {
     for (qint64 at = 0; size - at >= 6;) {
         const qint64 length = qFromLittleEndian<quint32>(data + at);
-        const quint16 type = qFromLittleEndian<quint16>(data + at + 4);
+        const auto type = qFromLittleEndian<quint16>(data + at + 4);
         if (type == QtRemoteObjects::InitPacket || type == QtRemoteObjects::InitDynamicPacket ||
             type == QtRemoteObjects::RemoveObject) {
             QDataStream in(

@@ -35,7 +35,7 @@ namespace diag { // diagnostics_hooks.h and diagnostics.h
 struct HandlerStats;
 struct HandlerTimes;
 struct Registries;
-RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept;
+RIO_CORE_EXPORT void freeStats(HandlerStats *stats) noexcept; // NOLINT(readability-redundant-declaration)
 } // namespace diag
 
 /// The event type's name as the compiler spells it (a view of a static string).
