@@ -24,6 +24,13 @@ Window {
         model: table.model
     }
 
+    // Every text of the window: an application's names are text, never markup.
+    component Label: Text {
+        textFormat: Text.PlainText
+        color: "#e6e6e6"
+        font.pixelSize: 13
+    }
+
     component Button: Rectangle {
         id: button
         property string text
@@ -33,13 +40,11 @@ Window {
         height: 26
         radius: 3
         color: !button.enabled ? "#2a2e35" : area.pressed ? "#4b5563" : "#394150"
-        Text {
-            textFormat: Text.PlainText
+        Label {
             id: label
             anchors.centerIn: parent
             text: button.text
             color: button.enabled ? "#e6e6e6" : "#6b7280"
-            font.pixelSize: 13
         }
         MouseArea {
             id: area
@@ -56,12 +61,10 @@ Window {
         anchors { left: parent.left; top: parent.top; bottom: parent.bottom }
         color: "#20242b"
 
-        Text {
-            textFormat: Text.PlainText
+        Label {
             id: sideTitle
             x: 10; y: 10
             text: "Serving applications"
-            color: "#e6e6e6"
             font { pixelSize: 14; bold: true }
         }
         Button {
@@ -85,8 +88,8 @@ Window {
                 Column {
                     x: 10
                     anchors.verticalCenter: parent.verticalCenter
-                    Text { textFormat: Text.PlainText; text: entry.modelData.program; color: "#e6e6e6"; font.pixelSize: 13 }
-                    Text { textFormat: Text.PlainText; text: "pid " + entry.modelData.pid + " · " + entry.modelData.name; color: "#9aa3b0"; font.pixelSize: 11 }
+                    Label { text: entry.modelData.program }
+                    Label { text: "pid " + entry.modelData.pid + " · " + entry.modelData.name; color: "#9aa3b0"; font.pixelSize: 11 }
                 }
                 MouseArea {
                     id: entryArea
@@ -96,8 +99,7 @@ Window {
                 }
             }
         }
-        Text {
-            textFormat: Text.PlainText
+        Label {
             anchors { left: parent.left; right: parent.right; top: sideTitle.bottom; margins: 10 }
             visible: applications.count === 0
             wrapMode: Text.WordWrap
@@ -122,15 +124,13 @@ Window {
             text: session.timelineShown ? "Hide timeline" : "Show timeline"
             onClicked: session.timelineShown = !session.timelineShown
         }
-        Text {
-            textFormat: Text.PlainText // an application's names are text, never markup
+        Label {
             objectName: "message"
             width: bar.width - x
             height: parent.height
             verticalAlignment: Text.AlignVCenter
             text: session.message
             color: session.state === InspectorSession.Lost ? "#e06c75" : "#e6e6e6"
-            font.pixelSize: 13
             elide: Text.ElideRight
         }
     }
@@ -154,13 +154,11 @@ Window {
         radius: 4
         clip: true
 
-        Text {
-            textFormat: Text.PlainText
+        Label {
             id: timelineTitle
             x: 8; y: 6
             text: "Frames (main thread): the newest " + session.frames.length + " over "
                   + (session.timelineSpan / 1000).toFixed(1) + " ms"
-            color: "#e6e6e6"
             font { pixelSize: 13; bold: true }
         }
         Item {
@@ -201,8 +199,7 @@ Window {
             }
         }
         // The frame under the mouse: its number, length and runs.
-        Text {
-            textFormat: Text.PlainText // an application's names are text, never markup
+        Label {
             id: frameDetail
             anchors { left: parent.left; right: parent.right; top: bars.bottom; margins: 8 }
             text: {
@@ -223,8 +220,7 @@ Window {
             anchors { left: parent.left; right: parent.right; top: frameDetail.bottom; bottom: parent.bottom; margins: 8 }
             clip: true
             model: session.slowRuns
-            delegate: Text {
-                textFormat: Text.PlainText // an application's names are text, never markup
+            delegate: Label {
                 required property string modelData
                 text: modelData
                 color: "#e06c75"

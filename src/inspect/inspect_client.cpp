@@ -47,12 +47,6 @@ QList<Served> servedApplications()
 
 namespace {
 
-// `rio-inspect-app-42` or `local:rio-inspect-app-42` as a URL.
-QUrl urlOf(const QString &target)
-{
-    return {target.startsWith(QLatin1String("local:")) ? target : QStringLiteral("local:") + target};
-}
-
 bool isOwnSocket(const struct stat &st)
 {
     return S_ISSOCK(st.st_mode) && st.st_uid == geteuid();
@@ -62,7 +56,9 @@ bool isOwnSocket(const struct stat &st)
 
 Pin::Pin(const QString &target)
 {
-    const QString name = urlOf(target).path();
+    // `rio-inspect-app-42` or `local:rio-inspect-app-42`, as a URL's path.
+    const QString name =
+        QUrl(target.startsWith(QLatin1String("local:")) ? target : QStringLiteral("local:") + target).path();
     m_path = name.startsWith(QLatin1Char('/')) ? name
                                                : QDir::cleanPath(QDir::tempPath()) + QLatin1Char('/') + name;
     const QByteArray path = QFile::encodeName(m_path);
@@ -112,7 +108,7 @@ Pin::~Pin()
 
 QUrl Pin::url() const
 {
-    return QUrl(QStringLiteral("local:") + QFile::decodeName(m_folder) + QStringLiteral("/s"));
+    return {QStringLiteral("local:") + QFile::decodeName(m_folder) + QStringLiteral("/s")};
 }
 
 QString Pin::changed() const

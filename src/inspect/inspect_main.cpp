@@ -118,13 +118,10 @@ void printTable(const QList<RegistryInfo> &registries)
     std::stable_sort(handlers.begin(), handlers.end(), [](const HandlerInfo *a, const HandlerInfo *b) {
         return a->runTime.maxNs > b->runTime.maxNs;
     });
-    const QStringList head{
-        QStringLiteral("registry"), QStringLiteral("id"),         QStringLiteral("where"),
-        QStringLiteral("thread"),   QStringLiteral("calls"),      QStringLiteral("failures"),
-        QStringLiteral("drops"),    QStringLiteral("slow"),       QStringLiteral("p99"),
-        QStringLiteral("max"),      QStringLiteral("dropped for")};
-    QList<QStringList> rows;
-    rows.reserve(static_cast<qsizetype>(handlers.size()));
+    QList<QStringList> rows{
+        QStringLiteral("registry|id|where|thread|calls|failures|drops|slow|p99|max|dropped for")
+            .split(QLatin1Char('|'))}; // the head, then a row a handler
+    rows.reserve(static_cast<qsizetype>(handlers.size()) + 1);
     for (const HandlerInfo *p : handlers) {
         const HandlerInfo &h = *p;
         const QString where =
@@ -137,13 +134,11 @@ void printTable(const QList<RegistryInfo> &registries)
                      QString::number(h.slowRuns), h.timed ? duration(h.runTime.p99Ns()) : QStringLiteral("-"),
                      h.timed ? duration(h.runTime.maxNs) : QStringLiteral("-"), dropsByReason(h)});
     }
-    QList<qsizetype> width(head.size());
-    for (qsizetype c = 0; c < head.size(); ++c)
-        width[c] = head[c].size();
+    QList<qsizetype> width(rows[0].size());
     for (const QStringList &row : std::as_const(rows))
-        for (qsizetype c = 0; c < head.size(); ++c)
+        for (qsizetype c = 0; c < row.size(); ++c)
             width[c] = std::max(width[c], row[c].size());
-    const auto line = [&](const QStringList &cells) {
+    for (const QStringList &cells : std::as_const(rows)) {
         QString s;
         for (qsizetype c = 0; c < cells.size(); ++c)
             s += (c < 4 || c + 1 == cells.size() ? cells[c].leftJustified(width[c])
@@ -152,11 +147,8 @@ void printTable(const QList<RegistryInfo> &registries)
         while (s.endsWith(QLatin1Char(' '))) // an empty first cell keeps its column
             s.chop(1);
         out() << s << Qt::endl;
-    };
-    line(head);
-    for (const QStringList &row : std::as_const(rows))
-        line(row);
-    out() << rows.size() << " handlers" << Qt::endl;
+    }
+    out() << handlers.size() << " handlers" << Qt::endl;
 }
 
 // Subscribes to `share` on `target` and calls `received` with each event's bytes until it returns

@@ -250,32 +250,32 @@ void transfer(IO &io, V &v, std::size_t slot)
     }
 }
 
-// The bytes a field of type T takes on the wire: at most, and at least.
+// The least bytes a field of type T takes on the wire (a histogram's without its buckets).
 template <typename T>
-constexpr std::pair<qsizetype, qsizetype> widthOf()
+constexpr qsizetype widthOf()
 {
     if constexpr (std::is_same_v<T, bool>) // a bit of the flags byte
-        return {0, 0};
+        return 0;
     else if constexpr (std::is_same_v<T, QString> || std::is_same_v<T, int> ||
                        std::is_same_v<T, Qt::ConnectionType>)
-        return {4, 4};
+        return 4;
     else if constexpr (std::is_same_v<T, Delivery> || std::is_same_v<T, Overflow>)
-        return {1, 1};
+        return 1;
     else if constexpr (std::is_same_v<T, TimeHistogram>)
-        return {33 + TimeHistogram::bucketCount * 8, 33};
+        return 33;
     else
-        return {qsizetype(sizeof(T)), qsizetype(sizeof(T))}; // quint64, HandlerId, the drops
+        return qsizetype(sizeof(T)); // quint64, HandlerId, the drops
 }
 
-// The bytes a record of `fields` takes: its fields' (the most or the least) and its flags byte.
+// The least bytes a record of `fields` takes: its fields' and its flags byte.
 template <typename Fields>
-constexpr qsizetype recordBytes(const Fields &fields, bool most)
+constexpr qsizetype recordBytes(const Fields &fields)
 {
     qsizetype bytes = 0;
     bool flags = false;
     schema::forEach(fields, [&](const auto &f, std::size_t) {
         using T = typename std::decay_t<decltype(f)>::Type;
-        bytes += f.sent ? (most ? widthOf<T>().first : widthOf<T>().second) : 0;
+        bytes += f.sent ? widthOf<T>() : 0;
         flags = flags || (f.sent && std::is_same_v<T, bool>);
     });
     return bytes + (flags ? 1 : 0);
@@ -314,23 +314,17 @@ inline constexpr std::size_t stringSlots = std::tuple_size_v<std::decay_t<declty
 class SnapshotWriter
 {
 public:
-    // The most bytes one record (a registry's with its handler count, a handler's) takes: room
-    // is made for it first.
-    static constexpr qsizetype registryBytes = recordBytes(schema::registryFields, true) + 4;
-    static constexpr qsizetype handlerBytes = recordBytes(schema::handlerFields, true);
+    // The least bytes of a handler's record, and of a registry's with its handler count (it has
+    // no histogram: its least is its most).
+    static constexpr qsizetype handlerBytes = recordBytes(schema::handlerFields);
+    static constexpr qsizetype registryBytes = recordBytes(schema::registryFields) + 4;
 
     explicit SnapshotWriter(qsizetype expected) { m_bytes.resize(expected); }
-    void room(qsizetype bytes)
-    {
-        if (m_bytes.size() - m_at < bytes)
-            m_bytes.resize(std::max(m_bytes.size() * 2, m_at + bytes));
-        m_out = m_bytes.data() + m_at;
-    }
     template <typename T>
     void number(T value)
     {
-        qToLittleEndian(value, m_out);
-        m_out += sizeof(T);
+        room(qsizetype(sizeof(T)));
+        qToLittleEndian(value, m_bytes.data() + m_at);
         m_at += sizeof(T);
     }
     template <typename W, typename T, typename Valid>
@@ -363,15 +357,11 @@ public:
     QByteArray finish()
     {
         const auto tableAt = static_cast<quint32>(m_at);
-        qsizetype size = 4;
-        for (const QString &s : std::as_const(m_strings))
-            size += 4 + s.size() * 2;
-        room(size);
         number(static_cast<quint32>(m_strings.size()));
         for (const QString &s : std::as_const(m_strings)) {
             number(static_cast<quint32>(s.size()));
-            qToLittleEndian<char16_t>(s.utf16(), s.size(), m_out);
-            m_out += s.size() * 2;
+            room(s.size() * 2);
+            qToLittleEndian<char16_t>(s.utf16(), s.size(), m_bytes.data() + m_at);
             m_at += s.size() * 2;
         }
         m_bytes.resize(m_at);
@@ -380,8 +370,13 @@ public:
     }
 
 private:
+    void room(qsizetype bytes)
+    {
+        if (m_bytes.size() - m_at < bytes) [[unlikely]]
+            m_bytes.resize(std::max(m_bytes.size() * 2, m_at + bytes));
+    }
+
     QByteArray m_bytes;
-    char *m_out = nullptr;
     qsizetype m_at = 0;
     QHash<QString, quint32> m_indices;
     QList<QString> m_strings;
@@ -469,19 +464,16 @@ inline QByteArray encodeSnapshot(const QList<RegistryInfo> &registries)
     qsizetype handlers = 0;
     for (const RegistryInfo &r : registries)
         handlers += r.handlers.size();
-    W w(16 + registries.size() * W::registryBytes + handlers * (W::handlerBytes / 4));
-    w.room(12);
+    W w(16 + registries.size() * W::registryBytes + handlers * W::handlerBytes);
     w.number(snapshotVersion);
     w.number(quint32(0)); // the table's offset, when known
     w.number(static_cast<quint32>(registries.size()));
     constexpr std::size_t firstHandlerSlot =
         std::tuple_size_v<std::decay_t<decltype(detail::schema::registryFields)>>;
     for (const RegistryInfo &r : registries) {
-        w.room(W::registryBytes);
         detail::transferRecord(w, r, detail::schema::registryFields, 0);
         w.number(static_cast<quint32>(r.handlers.size()));
         for (const HandlerInfo &h : r.handlers) {
-            w.room(W::handlerBytes);
             detail::transferRecord(w, h, detail::schema::handlerFields, firstHandlerSlot);
         }
     }
@@ -502,7 +494,6 @@ inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registr
     if (!detail::SnapshotReader(bytes.constData() + tableAt, bytes.constData() + bytes.size()).strings(table))
         return false;
     detail::SnapshotReader s(bytes.constData() + 8, bytes.constData() + tableAt, &table);
-    constexpr qsizetype leastHandler = detail::recordBytes(detail::schema::handlerFields, false);
     const auto count = s.number<quint32>();
     if (count > quint64(s.left()) / detail::SnapshotWriter::registryBytes || count > maxRegistries)
         return false;
@@ -512,7 +503,7 @@ inline bool decodeSnapshot(const QByteArray &bytes, QList<RegistryInfo> &registr
         RegistryInfo &r = registries.emplace_back();
         detail::transferRecord(s, r, detail::schema::registryFields, 0);
         const auto handlers = s.number<quint32>();
-        if (handlers > quint64(s.left()) / leastHandler || handlers > handlersLeft)
+        if (handlers > quint64(s.left()) / detail::SnapshotWriter::handlerBytes || handlers > handlersLeft)
             return false;
         handlersLeft -= handlers;
         r.handlers.reserve(handlers);

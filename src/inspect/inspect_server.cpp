@@ -48,9 +48,8 @@ public:
             return;
         }
         const RemoteShareOptions latest{.delivery = Delivery::Latest, .retainLatest = true};
-        // Every page in order (a snapshot is read whole); a reader's backlog holds two snapshots
-        // of up to 64 MiB each (sendSnapshot waits while one that reads has more), one that
-        // stopped reading 512 pages at most, and the listener's budgets hold over all of them.
+        // Every page in order (a snapshot is read whole), at most maxPages waiting for a reader
+        // (sendSnapshot waits while one that reads has more); the listener's budgets hold over all.
         const RemoteShareOptions pages{.delivery = Delivery::Every, .capacity = maxPages};
         m_snapshotShare =
             std::make_unique<RemoteShare<QByteArray>>(&m_host, inspect::snapshotShare, m_snapshots, pages);
@@ -122,8 +121,7 @@ private:
     // The pages of the snapshot being sent, as the readers take them: at most `window` wait for
     // any reader that read in the last tick's period, so that the backlogs of every reader stay within
     // half the process's backlog budget (past it the listener drops pages, and readers of a
-    // large snapshot, many at once, got no whole one). A reader that read nothing for a tick's
-    // period holds back no other (its backlog is bounded by the share's capacity).
+    // large snapshot, many at once, got no whole one). One that read nothing holds back no other.
     void sendPages()
     {
         const QList<RemoteSubscriberInfo> readers = m_snapshotShare->base()->subscribers();
@@ -145,9 +143,9 @@ private:
     {
         if (m_timelineShare->base()->subscriberCount() == 0)
             return;
-        QByteArray json = detail::traceJson(std::chrono::seconds(10));
+        const QByteArray json = detail::traceJson(std::chrono::seconds(10));
         if (json.size() <= inspect::maxTimelineBytes)
-            m_timeline.notify(std::move(json));
+            m_timeline.notify(json);
         else if (!std::exchange(m_warnedTooLarge, true))
             qCWarning(lcDiagnostics, "not serving a timeline of %lld bytes: at most %lld are served",
                       static_cast<long long>(json.size()), static_cast<long long>(inspect::maxTimelineBytes));

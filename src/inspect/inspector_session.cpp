@@ -25,17 +25,6 @@ namespace rio::inspect {
 
 namespace {
 
-// `local:rio-inspect-app-42` as `rio-inspect-app-42`.
-QString bare(const QString &target)
-{
-    return target.startsWith(QLatin1String("local:")) ? target.mid(6) : target;
-}
-
-QString milliseconds(double us)
-{
-    return QStringLiteral("%1 ms").arg(us / 1e3, 0, 'f', 1);
-}
-
 // A run in a frame of the timeline, and a frame of the main thread with its runs.
 struct Run
 {
@@ -72,8 +61,9 @@ QStringList slowRunsOf(const QJsonArray &events)
         const QJsonObject args = e[QStringLiteral("args")].toObject();
         slow.emplace_back(
             e[QStringLiteral("ts")].toDouble(),
-            QStringLiteral("%1 %2 %3 in frame %4 on %5")
-                .arg(cat, whereOf(args), milliseconds(args[QStringLiteral("elapsedNs")].toDouble() / 1e3))
+            QStringLiteral("%1 %2 %3 ms in frame %4 on %5")
+                .arg(cat, whereOf(args),
+                     QString::number(args[QStringLiteral("elapsedNs")].toDouble() / 1e6, 'f', 1))
                 .arg(args[QStringLiteral("frame")].toInteger())
                 .arg(args[QStringLiteral("thread")].toString()));
     }
@@ -233,7 +223,9 @@ bool InspectorSession::attach(const QString &name)
     if (m_model)
         m_model->setSnapshot({}); // nothing of an application attached to before
     clearTimeline();
-    m_target = bare(name.trimmed());
+    m_target = name.trimmed();
+    if (m_target.startsWith(QLatin1String("local:")))
+        m_target.remove(0, 6); // the socket's name alone
     m_pin = std::make_unique<Pin>(m_target);
     if (const QString problem = m_pin->problem(); !problem.isEmpty()) {
         release();
@@ -258,7 +250,10 @@ bool InspectorSession::attach(const QString &name)
     // Queued: the link is released here, never while it emits.
     connect(
         m_snapshots->link(), &RemoteSubscriber::stateChanged, this,
-        [this, attachment](RemoteSubscriber::State state) { linkChanged(attachment, state); },
+        [this, attachment](RemoteSubscriber::State state) {
+            if (attachment == m_attachment && state == RemoteSubscriber::State::Reconnecting)
+                lost();
+        },
         Qt::QueuedConnection);
     subscribeTimeline();
     m_since.start();
@@ -415,13 +410,6 @@ void InspectorSession::shown()
         qCInfo(rio::lcDiagnostics, "attached to %s: its table shown %lld ms after the attach",
                qPrintable(m_target), static_cast<long long>(m_since.elapsed()));
     }
-}
-
-void InspectorSession::linkChanged(quint64 attachment, RemoteSubscriber::State state)
-{
-    if (attachment != m_attachment || state != RemoteSubscriber::State::Reconnecting)
-        return;
-    lost();
 }
 
 // The link went, or nothing came for the wait: the application ended, stopped serving, left its

@@ -108,7 +108,6 @@ private:
     void read(const QByteArray &bytes);
     // The newest frames of the main thread with their runs, and every thread's slow runs.
     void receivedTimeline(quint64 attachment, const QByteArray &bytes);
-    void linkChanged(quint64 attachment, RemoteSubscriber::State state);
     void silent();
     void lost();
     void shown();

@@ -530,6 +530,45 @@ private Q_SLOTS:
         QVERIFY(finishedWhenRemoved.load());
     }
 
+    void removeAndWaitOfARemovedIdDoesNotWaitForItsRunningDelivery_data()
+    {
+        QTest::addColumn<bool>("clearing");
+        QTest::newRow("removed") << false;
+        QTest::newRow("cleared") << true;
+    }
+
+    // A limit: once remove() or clear() took the handler, removeAndWait of its id finds nothing
+    // to wait for, and returns false while a queued delivery of it still runs.
+    void removeAndWaitOfARemovedIdDoesNotWaitForItsRunningDelivery()
+    {
+        QFETCH(bool, clearing);
+        riotest::Worker worker;
+        rio::QtRegistry<int> registry;
+        std::latch entered(1);
+        std::latch release(1);
+        std::atomic<bool> finished{false};
+        const rio::HandlerId id = registry.add(worker.context, [&] {
+            entered.count_down();
+            release.wait();
+            finished.store(true);
+        });
+        registry.notify(1);
+        entered.wait();
+        bool removed = true;
+        if (clearing)
+            registry.clear();
+        else
+            removed = registry.remove(id);
+        const bool removedAgain = registry.removeAndWait(id); // the delivery waits for `release`
+        const bool finishedWhenReturned = finished.load();
+        release.count_down();
+        worker.flush();
+        QVERIFY(removed);
+        QVERIFY(!removedAgain);
+        QVERIFY(!finishedWhenReturned);
+        QVERIFY(finished.load());
+    }
+
     void priorityOrderAmongQueuedHandlers()
     {
         riotest::Worker worker;

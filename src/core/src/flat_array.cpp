@@ -72,30 +72,6 @@ RIO_COLD [[gnu::noinline]] void newStatsLocked(RegistryState &ws, HandlerBox *bo
     }
 }
 
-// One sweep of the id map: drops the entries nobody can look up any more (no box, or a chain
-// that is no longer in flight), and tells each box whose entry moved its new index (a pass finds
-// an entry by its box).
-template <typename InFlight>
-RIO_ALWAYS_INLINE inline void sweepById(RegistryState &ws, InFlight inFlight) noexcept
-{
-    std::size_t kept = 0;
-    for (const auto &entry : ws.byId) {
-        const std::uintptr_t e = entry.second;
-        if (e == 0)
-            continue;
-        if ((e & 1u) != 0) {
-            if (!inFlight(e >> 1))
-                continue;
-        } else {
-            reinterpret_cast<HandlerBox *>(e)->byIdIndex = // NOLINT(performance-no-int-to-ptr)
-                static_cast<std::uint32_t>(kept);
-        }
-        ws.byId[kept++] = entry;
-    }
-    ws.byId.resize(kept);
-    ws.byIdNulls = 0;
-}
-
 } // namespace
 
 void skipRemoved(HandlerBox *, const void *) noexcept { }
@@ -291,8 +267,27 @@ RIO_ALWAYS_INLINE inline HandlerId RegistryCore::addLocked(std::unique_lock<Writ
 {
     RegistryState &ws = st();
     // Everything that can throw comes first: on a throw nothing has changed.
-    if (ws.byIdNulls > 32 && ws.byIdNulls * 2 > ws.byId.size())
-        sweepById(ws, [this](std::uint64_t chain) { return chainInFlightLocked(chain); });
+    if (ws.byIdNulls > 32 && ws.byIdNulls * 2 > ws.byId.size()) {
+        // One sweep of the id map: drops the entries nobody can look up any more (no box, or a
+        // chain that is no longer in flight), and tells each box whose entry moved its new index
+        // (a pass finds an entry by its box).
+        std::size_t kept = 0;
+        for (const auto &entry : ws.byId) {
+            const std::uintptr_t e = entry.second;
+            if (e == 0)
+                continue;
+            if ((e & 1u) != 0) {
+                if (!chainInFlightLocked(e >> 1))
+                    continue;
+            } else {
+                reinterpret_cast<HandlerBox *>(e)->byIdIndex = // NOLINT(performance-no-int-to-ptr)
+                    static_cast<std::uint32_t>(kept);
+            }
+            ws.byId[kept++] = entry;
+        }
+        ws.byId.resize(kept);
+        ws.byIdNulls = 0;
+    }
     if (ws.byId.size() == ws.byId.capacity())
         ws.byId.reserve(std::max<std::size_t>(16, 2 * ws.byId.size())); // amortised O(1)
     Snapshot *cur = head.load(std::memory_order_relaxed);

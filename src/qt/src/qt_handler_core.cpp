@@ -297,10 +297,7 @@ void QtHandlerCore::cancel(bool counted) noexcept
 
 void QtHandlerState::cancelFor(QtRegistryControl::DropReason reason, bool counted) noexcept
 {
-    markCancelled(reason);
-    // No delivery starts once this returns: one between its last look and its call is awaited
-    // (run). Before the queue is counted, so the total reported below is the highest.
-    waitUntil([this] { return starting.load(std::memory_order_acquire) == 0; });
+    markCancelled(reason); // before the queue is counted: the total reported below is the highest
     if (const QtCancelTestHook hook = cancelTestHook.load(std::memory_order_acquire)) [[unlikely]]
         hook(id);
     QMetaObject::Connection connection;

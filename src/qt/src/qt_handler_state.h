@@ -206,13 +206,15 @@ public:
         return s != nullptr && s->timingNow() != nullptr ? s : nullptr;
     }
 
-    // Marks it cancelled for `reason` (the first reason stays), so that no delivery starts from
-    // now on but one already past its look; cancelFor() finishes the cancellation.
+    // Marks it cancelled for `reason` (the first reason stays) and waits for the deliveries past
+    // their last look (run), steps that take no lock and run no user code: no delivery starts once
+    // this returns, also under the handlers' table lock. cancelFor() finishes the cancellation.
     void markCancelled(QtRegistryControl::DropReason reason) noexcept
     {
         int none = -1;
         cancelledFor.compare_exchange_strong(none, static_cast<int>(reason), std::memory_order_acq_rel);
         cancelled.store(true, std::memory_order_seq_cst);
+        waitUntil([this] { return starting.load(std::memory_order_seq_cst) == 0; });
     }
 
     // What a cleared queue held, destroyed by the caller once its locks are released (tokens
@@ -348,7 +350,7 @@ public:
     std::atomic<std::uint64_t> droppedReported{0}; // the drop total reported so far (countDrops)
     std::atomic<long> running{0}; // queued deliveries of this handler running now, all threads
     // Deliveries between their last look at `cancelled` and the handler's call (run): steps that
-    // run no user code and take no lock, which a cancellation waits for (cancelFor).
+    // run no user code and take no lock, which a cancellation waits for (markCancelled).
     std::atomic<int> starting{0};
 
     // Latest's cell (`latest`), its reader's side (runCell, no lock held; diagnostics read it): the

@@ -161,7 +161,7 @@ QtRegistrations::Entry QtRegistrations::take(HandlerId id) noexcept
             return {};
         entry = std::move(it->second);
         m_handlers.erase(it);
-        // Under the lock: a remove() that finds it gone (false) finds no delivery left to start.
+        // Under the lock: a removal that finds it gone (false) finds no delivery left to start.
         static_cast<QtHandlerState &>(*entry.core).markCancelled(QtRegistryControl::DropReason::Removed);
         forgetKeyLocked(id);
         forgetForeign(m_foreign, entry);
