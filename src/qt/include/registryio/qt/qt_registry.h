@@ -170,8 +170,8 @@ public:
     }
 
     /// Removes a handler: true the first time. Deliveries queued for it never run (also the one
-    /// of a once-handler that fired, whose removal returns false); one already running on
-    /// another thread may still be running.
+    /// of a once-handler that fired, whose removal returns false); one another thread has
+    /// already begun may still run.
     bool remove(HandlerId id) { return removeHandler(id, true); }
 
     /// As remove(); when this call removes it, on return the handler runs on no other thread (queued
