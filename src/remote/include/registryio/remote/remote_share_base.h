@@ -80,7 +80,7 @@ public:
     [[nodiscard]] quint64 sentCount() const noexcept;
     /// Events waiting for the wire now in the fullest subscriber's backlog (at most `capacity`).
     [[nodiscard]] std::size_t pendingCount() const noexcept;
-    /// The subscribers now, each with its own counters (call on the share's thread).
+    /// The subscribers now, oldest first, each with its own counters (call on the share's thread).
     [[nodiscard]] QList<RemoteSubscriberInfo> subscribers() const;
     /// How many subscribers there are now.
     [[nodiscard]] int subscriberCount() const;
@@ -105,7 +105,6 @@ private:
     [[nodiscard]] bool mayControl(const detail::RemoteBacklog &backlog, quint64 connection) const;
     void removeSubscriber(const std::shared_ptr<detail::RemoteBacklog> &backlog);
     void takeOver(const std::shared_ptr<detail::RemoteBacklog> &backlog, quint64 connection);
-    [[nodiscard]] int unreadyOn(quint64 connection) const;
     void checkUnready();
     void holdPoster();
     void releasePosters();
