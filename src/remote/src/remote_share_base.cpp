@@ -186,13 +186,12 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
     if (taken && mayControl(*taken, connection))
         removeSubscriber(std::exchange(taken, nullptr)); // the same subscriber again: starts over
     // A `taken` one is held by another live connection: this one proved it is the subscriber.
-    // Without a listener, every peer counts as one connection.
-    const detail::RemoteOutbox::Held held = d->box->heldBy(connection);
-    if (connection != 0 && held.backlogs >= MaxSubscriptionsPerConnection) {
+    if (connection != 0 && d->box->heldBy(connection).backlogs >= MaxSubscriptionsPerConnection) {
         reject(QStringLiteral("more than %1 subscriptions").arg(MaxSubscriptionsPerConnection));
         return;
     }
-    if (held.unready >= MaxUnreadyPerConnection) {
+    // Without a listener, every peer counts as one connection.
+    if (unreadyOn(connection) >= MaxUnreadyPerConnection) {
         reject(QStringLiteral("more than %1 subscriptions that did not acquire their channel")
                    .arg(MaxUnreadyPerConnection));
         return;
@@ -291,6 +290,11 @@ bool RemoteShareBase::mayControl(const detail::RemoteBacklog &backlog, quint64 c
     // knows is gone.
     return connection == 0 || backlog.connection == 0 || backlog.connection == connection || !d->listener ||
            d->listener->peerName(backlog.connection).isEmpty();
+}
+
+int RemoteShareBase::unreadyOn(quint64 connection) const
+{
+    return int(d->box->heldBy(connection).unready);
 }
 
 void RemoteShareBase::checkUnready()

@@ -105,6 +105,7 @@ private:
     [[nodiscard]] bool mayControl(const detail::RemoteBacklog &backlog, quint64 connection) const;
     void removeSubscriber(const std::shared_ptr<detail::RemoteBacklog> &backlog);
     void takeOver(const std::shared_ptr<detail::RemoteBacklog> &backlog, quint64 connection);
+    [[nodiscard]] int unreadyOn(quint64 connection) const;
     void checkUnready();
     void holdPoster();
     void releasePosters();
