@@ -127,6 +127,11 @@ bool RemoteOutbox::relayDropping() noexcept
 bool RemoteOutbox::anyReadyFull() noexcept
 {
     std::lock_guard lock(m_mutex);
+    return anyReadyFullLocked();
+}
+
+bool RemoteOutbox::anyReadyFullLocked() noexcept
+{
     return capacity != 0 && delivery == Delivery::Every &&
            std::ranges::any_of(everyLocked(), [this](const auto &backlog) {
                return backlog->ready && backlog->queue.size() >= capacity;
@@ -268,35 +273,23 @@ QString RemoteOutbox::indexFault()
     std::lock_guard lock(m_mutex);
     std::unordered_map<quint64, Held> counted;
     for (std::size_t i = 0; i < m_backlogs.size(); ++i) {
-        const RemoteBacklog &backlog = *m_backlogs[i];
-        const auto on = m_onConnection.find(backlog.connection);
-        const auto byKey = m_byKey.find(backlog.key);
-        if (backlog.slot != i || on == m_onConnection.end() ||
-            backlog.connectionSlot >= on->second.backlogs.size() ||
-            on->second.backlogs[backlog.connectionSlot] != m_backlogs[i] || byKey == m_byKey.end() ||
-            byKey->second != m_backlogs[i])
-            return QStringLiteral("backlog %1 is not where its outbox files it").arg(backlog.id);
-        Held &held = counted[backlog.connection];
-        ++held.backlogs;
-        held.unready += backlog.acquired() ? 0 : 1;
+        const auto &backlog = m_backlogs[i];
+        const auto on = m_onConnection.find(backlog->connection);
+        const auto byKey = m_byKey.find(backlog->key);
+        if (backlog->slot != i || on == m_onConnection.end() || byKey == m_byKey.end() ||
+            byKey->second != backlog || backlog->connectionSlot >= on->second.backlogs.size() ||
+            on->second.backlogs[backlog->connectionSlot] != backlog)
+            return QStringLiteral("backlog %1 is not where its outbox files it").arg(backlog->id);
+        ++counted[backlog->connection].backlogs;
+        counted[backlog->connection].unready += backlog->acquired() ? 0 : 1;
     }
-    if (m_byKey.size() != m_backlogs.size() || m_onConnection.size() != counted.size())
-        return QStringLiteral("the outbox files %1 keys and %2 connections for %3 backlogs on %4")
-            .arg(m_byKey.size())
-            .arg(m_onConnection.size())
-            .arg(m_backlogs.size())
-            .arg(counted.size());
-    for (const auto &[connection, on] : m_onConnection) {
-        const Held held = counted[connection];
-        if (on.backlogs.size() != held.backlogs || on.unready != held.unready)
-            return QStringLiteral("connection %1 is filed with %2 backlogs, %3 not ready; it has %4, %5")
-                .arg(connection)
-                .arg(on.backlogs.size())
-                .arg(on.unready)
-                .arg(held.backlogs)
-                .arg(held.unready);
-    }
-    return {};
+    bool agree = m_byKey.size() == m_backlogs.size() && m_onConnection.size() == counted.size();
+    for (const auto &[connection, on] : m_onConnection)
+        agree = agree && on.backlogs.size() == counted[connection].backlogs &&
+                on.unready == counted[connection].unready;
+    return agree ? QString()
+                 : QStringLiteral("the backlogs filed by key or by connection, or counted as not ready, are "
+                                  "not those there are");
 }
 
 quint64 RemoteOutbox::droppedCount() noexcept
@@ -357,28 +350,6 @@ void RemoteOutbox::close()
     std::lock_guard lock(m_mutex);
     m_closed = true;
     m_room.notify_all();
-}
-
-void RemoteOutbox::reportLocked()
-{
-    if (m_reportScheduled || !m_pump || !m_report)
-        return;
-    m_reportScheduled = true;
-    // Handover: Qt's event queue hands the functor to the pump's thread where TSan cannot see it.
-    [[maybe_unused]] const TsanPostScope posting;
-    QMetaObject::invokeMethod(
-        m_pump, Handover([self = weak_from_this(), report = std::weak_ptr<std::function<void()>>(m_report)] {
-            const auto box = self.lock();
-            if (!box)
-                return;
-            {
-                std::lock_guard lock(box->m_mutex);
-                box->m_reportScheduled = false;
-            }
-            if (auto fn = report.lock())
-                (*fn)();
-        }),
-        Qt::QueuedConnection);
 }
 
 void RemoteOutbox::driftLocked(qint64 change)
@@ -507,18 +478,13 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     std::unique_lock lock(m_mutex);
     if (m_closed)
         return;
-    // Senders wait for subscribers that receive only: one that never acquired its channel would
-    // hold every sender for ever.
-    const auto anyFull = [this] {
-        return std::ranges::any_of(everyLocked(), [this](const auto &backlog) {
-            return backlog->ready && backlog->queue.size() >= capacity;
-        });
-    };
     // Lossless: wait for room in every backlog, never on the pump's own thread (its event loop
     // is what makes room), at most blockTimeout; the backlogs still full then drop this event.
-    if (bounded && overflow == Overflow::Block && !onPump && anyFull()) {
+    // Only subscribers that receive are waited for: one that never acquired its channel would
+    // hold every sender for ever.
+    if (bounded && overflow == Overflow::Block && !onPump && anyReadyFullLocked()) {
         ++m_waiting;
-        m_room.wait_for(lock, blockTimeout, [&] { return m_closed || !anyFull(); });
+        m_room.wait_for(lock, blockTimeout, [&] { return m_closed || !anyReadyFullLocked(); });
         --m_waiting;
         if (m_closed)
             return;
@@ -627,24 +593,35 @@ void RemoteOutbox::detach()
 
 void RemoteOutbox::scheduleLocked()
 {
-    if (m_scheduled || !m_pump || !m_send)
+    postLocked(&RemoteOutbox::m_scheduled, m_send);
+}
+
+void RemoteOutbox::reportLocked()
+{
+    postLocked(&RemoteOutbox::m_reportScheduled, m_report);
+}
+
+void RemoteOutbox::postLocked(bool RemoteOutbox::*posted, const std::shared_ptr<std::function<void()>> &fn)
+{
+    if (this->*posted || !m_pump || !fn)
         return;
-    m_scheduled = true;
-    // Posting takes only Qt's event-queue lock and runs no user code. The pump object's
-    // destructor runs detach() first, and Qt discards events posted to a dead receiver.
+    this->*posted = true;
+    // Posting takes only Qt's event-queue lock and runs no user code. The pump object's destructor
+    // runs detach() first, and Qt discards events posted to a dead receiver. Handover: Qt's event
+    // queue hands the functor to the pump's thread where TSan cannot see it.
     [[maybe_unused]] const TsanPostScope posting;
     QMetaObject::invokeMethod(
-        m_pump, Handover([self = weak_from_this(), send = std::weak_ptr<std::function<void()>>(m_send)] {
+        m_pump, Handover([self = weak_from_this(), posted, weak = std::weak_ptr<std::function<void()>>(fn)] {
             const auto box = self.lock();
             if (!box)
                 return;
             {
-                // From here on a push schedules the next turn: the send may stop early (no room
-                // on the wire, or a full batch) and count on drained() or schedule().
+                // From here on the next one is posted anew: a send may stop early (no room on the
+                // wire, or a full batch) and count on drained() or schedule().
                 std::lock_guard lock(box->m_mutex);
-                box->m_scheduled = false;
+                (*box).*posted = false;
             }
-            if (auto fn = send.lock())
+            if (auto fn = weak.lock())
                 (*fn)();
         }),
         Qt::QueuedConnection);

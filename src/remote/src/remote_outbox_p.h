@@ -289,6 +289,8 @@ private:
     void scheduleLocked();
     void pushFanout(quint64 origin, QByteArray payload);
     void reportLocked();
+    // Runs `fn` on the pump's thread, once until it runs (`posted` says it is on its way).
+    void postLocked(bool RemoteOutbox::*posted, const std::shared_ptr<std::function<void()>> &fn);
     // Pushes `item` into `queue` under its policy (at most `room` waiting, 0: no bound), its drops
     // added to the outbox's total (and `droppedAny` set): whether `item` is queued.
     template <typename Item>
@@ -296,6 +298,7 @@ private:
                                              bool &droppedAny);
     // The backlogs' bytes moved by `change`: the ledger hears of it at once past RemoteLedgerStep.
     void driftLocked(qint64 change);
+    bool anyReadyFullLocked() noexcept;
     // Every backlog, counted in walked().
     const std::vector<std::shared_ptr<RemoteBacklog>> &everyLocked() noexcept;
     // Files a backlog under its connection, counted there as not ready unless acquired(), or takes
