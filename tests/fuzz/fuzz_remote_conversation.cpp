@@ -7,9 +7,10 @@
 // claim, ping, a wrong-typed invocation, a packet repeated up to 5,000 times, stop reading, read
 // again, close; and the source notifying both shares. Properties, after every step and after every
 // frame a share writes: every connection holds at most maxQueuedBytes or one write waiting to be
-// written, and the process at most queuedBytesBudget; at checkpoints, once the event loop ran what
-// it had, the ledger counts what the backlogs hold, and the honest subscriber has received every
-// event of the lossless share, once and in order. ASan and UBSan watch the rest.
+// written, and the process at most queuedBytesBudget; after every step, each share's index of its
+// backlogs agrees with them; at checkpoints, once the event loop ran what it had, the ledger counts
+// what the backlogs hold, and the honest subscriber has received every event of the lossless share,
+// once and in order. ASan and UBSan watch the rest.
 #include "fuzz_choices.h"
 #include <registryio/qt/qt_registry.h>
 #include <registryio/remote/remote_connect.h>
@@ -149,6 +150,17 @@ void checkQueued(const char *where)
                  .arg(QLatin1String(where))
                  .arg(total)
                  .arg(rio::RemoteListener::unsentBytes()));
+}
+
+// Each share's index of its backlogs (by key, by connection, each connection's count of those not
+// ready, which the caps are checked against) agrees with the backlogs.
+void checkIndex(const char *where)
+{
+    World &w = *g_world;
+    for (const rio::RemoteShareBase *share : {w.losslessShare->base(), w.lossyShare->base()}) {
+        if (const QString fault = share->outbox()->indexFault(); !fault.isEmpty())
+            fail(QStringLiteral("%1: share \"%2\": %3").arg(QLatin1String(where), share->name(), fault));
+    }
 }
 
 // Checks after every frame a share writes, on every channel (connected after Qt Remote Objects'
@@ -389,6 +401,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int turn = 0; turn < 2; ++turn)
             QCoreApplication::processEvents();
         checkQueued("after a step");
+        checkIndex("after a step");
         if (n % CheckpointSteps == 0)
             checkpoint();
     }

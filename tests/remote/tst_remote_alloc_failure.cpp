@@ -43,7 +43,7 @@ int main(int argc, char **argv)
     std::shared_ptr<RemoteBacklog> backlogs[2] = {std::make_shared<RemoteBacklog>(),
                                                   std::make_shared<RemoteBacklog>()};
     for (quint64 i = 0; i < 2; ++i) {
-        backlogs[i]->id = i + 1;
+        backlogs[i]->id = backlogs[i]->key = i + 1;
         box->addBacklog(backlogs[i]);
         box->setReady(backlogs[i]);
     }

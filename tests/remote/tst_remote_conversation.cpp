@@ -33,6 +33,17 @@ QByteArray roReady(const QString &channel)
     return roInvoke(channel, ReadyMethod, 0, {});
 }
 
+// Subscriptions with the secrets numbered from `first`, each acquired and made ready.
+QByteArray roSubscriptions(quint64 first, int count)
+{
+    QByteArray packets;
+    for (quint64 n = first; n < first + quint64(count); ++n) {
+        const QString channel = channelOf(keyOf(secretFor(n)));
+        packets += roSubscribe(secretFor(n)) + roAcquire(channel) + roReady(channel);
+    }
+    return packets;
+}
+
 QByteArray roRelease(const QString &name)
 {
     QByteArray body;
@@ -130,6 +141,7 @@ private Q_SLOTS:
     void writesPastTheConnectionLimitAreNeverQueued_data();
     void writesPastTheConnectionLimitAreNeverQueued();
     void writesPastTheProcessBudgetAreNeverQueued();
+    void aSubscriptionsPacketsCostTheSameHoweverManySubscriptionsAreHeld();
 };
 
 void tst_RemoteConversation::repeatedAcquisitionDropsThePeer_data()
@@ -490,6 +502,93 @@ void tst_RemoteConversation::writesPastTheProcessBudgetAreNeverQueued()
     qInfo("the stalled connections held at most %lld bytes to write (budget %lld)", most, Budget);
     QVERIFY2(most <= Budget, qPrintable(QString::number(most)));
     QVERIFY(served(source, reader, 2));
+}
+
+// What a subscription's packets cost the source does not grow with the subscriptions it holds:
+// subscribing, acquiring and making ready 8 subscriptions, unsubscribing 4, posting as another
+// connection's subscriber (which drops the peer) and the close that removes the rest visit no
+// list of every subscriber, with 100 held as with 5,000 (21 connections, each under the cap of 256
+// a connection). At that scale, a connection's 257th subscription still drops it.
+void tst_RemoteConversation::aSubscriptionsPacketsCostTheSameHoweverManySubscriptionsAreHeld()
+{
+    Host source(uniqueLocalUrl());
+    QVERIFY(source.share);
+    rio::RemoteShareBase *const share = source.share->base();
+    const auto box = share->outbox();
+    std::vector<std::unique_ptr<QIODevice>> holders;
+    quint64 next = 1; // the next subscription's secret
+    // A connection holding `count` more subscriptions, reading all it is sent.
+    const auto hold = [&](int count) {
+        auto raw = rawConnection(source.address());
+        if (!raw)
+            return false;
+        QIODevice *device = raw.get();
+        connect(device, &QIODevice::readyRead, device, [device] { (void)device->readAll(); });
+        raw->write(roAcquire(QStringLiteral("orders")) + roSubscriptions(next, count));
+        next += quint64(count);
+        holders.push_back(std::move(raw));
+        return true;
+    };
+    const auto allReceiving = [&](int count) {
+        const QList<rio::RemoteSubscriberInfo> all = share->subscribers();
+        return all.size() == count && std::ranges::all_of(all, &rio::RemoteSubscriberInfo::receiving);
+    };
+    // The backlogs walked over while a new connection's packets are handled.
+    const auto walkedFor = [&]() -> quint64 {
+        const int held = share->subscriberCount();
+        const quint64 before = box->walked();
+        const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
+        if (!raw)
+            return ~quint64(0);
+        const quint64 first = next;
+        next += 8;
+        raw->write(roAcquire(QStringLiteral("orders")) + roSubscriptions(first, 8));
+        const auto ready = [&] {
+            for (quint64 n = first; n < first + 8; ++n) {
+                const auto backlog = box->backlogOf(keyOf(secretFor(n)));
+                if (!backlog || !backlog->acquired())
+                    return false;
+            }
+            return true;
+        };
+        if (!QTest::qWaitFor(ready, Deadline))
+            return ~quint64(0);
+        for (quint64 n = first; n < first + 4; ++n)
+            raw->write(
+                roInvoke(QStringLiteral("orders"), 2, 1, roArguments({QVariant(keyOf(secretFor(n)))})));
+        if (!QTest::qWaitFor([&] { return share->subscriberCount() == held + 4; }, Deadline))
+            return ~quint64(0);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                               "which is not a subscription of its connection")));
+        const QByteArray event = rio::detail::encodeRemoteEvent(Payload{1, {}});
+        raw->write(roInvoke(QStringLiteral("orders"), 0, 1,
+                            roArguments({QVariant(postFrame({{keyOf(secretFor(1)), event}}))})));
+        if (!QTest::qWaitFor([&] { return share->subscriberCount() == held && !isOpen(raw.get()); },
+                             Deadline))
+            return ~quint64(0);
+        return box->walked() - before;
+    };
+
+    QVERIFY(hold(100));
+    QTRY_VERIFY_WITH_TIMEOUT(allReceiving(100), Deadline);
+    const quint64 atHundred = walkedFor();
+    for (int i = 0; i < 20; ++i)
+        QVERIFY(hold(245));
+    QTRY_VERIFY_WITH_TIMEOUT(allReceiving(5000), 4 * Deadline);
+    const quint64 atFiveThousand = walkedFor();
+    qInfo(
+        "backlogs walked over for a connection's packets: %llu with 100 subscriptions held, %llu with 5,000",
+        atHundred, atFiveThousand);
+    QCOMPARE(atFiveThousand, atHundred);
+    QCOMPARE(QString(box->indexFault()), QString());
+
+    // The first holder's 157 more: dropped at its 257th, with its subscriptions.
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression(QStringLiteral("sent more than 256 subscriptions")));
+    holders.front()->write(roSubscriptions(next, 157));
+    QTRY_COMPARE_WITH_TIMEOUT(share->subscriberCount(), 4900, Deadline);
+    QTRY_VERIFY_WITH_TIMEOUT(!isOpen(holders.front().get()), Deadline);
+    QCOMPARE(QString(box->indexFault()), QString());
 }
 
 QTEST_GUILESS_MAIN(tst_RemoteConversation)

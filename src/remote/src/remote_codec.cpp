@@ -22,16 +22,11 @@ constexpr qsizetype FrameEventHeader = 8 + 8 + 4;
 constexpr qsizetype PostHeader = 1 + 4;
 constexpr qsizetype PostEventHeader = 8 + 4;
 
-char *put64(char *at, quint64 value) noexcept
+template <typename Unsigned>
+char *put(char *at, Unsigned value) noexcept
 {
     qToBigEndian(value, at);
-    return at + 8;
-}
-
-char *put32(char *at, quint32 value) noexcept
-{
-    qToBigEndian(value, at);
-    return at + 4;
+    return at + sizeof(Unsigned);
 }
 
 char *putBytes(char *at, QByteArrayView bytes) noexcept
@@ -47,33 +42,19 @@ class Reader
 public:
     explicit Reader(QByteArrayView bytes) noexcept : m_bytes(bytes) { }
 
-    bool read8(quint8 &out) noexcept
+    template <typename Unsigned>
+    bool read(Unsigned &out) noexcept
     {
-        if (left() < 1)
+        if (left() < qsizetype(sizeof(Unsigned)))
             return false;
-        out = quint8(m_bytes[m_at++]);
-        return true;
-    }
-    bool read32(quint32 &out) noexcept
-    {
-        if (left() < 4)
-            return false;
-        out = qFromBigEndian<quint32>(m_bytes.data() + m_at);
-        m_at += 4;
-        return true;
-    }
-    bool read64(quint64 &out) noexcept
-    {
-        if (left() < 8)
-            return false;
-        out = qFromBigEndian<quint64>(m_bytes.data() + m_at);
-        m_at += 8;
+        out = qFromBigEndian<Unsigned>(m_bytes.data() + m_at);
+        m_at += qsizetype(sizeof(Unsigned));
         return true;
     }
     bool readBytes(QByteArrayView &out) noexcept
     {
         quint32 length = 0;
-        if (!read32(length) || qint64(length) > left())
+        if (!read(length) || qint64(length) > left())
             return false;
         out = m_bytes.sliced(m_at, qsizetype(length));
         m_at += qsizetype(length);
@@ -89,7 +70,7 @@ private:
 // The count of a frame, when the bytes left can hold that many events at all.
 bool readCount(Reader &in, quint32 &count, qsizetype eventHeader) noexcept
 {
-    return in.read32(count) && count >= 1 && count <= RemoteFrameMaxEvents &&
+    return in.read(count) && count >= 1 && count <= RemoteFrameMaxEvents &&
            qint64(count) * eventHeader <= in.left();
 }
 
@@ -104,12 +85,12 @@ QByteArray encodeRemoteFrame(quint64 sourceInstance, quint8 flags, std::span<con
     char *out = bytes.data();
     *out++ = char(WireVersion);
     *out++ = char(flags);
-    out = put64(out, sourceInstance);
-    out = put32(out, quint32(events.size()));
+    out = put(out, sourceInstance);
+    out = put(out, quint32(events.size()));
     for (const RemoteFrameEvent &event : events) {
-        out = put64(out, event.sequence);
-        out = put64(out, event.origin);
-        out = put32(out, quint32(event.payload.size()));
+        out = put(out, event.sequence);
+        out = put(out, event.origin);
+        out = put(out, quint32(event.payload.size()));
         out = putBytes(out, event.payload);
     }
     return bytes;
@@ -121,13 +102,13 @@ std::optional<RemoteFrame> decodeRemoteFrame(QByteArrayView bytes)
     quint8 version = 0;
     RemoteFrame frame;
     quint32 count = 0;
-    if (!in.read8(version) || version != WireVersion || !in.read8(frame.flags) ||
-        !in.read64(frame.sourceInstance) || !readCount(in, count, FrameEventHeader))
+    if (!in.read(version) || version != WireVersion || !in.read(frame.flags) ||
+        !in.read(frame.sourceInstance) || !readCount(in, count, FrameEventHeader))
         return std::nullopt;
     frame.events.resize(count);
     quint64 previous = 0;
     for (RemoteFrameEvent &event : frame.events) {
-        if (!in.read64(event.sequence) || !in.read64(event.origin) || !in.readBytes(event.payload))
+        if (!in.read(event.sequence) || !in.read(event.origin) || !in.readBytes(event.payload))
             return std::nullopt;
         if (event.sequence <= previous) // 0, or not after the one before it
             return std::nullopt;
@@ -146,10 +127,10 @@ QByteArray encodeRemotePost(std::span<const RemoteFrameEvent> events)
     QByteArray bytes(size, Qt::Uninitialized);
     char *out = bytes.data();
     *out++ = char(WireVersion);
-    out = put32(out, quint32(events.size()));
+    out = put(out, quint32(events.size()));
     for (const RemoteFrameEvent &event : events) {
-        out = put64(out, event.origin);
-        out = put32(out, quint32(event.payload.size()));
+        out = put(out, event.origin);
+        out = put(out, quint32(event.payload.size()));
         out = putBytes(out, event.payload);
     }
     return bytes;
@@ -160,11 +141,11 @@ std::optional<std::vector<RemoteFrameEvent>> decodeRemotePost(QByteArrayView byt
     Reader in(bytes);
     quint8 version = 0;
     quint32 count = 0;
-    if (!in.read8(version) || version != WireVersion || !readCount(in, count, PostEventHeader))
+    if (!in.read(version) || version != WireVersion || !readCount(in, count, PostEventHeader))
         return std::nullopt;
     std::vector<RemoteFrameEvent> events(count);
     for (RemoteFrameEvent &event : events) {
-        if (!in.read64(event.origin) || !in.readBytes(event.payload))
+        if (!in.read(event.origin) || !in.readBytes(event.payload))
             return std::nullopt;
         if (event.origin == 0) // 0 is the sharing process itself: a peer cannot claim it
             return std::nullopt;

@@ -118,11 +118,23 @@ void RemoteOutbox::setRelayDropping(bool dropping)
     m_relayDropping = dropping;
 }
 
+bool RemoteOutbox::relayDropping() noexcept
+{
+    std::lock_guard lock(m_mutex);
+    return m_relayDropping;
+}
+
 bool RemoteOutbox::anyReadyFull() noexcept
 {
     std::lock_guard lock(m_mutex);
-    return capacity != 0 && std::any_of(m_backlogs.begin(), m_backlogs.end(), [this](const auto &backlog) {
-               return backlog->ready && delivery == Delivery::Every && backlog->queue.size() >= capacity;
+    return anyReadyFullLocked();
+}
+
+bool RemoteOutbox::anyReadyFullLocked() noexcept
+{
+    return capacity != 0 && delivery == Delivery::Every &&
+           std::ranges::any_of(everyLocked(), [this](const auto &backlog) {
+               return backlog->ready && backlog->queue.size() >= capacity;
            });
 }
 
@@ -138,7 +150,41 @@ void RemoteOutbox::addBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
     backlog->addedAt = nowMs();
     backlog->queue = RemoteQueue(delivery, overflow);
     retainLocked(*backlog);
+    backlog->slot = m_backlogs.size();
     m_backlogs.push_back(backlog);
+    m_byKey.emplace(backlog->key, backlog);
+    fileLocked(backlog);
+}
+
+void RemoteOutbox::fileLocked(const std::shared_ptr<RemoteBacklog> &backlog)
+{
+    OnConnection &on = m_onConnection[backlog->connection];
+    backlog->connectionSlot = on.backlogs.size();
+    on.backlogs.push_back(backlog);
+    on.unready += backlog->acquired() ? 0 : 1;
+}
+
+void RemoteOutbox::unfileLocked(const RemoteBacklog &backlog)
+{
+    const auto on = m_onConnection.find(backlog.connection);
+    auto &list = on->second.backlogs;
+    list[backlog.connectionSlot] = std::move(list.back());
+    list[backlog.connectionSlot]->connectionSlot = backlog.connectionSlot;
+    list.pop_back();
+    on->second.unready -= backlog.acquired() ? 0 : 1;
+    if (list.empty())
+        m_onConnection.erase(on);
+}
+
+bool RemoteOutbox::holdsLocked(const RemoteBacklog &backlog) const noexcept
+{
+    return backlog.slot < m_backlogs.size() && m_backlogs[backlog.slot].get() == &backlog;
+}
+
+const std::vector<std::shared_ptr<RemoteBacklog>> &RemoteOutbox::everyLocked() noexcept
+{
+    m_walked += m_backlogs.size();
+    return m_backlogs;
 }
 
 void RemoteOutbox::retainLocked(RemoteBacklog &backlog)
@@ -154,7 +200,13 @@ void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
 {
     RemoteQueue::Items queue; // released after the lock
     std::lock_guard lock(m_mutex);
-    std::erase(m_backlogs, backlog);
+    if (!holdsLocked(*backlog))
+        return;
+    unfileLocked(*backlog);
+    m_byKey.erase(backlog->key);
+    m_backlogs[backlog->slot] = std::move(m_backlogs.back());
+    m_backlogs[backlog->slot]->slot = backlog->slot;
+    m_backlogs.pop_back();
     if (backlog->queue.unreported() > 0) { // still signalled, once
         m_goneUnreported.push_back(unreportedOf(backlog));
         reportLocked();
@@ -173,14 +225,78 @@ void RemoteOutbox::removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog)
 std::vector<std::shared_ptr<RemoteBacklog>> RemoteOutbox::backlogs()
 {
     std::lock_guard lock(m_mutex);
-    return m_backlogs;
+    return everyLocked();
+}
+
+std::shared_ptr<RemoteBacklog> RemoteOutbox::backlogOf(quint64 key)
+{
+    std::lock_guard lock(m_mutex);
+    const auto it = m_byKey.find(key);
+    return it == m_byKey.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<RemoteBacklog>> RemoteOutbox::backlogsOn(quint64 connection)
+{
+    std::lock_guard lock(m_mutex);
+    const auto on = m_onConnection.find(connection);
+    return on == m_onConnection.end() ? std::vector<std::shared_ptr<RemoteBacklog>>() : on->second.backlogs;
+}
+
+std::vector<std::shared_ptr<RemoteBacklog>> RemoteOutbox::unreadyBacklogs()
+{
+    std::vector<std::shared_ptr<RemoteBacklog>> out;
+    std::lock_guard lock(m_mutex);
+    for (const auto &[connection, on] : m_onConnection) {
+        if (on.unready == 0)
+            continue;
+        std::copy_if(on.backlogs.begin(), on.backlogs.end(), std::back_inserter(out),
+                     [](const auto &backlog) { return !backlog->acquired(); });
+    }
+    return out;
+}
+
+RemoteOutbox::Held RemoteOutbox::heldBy(quint64 connection)
+{
+    std::lock_guard lock(m_mutex);
+    const auto on = m_onConnection.find(connection);
+    return on == m_onConnection.end() ? Held{} : Held{on->second.backlogs.size(), on->second.unready};
+}
+
+quint64 RemoteOutbox::walked() noexcept
+{
+    std::lock_guard lock(m_mutex);
+    return m_walked;
+}
+
+QString RemoteOutbox::indexFault()
+{
+    std::lock_guard lock(m_mutex);
+    std::unordered_map<quint64, Held> counted;
+    for (std::size_t i = 0; i < m_backlogs.size(); ++i) {
+        const auto &backlog = m_backlogs[i];
+        const auto on = m_onConnection.find(backlog->connection);
+        const auto byKey = m_byKey.find(backlog->key);
+        if (backlog->slot != i || on == m_onConnection.end() || byKey == m_byKey.end() ||
+            byKey->second != backlog || backlog->connectionSlot >= on->second.backlogs.size() ||
+            on->second.backlogs[backlog->connectionSlot] != backlog)
+            return QStringLiteral("backlog %1 is not where its outbox files it").arg(backlog->id);
+        ++counted[backlog->connection].backlogs;
+        counted[backlog->connection].unready += backlog->acquired() ? 0 : 1;
+    }
+    bool agree = m_byKey.size() == m_backlogs.size() && m_onConnection.size() == counted.size();
+    for (const auto &[connection, on] : m_onConnection)
+        agree = agree && on.backlogs.size() == counted[connection].backlogs &&
+                on.unready == counted[connection].unready;
+    return agree ? QString()
+                 : QStringLiteral("the backlogs filed by key or by connection, or counted as not ready, are "
+                                  "not those there are");
 }
 
 quint64 RemoteOutbox::droppedCount() noexcept
 {
     std::lock_guard lock(m_mutex);
     quint64 total = m_goneDropped + m_queue.dropped();
-    for (const auto &backlog : m_backlogs)
+    for (const auto &backlog : everyLocked())
         total += backlog->queue.dropped();
     return total;
 }
@@ -189,7 +305,7 @@ std::size_t RemoteOutbox::mostPending() noexcept
 {
     std::size_t most = 0;
     std::lock_guard lock(m_mutex);
-    for (const auto &backlog : m_backlogs)
+    for (const auto &backlog : everyLocked())
         most = std::max(most, backlog->size());
     return most;
 }
@@ -203,12 +319,30 @@ std::size_t RemoteOutbox::backlogCount() noexcept
 void RemoteOutbox::setReady(const std::shared_ptr<RemoteBacklog> &backlog)
 {
     std::lock_guard lock(m_mutex);
-    if (std::find(m_backlogs.begin(), m_backlogs.end(), backlog) == m_backlogs.end())
+    if (!holdsLocked(*backlog))
         return;
+    unfileLocked(*backlog);
     backlog->ready = true;
     backlog->moved = false;
+    fileLocked(backlog);
     if (backlog->size() > 0)
         scheduleLocked();
+}
+
+void RemoteOutbox::moveBacklog(const std::shared_ptr<RemoteBacklog> &backlog, quint64 connection,
+                               const QString &peer)
+{
+    std::lock_guard lock(m_mutex);
+    if (!holdsLocked(*backlog))
+        return;
+    unfileLocked(*backlog);
+    backlog->connection = connection;
+    backlog->peer = peer;
+    backlog->moved = backlog->ready;
+    backlog->ledgered = 0; // its bytes count for the new connection from the next account()
+    backlog->shed = false;
+    fileLocked(backlog);
+    retainLocked(*backlog); // what the dead link took may have been the newest state
 }
 
 void RemoteOutbox::close()
@@ -216,28 +350,6 @@ void RemoteOutbox::close()
     std::lock_guard lock(m_mutex);
     m_closed = true;
     m_room.notify_all();
-}
-
-void RemoteOutbox::reportLocked()
-{
-    if (m_reportScheduled || !m_pump || !m_report)
-        return;
-    m_reportScheduled = true;
-    // Handover: Qt's event queue hands the functor to the pump's thread where TSan cannot see it.
-    [[maybe_unused]] const TsanPostScope posting;
-    QMetaObject::invokeMethod(
-        m_pump, Handover([self = weak_from_this(), report = std::weak_ptr<std::function<void()>>(m_report)] {
-            const auto box = self.lock();
-            if (!box)
-                return;
-            {
-                std::lock_guard lock(box->m_mutex);
-                box->m_reportScheduled = false;
-            }
-            if (auto fn = report.lock())
-                (*fn)();
-        }),
-        Qt::QueuedConnection);
 }
 
 void RemoteOutbox::driftLocked(qint64 change)
@@ -255,7 +367,7 @@ std::vector<RemoteDrops> RemoteOutbox::takeUnreported()
     std::vector<RemoteDrops> out;
     std::lock_guard lock(m_mutex);
     out.swap(m_goneUnreported);
-    for (const auto &backlog : m_backlogs) {
+    for (const auto &backlog : everyLocked()) {
         if (backlog->queue.unreported() > 0)
             out.push_back(unreportedOf(backlog));
     }
@@ -269,23 +381,32 @@ void RemoteOutbox::account()
         std::lock_guard lock(m_mutex);
         m_drift = 0; // every change is told below
         held.swap(m_goneBytes);
-        for (const auto &backlog : m_backlogs) {
-            const qint64 bytes = backlog->queue.bytes();
-            if (backlog->connection == 0 || bytes == backlog->ledgered)
+        m_walked += m_backlogs.size();
+        for (const auto &[connection, on] : m_onConnection) {
+            if (connection == 0)
                 continue;
-            const auto it = std::find_if(held.begin(), held.end(), [&](const auto &entry) {
-                return entry.connection == backlog->connection;
-            });
-            HeldBytes &one = it == held.end() ? held.emplace_back(HeldBytes{backlog->connection}) : *it;
-            one.change += bytes - std::exchange(backlog->ledgered, bytes);
-        }
-        // Its wait: the oldest of all its backlogs here, changed or not.
-        for (const auto &backlog : m_backlogs) {
-            for (HeldBytes &one : held) {
-                if (one.connection == backlog->connection && backlog->waitingSince != 0 &&
+            HeldBytes one{connection};
+            bool changed = false;
+            for (const auto &backlog : on.backlogs) {
+                const qint64 bytes = backlog->queue.bytes();
+                changed = changed || bytes != backlog->ledgered;
+                one.change += bytes - std::exchange(backlog->ledgered, bytes);
+                // Its wait: the oldest of all its backlogs here, changed or not.
+                if (backlog->waitingSince != 0 &&
                     (one.waitingSince == 0 || backlog->waitingSince < one.waitingSince))
                     one.waitingSince = backlog->waitingSince;
             }
+            // Added to what its backlogs that went gave back, if any did.
+            bool gone = false;
+            for (HeldBytes &entry : held) {
+                if (entry.connection != connection)
+                    continue;
+                gone = true;
+                entry.waitingSince = one.waitingSince;
+                entry.change += std::exchange(one.change, 0);
+            }
+            if (!gone && changed)
+                held.push_back(one);
         }
     }
     // Decreases first: a backlog that drained is subtracted before another one's growth is
@@ -298,15 +419,18 @@ void RemoteOutbox::account()
         return;
     std::vector<RemoteQueue::Items> released; // after the lock
     std::lock_guard lock(m_mutex);
-    for (const auto &backlog : m_backlogs) {
-        if (backlog->shed || std::none_of(held.begin(), held.end(), [&](const HeldBytes &one) {
-                return one.connection == backlog->connection;
-            }))
+    for (const HeldBytes &one : held) {
+        const auto on = m_onConnection.find(one.connection);
+        if (on == m_onConnection.end())
             continue;
-        backlog->shed = true;
-        released.push_back(backlog->queue.release());
-        backlog->ledgered = 0; // the ledger no longer counts the connection
-        backlog->waitingSince = 0;
+        for (const auto &backlog : on->second.backlogs) {
+            if (backlog->shed)
+                continue;
+            backlog->shed = true;
+            released.push_back(backlog->queue.release());
+            backlog->ledgered = 0; // the ledger no longer counts the connection
+            backlog->waitingSince = 0;
+        }
     }
     m_room.notify_all(); // a sender waiting for its room waits no more
 }
@@ -354,18 +478,13 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     std::unique_lock lock(m_mutex);
     if (m_closed)
         return;
-    // Senders wait for subscribers that receive only: one that never acquired its channel would
-    // hold every sender for ever.
-    const auto anyFull = [this] {
-        return std::any_of(m_backlogs.begin(), m_backlogs.end(), [this](const auto &backlog) {
-            return backlog->ready && backlog->queue.size() >= capacity;
-        });
-    };
     // Lossless: wait for room in every backlog, never on the pump's own thread (its event loop
     // is what makes room), at most blockTimeout; the backlogs still full then drop this event.
-    if (bounded && overflow == Overflow::Block && !onPump && anyFull()) {
+    // Only subscribers that receive are waited for: one that never acquired its channel would
+    // hold every sender for ever.
+    if (bounded && overflow == Overflow::Block && !onPump && anyReadyFullLocked()) {
         ++m_waiting;
-        m_room.wait_for(lock, blockTimeout, [&] { return m_closed || !anyFull(); });
+        m_room.wait_for(lock, blockTimeout, [&] { return m_closed || !anyReadyFullLocked(); });
         --m_waiting;
         if (m_closed)
             return;
@@ -375,7 +494,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     bool droppedAny = false;
     bool hold = false;
     qint64 now = 0; // the clock, once read
-    for (const auto &backlog : m_backlogs) {
+    for (const auto &backlog : everyLocked()) {
         if (backlog->shed)
             continue;
         try {
@@ -453,6 +572,8 @@ void RemoteOutbox::detach()
     std::function<void(RemoteBacklog &, RemoteOutgoing &)> sendToNow;
     std::function<void()> holdPoster;
     std::vector<std::shared_ptr<RemoteBacklog>> backlogs;
+    std::unordered_map<quint64, std::shared_ptr<RemoteBacklog>> byKey;
+    std::unordered_map<quint64, OnConnection> onConnection;
     std::lock_guard lock(m_mutex);
     m_pump = nullptr;
     m_pumpThread.store(nullptr, std::memory_order_release);
@@ -464,30 +585,43 @@ void RemoteOutbox::detach()
     sendToNow.swap(m_sendToNow);
     holdPoster.swap(m_holdPoster);
     backlogs.swap(m_backlogs);
+    byKey.swap(m_byKey);
+    onConnection.swap(m_onConnection);
     m_closed = true;
     m_room.notify_all();
 }
 
 void RemoteOutbox::scheduleLocked()
 {
-    if (m_scheduled || !m_pump || !m_send)
+    postLocked(&RemoteOutbox::m_scheduled, m_send);
+}
+
+void RemoteOutbox::reportLocked()
+{
+    postLocked(&RemoteOutbox::m_reportScheduled, m_report);
+}
+
+void RemoteOutbox::postLocked(bool RemoteOutbox::*posted, const std::shared_ptr<std::function<void()>> &fn)
+{
+    if (this->*posted || !m_pump || !fn)
         return;
-    m_scheduled = true;
-    // Posting takes only Qt's event-queue lock and runs no user code. The pump object's
-    // destructor runs detach() first, and Qt discards events posted to a dead receiver.
+    this->*posted = true;
+    // Posting takes only Qt's event-queue lock and runs no user code. The pump object's destructor
+    // runs detach() first, and Qt discards events posted to a dead receiver. Handover: Qt's event
+    // queue hands the functor to the pump's thread where TSan cannot see it.
     [[maybe_unused]] const TsanPostScope posting;
     QMetaObject::invokeMethod(
-        m_pump, Handover([self = weak_from_this(), send = std::weak_ptr<std::function<void()>>(m_send)] {
+        m_pump, Handover([self = weak_from_this(), posted, weak = std::weak_ptr<std::function<void()>>(fn)] {
             const auto box = self.lock();
             if (!box)
                 return;
             {
-                // From here on a push schedules the next turn: the send may stop early (no room
-                // on the wire, or a full batch) and count on drained() or schedule().
+                // From here on the next one is posted anew: a send may stop early (no room on the
+                // wire, or a full batch) and count on drained() or schedule().
                 std::lock_guard lock(box->m_mutex);
-                box->m_scheduled = false;
+                (*box).*posted = false;
             }
-            if (auto fn = send.lock())
+            if (auto fn = weak.lock())
                 (*fn)();
         }),
         Qt::QueuedConnection);
@@ -496,11 +630,14 @@ void RemoteOutbox::scheduleLocked()
 void RemoteOutbox::schedule()
 {
     std::lock_guard lock(m_mutex);
-    const bool waiting = std::any_of(m_backlogs.begin(), m_backlogs.end(), [](const auto &backlog) {
-        return backlog->ready && backlog->size() > 0;
-    });
-    if (!m_queue.empty() || waiting)
+    if (!m_queue.empty() || m_left)
         scheduleLocked();
+}
+
+void RemoteOutbox::leave(bool left)
+{
+    std::lock_guard lock(m_mutex);
+    m_left = left;
 }
 
 void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept

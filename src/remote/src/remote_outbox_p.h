@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace rio::detail {
@@ -109,6 +110,9 @@ struct RemoteBacklog
     qint64 waitingSince = 0;
     /// The share's channel object for it (owned and used on the share's thread only).
     QObject *channel = nullptr;
+    /// Where its outbox files it: in the list of every backlog, and in its connection's.
+    std::size_t slot = 0;
+    std::size_t connectionSlot = 0;
 
     [[nodiscard]] std::size_t size() const noexcept { return queue.size(); }
     /// Its connection acquired the channel: the pump may send to it.
@@ -145,7 +149,8 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     const std::chrono::milliseconds blockTimeout{0};
     const bool retainLatest = false;
 
-    /// Adds a subscriber's backlog (not ready yet), the retained event first in it.
+    /// Adds a subscriber's backlog (not ready yet), the retained event first in it. Its key is
+    /// not another backlog's.
     void addBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
     /// With retainLatest, gives a backlog that holds nothing the retained event (a subscription
     /// starting or taken over); the subscriber skips it if it ran there. Under mutex().
@@ -154,9 +159,31 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     void removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
     /// The backlogs now (a copy of the list; read their fields under lock() only).
     std::vector<std::shared_ptr<RemoteBacklog>> backlogs();
+    /// The backlog of the subscriber with `key` (null: none).
+    std::shared_ptr<RemoteBacklog> backlogOf(quint64 key);
+    /// One connection's backlogs now (a copy; connection 0: those of no listener's connection).
+    std::vector<std::shared_ptr<RemoteBacklog>> backlogsOn(quint64 connection);
+    /// The backlogs that have not acquired their channel (a copy).
+    std::vector<std::shared_ptr<RemoteBacklog>> unreadyBacklogs();
+    /// How many backlogs one connection has, and how many of them have not acquired their channel.
+    struct Held
+    {
+        std::size_t backlogs = 0;
+        std::size_t unready = 0;
+    };
+    Held heldBy(quint64 connection);
+    /// Every backlog visited by a walk over them all so far (backlogs() included): what a packet
+    /// other than an event should never add to.
+    quint64 walked() noexcept;
+    /// What the index of the backlogs (by key, by connection, each connection's count of those not
+    /// ready) says that they do not: empty when it agrees with them.
+    QString indexFault();
     /// Marks a backlog ready (its channel is acquired, by the connection it moved to if it did) and
     /// schedules a send.
     void setReady(const std::shared_ptr<RemoteBacklog> &backlog);
+    /// Moves a backlog to `connection` (its subscriber took it over from there, as `peer`): not
+    /// sent to until that connection acquires the channel, and given the retained event if empty.
+    void moveBacklog(const std::shared_ptr<RemoteBacklog> &backlog, quint64 connection, const QString &peer);
     /// Takes up to `max` of one backlog's events, oldest first, as take() does; wakes blocked senders.
     std::vector<RemoteOutgoing> take(RemoteBacklog &backlog, std::size_t max, qsizetype maxBytes);
     /// No more pushes accepted, every blocked sender wakes (the share is going).
@@ -174,6 +201,7 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// While set, relayed events drop for full backlogs as others do (the hold outlasted
     /// blockTimeout).
     void setRelayDropping(bool dropping);
+    [[nodiscard]] bool relayDropping() noexcept;
     /// Whether a backlog whose subscriber receives has `capacity` events or more waiting.
     bool anyReadyFull() noexcept;
     /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
@@ -193,7 +221,7 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     void holdings(const Counted &counted, std::vector<std::pair<quint64, qint64>> &out)
     {
         std::lock_guard lock(m_mutex);
-        for (const auto &backlog : m_backlogs) {
+        for (const auto &backlog : everyLocked()) {
             if (backlog->connection != 0 && !backlog->shed && counted(backlog->connection))
                 out.emplace_back(backlog->connection, backlog->queue.bytes());
         }
@@ -206,7 +234,7 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     {
         std::lock_guard lock(m_mutex);
         bool droppedAny = false;
-        for (const auto &backlog : m_backlogs) {
+        for (const auto &backlog : everyLocked()) {
             if (backlog->connection == 0 || backlog->shed || !counted(backlog->connection))
                 continue;
             const qint64 level = levelOf(backlog->connection);
@@ -246,8 +274,12 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     /// Takes up to `max` waiting events, oldest first (the newest alone with Latest), and no
     /// more after their payloads reach `maxBytes` (always at least one when any waits).
     std::vector<RemoteOutgoing> take(std::size_t max, qsizetype maxBytes);
-    /// Schedules a send on the pump's thread when events wait (at most one scheduled at a time).
+    /// Schedules a send on the pump's thread when events wait (at most one scheduled at a time):
+    /// the subscriber side's, or what the share's last turn left (leave()).
     void schedule();
+    /// Source side: whether the pump's turn left events in a ready backlog (its connection had no
+    /// room, or it sent the most a turn sends).
+    void leave(bool left);
     /// Drops everything waiting (the connection went away).
     std::size_t discard();
 
@@ -257,6 +289,8 @@ private:
     void scheduleLocked();
     void pushFanout(quint64 origin, QByteArray payload);
     void reportLocked();
+    // Runs `fn` on the pump's thread, once until it runs (`posted` says it is on its way).
+    void postLocked(bool RemoteOutbox::*posted, const std::shared_ptr<std::function<void()>> &fn);
     // Pushes `item` into `queue` under its policy (at most `room` waiting, 0: no bound), its drops
     // added to the outbox's total (and `droppedAny` set): whether `item` is queued.
     template <typename Item>
@@ -264,11 +298,28 @@ private:
                                              bool &droppedAny);
     // The backlogs' bytes moved by `change`: the ledger hears of it at once past RemoteLedgerStep.
     void driftLocked(qint64 change);
+    bool anyReadyFullLocked() noexcept;
+    // Every backlog, counted in walked().
+    const std::vector<std::shared_ptr<RemoteBacklog>> &everyLocked() noexcept;
+    // Files a backlog under its connection, counted there as not ready unless acquired(), or takes
+    // it out: the one place the per-connection index changes.
+    void fileLocked(const std::shared_ptr<RemoteBacklog> &backlog);
+    void unfileLocked(const RemoteBacklog &backlog);
+    // Whether `backlog` is one of this outbox's.
+    [[nodiscard]] bool holdsLocked(const RemoteBacklog &backlog) const noexcept;
 
     std::condition_variable m_room;
     int m_waiting = 0;
     bool m_closed = false;
-    std::vector<std::shared_ptr<RemoteBacklog>> m_backlogs;
+    std::vector<std::shared_ptr<RemoteBacklog>> m_backlogs; // each at its slot
+    std::unordered_map<quint64, std::shared_ptr<RemoteBacklog>> m_byKey;
+    struct OnConnection
+    {
+        std::vector<std::shared_ptr<RemoteBacklog>> backlogs; // each at its connectionSlot
+        std::size_t unready = 0;
+    };
+    std::unordered_map<quint64, OnConnection> m_onConnection;
+    quint64 m_walked = 0;
     std::optional<RemoteOutgoing> m_retained;
     std::vector<RemoteDrops> m_goneUnreported;
     quint64 m_goneDropped = 0; // removed backlogs' drops
@@ -289,6 +340,7 @@ private:
     std::function<void()> m_holdPoster;                                 // pump thread only
     bool m_accountDue = false;
     bool m_relayDropping = false;
+    bool m_left = false; // the pump's turn left events (leave())
 
     std::mutex m_mutex;
     RemoteQueue m_queue; // subscriber side

@@ -131,10 +131,8 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     if (d->listener) {
         connect(d->listener, &RemoteListener::drained, this, [this] { d->box->schedule(); });
         connect(d->listener, &RemoteListener::connectionClosed, this, [this](quint64 connection) {
-            for (const auto &backlog : d->box->backlogs()) {
-                if (backlog->connection == connection)
-                    removeSubscriber(backlog);
-            }
+            for (const auto &backlog : d->box->backlogsOn(connection))
+                removeSubscriber(backlog);
         });
         // A listener closes its connections when it goes, without a connectionClosed() each.
         connect(d->listener, &QObject::destroyed, this, [this] {
@@ -182,19 +180,13 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
         return;
     }
     const quint64 connection = RemoteListener::currentConnection();
-    int onConnection = 0;
-    std::shared_ptr<detail::RemoteBacklog> taken;
-    for (const auto &backlog : d->box->backlogs()) {
-        if (backlog->key == key && connection != 0 && backlog->connection == connection)
-            return; // the same subscriber again on its connection: it has its subscription already
-        if (backlog->key == key && !mayControl(*backlog, connection))
-            taken = backlog; // held by another live connection: this one proved it is the subscriber
-        else if (backlog->key == key)
-            removeSubscriber(backlog); // the same subscriber again: starts over
-        else if (connection != 0 && backlog->connection == connection)
-            ++onConnection;
-    }
-    if (onConnection >= MaxSubscriptionsPerConnection) {
+    std::shared_ptr<detail::RemoteBacklog> taken = d->box->backlogOf(key);
+    if (taken && connection != 0 && taken->connection == connection)
+        return; // the same subscriber again on its connection: it has its subscription already
+    if (taken && mayControl(*taken, connection))
+        removeSubscriber(std::exchange(taken, nullptr)); // the same subscriber again: starts over
+    // A `taken` one is held by another live connection: this one proved it is the subscriber.
+    if (connection != 0 && d->box->heldBy(connection).backlogs >= MaxSubscriptionsPerConnection) {
         reject(QStringLiteral("more than %1 subscriptions").arg(MaxSubscriptionsPerConnection));
         return;
     }
@@ -259,15 +251,7 @@ void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &bac
     const quint64 old = backlog->connection;
     if (!backlog->acquired() && d->listener)
         d->listener->releaseUnready(old);
-    {
-        std::lock_guard lock(d->box->mutex());
-        backlog->connection = connection;
-        backlog->peer = d->listener ? d->listener->peerName(connection) : QString();
-        backlog->moved = backlog->ready;
-        backlog->ledgered = 0; // its bytes count for the new connection from the next account()
-        backlog->shed = false;
-        d->box->retainLocked(*backlog); // what the dead link took may have been the newest state
-    }
+    d->box->moveBacklog(backlog, connection, d->listener ? d->listener->peerName(connection) : QString());
     if (d->listener) // its channel is this connection's from now on
         d->listener->addSource(channelName(d->name, backlog->key), backlog->channel, connection);
     backlog->subscribedAt = detail::nowMs();
@@ -291,16 +275,13 @@ void RemoteShareBase::onUnsubscribe(quint64 key)
 {
     if (RemoteListener::isCurrentPeerRejected())
         return;
-    const quint64 connection = RemoteListener::currentConnection();
-    for (const auto &backlog : d->box->backlogs()) {
-        if (backlog->key != key)
-            continue;
-        if (!mayControl(*backlog, connection)) {
-            reject(QStringLiteral("unsubscribe() for another connection's subscriber"));
-            return;
-        }
+    const auto backlog = d->box->backlogOf(key);
+    if (!backlog)
+        return;
+    if (!mayControl(*backlog, RemoteListener::currentConnection()))
+        reject(QStringLiteral("unsubscribe() for another connection's subscriber"));
+    else
         removeSubscriber(backlog);
-    }
 }
 
 bool RemoteShareBase::mayControl(const detail::RemoteBacklog &backlog, quint64 connection) const
@@ -313,10 +294,7 @@ bool RemoteShareBase::mayControl(const detail::RemoteBacklog &backlog, quint64 c
 
 int RemoteShareBase::unreadyOn(quint64 connection) const
 {
-    int n = 0;
-    for (const auto &backlog : d->box->backlogs())
-        n += !backlog->acquired() && backlog->connection == connection ? 1 : 0;
-    return n;
+    return int(d->box->heldBy(connection).unready);
 }
 
 void RemoteShareBase::checkUnready()
@@ -324,9 +302,8 @@ void RemoteShareBase::checkUnready()
     const qint64 now = detail::nowMs();
     bool waiting = false;
     std::vector<std::pair<quint64, quint64>> late; // connection, subscriber
-    for (const auto &backlog : d->box->backlogs()) {
-        if (backlog->acquired())
-            continue;
+    const auto unready = d->box->unreadyBacklogs();
+    for (const auto &backlog : unready) {
         if (now - backlog->subscribedAt <= ReadyTimeoutMs)
             waiting = true;
         else if (std::none_of(late.begin(), late.end(),
@@ -347,7 +324,7 @@ void RemoteShareBase::checkUnready()
             continue; // its subscriptions go with it (connectionClosed)
         // Not a listener's connection: only its subscriptions go.
         qCWarning(lcRegistryIORemote(), "%s", qPrintable(reason));
-        for (const auto &backlog : d->box->backlogs()) {
+        for (const auto &backlog : unready) {
             if (!backlog->acquired() && backlog->connection == connection)
                 removeSubscriber(backlog);
         }
@@ -419,7 +396,8 @@ void RemoteShareBase::releasePosters()
 
 void RemoteShareBase::checkRoom()
 {
-    if (!d->holdTimer || d->box->anyReadyFull())
+    // Only a held poster or relayed events dropping wait for room.
+    if (!d->holdTimer || (d->held.empty() && !d->box->relayDropping()) || d->box->anyReadyFull())
         return;
     d->holdTimer->stop();
     d->box->setRelayDropping(false);
@@ -430,11 +408,14 @@ void RemoteShareBase::pump()
 {
     // Each backlog goes out in frames (one emission of its channel each), a few per turn and only
     // while its own connection has room: a full one waits for drained(), the others go on.
-    bool more = false;
+    bool more = false; // a backlog sent the most a turn sends
+    bool left = false; // or kept what its connection had no room for
     for (const auto &backlog : d->box->backlogs()) {
         for (int frame = 0; frame < detail::RemoteFramesPerTurn; ++frame) {
-            if (d->listener && !d->listener->hasRoom(backlog->connection))
-                break; // drained() schedules again
+            if (d->listener && !d->listener->hasRoom(backlog->connection)) {
+                left = true; // drained() schedules again
+                break;
+            }
             auto items = d->box->take(*backlog, detail::RemoteFrameMaxEvents, detail::RemoteFrameBatchBytes);
             if (items.empty())
                 break;
@@ -443,6 +424,7 @@ void RemoteShareBase::pump()
                 more = true;
         }
     }
+    d->box->leave(more || left);
     if (more)
         d->box->schedule();
     d->box->account(); // what was sent, emptied backlogs' waits included, leaves the ledger now
@@ -482,15 +464,9 @@ void RemoteShareBase::onPost(const QByteArray &frame)
     // Every check passes before the first event is delivered. An event's origin (the subscriber it
     // runs as, which skips it) must be one of this connection's subscriptions.
     const quint64 connection = RemoteListener::currentConnection();
-    std::vector<quint64> keys;
-    if (connection != 0) {
-        for (const auto &backlog : d->box->backlogs()) {
-            if (backlog->connection == connection)
-                keys.push_back(backlog->key);
-        }
-    }
     for (const detail::RemoteFrameEvent &event : *post) {
-        if (connection != 0 && std::find(keys.begin(), keys.end(), event.origin) == keys.end()) {
+        const auto origin = connection != 0 ? d->box->backlogOf(event.origin) : nullptr;
+        if (connection != 0 && (!origin || origin->connection != connection)) {
             reject(QStringLiteral("an event as origin %1, which is not a subscription of its connection")
                        .arg(event.origin, 0, 16));
             return;
@@ -553,6 +529,7 @@ QList<RemoteSubscriberInfo> RemoteShareBase::subscribers() const
     for (const auto &backlog : backlogs)
         out.append({backlog->id, backlog->connection, backlog->peer, backlog->sent, backlog->queue.dropped(),
                     backlog->size(), backlog->acquired() && !backlog->shed, backlog->queue.bytes()});
+    std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.id < b.id; });
     return out;
 }
 

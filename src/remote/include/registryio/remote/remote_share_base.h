@@ -80,7 +80,7 @@ public:
     [[nodiscard]] quint64 sentCount() const noexcept;
     /// Events waiting for the wire now in the fullest subscriber's backlog (at most `capacity`).
     [[nodiscard]] std::size_t pendingCount() const noexcept;
-    /// The subscribers now, each with its own counters (call on the share's thread).
+    /// The subscribers now, oldest first, each with its own counters (call on the share's thread).
     [[nodiscard]] QList<RemoteSubscriberInfo> subscribers() const;
     /// How many subscribers there are now.
     [[nodiscard]] int subscriberCount() const;
