@@ -586,8 +586,9 @@ void RemoteListener::checkDeadlines()
             continue;
         if (QString why = lateBy(peer); !why.isEmpty())
             late.emplace_back(id, std::move(why));
-        // Measured on every pass, written to or not: who takes nothing, and who reads.
-        d->measure(peer, queuedBytes(peer.socket));
+        // Measured every pass: who takes nothing, and who reads (unless all it was handed was taken).
+        if (const qint64 queued = queuedBytes(peer.socket); queued > 0 || peer.settled != peer.handed)
+            d->measure(peer, queued);
     }
     // Dropping closes the socket, which takes it out of d->peers: not while iterating them.
     for (const auto &[id, reason] : late)

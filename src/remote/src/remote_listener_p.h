@@ -296,6 +296,7 @@ struct RemoteListener::Private
         // Found without room (hasRoom(), or a write past the high-water mark): drained() tells once
         // it has room again.
         mutable bool congested = false;
+        mutable qint64 settled = -1; // `handed` when last measured holding nothing: measured the same since
         // The objects Qt Remote Objects has it as a listener of (true: from Init to RemoveObject), or
         // that it asked for in packets not read yet (false: forgotten once read unless attached).
         QHash<QString, bool> acquired{};
@@ -332,6 +333,7 @@ struct RemoteListener::Private
     {
         const qint64 system = detail::systemQueued(peer.socket);
         detail::g_ledger.measureQueued(peer.id, queued, queued + system, peer.handed - system);
+        peer.settled = queued + system == 0 ? peer.handed : -1;
     }
     // Takes `socket` out of the handshakes; none when it was not there (already settled).
     std::optional<Handshake> settleHandshake(const QSslSocket *socket)
