@@ -607,14 +607,14 @@ void RemoteListener::checkDeadlines()
 
 void RemoteListener::checkHandshakes(qint64 now)
 {
-    std::vector<QPointer<QSslSocket>> unfinished;
-    for (const Private::Handshake &handshake : d->handshakes) {
-        if (handshake.socket && now - handshake.connectedAt > d->options.handshakeTimeout.count())
-            unfinished.push_back(handshake.socket);
+    std::vector<quint64> unfinished;
+    for (const auto &[key, handshake] : d->handshakes) {
+        if (!handshake.socket || now - handshake.connectedAt > d->options.handshakeTimeout.count())
+            unfinished.push_back(key);
     }
-    std::erase_if(d->handshakes, [](const Private::Handshake &h) { return !h.socket; });
-    for (const QPointer<QSslSocket> &socket : unfinished) {
-        if (!socket || !d->settleHandshake(socket))
+    for (const quint64 key : unfinished) {
+        QSslSocket *socket = d->settleHandshake(key).value_or(Private::Handshake{}).socket;
+        if (socket == nullptr) // gone (it leaves), or settled meanwhile
             continue;
         socket->disconnect(this);
         socket->abort();
