@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: MIT
 // What serving one packet costs a source's thread while 100, 1,000 or 10,000 connections are open:
-// a Ping read, screened and answered (a Pong) on one connection, each in turn. The connection is
-// driven alone (its socket waited for, as its read notification would), not through the event
-// loop, whose poll over every descriptor is Qt's and grows with their number. Names:
+// a Ping read, screened and answered (a Pong) on one connection, each in turn. Names:
 //   listener/ping/<connections>   RegistryIO::Remote's RemoteListener serving a share
 //   qtro/ping/<connections>       the peer: plain Qt Remote Objects' own local: server
-// CPU time of the serving thread per packet, and its user-space instructions (counter
-// `instructions`, where the system counts them); the ratios between the counts are the figures
+//   listener/unread/<connections> the listener, each peer leaving the Pongs it was sent unread
+//   qtro/unread/<connections>     the same for plain Qt Remote Objects
+//   listener/loop/<connections>   the listener, each packet served through the event loop
+//   qt/loop/<connections>         the floor: a plain QLocalServer echoing, through the event loop
+// A `ping` or `unread` connection is driven alone (its socket waited for, as its read notification
+// would; `unread`: each Pong is written while the earlier ones wait in the system); a `loop` one
+// through the event loop, whose poll over every descriptor is Qt's and grows with their number
+// (qt/loop measures it). The serving thread's CPU time per packet (`cpu_us`), its
+// user-space instructions where the system counts them (`instructions`), and, once every case ran,
+// the ratios at 1,000 and 10,000 connections to 100 (medians over --benchmark_repetitions) are
+// printed. Under `valgrind --tool=callgrind --instr-atstart=no` only the packets are counted
 // (docs/PERFORMANCE.md). The peers are a child process's (raw sockets); the soft open-file limit is
 // raised where the hard one allows it, and a count it does not allow is skipped with a message.
 #include <registryio/qt/qt_registry.h>
@@ -19,6 +26,7 @@
 #include <QDataStream>
 #include <QDir>
 #include <QFile>
+#include <QLocalServer>
 #include <QLocalSocket>
 #include <QRemoteObjectHost>
 #include <QSet>
@@ -26,9 +34,13 @@
 #include <QtEndian>
 #include <QtRemoteObjects/qtremoteobjectglobal.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <map>
 #include <memory>
 #include <poll.h>
 #include <string>
@@ -41,7 +53,41 @@
 #include <unistd.h>
 #include <vector>
 
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
+
 namespace {
+
+// How a packet is served: its socket waited for, alone (`Alone`; `Unread`: its peer leaves every
+// Pong unread), or through the event loop.
+enum class Serve { Alone, Unread, Loop };
+
+// Per case (`listener/ping`) and connection count, each run's CPU time per packet (µs) and
+// instructions per packet (-1: not counted): the ratios printed at the end.
+struct Figures
+{
+    std::vector<double> cpu;
+    std::vector<double> instructions;
+};
+std::map<std::string, std::map<int, Figures>> g_figures;
+
+double median(std::vector<double> values)
+{
+    std::sort(values.begin(), values.end());
+    const std::size_t n = values.size();
+    return n == 0 ? -1 : n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+double threadCpuUs()
+{
+    timespec t{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return double(t.tv_sec) * 1e6 + double(t.tv_nsec) / 1e3;
+}
 
 // A whole Ping for "orders": what a peer past its handshake sends; the source answers a Pong.
 QByteArray ping()
@@ -82,14 +128,15 @@ int connectTo(const QByteArray &bytes)
             ::close(fd);
         return -1;
     }
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    const timeval timeout{10, 0}; // a peer never waits for good
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     return fd;
 }
 
 void drain(int fd)
 {
     char buffer[4096];
-    while (::read(fd, buffer, sizeof buffer) > 0) {
+    while (::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) > 0) {
     }
 }
 
@@ -177,25 +224,54 @@ public:
             if (server == nullptr || ::write(m_toChild, "a", 1) != 1)
                 return false;
             m_servers.push_back(server);
+            // Served: after what serves it (connected before), its read is over.
+            QObject::connect(server, &QIODevice::readyRead, [this] { ++m_served; });
         }
         return true;
     }
-    // Runs `packets` Pings, one connection after another, each served here.
-    void run(benchmark::State &state)
+    // Runs `packets` Pings, one connection after another, each served here as `serve` says.
+    // Recorded as case `name`.
+    void run(benchmark::State &state, const std::string &name, Serve serve)
     {
-        const std::string command = "r" + std::to_string(state.max_iterations) + '\n';
+        const bool loop = serve == Serve::Loop;
+        // One round first, not measured: each connection's buffers as a connection served holds them.
+        const std::size_t warm = m_servers.size();
+        const std::string command = (serve == Serve::Unread ? "u" : "r") +
+                                    std::to_string(warm + std::size_t(state.max_iterations)) + '\n';
         (void)::write(m_toChild, command.data(), command.size());
+        const auto serveOne = [this, loop](std::size_t k) {
+            if (loop) {
+                for (const quint64 served = m_served; served == m_served;)
+                    QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents);
+            } else {
+                m_servers[k]->waitForReadyRead(10000); // its read notification: screened and answered
+                flush(m_servers[k]); // what its write notification would do (nothing once unbuffered)
+            }
+        };
+        for (std::size_t k = 0; k < warm; ++k)
+            serveOne(k);
         std::size_t k = 0;
         const Instructions instructions;
+        const double cpuBefore = threadCpuUs();
         instructions.start();
+        CALLGRIND_START_INSTRUMENTATION;
         for (auto _ : state) {
-            m_servers[k]->waitForReadyRead(10000); // its read notification: screened and answered
-            flush(m_servers[k]); // what its write notification would do (nothing once unbuffered)
+            serveOne(k);
             k = (k + 1) % m_servers.size();
         }
-        if (const long long n = instructions.stop(); n >= 0)
-            state.counters["instructions"] =
-                benchmark::Counter(double(n), benchmark::Counter::kAvgIterations);
+        CALLGRIND_STOP_INSTRUMENTATION;
+        const long long n = instructions.stop();
+        const double packets = double(state.iterations());
+        const double cpu = (threadCpuUs() - cpuBefore) / packets;
+        state.counters["cpu_us"] = cpu;
+        if (n >= 0)
+            state.counters["instructions"] = double(n) / packets;
+        Figures &figures = g_figures[name][int(m_servers.size())];
+        figures.cpu.push_back(cpu);
+        figures.instructions.push_back(n >= 0 ? double(n) / packets : -1);
+        // (Served through the loop, the last Pong may still wait for its write notification.)
+        for (pollfd p{m_fromChild, POLLIN, 0}; loop && ::poll(&p, 1, 0) == 0;)
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
         char done = 0;
         (void)::read(m_fromChild, &done, 1);
         state.SetItemsProcessed(state.iterations());
@@ -221,17 +297,25 @@ private:
             fds.push_back(fd);
         }
         char command = 0;
-        while (::read(commands, &command, 1) == 1 && command == 'r') {
+        while (::read(commands, &command, 1) == 1 && (command == 'r' || command == 'u')) {
             long packets = 0;
             for (char digit = 0; ::read(commands, &digit, 1) == 1 && digit != '\n';)
                 packets = packets * 10 + (digit - '0');
             for (long i = 0; i < packets; ++i) {
                 const int fd = fds[std::size_t(i) % fds.size()];
-                drain(fd); // what came before (the handshake, the object list)
+                const bool first = std::size_t(i) < fds.size();
+                if (command == 'r' || first)
+                    drain(fd);                 // what came before (the handshake, the object list)
+                if (command == 'u' && first) { // from here, what arrives is only peeked at
+                    const int zero = 0;
+                    ::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero);
+                }
                 (void)::write(fd, packet.constData(), std::size_t(packet.size()));
-                pollfd p{fd, POLLIN, 0};
-                (void)::poll(&p, 1, 10000); // its Pong
-                drain(fd);
+                char pong[256];
+                // Its Pong: read, or (`u`) peeked at past those before it, which stay in the system.
+                (void)::recv(fd, pong, sizeof pong, command == 'u' ? MSG_PEEK : 0);
+                if (command == 'r')
+                    drain(fd);
             }
             (void)::write(replies, "d", 1);
         }
@@ -242,9 +326,10 @@ private:
     int m_toChild = -1;
     int m_fromChild = -1;
     std::vector<QIODevice *> m_servers;
+    quint64 m_served = 0;
 };
 
-void listenerPing(benchmark::State &state)
+void listener(benchmark::State &state, Serve serve)
 {
     const int count = int(state.range(0));
     if (!raiseFileLimit(rlim_t(count + 256))) {
@@ -270,10 +355,14 @@ void listenerPing(benchmark::State &state)
         state.SkipWithError("connecting failed");
         return;
     }
-    rig.run(state);
+    rig.run(state,
+            serve == Serve::Loop     ? "listener/loop"
+            : serve == Serve::Unread ? "listener/unread"
+                                     : "listener/ping",
+            serve);
 }
 
-void qtroPing(benchmark::State &state)
+void qtro(benchmark::State &state, Serve serve)
 {
     const int count = int(state.range(0));
     if (!raiseFileLimit(rlim_t(count + 256))) {
@@ -303,33 +392,96 @@ void qtroPing(benchmark::State &state)
         state.SkipWithError("connecting failed");
         return;
     }
-    rig.run(state);
+    rig.run(state, serve == Serve::Unread ? "qtro/unread" : "qtro/ping", serve);
+}
+
+// The floor: Qt's own local socket server, each socket echoing what it reads, through the loop.
+void qtLoop(benchmark::State &state)
+{
+    const int count = int(state.range(0));
+    if (!raiseFileLimit(rlim_t(count + 256))) {
+        state.SkipWithError("the open-file limit is too low for this many connections");
+        return;
+    }
+    const QString name = QStringLiteral("rio-bench-qt-%1").arg(QCoreApplication::applicationPid());
+    QLocalServer server;
+    QLocalServer::removeServer(name);
+    if (!server.listen(name)) {
+        state.SkipWithError("the server does not listen");
+        return;
+    }
+    std::vector<QLocalSocket *> sockets;
+    QObject::connect(&server, &QLocalServer::newConnection, [&] {
+        while (QLocalSocket *socket = server.nextPendingConnection()) {
+            QObject::connect(socket, &QIODevice::readyRead, socket,
+                             [socket] { socket->write(socket->readAll()); });
+            sockets.push_back(socket);
+        }
+    });
+    Rig rig;
+    const bool connected = rig.connect(server.fullServerName(), count, [&](int n) -> QIODevice * {
+        return int(sockets.size()) == n ? sockets.back() : nullptr;
+    });
+    if (!connected) {
+        state.SkipWithError("connecting failed");
+        return;
+    }
+    rig.run(state, "qt/loop", Serve::Loop);
+}
+
+// The ratios of each case's figures at 1,000 and 10,000 connections to those at 100.
+void printRatios()
+{
+    std::printf("\nserving-thread work per packet at N connections / at 100 (medians; instructions "
+                "where counted):\n");
+    for (const auto &[name, byCount] : g_figures) {
+        const auto base = byCount.find(100);
+        if (base == byCount.end())
+            continue;
+        std::printf("  %-14s", name.c_str());
+        for (const auto &[count, figures] : byCount) {
+            if (count == 100)
+                continue;
+            const double instructions = median(figures.instructions);
+            const double baseInstructions = median(base->second.instructions);
+            std::printf("  %6d: cpu %.2fx", count, median(figures.cpu) / median(base->second.cpu));
+            if (instructions > 0 && baseInstructions > 0)
+                std::printf(", instructions %.2fx", instructions / baseInstructions);
+        }
+        std::printf("\n");
+    }
 }
 
 } // namespace
 
-// A fixed count of packets: each run connects its connections once (10,000 take a while).
-constexpr int Packets = 20000;
-BENCHMARK(listenerPing)
-    ->Name("listener/ping")
-    ->Arg(100)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Iterations(Packets)
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(qtroPing)
-    ->Name("qtro/ping")
-    ->Arg(100)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Iterations(Packets)
-    ->Unit(benchmark::kMicrosecond);
+// A fixed count of packets (RIO_BENCH_PACKETS, else 20,000): each run connects its connections once
+// (10,000 take a while).
+void registerCases()
+{
+    const int packets = qEnvironmentVariableIntValue("RIO_BENCH_PACKETS");
+    const auto add = [packets](const char *name, auto serving, Serve serve) {
+        benchmark::RegisterBenchmark(name, serving, serve)
+            ->Arg(100)
+            ->Arg(1000)
+            ->Arg(10000)
+            ->Iterations(packets > 0 ? packets : 20000)
+            ->Unit(benchmark::kMicrosecond);
+    };
+    add("listener/ping", listener, Serve::Alone);
+    add("qtro/ping", qtro, Serve::Alone);
+    add("listener/unread", listener, Serve::Unread);
+    add("qtro/unread", qtro, Serve::Unread);
+    add("listener/loop", listener, Serve::Loop);
+    add("qt/loop", [](benchmark::State &state, Serve) { qtLoop(state); }, Serve::Loop);
+}
 
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
+    registerCases();
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
+    printRatios();
     return 0;
 }

@@ -114,7 +114,7 @@ RemoteListener::~RemoteListener()
         }
         abortSocket(socket);
     }
-    for (const auto &handshake : d->handshakes) {
+    for (const auto &[key, handshake] : d->handshakes) {
         if (QSslSocket *socket = handshake.socket) {
             socket->disconnect(this);
             socket->abort();
@@ -256,12 +256,13 @@ void RemoteListener::acceptFailed(const QString &why)
 void RemoteListener::beginHandshake(QSslSocket *socket)
 {
     accepted(nullptr);
-    d->handshakes.push_back({socket, nowMs()});
+    const quint64 key = g_nextConnection.fetch_add(1, std::memory_order_relaxed);
+    d->handshakes.emplace(key, Private::Handshake{socket, nowMs()});
     const auto errors = std::make_shared<QString>(); // what sslErrors() said, for the rejection
     if (!d->deadlines->isActive())
         d->deadlines->start();
-    connect(socket, &QSslSocket::encrypted, this, [this, socket] {
-        const auto handshake = d->settleHandshake(socket);
+    connect(socket, &QSslSocket::encrypted, this, [this, socket, key] {
+        const auto handshake = d->settleHandshake(key);
         if (!handshake)
             return;
         socket->disconnect(this);
@@ -273,8 +274,8 @@ void RemoteListener::beginHandshake(QSslSocket *socket)
             *errors += (errors->isEmpty() ? QString() : QStringLiteral("; ")) + error.errorString();
     });
     connect(socket, &QAbstractSocket::errorOccurred, this,
-            [this, socket, errors](QAbstractSocket::SocketError error) {
-                const auto handshake = d->settleHandshake(socket);
+            [this, socket, errors, key](QAbstractSocket::SocketError error) {
+                const auto handshake = d->settleHandshake(key);
                 if (!handshake)
                     return;
                 socket->disconnect(this);
@@ -288,8 +289,8 @@ void RemoteListener::beginHandshake(QSslSocket *socket)
                              errors->isEmpty() ? socket->errorString() : *errors));
             });
     // Closed without an error first: the peer went away.
-    connect(socket, &QAbstractSocket::disconnected, this, [this, socket] {
-        if (!d->settleHandshake(socket))
+    connect(socket, &QAbstractSocket::disconnected, this, [this, socket, key] {
+        if (!d->settleHandshake(key))
             return;
         socket->disconnect(this);
         socket->deleteLater();
@@ -325,12 +326,11 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     peer.pipe = pipe;
     connect(socket, &QIODevice::readyRead, this, [this, id] { pump(id); });
     d->host->addHostSideConnection(pipe);
-    // Its device (the host's newest child), found now: a host being destroyed can no longer be asked.
+    // Its device (a child of the host, the newest), found now: a host being destroyed can no longer be asked.
     const QObjectList &children = d->host->children();
-    peer.device = children.isEmpty() ? nullptr : qobject_cast<QtROIoDeviceBase *>(children.constLast());
-    if (!peer.device || peer.device->connection() != pipe) {
-        for (QtROIoDeviceBase *device : d->host->findChildren<QtROIoDeviceBase *>(Qt::FindDirectChildrenOnly))
-            peer.device = device->connection() == pipe ? device : peer.device.data();
+    for (auto it = children.crbegin(); it != children.crend() && !peer.device; ++it) {
+        if (auto *device = qobject_cast<QtROIoDeviceBase *>(*it); device && device->connection() == pipe)
+            peer.device = device;
     }
     // Each connection's room is its own: one that stays full does not keep the others waiting.
     const auto wrote = [this, id](qint64 handed) {
@@ -425,7 +425,7 @@ bool RemoteListener::hasRoom(quint64 id) const noexcept
 bool RemoteListener::isIdle(quint64 id) const noexcept
 {
     const Private::Peer *peer = d->find(id);
-    return !peer || !peer->socket || queuedBytes(peer->socket) == 0;
+    return !peer || !peer->socket || queuedBytes(peer->socket) + systemQueued(peer->socket) == 0;
 }
 
 qint64 RemoteListener::bytesToWrite(quint64 id) const noexcept

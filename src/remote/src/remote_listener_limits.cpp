@@ -459,13 +459,13 @@ qint64 RemoteListener::write(quint64 id, const char *data, qint64 size)
         drop(id, why, true); // not here: Qt Remote Objects is in the middle of a write
         return -1;
     }
-    // To an idle wire (nothing buffered, nothing in the system), what the system takes goes straight
-    // to it (plain sockets): a buffered write toggles the socket's notifier, which Qt's glib event
-    // loop does with a walk over every socket. Writes that follow, before the peer took it, queue.
+    // With nothing buffered, plain sockets' writes go to the system while it holds maxQueuedBytes at
+    // most (a buffered write toggles a notifier: Qt's glib event loop walks every socket to do it).
     qint64 sent = 0;
 #ifdef Q_OS_LINUX
     if (auto *tcp = qobject_cast<QAbstractSocket *>(peer->socket);
-        queued == 0 && tcp && !qobject_cast<QSslSocket *>(tcp) && systemQueued(tcp) == 0)
+        queued == 0 && tcp && !qobject_cast<QSslSocket *>(tcp) &&
+        systemQueued(tcp) + size <= d->options.maxQueuedBytes)
         sent = std::max<qint64>(
             ::send(int(tcp->socketDescriptor()), data, std::size_t(size), MSG_NOSIGNAL | MSG_DONTWAIT), 0);
 #endif
@@ -586,8 +586,9 @@ void RemoteListener::checkDeadlines()
             continue;
         if (QString why = lateBy(peer); !why.isEmpty())
             late.emplace_back(id, std::move(why));
-        // Measured on every pass, written to or not: who takes nothing, and who reads.
-        d->measure(peer, queuedBytes(peer.socket));
+        // Measured every pass: who takes nothing, and who reads (unless all it was handed was taken).
+        if (const qint64 queued = queuedBytes(peer.socket); queued > 0 || peer.settled != peer.handed)
+            d->measure(peer, queued);
     }
     // Dropping closes the socket, which takes it out of d->peers: not while iterating them.
     for (const auto &[id, reason] : late)
@@ -606,14 +607,14 @@ void RemoteListener::checkDeadlines()
 
 void RemoteListener::checkHandshakes(qint64 now)
 {
-    std::vector<QPointer<QSslSocket>> unfinished;
-    for (const Private::Handshake &handshake : d->handshakes) {
-        if (handshake.socket && now - handshake.connectedAt > d->options.handshakeTimeout.count())
-            unfinished.push_back(handshake.socket);
+    std::vector<quint64> unfinished;
+    for (const auto &[key, handshake] : d->handshakes) {
+        if (!handshake.socket || now - handshake.connectedAt > d->options.handshakeTimeout.count())
+            unfinished.push_back(key);
     }
-    std::erase_if(d->handshakes, [](const Private::Handshake &h) { return !h.socket; });
-    for (const QPointer<QSslSocket> &socket : unfinished) {
-        if (!socket || !d->settleHandshake(socket))
+    for (const quint64 key : unfinished) {
+        QSslSocket *socket = d->settleHandshake(key).value_or(Private::Handshake{}).socket;
+        if (socket == nullptr) // gone (it leaves), or settled meanwhile
             continue;
         socket->disconnect(this);
         socket->abort();

@@ -296,6 +296,7 @@ struct RemoteListener::Private
         // Found without room (hasRoom(), or a write past the high-water mark): drained() tells once
         // it has room again.
         mutable bool congested = false;
+        mutable qint64 settled = -1; // `handed` when last measured holding nothing: measured the same since
         // The objects Qt Remote Objects has it as a listener of (true: from Init to RemoveObject), or
         // that it asked for in packets not read yet (false: forgotten once read unless attached).
         QHash<QString, bool> acquired{};
@@ -307,13 +308,13 @@ struct RemoteListener::Private
         void release(const QString &name) { acquired.remove(name); } // held no more
     };
     std::unordered_map<quint64, Peer> peers; // by connection id: found without a walk
-    // TLS connections whose handshake has not ended: each leaves once (encrypted, rejected, gone).
+    // TLS handshakes not ended, by a connection id: each leaves once (encrypted, rejected, gone).
     struct Handshake
     {
         QPointer<QSslSocket> socket;
         qint64 connectedAt = 0; // ms
     };
-    std::vector<Handshake> handshakes;
+    std::unordered_map<quint64, Handshake> handshakes;
     QTimer *deadlines = nullptr;
     quint64 rejected = 0;
     quint64 acceptFailures = 0;
@@ -332,16 +333,13 @@ struct RemoteListener::Private
     {
         const qint64 system = detail::systemQueued(peer.socket);
         detail::g_ledger.measureQueued(peer.id, queued, queued + system, peer.handed - system);
+        peer.settled = queued + system == 0 ? peer.handed : -1;
     }
-    // Takes `socket` out of the handshakes; none when it was not there (already settled).
-    std::optional<Handshake> settleHandshake(const QSslSocket *socket)
+    // Takes handshake `key` out; none when it was not there (already settled).
+    std::optional<Handshake> settleHandshake(quint64 key)
     {
-        const auto it = std::find_if(handshakes.begin(), handshakes.end(),
-                                     [socket](const Handshake &h) { return h.socket == socket; });
-        std::optional<Handshake> out = it == handshakes.end() ? std::nullopt : std::optional(*it);
-        if (out)
-            handshakes.erase(it);
-        return out;
+        auto node = handshakes.extract(key);
+        return node ? std::optional(node.mapped()) : std::nullopt;
     }
     // Who a connection is, for the warning that drops it.
     static QString describe(const Peer &peer)
