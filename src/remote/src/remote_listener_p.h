@@ -323,7 +323,7 @@ struct RemoteListener::Private
     QHash<QString, detail::Remoted> sources;
 
     // What is wrong with packet `type` for `name` from `peer` now; empty with `pass` false: swallowed.
-    [[nodiscard]] QString judge(Peer &peer, quint16 type, const QString &name, bool &pass) const;
+    [[nodiscard]] QString judge(Peer &peer, quint16 type, const QString &name, bool &pass);
     // What Qt Remote Objects writes to `peer` tells what it is a listener of (Init, RemoveObject).
     static void observe(Peer &peer, const char *data, qint64 size);
     // Forgets what `peer` asked for that Qt Remote Objects read without attaching it (no such object).

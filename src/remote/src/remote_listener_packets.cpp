@@ -219,7 +219,8 @@ bool RemoteListener::read(quint64 id)
 // The one state machine of a connection's conversation, as Qt Remote Objects' own nodes keep it
 // (an object acquired once until released or withdrawn, invoked only once acquired): what passes,
 // what is swallowed (a release that crossed the source's withdrawal), what drops the peer.
-QString RemoteListener::Private::judge(Peer &peer, quint16 type, const QString &name, bool &pass) const
+// NOLINTNEXTLINE(readability-make-member-function-const): not const, its symbol is in the 0.3 ABI
+QString RemoteListener::Private::judge(Peer &peer, quint16 type, const QString &name, bool &pass)
 {
     const auto it = sources.constFind(name);
     const Remoted source = it == sources.cend() ? Remoted{} : it.value();
