@@ -142,8 +142,6 @@ private Q_SLOTS:
     void writesPastTheConnectionLimitAreNeverQueued();
     void writesPastTheProcessBudgetAreNeverQueued();
     void aSubscriptionsPacketsCostTheSameHoweverManySubscriptionsAreHeld();
-    void writesGoToTheSystemWhateverItHolds_data();
-    void writesGoToTheSystemWhateverItHolds();
 };
 
 void tst_RemoteConversation::repeatedAcquisitionDropsThePeer_data()
@@ -591,38 +589,6 @@ void tst_RemoteConversation::aSubscriptionsPacketsCostTheSameHoweverManySubscrip
     QTRY_COMPARE_WITH_TIMEOUT(share->subscriberCount(), 4900, Deadline);
     QTRY_VERIFY_WITH_TIMEOUT(!isOpen(holders.front().get()), Deadline);
     QCOMPARE(QString(box->indexFault()), QString());
-}
-
-void tst_RemoteConversation::writesGoToTheSystemWhateverItHolds_data()
-{
-    addTransportRows();
-}
-
-// A write to a connection with nothing waiting in the source goes to the system while it takes it,
-// whatever the system holds that the peer has not read: the source's buffer (whose notifier Qt's
-// event loop toggles with a walk over every socket) holds only what the system does not take. Pongs
-// answered in one read, the peer reading none of them (both ends on this thread), then a post.
-void tst_RemoteConversation::writesGoToTheSystemWhateverItHolds()
-{
-    QFETCH(QString, url);
-    Host source(url);
-    QVERIFY(source.share);
-    const std::unique_ptr<QIODevice> raw = rawConnection(source.address());
-    QVERIFY(raw);
-    const quint64 connection = subscribeRaw(source, *raw, secretFor(5), 1);
-    QVERIFY(connection != 0);
-    qint64 most = -1;
-    source.registry.add(
-        this, [&](const Payload &) { most = std::max(most, source.listener->bytesToWrite(connection)); },
-        {.connection = Qt::DirectConnection});
-    const QByteArray ping = roPing(QStringLiteral("ping"));
-    const QByteArray post = roInvoke(
-        QStringLiteral("orders"), 0, 1,
-        roArguments(
-            {QVariant(postFrame({{keyOf(secretFor(5)), rio::detail::encodeRemoteEvent(Payload{-1, {}})}}))}));
-    raw->write(ping + ping + ping + ping + post);
-    QTRY_VERIFY_WITH_TIMEOUT(most >= 0, Deadline);
-    QCOMPARE(most, qint64(0));
 }
 
 QTEST_GUILESS_MAIN(tst_RemoteConversation)

@@ -425,7 +425,7 @@ bool RemoteListener::hasRoom(quint64 id) const noexcept
 bool RemoteListener::isIdle(quint64 id) const noexcept
 {
     const Private::Peer *peer = d->find(id);
-    return !peer || !peer->socket || queuedBytes(peer->socket) + systemQueued(peer->socket) == 0;
+    return !peer || !peer->socket || queuedBytes(peer->socket) == 0;
 }
 
 qint64 RemoteListener::bytesToWrite(quint64 id) const noexcept

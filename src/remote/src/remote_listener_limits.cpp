@@ -459,13 +459,13 @@ qint64 RemoteListener::write(quint64 id, const char *data, qint64 size)
         drop(id, why, true); // not here: Qt Remote Objects is in the middle of a write
         return -1;
     }
-    // With nothing buffered, what the system takes goes straight to it (plain sockets), whatever it
-    // holds: a buffered write toggles the socket's notifier, which Qt's glib event loop does with a
-    // walk over every socket. Only what it does not take queues.
+    // To an idle wire (nothing buffered, nothing in the system), what the system takes goes straight
+    // to it (plain sockets): a buffered write toggles the socket's notifier, which Qt's glib event
+    // loop does with a walk over every socket. Writes that follow, before the peer took it, queue.
     qint64 sent = 0;
 #ifdef Q_OS_LINUX
     if (auto *tcp = qobject_cast<QAbstractSocket *>(peer->socket);
-        queued == 0 && tcp && !qobject_cast<QSslSocket *>(tcp))
+        queued == 0 && tcp && !qobject_cast<QSslSocket *>(tcp) && systemQueued(tcp) == 0)
         sent = std::max<qint64>(
             ::send(int(tcp->socketDescriptor()), data, std::size_t(size), MSG_NOSIGNAL | MSG_DONTWAIT), 0);
 #endif

@@ -89,7 +89,7 @@ public:
     [[nodiscard]] QList<quint64> connections() const;
     /// Whether connection `id` has room to write (below highWaterBytes; true once it is gone).
     [[nodiscard]] bool hasRoom(quint64 id) const noexcept;
-    /// Whether connection `id` has nothing left to write, buffered or held by the system (true once gone).
+    /// Whether connection `id` has no bytes left to write (true once it is gone).
     [[nodiscard]] bool isIdle(quint64 id) const noexcept;
     /// Bytes connection `id` has waiting to be written (0 once it is gone).
     [[nodiscard]] qint64 bytesToWrite(quint64 id) const noexcept;
