@@ -616,12 +616,13 @@ void RemoteListener::checkHandshakes(qint64 now)
         QSslSocket *socket = d->settleHandshake(key).value_or(Private::Handshake{}).socket;
         if (socket == nullptr) // gone (it leaves), or settled meanwhile
             continue;
+        const QString peer = peerAt(socket); // before abort(), which forgets the address
         socket->disconnect(this);
         socket->abort();
         socket->deleteLater();
         rejectHandshake(QStringLiteral("rio::RemoteListener %1: the peer at %2 did not complete the TLS "
                                        "handshake within %3 ms of connecting; its connection is dropped")
-                            .arg(d->address.toString(), peerAt(socket))
+                            .arg(d->address.toString(), peer)
                             .arg(d->options.handshakeTimeout.count()));
     }
 }
