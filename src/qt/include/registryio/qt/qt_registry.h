@@ -171,7 +171,7 @@ public:
 
     /// Removes a handler: true the first time. Deliveries queued for it never run (also the one
     /// of a once-handler that fired, whose removal returns false); one another thread has
-    /// already begun may still run.
+    /// already begun may still run, which removeAndWait() waits for.
     bool remove(HandlerId id) { return removeHandler(id, true); }
 
     /// As remove(); when this call removes it, on return the handler runs on no other thread (queued
