@@ -468,7 +468,7 @@ void tst_RemoteHostile::garbageBytesOnTheSocketChangeNothing()
         QByteArray junk;
         for (int i = 0; i < 256; ++i)
             junk.append(char((i * 37 + round * 11) & 0xff));
-        junk.prepend(QByteArray::fromHex("00000100")); // a plausible small size, then noise
+        junk.prepend(QByteArray::fromHex("00010000")); // a whole packet (256, little-endian) of noise
         raw->write(junk);
         QTRY_VERIFY_WITH_TIMEOUT(raw->bytesToWrite() == 0 || !isOpen(raw.get()), Deadline);
         QTRY_VERIFY_WITH_TIMEOUT(!isOpen(raw.get()), Deadline); // the source drops it
