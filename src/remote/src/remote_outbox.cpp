@@ -9,18 +9,20 @@
 #include <QCryptographicHash>
 #include <QMetaObject>
 #include <QRandomGenerator>
+#include <QVarLengthArray>
 #include <QtEndian>
 
 #include <algorithm>
-#include <array>
 #include <new>
+#include <tuple>
+#include <utility>
 
 namespace rio::detail {
 
 namespace {
 
-// The event being notified on this thread because it came from the wire: whose outbox (its key)
-// and from which origin. Consumed by that outbox's forwarding handler, cleared by the scope.
+// The event this thread notifies because it came from the wire: into whose outbox (its key), from
+// which origin. Consumed by that outbox's forwarding handler, cleared by the scope.
 struct InboundMark
 {
     quint64 key = 0;
@@ -28,20 +30,6 @@ struct InboundMark
 };
 thread_local InboundMark t_inbound;
 
-// A backlog that held nothing holds events from now on: it has sent nothing since `now` (read once
-// per push), or, before its channel is acquired, since it was added.
-void startWaiting(RemoteBacklog &backlog, qint64 &now)
-{
-    if (backlog.waitingSince != 0)
-        return;
-    if (!backlog.acquired())
-        backlog.waitingSince = backlog.addedAt;
-    else
-        backlog.waitingSince = now != 0 ? now : (now = nowMs());
-}
-
-// Takes up to `max` of `queue`'s events, oldest first, and no more after their payloads reach
-// `maxBytes` (always at least one when any waits).
 std::vector<RemoteOutgoing> takeFrom(RemoteQueue &queue, std::size_t max, qsizetype maxBytes)
 {
     std::vector<RemoteOutgoing> out;
@@ -396,16 +384,14 @@ void RemoteOutbox::account()
                     (one.waitingSince == 0 || backlog->waitingSince < one.waitingSince))
                     one.waitingSince = backlog->waitingSince;
             }
-            // Added to what its backlogs that went gave back, if any did.
-            bool gone = false;
-            for (HeldBytes &entry : held) {
+            for (HeldBytes &entry : held) { // told with what its backlogs that went gave back
                 if (entry.connection != connection)
                     continue;
-                gone = true;
+                changed = false;
                 entry.waitingSince = one.waitingSince;
                 entry.change += std::exchange(one.change, 0);
             }
-            if (!gone && changed)
+            if (changed)
                 held.push_back(one);
         }
     }
@@ -466,22 +452,16 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
     QThread *const pumpThread = m_pumpThread.load(std::memory_order_acquire);
     const bool onPump = pumpThread && pumpThread == QThread::currentThread();
     const bool bounded = delivery == Delivery::Every && capacity != 0;
-    // A subscriber's event the share relays on its own thread: that thread cannot wait, so
-    // lossless means the poster's connection waits (is not read) instead.
+    // Relayed on the share's thread, which cannot wait: lossless makes the poster's connection
+    // wait (not read) instead.
     const bool relayed = onPump && origin != 0 && RemoteListener::currentConnection() != 0;
-    // The subscribers this event goes to at once: a few inline, any more in `moreDirect`; held, not
-    // borrowed (sending may close a connection).
-    constexpr std::size_t InlineDirect = 4;
-    std::array<std::shared_ptr<RemoteBacklog>, InlineDirect> direct;
-    std::size_t directCount = 0;
-    std::vector<std::shared_ptr<RemoteBacklog>> moreDirect;
+    // The backlogs this event goes to at once, held (sending may close a connection).
+    QVarLengthArray<std::shared_ptr<RemoteBacklog>, 4> direct;
     std::unique_lock lock(m_mutex);
     if (m_closed)
         return;
-    // Lossless: wait for room in every backlog, never on the pump's own thread (its event loop
-    // is what makes room), at most blockTimeout; the backlogs still full then drop this event.
-    // Only subscribers that receive are waited for: one that never acquired its channel would
-    // hold every sender for ever.
+    // Lossless: wait at most blockTimeout for room in every acquired backlog (one never acquired
+    // would hold senders for ever), never on the pump's thread (its event loop makes room).
     if (bounded && overflow == Overflow::Block && !onPump && anyReadyFullLocked()) {
         ++m_waiting;
         m_room.wait_for(lock, blockTimeout, [&] { return m_closed || !anyReadyFullLocked(); });
@@ -500,10 +480,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         try {
             if (delivery == Delivery::Every && onPump && m_sendToNow && backlog->acquired() &&
                 backlog->size() == 0 && m_isConnectionIdle(backlog->connection)) {
-                if (directCount < InlineDirect)
-                    direct[directCount++] = backlog;
-                else
-                    moreDirect.push_back(backlog);
+                direct.append(backlog);
                 ++backlog->sent;
                 continue;
             }
@@ -525,7 +502,10 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
             droppedAny = true;
             continue;
         }
-        startWaiting(*backlog, now);
+        if (backlog->waitingSince == 0) // not acquired: it waits since it was added
+            backlog->waitingSince = !backlog->acquired() ? backlog->addedAt
+                                    : now != 0           ? now
+                                                         : (now = nowMs());
         queued = true;
     }
     if (retainLatest)
@@ -536,10 +516,7 @@ void RemoteOutbox::pushFanout(quint64 origin, QByteArray payload)
         scheduleLocked();
     const bool accountNow = std::exchange(m_accountDue, false);
     lock.unlock();
-    // On the pump's thread, nothing waiting, an idle connection: straight to the wire, as a signal.
-    for (std::size_t i = 0; i < directCount; ++i)
-        m_sendToNow(*direct[i], item);
-    for (const auto &backlog : moreDirect)
+    for (const auto &backlog : direct)
         m_sendToNow(*backlog, item);
     if (hold)
         m_holdPoster();
@@ -556,39 +533,24 @@ void RemoteOutbox::attach(QObject *pump, std::function<void()> send)
 
 void RemoteOutbox::attachDirect(std::function<bool()> isIdle, std::function<void(RemoteOutgoing &)> sendNow)
 {
-    std::lock_guard lock(m_mutex);
-    m_isIdle = std::move(isIdle);
-    m_sendNow = std::move(sendNow);
-    m_pumpThread.store(m_pump ? m_pump->thread() : nullptr, std::memory_order_release);
+    attachFanoutDirect(
+        [isIdle = std::move(isIdle)](quint64) { return isIdle(); },
+        [sendNow = std::move(sendNow)](RemoteBacklog &, RemoteOutgoing &item) { sendNow(item); });
 }
 
 void RemoteOutbox::detach()
 {
-    std::shared_ptr<std::function<void()>> send;
-    std::shared_ptr<std::function<void()>> report;
-    std::function<bool()> isIdle;
-    std::function<void(RemoteOutgoing &)> sendNow;
-    std::function<bool(quint64)> isConnectionIdle;
-    std::function<void(RemoteBacklog &, RemoteOutgoing &)> sendToNow;
-    std::function<void()> holdPoster;
-    std::vector<std::shared_ptr<RemoteBacklog>> backlogs;
-    std::unordered_map<quint64, std::shared_ptr<RemoteBacklog>> byKey;
-    std::unordered_map<quint64, OnConnection> onConnection;
-    std::lock_guard lock(m_mutex);
+    std::unique_lock lock(m_mutex);
     m_pump = nullptr;
     m_pumpThread.store(nullptr, std::memory_order_release);
-    send.swap(m_send); // our own closures: destroyed here, no user code
-    report.swap(m_report);
-    isIdle.swap(m_isIdle);
-    sendNow.swap(m_sendNow);
-    isConnectionIdle.swap(m_isConnectionIdle);
-    sendToNow.swap(m_sendToNow);
-    holdPoster.swap(m_holdPoster);
-    backlogs.swap(m_backlogs);
-    byKey.swap(m_byKey);
-    onConnection.swap(m_onConnection);
     m_closed = true;
     m_room.notify_all();
+    // Our own closures and the index, destroyed after the lock (no user code).
+    const auto gone = std::make_tuple(std::exchange(m_send, {}), std::exchange(m_report, {}),
+                                      std::exchange(m_isConnectionIdle, {}), std::exchange(m_sendToNow, {}),
+                                      std::exchange(m_holdPoster, {}), std::exchange(m_backlogs, {}),
+                                      std::exchange(m_byKey, {}), std::exchange(m_onConnection, {}));
+    lock.unlock();
 }
 
 void RemoteOutbox::scheduleLocked()
@@ -647,25 +609,10 @@ void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
             pushFanout(origin, std::move(payload));
             return;
         }
-        // The pump's own thread with nothing waiting and an idle wire: straight to the wire, as a
-        // plain signal would, so a single event never waits for a turn. While the wire is busy,
-        // events queue and the pump's turn sends them in one frame (Every only; detach() runs on
-        // this same thread, so the closures stay valid).
-        QThread *const pumpThread = m_pumpThread.load(std::memory_order_acquire);
-        if (pumpThread && pumpThread == QThread::currentThread() && delivery == Delivery::Every) {
-            std::unique_lock lock(m_mutex);
-            if (m_sendNow && m_queue.empty() && !m_scheduled && m_isIdle()) {
-                RemoteOutgoing item{origin, m_nextSequence++, std::move(payload)};
-                lock.unlock();
-                m_sendNow(item);
-                return;
-            }
-        }
         std::lock_guard lock(m_mutex);
         bool droppedAny = false;
         pushLocked(m_queue, RemoteOutgoing{origin, m_nextSequence++, std::move(payload)}, capacity,
                    droppedAny);
-        pending.store(m_queue.size(), std::memory_order_relaxed);
         scheduleLocked();
     } catch (...) {
         // Allocation failure: the event is lost for the wire, and counted.
@@ -677,9 +624,7 @@ void RemoteOutbox::push(quint64 origin, QByteArray payload) noexcept
 std::vector<RemoteOutgoing> RemoteOutbox::take(std::size_t max, qsizetype maxBytes)
 {
     std::lock_guard lock(m_mutex);
-    auto out = takeFrom(m_queue, max, maxBytes);
-    pending.store(m_queue.size(), std::memory_order_relaxed);
-    return out;
+    return takeFrom(m_queue, max, maxBytes);
 }
 
 std::size_t RemoteOutbox::discard()
@@ -687,7 +632,6 @@ std::size_t RemoteOutbox::discard()
     RemoteQueue::Items queue; // released after the lock
     std::lock_guard lock(m_mutex);
     queue = m_queue.release();
-    pending.store(0, std::memory_order_relaxed);
     return queue.size();
 }
 

@@ -27,19 +27,17 @@
 
 namespace rio::detail {
 
-// Frames one turn of a pump (the share's or a subscriber's) sends at most before it lets the
-// thread's other work run.
+// Frames a pump (share or subscriber) sends per turn before the thread's other work runs.
 inline constexpr int RemoteFramesPerTurn = 8;
 
 // The most events a subscriber's backlog holds before it acquired its channel (ready): a
 // subscription that never becomes ready costs little, and no sender waits for it.
 inline constexpr std::size_t RemoteUnreadyCapacity = 1024;
 
-/// What a backlog's entry is counted as holding beyond its payload (its slot and the payload's
-/// header), for the listener's budget of backlog bytes.
+/// What a backlog's entry weighs beyond its payload (its slot and the payload's header).
 inline constexpr qint64 RemoteEntryBytes = 48;
-/// Backlogs' net growth (or shrinking) in bytes that has the thread that notifies tell the
-/// listener's ledger at once (the share's thread tells it every other change on its next turn).
+/// Backlogs' net change in bytes that the notifying thread tells the ledger at once (smaller
+/// changes wait for the share's next turn).
 inline constexpr qint64 RemoteLedgerStep = 64 * 1024;
 
 /// One event waiting for the wire.
@@ -50,9 +48,7 @@ struct RemoteOutgoing
     QByteArray payload;
 };
 
-/// What an entry weighs in a backlog (RemoteEntryBytes and its payload's whole buffer, for the
-/// listener's budget of backlog bytes); a backlog drops one for the core's reasons (Overflow, Budget,
-/// NoMemory).
+/// An entry's weight (RemoteEntryBytes and its payload's whole buffer); drops use the core's reasons.
 struct RemoteAccounting
 {
     using Reason = DropReason;
@@ -76,42 +72,31 @@ struct RemoteDrops
     quint64 total = 0;
 };
 
-/// One subscriber's backlog at the source (source side only): the events it still has to be
-/// sent, as references to bytes shared with every other backlog. Guarded by its outbox's mutex.
+/// One subscriber's backlog at the source: its events, as references to bytes shared with every
+/// other backlog. Guarded by its outbox's mutex.
 struct RemoteBacklog
 {
-    /// The share's serial number for this subscriber (1, 2, 3...; never reused by the share).
-    quint64 id = 0;
-    /// The subscriber's key (its origin on the wire).
-    quint64 key = 0;
-    /// The listener's connection it came through (0: not a RemoteListener connection).
-    quint64 connection = 0;
-    /// Who it is, for people: the connection's peer address.
-    QString peer;
-    /// Its events, the retained one first until sent; what they weigh; its drops by reason.
-    RemoteQueue queue;
+    quint64 id = 0;         // the share's serial number for it (never reused by the share)
+    quint64 key = 0;        // its origin on the wire
+    quint64 connection = 0; // the listener's connection it came through (0: none)
+    QString peer;           // the connection's peer address, for people
+    RemoteQueue queue;      // the retained event first until sent
     /// The subscriber acquired its channel: its backlog holds `capacity` and senders wait for it.
     bool ready = false;
     /// Taken over by a connection that has not acquired the channel yet: nothing is sent until it
-    /// does (setReady()), and the backlog stays as it was.
+    /// does (setReady()).
     bool moved = false;
-    /// When it subscribed (nowMs()): it must be ready within the share's deadline.
-    qint64 subscribedAt = 0;
+    qint64 subscribedAt = 0; // it must be ready within the share's deadline of this
     quint64 sent = 0;
-    /// What of its queue's bytes the listener's ledger was last told.
-    qint64 ledgered = 0;
-    /// Its connection is being dropped by the process's budget: it holds nothing and is given
-    /// nothing more (unless a takeover moves it to another connection).
+    qint64 ledgered = 0; // what of its bytes the ledger was last told
+    /// Its connection is being dropped by the process's budget: it holds and is given nothing
+    /// (unless a takeover moves it).
     bool shed = false;
-    /// When it was added (nowMs()).
     qint64 addedAt = 0;
-    /// Since when (nowMs()) it has held events without sending any: its last send, or when
-    /// it stopped being empty (0: empty).
+    /// Since when it holds events without sending any (0: empty).
     qint64 waitingSince = 0;
-    /// The share's channel object for it (owned and used on the share's thread only).
-    QObject *channel = nullptr;
-    /// Where its outbox files it: in the list of every backlog, and in its connection's.
-    std::size_t slot = 0;
+    QObject *channel = nullptr; // owned and used on the share's thread only
+    std::size_t slot = 0;       // in the outbox's list of every backlog
     std::size_t connectionSlot = 0;
 
     [[nodiscard]] std::size_t size() const noexcept { return queue.size(); }
@@ -137,78 +122,68 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
 
     std::atomic<bool> connected{false};
     std::atomic<quint64> droppedDisconnected{0};
-    std::atomic<std::size_t> pending{0};
 
     /// A subscriber-side outbox that sends as `subscriberKey`.
     RemoteOutbox(quint64 subscriberKey, Delivery d, std::size_t cap);
     /// A source-side outbox: one backlog per subscriber, with `options`' overflow policy.
     explicit RemoteOutbox(const RemoteShareOptions &options);
 
-    // Source side (the share): one backlog per subscriber.
     const Overflow overflow = Overflow::DropOldest;
     const std::chrono::milliseconds blockTimeout{0};
     const bool retainLatest = false;
 
-    /// Adds a subscriber's backlog (not ready yet), the retained event first in it. Its key is
-    /// not another backlog's.
+    /// Adds a subscriber's backlog (not ready yet; its key is new), the retained event first in it.
     void addBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
-    /// With retainLatest, gives a backlog that holds nothing the retained event (a subscription
-    /// starting or taken over); the subscriber skips it if it ran there. Under mutex().
+    /// With retainLatest, gives an empty backlog (a subscription starting or taken over) the
+    /// retained event; the subscriber skips it if it ran there.
     void retainLocked(RemoteBacklog &backlog);
-    /// Removes a backlog (its subscriber went); wakes the senders that wait for its room.
+    /// Removes a backlog; wakes the senders that wait for its room.
     void removeBacklog(const std::shared_ptr<RemoteBacklog> &backlog);
-    /// The backlogs now (a copy of the list; read their fields under lock() only).
+    /// Copies of the index: every backlog, one key's (or null), one connection's, the unready ones.
+    /// Read their fields under mutex() only.
     std::vector<std::shared_ptr<RemoteBacklog>> backlogs();
-    /// The backlog of the subscriber with `key` (null: none).
     std::shared_ptr<RemoteBacklog> backlogOf(quint64 key);
-    /// One connection's backlogs now (a copy; connection 0: those of no listener's connection).
     std::vector<std::shared_ptr<RemoteBacklog>> backlogsOn(quint64 connection);
-    /// The backlogs that have not acquired their channel (a copy).
     std::vector<std::shared_ptr<RemoteBacklog>> unreadyBacklogs();
-    /// How many backlogs one connection has, and how many of them have not acquired their channel.
+    /// How many backlogs one connection has, and how many of them are not acquired.
     struct Held
     {
         std::size_t backlogs = 0;
         std::size_t unready = 0;
     };
     Held heldBy(quint64 connection);
-    /// Every backlog visited by a walk over them all so far (backlogs() included): what a packet
-    /// other than an event should never add to.
+    /// Backlogs visited by walks over them all so far: what a packet other than an event never adds to.
     quint64 walked() noexcept;
-    /// What the index of the backlogs (by key, by connection, each connection's count of those not
-    /// ready) says that they do not: empty when it agrees with them.
+    /// What the index (by key, by connection, unready counts) says that the backlogs do not; empty if none.
     QString indexFault();
-    /// Marks a backlog ready (its channel is acquired, by the connection it moved to if it did) and
-    /// schedules a send.
+    /// Marks a backlog acquired (by the connection it moved to, if it did) and schedules a send.
     void setReady(const std::shared_ptr<RemoteBacklog> &backlog);
-    /// Moves a backlog to `connection` (its subscriber took it over from there, as `peer`): not
-    /// sent to until that connection acquires the channel, and given the retained event if empty.
+    /// Moves a backlog to `connection` (a takeover): not sent to until that connection acquires
+    /// the channel, and given the retained event if empty.
     void moveBacklog(const std::shared_ptr<RemoteBacklog> &backlog, quint64 connection, const QString &peer);
-    /// Takes up to `max` of one backlog's events, oldest first, as take() does; wakes blocked senders.
+    /// take() from one acquired backlog; wakes blocked senders.
     std::vector<RemoteOutgoing> take(RemoteBacklog &backlog, std::size_t max, qsizetype maxBytes);
     /// No more pushes accepted, every blocked sender wakes (the share is going).
     void close();
-    /// Source side: sends one event to every backlog's subscriber straight away when it is ready,
-    /// has nothing waiting and its connection is idle (pump thread only).
+    /// An event pushed on the pump's thread goes at once to each acquired, empty backlog whose
+    /// connection `isIdle` (Every only).
     void attachFanoutDirect(std::function<bool(quint64 connection)> isIdle,
                             std::function<void(RemoteBacklog &, RemoteOutgoing &)> sendNow);
-    /// Runs `report` on the pump's thread once drops are waiting to be signalled or the backlogs'
-    /// bytes moved by RemoteLedgerStep (at most one scheduled at a time).
+    /// Runs `report` on the pump's thread once drops wait to be signalled or the bytes moved by
+    /// RemoteLedgerStep (at most one scheduled at a time).
     void attachReport(std::function<void()> report);
     /// Block only: an event relayed on the pump's thread that finds a ready backlog full is queued
     /// beyond `capacity`, and `hold` runs (after the push) to stop reading its connection.
     void attachHoldPoster(std::function<void()> hold);
-    /// While set, relayed events drop for full backlogs as others do (the hold outlasted
-    /// blockTimeout).
+    /// While set (a hold outlasted blockTimeout), relayed events drop for full backlogs as others do.
     void setRelayDropping(bool dropping);
     [[nodiscard]] bool relayDropping() noexcept;
-    /// Whether a backlog whose subscriber receives has `capacity` events or more waiting.
+    /// Whether an acquired backlog has `capacity` events or more waiting.
     bool anyReadyFull() noexcept;
-    /// Drops not yet signalled, per backlog (those of removed backlogs too); resets them.
+    /// Drops not yet signalled, per backlog (removed ones too); resets them.
     std::vector<RemoteDrops> takeUnreported();
-    /// Tells the listeners' ledger what the backlogs' bytes moved by since it was last told (a push
-    /// past RemoteLedgerStep, or the share's thread after each turn). The backlogs of a connection
-    /// being dropped let go of what they hold and are sent nothing more.
+    /// Tells the ledger what the backlogs' bytes moved by since it was last told. The backlogs of a
+    /// connection being dropped let go of what they hold and are sent nothing more.
     void account();
     /// Whether the process's backlog budget may drop this share's events (Every delivery, not Block).
     [[nodiscard]] bool thinnable() const noexcept
@@ -239,13 +214,9 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
                 continue;
             const qint64 level = levelOf(backlog->connection);
             const qint64 before = backlog->queue.bytes();
-            quint64 n = 0;
             while (backlog->queue.bytes() > level && backlog->queue.dropOldest(DropReason::Budget))
-                ++n;
-            if (n > 0) {
-                driftLocked(backlog->queue.bytes() - before);
                 droppedAny = true;
-            }
+            driftLocked(backlog->queue.bytes() - before);
             const qint64 bytes = backlog->queue.bytes();
             if (bytes != backlog->ledgered)
                 settle(backlog->connection, bytes - std::exchange(backlog->ledgered, bytes));
@@ -257,28 +228,23 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     quint64 droppedCount() noexcept;
     /// The size of the fullest backlog now.
     std::size_t mostPending() noexcept;
-    /// How many backlogs there are.
     std::size_t backlogCount() noexcept;
-    /// The mutex guarding the backlogs' fields.
+    /// Guards the backlogs' fields.
     std::mutex &mutex() noexcept { return m_mutex; }
 
-    /// Owner side, on its thread: where and what sends. `send` runs on `pump`'s thread.
+    /// Owner side, on its thread: `send` runs on `pump`'s thread.
     void attach(QObject *pump, std::function<void()> send);
-    /// Owner side, Every delivery only: an event pushed on the pump's thread while nothing waits
-    /// or is scheduled and `isIdle()` says the wire has nothing left to write is given to
-    /// `sendNow` at once (no queueing, no copy, no waiting for a turn); later ones queue until
-    /// the pump's turn, which sends them together.
+    /// attachFanoutDirect() for an owner that has one wire.
     void attachDirect(std::function<bool()> isIdle, std::function<void(RemoteOutgoing &)> sendNow);
     /// Owner side, before it dies: no more sending scheduled.
     void detach();
-    /// Takes up to `max` waiting events, oldest first (the newest alone with Latest), and no
-    /// more after their payloads reach `maxBytes` (always at least one when any waits).
+    /// Takes up to `max` waiting events, oldest first, and no more after their payloads reach
+    /// `maxBytes` (always at least one when any waits).
     std::vector<RemoteOutgoing> take(std::size_t max, qsizetype maxBytes);
-    /// Schedules a send on the pump's thread when events wait (at most one scheduled at a time):
-    /// the subscriber side's, or what the share's last turn left (leave()).
+    /// Schedules a send (at most one at a time) when the subscriber side's events wait or the
+    /// share's last turn left some (leave()).
     void schedule();
-    /// Source side: whether the pump's turn left events in a ready backlog (its connection had no
-    /// room, or it sent the most a turn sends).
+    /// Source side: whether the pump's turn left events in an acquired backlog.
     void leave(bool left);
     /// Drops everything waiting (the connection went away).
     std::size_t discard();
@@ -291,21 +257,19 @@ private:
     void reportLocked();
     // Runs `fn` on the pump's thread, once until it runs (`posted` says it is on its way).
     void postLocked(bool RemoteOutbox::*posted, const std::shared_ptr<std::function<void()>> &fn);
-    // Pushes `item` into `queue` under its policy (at most `room` waiting, 0: no bound), its drops
-    // added to the outbox's total (and `droppedAny` set): whether `item` is queued.
+    // Pushes `item` under `queue`'s policy (at most `room` waiting, 0: no bound), `droppedAny` set
+    // on a drop: whether `item` is queued.
     template <typename Item>
     RIO_ALWAYS_INLINE inline bool pushLocked(RemoteQueue &queue, Item &&item, std::size_t room,
                                              bool &droppedAny);
-    // The backlogs' bytes moved by `change`: the ledger hears of it at once past RemoteLedgerStep.
+    // The ledger hears of a change at once past RemoteLedgerStep.
     void driftLocked(qint64 change);
     bool anyReadyFullLocked() noexcept;
     // Every backlog, counted in walked().
     const std::vector<std::shared_ptr<RemoteBacklog>> &everyLocked() noexcept;
-    // Files a backlog under its connection, counted there as not ready unless acquired(), or takes
-    // it out: the one place the per-connection index changes.
+    // The one place the per-connection index changes (unready counted unless acquired()).
     void fileLocked(const std::shared_ptr<RemoteBacklog> &backlog);
     void unfileLocked(const RemoteBacklog &backlog);
-    // Whether `backlog` is one of this outbox's.
     [[nodiscard]] bool holdsLocked(const RemoteBacklog &backlog) const noexcept;
 
     std::condition_variable m_room;
@@ -323,8 +287,7 @@ private:
     std::optional<RemoteOutgoing> m_retained;
     std::vector<RemoteDrops> m_goneUnreported;
     quint64 m_goneDropped = 0; // removed backlogs' drops
-    // One connection's backlogs' bytes not yet told to the ledger, and since when the longest
-    // waiting of them has sent nothing (0: none waits).
+    // One connection's bytes not yet told to the ledger, and its oldest backlog's wait (0: none).
     struct HeldBytes
     {
         quint64 connection = 0;
@@ -349,15 +312,13 @@ private:
     QObject *m_pump = nullptr;
     std::shared_ptr<std::function<void()>> m_send;
     std::atomic<QThread *> m_pumpThread{nullptr};
-    std::function<bool()> m_isIdle;                  // pump thread only
-    std::function<void(RemoteOutgoing &)> m_sendNow; // pump thread only
 };
 
 /// A random non-zero 64-bit id.
 quint64 randomRemoteId();
 
-/// The size of a subscriber's secret. A subscriber subscribes with it, and the share names its
-/// channel by its key (remoteKeyOf()): the name every connection sees tells nothing that claims it.
+/// The size of a subscriber's secret. The share names its channel by the secret's key
+/// (remoteKeyOf()): the name every connection sees tells nothing that claims it.
 inline constexpr qsizetype RemoteSecretBytes = 16;
 /// A secret of RemoteSecretBytes random bytes whose key is not 0.
 QByteArray randomRemoteSecret();
