@@ -8,6 +8,7 @@
 #include <QtEndian>
 
 #include <cstring>
+#include <utility>
 
 namespace rio::detail {
 
@@ -27,13 +28,6 @@ char *put(char *at, Unsigned value) noexcept
 {
     qToBigEndian(value, at);
     return at + sizeof(Unsigned);
-}
-
-char *putBytes(char *at, QByteArrayView bytes) noexcept
-{
-    if (!bytes.isEmpty())
-        std::memcpy(at, bytes.data(), size_t(bytes.size()));
-    return at + bytes.size();
 }
 
 // Reads forward through untrusted bytes; every read checks what is left first.
@@ -67,33 +61,55 @@ private:
     qsizetype m_at = 0;
 };
 
-// The count of a frame, when the bytes left can hold that many events at all.
-bool readCount(Reader &in, quint32 &count, qsizetype eventHeader) noexcept
+// A frame's (`frame`) or a post's events, after the header: each whole, a frame's sequences
+// increasing from 1, a post's origins not 0 (the sharing process itself, which a peer cannot claim).
+bool readEvents(Reader &in, bool frame, std::vector<RemoteFrameEvent> &events)
 {
-    return in.read(count) && count >= 1 && count <= RemoteFrameMaxEvents &&
-           qint64(count) * eventHeader <= in.left();
+    quint32 count = 0;
+    if (!in.read(count) || count < 1 || count > RemoteFrameMaxEvents ||
+        qint64(count) * (frame ? FrameEventHeader : PostEventHeader) > in.left())
+        return false;
+    events.resize(count);
+    quint64 previous = 0;
+    for (RemoteFrameEvent &event : events) {
+        if ((frame && !in.read(event.sequence)) || !in.read(event.origin) || !in.readBytes(event.payload))
+            return false;
+        if (frame ? event.sequence <= std::exchange(previous, event.sequence) : event.origin == 0)
+            return false;
+    }
+    return in.left() == 0;
+}
+
+QByteArray encode(bool frame, quint8 flags, quint64 sourceInstance, std::span<const RemoteFrameEvent> events)
+{
+    qsizetype size = frame ? FrameHeader : PostHeader;
+    for (const RemoteFrameEvent &event : events)
+        size += (frame ? FrameEventHeader : PostEventHeader) + event.payload.size();
+    QByteArray bytes(size, Qt::Uninitialized);
+    char *out = bytes.data();
+    *out++ = char(WireVersion);
+    if (frame) {
+        *out++ = char(flags);
+        out = put(out, sourceInstance);
+    }
+    out = put(out, quint32(events.size()));
+    for (const RemoteFrameEvent &event : events) {
+        if (frame)
+            out = put(out, event.sequence);
+        out = put(out, event.origin);
+        out = put(out, quint32(event.payload.size()));
+        if (!event.payload.isEmpty())
+            std::memcpy(out, event.payload.data(), size_t(event.payload.size()));
+        out += event.payload.size();
+    }
+    return bytes;
 }
 
 } // namespace
 
 QByteArray encodeRemoteFrame(quint64 sourceInstance, quint8 flags, std::span<const RemoteFrameEvent> events)
 {
-    qsizetype size = FrameHeader;
-    for (const RemoteFrameEvent &event : events)
-        size += FrameEventHeader + event.payload.size();
-    QByteArray bytes(size, Qt::Uninitialized);
-    char *out = bytes.data();
-    *out++ = char(WireVersion);
-    *out++ = char(flags);
-    out = put(out, sourceInstance);
-    out = put(out, quint32(events.size()));
-    for (const RemoteFrameEvent &event : events) {
-        out = put(out, event.sequence);
-        out = put(out, event.origin);
-        out = put(out, quint32(event.payload.size()));
-        out = putBytes(out, event.payload);
-    }
-    return bytes;
+    return encode(true, flags, sourceInstance, events);
 }
 
 std::optional<RemoteFrame> decodeRemoteFrame(QByteArrayView bytes)
@@ -101,56 +117,23 @@ std::optional<RemoteFrame> decodeRemoteFrame(QByteArrayView bytes)
     Reader in(bytes);
     quint8 version = 0;
     RemoteFrame frame;
-    quint32 count = 0;
     if (!in.read(version) || version != WireVersion || !in.read(frame.flags) ||
-        !in.read(frame.sourceInstance) || !readCount(in, count, FrameEventHeader))
-        return std::nullopt;
-    frame.events.resize(count);
-    quint64 previous = 0;
-    for (RemoteFrameEvent &event : frame.events) {
-        if (!in.read(event.sequence) || !in.read(event.origin) || !in.readBytes(event.payload))
-            return std::nullopt;
-        if (event.sequence <= previous) // 0, or not after the one before it
-            return std::nullopt;
-        previous = event.sequence;
-    }
-    if (in.left() != 0)
+        !in.read(frame.sourceInstance) || !readEvents(in, true, frame.events))
         return std::nullopt;
     return frame;
 }
 
 QByteArray encodeRemotePost(std::span<const RemoteFrameEvent> events)
 {
-    qsizetype size = PostHeader;
-    for (const RemoteFrameEvent &event : events)
-        size += PostEventHeader + event.payload.size();
-    QByteArray bytes(size, Qt::Uninitialized);
-    char *out = bytes.data();
-    *out++ = char(WireVersion);
-    out = put(out, quint32(events.size()));
-    for (const RemoteFrameEvent &event : events) {
-        out = put(out, event.origin);
-        out = put(out, quint32(event.payload.size()));
-        out = putBytes(out, event.payload);
-    }
-    return bytes;
+    return encode(false, 0, 0, events);
 }
 
 std::optional<std::vector<RemoteFrameEvent>> decodeRemotePost(QByteArrayView bytes)
 {
     Reader in(bytes);
     quint8 version = 0;
-    quint32 count = 0;
-    if (!in.read(version) || version != WireVersion || !readCount(in, count, PostEventHeader))
-        return std::nullopt;
-    std::vector<RemoteFrameEvent> events(count);
-    for (RemoteFrameEvent &event : events) {
-        if (!in.read(event.origin) || !in.readBytes(event.payload))
-            return std::nullopt;
-        if (event.origin == 0) // 0 is the sharing process itself: a peer cannot claim it
-            return std::nullopt;
-    }
-    if (in.left() != 0)
+    std::vector<RemoteFrameEvent> events;
+    if (!in.read(version) || version != WireVersion || !readEvents(in, false, events))
         return std::nullopt;
     return events;
 }
