@@ -12,6 +12,7 @@
 #include <QPointer>
 #include <QRemoteObjectHost>
 #include <QTimer>
+#include <QVarLengthArray>
 
 #include <algorithm>
 #include <chrono>
@@ -22,11 +23,10 @@ namespace rio {
 
 namespace {
 
-// The most subscriptions one connection may hold at once (a peer that asks for more is dropped).
+// What one connection may hold of one share (a peer that asks for more is dropped): subscriptions,
+// and those whose channel it has not acquired, for at most ReadyTimeoutMs each.
 constexpr int MaxSubscriptionsPerConnection = 256;
-// The most subscriptions not yet ready (channel not acquired) of one share one connection may hold.
 constexpr int MaxUnreadyPerConnection = 64;
-// A subscriber that has not acquired its channel this long after it subscribed is dropped.
 constexpr qint64 ReadyTimeoutMs = 10000;
 
 QString channelName(const QString &name, quint64 key)
@@ -103,8 +103,7 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
     d->box->attachReport([this] { report(); });
     d->flushTimer = new QTimer(this);
     d->flushTimer->setSingleShot(true);
-    connect(d->flushTimer, &QTimer::timeout, this, [this] {
-        // What the suppressed lines of a flood would have said: logged once the second has passed.
+    connect(d->flushTimer, &QTimer::timeout, this, [this] { // what a flood's suppressed lines said
         if (const qint64 again = d->dropWarning.flush(
                 lcRegistryIORemote(), [&] { return QStringLiteral("rio::RemoteShare \"%1\"").arg(d->name); }))
             d->flushTimer->start(std::chrono::milliseconds(again));
@@ -121,8 +120,7 @@ RemoteShareBase::RemoteShareBase(QRemoteObjectHostBase *host, const QString &nam
         options.capacity != 0) {
         d->holdTimer = new QTimer(this);
         d->holdTimer->setSingleShot(true);
-        connect(d->holdTimer, &QTimer::timeout, this, [this] {
-            // Held for blockTimeout: relayed events drop for full backlogs, until there is room.
+        connect(d->holdTimer, &QTimer::timeout, this, [this] { // held for blockTimeout: drop until room
             d->box->setRelayDropping(true);
             releasePosters();
         });
@@ -185,7 +183,7 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
         return; // the same subscriber again on its connection: it has its subscription already
     if (taken && mayControl(*taken, connection))
         removeSubscriber(std::exchange(taken, nullptr)); // the same subscriber again: starts over
-    // A `taken` one is held by another live connection: this one proved it is the subscriber.
+    // A `taken` one is another live connection's: this one proved it is the subscriber (takeOver()).
     if (connection != 0 && d->box->heldBy(connection).backlogs >= MaxSubscriptionsPerConnection) {
         reject(QStringLiteral("more than %1 subscriptions").arg(MaxSubscriptionsPerConnection));
         return;
@@ -246,13 +244,13 @@ void RemoteShareBase::onSubscribe(const QByteArray &secret)
 
 void RemoteShareBase::takeOver(const std::shared_ptr<detail::RemoteBacklog> &backlog, quint64 connection)
 {
-    // Only the subscriber knows its secret: a connection that presents it is that subscriber back.
-    // The subscription and its backlog move to it whole, unready until it acquired the channel.
+    // Only the subscriber knows its secret: the subscription and its backlog move whole to the
+    // connection that presents it, unready until it acquired the channel.
     const quint64 old = backlog->connection;
     if (!backlog->acquired() && d->listener)
         d->listener->releaseUnready(old);
     d->box->moveBacklog(backlog, connection, d->listener ? d->listener->peerName(connection) : QString());
-    if (d->listener) // its channel is this connection's from now on
+    if (d->listener)
         d->listener->addSource(channelName(d->name, backlog->key), backlog->channel, connection);
     backlog->subscribedAt = detail::nowMs();
     if (!d->readyTimer->isActive())
@@ -440,15 +438,9 @@ void RemoteShareBase::send(detail::RemoteBacklog &backlog, std::span<detail::Rem
     d->sent.fetch_add(items.size(), std::memory_order_relaxed);
     // Every connection that acquired the channel gets the frame: its subscriber's, and one taking
     // it over (each write checked against the listener's limits before it is queued).
-    if (items.size() == 1) {
-        const detail::RemoteFrameEvent event{items[0].sequence, items[0].origin, items[0].payload};
-        Q_EMIT channel->delivered(detail::encodeRemoteFrame(d->instance, flags, {&event, 1}));
-        return;
-    }
-    std::vector<detail::RemoteFrameEvent> events;
-    events.reserve(items.size());
+    QVarLengthArray<detail::RemoteFrameEvent, 1> events; // one, the common case: no allocation
     for (const detail::RemoteOutgoing &item : items)
-        events.push_back({item.sequence, item.origin, item.payload});
+        events.append({item.sequence, item.origin, item.payload});
     Q_EMIT channel->delivered(detail::encodeRemoteFrame(d->instance, flags, events));
 }
 

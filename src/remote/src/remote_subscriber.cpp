@@ -23,10 +23,9 @@ namespace {
 // Subscriber to source: at most this many events wait for the wire (the oldest drop beyond it).
 constexpr std::size_t SubscriberCapacity = 65536;
 
-// The link that its replicas' packets arrive on (connectToSource()'s; none on Qt Remote Objects'
-// own transports), found while the node reads them: what the link has read of its connection goes
-// to the source (took()) while bytes arrive, so that it sees a slow reader read; through the
-// first of the link's subscribers whose share can take it, once per link.
+// Finds the connectToSource() link its replicas' packets arrive on while the node reads them: what
+// the link read goes to the source (took()) while bytes arrive, so that it sees a slow reader
+// read; once per link, through the first of its subscribers whose share takes it.
 template <class Private>
 void watchLink(QObject *self, Private &d)
 {
@@ -88,39 +87,34 @@ RemoteSubscriber::RemoteSubscriber(QRemoteObjectNode *node, const QString &name,
                   "rio::RemoteRegistry \"%s\": the node lives on another thread; create the registry there",
                   qPrintable(name));
     d->replica.reset(node->acquireDynamic(name));
-    // This subscriber's channel: the share remotes it once asked to (subscribe), and sends this
-    // subscriber's backlog on it only.
+    // The share remotes this subscriber's channel once subscribed, and sends its backlog there.
     d->channel.reset(node->acquireDynamic(name + QLatin1Char('#') + QString::number(d->box->key, 16)));
     if (!d->replica || !d->channel)
         return;
+    const auto notAShare = [this] {
+        qCWarning(lcRegistryIORemote(), "rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare",
+                  qPrintable(d->name));
+    };
     // A dynamic replica has its meta-object once the source's definition arrived.
-    connect(d->replica.get(), &QRemoteObjectReplica::initialized, this, [this] {
+    connect(d->replica.get(), &QRemoteObjectReplica::initialized, this, [this, notAShare] {
         const QMetaObject *meta = d->replica->metaObject();
         const int post = meta->indexOfSlot("post(QByteArray)");
         const int subscribe = meta->indexOfSlot("subscribe(QByteArray)");
         const int unsubscribe = meta->indexOfSlot(QMetaObject::normalizedSignature("unsubscribe(quint64)"));
-        if (post < 0 || subscribe < 0 || unsubscribe < 0) {
-            qCWarning(lcRegistryIORemote(),
-                      "rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare",
-                      qPrintable(d->name));
-            return;
-        }
+        if (post < 0 || subscribe < 0 || unsubscribe < 0)
+            return notAShare();
         d->post = meta->method(post);
         d->subscribe = meta->method(subscribe);
         d->unsubscribe = meta->method(unsubscribe);
         d->took = meta->method(meta->indexOfSlot(QMetaObject::normalizedSignature("took(quint64)")));
         update();
     });
-    connect(d->channel.get(), &QRemoteObjectReplica::initialized, this, [this] {
+    connect(d->channel.get(), &QRemoteObjectReplica::initialized, this, [this, notAShare] {
         const QMetaObject *meta = d->channel->metaObject();
         const int signal = meta->indexOfSignal("delivered(QByteArray)");
         const int ready = meta->indexOfSlot("ready()");
-        if (signal < 0 || ready < 0) {
-            qCWarning(lcRegistryIORemote(),
-                      "rio::RemoteRegistry \"%s\": the source is not a rio::RemoteShare",
-                      qPrintable(d->name));
-            return;
-        }
+        if (signal < 0 || ready < 0)
+            return notAShare();
         d->ready = meta->method(ready);
         watchLink(this, *d);
         const QMetaMethod receiver = metaObject()->method(metaObject()->indexOfSlot("onEvent(QByteArray)"));
@@ -156,16 +150,13 @@ void RemoteSubscriber::update()
     const bool shareValid = shareState == QRemoteObjectReplica::Valid && d->post.isValid();
     if (!shareValid) {
         d->subscribed = false;
-    } else if (!d->subscribed) {
-        // Once per (re)connection: the share starts this subscriber's backlog (the retained event
-        // first) and remotes its channel.
+    } else if (!d->subscribed) { // once per (re)connection
         d->subscribed = true;
         d->subscribe.invoke(d->replica.get(), Qt::DirectConnection, Q_ARG(QByteArray, d->secret));
     }
     const bool channelValid = d->channel->state() == QRemoteObjectReplica::Valid && d->ready.isValid();
     if (shareValid && channelValid) {
-        if (d->state != State::Connected) {
-            // The channel is acquired: what waits for it may go.
+        if (d->state != State::Connected) { // the channel is acquired: what waits for it may go
             d->ready.invoke(d->channel.get(), Qt::DirectConnection);
             d->everConnected = true;
         }
@@ -196,8 +187,6 @@ void RemoteSubscriber::setState(State state)
 
 void RemoteSubscriber::pump()
 {
-    // What waits goes out in frames of up to RemoteFrameMaxEvents events (one post each), a few
-    // frames per turn.
     std::vector<detail::RemoteFrameEvent> events;
     for (int frame = 0; frame < detail::RemoteFramesPerTurn; ++frame) {
         if (d->state != State::Connected || !d->replica) {
@@ -228,8 +217,8 @@ void RemoteSubscriber::onEvent(const QByteArray &bytes)
         return;
     }
     const bool coalesced = frame->flags & detail::RemoteFrameLatest;
-    // An event of this source's sequence at or before the last one seen ran here already (the
-    // retained event sent again on a reconnection): it is skipped and moves nothing.
+    // An event of this source at or before the last sequence seen ran here already (the retained
+    // event sent again on a reconnection): it is skipped and moves nothing.
     const bool sameSource = frame->sourceInstance == d->lastInstance;
     const quint64 seen = d->lastSequence;
     const auto isNew = [sameSource, seen](const detail::RemoteFrameEvent &event) {
