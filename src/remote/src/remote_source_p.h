@@ -8,9 +8,8 @@
 
 namespace rio::detail {
 
-/// The object Qt Remote Objects remotes for one share under its name. Its meta-object is the whole
-/// API a peer sees there: events from subscribers, and subscribing (which makes the share remote a
-/// RemoteChannel of the subscriber's own). Nothing else of this process is reachable through it.
+/// What Qt Remote Objects remotes under a share's name: its meta-object is the whole API a peer
+/// sees there, and nothing else of this process is reachable through it.
 class RemoteSource : public QObject
 {
     Q_OBJECT
@@ -27,14 +26,12 @@ public:
 public Q_SLOTS:
     /// Events a subscriber notified (a post frame, see remote_codec_p.h).
     void post(const QByteArray &frame) { m_onPost(frame); }
-    /// A subscriber wants its events on the channel `<name>#<key in hex>`, its key being that of
-    /// this secret (remoteKeyOf()), which is never published: a peer that knows a channel's name
-    /// cannot claim it.
+    /// A subscriber wants its events on the channel `<name>#<key in hex>`, the key of this secret
+    /// (remoteKeyOf()), which is never published: a peer that knows a channel's name cannot claim it.
     void subscribe(const QByteArray &secret) { m_onSubscribe(secret); }
     /// The subscriber with this key goes.
     void unsubscribe(quint64 key) { m_onUnsubscribe(key); }
-    /// The subscriber's side of this connection has read this many bytes of it since it connected
-    /// (RemoteListener::noteReceived() checks and counts it).
+    /// The subscriber's side read this many bytes of its connection (RemoteListener::noteReceived()).
     void took(quint64 bytes) { m_onTook(bytes); }
 
 private:
@@ -44,8 +41,8 @@ private:
     std::function<void(quint64)> m_onTook;
 };
 
-/// One subscriber's channel: the frames of its own backlog. Remoted under `<name>#<key in hex>`
-/// once it subscribed; it sends nothing until the subscriber says it acquired it (ready()).
+/// One subscriber's channel, remoted under `<name>#<key in hex>` once it subscribed: the frames of
+/// its backlog, sent once the subscriber acquired it (ready()).
 class RemoteChannel : public QObject
 {
     Q_OBJECT

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The client side of RegistryIO::Remote's connections: connectToSource() connects a node through
-// schemes of the library's own (riolocal:, riotcp:, riotls:) that it registers on that node with
-// Qt Remote Objects' public external-schema API, so that plain Qt Remote Objects (local:, tcp:)
-// in the same process keeps its own transports.
+// The client side: connectToSource() connects a node through schemes of the library's own
+// (riolocal:, riotcp:, riotls:) registered with Qt Remote Objects' external-schema API, so that
+// plain Qt Remote Objects (local:, tcp:) in the same process keeps its own transports.
 #include "remote_screen_p.h"
 #include "remote_transport_p.h"
 
@@ -33,38 +32,32 @@ namespace rio {
 
 namespace {
 
-// Qt Remote Objects' reconnection interval (QRemoteObjectNode retries every 250 ms).
-constexpr int RetryMs = 250;
-// What a node holds for one source at most: a packet larger than this drops the source (so an
-// event of about as many bytes is the largest a subscriber takes), and the objects the source
-// lists (names, type names, signatures) may hold this much in the node.
+constexpr int RetryMs = 250; // as QRemoteObjectNode's own reconnection
+// What a node holds for one source at most: a packet (so about the largest event a subscriber
+// takes), and the objects the source lists (names, type names, signatures).
 constexpr qint64 MaxReplyBytes = qint64(64) << 20;
 constexpr qint64 MaxListedBytes = qint64(8) << 20;
-// What the socket buffers of what the source sends while the pipe does not read it.
-constexpr qint64 ReadChunk = qint64(1) << 20;
+constexpr qint64 ReadChunk = qint64(1) << 20; // what the socket buffers while the pipe does not read
+// The most signals, methods or properties a class a source defines may have.
+constexpr quint32 MaxMembers = 256;
 
 QString internalScheme(const QString &scheme)
 {
     return QStringLiteral("rio") + scheme;
 }
 
-// The API a source defined for one of the node's dynamic replicas: each signal's parameter types,
-// each property's type.
+// The API a source defined for a dynamic replica: each signal's parameter types, each property's type.
 struct ReplicaApi
 {
     QList<QList<QMetaType>> signalTakes;
     QList<QMetaType> properties;
 };
 
-// What a node asked of its source and what the source told it, against which each packet the
-// source sends is judged. Per connection: whether it shook hands, the objects it listed (with the
-// bytes each holds in the node), those the node released (what the source sent for one before it
-// read that is read, and ignored). Per object the node acquired (an AddObject it wrote): whether
-// it waits for its definition or values, and the API it was defined with (kept across
-// connections, as the node's replica keeps the class it built).
-// The most signals, methods or properties a class a source defines may have.
-constexpr quint32 MaxMembers = 256;
-
+// What a node asked of its source and was told, against which each packet the source sends is
+// judged. Per connection: the handshake, the objects listed (with the bytes each holds in the
+// node), those released (what the source sent for one before it read that is read and ignored).
+// Per object acquired (an AddObject written): whether it waits for its definition or values, and
+// its API (kept across connections, as the node's replica keeps the class it built).
 struct ReplyState
 {
     struct Replica
@@ -79,12 +72,11 @@ struct ReplyState
     qint64 listedBytes = 0;
     QHash<QString, Replica> replicas;
     QSet<QString> released;
-    // AddObject packets written and not answered yet, by name: a node that released an object and
-    // asked for it again before the source answered gets two answers, both its own.
+    // AddObject packets not answered yet, by name: an object released and asked for again before
+    // the source answered gets two answers, both its own.
     QHash<QString, int> unanswered;
 
-    // Notes the AddObject and RemoveObject packets the node writes (Qt Remote Objects writes each
-    // packet whole, in one write).
+    // Notes the AddObject and RemoveObject packets the node writes (each whole, in one write).
     void wrote(const char *data, qint64 size)
     {
         for (qint64 at = 0; at + 6 <= size; at += 4 + qint64(qFromLittleEndian<quint32>(data + at))) {
@@ -122,8 +114,8 @@ struct ReplyState
     }
 };
 
-// A packet a source sent, walked as Qt Remote Objects' node reads it, and judged against what
-// the node asked (ReplyState), which it changes only once the whole packet passed.
+// A packet a source sent, walked as the node reads it and judged against ReplyState, which it
+// changes only once the whole packet passed.
 class ReplyScreen : detail::WireWalk
 {
 public:
@@ -211,9 +203,8 @@ private:
         return values(count, m_released ? nullptr : &m_api.properties, what);
     }
 
-    // A class's definition, as Qt Remote Objects builds a replica's class of it: one without
-    // enumerations or gadget types (which it would register in this process for good), whose
-    // signals and properties take only the table's types.
+    // A class's definition without enumerations or gadget types (Qt Remote Objects would register
+    // them in this process for good), whose signals and properties take only the table's types.
     QString definition()
     {
         QString typeName;
@@ -307,8 +298,8 @@ private:
         return {};
     }
 
-    // The API of the object the packet is for, when the source may emit its signals and change its
-    // properties (it defined it on this connection); null, and `why` set, when it may not.
+    // The API of the object the packet is for, if it was defined on this connection; else null,
+    // `why` set.
     const ReplicaApi *api(const QString &what, QString &why) const
     {
         if (m_replica && m_replica->live && m_replica->api)
@@ -317,8 +308,7 @@ private:
         return nullptr;
     }
 
-    // A signal the source emits (an InvokePacket), by the index and with the arguments its
-    // definition gave.
+    // A signal the source emits (an InvokePacket), as its definition gave it.
     QString emission()
     {
         qint32 call = -1;
@@ -387,15 +377,12 @@ private:
     QHash<QString, qint64> m_listed; // what an object list adds
 };
 
-// The one device a node reads from and writes to for one URL, for the node's life: it connects,
-// and after a loss connects again every RetryMs, to whatever source listens there.
-//
-// The node sees whole packets only, each screened (ReplyScreen), so its reader never waits for the
-// rest of a packet that a dead connection cut short (Qt Remote Objects' reader keeps that size and
-// would take the next connection's handshake for the rest), nor reads one it would decode unsafely.
-// When the connection goes, the node is told what Qt's own transports tell it: each object the
-// source remoted is gone (one RemoveObject packet per name, the packet a source sends when it
-// stops remoting one), so its replicas turn Suspect and attach again when the next source lists them.
+// The one device a node uses for one URL, for the node's life: it connects, and after a loss again
+// every RetryMs, to whatever source listens there. The node reads whole, screened packets only: it
+// never waits for the rest of one a dead connection cut short (Qt Remote Objects' reader would take
+// the next handshake for it), nor reads one it would decode unsafely. When the connection goes,
+// the node gets one RemoveObject per object listed, as from Qt's own transports, so its replicas
+// turn Suspect and attach again when the next source lists them.
 class ClientPipe final : public QIODevice
 {
 public:
@@ -428,7 +415,6 @@ public:
             else
                 connect(tcp, &QAbstractSocket::connected, this, [this] { m_open = true; });
         }
-        // What the socket buffers while the pipe does not read it (the node reads): one chunk.
         detail::setReadLimit(m_socket, ReadChunk);
         connect(m_socket, &QIODevice::readyRead, this, &ClientPipe::receive);
         m_retry.setSingleShot(true);
@@ -465,8 +451,8 @@ protected:
         return n;
     }
 
-    // What the node writes while no source is connected (nothing normally: its replicas are
-    // Suspect) has no reader: it is dropped, as a closed socket would.
+    // What the node writes while no source is connected (nothing normally) is dropped, as a closed
+    // socket would.
     qint64 writeData(const char *data, qint64 size) override
     {
         m_screen.wrote(data, size); // what the node asks its source for
@@ -491,16 +477,14 @@ private:
         }
     }
 
-    // Appends what arrived, screens each packet made whole, and lets the node read those that
-    // passed. A refused packet drops the connection once what passed before it was read; neither
-    // it nor anything after it is read. While the node reads (a handler it runs may spin an event
-    // loop), what arrives waits in the socket, which holds a chunk at most.
+    // Lets the node read the packets made whole that passed the screen. A refused packet drops
+    // the connection once what passed before it was read; it and what follows are never read.
+    // While the node reads (a handler may spin an event loop), what arrives waits in the socket.
     void receive()
     {
         if (m_reading)
             return;
-        // Read straight into the buffer, which keeps its capacity: no allocation per read once
-        // the node has read everything before (the usual case).
+        // The buffer keeps its capacity: no allocation per read once the node read everything.
         if (m_read == m_in.size() && m_in.capacity() > 2 * ReadChunk)
             m_in = QByteArray(); // a large packet's room goes back once it was read
         else if (m_read == m_in.size())

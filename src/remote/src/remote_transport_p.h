@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// What a node keeps for the client side of its connections (the device between a connection and
-// Qt Remote Objects is remote_transport.cpp's ClientPipe).
+// Reading a connection, and what a node keeps of the client side of its connections.
 
 #include <QObject>
 
@@ -12,14 +11,13 @@ inline constexpr qsizetype ReleasedAbove = 65536;
 
 // The most a connection's socket buffers of what it reads from the system (0: no limit).
 void setReadLimit(QIODevice *socket, qint64 bytes);
-// Appends what `socket` holds to `buffer`; a socket whose buffer (of `limit` bytes) was full reads
-// from the system again. The bytes read.
+// Appends what `socket` holds to `buffer` and returns the bytes read; a socket whose buffer (of
+// `limit` bytes) was full reads from the system again.
 qint64 readInto(QIODevice *socket, QByteArray &buffer, qint64 limit);
 
-// The client side of one connectToSource() connection: the bytes it has read of its connection
-// since it connected (whole packets or not), told at most every ClaimIntervalMs while bytes arrive.
-// One of the node's subscribers on it tells the source (RemoteSource::took()), which sees a
-// reader's progress that TCP hides until the reader has read about a segment.
+// One connectToSource() connection's bytes read since it connected, told at most every
+// ClaimIntervalMs while bytes arrive; a subscriber on it tells the source (RemoteSource::took()),
+// which sees a reader's progress that TCP hides until about a segment was read.
 class ClientLink final : public QObject
 {
     Q_OBJECT
@@ -37,8 +35,7 @@ Q_SIGNALS:
 // A quarter of a source's deadline pass at its defaults (1 s).
 inline constexpr int ClaimIntervalMs = 250;
 
-// The link whose packets the node is reading on this thread (set while the node reads them), so
-// that a subscriber finds the link of its own replicas.
+// The link whose packets the node reads on this thread: a subscriber finds its replicas' link.
 inline thread_local ClientLink *t_clientLink = nullptr;
 
 /// The node property that holds a node's TLS configuration (setRemoteTlsConfiguration).

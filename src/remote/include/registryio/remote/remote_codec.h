@@ -29,25 +29,22 @@ concept RemoteEvent = std::default_initializable<E> && requires(QDataStream &s, 
 
 namespace detail {
 
-/// The QDataStream version of every event on the wire: fixed, so peers built against newer Qt
-/// still agree.
+/// The QDataStream version of every event on the wire: fixed, so peers on newer Qt still agree.
 inline constexpr QDataStream::Version RemoteStreamVersion = QDataStream::Qt_6_4;
 
-/// One event inside a frame: who sent it, its place in the source's sequence, and its
-/// QDataStream bytes.
+/// One event inside a frame.
 struct RemoteFrameEvent
 {
     /// 1, 2, 3... per source; a gap is an event the source did not send to anyone. Posts carry 0.
     quint64 sequence = 0;
     /// The subscriber the event came from (0: the sharing process itself).
     quint64 origin = 0;
-    /// The event's bytes; a view into the frame they were decoded from (or encoded into).
+    /// The event's QDataStream bytes, viewed in their frame.
     QByteArrayView payload;
 };
 
-/// `event` as QDataStream bytes, in a buffer of their size: backlogs hold it, and budgets count it
-/// (a stream grows its buffer up to twice the bytes; copied out, its buffer goes whole, whereas
-/// shrinking it in place would leave a free fragment beside every event a backlog holds).
+/// `event` as QDataStream bytes in a buffer of their size, as backlogs hold and budgets count it
+/// (copied out of the stream's, which may be twice as large; shrinking that would fragment).
 template <RemoteEvent E>
 QByteArray encodeRemoteEvent(const E &event)
 {
@@ -62,12 +59,10 @@ QByteArray encodeRemoteEvent(const E &event)
     return bytes;
 }
 
-/// Reads one E from `bytes` into `out`; false unless the stream read exactly all of them without
-/// error (trailing bytes are malformed input too).
+/// Reads one E from `bytes` into `out`; false unless it read exactly all of them without error.
 template <RemoteEvent E>
 bool decodeRemoteEvent(QByteArrayView bytes, E &out)
 {
-    // fromRawData: no copy; the stream only reads.
     const QByteArray raw = QByteArray::fromRawData(bytes.data(), bytes.size());
     QDataStream stream(raw);
     stream.setVersion(RemoteStreamVersion);
@@ -75,10 +70,8 @@ bool decodeRemoteEvent(QByteArrayView bytes, E &out)
     return stream.status() == QDataStream::Ok && stream.atEnd();
 }
 
-/// Decodes every event of one frame as E first; only when all of them decode does it run
-/// `accepted()` and then `notify(event, origin)` for each, in order, until one returns false (its
-/// receiver is gone: a handler destroyed it). False, with nothing run, when one event does not
-/// decode: one bad event makes the whole frame malformed.
+/// Decodes a frame's events as E, then runs `accepted()` and `notify(event, origin)` for each until
+/// one returns false (a handler destroyed the receiver). False, running nothing, if one does not decode.
 template <RemoteEvent E, typename Accepted, typename Notify>
 bool deliverRemoteEvents(std::span<const RemoteFrameEvent> events, Accepted &&accepted, Notify &&notify)
 {

@@ -17,9 +17,8 @@
 
 namespace rio::detail {
 
-/// Whether `bytes`, a QVariant's QDataStream, read back as one: QDataStream writes some types it
-/// cannot read (a QObject pointer, also inside a map or list) without an error, and the other side
-/// would take them for malformed input. Warns, naming the type, when they do not.
+/// Whether `bytes`, a QVariant's QDataStream, read back as one (QDataStream writes a QObject
+/// pointer it cannot read without an error); warns, naming the type, when not.
 RIO_REMOTE_EXPORT bool remoteVariantReadsBack(const QVariant &event, const QByteArray &bytes);
 
 /// The one bridge between a registry and its side of the wire (`Side`: the RemoteShareBase of a
@@ -27,10 +26,8 @@ RIO_REMOTE_EXPORT bool remoteVariantReadsBack(const QVariant &event, const QByte
 template <RemoteEvent E>
 struct RemoteBridge
 {
-    /// What the side returned by `side` (called for each frame: the side is made with this) delivers
-    /// a frame from the wire with: its events, all decoded first (none is notified when one is not
-    /// an E), each notified on `registry` as from its origin, so that the side's forwarding handler
-    /// does not send it back. A handler may destroy the side: the rest of the frame goes nowhere.
+    /// The Deliver of the side `side()` returns (the side is made with it): a frame's events, all
+    /// decoded first, each notified on `registry` as from its origin; a handler may destroy the side.
     template <class SideOf>
     static auto deliver(QtRegistry<E> &registry, SideOf side)
     {
@@ -48,9 +45,8 @@ struct RemoteBridge
         };
     }
 
-    /// Sends the events notified on `registry` on `side`'s wire: a handler first in priority order,
-    /// on the notifying thread (the bytes are made once per notify), removed with the side (its
-    /// context).
+    /// Sends the events notified on `registry` on `side`'s wire: a handler first in priority order
+    /// on the notifying thread, removed with the side (its context).
     template <class Side>
     static void forward(QtRegistry<E> &registry, Side *side)
     {
