@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -206,6 +207,7 @@ struct Source
     }
 };
 
+// A subscriber of share `name` on this thread: the events it received, in arrival order.
 struct Subscriber
 {
     QObject context; // of the handler: outlives the node
@@ -213,10 +215,10 @@ struct Subscriber
     std::unique_ptr<rio::RemoteRegistry<Payload>> registry;
     QList<qint64> received;
 
-    explicit Subscriber(const QString &address)
+    explicit Subscriber(const QString &address, const QString &name = QStringLiteral("orders"))
     {
         rio::connectToSource(node.get(), QUrl(address));
-        registry = std::make_unique<rio::RemoteRegistry<Payload>>(node.get(), QStringLiteral("orders"));
+        registry = std::make_unique<rio::RemoteRegistry<Payload>>(node.get(), name);
         registry->add(&context, [this](const Payload &p) { received.append(p.seq); },
                       {.connection = Qt::DirectConnection});
     }
@@ -247,16 +249,20 @@ inline bool strictlyIncreasing(const QList<qint64> &seqs)
     return std::adjacent_find(seqs.begin(), seqs.end(), std::greater_equal<>()) == seqs.end();
 }
 
-// A worker thread that notifies `registry` with events first..last of `bytes` bytes (bounded by
-// the count; a Block wait in it ends at the latest when the share goes, which the owner of the
-// worker makes sure of before join()).
+// A worker thread that notifies `registry` with events first..last of `bytes` bytes, each after
+// `before(seq)` returned (which may pace it or sample what the source holds), bounded by the count
+// (a Block wait in it ends at the latest when the share goes, which the owner of the worker makes
+// sure of before join()).
 class Worker
 {
 public:
-    Worker(rio::QtRegistry<Payload> &registry, qint64 first, qint64 last, int bytes)
-        : m_thread([this, &registry, first, last, bytes] {
+    Worker(rio::QtRegistry<Payload> &registry, qint64 first, qint64 last, int bytes,
+           std::function<void(qint64)> before = {})
+        : m_thread([this, &registry, first, last, bytes, before = std::move(before)] {
               const QByteArray blob(bytes, 'w');
               for (qint64 seq = first; seq <= last; ++seq) {
+                  if (before)
+                      before(seq);
                   registry.notify(Payload{seq, blob});
                   m_notified.store(seq - first + 1);
               }

@@ -26,7 +26,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <future>
 #include <optional>
 #include <vector>
 
@@ -319,8 +318,6 @@ private Q_SLOTS:
     void holderAtItsFileLimitWithAFullBacklogKeepsItsName();
     void threadsOfOneProcessListenOnce();
     void sourceSurvivesBurstsOfShortConnectionsAtItsFileLimit();
-    void oneConnectionsSubscriptionsStayWithinTheBacklogBudget_data();
-    void oneConnectionsSubscriptionsStayWithinTheBacklogBudget();
     void unfinishedTlsHandshakesAreBoundedAndFreed();
     void blockedRelayHoldsOneReadOfTheSender_data();
     void blockedRelayHoldsOneReadOfTheSender();
@@ -863,147 +860,6 @@ void tst_remote_listener_name::sourceSurvivesBurstsOfShortConnectionsAtItsFileLi
     }
     QVERIFY(served);
     QCOMPARE(source->process().state(), QProcess::Running);
-}
-
-// RemoteListener::Options::backlogBytesBudget: "the most bytes that subscriptions' backlogs ... may
-// hold across every connection of every listener in this process; past it, the connections whose
-// backlogs have sent nothing for longest are dropped until it holds". One connection subscribes 256 times
-// (the most one connection may), acquires every channel, then stops reading (its thread blocked), while the
-// source notifies a burst at the default capacity of 65,536 (without the budget, 256 x 65,536 entries: about
-// 680 MiB), on its own thread (which gives the listener no turn of its event loop meanwhile) or on another.
-// From another thread, the connection is dropped at once if its listener has found that it does not read (its
-// peer took nothing for four deadline passes) when the burst passes the budget, else it is thinned first as
-// below. On the share's thread no connection has been measured when the burst passes it (REMOTE.md: the lossy
-// backlogs of the connections that hold the most are thinned first, a stalled connection's as a reader's, and
-// it goes at the deadline pass that finds it does not read): its subscriptions lose
-// events counted as drops, the reader loses none, and it is dropped once without another burst. Either way
-// what the source holds stays within the budget, is given back, and a subscriber that reads gets every event.
-void tst_remote_listener_name::oneConnectionsSubscriptionsStayWithinTheBacklogBudget_data()
-{
-    QTest::addColumn<QByteArray>("notify");
-    QTest::newRow("on the share's thread") << QByteArray("notify");
-    QTest::newRow("on another thread") << QByteArray("notifyThread");
-}
-
-void tst_remote_listener_name::oneConnectionsSubscriptionsStayWithinTheBacklogBudget()
-{
-    QFETCH(QByteArray, notify);
-#ifdef RIO_REMOTE_ASAN
-    QSKIP("under AddressSanitizer the allocator is not glibc's: mallinfo2() says nothing");
-#endif
-    constexpr int Subscriptions = 256;
-    constexpr qint64 BudgetKiB = 128 * 1024; // the default
-    auto started = startSource(uniqueLocalUrl(), {QStringLiteral("--handlers"), QStringLiteral("none"),
-                                                  QStringLiteral("--sample-heap")});
-    const std::unique_ptr<Peer> &source = started.first;
-    const QString address = started.second;
-    QVERIFY(!address.isEmpty());
-    auto reader = startSubscriber(address, {QStringLiteral("--quiet")});
-    QVERIFY(reader->waitLine("state connected"));
-
-    // The peer's node lives on a thread of its own, so that it can stop reading while this one runs.
-    QThread thread;
-    thread.start();
-    QObject context;
-    context.moveToThread(&thread);
-    std::unique_ptr<QRemoteObjectNode> node;
-    std::unique_ptr<QRemoteObjectDynamicReplica> share;
-    std::vector<std::unique_ptr<QRemoteObjectDynamicReplica>> channels;
-    QString failure;
-    const auto cleanUp = qScopeGuard([&] {
-        QMetaObject::invokeMethod(
-            &context,
-            [&] {
-                channels.clear();
-                share.reset();
-                node.reset();
-                context.moveToThread(QCoreApplication::instance()->thread());
-            },
-            Qt::BlockingQueuedConnection);
-        thread.quit();
-        thread.wait();
-    });
-    QMetaObject::invokeMethod(
-        &context,
-        [&] {
-            node = std::make_unique<QRemoteObjectNode>();
-            if (!rio::connectToSource(node.get(), QUrl(address))) {
-                failure = QStringLiteral("connectToSource");
-                return;
-            }
-            share.reset(node->acquireDynamic(QStringLiteral("orders")));
-            if (!share->waitForSource(Deadline)) {
-                failure = QStringLiteral("the share");
-                return;
-            }
-            const QMetaObject *meta = share->metaObject();
-            const QMetaMethod subscribe = meta->method(meta->indexOfSlot("subscribe(QByteArray)"));
-            for (int i = 0; i < Subscriptions; ++i) {
-                const QByteArray secret = secretFor(quint64(0xa77ac3) + quint64(i));
-                channels.emplace_back(
-                    node->acquireDynamic(QStringLiteral("orders#") + QString::number(keyOf(secret), 16)));
-                QRemoteObjectDynamicReplica *channel = channels.back().get();
-                if (!subscribe.invoke(share.get(), Qt::DirectConnection, Q_ARG(QByteArray, secret)) ||
-                    !channel->waitForSource(Deadline)) {
-                    failure = QStringLiteral("subscription %1").arg(i);
-                    return;
-                }
-                const QMetaObject *channelMeta = channel->metaObject();
-                channelMeta->method(channelMeta->indexOfSlot("ready()"))
-                    .invoke(channel, Qt::DirectConnection);
-            }
-        },
-        Qt::BlockingQueuedConnection);
-    QVERIFY2(failure.isEmpty(), qPrintable(failure));
-    QVERIFY(source->waitStats([](const auto &s) { return s.value("subscribers") == Subscriptions + 1; }));
-    // Every subscription receives (is ready at the source): one event reaches each of them.
-    qint64 heapBefore = 0;
-    QVERIFY(source->waitStats([&](const auto &s) {
-        source->send("notify 1 1");
-        heapBefore = s.value("heap");
-        return s.value("sent") >= Subscriptions + 1 && s.value("pending") == 0;
-    }));
-
-    std::promise<void> gate;
-    std::promise<void> blocked;
-    QMetaObject::invokeMethod(&context, [&] {
-        blocked.set_value();
-        gate.get_future().wait(); // released below, or by the clean-up's wait (bounded)
-    });
-    const auto release = qScopeGuard([&] { gate.set_value(); });
-    QCOMPARE(blocked.get_future().wait_for(std::chrono::milliseconds(Deadline)), std::future_status::ready);
-    // 256 backlogs of 30,000 entries would be about 370 MiB.
-    constexpr qint64 Last = 30001;
-    reader->send("expect " + QByteArray::number(Last));
-    source->send(notify + " 2 " + QByteArray::number(Last));
-    QVERIFY(source->waitLine("notified " + QByteArray::number(Last)));
-    const qint64 last = Last;
-    if (notify == "notify") {
-        // Thinned, not dropped: the stalled subscriptions' drops are counted, the reader's backlog
-        // (the smallest holding) keeps every event.
-        QVERIFY(reader->waitLine("reached " + QByteArray::number(Last)));
-        QVERIFY2(source->stats().value("dropped") > 0, "the budget thinned nothing");
-        QCOMPARE(reader->stats().value("droppedBySource"), qint64(0));
-        // The pump has since found the stalled connection full: it goes at the deadline pass that
-        // finds its peer has taken nothing for four passes, with no other burst.
-    }
-    QMap<QByteArray, qint64> after;
-    QVERIFY(source->waitStats([&](const auto &s) {
-        after = s;
-        return s.value("rejected") >= 1 && s.value("subscribers") == 1;
-    }));
-    QCOMPARE(after.value("rejected"), qint64(1));
-    QCOMPARE(after.value("connections"), qint64(1));
-    QVERIFY(reader->waitLine("reached " + QByteArray::number(last)));
-    QCOMPARE(reader->stats().value("droppedBySource"), qint64(0));
-    const qint64 peak = after.value("heapPeak") - heapBefore;
-    qInfo("%d subscriptions of one connection that stopped reading: the source held at most %lld KiB more "
-          "(the budget: %lld KiB)",
-          Subscriptions, peak, BudgetKiB);
-    // The budget counts each entry whole (48 bytes and its payload): what the heap holds for it is
-    // less. One report step (64 KiB) and the reader's share stay within the margin.
-    QVERIFY2(peak <= BudgetKiB + 8 * 1024, qPrintable(QString::number(peak)));
-    QVERIFY(source->waitStats([&](const auto &s) { return s.value("heap") - heapBefore <= 8 * 1024; }));
 }
 
 // REMOTE.md: a peer that "does not complete the handshake within handshakeTimeout of its TCP
