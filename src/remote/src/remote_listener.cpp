@@ -142,7 +142,7 @@ bool RemoteListener::start(const QUrl &url, const QSslConfiguration *tls)
     d->error.clear();
     if (!d->host)
         d->error = QStringLiteral("no host");
-    else if (d->local || d->tcp)
+    else if (!d->address.isEmpty())
         d->error = QStringLiteral("already listening on %1").arg(d->address.toString());
     else if (wantsTls != (tls != nullptr))
         d->error = wantsTls ? QStringLiteral("tls: needs a configuration: listen(url, QSslConfiguration)")
@@ -176,7 +176,6 @@ bool RemoteListener::listenLocal(const QUrl &url)
         delete server;
         return false;
     }
-    d->local = server;
     d->address = url;
     return true;
 }
@@ -223,7 +222,6 @@ bool RemoteListener::listenTcp(const QUrl &url, const QSslConfiguration *tls)
             QTimer::singleShot(detail::RemoteLocalServer::RetryMs, server, &QTcpServer::resumeAccepting);
         });
     }
-    d->tcp = server;
     d->address = url;
     d->address.setPort(server->serverPort());
     return true;
@@ -354,7 +352,7 @@ QString RemoteListener::nameOf(QIODevice *socket) const
 {
     // local: connections are QTcpSocket on Unix (see RemoteLocalServer), named by their process.
     auto *tcp = qobject_cast<QAbstractSocket *>(socket);
-    if (tcp && !d->local)
+    if (tcp && d->address.scheme() != QLatin1String("local"))
         return peerAt(tcp);
     QString name = d->address.toString();
 #ifdef Q_OS_LINUX

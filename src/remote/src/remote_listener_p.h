@@ -69,7 +69,6 @@ private:
     std::function<void(QIODevice *)> m_accepted;
     std::function<void(int)> m_failed;
     std::function<void(qintptr)> m_incoming; // accepting for a QTcpServer: its descriptor, not ours
-    bool m_forServer = false;
     QString m_path;
     int m_fd = -1;
     quint64 m_inode = 0;
@@ -289,9 +288,7 @@ struct RemoteListener::Private
 {
     QPointer<QRemoteObjectHost> host;
     Options options;
-    detail::RemoteLocalServer *local = nullptr;
-    QTcpServer *tcp = nullptr;
-    QUrl address;
+    QUrl address; // empty until listening
     QString error;
     qint64 readLimit() const { return options.maxPacketBytes + 65536; }
     // One per connection: its packet not yet whole, its progress, and its conversation (judge()).

@@ -44,12 +44,6 @@ QString RemoteLocalServer::pathFor(const QString &name)
 
 namespace {
 
-bool setCloseOnExec(int fd)
-{
-    const int flags = ::fcntl(fd, F_GETFD);
-    return flags >= 0 && ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0;
-}
-
 // Listeners of one name take turns through a user-only lock file `<name>.lock`, from looking at what
 // holds the name to linking or removing a socket there: a killed process's socket is replaced by one
 // listener only. Whoever leaves the name, or fails after creating the lock file, removes it while
@@ -184,7 +178,7 @@ public:
             ::close(m_folderFd);
         if (!m_bound.isEmpty()) {
             ::unlink(m_bound.constData());
-            ::rmdir(m_folder.constData());
+            ::rmdir(m_bound.chopped(2).constData()); // its folder
         }
     }
 
@@ -197,7 +191,6 @@ public:
                          .arg(name, target, qt_error_string(errno));
             return false;
         }
-        m_folder = folder;
         m_bound = folder + "/s";
         sockaddr_un address{};
         address.sun_family = AF_UNIX;
@@ -217,21 +210,17 @@ public:
         }
         std::memcpy(address.sun_path, bindAt.constData(), size_t(bindAt.size()) + 1);
         const char *failed = nullptr;
-        if ((m_fd = ::socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+        if ((m_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
             failed = "socket()";
-        else if (!setCloseOnExec(m_fd) || ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK) != 0)
-            failed = "fcntl()";
         else if (::bind(m_fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) != 0)
             failed = "bind()";
         else if (::chmod(m_bound.constData(), S_IRUSR | S_IWUSR) != 0)
             failed = "chmod()";
         else if (::listen(m_fd, SOMAXCONN) != 0)
             failed = "listen()";
-        if (failed != nullptr) {
-            const int saved = errno;
+        if (failed != nullptr)
             *error =
-                QStringLiteral("local:%1: %2: %3").arg(name, QLatin1String(failed), qt_error_string(saved));
-        }
+                QStringLiteral("local:%1: %2: %3").arg(name, QLatin1String(failed), qt_error_string(errno));
         return failed == nullptr;
     }
     [[nodiscard]] const QByteArray &path() const { return m_bound; }
@@ -239,8 +228,7 @@ public:
     int take() { return std::exchange(m_fd, -1); }
 
 private:
-    QByteArray m_folder;
-    QByteArray m_bound;
+    QByteArray m_bound; // <folder>/s
     int m_fd = -1;
     int m_folderFd = -1;
 };
@@ -277,7 +265,7 @@ QString claimName(const QByteArray &bound, const QByteArray &target, const socka
 
 RemoteLocalServer::~RemoteLocalServer()
 {
-    if (m_fd < 0 || m_forServer) // a QTcpServer's descriptor is its own
+    if (m_fd < 0 || m_path.isEmpty()) // (none: accepting for a QTcpServer, whose descriptor it is)
         return;
     ::close(m_fd);
     // The name is removed only while it is still this server's socket (another listener may have
@@ -333,7 +321,6 @@ bool RemoteLocalServer::acceptFor(QTcpServer *server, std::function<void(qintptr
 {
     server->pauseAccepting(); // for good: it is never resumed
     m_fd = int(server->socketDescriptor());
-    m_forServer = true;
     m_incoming = std::move(incoming);
     startAccepting();
     return true;
@@ -356,7 +343,7 @@ void RemoteLocalServer::acceptPending()
 {
     // A bounded number per turn: the notifier fires again while more wait.
     for (int i = 0; i < 64; ++i) {
-        const int fd = ::accept(m_fd, nullptr, nullptr);
+        const int fd = ::accept4(m_fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) {
             const int error = errno;
             if (error == EINTR || error == ECONNABORTED || error == EPROTO)
@@ -373,15 +360,11 @@ void RemoteLocalServer::acceptPending()
         // A QTcpSocket, as QLocalSocket has inside: setReadBufferSize() bounds its one buffer
         // (QLocalSocket buffers small reads on top of it without a bound).
         if (m_incoming) {
-            if (setCloseOnExec(fd))
-                m_incoming(qintptr(fd));
-            else
-                ::close(fd);
+            m_incoming(qintptr(fd));
             continue;
         }
         auto *socket = new QTcpSocket(this);
-        if (!setCloseOnExec(fd) ||
-            !socket->setSocketDescriptor(qintptr(fd), QAbstractSocket::ConnectedState,
+        if (!socket->setSocketDescriptor(qintptr(fd), QAbstractSocket::ConnectedState,
                                          QIODevice::ReadWrite | QIODevice::Unbuffered)) {
             ::close(fd);
             delete socket;
