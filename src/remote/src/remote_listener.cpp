@@ -19,7 +19,7 @@ using namespace detail; // remote_listener_p.h
 namespace {
 
 // A TCP server whose connections start a TLS handshake at once, timed by the listener from the TCP
-// connect (QSslServer restarts its timer at the first bytes, and closes some without a signal).
+// connect (QSslServer times it from the first bytes, and closes some without a signal).
 class TlsServer final : public QTcpServer
 {
 public:
@@ -28,8 +28,7 @@ public:
         : QTcpServer(parent), m_configuration(configuration), m_connected(std::move(connected))
     { }
 
-    // Connection `descriptor`, accepted for this server.
-    void take(qintptr descriptor) { incomingConnection(descriptor); }
+    void take(qintptr descriptor) { incomingConnection(descriptor); } // accepted for this server
 
 protected:
     void incomingConnection(qintptr descriptor) override
@@ -67,7 +66,7 @@ void detail::abortSocket(QIODevice *socket)
 
 void detail::setReadLimit(QIODevice *socket, qint64 bytes)
 {
-    // Setting it also starts reading from the system again when the buffer has room.
+    // (also reads from the system again when the buffer has room)
     if (auto *local = qobject_cast<QLocalSocket *>(socket))
         local->setReadBufferSize(bytes);
     else if (auto *tcp = qobject_cast<QAbstractSocket *>(socket))
@@ -105,13 +104,11 @@ RemoteListener::~RemoteListener()
         socket->disconnect(this);
         if (peer.pipe)
             peer.pipe->discard(); // nothing more reaches us through it
-        if (peer.reading) {
-            // Destroyed by a handler run inside Qt Remote Objects' read of it: the socket, pipe and
-            // device outlive that read (pump() lets them go).
+        // Destroyed by a handler inside Qt Remote Objects' read of it: read() lets it go.
+        if (peer.reading)
             socket->setParent(nullptr);
-        } else {
+        else
             forget(id); // the host may outlive us: it must not write to our sockets
-        }
         abortSocket(socket);
     }
     for (const auto &[key, handshake] : d->handshakes) {
@@ -145,7 +142,7 @@ bool RemoteListener::start(const QUrl &url, const QSslConfiguration *tls)
     d->error.clear();
     if (!d->host)
         d->error = QStringLiteral("no host");
-    else if (d->local || d->tcp)
+    else if (!d->address.isEmpty())
         d->error = QStringLiteral("already listening on %1").arg(d->address.toString());
     else if (wantsTls != (tls != nullptr))
         d->error = wantsTls ? QStringLiteral("tls: needs a configuration: listen(url, QSslConfiguration)")
@@ -179,7 +176,6 @@ bool RemoteListener::listenLocal(const QUrl &url)
         delete server;
         return false;
     }
-    d->local = server;
     d->address = url;
     return true;
 }
@@ -205,7 +201,7 @@ bool RemoteListener::listenTcp(const QUrl &url, const QSslConfiguration *tls)
         delete server;
         return false;
     }
-    // Accepted as local: ones are (QTcpServer retries a failed accept() at once, for ever, silently).
+    // Accepted as local: ones are (QTcpServer retries a failed accept() at once, for ever).
     auto *acceptor =
         new detail::RemoteLocalServer([this](QIODevice *socket) { accepted(socket); },
                                       [this](int error) { acceptFailed(qt_error_string(error)); }, this);
@@ -226,7 +222,6 @@ bool RemoteListener::listenTcp(const QUrl &url, const QSslConfiguration *tls)
             QTimer::singleShot(detail::RemoteLocalServer::RetryMs, server, &QTcpServer::resumeAccepting);
         });
     }
-    d->tcp = server;
     d->address = url;
     d->address.setPort(server->serverPort());
     return true;
@@ -273,28 +268,21 @@ void RemoteListener::beginHandshake(QSslSocket *socket)
         for (const QSslError &error : list)
             *errors += (errors->isEmpty() ? QString() : QStringLiteral("; ")) + error.errorString();
     });
-    connect(socket, &QAbstractSocket::errorOccurred, this,
-            [this, socket, errors, key](QAbstractSocket::SocketError error) {
-                const auto handshake = d->settleHandshake(key);
-                if (!handshake)
-                    return;
-                socket->disconnect(this);
-                socket->deleteLater(); // not from inside the socket's own signal: it goes on after it
-                if (error == QAbstractSocket::RemoteHostClosedError)
-                    return; // the peer went away: nothing to reject
-                rejectHandshake(
-                    QStringLiteral(
-                        "rio::RemoteListener %1: the peer at %2 failed the TLS handshake and is dropped: %3")
-                        .arg(d->address.toString(), peerAt(socket),
-                             errors->isEmpty() ? socket->errorString() : *errors));
-            });
-    // Closed without an error first: the peer went away.
-    connect(socket, &QAbstractSocket::disconnected, this, [this, socket, key] {
+    const auto failed = [this, socket, errors, key](QAbstractSocket::SocketError error) {
         if (!d->settleHandshake(key))
             return;
         socket->disconnect(this);
-        socket->deleteLater();
-    });
+        socket->deleteLater(); // not from inside the socket's own signal: it goes on after it
+        if (error != QAbstractSocket::RemoteHostClosedError) // (the peer went away: nothing to reject)
+            rejectHandshake(
+                QStringLiteral(
+                    "rio::RemoteListener %1: the peer at %2 failed the TLS handshake and is dropped: %3")
+                    .arg(d->address.toString(), peerAt(socket),
+                         errors->isEmpty() ? socket->errorString() : *errors));
+    };
+    connect(socket, &QAbstractSocket::errorOccurred, this, failed);
+    connect(socket, &QAbstractSocket::disconnected, this,
+            [failed] { failed(QAbstractSocket::RemoteHostClosedError); });
 }
 
 void RemoteListener::rejectHandshake(const QString &reason)
@@ -312,8 +300,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         return;
     }
     socket->setParent(this);
-    // Never more than one packet's limit (and a read's worth) buffered for a peer.
-    setReadLimit(socket, d->readLimit());
+    setReadLimit(socket, d->readLimit()); // never more than one packet (and a read) buffered
     const quint64 id = g_nextConnection.fetch_add(1, std::memory_order_relaxed);
     const QString name = nameOf(socket);
     g_ledger.open(this, id, d->address.toString(), name, d->options.backlogBytesBudget,
@@ -326,7 +313,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
     peer.pipe = pipe;
     connect(socket, &QIODevice::readyRead, this, [this, id] { pump(id); });
     d->host->addHostSideConnection(pipe);
-    // Its device (a child of the host, the newest), found now: a host being destroyed can no longer be asked.
+    // Its device (the host's newest child), found now: a host being destroyed can no longer be asked.
     const QObjectList &children = d->host->children();
     for (auto it = children.crbegin(); it != children.crend() && !peer.device; ++it) {
         if (auto *device = qobject_cast<QtROIoDeviceBase *>(*it); device && device->connection() == pipe)
@@ -341,8 +328,7 @@ void RemoteListener::accept(QIODevice *socket, qint64 connectedAt)
         const qint64 queued = queuedBytes(peer->socket);
         dropAll(g_ledger.hold(this, id, QueuedBytes, queued, d->options.queuedBytesBudget), true);
         d->measure(*peer, queued); // what its peer takes: the budgets' measure of who reads, kept live
-        const bool congested = queued > d->options.highWaterBytes;
-        if (congested)
+        if (queued > d->options.highWaterBytes)
             peer->congested = true;
         else if (std::exchange(peer->congested, false))
             Q_EMIT drained();
@@ -366,7 +352,7 @@ QString RemoteListener::nameOf(QIODevice *socket) const
 {
     // local: connections are QTcpSocket on Unix (see RemoteLocalServer), named by their process.
     auto *tcp = qobject_cast<QAbstractSocket *>(socket);
-    if (tcp && !d->local)
+    if (tcp && d->address.scheme() != QLatin1String("local"))
         return peerAt(tcp);
     QString name = d->address.toString();
 #ifdef Q_OS_LINUX
@@ -383,7 +369,7 @@ void RemoteListener::closed(quint64 id)
     Private::Peer *peer = d->find(id);
     if (peer == nullptr)
         return;
-    // Closed while Qt Remote Objects reads it (a handler spins an event loop): pump() lets it go.
+    // Closed while Qt Remote Objects reads it (a handler spins an event loop): read() lets it go.
     if (peer->reading) {
         peer->hungUp = true;
         return;
@@ -424,8 +410,7 @@ bool RemoteListener::hasRoom(quint64 id) const noexcept
 
 bool RemoteListener::isIdle(quint64 id) const noexcept
 {
-    const Private::Peer *peer = d->find(id);
-    return !peer || !peer->socket || queuedBytes(peer->socket) == 0;
+    return bytesToWrite(id) == 0;
 }
 
 qint64 RemoteListener::bytesToWrite(quint64 id) const noexcept

@@ -20,8 +20,7 @@ using namespace detail; // remote_listener_p.h
 
 namespace {
 
-// Whether the peer of a connection whose reading is paused (which reads no more, so never the end
-// of the stream) has closed its end: the kernel says it without a read.
+// Whether the peer of a paused connection (never read to its end) closed its end, asked without a read.
 bool hungUp([[maybe_unused]] const QIODevice *socket)
 {
 #if defined(Q_OS_LINUX) && defined(POLLRDHUP)
@@ -81,13 +80,9 @@ void Ledger::open(RemoteListener *listener, quint64 id, const QString &address, 
 
 void Ledger::close(quint64 id)
 {
+    leave(id); // (a leaving row is skipped by every other thread, as a gone one)
     const std::lock_guard lock(m_mutex);
-    const auto it = m_rows.find(id);
-    if (it == m_rows.end())
-        return;
-    for (std::size_t b = 0; b < Budgets && !it->second.leaving; ++b)
-        m_totals[b] -= it->second.amount[b];
-    m_rows.erase(it);
+    m_rows.erase(id);
 }
 
 std::vector<std::pair<quint64, QString>> Ledger::hold(const RemoteListener *self, quint64 id, Budget budget,
@@ -112,10 +107,10 @@ void Ledger::measureQueued(quint64 id, qint64 queued, qint64 untaken, qint64 tak
     Row *row = findLocked(id);
     if (row == nullptr)
         return;
-    // Past its high-water mark, its wait starts as it goes past and whenever its peer took bytes.
+    // Past its high-water mark, its wait starts as it goes past and whenever its peer took bytes. TCP
+    // shows a slow reader a window at a time: a peer that held bytes untaken, then took more, is granted
+    // twice its longest such wait (up to stallMs) before it counts as taking nothing.
     const qint64 now = nowMs();
-    // TCP shows a slow reader a window at a time: a peer that held bytes untaken, then took more,
-    // is granted twice its longest such wait (up to stallMs) before it counts as taking nothing.
     if (taken > row->taken) {
         if (std::exchange(row->waiting, false))
             row->grace = std::max(row->grace, std::min(2 * (now - row->takenAt), row->stallMs));
@@ -135,10 +130,10 @@ void Ledger::tookClaimed(quint64 id)
     const std::lock_guard lock(m_mutex);
     Row *row = findLocked(id);
     const qint64 now = nowMs();
-    // The wait it starts ends within ClaimedStalls stall waits of its system's last taking.
+    // Its wait starts again (since[QueuedBytes] stays its system's), to end within ClaimedStalls
+    // stall waits of its system's last taking.
     if (row == nullptr || row->takenAt == 0 || now - row->takenAt > (ClaimedStalls - 1) * row->stallMs)
         return;
-    // Past its high-water mark, its wait starts again (since[QueuedBytes] stays its system's).
     row->claimedAt = now;
     row->stalled = false;
 }
@@ -184,8 +179,7 @@ bool Ledger::holdBacklog(quint64 id, quint64 share, qint64 change, qint64 since)
     // Only what may not be dropped (Block, Latest, retained events) makes the oldest holders go.
     if (m_totals[BacklogBytes] > budget) {
         shedLocked(nullptr, BacklogBytes, budget, [&thinnable](const Row &row) {
-            const auto one = std::find_if(thinnable.begin(), thinnable.end(),
-                                          [&row](const auto &entry) { return entry.first == row.id; });
+            const auto one = thinnable.find(row.id);
             return one == thinnable.end() || one->second < row.amount[BacklogBytes];
         });
     }
@@ -199,7 +193,7 @@ void Ledger::thinFirst(const std::weak_ptr<RemoteOutbox> &box)
     m_thinnable.push_back(box);
 }
 
-std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
+std::unordered_map<quint64, qint64> Ledger::thinLocked(qint64 limit)
 {
     // Lock order: the ledger's, then one share's at a time.
     std::vector<std::shared_ptr<RemoteOutbox>> boxes;
@@ -221,36 +215,30 @@ std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
         box->holdings(counted, held);
     struct Holder
     {
-        quint64 id = 0;
         qint64 total = 0;
         std::vector<qint64> sizes{};
         qint64 level = INT64_MAX; // what each of its backlogs is cut down to
     };
-    std::vector<Holder> holders;
+    std::unordered_map<quint64, Holder> holders; // by connection
     for (const auto &[id, bytes] : held) {
-        const quint64 connection = id;
-        auto it = std::find_if(holders.begin(), holders.end(),
-                               [connection](const Holder &h) { return h.id == connection; });
-        if (it == holders.end())
-            it = holders.insert(holders.end(), Holder{.id = connection});
-        it->total += bytes;
-        it->sizes.push_back(bytes);
+        Holder &h = holders[id];
+        h.total += bytes;
+        h.sizes.push_back(bytes);
     }
     std::vector<qint64> totals;
     totals.reserve(holders.size());
-    for (const Holder &h : holders)
+    for (const auto &[id, h] : holders)
         totals.push_back(h.total);
     const qint64 level = waterLevel(std::move(totals), m_totals[BacklogBytes] - limit);
-    for (Holder &h : holders) {
+    for (auto &[id, h] : holders) {
         if (h.total <= level)
             continue;
         h.level = waterLevel(std::move(h.sizes), h.total - level);
-        findLocked(h.id)->thinned = true;
+        findLocked(id)->thinned = true;
     }
     const auto levelOf = [&holders](quint64 id) {
-        const auto it =
-            std::find_if(holders.begin(), holders.end(), [id](const Holder &h) { return h.id == id; });
-        return it == holders.end() ? INT64_MAX : it->level;
+        const auto it = holders.find(id);
+        return it == holders.end() ? INT64_MAX : it->second.level;
     };
     held.clear();
     for (const auto &box : boxes) {
@@ -261,15 +249,9 @@ std::vector<std::pair<quint64, qint64>> Ledger::thinLocked(qint64 limit)
         });
         box->holdings(counted, held);
     }
-    std::vector<std::pair<quint64, qint64>> left; // per connection, what it still holds in them
-    for (const auto &one : held) {
-        const auto it = std::find_if(left.begin(), left.end(),
-                                     [&one](const auto &entry) { return entry.first == one.first; });
-        if (it == left.end())
-            left.push_back(one);
-        else
-            it->second += one.second;
-    }
+    std::unordered_map<quint64, qint64> left; // per connection, what it still holds in them
+    for (const auto &[id, bytes] : held)
+        left[id] += bytes;
     return left;
 }
 
@@ -328,17 +310,15 @@ std::vector<std::pair<quint64, QString>> Ledger::shedLocked(const RemoteListener
         if (!row.leaving && row.amount[budget] > 0 && (!eligible || eligible(row)))
             holders.push_back(&row);
     }
-    // Incomplete packets and backlogs: those held longest go first (the one that passed the budget
-    // is usually a sender or a reader's burst). Bytes to write: those whose peers took nothing for
-    // longest (a flooded reader holds as much as a hoarder, but takes bytes all along). Then, and
-    // for the other budgets, the most first; then the oldest connection.
+    // Incomplete packets and backlogs: held longest first (the one that passed the budget is usually
+    // a sender or a reader's burst); a connection that does not read holds its backlogs for good: the
+    // oldest. Bytes to write: peers that took nothing for longest first (a flooded reader holds as
+    // much as a hoarder, but takes bytes all along; one that took nothing has no grace). Then the
+    // most first; then the oldest connection.
     const bool byAge = budget == IncompleteBytes || budget == BacklogBytes;
-    // A connection that does not read holds its backlogs for good: it counts as the oldest.
     std::sort(holders.begin(), holders.end(), [budget, byAge](const Row *a, const Row *b) {
-        // (a peer that took nothing at all first: its grace is 0)
         if (budget == QueuedBytes && a->takenAt + a->grace != b->takenAt + b->grace)
             return a->takenAt + a->grace < b->takenAt + b->grace;
-        // (0: not known, counted as the newest)
         const auto age = [budget](const Row *r) {
             return budget == BacklogBytes && !readsLocked(*r) ? 1
                    : r->since[budget] != 0                    ? r->since[budget]
@@ -376,7 +356,7 @@ void Ledger::leaveLocked(Row &row, QString reason, const RemoteListener *self,
     if (row.listener == self) {
         own.emplace_back(row.id, std::move(reason));
     } else {
-        // Its listener takes it on its own thread (posting runs nobody's code).
+        // Its listener drops it on its own thread (posting runs nobody's code).
         row.drop = std::move(reason);
         QMetaObject::invokeMethod(row.listener, "dropShed", Qt::QueuedConnection);
     }
@@ -391,19 +371,13 @@ std::vector<std::pair<quint64, QString>> Ledger::shedThinnedStalled(const Remote
         if (row.listener != self || row.leaving || !row.thinned || row.amount[BacklogBytes] <= 0 ||
             readsLocked(row))
             continue;
-        leaveLocked(
-            row,
-            QStringLiteral("rio::RemoteListener %1: the process's backlogs passed backlogBytesBudget and "
-                           "lost events of connection %2 (%3), past its high-water mark with %4 (%5 "
-                           "bytes unwritten; its subscriptions' backlogs hold %6 bytes): it does not "
-                           "read, and is dropped")
-                .arg(row.address)
-                .arg(row.id)
-                .arg(row.name)
-                .arg(untakenLocked(row, now))
-                .arg(row.amount[QueuedBytes])
-                .arg(row.amount[BacklogBytes]),
-            self, own);
+        leaveLocked(row,
+                    QStringLiteral("rio::RemoteListener %1: the process's backlogs passed backlogBytesBudget "
+                                   "and lost events of connection %2 (%3), %4; it is dropped")
+                        .arg(row.address)
+                        .arg(row.id)
+                        .arg(row.name, whyLocked(row, BacklogBytes, now)),
+                    self, own);
     }
     return own;
 }
@@ -421,8 +395,7 @@ std::vector<std::pair<quint64, QString>> Ledger::takeDrops(const RemoteListener 
 
 void RemoteListener::dropShed()
 {
-    for (const auto &[id, reason] : g_ledger.takeDrops(this))
-        dropConnection(id, reason);
+    dropAll(g_ledger.takeDrops(this));
 }
 
 void RemoteListener::dropAll(const std::vector<std::pair<quint64, QString>> &drops, bool later)
@@ -437,31 +410,23 @@ qint64 RemoteListener::write(quint64 id, const char *data, qint64 size)
     if (peer == nullptr || !peer->socket)
         return -1;
     Private::observe(*peer, data, size);
-    // A connection past its limit takes no more; the process holds at most its budget.
+    // A connection past its limit takes no more; the process holds at most its budget. (Closed later:
+    // Qt Remote Objects is in the middle of a write.)
     const qint64 queued = queuedBytes(peer->socket);
-    QString why;
     if (queued > d->options.maxQueuedBytes) {
-        why = QStringLiteral("rio::RemoteListener %1: %2 has %3 bytes waiting to be written (the limit per "
-                             "connection is %4): it does not read what it is sent; its connection is dropped")
-                  .arg(d->address.toString(), Private::describe(*peer))
-                  .arg(queued)
-                  .arg(d->options.maxQueuedBytes);
-    } else {
-        for (auto &[other, reason] :
-             g_ledger.hold(this, id, QueuedBytes, queued + size, d->options.queuedBytesBudget)) {
-            if (other == id)
-                why = std::move(reason);
-            else
-                drop(other, reason, true);
-        }
-    }
-    if (!why.isEmpty()) {
-        drop(id, why, true); // not here: Qt Remote Objects is in the middle of a write
+        drop(id,
+             d->dropping(*peer, QStringLiteral("has %1 bytes waiting to be written (the limit per connection "
+                                               "is %2): it does not read what it is sent")
+                                    .arg(queued)
+                                    .arg(d->options.maxQueuedBytes)),
+             true);
         return -1;
     }
-    // To an idle wire (nothing buffered, nothing in the system), what the system takes goes straight
-    // to it (plain sockets): a buffered write toggles the socket's notifier, which Qt's glib event
-    // loop does with a walk over every socket. Writes that follow, before the peer took it, queue.
+    dropAll(g_ledger.hold(this, id, QueuedBytes, queued + size, d->options.queuedBytesBudget), true);
+    if (peer->rejected()) // the budget dropped it (or it was already)
+        return -1;
+    // To an idle plain socket, what the system takes goes straight to it: a buffered write toggles
+    // the socket's notifier, which Qt's glib event loop does with a walk over every socket.
     qint64 sent = 0;
 #ifdef Q_OS_LINUX
     if (auto *tcp = qobject_cast<QAbstractSocket *>(peer->socket);
@@ -496,7 +461,6 @@ bool RemoteListener::holdUnready(quint64 id)
 
 void RemoteListener::releaseUnready(quint64 id)
 {
-    // A connection that closed took its share with it.
     Private::Peer *peer = d->find(id);
     if (peer && peer->unready > 0)
         dropAll(g_ledger.hold(this, id, UnreadySubscriptions, --peer->unready, UnreadyBudget));
@@ -516,8 +480,7 @@ bool RemoteListener::pauseReading(quint64 id)
     Private::Peer *peer = d->find(id);
     if (!peer || !peer->socket || !d->host)
         return false;
-    // Qt Remote Objects reads no further packet, and pump() none from the socket.
-    if (peer->pauses++ == 0 && peer->pipe)
+    if (peer->pauses++ == 0 && peer->pipe) // Qt Remote Objects reads no further packet, pump() none
         peer->pipe->hold(true);
     return true;
 }
@@ -556,27 +519,20 @@ void RemoteListener::checkDeadlines()
     const qint64 now = nowMs();
     std::vector<std::pair<quint64, QString>> late;
     std::vector<QPointer<QIODevice>> gone;
-    const auto lateBy = [this, now](const Private::Peer &peer) -> QString {
-        const QString who =
-            QStringLiteral("rio::RemoteListener %1: %2").arg(d->address.toString(), Private::describe(peer));
-        if (!peer.handshaken && now - peer.connectedAt > d->options.handshakeTimeout.count())
-            return QStringLiteral(
-                       "%1 sent no whole packet within %2 ms of connecting; its connection is dropped")
-                .arg(who)
-                .arg(d->options.handshakeTimeout.count());
-        if (!peer.partial.isEmpty() && now - peer.pendingSince > d->options.progressTimeout.count())
-            return QStringLiteral(
-                       "%1 held %2 bytes of a packet for %3 ms without completing it; its connection "
-                       "is dropped")
-                .arg(who)
+    const qint64 handshake = d->options.handshakeTimeout.count();
+    const qint64 progress = d->options.progressTimeout.count();
+    const auto lateBy = [now, handshake, progress](const Private::Peer &peer) -> QString {
+        if (!peer.handshaken && now - peer.connectedAt > handshake)
+            return QStringLiteral("sent no whole packet within %1 ms of connecting").arg(handshake);
+        if (!peer.partial.isEmpty() && now - peer.pendingSince > progress)
+            return QStringLiteral("held %1 bytes of a packet for %2 ms without completing it")
                 .arg(peer.partial.size())
-                .arg(d->options.progressTimeout.count());
-        if (!peer.foreign.empty() && now - peer.foreign.front().second > d->options.handshakeTimeout.count())
-            return QStringLiteral(
-                       "%1 acquired \"%2\", a channel of another connection's subscription, and did "
-                       "not take that subscription over within %3 ms; its connection is dropped")
-                .arg(who, peer.foreign.front().first)
-                .arg(d->options.handshakeTimeout.count());
+                .arg(progress);
+        if (!peer.foreign.empty() && now - peer.foreign.front().second > handshake)
+            return QStringLiteral("acquired \"%1\", a channel of another connection's subscription, and did "
+                                  "not take that subscription over within %2 ms")
+                .arg(peer.foreign.front().first)
+                .arg(handshake);
         return {};
     };
     for (auto &[id, peer] : d->peers) {
@@ -584,23 +540,19 @@ void RemoteListener::checkDeadlines()
             gone.emplace_back(peer.socket); // what it sent and was not read goes with it
         if (!peer.socket || peer.rejected() || peer.pauses > 0)
             continue;
-        if (QString why = lateBy(peer); !why.isEmpty())
-            late.emplace_back(id, std::move(why));
-        // Measured every pass: who takes nothing, and who reads (unless all it was handed was taken).
+        if (const QString why = lateBy(peer); !why.isEmpty())
+            late.emplace_back(id, d->dropping(peer, why));
+        // Measured every pass (unless all it was handed was taken): who takes nothing, who reads.
         if (const qint64 queued = queuedBytes(peer.socket); queued > 0 || peer.settled != peer.handed)
             d->measure(peer, queued);
     }
-    // Dropping closes the socket, which takes it out of d->peers: not while iterating them.
-    for (const auto &[id, reason] : late)
-        dropConnection(id, reason);
+    dropAll(late); // not while iterating d->peers: dropping closes the socket, which leaves them
     for (const QPointer<QIODevice> &socket : gone) {
         if (socket)
             abortSocket(socket);
     }
     checkHandshakes(now);
-    // One the backlog budget thinned that does not read goes now.
-    for (const auto &[id, reason] : g_ledger.shedThinnedStalled(this))
-        dropConnection(id, reason);
+    dropAll(g_ledger.shedThinnedStalled(this)); // one the backlog budget thinned that does not read
     if (d->peers.empty() && d->handshakes.empty())
         d->deadlines->stop();
 }
@@ -637,8 +589,8 @@ void RemoteListener::drop(quint64 id, const QString &reason, bool later)
     g_ledger.leave(id);    // its holdings no longer count
     ++d->rejected;
     if (later && peer->socket) {
-        // From inside a write of Qt Remote Objects, which goes on after it: what the connection
-        // holds goes now, without a signal; its close is told once that write is over.
+        // Inside a write of Qt Remote Objects, which goes on after it: what the connection holds goes
+        // now, without a signal; its close is told once that write is over.
         const QSignalBlocker silent(peer->socket);
         abortSocket(peer->socket);
         QMetaObject::invokeMethod(

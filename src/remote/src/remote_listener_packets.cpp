@@ -16,9 +16,8 @@ using namespace detail; // remote_listener_p.h
 
 namespace {
 
-// The class whose API Qt Remote Objects remotes for an object given to enableRemoting(object,
-// name): the one that names its type (Q_CLASSINFO QCLASSINFO_REMOTEOBJECT_TYPE, as repc's Source
-// classes do), whose subclasses add nothing to the API, or else the object's own class.
+// The class whose API Qt Remote Objects remotes for an object given to enableRemoting(): the one
+// naming its type (QCLASSINFO_REMOTEOBJECT_TYPE, as repc's Source classes do), else its own class.
 const QMetaObject *remotedClass(const QMetaObject *meta)
 {
     const int info = meta->indexOfClassInfo(QCLASSINFO_REMOTEOBJECT_TYPE);
@@ -55,8 +54,7 @@ public:
     }
 
 private:
-    // An invocation of `object` (null: not one the listener knows; Qt Remote Objects reads its
-    // arguments all the same, then ignores it) named `name`.
+    // An invocation of `object` named `name` (null: unknown; Qt Remote Objects reads, then ignores it).
     QString invocation(const QString &name, const QObject *object)
     {
         qint32 call = -1;
@@ -121,22 +119,20 @@ private:
 
 } // namespace
 
-// Reads what connection `id`'s socket holds; each whole packet is screened, in order, and appended to
-// the pipe Qt Remote Objects reads (read()) if it passes. A refused packet drops the connection once
-// what passed before it was read; Qt Remote Objects never reads a byte no screen passed.
+// Reads connection `id`'s socket; each whole packet that passes the screen goes, in order, to the pipe
+// Qt Remote Objects reads (read()). A refused packet drops the connection once what passed before it
+// was read; Qt Remote Objects never reads a byte no screen passed.
 void RemoteListener::pump(quint64 id)
 {
     Private::Peer *peer = d->find(id);
-    // Paused, or Qt Remote Objects is reading this connection (a handler it runs spins a nested
-    // event loop): what arrives stays in the socket (up to its limit) until that is over.
+    // Paused, or being read (a handler spins an event loop): what arrives waits in the socket.
     if (!peer || !peer->socket || peer->reading || peer->pauses > 0 || peer->rejected())
         return;
     QIODevice *socket = peer->socket;
     const bool began = peer->partial.isEmpty();
     readInto(socket, peer->partial, d->readLimit());
     QString why;
-    // Each whole packet screened by the table, then judged by the conversation; one that passes
-    // both goes to the pipe (one the conversation swallows, nowhere).
+    // Each whole packet screened by the table, then judged by the conversation (which may swallow it).
     const qsizetype at = screenPackets(
         peer->partial, 0, d->options.maxPacketBytes,
         [this, peer](const QByteArray &body) {
@@ -165,8 +161,7 @@ void RemoteListener::pump(quint64 id)
     if (!read(id))
         return;
     if (!why.isEmpty()) {
-        drop(id, QStringLiteral("rio::RemoteListener %1: %2 sent %3; its connection is dropped")
-                     .arg(d->address.toString(), Private::describe(*d->find(id)), why));
+        drop(id, d->dropping(*d->find(id), QStringLiteral("sent ") + why));
         return;
     }
     dropAll(g_ledger.hold(this, id, IncompleteBytes, d->find(id)->partial.size(),
@@ -176,15 +171,13 @@ void RemoteListener::pump(quint64 id)
         QMetaObject::invokeMethod(this, [this, id] { pump(id); }, Qt::QueuedConnection);
 }
 
-// Lets Qt Remote Objects read what connection `id`'s pipe holds; false when the connection (or
-// this listener) went meanwhile.
+// Lets Qt Remote Objects read connection `id`'s pipe; false when it (or this listener) went meanwhile.
 bool RemoteListener::read(quint64 id)
 {
     Private::Peer *peer = d->find(id);
     if (peer->pipe->bytesAvailable() == 0)
         return true;
-    // A share's slot it runs names this connection; it may spin an event loop, in which other
-    // connections are read (and the peers change).
+    // A share's slot it runs names this connection; it may spin an event loop that reads others.
     const QPointer<QIODevice> socket = peer->socket;
     const QPointer<QtROIoDeviceBase> device = peer->device;
     const CurrentPeer outer = std::exchange(t_current, {this, peer->pipe, id});
@@ -216,35 +209,33 @@ bool RemoteListener::read(quint64 id)
     return true;
 }
 
-// The one state machine of a connection's conversation, as Qt Remote Objects' own nodes keep it
-// (an object acquired once until released or withdrawn, invoked only once acquired): what passes,
-// what is swallowed (a release that crossed the source's withdrawal), what drops the peer.
+// The one state machine of a connection's conversation, as Qt Remote Objects' nodes keep it (an object
+// acquired once until released or withdrawn, invoked only once acquired): what passes, is swallowed
+// or drops the peer.
 // NOLINTNEXTLINE(readability-make-member-function-const): not const, its symbol is in the 0.3 ABI
 QString RemoteListener::Private::judge(Peer &peer, quint16 type, const QString &name, bool &pass)
 {
-    const auto it = sources.constFind(name);
-    const Remoted source = it == sources.cend() ? Remoted{} : it.value();
-    bool another = source.object && source.owner != 0 && source.owner != peer.id;
+    const Remoted source = sources.value(name);
     switch (type) {
     case QtRemoteObjects::AddObject:
         if (peer.acquired.contains(name))
             return QStringLiteral("a second acquisition of \"%1\", which it holds").arg(name);
-        if (another && std::any_of(peer.foreign.begin(), peer.foreign.end(),
-                                   [&name](const auto &one) { return one.first == name; }))
-            another = false; // acquired before: its clock runs on
-        if (another && peer.foreign.size() >= MaxForeignChannels)
-            return QStringLiteral("an acquisition of \"%1\" while it holds %2 channels of other connections' "
-                                  "subscriptions")
-                .arg(name)
-                .arg(MaxForeignChannels);
-        if (another)
+        // Another connection's channel not acquired before (one acquired before: its clock runs on).
+        if (source.object && source.owner != 0 && source.owner != peer.id &&
+            std::none_of(peer.foreign.begin(), peer.foreign.end(),
+                         [&name](const auto &one) { return one.first == name; })) {
+            if (peer.foreign.size() >= MaxForeignChannels)
+                return QStringLiteral("an acquisition of \"%1\" while it holds %2 channels of other "
+                                      "connections' subscriptions")
+                    .arg(name)
+                    .arg(MaxForeignChannels);
             peer.foreign.emplace_back(name, nowMs());
+        }
         peer.acquired.insert(name, false);
         peer.asked.push_back(name);
         return {};
     case QtRemoteObjects::RemoveObject:
-        pass = peer.acquired.contains(name);
-        peer.release(name);
+        pass = peer.acquired.remove(name); // (not held: a release that crossed a withdrawal)
         return {};
     case QtRemoteObjects::InvokePacket:
         // (Another connection's channel: its share judges, once what came before, a takeover, ran.)
@@ -270,7 +261,7 @@ void RemoteListener::Private::observe(Peer &peer, const char *data, qint64 size)
             QString name;
             in >> name;
             if (type == QtRemoteObjects::RemoveObject)
-                peer.release(name);
+                peer.acquired.remove(name);
             else if (const auto held = peer.acquired.find(name); held != peer.acquired.end())
                 held.value() = true; // answered (one released since, in the same read, stays released)
         }
@@ -282,7 +273,7 @@ void RemoteListener::Private::settleAsked(Peer &peer)
 {
     for (const QString &name : std::exchange(peer.asked, {})) {
         if (const auto it = peer.acquired.constFind(name); it != peer.acquired.cend() && !it.value())
-            peer.release(name);
+            peer.acquired.remove(name);
     }
 }
 

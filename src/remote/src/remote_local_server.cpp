@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "remote_local_server_p.h"
+#include "remote_listener_p.h"
 
 #include <QDir>
 #include <QFile>
@@ -44,23 +44,11 @@ QString RemoteLocalServer::pathFor(const QString &name)
 
 namespace {
 
-QString errnoString(int error)
-{
-    return qt_error_string(error);
-}
-
-bool setCloseOnExec(int fd)
-{
-    const int flags = ::fcntl(fd, F_GETFD);
-    return flags >= 0 && ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0;
-}
-
-// Listeners of one name take turns through a user-only lock file beside it (`<name>.lock`), from
-// looking at what holds the name to linking or removing a socket there: a killed process's socket
-// is replaced by one listener only. The server leaving the name removes the lock file while it holds
-// it, as does a listener that fails after creating it (a holder that finds its file replaced starts
-// again). Only a regular, empty, user-only file is used as one; a holder that never lets go fails
-// listen() after LockWaitMs.
+// Listeners of one name take turns through a user-only lock file `<name>.lock`, from looking at what
+// holds the name to linking or removing a socket there: a killed process's socket is replaced by one
+// listener only. Whoever leaves the name, or fails after creating the lock file, removes it while
+// holding it (a holder whose file was replaced starts again). Only a regular, empty, user-only file
+// is used; a holder that never lets go fails listen() after LockWaitMs.
 class NameLock
 {
 public:
@@ -68,14 +56,11 @@ public:
 
     explicit NameLock(const QByteArray &target) : m_path(target + ".lock")
     {
-        for (int waited = 0; !tryTake(); ++waited) {
-            if (m_error != 0)
-                return;
-            if (waited >= LockWaitMs) {
+        for (int waited = 0; m_error == 0 && !tryTake(); ++waited) {
+            if (waited >= LockWaitMs)
                 m_error = EWOULDBLOCK;
-                return;
-            }
-            ::poll(nullptr, 0, 1);
+            else
+                ::poll(nullptr, 0, 1);
         }
     }
     ~NameLock()
@@ -86,11 +71,8 @@ public:
     NameLock(const NameLock &) = delete;
     NameLock &operator=(const NameLock &) = delete;
 
-    /// error() when the file under the lock's name is not a lock file a listener makes.
-    static constexpr int NotALockFile = -1;
-    /// 0 when held, else errno or NotALockFile.
-    [[nodiscard]] int error() const { return m_error; }
-    /// Why the lock was not taken, for people.
+    static constexpr int NotALockFile = -1;             // error(): the file under its name is not a lock file
+    [[nodiscard]] int error() const { return m_error; } // 0 when held, else errno or NotALockFile
     [[nodiscard]] QString errorString() const
     {
         if (m_error == EWOULDBLOCK)
@@ -98,18 +80,18 @@ public:
                 .arg(QFile::decodeName(m_path))
                 .arg(LockWaitMs);
         if (m_error != NotALockFile)
-            return errnoString(m_error);
+            return qt_error_string(m_error);
         return QStringLiteral("%1 is not a lock file of this user's listeners (a regular, empty, "
                               "user-only file); it is left as it is")
             .arg(QFile::decodeName(m_path));
     }
-    /// Removes the lock file (held): the next listener creates its own.
+    // Removes the lock file (held): the next listener creates its own.
     void removeFile() const
     {
         if (m_fd >= 0)
             ::unlink(m_path.constData());
     }
-    /// Removes the lock file (held) if this lock created it: a listen() that fails leaves nothing.
+    // If this lock created it: a listen() that fails leaves nothing.
     void removeIfCreated() const
     {
         if (m_created)
@@ -117,7 +99,7 @@ public:
     }
 
 private:
-    // One try: true when held; false with m_error set when it cannot be, else try again.
+    // One try: true when held; false with m_error set when it cannot be.
     bool tryTake()
     {
         // O_NONBLOCK: a FIFO or a device under the name never blocks the open.
@@ -157,8 +139,7 @@ private:
     bool m_created = false;
 };
 
-// What holds `path`: a server that accepts connections, a socket nobody listens on, or not a
-// socket of this user.
+// What holds a path: a server that accepts connections, a socket nobody listens on, or not ours.
 enum class Holder { Live, Stale, Gone, NotASocket, AnotherUsers };
 
 Holder holderOf(const QByteArray &path, const sockaddr_un &address)
@@ -181,8 +162,8 @@ Holder holderOf(const QByteArray &path, const sockaddr_un &address)
     return error == ECONNREFUSED ? Holder::Stale : error == ENOENT ? Holder::Gone : Holder::Live;
 }
 
-// A listening socket bound in a private folder beside its target and made user-only there (never
-// reachable by others before it is linked under its name); the folder and that name go with it.
+// A listening socket bound and made user-only in a private folder beside its target (so others
+// never reach it before it is linked under its name); the folder goes with it.
 class PrivateSocket
 {
 public:
@@ -197,7 +178,7 @@ public:
             ::close(m_folderFd);
         if (!m_bound.isEmpty()) {
             ::unlink(m_bound.constData());
-            ::rmdir(m_folder.constData());
+            ::rmdir(m_bound.chopped(2).constData()); // its folder
         }
     }
 
@@ -207,15 +188,14 @@ public:
         QByteArray folder = QFile::encodeName(QFileInfo(target).absolutePath()) + "/.rio-XXXXXX";
         if (::mkdtemp(folder.data()) == nullptr) {
             *error = QStringLiteral("local:%1: cannot create a folder beside %2: %3")
-                         .arg(name, target, errnoString(errno));
+                         .arg(name, target, qt_error_string(errno));
             return false;
         }
-        m_folder = folder;
         m_bound = folder + "/s";
         sockaddr_un address{};
         address.sun_family = AF_UNIX;
-        // bind() is given the path, or where that is too long for a socket address (a target that
-        // fits, deep in a folder), the same file reached through the folder's descriptor.
+        // A path too long for a socket address (a target that fits, deep in a folder) is bound
+        // through the folder's descriptor.
         QByteArray bindAt = m_bound;
 #ifdef Q_OS_LINUX
         if (m_bound.size() + 1 > qsizetype(sizeof(address.sun_path))) {
@@ -230,20 +210,17 @@ public:
         }
         std::memcpy(address.sun_path, bindAt.constData(), size_t(bindAt.size()) + 1);
         const char *failed = nullptr;
-        if ((m_fd = ::socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+        if ((m_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
             failed = "socket()";
-        else if (!setCloseOnExec(m_fd) || ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK) != 0)
-            failed = "fcntl()";
         else if (::bind(m_fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) != 0)
             failed = "bind()";
         else if (::chmod(m_bound.constData(), S_IRUSR | S_IWUSR) != 0)
             failed = "chmod()";
         else if (::listen(m_fd, SOMAXCONN) != 0)
             failed = "listen()";
-        if (failed != nullptr) {
-            const int saved = errno;
-            *error = QStringLiteral("local:%1: %2: %3").arg(name, QLatin1String(failed), errnoString(saved));
-        }
+        if (failed != nullptr)
+            *error =
+                QStringLiteral("local:%1: %2: %3").arg(name, QLatin1String(failed), qt_error_string(errno));
         return failed == nullptr;
     }
     [[nodiscard]] const QByteArray &path() const { return m_bound; }
@@ -251,18 +228,17 @@ public:
     int take() { return std::exchange(m_fd, -1); }
 
 private:
-    QByteArray m_folder;
-    QByteArray m_bound;
+    QByteArray m_bound; // <folder>/s
     int m_fd = -1;
     int m_folderFd = -1;
 };
 
-// Links the socket at `bound` under `target` (whose lock is held): a socket left there by a
-// killed process of this user is replaced, nothing else is. Empty, or why not.
+// Links the socket at `bound` under `target` (whose lock is held), replacing only a socket left by
+// a killed process of this user. Empty, or why not.
 QString claimName(const QByteArray &bound, const QByteArray &target, const sockaddr_un &address)
 {
     const auto failed = [](const char *what, int error) {
-        return QStringLiteral("%1: %2").arg(QLatin1String(what), errnoString(error));
+        return QStringLiteral("%1: %2").arg(QLatin1String(what), qt_error_string(error));
     };
     while (::link(bound.constData(), target.constData()) != 0) {
         if (errno != EEXIST)
@@ -289,16 +265,14 @@ QString claimName(const QByteArray &bound, const QByteArray &target, const socka
 
 RemoteLocalServer::~RemoteLocalServer()
 {
-    if (m_fd < 0 || m_forServer) // a QTcpServer's descriptor is its own
+    if (m_fd < 0 || m_path.isEmpty()) // (none: accepting for a QTcpServer, whose descriptor it is)
         return;
     ::close(m_fd);
-    // The name is removed only while it is still this server's socket (a listener may have put its
-    // own there once this one closed).
+    // The name is removed only while it is still this server's socket (another listener may have
+    // put its own there). Without the lock the socket stays: a later listener replaces it as stale.
     const QByteArray path = QFile::encodeName(m_path);
     const NameLock lock(path);
     struct stat st{};
-    // Without the lock (a lock file that is not one, or held by someone else for seconds) the socket
-    // stays: a listener that takes the name later replaces it as left by a process that exited.
     if (lock.error() == 0 && ::lstat(path.constData(), &st) == 0 && quint64(st.st_ino) == m_inode) {
         ::unlink(path.constData());
         lock.removeFile();
@@ -329,7 +303,7 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
     struct stat st{};
     QString why = claimName(bound.path(), targetBytes, address);
     if (why.isEmpty() && ::lstat(targetBytes.constData(), &st) != 0)
-        why = QStringLiteral("stat(): %1").arg(errnoString(errno));
+        why = QStringLiteral("stat(): %1").arg(qt_error_string(errno));
     if (!why.isEmpty()) {
         lock.removeIfCreated(); // a failure leaves nothing
         *error = why.startsWith(QLatin1String("in use")) ? QStringLiteral("local:%1 is %2").arg(name, why)
@@ -347,7 +321,6 @@ bool RemoteLocalServer::acceptFor(QTcpServer *server, std::function<void(qintptr
 {
     server->pauseAccepting(); // for good: it is never resumed
     m_fd = int(server->socketDescriptor());
-    m_forServer = true;
     m_incoming = std::move(incoming);
     startAccepting();
     return true;
@@ -370,34 +343,28 @@ void RemoteLocalServer::acceptPending()
 {
     // A bounded number per turn: the notifier fires again while more wait.
     for (int i = 0; i < 64; ++i) {
-        const int fd = ::accept(m_fd, nullptr, nullptr);
+        const int fd = ::accept4(m_fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) {
             const int error = errno;
             if (error == EINTR || error == ECONNABORTED || error == EPROTO)
                 continue; // this connection is gone; the next may be there
             if (error == EAGAIN || error == EWOULDBLOCK)
                 return;
-            // EMFILE, ENFILE, ENOBUFS, ENOMEM...: the connection stays in the backlog. The socket
-            // stays open and listening; accepting resumes after a pause (the notifier would fire
-            // at once again).
+            // EMFILE, ENFILE, ENOBUFS, ENOMEM...: the connection stays in the backlog; accepting
+            // resumes after a pause (the notifier would fire at once again).
             m_notifier->setEnabled(false);
             m_retry->start();
             m_failed(error);
             return;
         }
-        // A QTcpSocket on the descriptor, as QLocalSocket has inside: its one buffer is what
-        // setReadBufferSize() bounds (QLocalSocket buffers what is peeked or read in small pieces
-        // on top of it, without a bound).
+        // A QTcpSocket, as QLocalSocket has inside: setReadBufferSize() bounds its one buffer
+        // (QLocalSocket buffers small reads on top of it without a bound).
         if (m_incoming) {
-            if (setCloseOnExec(fd))
-                m_incoming(qintptr(fd));
-            else
-                ::close(fd);
+            m_incoming(qintptr(fd));
             continue;
         }
         auto *socket = new QTcpSocket(this);
-        if (!setCloseOnExec(fd) ||
-            !socket->setSocketDescriptor(qintptr(fd), QAbstractSocket::ConnectedState,
+        if (!socket->setSocketDescriptor(qintptr(fd), QAbstractSocket::ConnectedState,
                                          QIODevice::ReadWrite | QIODevice::Unbuffered)) {
             ::close(fd);
             delete socket;

@@ -14,8 +14,7 @@ namespace rio::detail {
 
 std::optional<WireType> wireType(QMetaType type)
 {
-    // QRemoteObjectSourceLocation: what a node that uses a registry sends "Registry" (Qt Remote
-    // Objects reads its first argument as one, whatever the host).
+    // QRemoteObjectSourceLocation: the first argument Qt Remote Objects reads of any "Registry" call.
     static const QMetaType leaves[] = {
         QMetaType::fromType<bool>(),        QMetaType::fromType<char>(),
         QMetaType::fromType<signed char>(), QMetaType::fromType<uchar>(),
@@ -155,8 +154,7 @@ QString WireWalk::variant(QMetaType expected, int depth)
 QString WireWalk::value(const WireType &wire, int depth)
 {
     if (wire.type == QMetaType::fromType<QByteArray>()) {
-        // An event's frame: skipped, not copied (its length, 0xffffffff for a null one, then as
-        // many bytes).
+        // An event's frame: skipped, not copied (its length, 0xffffffff for a null one, then its bytes).
         quint32 length = 0;
         m_in >> length;
         if (ok() && length != 0xffffffffu &&

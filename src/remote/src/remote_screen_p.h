@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// What a peer may send: one table of what Qt Remote Objects reads of each packet type, in each
-// direction, and of each argument type, and the walk that checks a whole packet against it before
-// Qt Remote Objects reads a byte of it. The listener screens what peers send a source
-// (remote_listener_packets.cpp), connectToSource() what a source sends a node (remote_transport.cpp).
+// What a peer may send: one table of what Qt Remote Objects reads of each packet type (each way) and
+// argument type, and the walk that checks a whole packet against it before Qt Remote Objects reads it:
+// for a source (remote_listener_packets.cpp) and for a node (remote_transport.cpp).
 #include <QByteArray>
 #include <QDataStream>
 #include <QMetaType>
@@ -16,9 +15,9 @@
 
 namespace rio::detail {
 
-// What Qt Remote Objects reads of a packet after its type and (but for an ObjectList) the name of
-// its object. It reads from the connection's stream, not from the packet: a packet that holds more
-// (or less) than that shifts where it finds the next one, so every packet must hold exactly this.
+// What Qt Remote Objects reads of a packet after its type and (but for an ObjectList) its object's
+// name. It reads the connection's stream, not the packet: a packet holding more or less shifts where
+// it finds the next one, so every packet must hold exactly this.
 enum class Carries : quint8 {
     Refused,    // not read on this side (it would warn and read on from the wrong place)
     Nothing,    // the name only
@@ -51,12 +50,11 @@ inline constexpr std::array<PacketRule, QtRemoteObjects::Pong + 1> PacketRules{{
     {Carries::Refused, Carries::Nothing},       // Pong
 }};
 
-// How a value of each type a peer may send travels in a QVariant (after its type id, null flag
-// and, for types streamed by name, the name), by what the screen checks of it: a Leaf is read by
-// Qt's own loader of that type, which reads no count it would reserve for; a container's count is
-// checked against the bytes left before its elements are screened one by one. Any other type (and
-// a method, signal or property that takes one) is refused: Qt Remote Objects would hand its storage
-// to code expecting another type, or Qt's loader would reserve for a count the peer chose.
+// How a value of each type a peer may send travels in a QVariant (after type id, null flag and any
+// type name): a Leaf is read by Qt's loader of that type, which reserves for no count; a container's
+// count is checked against the bytes left, then its elements one by one. Any other type (and what
+// takes one) is refused: Qt would hand its storage to code expecting another type, or reserve for a
+// count the peer chose.
 enum class Shape : quint8 { Leaf, Variants, StringVariants, Strings, ByteArrays };
 struct WireType
 {
@@ -65,8 +63,7 @@ struct WireType
 };
 // The table's row of `type`, if it has one.
 std::optional<WireType> wireType(QMetaType type);
-// The type a parameter of type `type` travels as: an enumeration as the integer of its size (as
-// Qt Remote Objects sends it), anything else as itself.
+// The type a parameter of `type` travels as: an enumeration as the integer of its size.
 QMetaType transferType(QMetaType type);
 
 // QVariants nested in containers, at most: deeper ones would be read by recursion as deep.
@@ -75,15 +72,14 @@ inline constexpr int MaxNesting = 16;
 inline constexpr qint64 SmallestVariant = 5;
 inline constexpr qint64 SmallestString = 4;
 
-// The end of the whole packets of `bytes` from `from` on that pass `screen` (which gets each body),
-// up to the first that does not, that announces more than `limit` bytes (`why` then says why), or
-// that is not whole yet. A packet is its size (32 bits, little-endian), then its body.
+// The end of the whole packets of `bytes` from `from` that pass `screen` (given each body), up to
+// one that does not or announces more than `limit` bytes (`why` says why), or is not whole yet.
+// A packet is its size (32 bits, little-endian), then its body.
 qsizetype screenPackets(const QByteArray &bytes, qsizetype from, qint64 limit,
                         const std::function<QString(const QByteArray &body)> &screen, QString &why);
 
-// Walks one packet body as Qt Remote Objects reads it (little-endian, stream version Qt_6_2),
-// without building what it describes except through Qt's loaders of leaf types; each check returns
-// what is wrong, or nothing.
+// Walks one packet body as Qt Remote Objects reads it (little-endian, Qt_6_2), building nothing but
+// leaf values; each check returns what is wrong, or nothing.
 class WireWalk
 {
 public:
@@ -94,16 +90,14 @@ protected:
     [[nodiscard]] qint64 left() const;
     // The packet's type, and what its rule in `PacketRules` says this side reads of it.
     QString type(quint16 &type, Carries PacketRule::*side, Carries &carries);
-    // A count of items of at least `smallest` bytes each, which the bytes left can hold; else
-    // "<what> announcing <count> <items>".
+    // A count of items of at least `smallest` bytes each that the bytes left can hold.
     QString count(quint32 &count, qint64 smallest, const QString &what, const char *items);
     // `count` values of the types `takes` (all of any type the table knows when it is null).
     QString values(quint32 count, const QList<QMetaType> *takes, const QString &what);
-    // A QVariant whose value must be of `expected` (invalid: of any type the table knows; a
-    // QVariant parameter takes any, also nested), `depth` containers deep.
+    // A QVariant of type `expected` (invalid, or QVariant: any type the table knows), `depth` deep.
     QString variant(QMetaType expected, int depth = 0);
     QString value(const WireType &wire, int depth);
-    // What a packet of type `type` holds past what it carries, if anything.
+    // What the packet holds past what it carries, if anything.
     QString rest(quint16 type);
 
     const QByteArray &m_body;

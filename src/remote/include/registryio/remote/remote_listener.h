@@ -25,10 +25,9 @@ QT_END_NAMESPACE
 
 namespace rio {
 
-/// Accepts the connections of a QRemoteObjectHost itself, so that they can be restricted and
-/// watched: `local:` sockets reachable by the same user only, TCP on request; a peer that posts a
-/// malformed or oversized event is disconnected; shares see how full each connection's write
-/// buffer is (their flow control). Qt Remote Objects still speaks its own protocol on them.
+/// Accepts a QRemoteObjectHost's connections itself, to restrict and watch them: `local:` for the same
+/// user only, TCP or TLS on request; a peer sending a malformed or oversized packet is dropped; shares
+/// see each connection's write buffer (their flow control). Qt Remote Objects keeps its protocol.
 class RIO_REMOTE_EXPORT RemoteListener : public QObject
 {
     Q_OBJECT
@@ -50,10 +49,9 @@ public:
         /// The most bytes that may wait to be written in this process (every listener): a write that
         /// would pass it first drops the connections whose peers have taken nothing for longest.
         qint64 queuedBytesBudget = qint64(64) << 20;
-        /// The most bytes subscriptions' backlogs (each event counted as its bytes and 48) may hold
-        /// across every listener of the process. Past it, connections that do not read go, lossy
-        /// (DropOldest, DropNewest) backlogs are thinned oldest first, and only then do lossless
-        /// (Block, Latest) ones make the connections that sent nothing for longest go.
+        /// The most bytes subscriptions' backlogs (an event: its bytes and 48) may hold in the process.
+        /// Past it, connections that do not read go, lossy (DropOldest, DropNewest) backlogs lose their
+        /// oldest, and only then do lossless (Block, Latest) ones make those sent nothing for longest go.
         qint64 backlogBytesBudget = qint64(128) << 20;
         /// A connection that holds part of a packet and completes none for this long is dropped.
         std::chrono::milliseconds progressTimeout{30000};
@@ -74,10 +72,10 @@ public:
     /// replaced, a live one is not) or `tcp://<address>:<port>` (port 0: any free port). False,
     /// with errorString(), on failure or another scheme.
     bool listen(const QUrl &url);
-    /// Listens on `tls://<address>:<port>` with `configuration` (this side's certificate and key;
-    /// with VerifyPeer and CA certificates, subscribers must chain to them), dropping with a
-    /// warning a peer that fails or does not finish the handshake within Options::handshakeTimeout.
-    /// False, with errorString(), on failure, another scheme, or no local certificate.
+    /// Listens on `tls://<address>:<port>` with `configuration` (this side's certificate and key; with
+    /// VerifyPeer and CA certificates, subscribers must chain to them), dropping with a warning a peer
+    /// not through the handshake within Options::handshakeTimeout. False, with errorString(), on
+    /// failure, another scheme, or no local certificate.
     bool listen(const QUrl &url, const QSslConfiguration &configuration);
     /// The address peers connect to (the real port for tcp port 0).
     [[nodiscard]] QUrl address() const;
@@ -135,11 +133,10 @@ public:
     /// claim that grew counts as its reading for at most five stall waits after its system last
     /// took bytes. Empty, or what is wrong with a claim that cannot be true (the caller drops it).
     [[nodiscard]] QString noteReceived(quint64 id, quint64 bytes);
-    /// Tells the listener that its host remotes `object` as `name` (null: no longer), so that a peer
-    /// invoking it without having acquired it, or with other types than its class's API takes (or
-    /// that of the base naming its type with Q_CLASSINFO), is dropped before Qt Remote Objects reads
-    /// the packet. With an `owner` connection (a channel), another connection that acquires it must
-    /// become its owner within handshakeTimeout.
+    /// The host remotes `object` as `name` (null: no longer): a peer invoking it unacquired, or with other
+    /// types than its class's API (or its Q_CLASSINFO-named base's) takes, is dropped before Qt Remote
+    /// Objects reads the packet. With an `owner` connection (a channel), another connection that
+    /// acquires it must become its owner within handshakeTimeout.
     void addSource(const QString &name, const QObject *object, quint64 owner = 0);
     /// The id of the connection being read now (from inside a slot that Qt Remote Objects invokes
     /// for it): unique in the process, never reused; 0 when no listener's connection is being read.
@@ -156,8 +153,7 @@ Q_SIGNALS:
     void connectionClosed(quint64 id);
 
 private:
-    // Drops the connections another listener's budget check left for this one (invoked queued).
-    Q_INVOKABLE void dropShed();
+    Q_INVOKABLE void dropShed(); // drops what another listener's budget check left for this one
     bool start(const QUrl &url, const QSslConfiguration *tls);
     bool listenLocal(const QUrl &url);
     bool listenTcp(const QUrl &url, const QSslConfiguration *tls);

@@ -14,16 +14,13 @@ QT_END_NAMESPACE
 
 namespace rio {
 
-/// The URL scheme of TLS connections: a source listens with
-/// RemoteListener::listen(QUrl("tls://127.0.0.1:port"), serverConfiguration), a subscriber
-/// connects with rio::connectToSource(node, QUrl("tls://127.0.0.1:port")) after
-/// setRemoteTlsConfiguration().
+/// The URL scheme of TLS: a source listens with RemoteListener::listen(QUrl("tls://127.0.0.1:port"),
+/// configuration), a subscriber connects with rio::connectToSource() after setRemoteTlsConfiguration().
 inline constexpr const char *RemoteTlsScheme = "tls";
 
-/// Makes `node` connect to `tls://host:port` URLs with `configuration` (the CA the source's
-/// certificate must chain to, and this side's certificate and key when asked); a source that fails
-/// the check is refused with a warning and tried again. Call it on the node's thread before
-/// connectToSource().
+/// Makes `node` connect to `tls://host:port` URLs with `configuration` (the CA the source must chain
+/// to, and this side's certificate and key when asked); a source failing the check is refused with a
+/// warning and tried again. Call it on the node's thread before connectToSource().
 RIO_REMOTE_EXPORT void setRemoteTlsConfiguration(QRemoteObjectNode *node,
                                                  const QSslConfiguration &configuration);
 
