@@ -597,7 +597,7 @@ void RemoteListener::drop(quint64 id, const QString &reason, bool later)
             this,
             [this, id, reason] {
                 const QPointer<RemoteListener> alive(this);
-                Q_EMIT peerRejected(reason); // a slot may destroy this listener
+                Q_EMIT peerRejected(reason);
                 if (alive && d->find(id) != nullptr)
                     closed(id);
             },
@@ -606,7 +606,7 @@ void RemoteListener::drop(quint64 id, const QString &reason, bool later)
     }
     const bool reading = peer->reading; // pump() closes it once it left its reader
     const QPointer<QIODevice> socket = peer->socket;
-    Q_EMIT peerRejected(reason); // a slot may destroy this listener
+    Q_EMIT peerRejected(reason); // (a slot destroys this listener only with deleteLater())
     if (!reading && socket)
         abortSocket(socket);
 }

@@ -27,7 +27,8 @@ namespace rio {
 
 /// Accepts a QRemoteObjectHost's connections itself, to restrict and watch them: `local:` for the same
 /// user only, TCP or TLS on request; a peer sending a malformed or oversized packet is dropped; shares
-/// see each connection's write buffer (their flow control). Qt Remote Objects keeps its protocol.
+/// see each connection's write buffer (their flow control), Qt Remote Objects keeping its protocol.
+/// A slot of its signals destroys it with deleteLater(), as with Qt's sockets, never with delete.
 class RIO_REMOTE_EXPORT RemoteListener : public QObject
 {
     Q_OBJECT
