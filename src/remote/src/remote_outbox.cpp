@@ -85,6 +85,8 @@ RemoteOutbox::RemoteOutbox(const RemoteShareOptions &options)
       retainLatest(options.retainLatest)
 { }
 
+RemoteOutbox::~RemoteOutbox() = default;
+
 void RemoteOutbox::attachFanoutDirect(std::function<bool(quint64)> isIdle,
                                       std::function<void(RemoteBacklog &, RemoteOutgoing &)> sendNow)
 {

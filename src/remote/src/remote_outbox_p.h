@@ -127,6 +127,7 @@ struct RemoteOutbox : std::enable_shared_from_this<RemoteOutbox>
     RemoteOutbox(quint64 subscriberKey, Delivery d, std::size_t cap);
     /// A source-side outbox: one backlog per subscriber, with `options`' overflow policy.
     explicit RemoteOutbox(const RemoteShareOptions &options);
+    ~RemoteOutbox(); // out of line: the 0.3 ABI lists it
 
     const Overflow overflow = Overflow::DropOldest;
     const std::chrono::milliseconds blockTimeout{0};
