@@ -84,10 +84,8 @@ lane() { # name, command...: in the background, in its own session
   local name=$1; shift
   mkdir -p "$root/build"
   # A session is an autogroup where the kernel has them (Debian's): the scheduler shares the CPU
-  # between sessions first, whatever their threads' class, so an idle lane's session is niced too.
-  local nice=0
-  [[ $1 != "${idle[0]}" ]] || nice=19
-  setsid bash -c 'echo "$1" 2>/dev/null >/proc/self/autogroup; exec "${@:2}"' lane "$nice" "$@" \
+  # between sessions first, whatever their threads' class, so the lane's session is niced too.
+  setsid bash -c 'echo 19 2>/dev/null >/proc/self/autogroup; exec "$@"' lane "$@" \
     </dev/null >"$root/build/$name-lane.log" 2>&1 &
   lanes+=($!)
   eval "${name}_lane=$!"
