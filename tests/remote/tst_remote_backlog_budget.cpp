@@ -1955,7 +1955,7 @@ void tst_remote_backlog_budget::burstsFromSeveralNotifierThreadsStayWithinTheBud
 {
     QFETCH(int, threads);
     QFETCH(int, bytes);
-    const CheapSampling cheap;
+    [[maybe_unused]] const CheapSampling cheap;
     constexpr int Shares = 2;
     constexpr qint64 BudgetKiB = 8 * 1024;
     // About four budgets of entries counted whole (bytes, their buffer's slack, 48 bytes).
