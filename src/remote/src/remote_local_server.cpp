@@ -44,6 +44,36 @@ QString RemoteLocalServer::pathFor(const QString &name)
 
 namespace {
 
+// A local socket, close-on-exec and non-blocking: by flag where the system has them, so no fork
+// between two calls inherits it (macOS has neither flag nor accept4(): set just after there).
+int localSocket()
+{
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+    return ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+#else
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd >= 0 && (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || ::fcntl(fd, F_SETFL, O_NONBLOCK) != 0)) {
+        const int error = errno;
+        ::close(fd);
+        errno = error;
+        return -1;
+    }
+    return fd;
+#endif
+}
+
+int acceptCloseOnExec(int server)
+{
+#ifdef Q_OS_LINUX
+    return ::accept4(server, nullptr, nullptr, SOCK_CLOEXEC);
+#else
+    const int fd = ::accept(server, nullptr, nullptr);
+    if (fd >= 0)
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+#endif
+}
+
 // Listeners of one name take turns through a user-only lock file `<name>.lock`, from looking at what
 // holds the name to linking or removing a socket there: a killed process's socket is replaced by one
 // listener only. Whoever leaves the name, or fails after creating the lock file, removes it while
@@ -151,7 +181,7 @@ Holder holderOf(const QByteArray &path, const sockaddr_un &address)
         return Holder::NotASocket;
     if (st.st_uid != ::geteuid())
         return Holder::AnotherUsers; // never ours to replace, live or not
-    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    const int probe = localSocket();
     if (probe < 0)
         return Holder::Live; // cannot tell: never replaced
     const int result = ::connect(probe, reinterpret_cast<const sockaddr *>(&address), sizeof(address));
@@ -210,7 +240,7 @@ public:
         }
         std::memcpy(address.sun_path, bindAt.constData(), size_t(bindAt.size()) + 1);
         const char *failed = nullptr;
-        if ((m_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+        if ((m_fd = localSocket()) < 0)
             failed = "socket()";
         else if (::bind(m_fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) != 0)
             failed = "bind()";
@@ -343,7 +373,7 @@ void RemoteLocalServer::acceptPending()
 {
     // A bounded number per turn: the notifier fires again while more wait.
     for (int i = 0; i < 64; ++i) {
-        const int fd = ::accept4(m_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        const int fd = acceptCloseOnExec(m_fd);
         if (fd < 0) {
             const int error = errno;
             if (error == EINTR || error == ECONNABORTED || error == EPROTO)
