@@ -311,6 +311,7 @@ private Q_SLOTS:
     void listenerOfAnotherUserChangesNothing();
     void absoluteNamesAndNamesTooLong();
     void longestNameThatFitsListens();
+    void descriptorsAreCloseOnExec();
     void childLineWrittenBeforeItEndsIsRead();
     void sixteenRacersListenOnce();
     void racersWhileTheHolderIsDestroyedOrKilled_data();
@@ -607,6 +608,37 @@ void tst_remote_listener_name::longestNameThatFitsListens()
         }
         QCOMPARE(snapshot(folder), QStringList());
     }
+}
+
+// A process the source's process starts inherits none of the listener's descriptors: the
+// listening socket and each accepted connection are close-on-exec from the moment they exist.
+void tst_remote_listener_name::descriptorsAreCloseOnExec()
+{
+    const auto open = [] {
+        QSet<int> out;
+        for (const QString &name : QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::System))
+            out.insert(name.toInt());
+        return out;
+    };
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString target = dir.filePath(QStringLiteral("n"));
+    const QSet<int> before = open();
+    LocalSource source(QStringLiteral("local:") + target);
+    QVERIFY2(source.share, qPrintable(source.listener->errorString()));
+    QLocalSocket client;
+    client.connectToServer(target);
+    QVERIFY(client.waitForConnected(Deadline));
+    QTRY_COMPARE_WITH_TIMEOUT(source.listener->connectionCount(), 1, Deadline);
+    int checked = 0;
+    for (const int fd : open() - before) {
+        const int flags = ::fcntl(fd, F_GETFD);
+        if (flags < 0)
+            continue; // the listing's own, closed since
+        QVERIFY2(flags & FD_CLOEXEC, qPrintable(QStringLiteral("descriptor %1").arg(fd)));
+        ++checked;
+    }
+    QVERIFY(checked >= 3); // the listening socket, the accepted connection, the client
 }
 
 // The harness the races below rely on: a child that printed its answer and ended before this
