@@ -44,13 +44,20 @@ QString RemoteLocalServer::pathFor(const QString &name)
 
 namespace {
 
-// A local socket, close-on-exec and non-blocking: by flag where the system has them, so no fork
-// between two calls inherits it (macOS has neither flag nor accept4(): set just after there).
+// Local sockets, close-on-exec (and non-blocking, but for accepted ones) from the moment they exist,
+// by flag where the system has them: no child another thread starts inherits one.
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
 int localSocket()
 {
-#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
     return ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-#else
+}
+int acceptCloseOnExec(int server)
+{
+    return ::accept4(server, nullptr, nullptr, SOCK_CLOEXEC);
+}
+#else // macOS: neither flag nor accept4(); set just after (a child started between may inherit it)
+int localSocket()
+{
     const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd >= 0 && (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || ::fcntl(fd, F_SETFL, O_NONBLOCK) != 0)) {
         const int error = errno;
@@ -59,20 +66,15 @@ int localSocket()
         return -1;
     }
     return fd;
-#endif
 }
-
 int acceptCloseOnExec(int server)
 {
-#ifdef Q_OS_LINUX
-    return ::accept4(server, nullptr, nullptr, SOCK_CLOEXEC);
-#else
     const int fd = ::accept(server, nullptr, nullptr);
     if (fd >= 0)
         ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     return fd;
-#endif
 }
+#endif
 
 // Listeners of one name take turns through a user-only lock file `<name>.lock`, from looking at what
 // holds the name to linking or removing a socket there: a killed process's socket is replaced by one
