@@ -17,7 +17,9 @@
 #include <fcntl.h>
 #include <link.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -306,6 +308,8 @@ private Q_SLOTS:
     void failedListenLeavesNothingBehind_data();
     void failedListenLeavesNothingBehind();
     void lockHeldForeverFailsListenAndDestroyInTime();
+    void killedWhileWaitingForTheNameLeavesNothing();
+    void staleNameAtTheFileLimitSaysWhy();
     void staleSocketOfAnotherUserIsLeftAlone();
     void listenerOfAnotherUserChangesNothing_data();
     void listenerOfAnotherUserChangesNothing();
@@ -430,6 +434,56 @@ void tst_remote_listener_name::lockHeldForeverFailsListenAndDestroyInTime()
     LocalSource third(url);
     QVERIFY2(third.share, qPrintable(third.listener->errorString()));
     QVERIFY(connects(target));
+}
+
+// A listener killed while it waits for its name's lock (a watchdog restarting a crash loop) leaves
+// nothing in the folder: what it makes there, it makes under the lock.
+void tst_remote_listener_name::killedWhileWaitingForTheNameLeavesNothing()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString target = dir.filePath(QStringLiteral("name"));
+    const QString lockPath = target + QStringLiteral(".lock");
+    const int held = ::open(QFile::encodeName(lockPath).constData(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    QVERIFY(held >= 0);
+    const auto closeHeld = qScopeGuard([&] { ::close(held); });
+    QCOMPARE(::flock(held, LOCK_EX | LOCK_NB), 0);
+    const QStringList before = snapshot(dir.path());
+    const int opens = ::inotify_init1(IN_CLOEXEC);
+    QVERIFY(opens >= 0);
+    const auto closeOpens = qScopeGuard([&] { ::close(opens); });
+    QVERIFY(::inotify_add_watch(opens, QFile::encodeName(lockPath).constData(), IN_OPEN) >= 0);
+    Child child({QStringLiteral("--hold"), QStringLiteral("local:") + target});
+    pollfd tried{opens, POLLIN, 0};
+    QCOMPARE(::poll(&tried, 1, Deadline), 1); // it has tried the lock
+    child.kill();
+    QCOMPARE(snapshot(dir.path()), before);
+}
+
+// With descriptors for the lock and its socket but not for the probe of a stale socket at the
+// name, listen() fails saying so, never that a server runs there, and changes nothing.
+void tst_remote_listener_name::staleNameAtTheFileLimitSaysWhy()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString target = dir.filePath(QStringLiteral("name"));
+    QVERIFY(bindStale(target));
+    QRemoteObjectHost host;
+    rio::RemoteListener listener(&host);
+    const QStringList before = snapshot(dir.path());
+    rlimit saved{};
+    QCOMPARE(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rlimit low = saved;
+    low.rlim_cur = lowestFreeDescriptor(::getpid()) + 2; // the next two numbers are free: see below
+    QCOMPARE(::fcntl(int(low.rlim_cur) - 1, F_GETFD), -1);
+    QCOMPARE(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    const bool listened = listener.listen(QUrl(QStringLiteral("local:") + target));
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    QVERIFY(!listened);
+    QVERIFY2(
+        listener.errorString().contains(QStringLiteral("socket(), to tell whether a server has the name")),
+        qPrintable(listener.errorString()));
+    QCOMPARE(snapshot(dir.path()), before);
 }
 
 // "Bad input: a clear error, changes nothing": a name held by something listen() must not replace

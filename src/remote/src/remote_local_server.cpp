@@ -172,7 +172,7 @@ private:
 };
 
 // What holds a path: a server that accepts connections, a socket nobody listens on, or not ours.
-enum class Holder { Live, Stale, Gone, NotASocket, AnotherUsers };
+enum class Holder { Live, Stale, Gone, NotASocket, AnotherUsers, Unknown };
 
 Holder holderOf(const QByteArray &path, const sockaddr_un &address)
 {
@@ -185,7 +185,7 @@ Holder holderOf(const QByteArray &path, const sockaddr_un &address)
         return Holder::AnotherUsers; // never ours to replace, live or not
     const int probe = localSocket();
     if (probe < 0)
-        return Holder::Live; // cannot tell: never replaced
+        return Holder::Unknown; // never replaced; errno says why
     const int result = ::connect(probe, reinterpret_cast<const sockaddr *>(&address), sizeof(address));
     const int error = errno;
     ::close(probe);
@@ -278,6 +278,8 @@ QString claimName(const QByteArray &bound, const QByteArray &target, const socka
         switch (holderOf(target, address)) {
         case Holder::Live:
             return QStringLiteral("in use by a running server");
+        case Holder::Unknown:
+            return failed("socket(), to tell whether a server has the name", errno);
         case Holder::NotASocket:
             return failed("a file that is not a socket has the name", EEXIST);
         case Holder::AnotherUsers:
@@ -324,12 +326,16 @@ bool RemoteLocalServer::listen(const QString &name, QString *error)
         return false;
     }
     std::memcpy(address.sun_path, targetBytes.constData(), size_t(targetBytes.size()) + 1);
-    PrivateSocket bound;
-    if (!bound.create(name, target, error))
-        return false;
+    // The private socket is made under the lock, so that a listener killed while it waits for
+    // the lock leaves nothing.
     const NameLock lock(targetBytes);
     if (lock.error() != 0) {
         *error = QStringLiteral("local:%1: cannot lock the name: %2").arg(name, lock.errorString());
+        return false;
+    }
+    PrivateSocket bound;
+    if (!bound.create(name, target, error)) {
+        lock.removeIfCreated();
         return false;
     }
     struct stat st{};
