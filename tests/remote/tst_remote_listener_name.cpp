@@ -295,6 +295,37 @@ rlim_t lowestFreeDescriptor(pid_t pid)
     return lowest;
 }
 
+// Eight threads of this process listen on `url` at once: how many did (-1: one never ended).
+int threadsListening(const QString &url)
+{
+    constexpr int Threads = 8;
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    std::atomic<int> listened{0};
+    std::atomic<int> tried{0};
+    std::vector<std::unique_ptr<QThread>> threads;
+    for (int i = 0; i < Threads; ++i) {
+        threads.emplace_back(QThread::create([&] {
+            QRemoteObjectHost host;
+            rio::RemoteListener listener(&host);
+            ready.fetch_add(1);
+            while (!go.load()) // bounded: set once every thread is here
+                QThread::yieldCurrentThread();
+            listened.fetch_add(listener.listen(QUrl(url)) ? 1 : 0);
+            tried.fetch_add(1);
+            while (tried.load() < Threads) // every listener lives until all have tried
+                QThread::yieldCurrentThread();
+        }));
+        threads.back()->start();
+    }
+    const bool allReady = QTest::qWaitFor([&] { return ready.load() == Threads; }, Deadline);
+    go.store(true);
+    bool ended = allReady;
+    for (const auto &thread : threads)
+        ended = thread->wait(Deadline) && ended;
+    return ended ? listened.load() : -1;
+}
+
 } // namespace
 
 class tst_remote_listener_name : public QObject
@@ -309,6 +340,7 @@ private Q_SLOTS:
     void failedListenLeavesNothingBehind();
     void lockHeldForeverFailsListenAndDestroyInTime();
     void killedWhileWaitingForTheNameLeavesNothing();
+    void destroyedListenerStaysLiveUntilItsNameIsGone();
     void staleNameAtTheFileLimitSaysWhy();
     void staleSocketOfAnotherUserIsLeftAlone();
     void listenerOfAnotherUserChangesNothing_data();
@@ -322,6 +354,7 @@ private Q_SLOTS:
     void racersWhileTheHolderIsDestroyedOrKilled();
     void holderAtItsFileLimitWithAFullBacklogKeepsItsName();
     void threadsOfOneProcessListenOnce();
+    void threadsFailingTogetherLeaveNothing();
     void sourceSurvivesBurstsOfShortConnectionsAtItsFileLimit();
     void unfinishedTlsHandshakesAreBoundedAndFreed();
     void blockedRelayHoldsOneReadOfTheSender_data();
@@ -330,8 +363,9 @@ private Q_SLOTS:
 
 void tst_remote_listener_name::init()
 {
-    // Every case but the threads of one process starts other processes.
-    if (UnderThreadSanitizer && qstrcmp(QTest::currentTestFunction(), "threadsOfOneProcessListenOnce") != 0)
+    // Every case but those of threads of one process (and two that run none) starts processes.
+    const QByteArray test = QTest::currentTestFunction();
+    if (UnderThreadSanitizer && !test.startsWith("threads"))
         QSKIP("Qt 6.4's QProcess cannot start a child under ThreadSanitizer");
 }
 
@@ -458,6 +492,38 @@ void tst_remote_listener_name::killedWhileWaitingForTheNameLeavesNothing()
     QCOMPARE(::poll(&tried, 1, Deadline), 1); // it has tried the lock
     child.kill();
     QCOMPARE(snapshot(dir.path()), before);
+}
+
+// A listener being destroyed keeps its socket open until it has removed its name under the lock,
+// so no racer judges the name stale meanwhile and no socket that reuses its inode number is removed
+// in its place.
+void tst_remote_listener_name::destroyedListenerStaysLiveUntilItsNameIsGone()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString target = dir.filePath(QStringLiteral("name"));
+    Child holder({QStringLiteral("--hold"), QStringLiteral("local:") + target});
+    QCOMPARE(holder.line(), QByteArray("listening"));
+    const QString lockPath = target + QStringLiteral(".lock");
+    const int held = ::open(QFile::encodeName(lockPath).constData(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    QVERIFY(held >= 0);
+    const auto closeHeld = qScopeGuard([&] { ::close(held); });
+    QCOMPARE(::flock(held, LOCK_EX | LOCK_NB), 0);
+    const int opens = ::inotify_init1(IN_CLOEXEC);
+    QVERIFY(opens >= 0);
+    const auto closeOpens = qScopeGuard([&] { ::close(opens); });
+    QVERIFY(::inotify_add_watch(opens, QFile::encodeName(lockPath).constData(), IN_OPEN) >= 0);
+    holder.send("close");    // written by this event loop
+    QVERIFY(QTest::qWaitFor( // until its destructor has tried the lock
+        [&] {
+            pollfd tried{opens, POLLIN, 0};
+            return ::poll(&tried, 1, 0) == 1;
+        },
+        Deadline));
+    QVERIFY(connects(target));
+    ::flock(held, LOCK_UN);
+    QCOMPARE(holder.line(), QByteArray("closed"));
+    QVERIFY(!QFile::exists(target));
 }
 
 // With descriptors for the lock and its socket but not for the probe of a stale socket at the
@@ -848,33 +914,27 @@ void tst_remote_listener_name::threadsOfOneProcessListenOnce()
 {
     for (int round = 0, n = rounds("RIO_REMOTE_LISTEN_RACES", 10); round < n; ++round) {
         const QString url = uniqueLocalUrl();
-        std::atomic<int> ready{0};
-        std::atomic<bool> go{false};
-        std::atomic<int> listened{0};
-        std::atomic<int> tried{0};
-        std::vector<std::unique_ptr<QThread>> threads;
-        for (int i = 0; i < 8; ++i) {
-            threads.emplace_back(QThread::create([&] {
-                QRemoteObjectHost host;
-                rio::RemoteListener listener(&host);
-                ready.fetch_add(1);
-                while (!go.load()) // bounded: the test sets it once every thread is here
-                    QThread::yieldCurrentThread();
-                listened.fetch_add(listener.listen(QUrl(url)) ? 1 : 0);
-                tried.fetch_add(1);
-                while (tried.load() < 8) // every listener lives until all have tried
-                    QThread::yieldCurrentThread();
-            }));
-            threads.back()->start();
-        }
-        QVERIFY(QTest::qWaitFor([&] { return ready.load() == 8; }, Deadline));
-        go.store(true);
-        for (const auto &thread : threads)
-            QVERIFY(thread->wait(Deadline));
-        QCOMPARE(listened.load(), 1);
+        QCOMPARE(threadsListening(url), 1);
         QRemoteObjectHost host;
         rio::RemoteListener after(&host);
         QVERIFY2(after.listen(QUrl(url)), qPrintable(after.errorString()));
+    }
+}
+
+// "A listen() that fails removes the lock file it created", also when eight threads fail together
+// on a name a file holds, whichever of them took the lock first.
+void tst_remote_listener_name::threadsFailingTogetherLeaveNothing()
+{
+    for (int round = 0, n = rounds("RIO_REMOTE_LISTEN_RACES", 40); round < n; ++round) {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString target = dir.filePath(QStringLiteral("name"));
+        QFile file(target);
+        QVERIFY(file.open(QIODevice::WriteOnly) && file.write("kept") == 4);
+        file.close();
+        const QStringList before = snapshot(dir.path());
+        QCOMPARE(threadsListening(QStringLiteral("local:") + target), 0);
+        QCOMPARE(snapshot(dir.path()), before);
     }
 }
 

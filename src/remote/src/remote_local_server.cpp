@@ -137,7 +137,7 @@ private:
         // O_NONBLOCK: a FIFO or a device under the name never blocks the open.
         constexpr int Flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
         m_fd = ::open(m_path.constData(), Flags | O_CREAT | O_EXCL, 0600);
-        m_created = m_fd >= 0;
+        m_created = m_created || m_fd >= 0; // at any try (another may have locked it first)
         if (m_fd < 0 && errno == EEXIST)
             m_fd = ::open(m_path.constData(), Flags);
         if (m_fd < 0) {
@@ -161,7 +161,6 @@ private:
         }
         ::close(m_fd);
         m_fd = -1;
-        m_created = false;
         return false;
     }
 
@@ -232,8 +231,11 @@ public:
 #ifdef Q_OS_LINUX
         if (m_bound.size() + 1 > qsizetype(sizeof(address.sun_path))) {
             m_folderFd = ::open(folder.constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (m_folderFd >= 0)
-                bindAt = "/proc/self/fd/" + QByteArray::number(m_folderFd) + "/s";
+            if (m_folderFd < 0) {
+                *error = QStringLiteral("local:%1: open(): %2").arg(name, qt_error_string(errno));
+                return false;
+            }
+            bindAt = "/proc/self/fd/" + QByteArray::number(m_folderFd) + "/s";
         }
 #endif
         if (bindAt.size() + 1 > qsizetype(sizeof(address.sun_path))) {
@@ -301,9 +303,9 @@ RemoteLocalServer::~RemoteLocalServer()
 {
     if (m_fd < 0 || m_path.isEmpty()) // (none: accepting for a QTcpServer, whose descriptor it is)
         return;
-    ::close(m_fd);
-    // The name is removed only while it is still this server's socket (another listener may have
-    // put its own there). Without the lock the socket stays: a later listener replaces it as stale.
+    // The name is removed only while it is still this server's socket, whose inode number no other
+    // socket can take while this one is open (it is closed last). Without the lock the socket
+    // stays: a later listener replaces it as stale.
     const QByteArray path = QFile::encodeName(m_path);
     const NameLock lock(path);
     struct stat st{};
@@ -313,6 +315,7 @@ RemoteLocalServer::~RemoteLocalServer()
     } else {
         lock.removeIfCreated();
     }
+    ::close(m_fd);
 }
 
 bool RemoteLocalServer::listen(const QString &name, QString *error)
