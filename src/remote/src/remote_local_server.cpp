@@ -76,9 +76,9 @@ int acceptCloseOnExec(int server)
 }
 #endif
 
-// Listeners of one name take turns through a user-only lock file `<name>.lock`, from looking at what
-// holds the name to linking or removing a socket there: a killed process's socket is replaced by one
-// listener only. Whoever leaves the name, or fails after creating the lock file, removes it while
+// Listeners of one name take turns through a user-only lock file `<name>.lock`, from making their
+// socket to linking it under the name (or removing theirs): a killed process's socket is replaced by
+// one listener only. Whoever leaves the name, or fails after creating the lock file, removes it while
 // holding it (a holder whose file was replaced starts again). Only a regular, empty, user-only file
 // is used; a holder that never lets go fails listen() after LockWaitMs.
 class NameLock
